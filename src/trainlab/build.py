@@ -1,0 +1,123 @@
+"""Instantiate config nodes with their arguments checked first, so bad values get clear messages.
+
+Hydra's ``instantiate`` hands values straight to constructors: a string where an int belongs
+surfaces as an error deep inside torch. :func:`check_node` compares every ``_target_`` node with its
+callable's signature (unknown arguments, wrong scalar types) and names the config key.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any, Optional
+
+from hydra.utils import get_method, instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from trainlab.errors import UserError
+
+_SCALARS = (bool, int, float, str)
+
+
+def _scalar_types(annotation: Any) -> Optional[tuple[type, ...]]:
+    """The scalar types an annotation admits, or None when it is not a plain scalar annotation."""
+    if annotation in _SCALARS:
+        return (annotation,)
+    if typing.get_origin(annotation) is typing.Union:
+        args = typing.get_args(annotation)
+        if all(a in _SCALARS or a is type(None) for a in args):
+            return tuple(a for a in args if a is not type(None)) + (type(None),)
+    return None
+
+
+def _fits(value: Any, types: tuple[type, ...]) -> bool:
+    if value is None:
+        return type(None) in types
+    if isinstance(value, bool):
+        return bool in types
+    if isinstance(value, int):
+        return int in types or float in types
+    return isinstance(value, tuple(t for t in types if t is not type(None)))
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+
+
+def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None:
+    """Check every ``_target_`` node under ``node`` against its callable's signature.
+
+    ``given``: arguments of the top node that the caller passes itself; they are not checked.
+    """
+    if isinstance(node, ListConfig):
+        for i, item in enumerate(node):
+            check_node(item, f"{key}[{i}]")
+        return
+    if not isinstance(node, DictConfig):
+        return
+    if "_target_" in node:
+        target = get_method(node._target_) if isinstance(node._target_, str) else node._target_
+        try:
+            signature = inspect.signature(target)
+        except (TypeError, ValueError):
+            signature = None
+        if signature is not None:
+            params = signature.parameters
+            takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+            try:
+                hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
+            except Exception:  # noqa: BLE001 - unresolvable hints: skip type checks, keep name checks
+                hints = {}
+            for name in node:
+                if (name.startswith("_") and name.endswith("_")) or name in given:
+                    continue
+                if name not in params:
+                    if not takes_any:
+                        valid = ", ".join(p for p in params if p != "self")
+                        raise UserError(f"{key}.{name} is not an argument of {node._target_}; valid ones: {valid}")
+                    continue
+                types = _scalar_types(hints.get(name))
+                value = OmegaConf.select(node, name)
+                if types and not isinstance(value, (DictConfig, ListConfig)) and not _fits(value, types):
+                    raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}")
+    for name in node:
+        if name not in given:
+            check_node(node[name], f"{key}.{name}")
+
+
+def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
+    """Check ``node`` and instantiate it, with ``kwargs`` filled in (objects the config can't hold)."""
+    check_node(node, key, frozenset(kwargs))
+    # "partial": constructors get plain lists and dicts, never ListConfig/DictConfig (which would
+    # end up in checkpoints that torch.load(weights_only=True) cannot read)
+    return instantiate(node, _convert_="partial", **kwargs)
+
+
+def bind_data_dims(net: DictConfig, dims: dict[str, int], key: str = "model.net") -> dict[str, int]:
+    """Sizes a net takes from the data: keys left null are filled, keys set must agree.
+
+    ``dims['in']`` feeds ``input_size`` or ``in_channels``; ``dims['out']`` feeds ``output_size`` or
+    ``out_channels`` (whichever the net has). Returns the keyword arguments to pass to instantiate.
+    """
+    names = {"in": ("input_size", "in_channels"), "out": ("output_size", "out_channels")}
+    filled: dict[str, int] = {}
+    for side, value in dims.items():
+        for name in names[side]:
+            if name not in net:
+                continue
+            given = net[name]
+            if given is not None and given != value:
+                raise UserError(
+                    f"{key}.{name}={given} contradicts the data, which has {value} "
+                    f"{'feature' if side == 'in' else 'target'} column(s); remove the override "
+                    f"(null takes the size from the data) or choose data with {given}"
+                )
+            filled[name] = value
+    return filled
+
+
+def build_all(nodes: Optional[DictConfig], key: str) -> list[Any]:
+    """Instantiate every ``_target_`` child of a group such as callbacks or logger (None: empty)."""
+    if not nodes:
+        return []
+    return [build(child, f"{key}.{name}") for name, child in nodes.items() if child and "_target_" in child]

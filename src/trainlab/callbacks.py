@@ -1,0 +1,22 @@
+"""Lightning callbacks this project adds to the stock ones (conf/callbacks)."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+
+
+class EpochSeed(pl.Callback):
+    """Reseed torch's global RNG from (seed, epoch) at the start of every training epoch.
+
+    Lightning checkpoints do not carry the global RNG, so dropout masks after a resume would
+    differ from an uninterrupted run; reseeding per epoch makes epoch k draw the same numbers
+    either way. Together with trainlab.data.windows.EpochSeededSampler, a run resumed from an
+    epoch-end checkpoint ends with the same weights as one that never stopped.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        torch.manual_seed(self.seed * 7_919 + trainer.current_epoch)

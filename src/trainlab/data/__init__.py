@@ -1,0 +1,1 @@
+"""Data modules and the sources they read (conf/data)."""

@@ -1,0 +1,219 @@
+"""Where a multivariate series comes from: a seeded generator, a packaged real series, or files.
+
+Every source returns a :class:`SeriesTable`; the data module does the rest (split, scale, window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from trainlab.errors import UserError
+
+_READABLE = ".csv, .parquet or .npy"
+
+
+@dataclass
+class SeriesTable:
+    """Rows in time order. features: (rows, num_features); targets: (rows, num_targets)."""
+
+    features: np.ndarray
+    targets: np.ndarray
+    feature_names: list[str]
+    target_names: list[str]
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.features.shape[0] != self.targets.shape[0]:
+            raise UserError(
+                f"{self.name}: features have {self.features.shape[0]} rows but targets "
+                f"{self.targets.shape[0]}; feature and target files must cover the same time steps"
+            )
+
+
+class SyntheticSeries:
+    """A seeded multivariate series with known, learnable structure (the embedded default).
+
+    Hourly-like steps t = 0..num_rows-1. Features:
+      f0 = sin(2πt/24), f1 = sin(2πt/168)       daily and weekly cycles
+      f2 = AR(1), φ=0.9;  f3 = AR(1), φ=0.7      slow "weather" drivers, unit variance
+      f4 = 0.5·cos(2πt/24) + 0.3·N(0,1)          a noisy phase signal
+      f5.. = N(0,1)                               distractors when num_features > 5
+    Target (one column, positive so percentage errors are meaningful):
+      y[t] = 10 + 2·f0[t] + f1[t] + 1.5·f2[t-3] + 0.8·f3[t-1]·f0[t] + noise·N(0,1)
+    A model that sees the feature window can predict y up to the noise; repeating the last value
+    of y cannot follow the daily cycle, which is what the baseline test checks.
+    """
+
+    def __init__(self, num_rows: int = 4000, num_features: int = 5, noise: float = 0.1, seed: int = 3407):
+        if num_rows < 100:
+            raise UserError(f"data.source.num_rows={num_rows}: the generator needs at least 100 rows")
+        if num_features < 5:
+            raise UserError(f"data.source.num_features={num_features}: the generator makes at least 5")
+        if noise < 0:
+            raise UserError(f"data.source.noise={noise} must be >= 0")
+        self.num_rows, self.num_features, self.noise, self.seed = num_rows, num_features, noise, seed
+
+    @staticmethod
+    def _ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
+        eps = rng.standard_normal(n) * np.sqrt(1.0 - phi**2)  # stationary variance 1
+        out = np.empty(n)
+        out[0] = rng.standard_normal()
+        for i in range(1, n):
+            out[i] = phi * out[i - 1] + eps[i]
+        return out
+
+    def load(self) -> SeriesTable:
+        rng = np.random.default_rng(self.seed)
+        n = self.num_rows
+        t = np.arange(n, dtype=np.float64)
+        f0 = np.sin(2 * np.pi * t / 24)
+        f1 = np.sin(2 * np.pi * t / 168)
+        f2 = self._ar1(rng, n, 0.9)
+        f3 = self._ar1(rng, n, 0.7)
+        f4 = 0.5 * np.cos(2 * np.pi * t / 24) + 0.3 * rng.standard_normal(n)
+        extra = [rng.standard_normal(n) for _ in range(self.num_features - 5)]
+        features = np.stack([f0, f1, f2, f3, f4, *extra], axis=1)
+        lag3 = np.concatenate([np.zeros(3), f2[:-3]])
+        lag1 = np.concatenate([np.zeros(1), f3[:-1]])
+        y = 10 + 2 * f0 + f1 + 1.5 * lag3 + 0.8 * lag1 * f0 + self.noise * rng.standard_normal(n)
+        names = ["daily", "weekly", "driver_a", "driver_b", "phase"] + [
+            f"noise_{i}" for i in range(len(extra))
+        ]
+        return SeriesTable(features.astype(np.float32), y[:, None].astype(np.float32), names, ["y"], "synthetic")
+
+
+class ElNinoSST:
+    """Monthly El Niño sea-surface temperature, 1950-2010 (732 values), shipped with statsmodels.
+
+    Public domain (NOAA, via statsmodels' datasets). Features: the temperature and the month as
+    sin/cos; target: the temperature ``horizon`` months ahead (the data module shifts it).
+    """
+
+    def load(self) -> SeriesTable:
+        from statsmodels.datasets import elnino  # imported here: statsmodels is slow to import
+
+        frame = elnino.load_pandas().data
+        months = frame.columns[1:]  # YEAR, JAN..DEC
+        sst = frame[months].to_numpy(dtype=np.float64).reshape(-1)  # row-major: year by year
+        month = np.tile(np.arange(12), len(frame))
+        features = np.stack([sst, np.sin(2 * np.pi * month / 12), np.cos(2 * np.pi * month / 12)], axis=1)
+        return SeriesTable(
+            features.astype(np.float32), sst[:, None].astype(np.float32),
+            ["sst", "month_sin", "month_cos"], ["sst"], "elnino",
+        )
+
+
+Columns = Optional[Sequence[Union[str, int]]]
+
+
+def _read_frame(path: str, key: str):
+    """Read a CSV, Parquet or NPY file into a pandas DataFrame (NPY columns are named 0, 1, ...)."""
+    import pandas as pd
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UserError(f"{key}: file not found: '{path}'; give the path of an existing {_READABLE} file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(p)
+        if suffix == ".parquet":
+            return pd.read_parquet(p)
+        if suffix == ".npy":
+            array = np.load(p, allow_pickle=False)
+            if array.ndim == 1:
+                array = array[:, None]
+            if array.ndim != 2:
+                raise UserError(f"{key}: '{path}' holds a {array.ndim}-D array; expected (rows, columns)")
+            return pd.DataFrame(array, columns=[str(i) for i in range(array.shape[1])])
+    except UserError:
+        raise
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise UserError(f"{key}: cannot read '{path}' as {suffix[1:]}: {exc}") from exc
+    raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE}")
+
+
+def _numeric(frame, columns: list[str], path: str, role: str) -> np.ndarray:
+    """Columns as float32, refusing text and missing values with the column and row named."""
+    import pandas as pd
+
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"data.source.{role}_columns: {missing} not in '{path}'; its columns are {list(frame.columns)}"
+        )
+    for c in columns:
+        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
+            values = pd.to_numeric(frame[c], errors="coerce")
+            bad = frame[c][values.isna() & frame[c].notna()]
+            example = f" (row {bad.index[0]}: {bad.iloc[0]!r})" if len(bad) else ""
+            raise UserError(
+                f"column '{c}' in '{path}' is not numeric{example}; "
+                f"convert it or leave it out of data.source.{role}_columns"
+            )
+    block = frame[columns]
+    nan_rows = block.index[block.isna().any(axis=1)]
+    if len(nan_rows):
+        cols = [c for c in columns if block[c].isna().any()]
+        raise UserError(
+            f"'{path}' has {len(nan_rows)} row(s) with missing values in {cols} (first at row "
+            f"{nan_rows[0]}); fill or drop them before training"
+        )
+    return block.to_numpy(dtype=np.float32)
+
+
+class TableFile:
+    """A series from files: CSV, Parquet or NPY; features and targets in one file or two.
+
+    Args:
+        path: file with the features (and the targets when ``target_path`` is null).
+        target_columns: columns predicted (names; integer positions for NPY).
+        feature_columns: input columns; null takes every column of the feature file except the
+            targets (when they share the file) and ``time_column``.
+        target_path: optional separate file with the targets, row-aligned with ``path``.
+        time_column: optional column to sort rows by and then drop.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        target_columns: Sequence[Union[str, int]],
+        feature_columns: Columns = None,
+        target_path: Optional[str] = None,
+        time_column: Optional[str] = None,
+    ):
+        if not target_columns:
+            raise UserError("data.source.target_columns is empty; name at least one column to predict")
+        self.path, self.target_path, self.time_column = path, target_path, time_column
+        self.target_columns = [str(c) for c in target_columns]
+        self.feature_columns = None if feature_columns is None else [str(c) for c in feature_columns]
+
+    def load(self) -> SeriesTable:
+        frame = _read_frame(self.path, "data.source.path")
+        target_frame = frame if self.target_path is None else _read_frame(self.target_path, "data.source.target_path")
+        if self.time_column is not None:
+            for f, p in ((frame, self.path), (target_frame, self.target_path or self.path)):
+                if self.time_column not in f.columns:
+                    raise UserError(f"data.source.time_column '{self.time_column}' not in '{p}'")
+            order = frame[self.time_column].argsort(kind="stable").to_numpy()
+            frame = frame.iloc[order].reset_index(drop=True)
+            target_frame = target_frame.iloc[
+                target_frame[self.time_column].argsort(kind="stable").to_numpy()
+            ].reset_index(drop=True)
+        feature_columns = self.feature_columns
+        if feature_columns is None:
+            skip = set([self.time_column] if self.time_column else [])
+            if self.target_path is None:
+                skip |= set(self.target_columns)
+            feature_columns = [str(c) for c in frame.columns if str(c) not in skip]
+            if not feature_columns:
+                raise UserError(f"'{self.path}' has no feature columns besides the targets")
+        frame.columns = [str(c) for c in frame.columns]
+        target_frame.columns = [str(c) for c in target_frame.columns]
+        features = _numeric(frame, feature_columns, self.path, "feature")
+        targets = _numeric(target_frame, self.target_columns, self.target_path or self.path, "target")
+        return SeriesTable(features, targets, feature_columns, self.target_columns, Path(self.path).stem)

@@ -1,0 +1,45 @@
+"""Bad input from the person at the keyboard, reported as one clear line instead of a traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class UserError(Exception):
+    """Something the user asked for cannot be done; the message names the culprit and the fix.
+
+    Raised where the fact is known (a data loader, a net's constructor, the hardware check) and
+    turned into ``error: <message>`` plus exit status 2 by :func:`report_user_errors`.
+    """
+
+
+EXIT_USER_ERROR = 2
+
+
+def unwrap_user_error(exc: BaseException) -> UserError | None:
+    """Return the UserError behind ``exc`` (Hydra's instantiate wraps constructor errors)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, UserError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+@contextmanager
+def report_user_errors() -> Iterator[None]:
+    """Print a UserError (also one wrapped by Hydra) as one line on stderr and exit with status 2.
+
+    Anything else is a bug and keeps its traceback.
+    """
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - only UserErrors are swallowed, the rest re-raised
+        user_error = unwrap_user_error(exc)
+        if user_error is None:
+            raise
+        print(f"error: {user_error}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)

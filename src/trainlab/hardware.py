@@ -1,0 +1,76 @@
+"""Apply a hardware profile (conf/hardware) to torch before anything is built."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from omegaconf import DictConfig
+
+from trainlab.errors import UserError
+from trainlab.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
+
+log = logging.getLogger(__name__)
+
+_GPU_ACCELERATORS = ("gpu", "cuda")
+
+
+def _cuda_usable() -> bool:
+    return torch.cuda.is_available() and torch.cuda.device_count() > 0
+
+
+def _auto_precision() -> str:
+    """bf16 where the GPU has it (Ampere and newer), fp16 on older GPUs, fp32 on CPU."""
+    if not _cuda_usable():
+        return "32-true"
+    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+
+
+def _check_choice(hw: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
+    value = hw[key]
+    if value not in allowed:
+        raise UserError(
+            f"hardware.{key}={value!r} is not one of {', '.join(allowed)}; "
+            f"pick one of those (profile '{hw.name}')"
+        )
+
+
+def apply_hardware(hw: DictConfig) -> DictConfig:
+    """Check the profile against this machine, resolve ``auto`` values in place, set torch flags.
+
+    Stops with a UserError, before any work, when the profile needs a GPU that is not usable here.
+    """
+    _check_choice(hw, "accelerator", ACCELERATORS)
+    _check_choice(hw, "precision", PRECISIONS)
+    _check_choice(hw, "float32_matmul_precision", MATMUL_PRECISIONS)
+    if hw.accelerator in _GPU_ACCELERATORS and not _cuda_usable():
+        raise UserError(
+            f"hardware={hw.name} needs an NVIDIA GPU with CUDA, but torch sees none on this machine "
+            f"(torch {torch.__version__}, torch.cuda.is_available() is False); "
+            "use hardware=cpu, or hardware=auto to take whatever the machine has"
+        )
+    if hw.accelerator == "auto":
+        hw.accelerator = "gpu" if _cuda_usable() else "cpu"
+    if hw.precision == "auto":
+        hw.precision = _auto_precision() if hw.accelerator != "cpu" else "32-true"
+    if hw.accelerator == "cpu" and hw.precision in ("16-mixed", "16-true"):
+        raise UserError(
+            f"hardware.precision={hw.precision} runs on GPUs only; on the CPU use 32-true or bf16-mixed"
+        )
+    if hw.num_workers < 0:
+        raise UserError(f"hardware.num_workers={hw.num_workers} must be 0 or more")
+
+    torch.set_float32_matmul_precision(hw.float32_matmul_precision)
+    torch.backends.cuda.matmul.allow_tf32 = bool(hw.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = bool(hw.allow_tf32)
+    torch.backends.cudnn.benchmark = bool(hw.cudnn_benchmark)
+    if hw.num_threads is not None:
+        if hw.num_threads < 1:
+            raise UserError(f"hardware.num_threads={hw.num_threads} must be 1 or more (or null)")
+        torch.set_num_threads(int(hw.num_threads))
+    log.info(
+        "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d",
+        hw.name, hw.accelerator, hw.precision, hw.float32_matmul_precision, hw.allow_tf32,
+        hw.cudnn_benchmark, torch.get_num_threads(),
+    )
+    return hw

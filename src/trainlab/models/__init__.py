@@ -1,0 +1,1 @@
+"""LightningModules (one per task) and the plain nets they train (conf/model)."""

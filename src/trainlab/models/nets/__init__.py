@@ -1,0 +1,1 @@
+"""Plain ``nn.Module`` networks; each takes its sizes as constructor arguments."""

@@ -1,0 +1,115 @@
+"""The regression task: one LightningModule for every time-series net."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
+from torchmetrics import MetricCollection
+from torchmetrics.regression import MeanAbsolutePercentageError, MeanSquaredError, R2Score
+
+from trainlab.errors import UserError
+from trainlab.models.metrics import AverageAbsoluteAccuracy
+
+LOSSES: dict[str, Callable[[], nn.Module]] = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
+_STEP_SCHEDULERS = (OneCycleLR, CyclicLR)  # stepped every batch; the rest once per epoch
+
+
+class RegressionModule(pl.LightningModule):
+    """Trains a net that maps (batch, window, features) to (batch, targets).
+
+    The loss is computed on standardised targets; metrics (RMSE, MAPE, R2, average absolute
+    accuracy) on targets mapped back to their original units with ``target_mean``/``target_std``.
+    Logged keys: ``train/loss``, ``val/loss``, ``val/rmse``, ``val/mape``, ``val/r2``, ``val/aaa``
+    and the same under ``test/``.
+
+    Args:
+        net: the network (see trainlab.models.nets).
+        optimizer: partial optimizer, completed with the parameters in configure_optimizers.
+        scheduler: partial LR scheduler or None; OneCycleLR gets ``total_steps`` from the trainer.
+        loss: "mse", "mae" or "huber".
+        target_mean, target_std: per-target scaling used by the data module (from the data).
+        monitor: metric ReduceLROnPlateau watches.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Optional[Callable[..., Any]] = None,
+        loss: str = "mse",
+        target_mean: Optional[Sequence[float]] = None,
+        target_std: Optional[Sequence[float]] = None,
+        monitor: str = "val/loss",
+    ):
+        super().__init__()
+        if loss not in LOSSES:
+            raise UserError(f"model.loss={loss!r} is not one of {', '.join(LOSSES)}")
+        # The partials stay out of the checkpoint's hyperparameters: they would need pickled code,
+        # which torch.load(weights_only=True) refuses. train.py logs the whole config instead.
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.net = net
+        self.make_optimizer, self.make_scheduler = optimizer, scheduler
+        self.criterion = LOSSES[loss]()
+        self.register_buffer("target_mean", torch.tensor(list(target_mean or [0.0]), dtype=torch.float32))
+        self.register_buffer("target_std", torch.tensor(list(target_std or [1.0]), dtype=torch.float32))
+        metrics = MetricCollection({
+            "rmse": MeanSquaredError(squared=False),
+            "mape": MeanAbsolutePercentageError(),
+            "r2": R2Score(),
+            "aaa": AverageAbsoluteAccuracy(),
+        })
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def to_original_units(self, y: torch.Tensor) -> torch.Tensor:
+        return y * self.target_std + self.target_mean
+
+    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        x, y = batch  # (batch, window, features), (batch, targets)
+        pred = self(x)
+        loss = self.criterion(pred, y)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
+                 batch_size=x.shape[0])
+        if stage != "train":
+            metrics = self.val_metrics if stage == "val" else self.test_metrics
+            # R2 per target, averaged; (batch, targets) flattened to (batch * targets) keeps one
+            # code path for one or several targets
+            metrics.update(self.to_original_units(pred).flatten(), self.to_original_units(y).flatten())
+            self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=x.shape[0])
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, _ = batch
+        return self.to_original_units(self(x))
+
+    def configure_optimizers(self):
+        optimizer = self.make_optimizer(params=self.parameters())
+        make_scheduler = self.make_scheduler
+        if make_scheduler is None:
+            return optimizer
+        extra = {}
+        target = getattr(make_scheduler, "func", None)
+        if target is OneCycleLR and not {"total_steps", "epochs"} & set(make_scheduler.keywords):
+            extra["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        scheduler = make_scheduler(optimizer=optimizer, **extra)
+        config = {"scheduler": scheduler, "interval": "step" if isinstance(scheduler, _STEP_SCHEDULERS) else "epoch"}
+        if isinstance(scheduler, ReduceLROnPlateau):
+            config["monitor"] = self.hparams.monitor
+        return {"optimizer": optimizer, "lr_scheduler": config}

@@ -1,0 +1,68 @@
+"""What a run writes about itself: its label, its loggers, its resolved config."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.build import build
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9=.,_+-]+")
+
+
+def run_label(max_len: int = 120) -> str:
+    """``<model>_<data>`` plus the command-line overrides, safe as one folder name.
+
+    TensorBoard lists runs by folder, so ``make tensorboard`` over all of outputs/ shows which model
+    and which overrides each curve belongs to, e.g. ``lstm_synthetic__optimizer.lr=0.01``.
+    """
+    if not HydraConfig.initialized():
+        return "run"
+    hc = HydraConfig.get()
+    choices = hc.runtime.choices
+    label = f"{choices.get('model', 'model')}_{choices.get('data', 'data')}"
+    overrides = [o for o in hc.overrides.task if not o.startswith(("model=", "data="))]
+    if overrides:
+        label += "__" + ",".join(overrides)
+    return _UNSAFE.sub("-", label)[:max_len]
+
+
+def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
+    """Instantiate the logger group; loggers that name versions get ``label`` as theirs."""
+    loggers = []
+    for name, node in (nodes or {}).items():
+        if not node:
+            continue
+        from hydra.utils import get_class
+
+        takes_version = "version" in inspect.signature(get_class(node._target_)).parameters
+        loggers.append(build(node, f"logger.{name}", **({"version": label} if takes_version else {})))
+    return loggers
+
+
+def save_resolved_config(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
+    """Write resolved_config.yaml (hardware 'auto' values already concrete) and return it as a dict."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    path = Path(output_dir) / "resolved_config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(OmegaConf.to_yaml(resolved))
+    return resolved
+
+
+def route_lightning_logs() -> None:
+    """Let Lightning's messages reach the console and train.log once, through Hydra's root handlers.
+
+    Lightning adds its own stdout handler when it is imported; under Hydra every line would print
+    twice.
+    """
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "torchmetrics"):
+        logger = logging.getLogger(name)
+        if logging.getLogger().handlers:
+            logger.handlers.clear()
+            logger.propagate = True

@@ -1,0 +1,94 @@
+"""Typed schemas for the config groups where a typo is most likely (hardware, trainer).
+
+A group file extends its schema through its defaults list (``- /schema/hardware@_here_``), so a
+misspelt key or a value of the wrong type fails at composition with a message that names the key.
+Only dataclasses and OmegaConf live here: this module is imported before Hydra composes anything and
+must stay free of torch and lightning.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "auto")
+ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
+MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
+@dataclass
+class HardwareConf:
+    """What one machine class can do; trainer and data configs interpolate these keys.
+
+    ``auto`` values (accelerator, precision) are replaced by concrete ones at run time by
+    :func:`trainlab.hardware.apply_hardware`, before anything reads them.
+    """
+
+    name: str = "cpu"
+    accelerator: str = "cpu"  # one of ACCELERATORS
+    devices: Any = 1  # int, list of ids or "auto"
+    precision: str = "32-true"  # one of PRECISIONS
+    float32_matmul_precision: str = "highest"  # torch.set_float32_matmul_precision
+    allow_tf32: bool = False  # TF32 in cuDNN convolutions and CUDA matmuls (Ampere and newer)
+    cudnn_benchmark: bool = False  # autotune conv algorithms for fixed input shapes
+    num_threads: Optional[int] = None  # torch.set_num_threads; null keeps torch's default
+    num_workers: int = 0  # DataLoader worker processes
+    pin_memory: bool = False
+    persistent_workers: bool = False  # only meaningful with num_workers > 0
+    prefetch_factor: Optional[int] = None  # batches per worker; only with num_workers > 0
+    memory_gb: Optional[float] = None  # device memory budget, informs data modules
+    max_nodes_per_graph: Optional[int] = None  # graph data: sample subgraphs above this size
+
+
+@dataclass
+class TrainerConf:
+    """Keyword arguments of ``lightning.pytorch.Trainer`` that this project sets or exposes."""
+
+    _target_: str = "lightning.pytorch.Trainer"
+    default_root_dir: Optional[str] = None
+    accelerator: str = "cpu"
+    devices: Any = 1
+    precision: Any = "32-true"
+    benchmark: Optional[bool] = None
+    min_epochs: int = 1
+    max_epochs: int = 20
+    max_steps: int = -1
+    accumulate_grad_batches: int = 1
+    gradient_clip_val: Optional[float] = None
+    gradient_clip_algorithm: str = "norm"
+    check_val_every_n_epoch: int = 1
+    val_check_interval: Any = None
+    log_every_n_steps: int = 10
+    num_sanity_val_steps: int = 2
+    limit_train_batches: Any = None  # int: batches, float: fraction
+    limit_val_batches: Any = None
+    limit_test_batches: Any = None
+    overfit_batches: Any = 0.0
+    fast_dev_run: Any = False
+    deterministic: Any = None
+    profiler: Optional[str] = None
+    enable_model_summary: bool = True
+    enable_progress_bar: bool = True
+    detect_anomaly: bool = False
+
+
+_PROCESS_SUFFIX = secrets.token_hex(3)
+
+
+def _unique_suffix() -> str:
+    """Six hex digits drawn once per process, so every use within one command agrees."""
+    return _PROCESS_SUFFIX
+
+
+def register_configs() -> None:
+    """Register the schemas and the ``uid`` resolver; safe to call more than once."""
+    if not OmegaConf.has_resolver("uid"):
+        # Keeps two runs started in the same second apart: ${now:...}_${uid:}.
+        OmegaConf.register_new_resolver("uid", _unique_suffix)
+    cs = ConfigStore.instance()
+    cs.store(group="schema", name="hardware", node=HardwareConf)
+    cs.store(group="schema", name="trainer", node=TrainerConf)

@@ -1,0 +1,79 @@
+"""Train one model: ``python train.py model=lstm hardware=cpu`` (``--help`` lists every option).
+
+Assembly only: compose (Hydra) -> apply hardware -> seed -> instantiate -> fit -> test -> return
+the monitored metric. The pieces live in src/trainlab; conf/README.md maps config groups to them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import hydra
+from omegaconf import DictConfig
+
+os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
+
+from trainlab.errors import UserError, report_user_errors  # noqa: E402 - after TRAINLAB_ROOT
+from trainlab.schemas import register_configs  # noqa: E402
+
+register_configs()
+
+
+def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, float]:
+    """Fit (and test) the configured model; returns logged metrics plus ``objective``."""
+    import lightning.pytorch as pl  # heavy imports here, so --help and --cfg stay fast
+    import torch
+
+    from trainlab.build import bind_data_dims, build, build_all
+    from trainlab.checkpoints import resolve_checkpoint
+    from trainlab.hardware import apply_hardware
+    from trainlab.runs import build_loggers, route_lightning_logs, run_label, save_resolved_config
+
+    route_lightning_logs()
+    apply_hardware(cfg.hardware)
+    ckpt_path = str(resolve_checkpoint(cfg.ckpt_path)) if cfg.ckpt_path else None
+    pl.seed_everything(cfg.seed, workers=True)
+    try:
+        datamodule = build(cfg.data, "data")
+        net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+        model = build(cfg.model, "model", net=net, optimizer=build(cfg.optimizer, "optimizer"),
+                      scheduler=build(cfg.scheduler, "scheduler") if cfg.scheduler else None,
+                      **datamodule.model_kwargs())
+        loggers = build_loggers(cfg.logger, run_label())
+        trainer = build(cfg.trainer, "trainer", callbacks=[*build_all(cfg.callbacks, "callbacks"), *extra_callbacks],
+                        logger=loggers or False)
+        resolved = save_resolved_config(cfg, cfg.paths.output_dir)
+        for logger in loggers:
+            logger.log_hyperparams(resolved)
+
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if best:
+            Path(best).parent.joinpath("best.txt").write_text(best + "\n")
+        if cfg.test:
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    finally:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    if cfg.optimized_metric not in metrics:
+        raise UserError(f"optimized_metric={cfg.optimized_metric} was never logged; logged: {sorted(metrics)}")
+    checkpoint = trainer.checkpoint_callback
+    same_metric = checkpoint is not None and checkpoint.monitor == cfg.optimized_metric
+    score = checkpoint.best_model_score if same_metric else None
+    metrics["objective"] = float(score) if score is not None else metrics[cfg.optimized_metric]
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float:
+    with report_user_errors():
+        return train(cfg)["objective"]
+
+
+if __name__ == "__main__":
+    main()
