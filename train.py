@@ -26,10 +26,10 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     import lightning.pytorch as pl  # heavy imports here, so --help and --cfg stay fast
     import torch
 
-    from trainlab.build import bind_data_dims, build, build_all
+    from trainlab.build import bind_data_dims, build
     from trainlab.checkpoints import resolve_checkpoint
     from trainlab.hardware import apply_hardware
-    from trainlab.runs import build_loggers, route_lightning_logs, run_label, save_resolved_config
+    from trainlab.runs import build_callbacks, build_loggers, route_lightning_logs, run_label, save_resolved_config
 
     route_lightning_logs()
     apply_hardware(cfg.hardware)
@@ -42,8 +42,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
                       scheduler=build(cfg.scheduler, "scheduler") if cfg.scheduler else None,
                       **datamodule.model_kwargs())
         loggers = build_loggers(cfg.logger, run_label())
-        trainer = build(cfg.trainer, "trainer", callbacks=[*build_all(cfg.callbacks, "callbacks"), *extra_callbacks],
-                        logger=loggers or False)
+        callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar)
+        trainer = build(cfg.trainer, "trainer", callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
         resolved = save_resolved_config(cfg, cfg.paths.output_dir)
         for logger in loggers:
             logger.log_hyperparams(resolved)

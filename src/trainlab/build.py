@@ -11,10 +11,11 @@ import inspect
 import typing
 from typing import Any, Optional
 
+from hydra.errors import InstantiationException
 from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from trainlab.errors import UserError
+from trainlab.errors import UserError, unwrap_user_error
 
 _SCALARS = (bool, int, float, str)
 
@@ -90,7 +91,13 @@ def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
     check_node(node, key, frozenset(kwargs))
     # "partial": constructors get plain lists and dicts, never ListConfig/DictConfig (which would
     # end up in checkpoints that torch.load(weights_only=True) cannot read)
-    return instantiate(node, _convert_="partial", **kwargs)
+    try:
+        return instantiate(node, _convert_="partial", **kwargs)
+    except InstantiationException as exc:  # a constructor's UserError, unwrapped: its message is the one to show
+        user_error = unwrap_user_error(exc)
+        if user_error is None:
+            raise
+        raise user_error from None
 
 
 def bind_data_dims(net: DictConfig, dims: dict[str, int], key: str = "model.net") -> dict[str, int]:

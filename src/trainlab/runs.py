@@ -11,7 +11,7 @@ from typing import Any, Optional
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.build import build
+from trainlab.build import build, build_all
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9=.,_+-]+")
 
@@ -33,6 +33,15 @@ def run_label(max_len: int = 120) -> str:
     return _UNSAFE.sub("-", label)[:max_len]
 
 
+def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool) -> list[Any]:
+    """Instantiate the callbacks group; with ``trainer.enable_progress_bar=false`` the bar is left out
+    (Lightning refuses a progress-bar callback then)."""
+    from lightning.pytorch.callbacks import ProgressBar
+
+    callbacks = build_all(nodes, "callbacks")
+    return callbacks if progress_bar else [c for c in callbacks if not isinstance(c, ProgressBar)]
+
+
 def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
     """Instantiate the logger group; loggers that name versions get ``label`` as theirs."""
     loggers = []
@@ -46,9 +55,14 @@ def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
     return loggers
 
 
+def task_config(cfg: DictConfig) -> dict[str, Any]:
+    """The run's config as a resolved plain dict, without Hydra's own ``hydra`` node."""
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+
+
 def save_resolved_config(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     """Write resolved_config.yaml (hardware 'auto' values already concrete) and return it as a dict."""
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = task_config(cfg)
     path = Path(output_dir) / "resolved_config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(OmegaConf.to_yaml(resolved))

@@ -158,14 +158,19 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         log.info("windows: train %d, val %d, test %d", *(len(self.datasets[s]) for s in ("train", "val", "test")))
 
     # -- loaders -----------------------------------------------------------------------------
+    def _generator(self) -> torch.Generator:
+        # Every DataLoader iterator draws a base seed for its workers; from its own generator it
+        # leaves the global RNG alone, which a resumed run would otherwise see in another state.
+        return torch.Generator().manual_seed(self.seed)
+
     def train_dataloader(self) -> DataLoader:
         dataset = self.datasets["train"]
         return DataLoader(dataset, batch_size=self.batch_size, sampler=EpochSeededSampler(len(dataset), self.seed),
-                          collate_fn=keep_batch, **self.loader_kwargs)
+                          collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
 
     def _eval_loader(self, split: str) -> DataLoader:
         return DataLoader(self.datasets[split], batch_size=self.batch_size * self.val_batch_multiplier,
-                          shuffle=False, collate_fn=keep_batch, **self.loader_kwargs)
+                          shuffle=False, collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("val")

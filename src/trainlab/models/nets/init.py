@@ -18,7 +18,7 @@ def initialise(module: nn.Module, scheme: str) -> None:
     """Re-initialise weights of Linear, Conv1d/2d and LSTM layers; biases to zero.
 
     xavier: Glorot & Bengio 2010, suits tanh/sigmoid units; kaiming: He et al. 2015, suits ReLU.
-    LSTM recurrent matrices get orthogonal init in both schemes (Saxe et al. 2014), and the forget
+    LSTM recurrent matrices get orthogonal init per gate in both schemes (Saxe et al. 2014), and the forget
     gate bias starts at 1 (Jozefowicz et al. 2015). ``default`` keeps PyTorch's own init.
     """
     check_scheme(scheme)
@@ -37,7 +37,8 @@ def initialise(module: nn.Module, scheme: str) -> None:
                 if name.startswith("weight_ih"):
                     (nn.init.xavier_uniform_ if scheme == "xavier" else nn.init.kaiming_normal_)(p)
                 elif name.startswith("weight_hh"):
-                    nn.init.orthogonal_(p)
+                    for gate in p.data.chunk(4, dim=0):  # each (hidden, hidden) gate block
+                        nn.init.orthogonal_(gate)
                 elif name.startswith("bias"):
                     nn.init.zeros_(p)
                     hidden = p.shape[0] // 4

@@ -1,0 +1,262 @@
+"""Per-epoch wall time of train.py's Lightning run against a hand-written PyTorch loop.
+
+Both sides train the same net on the same data module, batch size, optimizer (Adam, the config's
+learning rate), seed and number of torch threads, in this one process:
+
+* lightning: ``train.train(cfg)`` exactly as ``python train.py`` runs it, with the default callbacks
+  (checkpoints, LR monitor, Rich progress bar, epoch reseeding) and the TensorBoard logger; only early
+  stopping and the final test are switched off, so every run lasts the same number of epochs. A
+  callback times each epoch twice: from ``on_train_epoch_start`` to ``on_validation_epoch_end``
+  ("train+val", the figure the target applies to) and from one epoch's start to the next one's
+  ("whole epoch": adds what Lightning does after the validation hooks, i.e. computing the epoch
+  metrics, logging them and saving checkpoints).
+* plain: a loop of ``zero_grad / backward / step`` over the training loader, then the mean MSE over
+  the validation loader under ``torch.no_grad()``.
+
+The two alternate (lightning, plain, lightning, plain, ...) for ``--repeats`` rounds so that drift in
+the machine's load hits both alike; each run trains ``--epochs`` timed epochs after one warm-up epoch,
+which is discarded. The summary is the median over all timed epochs of each side; the target is
+lightning / plain <= 1.05.
+
+Run: ``make bench`` (this script, then benchmarks/startup.py), or
+``.venv/bin/python benchmarks/epoch_time.py --repeats 3 --epochs 3 --threads 2 --model lstm``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+# train.py and the configs find the repository through TRAINLAB_ROOT; set it before importing train.
+os.environ["TRAINLAB_ROOT"] = str(ROOT)
+sys.path.insert(0, str(ROOT))
+
+import lightning.pytorch as pl  # noqa: E402
+import torch  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
+
+import train  # noqa: E402 - importing it registers the config schemas and the uid resolver
+from trainlab.build import bind_data_dims, build  # noqa: E402
+
+TARGET_RATIO = 1.05
+
+
+class EpochTimer(pl.Callback):
+    """Wall time of every training epoch, measured two ways (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.train_val: list[float] = []
+        self.whole: list[float] = []
+        self._start: Optional[float] = None
+
+    def _close_whole_epoch(self, now: float) -> None:
+        if self._start is not None:
+            self.whole.append(now - self._start)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        now = time.perf_counter()
+        self._close_whole_epoch(now)
+        self._start = now
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # the sanity check before the first epoch runs validation too; it belongs to no epoch
+        if not trainer.sanity_checking and self._start is not None:
+            self.train_val.append(time.perf_counter() - self._start)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._close_whole_epoch(time.perf_counter())
+        self._start = None
+
+
+@dataclass
+class Round:
+    """One lightning run and one plain run; epoch lists exclude the warm-up epoch."""
+
+    lightning: list[float] = field(default_factory=list)
+    lightning_whole: list[float] = field(default_factory=list)
+    plain: list[float] = field(default_factory=list)
+    lightning_val_loss: float = float("nan")
+    plain_val_loss: float = float("nan")
+
+
+def compose_cfg(overrides: list[str], run_dir: Path) -> DictConfig:
+    """Compose conf/train.yaml as ``python train.py <overrides>`` would, writing under ``run_dir``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open_dict(cfg):
+        cfg.paths.log_dir = str(run_dir.parent)
+        cfg.paths.output_dir = str(run_dir)
+        cfg.hydra.runtime.output_dir = str(run_dir)
+    HydraConfig.instance().set_config(cfg)
+    # @hydra.main hands the task a config without the hydra node (it lives on in HydraConfig, where
+    # run_label reads it); do the same, so train() logs and saves what it does from the command line
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
+def run_lightning(cfg: DictConfig) -> tuple[EpochTimer, float]:
+    timer = EpochTimer()
+    metrics = train.train(cfg, extra_callbacks=[timer])
+    return timer, metrics["val/loss"]
+
+
+def run_plain(cfg: DictConfig, epochs: int, threads: int) -> tuple[list[float], float]:
+    """The same model, data and optimizer, trained by a bare PyTorch loop; returns epoch times, val loss."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(cfg.seed)  # before building, as train.py seeds before it instantiates
+    datamodule = build(cfg.data, "data")
+    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+    datamodule.setup("fit")
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optimizer.lr)
+    criterion = torch.nn.MSELoss()
+    train_loader, val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
+
+    seconds: list[float] = []
+    val_loss = float("nan")
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        # Lightning calls set_epoch on the sampler; without it every epoch would see one order
+        if hasattr(train_loader.sampler, "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)
+        net.train()
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            criterion(net(x), y).backward()
+            optimizer.step()
+        net.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                total += criterion(net(x), y).item() * len(x)
+                count += len(x)
+        val_loss = total / count
+        seconds.append(time.perf_counter() - start)
+    return seconds, val_loss
+
+
+def quiet_lightning() -> None:
+    """Keep the console to the progress bar and this script's table (the timing is unaffected)."""
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    # the same warnings pyproject.toml silences for the tests: expected with in-memory data
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="tensorboard.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of (lightning, plain); default 3")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run, after 1 warm-up; default 3")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (hardware.num_threads); default 2")
+    parser.add_argument("--model", default="lstm", help="config group option model=...; default lstm")
+    parser.add_argument("--rows", type=int, default=None,
+                        help="data.source.num_rows; default the config's (conf/data/synthetic.yaml)")
+    args = parser.parse_args(argv)
+    for name in ("repeats", "epochs", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    return args
+
+
+def overrides_for(args: argparse.Namespace) -> list[str]:
+    overrides = [
+        f"model={args.model}",
+        f"trainer.max_epochs={args.epochs + 1}",  # + the warm-up epoch
+        "test=false",
+        "callbacks.early_stopping=null",  # every run lasts the same number of epochs
+        "logger=tensorboard",
+        "hardware=cpu",
+        f"hardware.num_threads={args.threads}",
+    ]
+    if args.rows is not None:
+        overrides.append(f"data.source.num_rows={args.rows}")
+    return overrides
+
+
+def print_summary(args: argparse.Namespace, cfg: DictConfig, rounds: list[Round], elapsed: float,
+                  load_before: float) -> None:
+    lightning = [s for r in rounds for s in r.lightning]
+    lightning_whole = [s for r in rounds for s in r.lightning_whole]
+    plain = [s for r in rounds for s in r.plain]
+    ratio, ratio_whole = median(lightning) / median(plain), median(lightning_whole) / median(plain)
+
+    print()
+    print(f"command : {shlex.join(sys.orig_argv)}")
+    print(f"config  : model={args.model} ({cfg.model.net._target_.rsplit('.', 1)[-1]}), "
+          f"batch_size={cfg.data.batch_size}, rows={cfg.data.source.num_rows}, window={cfg.data.window}, "
+          f"threads={args.threads}, torch {torch.__version__}, lightning {pl.__version__}")
+    print(f"runs    : {args.repeats} rounds x (lightning, plain), {args.epochs} timed epochs each "
+          f"after 1 warm-up; {elapsed:.0f} s in all")
+    # other work on the machine inflates wall times; the load average says how much there was
+    print(f"machine : {os.cpu_count()} CPUs, load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print()
+    header = f"{'round':<7}{'lightning s/epoch':>19}{'plain s/epoch':>15}{'ratio':>8}" \
+             f"{'lightning whole':>17}{'ratio':>8}"
+    print(header)
+    print("-" * len(header))
+    for i, r in enumerate(rounds, 1):
+        lt, lw, pt = median(r.lightning), median(r.lightning_whole), median(r.plain)
+        print(f"{i:<7}{lt:>19.3f}{pt:>15.3f}{lt / pt:>8.3f}{lw:>17.3f}{lw / pt:>8.3f}")
+    print("-" * len(header))
+    print(f"{'median':<7}{median(lightning):>19.3f}{median(plain):>15.3f}{ratio:>8.3f}"
+          f"{median(lightning_whole):>17.3f}{ratio_whole:>8.3f}")
+    print(f"{'min':<7}{min(lightning):>19.3f}{min(plain):>15.3f}{min(lightning) / min(plain):>8.3f}"
+          f"{min(lightning_whole):>17.3f}{min(lightning_whole) / min(plain):>8.3f}")
+    print()
+    print("lightning s/epoch: on_train_epoch_start -> on_validation_epoch_end (train + validation);")
+    print("lightning whole  : epoch start -> next epoch start (adds epoch metrics, logging, checkpoints).")
+    # a check that both sides did the same training: close, not equal (EpochSeed reseeds dropout)
+    print(f"val/loss at the end, per round: lightning {', '.join(f'{r.lightning_val_loss:.4f}' for r in rounds)}; "
+          f"plain {', '.join(f'{r.plain_val_loss:.4f}' for r in rounds)}")
+    verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
+    print(f"lightning / plain (train+val, median) = {ratio:.3f}: {verdict} the target <= {TARGET_RATIO:.2f}"
+          f" (whole epoch: {ratio_whole:.3f})")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    quiet_lightning()
+    overrides = overrides_for(args)
+    rounds: list[Round] = []
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    cfg: Any = None
+    with tempfile.TemporaryDirectory(prefix="trainlab-bench-") as tmp:
+        for i in range(args.repeats):
+            result = Round()
+            print(f"[round {i + 1}/{args.repeats}] lightning: python train.py {' '.join(overrides)}", flush=True)
+            cfg = compose_cfg(overrides, Path(tmp) / f"round{i}")
+            timer, result.lightning_val_loss = run_lightning(cfg)
+            result.lightning, result.lightning_whole = timer.train_val[1:], timer.whole[1:]  # drop warm-up
+
+            print(f"[round {i + 1}/{args.repeats}] plain PyTorch loop", flush=True)
+            seconds, result.plain_val_loss = run_plain(cfg, args.epochs + 1, args.threads)
+            result.plain = seconds[1:]
+            rounds.append(result)
+    GlobalHydra.instance().clear()
+    print_summary(args, cfg, rounds, time.perf_counter() - started, load_before)
+
+
+if __name__ == "__main__":
+    main()

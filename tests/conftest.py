@@ -1,0 +1,69 @@
+"""Shared fixtures: compose the real configs in-process, with outputs under a temp folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TRAINLAB_ROOT", str(ROOT))
+sys.path.insert(0, str(ROOT))
+
+import train as train_script  # noqa: E402 - registers the schemas
+
+# Small and quick, still the real pipeline: fewer rows, a small net, no progress bar.
+TINY_ANY_DATA = [
+    "data.window=16",
+    "model.net.hidden_size=16",
+    "model.net.num_layers=1",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "hardware.num_threads=1",
+]
+TINY = ["data.source.num_rows=600", *TINY_ANY_DATA]
+
+
+@pytest.fixture
+def compose_cfg(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:
+    """compose_cfg(overrides, config_name="train") -> a config whose run folder is inside tmp_path."""
+    made: list[int] = []
+
+    def _compose(overrides: list[str] = (), config_name: str = "train") -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose(config_name, overrides=list(overrides), return_hydra_config=True)
+        run_dir = tmp_path / f"run{len(made)}"
+        made.append(1)
+        with open_dict(cfg):
+            cfg.paths.log_dir = str(tmp_path / "outputs")
+            cfg.paths.output_dir = str(run_dir)
+            cfg.hydra.runtime.output_dir = str(run_dir)
+            cfg.hydra.job.num = 0
+        # as Hydra's run_job does: the composed task config, unresolved, in <run>/.hydra/config.yaml
+        (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), run_dir / ".hydra" / "config.yaml")
+        HydraConfig.instance().set_config(cfg)
+        return cfg
+
+    yield _compose
+    GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def run_train() -> Callable[..., dict[str, float]]:
+    return train_script.train
+
+
+def config_options(group: str) -> list[str]:
+    """Every option of a config group, read from its folder (the experiment group from experiments/)."""
+    folder = ROOT / ("experiments/experiment" if group == "experiment" else f"conf/{group}")
+    return sorted(p.stem for p in folder.glob("*.yaml"))

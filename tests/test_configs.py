@@ -1,0 +1,141 @@
+"""Layer 1: every option of every config group composes, and what it builds instantiates."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from tests.conftest import config_options
+from trainlab.build import bind_data_dims, build, build_all
+from trainlab.errors import UserError
+from trainlab.hardware import apply_hardware
+from trainlab.runs import build_loggers, task_config
+
+GROUPS = ["data", "model", "optimizer", "scheduler", "trainer", "hardware", "callbacks", "logger", "paths", "debug"]
+GPU_PROFILES = ["rtx4070_mobile", "a100", "h100"]
+
+
+def test_every_group_has_options():
+    for group in GROUPS + ["experiment"]:
+        assert config_options(group), f"config group {group} has no options"
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in config_options(g)])
+def test_option_composes_and_resolves(compose_cfg, group, option, tmp_path):
+    overrides = [f"{group}={option}"]
+    if (group, option) == ("data", "file"):
+        csv = tmp_path / "series.csv"
+        csv.write_text("a,b,y\n" + "\n".join(f"{i},{i % 7},{i % 5}" for i in range(200)))
+        overrides += [f"data.source.path={csv}", "data.source.target_columns=[y]"]
+    cfg = compose_cfg(overrides)
+    task_config(cfg)  # every interpolation points somewhere
+    assert cfg.hardware.name in config_options("hardware")
+
+
+@pytest.mark.parametrize("option", config_options("experiment"))
+def test_experiment_composes(compose_cfg, option):
+    cfg = compose_cfg([f"experiment={option}"])
+    task_config(cfg)
+
+
+def test_lstm_seed_is_the_seed(compose_cfg):
+    cfg = compose_cfg(["experiment=lstm_seed"])
+    assert (cfg.model.net.hidden_size, cfg.model.net.num_layers) == (128, 5)
+    assert cfg.optimizer.lr == pytest.approx(0.000382819)
+    assert cfg.data.batch_size == 32 and cfg.trainer.max_epochs == 80
+    assert cfg.callbacks.early_stopping.patience == 5 and cfg.seed == 3407
+    assert cfg.data.source.num_features == 5
+
+
+@pytest.mark.parametrize("option", config_options("data"))
+def test_data_builds(compose_cfg, option, tmp_path):
+    overrides = [f"data={option}"]
+    if option == "file":
+        csv = tmp_path / "series.csv"
+        csv.write_text("a,b,y\n" + "\n".join(f"{i},{i % 7},{i % 5}" for i in range(300)))
+        overrides += [f"data.source.path={csv}", "data.source.target_columns=[y]"]
+    cfg = compose_cfg(overrides)
+    dm = build(cfg.data, "data")
+    dm.setup("fit")
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (cfg.data.batch_size, cfg.data.window, dm.num_features)
+    assert y.shape == (cfg.data.batch_size, dm.num_targets)
+
+
+@pytest.mark.parametrize("model", config_options("model"))
+@pytest.mark.parametrize("optimizer", config_options("optimizer"))
+def test_model_and_optimizer_build(compose_cfg, model, optimizer):
+    cfg = compose_cfg([f"model={model}", f"optimizer={optimizer}"])
+    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, {"in": 5, "out": 1}))
+    module = build(cfg.model, "model", net=net, optimizer=build(cfg.optimizer, "optimizer"))
+    assert isinstance(module.configure_optimizers(), torch.optim.Optimizer)
+
+
+@pytest.mark.parametrize("scheduler", [s for s in config_options("scheduler") if s != "none"])
+def test_scheduler_builds(compose_cfg, scheduler):
+    cfg = compose_cfg([f"scheduler={scheduler}"])
+    make = build(cfg.scheduler, "scheduler")
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    extra = {"total_steps": 10} if scheduler == "onecycle" else {}
+    assert make(optimizer=opt, **extra) is not None
+
+
+def test_scheduler_none_is_empty(compose_cfg):
+    assert not compose_cfg(["scheduler=none"]).scheduler
+
+
+@pytest.mark.parametrize("option", config_options("callbacks"))
+def test_callbacks_build(compose_cfg, option):
+    cfg = compose_cfg([f"callbacks={option}"])
+    callbacks = build_all(cfg.callbacks, "callbacks")
+    assert len(callbacks) == (5 if option == "default" else len([c for c in cfg.callbacks.values() if c]))
+
+
+@pytest.mark.parametrize("option", config_options("logger"))
+def test_loggers_build(compose_cfg, option):
+    
+    cfg = compose_cfg([f"logger={option}"])
+    loggers = build_loggers(cfg.logger, "label")
+    assert len(loggers) == (0 if option == "none" else 1)
+
+
+@pytest.mark.parametrize("hardware", config_options("hardware"))
+def test_hardware_profiles(compose_cfg, hardware):
+    cfg = compose_cfg([f"hardware={hardware}"])
+    if hardware in GPU_PROFILES and not torch.cuda.is_available():
+        with pytest.raises(UserError, match=rf"hardware={hardware} needs an NVIDIA GPU.*hardware=cpu.*hardware=auto"):
+            apply_hardware(cfg.hardware)
+        return
+    apply_hardware(cfg.hardware)
+    assert cfg.hardware.accelerator in ("cpu", "gpu") and cfg.hardware.precision != "auto"
+    trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    assert trainer.max_epochs == cfg.trainer.max_epochs
+
+
+def test_gpu_profiles_set_what_the_seed_asks(compose_cfg):
+    laptop = compose_cfg(["hardware=rtx4070_mobile"]).hardware
+    assert laptop.precision == "16-mixed" and laptop.max_nodes_per_graph == 1000
+    assert (laptop.num_workers, laptop.persistent_workers, laptop.prefetch_factor, laptop.pin_memory) == (4, True, 2, True)
+    assert laptop.float32_matmul_precision == "medium" and laptop.cudnn_benchmark
+    for name in ("a100", "h100"):
+        assert compose_cfg([f"hardware={name}"]).hardware.precision == "bf16-mixed"
+    assert compose_cfg(["hardware=cpu"]).hardware.precision == "32-true"
+
+
+def test_trainer_and_data_interpolate_hardware(compose_cfg):
+    cfg = compose_cfg(["hardware=rtx4070_mobile"])
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    assert raw["trainer"]["precision"] == "${hardware.precision}"
+    assert raw["data"]["num_workers"] == "${hardware.num_workers}"
+    assert cfg.trainer.precision == "16-mixed" and cfg.data.num_workers == 4
+
+
+def test_run_dirs_are_timestamped_and_unique(compose_cfg):
+    cfg = compose_cfg([])
+    run_dir = cfg.hydra.run.dir
+    assert "/train/runs/" in run_dir
+    stamp = run_dir.rsplit("/", 1)[-1]
+    date, time, suffix = stamp.split("_")
+    assert len(date) == 10 and len(time) == 8 and len(suffix) == 6

@@ -1,0 +1,135 @@
+"""The time-series data pipeline: sources, windows as views, chronological split, scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from trainlab.data.sources import ElNinoSST, SyntheticSeries, TableFile
+from trainlab.data.timeseries import TimeSeriesDataModule
+from trainlab.data.windows import EpochSeededSampler, WindowDataset
+
+
+def make_dm(source=None, **kwargs) -> TimeSeriesDataModule:
+    dm = TimeSeriesDataModule(source or SyntheticSeries(num_rows=500), **{"window": 10, **kwargs})
+    dm.setup("fit")
+    return dm
+
+
+def test_synthetic_is_deterministic_and_seeded():
+    a, b = SyntheticSeries(seed=1).load(), SyntheticSeries(seed=1).load()
+    c = SyntheticSeries(seed=2).load()
+    assert np.array_equal(a.features, b.features) and np.array_equal(a.targets, b.targets)
+    assert not np.array_equal(a.targets, c.targets)
+    assert a.features.shape == (4000, 5) and a.targets.shape == (4000, 1)
+    assert a.targets.min() > 0  # percentage errors stay meaningful
+
+
+def test_synthetic_target_follows_its_documented_formula():
+    table = SyntheticSeries(num_rows=1000, noise=0.0).load()
+    f, y = table.features.astype(np.float64), table.targets[:, 0]
+    t = np.arange(10, 1000)
+    expected = 10 + 2 * f[t, 0] + f[t, 1] + 1.5 * f[t - 3, 2] + 0.8 * f[t - 1, 3] * f[t, 0]
+    assert np.allclose(y[t], expected, atol=1e-4)
+
+
+def test_elnino_ships_with_statsmodels():
+    table = ElNinoSST().load()
+    assert table.features.shape == (732, 3) and not np.isnan(table.features).any()
+    assert 20 < table.targets.mean() < 30  # sea-surface temperature in degrees C
+
+
+def test_windows_are_views_over_one_array():
+    features = torch.arange(100 * 3, dtype=torch.float32).reshape(100, 3)
+    targets = torch.arange(100, dtype=torch.float32)[:, None]
+    ds = WindowDataset(features, targets, window=8, horizon=2, stride=3, first_start=0, last_start=90)
+    x, y = ds.__getitems__([0, 1])
+    assert x.shape == (2, 8, 3)
+    # sample 1 starts at row 3; its target is row 3 + 8 - 1 + 2 = 12
+    assert torch.equal(x[1], features[3:11]) and y[1].item() == 12
+    assert ds._feature_windows.untyped_storage().data_ptr() == features.untyped_storage().data_ptr()
+    single_x, single_y = ds[1]
+    assert torch.equal(single_x, x[1]) and torch.equal(single_y, y[1])
+
+
+def test_memory_grows_with_rows_not_windows():
+    dm = make_dm(SyntheticSeries(num_rows=2000), window=200)
+    storages = {ds.features.untyped_storage().data_ptr() for ds in dm.datasets.values()}
+    assert len(storages) == 1  # train, val and test share one scaled array
+    assert dm.datasets["train"].features.numel() == 2000 * 5  # rows x features, not windows x 200
+
+
+def test_split_is_chronological_and_disjoint_in_targets():
+    dm = make_dm(horizon=3)
+    target_rows = {}
+    for split, ds in dm.datasets.items():
+        starts = ds.first_start + np.arange(len(ds)) * ds.stride
+        target_rows[split] = starts + dm.window - 1 + dm.horizon
+    assert target_rows["train"].max() < target_rows["val"].min()
+    assert target_rows["val"].max() < target_rows["test"].min()
+    assert target_rows["test"].max() == 499
+
+
+def test_scaling_fits_training_rows_only():
+    table = SyntheticSeries(num_rows=500).load()
+    table.targets[400:] += 1000.0  # a shift only in the test period
+    source = type("Fixed", (), {"load": lambda self: table})()
+    dm = make_dm(source)
+    assert dm.stats["target_mean"][0] < 20  # untouched by the shifted rows
+    train_end = 500 - 75 - 75
+    assert np.allclose(dm.stats["feature_mean"], table.features[:train_end].mean(0), atol=1e-5)
+
+
+def test_statistics_round_trip_through_state_dict():
+    dm = make_dm()
+    state = dm.state_dict()
+    other = TimeSeriesDataModule(SyntheticSeries(num_rows=500, seed=99), window=10)
+    other.load_state_dict(state)
+    other.setup("test")
+    for key in state:
+        assert np.allclose(other.stats[key], state[key])
+
+
+def test_sampler_order_depends_on_seed_and_epoch_only():
+    s = EpochSeededSampler(50, seed=3)
+    s.set_epoch(2)
+    first = list(s)
+    torch.manual_seed(123)  # the global RNG does not matter
+    assert list(s) == first
+    s.set_epoch(3)
+    assert list(s) != first and sorted(s) == list(range(50))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy"])
+def test_table_files(tmp_path, suffix):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"t": np.arange(300)[::-1], "a": rng.normal(size=300), "b": rng.normal(size=300),
+                          "y": rng.normal(size=300)})
+    path = tmp_path / f"series{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+        source = TableFile(str(path), target_columns=["y"], time_column="t")
+    elif suffix == ".parquet":
+        frame.to_parquet(path)
+        source = TableFile(str(path), target_columns=["y"], time_column="t")
+    else:
+        np.save(path, frame[["a", "b", "y"]].to_numpy())
+        source = TableFile(str(path), target_columns=[2])
+    table = source.load()
+    assert table.features.shape == (300, 2) and table.targets.shape == (300, 1)
+    if suffix != ".npy":  # sorted by t, which ran backwards
+        assert np.allclose(table.targets[0, 0], frame["y"].iloc[-1])
+
+
+def test_features_and_targets_from_separate_files(tmp_path):
+    pd.DataFrame({"a": np.arange(200.0), "b": np.ones(200)}).to_csv(tmp_path / "x.csv", index=False)
+    pd.DataFrame({"y": np.arange(200.0) * 2}).to_csv(tmp_path / "y.csv", index=False)
+    table = TableFile(str(tmp_path / "x.csv"), target_columns=["y"], target_path=str(tmp_path / "y.csv")).load()
+    assert table.feature_names == ["a", "b"] and table.targets[10, 0] == 20.0
+
+
+def test_last_value_baseline():
+    dm = make_dm()
+    assert dm.last_value_rmse("test") > 0

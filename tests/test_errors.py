@@ -1,0 +1,168 @@
+"""Bad input gets one clear message naming the culprit and the fix, and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.conftest import ROOT, TINY, TINY_ANY_DATA
+from trainlab.errors import UserError
+
+
+def cli(*args: str, tmp_path: Path, script: str = "train.py") -> subprocess.CompletedProcess:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, str(ROOT / script), *args, f"paths.log_dir={tmp_path}/outputs"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+
+
+# -- composition errors: Hydra stops before importing torch (fast) -------------------------------
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("model=lstmm", r"Could not find 'model/lstmm'.*Available options in 'model'.*lstm_attention"),
+        ("trainer.max_epoch=3", r"Could not override 'trainer.max_epoch'.*Key 'max_epoch' not in 'TrainerConf'"),
+        ("trainer.max_epochs=abc", r"trainer.max_epochs=abc.*Value 'abc' of type 'str' could not be converted to Integer"),
+        ("hardware.num_workers=two", r"Value 'two' of type 'str' could not be converted to Integer.*hardware.num_workers"),
+        ("hardware.precison=16-mixed", r"Key 'precison' not in 'HardwareConf'"),
+        ("experiment=nope", r"Could not find 'experiment/nope'.*lstm_seed"),
+    ],
+)
+def test_composition_errors(override, expected, tmp_path):
+    result = cli(override, tmp_path=tmp_path)
+    assert result.returncode != 0
+    text = result.stderr + result.stdout
+    assert re.search(expected, text, re.DOTALL), text
+    assert "Traceback" not in text
+    assert not (tmp_path / "outputs").exists()  # nothing started
+
+
+# -- errors found while building: in-process, each asserting its message -------------------------
+def csv_file(tmp_path: Path, frame: pd.DataFrame) -> str:
+    path = tmp_path / "series.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def good_frame(rows: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"a": rng.normal(size=rows), "b": rng.normal(size=rows), "y": rng.normal(size=rows)})
+
+
+def file_overrides(path: str, *extra: str) -> list[str]:
+    return [*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[y]", *extra]
+
+
+def test_missing_data_file(compose_cfg, run_train, tmp_path):
+    with pytest.raises(UserError, match=r"data.source.path: file not found: '.*nope.csv'; give the path of an existing"):
+        run_train(compose_cfg(file_overrides(str(tmp_path / "nope.csv"))))
+
+
+def test_non_numeric_column(compose_cfg, run_train, tmp_path):
+    frame = good_frame()
+    frame["b"] = frame["b"].astype(object)
+    frame.loc[7, "b"] = "n/a?"
+    with pytest.raises(UserError, match=r"column 'b' in '.*series.csv' is not numeric \(row 7: 'n/a\?'\)"):
+        run_train(compose_cfg(file_overrides(csv_file(tmp_path, frame))))
+
+
+def test_nan_rows(compose_cfg, run_train, tmp_path):
+    frame = good_frame()
+    frame.loc[[11, 40], "a"] = np.nan
+    with pytest.raises(UserError, match=r"has 2 row\(s\) with missing values in \['a'\] \(first at row 11\); fill or drop"):
+        run_train(compose_cfg(file_overrides(csv_file(tmp_path, frame))))
+
+
+def test_unknown_column(compose_cfg, run_train, tmp_path):
+    path = csv_file(tmp_path, good_frame())
+    with pytest.raises(UserError, match=r"data.source.feature_columns: \['c'\] not in .*its columns are \['a', 'b', 'y'\]"):
+        run_train(compose_cfg(file_overrides(path, "data.source.feature_columns=[a,c]")))
+
+
+def test_unreadable_suffix(compose_cfg, run_train, tmp_path):
+    path = tmp_path / "series.txt"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(UserError, match=r"has suffix '.txt'; readable files are .csv, .parquet or .npy"):
+        run_train(compose_cfg(file_overrides(str(path))))
+
+
+def test_input_size_contradicts_data(compose_cfg, run_train):
+    with pytest.raises(UserError, match=r"model.net.input_size=7 contradicts the data, which has 5 feature column\(s\)"):
+        run_train(compose_cfg([*TINY, "model.net.input_size=7"]))
+
+
+def test_string_for_an_int_in_a_group_without_schema(compose_cfg, run_train):
+    with pytest.raises(UserError, match=r"data.batch_size='abc' must be int"):
+        run_train(compose_cfg([*TINY, "data.batch_size=abc"]))
+
+
+def test_unknown_argument_added_to_a_group(compose_cfg, run_train):
+    with pytest.raises(UserError, match=r"model.net.hiden_size is not an argument of .*LSTMNet; valid ones: input_size, hidden_size"):
+        run_train(compose_cfg([*TINY, "+model.net.hiden_size=3"]))
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("data.window=0", r"data.window=0 must be at least 1"),
+        ("data.val_fraction=1.5", r"data.val_fraction=1.5 must lie strictly between 0 and 1"),
+        ("data.window=500", r"holds no window of data.window=500"),
+        ("model.net.dropout=2", r"model.net.dropout=2 must be in \[0, 1\)"),
+        ("model.loss=l3", r"model.loss='l3' is not one of mse, mae, huber"),
+        ("hardware.precision=fp8", r"hardware.precision='fp8' is not one of"),
+    ],
+)
+def test_out_of_range_values(compose_cfg, run_train, override, match):
+    with pytest.raises(UserError, match=match):
+        run_train(compose_cfg([*TINY, override]))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_gpu_profile_without_gpu(compose_cfg, run_train):
+    with pytest.raises(UserError, match=r"hardware=rtx4070_mobile needs an NVIDIA GPU.*use hardware=cpu, or hardware=auto"):
+        run_train(compose_cfg([*TINY, "hardware=rtx4070_mobile"]))
+
+
+def test_missing_checkpoint(compose_cfg, run_train, tmp_path):
+    with pytest.raises(UserError, match=r"ckpt_path: '.*nothing.ckpt' does not exist"):
+        run_train(compose_cfg([*TINY, f"ckpt_path={tmp_path / 'nothing.ckpt'}"]))
+
+
+def test_evaluate_refuses_a_corrupt_checkpoint(compose_cfg, tmp_path):
+    import evaluate as evaluate_script
+
+    run_dir = tmp_path / "fake_run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(UserError, match=r"is not a readable checkpoint"):
+        evaluate_script.evaluate(compose_cfg([f"ckpt_path={run_dir}"], config_name="eval"))
+
+
+def test_evaluate_refuses_a_folder_without_checkpoints(compose_cfg, tmp_path):
+    import evaluate as evaluate_script
+
+    with pytest.raises(UserError, match=r"is a directory without checkpoints/"):
+        evaluate_script.evaluate(compose_cfg([f"ckpt_path={tmp_path}"], config_name="eval"))
+
+
+# -- the CLI turns UserErrors into one line and exit status 2 ----------------------------------
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_cli_reports_one_line_and_keeps_earlier_runs(tmp_path):
+    earlier = tmp_path / "outputs" / "train" / "runs" / "earlier"
+    earlier.mkdir(parents=True)
+    (earlier / "keep.txt").write_text("written before")
+    result = cli("hardware=rtx4070_mobile", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: hardware=rtx4070_mobile needs an NVIDIA GPU")
+    assert "Traceback" not in result.stderr + result.stdout
+    assert (earlier / "keep.txt").read_text() == "written before"

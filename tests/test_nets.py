@@ -1,0 +1,88 @@
+"""Layer 2: tiny-input shape tests for every net, and the properties each one promises."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trainlab.errors import UserError
+from trainlab.models.nets.cnn import TemporalCNN
+from trainlab.models.nets.lstm import LSTMAttentionNet, LSTMNet
+
+B, W, F, O = 4, 12, 5, 2
+
+
+def nets():
+    yield "lstm", LSTMNet(F, hidden_size=8, num_layers=2, output_size=O)
+    for kind in ("additive", "scaled_dot"):
+        yield f"attention-{kind}", LSTMAttentionNet(F, hidden_size=8, num_layers=2, output_size=O, attention=kind)
+    yield "cnn", TemporalCNN(F, hidden_channels=8, num_layers=3, out_channels=O)
+
+
+@pytest.mark.parametrize("name,net", list(nets()), ids=lambda v: v if isinstance(v, str) else "")
+def test_shapes_and_gradients(name, net):
+    x = torch.randn(B, W, F)
+    y = net(x)
+    assert y.shape == (B, O)
+    y.sum().backward()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("kind", ["additive", "scaled_dot"])
+def test_attention_weights_are_a_distribution_over_steps(kind):
+    net = LSTMAttentionNet(F, hidden_size=8, num_layers=1, output_size=1, attention=kind)
+    y, weights = net(torch.randn(B, W, F), return_attention=True)
+    assert weights.shape == (B, W)
+    assert torch.allclose(weights.sum(-1), torch.ones(B), atol=1e-6)
+    assert (weights >= 0).all()
+
+
+def test_cnn_is_causal_and_sees_its_receptive_field():
+    torch.manual_seed(0)
+    net = TemporalCNN(F, hidden_channels=8, num_layers=2, kernel_size=3, out_channels=1, dropout=0.0).eval()
+    receptive = 1 + (3 - 1) * (2**2 - 1)  # 7 steps
+    x = torch.randn(1, 20, F)
+    base = net(x)
+    far = x.clone()
+    far[:, : 20 - receptive] += 5.0  # outside the receptive field of the last step
+    assert torch.allclose(net(far), base, atol=1e-6)
+    near = x.clone()
+    near[:, -receptive] += 5.0  # inside it
+    assert not torch.allclose(net(near), base, atol=1e-6)
+
+
+@pytest.mark.parametrize("init", ["xavier", "kaiming", "default"])
+def test_init_schemes(init):
+    torch.manual_seed(0)
+    net = LSTMNet(F, hidden_size=16, num_layers=1, output_size=1, init=init)
+    bias = net.lstm.bias_ih_l0.detach()
+    if init == "default":
+        assert bias.abs().sum() > 0  # PyTorch's uniform init
+    else:
+        assert torch.all(bias[16:32] == 1.0) and torch.all(bias[:16] == 0.0)  # forget gate at 1
+        hh = net.lstm.weight_hh_l0.detach()[:16]
+        assert torch.allclose(hh @ hh.T, torch.eye(16), atol=1e-4)  # orthogonal rows
+
+
+def test_xavier_and_kaiming_differ_in_scale():
+    torch.manual_seed(0)
+    xav = TemporalCNN(F, hidden_channels=64, num_layers=1, init="xavier").convs[0].weight.std()
+    torch.manual_seed(0)
+    kai = TemporalCNN(F, hidden_channels=64, num_layers=1, init="kaiming").convs[0].weight.std()
+    assert kai > xav * 1.2  # He: std sqrt(2/fan_in); Glorot: sqrt(2/(fan_in+fan_out)) ~ sqrt(1/fan_in)
+
+
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: LSTMNet(None), r"model.net.input_size is unset"),
+        (lambda: LSTMNet(5, hidden_size=0), r"model.net.hidden_size=0 must be a positive integer"),
+        (lambda: LSTMNet(5, dropout=1.5), r"model.net.dropout=1.5 must be in \[0, 1\)"),
+        (lambda: LSTMNet(5, init="he"), r"model.net.init='he' is not one of xavier, kaiming, default"),
+        (lambda: LSTMAttentionNet(5, attention="dot"), r"model.net.attention='dot' is not one of additive, scaled_dot"),
+        (lambda: TemporalCNN(5, kernel_size=1), r"model.net.kernel_size=1 must be at least 2"),
+    ],
+)
+def test_bad_arguments_are_named(make, match):
+    with pytest.raises(UserError, match=match):
+        make()

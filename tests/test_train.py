@@ -1,0 +1,95 @@
+"""Layer 3 and behaviour: real Lightning runs in-process on the embedded data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import TINY, config_options
+
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "hardware.num_threads=1"]
+
+
+@pytest.mark.parametrize("experiment", config_options("experiment"))
+def test_fast_dev_run_of_every_experiment(compose_cfg, run_train, experiment):
+    metrics = run_train(compose_cfg([f"experiment={experiment}", "debug=fdr", *QUIET]))
+    assert torch.isfinite(torch.tensor(metrics["objective"]))
+    assert "test/rmse" in metrics
+
+
+@pytest.mark.parametrize("model", config_options("model"))
+@pytest.mark.parametrize("scheduler", config_options("scheduler"))
+def test_fast_dev_run_of_every_model_and_scheduler(compose_cfg, run_train, model, scheduler):
+    overrides = [f"model={model}", f"scheduler={scheduler}", "debug=fdr", *QUIET]
+    metrics = run_train(compose_cfg(overrides))
+    assert {"train/loss_step", "val/loss", "val/rmse", "test/r2", "test/mape", "test/aaa"} <= set(metrics)
+
+
+@pytest.mark.parametrize("debug", [d for d in config_options("debug") if d != "fdr"])
+def test_debug_modes(compose_cfg, run_train, debug):
+    overrides = [*TINY, f"debug={debug}"] + (["optimizer.lr=0.01", "trainer.max_epochs=100"] if debug == "overfit" else [])
+    metrics = run_train(compose_cfg(overrides))
+    if debug == "overfit":  # one batch, learnt by heart
+        assert metrics["train/loss_epoch"] < 0.05
+
+
+def test_run_folder_holds_checkpoints_logs_and_config(compose_cfg, run_train):
+    cfg = compose_cfg([*TINY, "optimizer.lr=0.01"])
+    metrics = run_train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    ckpts = sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt"))
+    assert "last.ckpt" in ckpts and any(n.startswith("epoch01-loss") for n in ckpts)
+    assert (run_dir / "checkpoints" / "best.txt").is_file()
+    assert (run_dir / "resolved_config.yaml").is_file()
+    tb = [p for p in (run_dir / "tensorboard").rglob("events.out.tfevents.*")]
+    assert tb and "lstm_synthetic" in str(tb[0].parent.name)
+    assert metrics["objective"] == pytest.approx(min(metrics["objective"], metrics["val/loss"]))
+
+
+def test_learns_better_than_repeating_the_last_value(compose_cfg, run_train):
+    """A short real run on the default data beats the naive forecast y[t+1] = y[t] on test RMSE."""
+    from trainlab.build import build
+
+    cfg = compose_cfg(["trainer.max_epochs=6", "model.net.hidden_size=32", *QUIET])
+    metrics = run_train(cfg)
+    dm = build(cfg.data, "data")
+    dm.setup("test")
+    baseline = dm.last_value_rmse("test")
+    assert metrics["test/rmse"] < 0.8 * baseline, (metrics["test/rmse"], baseline)
+    assert metrics["test/r2"] > 0.8
+
+
+def test_resume_equals_uninterrupted(compose_cfg, run_train):
+    """2 epochs, stop, resume to 4 == 4 epochs straight (same metrics to float precision on CPU)."""
+    common = [*TINY, "model.net.num_layers=2", "model.net.dropout=0.3", "callbacks.early_stopping=null"]
+    straight = run_train(compose_cfg([*common, "trainer.max_epochs=4"]))
+    first = compose_cfg([*common, "trainer.max_epochs=2"])
+    run_train(first)
+    last = Path(first.paths.output_dir) / "checkpoints" / "last.ckpt"
+    resumed = run_train(compose_cfg([*common, "trainer.max_epochs=4", f"ckpt_path={last}"]))
+    for key in ("val/loss", "val/rmse", "test/rmse", "test/r2", "objective"):
+        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
+
+
+def test_resume_from_a_run_directory(compose_cfg, run_train):
+    first = compose_cfg([*TINY, "trainer.max_epochs=1"])
+    run_train(first)
+    metrics = run_train(compose_cfg([*TINY, "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
+    assert "val/loss" in metrics
+
+
+def test_evaluate_rebuilds_the_run_and_writes_json(compose_cfg, run_train):
+    import evaluate as evaluate_script
+
+    train_cfg = compose_cfg([*TINY])
+    trained = run_train(train_cfg)
+    eval_cfg = compose_cfg([f"ckpt_path={train_cfg.paths.output_dir}"], config_name="eval")
+    report = evaluate_script.evaluate(eval_cfg)
+    written = json.loads((Path(eval_cfg.paths.output_dir) / "metrics.json").read_text())
+    assert written == report
+    # the best checkpoint, the same test split: the same numbers as the test after training
+    assert report["metrics"]["test/rmse"] == pytest.approx(trained["test/rmse"], rel=1e-5)
+    assert report["baseline_last_value_rmse"] > 0
