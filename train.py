@@ -42,7 +42,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
                       scheduler=build(cfg.scheduler, "scheduler") if cfg.scheduler else None,
                       **datamodule.model_kwargs())
         loggers = build_loggers(cfg.logger, run_label())
-        callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar)
+        callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers))
         trainer = build(cfg.trainer, "trainer", callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
         resolved = save_resolved_config(cfg, cfg.paths.output_dir)
         for logger in loggers:

@@ -33,13 +33,14 @@ def run_label(max_len: int = 120) -> str:
     return _UNSAFE.sub("-", label)[:max_len]
 
 
-def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool) -> list[Any]:
-    """Instantiate the callbacks group; with ``trainer.enable_progress_bar=false`` the bar is left out
-    (Lightning refuses a progress-bar callback then)."""
-    from lightning.pytorch.callbacks import ProgressBar
+def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger: bool) -> list[Any]:
+    """Instantiate the callbacks group, leaving out what Lightning would refuse: the progress bar
+    under ``trainer.enable_progress_bar=false``, the LR monitor under ``logger=none``."""
+    from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
 
-    callbacks = build_all(nodes, "callbacks")
-    return callbacks if progress_bar else [c for c in callbacks if not isinstance(c, ProgressBar)]
+    refused = () if progress_bar else (ProgressBar,)
+    refused += () if has_logger else (LearningRateMonitor,)
+    return [c for c in build_all(nodes, "callbacks") if not isinstance(c, refused)]
 
 
 def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:

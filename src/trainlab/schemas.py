@@ -1,6 +1,6 @@
 """Typed schemas for the config groups where a typo is most likely (hardware, trainer).
 
-A group file extends its schema through its defaults list (``- /schema/hardware@_here_``), so a
+A group file extends its schema through its defaults list (``- /hardware_schema@_here_``), so a
 misspelt key or a value of the wrong type fails at composition with a message that names the key.
 Only dataclasses and OmegaConf live here: this module is imported before Hydra composes anything and
 must stay free of torch and lightning.
@@ -90,5 +90,6 @@ def register_configs() -> None:
         # Keeps two runs started in the same second apart: ${now:...}_${uid:}.
         OmegaConf.register_new_resolver("uid", _unique_suffix)
     cs = ConfigStore.instance()
-    cs.store(group="schema", name="hardware", node=HardwareConf)
-    cs.store(group="schema", name="trainer", node=TrainerConf)
+    # stored at the root, not in a group, so that --help lists only real choices
+    cs.store(name="hardware_schema", node=HardwareConf)
+    cs.store(name="trainer_schema", node=TrainerConf)
