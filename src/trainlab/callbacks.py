@@ -20,3 +20,16 @@ class EpochSeed(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         torch.manual_seed(self.seed * 7_919 + trainer.current_epoch)
+
+
+class RichProgressBar(pl.callbacks.RichProgressBar):
+    """Lightning's Rich bar without the ``v_num`` entry.
+
+    Our logger versions are long readable labels (model, data, overrides) that the bar would cut
+    to a few meaningless characters; the run folder already says which run this is.
+    """
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
