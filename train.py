@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
 from trainlab.errors import UserError, report_user_errors  # noqa: E402 - after TRAINLAB_ROOT
-from trainlab.schemas import register_configs  # noqa: E402
+from trainlab.schemas import check_trainer, register_configs  # noqa: E402
 
 register_configs()
 
@@ -33,6 +33,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 
     route_lightning_logs()
     apply_hardware(cfg.hardware)
+    check_trainer(cfg.trainer)
     ckpt_path = str(resolve_checkpoint(cfg.ckpt_path)) if cfg.ckpt_path else None
     pl.seed_everything(cfg.seed, workers=True)
     try:

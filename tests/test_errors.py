@@ -86,6 +86,11 @@ def test_unknown_column(compose_cfg, run_train, tmp_path):
         run_train(compose_cfg(file_overrides(path, "data.source.feature_columns=[a,c]")))
 
 
+def test_file_data_without_a_path(compose_cfg, run_train):
+    with pytest.raises(UserError, match=r"data.source.path has no value \(\?\?\? in the config\); set it: data.source.path=<value>"):
+        run_train(compose_cfg([*TINY_ANY_DATA, "data=file"]))
+
+
 def test_unreadable_suffix(compose_cfg, run_train, tmp_path):
     path = tmp_path / "series.txt"
     path.write_text("a,b\n1,2\n")
@@ -117,6 +122,10 @@ def test_unknown_argument_added_to_a_group(compose_cfg, run_train):
         ("model.net.dropout=2", r"model.net.dropout=2 must be in \[0, 1\)"),
         ("model.loss=l3", r"model.loss='l3' is not one of mse, mae, huber"),
         ("hardware.precision=fp8", r"hardware.precision='fp8' is not one of"),
+        ("trainer.max_epochs=-5", r"trainer: `max_epochs` must be a non-negative integer or -1. You passed in -5"),
+        ("trainer.accumulate_grad_batches=0", r"trainer.accumulate_grad_batches=0 must be at least 1"),
+        ("optimizer.lr=-1", r"optimizer: Invalid learning rate: -1"),
+        ("data.stride=0", r"data.stride=0 must be at least 1"),
     ],
 )
 def test_out_of_range_values(compose_cfg, run_train, override, match):

@@ -72,6 +72,8 @@ def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None
             for name in node:
                 if (name.startswith("_") and name.endswith("_")) or name in given:
                     continue
+                if OmegaConf.is_missing(node, name):
+                    raise UserError(f"{key}.{name} has no value (??? in the config); set it: {key}.{name}=<value>")
                 if name not in params:
                     if not takes_any:
                         valid = ", ".join(p for p in params if p != "self")
@@ -93,11 +95,28 @@ def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
     # end up in checkpoints that torch.load(weights_only=True) cannot read)
     try:
         return instantiate(node, _convert_="partial", **kwargs)
-    except InstantiationException as exc:  # a constructor's UserError, unwrapped: its message is the one to show
+    except InstantiationException as exc:
         user_error = unwrap_user_error(exc)
-        if user_error is None:
-            raise
-        raise user_error from None
+        if user_error is not None:  # our own constructors' messages already name key and fix
+            raise user_error from None
+        cause = exc.__cause__
+        if isinstance(cause, _ARGUMENT_ERRORS):  # a library refusing a value it was given
+            raise UserError(f"{key}: {cause}") from None
+        raise
+
+
+def _argument_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [ValueError]
+    try:
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+        errors.append(MisconfigurationException)
+    except ImportError:  # lightning not installed: nothing of it to catch
+        pass
+    return tuple(errors)
+
+
+_ARGUMENT_ERRORS = _argument_errors()
 
 
 def bind_data_dims(net: DictConfig, dims: dict[str, int], key: str = "model.net") -> dict[str, int]:

@@ -57,7 +57,7 @@ class TrainerConf:
     min_epochs: int = 1
     max_epochs: int = 20
     max_steps: int = -1
-    accumulate_grad_batches: int = 1
+    accumulate_grad_batches: int = 1  # >= 1; effective batch = data.batch_size x this
     gradient_clip_val: Optional[float] = None
     gradient_clip_algorithm: str = "norm"
     check_val_every_n_epoch: int = 1
@@ -77,6 +77,20 @@ class TrainerConf:
 
 
 _PROCESS_SUFFIX = secrets.token_hex(3)
+
+
+_TRAINER_MINIMUMS = {"accumulate_grad_batches": 1, "log_every_n_steps": 1, "check_val_every_n_epoch": 1,
+                     "min_epochs": 0, "num_sanity_val_steps": -1}
+
+
+def check_trainer(trainer: Any) -> None:
+    """Ranges the schema's types cannot express, checked before Lightning divides by them."""
+    from trainlab.errors import UserError
+
+    for key, low in _TRAINER_MINIMUMS.items():
+        value = trainer[key]
+        if value is not None and value < low:
+            raise UserError(f"trainer.{key}={value} must be at least {low}")
 
 
 def _unique_suffix() -> str:

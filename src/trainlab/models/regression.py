@@ -108,7 +108,10 @@ class RegressionModule(pl.LightningModule):
         return self.to_original_units(self(x))
 
     def configure_optimizers(self):
-        optimizer = self.make_optimizer(params=self.parameters())
+        try:
+            optimizer = self.make_optimizer(params=self.parameters())
+        except ValueError as exc:  # torch checks lr, betas, momentum ... here
+            raise UserError(f"optimizer: {exc}") from None
         make_scheduler = self.make_scheduler
         if make_scheduler is None:
             return optimizer
@@ -116,7 +119,10 @@ class RegressionModule(pl.LightningModule):
         target = getattr(make_scheduler, "func", None)
         if target is OneCycleLR and not {"total_steps", "epochs"} & set(make_scheduler.keywords):
             extra["total_steps"] = int(self.trainer.estimated_stepping_batches)
-        scheduler = make_scheduler(optimizer=optimizer, **extra)
+        try:
+            scheduler = make_scheduler(optimizer=optimizer, **extra)
+        except ValueError as exc:
+            raise UserError(f"scheduler: {exc}") from None
         config = {"scheduler": scheduler, "interval": "step" if isinstance(scheduler, _STEP_SCHEDULERS) else "epoch"}
         if isinstance(scheduler, ReduceLROnPlateau):
             config["monitor"] = self.hparams.monitor
