@@ -49,6 +49,26 @@ def test_run_folder_holds_checkpoints_logs_and_config(compose_cfg, run_train):
     assert metrics["objective"] == pytest.approx(min(metrics["objective"], metrics["val/loss"]))
 
 
+def test_run_records(compose_cfg, run_train):
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=3"])
+    metrics = run_train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    records = [json.loads(line) for line in (run_dir / "epochs.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1, 2]
+    for r in records:
+        assert {"train/loss_epoch", "val/loss", "val/rmse", "seconds", "samples_per_second", "lr"} <= set(r)
+        assert r["samples_per_second"] > 0 and r["lr"] == pytest.approx(1e-3)
+    summary = json.loads((run_dir / "training_summary.json").read_text())
+    best = min(records, key=lambda r: r["val/loss"])
+    assert (summary["best_epoch"], summary["best_value"]) == (best["epoch"], pytest.approx(best["val/loss"]))
+    assert summary["best_value"] == pytest.approx(metrics["objective"])
+    assert summary["epochs_run"] == 3 and summary["params_trainable"] == summary["params_total"] > 0
+    assert summary["test"]["test/rmse"] == pytest.approx(metrics["test/rmse"])
+    assert {"python", "torch", "lightning"} <= set(summary["versions"]) and summary["hardware"] == "cpu"
+    png = (run_dir / "training_curves.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
 def test_learns_better_than_repeating_the_last_value(compose_cfg, run_train):
     """A short real run on the default data beats the naive forecast y[t+1] = y[t] on test RMSE."""
     from trainlab.build import build

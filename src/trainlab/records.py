@@ -1,0 +1,163 @@
+"""What a run leaves behind for people: per-epoch records, a summary and a plot of the curves."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+
+import trainlab
+
+
+def parameter_counts(module: torch.nn.Module) -> dict[str, float]:
+    """Total and trainable parameters, and the model's size in MB (parameters + buffers)."""
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    size = sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
+    return {"params_total": total, "params_trainable": trainable, "size_mb": size / 2**20}
+
+
+def git_commit(root: Path) -> Optional[str]:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+class RunRecords(pl.Callback):
+    """Writes ``epochs.jsonl``, ``training_summary.json`` and ``training_curves.png`` into the run folder.
+
+    One JSON line per training epoch: epoch, every epoch-level metric (train and val loss, val
+    metrics), seconds, training samples per second and the learning rate of each parameter group.
+    Lightning aggregates epoch metrics after the ``on_train_epoch_end`` hooks, so an epoch's line is
+    written when the next epoch starts, or when training ends (also by an exception): a crash loses
+    at most the epoch it interrupted. Model size and parameter counts also go to every logger.
+
+    Args:
+        output_dir: the run folder.
+        monitor, mode: the metric whose best value and epoch the summary reports.
+        hardware: the hardware profile's name, recorded in the summary.
+    """
+
+    def __init__(self, output_dir: str, monitor: str = "val/loss", mode: str = "min", hardware: str = "cpu"):
+        self.dir = Path(output_dir)
+        self.monitor, self.mode, self.hardware = monitor, mode, hardware
+        self.epochs: list[dict[str, Any]] = []
+        self._pending: Optional[dict[str, Any]] = None
+        self._epoch_start = 0.0
+        self._samples = 0
+        self._fit_start = 0.0
+        self.sizes: dict[str, float] = {}
+
+    # -- per epoch ---------------------------------------------------------------------------
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._fit_start = time.perf_counter()
+        self.sizes = parameter_counts(pl_module)
+        for logger in trainer.loggers:
+            logger.log_metrics({f"model/{k}": float(v) for k, v in self.sizes.items()}, step=0)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._flush(trainer)
+        self._epoch_start, self._samples = time.perf_counter(), 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        first = batch[0] if isinstance(batch, (list, tuple)) else batch
+        self._samples += len(first) if hasattr(first, "__len__") else 1
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        seconds = time.perf_counter() - self._epoch_start
+        lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
+        self._pending = {"epoch": trainer.current_epoch, "seconds": round(seconds, 4),
+                         "samples_per_second": round(self._samples / seconds, 2) if seconds > 0 else None,
+                         "lr": lrs[0] if len(lrs) == 1 else lrs}
+
+    def _flush(self, trainer: pl.Trainer) -> None:
+        if self._pending is None:
+            return
+        record, self._pending = self._pending, None
+        # epoch-level values only: step values are stale snapshots, lr-* duplicates "lr" below
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
+                   if not k.startswith(("test/", "lr-")) and not k.endswith("_step")}
+        record = {"epoch": record.pop("epoch"), **metrics, **record}
+        self.epochs.append(record)
+        if trainer.is_global_zero:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            with open(self.dir / "epochs.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    # -- at the end --------------------------------------------------------------------------
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._flush(trainer)
+        if trainer.is_global_zero:
+            self._write_summary(trainer)
+            self._plot()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.on_train_end(trainer, pl_module)
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        path = self.dir / "training_summary.json"
+        if trainer.is_global_zero and path.is_file():
+            summary = json.loads(path.read_text())
+            summary["test"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+            path.write_text(json.dumps(summary, indent=2) + "\n")
+
+    def best_epoch(self) -> tuple[Optional[int], Optional[float]]:
+        scored = [(r[self.monitor], r["epoch"]) for r in self.epochs if self.monitor in r]
+        if not scored:
+            return None, None
+        value, epoch = (min if self.mode == "min" else max)(scored)
+        return epoch, value
+
+    def _write_summary(self, trainer: pl.Trainer) -> None:
+        import lightning
+
+        epoch, value = self.best_epoch()
+        early = trainer.early_stopping_callback
+        summary = {
+            "monitor": self.monitor,
+            "best_value": value,
+            "best_epoch": epoch,
+            "epochs_run": len(self.epochs),
+            "wall_seconds": round(time.perf_counter() - self._fit_start, 3),
+            "stopped_by": "early stopping" if early and early.stopped_epoch > 0 else "max_epochs or max_steps",
+            **self.sizes,
+            "hardware": self.hardware,
+            "precision": str(trainer.precision),
+            "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                         "lightning": lightning.__version__, "trainlab": trainlab.__version__},
+            "git_commit": git_commit(Path(trainlab.__file__).resolve().parent),
+        }
+        (self.dir / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    def _plot(self) -> None:
+        if not self.epochs:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        epochs = [r["epoch"] for r in self.epochs]
+        fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+        for key, label in (("train/loss_epoch", "train"), ("val/loss", "validation")):
+            points = [(r["epoch"], r[key]) for r in self.epochs if key in r]
+            if points:
+                ax_loss.plot(*zip(*points), marker="o", label=label)
+        best, _ = self.best_epoch()
+        if best is not None:
+            ax_loss.axvline(best, color="grey", linestyle="--", label=f"best {self.monitor} (epoch {best})")
+        ax_loss.set(xlabel="epoch", ylabel="loss", title="loss", yscale="log")
+        ax_loss.legend()
+        lrs = [r["lr"] if not isinstance(r["lr"], list) else r["lr"][0] for r in self.epochs]
+        ax_lr.plot(epochs, lrs, marker="o")
+        ax_lr.set(xlabel="epoch", ylabel="learning rate", title="learning rate")
+        fig.savefig(self.dir / "training_curves.png", dpi=100)
+        plt.close(fig)
