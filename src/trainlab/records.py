@@ -13,6 +13,7 @@ import lightning.pytorch as pl
 import torch
 
 import trainlab
+from trainlab.energy import EnergyMeter
 
 
 def parameter_counts(module: torch.nn.Module) -> dict[str, float]:
@@ -35,7 +36,7 @@ class RunRecords(pl.Callback):
     """Writes ``epochs.jsonl``, ``training_summary.json`` and ``training_curves.png`` into the run folder.
 
     One JSON line per training epoch: epoch, every epoch-level metric (train and val loss, val
-    metrics), seconds, training samples per second and the learning rate of each parameter group.
+    metrics, energy when measured), seconds, training samples per second and the learning rate.
     Lightning aggregates epoch metrics after the ``on_train_epoch_end`` hooks, so an epoch's line is
     written when the next epoch starts, or when training ends (also by an exception): a crash loses
     at most the epoch it interrupted. Model size and parameter counts also go to every logger.
@@ -95,12 +96,16 @@ class RunRecords(pl.Callback):
     # -- at the end --------------------------------------------------------------------------
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._flush(trainer)
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # after every callback's on_train_end: the energy meter has its totals by now
         if trainer.is_global_zero:
             self._write_summary(trainer)
             self._plot()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        self.on_train_end(trainer, pl_module)
+        self._flush(trainer)
+        self.on_fit_end(trainer, pl_module)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         path = self.dir / "training_summary.json"
@@ -134,6 +139,7 @@ class RunRecords(pl.Callback):
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "lightning": lightning.__version__, "trainlab": trainlab.__version__},
             "git_commit": git_commit(Path(trainlab.__file__).resolve().parent),
+            "energy": next((cb.summary() for cb in trainer.callbacks if isinstance(cb, EnergyMeter)), None),
         }
         (self.dir / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 

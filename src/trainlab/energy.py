@@ -1,0 +1,213 @@
+"""GPU energy accounting on NVML (package nvidia-ml-py, module ``pynvml``).
+
+Volta and newer boards keep a total-energy counter (millijoules since the driver loaded): reading
+it at the edges of an epoch, after a CUDA synchronise, gives that epoch's energy exactly. Older
+boards only report instantaneous power; there a background thread samples it and integrates with
+the trapezoid rule. Without an NVIDIA GPU or driver nothing is measured and nothing is made up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+
+log = logging.getLogger(__name__)
+
+# IEA, Global Energy & CO2 Status Report 2019: world-average carbon intensity of electricity
+# generation, 475 g CO2 per kWh. Set energy.grid_g_co2_per_kwh to your grid's value.
+DEFAULT_GRID_G_CO2_PER_KWH = 475.0
+
+
+@dataclass
+class EnergyFigures:
+    """Energy over an interval, with what follows from it."""
+
+    joules: float
+    seconds: float
+    grid_g_co2_per_kwh: float
+
+    @property
+    def watt_hours(self) -> float:
+        return self.joules / 3600.0
+
+    @property
+    def mean_watts(self) -> float:
+        return self.joules / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def co2_grams(self) -> float:
+        return self.watt_hours / 1000.0 * self.grid_g_co2_per_kwh
+
+    def as_dict(self, prefix: str = "") -> dict[str, float]:
+        return {f"{prefix}joules": self.joules, f"{prefix}watt_hours": self.watt_hours,
+                f"{prefix}mean_watts": self.mean_watts, f"{prefix}co2_grams": self.co2_grams}
+
+
+class CounterReader:
+    """Cumulative joules from the board's total-energy counter (Volta and newer)."""
+
+    def __init__(self, nvml: Any, handle: Any):
+        self.nvml, self.handle = nvml, handle
+        self.origin = nvml.nvmlDeviceGetTotalEnergyConsumption(handle)  # mJ; raises if unsupported
+
+    def joules(self) -> float:
+        return (self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) - self.origin) / 1000.0
+
+    def close(self) -> None:
+        pass
+
+
+class SamplingReader:
+    """Cumulative joules integrated from power samples taken by a background thread."""
+
+    def __init__(self, nvml: Any, handle: Any, interval_s: float = 0.1, clock=time.monotonic):
+        self.nvml, self.handle, self.interval_s, self.clock = nvml, handle, interval_s, clock
+        self._lock = threading.Lock()
+        self._total = 0.0
+        self._last = (self.clock(), self._watts())
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="energy-sampler", daemon=True)
+        self._thread.start()
+
+    def _watts(self) -> float:
+        return self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0  # mW -> W
+
+    def sample(self) -> None:
+        """Add the trapezoid from the previous sample to now."""
+        now, watts = self.clock(), self._watts()
+        with self._lock:
+            then, before = self._last
+            self._total += 0.5 * (before + watts) * (now - then)
+            self._last = (now, watts)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def joules(self) -> float:
+        self.sample()
+        with self._lock:
+            return self._total
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2 * self.interval_s + 1)
+
+
+def visible_physical_devices(local_ids: list[int]) -> list[str]:
+    """NVML identifiers (index or UUID) of the CUDA devices a process numbers 0, 1, ...
+
+    CUDA_VISIBLE_DEVICES="2,3" makes cuda:0 the physical GPU 2; entries may also be UUIDs.
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None or visible.strip() == "":
+        return [str(i) for i in local_ids]
+    entries = [e.strip() for e in visible.split(",") if e.strip()]
+    return [entries[i] for i in local_ids if i < len(entries)]
+
+
+def open_readers(nvml: Any, device_ids: list[str], interval_s: float) -> list[Any]:
+    """One reader per device: the counter where the board has one, else power sampling."""
+    readers = []
+    for ident in device_ids:
+        handle = (nvml.nvmlDeviceGetHandleByUUID(ident) if ident.startswith(("GPU-", "MIG-"))
+                  else nvml.nvmlDeviceGetHandleByIndex(int(ident)))
+        try:
+            readers.append(CounterReader(nvml, handle))
+        except nvml.NVMLError:  # NotSupported on boards older than Volta
+            readers.append(SamplingReader(nvml, handle, interval_s))
+    return readers
+
+
+class EnergyMeter(pl.Callback):
+    """Energy of every training epoch and of the whole fit, on the GPUs this run uses.
+
+    Logs ``energy/epoch_joules``, ``energy/epoch_watt_hours``, ``energy/epoch_mean_watts`` and
+    ``energy/epoch_co2_grams`` each epoch (to every logger, and so to epochs.jsonl); ``summary()``
+    holds the totals, which RunRecords writes into training_summary.json.
+
+    Args:
+        grid_g_co2_per_kwh: carbon intensity of the electricity, g CO2 per kWh (default: IEA 2019
+            world average, 475).
+        sample_interval_s: power sampling period on boards without an energy counter.
+    """
+
+    def __init__(self, grid_g_co2_per_kwh: float = DEFAULT_GRID_G_CO2_PER_KWH, sample_interval_s: float = 0.1):
+        self.grid, self.interval = grid_g_co2_per_kwh, sample_interval_s
+        self.readers: list[Any] = []
+        self.reason: Optional[str] = None
+        self._fit: Optional[tuple[float, float]] = None  # (time, joules) at fit start
+        self._epoch: Optional[tuple[float, float]] = None
+        self.total: Optional[EnergyFigures] = None
+
+    def _joules(self) -> float:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()  # count the work queued so far, not just what has been launched
+        return sum(r.joules() for r in self.readers)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit" or self.readers:
+            return
+        from lightning.pytorch.accelerators import CUDAAccelerator
+
+        if not isinstance(trainer.accelerator, CUDAAccelerator):
+            self.reason = "the run is not on an NVIDIA GPU"
+        else:
+            try:
+                import pynvml
+
+                pynvml.nvmlInit()
+                ids = visible_physical_devices(list(trainer.device_ids))
+                self.readers = open_readers(pynvml, ids, self.interval)
+            except ImportError:
+                self.reason = "nvidia-ml-py is not installed"
+            except Exception as exc:  # noqa: BLE001 - any NVML failure means: no reading, say why
+                self.reason = f"NVML is not usable ({type(exc).__name__}: {exc})"
+        if self.reason:
+            log.info("energy: not measured, %s", self.reason)
+        else:
+            kinds = sorted({type(r).__name__ for r in self.readers})
+            log.info("energy: measuring %d GPU(s) with %s", len(self.readers), ", ".join(kinds))
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.readers:
+            self._fit = (time.perf_counter(), self._joules())
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.readers:
+            self._epoch = (time.perf_counter(), self._joules())
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.readers or self._epoch is None:
+            return
+        start, joules = self._epoch
+        figures = EnergyFigures(self._joules() - joules, time.perf_counter() - start, self.grid)
+        for key, value in figures.as_dict("energy/epoch_").items():
+            pl_module.log(key, value, on_step=False, on_epoch=True)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.readers and self._fit is not None:
+            start, joules = self._fit
+            self.total = EnergyFigures(self._joules() - joules, time.perf_counter() - start, self.grid)
+        self.teardown_readers()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.teardown_readers()
+
+    def teardown_readers(self) -> None:
+        for reader in self.readers:
+            reader.close()
+        self.readers = []
+
+    def summary(self) -> dict[str, Any]:
+        if self.total is None:
+            return {"measured": False, "reason": self.reason or "no fit finished"}
+        return {"measured": True, **self.total.as_dict(), "seconds": self.total.seconds,
+                "grid_g_co2_per_kwh": self.grid}

@@ -1,0 +1,165 @@
+"""Energy accounting against a fake NVML: the counter path, the sampling path, no GPU at all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY
+from trainlab.energy import (CounterReader, EnergyFigures, EnergyMeter, SamplingReader, open_readers,
+                             visible_physical_devices)
+
+
+class FakeNVML:
+    """Just enough of pynvml: scripted energy counters (mJ) and power readings (mW) per device."""
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self, counters: dict | None = None, power_mw: dict | None = None):
+        self.counters = {k: list(v) for k, v in (counters or {}).items()}  # device -> readings
+        self.power_mw = power_mw or {}
+
+    def nvmlDeviceGetHandleByIndex(self, index: int):
+        return f"idx{index}"
+
+    def nvmlDeviceGetHandleByUUID(self, uuid: str):
+        return uuid
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        if handle not in self.counters:
+            raise self.NVMLError("Not Supported")  # a pre-Volta board
+        readings = self.counters[handle]
+        return readings.pop(0) if len(readings) > 1 else readings[0]
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        value = self.power_mw[handle]
+        return value() if callable(value) else value
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_figures_arithmetic():
+    f = EnergyFigures(joules=7200.0, seconds=60.0, grid_g_co2_per_kwh=400.0)
+    assert f.watt_hours == pytest.approx(2.0)
+    assert f.mean_watts == pytest.approx(120.0)
+    assert f.co2_grams == pytest.approx(0.8)  # 0.002 kWh x 400 g/kWh
+    assert f.as_dict("e/")["e/joules"] == 7200.0
+
+
+def test_counter_path_reads_the_difference_in_joules():
+    nvml = FakeNVML(counters={"idx0": [10_000, 15_000, 22_500]})
+    reader = CounterReader(nvml, "idx0")  # origin 10,000 mJ
+    assert reader.joules() == pytest.approx(5.0)
+    assert reader.joules() == pytest.approx(12.5)
+
+
+def test_sampling_path_integrates_power_with_trapezoids():
+    clock = Clock()
+    watts = {"w": 100_000}  # 100 W in mW
+    nvml = FakeNVML(power_mw={"idx1": lambda: watts["w"]})
+    reader = SamplingReader(nvml, "idx1", interval_s=3600, clock=clock)  # the thread never fires
+    try:
+        clock.now = 2.0
+        assert reader.joules() == pytest.approx(200.0)  # 100 W for 2 s
+        watts["w"] = 300_000
+        clock.now = 3.0
+        assert reader.joules() == pytest.approx(400.0)  # + (100 + 300) / 2 W for 1 s
+    finally:
+        reader.close()
+
+
+def test_sampling_thread_samples_on_its_own():
+    nvml = FakeNVML(power_mw={"idx0": 50_000})
+    reader = SamplingReader(nvml, "idx0", interval_s=0.01)
+    import time
+
+    time.sleep(0.2)
+    total = reader._total
+    reader.close()
+    assert total > 0  # the background thread added samples without being asked
+
+
+def test_readers_chosen_per_board():
+    nvml = FakeNVML(counters={"idx0": [0]}, power_mw={"idx1": 1000})
+    readers = open_readers(nvml, ["0", "1"], interval_s=3600)
+    try:
+        assert [type(r) for r in readers] == [CounterReader, SamplingReader]
+    finally:
+        for r in readers:
+            r.close()
+
+
+def test_cuda_visible_devices_maps_to_physical_boards(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert visible_physical_devices([0]) == ["2"]
+    assert visible_physical_devices([0, 1]) == ["2", "3"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-aaaa, GPU-bbbb")
+    assert visible_physical_devices([1]) == ["GPU-bbbb"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert visible_physical_devices([0, 1]) == ["0", "1"]
+
+
+def test_meter_logs_each_epoch_and_totals(monkeypatch):
+    nvml = FakeNVML(counters={"idx0": [0, 1_000, 1_000, 31_000, 31_000, 61_000]})
+    meter = EnergyMeter(grid_g_co2_per_kwh=500.0)
+    meter.readers = [CounterReader(nvml, "idx0")]  # origin reading 0 mJ
+    logged: dict[str, list[float]] = {}
+
+    class Module:
+        def log(self, key, value, **kwargs):
+            logged.setdefault(key, []).append(value)
+
+    ticks = iter([0.0, 1.0, 11.0, 11.0, 21.0, 21.0])
+    monkeypatch.setattr("trainlab.energy.time.perf_counter", lambda: next(ticks))
+    meter.on_fit_start(None, Module())  # t=0, 1 J (counter 1,000 mJ)
+    meter.on_train_epoch_start(None, Module())  # t=1, 1 J
+    meter.on_train_epoch_end(None, Module())  # t=11, 31 J: 30 J in 10 s
+    assert logged["energy/epoch_joules"] == [pytest.approx(30.0)]
+    assert logged["energy/epoch_mean_watts"] == [pytest.approx(3.0)]
+    meter.on_train_epoch_start(None, Module())
+    meter.on_train_end(None, Module())  # t=21 (second call: fit end), 61 J
+    summary = meter.summary()
+    assert summary["measured"] and summary["joules"] == pytest.approx(60.0)
+    assert summary["co2_grams"] == pytest.approx(60 / 3.6e6 * 500)
+
+
+def test_no_gpu_means_no_numbers(compose_cfg, run_train, caplog):
+    cfg = compose_cfg([*TINY])
+    with caplog.at_level("INFO", logger="trainlab.energy"):
+        run_train(cfg)
+    assert "energy: not measured, the run is not on an NVIDIA GPU" in caplog.text
+    run_dir = Path(cfg.paths.output_dir)
+    summary = json.loads((run_dir / "training_summary.json").read_text())
+    assert summary["energy"] == {"measured": False, "reason": "the run is not on an NVIDIA GPU"}
+    for line in (run_dir / "epochs.jsonl").read_text().splitlines():
+        assert not any(k.startswith("energy/") for k in json.loads(line))
+
+
+def test_gpu_run_without_driver_is_one_info_line(monkeypatch, caplog):
+    import pynvml
+    from lightning.pytorch.accelerators import CUDAAccelerator
+
+    def no_library():
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+
+    monkeypatch.setattr(pynvml, "nvmlInit", no_library)
+
+    class Trainer:
+        accelerator = CUDAAccelerator()
+        device_ids = [0]
+
+    meter = EnergyMeter()
+    with caplog.at_level("INFO", logger="trainlab.energy"):
+        meter.setup(Trainer(), None, "fit")
+    assert meter.readers == [] and "NVMLError_LibraryNotFound" in meter.reason
+    assert caplog.text.count("energy: not measured") == 1
+    assert meter.summary()["measured"] is False
