@@ -108,8 +108,26 @@ def test_evaluate_rebuilds_the_run_and_writes_json(compose_cfg, run_train):
     trained = run_train(train_cfg)
     eval_cfg = compose_cfg([f"ckpt_path={train_cfg.paths.output_dir}"], config_name="eval")
     report = evaluate_script.evaluate(eval_cfg)
-    written = json.loads((Path(eval_cfg.paths.output_dir) / "metrics.json").read_text())
-    assert written == report
+    out_dir = Path(eval_cfg.paths.output_dir)
+    written = json.loads((out_dir / "metrics.json").read_text())
+    assert written == {k: report[k] for k in written}
+    assert json.loads((out_dir / "report.json").read_text())["latency"] == report["latency"]
+    assert "| test/rmse |" in (out_dir / "report.md").read_text()
+    assert (out_dir / "predictions.png").read_bytes()[:4] == b"\x89PNG"
+    latency = report["latency"]
+    assert latency["batches_timed"] >= 1 and 0 < latency["batch_ms_p50"] <= latency["batch_ms_p95"]
+    assert latency["samples_per_second"] > 0
     # the best checkpoint, the same test split: the same numbers as the test after training
     assert report["metrics"]["test/rmse"] == pytest.approx(trained["test/rmse"], rel=1e-5)
     assert report["baseline_last_value_rmse"] > 0
+
+
+def test_evaluate_draws_the_attention_heat_map(compose_cfg, run_train):
+    import evaluate as evaluate_script
+
+    train_cfg = compose_cfg([*TINY, "model=lstm_attention", "trainer.max_epochs=1"])
+    run_train(train_cfg)
+    eval_cfg = compose_cfg([f"ckpt_path={train_cfg.paths.output_dir}"], config_name="eval")
+    report = evaluate_script.evaluate(eval_cfg)
+    assert report["plots"] == ["predictions.png", "attention_heatmap.png"]
+    assert (Path(eval_cfg.paths.output_dir) / "attention_heatmap.png").stat().st_size > 10_000
