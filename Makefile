@@ -44,3 +44,17 @@ bench: $(VENV)  ## print speed figures: train.py vs a plain PyTorch loop, start-
 clean:  ## remove outputs/, caches and .venv
 	rm -rf outputs .pytest_cache .venv src/*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# --- hyperparameter search (python train.py -m hparams_search=optuna; SWEEP=outputs/train/multiruns/<...>)
+.PHONY: analyze dashboard refine
+SWEEP   ?=
+EPOCHS  ?= 50
+
+analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir>)
+	$(PY) -m trainlab.search.analyze $(SWEEP)
+
+dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(PORT) (pip install optuna-dashboard==0.21.0)
+	.venv/bin/optuna-dashboard sqlite:///$(abspath $(SWEEP))/optuna.db --host 127.0.0.1 --port $(PORT)
+
+refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
+	$(PY) -m trainlab.search.refine $(SWEEP) --epochs $(EPOCHS) $(ARGS)

@@ -17,6 +17,7 @@ os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
 from trainlab.errors import UserError, report_user_errors  # noqa: E402 - after TRAINLAB_ROOT
 from trainlab.schemas import check_trainer, register_configs  # noqa: E402
+from trainlab.search.trial import optuna_trial  # noqa: E402
 
 register_configs()
 
@@ -72,8 +73,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    with report_user_errors():
-        return train(cfg)["objective"]
+    with report_user_errors(), optuna_trial(cfg) as trial_callbacks:  # no callbacks outside an Optuna sweep
+        return train(cfg, extra_callbacks=trial_callbacks)["objective"]
 
 
 if __name__ == "__main__":

@@ -100,23 +100,17 @@ def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
         if user_error is not None:  # our own constructors' messages already name key and fix
             raise user_error from None
         cause = exc.__cause__
-        if isinstance(cause, _ARGUMENT_ERRORS):  # a library refusing a value it was given
+        if isinstance(cause, _argument_errors()):  # a library refusing a value it was given
             raise UserError(f"{key}: {cause}") from None
         raise
 
 
 def _argument_errors() -> tuple[type[Exception], ...]:
-    errors: list[type[Exception]] = [ValueError]
-    try:
-        from lightning.fabric.utilities.exceptions import MisconfigurationException
+    """ValueError and Lightning's MisconfigurationException, imported only when an error is at hand
+    (importing lightning costs seconds, and this module is imported early)."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-        errors.append(MisconfigurationException)
-    except ImportError:  # lightning not installed: nothing of it to catch
-        pass
-    return tuple(errors)
-
-
-_ARGUMENT_ERRORS = _argument_errors()
+    return (ValueError, MisconfigurationException)
 
 
 def bind_data_dims(net: DictConfig, dims: dict[str, int], key: str = "model.net") -> dict[str, int]:

@@ -25,7 +25,8 @@ def unwrap_user_error(exc: BaseException) -> UserError | None:
         if isinstance(exc, UserError):
             return exc
         seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
+        # `raise ... from None` says "not caused by what was being handled": stop there
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
     return None
 
 

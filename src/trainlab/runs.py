@@ -27,7 +27,8 @@ def run_label(max_len: int = 120) -> str:
     hc = HydraConfig.get()
     choices = hc.runtime.choices
     label = f"{choices.get('model', 'model')}_{choices.get('data', 'data')}"
-    overrides = [o for o in hc.overrides.task if not o.startswith(("model=", "data="))]
+    # optuna_trial: the sweeper's hand-over to a trial (a storage URL), not a setting
+    overrides = [o for o in hc.overrides.task if not o.startswith(("model=", "data=", "optuna_trial=", "+optuna_trial="))]
     if overrides:
         label += "__" + ",".join(overrides)
     return _UNSAFE.sub("-", label)[:max_len]

@@ -1,0 +1,369 @@
+"""The Optuna sweeper: search spaces, the pruning callback, bad sweep configs, and small real sweeps.
+
+Real sweeps run as a person types them (subprocesses) on tiny data; they take 10-40 s each and are
+marked slow.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import optuna
+import pytest
+import torch
+import yaml
+from omegaconf import OmegaConf
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from tests.conftest import ROOT
+from trainlab.errors import UserError, report_user_errors
+from trainlab.search.pruning import OptunaPruning
+from trainlab.search.space import grid_values, parse_space
+from trainlab.search.trial import TrialFailed, optuna_trial
+
+TINY_SWEEP = ["data.source.num_rows=400", "data.window=12", "model.net.hidden_size=8", "trainer.max_epochs=4",
+              "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "hardware.num_threads=1",
+]
+HAS_JOBLIB = importlib.util.find_spec("hydra_plugins.hydra_joblib_launcher") is not None
+
+
+def sweep(*args: str, tmp_path: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=optuna", *args,
+                           f"paths.log_dir={tmp_path}/outputs"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=timeout)
+
+
+def trials_of(sweep_dir: Path) -> list[dict[str, str]]:
+    with (sweep_dir / "trials.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def epochs_reported(sweep_dir: Path) -> int:
+    """Epochs trial 0 has reported to the study so far (0 before the study file exists)."""
+    if not (sweep_dir / "optuna.db").is_file():
+        return 0
+    try:
+        trials = optuna.load_study(study_name=sweep_dir.name, storage=f"sqlite:///{sweep_dir}/optuna.db").trials
+    except KeyError:  # the study is not created yet
+        return 0
+    return len(trials[0].intermediate_values) if trials else 0
+
+
+def only_sweep_dir(tmp_path: Path) -> Path:
+    (found,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    return found
+
+
+# -- search spaces ------------------------------------------------------------------------------------
+def test_search_file_gives_the_seed_space(compose_cfg):
+    cfg = compose_cfg(["hparams_search=optuna"])
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_ == "hydra_plugins.trainlab_optuna_sweeper.TrainlabOptunaSweeper"
+    assert sweeper.pruner._target_ == "optuna.pruners.MedianPruner"
+    assert (sweeper.pruner.n_startup_trials, sweeper.pruner.n_warmup_steps) == (5, 3)
+    assert cfg.trainer.max_epochs == 10 and "early_stopping" in cfg.callbacks
+    assert cfg.optimized_metric == "val/loss" and sweeper.direction == "minimize"
+    space, fixed = parse_space(sweeper.params, None, [])
+    assert space == {
+        "model.net.hidden_size": IntDistribution(32, 128, step=16),
+        "model.net.num_layers": IntDistribution(1, 5),
+        "optimizer.lr": FloatDistribution(1e-5, 1e-3, log=True),
+        "data.batch_size": CategoricalDistribution([16, 32, 64]),
+    }
+    assert fixed == []
+
+
+def test_command_line_replaces_a_searched_key_and_adds_sweeps():
+    params = {"model.net.hidden_size": "range(32, 129, 16)", "optimizer.lr": "interval(0.1, 1)"}
+    space, fixed = parse_space(params, None, ["model.net.hidden_size=8", "model.net.dropout=choice(0.0,0.2)",
+                                              "+extra=int(interval(1, 4))"])
+    assert fixed == ["model.net.hidden_size=8"]
+    assert space == {"optimizer.lr": FloatDistribution(0.1, 1.0),
+                     "model.net.dropout": CategoricalDistribution([0.0, 0.2]),
+                     "+extra": IntDistribution(1, 4)}
+
+
+def test_upstream_search_space_mapping_and_grid():
+    space, _ = parse_space(None, {"a": {"type": "int", "low": 1, "high": 3},
+                                  "b": {"type": "categorical", "choices": ["x", "y"]}}, [])
+    assert grid_values(space) == {"a": [1, 2, 3], "b": ["x", "y"]}
+    with pytest.raises(UserError, match="grid needs discrete values, but c is continuous"):
+        grid_values({"c": FloatDistribution(0.0, 1.0)})
+
+
+# -- the job side: pruning callback and trial context ----------------------------------------------------
+def fake_trainer(value: float, epoch: int) -> SimpleNamespace:
+    return SimpleNamespace(sanity_checking=False, callback_metrics={"val/loss": torch.tensor(value)},
+                           current_epoch=epoch, should_stop=False)
+
+
+def test_pruning_callback_reopens_the_trial_reports_and_stops(tmp_path):
+    storage = f"sqlite:///{tmp_path}/study.db"
+    study = optuna.create_study(storage=storage, study_name="s")
+    for value in (1.0, 1.1):  # two finished trials with val/loss 1.0 and 1.1 at epoch 0
+        trial = study.ask()
+        trial.report(value, 0)
+        study.tell(trial, value)
+    trial = study.ask()
+    pruner = OmegaConf.create({"_target_": "optuna.pruners.MedianPruner", "n_startup_trials": 2,
+                               "n_warmup_steps": 0})
+    callback = OptunaPruning.for_trial(storage, "s", trial._trial_id, "val/loss", pruner)  # as a job process does
+
+    trainer = fake_trainer(5.0, 0)  # far worse than the median
+    callback.on_validation_end(trainer, None)
+    assert trainer.should_stop and callback.pruned_at == 0
+    with pytest.raises(optuna.TrialPruned):
+        callback.on_fit_end(trainer, None)
+    assert study.get_trials()[-1].intermediate_values == {0: 5.0}  # reached the study's storage
+
+
+def test_pruning_callback_fails_a_nan_run():
+    study = optuna.create_study()
+    callback = OptunaPruning(study.ask(), "val/loss")
+    trainer = fake_trainer(float("nan"), 2)
+    callback.on_validation_end(trainer, None)
+    assert trainer.should_stop
+    with pytest.raises(TrialFailed, match="val/loss is nan at epoch 2"):
+        callback.on_fit_end(trainer, None)
+
+
+def test_user_error_inside_a_trial_fails_the_trial_instead_of_exiting(tmp_path):
+    storage = f"sqlite:///{tmp_path}/study.db"
+    trial = optuna.create_study(storage=storage, study_name="s").ask()
+    cfg = OmegaConf.create({"optimized_metric": "val/loss",
+                            "optuna_trial": {"storage": storage, "study_name": "s", "trial_id": trial._trial_id}})
+    with pytest.raises(TrialFailed, match="bad lr"):
+        with report_user_errors(), optuna_trial(cfg) as callbacks:
+            assert len(callbacks) == 1
+            raise UserError("bad lr")
+    with pytest.raises(SystemExit):  # outside a sweep: the usual one-line error and exit 2
+        with report_user_errors(), optuna_trial(OmegaConf.create({"optuna_trial": None})) as callbacks:
+            assert callbacks == []
+            raise UserError("bad lr")
+
+
+# -- bad sweep configs: one line, exit 2, before any trial (no torch import, fast) ------------------------
+@pytest.mark.parametrize("override,message", [
+    ("hydra.sweeper.n_trials=0", "error: hydra.sweeper.n_trials=0 must be 1 or more"),
+    ("hydra.sweeper.sampler._target_=optuna.samplers.FooSampler",
+     "error: hydra.sweeper.sampler._target_=optuna.samplers.FooSampler is not an Optuna sampler"),
+    ("model.net.hiden_size=range(8,17,8)",
+     "error: hydra.sweeper.params: model.net.hiden_size is not a key of the config nor a config group; "
+     "did you mean model.net.hidden_size?"),
+    ("hydra.sweeper.params=null", "error: the search space is empty"),
+    ("hydra/sweeper/sampler=grid", "error: hydra/sweeper/sampler=grid needs discrete values, but optimizer.lr"),
+    ("hydra.sweeper.direction=up", "error: hydra.sweeper.direction=up must be minimize or maximize"),
+])
+def test_bad_sweep_configs_are_refused_before_any_trial(override, message, tmp_path):
+    result = sweep(override, *TINY_SWEEP, tmp_path=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith(message), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    runs = list((tmp_path / "outputs").rglob("train.log"))
+    assert runs == []
+
+
+def test_unknown_sampler_name_lists_the_choices(tmp_path):
+    result = sweep("hydra/sweeper/sampler=foo", tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "Could not find 'hydra/sweeper/sampler/foo'" in result.stderr
+    for name in ("cmaes", "grid", "nsgaii", "qmc", "random", "tpe"):
+        assert f"\t{name}" in result.stderr
+
+
+# -- real sweeps ---------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_median_pruner_stops_trials_early(tmp_path):
+    result = sweep("hydra.sweeper.n_trials=6", "hydra.sweeper.pruner.n_startup_trials=2",
+                   "hydra.sweeper.pruner.n_warmup_steps=1", *TINY_SWEEP, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_dir = only_sweep_dir(tmp_path)
+    trials = trials_of(sweep_dir)
+    assert len(trials) == 6 and {t["state"] for t in trials} <= {"COMPLETE", "PRUNED"}
+    pruned = [t for t in trials if t["state"] == "PRUNED"]
+    assert pruned, trials
+    for t in pruned:  # stopped after the epoch the pruner spoke, well before max_epochs=4
+        assert int(t["epochs"]) < 4 and int(t["pruned_at_epoch"]) == int(t["epochs"]) - 1
+        assert t["value"]  # the last reported val/loss
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    assert results["trials"] == {"complete": 6 - len(pruned), "pruned": len(pruned), "fail": 0, "running": 0}
+    assert Path(results["best_checkpoint"]).is_file() and results["best_run_dir"].startswith(str(sweep_dir))
+    assert set(results["best_params"]) == {"model.net.num_layers", "optimizer.lr", "data.batch_size"}
+    assert (sweep_dir / "optuna.db").is_file()
+    assert "6/6 done" in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+def test_resume_continues_the_count_without_repeating(tmp_path):
+    common = ["hydra.sweeper.pruner.n_startup_trials=20", f"hydra.sweep.dir={tmp_path}/sweep", *TINY_SWEEP,
+              "trainer.max_epochs=2"]
+    first = sweep("hydra.sweeper.n_trials=2", *common, tmp_path=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = sweep("hydra.sweeper.n_trials=4", *common, tmp_path=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    trials = trials_of(tmp_path / "sweep")
+    assert [t["number"] for t in trials] == ["0", "1", "2", "3"]
+    assert all(t["state"] == "COMPLETE" for t in trials)
+    assert [t["run_dir"] for t in trials] == [str(tmp_path / "sweep" / str(i)) for i in range(4)]
+    params = [(t["model.net.num_layers"], t["optimizer.lr"], t["data.batch_size"]) for t in trials]
+    assert len(set(params)) == 4  # the continued sampler drew new points
+    assert "2 of 4 trials finished" in second.stderr + second.stdout
+
+
+@pytest.mark.slow
+def test_a_failing_trial_does_not_stop_the_sweep(tmp_path):
+    # random sampler, seed 15: the second trial draws the negative learning rate, the others do not
+    result = sweep("hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=15", "hydra.sweeper.n_trials=3",
+                   "optimizer.lr=choice(0.001,0.003,-0.01)", "model.net.num_layers=1", "data.batch_size=32",
+                   "hydra.sweeper.max_failure_rate=0.5", *TINY_SWEEP, "trainer.max_epochs=2", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = trials_of(only_sweep_dir(tmp_path))
+    assert [t["state"] for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert trials[1]["fail_reason"] == "optimizer: Invalid learning rate: -0.01"
+    assert "1 failed" in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+def test_too_many_failures_end_the_sweep_with_a_message(tmp_path):
+    result = sweep("optimizer.lr=choice(-0.01,-0.02)", "hydra.sweeper.max_failure_rate=0.5", *TINY_SWEEP,
+                   tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "error: the sweep stopped: 1 of 1 trials failed (hydra.sweeper.max_failure_rate=0.5)" in result.stderr
+    assert [t["state"] for t in trials_of(only_sweep_dir(tmp_path))] == ["FAIL"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["grid", "random", "tpe"])
+def test_samplers(sampler, tmp_path):
+    space = ["model.net.num_layers=choice(1,2)", "optimizer.lr=choice(0.001,0.003)", "data.batch_size=32"]
+    result = sweep(f"hydra/sweeper/sampler={sampler}", "hydra/sweeper/pruner=nop", "hydra.sweeper.n_trials=3",
+                   *space, *TINY_SWEEP, "trainer.max_epochs=1", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = trials_of(only_sweep_dir(tmp_path))
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 3
+    if sampler == "grid":  # no grid point twice
+        assert len({(t["model.net.num_layers"], t["optimizer.lr"]) for t in trials}) == 3
+
+
+LHT_STYLE = """\
+# @package _global_
+# lightning-hydra-template's configs/hparams_search/mnist_optuna.yaml, keys renamed to this project's
+defaults:
+  - override /hydra/sweeper: optuna
+
+optimized_metric: "val/loss"
+
+hydra:
+  mode: "MULTIRUN"
+  sweeper:
+    _target_: hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper
+    storage: null
+    study_name: null
+    n_jobs: 1
+    direction: minimize
+    n_trials: 2
+    sampler:
+      _target_: optuna.samplers.TPESampler
+      seed: 1234
+      n_startup_trials: 10
+    params:
+      optimizer.lr: interval(0.0001, 0.1)
+      data.batch_size: choice(32, 64, 128, 256)
+      model.net.num_layers: choice(1, 2)
+"""
+
+
+@pytest.mark.slow
+def test_lightning_hydra_template_search_file_runs(tmp_path):
+    folder = tmp_path / "extra" / "hparams_search"
+    folder.mkdir(parents=True)
+    (folder / "mnist_optuna.yaml").write_text(LHT_STYLE)
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "hparams_search=mnist_optuna",
+                             f"hydra.searchpath=[file://{tmp_path}/extra]", *TINY_SWEEP, "trainer.max_epochs=1",
+                             f"paths.log_dir={tmp_path}/outputs"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = trials_of(only_sweep_dir(tmp_path))
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_JOBLIB, reason="hydra-joblib-launcher is not installed")
+def test_two_trials_run_at_once_in_worker_processes(tmp_path):
+    tiny = [arg for arg in TINY_SWEEP if not arg.startswith("hardware.num_threads")]  # the sweeper splits them
+    result = sweep("hydra/launcher=joblib", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=4",
+                   "hydra/sweeper/pruner=nop", *tiny, "trainer.max_epochs=6", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_dir = only_sweep_dir(tmp_path)
+    study = optuna.load_study(study_name=sweep_dir.name, storage=f"sqlite:///{sweep_dir}/optuna.db")
+    trials = sorted(study.trials, key=lambda t: t.datetime_start)
+    assert len(trials) == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    overlaps = [(a.number, b.number) for a in trials for b in trials
+                if a.number < b.number and a.datetime_start < b.datetime_complete
+                and b.datetime_start < a.datetime_complete]
+    assert overlaps, "no two trials ran at the same time"
+    # the jobs ran in worker processes, not in the sweeper's; each got half of the CPU threads
+    sweeper_pid = int(study.trials[0].user_attrs["sweeper"].rsplit(":", 1)[1])
+    job_pids = {int(p.name.split(".")[-2]) for t in trials
+                for p in Path(t.user_attrs["run_dir"]).rglob("events.out.tfevents.*")}
+    assert job_pids and sweeper_pid not in job_pids
+    cores = len(os.sched_getaffinity(0))
+    for t in trials:
+        resolved = yaml.safe_load((Path(t.user_attrs["run_dir"]) / "resolved_config.yaml").read_text())
+        assert resolved["hardware"]["num_threads"] == max(1, cores // 2)
+
+
+@pytest.mark.slow
+def test_sigterm_marks_running_trial_failed_and_the_study_resumes(tmp_path):
+    args = ["hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=nop", f"hydra.sweep.dir={tmp_path}/sweep",
+            *TINY_SWEEP, "trainer.max_epochs=200", "callbacks.early_stopping.patience=1000"]
+    command = [sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=optuna", *args,
+               f"paths.log_dir={tmp_path}/outputs"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not epochs_reported(tmp_path / "sweep"):
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr[-3000:]
+    assert "running trials marked FAIL" in stderr
+    (trial,) = trials_of(tmp_path / "sweep")
+    assert trial["state"] == "FAIL" and trial["fail_reason"] == "interrupted (SIGTERM)"
+
+    resumed = sweep(*args[:3], *TINY_SWEEP, "trainer.max_epochs=1", tmp_path=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    states = [t["state"] for t in trials_of(tmp_path / "sweep")]
+    assert states == ["FAIL", "COMPLETE", "COMPLETE", "COMPLETE"]
+
+
+def test_analysis_reports_top_trials_edges_pruning_and_plots(tmp_path):
+    from trainlab.search.analyze import report
+    from trainlab.search.results import write_results
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.create_study(storage=storage, study_name=tmp_path.name, sampler=optuna.samplers.RandomSampler(0))
+    space = {"optimizer.lr": FloatDistribution(1e-5, 1e-3, log=True), "model.net.num_layers": IntDistribution(1, 5)}
+    for i in range(8):
+        trial = study.ask(space)
+        epochs = 2 if i % 3 == 2 else 4
+        for epoch in range(epochs):
+            trial.report(1.0 / trial.params["optimizer.lr"] ** 0.1 + epoch * 0.01, epoch)
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED) if epochs == 2 else study.tell(
+            trial, 1.0 / trial.params["optimizer.lr"] ** 0.1)
+    write_results(study, tmp_path, storage, "val/loss")
+    text = report(tmp_path)
+    assert "top trials:" in text and text.count("  #") == 5
+    assert "optimizer.lr" in text.split("parameter importance")[1]
+    assert "pruning: 2 of 8 trials pruned, 28 epochs trained, 4 saved" in text
+    assert "sits at the high edge of its range" in text or "sits at the low edge" in text or "no best value" in text
+    assert (tmp_path / "optimization_history.png").is_file() and (tmp_path / "analysis.txt").read_text() == text
