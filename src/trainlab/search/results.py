@@ -16,6 +16,9 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
+from trainlab.checkpoints import resolve_checkpoint
+from trainlab.errors import UserError
+
 TRIALS_CSV = "trials.csv"
 RESULTS_YAML = "optimization_results.yaml"
 
@@ -38,13 +41,13 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def checkpoint_of(run_dir: Optional[str]) -> Optional[str]:
-    """The best checkpoint train.py recorded in <run>/checkpoints/best.txt, else last.ckpt, else None."""
+    """The run's best checkpoint as evaluate.py would pick it (best.txt, else last.ckpt), or None."""
     if not run_dir:
         return None
-    folder = Path(run_dir) / "checkpoints"
-    if (folder / "best.txt").is_file():
-        return (folder / "best.txt").read_text().strip()
-    return str(folder / "last.ckpt") if (folder / "last.ckpt").is_file() else None
+    try:
+        return str(resolve_checkpoint(run_dir))
+    except UserError:  # the trial ended before its first checkpoint
+        return None
 
 
 def progress_line(study: optuna.Study, n_trials: int, trial: FrozenTrial, metric: str) -> str:
