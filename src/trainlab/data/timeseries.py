@@ -42,6 +42,8 @@ class TimeSeriesDataModule(pl.LightningDataModule):
             from the hardware profile; the last two apply only with workers.
     """
 
+    task = "regression"  # models with the same tag train on it
+
     def __init__(
         self,
         source: Any,

@@ -8,15 +8,14 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 from torch import nn
-from torch.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.regression import MeanAbsolutePercentageError, MeanSquaredError, R2Score
 
 from trainlab.errors import UserError
 from trainlab.models.metrics import AverageAbsoluteAccuracy
+from trainlab.models.optim import configure_optimizers
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
-_STEP_SCHEDULERS = (OneCycleLR, CyclicLR)  # stepped every batch; the rest once per epoch
 
 
 class RegressionModule(pl.LightningModule):
@@ -35,6 +34,8 @@ class RegressionModule(pl.LightningModule):
         target_mean, target_std: per-target scaling used by the data module (from the data).
         monitor: metric ReduceLROnPlateau watches.
     """
+
+    task = "regression"  # what data it trains on: data modules carry the same tag
 
     def __init__(
         self,
@@ -108,22 +109,4 @@ class RegressionModule(pl.LightningModule):
         return self.to_original_units(self(x))
 
     def configure_optimizers(self):
-        try:
-            optimizer = self.make_optimizer(params=self.parameters())
-        except ValueError as exc:  # torch checks lr, betas, momentum ... here
-            raise UserError(f"optimizer: {exc}") from None
-        make_scheduler = self.make_scheduler
-        if make_scheduler is None:
-            return optimizer
-        extra = {}
-        target = getattr(make_scheduler, "func", None)
-        if target is OneCycleLR and not {"total_steps", "epochs"} & set(make_scheduler.keywords):
-            extra["total_steps"] = int(self.trainer.estimated_stepping_batches)
-        try:
-            scheduler = make_scheduler(optimizer=optimizer, **extra)
-        except ValueError as exc:
-            raise UserError(f"scheduler: {exc}") from None
-        config = {"scheduler": scheduler, "interval": "step" if isinstance(scheduler, _STEP_SCHEDULERS) else "epoch"}
-        if isinstance(scheduler, ReduceLROnPlateau):
-            config["monitor"] = self.hparams.monitor
-        return {"optimizer": optimizer, "lr_scheduler": config}
+        return configure_optimizers(self, self.make_optimizer, self.make_scheduler, self.hparams.monitor)

@@ -1,0 +1,201 @@
+"""Classification metrics and curve figures shared by the graph and image families.
+
+Every metric is a torchmetrics object, except the Brier score, which torchmetrics does not have.
+Inputs everywhere: ``probs`` (N, C) class probabilities (softmax output) and ``target`` (N,) int64.
+With two classes, class 1 is the positive one ("anomalous", "member"): threshold-free scores (AUROC,
+AUPRC), calibration (ECE, Brier) and the curves are those of class 1, as is usual for detection;
+the averaged scores (macro, micro, weighted) still average over both classes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch import nn
+from torchmetrics import Metric, MetricCollection
+from torchmetrics import classification as tmc
+from torchmetrics.wrappers import LambdaInputTransformer
+
+
+def _positive_class(probs: torch.Tensor) -> torch.Tensor:
+    """(N, 2) probabilities -> (N,) probability of class 1."""
+    return probs[:, 1]
+
+
+class BrierScore(Metric):
+    """Mean squared error of predicted probabilities against one-hot targets (Brier, 1950).
+
+    Multi-class form: mean over samples of ``sum_k (p_k - [y == k])^2``, from 0 (certain and right) to
+    2 (certain and wrong). With ``binary=True`` it takes (N,) probabilities of class 1 and gives the
+    usual binary form ``mean((p - y)^2)``, from 0 to 1 (half the multi-class value for two classes).
+    Lower is better; a constant prediction of the class frequencies scores the data's own variance.
+    """
+
+    higher_is_better = False
+    is_differentiable = True
+    full_state_update = False
+
+    def __init__(self, num_classes: int, binary: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.num_classes, self.binary = num_classes, binary
+        self.add_state("sum_squares", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, probs: torch.Tensor, target: torch.Tensor) -> None:
+        if self.binary:
+            errors = (probs.double() - target.double()) ** 2  # (N,)
+        else:
+            onehot = nn.functional.one_hot(target.long(), self.num_classes).double()  # (N, C)
+            errors = ((probs.double() - onehot) ** 2).sum(dim=1)
+        self.sum_squares += errors.sum()
+        self.count += target.numel()
+
+    def compute(self) -> torch.Tensor:
+        return (self.sum_squares / self.count.clamp(min=1)).float()
+
+
+def classification_metrics(num_classes: int) -> MetricCollection:
+    """Every score the seeds ask for, fed with ``update(probs (N, C), target (N,))``.
+
+    Keys: accuracy, balanced_accuracy (mean per-class recall), precision/recall/f1 with _macro,
+    _micro and _weighted averages, auroc, auprc (average precision), mcc, ece (expected calibration
+    error, 15 bins, L1), brier. Clone per stage: ``classification_metrics(3).clone(prefix="val/")``.
+    """
+    if num_classes < 2:
+        raise ValueError(f"classification needs at least 2 classes, got {num_classes}")
+    c = num_classes
+    metrics: dict[str, Metric] = {
+        "accuracy": tmc.MulticlassAccuracy(c, average="micro"),
+        "balanced_accuracy": tmc.MulticlassAccuracy(c, average="macro"),  # = mean recall per class
+        "mcc": tmc.MulticlassMatthewsCorrCoef(c),
+    }
+    for average in ("macro", "micro", "weighted"):
+        metrics[f"precision_{average}"] = tmc.MulticlassPrecision(c, average=average)
+        metrics[f"recall_{average}"] = tmc.MulticlassRecall(c, average=average)
+        metrics[f"f1_{average}"] = tmc.MulticlassF1Score(c, average=average)
+    if c == 2:
+        positive = {
+            "auroc": tmc.BinaryAUROC(),
+            "auprc": tmc.BinaryAveragePrecision(),
+            "ece": tmc.BinaryCalibrationError(n_bins=15, norm="l1"),
+            "brier": BrierScore(2, binary=True),
+        }
+        metrics.update({k: LambdaInputTransformer(m, transform_pred=_positive_class) for k, m in positive.items()})
+    else:
+        metrics.update({
+            "auroc": tmc.MulticlassAUROC(c, average="macro"),
+            "auprc": tmc.MulticlassAveragePrecision(c, average="macro"),
+            "ece": tmc.MulticlassCalibrationError(c, n_bins=15, norm="l1"),
+            "brier": BrierScore(c),
+        })
+    return MetricCollection(metrics)
+
+
+class CurveFigures(nn.Module):
+    """Confusion matrix, ROC and precision-recall curves of one stage, drawn as figures.
+
+    The curves use ``thresholds`` fixed bins, so memory stays constant however many samples pass
+    (a million graph nodes, every test tile). Call :meth:`update` in the steps, then
+    :meth:`log_figures` (TensorBoard and MLflow loggers) or :meth:`save` (PNG files), then :meth:`reset`.
+
+    Args:
+        num_classes: number of classes (2: the curves are those of class 1).
+        class_names: labels for the confusion matrix axes and curve legends.
+        thresholds: number of probability thresholds of the ROC and PR curves.
+    """
+
+    def __init__(self, num_classes: int, class_names: Optional[list[str]] = None, thresholds: int = 200):
+        super().__init__()
+        self.num_classes = num_classes
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        self.confusion = tmc.MulticlassConfusionMatrix(num_classes)
+        if num_classes == 2:
+            self.roc = tmc.BinaryROC(thresholds=thresholds)
+            self.pr = tmc.BinaryPrecisionRecallCurve(thresholds=thresholds)
+        else:
+            self.roc = tmc.MulticlassROC(num_classes, thresholds=thresholds)
+            self.pr = tmc.MulticlassPrecisionRecallCurve(num_classes, thresholds=thresholds)
+
+    def update(self, probs: torch.Tensor, target: torch.Tensor) -> None:
+        self.confusion.update(probs, target)
+        scores = probs[:, 1] if self.num_classes == 2 else probs
+        self.roc.update(scores, target)
+        self.pr.update(scores, target)
+
+    def reset(self) -> None:
+        for metric in (self.confusion, self.roc, self.pr):
+            metric.reset()
+
+    def has_data(self) -> bool:
+        return bool(self.confusion.update_called)
+
+    def figures(self, stage: str) -> dict[str, Any]:
+        """``{name: matplotlib Figure}`` for confusion_matrix, roc and pr (empty before any update)."""
+        if not self.has_data():
+            return {}
+        import matplotlib
+
+        matplotlib.use("Agg")
+        binary = self.num_classes == 2
+        labels = {} if binary else {"labels": self.class_names}  # the binary curves take no labels
+        of_positive = f" of class '{self.class_names[1]}'" if binary else ""
+        figs = {}
+        fig, ax = self.confusion.plot(labels=self.class_names)
+        ax.set_title(f"{stage}: confusion matrix (rows: true, columns: predicted)")
+        figs["confusion_matrix"] = fig
+        fig, ax = self.roc.plot(score=True, **labels)
+        ax.set_title(f"{stage}: ROC{of_positive}")
+        figs["roc"] = fig
+        figs["pr"] = self._pr_figure(stage, of_positive)
+        for fig in figs.values():
+            fig.set_size_inches(6, 5)
+        return figs
+
+    def _pr_figure(self, stage: str, of_positive: str) -> Any:
+        # drawn here rather than by the metric's own plot(), whose legend shows AUC=nan for PR curves
+        import matplotlib.pyplot as plt
+
+        precision, recall, _ = self.pr.compute()  # binned: (thresholds + 1,) or (classes, thresholds + 1)
+        fig, ax = plt.subplots()
+        if self.num_classes == 2:
+            ax.plot(recall.cpu().numpy(), precision.cpu().numpy(), label=self.class_names[1])
+        else:
+            for k, name in enumerate(self.class_names):
+                ax.plot(recall[k].cpu().numpy(), precision[k].cpu().numpy(), label=name)
+        ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02),
+               title=f"{stage}: precision-recall{of_positive}")
+        ax.grid(True)
+        ax.legend(loc="lower left")
+        return fig
+
+    def log_figures(self, trainer: Any, stage: str) -> None:
+        """Add the figures as images to every TensorBoard logger (and MLflow run) of ``trainer``."""
+        from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
+
+        targets = [lg for lg in trainer.loggers if isinstance(lg, (TensorBoardLogger, MLFlowLogger))]
+        if not targets or not trainer.is_global_zero:
+            return
+        import matplotlib.pyplot as plt
+
+        for name, fig in self.figures(stage).items():
+            for logger in targets:
+                if isinstance(logger, TensorBoardLogger):
+                    logger.experiment.add_figure(f"{stage}/{name}", fig, global_step=trainer.global_step,
+                                                 close=False)
+                else:
+                    logger.experiment.log_figure(logger.run_id, fig, f"figures/{stage}_{name}_step{trainer.global_step}.png")
+            plt.close(fig)
+
+    def save(self, out_dir: str | Path, stage: str) -> list[str]:
+        """Write ``<stage>_confusion_matrix.png``, ``<stage>_roc.png``, ``<stage>_pr.png``; returns the names."""
+        import matplotlib.pyplot as plt
+
+        out_dir = Path(out_dir)
+        names = []
+        for name, fig in self.figures(stage).items():
+            names.append(f"{stage}_{name}.png")
+            fig.savefig(out_dir / names[-1], dpi=100)
+            plt.close(fig)
+        return names
