@@ -1,9 +1,9 @@
 """Evaluate a finished run: ``python evaluate.py ckpt_path=<.ckpt file or run directory>``.
 
-Rebuilds data and model from the run's saved config, restores the checkpoint (weights and the data
-scaling fit at training time), tests on the chosen split, times inference and writes into
-outputs/eval/runs/<date>_<time>_<suffix>/: metrics.json, report.json, report.md, predictions.png
-and, for attention models, attention_heatmap.png.
+Rebuilds data and model from the run's saved config, restores the checkpoint (weights and whatever
+the data module fit at training time), tests on the chosen split, times inference and writes into
+outputs/eval/runs/<date>_<time>_<suffix>/: metrics.json, report.json, report.md and the model
+family's plots (src/trainlab/evaluation/<family>.py).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     import torch
 
     from trainlab.checkpoints import load_checkpoint, load_run_config, resolve_checkpoint, run_dir_of
-    from trainlab.evaluation import measure_latency, plot_attention, plot_predictions, predictions, write_report
+    from trainlab.evaluation import family_for, measure_latency, write_report
     from trainlab.hardware import apply_hardware
     from trainlab.restore import restore_model_and_data
     from trainlab.runs import route_lightning_logs
@@ -49,14 +49,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         run = trainer.test if cfg.split == "test" else trainer.validate
         metrics = run(model, datamodule=datamodule)[0]
         loader = datamodule.test_dataloader() if cfg.split == "test" else datamodule.val_dataloader()
-        model.to(trainer.strategy.root_device)
-        latency = measure_latency(model, loader, warmup=cfg.latency.warmup, max_batches=cfg.latency.max_batches)
+        device = trainer.strategy.root_device
+        model.to(device).eval()
+        family = family_for(model)
+        latency = measure_latency(lambda batch: family.forward_batch(model, batch, device), loader, device,
+                                  warmup=cfg.latency.warmup, max_batches=cfg.latency.max_batches)
         out_dir = Path(cfg.paths.output_dir)
-        pred, true = predictions(model, loader)
-        plot_predictions(pred, true, datamodule.table.target_names, out_dir / "predictions.png")
-        plots = ["predictions.png"]
-        if plot_attention(model.net, loader, out_dir / "attention_heatmap.png"):
-            plots.append("attention_heatmap.png")
+        made = family.artifacts(model, datamodule, cfg.split, out_dir)
     finally:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -65,12 +64,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "run_dir": str(run_dir_of(ckpt)),
         "split": cfg.split,
         "metrics": {k: float(v) for k, v in metrics.items()},
-        "baseline_last_value_rmse": datamodule.last_value_rmse(cfg.split),
+        **made["extra"],  # the family's baselines, next to the metrics they put in perspective
     }
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-    write_report({**report, "latency": latency, "plots": plots}, out_dir)
-    print(f"report written to {out_dir}: metrics.json, report.json, report.md, {', '.join(plots)}")
-    return {**report, "latency": latency, "plots": plots}
+    full = {**report, "latency": latency, "plots": made["plots"], "extra": made["extra"]}
+    write_report(full, out_dir)
+    print(f"report written to {out_dir}: metrics.json, report.json, report.md, {', '.join(made['plots'])}")
+    return full
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")

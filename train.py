@@ -27,7 +27,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     import lightning.pytorch as pl  # heavy imports here, so --help and --cfg stay fast
     import torch
 
-    from trainlab.build import bind_data_dims, build
+    from trainlab.build import bind_data_dims, build, check_task
     from trainlab.checkpoints import resolve_checkpoint
     from trainlab.hardware import apply_hardware
     from trainlab.runs import build_callbacks, build_loggers, route_lightning_logs, run_label, save_resolved_config
@@ -35,6 +35,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     route_lightning_logs()
     apply_hardware(cfg.hardware)
     check_trainer(cfg.trainer)
+    check_task(cfg)
     ckpt_path = str(resolve_checkpoint(cfg.ckpt_path)) if cfg.ckpt_path else None
     pl.seed_everything(cfg.seed, workers=True)
     try:

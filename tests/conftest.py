@@ -31,6 +31,28 @@ TINY_ANY_DATA = [
 ]
 TINY = ["data.source.num_rows=600", *TINY_ANY_DATA]
 
+# Each model option with the data its family trains on (by default) and overrides that keep a run
+# of that family small; models not listed are time-series ones on the default series.
+FAMILY_DATA = {"gnn": "gaia", "unet": "sky"}
+SMALL_DATA = {
+    "synthetic": ["data.source.num_rows=600"],
+    "gaia": [],
+    "sky": [],
+}
+
+
+def family_overrides(model: str) -> list[str]:
+    """``model=<model>`` with its family's data, made small (for runs over every model option)."""
+    data = FAMILY_DATA.get(model, "synthetic")
+    return [f"model={model}", f"data={data}", *SMALL_DATA[data]]
+
+
+def data_options(task: str) -> list[str]:
+    """Options of the data group that serve ``task`` ("regression", "node_classification", ...)."""
+    from trainlab.build import options_with_task
+
+    return options_with_task("data", task)
+
 
 @pytest.fixture
 def compose_cfg(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:

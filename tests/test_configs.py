@@ -7,7 +7,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from tests.conftest import config_options
+from tests.conftest import config_options, data_options, family_overrides
 from trainlab.build import bind_data_dims, build, build_all
 from trainlab.errors import UserError
 from trainlab.hardware import apply_hardware
@@ -49,7 +49,7 @@ def test_lstm_seed_is_the_seed(compose_cfg):
     assert cfg.data.source.num_features == 5
 
 
-@pytest.mark.parametrize("option", config_options("data"))
+@pytest.mark.parametrize("option", data_options("regression"))  # other families: tests/test_graph.py, test_image.py
 def test_data_builds(compose_cfg, option, tmp_path):
     overrides = [f"data={option}"]
     if option == "file":
@@ -67,9 +67,10 @@ def test_data_builds(compose_cfg, option, tmp_path):
 @pytest.mark.parametrize("model", config_options("model"))
 @pytest.mark.parametrize("optimizer", config_options("optimizer"))
 def test_model_and_optimizer_build(compose_cfg, model, optimizer):
-    cfg = compose_cfg([f"model={model}", f"optimizer={optimizer}"])
-    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, {"in": 5, "out": 1}))
-    module = build(cfg.model, "model", net=net, optimizer=build(cfg.optimizer, "optimizer"))
+    cfg = compose_cfg([*family_overrides(model), f"optimizer={optimizer}"])
+    datamodule = build(cfg.data, "data")
+    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+    module = build(cfg.model, "model", net=net, optimizer=build(cfg.optimizer, "optimizer"), **datamodule.model_kwargs())
     assert isinstance(module.configure_optimizers(), torch.optim.Optimizer)
 
 

@@ -141,3 +141,44 @@ def build_all(nodes: Optional[DictConfig], key: str) -> list[Any]:
     if not nodes:
         return []
     return [build(child, f"{key}.{name}") for name, child in nodes.items() if child and "_target_" in child]
+
+
+def _task_of(target: str) -> Optional[str]:
+    from hydra.utils import get_class
+
+    return getattr(get_class(target), "task", None)
+
+
+def options_with_task(group: str, task: str) -> list[str]:
+    """Options of a config group (conf/<group>/*.yaml) whose ``_target_`` class has this task tag."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "conf" / group
+    found = []
+    for path in sorted(folder.glob("*.yaml")):
+        node = OmegaConf.load(path)
+        target = node.get("_target_") if isinstance(node, DictConfig) else None
+        if isinstance(target, str) and _task_of(target) == task:
+            found.append(path.stem)
+    return found
+
+
+def check_task(cfg: DictConfig) -> None:
+    """Refuse a model and data that belong to different families (an LSTM on a star catalogue, ...).
+
+    LightningModules and DataModules carry a class attribute ``task`` ("regression",
+    "node_classification", "segmentation"); they must agree.
+    """
+    model_task, data_task = _task_of(cfg.model._target_), _task_of(cfg.data._target_)
+    if model_task is None or data_task is None or model_task == data_task:
+        return
+    from hydra.core.hydra_config import HydraConfig
+
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    model_name, data_name = choices.get("model", cfg.model._target_), choices.get("data", cfg.data._target_)
+    fitting = options_with_task("data", model_task)
+    raise UserError(
+        f"model={model_name} trains on {model_task} data, but data={data_name} serves {data_task} data; "
+        f"use {' or '.join(f'data={d}' for d in fitting) or 'data that fits the model'}, or a model for "
+        f"{data_task}: {', '.join(f'model={m}' for m in options_with_task('model', data_task)) or 'none yet'}"
+    )

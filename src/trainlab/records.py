@@ -24,6 +24,16 @@ def parameter_counts(module: torch.nn.Module) -> dict[str, float]:
     return {"params_total": total, "params_trainable": trainable, "size_mb": size / 2**20}
 
 
+def batch_samples(module: pl.LightningModule, batch: Any) -> int:
+    """Samples in a training batch: the module's own count when it has one (labelled nodes of a graph
+    batch), else the length of the batch's first tensor (windows, images)."""
+    count = getattr(module, "batch_samples", None)
+    if count is not None:
+        return int(count(batch))
+    first = batch[0] if isinstance(batch, (list, tuple)) else batch
+    return len(first) if hasattr(first, "__len__") else 1
+
+
 def git_commit(root: Path) -> Optional[str]:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
@@ -69,8 +79,7 @@ class RunRecords(pl.Callback):
         self._epoch_start, self._samples = time.perf_counter(), 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        first = batch[0] if isinstance(batch, (list, tuple)) else batch
-        self._samples += len(first) if hasattr(first, "__len__") else 1
+        self._samples += batch_samples(pl_module, batch)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         seconds = time.perf_counter() - self._epoch_start

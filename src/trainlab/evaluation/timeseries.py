@@ -1,9 +1,8 @@
-"""What evaluate.py measures beyond the test metrics: latency, throughput, plots, a report."""
+"""Evaluation of the time-series family: predicted-against-true plots, attention heat-maps, the
+"repeat the last value" baseline (see :mod:`trainlab.evaluation` for the two functions' contract)."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,43 +11,21 @@ import torch
 from torch.utils.data import DataLoader
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def forward_batch(model: Any, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> int:
+    x = batch[0].to(device)  # (batch, window, features)
+    model(x)
+    return len(x)
 
 
 @torch.inference_mode()
-def measure_latency(model: torch.nn.Module, loader: DataLoader, warmup: int = 5, max_batches: int = 200) -> dict[str, float]:
-    """Wall time of the forward pass per batch and per sample (P50, P95) and samples per second.
-
-    The first ``warmup`` batches are run but not timed (allocations, kernel selection). On a GPU
-    every timing is bracketed by CUDA synchronisation, so it covers the work, not its launch.
-    """
-    model.eval()
-    device = next(model.parameters()).device
-    batches = [b for _, b in zip(range(warmup + max_batches), loader)]
-    if len(batches) <= warmup:  # a tiny test split: time every batch, warm up on the first
-        warmup = min(1, len(batches) - 1)
-    times, sizes = [], []
-    for i, (x, _) in enumerate(batches):
-        x = x.to(device)
-        _sync(device)
-        start = time.perf_counter()
-        model(x)
-        _sync(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-            sizes.append(len(x))
-    t, n = np.asarray(times), np.asarray(sizes)
-    per_sample = t / n
-    return {
-        "batches_timed": int(len(t)), "batch_size": int(n.max()),
-        "batch_ms_p50": float(np.percentile(t, 50) * 1e3), "batch_ms_p95": float(np.percentile(t, 95) * 1e3),
-        "sample_ms_p50": float(np.percentile(per_sample, 50) * 1e3),
-        "sample_ms_p95": float(np.percentile(per_sample, 95) * 1e3),
-        "samples_per_second": float(n.sum() / t.sum()),
-        "device": str(device),
-    }
+def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[str, Any]:
+    loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
+    pred, true = predictions(model, loader)
+    plot_predictions(pred, true, datamodule.table.target_names, out_dir / "predictions.png")
+    plots = ["predictions.png"]
+    if plot_attention(model.net, loader, out_dir / "attention_heatmap.png"):
+        plots.append("attention_heatmap.png")
+    return {"plots": plots, "extra": {"baseline_last_value_rmse": datamodule.last_value_rmse(split)}}
 
 
 @torch.inference_mode()
@@ -106,16 +83,3 @@ def plot_attention(net: Any, loader: DataLoader, path: Path, rows: int = 64) -> 
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
-
-
-def write_report(report: dict[str, Any], out_dir: Path) -> None:
-    """report.json (everything) and report.md (the same, for people)."""
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"# Evaluation of `{report['checkpoint']}`", "", f"Run: `{report['run_dir']}`, split: {report['split']}", "",
-             "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.6g} |" for k, v in report["metrics"].items()]
-    lines += [f"| baseline: repeat the last value, RMSE | {report['baseline_last_value_rmse']:.6g} |", "",
-              "## Inference latency", "", "| measure | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in report["latency"].items()]
-    lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]]
-    (out_dir / "report.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,98 @@
+"""What evaluate.py measures beyond the test metrics: latency, throughput, plots and a report.
+
+The generic parts live here; each model family has a module with two functions, picked by the
+LightningModule's ``task`` tag (:func:`family_for`):
+
+- ``forward_batch(model, batch, device) -> int``: the forward pass alone on one batch moved to
+  ``device``; returns how many samples (windows, nodes, images) it held. Timed for latency.
+- ``artifacts(model, datamodule, split, out_dir) -> {"plots": [file names], "extra": {name: value}}``:
+  plots written into ``out_dir`` and figures worth reporting beside the metrics (baselines, chance).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+
+FAMILIES = {
+    "regression": "trainlab.evaluation.timeseries",
+    "node_classification": "trainlab.evaluation.graph",
+    "segmentation": "trainlab.evaluation.image",
+}
+
+
+def family_for(model: Any) -> ModuleType:
+    """The evaluation module of the model's family (its ``task`` tag)."""
+    task = getattr(model, "task", None)
+    if task not in FAMILIES:
+        raise KeyError(f"no evaluation for task {task!r} of {type(model).__name__}; known: {sorted(FAMILIES)}")
+    return importlib.import_module(FAMILIES[task])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.inference_mode()
+def measure_latency(forward_batch: Callable[[Any], int], batches: Iterable[Any], device: torch.device,
+                    warmup: int = 5, max_batches: int = 200) -> dict[str, Any]:
+    """Wall time of the forward pass per batch and per sample (P50, P95) and samples per second.
+
+    ``forward_batch(batch)`` runs the model on one batch and returns its number of samples. The first
+    ``warmup`` batches are run but not timed (allocations, kernel selection). On a GPU every timing is
+    bracketed by CUDA synchronisation, so it covers the work, not its launch.
+    """
+    batches = [b for _, b in zip(range(warmup + max_batches), batches)]
+    if len(batches) <= warmup:  # a tiny split: time every batch, warm up on the first
+        warmup = min(1, len(batches) - 1)
+    times, sizes = [], []
+    for i, batch in enumerate(batches):
+        _sync(device)
+        start = time.perf_counter()
+        samples = forward_batch(batch)
+        _sync(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+            sizes.append(samples)
+    t, n = np.asarray(times), np.asarray(sizes)
+    per_sample = t / n
+    return {
+        "batches_timed": int(len(t)), "batch_size": int(n.max()),
+        "batch_ms_p50": float(np.percentile(t, 50) * 1e3), "batch_ms_p95": float(np.percentile(t, 95) * 1e3),
+        "sample_ms_p50": float(np.percentile(per_sample, 50) * 1e3),
+        "sample_ms_p95": float(np.percentile(per_sample, 95) * 1e3),
+        "samples_per_second": float(n.sum() / t.sum()),
+        "device": str(device),
+    }
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def write_report(report: dict[str, Any], out_dir: Path) -> None:
+    """report.json (everything) and report.md (the same, for people).
+
+    ``report`` holds checkpoint, run_dir, split, metrics, latency, plots and ``extra`` (the family's
+    baselines and other figures).
+    """
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [f"# Evaluation of `{report['checkpoint']}`", "", f"Run: `{report['run_dir']}`, split: {report['split']}", "",
+             "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in report["metrics"].items()]
+    if report.get("extra"):
+        lines += ["", "## Baselines and other figures", "", "| measure | value |", "|---|---|"]
+        lines += [f"| {k} | {_cell(v)} |" for k, v in report["extra"].items()]
+    lines += ["", "## Inference latency", "", "| measure | value |", "|---|---|"]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in report["latency"].items()]
+    lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]]
+    (out_dir / "report.md").write_text("\n".join(lines) + "\n")
