@@ -28,6 +28,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     import torch
 
     from trainlab.build import bind_data_dims, build, check_task
+    from trainlab.checkpoint_io import AtomicCheckpointIO
     from trainlab.checkpoints import resolve_checkpoint
     from trainlab.hardware import apply_hardware
     from trainlab.runs import build_callbacks, build_loggers, route_lightning_logs, run_label, save_resolved_config
@@ -36,7 +37,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     apply_hardware(cfg.hardware)
     check_trainer(cfg.trainer)
     check_task(cfg)
-    ckpt_path = str(resolve_checkpoint(cfg.ckpt_path)) if cfg.ckpt_path else None
+    ckpt_path = str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None
     pl.seed_everything(cfg.seed, workers=True)
     try:
         datamodule = build(cfg.data, "data")
@@ -46,7 +47,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
                       **datamodule.model_kwargs())
         loggers = build_loggers(cfg.logger, run_label())
         callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers))
-        trainer = build(cfg.trainer, "trainer", callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
+        trainer = build(cfg.trainer, "trainer", callbacks=[*callbacks, *extra_callbacks], logger=loggers or False,
+                        plugins=[AtomicCheckpointIO()])
         resolved = save_resolved_config(cfg, cfg.paths.output_dir)
         for logger in loggers:
             logger.log_hyperparams(resolved)
@@ -63,11 +65,11 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
-    if cfg.optimized_metric not in metrics:
-        raise UserError(f"optimized_metric={cfg.optimized_metric} was never logged; logged: {sorted(metrics)}")
     checkpoint = trainer.checkpoint_callback
     same_metric = checkpoint is not None and checkpoint.monitor == cfg.optimized_metric
-    score = checkpoint.best_model_score if same_metric else None
+    score = checkpoint.best_model_score if same_metric else None  # also known when a resume trained no more
+    if score is None and cfg.optimized_metric not in metrics:
+        raise UserError(f"optimized_metric={cfg.optimized_metric} was never logged; logged: {sorted(metrics)}")
     metrics["objective"] = float(score) if score is not None else metrics[cfg.optimized_metric]
     return metrics
 

@@ -133,3 +133,16 @@ def test_evaluate_draws_the_attention_heat_map(compose_cfg, run_train):
     report = evaluate_script.evaluate(eval_cfg)
     assert report["plots"] == ["predictions.png", "attention_heatmap.png"]
     assert (Path(eval_cfg.paths.output_dir) / "attention_heatmap.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_compiled_net_trains_like_the_plain_one_and_its_checkpoint_loads(compose_cfg, run_train):
+    import evaluate as evaluate_script
+
+    plain = run_train(compose_cfg([*TINY, "trainer.max_epochs=1"]))
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "model.compile=true"])
+    compiled = run_train(cfg)
+    assert compiled["val/loss"] == pytest.approx(plain["val/loss"], rel=1e-3)
+    # nn.Module.compile keeps the plain net's checkpoint keys: evaluate rebuilds an uncompiled net
+    report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}"], config_name="eval"))
+    assert report["metrics"]["test/rmse"] == pytest.approx(compiled["test/rmse"], rel=1e-3)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
+
+from trainlab.errors import UserError
 
 
 class EpochSeed(pl.Callback):
@@ -22,6 +27,45 @@ class EpochSeed(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         torch.manual_seed(self.seed * 7_919 + trainer.current_epoch)
+
+
+class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
+    """Lightning's ModelCheckpoint that keeps its top-k when a run is resumed into a new run folder.
+
+    Every ``train.py`` command writes a new run folder, resumes included. Lightning forgets the kept
+    checkpoints and their scores when the folder changes, so a resumed run would call its first new
+    epoch "best" even if an earlier one was better. Here the earlier run's kept checkpoints are
+    copied into the new folder and their scores carried over: the resumed run tests (and reports)
+    the same best checkpoint an uninterrupted run would, and its folder is complete on its own.
+    """
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        old_dir = state_dict.get("dirpath")
+        if self.dirpath is None or old_dir is None or Path(old_dir) == Path(self.dirpath):
+            super().load_state_dict(state_dict)
+            return
+        new_dir = Path(self.dirpath)
+        new_dir.mkdir(parents=True, exist_ok=True)
+
+        def carried(path: str) -> str:
+            """The file's copy in this run's folder ("" when the earlier file is gone)."""
+            if not path or not Path(path).is_file():
+                return ""
+            copy = new_dir / Path(path).name
+            if not copy.exists():
+                shutil.copy2(path, copy)
+            return str(copy)
+
+        best_k = {carried(p): score for p, score in state_dict.get("best_k_models", {}).items()}
+        best_k.pop("", None)
+        super().load_state_dict({
+            **state_dict,
+            "dirpath": self.dirpath,
+            "best_k_models": best_k,
+            "best_model_path": carried(state_dict.get("best_model_path", "")),
+            "kth_best_model_path": carried(state_dict.get("kth_best_model_path", "")),
+            "last_model_path": carried(state_dict.get("last_model_path", "")),
+        })
 
 
 class RichProgressBar(pl.callbacks.RichProgressBar):
@@ -54,3 +98,22 @@ class RichProgressBar(pl.callbacks.RichProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
         return metrics
+
+
+class FiniteLoss(pl.Callback):
+    """Stop at the first training loss that is NaN or infinite, with the epoch and step in the message.
+
+    Checked every step (one host sync per step, negligible beside the step itself). The run's records
+    and an on-exception checkpoint are still written by their callbacks; in a sweep the trial is
+    recorded FAIL with this message.
+    """
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is None or bool(torch.isfinite(loss).all()):
+            return
+        raise UserError(
+            f"the training loss became {float(loss)} at epoch {trainer.current_epoch}, step "
+            f"{trainer.global_step} (batch {batch_idx} of the epoch); lower optimizer.lr, set "
+            "trainer.gradient_clip_val=1.0, or look for extreme or missing values in the data"
+        )

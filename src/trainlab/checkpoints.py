@@ -9,17 +9,21 @@ from omegaconf import DictConfig, OmegaConf
 from trainlab.errors import UserError
 
 
-def resolve_checkpoint(path: str) -> Path:
-    """A .ckpt file as given, or for a run directory its best checkpoint, else its last.ckpt."""
+def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
+    """A .ckpt file as given, or a run directory's checkpoint: ``prefer="best"`` (evaluation) takes the
+    best one (checkpoints/best.txt) and falls back to last.ckpt; ``prefer="last"`` (resuming training)
+    takes last.ckpt, the state at the end of the last finished epoch."""
     p = Path(path).expanduser()
     if p.is_dir():
         ckpt_dir = p / "checkpoints"
         if not ckpt_dir.is_dir():
             raise UserError(f"ckpt_path: '{path}' is a directory without checkpoints/; give a run directory or a .ckpt file")
         best = ckpt_dir / "best.txt"
+        last = ckpt_dir / "last.ckpt"
+        if prefer == "last" and last.is_file():
+            return last
         if best.is_file() and Path(best.read_text().strip()).is_file():
             return Path(best.read_text().strip())
-        last = ckpt_dir / "last.ckpt"
         if last.is_file():
             return last
         found = sorted(ckpt_dir.glob("*.ckpt"))

@@ -52,6 +52,9 @@ class TrainerConf:
     default_root_dir: Optional[str] = None
     accelerator: str = "cpu"
     devices: Any = 1
+    strategy: Any = "auto"  # auto | ddp | ddp_spawn | fsdp ... (trainer=ddp, trainer=ddp_sim)
+    num_nodes: int = 1  # machines; under SLURM Lightning reads the allocation itself
+    sync_batchnorm: bool = False
     precision: Any = "32-true"
     benchmark: Optional[bool] = None
     min_epochs: int = 1
@@ -79,7 +82,7 @@ class TrainerConf:
 _PROCESS_SUFFIX = secrets.token_hex(3)
 
 
-_TRAINER_MINIMUMS = {"accumulate_grad_batches": 1, "log_every_n_steps": 1, "check_val_every_n_epoch": 1,
+_TRAINER_MINIMUMS = {"num_nodes": 1, "accumulate_grad_batches": 1, "log_every_n_steps": 1, "check_val_every_n_epoch": 1,
                      "min_epochs": 0, "num_sanity_val_steps": -1}
 
 

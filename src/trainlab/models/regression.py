@@ -33,6 +33,9 @@ class RegressionModule(pl.LightningModule):
         loss: "mse", "mae" or "huber".
         target_mean, target_std: per-target scaling used by the data module (from the data).
         monitor: metric ReduceLROnPlateau watches.
+        compile: compile the net's forward with torch.compile (``nn.Module.compile``: the weights and
+            checkpoint keys stay those of the plain net). Pays off on GPUs and long runs; the first
+            steps wait for compilation.
     """
 
     task = "regression"  # what data it trains on: data modules carry the same tag
@@ -46,6 +49,7 @@ class RegressionModule(pl.LightningModule):
         target_mean: Optional[Sequence[float]] = None,
         target_std: Optional[Sequence[float]] = None,
         monitor: str = "val/loss",
+        compile: bool = False,
     ):
         super().__init__()
         if loss not in LOSSES:
@@ -54,6 +58,8 @@ class RegressionModule(pl.LightningModule):
         # which torch.load(weights_only=True) refuses. train.py logs the whole config instead.
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
+        if compile:
+            self.net.compile()
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.criterion = LOSSES[loss]()
         self.register_buffer("target_mean", torch.tensor(list(target_mean or [0.0]), dtype=torch.float32))
@@ -85,7 +91,7 @@ class RegressionModule(pl.LightningModule):
             if self.trainer.global_step % self.trainer.log_every_n_steps == 0:
                 self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
             return loss
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=x.shape[0], sync_dist=True)
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         # (batch, targets) flattened to (batch * targets): one code path for one or several targets
         metrics.update(self.to_original_units(pred).flatten(), self.to_original_units(y).flatten())

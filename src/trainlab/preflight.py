@@ -1,0 +1,93 @@
+"""Checks made before Hydra makes the run folder: a full disk, an unwritable output folder, a SLURM
+launcher on a machine without SLURM or without a partition.
+
+:class:`Preflight` is a Hydra callback (conf/hydra/default.yaml). Hydra creates the run folder before
+the task starts, and a failing ``mkdir`` there, or a launcher that cannot submit, ends in a traceback;
+these checks run first and end with one line. Light on purpose (no torch, no lightning): Hydra builds
+its callbacks at every start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.experimental.callback import Callback as HydraCallback
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.errors import EXIT_USER_ERROR
+
+# Disk space a run needs before it starts: checkpoints (top 3 + last of the largest model here are a
+# few MB), logs, records and plots. Users with big models raise it: hydra.callbacks.preflight.min_free_mb
+DEFAULT_MIN_FREE_MB = 200
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def output_problem(path: str | os.PathLike, min_free_mb: float = DEFAULT_MIN_FREE_MB) -> Optional[str]:
+    """Why ``path`` (a folder that may not exist yet) cannot take a run's outputs, or None if it can."""
+    target = Path(path).expanduser().absolute()
+    existing = _nearest_existing(target)
+    if not existing.is_dir():
+        return f"'{existing}' is a file, so the output folder '{target}' cannot be made there"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"'{existing}' is not writable, so the output folder '{target}' cannot be made there"
+    free_mb = shutil.disk_usage(existing).free / 2**20
+    if free_mb < min_free_mb:
+        return (f"only {free_mb:.0f} MB free on the disk of '{existing}', a run needs at least "
+                f"{min_free_mb:.0f} MB (checkpoints, logs, records)")
+    return None
+
+
+def launcher_problem(launcher: Optional[DictConfig]) -> Optional[str]:
+    """Why a SLURM launcher cannot submit from here, or None."""
+    target = str(launcher.get("_target_", "")) if launcher else ""
+    if not target.endswith("SlurmLauncher"):
+        return None
+    if OmegaConf.is_missing(launcher, "partition") or launcher.get("partition") is None:
+        return "hydra/launcher=slurm needs a partition: add hydra.launcher.partition=<name> (`sinfo -s` lists them)"
+    if shutil.which("sbatch") is None:
+        return ("hydra/launcher=slurm submits with sbatch, which this machine does not have; run on a SLURM "
+                "login node, or use hydra/launcher=submitit_local (or joblib) here")
+    return None
+
+
+def _stop(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
+class Preflight(HydraCallback):
+    """Hydra callback (conf/hydra/default.yaml): refuse to start what cannot work, before any folder exists.
+
+    Checks that the output location can be written and has ``min_free_mb`` free, and for sweeps that a
+    SLURM launcher can submit. Prints one line and exits with status 2; nothing is half-written.
+
+    Args:
+        min_free_mb: free disk space required at the output location.
+    """
+
+    def __init__(self, min_free_mb: float = DEFAULT_MIN_FREE_MB):
+        self.min_free_mb = min_free_mb
+
+    def _check_output(self, config: DictConfig, key: str) -> None:
+        folder = OmegaConf.select(config, key)
+        problem = output_problem(folder, self.min_free_mb) if folder else None
+        if problem:
+            _stop(f"{problem}; choose another place with paths.log_dir=<folder> (or {key}=<folder>), or free some space")
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check_output(config, "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check_output(config, "hydra.sweep.dir")
+        problem = launcher_problem(OmegaConf.select(config, "hydra.launcher"))
+        if problem:
+            _stop(problem)

@@ -1,0 +1,202 @@
+"""Faults: non-finite losses, exceptions mid-training, kills during saves and runs, unwritable outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from tests.conftest import ROOT, TINY
+from trainlab.checkpoint_io import AtomicCheckpointIO
+from trainlab.checkpoints import resolve_checkpoint
+from trainlab.preflight import output_problem
+from trainlab.errors import UserError
+
+
+# -- non-finite loss ---------------------------------------------------------------------------
+def test_nan_loss_stops_with_epoch_and_step(compose_cfg, run_train):
+    # a learning rate this large sends the LSTM's loss to inf/NaN within a few steps
+    cfg = compose_cfg([*TINY, "optimizer=sgd", "optimizer.lr=1e12", "model.net.dropout=0"])
+    with pytest.raises(UserError, match=r"the training loss became (nan|inf) at epoch \d+, step \d+ \(batch \d+"):
+        run_train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()  # saved before the run ended
+
+
+class _Boom(pl.Callback):
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == 1:
+            raise RuntimeError("disk controller on fire")
+
+
+def test_an_exception_mid_training_saves_a_checkpoint_and_records(compose_cfg, run_train):
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=4"])
+    with pytest.raises(RuntimeError, match="on fire"):
+        run_train(cfg, extra_callbacks=[_Boom()])
+    run_dir = Path(cfg.paths.output_dir)
+    saved = torch.load(run_dir / "checkpoints" / "on_exception.ckpt", weights_only=True)
+    assert saved["epoch"] == 1 and "state_dict" in saved
+    assert [json.loads(line)["epoch"] for line in (run_dir / "epochs.jsonl").read_text().splitlines()] == [0, 1]
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+def test_resuming_a_run_folder_takes_last_and_evaluating_takes_best(tmp_path):
+    ckpts = tmp_path / "run" / "checkpoints"
+    ckpts.mkdir(parents=True)
+    for name in ("epoch01-loss0.1000.ckpt", "last.ckpt"):
+        (ckpts / name).write_bytes(b"x")
+    (ckpts / "best.txt").write_text(str(ckpts / "epoch01-loss0.1000.ckpt") + "\n")
+    assert resolve_checkpoint(str(tmp_path / "run"), prefer="last").name == "last.ckpt"
+    assert resolve_checkpoint(str(tmp_path / "run")).name == "epoch01-loss0.1000.ckpt"
+
+
+def test_atomic_save_leaves_no_temporary_file(tmp_path):
+    io = AtomicCheckpointIO()
+    target = tmp_path / "ck" / "last.ckpt"
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "last.ckpt.tmp-99999").write_bytes(b"left by a killed save")
+    io.save_checkpoint({"state_dict": {"w": torch.ones(3)}, "epoch": 2}, target)
+    assert torch.load(target, weights_only=True)["epoch"] == 2
+    assert sorted(p.name for p in target.parent.iterdir()) == ["last.ckpt"]
+
+
+_SAVER = """
+import sys, torch
+from trainlab.checkpoint_io import AtomicCheckpointIO
+io, path = AtomicCheckpointIO(), sys.argv[1]
+step = 0
+while True:  # big enough that a save takes a while: kills land inside saves
+    io.save_checkpoint({"state_dict": {"w": torch.full((4_000_000,), float(step))}, "step": step}, path)
+    step += 1
+    print(step, flush=True)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_kill_during_saves_never_leaves_an_unreadable_checkpoint(tmp_path, seed):
+    path = tmp_path / "last.ckpt"
+    rng = random.Random(seed)
+    proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)], stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()  # one save done
+    for _ in range(5):
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.kill(proc.pid, signal.SIGSTOP)  # freeze it wherever it is (often mid-write) and read
+        loaded = torch.load(path, weights_only=True)
+        assert float(loaded["state_dict"]["w"][0]) == loaded["step"]
+        os.kill(proc.pid, signal.SIGCONT)
+    proc.kill()
+    proc.wait()
+    loaded = torch.load(path, weights_only=True)
+    assert float(loaded["state_dict"]["w"][-1]) == loaded["step"]
+
+
+# -- a real training process killed and resumed -------------------------------------------------
+KILL_RUN = ["data.source.num_rows=1500", "data.window=16", "model.net.hidden_size=16", "model.net.num_layers=1",
+            "trainer.max_epochs=6", "callbacks.early_stopping.patience=100", "hardware.num_threads=1",
+            "trainer.enable_progress_bar=false", "logger=none"]
+
+
+def _train(*args: str, log_dir: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args, f"paths.log_dir={log_dir}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=log_dir)
+
+
+def _runs(log_dir: Path) -> list[Path]:
+    return sorted((log_dir / "train" / "runs").glob("*"))
+
+
+def _test_metrics(run_dir: Path) -> dict[str, float]:
+    return json.loads((run_dir / "training_summary.json").read_text())["test"]
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_ends_exactly_like_an_uninterrupted_run(tmp_path):
+    straight_dir = tmp_path / "straight"
+    straight_dir.mkdir()
+    straight = _train(*KILL_RUN, log_dir=straight_dir)
+    assert straight.wait(timeout=600) == 0, straight.stderr.read()
+    expected = _test_metrics(_runs(straight_dir)[0])
+
+    rng = random.Random(20261123)
+    for attempt in range(3):  # three kills at random moments, each resumed
+        log_dir = tmp_path / f"killed{attempt}"
+        log_dir.mkdir()
+        proc = _train(*KILL_RUN, log_dir=log_dir)
+        first = None
+        while first is None:  # wait for the run folder, then for its first epoch's last.ckpt
+            time.sleep(0.2)
+            runs = _runs(log_dir)
+            if runs and (runs[0] / "checkpoints" / "last.ckpt").is_file():
+                first = runs[0]
+            assert proc.poll() is None, proc.stderr.read()
+        time.sleep(rng.uniform(0.0, 4.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        resumed = _train(*KILL_RUN, f"ckpt_path={first}", log_dir=log_dir)
+        assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
+        got = _test_metrics(_runs(log_dir)[-1])
+        for key in ("test/loss", "test/rmse", "test/r2"):
+            assert got[key] == pytest.approx(expected[key], rel=1e-5, abs=1e-7), (attempt, key)
+
+
+# -- output location -----------------------------------------------------------------------------
+def test_output_problem_names_the_culprit(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert "is a file" in output_problem(blocker / "outputs" / "run")
+    assert output_problem(tmp_path / "new" / "run") is None
+    assert "MB free" in output_problem(tmp_path, min_free_mb=1e15)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+
+
+@pytest.mark.parametrize("case", ["unwritable", "full"])
+def test_unusable_output_location_stops_before_anything_starts(tmp_path, case):
+    if case == "unwritable":
+        (tmp_path / "a_file").write_text("")
+        result = _cli(f"paths.log_dir={tmp_path / 'a_file' / 'outputs'}", cwd=tmp_path)
+        expected = "is a file, so the output folder"
+    else:
+        result = _cli(f"paths.log_dir={tmp_path}/outputs", "hydra.callbacks.preflight.min_free_mb=1e15", cwd=tmp_path)
+        expected = "MB free on the disk of"
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and expected in last and "paths.log_dir=" in last
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_a_resumed_run_keeps_the_earlier_top_k_in_its_own_folder(tmp_path):
+    from trainlab.callbacks import ModelCheckpoint
+
+    old = tmp_path / "old" / "checkpoints"
+    old.mkdir(parents=True)
+    for name in ("epoch00-loss0.5000.ckpt", "epoch01-loss0.2000.ckpt", "last.ckpt"):
+        (old / name).write_bytes(name.encode())
+    state = ModelCheckpoint(dirpath=str(old), monitor="val/loss").state_dict()
+    state.update(best_model_score=torch.tensor(0.2), best_model_path=str(old / "epoch01-loss0.2000.ckpt"),
+                 best_k_models={str(old / "epoch00-loss0.5000.ckpt"): torch.tensor(0.5),
+                                str(old / "epoch01-loss0.2000.ckpt"): torch.tensor(0.2),
+                                str(old / "gone.ckpt"): torch.tensor(0.9)},
+                 kth_best_model_path=str(old / "epoch00-loss0.5000.ckpt"), last_model_path=str(old / "last.ckpt"))
+    new = tmp_path / "new" / "checkpoints"
+    callback = ModelCheckpoint(dirpath=str(new), monitor="val/loss")
+    callback.load_state_dict(state)
+    assert callback.best_model_path == str(new / "epoch01-loss0.2000.ckpt")
+    assert float(callback.best_model_score) == pytest.approx(0.2)
+    assert sorted(Path(p).name for p in callback.best_k_models) == ["epoch00-loss0.5000.ckpt", "epoch01-loss0.2000.ckpt"]
+    assert (new / "epoch01-loss0.2000.ckpt").read_bytes() == b"epoch01-loss0.2000.ckpt"  # copied, not moved
+    assert (old / "epoch01-loss0.2000.ckpt").is_file()
