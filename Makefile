@@ -37,9 +37,10 @@ test-all: $(VENV)  ## run every test
 tensorboard: $(VENV)  ## serve every run under outputs/ on http://127.0.0.1:$(PORT)
 	$(PY) -m tensorboard.main --logdir outputs --host 127.0.0.1 --port $(PORT)
 
-bench: $(VENV)  ## print speed figures: train.py vs a plain PyTorch loop, start-up times
+bench: $(VENV)  ## print speed figures: train.py vs a plain PyTorch loop, start-up, validation vs training, compile
 	$(PY) benchmarks/epoch_time.py $(ARGS)
 	$(PY) benchmarks/startup.py
+	$(PY) benchmarks/speed_options.py
 
 clean:  ## remove outputs/, caches and .venv
 	rm -rf outputs .pytest_cache .venv src/*.egg-info

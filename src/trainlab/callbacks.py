@@ -68,6 +68,25 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
         })
 
 
+class CheckpointOnException(pl.Callback):
+    """Save ``<dirpath>/<filename>.ckpt`` when training ends by an exception (Ctrl-C included).
+
+    Lightning's OnExceptionCheckpoint does the same, but its presence also makes every ``fit`` without
+    a ``ckpt_path`` look for a "last" checkpoint to resume from, with a warning; runs here resume only
+    when ``ckpt_path`` says so.
+
+    Args:
+        dirpath: folder of the checkpoint (the run's checkpoints/).
+        filename: file name without ``.ckpt``.
+    """
+
+    def __init__(self, dirpath: str, filename: str = "on_exception"):
+        self.path = Path(dirpath) / f"{filename}.ckpt"
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        trainer.save_checkpoint(self.path)
+
+
 class RichProgressBar(pl.callbacks.RichProgressBar):
     """Lightning's Rich bar, redrawn at most ``1 / min_interval_s`` times a second, without ``v_num``.
 
