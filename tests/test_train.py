@@ -61,6 +61,8 @@ def test_run_records(compose_cfg, run_train):
         assert {"train/loss_epoch", "val/loss", "val/rmse", "seconds", "samples_per_second", "lr"} <= set(r)
         assert r["samples_per_second"] > 0 and r["lr"] == pytest.approx(1e-3)
     summary = json.loads((run_dir / "training_summary.json").read_text())
+    assert (summary["batch_size"], summary["effective_batch_size"]) == (32, 32)
+    summary = json.loads((run_dir / "training_summary.json").read_text())
     best = min(records, key=lambda r: r["val/loss"])
     assert (summary["best_epoch"], summary["best_value"]) == (best["epoch"], pytest.approx(best["val/loss"]))
     assert summary["best_value"] == pytest.approx(metrics["objective"])
@@ -146,3 +148,12 @@ def test_compiled_net_trains_like_the_plain_one_and_its_checkpoint_loads(compose
     # nn.Module.compile keeps the plain net's checkpoint keys: evaluate rebuilds an uncompiled net
     report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}"], config_name="eval"))
     assert report["metrics"]["test/rmse"] == pytest.approx(compiled["test/rmse"], rel=1e-3)
+
+
+def test_effective_batch_size_counts_gradient_accumulation(compose_cfg, run_train, caplog):
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "trainer.accumulate_grad_batches=4", "data.batch_size=8"])
+    with caplog.at_level("INFO", logger="trainlab.records"):
+        run_train(cfg)
+    summary = json.loads((Path(cfg.paths.output_dir) / "training_summary.json").read_text())
+    assert summary["effective_batch_size"] == 32 and summary["accumulate_grad_batches"] == 4
+    assert "effective batch 32 = data.batch_size 8 x trainer.accumulate_grad_batches 4 x 1 process(es)" in caplog.text

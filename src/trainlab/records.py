@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import subprocess
 import time
@@ -14,6 +15,17 @@ import torch
 
 import trainlab
 from trainlab.energy import EnergyMeter
+
+log = logging.getLogger(__name__)
+
+
+def effective_batch(trainer: pl.Trainer) -> dict[str, int]:
+    """Samples per optimizer step: batch size x gradient accumulation x processes (devices x nodes)."""
+    batch = int(getattr(trainer.datamodule, "batch_size", 0) or 0)
+    parts = {"batch_size": batch, "accumulate_grad_batches": int(trainer.accumulate_grad_batches),
+             "processes": int(trainer.world_size)}
+    parts["effective_batch_size"] = parts["batch_size"] * parts["accumulate_grad_batches"] * parts["processes"]
+    return parts
 
 
 def parameter_counts(module: torch.nn.Module) -> dict[str, float]:
@@ -66,11 +78,17 @@ class RunRecords(pl.Callback):
         self._samples = 0
         self._fit_start = 0.0
         self.sizes: dict[str, float] = {}
+        self.batch: dict[str, int] = {}
 
     # -- per epoch ---------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._fit_start = time.perf_counter()
         self.sizes = parameter_counts(pl_module)
+        self.batch = effective_batch(trainer)
+        if self.batch["batch_size"] and trainer.is_global_zero:
+            b = self.batch
+            log.info("effective batch %d = data.batch_size %d x trainer.accumulate_grad_batches %d x %d process(es)",
+                     b["effective_batch_size"], b["batch_size"], b["accumulate_grad_batches"], b["processes"])
         for logger in trainer.loggers:
             logger.log_metrics({f"model/{k}": float(v) for k, v in self.sizes.items()}, step=0)
 
@@ -143,6 +161,7 @@ class RunRecords(pl.Callback):
             "wall_seconds": round(time.perf_counter() - self._fit_start, 3),
             "stopped_by": "early stopping" if early and early.stopped_epoch > 0 else "max_epochs or max_steps",
             **self.sizes,
+            **self.batch,
             "hardware": self.hardware,
             "precision": str(trainer.precision),
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
