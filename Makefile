@@ -59,3 +59,22 @@ dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:
 
 refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
 	$(PY) -m trainlab.search.refine $(SWEEP) --epochs $(EPOCHS) $(ARGS)
+
+# --- MLflow tracking (optional extra): make install-mlflow, then train.py logger=mlflow
+.PHONY: install-mlflow mlflow
+MLFLOW_DB ?= outputs/mlflow.db
+
+install-mlflow: $(VENV)  ## add the optional MLflow extra to .venv (~800 MB with its dependencies)
+	# torch named as well, so that the resolver keeps the installed CPU build
+	$(PIP) install -r requirements-mlflow.txt "$$(grep -E '^torch==' requirements.txt)"
+
+mlflow: $(VENV)  ## MLflow UI over logger=mlflow's database (MLFLOW_DB=outputs/mlflow.db) on http://127.0.0.1:$(PORT)
+	@test -x .venv/bin/mlflow || { echo "error: mlflow is not installed: make install-mlflow" >&2; exit 2; }
+	@mkdir -p $(dir $(abspath $(MLFLOW_DB)))
+	.venv/bin/mlflow server --backend-store-uri sqlite:///$(abspath $(MLFLOW_DB)) \
+		--artifacts-destination $(dir $(abspath $(MLFLOW_DB)))mlartifacts --host 127.0.0.1 --port $(PORT) --workers 1
+
+# --- graph family figures
+.PHONY: bench-graph
+bench-graph: $(VENV)  ## kNN graph build time (1e5, 1e6 stars), memory of a sampled vs a full-graph epoch (1e6 stars)
+	$(PY) benchmarks/graph.py $(ARGS)

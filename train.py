@@ -50,7 +50,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
         trainer = build(cfg.trainer, "trainer", callbacks=[*callbacks, *extra_callbacks], logger=loggers or False,
                         plugins=[AtomicCheckpointIO()])
         resolved = save_resolved_config(cfg, cfg.paths.output_dir)
-        for logger in loggers:
+        for logger in trainer.loggers:  # not `loggers`: fast_dev_run swaps them for a dummy, never finalized
             logger.log_hyperparams(resolved)
 
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)

@@ -27,8 +27,9 @@ def run_label(max_len: int = 120) -> str:
     hc = HydraConfig.get()
     choices = hc.runtime.choices
     label = f"{choices.get('model', 'model')}_{choices.get('data', 'data')}"
-    # optuna_trial: the sweeper's hand-over to a trial (a storage URL), not a setting
-    overrides = [o for o in hc.overrides.task if not o.startswith(("model=", "data=", "optuna_trial=", "+optuna_trial="))]
+    # left out: model and data (already in front), where things are written, the sweeper's hand-over
+    skip = ("model=", "data=", "optuna_trial=", "+optuna_trial=", "logger.", "paths.")
+    overrides = [o for o in hc.overrides.task if not o.startswith(skip)]
     if overrides:
         label += "__" + ",".join(overrides)
     return _UNSAFE.sub("-", label)[:max_len]
@@ -45,15 +46,17 @@ def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger:
 
 
 def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
-    """Instantiate the logger group; loggers that name versions get ``label`` as theirs."""
+    """Instantiate the logger group; ``label`` names each logger's run: TensorBoard's and CSV's
+    ``version``, MLflow's ``run_name`` (unless the config gives one)."""
     loggers = []
     for name, node in (nodes or {}).items():
         if not node:
             continue
         from hydra.utils import get_class
 
-        takes_version = "version" in inspect.signature(get_class(node._target_)).parameters
-        loggers.append(build(node, f"logger.{name}", **({"version": label} if takes_version else {})))
+        takes = inspect.signature(get_class(node._target_)).parameters
+        named = {key: label for key in ("version", "run_name") if key in takes and node.get(key) is None}
+        loggers.append(build(node, f"logger.{name}", **named))
     return loggers
 
 

@@ -1,0 +1,188 @@
+"""MLflow tracking of a run (``logger=mlflow``): Lightning's MLFlowLogger plus what a run leaves behind.
+
+Lightning's logger already sends the hyperparameters (train.py logs the flattened resolved config),
+every metric other callbacks log (losses, learning rate, model size, parameter counts, energy) and,
+with ``log_model``, checkpoints. :class:`MLflowRun` adds what it lacks:
+
+- checks at construction, before anything trains: mlflow installed, an http(s) server answering;
+- a local sqlite database keeps its artifacts beside it, not in ``./mlruns`` of whatever folder the
+  command ran from;
+- at the end of fit (and again after testing, for files that changed) the run folder's records are
+  uploaded: the best checkpoint, resolved_config.yaml, .hydra/, epochs.jsonl, training_summary.json,
+  the figures and train.log;
+- ``register_model``: the run's artifacts (best checkpoint and config) become a new version of a
+  registered model.
+
+mlflow itself (~800 MB with its dependencies) is an optional extra: ``make install-mlflow``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import MLFlowLogger
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+from trainlab.errors import UserError
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "logger=mlflow needs the mlflow package (~800 MB): make install-mlflow"
+# a server that does not answer within this time is reported before training, instead of after
+# MLflow's own retries (7 with exponential back-off: minutes) in the middle of a run
+PROBE_TIMEOUT_S = 5.0
+# files of the run folder uploaded at the end of fit (and after test, when changed), at the same relative paths
+RUN_FILES = ("resolved_config.yaml", ".hydra/*.yaml", "epochs.jsonl", "training_summary.json", "*.png", "*.log")
+
+
+def unreachable(uri: str, timeout_s: float = PROBE_TIMEOUT_S) -> Optional[str]:
+    """Why nothing answers at an http(s) tracking URI, or None when something does.
+
+    Any HTTP reply counts as an answer (a 401 from a server behind a login is still a server), and
+    so does a failed TLS handshake (MLflow reports certificate problems itself); a refused
+    connection, an unknown host or a timeout do not. Proxies from the environment are used, as
+    MLflow's own requests would.
+    """
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        return None
+    except urllib.error.URLError as exc:
+        return None if isinstance(exc.reason, ssl.SSLError) else str(exc.reason)
+    except OSError as exc:  # a timeout while reading, a reset connection
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+class MLflowRun(MLFlowLogger):
+    """Lightning's MLFlowLogger for one train.py run, with its run folder uploaded at the end of fit.
+
+    Args:
+        run_dir: the run folder; its records (see ``RUN_FILES``) become the MLflow run's artifacts,
+            and its path is recorded as the tag ``run_dir``.
+        experiment_name, run_name, tags, log_model: as in MLFlowLogger. ``log_model`` is Lightning's
+            (``true``: every kept checkpoint at the end, ``all``: each one when saved); the best
+            checkpoint goes up as ``checkpoints/<file>`` whatever it says.
+        tracking_uri: ``sqlite:///<file>`` (a local database; its folder is created) or the
+            ``http(s)://`` address of a tracking server, checked for an answer here.
+        artifact_location: where a newly created experiment keeps artifacts; null: beside a sqlite
+            database (``<its folder>/mlartifacts``), or the server's choice.
+        register_model: after fit, register the best checkpoint as a new version of
+            ``registered_model_name`` in the model registry.
+        registered_model_name: name in the registry (created when missing).
+    """
+
+    def __init__(
+        self,
+        run_dir: str,
+        tracking_uri: str,
+        experiment_name: str = "trainlab",
+        run_name: Optional[str] = None,
+        tags: Optional[dict[str, Any]] = None,
+        log_model: Union[bool, Literal["all"]] = False,
+        artifact_location: Optional[str] = None,
+        register_model: bool = False,
+        registered_model_name: Optional[str] = None,
+    ):
+        # no network at run time: MLflow 3 would send anonymous usage data (users may set it to false)
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        try:
+            import mlflow  # noqa: F401 - only to know it is there; Lightning imports what it needs
+        except ImportError:
+            raise UserError(INSTALL_HINT) from None
+        if tracking_uri.startswith(("http://", "https://")):
+            reason = unreachable(tracking_uri)
+            if reason is not None:
+                raise UserError(
+                    f"logger.mlflow.tracking_uri={tracking_uri}: no MLflow server answers there ({reason}); start it "
+                    f"(`make mlflow PORT=<port>` serves outputs/mlflow.db on 127.0.0.1), fix the address, or leave "
+                    f"the key out to log into the local database outputs/mlflow.db"
+                )
+        elif tracking_uri.startswith("sqlite:///"):
+            database = Path(tracking_uri[len("sqlite:///"):])
+            try:
+                database.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: cannot create the database's folder "
+                                f"({exc}); give a writable place, or change paths.log_dir") from None
+            if artifact_location is None:
+                artifact_location = (database.parent / "mlartifacts").resolve().as_uri()
+        if register_model and not registered_model_name:
+            raise UserError("logger.mlflow.register_model=true needs a name: "
+                            "logger.mlflow.registered_model_name=<name>")
+        super().__init__(experiment_name=experiment_name, run_name=run_name, tracking_uri=tracking_uri,
+                         tags={"run_dir": str(run_dir), **(tags or {})}, log_model=log_model,
+                         artifact_location=artifact_location)
+        self.run_dir = Path(run_dir)
+        self.register_model, self.registered_model_name = register_model, registered_model_name
+        self._best_from: Optional[ModelCheckpoint] = None
+        self._uploaded: dict[Path, tuple[int, int]] = {}  # file -> (mtime_ns, size) when uploaded
+        self._registered = False
+
+    def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
+        super().after_save_checkpoint(checkpoint_callback)
+        if self._best_from is None and checkpoint_callback.monitor is not None:
+            self._best_from = checkpoint_callback  # the one that knows which checkpoint is best
+
+    @property
+    def best_checkpoint(self) -> Optional[Path]:
+        path = self._best_from.best_model_path if self._best_from is not None else ""
+        return Path(path) if path and Path(path).is_file() else None
+
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        """Upload what changed in the run folder (and register the best checkpoint), then end the run.
+
+        Lightning calls this after fit (after every ``on_fit_end``, so the summary and the figures
+        exist), after test (the summary then holds test metrics) and on an exception ("failed").
+        """
+        if self._initialized:  # else no run was ever started: nothing to add to
+            best = self.best_checkpoint
+            if best is not None:
+                self._upload(best, "checkpoints")
+            for pattern in RUN_FILES:
+                for path in sorted(self.run_dir.glob(pattern)):
+                    parent = path.parent.relative_to(self.run_dir).as_posix()
+                    self._upload(path, None if parent == "." else parent)
+            if status == "success" and self.register_model and not self._registered:
+                self._register(best)
+        super().finalize(status)
+
+    def _upload(self, path: Path, artifact_path: Optional[str]) -> None:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if self._uploaded.get(path) != stamp:
+            self.experiment.log_artifact(self.run_id, str(path), artifact_path)
+            self._uploaded[path] = stamp
+
+    def _register(self, best: Optional[Path]) -> None:
+        """A new model version whose source is the run's artifact folder: the best checkpoint (the only
+        one in ``checkpoints/``) with the config it was trained with (``.hydra/``) and its records.
+        Downloading ``models:/<name>/<version>`` therefore gives a folder that ``evaluate.py
+        ckpt_path=<folder>`` takes like a run folder; a checkpoint alone could not be rebuilt."""
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+
+        self._registered = True
+        if best is None:
+            log.warning("mlflow: nothing registered, the run saved no checkpoint with a monitored metric")
+            return
+        client, name = self.experiment, self.registered_model_name
+        try:
+            client.create_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                raise
+        source = client.get_run(self.run_id).info.artifact_uri
+        score = self._best_from.best_model_score
+        tags = {"checkpoint": best.name, "monitor": str(self._best_from.monitor),
+                "score": f"{float(score):.6g}" if score is not None else ""}
+        version = client.create_model_version(name, source, run_id=self.run_id, tags=tags)
+        log.info("mlflow: registered %s version %s from %s", name, version.version, best.name)

@@ -1,0 +1,168 @@
+"""MLflow tracking (logger=mlflow): a tiny run into a sqlite database, read back through the client.
+
+mlflow is an optional extra (make install-mlflow); tests that need it skip without it.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY
+from trainlab.errors import UserError
+
+
+def mlflow_overrides(tmp_path: Path, *extra: str) -> list[str]:
+    return [*TINY, "logger=mlflow", f"logger.mlflow.tracking_uri=sqlite:///{tmp_path}/m.db", *extra]
+
+
+class FakeEnergyCounter:
+    """Stands in for a GPU's energy counter (trainlab.energy.CounterReader): 5 J more per reading."""
+
+    def __init__(self):
+        self.total = 0.0
+
+    def joules(self) -> float:
+        self.total += 5.0
+        return self.total
+
+    def close(self) -> None:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_default_tracking_uri_is_a_database_under_outputs(compose_cfg, tmp_path):
+    cfg = compose_cfg(["logger=mlflow"])
+    assert cfg.logger.mlflow.tracking_uri == f"sqlite:///{tmp_path}/outputs/mlflow.db"
+    assert cfg.logger.mlflow.registered_model_name == "lstm_synthetic"
+
+
+@pytest.mark.slow  # 27-36 s here (2 shared cores): a new MLflow database first runs its schema migrations
+def test_run_is_tracked_and_registered(compose_cfg, run_train, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    # Lightning's logger calls mlflow.set_tracking_uri, which also sets this variable: undone afterwards
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/m.db")
+    from trainlab.energy import EnergyMeter
+
+    meter = EnergyMeter()
+    meter.readers = [FakeEnergyCounter()]  # so energy metrics exist without a GPU
+    cfg = compose_cfg(mlflow_overrides(tmp_path, "logger.mlflow.register_model=true", "callbacks.energy=null",
+                                       "optimizer.lr=0.01"))
+    metrics = run_train(cfg, extra_callbacks=[meter])
+    run_dir = Path(cfg.paths.output_dir)
+
+    client = mlflow.tracking.MlflowClient(f"sqlite:///{tmp_path}/m.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("trainlab").experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name.startswith("lstm_synthetic__data.source.num_rows=600,")  # the run's label
+    assert run.data.tags["run_dir"] == str(run_dir) and run.data.tags["model"] == "lstm"
+
+    params = run.data.params  # the flattened resolved config
+    assert params["model/net/hidden_size"] == "16" and params["optimizer/lr"] == "0.01"
+    assert params["data/source/num_rows"] == "600" and params["seed"] == "3407"
+
+    logged = run.data.metrics  # the last value of each
+    assert logged["val/loss"] == pytest.approx(metrics["val/loss"])
+    assert logged["test/rmse"] == pytest.approx(metrics["test/rmse"])
+    assert logged["lr-Adam"] == pytest.approx(0.01)
+    assert logged["model/params_total"] == logged["model/params_trainable"] > 0 and logged["model/size_mb"] > 0
+    assert logged["energy/epoch_joules"] == pytest.approx(5.0)  # one counter reading apart
+    assert len(client.get_metric_history(run.info.run_id, "val/loss")) == 2  # one per epoch
+
+    def artifacts(path: str = "") -> set[str]:
+        found = set()
+        for item in client.list_artifacts(run.info.run_id, path):
+            found |= artifacts(item.path) if item.is_dir else {item.path}
+        return found
+
+    best = Path((run_dir / "checkpoints" / "best.txt").read_text().strip())
+    uploaded = artifacts()
+    assert {f"checkpoints/{best.name}", "resolved_config.yaml", ".hydra/config.yaml", "epochs.jsonl",
+            "training_summary.json", "training_curves.png"} <= uploaded
+    assert not any(p.endswith("last.ckpt") for p in uploaded)  # log_model=false: the best one only
+    assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tmp_path)  # beside m.db
+    # the summary went up again after testing, with the test metrics in it
+    summary = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/training_summary.json")
+    assert summary["test"]["test/rmse"] == pytest.approx(metrics["test/rmse"])
+
+    (version,) = client.search_model_versions("name='lstm_synthetic'")
+    assert version.run_id == run.info.run_id and version.source == run.info.artifact_uri
+    assert version.tags["checkpoint"] == best.name and version.tags["monitor"] == "val/loss"
+    downloaded = Path(mlflow.artifacts.download_artifacts(f"models:/lstm_synthetic/{version.version}",
+                                                          dst_path=str(tmp_path / "download")))
+    (checkpoint,) = (downloaded / "checkpoints").iterdir()
+    assert checkpoint.read_bytes() == best.read_bytes()
+    # the downloaded version is a run folder that evaluate.py takes
+    import evaluate as evaluate_script
+
+    report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={downloaded}"], config_name="eval"))
+    assert report["checkpoint"] == str(checkpoint)
+    assert report["metrics"]["test/rmse"] == pytest.approx(metrics["test/rmse"], rel=1e-5)
+
+
+def test_without_mlflow_installed(compose_cfg, run_train, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` now raises ImportError
+    cfg = compose_cfg(mlflow_overrides(tmp_path))
+    with pytest.raises(UserError, match=r"^logger=mlflow needs the mlflow package \(~800 MB\): make install-mlflow$"):
+        run_train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    assert (run_dir / ".hydra" / "config.yaml").is_file()  # what was written stays
+    assert not (run_dir / "checkpoints").exists()  # nothing trained
+
+
+def test_unreachable_server_stops_before_training(compose_cfg, run_train, tmp_path):
+    pytest.importorskip("mlflow")
+    uri = f"http://127.0.0.1:{free_port()}"
+    cfg = compose_cfg([*TINY, "logger=mlflow", f"logger.mlflow.tracking_uri={uri}"])
+    start = time.perf_counter()
+    with pytest.raises(UserError, match=rf"logger.mlflow.tracking_uri={uri}: no MLflow server answers there "
+                                        r"\(.*\); start it \(`make mlflow"):
+        run_train(cfg)
+    assert time.perf_counter() - start < 30  # not MLflow's minutes of retries
+    run_dir = Path(cfg.paths.output_dir)
+    assert (run_dir / ".hydra" / "config.yaml").is_file() and not (run_dir / "checkpoints").exists()
+
+
+def test_any_http_reply_counts_as_a_server():
+    """A server behind a login (401 on /health) is reachable; a closed port is not."""
+    import http.server
+    import threading
+
+    from trainlab.tracking import unreachable
+
+    class LoginWall(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_error(401)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), LoginWall)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert unreachable(f"http://127.0.0.1:{server.server_port}") is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "refused" in unreachable(f"http://127.0.0.1:{free_port()}", timeout_s=2).lower()
+
+
+@pytest.mark.slow
+def test_unreachable_server_on_the_command_line(tmp_path):
+    pytest.importorskip("mlflow")
+    from tests.test_errors import cli
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    result = cli(*TINY, "logger=mlflow", f"logger.mlflow.tracking_uri={uri}", tmp_path=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"error: logger.mlflow.tracking_uri={uri}: no MLflow server answers there" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
