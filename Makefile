@@ -47,7 +47,7 @@ clean:  ## remove outputs/, caches and .venv
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # --- hyperparameter search (python train.py -m hparams_search=optuna; SWEEP=outputs/train/multiruns/<...>)
-.PHONY: analyze dashboard refine
+.PHONY: analyze dashboard refine bench-search
 SWEEP   ?=
 EPOCHS  ?= 50
 
@@ -59,6 +59,9 @@ dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:
 
 refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
 	$(PY) -m trainlab.search.refine $(SWEEP) --epochs $(EPOCHS) $(ARGS)
+
+bench-search: $(VENV)  ## pruner=median vs nop, n_jobs=2 vs 1 in real sweeps (~15 min on 2 quiet cores; ARGS=--quick: a small check)
+	$(PY) benchmarks/search.py $(ARGS)
 
 # --- MLflow tracking (optional extra): make install-mlflow, then train.py logger=mlflow
 .PHONY: install-mlflow mlflow

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
-from trainlab.errors import report_user_errors  # noqa: E402 - after TRAINLAB_ROOT
+from trainlab.errors import report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
 from trainlab.schemas import register_configs  # noqa: E402
 
 register_configs()
@@ -80,4 +80,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command_line(main)

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
-from trainlab.errors import UserError, report_user_errors  # noqa: E402 - after TRAINLAB_ROOT
+from trainlab.errors import UserError, report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
 from trainlab.schemas import check_trainer, register_configs  # noqa: E402
 from trainlab.search.trial import optuna_trial  # noqa: E402
 
@@ -81,4 +81,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    run_command_line(main)

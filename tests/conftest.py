@@ -36,8 +36,8 @@ TINY = ["data.source.num_rows=600", *TINY_ANY_DATA]
 FAMILY_DATA = {"gnn": "gaia", "unet": "sky"}
 SMALL_DATA = {
     "synthetic": ["data.source.num_rows=600"],
-    "gaia": [],
-    "sky": [],
+    "gaia": ["data.source.num_stars=600"],
+    "sky": ["data.source.tile_size=32", "data.source.num_tiles=12"],
 }
 
 

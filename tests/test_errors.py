@@ -44,6 +44,13 @@ def test_composition_errors(override, expected, tmp_path):
     assert not (tmp_path / "outputs").exists()  # nothing started
 
 
+def test_conflicting_hydra_flags_get_one_line(tmp_path):
+    result = cli("-m", "--cfg", "job", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: Only one of --run, --multirun, --cfg")
+    assert "leave out -m" in result.stderr and "Traceback" not in result.stderr
+
+
 # -- errors found while building: in-process, each asserting its message -------------------------
 def csv_file(tmp_path: Path, frame: pd.DataFrame) -> str:
     path = tmp_path / "series.csv"

@@ -1,7 +1,7 @@
 """The Optuna sweeper: search spaces, the pruning callback, bad sweep configs, and small real sweeps.
 
-Real sweeps run as a person types them (subprocesses) on tiny data; they take 10-40 s each and are
-marked slow.
+Real sweeps run as a person types them (subprocesses) on tiny data; they take 10-60 s each (the
+submitit_local one up to two minutes: it starts a Python process per trial) and are marked slow.
 """
 
 from __future__ import annotations
@@ -9,30 +9,38 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import optuna
 import pytest
 import torch
 import yaml
 from omegaconf import OmegaConf
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, config_options, family_overrides
+from trainlab.build import bind_data_dims, build
 from trainlab.errors import UserError, report_user_errors
 from trainlab.search.pruning import OptunaPruning
-from trainlab.search.space import grid_values, parse_space
+from trainlab.search.space import check_keys, grid_values, parse_space
 from trainlab.search.trial import TrialFailed, optuna_trial
 
 TINY_SWEEP = ["data.source.num_rows=400", "data.window=12", "model.net.hidden_size=8", "trainer.max_epochs=4",
               "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "hardware.num_threads=1",
 ]
-HAS_JOBLIB = importlib.util.find_spec("hydra_plugins.hydra_joblib_launcher") is not None
+HAS_LAUNCHER = {name: importlib.util.find_spec(f"hydra_plugins.hydra_{name}_launcher") is not None
+                for name in ("joblib", "submitit")}
+# the time-series models' spaces (conf/hparams_search/space/<model>.yaml) and, per model, the width
+# that TINY_SWEEP pins small (a searched key given on the command line is fixed for every trial)
+TIME_SERIES_WIDTH = {"lstm": "model.net.hidden_size", "lstm_attention": "model.net.hidden_size",
+                     "cnn": "model.net.hidden_channels"}
 
 
 def sweep(*args: str, tmp_path: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -48,8 +56,8 @@ def trials_of(sweep_dir: Path) -> list[dict[str, str]]:
 
 
 def epochs_reported(sweep_dir: Path) -> int:
-    """Epochs trial 0 has reported to the study so far (0 before the study file exists)."""
-    if not (sweep_dir / "optuna.db").is_file():
+    """Epochs trial 0 has reported to the study so far (0 before the study is ready)."""
+    if not (sweep_dir / "multirun.yaml").is_file():  # written after the study's tables: reading earlier races
         return 0
     try:
         trials = optuna.load_study(study_name=sweep_dir.name, storage=f"sqlite:///{sweep_dir}/optuna.db").trials
@@ -80,6 +88,35 @@ def test_search_file_gives_the_seed_space(compose_cfg):
         "data.batch_size": CategoricalDistribution([16, 32, 64]),
     }
     assert fixed == []
+
+
+@pytest.mark.parametrize("model", config_options("model"))
+def test_every_model_has_a_search_space_of_its_own_keys(compose_cfg, model):
+    cfg = compose_cfg(["hparams_search=optuna", *family_overrides(model)])  # with its family's data
+    assert cfg.hydra.runtime.choices["hparams_search/space@hydra.sweeper.params"] == model
+    space, fixed = parse_space(cfg.hydra.sweeper.params, None, [])
+    assert space and fixed == []
+    check_keys(cfg, space)  # raises on a key the model's config does not have
+
+
+def corner(dist: BaseDistribution, end: int) -> Any:
+    """The lowest (end=0) or highest (end=-1) value a distribution can give."""
+    if isinstance(dist, CategoricalDistribution):
+        return dist.choices[end]
+    return dist.low if end == 0 else dist.high
+
+
+@pytest.mark.parametrize("model", sorted(TIME_SERIES_WIDTH))
+@pytest.mark.parametrize("end", [0, -1], ids=["low", "high"])
+def test_search_space_corners_build_and_run(compose_cfg, model, end):
+    """Every parameter at its lowest (or highest) value at once still gives a net that runs."""
+    space, _ = parse_space(compose_cfg(["hparams_search=optuna", f"model={model}"]).hydra.sweeper.params, None, [])
+    picked = [f"{key}={corner(dist, end)}" for key, dist in space.items()]
+    cfg = compose_cfg([f"model={model}", "data.source.num_rows=300", *picked])
+    datamodule = build(cfg.data, "data")
+    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+    batch = torch.randn(2, cfg.data.window, datamodule.dims["in"])  # (batch, window, features)
+    assert net(batch).shape == (2, datamodule.dims["out"])
 
 
 def test_command_line_replaces_a_searched_key_and_adds_sweeps():
@@ -133,6 +170,23 @@ def test_pruning_callback_fails_a_nan_run():
     callback.on_validation_end(trainer, None)
     assert trainer.should_stop
     with pytest.raises(TrialFailed, match="val/loss is nan at epoch 2"):
+        callback.on_fit_end(trainer, None)
+
+
+def test_pruning_callback_stops_a_run_whose_trial_the_sweep_closed(tmp_path):
+    """An interrupted sweep marks its running trials FAIL; a job that lives on stops at its next epoch."""
+    storage = f"sqlite:///{tmp_path}/study.db"
+    study = optuna.create_study(storage=storage, study_name="s")
+    trial = study.ask()
+    callback = OptunaPruning.for_trial(storage, "s", trial._trial_id, "val/loss")
+    trainer = fake_trainer(1.0, 0)
+    callback.on_validation_end(trainer, None)
+    assert not trainer.should_stop
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)  # as OptunaSearch._interrupt does
+    trainer = fake_trainer(0.9, 1)
+    callback.on_validation_end(trainer, None)
+    assert trainer.should_stop
+    with pytest.raises(TrialFailed, match="the sweep closed trial 0"):
         callback.on_fit_end(trainer, None)
 
 
@@ -297,26 +351,45 @@ def test_lightning_hydra_template_search_file_runs(tmp_path):
     assert [t["state"] for t in trials] == ["COMPLETE"] * 2
 
 
+def job_pids(trial: optuna.trial.FrozenTrial) -> set[int]:
+    """Ids of the processes that trained a trial, from its TensorBoard file names (...<host>.<pid>.<n>)."""
+    return {int(p.name.split(".")[-2]) for p in Path(trial.user_attrs["run_dir"]).rglob("events.out.tfevents.*")}
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_JOBLIB, reason="hydra-joblib-launcher is not installed")
-def test_two_trials_run_at_once_in_worker_processes(tmp_path):
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_parallel_trials_run_in_worker_processes_are_pruned_and_refilled(launcher, tmp_path):
+    """Two slots with a launcher whose jobs run in other processes: each job reports to the study and
+    is pruned in its own process, and a slot starts its next trial as soon as its last one ends."""
+    if not HAS_LAUNCHER[launcher.split("_")[0]]:
+        pytest.skip(f"hydra-{launcher.split('_')[0]}-launcher is not installed")
     tiny = [arg for arg in TINY_SWEEP if not arg.startswith("hardware.num_threads")]  # the sweeper splits them
-    result = sweep("hydra/launcher=joblib", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=4",
-                   "hydra/sweeper/pruner=nop", *tiny, "trainer.max_epochs=6", tmp_path=tmp_path)
+    result = sweep(f"hydra/launcher={launcher}", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=6",
+                   "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=1", *tiny,
+                   tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     sweep_dir = only_sweep_dir(tmp_path)
     study = optuna.load_study(study_name=sweep_dir.name, storage=f"sqlite:///{sweep_dir}/optuna.db")
     trials = sorted(study.trials, key=lambda t: t.datetime_start)
-    assert len(trials) == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-    overlaps = [(a.number, b.number) for a in trials for b in trials
-                if a.number < b.number and a.datetime_start < b.datetime_complete
-                and b.datetime_start < a.datetime_complete]
-    assert overlaps, "no two trials ran at the same time"
-    # the jobs ran in worker processes, not in the sweeper's; each got half of the CPU threads
-    sweeper_pid = int(study.trials[0].user_attrs["sweeper"].rsplit(":", 1)[1])
-    job_pids = {int(p.name.split(".")[-2]) for t in trials
-                for p in Path(t.user_attrs["run_dir"]).rglob("events.out.tfevents.*")}
-    assert job_pids and sweeper_pid not in job_pids
+    states = [t.state for t in trials]
+    assert len(trials) == 6 and set(states) <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
+    pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert pruned, "no trial was pruned"
+    for t in pruned:  # stopped after the epoch the pruner spoke, before max_epochs=4
+        assert len(t.intermediate_values) < 4 and t.last_step == len(t.intermediate_values) - 1
+    # asynchronous slots: a trial started while one begun well before it was still running (a sweeper
+    # that launches trials in batches starts a batch's trials together, after the last batch ended)
+    refills = [(a.number, b.number) for a in trials for b in trials
+               if (b.datetime_start - a.datetime_start).total_seconds() > 0.5
+               and b.datetime_start < a.datetime_complete]
+    assert refills, "no slot started a trial while the other slot's trial ran"
+    # the jobs ran in other processes than the sweeper's (submitit: a new one per job); each got half
+    # of the CPU threads
+    sweeper_pid = int(trials[0].user_attrs["sweeper"].rsplit(":", 1)[1])
+    pids = [job_pids(t) for t in trials]
+    assert all(len(p) == 1 for p in pids) and sweeper_pid not in set.union(*pids)
+    if launcher == "submitit_local":
+        assert len(set.union(*pids)) == len(trials)
     cores = len(os.sched_getaffinity(0))
     for t in trials:
         resolved = yaml.safe_load((Path(t.user_attrs["run_dir"]) / "resolved_config.yaml").read_text())
@@ -324,9 +397,22 @@ def test_two_trials_run_at_once_in_worker_processes(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_marks_running_trial_failed_and_the_study_resumes(tmp_path):
-    args = ["hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=nop", f"hydra.sweep.dir={tmp_path}/sweep",
-            *TINY_SWEEP, "trainer.max_epochs=200", "callbacks.early_stopping.patience=1000"]
+@pytest.mark.parametrize("model", ["cnn", "lstm_attention"])
+def test_sweep_searches_the_chosen_models_space(model, tmp_path):
+    tiny = [arg for arg in TINY_SWEEP if not arg.startswith("model.net.hidden_size")]
+    result = sweep(f"model={model}", "hydra.sweeper.n_trials=2", f"{TIME_SERIES_WIDTH[model]}=8", *tiny,
+                   "trainer.max_epochs=1", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = trials_of(only_sweep_dir(tmp_path))
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 2
+    space_file = yaml.safe_load((ROOT / "conf/hparams_search/space" / f"{model}.yaml").read_text())
+    searched = set(space_file) - {TIME_SERIES_WIDTH[model]}
+    assert searched <= set(trials[0]) and all(trials[0][key] != "" for key in searched)
+
+
+def sigterm_once_training(args: list[str], tmp_path: Path) -> str:
+    """Start ``train.py -m hparams_search=optuna <args>``, SIGTERM it once a trial has reported an
+    epoch, check it exited 143 and return its stderr."""
     command = [sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=optuna", *args,
                f"paths.log_dir={tmp_path}/outputs"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -336,6 +422,35 @@ def test_sigterm_marks_running_trial_failed_and_the_study_resumes(tmp_path):
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 143, stderr[-3000:]
+    return stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_LAUNCHER["submitit"], reason="hydra-submitit-launcher is not installed")
+def test_sigterm_under_submitit_stops_the_job_at_its_next_epoch(tmp_path):
+    """submitit_local's jobs outlive the sweeper: the one whose trial the interrupt closed stops itself."""
+    args = ["hydra/launcher=submitit_local", "hydra.sweeper.n_trials=2", "hydra/sweeper/pruner=nop",
+            f"hydra.sweep.dir={tmp_path}/sweep", *TINY_SWEEP, "trainer.max_epochs=5000",
+            "callbacks.early_stopping.patience=10000"]  # minutes of training if nothing stopped it
+    stderr = sigterm_once_training(args, tmp_path)
+    (trial,) = trials_of(tmp_path / "sweep")
+    assert trial["state"] == "FAIL" and trial["fail_reason"] == "interrupted (SIGTERM)"
+
+    deadline = time.time() + 60  # the job's result appears when its process ends
+    while time.time() < deadline and not list((tmp_path / "sweep" / ".submitit").rglob("*_result.pkl")):
+        time.sleep(0.5)
+    (result_file,) = (tmp_path / "sweep" / ".submitit").rglob("*_result.pkl")
+    outcome, job_return = pickle.loads(result_file.read_bytes())  # ("success", hydra's JobReturn)
+    assert outcome == "success"
+    assert isinstance(job_return._return_value, TrialFailed)
+    assert "the sweep closed trial 0" in str(job_return._return_value)
+
+
+@pytest.mark.slow
+def test_sigterm_marks_running_trial_failed_and_the_study_resumes(tmp_path):
+    args = ["hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=nop", f"hydra.sweep.dir={tmp_path}/sweep",
+            *TINY_SWEEP, "trainer.max_epochs=200", "callbacks.early_stopping.patience=1000"]
+    stderr = sigterm_once_training(args, tmp_path)
     assert "running trials marked FAIL" in stderr
     (trial,) = trials_of(tmp_path / "sweep")
     assert trial["state"] == "FAIL" and trial["fail_reason"] == "interrupted (SIGTERM)"

@@ -44,3 +44,17 @@ def report_user_errors() -> Iterator[None]:
             raise
         print(f"error: {user_error}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
+
+
+def run_command_line(main) -> None:
+    """Run a ``@hydra.main`` function; Hydra's own check of the flags (``-m`` with ``--cfg``, two of
+    ``--cfg``/``--info``/...) raises a ValueError before any job: make it one line and exit 2."""
+    try:
+        main()
+    except ValueError as exc:
+        if "can be specified" not in str(exc):
+            raise
+        script = sys.argv[0].rsplit("/", 1)[-1]
+        print(f"error: {exc}; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>",
+              file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)

@@ -110,7 +110,7 @@ class ElNinoSST:
 Columns = Optional[Sequence[Union[str, int]]]
 
 
-def _read_frame(path: str, key: str):
+def read_frame(path: str, key: str):
     """Read a CSV, Parquet or NPY file into a pandas DataFrame (NPY columns are named 0, 1, ...)."""
     import pandas as pd
 
@@ -137,7 +137,7 @@ def _read_frame(path: str, key: str):
     raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE}")
 
 
-def _numeric(frame, columns: list[str], path: str, role: str) -> np.ndarray:
+def numeric_columns(frame, columns: list[str], path: str, role: str) -> np.ndarray:
     """Columns as float32, refusing text and missing values with the column and row named."""
     import pandas as pd
 
@@ -193,8 +193,8 @@ class TableFile:
         self.feature_columns = None if feature_columns is None else [str(c) for c in feature_columns]
 
     def load(self) -> SeriesTable:
-        frame = _read_frame(self.path, "data.source.path")
-        target_frame = frame if self.target_path is None else _read_frame(self.target_path, "data.source.target_path")
+        frame = read_frame(self.path, "data.source.path")
+        target_frame = frame if self.target_path is None else read_frame(self.target_path, "data.source.target_path")
         if self.time_column is not None:
             for f, p in ((frame, self.path), (target_frame, self.target_path or self.path)):
                 if self.time_column not in f.columns:
@@ -214,6 +214,6 @@ class TableFile:
                 raise UserError(f"'{self.path}' has no feature columns besides the targets")
         frame.columns = [str(c) for c in frame.columns]
         target_frame.columns = [str(c) for c in target_frame.columns]
-        features = _numeric(frame, feature_columns, self.path, "feature")
-        targets = _numeric(target_frame, self.target_columns, self.target_path or self.path, "target")
+        features = numeric_columns(frame, feature_columns, self.path, "feature")
+        targets = numeric_columns(target_frame, self.target_columns, self.target_path or self.path, "target")
         return SeriesTable(features, targets, feature_columns, self.target_columns, Path(self.path).stem)

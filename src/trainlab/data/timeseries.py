@@ -5,21 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from trainlab.data.module import SplitDataModule
 from trainlab.data.sources import SeriesTable
 from trainlab.data.windows import EpochSeededSampler, WindowDataset, keep_batch
 from trainlab.errors import UserError
 
 log = logging.getLogger(__name__)
 
-_STATS = ("feature_mean", "feature_std", "target_mean", "target_std")
 
 
-class TimeSeriesDataModule(pl.LightningDataModule):
+class TimeSeriesDataModule(SplitDataModule):
     """Windows of a multivariate series for forecasting.
 
     Rows are split in time order by the row of each window's target: the first
@@ -41,6 +40,8 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         num_workers, pin_memory, persistent_workers, prefetch_factor: DataLoader settings, taken
             from the hardware profile; the last two apply only with workers.
     """
+
+    STATS = ("feature_mean", "feature_std", "target_mean", "target_std")
 
     task = "regression"  # models with the same tag train on it
 
@@ -66,22 +67,13 @@ class TimeSeriesDataModule(pl.LightningDataModule):
                                 ("batch_size", batch_size, 1), ("val_batch_multiplier", val_batch_multiplier, 1)):
             if value < low:
                 raise UserError(f"data.{key}={value} must be at least {low}")
-        for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if not 0.0 < value < 1.0:
-                raise UserError(f"data.{key}={value} must lie strictly between 0 and 1")
-        if val_fraction + test_fraction >= 0.9:
-            raise UserError(
-                f"data.val_fraction + data.test_fraction = {val_fraction + test_fraction:.2f} leaves "
-                "under 10% of rows for training; lower them"
-            )
+        self.check_fractions(val_fraction, test_fraction, "rows")
         self.source = source
         self.window, self.horizon, self.stride = window, horizon, stride
         self.batch_size, self.val_batch_multiplier = batch_size, val_batch_multiplier
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.scale_targets, self.seed = scale_targets, seed
-        self.loader_kwargs: dict[str, Any] = {"num_workers": num_workers, "pin_memory": pin_memory}
-        if num_workers > 0:
-            self.loader_kwargs.update(persistent_workers=persistent_workers, prefetch_factor=prefetch_factor)
+        self.set_loader_options(num_workers, pin_memory, persistent_workers, prefetch_factor)
         self.table: Optional[SeriesTable] = None
         self.stats: dict[str, np.ndarray] = {}
         self.datasets: dict[str, WindowDataset] = {}
@@ -160,11 +152,6 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         log.info("windows: train %d, val %d, test %d", *(len(self.datasets[s]) for s in ("train", "val", "test")))
 
     # -- loaders -----------------------------------------------------------------------------
-    def _generator(self) -> torch.Generator:
-        # Every DataLoader iterator draws a base seed for its workers; from its own generator it
-        # leaves the global RNG alone, which a resumed run would otherwise see in another state.
-        return torch.Generator().manual_seed(self.seed)
-
     def train_dataloader(self) -> DataLoader:
         dataset = self.datasets["train"]
         return DataLoader(dataset, batch_size=self.batch_size, sampler=EpochSeededSampler(len(dataset), self.seed),
@@ -174,24 +161,9 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         return DataLoader(self.datasets[split], batch_size=self.batch_size * self.val_batch_multiplier,
                           shuffle=False, collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._eval_loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
-
-    # -- checkpointed state ------------------------------------------------------------------
-    def state_dict(self) -> dict[str, list[float]]:
-        return {k: np.asarray(v).tolist() for k, v in self.stats.items()}
-
-    def load_state_dict(self, state_dict: dict[str, list[float]]) -> None:
-        missing = [k for k in _STATS if k not in state_dict]
-        if missing:
-            raise UserError(f"checkpoint lacks the data statistics {missing}; it was not written by this data module")
-        self.stats = {k: np.asarray(state_dict[k], dtype=np.float64) for k in _STATS}
+    # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
+    def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
+        self.stats = stats
         if self.datasets:  # Lightning restores state after setup(): rescale with these statistics
             self._build_datasets()
 

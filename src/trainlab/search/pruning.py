@@ -21,7 +21,8 @@ class OptunaPruning(pl.Callback):
 
     A pruned run stops at the end of that epoch (``trainer.should_stop``, so its checkpoints and logs
     are written as for any run) and then raises ``optuna.TrialPruned`` from ``on_fit_end``, before any
-    test. A NaN or infinite value stops the run the same way with :class:`TrialFailed`.
+    test. A NaN or infinite value stops the run the same way with :class:`TrialFailed`, and so does a
+    trial the sweep has already closed (an interrupted sweep whose job process lives on).
 
     Args:
         trial: the trial this run is.
@@ -58,7 +59,15 @@ class OptunaPruning(pl.Callback):
         self.last_value = value
         if not self.single_objective:
             return
-        self.trial.report(value, step=epoch)
+        try:
+            self.trial.report(value, step=epoch)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # The sweep has closed this trial: it was interrupted (SIGTERM, Ctrl-C) and marked the running
+            # trials FAIL. A job that outlives its sweeper (submitit_local's, a loky worker busy with it)
+            # stops here, at its next epoch end, instead of training on for nobody.
+            self.failure = f"the sweep closed trial {self.trial.number} (interrupted?); stopped at epoch {epoch}"
+            trainer.should_stop = True
+            return
         if self.trial.should_prune():
             self.pruned_at = epoch
             trainer.should_stop = True

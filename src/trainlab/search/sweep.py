@@ -6,6 +6,8 @@
   (``launcher.launch([overrides], initial_job_idx=trial.number)``), tells the study its fate and asks
   the next, so a slot never waits for another slot's trial. The basic launcher runs jobs inside this
   process, where trials would share torch's global state: with it, trials run one at a time.
+  hydra-joblib-launcher runs them in a pool of worker processes that live through the sweep;
+  submitit_local starts a new process per job (each trial pays Python's and torch's start-up again).
 - Job folders are ``<sweep dir>/<trial number>``: unique across resumed runs of a study.
 - The study is ``sqlite:///<sweep dir>/optuna.db`` unless ``storage`` names another; it continues
   until ``n_trials`` trials are COMPLETE or PRUNED, whichever run finished them.
@@ -177,7 +179,8 @@ class OptunaSearch:
         n_jobs = int(self.conf["n_jobs"])
         if n_jobs > 1 and isinstance(self.launcher, BasicLauncher):
             log.warning("hydra.sweeper.n_jobs=%d with the basic launcher, which runs jobs inside this process: "
-                        "trials run one at a time; for parallel trials add hydra/launcher=joblib", n_jobs)
+                        "trials run one at a time; for parallel trials add hydra/launcher=joblib "
+                        "(or submitit_local)", n_jobs)
             return 1
         return n_jobs
 

@@ -14,6 +14,16 @@ def check_scheme(scheme: str) -> None:
         raise UserError(f"model.net.init={scheme!r} is not one of {', '.join(SCHEMES)}")
 
 
+def initialise_linear(m: nn.Module, scheme: str) -> None:
+    """Xavier or He weights and a zero bias for one layer with ``weight`` and ``bias`` (linear, conv)."""
+    if scheme == "xavier":
+        nn.init.xavier_uniform_(m.weight)
+    else:
+        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    if m.bias is not None:
+        nn.init.zeros_(m.bias)
+
+
 def initialise(module: nn.Module, scheme: str) -> None:
     """Re-initialise weights of Linear, Conv1d/2d and LSTM layers; biases to zero.
 
@@ -26,12 +36,7 @@ def initialise(module: nn.Module, scheme: str) -> None:
         return
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
-            if scheme == "xavier":
-                nn.init.xavier_uniform_(m.weight)
-            else:
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+            initialise_linear(m, scheme)
         elif isinstance(m, nn.LSTM):
             for name, p in m.named_parameters():
                 if name.startswith("weight_ih"):

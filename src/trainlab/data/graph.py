@@ -1,0 +1,287 @@
+"""The graph data module: a star catalogue as a kNN graph for node classification."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from torch_geometric.data import Data
+
+from trainlab.data.catalogue import StarTable
+from trainlab.data.module import SplitDataModule
+from trainlab.data.subgraphs import EgoNets, NodeIds, edge_index_from_table, ego_net_bound, knn_table, only_item
+from trainlab.data.windows import EpochSeededSampler
+from trainlab.errors import UserError
+
+log = logging.getLogger(__name__)
+
+SAMPLERS = ("ego", "random_nodes")
+SPLITS = ("train", "val", "test")
+
+
+class StarGraphDataModule(SplitDataModule):
+    """Stars as nodes, each joined to its ``k`` nearest neighbours in 3-D, for node classification.
+
+    The graph is built once with scipy's cKDTree on the catalogue's positions; edges run from each
+    neighbour to the star (in-degree exactly ``k``). Stars are split into train / val / test masks
+    at random, per class (stratified), from ``seed``; the whole graph stays visible (transductive
+    node classification, as on Planetoid). Feature means and standard deviations are fit on the
+    training stars only and saved in every checkpoint (``state_dict``).
+
+    Batches are PyG ``Data`` objects with ``x``, ``edge_index``, ``y`` and ``target_mask`` (the
+    nodes whose loss and metrics count). When the graph has at most ``max_nodes_per_graph`` nodes
+    (or that is null) every batch is the whole graph, masked to the split. Above it, training
+    runs on sampled subgraphs of at most that many nodes:
+
+    * ``sampler=ego``: batches of ``batch_size`` training stars (fewer if their ego nets would not
+      fit) with their ``num_hops``-hop neighbourhoods (every neighbour, or ``fanout`` drawn per
+      node); a seed sees exactly what it sees in the whole graph when ``fanout`` is null.
+    * ``sampler=random_nodes``: PyG's ``RandomNodeLoader``, the nodes split at random into parts
+      of at most ``max_nodes_per_graph`` with the edges inside each part: cheap, but a part keeps
+      only ~max_nodes/stars of each star's neighbours.
+
+    Validation and test always cover every star of their split: the whole graph, or (sampled
+    mode) ego nets with every neighbour, so their numbers do not depend on the sampling.
+
+    Args:
+        source: object with ``load() -> StarTable`` (trainlab.data.catalogue).
+        k: neighbours per star.
+        density_feature: add log10 of the mean distance to the ``k`` neighbours (local star
+            density; pc for sky catalogues) as a node feature.
+        batch_size: seed stars per sampled training batch (unused for full-graph batches).
+        val_batch_multiplier: evaluation batches may hold this many times ``max_nodes_per_graph``
+            nodes (no gradients are kept there).
+        val_fraction, test_fraction: shares of stars (per class) for validation and test.
+        sampler: "ego" or "random_nodes" (see above).
+        num_hops: depth of the ego nets; one hop per message-passing layer of the net.
+        fanout: neighbours kept per node and hop in training ego nets (null: all ``k``).
+        max_nodes_per_graph: sample subgraphs above this many nodes (from the hardware profile).
+        seed: seeds the split and the training order, drawn per epoch from (seed, epoch).
+        num_workers, pin_memory, persistent_workers, prefetch_factor: DataLoader settings from the
+            hardware profile; the last two apply only with workers.
+    """
+
+    STATS = ("feature_mean", "feature_std")
+
+    task = "node_classification"  # models with the same tag train on it
+
+    def __init__(
+        self,
+        source: Any,
+        k: int = 10,
+        density_feature: bool = False,
+        batch_size: int = 256,
+        val_batch_multiplier: int = 2,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        sampler: str = "ego",
+        num_hops: int = 2,
+        fanout: Optional[int] = None,
+        max_nodes_per_graph: Optional[int] = None,
+        seed: int = 3407,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+        prefetch_factor: Optional[int] = None,
+    ):
+        super().__init__()
+        for key, value, low in (("k", k, 1), ("batch_size", batch_size, 1), ("num_hops", num_hops, 1),
+                                ("val_batch_multiplier", val_batch_multiplier, 1), ("fanout", fanout, 1),
+                                ("max_nodes_per_graph", max_nodes_per_graph, 2)):
+            if value is not None and value < low:
+                raise UserError(f"data.{key}={value} must be at least {low}")
+        self.check_fractions(val_fraction, test_fraction, "stars")
+        if sampler not in SAMPLERS:
+            raise UserError(f"data.sampler={sampler!r} is not one of {', '.join(SAMPLERS)}")
+        self.source, self.k, self.density_feature = source, k, density_feature
+        self.batch_size, self.val_batch_multiplier = batch_size, val_batch_multiplier
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.sampler, self.num_hops, self.fanout = sampler, num_hops, fanout
+        self.max_nodes_per_graph, self.seed = max_nodes_per_graph, seed
+        self.set_loader_options(num_workers, pin_memory, persistent_workers, prefetch_factor)
+        self.table: Optional[StarTable] = None
+        self.stats: dict[str, np.ndarray] = {}
+        self.graph: Optional[Data] = None  # x standardised, edge_index, y, train/val/test masks
+        self.neighbours: Optional[torch.Tensor] = None  # (stars, k) in-neighbours of every star
+        self.raw_features: Optional[np.ndarray] = None  # (stars, features) before scaling
+
+    # -- sizes the model needs ---------------------------------------------------------------
+    def load(self) -> StarTable:
+        """Read the source once (idempotent)."""
+        if self.table is None:
+            self.table = self.source.load()
+            n = len(self.table.labels)
+            if n <= self.k:
+                raise UserError(f"'{self.table.name}' has {n} stars; data.k={self.k} neighbours need at least "
+                                f"{self.k + 1}: lower data.k or use a larger catalogue")
+        return self.table
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.load().feature_names + (["log10_knn_distance"] if self.density_feature else [])
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.load().class_names
+
+    @property
+    def dims(self) -> dict[str, int]:
+        """Sizes the net takes from the data: ``in`` (features per star), ``out`` (classes)."""
+        return {"in": len(self.feature_names), "out": len(self.class_names)}
+
+    def model_kwargs(self) -> dict[str, list[str]]:
+        """What the classification module needs from the data: the class names, in output order.
+
+        Builds the graph first (train.py calls this before the trainer), so a graph that cannot be
+        batched within the node budget stops the run before anything is written."""
+        self.setup("fit")
+        return {"class_names": list(self.class_names)}
+
+    @property
+    def sampled(self) -> bool:
+        """True when training runs on sampled subgraphs (the graph exceeds max_nodes_per_graph)."""
+        n = len(self.load().labels)
+        return self.max_nodes_per_graph is not None and n > self.max_nodes_per_graph
+
+    # -- graph, split and scaling ------------------------------------------------------------
+    def setup(self, stage: Optional[str] = None) -> None:
+        if self.graph is None:
+            self._build_graph()
+
+    def _split(self, labels: np.ndarray) -> dict[str, np.ndarray]:
+        """Boolean masks per split, stratified by class, from ``seed``."""
+        rng = np.random.default_rng(self.seed)
+        split_of = np.zeros(len(labels), dtype=np.int64)  # 0 train, 1 val, 2 test
+        for c in np.unique(labels):
+            members = rng.permutation(np.flatnonzero(labels == c))
+            n_test = int(round(len(members) * self.test_fraction))
+            n_val = int(round(len(members) * self.val_fraction))
+            split_of[members[:n_test]] = 2
+            split_of[members[n_test : n_test + n_val]] = 1
+        masks = {split: split_of == i for i, split in enumerate(SPLITS)}
+        for split, mask in masks.items():
+            if not mask.any():
+                raise UserError(f"the {split} split of '{self.table.name}' holds no star ({len(labels)} stars, "
+                                f"val_fraction={self.val_fraction}, test_fraction={self.test_fraction}); "
+                                "use a larger catalogue or other fractions")
+        return masks
+
+    def _fit_stats(self, train_mask: np.ndarray) -> None:
+        block = self.raw_features[train_mask].astype(np.float64)
+        std = block.std(axis=0)
+        self.stats = {"feature_mean": block.mean(axis=0), "feature_std": np.where(std > 1e-8, std, 1.0)}
+
+    def _scaled_features(self) -> torch.Tensor:
+        x = (self.raw_features - self.stats["feature_mean"]) / self.stats["feature_std"]
+        return torch.from_numpy(x.astype(np.float32))
+
+    def _build_graph(self) -> None:
+        table = self.load()
+        if self.sampled and self.sampler == "ego":
+            self.seeds_per_batch()  # refuses ego nets that cannot fit the node budget, before any work
+        neighbours, distances = knn_table(table.positions, self.k)
+        features = table.features.astype(np.float64)
+        if self.density_feature:
+            features = np.concatenate([features, np.log10(distances.mean(axis=1) + 1e-6)[:, None]], axis=1)
+        self.raw_features = features
+        masks = self._split(table.labels)
+        if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
+            self._fit_stats(masks["train"])
+        self.neighbours = torch.from_numpy(neighbours)
+        self.graph = Data(x=self._scaled_features(), edge_index=edge_index_from_table(self.neighbours),
+                          y=torch.from_numpy(table.labels),
+                          **{f"{s}_mask": torch.from_numpy(m) for s, m in masks.items()})
+        counts = dict(zip(table.class_names, np.bincount(table.labels, minlength=len(table.class_names)).tolist()))
+        log.info("graph of '%s': %d stars, %d edges (k=%d), features %s, classes %s; train %d, val %d, test %d; %s",
+                 table.name, self.graph.num_nodes, self.graph.num_edges, self.k, self.feature_names, counts,
+                 *(int(m.sum()) for m in masks.values()), self._describe_batches())
+
+    # -- batches -------------------------------------------------------------------------------
+    def _train_bound(self) -> int:
+        return ego_net_bound(self.fanout or self.k, self.num_hops)
+
+    def seeds_per_batch(self) -> int:
+        """Seed stars per sampled training batch: ``batch_size``, fewer if their ego nets could
+        exceed ``max_nodes_per_graph`` together."""
+        bound = self._train_bound()
+        if bound > self.max_nodes_per_graph:
+            raise UserError(
+                f"an ego net of data.num_hops={self.num_hops} hops over {self.fanout or self.k} neighbours holds up "
+                f"to {bound} nodes, more than hardware.max_nodes_per_graph={self.max_nodes_per_graph}; set "
+                f"data.fanout to fewer neighbours, use fewer layers (model.net.num_layers) or a smaller data.k"
+            )
+        return min(self.batch_size, self.max_nodes_per_graph // bound)
+
+    def eval_seeds_per_batch(self) -> int:
+        """Seed stars per evaluation batch: ego nets with every neighbour, within
+        ``val_batch_multiplier`` x ``max_nodes_per_graph`` nodes (at least one seed)."""
+        return max(1, self.val_batch_multiplier * self.max_nodes_per_graph // ego_net_bound(self.k, self.num_hops))
+
+    def _describe_batches(self) -> str:
+        if not self.sampled:
+            return "full-graph batches"
+        if self.sampler == "random_nodes":
+            parts = math.ceil(self.graph.num_nodes / self.max_nodes_per_graph)
+            return f"training on {parts} random node parts of <= {self.max_nodes_per_graph} nodes (RandomNodeLoader)"
+        seeds = self.seeds_per_batch()
+        capped = f" (data.batch_size={self.batch_size} capped to fit)" if seeds < self.batch_size else ""
+        return (f"training on ego nets: {seeds} seed stars per batch{capped}, <= {self._train_bound()} nodes "
+                f"each, max_nodes_per_graph={self.max_nodes_per_graph}; evaluation on ego nets of "
+                f"{self.eval_seeds_per_batch()} seeds")
+
+    def _masked_graph(self, split: str) -> Data:
+        g = self.graph
+        return Data(x=g.x, edge_index=g.edge_index, y=g.y, target_mask=g[f"{split}_mask"])
+
+    def _whole_graph_loader(self, split: str) -> DataLoader:
+        return DataLoader([self._masked_graph(split)], batch_size=1, collate_fn=only_item,
+                          generator=self._generator(), **self.loader_kwargs)
+
+    def train_dataloader(self) -> DataLoader:
+        if not self.sampled:
+            return self._whole_graph_loader("train")
+        if self.sampler == "random_nodes":
+            from torch_geometric.loader import RandomNodeLoader
+
+            parts = math.ceil(self.graph.num_nodes / self.max_nodes_per_graph)
+            return RandomNodeLoader(self._masked_graph("train"), num_parts=parts,
+                                    sampler=EpochSeededSampler(self.graph.num_nodes, self.seed),
+                                    generator=self._generator(), **self.loader_kwargs)
+        ids = self.graph.train_mask.nonzero().reshape(-1)
+        collate = EgoNets(self.graph, self.neighbours, self.num_hops, self.fanout, self.seed)
+        return DataLoader(NodeIds(ids), batch_size=self.seeds_per_batch(),
+                          sampler=EpochSeededSampler(len(ids), self.seed), collate_fn=collate,
+                          generator=self._generator(), **self.loader_kwargs)
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        if not self.sampled:
+            return self._whole_graph_loader(split)
+        ids = self.graph[f"{split}_mask"].nonzero().reshape(-1)
+        collate = EgoNets(self.graph, self.neighbours, self.num_hops, fanout=None, seed=self.seed)
+        return DataLoader(NodeIds(ids), batch_size=self.eval_seeds_per_batch(), shuffle=False, collate_fn=collate,
+                          generator=self._generator(), **self.loader_kwargs)
+
+    # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
+    def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
+        if len(stats["feature_mean"]) != len(self.feature_names):
+            raise UserError(f"checkpoint's data statistics cover {len(stats['feature_mean'])} features, this data "
+                            f"has {len(self.feature_names)} ({self.feature_names}); evaluate with the run's own data")
+        self.stats = stats
+        if self.graph is not None:  # Lightning restores state after setup(): rescale with these statistics
+            self.graph.x = self._scaled_features()
+
+    # -- baselines -----------------------------------------------------------------------------
+    def majority_class(self) -> int:
+        """The most frequent class among the training stars."""
+        self.setup()
+        return int(torch.bincount(self.graph.y[self.graph.train_mask]).argmax())
+
+    def majority_accuracy(self, split: str = "test") -> float:
+        """Accuracy of calling every star of ``split`` the training majority class."""
+        self.setup()
+        y = self.graph.y[self.graph[f"{split}_mask"]]
+        return float((y == self.majority_class()).float().mean())

@@ -1,0 +1,71 @@
+"""What every data module here shares: seeded loaders that leave the global RNG alone, the same
+loader for validation, test and prediction, and scaling statistics kept in the checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from trainlab.errors import UserError
+
+
+class SplitDataModule(pl.LightningDataModule):
+    """Base of the family data modules.
+
+    A subclass sets ``seed``, ``stats`` (name -> array, fit on the training split) and ``STATS`` (the
+    names a checkpoint must hold), implements ``_eval_loader(split)`` and ``_restore_stats(stats)``
+    (what to rebuild once a checkpoint's statistics replace the fitted ones).
+    """
+
+    STATS: tuple[str, ...] = ()
+
+    @staticmethod
+    def check_fractions(val_fraction: float, test_fraction: float, items: str) -> None:
+        """Both fractions in (0, 1), leaving at least 10% of the ``items`` (rows, stars ...) to train on."""
+        for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0.0 < value < 1.0:
+                raise UserError(f"data.{key}={value} must lie strictly between 0 and 1")
+        if val_fraction + test_fraction >= 0.9:
+            raise UserError(f"data.val_fraction + data.test_fraction = {val_fraction + test_fraction:.2f} leaves "
+                            f"under 10% of the {items} for training; lower them")
+
+    def set_loader_options(self, num_workers: int, pin_memory: bool, persistent_workers: bool,
+                           prefetch_factor: Optional[int]) -> None:
+        """DataLoader keywords from the hardware profile (the worker-only ones only with workers)."""
+        self.loader_kwargs: dict[str, Any] = {"num_workers": num_workers, "pin_memory": pin_memory}
+        if num_workers > 0:
+            self.loader_kwargs.update(persistent_workers=persistent_workers, prefetch_factor=prefetch_factor)
+
+    def _generator(self) -> torch.Generator:
+        # Every DataLoader iterator draws a base seed for its workers; from its own generator it
+        # leaves the global RNG alone, which a resumed run would otherwise see in another state.
+        return torch.Generator().manual_seed(self.seed)
+
+    def _eval_loader(self, split: str) -> Any:
+        raise NotImplementedError
+
+    def val_dataloader(self) -> Any:
+        return self._eval_loader("val")
+
+    def test_dataloader(self) -> Any:
+        return self._eval_loader("test")
+
+    def predict_dataloader(self) -> Any:
+        return self._eval_loader("test")
+
+    # -- checkpointed state ------------------------------------------------------------------
+    def state_dict(self) -> dict[str, list[float]]:
+        return {k: np.asarray(v).tolist() for k, v in self.stats.items()}
+
+    def load_state_dict(self, state_dict: dict[str, list[float]]) -> None:
+        missing = [k for k in self.STATS if k not in state_dict]
+        if missing:
+            raise UserError(f"checkpoint lacks the data statistics {missing}; it was not written by "
+                            f"{type(self).__name__}: evaluate it with the data of its own run")
+        self._restore_stats({k: np.asarray(state_dict[k], dtype=np.float64) for k in self.STATS})
+
+    def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError

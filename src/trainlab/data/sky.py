@@ -1,0 +1,273 @@
+"""The sky-image data module: quality checks, a seeded split by sky region, robust normalisation fit on
+the training tiles, and flips / 90-degree rotations for training (sources: trainlab.data.sky_sources).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional, Union
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from trainlab.data.module import SplitDataModule
+from trainlab.data.sky_sources import SkyTiles
+from trainlab.data.windows import EpochSeededSampler, keep_batch
+from trainlab.errors import UserError
+
+log = logging.getLogger(__name__)
+
+NORMALISATIONS = ("asinh", "percentile", "none")
+
+
+def quality_check(tiles: SkyTiles) -> tuple[SkyTiles, dict[str, int]]:
+    """Drop tiles holding NaN or infinite values, and constant tiles (a blank detector area, padding).
+
+    Returns the kept tiles and the counts: ``tiles`` (before), ``rejected_nonfinite``, ``rejected_constant``.
+    """
+    flat = tiles.images.reshape(len(tiles.images), -1)
+    nonfinite = ~np.isfinite(flat).all(axis=1)
+    constant = np.zeros_like(nonfinite)
+    finite = flat[~nonfinite]
+    if len(finite):
+        constant[~nonfinite] = finite.max(axis=1) == finite.min(axis=1)
+    keep = ~(nonfinite | constant)
+    counts = {"tiles": int(len(flat)), "rejected_nonfinite": int(nonfinite.sum()),
+              "rejected_constant": int(constant.sum())}
+    log.info("quality check of %s: kept %d of %d tiles; rejected %d with NaN/inf, %d constant", tiles.name,
+             int(keep.sum()), counts["tiles"], counts["rejected_nonfinite"], counts["rejected_constant"])
+    if not keep.any():
+        raise UserError(f"every tile of '{tiles.name}' is NaN/inf ({counts['rejected_nonfinite']}) or constant "
+                        f"({counts['rejected_constant']}); nothing is left to train on")
+    kept = SkyTiles(tiles.name, tiles.images[keep], tiles.masks[keep], tiles.groups[keep],
+                    [n for n, k in zip(tiles.tile_names, keep) if k], tiles.channel_names, tiles.reference_pair,
+                    None if tiles.kinds is None else [n for n, k in zip(tiles.kinds, keep) if k])
+    return kept, counts
+
+
+def fit_stats(images: np.ndarray, percentiles: Sequence[float], seed: int,
+              max_pixels: int = 1_000_000) -> dict[str, np.ndarray]:
+    """Per-channel median, robust sigma (1.4826 MAD) and the two percentiles of (tiles, C, H, W) images.
+
+    At most ``max_pixels`` pixels per channel (a seeded sample) are used, so memory stays bounded.
+    """
+    per_channel = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1)  # (C, pixels)
+    if per_channel.shape[1] > max_pixels:
+        pick = np.random.default_rng(seed).choice(per_channel.shape[1], max_pixels, replace=False)
+        per_channel = per_channel[:, pick]
+    median = np.median(per_channel, axis=1)
+    sigma = 1.4826 * np.median(np.abs(per_channel - median[:, None]), axis=1)
+    low, high = np.percentile(per_channel, percentiles, axis=1)
+    spread = np.where(high - low > 0, high - low, 1.0)
+    return {"median": median, "sigma": np.where(sigma > 0, sigma, spread), "low": low, "high": low + spread}
+
+
+def normalise(images: np.ndarray, stats: dict[str, np.ndarray], method: str, softening: float) -> np.ndarray:
+    """Map raw fluxes to a range a network trains well on, with statistics fit on training tiles.
+
+    asinh: ``asinh((x - median) / (softening * sigma))`` (Lupton, Gunn & Szalay 1999): linear within a
+    few noise sigmas of the sky, logarithmic for bright sources, so faint and bright features both
+    stay visible. percentile: ``(x - low) / (high - low)`` maps the two percentiles to 0 and 1, not
+    clipped (an anomaly brighter than the high percentile stays brighter). none: unchanged.
+    """
+    shape = (1, -1, 1, 1)  # broadcast per channel over (tiles, C, H, W)
+    if method == "asinh":
+        scale = softening * stats["sigma"].reshape(shape)
+        return np.arcsinh((images - stats["median"].reshape(shape)) / scale).astype(np.float32)
+    if method == "percentile":
+        low, high = stats["low"].reshape(shape), stats["high"].reshape(shape)
+        return ((images - low) / (high - low)).astype(np.float32)
+    return images.astype(np.float32)
+
+
+class TileDataset(Dataset):
+    """(images (C, H, W), masks (H, W)) tiles; with ``augment``, each index comes with a transform code.
+
+    A code k in 0..7 stands for one of the 8 symmetries of the square (``k % 4`` quarter turns,
+    then a left-right flip when ``k >= 4``); the sky has no preferred orientation, so each is as likely.
+    """
+
+    def __init__(self, images: torch.Tensor, masks: torch.Tensor):
+        self.images, self.masks = images, masks  # (N, C, H, W) float32, (N, H, W) float32 in {0, 1}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, item: Union[int, tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        images, masks = self.__getitems__([item])
+        return images[0], masks[0]
+
+    def __getitems__(self, items: Sequence[Union[int, tuple[int, int]]]) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = [(i, 0) if isinstance(i, int) else i for i in items]
+        index = torch.as_tensor([i for i, _ in pairs], dtype=torch.long)
+        images, masks = self.images[index], self.masks[index]  # (batch, C, H, W), (batch, H, W)
+        codes = [code for _, code in pairs]
+        if any(codes):
+            images = torch.stack([dihedral(x, k) for x, k in zip(images, codes)])
+            masks = torch.stack([dihedral(m, k) for m, k in zip(masks, codes)])
+        return images, masks
+
+
+def dihedral(x: torch.Tensor, code: int) -> torch.Tensor:
+    """One of the 8 symmetries of the square on the last two axes (see TileDataset)."""
+    x = torch.rot90(x, code % 4, dims=(-2, -1))
+    return torch.flip(x, dims=(-1,)) if code >= 4 else x
+
+
+class AugmentingSampler(EpochSeededSampler):
+    """Random order and a symmetry per sample, both drawn from (seed, epoch) only: a resumed run sees
+    the same augmented epoch as an uninterrupted one, with or without loader workers."""
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.num_samples, generator=generator).tolist()
+        codes = torch.randint(0, 8, (self.num_samples,), generator=generator).tolist()
+        return iter(zip(order, codes))
+
+
+class SkyDataModule(SplitDataModule):
+    """Sky tiles with pixel masks of anomalies, for a segmentation net.
+
+    After loading, tiles holding NaN/inf or constant values are dropped (counted in ``quality``).
+    The split is seeded and by ``groups`` (sky position, or source file), so no sky is shared between
+    training, validation and test. Normalisation statistics (per channel) are fit on the training
+    tiles only and saved in every checkpoint (``state_dict``). A tile is anomalous (image label 1)
+    when any pixel of its mask is set.
+
+    Args:
+        source: object with ``load() -> SkyTiles`` (trainlab.data.sky_sources).
+        normalize: "asinh" (default), "percentile" or "none" (see :func:`normalise`).
+        asinh_softening: the asinh stretch's linear range, in background sigmas.
+        percentiles: low and high percentile of the percentile stretch.
+        augment: random flips and 90-degree rotations of training tiles (never of validation or test).
+        batch_size: training batch size; validation and test use ``val_batch_multiplier`` times it.
+        val_fraction, test_fraction: shares of groups (sky positions or files) for validation and test.
+        seed: seeds the split, the training order and the augmentation.
+        num_workers, pin_memory, persistent_workers, prefetch_factor: DataLoader settings from the
+            hardware profile; the last two apply only with workers.
+    """
+
+    STATS = ("median", "sigma", "low", "high")  # per channel, fit on the training tiles
+
+    task = "segmentation"  # models with the same tag train on it
+
+    def __init__(
+        self,
+        source: Any,
+        normalize: str = "asinh",
+        asinh_softening: float = 1.0,
+        percentiles: Sequence[float] = (1.0, 99.5),
+        augment: bool = True,
+        batch_size: int = 16,
+        val_batch_multiplier: int = 2,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        seed: int = 3407,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+        prefetch_factor: Optional[int] = None,
+    ):
+        super().__init__()
+        if normalize not in NORMALISATIONS:
+            raise UserError(f"data.normalize={normalize!r} is not one of {', '.join(NORMALISATIONS)}")
+        if asinh_softening <= 0:
+            raise UserError(f"data.asinh_softening={asinh_softening} must be > 0")
+        if len(percentiles) != 2 or not 0 <= percentiles[0] < percentiles[1] <= 100:
+            raise UserError(f"data.percentiles={list(percentiles)} must be [low, high] with 0 <= low < high <= 100")
+        for key, value in (("batch_size", batch_size), ("val_batch_multiplier", val_batch_multiplier)):
+            if value < 1:
+                raise UserError(f"data.{key}={value} must be at least 1")
+        self.check_fractions(val_fraction, test_fraction, "tiles")
+        self.source, self.normalize, self.asinh_softening = source, normalize, asinh_softening
+        self.percentiles = [float(p) for p in percentiles]
+        self.augment, self.batch_size, self.val_batch_multiplier = augment, batch_size, val_batch_multiplier
+        self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
+        self.set_loader_options(num_workers, pin_memory, persistent_workers, prefetch_factor)
+        self.tiles: Optional[SkyTiles] = None
+        self.quality: dict[str, int] = {}
+        self.stats: dict[str, np.ndarray] = {}
+        self.indices: dict[str, np.ndarray] = {}  # split -> rows of self.tiles
+        self.datasets: dict[str, TileDataset] = {}
+
+    # -- sizes the model needs, known after load() -------------------------------------------
+    def load(self) -> SkyTiles:
+        """Read the source and drop bad tiles, once; ``setup`` calls it, train.py calls it for sizes."""
+        if self.tiles is None:
+            self.tiles, self.quality = quality_check(self.source.load())
+        return self.tiles
+
+    @property
+    def dims(self) -> dict[str, int]:
+        """Sizes the net takes from the data: ``in`` (image channels), ``out`` (1: one anomaly map)."""
+        return {"in": int(self.load().images.shape[1]), "out": 1}
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Nothing from the data is needed by the segmentation module beyond the sizes in ``dims``."""
+        return {}
+
+    # -- split and normalise -----------------------------------------------------------------
+    def _split(self, tiles: SkyTiles) -> dict[str, np.ndarray]:
+        groups = np.unique(tiles.groups)
+        if len(groups) < 3:
+            raise UserError(f"'{tiles.name}' has {len(groups)} sky region(s)/file(s) with usable tiles; a "
+                            "train/val/test split needs at least 3 (add images, or cut them with "
+                            "data.source.tile_size)")
+        order = np.random.default_rng(self.seed).permutation(groups)
+        n_test = max(1, int(round(len(groups) * self.test_fraction)))
+        n_val = max(1, int(round(len(groups) * self.val_fraction)))
+        parts = {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
+        if len(parts["train"]) == 0:
+            raise UserError(f"no sky region of '{tiles.name}' is left for training; lower data.val_fraction "
+                            "or data.test_fraction")
+        split = {name: np.flatnonzero(np.isin(tiles.groups, members)) for name, members in parts.items()}
+        labels = tiles.masks.reshape(len(tiles.masks), -1).any(axis=1)
+        for name, rows in split.items():
+            share = labels[rows].mean()
+            if share in (0.0, 1.0):  # AUROC, AUPRC and the curves need both classes
+                log.warning("the %s split of '%s' holds only %s tiles; image-level AUROC/AUPRC are undefined there",
+                            name, tiles.name, "anomalous" if share else "clean")
+        return split
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        if not self.datasets:
+            self._build_datasets()
+
+    def _build_datasets(self) -> None:
+        tiles = self.load()
+        self.indices = self._split(tiles)
+        if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
+            self.stats = fit_stats(tiles.images[self.indices["train"]], self.percentiles, self.seed)
+        images = torch.from_numpy(normalise(tiles.images, self.stats, self.normalize, self.asinh_softening))
+        masks = torch.from_numpy(tiles.masks.astype(np.float32))
+        for name, rows in self.indices.items():
+            rows_t = torch.from_numpy(rows)
+            self.datasets[name] = TileDataset(images[rows_t], masks[rows_t])
+        log.info("tiles: train %d, val %d, test %d (%d x %d px, %d channel(s)); anomalous share %.2f",
+                 *(len(self.datasets[s]) for s in ("train", "val", "test")), *tiles.images.shape[2:],
+                 tiles.images.shape[1], self.anomalous_share())
+
+    def anomalous_share(self, split: Optional[str] = None) -> float:
+        """Share of tiles with at least one anomalous pixel (all tiles, or one split's)."""
+        masks = self.load().masks if split is None else self.load().masks[self.indices[split]]
+        return float(masks.reshape(len(masks), -1).any(axis=1).mean())
+
+    # -- loaders -----------------------------------------------------------------------------
+    def train_dataloader(self) -> DataLoader:
+        dataset = self.datasets["train"]
+        sampler_type = AugmentingSampler if self.augment else EpochSeededSampler
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler_type(len(dataset), self.seed),
+                          collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        return DataLoader(self.datasets[split], batch_size=self.batch_size * self.val_batch_multiplier,
+                          shuffle=False, collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
+
+    # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
+    def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
+        self.stats = stats
+        if self.datasets:  # Lightning restores state after setup(): normalise again with these statistics
+            self.datasets = {}
+            self._build_datasets()

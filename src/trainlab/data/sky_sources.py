@@ -1,0 +1,269 @@
+"""Where sky tiles come from: the Hubble image shipped with scikit-image, or your own folder.
+
+A source's ``load()`` returns :class:`SkyTiles`: equally sized tiles with a pixel mask of anomalies
+each. What happens next (quality checks, split, normalisation, augmentation) is the data module's
+job (trainlab.data.sky), the same for every source.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from trainlab.data.anomalies import KINDS, inject
+from trainlab.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SkyTiles:
+    """Tiles of sky with their anomaly masks.
+
+    ``groups`` keeps tiles that share sky together: tiles with the same group go to the same split,
+    so no pixel of sky (or of one file) is seen in training and scored in test.
+    """
+
+    name: str
+    images: np.ndarray  # (tiles, channels, H, W) float32
+    masks: np.ndarray  # (tiles, H, W) bool: True where a pixel is anomalous
+    groups: np.ndarray  # (tiles,) int64
+    tile_names: list[str]  # for plots and messages
+    channel_names: list[str]
+    reference_pair: bool = False  # channel 0: reference epoch, last channel: new epoch (difference imaging)
+    kinds: Optional[list[str]] = None  # per tile, the injected kinds joined by "+" ("" when clean); None: unknown
+
+
+def robust_sigma(values: np.ndarray) -> float:
+    """Standard deviation of Gaussian noise estimated from the median absolute deviation (1.4826 MAD)."""
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def cut_tiles(image: np.ndarray, size: int) -> list[tuple[int, int, np.ndarray]]:
+    """Non-overlapping (size, size) tiles of a (..., H, W) array, row by row; the remainder is dropped."""
+    height, width = image.shape[-2:]
+    return [(r, c, image[..., r : r + size, c : c + size])
+            for r in range(0, height - size + 1, size) for c in range(0, width - size + 1, size)]
+
+
+class HubbleTiles:
+    """Tiles of the Hubble eXtreme Deep Field with seeded injected anomalies.
+
+    The image (872 x 1000 RGB, NASA, public domain) ships inside scikit-image's wheel, so nothing is
+    downloaded; it is converted to luminance. Each tile position appears ``copies`` times, every copy
+    with its own noise (``noise`` times the image's background sigma, per epoch) and its own
+    anomalies; the first ``anomalous_copies`` of them get 1..``max_per_tile`` anomalies, the others
+    none. Every split therefore holds clean and anomalous versions of the same sky, in the share
+    ``anomalous_copies / copies`` (default 1 of 2: half the tiles are clean).
+
+    With ``reference`` each sample has two channels, as in difference imaging: channel 0 a
+    reference epoch (the sky plus its own noise), channel 1 the new epoch (the sky plus other noise
+    plus the anomalies). Without it, only the new epoch: a transient must then be told from a real
+    star by its shape alone, which the Gaussian PSF allows only roughly.
+
+    Args:
+        tile_size: tile side in pixels (non-overlapping tiles; 64 gives 13 x 15 positions).
+        num_tiles: use a seeded subset of this many tile positions (null: all of them).
+        copies: versions of every tile position (>= 2).
+        anomalous_copies: how many of them carry anomalies (1 .. copies - 1).
+        kinds: anomaly kinds to draw from (trainlab.data.anomalies: transient, streak, hot_pixel, cosmic_ray).
+        max_per_tile: anomalies in an anomalous tile: 1 .. this many.
+        amplitude_scale: multiplies every anomaly's brightness (below 1: fainter, harder).
+        noise: noise added to each epoch, in units of the image's background sigma.
+        reference: two channels (reference, new epoch) instead of one.
+        seed: every (seed, tile position, copy) triple draws its own noise and anomalies.
+    """
+
+    def __init__(self, tile_size: int = 64, num_tiles: Optional[int] = None, copies: int = 2,
+                 anomalous_copies: int = 1, kinds: Sequence[str] = tuple(KINDS), max_per_tile: int = 2,
+                 amplitude_scale: float = 1.0, noise: float = 1.0, reference: bool = True, seed: int = 3407):
+        if not 8 <= tile_size <= 872:
+            raise UserError(f"data.source.tile_size={tile_size} must lie in 8..872 (the image is 872 x 1000)")
+        if copies < 2:
+            raise UserError(f"data.source.copies={copies} must be at least 2 (clean and anomalous versions)")
+        if not 1 <= anomalous_copies < copies:
+            raise UserError(f"data.source.anomalous_copies={anomalous_copies} must lie in 1..{copies - 1} "
+                            f"(data.source.copies - 1), so that both clean and anomalous tiles exist")
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown or not kinds:
+            raise UserError(f"data.source.kinds={list(kinds)}: choose one or more of {', '.join(KINDS)}")
+        if max_per_tile < 1:
+            raise UserError(f"data.source.max_per_tile={max_per_tile} must be at least 1")
+        if amplitude_scale <= 0 or noise < 0:
+            raise UserError(f"data.source.amplitude_scale={amplitude_scale} must be > 0 and "
+                            f"data.source.noise={noise} >= 0")
+        positions = (872 // tile_size) * (1000 // tile_size)
+        if num_tiles is not None and not 3 <= num_tiles <= positions:
+            raise UserError(f"data.source.num_tiles={num_tiles} must lie in 3..{positions} (tiles of "
+                            f"{tile_size} px in the image), or be null for all of them")
+        self.tile_size, self.num_tiles = tile_size, num_tiles
+        self.copies, self.anomalous_copies = copies, anomalous_copies
+        self.kinds, self.max_per_tile = list(kinds), max_per_tile
+        self.amplitude_scale, self.noise, self.reference, self.seed = amplitude_scale, noise, reference, seed
+
+    def load(self) -> SkyTiles:
+        from skimage.color import rgb2gray
+        from skimage.data import hubble_deep_field
+
+        sky = rgb2gray(hubble_deep_field())  # (872, 1000) float64 in [0, 1]
+        sigma = robust_sigma(sky)
+        tiles = cut_tiles(sky, self.tile_size)
+        chosen = np.arange(len(tiles))
+        if self.num_tiles is not None:
+            chosen = np.sort(np.random.default_rng(self.seed).choice(len(tiles), self.num_tiles, replace=False))
+        size, channels = self.tile_size, 2 if self.reference else 1
+        images = np.empty((len(chosen) * self.copies, channels, size, size), dtype=np.float32)
+        masks = np.zeros((len(chosen) * self.copies, size, size), dtype=bool)
+        groups, names, tile_kinds = np.repeat(chosen, self.copies).astype(np.int64), [], []
+        for i, (position, copy) in enumerate((p, k) for p in chosen for k in range(self.copies)):
+            row, col, tile = tiles[position]
+            rng = np.random.default_rng([self.seed, int(position), copy])
+            epochs = tile + rng.normal(0.0, self.noise * sigma, (channels, size, size))  # independent noise
+            kinds: list[str] = []
+            if copy < self.anomalous_copies:
+                count = int(rng.integers(1, self.max_per_tile + 1))
+                flux, masks[i], kinds = inject(rng, size, self.kinds, count, sigma, self.amplitude_scale)
+                epochs[-1] += flux  # the anomalies are in the new epoch only
+            images[i] = epochs
+            names.append(f"hubble y{row} x{col} copy{copy} {'+'.join(kinds) or 'clean'}")
+            tile_kinds.append("+".join(kinds))
+        channel_names = ["reference", "new epoch"] if self.reference else ["new epoch"]
+        return SkyTiles("hubble", images, masks, groups, names, channel_names, self.reference, tile_kinds)
+
+
+# -- your own images ----------------------------------------------------------------------------
+SUFFIXES = (".fits.gz", ".fits", ".fit", ".fts", ".npy", ".png")
+
+
+def _suffix(path: Path) -> Optional[str]:
+    name = path.name.lower()
+    return next((s for s in SUFFIXES if name.endswith(s)), None)
+
+
+def _stem(path: Path) -> str:
+    return path.name[: -len(_suffix(path))]
+
+
+def read_array(path: Path) -> np.ndarray:
+    """A FITS, NPY or PNG file as a float array, (H, W) or (channels, H, W).
+
+    FITS: the first HDU holding data; NPY: as stored (channels first); PNG: grey, RGB or RGBA
+    (alpha dropped), channels moved first.
+    """
+    suffix = _suffix(path)
+    try:
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif suffix == ".png":
+            from PIL import Image
+
+            with Image.open(path) as image:
+                array = np.asarray(image)
+            if array.ndim == 3:  # (H, W, channels) -> (channels, H, W), alpha dropped
+                array = np.moveaxis(array[..., :3] if array.shape[-1] == 4 else array, -1, 0)
+        else:
+            from astropy.io import fits
+
+            with fits.open(path, memmap=False) as hdus:
+                data = next((h.data for h in hdus if h.data is not None), None)
+            if data is None:
+                raise UserError(f"'{path}' holds no image data in any FITS HDU")
+            array = np.asarray(data)
+    except UserError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read '{path}' as {suffix[1:]}: {exc}") from exc
+    if array.ndim not in (2, 3) or not np.issubdtype(array.dtype, np.number):
+        raise UserError(f"'{path}' holds a {array.ndim}-D {array.dtype} array; expected a numeric image "
+                        "(H, W) or (channels, H, W)")
+    return array.astype(np.float32)
+
+
+class ImageFolder:
+    """Your own images and anomaly masks, matched by file name.
+
+    Every image in ``path`` (``.fits``, ``.fit``, ``.fts``, ``.fits.gz``, ``.npy``, ``.png``; (H, W)
+    or channels-first (channels, H, W); PNG may be grey, RGB or RGBA) needs a mask with the same
+    name stem in ``mask_dir``, in any of those formats: (H, W), non-zero where a pixel is anomalous
+    (all zeros for a clean image). Images with NaN or constant tiles are allowed: the data module
+    drops those tiles and reports how many.
+
+    Args:
+        path: folder of images.
+        mask_dir: folder of masks (null: ``<path>/masks``).
+        tile_size: cut each image into non-overlapping tiles of this side (remainders dropped);
+            null: use every image whole, which then must all have one size.
+    """
+
+    def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None):
+        if tile_size is not None and tile_size < 8:
+            raise UserError(f"data.source.tile_size={tile_size} must be at least 8, or null for whole images")
+        self.path = Path(path).expanduser()
+        self.mask_dir = Path(mask_dir).expanduser() if mask_dir else self.path / "masks"
+        self.tile_size = tile_size
+
+    def _files(self) -> list[Path]:
+        if not self.path.is_dir():
+            raise UserError(f"data.source.path='{self.path}' is not a folder; give the folder holding your images")
+        files = sorted(p for p in self.path.iterdir() if p.is_file() and _suffix(p))
+        if not files:
+            raise UserError(f"data.source.path='{self.path}' holds no images ({', '.join(SUFFIXES)}); "
+                            "put the images there, their masks in data.source.mask_dir")
+        if not self.mask_dir.is_dir():
+            raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder; make it, with one mask "
+                            "per image (same name, all zeros for a clean image), or point mask_dir at yours")
+        return files
+
+    def _mask_for(self, image_path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
+        stem = _stem(image_path)
+        found = [p for p in sorted(self.mask_dir.iterdir()) if p.is_file() and _suffix(p) and _stem(p) == stem]
+        if not found:
+            raise UserError(f"no mask for image '{image_path.name}' in data.source.mask_dir='{self.mask_dir}' "
+                            f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
+                            "when it holds no anomaly")
+        mask = read_array(found[0])
+        if mask.ndim == 3:  # (1, H, W) or a colour PNG: anomalous where any channel is set
+            mask = mask.any(axis=0)
+        if mask.shape != image_shape[-2:]:
+            raise UserError(f"mask '{found[0].name}' is {mask.shape[0]}x{mask.shape[1]} but image "
+                            f"'{image_path.name}' is {image_shape[-2]}x{image_shape[-1]}; a mask must have "
+                            "its image's height and width")
+        return np.nan_to_num(mask) != 0
+
+    def load(self) -> SkyTiles:
+        images, masks, groups, names = [], [], [], []
+        first: Optional[tuple[str, tuple[int, ...]]] = None
+        for index, path in enumerate(self._files()):
+            image = read_array(path)
+            image = image[None] if image.ndim == 2 else image  # (channels, H, W)
+            mask = self._mask_for(path, image.shape)
+            if first is None:
+                first = (path.name, image.shape)
+            elif image.shape[0] != first[1][0]:
+                raise UserError(f"image '{path.name}' has {image.shape[0]} channel(s) but '{first[0]}' has "
+                                f"{first[1][0]}; all images must have the same channels")
+            elif self.tile_size is None and image.shape != first[1]:
+                raise UserError(f"images differ in size: '{path.name}' is {image.shape[1]}x{image.shape[2]} but "
+                                f"'{first[0]}' is {first[1][1]}x{first[1][2]}; give images of one size, or cut "
+                                "them into tiles with data.source.tile_size=<side>")
+            if self.tile_size is None:
+                pieces = [(0, 0, image)]
+            else:
+                pieces = cut_tiles(image, self.tile_size)
+                if not pieces:
+                    raise UserError(f"image '{path.name}' ({image.shape[1]}x{image.shape[2]}) is smaller than "
+                                    f"data.source.tile_size={self.tile_size}; lower the tile size")
+            for row, col, tile in pieces:
+                size = tile.shape[-1]
+                images.append(tile)
+                masks.append(mask[row : row + tile.shape[-2], col : col + size])
+                groups.append(index)
+                names.append(path.name if self.tile_size is None else f"{path.name} y{row} x{col}")
+        channels = images[0].shape[0]
+        log.info("data %s: %d images, %d tiles of %s", self.path, len(set(groups)), len(images), images[0].shape)
+        return SkyTiles(self.path.name, np.stack(images), np.stack(masks), np.asarray(groups, dtype=np.int64),
+                        names, [f"channel {c}" for c in range(channels)])

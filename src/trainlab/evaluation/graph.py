@@ -1,0 +1,87 @@
+"""Evaluation of the graph family: confusion matrix, ROC and PR curves of the split, a map of the
+predictions, and the majority-class and chance baselines (see :mod:`trainlab.evaluation` for the
+two functions' contract)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainlab.models.classification_metrics import CurveFigures
+
+
+def forward_batch(model: Any, batch: Any, device: torch.device) -> int:
+    """The forward pass on one graph batch; returns the nodes it classifies for the split (the
+    split's stars in a whole-graph batch, the seeds of an ego net), not the context around them."""
+    batch = batch.to(device)
+    model(batch.x, batch.edge_index)
+    return int(batch.target_mask.sum())
+
+
+@torch.inference_mode()
+def predict(model: Any, loader: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Class probabilities (n, classes), labels (n,) and node indices (n,) of every target node."""
+    model.eval()
+    device = next(model.parameters()).device
+    probs, labels, nodes = [], [], []
+    for batch in loader:
+        batch = batch.to(device)
+        mask = batch.target_mask
+        probs.append(model(batch.x, batch.edge_index)[mask].float().softmax(dim=-1).cpu())
+        labels.append(batch.y[mask].cpu())
+        ids = batch.n_id if "n_id" in batch else torch.arange(batch.num_nodes, device=device)
+        nodes.append(ids[mask].cpu())
+    return torch.cat(probs), torch.cat(labels), torch.cat(nodes)
+
+
+@torch.inference_mode()
+def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[str, Any]:
+    loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
+    probs, labels, nodes = predict(model, loader)
+    names = list(model.class_names)
+    curves = CurveFigures(len(names), names)
+    curves.update(probs, labels)
+    plots = curves.save(out_dir, split)
+    plot_map(datamodule.table.positions[nodes.numpy()], labels.numpy(), probs.argmax(dim=1).numpy(), names,
+             out_dir / f"{split}_map.png", split)
+    plots.append(f"{split}_map.png")
+    counts = torch.bincount(labels, minlength=len(names)).double()
+    majority = datamodule.majority_class()
+    graph = datamodule.graph
+    return {"plots": plots, "extra": {
+        "baseline_majority_class": names[majority],
+        "baseline_majority_accuracy": float(counts[majority] / counts.sum()),
+        "baseline_chance_accuracy": 1.0 / len(names),  # a uniform random guess
+        f"{split}_nodes": int(counts.sum()),
+        "graph_nodes": int(graph.num_nodes),
+        "graph_edges": int(graph.num_edges),
+        "batches": "sampled ego nets" if datamodule.sampled else "whole graph",
+    }}
+
+
+def plot_map(positions: np.ndarray, labels: np.ndarray, predicted: np.ndarray, names: list[str], path: Path,
+             split: str, limit: int = 20000) -> None:
+    """The split's stars in the plane of the first two position axes (ICRS x, y in pc for sky
+    catalogues), coloured by predicted class; misclassified ones ringed in black."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if len(labels) > limit:  # keep the file small and the drawing quick: an even subsample
+        keep = np.linspace(0, len(labels) - 1, limit).astype(int)
+        positions, labels, predicted = positions[keep], labels[keep], predicted[keep]
+    fig, ax = plt.subplots(figsize=(7, 6.5), constrained_layout=True)
+    for k, name in enumerate(names):
+        chosen = predicted == k
+        ax.scatter(positions[chosen, 0], positions[chosen, 1], s=4, alpha=0.7, label=f"predicted {name}")
+    wrong = predicted != labels
+    ax.scatter(positions[wrong, 0], positions[wrong, 1], s=22, facecolors="none", edgecolors="black",
+               linewidths=0.6, label=f"misclassified ({int(wrong.sum())} of {len(labels)})")
+    ax.set(title=f"{split}: predicted classes", xlabel="x (pc, ICRS, for sky catalogues)", ylabel="y", aspect="equal")
+    ax.legend(loc="upper right", fontsize=8, markerscale=2)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

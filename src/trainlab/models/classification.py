@@ -1,0 +1,138 @@
+"""The node-classification task: one LightningModule for every graph net."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torchmetrics import MeanMetric
+
+from trainlab.errors import UserError
+from trainlab.models.classification_metrics import CurveFigures, classification_metrics
+from trainlab.models.optim import configure_optimizers
+
+
+class NodeClassificationModule(pl.LightningModule):
+    """Trains a net that maps a graph batch to one logit per class for every node.
+
+    Batches are PyG ``Data`` objects (trainlab.data.graph): loss and metrics cover only the nodes
+    in ``batch.target_mask`` (the split's stars, or the seeds of an ego net); the other nodes are
+    context. Loss: cross-entropy. Logged keys: ``train/loss_step``, ``train/loss_epoch``,
+    ``val/loss`` and ``test/loss``, and for val and test every score of
+    :func:`trainlab.models.classification_metrics.classification_metrics` (accuracy and F1 macro
+    on the progress bar). Confusion matrix, ROC and PR curves go to TensorBoard at the end of every
+    validation and test epoch, every ``figures_every_n_epochs`` epochs for validation.
+
+    Args:
+        net: the network (trainlab.models.nets.gnn.GNN), ``net(x, edge_index) -> logits``.
+        optimizer: partial optimizer, completed with the parameters in configure_optimizers.
+        scheduler: partial LR scheduler or None.
+        class_names: class labels in output order (from the data).
+        label_smoothing: cross-entropy label smoothing in [0, 1) (Szegedy et al. 2016).
+        figures_every_n_epochs: draw validation figures every n epochs (drawing three figures costs
+            more than a whole full-graph epoch of a small catalogue); the last epoch always draws.
+        monitor: metric ReduceLROnPlateau watches.
+        compile: compile the net's forward with torch.compile (see RegressionModule).
+    """
+
+    task = "node_classification"  # what data it trains on: data modules carry the same tag
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Optional[Callable[..., Any]] = None,
+        class_names: Optional[Sequence[str]] = None,
+        label_smoothing: float = 0.0,
+        figures_every_n_epochs: int = 1,
+        monitor: str = "val/loss",
+        compile: bool = False,
+    ):
+        super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise UserError(f"model.label_smoothing={label_smoothing} must be in [0, 1)")
+        if figures_every_n_epochs < 1:
+            raise UserError(f"model.figures_every_n_epochs={figures_every_n_epochs} must be at least 1")
+        # the partials stay out of the checkpoint's hyperparameters (see RegressionModule)
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.net = net
+        if compile:
+            self.net.compile()
+        self.make_optimizer, self.make_scheduler = optimizer, scheduler
+        num_classes = len(class_names) if class_names else net.out_channels
+        if num_classes != net.out_channels:
+            raise UserError(f"model.net.out_channels={net.out_channels} but the data has {num_classes} classes "
+                            f"{list(class_names)}; leave out_channels null")
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        metrics = classification_metrics(num_classes)
+        self.train_loss = MeanMetric()
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.val_curves = CurveFigures(num_classes, self.class_names)
+        self.test_curves = CurveFigures(num_classes, self.class_names)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        return self.net(x, edge_index)  # (nodes, classes) logits
+
+    def batch_samples(self, batch: Any) -> int:
+        """Labelled nodes a batch trains on (RunRecords counts samples per second with it)."""
+        return int(batch.target_mask.sum())
+
+    def _shared_step(self, batch: Any, stage: str) -> Optional[torch.Tensor]:
+        mask = batch.target_mask
+        n = int(mask.sum())
+        if n == 0:  # a random node part without training stars: nothing to learn from
+            return None
+        logits = self(batch.x, batch.edge_index)[mask].float()  # (n, classes); fp32 under mixed precision
+        y = batch.y[mask]
+        loss = self.criterion(logits, y)
+        if stage == "train":
+            self.train_loss.update(loss.detach(), weight=n)
+            if self.trainer.global_step % self.trainer.log_every_n_steps == 0:
+                self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=n)
+            return loss
+        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        probs = logits.softmax(dim=-1)
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        metrics.update(probs, y)
+        scores = dict(metrics.items())  # Lightning computes and resets each at the epoch's end
+        shown = {k: scores.pop(f"{stage}/{k}") for k in ("accuracy", "f1_macro")}
+        self.log_dict({f"{stage}/{k}": v for k, v in shown.items()}, on_step=False, on_epoch=True, prog_bar=True,
+                      batch_size=n)
+        self.log_dict(scores, on_step=False, on_epoch=True, batch_size=n)
+        (self.val_curves if stage == "val" else self.test_curves).update(probs, y)
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> Optional[torch.Tensor]:
+        return self._shared_step(batch, "train")
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss_epoch", self.train_loss, prog_bar=True)  # computed and reset by Lightning
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        epoch = self.current_epoch + 1
+        due = epoch % self.hparams.figures_every_n_epochs == 0 or epoch == self.trainer.max_epochs
+        if due and not self.trainer.sanity_checking:
+            self.val_curves.log_figures(self.trainer, "val")
+        self.val_curves.reset()
+
+    def on_test_epoch_end(self) -> None:
+        self.test_curves.log_figures(self.trainer, "test")
+        self.test_curves.reset()
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        """Class probabilities of the batch's target nodes, (n, classes)."""
+        return self(batch.x, batch.edge_index)[batch.target_mask].float().softmax(dim=-1)
+
+    def configure_optimizers(self):
+        return configure_optimizers(self, self.make_optimizer, self.make_scheduler, self.hparams.monitor)

@@ -1,0 +1,200 @@
+"""The segmentation task: one LightningModule for pixel anomaly maps with an image-level score."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.classification import BinaryAveragePrecision, BinaryF1Score, BinaryJaccardIndex
+
+from trainlab.errors import UserError
+from trainlab.models.classification_metrics import CurveFigures, classification_metrics
+from trainlab.models.optim import configure_optimizers
+
+CLASS_NAMES = ["clean", "anomalous"]  # image-level classes; class 1 is the positive one
+IMAGE_SCORES = ("max", "topk_mean")
+
+
+def soft_dice_loss(probs: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """1 - soft Dice over every pixel of the batch (Milletari et al. 2016, "V-Net").
+
+    Summed over the whole batch, not per image: a clean tile has no anomalous pixel and a per-image
+    Dice would be 0/0 there. ``eps`` keeps an all-clean batch finite (its loss then pushes p to 0).
+    """
+    intersection = (probs * target).sum()
+    return 1.0 - (2.0 * intersection + eps) / (probs.sum() + target.sum() + eps)
+
+
+class SegmentationModule(pl.LightningModule):
+    """Trains a net that maps images (batch, C, H, W) to anomaly logits (batch, 1, H, W).
+
+    Loss: binary cross-entropy on logits, anomalous pixels weighted by ``pos_weight`` (they are rare:
+    about 1.5% of the pixels of the default data), plus ``dice_weight`` times the soft Dice loss, which
+    rewards overlap regardless of how few pixels are anomalous, plus ``image_weight`` times the
+    cross-entropy of the image score against the tile's label. Both pixel losses count pixels, so a
+    long streak outweighs a one-pixel hot pixel hundreds of times; the image term counts every tile
+    once (with ``max`` it is the multiple-instance loss of the tile's most anomalous pixel).
+
+    The anomaly map is the per-pixel probability (sigmoid of the logits). The image-level anomaly
+    score is derived from it, without a second head: ``max`` (default) takes the most anomalous
+    pixel, because the smallest anomaly, a hot pixel, covers one pixel and any average over more
+    pixels dilutes it; ``topk_mean`` averages the ``top_k`` largest probabilities, steadier against a
+    single noisy pixel when anomalies are known to be larger. The score is the probability of class
+    "anomalous"; a tile is called anomalous when it is at least 0.5.
+
+    Logged (``val/`` and ``test/``): ``loss``; pixel-level ``iou`` (Jaccard), ``dice`` (F1 over pixels)
+    at threshold 0.5 and ``pixel_auprc`` (average precision, 200 binned thresholds: constant memory);
+    image-level accuracy, balanced accuracy, precision / recall / F1 (macro, micro, weighted), AUROC,
+    AUPRC, MCC, ECE and Brier (trainlab.models.classification_metrics). Confusion matrix, ROC and PR
+    curves of the image scores go to TensorBoard at the end of validation and test.
+
+    Args:
+        net: the network (e.g. trainlab.models.nets.unet.UNet with out_channels 1).
+        optimizer: partial optimizer, completed with the parameters in configure_optimizers.
+        scheduler: partial LR scheduler or None.
+        pos_weight: weight of anomalous pixels in the cross-entropy (1: unweighted).
+        dice_weight: weight of the soft Dice loss added to it (0: cross-entropy alone).
+        image_weight: weight of the image score's cross-entropy against the tile's label, added too
+            (0: pixel losses alone).
+        image_score: "max" or "topk_mean" (see above).
+        top_k: pixels averaged by ``topk_mean``.
+        monitor: metric ReduceLROnPlateau watches.
+        compile: compile the net's forward with torch.compile (see RegressionModule).
+    """
+
+    task = "segmentation"  # what data it trains on: data modules carry the same tag
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Optional[Callable[..., torch.optim.Optimizer]],
+        scheduler: Optional[Callable[..., Any]] = None,
+        pos_weight: float = 5.0,
+        dice_weight: float = 1.0,
+        image_weight: float = 1.0,
+        image_score: str = "max",
+        top_k: int = 16,
+        monitor: str = "val/loss",
+        compile: bool = False,
+    ):
+        super().__init__()
+        if pos_weight <= 0:
+            raise UserError(f"model.pos_weight={pos_weight} must be > 0 (1: unweighted)")
+        if dice_weight < 0:
+            raise UserError(f"model.dice_weight={dice_weight} must be >= 0 (0: cross-entropy alone)")
+        if image_weight < 0:
+            raise UserError(f"model.image_weight={image_weight} must be >= 0 (0: pixel losses alone)")
+        if image_score not in IMAGE_SCORES:
+            raise UserError(f"model.image_score={image_score!r} is not one of {', '.join(IMAGE_SCORES)}")
+        if top_k < 1:
+            raise UserError(f"model.top_k={top_k} must be at least 1")
+        # partials stay out of the checkpoint (see RegressionModule)
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.net = net
+        if compile:
+            self.net.compile()
+        self.make_optimizer, self.make_scheduler = optimizer, scheduler
+        self.register_buffer("pos_weight", torch.tensor(float(pos_weight)), persistent=False)
+        pixel = MetricCollection({
+            "iou": BinaryJaccardIndex(),
+            "dice": BinaryF1Score(),  # Dice = F1 of the pixel classification
+            "pixel_auprc": BinaryAveragePrecision(thresholds=200),
+        })
+        image = classification_metrics(2)
+        self.train_loss = MeanMetric()
+        self.val_pixel, self.test_pixel = pixel.clone(prefix="val/"), pixel.clone(prefix="test/")
+        self.val_image, self.test_image = image.clone(prefix="val/"), image.clone(prefix="test/")
+        self.val_curves, self.test_curves = CurveFigures(2, CLASS_NAMES), CurveFigures(2, CLASS_NAMES)
+
+    # -- what evaluation and prediction use ------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)  # (batch, 1, H, W) logits
+
+    def anomaly_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Probability that each pixel is anomalous: (batch, C, H, W) images -> (batch, H, W)."""
+        return torch.sigmoid(self(x)[:, 0].float())
+
+    def image_score(self, anomaly_map: torch.Tensor) -> torch.Tensor:
+        """Image-level anomaly score in [0, 1] from (batch, H, W) pixel probabilities -> (batch,)."""
+        flat = anomaly_map.flatten(1)
+        if self.hparams.image_score == "max":
+            return flat.amax(dim=1)
+        return flat.topk(min(self.hparams.top_k, flat.shape[1]), dim=1).values.mean(dim=1)
+
+    @staticmethod
+    def image_labels(masks: torch.Tensor) -> torch.Tensor:
+        """(batch, H, W) masks -> (batch,) int64: 1 when any pixel is anomalous."""
+        return (masks.flatten(1).amax(dim=1) > 0).long()
+
+    # -- training and metrics ----------------------------------------------------------------
+    def loss(self, logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()  # (batch, H, W); the loss in fp32 also under mixed precision
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, masks, pos_weight=self.pos_weight)
+        if self.hparams.dice_weight > 0:
+            loss = loss + self.hparams.dice_weight * soft_dice_loss(torch.sigmoid(logits), masks)
+        if self.hparams.image_weight > 0:
+            # the image score's own cross-entropy: every tile counts once, however small its anomaly
+            # (pixel losses are dominated by large streaks; a hot pixel is one pixel of thousands)
+            if self.hparams.image_score == "max":
+                image_logit = logits.flatten(1).amax(dim=1)  # sigmoid(max logit) = max probability
+            else:
+                image_logit = torch.logit(self.image_score(torch.sigmoid(logits)), eps=1e-6)
+            labels = self.image_labels(masks).float()
+            image_loss = nn.functional.binary_cross_entropy_with_logits(image_logit, labels)
+            loss = loss + self.hparams.image_weight * image_loss
+        return loss
+
+    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        x, masks = batch  # (batch, C, H, W), (batch, H, W) in {0, 1}
+        logits = self(x)[:, 0]
+        loss = self.loss(logits, masks)
+        if stage == "train":
+            self.train_loss.update(loss.detach(), weight=x.shape[0])
+            if self.trainer.global_step % self.trainer.log_every_n_steps == 0:  # see RegressionModule
+                self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+            return loss
+        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=x.shape[0], sync_dist=True)
+        probs = torch.sigmoid(logits.detach().float())
+        pixel, image, curves = ((self.val_pixel, self.val_image, self.val_curves) if stage == "val"
+                                else (self.test_pixel, self.test_image, self.test_curves))
+        pixel.update(probs.flatten(), masks.flatten().long())
+        scores = self.image_score(probs)
+        image_probs = torch.stack([1 - scores, scores], dim=1)  # (batch, 2): clean, anomalous
+        labels = self.image_labels(masks)
+        image.update(image_probs, labels)
+        curves.update(image_probs, labels)
+        self.log_dict(pixel, on_step=False, on_epoch=True, batch_size=x.shape[0])
+        self.log_dict(image, on_step=False, on_epoch=True, batch_size=x.shape[0])
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "train")
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss_epoch", self.train_loss, prog_bar=True)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.val_curves.log_figures(self.trainer, "val")
+        self.val_curves.reset()
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self.test_curves.log_figures(self.trainer, "test")
+        self.test_curves.reset()
+
+    def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        maps = self.anomaly_map(batch[0])
+        return {"anomaly_map": maps, "score": self.image_score(maps)}
+
+    def configure_optimizers(self):
+        return configure_optimizers(self, self.make_optimizer, self.make_scheduler, self.hparams.monitor)
