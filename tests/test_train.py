@@ -62,7 +62,6 @@ def test_run_records(compose_cfg, run_train):
         assert r["samples_per_second"] > 0 and r["lr"] == pytest.approx(1e-3)
     summary = json.loads((run_dir / "training_summary.json").read_text())
     assert (summary["batch_size"], summary["effective_batch_size"]) == (32, 32)
-    summary = json.loads((run_dir / "training_summary.json").read_text())
     best = min(records, key=lambda r: r["val/loss"])
     assert (summary["best_epoch"], summary["best_value"]) == (best["epoch"], pytest.approx(best["val/loss"]))
     assert summary["best_value"] == pytest.approx(metrics["objective"])
@@ -71,6 +70,22 @@ def test_run_records(compose_cfg, run_train):
     assert {"python", "torch", "lightning"} <= set(summary["versions"]) and summary["hardware"] == "cpu"
     png = (run_dir / "training_curves.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+@pytest.mark.parametrize("model", ["gnn", "unet"])
+def test_run_records_of_the_other_families(compose_cfg, run_train, model):
+    """Every family writes the same records, with its own validation metrics in them."""
+    cfg = compose_cfg([*family_overrides(model), "trainer.max_epochs=2", "logger=none", *QUIET])
+    metrics = run_train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    records = [json.loads(line) for line in (run_dir / "epochs.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1]
+    for r in records:
+        assert {"train/loss_epoch", "val/loss", "val/accuracy", "val/auroc", "seconds", "samples_per_second"} <= set(r)
+    summary = json.loads((run_dir / "training_summary.json").read_text())
+    assert summary["epochs_run"] == 2 and summary["params_total"] > 0
+    assert summary["test"]["test/accuracy"] == pytest.approx(metrics["test/accuracy"])
+    assert (run_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_learns_better_than_repeating_the_last_value(compose_cfg, run_train):
