@@ -37,10 +37,11 @@ test-all: $(VENV)  ## run every test
 tensorboard: $(VENV)  ## serve every run under outputs/ on http://127.0.0.1:$(PORT)
 	$(PY) -m tensorboard.main --logdir outputs --host 127.0.0.1 --port $(PORT)
 
-bench: $(VENV)  ## print speed figures: train.py vs a plain PyTorch loop, start-up, validation vs training, compile
+bench: $(VENV)  ## print speed figures: train.py vs a plain PyTorch loop, start-up, validation vs training, compile, kNN graph and subgraph memory
 	$(PY) benchmarks/epoch_time.py $(ARGS)
 	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/speed_options.py
+	$(PY) benchmarks/graph.py
 
 clean:  ## remove outputs/, caches and .venv
 	rm -rf outputs .pytest_cache .venv src/*.egg-info
@@ -62,6 +63,10 @@ refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine
 
 bench-search: $(VENV)  ## pruner=median vs nop, n_jobs=2 vs 1 in real sweeps (~15 min on 2 quiet cores; ARGS=--quick: a small check)
 	$(PY) benchmarks/search.py $(ARGS)
+
+.PHONY: bench-shared
+bench-shared: $(VENV)  ## 3 sweep processes on one study: trials/min, duplicates, lost (~1 min; ARGS="--storage postgresql")
+	$(PY) benchmarks/shared_sweep.py $(ARGS)
 
 # --- MLflow tracking (optional extra): make install-mlflow, then train.py logger=mlflow
 .PHONY: install-mlflow mlflow

@@ -21,6 +21,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.search.results import RESULTS_YAML, best_trials, epochs_run
+from trainlab.search.shared import is_surplus, open_storage
 
 REPORT = "analysis.txt"
 EDGE = 0.1  # a best value within the outer 10 % of its range counts as "at the edge"
@@ -34,7 +35,7 @@ def load_study(sweep_dir: Path) -> optuna.Study:
         storage, name = info["storage"], info["study_name"]
     else:
         storage, name = f"sqlite:///{sweep_dir.resolve() / 'optuna.db'}", sweep_dir.name
-    return optuna.load_study(study_name=name, storage=storage)
+    return optuna.load_study(study_name=name, storage=open_storage(storage))
 
 
 def top_trials(study: optuna.Study, k: int = 5) -> list[FrozenTrial]:
@@ -89,7 +90,7 @@ def edge_advice(study: optuna.Study) -> list[str]:
 
 def pruning_stats(study: optuna.Study) -> dict[str, int]:
     """Pruned trials and the epochs they did not train (against the longest complete trial)."""
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t)]  # never launched
     full = max((epochs_run(t) for t in trials if t.state == TrialState.COMPLETE), default=0)
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     return {"trials": len(trials), "pruned": len(pruned), "epochs_trained": sum(epochs_run(t) for t in trials),
@@ -124,7 +125,9 @@ def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
 
 def report(sweep_dir: Path) -> str:
     study = load_study(sweep_dir)
-    lines = [f"study {study.study_name}: {len(study.trials)} trials"]
+    surplus = sum(is_surplus(t) for t in study.trials)
+    lines = [f"study {study.study_name}: {len(study.trials) - surplus} trials"
+             + (f" (and {surplus} surplus, never launched)" if surplus else "")]
     if len(study.directions) == 1:
         lines.append("top trials:")
         for t in top_trials(study):

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import optuna
 
+from trainlab.search.shared import open_storage
 from trainlab.search.trial import TrialFailed
 
 
@@ -44,7 +45,7 @@ class OptunaPruning(pl.Callback):
         from hydra.utils import instantiate
 
         pruner = instantiate(pruner_node) if pruner_node else optuna.pruners.NopPruner()
-        study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner,
+        study = optuna.load_study(study_name=study_name, storage=open_storage(storage), pruner=pruner,
                                   sampler=optuna.samplers.RandomSampler())
         return cls(optuna.trial.Trial(study, trial_id), monitor)
 

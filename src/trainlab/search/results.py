@@ -3,11 +3,19 @@
 Per-trial facts the sweeper records as user attributes (Optuna keeps them in the study file):
 ``run_dir``, ``seconds`` (wall time of the job) and ``fail_reason``. Epochs come from the values the
 job reported: one per validation epoch, keyed by the 0-based epoch.
+
+Surplus trials (asked by one of several processes sharing a study when the others had taken the last
+places, see :mod:`trainlab.search.shared`) are FAIL in Optuna but were never launched: they are not
+counted as failures; trials.csv lists them with state SURPLUS. Several processes write these files
+into one folder: each is written whole to a temporary file, then renamed over the old one.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import os
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
@@ -18,6 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.checkpoints import resolve_checkpoint
 from trainlab.errors import UserError
+from trainlab.search.shared import is_surplus
 
 TRIALS_CSV = "trials.csv"
 RESULTS_YAML = "optimization_results.yaml"
@@ -53,7 +62,7 @@ def checkpoint_of(run_dir: Optional[str]) -> Optional[str]:
 def progress_line(study: optuna.Study, n_trials: int, trial: FrozenTrial, metric: str) -> str:
     """One line per finished trial: its fate, then the sweep's counts and the best so far."""
     trials = study.get_trials(deepcopy=False)
-    states = Counter(t.state for t in trials)
+    states = Counter(t.state for t in trials if not is_surplus(t))
     finished = states[TrialState.COMPLETE] + states[TrialState.PRUNED]
     if trial.state == TrialState.COMPLETE:
         fate = f"complete after {epochs_run(trial)} epochs, {metric}={_values(trial)}"
@@ -77,24 +86,37 @@ def _values(trial: FrozenTrial) -> str:
     return ",".join(f"{v:.6g}" for v in values) if values else "-"
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a reader (or another sweep process) never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
+    try:
+        with temporary.open("w", newline="") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def write_trials_csv(study: optuna.Study, path: Path) -> None:
     """One row per trial: number, state, value(s), each parameter, epochs, pruned-at epoch, seconds, run."""
     trials = study.get_trials(deepcopy=False)
     names = sorted({name for t in trials for name in t.params})
     columns = ["number", "state", "value", *names, "epochs", "pruned_at_epoch", "seconds", "run_dir", "fail_reason"]
-    with path.open("w", newline="") as handle:
+    with io.StringIO() as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for t in trials:
             seconds = t.user_attrs.get("seconds")
             writer.writerow({
-                "number": t.number, "state": t.state.name,
+                "number": t.number, "state": "SURPLUS" if is_surplus(t) else t.state.name,
                 "value": ";".join(repr(v) for v in t.values) if t.values else "",
                 **{name: t.params.get(name, "") for name in names},
                 "epochs": epochs_run(t), "pruned_at_epoch": _blank(pruned_at(t)),
                 "seconds": f"{seconds:.1f}" if seconds is not None else "",
                 "run_dir": t.user_attrs.get("run_dir", ""), "fail_reason": t.user_attrs.get("fail_reason", ""),
             })
+        write_atomic(path, handle.getvalue())
 
 
 def _blank(value: Any) -> Any:
@@ -104,7 +126,7 @@ def _blank(value: Any) -> Any:
 def summary(study: optuna.Study, storage: str, metric: str) -> dict[str, Any]:
     """optimization_results.yaml: upstream's keys (name, best_params, best_value) plus where the best run is."""
     trials = study.get_trials(deepcopy=False)
-    states = Counter(t.state.name.lower() for t in trials)
+    states = Counter("surplus" if is_surplus(t) else t.state.name.lower() for t in trials)
     best = best_trials(study)
     result: dict[str, Any] = {"name": "optuna"}
     if len(study.directions) == 1:
@@ -122,7 +144,10 @@ def summary(study: optuna.Study, storage: str, metric: str) -> dict[str, Any]:
         else study.direction.name.lower(),
         "study_name": study.study_name,
         "storage": storage,
-        "trials": {state: states.get(state, 0) for state in ("complete", "pruned", "fail", "running")},
+        # surplus: asked by one of several processes when the study was full, never launched (shared
+        # studies only; the key is left out when there are none)
+        "trials": {state: states[state] for state in ("complete", "pruned", "fail", "running", "surplus")
+                   if states[state] or state != "surplus"},
         "epochs_trained": sum(epochs_run(t) for t in trials),
     })
     return result
@@ -132,5 +157,5 @@ def write_results(study: optuna.Study, sweep_dir: Path, storage: str, metric: st
     """Write trials.csv and optimization_results.yaml into ``sweep_dir``; return the summary."""
     write_trials_csv(study, sweep_dir / TRIALS_CSV)
     result = summary(study, storage, metric)
-    (sweep_dir / RESULTS_YAML).write_text(OmegaConf.to_yaml(OmegaConf.create(result)))
+    write_atomic(sweep_dir / RESULTS_YAML, OmegaConf.to_yaml(OmegaConf.create(result)))
     return result

@@ -10,7 +10,8 @@
   submitit_local starts a new process per job (each trial pays Python's and torch's start-up again).
 - Job folders are ``<sweep dir>/<trial number>``: unique across resumed runs of a study.
 - The study is ``sqlite:///<sweep dir>/optuna.db`` unless ``storage`` names another; it continues
-  until ``n_trials`` trials are COMPLETE or PRUNED, whichever run finished them.
+  until ``n_trials`` trials are COMPLETE or PRUNED, whichever run finished them. Several processes
+  may share it (same storage and study name): :mod:`trainlab.search.shared` says how they count.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import logging
 import math
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -40,7 +40,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from optuna.trial import TrialState
 
 from trainlab.errors import UserError, report_user_errors
-from trainlab.search.results import progress_line, write_results
+from trainlab.search.results import progress_line, write_atomic, write_results
+from trainlab.search.shared import ask_admitted, close_orphans, create_or_load, storage_url, taken
 from trainlab.search.space import as_override, check_keys, grid_values, parse_space
 from trainlab.search.trial import TrialFailed
 
@@ -66,21 +67,15 @@ def _on_signal(signum: int, frame: Any) -> None:
     raise Interrupted(_signals_seen[-1])
 
 
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_gone(owner: Optional[str]) -> bool:
-    """True for a RUNNING trial whose sweeper process on this host has ended (killed earlier)."""
-    if not owner or owner.rsplit(":", 1)[0] != socket.gethostname():
-        return owner is None
-    try:
-        os.kill(int(owner.rsplit(":", 1)[1]), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError):
-        return False
-    return False
+def _suggest(trial: optuna.trial.Trial, space: Mapping[str, Any]) -> None:
+    """Draw the space's parameters, in its order: what ``study.ask(space)`` does, after the ask."""
+    for name, dist in space.items():
+        if isinstance(dist, optuna.distributions.FloatDistribution):
+            trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+        elif isinstance(dist, optuna.distributions.IntDistribution):
+            trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+        else:
+            trial.suggest_categorical(name, dist.choices)
 
 
 def _build(node: DictConfig, key: str, **kwargs: Any) -> Any:
@@ -196,24 +191,17 @@ class OptunaSearch:
         """Create the study or continue it; its sampler and pruner are set by the caller."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress lines say what matters
         try:
-            study = optuna.create_study(storage=storage, study_name=study_name, directions=directions,
-                                        sampler=optuna.samplers.RandomSampler(), load_if_exists=True)
+            study = create_or_load(storage, study_name, directions)
         except (ValueError, ImportError) as exc:
-            raise UserError(f"hydra.sweeper.storage={storage}: cannot open the study: {exc}") from None
+            hint = ("; for psycopg2 (pip install psycopg2-binary) write postgresql+psycopg2://..."
+                    if isinstance(exc, ImportError) and storage.startswith("postgresql:") else "")
+            raise UserError(f"hydra.sweeper.storage={storage}: cannot open the study: {exc}{hint}") from None
         found = [d.name.lower() for d in study.directions]
         if found != directions:
             raise UserError(f"study {study_name} in {storage} has direction {found}, not {directions}; "
                             "use another hydra.sweeper.study_name")
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if _owner_gone(trial.user_attrs.get("sweeper")):
-                self._mark_failed(study, trial._trial_id, "its sweep ended before it did")
+        close_orphans(study)  # trials of this host's sweeps that were killed
         return study
-
-    @staticmethod
-    def _mark_failed(study: optuna.Study, trial_id: int, reason: str) -> None:
-        trial = optuna.trial.Trial(study, trial_id)
-        trial.set_user_attr("fail_reason", reason)
-        study.tell(trial, state=TrialState.FAIL)
 
     def prepare(self, arguments: list[str]) -> None:
         """Everything that can be wrong with the sweep is found here, before any trial."""
@@ -240,16 +228,17 @@ class OptunaSearch:
                 log.info("the grid has %d points: n_trials %d -> %d", size, self.n_trials, size)
                 self.n_trials = size
         self.sweep_dir = self._pin_sweep_dir()
-        self.storage = self.conf.get("storage") or f"sqlite:///{self.sweep_dir / STUDY_FILE}"
+        self.storage = storage_url(self.conf.get("storage"), self.sweep_dir / STUDY_FILE)
         self.study_name = self.conf.get("study_name") or self.sweep_dir.name
         self.study = self._open_study(self.storage, self.study_name, self.directions)
-        self.sampler = self.study.sampler = self._sampler(self.space, trials_before=len(self.study.trials))
+        self.next_number = len(self.study.trials)  # the number this process's next trial gets if it is alone
+        self.sampler = self.study.sampler = self._sampler(self.space, trials_before=self.next_number)
         self.study.pruner = self.pruner
         self.slots = self._slots()
         self.fixed += self._thread_override(self.slots, self.fixed, self.space)
         self.trial_key = "optuna_trial" if "optuna_trial" in self.config else "+optuna_trial"
         self.metric = str(self.config.get("optimized_metric", "objective"))
-        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
+        write_atomic(self.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))  # shared sweeps: each writes
 
     # --- the trials ----------------------------------------------------------------------------------
 
@@ -261,22 +250,33 @@ class OptunaSearch:
         return self.done_here > 0 and self.failed_here / self.done_here > float(self.conf["max_failure_rate"])
 
     def _next_trial(self) -> Optional[tuple[optuna.trial.Trial, list[str]]]:
-        """Ask a trial, or None when the study has enough (counting running ones) or failures stop it."""
+        """Ask a trial, or None when the study has enough (finished and running, of every process
+        sharing it) or failures stop it."""
         with self.lock:
             if self.stopping or self._too_many_failures() or self.failed_here >= self.n_trials:
                 return None
-            if self._finished() + len(self.running) >= self.n_trials:
+            trial = ask_admitted(self.study, self.n_trials)
+            if trial is None:
                 return None
-            trial = self.study.ask(self.space)
+            self._reseed(trial.number)
+            _suggest(trial, self.space)
             if self.custom is not None:
                 self.custom(self.config, trial)
-            trial.set_user_attr("sweeper", _owner())
             self.running[trial.number] = trial
         info = {"storage": self.storage, "study_name": self.study_name, "trial_id": trial._trial_id}
         handover = ",".join(f"{k}:{as_override('', v)[1:]}" for k, v in info.items())
         overrides = [*self.fixed, *(as_override(k, v) for k, v in trial.params.items()),
                      f"{self.trial_key}={{{handover}}}"]
         return trial, overrides
+
+    def _reseed(self, number: int) -> None:
+        """When another process has asked trials since this one's last ask, seed a seeded sampler again
+        with seed + this trial's number: processes started with one command must not draw the same
+        points. Alone, a process keeps its sampler. (QMC's points are counted in the study, not drawn.)"""
+        if (number != self.next_number and self.conf["sampler"].get("seed") is not None
+                and not isinstance(self.sampler, optuna.samplers.QMCSampler)):
+            self.sampler = self.study.sampler = self._sampler(self.space, trials_before=number)
+        self.next_number = number + 1
 
     def _run_slot(self) -> None:
         while not self.stopping and (item := self._next_trial()) is not None:
@@ -395,7 +395,7 @@ class OptunaSearch:
         result = write_results(self.study, self.sweep_dir, self.storage, self.metric)
         log.info("results in %s: best %s %s with %s", self.sweep_dir, self.metric,
                  result.get("best_value"), result.get("best_params"))
-        if self._too_many_failures() or (self.failed_here and self._finished() < self.n_trials):
+        if self._too_many_failures() or (self.failed_here and taken(self.study) < self.n_trials):
             print(f"error: the sweep stopped: {self.failed_here} of {self.done_here} trials failed "
                   f"(hydra.sweeper.max_failure_rate={self.conf['max_failure_rate']}); last failure: "
                   f"{self.last_failure}. Results so far: {self.sweep_dir}", file=sys.stderr, flush=True)

@@ -1,0 +1,209 @@
+"""Several sweep processes on one study: where the study lives, who owns a running trial, which asked
+trial may run.
+
+The SLURM-array pattern starts one command several times with the same storage and study name (the
+same ``hydra.sweep.dir`` gives both: its optuna.db and its folder's name). The processes share the
+study, and each asks trials until ``n_trials`` are finished (COMPLETE or PRUNED) in total.
+
+- Owners: every trial carries the user attribute ``sweeper`` = ``<host>:<pid>`` of the process that
+  asked it. A RUNNING trial is *live* while that process exists. On this host that is checked
+  (``kill(pid, 0)``), and a trial of a process that has gone is told FAIL by the next sweeper that
+  counts. A trial of another host cannot be checked: it counts as live, so a machine that died
+  keeps its trial's place until the command runs again on that host (or the trial is told FAIL by
+  hand: ``study.tell(<number>, state=TrialState.FAIL)``). Hosts are told apart by name: containers
+  that share a host name but not their process ids count as one host, wrongly.
+- Admission: the storage numbers trials atomically, so an asked trial may run only if fewer than
+  ``n_trials`` trials with a smaller number are COMPLETE, PRUNED or live RUNNING. Of two processes
+  that ask at the same moment for the last place, the later number sees the earlier one running and
+  is told FAIL at once with ``fail_reason`` "surplus: ..." and never launched. A trial's number is
+  admitted against trials that existed before it; those can only end COMPLETE, PRUNED or FAIL, so
+  at most ``n_trials`` trials ever finish, and no trial runs twice (each is launched once, by the
+  process that asked it).
+- Ending: a process stops asking once the finished and live running trials reach ``n_trials``. A
+  running trial that fails later is replaced by the process that owns it. One whose process was
+  killed is marked FAIL and replaced by a process of the same host that is still asking; when none
+  is left, run the command again.
+- Storage spellings (``hydra.sweeper.storage``): any SQLAlchemy URL (``sqlite:///<file>``,
+  ``postgresql+psycopg2://<user>@<host>:<port>/<db>``); sqlite URLs get ``?timeout=60``, so that
+  concurrent writers wait for the file's lock instead of failing with "database is locked".
+  ``journal:<file>`` is Optuna's journal file storage (``JournalStorage`` + ``JournalFileBackend``):
+  an append-only log with a file lock, no database needed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import random
+import socket
+import time
+from pathlib import Path
+from typing import Optional, Union
+from urllib.parse import parse_qsl, urlsplit
+
+import optuna
+import sqlalchemy.exc
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import FrozenTrial, TrialState
+
+from trainlab.errors import UserError
+
+log = logging.getLogger(__name__)
+
+JOURNAL = "journal:"
+SQLITE_TIMEOUT_S = 60  # how long a sqlite writer waits for another one's lock
+OPEN_ATTEMPTS = 5
+SURPLUS = "surplus:"  # fail_reason prefix of an asked trial that found the study full
+# A trial is asked, then gets its owner in a second write: a RUNNING trial without an owner is young
+# (its process is between the two) or orphaned (the process died between them, a window of a few ms).
+UNOWNED_GRACE_S = 120
+
+
+# --- where the study lives ---------------------------------------------------------------------------
+
+def storage_url(spec: Optional[str], default_file: Path) -> str:
+    """``hydra.sweeper.storage`` as every process opens it: sqlite with a lock timeout, journal paths
+    absolute (jobs may run in another folder); null -> ``sqlite:///<default_file>``."""
+    if not spec:
+        spec = f"sqlite:///{default_file}"
+    spec = str(spec)
+    if spec.startswith(JOURNAL):
+        path = spec[len(JOURNAL):]
+        if not path:
+            raise UserError(f"hydra.sweeper.storage={spec} names no file: journal:<path>, e.g. journal:study.journal")
+        return JOURNAL + str(Path(path).expanduser().resolve())
+    if "://" not in spec:
+        raise UserError(f"hydra.sweeper.storage={spec} is neither a database URL (sqlite:///<file>, "
+                        "postgresql://<user>@<host>:<port>/<db>) nor journal:<file>")
+    parts = urlsplit(spec)
+    if parts.scheme.split("+")[0] == "sqlite" and "timeout" not in dict(parse_qsl(parts.query)):
+        spec += ("&" if parts.query else "?") + f"timeout={SQLITE_TIMEOUT_S}"
+    return spec
+
+
+def open_storage(url: str) -> Union[str, optuna.storages.BaseStorage]:
+    """What ``optuna.create_study`` / ``load_study`` take for a :func:`storage_url`: the URL itself
+    (Optuna builds an RDBStorage), or the journal file's storage."""
+    if not url.startswith(JOURNAL):
+        return url
+    from optuna.storages.journal import JournalFileBackend
+
+    path = Path(url[len(JOURNAL):])
+    if not path.parent.is_dir():
+        raise UserError(f"hydra.sweeper.storage={url}: the folder {path.parent} does not exist")
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def create_or_load(url: str, study_name: str, directions: list[str]) -> optuna.Study:
+    """``optuna.create_study(load_if_exists=True)``, tried again when several processes create a new
+    database's tables at the same moment (the later ones get "table ... already exists" or a
+    duplicate key) or the server does not answer yet; its sampler is set by the caller."""
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return optuna.create_study(storage=open_storage(url), study_name=study_name, directions=directions,
+                                       sampler=optuna.samplers.RandomSampler(), load_if_exists=True)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise UserError(f"hydra.sweeper.storage={url}: cannot open the study after {OPEN_ATTEMPTS} tries: "
+                                f"{str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}") from None
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
+
+
+# --- who owns a running trial -------------------------------------------------------------------------
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def gone_reason(trial: FrozenTrial) -> Optional[str]:
+    """Why a RUNNING trial's sweeper is known to have ended, or None while it is (or may be) alive."""
+    who = trial.user_attrs.get("sweeper")
+    if who is None:
+        age = (datetime.datetime.now() - trial.datetime_start).total_seconds() if trial.datetime_start else 0.0
+        return f"no sweeper took it within {UNOWNED_GRACE_S} s" if age > UNOWNED_GRACE_S else None
+    host, _, pid = str(who).rpartition(":")
+    if host != socket.gethostname():
+        return None  # another machine: cannot be checked, counts as live
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return f"its sweep process ({who}) ended before it did"
+    except (PermissionError, ValueError):
+        return None
+    return None
+
+
+def fail_trial(study: optuna.Study, trial_id: int, reason: str) -> bool:
+    """Tell a trial FAIL with its reason; False when another process closed it first."""
+    trial = optuna.trial.Trial(study, trial_id)
+    try:
+        trial.set_user_attr("fail_reason", reason)
+        study.tell(trial, state=TrialState.FAIL)
+    except (UpdateFinishedTrialError, ValueError):  # Optuna: "has already finished" / "Cannot tell a ..."
+        (now,) = (t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
+        if not now.state.is_finished():
+            raise
+        return False
+    except RuntimeError as exc:
+        # GridSampler calls study.stop() once every point is visited, which Optuna refuses outside
+        # study.optimize; the trial's state is stored before that
+        if "Study.stop" not in str(exc):
+            raise
+    return True
+
+
+def close_orphans(study: optuna.Study) -> int:
+    """Tell FAIL every RUNNING trial whose sweeper is known to have ended; how many this call closed."""
+    closed = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        reason = gone_reason(trial)
+        if reason is not None and fail_trial(study, trial._trial_id, reason):
+            log.info("trial %d marked FAIL: %s", trial.number, reason)
+            closed += 1
+    return closed
+
+
+# --- which asked trial may run ------------------------------------------------------------------------
+
+def taken(study: optuna.Study, below: Optional[int] = None) -> int:
+    """COMPLETE, PRUNED and live RUNNING trials (with a number below ``below``, if given); RUNNING
+    trials of sweepers that have ended are told FAIL on the way."""
+    count = 0
+    for trial in study.get_trials(deepcopy=False):
+        if below is not None and trial.number >= below:
+            continue
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            count += 1
+        elif trial.state == TrialState.RUNNING:
+            reason = gone_reason(trial)
+            if reason is None:
+                count += 1
+            else:
+                fail_trial(study, trial._trial_id, reason)
+    return count
+
+
+def ask_admitted(study: optuna.Study, n_trials: int) -> Optional[optuna.trial.Trial]:
+    """A new trial owned by this process, without parameters yet; None when the study is full.
+
+    The parameters are suggested by the caller after this, so that a surplus trial costs no sampling
+    and a seeded sampler can be re-seeded by the trial's number first.
+    """
+    if taken(study) >= n_trials:
+        return None
+    trial = study.ask()
+    trial.set_user_attr("sweeper", owner())
+    ahead = taken(study, below=trial.number)
+    if ahead < n_trials:
+        return trial
+    fail_trial(study, trial._trial_id, f"{SURPLUS} {ahead} trials before it were finished or running "
+                                       f"(n_trials={n_trials}); never launched")
+    log.info("trial %d is surplus: another process took the last place", trial.number)
+    return None
+
+
+def is_surplus(trial: FrozenTrial) -> bool:
+    """An asked trial that found the study full: FAIL in Optuna, but never launched, not a failure."""
+    return trial.state == TrialState.FAIL and str(trial.user_attrs.get("fail_reason", "")).startswith(SURPLUS)
