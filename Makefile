@@ -55,13 +55,13 @@ EPOCHS  ?= 50
 analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir>)
 	$(PY) -m trainlab.search.analyze $(SWEEP)
 
-dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(PORT) (pip install optuna-dashboard==0.21.0)
-	.venv/bin/optuna-dashboard sqlite:///$(abspath $(SWEEP))/optuna.db --host 127.0.0.1 --port $(PORT)
+dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(PORT) (STORAGE=<url> for a shared study)
+	.venv/bin/optuna-dashboard $(or $(STORAGE),sqlite:///$(abspath $(SWEEP))/optuna.db) --host 127.0.0.1 --port $(PORT)
 
 refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
 	$(PY) -m trainlab.search.refine $(SWEEP) --epochs $(EPOCHS) $(ARGS)
 
-bench-search: $(VENV)  ## pruner=median vs nop, n_jobs=2 vs 1 in real sweeps (~15 min on 2 quiet cores; ARGS=--quick: a small check)
+bench-search: $(VENV)  ## pruner=median vs nop, n_jobs=2 vs 1 in real sweeps (~6 min on 2 quiet cores; ARGS=--quick: a small check)
 	$(PY) benchmarks/search.py $(ARGS)
 
 .PHONY: bench-shared

@@ -23,7 +23,7 @@ The arms of a pair or round alternate which goes first, so that drift in the mac
 both alike; the verdicts use the medians over pairs (pruning) and rounds (parallel). Wall times are
 only meaningful on a quiet machine: the load average is printed before and after.
 
-Run: ``make bench-search`` (the full setting, about 15 minutes on 2 quiet cores), or
+Run: ``make bench-search`` (the full setting, about 6 minutes on 2 quiet cores), or
 ``.venv/bin/python benchmarks/search.py --quick`` (a few minutes; to check the script, figures only
 indicative), ``--only pruning|parallel``, ``--keep DIR`` to keep the sweep folders for
 ``make analyze SWEEP=DIR/<sweep>``.
