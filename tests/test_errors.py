@@ -163,6 +163,24 @@ def test_evaluate_refuses_a_corrupt_checkpoint(compose_cfg, tmp_path):
         evaluate_script.evaluate(compose_cfg([f"ckpt_path={run_dir}"], config_name="eval"))
 
 
+def test_evaluate_refuses_a_checkpoint_of_another_family(compose_cfg, run_train):
+    """A GNN checkpoint dropped into an LSTM run's folder: the run's config cannot load it."""
+    import shutil
+
+    import evaluate as evaluate_script
+    from tests.conftest import family_overrides
+
+    lstm = compose_cfg([*TINY, "trainer.max_epochs=1", "logger=none"])
+    run_train(lstm)
+    gnn = compose_cfg([*family_overrides("gnn"), "trainer.max_epochs=1", "logger=none", "hardware.num_threads=1",
+                       "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"])
+    run_train(gnn)
+    stray = Path(lstm.paths.output_dir) / "checkpoints" / "stray.ckpt"
+    shutil.copy(Path(gnn.paths.output_dir) / "checkpoints" / "last.ckpt", stray)
+    with pytest.raises(UserError, match=r"stray.ckpt' does not fit .*LSTMNet .*it belongs to another model"):
+        evaluate_script.evaluate(compose_cfg([f"ckpt_path={stray}"], config_name="eval"))
+
+
 def test_evaluate_refuses_a_folder_without_checkpoints(compose_cfg, tmp_path):
     import evaluate as evaluate_script
 
