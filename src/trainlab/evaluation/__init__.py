@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from trainlab.errors import UserError
+
 FAMILIES = {
     "regression": "trainlab.evaluation.timeseries",
     "node_classification": "trainlab.evaluation.graph",
@@ -44,18 +46,22 @@ def _sync(device: torch.device) -> None:
 
 @torch.inference_mode()
 def measure_latency(forward_batch: Callable[[Any], int], batches: Iterable[Any], device: torch.device,
-                    warmup: int = 5, max_batches: int = 200) -> dict[str, Any]:
+                    warmup: int = 5, max_batches: int = 200, min_timed: int = 20) -> dict[str, Any]:
     """Wall time of the forward pass per batch and per sample (P50, P95) and samples per second.
 
     ``forward_batch(batch)`` runs the model on one batch and returns its number of samples. The first
-    ``warmup`` batches are run but not timed (allocations, kernel selection). On a GPU every timing is
-    bracketed by CUDA synchronisation, so it covers the work, not its launch.
+    ``warmup`` passes are run but not timed (allocations, kernel selection). A split of fewer batches
+    than ``warmup + min_timed`` (a whole graph is one batch) is gone through again, so that the
+    percentiles rest on at least ``min_timed`` timings. On a GPU every timing is bracketed by CUDA
+    synchronisation, so it covers the work, not its launch.
     """
     batches = [b for _, b in zip(range(warmup + max_batches), batches)]
-    if len(batches) <= warmup:  # a tiny split: time every batch, warm up on the first
-        warmup = min(1, len(batches) - 1)
+    if not batches:
+        raise UserError("the evaluated split has no batches to time; give it more data (data.*_fraction)")
+    passes = max(len(batches), warmup + min_timed)
     times, sizes = [], []
-    for i, batch in enumerate(batches):
+    for i in range(passes):
+        batch = batches[i % len(batches)]
         _sync(device)
         start = time.perf_counter()
         samples = forward_batch(batch)
