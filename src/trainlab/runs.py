@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -85,3 +86,5 @@ def route_lightning_logs() -> None:
         if logging.getLogger().handlers:
             logger.handlers.clear()
             logger.propagate = True
+    # Lightning 2.6 warns about its own use of a torch API on every run: nothing a user can act on
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
