@@ -190,6 +190,31 @@ def test_pruning_callback_stops_a_run_whose_trial_the_sweep_closed(tmp_path):
         callback.on_fit_end(trainer, None)
 
 
+def test_a_signal_landing_inside_a_job_interrupts_the_sweep_instead_of_failing_the_trial():
+    """SIGTERM's exception raised mid torch.save comes out of the job as torch's RuntimeError: the
+    sweep must still see an interruption (exit 143, trial FAIL 'interrupted'), not a failed trial."""
+    from trainlab.search import sweep as sweep_module
+
+    search = sweep_module.OptunaSearch.__new__(sweep_module.OptunaSearch)
+    search.stopping, search.signals_before = False, len(sweep_module._signals_seen)
+    items = iter([(SimpleNamespace(number=0), [])])
+    search._next_trial = lambda: next(items, None)
+    recorded = []
+    search._record = lambda *args: recorded.append(args)
+
+    def launch(jobs, initial_job_idx):
+        sweep_module._signals_seen.append("SIGTERM")  # what _on_signal does before raising
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 15360 vs 15252")
+
+    search.launcher = SimpleNamespace(launch=launch)
+    try:
+        with pytest.raises(sweep_module.Interrupted, match="SIGTERM"):
+            search._run_slot()
+    finally:
+        sweep_module._signals_seen.pop()
+    assert recorded == []  # left running, for _interrupt to mark FAIL with the signal's name
+
+
 def test_user_error_inside_a_trial_fails_the_trial_instead_of_exiting(tmp_path):
     storage = f"sqlite:///{tmp_path}/study.db"
     trial = optuna.create_study(storage=storage, study_name="s").ask()

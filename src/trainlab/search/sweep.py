@@ -286,6 +286,13 @@ class OptunaSearch:
                 (outcome,) = self.launcher.launch([overrides], initial_job_idx=trial.number)
             except Exception as exc:  # noqa: BLE001 - a broken worker pool fails this trial, not the sweep
                 outcome = exc
+            if len(_signals_seen) > self.signals_before:
+                # The signal's exception landed inside the job, where other code may have turned it
+                # into its own error (torch.save interrupted mid-write raises a RuntimeError): the
+                # trial was interrupted, not failed. The main thread ends the sweep as for any signal.
+                if threading.current_thread() is threading.main_thread():
+                    raise Interrupted(_signals_seen[-1])
+                return
             self._record(trial, outcome, time.perf_counter() - start)
 
     def _record(self, trial: optuna.trial.Trial, outcome: Any, seconds: float) -> None:
@@ -314,9 +321,10 @@ class OptunaSearch:
                 self.last_failure = reason
             self.done_here += 1
             self._tell(trial, values if state == TrialState.COMPLETE else None, state)
-            frozen = self._frozen(trial.number)
-            log.info(progress_line(self.study, self.n_trials, frozen, self.metric))
-            write_results(self.study, self.sweep_dir, self.storage, self.metric)
+        # outside the lock, so that the other slots are not kept waiting to ask their next trial (each
+        # writer has its own temporary files; run() writes the final results once all slots are done)
+        log.info(progress_line(self.study, self.n_trials, self._frozen(trial.number), self.metric))
+        write_results(self.study, self.sweep_dir, self.storage, self.metric)
 
     def _tell(self, trial: optuna.trial.Trial, values: Optional[list[float]], state: TrialState) -> None:
         try:
@@ -365,6 +373,7 @@ class OptunaSearch:
         with report_user_errors():
             self.prepare(arguments)
         self.stopping = False
+        self.signals_before = len(_signals_seen)
         before = self._finished()
         log.info("Optuna study %s in %s: %d of %d trials finished, %d slot(s), sampler %s, pruner %s",
                  self.study_name, self.storage, before, self.n_trials, self.slots,
