@@ -215,6 +215,48 @@ def test_a_signal_landing_inside_a_job_interrupts_the_sweep_instead_of_failing_t
     assert recorded == []  # left running, for _interrupt to mark FAIL with the signal's name
 
 
+def test_a_slot_starts_its_next_trial_while_the_other_slot_is_still_busy(tmp_path):
+    """The slots' logic with a stand-in launcher whose trial 0 takes far longer than the others: the
+    other slot goes through trials 1, 2, 3 ... meanwhile (a sweeper that runs trials in batches of
+    n_jobs would have started trial 2 only after trial 0 ended)."""
+    import threading
+
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from trainlab.search import sweep as sweep_module
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/optuna.db", study_name="slots")
+    search = sweep_module.OptunaSearch.__new__(sweep_module.OptunaSearch)
+    search.__dict__.update(
+        conf={"max_failure_rate": 0.0, "sampler": {"seed": None}}, study=study, n_trials=5, lock=threading.Lock(),
+        running={}, done_here=0, failed_here=0, last_failure="", stopping=False, signals_before=0, custom=None,
+        space={"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2)}, fixed=[], next_number=0,
+        trial_key="+optuna_trial", storage=f"sqlite:///{tmp_path}/optuna.db", study_name="slots", metric="val/loss", sweep_dir=tmp_path,
+        sampler=study.sampler, directions=["minimize"])
+    search.signals_before = len(sweep_module._signals_seen)
+    launched = []
+
+    def launch(jobs, initial_job_idx):
+        launched.append(initial_job_idx)
+        time.sleep(1.5 if initial_job_idx == 0 else 0.1)
+        job = JobReturn(overrides=jobs[0], status=JobStatus.COMPLETED)
+        job.return_value = float(initial_job_idx)
+        return [job]
+
+    search.launcher = SimpleNamespace(launch=launch)
+    slots = [threading.Thread(target=search._run_slot) for _ in range(2)]
+    for slot in slots:
+        slot.start()
+        time.sleep(0.05)
+    for slot in slots:
+        slot.join(timeout=30)
+    trials = {t.number: t for t in study.trials}
+    assert sorted(trials) == [0, 1, 2, 3, 4] and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials.values())
+    assert sorted(launched) == [0, 1, 2, 3, 4]
+    started_meanwhile = [n for n in (2, 3, 4) if trials[n].datetime_start < trials[0].datetime_complete]
+    assert started_meanwhile == [2, 3, 4], [(n, t.datetime_start, t.datetime_complete) for n, t in trials.items()]
+
+
 def test_user_error_inside_a_trial_fails_the_trial_instead_of_exiting(tmp_path):
     storage = f"sqlite:///{tmp_path}/study.db"
     trial = optuna.create_study(storage=storage, study_name="s").ask()
@@ -402,16 +444,14 @@ def test_parallel_trials_run_in_worker_processes_are_pruned_and_refilled(launche
     assert pruned, "no trial was pruned"
     for t in pruned:  # stopped after the epoch the pruner spoke, before max_epochs=4
         assert len(t.intermediate_values) < 4 and t.last_step == len(t.intermediate_values) - 1
-    # asynchronous slots: a trial started while one begun well before it was still running (a sweeper
-    # that launches trials in batches starts a batch's trials together, after the last batch ended).
-    # submitit learns that a job ended by polling its folder about once a second, so its two slots'
-    # equally long tiny trials are often seen ending at the same poll: there, two trials running at
-    # once is what can be asserted (the slots are the same code for every launcher).
-    gap = 0.5 if launcher == "joblib" else 0.0
+    # two trials ran at once, in two worker processes. That a slot starts its next trial without
+    # waiting for the other slot is shown by test_a_slot_starts_its_next_trial_while_the_other_slot_is_
+    # still_busy: here the tiny trials are equally long, so the two slots often end together and
+    # timings cannot tell asynchronous slots from batches.
     refills = [(a.number, b.number) for a in trials for b in trials
-               if (b.datetime_start - a.datetime_start).total_seconds() > gap
-               and b.datetime_start < a.datetime_complete]
-    assert refills, "no slot started a trial while the other slot's trial ran"
+               if a.number != b.number and a.datetime_start <= b.datetime_start < a.datetime_complete]
+    assert refills, "no two trials ran at once: " + "; ".join(
+        f"{t.number} {t.datetime_start:%H:%M:%S.%f}-{t.datetime_complete:%H:%M:%S.%f}" for t in trials)
     # the jobs ran in other processes than the sweeper's (submitit: a new one per job); each got half
     # of the CPU threads
     sweeper_pid = int(trials[0].user_attrs["sweeper"].rsplit(":", 1)[1])
