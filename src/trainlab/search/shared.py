@@ -135,34 +135,47 @@ def gone_reason(trial: FrozenTrial) -> Optional[str]:
     return None
 
 
+def tell(study: optuna.Study, trial: optuna.trial.Trial, values: Optional[list[float]], state: TrialState) -> None:
+    """``study.tell``, where GridSampler's end is not an error: it calls study.stop() once every point
+    is visited, which Optuna refuses outside study.optimize; the trial's state is stored before that
+    (Optuna's tell does it in a finally block), and the sweeper stops by counting trials anyway."""
+    try:
+        study.tell(trial, values, state=state)
+    except RuntimeError as exc:
+        if "Study.stop" not in str(exc):
+            raise
+
+
 def fail_trial(study: optuna.Study, trial_id: int, reason: str) -> bool:
     """Tell a trial FAIL with its reason; False when another process closed it first."""
     trial = optuna.trial.Trial(study, trial_id)
     try:
         trial.set_user_attr("fail_reason", reason)
-        study.tell(trial, state=TrialState.FAIL)
+        tell(study, trial, None, TrialState.FAIL)
     except (UpdateFinishedTrialError, ValueError):  # Optuna: "has already finished" / "Cannot tell a ..."
         (now,) = (t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
         if not now.state.is_finished():
             raise
         return False
-    except RuntimeError as exc:
-        # GridSampler calls study.stop() once every point is visited, which Optuna refuses outside
-        # study.optimize; the trial's state is stored before that
-        if "Study.stop" not in str(exc):
-            raise
     return True
+
+
+def _close_if_orphaned(study: optuna.Study, trial: FrozenTrial) -> Optional[bool]:
+    """For a RUNNING trial: None while its sweeper is (or may be) alive; else tell it FAIL and return
+    whether this call closed it (False: another process did first)."""
+    reason = gone_reason(trial)
+    if reason is None:
+        return None
+    closed = fail_trial(study, trial._trial_id, reason)
+    if closed:
+        log.info("trial %d marked FAIL: %s", trial.number, reason)
+    return closed
 
 
 def close_orphans(study: optuna.Study) -> int:
     """Tell FAIL every RUNNING trial whose sweeper is known to have ended; how many this call closed."""
-    closed = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        reason = gone_reason(trial)
-        if reason is not None and fail_trial(study, trial._trial_id, reason):
-            log.info("trial %d marked FAIL: %s", trial.number, reason)
-            closed += 1
-    return closed
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return sum(bool(_close_if_orphaned(study, trial)) for trial in running)
 
 
 # --- which asked trial may run ------------------------------------------------------------------------
@@ -176,12 +189,8 @@ def taken(study: optuna.Study, below: Optional[int] = None) -> int:
             continue
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
             count += 1
-        elif trial.state == TrialState.RUNNING:
-            reason = gone_reason(trial)
-            if reason is None:
-                count += 1
-            else:
-                fail_trial(study, trial._trial_id, reason)
+        elif trial.state == TrialState.RUNNING and _close_if_orphaned(study, trial) is None:
+            count += 1
     return count
 
 

@@ -41,7 +41,7 @@ from optuna.trial import TrialState
 
 from trainlab.errors import UserError, report_user_errors
 from trainlab.search.results import progress_line, write_atomic, write_results
-from trainlab.search.shared import ask_admitted, close_orphans, create_or_load, storage_url, taken
+from trainlab.search.shared import ask_admitted, close_orphans, create_or_load, storage_url, taken, tell
 from trainlab.search.space import as_override, check_keys, grid_values, parse_space
 from trainlab.search.trial import TrialFailed
 
@@ -320,21 +320,11 @@ class OptunaSearch:
                 self.failed_here += 1
                 self.last_failure = reason
             self.done_here += 1
-            self._tell(trial, values if state == TrialState.COMPLETE else None, state)
+            tell(self.study, trial, values if state == TrialState.COMPLETE else None, state)
         # outside the lock, so that the other slots are not kept waiting to ask their next trial (each
         # writer has its own temporary files; run() writes the final results once all slots are done)
         log.info(progress_line(self.study, self.n_trials, self._frozen(trial.number), self.metric))
         write_results(self.study, self.sweep_dir, self.storage, self.metric)
-
-    def _tell(self, trial: optuna.trial.Trial, values: Optional[list[float]], state: TrialState) -> None:
-        try:
-            self.study.tell(trial, values, state=state)
-        except RuntimeError as exc:
-            # GridSampler calls study.stop() once every point is visited, which Optuna refuses outside
-            # study.optimize; the trial's state is stored before that (Optuna's tell does it in a
-            # finally block), and this sweeper stops by counting trials anyway.
-            if "Study.stop" not in str(exc):
-                raise
 
     def _frozen(self, number: int) -> optuna.trial.FrozenTrial:
         return next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
@@ -366,7 +356,7 @@ class OptunaSearch:
             for number, trial in list(self.running.items()):
                 self.running.pop(number)
                 trial.set_user_attr("fail_reason", f"interrupted ({why})")
-                self._tell(trial, None, TrialState.FAIL)
+                tell(self.study, trial, None, TrialState.FAIL)
             write_results(self.study, self.sweep_dir, self.storage, self.metric)
 
     def run(self, arguments: list[str]) -> None:
