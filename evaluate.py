@@ -18,8 +18,8 @@ from omegaconf import DictConfig
 
 os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
-from trainlab.errors import report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
-from trainlab.schemas import register_configs  # noqa: E402
+from trainlab.config.errors import report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
+from trainlab.config.schemas import register_configs  # noqa: E402
 
 register_configs()
 
@@ -29,11 +29,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     import lightning.pytorch as pl
     import torch
 
-    from trainlab.checkpoints import load_checkpoint, load_run_config, resolve_checkpoint, run_dir_of
+    from trainlab.run.folder import load_checkpoint, load_run_config, resolve_checkpoint, run_dir_of
     from trainlab.evaluation import family_for, measure_latency, write_report
-    from trainlab.hardware import apply_hardware
-    from trainlab.restore import restore_model_and_data
-    from trainlab.runs import route_lightning_logs
+    from trainlab.run.hardware import apply_hardware
+    from trainlab.run.restore import restore_model_and_data
+    from trainlab.run.outputs import route_lightning_logs
 
     route_lightning_logs()
     ckpt = resolve_checkpoint(cfg.ckpt_path)

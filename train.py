@@ -15,8 +15,8 @@ from omegaconf import DictConfig
 
 os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
-from trainlab.errors import UserError, report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
-from trainlab.schemas import check_trainer, register_configs  # noqa: E402
+from trainlab.config.errors import UserError, report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
+from trainlab.config.schemas import check_trainer, register_configs  # noqa: E402
 from trainlab.search.trial import optuna_trial  # noqa: E402
 
 register_configs()
@@ -27,11 +27,11 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     import lightning.pytorch as pl  # heavy imports here, so --help and --cfg stay fast
     import torch
 
-    from trainlab.build import bind_data_dims, build, check_task
-    from trainlab.checkpoint_io import AtomicCheckpointIO
-    from trainlab.checkpoints import resolve_checkpoint
-    from trainlab.hardware import apply_hardware
-    from trainlab.runs import build_callbacks, build_loggers, route_lightning_logs, run_label, save_resolved_config
+    from trainlab.config.instantiate import bind_data_dims, build, check_task
+    from trainlab.run.checkpoint_io import AtomicCheckpointIO
+    from trainlab.run.folder import resolve_checkpoint
+    from trainlab.run.hardware import apply_hardware
+    from trainlab.run.outputs import build_callbacks, build_loggers, route_lightning_logs, run_label, save_resolved_config
 
     route_lightning_logs()
     apply_hardware(cfg.hardware)

@@ -50,7 +50,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
 import train  # noqa: E402 - importing it registers the config schemas and the uid resolver
-from trainlab.build import bind_data_dims, build  # noqa: E402
+from trainlab.config.instantiate import bind_data_dims, build  # noqa: E402
 
 TARGET_RATIO = 1.05
 

@@ -1,6 +1,6 @@
 """Graph family figures: kNN graph build time, and memory of sampled-subgraph against full-graph training.
 
-1. kNN graph: time of :func:`trainlab.data.subgraphs.knn_table` (scipy cKDTree build + query of the
+1. kNN graph: time of :func:`trainlab.data.graph.subgraphs.knn_table` (scipy cKDTree build + query of the
    k+1 nearest stars, all cores) on the synthetic Gaia-like catalogue at each ``--sizes``; the
    catalogue's generation is timed apart. Median of ``--repeats`` runs.
 2. Memory: one training epoch of the default GNN (GraphSAGE, 2 layers, 64 hidden, Adam) on the
@@ -47,8 +47,8 @@ def _reset_peak_rss() -> None:
 
 
 def knn_times(sizes: list[int], k: int, repeats: int, seed: int) -> list[dict]:
-    from trainlab.data.catalogue import SyntheticGaia
-    from trainlab.data.subgraphs import knn_table
+    from trainlab.data.graph.catalogue import SyntheticGaia
+    from trainlab.data.graph.subgraphs import knn_table
 
     rows = []
     for n in sizes:
@@ -71,8 +71,8 @@ def one_epoch(mode: str, stars: int, max_nodes: int, k: int, threads: int, seed:
 
     import torch
 
-    from trainlab.data.catalogue import SyntheticGaia
-    from trainlab.data.graph import StarGraphDataModule
+    from trainlab.data.graph.catalogue import SyntheticGaia
+    from trainlab.data.graph.module import StarGraphDataModule
     from trainlab.models.nets.gnn import GNN
 
     torch.set_num_threads(threads)

@@ -7,7 +7,7 @@ for reference, the same sweep in one process (``--no-baseline`` leaves it out).
 
 Storage (``--storage``): ``sqlite`` (the sweep folder's optuna.db, the default), ``journal``
 (``journal:<sweep folder>/optuna.journal``) or ``postgresql`` (a throwaway server started as the
-tests start it, src/trainlab/search/pgserver.py; ``--url`` names an existing database instead).
+tests start it, src/trainlab/testing/postgres.py; ``--url`` names an existing database instead).
 
 Figures per run: processes, trials finished (COMPLETE + PRUNED: must equal --trials), wall time (the
 first start to the last exit), trials finished per minute, duplicates (trial ids that two run
@@ -40,7 +40,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from trainlab.search.pgserver import PostgresUnavailable, throwaway_postgres  # noqa: E402
+from trainlab.testing.postgres import PostgresUnavailable, throwaway_postgres  # noqa: E402
 from trainlab.search.shared import is_surplus, open_storage, storage_url  # noqa: E402
 
 STUDY = "shared-bench"

@@ -49,7 +49,7 @@ def family_overrides(model: str) -> list[str]:
 
 def data_options(task: str) -> list[str]:
     """Options of the data group that serve ``task`` ("regression", "node_classification", ...)."""
-    from trainlab.build import options_with_task
+    from trainlab.config.instantiate import options_with_task
 
     return options_with_task("data", task)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torchmetrics.functional.classification import binary_auroc, multiclass_accuracy
 
-from trainlab.models.classification_metrics import BrierScore, CurveFigures, classification_metrics
+from trainlab.metrics.classification import BrierScore, CurveFigures, classification_metrics
 
 KEYS = {"accuracy", "balanced_accuracy", "mcc", "auroc", "auprc", "ece", "brier"} | {
     f"{m}_{a}" for m in ("precision", "recall", "f1") for a in ("macro", "micro", "weighted")}

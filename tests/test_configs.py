@@ -8,10 +8,10 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from tests.conftest import config_options, data_options, family_overrides
-from trainlab.build import bind_data_dims, build, build_all
-from trainlab.errors import UserError
-from trainlab.hardware import apply_hardware
-from trainlab.runs import build_loggers, task_config
+from trainlab.config.instantiate import bind_data_dims, build, build_all
+from trainlab.config.errors import UserError
+from trainlab.run.hardware import apply_hardware
+from trainlab.run.outputs import build_loggers, task_config
 
 GROUPS = ["data", "model", "optimizer", "scheduler", "trainer", "hardware", "callbacks", "logger", "paths", "debug"]
 GPU_PROFILES = ["rtx4070_mobile", "a100", "h100"]

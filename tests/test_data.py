@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from trainlab.data.sources import ElNinoSST, SyntheticSeries, TableFile
-from trainlab.data.timeseries import TimeSeriesDataModule
-from trainlab.data.windows import EpochSeededSampler, WindowDataset
+from trainlab.data.timeseries.sources import ElNinoSST, SyntheticSeries, TableFile
+from trainlab.data.timeseries.module import TimeSeriesDataModule
+from trainlab.data.timeseries.windows import EpochSeededSampler, WindowDataset
 
 
 def make_dm(source=None, **kwargs) -> TimeSeriesDataModule:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY
-from trainlab.energy import (CounterReader, EnergyFigures, EnergyMeter, SamplingReader, open_readers,
+from trainlab.callbacks.energy import (CounterReader, EnergyFigures, EnergyMeter, SamplingReader, open_readers,
                              visible_physical_devices)
 
 
@@ -119,7 +119,7 @@ def test_meter_logs_each_epoch_and_totals(monkeypatch):
             logged.setdefault(key, []).append(value)
 
     ticks = iter([0.0, 1.0, 11.0, 11.0, 21.0, 21.0])
-    monkeypatch.setattr("trainlab.energy.time.perf_counter", lambda: next(ticks))
+    monkeypatch.setattr("trainlab.callbacks.energy.time.perf_counter", lambda: next(ticks))
     meter.on_fit_start(None, Module())  # t=0, 1 J (counter 1,000 mJ)
     meter.on_train_epoch_start(None, Module())  # t=1, 1 J
     meter.on_train_epoch_end(None, Module())  # t=11, 31 J: 30 J in 10 s
@@ -134,7 +134,7 @@ def test_meter_logs_each_epoch_and_totals(monkeypatch):
 
 def test_no_gpu_means_no_numbers(compose_cfg, run_train, caplog):
     cfg = compose_cfg([*TINY])
-    with caplog.at_level("INFO", logger="trainlab.energy"):
+    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
         run_train(cfg)
     assert "energy: not measured, the run is not on an NVIDIA GPU" in caplog.text
     run_dir = Path(cfg.paths.output_dir)
@@ -158,7 +158,7 @@ def test_gpu_run_without_driver_is_one_info_line(monkeypatch, caplog):
         device_ids = [0]
 
     meter = EnergyMeter()
-    with caplog.at_level("INFO", logger="trainlab.energy"):
+    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
         meter.setup(Trainer(), None, "fit")
     assert meter.readers == [] and "NVMLError_LibraryNotFound" in meter.reason
     assert caplog.text.count("energy: not measured") == 1

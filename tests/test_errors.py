@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT, TINY, TINY_ANY_DATA
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 
 def cli(*args: str, tmp_path: Path, script: str = "train.py") -> subprocess.CompletedProcess:

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from tests.conftest import ROOT, TINY
-from trainlab.checkpoint_io import AtomicCheckpointIO
-from trainlab.checkpoints import resolve_checkpoint
-from trainlab.preflight import output_problem
-from trainlab.errors import UserError
+from trainlab.run.checkpoint_io import AtomicCheckpointIO
+from trainlab.run.folder import resolve_checkpoint
+from trainlab.run.preflight import output_problem
+from trainlab.config.errors import UserError
 
 
 # -- non-finite loss ---------------------------------------------------------------------------
@@ -71,7 +71,7 @@ def test_atomic_save_leaves_no_temporary_file(tmp_path):
 
 _SAVER = """
 import sys, torch
-from trainlab.checkpoint_io import AtomicCheckpointIO
+from trainlab.run.checkpoint_io import AtomicCheckpointIO
 io, path = AtomicCheckpointIO(), sys.argv[1]
 step = 0
 while True:  # big enough that a save takes a while: kills land inside saves
@@ -180,7 +180,7 @@ def test_unusable_output_location_stops_before_anything_starts(tmp_path, case):
 
 
 def test_a_resumed_run_keeps_the_earlier_top_k_in_its_own_folder(tmp_path):
-    from trainlab.callbacks import ModelCheckpoint
+    from trainlab.callbacks.training import ModelCheckpoint
 
     old = tmp_path / "old" / "checkpoints"
     old.mkdir(parents=True)

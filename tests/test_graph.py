@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-from trainlab.data.catalogue import GAIA_FEATURES, StarCatalogue, SyntheticGaia, _astrometry, sky_to_cartesian
-from trainlab.data.graph import StarGraphDataModule
-from trainlab.data.subgraphs import EgoNets, ego_net_bound, knn_table
-from trainlab.errors import UserError
+from trainlab.data.graph.catalogue import GAIA_FEATURES, StarCatalogue, SyntheticGaia, _astrometry, sky_to_cartesian
+from trainlab.data.graph.module import StarGraphDataModule
+from trainlab.data.graph.subgraphs import EgoNets, ego_net_bound, knn_table
+from trainlab.config.errors import UserError
 from trainlab.models.nets.gnn import GNN
 
 QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "hardware.num_threads=1"]
@@ -378,7 +378,7 @@ def test_fast_dev_run_on_sampled_subgraphs(compose_cfg, run_train, sampler, conv
 
 
 def test_records_count_labelled_nodes(compose_cfg, run_train):
-    from trainlab.build import build
+    from trainlab.config.instantiate import build
 
     cfg = compose_cfg([*TINY_GRAPH, "hardware.max_nodes_per_graph=200", "data.k=4", "data.batch_size=8"])
     run_train(cfg)
@@ -407,7 +407,7 @@ def test_resume_equals_uninterrupted_on_sampled_subgraphs(compose_cfg, run_train
 def test_short_run_beats_the_majority_class(compose_cfg, run_train):
     """The default data and model, 60 full-graph epochs: test accuracy clearly above calling every
     star 'field' (the majority class, 70% of the stars)."""
-    from trainlab.build import build
+    from trainlab.config.instantiate import build
 
     cfg = compose_cfg(["model=gnn", "data=gaia", "trainer.max_epochs=60", "optimizer.lr=0.01", "logger=none", *QUIET])
     metrics = run_train(cfg)
@@ -420,7 +420,7 @@ def test_short_run_beats_the_majority_class(compose_cfg, run_train):
 
 def test_evaluate_a_graph_run(compose_cfg, run_train):
     import evaluate as evaluate_script
-    from trainlab.build import build
+    from trainlab.config.instantiate import build
 
     train_cfg = compose_cfg([*TINY_GRAPH, "optimizer.lr=0.01", "trainer.max_epochs=3"])
     trained = run_train(train_cfg)
@@ -455,7 +455,7 @@ def test_search_space_of_the_gnn(compose_cfg, end):
     net that runs on ego nets within the seed's laptop budget (1000 nodes)."""
     from optuna.distributions import CategoricalDistribution
 
-    from trainlab.build import bind_data_dims, build
+    from trainlab.config.instantiate import bind_data_dims, build
     from trainlab.search.space import check_keys, parse_space
 
     cfg = compose_cfg(["hparams_search=optuna", "experiment=gaia_classifier"])

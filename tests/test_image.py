@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from trainlab.data.anomalies import KINDS, inject
-from trainlab.data.sky import AugmentingSampler, SkyDataModule, dihedral, fit_stats, normalise, quality_check
-from trainlab.data.sky_sources import HubbleTiles, ImageFolder, SkyTiles
-from trainlab.errors import UserError
+from trainlab.data.image.anomalies import KINDS, inject
+from trainlab.data.image.module import AugmentingSampler, SkyDataModule, dihedral, fit_stats, normalise, quality_check
+from trainlab.data.image.sources import HubbleTiles, ImageFolder, SkyTiles
+from trainlab.config.errors import UserError
 from trainlab.models.nets.unet import UNet
-from trainlab.models.segmentation import SegmentationModule, soft_dice_loss
+from trainlab.models.image import SegmentationModule, soft_dice_loss
 
 QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "hardware.num_threads=1"]
 # a small image run: a narrow shallow U-Net, 2 epochs; on the default data 12 tile positions of 32 px (24 tiles)
@@ -97,7 +97,7 @@ def test_quality_check_rejects_nan_inf_and_constant_tiles_and_counts_them(caplog
     images[1, 0, 3, 3] = np.nan
     images[2, 0, 0, 0] = np.inf
     images[3] = 7.0  # constant
-    with caplog.at_level(logging.INFO, logger="trainlab.data.sky"):
+    with caplog.at_level(logging.INFO, logger="trainlab.data.image.module"):
         kept, counts = quality_check(tiles_of(images))
     assert counts == {"tiles": 6, "rejected_nonfinite": 2, "rejected_constant": 1}
     assert kept.tile_names == ["t0", "t4", "t5"] and len(kept.images) == len(kept.masks) == len(kept.groups) == 3
@@ -233,7 +233,7 @@ def test_folder_with_nan_and_constant_images_is_trained_on_what_is_left(compose_
     for name in ("flat", "hole"):
         np.save(root / "masks" / f"{name}.npy", np.zeros((32, 32)))
     overrides = [*TINY_UNET, "data=sky_folder", f"data.source.path={root}", "data.batch_size=2", "debug=fdr"]
-    with caplog.at_level(logging.INFO, logger="trainlab.data.sky"):
+    with caplog.at_level(logging.INFO, logger="trainlab.data.image.module"):
         metrics = run_train(compose_cfg(overrides))
     assert "kept 8 of 10 tiles; rejected 1 with NaN/inf, 1 constant" in caplog.text
     assert np.isfinite(metrics["test/loss"])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 
 def mlflow_overrides(tmp_path: Path, *extra: str) -> list[str]:
@@ -21,7 +21,7 @@ def mlflow_overrides(tmp_path: Path, *extra: str) -> list[str]:
 
 
 class FakeEnergyCounter:
-    """Stands in for a GPU's energy counter (trainlab.energy.CounterReader): 5 J more per reading."""
+    """Stands in for a GPU's energy counter (trainlab.callbacks.energy.CounterReader): 5 J more per reading."""
 
     def __init__(self):
         self.total = 0.0
@@ -51,7 +51,7 @@ def test_run_is_tracked_and_registered(compose_cfg, run_train, tmp_path, monkeyp
     mlflow = pytest.importorskip("mlflow")
     # Lightning's logger calls mlflow.set_tracking_uri, which also sets this variable: undone afterwards
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/m.db")
-    from trainlab.energy import EnergyMeter
+    from trainlab.callbacks.energy import EnergyMeter
 
     meter = EnergyMeter()
     meter.readers = [FakeEnergyCounter()]  # so energy metrics exist without a GPU
@@ -137,7 +137,7 @@ def test_any_http_reply_counts_as_a_server():
     import http.server
     import threading
 
-    from trainlab.tracking import unreachable
+    from trainlab.loggers.mlflow import unreachable
 
     class LoginWall(http.server.BaseHTTPRequestHandler):
         def do_GET(self):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 from trainlab.models.nets.cnn import TemporalCNN
 from trainlab.models.nets.lstm import LSTMAttentionNet, LSTMNet
 

@@ -5,7 +5,7 @@ replaced whole, and real processes racing to ask trials of one study (no trainin
 Slow: real ``train.py -m hparams_search=optuna`` processes on tiny data: three at once on one study,
 a sweep SIGKILLed mid-trial and run again, a joblib worker SIGKILLed mid-trial.
 
-The PostgreSQL cases start a throwaway server (trainlab.search.pgserver) and are skipped, with the
+The PostgreSQL cases start a throwaway server (trainlab.testing.postgres) and are skipped, with the
 reason, where none can be started.
 """
 
@@ -32,7 +32,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from tests.conftest import ROOT
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 from trainlab.search.results import progress_line, write_atomic, write_results
 from trainlab.search.shared import (SQLITE_TIMEOUT_S, ask_admitted, close_orphans, is_surplus, open_storage,
                                     storage_url, taken)
@@ -50,7 +50,7 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server's database for this module's tests (skipped, with why, if none)."""
-    from trainlab.search.pgserver import PostgresUnavailable, throwaway_postgres
+    from trainlab.testing.postgres import PostgresUnavailable, throwaway_postgres
 
     if importlib.util.find_spec("psycopg2") is None:
         pytest.skip("psycopg2 is not installed (pip install -r requirements.txt)")

@@ -26,8 +26,8 @@ from omegaconf import OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from tests.conftest import ROOT, config_options, family_overrides
-from trainlab.build import bind_data_dims, build
-from trainlab.errors import UserError, report_user_errors
+from trainlab.config.instantiate import bind_data_dims, build
+from trainlab.config.errors import UserError, report_user_errors
 from trainlab.search.pruning import OptunaPruning
 from trainlab.search.space import check_keys, grid_values, parse_space
 from trainlab.search.trial import TrialFailed, optuna_trial

@@ -90,7 +90,7 @@ def test_run_records_of_the_other_families(compose_cfg, run_train, model):
 
 def test_learns_better_than_repeating_the_last_value(compose_cfg, run_train):
     """A short real run on the default data beats the naive forecast y[t+1] = y[t] on test RMSE."""
-    from trainlab.build import build
+    from trainlab.config.instantiate import build
 
     cfg = compose_cfg(["trainer.max_epochs=6", "model.net.hidden_size=32", *QUIET])
     metrics = run_train(cfg)
@@ -167,7 +167,7 @@ def test_compiled_net_trains_like_the_plain_one_and_its_checkpoint_loads(compose
 
 def test_effective_batch_size_counts_gradient_accumulation(compose_cfg, run_train, caplog):
     cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "trainer.accumulate_grad_batches=4", "data.batch_size=8"])
-    with caplog.at_level("INFO", logger="trainlab.records"):
+    with caplog.at_level("INFO", logger="trainlab.callbacks.records"):
         run_train(cfg)
     summary = json.loads((Path(cfg.paths.output_dir) / "training_summary.json").read_text())
     assert summary["effective_batch_size"] == 32 and summary["accumulate_grad_batches"] == 4

@@ -9,7 +9,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 
 class SplitDataModule(pl.LightningDataModule):

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 FAMILIES = {
     "regression": "trainlab.evaluation.timeseries",

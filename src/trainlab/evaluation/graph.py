@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainlab.models.classification_metrics import CurveFigures
+from trainlab.metrics.classification import CurveFigures
 
 
 def forward_batch(model: Any, batch: Any, device: torch.device) -> int:

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 
-from trainlab.models.classification_metrics import CurveFigures
-from trainlab.models.segmentation import CLASS_NAMES
+from trainlab.metrics.classification import CurveFigures
+from trainlab.models.image import CLASS_NAMES
 
 MAX_BASELINE_PIXELS = 4_000_000  # ~64 MB of stored scores and targets per baseline
 

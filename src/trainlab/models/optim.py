@@ -13,7 +13,7 @@ import lightning.pytorch as pl
 import torch
 from torch.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 _STEP_SCHEDULERS = (OneCycleLR, CyclicLR)  # stepped every batch; the rest once per epoch
 

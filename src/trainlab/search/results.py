@@ -24,8 +24,8 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.checkpoints import resolve_checkpoint
-from trainlab.errors import UserError
+from trainlab.run.folder import resolve_checkpoint
+from trainlab.config.errors import UserError
 from trainlab.search.shared import is_surplus
 
 TRIALS_CSV = "trials.csv"

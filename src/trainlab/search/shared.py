@@ -47,7 +47,7 @@ import sqlalchemy.exc
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 _CATEGORICAL_TYPES = (type(None), bool, int, float, str)
 

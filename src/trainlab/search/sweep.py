@@ -39,7 +39,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from optuna.trial import TrialState
 
-from trainlab.errors import UserError, report_user_errors
+from trainlab.config.errors import UserError, report_user_errors
 from trainlab.search.results import progress_line, write_atomic, write_results
 from trainlab.search.shared import ask_admitted, close_orphans, create_or_load, storage_url, taken, tell
 from trainlab.search.space import as_override, check_keys, grid_values, parse_space
@@ -81,7 +81,7 @@ def _suggest(trial: optuna.trial.Trial, space: Mapping[str, Any]) -> None:
 def _build(node: DictConfig, key: str, **kwargs: Any) -> Any:
     """Instantiate a sampler or pruner node; a bad argument becomes a UserError naming the node.
 
-    (Not trainlab.build.build: that module imports lightning, seconds the sweeper does not need.)
+    (Not trainlab.config.instantiate.build: that module imports lightning, seconds the sweeper does not need.)
     """
     try:
         return instantiate(node, **kwargs)

@@ -21,7 +21,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from trainlab.errors import unwrap_user_error
+from trainlab.config.errors import unwrap_user_error
 
 
 class TrialFailed(RuntimeError):

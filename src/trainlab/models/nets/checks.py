@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 
 def require_sizes(**sizes: int | None) -> None:

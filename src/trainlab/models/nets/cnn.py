@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 from trainlab.models.nets.checks import require_dropout, require_sizes
 from trainlab.models.nets.init import check_scheme, initialise
 

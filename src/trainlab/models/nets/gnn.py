@@ -7,7 +7,7 @@ from torch import nn
 from torch_geometric.nn import GATConv, GCNConv, SAGEConv
 from torch_geometric.nn.dense.linear import Linear as PygLinear
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 from trainlab.models.nets.checks import require_dropout, require_sizes
 from trainlab.models.nets.init import check_scheme, initialise_linear
 

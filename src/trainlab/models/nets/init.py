@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 SCHEMES = ("xavier", "kaiming", "default")
 

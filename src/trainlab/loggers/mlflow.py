@@ -30,7 +30,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 
 class EpochSeed(pl.Callback):
@@ -18,7 +18,7 @@ class EpochSeed(pl.Callback):
 
     Lightning checkpoints do not carry the global RNG, so dropout masks after a resume would
     differ from an uninterrupted run; reseeding per epoch makes epoch k draw the same numbers
-    either way. Together with trainlab.data.windows.EpochSeededSampler, a run resumed from an
+    either way. Together with trainlab.data.timeseries.windows.EpochSeededSampler, a run resumed from an
     epoch-end checkpoint ends with the same weights as one that never stopped.
     """
 

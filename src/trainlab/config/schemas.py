@@ -25,7 +25,7 @@ class HardwareConf:
     """What one machine class can do; trainer and data configs interpolate these keys.
 
     ``auto`` values (accelerator, precision) are replaced by concrete ones at run time by
-    :func:`trainlab.hardware.apply_hardware`, before anything reads them.
+    :func:`trainlab.run.hardware.apply_hardware`, before anything reads them.
     """
 
     name: str = "cpu"
@@ -88,7 +88,7 @@ _TRAINER_MINIMUMS = {"num_nodes": 1, "accumulate_grad_batches": 1, "log_every_n_
 
 def check_trainer(trainer: Any) -> None:
     """Ranges the schema's types cannot express, checked before Lightning divides by them."""
-    from trainlab.errors import UserError
+    from trainlab.config.errors import UserError
 
     for key, low in _TRAINER_MINIMUMS.items():
         value = trainer[key]

@@ -11,7 +11,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 _READABLE = ".csv, .parquet or .npy"
 

@@ -1,7 +1,7 @@
 """Star catalogues for the graph family: a seeded synthetic Gaia-like catalogue, or your own file.
 
 Every source returns a :class:`StarTable` (3-D positions for the neighbour graph, node features,
-integer labels); :class:`trainlab.data.graph.StarGraphDataModule` does the rest (kNN graph, splits,
+integer labels); :class:`trainlab.data.graph.module.StarGraphDataModule` does the rest (kNN graph, splits,
 scaling, batches). Both sources go through :func:`table_from_frame`, so the synthetic catalogue
 is read exactly as a file with the same columns would be.
 """
@@ -14,8 +14,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.data.sources import numeric_columns, read_frame
-from trainlab.errors import UserError
+from trainlab.data.timeseries.sources import numeric_columns, read_frame
+from trainlab.config.errors import UserError
 
 # Gaia DR3 gaia_source column names: what the synthetic catalogue writes and what a file has by default
 GAIA_FEATURES = ["parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp"]

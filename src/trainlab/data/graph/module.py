@@ -11,11 +11,11 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
-from trainlab.data.catalogue import StarTable
+from trainlab.data.graph.catalogue import StarTable
 from trainlab.data.module import SplitDataModule
-from trainlab.data.subgraphs import EgoNets, NodeIds, edge_index_from_table, ego_net_bound, knn_table, only_item
-from trainlab.data.windows import EpochSeededSampler
-from trainlab.errors import UserError
+from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, ego_net_bound, knn_table, only_item
+from trainlab.data.timeseries.windows import EpochSeededSampler
+from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class StarGraphDataModule(SplitDataModule):
     mode) ego nets with every neighbour, so their numbers do not depend on the sampling.
 
     Args:
-        source: object with ``load() -> StarTable`` (trainlab.data.catalogue).
+        source: object with ``load() -> StarTable`` (trainlab.data.graph.catalogue).
         k: neighbours per star.
         density_feature: add log10 of the mean distance to the ``k`` neighbours (local star
             density; pc for sky catalogues) as a node feature.

@@ -7,8 +7,8 @@ import logging
 import torch
 from omegaconf import DictConfig
 
-from trainlab.errors import UserError
-from trainlab.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
+from trainlab.config.errors import UserError
+from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import lightning.pytorch as pl
 import torch
 
 import trainlab
-from trainlab.energy import EnergyMeter
+from trainlab.callbacks.energy import EnergyMeter
 
 log = logging.getLogger(__name__)
 

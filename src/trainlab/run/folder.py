@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.errors import UserError
+from trainlab.config.errors import UserError
 
 
 def resolve_checkpoint(path: str, prefer: str = "best") -> Path:

@@ -11,8 +11,8 @@ from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import BinaryAveragePrecision, BinaryF1Score, BinaryJaccardIndex
 
-from trainlab.errors import UserError
-from trainlab.models.classification_metrics import CurveFigures, classification_metrics
+from trainlab.config.errors import UserError
+from trainlab.metrics.classification import CurveFigures, classification_metrics
 from trainlab.models.optim import configure_optimizers
 
 CLASS_NAMES = ["clean", "anomalous"]  # image-level classes; class 1 is the positive one
@@ -49,7 +49,7 @@ class SegmentationModule(pl.LightningModule):
     Logged (``val/`` and ``test/``): ``loss``; pixel-level ``iou`` (Jaccard), ``dice`` (F1 over pixels)
     at threshold 0.5 and ``pixel_auprc`` (average precision, 200 binned thresholds: constant memory);
     image-level accuracy, balanced accuracy, precision / recall / F1 (macro, micro, weighted), AUROC,
-    AUPRC, MCC, ECE and Brier (trainlab.models.classification_metrics). Confusion matrix, ROC and PR
+    AUPRC, MCC, ECE and Brier (trainlab.metrics.classification). Confusion matrix, ROC and PR
     curves of the image scores go to TensorBoard at the end of validation and test.
 
     Args:

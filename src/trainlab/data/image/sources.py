@@ -2,7 +2,7 @@
 
 A source's ``load()`` returns :class:`SkyTiles`: equally sized tiles with a pixel mask of anomalies
 each. What happens next (quality checks, split, normalisation, augmentation) is the data module's
-job (trainlab.data.sky), the same for every source.
+job (trainlab.data.image.module), the same for every source.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from trainlab.data.anomalies import KINDS, inject
-from trainlab.errors import UserError
+from trainlab.data.image.anomalies import KINDS, inject
+from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class HubbleTiles:
         num_tiles: use a seeded subset of this many tile positions (null: all of them).
         copies: versions of every tile position (>= 2).
         anomalous_copies: how many of them carry anomalies (1 .. copies - 1).
-        kinds: anomaly kinds to draw from (trainlab.data.anomalies: transient, streak, hot_pixel, cosmic_ray).
+        kinds: anomaly kinds to draw from (trainlab.data.image.anomalies: transient, streak, hot_pixel, cosmic_ray).
         max_per_tile: anomalies in an anomalous tile: 1 .. this many.
         amplitude_scale: multiplies every anomaly's brightness (below 1: fainter, harder).
         noise: noise added to each epoch, in units of the image's background sigma.

@@ -10,19 +10,19 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
-from trainlab.errors import UserError
-from trainlab.models.classification_metrics import CurveFigures, classification_metrics
+from trainlab.config.errors import UserError
+from trainlab.metrics.classification import CurveFigures, classification_metrics
 from trainlab.models.optim import configure_optimizers
 
 
 class NodeClassificationModule(pl.LightningModule):
     """Trains a net that maps a graph batch to one logit per class for every node.
 
-    Batches are PyG ``Data`` objects (trainlab.data.graph): loss and metrics cover only the nodes
+    Batches are PyG ``Data`` objects (trainlab.data.graph.module): loss and metrics cover only the nodes
     in ``batch.target_mask`` (the split's stars, or the seeds of an ego net); the other nodes are
     context. Loss: cross-entropy. Logged keys: ``train/loss_step``, ``train/loss_epoch``,
     ``val/loss`` and ``test/loss``, and for val and test every score of
-    :func:`trainlab.models.classification_metrics.classification_metrics` (accuracy and F1 macro
+    :func:`trainlab.metrics.classification.classification_metrics` (accuracy and F1 macro
     on the progress bar). Confusion matrix, ROC and PR curves go to TensorBoard at the end of every
     validation and test epoch, every ``figures_every_n_epochs`` epochs for validation.
 

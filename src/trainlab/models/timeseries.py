@@ -11,8 +11,8 @@ from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.regression import MeanAbsolutePercentageError, MeanSquaredError, R2Score
 
-from trainlab.errors import UserError
-from trainlab.models.metrics import AverageAbsoluteAccuracy
+from trainlab.config.errors import UserError
+from trainlab.metrics.regression import AverageAbsoluteAccuracy
 from trainlab.models.optim import configure_optimizers
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}

@@ -10,9 +10,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.data.module import SplitDataModule
-from trainlab.data.sources import SeriesTable
-from trainlab.data.windows import EpochSeededSampler, WindowDataset, keep_batch
-from trainlab.errors import UserError
+from trainlab.data.timeseries.sources import SeriesTable
+from trainlab.data.timeseries.windows import EpochSeededSampler, WindowDataset, keep_batch
+from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class TimeSeriesDataModule(SplitDataModule):
     (``state_dict``), so evaluation scales new data exactly as training did.
 
     Args:
-        source: object with ``load() -> SeriesTable`` (see trainlab.data.sources).
+        source: object with ``load() -> SeriesTable`` (see trainlab.data.timeseries.sources).
         window: rows of history in one sample.
         horizon: steps between the window's last row and the target row (>= 1).
         stride: rows between consecutive window starts.

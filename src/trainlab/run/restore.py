@@ -6,8 +6,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from trainlab.build import bind_data_dims, build
-from trainlab.errors import UserError
+from trainlab.config.instantiate import bind_data_dims, build
+from trainlab.config.errors import UserError
 
 
 def restore_model_and_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str):

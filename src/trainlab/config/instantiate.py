@@ -15,7 +15,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from trainlab.errors import UserError, unwrap_user_error
+from trainlab.config.errors import UserError, unwrap_user_error
 
 _SCALARS = (bool, int, float, str)
 
@@ -153,7 +153,7 @@ def options_with_task(group: str, task: str) -> list[str]:
     """Options of a config group (conf/<group>/*.yaml) whose ``_target_`` class has this task tag."""
     from pathlib import Path
 
-    folder = Path(__file__).resolve().parents[2] / "conf" / group
+    folder = Path(__file__).resolve().parents[3] / "conf" / group
     found = []
     for path in sorted(folder.glob("*.yaml")):
         node = OmegaConf.load(path)

@@ -12,7 +12,7 @@ from typing import Any, Optional
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.build import build, build_all
+from trainlab.config.instantiate import build, build_all
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9=.,_+-]+")
 

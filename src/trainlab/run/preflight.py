@@ -18,7 +18,7 @@ from typing import Any, Optional
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.errors import EXIT_USER_ERROR
+from trainlab.config.errors import EXIT_USER_ERROR
 
 # Disk space a run needs before it starts: checkpoints (top 3 + last of the largest model here are a
 # few MB), logs, records and plots. Users with big models raise it: hydra.callbacks.preflight.min_free_mb

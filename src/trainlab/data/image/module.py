@@ -1,5 +1,5 @@
 """The sky-image data module: quality checks, a seeded split by sky region, robust normalisation fit on
-the training tiles, and flips / 90-degree rotations for training (sources: trainlab.data.sky_sources).
+the training tiles, and flips / 90-degree rotations for training (sources: trainlab.data.image.sources).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.module import SplitDataModule
-from trainlab.data.sky_sources import SkyTiles
-from trainlab.data.windows import EpochSeededSampler, keep_batch
-from trainlab.errors import UserError
+from trainlab.data.image.sources import SkyTiles
+from trainlab.data.timeseries.windows import EpochSeededSampler, keep_batch
+from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class SkyDataModule(SplitDataModule):
     when any pixel of its mask is set.
 
     Args:
-        source: object with ``load() -> SkyTiles`` (trainlab.data.sky_sources).
+        source: object with ``load() -> SkyTiles`` (trainlab.data.image.sources).
         normalize: "asinh" (default), "percentile" or "none" (see :func:`normalise`).
         asinh_softening: the asinh stretch's linear range, in background sigmas.
         percentiles: low and high percentile of the percentile stretch.

@@ -1,0 +1,1 @@
+"""Lightning callbacks of conf/callbacks: training control, run records, energy."""

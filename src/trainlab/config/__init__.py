@@ -1,0 +1,1 @@
+"""Config checking: typed schemas, instantiation checked against signatures, user errors."""

@@ -1,0 +1,1 @@
+"""Graph family: star catalogues, kNN graphs, subgraph sampling (conf/data: gaia, catalogue)."""

@@ -1,0 +1,1 @@
+"""Time-series family: sources, sliding windows, the data module (conf/data: synthetic, elnino, file)."""

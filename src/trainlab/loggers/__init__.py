@@ -1,0 +1,1 @@
+"""Loggers of conf/logger beyond Lightning's own (MLflow)."""

@@ -1,0 +1,1 @@
+"""Metrics shared by the task modules and evaluation (torchmetrics-based)."""

@@ -1,0 +1,1 @@
+"""One run: hardware, the run folder, checkpoints, outputs, preflight checks."""

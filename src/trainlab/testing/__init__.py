@@ -1,0 +1,1 @@
+"""Infrastructure for tests and benchmarks only (never imported at run time)."""
