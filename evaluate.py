@@ -26,32 +26,27 @@ register_configs()
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test the checkpoint named by ``cfg.ckpt_path``; returns what metrics.json holds."""
-    import lightning.pytorch as pl
     import torch
 
-    from trainlab.run.folder import load_checkpoint, load_run_config, resolve_checkpoint, run_dir_of
-    from trainlab.evaluation import family_for, measure_latency, write_report
-    from trainlab.run.hardware import apply_hardware
-    from trainlab.run.restore import restore_model_and_data
-    from trainlab.run.outputs import route_lightning_logs
+    from trainlab.evaluation import family_module, measure_latency, write_report
+    from trainlab.run.folder import RunFolder, load_checkpoint, resolve_checkpoint
+    from trainlab.run.pipeline import build_trainer, prepare, restore
 
-    route_lightning_logs()
     ckpt = resolve_checkpoint(cfg.ckpt_path)
-    run_cfg = load_run_config(run_dir_of(ckpt))
-    run_cfg.hardware = apply_hardware(cfg.hardware)  # this machine's workers and precision
+    run_folder = RunFolder.of_checkpoint(ckpt)
+    run_cfg = run_folder.config()
+    run_cfg.hardware = prepare(cfg, training=False).hardware  # this machine's workers and precision
     if cfg.batch_size is not None:
         run_cfg.data.batch_size = cfg.batch_size
     try:
-        model, datamodule = restore_model_and_data(run_cfg, load_checkpoint(ckpt), str(ckpt))
-        trainer = pl.Trainer(accelerator=cfg.hardware.accelerator, devices=cfg.hardware.devices,
-                             precision=cfg.hardware.precision, logger=False, enable_checkpointing=False,
-                             default_root_dir=cfg.paths.output_dir)
+        model, datamodule = restore(run_cfg, load_checkpoint(ckpt), str(ckpt))
+        trainer = build_trainer(cfg, enable_checkpointing=False)
         run = trainer.test if cfg.split == "test" else trainer.validate
         metrics = run(model, datamodule=datamodule)[0]
         loader = datamodule.test_dataloader() if cfg.split == "test" else datamodule.val_dataloader()
         device = trainer.strategy.root_device
         model.to(device).eval()
-        family = family_for(model)
+        family = family_module(model)
         latency = measure_latency(lambda batch: family.forward_batch(model, batch, device), loader, device,
                                   warmup=cfg.latency.warmup, max_batches=cfg.latency.max_batches)
         out_dir = Path(cfg.paths.output_dir)
@@ -61,7 +56,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             torch.cuda.empty_cache()
     report = {
         "checkpoint": str(ckpt),
-        "run_dir": str(run_dir_of(ckpt)),
+        "run_dir": str(run_folder.path),
         "split": cfg.split,
         "metrics": {k: float(v) for k, v in metrics.items()},
         **made["extra"],  # the family's baselines, next to the metrics they put in perspective

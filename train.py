@@ -15,8 +15,8 @@ from omegaconf import DictConfig
 
 os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
-from trainlab.config.errors import UserError, report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
-from trainlab.config.schemas import check_trainer, register_configs  # noqa: E402
+from trainlab.config.errors import report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
+from trainlab.config.schemas import register_configs  # noqa: E402
 from trainlab.search.trial import optuna_trial  # noqa: E402
 
 register_configs()
@@ -27,50 +27,19 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     import lightning.pytorch as pl  # heavy imports here, so --help and --cfg stay fast
     import torch
 
-    from trainlab.config.instantiate import bind_data_dims, build, check_task
-    from trainlab.run.checkpoint_io import AtomicCheckpointIO
     from trainlab.run.folder import resolve_checkpoint
-    from trainlab.run.hardware import apply_hardware
-    from trainlab.run.outputs import build_callbacks, build_loggers, route_lightning_logs, run_label, save_resolved_config
+    from trainlab.run.pipeline import assemble, fit_and_test, objective, prepare
 
-    route_lightning_logs()
-    apply_hardware(cfg.hardware)
-    check_trainer(cfg.trainer)
-    check_task(cfg)
+    prepare(cfg)
     ckpt_path = str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None
     pl.seed_everything(cfg.seed, workers=True)
     try:
-        datamodule = build(cfg.data, "data")
-        net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
-        model = build(cfg.model, "model", net=net, optimizer=build(cfg.optimizer, "optimizer"),
-                      scheduler=build(cfg.scheduler, "scheduler") if cfg.scheduler else None,
-                      **datamodule.model_kwargs())
-        loggers = build_loggers(cfg.logger, run_label())
-        callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers))
-        trainer = build(cfg.trainer, "trainer", callbacks=[*callbacks, *extra_callbacks], logger=loggers or False,
-                        plugins=[AtomicCheckpointIO()])
-        resolved = save_resolved_config(cfg, cfg.paths.output_dir)
-        for logger in trainer.loggers:  # not `loggers`: fast_dev_run swaps them for a dummy, never finalized
-            logger.log_hyperparams(resolved)
-
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if best:
-            Path(best).parent.joinpath("best.txt").write_text(best + "\n")
-        if cfg.test:
-            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+        run = assemble(cfg, extra_callbacks)
+        metrics = fit_and_test(run, ckpt_path)
     finally:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-    checkpoint = trainer.checkpoint_callback
-    same_metric = checkpoint is not None and checkpoint.monitor == cfg.optimized_metric
-    score = checkpoint.best_model_score if same_metric else None  # also known when a resume trained no more
-    if score is None and cfg.optimized_metric not in metrics:
-        raise UserError(f"optimized_metric={cfg.optimized_metric} was never logged; logged: {sorted(metrics)}")
-    metrics["objective"] = float(score) if score is not None else metrics[cfg.optimized_metric]
+    metrics["objective"] = objective(run, metrics)
     return metrics
 
 

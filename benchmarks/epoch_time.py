@@ -50,7 +50,8 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
 import train  # noqa: E402 - importing it registers the config schemas and the uid resolver
-from trainlab.config.instantiate import bind_data_dims, build  # noqa: E402
+from trainlab.config.instantiate import build  # noqa: E402
+from trainlab.run.pipeline import build_net  # noqa: E402
 
 TARGET_RATIO = 1.05
 
@@ -122,7 +123,7 @@ def run_plain(cfg: DictConfig, epochs: int, threads: int) -> tuple[list[float], 
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)  # before building, as train.py seeds before it instantiates
     datamodule = build(cfg.data, "data")
-    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+    net = build_net(cfg, datamodule)
     datamodule.setup("fit")
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optimizer.lr)
     criterion = torch.nn.MSELoss()

@@ -47,11 +47,11 @@ def family_overrides(model: str) -> list[str]:
     return [f"model={model}", f"data={data}", *SMALL_DATA[data]]
 
 
-def data_options(task: str) -> list[str]:
-    """Options of the data group that serve ``task`` ("regression", "node_classification", ...)."""
-    from trainlab.config.instantiate import options_with_task
+def data_options(family: str) -> list[str]:
+    """Options of the data group of a family ("timeseries", "graph", "image")."""
+    from trainlab.config.families import options_of
 
-    return options_with_task("data", task)
+    return options_of("data", family)
 
 
 @pytest.fixture

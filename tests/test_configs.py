@@ -8,10 +8,12 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from tests.conftest import config_options, data_options, family_overrides
-from trainlab.config.instantiate import bind_data_dims, build, build_all
+from trainlab.config.instantiate import build, build_all
+from trainlab.run.pipeline import build_net
 from trainlab.config.errors import UserError
 from trainlab.run.hardware import apply_hardware
-from trainlab.run.outputs import build_loggers, task_config
+from trainlab.loggers import build_loggers
+from trainlab.run.pipeline import task_config
 
 GROUPS = ["data", "model", "optimizer", "scheduler", "trainer", "hardware", "callbacks", "logger", "paths", "debug"]
 GPU_PROFILES = ["rtx4070_mobile", "a100", "h100"]
@@ -49,7 +51,7 @@ def test_lstm_seed_is_the_seed(compose_cfg):
     assert cfg.data.source.num_features == 5
 
 
-@pytest.mark.parametrize("option", data_options("regression"))  # other families: tests/test_graph.py, test_image.py
+@pytest.mark.parametrize("option", data_options("timeseries"))  # other families: tests/test_graph.py, test_image.py
 def test_data_builds(compose_cfg, option, tmp_path):
     overrides = [f"data={option}"]
     if option == "file":
@@ -69,7 +71,7 @@ def test_data_builds(compose_cfg, option, tmp_path):
 def test_model_and_optimizer_build(compose_cfg, model, optimizer):
     cfg = compose_cfg([*family_overrides(model), f"optimizer={optimizer}"])
     datamodule = build(cfg.data, "data")
-    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+    net = build_net(cfg, datamodule)
     module = build(cfg.model, "model", net=net, optimizer=build(cfg.optimizer, "optimizer"), **datamodule.model_kwargs())
     assert isinstance(module.configure_optimizers(), torch.optim.Optimizer)
 

@@ -348,7 +348,7 @@ def test_too_few_stars_for_k():
 
 
 def test_model_on_time_series_data_is_refused(compose_cfg, run_train):
-    with pytest.raises(UserError, match=r"model=gnn trains on node_classification data, but data=synthetic"):
+    with pytest.raises(UserError, match=r"model=gnn is a graph model, but data=synthetic is timeseries data"):
         run_train(compose_cfg(["model=gnn", "data=synthetic", *QUIET]))
 
 
@@ -455,7 +455,8 @@ def test_search_space_of_the_gnn(compose_cfg, end):
     net that runs on ego nets within the seed's laptop budget (1000 nodes)."""
     from optuna.distributions import CategoricalDistribution
 
-    from trainlab.config.instantiate import bind_data_dims, build
+    from trainlab.config.instantiate import build
+    from trainlab.run.pipeline import build_net
     from trainlab.search.space import check_keys, parse_space
 
     cfg = compose_cfg(["hparams_search=optuna", "experiment=gaia_classifier"])
@@ -468,7 +469,7 @@ def test_search_space_of_the_gnn(compose_cfg, end):
                        *picked])
     dm = build(cfg.data, "data")
     dm.setup("fit")
-    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, dm.dims))
+    net = build_net(cfg, dm)
     assert dm.sampled
     batch = next(iter(dm.train_dataloader()))
     assert batch.num_nodes <= 1000

@@ -377,8 +377,8 @@ def test_fast_dev_run_of_the_preset(compose_cfg, run_train):
 
 
 def test_unet_on_time_series_data_is_refused(compose_cfg, run_train):
-    with pytest.raises(UserError, match=r"model=unet trains on segmentation data, but data=synthetic serves "
-                                        r"regression data; use data=sky or data=sky_folder"):
+    with pytest.raises(UserError, match=r"model=unet is an image model, but data=synthetic is timeseries "
+                                        r"data; use data=sky or data=sky_folder"):
         run_train(compose_cfg(["model=unet", "data=synthetic", *QUIET]))
 
 

@@ -26,7 +26,8 @@ from omegaconf import OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from tests.conftest import ROOT, config_options, family_overrides
-from trainlab.config.instantiate import bind_data_dims, build
+from trainlab.config.instantiate import build
+from trainlab.run.pipeline import build_net
 from trainlab.config.errors import UserError, report_user_errors
 from trainlab.search.pruning import OptunaPruning
 from trainlab.search.space import check_keys, grid_values, parse_space
@@ -114,7 +115,7 @@ def test_search_space_corners_build_and_run(compose_cfg, model, end):
     picked = [f"{key}={corner(dist, end)}" for key, dist in space.items()]
     cfg = compose_cfg([f"model={model}", "data.source.num_rows=300", *picked])
     datamodule = build(cfg.data, "data")
-    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+    net = build_net(cfg, datamodule)
     batch = torch.randn(2, cfg.data.window, datamodule.dims["in"])  # (batch, window, features)
     assert net(batch).shape == (2, datamodule.dims["out"])
 

@@ -6,7 +6,6 @@ Hydra imports every module of the ``hydra_plugins`` namespace at start-up: keep 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from hydra.core.config_search_path import ConfigSearchPath
@@ -14,9 +13,10 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 
 def experiments_dir() -> Path:
-    """TRAINLAB_ROOT (set by train.py and evaluate.py) or the checkout this file lives in."""
-    root = os.environ.get("TRAINLAB_ROOT") or Path(__file__).resolve().parents[3]
-    return Path(root) / "experiments"
+    """<repository>/experiments, the repository found as everywhere else (trainlab.run.folder)."""
+    from trainlab.run.folder import repo_root
+
+    return repo_root() / "experiments"
 
 
 class TrainlabExperimentsPath(SearchPathPlugin):

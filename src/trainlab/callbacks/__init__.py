@@ -1,1 +1,23 @@
-"""Lightning callbacks of conf/callbacks: training control, run records, energy."""
+"""Lightning callbacks of conf/callbacks: training control (``training.py``), the run's records
+(``records.py``) and GPU energy (``energy.py``), next to Lightning's own.
+
+:func:`build_callbacks` instantiates the group, leaving out what Lightning would refuse.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from omegaconf import DictConfig
+
+from trainlab.config.instantiate import build_all
+
+
+def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger: bool) -> list[Any]:
+    """Instantiate the callbacks group, without the progress bar under
+    ``trainer.enable_progress_bar=false`` and the LR monitor under ``logger=none``."""
+    from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
+
+    refused = () if progress_bar else (ProgressBar,)
+    refused += () if has_logger else (LearningRateMonitor,)
+    return [c for c in build_all(nodes, "callbacks") if not isinstance(c, refused)]

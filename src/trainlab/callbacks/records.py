@@ -15,6 +15,7 @@ import torch
 
 import trainlab
 from trainlab.callbacks.energy import EnergyMeter
+from trainlab.run.folder import CURVES, EPOCHS, SUMMARY, repo_root
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class RunRecords(pl.Callback):
         self.epochs.append(record)
         if trainer.is_global_zero:
             self.dir.mkdir(parents=True, exist_ok=True)
-            with open(self.dir / "epochs.jsonl", "a") as f:
+            with open(self.dir / EPOCHS, "a") as f:
                 f.write(json.dumps(record) + "\n")
 
     # -- at the end --------------------------------------------------------------------------
@@ -135,7 +136,7 @@ class RunRecords(pl.Callback):
         self.on_fit_end(trainer, pl_module)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        path = self.dir / "training_summary.json"
+        path = self.dir / SUMMARY
         if trainer.is_global_zero and path.is_file():
             summary = json.loads(path.read_text())
             summary["test"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
@@ -166,10 +167,10 @@ class RunRecords(pl.Callback):
             "precision": str(trainer.precision),
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "lightning": lightning.__version__, "trainlab": trainlab.__version__},
-            "git_commit": git_commit(Path(trainlab.__file__).resolve().parent),
+            "git_commit": git_commit(repo_root()),
             "energy": next((cb.summary() for cb in trainer.callbacks if isinstance(cb, EnergyMeter)), None),
         }
-        (self.dir / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (self.dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
 
     def _plot(self) -> None:
         if not self.epochs:
@@ -193,5 +194,5 @@ class RunRecords(pl.Callback):
         lrs = [r["lr"] if not isinstance(r["lr"], list) else r["lr"][0] for r in self.epochs]
         ax_lr.plot(epochs, lrs, marker="o")
         ax_lr.set(xlabel="epoch", ylabel="learning rate", title="learning rate")
-        fig.savefig(self.dir / "training_curves.png", dpi=100)
+        fig.savefig(self.dir / CURVES, dpi=100)
         plt.close(fig)

@@ -113,72 +113,8 @@ def _argument_errors() -> tuple[type[Exception], ...]:
     return (ValueError, MisconfigurationException)
 
 
-def bind_data_dims(net: DictConfig, dims: dict[str, int], key: str = "model.net") -> dict[str, int]:
-    """Sizes a net takes from the data: keys left null are filled, keys set must agree.
-
-    ``dims['in']`` feeds ``input_size`` or ``in_channels``; ``dims['out']`` feeds ``output_size`` or
-    ``out_channels`` (whichever the net has). Returns the keyword arguments to pass to instantiate.
-    """
-    names = {"in": ("input_size", "in_channels"), "out": ("output_size", "out_channels")}
-    filled: dict[str, int] = {}
-    for side, value in dims.items():
-        for name in names[side]:
-            if name not in net:
-                continue
-            given = net[name]
-            if given is not None and given != value:
-                raise UserError(
-                    f"{key}.{name}={given} contradicts the data, which has {value} "
-                    f"{'feature' if side == 'in' else 'target'} column(s); remove the override "
-                    f"(null takes the size from the data) or choose data with {given}"
-                )
-            filled[name] = value
-    return filled
-
-
 def build_all(nodes: Optional[DictConfig], key: str) -> list[Any]:
     """Instantiate every ``_target_`` child of a group such as callbacks or logger (None: empty)."""
     if not nodes:
         return []
     return [build(child, f"{key}.{name}") for name, child in nodes.items() if child and "_target_" in child]
-
-
-def _task_of(target: str) -> Optional[str]:
-    from hydra.utils import get_class
-
-    return getattr(get_class(target), "task", None)
-
-
-def options_with_task(group: str, task: str) -> list[str]:
-    """Options of a config group (conf/<group>/*.yaml) whose ``_target_`` class has this task tag."""
-    from pathlib import Path
-
-    folder = Path(__file__).resolve().parents[3] / "conf" / group
-    found = []
-    for path in sorted(folder.glob("*.yaml")):
-        node = OmegaConf.load(path)
-        target = node.get("_target_") if isinstance(node, DictConfig) else None
-        if isinstance(target, str) and _task_of(target) == task:
-            found.append(path.stem)
-    return found
-
-
-def check_task(cfg: DictConfig) -> None:
-    """Refuse a model and data that belong to different families (an LSTM on a star catalogue, ...).
-
-    LightningModules and DataModules carry a class attribute ``task`` ("regression",
-    "node_classification", "segmentation"); they must agree.
-    """
-    model_task, data_task = _task_of(cfg.model._target_), _task_of(cfg.data._target_)
-    if model_task is None or data_task is None or model_task == data_task:
-        return
-    from hydra.core.hydra_config import HydraConfig
-
-    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    model_name, data_name = choices.get("model", cfg.model._target_), choices.get("data", cfg.data._target_)
-    fitting = options_with_task("data", model_task)
-    raise UserError(
-        f"model={model_name} trains on {model_task} data, but data={data_name} serves {data_task} data; "
-        f"use {' or '.join(f'data={d}' for d in fitting) or 'data that fits the model'}, or a model for "
-        f"{data_task}: {', '.join(f'model={m}' for m in options_with_task('model', data_task)) or 'none yet'}"
-    )

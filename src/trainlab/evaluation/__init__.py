@@ -1,7 +1,7 @@
 """What evaluate.py measures beyond the test metrics: latency, throughput, plots and a report.
 
 The generic parts live here; each model family has a module with two functions, picked by the
-LightningModule's ``task`` tag (:func:`family_for`):
+model's family (:func:`family_module`, declared in trainlab.config.families):
 
 - ``forward_batch(model, batch, device) -> int``: the forward pass alone on one batch moved to
   ``device``; returns how many samples (windows, nodes, images) it held. Timed for latency.
@@ -23,20 +23,11 @@ import numpy as np
 import torch
 
 from trainlab.config.errors import UserError
+from trainlab.config.families import family_for
 
-FAMILIES = {
-    "regression": "trainlab.evaluation.timeseries",
-    "node_classification": "trainlab.evaluation.graph",
-    "segmentation": "trainlab.evaluation.image",
-}
-
-
-def family_for(model: Any) -> ModuleType:
-    """The evaluation module of the model's family (its ``task`` tag)."""
-    task = getattr(model, "task", None)
-    if task not in FAMILIES:
-        raise KeyError(f"no evaluation for task {task!r} of {type(model).__name__}; known: {sorted(FAMILIES)}")
-    return importlib.import_module(FAMILIES[task])
+def family_module(model: Any) -> ModuleType:
+    """The evaluation module of the model's family (trainlab.config.families)."""
+    return importlib.import_module(family_for(model).evaluation)
 
 
 def _sync(device: torch.device) -> None:

@@ -1,1 +1,52 @@
-"""Loggers of conf/logger beyond Lightning's own (MLflow)."""
+"""Loggers of conf/logger: Lightning's TensorBoard and CSV loggers, and MLflow (``mlflow.py``).
+
+:func:`build_loggers` instantiates the group and names each logger's run after the run itself
+(:func:`run_label`), so TensorBoard over all of outputs/ tells the runs apart.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any, Optional
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from trainlab.config.instantiate import build
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9=.,_+-]+")
+
+
+def run_label(max_len: int = 120) -> str:
+    """``<model>_<data>`` plus the command-line overrides, safe as one folder name.
+
+    TensorBoard lists runs by folder, so ``make tensorboard`` over all of outputs/ shows which model
+    and which overrides each curve belongs to, e.g. ``lstm_synthetic__optimizer.lr=0.01``.
+    """
+    if not HydraConfig.initialized():
+        return "run"
+    hc = HydraConfig.get()
+    choices = hc.runtime.choices
+    label = f"{choices.get('model', 'model')}_{choices.get('data', 'data')}"
+    # left out: model and data (already in front), where things are written, the sweeper's hand-over
+    skip = ("model=", "data=", "optuna_trial=", "+optuna_trial=", "logger.", "paths.")
+    overrides = [o for o in hc.overrides.task if not o.startswith(skip)]
+    if overrides:
+        label += "__" + ",".join(overrides)
+    return _UNSAFE.sub("-", label)[:max_len]
+
+
+def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
+    """Instantiate the logger group; ``label`` names each logger's run: TensorBoard's and CSV's
+    ``version``, MLflow's ``run_name`` (unless the config gives one)."""
+    from hydra.utils import get_class
+
+    loggers = []
+    for name, node in (nodes or {}).items():
+        if not node:
+            continue
+        takes = inspect.signature(get_class(node._target_)).parameters
+        named = {key: label for key in ("version", "run_name") if key in takes and node.get(key) is None}
+        loggers.append(build(node, f"logger.{name}", **named))
+    return loggers

@@ -31,6 +31,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from trainlab.config.errors import UserError
+from trainlab.run.folder import RECORDS
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ INSTALL_HINT = "logger=mlflow needs the mlflow package (~800 MB): make install-m
 # MLflow's own retries (7 with exponential back-off: minutes) in the middle of a run
 PROBE_TIMEOUT_S = 5.0
 # files of the run folder uploaded at the end of fit (and after test, when changed), at the same relative paths
-RUN_FILES = ("resolved_config.yaml", ".hydra/*.yaml", "epochs.jsonl", "training_summary.json", "*.png", "*.log")
+RUN_FILES = RECORDS
 
 
 def unreachable(uri: str, timeout_s: float = PROBE_TIMEOUT_S) -> Optional[str]:

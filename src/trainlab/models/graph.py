@@ -38,7 +38,7 @@ class NodeClassificationModule(pl.LightningModule):
         compile: compile the net's forward with torch.compile (see RegressionModule).
     """
 
-    task = "node_classification"  # what data it trains on: data modules carry the same tag
+    family = "graph"  # trainlab.config.families: models and data of one family go together
 
     def __init__(
         self,

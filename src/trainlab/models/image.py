@@ -66,7 +66,7 @@ class SegmentationModule(pl.LightningModule):
         compile: compile the net's forward with torch.compile (see RegressionModule).
     """
 
-    task = "segmentation"  # what data it trains on: data modules carry the same tag
+    family = "image"  # trainlab.config.families: models and data of one family go together
 
     def __init__(
         self,

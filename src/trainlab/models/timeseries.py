@@ -38,7 +38,7 @@ class RegressionModule(pl.LightningModule):
             steps wait for compilation.
     """
 
-    task = "regression"  # what data it trains on: data modules carry the same tag
+    family = "timeseries"  # trainlab.config.families: models and data of one family go together
 
     def __init__(
         self,

@@ -1,51 +1,167 @@
-"""Find a run's checkpoint and its saved config from what the user typed."""
+"""The run folder: the one module that knows its layout, and the one way to find the repository.
+
+A run folder (``outputs/train/runs/<date>_<time>_<suffix>/``, or ``<sweep>/<job number>/``) holds::
+
+    .hydra/config.yaml          the composed config, as Hydra saved it (unresolved)
+    .hydra/overrides.yaml       the command line's overrides
+    resolved_config.yaml        the config with every interpolation and ``auto`` value resolved
+    checkpoints/*.ckpt          top-k by the monitored metric, ``last.ckpt``, ``on_exception.ckpt``
+    checkpoints/best.txt        the best checkpoint's file name, relative to checkpoints/
+    epochs.jsonl, training_summary.json, training_curves.png   the run's records
+    train.log                   everything printed
+
+Paths inside the folder are stored relative to it, so a copied or moved folder is evaluated and
+resumed from its own files. Config files name the checkpoint folder through ``paths.checkpoint_dir``
+(conf/paths/default.yaml), which must stay ``<output_dir>/checkpoints`` (tests/test_configs.py).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Optional
 
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError
 
+CHECKPOINTS = "checkpoints"
+LAST = "last.ckpt"
+BEST_POINTER = "best.txt"
+CONFIG = ".hydra/config.yaml"
+OVERRIDES = ".hydra/overrides.yaml"
+RESOLVED_CONFIG = "resolved_config.yaml"
+EPOCHS = "epochs.jsonl"
+SUMMARY = "training_summary.json"
+CURVES = "training_curves.png"
+RECORDS = (RESOLVED_CONFIG, ".hydra/*.yaml", EPOCHS, SUMMARY, "*.png", "*.log")  # what trackers upload
 
-def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
-    """A .ckpt file as given, or a run directory's checkpoint: ``prefer="best"`` (evaluation) takes the
-    best one (checkpoints/best.txt) and falls back to last.ckpt; ``prefer="last"`` (resuming training)
-    takes last.ckpt, the state at the end of the last finished epoch."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        ckpt_dir = p / "checkpoints"
-        if not ckpt_dir.is_dir():
-            raise UserError(f"ckpt_path: '{path}' is a directory without checkpoints/; give a run directory or a .ckpt file")
-        best = ckpt_dir / "best.txt"
-        last = ckpt_dir / "last.ckpt"
+# module paths of round 1, as saved in older runs' .hydra/config.yaml (evaluate.py reads those)
+_MOVED_MODULES = {
+    "trainlab.models.regression": "trainlab.models.timeseries",
+    "trainlab.models.classification": "trainlab.models.graph",
+    "trainlab.models.segmentation": "trainlab.models.image",
+    "trainlab.data.timeseries": "trainlab.data.timeseries.module",
+    "trainlab.data.sources": "trainlab.data.timeseries.sources",
+    "trainlab.data.graph": "trainlab.data.graph.module",
+    "trainlab.data.catalogue": "trainlab.data.graph.catalogue",
+    "trainlab.data.sky": "trainlab.data.image.module",
+    "trainlab.data.sky_sources": "trainlab.data.image.sources",
+    "trainlab.data.anomalies": "trainlab.data.image.anomalies",
+    "trainlab.callbacks": "trainlab.callbacks.training",
+    "trainlab.records": "trainlab.callbacks.records",
+    "trainlab.energy": "trainlab.callbacks.energy",
+    "trainlab.tracking": "trainlab.loggers.mlflow",
+}
+
+
+def repo_root() -> Path:
+    """The checkout that holds conf/ and train.py.
+
+    ``TRAINLAB_ROOT`` when set (train.py and evaluate.py set it to their own folder, and child
+    processes of a sweep inherit it), else the checkout this package was installed from (editable).
+    """
+    return Path(os.environ.get("TRAINLAB_ROOT") or Path(__file__).resolve().parents[3])
+
+
+def _upgrade_targets(node: DictConfig) -> None:
+    """Rewrite ``_target_`` values that name a round-1 module to its new home, in place."""
+    for key in list(node.keys()):
+        child = node._get_node(key)
+        if isinstance(child, DictConfig):
+            _upgrade_targets(child)
+        elif key == "_target_" and isinstance(child._value(), str) and "." in child._value():
+            module, name = child._value().rsplit(".", 1)
+            if module in _MOVED_MODULES:
+                node[key] = f"{_MOVED_MODULES[module]}.{name}"
+
+
+class RunFolder:
+    """A run's folder on disk: where its files are, and which checkpoint to take."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    @classmethod
+    def of_checkpoint(cls, ckpt: Path) -> "RunFolder":
+        """The folder a checkpoint belongs to (``<run>/checkpoints/<file>.ckpt``)."""
+        return cls(Path(ckpt).resolve().parent.parent)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    # -- the best checkpoint ---------------------------------------------------------------
+    def record_best(self, ckpt: str | os.PathLike) -> None:
+        """Remember the best checkpoint by its name inside checkpoints/ (never an absolute path)."""
+        ckpt = Path(ckpt)
+        if ckpt.resolve().parent != self.checkpoints.resolve():
+            raise ValueError(f"{ckpt} is not in {self.checkpoints}")
+        (self.checkpoints / BEST_POINTER).write_text(ckpt.name + "\n")
+
+    def best(self) -> Optional[Path]:
+        """The recorded best checkpoint in this folder, or None.
+
+        Older runs recorded an absolute path: only its file name is used, looked up in this folder,
+        so a copied folder never reaches back into the original's files.
+        """
+        pointer = self.checkpoints / BEST_POINTER
+        if not pointer.is_file():
+            return None
+        candidate = self.checkpoints / Path(pointer.read_text().strip()).name
+        return candidate if candidate.is_file() else None
+
+    def checkpoint(self, prefer: str = "best", given: str = "") -> Path:
+        """``prefer="best"`` (evaluation): the best checkpoint, else last.ckpt, else the last file by name;
+        ``prefer="last"`` (resuming): last.ckpt, the state at the end of the last finished epoch."""
+        shown = given or str(self.path)
+        if not self.checkpoints.is_dir():
+            raise UserError(f"ckpt_path: '{shown}' is a directory without {CHECKPOINTS}/; give a run directory "
+                            "or a .ckpt file")
+        last = self.checkpoints / LAST
         if prefer == "last" and last.is_file():
             return last
-        if best.is_file() and Path(best.read_text().strip()).is_file():
-            return Path(best.read_text().strip())
+        best = self.best()
+        if best is not None:
+            return best
         if last.is_file():
             return last
-        found = sorted(ckpt_dir.glob("*.ckpt"))
+        found = sorted(self.checkpoints.glob("*.ckpt"))
         if not found:
-            raise UserError(f"ckpt_path: no .ckpt file in '{ckpt_dir}'; the run ended before its first checkpoint")
+            raise UserError(f"ckpt_path: no .ckpt file in '{self.checkpoints}'; the run ended before its "
+                            "first checkpoint")
         return found[-1]
+
+    # -- its config ------------------------------------------------------------------------
+    def config(self) -> DictConfig:
+        """The composed config the run saved (.hydra/config.yaml), with round-1 module paths upgraded."""
+        path = self.path / CONFIG
+        if not path.is_file():
+            raise UserError(f"'{self.path}' has no {CONFIG}; evaluate needs a run directory written by train.py")
+        cfg = OmegaConf.load(path)
+        _upgrade_targets(cfg)
+        return cfg
+
+    def overrides(self) -> list[str]:
+        """The command-line overrides the run was started with (.hydra/overrides.yaml)."""
+        path = self.path / OVERRIDES
+        if not path.is_file():
+            raise UserError(f"'{self.path}' has no {OVERRIDES}; was it written by train.py?")
+        return [str(o) for o in OmegaConf.load(path)]
+
+
+def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
+    """What the user typed as ``ckpt_path``: a .ckpt file as given, or a run directory's checkpoint
+    (see :meth:`RunFolder.checkpoint`)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return RunFolder(p).checkpoint(prefer, given=path)
     if not p.is_file():
         raise UserError(f"ckpt_path: '{path}' does not exist; give a .ckpt file or a run directory under outputs/")
     return p
-
-
-def run_dir_of(ckpt: Path) -> Path:
-    """The run directory a checkpoint belongs to (<run>/checkpoints/<file>.ckpt)."""
-    return ckpt.resolve().parent.parent
-
-
-def load_run_config(run_dir: Path) -> DictConfig:
-    """The composed config a run saved in .hydra/config.yaml."""
-    path = run_dir / ".hydra" / "config.yaml"
-    if not path.is_file():
-        raise UserError(f"'{run_dir}' has no .hydra/config.yaml; evaluate needs a run directory written by train.py")
-    return OmegaConf.load(path)
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -8,7 +8,6 @@ Takes the best trial's own overrides (<run>/.hydra/overrides.yaml), drops what b
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Optional
 
 import yaml
 
+from trainlab.run.folder import RunFolder, repo_root
 from trainlab.search.results import RESULTS_YAML
 
 _SEARCH_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=", "trainer.max_epochs=", "hydra.")
@@ -25,7 +25,7 @@ def best_overrides(sweep_dir: Path) -> list[str]:
     results = yaml.safe_load((sweep_dir / RESULTS_YAML).read_text())
     if not results.get("best_run_dir"):
         raise SystemExit(f"error: {sweep_dir} has no complete trial yet; nothing to refine")
-    overrides = yaml.safe_load((Path(results["best_run_dir"]) / ".hydra" / "overrides.yaml").read_text())
+    overrides = RunFolder(results["best_run_dir"]).overrides()
     return [o for o in overrides if not o.startswith(_SEARCH_ONLY)]
 
 
@@ -35,8 +35,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--epochs", type=int, default=50, help="trainer.max_epochs of the retraining")
     parser.add_argument("overrides", nargs="*", help="more overrides for train.py")
     args = parser.parse_args(argv)
-    root = Path(os.environ.get("TRAINLAB_ROOT") or Path(__file__).resolve().parents[3])
-    command = [sys.executable, str(root / "train.py"), *best_overrides(args.sweep_dir),
+    command = [sys.executable, str(repo_root() / "train.py"), *best_overrides(args.sweep_dir),
                f"trainer.max_epochs={args.epochs}", *args.overrides]
     print(" ".join(command), flush=True)
     return subprocess.call(command)

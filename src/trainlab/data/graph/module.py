@@ -67,7 +67,7 @@ class StarGraphDataModule(SplitDataModule):
 
     STATS = ("feature_mean", "feature_std")
 
-    task = "node_classification"  # models with the same tag train on it
+    family = "graph"  # trainlab.config.families: models and data of one family go together
 
     def __init__(
         self,

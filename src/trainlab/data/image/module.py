@@ -151,7 +151,7 @@ class SkyDataModule(SplitDataModule):
 
     STATS = ("median", "sigma", "low", "high")  # per channel, fit on the training tiles
 
-    task = "segmentation"  # models with the same tag train on it
+    family = "image"  # trainlab.config.families: models and data of one family go together
 
     def __init__(
         self,

@@ -43,7 +43,7 @@ class TimeSeriesDataModule(SplitDataModule):
 
     STATS = ("feature_mean", "feature_std", "target_mean", "target_std")
 
-    task = "regression"  # models with the same tag train on it
+    family = "timeseries"  # trainlab.config.families: models and data of one family go together
 
     def __init__(
         self,

@@ -1,0 +1,101 @@
+"""The model families, declared once: their name, what they learn, and where their parts live.
+
+Every task module (``trainlab.models.<family>``) and data module (``trainlab.data.<family>``) carries
+the class attribute ``family`` with one of these names; ``train.py`` refuses a model and data of
+different families, and ``evaluate.py`` picks the evaluation module from the model's family. The
+same name is used in every layer: ``conf/data`` options are grouped by it in ``conf/README.md``, the
+data package is ``trainlab/data/<family>/``, the task module ``trainlab/models/<family>.py``, the
+evaluation module ``trainlab/evaluation/<family>.py``, and ``tests/families.py`` lists each family's
+small test runs. Adding a family means one entry here plus those modules (CONTRIBUTING.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.config.errors import UserError
+
+
+@dataclass(frozen=True)
+class Family:
+    """One family of models and data.
+
+    Args:
+        name: the tag carried by its task and data modules (``family = "<name>"``).
+        learns: what its models predict, for messages and docs.
+        evaluation: module with ``forward_batch`` and ``artifacts`` for evaluate.py.
+    """
+
+    name: str
+    learns: str
+    evaluation: str
+
+
+FAMILIES: dict[str, Family] = {
+    family.name: family
+    for family in (
+        Family("timeseries", "forecasts of the next value(s) of a series from a sliding window",
+               "trainlab.evaluation.timeseries"),
+        Family("graph", "a class for every star of a catalogue, from its features and its kNN graph",
+               "trainlab.evaluation.graph"),
+        Family("image", "a per-pixel anomaly map and an anomaly score for every sky tile",
+               "trainlab.evaluation.image"),
+    )
+}
+
+
+def family_of(target: Any) -> Optional[str]:
+    """The family tag of a class, an instance, or a ``_target_`` string (None if it has none)."""
+    if isinstance(target, str):
+        from hydra.utils import get_class
+
+        target = get_class(target)
+    name = getattr(target, "family", None)
+    if name is not None and name not in FAMILIES:
+        raise KeyError(f"{target} declares family {name!r}, which trainlab.config.families does not know")
+    return name
+
+
+def family_for(model: Any) -> Family:
+    """The Family of a model (for evaluate.py); an untagged model is a bug, not a user error."""
+    name = family_of(model)
+    if name is None:
+        raise KeyError(f"{type(model).__name__} has no `family` tag; known families: {sorted(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def options_of(group: str, family: str) -> list[str]:
+    """Options of a config group (conf/<group>/*.yaml) whose ``_target_`` class is of ``family``."""
+    from trainlab.run.folder import repo_root
+
+    found = []
+    for path in sorted((repo_root() / "conf" / group).glob("*.yaml")):
+        node = OmegaConf.load(path)
+        target = node.get("_target_") if isinstance(node, DictConfig) else None
+        if isinstance(target, str) and family_of(target) == family:
+            found.append(path.stem)
+    return found
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def check_families(cfg: DictConfig) -> None:
+    """Refuse a model and data of different families (an LSTM on a star catalogue, ...)."""
+    model_family, data_family = family_of(cfg.model._target_), family_of(cfg.data._target_)
+    if model_family is None or data_family is None or model_family == data_family:
+        return
+    from hydra.core.hydra_config import HydraConfig
+
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    model_name, data_name = choices.get("model", cfg.model._target_), choices.get("data", cfg.data._target_)
+    fitting = options_of("data", model_family)
+    raise UserError(
+        f"model={model_name} is {_article(model_family)} {model_family} model, but data={data_name} is {data_family} data; "
+        f"use {' or '.join(f'data={d}' for d in fitting) or 'data that fits the model'}, or a {data_family} "
+        f"model: {', '.join(f'model={m}' for m in options_of('model', data_family)) or 'none yet'}"
+    )

@@ -1,0 +1,189 @@
+"""The one pipeline from a composed config to a run: every entry point, benchmark and test calls it.
+
+    prepare(cfg)                  hardware profile applied, trainer and families checked
+    build_model_and_data(cfg)     data module -> sizes from the data -> net -> task module
+    assemble(cfg)                 ... plus loggers, callbacks and the trainer of conf/trainer
+    restore(run_cfg, ckpt)        the same model and data, with a checkpoint's weights and statistics
+
+train.py, evaluate.py, search/refine (through train.py), benchmarks/ and tests/ all go through these
+functions, so a change in how a run is put together is made once.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.config.errors import UserError
+from trainlab.config.families import check_families
+from trainlab.config.instantiate import build
+from trainlab.config.schemas import check_trainer
+from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
+
+
+@dataclass
+class Run:
+    """Everything a run is made of, built from one config."""
+
+    cfg: DictConfig
+    datamodule: Any
+    model: Any
+    trainer: Any
+
+
+def route_lightning_logs() -> None:
+    """Let Lightning's messages reach the console and train.log once, through Hydra's root handlers.
+
+    Lightning adds its own stdout handler when it is imported; under Hydra every line would print
+    twice.
+    """
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "torchmetrics"):
+        logger = logging.getLogger(name)
+        if logging.getLogger().handlers:
+            logger.handlers.clear()
+            logger.propagate = True
+    # Lightning 2.6 warns about its own use of a torch API on every run: nothing a user can act on
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
+def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
+    """Check what can be checked before anything is built, and apply the hardware profile.
+
+    ``cfg.hardware`` is resolved in place (``auto`` becomes what this machine has), so that the
+    trainer's and data's interpolations (``${hardware.precision}``) and the saved resolved config
+    see the concrete values.
+    """
+    from trainlab.run.hardware import apply_hardware
+
+    route_lightning_logs()
+    apply_hardware(cfg.hardware)
+    if training:
+        check_trainer(cfg.trainer)
+        check_families(cfg)
+    return cfg
+
+
+def bind_data_dims(net: DictConfig, dims: dict[str, int], key: str = "model.net") -> dict[str, int]:
+    """Sizes a net takes from the data: keys left null are filled, keys set must agree.
+
+    ``dims['in']`` feeds ``input_size`` or ``in_channels``; ``dims['out']`` feeds ``output_size`` or
+    ``out_channels`` (whichever the net has). Returns the keyword arguments to pass to instantiate.
+    """
+    names = {"in": ("input_size", "in_channels"), "out": ("output_size", "out_channels")}
+    filled: dict[str, int] = {}
+    for side, value in dims.items():
+        for name in names[side]:
+            if name not in net:
+                continue
+            given = net[name]
+            if given is not None and given != value:
+                raise UserError(
+                    f"{key}.{name}={given} contradicts the data, which has {value} "
+                    f"{'feature' if side == 'in' else 'target'} column(s); remove the override "
+                    f"(null takes the size from the data) or choose data with {given}"
+                )
+            filled[name] = value
+    return filled
+
+
+def build_net(cfg: DictConfig, datamodule: Any) -> Any:
+    """The plain nn.Module of ``cfg.model.net``, sized by the data."""
+    return build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+
+
+def build_model_and_data(cfg: DictConfig, *, training: bool = True) -> tuple[Any, Any]:
+    """(task module, data module). ``training=False`` leaves out optimizer and scheduler (evaluation)."""
+    datamodule = build(cfg.data, "data")
+    optimizer = build(cfg.optimizer, "optimizer") if training else None
+    scheduler = build(cfg.scheduler, "scheduler") if training and cfg.get("scheduler") else None
+    model = build(cfg.model, "model", net=build_net(cfg, datamodule), optimizer=optimizer, scheduler=scheduler,
+                  **datamodule.model_kwargs())
+    return model, datamodule
+
+
+def task_config(cfg: DictConfig) -> dict[str, Any]:
+    """The run's config as a resolved plain dict, without Hydra's own ``hydra`` node."""
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+
+
+def save_resolved_config(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
+    """Write resolved_config.yaml (hardware 'auto' values already concrete) and return it as a dict."""
+    resolved = task_config(cfg)
+    path = RunFolder(output_dir) / RESOLVED_CONFIG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(OmegaConf.to_yaml(resolved))
+    return resolved
+
+
+def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Sequence[Any] = (), **overrides: Any):
+    """The Lightning Trainer of ``conf/trainer``, with atomic checkpoint writes; ``overrides`` replace
+    config keys for uses other than training (evaluation runs without logger or checkpoints)."""
+    from trainlab.run.checkpoint_io import AtomicCheckpointIO
+
+    return build(cfg.trainer, "trainer", callbacks=list(callbacks), logger=list(loggers) or False,
+                 plugins=[AtomicCheckpointIO()], **overrides)
+
+
+def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> Run:
+    """A training run: model, data, loggers, callbacks and trainer; the resolved config is saved and
+    handed to every logger."""
+    from trainlab.callbacks import build_callbacks
+    from trainlab.loggers import build_loggers, run_label
+
+    model, datamodule = build_model_and_data(cfg)
+    loggers = build_loggers(cfg.logger, run_label())
+    callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers))
+    trainer = build_trainer(cfg, callbacks=[*callbacks, *extra_callbacks], loggers=loggers)
+    resolved = save_resolved_config(cfg, cfg.paths.output_dir)
+    for logger in trainer.loggers:  # not `loggers`: fast_dev_run swaps them for a dummy, never finalized
+        logger.log_hyperparams(resolved)
+    return Run(cfg, datamodule, model, trainer)
+
+
+def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
+    """Fit, record the best checkpoint in the run folder, test it (``cfg.test``); the logged metrics."""
+    trainer, model, datamodule = run.trainer, run.model, run.datamodule
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if best:
+        RunFolder.of_checkpoint(Path(best)).record_best(best)
+    if run.cfg.test:
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    return metrics
+
+
+def objective(run: Run, metrics: dict[str, float]) -> float:
+    """The value a sweep optimises: the checkpoint's best score of ``optimized_metric`` (also known
+    when a resume trained no more), else its last logged value."""
+    cfg, checkpoint = run.cfg, run.trainer.checkpoint_callback
+    same_metric = checkpoint is not None and checkpoint.monitor == cfg.optimized_metric
+    score = checkpoint.best_model_score if same_metric else None
+    if score is None and cfg.optimized_metric not in metrics:
+        raise UserError(f"optimized_metric={cfg.optimized_metric} was never logged; logged: {sorted(metrics)}")
+    return float(score) if score is not None else metrics[cfg.optimized_metric]
+
+
+def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str) -> tuple[Any, Any]:
+    """(task module, data module) of a saved run: the checkpoint's weights, and the statistics its data
+    module fit at training time (scaling, imputation), so evaluation sees data as training did."""
+    datamodule = build(run_cfg.data, "data")
+    state = ckpt.get(type(datamodule).__qualname__)
+    if state is not None:
+        datamodule.load_state_dict(state)
+    model = build(run_cfg.model, "model", net=build_net(run_cfg, datamodule), optimizer=None, scheduler=None,
+                  **datamodule.model_kwargs())
+    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
+    if missing or unexpected:
+        raise UserError(
+            f"'{ckpt_name}' does not fit {run_cfg.model.net._target_} (missing {len(missing)} tensors, "
+            f"e.g. {missing[:2]}; unexpected {len(unexpected)}, e.g. {unexpected[:2]}); it belongs to "
+            "another model: pass that run's own directory"
+        )
+    return model, datamodule
