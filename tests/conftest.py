@@ -18,27 +18,16 @@ os.environ.setdefault("TRAINLAB_ROOT", str(ROOT))
 sys.path.insert(0, str(ROOT))
 
 import train as train_script  # noqa: E402 - registers the schemas
+from tests.families import FAMILIES, QUIET, TIMESERIES  # noqa: E402
 
-# Small and quick, still the real pipeline: fewer rows, a small net, no progress bar.
-TINY_ANY_DATA = [
-    "data.window=16",
-    "model.net.hidden_size=16",
-    "model.net.num_layers=1",
-    "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "hardware.num_threads=1",
-]
-TINY = ["data.source.num_rows=600", *TINY_ANY_DATA]
+# Small and quick, still the real pipeline (tests/families.py holds each family's small run).
+TINY_ANY_DATA = [*TIMESERIES.small_model, "trainer.max_epochs=2", *QUIET]  # any series: data=file too
+TINY = [*TIMESERIES.small_data, *TINY_ANY_DATA]
 
 # Each model option with the data its family trains on (by default) and overrides that keep a run
 # of that family small; models not listed are time-series ones on the default series.
-FAMILY_DATA = {"gnn": "gaia", "unet": "sky"}
-SMALL_DATA = {
-    "synthetic": ["data.source.num_rows=600"],
-    "gaia": ["data.source.num_stars=600"],
-    "sky": ["data.source.tile_size=32", "data.source.num_tiles=12"],
-}
+FAMILY_DATA = {case.model: case.data for case in FAMILIES.values() if case is not TIMESERIES}
+SMALL_DATA = {case.data: case.small_data for case in FAMILIES.values()}
 
 
 def family_overrides(model: str) -> list[str]:

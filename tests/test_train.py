@@ -9,15 +9,8 @@ import pytest
 import torch
 
 from tests.conftest import FAMILY_DATA, TINY, config_options, family_overrides
+from tests.families import QUIET
 
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "hardware.num_threads=1"]
-
-
-@pytest.mark.parametrize("experiment", config_options("experiment"))
-def test_fast_dev_run_of_every_experiment(compose_cfg, run_train, experiment):
-    metrics = run_train(compose_cfg([f"experiment={experiment}", "debug=fdr", *QUIET]))
-    assert torch.isfinite(torch.tensor(metrics["objective"]))
-    assert "test/loss" in metrics
 
 
 @pytest.mark.parametrize("model", config_options("model"))
@@ -72,22 +65,6 @@ def test_run_records(compose_cfg, run_train):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
-@pytest.mark.parametrize("model", ["gnn", "unet"])
-def test_run_records_of_the_other_families(compose_cfg, run_train, model):
-    """Every family writes the same records, with its own validation metrics in them."""
-    cfg = compose_cfg([*family_overrides(model), "trainer.max_epochs=2", "logger=none", *QUIET])
-    metrics = run_train(cfg)
-    run_dir = Path(cfg.paths.output_dir)
-    records = [json.loads(line) for line in (run_dir / "epochs.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in records] == [0, 1]
-    for r in records:
-        assert {"train/loss_epoch", "val/loss", "val/accuracy", "val/auroc", "seconds", "samples_per_second"} <= set(r)
-    summary = json.loads((run_dir / "training_summary.json").read_text())
-    assert summary["epochs_run"] == 2 and summary["params_total"] > 0
-    assert summary["test"]["test/accuracy"] == pytest.approx(metrics["test/accuracy"])
-    assert (run_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
-
-
 def test_learns_better_than_repeating_the_last_value(compose_cfg, run_train):
     """A short real run on the default data beats the naive forecast y[t+1] = y[t] on test RMSE."""
     from trainlab.config.instantiate import build
@@ -99,18 +76,6 @@ def test_learns_better_than_repeating_the_last_value(compose_cfg, run_train):
     baseline = dm.last_value_rmse("test")
     assert metrics["test/rmse"] < 0.8 * baseline, (metrics["test/rmse"], baseline)
     assert metrics["test/r2"] > 0.8
-
-
-def test_resume_equals_uninterrupted(compose_cfg, run_train):
-    """2 epochs, stop, resume to 4 == 4 epochs straight (same metrics to float precision on CPU)."""
-    common = [*TINY, "model.net.num_layers=2", "model.net.dropout=0.3", "callbacks.early_stopping=null"]
-    straight = run_train(compose_cfg([*common, "trainer.max_epochs=4"]))
-    first = compose_cfg([*common, "trainer.max_epochs=2"])
-    run_train(first)
-    last = Path(first.paths.output_dir) / "checkpoints" / "last.ckpt"
-    resumed = run_train(compose_cfg([*common, "trainer.max_epochs=4", f"ckpt_path={last}"]))
-    for key in ("val/loss", "val/rmse", "test/rmse", "test/r2", "objective"):
-        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
 
 
 def test_resume_from_a_run_directory(compose_cfg, run_train):

@@ -1,0 +1,89 @@
+"""What every family must do, written once and run for each entry of tests/families.py: its presets
+run, a resumed run equals an uninterrupted one, its records are written, its model refuses the data of
+another family, and its search space names real keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import config_options
+from tests.families import FAMILIES, QUIET, FamilyCase
+from trainlab.config.errors import UserError
+from trainlab.config.families import family_of
+
+CASES = [pytest.param(case, id=name) for name, case in FAMILIES.items()]
+
+
+def _family_of_preset(compose_cfg, experiment: str) -> FamilyCase:
+    cfg = compose_cfg([f"experiment={experiment}"])
+    assert family_of(cfg.model._target_) == family_of(cfg.data._target_), experiment
+    return FAMILIES[family_of(cfg.model._target_)]
+
+
+@pytest.mark.parametrize("experiment", config_options("experiment"))
+def test_fast_dev_run_of_every_preset(compose_cfg, run_train, experiment):
+    case = _family_of_preset(compose_cfg, experiment)
+    metrics = run_train(compose_cfg([f"experiment={experiment}", "debug=fdr", *QUIET]))
+    assert torch.isfinite(torch.tensor(metrics["objective"]))
+    expected = {f"{stage}/{key}" for stage in ("val", "test") for key in ("loss", *case.metrics)}
+    assert expected <= set(metrics), sorted(expected - set(metrics))
+    assert all(torch.isfinite(torch.tensor(v)) for k, v in metrics.items() if k.startswith(("val/", "test/")))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_resume_equals_uninterrupted(compose_cfg, run_train, case):
+    """Stop after k epochs and resume to n == n epochs straight (to float precision on CPU): shuffling,
+    sampling, augmentation and dropout all come from (seed, epoch), not from the global RNG."""
+    common = [*case.tiny(), *case.resume, "callbacks.early_stopping=null"]
+    stop, total = case.resume_epochs
+    straight = run_train(compose_cfg([*common, f"trainer.max_epochs={total}"]))
+    first = compose_cfg([*common, f"trainer.max_epochs={stop}"])
+    run_train(first)
+    # from the file for one family, from the run directory (its last.ckpt) for the others: both ways
+    run_dir = Path(first.paths.output_dir)
+    source = run_dir / "checkpoints" / "last.ckpt" if case.name == "timeseries" else run_dir
+    resumed = run_train(compose_cfg([*common, f"trainer.max_epochs={total}", f"ckpt_path={source}"]))
+    for key in case.resume_keys:
+        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
+    if case.name == "image":  # binned (200 thresholds): a rounding difference can move a pixel across an edge
+        assert resumed["test/pixel_auprc"] == pytest.approx(straight["test/pixel_auprc"], rel=1e-3)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_run_records(compose_cfg, run_train, case):
+    """Every family writes the same records, with its own validation metrics in them."""
+    cfg = compose_cfg([*case.tiny(), "logger=none"])
+    metrics = run_train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    records = [json.loads(line) for line in (run_dir / "epochs.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1]
+    own = {f"val/{key}" for key in case.metrics}
+    for r in records:
+        assert {"train/loss_epoch", "val/loss", "seconds", "samples_per_second", *own} <= set(r)
+    summary = json.loads((run_dir / "training_summary.json").read_text())
+    assert summary["epochs_run"] == 2 and summary["params_total"] > 0
+    for key in case.metrics:
+        assert summary["test"][f"test/{key}"] == pytest.approx(metrics[f"test/{key}"]), key
+    assert (run_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_model_refuses_data_of_another_family(compose_cfg, run_train, case):
+    other, fitting = case.other_data
+    with pytest.raises(UserError, match=rf"model={case.model} is an? {case.name} model, but data={other} is "
+                                        rf"\w+ data; use {fitting}"):
+        run_train(compose_cfg([f"model={case.model}", f"data={other}", *QUIET]))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_search_space_names_real_keys(compose_cfg, case):
+    from trainlab.search.space import check_keys, parse_space
+
+    cfg = compose_cfg(["hparams_search=optuna", f"model={case.model}", f"data={case.data}"])
+    space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
+    assert set(case.search_keys) <= set(space)
+    check_keys(cfg, space)
