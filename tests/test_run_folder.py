@@ -1,0 +1,87 @@
+"""The run folder's owner (trainlab.run.folder): its layout, the best checkpoint recorded relative to
+the folder, a copied folder evaluated from its own files, round-1 run configs still readable."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from tests.conftest import TINY
+from trainlab.config.errors import UserError
+from trainlab.run.folder import BEST_POINTER, CHECKPOINTS, RunFolder, repo_root, resolve_checkpoint
+
+
+def test_checkpoint_dir_in_config_is_the_folders_layout(compose_cfg):
+    cfg = compose_cfg([])
+    assert Path(cfg.paths.checkpoint_dir) == Path(cfg.paths.output_dir) / CHECKPOINTS
+    assert cfg.callbacks.model_checkpoint.dirpath == cfg.paths.checkpoint_dir == cfg.callbacks.on_exception.dirpath
+
+
+def test_repository_root_is_found_one_way(monkeypatch, tmp_path):
+    assert (repo_root() / "conf" / "train.yaml").is_file() and (repo_root() / "train.py").is_file()
+    monkeypatch.setenv("TRAINLAB_ROOT", str(tmp_path))
+    assert repo_root() == tmp_path
+    from hydra_plugins.trainlab_searchpath import experiments_dir
+
+    assert experiments_dir() == tmp_path / "experiments"
+
+
+def test_best_is_recorded_relative_and_a_moved_folder_evaluates_its_own_files(compose_cfg, run_train, tmp_path):
+    import evaluate as evaluate_script
+
+    cfg = compose_cfg([*TINY, "logger=none"])
+    trained = run_train(cfg)
+    original = RunFolder(cfg.paths.output_dir)
+    pointer = (original.checkpoints / BEST_POINTER).read_text().strip()
+    assert not Path(pointer).is_absolute() and (original.checkpoints / pointer).is_file()
+
+    moved = tmp_path / "moved_run"
+    shutil.copytree(original.path, moved)
+    shutil.rmtree(original.path)  # the original's files are gone: only the copy's can be used
+    assert RunFolder(moved).best() == moved / CHECKPOINTS / pointer
+    report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={moved}", "hardware.num_threads=1"], config_name="eval"))
+    assert Path(report["checkpoint"]) == moved / CHECKPOINTS / pointer
+    assert report["metrics"]["test/rmse"] == pytest.approx(trained["test/rmse"], rel=1e-5)
+
+
+def test_an_absolute_best_pointer_of_round_one_is_looked_up_in_the_folder_itself(tmp_path):
+    elsewhere = tmp_path / "original" / CHECKPOINTS
+    here = tmp_path / "copy" / CHECKPOINTS
+    for folder in (elsewhere, here):
+        folder.mkdir(parents=True)
+        for name in ("epoch01-loss0.1000.ckpt", "last.ckpt"):
+            (folder / name).write_bytes(b"x")
+    (here / BEST_POINTER).write_text(str(elsewhere / "epoch01-loss0.1000.ckpt") + "\n")
+    assert resolve_checkpoint(str(here.parent)) == here / "epoch01-loss0.1000.ckpt"
+    (here / "epoch01-loss0.1000.ckpt").unlink()  # named but missing here: last.ckpt, never the original's
+    assert resolve_checkpoint(str(here.parent)) == here / "last.ckpt"
+
+
+def test_round_one_module_paths_are_upgraded(tmp_path):
+    (tmp_path / ".hydra").mkdir()
+    OmegaConf.save({"model": {"_target_": "trainlab.models.regression.RegressionModule",
+                              "net": {"_target_": "trainlab.models.nets.lstm.LSTMNet"}},
+                    "data": {"_target_": "trainlab.data.timeseries.TimeSeriesDataModule",
+                             "source": {"_target_": "trainlab.data.sources.SyntheticSeries"}},
+                    "callbacks": {"x": {"_target_": "trainlab.callbacks.EpochSeed"},
+                                  "y": {"_target_": "trainlab.callbacks.records.RunRecords"}}},
+                   tmp_path / ".hydra" / "config.yaml")
+    cfg = RunFolder(tmp_path).config()
+    assert cfg.model._target_ == "trainlab.models.timeseries.RegressionModule"
+    assert cfg.model.net._target_ == "trainlab.models.nets.lstm.LSTMNet"
+    assert cfg.data._target_ == "trainlab.data.timeseries.module.TimeSeriesDataModule"
+    assert cfg.data.source._target_ == "trainlab.data.timeseries.sources.SyntheticSeries"
+    assert cfg.callbacks.x._target_ == "trainlab.callbacks.training.EpochSeed"
+    assert cfg.callbacks.y._target_ == "trainlab.callbacks.records.RunRecords"  # already new: unchanged
+    from hydra.utils import get_class
+
+    for node in (cfg.model, cfg.model.net, cfg.data, cfg.data.source, cfg.callbacks.x):
+        get_class(node._target_)
+
+
+def test_a_folder_without_its_config_is_refused(tmp_path):
+    with pytest.raises(UserError, match=r"has no \.hydra/config\.yaml"):
+        RunFolder(tmp_path).config()
