@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from tests.conftest import config_options, data_options, family_overrides
 from trainlab.config.instantiate import build, build_all
-from trainlab.run.pipeline import build_net
+from trainlab.run.pipeline import build_model_and_data, build_net
 from trainlab.config.errors import UserError
 from trainlab.run.hardware import apply_hardware
 from trainlab.loggers import build_loggers
@@ -70,9 +70,7 @@ def test_data_builds(compose_cfg, option, tmp_path):
 @pytest.mark.parametrize("optimizer", config_options("optimizer"))
 def test_model_and_optimizer_build(compose_cfg, model, optimizer):
     cfg = compose_cfg([*family_overrides(model), f"optimizer={optimizer}"])
-    datamodule = build(cfg.data, "data")
-    net = build_net(cfg, datamodule)
-    module = build(cfg.model, "model", net=net, optimizer=build(cfg.optimizer, "optimizer"), **datamodule.model_kwargs())
+    module, _ = build_model_and_data(cfg)
     assert isinstance(module.configure_optimizers(), torch.optim.Optimizer)
 
 
