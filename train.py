@@ -30,7 +30,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     from trainlab.run.folder import resolve_checkpoint
     from trainlab.run.pipeline import assemble, fit_and_test, objective, prepare
 
-    prepare(cfg)
+    cfg = prepare(cfg)
     ckpt_path = str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None
     pl.seed_everything(cfg.seed, workers=True)
     try:

@@ -110,8 +110,10 @@ def test_hardware_profiles(compose_cfg, hardware):
         with pytest.raises(UserError, match=rf"hardware={hardware} needs an NVIDIA GPU.*hardware=cpu.*hardware=auto"):
             apply_hardware(cfg.hardware)
         return
-    apply_hardware(cfg.hardware)
+    given = cfg.hardware.copy()
+    cfg.hardware = apply_hardware(cfg.hardware)
     assert cfg.hardware.accelerator in ("cpu", "gpu") and cfg.hardware.precision != "auto"
+    assert compose_cfg([f"hardware={hardware}"]).hardware == given  # the profile given is not changed
     trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
     assert trainer.max_epochs == cfg.trainer.max_epochs
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import torch
@@ -35,11 +36,13 @@ def _check_choice(hw: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
         )
 
 
-def apply_hardware(hw: DictConfig) -> DictConfig:
-    """Check the profile against this machine, resolve ``auto`` values in place, set torch flags.
+def apply_hardware(profile: DictConfig) -> DictConfig:
+    """Check the profile against this machine, set torch flags, and return a copy of the profile with
+    its ``auto`` values resolved (the profile given is left as it is).
 
     Stops with a UserError, before any work, when the profile needs a GPU that is not usable here.
     """
+    hw = copy.deepcopy(profile)
     _check_choice(hw, "accelerator", ACCELERATORS)
     _check_choice(hw, "precision", PRECISIONS)
     _check_choice(hw, "float32_matmul_precision", MATMUL_PRECISIONS)

@@ -11,6 +11,7 @@ functions, so a change in how a run is put together is made once.
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from dataclasses import dataclass
@@ -52,16 +53,17 @@ def route_lightning_logs() -> None:
 
 
 def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
-    """Check what can be checked before anything is built, and apply the hardware profile.
-
-    ``cfg.hardware`` is resolved in place (``auto`` becomes what this machine has), so that the
-    trainer's and data's interpolations (``${hardware.precision}``) and the saved resolved config
-    see the concrete values.
+    """Check what can be checked before anything is built, apply the hardware profile, and return the
+    config to build from: a copy whose ``hardware`` is concrete (``auto`` became what this machine
+    has), so that the trainer's and data's interpolations (``${hardware.precision}``) and the saved
+    resolved config see the real values. The config given is left as it is.
     """
     from trainlab.run.hardware import apply_hardware
 
     route_lightning_logs()
-    apply_hardware(cfg.hardware)
+    hardware = apply_hardware(cfg.hardware)
+    cfg = copy.deepcopy(cfg)
+    cfg.hardware = hardware
     if training:
         check_trainer(cfg.trainer)
         check_families(cfg)
