@@ -194,6 +194,7 @@ def test_the_graph_adds_at_least_5_points_on_the_default_catalogue(compose_cfg, 
     """The synthetic catalogue's claim: members share their neighbours' motion, so the GNN beats a
     model of each star's own features clearly (with 50-member clusters it did not: see SyntheticGaia)."""
     gnn, scores = gnn_and_baselines(compose_cfg(["data=gaia", *GRAPH_RUN]), run_train)
+    print(f"default catalogue: GNN {gnn:.3f}, {scores}")
     assert gnn >= scores["features only"] + 0.05, (gnn, scores)
     assert scores["features only"] > scores["majority class"]
 
@@ -219,4 +220,5 @@ def test_without_information_in_the_graph_the_gnn_matches_features_only(compose_
                            "data.source.position=cartesian", f"seed={seed}"])
         gnn, scores = gnn_and_baselines(cfg, run_train)
         gaps.append(gnn - scores["features only"])
+        print(f"seed {seed}: GNN {gnn:.3f}, {scores}")
     assert abs(float(np.mean(gaps))) <= 0.03, gaps

@@ -20,25 +20,21 @@ the graph: under ``impute`` and ``drop`` it is left out and counted in a log lin
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.data.timeseries.sources import numeric_columns, read_frame
+from trainlab.data.graph.columns import ID_COLUMN, MISSING, apply_missing_policy, placeable, star_ids, with_gaps
+from trainlab.data.timeseries.sources import read_frame
 from trainlab.config.errors import UserError
-
-log = logging.getLogger(__name__)
 
 # Gaia DR3 gaia_source column names: what the synthetic catalogue writes and what a file has by default
 GAIA_FEATURES = ["parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp"]
 SKY_COLUMNS = ["ra", "dec", "parallax"]
 CARTESIAN_COLUMNS = ["x", "y", "z"]
 POSITIONS = ("sky", "cartesian")
-MISSING = ("impute", "drop", "error")
-ID_COLUMN = "source_id"  # Gaia's identifier: taken as the stars' id when a file has it
 
 # Galactic -> ICRS rotation: column j is Galactic axis j (x to the Galactic centre, y along rotation,
 # z to the north Galactic pole) in ICRS. The Hipparcos definition (ESA 1997, vol. 1, sec. 1.5.3),
@@ -100,75 +96,6 @@ def _label_strings(values, path: str, column: str) -> np.ndarray:
     return values.astype(str).to_numpy()
 
 
-def _with_gaps(frame, columns: list[str], path: str, role: str) -> np.ndarray:
-    """Columns as float64 with NaN where values are missing; the same checks as
-    :func:`numeric_columns` (present, numeric), whose refusal of gaps the missing policy replaces."""
-    numeric_columns(frame.fillna({c: 0.0 for c in columns if c in frame.columns}), columns, path, role)
-    return frame[columns].to_numpy(dtype=np.float64)
-
-
-def star_ids(frame, path: str, id_column: Optional[str]) -> tuple[np.ndarray, str]:
-    """(stars,) int64 identifiers, exact, and their name: ``id_column``, else ``source_id`` when the
-    file has it, else the 0-based row number (``row``)."""
-    import pandas as pd
-
-    if id_column is None:
-        if ID_COLUMN not in frame.columns:
-            return np.arange(len(frame), dtype=np.int64), "row"
-        id_column = ID_COLUMN
-    elif id_column not in frame.columns:
-        raise UserError(f"data.source.id_column: '{id_column}' not in '{path}'; its columns are {list(frame.columns)} "
-                        "(null: source_id when present, else the row number)")
-    values = frame[id_column]
-    if values.isna().any():
-        raise UserError(f"'{path}' has {int(values.isna().sum())} star(s) without an identifier in column "
-                        f"'{id_column}' (first at row {values.index[values.isna()][0]}); fill them, or set "
-                        "data.source.id_column to another column")
-    if pd.api.types.is_float_dtype(values):  # a float64 holds integers exactly only up to 2^53
-        raise UserError(f"column '{id_column}' in '{path}' holds floating-point numbers; identifiers such as Gaia's "
-                        "source_id (up to ~7e18) lose digits as floats: write them as integers")
-    if not pd.api.types.is_integer_dtype(values):
-        try:
-            return np.array([int(v) for v in values], dtype=np.int64), id_column
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise UserError(f"column '{id_column}' in '{path}' is not a 64-bit integer identifier ({exc})") from exc
-    if values.max() > np.iinfo(np.int64).max:  # uint64 beyond int64
-        raise UserError(f"column '{id_column}' in '{path}' holds identifiers above 2^63 - 1")
-    return values.to_numpy(dtype=np.int64), id_column
-
-
-def _placeable(coordinates: np.ndarray, position_columns: list[str], missing: str, path: str) -> np.ndarray:
-    """True for stars with every position coordinate; says how many are left out and why."""
-    gaps = np.isnan(coordinates)
-    ok = ~gaps.any(axis=1)
-    if ok.all():
-        return ok
-    counts = ", ".join(f"{int(gaps[:, j].sum())} without {c}" for j, c in enumerate(position_columns) if gaps[:, j].any())
-    if missing == "error":
-        raise UserError(f"'{path}' has {int((~ok).sum())} star(s) without a position ({counts}; first at row "
-                        f"{int(np.flatnonzero(~ok)[0])}); data.source.missing=impute or drop leaves them out")
-    log.info("left out %d of %d stars of '%s' that cannot be placed in the graph (%s)", int((~ok).sum()), len(ok),
-             path, counts)
-    return ok
-
-
-def _apply_missing(features: np.ndarray, feature_columns: list[str], missing: str, path: str,
-                   keep: np.ndarray) -> np.ndarray:
-    """Apply the policy to missing features among the stars in ``keep``; returns the stars kept."""
-    gaps = np.isnan(features) & keep[:, None]
-    rows = gaps.any(axis=1)
-    if not rows.any() or missing == "impute":  # imputed by the data module, on the training stars
-        return keep
-    columns = {c: int(gaps[:, j].sum()) for j, c in enumerate(feature_columns) if gaps[:, j].any()}
-    if missing == "error":
-        raise UserError(f"'{path}' has {int(rows.sum())} star(s) with missing values in {list(columns)} (first at "
-                        f"row {int(np.flatnonzero(rows)[0])}); data.source.missing=impute keeps them (imputed, "
-                        "with a 'was missing' feature), drop leaves them out")
-    log.info("missing values (data.source.missing=drop): left out %d of %d stars of '%s' (%s)", int(rows.sum()),
-             int(keep.sum()), path, ", ".join(f"{c} {n}" for c, n in columns.items()))
-    return keep & ~rows
-
-
 def table_from_frame(frame, path: str, label_column: str, feature_columns: Sequence[str], position: str,
                      position_columns: Optional[Sequence[str]], classes: Optional[Sequence[Union[str, int]]],
                      parallax_floor: float, missing: str = "impute", id_column: Optional[str] = None) -> StarTable:
@@ -196,10 +123,10 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if id_name in feature_columns:
         raise UserError(f"data.source.feature_columns names '{id_name}', the stars' identifier: an identifier is "
                         "no measurement; leave it out")
-    features = _with_gaps(frame, feature_columns, path, "feature")
-    coordinates = _with_gaps(frame, position_columns, path, "position")
-    placed = _placeable(coordinates, position_columns, missing, path)
-    keep = _apply_missing(features, feature_columns, missing, path, placed)
+    features = with_gaps(frame, feature_columns, path, "feature")
+    coordinates = with_gaps(frame, position_columns, path, "position")
+    placed = placeable(coordinates, position_columns, missing, path)
+    keep = apply_missing_policy(features, feature_columns, missing, path, placed)
     left_out = {reason: int(n) for reason, n in (("without a position", (~placed).sum()),
                                                  ("missing features (missing=drop)", (placed & ~keep).sum())) if n}
     if not keep.all():
