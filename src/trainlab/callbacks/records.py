@@ -79,6 +79,7 @@ class RunRecords(pl.Callback):
         self._fit_start = 0.0
         self.sizes: dict[str, float] = {}
         self.batch: dict[str, int] = {}
+        self._end_line: Optional[str] = None  # the model against its baselines, logged after the test
 
     # -- per epoch ---------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -142,8 +143,7 @@ class RunRecords(pl.Callback):
             self._add_baselines(trainer, pl_module, summary)
             path.write_text(json.dumps(summary, indent=2) + "\n")
 
-    @staticmethod
-    def _add_baselines(trainer: pl.Trainer, pl_module: pl.LightningModule, summary: dict[str, Any]) -> None:
+    def _add_baselines(self, trainer: pl.Trainer, pl_module: pl.LightningModule, summary: dict[str, Any]) -> None:
         """The data module's baselines on the test split (hook: trainlab.evaluation.baselines), beside
         the model's score: the run's end line, ``summary["baselines"]`` and every logger."""
         from trainlab.evaluation.baselines import baselines_of, model_name
@@ -153,9 +153,15 @@ class RunRecords(pl.Callback):
             return
         name = model_name(pl_module)
         summary["baselines"] = baselines.summary(name, summary["test"].get(baselines.key))
-        log.info("%s", summary["baselines"]["line"])
+        self._end_line = summary["baselines"]["line"]
         for logger in trainer.loggers:
             logger.log_metrics(baselines.logged(), step=trainer.global_step)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # after Lightning's table of test metrics: the model against its baselines is the run's last line
+        if stage == "test" and self._end_line:
+            log.info("%s", self._end_line)
+            self._end_line = None
 
     def best_epoch(self) -> tuple[Optional[int], Optional[float]]:
         scored = [(r[self.monitor], r["epoch"]) for r in self.epochs if self.monitor in r]
