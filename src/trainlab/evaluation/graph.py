@@ -69,6 +69,7 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
         "baseline_majority_accuracy": float(counts[majority] / counts.sum()),
         "baseline_chance_accuracy": 1.0 / len(names),  # a uniform random guess
         "missing_values_imputed": versus["details"]["missing_values"],
+        "stars_left_out": versus["details"]["left_out"],
         "predictions_file": predictions,
         f"{split}_nodes": int(counts.sum()),
         "graph_nodes": int(graph.num_nodes),
