@@ -135,6 +135,18 @@ def test_identifier_problems(tmp_path):
     assert rows.id_name == "row" and rows.ids.tolist() == list(range(len(frame)))
 
 
+def test_mlp_shapes_and_gradients():
+    from trainlab.models.nets.mlp import MLP
+
+    net = MLP(6, hidden_channels=8, out_channels=3, num_layers=2)
+    logits = net(torch.randn(10, 6))
+    assert logits.shape == (10, 3)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    with pytest.raises(UserError, match=r"model.net.num_layers=0 must be a positive integer"):
+        MLP(6, num_layers=0)
+
+
 def test_features_only_baseline_on_the_same_test_stars():
     dm = StarGraphDataModule(SyntheticGaia(600, seed=7), seed=7)
     baselines = dm.baselines("test")
