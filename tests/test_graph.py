@@ -303,12 +303,13 @@ def test_catalogue_unknown_label(compose_cfg, run_train, tmp_path):
         run_train(compose_cfg(catalogue_overrides(path, "data.source.classes=[field,young_cluster,old_cluster]")))
 
 
-def test_catalogue_nan_in_features(compose_cfg, run_train, tmp_path):
+def test_catalogue_nan_in_features_with_missing_error(compose_cfg, run_train, tmp_path):
     frame = SyntheticGaia(300, seed=5).frame()
     frame.loc[[5, 9], "bp_rp"] = np.nan
     path = catalogue_file(tmp_path, frame)
-    with pytest.raises(UserError, match=r"has 2 row\(s\) with missing values in \['bp_rp'\] \(first at row 5\); fill or drop"):
-        run_train(compose_cfg(catalogue_overrides(path)))
+    with pytest.raises(UserError, match=r"has 2 star\(s\) with missing values in \['bp_rp'\] \(first at row 5\); "
+                                        r"data.source.missing=impute keeps them"):
+        run_train(compose_cfg(catalogue_overrides(path, "data.source.missing=error")))
 
 
 def test_catalogue_missing_label(tmp_path):

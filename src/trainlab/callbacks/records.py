@@ -80,6 +80,7 @@ class RunRecords(pl.Callback):
         self._fit_start = 0.0
         self.sizes: dict[str, float] = {}
         self.batch: dict[str, int] = {}
+        self._end_line: Optional[str] = None  # the model against its baselines, logged after the test
 
     # -- per epoch ---------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -140,7 +141,28 @@ class RunRecords(pl.Callback):
         if trainer.is_global_zero and path.is_file():
             summary = json.loads(path.read_text())
             summary["test"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+            self._add_baselines(trainer, pl_module, summary)
             path.write_text(json.dumps(summary, indent=2) + "\n")
+
+    def _add_baselines(self, trainer: pl.Trainer, pl_module: pl.LightningModule, summary: dict[str, Any]) -> None:
+        """The data module's baselines on the test split (hook: trainlab.evaluation.baselines), beside
+        the model's score: the run's end line, ``summary["baselines"]`` and every logger."""
+        from trainlab.evaluation.baselines import baselines_of, model_name
+
+        baselines = baselines_of(trainer.datamodule, "test")
+        if baselines is None:
+            return
+        name = model_name(pl_module)
+        summary["baselines"] = baselines.summary(name, summary["test"].get(baselines.key))
+        self._end_line = summary["baselines"]["line"]
+        for logger in trainer.loggers:
+            logger.log_metrics(baselines.logged(), step=trainer.global_step)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # after Lightning's table of test metrics: the model against its baselines is the run's last line
+        if stage == "test" and self._end_line:
+            log.info("%s", self._end_line)
+            self._end_line = None
 
     def best_epoch(self) -> tuple[Optional[int], Optional[float]]:
         scored = [(r[self.monitor], r["epoch"]) for r in self.epochs if self.monitor in r]

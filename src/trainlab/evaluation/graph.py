@@ -1,16 +1,21 @@
 """Evaluation of the graph family: confusion matrix, ROC and PR curves of the split, a map of the
-predictions, and the majority-class and chance baselines (see :mod:`trainlab.evaluation` for the
-two functions' contract)."""
+predictions, a per-star predictions file (keyed by the catalogue's identifier, e.g. Gaia's
+source_id), and the features-only, majority-class and chance baselines (see
+:mod:`trainlab.evaluation` for the two functions' contract)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from trainlab.evaluation.baselines import model_name
 from trainlab.metrics.classification import CurveFigures
+
+log = logging.getLogger(__name__)
 
 
 def forward_batch(model: Any, batch: Any, device: torch.device) -> int:
@@ -51,15 +56,41 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
     counts = torch.bincount(labels, minlength=len(names)).double()
     majority = datamodule.majority_class()
     graph = datamodule.graph
+    predictions = write_predictions(datamodule, nodes.numpy(), labels.numpy(), probs.numpy(), names,
+                                    out_dir / f"{split}_predictions.csv")
+    accuracy = float((probs.argmax(dim=1) == labels).double().mean())
+    versus = datamodule.baselines(split).summary(model_name(model), accuracy)
+    log.info("%s", versus["line"])
     return {"plots": plots, "extra": {
+        "versus_baselines": versus["line"],
+        "baseline_features_only_accuracy": versus["scores"]["features only"],
+        "baseline_features_only_epochs": versus["details"]["features_only"]["epochs_run"],
         "baseline_majority_class": names[majority],
         "baseline_majority_accuracy": float(counts[majority] / counts.sum()),
         "baseline_chance_accuracy": 1.0 / len(names),  # a uniform random guess
+        "missing_values_imputed": versus["details"]["missing_values"],
+        "stars_left_out": versus["details"]["left_out"],
+        "predictions_file": predictions,
         f"{split}_nodes": int(counts.sum()),
         "graph_nodes": int(graph.num_nodes),
         "graph_edges": int(graph.num_edges),
         "batches": "sampled ego nets" if datamodule.sampled else "whole graph",
     }}
+
+
+def write_predictions(datamodule: Any, nodes: np.ndarray, labels: np.ndarray, probs: np.ndarray, names: list[str],
+                      path: Path) -> str:
+    """One row per star of the split: its identifier (int64, exact), true and predicted class, the
+    class probabilities; returns the file's name."""
+    import pandas as pd
+
+    table = datamodule.table
+    frame = pd.DataFrame({table.id_name: table.ids[nodes], "label": np.asarray(names)[labels],
+                          "predicted": np.asarray(names)[probs.argmax(axis=1)]})
+    for k, name in enumerate(names):
+        frame[f"p_{name}"] = probs[:, k]
+    frame.to_csv(path, index=False, float_format="%.6g")
+    return path.name
 
 
 def plot_map(positions: np.ndarray, labels: np.ndarray, predicted: np.ndarray, names: list[str], path: Path,

@@ -1,20 +1,33 @@
 """Star catalogues for the graph family: a seeded synthetic Gaia-like catalogue, or your own file.
 
 Every source returns a :class:`StarTable` (3-D positions for the neighbour graph, node features,
-integer labels); :class:`trainlab.data.graph.module.StarGraphDataModule` does the rest (kNN graph, splits,
-scaling, batches). Both sources go through :func:`table_from_frame`, so the synthetic catalogue
-is read exactly as a file with the same columns would be.
+integer labels, each star's identifier); :class:`trainlab.data.graph.module.StarGraphDataModule`
+does the rest (kNN graph, splits, imputation, scaling, batches). Both sources go through
+:func:`table_from_frame`, so the synthetic catalogue is read exactly as a file with the same columns
+would be.
+
+Missing values are normal in Gaia DR3 (no BP-RP colour for faint or crowded stars, no parallax or
+proper motion for two-parameter solutions), so ``missing`` says what to do with them:
+
+* ``impute`` (default): keep the stars; features stay NaN here and the data module fills them with
+  the training stars' medians and adds a 0/1 "was missing" feature per affected column.
+* ``drop``: leave out every star with a missing feature (also from its neighbours' graphs).
+* ``error``: refuse the catalogue, naming the columns and the first row.
+
+A star without a position (ra or dec missing, or parallax for ``position=sky``) cannot be placed in
+the graph: under ``impute`` and ``drop`` it is left out and counted in a log line.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.data.timeseries.sources import numeric_columns, read_frame
+from trainlab.data.graph.columns import ID_COLUMN, MISSING, apply_missing_policy, placeable, star_ids, with_gaps
+from trainlab.data.timeseries.sources import read_frame
 from trainlab.config.errors import UserError
 
 # Gaia DR3 gaia_source column names: what the synthetic catalogue writes and what a file has by default
@@ -39,8 +52,11 @@ class StarTable:
     """One catalogue, row-aligned.
 
     positions: (stars, 3) float64 Cartesian coordinates the neighbour graph is built on (pc for sky
-    catalogues); features: (stars, features) float32 in the catalogue's units; labels: (stars,)
-    int64 indices into ``class_names``.
+    catalogues); features: (stars, features) float64 in the catalogue's units, NaN where a value is
+    missing (``missing=impute``); labels: (stars,) int64 indices into ``class_names``; ids: (stars,)
+    int64 identifiers, exact (Gaia's ``source_id`` exceeds 2^53, so it never passes through a
+    float), named ``id_name`` (``row``: the 0-based row in the file); left_out: stars of the file
+    not in the table, per reason.
     """
 
     positions: np.ndarray
@@ -49,6 +65,9 @@ class StarTable:
     feature_names: list[str]
     class_names: list[str]
     name: str
+    ids: np.ndarray
+    id_name: str
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 def sky_to_cartesian(ra_deg: np.ndarray, dec_deg: np.ndarray, parallax_mas: np.ndarray,
@@ -79,10 +98,14 @@ def _label_strings(values, path: str, column: str) -> np.ndarray:
 
 def table_from_frame(frame, path: str, label_column: str, feature_columns: Sequence[str], position: str,
                      position_columns: Optional[Sequence[str]], classes: Optional[Sequence[Union[str, int]]],
-                     parallax_floor: float) -> StarTable:
-    """Check a catalogue's columns and turn it into a :class:`StarTable` (see :class:`StarCatalogue`)."""
+                     parallax_floor: float, missing: str = "impute", id_column: Optional[str] = None) -> StarTable:
+    """Check a catalogue's columns and turn it into a :class:`StarTable` (see :class:`StarCatalogue`).
+
+    Columns not named (as features, positions, label or identifier) are ignored."""
     if position not in POSITIONS:
         raise UserError(f"data.source.position={position!r} is not one of {', '.join(POSITIONS)}")
+    if missing not in MISSING:
+        raise UserError(f"data.source.missing={missing!r} is not one of {', '.join(MISSING)}")
     if position_columns is None:
         position_columns = SKY_COLUMNS if position == "sky" else CARTESIAN_COLUMNS
     position_columns = [str(c) for c in position_columns]
@@ -96,8 +119,18 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if label_column not in frame.columns:
         raise UserError(f"data.source.label_column: '{label_column}' not in '{path}'; its columns are "
                         f"{list(frame.columns)}")
-    features = numeric_columns(frame, feature_columns, path, "feature")
-    coordinates = numeric_columns(frame, position_columns, path, "position")
+    ids, id_name = star_ids(frame, path, id_column)
+    if id_name in feature_columns:
+        raise UserError(f"data.source.feature_columns names '{id_name}', the stars' identifier: an identifier is "
+                        "no measurement; leave it out")
+    features = with_gaps(frame, feature_columns, path, "feature")
+    coordinates = with_gaps(frame, position_columns, path, "position")
+    placed = placeable(coordinates, position_columns, missing, path)
+    keep = apply_missing_policy(features, feature_columns, missing, path, placed)
+    left_out = {reason: int(n) for reason, n in (("without a position", (~placed).sum()),
+                                                 ("missing features (missing=drop)", (placed & ~keep).sum())) if n}
+    if not keep.all():
+        frame, features, coordinates, ids = frame[keep], features[keep], coordinates[keep], ids[keep]
     labels = _label_strings(frame[label_column], path, label_column)
     if classes is None:
         found = np.unique(labels)
@@ -124,7 +157,8 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
         positions = sky_to_cartesian(coordinates[:, 0], coordinates[:, 1], coordinates[:, 2], parallax_floor)
     else:
         positions = coordinates.astype(np.float64)
-    return StarTable(positions, features, label_ids, feature_columns, class_names, Path(path).stem)
+    return StarTable(positions, features, label_ids, feature_columns, class_names, Path(path).stem, ids, id_name,
+                     left_out)
 
 
 class StarCatalogue:
@@ -141,21 +175,33 @@ class StarCatalogue:
         classes: the class names in the order of the model's outputs; a label outside them is an
             error. Null takes the labels found, sorted.
         parallax_floor: parallaxes below this (mas) are raised to it before inverting (sky only).
+        missing: what to do with missing feature values: "impute" (keep the stars: training-star
+            medians plus a 0/1 "was missing" feature per affected column), "drop" or "error". Stars
+            without a position are left out (and counted) under impute and drop.
+        id_column: the stars' identifier, kept exactly as a 64-bit integer and written beside each
+            star's prediction by evaluate.py; never a feature. Null: ``source_id`` when the file has
+            it, else the row number.
+
+    Columns the file has but no argument names (``parallax_error``, ``ruwe``, ...) are ignored.
     """
 
     def __init__(self, path: str, label_column: str, feature_columns: Sequence[str] = tuple(GAIA_FEATURES),
                  position: str = "sky", position_columns: Optional[Sequence[str]] = None,
-                 classes: Optional[Sequence[Union[str, int]]] = None, parallax_floor: float = 0.05):
+                 classes: Optional[Sequence[Union[str, int]]] = None, parallax_floor: float = 0.05,
+                 missing: str = "impute", id_column: Optional[str] = None):
         if parallax_floor <= 0:
             raise UserError(f"data.source.parallax_floor={parallax_floor} must be > 0 (mas)")
+        if missing not in MISSING:
+            raise UserError(f"data.source.missing={missing!r} is not one of {', '.join(MISSING)}")
         self.path, self.label_column, self.feature_columns = path, label_column, list(feature_columns)
         self.position, self.position_columns, self.classes = position, position_columns, classes
-        self.parallax_floor = parallax_floor
+        self.parallax_floor, self.missing, self.id_column = parallax_floor, missing, id_column
 
     def load(self) -> StarTable:
         frame = read_frame(self.path, "data.source.path")
         return table_from_frame(frame, self.path, self.label_column, self.feature_columns, self.position,
-                                self.position_columns, self.classes, self.parallax_floor)
+                                self.position_columns, self.classes, self.parallax_floor, self.missing,
+                                self.id_column)
 
 
 class SyntheticGaia:
@@ -190,7 +236,13 @@ class SyntheticGaia:
     parallax of a faint member scatters it tens of pc along the line of sight. What separates the
     classes is the neighbourhood: members share their neighbours' proper motion and distance, and
     a cluster's age shows only in the colours of many members together. That is what a GNN reads
-    from the kNN graph.
+    from the kNN graph. A model of a star's own features can still learn a cluster by heart: its
+    members form a tight clump in (parallax, proper motion), and with stars split at random most
+    of a cluster's members are training stars. Clusters are therefore small by default (20
+    members on average, as many faint open clusters are at Gaia's depth): with 50, a
+    features-only MLP reached 0.918 test accuracy on the default 4,000 stars, within 5 points of
+    a well-trained GNN (0.965); with 20 it reaches 0.815 against the GNN's 0.92
+    (tests/test_graph.py checks the gap).
 
     Args:
         num_stars: rows in the catalogue (hundreds for tests, a million for benchmarks).
@@ -204,7 +256,7 @@ class SyntheticGaia:
 
     CLASSES = ["field", "young_cluster", "old_cluster"]
 
-    def __init__(self, num_stars: int = 4000, cluster_fraction: float = 0.3, members_per_cluster: int = 50,
+    def __init__(self, num_stars: int = 4000, cluster_fraction: float = 0.3, members_per_cluster: int = 20,
                  young_fraction: float = 0.5, max_distance_pc: float = 2000.0, mag_limit: float = 19.0,
                  seed: int = 3407):
         if num_stars < 50:
@@ -224,7 +276,7 @@ class SyntheticGaia:
 
     def load(self) -> StarTable:
         return table_from_frame(self.frame(), "synthetic_gaia", "label", GAIA_FEATURES, "sky", SKY_COLUMNS,
-                                self.CLASSES, parallax_floor=0.05)
+                                self.CLASSES, parallax_floor=0.05, id_column=ID_COLUMN)
 
     # -- the catalogue as a table ------------------------------------------------------------
     def frame(self):

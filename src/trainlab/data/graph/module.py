@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
 from trainlab.data.graph.catalogue import StarTable
+from trainlab.evaluation.baselines import Baselines
 from trainlab.data.module import SplitDataModule
 from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, ego_net_bound, knn_table, only_item
 from trainlab.data.timeseries.windows import EpochSeededSampler
@@ -31,6 +32,12 @@ class StarGraphDataModule(SplitDataModule):
     at random, per class (stratified), from ``seed``; the whole graph stays visible (transductive
     node classification, as on Planetoid). Feature means and standard deviations are fit on the
     training stars only and saved in every checkpoint (``state_dict``).
+
+    Missing feature values (``data.source.missing=impute``) are filled with the training stars'
+    median of their column, and every column that some training star lacks gets a 0/1 feature
+    ``<column>_missing``, so the net can tell a measured value from a filled one and lean on the
+    neighbours instead (one log line gives the counts). Medians and those columns are fit on the
+    training stars and saved in the checkpoint with the scaling.
 
     Batches are PyG ``Data`` objects with ``x``, ``edge_index``, ``y`` and ``target_mask`` (the
     nodes whose loss and metrics count). When the graph has at most ``max_nodes_per_graph`` nodes
@@ -66,6 +73,7 @@ class StarGraphDataModule(SplitDataModule):
     """
 
     STATS = ("feature_mean", "feature_std")
+    INDICATOR_SUFFIX = "_missing"
 
     family = "graph"  # trainlab.config.families: models and data of one family go together
 
@@ -107,7 +115,11 @@ class StarGraphDataModule(SplitDataModule):
         self.stats: dict[str, np.ndarray] = {}
         self.graph: Optional[Data] = None  # x standardised, edge_index, y, train/val/test masks
         self.neighbours: Optional[torch.Tensor] = None  # (stars, k) in-neighbours of every star
-        self.raw_features: Optional[np.ndarray] = None  # (stars, features) before scaling
+        self.raw_features: Optional[np.ndarray] = None  # (stars, features) imputed, before scaling
+        self.masks: Optional[dict[str, np.ndarray]] = None  # the split, boolean per star
+        self.impute_value: Optional[np.ndarray] = None  # per catalogue feature column: training median
+        self.indicator_columns: Optional[list[str]] = None  # columns with a 0/1 "was missing" feature
+        self._features_only = None  # the fitted features-only baseline (trainlab.models.features_only)
 
     # -- sizes the model needs ---------------------------------------------------------------
     def load(self) -> StarTable:
@@ -122,7 +134,9 @@ class StarGraphDataModule(SplitDataModule):
 
     @property
     def feature_names(self) -> list[str]:
-        return self.load().feature_names + (["log10_knn_distance"] if self.density_feature else [])
+        """The catalogue's feature columns, their "was missing" indicators, the density feature."""
+        indicators = [c + self.INDICATOR_SUFFIX for c in self._indicators()]
+        return self.load().feature_names + indicators + (["log10_knn_distance"] if self.density_feature else [])
 
     @property
     def class_names(self) -> list[str]:
@@ -170,6 +184,51 @@ class StarGraphDataModule(SplitDataModule):
                                 "use a larger catalogue or other fractions")
         return masks
 
+    def _split_masks(self) -> dict[str, np.ndarray]:
+        if self.masks is None:
+            self.masks = self._split(self.load().labels)
+        return self.masks
+
+    # -- missing values: fit on the training stars, kept in the checkpoint --------------------
+    def _indicators(self) -> list[str]:
+        """Feature columns that some training star lacks (each gets a 0/1 feature)."""
+        if self.indicator_columns is None:
+            table = self.load()
+            gaps = np.isnan(table.features[self._split_masks()["train"]]).any(axis=0)
+            self.indicator_columns = [c for c, gap in zip(table.feature_names, gaps) if gap]
+        return self.indicator_columns
+
+    def _imputed(self) -> np.ndarray:
+        """(stars, columns + indicators) float64: missing values filled with the training medians."""
+        table = self.load()
+        gaps = np.isnan(table.features)
+        if self.impute_value is None:
+            train = table.features[self._split_masks()["train"]]
+            empty = [c for c, n in zip(table.feature_names, (~np.isnan(train)).sum(axis=0)) if n == 0]
+            if empty:
+                raise UserError(f"no training star of '{table.name}' has a value in {empty}; leave "
+                                f"{'it' if len(empty) == 1 else 'them'} out of data.source.feature_columns")
+            self.impute_value = np.nanmedian(train, axis=0)
+        filled = np.where(gaps, self.impute_value, table.features)
+        flags = gaps[:, [table.feature_names.index(c) for c in self._indicators()]].astype(np.float64)
+        return np.concatenate([filled, flags], axis=1)
+
+    def _log_missing(self, gaps: np.ndarray) -> None:
+        table = self.load()
+        per_column = {c: int(n) for c, n in zip(table.feature_names, gaps.sum(axis=0)) if n}
+        filled = {c: round(float(v), 4) for c, v in zip(table.feature_names, self.impute_value) if c in per_column}
+        unflagged = [c for c in per_column if c not in self._indicators()]
+        note = f"; {unflagged} lack values only outside the training stars: filled, no indicator" if unflagged else ""
+        log.info("missing values (data.source.missing=impute): %d of %d stars (%s), filled with the training stars' "
+                 "medians %s; 0/1 features %s%s", int(gaps.any(axis=1).sum()), len(gaps),
+                 ", ".join(f"{c} {n}" for c, n in per_column.items()), filled,
+                 [c + self.INDICATOR_SUFFIX for c in self._indicators()], note)
+
+    def missing_counts(self) -> dict[str, int]:
+        """Stars with a missing value, per catalogue feature column (imputed ones; dropped stars are gone)."""
+        table = self.load()
+        return {c: int(n) for c, n in zip(table.feature_names, np.isnan(table.features).sum(axis=0)) if n}
+
     def _fit_stats(self, train_mask: np.ndarray) -> None:
         block = self.raw_features[train_mask].astype(np.float64)
         std = block.std(axis=0)
@@ -184,11 +243,13 @@ class StarGraphDataModule(SplitDataModule):
         if self.sampled and self.sampler == "ego":
             self.seeds_per_batch()  # refuses ego nets that cannot fit the node budget, before any work
         neighbours, distances = knn_table(table.positions, self.k)
-        features = table.features.astype(np.float64)
+        features = self._imputed()
+        if np.isnan(table.features).any():
+            self._log_missing(np.isnan(table.features))
         if self.density_feature:
             features = np.concatenate([features, np.log10(distances.mean(axis=1) + 1e-6)[:, None]], axis=1)
         self.raw_features = features
-        masks = self._split(table.labels)
+        masks = self._split_masks()
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
             self._fit_stats(masks["train"])
         self.neighbours = torch.from_numpy(neighbours)
@@ -266,6 +327,28 @@ class StarGraphDataModule(SplitDataModule):
                           generator=self._generator(), **self.loader_kwargs)
 
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
+    def state_dict(self) -> dict[str, list]:
+        """Scaling statistics, imputation medians and the indicator columns (names)."""
+        self._indicators()
+        if self.impute_value is None:
+            self.setup()
+        return {**super().state_dict(), "impute_value": self.impute_value.tolist(),
+                "indicator_columns": list(self.indicator_columns)}
+
+    def load_state_dict(self, state_dict: dict[str, list]) -> None:
+        self._features_only = None  # fitted on features scaled otherwise
+        if "indicator_columns" in state_dict:  # absent from checkpoints written before imputation existed
+            columns = [str(c) for c in state_dict["indicator_columns"]]
+            if self.graph is not None and columns != self._indicators():
+                raise UserError(f"the checkpoint adds 'was missing' features for {columns}, this data for "
+                                f"{self._indicators()}; resume or evaluate with the run's own catalogue")
+            self.indicator_columns = columns
+            self.impute_value = np.asarray(state_dict["impute_value"], dtype=np.float64)
+            if self.graph is not None:  # restored after setup(): refill with the checkpoint's medians
+                extra = self.raw_features[:, len(self.load().feature_names) + len(columns):]
+                self.raw_features = np.concatenate([self._imputed(), extra], axis=1)
+        super().load_state_dict(state_dict)
+
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         if len(stats["feature_mean"]) != len(self.feature_names):
             raise UserError(f"checkpoint's data statistics cover {len(stats['feature_mean'])} features, this data "
@@ -285,3 +368,28 @@ class StarGraphDataModule(SplitDataModule):
         self.setup()
         y = self.graph.y[self.graph[f"{split}_mask"]]
         return float((y == self.majority_class()).float().mean())
+
+    def features_only(self):
+        """The features-only baseline (:mod:`trainlab.models.features_only`), fitted once: an MLP on
+        the same split and the same imputed, scaled features, without the graph."""
+        if self._features_only is None:
+            from trainlab.models.features_only import fit_features_only
+
+            self.setup()
+            g = self.graph
+            self._features_only = fit_features_only(g.x, g.y, g.train_mask, g.val_mask, len(self.class_names),
+                                                    seed=self.seed)
+        return self._features_only
+
+    def baselines(self, split: str = "test") -> Baselines:
+        """Accuracy of the features-only MLP and of the majority class on the stars of ``split``
+        (the hook of :mod:`trainlab.evaluation.baselines`)."""
+        self.setup()
+        mask = self.graph[f"{split}_mask"]
+        features_only = self.features_only()
+        scores = {"features only": features_only.accuracy(self.graph.x[mask], self.graph.y[mask]),
+                  "majority class": self.majority_accuracy(split)}
+        return Baselines(split, "accuracy", scores, details={
+            f"{split}_stars": int(mask.sum()), "majority_class": self.class_names[self.majority_class()],
+            "features_only": features_only.facts(), "missing_values": self.missing_counts(),
+            "left_out": dict(self.table.left_out)})

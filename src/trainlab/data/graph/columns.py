@@ -1,0 +1,87 @@
+"""A catalogue's columns as Gaia exports them: identifiers kept exact, gaps kept as NaN, stars
+that cannot be placed in the graph left out, and the ``data.source.missing`` policy
+(:mod:`trainlab.data.graph.catalogue` documents it)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+from trainlab.data.timeseries.sources import numeric_columns
+
+log = logging.getLogger(__name__)
+
+MISSING = ("impute", "drop", "error")
+ID_COLUMN = "source_id"  # Gaia's identifier: taken as the stars' id when a file has it
+
+
+def with_gaps(frame, columns: list[str], path: str, role: str) -> np.ndarray:
+    """Columns as float64 with NaN where values are missing; the same checks as
+    :func:`numeric_columns` (present, numeric), whose refusal of gaps the missing policy replaces."""
+    numeric_columns(frame.fillna({c: 0.0 for c in columns if c in frame.columns}), columns, path, role)
+    return frame[columns].to_numpy(dtype=np.float64)
+
+
+def star_ids(frame, path: str, id_column: Optional[str]) -> tuple[np.ndarray, str]:
+    """(stars,) int64 identifiers, exact, and their name: ``id_column``, else ``source_id`` when the
+    file has it, else the 0-based row number (``row``)."""
+    import pandas as pd
+
+    if id_column is None:
+        if ID_COLUMN not in frame.columns:
+            return np.arange(len(frame), dtype=np.int64), "row"
+        id_column = ID_COLUMN
+    elif id_column not in frame.columns:
+        raise UserError(f"data.source.id_column: '{id_column}' not in '{path}'; its columns are {list(frame.columns)} "
+                        "(null: source_id when present, else the row number)")
+    values = frame[id_column]
+    if values.isna().any():
+        raise UserError(f"'{path}' has {int(values.isna().sum())} star(s) without an identifier in column "
+                        f"'{id_column}' (first at row {values.index[values.isna()][0]}); fill them, or set "
+                        "data.source.id_column to another column")
+    if pd.api.types.is_float_dtype(values):  # a float64 holds integers exactly only up to 2^53
+        raise UserError(f"column '{id_column}' in '{path}' holds floating-point numbers; identifiers such as Gaia's "
+                        "source_id (up to ~7e18) lose digits as floats: write them as integers")
+    if not pd.api.types.is_integer_dtype(values):
+        try:
+            return np.array([int(v) for v in values], dtype=np.int64), id_column
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise UserError(f"column '{id_column}' in '{path}' is not a 64-bit integer identifier ({exc})") from exc
+    if values.max() > np.iinfo(np.int64).max:  # uint64 beyond int64
+        raise UserError(f"column '{id_column}' in '{path}' holds identifiers above 2^63 - 1")
+    return values.to_numpy(dtype=np.int64), id_column
+
+
+def placeable(coordinates: np.ndarray, position_columns: list[str], missing: str, path: str) -> np.ndarray:
+    """True for stars with every position coordinate; says how many are left out and why."""
+    gaps = np.isnan(coordinates)
+    ok = ~gaps.any(axis=1)
+    if ok.all():
+        return ok
+    counts = ", ".join(f"{int(gaps[:, j].sum())} without {c}" for j, c in enumerate(position_columns) if gaps[:, j].any())
+    if missing == "error":
+        raise UserError(f"'{path}' has {int((~ok).sum())} star(s) without a position ({counts}; first at row "
+                        f"{int(np.flatnonzero(~ok)[0])}); data.source.missing=impute or drop leaves them out")
+    log.info("left out %d of %d stars of '%s' that cannot be placed in the graph (%s)", int((~ok).sum()), len(ok),
+             path, counts)
+    return ok
+
+
+def apply_missing_policy(features: np.ndarray, feature_columns: list[str], missing: str, path: str,
+                         keep: np.ndarray) -> np.ndarray:
+    """Apply the policy to missing features among the stars in ``keep``; returns the stars kept."""
+    gaps = np.isnan(features) & keep[:, None]
+    rows = gaps.any(axis=1)
+    if not rows.any() or missing == "impute":  # imputed by the data module, on the training stars
+        return keep
+    columns = {c: int(gaps[:, j].sum()) for j, c in enumerate(feature_columns) if gaps[:, j].any()}
+    if missing == "error":
+        raise UserError(f"'{path}' has {int(rows.sum())} star(s) with missing values in {list(columns)} (first at "
+                        f"row {int(np.flatnonzero(rows)[0])}); data.source.missing=impute keeps them (imputed, "
+                        "with a 'was missing' feature), drop leaves them out")
+    log.info("missing values (data.source.missing=drop): left out %d of %d stars of '%s' (%s)", int(rows.sum()),
+             int(keep.sum()), path, ", ".join(f"{c} {n}" for c, n in columns.items()))
+    return keep & ~rows

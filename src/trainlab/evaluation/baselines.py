@@ -1,0 +1,72 @@
+"""Baselines beside a model's score: one contract for every family.
+
+A data module that can judge a model against simple predictors defines
+
+    def baselines(self, split: str) -> Baselines
+
+(the graph family: a features-only MLP and the majority class; a time-series module can return
+its naive forecasts the same way). Scores are computed on exactly the samples of ``split`` the
+model is tested on. Where they go:
+
+- the end of every training run (:class:`trainlab.callbacks.records.RunRecords`, after the test):
+  one log line such as ``test accuracy: GNN 0.918 | features only 0.850 | majority class 0.700``,
+  a ``baselines`` entry in ``training_summary.json`` (:meth:`Baselines.summary`) and
+  ``<split>/<metric>_baseline_<name>`` to every logger;
+- ``evaluate.py``'s report (each family's ``artifacts``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass
+class Baselines:
+    """Scores of simple predictors on one split, in the model's own metric.
+
+    split: "val" or "test"; metric: the metric's name within the split (``accuracy``, ``rmse``),
+    logged by the model as ``<split>/<metric>``; scores: baseline name -> score, in the order
+    shown; higher_is_better: the metric's direction; details: anything else worth recording
+    (how a baseline was trained, how many samples it saw).
+    """
+
+    split: str
+    metric: str
+    scores: dict[str, float]
+    higher_is_better: bool = True
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The model's metric key these scores compare with (``test/accuracy``)."""
+        return f"{self.split}/{self.metric}"
+
+    def line(self, model_name: str, model_score: Optional[float]) -> str:
+        """``test accuracy: GNN 0.918 | features only 0.850 | majority class 0.700``."""
+        shown = "n/a" if model_score is None else f"{model_score:.3f}"
+        parts = [f"{model_name} {shown}"] + [f"{name} {value:.3f}" for name, value in self.scores.items()]
+        return f"{self.split} {self.metric}: " + " | ".join(parts)
+
+    def summary(self, model_name: str, model_score: Optional[float]) -> dict[str, Any]:
+        """What training_summary.json and evaluate.py's report record."""
+        return {"metric": self.key, "higher_is_better": self.higher_is_better, "model": model_name,
+                "model_score": model_score, "scores": dict(self.scores), "details": dict(self.details),
+                "line": self.line(model_name, model_score)}
+
+    def logged(self) -> dict[str, float]:
+        """Logger keys: ``test/accuracy_baseline_features_only``."""
+        return {f"{self.key}_baseline_{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}": float(value)
+                for name, value in self.scores.items()}
+
+
+def baselines_of(datamodule: Any, split: str) -> Optional[Baselines]:
+    """The data module's baselines on ``split``, or None when it has no ``baselines`` hook."""
+    hook = getattr(datamodule, "baselines", None)
+    return hook(split) if callable(hook) else None
+
+
+def model_name(module: Any) -> str:
+    """How a model is named beside its baselines: its net's class (``GNN``, ``LSTM``)."""
+    return type(getattr(module, "net", module)).__name__
