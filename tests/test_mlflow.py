@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import TINY
 from trainlab.config.errors import UserError
+from trainlab.run.folder import RunFolder
 
 
 def mlflow_overrides(tmp_path: Path, *extra: str) -> list[str]:
@@ -84,7 +85,7 @@ def test_run_is_tracked_and_registered(compose_cfg, run_train, tmp_path, monkeyp
             found |= artifacts(item.path) if item.is_dir else {item.path}
         return found
 
-    best = Path((run_dir / "checkpoints" / "best.txt").read_text().strip())
+    best = RunFolder(run_dir).best()  # the best checkpoint, as the run folder records it
     uploaded = artifacts()
     assert {f"checkpoints/{best.name}", "resolved_config.yaml", ".hydra/config.yaml", "epochs.jsonl",
             "training_summary.json", "training_curves.png"} <= uploaded
