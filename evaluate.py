@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
 from trainlab.config.errors import report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
+from trainlab.run.outputs import discard_unstarted_run  # noqa: E402
 from trainlab.config.schemas import register_configs  # noqa: E402
 
 register_configs()
@@ -29,6 +30,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     import lightning.pytorch as pl
     import torch
 
+    from trainlab.config.checks import check_eval_config
     from trainlab.run.folder import load_checkpoint, load_run_config, resolve_checkpoint, run_dir_of
     from trainlab.evaluation import family_for, measure_latency, write_report
     from trainlab.run.hardware import apply_hardware
@@ -36,6 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from trainlab.run.outputs import route_lightning_logs
 
     route_lightning_logs()
+    check_eval_config(cfg)
     ckpt = resolve_checkpoint(cfg.ckpt_path)
     run_cfg = load_run_config(run_dir_of(ckpt))
     run_cfg.hardware = apply_hardware(cfg.hardware)  # this machine's workers and precision
@@ -75,7 +78,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    with report_user_errors():
+    with report_user_errors(on_error=discard_unstarted_run):
         evaluate(cfg)
 
 

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
 from trainlab.config.errors import UserError, report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
+from trainlab.run.outputs import discard_unstarted_run  # noqa: E402
 from trainlab.config.schemas import check_trainer, register_configs  # noqa: E402
 from trainlab.search.trial import optuna_trial  # noqa: E402
 
@@ -27,8 +28,10 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     import lightning.pytorch as pl  # heavy imports here, so --help and --cfg stay fast
     import torch
 
+    from trainlab.config.checks import check_config
     from trainlab.config.instantiate import bind_data_dims, build, check_task
     from trainlab.run.checkpoint_io import AtomicCheckpointIO
+    from trainlab.run.checks import FitChecks, check_resume
     from trainlab.run.folder import resolve_checkpoint
     from trainlab.run.hardware import apply_hardware
     from trainlab.run.outputs import build_callbacks, build_loggers, route_lightning_logs, run_label, save_resolved_config
@@ -36,6 +39,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     route_lightning_logs()
     apply_hardware(cfg.hardware)
     check_trainer(cfg.trainer)
+    check_config(cfg)
     check_task(cfg)
     ckpt_path = str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None
     pl.seed_everything(cfg.seed, workers=True)
@@ -47,8 +51,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
                       **datamodule.model_kwargs())
         loggers = build_loggers(cfg.logger, run_label())
         callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers))
-        trainer = build(cfg.trainer, "trainer", callbacks=[*callbacks, *extra_callbacks], logger=loggers or False,
-                        plugins=[AtomicCheckpointIO()])
+        check_resume(cfg, model, datamodule, ckpt_path)
+        trainer = build(cfg.trainer, "trainer", callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
+                        logger=loggers or False, plugins=[AtomicCheckpointIO()])
         resolved = save_resolved_config(cfg, cfg.paths.output_dir)
         for logger in trainer.loggers:  # not `loggers`: fast_dev_run swaps them for a dummy, never finalized
             logger.log_hyperparams(resolved)
@@ -76,7 +81,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    with report_user_errors(), optuna_trial(cfg) as trial_callbacks:  # no callbacks outside an Optuna sweep
+    with report_user_errors(on_error=discard_unstarted_run), optuna_trial(cfg) as trial_callbacks:  # no callbacks outside an Optuna sweep
         return train(cfg, extra_callbacks=trial_callbacks)["objective"]
 
 

@@ -200,3 +200,114 @@ def test_cli_reports_one_line_and_keeps_earlier_runs(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("error: hardware=rtx4070_mobile needs an NVIDIA GPU")
     assert "Traceback" not in result.stderr + result.stdout
     assert (earlier / "keep.txt").read_text() == "written before"
+
+
+# -- settings that contradict each other or would do nothing: refused before the first step ---------
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        (["trainer.val_check_interval=1000"], r"trainer.val_check_interval=1000 is more than the \d+ training batches"),
+        (["trainer.limit_val_batches=0"],
+         r"trainer.limit_val_batches=0 switches validation off, but optimized_metric=val/loss, "
+         r"callbacks.early_stopping.monitor=val/loss"),
+        (["trainer.limit_val_batches=0", "scheduler=plateau", "callbacks.early_stopping=null"],
+         r"scheduler=plateau \(model.monitor\)=val/loss watch\(es\) validation"),
+        (["trainer.check_val_every_n_epoch=5"], r"check_val_every_n_epoch=5 is more than trainer.max_epochs=2"),
+        (["optimized_metric=val/rmsee"], r"optimized_metric=val/rmsee is a metric that RegressionModule never logs; "
+                                         r"it logs: .*val/rmse"),
+        (["callbacks.early_stopping.monitor=val/foo"], r"callbacks.early_stopping.monitor=val/foo is a metric"),
+        (["callbacks.early_stopping.monitor=test/rmse"], r"callbacks.early_stopping.monitor=test/rmse is a metric"),
+        (["seed=abc"], r"seed='abc' must be a whole number"),
+        (["trainer.gradient_clip_val=-1"], r"trainer.gradient_clip_val=-1.0 must be > 0 \(e.g. 1.0\), or null"),
+        (["scheduler=cyclic", "~scheduler.max_lr"], r"scheduler: CyclicLR missing a required argument: 'max_lr'; "
+                                                    r"add scheduler.max_lr=<value>"),
+        (["data.batch_size=64.5"], r"data.batch_size=64.5 must be int"),
+        (["epochs=3"], r"epochs=3 and trainer.max_epochs=2 contradict each other"),
+        (["optimized_mode=maximum"], r"optimized_mode='maximum' must be min or max"),
+    ],
+)
+def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, overrides, match):
+    cfg = compose_cfg([*TINY, "logger=none", *overrides])
+    with pytest.raises(UserError, match=match):
+        run_train(cfg)
+    assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))  # refused before anything was trained
+
+
+def test_epochs_shortcut_sets_max_epochs(compose_cfg):
+    from trainlab.config.checks import apply_epochs_shortcut
+
+    cfg = compose_cfg(["epochs=7"])
+    apply_epochs_shortcut(cfg, command_line=["epochs=7"])
+    assert cfg.trainer.max_epochs == 7
+    apply_epochs_shortcut(cfg, command_line=["epochs=7", "trainer.max_epochs=7"])  # both, agreeing: fine
+    with pytest.raises(UserError, match=r"epochs=7 and trainer.max_epochs=3 contradict"):
+        apply_epochs_shortcut(cfg, command_line=["epochs=7", "trainer.max_epochs=3"])
+
+
+def test_whole_floats_for_int_arguments_become_ints(compose_cfg):
+    from trainlab.config.instantiate import check_node
+
+    cfg = compose_cfg(["data.batch_size=64.0", "data.window=16.0"])
+    check_node(cfg.data, "data")
+    assert cfg.data.batch_size == 64 and isinstance(cfg.data.batch_size, int)
+    assert isinstance(cfg.data.window, int)
+
+
+def test_sweep_direction_follows_optimized_mode_or_is_refused(compose_cfg):
+    from trainlab.config.checks import check_direction
+
+    cfg = compose_cfg(["hparams_search=optuna", "optimized_mode=max", "optimized_metric=val/r2"])
+    assert cfg.hydra.sweeper.direction == "maximize"
+    check_direction(["maximize"], cfg)
+    with pytest.raises(UserError, match=r"hydra.sweeper.direction=minimize contradicts optimized_mode=max .*"
+                                        r"highest val/r2.*set optimized_mode=min alone"):
+        check_direction(["minimize"], cfg)
+
+
+# -- evaluate.py's own mistakes ---------------------------------------------------------------------
+def _fake_run(tmp_path: Path, config_text: str) -> Path:
+    run_dir = tmp_path / "fake_run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "config.yaml").write_text(config_text)
+    torch.save({"state_dict": {}, "epoch": 0}, run_dir / "checkpoints" / "last.ckpt")
+    return run_dir
+
+
+@pytest.mark.parametrize(
+    "case,match",
+    [
+        ("no ckpt_path", r"ckpt_path is required: python evaluate.py ckpt_path=<run folder or .ckpt file>"),
+        ("split=tset", r"split='tset' is not one of test, val"),
+        ("corrupt config", r"config.yaml' is not readable YAML \(.*\); the run's config was damaged"),
+        ("config without model", r"config.yaml has no model and no data: it is not \(or no longer\) the config"),
+        ("config missing", r"has no .hydra/config.yaml; evaluate needs a run directory written by train.py"),
+    ],
+)
+def test_evaluate_mistakes_get_one_line(compose_cfg, tmp_path, case, match):
+    import evaluate as evaluate_script
+
+    text = {"corrupt config": "model: {net: [unclosed\n", "config without model": "seed: 1\n"}.get(case, "seed: 1\n")
+    run_dir = _fake_run(tmp_path, text)
+    if case == "config missing":
+        (run_dir / ".hydra" / "config.yaml").unlink()
+    overrides = {"no ckpt_path": [], "split=tset": [f"ckpt_path={run_dir}", "split=tset"]}.get(case, [f"ckpt_path={run_dir}"])
+    with pytest.raises(UserError, match=match):
+        evaluate_script.evaluate(compose_cfg(overrides, config_name="eval"))
+
+
+# -- a run refused at the start leaves no folder behind ---------------------------------------------
+@pytest.mark.parametrize("override", ["seed=abc", "trainer.limit_val_batches=0"])
+def test_a_refused_start_leaves_no_run_folder(compose_cfg, run_train, override, capsys):
+    from trainlab.config.errors import report_user_errors
+    from trainlab.run.outputs import discard_unstarted_run
+
+    cfg = compose_cfg([*TINY, "logger=none", override])
+    run_dir = Path(cfg.paths.output_dir)
+    assert run_dir.is_dir()  # made by Hydra (here: the fixture) before the task starts
+    with pytest.raises(SystemExit) as stopped, report_user_errors(on_error=discard_unstarted_run):
+        run_train(cfg)
+    assert stopped.value.code == 2
+    assert not run_dir.exists()
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("error: ") and line.endswith("nothing was run, so its run folder was removed")

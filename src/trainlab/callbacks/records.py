@@ -79,6 +79,31 @@ class RunRecords(pl.Callback):
         self._fit_start = 0.0
         self.sizes: dict[str, float] = {}
         self.batch: dict[str, int] = {}
+        self._carried: Optional[list[dict[str, Any]]] = None  # an earlier run's epochs, when resuming
+
+    # -- a resumed run carries the earlier run's records over -----------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"dir": str(self.dir), "epochs": list(self.epochs)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Called when training resumes from a checkpoint: remember the earlier run's epochs (its
+        epochs.jsonl, which also holds the epoch the checkpoint ended, or the list saved in the
+        checkpoint when that file is gone); :meth:`on_train_start` keeps those before the resumed epoch."""
+        earlier = Path(state_dict.get("dir", "")) / "epochs.jsonl"
+        epochs = list(state_dict.get("epochs", []))
+        if earlier.is_file():
+            lines = [line for line in earlier.read_text().splitlines() if line.strip()]
+            epochs = [json.loads(line) for line in lines]
+        self._carried = epochs
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        carried, self._carried = self._carried, None
+        if carried is None:
+            return
+        self.epochs = [r for r in carried if r.get("epoch", 0) < trainer.current_epoch]
+        if trainer.is_global_zero:  # rewritten whole: resuming in the same folder must not repeat epochs
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / "epochs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.epochs))
 
     # -- per epoch ---------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

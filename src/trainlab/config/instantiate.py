@@ -41,6 +41,14 @@ def _fits(value: Any, types: tuple[type, ...]) -> bool:
     return isinstance(value, tuple(t for t in types if t is not type(None)))
 
 
+def _whole_number(value: Any, types: tuple[type, ...]) -> Optional[int]:
+    """``64.0`` given where only an int fits (``data.batch_size=64.0``, or a YAML value written with a
+    point): the int it means. None when ``value`` is not such a float."""
+    if isinstance(value, float) and int in types and float not in types and value.is_integer():
+        return int(value)
+    return None
+
+
 def _type_name(types: tuple[type, ...]) -> str:
     return " or ".join("null" if t is type(None) else t.__name__ for t in types)
 
@@ -82,7 +90,10 @@ def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None
                 types = _scalar_types(hints.get(name))
                 value = OmegaConf.select(node, name)
                 if types and not isinstance(value, (DictConfig, ListConfig)) and not _fits(value, types):
-                    raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}")
+                    whole = _whole_number(value, types)
+                    if whole is None:
+                        raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}")
+                    node[name] = whole  # ints stay ints: 64.0 is 64, 64.5 is refused above
     for name in node:
         if name not in given:
             check_node(node[name], f"{key}.{name}")

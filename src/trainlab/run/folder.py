@@ -45,7 +45,16 @@ def load_run_config(run_dir: Path) -> DictConfig:
     path = run_dir / ".hydra" / "config.yaml"
     if not path.is_file():
         raise UserError(f"'{run_dir}' has no .hydra/config.yaml; evaluate needs a run directory written by train.py")
-    return OmegaConf.load(path)
+    import yaml
+
+    try:
+        loaded = OmegaConf.load(path)
+    except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"'{path}' is not readable YAML ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
+                        "the run's config was damaged: restore it, or evaluate another run") from None
+    if not isinstance(loaded, DictConfig):
+        raise UserError(f"'{path}' holds no mapping of config keys; restore the run's config, or evaluate another run")
+    return loaded
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -75,6 +75,34 @@ def save_resolved_config(cfg: DictConfig, output_dir: str | Path) -> dict[str, A
     return resolved
 
 
+# what makes a run folder worth keeping: a checkpoint, an epoch's record, evaluation metrics
+_KEPT = ("**/*.ckpt", "epochs.jsonl", "metrics.json")
+
+
+def discard_unstarted_run() -> Optional[str]:
+    """Remove the run folder of a run that stopped before it produced anything (a bad setting, a
+    missing package, a GPU profile without a GPU), so that outputs/ holds no folders with only a log.
+
+    Only single runs: a sweep's trial folders stay, the sweep records their failures. Returns a note
+    for the error line, or None when the folder was kept.
+    """
+    if not HydraConfig.initialized():
+        return None
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    folder = Path(hc.runtime.output_dir)
+    if hc.mode == RunMode.MULTIRUN or not folder.is_dir() or any(any(folder.glob(p)) for p in _KEPT):
+        return None
+    import shutil
+
+    for handler in logging.getLogger().handlers:  # the run's log file lives in the folder
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(folder):
+            handler.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    return "nothing was run, so its run folder was removed"
+
+
 def route_lightning_logs() -> None:
     """Let Lightning's messages reach the console and train.log once, through Hydra's root handlers.
 

@@ -12,6 +12,10 @@ from trainlab.config.errors import UserError
 
 def restore_model_and_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str):
     """Data module with the checkpoint's scaling statistics, model with the checkpoint's weights."""
+    missing = [k for k in ("model", "data") if k not in run_cfg]
+    if missing:
+        raise UserError(f"the run's .hydra/config.yaml has no {' and no '.join(missing)}: it is not (or no longer) "
+                        f"the config of a train.py run; restore it, or evaluate another run ({ckpt_name})")
     datamodule = build(run_cfg.data, "data")
     state = ckpt.get(type(datamodule).__qualname__)
     if state is not None:
