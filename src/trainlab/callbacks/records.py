@@ -156,8 +156,11 @@ class RunRecords(pl.Callback):
             self._plot()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        self._flush(trainer)
-        self.on_fit_end(trainer, pl_module)
+        try:
+            self._flush(trainer)
+            self.on_fit_end(trainer, pl_module)
+        except OSError as exc:  # a full disk (often the very reason the run stops): keep the first error
+            log.warning("records not written completely on the way out: %s", exc)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         path = self.dir / "training_summary.json"

@@ -105,9 +105,11 @@ class FitChecks(pl.Callback):
 
 
 def completed_epochs(ckpt: dict[str, Any]) -> int:
-    """Training epochs a Lightning checkpoint has finished (a mid-epoch one counts the ones before)."""
+    """Training epochs a Lightning checkpoint has finished: "processed" (its training part done; an
+    epoch-end checkpoint is saved before Lightning marks the epoch "completed"), a mid-epoch one counts
+    the epochs before it."""
     try:
-        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"])
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
     except (KeyError, TypeError):
         return int(ckpt.get("epoch", -1)) + 1
 
