@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
 from trainlab.config.errors import UserError, report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
-from trainlab.run.outputs import discard_unstarted_run  # noqa: E402
+from trainlab.run.outputs import announce_run_folder, discard_unstarted_run  # noqa: E402
 from trainlab.config.schemas import check_trainer, register_configs  # noqa: E402
 from trainlab.search.trial import optuna_trial  # noqa: E402
 
@@ -50,7 +50,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
                       scheduler=build(cfg.scheduler, "scheduler") if cfg.scheduler else None,
                       **datamodule.model_kwargs())
         loggers = build_loggers(cfg.logger, run_label())
-        callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers))
+        callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers),
+                                    cfg.trainer.enable_model_summary)
         check_resume(cfg, model, datamodule, ckpt_path)
         trainer = build(cfg.trainer, "trainer", callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
                         logger=loggers or False, plugins=[AtomicCheckpointIO()])
@@ -81,6 +82,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
+    announce_run_folder()
     with report_user_errors(on_error=discard_unstarted_run), optuna_trial(cfg) as trial_callbacks:  # no callbacks outside an Optuna sweep
         return train(cfg, extra_callbacks=trial_callbacks)["objective"]
 

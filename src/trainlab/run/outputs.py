@@ -28,20 +28,24 @@ def run_label(max_len: int = 120) -> str:
     hc = HydraConfig.get()
     choices = hc.runtime.choices
     label = f"{choices.get('model', 'model')}_{choices.get('data', 'data')}"
-    # left out: model and data (already in front), where things are written, the sweeper's hand-over
-    skip = ("model=", "data=", "optuna_trial=", "+optuna_trial=", "logger.", "paths.")
+    # left out: model and data (already in front), the logger choice (the logger itself shows the run),
+    # where things are written, the sweeper's hand-over
+    skip = ("model=", "data=", "optuna_trial=", "+optuna_trial=", "logger=", "logger.", "paths.")
     overrides = [o for o in hc.overrides.task if not o.startswith(skip)]
     if overrides:
         label += "__" + ",".join(overrides)
     return _UNSAFE.sub("-", label)[:max_len]
 
 
-def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger: bool) -> list[Any]:
-    """Instantiate the callbacks group, leaving out what Lightning would refuse: the progress bar
-    under ``trainer.enable_progress_bar=false``, the LR monitor under ``logger=none``."""
-    from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
+def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger: bool,
+                    model_summary: bool = True) -> list[Any]:
+    """Instantiate the callbacks group, leaving out what Lightning would refuse or what the trainer
+    switches off: the progress bar under ``trainer.enable_progress_bar=false``, the model summary under
+    ``trainer.enable_model_summary=false``, the LR monitor under ``logger=none``."""
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelSummary, ProgressBar
 
     refused = () if progress_bar else (ProgressBar,)
+    refused += () if model_summary else (ModelSummary,)
     refused += () if has_logger else (LearningRateMonitor,)
     return [c for c in build_all(nodes, "callbacks") if not isinstance(c, refused)]
 
@@ -103,6 +107,34 @@ def discard_unstarted_run() -> Optional[str]:
     return "nothing was run, so its run folder was removed"
 
 
+# Lightning's info lines that tell a user nothing: its advertisements, and the note that our own model
+# summary (callbacks/model_summary.yaml) replaces its default one
+_NOISE = ("💡 Tip", "Trainer already configured with model summary callbacks")
+
+
+def _no_advertisement(record: logging.LogRecord) -> bool:
+    return not str(record.msg).lstrip().startswith(_NOISE)
+
+
+class LauncherNoise(logging.Filter):
+    """Drops a Hydra launcher's lines about its own machinery, logged once per trial by our sweeper
+    (which launches one trial at a time): joblib's ``Joblib.Parallel(n_jobs=..., backend=loky, ...) is
+    launching 1 jobs`` and ``Launching jobs, sweep output dir : ...``, the basic launcher's ``Launching
+    1 jobs locally``. The trial's own line (``#3 : optimizer.lr=...``) stays. Used by
+    conf/hydra/default.yaml's hydra_logging."""
+
+    PREFIXES = ("Joblib.Parallel(", "Launching jobs, sweep output dir", "Launching 1 jobs locally")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(self.PREFIXES)
+
+
+def announce_run_folder() -> None:
+    """Name the run folder as the first line of a run, before the seconds of imports that follow."""
+    if HydraConfig.initialized():
+        logging.getLogger(__name__).info("run folder: %s", HydraConfig.get().runtime.output_dir)
+
+
 def route_lightning_logs() -> None:
     """Let Lightning's messages reach the console and train.log once, through Hydra's root handlers.
 
@@ -114,5 +146,7 @@ def route_lightning_logs() -> None:
         if logging.getLogger().handlers:
             logger.handlers.clear()
             logger.propagate = True
+    # Lightning advertises its cloud services (litlogger, litmodels) on every run: not ours to print
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_advertisement)
     # Lightning 2.6 warns about its own use of a torch API on every run: nothing a user can act on
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
