@@ -311,3 +311,87 @@ def test_a_refused_start_leaves_no_run_folder(compose_cfg, run_train, override, 
     assert not run_dir.exists()
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith("error: ") and line.endswith("nothing was run, so its run folder was removed")
+
+
+# -- data files: shape and values ------------------------------------------------------------------
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "case,match",
+    [
+        ("header only", r"data.source.path: '.*series.csv' has no data rows \(only a header, or nothing\)"),
+        ("one row", r"'series' has 1 row\(s\), fewer than one window of data.window=16 \+ data.horizon=1"),
+        ("inf", r"column 'a' in '.*series.csv' has an infinite value \(row 5: inf\)"),
+        ("huge", r"column 'b' in '.*series.csv' has a value beyond ±1e\+18 \(row 0: .*e\+30\); fix or rescale it"),
+        ("folder", r"data.source.path: '.*' is a folder; give the path of one .csv, .parquet or .npy file in it"),
+        ("repeated names", r"names the column\(s\) \['a'\] more than once; rename them"),
+        ("window longer than the data", r"'series' has 300 row\(s\), fewer than one window of data.window=400"),
+    ],
+)
+def test_data_files_that_cannot_train(compose_cfg, run_train, tmp_path, case, match):
+    frame = good_frame()
+    extra = []
+    if case == "header only":
+        path = csv_file(tmp_path, frame.iloc[:0])
+    elif case == "one row":
+        path = csv_file(tmp_path, frame.iloc[:1])
+    elif case == "inf":
+        frame.loc[5, "a"] = np.inf
+        path = csv_file(tmp_path, frame)
+    elif case == "huge":
+        frame["b"] *= 1e30  # float32 holds it, its standard deviation overflows
+        path = csv_file(tmp_path, frame)
+    elif case == "folder":
+        csv_file(tmp_path, frame)
+        path = str(tmp_path)
+    elif case == "repeated names":
+        path = _write(tmp_path, "series.csv", "a,a,y\n" + "".join(f"{i},{i % 5},{i % 3}\n" for i in range(300)))
+    else:
+        path, extra = csv_file(tmp_path, frame), ["data.window=400"]
+    with pytest.raises(UserError, match=match):
+        run_train(compose_cfg(file_overrides(path, *extra)))
+
+
+def test_one_target_column_without_brackets_is_one_column(compose_cfg, tmp_path):
+    from trainlab.config.instantiate import build
+
+    path = csv_file(tmp_path, good_frame())
+    cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=y"])
+    table = build(cfg.data.source, "data.source").load()
+    assert table.target_names == ["y"] and table.feature_names == ["a", "b"]
+
+
+def test_a_catalogue_class_too_small_for_every_split(compose_cfg, run_train, tmp_path):
+    from trainlab.data.graph.catalogue import SyntheticGaia
+
+    frame = SyntheticGaia(num_stars=600).frame()
+    frame.loc[frame.index[0], "label"] = "lonely"
+    path = tmp_path / "catalogue.csv"
+    frame.to_csv(path, index=False)
+    cfg = compose_cfg(["model=gnn", "data=catalogue", f"data.source.path={path}", "data.source.label_column=label",
+                       "trainer.max_epochs=1", "hardware.num_threads=1", "logger=none"])
+    with pytest.raises(UserError, match=r"class 'lonely' of 'catalogue' has 1 star\(s\), too few for the val and "
+                                        r"test split\(s\) to hold one"):
+        run_train(cfg)
+
+
+# -- precision advice on a CPU is true for this CPU ---------------------------------------------
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_cpu_precision_advice_matches_the_cpu(compose_cfg, monkeypatch, native_bf16):
+    from trainlab.run import hardware
+
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: native_bf16)
+    with pytest.raises(UserError) as refused:
+        hardware.apply_hardware(compose_cfg(["hardware.precision=16-mixed"]).hardware)
+    assert str(refused.value).endswith("on the CPU use 32-true" + (" (or bf16-mixed: this CPU computes bfloat16 "
+                                                                   "natively)" if native_bf16 else ""))
+    bf16 = compose_cfg(["hardware.precision=bf16-mixed"]).hardware
+    if native_bf16:
+        assert hardware.apply_hardware(bf16).precision == "bf16-mixed"
+    else:
+        with pytest.raises(UserError, match=r"this CPU has no native bfloat16 .*use hardware.precision=32-true"):
+            hardware.apply_hardware(bf16)

@@ -163,6 +163,11 @@ class RunRecords(pl.Callback):
             log.warning("records not written completely on the way out: %s", exc)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from trainlab.metrics.names import legend
+
+        explained = legend(k for k in trainer.callback_metrics if k.startswith("test/"))
+        if explained and trainer.is_global_zero:
+            log.info("test metrics: %s", explained)
         path = self.dir / "training_summary.json"
         if trainer.is_global_zero and path.is_file():
             summary = json.loads(path.read_text())

@@ -52,8 +52,10 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -
 def run_command_line(main) -> None:
     """Run a ``@hydra.main`` function; Hydra's own check of the flags (``-m`` with ``--cfg``, two of
     ``--cfg``/``--info``/...) raises a ValueError before any job: make it one line and exit 2."""
+    from trainlab.config.help import help_requested, print_help
+
     try:
-        main()
+        print_help(main) if help_requested(sys.argv[1:]) else main()
     except ValueError as exc:
         if "can be specified" not in str(exc):
             raise
