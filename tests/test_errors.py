@@ -395,3 +395,19 @@ def test_cpu_precision_advice_matches_the_cpu(compose_cfg, monkeypatch, native_b
     else:
         with pytest.raises(UserError, match=r"this CPU has no native bfloat16 .*use hardware.precision=32-true"):
             hardware.apply_hardware(bf16)
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("model.net._target_=trainlab.models.nets.lstm.LSTMNett",
+         r"model.net._target_=trainlab.models.nets.lstm.LSTMNett: trainlab.models.nets.lstm has no 'LSTMNett'; "
+         r"did you mean LSTMNet\?"),
+        ("model._target_=trainlab.models.timeseries.RegresionModule", r"did you mean RegressionModule\?"),
+        ("optimizer._target_=apex.optimizers.FusedAdam",
+         r"optimizer._target_=apex.optimizers.FusedAdam: No module named 'apex'; install the package"),
+    ],
+)
+def test_a_target_that_cannot_be_imported(compose_cfg, run_train, override, match):
+    with pytest.raises(UserError, match=match):
+        run_train(compose_cfg([*TINY, override]))

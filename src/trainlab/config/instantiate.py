@@ -53,6 +53,27 @@ def _type_name(types: tuple[type, ...]) -> str:
     return " or ".join("null" if t is type(None) else t.__name__ for t in types)
 
 
+def _import_target(path: str, key: str) -> Any:
+    """``_target_`` imported, or a UserError saying whether the package is missing or the name misspelt."""
+    import difflib
+    import importlib
+
+    try:
+        return get_method(path)
+    except ImportError as exc:
+        module_name, _, name = path.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as missing:
+            raise UserError(f"{key}._target_={path}: {missing}; install the package that provides it, or fix the "
+                            "name") from None
+        except ImportError:
+            raise UserError(f"{key}._target_={path} cannot be imported: {str(exc).splitlines()[0]}") from None
+        close = difflib.get_close_matches(name, [n for n in dir(module) if not n.startswith("_")], n=3)
+        raise UserError(f"{key}._target_={path}: {module_name} has no '{name}'"
+                        f"{'; did you mean ' + ' or '.join(close) + '?' if close else ''}") from None
+
+
 def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None:
     """Check every ``_target_`` node under ``node`` against its callable's signature.
 
@@ -65,7 +86,7 @@ def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None
     if not isinstance(node, DictConfig):
         return
     if "_target_" in node:
-        target = get_method(node._target_) if isinstance(node._target_, str) else node._target_
+        target = _import_target(node._target_, key) if isinstance(node._target_, str) else node._target_
         try:
             signature = inspect.signature(target)
         except (TypeError, ValueError):
@@ -154,10 +175,8 @@ def build_all(nodes: Optional[DictConfig], key: str) -> list[Any]:
     return [build(child, f"{key}.{name}") for name, child in nodes.items() if child and "_target_" in child]
 
 
-def _task_of(target: str) -> Optional[str]:
-    from hydra.utils import get_class
-
-    return getattr(get_class(target), "task", None)
+def _task_of(target: str, key: str = "_target_") -> Optional[str]:
+    return getattr(_import_target(target, key), "task", None)
 
 
 def options_with_task(group: str, task: str) -> list[str]:
@@ -180,7 +199,7 @@ def check_task(cfg: DictConfig) -> None:
     LightningModules and DataModules carry a class attribute ``task`` ("regression",
     "node_classification", "segmentation"); they must agree.
     """
-    model_task, data_task = _task_of(cfg.model._target_), _task_of(cfg.data._target_)
+    model_task, data_task = _task_of(cfg.model._target_, "model"), _task_of(cfg.data._target_, "data")
     if model_task is None or data_task is None or model_task == data_task:
         return
     from hydra.core.hydra_config import HydraConfig
