@@ -214,7 +214,7 @@ def test_cli_reports_one_line_and_keeps_earlier_runs(tmp_path):
          r"scheduler=plateau \(model.monitor\)=val/loss watch\(es\) validation"),
         (["trainer.check_val_every_n_epoch=5"], r"check_val_every_n_epoch=5 is more than trainer.max_epochs=2"),
         (["optimized_metric=val/rmsee"], r"optimized_metric=val/rmsee is a metric that RegressionModule never logs; "
-                                         r"it logs: .*val/rmse"),
+                                         r"did you mean val/rmse\? during training it logs: .*val/r2, val/rmse \(and "),
         (["callbacks.early_stopping.monitor=val/foo"], r"callbacks.early_stopping.monitor=val/foo is a metric"),
         (["callbacks.early_stopping.monitor=test/rmse"], r"callbacks.early_stopping.monitor=test/rmse is a metric"),
         (["seed=abc"], r"seed='abc' must be a whole number"),

@@ -9,6 +9,7 @@ fit into an epoch. Each failure is one :class:`UserError` line, raised before an
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -87,8 +88,10 @@ class FitChecks(pl.Callback):
         during_fit = {k for k in logged if not k.startswith("test/")}
         for key, metric in watched.items():
             if metric not in (logged if key == "optimized_metric" else during_fit):
-                raise UserError(f"{key}={metric} is a metric that {type(pl_module).__name__} never logs; "
-                                f"it logs: {', '.join(sorted(logged))}")
+                close = difflib.get_close_matches(metric, sorted(logged), n=1, cutoff=0.5)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise UserError(f"{key}={metric} is a metric that {type(pl_module).__name__} never logs; {hint}"
+                                f"during training it logs: {', '.join(sorted(during_fit))} (and test/... after it)")
         off = _validation_off(trainer)
         needing = {k: m for k, m in watched.items() if m.startswith("val/")}
         if off and needing:
