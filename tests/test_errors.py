@@ -224,6 +224,8 @@ def test_cli_reports_one_line_and_keeps_earlier_runs(tmp_path):
         (["data.batch_size=64.5"], r"data.batch_size=64.5 must be int"),
         (["epochs=3"], r"epochs=3 and trainer.max_epochs=2 contradict each other"),
         (["optimized_mode=maximum"], r"optimized_mode='maximum' must be min or max"),
+        (["trainer.max_epochs=0"], r"trainer.max_epochs=0 trains nothing; give at least 1"),
+        (["trainer.limit_train_batches=0"], r"trainer.limit_train_batches=0 trains nothing"),
     ],
 )
 def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, overrides, match):
