@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 MEANINGS = {
-    "loss": "the training loss on this split",
+    "loss": "the criterion training minimises, on this split",
     "rmse": "root mean squared error, in the target's units",
     "mape": "mean absolute percentage error, as a fraction (0.1: off by 10%)",
     "aaa": "average absolute accuracy, 1 - mape (1: perfect)",
