@@ -20,6 +20,7 @@ os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
 from trainlab.config.errors import report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
 from trainlab.config.schemas import register_configs  # noqa: E402
+from trainlab.run.folder import discard_unstarted_run  # noqa: E402
 
 register_configs()
 
@@ -30,16 +31,20 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from trainlab.evaluation import family_module, measure_latency, write_report
     from trainlab.run.folder import RunFolder, load_checkpoint, resolve_checkpoint
+    from trainlab.config.checks import check_eval_config
     from trainlab.run.pipeline import build_trainer, prepare, restore
 
+    check_eval_config(cfg)
+    cfg = prepare(cfg, training=False)
     ckpt = resolve_checkpoint(cfg.ckpt_path)
+    saved = load_checkpoint(ckpt)
     run_folder = RunFolder.of_checkpoint(ckpt)
     run_cfg = run_folder.config()
-    run_cfg.hardware = prepare(cfg, training=False).hardware  # this machine's workers and precision
+    run_cfg.hardware = cfg.hardware  # this machine's workers and precision
     if cfg.batch_size is not None:
         run_cfg.data.batch_size = cfg.batch_size
     try:
-        model, datamodule = restore(run_cfg, load_checkpoint(ckpt), str(ckpt))
+        model, datamodule = restore(run_cfg, saved, str(ckpt))
         trainer = build_trainer(cfg, enable_checkpointing=False)
         run = trainer.test if cfg.split == "test" else trainer.validate
         metrics = run(model, datamodule=datamodule)[0]
@@ -70,7 +75,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    with report_user_errors():
+    with report_user_errors(on_error=discard_unstarted_run):
         evaluate(cfg)
 
 

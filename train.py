@@ -17,6 +17,8 @@ os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
 from trainlab.config.errors import report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
 from trainlab.config.schemas import register_configs  # noqa: E402
+from trainlab.run.console import announce_run_folder  # noqa: E402
+from trainlab.run.folder import discard_unstarted_run  # noqa: E402
 from trainlab.search.trial import optuna_trial  # noqa: E402
 
 register_configs()
@@ -34,7 +36,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     ckpt_path = str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None
     pl.seed_everything(cfg.seed, workers=True)
     try:
-        run = assemble(cfg, extra_callbacks)
+        run = assemble(cfg, extra_callbacks, ckpt_path=ckpt_path)
         metrics = fit_and_test(run, ckpt_path)
     finally:
         if torch.cuda.is_available():
@@ -45,7 +47,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    with report_user_errors(), optuna_trial(cfg) as trial_callbacks:  # no callbacks outside an Optuna sweep
+    announce_run_folder()
+    with report_user_errors(on_error=discard_unstarted_run), optuna_trial(cfg) as trial_callbacks:  # no callbacks outside an Optuna sweep
         return train(cfg, extra_callbacks=trial_callbacks)["objective"]
 
 

@@ -77,3 +77,85 @@ def test_cfg_job_starts_in_about_a_second(tmp_path):
                        cwd=tmp_path)
         times.append(time.perf_counter() - start)
     assert sorted(times)[1] < 3.0  # generous on a loaded CI machine; README quotes the measured figure
+
+
+# -- first contact: what a new user reads ------------------------------------------------------------
+def test_help_starts_with_our_text_and_lists_only_real_choices(tmp_path):
+    out = run("train.py", "--help", cwd=tmp_path, log_dir=tmp_path).stdout
+    assert out.startswith("train.py of trainlab:") and "python evaluate.py ckpt_path=" in out.split("\n\n")[0]
+    assert "hparams_search: optuna" in out and "hparams_search/space" not in out
+    assert "powered by Hydra" not in out
+
+
+def test_make_help_expands_the_port():
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "$(PORT)" not in out and "http://127.0.0.1:6006 (PORT=<n> changes it)" in out
+
+
+def test_run_label_leaves_the_logger_choice_out(compose_cfg):
+    from trainlab.loggers import run_label
+
+    compose_cfg(["logger=csv", "optimizer.lr=0.01"])
+    assert run_label() == "lstm_synthetic__optimizer.lr=0.01"
+
+
+def test_lightning_advertisements_and_launcher_internals_are_dropped(caplog):
+    import logging
+
+    from trainlab.run.console import LauncherNoise, route_lightning_logs
+
+    route_lightning_logs()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("lightning.pytorch.utilities.rank_zero").info("💡 Tip: For seamless cloud logging, try x")
+        logging.getLogger("lightning.pytorch.utilities.rank_zero").info("GPU available: False, used: False")
+    assert [r.getMessage() for r in caplog.records] == ["GPU available: False, used: False"]
+    noise = LauncherNoise()
+    line = lambda text: logging.LogRecord("x", logging.INFO, "", 0, text, None, None)  # noqa: E731
+    assert not noise.filter(line("Joblib.Parallel(n_jobs=2,backend=loky,prefer=processes) is launching 1 jobs"))
+    assert not noise.filter(line("Launching jobs, sweep output dir : /tmp/x"))
+    assert noise.filter(line("\t#3 : optimizer.lr=0.01"))
+
+
+def test_model_summary_without_an_all_zero_flops_column(capsys):
+    from trainlab.callbacks.training import ModelSummary
+
+    data = [(" ", ["0"]), ("Name", ["net"]), ("Type", ["LSTMNet"]), ("Params", ["51.5 K"]), ("Mode", ["train"]),
+            ("FLOPs", ["0"])]
+    ModelSummary.summarize(data, 51_500, 51_500, 0.206, {"train": 1, "eval": 0}, total_flops=0)
+    out = capsys.readouterr().out
+    assert "FLOPs" not in out and "LSTMNet" in out and "params: 51.5 K trainable, 0 frozen, 0.206 MB" in out
+
+
+def test_progress_bar_counts_epochs_from_one_and_fits_80_columns():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from trainlab.callbacks.training import RichProgressBar
+
+    bar = RichProgressBar()
+    bar._console = Console(width=80)
+    metrics = {"train/loss_step": 0.251, "val/loss": 0.517, "val/accuracy": 0.812, "val/f1_macro": 0.5,
+               "train/loss_epoch": 0.606, "v_num": "lstm_synthetic__optimizer.lr=0.01"}
+    trainer = SimpleNamespace(current_epoch=1, max_epochs=2, num_training_batches=120, loggers=[],
+                              progress_bar_metrics=metrics)
+    bar._trainer = trainer
+    description = bar._get_train_description(trainer.current_epoch)
+    assert description.strip() == "Epoch 2/2"
+    shown = bar.get_metrics(trainer, None)
+    assert list(shown) == ["loss", "val/loss"]  # in logging order, as many as fit
+    text = " ".join(f"{k}: {v:.3f}" for k, v in shown.items())
+    line = f"{description} {'━' * bar.BAR_WIDTH} 120/120 0:00:12 • 0:01:40 {text}"
+    assert len(line) <= 80, line
+
+
+def test_test_metrics_are_explained():
+    from trainlab.metrics.names import legend
+
+    text = legend(["test/aaa", "test/loss", "test/accuracy", "test/r2"])
+    assert text.startswith("aaa = average absolute accuracy, 1 - mape") and "r2 = " in text
+    assert "accuracy =" not in text  # a word needs no legend
+
+
+def test_lr_monitor_logs_every_step(compose_cfg):
+    assert compose_cfg([]).callbacks.lr_monitor.logging_interval == "step"

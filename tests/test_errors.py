@@ -200,3 +200,4 @@ def test_cli_reports_one_line_and_keeps_earlier_runs(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("error: hardware=rtx4070_mobile needs an NVIDIA GPU")
     assert "Traceback" not in result.stderr + result.stdout
     assert (earlier / "keep.txt").read_text() == "written before"
+

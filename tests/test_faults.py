@@ -142,7 +142,11 @@ def test_sigkill_then_resume_ends_exactly_like_an_uninterrupted_run(tmp_path):
         time.sleep(rng.uniform(0.0, 4.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        trained = torch.load(first / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] + 1
         resumed = _train(*KILL_RUN, f"ckpt_path={first}", log_dir=log_dir)
+        if trained == 6:  # killed after its last epoch (while testing): nothing is left to resume
+            assert resumed.wait(timeout=600) == 2 and "has already trained 6 epoch(s)" in resumed.stderr.read()
+            continue
         assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
         got = _test_metrics(_runs(log_dir)[-1])
         for key in ("test/loss", "test/rmse", "test/r2"):
@@ -200,3 +204,92 @@ def test_a_resumed_run_keeps_the_earlier_top_k_in_its_own_folder(tmp_path):
     assert sorted(Path(p).name for p in callback.best_k_models) == ["epoch00-loss0.5000.ckpt", "epoch01-loss0.2000.ckpt"]
     assert (new / "epoch01-loss0.2000.ckpt").read_bytes() == b"epoch01-loss0.2000.ckpt"  # copied, not moved
     assert (old / "epoch01-loss0.2000.ckpt").is_file()
+
+
+# -- a disk that fills mid-run ---------------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1 MiB tmpfs where the machine lets us mount one (root), else None."""
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        yield None
+        return
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+class _FillDisk(pl.Callback):
+    """Takes the disk's free space (bar a few kB) at the start of epoch 3: the disk fills mid-run."""
+
+    def __init__(self, disk: Path):
+        self.disk = disk
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == 3:
+            import shutil
+
+            (self.disk / "filler").write_bytes(b"x" * max(shutil.disk_usage(self.disk).free - 8192, 0))
+
+
+def test_a_full_disk_ends_with_one_line_and_keeps_the_earlier_checkpoints(compose_cfg, run_train, small_disk,
+                                                                            monkeypatch):
+    """On a real small filesystem where possible, else with ENOSPC injected at the fourth checkpoint."""
+    import errno
+
+    from trainlab.run.checkpoint_io import DiskFull
+
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=8", "callbacks.early_stopping.patience=100"])
+    extra = []
+    if small_disk is not None:
+        from omegaconf import open_dict
+
+        with open_dict(cfg):  # the whole run folder on the small disk
+            cfg.paths.output_dir = str(small_disk / "run")
+        extra = [_FillDisk(small_disk)]
+    else:
+        real_save, saves = torch.save, []
+
+        def save(obj, f, *args, **kwargs):
+            saves.append(1)
+            if len(saves) > 6:  # two files per epoch (top-k and last): epochs 0-2 fit
+                f.write(b"partial")
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real_save(obj, f, *args, **kwargs)
+
+        monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(DiskFull, match=r"the disk is full: writing checkpoint '.*epoch03.*\.ckpt' stopped after "
+                                       r"\d+ kB \(No space left on device\); the earlier checkpoints in .* are intact. "
+                                       r"Free some space, then resume: python train.py ckpt_path="):
+        run_train(cfg, extra_callbacks=extra)
+    ckpts = Path(cfg.paths.output_dir) / "checkpoints"
+    assert not list(ckpts.glob("*.tmp-*"))
+    assert not (ckpts / "on_exception.ckpt").exists()  # nothing more written onto a full disk
+    last = torch.load(ckpts / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 2  # the last complete one, readable
+    assert len(list(ckpts.glob("epoch0*.ckpt"))) == 3
+
+
+# -- resuming ---------------------------------------------------------------------------------------
+def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_records(compose_cfg, run_train):
+    base = [*TINY, "logger=none", "callbacks.early_stopping.patience=100"]
+    first = compose_cfg(base)
+    run_train(first)
+    run_dir = first.paths.output_dir
+    with pytest.raises(UserError, match=r"does not fit .*LSTMNet \(net.lstm.weight_ih_l0 \(64, 5\) in the checkpoint, "
+                                        r"\(128, 5\) here.*the checkpoint's run had model.net.hidden_size: 16 -> 32"):
+        run_train(compose_cfg([*base, "model.net.hidden_size=32", f"ckpt_path={run_dir}"]))
+    with pytest.raises(UserError, match=r"was trained on other data \(data.source.num_rows: 600 -> 700\)"):
+        run_train(compose_cfg([*base, "data.source.num_rows=700", f"ckpt_path={run_dir}"]))
+    with pytest.raises(UserError, match=r"has already trained 2 epoch\(s\) and trainer.max_epochs=2, so nothing "
+                                        r"would be trained; give more: epochs=12"):
+        run_train(compose_cfg([*base, f"ckpt_path={run_dir}"]))
+    resumed = compose_cfg([*base, "trainer.max_epochs=3", f"ckpt_path={run_dir}"])
+    run_train(resumed)
+    records = [json.loads(line) for line in (Path(resumed.paths.output_dir) / "epochs.jsonl").read_text().splitlines()]
+    earlier = [json.loads(line) for line in (Path(run_dir) / "epochs.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1, 2]
+    assert records[:2] == earlier  # carried over as written
+    summary = json.loads((Path(resumed.paths.output_dir) / "training_summary.json").read_text())
+    assert summary["epochs_run"] == 3

@@ -13,11 +13,14 @@ from omegaconf import DictConfig
 from trainlab.config.instantiate import build_all
 
 
-def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger: bool) -> list[Any]:
-    """Instantiate the callbacks group, without the progress bar under
-    ``trainer.enable_progress_bar=false`` and the LR monitor under ``logger=none``."""
-    from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
+def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger: bool,
+                    model_summary: bool = True) -> list[Any]:
+    """Instantiate the callbacks group, leaving out what Lightning would refuse or what the trainer
+    switches off: the progress bar under ``trainer.enable_progress_bar=false``, the model summary under
+    ``trainer.enable_model_summary=false``, the LR monitor under ``logger=none``."""
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelSummary, ProgressBar
 
     refused = () if progress_bar else (ProgressBar,)
+    refused += () if model_summary else (ModelSummary,)
     refused += () if has_logger else (LearningRateMonitor,)
     return [c for c in build_all(nodes, "callbacks") if not isinstance(c, refused)]

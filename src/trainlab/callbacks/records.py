@@ -81,6 +81,31 @@ class RunRecords(pl.Callback):
         self.sizes: dict[str, float] = {}
         self.batch: dict[str, int] = {}
         self._end_line: Optional[str] = None  # the model against its baselines, logged after the test
+        self._carried: Optional[list[dict[str, Any]]] = None  # an earlier run's epochs, when resuming
+
+    # -- a resumed run carries the earlier run's records over -----------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"dir": str(self.dir), "epochs": list(self.epochs)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Called when training resumes from a checkpoint: remember the earlier run's epochs (its
+        epochs.jsonl, which also holds the epoch the checkpoint ended, or the list saved in the
+        checkpoint when that file is gone); :meth:`on_train_start` keeps those before the resumed epoch."""
+        earlier = Path(state_dict.get("dir", "")) / EPOCHS
+        epochs = list(state_dict.get("epochs", []))
+        if earlier.is_file():
+            lines = [line for line in earlier.read_text().splitlines() if line.strip()]
+            epochs = [json.loads(line) for line in lines]
+        self._carried = epochs
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        carried, self._carried = self._carried, None
+        if carried is None:
+            return
+        self.epochs = [r for r in carried if r.get("epoch", 0) < trainer.current_epoch]
+        if trainer.is_global_zero:  # rewritten whole: resuming in the same folder must not repeat epochs
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / EPOCHS).write_text("".join(json.dumps(r) + "\n" for r in self.epochs))
 
     # -- per epoch ---------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -133,10 +158,18 @@ class RunRecords(pl.Callback):
             self._plot()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        self._flush(trainer)
-        self.on_fit_end(trainer, pl_module)
+        try:
+            self._flush(trainer)
+            self.on_fit_end(trainer, pl_module)
+        except OSError as exc:  # a full disk (often the very reason the run stops): keep the first error
+            log.warning("records not written completely on the way out: %s", exc)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from trainlab.metrics.names import legend
+
+        explained = legend(k for k in trainer.callback_metrics if k.startswith("test/"))
+        if explained and trainer.is_global_zero:
+            log.info("test metrics: %s", explained)
         path = self.dir / SUMMARY
         if trainer.is_global_zero and path.is_file():
             summary = json.loads(path.read_text())

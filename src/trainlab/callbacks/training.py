@@ -84,25 +84,54 @@ class CheckpointOnException(pl.Callback):
         self.path = Path(dirpath) / f"{filename}.ckpt"
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        from trainlab.run.checkpoint_io import DiskFull
+
+        if isinstance(exception, DiskFull):  # a full disk takes no more checkpoints; the earlier ones stand
+            return
+        if trainer.global_step == 0:  # stopped before the first step (a check, a bad setting): nothing to keep
+            return
         trainer.save_checkpoint(self.path)
 
 
 class RichProgressBar(pl.callbacks.RichProgressBar):
-    """Lightning's Rich bar, redrawn at most ``1 / min_interval_s`` times a second, without ``v_num``.
+    """Lightning's Rich bar, kept to one line, counting epochs from 1, redrawn at most ``1 / min_interval_s``
+    times a second.
 
     Redrawing after every batch cost ~20% of an epoch of the default LSTM on 2 CPU cores (11 ms
-    steps); a time limit keeps slow steps updating every batch and fast ones cheap. ``v_num`` would
-    show our long version labels cut to a few meaningless characters.
+    steps); a time limit keeps slow steps updating every batch and fast ones cheap. Lightning's bar
+    says ``Epoch 1/1`` during the second of two epochs (it counts from 0 and shows the last index) and
+    lets its metrics wrap over several lines on an 80-column terminal; here it says ``Epoch 2/2``,
+    drops the processing speed below 100 columns, shows ``train/loss_step`` as ``loss``, leaves out
+    ``v_num`` (our long version labels cut short) and ``train/loss_epoch`` (in epochs.jsonl), and shows
+    only the metrics that fit on the line, in the order the module logs them.
 
     Args:
         min_interval_s: least time between two redraws during training.
         **kwargs: passed to lightning's RichProgressBar (refresh_rate, leave, theme, ...).
     """
 
+    BAR_WIDTH = 12  # below 100 columns
+
     def __init__(self, min_interval_s: float = 0.1, **kwargs):
         super().__init__(**kwargs)
         self.min_interval_s = min_interval_s
         self._last_draw = 0.0
+
+    def _width(self) -> int:
+        return self._console.width if self._console is not None else shutil.get_terminal_size().columns
+
+    def configure_columns(self, trainer: pl.Trainer) -> list:
+        columns = super().configure_columns(trainer)
+        if self._width() < 100:
+            columns[1].bar_width = self.BAR_WIDTH  # the bar
+            columns = columns[:4]  # without the speed (RunRecords writes samples per second per epoch)
+        return columns
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        text = f"Epoch {current_epoch + 1}"
+        if self.trainer.max_epochs is not None and self.trainer.max_epochs > 0:
+            text += f"/{self.trainer.max_epochs}"
+        return f"{text:{len(self.validation_description)}}"
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
                            batch_idx: int) -> None:
@@ -116,7 +145,59 @@ class RichProgressBar(pl.callbacks.RichProgressBar):
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict:
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
-        return metrics
+        metrics.pop("train/loss_epoch", None)
+        if "train/loss_step" in metrics:
+            metrics = {"loss": metrics.pop("train/loss_step"), **metrics}
+        width = self._width()
+        # before the metrics: description (padded to "Validation"), bar, batches ("12/345"), times
+        # ("0:00:12 • 0:01:40"), the speed at 100 columns and more ("123.45it/s"), one blank after each
+        batches = len(str(self.total_train_batches)) * 2 + 1 if self.total_train_batches != float("inf") else 3
+        fixed = len(self._get_train_description(trainer.current_epoch)) + batches + 17 + 4
+        fixed += self.BAR_WIDTH if width < 100 else 40 + 12
+        budget = width - fixed - 1
+        shown = {}
+        for name, value in metrics.items():
+            text = f"{name}: {value:{self.theme.metrics_format}}" if isinstance(value, float) else f"{name}: {value}"
+            if len(text) + 1 > budget:
+                break
+            budget -= len(text) + 1
+            shown[name] = value
+        return shown
+
+
+class ModelSummary(pl.callbacks.RichModelSummary):
+    """Lightning's Rich model summary without the FLOPs column and total when nothing was counted.
+
+    Lightning counts FLOPs only for modules with an ``example_input_array``; ours have none (input
+    sizes come from the data), so the column would be a row of zeros.
+    """
+
+    @staticmethod
+    def summarize(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,
+                  model_size: float, total_training_modes: dict[str, int], total_flops: int,
+                  **summarize_kwargs: Any) -> None:
+        from rich import get_console
+        from rich.table import Table
+
+        if total_flops:
+            pl.callbacks.RichModelSummary.summarize(summary_data, total_parameters, trainable_parameters,
+                                                    model_size, total_training_modes, total_flops,
+                                                    **summarize_kwargs)
+            return
+        from lightning.pytorch.utilities.model_summary.model_summary import (
+            get_formatted_model_size, get_human_readable_count)
+
+        columns = [(name, values) for name, values in summary_data if name != "FLOPs"]
+        table = Table(header_style=summarize_kwargs.get("header_style", "bold magenta"))
+        for name, _ in columns:
+            table.add_column(name, justify="right" if name in ("Params", "In sizes", "Out sizes") else "left")
+        for row in zip(*(values for _, values in columns)):
+            table.add_row(*row)
+        console = get_console()
+        console.print(table)
+        console.print(f"params: {get_human_readable_count(trainable_parameters).strip()} trainable, "
+                      f"{get_human_readable_count(total_parameters - trainable_parameters).strip()} frozen, "
+                      f"{get_formatted_model_size(model_size)} MB")
 
 
 class FiniteLoss(pl.Callback):

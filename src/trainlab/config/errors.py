@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Optional
 
 
 class UserError(Exception):
@@ -31,10 +32,11 @@ def unwrap_user_error(exc: BaseException) -> UserError | None:
 
 
 @contextmanager
-def report_user_errors() -> Iterator[None]:
+def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -> Iterator[None]:
     """Print a UserError (also one wrapped by Hydra) as one line on stderr and exit with status 2.
 
-    Anything else is a bug and keeps its traceback.
+    ``on_error``: called first (e.g. to remove a run folder that holds nothing yet); what it returns is
+    appended to the line. Anything else is a bug and keeps its traceback.
     """
     try:
         yield
@@ -42,15 +44,18 @@ def report_user_errors() -> Iterator[None]:
         user_error = unwrap_user_error(exc)
         if user_error is None:
             raise
-        print(f"error: {user_error}", file=sys.stderr, flush=True)
+        note = on_error() if on_error is not None else None
+        print(f"error: {user_error}{'; ' + note if note else ''}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
 
 
 def run_command_line(main) -> None:
     """Run a ``@hydra.main`` function; Hydra's own check of the flags (``-m`` with ``--cfg``, two of
     ``--cfg``/``--info``/...) raises a ValueError before any job: make it one line and exit 2."""
+    from trainlab.config.help import help_requested, print_help
+
     try:
-        main()
+        print_help(main) if help_requested(sys.argv[1:]) else main()
     except ValueError as exc:
         if "can be specified" not in str(exc):
             raise

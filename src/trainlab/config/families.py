@@ -47,12 +47,13 @@ FAMILIES: dict[str, Family] = {
 }
 
 
-def family_of(target: Any) -> Optional[str]:
-    """The family tag of a class, an instance, or a ``_target_`` string (None if it has none)."""
+def family_of(target: Any, key: str = "_target_") -> Optional[str]:
+    """The family tag of a class, an instance, or a ``_target_`` string (None if it has none);
+    ``key`` names the config node in the message when the string cannot be imported."""
     if isinstance(target, str):
-        from hydra.utils import get_class
+        from trainlab.config.instantiate import import_target
 
-        target = get_class(target)
+        target = import_target(target, key)
     name = getattr(target, "family", None)
     if name is not None and name not in FAMILIES:
         raise KeyError(f"{target} declares family {name!r}, which trainlab.config.families does not know")
@@ -86,7 +87,7 @@ def _article(word: str) -> str:
 
 def check_families(cfg: DictConfig) -> None:
     """Refuse a model and data of different families (an LSTM on a star catalogue, ...)."""
-    model_family, data_family = family_of(cfg.model._target_), family_of(cfg.data._target_)
+    model_family, data_family = family_of(cfg.model._target_, "model"), family_of(cfg.data._target_, "data")
     if model_family is None or data_family is None or model_family == data_family:
         return
     from hydra.core.hydra_config import HydraConfig

@@ -41,8 +41,37 @@ def _fits(value: Any, types: tuple[type, ...]) -> bool:
     return isinstance(value, tuple(t for t in types if t is not type(None)))
 
 
+def _whole_number(value: Any, types: tuple[type, ...]) -> Optional[int]:
+    """``64.0`` given where only an int fits (``data.batch_size=64.0``, or a YAML value written with a
+    point): the int it means. None when ``value`` is not such a float."""
+    if isinstance(value, float) and int in types and float not in types and value.is_integer():
+        return int(value)
+    return None
+
+
 def _type_name(types: tuple[type, ...]) -> str:
     return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+
+
+def import_target(path: str, key: str) -> Any:
+    """``_target_`` imported, or a UserError saying whether the package is missing or the name misspelt."""
+    import difflib
+    import importlib
+
+    try:
+        return get_method(path)
+    except ImportError as exc:
+        module_name, _, name = path.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as missing:
+            raise UserError(f"{key}._target_={path}: {missing}; install the package that provides it, or fix the "
+                            "name") from None
+        except ImportError:
+            raise UserError(f"{key}._target_={path} cannot be imported: {str(exc).splitlines()[0]}") from None
+        close = difflib.get_close_matches(name, [n for n in dir(module) if not n.startswith("_")], n=3)
+        raise UserError(f"{key}._target_={path}: {module_name} has no '{name}'"
+                        f"{'; did you mean ' + ' or '.join(close) + '?' if close else ''}") from None
 
 
 def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None:
@@ -57,7 +86,7 @@ def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None
     if not isinstance(node, DictConfig):
         return
     if "_target_" in node:
-        target = get_method(node._target_) if isinstance(node._target_, str) else node._target_
+        target = import_target(node._target_, key) if isinstance(node._target_, str) else node._target_
         try:
             signature = inspect.signature(target)
         except (TypeError, ValueError):
@@ -82,7 +111,10 @@ def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None
                 types = _scalar_types(hints.get(name))
                 value = OmegaConf.select(node, name)
                 if types and not isinstance(value, (DictConfig, ListConfig)) and not _fits(value, types):
-                    raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}")
+                    whole = _whole_number(value, types)
+                    if whole is None:
+                        raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}")
+                    node[name] = whole  # ints stay ints: 64.0 is 64, 64.5 is refused above
     for name in node:
         if name not in given:
             check_node(node[name], f"{key}.{name}")

@@ -94,6 +94,14 @@ def check_trainer(trainer: Any) -> None:
         value = trainer[key]
         if value is not None and value < low:
             raise UserError(f"trainer.{key}={value} must be at least {low}")
+    for key in ("max_epochs", "limit_train_batches", "max_steps"):  # Lightning would "train" 0 steps and test
+        if trainer[key] is not None and trainer[key] == 0:
+            raise UserError(f"trainer.{key}={trainer[key]} trains nothing; give at least 1 (epochs=N sets "
+                            "trainer.max_epochs), or test a finished run with evaluate.py")
+    clip = trainer.gradient_clip_val
+    if clip is not None and clip < 0:
+        # Lightning skips clipping for any value <= 0 without a word
+        raise UserError(f"trainer.gradient_clip_val={clip} must be > 0 (e.g. 1.0), or null for no clipping")
 
 
 def _unique_suffix() -> str:

@@ -29,8 +29,9 @@ def run_label(max_len: int = 120) -> str:
     hc = HydraConfig.get()
     choices = hc.runtime.choices
     label = f"{choices.get('model', 'model')}_{choices.get('data', 'data')}"
-    # left out: model and data (already in front), where things are written, the sweeper's hand-over
-    skip = ("model=", "data=", "optuna_trial=", "+optuna_trial=", "logger.", "paths.")
+    # left out: model and data (already in front), the logger choice (the logger itself shows the run),
+    # where things are written, the sweeper's hand-over
+    skip = ("model=", "data=", "optuna_trial=", "+optuna_trial=", "logger=", "logger.", "paths.")
     overrides = [o for o in hc.overrides.task if not o.startswith(skip)]
     if overrides:
         label += "__" + ",".join(overrides)

@@ -6,6 +6,8 @@ them with the parameters, the trainer's step count (OneCycleLR) and the monitore
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -18,6 +20,20 @@ from trainlab.config.errors import UserError
 _STEP_SCHEDULERS = (OneCycleLR, CyclicLR)  # stepped every batch; the rest once per epoch
 
 
+def _check_arguments(partial: Any, key: str, **supplied: Any) -> None:
+    """A partial from the config that lacks a required argument (``StepLR`` without ``step_size``, a
+    removed ``max_lr``) is named with its config key, instead of a TypeError from deep inside."""
+    func = getattr(partial, "func", None)
+    if func is None:
+        return
+    try:
+        inspect.signature(func).bind(*partial.args, **{**partial.keywords, **supplied})
+    except TypeError as exc:
+        missing = re.findall(r"'(\w+)'", str(exc))
+        name = missing[0] if missing else "<argument>"
+        raise UserError(f"{key}: {func.__name__} {exc}; add {key}.{name}=<value> (conf/{key}/ has examples)") from None
+
+
 def configure_optimizers(module: pl.LightningModule, make_optimizer: Callable[..., torch.optim.Optimizer],
                          make_scheduler: Optional[Callable[..., Any]], monitor: str) -> Any:
     """What ``LightningModule.configure_optimizers`` returns for these partials.
@@ -28,6 +44,7 @@ def configure_optimizers(module: pl.LightningModule, make_optimizer: Callable[..
         make_scheduler: partial LR scheduler or None.
         monitor: the metric ReduceLROnPlateau watches.
     """
+    _check_arguments(make_optimizer, "optimizer", params=None)
     try:
         optimizer = make_optimizer(params=module.parameters())
     except ValueError as exc:  # torch checks lr, betas, momentum ... here
@@ -38,6 +55,7 @@ def configure_optimizers(module: pl.LightningModule, make_optimizer: Callable[..
     target = getattr(make_scheduler, "func", None)
     if target is OneCycleLR and not {"total_steps", "epochs"} & set(make_scheduler.keywords):
         extra["total_steps"] = int(module.trainer.estimated_stepping_batches)
+    _check_arguments(make_scheduler, "scheduler", optimizer=optimizer, **extra)
     try:
         scheduler = make_scheduler(optimizer=optimizer, **extra)
     except ValueError as exc:

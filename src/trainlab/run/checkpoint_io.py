@@ -7,12 +7,32 @@ truncated ``last.ckpt`` that a resumed run cannot load.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from trainlab.config.errors import UserError
+
+# "no space left", "quota exceeded", "file too large": the disk, not the program, is at fault
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class DiskFull(UserError):
+    """A checkpoint could not be written for lack of space; earlier checkpoints are intact.
+
+    Callbacks that would write more on the way out (CheckpointOnException) check for it and skip.
+    """
+
+
+def _written_bytes(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -31,8 +51,30 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         for stale in target.parent.glob(f"{target.name}.tmp-*"):
             stale.unlink(missing_ok=True)
         temporary = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-        with open(temporary, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
+        try:
+            with open(temporary, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, target)
+        except BaseException as exc:  # a kill (KeyboardInterrupt, SystemExit) too: no half file stays
+            written = _written_bytes(temporary)
+            temporary.unlink(missing_ok=True)
+            cause = _os_error(exc)
+            if cause is not None and cause.errno in _DISK_ERRNOS:
+                raise DiskFull(
+                    f"the disk is full: writing checkpoint '{target}' stopped after {written / 1024:.0f} kB "
+                    f"({os.strerror(cause.errno)}); the earlier checkpoints in '{target.parent}' are intact. "
+                    f"Free some space, then resume: python train.py ckpt_path={target.parent.parent}"
+                ) from None
+            raise
+
+
+def _os_error(exc: BaseException) -> Optional[OSError]:
+    """The OSError behind ``exc``: torch.save wraps a failed write into a RuntimeError."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None

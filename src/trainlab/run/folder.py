@@ -17,7 +17,9 @@ resumed from its own files. Config files name the checkpoint folder through ``pa
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -141,7 +143,19 @@ class RunFolder:
         path = self.path / CONFIG
         if not path.is_file():
             raise UserError(f"'{self.path}' has no {CONFIG}; evaluate needs a run directory written by train.py")
-        cfg = OmegaConf.load(path)
+        import yaml
+
+        try:
+            cfg = OmegaConf.load(path)
+        except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
+            raise UserError(f"'{path}' is not readable YAML ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
+                            "the run's config was damaged: restore it, or evaluate another run") from None
+        if not isinstance(cfg, DictConfig):
+            raise UserError(f"'{path}' holds no mapping of config keys; restore the run's config, or evaluate another run")
+        missing = [k for k in ("model", "data") if k not in cfg]
+        if missing:
+            raise UserError(f"'{self.path}': its {CONFIG} has no {' and no '.join(missing)}: it is not (or no longer) "
+                            "the config of a train.py run; restore it, or evaluate another run")
         _upgrade_targets(cfg)
         return cfg
 
@@ -151,6 +165,34 @@ class RunFolder:
         if not path.is_file():
             raise UserError(f"'{self.path}' has no {OVERRIDES}; was it written by train.py?")
         return [str(o) for o in OmegaConf.load(path)]
+
+
+# what makes a run folder worth keeping: a checkpoint, an epoch's record, evaluation metrics
+_KEPT = ("**/*.ckpt", EPOCHS, "metrics.json")
+
+
+def discard_unstarted_run() -> Optional[str]:
+    """Remove the run folder of a run that stopped before it produced anything (a bad setting, a
+    missing package, a GPU profile without a GPU), so that outputs/ holds no folders with only a log.
+
+    Only single runs: a sweep's trial folders stay, the sweep records their failures. Returns a note
+    for the error line, or None when the folder was kept.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None
+
+    hc = HydraConfig.get()
+    folder = Path(hc.runtime.output_dir)
+    if hc.mode == RunMode.MULTIRUN or not folder.is_dir() or any(any(folder.glob(p)) for p in _KEPT):
+        return None
+    for handler in logging.getLogger().handlers:  # the run's log file lives in the folder
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(folder):
+            handler.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    return "nothing was run, so its run folder was removed"
 
 
 def resolve_checkpoint(path: str, prefer: str = "best") -> Path:

@@ -20,6 +20,17 @@ def _cuda_usable() -> bool:
     return torch.cuda.is_available() and torch.cuda.device_count() > 0
 
 
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN computes bfloat16 natively on this CPU (AVX512-BF16 or AMX).
+
+    bf16 autocast on a CPU without it ends inside oneDNN's RNN kernels (the LSTM's forward) with an
+    error, as seen on such machines; with it, bf16-mixed trains the LSTM (checked here on an EPYC with
+    avx512_bf16). The flag is torch's own probe (no public API yet; torch's inductor uses it too).
+    """
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(torch.backends.mkldnn.is_available() and probe is not None and probe())
+
+
 def _auto_precision() -> str:
     """bf16 where the GPU has it (Ampere and newer), fp16 on older GPUs, fp32 on CPU."""
     if not _cuda_usable():
@@ -57,8 +68,12 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     if hw.precision == "auto":
         hw.precision = _auto_precision() if hw.accelerator != "cpu" else "32-true"
     if hw.accelerator == "cpu" and hw.precision in ("16-mixed", "16-true"):
+        also = " (or bf16-mixed: this CPU computes bfloat16 natively)" if cpu_has_bf16() else ""
+        raise UserError(f"hardware.precision={hw.precision} runs on GPUs only; on the CPU use 32-true{also}")
+    if hw.accelerator == "cpu" and hw.precision.startswith("bf16") and not cpu_has_bf16():
         raise UserError(
-            f"hardware.precision={hw.precision} runs on GPUs only; on the CPU use 32-true or bf16-mixed"
+            f"hardware.precision={hw.precision}: this CPU has no native bfloat16 (oneDNN's LSTM kernels fail "
+            "without it, and emulated bf16 is slower than fp32); use hardware.precision=32-true"
         )
     if hw.num_workers < 0:
         raise UserError(f"hardware.num_workers={hw.num_workers} must be 0 or more")

@@ -12,18 +12,18 @@ functions, so a change in how a run is put together is made once.
 from __future__ import annotations
 
 import copy
-import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.config.checks import check_config
 from trainlab.config.errors import UserError
 from trainlab.config.families import check_families
 from trainlab.config.instantiate import build
 from trainlab.config.schemas import check_trainer
+from trainlab.run.console import route_lightning_logs
 from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
 
 
@@ -35,21 +35,6 @@ class Run:
     datamodule: Any
     model: Any
     trainer: Any
-
-
-def route_lightning_logs() -> None:
-    """Let Lightning's messages reach the console and train.log once, through Hydra's root handlers.
-
-    Lightning adds its own stdout handler when it is imported; under Hydra every line would print
-    twice.
-    """
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "torchmetrics"):
-        logger = logging.getLogger(name)
-        if logging.getLogger().handlers:
-            logger.handlers.clear()
-            logger.propagate = True
-    # Lightning 2.6 warns about its own use of a torch API on every run: nothing a user can act on
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
 def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
@@ -66,6 +51,7 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     cfg.hardware = hardware
     if training:
         check_trainer(cfg.trainer)
+        check_config(cfg)
         check_families(cfg)
     return cfg
 
@@ -131,16 +117,21 @@ def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Se
                  plugins=[AtomicCheckpointIO()], **overrides)
 
 
-def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> Run:
+def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Optional[str] = None) -> Run:
     """A training run: model, data, loggers, callbacks and trainer; the resolved config is saved and
-    handed to every logger."""
+    handed to every logger. ``ckpt_path``: the checkpoint a resumed run starts from, checked against
+    the model and data built here before anything trains."""
     from trainlab.callbacks import build_callbacks
     from trainlab.loggers import build_loggers, run_label
+    from trainlab.run.checks import FitChecks, check_resume
 
     model, datamodule = build_model_and_data(cfg)
+    check_resume(cfg, model, datamodule, ckpt_path)
     loggers = build_loggers(cfg.logger, run_label())
-    callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers))
-    trainer = build_trainer(cfg, callbacks=[*callbacks, *extra_callbacks], loggers=loggers)
+    callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers),
+                                cfg.trainer.enable_model_summary)
+    trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
+                            loggers=loggers)
     resolved = save_resolved_config(cfg, cfg.paths.output_dir)
     for logger in trainer.loggers:  # not `loggers`: fast_dev_run swaps them for a dummy, never finalized
         logger.log_hyperparams(resolved)

@@ -39,6 +39,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from optuna.trial import TrialState
 
+from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError, report_user_errors
 from trainlab.search.results import progress_line, write_atomic, write_results
 from trainlab.search.shared import ask_admitted, close_orphans, create_or_load, storage_url, taken, tell
@@ -124,6 +125,7 @@ class OptunaSearch:
         for d in directions:
             if d not in DIRECTIONS:
                 raise UserError(f"hydra.sweeper.direction={direction} must be minimize or maximize (or a list of them)")
+        check_direction(directions, self.config)
         return directions
 
     def _sampler(self, space: Mapping[str, Any], trials_before: int = 0) -> optuna.samplers.BaseSampler:

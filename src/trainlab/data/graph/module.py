@@ -177,6 +177,14 @@ class StarGraphDataModule(SplitDataModule):
             split_of[members[:n_test]] = 2
             split_of[members[n_test : n_test + n_val]] = 1
         masks = {split: split_of == i for i, split in enumerate(SPLITS)}
+        for c in np.unique(labels):  # a class missing from a split has no scores there (recall, AUROC ...)
+            absent = [split for split, mask in masks.items() if not (mask & (labels == c)).any()]
+            if absent:
+                name = self.table.class_names[c] if c < len(self.table.class_names) else c
+                raise UserError(f"class '{name}' of '{self.table.name}' has {int((labels == c).sum())} star(s), too few "
+                                f"for the {' and '.join(absent)} split(s) to hold one (val_fraction="
+                                f"{self.val_fraction}, test_fraction={self.test_fraction}); add stars of that class, "
+                                "merge it into another, or drop its rows")
         for split, mask in masks.items():
             if not mask.any():
                 raise UserError(f"the {split} split of '{self.table.name}' holds no star ({len(labels)} stars, "

@@ -131,6 +131,9 @@ class TimeSeriesDataModule(SplitDataModule):
     def _build_datasets(self) -> None:
         table = self.load()
         rows = table.features.shape[0]
+        if self.window + self.horizon > rows:
+            raise UserError(f"'{table.name}' has {rows} row(s), fewer than one window of data.window={self.window} "
+                            f"+ data.horizon={self.horizon}; use a shorter window or horizon, or more data")
         train_end, val_end = self._split_rows(rows)
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
             self._fit_stats(table, train_end)

@@ -115,26 +115,49 @@ def read_frame(path: str, key: str):
     import pandas as pd
 
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise UserError(f"{key}: '{path}' is a folder; give the path of one {_READABLE} file in it")
     if not p.is_file():
         raise UserError(f"{key}: file not found: '{path}'; give the path of an existing {_READABLE} file")
     suffix = p.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(p)
+            return _checked_frame(pd.read_csv(p), _csv_header(p), path, key)
         if suffix == ".parquet":
-            return pd.read_parquet(p)
+            frame = pd.read_parquet(p)
+            return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
         if suffix == ".npy":
             array = np.load(p, allow_pickle=False)
             if array.ndim == 1:
                 array = array[:, None]
             if array.ndim != 2:
                 raise UserError(f"{key}: '{path}' holds a {array.ndim}-D array; expected (rows, columns)")
-            return pd.DataFrame(array, columns=[str(i) for i in range(array.shape[1])])
+            columns = [str(i) for i in range(array.shape[1])]
+            return _checked_frame(pd.DataFrame(array, columns=columns), columns, path, key)
     except UserError:
         raise
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise UserError(f"{key}: cannot read '{path}' as {suffix[1:]}: {exc}") from exc
     raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE}")
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header row as written (pandas renames a repeated name 'a' to 'a.1' without a word)."""
+    import csv
+
+    with open(path, newline="", errors="replace") as f:
+        return next(csv.reader(f), [])
+
+
+def _checked_frame(frame, header: list[str], path: str, key: str):
+    """Refuse a table with repeated column names or without data rows."""
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise UserError(f"{key}: '{path}' names the column(s) {repeated} more than once; rename them so that "
+                        "each column has its own name")
+    if len(frame) == 0:
+        raise UserError(f"{key}: '{path}' has no data rows (only a header, or nothing); give a file with the series")
+    return frame
 
 
 def numeric_columns(frame, columns: list[str], path: str, role: str) -> np.ndarray:
@@ -163,7 +186,26 @@ def numeric_columns(frame, columns: list[str], path: str, role: str) -> np.ndarr
             f"'{path}' has {len(nan_rows)} row(s) with missing values in {cols} (first at row "
             f"{nan_rows[0]}); fill or drop them before training"
         )
-    return block.to_numpy(dtype=np.float32)
+    values = block.to_numpy(dtype=np.float64)
+    _check_finite(values, columns, path, role)
+    return values.astype(np.float32)
+
+
+def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str) -> None:
+    """Refuse inf values, and values so large that float32 (training) or their standard deviation
+    (scaling) overflows, naming the column and the first row."""
+    bad = ~np.isfinite(values)
+    too_large = np.abs(np.where(bad, 0.0, values)) > _LARGEST
+    for problem, mask in (("an infinite value", bad), (f"a value beyond ±{_LARGEST:.0e}", too_large)):
+        if mask.any():
+            row, col = np.argwhere(mask)[0]
+            raise UserError(f"column '{columns[col]}' in '{path}' has {problem} (row {row}: {float(values[row, col])}); "
+                            f"fix or rescale it, or leave it out of data.source.{role}_columns")
+
+
+# float32 reaches 3.4e38; a standard deviation sums squares of the values: 1e18 squared, times a
+# million rows, is still finite, while ~2e19 overflows a single square
+_LARGEST = 1e18
 
 
 class TableFile:
@@ -189,7 +231,11 @@ class TableFile:
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
         self.path, self.target_path, self.time_column = path, target_path, time_column
-        self.target_columns = [str(c) for c in target_columns]
+        # one name without brackets (target_columns=load) is one column, not the letters of its name
+        self.target_columns = [str(target_columns)] if isinstance(target_columns, (str, int)) else \
+            [str(c) for c in target_columns]
+        if isinstance(feature_columns, (str, int)):
+            feature_columns = [feature_columns]
         self.feature_columns = None if feature_columns is None else [str(c) for c in feature_columns]
 
     def load(self) -> SeriesTable:

@@ -1,0 +1,87 @@
+"""Checks of the composed config that need no torch: settings that contradict each other or would do
+nothing, and the ``epochs=N`` shortcut.
+
+Each failure is a :class:`UserError` naming the keys and the fix, raised before anything is built, so
+a run that cannot do what it was asked to never starts. The checks that need the built model and data
+(metrics that are never logged, validation that never runs) live in :mod:`trainlab.run.checks`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from omegaconf import DictConfig, open_dict
+
+from trainlab.config.errors import UserError
+
+# optimized_mode (checkpoints, early stopping, plateau) -> the Optuna study direction that agrees with it
+DIRECTION_OF_MODE = {"min": "minimize", "max": "maximize"}
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int: ``seed=abc`` or ``seed=1.5`` is refused, ``seed=7.0`` is 7."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, float)) or (isinstance(seed, float) and not seed.is_integer()):
+        raise UserError(f"seed={seed!r} must be a whole number (e.g. seed=42); it seeds every random generator")
+    if not 0 <= seed < 2**32:
+        raise UserError(f"seed={seed} must be within 0..{2**32 - 1} (numpy's seed range)")
+    return int(seed)
+
+
+def apply_epochs_shortcut(cfg: DictConfig, command_line: Optional[list[str]] = None) -> None:
+    """``epochs=N`` sets ``trainer.max_epochs`` (the one home of the number of epochs).
+
+    Giving both on the command line with different values is refused: one of them would be ignored.
+    ``command_line``: the task's overrides (Hydra's ``hydra.overrides.task``); read from Hydra when None.
+    """
+    epochs = cfg.get("epochs")
+    if epochs is None:
+        return
+    if command_line is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        command_line = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    given = [o.split("=", 1)[1] for o in command_line if o.lstrip("+~").startswith("trainer.max_epochs=")]
+    if given and str(given[-1]) != str(epochs):
+        raise UserError(f"epochs={epochs} and trainer.max_epochs={given[-1]} contradict each other; "
+                        "give one of them (epochs=N is a shortcut for trainer.max_epochs=N)")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or (epochs < 1 and epochs != -1):
+        raise UserError(f"epochs={epochs!r} must be a whole number of epochs, 1 or more (-1: no limit)")
+    with open_dict(cfg):
+        cfg.trainer.max_epochs = epochs
+
+
+def check_direction(directions: list[str], cfg: DictConfig) -> None:
+    """A study direction that contradicts ``optimized_mode`` is refused: the study would hunt for the
+    worst value while checkpoints, early stopping and the plateau scheduler keep the best."""
+    mode = cfg.get("optimized_mode")
+    if len(directions) != 1 or mode not in DIRECTION_OF_MODE or directions[0] == DIRECTION_OF_MODE[mode]:
+        return
+    wanted = {v: k for k, v in DIRECTION_OF_MODE.items()}[directions[0]]
+    raise UserError(
+        f"hydra.sweeper.direction={directions[0]} contradicts optimized_mode={mode} (checkpoints and early "
+        f"stopping keep the {'lowest' if mode == 'min' else 'highest'} {cfg.get('optimized_metric')}); "
+        f"set optimized_mode={wanted} alone: the direction follows from it"
+    )
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Everything :func:`train` can check on the config alone, before it builds anything."""
+    if cfg.get("optimized_mode") not in DIRECTION_OF_MODE:
+        raise UserError(f"optimized_mode={cfg.get('optimized_mode')!r} must be min or max")
+    apply_epochs_shortcut(cfg)
+    with open_dict(cfg):
+        cfg.seed = check_seed(cfg.seed)
+
+
+EVAL_SPLITS = ("test", "val")
+
+
+def check_eval_config(cfg: DictConfig) -> None:
+    """evaluate.py's own keys: a checkpoint to evaluate and a split it knows."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
+        raise UserError("ckpt_path is required: python evaluate.py ckpt_path=<run folder or .ckpt file> "
+                        "(run folders are under outputs/train/runs/)")
+    if cfg.split not in EVAL_SPLITS:
+        raise UserError(f"split={cfg.split!r} is not one of {', '.join(EVAL_SPLITS)}; e.g. split=val")

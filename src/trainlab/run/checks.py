@@ -1,0 +1,186 @@
+"""Checks that need the built model, data and trainer, made before the first training step.
+
+:func:`check_resume` compares a checkpoint with the model about to resume from it (another model,
+size or dataset; no epochs left to train). :class:`FitChecks` runs at ``on_fit_start``, when the
+data are split and the trainer knows its settings: every monitored metric must be one the task
+module logs, validation must run where a metric of it is watched, and ``val_check_interval`` must
+fit into an epoch. Each failure is one :class:`UserError` line, raised before anything is trained.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+from omegaconf import DictConfig, OmegaConf
+from torchmetrics import MetricCollection
+
+from trainlab.config.errors import UserError
+
+# keys every task module logs itself (training loss per step and per epoch, loss per evaluation stage)
+LOSS_KEYS = ("train/loss_step", "train/loss_epoch", "val/loss", "test/loss")
+
+
+def logged_metrics(module: pl.LightningModule) -> set[str]:
+    """The metric keys ``module`` logs: its losses (``LOSS_KEYS`` or the module's own ``loss_keys``)
+    and the prefixed keys of every torchmetrics MetricCollection it holds (``val/rmse``, ...)."""
+    keys = set(getattr(module, "loss_keys", LOSS_KEYS))
+    for child in module.modules():
+        if isinstance(child, MetricCollection):
+            keys.update(child.keys(keep_base=False))
+    return keys
+
+
+def _monitors(trainer: pl.Trainer, module: pl.LightningModule, optimized_metric: str) -> dict[str, str]:
+    """Setting name -> the metric it watches."""
+    watched = {"optimized_metric": optimized_metric}
+    for cb in trainer.callbacks:
+        monitor = getattr(cb, "monitor", None)
+        if isinstance(cb, pl.callbacks.EarlyStopping):
+            watched["callbacks.early_stopping.monitor"] = monitor
+        elif isinstance(cb, pl.callbacks.ModelCheckpoint) and monitor:
+            watched["callbacks.model_checkpoint.monitor"] = monitor
+    if module.make_scheduler is not None and "ReduceLROnPlateau" in str(getattr(module.make_scheduler, "func", "")):
+        watched["scheduler=plateau (model.monitor)"] = module.hparams.monitor
+    return watched
+
+
+def _validation_off(trainer: pl.Trainer) -> Optional[str]:
+    """Why validation never runs in this fit, or None when it does."""
+    if trainer.limit_val_batches == 0:
+        return f"trainer.limit_val_batches={trainer.limit_val_batches} switches validation off"
+    every = trainer.check_val_every_n_epoch
+    if every is not None and trainer.max_epochs not in (None, -1) and every > trainer.max_epochs:
+        return (f"trainer.check_val_every_n_epoch={every} is more than trainer.max_epochs={trainer.max_epochs}, "
+                "so validation never runs")
+    return None
+
+
+def _train_batches(trainer: pl.Trainer) -> Optional[int]:
+    """Training batches per epoch, after ``limit_train_batches`` (None when the loader has no length)."""
+    datamodule = trainer.datamodule
+    try:
+        batches = len(datamodule.train_dataloader())
+    except (TypeError, NotImplementedError, AttributeError):
+        return None
+    limit = trainer.limit_train_batches
+    if isinstance(limit, int):
+        return min(batches, limit)
+    return int(batches * limit) if limit is not None else batches
+
+
+class FitChecks(pl.Callback):
+    """Refuses, at ``on_fit_start`` (data set up, nothing trained yet), settings that would fail or do
+    nothing later: a watched metric the module never logs, a validation metric watched while validation
+    is off, ``val_check_interval`` longer than an epoch.
+
+    Args:
+        optimized_metric: the run's ``optimized_metric`` (what a sweep reads at the end).
+    """
+
+    def __init__(self, optimized_metric: str):
+        self.optimized_metric = optimized_metric
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        logged = logged_metrics(pl_module)
+        watched = _monitors(trainer, pl_module, self.optimized_metric)
+        during_fit = {k for k in logged if not k.startswith("test/")}
+        for key, metric in watched.items():
+            if metric not in (logged if key == "optimized_metric" else during_fit):
+                close = difflib.get_close_matches(metric, sorted(logged), n=1, cutoff=0.5)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise UserError(f"{key}={metric} is a metric that {type(pl_module).__name__} never logs; {hint}"
+                                f"during training it logs: {', '.join(sorted(during_fit))} (and test/... after it)")
+        off = _validation_off(trainer)
+        needing = {k: m for k, m in watched.items() if m.startswith("val/")}
+        if off and needing:
+            names = ", ".join(f"{k}={m}" for k, m in needing.items())
+            raise UserError(f"{off}, but {names} watch(es) validation; turn validation on, or watch a training "
+                            "metric: optimized_metric=train/loss_epoch (and callbacks.early_stopping=null)")
+        interval = trainer.val_check_interval
+        batches = _train_batches(trainer)
+        if isinstance(interval, int) and trainer.check_val_every_n_epoch is not None and batches is not None \
+                and interval > batches:
+            raise UserError(f"trainer.val_check_interval={interval} is more than the {batches} training batches "
+                            f"of an epoch; give at most {batches}, a fraction of an epoch (0.5: twice an epoch), "
+                            "or add trainer.check_val_every_n_epoch=null to count batches across epochs")
+
+
+def completed_epochs(ckpt: dict[str, Any]) -> int:
+    """Training epochs a Lightning checkpoint has finished: "processed" (its training part done; an
+    epoch-end checkpoint is saved before Lightning marks the epoch "completed"), a mid-epoch one counts
+    the epochs before it."""
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError):
+        return int(ckpt.get("epoch", -1)) + 1
+
+
+def _config_differences(old: DictConfig, new: DictConfig, keys: tuple[str, ...]) -> list[str]:
+    """``key: old -> new`` for every leaf of ``keys`` that differs between two run configs."""
+    found = []
+    for key in keys:
+        a = OmegaConf.to_container(old.get(key) or {}, resolve=False)
+        b = OmegaConf.to_container(new.get(key) or {}, resolve=False)
+        found += _leaf_differences(a, b, key)
+    return found
+
+
+def _leaf_differences(a: Any, b: Any, key: str) -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str) for d in _leaf_differences(a.get(k), b.get(k), f"{key}.{k}")]
+    return [] if a == b else [f"{key}: {a} -> {b}"]
+
+
+def _saved_config(path: Any) -> Optional[DictConfig]:
+    """A run's saved .hydra/config.yaml, or None when it is missing or unreadable (then only the
+    tensors are compared)."""
+    import yaml
+
+    try:
+        loaded = OmegaConf.load(path) if path.is_file() else None
+    except (OSError, yaml.YAMLError, ValueError):
+        return None
+    return loaded if isinstance(loaded, DictConfig) else None
+
+
+def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
+    """Refuse a resume that cannot continue this run: the checkpoint's tensors don't fit this model
+    (another model or size; the message says which config keys differ from the checkpoint's own run),
+    it belongs to another dataset, or it has already trained ``trainer.max_epochs`` epochs."""
+    if not ckpt_path:
+        return
+    from pathlib import Path
+
+    from trainlab.run.folder import CONFIG, RunFolder, load_checkpoint
+
+    ckpt = load_checkpoint(Path(ckpt_path))
+    old_cfg = _saved_config(RunFolder.of_checkpoint(Path(ckpt_path)) / CONFIG)
+    differs = _config_differences(old_cfg, cfg, ("model", "data")) if old_cfg is not None else []
+    hint = f"; the checkpoint's run had {'; '.join(differs[:6])}" if differs else ""
+
+    own = model.state_dict()
+    theirs = ckpt["state_dict"]
+    missing = [k for k in own if k not in theirs]
+    unexpected = [k for k in theirs if k not in own]
+    shapes = [f"{k} {tuple(theirs[k].shape)} in the checkpoint, {tuple(v.shape)} here"
+              for k, v in own.items() if k in theirs and tuple(theirs[k].shape) != tuple(v.shape)]
+    if missing or unexpected or shapes:
+        detail = "; ".join(shapes[:2] + [f"missing {missing[:2]}" if missing else ""]
+                           + [f"unexpected {unexpected[:2]}" if unexpected else ""]).strip("; ")
+        raise UserError(f"ckpt_path={ckpt_path} does not fit {cfg.model.net._target_} ({detail}){hint}; "
+                        "resume with the model and data of that run, or leave ckpt_path out to start afresh")
+    data_key = type(datamodule).__qualname__
+    data_differs = [d for d in differs if d.startswith(("data._target_", "data.source"))]
+    other_data = [k for k in ckpt if k.endswith("DataModule") and k != data_key]
+    if data_differs or (other_data and data_key not in ckpt):
+        raise UserError(f"ckpt_path={ckpt_path} was trained on other data "
+                        f"({'; '.join(data_differs[:4]) or 'no ' + data_key + ' state in it'}); resume with that "
+                        "run's data, or leave ckpt_path out to start afresh")
+    done = completed_epochs(ckpt)
+    max_epochs = cfg.trainer.max_epochs
+    if max_epochs is not None and max_epochs != -1 and max_epochs <= done:
+        raise UserError(f"ckpt_path={ckpt_path} has already trained {done} epoch(s) and trainer.max_epochs="
+                        f"{max_epochs}, so nothing would be trained; give more: epochs={done + 10} (or "
+                        f"trainer.max_epochs={done + 10})")

@@ -1,0 +1,227 @@
+"""Bad settings, evaluate.py's mistakes and bad data files: one line each, before anything is trained
+(the older cases are in test_errors.py, whose helpers this file shares)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import TINY, TINY_ANY_DATA
+from tests.test_errors import csv_file, file_overrides, good_frame
+from trainlab.config.errors import UserError
+
+
+# -- settings that contradict each other or would do nothing: refused before the first step ---------
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        (["trainer.val_check_interval=1000"], r"trainer.val_check_interval=1000 is more than the \d+ training batches"),
+        (["trainer.limit_val_batches=0"],
+         r"trainer.limit_val_batches=0 switches validation off, but optimized_metric=val/loss, "
+         r"callbacks.early_stopping.monitor=val/loss"),
+        (["trainer.limit_val_batches=0", "scheduler=plateau", "callbacks.early_stopping=null"],
+         r"scheduler=plateau \(model.monitor\)=val/loss watch\(es\) validation"),
+        (["trainer.check_val_every_n_epoch=5"], r"check_val_every_n_epoch=5 is more than trainer.max_epochs=2"),
+        (["optimized_metric=val/rmsee"], r"optimized_metric=val/rmsee is a metric that RegressionModule never logs; "
+                                         r"did you mean val/rmse\? during training it logs: .*val/r2, val/rmse \(and "),
+        (["callbacks.early_stopping.monitor=val/foo"], r"callbacks.early_stopping.monitor=val/foo is a metric"),
+        (["callbacks.early_stopping.monitor=test/rmse"], r"callbacks.early_stopping.monitor=test/rmse is a metric"),
+        (["seed=abc"], r"seed='abc' must be a whole number"),
+        (["trainer.gradient_clip_val=-1"], r"trainer.gradient_clip_val=-1.0 must be > 0 \(e.g. 1.0\), or null"),
+        (["scheduler=cyclic", "~scheduler.max_lr"], r"scheduler: CyclicLR missing a required argument: 'max_lr'; "
+                                                    r"add scheduler.max_lr=<value>"),
+        (["data.batch_size=64.5"], r"data.batch_size=64.5 must be int"),
+        (["epochs=3"], r"epochs=3 and trainer.max_epochs=2 contradict each other"),
+        (["optimized_mode=maximum"], r"optimized_mode='maximum' must be min or max"),
+        (["trainer.max_epochs=0"], r"trainer.max_epochs=0 trains nothing; give at least 1"),
+        (["trainer.limit_train_batches=0"], r"trainer.limit_train_batches=0 trains nothing"),
+    ],
+)
+def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, overrides, match):
+    cfg = compose_cfg([*TINY, "logger=none", *overrides])
+    with pytest.raises(UserError, match=match):
+        run_train(cfg)
+    assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))  # refused before anything was trained
+
+
+def test_epochs_shortcut_sets_max_epochs(compose_cfg):
+    from trainlab.config.checks import apply_epochs_shortcut
+
+    cfg = compose_cfg(["epochs=7"])
+    apply_epochs_shortcut(cfg, command_line=["epochs=7"])
+    assert cfg.trainer.max_epochs == 7
+    apply_epochs_shortcut(cfg, command_line=["epochs=7", "trainer.max_epochs=7"])  # both, agreeing: fine
+    with pytest.raises(UserError, match=r"epochs=7 and trainer.max_epochs=3 contradict"):
+        apply_epochs_shortcut(cfg, command_line=["epochs=7", "trainer.max_epochs=3"])
+
+
+def test_whole_floats_for_int_arguments_become_ints(compose_cfg):
+    from trainlab.config.instantiate import check_node
+
+    cfg = compose_cfg(["data.batch_size=64.0", "data.window=16.0"])
+    check_node(cfg.data, "data")
+    assert cfg.data.batch_size == 64 and isinstance(cfg.data.batch_size, int)
+    assert isinstance(cfg.data.window, int)
+
+
+def test_sweep_direction_follows_optimized_mode_or_is_refused(compose_cfg):
+    from trainlab.config.checks import check_direction
+
+    cfg = compose_cfg(["hparams_search=optuna", "optimized_mode=max", "optimized_metric=val/r2"])
+    assert cfg.hydra.sweeper.direction == "maximize"
+    check_direction(["maximize"], cfg)
+    with pytest.raises(UserError, match=r"hydra.sweeper.direction=minimize contradicts optimized_mode=max .*"
+                                        r"highest val/r2.*set optimized_mode=min alone"):
+        check_direction(["minimize"], cfg)
+
+
+# -- evaluate.py's own mistakes ---------------------------------------------------------------------
+def _fake_run(tmp_path: Path, config_text: str) -> Path:
+    run_dir = tmp_path / "fake_run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "config.yaml").write_text(config_text)
+    torch.save({"state_dict": {}, "epoch": 0}, run_dir / "checkpoints" / "last.ckpt")
+    return run_dir
+
+
+@pytest.mark.parametrize(
+    "case,match",
+    [
+        ("no ckpt_path", r"ckpt_path is required: python evaluate.py ckpt_path=<run folder or .ckpt file>"),
+        ("split=tset", r"split='tset' is not one of test, val"),
+        ("corrupt config", r"config.yaml' is not readable YAML \(.*\); the run's config was damaged"),
+        ("config without model", r"config.yaml has no model and no data: it is not \(or no longer\) the config"),
+        ("config missing", r"has no .hydra/config.yaml; evaluate needs a run directory written by train.py"),
+    ],
+)
+def test_evaluate_mistakes_get_one_line(compose_cfg, tmp_path, case, match):
+    import evaluate as evaluate_script
+
+    text = {"corrupt config": "model: {net: [unclosed\n", "config without model": "seed: 1\n"}.get(case, "seed: 1\n")
+    run_dir = _fake_run(tmp_path, text)
+    if case == "config missing":
+        (run_dir / ".hydra" / "config.yaml").unlink()
+    overrides = {"no ckpt_path": [], "split=tset": [f"ckpt_path={run_dir}", "split=tset"]}.get(case, [f"ckpt_path={run_dir}"])
+    with pytest.raises(UserError, match=match):
+        evaluate_script.evaluate(compose_cfg(overrides, config_name="eval"))
+
+
+# -- a run refused at the start leaves no folder behind ---------------------------------------------
+@pytest.mark.parametrize("override", ["seed=abc", "trainer.limit_val_batches=0"])
+def test_a_refused_start_leaves_no_run_folder(compose_cfg, run_train, override, capsys):
+    from trainlab.config.errors import report_user_errors
+    from trainlab.run.folder import discard_unstarted_run
+
+    cfg = compose_cfg([*TINY, "logger=none", override])
+    run_dir = Path(cfg.paths.output_dir)
+    assert run_dir.is_dir()  # made by Hydra (here: the fixture) before the task starts
+    with pytest.raises(SystemExit) as stopped, report_user_errors(on_error=discard_unstarted_run):
+        run_train(cfg)
+    assert stopped.value.code == 2
+    assert not run_dir.exists()
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("error: ") and line.endswith("nothing was run, so its run folder was removed")
+
+
+# -- data files: shape and values ------------------------------------------------------------------
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "case,match",
+    [
+        ("header only", r"data.source.path: '.*series.csv' has no data rows \(only a header, or nothing\)"),
+        ("one row", r"'series' has 1 row\(s\), fewer than one window of data.window=16 \+ data.horizon=1"),
+        ("inf", r"column 'a' in '.*series.csv' has an infinite value \(row 5: inf\)"),
+        ("huge", r"column 'b' in '.*series.csv' has a value beyond ±1e\+18 \(row 0: .*e\+30\); fix or rescale it"),
+        ("folder", r"data.source.path: '.*' is a folder; give the path of one .csv, .parquet or .npy file in it"),
+        ("repeated names", r"names the column\(s\) \['a'\] more than once; rename them"),
+        ("window longer than the data", r"'series' has 300 row\(s\), fewer than one window of data.window=400"),
+    ],
+)
+def test_data_files_that_cannot_train(compose_cfg, run_train, tmp_path, case, match):
+    frame = good_frame()
+    extra = []
+    if case == "header only":
+        path = csv_file(tmp_path, frame.iloc[:0])
+    elif case == "one row":
+        path = csv_file(tmp_path, frame.iloc[:1])
+    elif case == "inf":
+        frame.loc[5, "a"] = np.inf
+        path = csv_file(tmp_path, frame)
+    elif case == "huge":
+        frame["b"] *= 1e30  # float32 holds it, its standard deviation overflows
+        path = csv_file(tmp_path, frame)
+    elif case == "folder":
+        csv_file(tmp_path, frame)
+        path = str(tmp_path)
+    elif case == "repeated names":
+        path = _write(tmp_path, "series.csv", "a,a,y\n" + "".join(f"{i},{i % 5},{i % 3}\n" for i in range(300)))
+    else:
+        path, extra = csv_file(tmp_path, frame), ["data.window=400"]
+    with pytest.raises(UserError, match=match):
+        run_train(compose_cfg(file_overrides(path, *extra)))
+
+
+def test_one_target_column_without_brackets_is_one_column(compose_cfg, tmp_path):
+    from trainlab.config.instantiate import build
+
+    path = csv_file(tmp_path, good_frame())
+    cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=y"])
+    table = build(cfg.data.source, "data.source").load()
+    assert table.target_names == ["y"] and table.feature_names == ["a", "b"]
+
+
+def test_a_catalogue_class_too_small_for_every_split(compose_cfg, run_train, tmp_path):
+    from trainlab.data.graph.catalogue import SyntheticGaia
+
+    frame = SyntheticGaia(num_stars=600).frame()
+    frame.loc[frame.index[0], "label"] = "lonely"
+    path = tmp_path / "catalogue.csv"
+    frame.to_csv(path, index=False)
+    cfg = compose_cfg(["model=gnn", "data=catalogue", f"data.source.path={path}", "data.source.label_column=label",
+                       "trainer.max_epochs=1", "hardware.num_threads=1", "logger=none"])
+    with pytest.raises(UserError, match=r"class 'lonely' of 'catalogue' has 1 star\(s\), too few for the val and "
+                                        r"test split\(s\) to hold one"):
+        run_train(cfg)
+
+
+# -- precision advice on a CPU is true for this CPU ---------------------------------------------
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_cpu_precision_advice_matches_the_cpu(compose_cfg, monkeypatch, native_bf16):
+    from trainlab.run import hardware
+
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: native_bf16)
+    with pytest.raises(UserError) as refused:
+        hardware.apply_hardware(compose_cfg(["hardware.precision=16-mixed"]).hardware)
+    assert str(refused.value).endswith("on the CPU use 32-true" + (" (or bf16-mixed: this CPU computes bfloat16 "
+                                                                   "natively)" if native_bf16 else ""))
+    bf16 = compose_cfg(["hardware.precision=bf16-mixed"]).hardware
+    if native_bf16:
+        assert hardware.apply_hardware(bf16).precision == "bf16-mixed"
+    else:
+        with pytest.raises(UserError, match=r"this CPU has no native bfloat16 .*use hardware.precision=32-true"):
+            hardware.apply_hardware(bf16)
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("model.net._target_=trainlab.models.nets.lstm.LSTMNett",
+         r"model.net._target_=trainlab.models.nets.lstm.LSTMNett: trainlab.models.nets.lstm has no 'LSTMNett'; "
+         r"did you mean LSTMNet\?"),
+        ("model._target_=trainlab.models.timeseries.RegresionModule", r"did you mean RegressionModule\?"),
+        ("optimizer._target_=apex.optimizers.FusedAdam",
+         r"optimizer._target_=apex.optimizers.FusedAdam: No module named 'apex'; install the package"),
+    ],
+)
+def test_a_target_that_cannot_be_imported(compose_cfg, run_train, override, match):
+    with pytest.raises(UserError, match=match):
+        run_train(compose_cfg([*TINY, override]))
