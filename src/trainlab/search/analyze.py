@@ -93,7 +93,7 @@ def report(sweep_dir: Path) -> str:
     lines += ["recommendations:", *(f"  {a}" for a in advice)] if advice else ["recommendations: none"]
     if len(study.directions) == 1 and not edge_advice(study):
         lines.append("  no best value at a range edge")
-    plots += plot(study, sweep_dir)
+    plots += plot(study, sweep_dir) if len(study.directions) == 1 else []  # their one target is a single value
     lines.append("plots: " + ", ".join(p.name for p in plots) if plots else "plots: none (too few trials)")
     text = "\n".join(lines) + "\n"
     (sweep_dir / REPORT).write_text(text)

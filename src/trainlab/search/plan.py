@@ -276,7 +276,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
                         "optimizer.lr: tag(log, interval(1e-5, 1e-3))) or hydra.sweeper.search_space")
     check_keys(config, space)
     sampler = build_sampler(conf["sampler"], space)  # checked before anything is written
-    pruner = OmegaConf.to_container(conf["pruner"]) if conf.get("pruner") else None
+    pruner = OmegaConf.to_container(conf["pruner"], resolve=True) if conf.get("pruner") else None
     if pruner and len(directions) > 1 and pruner["_target_"] != "optuna.pruners.NopPruner":
         log.warning("hydra.sweeper.pruner=%s is not used: Optuna cannot prune a study with %d objectives "
                     "(there is no single value to compare trials by); every trial runs to its end",
