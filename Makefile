@@ -86,3 +86,10 @@ mlflow: $(VENV)  ## MLflow UI over logger=mlflow's database (MLFLOW_DB=outputs/m
 .PHONY: bench-graph
 bench-graph: $(VENV)  ## kNN graph build time (1e5, 1e6 stars), memory of a sampled vs a full-graph epoch (1e6 stars)
 	$(PY) benchmarks/graph.py $(ARGS)
+
+# --- search, round two: stage 2 from an earlier sweep (fix its TOP most important parameters)
+.PHONY: stage2
+TOP ?= 3
+
+stage2: $(VENV)  ## search the rest with an earlier sweep's TOP most important parameters fixed at its best (make stage2 SWEEP=<dir> TOP=3)
+	$(PY) -m trainlab.search.stages $(SWEEP) --top $(TOP) $(ARGS)

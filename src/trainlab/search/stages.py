@@ -49,14 +49,25 @@ log = logging.getLogger(__name__)
 STAGES_YAML = "stages.yaml"
 
 
-def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """(name, parameters) per stage; every searched parameter in exactly one stage."""
+def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: int,
+                 fixed: Sequence[str] = ()) -> list[tuple[str, list[str], int]]:
+    """(name, parameters, trials) per stage; every searched parameter in exactly one stage. A stage's key that
+    the command line fixes (``model.net.hidden_size=8``) is not searched; a stage left with none is
+    skipped. Both are logged."""
+    given = {f.split("=", 1)[0].lstrip("+~") for f in fixed}
+    counts = conf.get("stage_trials") or [n_trials] * len(conf["stages"])
+    if len(counts) != len(conf["stages"]):
+        raise UserError(f"hydra.sweeper.stage_trials has {len(counts)} entries for {len(conf['stages'])} stages")
     groups, seen = [], {}
     for i, stage in enumerate(conf["stages"]):
         name = str(stage.get("name") or f"stage{i + 1}")
-        params = [str(p) for p in (stage.get("params") or [])]
-        if not params:
+        listed = [str(p) for p in (stage.get("params") or [])]
+        if not listed:
             raise UserError(f"hydra.sweeper.stages[{i}] ({name}) lists no params")
+        params = [key for key in listed if key not in given]
+        if len(params) < len(listed):
+            log.info("stage %s: %s fixed on the command line, not searched", name,
+                     ", ".join(k for k in listed if k in given))
         for key in params:
             if key not in space_keys:
                 raise UserError(f"hydra.sweeper.stages[{i}].params: {key} is not a searched parameter; "
@@ -64,14 +75,14 @@ def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str]) -> list[tup
             if key in seen:
                 raise UserError(f"hydra.sweeper.stages: {key} is in stage {seen[key]} and stage {name}")
             seen[key] = name
-        groups.append((name, params))
+        if params:
+            groups.append((name, params, int(counts[i])))
+        else:
+            log.info("stage %s: every parameter is fixed on the command line; skipped", name)
     left = [k for k in space_keys if k not in seen]
     if left:
         raise UserError(f"hydra.sweeper.stages: {', '.join(left)} searched but in no stage; add them to a stage "
                         "or drop them from hydra.sweeper.params")
-    counts = conf.get("stage_trials")
-    if counts is not None and len(counts) != len(groups):
-        raise UserError(f"hydra.sweeper.stage_trials has {len(counts)} entries for {len(groups)} stages")
     return groups
 
 
@@ -86,12 +97,15 @@ def best_params(study: optuna.Study, rule: Any = None) -> tuple[optuna.trial.Fro
     return chosen, dict(chosen.params)
 
 
-def stage_plans(base: SweepPlan, conf: Mapping[str, Any], config: DictConfig) -> list[tuple[str, SweepPlan]]:
+def stage_plans(base: SweepPlan, conf: Mapping[str, Any]) -> list[tuple[str, SweepPlan]]:
     """One plan per stage, before any runs: its own folder, study and space; fixing happens later."""
-    groups = stage_groups(conf, list(base.space))
-    counts = conf.get("stage_trials") or [base.n_trials] * len(groups)
+    for key in ("enqueue", "warm_start", "fix_top_of", "custom_search_space"):
+        if conf.get(key):
+            raise UserError(f"hydra.sweeper.{key} is not supported together with hydra.sweeper.stages "
+                            "(each stage enqueues the previous stage's best itself); drop one of them")
+    groups = stage_groups(conf, list(base.space), base.n_trials, base.fixed)
     plans = []
-    for i, ((name, keys), n_trials) in enumerate(zip(groups, counts), 1):
+    for i, (name, keys, n_trials) in enumerate(groups, 1):
         folder = base.sweep_dir / f"{i}_{name}"
         plans.append((name, replace(base, space={k: base.space[k] for k in keys}, n_trials=int(n_trials),
                                     sweep_dir=folder, study_name=f"{base.study_name}-{i}_{name}",
@@ -111,7 +125,7 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
 
     with report_user_errors():
         base = plan_sweep(conf, config, arguments, launcher)
-        plans = stage_plans(base, conf, config)
+        plans = stage_plans(base, conf)
     fixed: dict[str, Any] = {}
     record: list[dict[str, Any]] = []
     for i, (name, plan) in enumerate(plans, 1):
