@@ -61,7 +61,7 @@ dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:
 refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
 	$(PY) -m trainlab.search.refine $(SWEEP) --epochs $(EPOCHS) $(ARGS)
 
-bench-search: $(VENV)  ## pruner=median vs nop, n_jobs=2 vs 1 in real sweeps (~6 min on 2 quiet cores; ARGS=--quick: a small check)
+bench-search: $(VENV)  ## pruners (median/hyperband/nop), staged vs one stage, a hand-written optuna loop as peer, n_jobs=2 vs 1 (long on 2 cores; ARGS=--quick: a small check)
 	$(PY) benchmarks/search.py $(ARGS)
 
 .PHONY: bench-shared

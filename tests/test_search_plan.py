@@ -18,6 +18,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState, create_trial
 
+from tests.conftest import config_options
 from trainlab.config.errors import UserError
 from trainlab.search import plan as plan_module
 from trainlab.search.handover import TrialHandover
@@ -261,3 +262,14 @@ def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
     monkeypatch.setattr(refine.subprocess, "call", lambda command: calls.append(command) or 0)
     assert refine.main([str(tmp_path / "sweep"), "--epochs", "2", "logger=none"]) == 0
     assert calls[0][2:] == ["optimizer.lr=0.001", "trainer.max_epochs=2", "logger=none"]
+
+
+@pytest.mark.parametrize("search", config_options("hparams_search"))
+def test_every_search_file_composes_and_plans(compose_cfg, tmp_path, search):
+    cfg = compose_cfg([f"hparams_search={search}", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    plan = plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert set(plan.space) == {"model.net.hidden_size", "model.net.num_layers", "optimizer.lr", "data.batch_size"}
+    if search == "optuna_hyperband":  # its max_resource is the epoch cap, resolved for the jobs
+        assert plan.pruner["max_resource"] == cfg.trainer.max_epochs == 10
+    if search == "optuna":  # the seed's median settings stay the default
+        assert (plan.pruner["n_startup_trials"], plan.pruner["n_warmup_steps"]) == (5, 3)

@@ -90,9 +90,9 @@ def report(sweep_dir: Path) -> str:
     lines.append(f"pruning: {stats['pruned']} of {stats['trials']} trials pruned, {stats['epochs_trained']} "
                  f"epochs trained, {stats['epochs_saved']} saved{share}")
     advice = recommendations(study)
-    lines += ["recommendations:", *(f"  {a}" for a in advice)] if advice else ["recommendations: none"]
     if len(study.directions) == 1 and not edge_advice(study):
-        lines.append("  no best value at a range edge")
+        advice.append("no best value at a range edge")
+    lines += ["recommendations:", *(f"  {a}" for a in advice)]
     plots += plot(study, sweep_dir) if len(study.directions) == 1 else []  # their one target is a single value
     lines.append("plots: " + ", ".join(p.name for p in plots) if plots else "plots: none (too few trials)")
     text = "\n".join(lines) + "\n"
