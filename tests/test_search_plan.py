@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import random
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import optuna

@@ -116,22 +116,29 @@ def unimportant_advice(study: optuna.Study, found: Optional[dict[str, float]] = 
             for name, value in found.items() if value < UNIMPORTANT and name in best[0].params]
 
 
-def convergence_advice(study: optuna.Study) -> list[str]:
+def convergence(study: optuna.Study) -> Optional[dict[str, Any]]:
+    """When the best was found and how much it improved over the last quarter of the complete
+    trials; None for fewer than 8 complete trials (or several objectives)."""
     trials = sorted(_complete(study), key=lambda t: t.number)
     if len(trials) < 8 or len(study.directions) != 1:
-        return []
+        return None
     sign = _sign(study)
-    best_so_far = []
+    best_so_far: list[float] = []
     for t in trials:
         best_so_far.append(t.value if not best_so_far else min(best_so_far[-1], t.value, key=lambda v: sign * v))
     cut = len(trials) - len(trials) // 4 - 1  # the best before the last quarter
     before, after = best_so_far[cut], best_so_far[-1]
-    gain = sign * (before - after) / abs(before) if before else 0.0
     found_at = next(i for i, v in enumerate(best_so_far) if v == after)
-    if gain > IMPROVING:
-        return [f"not converged: the best improved by {gain:.1%} over the last quarter of the trials (best found "
-                f"at complete trial {found_at + 1} of {len(trials)}): run more trials"]
-    return []
+    return {"best_trial": trials[found_at].number, "found_at": found_at + 1, "complete": len(trials),
+            "last_quarter_gain": sign * (before - after) / abs(before) if before else 0.0}
+
+
+def convergence_advice(study: optuna.Study) -> list[str]:
+    found = convergence(study)
+    if found is None or found["last_quarter_gain"] <= IMPROVING:
+        return []
+    return [f"not converged: the best improved by {found['last_quarter_gain']:.1%} over the last quarter of the "
+            f"trials (best found at complete trial {found['found_at']} of {found['complete']}): run more trials"]
 
 
 def pruning_advice(study: optuna.Study) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Optional
 
 import optuna
 
-from trainlab.search.advice import (edge_advice, importances, pruning_stats, recommendations,  # noqa: F401
+from trainlab.search.advice import (convergence, edge_advice, importances, pruning_stats, recommendations,  # noqa: F401
                                     top_trials)
 from trainlab.search.front import front_lines, plot_front
 from trainlab.search.results import RESULTS_YAML, best_trials, epochs_run, load_sweep_study
@@ -76,6 +76,11 @@ def report(sweep_dir: Path) -> str:
         for t in top_trials(study):
             params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
             lines.append(f"  #{t.number}: {t.value:.6g} after {epochs_run(t)} epochs  [{params}]")
+        settled = convergence(study)
+        if settled:
+            lines.append(f"convergence: best found by trial {settled['best_trial']} ({settled['found_at']} of "
+                         f"{settled['complete']} complete trials); last quarter improved it by "
+                         f"{settled['last_quarter_gain']:.1%}")
         found = importances(study)
         if found:
             lines.append("parameter importance (fANOVA):")

@@ -297,7 +297,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     slots = count_slots(int(conf["n_jobs"]), launcher)
     fixed += thread_override(config, slots, fixed, space)
     slot_overrides = gpu_overrides(config, slots, launcher, fixed, space)
-    sweep_dir = pin_sweep_dir(config)
+    sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
     plan = SweepPlan(
         space=space, n_trials=n_trials, sweep_dir=sweep_dir,
         storage=storage_url(conf.get("storage"), sweep_dir / STUDY_FILE),
@@ -310,4 +310,5 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         from trainlab.search.stages import fix_top_of_earlier
 
         plan = fix_top_of_earlier(plan, conf)
+    pin_sweep_dir(config, sweep_dir)  # the first write, after every check
     return plan

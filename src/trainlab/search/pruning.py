@@ -112,9 +112,12 @@ class OptunaPruning(pl.Callback):
         energy = next((cb.total for cb in trainer.callbacks if isinstance(cb, EnergyMeter) and cb.total), None)
         if energy is not None:
             facts["energy_joules"] = round(energy.joules, 2)
-        for key, value in facts.items():
-            if value is not None:
-                self.trial.set_user_attr(key, value)
+        try:
+            for key, value in facts.items():
+                if value is not None:
+                    self.trial.set_user_attr(key, value)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # the sweep closed the trial meanwhile (interrupted): its fate is told, nothing to add
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.failure:
