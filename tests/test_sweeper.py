@@ -237,7 +237,7 @@ def test_a_slot_starts_its_next_trial_while_the_other_slot_is_still_busy(tmp_pat
 
     def launch(jobs, initial_job_idx):
         launched.append(initial_job_idx)
-        time.sleep(1.5 if initial_job_idx == 0 else 0.1)
+        time.sleep(5.0 if initial_job_idx == 0 else 0.1)  # long beside the others even on a loaded machine
         job = JobReturn(overrides=jobs[0], status=JobStatus.COMPLETED)
         job.return_value = float(initial_job_idx)
         return [job]
