@@ -272,3 +272,15 @@ def test_every_search_file_composes_and_plans(compose_cfg, tmp_path, search):
         assert plan.pruner["max_resource"] == cfg.trainer.max_epochs == 10
     if search == "optuna":  # the seed's median settings stay the default
         assert (plan.pruner["n_startup_trials"], plan.pruner["n_warmup_steps"]) == (5, 3)
+
+
+def test_make_stage2_runs_the_earlier_sweeps_command_with_the_fixing_keys(tmp_path):
+    from trainlab.search.stages import stage2_command
+
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {
+        "hydra": ["hydra.sweeper.n_trials=30", f"hydra.sweep.dir={tmp_path}"],
+        "task": ["hparams_search=optuna_hyperband", "model=cnn"]}}}))
+    command = stage2_command(tmp_path, 2, ["hydra.sweeper.n_trials=10"], Path("/repo"))
+    assert command[1:] == ["/repo/train.py", "-m", "hydra.sweeper.n_trials=30", "hparams_search=optuna_hyperband",
+                           "model=cnn", f"hydra.sweeper.fix_top_of={tmp_path}", "hydra.sweeper.fix_top=2",
+                           "hydra.sweeper.n_trials=10"]  # the earlier sweep's folder is not reused; later keys win

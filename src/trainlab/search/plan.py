@@ -77,6 +77,7 @@ class SweepPlan:
     custom: Optional[Callable[[DictConfig, optuna.trial.Trial], None]] = None
     enqueue: list[dict[str, Any]] = field(default_factory=list)
     warm_start: Optional[Path] = None
+    seed_offset: int = 0  # added to a seeded sampler's seed (a study that follows an earlier one)
 
     @property
     def slots(self) -> int:
@@ -85,7 +86,9 @@ class SweepPlan:
     def build_sampler(self, trials_before: int = 0) -> Optional[optuna.samplers.BaseSampler]:
         """The sampler; a seeded one gets seed + ``trials_before``, so that a continued study (or
         another process of a shared one) draws new points instead of repeating the first run's."""
-        return build_sampler(self.sampler, self.space, trials_before) if self.sampler is not None else None
+        if self.sampler is None:
+            return None
+        return build_sampler(self.sampler, self.space, trials_before + self.seed_offset)
 
     @property
     def seeded(self) -> bool:

@@ -164,9 +164,9 @@ def _why(fixed: Mapping[str, Any], record: list[dict[str, Any]]) -> dict[str, tu
 
 # --- stage 2 from an earlier sweep ------------------------------------------------------------------
 
-def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
+def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, float], int]:
     """(fixed: the k most important parameters at the best trial's values, the best's other values,
-    every importance) of an earlier sweep."""
+    every importance, the number of trials) of an earlier sweep."""
     from trainlab.search.analyze import importances
 
     study = load_sweep_study(sweep_dir)
@@ -179,14 +179,14 @@ def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any]
     ranked = list(found)  # most important first
     fixed = {k: params[k] for k in ranked[:top]}
     rest = {k: v for k, v in params.items() if k not in fixed}
-    return fixed, rest, found
+    return fixed, rest, found, len(study.trials)
 
 
 def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
     """Apply ``fix_top_of`` / ``fix_top`` to a plan: fixed keys leave the space, the rest start at the
     earlier best."""
     source = Path(str(conf["fix_top_of"])).expanduser().resolve()
-    fixed, rest, found = top_fixed(source, int(conf.get("fix_top") or 1))
+    fixed, rest, found, trials = top_fixed(source, int(conf.get("fix_top") or 1))
     unknown = [k for k in fixed if k not in plan.space]
     if unknown:
         raise UserError(f"hydra.sweeper.fix_top_of={source}: {', '.join(unknown)} is not searched here")
@@ -194,14 +194,18 @@ def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
     start = {k: v for k, v in rest.items() if k in space and contains(space[k], v)}
     log.info("fixed from %s by importance: %s", source,
              ", ".join(f"{k}={v} (importance {found[k]:.2f})" for k, v in fixed.items()))
+    # seed_offset: a seeded sampler would otherwise draw the earlier study's first points again
     return replace(plan, space=space, fixed=[*plan.fixed, *(as_override(k, v) for k, v in fixed.items())],
-                   enqueue=[start, *plan.enqueue] if start else plan.enqueue)
+                   enqueue=[start, *plan.enqueue] if start else plan.enqueue, seed_offset=trials)
 
 
 def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) -> list[str]:
-    """train.py -m with the earlier sweep's own overrides plus the fixing keys."""
+    """train.py -m with the earlier sweep's own overrides (its task's and its hydra.* ones: n_trials,
+    pruner, launcher ...) plus the fixing keys, then ``extra``."""
     multirun = yaml.safe_load((sweep_dir / "multirun.yaml").read_text())
-    earlier = [o for o in multirun["hydra"]["overrides"]["task"] if not o.startswith("hydra.sweep.dir=")]
+    own = ("hydra.sweep.dir=", "hydra.sweeper.fix_top_of=", "hydra.sweeper.fix_top=")
+    earlier = [o for group in ("hydra", "task") for o in multirun["hydra"]["overrides"][group]
+               if not o.startswith(own)]
     if not any(o.startswith("hparams_search=") for o in earlier):
         earlier.insert(0, "hparams_search=optuna")
     return [sys.executable, str(root / "train.py"), "-m", *earlier, f"hydra.sweeper.fix_top_of={sweep_dir.resolve()}",

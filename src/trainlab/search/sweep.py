@@ -121,8 +121,10 @@ class OptunaSearch:
         self.study = study if study is not None else open_study(plan)
         if plan.warm_start is not None:
             copy_trials(self.study, plan.warm_start, plan.space)
+        # the number this process's next trial gets if it is alone (enqueued trials are numbered when
+        # enqueued and asked first: counted before them)
+        self.next_number = len(self.study.trials)
         enqueue(self.study, plan.enqueue)
-        self.next_number = len(self.study.trials)  # the number this process's next trial gets if it is alone
         if plan.sampler is not None:
             self.study.sampler = plan.build_sampler(trials_before=self.next_number)
         self.study.pruner = build_pruner(plan.pruner)  # only for the log line: each job builds its own
