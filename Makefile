@@ -62,7 +62,7 @@ dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:
 refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
 	$(PY) -m trainlab.search.refine $(SWEEP) --epochs $(EPOCHS) $(ARGS)
 
-bench-search: $(VENV)  ## pruner=median vs nop, n_jobs=2 vs 1 in real sweeps (~6 min on 2 quiet cores; ARGS=--quick: a small check)
+bench-search: $(VENV)  ## pruners (median/hyperband/nop), staged vs one stage, a hand-written optuna loop as peer, n_jobs=2 vs 1 (long on 2 cores; ARGS=--quick: a small check)
 	$(PY) benchmarks/search.py $(ARGS)
 
 .PHONY: bench-shared
@@ -87,3 +87,10 @@ mlflow: $(VENV)  ## MLflow UI over logger=mlflow's database (MLFLOW_DB=outputs/m
 .PHONY: bench-graph
 bench-graph: $(VENV)  ## kNN graph build time (1e5, 1e6 stars), memory of a sampled vs a full-graph epoch (1e6 stars)
 	$(PY) benchmarks/graph.py $(ARGS)
+
+# --- search, round two: stage 2 from an earlier sweep (fix its TOP most important parameters)
+.PHONY: stage2
+TOP ?= 3
+
+stage2: $(VENV)  ## search the rest with an earlier sweep's TOP most important parameters fixed at its best (make stage2 SWEEP=<dir> TOP=3)
+	$(PY) -m trainlab.search.stages $(SWEEP) --top $(TOP) $(ARGS)

@@ -29,7 +29,10 @@ from tests.conftest import ROOT, config_options, family_overrides
 from trainlab.config.instantiate import build
 from trainlab.run.pipeline import build_net
 from trainlab.config.errors import UserError, report_user_errors
+from trainlab.search.handover import TrialHandover
+from trainlab.search.plan import SweepPlan
 from trainlab.search.pruning import OptunaPruning
+from trainlab.search.shared import trial_id
 from trainlab.search.space import check_keys, grid_values, parse_space
 from trainlab.search.trial import TrialFailed, optuna_trial
 
@@ -154,7 +157,8 @@ def test_pruning_callback_reopens_the_trial_reports_and_stops(tmp_path):
     trial = study.ask()
     pruner = OmegaConf.create({"_target_": "optuna.pruners.MedianPruner", "n_startup_trials": 2,
                                "n_warmup_steps": 0})
-    callback = OptunaPruning.for_trial(storage, "s", trial._trial_id, "val/loss", pruner)  # as a job process does
+    callback = OptunaPruning.for_trial(TrialHandover(storage, "s", trial_id(trial), pruner),  # as a job process does
+                                       "val/loss")
 
     trainer = fake_trainer(5.0, 0)  # far worse than the median
     callback.on_validation_end(trainer, None)
@@ -179,7 +183,7 @@ def test_pruning_callback_stops_a_run_whose_trial_the_sweep_closed(tmp_path):
     storage = f"sqlite:///{tmp_path}/study.db"
     study = optuna.create_study(storage=storage, study_name="s")
     trial = study.ask()
-    callback = OptunaPruning.for_trial(storage, "s", trial._trial_id, "val/loss")
+    callback = OptunaPruning.for_trial(TrialHandover(storage, "s", trial_id(trial)), "val/loss")
     trainer = fake_trainer(1.0, 0)
     callback.on_validation_end(trainer, None)
     assert not trainer.should_stop
@@ -191,23 +195,29 @@ def test_pruning_callback_stops_a_run_whose_trial_the_sweep_closed(tmp_path):
         callback.on_fit_end(trainer, None)
 
 
-def test_a_signal_landing_inside_a_job_interrupts_the_sweep_instead_of_failing_the_trial():
+def stand_in_search(tmp_path: Path, launch, n_trials: int, **plan: Any):
+    """An OptunaSearch on a new sqlite study in tmp_path whose launcher is ``launch``."""
+    from trainlab.search.sweep import OptunaSearch
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.create_study(storage=storage, study_name="slots")
+    plan = SweepPlan(space={"optimizer.lr": FloatDistribution(1e-4, 1e-2)}, n_trials=n_trials, storage=storage,
+                     study_name="slots", sweep_dir=tmp_path, metric="val/loss", **plan)
+    return OptunaSearch(plan, SimpleNamespace(launch=launch), study=study)
+
+
+def test_a_signal_landing_inside_a_job_interrupts_the_sweep_instead_of_failing_the_trial(tmp_path):
     """SIGTERM's exception raised mid torch.save comes out of the job as torch's RuntimeError: the
     sweep must still see an interruption (exit 143, trial FAIL 'interrupted'), not a failed trial."""
     from trainlab.search import sweep as sweep_module
-
-    search = sweep_module.OptunaSearch.__new__(sweep_module.OptunaSearch)
-    search.stopping, search.signals_before = False, len(sweep_module._signals_seen)
-    items = iter([(SimpleNamespace(number=0), [])])
-    search._next_trial = lambda: next(items, None)
-    recorded = []
-    search._record = lambda *args: recorded.append(args)
 
     def launch(jobs, initial_job_idx):
         sweep_module._signals_seen.append("SIGTERM")  # what _on_signal does before raising
         raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 15360 vs 15252")
 
-    search.launcher = SimpleNamespace(launch=launch)
+    search = stand_in_search(tmp_path, launch, n_trials=1)
+    recorded = []
+    search._record = lambda *args: recorded.append(args)
     try:
         with pytest.raises(sweep_module.Interrupted, match="SIGTERM"):
             search._run_slot()
@@ -224,28 +234,18 @@ def test_a_slot_starts_its_next_trial_while_the_other_slot_is_still_busy(tmp_pat
 
     from hydra.core.utils import JobReturn, JobStatus
 
-    from trainlab.search import sweep as sweep_module
-
-    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/optuna.db", study_name="slots")
-    search = sweep_module.OptunaSearch.__new__(sweep_module.OptunaSearch)
-    search.__dict__.update(
-        conf={"max_failure_rate": 0.0, "sampler": {"seed": None}}, study=study, n_trials=5, lock=threading.Lock(),
-        running={}, done_here=0, failed_here=0, last_failure="", stopping=False, signals_before=0, custom=None,
-        space={"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2)}, fixed=[], next_number=0,
-        trial_key="+optuna_trial", storage=f"sqlite:///{tmp_path}/optuna.db", study_name="slots", metric="val/loss", sweep_dir=tmp_path,
-        sampler=study.sampler, directions=["minimize"])
-    search.signals_before = len(sweep_module._signals_seen)
     launched = []
 
     def launch(jobs, initial_job_idx):
         launched.append(initial_job_idx)
-        time.sleep(1.5 if initial_job_idx == 0 else 0.1)
+        time.sleep(5.0 if initial_job_idx == 0 else 0.1)  # long beside the others even on a loaded machine
         job = JobReturn(overrides=jobs[0], status=JobStatus.COMPLETED)
         job.return_value = float(initial_job_idx)
         return [job]
 
-    search.launcher = SimpleNamespace(launch=launch)
-    slots = [threading.Thread(target=search._run_slot) for _ in range(2)]
+    search = stand_in_search(tmp_path, launch, n_trials=5)
+    study = search.study
+    slots = [threading.Thread(target=search._run_slot, args=(i,)) for i in range(2)]
     for slot in slots:
         slot.start()
         time.sleep(0.05)
@@ -262,7 +262,7 @@ def test_user_error_inside_a_trial_fails_the_trial_instead_of_exiting(tmp_path):
     storage = f"sqlite:///{tmp_path}/study.db"
     trial = optuna.create_study(storage=storage, study_name="s").ask()
     cfg = OmegaConf.create({"optimized_metric": "val/loss",
-                            "optuna_trial": {"storage": storage, "study_name": "s", "trial_id": trial._trial_id}})
+                            "optuna_trial": {"storage": storage, "study_name": "s", "trial_id": trial_id(trial)}})
     with pytest.raises(TrialFailed, match="bad lr"):
         with report_user_errors(), optuna_trial(cfg) as callbacks:
             assert len(callbacks) == 1

@@ -155,6 +155,24 @@ class OptunaSweeperConf:
     search_space: Optional[Dict[str, Any]] = None
     # dotted path of fn(cfg, trial) that suggests more parameters (conditional spaces)
     custom_search_space: Optional[str] = None
+    # warm starts (src/trainlab/search/warmstart.py): configurations {param: value} run first (they
+    # count towards n_trials), and an earlier sweep folder whose finished trials a new study starts from
+    enqueue: Optional[List[Any]] = None
+    warm_start: Optional[str] = None
+    # several objectives: [objective, fit_seconds | energy_joules | epochs], one direction each; the
+    # first is what the job returns, the others what it records (null: the job returns them all)
+    objectives: Optional[List[str]] = None
+    # staged search (src/trainlab/search/stages.py): a list of {name, params: [keys]}; each stage is a
+    # study of its own, searching its keys with the earlier stages' best values fixed
+    stages: Optional[List[Any]] = None
+    # with stages: trials per stage (null: n_trials each)
+    stage_trials: Optional[List[int]] = None
+    # stage 2 from an earlier sweep folder: fix its fix_top most important parameters at its best values
+    fix_top_of: Optional[str] = None
+    fix_top: int = 3
+    # several objectives: which front trial a next stage takes, {within: 0.01, then: 1}: of the trials
+    # within 1 % of the best first objective, the best by objective 1 (e.g. the fastest)
+    pick: Optional[Dict[str, Any]] = None
 
 
 class TrainlabOptunaSweeper(Sweeper):
@@ -163,15 +181,18 @@ class TrainlabOptunaSweeper(Sweeper):
     def __init__(self, **sweeper_conf: Any) -> None:
         super().__init__()
         self.sweeper_conf = sweeper_conf
+        self.hydra_context: Optional[HydraContext] = None
+        self.task_function: Optional[TaskFunction] = None
+        self.config: Optional[DictConfig] = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        from trainlab.search.sweep import OptunaSearch
-
-        self.search = OptunaSearch(self.sweeper_conf, hydra_context=hydra_context, task_function=task_function,
-                                   config=config)
+        self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
 
     def sweep(self, arguments: List[str]) -> Any:
-        return self.search.run(arguments)
+        from trainlab.search.sweep import run_sweep
+
+        run_sweep(self.sweeper_conf, hydra_context=self.hydra_context, task_function=self.task_function,
+                  config=self.config, arguments=arguments)
 
 
 def _answers_to_upstream_name() -> bool:

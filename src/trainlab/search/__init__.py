@@ -1,9 +1,16 @@
 """Hyperparameter search with Optuna (``python train.py -m hparams_search=optuna``).
 
+- ``plan``: ``hydra.sweeper`` checked into one SweepPlan (sampler, slots, threads and GPUs per slot)
 - ``sweep``: the sweeper's work (study, slots, trials' fate, faults); the Hydra plugin in
   src/hydra_plugins/trainlab_optuna_sweeper only holds its config and hands over to it
+- ``handover``: what a trial's job receives (one TrialHandover: study, trial id, pruner)
+- ``trial``: the job side: the callbacks a run gets for its trial (``optuna_trial``) and how it fails
+- ``pruning``: the Lightning callback that reports at every validation check and stops a pruned run
 - ``space``: Hydra sweep grammar -> Optuna distributions
-- ``trial``: the job side: what a trial's run receives (``optuna_trial``) and how it fails
-- ``pruning``: the Lightning callback that reports each epoch and stops a pruned run
-- ``results``: trials.csv, optimization_results.yaml and the progress lines
+- ``shared``: several processes on one study (storage, owners, admission)
+- ``warmstart``: configurations enqueued first, studies started from an earlier one's trials
+- ``stages``: staged search (one command, or stage 2 from an earlier sweep)
+- ``results``: trials.csv, trials.jsonl, optimization_results.yaml/.json and the progress lines
+- ``analyze``, ``advice``, ``front``: the report, its recommendations, the Pareto front of two objectives
+- ``refine``: retrain the best configuration longer
 """

@@ -1,100 +1,31 @@
 """Read a finished (or running) sweep: ``python -m trainlab.search.analyze <sweep dir>``.
 
-Prints and writes to the sweep folder: the top-5 trials, parameter importances (Optuna's fANOVA),
-recommendations for parameters whose best value sits at the edge of the searched range, pruning
-statistics (trials and epochs saved), and plots (optimisation history, importances, parallel
-coordinates) as PNG files via ``optuna.visualization.matplotlib``.
+Prints and writes to the sweep folder (analysis.txt): the top-5 trials, parameter importances
+(Optuna's fANOVA), the convergence of the best value, pruning statistics (fraction pruned, epochs
+saved), the recommendations of :mod:`trainlab.search.advice`, and plots (optimisation history,
+importances, parallel coordinates) as PNG files via ``optuna.visualization.matplotlib``. A study with
+two objectives gets its Pareto front (listed and plotted, :mod:`trainlab.search.front`) instead of
+a top 5.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import warnings
 from pathlib import Path
 from typing import Optional
 
 import optuna
-import yaml
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.search.results import RESULTS_YAML, best_trials, epochs_run
-from trainlab.search.shared import is_surplus, open_storage
+from trainlab.search.advice import (convergence, edge_advice, importances, pruning_stats, recommendations,  # noqa: F401
+                                    top_trials)
+from trainlab.search.front import front_lines, plot_front
+from trainlab.search.results import RESULTS_YAML, best_trials, epochs_run, load_sweep_study
+from trainlab.search.shared import is_copied, is_surplus
 
 REPORT = "analysis.txt"
-EDGE = 0.1  # a best value within the outer 10 % of its range counts as "at the edge"
-
-
-def load_study(sweep_dir: Path) -> optuna.Study:
-    """The study a sweep folder belongs to (from optimization_results.yaml, else its optuna.db)."""
-    results = sweep_dir / RESULTS_YAML
-    if results.is_file():
-        info = yaml.safe_load(results.read_text())
-        storage, name = info["storage"], info["study_name"]
-    else:
-        storage, name = f"sqlite:///{sweep_dir.resolve() / 'optuna.db'}", sweep_dir.name
-    return optuna.load_study(study_name=name, storage=open_storage(storage))
-
-
-def top_trials(study: optuna.Study, k: int = 5) -> list[FrozenTrial]:
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    sign = 1 if study.direction == optuna.study.StudyDirection.MINIMIZE else -1
-    return sorted(done, key=lambda t: sign * t.value)[:k]
-
-
-def importances(study: optuna.Study) -> dict[str, float]:
-    """fANOVA importances; empty when there are too few complete trials to say."""
-    try:
-        return optuna.importance.get_param_importances(study)
-    except (RuntimeError, ValueError):
-        return {}
-
-
-def _position(value: float, low: float, high: float, log: bool) -> Optional[float]:
-    if high <= low:
-        return None
-    if log:
-        return (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
-    return (value - low) / (high - low)
-
-
-def edge_advice(study: optuna.Study) -> list[str]:
-    """"the best lr sits at the edge of its range: widen it" for every such parameter of the best trial."""
-    best = best_trials(study)
-    if len(best) != 1:
-        return []
-    advice = []
-    for name, dist in best[0].distributions.items():
-        value = best[0].params[name]
-        if isinstance(dist, (FloatDistribution, IntDistribution)):
-            where = _position(value, dist.low, dist.high, dist.log)
-            low, high = dist.low, dist.high
-        elif isinstance(dist, CategoricalDistribution) and all(isinstance(c, (int, float)) for c in dist.choices):
-            ordered = sorted(dist.choices)
-            where = ordered.index(value) / (len(ordered) - 1) if len(ordered) > 2 else None
-            low, high = ordered[0], ordered[-1]
-        else:
-            continue
-        if where is None:
-            continue
-        if where <= EDGE:
-            advice.append(f"the best {name}={value:g} sits at the low edge of its range [{low:g}, {high:g}]: "
-                          "widen it downwards")
-        elif where >= 1 - EDGE:
-            advice.append(f"the best {name}={value:g} sits at the high edge of its range [{low:g}, {high:g}]: "
-                          "widen it upwards")
-    return advice
-
-
-def pruning_stats(study: optuna.Study) -> dict[str, int]:
-    """Pruned trials and the epochs they did not train (against the longest complete trial)."""
-    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t)]  # never launched
-    full = max((epochs_run(t) for t in trials if t.state == TrialState.COMPLETE), default=0)
-    pruned = [t for t in trials if t.state == TrialState.PRUNED]
-    return {"trials": len(trials), "pruned": len(pruned), "epochs_trained": sum(epochs_run(t) for t in trials),
-            "epochs_saved": sum(max(0, full - epochs_run(t)) for t in pruned)}
+load_study = load_sweep_study  # the name this module had for it
 
 
 def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
@@ -123,26 +54,51 @@ def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
     return made
 
 
+def objective_names(sweep_dir: Path, study: optuna.Study) -> list[str]:
+    """The objectives' names from optimization_results.yaml (objective, fit_seconds, ...)."""
+    import yaml
+
+    results = sweep_dir / RESULTS_YAML
+    info = yaml.safe_load(results.read_text()) if results.is_file() else {}
+    return list(info.get("objectives") or [f"objective {i}" for i in range(len(study.directions))])
+
+
 def report(sweep_dir: Path) -> str:
-    study = load_study(sweep_dir)
+    study = load_sweep_study(sweep_dir)
     surplus = sum(is_surplus(t) for t in study.trials)
-    lines = [f"study {study.study_name}: {len(study.trials) - surplus} trials"
-             + (f" (and {surplus} surplus, never launched)" if surplus else "")]
+    copied = sum(is_copied(t) for t in study.trials)
+    lines = [f"study {study.study_name}: {len(study.trials) - surplus - copied} trials"
+             + (f" (and {surplus} surplus, never launched)" if surplus else "")
+             + (f" (and {copied} copied from an earlier study)" if copied else "")]
+    plots: list[Path] = []
     if len(study.directions) == 1:
         lines.append("top trials:")
         for t in top_trials(study):
             params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
             lines.append(f"  #{t.number}: {t.value:.6g} after {epochs_run(t)} epochs  [{params}]")
+        settled = convergence(study)
+        if settled:
+            lines.append(f"convergence: best found by trial {settled['best_trial']} ({settled['found_at']} of "
+                         f"{settled['complete']} complete trials); last quarter improved it by "
+                         f"{settled['last_quarter_gain']:.1%}")
         found = importances(study)
         if found:
             lines.append("parameter importance (fANOVA):")
             lines += [f"  {name}: {value:.3f}" for name, value in found.items()]
-        advice = edge_advice(study)
-        lines += ["recommendations:", *(f"  {a}" for a in advice)] if advice else ["no best value at a range edge"]
+    else:
+        names = objective_names(sweep_dir, study)
+        lines += front_lines(best_trials(study), names)
+        front_plot = plot_front(study, names, sweep_dir)
+        plots += [front_plot] if front_plot else []
     stats = pruning_stats(study)
-    lines.append(f"pruning: {stats['pruned']} of {stats['trials']} trials pruned, {stats['epochs_trained']} epochs "
-                 f"trained, {stats['epochs_saved']} saved")
-    plots = plot(study, sweep_dir)
+    share = f" ({stats['pruned'] / stats['trials']:.0%} of the trials pruned)" if stats["trials"] else ""
+    lines.append(f"pruning: {stats['pruned']} of {stats['trials']} trials pruned, {stats['epochs_trained']} "
+                 f"epochs trained, {stats['epochs_saved']} saved{share}")
+    advice = recommendations(study)
+    if len(study.directions) == 1 and not edge_advice(study):
+        advice.append("no best value at a range edge")
+    lines += ["recommendations:", *(f"  {a}" for a in advice)]
+    plots += plot(study, sweep_dir) if len(study.directions) == 1 else []  # their one target is a single value
     lines.append("plots: " + ", ".join(p.name for p in plots) if plots else "plots: none (too few trials)")
     text = "\n".join(lines) + "\n"
     (sweep_dir / REPORT).write_text(text)

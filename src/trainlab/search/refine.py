@@ -1,31 +1,37 @@
-"""Retrain a sweep's best trial with more epochs (phase 2): ``python -m trainlab.search.refine <sweep dir>``.
+"""Retrain a sweep's best trial with more epochs (the closing step): ``python -m trainlab.search.refine <sweep dir>``.
 
 Takes the best trial's own overrides (<run>/.hydra/overrides.yaml), drops what belonged to the search
-(``hparams_search``, ``optuna_trial``, the epoch cap), and runs train.py once with
-``trainer.max_epochs=<--epochs>`` plus any extra overrides given after the folder.
+(``hparams_search``, ``optuna_trial``, the epoch cap, ``hydra.*``), and runs train.py once with
+``trainer.max_epochs=<--epochs>`` plus any extra overrides, given before or after the options
+(``make refine SWEEP=<dir> EPOCHS=2 ARGS="logger=none"``). A two-objective sweep has a front, not a
+best: ``--within 0.01 --then 1`` takes the best by objective 1 of the trials within 1 % of the best
+objective 0 (:func:`trainlab.search.front.pick`); without them, the best by objective 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-import yaml
-
-from trainlab.run.folder import RunFolder, repo_root
-from trainlab.search.results import RESULTS_YAML
+from trainlab.run.folder import OVERRIDES, RunFolder, repo_root
 
 _SEARCH_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=", "trainer.max_epochs=", "hydra.")
 
 
-def best_overrides(sweep_dir: Path) -> list[str]:
-    results = yaml.safe_load((sweep_dir / RESULTS_YAML).read_text())
-    if not results.get("best_run_dir"):
-        raise SystemExit(f"error: {sweep_dir} has no complete trial yet; nothing to refine")
-    overrides = RunFolder(results["best_run_dir"]).overrides()
+def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> list[str]:
+    """The chosen trial's overrides, without the search's own."""
+    from trainlab.search.results import load_sweep_study
+    from trainlab.search.stages import best_params
+
+    chosen, _ = best_params(load_sweep_study(sweep_dir), rule)
+    run_dir = chosen.user_attrs.get("run_dir")
+    if not run_dir or not (RunFolder(run_dir) / OVERRIDES).is_file():
+        raise SystemExit(f"error: trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES}")
+    overrides = RunFolder(run_dir).overrides()
     return [o for o in overrides if not o.startswith(_SEARCH_ONLY)]
 
 
@@ -33,11 +39,27 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument("--epochs", type=int, default=50, help="trainer.max_epochs of the retraining")
+    parser.add_argument("--within", type=float, help="two objectives: tolerance on objective 0 (0.01 = 1 %%)")
+    parser.add_argument("--then", type=int, default=1, help="two objectives: the objective to take the best of")
     parser.add_argument("overrides", nargs="*", help="more overrides for train.py")
-    args = parser.parse_args(argv)
-    command = [sys.executable, str(repo_root() / "train.py"), *best_overrides(args.sweep_dir),
+    # intermixed: the overrides may follow --epochs (argparse's plain parse_args would take the folder
+    # and an empty override list together and refuse the later overrides as unrecognized)
+    args = parser.parse_intermixed_args(argv)
+    if not args.sweep_dir.is_dir():
+        print(f"error: {args.sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)",
+              file=sys.stderr)
+        return 2
+    from trainlab.config.errors import UserError
+
+    rule = {"within": args.within, "then": args.then} if args.within is not None else None
+    try:
+        chosen = best_overrides(args.sweep_dir, rule)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    command = [sys.executable, str(repo_root() / "train.py"), *chosen,
                f"trainer.max_epochs={args.epochs}", *args.overrides]
-    print(" ".join(command), flush=True)
+    print(shlex.join(command), flush=True)
     return subprocess.call(command)
 
 

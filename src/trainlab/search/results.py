@@ -1,8 +1,11 @@
-"""What a sweep leaves in its folder and prints: trials.csv, optimization_results.yaml, progress lines.
+"""What a sweep leaves in its folder and prints: trials.csv, trials.jsonl, optimization_results.yaml
+(and .json), progress lines.
 
 Per-trial facts the sweeper records as user attributes (Optuna keeps them in the study file):
-``run_dir``, ``seconds`` (wall time of the job) and ``fail_reason``. Epochs come from the values the
-job reported: one per validation epoch, keyed by the 0-based epoch.
+``run_dir``, ``seconds`` (wall time of the job) and ``fail_reason``; the job itself records
+``epochs``, ``checks``, ``final_train_loss``, ``fit_seconds``, ``pruned_at_epoch`` (and
+``energy_joules`` where measured), see :class:`trainlab.search.pruning.OptunaPruning`. Trials of a
+study without those (older studies, constructed ones) count one epoch per reported value.
 
 Surplus trials (asked by one of several processes sharing a study when the others had taken the last
 places, see :mod:`trainlab.search.shared`) are FAIL in Optuna but were never launched: they are not
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import threading
 from collections import Counter
@@ -26,27 +30,78 @@ from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.run.folder import resolve_checkpoint
 from trainlab.config.errors import UserError
-from trainlab.search.shared import is_surplus
+from trainlab.search.shared import is_copied, is_surplus
 
 TRIALS_CSV = "trials.csv"
+TRIALS_JSONL = "trials.jsonl"
 RESULTS_YAML = "optimization_results.yaml"
+RESULTS_JSON = "optimization_results.json"
 
 
-def epochs_run(trial: FrozenTrial) -> int:
-    return len(trial.intermediate_values)
+def epochs_run(trial: FrozenTrial) -> float:
+    """Epochs the trial trained (fractional when a pruner stopped it between checks of an epoch)."""
+    epochs = trial.user_attrs.get("epochs")
+    return whole(epochs) if epochs is not None else len(trial.intermediate_values)
 
 
 def pruned_at(trial: FrozenTrial) -> Optional[int]:
-    """The 0-based epoch after which the pruner stopped the trial (as in checkpoint names)."""
-    return trial.last_step if trial.state == TrialState.PRUNED else None
+    """The 0-based epoch in which the pruner stopped the trial (as in checkpoint names)."""
+    if trial.state != TrialState.PRUNED:
+        return None
+    return trial.user_attrs.get("pruned_at_epoch", trial.last_step)
+
+
+def best_reported(trial: FrozenTrial, minimize: bool = True) -> Optional[float]:
+    """The best value the trial reported at any check (its best validation loss), else its value."""
+    reported = list(trial.intermediate_values.values())
+    if reported:
+        return min(reported) if minimize else max(reported)
+    return trial.value if trial.values and len(trial.values) == 1 else None
+
+
+def whole(value: Any) -> Any:
+    """Whole floats as ints (4.0 -> 4), so that files read as the counts they are."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def load_sweep_study(sweep_dir: Path) -> optuna.Study:
+    """The study a sweep folder belongs to (from optimization_results.yaml, else its optuna.db)."""
+    import yaml
+
+    from trainlab.search.shared import open_storage
+
+    results = sweep_dir / RESULTS_YAML
+    if results.is_file():
+        info = yaml.safe_load(results.read_text())
+        storage, name = info["storage"], info["study_name"]
+    elif (sweep_dir / "optuna.db").is_file():
+        storage, name = f"sqlite:///{sweep_dir.resolve() / 'optuna.db'}", sweep_dir.name
+    else:
+        raise UserError(f"{sweep_dir} holds no study ({RESULTS_YAML} or optuna.db); give a sweep folder "
+                        "(outputs/train/multiruns/...)")
+    return optuna.load_study(study_name=name, storage=open_storage(storage))
 
 
 def best_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """The best trial, or the Pareto front when the study has several objectives (empty before any)."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    """The best trial run in this study, or its Pareto front when it has several objectives (empty
+    before any). Trials copied from an earlier study (warm start) are left out: they are that study's."""
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if not is_copied(t)]
     if not done:
         return []
-    return [study.best_trial] if len(study.directions) == 1 else list(study.best_trials)
+    signs = [1 if d == optuna.study.StudyDirection.MINIMIZE else -1 for d in study.directions]
+    if len(signs) == 1:
+        return [min(done, key=lambda t: signs[0] * t.value)]
+    return pareto_front(done, signs)
+
+
+def pareto_front(trials: list[FrozenTrial], signs: list[int]) -> list[FrozenTrial]:
+    """Trials no other trial beats in every objective (``signs``: 1 minimise, -1 maximise)."""
+    scored = [(t, [s * v for s, v in zip(signs, t.values)]) for t in trials]
+
+    def dominated(a: list[float]) -> bool:
+        return any(all(x <= y for x, y in zip(b, a)) and b != a for _, b in scored)
+
+    return sorted((t for t, a in scored if not dominated(a)), key=lambda t: t.values)
 
 
 def checkpoint_of(run_dir: Optional[str]) -> Optional[str]:
@@ -62,7 +117,7 @@ def checkpoint_of(run_dir: Optional[str]) -> Optional[str]:
 def progress_line(study: optuna.Study, n_trials: int, trial: FrozenTrial, metric: str) -> str:
     """One line per finished trial: its fate, then the sweep's counts and the best so far."""
     trials = study.get_trials(deepcopy=False)
-    states = Counter(t.state for t in trials if not is_surplus(t))
+    states = Counter(t.state for t in trials if not is_surplus(t) and not is_copied(t))
     finished = states[TrialState.COMPLETE] + states[TrialState.PRUNED]
     if trial.state == TrialState.COMPLETE:
         fate = f"complete after {epochs_run(trial)} epochs, {metric}={_values(trial)}"
@@ -109,10 +164,10 @@ def write_trials_csv(study: optuna.Study, path: Path) -> None:
         for t in trials:
             seconds = t.user_attrs.get("seconds")
             writer.writerow({
-                "number": t.number, "state": "SURPLUS" if is_surplus(t) else t.state.name,
+                "number": t.number, "state": state_name(t),
                 "value": ";".join(repr(v) for v in t.values) if t.values else "",
                 **{name: t.params.get(name, "") for name in names},
-                "epochs": epochs_run(t), "pruned_at_epoch": _blank(pruned_at(t)),
+                "epochs": whole(epochs_run(t)), "pruned_at_epoch": _blank(pruned_at(t)),
                 "seconds": f"{seconds:.1f}" if seconds is not None else "",
                 "run_dir": t.user_attrs.get("run_dir", ""), "fail_reason": t.user_attrs.get("fail_reason", ""),
             })
@@ -123,10 +178,38 @@ def _blank(value: Any) -> Any:
     return "" if value is None else value
 
 
+def state_name(trial: FrozenTrial) -> str:
+    return "SURPLUS" if is_surplus(trial) else "COPIED" if is_copied(trial) else trial.state.name
+
+
+def trial_record(trial: FrozenTrial, minimize: bool = True) -> dict[str, Any]:
+    """One line of trials.jsonl: the seed's per-trial JSON (trial number, hyperparameters, best
+    validation loss, training time, final training loss) plus state, epochs run and pruned-at."""
+    attrs = trial.user_attrs
+    return {
+        "trial": trial.number, "state": state_name(trial), "params": dict(trial.params),
+        "values": list(trial.values) if trial.values else None,
+        "best_val_loss": best_reported(trial, minimize), "final_train_loss": attrs.get("final_train_loss"),
+        "training_seconds": attrs.get("fit_seconds"), "job_seconds": attrs.get("seconds"),
+        "epochs": whole(epochs_run(trial)), "checks": attrs.get("checks", len(trial.intermediate_values)),
+        "pruned_at_epoch": pruned_at(trial), "energy_joules": attrs.get("energy_joules"),
+        "run_dir": attrs.get("run_dir"), "fail_reason": attrs.get("fail_reason"),
+        "copied_from": attrs.get("copied_from"),
+        "started": trial.datetime_start.isoformat() if trial.datetime_start else None,
+        "completed": trial.datetime_complete.isoformat() if trial.datetime_complete else None,
+    }
+
+
+def write_trials_jsonl(study: optuna.Study, path: Path) -> None:
+    minimize = study.directions[0] == optuna.study.StudyDirection.MINIMIZE
+    lines = [json.dumps(trial_record(t, minimize)) for t in study.get_trials(deepcopy=False)]
+    write_atomic(path, "".join(line + "\n" for line in lines))
+
+
 def summary(study: optuna.Study, storage: str, metric: str) -> dict[str, Any]:
     """optimization_results.yaml: upstream's keys (name, best_params, best_value) plus where the best run is."""
     trials = study.get_trials(deepcopy=False)
-    states = Counter("surplus" if is_surplus(t) else t.state.name.lower() for t in trials)
+    states = Counter(state_name(t).lower() for t in trials)
     best = best_trials(study)
     result: dict[str, Any] = {"name": "optuna"}
     if len(study.directions) == 1:
@@ -146,16 +229,22 @@ def summary(study: optuna.Study, storage: str, metric: str) -> dict[str, Any]:
         "storage": storage,
         # surplus: asked by one of several processes when the study was full, never launched (shared
         # studies only; the key is left out when there are none)
-        "trials": {state: states[state] for state in ("complete", "pruned", "fail", "running", "surplus")
-                   if states[state] or state != "surplus"},
-        "epochs_trained": sum(epochs_run(t) for t in trials),
+        "trials": {state: states[state] for state in ("complete", "pruned", "fail", "running", "surplus", "copied")
+                   if states[state] or state not in ("surplus", "copied")},
+        "epochs_trained": whole(round(sum(epochs_run(t) for t in trials if not is_copied(t)), 2)),
     })
     return result
 
 
-def write_results(study: optuna.Study, sweep_dir: Path, storage: str, metric: str) -> dict[str, Any]:
-    """Write trials.csv and optimization_results.yaml into ``sweep_dir``; return the summary."""
+def write_results(study: optuna.Study, sweep_dir: Path, storage: str, metric: str,
+                  objectives: Optional[list[str]] = None) -> dict[str, Any]:
+    """Write trials.csv, trials.jsonl and optimization_results.yaml / .json into ``sweep_dir``;
+    return the summary."""
     write_trials_csv(study, sweep_dir / TRIALS_CSV)
+    write_trials_jsonl(study, sweep_dir / TRIALS_JSONL)
     result = summary(study, storage, metric)
+    if objectives and len(objectives) > 1:
+        result["objectives"] = list(objectives)
     write_atomic(sweep_dir / RESULTS_YAML, OmegaConf.to_yaml(OmegaConf.create(result)))
+    write_atomic(sweep_dir / RESULTS_JSON, json.dumps(result, indent=2) + "\n")
     return result

@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 JOURNAL = "journal:"
 SQLITE_TIMEOUT_S = 60  # how long a sqlite writer waits for another one's lock
 OPEN_ATTEMPTS = 5
-SURPLUS = "surplus:"  # fail_reason prefix of an asked trial that found the study full
+SURPLUS = "surplus:"
+COPIED = "copied_from"  # user attribute of a trial copied from an earlier study: "<study name>#<number>"  # fail_reason prefix of an asked trial that found the study full
 # A trial is asked, then gets its owner in a second write: a RUNNING trial without an owner is young
 # (its process is between the two) or orphaned (the process died between them, a window of a few ms).
 UNOWNED_GRACE_S = 120
@@ -109,6 +110,16 @@ def create_or_load(url: str, study_name: str, directions: list[str]) -> optuna.S
                                 f"{str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}") from None
             time.sleep(0.2 + random.random())
     raise AssertionError("unreachable")
+
+
+def trial_id(trial: Union[optuna.trial.Trial, FrozenTrial]) -> int:
+    """The storage's id of a trial: what ``optuna.trial.Trial(study, trial_id)`` rebuilds it from.
+
+    Private in Optuna 5 (``_trial_id``) and without a public accessor, yet the only handle that
+    rebuilds a trial in another process: numbers are per study, ids per storage (they start at 1
+    in sqlite, at 0 in journal storage). The one place this project reads it.
+    """
+    return int(trial._trial_id)
 
 
 # --- who owns a running trial -------------------------------------------------------------------------
@@ -166,7 +177,7 @@ def _close_if_orphaned(study: optuna.Study, trial: FrozenTrial) -> Optional[bool
     reason = gone_reason(trial)
     if reason is None:
         return None
-    closed = fail_trial(study, trial._trial_id, reason)
+    closed = fail_trial(study, trial_id(trial), reason)
     if closed:
         log.info("trial %d marked FAIL: %s", trial.number, reason)
     return closed
@@ -180,15 +191,21 @@ def close_orphans(study: optuna.Study) -> int:
 
 # --- which asked trial may run ------------------------------------------------------------------------
 
+def is_copied(trial: FrozenTrial) -> bool:
+    """A trial copied from an earlier study (``hydra.sweeper.warm_start``): it informs the sampler but
+    never ran here and does not count towards ``n_trials``."""
+    return COPIED in trial.user_attrs
+
+
 def taken(study: optuna.Study, below: Optional[int] = None) -> int:
-    """COMPLETE, PRUNED and live RUNNING trials (with a number below ``below``, if given); RUNNING
+    """COMPLETE, PRUNED (not copied) and live RUNNING trials (with a number below ``below``, if given); RUNNING
     trials of sweepers that have ended are told FAIL on the way."""
     count = 0
     for trial in study.get_trials(deepcopy=False):
         if below is not None and trial.number >= below:
             continue
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-            count += 1
+            count += not is_copied(trial)
         elif trial.state == TrialState.RUNNING and _close_if_orphaned(study, trial) is None:
             count += 1
     return count
@@ -207,7 +224,7 @@ def ask_admitted(study: optuna.Study, n_trials: int) -> Optional[optuna.trial.Tr
     ahead = taken(study, below=trial.number)
     if ahead < n_trials:
         return trial
-    fail_trial(study, trial._trial_id, f"{SURPLUS} {ahead} trials before it were finished or running "
+    fail_trial(study, trial_id(trial), f"{SURPLUS} {ahead} trials before it were finished or running "
                                        f"(n_trials={n_trials}); never launched")
     log.info("trial %d is surplus: another process took the last place", trial.number)
     return None

@@ -1,10 +1,10 @@
 """The job side of an Optuna trial: what a run started by the sweeper receives and how it ends.
 
 The sweeper (:mod:`trainlab.search.sweep`) asks the study for a trial and launches one job with the
-trial's parameters plus ``optuna_trial={storage: <url>, study_name: <name>, trial_id: <id>}`` (the
-root key ``optuna_trial`` of conf/train.yaml, null outside a sweep). The job reopens the study in its
-own process, rebuilds the trial from its id and reports to it each epoch
-(:class:`trainlab.search.pruning.OptunaPruning`). How the job ends tells the sweeper the trial's fate:
+trial's parameters plus one :class:`~trainlab.search.handover.TrialHandover` (the root key
+``optuna_trial``). The job reopens the study in its own process, rebuilds the trial from its id and
+reports to it at every validation check (:class:`trainlab.search.pruning.OptunaPruning`). How the job
+ends tells the sweeper the trial's fate:
 
 - it returns the objective: COMPLETE
 - it raises ``optuna.TrialPruned``: PRUNED (the pruner stopped it)
@@ -22,19 +22,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from trainlab.config.errors import unwrap_user_error
+from trainlab.search.handover import TrialFailed, TrialHandover
 
-
-class TrialFailed(RuntimeError):
-    """A trial's run cannot give a usable objective (a NaN loss, a bad parameter combination)."""
-
-
-def _pruner_config() -> Any:
-    """The sweep's ``hydra.sweeper.pruner`` node (the pruner is not stored with the study)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None
-    return HydraConfig.get().sweeper.get("pruner")
+__all__ = ["TrialFailed", "optuna_trial"]
 
 
 @contextmanager
@@ -44,14 +34,13 @@ def optuna_trial(cfg: DictConfig) -> Iterator[list[Any]]:
     Inside a trial a UserError becomes :class:`TrialFailed`: the sweep records it as the trial's
     failure and goes on, where a plain run would print it and exit.
     """
-    info = cfg.get("optuna_trial")
-    if not info:
+    handover = TrialHandover.from_config(cfg.get("optuna_trial"))
+    if handover is None:
         yield []
         return
-    from trainlab.search.pruning import OptunaPruning
+    from trainlab.search.pruning import OptunaPruning  # lightning: only inside a sweep's job
 
-    callback = OptunaPruning.for_trial(info.storage, info.study_name, int(info.trial_id), cfg.optimized_metric,
-                                       _pruner_config())
+    callback = OptunaPruning.for_trial(handover, cfg.optimized_metric)
     try:
         yield [callback]
     except Exception as exc:  # noqa: BLE001 - only UserErrors are converted, the rest re-raised

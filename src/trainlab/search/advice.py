@@ -1,0 +1,260 @@
+"""Recommendations drawn from a study: each rule reads the trials and says something only when the
+data supports it (tests build studies where each must fire and where each must stay silent).
+
+- ``edge``: the best value sits at the edge of its range: widen the range.
+- ``unimportant``: a parameter explains almost none of the variation (fANOVA importance below
+  :data:`UNIMPORTANT`): freeze it, at the best trial's value, and spend the trials elsewhere.
+- ``convergence``: when the best was found; if the best improved by more than :data:`IMPROVING` over
+  the last quarter of the trials the search has not converged: run more trials.
+- ``pruning``: fraction pruned and epochs saved; a warm-up that looks too long (the pruned trials were
+  all stopped at the first check the warm-up allowed: they were bad earlier) or too short (at the
+  end of the warm-up, the complete trials' values do not rank them as their final values do).
+- ``overfitting``: the top trials' best validation loss is far above their final training loss.
+- ``failures``: failed trials grouped by reason.
+- ``disagreement``: the top trials are about equally good yet far apart on an important parameter:
+  the optimum is not pinned down, more trials are needed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, Optional
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from trainlab.search.results import best_trials, epochs_run, whole
+from trainlab.search.shared import is_copied, is_surplus
+
+EDGE = 0.1  # a best value within the outer 10 % of its range counts as "at the edge"
+UNIMPORTANT = 0.05  # fANOVA importance (they sum to 1) below which a parameter hardly matters
+MIN_TRIALS_FOR_IMPORTANCE = 10
+IMPROVING = 0.01  # relative improvement of the best over the last quarter that means "not converged"
+RANK_AGREEMENT = 0.3  # Spearman correlation of warm-up-end and final values below which warm-up is too short
+OVERFIT_RATIO = 1.5  # best val loss / final train loss of the top trials above which they overfit
+TOP = 3
+DISAGREE_SPREAD = 0.5  # top trials spread over half a parameter's range or more
+TIE = 0.02  # top trials whose values are within 2 % of the best count as about equally good
+
+
+def _complete(study: optuna.Study) -> list[FrozenTrial]:
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if not is_copied(t)]
+
+
+def _sign(study: optuna.Study) -> int:
+    return 1 if study.direction == optuna.study.StudyDirection.MINIMIZE else -1
+
+
+def top_trials(study: optuna.Study, k: int = 5) -> list[FrozenTrial]:
+    return sorted(_complete(study), key=lambda t: _sign(study) * t.value)[:k]
+
+
+def importances(study: optuna.Study) -> dict[str, float]:
+    """fANOVA importances (seeded: the same study gives the same figures); empty when too few trials."""
+    try:
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        return optuna.importance.get_param_importances(study, evaluator=evaluator)
+    except (RuntimeError, ValueError):
+        return {}
+
+
+def position(value: Any, dist: Any) -> Optional[float]:
+    """Where a value lies in its range, 0 (low end) .. 1 (high end); None for unordered choices."""
+    if isinstance(dist, (FloatDistribution, IntDistribution)):
+        low, high, log = dist.low, dist.high, dist.log
+    elif isinstance(dist, CategoricalDistribution) and all(isinstance(c, (int, float)) for c in dist.choices):
+        ordered = sorted(dist.choices)
+        return ordered.index(value) / (len(ordered) - 1) if len(ordered) > 1 else None
+    else:
+        return None
+    if high <= low:
+        return None
+    if log:
+        return (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
+    return (value - low) / (high - low)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+# --- the rules ---------------------------------------------------------------------------------------
+
+def edge_advice(study: optuna.Study) -> list[str]:
+    best = best_trials(study)
+    if len(best) != 1:
+        return []
+    advice = []
+    for name, dist in best[0].distributions.items():
+        value, where = best[0].params[name], position(best[0].params[name], dist)
+        if where is None or (isinstance(dist, CategoricalDistribution) and len(dist.choices) <= 2):
+            continue
+        low, high = (dist.low, dist.high) if hasattr(dist, "low") else (min(dist.choices), max(dist.choices))
+        if where <= EDGE:
+            advice.append(f"the best {name}={value:g} sits at the low edge of its range [{low:g}, {high:g}]: "
+                          "widen it downwards")
+        elif where >= 1 - EDGE:
+            advice.append(f"the best {name}={value:g} sits at the high edge of its range [{low:g}, {high:g}]: "
+                          "widen it upwards")
+    return advice
+
+
+def unimportant_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
+    if len(_complete(study)) < MIN_TRIALS_FOR_IMPORTANCE:
+        return []
+    found = importances(study) if found is None else found
+    best = best_trials(study)
+    if not found or len(best) != 1:
+        return []
+    return [f"{name} hardly matters (importance {value:.3f} < {UNIMPORTANT}): freeze it at "
+            f"{_fmt(best[0].params[name])} (the best trial's) and search the rest"
+            for name, value in found.items() if value < UNIMPORTANT and name in best[0].params]
+
+
+def convergence(study: optuna.Study) -> Optional[dict[str, Any]]:
+    """When the best was found and how much it improved over the last quarter of the complete
+    trials; None for fewer than 8 complete trials (or several objectives)."""
+    trials = sorted(_complete(study), key=lambda t: t.number)
+    if len(trials) < 8 or len(study.directions) != 1:
+        return None
+    sign = _sign(study)
+    best_so_far: list[float] = []
+    for t in trials:
+        best_so_far.append(t.value if not best_so_far else min(best_so_far[-1], t.value, key=lambda v: sign * v))
+    cut = len(trials) - len(trials) // 4 - 1  # the best before the last quarter
+    before, after = best_so_far[cut], best_so_far[-1]
+    found_at = next(i for i, v in enumerate(best_so_far) if v == after)
+    return {"best_trial": trials[found_at].number, "found_at": found_at + 1, "complete": len(trials),
+            "last_quarter_gain": sign * (before - after) / abs(before) if before else 0.0}
+
+
+def convergence_advice(study: optuna.Study) -> list[str]:
+    found = convergence(study)
+    if found is None or found["last_quarter_gain"] <= IMPROVING:
+        return []
+    return [f"not converged: the best improved by {found['last_quarter_gain']:.1%} over the last quarter of the "
+            f"trials (best found at complete trial {found['found_at']} of {found['complete']}): run more trials"]
+
+
+def pruning_advice(study: optuna.Study) -> list[str]:
+    """Warm-up too long / too short, judged from the trials (see the module's docstring)."""
+    pruner = study.user_attrs.get("pruner") or {}
+    warmup = pruner.get("n_warmup_steps")
+    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t) and not is_copied(t)]
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    advice = []
+    if warmup is not None and len(pruned) >= 3 and all(t.last_step == warmup for t in pruned):
+        advice.append(f"warm-up may be too long: all {len(pruned)} pruned trials were stopped at the first "
+                      f"check allowed (step {warmup}); try hydra.sweeper.pruner.n_warmup_steps={max(0, warmup // 2)}")
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and warmup in t.intermediate_values]
+    if warmup is not None and len(complete) >= 5:
+        agreement = spearman([t.intermediate_values[warmup] for t in complete], [t.value for t in complete])
+        if agreement is not None and agreement < RANK_AGREEMENT:
+            advice.append(f"warm-up may be too short: at step {warmup} the complete trials rank differently from "
+                          f"their final values (Spearman {agreement:.2f}); the pruner judges on noise. Try "
+                          f"hydra.sweeper.pruner.n_warmup_steps={warmup * 2 + 1}")
+    return advice
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
+    """Rank correlation (ties get their mean rank); None when either side is constant."""
+    def ranks(values: Sequence[float]) -> list[float]:
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                out[order[k]] = (i + j) / 2
+            i = j + 1
+        return out
+    ra, rb = ranks(a), ranks(b)
+    if len(set(ra)) < 2 or len(set(rb)) < 2:
+        return None
+    return statistics.correlation(ra, rb)
+
+
+def overfitting_advice(study: optuna.Study) -> list[str]:
+    if len(study.directions) != 1:
+        return []
+    pairs = [(t.number, min(t.intermediate_values.values()) if t.intermediate_values else t.value,
+              t.user_attrs["final_train_loss"]) for t in top_trials(study, TOP) if "final_train_loss" in t.user_attrs]
+    pairs = [(n, val, train) for n, val, train in pairs if train and train > 0]
+    if len(pairs) < 2:
+        return []
+    ratio = statistics.median(val / train for _, val, train in pairs)
+    if ratio <= OVERFIT_RATIO:
+        return []
+    shown = ", ".join(f"#{n} {val:.4g} vs {train:.4g}" for n, val, train in pairs)
+    return [f"the top trials overfit: validation loss {ratio:.1f}x their final training loss ({shown}); "
+            "add regularisation (dropout, weight decay), more data, or stop earlier"]
+
+
+def failure_groups(study: optuna.Study) -> dict[str, list[int]]:
+    """Failed trials by reason, numbers in a reason replaced by # so that one cause is one group."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        if is_surplus(t):
+            continue
+        reason = str(t.user_attrs.get("fail_reason", "no reason recorded"))
+        groups[re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", reason)].append(t.number)
+    return dict(sorted(groups.items(), key=lambda item: -len(item[1])))
+
+
+def failure_advice(study: optuna.Study) -> list[str]:
+    return [f"{len(numbers)} trial(s) failed with \"{reason}\" (trials {', '.join(map(str, numbers))})"
+            for reason, numbers in failure_groups(study).items()]
+
+
+def disagreement_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
+    if len(study.directions) != 1:
+        return []
+    top = top_trials(study, TOP)
+    if len(top) < TOP:
+        return []
+    best = top[0].value
+    if any(abs(t.value - best) > TIE * abs(best) for t in top):
+        return []  # the best stands out: no tie to break
+    found = importances(study) if found is None else found
+    advice = []
+    for name, dist in top[0].distributions.items():
+        if found and found.get(name, 1.0) < UNIMPORTANT:
+            continue  # that one hardly matters: its spread says nothing
+        where = [position(t.params.get(name), dist) for t in top if name in t.params]
+        if None in where or len(where) < TOP:
+            continue
+        if max(where) - min(where) >= DISAGREE_SPREAD:
+            values = ", ".join(_fmt(t.params[name]) for t in top)
+            advice.append(f"the top {TOP} trials are within {TIE:.0%} of each other but disagree on {name} "
+                          f"({values}): the optimum is not pinned down; run more trials")
+    return advice
+
+
+def recommendations(study: optuna.Study) -> list[str]:
+    """Every rule's advice, in the order of the module's docstring."""
+    found = importances(study) if len(study.directions) == 1 else {}
+    single = len(study.directions) == 1
+    advice = edge_advice(study) if single else []
+    if single:
+        advice += unimportant_advice(study, found) + convergence_advice(study)
+    advice += pruning_advice(study) + overfitting_advice(study) + failure_advice(study)
+    if single:
+        advice += disagreement_advice(study, found)
+    return advice
+
+
+def pruning_stats(study: optuna.Study) -> dict[str, Any]:
+    """Pruned trials and the epochs they did not train (against the longest complete trial)."""
+    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t) and not is_copied(t)]  # ran here
+    full = max((epochs_run(t) for t in trials if t.state == TrialState.COMPLETE), default=0)
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    return {"trials": len(trials), "pruned": len(pruned),
+            "epochs_trained": whole(round(sum(epochs_run(t) for t in trials), 2)),
+            "epochs_saved": whole(round(sum(max(0, full - epochs_run(t)) for t in pruned), 2))}

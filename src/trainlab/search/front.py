@@ -1,0 +1,82 @@
+"""Two-objective searches (validation loss and training time, or GPU energy where it is measured):
+the Pareto front, which configuration to take from it, and its plot.
+
+Optuna has no single best trial in such a study (``study.best_trials`` is the front) and cannot prune
+it, so these searches run every trial to its end (conf/hparams_search/optuna_two_objectives.yaml).
+Refine and the next stage take one configuration from the front by a rule the user sets:
+
+    pick: {within: 0.01, then: 1}
+
+"of the front trials whose objective 0 is within 1 % of the front's best objective 0, the best by
+objective 1": with objectives [val/loss, fit_seconds], the fastest trial within 1 % of the best loss.
+Without a rule: the best by objective 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+import optuna
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
+
+from trainlab.config.errors import UserError
+
+FRONT_PLOT = "pareto_front.png"
+
+
+def pick(front: Sequence[FrozenTrial], directions: Sequence[StudyDirection],
+         rule: Optional[Mapping[str, Any]] = None) -> FrozenTrial:
+    """One trial of a front by ``rule`` ({within: relative tolerance on objective 0, then: index})."""
+    if not front:
+        raise UserError("the Pareto front is empty: no trial completed")
+    rule = dict(rule or {})
+    unknown = set(rule) - {"within", "then"}
+    if unknown:
+        raise UserError(f"pick: unknown key(s) {', '.join(sorted(unknown))}; use within (e.g. 0.01) and then "
+                        "(the objective to take the best of, e.g. 1)")
+    signs = [1 if d == StudyDirection.MINIMIZE else -1 for d in directions]
+    first = min(front, key=lambda t: signs[0] * t.values[0])
+    within, then = rule.get("within"), int(rule.get("then", 1))
+    if within is None:
+        return first
+    if not 0 <= then < len(signs):
+        raise UserError(f"pick.then={then}: the study has objectives 0..{len(signs) - 1}")
+    best = first.values[0]
+    limit = best + abs(best) * float(within) * signs[0]
+    close = [t for t in front if signs[0] * t.values[0] <= signs[0] * limit]
+    return min(close, key=lambda t: (signs[then] * t.values[then], signs[0] * t.values[0]))
+
+
+def front_lines(front: Sequence[FrozenTrial], names: Sequence[str]) -> list[str]:
+    """The front as report lines, best first objective first."""
+    lines = [f"Pareto front ({len(front)} trials; {' / '.join(names)}):"]
+    for t in sorted(front, key=lambda t: t.values[0]):
+        values = ", ".join(f"{n}={v:.5g}" for n, v in zip(names, t.values))
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
+        lines.append(f"  #{t.number}: {values}  [{params}]")
+    return lines
+
+
+def plot_front(study: optuna.Study, names: Sequence[str], sweep_dir: Path) -> Optional[Path]:
+    """Every complete trial, the front highlighted (Optuna's matplotlib Pareto plot)."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization.matplotlib import plot_pareto_front
+
+    with warnings.catch_warnings():  # "experimental": noise for a reader of the report
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            axes = plot_pareto_front(study, target_names=list(names))
+        except (ValueError, RuntimeError):
+            return None
+    path = sweep_dir / FRONT_PLOT
+    axes.figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(axes.figure)
+    return path

@@ -1,0 +1,319 @@
+"""A sweep's plan: everything about ``hydra.sweeper`` that can be checked is checked here, before any
+trial, and gathered in one :class:`SweepPlan` that :class:`trainlab.search.sweep.OptunaSearch` runs.
+
+Also here: how the sampler is built (and re-seeded), how many trials run at once, how the CPU
+threads and the GPUs are divided between the slots.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import optuna
+from hydra.utils import get_method
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+
+from trainlab.config.checks import check_direction
+from trainlab.config.errors import UserError
+from trainlab.search.handover import build_pruner, instantiate_node
+from trainlab.search.shared import storage_url
+from trainlab.search.space import as_override, check_keys, grid_values, parse_space
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("minimize", "maximize")
+STUDY_FILE = "optuna.db"
+# what a job records on its trial besides the returned objective (trainlab.search.pruning), usable as
+# further objectives of a multi-objective search
+JOB_FACTS = ("fit_seconds", "energy_joules", "epochs")
+_SAMPLER_PACKAGES = {"CmaEsSampler": "cmaes"}  # samplers whose extra package Optuna imports late
+SAMPLER_NAMES = "tpe | random | cmaes | grid | nsgaii | qmc"
+
+
+@dataclass
+class SweepPlan:
+    """One checked sweep (one study). Built by :func:`plan_sweep`; tests may build one directly.
+
+    Args:
+        space: parameter -> distribution, in the order the parameters are drawn.
+        n_trials: trials to finish (COMPLETE or PRUNED) in the study, counting earlier runs'.
+        storage, study_name: where the study lives (:func:`trainlab.search.shared.storage_url`).
+        sweep_dir: the folder for results and job folders (``<sweep_dir>/<trial number>``).
+        directions: one per objective.
+        objectives: what each direction judges: ``objective`` (the job's return value) first, then
+            facts the job records on its trial (:data:`JOB_FACTS`).
+        fixed: overrides every trial gets.
+        slot_overrides: per slot, overrides its trials get (the slot's GPU); empty: none.
+        metric: the monitored metric's name, for messages.
+        sampler: the sampler's config node; None keeps the study's own sampler (never re-seeded).
+        pruner: the pruner's config node as a plain mapping; None: no pruning.
+        custom: fn(cfg, trial) suggesting more parameters, or None.
+        enqueue: configurations (parameter -> value) run first, through ``study.enqueue_trial``.
+        warm_start: a sweep folder whose finished trials are copied into a new study first.
+    """
+
+    space: dict[str, BaseDistribution]
+    n_trials: int
+    storage: str
+    study_name: str
+    sweep_dir: Path
+    directions: list[str] = field(default_factory=lambda: ["minimize"])
+    objectives: list[str] = field(default_factory=lambda: ["objective"])
+    fixed: list[str] = field(default_factory=list)
+    slot_overrides: list[list[str]] = field(default_factory=list)
+    metric: str = "objective"
+    trial_key: str = "+optuna_trial"
+    max_failure_rate: float = 0.0
+    sampler: Optional[DictConfig] = None
+    pruner: Optional[dict[str, Any]] = None
+    custom: Optional[Callable[[DictConfig, optuna.trial.Trial], None]] = None
+    enqueue: list[dict[str, Any]] = field(default_factory=list)
+    warm_start: Optional[Path] = None
+    seed_offset: int = 0  # added to a seeded sampler's seed (a study that follows an earlier one)
+
+    @property
+    def slots(self) -> int:
+        return max(1, len(self.slot_overrides))
+
+    def build_sampler(self, trials_before: int = 0) -> Optional[optuna.samplers.BaseSampler]:
+        """The sampler; a seeded one gets seed + ``trials_before``, so that a continued study (or
+        another process of a shared one) draws new points instead of repeating the first run's."""
+        if self.sampler is None:
+            return None
+        return build_sampler(self.sampler, self.space, trials_before + self.seed_offset)
+
+    @property
+    def seeded(self) -> bool:
+        return self.sampler is not None and self.sampler.get("seed") is not None
+
+
+# --- the sampler -------------------------------------------------------------------------------------
+
+def build_sampler(node: Any, space: Mapping[str, BaseDistribution], trials_before: int = 0) -> optuna.samplers.BaseSampler:
+    if not node or "_target_" not in node:
+        raise UserError(f"hydra.sweeper.sampler is not set; pick one with hydra/sweeper/sampler=tpe ({SAMPLER_NAMES})")
+    target = str(node["_target_"])
+    module, _, name = target.rpartition(".")
+    try:
+        getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        raise UserError(f"hydra.sweeper.sampler._target_={target} is not an Optuna sampler that can be imported; "
+                        f"pick one with hydra/sweeper/sampler={SAMPLER_NAMES}") from None
+    needs = _SAMPLER_PACKAGES.get(name)
+    if needs and importlib.util.find_spec(needs) is None:  # imported only at the first model-based sample
+        raise UserError(f"hydra.sweeper.sampler._target_={target} needs the '{needs}' package: pip install {needs}, "
+                        "or choose another sampler (tpe, random, qmc)")
+    kwargs = {}
+    if name == "GridSampler" and not node.get("search_space"):
+        kwargs["search_space"] = grid_values(space)
+    if trials_before and node.get("seed") is not None:
+        kwargs["seed"] = int(node["seed"]) + trials_before
+    return instantiate_node(node, "hydra.sweeper.sampler", **kwargs)
+
+
+# --- slots: trials at once, and the threads and GPUs each gets ----------------------------------------
+
+def is_in_process(launcher: Any) -> bool:
+    """Whether the launcher runs jobs inside this process (Hydra's basic launcher).
+
+    Hydra has no public name for its basic launcher (it lives in ``hydra._internal``) and no flag
+    saying where a launcher runs its jobs: the class is the only sign. The one place this is read.
+    """
+    from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+    return isinstance(launcher, BasicLauncher)
+
+
+def count_slots(n_jobs: int, launcher: Any) -> int:
+    if n_jobs > 1 and is_in_process(launcher):
+        log.warning("hydra.sweeper.n_jobs=%d with the basic launcher, which runs jobs inside this process: "
+                    "trials run one at a time; for parallel trials add hydra/launcher=joblib "
+                    "(or submitit_local)", n_jobs)
+        return 1
+    return n_jobs
+
+
+def _given(key: str, fixed: Sequence[str], space: Mapping[str, Any]) -> bool:
+    return key in space or any(f.split("=", 1)[0].lstrip("+~") == key for f in fixed)
+
+
+def thread_override(config: DictConfig, slots: int, fixed: Sequence[str], space: Mapping[str, Any]) -> list[str]:
+    """Parallel trials split the CPU threads, unless the command line or the space sets them."""
+    key = "hardware.num_threads"
+    if slots == 1 or "hardware" not in config or _given(key, fixed, space):
+        return []
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return [f"{key}={max(1, cores // slots)}"]
+
+
+def visible_gpu_count() -> int:
+    """CUDA devices this process sees (CUDA_VISIBLE_DEVICES applies); imports torch, ~2 s."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def gpu_overrides(config: DictConfig, slots: int, launcher: Any, fixed: Sequence[str],
+                  space: Mapping[str, Any]) -> list[list[str]]:
+    """Per slot, the GPU its trials train on: slot i -> ``hardware.devices=[i mod k]`` for k visible GPUs.
+
+    Lightning reads a list as device indices, so each job picks its own board whatever process it
+    runs in (a joblib worker that served another slot before, a fresh submitit_local process), and
+    the energy meter measures the board the trainer uses. Nothing is assigned when a single slot
+    runs, when the hardware profile is the CPU or asks for several devices per trial (DDP), when the
+    command line or the space sets ``hardware.devices``, under SLURM (the scheduler gives each job its
+    GPUs), or when fewer than two GPUs are visible (every trial then uses the only one).
+    """
+    nothing: list[list[str]] = [[] for _ in range(slots)]
+    key = "hardware.devices"
+    if slots == 1 or "hardware" not in config or _given(key, fixed, space):
+        return nothing
+    if type(launcher).__name__ == "SlurmLauncher" or str(config.hardware.get("accelerator")) == "cpu":
+        return nothing
+    devices = config.hardware.get("devices")
+    if devices not in (1, "1"):
+        log.info("%s=%s per trial: GPUs are not assigned to slots", key, devices)
+        return nothing
+    count = visible_gpu_count()
+    if count < 2:
+        return nothing
+    log.info("%d slots on %d GPUs: slot i trains on GPU i mod %d", slots, count, count)
+    return [[f"{key}=[{slot % count}]"] for slot in range(slots)]
+
+
+# --- the plan ------------------------------------------------------------------------------------------
+
+def check_directions(direction: Any) -> list[str]:
+    directions = list(direction) if isinstance(direction, (list, tuple, ListConfig)) else [direction]
+    lowered = [str(d).lower() for d in directions]
+    if any(d not in DIRECTIONS for d in lowered):
+        raise UserError(f"hydra.sweeper.direction={direction} must be minimize or maximize (or a list of them)")
+    return lowered
+
+
+def check_objectives(objectives: Any, directions: list[str]) -> list[str]:
+    """``hydra.sweeper.objectives``: null (the job returns every value) or ``[objective, <job fact>...]``."""
+    if not objectives:  # the job's return value holds every objective
+        return ["objective"] if len(directions) == 1 else [f"objective[{i}]" for i in range(len(directions))]
+    names = [str(o) for o in objectives]
+    if names[0] != "objective" or any(n not in JOB_FACTS for n in names[1:]):
+        raise UserError(f"hydra.sweeper.objectives={names}: the first must be objective (what the job returns), "
+                        f"the others facts a job records: {', '.join(JOB_FACTS)}")
+    if len(names) != len(directions):
+        raise UserError(f"hydra.sweeper.objectives has {len(names)} entries but hydra.sweeper.direction "
+                        f"{len(directions)}; give one direction per objective, e.g. [minimize, minimize]")
+    return names
+
+
+def check_enqueue(entries: Any, space: Mapping[str, BaseDistribution]) -> list[dict[str, Any]]:
+    """``hydra.sweeper.enqueue``: a list of {parameter: value}, each parameter searched, each value in range."""
+    checked = []
+    for i, entry in enumerate(entries or []):
+        if not isinstance(entry, (Mapping, DictConfig)):
+            raise UserError(f"hydra.sweeper.enqueue[{i}] must be a mapping parameter -> value, got {entry!r}")
+        params = OmegaConf.to_container(entry) if isinstance(entry, DictConfig) else dict(entry)
+        for key, value in params.items():
+            if key not in space:
+                raise UserError(f"hydra.sweeper.enqueue[{i}].{key} is not a searched parameter; searched: "
+                                f"{', '.join(space)}")
+            if not contains(space[key], value):
+                raise UserError(f"hydra.sweeper.enqueue[{i}].{key}={value!r} is outside its search range {space[key]}")
+        checked.append(params)
+    return checked
+
+
+def contains(dist: BaseDistribution, value: Any) -> bool:
+    if isinstance(dist, CategoricalDistribution):
+        return value in dist.choices
+    try:
+        return dist.low <= float(value) <= dist.high
+    except (TypeError, ValueError):
+        return False
+
+
+def pin_sweep_dir(config: DictConfig, folder: Optional[Path] = None) -> Path:
+    """Resolve ``hydra.sweep.dir`` once (or set it to ``folder``: a stage's) and hand the literal to
+    every job.
+
+    Its ``${uid:}`` is drawn per process: a job composed in a launcher's worker process would
+    otherwise land in a folder of its own. The launcher composes each job from this same config
+    object, so a stage that sets another folder moves the jobs that follow.
+    """
+    sweep_dir = (folder or Path(str(config.hydra.sweep.dir))).resolve()
+    with read_write(config.hydra), open_dict(config.hydra):
+        config.hydra.sweep.dir = str(sweep_dir)
+        overrides = [o for o in config.hydra.overrides.hydra if not str(o).startswith("hydra.sweep.dir=")]
+        config.hydra.overrides.hydra = [*overrides, as_override("hydra.sweep.dir", str(sweep_dir))]
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    return sweep_dir
+
+
+def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str], launcher: Any) -> SweepPlan:
+    """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
+    before every check has passed."""
+    for key in ("n_trials", "n_jobs"):
+        if conf[key] is None or conf[key] < 1:
+            raise UserError(f"hydra.sweeper.{key}={conf[key]} must be 1 or more")
+    if not 0.0 <= conf["max_failure_rate"] <= 1.0:
+        raise UserError(f"hydra.sweeper.max_failure_rate={conf['max_failure_rate']} must be within 0..1")
+    directions = check_directions(conf["direction"])
+    check_direction(directions, config)
+    objectives = check_objectives(conf.get("objectives"), directions)
+    space, fixed = parse_space(conf.get("params"), conf.get("search_space"), arguments)
+    custom = None
+    if conf.get("custom_search_space"):
+        try:
+            custom = get_method(conf["custom_search_space"])
+        except Exception as exc:  # noqa: BLE001 - any import failure means the same thing to the user
+            raise UserError(f"hydra.sweeper.custom_search_space={conf['custom_search_space']} cannot be imported: "
+                            f"{exc}") from None
+    if not space and custom is None:
+        raise UserError("the search space is empty: give hydra.sweeper.params (e.g. "
+                        "optimizer.lr: tag(log, interval(1e-5, 1e-3))) or hydra.sweeper.search_space")
+    check_keys(config, space)
+    sampler = build_sampler(conf["sampler"], space)  # checked before anything is written
+    pruner = OmegaConf.to_container(conf["pruner"], resolve=True) if conf.get("pruner") else None
+    if pruner and len(directions) > 1 and pruner["_target_"] != "optuna.pruners.NopPruner":
+        log.warning("hydra.sweeper.pruner=%s is not used: Optuna cannot prune a study with %d objectives "
+                    "(there is no single value to compare trials by); every trial runs to its end",
+                    pruner["_target_"], len(directions))
+        pruner = None
+    build_pruner(pruner)  # a bad pruner argument is found here, not in every job
+    n_trials = int(conf["n_trials"])
+    if isinstance(sampler, optuna.samplers.GridSampler):
+        grid = conf["sampler"].get("search_space") or grid_values(space)
+        size = math.prod(len(v) for v in grid.values())
+        if size < n_trials:
+            log.info("the grid has %d points: n_trials %d -> %d", size, n_trials, size)
+            n_trials = size
+    enqueue = check_enqueue(conf.get("enqueue"), space)
+    warm_start = Path(str(conf["warm_start"])).expanduser().resolve() if conf.get("warm_start") else None
+    if warm_start is not None and not warm_start.is_dir():
+        raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is not a folder; give an earlier sweep's folder")
+    slots = count_slots(int(conf["n_jobs"]), launcher)
+    fixed += thread_override(config, slots, fixed, space)
+    slot_overrides = gpu_overrides(config, slots, launcher, fixed, space)
+    sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+    plan = SweepPlan(
+        space=space, n_trials=n_trials, sweep_dir=sweep_dir,
+        storage=storage_url(conf.get("storage"), sweep_dir / STUDY_FILE),
+        study_name=conf.get("study_name") or sweep_dir.name, directions=directions, objectives=objectives,
+        fixed=fixed, slot_overrides=slot_overrides, metric=str(config.get("optimized_metric", "objective")),
+        trial_key="optuna_trial" if "optuna_trial" in config else "+optuna_trial",
+        max_failure_rate=float(conf["max_failure_rate"]), sampler=conf["sampler"], pruner=pruner, custom=custom,
+        enqueue=enqueue, warm_start=warm_start)
+    if conf.get("fix_top_of"):
+        from trainlab.search.stages import fix_top_of_earlier
+
+        plan = fix_top_of_earlier(plan, conf)
+    pin_sweep_dir(config, sweep_dir)  # the first write, after every check
+    return plan

@@ -1,0 +1,233 @@
+"""Staged search: tune the parameters that matter most first, then the rest with those fixed.
+
+Two ways in:
+
+- **Stages in one command.** A search file lists ``hydra.sweeper.stages``, groups of the searched
+  parameters (conf/hparams_search/staged.yaml)::
+
+      stages:
+        - {name: architecture, params: [model.net.hidden_size, model.net.num_layers]}
+        - {name: optimisation, params: [optimizer.lr, data.batch_size]}
+
+  Stage 1 searches its group with every other parameter at its config default. Stage k searches its
+  group with the best values of stages 1..k-1 fixed, and runs first the configuration those stages
+  ended with (its own parameters at their defaults), so it starts from the best point found so far.
+  Each stage is a study of its own in ``<sweep dir>/<k>_<name>/`` (optuna.db, trials, run folders),
+  with ``stage_trials[k]`` trials (default ``n_trials``). ``<sweep dir>/stages.yaml`` says what each
+  stage searched, what it fixed and why.
+- **From an earlier sweep** (``make stage2 SWEEP=<dir> TOP=3``, or the sweeper keys
+  ``fix_top_of=<dir>`` and ``fix_top=<k>``): the earlier study's k most important parameters
+  (fANOVA) are fixed at its best trial's values, the rest searched, and the best trial's values of
+  the rest run first.
+
+The closing step, retraining the best configuration longer, is ``make refine SWEEP=<stage folder>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Optional
+
+import optuna
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.config.errors import UserError, report_user_errors
+from trainlab.search.plan import SweepPlan, contains, pin_sweep_dir, plan_sweep
+from trainlab.search.results import RESULTS_YAML, best_trials, load_sweep_study, write_atomic
+from trainlab.search.space import as_override
+
+log = logging.getLogger(__name__)
+
+STAGES_YAML = "stages.yaml"
+
+
+def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: int,
+                 fixed: Sequence[str] = ()) -> list[tuple[str, list[str], int]]:
+    """(name, parameters, trials) per stage; every searched parameter in exactly one stage. A stage's key that
+    the command line fixes (``model.net.hidden_size=8``) is not searched; a stage left with none is
+    skipped. Both are logged."""
+    given = {f.split("=", 1)[0].lstrip("+~") for f in fixed}
+    counts = conf.get("stage_trials") or [n_trials] * len(conf["stages"])
+    if len(counts) != len(conf["stages"]):
+        raise UserError(f"hydra.sweeper.stage_trials has {len(counts)} entries for {len(conf['stages'])} stages")
+    groups, seen = [], {}
+    for i, stage in enumerate(conf["stages"]):
+        name = str(stage.get("name") or f"stage{i + 1}")
+        listed = [str(p) for p in (stage.get("params") or [])]
+        if not listed:
+            raise UserError(f"hydra.sweeper.stages[{i}] ({name}) lists no params")
+        params = [key for key in listed if key not in given]
+        if len(params) < len(listed):
+            log.info("stage %s: %s fixed on the command line, not searched", name,
+                     ", ".join(k for k in listed if k in given))
+        for key in params:
+            if key not in space_keys:
+                raise UserError(f"hydra.sweeper.stages[{i}].params: {key} is not a searched parameter; "
+                                f"searched: {', '.join(space_keys)}")
+            if key in seen:
+                raise UserError(f"hydra.sweeper.stages: {key} is in stage {seen[key]} and stage {name}")
+            seen[key] = name
+        if params:
+            groups.append((name, params, int(counts[i])))
+        else:
+            log.info("stage %s: every parameter is fixed on the command line; skipped", name)
+    left = [k for k in space_keys if k not in seen]
+    if left:
+        raise UserError(f"hydra.sweeper.stages: {', '.join(left)} searched but in no stage; add them to a stage "
+                        "or drop them from hydra.sweeper.params")
+    return groups
+
+
+def best_params(study: optuna.Study, rule: Any = None) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
+    """The trial a stage hands on: the best, or on a Pareto front the one ``rule`` picks."""
+    from trainlab.search.front import pick
+
+    front = best_trials(study)
+    if not front:
+        raise UserError(f"study {study.study_name} has no complete trial: nothing to fix for the next stage")
+    chosen = front[0] if len(front) == 1 else pick(front, study.directions, rule)
+    return chosen, dict(chosen.params)
+
+
+def stage_plans(base: SweepPlan, conf: Mapping[str, Any]) -> list[tuple[str, SweepPlan]]:
+    """One plan per stage, before any runs: its own folder, study and space; fixing happens later."""
+    for key in ("enqueue", "warm_start", "fix_top_of", "custom_search_space"):
+        if conf.get(key):
+            raise UserError(f"hydra.sweeper.{key} is not supported together with hydra.sweeper.stages "
+                            "(each stage enqueues the previous stage's best itself); drop one of them")
+    groups = stage_groups(conf, list(base.space), base.n_trials, base.fixed)
+    plans = []
+    for i, (name, keys, n_trials) in enumerate(groups, 1):
+        folder = base.sweep_dir / f"{i}_{name}"
+        plans.append((name, replace(base, space={k: base.space[k] for k in keys}, n_trials=int(n_trials),
+                                    sweep_dir=folder, study_name=f"{base.study_name}-{i}_{name}",
+                                    storage=base.storage.replace(str(base.sweep_dir / "optuna.db"),
+                                                                 str(folder / "optuna.db")),
+                                    fixed=list(base.fixed), enqueue=[])))
+    return plans
+
+
+def defaults_of(config: DictConfig, keys: Sequence[str]) -> dict[str, Any]:
+    return {k: OmegaConf.select(config, k, default=None) for k in keys}
+
+
+def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str], launcher: Any) -> None:
+    """Run the stages one after the other; write stages.yaml after each."""
+    from trainlab.search.sweep import OptunaSearch
+
+    with report_user_errors():
+        base = plan_sweep(conf, config, arguments, launcher)
+        plans = stage_plans(base, conf)
+    fixed: dict[str, Any] = {}
+    record: list[dict[str, Any]] = []
+    for i, (name, plan) in enumerate(plans, 1):
+        plan.sweep_dir.mkdir(parents=True, exist_ok=True)
+        pin_sweep_dir(config, plan.sweep_dir)
+        start = {k: v for k, v in defaults_of(config, list(plan.space)).items() if contains(plan.space[k], v)}
+        plan = replace(plan, fixed=[*base.fixed, *(as_override(k, v) for k, v in fixed.items())],
+                       enqueue=[start] if fixed and start else [])
+        with report_user_errors():
+            search = OptunaSearch(plan, launcher, config=config)
+        log.info("stage %d/%d (%s): searching %s; fixed: %s", i, len(plans), name, ", ".join(plan.space),
+                 ", ".join(f"{k}={v}" for k, v in fixed.items()) or "nothing yet")
+        search.run()
+        with report_user_errors():
+            best, params = best_params(search.study, conf.get("pick"))
+        record.append({"stage": i, "name": name, "folder": str(plan.sweep_dir), "searched": list(plan.space),
+                       "fixed": {k: {"value": v, "why": why} for k, (v, why) in _why(fixed, record).items()},
+                       "enqueued_first": plan.enqueue[0] if plan.enqueue else None,
+                       "best_trial": best.number, "best_values": list(best.values), "best_params": params})
+        fixed.update(params)
+        write_atomic(base.sweep_dir / STAGES_YAML, yaml.safe_dump({"stages": record}, sort_keys=False))
+    log.info("stages done: %s; retrain the best longer with make refine SWEEP=%s", base.sweep_dir / STAGES_YAML,
+             plans[-1][1].sweep_dir)
+
+
+def _why(fixed: Mapping[str, Any], record: list[dict[str, Any]]) -> dict[str, tuple[Any, str]]:
+    """For each fixed value: the stage whose best trial it came from."""
+    out = {}
+    for stage in record:
+        for key, value in stage["best_params"].items():
+            if key in fixed:
+                out[key] = (value, f"best of stage {stage['stage']} ({stage['name']}), trial {stage['best_trial']} "
+                                   f"with {stage['best_values']}")
+    return out
+
+
+# --- stage 2 from an earlier sweep ------------------------------------------------------------------
+
+def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, float], int]:
+    """(fixed: the k most important parameters at the best trial's values, the best's other values,
+    every importance, the number of trials) of an earlier sweep."""
+    from trainlab.search.analyze import importances
+
+    study = load_sweep_study(sweep_dir)
+    best, params = best_params(study)
+    found = importances(study)
+    if not found:
+        raise UserError(f"{sweep_dir}: too few complete trials to rank the parameters by importance")
+    if not 1 <= top < len(found):
+        raise UserError(f"TOP={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
+    ranked = list(found)  # most important first
+    fixed = {k: params[k] for k in ranked[:top]}
+    rest = {k: v for k, v in params.items() if k not in fixed}
+    return fixed, rest, found, len(study.trials)
+
+
+def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
+    """Apply ``fix_top_of`` / ``fix_top`` to a plan: fixed keys leave the space, the rest start at the
+    earlier best."""
+    source = Path(str(conf["fix_top_of"])).expanduser().resolve()
+    fixed, rest, found, trials = top_fixed(source, int(conf.get("fix_top") or 1))
+    unknown = [k for k in fixed if k not in plan.space]
+    if unknown:
+        raise UserError(f"hydra.sweeper.fix_top_of={source}: {', '.join(unknown)} is not searched here")
+    space = {k: d for k, d in plan.space.items() if k not in fixed}
+    start = {k: v for k, v in rest.items() if k in space and contains(space[k], v)}
+    log.info("fixed from %s by importance: %s", source,
+             ", ".join(f"{k}={v} (importance {found[k]:.2f})" for k, v in fixed.items()))
+    # seed_offset: a seeded sampler would otherwise draw the earlier study's first points again
+    return replace(plan, space=space, fixed=[*plan.fixed, *(as_override(k, v) for k, v in fixed.items())],
+                   enqueue=[start, *plan.enqueue] if start else plan.enqueue, seed_offset=trials)
+
+
+def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) -> list[str]:
+    """train.py -m with the earlier sweep's own overrides (its task's and its hydra.* ones: n_trials,
+    pruner, launcher ...) plus the fixing keys, then ``extra``."""
+    multirun = yaml.safe_load((sweep_dir / "multirun.yaml").read_text())
+    own = ("hydra.sweep.dir=", "hydra.sweeper.fix_top_of=", "hydra.sweeper.fix_top=")
+    earlier = [o for group in ("hydra", "task") for o in multirun["hydra"]["overrides"][group]
+               if not o.startswith(own)]
+    if not any(o.startswith("hparams_search=") for o in earlier):
+        earlier.insert(0, "hparams_search=optuna")
+    return [sys.executable, str(root / "train.py"), "-m", *earlier, f"hydra.sweeper.fix_top_of={sweep_dir.resolve()}",
+            f"hydra.sweeper.fix_top={top}", *extra]
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Stage 2 from an earlier sweep: fix its TOP most important "
+                                     "parameters at their best values and search the rest")
+    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("--top", type=int, default=3, help="how many parameters to fix (by fANOVA importance)")
+    parser.add_argument("overrides", nargs="*", help="more overrides for train.py")
+    args = parser.parse_intermixed_args(argv)
+    if not (args.sweep_dir / RESULTS_YAML).is_file():
+        print(f"error: {args.sweep_dir} is not a finished sweep folder (no {RESULTS_YAML})", file=sys.stderr)
+        return 2
+    from trainlab.search.refine import repository_root
+
+    command = stage2_command(args.sweep_dir, args.top, args.overrides, repository_root())
+    print(shlex.join(command), flush=True)
+    return subprocess.call(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Warm starts: configurations run first, and a new study that starts from an earlier one's trials.
+
+- ``hydra.sweeper.enqueue``: a list of configurations (parameter -> value; the parameters left out are
+  sampled), handed to ``study.enqueue_trial``. The next trials the sweep asks are these, in order; they
+  are ordinary trials and count towards ``n_trials``. ``skip_if_exists``: a continued study (or each
+  process of a shared one) does not enqueue a configuration the study already has.
+- ``hydra.sweeper.warm_start=<earlier sweep folder>``: the earlier study's finished trials (COMPLETE and
+  PRUNED, with their reported values) are copied into this study once, when it is new, with
+  ``study.add_trials``. The sampler sees them like its own (TPE's model of good and bad regions starts
+  from them); they carry the user attribute ``copied_from`` and count neither towards ``n_trials`` nor
+  in the sweep's progress. The two studies must search the same space: a parameter whose range differs
+  is refused, since the copied values would say nothing about the new range.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from trainlab.config.errors import UserError
+from trainlab.search.results import load_sweep_study
+from trainlab.search.shared import COPIED, is_copied, is_surplus
+
+log = logging.getLogger(__name__)
+
+WARM_STARTED = "warm_started_from"  # study user attribute: the folder its copied trials came from
+
+
+def enqueue(study: optuna.Study, configurations: list[dict[str, Any]]) -> int:
+    """Enqueue each configuration the study does not have yet; how many were added."""
+    waiting_before = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    for params in configurations:
+        study.enqueue_trial(params, skip_if_exists=True)
+    added = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))) - waiting_before
+    if added:
+        log.info("%d configuration(s) from hydra.sweeper.enqueue run first", added)
+    return added
+
+
+def copyable(earlier: FrozenTrial) -> bool:
+    return earlier.state in (TrialState.COMPLETE, TrialState.PRUNED) and not is_surplus(earlier)
+
+
+def check_same_space(trials: list[FrozenTrial], space: Mapping[str, BaseDistribution], source: Path) -> None:
+    for trial in trials:
+        for name, dist in trial.distributions.items():
+            if name in space and space[name] != dist:
+                raise UserError(f"hydra.sweeper.warm_start={source}: {name} was searched over {dist} there and "
+                                f"is {space[name]} here; warm starts need the same space (or start a new study)")
+
+
+def copy_trials(study: optuna.Study, source: Path, space: Mapping[str, BaseDistribution]) -> int:
+    """Copy ``source``'s finished trials into ``study`` unless it was warm-started already; how many."""
+    if study.user_attrs.get(WARM_STARTED) or any(is_copied(t) for t in study.get_trials(deepcopy=False)):
+        return 0
+    earlier = load_sweep_study(source)
+    if len(earlier.directions) != len(study.directions) or earlier.directions != study.directions:
+        raise UserError(f"hydra.sweeper.warm_start={source}: its study has directions "
+                        f"{[d.name.lower() for d in earlier.directions]}, this one "
+                        f"{[d.name.lower() for d in study.directions]}")
+    trials = [t for t in earlier.get_trials(deepcopy=False) if copyable(t)]
+    check_same_space(trials, space, source)
+    copies = [create_trial(state=t.state, params=t.params, distributions=t.distributions,
+                           values=t.values if t.state == TrialState.COMPLETE else None,
+                           intermediate_values=t.intermediate_values,
+                           user_attrs={**{k: v for k, v in t.user_attrs.items() if k != "sweeper"},
+                                       COPIED: f"{earlier.study_name}#{t.number}"})
+              for t in trials if set(t.params) <= set(space)]
+    study.add_trials(copies)
+    study.set_user_attr(WARM_STARTED, str(source))
+    log.info("warm start: %d finished trials copied from %s (they do not count towards n_trials)",
+             len(copies), source)
+    return len(copies)

@@ -1,0 +1,286 @@
+"""Search, round two, without training: a real search file's plan run by OptunaSearch with a stand-in
+launcher whose "job" scores the overrides it gets. Enqueued configurations, warm starts, one GPU per
+slot (faked device count), staged search, stage 2 from an earlier sweep, two objectives, refine.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn, JobStatus
+from optuna.trial import TrialState, create_trial
+
+from tests.conftest import config_options
+from trainlab.config.errors import UserError
+from trainlab.search import plan as plan_module
+from trainlab.search.handover import TrialHandover
+from trainlab.search.plan import plan_sweep
+from trainlab.search.shared import is_copied, open_storage
+from trainlab.search.space import parse_space
+from trainlab.search.sweep import OptunaSearch
+
+SEED_SPACE = ["hparams_search=optuna", "hydra/sweeper/pruner=nop", "hydra.sweeper.sampler.seed=5"]
+
+
+def score(params: dict[str, Any]) -> float:
+    """A made-up objective with its optimum at 4 layers, 112 units, lr 3e-4 (batch size hardly matters)."""
+    return ((params.get("model.net.num_layers", 2) - 4) ** 2 + ((params.get("model.net.hidden_size", 64) - 112) / 16) ** 2
+            + (math.log10(params.get("optimizer.lr", 1e-3)) - math.log10(3e-4)) ** 2)
+
+
+class StandIn:
+    """A launcher: each job's value is :func:`score` of its overrides; records what it was given."""
+
+    def __init__(self, facts: dict[str, float] | None = None):
+        self.jobs: list[list[str]] = []
+        self.facts = facts or {}
+
+    def launch(self, jobs: list[list[str]], initial_job_idx: int) -> list[JobReturn]:
+        (overrides,) = jobs
+        self.jobs.append(overrides)
+        parsed = {o.key_or_group.lstrip("+"): o.value() for o in OverridesParser.create().parse_overrides(overrides)}
+        handover = TrialHandover.from_config(parsed.pop("optuna_trial"))
+        params = parsed
+        if self.facts:  # what a job records on its trial (OptunaPruning.on_train_end)
+            study = optuna.load_study(study_name=handover.study_name, storage=open_storage(handover.storage))
+            trial = optuna.trial.Trial(study, handover.trial_id)
+            for key, value in self.facts.items():
+                trial.set_user_attr(key, value * (1 + params.get("model.net.num_layers", 1)))
+        job = JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
+        job.return_value = score(params)
+        return [job]
+
+
+def search_for(compose_cfg, tmp_path: Path, overrides: list[str], launcher: Any = None) -> OptunaSearch:
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    launcher = launcher or StandIn()
+    return OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, [], launcher), launcher, config=cfg)
+
+
+def params_of(overrides: list[str], key: str) -> str:
+    return next(o.split("=", 1)[1] for o in overrides if o.startswith(key + "="))
+
+
+# -- enqueue ---------------------------------------------------------------------------------------------
+def test_enqueued_configurations_run_first_and_count_towards_n_trials(compose_cfg, tmp_path):
+    search = search_for(compose_cfg, tmp_path, [
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.enqueue=[{model.net.num_layers:4,optimizer.lr:0.0003},{model.net.hidden_size:112}]"])
+    search.run()
+    trials = search.study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4  # two enqueued + two sampled = n_trials
+    assert trials[0].params["model.net.num_layers"] == 4 and trials[0].params["optimizer.lr"] == 0.0003
+    assert trials[1].params["model.net.hidden_size"] == 112
+    assert params_of(search.launcher.jobs[0], "model.net.num_layers") == "4"  # and the job got them
+    again = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=5",  # continued: not enqueued twice
+                                               "hydra.sweeper.enqueue=[{model.net.num_layers:4,optimizer.lr:0.0003}]"])
+    again.run()
+    assert len(again.study.trials) == 5 and again.study.trials[4].params != trials[0].params
+
+
+def test_enqueue_outside_the_space_is_refused(compose_cfg, tmp_path):
+    with pytest.raises(UserError, match=r"hydra.sweeper.enqueue\[0\].model.net.num_layers=9 is outside"):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.num_layers:9}]"])
+    with pytest.raises(UserError, match=r"hydra.sweeper.enqueue\[0\].model.net.dropout is not a searched parameter"):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.dropout:0.1}]"])
+
+
+# -- warm start ------------------------------------------------------------------------------------------
+def earlier_sweep(folder: Path, space: dict, n: int = 30) -> Path:
+    """A finished sweep folder (optuna.db, study named after the folder) with n scored random trials."""
+    folder.mkdir(parents=True)
+    study = optuna.create_study(storage=f"sqlite:///{folder}/optuna.db", study_name=folder.name)
+    rng = random.Random(1)
+    for _ in range(n):
+        params = {k: (d.choices[rng.randrange(len(d.choices))] if hasattr(d, "choices") else
+                      (rng.randrange(d.low, d.high + 1, d.step) if isinstance(d.low, int) else
+                       10 ** rng.uniform(math.log10(d.low), math.log10(d.high)))) for k, d in space.items()}
+        study.add_trial(create_trial(params=params, distributions=space, value=score(params), user_attrs={"run_dir": "x"}))
+    return folder
+
+
+def layers_near_optimum(search: OptunaSearch) -> int:
+    return sum(t.params["model.net.num_layers"] in (3, 4, 5) for t in search.study.trials if not is_copied(t))
+
+
+def test_a_warm_started_study_starts_from_the_earlier_trials(compose_cfg, tmp_path):
+    cfg = compose_cfg(SEED_SPACE)
+    space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
+    source = earlier_sweep(tmp_path / "earlier", space)
+    warm = search_for(compose_cfg, tmp_path / "warm", ["hydra.sweeper.n_trials=6", f"hydra.sweeper.warm_start={source}"])
+    warm.run()
+    trials = warm.study.trials
+    copied = [t for t in trials if is_copied(t)]
+    assert len(copied) == 30 and all(t.user_attrs["copied_from"].startswith("earlier#") for t in copied)
+    assert sum(not is_copied(t) for t in trials) == 6  # copies do not count towards n_trials
+    # The sampler sees them: with 30 finished trials TPE is past its 10 random start-up trials at once
+    # and draws near the earlier optimum; a cold study with the same seed starts with random draws.
+    cold = search_for(compose_cfg, tmp_path / "cold", ["hydra.sweeper.n_trials=6"])
+    cold.run()
+    assert layers_near_optimum(warm) == 6 and layers_near_optimum(cold) < 6
+    results = yaml.safe_load((tmp_path / "warm" / "sweep" / "optimization_results.yaml").read_text())
+    assert results["trials"]["copied"] == 30 and results["trials"]["complete"] == 6
+    assert not is_copied(warm.study.trials[results["best_trial"]])  # the best is one that ran here
+
+
+def test_a_warm_start_from_another_space_is_refused(compose_cfg, tmp_path):
+    source = earlier_sweep(tmp_path / "earlier", {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}, n=3)
+    with pytest.raises(UserError, match="optimizer.lr was searched over .* there and is .* here"):
+        search_for(compose_cfg, tmp_path, [f"hydra.sweeper.warm_start={source}"])
+
+
+# -- one GPU per slot --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("gpus,slots,expected", [
+    (4, 4, [["hardware.devices=[0]"], ["hardware.devices=[1]"], ["hardware.devices=[2]"], ["hardware.devices=[3]"]]),
+    (2, 3, [["hardware.devices=[0]"], ["hardware.devices=[1]"], ["hardware.devices=[0]"]]),
+    (1, 2, [[], []]),  # a laptop: both slots share its one GPU
+    (0, 2, [[], []]),
+])
+def test_slot_i_trains_on_gpu_i_mod_k(compose_cfg, tmp_path, monkeypatch, gpus, slots, expected):
+    monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: gpus)
+    search = search_for(compose_cfg, tmp_path, ["hardware=a100", f"hydra.sweeper.n_jobs={slots}"])
+    assert search.plan.slot_overrides == expected
+    trial = search.study.ask()
+    trial.suggest_int("model.net.num_layers", 1, 5)
+    last = search.launch_overrides(trial, slots - 1)
+    assert ("hardware.devices" in " ".join(last)) == bool(expected[-1])
+    assert last[-1].startswith("optuna_trial={") and "trial_id:" in last[-1]
+
+
+def test_no_gpus_are_assigned_on_the_cpu_or_when_the_devices_are_given(compose_cfg, tmp_path, monkeypatch):
+    monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: 4)
+    assert search_for(compose_cfg, tmp_path, ["hardware=cpu", "hydra.sweeper.n_jobs=2"]).plan.slot_overrides == [[], []]
+    given = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=2", "hardware.devices=2"])
+    assert given.plan.slot_overrides == [[], []]
+
+
+def test_the_energy_meter_reads_the_board_a_slot_trains_on(monkeypatch):
+    from trainlab.callbacks.energy import visible_physical_devices
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert visible_physical_devices([2]) == ["2"]  # hardware.devices=[2] -> trainer.device_ids [2] -> NVML 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6")
+    assert visible_physical_devices([2]) == ["6"]
+
+
+# -- staged search ---------------------------------------------------------------------------------------
+def test_a_staged_search_fixes_each_stages_best_and_runs_it_first_in_the_next(compose_cfg, tmp_path):
+    from trainlab.search.stages import run_stages
+
+    cfg = compose_cfg(["hparams_search=staged", "hydra/sweeper/pruner=nop", "hydra.sweeper.stage_trials=[4,3]",
+                       f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    launcher = StandIn()
+    run_stages(cfg.hydra.sweeper, cfg, [], launcher)
+    record = yaml.safe_load((tmp_path / "sweep" / "stages.yaml").read_text())["stages"]
+    first, second = record
+    assert first["searched"] == ["model.net.hidden_size", "model.net.num_layers"] and first["fixed"] == {}
+    assert second["searched"] == ["optimizer.lr", "data.batch_size"]
+    best = first["best_params"]
+    assert {k: v["value"] for k, v in second["fixed"].items()} == best
+    assert all(v["why"].startswith("best of stage 1 (architecture)") for v in second["fixed"].values())
+    stage2_jobs = launcher.jobs[4:]
+    assert len(launcher.jobs) == 7 and len(stage2_jobs) == 3
+    for job in stage2_jobs:  # every stage-2 job runs with stage 1's best architecture
+        assert params_of(job, "model.net.hidden_size") == str(best["model.net.hidden_size"])
+        assert params_of(job, "model.net.num_layers") == str(best["model.net.num_layers"])
+    # first in stage 2: stage 1's best as it ran (lr and batch size at their defaults)
+    assert second["enqueued_first"] == {"optimizer.lr": cfg.optimizer.lr, "data.batch_size": cfg.data.batch_size}
+    assert params_of(stage2_jobs[0], "optimizer.lr") == str(cfg.optimizer.lr)
+    assert (tmp_path / "sweep" / "2_optimisation" / "optuna.db").is_file()
+    for job in launcher.jobs[:4]:  # stage 1: stage 2's parameters at their defaults (not passed)
+        assert not [o for o in job if o.startswith(("optimizer.lr=", "data.batch_size="))]
+
+
+def test_stages_must_cover_the_space_once(compose_cfg, tmp_path):
+    from trainlab.search.stages import run_stages
+
+    cfg = compose_cfg(["hparams_search=staged", "hydra.sweeper.stages=[{name:a,params:[optimizer.lr]}]",
+                       f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    with pytest.raises(SystemExit):
+        run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
+
+
+def test_stage_two_from_an_earlier_sweep_fixes_its_top_k_by_importance(compose_cfg, tmp_path):
+    cfg = compose_cfg(SEED_SPACE)
+    space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
+    source = earlier_sweep(tmp_path / "earlier", space, n=40)
+    earlier = optuna.load_study(study_name="earlier", storage=f"sqlite:///{source}/optuna.db")
+    ranked = list(optuna.importance.get_param_importances(
+        earlier, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)))
+    search = search_for(compose_cfg, tmp_path, [f"hydra.sweeper.fix_top_of={source}", "hydra.sweeper.fix_top=2",
+                                                "hydra.sweeper.n_trials=1"])
+    top = ranked[:2]
+    assert set(search.plan.space) == set(space) - set(top)
+    for key in top:
+        assert f"{key}={earlier.best_trial.params[key]}" in search.plan.fixed
+    search.run()
+    (first,) = search.study.trials  # runs first: the earlier best's values of the rest
+    assert first.params == {k: v for k, v in earlier.best_trial.params.items() if k not in top}
+
+
+# -- two objectives --------------------------------------------------------------------------------------
+def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(compose_cfg, tmp_path):
+    from trainlab.search.analyze import report
+    from trainlab.search.front import pick
+    from trainlab.search.results import best_trials
+
+    search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8",
+                                                "hydra/sweeper/pruner=median"], StandIn(facts={"fit_seconds": 10.0}))
+    assert search.plan.pruner is None  # asked for, reported, not used: Optuna cannot prune two objectives
+    search.run()
+    sweep_dir = tmp_path / "sweep"
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    assert results["objectives"] == ["objective", "fit_seconds"] and results["solutions"]
+    text = report(sweep_dir)
+    assert "Pareto front (" in text and (sweep_dir / "pareto_front.png").is_file()
+    front = best_trials(search.study)
+    chosen = pick(front, search.study.directions, {"within": 0.5, "then": 1})
+    best_loss = min(t.values[0] for t in front)
+    close = [t for t in front if t.values[0] <= best_loss * 1.5]
+    assert chosen.values[1] == min(t.values[1] for t in close)
+
+
+def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
+    """make refine SWEEP=<dir> EPOCHS=2 ARGS="logger=none" runs refine.py <dir> --epochs 2 logger=none."""
+    from trainlab.search import refine
+
+    run_dir = tmp_path / "sweep" / "0"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(
+        ["hparams_search=optuna", "optimizer.lr=0.001", "optuna_trial={storage:x}", "trainer.max_epochs=10"]))
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/sweep/optuna.db", study_name="sweep")
+    study.add_trial(create_trial(params={}, distributions={}, value=1.0, user_attrs={"run_dir": str(run_dir)}))
+    calls = []
+    monkeypatch.setattr(refine.subprocess, "call", lambda command: calls.append(command) or 0)
+    assert refine.main([str(tmp_path / "sweep"), "--epochs", "2", "logger=none"]) == 0
+    assert calls[0][2:] == ["optimizer.lr=0.001", "trainer.max_epochs=2", "logger=none"]
+
+
+@pytest.mark.parametrize("search", config_options("hparams_search"))
+def test_every_search_file_composes_and_plans(compose_cfg, tmp_path, search):
+    cfg = compose_cfg([f"hparams_search={search}", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    plan = plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert set(plan.space) == {"model.net.hidden_size", "model.net.num_layers", "optimizer.lr", "data.batch_size"}
+    if search == "optuna_hyperband":  # its max_resource is the epoch cap, resolved for the jobs
+        assert plan.pruner["max_resource"] == cfg.trainer.max_epochs == 10
+    if search == "optuna":  # the seed's median settings stay the default
+        assert (plan.pruner["n_startup_trials"], plan.pruner["n_warmup_steps"]) == (5, 3)
+
+
+def test_make_stage2_runs_the_earlier_sweeps_command_with_the_fixing_keys(tmp_path):
+    from trainlab.search.stages import stage2_command
+
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {
+        "hydra": ["hydra.sweeper.n_trials=30", f"hydra.sweep.dir={tmp_path}"],
+        "task": ["hparams_search=optuna_hyperband", "model=cnn"]}}}))
+    command = stage2_command(tmp_path, 2, ["hydra.sweeper.n_trials=10"], Path("/repo"))
+    assert command[1:] == ["/repo/train.py", "-m", "hydra.sweeper.n_trials=30", "hparams_search=optuna_hyperband",
+                           "model=cnn", f"hydra.sweeper.fix_top_of={tmp_path}", "hydra.sweeper.fix_top=2",
+                           "hydra.sweeper.n_trials=10"]  # the earlier sweep's folder is not reused; later keys win
