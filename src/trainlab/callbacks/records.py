@@ -15,6 +15,7 @@ import torch
 
 import trainlab
 from trainlab.callbacks.energy import EnergyMeter
+from trainlab.callbacks.gpu_monitor import GpuMonitor
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ class RunRecords(pl.Callback):
                          "lightning": lightning.__version__, "trainlab": trainlab.__version__},
             "git_commit": git_commit(Path(trainlab.__file__).resolve().parent),
             "energy": next((cb.summary() for cb in trainer.callbacks if isinstance(cb, EnergyMeter)), None),
+            "gpu": next((cb.summary() for cb in trainer.callbacks if isinstance(cb, GpuMonitor)), None),
         }
         (self.dir / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 

@@ -8,11 +8,13 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+
 
 from trainlab.config.errors import UserError
 from trainlab.metrics.classification import CurveFigures, classification_metrics
+from trainlab.metrics.aggregation import WeightedMean
 from trainlab.models.optim import configure_optimizers
+from trainlab.models.step_logging import record_train_loss
 
 
 class NodeClassificationModule(pl.LightningModule):
@@ -69,7 +71,7 @@ class NodeClassificationModule(pl.LightningModule):
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         metrics = classification_metrics(num_classes)
-        self.train_loss = MeanMetric()
+        self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.val_curves = CurveFigures(num_classes, self.class_names)
@@ -78,22 +80,32 @@ class NodeClassificationModule(pl.LightningModule):
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         return self.net(x, edge_index)  # (nodes, classes) logits
 
+    @staticmethod
+    def _targets(batch: Any) -> tuple[torch.Tensor, int]:
+        """(indices of the target nodes, their count).
+
+        Normally found on the host by the data module (StarGraphDataModule.on_before_batch_transfer):
+        found on the device, ``logits[mask]`` and ``int(mask.sum())`` would each make the host wait
+        for the GPU every step. Batches that did not pass through the hook are handled here.
+        """
+        if getattr(batch, "target_nodes", None) is None:
+            targets = batch.target_mask.nonzero().flatten()
+            return targets, len(targets)
+        return batch.target_nodes, batch.num_targets
+
     def batch_samples(self, batch: Any) -> int:
         """Labelled nodes a batch trains on (RunRecords counts samples per second with it)."""
-        return int(batch.target_mask.sum())
+        return self._targets(batch)[1]
 
     def _shared_step(self, batch: Any, stage: str) -> Optional[torch.Tensor]:
-        mask = batch.target_mask
-        n = int(mask.sum())
+        targets, n = self._targets(batch)
         if n == 0:  # a random node part without training stars: nothing to learn from
             return None
-        logits = self(batch.x, batch.edge_index)[mask].float()  # (n, classes); fp32 under mixed precision
-        y = batch.y[mask]
+        logits = self(batch.x, batch.edge_index).index_select(0, targets).float()  # (n, classes); fp32 under AMP
+        y = batch.y.index_select(0, targets)
         loss = self.criterion(logits, y)
         if stage == "train":
-            self.train_loss.update(loss.detach(), weight=n)
-            if self.trainer.global_step % self.trainer.log_every_n_steps == 0:
-                self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=n)
+            record_train_loss(self, loss, weight=n, batch_size=n)
             return loss
         self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
         probs = logits.softmax(dim=-1)

@@ -8,12 +8,14 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 from torch import nn
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAveragePrecision, BinaryF1Score, BinaryJaccardIndex
 
 from trainlab.config.errors import UserError
 from trainlab.metrics.classification import CurveFigures, classification_metrics
+from trainlab.metrics.aggregation import WeightedMean
 from trainlab.models.optim import configure_optimizers
+from trainlab.models.step_logging import record_train_loss
 
 CLASS_NAMES = ["clean", "anomalous"]  # image-level classes; class 1 is the positive one
 IMAGE_SCORES = ("max", "topk_mean")
@@ -105,7 +107,7 @@ class SegmentationModule(pl.LightningModule):
             "pixel_auprc": BinaryAveragePrecision(thresholds=200),
         })
         image = classification_metrics(2)
-        self.train_loss = MeanMetric()
+        self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
         self.val_pixel, self.test_pixel = pixel.clone(prefix="val/"), pixel.clone(prefix="test/")
         self.val_image, self.test_image = image.clone(prefix="val/"), image.clone(prefix="test/")
         self.val_curves, self.test_curves = CurveFigures(2, CLASS_NAMES), CurveFigures(2, CLASS_NAMES)
@@ -153,9 +155,7 @@ class SegmentationModule(pl.LightningModule):
         logits = self(x)[:, 0]
         loss = self.loss(logits, masks)
         if stage == "train":
-            self.train_loss.update(loss.detach(), weight=x.shape[0])
-            if self.trainer.global_step % self.trainer.log_every_n_steps == 0:  # see RegressionModule
-                self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+            record_train_loss(self, loss, weight=x.shape[0])
             return loss
         self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=x.shape[0], sync_dist=True)
         probs = torch.sigmoid(logits.detach().float())

@@ -1,0 +1,36 @@
+"""How every task module records its training loss without reading it on the host each step."""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import lightning.pytorch as pl
+import torch
+
+
+def logs_this_step(trainer: pl.Trainer) -> bool:
+    """Whether Lightning writes step metrics to the loggers after the current training batch.
+
+    Lightning decides this in a private property (``_LoggerConnector.should_update_logs``: every
+    ``log_every_n_steps`` batches counted from 1, never when it is 0, and on the step that stops the
+    run). It is read here, in one place, so that our per-step work happens on exactly those steps:
+    a value logged on another step would reach the loggers up to ``log_every_n_steps - 1`` steps
+    stale, and a read on another step would be a second host-device synchronisation.
+    """
+    return bool(trainer._logger_connector.should_update_logs)
+
+
+def record_train_loss(module: pl.LightningModule, loss: torch.Tensor, weight: Union[torch.Tensor, float],
+                      batch_size: Optional[int] = None) -> None:
+    """Add the step's loss to the epoch mean (``module.train_loss``) and log ``train/loss_step``.
+
+    The epoch mean stays on the device (trainlab.metrics.aggregation.WeightedMean). The step value
+    goes to Lightning only on the steps its loggers write (:func:`logs_this_step`):
+    ``self.log`` costs ~1 ms a call, a tenth of a small LSTM step. It is not flagged ``prog_bar``:
+    Lightning converts every progress-bar value to a Python float after every batch, which on a GPU
+    is a host-device synchronisation per step even when the value did not change; the progress bar
+    (trainlab.callbacks.training.RichProgressBar) shows the last logged value instead.
+    """
+    module.train_loss.update(loss, weight)
+    if logs_this_step(module.trainer):
+        module.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False, batch_size=batch_size)
