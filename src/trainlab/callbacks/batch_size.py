@@ -85,7 +85,7 @@ class BatchSizeFinder(pl.callbacks.BatchSizeFinder):
     """Lightning's BatchSizeFinder, run once before fitting when ``enabled``.
 
     Args:
-        enabled: run the search (false: this callback does nothing).
+        enabled: run the search (false: this callback does nothing, and train.py leaves it out).
         output_dir: the run folder, whose resolved_config.yaml gets the size found.
         memory_gb: the hardware profile's device memory budget (null: the card's own size).
         mode: "power" (doubling until too large) or "binsearch" (then halving the gap).

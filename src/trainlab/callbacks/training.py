@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from pathlib import Path
@@ -136,17 +137,17 @@ class FiniteLoss(pl.Callback):
 
     Reading the loss after every step would make the host wait for the GPU every step (a
     host-device synchronisation stops the CPU from queueing the next step while the GPU works).
-    So the check is kept on the device: each step folds ``isfinite(loss)`` into a device tensor
-    holding the index of the first bad step, and the host reads that one value on the steps whose
-    metrics Lightning writes to the loggers (every ``trainer.log_every_n_steps``: logging reads
-    values then anyway), or every ``check_every_n_steps`` steps when set, and at every epoch's end. The step's epoch, global step and batch are
-    kept as plain Python numbers meanwhile, so the message names the first non-finite loss even
-    though training ran on for up to that many steps. The run's records and an on-exception
+    So each step only copies its loss into a small buffer on the device (one kernel, no wait), and
+    the host reads the buffer, once, on the steps whose metrics Lightning writes to the loggers
+    (every ``trainer.log_every_n_steps``: logging reads values then anyway), or every
+    ``check_every_n_steps`` steps when set, and at every epoch's end. The steps' epoch, global step
+    and batch are kept as plain Python numbers meanwhile, so the message names the first non-finite
+    loss even though training ran on for a few steps. The run's records and an on-exception
     checkpoint are still written by their callbacks; in a sweep the trial is recorded FAIL with
     this message.
 
     Args:
-        check_every_n_steps: steps between two reads of the flag (null: on the logging steps).
+        check_every_n_steps: steps between two reads of the buffer (null: on the logging steps).
     """
 
     def __init__(self, check_every_n_steps: Optional[int] = None):
@@ -154,38 +155,42 @@ class FiniteLoss(pl.Callback):
             raise UserError(f"callbacks.finite_loss.check_every_n_steps={check_every_n_steps} must be at least 1")
         self.check_every_n_steps = check_every_n_steps
         self._steps: list[tuple[int, int, int]] = []  # (epoch, global step, batch) since the last read
-        self._first_bad: Optional[torch.Tensor] = None  # index into _steps, -1 while all were finite
-        self._bad_value: Optional[torch.Tensor] = None
+        self._losses: Optional[torch.Tensor] = None  # their losses, on the device
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
+        n = len(self._steps)
+        if self._losses is None or n == len(self._losses) or self._losses.device != loss.device:
+            self._grow(loss.device, max(2 * n, self.check_every_n_steps or trainer.log_every_n_steps, 16))
         loss = loss.detach()
-        if self._first_bad is None:
-            self._first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
-            self._bad_value = torch.zeros((), dtype=torch.float32, device=loss.device)
-        new = (self._first_bad < 0) & ~torch.isfinite(loss).all()  # stays on the device: no read here
-        self._first_bad = torch.where(new, len(self._steps), self._first_bad)
-        self._bad_value = torch.where(new, loss.float().reshape(-1)[0], self._bad_value)
+        self._losses[n].copy_(loss if loss.dim() == 0 else loss.sum())  # a sum is finite only if every term is
         self._steps.append((trainer.current_epoch, trainer.global_step, batch_idx))
         due = (len(self._steps) >= self.check_every_n_steps if self.check_every_n_steps
                else logs_this_step(trainer))
         if due:
             self._check()
 
+    def _grow(self, device: torch.device, size: int) -> None:
+        grown = torch.zeros(size, dtype=torch.float32, device=device)
+        if self._losses is not None and self._steps:
+            grown[: len(self._steps)].copy_(self._losses[: len(self._steps)])
+        self._losses = grown
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._check()
 
     def _check(self) -> None:
-        """Read the flag (one host-device synchronisation); raise if a loss since the last read was bad."""
-        if self._first_bad is None or not self._steps:
+        """Read the buffer (one host-device synchronisation); raise if a loss since the last read was bad."""
+        if self._losses is None or not self._steps:
             return
-        index = int(self._first_bad)
-        if index >= 0:
-            epoch, step, batch_idx = self._steps[index]
+        values = self._losses[: len(self._steps)].tolist()
+        bad = next((i for i, value in enumerate(values) if not math.isfinite(value)), None)
+        if bad is not None:
+            epoch, step, batch_idx = self._steps[bad]
             raise UserError(
-                f"the training loss became {float(self._bad_value)} at epoch {epoch}, step {step} (batch "
+                f"the training loss became {values[bad]} at epoch {epoch}, step {step} (batch "
                 f"{batch_idx} of the epoch); lower optimizer.lr, set trainer.gradient_clip_val=1.0, or look "
                 "for extreme or missing values in the data"
             )

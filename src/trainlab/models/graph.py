@@ -14,7 +14,9 @@ from trainlab.config.errors import UserError
 from trainlab.metrics.classification import CurveFigures, classification_metrics
 from trainlab.metrics.aggregation import WeightedMean
 from trainlab.models.optim import configure_optimizers
-from trainlab.models.step_logging import record_train_loss
+from trainlab.models.step_logging import log_eval_epoch, record_train_loss
+
+SHOWN = ("accuracy", "f1_macro")  # on the progress bar besides the loss
 
 
 class NodeClassificationModule(pl.LightningModule):
@@ -72,6 +74,7 @@ class NodeClassificationModule(pl.LightningModule):
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         metrics = classification_metrics(num_classes)
         self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
+        self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.val_curves = CurveFigures(num_classes, self.class_names)
@@ -107,15 +110,9 @@ class NodeClassificationModule(pl.LightningModule):
         if stage == "train":
             record_train_loss(self, loss, weight=n, batch_size=n)
             return loss
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        (self.val_loss if stage == "val" else self.test_loss).update(loss, weight=n)
         probs = logits.softmax(dim=-1)
-        metrics = self.val_metrics if stage == "val" else self.test_metrics
-        metrics.update(probs, y)
-        scores = dict(metrics.items())  # Lightning computes and resets each at the epoch's end
-        shown = {k: scores.pop(f"{stage}/{k}") for k in ("accuracy", "f1_macro")}
-        self.log_dict({f"{stage}/{k}": v for k, v in shown.items()}, on_step=False, on_epoch=True, prog_bar=True,
-                      batch_size=n)
-        self.log_dict(scores, on_step=False, on_epoch=True, batch_size=n)
+        (self.val_metrics if stage == "val" else self.test_metrics).update(probs, y)  # logged at the epoch's end
         (self.val_curves if stage == "val" else self.test_curves).update(probs, y)
         return loss
 
@@ -132,6 +129,7 @@ class NodeClassificationModule(pl.LightningModule):
         self._shared_step(batch, "test")
 
     def on_validation_epoch_end(self) -> None:
+        log_eval_epoch(self, "val", self.val_metrics, shown=SHOWN)
         epoch = self.current_epoch + 1
         due = epoch % self.hparams.figures_every_n_epochs == 0 or epoch == self.trainer.max_epochs
         if due and not self.trainer.sanity_checking:
@@ -139,6 +137,7 @@ class NodeClassificationModule(pl.LightningModule):
         self.val_curves.reset()
 
     def on_test_epoch_end(self) -> None:
+        log_eval_epoch(self, "test", self.test_metrics, shown=SHOWN)
         self.test_curves.log_figures(self.trainer, "test")
         self.test_curves.reset()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import lightning.pytorch as pl
 import torch
@@ -32,5 +32,22 @@ def record_train_loss(module: pl.LightningModule, loss: torch.Tensor, weight: Un
     (trainlab.callbacks.training.RichProgressBar) shows the last logged value instead.
     """
     module.train_loss.update(loss, weight)
-    if logs_this_step(module.trainer):
+    # also on the run's first step: runs shorter than the logging interval still show a step loss
+    if logs_this_step(module.trainer) or module.trainer.global_step == 0:
         module.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False, batch_size=batch_size)
+
+
+def log_eval_epoch(module: pl.LightningModule, stage: str, *collections: Any, shown: tuple[str, ...] = ()) -> None:
+    """At a validation or test epoch's end: log ``<stage>/loss`` and every metric of ``collections``.
+
+    During the epoch the modules only update their metric objects (``<stage>_loss``, a
+    WeightedMean, and the torchmetrics collections): each ``self.log`` call costs Lightning's
+    bookkeeping, and a handful per batch made up several percent of an epoch of the default LSTM.
+    Logged here once, as objects, Lightning computes them (synchronised across processes by
+    torchmetrics) and resets them. ``shown`` names the metrics, without prefix, also put on the
+    progress bar (the loss always is).
+    """
+    module.log(f"{stage}/loss", getattr(module, f"{stage}_loss"), prog_bar=True)
+    for collection in collections:
+        for key, metric in collection.items():
+            module.log(key, metric, prog_bar=key.split("/", 1)[-1] in shown)

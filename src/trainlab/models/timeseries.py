@@ -15,7 +15,7 @@ from trainlab.config.errors import UserError
 from trainlab.metrics.regression import AverageAbsoluteAccuracy
 from trainlab.metrics.aggregation import WeightedMean
 from trainlab.models.optim import configure_optimizers
-from trainlab.models.step_logging import record_train_loss
+from trainlab.models.step_logging import log_eval_epoch, record_train_loss
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 
@@ -73,6 +73,7 @@ class RegressionModule(pl.LightningModule):
             "aaa": AverageAbsoluteAccuracy(),
         })
         self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
+        self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
 
@@ -89,11 +90,10 @@ class RegressionModule(pl.LightningModule):
         if stage == "train":
             record_train_loss(self, loss, weight=x.shape[0])
             return loss
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=x.shape[0], sync_dist=True)
+        (self.val_loss if stage == "val" else self.test_loss).update(loss, weight=x.shape[0])
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         # (batch, targets) flattened to (batch * targets): one code path for one or several targets
         metrics.update(self.to_original_units(pred).flatten(), self.to_original_units(y).flatten())
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=x.shape[0])
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -105,8 +105,14 @@ class RegressionModule(pl.LightningModule):
     def validation_step(self, batch, batch_idx: int) -> None:
         self._shared_step(batch, "val")
 
+    def on_validation_epoch_end(self) -> None:
+        log_eval_epoch(self, "val", self.val_metrics)
+
     def test_step(self, batch, batch_idx: int) -> None:
         self._shared_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        log_eval_epoch(self, "test", self.test_metrics)
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, _ = batch

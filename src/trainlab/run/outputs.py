@@ -38,12 +38,15 @@ def run_label(max_len: int = 120) -> str:
 
 def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger: bool) -> list[Any]:
     """Instantiate the callbacks group, leaving out what Lightning would refuse: the progress bar
-    under ``trainer.enable_progress_bar=false``, the LR monitor under ``logger=none``."""
+    under ``trainer.enable_progress_bar=false``, the LR monitor under ``logger=none``; and callbacks
+    switched off by their own ``enabled: false`` (Lightning calls every callback's hooks at every
+    step, about a dozen each, so an idle one still costs time)."""
     from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
 
     refused = () if progress_bar else (ProgressBar,)
     refused += () if has_logger else (LearningRateMonitor,)
-    return [c for c in build_all(nodes, "callbacks") if not isinstance(c, refused)]
+    return [c for c in build_all(nodes, "callbacks")
+            if not isinstance(c, refused) and getattr(c, "enabled", True) is not False]
 
 
 def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
