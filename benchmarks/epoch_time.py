@@ -117,12 +117,16 @@ def run_lightning(cfg: DictConfig) -> tuple[EpochTimer, float]:
     return timer, metrics["val/loss"]
 
 
-def run_plain(cfg: DictConfig, epochs: int, threads: int) -> tuple[list[float], float]:
-    """The same model, data and optimizer, trained by a bare PyTorch loop; returns epoch times, val loss."""
+def run_plain(cfg: DictConfig, epochs: int, threads: int, device: str = "cpu") -> tuple[list[float], float]:
+    """The same model, data and optimizer, trained by a bare PyTorch loop; returns epoch times, val loss.
+
+    ``device``: where the net and each batch go (benchmarks/gpu_check.py passes "cuda"); an epoch's
+    time ends after a synchronisation there, so queued GPU work is counted.
+    """
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)  # before building, as train.py seeds before it instantiates
     datamodule = build(cfg.data, "data")
-    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims)).to(device)
     datamodule.setup("fit")
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optimizer.lr)
     criterion = torch.nn.MSELoss()
@@ -137,6 +141,7 @@ def run_plain(cfg: DictConfig, epochs: int, threads: int) -> tuple[list[float], 
             train_loader.sampler.set_epoch(epoch)
         net.train()
         for x, y in train_loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             optimizer.zero_grad()
             criterion(net(x), y).backward()
             optimizer.step()
@@ -144,9 +149,12 @@ def run_plain(cfg: DictConfig, epochs: int, threads: int) -> tuple[list[float], 
         total, count = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 total += criterion(net(x), y).item() * len(x)
                 count += len(x)
         val_loss = total / count
+        if device != "cpu":
+            torch.cuda.synchronize()
         seconds.append(time.perf_counter() - start)
     return seconds, val_loss
 
@@ -187,9 +195,11 @@ def overrides_for(args: argparse.Namespace) -> list[str]:
         "test=false",
         "callbacks.early_stopping=null",  # every run lasts the same number of epochs
         "logger=tensorboard",
-        "hardware=cpu",
+        f"hardware={getattr(args, 'hardware', 'cpu')}",
         f"hardware.num_threads={args.threads}",
     ]
+    if getattr(args, "batch_size", None):
+        overrides.append(f"data.batch_size={args.batch_size}")
     if args.rows is not None:
         overrides.append(f"data.source.num_rows={args.rows}")
     return overrides

@@ -153,6 +153,21 @@ class HostReadCounter(pl.Callback):
     def reads(self, epoch: int, batch_idx: int) -> int:
         return sum(self.per_batch.get((epoch, batch_idx), Counter()).values())
 
+    def steady_batches(self) -> list[tuple[int, int]]:
+        """The steady-state batches: not the run's first, not a logging step (Lightning's: every
+        ``log_every_n_steps`` batches counted from 1 over the run), not an epoch's last (whose
+        window holds validation and epoch-end work)."""
+        last: dict[int, int] = {}
+        for epoch, batch in self.per_batch:
+            last[epoch] = max(last.get(epoch, -1), batch)
+        every = self.log_every_n_steps
+        return [(e, b) for i, (e, b) in enumerate(sorted(self.per_batch), 1)
+                if (e, b) != (0, 0) and not (every > 0 and i % every == 0) and b != last[e]]
+
+    def steady_state(self) -> dict[tuple[int, int], dict[str, int]]:
+        """Reads in steady-state batches, batches without reads left out: {} is the goal."""
+        return {key: dict(self.per_batch[key]) for key in self.steady_batches() if self.per_batch[key]}
+
     def as_dict(self) -> dict[str, Any]:
         return {"log_every_n_steps": self.log_every_n_steps,
                 "batches": [{"epoch": e, "batch": b, "reads": dict(c)} for (e, b), c in sorted(self.per_batch.items())]}
