@@ -131,4 +131,4 @@ def test_checkpointing_saves_activation_memory():
         torch.manual_seed(0)
         net = UNet(1, 1, base_channels=8, depth=3, checkpointing=flag)
         peaks[flag] = cpu_peak_bytes(lambda: net(x).sum().backward())
-    assert peaks[True] < 0.75 * peaks[False], peaks  # measured here: 5.3 MB against 10.2 MB
+    assert peaks[True] < 0.75 * peaks[False], peaks  # measured here: 7.3 MB against 12.2 MB

@@ -12,19 +12,26 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 
 def cpu_peak_bytes(work: Callable[[], Any]) -> int:
-    """Highest total of CPU tensor bytes alive at once while ``work()`` runs (allocated inside it)."""
+    """Highest total of CPU tensor bytes alive at once while ``work()`` runs (allocated inside it).
+
+    Uses the profiler's raw allocation records (``[memory]`` events: a timestamp and a signed byte
+    count each), in time order. The per-operator figures of ``prof.events()`` cannot be ordered:
+    a parent operator's frees sort before its children's allocations. The raw records sit on
+    ``prof.profiler.kineto_results``, not a documented attribute; it is read here and nowhere else.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             work()
-    # self_cpu_memory_usage: what an operator itself allocated (+) or freed (-), children excluded
-    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
+    records = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                     if e.name() == "[memory]" and e.device_type() == DeviceType.CPU)
     live = peak = 0
-    for event in events:
-        live += event.self_cpu_memory_usage
+    for _, nbytes in records:
+        live += nbytes
         peak = max(peak, live)
     return peak
