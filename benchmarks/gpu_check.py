@@ -168,6 +168,9 @@ def throughput(tmp: Path, dry: bool, cuda: bool, deadline: float, families: list
                 row["syncs_counted_by"] = "torch.cuda.set_sync_debug_mode (all steps, logging steps included)"
             else:
                 row["host_reads_per_step"] = round(steady_reads(reads), 3)
+                sites = sorted({site for found in reads.steady_state().values() for site in found})
+                if sites:
+                    row["read_sites"] = sites[:10]  # where a steady-state step read a value
                 row["syncs_counted_by"] = "tensor value reads (CPU) in steady-state steps (no logging step)"
             out[key] = row
     return out

@@ -18,7 +18,6 @@ the optimizers' step counters (torch keeps ``state["step"]`` on the CPU unless `
 
 from __future__ import annotations
 
-import json
 import traceback
 from collections import Counter
 from contextlib import contextmanager
@@ -94,14 +93,10 @@ class HostReadCounter(pl.Callback):
     The window of batch ``i`` covers its step, its callbacks, logging and progress-bar work, and
     the fetching of batch ``i + 1``; the last batch of an epoch ends at the epoch's end (epoch-end
     work is not a per-step cost). ``per_batch`` maps ``(epoch, batch_idx)`` to a Counter of
-    ``"method at caller"``; ``write(path)`` stores it as JSON.
-
-    Args:
-        output_path: where ``on_train_end`` writes the counts (None: keep them in memory only).
+    ``"method at caller"``; :meth:`steady_state` keeps the batches that should read nothing.
     """
 
-    def __init__(self, output_path: Optional[str] = None):
-        self.output_path = output_path
+    def __init__(self) -> None:
         self.per_batch: dict[tuple[int, int], Counter] = {}
         self.log_every_n_steps = 1
         self._current: Optional[Counter] = None
@@ -137,8 +132,6 @@ class HostReadCounter(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._stop()
-        if self.output_path:
-            self.write(self.output_path)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self._stop()
@@ -150,9 +143,6 @@ class HostReadCounter(pl.Callback):
             self._block = None
 
     # -- results -----------------------------------------------------------------------------
-    def reads(self, epoch: int, batch_idx: int) -> int:
-        return sum(self.per_batch.get((epoch, batch_idx), Counter()).values())
-
     def steady_batches(self) -> list[tuple[int, int]]:
         """The steady-state batches: not the run's first, not a logging step (Lightning's: every
         ``log_every_n_steps`` batches counted from 1 over the run), not an epoch's last (whose
@@ -167,10 +157,3 @@ class HostReadCounter(pl.Callback):
     def steady_state(self) -> dict[tuple[int, int], dict[str, int]]:
         """Reads in steady-state batches, batches without reads left out: {} is the goal."""
         return {key: dict(self.per_batch[key]) for key in self.steady_batches() if self.per_batch[key]}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"log_every_n_steps": self.log_every_n_steps,
-                "batches": [{"epoch": e, "batch": b, "reads": dict(c)} for (e, b), c in sorted(self.per_batch.items())]}
-
-    def write(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.as_dict(), indent=1) + "\n")
