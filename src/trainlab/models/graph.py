@@ -11,8 +11,8 @@ from torch import nn
 
 
 from trainlab.config.errors import UserError
-from trainlab.metrics.classification import CurveFigures, classification_metrics
 from trainlab.metrics.aggregation import WeightedMean
+from trainlab.metrics.classification import CurveFigures, classification_metrics
 from trainlab.models.optim import configure_optimizers
 from trainlab.models.step_logging import log_eval_epoch, record_train_loss
 

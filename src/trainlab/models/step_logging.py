@@ -1,4 +1,4 @@
-"""How every task module records its training loss without reading it on the host each step."""
+"""How the task modules log losses and metrics: no host read per training step, no ``self.log`` per batch."""
 
 from __future__ import annotations
 

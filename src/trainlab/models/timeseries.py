@@ -12,8 +12,8 @@ from torchmetrics import MetricCollection
 from torchmetrics.regression import MeanAbsolutePercentageError, MeanSquaredError, R2Score
 
 from trainlab.config.errors import UserError
-from trainlab.metrics.regression import AverageAbsoluteAccuracy
 from trainlab.metrics.aggregation import WeightedMean
+from trainlab.metrics.regression import AverageAbsoluteAccuracy
 from trainlab.models.optim import configure_optimizers
 from trainlab.models.step_logging import log_eval_epoch, record_train_loss
 
