@@ -38,11 +38,12 @@ test-all: $(VENV)  ## run every test
 tensorboard: $(VENV)  ## serve every run under outputs/ on http://127.0.0.1:$(PORT)
 	$(PY) -m tensorboard.main --logdir outputs --host 127.0.0.1 --port $(PORT)
 
-bench: $(VENV)  ## print speed figures: train.py vs a plain PyTorch loop, start-up, validation vs training, compile, kNN graph and subgraph memory
+bench: $(VENV)  ## print speed figures: train.py vs a plain PyTorch loop, start-up, validation vs training, compile, kNN graph and subgraph memory, gradient checkpointing
 	$(PY) benchmarks/epoch_time.py $(ARGS)
 	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/speed_options.py
 	$(PY) benchmarks/graph.py
+	$(PY) benchmarks/checkpointing.py
 
 clean:  ## remove outputs/, caches and .venv
 	rm -rf outputs .pytest_cache .venv src/*.egg-info
@@ -94,3 +95,13 @@ TOP ?= 3
 
 stage2: $(VENV)  ## search the rest with an earlier sweep's TOP most important parameters fixed at its best (make stage2 SWEEP=<dir> TOP=3)
 	$(PY) -m trainlab.search.stages $(SWEEP) --top $(TOP) $(ARGS)
+# --- the GPU path (issue 17): see README "Checking a GPU"
+.PHONY: gpu-check gpu-bundle bench-steps
+gpu-check: $(VENV)  ## on one NVIDIA GPU, offline, < 8 min: gpu_report.json/.md in outputs/gpu_check (ARGS=--dry: a CPU rehearsal)
+	$(PY) benchmarks/gpu_check.py $(ARGS)
+
+gpu-bundle:  ## wheels the device machine lacks (its own torch stays), into .whl/ (benchmarks/gpu_bundle.sh)
+	bash benchmarks/gpu_bundle.sh
+
+bench-steps: $(VENV)  ## where a training step's time goes (cProfile of train.py on the default LSTM)
+	$(PY) benchmarks/step_profile.py $(ARGS)

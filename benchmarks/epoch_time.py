@@ -16,7 +16,7 @@ learning rate), seed and number of torch threads, in this one process:
 The two alternate (lightning, plain, lightning, plain, ...) for ``--repeats`` rounds so that drift in
 the machine's load hits both alike; each run trains ``--epochs`` timed epochs after one warm-up epoch,
 which is discarded. The summary is the median over all timed epochs of each side; the target is
-lightning / plain <= 1.05.
+lightning / plain <= 1.10.
 
 Run: ``make bench`` (this script, then benchmarks/startup.py), or
 ``.venv/bin/python benchmarks/epoch_time.py --repeats 3 --epochs 3 --threads 2 --model lstm``.
@@ -53,7 +53,12 @@ import train  # noqa: E402 - importing it registers the config schemas and the u
 from trainlab.config.instantiate import build  # noqa: E402
 from trainlab.run.pipeline import build_net  # noqa: E402
 
-TARGET_RATIO = 1.05
+TARGET_RATIO = 1.10  # issue 17: <= 1.10x the hand-written loop on a CPU
+# how epochs are timed: wall time, or this process's CPU time (--clock cpu). On a machine shared with
+# other work, wall time counts the waits for a core; with one torch thread and no loader workers the
+# CPU time is the work itself, and the ratio holds still when the load changes.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = time.perf_counter
 
 
 class EpochTimer(pl.Callback):
@@ -69,17 +74,17 @@ class EpochTimer(pl.Callback):
             self.whole.append(now - self._start)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        now = time.perf_counter()
+        now = clock()
         self._close_whole_epoch(now)
         self._start = now
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # the sanity check before the first epoch runs validation too; it belongs to no epoch
         if not trainer.sanity_checking and self._start is not None:
-            self.train_val.append(time.perf_counter() - self._start)
+            self.train_val.append(clock() - self._start)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._close_whole_epoch(time.perf_counter())
+        self._close_whole_epoch(clock())
         self._start = None
 
 
@@ -118,12 +123,16 @@ def run_lightning(cfg: DictConfig) -> tuple[EpochTimer, float]:
     return timer, metrics["val/loss"]
 
 
-def run_plain(cfg: DictConfig, epochs: int, threads: int) -> tuple[list[float], float]:
-    """The same model, data and optimizer, trained by a bare PyTorch loop; returns epoch times, val loss."""
+def run_plain(cfg: DictConfig, epochs: int, threads: int, device: str = "cpu") -> tuple[list[float], float]:
+    """The same model, data and optimizer, trained by a bare PyTorch loop; returns epoch times, val loss.
+
+    ``device``: where the net and each batch go (benchmarks/gpu_check.py passes "cuda"); an epoch's
+    time ends after a synchronisation there, so queued GPU work is counted.
+    """
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)  # before building, as train.py seeds before it instantiates
     datamodule = build(cfg.data, "data")
-    net = build_net(cfg, datamodule)
+    net = build_net(cfg, datamodule).to(device)
     datamodule.setup("fit")
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optimizer.lr)
     criterion = torch.nn.MSELoss()
@@ -132,12 +141,13 @@ def run_plain(cfg: DictConfig, epochs: int, threads: int) -> tuple[list[float], 
     seconds: list[float] = []
     val_loss = float("nan")
     for epoch in range(epochs):
-        start = time.perf_counter()
+        start = clock()
         # Lightning calls set_epoch on the sampler; without it every epoch would see one order
         if hasattr(train_loader.sampler, "set_epoch"):
             train_loader.sampler.set_epoch(epoch)
         net.train()
         for x, y in train_loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             optimizer.zero_grad()
             criterion(net(x), y).backward()
             optimizer.step()
@@ -145,10 +155,13 @@ def run_plain(cfg: DictConfig, epochs: int, threads: int) -> tuple[list[float], 
         total, count = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 total += criterion(net(x), y).item() * len(x)
                 count += len(x)
         val_loss = total / count
-        seconds.append(time.perf_counter() - start)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        seconds.append(clock() - start)
     return seconds, val_loss
 
 
@@ -172,6 +185,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run, after 1 warm-up; default 3")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (hardware.num_threads); default 2")
     parser.add_argument("--model", default="lstm", help="config group option model=...; default lstm")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="wall time (default) or this process's CPU time (steadier on a busy machine; "
+                             "use with --threads 1)")
     parser.add_argument("--rows", type=int, default=None,
                         help="data.source.num_rows; default the config's (conf/data/synthetic.yaml)")
     args = parser.parse_args(argv)
@@ -188,9 +204,11 @@ def overrides_for(args: argparse.Namespace) -> list[str]:
         "test=false",
         "callbacks.early_stopping=null",  # every run lasts the same number of epochs
         "logger=tensorboard",
-        "hardware=cpu",
+        f"hardware={getattr(args, 'hardware', 'cpu')}",
         f"hardware.num_threads={args.threads}",
     ]
+    if getattr(args, "batch_size", None):
+        overrides.append(f"data.batch_size={args.batch_size}")
     if args.rows is not None:
         overrides.append(f"data.source.num_rows={args.rows}")
     return overrides
@@ -209,7 +227,7 @@ def print_summary(args: argparse.Namespace, cfg: DictConfig, rounds: list[Round]
           f"batch_size={cfg.data.batch_size}, rows={cfg.data.source.num_rows}, window={cfg.data.window}, "
           f"threads={args.threads}, torch {torch.__version__}, lightning {pl.__version__}")
     print(f"runs    : {args.repeats} rounds x (lightning, plain), {args.epochs} timed epochs each "
-          f"after 1 warm-up; {elapsed:.0f} s in all")
+          f"after 1 warm-up; {elapsed:.0f} s in all; epochs timed by {args.clock} clock")
     # other work on the machine inflates wall times; the load average says how much there was
     print(f"machine : {os.cpu_count()} CPUs, load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print()
@@ -237,7 +255,9 @@ def print_summary(args: argparse.Namespace, cfg: DictConfig, rounds: list[Round]
 
 
 def main(argv: Optional[list[str]] = None) -> None:
+    global clock
     args = parse_args(argv)
+    clock = CLOCKS[args.clock]
     quiet_lightning()
     overrides = overrides_for(args)
     rounds: list[Round] = []

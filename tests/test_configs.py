@@ -91,7 +91,7 @@ def test_scheduler_none_is_empty(compose_cfg):
 def test_callbacks_build(compose_cfg, option):
     cfg = compose_cfg([f"callbacks={option}"])
     callbacks = build_all(cfg.callbacks, "callbacks")
-    assert len(callbacks) == (10 if option == "default" else len([c for c in cfg.callbacks.values() if c]))
+    assert len(callbacks) == (12 if option == "default" else len([c for c in cfg.callbacks.values() if c]))
 
 
 @pytest.mark.parametrize("option", config_options("logger"))

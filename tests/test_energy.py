@@ -134,14 +134,16 @@ def test_meter_logs_each_epoch_and_totals(monkeypatch):
 
 def test_no_gpu_means_no_numbers(compose_cfg, run_train, caplog):
     cfg = compose_cfg([*TINY])
-    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
+    with caplog.at_level("INFO", logger="trainlab.callbacks"):
         run_train(cfg)
     assert "energy: not measured, the run is not on an NVIDIA GPU" in caplog.text
+    assert caplog.text.count("gpu monitor: nothing to monitor, the run is not on an NVIDIA GPU") == 1
     run_dir = Path(cfg.paths.output_dir)
     summary = json.loads((run_dir / "training_summary.json").read_text())
     assert summary["energy"] == {"measured": False, "reason": "the run is not on an NVIDIA GPU"}
+    assert summary["gpu"] == {"monitored": False, "reason": "the run is not on an NVIDIA GPU"}
     for line in (run_dir / "epochs.jsonl").read_text().splitlines():
-        assert not any(k.startswith("energy/") for k in json.loads(line))
+        assert not any(k.startswith(("energy/", "gpu/")) for k in json.loads(line))
 
 
 def test_gpu_run_without_driver_is_one_info_line(monkeypatch, caplog):

@@ -17,10 +17,13 @@ def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger:
                     model_summary: bool = True) -> list[Any]:
     """Instantiate the callbacks group, leaving out what Lightning would refuse or what the trainer
     switches off: the progress bar under ``trainer.enable_progress_bar=false``, the model summary under
-    ``trainer.enable_model_summary=false``, the LR monitor under ``logger=none``."""
+    ``trainer.enable_model_summary=false``, the LR monitor under ``logger=none``; and callbacks
+    switched off by their own ``enabled: false`` (Lightning calls every callback's hooks at every
+    step, about a dozen each, so an idle one still costs time)."""
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelSummary, ProgressBar
 
     refused = () if progress_bar else (ProgressBar,)
     refused += () if model_summary else (ModelSummary,)
     refused += () if has_logger else (LearningRateMonitor,)
-    return [c for c in build_all(nodes, "callbacks") if not isinstance(c, refused)]
+    return [c for c in build_all(nodes, "callbacks")
+            if not isinstance(c, refused) and getattr(c, "enabled", True) is not False]

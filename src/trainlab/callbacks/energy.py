@@ -113,12 +113,43 @@ def visible_physical_devices(local_ids: list[int]) -> list[str]:
     return [entries[i] for i in local_ids if i < len(entries)]
 
 
-def open_readers(nvml: Any, device_ids: list[str], interval_s: float) -> list[Any]:
-    """One reader per device: the counter where the board has one, else power sampling."""
+def device_handle(nvml: Any, ident: str) -> Any:
+    """NVML's handle of a board named by index or UUID (see visible_physical_devices)."""
+    if ident.startswith(("GPU-", "MIG-")):
+        return nvml.nvmlDeviceGetHandleByUUID(ident)
+    return nvml.nvmlDeviceGetHandleByIndex(int(ident))
+
+
+def open_nvml(trainer: pl.Trainer) -> tuple[Any, list[Any], Optional[str]]:
+    """(pynvml, NVML handles of the GPUs this process trains on, None) or (None, [], why not).
+
+    The one place where a run opens NVML: the energy meter and the GPU monitor both start here.
+    ``nvmlInit`` counts its callers, so each of them opening it is harmless.
+    """
+    from lightning.pytorch.accelerators import CUDAAccelerator
+
+    if not isinstance(trainer.accelerator, CUDAAccelerator):
+        return None, [], "the run is not on an NVIDIA GPU"
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        ids = visible_physical_devices(list(trainer.device_ids))
+        return pynvml, [device_handle(pynvml, ident) for ident in ids], None
+    except ImportError:
+        return None, [], "nvidia-ml-py is not installed"
+    except Exception as exc:  # noqa: BLE001 - any NVML failure means: no reading, say why
+        return None, [], f"NVML is not usable ({type(exc).__name__}: {exc})"
+
+
+def open_readers(nvml: Any, device_ids: list[Any], interval_s: float, handles: bool = False) -> list[Any]:
+    """One reader per device: the counter where the board has one, else power sampling.
+
+    ``device_ids`` are indices or UUIDs, or NVML handles already opened when ``handles`` is true.
+    """
     readers = []
     for ident in device_ids:
-        handle = (nvml.nvmlDeviceGetHandleByUUID(ident) if ident.startswith(("GPU-", "MIG-"))
-                  else nvml.nvmlDeviceGetHandleByIndex(int(ident)))
+        handle = ident if handles else device_handle(nvml, ident)
         try:
             readers.append(CounterReader(nvml, handle))
         except nvml.NVMLError:  # NotSupported on boards older than Volta
@@ -155,21 +186,9 @@ class EnergyMeter(pl.Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit" or self.readers:
             return
-        from lightning.pytorch.accelerators import CUDAAccelerator
-
-        if not isinstance(trainer.accelerator, CUDAAccelerator):
-            self.reason = "the run is not on an NVIDIA GPU"
-        else:
-            try:
-                import pynvml
-
-                pynvml.nvmlInit()
-                ids = visible_physical_devices(list(trainer.device_ids))
-                self.readers = open_readers(pynvml, ids, self.interval)
-            except ImportError:
-                self.reason = "nvidia-ml-py is not installed"
-            except Exception as exc:  # noqa: BLE001 - any NVML failure means: no reading, say why
-                self.reason = f"NVML is not usable ({type(exc).__name__}: {exc})"
+        nvml, handles, self.reason = open_nvml(trainer)
+        if nvml is not None:
+            self.readers = open_readers(nvml, handles, self.interval, handles=True)
         if self.reason:
             log.info("energy: not measured, %s", self.reason)
         else:

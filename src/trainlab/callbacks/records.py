@@ -14,8 +14,13 @@ import lightning.pytorch as pl
 import torch
 
 import trainlab
+from trainlab.callbacks.batch_size import BatchSizeFinder
 from trainlab.callbacks.energy import EnergyMeter
 from trainlab.run.folder import CURVES, EPOCHS, SUMMARY, repo_root
+from trainlab.callbacks.gpu_monitor import GpuMonitor
+
+# callbacks whose summary() becomes a section of training_summary.json
+SUMMARY_SECTIONS = {"energy": EnergyMeter, "gpu": GpuMonitor, "batch_size_finder": BatchSizeFinder}
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +228,8 @@ class RunRecords(pl.Callback):
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "lightning": lightning.__version__, "trainlab": trainlab.__version__},
             "git_commit": git_commit(repo_root()),
-            "energy": next((cb.summary() for cb in trainer.callbacks if isinstance(cb, EnergyMeter)), None),
+            **{section: next((cb.summary() for cb in trainer.callbacks if isinstance(cb, kind)), None)
+               for section, kind in SUMMARY_SECTIONS.items()},
         }
         (self.dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch
 
 from trainlab.config.errors import UserError
+from trainlab.models.step_logging import logs_this_step
 
 
 class EpochSeed(pl.Callback):
@@ -105,17 +107,25 @@ class RichProgressBar(pl.callbacks.RichProgressBar):
     ``v_num`` (our long version labels cut short) and ``train/loss_epoch`` (in epochs.jsonl), and shows
     only the metrics that fit on the line, in the order the module logs them.
 
+    Step values (``train/loss_step``) are not logged with ``prog_bar=True``: Lightning turns every
+    progress-bar value into a Python float after every batch, a host-device synchronisation per step
+    on a GPU. The bar reads them itself, once per logging step (when Lightning's loggers read them
+    anyway), and shows the last value read.
+
     Args:
         min_interval_s: least time between two redraws during training.
+        step_keys: step-level metrics shown as last logged.
         **kwargs: passed to lightning's RichProgressBar (refresh_rate, leave, theme, ...).
     """
 
     BAR_WIDTH = 12  # below 100 columns
 
-    def __init__(self, min_interval_s: float = 0.1, **kwargs):
+    def __init__(self, min_interval_s: float = 0.1, step_keys: tuple[str, ...] = ("train/loss_step",), **kwargs):
         super().__init__(**kwargs)
         self.min_interval_s = min_interval_s
+        self.step_keys = tuple(step_keys)
         self._last_draw = 0.0
+        self._step_values: dict[str, float] = {}
 
     def _width(self) -> int:
         return self._console.width if self._console is not None else shutil.get_terminal_size().columns
@@ -135,6 +145,9 @@ class RichProgressBar(pl.callbacks.RichProgressBar):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
                            batch_idx: int) -> None:
+        if logs_this_step(trainer):
+            logged = trainer.callback_metrics
+            self._step_values.update({k: float(logged[k]) for k in self.step_keys if k in logged})
         now = time.monotonic()
         last_batch = batch_idx + 1 >= self.total_train_batches
         if now - self._last_draw < self.min_interval_s and not last_batch:
@@ -143,7 +156,7 @@ class RichProgressBar(pl.callbacks.RichProgressBar):
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict:
-        metrics = super().get_metrics(trainer, pl_module)
+        metrics = {**self._step_values, **super().get_metrics(trainer, pl_module)}
         metrics.pop("v_num", None)
         metrics.pop("train/loss_epoch", None)
         if "train/loss_step" in metrics:
@@ -201,19 +214,65 @@ class ModelSummary(pl.callbacks.RichModelSummary):
 
 
 class FiniteLoss(pl.Callback):
-    """Stop at the first training loss that is NaN or infinite, with the epoch and step in the message.
+    """Stop at a training loss that is NaN or infinite, naming the epoch and step where it first was.
 
-    Checked every step (one host sync per step, negligible beside the step itself). The run's records
-    and an on-exception checkpoint are still written by their callbacks; in a sweep the trial is
-    recorded FAIL with this message.
+    Reading the loss after every step would make the host wait for the GPU every step (a
+    host-device synchronisation stops the CPU from queueing the next step while the GPU works).
+    So each step only copies its loss into a small buffer on the device (one kernel, no wait), and
+    the host reads the buffer, once, on the steps whose metrics Lightning writes to the loggers
+    (every ``trainer.log_every_n_steps``: logging reads values then anyway), or every
+    ``check_every_n_steps`` steps when set, and at every epoch's end. The steps' epoch, global step
+    and batch are kept as plain Python numbers meanwhile, so the message names the first non-finite
+    loss even though training ran on for a few steps. The run's records and an on-exception
+    checkpoint are still written by their callbacks; in a sweep the trial is recorded FAIL with
+    this message.
+
+    Args:
+        check_every_n_steps: steps between two reads of the buffer (null: on the logging steps).
     """
+
+    def __init__(self, check_every_n_steps: Optional[int] = None):
+        if check_every_n_steps is not None and check_every_n_steps < 1:
+            raise UserError(f"callbacks.finite_loss.check_every_n_steps={check_every_n_steps} must be at least 1")
+        self.check_every_n_steps = check_every_n_steps
+        self._steps: list[tuple[int, int, int]] = []  # (epoch, global step, batch) since the last read
+        self._losses: Optional[torch.Tensor] = None  # their losses, on the device
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is None or bool(torch.isfinite(loss).all()):
+        if loss is None:
             return
-        raise UserError(
-            f"the training loss became {float(loss)} at epoch {trainer.current_epoch}, step "
-            f"{trainer.global_step} (batch {batch_idx} of the epoch); lower optimizer.lr, set "
-            "trainer.gradient_clip_val=1.0, or look for extreme or missing values in the data"
-        )
+        n = len(self._steps)
+        if self._losses is None or n == len(self._losses) or self._losses.device != loss.device:
+            self._grow(loss.device, max(2 * n, self.check_every_n_steps or trainer.log_every_n_steps, 16))
+        loss = loss.detach()
+        self._losses[n].copy_(loss if loss.dim() == 0 else loss.sum())  # a sum is finite only if every term is
+        self._steps.append((trainer.current_epoch, trainer.global_step, batch_idx))
+        due = (len(self._steps) >= self.check_every_n_steps if self.check_every_n_steps
+               else logs_this_step(trainer))
+        if due:
+            self._check()
+
+    def _grow(self, device: torch.device, size: int) -> None:
+        grown = torch.zeros(size, dtype=torch.float32, device=device)
+        if self._losses is not None and self._steps:
+            grown[: len(self._steps)].copy_(self._losses[: len(self._steps)])
+        self._losses = grown
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._check()
+
+    def _check(self) -> None:
+        """Read the buffer (one host-device synchronisation); raise if a loss since the last read was bad."""
+        if self._losses is None or not self._steps:
+            return
+        values = self._losses[: len(self._steps)].tolist()
+        bad = next((i for i, value in enumerate(values) if not math.isfinite(value)), None)
+        if bad is not None:
+            epoch, step, batch_idx = self._steps[bad]
+            raise UserError(
+                f"the training loss became {values[bad]} at epoch {epoch}, step {step} (batch "
+                f"{batch_idx} of the epoch); lower optimizer.lr, set trainer.gradient_clip_val=1.0, or look "
+                "for extreme or missing values in the data"
+            )
+        self._steps.clear()

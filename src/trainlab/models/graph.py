@@ -8,11 +8,15 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+
 
 from trainlab.config.errors import UserError
+from trainlab.metrics.aggregation import WeightedMean
 from trainlab.metrics.classification import CurveFigures, classification_metrics
 from trainlab.models.optim import configure_optimizers
+from trainlab.models.step_logging import log_eval_epoch, record_train_loss
+
+SHOWN = ("accuracy", "f1_macro")  # on the progress bar besides the loss
 
 
 class NodeClassificationModule(pl.LightningModule):
@@ -69,7 +73,8 @@ class NodeClassificationModule(pl.LightningModule):
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         metrics = classification_metrics(num_classes)
-        self.train_loss = MeanMetric()
+        self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
+        self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.val_curves = CurveFigures(num_classes, self.class_names)
@@ -78,32 +83,36 @@ class NodeClassificationModule(pl.LightningModule):
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         return self.net(x, edge_index)  # (nodes, classes) logits
 
+    @staticmethod
+    def _targets(batch: Any) -> tuple[torch.Tensor, int]:
+        """(indices of the target nodes, their count).
+
+        Normally found on the host by the data module (StarGraphDataModule.on_before_batch_transfer):
+        found on the device, ``logits[mask]`` and ``int(mask.sum())`` would each make the host wait
+        for the GPU every step. Batches that did not pass through the hook are handled here.
+        """
+        if getattr(batch, "target_nodes", None) is None:
+            targets = batch.target_mask.nonzero().flatten()
+            return targets, len(targets)
+        return batch.target_nodes, batch.num_targets
+
     def batch_samples(self, batch: Any) -> int:
         """Labelled nodes a batch trains on (RunRecords counts samples per second with it)."""
-        return int(batch.target_mask.sum())
+        return self._targets(batch)[1]
 
     def _shared_step(self, batch: Any, stage: str) -> Optional[torch.Tensor]:
-        mask = batch.target_mask
-        n = int(mask.sum())
+        targets, n = self._targets(batch)
         if n == 0:  # a random node part without training stars: nothing to learn from
             return None
-        logits = self(batch.x, batch.edge_index)[mask].float()  # (n, classes); fp32 under mixed precision
-        y = batch.y[mask]
+        logits = self(batch.x, batch.edge_index).index_select(0, targets).float()  # (n, classes); fp32 under AMP
+        y = batch.y.index_select(0, targets)
         loss = self.criterion(logits, y)
         if stage == "train":
-            self.train_loss.update(loss.detach(), weight=n)
-            if self.trainer.global_step % self.trainer.log_every_n_steps == 0:
-                self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=n)
+            record_train_loss(self, loss, weight=n, batch_size=n)
             return loss
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        (self.val_loss if stage == "val" else self.test_loss).update(loss, weight=n)
         probs = logits.softmax(dim=-1)
-        metrics = self.val_metrics if stage == "val" else self.test_metrics
-        metrics.update(probs, y)
-        scores = dict(metrics.items())  # Lightning computes and resets each at the epoch's end
-        shown = {k: scores.pop(f"{stage}/{k}") for k in ("accuracy", "f1_macro")}
-        self.log_dict({f"{stage}/{k}": v for k, v in shown.items()}, on_step=False, on_epoch=True, prog_bar=True,
-                      batch_size=n)
-        self.log_dict(scores, on_step=False, on_epoch=True, batch_size=n)
+        (self.val_metrics if stage == "val" else self.test_metrics).update(probs, y)  # logged at the epoch's end
         (self.val_curves if stage == "val" else self.test_curves).update(probs, y)
         return loss
 
@@ -120,6 +129,7 @@ class NodeClassificationModule(pl.LightningModule):
         self._shared_step(batch, "test")
 
     def on_validation_epoch_end(self) -> None:
+        log_eval_epoch(self, "val", self.val_metrics, shown=SHOWN)
         epoch = self.current_epoch + 1
         due = epoch % self.hparams.figures_every_n_epochs == 0 or epoch == self.trainer.max_epochs
         if due and not self.trainer.sanity_checking:
@@ -127,6 +137,7 @@ class NodeClassificationModule(pl.LightningModule):
         self.val_curves.reset()
 
     def on_test_epoch_end(self) -> None:
+        log_eval_epoch(self, "test", self.test_metrics, shown=SHOWN)
         self.test_curves.log_figures(self.trainer, "test")
         self.test_curves.reset()
 

@@ -8,12 +8,14 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 from torch import nn
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAveragePrecision, BinaryF1Score, BinaryJaccardIndex
 
 from trainlab.config.errors import UserError
+from trainlab.metrics.aggregation import WeightedMean
 from trainlab.metrics.classification import CurveFigures, classification_metrics
 from trainlab.models.optim import configure_optimizers
+from trainlab.models.step_logging import log_eval_epoch, record_train_loss
 
 CLASS_NAMES = ["clean", "anomalous"]  # image-level classes; class 1 is the positive one
 IMAGE_SCORES = ("max", "topk_mean")
@@ -105,7 +107,8 @@ class SegmentationModule(pl.LightningModule):
             "pixel_auprc": BinaryAveragePrecision(thresholds=200),
         })
         image = classification_metrics(2)
-        self.train_loss = MeanMetric()
+        self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
+        self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
         self.val_pixel, self.test_pixel = pixel.clone(prefix="val/"), pixel.clone(prefix="test/")
         self.val_image, self.test_image = image.clone(prefix="val/"), image.clone(prefix="test/")
         self.val_curves, self.test_curves = CurveFigures(2, CLASS_NAMES), CurveFigures(2, CLASS_NAMES)
@@ -153,11 +156,9 @@ class SegmentationModule(pl.LightningModule):
         logits = self(x)[:, 0]
         loss = self.loss(logits, masks)
         if stage == "train":
-            self.train_loss.update(loss.detach(), weight=x.shape[0])
-            if self.trainer.global_step % self.trainer.log_every_n_steps == 0:  # see RegressionModule
-                self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+            record_train_loss(self, loss, weight=x.shape[0])
             return loss
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=x.shape[0], sync_dist=True)
+        (self.val_loss if stage == "val" else self.test_loss).update(loss, weight=x.shape[0])
         probs = torch.sigmoid(logits.detach().float())
         pixel, image, curves = ((self.val_pixel, self.val_image, self.val_curves) if stage == "val"
                                 else (self.test_pixel, self.test_image, self.test_curves))
@@ -166,9 +167,7 @@ class SegmentationModule(pl.LightningModule):
         image_probs = torch.stack([1 - scores, scores], dim=1)  # (batch, 2): clean, anomalous
         labels = self.image_labels(masks)
         image.update(image_probs, labels)
-        curves.update(image_probs, labels)
-        self.log_dict(pixel, on_step=False, on_epoch=True, batch_size=x.shape[0])
-        self.log_dict(image, on_step=False, on_epoch=True, batch_size=x.shape[0])
+        curves.update(image_probs, labels)  # metrics are logged at the epoch's end
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -181,6 +180,7 @@ class SegmentationModule(pl.LightningModule):
         self._shared_step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
+        log_eval_epoch(self, "val", self.val_pixel, self.val_image)
         if not self.trainer.sanity_checking:
             self.val_curves.log_figures(self.trainer, "val")
         self.val_curves.reset()
@@ -189,6 +189,7 @@ class SegmentationModule(pl.LightningModule):
         self._shared_step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
+        log_eval_epoch(self, "test", self.test_pixel, self.test_image)
         self.test_curves.log_figures(self.trainer, "test")
         self.test_curves.reset()
 

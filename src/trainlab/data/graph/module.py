@@ -306,6 +306,17 @@ class StarGraphDataModule(SplitDataModule):
         g = self.graph
         return Data(x=g.x, edge_index=g.edge_index, y=g.y, target_mask=g[f"{split}_mask"])
 
+    def on_before_batch_transfer(self, batch: Data, dataloader_idx: int) -> Data:
+        """Find the target nodes while the batch is still on the host (Lightning calls this first).
+
+        Boolean-mask indexing (``logits[mask]``) and ``int(mask.sum())`` on the device make the host
+        wait for the GPU (the result's size depends on the mask's values); the indices found here
+        travel to the device with the batch and the task module's ``index_select`` needs no wait.
+        """
+        targets = batch.target_mask.nonzero().flatten()
+        batch.target_nodes, batch.num_targets = targets, len(targets)
+        return batch
+
     def _whole_graph_loader(self, split: str) -> DataLoader:
         return DataLoader([self._masked_graph(split)], batch_size=1, collate_fn=only_item,
                           generator=self._generator(), **self.loader_kwargs)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from trainlab.config.errors import UserError
+from trainlab.models.nets.checkpointing import checkpointed, wanted
 from trainlab.models.nets.checks import require_dropout, require_sizes
 from trainlab.models.nets.init import check_scheme, initialise
 
@@ -22,10 +25,13 @@ class LSTMNet(nn.Module):
         output_size: values predicted per window (taken from the data when null).
         dropout: between LSTM layers (only when num_layers > 1) and before the head.
         init: "xavier", "kaiming" or "default" (see trainlab.models.nets.init).
+        checkpointing: gradient checkpointing per LSTM layer in training (trainlab.models.nets.checkpointing):
+            each layer's activations are recomputed in backward instead of kept. The weights stay
+            those of the one multi-layer ``nn.LSTM``, so checkpoints load into either setting.
     """
 
     def __init__(self, input_size: int, hidden_size: int = 64, num_layers: int = 2, output_size: int = 1,
-                 dropout: float = 0.0, init: str = "xavier"):
+                 dropout: float = 0.0, init: str = "xavier", checkpointing: bool = False):
         super().__init__()
         require_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, output_size=output_size)
         require_dropout(dropout)
@@ -34,10 +40,33 @@ class LSTMNet(nn.Module):
                             dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, output_size)
+        self.checkpointing = checkpointing
+        # one-layer LSTMs that only lend their code to each layer's checkpointed pass: a tuple, so
+        # they own no state-dict entries (functional_call runs them on self.lstm's weights)
+        self._layers = tuple(nn.LSTM(input_size if i == 0 else hidden_size, hidden_size, batch_first=True)
+                             for i in range(num_layers)) if checkpointing else ()
         initialise(self, init)
 
+    def run_lstm(self, x: torch.Tensor) -> torch.Tensor:
+        """Every step's top-layer output, (batch, window, features) -> (batch, window, hidden)."""
+        if not wanted(self, self.checkpointing):
+            return self.lstm(x)[0]
+        for i, layer in enumerate(self._layers):
+            if i > 0:  # nn.LSTM's dropout: on every layer's output but the last
+                x = nn.functional.dropout(x, self.lstm.dropout, self.training)
+            weights = {f"{name}_l0": getattr(self.lstm, f"{name}_l{i}")
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            x = checkpointed(self.lstm, self._layer_pass, layer, weights, x)
+        return x
+
+    @staticmethod
+    def _layer_pass(layer: nn.LSTM, weights: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        with warnings.catch_warnings():  # cuDNN notes that borrowed weights are not one flat block
+            warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
+            return functional_call(layer, weights, (x,))[0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(x)  # (batch, window, hidden)
+        out = self.run_lstm(x)  # (batch, window, hidden)
         return self.head(self.dropout(out[:, -1]))  # (batch, output_size)
 
 
@@ -81,16 +110,16 @@ class LSTMAttentionNet(LSTMNet):
     """
 
     def __init__(self, input_size: int, hidden_size: int = 64, num_layers: int = 2, output_size: int = 1,
-                 dropout: float = 0.0, init: str = "xavier", attention: str = "additive"):
+                 dropout: float = 0.0, init: str = "xavier", attention: str = "additive", checkpointing: bool = False):
         if attention not in ATTENTIONS:
             raise UserError(f"model.net.attention={attention!r} is not one of {', '.join(ATTENTIONS)}")
-        super().__init__(input_size, hidden_size, num_layers, output_size, dropout, init)
+        super().__init__(input_size, hidden_size, num_layers, output_size, dropout, init, checkpointing)
         self.attention = ATTENTIONS[attention](hidden_size)
         self.head = nn.Linear(2 * hidden_size, output_size)
         initialise(self, init)
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
-        out, _ = self.lstm(x)  # (batch, window, hidden)
+        out = self.run_lstm(x)  # (batch, window, hidden)
         last = out[:, -1]
         weights = torch.softmax(self.attention(last, out), dim=-1)  # (batch, window)
         context = torch.bmm(weights.unsqueeze(1), out).squeeze(1)  # (batch, hidden)

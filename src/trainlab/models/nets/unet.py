@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from trainlab.config.errors import UserError
+from trainlab.models.nets.checkpointing import checkpointed, wanted
 from trainlab.models.nets.checks import require_dropout, require_sizes
 from trainlab.models.nets.init import check_scheme, initialise
 
@@ -45,10 +46,13 @@ class UNet(nn.Module):
         prior: starting probability of the positive class at every pixel: the last layer's bias is set
             to its log-odds, so rare anomalies don't start at 0.5 and swamp the first steps with loss
             (Lin et al. 2017, "Focal loss", section 4.1).
+        checkpointing: gradient checkpointing per encoder and decoder block in training
+            (trainlab.models.nets.checkpointing): each block's activations are recomputed in backward
+            instead of kept. Same weights and state-dict keys either way.
     """
 
     def __init__(self, in_channels: int, out_channels: int = 1, base_channels: int = 16, depth: int = 3,
-                 dropout: float = 0.0, init: str = "kaiming", prior: float = 0.01):
+                 dropout: float = 0.0, init: str = "kaiming", prior: float = 0.01, checkpointing: bool = False):
         super().__init__()
         require_sizes(in_channels=in_channels, out_channels=out_channels, base_channels=base_channels, depth=depth)
         require_dropout(dropout)
@@ -66,6 +70,7 @@ class UNet(nn.Module):
                                       for i in reversed(range(depth)))
         self.decoder = nn.ModuleList(ConvBlock(2 * widths[i], widths[i], dropout) for i in reversed(range(depth)))
         self.head = nn.Conv2d(base_channels, out_channels, 1)
+        self.checkpointing = checkpointing
         initialise(self, init)
         nn.init.constant_(self.head.bias, math.log(prior / (1 - prior)))
 
@@ -74,11 +79,20 @@ class UNet(nn.Module):
         pad_h, pad_w = -height % self.multiple, -width % self.multiple
         if pad_h or pad_w:
             x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        run = self._checkpointed if wanted(self, self.checkpointing) else self._plain
         skips = []
         for level, block in enumerate(self.encoder):
-            x = block(x if level == 0 else self.pool(x))
+            x = run(block, x if level == 0 else self.pool(x))
             skips.append(x)  # (batch, widths[level], H / 2**level, W / 2**level)
         x = skips.pop()  # the bottleneck
         for up, block in zip(self.upsample, self.decoder):
-            x = block(torch.cat([up(x), skips.pop()], dim=1))
+            x = run(block, torch.cat([up(x), skips.pop()], dim=1))
         return self.head(x)[..., :height, :width]  # (batch, out_channels, H, W)
+
+    @staticmethod
+    def _plain(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return block(x)
+
+    @staticmethod
+    def _checkpointed(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return checkpointed(block, block, x)

@@ -1,0 +1,158 @@
+"""GPU utilisation, memory and power per training epoch (NVML for the board, torch for the allocator)."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+
+from trainlab.callbacks.energy import open_nvml
+
+log = logging.getLogger(__name__)
+
+GB = 1024**3
+
+
+class BoardSampler:
+    """Samples utilisation (%) and power (W) of one board from a background thread.
+
+    NVML's utilisation is the share of the last sample period (1/6 s to 1 s, by board) in which a
+    kernel ran; sampling it regularly and averaging over an epoch gives the epoch's utilisation.
+    Nothing here touches CUDA, so it never waits for the GPU.
+    """
+
+    def __init__(self, nvml: Any, handle: Any, interval_s: float = 0.5):
+        self.nvml, self.handle, self.interval_s = nvml, handle, interval_s
+        self._lock = threading.Lock()
+        self._util: list[float] = []
+        self._watts: list[float] = []
+        self._stop = threading.Event()
+        self.sample()
+        self._thread = threading.Thread(target=self._run, name="gpu-monitor", daemon=True)
+        self._thread.start()
+
+    def sample(self) -> None:
+        util = float(self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu)
+        try:
+            watts = self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0  # mW -> W
+        except self.nvml.NVMLError:  # some boards (and MIG slices) report no power
+            watts = None
+        with self._lock:
+            self._util.append(util)
+            if watts is not None:
+                self._watts.append(watts)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def take(self) -> tuple[list[float], list[float]]:
+        """The samples since the previous call (utilisation %, watts); starts a new window."""
+        self.sample()
+        with self._lock:
+            util, watts, self._util, self._watts = self._util, self._watts, [], []
+        return util, watts
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2 * self.interval_s + 1)
+
+
+class GpuMonitor(pl.Callback):
+    """Per training epoch: ``gpu/utilization_pct`` and ``gpu/power_watts`` (means of NVML samples),
+    ``gpu/memory_used_gb`` (the board's memory in use at the epoch's end, every process included),
+    ``gpu/peak_allocated_gb`` and ``gpu/peak_reserved_gb`` (this process's tensors and its
+    allocator's cache at their highest during the epoch, from torch's allocator statistics).
+
+    The values go to every logger and, through them, to ``epochs.jsonl``; ``summary()`` holds the
+    fit's figures for ``training_summary.json``. Nothing here reads a CUDA tensor or synchronises:
+    NVML and the allocator's counters are host-side. Each process monitors the GPU it trains on.
+    On a machine without an NVIDIA GPU the run says once that there is nothing to monitor.
+
+    Args:
+        sample_interval_s: time between two NVML samples (utilisation, power).
+    """
+
+    def __init__(self, sample_interval_s: float = 0.5):
+        self.interval = sample_interval_s
+        self.sampler: Optional[BoardSampler] = None
+        self.device: Optional[torch.device] = None
+        self.reason: Optional[str] = None
+        self.name = ""
+        self.epochs: list[dict[str, float]] = []
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit" or self.sampler is not None:
+            return
+        nvml, handles, self.reason = open_nvml(trainer)
+        if nvml is None:
+            log.info("gpu monitor: nothing to monitor, %s", self.reason)
+            return
+        # handles follow trainer.device_ids; under DDP each process trains on the one of its local rank
+        self.start(nvml, handles[min(trainer.local_rank, len(handles) - 1)], trainer.strategy.root_device)
+
+    def start(self, nvml: Any, handle: Any, device: torch.device) -> None:
+        """Begin sampling ``handle`` (the board of ``device``)."""
+        self.device = device
+        name = nvml.nvmlDeviceGetName(handle)
+        self.name = name.decode() if isinstance(name, bytes) else str(name)
+        self.sampler = BoardSampler(nvml, handle, self.interval)
+        self._nvml, self._handle = nvml, handle
+        log.info("gpu monitor: %s (%s), NVML samples every %.2f s", self.name, device, self.interval)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.sampler is None:
+            return
+        self.sampler.take()  # start the epoch's window (drops validation and set-up samples)
+        if self.device is not None and self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def epoch_figures(self) -> dict[str, float]:
+        """The current epoch's figures (the window opened by on_train_epoch_start)."""
+        util, watts = self.sampler.take()
+        figures = {"gpu/utilization_pct": statistics.fmean(util) if util else float("nan"),
+                   "gpu/memory_used_gb": self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / GB}
+        if watts:
+            figures["gpu/power_watts"] = statistics.fmean(watts)
+        if self.device is not None and self.device.type == "cuda":
+            figures["gpu/peak_allocated_gb"] = torch.cuda.max_memory_allocated(self.device) / GB
+            figures["gpu/peak_reserved_gb"] = torch.cuda.max_memory_reserved(self.device) / GB
+        return figures
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.sampler is None:
+            return
+        figures = self.epoch_figures()
+        self.epochs.append(figures)
+        for key, value in figures.items():
+            pl_module.log(key, value, on_step=False, on_epoch=True)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.close()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.sampler is not None:
+            self.sampler.close()
+            self.sampler = None
+
+    def summary(self) -> dict[str, Any]:
+        """The fit's figures: mean utilisation and power over epochs, the highest memory figures."""
+        if not self.epochs:
+            return {"monitored": False, "reason": self.reason or "no training epoch finished"}
+        out: dict[str, Any] = {"monitored": True, "device": self.name, "epochs": len(self.epochs)}
+        for key in ("gpu/utilization_pct", "gpu/power_watts"):
+            values = [e[key] for e in self.epochs if key in e]
+            if values:
+                out[f"mean_{key.split('/')[1]}"] = statistics.fmean(values)
+        for key in ("gpu/memory_used_gb", "gpu/peak_allocated_gb", "gpu/peak_reserved_gb"):
+            values = [e[key] for e in self.epochs if key in e]
+            if values:
+                out[f"max_{key.split('/')[1]}"] = max(values)
+        return out

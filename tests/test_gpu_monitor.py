@@ -1,0 +1,80 @@
+"""GPU monitoring against a fake NVML: per-epoch utilisation, memory and power, and the summary."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from tests.test_energy import FakeNVML
+from trainlab.callbacks.gpu_monitor import GB, BoardSampler, GpuMonitor
+
+
+class MonitoredNVML(FakeNVML):
+    """FakeNVML plus utilisation (scripted per call), memory in use and the board's name."""
+
+    def __init__(self, utilisation: list[int], used_bytes: int, power_mw: int | None = 150_000):
+        super().__init__(power_mw={"idx0": power_mw} if power_mw is not None else {})
+        self.utilisation, self.used_bytes = list(utilisation), used_bytes
+
+    def nvmlDeviceGetUtilizationRates(self, handle):
+        value = self.utilisation.pop(0) if len(self.utilisation) > 1 else self.utilisation[0]
+        return SimpleNamespace(gpu=value, memory=0)
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        if handle not in self.power_mw:
+            raise self.NVMLError("Not Supported")
+        return super().nvmlDeviceGetPowerUsage(handle)
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return SimpleNamespace(used=self.used_bytes, total=80 * GB, free=80 * GB - self.used_bytes)
+
+    def nvmlDeviceGetName(self, handle):
+        return b"NVIDIA Fake 80GB"
+
+
+class Module:
+    def __init__(self):
+        self.logged: dict[str, list[float]] = {}
+
+    def log(self, key, value, **kwargs):
+        self.logged.setdefault(key, []).append(value)
+
+
+def test_epoch_figures_are_means_of_the_epochs_samples():
+    # samples: 1 at start (dropped by the first epoch's start), then per take(): one each
+    nvml = MonitoredNVML(utilisation=[5, 5, 80, 100, 40, 60], used_bytes=3 * GB)
+    monitor = GpuMonitor(sample_interval_s=3600)  # the thread never fires: samples come from take()
+    monitor.start(nvml, "idx0", torch.device("cpu"))
+    module = Module()
+    try:
+        monitor.on_train_epoch_start(None, module)  # takes 5, 5 (set-up samples, dropped)
+        monitor.sampler.sample()  # 80
+        monitor.on_train_epoch_end(None, module)  # + 100 at the end: mean 90
+        monitor.on_train_epoch_start(None, module)  # 40, dropped (validation time)
+        monitor.on_train_epoch_end(None, module)  # 60
+    finally:
+        monitor.close()
+    assert module.logged["gpu/utilization_pct"] == [pytest.approx(90.0), pytest.approx(60.0)]
+    assert module.logged["gpu/memory_used_gb"] == [pytest.approx(3.0)] * 2
+    assert module.logged["gpu/power_watts"] == [pytest.approx(150.0)] * 2
+    assert "gpu/peak_allocated_gb" not in module.logged  # torch's allocator figures exist on CUDA only
+    summary = monitor.summary()
+    assert summary == {"monitored": True, "device": "NVIDIA Fake 80GB", "epochs": 2,
+                       "mean_utilization_pct": pytest.approx(75.0), "mean_power_watts": pytest.approx(150.0),
+                       "max_memory_used_gb": pytest.approx(3.0)}
+
+
+def test_boards_without_power_readings_still_report_utilisation():
+    nvml = MonitoredNVML(utilisation=[50], used_bytes=GB, power_mw=None)
+    sampler = BoardSampler(nvml, "idx0", interval_s=0.01)
+    time.sleep(0.1)
+    util, watts = sampler.take()
+    sampler.close()
+    assert len(util) >= 3 and set(util) == {50.0} and watts == []  # the thread sampled on its own
+
+
+def test_no_epoch_no_figures():
+    assert GpuMonitor().summary() == {"monitored": False, "reason": "no training epoch finished"}
