@@ -18,6 +18,7 @@ os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 from trainlab.config.errors import UserError, report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
 from trainlab.config.schemas import check_trainer, register_configs  # noqa: E402
 from trainlab.search.trial import optuna_trial  # noqa: E402
+from trainlab.run.preemption import stop_on_signals  # noqa: E402
 
 register_configs()
 
@@ -31,13 +32,16 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     from trainlab.run.checkpoint_io import AtomicCheckpointIO
     from trainlab.run.folder import resolve_checkpoint
     from trainlab.run.hardware import apply_hardware
+    from trainlab.run.preemption import cluster_plugins, requeued_checkpoint
     from trainlab.run.outputs import build_callbacks, build_loggers, route_lightning_logs, run_label, save_resolved_config
 
     route_lightning_logs()
     apply_hardware(cfg.hardware)
     check_trainer(cfg.trainer)
     check_task(cfg)
-    ckpt_path = str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None
+    # a requeued SLURM job goes on in its own folder; ckpt_path= resumes into a new one
+    ckpt_path = requeued_checkpoint(cfg.paths.output_dir) or (
+        str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None)
     pl.seed_everything(cfg.seed, workers=True)
     try:
         datamodule = build(cfg.data, "data")
@@ -48,7 +52,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
         loggers = build_loggers(cfg.logger, run_label())
         callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers))
         trainer = build(cfg.trainer, "trainer", callbacks=[*callbacks, *extra_callbacks], logger=loggers or False,
-                        plugins=[AtomicCheckpointIO()])
+                        plugins=[AtomicCheckpointIO(), *cluster_plugins()])
         resolved = save_resolved_config(cfg, cfg.paths.output_dir)
         for logger in trainer.loggers:  # not `loggers`: fast_dev_run swaps them for a dummy, never finalized
             logger.log_hyperparams(resolved)
@@ -76,8 +80,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    with report_user_errors(), optuna_trial(cfg) as trial_callbacks:  # no callbacks outside an Optuna sweep
-        return train(cfg, extra_callbacks=trial_callbacks)["objective"]
+    with report_user_errors(), optuna_trial(cfg) as trial_callbacks, \
+            stop_on_signals(cfg.paths.output_dir) as stop_callbacks:  # a signal: exit 143, or a launcher's requeue
+        return train(cfg, extra_callbacks=[*trial_callbacks, *stop_callbacks])["objective"]
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ class RunRecords(pl.Callback):
         self._fit_start = 0.0
         self.sizes: dict[str, float] = {}
         self.batch: dict[str, int] = {}
+        self.stopped_by: Optional[str] = None
 
     # -- per epoch ---------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -91,6 +92,16 @@ class RunRecords(pl.Callback):
                      b["effective_batch_size"], b["batch_size"], b["accumulate_grad_batches"], b["processes"])
         for logger in trainer.loggers:
             logger.log_metrics({f"model/{k}": float(v) for k, v in self.sizes.items()}, step=0)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Keep the records of the epochs before the one training starts at (a run continued in its own
+        folder, e.g. a requeued SLURM job: its records go on, not start over or repeat)."""
+        path = self.dir / "epochs.jsonl"
+        if not trainer.is_global_zero or not path.is_file():
+            return
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        self.epochs = [r for r in map(json.loads, lines) if r.get("epoch", 0) < trainer.current_epoch]
+        path.write_text("".join(json.dumps(r) + "\n" for r in self.epochs))
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._flush(trainer)
@@ -131,6 +142,9 @@ class RunRecords(pl.Callback):
             self._plot()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        from trainlab.run.preemption import stop_reason
+
+        self.stopped_by = stop_reason(exception) or f"exception ({type(exception).__name__})"
         self._flush(trainer)
         self.on_fit_end(trainer, pl_module)
 
@@ -159,7 +173,8 @@ class RunRecords(pl.Callback):
             "best_epoch": epoch,
             "epochs_run": len(self.epochs),
             "wall_seconds": round(time.perf_counter() - self._fit_start, 3),
-            "stopped_by": "early stopping" if early and early.stopped_epoch > 0 else "max_epochs or max_steps",
+            "stopped_by": self.stopped_by or ("early stopping" if early and early.stopped_epoch > 0
+                                              else "max_epochs or max_steps"),
             **self.sizes,
             **self.batch,
             "hardware": self.hardware,
