@@ -80,6 +80,7 @@ class RunRecords(pl.Callback):
         self.sizes: dict[str, float] = {}
         self.batch: dict[str, int] = {}
         self.stopped_by: Optional[str] = None
+        self.resumed_at: Optional[int] = None  # the epoch a resumed run started at
 
     # -- per epoch ---------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -96,6 +97,7 @@ class RunRecords(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Keep the records of the epochs before the one training starts at (a run continued in its own
         folder, e.g. a requeued SLURM job: its records go on, not start over or repeat)."""
+        self.resumed_at = trainer.current_epoch or None
         path = self.dir / "epochs.jsonl"
         if not trainer.is_global_zero or not path.is_file():
             return
@@ -173,6 +175,7 @@ class RunRecords(pl.Callback):
             "best_epoch": epoch,
             "epochs_run": len(self.epochs),
             "wall_seconds": round(time.perf_counter() - self._fit_start, 3),
+            "resumed_at_epoch": self.resumed_at,
             "stopped_by": self.stopped_by or ("early stopping" if early and early.stopped_epoch > 0
                                               else "max_epochs or max_steps"),
             **self.sizes,
