@@ -56,7 +56,6 @@ def slurm(cluster: SlurmCluster) -> Iterator[SlurmCluster]:
 
 
 def start(*args: str, tmp_path: Path) -> subprocess.Popen:
-    os.environ["PYTEST_SLURM_TMP"] = str(tmp_path)  # where queue_report finds the jobs' logs
     return subprocess.Popen([sys.executable, str(ROOT / "train.py"), "-m", *SLURM, *args,
                              f"paths.log_dir={tmp_path}/outputs"], cwd=tmp_path, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
@@ -76,7 +75,8 @@ def only_sweep_dir(tmp_path: Path) -> Path:
     return found
 
 
-def wait_for(what: str, check, process: Optional[subprocess.Popen] = None, timeout: float = 180):
+def wait_for(what: str, check, process: Optional[subprocess.Popen] = None, timeout: float = 180,
+             logs: Optional[Path] = None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -86,14 +86,14 @@ def wait_for(what: str, check, process: Optional[subprocess.Popen] = None, timeo
             raise AssertionError(f"the launcher ended (exit {process.returncode}) before {what}: "
                                  f"{process.stderr.read()[-3000:]}")
         time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; the queue: {queue_report()}")
+    raise AssertionError(f"timed out waiting for {what}; the queue: {queue_report(logs)}")
 
 
-def queue_report() -> str:
-    """squeue's view and the tails of the jobs' logs, for a failure message."""
+def queue_report(logs: Optional[Path]) -> str:
+    """squeue's view and the tails of the jobs' logs under ``logs``, for a failure message."""
     found = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T %r %M"], capture_output=True, text=True)
-    logs = sorted(Path(os.environ.get("PYTEST_SLURM_TMP", "/nonexistent")).glob("**/.submitit/*/*.err"))
-    tails = [f"{p}: ...{p.read_text(errors='replace')[-800:]}" for p in logs]
+    files = sorted(logs.glob("**/.submitit/*/*.err")) if logs else []
+    tails = [f"{p}: ...{p.read_text(errors='replace')[-800:]}" for p in files]
     return found.stdout.strip() + "\n" + "\n".join(tails)
 
 
@@ -105,10 +105,10 @@ def summary(run_dir: Path) -> dict:
     return json.loads((run_dir / "training_summary.json").read_text())
 
 
-def release_requeued(slurm: SlurmCluster, job_id: str, process: subprocess.Popen) -> None:
+def release_requeued(slurm: SlurmCluster, job_id: str, process: subprocess.Popen, logs: Path) -> None:
     """Wait until the job is back in the queue after its requeue, then start it now."""
     wait_for(f"job {job_id} requeued", lambda: slurm.job_field(job_id, "Restarts") == "1"
-             and slurm.job_field(job_id, "JobState") == "PENDING", process)
+             and slurm.job_field(job_id, "JobState") == "PENDING", process, logs=logs)
     slurm.release(job_id)
 
 
@@ -216,7 +216,7 @@ def test_sigterm_saves_records_and_the_job_does_not_finish(slurm, tmp_path):
     process = start(*LONG, "trainer.max_epochs=200", "hydra.launcher.requeue=timeout", tmp_path=tmp_path)
     try:
         last = wait_for("the first checkpoint", lambda: next(iter(tmp_path.glob("outputs/train/multiruns/*/0/"
-                                                                                 "checkpoints/last.ckpt")), None), process)
+                                                                                 "checkpoints/last.ckpt")), None), process, logs=tmp_path)
         (job_id,) = slurm.jobs()
         slurm.command("scancel", "--signal=TERM", job_id)
         code, stderr = finish(process)
@@ -241,10 +241,10 @@ def test_a_requeued_trial_continues_in_its_folder(slurm, tmp_path):
                     "hydra.launcher.requeue=always", *LONG, "trainer.max_epochs=8", tmp_path=tmp_path)
     try:
         last = wait_for("the first checkpoint", lambda: next(iter(tmp_path.glob("outputs/train/multiruns/*/0/"
-                                                                                 "checkpoints/last.ckpt")), None), process)
+                                                                                 "checkpoints/last.ckpt")), None), process, logs=tmp_path)
         (job_id,) = slurm.jobs()
         slurm.command("scancel", "--signal=TERM", job_id)
-        release_requeued(slurm, job_id, process)
+        release_requeued(slurm, job_id, process, tmp_path)
         code, stderr = finish(process)
     finally:
         process.kill()
@@ -268,7 +268,7 @@ def test_a_time_limit_requeues_until_max_num_timeout(slurm, tmp_path):
     try:
         wait_for("the job", slurm.jobs, process)
         (job_id,) = slurm.jobs()
-        release_requeued(slurm, job_id, process)
+        release_requeued(slurm, job_id, process, tmp_path)
         code, stderr = finish(process)
     finally:
         process.kill()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -39,6 +40,16 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
     copied into the new folder and their scores carried over: the resumed run tests (and reports)
     the same best checkpoint an uninterrupted run would, and its folder is complete on its own.
     """
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Lightning warns about a checkpoint folder that is not empty; a requeued SLURM job continues in
+        its own folder (trainlab.run.preemption) and finds its own checkpoints there."""
+        from trainlab.run.preemption import is_requeued_attempt
+
+        with warnings.catch_warnings():
+            if is_requeued_attempt():
+                warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            super().setup(trainer, pl_module, stage)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         old_dir = state_dict.get("dirpath")

@@ -100,13 +100,18 @@ def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
                 signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
 
 
+def is_requeued_attempt() -> bool:
+    """True in a SLURM job that SLURM has started again (requeued by submitit, an admin or a failure)."""
+    return int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
+
+
 def requeued_checkpoint(run_dir: str | os.PathLike) -> Optional[str]:
     """The checkpoint a requeued SLURM job continues from: its own run folder's ``last.ckpt`` (the end
     of its last finished epoch), or None (not a requeued job, or no epoch finished: start over).
 
     The earlier attempt's ``on_exception.ckpt`` is removed: the attempt that continues supersedes it.
     """
-    if int(os.environ.get("SLURM_RESTART_COUNT") or 0) < 1:
+    if not is_requeued_attempt():
         return None
     checkpoints = Path(run_dir) / "checkpoints"
     (checkpoints / "on_exception.ckpt").unlink(missing_ok=True)
