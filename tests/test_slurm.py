@@ -50,9 +50,10 @@ def cluster() -> Iterator[SlurmCluster]:
 
 @pytest.fixture
 def slurm(cluster: SlurmCluster) -> Iterator[SlurmCluster]:
-    """The module's cluster, with every job of the test cancelled after it."""
+    """The module's cluster, with every job of the test cancelled, and gone from the queue, after it."""
     yield cluster
     cluster.command("scancel", "--partition", cluster.partition, check=False)
+    wait_for("the queue to empty", lambda: not cluster.jobs(), timeout=60)
 
 
 def start(*args: str, tmp_path: Path) -> subprocess.Popen:
@@ -110,6 +111,21 @@ def release_requeued(slurm: SlurmCluster, job_id: str, process: subprocess.Popen
     wait_for(f"job {job_id} requeued", lambda: slurm.job_field(job_id, "Restarts") == "1"
              and slurm.job_field(job_id, "JobState") == "PENDING", process, logs=logs)
     slurm.release(job_id)
+
+
+# -- inside a job ---------------------------------------------------------------------------------------
+def test_lightning_does_not_requeue_inside_a_slurm_job(monkeypatch):
+    """Only submitit requeues: Lightning's SLURM environment comes with its auto-requeue off."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    from trainlab.run.preemption import cluster_plugins
+
+    assert cluster_plugins() == [] or "SLURM_JOB_ID" in os.environ  # not in a job: nothing
+    for key, value in {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1", "SLURM_JOB_NAME": "train", "SLURM_NODELIST": "vm",
+                       "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}.items():
+        monkeypatch.setenv(key, value)
+    (environment,) = cluster_plugins()
+    assert isinstance(environment, SLURMEnvironment) and environment.auto_requeue is False
 
 
 # -- before submission ------------------------------------------------------------------------------------

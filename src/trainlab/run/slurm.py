@@ -44,10 +44,10 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger(__name__)
 
 REQUEUE_CHOICES = ("never", "timeout", "always")
-OUR_KEYS = ("requeue", "pending_timeout_min", "poll_interval_s")
 GPU_ACCELERATORS = ("gpu", "cuda")
 ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
          "DEADLINE")
+ONE_LINE_ERRORS = ("RunStopped", "TrialFailed")  # a job's errors whose message says it all
 RESULT_GRACE_S = 15  # a job's result file may reach a shared file system after SLURM says it ended
 
 
@@ -181,10 +181,9 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 
     params = job_resources(launcher.params, launcher.config)
-    max_timeouts = params.pop("max_num_timeout") if launcher.requeue != "never" else 0
-    params.pop("max_num_timeout", None)
+    max_timeouts = params.pop("max_num_timeout")
     executor = submitit.AutoExecutor(folder=params.pop("submitit_folder"), cluster="slurm",
-                                     slurm_max_num_timeout=max_timeouts)
+                                     slurm_max_num_timeout=max_timeouts if launcher.requeue != "never" else 0)
     shared = set(OmegaConf.structured(BaseQueueConf).keys())
     executor.update_parameters(**{key if key in shared else f"slurm_{key}": value for key, value in params.items()})
     Path(str(launcher.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
@@ -201,11 +200,17 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
 
 # --- while the jobs run ----------------------------------------------------------------------------------
 
-def _states(job_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """``job id -> (state, reason)`` from squeue (finished jobs too, while SLURM still lists them)."""
+def _states(job_ids: Sequence[str]) -> Optional[dict[str, tuple[str, str]]]:
+    """``job id -> (state, reason)`` from squeue (ended jobs too, while SLURM still lists them); None
+    when squeue cannot answer now (slurmctld busy or restarting): nothing is concluded from that."""
     arrays = sorted({job_id.split("_")[0] for job_id in job_ids})
-    out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-j", ",".join(arrays), "-o", "%i|%T|%r"],
-                         capture_output=True, text=True, timeout=60)
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-j", ",".join(arrays), "-o", "%i|%T|%r"],
+                             capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+    if out.returncode != 0 and "invalid job id" not in out.stderr.lower():  # purged ids: gone, not unknown
+        return None
     states = {}
     for line in out.stdout.splitlines():
         job_id, state, reason = (line.split("|") + ["", ""])[:3]
@@ -241,9 +246,12 @@ def watch(jobs: Sequence[Any], pending_timeout_min: Optional[float], poll_s: flo
             if job.paths.result_pickle.exists():
                 del waiting[job_id]
                 continue
+            if states is None:
+                continue
             state, reason = states.get(job_id, ("GONE", "no longer listed by squeue"))
-            if said.get(job_id) != f"{state} {reason}" and state in ("PENDING", "REQUEUED") and reason != "None":
-                log.info("job %s %s (%s)", job_id, state.lower(), reason)
+            if said.get(job_id) != f"{state} {reason}" and state == "PENDING" and reason != "None":
+                log.info("job %s %s", job_id, "requeued, waiting for its start time" if reason == "BeginTime"
+                         else f"pending: {reason}")
             said[job_id] = f"{state} {reason}"
             if state == "PENDING" and reason != "BeginTime":  # BeginTime: requeued, waiting out its delay
                 started = pending_since.setdefault(job_id, now)
@@ -276,9 +284,9 @@ def outcome(job: Any, overrides: Sequence[str], lost: Optional[str]) -> JobRetur
             return value
         lines = [line for line in str(value).strip().splitlines() if line.strip()]
         last = lines[-1] if lines else "no traceback"
-        reason = last.split(": ", 1)[1] if ": " in last and last.split(": ", 1)[0].rsplit(".", 1)[-1] in (
-            "RunStopped", "TrialFailed") else last
-        lost = f"failed: {reason}"
+        kind, _, message = last.partition(": ")
+        # our own one-line errors need no class name; anything else keeps it (RuntimeError: ...)
+        lost = f"failed: {message if kind.rsplit('.', 1)[-1] in ONE_LINE_ERRORS else last}"
     return JobReturn(overrides=list(overrides), status=JobStatus.FAILED,
                      _return_value=SlurmJobFailed(f"SLURM job {job.job_id} {lost}"))
 
