@@ -121,16 +121,9 @@ def requeued_checkpoint(run_dir: str | os.PathLike) -> Optional[str]:
 
 def cluster_plugins() -> list[Any]:
     """Trainer plugins for the cluster a run is in: inside a SLURM job, Lightning's SLURM environment
-    with its own auto-requeue off (submitit requeues, once; two mechanisms would requeue twice).
-
-    Outside a SLURM allocation, Lightning's advice to prepend ``srun`` (printed on every run of a machine
-    that has ``srun``, a login node or CI) is silenced: such a run is not a SLURM job by mistake.
-    """
-    import warnings
-
+    with its own auto-requeue off (submitit requeues, once; two mechanisms would requeue twice)."""
     from lightning.fabric.plugins.environments import SLURMEnvironment
 
     if "SLURM_JOB_ID" not in os.environ:
-        warnings.filterwarnings("ignore", message=r".*The `srun` command is available on your system but is not used")
         return []
     return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
