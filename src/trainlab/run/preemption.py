@@ -28,13 +28,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
+from hydra.errors import CompactHydraException
+
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: what a shell reports for a process ended by SIGTERM
 SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
 TIME_LIMIT_SIGNAL = "SIGUSR2"  # submitit's warning before the time limit (hydra.launcher.signal_delay_s)
 
 
-class RunStopped(Exception):
-    """Training was stopped by a signal; its checkpoint and records are in ``run_dir``."""
+class RunStopped(CompactHydraException):
+    """Training was stopped by a signal; its checkpoint and records are in ``run_dir``. (Compact: where
+    Hydra reports it, in a multirun of the basic launcher, it prints the message, not a traceback.)"""
 
     def __init__(self, signal_name: str, epoch: Optional[int], run_dir: str):
         self.signal_name, self.epoch, self.run_dir = signal_name, epoch, run_dir
