@@ -4,14 +4,16 @@ The cluster (trainlab.testing.slurm) lives for this module; each test submits as
 (``train.py -m ...`` in a subprocess) and watches the jobs with SLURM's own commands. Where no
 cluster can be started the tests skip with the reason (under CI=true that fails the run: conftest).
 Requeued jobs are released at once (``scontrol update StartTime=now``) instead of after SLURM's two
-minutes. Fast: the request checked against ``sinfo``. Slow (~5 min together on 2 cores): one run, a
-sweep with pruning, an sbatch array sharing one study, SIGTERM, a requeue, a time limit.
+minutes. Fast: the request checked against ``sinfo``. Slow (~6-7 min together on 2 busy cores): one
+run, a sweep with pruning, an sbatch array sharing one study, SIGTERM, a requeue, a time limit, a job
+pending too long, a job killed without a result.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -69,6 +71,21 @@ def finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
         if process.poll() is None:
             process.kill()
     return process.returncode, stderr
+
+
+def job_processes(job_id: str, command_part: str) -> list[int]:
+    """This machine's processes of a SLURM job (SLURM_JOB_ID in their environment) whose command line
+    contains ``command_part``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f"SLURM_JOB_ID={job_id}".encode() in environ and command_part in command:
+            found.append(int(entry.name))
+    return found
 
 
 def only_sweep_dir(tmp_path: Path) -> Path:
@@ -296,3 +313,35 @@ def test_a_time_limit_requeues_until_max_num_timeout(slurm, tmp_path):
     done = epochs(run_dir)
     assert done == list(range(len(done))) and summary(run_dir)["stopped_by"] == "signal SIGUSR2"
     assert not list((run_dir / "checkpoints").glob("last-v*.ckpt"))
+
+
+@pytest.mark.slow
+def test_a_job_pending_too_long_is_cancelled_with_slurms_reason(slurm, tmp_path):
+    blocker = slurm.command("sbatch", "--parsable", "-p", slurm.partition, "-c", str(slurm.cpus), "--wrap",
+                            "sleep 300").strip()  # takes every CPU of the node
+    wait_for("the blocking job to run", lambda: slurm.job_field(blocker, "JobState") == "RUNNING")
+    code, stderr = finish(start(*TINY, "hydra.launcher.pending_timeout_min=0.1", tmp_path=tmp_path))
+    assert code == 1, stderr[-3000:]
+    assert "pending for more than 0.1 min (SLURM's reason: Resources); cancelled " \
+           "(hydra.launcher.pending_timeout_min)" in stderr, stderr[-3000:]
+    assert slurm.jobs() == [blocker]  # ours is gone from the queue
+
+
+@pytest.mark.slow
+def test_a_job_killed_without_a_result_is_reported_at_once(slurm, tmp_path):
+    process = start(*LONG, "trainer.max_epochs=200", tmp_path=tmp_path)
+    try:
+        wait_for("the first checkpoint", lambda: next(iter(tmp_path.glob("outputs/train/multiruns/*/0/checkpoints/"
+                                                                           "last.ckpt")), None), process, logs=tmp_path)
+        (job_id,) = slurm.jobs()
+        # as the kernel's OOM killer would: SIGKILL to the training process (scancel's KILL goes through
+        # SLURM's step termination, which sends SIGTERM first, and the run would stop cleanly)
+        for pid in job_processes(job_id, "submitit.core._submit"):
+            os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        code, stderr = finish(process)
+    finally:
+        process.kill()
+    assert code == 1 and time.monotonic() - killed < 60, stderr[-3000:]  # accounting is off: no sacct to wait for
+    line = next(line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} ended "))
+    assert "without a result" in line, line
