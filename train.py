@@ -19,6 +19,7 @@ from trainlab.config.errors import report_user_errors, run_command_line  # noqa:
 from trainlab.config.schemas import register_configs  # noqa: E402
 from trainlab.run.console import announce_run_folder  # noqa: E402
 from trainlab.run.folder import discard_unstarted_run  # noqa: E402
+from trainlab.run.preemption import stop_on_signals  # noqa: E402
 from trainlab.search.trial import optuna_trial  # noqa: E402
 
 register_configs()
@@ -31,9 +32,12 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 
     from trainlab.run.folder import resolve_checkpoint
     from trainlab.run.pipeline import assemble, fit_and_test, objective, prepare
+    from trainlab.run.preemption import requeued_checkpoint
 
     cfg = prepare(cfg)
-    ckpt_path = str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None
+    # a requeued SLURM job goes on in its own folder; ckpt_path= resumes into a new one
+    ckpt_path = requeued_checkpoint(cfg.paths.output_dir) or (
+        str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None)
     pl.seed_everything(cfg.seed, workers=True)
     try:
         run = assemble(cfg, extra_callbacks, ckpt_path=ckpt_path)
@@ -48,8 +52,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     announce_run_folder()
-    with report_user_errors(on_error=discard_unstarted_run), optuna_trial(cfg) as trial_callbacks:  # no callbacks outside an Optuna sweep
-        return train(cfg, extra_callbacks=trial_callbacks)["objective"]
+    with report_user_errors(on_error=discard_unstarted_run), optuna_trial(cfg) as trial_callbacks, \
+            stop_on_signals(cfg.paths.output_dir) as stop_callbacks:  # a signal: exit 143, or a launcher's requeue
+        return train(cfg, extra_callbacks=[*trial_callbacks, *stop_callbacks])["objective"]
 
 
 if __name__ == "__main__":

@@ -74,6 +74,27 @@ def run_train() -> Callable[..., dict[str, float]]:
     return train_script.train
 
 
+# A test that needs a real engine (a SLURM cluster, a PostgreSQL server) skips where none can be
+# started, with the reason; under CI=true such a skip fails the run: a skipped engine is not a pass.
+ENGINE_SKIP = "engine unavailable: "
+
+
+def skip_engine(reason: str) -> None:
+    """Skip the calling test for want of an engine (turned into a failure under CI=true)."""
+    pytest.skip(ENGINE_SKIP + reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    reason = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) else ""
+    if str(reason).startswith(f"Skipped: {ENGINE_SKIP}") or str(reason).startswith(ENGINE_SKIP):
+        if os.environ.get("CI", "").lower() == "true":
+            report.outcome = "failed"
+            report.longrepr = f"CI=true and this test was skipped ({reason}); CI must run it (.ci/run installs the engines)"
+
+
 def config_options(group: str) -> list[str]:
     """Every option of a config group, read from its folder (the experiment group from experiments/)."""
     folder = ROOT / ("experiments/experiment" if group == "experiment" else f"conf/{group}")

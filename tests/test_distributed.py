@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +47,8 @@ def test_ddp_sim_writes_one_run_folder_and_gathers_metrics(compose_cfg, tmp_path
 def test_slurm_launcher_config_composes(compose_cfg):
     launcher = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=gpu"]).hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher") and launcher.partition == "gpu"
-    assert (launcher.timeout_min, launcher.gpus_per_node, launcher.tasks_per_node) == (240, 1, 1)
+    # GPUs: null, i.e. from the hardware profile (none for hardware=cpu; tests/test_slurm.py)
+    assert (launcher.timeout_min, launcher.gpus_per_node, launcher.tasks_per_node) == (240, None, 1)
 
 
 @pytest.mark.parametrize("extra,message", [
@@ -55,10 +56,12 @@ def test_slurm_launcher_config_composes(compose_cfg):
     (["hydra.launcher.partition=gpu"], "submits with sbatch, which this machine does not have"),
 ])
 def test_slurm_launcher_refused_before_anything_starts(tmp_path, extra, message):
-    if extra and shutil.which("sbatch"):
-        pytest.skip("this machine has sbatch")
+    # a PATH without SLURM's commands, also where the machine has them (CI installs SLURM)
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p and not (Path(p) / "sbatch").exists())
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), "-m", "hydra/launcher=slurm", *extra,
-                             f"paths.log_dir={tmp_path}/outputs"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+                             f"paths.log_dir={tmp_path}/outputs"], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=120, env={**os.environ, "PATH": path})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == f"error: {message}" or message in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "outputs").exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
+from omegaconf import open_dict
 
 from tests.conftest import ROOT, TINY
 from trainlab.run.checkpoint_io import AtomicCheckpointIO
@@ -293,3 +294,50 @@ def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_rec
     assert records[:2] == earlier  # carried over as written
     summary = json.loads((Path(resumed.paths.output_dir) / "training_summary.json").read_text())
     assert summary["epochs_run"] == 3
+# -- signals: SIGTERM (preemption, scancel, time limits) and a requeued job ------------------------------
+class _SigtermAt(pl.Callback):
+    """Sends this process SIGTERM at the end of one epoch, as a scheduler would mid-run."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_mid_training_saves_records_and_exits_143(compose_cfg, run_train, capsys):
+    from trainlab.run.preemption import stop_on_signals
+
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=5"])
+    run_dir = Path(cfg.paths.output_dir)
+    with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)) as callbacks:
+        run_train(cfg, extra_callbacks=[_SigtermAt(1), *callbacks])
+    assert exited.value.code == 143  # not 0: a scheduler must not record the job as COMPLETED
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("error: stopped by SIGTERM during epoch ") and line.endswith(f"ckpt_path={run_dir}")
+    assert "Resume with: python " in line
+    assert json.loads((run_dir / "training_summary.json").read_text())["stopped_by"] == "signal SIGTERM"
+    assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
+    assert [json.loads(line)["epoch"] for line in (run_dir / "epochs.jsonl").read_text().splitlines()] == [0, 1]
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)  # handlers given back
+
+
+def test_a_requeued_job_continues_in_its_own_folder(compose_cfg, run_train, monkeypatch):
+    """SLURM starts a requeued job again (SLURM_RESTART_COUNT=1): same run folder, from its last.ckpt,
+    records continued, no second last.ckpt; a first attempt that was stopped leaves on_exception.ckpt."""
+    first = compose_cfg([*TINY, "trainer.max_epochs=2"])
+    run_dir = Path(first.paths.output_dir)
+    run_train(first)
+    (run_dir / "checkpoints" / "on_exception.ckpt").write_bytes(b"left by the stopped attempt")
+    again = compose_cfg([*TINY, "trainer.max_epochs=4"])
+    with open_dict(again):
+        again.paths.output_dir = str(run_dir)  # the job's folder, as the requeued attempt gets it again
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    run_train(again)
+    assert [json.loads(line)["epoch"] for line in (run_dir / "epochs.jsonl").read_text().splitlines()] == [0, 1, 2, 3]
+    summary = json.loads((run_dir / "training_summary.json").read_text())
+    assert summary["resumed_at_epoch"] == 2 and summary["epochs_run"] == 4
+    names = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert "last.ckpt" in names and not [n for n in names if n.startswith("last-v") or n == "on_exception.ckpt"]
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 3

@@ -31,7 +31,7 @@ import pytest
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, skip_engine
 from trainlab.config.errors import UserError
 from trainlab.search.results import progress_line, write_atomic, write_results
 from trainlab.search.shared import (SQLITE_TIMEOUT_S, ask_admitted, close_orphans, is_surplus, open_storage,
@@ -53,12 +53,12 @@ def postgres_url() -> Iterator[str]:
     from trainlab.testing.postgres import PostgresUnavailable, throwaway_postgres
 
     if importlib.util.find_spec("psycopg2") is None:
-        pytest.skip("psycopg2 is not installed (pip install -r requirements.txt)")
+        skip_engine("psycopg2 is not installed (pip install -r requirements.txt)")
     try:
         with throwaway_postgres() as url:
             yield url
     except PostgresUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server could be started: {exc}")
+        skip_engine(f"no PostgreSQL server could be started: {exc}")
 
 
 @pytest.fixture(params=["sqlite", "journal", "postgresql"])

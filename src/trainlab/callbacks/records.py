@@ -87,6 +87,8 @@ class RunRecords(pl.Callback):
         self.batch: dict[str, int] = {}
         self._end_line: Optional[str] = None  # the model against its baselines, logged after the test
         self._carried: Optional[list[dict[str, Any]]] = None  # an earlier run's epochs, when resuming
+        self.stopped_by: Optional[str] = None
+        self.resumed_at: Optional[int] = None  # the epoch a resumed run started at
 
     # -- a resumed run carries the earlier run's records over -----------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -104,7 +106,14 @@ class RunRecords(pl.Callback):
         self._carried = epochs
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Keep the records of the epochs before the one training starts at: those of the checkpoint's
+        run (a ``ckpt_path=`` resume into a new folder), or this folder's own (a run continued in its
+        folder, e.g. a requeued SLURM job): records go on, never start over or repeat an epoch."""
+        self.resumed_at = trainer.current_epoch or None
         carried, self._carried = self._carried, None
+        own = self.dir / EPOCHS
+        if carried is None and own.is_file():
+            carried = [json.loads(line) for line in own.read_text().splitlines() if line.strip()]
         if carried is None:
             return
         self.epochs = [r for r in carried if r.get("epoch", 0) < trainer.current_epoch]
@@ -163,6 +172,9 @@ class RunRecords(pl.Callback):
             self._plot()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        from trainlab.run.preemption import stop_reason
+
+        self.stopped_by = stop_reason(exception) or f"exception ({type(exception).__name__})"
         try:
             self._flush(trainer)
             self.on_fit_end(trainer, pl_module)
@@ -220,7 +232,9 @@ class RunRecords(pl.Callback):
             "best_epoch": epoch,
             "epochs_run": len(self.epochs),
             "wall_seconds": round(time.perf_counter() - self._fit_start, 3),
-            "stopped_by": "early stopping" if early and early.stopped_epoch > 0 else "max_epochs or max_steps",
+            "resumed_at_epoch": self.resumed_at,
+            "stopped_by": self.stopped_by or ("early stopping" if early and early.stopped_epoch > 0
+                                              else "max_epochs or max_steps"),
             **self.sizes,
             **self.batch,
             "hardware": self.hardware,

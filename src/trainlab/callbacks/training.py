@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import shutil
+import signal
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -40,6 +42,16 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
     copied into the new folder and their scores carried over: the resumed run tests (and reports)
     the same best checkpoint an uninterrupted run would, and its folder is complete on its own.
     """
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Lightning warns about a checkpoint folder that is not empty; a requeued SLURM job continues in
+        its own folder (trainlab.run.preemption) and finds its own checkpoints there."""
+        from trainlab.run.preemption import is_requeued_attempt
+
+        with warnings.catch_warnings():
+            if is_requeued_attempt():
+                warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            super().setup(trainer, pl_module, stage)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         old_dir = state_dict.get("dirpath")
@@ -276,3 +288,46 @@ class FiniteLoss(pl.Callback):
                 "for extreme or missing values in the data"
             )
         self._steps.clear()
+
+
+class SignalStop(Exception):
+    """Raised inside training by :class:`StopOnSignal` (the signal's name as message), so that
+    Lightning's exception hooks write the checkpoint and the records."""
+
+
+class StopOnSignal(pl.Callback):
+    """Stops training at the next batch boundary once :meth:`handler` has received a signal.
+
+    A handler that raised at once could land inside a checkpoint save or a DataLoader; a batch
+    boundary is a clean place, and batches here take milliseconds to seconds. Installed, with its
+    handler, by :func:`trainlab.run.preemption.stop_on_signals`.
+
+    """
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.epoch: Optional[int] = None
+        self.previous: dict[int, Any] = {}
+
+    def handler(self, signum: int, frame: Any) -> None:
+        self.received.append(signal.Signals(signum).name)
+        previous = self.previous.get(signum)
+        # SIGTERM goes on to a handler that was there before (a sweep's, which stops the sweep); the
+        # handler of submitit's time-limit signal is not called: it would exit from inside training
+        if signum == signal.SIGTERM and callable(previous):
+            previous(signum, frame)
+
+    def _check(self, trainer: pl.Trainer) -> None:
+        self.epoch = trainer.current_epoch
+        if self.received:
+            raise SignalStop(self.received[0])
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        self._check(trainer)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if not trainer.sanity_checking:
+            self._check(trainer)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._check(trainer)

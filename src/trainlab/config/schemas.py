@@ -112,8 +112,11 @@ def _unique_suffix() -> str:
 def register_configs() -> None:
     """Register the schemas and the ``uid`` resolver; safe to call more than once."""
     if not OmegaConf.has_resolver("uid"):
-        # Keeps two runs started in the same second apart: ${now:...}_${uid:}.
-        OmegaConf.register_new_resolver("uid", _unique_suffix)
+        # Keeps two runs started in the same second apart: ${now:...}_${uid:}. Cached like Hydra's
+        # ${now:}: a launcher that composes each job again in another process (submitit, joblib) copies
+        # the sweep's resolver cache into the job's config (Hydra's load_sweep_config), so the job
+        # lands in the folder the sweep decided before submission, not in one drawn by its own process.
+        OmegaConf.register_new_resolver("uid", _unique_suffix, use_cache=True)
     cs = ConfigStore.instance()
     # stored at the root, not in a group, so that --help lists only real choices
     cs.store(name="hardware_schema", node=HardwareConf)

@@ -4,6 +4,7 @@ a launcher's lines about its own machinery left out."""
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 from hydra.core.hydra_config import HydraConfig
@@ -52,3 +53,7 @@ def route_lightning_logs() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_advertisement)
     # Lightning 2.6 warns about its own use of a torch API on every run: nothing a user can act on
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # Lightning advises prepending `srun` on every run of a machine that has it (a SLURM login node, CI),
+    # also outside any allocation, where the advice is wrong; inside a SLURM job it is kept
+    if "SLURM_JOB_ID" not in os.environ:
+        warnings.filterwarnings("ignore", message=r".*The `srun` command is available on your system but is not used")

@@ -112,9 +112,10 @@ def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Se
     """The Lightning Trainer of ``conf/trainer``, with atomic checkpoint writes; ``overrides`` replace
     config keys for uses other than training (evaluation runs without logger or checkpoints)."""
     from trainlab.run.checkpoint_io import AtomicCheckpointIO
+    from trainlab.run.preemption import cluster_plugins
 
     return build(cfg.trainer, "trainer", callbacks=list(callbacks), logger=list(loggers) or False,
-                 plugins=[AtomicCheckpointIO()], **overrides)
+                 plugins=[AtomicCheckpointIO(), *cluster_plugins()], **overrides)
 
 
 def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Optional[str] = None) -> Run:

@@ -1,5 +1,5 @@
 """Checks made before Hydra makes the run folder: a full disk, an unwritable output folder, a SLURM
-launcher on a machine without SLURM or without a partition.
+launcher on a machine without SLURM or without a partition, or asking for more than the partition has.
 
 :class:`Preflight` is a Hydra callback (conf/hydra/default.yaml). Hydra creates the run folder before
 the task starts, and a failing ``mkdir`` there, or a launcher that cannot submit, ends in a traceback;
@@ -46,8 +46,9 @@ def output_problem(path: str | os.PathLike, min_free_mb: float = DEFAULT_MIN_FRE
     return None
 
 
-def launcher_problem(launcher: Optional[DictConfig]) -> Optional[str]:
-    """Why a SLURM launcher cannot submit from here, or None."""
+def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig] = None) -> Optional[str]:
+    """Why a SLURM launcher cannot submit from here, or None. With the whole ``config``, the request
+    (resources from the hardware profile) is also checked against what ``sinfo`` reports."""
     target = str(launcher.get("_target_", "")) if launcher else ""
     if not target.endswith("SlurmLauncher"):
         return None
@@ -56,6 +57,10 @@ def launcher_problem(launcher: Optional[DictConfig]) -> Optional[str]:
     if shutil.which("sbatch") is None:
         return ("hydra/launcher=slurm submits with sbatch, which this machine does not have; run on a SLURM "
                 "login node, or use hydra/launcher=submitit_local (or joblib) here")
+    if config is not None and "requeue" in launcher:  # our launcher (src/hydra_plugins/trainlab_slurm_launcher)
+        from trainlab.run.slurm import request_problem
+
+        return request_problem(launcher, config)
     return None
 
 
@@ -88,6 +93,6 @@ class Preflight(HydraCallback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_output(config, "hydra.sweep.dir")
-        problem = launcher_problem(OmegaConf.select(config, "hydra.launcher"))
+        problem = launcher_problem(OmegaConf.select(config, "hydra.launcher"), config)
         if problem:
             _stop(problem)

@@ -1,0 +1,132 @@
+"""A run stopped by a signal: checkpoint and records written, a non-zero exit, and where to go on.
+
+Schedulers stop jobs with signals: SIGTERM on preemption, ``scancel`` and at the time limit, and the
+signal submitit asks SLURM to send shortly before the limit (SIGUSR2, ``--signal=USR2@<delay>``).
+Lightning turns SIGTERM into ``SIGTERMException``, a ``SystemExit`` with status 0, so a scheduler
+would record a stopped job as COMPLETED. Here (:func:`stop_on_signals`):
+
+- the handler only notes the signal; :class:`~trainlab.callbacks.training.StopOnSignal` ends training at the next batch boundary
+  by raising, so Lightning's exception hooks write ``on_exception.ckpt`` and the run records (whose
+  summary says ``stopped_by: signal SIGTERM``);
+- a plain run then prints one line (how to resume) and exits 143, as a process ended by SIGTERM;
+- a job of a multirun raises :class:`RunStopped` instead: the launcher decides (the SLURM launcher
+  requeues it through submitit, :mod:`trainlab.run.slurm`; a sweep records the trial FAIL).
+
+A job that SLURM starts again (requeued: ``SLURM_RESTART_COUNT`` > 0) continues in its own run folder
+from that folder's ``last.ckpt`` (:func:`requeued_checkpoint`); a manual ``ckpt_path=`` resume still
+starts a new run folder.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.errors import CompactHydraException
+
+EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: what a shell reports for a process ended by SIGTERM
+SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
+TIME_LIMIT_SIGNAL = "SIGUSR2"  # submitit's warning before the time limit (hydra.launcher.signal_delay_s)
+
+
+class RunStopped(CompactHydraException):
+    """Training was stopped by a signal; its checkpoint and records are in ``run_dir``. (Compact: where
+    Hydra reports it, in a multirun of the basic launcher, it prints the message, not a traceback.)"""
+
+    def __init__(self, signal_name: str, epoch: Optional[int], run_dir: str):
+        self.signal_name, self.epoch, self.run_dir = signal_name, epoch, run_dir
+        where = f" during epoch {epoch}" if epoch is not None else ""
+        super().__init__(f"stopped by {signal_name}{where}; checkpoints and records are in {run_dir}")
+
+
+def stop_reason(exception: BaseException) -> Optional[str]:
+    """``signal <NAME>`` when ``exception`` ended training because of a signal, else None."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from trainlab.callbacks.training import SignalStop
+
+    if isinstance(exception, SignalStop):
+        return f"signal {exception}"
+    if isinstance(exception, SIGTERMException):
+        return "signal SIGTERM"
+    return None
+
+
+def _resume_hint(run_dir: str) -> str:
+    """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")] \
+        if HydraConfig.initialized() else []
+    return " ".join(["python", Path(sys.argv[0]).name, *overrides, f"ckpt_path={run_dir}"])
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+@contextmanager
+def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
+    """Yield the callback that stops training on a signal; turn such a stop into exit 143 with one line
+    (a plain run) or :class:`RunStopped` (a job of a multirun, for its launcher to decide).
+
+    Light until a run starts (train.py enters it before training): lightning is imported here."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from trainlab.callbacks.training import SignalStop, StopOnSignal
+
+    callback = StopOnSignal()
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:  # signal handlers can only be set there (joblib runs some jobs in threads)
+        callback.previous = {sig: signal.signal(sig, callback.handler) for sig in SIGNALS}
+    try:
+        yield [callback]
+    except (SignalStop, SIGTERMException) as exc:
+        name = str(exc) if isinstance(exc, SignalStop) else "SIGTERM"
+        stopped = RunStopped(name, callback.epoch, run_dir)
+        if _in_multirun():
+            raise stopped from None
+        print(f"error: {stopped}. Resume with: {_resume_hint(run_dir)}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_SIGTERM)
+    finally:
+        if in_main:
+            for sig, previous in callback.previous.items():
+                signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+
+
+def is_requeued_attempt() -> bool:
+    """True in a SLURM job that SLURM has started again (requeued by submitit, an admin or a failure)."""
+    return int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
+
+
+def requeued_checkpoint(run_dir: str | os.PathLike) -> Optional[str]:
+    """The checkpoint a requeued SLURM job continues from: its own run folder's ``last.ckpt`` (the end
+    of its last finished epoch), or None (not a requeued job, or no epoch finished: start over).
+
+    The earlier attempt's ``on_exception.ckpt`` is removed: the attempt that continues supersedes it.
+    """
+    if not is_requeued_attempt():
+        return None
+    checkpoints = Path(run_dir) / "checkpoints"
+    (checkpoints / "on_exception.ckpt").unlink(missing_ok=True)
+    last = checkpoints / "last.ckpt"
+    return str(last) if last.is_file() else None
+
+
+def cluster_plugins() -> list[Any]:
+    """Trainer plugins for the cluster a run is in: inside a SLURM job, Lightning's SLURM environment
+    with its own auto-requeue off (submitit requeues, once; two mechanisms would requeue twice)."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    if "SLURM_JOB_ID" not in os.environ:
+        return []
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []

@@ -1,0 +1,331 @@
+"""``hydra/launcher=slurm``: submit through submitit, check the request first, watch the jobs, requeue.
+
+The Hydra plugin (``hydra_plugins.trainlab_slurm_launcher``) is a thin subclass of
+hydra-submitit-launcher's; the work is done here, on both sides:
+
+Before submission (the submitting process)
+    :func:`job_resources` fills what the config leaves open from the hardware profile (GPUs only
+    when ``hardware`` asks for them; CPUs = its DataLoader workers + one for training), and
+    :func:`resources_problem` compares the request with what ``sinfo`` says the partition has,
+    refusing with one line what no node can hold (instead of SLURM's ``Invalid generic resource``
+    traceback or a job pending forever). Without a reachable ``sinfo`` the check is skipped.
+
+While the jobs run (:func:`watch`)
+    ``squeue`` is asked every few seconds, not ``sacct`` (accounting may be off: submitit would then
+    poll forever for a job that died without writing its result). A job pending longer than
+    ``pending_timeout_min`` (other than a requeued one waiting for its begin time) is cancelled and
+    reported with SLURM's reason; a job that has ended without a result is reported at once.
+
+Inside the job (:func:`finish_in_job`)
+    A run stopped by a signal raises :class:`~trainlab.run.preemption.RunStopped` out of the task.
+    Whether the job is requeued follows ``requeue``: ``timeout`` (default) requeues a job stopped by
+    the warning before its time limit (submitit's ``--signal=USR2@<signal_delay_s>``), at most
+    ``max_num_timeout`` times; ``always`` also one stopped by SIGTERM (preemption, ``scancel
+    --signal=TERM``); ``never`` none. The requeue is submitit's own (the pickled call dumped again,
+    then ``scontrol requeue``); Lightning's auto-requeue is off (trainlab.run.preemption). The requeued
+    attempt continues in the same run folder from its ``last.ckpt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import CompactHydraException
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+REQUEUE_CHOICES = ("never", "timeout", "always")
+GPU_ACCELERATORS = ("gpu", "cuda")
+ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
+         "DEADLINE")
+ONE_LINE_ERRORS = ("RunStopped", "TrialFailed")  # a job's errors whose message says it all
+RESULT_GRACE_S = 15  # a job's result file may reach a shared file system after SLURM says it ended
+
+
+class SlurmJobFailed(CompactHydraException):
+    """A job ended without a result, was stopped, or was cancelled while pending (one line)."""
+
+
+# --- before submission ---------------------------------------------------------------------------------
+
+def job_resources(params: dict[str, Any], config: DictConfig) -> dict[str, Any]:
+    """``params`` with ``gpus_per_node`` and ``cpus_per_task`` filled from ``hardware`` where null:
+    the hardware profile is the one home of device counts and worker counts."""
+    hardware = config.get("hardware") or {}
+    filled = dict(params)
+    if filled.get("gpus_per_node") is None and str(hardware.get("accelerator")) in GPU_ACCELERATORS:
+        devices = hardware.get("devices")
+        filled["gpus_per_node"] = len(devices) if OmegaConf.is_list(devices) else \
+            int(devices) if str(devices).isdigit() else 1  # "auto": one
+    if filled.get("cpus_per_task") is None:
+        filled["cpus_per_task"] = int(hardware.get("num_workers") or 0) + 1
+    if not filled.get("gpus_per_node"):
+        filled["gpus_per_node"] = None  # no --gpus-per-node at all: a CPU partition refuses even 0 GPUs
+    return filled
+
+
+@dataclass
+class Partition:
+    """What ``sinfo`` reports for one partition: the largest node and the partition's limits."""
+
+    name: str
+    nodes: int
+    cpus: int  # per node
+    memory_mb: int  # per node
+    gpus: int  # per node
+    time_limit_min: Optional[float]  # None: no limit
+
+
+def _minutes(limit: str) -> Optional[float]:
+    """SLURM's time format (minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]])
+    in minutes; None when unlimited."""
+    if limit.lower() in ("infinite", "unlimited", "n/a", ""):
+        return None
+    days, _, clock = limit.rpartition("-")
+    parts = [float(p) for p in clock.split(":")]
+    if days or len(parts) == 3:
+        hours, minutes, seconds = parts + [0.0] * (3 - len(parts))
+    elif len(parts) == 2:
+        hours, (minutes, seconds) = 0.0, parts
+    else:
+        hours, minutes, seconds = 0.0, parts[0], 0.0
+    return (float(days or 0) * 24 + hours) * 60 + minutes + seconds / 60
+
+
+def _gpus(gres: str) -> int:
+    """GPUs in a node's GRES string (``gpu:a100:4(S:0-1),shard:8`` -> 4)."""
+    total = 0
+    for item in gres.split(","):
+        fields = item.split("(")[0].split(":")
+        if fields[0] == "gpu" and fields[-1].isdigit():
+            total += int(fields[-1])
+    return total
+
+
+def query_partition(name: str) -> tuple[Optional[Partition], Optional[str]]:
+    """The partition as ``sinfo`` sees it, or why it is not there; (None, None) when SLURM cannot be
+    asked (no sinfo, no answer): then nothing is checked."""
+    if shutil.which("sinfo") is None:
+        return None, None
+    try:
+        out = subprocess.run(["sinfo", "-h", "-p", name, "-o", "%D|%c|%m|%G|%l"], capture_output=True,
+                             text=True, timeout=20)
+        if out.returncode != 0:
+            return None, None
+        if not out.stdout.strip():
+            listed = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=20).stdout
+            return None, (f"hydra.launcher.partition={name}: SLURM has no such partition; it has: "
+                          f"{', '.join(sorted(set(listed.split()))) or 'none'}")
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+    rows = [line.split("|") for line in out.stdout.strip().splitlines()]
+    return Partition(
+        name=name, nodes=sum(int(r[0]) for r in rows),
+        cpus=max(int(r[1].rstrip("+")) for r in rows), memory_mb=max(int(r[2].rstrip("+")) for r in rows),
+        gpus=max(_gpus(r[3]) for r in rows), time_limit_min=_minutes(rows[0][4])), None
+
+
+def resources_problem(params: dict[str, Any], part: Partition) -> Optional[str]:
+    """What of the request does not fit the partition, as one line naming the keys, or None."""
+    tasks = int(params.get("tasks_per_node") or 1)
+    cpus = int(params.get("cpus_per_task") or 1) * tasks
+    gpus = int(params.get("gpus_per_node") or 0)
+    mem_mb = float(params.get("mem_gb") or 0) * 1024
+    problems = []
+    if int(params.get("nodes") or 1) > part.nodes:
+        problems.append(f"hydra.launcher.nodes={params['nodes']} but the partition has {part.nodes} node(s)")
+    if cpus > part.cpus:
+        problems.append(f"hydra.launcher.cpus_per_task x tasks_per_node = {cpus} CPUs but its nodes have at most "
+                        f"{part.cpus}")
+    if mem_mb > part.memory_mb:
+        problems.append(f"hydra.launcher.mem_gb={params['mem_gb']} but its nodes have at most "
+                        f"{part.memory_mb / 1024:.1f} GB")
+    if gpus > part.gpus:
+        problems.append(f"hydra.launcher.gpus_per_node={gpus} (hardware.devices of a GPU profile, unless set) "
+                        f"but its nodes have {part.gpus or 'no'} GPU(s)")
+    if part.time_limit_min is not None and float(params.get("timeout_min") or 0) > part.time_limit_min:
+        problems.append(f"hydra.launcher.timeout_min={params['timeout_min']} but the partition's limit is "
+                        f"{part.time_limit_min:g} min")
+    if not problems:
+        return None
+    return f"the job does not fit partition {part.name}: " + "; ".join(problems)
+
+
+def request_problem(launcher: DictConfig, config: DictConfig) -> Optional[str]:
+    """Why the launcher's request (with :func:`job_resources` filled in) cannot run on its partition,
+    or None (it fits, or SLURM cannot be asked from here). For the preflight check, before any folder."""
+    params = job_resources(OmegaConf.to_container(launcher, resolve=True), config)
+    if params.get("requeue") not in REQUEUE_CHOICES:
+        return f"hydra.launcher.requeue={params.get('requeue')} must be one of {', '.join(REQUEUE_CHOICES)}"
+    partition, missing = query_partition(str(params.get("partition")))
+    return missing or (resources_problem(params, partition) if partition is not None else None)
+
+
+def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
+    """Submit one array job for ``job_overrides`` (job number ``initial_job_idx`` + i), watch it and
+    return each job's JobReturn (a FAILED one with a one-line reason where there is no result)."""
+    from pathlib import Path
+
+    import submitit
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import filter_overrides
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    params = job_resources(launcher.params, launcher.config)
+    max_timeouts = params.pop("max_num_timeout")
+    executor = submitit.AutoExecutor(folder=params.pop("submitit_folder"), cluster="slurm",
+                                     slurm_max_num_timeout=max_timeouts if launcher.requeue != "never" else 0)
+    shared = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor.update_parameters(**{key if key in shared else f"slurm_{key}": value for key, value in params.items()})
+    Path(str(launcher.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    calls = []
+    for number, overrides in enumerate(job_overrides, start=initial_job_idx):
+        log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
+        calls.append((list(overrides), "hydra.sweep.dir", number, f"job_id_for_{number}", Singleton.get_state()))
+    jobs = executor.map_array(launcher, *zip(*calls))
+    log.info("SLURM job(s) %s submitted to partition %s; folder %s", ", ".join(j.job_id for j in jobs),
+             params.get("partition"), launcher.config.hydra.sweep.dir)
+    lost = watch(jobs, launcher.pending_timeout_min, launcher.poll_interval_s)
+    return [outcome(job, overrides, lost.get(job.job_id)) for job, overrides in zip(jobs, job_overrides)]
+
+
+# --- while the jobs run ----------------------------------------------------------------------------------
+
+def _states(job_ids: Sequence[str]) -> Optional[dict[str, tuple[str, str]]]:
+    """``job id -> (state, reason)`` from squeue (ended jobs too, while SLURM still lists them); None
+    when squeue cannot answer now (slurmctld busy or restarting): nothing is concluded from that."""
+    arrays = sorted({job_id.split("_")[0] for job_id in job_ids})
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-j", ",".join(arrays), "-o", "%i|%T|%r"],
+                             capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+    if out.returncode != 0 and "invalid job id" not in out.stderr.lower():  # purged ids: gone, not unknown
+        return None
+    states = {}
+    for line in out.stdout.splitlines():
+        job_id, state, reason = (line.split("|") + ["", ""])[:3]
+        states[job_id.strip()] = (state.strip(), reason.strip())
+    return states
+
+
+def _cancel(job_id: str) -> None:
+    subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
+
+
+def _log_tail(job: Any, lines: int = 3) -> str:
+    for path in (job.paths.stderr, job.paths.stdout):
+        if path.is_file():
+            text = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+            if text:
+                return f"; last lines of {path}: " + " | ".join(text[-lines:])
+    return ""
+
+
+def watch(jobs: Sequence[Any], pending_timeout_min: Optional[float], poll_s: float) -> dict[str, str]:
+    """Wait until every job has a result file or has ended without one; returns ``job id -> why it has
+    no result`` for those that did not give one (cancelled after pending too long included)."""
+    waiting = {job.job_id: job for job in jobs}
+    lost: dict[str, str] = {}
+    pending_since: dict[str, float] = {}
+    ended_since: dict[str, float] = {}
+    said: dict[str, str] = {}
+    while waiting:
+        states = _states(list(waiting))
+        now = time.monotonic()
+        for job_id, job in list(waiting.items()):
+            if job.paths.result_pickle.exists():
+                del waiting[job_id]
+                continue
+            if states is None:
+                continue
+            state, reason = states.get(job_id, ("GONE", "no longer listed by squeue"))
+            if said.get(job_id) != f"{state} {reason}" and state == "PENDING" and reason != "None":
+                log.info("job %s %s", job_id, "requeued, waiting for its start time" if reason == "BeginTime"
+                         else f"pending: {reason}")
+            said[job_id] = f"{state} {reason}"
+            if state == "PENDING" and reason != "BeginTime":  # BeginTime: requeued, waiting out its delay
+                started = pending_since.setdefault(job_id, now)
+                if pending_timeout_min is not None and now - started > pending_timeout_min * 60:
+                    _cancel(job_id)
+                    lost[job_id] = (f"pending for more than {pending_timeout_min:g} min (SLURM's reason: {reason}); "
+                                    f"cancelled (hydra.launcher.pending_timeout_min)")
+                    del waiting[job_id]
+                continue
+            pending_since.pop(job_id, None)
+            if state in ENDED or state == "GONE":
+                if now - ended_since.setdefault(job_id, now) >= RESULT_GRACE_S:
+                    lost[job_id] = f"ended {state} ({reason}) without a result{_log_tail(job)}"
+                    del waiting[job_id]
+            else:
+                ended_since.pop(job_id, None)
+        if waiting:
+            time.sleep(poll_s)
+    return lost
+
+
+def outcome(job: Any, overrides: Sequence[str], lost: Optional[str]) -> JobReturn:
+    """The job's JobReturn, or a FAILED one whose error is one line: SLURM's account of a lost job, or
+    the last line of the job's traceback (a run stopped and not requeued says why and how to resume)."""
+    from submitit.core.utils import pickle_load
+
+    if lost is None:
+        kind, value = pickle_load(job.paths.result_pickle)
+        if kind == "success":
+            return value
+        lines = [line for line in str(value).strip().splitlines() if line.strip()]
+        last = lines[-1] if lines else "no traceback"
+        kind, _, message = last.partition(": ")
+        # our own one-line errors need no class name; anything else keeps it (RuntimeError: ...)
+        lost = f"failed: {message if kind.rsplit('.', 1)[-1] in ONE_LINE_ERRORS else last}"
+    return JobReturn(overrides=list(overrides), status=JobStatus.FAILED,
+                     _return_value=SlurmJobFailed(f"SLURM job {job.job_id} {lost}"))
+
+
+# --- inside the job ------------------------------------------------------------------------------------
+
+def submitit_handler() -> Any:
+    """submitit's signal handler of this job (it holds the pickled call and its time-limit countdown),
+    or None outside a submitit job. Private to submitit, reached here only: its requeue is the one
+    mechanism, and it needs both."""
+    from submitit.core.job_environment import JobEnvironment
+
+    handler = getattr(signal.getsignal(JobEnvironment._usr_sig()), "__self__", None)
+    return handler if hasattr(handler, "_delayed") and hasattr(handler, "env") else None
+
+
+def finish_in_job(ret: JobReturn, requeue: str, handler: Any) -> JobReturn:
+    """A job's end as SLURM should see it: a run stopped by a signal is requeued (submitit's requeue,
+    then exit 143, no result) when ``requeue`` allows, else it fails with one line (no result either:
+    submitit records the error and the job ends FAILED, not COMPLETED)."""
+    from trainlab.run.preemption import EXIT_SIGTERM, TIME_LIMIT_SIGNAL, RunStopped
+
+    stopped = ret._return_value if ret.status == JobStatus.FAILED else None
+    if not isinstance(stopped, RunStopped):
+        return ret
+    time_limit = stopped.signal_name == TIME_LIMIT_SIGNAL
+    why = "its time limit was near" if time_limit else f"{stopped.signal_name} (preempted or cancelled)"
+    wanted = requeue == "always" or (requeue == "timeout" and time_limit)
+    if not wanted or handler is None:
+        setting = "" if handler is None else f" (hydra.launcher.requeue={requeue})"
+        raise RunStopped(stopped.signal_name, stopped.epoch, f"{stopped.run_dir}; not requeued{setting}")
+    from submitit.core.job_environment import _checkpoint
+
+    countdown = handler._delayed._timeout_countdown - int(time_limit)
+    if countdown < 0:
+        raise RunStopped(stopped.signal_name, stopped.epoch,
+                         f"{stopped.run_dir}; not requeued: time limit reached more often than "
+                         f"hydra.launcher.max_num_timeout allows")
+    _checkpoint(handler._delayed, handler._job_paths.submitted_pickle, countdown)
+    handler.env._requeue(countdown)
+    print(f"requeued: {why}; the next attempt continues in {stopped.run_dir}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_SIGTERM)  # SystemExit: submitit writes no result, the launcher waits for the next attempt

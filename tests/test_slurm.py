@@ -1,0 +1,347 @@
+"""``hydra/launcher=slurm`` against a real single-node SLURM cluster started by the suite.
+
+The cluster (trainlab.testing.slurm) lives for this module; each test submits as a user types it
+(``train.py -m ...`` in a subprocess) and watches the jobs with SLURM's own commands. Where no
+cluster can be started the tests skip with the reason (under CI=true that fails the run: conftest).
+Requeued jobs are released at once (``scontrol update StartTime=now``) instead of after SLURM's two
+minutes. Fast: the request checked against ``sinfo``. Slow (~6-7 min together on 2 busy cores): one
+run, a sweep with pruning, an sbatch array sharing one study, SIGTERM, a requeue, a time limit, a job
+pending too long, a job killed without a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Optional
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tests.conftest import ROOT, skip_engine
+from trainlab.run.slurm import job_resources, request_problem
+from trainlab.testing.slurm import SlurmCluster
+
+TINY = ["data.source.num_rows=400", "data.window=12", "model.net.hidden_size=8", "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "hardware.num_threads=1",
+        "logger=none"]
+# ~0.5-1 s per epoch here: long enough to be signalled mid-run
+LONG = ["data.source.num_rows=3000", "data.window=16", "model.net.hidden_size=16", "model.net.num_layers=1",
+        "callbacks.early_stopping.patience=1000", "trainer.enable_progress_bar=false", "hardware.num_threads=1",
+        "logger=none"]
+SLURM = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.poll_interval_s=1"]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[SlurmCluster]:
+    from trainlab.testing.slurm import SlurmUnavailable, throwaway_slurm
+
+    try:
+        with throwaway_slurm() as started:
+            yield started
+    except SlurmUnavailable as exc:
+        skip_engine(f"no SLURM cluster could be started: {exc}")
+
+
+@pytest.fixture
+def slurm(cluster: SlurmCluster) -> Iterator[SlurmCluster]:
+    """The module's cluster, with every job of the test cancelled, and gone from the queue, after it."""
+    yield cluster
+    cluster.command("scancel", "--partition", cluster.partition, check=False)
+    wait_for("the queue to empty", lambda: not cluster.jobs(), timeout=60)
+
+
+def start(*args: str, tmp_path: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), "-m", *SLURM, *args,
+                             f"paths.log_dir={tmp_path}/outputs"], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+
+
+def finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, stderr
+
+
+def job_processes(job_id: str, command_part: str) -> list[int]:
+    """This machine's processes of a SLURM job (SLURM_JOB_ID in their environment) whose command line
+    contains ``command_part``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f"SLURM_JOB_ID={job_id}".encode() in environ and command_part in command:
+            found.append(int(entry.name))
+    return found
+
+
+def only_sweep_dir(tmp_path: Path) -> Path:
+    (found,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
+    return found
+
+
+def wait_for(what: str, check, process: Optional[subprocess.Popen] = None, timeout: float = 180,
+             logs: Optional[Path] = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the launcher ended (exit {process.returncode}) before {what}: "
+                                 f"{process.stderr.read()[-3000:]}")
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; the queue: {queue_report(logs)}")
+
+
+def queue_report(logs: Optional[Path]) -> str:
+    """squeue's view and the tails of the jobs' logs under ``logs``, for a failure message."""
+    found = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T %r %M"], capture_output=True, text=True)
+    files = sorted(logs.glob("**/.submitit/*/*.err")) if logs else []
+    tails = [f"{p}: ...{p.read_text(errors='replace')[-800:]}" for p in files]
+    return found.stdout.strip() + "\n" + "\n".join(tails)
+
+
+def epochs(run_dir: Path) -> list[int]:
+    return [json.loads(line)["epoch"] for line in (run_dir / "epochs.jsonl").read_text().splitlines()]
+
+
+def summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "training_summary.json").read_text())
+
+
+def release_requeued(slurm: SlurmCluster, job_id: str, process: subprocess.Popen, logs: Path) -> None:
+    """Wait until the job is back in the queue after its requeue, then start it now."""
+    wait_for(f"job {job_id} requeued", lambda: slurm.job_field(job_id, "Restarts") == "1"
+             and slurm.job_field(job_id, "JobState") == "PENDING", process, logs=logs)
+    slurm.release(job_id)
+
+
+# -- inside a job ---------------------------------------------------------------------------------------
+def test_lightning_does_not_requeue_inside_a_slurm_job(monkeypatch):
+    """Only submitit requeues: Lightning's SLURM environment comes with its auto-requeue off."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    from trainlab.run.preemption import cluster_plugins
+
+    assert cluster_plugins() == [] or "SLURM_JOB_ID" in os.environ  # not in a job: nothing
+    for key, value in {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1", "SLURM_JOB_NAME": "train", "SLURM_NODELIST": "vm",
+                       "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}.items():
+        monkeypatch.setenv(key, value)
+    (environment,) = cluster_plugins()
+    assert isinstance(environment, SLURMEnvironment) and environment.auto_requeue is False
+
+
+# -- before submission ------------------------------------------------------------------------------------
+def test_resources_come_from_the_hardware_profile(compose_cfg):
+    cpu = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug"])
+    params = job_resources(dict(cpu.hydra.launcher), cpu)
+    assert params["gpus_per_node"] is None and params["cpus_per_task"] == 1  # no GPU asked on a CPU profile
+    gpu = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hardware=a100", "hardware.devices=2"])
+    params = job_resources(dict(gpu.hydra.launcher), gpu)
+    assert params["gpus_per_node"] == 2 and params["cpus_per_task"] == gpu.hardware.num_workers + 1
+    pinned = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hardware=a100",
+                          "hydra.launcher.gpus_per_node=4"])
+    assert job_resources(dict(pinned.hydra.launcher), pinned)["gpus_per_node"] == 4
+
+
+@pytest.mark.parametrize("overrides,expected", [
+    ([], None),
+    (["hydra.launcher.mem_gb=100000"], "hydra.launcher.mem_gb=100000 but its nodes have at most"),
+    (["hardware=a100"], "hydra.launcher.gpus_per_node=1 (hardware.devices of a GPU profile, unless set) but its "
+                        "nodes have no GPU(s)"),
+    (["hydra.launcher.cpus_per_task=512"], "= 512 CPUs but its nodes have at most"),
+    (["hydra.launcher.partition=gpu"], "hydra.launcher.partition=gpu: SLURM has no such partition; it has: debug"),
+    (["hydra.launcher.requeue=sometimes"], "hydra.launcher.requeue=sometimes must be one of never, timeout, always"),
+])
+def test_the_request_is_checked_against_sinfo(slurm, compose_cfg, overrides, expected):
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", *overrides])
+    problem = request_problem(cfg.hydra.launcher, cfg)
+    assert problem is None if expected is None else expected in problem, problem
+
+
+# -- real jobs --------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_one_run_is_one_job_in_one_folder(slurm, tmp_path):
+    code, stderr = finish(start(*TINY, tmp_path=tmp_path))
+    assert code == 0, stderr[-3000:]
+    sweep_dir = only_sweep_dir(tmp_path)  # .submitit, multirun.yaml and the run: one folder
+    assert {p.name for p in sweep_dir.iterdir()} >= {".submitit", "multirun.yaml", "0"}
+    assert epochs(sweep_dir / "0") == [0, 1] and (sweep_dir / "0" / "checkpoints" / "last.ckpt").is_file()
+    assert not (tmp_path / "outputs" / "train" / "runs").exists()
+
+
+@pytest.mark.slow
+def test_sweep_trials_are_jobs_pruned_from_inside(slurm, tmp_path):
+    process = start("hparams_search=optuna", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=5",
+                    "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=1",
+                    *[a for a in TINY if not a.startswith(("hardware.num_threads", "trainer.max_epochs"))],
+                    "trainer.max_epochs=4", tmp_path=tmp_path)
+    code, stderr = finish(process, timeout=480)
+    assert code == 0, stderr[-3000:]
+    sweep_dir = only_sweep_dir(tmp_path)
+    study = optuna.load_study(study_name=sweep_dir.name, storage=f"sqlite:///{sweep_dir}/optuna.db")
+    trials = study.trials
+    assert len(trials) == 5 and {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+    assert any(t.state == TrialState.PRUNED for t in trials), "no trial was pruned"
+    for t in trials:  # each trial a job of its own, its run inside the sweep folder
+        assert Path(t.user_attrs["run_dir"]) == sweep_dir / str(t.number)
+    jobs = [p.name for p in (sweep_dir / ".submitit").iterdir() if p.is_dir()]
+    assert len(jobs) == 5, jobs
+    overlaps = [(a.number, b.number) for a in trials for b in trials
+                if a.number != b.number and a.datetime_start <= b.datetime_start < a.datetime_complete]
+    assert overlaps, "no two trials ran at once"
+
+
+@pytest.mark.slow
+def test_array_tasks_share_one_study_and_one_folder(slurm, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    script = tmp_path / "array.sbatch"
+    script.write_text(ARRAY_SCRIPT.format(python=sys.executable, root=ROOT, tmp=tmp_path, sweep=sweep_dir))
+    job_id = slurm.command("sbatch", "--parsable", str(script)).strip()
+    started = time.monotonic()
+    wait_for("both array tasks to end", lambda: not slurm.jobs(), timeout=480)
+    wall = time.monotonic() - started
+    study = optuna.load_study(study_name="array", storage=f"sqlite:///{sweep_dir}/optuna.db")
+    finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == 4, [(t.number, t.state) for t in study.trials]
+    owners = {t.user_attrs["sweeper"] for t in study.trials}
+    assert len(owners) == 2, owners  # both tasks took trials
+    run_dirs = [t.user_attrs["run_dir"] for t in finished]
+    assert len(set(run_dirs)) == 4 and all(Path(d).parent == sweep_dir for d in run_dirs)
+    assert [p.name for p in (tmp_path / "outputs").glob("train/multiruns/*")] == []  # no folder per task
+    import csv
+
+    with (sweep_dir / "trials.csv").open() as handle:  # written from the study: current, whoever wrote it last
+        rows = {int(r["number"]): r["state"] for r in csv.DictReader(handle)}
+    assert rows == {t.number: t.state.name for t in study.trials}
+    print(f"array {job_id}: 2 tasks, 4 trials in {wall:.0f} s")
+
+
+ARRAY_SCRIPT = """#!/bin/bash
+#SBATCH --array=0-1
+#SBATCH --partition=debug
+#SBATCH --cpus-per-task=1
+#SBATCH --mem=2G
+#SBATCH --output={tmp}/array_%A_%a.out
+cd {tmp}
+{python} {root}/train.py -m hparams_search=optuna hydra.sweep.dir={sweep} hydra.sweeper.study_name=array \\
+    hydra.sweeper.n_trials=4 data.source.num_rows=400 data.window=12 model.net.hidden_size=8 trainer.max_epochs=2 \\
+    trainer.enable_progress_bar=false hardware.num_threads=1 logger=none paths.log_dir={tmp}/outputs
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_saves_records_and_the_job_does_not_finish(slurm, tmp_path):
+    process = start(*LONG, "trainer.max_epochs=200", "hydra.launcher.requeue=timeout", tmp_path=tmp_path)
+    try:
+        last = wait_for("the first checkpoint", lambda: next(iter(tmp_path.glob("outputs/train/multiruns/*/0/"
+                                                                                 "checkpoints/last.ckpt")), None), process, logs=tmp_path)
+        (job_id,) = slurm.jobs()
+        slurm.command("scancel", "--signal=TERM", job_id)
+        code, stderr = finish(process)
+    finally:
+        process.kill()
+    run_dir = last.parent.parent
+    assert code == 1, stderr[-3000:]
+    line = next(line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} failed:"))
+    assert "stopped by SIGTERM during epoch" in line and "not requeued (hydra.launcher.requeue=timeout)" in line
+    assert "Traceback" not in stderr
+    # not COMPLETED: SLURM knows it did not finish (the launcher may report before the job has ended)
+    wait_for("the job's end", lambda: slurm.job_field(job_id, "JobState") not in ("RUNNING", "COMPLETING"))
+    assert slurm.job_field(job_id, "JobState") == "FAILED"
+    assert summary(run_dir)["stopped_by"] == "signal SIGTERM"
+    assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
+    assert epochs(run_dir) == list(range(len(epochs(run_dir))))
+
+
+@pytest.mark.slow
+def test_a_requeued_trial_continues_in_its_folder(slurm, tmp_path):
+    process = start("hparams_search=optuna", "hydra.sweeper.n_trials=1", "hydra/sweeper/pruner=nop",
+                    "hydra.launcher.requeue=always", *LONG, "trainer.max_epochs=8", tmp_path=tmp_path)
+    try:
+        last = wait_for("the first checkpoint", lambda: next(iter(tmp_path.glob("outputs/train/multiruns/*/0/"
+                                                                                 "checkpoints/last.ckpt")), None), process, logs=tmp_path)
+        (job_id,) = slurm.jobs()
+        slurm.command("scancel", "--signal=TERM", job_id)
+        release_requeued(slurm, job_id, process, tmp_path)
+        code, stderr = finish(process)
+    finally:
+        process.kill()
+    assert code == 0, stderr[-3000:]
+    run_dir = last.parent.parent
+    assert epochs(run_dir) == list(range(8))  # continued, not repeated
+    assert summary(run_dir)["resumed_at_epoch"] > 0 and summary(run_dir)["stopped_by"] == "max_epochs or max_steps"
+    names = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert "last.ckpt" in names and not [n for n in names if n.startswith("last-v") or n == "on_exception.ckpt"]
+    sweep_dir = run_dir.parent
+    (trial,) = optuna.load_study(study_name=sweep_dir.name, storage=f"sqlite:///{sweep_dir}/optuna.db").trials
+    assert trial.state == TrialState.COMPLETE and sorted(trial.intermediate_values) == list(range(8))
+
+
+@pytest.mark.slow
+def test_a_time_limit_requeues_until_max_num_timeout(slurm, tmp_path):
+    """1-minute limit, SIGUSR2 30 s before it: the run stops, is requeued once and continues in its
+    folder; at the second limit max_num_timeout=1 is spent and the job fails with one line."""
+    process = start(*LONG, "trainer.max_epochs=1000", "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30",
+                    "hydra.launcher.max_num_timeout=1", tmp_path=tmp_path)
+    try:
+        wait_for("the job", slurm.jobs, process)
+        (job_id,) = slurm.jobs()
+        release_requeued(slurm, job_id, process, tmp_path)
+        code, stderr = finish(process)
+    finally:
+        process.kill()
+    assert code == 1, stderr[-3000:]
+    line = next(line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} failed:"))
+    assert "stopped by SIGUSR2" in line and "not requeued: time limit reached more often than " \
+                                           "hydra.launcher.max_num_timeout allows" in line
+    run_dir = only_sweep_dir(tmp_path) / "0"
+    done = epochs(run_dir)
+    assert done == list(range(len(done))) and summary(run_dir)["stopped_by"] == "signal SIGUSR2"
+    assert not list((run_dir / "checkpoints").glob("last-v*.ckpt"))
+
+
+@pytest.mark.slow
+def test_a_job_pending_too_long_is_cancelled_with_slurms_reason(slurm, tmp_path):
+    blocker = slurm.command("sbatch", "--parsable", "-p", slurm.partition, "-c", str(slurm.cpus), "--wrap",
+                            "sleep 300").strip()  # takes every CPU of the node
+    wait_for("the blocking job to run", lambda: slurm.job_field(blocker, "JobState") == "RUNNING")
+    code, stderr = finish(start(*TINY, "hydra.launcher.pending_timeout_min=0.1", tmp_path=tmp_path))
+    assert code == 1, stderr[-3000:]
+    assert "pending for more than 0.1 min (SLURM's reason: Resources); cancelled " \
+           "(hydra.launcher.pending_timeout_min)" in stderr, stderr[-3000:]
+    assert slurm.jobs() == [blocker]  # ours is gone from the queue
+
+
+@pytest.mark.slow
+def test_a_job_killed_without_a_result_is_reported_at_once(slurm, tmp_path):
+    process = start(*LONG, "trainer.max_epochs=200", tmp_path=tmp_path)
+    try:
+        wait_for("the first checkpoint", lambda: next(iter(tmp_path.glob("outputs/train/multiruns/*/0/checkpoints/"
+                                                                           "last.ckpt")), None), process, logs=tmp_path)
+        (job_id,) = slurm.jobs()
+        # as the kernel's OOM killer would: SIGKILL to the training process (scancel's KILL goes through
+        # SLURM's step termination, which sends SIGTERM first, and the run would stop cleanly)
+        for pid in job_processes(job_id, "submitit.core._submit"):
+            os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        code, stderr = finish(process)
+    finally:
+        process.kill()
+    assert code == 1 and time.monotonic() - killed < 60, stderr[-3000:]  # accounting is off: no sacct to wait for
+    line = next(line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} ended "))
+    assert "without a result" in line, line
