@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from tests.conftest import config_options, data_options, family_overrides
 from trainlab.config.instantiate import build, build_all
-from trainlab.run.pipeline import build_model_and_data, build_net
+from trainlab.run.pipeline import build_data, build_model_and_data, build_net
 from trainlab.config.errors import UserError
 from trainlab.run.hardware import apply_hardware
 from trainlab.loggers import build_loggers
@@ -128,12 +128,15 @@ def test_gpu_profiles_set_what_the_seed_asks(compose_cfg):
     assert compose_cfg(["hardware=cpu"]).hardware.precision == "32-true"
 
 
-def test_trainer_and_data_interpolate_hardware(compose_cfg):
+def test_trainer_and_data_take_their_settings_from_hardware(compose_cfg):
     cfg = compose_cfg(["hardware=rtx4070_mobile"])
     raw = OmegaConf.to_container(cfg, resolve=False)
     assert raw["trainer"]["precision"] == "${hardware.precision}"
-    assert raw["data"]["num_workers"] == "${hardware.num_workers}"
-    assert cfg.trainer.precision == "16-mixed" and cfg.data.num_workers == 4
+    assert cfg.trainer.precision == "16-mixed"
+    assert not {"num_workers", "pin_memory", "persistent_workers", "prefetch_factor"} & set(raw["data"])  # one home
+    loaders = build_data(cfg).loader_kwargs  # the pipeline hands the profile's DataLoader settings over
+    assert loaders == {"num_workers": 4, "pin_memory": True, "persistent_workers": True, "prefetch_factor": 2}
+    assert build(cfg.data, "data").loader_kwargs == {"num_workers": 0, "pin_memory": False}  # built alone
 
 
 def test_run_dirs_are_timestamped_and_unique(compose_cfg):

@@ -15,12 +15,34 @@ from trainlab.config.errors import UserError
 class SplitDataModule(pl.LightningDataModule):
     """Base of the family data modules.
 
-    A subclass sets ``seed``, ``stats`` (name -> array, fit on the training split) and ``STATS`` (the
-    names a checkpoint must hold), implements ``_eval_loader(split)`` and ``_restore_stats(stats)``
+    A subclass passes the shared settings to ``__init__``, sets ``stats`` (name -> array, fit on the
+    training split) and ``STATS`` (the names a checkpoint must hold), implements ``_eval_loader(split)`` and ``_restore_stats(stats)``
     (what to rebuild once a checkpoint's statistics replace the fitted ones).
     """
 
     STATS: tuple[str, ...] = ()
+
+    def __init__(self, batch_size: int, val_batch_multiplier: int, val_fraction: float, test_fraction: float,
+                 seed: int, items: str, **minimums: tuple[Optional[int], int]):
+        """The settings every family shares, checked: ``items`` names what is split (rows, stars,
+        tiles) in messages; ``minimums`` are the subclass's own ``key=(value, lowest allowed)``.
+
+        DataLoader settings (workers, pinned memory) live in the hardware profile: the run pipeline
+        hands them over with :meth:`set_loader_options`; until then loaders run in the main process.
+        """
+        super().__init__()
+        self.check_minimums(batch_size=(batch_size, 1), val_batch_multiplier=(val_batch_multiplier, 1), **minimums)
+        self.check_fractions(val_fraction, test_fraction, items)
+        self.batch_size, self.val_batch_multiplier = batch_size, val_batch_multiplier
+        self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
+        self.set_loader_options(num_workers=0, pin_memory=False, persistent_workers=False, prefetch_factor=None)
+
+    @staticmethod
+    def check_minimums(**values: tuple[Optional[int], int]) -> None:
+        """``key=(value, lowest)``: each value (unless null) at least its lowest, else one line naming it."""
+        for key, (value, low) in values.items():
+            if value is not None and value < low:
+                raise UserError(f"data.{key}={value} must be at least {low}")
 
     @staticmethod
     def check_fractions(val_fraction: float, test_fraction: float, items: str) -> None:

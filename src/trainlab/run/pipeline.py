@@ -84,9 +84,18 @@ def build_net(cfg: DictConfig, datamodule: Any) -> Any:
     return build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
 
 
+def build_data(cfg: DictConfig) -> Any:
+    """The data module of ``cfg.data``, with the DataLoader settings of ``cfg.hardware`` (their one home)."""
+    datamodule = build(cfg.data, "data")
+    hw = cfg.hardware
+    datamodule.set_loader_options(num_workers=hw.num_workers, pin_memory=hw.pin_memory,
+                                  persistent_workers=hw.persistent_workers, prefetch_factor=hw.prefetch_factor)
+    return datamodule
+
+
 def build_model_and_data(cfg: DictConfig, *, training: bool = True) -> tuple[Any, Any]:
     """(task module, data module). ``training=False`` leaves out optimizer and scheduler (evaluation)."""
-    datamodule = build(cfg.data, "data")
+    datamodule = build_data(cfg)
     optimizer = build(cfg.optimizer, "optimizer") if training else None
     scheduler = build(cfg.scheduler, "scheduler") if training and cfg.get("scheduler") else None
     model = build(cfg.model, "model", net=build_net(cfg, datamodule), optimizer=optimizer, scheduler=scheduler,
@@ -167,7 +176,7 @@ def objective(run: Run, metrics: dict[str, float]) -> float:
 def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str) -> tuple[Any, Any]:
     """(task module, data module) of a saved run: the checkpoint's weights, and the statistics its data
     module fit at training time (scaling, imputation), so evaluation sees data as training did."""
-    datamodule = build(run_cfg.data, "data")
+    datamodule = build_data(run_cfg)
     state = ckpt.get(type(datamodule).__qualname__)
     if state is not None:
         datamodule.load_state_dict(state)

@@ -68,8 +68,6 @@ class StarGraphDataModule(SplitDataModule):
         fanout: neighbours kept per node and hop in training ego nets (null: all ``k``).
         max_nodes_per_graph: sample subgraphs above this many nodes (from the hardware profile).
         seed: seeds the split and the training order, drawn per epoch from (seed, epoch).
-        num_workers, pin_memory, persistent_workers, prefetch_factor: DataLoader settings from the
-            hardware profile; the last two apply only with workers.
     """
 
     STATS = ("feature_mean", "feature_std")
@@ -91,26 +89,15 @@ class StarGraphDataModule(SplitDataModule):
         fanout: Optional[int] = None,
         max_nodes_per_graph: Optional[int] = None,
         seed: int = 3407,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        persistent_workers: bool = False,
-        prefetch_factor: Optional[int] = None,
     ):
-        super().__init__()
-        for key, value, low in (("k", k, 1), ("batch_size", batch_size, 1), ("num_hops", num_hops, 1),
-                                ("val_batch_multiplier", val_batch_multiplier, 1), ("fanout", fanout, 1),
-                                ("max_nodes_per_graph", max_nodes_per_graph, 2)):
-            if value is not None and value < low:
-                raise UserError(f"data.{key}={value} must be at least {low}")
-        self.check_fractions(val_fraction, test_fraction, "stars")
+        super().__init__(batch_size, val_batch_multiplier, val_fraction, test_fraction, seed, "stars",
+                         k=(k, 1), num_hops=(num_hops, 1), fanout=(fanout, 1),
+                         max_nodes_per_graph=(max_nodes_per_graph, 2))
         if sampler not in SAMPLERS:
             raise UserError(f"data.sampler={sampler!r} is not one of {', '.join(SAMPLERS)}")
         self.source, self.k, self.density_feature = source, k, density_feature
-        self.batch_size, self.val_batch_multiplier = batch_size, val_batch_multiplier
-        self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.sampler, self.num_hops, self.fanout = sampler, num_hops, fanout
-        self.max_nodes_per_graph, self.seed = max_nodes_per_graph, seed
-        self.set_loader_options(num_workers, pin_memory, persistent_workers, prefetch_factor)
+        self.max_nodes_per_graph = max_nodes_per_graph
         self.table: Optional[StarTable] = None
         self.stats: dict[str, np.ndarray] = {}
         self.graph: Optional[Data] = None  # x standardised, edge_index, y, train/val/test masks

@@ -145,8 +145,6 @@ class SkyDataModule(SplitDataModule):
         batch_size: training batch size; validation and test use ``val_batch_multiplier`` times it.
         val_fraction, test_fraction: shares of groups (sky positions or files) for validation and test.
         seed: seeds the split, the training order and the augmentation.
-        num_workers, pin_memory, persistent_workers, prefetch_factor: DataLoader settings from the
-            hardware profile; the last two apply only with workers.
     """
 
     STATS = ("median", "sigma", "low", "high")  # per channel, fit on the training tiles
@@ -165,27 +163,17 @@ class SkyDataModule(SplitDataModule):
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
         seed: int = 3407,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        persistent_workers: bool = False,
-        prefetch_factor: Optional[int] = None,
     ):
-        super().__init__()
+        super().__init__(batch_size, val_batch_multiplier, val_fraction, test_fraction, seed, "tiles")
         if normalize not in NORMALISATIONS:
             raise UserError(f"data.normalize={normalize!r} is not one of {', '.join(NORMALISATIONS)}")
         if asinh_softening <= 0:
             raise UserError(f"data.asinh_softening={asinh_softening} must be > 0")
         if len(percentiles) != 2 or not 0 <= percentiles[0] < percentiles[1] <= 100:
             raise UserError(f"data.percentiles={list(percentiles)} must be [low, high] with 0 <= low < high <= 100")
-        for key, value in (("batch_size", batch_size), ("val_batch_multiplier", val_batch_multiplier)):
-            if value < 1:
-                raise UserError(f"data.{key}={value} must be at least 1")
-        self.check_fractions(val_fraction, test_fraction, "tiles")
         self.source, self.normalize, self.asinh_softening = source, normalize, asinh_softening
         self.percentiles = [float(p) for p in percentiles]
-        self.augment, self.batch_size, self.val_batch_multiplier = augment, batch_size, val_batch_multiplier
-        self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
-        self.set_loader_options(num_workers, pin_memory, persistent_workers, prefetch_factor)
+        self.augment = augment
         self.tiles: Optional[SkyTiles] = None
         self.quality: dict[str, int] = {}
         self.stats: dict[str, np.ndarray] = {}

@@ -37,8 +37,6 @@ class TimeSeriesDataModule(SplitDataModule):
         scale_targets: standardise targets too (the model then predicts in standard units and the
             regression module maps back for its metrics).
         seed: seeds the training order, drawn per epoch from (seed, epoch).
-        num_workers, pin_memory, persistent_workers, prefetch_factor: DataLoader settings, taken
-            from the hardware profile; the last two apply only with workers.
     """
 
     STATS = ("feature_mean", "feature_std", "target_mean", "target_std")
@@ -57,23 +55,12 @@ class TimeSeriesDataModule(SplitDataModule):
         test_fraction: float = 0.15,
         scale_targets: bool = True,
         seed: int = 3407,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        persistent_workers: bool = False,
-        prefetch_factor: Optional[int] = None,
     ):
-        super().__init__()
-        for key, value, low in (("window", window, 1), ("horizon", horizon, 1), ("stride", stride, 1),
-                                ("batch_size", batch_size, 1), ("val_batch_multiplier", val_batch_multiplier, 1)):
-            if value < low:
-                raise UserError(f"data.{key}={value} must be at least {low}")
-        self.check_fractions(val_fraction, test_fraction, "rows")
+        super().__init__(batch_size, val_batch_multiplier, val_fraction, test_fraction, seed, "rows",
+                         window=(window, 1), horizon=(horizon, 1), stride=(stride, 1))
         self.source = source
         self.window, self.horizon, self.stride = window, horizon, stride
-        self.batch_size, self.val_batch_multiplier = batch_size, val_batch_multiplier
-        self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.scale_targets, self.seed = scale_targets, seed
-        self.set_loader_options(num_workers, pin_memory, persistent_workers, prefetch_factor)
+        self.scale_targets = scale_targets
         self.table: Optional[SeriesTable] = None
         self.stats: dict[str, np.ndarray] = {}
         self.datasets: dict[str, WindowDataset] = {}
