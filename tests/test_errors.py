@@ -83,8 +83,9 @@ def test_non_numeric_column(compose_cfg, run_train, tmp_path):
 def test_nan_rows(compose_cfg, run_train, tmp_path):
     frame = good_frame()
     frame.loc[[11, 40], "a"] = np.nan
+    # data.missing=refuse: the default interpolates short gaps (issue 12; tests/test_forecasting.py)
     with pytest.raises(UserError, match=r"has 2 row\(s\) with missing values in \['a'\] \(first at row 11\); fill or drop"):
-        run_train(compose_cfg(file_overrides(csv_file(tmp_path, frame))))
+        run_train(compose_cfg(file_overrides(csv_file(tmp_path, frame), "data.missing=refuse")))
 
 
 def test_unknown_column(compose_cfg, run_train, tmp_path):

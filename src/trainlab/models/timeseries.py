@@ -9,22 +9,26 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.regression import MeanAbsolutePercentageError, MeanSquaredError, R2Score
+from torchmetrics.regression import (MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, R2Score,
+                                     SymmetricMeanAbsolutePercentageError)
 
 from trainlab.config.errors import UserError
 from trainlab.metrics.regression import AverageAbsoluteAccuracy
 from trainlab.models.optim import configure_optimizers
+from trainlab.models.window_scaling import WindowScaler
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 
 
 class RegressionModule(pl.LightningModule):
-    """Trains a net that maps (batch, window, features) to (batch, targets).
+    """Trains a net that maps (batch, window, inputs) to (batch, steps x targets).
 
-    The loss is computed on standardised targets; metrics (RMSE, MAPE, R2, average absolute
-    accuracy) on targets mapped back to their original units with ``target_mean``/``target_std``.
-    Logged keys: ``train/loss``, ``val/loss``, ``val/rmse``, ``val/mape``, ``val/r2``, ``val/aaa``
-    and the same under ``test/``.
+    The net's output is read as (batch, steps, targets) and, with ``window_scaling``, mapped back
+    from the window's own scale (see trainlab.models.window_scaling). The loss is computed on the
+    data module's standardised targets; metrics (RMSE, MAPE, sMAPE, MASE, R2, average absolute
+    accuracy) on targets mapped back to their original units with ``target_mean``/``target_std``,
+    over every step and target. Logged keys: ``train/loss``, ``val/loss``, ``val/rmse``,
+    ``val/mape``, ``val/smape``, ``val/mase``, ``val/r2``, ``val/aaa`` and the same under ``test/``.
 
     Args:
         net: the network (see trainlab.models.nets).
@@ -33,6 +37,12 @@ class RegressionModule(pl.LightningModule):
         loss: "mse", "mae" or "huber".
         target_mean, target_std: per-target scaling used by the data module (from the data).
         monitor: metric ReduceLROnPlateau watches.
+        window_scaling: "none", "revin" or "last" (see trainlab.models.window_scaling). The
+            constructor's default is the old behaviour, so configs saved before the key existed
+            rebuild their runs unchanged; conf/model sets the benchmarked default.
+        target_channels: input channel of each target's past values (from the data).
+        steps: consecutive steps predicted per window (from the data).
+        mase_scale: per-target MASE denominator in original units (from the data; 1 when absent).
         compile: compile the net's forward with torch.compile (``nn.Module.compile``: the weights and
             checkpoint keys stay those of the plain net). Pays off on GPUs and long runs; the first
             steps wait for compilation.
@@ -50,6 +60,10 @@ class RegressionModule(pl.LightningModule):
         target_std: Optional[Sequence[float]] = None,
         monitor: str = "val/loss",
         compile: bool = False,
+        window_scaling: str = "none",
+        target_channels: Sequence[int] = (),
+        steps: int = 1,
+        mase_scale: Optional[Sequence[float]] = None,
     ):
         super().__init__()
         if loss not in LOSSES:
@@ -62,26 +76,37 @@ class RegressionModule(pl.LightningModule):
             self.net.compile()
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.criterion = LOSSES[loss]()
+        self.scaler = WindowScaler(window_scaling, target_channels)
+        self.steps = steps
         self.register_buffer("target_mean", torch.tensor(list(target_mean or [0.0]), dtype=torch.float32))
         self.register_buffer("target_std", torch.tensor(list(target_std or [1.0]), dtype=torch.float32))
+        # not saved in the state dict: checkpoints written before MASE existed still load strictly
+        self.register_buffer("mase_scale", torch.tensor(list(mase_scale or [1.0]), dtype=torch.float32),
+                             persistent=False)
         metrics = MetricCollection({
             "rmse": MeanSquaredError(squared=False),
             "mape": MeanAbsolutePercentageError(),
+            "smape": SymmetricMeanAbsolutePercentageError(),
             "r2": R2Score(),
             "aaa": AverageAbsoluteAccuracy(),
         })
         self.train_loss = MeanMetric()
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        # MASE = mean |error| / scale: an MAE over errors already divided by each target's scale
+        self.val_mase, self.test_mase = MeanAbsoluteError(), MeanAbsoluteError()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        """(batch, window, inputs) -> (batch, steps, targets) in the data module's standard units."""
+        scaled, centre, spread = self.scaler.scale(x)
+        out = self.net(scaled)  # (batch, steps * targets), step-major
+        return self.scaler.unscale(out.reshape(x.shape[0], self.steps, -1), centre, spread)
 
     def to_original_units(self, y: torch.Tensor) -> torch.Tensor:
         return y * self.target_std + self.target_mean
 
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        x, y = batch  # (batch, window, features), (batch, targets)
+        x, y = batch  # (batch, window, inputs), (batch, steps, targets)
         pred = self(x)
         loss = self.criterion(pred, y)
         if stage == "train":
@@ -93,9 +118,13 @@ class RegressionModule(pl.LightningModule):
             return loss
         self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=x.shape[0], sync_dist=True)
         metrics = self.val_metrics if stage == "val" else self.test_metrics
-        # (batch, targets) flattened to (batch * targets): one code path for one or several targets
-        metrics.update(self.to_original_units(pred).flatten(), self.to_original_units(y).flatten())
+        pred, y = self.to_original_units(pred), self.to_original_units(y)
+        # (batch, steps, targets) flattened: one code path for any number of steps and targets
+        metrics.update(pred.flatten(), y.flatten())
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=x.shape[0])
+        mase = self.val_mase if stage == "val" else self.test_mase
+        mase.update((pred / self.mase_scale).flatten(), (y / self.mase_scale).flatten())
+        self.log(f"{stage}/mase", mase, on_step=False, on_epoch=True, batch_size=x.shape[0])
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
