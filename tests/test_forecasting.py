@@ -263,8 +263,9 @@ def test_season_inferred_only_when_unambiguous():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"window": 140}, r"data.window=140 \+ data.horizon=1 \+ data.steps=1 - 1 = 141 rows do not fit the 140 "),
-    ({"steps": 140, "window": 2}, r"data.steps=140 .* do not fit the 140 training rows"),
+    ({"window": 140}, r"training split of 'fixed' \(140 rows\) holds no window of data.window=140 \+ "
+                      r"data.horizon=1 \+ data.steps=1 - 1 = 141 rows; shorten"),
+    ({"steps": 140, "window": 2}, r"\(140 rows\) holds no window .* data.steps=140 - 1 = 142 rows"),
     ({"season_length": 80}, r"data.season_length=80 needs two cycles \(160 rows\) in the 140 training rows"),
 ])
 def test_sizes_that_do_not_fit_the_training_rows(kwargs, message):

@@ -195,8 +195,9 @@ class TimeSeriesDataModule(SplitDataModule):
         span = self.window + self.horizon + self.steps - 1
         if span >= train_end:
             raise UserError(
-                f"data.window={self.window} + data.horizon={self.horizon} + data.steps={self.steps} - 1 = {span} "
-                f"rows do not fit the {train_end} training rows of '{self.table.name}'; shorten them or give more data")
+                f"the training split of '{self.table.name}' ({train_end} rows) holds no window of data.window="
+                f"{self.window} + data.horizon={self.horizon} + data.steps={self.steps} - 1 = {span} rows; "
+                "shorten them or give more data")
         season = self.season_length
         if season and 2 * season > train_end:
             raise UserError(f"data.season_length={season} needs two cycles ({2 * season} rows) in the {train_end} "
