@@ -87,3 +87,7 @@ mlflow: $(VENV)  ## MLflow UI over logger=mlflow's database (MLFLOW_DB=outputs/m
 .PHONY: bench-graph
 bench-graph: $(VENV)  ## kNN graph build time (1e5, 1e6 stars), memory of a sampled vs a full-graph epoch (1e6 stars)
 	$(PY) benchmarks/graph.py $(ARGS)
+
+.PHONY: bench-forecast
+bench-forecast: $(VENV)  ## lstm / lstm_attention / cnn vs last value, seasonal naive, ETS on 7 real and synthetic series (~15 min per seed on 2 cores; ARGS="--seeds 3")
+	$(PY) benchmarks/forecast.py $(ARGS)
