@@ -58,7 +58,8 @@ def test_inputs_end_before_the_first_target(horizon, steps):
     assert dm.input_names == ["f0", "y"]
     for split, ds in dm.datasets.items():
         x, y = ds.__getitems__(list(range(len(ds))))
-        assert y.shape == (len(ds), steps, 1)
+        assert y.shape == ((len(ds), steps, 1) if steps > 1 else (len(ds), 1))
+        y = y.reshape(len(ds), steps, 1)
         past = x[:, :, 1].double() * float(dm.stats["feature_std"][1]) + float(dm.stats["feature_mean"][1])
         first_target = y[:, 0, 0]
         assert torch.allclose(past[:, -1] + horizon, first_target.double(), atol=1e-3), split

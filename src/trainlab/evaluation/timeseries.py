@@ -54,7 +54,8 @@ def predictions(model: Any, loader: DataLoader) -> tuple[np.ndarray, np.ndarray]
     for x, y in loader:
         preds.append(model.to_original_units(model(x.to(device))).cpu())
         trues.append(model.to_original_units(y.to(device)).cpu())
-    return torch.cat(preds).double().numpy(), torch.cat(trues).double().numpy()
+    pred, true = torch.cat(preds).double().numpy(), torch.cat(trues).double().numpy()
+    return (pred[:, None], true[:, None]) if pred.ndim == 2 else (pred, true)  # single step: (samples, 1, targets)
 
 
 def _pyplot():

@@ -97,16 +97,18 @@ class RegressionModule(pl.LightningModule):
         self.val_mase, self.test_mase = MeanAbsoluteError(), MeanAbsoluteError()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, window, inputs) -> (batch, steps, targets) in the data module's standard units."""
+        """(batch, window, inputs) -> (batch, steps, targets) in the data module's standard units;
+        (batch, targets) when steps is 1, the shape of the data module's targets."""
         scaled, centre, spread = self.scaler.scale(x)
         out = self.net(scaled)  # (batch, steps * targets), step-major
-        return self.scaler.unscale(out.reshape(x.shape[0], self.steps, -1), centre, spread)
+        y = self.scaler.unscale(out.reshape(x.shape[0], self.steps, -1), centre, spread)
+        return y[:, 0] if self.steps == 1 else y
 
     def to_original_units(self, y: torch.Tensor) -> torch.Tensor:
         return y * self.target_std + self.target_mean
 
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        x, y = batch  # (batch, window, inputs), (batch, steps, targets)
+        x, y = batch  # (batch, window, inputs), (batch, [steps,] targets)
         pred = self(x)
         loss = self.criterion(pred, y)
         if stage == "train":
@@ -119,7 +121,7 @@ class RegressionModule(pl.LightningModule):
         self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=x.shape[0], sync_dist=True)
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         pred, y = self.to_original_units(pred), self.to_original_units(y)
-        # (batch, steps, targets) flattened: one code path for any number of steps and targets
+        # (batch, [steps,] targets) flattened: one code path for any number of steps and targets
         metrics.update(pred.flatten(), y.flatten())
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=x.shape[0])
         mase = self.val_mase if stage == "val" else self.test_mase

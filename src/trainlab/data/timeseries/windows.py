@@ -12,6 +12,9 @@ from torch.utils.data import Dataset, Sampler
 class WindowDataset(Dataset):
     """Windows over a (rows, inputs) tensor without copying it.
 
+    A batch's targets are (batch, steps, targets), or (batch, targets) when ``steps`` is 1 (one
+    value per target, the shape single-step models have always had).
+
     Sample i covers input rows [s, s + window) with s = ``starts[i]`` (by default first_start + i *
     stride), and its targets are the ``steps`` consecutive target rows from s + window - 1 + horizon
     on: the first lies ``horizon`` steps after the window's last row, so no input row is ever a
@@ -58,13 +61,14 @@ class WindowDataset(Dataset):
         if not 0 <= index < self.length:
             raise IndexError(index)
         start = int(self.starts[index])
-        return self.features[start : start + self.window], self.targets[start + self._offsets]
+        y = self.targets[start + self._offsets]  # (steps, targets)
+        return self.features[start : start + self.window], y[0] if self.steps == 1 else y
 
     def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         starts = self.starts[torch.as_tensor(indices, dtype=torch.long)]
         x = self._feature_windows[starts].transpose(1, 2)  # (batch, window, inputs)
         y = self.targets[starts[:, None] + self._offsets]  # (batch, steps, targets)
-        return x, y
+        return x, y[:, 0] if self.steps == 1 else y
 
 
 def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
