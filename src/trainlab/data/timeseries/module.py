@@ -129,6 +129,10 @@ class TimeSeriesDataModule(SplitDataModule):
                 self.missing, self.max_gap)
             self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
                                      table.season_length)
+            if self.season_length is None:
+                log.info("no season length for %s (data.season_length=null, none known from the source or its "
+                         "time column): no seasonal naive baseline, MASE scaled by the one-step naive; give "
+                         "data.season_length (e.g. 24 for hourly data with a daily cycle) to add them", table.name)
         return self.table
 
     @property
