@@ -209,12 +209,10 @@ def test_multi_step_runs_report_every_step(compose_cfg, run_train):
 
 @pytest.mark.parametrize("model", ["lstm", "lstm_attention", "cnn"])
 def test_nets_give_one_output_per_step_and_target(compose_cfg, model):
-    from trainlab.config.instantiate import bind_data_dims, build
+    from trainlab.run.pipeline import build_model_and_data
 
     cfg = compose_cfg([f"model={model}", "data.source.num_rows=300", "data.steps=4", "data.window=12"])
-    dm = build(cfg.data, "data")
-    net = build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, dm.dims))
-    module_ = build(cfg.model, "model", net=net, optimizer=build(cfg.optimizer, "optimizer"), **dm.model_kwargs())
+    module_, dm = build_model_and_data(cfg)
     x, y = dm.datasets["train"].__getitems__([0, 1, 2])
     assert x.shape == (3, 12, 6) and y.shape == (3, 4, 1)  # 5 features + the past target
     assert module_(x).shape == (3, 4, 1)
