@@ -81,13 +81,14 @@ def test_a_target_that_is_only_in_the_future_is_not_learnt(compose_cfg, run_trai
     assert metrics["test/r2"] < 0.2
 
 
-def test_univariate_csv_trains_with_path_and_target(compose_cfg, run_train, tmp_path, capsys):
+def test_univariate_csv_trains_with_path_and_target(compose_cfg, run_train, tmp_path, caplog):
     t = pd.date_range("2001-01-01", periods=400, freq="MS")
     y = 50 + 0.1 * np.arange(400) + 3 * np.sin(2 * np.pi * np.arange(400) / 12)
     path = write_csv(tmp_path, pd.DataFrame({"date": t.strftime("%Y-%m-%d"), "y": y}))
     cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[y]",
                        "data.source.time_column=date"])
-    metrics = run_train(cfg)
+    with caplog.at_level("INFO", logger="trainlab.callbacks.baselines"):
+        metrics = run_train(cfg)
     assert np.isfinite(metrics["test/rmse"]) and metrics["test/mase"] > 0 and "test/smape" in metrics
     # baselines on the same windows: season 12 inferred from the monthly dates
     for name in ("last_value", "seasonal_naive", "ets"):
@@ -97,7 +98,7 @@ def test_univariate_csv_trains_with_path_and_target(compose_cfg, run_train, tmp_
     assert summary["test"]["test/rmse_vs_best_naive"] == pytest.approx(
         min(metrics["test/baseline_last_value_rmse"], metrics["test/baseline_seasonal_naive_rmse"])
         / metrics["test/rmse"], rel=1e-4)
-    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("test rmse"))
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("test rmse"))
     assert "| last value " in line and "| seasonal naive " in line and "| ETS " in line and " -> " in line
     assert list((Path(cfg.paths.log_dir) / "baselines").glob("ets-*.npz"))  # cached for the next run
 

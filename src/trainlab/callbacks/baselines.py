@@ -3,7 +3,7 @@
 Logged under ``test/`` (so they reach every logger, ``training_summary.json`` and the metrics
 train.py returns): ``test/baseline_<name>_<metric>`` for each baseline the data module computes on
 the model's own test windows, and ``test/rmse_vs_best_naive`` (best naive RMSE / model RMSE: above
-1 the model wins). One line is printed, and a loud warning when a naive forecast wins.
+1 the model wins). One line is logged, and a loud warning when a naive forecast wins.
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ class BaselineReport(pl.Callback):
         if not self.scores or not trainer.is_global_zero:
             return
         line, warning = comparison(float(trainer.callback_metrics["test/rmse"]), self.scores)
-        log.info(line)
-        print(line)
+        log.info(line)  # Hydra's job logging shows it on the console and keeps it in the run's log file
         if warning:
             log.warning(warning)
