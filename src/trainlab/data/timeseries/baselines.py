@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -88,7 +89,7 @@ def cached_ets(series: np.ndarray, train_end: int, season: Optional[int],
     fits = [fit_ets_states(series[:, j], train_end, season) for j in range(series.shape[1])]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # one per process: parallel trials
         np.savez(tmp, phi=np.array([phi for _, phi in fits]), **{f"states{j}": s for j, (s, _) in enumerate(fits)})
         tmp.replace(path)  # atomic: a parallel trial reads the whole file or none
         log.info("ETS baseline fitted and cached in %s", path)
