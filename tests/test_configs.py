@@ -91,7 +91,7 @@ def test_scheduler_none_is_empty(compose_cfg):
 def test_callbacks_build(compose_cfg, option):
     cfg = compose_cfg([f"callbacks={option}"])
     callbacks = build_all(cfg.callbacks, "callbacks")
-    # 11: the model summary (issue 15) and the forecasting baselines' report (issue 12) joined the defaults
+    # 11: the model summary and the forecasting baselines' report (issue 12) joined the defaults
     assert len(callbacks) == (11 if option == "default" else len([c for c in cfg.callbacks.values() if c]))
 
 
