@@ -93,8 +93,10 @@ class RegressionModule(pl.LightningModule):
         self.train_loss = MeanMetric()
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
-        # MASE = mean |error| / scale: an MAE over errors already divided by each target's scale
-        self.val_mase, self.test_mase = MeanAbsoluteError(), MeanAbsoluteError()
+        # MASE = mean |error| / scale: an MAE over errors already divided by each target's scale (its own
+        # collection, updated with scaled values; a collection, so run checks see val/mase as logged)
+        self.val_scaled = MetricCollection({"mase": MeanAbsoluteError()}, prefix="val/")
+        self.test_scaled = MetricCollection({"mase": MeanAbsoluteError()}, prefix="test/")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, window, inputs) -> (batch, steps, targets) in the data module's standard units;
@@ -124,9 +126,9 @@ class RegressionModule(pl.LightningModule):
         # (batch, [steps,] targets) flattened: one code path for any number of steps and targets
         metrics.update(pred.flatten(), y.flatten())
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=x.shape[0])
-        mase = self.val_mase if stage == "val" else self.test_mase
-        mase.update((pred / self.mase_scale).flatten(), (y / self.mase_scale).flatten())
-        self.log(f"{stage}/mase", mase, on_step=False, on_epoch=True, batch_size=x.shape[0])
+        scaled = self.val_scaled if stage == "val" else self.test_scaled
+        scaled.update((pred / self.mase_scale).flatten(), (y / self.mase_scale).flatten())
+        self.log_dict(scaled, on_step=False, on_epoch=True, batch_size=x.shape[0])
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
