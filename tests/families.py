@@ -50,7 +50,7 @@ TIMESERIES = FamilyCase(
     name="timeseries", model="lstm", data="synthetic",
     small_data=["data.source.num_rows=600"],
     small_model=["data.window=16", "model.net.hidden_size=16", "model.net.num_layers=1"],  # window: any series
-    other_data=("gaia", "data=elnino or data=file or data=synthetic"),
+    other_data=("gaia", "data=elnino or data=file or data=packaged or data=synthetic"),
     resume=["model.net.num_layers=2", "model.net.dropout=0.3"],
     resume_keys=("val/loss", "val/rmse", "test/rmse", "test/r2", "objective"),
     metrics=("rmse", "mape", "r2", "aaa"),

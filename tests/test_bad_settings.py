@@ -26,7 +26,7 @@ from trainlab.config.errors import UserError
          r"scheduler=plateau \(model.monitor\)=val/loss watch\(es\) validation"),
         (["trainer.check_val_every_n_epoch=5"], r"check_val_every_n_epoch=5 is more than trainer.max_epochs=2"),
         (["optimized_metric=val/rmsee"], r"optimized_metric=val/rmsee is a metric that RegressionModule never logs; "
-                                         r"did you mean val/rmse\? during training it logs: .*val/r2, val/rmse \(and "),
+                                         r"did you mean val/rmse\? during training it logs: .*val/mase, .*val/rmse, val/smape \(and "),  # + MASE, sMAPE (issue 12)
         (["callbacks.early_stopping.monitor=val/foo"], r"callbacks.early_stopping.monitor=val/foo is a metric"),
         (["callbacks.early_stopping.monitor=test/rmse"], r"callbacks.early_stopping.monitor=test/rmse is a metric"),
         (["seed=abc"], r"seed='abc' must be a whole number"),

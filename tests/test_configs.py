@@ -91,7 +91,8 @@ def test_scheduler_none_is_empty(compose_cfg):
 def test_callbacks_build(compose_cfg, option):
     cfg = compose_cfg([f"callbacks={option}"])
     callbacks = build_all(cfg.callbacks, "callbacks")
-    assert len(callbacks) == (12 if option == "default" else len([c for c in cfg.callbacks.values() if c]))
+    # 13: the model summary, GPU monitor, batch-size finder and forecasting baselines joined the 9 defaults
+    assert len(callbacks) == (13 if option == "default" else len([c for c in cfg.callbacks.values() if c]))
 
 
 @pytest.mark.parametrize("option", config_options("logger"))

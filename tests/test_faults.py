@@ -278,8 +278,9 @@ def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_rec
     first = compose_cfg(base)
     run_train(first)
     run_dir = first.paths.output_dir
-    with pytest.raises(UserError, match=r"does not fit .*LSTMNet \(net.lstm.weight_ih_l0 \(64, 5\) in the checkpoint, "
-                                        r"\(128, 5\) here.*the checkpoint's run had model.net.hidden_size: 16 -> 32"):
+    # 6 inputs per step: the 5 features and the past target (data.target_inputs, issue 12)
+    with pytest.raises(UserError, match=r"does not fit .*LSTMNet \(net.lstm.weight_ih_l0 \(64, 6\) in the checkpoint, "
+                                        r"\(128, 6\) here.*the checkpoint's run had model.net.hidden_size: 16 -> 32"):
         run_train(compose_cfg([*base, "model.net.hidden_size=32", f"ckpt_path={run_dir}"]))
     with pytest.raises(UserError, match=r"was trained on other data \(data.source.num_rows: 600 -> 700\)"):
         run_train(compose_cfg([*base, "data.source.num_rows=700", f"ckpt_path={run_dir}"]))

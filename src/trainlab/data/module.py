@@ -21,6 +21,7 @@ class SplitDataModule(pl.LightningDataModule):
     """
 
     STATS: tuple[str, ...] = ()
+    OPTIONAL_STATS: tuple[str, ...] = ()  # restored when a checkpoint has them (added after STATS)
 
     def __init__(self, batch_size: int, val_batch_multiplier: int, val_fraction: float, test_fraction: float,
                  seed: int, items: str, **minimums: tuple[Optional[int], int]):
@@ -87,7 +88,8 @@ class SplitDataModule(pl.LightningDataModule):
         if missing:
             raise UserError(f"checkpoint lacks the data statistics {missing}; it was not written by "
                             f"{type(self).__name__}: evaluate it with the data of its own run")
-        self._restore_stats({k: np.asarray(state_dict[k], dtype=np.float64) for k in self.STATS})
+        keys = [*self.STATS, *(k for k in self.OPTIONAL_STATS if k in state_dict)]
+        self._restore_stats({k: np.asarray(state_dict[k], dtype=np.float64) for k in keys})
 
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         raise NotImplementedError

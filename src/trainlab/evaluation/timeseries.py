@@ -1,5 +1,6 @@
-"""Evaluation of the time-series family: predicted-against-true plots, attention heat-maps, the
-"repeat the last value" baseline (see :mod:`trainlab.evaluation` for the two functions' contract)."""
+"""Evaluation of the time-series family: predicted-against-true plots, a few forecast windows
+against the truth, attention heat-maps, metrics per forecast step and the classical baselines on
+the same windows (see :mod:`trainlab.evaluation` for the two functions' contract)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
+
+from trainlab.callbacks.baselines import baseline_metrics, comparison
+from trainlab.metrics.regression import forecast_scores
 
 
 def forward_batch(model: Any, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> int:
@@ -20,43 +24,90 @@ def forward_batch(model: Any, batch: tuple[torch.Tensor, torch.Tensor], device: 
 @torch.inference_mode()
 def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[str, Any]:
     loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
-    pred, true = predictions(model, loader)
-    plot_predictions(pred, true, datamodule.table.target_names, out_dir / "predictions.png")
+    pred, true = predictions(model, loader)  # (samples, steps, targets) each
+    names = datamodule.table.target_names
+    plot_predictions(pred[:, 0], true[:, 0], names, out_dir / "predictions.png")
     plots = ["predictions.png"]
     if plot_attention(model.net, loader, out_dir / "attention_heatmap.png"):
         plots.append("attention_heatmap.png")
-    return {"plots": plots, "extra": {"baseline_last_value_rmse": datamodule.last_value_rmse(split)}}
+    if pred.shape[1] > 1 and plot_forecast_windows(datamodule, split, pred, out_dir / "forecast_windows.png"):
+        plots.append("forecast_windows.png")  # multi-step runs: whole forecasts against the truth
+    scale = datamodule.stats["mase_scale"]
+    scores = datamodule.baseline_scores(split)
+    model_rmse = forecast_scores(pred, true, scale)["rmse"]
+    line, warning = comparison(model_rmse, scores)
+    extra: dict[str, Any] = {"comparison": line + (f" -- {warning}" if warning else "")}
+    extra.update({k.split("/", 1)[1]: v for k, v in baseline_metrics(scores, model_rmse, split).items()})
+    if pred.shape[1] > 1:  # metrics of every forecast step, first step = data.horizon after the window
+        for step in range(pred.shape[1]):
+            step_scores = forecast_scores(pred[:, step : step + 1], true[:, step : step + 1], scale)
+            extra.update({f"step{step + 1}_{k}": v for k, v in step_scores.items() if k in ("rmse", "mase", "smape")})
+    return {"plots": plots, "extra": extra}
 
 
 @torch.inference_mode()
 def predictions(model: Any, loader: DataLoader) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions and targets over a split, in the data's original units: (samples, targets) each."""
+    """Predictions and targets over a split, in the data's original units: (samples, steps, targets)."""
     model.eval()
     device = next(model.parameters()).device
     preds, trues = [], []
     for x, y in loader:
         preds.append(model.to_original_units(model(x.to(device))).cpu())
         trues.append(model.to_original_units(y.to(device)).cpu())
-    return torch.cat(preds).numpy(), torch.cat(trues).numpy()
+    pred, true = torch.cat(preds).double().numpy(), torch.cat(trues).double().numpy()
+    return (pred[:, None], true[:, None]) if pred.ndim == 2 else (pred, true)  # single step: (samples, 1, targets)
 
 
-def plot_predictions(pred: np.ndarray, true: np.ndarray, names: list[str], path: Path, limit: int = 500) -> None:
-    """Predicted against true series for each target (the first ``limit`` test steps)."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_predictions(pred: np.ndarray, true: np.ndarray, names: list[str], path: Path, limit: int = 500) -> None:
+    """Predicted against true series for each target (the first ``limit`` test steps), (samples, targets)."""
+    plt = _pyplot()
     k = pred.shape[1]
     fig, axes = plt.subplots(k, 1, figsize=(11, 3.2 * k), squeeze=False, constrained_layout=True)
     for j, ax in enumerate(axes[:, 0]):
         ax.plot(true[:limit, j], label="true", linewidth=1.2)
         ax.plot(pred[:limit, j], label="predicted", linewidth=1.0, alpha=0.85)
-        ax.set(title=f"{names[j] if j < len(names) else j}: predicted against true (test split)",
+        ax.set(title=f"{names[j] if j < len(names) else j}: predicted against true (first forecast step)",
                xlabel="test window", ylabel=names[j] if j < len(names) else "value")
         ax.legend()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_forecast_windows(datamodule: Any, split: str, pred: np.ndarray, path: Path, count: int = 4) -> bool:
+    """A few windows, evenly spread over the split: the window's history, the truth after it and
+    every predicted step (first target), with the ETS forecast where there is one."""
+    dataset = datamodule.datasets[split]
+    if len(dataset) == 0:
+        return False
+    plt = _pyplot()
+    series = datamodule.load().targets[:, 0]
+    rows = dataset.target_rows().numpy()  # (samples, steps)
+    ets = datamodule.baseline_forecasts(split).get("ets")
+    picks = np.unique(np.linspace(0, len(dataset) - 1, count).astype(int))
+    fig, axes = plt.subplots(len(picks), 1, figsize=(11, 2.6 * len(picks)), squeeze=False, constrained_layout=True)
+    for ax, i in zip(axes[:, 0], picks):
+        start = int(dataset.starts[i])
+        history = np.arange(start, start + datamodule.window)
+        ahead = np.arange(start + datamodule.window, rows[i, -1] + 1)
+        ax.plot(history, series[history], color="grey", label="window (inputs)")
+        ax.plot(ahead, series[ahead], color="black", marker=".", label="truth")
+        ax.plot(rows[i], pred[i, :, 0], color="tab:blue", marker="o", label="model")
+        if ets is not None:
+            ax.plot(rows[i], ets[i, :, 0], color="tab:orange", marker="x", linestyle="--", label="ETS")
+        ax.set(title=f"{split} window {i}", xlabel="row", ylabel=datamodule.table.target_names[0])
+        ax.legend(fontsize=8)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
 
 
 @torch.inference_mode()
@@ -64,11 +115,7 @@ def plot_attention(net: Any, loader: DataLoader, path: Path, rows: int = 64) -> 
     """Heat-map of attention weights (test windows x time steps) for nets that return them."""
     if not hasattr(net, "attention"):
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     net.eval()
     x, _ = next(iter(loader))
     _, weights = net(x[:rows].to(next(net.parameters()).device), return_attention=True)

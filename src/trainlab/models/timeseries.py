@@ -9,24 +9,28 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 from torchmetrics import MetricCollection
-from torchmetrics.regression import MeanAbsolutePercentageError, MeanSquaredError, R2Score
+from torchmetrics.regression import (MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, R2Score,
+                                     SymmetricMeanAbsolutePercentageError)
 
 from trainlab.config.errors import UserError
 from trainlab.metrics.aggregation import WeightedMean
 from trainlab.metrics.regression import AverageAbsoluteAccuracy
 from trainlab.models.optim import configure_optimizers
 from trainlab.models.step_logging import log_eval_epoch, record_train_loss
+from trainlab.models.window_scaling import WindowScaler
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 
 
 class RegressionModule(pl.LightningModule):
-    """Trains a net that maps (batch, window, features) to (batch, targets).
+    """Trains a net that maps (batch, window, inputs) to (batch, steps x targets).
 
-    The loss is computed on standardised targets; metrics (RMSE, MAPE, R2, average absolute
-    accuracy) on targets mapped back to their original units with ``target_mean``/``target_std``.
-    Logged keys: ``train/loss``, ``val/loss``, ``val/rmse``, ``val/mape``, ``val/r2``, ``val/aaa``
-    and the same under ``test/``.
+    The net's output is read as (batch, steps, targets) and, with ``window_scaling``, mapped back
+    from the window's own scale (see trainlab.models.window_scaling). The loss is computed on the
+    data module's standardised targets; metrics (RMSE, MAPE, sMAPE, MASE, R2, average absolute
+    accuracy) on targets mapped back to their original units with ``target_mean``/``target_std``,
+    over every step and target. Logged keys: ``train/loss``, ``val/loss``, ``val/rmse``,
+    ``val/mape``, ``val/smape``, ``val/mase``, ``val/r2``, ``val/aaa`` and the same under ``test/``.
 
     Args:
         net: the network (see trainlab.models.nets).
@@ -35,6 +39,12 @@ class RegressionModule(pl.LightningModule):
         loss: "mse", "mae" or "huber".
         target_mean, target_std: per-target scaling used by the data module (from the data).
         monitor: metric ReduceLROnPlateau watches.
+        window_scaling: "none", "revin" or "last" (see trainlab.models.window_scaling). The
+            constructor's default is the old behaviour, so configs saved before the key existed
+            rebuild their runs unchanged; conf/model sets the benchmarked default.
+        target_channels: input channel of each target's past values (from the data).
+        steps: consecutive steps predicted per window (from the data).
+        mase_scale: per-target MASE denominator in original units (from the data; 1 when absent).
         compile: compile the net's forward with torch.compile (``nn.Module.compile``: the weights and
             checkpoint keys stay those of the plain net). Pays off on GPUs and long runs; the first
             steps wait for compilation.
@@ -52,6 +62,10 @@ class RegressionModule(pl.LightningModule):
         target_std: Optional[Sequence[float]] = None,
         monitor: str = "val/loss",
         compile: bool = False,
+        window_scaling: str = "none",
+        target_channels: Sequence[int] = (),
+        steps: int = 1,
+        mase_scale: Optional[Sequence[float]] = None,
     ):
         super().__init__()
         if loss not in LOSSES:
@@ -64,11 +78,17 @@ class RegressionModule(pl.LightningModule):
             self.net.compile()
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.criterion = LOSSES[loss]()
+        self.scaler = WindowScaler(window_scaling, target_channels)
+        self.steps = steps
         self.register_buffer("target_mean", torch.tensor(list(target_mean or [0.0]), dtype=torch.float32))
         self.register_buffer("target_std", torch.tensor(list(target_std or [1.0]), dtype=torch.float32))
+        # not saved in the state dict: checkpoints written before MASE existed still load strictly
+        self.register_buffer("mase_scale", torch.tensor(list(mase_scale or [1.0]), dtype=torch.float32),
+                             persistent=False)
         metrics = MetricCollection({
             "rmse": MeanSquaredError(squared=False),
             "mape": MeanAbsolutePercentageError(),
+            "smape": SymmetricMeanAbsolutePercentageError(),
             "r2": R2Score(),
             "aaa": AverageAbsoluteAccuracy(),
         })
@@ -76,15 +96,24 @@ class RegressionModule(pl.LightningModule):
         self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        # MASE = mean |error| / scale: an MAE over errors already divided by each target's scale (its own
+        # collection, updated with scaled values; a collection, so run checks see val/mase as logged)
+        self.val_scaled = MetricCollection({"mase": MeanAbsoluteError()}, prefix="val/")
+        self.test_scaled = MetricCollection({"mase": MeanAbsoluteError()}, prefix="test/")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        """(batch, window, inputs) -> (batch, steps, targets) in the data module's standard units;
+        (batch, targets) when steps is 1, the shape of the data module's targets."""
+        scaled, centre, spread = self.scaler.scale(x)
+        out = self.net(scaled)  # (batch, steps * targets), step-major
+        y = self.scaler.unscale(out.reshape(x.shape[0], self.steps, -1), centre, spread)
+        return y[:, 0] if self.steps == 1 else y
 
     def to_original_units(self, y: torch.Tensor) -> torch.Tensor:
         return y * self.target_std + self.target_mean
 
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        x, y = batch  # (batch, window, features), (batch, targets)
+        x, y = batch  # (batch, window, inputs), (batch, [steps,] targets)
         pred = self(x)
         loss = self.criterion(pred, y)
         if stage == "train":
@@ -92,8 +121,11 @@ class RegressionModule(pl.LightningModule):
             return loss
         (self.val_loss if stage == "val" else self.test_loss).update(loss, weight=x.shape[0])
         metrics = self.val_metrics if stage == "val" else self.test_metrics
-        # (batch, targets) flattened to (batch * targets): one code path for one or several targets
-        metrics.update(self.to_original_units(pred).flatten(), self.to_original_units(y).flatten())
+        pred, y = self.to_original_units(pred), self.to_original_units(y)
+        # (batch, [steps,] targets) flattened: one code path for any number of steps and targets
+        metrics.update(pred.flatten(), y.flatten())
+        scaled = self.val_scaled if stage == "val" else self.test_scaled
+        scaled.update((pred / self.mase_scale).flatten(), (y / self.mase_scale).flatten())
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -106,13 +138,13 @@ class RegressionModule(pl.LightningModule):
         self._shared_step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
-        log_eval_epoch(self, "val", self.val_metrics)
+        log_eval_epoch(self, "val", self.val_metrics, self.val_scaled)
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._shared_step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
-        log_eval_epoch(self, "test", self.test_metrics)
+        log_eval_epoch(self, "test", self.test_metrics, self.test_scaled)
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, _ = batch

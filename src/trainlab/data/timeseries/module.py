@@ -1,4 +1,5 @@
-"""The time-series data module: chronological split, train-only scaling, sliding windows."""
+"""The time-series data module: chronological split, train-only scaling, sliding windows, the
+missing-value policy and the classical baselines on the same windows."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from trainlab.config.errors import UserError
 from trainlab.data.module import SplitDataModule
+from trainlab.data.timeseries import baselines
+from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
 from trainlab.data.timeseries.sources import SeriesTable
 from trainlab.data.timeseries.windows import EpochSeededSampler, WindowDataset, keep_batch
-from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -21,25 +24,42 @@ log = logging.getLogger(__name__)
 class TimeSeriesDataModule(SplitDataModule):
     """Windows of a multivariate series for forecasting.
 
-    Rows are split in time order by the row of each window's target: the first
-    ``1 - val_fraction - test_fraction`` go to training, then validation, then test. Means and
-    standard deviations are fit on the training rows only and saved in every checkpoint
-    (``state_dict``), so evaluation scales new data exactly as training did.
+    A window's inputs are its rows of the feature columns followed, with ``target_inputs``, by the
+    past values of the targets themselves (a one-column series needs nothing else). Its targets
+    are the ``steps`` consecutive rows that start ``horizon`` rows after the window's last row, so
+    inputs always end before the first target. Rows are split in time order by the row of each
+    window's first target: the first ``1 - val_fraction - test_fraction`` go to training, then
+    validation, then test. Means and standard deviations are fit on the training rows only and
+    saved in every checkpoint (``state_dict``), so evaluation scales new data exactly as training
+    did.
 
     Args:
         source: object with ``load() -> SeriesTable`` (see trainlab.data.timeseries.sources).
         window: rows of history in one sample.
-        horizon: steps between the window's last row and the target row (>= 1).
+        horizon: steps between the window's last row and the first target row (>= 1).
+        steps: consecutive target rows predicted per window (1: one value per target).
         stride: rows between consecutive window starts.
         batch_size: training batch size; validation and test use ``val_batch_multiplier`` times it
             (no gradients are kept there, so larger batches fit).
         val_fraction, test_fraction: shares of rows for validation and test.
         scale_targets: standardise targets too (the model then predicts in standard units and the
             regression module maps back for its metrics).
+        target_inputs: past targets are inputs (last channels). False suits features and targets
+            that are different quantities (the seed's two files). The constructor's default is the
+            old behaviour, so configs saved before the key existed rebuild their runs unchanged.
+        season_length: steps per seasonal cycle for the seasonal naive and ETS baselines and for
+            MASE; null takes the source's (its nature or its time column's frequency, where that
+            is unambiguous), and no seasonal baseline runs when neither knows one.
+        missing: "interpolate" (gaps of up to ``max_gap`` rows filled linearly, windows touching
+            longer gaps dropped), "drop" (windows touching any gap dropped) or "refuse".
+        max_gap: longest gap, in rows, that "interpolate" fills.
+        ets_baseline: fit the ETS baseline (cached per data configuration in ``baseline_cache``).
+        baseline_cache: folder for the cached ETS fits (null: not cached).
         seed: seeds the training order, drawn per epoch from (seed, epoch).
     """
 
     STATS = ("feature_mean", "feature_std", "target_mean", "target_std")
+    OPTIONAL_STATS = ("mase_scale",)  # absent from checkpoints written before MASE was reported
 
     family = "timeseries"  # trainlab.config.families: models and data of one family go together
 
@@ -55,43 +75,85 @@ class TimeSeriesDataModule(SplitDataModule):
         test_fraction: float = 0.15,
         scale_targets: bool = True,
         seed: int = 3407,
+        steps: int = 1,
+        target_inputs: bool = False,
+        season_length: Optional[int] = None,
+        missing: str = "interpolate",
+        max_gap: int = 3,
+        ets_baseline: bool = True,
+        baseline_cache: Optional[str] = None,
     ):
         super().__init__(batch_size, val_batch_multiplier, val_fraction, test_fraction, seed, "rows",
-                         window=(window, 1), horizon=(horizon, 1), stride=(stride, 1))
+                         window=(window, 1), horizon=(horizon, 1), stride=(stride, 1), steps=(steps, 1))
+        if season_length is not None and season_length < 2:
+            raise UserError(f"data.season_length={season_length} must be at least 2 (null: none or from the data)")
+        check_policy(missing, max_gap)
         self.source = source
-        self.window, self.horizon, self.stride = window, horizon, stride
-        self.scale_targets = scale_targets
+        self.window, self.horizon, self.stride, self.steps = window, horizon, stride, steps
+        self.scale_targets, self.target_inputs = scale_targets, target_inputs
+        self.missing, self.max_gap, self.given_season = missing, max_gap, season_length
+        self.ets_baseline, self.baseline_cache = ets_baseline, baseline_cache
         self.table: Optional[SeriesTable] = None
+        self.bad_rows: Optional[np.ndarray] = None  # rows still missing a value after the policy
         self.stats: dict[str, np.ndarray] = {}
         self.datasets: dict[str, WindowDataset] = {}
+        self._baselines: dict[str, dict[str, np.ndarray]] = {}
 
     # -- sizes the model needs, known after load() -------------------------------------------
     def load(self) -> SeriesTable:
         """Read the source once (idempotent); ``setup`` calls it, train.py calls it for sizes."""
         if self.table is None:
-            self.table = self.source.load()
-            rows = self.table.features.shape[0]
-            log.info("data %s: %d rows, features %s, targets %s", self.table.name, rows,
-                     self.table.feature_names, self.table.target_names)
+            table = self.source.load()
+            rows = table.features.shape[0]
+            log.info("data %s: %d rows, features %s, targets %s", table.name, rows,
+                     table.feature_names, table.target_names)
+            if table.features.shape[1] == 0 and not self.target_inputs:
+                raise UserError(f"'{table.name}' has no feature columns besides the targets; set "
+                                "data.target_inputs=true to learn from the targets' past values")
+            features, targets, self.bad_rows = apply_policy(
+                table.features, table.targets, [*table.feature_names, *table.target_names], f"data {table.name}",
+                self.missing, self.max_gap)
+            self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
+                                     table.season_length)
+            if self.season_length is None:
+                log.info("no season length for %s (data.season_length=null, none known from the source or its "
+                         "time column): no seasonal naive baseline, MASE scaled by the one-step naive; give "
+                         "data.season_length (e.g. 24 for hourly data with a daily cycle) to add them", table.name)
         return self.table
 
     @property
+    def input_names(self) -> list[str]:
+        """Input channels in order: feature columns (but those that are targets), then past targets."""
+        table = self.load()
+        if not self.target_inputs:
+            return list(table.feature_names)
+        return [n for n in table.feature_names if n not in table.target_names] + list(table.target_names)
+
+    @property
     def num_features(self) -> int:
-        return self.load().features.shape[1]
+        return len(self.input_names)
 
     @property
     def num_targets(self) -> int:
         return self.load().targets.shape[1]
 
     @property
-    def dims(self) -> dict[str, int]:
-        """Sizes the net takes from the data: ``in`` (features per step), ``out`` (targets)."""
-        return {"in": self.num_features, "out": self.num_targets}
+    def season_length(self) -> Optional[int]:
+        return self.given_season or self.load().season_length
 
-    def model_kwargs(self) -> dict[str, list[float]]:
-        """What the regression module needs from the data: the target scaling (fit on train rows)."""
+    @property
+    def dims(self) -> dict[str, int]:
+        """Sizes the net takes from the data: ``in`` (inputs per step), ``out`` (steps x targets)."""
+        return {"in": self.num_features, "out": self.steps * self.num_targets}
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """What the regression module needs from the data: the target scaling (fit on train rows),
+        where the past targets sit among the inputs, the steps and MASE's scale."""
         self.setup("fit")
-        return {"target_mean": self.stats["target_mean"].tolist(), "target_std": self.stats["target_std"].tolist()}
+        first = self.num_features - self.num_targets
+        return {"target_mean": self.stats["target_mean"].tolist(), "target_std": self.stats["target_std"].tolist(),
+                "target_channels": list(range(first, self.num_features)) if self.target_inputs else [],
+                "steps": self.steps, "mase_scale": self.stats["mase_scale"].tolist()}
 
     # -- split and scale ---------------------------------------------------------------------
     def _split_rows(self, rows: int) -> tuple[int, int]:
@@ -99,17 +161,37 @@ class TimeSeriesDataModule(SplitDataModule):
         n_val = int(round(rows * self.val_fraction))
         return rows - n_val - n_test, rows - n_test  # ends of train and val target rows
 
-    def _fit_stats(self, table: SeriesTable, train_end: int) -> None:
+    def _inputs(self, table: SeriesTable) -> np.ndarray:
+        """(rows, inputs) in the order of ``input_names``."""
+        if not self.target_inputs:
+            return table.features
+        keep = [j for j, n in enumerate(table.feature_names) if n not in table.target_names]
+        return np.concatenate([table.features[:, keep], table.targets], axis=1)
+
+    def _fit_stats(self, inputs: np.ndarray, table: SeriesTable, train_end: int) -> None:
         def mean_std(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            mean, std = block.mean(axis=0), block.std(axis=0)
+            mean, std = np.nanmean(block, axis=0), np.nanstd(block, axis=0)
             return mean, np.where(std > 1e-8, std, 1.0)  # constant columns stay as they are
 
-        self.stats["feature_mean"], self.stats["feature_std"] = mean_std(table.features[:train_end])
+        self.stats["feature_mean"], self.stats["feature_std"] = mean_std(inputs[:train_end])
         if self.scale_targets:
             self.stats["target_mean"], self.stats["target_std"] = mean_std(table.targets[:train_end])
         else:
             n = table.targets.shape[1]
             self.stats["target_mean"], self.stats["target_std"] = np.zeros(n), np.ones(n)
+
+    def _check_fits(self, train_end: int) -> None:
+        """Window, horizon, steps and season must fit the training rows: one line naming the keys."""
+        span = self.window + self.horizon + self.steps - 1
+        if span >= train_end:
+            raise UserError(
+                f"the training split of '{self.table.name}' ({train_end} rows) holds no window of data.window="
+                f"{self.window} + data.horizon={self.horizon} + data.steps={self.steps} - 1 = {span} rows; "
+                "shorten them or give more data")
+        season = self.season_length
+        if season and 2 * season > train_end:
+            raise UserError(f"data.season_length={season} needs two cycles ({2 * season} rows) in the {train_end} "
+                            f"training rows of '{self.table.name}'; give a shorter season, null, or more data")
 
     def setup(self, stage: Optional[str] = None) -> None:
         if not self.datasets:
@@ -122,24 +204,36 @@ class TimeSeriesDataModule(SplitDataModule):
             raise UserError(f"'{table.name}' has {rows} row(s), fewer than one window of data.window={self.window} "
                             f"+ data.horizon={self.horizon}; use a shorter window or horizon, or more data")
         train_end, val_end = self._split_rows(rows)
+        self._check_fits(train_end)
+        inputs = self._inputs(table)
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
-            self._fit_stats(table, train_end)
-        features = torch.from_numpy((table.features - self.stats["feature_mean"]) / self.stats["feature_std"]).float()
+            self._fit_stats(inputs, table, train_end)
+        if "mase_scale" not in self.stats:
+            self.stats["mase_scale"] = baselines.mase_scale(table.targets[:train_end].astype(np.float64),
+                                                            self.season_length)
+        features = torch.from_numpy((inputs - self.stats["feature_mean"]) / self.stats["feature_std"]).float()
         targets = torch.from_numpy((table.targets - self.stats["target_mean"]) / self.stats["target_std"]).float()
-        lead = self.window - 1 + self.horizon  # target row = start + lead
+        lead = self.window - 1 + self.horizon  # first target row = start + lead
         bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, rows)}
+        # a window touches rows [start, start + lead + steps): none of them may lack a value
+        bad = np.concatenate([[0], np.cumsum(self.bad_rows)])
+        dropped = 0
         for split, (first_target, end_target) in bounds.items():
             first_start = max(0, first_target - lead)
-            last_start = end_target - 1 - lead
-            dataset = WindowDataset(features, targets, self.window, self.horizon, self.stride, first_start, last_start)
+            last_start = end_target - lead - self.steps  # the last target row stays inside the split
+            starts = np.arange(first_start, last_start + 1, self.stride)
+            clean = bad[starts + lead + self.steps] == bad[starts]
+            dropped += int((~clean).sum())
+            dataset = WindowDataset(features, targets, self.window, self.horizon, self.stride, first_start,
+                                    last_start, self.steps, torch.from_numpy(starts[clean]))
             if len(dataset) == 0:
                 raise UserError(
-                    f"the {split} split of '{table.name}' ({end_target - first_target} rows) holds no "
-                    f"window of data.window={self.window} + data.horizon={self.horizon}; use a shorter "
-                    "window or more data"
-                )
+                    f"the {split} split of '{table.name}' ({end_target - first_target} rows) holds no window of "
+                    f"data.window={self.window} + data.horizon={self.horizon} + data.steps={self.steps} - 1"
+                    f"{' clear of gaps' if dropped else ''}; use a shorter window or more data")
             self.datasets[split] = dataset
-        log.info("windows: train %d, val %d, test %d", *(len(self.datasets[s]) for s in ("train", "val", "test")))
+        log.info("windows: train %d, val %d, test %d%s", *(len(self.datasets[s]) for s in ("train", "val", "test")),
+                 f" ({dropped} dropped: they touch a gap)" if dropped else "")
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
@@ -155,14 +249,35 @@ class TimeSeriesDataModule(SplitDataModule):
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         self.stats = stats
         if self.datasets:  # Lightning restores state after setup(): rescale with these statistics
+            self.datasets = {}
             self._build_datasets()
 
-    # -- baseline ----------------------------------------------------------------------------
+    # -- baselines on the same windows ---------------------------------------------------------
+    def truth(self, split: str) -> np.ndarray:
+        """(samples, steps, targets) true values of a split's windows, in original units."""
+        return self.load().targets[self.datasets[split].target_rows().numpy()].astype(np.float64)
+
+    def baseline_forecasts(self, split: str = "test") -> dict[str, np.ndarray]:
+        """name -> (samples, steps, targets) forecasts of every baseline, in original units."""
+        if split not in self._baselines:
+            table = self.load()
+            series = np.stack([fill_all(c) for c in table.targets.astype(np.float64).T], axis=1)
+            dataset = self.datasets[split]
+            origins = dataset.starts.numpy() + self.window - 1
+            offsets = self.horizon + np.arange(self.steps)
+            train_end, _ = self._split_rows(len(series))
+            self._baselines[split] = baselines.forecasts(series, train_end, origins, offsets, self.season_length,
+                                                         self.ets_baseline, self.baseline_cache)
+        return self._baselines[split]
+
+    def baseline_scores(self, split: str = "test") -> dict[str, dict[str, float]]:
+        """name -> {rmse, mape, smape, mase, r2} of every baseline on a split's windows."""
+        from trainlab.metrics.regression import forecast_scores
+
+        truth = self.truth(split)
+        return {name: forecast_scores(pred, truth, self.stats["mase_scale"])
+                for name, pred in self.baseline_forecasts(split).items()}
+
     def last_value_rmse(self, split: str = "test") -> float:
         """RMSE, in original units, of predicting each target by its value at the window's last row."""
-        dataset = self.datasets[split]
-        table = self.load()
-        starts = dataset.first_start + np.arange(len(dataset)) * dataset.stride
-        last = table.targets[starts + self.window - 1]
-        truth = table.targets[starts + self.window - 1 + self.horizon]
-        return float(np.sqrt(np.mean((truth - last) ** 2)))
+        return self.baseline_scores(split)["last_value"]["rmse"]

@@ -18,13 +18,17 @@ _READABLE = ".csv, .parquet or .npy"
 
 @dataclass
 class SeriesTable:
-    """Rows in time order. features: (rows, num_features); targets: (rows, num_targets)."""
+    """Rows in time order. features: (rows, num_features), possibly no columns; targets: (rows,
+    num_targets). Missing values are NaN (the data module's ``missing`` policy deals with them).
+    ``season_length``: steps per seasonal cycle when the source knows it (from its nature or the
+    time column's frequency), else None."""
 
     features: np.ndarray
     targets: np.ndarray
     feature_names: list[str]
     target_names: list[str]
     name: str
+    season_length: Optional[int] = None
 
     def __post_init__(self) -> None:
         if self.features.shape[0] != self.targets.shape[0]:
@@ -83,7 +87,8 @@ class SyntheticSeries:
         names = ["daily", "weekly", "driver_a", "driver_b", "phase"] + [
             f"noise_{i}" for i in range(len(extra))
         ]
-        return SeriesTable(features.astype(np.float32), y[:, None].astype(np.float32), names, ["y"], "synthetic")
+        return SeriesTable(features.astype(np.float32), y[:, None].astype(np.float32), names, ["y"], "synthetic",
+                           season_length=24)  # the daily cycle; the weekly one is 168
 
 
 class ElNinoSST:
@@ -103,7 +108,7 @@ class ElNinoSST:
         features = np.stack([sst, np.sin(2 * np.pi * month / 12), np.cos(2 * np.pi * month / 12)], axis=1)
         return SeriesTable(
             features.astype(np.float32), sst[:, None].astype(np.float32),
-            ["sst", "month_sin", "month_cos"], ["sst"], "elnino",
+            ["sst", "month_sin", "month_cos"], ["sst"], "elnino", season_length=12,
         )
 
 
@@ -160,8 +165,9 @@ def _checked_frame(frame, header: list[str], path: str, key: str):
     return frame
 
 
-def numeric_columns(frame, columns: list[str], path: str, role: str) -> np.ndarray:
-    """Columns as float32, refusing text and missing values with the column and row named."""
+def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missing: bool = False) -> np.ndarray:
+    """Columns as float32, refusing text (and missing values unless ``allow_missing``: they become
+    NaN) with the column and row named."""
     import pandas as pd
 
     missing = [c for c in columns if c not in frame.columns]
@@ -179,23 +185,19 @@ def numeric_columns(frame, columns: list[str], path: str, role: str) -> np.ndarr
                 f"convert it or leave it out of data.source.{role}_columns"
             )
     block = frame[columns]
-    nan_rows = block.index[block.isna().any(axis=1)]
-    if len(nan_rows):
-        cols = [c for c in columns if block[c].isna().any()]
-        raise UserError(
-            f"'{path}' has {len(nan_rows)} row(s) with missing values in {cols} (first at row "
-            f"{nan_rows[0]}); fill or drop them before training"
-        )
     values = block.to_numpy(dtype=np.float64)
+    if not allow_missing:
+        refuse_missing(values, columns, f"'{path}'")
     _check_finite(values, columns, path, role)
     return values.astype(np.float32)
 
 
 def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str) -> None:
     """Refuse inf values, and values so large that float32 (training) or their standard deviation
-    (scaling) overflows, naming the column and the first row."""
-    bad = ~np.isfinite(values)
-    too_large = np.abs(np.where(bad, 0.0, values)) > _LARGEST
+    (scaling) overflows, naming the column and the first row (missing values, NaN, are the data
+    module's ``missing`` policy's)."""
+    bad = np.isinf(values)
+    too_large = np.abs(np.where(bad | np.isnan(values), 0.0, values)) > _LARGEST
     for problem, mask in (("an infinite value", bad), (f"a value beyond ±{_LARGEST:.0e}", too_large)):
         if mask.any():
             row, col = np.argwhere(mask)[0]
@@ -206,6 +208,16 @@ def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str) 
 # float32 reaches 3.4e38; a standard deviation sums squares of the values: 1e18 squared, times a
 # million rows, is still finite, while ~2e19 overflows a single square
 _LARGEST = 1e18
+
+
+def refuse_missing(block: np.ndarray, columns: Sequence[str], where: str, fix: str = "") -> None:
+    """UserError naming the count, columns and first row of missing values in (rows, columns)."""
+    nan = np.isnan(block)
+    rows = np.flatnonzero(nan.any(axis=1))
+    if len(rows):
+        cols = [str(c) for c, bad in zip(columns, nan.any(axis=0)) if bad]
+        raise UserError(f"{where} has {len(rows)} row(s) with missing values in {cols} (first at row "
+                        f"{rows[0]}); fill or drop them before training{fix}")
 
 
 class TableFile:
@@ -241,25 +253,74 @@ class TableFile:
     def load(self) -> SeriesTable:
         frame = read_frame(self.path, "data.source.path")
         target_frame = frame if self.target_path is None else read_frame(self.target_path, "data.source.target_path")
+        season = None
         if self.time_column is not None:
-            for f, p in ((frame, self.path), (target_frame, self.target_path or self.path)):
-                if self.time_column not in f.columns:
-                    raise UserError(f"data.source.time_column '{self.time_column}' not in '{p}'")
-            order = frame[self.time_column].argsort(kind="stable").to_numpy()
-            frame = frame.iloc[order].reset_index(drop=True)
-            target_frame = target_frame.iloc[
-                target_frame[self.time_column].argsort(kind="stable").to_numpy()
-            ].reset_index(drop=True)
+            frame, season = sort_by_time(frame, self.time_column, self.path)
+            if self.target_path is not None:
+                target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path)
+            else:
+                target_frame = frame
         feature_columns = self.feature_columns
-        if feature_columns is None:
+        if feature_columns is None:  # may be empty: a univariate series learns from its past values
             skip = set([self.time_column] if self.time_column else [])
             if self.target_path is None:
                 skip |= set(self.target_columns)
             feature_columns = [str(c) for c in frame.columns if str(c) not in skip]
-            if not feature_columns:
-                raise UserError(f"'{self.path}' has no feature columns besides the targets")
         frame.columns = [str(c) for c in frame.columns]
         target_frame.columns = [str(c) for c in target_frame.columns]
-        features = numeric_columns(frame, feature_columns, self.path, "feature")
-        targets = numeric_columns(target_frame, self.target_columns, self.target_path or self.path, "target")
-        return SeriesTable(features, targets, feature_columns, self.target_columns, Path(self.path).stem)
+        features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True)
+        targets = numeric_columns(target_frame, self.target_columns, self.target_path or self.path, "target",
+                                  allow_missing=True)
+        return SeriesTable(features, targets, feature_columns, self.target_columns, Path(self.path).stem,
+                           season_length=season)
+
+
+# Steps per seasonal cycle for time-column frequencies with one obvious cycle (pandas offset
+# aliases, first letters). Hourly (24 or 168?) and daily (7 or 365?) data are ambiguous: not here.
+SEASONS = {"M": 12, "ME": 12, "MS": 12, "BM": 12, "BME": 12, "BMS": 12, "Q": 4, "QE": 4, "QS": 4, "BQ": 4,
+           "BQE": 4, "BQS": 4, "W": 52}
+
+
+def season_from_times(times) -> Optional[int]:
+    """Season length implied by sorted datetimes, where that is unambiguous (see SEASONS)."""
+    import pandas as pd
+
+    if len(times) < 3:
+        return None
+    with pd.option_context("future.infer_freq_returns_offset", True):  # pandas 3: an offset, not a string
+        offset = pd.tseries.frequencies.to_offset(pd.infer_freq(pd.DatetimeIndex(times)))
+    if offset is None:
+        return None
+    base = offset.freqstr.split("-")[0].lstrip("0123456789")
+    return SEASONS.get(base)
+
+
+def sort_by_time(frame, column: str, path: str):
+    """Rows sorted by ``column`` (numbers or dates), which is then dropped; also the season length
+    its frequency implies. A column that is neither, or has duplicates, gets one line naming the fix."""
+    import pandas as pd
+
+    if column not in frame.columns:
+        raise UserError(f"data.source.time_column '{column}' not in '{path}'; its columns are {list(frame.columns)}")
+    raw = frame[column]
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        times, is_date = raw, False
+    else:
+        times = pd.to_datetime(raw, errors="coerce", format="mixed")
+        bad = raw[times.isna()]
+        if len(bad):
+            raise UserError(f"data.source.time_column '{column}' in '{path}' is neither numbers nor dates (row "
+                            f"{bad.index[0]}: {bad.iloc[0]!r}); fix that row or set data.source.time_column=null "
+                            "to keep the file's row order")
+        is_date = True
+    if times.isna().any():
+        raise UserError(f"data.source.time_column '{column}' in '{path}' has an empty value (row "
+                        f"{times.index[times.isna()][0]}); every row needs its time")
+    duplicated = times[times.duplicated()]
+    if len(duplicated):
+        raise UserError(f"data.source.time_column '{column}' in '{path}' has {len(duplicated)} duplicated time(s) "
+                        f"(first '{raw[duplicated.index[0]]}'); keep one row per time step (aggregate or drop the "
+                        "duplicates) before training")
+    order = times.argsort(kind="stable").to_numpy()
+    season = season_from_times(times.iloc[order]) if is_date else None
+    return frame.iloc[order].drop(columns=[column]).reset_index(drop=True), season

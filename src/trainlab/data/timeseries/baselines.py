@@ -1,0 +1,125 @@
+"""Classical forecasts every time-series model is judged against, on the model's own test windows.
+
+- last value: every step repeats the window's last observed value;
+- seasonal naive: each step repeats the value one season before it (the latest of the same phase
+  at or before the window's end), when a season length is known;
+- ETS: statsmodels' ``ETSModel`` (additive error, additive damped trend, additive season when one
+  is known) fit on the training rows only, then run over the whole series with those parameters
+  (``smooth``: filtering, no re-estimation), so a forecast from row t uses rows <= t only.
+
+ETS forecasts h steps after origin t come from the filtered states at t (Hyndman &
+Athanasopoulos, "Forecasting: Principles and Practice", 3rd ed., section 8.4):
+``l_t + (phi + ... + phi^h) b_t + s_{t+h-m(k+1)}``, k = floor((h-1)/m). The fitted parameters and
+states depend only on the series, the training rows and the season, so they are cached on disk per
+data configuration (hash of those): sweep trials and evaluate.py reuse them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
+
+ETS_VERSION = "ets-add-damped-v1"  # part of the cache key: change it when the ETS setup changes
+
+
+def last_value(series: np.ndarray, origins: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(samples, steps, targets) forecasts; series (rows, targets), origins: windows' last rows."""
+    return np.repeat(series[origins][:, None, :], len(offsets), axis=1)
+
+
+def seasonal_naive(series: np.ndarray, origins: np.ndarray, offsets: np.ndarray, season: int) -> np.ndarray:
+    """Row o + h is forecast by row o + h - m * ceil(h / m): one, two ... seasons back, never after o."""
+    back = season * np.ceil(offsets / season).astype(int)  # (steps,)
+    return series[origins[:, None] + offsets[None, :] - back[None, :]]
+
+
+def ets_min_rows(season: Optional[int]) -> int:
+    """Training rows the ETS fit needs: two full seasons plus enough to estimate level and trend."""
+    return 2 * season + 10 if season else 10
+
+
+def fit_ets_states(series: np.ndarray, train_end: int, season: Optional[int]) -> tuple[np.ndarray, float]:
+    """Fit on series[:train_end], filter the whole 1-D series: (states (rows, 3), phi).
+
+    States per row after observing it: level, trend, seasonal (0 without a season)."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    spec = dict(error="add", trend="add", damped_trend=True, seasonal="add" if season else None,
+                seasonal_periods=season)
+    fitted = ETSModel(series[:train_end].astype(np.float64), **spec).fit(disp=False)
+    full = ETSModel(series.astype(np.float64), **spec).smooth(fitted.params)
+    states = np.zeros((len(series), 3))
+    raw = np.asarray(full.states)
+    states[:, : raw.shape[1]] = raw
+    return states, float(fitted.params[list(fitted.param_names).index("damping_trend")])
+
+
+def ets_forecast(states: np.ndarray, phi: float, origins: np.ndarray, offsets: np.ndarray,
+                 season: Optional[int]) -> np.ndarray:
+    """(samples, steps) forecasts from the filtered states of one target (see the module docstring)."""
+    damp = np.cumsum(phi ** np.arange(1, offsets.max() + 1))[offsets - 1]  # phi + ... + phi^h
+    level, trend = states[origins, 0][:, None], states[origins, 1][:, None]
+    forecast = level + damp[None, :] * trend
+    if season:
+        back = season * ((offsets - 1) // season + 1)
+        forecast = forecast + states[origins[:, None] + offsets[None, :] - back[None, :], 2]
+    return forecast
+
+
+def cached_ets(series: np.ndarray, train_end: int, season: Optional[int],
+               cache_dir: Optional[str]) -> list[tuple[np.ndarray, float]]:
+    """ETS states and phi per target column, from the cache when this configuration was seen."""
+    key = hashlib.sha256()
+    for part in (ETS_VERSION, str(train_end), str(season), str(series.shape)):
+        key.update(part.encode())
+    key.update(np.ascontiguousarray(series, dtype=np.float64).tobytes())
+    path = Path(cache_dir) / f"ets-{key.hexdigest()[:20]}.npz" if cache_dir else None
+    if path is not None and path.is_file():
+        with np.load(path) as stored:
+            return [(stored[f"states{j}"], float(stored["phi"][j])) for j in range(series.shape[1])]
+    fits = [fit_ets_states(series[:, j], train_end, season) for j in range(series.shape[1])]
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # one per process: parallel trials
+        np.savez(tmp, phi=np.array([phi for _, phi in fits]), **{f"states{j}": s for j, (s, _) in enumerate(fits)})
+        tmp.replace(path)  # atomic: a parallel trial reads the whole file or none
+        log.info("ETS baseline fitted and cached in %s", path)
+    return fits
+
+
+def forecasts(series: np.ndarray, train_end: int, origins: np.ndarray, offsets: np.ndarray,
+              season: Optional[int], ets: bool, cache_dir: Optional[str]) -> dict[str, np.ndarray]:
+    """Every baseline's (samples, steps, targets) forecast for windows ending at ``origins``.
+
+    ``series`` is gap-free (filled where the data had gaps; no scored window touches such a row)."""
+    out = {"last_value": last_value(series, origins, offsets)}
+    if season:
+        out["seasonal_naive"] = seasonal_naive(series, origins, offsets, season)
+    if ets:
+        if train_end < ets_min_rows(season):
+            raise UserError(
+                f"the ETS baseline needs at least {ets_min_rows(season)} training rows"
+                f"{f' with data.season_length={season}' if season else ''}, the training split has "
+                f"{train_end}: give more rows, lower data.val_fraction/test_fraction"
+                f"{', a shorter data.season_length' if season else ''} or set data.ets_baseline=false")
+        fits = cached_ets(series, train_end, season, cache_dir)
+        out["ets"] = np.stack([ets_forecast(s, phi, origins, offsets, season) for s, phi in fits], axis=-1)
+    return out
+
+
+def mase_scale(train_targets: np.ndarray, season: Optional[int]) -> np.ndarray:
+    """MASE's denominator per target (Hyndman & Koehler 2006): the in-sample mean absolute error of
+    the (seasonal) naive forecast on the training rows. A constant series gets 1 (no division by 0)."""
+    m = season or 1
+    diffs = np.abs(train_targets[m:] - train_targets[:-m])
+    scale = np.nanmean(diffs, axis=0) if len(diffs) else np.ones(train_targets.shape[1])
+    return np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
