@@ -57,10 +57,14 @@ class BaselineReport(pl.Callback):
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         datamodule: Any = trainer.datamodule
-        if not hasattr(datamodule, "baseline_scores") or "test/rmse" not in trainer.callback_metrics:
+        # Lightning calls this hook before the module's own, which logs the epoch's metrics: the
+        # model's RMSE is read from its metric object (computed once; Lightning reuses the result)
+        metrics = getattr(pl_module, "test_metrics", None)
+        rmse = dict(metrics.items()).get("test/rmse") if metrics is not None else None
+        if not hasattr(datamodule, "baseline_scores") or rmse is None:
             return
         self.scores = datamodule.baseline_scores("test")
-        model_rmse = float(trainer.callback_metrics["test/rmse"])
+        model_rmse = float(rmse.compute())
         for key, value in baseline_metrics(self.scores, model_rmse).items():
             pl_module.log(key, value)
 
