@@ -9,7 +9,8 @@ import torch
 
 from trainlab.data.timeseries.sources import ElNinoSST, SyntheticSeries, TableFile
 from trainlab.data.timeseries.module import TimeSeriesDataModule
-from trainlab.data.timeseries.windows import EpochSeededSampler, WindowDataset
+from trainlab.data.sampling import EpochSeededSampler
+from trainlab.data.timeseries.windows import WindowDataset
 
 
 def make_dm(source=None, **kwargs) -> TimeSeriesDataModule:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from trainlab.config.errors import UserError
+from trainlab.data.sampling import EpochSeededSampler, keep_batch
 
 
 class SplitDataModule(pl.LightningDataModule):
@@ -69,6 +70,18 @@ class SplitDataModule(pl.LightningDataModule):
 
     def _eval_loader(self, split: str) -> Any:
         raise NotImplementedError
+
+    def batched_loader(self, dataset: Any, train: bool, sampler: type[EpochSeededSampler] = EpochSeededSampler) -> Any:
+        """A DataLoader over a dataset that gathers whole batches itself (``__getitems__``: windows,
+        tiles). Training draws its order from (seed, epoch) with ``sampler``; evaluation keeps the
+        order, in batches ``val_batch_multiplier`` times larger (no activations kept for backward)."""
+        from torch.utils.data import DataLoader
+
+        if train:
+            return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler(len(dataset), self.seed),
+                              collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
+        return DataLoader(dataset, batch_size=self.batch_size * self.val_batch_multiplier, shuffle=False,
+                          collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
 
     def val_dataloader(self) -> Any:
         return self._eval_loader("val")

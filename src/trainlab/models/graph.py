@@ -5,21 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
-import lightning.pytorch as pl
 import torch
 from torch import nn
+from torchmetrics import MetricCollection
 
 
 from trainlab.config.errors import UserError
-from trainlab.metrics.aggregation import WeightedMean
 from trainlab.metrics.classification import CurveFigures, classification_metrics
-from trainlab.models.optim import configure_optimizers
-from trainlab.models.step_logging import log_eval_epoch, record_train_loss
+from trainlab.models.step_logging import record_train_loss
+from trainlab.models.task import TaskModule
 
-SHOWN = ("accuracy", "f1_macro")  # on the progress bar besides the loss
-
-
-class NodeClassificationModule(pl.LightningModule):
+class NodeClassificationModule(TaskModule):
     """Trains a net that maps a graph batch to one logit per class for every node.
 
     Batches are PyG ``Data`` objects (trainlab.data.graph.module): loss and metrics cover only the nodes
@@ -39,10 +35,11 @@ class NodeClassificationModule(pl.LightningModule):
         figures_every_n_epochs: draw validation figures every n epochs (drawing three figures costs
             more than a whole full-graph epoch of a small catalogue); the last epoch always draws.
         monitor: metric ReduceLROnPlateau watches.
-        compile: compile the net's forward with torch.compile (see RegressionModule).
+        compile: compile the net's forward with torch.compile (see TaskModule).
     """
 
     family = "graph"  # trainlab.config.families: models and data of one family go together
+    SHOWN = ("accuracy", "f1_macro")  # on the progress bar besides the loss
 
     def __init__(
         self,
@@ -55,17 +52,13 @@ class NodeClassificationModule(pl.LightningModule):
         monitor: str = "val/loss",
         compile: bool = False,
     ):
-        super().__init__()
+        super().__init__(net, optimizer, scheduler, compile)
         if not 0.0 <= label_smoothing < 1.0:
             raise UserError(f"model.label_smoothing={label_smoothing} must be in [0, 1)")
         if figures_every_n_epochs < 1:
             raise UserError(f"model.figures_every_n_epochs={figures_every_n_epochs} must be at least 1")
         # the partials stay out of the checkpoint's hyperparameters (see RegressionModule)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.net = net
-        if compile:
-            self.net.compile()
-        self.make_optimizer, self.make_scheduler = optimizer, scheduler
         num_classes = len(class_names) if class_names else net.out_channels
         if num_classes != net.out_channels:
             raise UserError(f"model.net.out_channels={net.out_channels} but the data has {num_classes} classes "
@@ -73,8 +66,6 @@ class NodeClassificationModule(pl.LightningModule):
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         metrics = classification_metrics(num_classes)
-        self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
-        self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.val_curves = CurveFigures(num_classes, self.class_names)
@@ -116,20 +107,11 @@ class NodeClassificationModule(pl.LightningModule):
         (self.val_curves if stage == "val" else self.test_curves).update(probs, y)
         return loss
 
-    def training_step(self, batch: Any, batch_idx: int) -> Optional[torch.Tensor]:
-        return self._shared_step(batch, "train")
-
-    def on_train_epoch_end(self) -> None:
-        self.log("train/loss_epoch", self.train_loss, prog_bar=True)  # computed and reset by Lightning
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._shared_step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._shared_step(batch, "test")
+    def eval_metrics(self, stage: str) -> tuple[MetricCollection, ...]:
+        return (self.val_metrics,) if stage == "val" else (self.test_metrics,)
 
     def on_validation_epoch_end(self) -> None:
-        log_eval_epoch(self, "val", self.val_metrics, shown=SHOWN)
+        super().on_validation_epoch_end()
         epoch = self.current_epoch + 1
         due = epoch % self.hparams.figures_every_n_epochs == 0 or epoch == self.trainer.max_epochs
         if due and not self.trainer.sanity_checking:
@@ -137,13 +119,10 @@ class NodeClassificationModule(pl.LightningModule):
         self.val_curves.reset()
 
     def on_test_epoch_end(self) -> None:
-        log_eval_epoch(self, "test", self.test_metrics, shown=SHOWN)
+        super().on_test_epoch_end()
         self.test_curves.log_figures(self.trainer, "test")
         self.test_curves.reset()
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """Class probabilities of the batch's target nodes, (n, classes)."""
         return self(batch.x, batch.edge_index)[batch.target_mask].float().softmax(dim=-1)
-
-    def configure_optimizers(self):
-        return configure_optimizers(self, self.make_optimizer, self.make_scheduler, self.hparams.monitor)

@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Optional
 
-import lightning.pytorch as pl
 import torch
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAveragePrecision, BinaryF1Score, BinaryJaccardIndex
 
 from trainlab.config.errors import UserError
-from trainlab.metrics.aggregation import WeightedMean
 from trainlab.metrics.classification import CurveFigures, classification_metrics
-from trainlab.models.optim import configure_optimizers
-from trainlab.models.step_logging import log_eval_epoch, record_train_loss
+from trainlab.models.step_logging import record_train_loss
+from trainlab.models.task import TaskModule
 
 CLASS_NAMES = ["clean", "anomalous"]  # image-level classes; class 1 is the positive one
 IMAGE_SCORES = ("max", "topk_mean")
@@ -31,7 +29,7 @@ def soft_dice_loss(probs: torch.Tensor, target: torch.Tensor, eps: float = 1.0) 
     return 1.0 - (2.0 * intersection + eps) / (probs.sum() + target.sum() + eps)
 
 
-class SegmentationModule(pl.LightningModule):
+class SegmentationModule(TaskModule):
     """Trains a net that maps images (batch, C, H, W) to anomaly logits (batch, 1, H, W).
 
     Loss: binary cross-entropy on logits, anomalous pixels weighted by ``pos_weight`` (they are rare:
@@ -65,7 +63,7 @@ class SegmentationModule(pl.LightningModule):
         image_score: "max" or "topk_mean" (see above).
         top_k: pixels averaged by ``topk_mean``.
         monitor: metric ReduceLROnPlateau watches.
-        compile: compile the net's forward with torch.compile (see RegressionModule).
+        compile: compile the net's forward with torch.compile (see TaskModule).
     """
 
     family = "image"  # trainlab.config.families: models and data of one family go together
@@ -83,7 +81,7 @@ class SegmentationModule(pl.LightningModule):
         monitor: str = "val/loss",
         compile: bool = False,
     ):
-        super().__init__()
+        super().__init__(net, optimizer, scheduler, compile)
         if pos_weight <= 0:
             raise UserError(f"model.pos_weight={pos_weight} must be > 0 (1: unweighted)")
         if dice_weight < 0:
@@ -96,10 +94,6 @@ class SegmentationModule(pl.LightningModule):
             raise UserError(f"model.top_k={top_k} must be at least 1")
         # partials stay out of the checkpoint (see RegressionModule)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.net = net
-        if compile:
-            self.net.compile()
-        self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.register_buffer("pos_weight", torch.tensor(float(pos_weight)), persistent=False)
         pixel = MetricCollection({
             "iou": BinaryJaccardIndex(),
@@ -107,8 +101,6 @@ class SegmentationModule(pl.LightningModule):
             "pixel_auprc": BinaryAveragePrecision(thresholds=200),
         })
         image = classification_metrics(2)
-        self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
-        self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
         self.val_pixel, self.test_pixel = pixel.clone(prefix="val/"), pixel.clone(prefix="test/")
         self.val_image, self.test_image = image.clone(prefix="val/"), image.clone(prefix="test/")
         self.val_curves, self.test_curves = CurveFigures(2, CLASS_NAMES), CurveFigures(2, CLASS_NAMES)
@@ -170,32 +162,20 @@ class SegmentationModule(pl.LightningModule):
         curves.update(image_probs, labels)  # metrics are logged at the epoch's end
         return loss
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._shared_step(batch, "train")
-
-    def on_train_epoch_end(self) -> None:
-        self.log("train/loss_epoch", self.train_loss, prog_bar=True)
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._shared_step(batch, "val")
+    def eval_metrics(self, stage: str) -> tuple[MetricCollection, ...]:
+        return (self.val_pixel, self.val_image) if stage == "val" else (self.test_pixel, self.test_image)
 
     def on_validation_epoch_end(self) -> None:
-        log_eval_epoch(self, "val", self.val_pixel, self.val_image)
+        super().on_validation_epoch_end()
         if not self.trainer.sanity_checking:
             self.val_curves.log_figures(self.trainer, "val")
         self.val_curves.reset()
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._shared_step(batch, "test")
-
     def on_test_epoch_end(self) -> None:
-        log_eval_epoch(self, "test", self.test_pixel, self.test_image)
+        super().on_test_epoch_end()
         self.test_curves.log_figures(self.trainer, "test")
         self.test_curves.reset()
 
     def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
         maps = self.anomaly_map(batch[0])
         return {"anomaly_map": maps, "score": self.image_score(maps)}
-
-    def configure_optimizers(self):
-        return configure_optimizers(self, self.make_optimizer, self.make_scheduler, self.hparams.monitor)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
-import lightning.pytorch as pl
 import torch
 from torch import nn
 from torchmetrics import MetricCollection
@@ -13,16 +12,15 @@ from torchmetrics.regression import (MeanAbsoluteError, MeanAbsolutePercentageEr
                                      SymmetricMeanAbsolutePercentageError)
 
 from trainlab.config.errors import UserError
-from trainlab.metrics.aggregation import WeightedMean
 from trainlab.metrics.regression import AverageAbsoluteAccuracy
-from trainlab.models.optim import configure_optimizers
-from trainlab.models.step_logging import log_eval_epoch, record_train_loss
+from trainlab.models.step_logging import record_train_loss
+from trainlab.models.task import TaskModule
 from trainlab.models.window_scaling import WindowScaler
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 
 
-class RegressionModule(pl.LightningModule):
+class RegressionModule(TaskModule):
     """Trains a net that maps (batch, window, inputs) to (batch, steps x targets).
 
     The net's output is read as (batch, steps, targets) and, with ``window_scaling``, mapped back
@@ -45,9 +43,7 @@ class RegressionModule(pl.LightningModule):
         target_channels: input channel of each target's past values (from the data).
         steps: consecutive steps predicted per window (from the data).
         mase_scale: per-target MASE denominator in original units (from the data; 1 when absent).
-        compile: compile the net's forward with torch.compile (``nn.Module.compile``: the weights and
-            checkpoint keys stay those of the plain net). Pays off on GPUs and long runs; the first
-            steps wait for compilation.
+        compile: compile the net's forward with torch.compile (see TaskModule).
     """
 
     family = "timeseries"  # trainlab.config.families: models and data of one family go together
@@ -67,16 +63,12 @@ class RegressionModule(pl.LightningModule):
         steps: int = 1,
         mase_scale: Optional[Sequence[float]] = None,
     ):
-        super().__init__()
+        super().__init__(net, optimizer, scheduler, compile)
         if loss not in LOSSES:
             raise UserError(f"model.loss={loss!r} is not one of {', '.join(LOSSES)}")
         # The partials stay out of the checkpoint's hyperparameters: they would need pickled code,
         # which torch.load(weights_only=True) refuses. train.py logs the whole config instead.
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.net = net
-        if compile:
-            self.net.compile()
-        self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.criterion = LOSSES[loss]()
         self.scaler = WindowScaler(window_scaling, target_channels)
         self.steps = steps
@@ -92,8 +84,6 @@ class RegressionModule(pl.LightningModule):
             "r2": R2Score(),
             "aaa": AverageAbsoluteAccuracy(),
         })
-        self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
-        self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         # MASE = mean |error| / scale: an MAE over errors already divided by each target's scale (its own
@@ -128,27 +118,9 @@ class RegressionModule(pl.LightningModule):
         scaled.update((pred / self.mase_scale).flatten(), (y / self.mase_scale).flatten())
         return loss
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._shared_step(batch, "train")
-
-    def on_train_epoch_end(self) -> None:
-        self.log("train/loss_epoch", self.train_loss, prog_bar=True)  # computed and reset by Lightning
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._shared_step(batch, "val")
-
-    def on_validation_epoch_end(self) -> None:
-        log_eval_epoch(self, "val", self.val_metrics, self.val_scaled)
-
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._shared_step(batch, "test")
-
-    def on_test_epoch_end(self) -> None:
-        log_eval_epoch(self, "test", self.test_metrics, self.test_scaled)
+    def eval_metrics(self, stage: str) -> tuple[MetricCollection, ...]:
+        return (self.val_metrics, self.val_scaled) if stage == "val" else (self.test_metrics, self.test_scaled)
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, _ = batch
         return self.to_original_units(self(x))
-
-    def configure_optimizers(self):
-        return configure_optimizers(self, self.make_optimizer, self.make_scheduler, self.hparams.monitor)

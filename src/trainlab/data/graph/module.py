@@ -15,7 +15,7 @@ from trainlab.data.graph.catalogue import StarTable
 from trainlab.evaluation.baselines import Baselines
 from trainlab.data.module import SplitDataModule
 from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, ego_net_bound, knn_table, only_item
-from trainlab.data.timeseries.windows import EpochSeededSampler
+from trainlab.data.sampling import EpochSeededSampler
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.module import SplitDataModule
 from trainlab.data.image.sources import SkyTiles
-from trainlab.data.timeseries.windows import EpochSeededSampler, keep_batch
+from trainlab.data.sampling import EpochSeededSampler
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -244,14 +244,11 @@ class SkyDataModule(SplitDataModule):
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
-        dataset = self.datasets["train"]
-        sampler_type = AugmentingSampler if self.augment else EpochSeededSampler
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler_type(len(dataset), self.seed),
-                          collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
+        sampler = AugmentingSampler if self.augment else EpochSeededSampler
+        return self.batched_loader(self.datasets["train"], train=True, sampler=sampler)
 
     def _eval_loader(self, split: str) -> DataLoader:
-        return DataLoader(self.datasets[split], batch_size=self.batch_size * self.val_batch_multiplier,
-                          shuffle=False, collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
+        return self.batched_loader(self.datasets[split], train=False)
 
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:

@@ -15,7 +15,7 @@ from trainlab.data.module import SplitDataModule
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
 from trainlab.data.timeseries.sources import SeriesTable
-from trainlab.data.timeseries.windows import EpochSeededSampler, WindowDataset, keep_batch
+from trainlab.data.timeseries.windows import WindowDataset
 
 log = logging.getLogger(__name__)
 
@@ -237,13 +237,10 @@ class TimeSeriesDataModule(SplitDataModule):
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
-        dataset = self.datasets["train"]
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=EpochSeededSampler(len(dataset), self.seed),
-                          collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
+        return self.batched_loader(self.datasets["train"], train=True)
 
     def _eval_loader(self, split: str) -> DataLoader:
-        return DataLoader(self.datasets[split], batch_size=self.batch_size * self.val_batch_multiplier,
-                          shuffle=False, collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
+        return self.batched_loader(self.datasets[split], train=False)
 
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:

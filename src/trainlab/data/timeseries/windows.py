@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Optional
 
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 
 class WindowDataset(Dataset):
@@ -69,29 +69,3 @@ class WindowDataset(Dataset):
         x = self._feature_windows[starts].transpose(1, 2)  # (batch, window, inputs)
         y = self.targets[starts[:, None] + self._offsets]  # (batch, steps, targets)
         return x, y[:, 0] if self.steps == 1 else y
-
-
-def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """collate_fn for WindowDataset: ``__getitems__`` already returns a stacked batch."""
-    return batch
-
-
-class EpochSeededSampler(Sampler[int]):
-    """Random order drawn from (seed, epoch) only, never from the global RNG.
-
-    Lightning calls ``set_epoch`` before every training epoch, so a run resumed from a checkpoint
-    sees the same order in epoch k as an uninterrupted one.
-    """
-
-    def __init__(self, num_samples: int, seed: int):
-        self.num_samples, self.seed, self.epoch = num_samples, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.num_samples
-
-    def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.num_samples, generator=generator).tolist())

@@ -1,0 +1,77 @@
+"""What every family's LightningModule shares: the net, the optimizer wiring, the loss means and the
+steps. A family's task module (``timeseries.py``, ``graph.py``, ``image.py``) adds its loss, its
+metrics and ``_shared_step(batch, stage)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+
+from trainlab.metrics.aggregation import WeightedMean
+from trainlab.models.optim import configure_optimizers
+from trainlab.models.step_logging import log_eval_epoch
+
+
+class TaskModule(pl.LightningModule):
+    """Base of the task modules (Lightning's "system": net + loss + metrics + optimizer wiring).
+
+    Args:
+        net: the plain network (trainlab.models.nets).
+        optimizer: partial optimizer, completed with the parameters in configure_optimizers (None
+            when a module is rebuilt for evaluation).
+        scheduler: partial LR scheduler or None (trainlab.models.optim completes it).
+        compile: compile the net's forward with torch.compile (``nn.Module.compile``: the weights and
+            checkpoint keys stay those of the plain net). Pays off on GPUs and long runs; the first
+            steps wait for compilation.
+
+    A subclass calls ``save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)``
+    in its own ``__init__`` (the partials would need pickled code, which ``torch.load(weights_only=True)``
+    refuses; train.py logs the whole config instead), keeps its ``monitor`` there (the metric
+    ReduceLROnPlateau watches), implements ``_shared_step`` and :meth:`eval_metrics`.
+    """
+
+    family = ""  # trainlab.config.families: set by each family's module
+    SHOWN: tuple[str, ...] = ()  # metrics (without stage prefix) also put on the progress bar
+
+    def __init__(self, net: nn.Module, optimizer: Optional[Callable[..., torch.optim.Optimizer]],
+                 scheduler: Optional[Callable[..., Any]], compile: bool):
+        super().__init__()
+        self.net = net
+        if compile:
+            self.net.compile()
+        self.make_optimizer, self.make_scheduler = optimizer, scheduler
+        self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
+        self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
+
+    def eval_metrics(self, stage: str) -> tuple[Any, ...]:
+        """The metric collections of ``stage`` ("val" or "test"), logged at the epoch's end."""
+        raise NotImplementedError
+
+    def _shared_step(self, batch: Any, stage: str) -> Optional[torch.Tensor]:
+        raise NotImplementedError
+
+    def training_step(self, batch: Any, batch_idx: int) -> Optional[torch.Tensor]:
+        return self._shared_step(batch, "train")
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss_epoch", self.train_loss, prog_bar=True)  # computed and reset by Lightning
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        log_eval_epoch(self, "val", *self.eval_metrics("val"), shown=self.SHOWN)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        log_eval_epoch(self, "test", *self.eval_metrics("test"), shown=self.SHOWN)
+
+    def configure_optimizers(self) -> Any:
+        return configure_optimizers(self, self.make_optimizer, self.make_scheduler, self.hparams.monitor)
