@@ -68,8 +68,9 @@ class BaselineReport(pl.Callback):
         for key, value in baseline_metrics(self.scores, model_rmse).items():
             pl_module.log(key, value)
 
-    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not self.scores or not trainer.is_global_zero:
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # after Lightning's table of test metrics: the comparison is the run's last line
+        if stage != "test" or not self.scores or not trainer.is_global_zero:
             return
         line, warning = comparison(float(trainer.callback_metrics["test/rmse"]), self.scores)
         log.info(line)  # Hydra's job logging shows it on the console and keeps it in the run's log file

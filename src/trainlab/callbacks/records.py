@@ -86,6 +86,7 @@ class RunRecords(pl.Callback):
         self.sizes: dict[str, float] = {}
         self.batch: dict[str, int] = {}
         self._end_line: Optional[str] = None  # the model against its baselines, logged after the test
+        self._legend: Optional[str] = None  # what the test table's short metric names mean
         self._carried: Optional[list[dict[str, Any]]] = None  # an earlier run's epochs, when resuming
         self.stopped_by: Optional[str] = None
         self.resumed_at: Optional[int] = None  # the epoch a resumed run started at
@@ -185,8 +186,7 @@ class RunRecords(pl.Callback):
         from trainlab.metrics.names import legend
 
         explained = legend(k for k in trainer.callback_metrics if k.startswith("test/"))
-        if explained and trainer.is_global_zero:
-            log.info("test metrics: %s", explained)
+        self._legend = f"test metrics: {explained}" if explained and trainer.is_global_zero else None
         path = self.dir / SUMMARY
         if trainer.is_global_zero and path.is_file():
             summary = json.loads(path.read_text())
@@ -209,10 +209,14 @@ class RunRecords(pl.Callback):
             logger.log_metrics(baselines.logged(), step=trainer.global_step)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        # after Lightning's table of test metrics: the model against its baselines is the run's last line
-        if stage == "test" and self._end_line:
-            log.info("%s", self._end_line)
-            self._end_line = None
+        # after Lightning's table of test metrics: what its short names mean, then the model against
+        # its baselines (the forecasting baselines' line, trainlab.callbacks.baselines, comes last)
+        if stage != "test":
+            return
+        for line in (self._legend, self._end_line):
+            if line:
+                log.info("%s", line)
+        self._legend = self._end_line = None
 
     def best_epoch(self) -> tuple[Optional[int], Optional[float]]:
         scored = [(r[self.monitor], r["epoch"]) for r in self.epochs if self.monitor in r]
