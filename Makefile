@@ -9,7 +9,7 @@ PORT    ?= 6006
 .PHONY: help install train test test-slow test-all tensorboard bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}' \
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}' \
 		| sed 's/[$$](PORT)/$(PORT) (PORT=<n> changes it)/g'
 
 $(VENV): requirements.txt pyproject.toml
