@@ -124,7 +124,10 @@ def test_compiled_net_trains_like_the_plain_one_and_its_checkpoint_loads(compose
     plain = run_train(compose_cfg([*TINY, "trainer.max_epochs=1"]))
     cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "model.compile=true"])
     compiled = run_train(cfg)
-    assert compiled["val/loss"] == pytest.approx(plain["val/loss"], rel=1e-3)
+    # compiled kernels order float operations differently, and an epoch of training amplifies that:
+    # measured 2% apart on the default (window-scaled) setup, 0.16% on the seed's; the same weights
+    # giving the same metrics is checked tightly below
+    assert compiled["val/loss"] == pytest.approx(plain["val/loss"], rel=0.05)
     # nn.Module.compile keeps the plain net's checkpoint keys: evaluate rebuilds an uncompiled net
     report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}"], config_name="eval"))
     assert report["metrics"]["test/rmse"] == pytest.approx(compiled["test/rmse"], rel=1e-3)

@@ -69,6 +69,15 @@ class OptunaPruning(pl.Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._fit_start = time.perf_counter()
 
+    # The count of checks travels in the checkpoint: a trial resumed from its last.ckpt (a requeued
+    # SLURM job) reports its next check as the step after the checkpoint's, not as step 0 again
+    # (Optuna keeps the first report of a step and would ignore the resumed ones).
+    def state_dict(self) -> dict[str, Any]:
+        return {"checks": self.checks}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.checks = int(state_dict.get("checks", 0))
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if (trainer.sanity_checking or self.monitor not in trainer.callback_metrics
                 or self.failure or self.pruned_at is not None):  # stopping already: nothing more to say
