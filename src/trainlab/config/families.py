@@ -72,13 +72,22 @@ def options_of(group: str, family: str) -> list[str]:
     """Options of a config group (conf/<group>/*.yaml) whose ``_target_`` class is of ``family``."""
     from trainlab.run.folder import repo_root
 
-    found = []
-    for path in sorted((repo_root() / "conf" / group).glob("*.yaml")):
-        node = OmegaConf.load(path)
-        target = node.get("_target_") if isinstance(node, DictConfig) else None
-        if isinstance(target, str) and family_of(target) == family:
-            found.append(path.stem)
-    return found
+    folder = repo_root() / "conf" / group
+
+    def target_of(option: str, seen: tuple[str, ...] = ()) -> Optional[str]:
+        """The option's ``_target_``, or the one it inherits through its defaults list (lstm_attention
+        extends lstm)."""
+        node = OmegaConf.load(folder / f"{option}.yaml")
+        if not isinstance(node, DictConfig):
+            return None
+        if isinstance(node.get("_target_"), str):
+            return node._target_
+        parents = [d for d in node.get("defaults", []) if isinstance(d, str) and d != "_self_" and d not in seen]
+        return next((t for t in (target_of(d, (*seen, option)) for d in parents
+                                 if (folder / f"{d}.yaml").is_file()) if t), None)
+
+    return [path.stem for path in sorted(folder.glob("*.yaml"))
+            if (target := target_of(path.stem)) is not None and family_of(target) == family]
 
 
 def _article(word: str) -> str:
