@@ -110,18 +110,9 @@ class NodeClassificationModule(TaskModule):
     def eval_metrics(self, stage: str) -> tuple[MetricCollection, ...]:
         return (self.val_metrics,) if stage == "val" else (self.test_metrics,)
 
-    def on_validation_epoch_end(self) -> None:
-        super().on_validation_epoch_end()
+    def figures_due(self) -> bool:
         epoch = self.current_epoch + 1
-        due = epoch % self.hparams.figures_every_n_epochs == 0 or epoch == self.trainer.max_epochs
-        if due and not self.trainer.sanity_checking:
-            self.val_curves.log_figures(self.trainer, "val")
-        self.val_curves.reset()
-
-    def on_test_epoch_end(self) -> None:
-        super().on_test_epoch_end()
-        self.test_curves.log_figures(self.trainer, "test")
-        self.test_curves.reset()
+        return epoch % self.hparams.figures_every_n_epochs == 0 or epoch == self.trainer.max_epochs
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """Class probabilities of the batch's target nodes, (n, classes)."""

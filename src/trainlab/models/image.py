@@ -165,17 +165,6 @@ class SegmentationModule(TaskModule):
     def eval_metrics(self, stage: str) -> tuple[MetricCollection, ...]:
         return (self.val_pixel, self.val_image) if stage == "val" else (self.test_pixel, self.test_image)
 
-    def on_validation_epoch_end(self) -> None:
-        super().on_validation_epoch_end()
-        if not self.trainer.sanity_checking:
-            self.val_curves.log_figures(self.trainer, "val")
-        self.val_curves.reset()
-
-    def on_test_epoch_end(self) -> None:
-        super().on_test_epoch_end()
-        self.test_curves.log_figures(self.trainer, "test")
-        self.test_curves.reset()
-
     def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
         maps = self.anomaly_map(batch[0])
         return {"anomaly_map": maps, "score": self.image_score(maps)}

@@ -66,12 +66,28 @@ class TaskModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         log_eval_epoch(self, "val", *self.eval_metrics("val"), shown=self.SHOWN)
+        self._log_curves("val", due=self.figures_due() and not self.trainer.sanity_checking)
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self._shared_step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
         log_eval_epoch(self, "test", *self.eval_metrics("test"), shown=self.SHOWN)
+        self._log_curves("test", due=True)
+
+    def figures_due(self) -> bool:
+        """Whether this validation epoch draws its figures (every epoch unless a module says otherwise)."""
+        return True
+
+    def _log_curves(self, stage: str, due: bool) -> None:
+        """Confusion matrix, ROC and PR figures (``<stage>_curves``, trainlab.metrics.classification
+        CurveFigures) to the loggers when due; their state is reset every epoch either way."""
+        curves = getattr(self, f"{stage}_curves", None)
+        if curves is None:
+            return
+        if due:
+            curves.log_figures(self.trainer, stage)
+        curves.reset()
 
     def configure_optimizers(self) -> Any:
         return configure_optimizers(self, self.make_optimizer, self.make_scheduler, self.hparams.monitor)
