@@ -278,8 +278,11 @@ def test_sigterm_saves_records_and_the_job_does_not_finish(slurm, tmp_path):
 
 @pytest.mark.slow
 def test_a_requeued_trial_continues_in_its_folder(slurm, tmp_path):
+    # epochs long enough (~1 s each on a quiet machine) that the signal lands while the trial trains:
+    # on 3,000 rows its eight epochs could end before scancel reached the job
     process = start("hparams_search=optuna", "hydra.sweeper.n_trials=1", "hydra/sweeper/pruner=nop",
-                    "hydra.launcher.requeue=always", *LONG, "trainer.max_epochs=8", tmp_path=tmp_path)
+                    "hydra.launcher.requeue=always", *LONG, "data.source.num_rows=12000", "trainer.max_epochs=8",
+                    tmp_path=tmp_path)
     try:
         last = wait_for("the first checkpoint", lambda: next(iter(tmp_path.glob("outputs/train/multiruns/*/0/"
                                                                                  "checkpoints/last.ckpt")), None), process, logs=tmp_path)
