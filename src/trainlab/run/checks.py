@@ -133,16 +133,14 @@ def _leaf_differences(a: Any, b: Any, key: str) -> list[str]:
     return [] if a == b else [f"{key}: {a} -> {b}"]
 
 
-def _saved_config(path: Any) -> Optional[DictConfig]:
-    """A run's saved .hydra/config.yaml, or None when it is missing or unreadable (then only the
+def _saved_config(folder: Any) -> Optional[DictConfig]:
+    """The checkpoint's run config as its folder's owner reads it (round-1 module paths upgraded, so
+    they do not show as differences), or None when it is missing or unreadable (then only the
     tensors are compared)."""
-    import yaml
-
     try:
-        loaded = OmegaConf.load(path) if path.is_file() else None
-    except (OSError, yaml.YAMLError, ValueError):
+        return folder.config()
+    except UserError:
         return None
-    return loaded if isinstance(loaded, DictConfig) else None
 
 
 def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
@@ -153,10 +151,10 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
         return
     from pathlib import Path
 
-    from trainlab.run.folder import CONFIG, RunFolder, load_checkpoint
+    from trainlab.run.folder import RunFolder, load_checkpoint
 
     ckpt = load_checkpoint(Path(ckpt_path))
-    old_cfg = _saved_config(RunFolder.of_checkpoint(Path(ckpt_path)) / CONFIG)
+    old_cfg = _saved_config(RunFolder.of_checkpoint(Path(ckpt_path)))
     differs = _config_differences(old_cfg, cfg, ("model", "data")) if old_cfg is not None else []
     hint = f"; the checkpoint's run had {'; '.join(differs[:6])}" if differs else ""
 
