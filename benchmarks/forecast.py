@@ -7,10 +7,13 @@ Every run goes through train.py's own ``train()`` (composed configs, the same da
 baselines and test as ``python train.py``), with ``hardware.num_threads=1``. Chronological split
 70/15/15 (the data configs' default). Two stages:
 
-1. The default model (lstm) with each ``model.window_scaling`` (none, revin, last) on every
-   series; the default is the mode with the lowest geometric mean, over series, of its best
+1. The default model (lstm) with each ``model.window_scaling`` (none, revin, last: the scaling and,
+   with ``last``, the target form: the change from the window's last value) on every series at its
+   usual window; the default is the mode with the lowest geometric mean, over series, of its best
    validation loss relative to the best mode's: chosen on the validation splits only.
-2. lstm_attention and cnn with the chosen mode.
+2. The lstm with the chosen mode at half and twice the usual window (the split is by target row,
+   so every window length is validated on the same rows); the window factor is chosen the same way.
+3. lstm_attention and cnn with the chosen mode and window.
 
 Test figures (RMSE, MASE; the baselines on the same test windows) are printed per series and
 model as the median over seeds, with each model's RMSE relative to the best baseline's, and the
@@ -43,14 +46,23 @@ PANEL = {
     "tmy3 temp (hourly)": ["data=packaged", "data.source.name=tmy3_temperature"],
     "realgdp (quarterly)": ["data=packaged", "data.source.name=macrodata_realgdp"],
     "sunspots (yearly)": ["data=packaged", "data.source.name=sunspots"],
-    "nile (yearly)": ["data=packaged", "data.source.name=nile", "data.window=24"],  # 70 training rows
+    "nile (yearly)": ["data=packaged", "data.source.name=nile"],
 }
+WINDOW = {"nile (yearly)": 24}  # 70 training rows; every other series: the data configs' 48
+DEFAULT_WINDOW = 48
 MODES = ("none", "revin", "last")
+FACTORS = (0.5, 1.0, 2.0)  # window lengths tried with the chosen mode, relative to the usual one
 BASELINES = ("last_value", "seasonal_naive", "ets")
 
 
-def run_one(series: str, model: str, mode: str, seed: int, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
-    overrides = [*PANEL[series], f"model={model}", f"model.window_scaling={mode}", f"seed={seed}",
+def window_of(series: str, factor: float) -> int:
+    return int(round(WINDOW.get(series, DEFAULT_WINDOW) * factor))
+
+
+def run_one(series: str, model: str, mode: str, factor: float, seed: int, args: argparse.Namespace,
+            tmp: Path) -> dict[str, float]:
+    window = window_of(series, factor)
+    overrides = [*PANEL[series], f"data.window={window}", f"model={model}", f"model.window_scaling={mode}", f"seed={seed}",
                  f"trainer.max_epochs={args.epochs}", f"trainer.limit_train_batches={args.batches}",
                  "hardware.num_threads=1", "trainer.enable_progress_bar=false",
                  "trainer.enable_model_summary=false", f"data.baseline_cache={ROOT / 'outputs' / 'baselines'}"]
@@ -58,7 +70,7 @@ def run_one(series: str, model: str, mode: str, seed: int, args: argparse.Namesp
     start = time.perf_counter()
     metrics = train.train(compose_cfg(overrides, run_dir))
     metrics["seconds"] = time.perf_counter() - start
-    print(f"  {series:22s} {model:15s} {mode:6s} seed {seed}: val loss {metrics['objective']:.4g}, "
+    print(f"  {series:22s} {model:15s} {mode:6s} window {window:3d} seed {seed}: val loss {metrics['objective']:.4g}, "
           f"test rmse {metrics['test/rmse']:.4g} ({metrics['seconds']:.0f} s)", flush=True)
     return metrics
 
@@ -68,31 +80,33 @@ def median(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def choose_mode(results: dict, seeds: list[int]) -> tuple[str, dict[str, float]]:
-    """Geometric mean over series of (best val loss of the mode / best of all modes)."""
+def choose(results: dict, keys: dict) -> tuple:
+    """The option whose geometric mean over series of (median best val loss / the best option's) is
+    lowest; ``keys`` maps each option to ``series -> results key``."""
     scores = {}
-    for mode in MODES:
+    for option, key_of in keys.items():
         logs = []
         for series in PANEL:
-            best = min(median(results[(series, "lstm", m)], "objective") for m in MODES)
-            logs.append(math.log(median(results[(series, "lstm", mode)], "objective") / best))
-        scores[mode] = math.exp(sum(logs) / len(logs))
+            best = min(median(results[other(series)], "objective") for other in keys.values())
+            logs.append(math.log(median(results[key_of(series)], "objective") / best))
+        scores[option] = math.exp(sum(logs) / len(logs))
     return min(scores, key=scores.get), scores
 
 
-def table(results: dict, chosen: str) -> tuple[str, dict[str, int]]:
+def table(results: dict, chosen: str, factor: float) -> tuple[str, dict[str, int]]:
     """Markdown table of test RMSE / MASE per series; the goals for the default model."""
-    models = [("lstm", m) for m in MODES] + [("lstm_attention", chosen), ("cnn", chosen)]
-    head = ["series", *[f"{b}" for b in BASELINES], *[f"{m} ({s})" for m, s in models]]
+    models = [("lstm", m, 1.0) for m in MODES] + [("lstm", chosen, f) for f in FACTORS if f != 1.0]
+    models += [("lstm_attention", chosen, factor), ("cnn", chosen, factor)]
+    head = ["series", *BASELINES, *[f"{m} ({s}, window x{f:g})" for m, s, f in models]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     goals = {"beats_naive": 0, "mase_within_10pct_of_ets": 0, "worse_than_1.5x_ets": 0, "series": 0}
     for series in PANEL:
-        runs = results[(series, "lstm", chosen)]
+        runs = results[(series, "lstm", chosen, factor)]
         base = {b: (median(runs, f"test/baseline_{b}_rmse"), median(runs, f"test/baseline_{b}_mase")) for b in BASELINES}
         best_rmse = min(r for r, _ in base.values() if not math.isnan(r))
         cells = [series] + [f"{r:.4g} / {m:.3f}" if not math.isnan(r) else "-" for r, m in base.values()]
-        for model, mode in models:
-            rmse, mase = median(results[(series, model, mode)], "test/rmse"), median(results[(series, model, mode)], "test/mase")
+        for key in models:
+            rmse, mase = median(results[(series, *key)], "test/rmse"), median(results[(series, *key)], "test/mase")
             cells.append(f"{rmse:.4g} / {mase:.3f} ({rmse / best_rmse:.2f}x)")
         lines.append("| " + " | ".join(cells) + " |")
         rmse, mase = median(runs, "test/rmse"), median(runs, "test/mase")
@@ -106,7 +120,7 @@ def table(results: dict, chosen: str) -> tuple[str, dict[str, int]]:
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration (medians reported)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration (medians reported)")
     parser.add_argument("--epochs", type=int, default=8, help="trainer.max_epochs of every run")
     parser.add_argument("--batches", type=int, default=40, help="trainer.limit_train_batches of every run")
     parser.add_argument("--series", nargs="*", default=None, help="a subset of the panel (names as printed)")
@@ -126,31 +140,43 @@ def main(argv: Optional[list[str]] = None) -> None:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
+        def run_all(model: str, mode: str, factor: float) -> None:
+            for series in PANEL:
+                results[(series, model, mode, factor)] = [run_one(series, model, mode, factor, s, args, tmp_path)
+                                                          for s in seeds]
+
         print("stage 1: lstm with each model.window_scaling (chosen on validation)", flush=True)
-        for series in PANEL:
-            for mode in MODES:
-                results[(series, "lstm", mode)] = [run_one(series, "lstm", mode, s, args, tmp_path) for s in seeds]
-        chosen, scores = choose_mode(results, seeds)
+        for mode in MODES:
+            run_all("lstm", mode, 1.0)
+        chosen, scores = choose(results, {m: (lambda s, m=m: (s, "lstm", m, 1.0)) for m in MODES})
         print(f"validation: geometric mean of best val loss / best mode's: "
               + ", ".join(f"{m} {v:.3f}" for m, v in scores.items()) + f" -> default window_scaling={chosen}")
-        print("stage 2: lstm_attention and cnn with the chosen scaling", flush=True)
-        for series in PANEL:
-            for model in ("lstm_attention", "cnn"):
-                results[(series, model, chosen)] = [run_one(series, model, chosen, s, args, tmp_path) for s in seeds]
-    text, goals = table(results, chosen)
+        print(f"stage 2: lstm ({chosen}) at other window lengths (chosen on validation)", flush=True)
+        for factor in FACTORS:
+            if factor != 1.0:
+                run_all("lstm", chosen, factor)
+        factor, window_scores = choose(results, {f: (lambda s, f=f: (s, "lstm", chosen, f)) for f in FACTORS})
+        print(f"validation: geometric mean of best val loss / best window's: "
+              + ", ".join(f"x{f:g} {v:.3f}" for f, v in window_scores.items()) + f" -> window x{factor:g}")
+        print("stage 3: lstm_attention and cnn with the chosen scaling and window", flush=True)
+        for model in ("lstm_attention", "cnn"):
+            run_all(model, chosen, factor)
+    text, goals = table(results, chosen, factor)
     minutes = (time.perf_counter() - start) / 60
     print(f"\ntest RMSE / MASE (median of {len(seeds)} seed(s); models: ratio of RMSE to the best baseline's), "
           f"{args.epochs} epochs x <= {args.batches} batches, {minutes:.1f} min\n")
     print(text)
     n = goals["series"]
-    print(f"\ngoals for the default (lstm, window_scaling={chosen}): beats last value and seasonal naive on "
+    print(f"\ngoals for the default (lstm, window_scaling={chosen}, window x{factor:g}): beats last value and seasonal naive on "
           f"{goals['beats_naive']}/{n} series (goal {n}/{n}); MASE within 10% of ETS or better on "
           f"{goals['mase_within_10pct_of_ets']}/{n} (goal >= {math.ceil(n / 2)}); worse than 1.5x ETS on "
           f"{goals['worse_than_1.5x_ets']}/{n} (goal 0)")
     out = ROOT / "outputs" / "bench_forecast.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"chosen": chosen, "validation_scores": scores, "goals": goals, "args": vars(args),
-                               "results": {" | ".join(k): v for k, v in results.items()}}, indent=2) + "\n")
+    out.write_text(json.dumps({"chosen": chosen, "validation_scores": scores, "window_factor": factor,
+                               "window_scores": {str(f): v for f, v in window_scores.items()}, "goals": goals,
+                               "args": vars(args), "results": {" | ".join(map(str, k)): v for k, v in results.items()}},
+                              indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from trainlab.testing.slurm import SlurmCluster
 TINY = ["data.source.num_rows=400", "data.window=12", "model.net.hidden_size=8", "trainer.max_epochs=2",
         "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "hardware.num_threads=1",
         "logger=none"]
-# ~0.5-1 s per epoch here: long enough to be signalled mid-run
+# ~0.1-1 s per epoch here (quiet to busy): long enough to be signalled mid-run
 LONG = ["data.source.num_rows=3000", "data.window=16", "model.net.hidden_size=16", "model.net.num_layers=1",
         "callbacks.early_stopping.patience=1000", "trainer.enable_progress_bar=false", "hardware.num_threads=1",
         "logger=none"]
@@ -158,6 +158,17 @@ def test_resources_come_from_the_hardware_profile(compose_cfg):
     assert job_resources(dict(pinned.hydra.launcher), pinned)["gpus_per_node"] == 4
 
 
+def test_a_stop_signal_that_may_come_while_the_job_starts_is_warned_of(caplog):
+    from trainlab.run.slurm import warn_early_signal
+
+    with caplog.at_level("WARNING", logger="trainlab.run.slurm"):
+        warn_early_signal({"timeout_min": 240, "signal_delay_s": 120})  # the defaults: silent
+        assert not caplog.records
+        warn_early_signal({"timeout_min": 1, "signal_delay_s": 30})
+    (record,) = caplog.records
+    assert "leaves 30 s before the stop signal, and SLURM may send it up to 60 s early" in record.getMessage()
+
+
 @pytest.mark.parametrize("overrides,expected", [
     ([], None),
     (["hydra.launcher.mem_gb=100000"], "hydra.launcher.mem_gb=100000 but its nodes have at most"),
@@ -166,6 +177,8 @@ def test_resources_come_from_the_hardware_profile(compose_cfg):
     (["hydra.launcher.cpus_per_task=512"], "= 512 CPUs but its nodes have at most"),
     (["hydra.launcher.partition=gpu"], "hydra.launcher.partition=gpu: SLURM has no such partition; it has: debug"),
     (["hydra.launcher.requeue=sometimes"], "hydra.launcher.requeue=sometimes must be one of never, timeout, always"),
+    (["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=120"],
+     "hydra.launcher.signal_delay_s=120 is not shorter than hydra.launcher.timeout_min=2 (120 s)"),
 ])
 def test_the_request_is_checked_against_sinfo(slurm, compose_cfg, overrides, expected):
     cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", *overrides])
@@ -265,7 +278,8 @@ def test_sigterm_saves_records_and_the_job_does_not_finish(slurm, tmp_path):
         process.kill()
     run_dir = last.parent.parent
     assert code == 1, stderr[-3000:]
-    line = next(line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} failed:"))
+    line = next((line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} failed:")), None)
+    assert line is not None, stderr[-3000:]
     assert "stopped by SIGTERM during epoch" in line and "not requeued (hydra.launcher.requeue=timeout)" in line
     assert "Traceback" not in stderr
     # not COMPLETED: SLURM knows it did not finish (the launcher may report before the job has ended)
@@ -305,9 +319,11 @@ def test_a_requeued_trial_continues_in_its_folder(slurm, tmp_path):
 
 @pytest.mark.slow
 def test_a_time_limit_requeues_until_max_num_timeout(slurm, tmp_path):
-    """1-minute limit, SIGUSR2 30 s before it: the run stops, is requeued once and continues in its
-    folder; at the second limit max_num_timeout=1 is spent and the job fails with one line."""
-    process = start(*LONG, "trainer.max_epochs=1000", "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30",
+    """2-minute limit, SIGUSR2 30 s before it: the run stops, is requeued once and continues in its
+    folder; at the second limit max_num_timeout=1 is spent and the job fails with one line. (With a
+    1-minute limit SLURM, which may signal up to 60 s early, sometimes signalled a job before Python
+    had set any handler: it ended without a result.)"""
+    process = start(*LONG, "trainer.max_epochs=1000000", "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=30",
                     "hydra.launcher.max_num_timeout=1", tmp_path=tmp_path)
     try:
         wait_for("the job", slurm.jobs, process)
@@ -317,7 +333,8 @@ def test_a_time_limit_requeues_until_max_num_timeout(slurm, tmp_path):
     finally:
         process.kill()
     assert code == 1, stderr[-3000:]
-    line = next(line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} failed:"))
+    line = next((line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} failed:")), None)
+    assert line is not None, stderr[-3000:]
     assert "stopped by SIGUSR2" in line and "not requeued: time limit reached more often than " \
                                            "hydra.launcher.max_num_timeout allows" in line
     run_dir = only_sweep_dir(tmp_path) / "0"
@@ -328,7 +345,8 @@ def test_a_time_limit_requeues_until_max_num_timeout(slurm, tmp_path):
 
 @pytest.mark.slow
 def test_a_job_pending_too_long_is_cancelled_with_slurms_reason(slurm, tmp_path):
-    blocker = slurm.command("sbatch", "--parsable", "-p", slurm.partition, "-c", str(slurm.cpus), "--wrap",
+    blocker = slurm.command("sbatch", "--parsable", "-p", slurm.partition, "-c", str(slurm.cpus),
+                            "-o", str(tmp_path / "blocker.out"), "--wrap",
                             "sleep 300").strip()  # takes every CPU of the node
     wait_for("the blocking job to run", lambda: slurm.job_field(blocker, "JobState") == "RUNNING")
     code, stderr = finish(start(*TINY, "hydra.launcher.pending_timeout_min=0.1", tmp_path=tmp_path))
@@ -340,7 +358,7 @@ def test_a_job_pending_too_long_is_cancelled_with_slurms_reason(slurm, tmp_path)
 
 @pytest.mark.slow
 def test_a_job_killed_without_a_result_is_reported_at_once(slurm, tmp_path):
-    process = start(*LONG, "trainer.max_epochs=200", tmp_path=tmp_path)
+    process = start(*LONG, "trainer.max_epochs=2000", tmp_path=tmp_path)
     try:
         wait_for("the first checkpoint", lambda: next(iter(tmp_path.glob("outputs/train/multiruns/*/0/checkpoints/"
                                                                            "last.ckpt")), None), process, logs=tmp_path)
@@ -354,5 +372,5 @@ def test_a_job_killed_without_a_result_is_reported_at_once(slurm, tmp_path):
     finally:
         process.kill()
     assert code == 1 and time.monotonic() - killed < 60, stderr[-3000:]  # accounting is off: no sacct to wait for
-    line = next(line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} ended "))
-    assert "without a result" in line, line
+    line = next((line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} ended ")), None)
+    assert line is not None and "without a result" in line, stderr[-3000:]

@@ -98,6 +98,8 @@ def test_evaluate_rebuilds_the_run_and_writes_json(compose_cfg, run_train):
     assert json.loads((out_dir / "report.json").read_text())["latency"] == report["latency"]
     assert "| test/rmse |" in (out_dir / "report.md").read_text()
     assert (out_dir / "predictions.png").read_bytes()[:4] == b"\x89PNG"
+    assert report["plots"] == ["predictions.png", "forecast_windows.png"]  # one step: one point per window
+    assert (out_dir / "forecast_windows.png").stat().st_size > 10_000
     latency = report["latency"]
     assert latency["batches_timed"] >= 20 and 0 < latency["batch_ms_p50"] <= latency["batch_ms_p95"]
     assert latency["samples_per_second"] > 0
@@ -113,7 +115,7 @@ def test_evaluate_draws_the_attention_heat_map(compose_cfg, run_train):
     run_train(train_cfg)
     eval_cfg = compose_cfg([f"ckpt_path={train_cfg.paths.output_dir}"], config_name="eval")
     report = evaluate_script.evaluate(eval_cfg)
-    assert report["plots"] == ["predictions.png", "attention_heatmap.png"]
+    assert report["plots"] == ["predictions.png", "attention_heatmap.png", "forecast_windows.png"]
     assert (Path(eval_cfg.paths.output_dir) / "attention_heatmap.png").stat().st_size > 10_000
 
 

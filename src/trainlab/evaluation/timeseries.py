@@ -30,8 +30,8 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
     plots = ["predictions.png"]
     if plot_attention(model.net, loader, out_dir / "attention_heatmap.png"):
         plots.append("attention_heatmap.png")
-    if pred.shape[1] > 1 and plot_forecast_windows(datamodule, split, pred, out_dir / "forecast_windows.png"):
-        plots.append("forecast_windows.png")  # multi-step runs: whole forecasts against the truth
+    if plot_forecast_windows(datamodule, split, pred, out_dir / "forecast_windows.png"):
+        plots.append("forecast_windows.png")  # whole forecasts (every step) after their windows
     scale = datamodule.stats["mase_scale"]
     scores = datamodule.baseline_scores(split)
     model_rmse = forecast_scores(pred, true, scale)["rmse"]

@@ -49,6 +49,8 @@ ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEM
          "DEADLINE")
 ONE_LINE_ERRORS = ("RunStopped", "TrialFailed")  # a job's errors whose message says it all
 RESULT_GRACE_S = 15  # a job's result file may reach a shared file system after SLURM says it ended
+EARLY_SIGNAL_S = 60  # sbatch(1): "the signal may be sent up to 60 seconds earlier than specified"
+STARTUP_S = 60  # a job's Python start (imports, submitit's handler) on a busy node, with room to spare
 
 
 class SlurmJobFailed(CompactHydraException):
@@ -160,12 +162,35 @@ def resources_problem(params: dict[str, Any], part: Partition) -> Optional[str]:
     return f"the job does not fit partition {part.name}: " + "; ".join(problems)
 
 
+def signal_problem(params: dict[str, Any]) -> Optional[str]:
+    """Why the stop signal would come before the job can run at all, or None."""
+    limit_s, delay_s = float(params.get("timeout_min") or 0) * 60, float(params.get("signal_delay_s") or 0)
+    if limit_s and delay_s >= limit_s:
+        return (f"hydra.launcher.signal_delay_s={delay_s:g} is not shorter than hydra.launcher.timeout_min="
+                f"{params['timeout_min']} ({limit_s:g} s): the job would be told to stop as it starts; use a "
+                f"signal_delay_s well below the limit (default 120) or a longer timeout_min")
+    return None
+
+
+def warn_early_signal(params: dict[str, Any]) -> None:
+    """SLURM may send ``--signal`` up to 60 s before the time asked (sbatch(1)); a signal that arrives
+    before Python has set its handlers ends the job without a checkpoint or a requeue."""
+    limit_s, delay_s = float(params.get("timeout_min") or 0) * 60, float(params.get("signal_delay_s") or 0)
+    if limit_s and limit_s - delay_s < EARLY_SIGNAL_S + STARTUP_S:
+        log.warning("hydra.launcher.timeout_min=%g with signal_delay_s=%g leaves %g s before the stop signal, and "
+                    "SLURM may send it up to %d s early: a job still starting then ends without a checkpoint or a "
+                    "requeue; leave at least %d s (a longer timeout_min or a shorter signal_delay_s)",
+                    float(params["timeout_min"]), delay_s, limit_s - delay_s, EARLY_SIGNAL_S, EARLY_SIGNAL_S + STARTUP_S)
+
+
 def request_problem(launcher: DictConfig, config: DictConfig) -> Optional[str]:
     """Why the launcher's request (with :func:`job_resources` filled in) cannot run on its partition,
     or None (it fits, or SLURM cannot be asked from here). For the preflight check, before any folder."""
     params = job_resources(OmegaConf.to_container(launcher, resolve=True), config)
     if params.get("requeue") not in REQUEUE_CHOICES:
         return f"hydra.launcher.requeue={params.get('requeue')} must be one of {', '.join(REQUEUE_CHOICES)}"
+    if signal_problem(params):
+        return signal_problem(params)
     partition, missing = query_partition(str(params.get("partition")))
     return missing or (resources_problem(params, partition) if partition is not None else None)
 
@@ -181,6 +206,7 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 
     params = job_resources(launcher.params, launcher.config)
+    warn_early_signal(params)
     max_timeouts = params.pop("max_num_timeout")
     executor = submitit.AutoExecutor(folder=params.pop("submitit_folder"), cluster="slurm",
                                      slurm_max_num_timeout=max_timeouts if launcher.requeue != "never" else 0)
