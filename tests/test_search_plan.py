@@ -161,6 +161,22 @@ def test_no_gpus_are_assigned_on_the_cpu_or_when_the_devices_are_given(compose_c
     assert given.plan.slot_overrides == [[], []]
 
 
+def test_slurm_jobs_keep_their_own_allocations_cpus_and_gpus(compose_cfg, tmp_path, monkeypatch):
+    """Neither this (login) machine's GPUs nor its cores are divided among SLURM jobs: each job gets
+    its own from the scheduler (hydra/launcher=slurm is a subclass of submitit's SlurmLauncher)."""
+    from hydra_plugins.trainlab_slurm_launcher import TrainlabSlurmLauncher
+
+    monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: 4)
+    slurm = StandIn()
+    slurm.__class__ = type("OnSlurm", (StandIn, TrainlabSlurmLauncher), {})
+    search = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=4"], launcher=slurm)
+    assert search.plan.slot_overrides == [[], [], [], []]
+    assert not [f for f in search.plan.fixed if f.startswith("hardware.num_threads=")]
+    local = search_for(compose_cfg, tmp_path / "local", ["hardware=a100", "hydra.sweeper.n_jobs=4"])
+    assert local.plan.slot_overrides[1] == ["hardware.devices=[1]"]
+    assert [f for f in local.plan.fixed if f.startswith("hardware.num_threads=")]
+
+
 def test_the_energy_meter_reads_the_board_a_slot_trains_on(monkeypatch):
     from trainlab.callbacks.energy import visible_physical_devices
 

@@ -133,6 +133,13 @@ def is_in_process(launcher: Any) -> bool:
     return isinstance(launcher, BasicLauncher)
 
 
+def on_scheduler(launcher: Any) -> bool:
+    """Whether each job gets its own allocation from a cluster scheduler (SLURM through submitit:
+    ours, ``hydra/launcher=slurm``, or hydra-submitit-launcher's own), so that this machine's cores
+    and GPUs say nothing about a job's."""
+    return any(cls.__name__ == "SlurmLauncher" for cls in type(launcher).__mro__)
+
+
 def count_slots(n_jobs: int, launcher: Any) -> int:
     if n_jobs > 1 and is_in_process(launcher):
         log.warning("hydra.sweeper.n_jobs=%d with the basic launcher, which runs jobs inside this process: "
@@ -146,10 +153,12 @@ def _given(key: str, fixed: Sequence[str], space: Mapping[str, Any]) -> bool:
     return key in space or any(f.split("=", 1)[0].lstrip("+~") == key for f in fixed)
 
 
-def thread_override(config: DictConfig, slots: int, fixed: Sequence[str], space: Mapping[str, Any]) -> list[str]:
-    """Parallel trials split the CPU threads, unless the command line or the space sets them."""
+def thread_override(config: DictConfig, slots: int, launcher: Any, fixed: Sequence[str],
+                    space: Mapping[str, Any]) -> list[str]:
+    """Parallel trials on this machine split its CPU threads, unless the command line or the space
+    sets them; a scheduler's jobs keep their own allocation's (torch follows the job's CPU set)."""
     key = "hardware.num_threads"
-    if slots == 1 or "hardware" not in config or _given(key, fixed, space):
+    if slots == 1 or "hardware" not in config or _given(key, fixed, space) or on_scheduler(launcher):
         return []
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return [f"{key}={max(1, cores // slots)}"]
@@ -177,7 +186,7 @@ def gpu_overrides(config: DictConfig, slots: int, launcher: Any, fixed: Sequence
     key = "hardware.devices"
     if slots == 1 or "hardware" not in config or _given(key, fixed, space):
         return nothing
-    if type(launcher).__name__ == "SlurmLauncher" or str(config.hardware.get("accelerator")) == "cpu":
+    if on_scheduler(launcher) or str(config.hardware.get("accelerator")) == "cpu":
         return nothing
     devices = config.hardware.get("devices")
     if devices not in (1, "1"):
@@ -300,7 +309,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     if warm_start is not None and not warm_start.is_dir():
         raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is not a folder; give an earlier sweep's folder")
     slots = count_slots(int(conf["n_jobs"]), launcher)
-    fixed += thread_override(config, slots, fixed, space)
+    fixed += thread_override(config, slots, launcher, fixed, space)
     slot_overrides = gpu_overrides(config, slots, launcher, fixed, space)
     sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
     plan = SweepPlan(
