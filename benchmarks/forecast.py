@@ -1,7 +1,7 @@
 """Forecasting benchmark: the time-series models against last value, seasonal naive and ETS on a
 panel of real series shipped inside installed packages, plus the synthetic default.
 
-``make bench-forecast`` (``python benchmarks/forecast.py [--seeds N] [--epochs E] [--batches B]``).
+``make bench-forecast`` (``python benchmarks/forecast.py [--seeds N (default 3)] [--epochs E] [--batches B]``).
 
 Every run goes through train.py's own ``train()`` (composed configs, the same data module,
 baselines and test as ``python train.py``), with ``hardware.num_threads=1``. Chronological split
