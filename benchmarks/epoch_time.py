@@ -50,8 +50,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
 import train  # noqa: E402 - importing it registers the config schemas and the uid resolver
-from trainlab.config.instantiate import build  # noqa: E402
-from trainlab.run.pipeline import build_net  # noqa: E402
+from trainlab.run.pipeline import build_model_and_data  # noqa: E402
 
 TARGET_RATIO = 1.10  # issue 17: <= 1.10x the hand-written loop on a CPU
 # how epochs are timed: wall time, or this process's CPU time (--clock cpu). On a machine shared with
@@ -124,18 +123,21 @@ def run_lightning(cfg: DictConfig) -> tuple[EpochTimer, float]:
 
 
 def run_plain(cfg: DictConfig, epochs: int, threads: int, device: str = "cpu") -> tuple[list[float], float]:
-    """The same model, data and optimizer, trained by a bare PyTorch loop; returns epoch times, val loss.
+    """The same model (the task module's forward: window scaling and net), data and optimizer, trained
+    by a bare PyTorch loop; returns epoch times, val loss.
 
     ``device``: where the net and each batch go (benchmarks/gpu_check.py passes "cuda"); an epoch's
     time ends after a synchronisation there, so queued GPU work is counted.
     """
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)  # before building, as train.py seeds before it instantiates
-    datamodule = build(cfg.data, "data")
-    net = build_net(cfg, datamodule).to(device)
+    # the task module's forward (window scaling around the net) and criterion, without its loop,
+    # hooks, metrics and logging: what Lightning adds is what the ratio measures
+    model, datamodule = build_model_and_data(cfg)
+    net = model.to(device)
     datamodule.setup("fit")
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optimizer.lr)
-    criterion = torch.nn.MSELoss()
+    criterion = model.criterion
     train_loader, val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
 
     seconds: list[float] = []
