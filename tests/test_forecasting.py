@@ -15,7 +15,7 @@ from tests.conftest import TINY_ANY_DATA
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.module import TimeSeriesDataModule
-from trainlab.data.timeseries.sources import SeriesTable, TableFile, season_from_times
+from trainlab.data.timeseries.sources import SeriesTable, TableFile
 from trainlab.metrics.regression import forecast_scores
 from trainlab.models.window_scaling import WindowScaler
 
@@ -252,14 +252,6 @@ def test_time_column_problems(tmp_path):
     frame = pd.DataFrame({"t": [3, 1, 2, 1], "y": [1.0, 2, 3, 4]})
     with pytest.raises(UserError, match=r"time_column 't' .* has 1 duplicated time\(s\) \(first '1'\); keep one row"):
         TableFile(write_csv(tmp_path, frame), ["y"], time_column="t").load()
-
-
-def test_season_inferred_only_when_unambiguous():
-    assert season_from_times(pd.date_range("2000-01-31", periods=30, freq="ME")) == 12
-    assert season_from_times(pd.date_range("2000-01-01", periods=30, freq="QS")) == 4
-    assert season_from_times(pd.date_range("2000-01-02", periods=30, freq="W-SUN")) == 52
-    assert season_from_times(pd.date_range("2000-01-01", periods=30, freq="h")) is None  # 24 or 168?
-    assert season_from_times(pd.date_range("2000-01-01", periods=30, freq="D")) is None  # 7 or 365?
 
 
 @pytest.mark.parametrize("kwargs,message", [

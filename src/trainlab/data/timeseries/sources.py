@@ -12,6 +12,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.timeseries.times import sort_by_time
 
 _READABLE = ".csv, .parquet or .npy"
 
@@ -180,16 +181,30 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             values = pd.to_numeric(frame[c], errors="coerce")
             bad = frame[c][values.isna() & frame[c].notna()]
             example = f" (row {bad.index[0]}: {bad.iloc[0]!r})" if len(bad) else ""
-            raise UserError(
-                f"column '{c}' in '{path}' is not numeric{example}; "
-                f"convert it or leave it out of data.source.{role}_columns"
-            )
+            fix = f"convert it or leave it out of data.source.{role}_columns"
+            if role == "feature":  # null takes every column: the user may never have set the key
+                fix += " (list the inputs, e.g. data.source.feature_columns=[a,b], or [] for none)"
+            if _looks_like_times(frame[c]):
+                fix = f"if it is the time, set data.source.time_column={c}; else {fix}"
+            raise UserError(f"column '{c}' in '{path}' is not numeric{example}; {fix}")
     block = frame[columns]
     values = block.to_numpy(dtype=np.float64)
     if not allow_missing:
         refuse_missing(values, columns, f"'{path}'")
     _check_finite(values, columns, path, role)
     return values.astype(np.float32)
+
+
+def _looks_like_times(column) -> bool:
+    """Whether a text column's first values read as dates (a time column not named as one)."""
+    import warnings
+
+    import pandas as pd
+
+    head = column.dropna().astype(str).head(20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return len(head) > 0 and pd.to_datetime(head, errors="coerce", format="mixed").notna().all()
 
 
 def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str) -> None:
@@ -229,7 +244,10 @@ class TableFile:
         feature_columns: input columns; null takes every column of the feature file except the
             targets (when they share the file) and ``time_column``.
         target_path: optional separate file with the targets, row-aligned with ``path``.
-        time_column: optional column to sort rows by and then drop.
+        time_column: optional column to sort rows by and then drop (see trainlab.data.timeseries.times:
+            one date format for every row, missing steps added as empty rows, the season it implies).
+        time_format: the time column's date format (strftime codes, e.g. ``%d/%m/%Y``); null: inferred,
+            refusing dates that read differently month-first and day-first.
     """
 
     def __init__(
@@ -239,10 +257,14 @@ class TableFile:
         feature_columns: Columns = None,
         target_path: Optional[str] = None,
         time_column: Optional[str] = None,
+        time_format: Optional[str] = None,
     ):
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
-        self.path, self.target_path, self.time_column = path, target_path, time_column
+        if time_format and not time_column:
+            raise UserError(f"data.source.time_format='{time_format}' is set but data.source.time_column is null; "
+                            "name the time column, or drop the format")
+        self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
         # one name without brackets (target_columns=load) is one column, not the letters of its name
         self.target_columns = [str(target_columns)] if isinstance(target_columns, (str, int)) else \
             [str(c) for c in target_columns]
@@ -255,9 +277,9 @@ class TableFile:
         target_frame = frame if self.target_path is None else read_frame(self.target_path, "data.source.target_path")
         season = None
         if self.time_column is not None:
-            frame, season = sort_by_time(frame, self.time_column, self.path)
+            frame, season = sort_by_time(frame, self.time_column, self.path, self.time_format)
             if self.target_path is not None:
-                target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path)
+                target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path, self.time_format)
             else:
                 target_frame = frame
         feature_columns = self.feature_columns
@@ -273,54 +295,3 @@ class TableFile:
                                   allow_missing=True)
         return SeriesTable(features, targets, feature_columns, self.target_columns, Path(self.path).stem,
                            season_length=season)
-
-
-# Steps per seasonal cycle for time-column frequencies with one obvious cycle (pandas offset
-# aliases, first letters). Hourly (24 or 168?) and daily (7 or 365?) data are ambiguous: not here.
-SEASONS = {"M": 12, "ME": 12, "MS": 12, "BM": 12, "BME": 12, "BMS": 12, "Q": 4, "QE": 4, "QS": 4, "BQ": 4,
-           "BQE": 4, "BQS": 4, "W": 52}
-
-
-def season_from_times(times) -> Optional[int]:
-    """Season length implied by sorted datetimes, where that is unambiguous (see SEASONS)."""
-    import pandas as pd
-
-    if len(times) < 3:
-        return None
-    with pd.option_context("future.infer_freq_returns_offset", True):  # pandas 3: an offset, not a string
-        offset = pd.tseries.frequencies.to_offset(pd.infer_freq(pd.DatetimeIndex(times)))
-    if offset is None:
-        return None
-    base = offset.freqstr.split("-")[0].lstrip("0123456789")
-    return SEASONS.get(base)
-
-
-def sort_by_time(frame, column: str, path: str):
-    """Rows sorted by ``column`` (numbers or dates), which is then dropped; also the season length
-    its frequency implies. A column that is neither, or has duplicates, gets one line naming the fix."""
-    import pandas as pd
-
-    if column not in frame.columns:
-        raise UserError(f"data.source.time_column '{column}' not in '{path}'; its columns are {list(frame.columns)}")
-    raw = frame[column]
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        times, is_date = raw, False
-    else:
-        times = pd.to_datetime(raw, errors="coerce", format="mixed")
-        bad = raw[times.isna()]
-        if len(bad):
-            raise UserError(f"data.source.time_column '{column}' in '{path}' is neither numbers nor dates (row "
-                            f"{bad.index[0]}: {bad.iloc[0]!r}); fix that row or set data.source.time_column=null "
-                            "to keep the file's row order")
-        is_date = True
-    if times.isna().any():
-        raise UserError(f"data.source.time_column '{column}' in '{path}' has an empty value (row "
-                        f"{times.index[times.isna()][0]}); every row needs its time")
-    duplicated = times[times.duplicated()]
-    if len(duplicated):
-        raise UserError(f"data.source.time_column '{column}' in '{path}' has {len(duplicated)} duplicated time(s) "
-                        f"(first '{raw[duplicated.index[0]]}'); keep one row per time step (aggregate or drop the "
-                        "duplicates) before training")
-    order = times.argsort(kind="stable").to_numpy()
-    season = season_from_times(times.iloc[order]) if is_date else None
-    return frame.iloc[order].drop(columns=[column]).reset_index(drop=True), season

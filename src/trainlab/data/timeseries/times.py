@@ -1,0 +1,179 @@
+"""A file's time column: parsed one way for every row, sorted, and laid on its regular step.
+
+Dates are read with one format for the whole column (ISO 8601 first; then month-first and day-first,
+refusing a column where both readings work and disagree), with UTC offsets honoured (a series across a
+daylight-saving change stays in order). When the sorted times step regularly (a fixed interval, or
+whole months, quarters or years), missing steps become empty rows, so that ``data.missing`` treats a
+row absent from the file like a row with empty cells; the step also gives the season length where it
+is unambiguous (monthly 12, quarterly 4, weekly 52).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
+
+DAY_NS = 86_400 * 10**9
+WEEKENDS = (5, 6)  # Saturday, Sunday (Monday is 0)
+MAX_FILL = 4  # a grid may hold at most this many times the file's rows; more is not one series with gaps
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where each sorted row sits on the column's regular step: ``positions[i]`` (0 for the first)."""
+
+    positions: np.ndarray
+    step: str  # in words, for log lines: "1 day", "1 month", "3600 s" ...
+    season_length: Optional[int]
+
+
+def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] = None) -> tuple[Any, Optional[int]]:
+    """Rows sorted by ``column`` (numbers or dates), which is then dropped, with missing steps added as
+    empty rows; also the season length the step implies. Every problem is one line naming the fix."""
+    import pandas as pd
+
+    if column not in frame.columns:
+        raise UserError(f"data.source.time_column '{column}' not in '{path}'; its columns are {list(frame.columns)}")
+    raw = frame[column]
+    where = f"data.source.time_column '{column}' in '{path}'"
+    if raw.isna().any():
+        raise UserError(f"{where} has an empty value (row {raw.index[raw.isna()][0]}); every row needs its time")
+    is_number = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
+    if is_number:
+        times = raw.astype(np.float64)
+    elif pd.api.types.is_datetime64_any_dtype(raw):  # e.g. a Parquet timestamp column
+        times = pd.to_datetime(raw, utc=True).dt.tz_localize(None)
+    else:
+        times = parse_dates(raw, where, time_format)
+    duplicated = times[times.duplicated()]
+    if len(duplicated):
+        raise UserError(f"{where} has {len(duplicated)} duplicated time(s) (first '{raw[duplicated.index[0]]}'); keep "
+                        "one row per time step (aggregate or drop the duplicates) before training")
+    order = times.argsort(kind="stable").to_numpy()
+    rows = frame.iloc[order].drop(columns=[column]).reset_index(drop=True)
+    ordered = times.iloc[order].reset_index(drop=True)
+    grid = number_grid(ordered.to_numpy()) if is_number else date_grid(ordered)
+    if grid is None:
+        log.info("%s: no regular step between its times; rows are taken as consecutive steps", where)
+        return rows, None
+    size = int(grid.positions[-1]) + 1
+    if size > MAX_FILL * len(rows):
+        log.warning("%s: on its step of %s the rows would span %d steps, %d of them missing; rows are taken as "
+                    "consecutive steps instead", where, grid.step, size, size - len(rows))
+        return rows, None
+    if size > len(rows):
+        starts = np.flatnonzero(np.diff(grid.positions) > 1)
+        log.info("%s: %d missing time step(s) (step %s) in %d gap(s), first after '%s'; added as empty rows, "
+                 "for data.missing to handle", where, size - len(rows), grid.step, len(starts),
+                 raw.iloc[order[starts[0]]])
+        rows.index = grid.positions
+        rows = rows.reindex(range(size))
+    return rows, grid.season_length
+
+
+def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
+    """One reading for the whole column, as naive UTC times (see the module docstring)."""
+    import pandas as pd
+
+    text = raw.astype(str)
+    if time_format:
+        parsed = pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
+        if parsed.isna().any():
+            row = parsed.index[parsed.isna()][0]
+            raise UserError(f"{where}: row {row} ('{text[row]}') does not match data.source.time_format="
+                            f"'{time_format}'; fix the row or the format (Python strftime codes, e.g. %d/%m/%Y)")
+        return parsed.dt.tz_localize(None)
+    iso = _attempt(text, format="ISO8601")
+    if iso is not None:
+        return iso
+    month_first, day_first = _attempt(text, dayfirst=False), _attempt(text, dayfirst=True)
+    if month_first is None and day_first is None:
+        mixed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+        if mixed.isna().any():
+            row = mixed.index[mixed.isna()][0]
+            raise UserError(f"{where} is neither numbers nor dates (row {row}: '{text[row]}'); fix that row, set "
+                            "data.source.time_format, or set data.source.time_column=null to keep the file's row order")
+        raise UserError(f"{where} holds dates written in more than one way (row 0: '{text[0]}'); write them one "
+                        "way, or set data.source.time_format (e.g. '%Y-%m-%d')")
+    if month_first is not None and day_first is not None and not month_first.equals(day_first):
+        example = text[(month_first != day_first).to_numpy()].iloc[0]
+        formats = {pd.tseries.api.guess_datetime_format(example, dayfirst=d) for d in (False, True)}
+        hint = " or ".join(f"'{f}'" for f in sorted(formats, key=str) if f) or "'%d/%m/%Y' or '%m/%d/%Y'"
+        raise UserError(f"{where}: dates such as '{example}' read month-first and day-first give two different "
+                        f"series; set data.source.time_format={hint}")
+    return month_first if month_first is not None else day_first
+
+
+def _attempt(text: Any, **how: Any) -> Any:
+    """The column read with one format inferred for all rows (pandas), or None where a row does not fit."""
+    import pandas as pd
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "could not infer format": a row that does not fit is None here
+            return pd.to_datetime(text, utc=True, **how).dt.tz_localize(None)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def number_grid(values: np.ndarray) -> Optional[Grid]:
+    """Positions of sorted numeric times on their most common step, if every step is a multiple of it
+    (integer values, e.g. nanoseconds, are differenced exactly)."""
+    if len(values) < 3:
+        return None
+    diffs = np.diff(values)
+    step = _most_common(diffs)
+    if step <= 0:
+        return None
+    multiples = diffs / step
+    if not np.allclose(multiples, np.round(multiples), rtol=0, atol=1e-6):
+        return None
+    return Grid(np.concatenate([[0], np.cumsum(np.round(multiples))]).astype(np.int64), f"{step:g}", None)
+
+
+def date_grid(times: Any) -> Optional[Grid]:
+    """Positions of sorted datetimes on a fixed interval, business days, or whole months, quarters or years."""
+    import pandas as pd
+
+    if len(times) < 3:
+        return None
+    ns = times.to_numpy().astype("datetime64[ns]").astype(np.int64)
+    fixed = number_grid(ns)
+    if fixed is not None:
+        step_ns = int(_most_common(np.diff(ns)))
+        if step_ns == DAY_NS and _business_days(times):
+            days = times.to_numpy().astype("datetime64[D]")
+            return Grid(np.busday_count(days[0], days).astype(np.int64), "1 business day", None)
+        words = {DAY_NS: "1 day", 7 * DAY_NS: "1 week", 3_600 * 10**9: "1 hour", 60 * 10**9: "1 minute"}
+        season = 52 if step_ns == 7 * DAY_NS else None
+        return Grid(fixed.positions, words.get(step_ns, str(pd.Timedelta(step_ns, unit="ns"))), season)
+    for freq, name, per_year in (("M", "month", 12), ("Q", "quarter", 4), ("Y", "year", 1)):
+        ordinals = np.asarray(times.dt.to_period(freq).array.asi8)
+        if len(np.unique(ordinals)) < len(ordinals):
+            continue  # two rows in one period: not this step
+        grid = number_grid(ordinals)
+        if grid is not None:
+            k = int(_most_common(np.diff(ordinals)))
+            season = per_year // k if per_year % k == 0 and per_year // k > 1 else None
+            return Grid(grid.positions, f"{k} {name}{'s' if k > 1 else ''}", season)
+    return None
+
+
+def _business_days(times: Any) -> bool:
+    """Whether a daily series has no row on a weekend over a span that holds weekends (trading days):
+    its steps are business days, and weekends are not gaps."""
+    span_days = (times.iloc[-1] - times.iloc[0]).days
+    return span_days >= 7 and not times.dt.day_of_week.isin(WEEKENDS).any()
+
+
+def _most_common(diffs: np.ndarray) -> float:
+    values, counts = np.unique(diffs, return_counts=True)
+    return float(values[np.argmax(counts)])

@@ -1,0 +1,112 @@
+"""A data file's time column (trainlab.data.timeseries.times): one date format for every row, UTC
+offsets honoured, missing steps added as empty rows for ``data.missing``, the season the step implies."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainlab.config.errors import UserError
+from trainlab.data.timeseries.sources import TableFile
+from trainlab.data.timeseries.times import date_grid
+from trainlab.run.pipeline import build_data
+
+
+def load(tmp_path, times, values=None, **kwargs):
+    values = np.arange(len(times), dtype=float) if values is None else values
+    path = tmp_path / "series.csv"
+    pd.DataFrame({"t": times, "y": values}).to_csv(path, index=False)
+    return TableFile(str(path), ["y"], time_column="t", **kwargs).load()
+
+
+@pytest.mark.parametrize("freq,season", [("ME", 12), ("MS", 12), ("QS", 4), ("W-SUN", 52), ("h", None), ("D", None),
+                                         ("YS", None)])
+def test_season_inferred_only_when_unambiguous(freq, season):
+    grid = date_grid(pd.Series(pd.date_range("2000-01-31", periods=30, freq=freq)))
+    assert grid.season_length == season and list(grid.positions) == list(range(30))  # hourly: 24 or 168? daily: 7 or 365?
+
+
+def test_day_first_dates_are_read_day_first_for_every_row(tmp_path):
+    days = pd.date_range("2021-01-01", periods=60, freq="D")
+    table = load(tmp_path, days.strftime("%d/%m/%Y"))  # 02/01/2021 is 2 January here, as 13/01/2021 shows
+    assert table.targets[:, 0].tolist() == list(range(60))
+    dotted = load(tmp_path, days.strftime("%d.%m.%Y")[::-1], np.arange(60.0)[::-1])  # unsorted as well
+    assert dotted.targets[:, 0].tolist() == list(range(60))
+
+
+def test_dates_that_read_both_ways_are_refused_until_the_format_is_given(tmp_path):
+    firsts = pd.date_range("2021-01-01", periods=12, freq="MS").strftime("%d/%m/%Y")  # 01/02/2021 ...
+    with pytest.raises(UserError, match=r"dates such as '01/02/2021' read month-first and day-first give two "
+                                        r"different series; set data.source.time_format='%d/%m/%Y' or '%m/%d/%Y'"):
+        load(tmp_path, firsts)
+    table = load(tmp_path, firsts, time_format="%d/%m/%Y")
+    assert table.targets[:, 0].tolist() == list(range(12)) and table.season_length == 12
+    with pytest.raises(UserError, match=r"row 3 \('x'\) does not match data.source.time_format='%d/%m/%Y'"):
+        load(tmp_path, [*firsts[:3], "x", *firsts[4:]], time_format="%d/%m/%Y")
+    with pytest.raises(UserError, match="time_format='%d/%m/%Y' is set but data.source.time_column is null"):
+        TableFile("x.csv", ["y"], time_format="%d/%m/%Y")
+
+
+def test_times_across_a_daylight_saving_change_stay_in_order(tmp_path):
+    hours = pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin")  # clocks go forward on the 28th
+    table = load(tmp_path, hours.astype(str))
+    assert table.targets[:, 0].tolist() == list(range(72))  # one hour apart in UTC: no gap, no refusal
+
+
+def test_missing_time_steps_become_empty_rows(tmp_path, caplog):
+    days = pd.date_range("2021-01-01", periods=100, freq="D")
+    keep = np.setdiff1d(np.arange(100), [40, 41, 42, 43, 44, 70])
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.times"):
+        table = load(tmp_path, days[keep].strftime("%Y-%m-%d"), keep.astype(float))
+    assert len(table.targets) == 100 and np.isnan(table.targets[[40, 44, 70], 0]).all()
+    assert np.array_equal(table.targets[keep, 0], keep)
+    assert "6 missing time step(s) (step 1 day) in 2 gap(s), first after '2021-02-09'" in caplog.text
+    months = pd.date_range("2000-01-01", periods=48, freq="MS")
+    monthly = load(tmp_path, months.delete([5, 6, 30]).strftime("%Y-%m"))
+    assert len(monthly.targets) == 48 and monthly.season_length == 12  # the season survives the gaps
+    years = load(tmp_path, np.delete(np.arange(1900, 1950), [10, 11]))  # numbers: a missing year too
+    assert len(years.targets) == 50 and np.isnan(years.targets[10:12, 0]).all()
+
+
+def test_a_row_missing_from_the_file_meets_the_missing_policy(tmp_path, compose_cfg):
+    days = pd.date_range("2021-01-01", periods=400, freq="D").delete([200])
+    path = tmp_path / "gaps.csv"
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "y": np.sin(np.arange(399) / 5)}).to_csv(path, index=False)
+    source = [f"data.source.path={path}", "data.source.target_columns=[y]", "data.source.time_column=date",
+              "data.window=12", "data.ets_baseline=false", "data.season_length=7"]
+    refused = build_data(compose_cfg(["data=file", *source, "data.missing=refuse"]))
+    with pytest.raises(UserError, match=r"1 row\(s\) with missing values in \['y'\] \(first at row 200\)"):
+        refused.setup("fit")
+    filled = build_data(compose_cfg(["data=file", *source]))  # interpolate, the default
+    filled.setup("fit")
+    assert len(filled.load().targets) == 400
+
+
+def test_business_days_have_no_weekend_gaps(tmp_path):
+    trading = pd.bdate_range("2021-01-04", periods=60)
+    assert len(load(tmp_path, trading.strftime("%Y-%m-%d")).targets) == 60  # weekends are not missing
+    holiday = load(tmp_path, trading.delete(20).strftime("%Y-%m-%d"))
+    assert len(holiday.targets) == 60 and np.isnan(holiday.targets[20, 0])  # a missing trading day is
+
+
+def test_irregular_or_mostly_missing_times_keep_the_rows_as_they_are(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    events = np.cumsum(rng.uniform(0.5, 3.0, 50))
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.times"):
+        assert len(load(tmp_path, events).targets) == 50
+        assert "no regular step between its times" in caplog.text
+        sparse = load(tmp_path, [0, 1, 2, 3, 1000])  # a grid of 1,001 steps for 5 rows: not one series with gaps
+    assert len(sparse.targets) == 5 and "rows are taken as consecutive steps instead" in caplog.text
+
+
+def test_a_date_column_not_named_as_the_time_column_is_pointed_out(tmp_path):
+    path = tmp_path / "series.csv"
+    pd.DataFrame({"date": pd.date_range("2021-01-01", periods=30).strftime("%Y-%m-%d"), "y": np.arange(30.0)}
+                 ).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"column 'date' in .* is not numeric \(row 0: '2021-01-01'\); if it is the "
+                                        r"time, set data.source.time_column=date; else convert it or leave it out of "
+                                        r"data.source.feature_columns \(list the inputs"):
+        TableFile(str(path), ["y"]).load()
