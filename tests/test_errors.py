@@ -102,7 +102,7 @@ def test_file_data_without_a_path(compose_cfg, run_train):
 def test_unreadable_suffix(compose_cfg, run_train, tmp_path):
     path = tmp_path / "series.txt"
     path.write_text("a,b\n1,2\n")
-    with pytest.raises(UserError, match=r"has suffix '.txt'; readable files are .csv, .parquet or .npy"):
+    with pytest.raises(UserError, match=r"has suffix '.txt'; readable files are .csv \(also .csv.gz, .*\), .parquet or .npy"):
         run_train(compose_cfg(file_overrides(str(path))))
 
 

@@ -110,3 +110,20 @@ def test_a_date_column_not_named_as_the_time_column_is_pointed_out(tmp_path):
                                         r"time, set data.source.time_column=date; else convert it or leave it out of "
                                         r"data.source.feature_columns \(list the inputs"):
         TableFile(str(path), ["y"]).load()
+
+
+def test_semicolons_decimal_commas_and_compressed_files_are_read(tmp_path):
+    days = pd.date_range("2021-01-01", periods=30).strftime("%d.%m.%Y")
+    values = np.arange(30) + 0.25
+    european = tmp_path / "series.csv"
+    european.write_text("Datum;Verbrauch (kWh)\n" + "".join(f"{d};{str(v).replace('.', ',')}\n" for d, v in zip(days, values)))
+    table = TableFile(str(european), ["Verbrauch (kWh)"], time_column="Datum").load()
+    assert np.allclose(table.targets[:, 0], values)
+    packed = tmp_path / "series.csv.gz"
+    pd.DataFrame({"t": np.arange(30), "y": values}).to_csv(packed, index=False)
+    assert np.allclose(TableFile(str(packed), ["y"], time_column="t").load().targets[:, 0], values)
+    tabbed = tmp_path / "series.tsv"
+    pd.DataFrame({"t": np.arange(30), "y": values, "y2": values}).to_csv(tabbed, index=False, sep="\t")
+    with pytest.raises(UserError, match=r"names the column\(s\) \['y'\] more than once"):
+        tabbed.write_text(tabbed.read_text().replace("y2", "y"))
+        TableFile(str(tabbed), ["y"], time_column="t").load()

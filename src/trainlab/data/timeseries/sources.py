@@ -5,16 +5,19 @@ Every source returns a :class:`SeriesTable`; the data module does the rest (spli
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.times import sort_by_time
 
-_READABLE = ".csv, .parquet or .npy"
+_READABLE = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
+CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -126,9 +129,12 @@ def read_frame(path: str, key: str):
     if not p.is_file():
         raise UserError(f"{key}: file not found: '{path}'; give the path of an existing {_READABLE} file")
     suffix = p.suffix.lower()
+    if p.name.lower().endswith(CSV_SUFFIXES):
+        suffix = ".csv"
     try:
         if suffix == ".csv":
-            return _checked_frame(pd.read_csv(p), _csv_header(p), path, key)
+            frame, header = _read_csv(p)
+            return _checked_frame(frame, header, path, key)
         if suffix == ".parquet":
             frame = pd.read_parquet(p)
             return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
@@ -147,12 +153,43 @@ def read_frame(path: str, key: str):
     raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE}")
 
 
-def _csv_header(path: Path) -> list[str]:
-    """The header row as written (pandas renames a repeated name 'a' to 'a.1' without a word)."""
+def _read_csv(path: Path) -> tuple[Any, list[str]]:
+    """A CSV file (compressed by its suffix or not) and its header as written (pandas renames a repeated
+    name 'a' to 'a.1' without a word). The separator is sniffed among , ; tab and |; a file separated
+    by something else than commas with digit,digit values has decimal commas (the European way)."""
     import csv
+    import re
 
-    with open(path, newline="", errors="replace") as f:
-        return next(csv.reader(f), [])
+    import pandas as pd
+
+    with _open_text(path) as f:
+        head = [line for _, line in zip(range(50), f)]
+    try:
+        sep = csv.Sniffer().sniff("".join(head), delimiters=",;\t|").delimiter
+    except csv.Error:  # one column, or nothing to tell by
+        sep = ","
+    decimal = "," if sep != "," and re.search(r"\d,\d", "".join(head[1:])) else "."
+    if (sep, decimal) != (",", "."):
+        log.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
+    header = next(csv.reader(head[:1], delimiter=sep), [])
+    return pd.read_csv(path, sep=sep, decimal=decimal), header
+
+
+def _open_text(path: Path) -> Any:
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zipfile
+
+    name = path.name.lower()
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(Path(name).suffix)
+    if opener is not None:
+        return opener(path, "rt", newline="", errors="replace", encoding="utf-8-sig")
+    if name.endswith(".zip"):
+        archive = zipfile.ZipFile(path)
+        return io.TextIOWrapper(archive.open(archive.namelist()[0]), newline="", errors="replace", encoding="utf-8-sig")
+    return open(path, newline="", errors="replace", encoding="utf-8-sig")
 
 
 def _checked_frame(frame, header: list[str], path: str, key: str):
