@@ -127,3 +127,11 @@ def test_semicolons_decimal_commas_and_compressed_files_are_read(tmp_path):
     with pytest.raises(UserError, match=r"names the column\(s\) \['y'\] more than once"):
         tabbed.write_text(tabbed.read_text().replace("y2", "y"))
         TableFile(str(tabbed), ["y"], time_column="t").load()
+
+
+def test_a_written_index_and_empty_rows_below_the_data_are_left_out(tmp_path):
+    path = tmp_path / "series.csv"
+    pd.DataFrame({"x": np.linspace(0, 1, 30), "y": np.arange(30.0)}).to_csv(path)  # the index written along
+    path.write_text(path.read_text() + ",,\n,,\n")  # a spreadsheet's empty rows
+    table = TableFile(str(path), ["y"]).load()
+    assert table.feature_names == ["x"] and len(table.targets) == 30

@@ -172,7 +172,12 @@ def _read_csv(path: Path) -> tuple[Any, list[str]]:
     if (sep, decimal) != (",", "."):
         log.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
     header = next(csv.reader(head[:1], delimiter=sep), [])
-    return pd.read_csv(path, sep=sep, decimal=decimal), header
+    frame = pd.read_csv(path, sep=sep, decimal=decimal)
+    filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
+    if len(filled) and filled[-1] + 1 < len(frame):  # ",,,," lines a spreadsheet left below the data
+        log.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
+        frame = frame.iloc[: filled[-1] + 1]
+    return frame, header
 
 
 def _open_text(path: Path) -> Any:
@@ -230,6 +235,16 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
         refuse_missing(values, columns, f"'{path}'")
     _check_finite(values, columns, path, role)
     return values.astype(np.float32)
+
+
+def written_index(frame) -> list[str]:
+    """Columns that are a table index written along (``DataFrame.to_csv()`` without ``index=False``:
+    an unnamed column counting 0, 1, 2 ...): a row counter, not a feature; logged when left out."""
+    found = [str(c) for c in frame.columns if str(c).startswith("Unnamed: ")
+             and np.array_equal(frame[c].to_numpy(), np.arange(len(frame)))]
+    if found:
+        log.info("column(s) %s count the rows (an index written with the table): not used as features", found)
+    return found
 
 
 def _looks_like_times(column) -> bool:
@@ -324,6 +339,7 @@ class TableFile:
             skip = set([self.time_column] if self.time_column else [])
             if self.target_path is None:
                 skip |= set(self.target_columns)
+            skip |= set(written_index(frame))
             feature_columns = [str(c) for c in frame.columns if str(c) not in skip]
         frame.columns = [str(c) for c in frame.columns]
         target_frame.columns = [str(c) for c in target_frame.columns]
