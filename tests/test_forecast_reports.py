@@ -74,7 +74,9 @@ def test_zero_targets_warn_once_naming_the_column(caplog):
     y[::7] = 0.0  # every 7th value
     with caplog.at_level(logging.WARNING):
         dm = module(table_of(y))
-        dm.load(), dm.setup("test"), dm.model_kwargs()
+        dm.load()  # again, as train.py and Lightning do
+        dm.setup("test")
+        dm.model_kwargs()
     warnings = [r.getMessage() for r in caplog.records if "zero target" in r.getMessage()]
     assert len(warnings) == 1
     evaluated = int((y[dm._split_rows(400)[0]:] == 0).sum())
@@ -152,8 +154,9 @@ def test_a_run_far_from_zero_reports_as_without_the_offset_and_evaluates_val(com
     for offset in (0.0, 1e9):
         folder = tmp_path / f"offset{offset:.0f}"
         folder.mkdir()
-        cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={write_csv(folder, pd.DataFrame({'y': offset + wave}))}",
-                           "data.source.target_columns=[y]", "data.ets_baseline=false"])
+        path = write_csv(folder, pd.DataFrame({"y": offset + wave}))
+        cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[y]",
+                           "data.ets_baseline=false"])
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="trainlab.callbacks.baselines"):
             runs[offset] = (cfg, run_train(cfg))

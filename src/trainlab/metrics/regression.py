@@ -12,15 +12,12 @@ float64 NumPy for the baselines and evaluate.py.
 
 from __future__ import annotations
 
-import logging
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from torchmetrics.aggregation import MeanMetric
 from torchmetrics.regression import R2Score
-
-log = logging.getLogger(__name__)
 
 EPS = 1.17e-06  # torchmetrics' clamp of |y| (and |y| + |ŷ|) in MAPE and sMAPE
 
