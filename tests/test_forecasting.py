@@ -203,9 +203,11 @@ def test_multi_step_runs_report_every_step(compose_cfg, run_train):
     trained = run_train(train_cfg)
     report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={train_cfg.paths.output_dir}"], config_name="eval"))
     assert report["metrics"]["test/rmse"] == pytest.approx(trained["test/rmse"], rel=1e-5)
-    assert {"step1_rmse", "step2_rmse", "step3_rmse", "step3_mase", "baseline_ets_rmse"} <= set(report)
+    # the report's keys name the split, as training's logged keys do
+    assert {"test/step1_rmse", "test/step2_rmse", "test/step3_rmse", "test/step3_mase",
+            "test/baseline_ets_rmse"} <= set(report)
     assert "forecast_windows.png" in report["plots"]
-    assert report["comparison"].startswith("test rmse")
+    assert report["test/comparison"].startswith("test rmse")
 
 
 @pytest.mark.parametrize("model", ["lstm", "lstm_attention", "cnn"])

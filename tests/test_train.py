@@ -105,7 +105,7 @@ def test_evaluate_rebuilds_the_run_and_writes_json(compose_cfg, run_train):
     assert latency["samples_per_second"] > 0
     # the best checkpoint, the same test split: the same numbers as the test after training
     assert report["metrics"]["test/rmse"] == pytest.approx(trained["test/rmse"], rel=1e-5)
-    assert report["baseline_last_value_rmse"] > 0
+    assert report["test/baseline_last_value_rmse"] > 0
 
 
 def test_evaluate_draws_the_attention_heat_map(compose_cfg, run_train):

@@ -1,14 +1,16 @@
-"""The end of every forecasting run: the model's test figures beside the classical baselines'.
+"""The end of every forecasting run: the model's figures beside the classical baselines'.
 
-Logged under ``test/`` (so they reach every logger, ``training_summary.json`` and the metrics
-train.py returns): ``test/baseline_<name>_<metric>`` for each baseline the data module computes on
-the model's own test windows, and ``test/rmse_vs_best_naive`` (best naive RMSE / model RMSE: above
-1 the model wins). One line is logged, and a loud warning when a naive forecast wins.
+Logged under the evaluated split (``test/`` at the end of training, so they reach every logger,
+``training_summary.json`` and the metrics train.py returns): ``<split>/baseline_<name>_<metric>``
+for each baseline the data module computes on the model's own windows, and
+``<split>/rmse_vs_best_naive`` (best naive RMSE / model RMSE: above 1 the model wins). One line is
+logged, and a loud warning, with what this run could still change, when a naive forecast wins.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -17,33 +19,92 @@ log = logging.getLogger(__name__)
 
 LABELS = {"last_value": "last value", "seasonal_naive": "seasonal naive", "ets": "ETS"}
 NAIVE = ("last_value", "seasonal_naive")
-ADVICE = ("try model.window_scaling=last or revin (trends), data.target_inputs=true (past values as inputs), "
-          "a data.window of at least two data.season_length cycles, or more trainer.max_epochs")
+NO_SEASON = "seasonal naive: no season length (set data.season_length)"
 
 
-def comparison(model_rmse: float, scores: dict[str, dict[str, float]]) -> tuple[str, Optional[str]]:
-    """The one-line summary and, when a naive baseline beats the model, the warning to print."""
-    parts = [f"test rmse {model_rmse:.4g}"] + [f"{LABELS.get(n, n)} {s['rmse']:.4g}" for n, s in scores.items()]
+@dataclass
+class RunSettings:
+    """The settings the advice after a lost comparison depends on; None where not known (evaluate.py
+    does not know how training ended).
+
+    window_scaling: model.window_scaling; target_inputs: data.target_inputs; window: data.window;
+    season: the season length in use (None: none known); epochs_exhausted: every trainer.max_epochs
+    ran without early stopping ending training."""
+
+    window_scaling: Optional[str] = None
+    target_inputs: Optional[bool] = None
+    window: Optional[int] = None
+    season: Optional[int] = None
+    epochs_exhausted: Optional[bool] = None
+
+    @classmethod
+    def of(cls, pl_module: Any, datamodule: Any, epochs_exhausted: Optional[bool] = None) -> "RunSettings":
+        scaling = getattr(getattr(pl_module, "scaler", None), "mode", None)
+        return cls(scaling, getattr(datamodule, "target_inputs", None), getattr(datamodule, "window", None),
+                   getattr(datamodule, "season_length", None), epochs_exhausted)
+
+
+def advice(settings: RunSettings) -> str:
+    """What to try when a naive forecast wins: only the remedies this run does not already use."""
+    tips = []
+    if settings.window_scaling == "none":
+        tips.append("model.window_scaling=last or revin (trends)")
+    if settings.target_inputs is False:
+        tips.append("data.target_inputs=true (past values as inputs)")
+    if settings.season and settings.window is not None and settings.window < 2 * settings.season:
+        tips.append(f"data.window={2 * settings.season} or more (two cycles of season length {settings.season}; "
+                    f"now {settings.window})")
+    if settings.season is None and settings.window is not None:  # window known: a data module's
+        tips.append("data.season_length, if the series has a cycle")
+    if settings.epochs_exhausted:
+        tips.append("more trainer.max_epochs (training ran them all without early stopping)")
+    if tips:
+        return "try " + ", ".join(tips)
+    return ("the simple remedies (window scaling, past values as inputs, a window of two seasons, training until "
+            "early stopping) are already in effect: the series may be close to a random walk, where the last value "
+            "is hard to beat")
+
+
+def ratio_text(model_rmse: float, best_label: str, best_rmse: float) -> tuple[str, bool]:
+    """The verdict after the arrow and whether the model lost; finite for any zero RMSE."""
+    if best_rmse == 0 and model_rmse == 0:
+        return f"as exact as the {best_label} (both rmse 0)", False
+    if model_rmse == 0:
+        return "exact (rmse 0), better than every naive", False
+    if best_rmse == 0:
+        return f"WORSE than the {best_label}, which is exact (rmse 0)", True
+    ratio = best_rmse / model_rmse
+    if ratio >= 1:
+        return f"{ratio:.2f}x better than the best naive", False
+    return f"{1 / ratio:.2f}x WORSE than the {best_label}", True
+
+
+def comparison(model_rmse: float, scores: dict[str, dict[str, float]], split: str = "test",
+               settings: Optional[RunSettings] = None) -> tuple[str, Optional[str]]:
+    """The one-line summary of ``split`` and, when a naive baseline beats the model, the warning."""
+    parts = [f"{split} rmse {model_rmse:.4g}"] + [f"{LABELS.get(n, n)} {s['rmse']:.4g}" for n, s in scores.items()]
+    if "seasonal_naive" not in scores:  # skipped only when no season length is known
+        parts.append(NO_SEASON)
     naive = {n: s["rmse"] for n, s in scores.items() if n in NAIVE}
     best = min(naive, key=naive.get)
-    ratio = naive[best] / model_rmse if model_rmse > 0 else float("inf")
-    verdict = (f"{ratio:.2f}x better than the best naive" if ratio >= 1
-               else f"{1 / ratio:.2f}x WORSE than the {LABELS[best]}")
+    verdict, lost = ratio_text(model_rmse, LABELS[best], naive[best])
     line = " | ".join(parts) + f" -> {verdict}"
-    if "ets" in scores and model_rmse > scores["ets"]["rmse"]:
-        line += f"; ETS is {model_rmse / scores['ets']['rmse']:.2f}x better"
+    ets = scores.get("ets", {}).get("rmse")
+    if ets is not None and model_rmse > ets:
+        line += f"; ETS is {model_rmse / ets:.2f}x better" if ets > 0 else "; ETS is exact (rmse 0)"
     warning = None
-    if ratio < 1:
+    if lost:
         warning = (f"THE MODEL LOSES TO THE NAIVE FORECAST: {LABELS[best]} rmse {naive[best]:.4g} < model "
-                   f"{model_rmse:.4g} on the same test windows; {ADVICE}")
+                   f"{model_rmse:.4g} on the same {split} windows; {advice(settings or RunSettings())}")
     return line, warning
 
 
 def baseline_metrics(scores: dict[str, dict[str, float]], model_rmse: float, stage: str = "test") -> dict[str, float]:
-    """Flat ``<stage>/baseline_<name>_<metric>`` keys plus ``<stage>/rmse_vs_best_naive``."""
+    """Flat ``<stage>/baseline_<name>_<metric>`` keys plus ``<stage>/rmse_vs_best_naive`` (1 when both
+    are exact, inf when only the model is)."""
     flat = {f"{stage}/baseline_{n}_{k}": v for n, s in scores.items() for k, v in s.items()}
     best = min(s["rmse"] for n, s in scores.items() if n in NAIVE)
-    flat[f"{stage}/rmse_vs_best_naive"] = best / model_rmse if model_rmse > 0 else float("inf")
+    flat[f"{stage}/rmse_vs_best_naive"] = best / model_rmse if model_rmse > 0 else (1.0 if best == 0 else float("inf"))
     return flat
 
 
@@ -54,6 +115,13 @@ class BaselineReport(pl.Callback):
 
     def __init__(self) -> None:
         self.scores: dict[str, dict[str, float]] = {}
+        self.epochs_exhausted: Optional[bool] = None  # known once training ends
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        stopper = trainer.early_stopping_callback
+        stopped_early = stopper is not None and stopper.stopped_epoch > 0
+        limit = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
+        self.epochs_exhausted = bool(limit) and trainer.current_epoch >= limit and not stopped_early
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         datamodule: Any = trainer.datamodule
@@ -72,7 +140,8 @@ class BaselineReport(pl.Callback):
         # after Lightning's table of test metrics: the comparison is the run's last line
         if stage != "test" or not self.scores or not trainer.is_global_zero:
             return
-        line, warning = comparison(float(trainer.callback_metrics["test/rmse"]), self.scores)
+        settings = RunSettings.of(pl_module, trainer.datamodule, self.epochs_exhausted)
+        line, warning = comparison(float(trainer.callback_metrics["test/rmse"]), self.scores, "test", settings)
         log.info(line)  # Hydra's job logging shows it on the console and keeps it in the run's log file
         if warning:
             log.warning(warning)

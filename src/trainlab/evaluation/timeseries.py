@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from trainlab.callbacks.baselines import baseline_metrics, comparison
+from trainlab.callbacks.baselines import RunSettings, baseline_metrics, comparison
 from trainlab.metrics.regression import forecast_scores
 
 
@@ -24,7 +24,8 @@ def forward_batch(model: Any, batch: tuple[torch.Tensor, torch.Tensor], device: 
 @torch.inference_mode()
 def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[str, Any]:
     loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
-    pred, true = predictions(model, loader)  # (samples, steps, targets) each
+    pred = predictions(model, loader, datamodule.stats)  # (samples, steps, targets)
+    true = datamodule.truth(split)  # the baselines' truth, same windows and order
     names = datamodule.table.target_names
     plot_predictions(pred[:, 0], true[:, 0], names, out_dir / "predictions.png")
     plots = ["predictions.png"]
@@ -35,27 +36,28 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
     scale = datamodule.stats["mase_scale"]
     scores = datamodule.baseline_scores(split)
     model_rmse = forecast_scores(pred, true, scale)["rmse"]
-    line, warning = comparison(model_rmse, scores)
-    extra: dict[str, Any] = {"comparison": line + (f" -- {warning}" if warning else "")}
-    extra.update({k.split("/", 1)[1]: v for k, v in baseline_metrics(scores, model_rmse, split).items()})
+    # how training ended is not known here: the advice leaves trainer.max_epochs out
+    line, warning = comparison(model_rmse, scores, split, RunSettings.of(model, datamodule))
+    # keys name the split, as training's logged keys do (test/baseline_ets_rmse)
+    extra: dict[str, Any] = {f"{split}/comparison": line + (f" -- {warning}" if warning else "")}
+    extra.update(baseline_metrics(scores, model_rmse, split))
     if pred.shape[1] > 1:  # metrics of every forecast step, first step = data.horizon after the window
         for step in range(pred.shape[1]):
             step_scores = forecast_scores(pred[:, step : step + 1], true[:, step : step + 1], scale)
-            extra.update({f"step{step + 1}_{k}": v for k, v in step_scores.items() if k in ("rmse", "mase", "smape")})
+            extra.update({f"{split}/step{step + 1}_{k}": v for k, v in step_scores.items()
+                          if k in ("rmse", "mase", "smape")})
     return {"plots": plots, "extra": extra}
 
 
 @torch.inference_mode()
-def predictions(model: Any, loader: DataLoader) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions and targets over a split, in the data's original units: (samples, steps, targets)."""
+def predictions(model: Any, loader: DataLoader, stats: dict[str, np.ndarray]) -> np.ndarray:
+    """Predictions over a split in the data's original units, (samples, steps, targets): mapped back
+    in float64 with the data module's ``stats`` (float32 rounds a mean of 1e9 by up to 32)."""
     model.eval()
     device = next(model.parameters()).device
-    preds, trues = [], []
-    for x, y in loader:
-        preds.append(model.to_original_units(model(x.to(device))).cpu())
-        trues.append(model.to_original_units(y.to(device)).cpu())
-    pred, true = torch.cat(preds).double().numpy(), torch.cat(trues).double().numpy()
-    return (pred[:, None], true[:, None]) if pred.ndim == 2 else (pred, true)  # single step: (samples, 1, targets)
+    pred = torch.cat([model(x.to(device)).cpu() for x, _ in loader]).double().numpy()
+    pred = pred * stats["target_std"] + stats["target_mean"]
+    return pred[:, None] if pred.ndim == 2 else pred  # single step: (samples, 1, targets)
 
 
 def _pyplot():

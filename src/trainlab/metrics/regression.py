@@ -1,38 +1,104 @@
-"""Metrics torchmetrics does not have under the seeds' names."""
+"""Forecast metrics that stay exact on series far from zero (a target around 1e9).
+
+The regression module's metrics run in float32 on the device. Differences of values in original
+units (``ŷ - y`` at 1e9, or R2's sums of squares around a mean of 1e9) cancel there, so every metric
+here is fed quantities that are already well conditioned: the error computed in the data module's
+standard units and only then multiplied by the target's spread, and, for R2 (invariant to shift and
+scale), the standardised values themselves. They take keyword arguments, so one
+``MetricCollection.update(error=..., target=..., pred=..., scaled_error=..., standard_pred=...,
+standard_target=...)`` feeds each the ones it names. :func:`forecast_scores` is the same set in
+float64 NumPy for the baselines and evaluate.py.
+"""
 
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
 import numpy as np
 import torch
-from torchmetrics.regression import MeanAbsolutePercentageError
+from torchmetrics.aggregation import MeanMetric
+from torchmetrics.regression import R2Score
+
+EPS = 1.17e-06  # torchmetrics' clamp of |y| (and |y| + |ŷ|) in MAPE and sMAPE
+
+
+class RootMeanSquaredError(MeanMetric):
+    """sqrt(mean(error²)); ``error`` = ŷ - y in original units."""
+
+    def update(self, error: torch.Tensor) -> None:  # type: ignore[override]
+        super().update(error.square())
+
+    def compute(self) -> torch.Tensor:
+        return super().compute().sqrt()
+
+
+class MeanAbsolutePercentageError(MeanMetric):
+    """mean(|ŷ - y| / |y|), a fraction; undefined where y = 0 (|y| is clamped at 1.17e-6)."""
+
+    def update(self, error: torch.Tensor, target: torch.Tensor) -> None:  # type: ignore[override]
+        super().update(error.abs() / target.abs().clamp_min(EPS))
 
 
 class AverageAbsoluteAccuracy(MeanAbsolutePercentageError):
     """The LSTM seed's "average absolute accuracy": 1 - MAPE = 1 - mean(|ŷ - y| / |y|).
 
     1.0 is a perfect forecast; 0.9 means predictions are off by 10% of the target on average; it
-    goes negative when errors exceed the targets themselves. Like MAPE it needs targets away from 0
-    (torchmetrics clamps |y| at 1.17e-6).
+    goes negative when errors exceed the targets themselves. Like MAPE it needs targets away from 0.
     """
 
     def compute(self) -> torch.Tensor:
         return 1.0 - super().compute()
 
 
+class SymmetricMeanAbsolutePercentageError(MeanMetric):
+    """mean(2 |ŷ - y| / (|y| + |ŷ|)), a fraction between 0 and 2."""
+
+    def update(self, error: torch.Tensor, target: torch.Tensor, pred: torch.Tensor) -> None:  # type: ignore[override]
+        super().update(2 * error.abs() / (target.abs() + pred.abs()).clamp_min(EPS))
+
+
+class MeanAbsoluteScaledError(MeanMetric):
+    """MASE: mean |error / scale| with the target's MASE scale (see data.timeseries.baselines.mase_scale)."""
+
+    def update(self, scaled_error: torch.Tensor) -> None:  # type: ignore[override]
+        super().update(scaled_error.abs())
+
+
+class StandardR2(R2Score):
+    """R2 of each target over its samples and steps, averaged over targets; computed on the
+    standardised values (R2 is invariant to shift and scale): (samples, targets) each."""
+
+    def update(self, standard_pred: torch.Tensor, standard_target: torch.Tensor) -> None:  # type: ignore[override]
+        super().update(standard_pred, standard_target)
+
+
 def forecast_scores(pred: np.ndarray, truth: np.ndarray, mase_scale: np.ndarray) -> dict[str, float]:
     """RMSE, MAPE, sMAPE, MASE and R2 of (samples, steps, targets) forecasts, in original units.
 
-    The definitions match the torchmetrics objects the regression module logs (MAPE and sMAPE as
-    fractions, |y| and |y| + |ŷ| clamped away from 0 as torchmetrics does), so a baseline's figure
-    and the model's are comparable; MASE divides each target's errors by its ``mase_scale``
-    (see trainlab.data.timeseries.baselines.mase_scale)."""
+    The definitions match the metrics the regression module logs (MAPE and sMAPE as fractions, |y|
+    and |y| + |ŷ| clamped away from 0; R2 per target, averaged), computed in float64, so a
+    baseline's figure and the model's are comparable; MASE divides each target's errors by its
+    ``mase_scale`` (see trainlab.data.timeseries.baselines.mase_scale)."""
+    pred, truth = np.asarray(pred, dtype=np.float64), np.asarray(truth, dtype=np.float64)
     err = pred - truth
-    eps = 1.17e-06
-    sse, sst = float((err**2).sum()), float(((truth - truth.mean()) ** 2).sum())
+    flat_truth, flat_err = truth.reshape(-1, truth.shape[-1]), err.reshape(-1, err.shape[-1])  # (samples, targets)
+    sse = (flat_err**2).sum(axis=0)
+    sst = ((flat_truth - flat_truth.mean(axis=0)) ** 2).sum(axis=0)
     return {
         "rmse": float(np.sqrt(np.mean(err**2))),
-        "mape": float(np.mean(np.abs(err) / np.maximum(np.abs(truth), eps))),
-        "smape": float(np.mean(2 * np.abs(err) / np.maximum(np.abs(truth) + np.abs(pred), eps))),
+        "mape": float(np.mean(np.abs(err) / np.maximum(np.abs(truth), EPS))),
+        "smape": float(np.mean(2 * np.abs(err) / np.maximum(np.abs(truth) + np.abs(pred), EPS))),
         "mase": float(np.mean(np.abs(err) / np.asarray(mase_scale))),
-        "r2": 1.0 - sse / sst if sst > 0 else float("nan"),
+        "r2": float(np.mean(1.0 - sse / sst)) if np.all(sst > 0) else float("nan"),
     }
+
+
+def zero_target_warning(targets: np.ndarray, names: Sequence[str], where: str) -> Optional[str]:
+    """The one-line warning for targets that are 0 (|y| < 1.17e-6), where MAPE and AAA divide by
+    |y| and are meaningless; None when there are none. ``targets``: (rows, targets) evaluated."""
+    zeros = (np.abs(targets) < EPS).sum(axis=0)
+    named = [f"'{n}' {int(z)} of {len(targets)}" for n, z in zip(names, zeros) if z]
+    if not named:
+        return None
+    return (f"zero target values in {where} (target {', '.join(named)}): MAPE and average absolute accuracy "
+            "(aaa) divide by |y| and are undefined there (logged, but meaningless); read RMSE, MASE and sMAPE")

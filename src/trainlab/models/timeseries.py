@@ -8,11 +8,11 @@ from typing import Any, Optional
 import torch
 from torch import nn
 from torchmetrics import MetricCollection
-from torchmetrics.regression import (MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, R2Score,
-                                     SymmetricMeanAbsolutePercentageError)
 
 from trainlab.config.errors import UserError
-from trainlab.metrics.regression import AverageAbsoluteAccuracy
+from trainlab.metrics.regression import (AverageAbsoluteAccuracy, MeanAbsolutePercentageError,
+                                        MeanAbsoluteScaledError, RootMeanSquaredError, StandardR2,
+                                        SymmetricMeanAbsolutePercentageError)
 from trainlab.models.step_logging import record_train_loss
 from trainlab.models.task import TaskModule
 from trainlab.models.window_scaling import WindowScaler
@@ -25,10 +25,12 @@ class RegressionModule(TaskModule):
 
     The net's output is read as (batch, steps, targets) and, with ``window_scaling``, mapped back
     from the window's own scale (see trainlab.models.window_scaling). The loss is computed on the
-    data module's standardised targets; metrics (RMSE, MAPE, sMAPE, MASE, R2, average absolute
-    accuracy) on targets mapped back to their original units with ``target_mean``/``target_std``,
-    over every step and target. Logged keys: ``train/loss``, ``val/loss``, ``val/rmse``,
-    ``val/mape``, ``val/smape``, ``val/mase``, ``val/r2``, ``val/aaa`` and the same under ``test/``.
+    data module's standardised targets; metrics (RMSE, MAPE, sMAPE, MASE, average absolute
+    accuracy) in the targets' original units over every step and target, with the error taken in
+    standard units before it is scaled by ``target_std`` (exact for a series far from 0, see
+    trainlab.metrics.regression); R2 per target on the standardised values, averaged. Logged keys:
+    ``train/loss``, ``val/loss``, ``val/rmse``, ``val/mape``, ``val/smape``, ``val/mase``, ``val/r2``,
+    ``val/aaa`` and the same under ``test/``.
 
     Args:
         net: the network (see trainlab.models.nets).
@@ -78,18 +80,15 @@ class RegressionModule(TaskModule):
         self.register_buffer("mase_scale", torch.tensor(list(mase_scale or [1.0]), dtype=torch.float32),
                              persistent=False)
         metrics = MetricCollection({
-            "rmse": MeanSquaredError(squared=False),
+            "rmse": RootMeanSquaredError(),
             "mape": MeanAbsolutePercentageError(),
             "smape": SymmetricMeanAbsolutePercentageError(),
-            "r2": R2Score(),
+            "mase": MeanAbsoluteScaledError(),
+            "r2": StandardR2(),
             "aaa": AverageAbsoluteAccuracy(),
-        })
+        }, compute_groups=False)  # groups form from equal states: a first batch with zero error would merge them
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
-        # MASE = mean |error| / scale: an MAE over errors already divided by each target's scale (its own
-        # collection, updated with scaled values; a collection, so run checks see val/mase as logged)
-        self.val_scaled = MetricCollection({"mase": MeanAbsoluteError()}, prefix="val/")
-        self.test_scaled = MetricCollection({"mase": MeanAbsoluteError()}, prefix="test/")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, window, inputs) -> (batch, steps, targets) in the data module's standard units;
@@ -111,15 +110,17 @@ class RegressionModule(TaskModule):
             return loss
         (self.val_loss if stage == "val" else self.test_loss).update(loss, weight=x.shape[0])
         metrics = self.val_metrics if stage == "val" else self.test_metrics
-        pred, y = self.to_original_units(pred), self.to_original_units(y)
-        # (batch, [steps,] targets) flattened: one code path for any number of steps and targets
-        metrics.update(pred.flatten(), y.flatten())
-        scaled = self.val_scaled if stage == "val" else self.test_scaled
-        scaled.update((pred / self.mase_scale).flatten(), (y / self.mase_scale).flatten())
+        # (batch, [steps,] targets) flattened to (samples, targets): one code path for any number of
+        # steps and targets. The error is taken in standard units, then scaled: no cancellation at 1e9
+        n = len(self.target_std)
+        pred, y = pred.reshape(-1, n), y.reshape(-1, n)
+        error = (pred - y) * self.target_std
+        metrics.update(error=error, target=self.to_original_units(y), pred=self.to_original_units(pred),
+                       scaled_error=error / self.mase_scale, standard_pred=pred, standard_target=y)
         return loss
 
     def eval_metrics(self, stage: str) -> tuple[MetricCollection, ...]:
-        return (self.val_metrics, self.val_scaled) if stage == "val" else (self.test_metrics, self.test_scaled)
+        return (self.val_metrics if stage == "val" else self.test_metrics,)
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, _ = batch

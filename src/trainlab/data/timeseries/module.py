@@ -16,6 +16,7 @@ from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
 from trainlab.data.timeseries.sources import SeriesTable
 from trainlab.data.timeseries.windows import WindowDataset
+from trainlab.metrics.regression import zero_target_warning
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,11 @@ class TimeSeriesDataModule(SplitDataModule):
                 self.missing, self.max_gap)
             self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
                                      table.season_length)
+            train_end, _ = self._split_rows(rows)  # MAPE and AAA are reported on the rows after training's
+            zeros = zero_target_warning(targets[train_end:], table.target_names,
+                                        f"the validation and test rows of '{table.name}'")
+            if zeros:
+                log.warning(zeros)
             if self.season_length is None:
                 log.info("no season length for %s (data.season_length=null, none known from the source or its "
                          "time column): no seasonal naive baseline, MASE scaled by the one-step naive; give "
@@ -174,6 +180,11 @@ class TimeSeriesDataModule(SplitDataModule):
             return mean, np.where(std > 1e-8, std, 1.0)  # constant columns stay as they are
 
         self.stats["feature_mean"], self.stats["feature_std"] = mean_std(inputs[:train_end])
+        flat = [n for n, sd in zip(table.target_names, np.nanstd(table.targets[:train_end], axis=0)) if not sd > 1e-8]
+        if flat:  # nothing to learn, and scaling would divide by 0; checked before training
+            raise UserError(f"target column(s) {', '.join(map(repr, flat))} of '{table.name}' are constant in the "
+                            f"training split (its first {train_end} rows): nothing to forecast; choose another "
+                            "data.source.target_columns or give data whose target varies")
         if self.scale_targets:
             self.stats["target_mean"], self.stats["target_std"] = mean_std(table.targets[:train_end])
         else:
