@@ -64,7 +64,7 @@ def apply_policy(features: np.ndarray, targets: np.ndarray, names: Sequence[str]
              policy, max_gap, int(missing.sum()), gaps, int(missing.any(axis=1).sum()),
              int(missing.sum() - np.isnan(filled).sum()), int(bad.sum()))
     n = features.shape[1]
-    return filled[:, :n].astype(np.float32), filled[:, n:].astype(np.float32), bad
+    return filled[:, :n], filled[:, n:], bad  # float64, as read: standardised later
 
 
 def check_policy(policy: str, max_gap: int) -> None:

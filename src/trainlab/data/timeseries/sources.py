@@ -209,7 +209,7 @@ def _checked_frame(frame, header: list[str], path: str, key: str):
 
 
 def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missing: bool = False) -> np.ndarray:
-    """Columns as float32, refusing text (and missing values unless ``allow_missing``: they become
+    """Columns as float64, refusing text (and missing values unless ``allow_missing``: they become
     NaN) with the column and row named."""
     import pandas as pd
 
@@ -234,7 +234,7 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     if not allow_missing:
         refuse_missing(values, columns, f"'{path}'")
     _check_finite(values, columns, path, role)
-    return values.astype(np.float32)
+    return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
 
 
 def written_index(frame) -> list[str]:
