@@ -31,7 +31,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from trainlab.evaluation import family_module, measure_latency, write_report
     from trainlab.run.folder import RunFolder, load_checkpoint, resolve_checkpoint
-    from trainlab.config.checks import check_eval_config
+    from trainlab.config.checks import check_eval_config, override_run_data
     from trainlab.run.pipeline import build_trainer, prepare, restore
 
     check_eval_config(cfg)
@@ -40,6 +40,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     saved = load_checkpoint(ckpt)
     run_folder = RunFolder.of_checkpoint(ckpt)
     run_cfg = run_folder.config()
+    override_run_data(run_cfg, cfg.get("data"))
     run_cfg.hardware = cfg.hardware  # this machine's workers and precision
     if cfg.batch_size is not None:
         run_cfg.data.batch_size = cfg.batch_size

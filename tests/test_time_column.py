@@ -135,3 +135,28 @@ def test_a_written_index_and_empty_rows_below_the_data_are_left_out(tmp_path):
     path.write_text(path.read_text() + ",,\n,,\n")  # a spreadsheet's empty rows
     table = TableFile(str(path), ["y"]).load()
     assert table.feature_names == ["x"] and len(table.targets) == 30
+
+
+# -- evaluate.py on a data file that moved ---------------------------------------------------------
+def test_evaluate_reads_a_moved_data_file_and_refuses_keys_it_would_not_use(compose_cfg, run_train, tmp_path):
+    import shutil
+
+    import evaluate as evaluate_script
+    from trainlab.config.checks import EVAL_KEYS
+
+    assert set(compose_cfg([], config_name="eval")) - {"hydra"} | {"data"} == set(EVAL_KEYS)  # conf/eval.yaml's keys
+    path = tmp_path / "series.csv"
+    pd.DataFrame({"y": np.sin(np.arange(300) / 4)}).to_csv(path, index=False)
+    train_cfg = compose_cfg(["data=file", f"data.source.path={path}", "data.source.target_columns=[y]", "data.window=8",
+                             "data.ets_baseline=false", "trainer.max_epochs=1", "model.net.hidden_size=8"])
+    trained = run_train(train_cfg)
+    moved = shutil.move(str(path), tmp_path / "moved.csv")
+    run = f"ckpt_path={train_cfg.paths.output_dir}"
+    with pytest.raises(UserError, match="file not found"):
+        evaluate_script.evaluate(compose_cfg([run], config_name="eval"))
+    report = evaluate_script.evaluate(compose_cfg([run, f"+data.source.path={moved}"], config_name="eval"))
+    assert report["metrics"]["test/rmse"] == pytest.approx(trained["test/rmse"], rel=1e-5)
+    with pytest.raises(UserError, match=r"\+data.source.paht: the run's data config has no such key"):
+        evaluate_script.evaluate(compose_cfg([run, f"+data.source.paht={moved}"], config_name="eval"))
+    with pytest.raises(UserError, match=r"evaluate.py does not use model; its keys are task_name, ckpt_path"):
+        evaluate_script.evaluate(compose_cfg([run, "+model.net.hidden_size=4"], config_name="eval"))

@@ -74,6 +74,28 @@ def check_config(cfg: DictConfig) -> None:
 
 
 EVAL_SPLITS = ("test", "val")
+# conf/eval.yaml's top-level keys (tests/test_configs.py keeps this list equal to it) and +data
+EVAL_KEYS = ("task_name", "ckpt_path", "split", "batch_size", "latency", "trainer", "hardware", "paths", "data")
+
+
+def override_run_data(run_cfg: DictConfig, given: Any) -> None:
+    """``+data.<key>=<value>`` given to evaluate.py, set on the run's data config: a data file that moved,
+    or another file of the same columns. Keys the run's data config does not have are refused."""
+    from omegaconf import OmegaConf
+
+    if not given:
+        return
+    for key, value in _leaves(OmegaConf.to_container(given, resolve=True)):
+        if OmegaConf.select(run_cfg.data, key, default="<absent>") == "<absent>":
+            raise UserError(f"+data.{key}: the run's data config has no such key; evaluate.py can change what it has "
+                            "(e.g. +data.source.path=<file> for a data file that moved)")
+        OmegaConf.update(run_cfg.data, key, value, merge=False)
+
+
+def _leaves(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if not isinstance(tree, dict):
+        return [(prefix, tree)]
+    return [leaf for key, value in tree.items() for leaf in _leaves(value, f"{prefix}{key}" if not prefix else f"{prefix}.{key}")]
 
 
 def check_eval_config(cfg: DictConfig) -> None:
@@ -83,5 +105,9 @@ def check_eval_config(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
         raise UserError("ckpt_path is required: python evaluate.py ckpt_path=<run folder or .ckpt file> "
                         "(run folders are under outputs/train/runs/)")
+    unknown = sorted(set(cfg) - set(EVAL_KEYS) - {"hydra"})  # hydra: in configs composed by tests
+    if unknown:  # added with +: nothing would read them
+        raise UserError(f"evaluate.py does not use {', '.join(unknown)}; its keys are {', '.join(EVAL_KEYS)} (the "
+                        "model and data come from the run's own config; +data.<key>=... changes the run's data)")
     if cfg.split not in EVAL_SPLITS:
         raise UserError(f"split={cfg.split!r} is not one of {', '.join(EVAL_SPLITS)}; e.g. split=val")
