@@ -46,7 +46,7 @@ def test_an_inferred_season_that_does_not_fit_falls_back_to_none_with_one_warnin
     assert dm.season_length is None
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1
-    assert "season length 52 inferred for series does not fit" in warnings[0]
+    assert "season length 52, the source's own for 'series', does not fit" in warnings[0]
     assert "the training split has 70" in warnings[0] and "data.season_length=<steps>" in warnings[0]
     assert "seasonal_naive" not in dm.baseline_forecasts("test")
     # without ETS two cycles suffice: 52 still does not fit, a monthly 12 does

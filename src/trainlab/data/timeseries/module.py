@@ -136,6 +136,8 @@ class TimeSeriesDataModule(SplitDataModule):
                 self.missing, self.max_gap)
             self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
                                      table.season_length)
+            # SeriesTable.frequency (the time column's pandas alias) comes with sources.py's change
+            # that adds it; until then the hint lists the usual seasons of every frequency
             self._season = self._resolve_season(self.table, getattr(table, "frequency", None))
         return self.table
 
@@ -154,7 +156,7 @@ class TimeSeriesDataModule(SplitDataModule):
         train_end, _ = self._split_rows(table.targets.shape[0])
         need = self._season_rows(season)
         if train_end < need:
-            log.warning("season length %d inferred for %s does not fit: it needs %d training rows%s, the training "
+            log.warning("season length %d, the source's own for '%s', does not fit: it needs %d training rows%s, the training "
                         "split has %d; going on without a season (%s); give data.season_length=<steps> that fits, "
                         "or 0 to say none", season, table.name, need, " for the ETS baseline" if self.ets_baseline
                         else " (two cycles)", train_end, no_season)
