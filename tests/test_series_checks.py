@@ -133,8 +133,8 @@ def test_a_resume_on_a_file_that_changed_is_refused_and_evaluation_warns(tmp_pat
 
     series_csv(tmp_path, 160, "MS", "2000-01-01")  # the file grew by 60 rows
     with pytest.raises(UserError, match=r"was trained on other data: the data now differ \(rows 100 -> 160; "
-                                        r"training statistics feature_mean, feature_std, target_mean, target_std\); train a new run .* or "
-                                        r"restore the original data"):
+                                        r"training statistics feature_mean, feature_std, target_mean, target_std\); "
+                                        r"train a new run .* or restore the original data"):
         run_train(compose_cfg(file_run(path, "trainer.max_epochs=2", f"ckpt_path={run_dir}")))
     with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
         model, datamodule = restore(first, saved, str(ckpt))

@@ -146,7 +146,8 @@ def _saved_config(folder: Any) -> Optional[DictConfig]:
 def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
     """Refuse a resume that cannot continue this run: the checkpoint's tensors don't fit this model
     (another model or size; the message says which config keys differ from the checkpoint's own run),
-    it belongs to another dataset or the data changed since (rows, training statistics), or it has already trained ``trainer.max_epochs`` epochs."""
+    it belongs to another dataset or the data changed since (rows, training statistics), or it has
+    already trained ``trainer.max_epochs`` epochs."""
     if not ckpt_path:
         return
     from pathlib import Path

@@ -156,10 +156,10 @@ class TimeSeriesDataModule(SplitDataModule):
         train_end, _ = self._split_rows(table.targets.shape[0])
         need = self._season_rows(season)
         if train_end < need:
-            log.warning("season length %d, the source's own for '%s', does not fit: it needs %d training rows%s, the training "
-                        "split has %d; going on without a season (%s); give data.season_length=<steps> that fits, "
-                        "or 0 to say none", season, table.name, need, " for the ETS baseline" if self.ets_baseline
-                        else " (two cycles)", train_end, no_season)
+            log.warning("season length %d, the source's own for '%s', does not fit: it needs %d training rows%s, "
+                        "the training split has %d; going on without a season (%s); give "
+                        "data.season_length=<steps> that fits, or 0 to say none", season, table.name, need,
+                        " for the ETS baseline" if self.ets_baseline else " (two cycles)", train_end, no_season)
             return None
         return season
 
