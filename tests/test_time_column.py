@@ -27,6 +27,7 @@ def load(tmp_path, times, values=None, **kwargs):
 def test_season_inferred_only_when_unambiguous(freq, season):
     grid = date_grid(pd.Series(pd.date_range("2000-01-31", periods=30, freq=freq)))
     assert grid.season_length == season and list(grid.positions) == list(range(30))  # hourly: 24 or 168? daily: 7 or 365?
+    assert grid.frequency == {"ME": "MS", "QS": "3MS", "W-SUN": "7D", "YS": "12MS"}.get(freq, freq)  # for the hint
 
 
 def test_day_first_dates_are_read_day_first_for_every_row(tmp_path):

@@ -93,8 +93,25 @@ class SplitDataModule(pl.LightningDataModule):
         return self._eval_loader("test")
 
     # -- checkpointed state ------------------------------------------------------------------
-    def state_dict(self) -> dict[str, list[float]]:
-        return {k: np.asarray(v).tolist() for k, v in self.stats.items()}
+    def fingerprint(self) -> dict[str, Any]:
+        """Facts of the data besides the statistics (a subclass's row count ...), saved in every
+        checkpoint so that a resume or evaluation can tell whether it sees the same data."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**{k: np.asarray(v).tolist() for k, v in self.stats.items()}, **self.fingerprint()}
+
+    def data_differences(self, state: dict[str, Any]) -> list[str]:
+        """What differs between the data here and those a checkpoint's ``state`` was saved from:
+        ``rows 100 -> 160``, ``training statistics feature_mean``; empty when they agree (or the
+        checkpoint holds nothing to compare). Call it before ``load_state_dict``: the statistics
+        compared are the ones fit on this data."""
+        self.setup("fit")
+        found = [f"{k} {state[k]} -> {v}" for k, v in self.fingerprint().items() if k in state and state[k] != v]
+        stats = [k for k in self.STATS if k in state and k in self.stats and not _close(state[k], self.stats[k])]
+        if stats:
+            found.append(f"training statistics {', '.join(stats)}")
+        return found
 
     def load_state_dict(self, state_dict: dict[str, list[float]]) -> None:
         missing = [k for k in self.STATS if k not in state_dict]
@@ -106,3 +123,9 @@ class SplitDataModule(pl.LightningDataModule):
 
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
+
+
+def _close(saved: Any, fitted: Any) -> bool:
+    """Saved and freshly fitted statistics agree (same shape, equal up to float rounding)."""
+    a, b = np.asarray(saved, dtype=np.float64), np.asarray(fitted, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=True))

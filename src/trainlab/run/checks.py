@@ -1,7 +1,7 @@
 """Checks that need the built model, data and trainer, made before the first training step.
 
 :func:`check_resume` compares a checkpoint with the model about to resume from it (another model,
-size or dataset; no epochs left to train). :class:`FitChecks` runs at ``on_fit_start``, when the
+size or dataset, data changed since; no epochs left to train). :class:`FitChecks` runs at ``on_fit_start``, when the
 data are split and the trainer knows its settings: every monitored metric must be one the task
 module logs, validation must run where a metric of it is watched, and ``val_check_interval`` must
 fit into an epoch. Each failure is one :class:`UserError` line, raised before anything is trained.
@@ -146,7 +146,8 @@ def _saved_config(folder: Any) -> Optional[DictConfig]:
 def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
     """Refuse a resume that cannot continue this run: the checkpoint's tensors don't fit this model
     (another model or size; the message says which config keys differ from the checkpoint's own run),
-    it belongs to another dataset, or it has already trained ``trainer.max_epochs`` epochs."""
+    it belongs to another dataset or the data changed since (rows, training statistics), or it has
+    already trained ``trainer.max_epochs`` epochs."""
     if not ckpt_path:
         return
     from pathlib import Path
@@ -176,6 +177,10 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
         raise UserError(f"ckpt_path={ckpt_path} was trained on other data "
                         f"({'; '.join(data_differs[:4]) or 'no ' + data_key + ' state in it'}); resume with that "
                         "run's data, or leave ckpt_path out to start afresh")
+    changed = datamodule.data_differences(ckpt[data_key]) if data_key in ckpt else []
+    if changed:
+        raise UserError(f"ckpt_path={ckpt_path} was trained on other data: the data now differ ({'; '.join(changed)}); "
+                        "train a new run on them (leave ckpt_path out), or restore the original data to resume")
     done = completed_epochs(ckpt)
     max_epochs = cfg.trainer.max_epochs
     if max_epochs is not None and max_epochs != -1 and max_epochs <= done:

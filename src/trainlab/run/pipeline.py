@@ -12,6 +12,7 @@ functions, so a change in how a run is put together is made once.
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -25,6 +26,8 @@ from trainlab.config.instantiate import build
 from trainlab.config.schemas import check_trainer
 from trainlab.run.console import route_lightning_logs
 from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -179,6 +182,10 @@ def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str) -> tuple[
     datamodule = build_data(run_cfg)
     state = ckpt.get(type(datamodule).__qualname__)
     if state is not None:
+        changed = datamodule.data_differences(state)
+        if changed:  # evaluating on new data is legitimate, but should not pass for the run's own
+            log.warning("the data differ from those '%s' was trained on (%s); it is evaluated on them with its "
+                        "training scaling", ckpt_name, "; ".join(changed))
         datamodule.load_state_dict(state)
     model = build(run_cfg.model, "model", net=build_net(run_cfg, datamodule), optimizer=None, scheduler=None,
                   **datamodule.model_kwargs())

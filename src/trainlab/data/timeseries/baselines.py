@@ -47,6 +47,29 @@ def ets_min_rows(season: Optional[int]) -> int:
     return 2 * season + 10 if season else 10
 
 
+def check_ets_rows(train_end: int, season: Optional[int]) -> None:
+    """One line naming the keys when ``train_end`` training rows are too few for the ETS fit."""
+    if train_end < ets_min_rows(season):
+        raise UserError(
+            f"the ETS baseline needs at least {ets_min_rows(season)} training rows"
+            f"{f' with data.season_length={season}' if season else ''}, the training split has "
+            f"{train_end}: give more rows, lower data.val_fraction/test_fraction"
+            f"{', a shorter data.season_length (0: none)' if season else ''} or set data.ets_baseline=false")
+
+
+def check_cache_dir(cache_dir: str) -> None:
+    """``data.baseline_cache`` must be a folder this process can create or write in (checked before
+    training: the ETS fits are cached after it)."""
+    path = Path(cache_dir)
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"data.baseline_cache={cache_dir}: '{existing}' is a file, not a folder; give a folder "
+                        "(it is created) or null to not cache the ETS fits")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"data.baseline_cache={cache_dir}: '{existing}' is not writable; give a folder you can "
+                        "write in, or null to not cache the ETS fits")
+
+
 def fit_ets_states(series: np.ndarray, train_end: int, season: Optional[int]) -> tuple[np.ndarray, float]:
     """Fit on series[:train_end], filter the whole 1-D series: (states (rows, 3), phi).
 
@@ -105,12 +128,7 @@ def forecasts(series: np.ndarray, train_end: int, origins: np.ndarray, offsets: 
     if season:
         out["seasonal_naive"] = seasonal_naive(series, origins, offsets, season)
     if ets:
-        if train_end < ets_min_rows(season):
-            raise UserError(
-                f"the ETS baseline needs at least {ets_min_rows(season)} training rows"
-                f"{f' with data.season_length={season}' if season else ''}, the training split has "
-                f"{train_end}: give more rows, lower data.val_fraction/test_fraction"
-                f"{', a shorter data.season_length' if season else ''} or set data.ets_baseline=false")
+        check_ets_rows(train_end, season)
         fits = cached_ets(series, train_end, season, cache_dir)
         out["ets"] = np.stack([ets_forecast(s, phi, origins, offsets, season) for s, phi in fits], axis=-1)
     return out

@@ -20,6 +20,21 @@ from trainlab.metrics.regression import zero_target_warning
 
 log = logging.getLogger(__name__)
 
+# What to suggest for data.season_length when a time column's frequency (pandas offset alias, its
+# letters) has no single obvious cycle; the frequencies with one are inferred by the source.
+SEASON_HINTS = {"D": "7 for a weekly cycle in daily data, 365 for a yearly one",
+                "B": "5 for a weekly cycle in business-day data",
+                "h": "24 for a daily cycle in hourly data, 168 for a weekly one",
+                "H": "24 for a daily cycle in hourly data, 168 for a weekly one",
+                "min": "60 for an hourly cycle in minute data, 1440 for a daily one",
+                "T": "60 for an hourly cycle in minute data, 1440 for a daily one"}
+
+
+def season_hint(frequency: Optional[str]) -> str:
+    """Season lengths that suit a time column's frequency (``"h"``, ``"15min"``, ``"D"``; None: unknown)."""
+    base = (frequency or "").split("-")[0].lstrip("0123456789")
+    return SEASON_HINTS.get(base, "the steps of one cycle: 7 for daily data with a weekly cycle, 24 or 168 for "
+                                  "hourly data, 12 for monthly")
 
 
 class TimeSeriesDataModule(SplitDataModule):
@@ -49,8 +64,10 @@ class TimeSeriesDataModule(SplitDataModule):
             that are different quantities (the seed's two files). The constructor's default is the
             old behaviour, so configs saved before the key existed rebuild their runs unchanged.
         season_length: steps per seasonal cycle for the seasonal naive and ETS baselines and for
-            MASE; null takes the source's (its nature or its time column's frequency, where that
-            is unambiguous), and no seasonal baseline runs when neither knows one.
+            MASE; 0: none (no seasonal baseline, MASE by the one-step naive); null takes the
+            source's (its nature or its time column's frequency, where that is unambiguous) when it
+            fits the training rows, and none, with a warning saying why, when it does not. A season
+            given here that does not fit is refused.
         missing: "interpolate" (gaps of up to ``max_gap`` rows filled linearly, windows touching
             longer gaps dropped), "drop" (windows touching any gap dropped) or "refuse".
         max_gap: longest gap, in rows, that "interpolate" fills.
@@ -86,15 +103,19 @@ class TimeSeriesDataModule(SplitDataModule):
     ):
         super().__init__(batch_size, val_batch_multiplier, val_fraction, test_fraction, seed, "rows",
                          window=(window, 1), horizon=(horizon, 1), stride=(stride, 1), steps=(steps, 1))
-        if season_length is not None and season_length < 2:
-            raise UserError(f"data.season_length={season_length} must be at least 2 (null: none or from the data)")
+        if season_length is not None and season_length != 0 and season_length < 2:
+            raise UserError(f"data.season_length={season_length} must be at least 2 (0: no season; null: the "
+                            "data's own, where it knows one that fits)")
         check_policy(missing, max_gap)
+        if ets_baseline and baseline_cache:
+            baselines.check_cache_dir(baseline_cache)
         self.source = source
         self.window, self.horizon, self.stride, self.steps = window, horizon, stride, steps
         self.scale_targets, self.target_inputs = scale_targets, target_inputs
         self.missing, self.max_gap, self.given_season = missing, max_gap, season_length
         self.ets_baseline, self.baseline_cache = ets_baseline, baseline_cache
         self.table: Optional[SeriesTable] = None
+        self._season: Optional[int] = None  # the season in use, resolved by load()
         self.bad_rows: Optional[np.ndarray] = None  # rows still missing a value after the policy
         self.stats: dict[str, np.ndarray] = {}
         self.datasets: dict[str, WindowDataset] = {}
@@ -115,17 +136,40 @@ class TimeSeriesDataModule(SplitDataModule):
                 table.features, table.targets, [*table.feature_names, *table.target_names], f"data {table.name}",
                 self.missing, self.max_gap)
             self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
-                                     table.season_length)
+                                     table.season_length, table.frequency)
             train_end, _ = self._split_rows(rows)  # MAPE and AAA are reported on the rows after training's
             zeros = zero_target_warning(targets[train_end:], table.target_names,
                                         f"the validation and test rows of '{table.name}'")
             if zeros:
                 log.warning(zeros)
-            if self.season_length is None:
-                log.info("no season length for %s (data.season_length=null, none known from the source or its "
-                         "time column): no seasonal naive baseline, MASE scaled by the one-step naive; give "
-                         "data.season_length (e.g. 24 for hourly data with a daily cycle) to add them", table.name)
+            self._season = self._resolve_season(self.table, table.frequency)
         return self.table
+
+    def _resolve_season(self, table: SeriesTable, frequency: Optional[str]) -> Optional[int]:
+        """The season in use: the one given (0: none), else the source's where it fits the training
+        rows; an inferred one that does not fit falls back to none with one warning."""
+        if self.given_season is not None:
+            return self.given_season or None
+        season = table.season_length
+        no_season = "no seasonal naive baseline, MASE scaled by the one-step naive"
+        if season is None:
+            log.info("no season length for %s (data.season_length=null, none known from the source or its time "
+                     "column): %s; give data.season_length (%s) to add them", table.name, no_season,
+                     season_hint(frequency))
+            return None
+        train_end, _ = self._split_rows(table.targets.shape[0])
+        need = self._season_rows(season)
+        if train_end < need:
+            log.warning("season length %d, the source's own for '%s', does not fit: it needs %d training rows%s, "
+                        "the training split has %d; going on without a season (%s); give "
+                        "data.season_length=<steps> that fits, or 0 to say none", season, table.name, need,
+                        " for the ETS baseline" if self.ets_baseline else " (two cycles)", train_end, no_season)
+            return None
+        return season
+
+    def _season_rows(self, season: int) -> int:
+        """Training rows a season needs: two cycles, and the ETS baseline's minimum when it runs."""
+        return baselines.ets_min_rows(season) if self.ets_baseline else 2 * season
 
     @property
     def input_names(self) -> list[str]:
@@ -145,7 +189,9 @@ class TimeSeriesDataModule(SplitDataModule):
 
     @property
     def season_length(self) -> Optional[int]:
-        return self.given_season or self.load().season_length
+        """Steps per seasonal cycle in use (None: no season); see the class docstring."""
+        self.load()
+        return self._season
 
     @property
     def dims(self) -> dict[str, int]:
@@ -202,7 +248,10 @@ class TimeSeriesDataModule(SplitDataModule):
         season = self.season_length
         if season and 2 * season > train_end:
             raise UserError(f"data.season_length={season} needs two cycles ({2 * season} rows) in the {train_end} "
-                            f"training rows of '{self.table.name}'; give a shorter season, null, or more data")
+                            f"training rows of '{self.table.name}'; give a shorter season, 0 (none), null (the "
+                            "data's own where it fits), or more data")
+        if self.ets_baseline:
+            baselines.check_ets_rows(train_end, season)
 
     def setup(self, stage: Optional[str] = None) -> None:
         if not self.datasets:
@@ -254,6 +303,9 @@ class TimeSeriesDataModule(SplitDataModule):
         return self.batched_loader(self.datasets[split], train=False)
 
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
+    def fingerprint(self) -> dict[str, int]:
+        return {"rows": int(self.load().targets.shape[0])}
+
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         self.stats = stats
         if self.datasets:  # Lightning restores state after setup(): rescale with these statistics

@@ -15,7 +15,8 @@ import numpy as np
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.times import sort_by_time
 
-_READABLE = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
+_READABLE = ".csv, .parquet or .npy"
+_READABLE_IN_FULL = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
 CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ class SeriesTable:
     """Rows in time order. features: (rows, num_features), possibly no columns; targets: (rows,
     num_targets). Missing values are NaN (the data module's ``missing`` policy deals with them).
     ``season_length``: steps per seasonal cycle when the source knows it (from its nature or the
-    time column's frequency), else None."""
+    time column's frequency), else None; ``frequency``: the time column's step, where it has one."""
 
     features: np.ndarray
     targets: np.ndarray
@@ -33,6 +34,7 @@ class SeriesTable:
     target_names: list[str]
     name: str
     season_length: Optional[int] = None
+    frequency: Optional[str] = None  # the time column's step as a pandas alias ("D", "h", "15min", "B", "MS")
 
     def __post_init__(self) -> None:
         if self.features.shape[0] != self.targets.shape[0]:
@@ -150,7 +152,7 @@ def read_frame(path: str, key: str):
         raise
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise UserError(f"{key}: cannot read '{path}' as {suffix[1:]}: {exc}") from exc
-    raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE}")
+    raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE_IN_FULL}")
 
 
 def _read_csv(path: Path) -> tuple[Any, list[str]]:
@@ -327,9 +329,10 @@ class TableFile:
     def load(self) -> SeriesTable:
         frame = read_frame(self.path, "data.source.path")
         target_frame = frame if self.target_path is None else read_frame(self.target_path, "data.source.target_path")
-        season = None
+        season = frequency = None
         if self.time_column is not None:
-            frame, season = sort_by_time(frame, self.time_column, self.path, self.time_format)
+            frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format)
+            season, frequency = (grid.season_length, grid.frequency) if grid else (None, None)
             if self.target_path is not None:
                 target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path, self.time_format)
             else:
@@ -347,4 +350,4 @@ class TableFile:
         targets = numeric_columns(target_frame, self.target_columns, self.target_path or self.path, "target",
                                   allow_missing=True)
         return SeriesTable(features, targets, feature_columns, self.target_columns, Path(self.path).stem,
-                           season_length=season)
+                           season_length=season, frequency=frequency)

@@ -31,13 +31,15 @@ class Grid:
     """Where each sorted row sits on the column's regular step: ``positions[i]`` (0 for the first)."""
 
     positions: np.ndarray
-    step: str  # in words, for log lines: "1 day", "1 month", "3600 s" ...
+    step: str  # in words, for log lines: "1 day", "1 month", "0 days 00:15:00" ...
     season_length: Optional[int]
+    frequency: Optional[str] = None  # a pandas offset alias: "D", "h", "15min", "B", "MS", "3MS" ...
 
 
-def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] = None) -> tuple[Any, Optional[int]]:
+def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] = None) -> tuple[Any, Optional[Grid]]:
     """Rows sorted by ``column`` (numbers or dates), which is then dropped, with missing steps added as
-    empty rows; also the season length the step implies. Every problem is one line naming the fix."""
+    empty rows; also the column's regular step (its season length and frequency), or None. Every
+    problem is one line naming the fix."""
     import pandas as pd
 
     if column not in frame.columns:
@@ -76,7 +78,7 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
                  raw.iloc[order[starts[0]]])
         rows.index = grid.positions
         rows = rows.reindex(range(size))
-    return rows, grid.season_length
+    return rows, grid
 
 
 def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
@@ -151,10 +153,10 @@ def date_grid(times: Any) -> Optional[Grid]:
         step_ns = int(_most_common(np.diff(ns)))
         if step_ns == DAY_NS and _business_days(times):
             days = times.to_numpy().astype("datetime64[D]")
-            return Grid(np.busday_count(days[0], days).astype(np.int64), "1 business day", None)
+            return Grid(np.busday_count(days[0], days).astype(np.int64), "1 business day", None, "B")
         words = {DAY_NS: "1 day", 7 * DAY_NS: "1 week", 3_600 * 10**9: "1 hour", 60 * 10**9: "1 minute"}
         season = 52 if step_ns == 7 * DAY_NS else None
-        return Grid(fixed.positions, words.get(step_ns, str(pd.Timedelta(step_ns, unit="ns"))), season)
+        return Grid(fixed.positions, words.get(step_ns, str(pd.Timedelta(step_ns, unit="ns"))), season, _alias(step_ns))
     for freq, name, per_year in (("M", "month", 12), ("Q", "quarter", 4), ("Y", "year", 1)):
         ordinals = np.asarray(times.dt.to_period(freq).array.asi8)
         if len(np.unique(ordinals)) < len(ordinals):
@@ -163,8 +165,18 @@ def date_grid(times: Any) -> Optional[Grid]:
         if grid is not None:
             k = int(_most_common(np.diff(ordinals)))
             season = per_year // k if per_year % k == 0 and per_year // k > 1 else None
-            return Grid(grid.positions, f"{k} {name}{'s' if k > 1 else ''}", season)
+            alias = {"month": "MS", "quarter": "QS", "year": "YS"}[name]
+            return Grid(grid.positions, f"{k} {name}{'s' if k > 1 else ''}", season, f"{k if k > 1 else ''}{alias}")
     return None
+
+
+def _alias(step_ns: int) -> str:
+    """A fixed step as a pandas offset alias in its largest whole unit: "D", "7D", "h", "15min", "30s"."""
+    for unit_ns, name in ((DAY_NS, "D"), (3_600 * 10**9, "h"), (60 * 10**9, "min"), (10**9, "s")):
+        if step_ns % unit_ns == 0:
+            count = step_ns // unit_ns
+            return f"{count if count > 1 else ''}{name}"
+    return f"{step_ns}ns"
 
 
 def _business_days(times: Any) -> bool:

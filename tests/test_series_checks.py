@@ -1,0 +1,145 @@
+"""The time-series data checks a new user meets on their own CSV files: a season inferred from the
+dates that does not fit falls back to none (a given one is refused; 0 says none), every check that
+depends only on data and config runs before training, and a resume on changed data is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.conftest import TINY_ANY_DATA
+from trainlab.config.errors import UserError
+from trainlab.data.timeseries.module import TimeSeriesDataModule
+from trainlab.data.timeseries.sources import TableFile
+
+
+def series_csv(tmp_path: Path, rows: int, freq: str, start: str, name: str = "series.csv") -> str:
+    """A trending seasonal series y with its dates in a column ``time``."""
+    t = np.arange(rows)
+    y = 20 + 0.05 * t + 3 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 0.3, rows)
+    path = tmp_path / name
+    pd.DataFrame({"time": pd.date_range(start, periods=rows, freq=freq), "y": y}).to_csv(path, index=False)
+    return str(path)
+
+
+def data(path: str, **kwargs) -> TimeSeriesDataModule:
+    dm = TimeSeriesDataModule(TableFile(path, ["y"], time_column="time"),
+                              **{"window": 8, "target_inputs": True, **kwargs})
+    dm.setup("fit")
+    return dm
+
+
+def file_run(path: str, *extra: str) -> list[str]:
+    return [*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[y]",
+            "data.source.time_column=time", "data.target_inputs=true", "logger=none", *extra]
+
+
+# -- season -------------------------------------------------------------------------------------------
+def test_an_inferred_season_that_does_not_fit_falls_back_to_none_with_one_warning(tmp_path, caplog):
+    weekly = series_csv(tmp_path, 100, "W", "2020-01-05")  # season 52 from the dates, 70 training rows
+    with caplog.at_level("WARNING", logger="trainlab.data.timeseries.module"):
+        dm = data(weekly)
+    assert dm.season_length is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "season length 52, the source's own for 'series', does not fit" in warnings[0]
+    assert "the training split has 70" in warnings[0] and "data.season_length=<steps>" in warnings[0]
+    assert "seasonal_naive" not in dm.baseline_forecasts("test")
+    # without ETS two cycles suffice: 52 still does not fit, a monthly 12 does
+    assert data(weekly, ets_baseline=False).season_length is None
+    assert data(series_csv(tmp_path, 100, "MS", "2000-01-01", "m.csv"), ets_baseline=False).season_length == 12
+
+
+def test_a_given_season_that_does_not_fit_is_refused_and_zero_means_none(tmp_path):
+    weekly = series_csv(tmp_path, 100, "W", "2020-01-05")
+    with pytest.raises(UserError, match=r"data.season_length=52 needs two cycles \(104 rows\) in the 70 training "
+                                        r"rows of 'series'; give a shorter season, 0 \(none\)"):
+        data(weekly, season_length=52)
+    monthly = series_csv(tmp_path, 200, "MS", "2000-01-01", "m.csv")
+    assert data(monthly).season_length == 12  # inferred and fits
+    none = data(monthly, season_length=0)
+    assert none.season_length is None and "seasonal_naive" not in none.baseline_forecasts("test")
+    for bad in (1, -3):
+        with pytest.raises(UserError, match=rf"data.season_length={bad} must be at least 2 \(0: no season"):
+            data(monthly, season_length=bad)
+
+
+def test_the_season_hint_suits_the_frequency():
+    from trainlab.data.timeseries.module import season_hint
+
+    assert season_hint("D").startswith("7 for a weekly cycle in daily data")
+    assert season_hint("h").startswith("24 for a daily cycle in hourly data, 168")
+    assert season_hint("15min").startswith("60 for an hourly cycle")
+    assert "24 or 168 for hourly" in season_hint(None)
+
+
+def test_no_season_known_says_how_to_give_one(tmp_path, caplog):
+    daily = series_csv(tmp_path, 100, "D", "2020-01-01")  # 7 or 365? not inferred
+    with caplog.at_level("INFO", logger="trainlab.data.timeseries.module"):
+        assert data(daily).season_length is None
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("no season length"))
+    assert "give data.season_length (7 for a weekly cycle in daily data, 365 for a yearly one)" in line
+
+
+# -- checks before training ---------------------------------------------------------------------------
+def test_too_few_rows_for_ets_is_refused_before_anything_trains(tmp_path, compose_cfg, run_train):
+    monthly = series_csv(tmp_path, 40, "MS", "2000-01-01")  # 28 training rows
+    with pytest.raises(UserError, match=r"ETS baseline needs at least 34 training rows with data.season_length=12, "
+                                        r"the training split has 28: .*data.ets_baseline=false"):
+        data(monthly, window=6, season_length=12)
+    cfg = compose_cfg(file_run(monthly, "data.window=6", "data.season_length=12"))
+    with pytest.raises(UserError, match="ETS baseline needs at least 34"):
+        run_train(cfg)
+    assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()  # refused before the first step
+
+
+def test_the_reported_monthly_file_trains_to_its_test_result(tmp_path, compose_cfg, run_train):
+    # 40 monthly rows, data.window=6: the inferred 12 does not fit ETS, so the run goes on without it
+    cfg = compose_cfg(file_run(series_csv(tmp_path, 40, "MS", "2000-01-01"), "data.window=6", "trainer.max_epochs=1"))
+    metrics = run_train(cfg)
+    assert np.isfinite(metrics["test/rmse"]) and metrics["test/baseline_ets_rmse"] > 0
+    assert "test/baseline_seasonal_naive_rmse" not in metrics
+
+
+def test_a_baseline_cache_that_cannot_be_written_is_refused_at_once(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monthly = series_csv(tmp_path, 100, "MS", "2000-01-01")
+    with pytest.raises(UserError, match=r"data.baseline_cache=.*file/baselines: '.*file' is a file, not a folder"):
+        data(monthly, baseline_cache=str(blocker / "baselines"))
+    data(monthly, baseline_cache=str(blocker / "baselines"), ets_baseline=False)  # not used: not checked
+    assert data(monthly, baseline_cache=str(tmp_path / "new" / "cache")).season_length == 12
+
+
+# -- resume and evaluation on changed data ------------------------------------------------------------
+def test_a_resume_on_a_file_that_changed_is_refused_and_evaluation_warns(tmp_path, compose_cfg, run_train, caplog):
+    from trainlab.run.folder import load_checkpoint, resolve_checkpoint
+    from trainlab.run.pipeline import restore
+
+    path = series_csv(tmp_path, 100, "MS", "2000-01-01")
+    first = compose_cfg(file_run(path, "trainer.max_epochs=1"))
+    run_train(first)
+    run_dir = first.paths.output_dir
+    ckpt = resolve_checkpoint(run_dir)
+    saved = load_checkpoint(ckpt)
+    assert saved["TimeSeriesDataModule"]["rows"] == 100
+    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
+        restore(first, saved, str(ckpt))
+    assert not [r for r in caplog.records if "data differ" in r.getMessage()]  # the same file: no warning
+
+    series_csv(tmp_path, 160, "MS", "2000-01-01")  # the file grew by 60 rows
+    with pytest.raises(UserError, match=r"was trained on other data: the data now differ \(rows 100 -> 160; "
+                                        r"training statistics feature_mean, feature_std, target_mean, target_std\); "
+                                        r"train a new run .* or restore the original data"):
+        run_train(compose_cfg(file_run(path, "trainer.max_epochs=2", f"ckpt_path={run_dir}")))
+    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
+        model, datamodule = restore(first, saved, str(ckpt))
+    warned = [r.getMessage() for r in caplog.records if "data differ" in r.getMessage()]
+    assert len(warned) == 1 and "rows 100 -> 160" in warned[0]
+    for key in datamodule.STATS:  # evaluated with the training scaling
+        assert np.allclose(datamodule.stats[key], saved["TimeSeriesDataModule"][key])
+    assert torch.isfinite(next(iter(datamodule.test_dataloader()))[0]).all()
