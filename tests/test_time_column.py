@@ -161,3 +161,12 @@ def test_evaluate_reads_a_moved_data_file_and_refuses_keys_it_would_not_use(comp
         evaluate_script.evaluate(compose_cfg([run, f"+data.source.paht={moved}"], config_name="eval"))
     with pytest.raises(UserError, match=r"evaluate.py does not use model; its keys are task_name, ckpt_path"):
         evaluate_script.evaluate(compose_cfg([run, "+model.net.hidden_size=4"], config_name="eval"))
+
+
+def test_decimal_commas_in_a_comma_file_and_a_target_named_twice_are_explained(tmp_path):
+    path = tmp_path / "series.csv"
+    path.write_text("t,y\n" + "".join(f'{i},"{i},5"\n' for i in range(30)))
+    with pytest.raises(UserError, match=r"column 'y' .* not numeric \(row 0: '0,5'\); its numbers have decimal commas"):
+        TableFile(str(path), ["y"], time_column="t").load()
+    with pytest.raises(UserError, match=r"target_columns names \['y'\] more than once"):
+        TableFile(str(path), ["y", "y"])

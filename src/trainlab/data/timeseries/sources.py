@@ -6,6 +6,7 @@ Every source returns a :class:`SeriesTable`; the data module does the rest (spli
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -160,7 +161,6 @@ def _read_csv(path: Path) -> tuple[Any, list[str]]:
     name 'a' to 'a.1' without a word). The separator is sniffed among , ; tab and |; a file separated
     by something else than commas with digit,digit values has decimal commas (the European way)."""
     import csv
-    import re
 
     import pandas as pd
 
@@ -230,6 +230,9 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
                 fix += " (list the inputs, e.g. data.source.feature_columns=[a,b], or [] for none)"
             if _looks_like_times(frame[c]):
                 fix = f"if it is the time, set data.source.time_column={c}; else {fix}"
+            elif len(bad) and re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):
+                fix = ("its numbers have decimal commas inside a comma-separated file: save it with decimal points, "
+                       "or separated by semicolons (read with decimal commas)")
             raise UserError(f"column '{c}' in '{path}' is not numeric{example}; {fix}")
     block = frame[columns]
     values = block.to_numpy(dtype=np.float64)
@@ -315,6 +318,10 @@ class TableFile:
     ):
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
+        names = [str(target_columns)] if isinstance(target_columns, (str, int)) else [str(c) for c in target_columns]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise UserError(f"data.source.target_columns names {twice} more than once; list each target once")
         if time_format and not time_column:
             raise UserError(f"data.source.time_format='{time_format}' is set but data.source.time_column is null; "
                             "name the time column, or drop the format")
