@@ -282,7 +282,13 @@ def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_rec
     with pytest.raises(UserError, match=r"does not fit .*LSTMNet \(net.lstm.weight_ih_l0 \(64, 6\) in the checkpoint, "
                                         r"\(128, 6\) here.*the checkpoint's run had model.net.hidden_size: 16 -> 32"):
         run_train(compose_cfg([*base, "model.net.hidden_size=32", f"ckpt_path={run_dir}"]))
-    with pytest.raises(UserError, match=r"was trained on other data \(data.source.num_rows: 600 -> 700\)"):
+    with pytest.raises(UserError, match=r"was trained on other data \(data.source.num_rows: 600 -> 700"):
+        run_train(compose_cfg([*base, "data.source.num_rows=700", f"ckpt_path={run_dir}"]))
+    # a resume composes the config anew: the refusal says how the run was started (its overrides.yaml)
+    (Path(run_dir) / ".hydra").mkdir(exist_ok=True)
+    (Path(run_dir) / ".hydra" / "overrides.yaml").write_text("- data.source.num_rows=600\n- trainer.max_epochs=2\n")
+    with pytest.raises(UserError, match=r"600 -> 700; that run was started with: data.source.num_rows=600: repeat "
+                                        r"them after ckpt_path="):
         run_train(compose_cfg([*base, "data.source.num_rows=700", f"ckpt_path={run_dir}"]))
     with pytest.raises(UserError, match=r"has already trained 2 epoch\(s\) and trainer.max_epochs=2, so nothing "
                                         r"would be trained; give more: epochs=12"):

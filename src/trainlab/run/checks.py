@@ -143,6 +143,17 @@ def _saved_config(folder: Any) -> Optional[DictConfig]:
         return None
 
 
+def _repeat_hint(folder: Any, ckpt_path: str) -> str:
+    """How the checkpoint's run was started, as a resume command: a resume composes the config anew,
+    so the run's own options must be given again."""
+    try:
+        given = [o for o in folder.overrides() if not o.split("=", 1)[0].lstrip("+~").startswith(
+            ("ckpt_path", "trainer.max_epochs", "epochs", "paths."))]
+    except UserError:
+        return ""
+    return f"; that run was started with: {' '.join(given) or '(no options)'}: repeat them after ckpt_path={ckpt_path}"
+
+
 def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
     """Refuse a resume that cannot continue this run: the checkpoint's tensors don't fit this model
     (another model or size; the message says which config keys differ from the checkpoint's own run),
@@ -155,9 +166,11 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     from trainlab.run.folder import RunFolder, load_checkpoint
 
     ckpt = load_checkpoint(Path(ckpt_path))
-    old_cfg = _saved_config(RunFolder.of_checkpoint(Path(ckpt_path)))
+    folder = RunFolder.of_checkpoint(Path(ckpt_path))
+    old_cfg = _saved_config(folder)
     differs = _config_differences(old_cfg, cfg, ("model", "data")) if old_cfg is not None else []
-    hint = f"; the checkpoint's run had {'; '.join(differs[:6])}" if differs else ""
+    repeat = _repeat_hint(folder, ckpt_path) if differs else ""
+    hint = f"; the checkpoint's run had {'; '.join(differs[:6])}{repeat}" if differs else ""
 
     own = model.state_dict()
     theirs = ckpt["state_dict"]
@@ -175,8 +188,8 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     other_data = [k for k in ckpt if k.endswith("DataModule") and k != data_key]
     if data_differs or (other_data and data_key not in ckpt):
         raise UserError(f"ckpt_path={ckpt_path} was trained on other data "
-                        f"({'; '.join(data_differs[:4]) or 'no ' + data_key + ' state in it'}); resume with that "
-                        "run's data, or leave ckpt_path out to start afresh")
+                        f"({'; '.join(data_differs[:4]) or 'no ' + data_key + ' state in it'}{repeat}); resume with "
+                        "that run's data, or leave ckpt_path out to start afresh")
     changed = datamodule.data_differences(ckpt[data_key]) if data_key in ckpt else []
     if changed:
         raise UserError(f"ckpt_path={ckpt_path} was trained on other data: the data now differ ({'; '.join(changed)}); "
