@@ -177,3 +177,19 @@ def test_a_run_far_from_zero_reports_as_without_the_offset_and_evaluates_val(com
     out_dir = Path(eval_cfg.paths.output_dir)
     assert not [k for k in json.loads((out_dir / "metrics.json").read_text()) if k.startswith("test/")]
     assert "test" not in (out_dir / "report.md").read_text().split("## Baselines")[1].split("## Inference")[0]
+
+
+def test_evaluate_reports_each_target_of_a_multi_target_series(compose_cfg, run_train, tmp_path):
+    """Pooled figures mix the targets' units (one around 10, one around 100): each gets its own."""
+    import evaluate as evaluate_script
+
+    rows = np.arange(300)
+    path = tmp_path / "two.csv"
+    pd.DataFrame({"y": 10 + np.sin(rows / 4), "z": 100 + 10 * np.cos(rows / 6)}).to_csv(path, index=False)
+    cfg = compose_cfg(["data=file", f"data.source.path={path}", "data.source.target_columns=[y,z]", "data.window=8",
+                       "data.ets_baseline=false", "trainer.max_epochs=1", "model.net.hidden_size=8"])
+    run_train(cfg)
+    report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}"], config_name="eval"))
+    y, z = report["test/y_rmse"], report["test/z_rmse"]
+    assert report["metrics"]["test/rmse"] == pytest.approx(np.sqrt((y**2 + z**2) / 2), rel=1e-4)
+    assert {"test/y_mase", "test/z_mase", "test/y_r2", "test/z_smape"} <= set(report)

@@ -46,6 +46,10 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
             step_scores = forecast_scores(pred[:, step : step + 1], true[:, step : step + 1], scale)
             extra.update({f"{split}/step{step + 1}_{k}": v for k, v in step_scores.items()
                           if k in ("rmse", "mase", "smape")})
+    if pred.shape[2] > 1:  # the pooled figures mix the targets' units: each target's own too
+        for j, name in enumerate(names):
+            own = forecast_scores(pred[:, :, j : j + 1], true[:, :, j : j + 1], np.asarray(scale)[j : j + 1])
+            extra.update({f"{split}/{name}_{k}": v for k, v in own.items() if k in ("rmse", "mase", "smape", "r2")})
     return {"plots": plots, "extra": extra}
 
 
