@@ -74,7 +74,7 @@ def check_config(cfg: DictConfig) -> None:
 
 
 EVAL_SPLITS = ("test", "val")
-# conf/eval.yaml's top-level keys (tests/test_configs.py keeps this list equal to it) and +data
+# conf/eval.yaml's top-level keys (tests/test_time_column.py keeps this list equal to it) and +data
 EVAL_KEYS = ("task_name", "ckpt_path", "split", "batch_size", "latency", "trainer", "hardware", "paths", "data")
 
 

@@ -162,9 +162,14 @@ def resources_problem(params: dict[str, Any], part: Partition) -> Optional[str]:
     return f"the job does not fit partition {part.name}: " + "; ".join(problems)
 
 
+def _signal_window(params: dict[str, Any]) -> tuple[float, float]:
+    """(time limit, signal delay) in seconds; a limit of 0 means none was given."""
+    return float(params.get("timeout_min") or 0) * 60, float(params.get("signal_delay_s") or 0)
+
+
 def signal_problem(params: dict[str, Any]) -> Optional[str]:
     """Why the stop signal would come before the job can run at all, or None."""
-    limit_s, delay_s = float(params.get("timeout_min") or 0) * 60, float(params.get("signal_delay_s") or 0)
+    limit_s, delay_s = _signal_window(params)
     if limit_s and delay_s >= limit_s:
         return (f"hydra.launcher.signal_delay_s={delay_s:g} is not shorter than hydra.launcher.timeout_min="
                 f"{params['timeout_min']} ({limit_s:g} s): the job would be told to stop as it starts; use a "
@@ -175,7 +180,7 @@ def signal_problem(params: dict[str, Any]) -> Optional[str]:
 def warn_early_signal(params: dict[str, Any]) -> None:
     """SLURM may send ``--signal`` up to 60 s before the time asked (sbatch(1)); a signal that arrives
     before Python has set its handlers ends the job without a checkpoint or a requeue."""
-    limit_s, delay_s = float(params.get("timeout_min") or 0) * 60, float(params.get("signal_delay_s") or 0)
+    limit_s, delay_s = _signal_window(params)
     if limit_s and limit_s - delay_s < EARLY_SIGNAL_S + STARTUP_S:
         log.warning("hydra.launcher.timeout_min=%g with signal_delay_s=%g leaves %g s before the stop signal, and "
                     "SLURM may send it up to %d s early: a job still starting then ends without a checkpoint or a "
@@ -189,8 +194,9 @@ def request_problem(launcher: DictConfig, config: DictConfig) -> Optional[str]:
     params = job_resources(OmegaConf.to_container(launcher, resolve=True), config)
     if params.get("requeue") not in REQUEUE_CHOICES:
         return f"hydra.launcher.requeue={params.get('requeue')} must be one of {', '.join(REQUEUE_CHOICES)}"
-    if signal_problem(params):
-        return signal_problem(params)
+    problem = signal_problem(params)
+    if problem:
+        return problem
     partition, missing = query_partition(str(params.get("partition")))
     return missing or (resources_problem(params, partition) if partition is not None else None)
 

@@ -318,6 +318,7 @@ class TableFile:
     ):
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
+        # one name without brackets (target_columns=load) is one column, not the letters of its name
         names = [str(target_columns)] if isinstance(target_columns, (str, int)) else [str(c) for c in target_columns]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
@@ -326,9 +327,7 @@ class TableFile:
             raise UserError(f"data.source.time_format='{time_format}' is set but data.source.time_column is null; "
                             "name the time column, or drop the format")
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
-        # one name without brackets (target_columns=load) is one column, not the letters of its name
-        self.target_columns = [str(target_columns)] if isinstance(target_columns, (str, int)) else \
-            [str(c) for c in target_columns]
+        self.target_columns = names
         if isinstance(feature_columns, (str, int)):
             feature_columns = [feature_columns]
         self.feature_columns = None if feature_columns is None else [str(c) for c in feature_columns]

@@ -127,8 +127,40 @@ def _attempt(text: Any, **how: Any) -> Any:
 
 
 def number_grid(values: np.ndarray) -> Optional[Grid]:
-    """Positions of sorted numeric times on their most common step, if every step is a multiple of it
-    (integer values, e.g. nanoseconds, are differenced exactly)."""
+    """Positions of sorted numeric times on their most common step, if every step is a multiple of it."""
+    found = _on_step(values)
+    return None if found is None else Grid(found[0], f"{found[1]:g}", None)
+
+
+def date_grid(times: Any) -> Optional[Grid]:
+    """Positions of sorted datetimes on a fixed interval, business days, or whole months, quarters or years."""
+    import pandas as pd
+
+    ns = times.to_numpy().astype("datetime64[ns]").astype(np.int64)
+    fixed = _on_step(ns)
+    if fixed is not None:
+        positions, step_ns = fixed[0], int(fixed[1])
+        if step_ns == DAY_NS and _business_days(times):
+            days = times.to_numpy().astype("datetime64[D]")
+            return Grid(np.busday_count(days[0], days).astype(np.int64), "1 business day", None, "B")
+        words = {DAY_NS: "1 day", 7 * DAY_NS: "1 week", 3_600 * 10**9: "1 hour", 60 * 10**9: "1 minute"}
+        season = 52 if step_ns == 7 * DAY_NS else None
+        return Grid(positions, words.get(step_ns, str(pd.Timedelta(step_ns, unit="ns"))), season, _alias(step_ns))
+    for freq, name, alias, per_year in (("M", "month", "MS", 12), ("Q", "quarter", "QS", 4), ("Y", "year", "YS", 1)):
+        ordinals = np.asarray(times.dt.to_period(freq).array.asi8)
+        if len(np.unique(ordinals)) < len(ordinals):
+            continue  # two rows in one period: not this step
+        found = _on_step(ordinals)
+        if found is not None:
+            k = int(found[1])
+            season = per_year // k if per_year % k == 0 and per_year // k > 1 else None
+            return Grid(found[0], f"{k} {name}{'s' if k > 1 else ''}", season, f"{k if k > 1 else ''}{alias}")
+    return None
+
+
+def _on_step(values: np.ndarray) -> Optional[tuple[np.ndarray, float]]:
+    """(positions, step) of sorted values on their most common step, when every step is a multiple of
+    it; None otherwise or for under 3 values. Integer values (nanoseconds) are differenced exactly."""
     if len(values) < 3:
         return None
     diffs = np.diff(values)
@@ -138,36 +170,7 @@ def number_grid(values: np.ndarray) -> Optional[Grid]:
     multiples = diffs / step
     if not np.allclose(multiples, np.round(multiples), rtol=0, atol=1e-6):
         return None
-    return Grid(np.concatenate([[0], np.cumsum(np.round(multiples))]).astype(np.int64), f"{step:g}", None)
-
-
-def date_grid(times: Any) -> Optional[Grid]:
-    """Positions of sorted datetimes on a fixed interval, business days, or whole months, quarters or years."""
-    import pandas as pd
-
-    if len(times) < 3:
-        return None
-    ns = times.to_numpy().astype("datetime64[ns]").astype(np.int64)
-    fixed = number_grid(ns)
-    if fixed is not None:
-        step_ns = int(_most_common(np.diff(ns)))
-        if step_ns == DAY_NS and _business_days(times):
-            days = times.to_numpy().astype("datetime64[D]")
-            return Grid(np.busday_count(days[0], days).astype(np.int64), "1 business day", None, "B")
-        words = {DAY_NS: "1 day", 7 * DAY_NS: "1 week", 3_600 * 10**9: "1 hour", 60 * 10**9: "1 minute"}
-        season = 52 if step_ns == 7 * DAY_NS else None
-        return Grid(fixed.positions, words.get(step_ns, str(pd.Timedelta(step_ns, unit="ns"))), season, _alias(step_ns))
-    for freq, name, per_year in (("M", "month", 12), ("Q", "quarter", 4), ("Y", "year", 1)):
-        ordinals = np.asarray(times.dt.to_period(freq).array.asi8)
-        if len(np.unique(ordinals)) < len(ordinals):
-            continue  # two rows in one period: not this step
-        grid = number_grid(ordinals)
-        if grid is not None:
-            k = int(_most_common(np.diff(ordinals)))
-            season = per_year // k if per_year % k == 0 and per_year // k > 1 else None
-            alias = {"month": "MS", "quarter": "QS", "year": "YS"}[name]
-            return Grid(grid.positions, f"{k} {name}{'s' if k > 1 else ''}", season, f"{k if k > 1 else ''}{alias}")
-    return None
+    return np.concatenate([[0], np.cumsum(np.round(multiples))]).astype(np.int64), step
 
 
 def _alias(step_ns: int) -> str:
