@@ -89,3 +89,20 @@ def test_weighted_mean_matches_the_weighted_average():
     for value, weight in [(1.0, 2), (4.0, 1), (2.5, torch.tensor(3.0))]:
         mean.update(torch.tensor(value), weight)
     assert float(mean.compute()) == pytest.approx((2 * 1.0 + 4.0 + 3 * 2.5) / 6)
+
+
+@pytest.mark.parametrize("overrides, expected", [([], "NoProfiler"), (["trainer.profiler=simple"], "SimpleProfiler"),
+                                                 (["debug=profiler"], "SimpleProfiler")])
+def test_the_per_hook_profiler_is_free_unless_one_is_asked_for(compose_cfg, overrides, expected):
+    """Lightning enters ``trainer.profiler.profile(name)`` around every hook of every callback (~200
+    times a step): with none asked for, the run gets NoProfiler; a profiler the user names is kept."""
+    from trainlab.run.pipeline import assemble
+    from trainlab.run.profiling import NoProfiler
+
+    trainer = assemble(compose_cfg(["data.source.num_rows=600", *overrides])).trainer
+    assert type(trainer.profiler).__name__ == expected
+    if expected == "NoProfiler":
+        with trainer.profiler.profile("[Callback]x.on_train_batch_end") as entered:
+            assert entered is None
+        assert trainer.profiler.profile("a") is trainer.profiler.profile("b")  # one shared context, nothing built
+        assert isinstance(trainer.profiler, NoProfiler) and trainer.profiler.summary() == ""

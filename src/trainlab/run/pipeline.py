@@ -123,11 +123,17 @@ def save_resolved_config(cfg: DictConfig, output_dir: str | Path) -> dict[str, A
 def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Sequence[Any] = (), **overrides: Any):
     """The Lightning Trainer of ``conf/trainer``, with atomic checkpoint writes; ``overrides`` replace
     config keys for uses other than training (evaluation runs without logger or checkpoints)."""
+    from lightning.pytorch.profilers import PassThroughProfiler
+
     from trainlab.run.checkpoint_io import AtomicCheckpointIO
     from trainlab.run.preemption import cluster_plugins
+    from trainlab.run.profiling import NoProfiler
 
-    return build(cfg.trainer, "trainer", callbacks=list(callbacks), logger=list(loggers) or False,
-                 plugins=[AtomicCheckpointIO(), *cluster_plugins()], **overrides)
+    trainer = build(cfg.trainer, "trainer", callbacks=list(callbacks), logger=list(loggers) or False,
+                    plugins=[AtomicCheckpointIO(), *cluster_plugins()], **overrides)
+    if type(trainer.profiler) is PassThroughProfiler:  # none asked for: the same, minus its cost per hook
+        trainer.profiler = NoProfiler()  # (set here: conf/trainer's profiler key takes a name, not an object)
+    return trainer
 
 
 def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Optional[str] = None) -> Run:
