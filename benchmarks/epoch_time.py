@@ -13,10 +13,14 @@ learning rate), seed and number of torch threads, in this one process:
 * plain: a loop of ``zero_grad / backward / step`` over the training loader, then the mean MSE over
   the validation loader under ``torch.no_grad()``.
 
-The two alternate (lightning, plain, lightning, plain, ...) for ``--repeats`` rounds so that drift in
-the machine's load hits both alike; each run trains ``--epochs`` timed epochs after one warm-up epoch,
-which is discarded. The summary is the median over all timed epochs of each side; the target is
-lightning / plain <= 1.10.
+The two alternate epoch by epoch (``--pairing epoch``, the default): in each of ``--repeats`` rounds a
+Lightning run trains ``--epochs`` timed epochs after one warm-up epoch, and after each of its epochs
+(at ``on_train_epoch_end``, outside both timed windows) the plain loop trains one epoch of its own
+model, so that the two epochs of a pair are a second apart and drift in a shared machine's load hits
+both alike; warm-up epochs are discarded. The summary is the median of the per-pair ratios (and of
+each side's epochs); the target is lightning / plain <= 1.10. ``--pairing run`` alternates whole runs
+instead (lightning, plain, lightning, ...), as the script did before: on a machine whose speed drifts
+within seconds its rounds spread more.
 
 Run: ``make bench`` (this script, then benchmarks/startup.py), or
 ``.venv/bin/python benchmarks/epoch_time.py --repeats 3 --epochs 3 --threads 2 --model lstm``.
@@ -86,6 +90,71 @@ class EpochTimer(pl.Callback):
         self._close_whole_epoch(clock())
         self._start = None
 
+    def exclude(self, seconds: float) -> None:
+        """Take ``seconds`` (the interleaved plain epoch's) out of the current whole epoch."""
+        if self._start is not None:
+            self._start += seconds
+
+
+class PlainLoop:
+    """The same model (the task module's forward: window scaling and net), data and optimizer, trained
+    by a bare PyTorch loop, one epoch per :meth:`epoch` call.
+
+    ``device``: where the net and each batch go (benchmarks/gpu_check.py passes "cuda"); an epoch's
+    time ends after a synchronisation there, so queued GPU work is counted.
+    """
+
+    def __init__(self, cfg: DictConfig, threads: int, device: str = "cpu"):
+        torch.set_num_threads(threads)
+        torch.manual_seed(cfg.seed)  # before building, as train.py seeds before it instantiates
+        # the task module's forward (window scaling around the net) and criterion, without its loop,
+        # hooks, metrics and logging: what Lightning adds is what the ratio measures
+        model, datamodule = build_model_and_data(cfg)
+        self.net, self.device = model.to(device), device
+        datamodule.setup("fit")
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.optimizer.lr)
+        self.criterion = model.criterion
+        self.train_loader, self.val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
+        self.epochs_done, self.val_loss = 0, float("nan")
+
+    def epoch(self) -> float:
+        """Train one epoch and validate; returns its time by the chosen clock."""
+        net, device = self.net, self.device
+        start = clock()
+        # Lightning calls set_epoch on the sampler; without it every epoch would see one order
+        if hasattr(self.train_loader.sampler, "set_epoch"):
+            self.train_loader.sampler.set_epoch(self.epochs_done)
+        net.train()
+        for x, y in self.train_loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            self.optimizer.zero_grad()
+            self.criterion(net(x), y).backward()
+            self.optimizer.step()
+        net.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, y in self.val_loader:
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                total += self.criterion(net(x), y).item() * len(x)
+                count += len(x)
+        self.val_loss = total / count
+        if device != "cpu":
+            torch.cuda.synchronize()
+        self.epochs_done += 1
+        return clock() - start
+
+
+class Interleaved(pl.Callback):
+    """Runs one plain epoch after each Lightning epoch (outside the timer's windows)."""
+
+    def __init__(self, plain: PlainLoop, timer: EpochTimer):
+        self.plain, self.timer, self.seconds = plain, timer, []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        seconds = self.plain.epoch()
+        self.seconds.append(seconds)
+        self.timer.exclude(seconds)
+
 
 @dataclass
 class Round:
@@ -123,48 +192,20 @@ def run_lightning(cfg: DictConfig) -> tuple[EpochTimer, float]:
 
 
 def run_plain(cfg: DictConfig, epochs: int, threads: int, device: str = "cpu") -> tuple[list[float], float]:
-    """The same model (the task module's forward: window scaling and net), data and optimizer, trained
-    by a bare PyTorch loop; returns epoch times, val loss.
+    """``epochs`` epochs of :class:`PlainLoop` in a row; returns epoch times, val loss."""
+    plain = PlainLoop(cfg, threads, device)
+    seconds = [plain.epoch() for _ in range(epochs)]
+    return seconds, plain.val_loss
 
-    ``device``: where the net and each batch go (benchmarks/gpu_check.py passes "cuda"); an epoch's
-    time ends after a synchronisation there, so queued GPU work is counted.
-    """
-    torch.set_num_threads(threads)
-    torch.manual_seed(cfg.seed)  # before building, as train.py seeds before it instantiates
-    # the task module's forward (window scaling around the net) and criterion, without its loop,
-    # hooks, metrics and logging: what Lightning adds is what the ratio measures
-    model, datamodule = build_model_and_data(cfg)
-    net = model.to(device)
-    datamodule.setup("fit")
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.optimizer.lr)
-    criterion = model.criterion
-    train_loader, val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
 
-    seconds: list[float] = []
-    val_loss = float("nan")
-    for epoch in range(epochs):
-        start = clock()
-        # Lightning calls set_epoch on the sampler; without it every epoch would see one order
-        if hasattr(train_loader.sampler, "set_epoch"):
-            train_loader.sampler.set_epoch(epoch)
-        net.train()
-        for x, y in train_loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            optimizer.zero_grad()
-            criterion(net(x), y).backward()
-            optimizer.step()
-        net.eval()
-        total, count = 0.0, 0
-        with torch.no_grad():
-            for x, y in val_loader:
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                total += criterion(net(x), y).item() * len(x)
-                count += len(x)
-        val_loss = total / count
-        if device != "cpu":
-            torch.cuda.synchronize()
-        seconds.append(clock() - start)
-    return seconds, val_loss
+def run_paired(cfg: DictConfig, threads: int) -> tuple[EpochTimer, float, list[float], float]:
+    """A Lightning run with a plain epoch after each of its epochs: timer, its val loss, the plain
+    epochs' times, the plain loop's val loss."""
+    plain = PlainLoop(cfg, threads)
+    timer = EpochTimer()
+    interleaved = Interleaved(plain, timer)
+    metrics = train.train(cfg, extra_callbacks=[timer, interleaved])
+    return timer, metrics["val/loss"], interleaved.seconds, plain.val_loss
 
 
 def quiet_lightning() -> None:
@@ -190,6 +231,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="wall time (default) or this process's CPU time (steadier on a busy machine; "
                              "use with --threads 1)")
+    parser.add_argument("--pairing", choices=("epoch", "run"), default="epoch",
+                        help="epoch (default): a plain epoch after each Lightning epoch, ratios per pair; "
+                             "run: whole runs alternate")
     parser.add_argument("--rows", type=int, default=None,
                         help="data.source.num_rows; default the config's (conf/data/synthetic.yaml)")
     args = parser.parse_args(argv)
@@ -221,14 +265,20 @@ def print_summary(args: argparse.Namespace, cfg: DictConfig, rounds: list[Round]
     lightning = [s for r in rounds for s in r.lightning]
     lightning_whole = [s for r in rounds for s in r.lightning_whole]
     plain = [s for r in rounds for s in r.plain]
-    ratio, ratio_whole = median(lightning) / median(plain), median(lightning_whole) / median(plain)
+    if args.pairing == "epoch":  # the median of the ratios of epochs run a second apart
+        ratio = median([lt / pt for r in rounds for lt, pt in zip(r.lightning, r.plain)])
+        ratio_whole = median([lw / pt for r in rounds for lw, pt in zip(r.lightning_whole, r.plain)])
+    else:
+        ratio, ratio_whole = median(lightning) / median(plain), median(lightning_whole) / median(plain)
 
     print()
     print(f"command : {shlex.join(sys.orig_argv)}")
     print(f"config  : model={args.model} ({cfg.model.net._target_.rsplit('.', 1)[-1]}), "
           f"batch_size={cfg.data.batch_size}, rows={cfg.data.source.num_rows}, window={cfg.data.window}, "
           f"threads={args.threads}, torch {torch.__version__}, lightning {pl.__version__}")
-    print(f"runs    : {args.repeats} rounds x (lightning, plain), {args.epochs} timed epochs each "
+    pairing = ("a plain epoch after each lightning epoch" if args.pairing == "epoch"
+               else "runs alternate (lightning, plain)")
+    print(f"runs    : {args.repeats} rounds, {pairing}, {args.epochs} timed epochs each "
           f"after 1 warm-up; {elapsed:.0f} s in all; epochs timed by {args.clock} clock")
     # other work on the machine inflates wall times; the load average says how much there was
     print(f"machine : {os.cpu_count()} CPUs, load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
@@ -239,7 +289,12 @@ def print_summary(args: argparse.Namespace, cfg: DictConfig, rounds: list[Round]
     print("-" * len(header))
     for i, r in enumerate(rounds, 1):
         lt, lw, pt = median(r.lightning), median(r.lightning_whole), median(r.plain)
-        print(f"{i:<7}{lt:>19.3f}{pt:>15.3f}{lt / pt:>8.3f}{lw:>17.3f}{lw / pt:>8.3f}")
+        if args.pairing == "epoch":
+            rt = median([a / b for a, b in zip(r.lightning, r.plain)])
+            rw = median([a / b for a, b in zip(r.lightning_whole, r.plain)])
+        else:
+            rt, rw = lt / pt, lw / pt
+        print(f"{i:<7}{lt:>19.3f}{pt:>15.3f}{rt:>8.3f}{lw:>17.3f}{rw:>8.3f}")
     print("-" * len(header))
     print(f"{'median':<7}{median(lightning):>19.3f}{median(plain):>15.3f}{ratio:>8.3f}"
           f"{median(lightning_whole):>17.3f}{ratio_whole:>8.3f}")
@@ -248,6 +303,8 @@ def print_summary(args: argparse.Namespace, cfg: DictConfig, rounds: list[Round]
     print()
     print("lightning s/epoch: on_train_epoch_start -> on_validation_epoch_end (train + validation);")
     print("lightning whole  : epoch start -> next epoch start (adds epoch metrics, logging, checkpoints).")
+    if args.pairing == "epoch":
+        print("ratio            : the median of the ratios of each lightning epoch to the plain epoch after it.")
     # a check that both sides did the same training: close, not equal (EpochSeed reseeds dropout)
     print(f"val/loss at the end, per round: lightning {', '.join(f'{r.lightning_val_loss:.4f}' for r in rounds)}; "
           f"plain {', '.join(f'{r.plain_val_loss:.4f}' for r in rounds)}")
@@ -270,11 +327,14 @@ def main(argv: Optional[list[str]] = None) -> None:
             result = Round()
             print(f"[round {i + 1}/{args.repeats}] lightning: python train.py {' '.join(overrides)}", flush=True)
             cfg = compose_cfg(overrides, Path(tmp) / f"round{i}")
-            timer, result.lightning_val_loss = run_lightning(cfg)
+            if args.pairing == "epoch":
+                print(f"[round {i + 1}/{args.repeats}] ... and a plain PyTorch epoch after each of its epochs", flush=True)
+                timer, result.lightning_val_loss, seconds, result.plain_val_loss = run_paired(cfg, args.threads)
+            else:
+                timer, result.lightning_val_loss = run_lightning(cfg)
+                print(f"[round {i + 1}/{args.repeats}] plain PyTorch loop", flush=True)
+                seconds, result.plain_val_loss = run_plain(cfg, args.epochs + 1, args.threads)
             result.lightning, result.lightning_whole = timer.train_val[1:], timer.whole[1:]  # drop warm-up
-
-            print(f"[round {i + 1}/{args.repeats}] plain PyTorch loop", flush=True)
-            seconds, result.plain_val_loss = run_plain(cfg, args.epochs + 1, args.threads)
             result.plain = seconds[1:]
             rounds.append(result)
     GlobalHydra.instance().clear()
