@@ -70,6 +70,7 @@ class EpochTimer(pl.Callback):
     def __init__(self) -> None:
         self.train_val: list[float] = []
         self.whole: list[float] = []
+        self.train_batches = 0  # per epoch
         self._start: Optional[float] = None
 
     def _close_whole_epoch(self, now: float) -> None:
@@ -85,6 +86,7 @@ class EpochTimer(pl.Callback):
         # the sanity check before the first epoch runs validation too; it belongs to no epoch
         if not trainer.sanity_checking and self._start is not None:
             self.train_val.append(clock() - self._start)
+            self.train_batches = int(trainer.num_training_batches)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._close_whole_epoch(clock())
@@ -163,6 +165,7 @@ class Round:
     lightning: list[float] = field(default_factory=list)
     lightning_whole: list[float] = field(default_factory=list)
     plain: list[float] = field(default_factory=list)
+    train_batches: int = 0
     lightning_val_loss: float = float("nan")
     plain_val_loss: float = float("nan")
 
@@ -236,6 +239,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                              "run: whole runs alternate")
     parser.add_argument("--rows", type=int, default=None,
                         help="data.source.num_rows; default the config's (conf/data/synthetic.yaml)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="more train.py overrides for both sides, e.g. model.net.hidden_size=8 data.window=8 "
+                             "(a tiny net: the ratio then shows the fixed cost per step)")
     args = parser.parse_args(argv)
     for name in ("repeats", "epochs", "threads"):
         if getattr(args, name) < 1:
@@ -257,7 +263,7 @@ def overrides_for(args: argparse.Namespace) -> list[str]:
         overrides.append(f"data.batch_size={args.batch_size}")
     if args.rows is not None:
         overrides.append(f"data.source.num_rows={args.rows}")
-    return overrides
+    return overrides + list(getattr(args, "overrides", []))
 
 
 def print_summary(args: argparse.Namespace, cfg: DictConfig, rounds: list[Round], elapsed: float,
@@ -308,6 +314,10 @@ def print_summary(args: argparse.Namespace, cfg: DictConfig, rounds: list[Round]
     # a check that both sides did the same training: close, not equal (EpochSeed reseeds dropout)
     print(f"val/loss at the end, per round: lightning {', '.join(f'{r.lightning_val_loss:.4f}' for r in rounds)}; "
           f"plain {', '.join(f'{r.plain_val_loss:.4f}' for r in rounds)}")
+    batches = rounds[0].train_batches
+    if batches:  # what Lightning adds, spread over the training steps (validation's share included)
+        extra = (median(lightning) - median(plain)) / batches * 1000
+        print(f"extra time per training step: {extra:.2f} ms ({batches} training batches per epoch)")
     verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
     print(f"lightning / plain (train+val, median) = {ratio:.3f}: {verdict} the target <= {TARGET_RATIO:.2f}"
           f" (whole epoch: {ratio_whole:.3f})")
@@ -335,6 +345,7 @@ def main(argv: Optional[list[str]] = None) -> None:
                 print(f"[round {i + 1}/{args.repeats}] plain PyTorch loop", flush=True)
                 seconds, result.plain_val_loss = run_plain(cfg, args.epochs + 1, args.threads)
             result.lightning, result.lightning_whole = timer.train_val[1:], timer.whole[1:]  # drop warm-up
+            result.train_batches = timer.train_batches
             result.plain = seconds[1:]
             rounds.append(result)
     GlobalHydra.instance().clear()
