@@ -14,6 +14,7 @@ from trainlab.metrics.aggregation import WeightedMean
 from trainlab.testing.host_reads import HostReadCounter, intercept_reads
 
 QUIET = ["trainer.enable_model_summary=false", "hardware.num_threads=1", "test=false", "trainer.max_epochs=2",
+         "data.val_batch_multiplier=1",  # validation batches as small as training ones: several per epoch
          "trainer.log_every_n_steps=4"]
 # per family: enough batches per epoch that most are neither logging steps nor the epoch's last
 FAMILY_RUNS = {
@@ -42,6 +43,10 @@ def test_steady_state_steps_read_no_tensor_value(compose_cfg, run_train, model, 
     # the logging steps do read (the finite-loss flag, the logged loss): the counter sees reads
     logged = [k for k, v in counter.per_batch.items() if any("_check" in r for r in v)]
     assert logged, "the finite-loss flag was never read: the counter is not counting"
+    # validation too: the metric objects' updates read nothing (torchmetrics' input checks and NaN
+    # checks did, several times per batch); only the epoch's end computes and reads
+    assert counter.steady_validation_batches(), "no validation batch before an epoch's last one: use more data"
+    assert counter.steady_validation() == {}
 
 
 def test_the_counter_sees_every_way_a_value_reaches_python():
@@ -106,3 +111,16 @@ def test_the_per_hook_profiler_is_free_unless_one_is_asked_for(compose_cfg, over
             assert entered is None
         assert trainer.profiler.profile("a") is trainer.profiler.profile("b")  # one shared context, nothing built
         assert isinstance(trainer.profiler, NoProfiler) and trainer.profiler.summary() == ""
+
+
+def test_element_mean_is_the_mean_of_every_element_and_reads_nothing():
+    from trainlab.metrics.aggregation import ElementMean
+
+    mean, seen = ElementMean(), []
+    with intercept_reads(lambda method, tensor: seen.append(method)):
+        mean.update(torch.tensor([1.0, 2.0, 3.0]))
+        mean.update(torch.tensor([[10.0], [20.0]]))
+    assert seen == []
+    assert mean.compute().item() == pytest.approx(36.0 / 5)
+    mean.update(torch.tensor([float("nan")]))  # a NaN forecast is not dropped from the score
+    assert torch.isnan(mean.compute())

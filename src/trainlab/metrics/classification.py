@@ -19,6 +19,13 @@ from torchmetrics import classification as tmc
 from torchmetrics.wrappers import LambdaInputTransformer
 
 
+# torchmetrics checks every update's inputs (the targets' values through torch.unique, their range):
+# a host-device synchronisation per validation batch on a GPU, several per batch with these
+# collections. The inputs here come from the task modules (softmax or sigmoid outputs; targets the
+# data modules have already mapped to class indices and checked), so the checks are off.
+UNCHECKED = {"validate_args": False}
+
+
 def _positive_class(probs: torch.Tensor) -> torch.Tensor:
     """(N, 2) probabilities -> (N,) probability of class 1."""
     return probs[:, 1]
@@ -67,27 +74,27 @@ def classification_metrics(num_classes: int) -> MetricCollection:
         raise ValueError(f"classification needs at least 2 classes, got {num_classes}")
     c = num_classes
     metrics: dict[str, Metric] = {
-        "accuracy": tmc.MulticlassAccuracy(c, average="micro"),
-        "balanced_accuracy": tmc.MulticlassAccuracy(c, average="macro"),  # = mean recall per class
-        "mcc": tmc.MulticlassMatthewsCorrCoef(c),
+        "accuracy": tmc.MulticlassAccuracy(c, average="micro", **UNCHECKED),
+        "balanced_accuracy": tmc.MulticlassAccuracy(c, average="macro", **UNCHECKED),  # = mean recall per class
+        "mcc": tmc.MulticlassMatthewsCorrCoef(c, **UNCHECKED),
     }
     for average in ("macro", "micro", "weighted"):
-        metrics[f"precision_{average}"] = tmc.MulticlassPrecision(c, average=average)
-        metrics[f"recall_{average}"] = tmc.MulticlassRecall(c, average=average)
-        metrics[f"f1_{average}"] = tmc.MulticlassF1Score(c, average=average)
+        metrics[f"precision_{average}"] = tmc.MulticlassPrecision(c, average=average, **UNCHECKED)
+        metrics[f"recall_{average}"] = tmc.MulticlassRecall(c, average=average, **UNCHECKED)
+        metrics[f"f1_{average}"] = tmc.MulticlassF1Score(c, average=average, **UNCHECKED)
     if c == 2:
         positive = {
-            "auroc": tmc.BinaryAUROC(),
-            "auprc": tmc.BinaryAveragePrecision(),
-            "ece": tmc.BinaryCalibrationError(n_bins=15, norm="l1"),
+            "auroc": tmc.BinaryAUROC(**UNCHECKED),
+            "auprc": tmc.BinaryAveragePrecision(**UNCHECKED),
+            "ece": tmc.BinaryCalibrationError(n_bins=15, norm="l1", **UNCHECKED),
             "brier": BrierScore(2, binary=True),
         }
         metrics.update({k: LambdaInputTransformer(m, transform_pred=_positive_class) for k, m in positive.items()})
     else:
         metrics.update({
-            "auroc": tmc.MulticlassAUROC(c, average="macro"),
-            "auprc": tmc.MulticlassAveragePrecision(c, average="macro"),
-            "ece": tmc.MulticlassCalibrationError(c, n_bins=15, norm="l1"),
+            "auroc": tmc.MulticlassAUROC(c, average="macro", **UNCHECKED),
+            "auprc": tmc.MulticlassAveragePrecision(c, average="macro", **UNCHECKED),
+            "ece": tmc.MulticlassCalibrationError(c, n_bins=15, norm="l1", **UNCHECKED),
             "brier": BrierScore(c),
         })
     return MetricCollection(metrics)
@@ -110,13 +117,13 @@ class CurveFigures(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
-        self.confusion = tmc.MulticlassConfusionMatrix(num_classes)
+        self.confusion = tmc.MulticlassConfusionMatrix(num_classes, **UNCHECKED)
         if num_classes == 2:
-            self.roc = tmc.BinaryROC(thresholds=thresholds)
-            self.pr = tmc.BinaryPrecisionRecallCurve(thresholds=thresholds)
+            self.roc = tmc.BinaryROC(thresholds=thresholds, **UNCHECKED)
+            self.pr = tmc.BinaryPrecisionRecallCurve(thresholds=thresholds, **UNCHECKED)
         else:
-            self.roc = tmc.MulticlassROC(num_classes, thresholds=thresholds)
-            self.pr = tmc.MulticlassPrecisionRecallCurve(num_classes, thresholds=thresholds)
+            self.roc = tmc.MulticlassROC(num_classes, thresholds=thresholds, **UNCHECKED)
+            self.pr = tmc.MulticlassPrecisionRecallCurve(num_classes, thresholds=thresholds, **UNCHECKED)
 
     def update(self, probs: torch.Tensor, target: torch.Tensor) -> None:
         self.confusion.update(probs, target)

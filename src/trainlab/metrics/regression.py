@@ -4,7 +4,8 @@ The regression module's metrics run in float32 on the device. Differences of val
 units (``ŷ - y`` at 1e9, or R2's sums of squares around a mean of 1e9) cancel there, so every metric
 here is fed quantities that are already well conditioned: the error computed in the data module's
 standard units and only then multiplied by the target's spread, and, for R2 (invariant to shift and
-scale), the standardised values themselves. They take keyword arguments, so one
+scale), the standardised values themselves. The means read no value on the host per batch
+(trainlab.metrics.aggregation.ElementMean). They take keyword arguments, so one
 ``MetricCollection.update(error=..., target=..., pred=..., scaled_error=..., standard_pred=...,
 standard_target=...)`` feeds each the ones it names. :func:`forecast_scores` is the same set in
 float64 NumPy for the baselines and evaluate.py.
@@ -16,13 +17,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from torchmetrics.aggregation import MeanMetric
 from torchmetrics.regression import R2Score
+
+from trainlab.metrics.aggregation import ElementMean
 
 EPS = 1.17e-06  # torchmetrics' clamp of |y| (and |y| + |ŷ|) in MAPE and sMAPE
 
 
-class RootMeanSquaredError(MeanMetric):
+class RootMeanSquaredError(ElementMean):
     """sqrt(mean(error²)); ``error`` = ŷ - y in original units."""
 
     def update(self, error: torch.Tensor) -> None:  # type: ignore[override]
@@ -32,7 +34,7 @@ class RootMeanSquaredError(MeanMetric):
         return super().compute().sqrt()
 
 
-class MeanAbsolutePercentageError(MeanMetric):
+class MeanAbsolutePercentageError(ElementMean):
     """mean(|ŷ - y| / |y|), a fraction; undefined where y = 0 (|y| is clamped at 1.17e-6)."""
 
     def update(self, error: torch.Tensor, target: torch.Tensor) -> None:  # type: ignore[override]
@@ -50,14 +52,14 @@ class AverageAbsoluteAccuracy(MeanAbsolutePercentageError):
         return 1.0 - super().compute()
 
 
-class SymmetricMeanAbsolutePercentageError(MeanMetric):
+class SymmetricMeanAbsolutePercentageError(ElementMean):
     """mean(2 |ŷ - y| / (|y| + |ŷ|)), a fraction between 0 and 2."""
 
     def update(self, error: torch.Tensor, target: torch.Tensor, pred: torch.Tensor) -> None:  # type: ignore[override]
         super().update(2 * error.abs() / (target.abs() + pred.abs()).clamp_min(EPS))
 
 
-class MeanAbsoluteScaledError(MeanMetric):
+class MeanAbsoluteScaledError(ElementMean):
     """MASE: mean |error / scale| with the target's MASE scale (see data.timeseries.baselines.mase_scale)."""
 
     def update(self, scaled_error: torch.Tensor) -> None:  # type: ignore[override]

@@ -11,7 +11,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAveragePrecision, BinaryF1Score, BinaryJaccardIndex
 
 from trainlab.config.errors import UserError
-from trainlab.metrics.classification import CurveFigures, classification_metrics
+from trainlab.metrics.classification import UNCHECKED, CurveFigures, classification_metrics
 from trainlab.models.step_logging import record_train_loss
 from trainlab.models.task import TaskModule
 
@@ -96,9 +96,9 @@ class SegmentationModule(TaskModule):
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.register_buffer("pos_weight", torch.tensor(float(pos_weight)), persistent=False)
         pixel = MetricCollection({
-            "iou": BinaryJaccardIndex(),
-            "dice": BinaryF1Score(),  # Dice = F1 of the pixel classification
-            "pixel_auprc": BinaryAveragePrecision(thresholds=200),
+            "iou": BinaryJaccardIndex(**UNCHECKED),
+            "dice": BinaryF1Score(**UNCHECKED),  # Dice = F1 of the pixel classification
+            "pixel_auprc": BinaryAveragePrecision(thresholds=200, **UNCHECKED),
         })
         image = classification_metrics(2)
         self.val_pixel, self.test_pixel = pixel.clone(prefix="val/"), pixel.clone(prefix="test/")

@@ -14,6 +14,10 @@ Three kinds of reads are not counted because they touch host tensors in a GPU ru
 the optimizers' step counters (torch keeps ``state["step"]`` on the CPU unless ``capturable`` or
 ``fused``), whatever the DataLoader does while it assembles a batch, and the LightningModule's
 ``on_before_batch_transfer`` hook (Lightning calls it before the batch is moved to the device).
+Reads that a function makes only on a CPU (:data:`CPU_ONLY_READS`) are not counted either.
+
+Validation batches are counted in windows of their own (``per_val_batch``): a read per validation
+batch does not slow training steps, but it stops the GPU's queue once per batch during validation.
 """
 
 from __future__ import annotations
@@ -87,6 +91,12 @@ def intercept_reads(on_read: Callable[[str, torch.Tensor], None]) -> Iterator[No
             setattr(torch.Tensor, name, original)
 
 
+# functions that read a value only when their tensor is on the CPU (on a GPU they take a path without a
+# read): torchmetrics' logits-or-probabilities test uses ``torch.all`` on a CPU and ``torch.where``
+# on a GPU, precisely to avoid the synchronisation there
+CPU_ONLY_READS = frozenset({"normalize_logits_if_needed"})
+
+
 class HostReadCounter(pl.Callback):
     """Counts tensor value reads per training batch, from one batch's start to the next one's.
 
@@ -98,6 +108,7 @@ class HostReadCounter(pl.Callback):
 
     def __init__(self) -> None:
         self.per_batch: dict[tuple[int, int], Counter] = {}
+        self.per_val_batch: dict[tuple[int, int], Counter] = {}  # (epoch, batch) of validation
         self.log_every_n_steps = 1
         self._current: Optional[Counter] = None
         self._host_ids: set[int] = set()
@@ -110,6 +121,8 @@ class HostReadCounter(pl.Callback):
         frames = traceback.extract_stack(limit=40)
         if any("torch/utils/data/" in f.filename or f.name == "on_before_batch_transfer" for f in frames):
             return  # the DataLoader and this hook work on the batch while it is still on the host
+        if any(f.name in CPU_ONLY_READS for f in frames):
+            return
         self._current[f"{method} at {_caller(frames)}"] += 1
 
     def _refresh_host_ids(self, trainer: pl.Trainer) -> None:
@@ -129,6 +142,17 @@ class HostReadCounter(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._current = None
+
+    def on_validation_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                                  batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Validation batches get windows of their own (inside the last training batch's window, which
+        is not a steady-state one): from one validation batch's start to the next one's."""
+        if self._block is not None:  # not the sanity check, which runs before on_train_start
+            self._current = self.per_val_batch.setdefault((trainer.current_epoch, batch_idx), Counter())
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._block is not None:
+            self._current = None  # the epoch's metrics are computed (and read) after this
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._stop()
@@ -153,6 +177,18 @@ class HostReadCounter(pl.Callback):
         every = self.log_every_n_steps
         return [(e, b) for i, (e, b) in enumerate(sorted(self.per_batch), 1)
                 if (e, b) != (0, 0) and not (every > 0 and i % every == 0) and b != last[e]]
+
+    def steady_validation_batches(self) -> list[tuple[int, int]]:
+        """Validation batches but each epoch's last (whose window reaches the epoch's end)."""
+        last: dict[int, int] = {}
+        for epoch, batch in self.per_val_batch:
+            last[epoch] = max(last.get(epoch, -1), batch)
+        return [(e, b) for e, b in sorted(self.per_val_batch) if b != last[e]]
+
+    def steady_validation(self) -> dict[tuple[int, int], dict[str, int]]:
+        """Reads in steady-state validation batches, batches without reads left out: {} is the goal."""
+        return {key: dict(self.per_val_batch[key]) for key in self.steady_validation_batches()
+                if self.per_val_batch[key]}
 
     def steady_state(self) -> dict[tuple[int, int], dict[str, int]]:
         """Reads in steady-state batches, batches without reads left out: {} is the goal."""
