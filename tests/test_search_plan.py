@@ -300,3 +300,18 @@ def test_make_stage2_runs_the_earlier_sweeps_command_with_the_fixing_keys(tmp_pa
     assert command[1:] == ["/repo/train.py", "-m", "hydra.sweeper.n_trials=30", "hparams_search=optuna_hyperband",
                            "model=cnn", f"hydra.sweeper.fix_top_of={tmp_path}", "hydra.sweeper.fix_top=2",
                            "hydra.sweeper.n_trials=10"]  # the earlier sweep's folder is not reused; later keys win
+
+
+def test_make_stage2_starts_the_command_from_the_repository_root(tmp_path, monkeypatch):
+    """``python -m trainlab.search.stages <dir>`` (make stage2) runs train.py -m with the fixing keys."""
+    from trainlab.run.folder import repo_root
+    from trainlab.search import stages
+    from trainlab.search.results import RESULTS_YAML
+
+    (tmp_path / RESULTS_YAML).write_text("best_trial: 0\n")
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": ["model=cnn"]}}}))
+    calls = []
+    monkeypatch.setattr(stages.subprocess, "call", lambda command: calls.append(command) or 0)
+    assert stages.main([str(tmp_path), "--top", "2", "hydra.sweeper.n_trials=10"]) == 0
+    assert calls[0][1:4] == [str(repo_root() / "train.py"), "-m", "hparams_search=optuna"]
+    assert calls[0][-2:] == ["hydra.sweeper.fix_top=2", "hydra.sweeper.n_trials=10"]

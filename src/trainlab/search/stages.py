@@ -222,9 +222,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not (args.sweep_dir / RESULTS_YAML).is_file():
         print(f"error: {args.sweep_dir} is not a finished sweep folder (no {RESULTS_YAML})", file=sys.stderr)
         return 2
-    from trainlab.search.refine import repository_root
+    from trainlab.run.folder import repo_root
 
-    command = stage2_command(args.sweep_dir, args.top, args.overrides, repository_root())
+    command = stage2_command(args.sweep_dir, args.top, args.overrides, repo_root())
     print(shlex.join(command), flush=True)
     return subprocess.call(command)
 
