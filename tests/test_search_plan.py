@@ -242,7 +242,7 @@ def test_stage_two_from_an_earlier_sweep_fixes_its_top_k_by_importance(compose_c
 
 
 # -- two objectives --------------------------------------------------------------------------------------
-def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(compose_cfg, tmp_path):
+def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(compose_cfg, tmp_path, caplog):
     from trainlab.search.analyze import report
     from trainlab.search.front import pick
     from trainlab.search.results import best_trials
@@ -250,8 +250,11 @@ def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(
     search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8",
                                                 "hydra/sweeper/pruner=median"], StandIn(facts={"fit_seconds": 10.0}))
     assert search.plan.pruner is None  # asked for, reported, not used: Optuna cannot prune two objectives
-    search.run()
+    with caplog.at_level("INFO", logger="trainlab.search.sweep"):
+        search.run()
     sweep_dir = tmp_path / "sweep"
+    # the closing line names the front, not a "best val/loss None with None"
+    assert f"on the Pareto front of (val/loss, fit_seconds), no single best; make analyze SWEEP={sweep_dir}" in caplog.text
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert results["objectives"] == ["objective", "fit_seconds"] and results["solutions"]
     text = report(sweep_dir)
@@ -315,3 +318,13 @@ def test_make_stage2_starts_the_command_from_the_repository_root(tmp_path, monke
     assert stages.main([str(tmp_path), "--top", "2", "hydra.sweeper.n_trials=10"]) == 0
     assert calls[0][1:4] == [str(repo_root() / "train.py"), "-m", "hparams_search=optuna"]
     assert calls[0][-2:] == ["hydra.sweeper.fix_top=2", "hydra.sweeper.n_trials=10"]
+
+
+def test_the_closing_line_says_when_no_trial_completed():
+    from trainlab.search.results import results_line
+
+    line = results_line({"best_trial": None, "best_value": None, "best_params": None, "metric": "val/loss"}, Path("s"))
+    assert line == "results in s: no trial completed, so there is no best; trials.csv says how each ended"
+    line = results_line({"best_trial": 2, "best_value": 0.5, "best_params": {"optimizer.lr": 0.01}, "metric": "val/loss"},
+                        Path("s"))
+    assert line == "results in s: best val/loss 0.5 with {'optimizer.lr': 0.01}"

@@ -236,6 +236,19 @@ def summary(study: optuna.Study, storage: str, metric: str) -> dict[str, Any]:
     return result
 
 
+def results_line(result: dict[str, Any], sweep_dir: Path) -> str:
+    """The sweep's closing line, from its :func:`summary`: the best, the size of the Pareto front of a
+    study with several objectives, or that no trial completed."""
+    if result.get("solutions"):
+        names = ", ".join(result["metric"] if name == "objective" else name
+                          for name in result.get("objectives") or [result["metric"]])
+        return (f"results in {sweep_dir}: {len(result['solutions'])} trial(s) on the Pareto front of "
+                f"({names}), no single best; make analyze SWEEP={sweep_dir} lists them")
+    if result.get("best_trial") is None:
+        return f"results in {sweep_dir}: no trial completed, so there is no best; trials.csv says how each ended"
+    return f"results in {sweep_dir}: best {result['metric']} {result['best_value']} with {result['best_params']}"
+
+
 def write_results(study: optuna.Study, sweep_dir: Path, storage: str, metric: str,
                   objectives: Optional[list[str]] = None) -> dict[str, Any]:
     """Write trials.csv, trials.jsonl and optimization_results.yaml / .json into ``sweep_dir``;

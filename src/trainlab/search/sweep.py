@@ -39,7 +39,7 @@ from optuna.trial import TrialState
 from trainlab.config.errors import UserError
 from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import progress_line, write_atomic, write_results
+from trainlab.search.results import progress_line, results_line, write_atomic, write_results
 from trainlab.search.shared import ask_admitted, close_orphans, create_or_load, is_copied, taken, tell, trial_id
 from trainlab.search.space import as_override
 from trainlab.search.warmstart import copy_trials, enqueue
@@ -307,8 +307,7 @@ class OptunaSearch:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         result = self._write_results()
-        log.info("results in %s: best %s %s with %s", plan.sweep_dir, plan.metric,
-                 result.get("best_value"), result.get("best_params"))
+        log.info(results_line(result, plan.sweep_dir))
         if self._too_many_failures() or (self.failed_here and taken(self.study) < plan.n_trials):
             print(f"error: the sweep stopped: {self.failed_here} of {self.done_here} trials failed "
                   f"(hydra.sweeper.max_failure_rate={plan.max_failure_rate}); last failure: "
