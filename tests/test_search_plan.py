@@ -328,3 +328,54 @@ def test_the_closing_line_says_when_no_trial_completed():
     line = results_line({"best_trial": 2, "best_value": 0.5, "best_params": {"optimizer.lr": 0.01}, "metric": "val/loss"},
                         Path("s"))
     assert line == "results in s: best val/loss 0.5 with {'optimizer.lr': 0.01}"
+
+
+# -- a space's mistakes: one line naming the entry and the fix -------------------------------------------
+@pytest.mark.parametrize("params,arguments,search_space,message", [
+    ({"optimizer.lr": "interval(1e-2, 1e-4)"}, [], None,
+     "hydra.sweeper.params: optimizer.lr=interval(1e-2, 1e-4): the low end 0.01 is above the high end 0.0001; swap"),
+    ({}, ["optimizer.lr=tag(log,interval(0,1e-3))"], None,
+     "the command line: optimizer.lr=tag(log,interval(0,1e-3)): a log scale needs a low end above 0, got 0.0"),
+    ({"model.net.hidden_size": "range(64, 32, 16)"}, [], None,
+     "hydra.sweeper.params: model.net.hidden_size=range(64, 32, 16) holds no value"),
+    ({}, ["model.net.hidden_size=glob(*)"], None, "the command line: model.net.hidden_size=glob(*) is not a sweep"),
+    ({"data.batch_size": "choice(32)"}, [], None,
+     "hydra.sweeper.params: data.batch_size=choice(32) has one value (32), so nothing would be searched; fix it with "
+     "data.batch_size=32"),
+    ({}, ["model.net.num_layers=range(2,3)"], None, "the command line: model.net.num_layers=range(2,3) has one value (2)"),
+    ({}, ["optimizer.lr=interval(0.01,0.01)"], None, "has one value (0.01)"),
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.01}},
+     "hydra.sweeper.search_space.optimizer.lr: the low end 0.1 is above the high end 0.01"),
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 0, "high": 0.01, "log": True}}, "a log scale needs a low end"),
+    ({}, [], {"data.batch_size": {"type": "categorical", "choices": [32]}}, "has one value (32)"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": "a", "high": 3}}, "its ends 'a' and 3 must be numbers"),
+])
+def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, search_space, message):
+    with pytest.raises(UserError) as refused:
+        parse_space(params, search_space, arguments)
+    assert message in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["hparams_search=optuna", 'hydra.sweeper.params.optimizer.lr="interval(1e-4,1e-2)"'],
+     "give the sweep as an override of the key itself: optimizer.lr=interval(1e-4,1e-2)"),
+    (["hydra.sweeper.params.optimizer.lr=interval(1e-4,1e-2)"], "optimizer.lr=interval(1e-4,1e-2) (it replaces"),
+    (["hydra.sweeper.params.seed=choice(1,2)"], "seed=choice(1,2)"),  # unquoted: Hydra takes it for its own sweep
+    (["~hydra.sweeper.params.data.batch_size"], "fix it at a value instead (data.batch_size=<value>"),
+])
+def test_setting_a_search_files_entry_on_the_command_line_names_the_form_that_works(argv, message, monkeypatch, capsys):
+    from trainlab.config.errors import run_command_line
+
+    monkeypatch.setattr("sys.argv", ["train.py", "-m", *argv])
+    with pytest.raises(SystemExit) as exited:
+        run_command_line(lambda: pytest.fail("Hydra must not start"))
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and message in line
+
+
+def test_a_search_files_entry_that_hydra_takes_is_left_to_hydra():
+    from trainlab.search.space import params_override_problem
+
+    assert params_override_problem(['hydra.sweeper.params.seed="choice(1,2)"', "hydra.sweeper.params=null",
+                                    "~hydra.sweeper.params.seed", "optimizer.lr=interval(1e-4,1e-2)"]) is None
