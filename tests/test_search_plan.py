@@ -177,6 +177,22 @@ def test_slurm_jobs_keep_their_own_allocations_cpus_and_gpus(compose_cfg, tmp_pa
     assert [f for f in local.plan.fixed if f.startswith("hardware.num_threads=")]
 
 
+@pytest.mark.parametrize("pool,cores,n_jobs,slots", [(-1, 2, 64, 2), (-1, 16, 4, 4), (3, 2, 4, 3), (-2, 8, 8, 7)])
+def test_slots_beyond_the_joblib_pool_are_not_opened(compose_cfg, tmp_path, monkeypatch, caplog, pool, cores, n_jobs,
+                                                     slots):
+    """hydra.sweeper.n_jobs=64 on 2 cores: joblib's pool (hydra.launcher.n_jobs=-1: one worker per core)
+    runs 2 jobs at once; 62 more slots would hold asked trials waiting for a worker. Said in a warning."""
+    monkeypatch.setattr(plan_module, "_cores", lambda: cores)
+    joblib_like = StandIn()
+    joblib_like.__class__ = type("JoblibLauncher", (StandIn,), {})
+    joblib_like.joblib = {"n_jobs": pool}
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        search = search_for(compose_cfg, tmp_path, [f"hydra.sweeper.n_jobs={n_jobs}"], launcher=joblib_like)
+    assert search.plan.slots == slots
+    assert (f"hydra.sweeper.n_jobs={n_jobs}, but the joblib launcher runs at most {slots} job(s)" in caplog.text) == (
+        slots < n_jobs)
+
+
 def test_the_energy_meter_reads_the_board_a_slot_trains_on(monkeypatch):
     from trainlab.callbacks.energy import visible_physical_devices
 
@@ -379,3 +395,12 @@ def test_a_search_files_entry_that_hydra_takes_is_left_to_hydra():
 
     assert params_override_problem(['hydra.sweeper.params.seed="choice(1,2)"', "hydra.sweeper.params=null",
                                     "~hydra.sweeper.params.seed", "optimizer.lr=interval(1e-4,1e-2)"]) is None
+
+
+def test_continuing_a_finished_study_says_how_to_run_more(compose_cfg, tmp_path, caplog):
+    search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2"]).run()
+    again = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2"])
+    with caplog.at_level("INFO", logger="trainlab.search.sweep"):
+        again.run()
+    assert again.launcher.jobs == []
+    assert "already has its 2 finished trials: nothing to run; to run more, raise hydra.sweeper.n_trials" in caplog.text

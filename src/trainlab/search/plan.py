@@ -140,12 +140,38 @@ def on_scheduler(launcher: Any) -> bool:
     return any(cls.__name__ == "SlurmLauncher" for cls in type(launcher).__mro__)
 
 
+def pool_size(launcher: Any) -> Optional[int]:
+    """How many jobs Hydra's joblib launcher runs at once (its ``hydra.launcher.n_jobs``, -1: every
+    core joblib sees), or None for launchers without a pool of their own."""
+    if not any(cls.__name__ == "JoblibLauncher" for cls in type(launcher).__mro__):
+        return None
+    size = int(getattr(launcher, "joblib", {}).get("n_jobs") or -1)
+    if size < 0:  # joblib's convention: -1 all cores, -2 all but one ...
+        size = max(1, _cores() + 1 + size)
+    return size
+
+
+def _cores() -> int:
+    import joblib
+
+    return joblib.cpu_count()
+
+
 def count_slots(n_jobs: int, launcher: Any) -> int:
+    """Trials at once: ``n_jobs``, or fewer where the launcher cannot run that many (said in a warning:
+    slots beyond it would hold asked trials that wait for a worker)."""
     if n_jobs > 1 and is_in_process(launcher):
         log.warning("hydra.sweeper.n_jobs=%d with the basic launcher, which runs jobs inside this process: "
                     "trials run one at a time; for parallel trials add hydra/launcher=joblib "
                     "(or submitit_local)", n_jobs)
         return 1
+    pool = pool_size(launcher)
+    if pool is not None and n_jobs > pool:
+        log.warning("hydra.sweeper.n_jobs=%d, but the joblib launcher runs at most %d job(s) at once "
+                    "(hydra.launcher.n_jobs=%s; negative: counted from the %d cores it sees): %d trials run at once; "
+                    "to run more, raise hydra.launcher.n_jobs too (beyond the cores, trials share them)",
+                    n_jobs, pool, launcher.joblib.get("n_jobs"), _cores(), pool)
+        return pool
     return n_jobs
 
 

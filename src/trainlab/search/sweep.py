@@ -283,6 +283,9 @@ class OptunaSearch:
         log.info("Optuna study %s in %s: %d of %d trials finished, %d slot(s), sampler %s, pruner %s",
                  plan.study_name, plan.storage, self._finished(), plan.n_trials, plan.slots,
                  type(self.study.sampler).__name__, type(self.study.pruner).__name__)
+        if self._finished() >= plan.n_trials:
+            log.info("the study already has its %d finished trials: nothing to run; to run more, raise "
+                     "hydra.sweeper.n_trials", plan.n_trials)
         previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             if plan.slots == 1:
