@@ -136,6 +136,20 @@ def test_a_warm_start_from_another_space_is_refused(compose_cfg, tmp_path):
         search_for(compose_cfg, tmp_path, [f"hydra.sweeper.warm_start={source}"])
 
 
+def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is_written(compose_cfg, tmp_path):
+    """Its trials searched data.batch_size, fixed here: they were dropped one by one ('0 copied')."""
+    cfg = compose_cfg(SEED_SPACE)
+    space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
+    source = earlier_sweep(tmp_path / "earlier", space, n=3)
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.warm_start={source}"])
+    with pytest.raises(UserError, match="data.batch_size was searched there and is not here"):
+        plan_sweep(cfg.hydra.sweeper, cfg, ["data.batch_size=32"], StandIn())
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.warm_start={tmp_path}"])
+    with pytest.raises(UserError, match=f"hydra.sweeper.warm_start: {tmp_path} holds no study"):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert not (tmp_path / "sweep").exists()
+
+
 # -- one GPU per slot --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("gpus,slots,expected", [
     (4, 4, [["hardware.devices=[0]"], ["hardware.devices=[1]"], ["hardware.devices=[2]"], ["hardware.devices=[3]"]]),

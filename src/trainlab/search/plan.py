@@ -334,6 +334,10 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     warm_start = Path(str(conf["warm_start"])).expanduser().resolve() if conf.get("warm_start") else None
     if warm_start is not None and not warm_start.is_dir():
         raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is not a folder; give an earlier sweep's folder")
+    if warm_start is not None:
+        from trainlab.search.warmstart import earlier_trials
+
+        earlier_trials(warm_start, space, directions)  # its space and directions, before anything is written
     slots = count_slots(int(conf["n_jobs"]), launcher)
     fixed += thread_override(config, slots, launcher, fixed, space)
     slot_overrides = gpu_overrides(config, slots, launcher, fixed, space)
