@@ -90,6 +90,14 @@ def test_enqueue_outside_the_space_is_refused(compose_cfg, tmp_path):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.num_layers:9}]"])
     with pytest.raises(UserError, match=r"hydra.sweeper.enqueue\[0\].model.net.dropout is not a searched parameter"):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.dropout:0.1}]"])
+    # off the step grid or not whole: Optuna would sample another value instead, with a Python warning only
+    with pytest.raises(UserError, match=r"enqueue\[0\].model.net.hidden_size=33 is not on its search grid 32..128 "
+                                        r"step 16; the nearest values are 32 and 48"):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.hidden_size:33}]"])
+    with pytest.raises(UserError, match=r"enqueue\[0\].model.net.num_layers=2.5 is not a whole number"):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.num_layers:2.5}]"])
+    with pytest.raises(UserError, match=r"enqueue\[0\].data.batch_size=48 is not one of its choices \[16, 32, 64\]"):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{data.batch_size:48}]"])
 
 
 # -- warm start ------------------------------------------------------------------------------------------

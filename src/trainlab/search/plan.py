@@ -20,7 +20,7 @@ from typing import Any, Optional
 import optuna
 from hydra.utils import get_method
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
 from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError
@@ -260,19 +260,36 @@ def check_enqueue(entries: Any, space: Mapping[str, BaseDistribution]) -> list[d
             if key not in space:
                 raise UserError(f"hydra.sweeper.enqueue[{i}].{key} is not a searched parameter; searched: "
                                 f"{', '.join(space)}")
-            if not contains(space[key], value):
-                raise UserError(f"hydra.sweeper.enqueue[{i}].{key}={value!r} is outside its search range {space[key]}")
+            problem = not_in(space[key], value)
+            if problem:
+                raise UserError(f"hydra.sweeper.enqueue[{i}].{key}={value!r} {problem}")
         checked.append(params)
     return checked
 
 
-def contains(dist: BaseDistribution, value: Any) -> bool:
+def not_in(dist: BaseDistribution, value: Any) -> Optional[str]:
+    """Why ``value`` is not one of ``dist``'s values (None when it is): Optuna would replace such a
+    value of an enqueued trial with a sampled one, saying so only in a Python warning."""
     if isinstance(dist, CategoricalDistribution):
-        return value in dist.choices
+        return None if value in dist.choices else f"is not one of its choices {list(dist.choices)}"
     try:
-        return dist.low <= float(value) <= dist.high
+        number = float(value)
     except (TypeError, ValueError):
-        return False
+        return f"is not a number; its search range is {dist.low}..{dist.high}"
+    if not dist.low <= number <= dist.high:
+        return f"is outside its search range {dist.low}..{dist.high}"
+    if isinstance(dist, IntDistribution) and not number.is_integer():
+        return f"is not a whole number; its search range is {dist.low}..{dist.high}"
+    step = getattr(dist, "step", None)
+    if step and not math.isclose((number - dist.low) / step, round((number - dist.low) / step), abs_tol=1e-9):
+        below = dist.low + step * math.floor((number - dist.low) / step)
+        return (f"is not on its search grid {dist.low}..{dist.high} step {step}; the nearest values are "
+                f"{below:g} and {below + step:g}")
+    return None
+
+
+def contains(dist: BaseDistribution, value: Any) -> bool:
+    return not_in(dist, value) is None
 
 
 def pin_sweep_dir(config: DictConfig, folder: Optional[Path] = None) -> Path:
