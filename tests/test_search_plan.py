@@ -426,3 +426,14 @@ def test_continuing_a_finished_study_says_how_to_run_more(compose_cfg, tmp_path,
         again.run()
     assert again.launcher.jobs == []
     assert "already has its 2 finished trials: nothing to run; to run more, raise hydra.sweeper.n_trials" in caplog.text
+
+
+def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_cfg):
+    from trainlab.search.space import check_keys
+
+    cfg = compose_cfg(["hparams_search=optuna", "model=cnn"])
+    with pytest.raises(UserError, match=r"model.net.hidden_size is not a key of the config nor a config group: it is a "
+                                        r"key of model=lstm, but model=cnn is selected; select model=lstm"):
+        check_keys(cfg, ["model.net.hidden_size"])
+    with pytest.raises(UserError, match=r"model.net.hiden_channels .* did you mean model.net.hidden_channels\?$"):
+        check_keys(cfg, ["model.net.hiden_channels"])  # a misspelt key of the selected model keeps its hint

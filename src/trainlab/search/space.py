@@ -184,7 +184,26 @@ def check_keys(config: DictConfig, names: Iterable[str]) -> None:
         if OmegaConf.select(config, name, default=missing, throw_on_resolution_failure=False) is missing:
             close = difflib.get_close_matches(name, keys, n=1)
             hint = f"; did you mean {close[0]}?" if close else "; add it with +key to create it"
+            group, _, rest = name.partition(".")
+            owners = options_with_key(group, rest) if group in choices else []
+            if owners:
+                chosen = config.hydra.runtime.choices[group]
+                hint = (f": it is a key of {' or '.join(f'{group}={o}' for o in owners)}, but {group}={chosen} is "
+                        f"selected; select {group}={owners[0]}, or search {group}={chosen}'s own keys")
             raise UserError(f"hydra.sweeper.params: {name} is not a key of the config nor a config group{hint}")
+
+
+def options_with_key(group: str, key: str) -> list[str]:
+    """The options of config group ``group`` (conf/<group>/*.yaml) that have ``key``: a searched key of
+    a model that is not the one selected names the models it belongs to."""
+    from trainlab.run.folder import repo_root
+
+    found = []
+    for path in sorted((repo_root() / "conf" / group).glob("*.yaml")):
+        option = OmegaConf.load(path)
+        if OmegaConf.select(option, key, default=None, throw_on_resolution_failure=False) is not None:
+            found.append(path.stem)
+    return found
 
 
 def _all_keys(node: Any, prefix: str = "") -> list[str]:
