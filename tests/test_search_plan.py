@@ -347,9 +347,8 @@ def test_make_stage2_starts_the_command_from_the_repository_root(tmp_path, monke
     """``python -m trainlab.search.stages <dir>`` (make stage2) runs train.py -m with the fixing keys."""
     from trainlab.run.folder import repo_root
     from trainlab.search import stages
-    from trainlab.search.results import RESULTS_YAML
 
-    (tmp_path / RESULTS_YAML).write_text("best_trial: 0\n")
+    finished_sweep(tmp_path)
     (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": ["model=cnn"]}}}))
     calls = []
     monkeypatch.setattr(stages.subprocess, "call", lambda command: calls.append(command) or 0)
@@ -437,3 +436,82 @@ def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_
         check_keys(cfg, ["model.net.hidden_size"])
     with pytest.raises(UserError, match=r"model.net.hiden_channels .* did you mean model.net.hidden_channels\?$"):
         check_keys(cfg, ["model.net.hiden_channels"])  # a misspelt key of the selected model keeps its hint
+
+
+
+def finished_sweep(folder: Path, value: float | None = 1.0) -> Path:
+    """A sweep folder's study (optuna.db, named after the folder) with one trial: complete with
+    ``value``, or failed when it is None."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(storage=f"sqlite:///{folder}/optuna.db", study_name=folder.name)
+    dist = {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    study.add_trial(create_trial(params={"optimizer.lr": 1e-3}, distributions=dist, value=value,
+                                 state=TrialState.COMPLETE if value is not None else TrialState.FAIL,
+                                 user_attrs={"fail_reason": "boom"} if value is None else {}))
+    return folder
+
+
+# -- make analyze / refine / stage2 on the wrong folder: one line, exit 2, nothing launched ------------------
+def sweep_clis():
+    from trainlab.search import analyze, refine, stages
+
+    return {"analyze": analyze.main, "refine": refine.main, "stage2": lambda argv: stages.main([*argv, "--top", "1"])}
+
+
+@pytest.mark.parametrize("cli", ["analyze", "refine", "stage2"])
+@pytest.mark.parametrize("folder,message", [
+    ("nowhere", "is not a folder; give a sweep folder"),
+    ("plain", "holds no study (optimization_results.yaml or optuna.db)"),
+    ("staged", "is a staged search, with a study per stage: give one of its stages' folders ({tmp}/staged/1_a)"),
+])
+def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, monkeypatch, capsys, cli, folder,
+                                                                      message):
+    from trainlab.search import refine, stages
+
+    (tmp_path / "plain").mkdir()
+    finished_sweep(tmp_path / "staged" / "1_a")
+    (tmp_path / "staged" / "stages.yaml").write_text("stages: []\n")
+    for module in (refine, stages):
+        monkeypatch.setattr(module.subprocess, "call", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        sweep_clis()[cli]([str(tmp_path / folder)])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and message.format(tmp=tmp_path) in line
+
+
+@pytest.mark.parametrize("cli", ["refine", "stage2"])
+def test_refine_and_stage2_of_a_sweep_without_a_complete_trial_say_so(tmp_path, monkeypatch, capsys, cli):
+    from trainlab.search import refine, stages
+
+    for module in (refine, stages):
+        monkeypatch.setattr(module.subprocess, "call", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        sweep_clis()[cli]([str(finished_sweep(tmp_path / "failed", value=None))])
+    assert exited.value.code == 2
+    assert "has no complete trial yet, so it has no best" in capsys.readouterr().err
+
+
+def test_stage2_refuses_to_fix_no_parameter(tmp_path, monkeypatch, capsys):
+    from trainlab.search import stages
+
+    finished_sweep(tmp_path)
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": []}}}))
+    monkeypatch.setattr(stages.subprocess, "call", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit):
+        stages.main([str(tmp_path), "--top", "0"])
+    assert "error: TOP=0: give how many of the sweep's most important parameters to fix, 1 or more" in capsys.readouterr().err
+
+
+def test_the_analysis_of_a_sweep_without_a_complete_trial_reports_its_failures_only(tmp_path):
+    from trainlab.search.analyze import report
+
+    text = report(finished_sweep(tmp_path / "failed", value=None))
+    assert "top trials: none, no trial completed" in text and 'failed with "boom"' in text
+    assert "range edge" not in text and "plots: none (no trial completed)" in text
+    assert not list((tmp_path / "failed").glob("*.png"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    optuna.create_study(storage=f"sqlite:///{empty}/optuna.db", study_name="empty")
+    with pytest.raises(UserError, match="has no trial of its own yet: nothing to analyse"):
+        report(empty)

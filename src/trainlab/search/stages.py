@@ -92,7 +92,8 @@ def best_params(study: optuna.Study, rule: Any = None) -> tuple[optuna.trial.Fro
 
     front = best_trials(study)
     if not front:
-        raise UserError(f"study {study.study_name} has no complete trial: nothing to fix for the next stage")
+        raise UserError(f"study {study.study_name} has no complete trial yet, so it has no best (its trials.csv says "
+                        "how each trial ended); continue the sweep, or give another one")
     chosen = front[0] if len(front) == 1 else pick(front, study.directions, rule)
     return chosen, dict(chosen.params)
 
@@ -174,7 +175,7 @@ def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any]
     found = importances(study)
     if not found:
         raise UserError(f"{sweep_dir}: too few complete trials to rank the parameters by importance")
-    if not 1 <= top < len(found):
+    if not 1 <= top < len(found):  # 0 fixes nothing: that would be the earlier sweep again
         raise UserError(f"TOP={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
     ranked = list(found)  # most important first
     fixed = {k: params[k] for k in ranked[:top]}
@@ -186,7 +187,7 @@ def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
     """Apply ``fix_top_of`` / ``fix_top`` to a plan: fixed keys leave the space, the rest start at the
     earlier best."""
     source = Path(str(conf["fix_top_of"])).expanduser().resolve()
-    fixed, rest, found, trials = top_fixed(source, int(conf.get("fix_top") or 1))
+    fixed, rest, found, trials = top_fixed(source, int(conf["fix_top"]))
     unknown = [k for k in fixed if k not in plan.space]
     if unknown:
         raise UserError(f"hydra.sweeper.fix_top_of={source}: {', '.join(unknown)} is not searched here")
@@ -219,12 +220,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--top", type=int, default=3, help="how many parameters to fix (by fANOVA importance)")
     parser.add_argument("overrides", nargs="*", help="more overrides for train.py")
     args = parser.parse_intermixed_args(argv)
-    if not (args.sweep_dir / RESULTS_YAML).is_file():
-        print(f"error: {args.sweep_dir} is not a finished sweep folder (no {RESULTS_YAML})", file=sys.stderr)
-        return 2
     from trainlab.run.folder import repo_root
 
-    command = stage2_command(args.sweep_dir, args.top, args.overrides, repo_root())
+    with report_user_errors():  # what can be known here is refused before train.py starts
+        best_params(load_sweep_study(args.sweep_dir))
+        if args.top < 1:
+            raise UserError(f"TOP={args.top}: give how many of the sweep's most important parameters to fix, 1 or more")
+        if not (args.sweep_dir / "multirun.yaml").is_file():
+            raise UserError(f"{args.sweep_dir} has no multirun.yaml, so its command is unknown; give the folder of a "
+                            "sweep run by train.py -m")
+        command = stage2_command(args.sweep_dir, args.top, args.overrides, repo_root())
     print(shlex.join(command), flush=True)
     return subprocess.call(command)
 
