@@ -252,6 +252,36 @@ def test_a_staged_search_fixes_each_stages_best_and_runs_it_first_in_the_next(co
         assert not [o for o in job if o.startswith(("optimizer.lr=", "data.batch_size="))]
 
 
+class EachBetter(StandIn):
+    """Every job scores better than the one before: more trials always move the best."""
+
+    def launch(self, jobs: list[list[str]], initial_job_idx: int) -> list[JobReturn]:
+        (job,) = super().launch(jobs, initial_job_idx)
+        job.return_value = -float(len(self.jobs))
+        return [job]
+
+
+def test_a_continued_staged_search_whose_earlier_best_moved_is_refused(compose_cfg, tmp_path, capsys):
+    """Stage 2's trials ran with stage 1's best; more stage-1 trials moved it: stage 2 would mix both
+    (and stages.yaml would name values its best trial never ran with)."""
+    from trainlab.search.stages import run_stages
+
+    def staged(trials: str) -> None:
+        cfg = compose_cfg(["hparams_search=staged", "hydra/sweeper/pruner=nop", f"hydra.sweeper.stage_trials={trials}",
+                           f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+        run_stages(cfg.hydra.sweeper, cfg, [], launcher)
+
+    launcher = EachBetter()
+    staged("[2,2]")
+    staged("[2,3]")  # only the last stage grows: allowed
+    assert len(launcher.jobs) == 5
+    with pytest.raises(SystemExit):
+        staged("[4,3]")
+    assert "error: stage 2 (optimisation) ran its trials with the earlier stages' best as it was, and that best has " \
+           "moved (model.net." in capsys.readouterr().err
+    assert len(launcher.jobs) == 7  # stage 1's two new trials ran and are kept; stage 2 ran none
+
+
 def test_stages_must_cover_the_space_once(compose_cfg, tmp_path):
     from trainlab.search.stages import run_stages
 
@@ -515,3 +545,30 @@ def test_the_analysis_of_a_sweep_without_a_complete_trial_reports_its_failures_o
     optuna.create_study(storage=f"sqlite:///{empty}/optuna.db", study_name="empty")
     with pytest.raises(UserError, match="has no trial of its own yet: nothing to analyse"):
         report(empty)
+
+
+# -- continuing a study ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("arguments,message", [
+    (["optimizer.lr=tag(log,interval(1e-4,1e-2))"], "optimizer.lr was searched over .* there and is .* here"),
+    (["data.batch_size=32"], "data.batch_size was searched there and is not here"),
+    (["model.net.dropout=interval(0.0,0.3)"], "model.net.dropout is searched here and was not there"),
+])
+def test_continuing_a_study_with_another_space_is_refused(compose_cfg, tmp_path, arguments, message):
+    search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2"]).run()
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.sweeper.n_trials=4"])
+    launcher = StandIn()
+    with pytest.raises(UserError, match=f"study sweep in .* has 2 trial\\(s\\) already, and {message}.*; a continued "
+                                        "study keeps its space: give another hydra.sweep.dir"):
+        OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher), launcher, config=cfg)
+    assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db").trials) == 2
+
+
+def test_continuing_a_renamed_sweep_folder_names_the_study_it_holds(compose_cfg, tmp_path):
+    """The study keeps the name of the folder it was made in; a new one beside it would reuse the run folders."""
+    (tmp_path / "sweep").mkdir()
+    optuna.create_study(storage=f"sqlite:///{tmp_path}/sweep/optuna.db", study_name="before")
+    with pytest.raises(UserError, match="optuna.db holds the study before, not sweep .*was it renamed or copied\\?\\); "
+                                        "continue it with hydra.sweeper.study_name=before"):
+        search_for(compose_cfg, tmp_path, [])
+    assert optuna.get_all_study_names(storage=f"sqlite:///{tmp_path}/sweep/optuna.db") == ["before"]
+    assert search_for(compose_cfg, tmp_path, ["hydra.sweeper.study_name=before"]).study.study_name == "before"

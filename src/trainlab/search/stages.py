@@ -137,6 +137,7 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
                        enqueue=[start] if fixed and start else [])
         with report_user_errors():
             search = OptunaSearch(plan, launcher, config=config)
+            keep_fixed(search.study, fixed, i, name)
         log.info("stage %d/%d (%s): searching %s; fixed: %s", i, len(plans), name, ", ".join(plan.space),
                  ", ".join(f"{k}={v}" for k, v in fixed.items()) or "nothing yet")
         search.run()
@@ -150,6 +151,23 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
         write_atomic(base.sweep_dir / STAGES_YAML, yaml.safe_dump({"stages": record}, sort_keys=False))
     log.info("stages done: %s; retrain the best longer with make refine SWEEP=%s", base.sweep_dir / STAGES_YAML,
              plans[-1][1].sweep_dir)
+
+
+FIXED_ATTR = "stage_fixed"  # a stage study's user attribute: the earlier stages' values its trials ran with
+
+
+def keep_fixed(study: optuna.Study, fixed: Mapping[str, Any], number: int, name: str) -> None:
+    """A stage's study is searched with one set of fixed values: when a continued staged search gave an
+    earlier stage more trials and its best moved, this stage's trials so far ran with other values."""
+    before = study.user_attrs.get(FIXED_ATTR)
+    if before is None:
+        study.set_user_attr(FIXED_ATTR, dict(fixed))
+    elif before != dict(fixed):
+        moved = ", ".join(f"{k}={before.get(k)} -> {v}" for k, v in fixed.items() if before.get(k) != v)
+        raise UserError(f"stage {number} ({name}) ran its trials with the earlier stages' best as it was, and that "
+                        f"best has moved ({moved}); its trials would mix both: start a new staged search (another "
+                        "hydra.sweep.dir), or continue this one without more trials for the earlier stages "
+                        "(hydra.sweeper.stage_trials as before)")
 
 
 def _why(fixed: Mapping[str, Any], record: list[dict[str, Any]]) -> dict[str, tuple[Any, str]]:

@@ -38,9 +38,10 @@ from optuna.trial import TrialState
 
 from trainlab.config.errors import UserError
 from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner
-from trainlab.search.plan import SweepPlan
+from trainlab.search.plan import STUDY_FILE, SweepPlan
 from trainlab.search.results import progress_line, results_line, write_atomic, write_results
-from trainlab.search.shared import ask_admitted, close_orphans, create_or_load, is_copied, taken, tell, trial_id
+from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, storage_url,
+                                    taken, tell, trial_id)
 from trainlab.search.space import as_override
 from trainlab.search.warmstart import copy_trials, enqueue
 
@@ -87,6 +88,14 @@ def job_exception(outcome: JobReturn) -> BaseException:
 def open_study(plan: SweepPlan) -> optuna.Study:
     """Create the plan's study or continue it; its sampler and pruner are set by the caller."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress lines say what matters
+    own_file = plan.sweep_dir / STUDY_FILE
+    if plan.storage == storage_url(None, own_file) and own_file.is_file():
+        others = optuna.get_all_study_names(storage=plan.storage)
+        if others and plan.study_name not in others:
+            # the folder was renamed or copied: its study keeps the name it was created with
+            raise UserError(f"{own_file} holds the study {others[0]}, not {plan.study_name} (the folder's name: was "
+                            f"it renamed or copied?); continue it with hydra.sweeper.study_name={others[0]}, or give "
+                            "another hydra.sweep.dir for a new study")
     try:
         study = create_or_load(plan.storage, plan.study_name, plan.directions)
     except (ValueError, ImportError) as exc:
@@ -97,6 +106,16 @@ def open_study(plan: SweepPlan) -> optuna.Study:
     if found != plan.directions:
         raise UserError(f"study {plan.study_name} in {plan.storage} has direction {found}, not {plan.directions}; "
                         "use another hydra.sweeper.study_name")
+    if plan.custom is None:  # a custom function draws further parameters of its own, trial by trial
+        from trainlab.search.warmstart import space_difference
+
+        earlier = [t for t in study.get_trials(deepcopy=False)  # enqueued ones have no distributions yet
+                   if t.distributions and not is_copied(t) and not is_surplus(t)]
+        difference = space_difference(earlier, plan.space, added=True)
+        if difference:
+            raise UserError(f"study {plan.study_name} in {plan.storage} has {len(earlier)} trial(s) already, and "
+                            f"{difference}; a continued study keeps its space: give another hydra.sweep.dir (or "
+                            "hydra.sweeper.study_name) for a new study, or search as before")
     close_orphans(study)  # trials of this host's sweeps that were killed
     return study
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import optuna
 from optuna.distributions import BaseDistribution
@@ -47,16 +47,29 @@ def copyable(earlier: FrozenTrial) -> bool:
     return earlier.state in (TrialState.COMPLETE, TrialState.PRUNED) and not is_surplus(earlier)
 
 
-def check_same_space(trials: list[FrozenTrial], space: Mapping[str, BaseDistribution], source: Path) -> None:
+def space_difference(trials: list[FrozenTrial], space: Mapping[str, BaseDistribution],
+                     added: bool = False) -> Optional[str]:
+    """How ``space`` differs from the one ``trials`` were drawn from ("there"), or None; ``added``:
+    a parameter searched only here is a difference too."""
+    seen: set[str] = set()
     for trial in trials:
         for name, dist in trial.distributions.items():
+            seen.add(name)
             if name not in space:
-                raise UserError(f"hydra.sweeper.warm_start={source}: {name} was searched there and is not here "
-                                "(fixed on the command line, or another model's?); warm starts need the same space: "
-                                f"search {name} here too, or start without hydra.sweeper.warm_start")
+                return f"{name} was searched there and is not here (fixed on the command line, or another model's?)"
             if space[name] != dist:
-                raise UserError(f"hydra.sweeper.warm_start={source}: {name} was searched over {dist} there and "
-                                f"is {space[name]} here; warm starts need the same space (or start a new study)")
+                return f"{name} was searched over {dist} there and is {space[name]} here"
+    new = [name for name in space if name not in seen]
+    if added and trials and new:
+        return f"{', '.join(new)} is searched here and was not there"
+    return None
+
+
+def check_same_space(trials: list[FrozenTrial], space: Mapping[str, BaseDistribution], source: Path) -> None:
+    difference = space_difference(trials, space)
+    if difference:
+        raise UserError(f"hydra.sweeper.warm_start={source}: {difference}; warm starts need the same space: search "
+                        "the same parameters over the same ranges, or start without hydra.sweeper.warm_start")
 
 
 def earlier_trials(source: Path, space: Mapping[str, BaseDistribution], directions: list[str]) -> tuple[str, list[FrozenTrial]]:
