@@ -207,6 +207,12 @@ class OptunaSearch:
                 (outcome,) = self.launcher.launch([self.launch_overrides(trial, slot)], initial_job_idx=trial.number)
             except Exception as exc:  # noqa: BLE001 - a broken worker pool fails this trial, not the sweep
                 outcome = exc
+            except KeyboardInterrupt as exc:
+                # Ctrl-C reaches joblib's worker processes too, and joblib raises their KeyboardInterrupt
+                # again in this slot's thread, where it would end the thread with a traceback
+                if threading.current_thread() is threading.main_thread():
+                    raise
+                outcome = exc
             if len(_signals_seen) > self.signals_before:
                 # The signal's exception landed inside the job, where other code may have turned it
                 # into its own error (torch.save interrupted mid-write raises a RuntimeError): the
