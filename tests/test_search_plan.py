@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
 import yaml
+from omegaconf import OmegaConf
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState, create_trial
@@ -572,3 +574,30 @@ def test_continuing_a_renamed_sweep_folder_names_the_study_it_holds(compose_cfg,
         search_for(compose_cfg, tmp_path, [])
     assert optuna.get_all_study_names(storage=f"sqlite:///{tmp_path}/sweep/optuna.db") == ["before"]
     assert search_for(compose_cfg, tmp_path, ["hydra.sweeper.study_name=before"]).study.study_name == "before"
+
+
+# -- settings that are never silently ignored ---------------------------------------------------------------
+@pytest.mark.parametrize("overrides,arguments,message", [
+    (["hydra.sweeper.stage_trials=[2,2]"], [], "hydra.sweeper.stage_trials=[2, 2] without hydra.sweeper.stages"),
+    (["hydra.sweeper.fix_top=2"], [], "hydra.sweeper.fix_top=2 without hydra.sweeper.fix_top_of"),
+    (["hydra.sweeper.pick={within:0.01,then:1}"], [], "picks a trial of a Pareto front, but this search has one objective"),
+    (["hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.search_space={data.batch_size:[16,32]}"],
+     ["optimizer.lr=0.001"], "hydra.sweeper.sampler.search_space lacks model.net.hidden_size, model.net.num_layers"),
+])
+def test_a_setting_that_would_be_ignored_is_refused(compose_cfg, tmp_path, overrides, arguments, message):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, arguments, StandIn())
+    assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.parametrize("override,key,value", [
+    ("hydra.sweeper.pick={within:0.01,then:1}", "pick", {"within": 0.01, "then": 1}),
+    ("hydra.sweeper.search_space={optimizer.lr:{type:float,low:1e-4,high:1e-2}}", "search_space",
+     {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}),
+    ("hydra.sweeper.sampler.search_space={data.batch_size:[16,32]}", "sampler.search_space", {"data.batch_size": [16, 32]}),
+])
+def test_a_mapping_sweeper_key_can_be_set_on_the_command_line(compose_cfg, override, key, value):
+    """They default to null; typed Optional[Dict], OmegaConf failed merging a mapping into them (AttributeError)."""
+    cfg = compose_cfg(["hparams_search=optuna", *(["hydra/sweeper/sampler=grid"] if "sampler." in key else []), override])
+    assert OmegaConf.to_container(OmegaConf.select(cfg.hydra.sweeper, key)) == value

@@ -292,6 +292,29 @@ def contains(dist: BaseDistribution, value: Any) -> bool:
     return not_in(dist, value) is None
 
 
+def check_companions(conf: Mapping[str, Any], directions: list[str]) -> None:
+    """Keys that do something only together with another: set alone they would be ignored."""
+    needs = {"stage_trials": ("stages", "it gives each of hydra.sweeper.stages its number of trials"),
+             "fix_top": ("fix_top_of", "it says how many of that earlier sweep's parameters to fix")}
+    for key, (other, what) in needs.items():
+        if conf.get(key) is not None and not conf.get(other):
+            raise UserError(f"hydra.sweeper.{key}={conf[key]} without hydra.sweeper.{other}: {what}; add "
+                            f"hydra.sweeper.{other}, or drop {key}")
+    if conf.get("pick") and len(directions) == 1:
+        raise UserError(f"hydra.sweeper.pick={conf['pick']} picks a trial of a Pareto front, but this search has one "
+                        "objective and so one best; drop pick (or search two objectives: hparams_search="
+                        "optuna_two_objectives)")
+
+
+def check_grid(grid: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> None:
+    """``hydra.sweeper.sampler.search_space`` (GridSampler's grid) names every searched parameter, no other."""
+    missing, extra = [k for k in space if k not in grid], [k for k in grid if k not in space]
+    if missing or extra:
+        problem = f"lacks {', '.join(missing)}" if missing else f"names {', '.join(extra)}, which is not searched"
+        raise UserError(f"hydra.sweeper.sampler.search_space {problem}; the grid gives values to exactly the searched "
+                        f"parameters ({', '.join(space)}), or leave it null for every value of the discrete ones")
+
+
 def pin_sweep_dir(config: DictConfig, folder: Optional[Path] = None) -> Path:
     """Resolve ``hydra.sweep.dir`` once (or set it to ``folder``: a stage's) and hand the literal to
     every job.
@@ -340,9 +363,11 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
                     pruner["_target_"], len(directions))
         pruner = None
     build_pruner(pruner)  # a bad pruner argument is found here, not in every job
+    check_companions(conf, directions)
     n_trials = int(conf["n_trials"])
     if isinstance(sampler, optuna.samplers.GridSampler):
         grid = conf["sampler"].get("search_space") or grid_values(space)
+        check_grid(grid, space)
         size = math.prod(len(v) for v in grid.values())
         if size < n_trials:
             log.info("the grid has %d points: n_trials %d -> %d", size, n_trials, size)

@@ -205,7 +205,8 @@ def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
     """Apply ``fix_top_of`` / ``fix_top`` to a plan: fixed keys leave the space, the rest start at the
     earlier best."""
     source = Path(str(conf["fix_top_of"])).expanduser().resolve()
-    fixed, rest, found, trials = top_fixed(source, int(conf["fix_top"]))
+    top = conf.get("fix_top")
+    fixed, rest, found, trials = top_fixed(source, 3 if top is None else int(top))
     unknown = [k for k in fixed if k not in plan.space]
     if unknown:
         raise UserError(f"hydra.sweeper.fix_top_of={source}: {', '.join(unknown)} is not searched here")
