@@ -206,7 +206,7 @@ def test_slots_beyond_the_joblib_pool_are_not_opened(compose_cfg, tmp_path, monk
                                                      slots):
     """hydra.sweeper.n_jobs=64 on 2 cores: joblib's pool (hydra.launcher.n_jobs=-1: one worker per core)
     runs 2 jobs at once; 62 more slots would hold asked trials waiting for a worker. Said in a warning."""
-    monkeypatch.setattr(plan_module, "_cores", lambda: cores)
+    monkeypatch.setattr(plan_module, "_joblib_cores", lambda: cores)
     joblib_like = StandIn()
     joblib_like.__class__ = type("JoblibLauncher", (StandIn,), {})
     joblib_like.joblib = {"n_jobs": pool}
@@ -215,6 +215,16 @@ def test_slots_beyond_the_joblib_pool_are_not_opened(compose_cfg, tmp_path, monk
     assert search.plan.slots == slots
     assert (f"hydra.sweeper.n_jobs={n_jobs}, but the joblib launcher runs at most {slots} job(s)" in caplog.text) == (
         slots < n_jobs)
+
+
+def test_more_slots_than_trials_or_cores_are_said(compose_cfg, tmp_path, monkeypatch, caplog):
+    """Slots beyond n_trials would only divide the threads further; beyond the cores they share them."""
+    monkeypatch.setattr(plan_module, "machine_cores", lambda: 2)
+    with caplog.at_level("INFO", logger="trainlab.search.plan"):
+        search = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_jobs=8", "hydra.sweeper.n_trials=3"])
+    assert search.plan.slots == 3
+    assert "hydra.sweeper.n_jobs=8 for 3 trials: 3 slots" in caplog.text
+    assert "hydra.sweeper.n_jobs=3 trials at once on 2 cores: they share the cores" in caplog.text
 
 
 def test_the_energy_meter_reads_the_board_a_slot_trains_on(monkeypatch):

@@ -147,14 +147,20 @@ def pool_size(launcher: Any) -> Optional[int]:
         return None
     size = int(getattr(launcher, "joblib", {}).get("n_jobs") or -1)
     if size < 0:  # joblib's convention: -1 all cores, -2 all but one ...
-        size = max(1, _cores() + 1 + size)
+        size = max(1, _joblib_cores() + 1 + size)
     return size
 
 
-def _cores() -> int:
+def _joblib_cores() -> int:
+    """The cores joblib counts for ``n_jobs=-1`` (it also reads cgroup limits)."""
     import joblib
 
     return joblib.cpu_count()
+
+
+def machine_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def count_slots(n_jobs: int, launcher: Any) -> int:
@@ -170,7 +176,7 @@ def count_slots(n_jobs: int, launcher: Any) -> int:
         log.warning("hydra.sweeper.n_jobs=%d, but the joblib launcher runs at most %d job(s) at once "
                     "(hydra.launcher.n_jobs=%s; negative: counted from the %d cores it sees): %d trials run at once; "
                     "to run more, raise hydra.launcher.n_jobs too (beyond the cores, trials share them)",
-                    n_jobs, pool, launcher.joblib.get("n_jobs"), _cores(), pool)
+                    n_jobs, pool, launcher.joblib.get("n_jobs"), _joblib_cores(), pool)
         return pool
     return n_jobs
 
@@ -186,8 +192,7 @@ def thread_override(config: DictConfig, slots: int, launcher: Any, fixed: Sequen
     key = "hardware.num_threads"
     if slots == 1 or "hardware" not in config or _given(key, fixed, space) or on_scheduler(launcher):
         return []
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return [f"{key}={max(1, cores // slots)}"]
+    return [f"{key}={max(1, machine_cores() // slots)}"]
 
 
 def visible_gpu_count() -> int:
@@ -381,6 +386,14 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
 
         earlier_trials(warm_start, space, directions)  # its space and directions, before anything is written
     slots = count_slots(int(conf["n_jobs"]), launcher)
+    if slots > n_trials:
+        log.info("hydra.sweeper.n_jobs=%d for %d trials: %d slots", slots, n_trials, n_trials)
+        slots = n_trials
+    on_cpu = str(config.get("hardware", {}).get("accelerator")) == "cpu"
+    if slots > machine_cores() and on_cpu and not on_scheduler(launcher):
+        log.warning("hydra.sweeper.n_jobs=%d trials at once on %d cores: they share the cores, one thread each, and "
+                    "each trial takes longer (hydra.sweeper.n_jobs=%d gives each a core)", slots, machine_cores(),
+                    machine_cores())
     fixed += thread_override(config, slots, launcher, fixed, space)
     slot_overrides = gpu_overrides(config, slots, launcher, fixed, space)
     sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
