@@ -611,3 +611,16 @@ def test_a_mapping_sweeper_key_can_be_set_on_the_command_line(compose_cfg, overr
     """They default to null; typed Optional[Dict], OmegaConf failed merging a mapping into them (AttributeError)."""
     cfg = compose_cfg(["hparams_search=optuna", *(["hydra/sweeper/sampler=grid"] if "sampler." in key else []), override])
     assert OmegaConf.to_container(OmegaConf.select(cfg.hydra.sweeper, key)) == value
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["hydra.sweeper.direction=[minimize,minimize]"],
+     "hydra.sweeper.direction has 2 entries, but train.py returns one value (optimized_metric=val/loss)"),
+    (["hparams_search=optuna_two_objectives", "hydra.sweeper.objectives=[objective,energy_joules]"],
+     "hydra.sweeper.objectives names energy_joules, which is measured on NVIDIA GPUs only, and hardware=cpu"),
+])
+def test_objectives_the_jobs_cannot_give_are_refused_before_the_first_trial(compose_cfg, tmp_path, overrides, message):
+    """Each failed every trial ('the job returned 1 value(s) for 2 direction(s)', 'recorded no energy_joules')."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())

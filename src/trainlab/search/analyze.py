@@ -106,7 +106,8 @@ def report(sweep_dir: Path) -> str:
     if complete and len(study.directions) == 1 and not edge_advice(study):
         advice.append("no best value at a range edge")
     lines += ["recommendations:", *(f"  {a}" for a in advice)]
-    plots += plot(study, sweep_dir) if complete and len(study.directions) == 1 else []  # their one target is a single value
+    if complete and len(study.directions) == 1:  # a front's plots have no single target
+        plots += plot(study, sweep_dir)
     lines.append("plots: " + ", ".join(p.name for p in plots) if plots
                  else f"plots: none ({'too few trials' if complete else 'no trial completed'})")
     text = "\n".join(lines) + "\n"

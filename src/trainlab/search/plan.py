@@ -254,6 +254,21 @@ def check_objectives(objectives: Any, directions: list[str]) -> list[str]:
     return names
 
 
+def check_objectives_measurable(objectives: list[str], config: DictConfig) -> None:
+    """What train.py's jobs cannot give is refused before the first trial, which would fail on it:
+    they return one value (``optimized_metric``), and measure energy on NVIDIA GPUs only."""
+    if "optimized_metric" not in config:  # another task function: it may return several values
+        return
+    if len(objectives) > 1 and objectives[0] != "objective":
+        raise UserError(f"hydra.sweeper.direction has {len(objectives)} entries, but train.py returns one value "
+                        f"(optimized_metric={config.optimized_metric}); say what the others judge: "
+                        f"hydra.sweeper.objectives=[objective, fit_seconds] (a job records {', '.join(JOB_FACTS)})")
+    if "energy_joules" in objectives and str(config.get("hardware", {}).get("accelerator")) == "cpu":
+        profile = OmegaConf.select(config, "hydra.runtime.choices.hardware", default="cpu")
+        raise UserError("hydra.sweeper.objectives names energy_joules, which is measured on NVIDIA GPUs only, and "
+                        f"hardware={profile} trains on the CPU; use fit_seconds, or a GPU profile")
+
+
 def check_enqueue(entries: Any, space: Mapping[str, BaseDistribution]) -> list[dict[str, Any]]:
     """``hydra.sweeper.enqueue``: a list of {parameter: value}, each parameter searched, each value in range."""
     checked = []
@@ -348,6 +363,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     directions = check_directions(conf["direction"])
     check_direction(directions, config)
     objectives = check_objectives(conf.get("objectives"), directions)
+    check_objectives_measurable(objectives, config)
     space, fixed = parse_space(conf.get("params"), conf.get("search_space"), arguments)
     custom = None
     if conf.get("custom_search_space"):

@@ -79,7 +79,8 @@ def load_sweep_study(sweep_dir: Path) -> optuna.Study:
     elif not sweep_dir.is_dir():
         raise UserError(f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)")
     elif (sweep_dir / "stages.yaml").is_file():  # stages.STAGES_YAML: a staged search's folder holds one study a stage
-        stages = sorted(p.name for p in sweep_dir.iterdir() if (p / RESULTS_YAML).is_file() or (p / "optuna.db").is_file())
+        stages = sorted(p.name for p in sweep_dir.iterdir()
+                        if (p / RESULTS_YAML).is_file() or (p / "optuna.db").is_file())
         raise UserError(f"{sweep_dir} is a staged search, with a study per stage: give one of its stages' folders "
                         f"({', '.join(str(sweep_dir / s) for s in stages) or 'none has started'})")
     else:

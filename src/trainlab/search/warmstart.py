@@ -72,7 +72,8 @@ def check_same_space(trials: list[FrozenTrial], space: Mapping[str, BaseDistribu
                         "the same parameters over the same ranges, or start without hydra.sweeper.warm_start")
 
 
-def earlier_trials(source: Path, space: Mapping[str, BaseDistribution], directions: list[str]) -> tuple[str, list[FrozenTrial]]:
+def earlier_trials(source: Path, space: Mapping[str, BaseDistribution],
+                   directions: list[str]) -> tuple[str, list[FrozenTrial]]:
     """The earlier study's name and its finished trials, checked against this study's space and
     directions (``minimize`` / ``maximize``): called when the sweep is planned, before anything is
     written, and again when the trials are copied."""
