@@ -624,3 +624,14 @@ def test_objectives_the_jobs_cannot_give_are_refused_before_the_first_trial(comp
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
     with pytest.raises(UserError, match=re.escape(message)):
         plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+
+
+def test_stage_two_from_a_two_objective_sweep_ranks_by_its_first_objective(compose_cfg, tmp_path):
+    """Its importances need one target; without it they were empty and the message blamed 'too few trials'."""
+    from trainlab.search.stages import top_fixed
+
+    search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8"],
+                        StandIn(facts={"fit_seconds": 10.0}))
+    search.run()
+    fixed, rest, found, trials = top_fixed(tmp_path / "sweep", 1)
+    assert len(fixed) == 1 and len(found) == 4 and trials == 8 and set(fixed) | set(rest) == set(found)

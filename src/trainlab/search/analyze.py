@@ -105,7 +105,7 @@ def report(sweep_dir: Path) -> str:
     advice = recommendations(study)
     if complete and len(study.directions) == 1 and not edge_advice(study):
         advice.append("no best value at a range edge")
-    lines += ["recommendations:", *(f"  {a}" for a in advice)]
+    lines += ["recommendations:", *(f"  {a}" for a in advice or ["none"])]
     if complete and len(study.directions) == 1:  # a front's plots have no single target
         plots += plot(study, sweep_dir)
     lines.append("plots: " + ", ".join(p.name for p in plots) if plots
