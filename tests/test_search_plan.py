@@ -635,3 +635,14 @@ def test_stage_two_from_a_two_objective_sweep_ranks_by_its_first_objective(compo
     search.run()
     fixed, rest, found, trials = top_fixed(tmp_path / "sweep", 1)
     assert len(fixed) == 1 and len(found) == 4 and trials == 8 and set(fixed) | set(rest) == set(found)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("hydra.sweeper.sampler=tpe", "hydra.sweeper.sampler=tpe sets the key to a name; choose the sampler as a config "
+                                  "group, with slashes: hydra/sweeper/sampler=tpe"),  # it said 'sampler is not set'
+    ("hydra.sweeper.pruner=median", "choose the pruner as a config group, with slashes: hydra/sweeper/pruner=median"),
+])
+def test_a_sampler_or_pruner_named_through_its_key_points_to_the_group(compose_cfg, tmp_path, override, message):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", override])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())

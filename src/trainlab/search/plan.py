@@ -37,6 +37,7 @@ STUDY_FILE = "optuna.db"
 JOB_FACTS = ("fit_seconds", "energy_joules", "epochs")
 _SAMPLER_PACKAGES = {"CmaEsSampler": "cmaes"}  # samplers whose extra package Optuna imports late
 SAMPLER_NAMES = "tpe | random | cmaes | grid | nsgaii | qmc"
+PRUNER_NAMES = "median | percentile | successive_halving | hyperband | nop"
 
 
 @dataclass
@@ -352,9 +353,20 @@ def pin_sweep_dir(config: DictConfig, folder: Optional[Path] = None) -> Path:
     return sweep_dir
 
 
+def check_chosen_by_group(conf: Mapping[str, Any]) -> None:
+    """``hydra.sweeper.sampler=tpe`` sets the key to a bare name; samplers and pruners are config groups
+    (``hydra/sweeper/sampler=tpe``) whose option brings the ``_target_`` and its own keys."""
+    for key, names in (("sampler", SAMPLER_NAMES), ("pruner", PRUNER_NAMES)):
+        value = conf.get(key)
+        if value is not None and not isinstance(value, (Mapping, DictConfig)):
+            raise UserError(f"hydra.sweeper.{key}={value} sets the key to a name; choose the {key} as a config group, "
+                            f"with slashes: hydra/sweeper/{key}={value} ({names})")
+
+
 def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str], launcher: Any) -> SweepPlan:
     """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
     before every check has passed."""
+    check_chosen_by_group(conf)
     for key in ("n_trials", "n_jobs"):
         if conf[key] is None or conf[key] < 1:
             raise UserError(f"hydra.sweeper.{key}={conf[key]} must be 1 or more")
