@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import optuna
+import sqlalchemy
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import TrialState
@@ -90,7 +91,10 @@ def open_study(plan: SweepPlan) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress lines say what matters
     own_file = plan.sweep_dir / STUDY_FILE
     if plan.storage == storage_url(None, own_file) and own_file.is_file():
-        others = optuna.get_all_study_names(storage=plan.storage)
+        try:
+            others = optuna.get_all_study_names(storage=plan.storage)
+        except sqlalchemy.exc.SQLAlchemyError:  # a new file whose tables another process is creating now
+            others = []
         if others and plan.study_name not in others:
             # the folder was renamed or copied: its study keeps the name it was created with
             raise UserError(f"{own_file} holds the study {others[0]}, not {plan.study_name} (the folder's name: was "
