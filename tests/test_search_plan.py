@@ -157,6 +157,9 @@ def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.warm_start={tmp_path}"])
     with pytest.raises(UserError, match=f"hydra.sweeper.warm_start: {tmp_path} holds no study"):
         plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={source}", f"hydra.sweeper.warm_start={source}"])
+    with pytest.raises(UserError, match="is this sweep's own folder: its trials are in the study already"):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())  # they were copied into it a second time
     assert not (tmp_path / "sweep").exists()
 
 

@@ -409,6 +409,9 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     warm_start = Path(str(conf["warm_start"])).expanduser().resolve() if conf.get("warm_start") else None
     if warm_start is not None and not warm_start.is_dir():
         raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is not a folder; give an earlier sweep's folder")
+    if warm_start is not None and warm_start == Path(str(config.hydra.sweep.dir)).resolve():
+        raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is this sweep's own folder: its trials are in the "
+                        "study already (they would be copied into it twice); to continue it, leave out warm_start")
     if warm_start is not None:
         from trainlab.search.warmstart import earlier_trials
 
