@@ -306,6 +306,19 @@ def test_stages_must_cover_the_space_once(compose_cfg, tmp_path):
         run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
 
 
+@pytest.mark.parametrize("key,hint", [
+    ("model.net.hidden_size", "(model.net.hidden_size is a key of model=lstm; for another model give stages of its own"),
+    ("model.net.num_layer", "; did you mean model.net.num_layers?"),
+])
+def test_a_stages_key_outside_the_space_says_whose_it_is(key, hint):
+    """hparams_search=staged model=cnn: its stages name the LSTM's keys."""
+    from trainlab.search.stages import stage_groups
+
+    conf = {"stages": [{"name": "a", "params": [key]}]}
+    with pytest.raises(UserError, match=re.escape(hint)):
+        stage_groups(conf, ["model.net.hidden_channels", "model.net.num_layers"], 4)
+
+
 def test_stage_two_from_an_earlier_sweep_fixes_its_top_k_by_importance(compose_cfg, tmp_path):
     cfg = compose_cfg(SEED_SPACE)
     space, _ = parse_space(cfg.hydra.sweeper.params, None, [])

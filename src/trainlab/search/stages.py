@@ -26,6 +26,7 @@ The closing step, retraining the best configuration longer, is ``make refine SWE
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import shlex
 import subprocess
@@ -71,7 +72,7 @@ def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: i
         for key in params:
             if key not in space_keys:
                 raise UserError(f"hydra.sweeper.stages[{i}].params: {key} is not a searched parameter; "
-                                f"searched: {', '.join(space_keys)}")
+                                f"searched: {', '.join(space_keys)}{_stage_key_hint(key, space_keys)}")
             if key in seen:
                 raise UserError(f"hydra.sweeper.stages: {key} is in stage {seen[key]} and stage {name}")
             seen[key] = name
@@ -84,6 +85,19 @@ def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: i
         raise UserError(f"hydra.sweeper.stages: {', '.join(left)} searched but in no stage; add them to a stage "
                         "or drop them from hydra.sweeper.params")
     return groups
+
+
+def _stage_key_hint(key: str, space_keys: Sequence[str]) -> str:
+    """Another model's key (hparams_search=staged groups the LSTM's), or a misspelt one."""
+    from trainlab.search.space import options_with_key
+
+    group, _, rest = key.partition(".")
+    owners = options_with_key(group, rest) if group == "model" else []
+    if owners:
+        return (f" ({key} is a key of {' or '.join(f'model={o}' for o in owners)}; for another model give stages of "
+                "its own space: hydra.sweeper.stages=[{name: ..., params: [...]}, ...])")
+    close = difflib.get_close_matches(key, space_keys, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def best_params(study: optuna.Study, rule: Any = None) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
