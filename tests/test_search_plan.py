@@ -297,6 +297,17 @@ def test_a_continued_staged_search_whose_earlier_best_moved_is_refused(compose_c
     assert len(launcher.jobs) == 7  # stage 1's two new trials ran and are kept; stage 2 ran none
 
 
+def test_a_study_that_cannot_be_opened_leaves_no_empty_sweep_folder(compose_cfg, tmp_path, capsys):
+    from trainlab.search.stages import run_stages
+
+    cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                       f"hydra.sweeper.storage=journal:{tmp_path / 'nowhere' / 'study.journal'}"])
+    with pytest.raises(SystemExit):
+        run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert "does not exist; nothing was run, so its sweep folder was removed" in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()
+
+
 def test_stages_must_cover_the_space_once(compose_cfg, tmp_path):
     from trainlab.search.stages import run_stages
 

@@ -363,6 +363,20 @@ def check_chosen_by_group(conf: Mapping[str, Any]) -> None:
                             f"with slashes: hydra/sweeper/{key}={value} ({names})")
 
 
+def discard_empty_sweep_dir(config: DictConfig, top: Optional[Path] = None) -> Optional[str]:
+    """Remove the sweep folder a refused sweep leaves empty (the study could not be opened, ...), and
+    its empty parents up to ``top`` (a staged search's folder), as
+    :func:`trainlab.run.folder.discard_unstarted_run` does for a run; a note for the error line."""
+    folder, removed = Path(str(config.hydra.sweep.dir)), False
+    while folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        removed = True
+        if top is None or folder == top:
+            break
+        folder = folder.parent
+    return "nothing was run, so its sweep folder was removed" if removed else None
+
+
 def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str], launcher: Any) -> SweepPlan:
     """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
     before every check has passed."""

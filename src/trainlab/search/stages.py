@@ -41,7 +41,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, report_user_errors
-from trainlab.search.plan import SweepPlan, contains, pin_sweep_dir, plan_sweep
+from trainlab.search.plan import SweepPlan, contains, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
 from trainlab.search.results import RESULTS_YAML, best_trials, load_sweep_study, write_atomic
 from trainlab.search.space import as_override
 
@@ -149,7 +149,7 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
         start = {k: v for k, v in defaults_of(config, list(plan.space)).items() if contains(plan.space[k], v)}
         plan = replace(plan, fixed=[*base.fixed, *(as_override(k, v) for k, v in fixed.items())],
                        enqueue=[start] if fixed and start else [])
-        with report_user_errors():
+        with report_user_errors(on_error=lambda: discard_empty_sweep_dir(config, top=base.sweep_dir)):
             search = OptunaSearch(plan, launcher, config=config)
             keep_fixed(search.study, fixed, i, name)
         log.info("stage %d/%d (%s): searching %s; fixed: %s", i, len(plans), name, ", ".join(plan.space),

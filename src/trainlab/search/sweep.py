@@ -355,7 +355,7 @@ def run_sweep(conf: Mapping[str, Any], *, hydra_context: Any, task_function: Any
     from hydra.core.plugins import Plugins
 
     from trainlab.config.errors import report_user_errors
-    from trainlab.search.plan import plan_sweep
+    from trainlab.search.plan import discard_empty_sweep_dir, plan_sweep
     from trainlab.search.stages import run_stages
 
     launcher = Plugins.instance().instantiate_launcher(hydra_context=hydra_context, task_function=task_function,
@@ -363,6 +363,6 @@ def run_sweep(conf: Mapping[str, Any], *, hydra_context: Any, task_function: Any
     if conf.get("stages"):
         run_stages(conf, config, arguments, launcher)
         return
-    with report_user_errors():
+    with report_user_errors(on_error=lambda: discard_empty_sweep_dir(config)):
         search = OptunaSearch(plan_sweep(conf, config, arguments, launcher), launcher, config=config)
     search.run()
