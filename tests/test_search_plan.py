@@ -673,3 +673,18 @@ def test_a_sampler_or_pruner_named_through_its_key_points_to_the_group(compose_c
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", override])
     with pytest.raises(UserError, match=re.escape(message)):
         plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+
+
+def test_a_pruner_that_can_never_prune_is_said(compose_cfg, tmp_path, caplog):
+    """trainer.max_epochs=2 with the median pruner's 3 warm-up epochs, or 4 trials with its 5 start-up
+    trials: the pruner asked for never stops a trial."""
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        search_for(compose_cfg, tmp_path, ["hydra/sweeper/pruner=median", "trainer.max_epochs=2",
+                                           "hydra.sweeper.n_trials=4"])
+    assert ("MedianPruner never prunes here: hydra.sweeper.pruner.n_warmup_steps=3 is not below the 2 validation "
+            "check(s) a trial makes") in caplog.text
+    assert "hydra.sweeper.pruner.n_startup_trials=5 trials run unpruned, and the sweep has 4" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        search_for(compose_cfg, tmp_path / "seed", ["hydra/sweeper/pruner=median"])  # 10 epochs, 20 trials
+    assert "never prunes" not in caplog.text

@@ -270,6 +270,36 @@ def check_objectives_measurable(objectives: list[str], config: DictConfig) -> No
                         f"hardware={profile} trains on the CPU; use fit_seconds, or a GPU profile")
 
 
+def checks_per_trial(config: DictConfig) -> Optional[int]:
+    """The validation checks (pruning steps) a trial makes, where the config says it plainly: one per
+    epoch for ``trainer.max_epochs`` epochs; None otherwise (checks within an epoch, -1 epochs ...)."""
+    trainer = config.get("trainer") or {}
+    epochs = trainer.get("max_epochs")
+    per_epoch = trainer.get("val_check_interval") in (None, 1, 1.0)
+    if not per_epoch or trainer.get("check_val_every_n_epoch") not in (None, 1):
+        return None
+    return int(epochs) if isinstance(epochs, int) and epochs > 0 else None
+
+
+def idle_pruner(pruner: Optional[Mapping[str, Any]], config: DictConfig, n_trials: int,
+                warm: bool = False) -> list[str]:
+    """Why a pruner asked for can never stop a trial of this sweep: its warm-up outlasts every trial,
+    or its start-up trials are all the trials there are (``warm``: copied trials count among them)."""
+    if not pruner:
+        return []
+    name, why = str(pruner.get("_target_", "")).rpartition(".")[2], []
+    checks = checks_per_trial(config)
+    warmup = pruner.get("n_warmup_steps")
+    if checks is not None and isinstance(warmup, int) and warmup >= checks:
+        why.append(f"{name} never prunes here: hydra.sweeper.pruner.n_warmup_steps={warmup} is not below the {checks} "
+                   f"validation check(s) a trial makes (trainer.max_epochs={checks}); lower n_warmup_steps")
+    startup = pruner.get("n_startup_trials")
+    if isinstance(startup, int) and startup >= n_trials and not warm:
+        why.append(f"{name} never prunes here: hydra.sweeper.pruner.n_startup_trials={startup} trials run unpruned, "
+                   f"and the sweep has {n_trials}; lower n_startup_trials or raise hydra.sweeper.n_trials")
+    return why
+
+
 def check_enqueue(entries: Any, space: Mapping[str, BaseDistribution]) -> list[dict[str, Any]]:
     """``hydra.sweeper.enqueue``: a list of {parameter: value}, each parameter searched, each value in range."""
     checked = []
@@ -410,6 +440,8 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
                     pruner["_target_"], len(directions))
         pruner = None
     build_pruner(pruner)  # a bad pruner argument is found here, not in every job
+    for warning in idle_pruner(pruner, config, int(conf["n_trials"]), warm=bool(conf.get("warm_start"))):
+        log.warning(warning)
     check_companions(conf, directions)
     n_trials = int(conf["n_trials"])
     if isinstance(sampler, optuna.samplers.GridSampler):
