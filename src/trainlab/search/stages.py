@@ -41,7 +41,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, report_user_errors
-from trainlab.search.plan import SweepPlan, contains, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
+from trainlab.search.checks import contains
+from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
 from trainlab.search.results import RESULTS_YAML, best_trials, load_sweep_study, write_atomic
 from trainlab.search.space import as_override
 
