@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
 import yaml
+from omegaconf import OmegaConf
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState, create_trial
@@ -90,6 +92,14 @@ def test_enqueue_outside_the_space_is_refused(compose_cfg, tmp_path):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.num_layers:9}]"])
     with pytest.raises(UserError, match=r"hydra.sweeper.enqueue\[0\].model.net.dropout is not a searched parameter"):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.dropout:0.1}]"])
+    # off the step grid or not whole: Optuna would sample another value instead, with a Python warning only
+    with pytest.raises(UserError, match=r"enqueue\[0\].model.net.hidden_size=33 is not on its search grid 32..128 "
+                                        r"step 16; the nearest values are 32 and 48"):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.hidden_size:33}]"])
+    with pytest.raises(UserError, match=r"enqueue\[0\].model.net.num_layers=2.5 is not a whole number"):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.num_layers:2.5}]"])
+    with pytest.raises(UserError, match=r"enqueue\[0\].data.batch_size=48 is not one of its choices \[16, 32, 64\]"):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{data.batch_size:48}]"])
 
 
 # -- warm start ------------------------------------------------------------------------------------------
@@ -136,6 +146,23 @@ def test_a_warm_start_from_another_space_is_refused(compose_cfg, tmp_path):
         search_for(compose_cfg, tmp_path, [f"hydra.sweeper.warm_start={source}"])
 
 
+def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is_written(compose_cfg, tmp_path):
+    """Its trials searched data.batch_size, fixed here: they were dropped one by one ('0 copied')."""
+    cfg = compose_cfg(SEED_SPACE)
+    space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
+    source = earlier_sweep(tmp_path / "earlier", space, n=3)
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.warm_start={source}"])
+    with pytest.raises(UserError, match="data.batch_size was searched there and is not here"):
+        plan_sweep(cfg.hydra.sweeper, cfg, ["data.batch_size=32"], StandIn())
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.warm_start={tmp_path}"])
+    with pytest.raises(UserError, match=f"hydra.sweeper.warm_start: {tmp_path} holds no study"):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={source}", f"hydra.sweeper.warm_start={source}"])
+    with pytest.raises(UserError, match="is this sweep's own folder: its trials are in the study already"):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())  # they were copied into it a second time
+    assert not (tmp_path / "sweep").exists()
+
+
 # -- one GPU per slot --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("gpus,slots,expected", [
     (4, 4, [["hardware.devices=[0]"], ["hardware.devices=[1]"], ["hardware.devices=[2]"], ["hardware.devices=[3]"]]),
@@ -177,6 +204,32 @@ def test_slurm_jobs_keep_their_own_allocations_cpus_and_gpus(compose_cfg, tmp_pa
     assert [f for f in local.plan.fixed if f.startswith("hardware.num_threads=")]
 
 
+@pytest.mark.parametrize("pool,cores,n_jobs,slots", [(-1, 2, 64, 2), (-1, 16, 4, 4), (3, 2, 4, 3), (-2, 8, 8, 7)])
+def test_slots_beyond_the_joblib_pool_are_not_opened(compose_cfg, tmp_path, monkeypatch, caplog, pool, cores, n_jobs,
+                                                     slots):
+    """hydra.sweeper.n_jobs=64 on 2 cores: joblib's pool (hydra.launcher.n_jobs=-1: one worker per core)
+    runs 2 jobs at once; 62 more slots would hold asked trials waiting for a worker. Said in a warning."""
+    monkeypatch.setattr(plan_module, "_joblib_cores", lambda: cores)
+    joblib_like = StandIn()
+    joblib_like.__class__ = type("JoblibLauncher", (StandIn,), {})
+    joblib_like.joblib = {"n_jobs": pool}
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        search = search_for(compose_cfg, tmp_path, [f"hydra.sweeper.n_jobs={n_jobs}"], launcher=joblib_like)
+    assert search.plan.slots == slots
+    assert (f"hydra.sweeper.n_jobs={n_jobs}, but the joblib launcher runs at most {slots} job(s)" in caplog.text) == (
+        slots < n_jobs)
+
+
+def test_more_slots_than_trials_or_cores_are_said(compose_cfg, tmp_path, monkeypatch, caplog):
+    """Slots beyond n_trials would only divide the threads further; beyond the cores they share them."""
+    monkeypatch.setattr(plan_module, "machine_cores", lambda: 2)
+    with caplog.at_level("INFO", logger="trainlab.search.plan"):
+        search = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_jobs=8", "hydra.sweeper.n_trials=3"])
+    assert search.plan.slots == 3
+    assert "hydra.sweeper.n_jobs=8 for 3 trials: 3 slots" in caplog.text
+    assert "hydra.sweeper.n_jobs=3 trials at once on 2 cores: they share the cores" in caplog.text
+
+
 def test_the_energy_meter_reads_the_board_a_slot_trains_on(monkeypatch):
     from trainlab.callbacks.energy import visible_physical_devices
 
@@ -214,6 +267,47 @@ def test_a_staged_search_fixes_each_stages_best_and_runs_it_first_in_the_next(co
         assert not [o for o in job if o.startswith(("optimizer.lr=", "data.batch_size="))]
 
 
+class EachBetter(StandIn):
+    """Every job scores better than the one before: more trials always move the best."""
+
+    def launch(self, jobs: list[list[str]], initial_job_idx: int) -> list[JobReturn]:
+        (job,) = super().launch(jobs, initial_job_idx)
+        job.return_value = -float(len(self.jobs))
+        return [job]
+
+
+def test_a_continued_staged_search_whose_earlier_best_moved_is_refused(compose_cfg, tmp_path, capsys):
+    """Stage 2's trials ran with stage 1's best; more stage-1 trials moved it: stage 2 would mix both
+    (and stages.yaml would name values its best trial never ran with)."""
+    from trainlab.search.stages import run_stages
+
+    def staged(trials: str) -> None:
+        cfg = compose_cfg(["hparams_search=staged", "hydra/sweeper/pruner=nop", f"hydra.sweeper.stage_trials={trials}",
+                           f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+        run_stages(cfg.hydra.sweeper, cfg, [], launcher)
+
+    launcher = EachBetter()
+    staged("[2,2]")
+    staged("[2,3]")  # only the last stage grows: allowed
+    assert len(launcher.jobs) == 5
+    with pytest.raises(SystemExit):
+        staged("[4,3]")
+    assert "error: stage 2 (optimisation) ran its trials with the earlier stages' best as it was, and that best has " \
+           "moved (model.net." in capsys.readouterr().err
+    assert len(launcher.jobs) == 7  # stage 1's two new trials ran and are kept; stage 2 ran none
+
+
+def test_a_study_that_cannot_be_opened_leaves_no_empty_sweep_folder(compose_cfg, tmp_path, capsys):
+    from trainlab.search.stages import run_stages
+
+    cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                       f"hydra.sweeper.storage=journal:{tmp_path / 'nowhere' / 'study.journal'}"])
+    with pytest.raises(SystemExit):
+        run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert "does not exist; nothing was run, so its sweep folder was removed" in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()
+
+
 def test_stages_must_cover_the_space_once(compose_cfg, tmp_path):
     from trainlab.search.stages import run_stages
 
@@ -221,6 +315,19 @@ def test_stages_must_cover_the_space_once(compose_cfg, tmp_path):
                        f"hydra.sweep.dir={tmp_path / 'sweep'}"])
     with pytest.raises(SystemExit):
         run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
+
+
+@pytest.mark.parametrize("key,hint", [
+    ("model.net.hidden_size", "(model.net.hidden_size is a key of model=lstm; for another model give stages of its own"),
+    ("model.net.num_layer", "; did you mean model.net.num_layers?"),
+])
+def test_a_stages_key_outside_the_space_says_whose_it_is(key, hint):
+    """hparams_search=staged model=cnn: its stages name the LSTM's keys."""
+    from trainlab.search.stages import stage_groups
+
+    conf = {"stages": [{"name": "a", "params": [key]}]}
+    with pytest.raises(UserError, match=re.escape(hint)):
+        stage_groups(conf, ["model.net.hidden_channels", "model.net.num_layers"], 4)
 
 
 def test_stage_two_from_an_earlier_sweep_fixes_its_top_k_by_importance(compose_cfg, tmp_path):
@@ -242,7 +349,7 @@ def test_stage_two_from_an_earlier_sweep_fixes_its_top_k_by_importance(compose_c
 
 
 # -- two objectives --------------------------------------------------------------------------------------
-def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(compose_cfg, tmp_path):
+def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(compose_cfg, tmp_path, caplog):
     from trainlab.search.analyze import report
     from trainlab.search.front import pick
     from trainlab.search.results import best_trials
@@ -250,8 +357,11 @@ def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(
     search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8",
                                                 "hydra/sweeper/pruner=median"], StandIn(facts={"fit_seconds": 10.0}))
     assert search.plan.pruner is None  # asked for, reported, not used: Optuna cannot prune two objectives
-    search.run()
+    with caplog.at_level("INFO", logger="trainlab.search.sweep"):
+        search.run()
     sweep_dir = tmp_path / "sweep"
+    # the closing line names the front, not a "best val/loss None with None"
+    assert f"on the Pareto front of (val/loss, fit_seconds), no single best; make analyze SWEEP={sweep_dir}" in caplog.text
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert results["objectives"] == ["objective", "fit_seconds"] and results["solutions"]
     text = report(sweep_dir)
@@ -300,3 +410,281 @@ def test_make_stage2_runs_the_earlier_sweeps_command_with_the_fixing_keys(tmp_pa
     assert command[1:] == ["/repo/train.py", "-m", "hydra.sweeper.n_trials=30", "hparams_search=optuna_hyperband",
                            "model=cnn", f"hydra.sweeper.fix_top_of={tmp_path}", "hydra.sweeper.fix_top=2",
                            "hydra.sweeper.n_trials=10"]  # the earlier sweep's folder is not reused; later keys win
+
+
+def test_make_stage2_starts_the_command_from_the_repository_root(tmp_path, monkeypatch):
+    """``python -m trainlab.search.stages <dir>`` (make stage2) runs train.py -m with the fixing keys."""
+    from trainlab.run.folder import repo_root
+    from trainlab.search import stages
+
+    finished_sweep(tmp_path)
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": ["model=cnn"]}}}))
+    calls = []
+    monkeypatch.setattr(stages.subprocess, "call", lambda command: calls.append(command) or 0)
+    assert stages.main([str(tmp_path), "--top", "2", "hydra.sweeper.n_trials=10"]) == 0
+    assert calls[0][1:4] == [str(repo_root() / "train.py"), "-m", "hparams_search=optuna"]
+    assert calls[0][-2:] == ["hydra.sweeper.fix_top=2", "hydra.sweeper.n_trials=10"]
+
+
+def test_the_closing_line_says_when_no_trial_completed():
+    from trainlab.search.results import results_line
+
+    line = results_line({"best_trial": None, "best_value": None, "best_params": None, "metric": "val/loss"}, Path("s"))
+    assert line == "results in s: no trial completed, so there is no best; trials.csv says how each ended"
+    line = results_line({"best_trial": 2, "best_value": 0.5, "best_params": {"optimizer.lr": 0.01}, "metric": "val/loss"},
+                        Path("s"))
+    assert line == "results in s: best val/loss 0.5 with {'optimizer.lr': 0.01}"
+
+
+# -- a space's mistakes: one line naming the entry and the fix -------------------------------------------
+@pytest.mark.parametrize("params,arguments,search_space,message", [
+    ({"optimizer.lr": "interval(1e-2, 1e-4)"}, [], None,
+     "hydra.sweeper.params: optimizer.lr=interval(1e-2, 1e-4): the low end 0.01 is above the high end 0.0001; swap"),
+    ({}, ["optimizer.lr=tag(log,interval(0,1e-3))"], None,
+     "the command line: optimizer.lr=tag(log,interval(0,1e-3)): a log scale needs a low end above 0, got 0.0"),
+    ({"model.net.hidden_size": "range(64, 32, 16)"}, [], None,
+     "hydra.sweeper.params: model.net.hidden_size=range(64, 32, 16) holds no value"),
+    ({}, ["model.net.hidden_size=glob(*)"], None, "the command line: model.net.hidden_size=glob(*) is not a sweep"),
+    ({"data.batch_size": "choice(32)"}, [], None,
+     "hydra.sweeper.params: data.batch_size=choice(32) has one value (32), so nothing would be searched; fix it with "
+     "data.batch_size=32"),
+    ({}, ["model.net.num_layers=range(2,3)"], None, "the command line: model.net.num_layers=range(2,3) has one value (2)"),
+    ({}, ["optimizer.lr=interval(0.01,0.01)"], None, "has one value (0.01)"),
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.01}},
+     "hydra.sweeper.search_space.optimizer.lr: the low end 0.1 is above the high end 0.01"),
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 0, "high": 0.01, "log": True}}, "a log scale needs a low end"),
+    ({}, [], {"data.batch_size": {"type": "categorical", "choices": [32]}}, "has one value (32)"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": "a", "high": 3}}, "its ends 'a' and 3 must be numbers"),
+])
+def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, search_space, message):
+    with pytest.raises(UserError) as refused:
+        parse_space(params, search_space, arguments)
+    assert message in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["hparams_search=optuna", 'hydra.sweeper.params.optimizer.lr="interval(1e-4,1e-2)"'],
+     "give the sweep as an override of the key itself: optimizer.lr=interval(1e-4,1e-2)"),
+    (["hydra.sweeper.params.optimizer.lr=interval(1e-4,1e-2)"], "optimizer.lr=interval(1e-4,1e-2) (it replaces"),
+    (["hydra.sweeper.params.seed=choice(1,2)"], "seed=choice(1,2)"),  # unquoted: Hydra takes it for its own sweep
+    (["~hydra.sweeper.params.data.batch_size"], "fix it at a value instead (data.batch_size=<value>"),
+])
+def test_setting_a_search_files_entry_on_the_command_line_names_the_form_that_works(argv, message, monkeypatch, capsys):
+    from trainlab.config.errors import run_command_line
+
+    monkeypatch.setattr("sys.argv", ["train.py", "-m", *argv])
+    with pytest.raises(SystemExit) as exited:
+        run_command_line(lambda: pytest.fail("Hydra must not start"))
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and message in line
+
+
+def test_a_search_files_entry_that_hydra_takes_is_left_to_hydra():
+    from trainlab.search.space import params_override_problem
+
+    assert params_override_problem(['hydra.sweeper.params.seed="choice(1,2)"', "hydra.sweeper.params=null",
+                                    "~hydra.sweeper.params.seed", "optimizer.lr=interval(1e-4,1e-2)"]) is None
+
+
+def test_continuing_a_finished_study_says_how_to_run_more(compose_cfg, tmp_path, caplog):
+    search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2"]).run()
+    again = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2"])
+    with caplog.at_level("INFO", logger="trainlab.search.sweep"):
+        again.run()
+    assert again.launcher.jobs == []
+    assert "already has its 2 finished trials: nothing to run; to run more, raise hydra.sweeper.n_trials" in caplog.text
+
+
+def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_cfg):
+    from trainlab.search.space import check_keys
+
+    cfg = compose_cfg(["hparams_search=optuna", "model=cnn"])
+    with pytest.raises(UserError, match=r"model.net.hidden_size is not a key of the config nor a config group: it is a "
+                                        r"key of model=lstm, but model=cnn is selected; select model=lstm"):
+        check_keys(cfg, ["model.net.hidden_size"])
+    with pytest.raises(UserError, match=r"model.net.hiden_channels .* did you mean model.net.hidden_channels\?$"):
+        check_keys(cfg, ["model.net.hiden_channels"])  # a misspelt key of the selected model keeps its hint
+
+
+
+def finished_sweep(folder: Path, value: float | None = 1.0) -> Path:
+    """A sweep folder's study (optuna.db, named after the folder) with one trial: complete with
+    ``value``, or failed when it is None."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(storage=f"sqlite:///{folder}/optuna.db", study_name=folder.name)
+    dist = {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    study.add_trial(create_trial(params={"optimizer.lr": 1e-3}, distributions=dist, value=value,
+                                 state=TrialState.COMPLETE if value is not None else TrialState.FAIL,
+                                 user_attrs={"fail_reason": "boom"} if value is None else {}))
+    return folder
+
+
+# -- make analyze / refine / stage2 on the wrong folder: one line, exit 2, nothing launched ------------------
+def sweep_clis():
+    from trainlab.search import analyze, refine, stages
+
+    return {"analyze": analyze.main, "refine": refine.main, "stage2": lambda argv: stages.main([*argv, "--top", "1"])}
+
+
+@pytest.mark.parametrize("cli", ["analyze", "refine", "stage2"])
+@pytest.mark.parametrize("folder,message", [
+    ("nowhere", "is not a folder; give a sweep folder"),
+    ("plain", "holds no study (optimization_results.yaml or optuna.db)"),
+    ("staged", "is a staged search, with a study per stage: give one of its stages' folders ({tmp}/staged/1_a)"),
+])
+def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, monkeypatch, capsys, cli, folder,
+                                                                      message):
+    from trainlab.search import refine, stages
+
+    (tmp_path / "plain").mkdir()
+    finished_sweep(tmp_path / "staged" / "1_a")
+    (tmp_path / "staged" / "stages.yaml").write_text("stages: []\n")
+    for module in (refine, stages):
+        monkeypatch.setattr(module.subprocess, "call", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        sweep_clis()[cli]([str(tmp_path / folder)])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and message.format(tmp=tmp_path) in line
+
+
+@pytest.mark.parametrize("cli", ["refine", "stage2"])
+def test_refine_and_stage2_of_a_sweep_without_a_complete_trial_say_so(tmp_path, monkeypatch, capsys, cli):
+    from trainlab.search import refine, stages
+
+    for module in (refine, stages):
+        monkeypatch.setattr(module.subprocess, "call", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        sweep_clis()[cli]([str(finished_sweep(tmp_path / "failed", value=None))])
+    assert exited.value.code == 2
+    assert "has no complete trial yet, so it has no best" in capsys.readouterr().err
+
+
+def test_stage2_refuses_to_fix_no_parameter(tmp_path, monkeypatch, capsys):
+    from trainlab.search import stages
+
+    finished_sweep(tmp_path)
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": []}}}))
+    monkeypatch.setattr(stages.subprocess, "call", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit):
+        stages.main([str(tmp_path), "--top", "0"])
+    assert "error: TOP=0: give how many of the sweep's most important parameters to fix, 1 or more" in capsys.readouterr().err
+
+
+def test_the_analysis_of_a_sweep_without_a_complete_trial_reports_its_failures_only(tmp_path):
+    from trainlab.search.analyze import report
+
+    text = report(finished_sweep(tmp_path / "failed", value=None))
+    assert "top trials: none, no trial completed" in text and 'failed with "boom"' in text
+    assert "range edge" not in text and "plots: none (no trial completed)" in text
+    assert not list((tmp_path / "failed").glob("*.png"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    optuna.create_study(storage=f"sqlite:///{empty}/optuna.db", study_name="empty")
+    with pytest.raises(UserError, match="has no trial of its own yet: nothing to analyse"):
+        report(empty)
+
+
+# -- continuing a study ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("arguments,message", [
+    (["optimizer.lr=tag(log,interval(1e-4,1e-2))"], "optimizer.lr was searched over .* there and is .* here"),
+    (["data.batch_size=32"], "data.batch_size was searched there and is not here"),
+    (["model.net.dropout=interval(0.0,0.3)"], "model.net.dropout is searched here and was not there"),
+])
+def test_continuing_a_study_with_another_space_is_refused(compose_cfg, tmp_path, arguments, message):
+    search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2"]).run()
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.sweeper.n_trials=4"])
+    launcher = StandIn()
+    with pytest.raises(UserError, match=f"study sweep in .* has 2 trial\\(s\\) already, and {message}.*; a continued "
+                                        "study keeps its space: give another hydra.sweep.dir"):
+        OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher), launcher, config=cfg)
+    assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db").trials) == 2
+
+
+def test_continuing_a_renamed_sweep_folder_names_the_study_it_holds(compose_cfg, tmp_path):
+    """The study keeps the name of the folder it was made in; a new one beside it would reuse the run folders."""
+    (tmp_path / "sweep").mkdir()
+    optuna.create_study(storage=f"sqlite:///{tmp_path}/sweep/optuna.db", study_name="before")
+    with pytest.raises(UserError, match="optuna.db holds the study before, not sweep .*was it renamed or copied\\?\\); "
+                                        "continue it with hydra.sweeper.study_name=before"):
+        search_for(compose_cfg, tmp_path, [])
+    assert optuna.get_all_study_names(storage=f"sqlite:///{tmp_path}/sweep/optuna.db") == ["before"]
+    assert search_for(compose_cfg, tmp_path, ["hydra.sweeper.study_name=before"]).study.study_name == "before"
+
+
+# -- settings that are never silently ignored ---------------------------------------------------------------
+@pytest.mark.parametrize("overrides,arguments,message", [
+    (["hydra.sweeper.stage_trials=[2,2]"], [], "hydra.sweeper.stage_trials=[2, 2] without hydra.sweeper.stages"),
+    (["hydra.sweeper.fix_top=2"], [], "hydra.sweeper.fix_top=2 without hydra.sweeper.fix_top_of"),
+    (["hydra.sweeper.pick={within:0.01,then:1}"], [], "picks a trial of a Pareto front, but this search has one objective"),
+    (["hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.search_space={data.batch_size:[16,32]}"],
+     ["optimizer.lr=0.001"], "hydra.sweeper.sampler.search_space lacks model.net.hidden_size, model.net.num_layers"),
+])
+def test_a_setting_that_would_be_ignored_is_refused(compose_cfg, tmp_path, overrides, arguments, message):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, arguments, StandIn())
+    assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.parametrize("override,key,value", [
+    ("hydra.sweeper.pick={within:0.01,then:1}", "pick", {"within": 0.01, "then": 1}),
+    ("hydra.sweeper.search_space={optimizer.lr:{type:float,low:1e-4,high:1e-2}}", "search_space",
+     {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}),
+    ("hydra.sweeper.sampler.search_space={data.batch_size:[16,32]}", "sampler.search_space", {"data.batch_size": [16, 32]}),
+])
+def test_a_mapping_sweeper_key_can_be_set_on_the_command_line(compose_cfg, override, key, value):
+    """They default to null; typed Optional[Dict], OmegaConf failed merging a mapping into them (AttributeError)."""
+    cfg = compose_cfg(["hparams_search=optuna", *(["hydra/sweeper/sampler=grid"] if "sampler." in key else []), override])
+    assert OmegaConf.to_container(OmegaConf.select(cfg.hydra.sweeper, key)) == value
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["hydra.sweeper.direction=[minimize,minimize]"],
+     "hydra.sweeper.direction has 2 entries, but train.py returns one value (optimized_metric=val/loss)"),
+    (["hparams_search=optuna_two_objectives", "hydra.sweeper.objectives=[objective,energy_joules]"],
+     "hydra.sweeper.objectives names energy_joules, which is measured on NVIDIA GPUs only, and hardware=cpu"),
+])
+def test_objectives_the_jobs_cannot_give_are_refused_before_the_first_trial(compose_cfg, tmp_path, overrides, message):
+    """Each failed every trial ('the job returned 1 value(s) for 2 direction(s)', 'recorded no energy_joules')."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+
+
+def test_stage_two_from_a_two_objective_sweep_ranks_by_its_first_objective(compose_cfg, tmp_path):
+    """Its importances need one target; without it they were empty and the message blamed 'too few trials'."""
+    from trainlab.search.stages import top_fixed
+
+    search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8"],
+                        StandIn(facts={"fit_seconds": 10.0}))
+    search.run()
+    fixed, rest, found, trials = top_fixed(tmp_path / "sweep", 1)
+    assert len(fixed) == 1 and len(found) == 4 and trials == 8 and set(fixed) | set(rest) == set(found)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("hydra.sweeper.sampler=tpe", "hydra.sweeper.sampler=tpe sets the key to a name; choose the sampler as a config "
+                                  "group, with slashes: hydra/sweeper/sampler=tpe"),  # it said 'sampler is not set'
+    ("hydra.sweeper.pruner=median", "choose the pruner as a config group, with slashes: hydra/sweeper/pruner=median"),
+])
+def test_a_sampler_or_pruner_named_through_its_key_points_to_the_group(compose_cfg, tmp_path, override, message):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", override])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+
+
+def test_a_pruner_that_can_never_prune_is_said(compose_cfg, tmp_path, caplog):
+    """trainer.max_epochs=2 with the median pruner's 3 warm-up epochs, or 4 trials with its 5 start-up
+    trials: the pruner asked for never stops a trial."""
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        search_for(compose_cfg, tmp_path, ["hydra/sweeper/pruner=median", "trainer.max_epochs=2",
+                                           "hydra.sweeper.n_trials=4"])
+    assert ("MedianPruner never prunes here: hydra.sweeper.pruner.n_warmup_steps=3 is not below the 2 validation "
+            "check(s) a trial makes") in caplog.text
+    assert "hydra.sweeper.pruner.n_startup_trials=5 trials run unpruned, and the sweep has 4" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        search_for(compose_cfg, tmp_path / "seed", ["hydra/sweeper/pruner=median"])  # 10 epochs, 20 trials
+    assert "never prunes" not in caplog.text

@@ -230,6 +230,32 @@ def test_a_signal_landing_inside_a_job_interrupts_the_sweep_instead_of_failing_t
     assert recorded == []  # left running, for _interrupt to mark FAIL with the signal's name
 
 
+def test_a_ctrl_c_handed_back_by_a_worker_ends_a_slot_thread_quietly(tmp_path):
+    """Ctrl-C reaches joblib's worker processes too; joblib raises their KeyboardInterrupt in the slot's
+    thread, which ended with an 'Exception in thread slot0' traceback. The main thread ends the sweep."""
+    import threading
+
+    from trainlab.search import sweep as sweep_module
+
+    def launch(jobs, initial_job_idx):
+        sweep_module._signals_seen.append("Ctrl-C")  # the sweep process's own handler saw it too
+        raise KeyboardInterrupt
+
+    search = stand_in_search(tmp_path, launch, n_trials=2)
+    recorded, escaped = [], []
+    search._record = lambda *args: recorded.append(args)
+    thread = threading.Thread(target=search._run_slot, args=(1,))
+    previous_hook, threading.excepthook = threading.excepthook, lambda hook_args: escaped.append(hook_args.exc_type)
+    try:
+        thread.start()
+        thread.join(timeout=30)
+    finally:
+        threading.excepthook = previous_hook
+        sweep_module._signals_seen.pop()
+    assert escaped == [] and recorded == []  # left running, for _interrupt to mark FAIL with the signal's name
+    assert list(search.running) == [0]
+
+
 def test_a_slot_starts_its_next_trial_while_the_other_slot_is_still_busy(tmp_path):
     """The slots' logic with a stand-in launcher whose trial 0 takes far longer than the others: the
     other slot goes through trials 1, 2, 3 ... meanwhile (a sweeper that runs trials in batches of

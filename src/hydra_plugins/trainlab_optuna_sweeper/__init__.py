@@ -14,7 +14,7 @@ import importlib.util
 import sys
 import types
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from hydra.plugins.sweeper import Sweeper
@@ -57,7 +57,9 @@ class CmaEsSamplerConf:  # needs the `cmaes` package
 class GridSamplerConf:
     _target_: str = "optuna.samplers.GridSampler"
     # null: every value of the discrete params (choice, range); a mapping key -> list otherwise
-    search_space: Optional[Dict[str, Any]] = None
+    # (mappings that default to null are typed Any: OmegaConf cannot merge a mapping from the command
+    # line into a null Dict node, it fails with an AttributeError)
+    search_space: Any = None
     seed: Optional[int] = None
 
 
@@ -150,9 +152,9 @@ class OptunaSweeperConf:
     n_jobs: int = 1  # trials at once (launchers that run jobs in other processes; the basic one runs 1)
     max_failure_rate: float = 0.0  # failed / all trials above this ends the sweep
     # key -> Hydra sweep grammar: interval(a, b), tag(log, interval(a, b)), range(a, b, step), choice(...)
-    params: Optional[Dict[str, str]] = None
+    params: Any = None  # a mapping; Any, not Dict: see GridSamplerConf.search_space
     # key -> {type: float | int | categorical, low, high, step, log, choices}
-    search_space: Optional[Dict[str, Any]] = None
+    search_space: Any = None  # a mapping
     # dotted path of fn(cfg, trial) that suggests more parameters (conditional spaces)
     custom_search_space: Optional[str] = None
     # warm starts (src/trainlab/search/warmstart.py): configurations {param: value} run first (they
@@ -169,10 +171,10 @@ class OptunaSweeperConf:
     stage_trials: Optional[List[int]] = None
     # stage 2 from an earlier sweep folder: fix its fix_top most important parameters at its best values
     fix_top_of: Optional[str] = None
-    fix_top: int = 3
+    fix_top: Optional[int] = None  # null: 3 (set without fix_top_of, it is refused rather than ignored)
     # several objectives: which front trial a next stage takes, {within: 0.01, then: 1}: of the trials
     # within 1 % of the best first objective, the best by objective 1 (e.g. the fastest)
-    pick: Optional[Dict[str, Any]] = None
+    pick: Any = None  # a mapping
 
 
 class TrainlabOptunaSweeper(Sweeper):

@@ -51,9 +51,18 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -
 
 def run_command_line(main) -> None:
     """Run a ``@hydra.main`` function; Hydra's own check of the flags (``-m`` with ``--cfg``, two of
-    ``--cfg``/``--info``/...) raises a ValueError before any job: make it one line and exit 2."""
+    ``--cfg``/``--info``/...) raises a ValueError before any job: make it one line and exit 2. So is
+    a search range set as ``hydra.sweeper.params.<key>=...``, which Hydra refuses with a misleading
+    message (:func:`trainlab.search.space.params_override_problem`)."""
     from trainlab.config.help import help_requested, print_help
 
+    if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
+        from trainlab.search.space import params_override_problem
+
+        problem = params_override_problem(sys.argv[1:])
+        if problem:
+            print(f"error: {problem}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_USER_ERROR)
     try:
         print_help(main) if help_requested(sys.argv[1:]) else main()
     except ValueError as exc:

@@ -55,10 +55,12 @@ def top_trials(study: optuna.Study, k: int = 5) -> list[FrozenTrial]:
 
 
 def importances(study: optuna.Study) -> dict[str, float]:
-    """fANOVA importances (seeded: the same study gives the same figures); empty when too few trials."""
+    """fANOVA importances (seeded: the same study gives the same figures); empty when too few trials.
+    With several objectives, for the first (the job's own metric): Optuna wants one target."""
+    target = (lambda trial: trial.values[0]) if len(study.directions) > 1 else None
     try:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        return optuna.importance.get_param_importances(study, evaluator=evaluator)
+        return optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
     except (RuntimeError, ValueError):
         return {}
 

@@ -18,6 +18,7 @@ from typing import Optional
 
 import optuna
 
+from trainlab.config.errors import UserError, report_user_errors
 from trainlab.search.advice import (convergence, edge_advice, importances, pruning_stats, recommendations,  # noqa: F401
                                     top_trials)
 from trainlab.search.front import front_lines, plot_front
@@ -67,11 +68,18 @@ def report(sweep_dir: Path) -> str:
     study = load_sweep_study(sweep_dir)
     surplus = sum(is_surplus(t) for t in study.trials)
     copied = sum(is_copied(t) for t in study.trials)
-    lines = [f"study {study.study_name}: {len(study.trials) - surplus - copied} trials"
+    own = len(study.trials) - surplus - copied
+    if own == 0:
+        raise UserError(f"{sweep_dir}: study {study.study_name} has no trial of its own yet: nothing to analyse; run "
+                        "(or continue) the sweep first")
+    lines = [f"study {study.study_name}: {own} trials"
              + (f" (and {surplus} surplus, never launched)" if surplus else "")
              + (f" (and {copied} copied from an earlier study)" if copied else "")]
     plots: list[Path] = []
-    if len(study.directions) == 1:
+    complete = bool(best_trials(study))
+    if not complete:  # failed or pruned only: nothing to rank or plot, the failures are in the advice
+        lines.append("top trials: none, no trial completed")
+    elif len(study.directions) == 1:
         lines.append("top trials:")
         for t in top_trials(study):
             params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
@@ -95,11 +103,13 @@ def report(sweep_dir: Path) -> str:
     lines.append(f"pruning: {stats['pruned']} of {stats['trials']} trials pruned, {stats['epochs_trained']} "
                  f"epochs trained, {stats['epochs_saved']} saved{share}")
     advice = recommendations(study)
-    if len(study.directions) == 1 and not edge_advice(study):
+    if complete and len(study.directions) == 1 and not edge_advice(study):
         advice.append("no best value at a range edge")
-    lines += ["recommendations:", *(f"  {a}" for a in advice)]
-    plots += plot(study, sweep_dir) if len(study.directions) == 1 else []  # their one target is a single value
-    lines.append("plots: " + ", ".join(p.name for p in plots) if plots else "plots: none (too few trials)")
+    lines += ["recommendations:", *(f"  {a}" for a in advice or ["none"])]
+    if complete and len(study.directions) == 1:  # a front's plots have no single target
+        plots += plot(study, sweep_dir)
+    lines.append("plots: " + ", ".join(p.name for p in plots) if plots
+                 else f"plots: none ({'too few trials' if complete else 'no trial completed'})")
     text = "\n".join(lines) + "\n"
     (sweep_dir / REPORT).write_text(text)
     return text
@@ -109,12 +119,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="outputs/train/multiruns/<date>_<time>_<id>")
     args = parser.parse_args(argv)
-    if not args.sweep_dir.is_dir():
-        print(f"error: {args.sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)",
-              file=sys.stderr)
-        return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    print(report(args.sweep_dir), end="")
+    with report_user_errors():
+        print(report(args.sweep_dir), end="")
     return 0
 
 

@@ -19,24 +19,22 @@ from typing import Any, Optional
 
 import optuna
 from hydra.utils import get_method
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from optuna.distributions import BaseDistribution
 
 from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError
+from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
+                                    check_enqueue, check_grid, check_objectives, check_objectives_measurable,
+                                    idle_pruner)
 from trainlab.search.handover import build_pruner, instantiate_node
 from trainlab.search.shared import storage_url
 from trainlab.search.space import as_override, check_keys, grid_values, parse_space
 
 log = logging.getLogger(__name__)
 
-DIRECTIONS = ("minimize", "maximize")
 STUDY_FILE = "optuna.db"
-# what a job records on its trial besides the returned objective (trainlab.search.pruning), usable as
-# further objectives of a multi-objective search
-JOB_FACTS = ("fit_seconds", "energy_joules", "epochs")
 _SAMPLER_PACKAGES = {"CmaEsSampler": "cmaes"}  # samplers whose extra package Optuna imports late
-SAMPLER_NAMES = "tpe | random | cmaes | grid | nsgaii | qmc"
 
 
 @dataclass
@@ -50,7 +48,7 @@ class SweepPlan:
         sweep_dir: the folder for results and job folders (``<sweep_dir>/<trial number>``).
         directions: one per objective.
         objectives: what each direction judges: ``objective`` (the job's return value) first, then
-            facts the job records on its trial (:data:`JOB_FACTS`).
+            facts the job records on its trial (:data:`trainlab.search.checks.JOB_FACTS`).
         fixed: overrides every trial gets.
         slot_overrides: per slot, overrides its trials get (the slot's GPU); empty: none.
         metric: the monitored metric's name, for messages.
@@ -140,12 +138,44 @@ def on_scheduler(launcher: Any) -> bool:
     return any(cls.__name__ == "SlurmLauncher" for cls in type(launcher).__mro__)
 
 
+def pool_size(launcher: Any) -> Optional[int]:
+    """How many jobs Hydra's joblib launcher runs at once (its ``hydra.launcher.n_jobs``, -1: every
+    core joblib sees), or None for launchers without a pool of their own."""
+    if not any(cls.__name__ == "JoblibLauncher" for cls in type(launcher).__mro__):
+        return None
+    size = int(getattr(launcher, "joblib", {}).get("n_jobs") or -1)
+    if size < 0:  # joblib's convention: -1 all cores, -2 all but one ...
+        size = max(1, _joblib_cores() + 1 + size)
+    return size
+
+
+def _joblib_cores() -> int:
+    """The cores joblib counts for ``n_jobs=-1`` (it also reads cgroup limits)."""
+    import joblib
+
+    return joblib.cpu_count()
+
+
+def machine_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def count_slots(n_jobs: int, launcher: Any) -> int:
+    """Trials at once: ``n_jobs``, or fewer where the launcher cannot run that many (said in a warning:
+    slots beyond it would hold asked trials that wait for a worker)."""
     if n_jobs > 1 and is_in_process(launcher):
         log.warning("hydra.sweeper.n_jobs=%d with the basic launcher, which runs jobs inside this process: "
                     "trials run one at a time; for parallel trials add hydra/launcher=joblib "
                     "(or submitit_local)", n_jobs)
         return 1
+    pool = pool_size(launcher)
+    if pool is not None and n_jobs > pool:
+        log.warning("hydra.sweeper.n_jobs=%d, but the joblib launcher runs at most %d job(s) at once "
+                    "(hydra.launcher.n_jobs=%s; negative: counted from the %d cores it sees): %d trials run at once; "
+                    "to run more, raise hydra.launcher.n_jobs too (beyond the cores, trials share them)",
+                    n_jobs, pool, launcher.joblib.get("n_jobs"), _joblib_cores(), pool)
+        return pool
     return n_jobs
 
 
@@ -160,8 +190,7 @@ def thread_override(config: DictConfig, slots: int, launcher: Any, fixed: Sequen
     key = "hardware.num_threads"
     if slots == 1 or "hardware" not in config or _given(key, fixed, space) or on_scheduler(launcher):
         return []
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return [f"{key}={max(1, cores // slots)}"]
+    return [f"{key}={max(1, machine_cores() // slots)}"]
 
 
 def visible_gpu_count() -> int:
@@ -201,54 +230,6 @@ def gpu_overrides(config: DictConfig, slots: int, launcher: Any, fixed: Sequence
 
 # --- the plan ------------------------------------------------------------------------------------------
 
-def check_directions(direction: Any) -> list[str]:
-    directions = list(direction) if isinstance(direction, (list, tuple, ListConfig)) else [direction]
-    lowered = [str(d).lower() for d in directions]
-    if any(d not in DIRECTIONS for d in lowered):
-        raise UserError(f"hydra.sweeper.direction={direction} must be minimize or maximize (or a list of them)")
-    return lowered
-
-
-def check_objectives(objectives: Any, directions: list[str]) -> list[str]:
-    """``hydra.sweeper.objectives``: null (the job returns every value) or ``[objective, <job fact>...]``."""
-    if not objectives:  # the job's return value holds every objective
-        return ["objective"] if len(directions) == 1 else [f"objective[{i}]" for i in range(len(directions))]
-    names = [str(o) for o in objectives]
-    if names[0] != "objective" or any(n not in JOB_FACTS for n in names[1:]):
-        raise UserError(f"hydra.sweeper.objectives={names}: the first must be objective (what the job returns), "
-                        f"the others facts a job records: {', '.join(JOB_FACTS)}")
-    if len(names) != len(directions):
-        raise UserError(f"hydra.sweeper.objectives has {len(names)} entries but hydra.sweeper.direction "
-                        f"{len(directions)}; give one direction per objective, e.g. [minimize, minimize]")
-    return names
-
-
-def check_enqueue(entries: Any, space: Mapping[str, BaseDistribution]) -> list[dict[str, Any]]:
-    """``hydra.sweeper.enqueue``: a list of {parameter: value}, each parameter searched, each value in range."""
-    checked = []
-    for i, entry in enumerate(entries or []):
-        if not isinstance(entry, (Mapping, DictConfig)):
-            raise UserError(f"hydra.sweeper.enqueue[{i}] must be a mapping parameter -> value, got {entry!r}")
-        params = OmegaConf.to_container(entry) if isinstance(entry, DictConfig) else dict(entry)
-        for key, value in params.items():
-            if key not in space:
-                raise UserError(f"hydra.sweeper.enqueue[{i}].{key} is not a searched parameter; searched: "
-                                f"{', '.join(space)}")
-            if not contains(space[key], value):
-                raise UserError(f"hydra.sweeper.enqueue[{i}].{key}={value!r} is outside its search range {space[key]}")
-        checked.append(params)
-    return checked
-
-
-def contains(dist: BaseDistribution, value: Any) -> bool:
-    if isinstance(dist, CategoricalDistribution):
-        return value in dist.choices
-    try:
-        return dist.low <= float(value) <= dist.high
-    except (TypeError, ValueError):
-        return False
-
-
 def pin_sweep_dir(config: DictConfig, folder: Optional[Path] = None) -> Path:
     """Resolve ``hydra.sweep.dir`` once (or set it to ``folder``: a stage's) and hand the literal to
     every job.
@@ -266,9 +247,24 @@ def pin_sweep_dir(config: DictConfig, folder: Optional[Path] = None) -> Path:
     return sweep_dir
 
 
+def discard_empty_sweep_dir(config: DictConfig, top: Optional[Path] = None) -> Optional[str]:
+    """Remove the sweep folder a refused sweep leaves empty (the study could not be opened, ...), and
+    its empty parents up to ``top`` (a staged search's folder), as
+    :func:`trainlab.run.folder.discard_unstarted_run` does for a run; a note for the error line."""
+    folder, removed = Path(str(config.hydra.sweep.dir)), False
+    while folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        removed = True
+        if top is None or folder == top:
+            break
+        folder = folder.parent
+    return "nothing was run, so its sweep folder was removed" if removed else None
+
+
 def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str], launcher: Any) -> SweepPlan:
     """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
     before every check has passed."""
+    check_chosen_by_group(conf)
     for key in ("n_trials", "n_jobs"):
         if conf[key] is None or conf[key] < 1:
             raise UserError(f"hydra.sweeper.{key}={conf[key]} must be 1 or more")
@@ -277,6 +273,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     directions = check_directions(conf["direction"])
     check_direction(directions, config)
     objectives = check_objectives(conf.get("objectives"), directions)
+    check_objectives_measurable(objectives, config)
     space, fixed = parse_space(conf.get("params"), conf.get("search_space"), arguments)
     custom = None
     if conf.get("custom_search_space"):
@@ -297,9 +294,13 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
                     pruner["_target_"], len(directions))
         pruner = None
     build_pruner(pruner)  # a bad pruner argument is found here, not in every job
+    for warning in idle_pruner(pruner, config, int(conf["n_trials"]), warm=bool(conf.get("warm_start"))):
+        log.warning(warning)
+    check_companions(conf, directions)
     n_trials = int(conf["n_trials"])
     if isinstance(sampler, optuna.samplers.GridSampler):
         grid = conf["sampler"].get("search_space") or grid_values(space)
+        check_grid(grid, space)
         size = math.prod(len(v) for v in grid.values())
         if size < n_trials:
             log.info("the grid has %d points: n_trials %d -> %d", size, n_trials, size)
@@ -308,7 +309,22 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     warm_start = Path(str(conf["warm_start"])).expanduser().resolve() if conf.get("warm_start") else None
     if warm_start is not None and not warm_start.is_dir():
         raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is not a folder; give an earlier sweep's folder")
+    if warm_start is not None and warm_start == Path(str(config.hydra.sweep.dir)).resolve():
+        raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is this sweep's own folder: its trials are in the "
+                        "study already (they would be copied into it twice); to continue it, leave out warm_start")
+    if warm_start is not None:
+        from trainlab.search.warmstart import earlier_trials
+
+        earlier_trials(warm_start, space, directions)  # its space and directions, before anything is written
     slots = count_slots(int(conf["n_jobs"]), launcher)
+    if slots > n_trials:
+        log.info("hydra.sweeper.n_jobs=%d for %d trials: %d slots", slots, n_trials, n_trials)
+        slots = n_trials
+    on_cpu = str(config.get("hardware", {}).get("accelerator")) == "cpu"
+    if slots > machine_cores() and on_cpu and not on_scheduler(launcher):
+        log.warning("hydra.sweeper.n_jobs=%d trials at once on %d cores: they share the cores, one thread each, and "
+                    "each trial takes longer (hydra.sweeper.n_jobs=%d gives each a core)", slots, machine_cores(),
+                    machine_cores())
     fixed += thread_override(config, slots, launcher, fixed, space)
     slot_overrides = gpu_overrides(config, slots, launcher, fixed, space)
     sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()

@@ -24,13 +24,15 @@ _SEARCH_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=", "trainer.m
 
 def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> list[str]:
     """The chosen trial's overrides, without the search's own."""
+    from trainlab.config.errors import UserError
     from trainlab.search.results import load_sweep_study
     from trainlab.search.stages import best_params
 
     chosen, _ = best_params(load_sweep_study(sweep_dir), rule)
     run_dir = chosen.user_attrs.get("run_dir")
     if not run_dir or not (RunFolder(run_dir) / OVERRIDES).is_file():
-        raise SystemExit(f"error: trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES}")
+        raise UserError(f"trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES} (moved or "
+                        "removed?); retrain it by hand with its parameters from trials.csv")
     overrides = RunFolder(run_dir).overrides()
     return [o for o in overrides if not o.startswith(_SEARCH_ONLY)]
 
@@ -45,18 +47,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     # intermixed: the overrides may follow --epochs (argparse's plain parse_args would take the folder
     # and an empty override list together and refuse the later overrides as unrecognized)
     args = parser.parse_intermixed_args(argv)
-    if not args.sweep_dir.is_dir():
-        print(f"error: {args.sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)",
-              file=sys.stderr)
-        return 2
-    from trainlab.config.errors import UserError
+    from trainlab.config.errors import report_user_errors
 
     rule = {"within": args.within, "then": args.then} if args.within is not None else None
-    try:
+    with report_user_errors():
         chosen = best_overrides(args.sweep_dir, rule)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     command = [sys.executable, str(repo_root() / "train.py"), *chosen,
                f"trainer.max_epochs={args.epochs}", *args.overrides]
     print(shlex.join(command), flush=True)

@@ -76,6 +76,13 @@ def load_sweep_study(sweep_dir: Path) -> optuna.Study:
         storage, name = info["storage"], info["study_name"]
     elif (sweep_dir / "optuna.db").is_file():
         storage, name = f"sqlite:///{sweep_dir.resolve() / 'optuna.db'}", sweep_dir.name
+    elif not sweep_dir.is_dir():
+        raise UserError(f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)")
+    elif (sweep_dir / "stages.yaml").is_file():  # stages.STAGES_YAML: a staged search's folder holds one study a stage
+        stages = sorted(p.name for p in sweep_dir.iterdir()
+                        if (p / RESULTS_YAML).is_file() or (p / "optuna.db").is_file())
+        raise UserError(f"{sweep_dir} is a staged search, with a study per stage: give one of its stages' folders "
+                        f"({', '.join(str(sweep_dir / s) for s in stages) or 'none has started'})")
     else:
         raise UserError(f"{sweep_dir} holds no study ({RESULTS_YAML} or optuna.db); give a sweep folder "
                         "(outputs/train/multiruns/...)")
@@ -234,6 +241,19 @@ def summary(study: optuna.Study, storage: str, metric: str) -> dict[str, Any]:
         "epochs_trained": whole(round(sum(epochs_run(t) for t in trials if not is_copied(t)), 2)),
     })
     return result
+
+
+def results_line(result: dict[str, Any], sweep_dir: Path) -> str:
+    """The sweep's closing line, from its :func:`summary`: the best, the size of the Pareto front of a
+    study with several objectives, or that no trial completed."""
+    if result.get("solutions"):
+        names = ", ".join(result["metric"] if name == "objective" else name
+                          for name in result.get("objectives") or [result["metric"]])
+        return (f"results in {sweep_dir}: {len(result['solutions'])} trial(s) on the Pareto front of "
+                f"({names}), no single best; make analyze SWEEP={sweep_dir} lists them")
+    if result.get("best_trial") is None:
+        return f"results in {sweep_dir}: no trial completed, so there is no best; trials.csv says how each ended"
+    return f"results in {sweep_dir}: best {result['metric']} {result['best_value']} with {result['best_params']}"
 
 
 def write_results(study: optuna.Study, sweep_dir: Path, storage: str, metric: str,

@@ -27,50 +27,80 @@ from trainlab.config.errors import UserError
 _CATEGORICAL_TYPES = (type(None), bool, int, float, str)
 
 
-def _categorical(key: str, values: Iterable[Any]) -> CategoricalDistribution:
+def _categorical(where: str, values: Iterable[Any]) -> CategoricalDistribution:
     values = list(values)
     bad = [v for v in values if not isinstance(v, _CATEGORICAL_TYPES)]
     if bad:
-        raise UserError(f"hydra.sweeper.params.{key}: choice values must be numbers, strings, true/false or null; "
-                        f"got {bad[0]!r}")
+        raise UserError(f"{where}: choice values must be numbers, strings, true/false or null; got {bad[0]!r}")
     return CategoricalDistribution(values)
 
 
-def _from_override(override: Override) -> BaseDistribution:
-    key, value = override.get_key_element(), override.value()
+def _numeric(where: str, low: Any, high: Any, log: bool = False, step: Any = None,
+             kind: type = float) -> BaseDistribution:
+    """An int or float distribution, its ends checked here so that the message names the fix."""
+    try:
+        low, high = kind(low), kind(high)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: its ends {low!r} and {high!r} must be numbers") from None
+    if low > high:
+        raise UserError(f"{where}: the low end {low} is above the high end {high}; swap them")
+    if log and low <= 0:
+        raise UserError(f"{where}: a log scale needs a low end above 0, got {low}; start at a small positive "
+                        "value (e.g. 1e-6), or drop tag(log, ...)")
+    if kind is int:
+        return IntDistribution(low, high, log=log, step=int(step) if step is not None else 1)
+    return FloatDistribution(low, high, log=log, step=float(step) if step is not None else None)
+
+
+def _from_override(override: Override, where: str) -> BaseDistribution:
+    """``where``: the culprit for messages (``hydra.sweeper.params: <key>=<sweep>``)."""
+    value = override.value()
     if isinstance(value, ChoiceSweep):
-        return _categorical(key, value.list)
+        return _categorical(where, value.list)
     if isinstance(value, RangeSweep):
         values = list(override.sweep_iterator())
         if not values:
-            raise UserError(f"hydra.sweeper.params.{key}: {override.get_value_element_as_str()} is empty")
+            raise UserError(f"{where} holds no value: range(start, stop, step) counts from start up to stop "
+                            "(excluded) by a positive step, e.g. range(32, 129, 16) is 32..128; fix its ends")
         if value.shuffle or value.step < 0 or len(values) == 1:
-            return _categorical(key, values)
-        if all(isinstance(v, int) for v in values):
-            return IntDistribution(values[0], values[-1], step=int(value.step))
-        return FloatDistribution(float(values[0]), float(values[-1]), step=float(value.step))
+            return _categorical(where, values)
+        kind = int if all(isinstance(v, int) for v in values) else float
+        return _numeric(where, values[0], values[-1], step=value.step, kind=kind)
     if isinstance(value, IntervalSweep):
-        log = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return IntDistribution(value.start, value.end, log=log)
-        return FloatDistribution(float(value.start), float(value.end), log=log)
-    raise UserError(f"hydra.sweeper.params.{key}: {override.get_value_element_as_str()} is not a sweep Optuna can "
-                    "search; use interval(), tag(log, interval()), range() or choice()")
+        kind = int if isinstance(value.start, int) and isinstance(value.end, int) else float
+        return _numeric(where, value.start, value.end, log="log" in value.tags, kind=kind)
+    raise UserError(f"{where} is not a sweep Optuna can search; use interval(), tag(log, interval()), range() "
+                    "or choice()")
 
 
-def _from_mapping(key: str, spec: Mapping[str, Any]) -> BaseDistribution:
+def _from_mapping(where: str, spec: Mapping[str, Any]) -> BaseDistribution:
     """One entry of upstream's ``search_space``: {type: float | int | categorical, low, high, step, log, choices}."""
     kind = spec.get("type")
     if kind == "categorical":
-        return _categorical(key, spec.get("choices") or [])
+        return _categorical(where, spec.get("choices") or [])
     if kind in ("int", "float"):
         if spec.get("low") is None or spec.get("high") is None:
-            raise UserError(f"hydra.sweeper.search_space.{key}: type {kind} needs low and high")
-        cls, cast = (IntDistribution, int) if kind == "int" else (FloatDistribution, float)
-        step = spec.get("step")
-        return cls(cast(spec["low"]), cast(spec["high"]), log=bool(spec.get("log", False)),
-                   step=cast(step) if step is not None else (1 if kind == "int" else None))
-    raise UserError(f"hydra.sweeper.search_space.{key}.type={kind!r} must be float, int or categorical")
+            raise UserError(f"{where}: type {kind} needs low and high")
+        return _numeric(where, spec["low"], spec["high"], log=bool(spec.get("log", False)), step=spec.get("step"),
+                        kind=int if kind == "int" else float)
+    raise UserError(f"{where}.type={kind!r} must be float, int or categorical")
+
+
+def _single_value(dist: BaseDistribution) -> tuple[bool, Any]:
+    """(True, the value) for a distribution that holds one value only."""
+    if isinstance(dist, CategoricalDistribution):
+        return len(dist.choices) == 1, dist.choices[0]
+    return dist.low == dist.high, dist.low
+
+
+def _searchable(where: str, key: str, dist: BaseDistribution) -> BaseDistribution:
+    """A parameter with one value would be 'searched' without ever changing: refused with the fix."""
+    single, value = _single_value(dist)
+    if single:
+        raise UserError(f"{where} has one value ({value!r}), so nothing would be searched; fix it with "
+                        f"{as_override(key, value)} on the command line, which takes it out of the search, or give "
+                        "two or more values")
+    return dist
 
 
 def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any] | None,
@@ -81,32 +111,66 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
     join the space, like hydra-optuna-sweeper does; the rest are passed on unchanged.
     """
     parser = OverridesParser.create()
-    by_key: dict[str, tuple[str, Override]] = {}  # a key on the command line replaces the same key in params
-    from_config = [(f"{key}={value}", True) for key, value in (params or {}).items()]
-    for line, from_params in itertools.chain(from_config, ((arg, False) for arg in arguments)):
+    by_key: dict[str, tuple[str, Override, str]] = {}  # a key on the command line replaces the same key in params
+    from_config = [(f"{key}={value}", "hydra.sweeper.params") for key, value in (params or {}).items()]
+    for line, where in itertools.chain(from_config, ((arg, "the command line") for arg in arguments)):
         try:
             override = parser.parse_override(line)
         except HydraException as exc:
-            where = "hydra.sweeper.params" if from_params else "the command line"
             raise UserError(f"{where}: cannot parse {line!r}: {exc}") from None
         by_key.pop(override.get_key_element(), None)
-        by_key[override.get_key_element()] = (line, override)
+        by_key[override.get_key_element()] = (line, override, where)
     space: dict[str, BaseDistribution] = {}
     fixed: list[str] = []
-    for key, (line, override) in by_key.items():
+    for key, (line, override, where) in by_key.items():
         if not override.is_sweep_override():
             fixed.append(line)
             continue
+        culprit = f"{where}: {line}"
         try:
-            space[key] = _from_override(override)
+            space[key] = _searchable(culprit, key, _from_override(override, culprit))
         except ValueError as exc:  # optuna's check of low/high/step
-            raise UserError(f"hydra.sweeper.params: {line}: {exc}") from None
+            raise UserError(f"{culprit}: {exc}") from None
     for key, spec in (search_space or {}).items():
+        culprit = f"hydra.sweeper.search_space.{key}"
         try:
-            space[key] = _from_mapping(key, spec)
+            space[key] = _searchable(culprit, key, _from_mapping(culprit, spec))
         except ValueError as exc:
-            raise UserError(f"hydra.sweeper.search_space.{key}: {exc}") from None
+            raise UserError(f"{culprit}: {exc}") from None
     return space, fixed
+
+
+def params_override_problem(argv: Sequence[str]) -> str | None:
+    """The command line sets ``hydra.sweeper.params.<key>`` in a way Hydra refuses: what to write instead.
+
+    Hydra reads the dots of ``optimizer.lr`` in ``hydra.sweeper.params.optimizer.lr=...`` as nested
+    keys, and an unquoted sweep there as a sweep over Hydra's own config; its messages name neither.
+    A sweep given as an override of the key itself replaces the search file's entry.
+    """
+    prefix = "hydra.sweeper.params."
+    parser = None
+    for arg in argv:
+        name, _, value = arg.lstrip("+~").partition("=")
+        if not name.startswith(prefix) or name == prefix:
+            continue
+        key = name[len(prefix):]
+        if arg.startswith("~"):
+            if "." in key:
+                return (f"{arg}: a parameter cannot be removed from the search this way; fix it at a value instead "
+                        f"({key}=<value> on the command line leaves it out of the search)")
+            continue
+        if "." not in key:  # a quoted value for a plain key is fine; an unquoted sweep is not
+            parser = parser or OverridesParser.create()
+            try:
+                if not parser.parse_override(arg).is_sweep_override():
+                    continue
+            except HydraException:
+                continue  # Hydra's own message says what does not parse
+        sweep = value.strip().strip("'\"") or "<sweep>"
+        return (f"{arg}: Hydra reads this as nested keys or as a sweep over its own config; give the sweep as an "
+                f"override of the key itself: {key}={sweep} (it replaces the search file's range), or fix it at a "
+                f"value: {key}=<value>")
+    return None
 
 
 def check_keys(config: DictConfig, names: Iterable[str]) -> None:
@@ -120,7 +184,26 @@ def check_keys(config: DictConfig, names: Iterable[str]) -> None:
         if OmegaConf.select(config, name, default=missing, throw_on_resolution_failure=False) is missing:
             close = difflib.get_close_matches(name, keys, n=1)
             hint = f"; did you mean {close[0]}?" if close else "; add it with +key to create it"
+            group, _, rest = name.partition(".")
+            owners = options_with_key(group, rest) if group in choices else []
+            if owners:
+                chosen = config.hydra.runtime.choices[group]
+                hint = (f": it is a key of {' or '.join(f'{group}={o}' for o in owners)}, but {group}={chosen} is "
+                        f"selected; select {group}={owners[0]}, or search {group}={chosen}'s own keys")
             raise UserError(f"hydra.sweeper.params: {name} is not a key of the config nor a config group{hint}")
+
+
+def options_with_key(group: str, key: str) -> list[str]:
+    """The options of config group ``group`` (conf/<group>/*.yaml) that have ``key``: a searched key of
+    a model that is not the one selected names the models it belongs to."""
+    from trainlab.run.folder import repo_root
+
+    found = []
+    for path in sorted((repo_root() / "conf" / group).glob("*.yaml")):
+        option = OmegaConf.load(path)
+        if OmegaConf.select(option, key, default=None, throw_on_resolution_failure=False) is not None:
+            found.append(path.stem)
+    return found
 
 
 def _all_keys(node: Any, prefix: str = "") -> list[str]:

@@ -26,6 +26,7 @@ The closing step, retraining the best configuration longer, is ``make refine SWE
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import shlex
 import subprocess
@@ -40,7 +41,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, report_user_errors
-from trainlab.search.plan import SweepPlan, contains, pin_sweep_dir, plan_sweep
+from trainlab.search.checks import contains
+from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
 from trainlab.search.results import RESULTS_YAML, best_trials, load_sweep_study, write_atomic
 from trainlab.search.space import as_override
 
@@ -71,7 +73,7 @@ def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: i
         for key in params:
             if key not in space_keys:
                 raise UserError(f"hydra.sweeper.stages[{i}].params: {key} is not a searched parameter; "
-                                f"searched: {', '.join(space_keys)}")
+                                f"searched: {', '.join(space_keys)}{_stage_key_hint(key, space_keys)}")
             if key in seen:
                 raise UserError(f"hydra.sweeper.stages: {key} is in stage {seen[key]} and stage {name}")
             seen[key] = name
@@ -86,13 +88,27 @@ def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: i
     return groups
 
 
+def _stage_key_hint(key: str, space_keys: Sequence[str]) -> str:
+    """Another model's key (hparams_search=staged groups the LSTM's), or a misspelt one."""
+    from trainlab.search.space import options_with_key
+
+    group, _, rest = key.partition(".")
+    owners = options_with_key(group, rest) if group == "model" else []
+    if owners:
+        return (f" ({key} is a key of {' or '.join(f'model={o}' for o in owners)}; for another model give stages of "
+                "its own space: hydra.sweeper.stages=[{name: ..., params: [...]}, ...])")
+    close = difflib.get_close_matches(key, space_keys, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 def best_params(study: optuna.Study, rule: Any = None) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
     """The trial a stage hands on: the best, or on a Pareto front the one ``rule`` picks."""
     from trainlab.search.front import pick
 
     front = best_trials(study)
     if not front:
-        raise UserError(f"study {study.study_name} has no complete trial: nothing to fix for the next stage")
+        raise UserError(f"study {study.study_name} has no complete trial yet, so it has no best (its trials.csv says "
+                        "how each trial ended); continue the sweep, or give another one")
     chosen = front[0] if len(front) == 1 else pick(front, study.directions, rule)
     return chosen, dict(chosen.params)
 
@@ -134,8 +150,9 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
         start = {k: v for k, v in defaults_of(config, list(plan.space)).items() if contains(plan.space[k], v)}
         plan = replace(plan, fixed=[*base.fixed, *(as_override(k, v) for k, v in fixed.items())],
                        enqueue=[start] if fixed and start else [])
-        with report_user_errors():
+        with report_user_errors(on_error=lambda: discard_empty_sweep_dir(config, top=base.sweep_dir)):
             search = OptunaSearch(plan, launcher, config=config)
+            keep_fixed(search.study, fixed, i, name)
         log.info("stage %d/%d (%s): searching %s; fixed: %s", i, len(plans), name, ", ".join(plan.space),
                  ", ".join(f"{k}={v}" for k, v in fixed.items()) or "nothing yet")
         search.run()
@@ -149,6 +166,23 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
         write_atomic(base.sweep_dir / STAGES_YAML, yaml.safe_dump({"stages": record}, sort_keys=False))
     log.info("stages done: %s; retrain the best longer with make refine SWEEP=%s", base.sweep_dir / STAGES_YAML,
              plans[-1][1].sweep_dir)
+
+
+FIXED_ATTR = "stage_fixed"  # a stage study's user attribute: the earlier stages' values its trials ran with
+
+
+def keep_fixed(study: optuna.Study, fixed: Mapping[str, Any], number: int, name: str) -> None:
+    """A stage's study is searched with one set of fixed values: when a continued staged search gave an
+    earlier stage more trials and its best moved, this stage's trials so far ran with other values."""
+    before = study.user_attrs.get(FIXED_ATTR)
+    if before is None:
+        study.set_user_attr(FIXED_ATTR, dict(fixed))
+    elif before != dict(fixed):
+        moved = ", ".join(f"{k}={before.get(k)} -> {v}" for k, v in fixed.items() if before.get(k) != v)
+        raise UserError(f"stage {number} ({name}) ran its trials with the earlier stages' best as it was, and that "
+                        f"best has moved ({moved}); its trials would mix both: start a new staged search (another "
+                        "hydra.sweep.dir), or continue this one without more trials for the earlier stages "
+                        "(hydra.sweeper.stage_trials as before)")
 
 
 def _why(fixed: Mapping[str, Any], record: list[dict[str, Any]]) -> dict[str, tuple[Any, str]]:
@@ -174,7 +208,7 @@ def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any]
     found = importances(study)
     if not found:
         raise UserError(f"{sweep_dir}: too few complete trials to rank the parameters by importance")
-    if not 1 <= top < len(found):
+    if not 1 <= top < len(found):  # 0 fixes nothing: that would be the earlier sweep again
         raise UserError(f"TOP={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
     ranked = list(found)  # most important first
     fixed = {k: params[k] for k in ranked[:top]}
@@ -186,7 +220,8 @@ def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
     """Apply ``fix_top_of`` / ``fix_top`` to a plan: fixed keys leave the space, the rest start at the
     earlier best."""
     source = Path(str(conf["fix_top_of"])).expanduser().resolve()
-    fixed, rest, found, trials = top_fixed(source, int(conf.get("fix_top") or 1))
+    top = conf.get("fix_top")
+    fixed, rest, found, trials = top_fixed(source, 3 if top is None else int(top))
     unknown = [k for k in fixed if k not in plan.space]
     if unknown:
         raise UserError(f"hydra.sweeper.fix_top_of={source}: {', '.join(unknown)} is not searched here")
@@ -219,12 +254,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--top", type=int, default=3, help="how many parameters to fix (by fANOVA importance)")
     parser.add_argument("overrides", nargs="*", help="more overrides for train.py")
     args = parser.parse_intermixed_args(argv)
-    if not (args.sweep_dir / RESULTS_YAML).is_file():
-        print(f"error: {args.sweep_dir} is not a finished sweep folder (no {RESULTS_YAML})", file=sys.stderr)
-        return 2
-    from trainlab.search.refine import repository_root
+    from trainlab.run.folder import repo_root
 
-    command = stage2_command(args.sweep_dir, args.top, args.overrides, repository_root())
+    with report_user_errors():  # what can be known here is refused before train.py starts
+        best_params(load_sweep_study(args.sweep_dir))
+        if args.top < 1:
+            raise UserError(f"TOP={args.top}: give how many of the sweep's most important parameters to fix, 1 or more")
+        if not (args.sweep_dir / "multirun.yaml").is_file():
+            raise UserError(f"{args.sweep_dir} has no multirun.yaml, so its command is unknown; give the folder of a "
+                            "sweep run by train.py -m")
+        command = stage2_command(args.sweep_dir, args.top, args.overrides, repo_root())
     print(shlex.join(command), flush=True)
     return subprocess.call(command)
 

@@ -32,15 +32,17 @@ from pathlib import Path
 from typing import Any, Optional
 
 import optuna
+import sqlalchemy
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import TrialState
 
 from trainlab.config.errors import UserError
 from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner
-from trainlab.search.plan import SweepPlan
-from trainlab.search.results import progress_line, write_atomic, write_results
-from trainlab.search.shared import ask_admitted, close_orphans, create_or_load, is_copied, taken, tell, trial_id
+from trainlab.search.plan import STUDY_FILE, SweepPlan
+from trainlab.search.results import progress_line, results_line, write_atomic, write_results
+from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, storage_url,
+                                    taken, tell, trial_id)
 from trainlab.search.space import as_override
 from trainlab.search.warmstart import copy_trials, enqueue
 
@@ -87,6 +89,17 @@ def job_exception(outcome: JobReturn) -> BaseException:
 def open_study(plan: SweepPlan) -> optuna.Study:
     """Create the plan's study or continue it; its sampler and pruner are set by the caller."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress lines say what matters
+    own_file = plan.sweep_dir / STUDY_FILE
+    if plan.storage == storage_url(None, own_file) and own_file.is_file():
+        try:
+            others = optuna.get_all_study_names(storage=plan.storage)
+        except sqlalchemy.exc.SQLAlchemyError:  # a new file whose tables another process is creating now
+            others = []
+        if others and plan.study_name not in others:
+            # the folder was renamed or copied: its study keeps the name it was created with
+            raise UserError(f"{own_file} holds the study {others[0]}, not {plan.study_name} (the folder's name: was "
+                            f"it renamed or copied?); continue it with hydra.sweeper.study_name={others[0]}, or give "
+                            "another hydra.sweep.dir for a new study")
     try:
         study = create_or_load(plan.storage, plan.study_name, plan.directions)
     except (ValueError, ImportError) as exc:
@@ -97,6 +110,16 @@ def open_study(plan: SweepPlan) -> optuna.Study:
     if found != plan.directions:
         raise UserError(f"study {plan.study_name} in {plan.storage} has direction {found}, not {plan.directions}; "
                         "use another hydra.sweeper.study_name")
+    if plan.custom is None:  # a custom function draws further parameters of its own, trial by trial
+        from trainlab.search.warmstart import space_difference
+
+        earlier = [t for t in study.get_trials(deepcopy=False)  # enqueued ones have no distributions yet
+                   if t.distributions and not is_copied(t) and not is_surplus(t)]
+        difference = space_difference(earlier, plan.space, added=True)
+        if difference:
+            raise UserError(f"study {plan.study_name} in {plan.storage} has {len(earlier)} trial(s) already, and "
+                            f"{difference}; a continued study keeps its space: give another hydra.sweep.dir (or "
+                            "hydra.sweeper.study_name) for a new study, or search as before")
     close_orphans(study)  # trials of this host's sweeps that were killed
     return study
 
@@ -187,6 +210,12 @@ class OptunaSearch:
             try:
                 (outcome,) = self.launcher.launch([self.launch_overrides(trial, slot)], initial_job_idx=trial.number)
             except Exception as exc:  # noqa: BLE001 - a broken worker pool fails this trial, not the sweep
+                outcome = exc
+            except KeyboardInterrupt as exc:
+                # Ctrl-C reaches joblib's worker processes too, and joblib raises their KeyboardInterrupt
+                # again in this slot's thread, where it would end the thread with a traceback
+                if threading.current_thread() is threading.main_thread():
+                    raise
                 outcome = exc
             if len(_signals_seen) > self.signals_before:
                 # The signal's exception landed inside the job, where other code may have turned it
@@ -283,6 +312,9 @@ class OptunaSearch:
         log.info("Optuna study %s in %s: %d of %d trials finished, %d slot(s), sampler %s, pruner %s",
                  plan.study_name, plan.storage, self._finished(), plan.n_trials, plan.slots,
                  type(self.study.sampler).__name__, type(self.study.pruner).__name__)
+        if self._finished() >= plan.n_trials:
+            log.info("the study already has its %d finished trials: nothing to run; to run more, raise "
+                     "hydra.sweeper.n_trials", plan.n_trials)
         previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             if plan.slots == 1:
@@ -307,8 +339,7 @@ class OptunaSearch:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         result = self._write_results()
-        log.info("results in %s: best %s %s with %s", plan.sweep_dir, plan.metric,
-                 result.get("best_value"), result.get("best_params"))
+        log.info(results_line(result, plan.sweep_dir))
         if self._too_many_failures() or (self.failed_here and taken(self.study) < plan.n_trials):
             print(f"error: the sweep stopped: {self.failed_here} of {self.done_here} trials failed "
                   f"(hydra.sweeper.max_failure_rate={plan.max_failure_rate}); last failure: "
@@ -324,7 +355,7 @@ def run_sweep(conf: Mapping[str, Any], *, hydra_context: Any, task_function: Any
     from hydra.core.plugins import Plugins
 
     from trainlab.config.errors import report_user_errors
-    from trainlab.search.plan import plan_sweep
+    from trainlab.search.plan import discard_empty_sweep_dir, plan_sweep
     from trainlab.search.stages import run_stages
 
     launcher = Plugins.instance().instantiate_launcher(hydra_context=hydra_context, task_function=task_function,
@@ -332,6 +363,6 @@ def run_sweep(conf: Mapping[str, Any], *, hydra_context: Any, task_function: Any
     if conf.get("stages"):
         run_stages(conf, config, arguments, launcher)
         return
-    with report_user_errors():
+    with report_user_errors(on_error=lambda: discard_empty_sweep_dir(config)):
         search = OptunaSearch(plan_sweep(conf, config, arguments, launcher), launcher, config=config)
     search.run()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import optuna
 from optuna.distributions import BaseDistribution
@@ -47,31 +47,60 @@ def copyable(earlier: FrozenTrial) -> bool:
     return earlier.state in (TrialState.COMPLETE, TrialState.PRUNED) and not is_surplus(earlier)
 
 
-def check_same_space(trials: list[FrozenTrial], space: Mapping[str, BaseDistribution], source: Path) -> None:
+def space_difference(trials: list[FrozenTrial], space: Mapping[str, BaseDistribution],
+                     added: bool = False) -> Optional[str]:
+    """How ``space`` differs from the one ``trials`` were drawn from ("there"), or None; ``added``:
+    a parameter searched only here is a difference too."""
+    seen: set[str] = set()
     for trial in trials:
         for name, dist in trial.distributions.items():
-            if name in space and space[name] != dist:
-                raise UserError(f"hydra.sweeper.warm_start={source}: {name} was searched over {dist} there and "
-                                f"is {space[name]} here; warm starts need the same space (or start a new study)")
+            seen.add(name)
+            if name not in space:
+                return f"{name} was searched there and is not here (fixed on the command line, or another model's?)"
+            if space[name] != dist:
+                return f"{name} was searched over {dist} there and is {space[name]} here"
+    new = [name for name in space if name not in seen]
+    if added and trials and new:
+        return f"{', '.join(new)} is searched here and was not there"
+    return None
+
+
+def check_same_space(trials: list[FrozenTrial], space: Mapping[str, BaseDistribution], source: Path) -> None:
+    difference = space_difference(trials, space)
+    if difference:
+        raise UserError(f"hydra.sweeper.warm_start={source}: {difference}; warm starts need the same space: search "
+                        "the same parameters over the same ranges, or start without hydra.sweeper.warm_start")
+
+
+def earlier_trials(source: Path, space: Mapping[str, BaseDistribution],
+                   directions: list[str]) -> tuple[str, list[FrozenTrial]]:
+    """The earlier study's name and its finished trials, checked against this study's space and
+    directions (``minimize`` / ``maximize``): called when the sweep is planned, before anything is
+    written, and again when the trials are copied."""
+    try:
+        earlier = load_sweep_study(source)
+    except UserError as exc:
+        raise UserError(f"hydra.sweeper.warm_start: {exc}") from None
+    there = [d.name.lower() for d in earlier.directions]
+    if there != list(directions):
+        raise UserError(f"hydra.sweeper.warm_start={source}: its study has directions {there}, this one "
+                        f"{list(directions)}; warm start from a study with the same objectives")
+    trials = [t for t in earlier.get_trials(deepcopy=False) if copyable(t)]
+    check_same_space(trials, space, source)
+    return earlier.study_name, trials
 
 
 def copy_trials(study: optuna.Study, source: Path, space: Mapping[str, BaseDistribution]) -> int:
     """Copy ``source``'s finished trials into ``study`` unless it was warm-started already; how many."""
     if study.user_attrs.get(WARM_STARTED) or any(is_copied(t) for t in study.get_trials(deepcopy=False)):
         return 0
-    earlier = load_sweep_study(source)
-    if len(earlier.directions) != len(study.directions) or earlier.directions != study.directions:
-        raise UserError(f"hydra.sweeper.warm_start={source}: its study has directions "
-                        f"{[d.name.lower() for d in earlier.directions]}, this one "
-                        f"{[d.name.lower() for d in study.directions]}")
-    trials = [t for t in earlier.get_trials(deepcopy=False) if copyable(t)]
-    check_same_space(trials, space, source)
+    name, trials = earlier_trials(source, space, [d.name.lower() for d in study.directions])
     copies = [create_trial(state=t.state, params=t.params, distributions=t.distributions,
                            values=t.values if t.state == TrialState.COMPLETE else None,
                            intermediate_values=t.intermediate_values,
                            user_attrs={**{k: v for k, v in t.user_attrs.items() if k != "sweeper"},
-                                       COPIED: f"{earlier.study_name}#{t.number}"})
-              for t in trials if set(t.params) <= set(space)]
+                                       COPIED: f"{name}#{t.number}"})
+              for t in trials]
     study.add_trials(copies)
     study.set_user_attr(WARM_STARTED, str(source))
     log.info("warm start: %d finished trials copied from %s (they do not count towards n_trials)",

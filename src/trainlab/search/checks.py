@@ -1,0 +1,166 @@
+"""The checks of ``hydra.sweeper`` that need no study and no launcher: directions and objectives,
+enqueued configurations, keys that act only together, the grid, how samplers and pruners are chosen,
+a pruner that cannot prune. :func:`trainlab.search.plan.plan_sweep` runs them before anything is
+written; each refusal is a :class:`~trainlab.config.errors.UserError` naming the key and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
+
+from trainlab.config.errors import UserError
+
+DIRECTIONS = ("minimize", "maximize")
+# what a job records on its trial (trainlab.search.pruning), usable as further objectives of a
+# multi-objective search
+JOB_FACTS = ("fit_seconds", "energy_joules", "epochs")
+SAMPLER_NAMES = "tpe | random | cmaes | grid | nsgaii | qmc"
+PRUNER_NAMES = "median | percentile | successive_halving | hyperband | nop"
+
+
+def check_directions(direction: Any) -> list[str]:
+    directions = list(direction) if isinstance(direction, (list, tuple, ListConfig)) else [direction]
+    lowered = [str(d).lower() for d in directions]
+    if any(d not in DIRECTIONS for d in lowered):
+        raise UserError(f"hydra.sweeper.direction={direction} must be minimize or maximize (or a list of them)")
+    return lowered
+
+
+def check_objectives(objectives: Any, directions: list[str]) -> list[str]:
+    """``hydra.sweeper.objectives``: null (the job returns every value) or ``[objective, <job fact>...]``."""
+    if not objectives:  # the job's return value holds every objective
+        return ["objective"] if len(directions) == 1 else [f"objective[{i}]" for i in range(len(directions))]
+    names = [str(o) for o in objectives]
+    if names[0] != "objective" or any(n not in JOB_FACTS for n in names[1:]):
+        raise UserError(f"hydra.sweeper.objectives={names}: the first must be objective (what the job returns), "
+                        f"the others facts a job records: {', '.join(JOB_FACTS)}")
+    if len(names) != len(directions):
+        raise UserError(f"hydra.sweeper.objectives has {len(names)} entries but hydra.sweeper.direction "
+                        f"{len(directions)}; give one direction per objective, e.g. [minimize, minimize]")
+    return names
+
+
+def check_objectives_measurable(objectives: list[str], config: DictConfig) -> None:
+    """What train.py's jobs cannot give is refused before the first trial, which would fail on it:
+    they return one value (``optimized_metric``), and measure energy on NVIDIA GPUs only."""
+    if "optimized_metric" not in config:  # another task function: it may return several values
+        return
+    if len(objectives) > 1 and objectives[0] != "objective":
+        raise UserError(f"hydra.sweeper.direction has {len(objectives)} entries, but train.py returns one value "
+                        f"(optimized_metric={config.optimized_metric}); say what the others judge: "
+                        f"hydra.sweeper.objectives=[objective, fit_seconds] (a job records {', '.join(JOB_FACTS)})")
+    if "energy_joules" in objectives and str(config.get("hardware", {}).get("accelerator")) == "cpu":
+        profile = OmegaConf.select(config, "hydra.runtime.choices.hardware", default="cpu")
+        raise UserError("hydra.sweeper.objectives names energy_joules, which is measured on NVIDIA GPUs only, and "
+                        f"hardware={profile} trains on the CPU; use fit_seconds, or a GPU profile")
+
+
+def checks_per_trial(config: DictConfig) -> Optional[int]:
+    """The validation checks (pruning steps) a trial makes, where the config says it plainly: one per
+    epoch for ``trainer.max_epochs`` epochs; None otherwise (checks within an epoch, -1 epochs ...)."""
+    trainer = config.get("trainer") or {}
+    epochs = trainer.get("max_epochs")
+    per_epoch = trainer.get("val_check_interval") in (None, 1, 1.0)
+    if not per_epoch or trainer.get("check_val_every_n_epoch") not in (None, 1):
+        return None
+    return int(epochs) if isinstance(epochs, int) and epochs > 0 else None
+
+
+def idle_pruner(pruner: Optional[Mapping[str, Any]], config: DictConfig, n_trials: int,
+                warm: bool = False) -> list[str]:
+    """Why a pruner asked for can never stop a trial of this sweep: its warm-up outlasts every trial,
+    or its start-up trials are all the trials there are (``warm``: copied trials count among them)."""
+    if not pruner:
+        return []
+    name, why = str(pruner.get("_target_", "")).rpartition(".")[2], []
+    checks = checks_per_trial(config)
+    warmup = pruner.get("n_warmup_steps")
+    if checks is not None and isinstance(warmup, int) and warmup >= checks:
+        why.append(f"{name} never prunes here: hydra.sweeper.pruner.n_warmup_steps={warmup} is not below the {checks} "
+                   f"validation check(s) a trial makes (trainer.max_epochs={checks}); lower n_warmup_steps")
+    startup = pruner.get("n_startup_trials")
+    if isinstance(startup, int) and startup >= n_trials and not warm:
+        why.append(f"{name} never prunes here: hydra.sweeper.pruner.n_startup_trials={startup} trials run unpruned, "
+                   f"and the sweep has {n_trials}; lower n_startup_trials or raise hydra.sweeper.n_trials")
+    return why
+
+
+def check_enqueue(entries: Any, space: Mapping[str, BaseDistribution]) -> list[dict[str, Any]]:
+    """``hydra.sweeper.enqueue``: a list of {parameter: value}, each parameter searched, each value in range."""
+    checked = []
+    for i, entry in enumerate(entries or []):
+        if not isinstance(entry, (Mapping, DictConfig)):
+            raise UserError(f"hydra.sweeper.enqueue[{i}] must be a mapping parameter -> value, got {entry!r}")
+        params = OmegaConf.to_container(entry) if isinstance(entry, DictConfig) else dict(entry)
+        for key, value in params.items():
+            if key not in space:
+                raise UserError(f"hydra.sweeper.enqueue[{i}].{key} is not a searched parameter; searched: "
+                                f"{', '.join(space)}")
+            problem = not_in(space[key], value)
+            if problem:
+                raise UserError(f"hydra.sweeper.enqueue[{i}].{key}={value!r} {problem}")
+        checked.append(params)
+    return checked
+
+
+def not_in(dist: BaseDistribution, value: Any) -> Optional[str]:
+    """Why ``value`` is not one of ``dist``'s values (None when it is): Optuna would replace such a
+    value of an enqueued trial with a sampled one, saying so only in a Python warning."""
+    if isinstance(dist, CategoricalDistribution):
+        return None if value in dist.choices else f"is not one of its choices {list(dist.choices)}"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return f"is not a number; its search range is {dist.low}..{dist.high}"
+    if not dist.low <= number <= dist.high:
+        return f"is outside its search range {dist.low}..{dist.high}"
+    if isinstance(dist, IntDistribution) and not number.is_integer():
+        return f"is not a whole number; its search range is {dist.low}..{dist.high}"
+    step = getattr(dist, "step", None)
+    if step and not math.isclose((number - dist.low) / step, round((number - dist.low) / step), abs_tol=1e-9):
+        below = dist.low + step * math.floor((number - dist.low) / step)
+        return (f"is not on its search grid {dist.low}..{dist.high} step {step}; the nearest values are "
+                f"{below:g} and {below + step:g}")
+    return None
+
+
+def contains(dist: BaseDistribution, value: Any) -> bool:
+    return not_in(dist, value) is None
+
+
+def check_companions(conf: Mapping[str, Any], directions: list[str]) -> None:
+    """Keys that do something only together with another: set alone they would be ignored."""
+    needs = {"stage_trials": ("stages", "it gives each of hydra.sweeper.stages its number of trials"),
+             "fix_top": ("fix_top_of", "it says how many of that earlier sweep's parameters to fix")}
+    for key, (other, what) in needs.items():
+        if conf.get(key) is not None and not conf.get(other):
+            raise UserError(f"hydra.sweeper.{key}={conf[key]} without hydra.sweeper.{other}: {what}; add "
+                            f"hydra.sweeper.{other}, or drop {key}")
+    if conf.get("pick") and len(directions) == 1:
+        raise UserError(f"hydra.sweeper.pick={conf['pick']} picks a trial of a Pareto front, but this search has one "
+                        "objective and so one best; drop pick (or search two objectives: hparams_search="
+                        "optuna_two_objectives)")
+
+
+def check_grid(grid: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> None:
+    """``hydra.sweeper.sampler.search_space`` (GridSampler's grid) names every searched parameter, no other."""
+    missing, extra = [k for k in space if k not in grid], [k for k in grid if k not in space]
+    if missing or extra:
+        problem = f"lacks {', '.join(missing)}" if missing else f"names {', '.join(extra)}, which is not searched"
+        raise UserError(f"hydra.sweeper.sampler.search_space {problem}; the grid gives values to exactly the searched "
+                        f"parameters ({', '.join(space)}), or leave it null for every value of the discrete ones")
+
+
+def check_chosen_by_group(conf: Mapping[str, Any]) -> None:
+    """``hydra.sweeper.sampler=tpe`` sets the key to a bare name; samplers and pruners are config groups
+    (``hydra/sweeper/sampler=tpe``) whose option brings the ``_target_`` and its own keys."""
+    for key, names in (("sampler", SAMPLER_NAMES), ("pruner", PRUNER_NAMES)):
+        value = conf.get(key)
+        if value is not None and not isinstance(value, (Mapping, DictConfig)):
+            raise UserError(f"hydra.sweeper.{key}={value} sets the key to a name; choose the {key} as a config group, "
+                            f"with slashes: hydra/sweeper/{key}={value} ({names})")
