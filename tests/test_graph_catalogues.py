@@ -234,3 +234,56 @@ def test_without_information_in_the_graph_the_gnn_matches_features_only(compose_
         gaps.append(gnn - scores["features only"])
         print(f"seed {seed}: GNN {gnn:.3f}, {scores}")
     assert abs(float(np.mean(gaps))) <= 0.03, gaps
+
+
+def test_labels_padded_with_spaces_are_one_class_and_labels_differing_in_case_are_refused(tmp_path, caplog):
+    frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
+    padded = frame.assign(label=np.where(np.arange(len(frame)) % 2, frame["label"] + " ", frame["label"]))
+    with caplog.at_level("INFO"):
+        table = StarCatalogue(write(tmp_path, padded), "label").load()
+    assert table.class_names == SyntheticGaia.CLASSES[:1] + sorted(SyntheticGaia.CLASSES[1:])
+    expected = frame["label"].map({n: i for i, n in enumerate(table.class_names)}).to_numpy()
+    np.testing.assert_array_equal(table.labels, expected)  # each star keeps its own class
+    assert "100 label(s) in column 'label' had spaces around them" in caplog.text
+    cased = frame.assign(label=np.where(np.arange(len(frame)) % 3, frame["label"], frame["label"].str.upper()))
+    with pytest.raises(UserError, match=r"labels in column 'label' that differ only in case: 'FIELD' and 'field'"):
+        StarCatalogue(write(tmp_path, cased), "label").load()
+    named = StarCatalogue(write(tmp_path, cased), "label", classes=sorted(set(cased["label"]))).load()
+    assert len(named.class_names) == 6  # named in data.source.classes: taken as different classes
+
+
+def test_a_star_listed_twice_is_kept_once_and_one_identifier_with_other_values_is_refused(tmp_path):
+    frame = gaia_like(num_stars=200, colour_gaps=5, parallax_gaps=0)
+    twice = pd.concat([frame, frame.iloc[:7]], ignore_index=True)  # two queries that overlap
+    table = StarCatalogue(write(tmp_path, twice), "label").load()
+    np.testing.assert_array_equal(table.ids, frame["source_id"].to_numpy())
+    assert table.left_out == {"repeated rows": 7}
+    without_ids = StarCatalogue(write(tmp_path, twice.drop(columns=["source_id"])), "label").load()
+    assert without_ids.ids.tolist() == list(range(len(frame)))  # rows of the file; the repeats left out
+    clash = frame.copy()
+    clash.loc[3, "source_id"] = clash.loc[1, "source_id"]
+    with pytest.raises(UserError, match=rf"lists source_id {BIG_ID + 2} more than once with different values "
+                                        r"\(rows 1 and 3; 1 such identifier\(s\)\); keep one row per star"):
+        StarCatalogue(write(tmp_path, clash), "label").load()
+
+
+def test_a_parquet_index_is_a_column(tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = gaia_like(num_stars=100, colour_gaps=0, parallax_gaps=0)
+    path = tmp_path / "indexed.parquet"
+    frame.set_index("source_id").to_parquet(path)
+    table = StarCatalogue(str(path), "label").load()
+    assert table.id_name == "source_id"
+    np.testing.assert_array_equal(table.ids, frame["source_id"].to_numpy())
+
+
+def test_features_of_tiny_or_huge_scale_are_standardised_not_taken_as_constant(tmp_path, caplog):
+    frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
+    frame = frame.assign(bp_rp=frame["bp_rp"] * 1e-12, phot_g_mean_mag=frame["phot_g_mean_mag"] * 1e15, flat=3.0)
+    columns = ["parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp", "flat"]
+    data = StarGraphDataModule(StarCatalogue(write(tmp_path, frame), "label", feature_columns=columns), seed=3)
+    with caplog.at_level("WARNING"):
+        data.setup()
+    x = data.graph.x[torch.from_numpy(data.masks["train"])]
+    np.testing.assert_allclose(x[:, :5].std(dim=0, unbiased=False).numpy(), 1.0, rtol=1e-4)
+    assert float(x[:, 5].abs().max()) == 0.0 and "['flat'] have one value on every training star" in caplog.text

@@ -20,15 +20,19 @@ the graph: under ``impute`` and ``drop`` it is left out and counted in a log lin
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.data.graph.columns import ID_COLUMN, MISSING, apply_missing_policy, placeable, star_ids, with_gaps
+from trainlab.data.graph.columns import (ID_COLUMN, MISSING, apply_missing_policy, once_per_star, placeable, star_ids,
+                                         with_gaps)
 from trainlab.data.timeseries.sources import read_frame
 from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
 
 # Gaia DR3 gaia_source column names: what the synthetic catalogue writes and what a file has by default
 GAIA_FEATURES = ["parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp"]
@@ -93,7 +97,29 @@ def _label_strings(values, path: str, column: str) -> np.ndarray:
                         f"row {values.index[missing[0]]}); label them or drop them before training")
     if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
         values = values.astype(np.int64)
-    return values.astype(str).to_numpy()
+    labels = values.astype(str).to_numpy()
+    stripped = np.char.strip(labels.astype(str)).astype(object)
+    padded = stripped != labels
+    if padded.any():  # 'field ' from a fixed-width export is the class 'field', not a class of its own
+        log.info("'%s': %d label(s) in column '%s' had spaces around them, removed (e.g. %r -> %r)", path,
+                 int(padded.sum()), column, labels[padded][0], stripped[padded][0])
+    return stripped
+
+
+def _found_classes(labels: np.ndarray, path: str, column: str) -> list[str]:
+    """The labels found, sorted (as numbers when all are integers); labels that differ only in case
+    ('Field', 'field') are refused: one class written two ways would split silently into two."""
+    found = np.unique(labels)
+    by_case: dict[str, list[str]] = {}
+    for name in found:
+        by_case.setdefault(name.casefold(), []).append(name)
+    clashes = [names for names in by_case.values() if len(names) > 1]
+    if clashes:
+        raise UserError(f"'{path}' has labels in column '{column}' that differ only in case: "
+                        f"{' and '.join(repr(n) for n in clashes[0])}; write each class one way, or, if they are "
+                        "different classes, name every class in data.source.classes")
+    numeric = all(s.lstrip("-").isdigit() for s in found)
+    return sorted(found, key=int) if numeric else sorted(found)
 
 
 def table_from_frame(frame, path: str, label_column: str, feature_columns: Sequence[str], position: str,
@@ -125,17 +151,17 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
                         "no measurement; leave it out")
     features = with_gaps(frame, feature_columns, path, "feature")
     coordinates = with_gaps(frame, position_columns, path, "position")
-    placed = placeable(coordinates, position_columns, missing, path)
+    first = once_per_star(frame, ids, id_name, [label_column, *position_columns, *feature_columns], path)
+    placed = placeable(coordinates, position_columns, missing, path) & first
     keep = apply_missing_policy(features, feature_columns, missing, path, placed)
-    left_out = {reason: int(n) for reason, n in (("without a position", (~placed).sum()),
+    left_out = {reason: int(n) for reason, n in (("repeated rows", (~first).sum()),
+                                                 ("without a position", (first & ~placed).sum()),
                                                  ("missing features (missing=drop)", (placed & ~keep).sum())) if n}
     if not keep.all():
         frame, features, coordinates, ids = frame[keep], features[keep], coordinates[keep], ids[keep]
     labels = _label_strings(frame[label_column], path, label_column)
     if classes is None:
-        found = np.unique(labels)
-        numeric = all(s.lstrip("-").isdigit() for s in found)
-        class_names = sorted(found, key=int) if numeric else sorted(found)
+        class_names = _found_classes(labels, path, label_column)
     else:
         class_names = [str(c) for c in classes]
         if len(set(class_names)) != len(class_names):

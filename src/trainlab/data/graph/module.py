@@ -227,7 +227,13 @@ class StarGraphDataModule(SplitDataModule):
     def _fit_stats(self, train_mask: np.ndarray) -> None:
         block = self.raw_features[train_mask].astype(np.float64)
         std = block.std(axis=0)
-        self.stats = {"feature_mean": block.mean(axis=0), "feature_std": np.where(std > 1e-8, std, 1.0)}
+        # constant: no spread beyond float64 rounding of its own values. An absolute threshold would call
+        # a column of small values (a flux in erg/s/cm^2 ~ 1e-12) constant and scale it to ~0 without a word
+        constant = std <= 1e-12 * np.abs(block).max(axis=0)
+        if constant.any():
+            log.warning("feature(s) %s have one value on every training star: they carry no information (left "
+                        "unscaled)", [n for n, c in zip(self.feature_names, constant) if c])
+        self.stats = {"feature_mean": block.mean(axis=0), "feature_std": np.where(constant, 1.0, std)}
 
     def _scaled_features(self) -> torch.Tensor:
         x = (self.raw_features - self.stats["feature_mean"]) / self.stats["feature_std"]

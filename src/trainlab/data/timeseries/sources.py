@@ -139,7 +139,7 @@ def read_frame(path: str, key: str):
             frame, header = _read_csv(p)
             return _checked_frame(frame, header, path, key)
         if suffix == ".parquet":
-            frame = pd.read_parquet(p)
+            frame = _index_as_columns(pd.read_parquet(p), p)
             return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
         if suffix == ".npy":
             array = np.load(p, allow_pickle=False)
@@ -154,6 +154,17 @@ def read_frame(path: str, key: str):
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise UserError(f"{key}: cannot read '{path}' as {suffix[1:]}: {exc}") from exc
     raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE_IN_FULL}")
+
+
+def _index_as_columns(frame, path: Path):
+    """A Parquet file written from a DataFrame with a named index (``set_index("source_id")``) stores
+    that column as the index, which pandas gives back as the index: it becomes a column again, so it can
+    be named as a column (left as an index, it would be missing without a word)."""
+    named = [str(n) for n in frame.index.names if n is not None]
+    if not named:
+        return frame
+    log.info("'%s': its index %s is read as column(s)", path.name, named)
+    return frame.reset_index()
 
 
 def _read_csv(path: Path) -> tuple[Any, list[str]]:
