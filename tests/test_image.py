@@ -276,6 +276,63 @@ def test_bad_folders_get_clear_messages(compose_cfg, run_train, tmp_path, damage
         run_train(compose_cfg([*TINY_UNET, "data=sky_folder", f"data.source.path={root}"]))
 
 
+def test_folder_reads_cubes_channels_last_and_bool_masks(tmp_path, caplog):
+    from astropy.io import fits
+
+    root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
+    reference = ImageFolder(str(root)).load()
+    fits.PrimaryHDU(np.load(root / "img1.npy")[None, None]).writeto(root / "img1.fits")  # a radio cube (1, 1, H, W)
+    (root / "img1.npy").unlink()
+    np.testing.assert_array_equal(ImageFolder(str(root)).load().images, reference.images)
+    colour = np.random.default_rng(2).normal(size=(32, 32, 3)).astype(np.float32)
+    colour[5:9, 10:14, 1] += 50.0
+    for name in ("img0", "img1"):  # (H, W, channels) images, bool masks
+        (root / "img1.fits").unlink(missing_ok=True)
+        np.save(root / f"{name}.npy", colour)
+        for old in (root / "masks").glob(f"{name}.*"):
+            old.unlink()
+        np.save(root / "masks" / f"{name}.npy", np.pad(np.ones((4, 4), bool), ((5, 23), (10, 18))))
+    with pytest.raises(UserError, match=r"image 'img2.npy' has 1 channel\(s\) but 'img0.npy' has 3"):
+        ImageFolder(str(root)).load()  # read channels first: 3 channels, not 32
+    (root / "img2.npy").unlink()
+    with caplog.at_level(logging.INFO):
+        tiles = ImageFolder(str(root)).load()
+    assert tiles.images.shape == (2, 3, 32, 32) and "2 image(s) of" in caplog.text and "channels last" in caplog.text
+    np.testing.assert_array_equal(tiles.images[1], np.moveaxis(colour, -1, 0))
+    assert tiles.masks[1].sum() == 16 and tiles.images[1][1][tiles.masks[1]].mean() > 40  # mask on the anomaly
+
+
+@pytest.mark.parametrize("value,match", [(np.nan, r"has 1024 NaN/inf pixel\(s\); write 0 where a pixel is clean"),
+                                         (0.01, r"holds fractions \(e.g. 0.01\); .*threshold a soft mask first")])
+def test_masks_that_would_read_wrong_are_refused(tmp_path, value, match):
+    root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
+    np.save(root / "masks" / "img0.npy", np.full((32, 32), value))  # NaN read as clean, 0.01 as anomalous
+    with pytest.raises(UserError, match=rf"mask '.*img0.npy' {match}"):
+        ImageFolder(str(root)).load()
+
+
+@pytest.mark.parametrize("where", ["images", "masks"])
+def test_one_name_in_two_files_is_refused(tmp_path, where):
+    root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
+    folder, key = (root, "path") if where == "images" else (root / "masks", "mask_dir")
+    np.save(folder / "img1 copy.npy", np.zeros((32, 32), np.float32))  # a name with a space is fine
+    if where == "masks":
+        np.save(root / "img1 copy.npy", np.ones((32, 32), np.float32))
+    write_image(folder / "img1.fits", np.zeros((32, 32), np.float32))  # beside img1.npy (and img1.png)
+    with pytest.raises(UserError, match=rf"data.source.{key}='.*' holds 'img1.fits' and 'img1.(npy|png)', one name "
+                                        "in two files; .*rename or remove one of them"):
+        ImageFolder(str(root)).load()
+
+
+def test_files_that_are_no_images_are_named_in_the_log(tmp_path, caplog):
+    root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
+    for name in ("README.txt", "notes.csv"):
+        (root / name).write_text("a,b\n")
+    with caplog.at_level(logging.INFO):
+        assert len(ImageFolder(str(root)).load().images) == 3
+    assert "2 file(s) that are no image left out (README.txt, notes.csv)" in caplog.text
+
+
 def test_folder_data_without_a_path(compose_cfg, run_train):
     with pytest.raises(UserError, match=r"data.source.path has no value \(\?\?\? in the config\)"):
         run_train(compose_cfg([*TINY_UNET, "data=sky_folder"]))
