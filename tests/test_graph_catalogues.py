@@ -287,3 +287,24 @@ def test_features_of_tiny_or_huge_scale_are_standardised_not_taken_as_constant(t
     x = data.graph.x[torch.from_numpy(data.masks["train"])]
     np.testing.assert_allclose(x[:, :5].std(dim=0, unbiased=False).numpy(), 1.0, rtol=1e-4)
     assert float(x[:, 5].abs().max()) == 0.0 and "['flat'] have one value on every training star" in caplog.text
+
+
+def test_resume_reads_a_moved_catalogue_and_refuses_other_contents(compose_cfg, run_train, tmp_path, caplog):
+    frame = gaia_like(num_stars=300, colour_gaps=10, parallax_gaps=0)
+    path = write(tmp_path / "before", frame)
+    base = ["logger=none", "trainer.max_epochs=1", "callbacks.early_stopping.patience=100"]
+    first = compose_cfg([*catalogue_overrides(path), *base])
+    run_train(first)
+    moved = Path(tmp_path / "after" / "stars.csv")
+    moved.parent.mkdir()
+    Path(path).rename(moved)  # the run's own file, somewhere else now
+    with caplog.at_level("INFO", logger="trainlab.run.checks"):
+        run_train(compose_cfg([*catalogue_overrides(str(moved)), *base, "trainer.max_epochs=2",
+                               f"ckpt_path={first.paths.output_dir}"]))
+    assert f"data read from another place (data.source.path: {path} -> {moved})" in caplog.text
+    edited = frame.assign(pmra=frame["pmra"] + 1.0)  # same stars, same columns, other values
+    other = write(tmp_path / "edited", edited)
+    with pytest.raises(UserError, match=r"was trained on other data: the data now differ \(training statistics "
+                                        r"feature_mean\)"):
+        run_train(compose_cfg([*catalogue_overrides(other), *base, "trainer.max_epochs=2",
+                               f"ckpt_path={first.paths.output_dir}"]))
