@@ -333,6 +333,14 @@ def test_files_that_are_no_images_are_named_in_the_log(tmp_path, caplog):
     assert "2 file(s) that are no image left out (README.txt, notes.csv)" in caplog.text
 
 
+def test_a_folder_whose_masks_mark_nothing_is_refused(tmp_path):
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("npy",))
+    for mask in (root / "masks").iterdir():  # soft masks saved as integers: every value truncated to 0
+        write_image(mask, np.zeros((32, 32), np.uint8))
+    with pytest.raises(UserError, match=r"no mask of 'sky' marks an anomalous pixel \(4 tiles\); .*check the masks"):
+        SkyDataModule(ImageFolder(str(root))).setup()
+
+
 def test_folder_data_without_a_path(compose_cfg, run_train):
     with pytest.raises(UserError, match=r"data.source.path has no value \(\?\?\? in the config\)"):
         run_train(compose_cfg([*TINY_UNET, "data=sky_folder"]))

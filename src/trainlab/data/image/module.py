@@ -203,6 +203,11 @@ class SkyDataModule(SplitDataModule):
             raise UserError(f"'{tiles.name}' has {len(groups)} sky region(s)/file(s) with usable tiles; a "
                             "train/val/test split needs at least 3 (add images, or cut them with "
                             "data.source.tile_size)")
+        labels = tiles.masks.reshape(len(tiles.masks), -1).any(axis=1)
+        if not labels.any():  # often masks written as 0..1 floats and saved as integers: all zeros
+            raise UserError(f"no mask of '{tiles.name}' marks an anomalous pixel ({len(labels)} tiles); the U-Net "
+                            "would learn that nothing is ever anomalous: check the masks (non-zero where a pixel is "
+                            "anomalous), or add images that hold anomalies")
         order = np.random.default_rng(self.seed).permutation(groups)
         n_test = max(1, int(round(len(groups) * self.test_fraction)))
         n_val = max(1, int(round(len(groups) * self.val_fraction)))
@@ -211,7 +216,6 @@ class SkyDataModule(SplitDataModule):
             raise UserError(f"no sky region of '{tiles.name}' is left for training; lower data.val_fraction "
                             "or data.test_fraction")
         split = {name: np.flatnonzero(np.isin(tiles.groups, members)) for name, members in parts.items()}
-        labels = tiles.masks.reshape(len(tiles.masks), -1).any(axis=1)
         for name, rows in split.items():
             share = labels[rows].mean()
             if share in (0.0, 1.0):  # AUROC, AUPRC and the curves need both classes
