@@ -308,3 +308,31 @@ def test_resume_reads_a_moved_catalogue_and_refuses_other_contents(compose_cfg, 
                                         r"feature_mean\)"):
         run_train(compose_cfg([*catalogue_overrides(other), *base, "trainer.max_epochs=2",
                                f"ckpt_path={first.paths.output_dir}"]))
+
+
+def test_the_label_as_a_feature_and_a_named_class_without_stars_are_refused(tmp_path):
+    frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
+    numbered = frame.assign(label=frame["label"].map({n: i for i, n in enumerate(SyntheticGaia.CLASSES)}))
+    with pytest.raises(UserError, match=r"feature_columns names 'label', the data.source.label_column: a model that "
+                                        r"is shown each star's class learns nothing"):
+        StarCatalogue(write(tmp_path, numbered), "label", feature_columns=["pmra", "label"]).load()
+    with pytest.raises(UserError, match=r"data.source.classes names \['globular'\], which no star of '.*' has in "
+                                        r"column 'label'; leave it out"):
+        StarCatalogue(write(tmp_path, frame), "label", classes=[*SyntheticGaia.CLASSES, "globular"]).load()
+
+
+def test_settings_a_catalogue_does_not_use_are_named(tmp_path, caplog):
+    path = write(tmp_path, gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0))
+    with caplog.at_level("WARNING"):
+        StarCatalogue(path, "label", position="cartesian", position_columns=["ra", "dec", "parallax"],
+                      parallax_floor=1.0)
+        StarGraphDataModule(StarCatalogue(path, "label"), fanout=3, sampler="random_nodes",
+                            max_nodes_per_graph=1000).setup()
+    assert "data.source.parallax_floor=1.0 is not used: it applies to position=sky only" in caplog.text
+    assert ("data.fanout=3 and data.sampler=random_nodes not used: the graph of 200 stars trains whole "
+            "(hardware.max_nodes_per_graph=1000") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        StarGraphDataModule(StarCatalogue(path, "label"), fanout=3, sampler="random_nodes", max_nodes_per_graph=100,
+                            num_hops=1).setup()
+    assert "data.fanout=3 not used: fanout applies to data.sampler=ego only" in caplog.text

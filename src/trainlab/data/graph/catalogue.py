@@ -48,6 +48,7 @@ GALACTIC_TO_ICRS = np.array([
     [-0.8734370520, -0.4448297212, -0.1980763373],
     [-0.4838350736, +0.7469821840, +0.4559838137],
 ])
+PARALLAX_FLOOR = 0.05  # mas: data.source.parallax_floor's default
 KM_S_PER_MAS_YR_KPC = 4.740470446  # 1 AU/yr in km/s: v_t [km/s] = 4.74 * mu [mas/yr] / parallax [mas]
 
 
@@ -149,6 +150,9 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if id_name in feature_columns:
         raise UserError(f"data.source.feature_columns names '{id_name}', the stars' identifier: an identifier is "
                         "no measurement; leave it out")
+    if label_column in feature_columns:
+        raise UserError(f"data.source.feature_columns names '{label_column}', the data.source.label_column: a model "
+                        "that is shown each star's class learns nothing; leave it out")
     features = with_gaps(frame, feature_columns, path, "feature")
     coordinates = with_gaps(frame, position_columns, path, "position")
     first = once_per_star(frame, ids, id_name, [label_column, *position_columns, *feature_columns], path)
@@ -213,10 +217,13 @@ class StarCatalogue:
 
     def __init__(self, path: str, label_column: str, feature_columns: Sequence[str] = tuple(GAIA_FEATURES),
                  position: str = "sky", position_columns: Optional[Sequence[str]] = None,
-                 classes: Optional[Sequence[Union[str, int]]] = None, parallax_floor: float = 0.05,
+                 classes: Optional[Sequence[Union[str, int]]] = None, parallax_floor: float = PARALLAX_FLOOR,
                  missing: str = "impute", id_column: Optional[str] = None):
         if parallax_floor <= 0:
             raise UserError(f"data.source.parallax_floor={parallax_floor} must be > 0 (mas)")
+        if position == "cartesian" and parallax_floor != PARALLAX_FLOOR:
+            log.warning("data.source.parallax_floor=%s is not used: it applies to position=sky only (positions are "
+                        "taken as they are with position=cartesian)", parallax_floor)
         if missing not in MISSING:
             raise UserError(f"data.source.missing={missing!r} is not one of {', '.join(MISSING)}")
         self.path, self.label_column, self.feature_columns = path, label_column, list(feature_columns)
@@ -225,9 +232,15 @@ class StarCatalogue:
 
     def load(self) -> StarTable:
         frame = read_frame(self.path, "data.source.path")
-        return table_from_frame(frame, self.path, self.label_column, self.feature_columns, self.position,
-                                self.position_columns, self.classes, self.parallax_floor, self.missing,
-                                self.id_column)
+        table = table_from_frame(frame, self.path, self.label_column, self.feature_columns, self.position,
+                                 self.position_columns, self.classes, self.parallax_floor, self.missing,
+                                 self.id_column)
+        absent = [c for i, c in enumerate(table.class_names) if not (table.labels == i).any()]
+        if absent:  # named in data.source.classes, no star to train on or score: recall, F1, AUROC undefined
+            raise UserError(f"data.source.classes names {absent}, which no star of '{self.path}' has in column "
+                            f"'{self.label_column}'; leave {'it' if len(absent) == 1 else 'them'} out, or add stars "
+                            f"of {'that class' if len(absent) == 1 else 'those classes'}")
+        return table
 
 
 class SyntheticGaia:
@@ -302,7 +315,7 @@ class SyntheticGaia:
 
     def load(self) -> StarTable:
         return table_from_frame(self.frame(), "synthetic_gaia", "label", GAIA_FEATURES, "sky", SKY_COLUMNS,
-                                self.CLASSES, parallax_floor=0.05, id_column=ID_COLUMN)
+                                self.CLASSES, parallax_floor=PARALLAX_FLOOR, id_column=ID_COLUMN)
 
     # -- the catalogue as a table ------------------------------------------------------------
     def frame(self):

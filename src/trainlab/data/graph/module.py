@@ -243,6 +243,7 @@ class StarGraphDataModule(SplitDataModule):
         table = self.load()
         if self.sampled and self.sampler == "ego":
             self.seeds_per_batch()  # refuses ego nets that cannot fit the node budget, before any work
+        self._warn_unused_sampling(len(table.labels))
         neighbours, distances = knn_table(table.positions, self.k)
         features = self._imputed()
         if np.isnan(table.features).any():
@@ -263,6 +264,20 @@ class StarGraphDataModule(SplitDataModule):
                  *(int(m.sum()) for m in masks.values()), self._describe_batches())
 
     # -- batches -------------------------------------------------------------------------------
+    def _warn_unused_sampling(self, stars: int) -> None:
+        """Name sampling settings that this graph does not use (a setting is never ignored without a word)."""
+        unused, why = [], ""
+        if not self.sampled:
+            unused = [f"data.fanout={self.fanout}"] * (self.fanout is not None)
+            unused += [f"data.sampler={self.sampler}"] * (self.sampler != "ego")
+            why = (f"the graph of {stars} stars trains whole (hardware.max_nodes_per_graph="
+                   f"{self.max_nodes_per_graph}; sampling starts above it)")
+        elif self.sampler != "ego" and self.fanout is not None:
+            unused, why = [f"data.fanout={self.fanout}"], "fanout applies to data.sampler=ego only"
+        if unused:
+            log.warning("%s not used: %s", " and ".join(unused), why)
+
+
     def _train_bound(self) -> int:
         return ego_net_bound(self.fanout or self.k, self.num_hops)
 
