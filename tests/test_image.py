@@ -341,6 +341,25 @@ def test_a_folder_whose_masks_mark_nothing_is_refused(tmp_path):
         SkyDataModule(ImageFolder(str(root))).setup()
 
 
+def test_png_modes_read_as_intensities(tmp_path):
+    from PIL import Image
+
+    from trainlab.data.image.sources import read_array, read_mask
+
+    grey = np.zeros((16, 16), np.uint8)
+    grey[2:4, 2:4] = 200
+    palette = Image.fromarray((grey > 0).astype(np.uint8), mode="P")
+    palette.putpalette([0, 0, 0, 255, 255, 0])  # index 1 is yellow
+    palette.save(tmp_path / "palette.png")
+    np.testing.assert_array_equal(read_array(tmp_path / "palette.png")[:, 2, 2], [255, 255, 0])  # colours, not 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "palette.png"), grey > 0)  # a mask keeps the class indices
+    Image.fromarray(grey).convert("LA").save(tmp_path / "alpha.png")
+    np.testing.assert_array_equal(read_array(tmp_path / "alpha.png"), grey[None])  # grey + alpha: one channel
+    deep = (np.arange(256, dtype=np.uint16) * 250).reshape(16, 16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    np.testing.assert_array_equal(read_array(tmp_path / "deep.png"), deep)  # 16 bits kept
+
+
 def test_folder_data_without_a_path(compose_cfg, run_train):
     with pytest.raises(UserError, match=r"data.source.path has no value \(\?\?\? in the config\)"):
         run_train(compose_cfg([*TINY_UNET, "data=sky_folder"]))

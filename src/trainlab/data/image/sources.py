@@ -159,12 +159,14 @@ def _one_file_per_stem(files: list[Path], key: str, folder: Path) -> None:
                             "and masks are matched by name: rename or remove one of them")
 
 
-def read_array(path: Path, channels_last: Optional[list[str]] = None) -> np.ndarray:
+def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False) -> np.ndarray:
     """A FITS, NPY or PNG file as a float array, (H, W) or (channels, H, W).
 
-    FITS: the first HDU holding data; NPY: as stored; PNG: grey, RGB or RGBA (alpha dropped). Leading
-    axes of length 1 beyond three are dropped ((1, 1, H, W) radio cubes), and (H, W, channels) with at
-    most 4 channels is moved channels first (the file's name appended to ``channels_last``).
+    FITS: the first HDU holding data; NPY: as stored; PNG: grey (8 or 16 bit), RGB, or with a palette
+    (turned into its colours, or with ``palette_indices`` kept as the indices, as segmentation masks
+    store classes); alpha dropped. Leading axes of length 1 beyond three are dropped ((1, 1, H, W)
+    radio cubes), and (H, W, channels) with at most 4 channels is moved channels first (the file's
+    name appended to ``channels_last``).
     """
     suffix = _suffix(path)
     try:
@@ -174,9 +176,12 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None) -> np.ndar
             from PIL import Image
 
             with Image.open(path) as image:
+                if image.mode in ("P", "PA") and not palette_indices:  # the values index a colour table
+                    image = image.convert("RGBA")
                 array = np.asarray(image)
-            if array.ndim == 3:  # (H, W, channels) -> (channels, H, W), alpha dropped
-                array = np.moveaxis(array[..., :3] if array.shape[-1] == 4 else array, -1, 0)
+            if array.ndim == 3:  # (H, W, channels) -> (channels, H, W), alpha dropped (grey + alpha: LA)
+                array = np.moveaxis(array[..., :3] if array.shape[-1] == 4 else array[..., :1] if array.shape[-1] == 2
+                                    else array, -1, 0)
         else:
             from astropy.io import fits
 
@@ -207,7 +212,7 @@ def read_mask(path: Path) -> np.ndarray:
 
     A mask must say clean or anomalous for every pixel: NaN (which would read as clean) and fractions
     (0.01 of a soft mask would read as anomalous) are refused with the file named."""
-    mask = read_array(path)
+    mask = read_array(path, palette_indices=True)
     bad = ~np.isfinite(mask)
     if bad.any():
         raise UserError(f"mask '{path}' has {int(bad.sum())} NaN/inf pixel(s); write 0 where a pixel is clean and "
