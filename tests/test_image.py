@@ -360,6 +360,20 @@ def test_png_modes_read_as_intensities(tmp_path):
     np.testing.assert_array_equal(read_array(tmp_path / "deep.png"), deep)  # 16 bits kept
 
 
+def test_fits_reads_the_first_image_hdu_past_tables(tmp_path):
+    from astropy.io import fits
+
+    from trainlab.data.image.sources import read_array
+
+    image = np.arange(64, dtype=np.float32).reshape(8, 8)
+    table = fits.BinTableHDU.from_columns([fits.Column(name="flux", format="E", array=np.ones(3))])
+    fits.HDUList([fits.PrimaryHDU(), table, fits.ImageHDU(image, name="SCI"),
+                  fits.ImageHDU(np.zeros((8, 8)), name="WHT")]).writeto(tmp_path / "a.fits")
+    np.testing.assert_array_equal(read_array(tmp_path / "a.fits"), image)
+    fits.CompImageHDU(image).writeto(tmp_path / "b.fits")  # tile-compressed: an image in a table extension
+    np.testing.assert_array_equal(read_array(tmp_path / "b.fits"), image)
+
+
 def test_folder_data_without_a_path(compose_cfg, run_train):
     with pytest.raises(UserError, match=r"data.source.path has no value \(\?\?\? in the config\)"):
         run_train(compose_cfg([*TINY_UNET, "data=sky_folder"]))

@@ -162,7 +162,7 @@ def _one_file_per_stem(files: list[Path], key: str, folder: Path) -> None:
 def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False) -> np.ndarray:
     """A FITS, NPY or PNG file as a float array, (H, W) or (channels, H, W).
 
-    FITS: the first HDU holding data; NPY: as stored; PNG: grey (8 or 16 bit), RGB, or with a palette
+    FITS: the first image HDU holding data; NPY: as stored; PNG: grey (8 or 16 bit), RGB, or with a palette
     (turned into its colours, or with ``palette_indices`` kept as the indices, as segmentation masks
     store classes); alpha dropped. Leading axes of length 1 beyond three are dropped ((1, 1, H, W)
     radio cubes), and (H, W, channels) with at most 4 channels is moved channels first (the file's
@@ -185,8 +185,8 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
         else:
             from astropy.io import fits
 
-            with fits.open(path, memmap=False) as hdus:
-                data = next((h.data for h in hdus if h.data is not None), None)
+            with fits.open(path, memmap=False) as hdus:  # tables (catalogues beside the image) are no image
+                data = next((h.data for h in hdus if h.is_image and h.data is not None), None)
             if data is None:
                 raise UserError(f"'{path}' holds no image data in any FITS HDU")
             array = np.asarray(data)
