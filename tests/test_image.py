@@ -92,18 +92,23 @@ def tiles_of(images: np.ndarray, masks: np.ndarray | None = None) -> SkyTiles:
     return SkyTiles("test", images.astype(np.float32), masks, np.arange(n), [f"t{i}" for i in range(n)], ["c0"])
 
 
-def test_quality_check_rejects_nan_inf_and_constant_tiles_and_counts_them(caplog):
+def test_quality_check_fills_a_few_bad_pixels_rejects_mostly_bad_and_constant_tiles_and_counts_them(caplog):
     images = np.random.default_rng(0).normal(size=(6, 1, 8, 8))
-    images[1, 0, 3, 3] = np.nan
-    images[2, 0, 0, 0] = np.inf
+    images[1, 0, 3, 3] = np.nan  # a bad pixel: filled (a whole image was dropped for it before)
+    images[2, 0, :5] = np.inf  # 40 of 64 pixels: rejected
     images[3] = 7.0  # constant
+    source = tiles_of(images)
     with caplog.at_level(logging.INFO, logger="trainlab.data.image.module"):
-        kept, counts = quality_check(tiles_of(images))
-    assert counts == {"tiles": 6, "rejected_nonfinite": 2, "rejected_constant": 1}
-    assert kept.tile_names == ["t0", "t4", "t5"] and len(kept.images) == len(kept.masks) == len(kept.groups) == 3
-    assert "kept 3 of 6 tiles; rejected 2 with NaN/inf, 1 constant" in caplog.text
+        kept, counts = quality_check(source)
+    assert counts == {"tiles": 6, "rejected_nonfinite": 1, "rejected_constant": 1, "filled_pixels": 1,
+                      "filled_tiles": 1}
+    assert kept.tile_names == ["t0", "t1", "t4", "t5"] and len(kept.images) == len(kept.masks) == len(kept.groups) == 4
+    assert kept.images[1, 0, 3, 3] == pytest.approx(np.median(np.delete(images[1, 0].ravel(), 3 * 8 + 3)), rel=1e-6)
+    assert np.isnan(source.images[1, 0, 3, 3])  # the source's array is left as it was
+    assert ("kept 4 of 6 tiles; rejected 1 with NaN/inf (in more than 50% of their pixels), 1 constant; filled 1 "
+            "NaN/inf pixel(s) in 1 tile(s) with their tile's median") in caplog.text
     with pytest.raises(UserError, match=r"every tile of 'test' is NaN/inf \(1\) or constant \(1\)"):
-        quality_check(tiles_of(np.stack([images[1], images[3]])))
+        quality_check(tiles_of(np.stack([images[2], images[3]])))
 
 
 def test_asinh_and_percentile_normalisation():
@@ -227,15 +232,19 @@ def test_folder_with_nan_and_constant_images_is_trained_on_what_is_left(compose_
     root = make_folder(tmp_path / "sky", count=8, suffixes=("npy",))
     bad = np.full((32, 32), 3.0, dtype=np.float32)
     np.save(root / "flat.npy", bad)
-    bad = bad.copy()
-    bad[0, 0] = np.nan
-    np.save(root / "hole.npy", bad)
-    for name in ("flat", "hole"):
+    hole = np.random.default_rng(3).normal(size=(32, 32)).astype(np.float32)
+    hole[:20] = np.nan  # most of it: rejected
+    np.save(root / "hole.npy", hole)
+    speck = np.random.default_rng(4).normal(size=(32, 32)).astype(np.float32)
+    speck[0, 0] = np.nan  # one bad pixel: filled
+    np.save(root / "speck.npy", speck)
+    for name in ("flat", "hole", "speck"):
         np.save(root / "masks" / f"{name}.npy", np.zeros((32, 32)))
     overrides = [*TINY_UNET, "data=sky_folder", f"data.source.path={root}", "data.batch_size=2", "debug=fdr"]
     with caplog.at_level(logging.INFO, logger="trainlab.data.image.module"):
         metrics = run_train(compose_cfg(overrides))
-    assert "kept 8 of 10 tiles; rejected 1 with NaN/inf, 1 constant" in caplog.text
+    assert ("kept 9 of 11 tiles; rejected 1 with NaN/inf (in more than 50% of their pixels), 1 constant; filled 1 "
+            "NaN/inf pixel(s) in 1 tile(s)") in caplog.text
     assert np.isfinite(metrics["test/loss"])
 
 
