@@ -336,3 +336,13 @@ def test_settings_a_catalogue_does_not_use_are_named(tmp_path, caplog):
         StarGraphDataModule(StarCatalogue(path, "label"), fanout=3, sampler="random_nodes", max_nodes_per_graph=100,
                             num_hops=1).setup()
     assert "data.fanout=3 not used: fanout applies to data.sampler=ego only" in caplog.text
+
+
+def test_comment_lines_above_the_header_are_left_out(tmp_path, caplog):
+    frame = gaia_like(num_stars=100, colour_gaps=0, parallax_gaps=0)
+    path = Path(write(tmp_path, frame))
+    path.write_text("# Gaia DR3, cone of 1.5 deg\n# 2026-01-01\n" + path.read_text())
+    with caplog.at_level("INFO"):
+        table = StarCatalogue(str(path), "label").load()
+    np.testing.assert_array_equal(table.ids, frame["source_id"].to_numpy())
+    assert "2 comment line(s) (#) above the header left out" in caplog.text

@@ -177,6 +177,10 @@ def _read_csv(path: Path) -> tuple[Any, list[str]]:
 
     with _open_text(path) as f:
         head = [line for _, line in zip(range(50), f)]
+    comments = next((i for i, line in enumerate(head) if not line.startswith("#")), len(head))
+    if comments:  # '# query, date, units' lines above the header, as archives and TOPCAT write them
+        log.info("'%s': %d comment line(s) (#) above the header left out", path.name, comments)
+        head = head[comments:]
     try:
         sep = csv.Sniffer().sniff("".join(head), delimiters=",;\t|").delimiter
     except csv.Error:  # one column, or nothing to tell by
@@ -185,7 +189,7 @@ def _read_csv(path: Path) -> tuple[Any, list[str]]:
     if (sep, decimal) != (",", "."):
         log.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
     header = next(csv.reader(head[:1], delimiter=sep), [])
-    frame = pd.read_csv(path, sep=sep, decimal=decimal)
+    frame = pd.read_csv(path, sep=sep, decimal=decimal, skiprows=comments)
     filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
     if len(filled) and filled[-1] + 1 < len(frame):  # ",,,," lines a spreadsheet left below the data
         log.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
