@@ -62,10 +62,11 @@ def quality_check(tiles: SkyTiles) -> tuple[SkyTiles, dict[str, int]]:
     keep = ~(nonfinite | constant)
     counts = {"tiles": int(len(flat)), "rejected_nonfinite": int(nonfinite.sum()),
               "rejected_constant": int(constant.sum()), "filled_pixels": filled_pixels, "filled_tiles": filled_tiles}
+    filled = (f"; filled {filled_pixels} NaN/inf pixel(s) in {filled_tiles} tile(s) with their tile's median"
+              if filled_pixels else "")
     log.info("quality check of %s: kept %d of %d tiles; rejected %d with NaN/inf (in more than %d%% of their "
-             "pixels), %d constant; filled %d NaN/inf pixel(s) in %d tile(s) with their tile's median", tiles.name,
-             int(keep.sum()), counts["tiles"], counts["rejected_nonfinite"], 100 * MAX_FILLED,
-             counts["rejected_constant"], filled_pixels, filled_tiles)
+             "pixels), %d constant%s", tiles.name, int(keep.sum()), counts["tiles"], counts["rejected_nonfinite"],
+             100 * MAX_FILLED, counts["rejected_constant"], filled)
     if not keep.any():
         raise UserError(f"every tile of '{tiles.name}' is NaN/inf ({counts['rejected_nonfinite']}) or constant "
                         f"({counts['rejected_constant']}); nothing is left to train on")
