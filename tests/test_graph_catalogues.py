@@ -234,3 +234,115 @@ def test_without_information_in_the_graph_the_gnn_matches_features_only(compose_
         gaps.append(gnn - scores["features only"])
         print(f"seed {seed}: GNN {gnn:.3f}, {scores}")
     assert abs(float(np.mean(gaps))) <= 0.03, gaps
+
+
+def test_labels_padded_with_spaces_are_one_class_and_labels_differing_in_case_are_refused(tmp_path, caplog):
+    frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
+    padded = frame.assign(label=np.where(np.arange(len(frame)) % 2, frame["label"] + " ", frame["label"]))
+    with caplog.at_level("INFO"):
+        table = StarCatalogue(write(tmp_path, padded), "label").load()
+    assert table.class_names == SyntheticGaia.CLASSES[:1] + sorted(SyntheticGaia.CLASSES[1:])
+    expected = frame["label"].map({n: i for i, n in enumerate(table.class_names)}).to_numpy()
+    np.testing.assert_array_equal(table.labels, expected)  # each star keeps its own class
+    assert "100 label(s) in column 'label' had spaces around them" in caplog.text
+    cased = frame.assign(label=np.where(np.arange(len(frame)) % 3, frame["label"], frame["label"].str.upper()))
+    with pytest.raises(UserError, match=r"labels in column 'label' that differ only in case: 'FIELD' and 'field'"):
+        StarCatalogue(write(tmp_path, cased), "label").load()
+    named = StarCatalogue(write(tmp_path, cased), "label", classes=sorted(set(cased["label"]))).load()
+    assert len(named.class_names) == 6  # named in data.source.classes: taken as different classes
+
+
+def test_a_star_listed_twice_is_kept_once_and_one_identifier_with_other_values_is_refused(tmp_path):
+    frame = gaia_like(num_stars=200, colour_gaps=5, parallax_gaps=0)
+    twice = pd.concat([frame, frame.iloc[:7]], ignore_index=True)  # two queries that overlap
+    table = StarCatalogue(write(tmp_path, twice), "label").load()
+    np.testing.assert_array_equal(table.ids, frame["source_id"].to_numpy())
+    assert table.left_out == {"repeated rows": 7}
+    without_ids = StarCatalogue(write(tmp_path, twice.drop(columns=["source_id"])), "label").load()
+    assert without_ids.ids.tolist() == list(range(len(frame)))  # rows of the file; the repeats left out
+    clash = frame.copy()
+    clash.loc[3, "source_id"] = clash.loc[1, "source_id"]
+    with pytest.raises(UserError, match=rf"lists source_id {BIG_ID + 2} more than once with different values "
+                                        r"\(rows 1 and 3; 1 such identifier\(s\)\); keep one row per star"):
+        StarCatalogue(write(tmp_path, clash), "label").load()
+
+
+def test_a_parquet_index_is_a_column(tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = gaia_like(num_stars=100, colour_gaps=0, parallax_gaps=0)
+    path = tmp_path / "indexed.parquet"
+    frame.set_index("source_id").to_parquet(path)
+    table = StarCatalogue(str(path), "label").load()
+    assert table.id_name == "source_id"
+    np.testing.assert_array_equal(table.ids, frame["source_id"].to_numpy())
+
+
+def test_features_of_tiny_or_huge_scale_are_standardised_not_taken_as_constant(tmp_path, caplog):
+    frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
+    frame = frame.assign(bp_rp=frame["bp_rp"] * 1e-12, phot_g_mean_mag=frame["phot_g_mean_mag"] * 1e15, flat=3.0)
+    columns = ["parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp", "flat"]
+    data = StarGraphDataModule(StarCatalogue(write(tmp_path, frame), "label", feature_columns=columns), seed=3)
+    with caplog.at_level("WARNING"):
+        data.setup()
+    x = data.graph.x[torch.from_numpy(data.masks["train"])]
+    np.testing.assert_allclose(x[:, :5].std(dim=0, unbiased=False).numpy(), 1.0, rtol=1e-4)
+    assert float(x[:, 5].abs().max()) == 0.0 and "['flat'] have one value on every training star" in caplog.text
+
+
+def test_resume_reads_a_moved_catalogue_and_refuses_other_contents(compose_cfg, run_train, tmp_path, caplog):
+    frame = gaia_like(num_stars=300, colour_gaps=10, parallax_gaps=0)
+    path = write(tmp_path / "before", frame)
+    base = ["logger=none", "trainer.max_epochs=1", "callbacks.early_stopping.patience=100"]
+    first = compose_cfg([*catalogue_overrides(path), *base])
+    run_train(first)
+    moved = Path(tmp_path / "after" / "stars.csv")
+    moved.parent.mkdir()
+    Path(path).rename(moved)  # the run's own file, somewhere else now
+    with caplog.at_level("INFO", logger="trainlab.run.checks"):
+        run_train(compose_cfg([*catalogue_overrides(str(moved)), *base, "trainer.max_epochs=2",
+                               f"ckpt_path={first.paths.output_dir}"]))
+    assert f"data read from another place (data.source.path: {path} -> {moved})" in caplog.text
+    edited = frame.assign(pmra=frame["pmra"] + 1.0)  # same stars, same columns, other values
+    other = write(tmp_path / "edited", edited)
+    with pytest.raises(UserError, match=r"was trained on other data: the data now differ \(training statistics "
+                                        r"feature_mean\)"):
+        run_train(compose_cfg([*catalogue_overrides(other), *base, "trainer.max_epochs=2",
+                               f"ckpt_path={first.paths.output_dir}"]))
+
+
+def test_the_label_as_a_feature_and_a_named_class_without_stars_are_refused(tmp_path):
+    frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
+    numbered = frame.assign(label=frame["label"].map({n: i for i, n in enumerate(SyntheticGaia.CLASSES)}))
+    with pytest.raises(UserError, match=r"feature_columns names 'label', the data.source.label_column: a model that "
+                                        r"is shown each star's class learns nothing"):
+        StarCatalogue(write(tmp_path, numbered), "label", feature_columns=["pmra", "label"]).load()
+    with pytest.raises(UserError, match=r"data.source.classes names \['globular'\], which no star of '.*' has in "
+                                        r"column 'label'; leave it out"):
+        StarCatalogue(write(tmp_path, frame), "label", classes=[*SyntheticGaia.CLASSES, "globular"]).load()
+
+
+def test_settings_a_catalogue_does_not_use_are_named(tmp_path, caplog):
+    path = write(tmp_path, gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0))
+    with caplog.at_level("WARNING"):
+        StarCatalogue(path, "label", position="cartesian", position_columns=["ra", "dec", "parallax"],
+                      parallax_floor=1.0)
+        StarGraphDataModule(StarCatalogue(path, "label"), fanout=3, sampler="random_nodes",
+                            max_nodes_per_graph=1000).setup()
+    assert "data.source.parallax_floor=1.0 is not used: it applies to position=sky only" in caplog.text
+    assert ("data.fanout=3 and data.sampler=random_nodes not used: the graph of 200 stars trains whole "
+            "(hardware.max_nodes_per_graph=1000") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        StarGraphDataModule(StarCatalogue(path, "label"), fanout=3, sampler="random_nodes", max_nodes_per_graph=100,
+                            num_hops=1).setup()
+    assert "data.fanout=3 not used: fanout applies to data.sampler=ego only" in caplog.text
+
+
+def test_comment_lines_above_the_header_are_left_out(tmp_path, caplog):
+    frame = gaia_like(num_stars=100, colour_gaps=0, parallax_gaps=0)
+    path = Path(write(tmp_path, frame))
+    path.write_text("# Gaia DR3, cone of 1.5 deg\n# 2026-01-01\n" + path.read_text())
+    with caplog.at_level("INFO"):
+        table = StarCatalogue(str(path), "label").load()
+    np.testing.assert_array_equal(table.ids, frame["source_id"].to_numpy())
+    assert "2 comment line(s) (#) above the header left out" in caplog.text

@@ -92,18 +92,23 @@ def tiles_of(images: np.ndarray, masks: np.ndarray | None = None) -> SkyTiles:
     return SkyTiles("test", images.astype(np.float32), masks, np.arange(n), [f"t{i}" for i in range(n)], ["c0"])
 
 
-def test_quality_check_rejects_nan_inf_and_constant_tiles_and_counts_them(caplog):
+def test_quality_check_fills_a_few_bad_pixels_rejects_mostly_bad_and_constant_tiles_and_counts_them(caplog):
     images = np.random.default_rng(0).normal(size=(6, 1, 8, 8))
-    images[1, 0, 3, 3] = np.nan
-    images[2, 0, 0, 0] = np.inf
+    images[1, 0, 3, 3] = np.nan  # a bad pixel: filled (a whole image was dropped for it before)
+    images[2, 0, :5] = np.inf  # 40 of 64 pixels: rejected
     images[3] = 7.0  # constant
+    source = tiles_of(images)
     with caplog.at_level(logging.INFO, logger="trainlab.data.image.module"):
-        kept, counts = quality_check(tiles_of(images))
-    assert counts == {"tiles": 6, "rejected_nonfinite": 2, "rejected_constant": 1}
-    assert kept.tile_names == ["t0", "t4", "t5"] and len(kept.images) == len(kept.masks) == len(kept.groups) == 3
-    assert "kept 3 of 6 tiles; rejected 2 with NaN/inf, 1 constant" in caplog.text
+        kept, counts = quality_check(source)
+    assert counts == {"tiles": 6, "rejected_nonfinite": 1, "rejected_constant": 1, "filled_pixels": 1,
+                      "filled_tiles": 1}
+    assert kept.tile_names == ["t0", "t1", "t4", "t5"] and len(kept.images) == len(kept.masks) == len(kept.groups) == 4
+    assert kept.images[1, 0, 3, 3] == pytest.approx(np.median(np.delete(images[1, 0].ravel(), 3 * 8 + 3)), rel=1e-6)
+    assert np.isnan(source.images[1, 0, 3, 3])  # the source's array is left as it was
+    assert ("kept 4 of 6 tiles; rejected 1 with NaN/inf (in more than 50% of their pixels), 1 constant; filled 1 "
+            "NaN/inf pixel(s) in 1 tile(s) with their tile's median") in caplog.text
     with pytest.raises(UserError, match=r"every tile of 'test' is NaN/inf \(1\) or constant \(1\)"):
-        quality_check(tiles_of(np.stack([images[1], images[3]])))
+        quality_check(tiles_of(np.stack([images[2], images[3]])))
 
 
 def test_asinh_and_percentile_normalisation():
@@ -227,15 +232,19 @@ def test_folder_with_nan_and_constant_images_is_trained_on_what_is_left(compose_
     root = make_folder(tmp_path / "sky", count=8, suffixes=("npy",))
     bad = np.full((32, 32), 3.0, dtype=np.float32)
     np.save(root / "flat.npy", bad)
-    bad = bad.copy()
-    bad[0, 0] = np.nan
-    np.save(root / "hole.npy", bad)
-    for name in ("flat", "hole"):
+    hole = np.random.default_rng(3).normal(size=(32, 32)).astype(np.float32)
+    hole[:20] = np.nan  # most of it: rejected
+    np.save(root / "hole.npy", hole)
+    speck = np.random.default_rng(4).normal(size=(32, 32)).astype(np.float32)
+    speck[0, 0] = np.nan  # one bad pixel: filled
+    np.save(root / "speck.npy", speck)
+    for name in ("flat", "hole", "speck"):
         np.save(root / "masks" / f"{name}.npy", np.zeros((32, 32)))
     overrides = [*TINY_UNET, "data=sky_folder", f"data.source.path={root}", "data.batch_size=2", "debug=fdr"]
     with caplog.at_level(logging.INFO, logger="trainlab.data.image.module"):
         metrics = run_train(compose_cfg(overrides))
-    assert "kept 8 of 10 tiles; rejected 1 with NaN/inf, 1 constant" in caplog.text
+    assert ("kept 9 of 11 tiles; rejected 1 with NaN/inf (in more than 50% of their pixels), 1 constant; filled 1 "
+            "NaN/inf pixel(s) in 1 tile(s)") in caplog.text
     assert np.isfinite(metrics["test/loss"])
 
 
@@ -274,6 +283,104 @@ def test_bad_folders_get_clear_messages(compose_cfg, run_train, tmp_path, damage
         (root / "masks").rmdir()
     with pytest.raises(UserError, match=match):
         run_train(compose_cfg([*TINY_UNET, "data=sky_folder", f"data.source.path={root}"]))
+
+
+def test_folder_reads_cubes_channels_last_and_bool_masks(tmp_path, caplog):
+    from astropy.io import fits
+
+    root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
+    reference = ImageFolder(str(root)).load()
+    fits.PrimaryHDU(np.load(root / "img1.npy")[None, None]).writeto(root / "img1.fits")  # a radio cube (1, 1, H, W)
+    (root / "img1.npy").unlink()
+    np.testing.assert_array_equal(ImageFolder(str(root)).load().images, reference.images)
+    colour = np.random.default_rng(2).normal(size=(32, 32, 3)).astype(np.float32)
+    colour[5:9, 10:14, 1] += 50.0
+    for name in ("img0", "img1"):  # (H, W, channels) images, bool masks
+        (root / "img1.fits").unlink(missing_ok=True)
+        np.save(root / f"{name}.npy", colour)
+        for old in (root / "masks").glob(f"{name}.*"):
+            old.unlink()
+        np.save(root / "masks" / f"{name}.npy", np.pad(np.ones((4, 4), bool), ((5, 23), (10, 18))))
+    with pytest.raises(UserError, match=r"image 'img2.npy' has 1 channel\(s\) but 'img0.npy' has 3"):
+        ImageFolder(str(root)).load()  # read channels first: 3 channels, not 32
+    (root / "img2.npy").unlink()
+    with caplog.at_level(logging.INFO):
+        tiles = ImageFolder(str(root)).load()
+    assert tiles.images.shape == (2, 3, 32, 32) and "2 image(s) of" in caplog.text and "channels last" in caplog.text
+    np.testing.assert_array_equal(tiles.images[1], np.moveaxis(colour, -1, 0))
+    assert tiles.masks[1].sum() == 16 and tiles.images[1][1][tiles.masks[1]].mean() > 40  # mask on the anomaly
+
+
+@pytest.mark.parametrize("value,match", [(np.nan, r"has 1024 NaN/inf pixel\(s\); write 0 where a pixel is clean"),
+                                         (0.01, r"holds fractions \(e.g. 0.01\); .*threshold a soft mask first")])
+def test_masks_that_would_read_wrong_are_refused(tmp_path, value, match):
+    root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
+    np.save(root / "masks" / "img0.npy", np.full((32, 32), value))  # NaN read as clean, 0.01 as anomalous
+    with pytest.raises(UserError, match=rf"mask '.*img0.npy' {match}"):
+        ImageFolder(str(root)).load()
+
+
+@pytest.mark.parametrize("where", ["images", "masks"])
+def test_one_name_in_two_files_is_refused(tmp_path, where):
+    root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
+    folder, key = (root, "path") if where == "images" else (root / "masks", "mask_dir")
+    np.save(folder / "img1 copy.npy", np.zeros((32, 32), np.float32))  # a name with a space is fine
+    if where == "masks":
+        np.save(root / "img1 copy.npy", np.ones((32, 32), np.float32))
+    write_image(folder / "img1.fits", np.zeros((32, 32), np.float32))  # beside img1.npy (and img1.png)
+    with pytest.raises(UserError, match=rf"data.source.{key}='.*' holds 'img1.fits' and 'img1.(npy|png)', one name "
+                                        "in two files; .*rename or remove one of them"):
+        ImageFolder(str(root)).load()
+
+
+def test_files_that_are_no_images_are_named_in_the_log(tmp_path, caplog):
+    root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
+    for name in ("README.txt", "notes.csv"):
+        (root / name).write_text("a,b\n")
+    with caplog.at_level(logging.INFO):
+        assert len(ImageFolder(str(root)).load().images) == 3
+    assert "2 file(s) that are no image left out (README.txt, notes.csv)" in caplog.text
+
+
+def test_a_folder_whose_masks_mark_nothing_is_refused(tmp_path):
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("npy",))
+    for mask in (root / "masks").iterdir():  # soft masks saved as integers: every value truncated to 0
+        write_image(mask, np.zeros((32, 32), np.uint8))
+    with pytest.raises(UserError, match=r"no mask of 'sky' marks an anomalous pixel \(4 tiles\); .*check the masks"):
+        SkyDataModule(ImageFolder(str(root))).setup()
+
+
+def test_png_modes_read_as_intensities(tmp_path):
+    from PIL import Image
+
+    from trainlab.data.image.sources import read_array, read_mask
+
+    grey = np.zeros((16, 16), np.uint8)
+    grey[2:4, 2:4] = 200
+    palette = Image.fromarray((grey > 0).astype(np.uint8), mode="P")
+    palette.putpalette([0, 0, 0, 255, 255, 0])  # index 1 is yellow
+    palette.save(tmp_path / "palette.png")
+    np.testing.assert_array_equal(read_array(tmp_path / "palette.png")[:, 2, 2], [255, 255, 0])  # colours, not 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "palette.png"), grey > 0)  # a mask keeps the class indices
+    Image.fromarray(grey).convert("LA").save(tmp_path / "alpha.png")
+    np.testing.assert_array_equal(read_array(tmp_path / "alpha.png"), grey[None])  # grey + alpha: one channel
+    deep = (np.arange(256, dtype=np.uint16) * 250).reshape(16, 16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    np.testing.assert_array_equal(read_array(tmp_path / "deep.png"), deep)  # 16 bits kept
+
+
+def test_fits_reads_the_first_image_hdu_past_tables(tmp_path):
+    from astropy.io import fits
+
+    from trainlab.data.image.sources import read_array
+
+    image = np.arange(64, dtype=np.float32).reshape(8, 8)
+    table = fits.BinTableHDU.from_columns([fits.Column(name="flux", format="E", array=np.ones(3))])
+    fits.HDUList([fits.PrimaryHDU(), table, fits.ImageHDU(image, name="SCI"),
+                  fits.ImageHDU(np.zeros((8, 8)), name="WHT")]).writeto(tmp_path / "a.fits")
+    np.testing.assert_array_equal(read_array(tmp_path / "a.fits"), image)
+    fits.CompImageHDU(image).writeto(tmp_path / "b.fits")  # tile-compressed: an image in a table extension
+    np.testing.assert_array_equal(read_array(tmp_path / "b.fits"), image)
 
 
 def test_folder_data_without_a_path(compose_cfg, run_train):

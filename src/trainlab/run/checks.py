@@ -10,6 +10,7 @@ fit into an epoch. Each failure is one :class:`UserError` line, raised before an
 from __future__ import annotations
 
 import difflib
+import logging
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -17,6 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 
 from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
 
 # keys every task module logs itself (training loss per step and per epoch, loss per evaluation stage)
 LOSS_KEYS = ("train/loss_step", "train/loss_epoch", "val/loss", "test/loss")
@@ -154,6 +157,10 @@ def _repeat_hint(folder: Any, ckpt_path: str) -> str:
     return f"; that run was started with: {' '.join(given) or '(no options)'}: repeat them after ckpt_path={ckpt_path}"
 
 
+# keys that say where a run's data lie, not what they are: a resume may read them from another place
+DATA_PLACES = ("data.source.path", "data.source.target_path", "data.source.mask_dir")
+
+
 def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
     """Refuse a resume that cannot continue this run: the checkpoint's tensors don't fit this model
     (another model or size; the message says which config keys differ from the checkpoint's own run),
@@ -185,6 +192,11 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         "resume with the model and data of that run, or leave ckpt_path out to start afresh")
     data_key = type(datamodule).__qualname__
     data_differs = [d for d in differs if d.startswith(("data._target_", "data.source"))]
+    moved = [d for d in data_differs if d.startswith(tuple(f"{k}: " for k in DATA_PLACES))]
+    if moved and data_key in ckpt:  # the files moved: their contents are compared below instead
+        data_differs = [d for d in data_differs if d not in moved]
+        log.info("resuming on data read from another place (%s); their rows and training statistics must match the "
+                 "checkpoint's", "; ".join(moved))
     other_data = [k for k in ckpt if k.endswith("DataModule") and k != data_key]
     if data_differs or (other_data and data_key not in ckpt):
         raise UserError(f"ckpt_path={ckpt_path} was trained on other data "

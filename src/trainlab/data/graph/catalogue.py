@@ -20,15 +20,19 @@ the graph: under ``impute`` and ``drop`` it is left out and counted in a log lin
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.data.graph.columns import ID_COLUMN, MISSING, apply_missing_policy, placeable, star_ids, with_gaps
+from trainlab.data.graph.columns import (ID_COLUMN, MISSING, apply_missing_policy, once_per_star, placeable, star_ids,
+                                         with_gaps)
 from trainlab.data.timeseries.sources import read_frame
 from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
 
 # Gaia DR3 gaia_source column names: what the synthetic catalogue writes and what a file has by default
 GAIA_FEATURES = ["parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp"]
@@ -44,6 +48,7 @@ GALACTIC_TO_ICRS = np.array([
     [-0.8734370520, -0.4448297212, -0.1980763373],
     [-0.4838350736, +0.7469821840, +0.4559838137],
 ])
+PARALLAX_FLOOR = 0.05  # mas: data.source.parallax_floor's default
 KM_S_PER_MAS_YR_KPC = 4.740470446  # 1 AU/yr in km/s: v_t [km/s] = 4.74 * mu [mas/yr] / parallax [mas]
 
 
@@ -93,7 +98,29 @@ def _label_strings(values, path: str, column: str) -> np.ndarray:
                         f"row {values.index[missing[0]]}); label them or drop them before training")
     if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
         values = values.astype(np.int64)
-    return values.astype(str).to_numpy()
+    labels = values.astype(str).to_numpy()
+    stripped = np.char.strip(labels.astype(str)).astype(object)
+    padded = stripped != labels
+    if padded.any():  # 'field ' from a fixed-width export is the class 'field', not a class of its own
+        log.info("'%s': %d label(s) in column '%s' had spaces around them, removed (e.g. %r -> %r)", path,
+                 int(padded.sum()), column, labels[padded][0], stripped[padded][0])
+    return stripped
+
+
+def _found_classes(labels: np.ndarray, path: str, column: str) -> list[str]:
+    """The labels found, sorted (as numbers when all are integers); labels that differ only in case
+    ('Field', 'field') are refused: one class written two ways would split silently into two."""
+    found = np.unique(labels)
+    by_case: dict[str, list[str]] = {}
+    for name in found:
+        by_case.setdefault(name.casefold(), []).append(name)
+    clashes = [names for names in by_case.values() if len(names) > 1]
+    if clashes:
+        raise UserError(f"'{path}' has labels in column '{column}' that differ only in case: "
+                        f"{' and '.join(repr(n) for n in clashes[0])}; write each class one way, or, if they are "
+                        "different classes, name every class in data.source.classes")
+    numeric = all(s.lstrip("-").isdigit() for s in found)
+    return sorted(found, key=int) if numeric else sorted(found)
 
 
 def table_from_frame(frame, path: str, label_column: str, feature_columns: Sequence[str], position: str,
@@ -123,19 +150,22 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if id_name in feature_columns:
         raise UserError(f"data.source.feature_columns names '{id_name}', the stars' identifier: an identifier is "
                         "no measurement; leave it out")
+    if label_column in feature_columns:
+        raise UserError(f"data.source.feature_columns names '{label_column}', the data.source.label_column: a model "
+                        "that is shown each star's class learns nothing; leave it out")
     features = with_gaps(frame, feature_columns, path, "feature")
     coordinates = with_gaps(frame, position_columns, path, "position")
-    placed = placeable(coordinates, position_columns, missing, path)
+    first = once_per_star(frame, ids, id_name, [label_column, *position_columns, *feature_columns], path)
+    placed = placeable(coordinates, position_columns, missing, path) & first
     keep = apply_missing_policy(features, feature_columns, missing, path, placed)
-    left_out = {reason: int(n) for reason, n in (("without a position", (~placed).sum()),
+    left_out = {reason: int(n) for reason, n in (("repeated rows", (~first).sum()),
+                                                 ("without a position", (first & ~placed).sum()),
                                                  ("missing features (missing=drop)", (placed & ~keep).sum())) if n}
     if not keep.all():
         frame, features, coordinates, ids = frame[keep], features[keep], coordinates[keep], ids[keep]
     labels = _label_strings(frame[label_column], path, label_column)
     if classes is None:
-        found = np.unique(labels)
-        numeric = all(s.lstrip("-").isdigit() for s in found)
-        class_names = sorted(found, key=int) if numeric else sorted(found)
+        class_names = _found_classes(labels, path, label_column)
     else:
         class_names = [str(c) for c in classes]
         if len(set(class_names)) != len(class_names):
@@ -187,10 +217,13 @@ class StarCatalogue:
 
     def __init__(self, path: str, label_column: str, feature_columns: Sequence[str] = tuple(GAIA_FEATURES),
                  position: str = "sky", position_columns: Optional[Sequence[str]] = None,
-                 classes: Optional[Sequence[Union[str, int]]] = None, parallax_floor: float = 0.05,
+                 classes: Optional[Sequence[Union[str, int]]] = None, parallax_floor: float = PARALLAX_FLOOR,
                  missing: str = "impute", id_column: Optional[str] = None):
         if parallax_floor <= 0:
             raise UserError(f"data.source.parallax_floor={parallax_floor} must be > 0 (mas)")
+        if position == "cartesian" and parallax_floor != PARALLAX_FLOOR:
+            log.warning("data.source.parallax_floor=%s is not used: it applies to position=sky only (positions are "
+                        "taken as they are with position=cartesian)", parallax_floor)
         if missing not in MISSING:
             raise UserError(f"data.source.missing={missing!r} is not one of {', '.join(MISSING)}")
         self.path, self.label_column, self.feature_columns = path, label_column, list(feature_columns)
@@ -199,9 +232,15 @@ class StarCatalogue:
 
     def load(self) -> StarTable:
         frame = read_frame(self.path, "data.source.path")
-        return table_from_frame(frame, self.path, self.label_column, self.feature_columns, self.position,
-                                self.position_columns, self.classes, self.parallax_floor, self.missing,
-                                self.id_column)
+        table = table_from_frame(frame, self.path, self.label_column, self.feature_columns, self.position,
+                                 self.position_columns, self.classes, self.parallax_floor, self.missing,
+                                 self.id_column)
+        absent = [c for i, c in enumerate(table.class_names) if not (table.labels == i).any()]
+        if absent:  # named in data.source.classes, no star to train on or score: recall, F1, AUROC undefined
+            raise UserError(f"data.source.classes names {absent}, which no star of '{self.path}' has in column "
+                            f"'{self.label_column}'; leave {'it' if len(absent) == 1 else 'them'} out, or add stars "
+                            f"of {'that class' if len(absent) == 1 else 'those classes'}")
+        return table
 
 
 class SyntheticGaia:
@@ -276,7 +315,7 @@ class SyntheticGaia:
 
     def load(self) -> StarTable:
         return table_from_frame(self.frame(), "synthetic_gaia", "label", GAIA_FEATURES, "sky", SKY_COLUMNS,
-                                self.CLASSES, parallax_floor=0.05, id_column=ID_COLUMN)
+                                self.CLASSES, parallax_floor=PARALLAX_FLOOR, id_column=ID_COLUMN)
 
     # -- the catalogue as a table ------------------------------------------------------------
     def frame(self):

@@ -55,6 +55,29 @@ def star_ids(frame, path: str, id_column: Optional[str]) -> tuple[np.ndarray, st
     return values.to_numpy(dtype=np.int64), id_column
 
 
+def once_per_star(frame, ids: np.ndarray, id_name: str, columns: list[str], path: str) -> np.ndarray:
+    """True for the first row of every star. A row that repeats another (same identifier and the same
+    value in every column used) is the same star listed twice, as concatenated queries or a cross-match
+    list it: it is left out, since its twin in another split would be scored on what training saw. One
+    identifier with different values is two stars under one name, or one star measured twice: refused."""
+    import pandas as pd
+
+    columns = columns if id_name == "row" else [id_name, *columns]  # row numbers: the contents alone
+    first = ~frame[list(dict.fromkeys(columns))].duplicated(keep="first").to_numpy()
+    if not first.all():
+        log.info("'%s': left out %d row(s) repeating another row (same %s and values)", path, int((~first).sum()),
+                 "row contents" if id_name == "row" else id_name)
+    if id_name != "row":
+        twice = pd.Series(ids[first]).duplicated(keep=False).to_numpy()
+        if twice.any():
+            star = ids[first][twice][0]
+            rows = frame.index[np.flatnonzero(ids == star)[:2]].tolist()
+            raise UserError(f"'{path}' lists {id_name} {star} more than once with different values (rows {rows[0]} "
+                            f"and {rows[1]}; {len(set(ids[first][twice].tolist()))} such identifier(s)); keep one row "
+                            f"per star, or set data.source.id_column to a column that is unique")
+    return first
+
+
 def placeable(coordinates: np.ndarray, position_columns: list[str], missing: str, path: str) -> np.ndarray:
     """True for stars with every position coordinate; says how many are left out and why."""
     gaps = np.isnan(coordinates)

@@ -227,7 +227,13 @@ class StarGraphDataModule(SplitDataModule):
     def _fit_stats(self, train_mask: np.ndarray) -> None:
         block = self.raw_features[train_mask].astype(np.float64)
         std = block.std(axis=0)
-        self.stats = {"feature_mean": block.mean(axis=0), "feature_std": np.where(std > 1e-8, std, 1.0)}
+        # constant: no spread beyond float64 rounding of its own values. An absolute threshold would call
+        # a column of small values (a flux in erg/s/cm^2 ~ 1e-12) constant and scale it to ~0 without a word
+        constant = std <= 1e-12 * np.abs(block).max(axis=0)
+        if constant.any():
+            log.warning("feature(s) %s have one value on every training star: they carry no information (left "
+                        "unscaled)", [n for n, c in zip(self.feature_names, constant) if c])
+        self.stats = {"feature_mean": block.mean(axis=0), "feature_std": np.where(constant, 1.0, std)}
 
     def _scaled_features(self) -> torch.Tensor:
         x = (self.raw_features - self.stats["feature_mean"]) / self.stats["feature_std"]
@@ -237,6 +243,7 @@ class StarGraphDataModule(SplitDataModule):
         table = self.load()
         if self.sampled and self.sampler == "ego":
             self.seeds_per_batch()  # refuses ego nets that cannot fit the node budget, before any work
+        self._warn_unused_sampling(len(table.labels))
         neighbours, distances = knn_table(table.positions, self.k)
         features = self._imputed()
         if np.isnan(table.features).any():
@@ -257,6 +264,20 @@ class StarGraphDataModule(SplitDataModule):
                  *(int(m.sum()) for m in masks.values()), self._describe_batches())
 
     # -- batches -------------------------------------------------------------------------------
+    def _warn_unused_sampling(self, stars: int) -> None:
+        """Name sampling settings that this graph does not use (a setting is never ignored without a word)."""
+        unused, why = [], ""
+        if not self.sampled:
+            unused = [f"data.fanout={self.fanout}"] * (self.fanout is not None)
+            unused += [f"data.sampler={self.sampler}"] * (self.sampler != "ego")
+            why = (f"the graph of {stars} stars trains whole (hardware.max_nodes_per_graph="
+                   f"{self.max_nodes_per_graph}; sampling starts above it)")
+        elif self.sampler != "ego" and self.fanout is not None:
+            unused, why = [f"data.fanout={self.fanout}"], "fanout applies to data.sampler=ego only"
+        if unused:
+            log.warning("%s not used: %s", " and ".join(unused), why)
+
+
     def _train_bound(self) -> int:
         return ego_net_bound(self.fanout or self.k, self.num_hops)
 

@@ -22,12 +22,38 @@ log = logging.getLogger(__name__)
 NORMALISATIONS = ("asinh", "percentile", "none")
 
 
-def quality_check(tiles: SkyTiles) -> tuple[SkyTiles, dict[str, int]]:
-    """Drop tiles holding NaN or infinite values, and constant tiles (a blank detector area, padding).
+MAX_FILLED = 0.5  # tiles with up to this share of NaN/inf pixels are kept, those pixels filled
 
-    Returns the kept tiles and the counts: ``tiles`` (before), ``rejected_nonfinite``, ``rejected_constant``.
+
+def fill_holes(images: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Fill NaN/inf pixels of (tiles, C, H, W) images with the median of their tile and channel, in
+    tiles where at most ``MAX_FILLED`` of the pixels are NaN/inf (bad pixels, a mosaic's blank edge:
+    dropping a whole image for one of them would lose most FITS files). Returns the images (a copy when
+    something was filled), the pixels filled and the tiles they lie in."""
+    holes = ~np.isfinite(images)  # (tiles, C, H, W)
+    share = holes.reshape(len(images), -1).mean(axis=1)
+    fixable = (share > 0) & (share <= MAX_FILLED)
+    if not fixable.any():
+        return images, 0, 0
+    images = images.copy()
+    for i in np.flatnonzero(fixable):
+        for c in range(images.shape[1]):
+            gap = holes[i, c]
+            if gap.any() and not gap.all():  # a channel with no value at all stays NaN: the tile is dropped
+                images[i, c][gap] = np.median(images[i, c][~gap])
+    filled = fixable[:, None, None, None] & holes & np.isfinite(images)
+    return images, int(filled.sum()), int(filled.reshape(len(images), -1).any(axis=1).sum())
+
+
+def quality_check(tiles: SkyTiles) -> tuple[SkyTiles, dict[str, int]]:
+    """Fill the NaN/inf pixels of tiles that have a few (:func:`fill_holes`); drop tiles with more, and
+    constant tiles (a blank detector area, padding).
+
+    Returns the kept tiles and the counts: ``tiles`` (before), ``rejected_nonfinite``, ``rejected_constant``,
+    ``filled_pixels`` and ``filled_tiles``.
     """
-    flat = tiles.images.reshape(len(tiles.images), -1)
+    images, filled_pixels, filled_tiles = fill_holes(tiles.images)
+    flat = images.reshape(len(images), -1)
     nonfinite = ~np.isfinite(flat).all(axis=1)
     constant = np.zeros_like(nonfinite)
     finite = flat[~nonfinite]
@@ -35,13 +61,16 @@ def quality_check(tiles: SkyTiles) -> tuple[SkyTiles, dict[str, int]]:
         constant[~nonfinite] = finite.max(axis=1) == finite.min(axis=1)
     keep = ~(nonfinite | constant)
     counts = {"tiles": int(len(flat)), "rejected_nonfinite": int(nonfinite.sum()),
-              "rejected_constant": int(constant.sum())}
-    log.info("quality check of %s: kept %d of %d tiles; rejected %d with NaN/inf, %d constant", tiles.name,
-             int(keep.sum()), counts["tiles"], counts["rejected_nonfinite"], counts["rejected_constant"])
+              "rejected_constant": int(constant.sum()), "filled_pixels": filled_pixels, "filled_tiles": filled_tiles}
+    filled = (f"; filled {filled_pixels} NaN/inf pixel(s) in {filled_tiles} tile(s) with their tile's median"
+              if filled_pixels else "")
+    log.info("quality check of %s: kept %d of %d tiles; rejected %d with NaN/inf (in more than %d%% of their "
+             "pixels), %d constant%s", tiles.name, int(keep.sum()), counts["tiles"], counts["rejected_nonfinite"],
+             100 * MAX_FILLED, counts["rejected_constant"], filled)
     if not keep.any():
         raise UserError(f"every tile of '{tiles.name}' is NaN/inf ({counts['rejected_nonfinite']}) or constant "
                         f"({counts['rejected_constant']}); nothing is left to train on")
-    kept = SkyTiles(tiles.name, tiles.images[keep], tiles.masks[keep], tiles.groups[keep],
+    kept = SkyTiles(tiles.name, images[keep], tiles.masks[keep], tiles.groups[keep],
                     [n for n, k in zip(tiles.tile_names, keep) if k], tiles.channel_names, tiles.reference_pair,
                     None if tiles.kinds is None else [n for n, k in zip(tiles.kinds, keep) if k])
     return kept, counts
@@ -203,6 +232,11 @@ class SkyDataModule(SplitDataModule):
             raise UserError(f"'{tiles.name}' has {len(groups)} sky region(s)/file(s) with usable tiles; a "
                             "train/val/test split needs at least 3 (add images, or cut them with "
                             "data.source.tile_size)")
+        labels = tiles.masks.reshape(len(tiles.masks), -1).any(axis=1)
+        if not labels.any():  # often masks written as 0..1 floats and saved as integers: all zeros
+            raise UserError(f"no mask of '{tiles.name}' marks an anomalous pixel ({len(labels)} tiles); the U-Net "
+                            "would learn that nothing is ever anomalous: check the masks (non-zero where a pixel is "
+                            "anomalous), or add images that hold anomalies")
         order = np.random.default_rng(self.seed).permutation(groups)
         n_test = max(1, int(round(len(groups) * self.test_fraction)))
         n_val = max(1, int(round(len(groups) * self.val_fraction)))
@@ -211,7 +245,6 @@ class SkyDataModule(SplitDataModule):
             raise UserError(f"no sky region of '{tiles.name}' is left for training; lower data.val_fraction "
                             "or data.test_fraction")
         split = {name: np.flatnonzero(np.isin(tiles.groups, members)) for name, members in parts.items()}
-        labels = tiles.masks.reshape(len(tiles.masks), -1).any(axis=1)
         for name, rows in split.items():
             share = labels[rows].mean()
             if share in (0.0, 1.0):  # AUROC, AUPRC and the curves need both classes

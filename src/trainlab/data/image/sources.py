@@ -148,11 +148,25 @@ def _stem(path: Path) -> str:
     return path.name[: -len(_suffix(path))]
 
 
-def read_array(path: Path) -> np.ndarray:
+def _one_file_per_stem(files: list[Path], key: str, folder: Path) -> None:
+    """Images and masks are matched by name stem: two files with one stem ('a.npy', 'a.fits') would both
+    claim one mask (or one image would take either mask), so they are refused."""
+    seen: dict[str, Path] = {}
+    for path in files:
+        other = seen.setdefault(_stem(path), path)
+        if other != path:
+            raise UserError(f"{key}='{folder}' holds '{other.name}' and '{path.name}', one name in two files; images "
+                            "and masks are matched by name: rename or remove one of them")
+
+
+def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False) -> np.ndarray:
     """A FITS, NPY or PNG file as a float array, (H, W) or (channels, H, W).
 
-    FITS: the first HDU holding data; NPY: as stored (channels first); PNG: grey, RGB or RGBA
-    (alpha dropped), channels moved first.
+    FITS: the first image HDU holding data; NPY: as stored; PNG: grey (8 or 16 bit), RGB, or with a palette
+    (turned into its colours, or with ``palette_indices`` kept as the indices, as segmentation masks
+    store classes); alpha dropped. Leading axes of length 1 beyond three are dropped ((1, 1, H, W)
+    radio cubes), and (H, W, channels) with at most 4 channels is moved channels first (the file's
+    name appended to ``channels_last``).
     """
     suffix = _suffix(path)
     try:
@@ -162,14 +176,17 @@ def read_array(path: Path) -> np.ndarray:
             from PIL import Image
 
             with Image.open(path) as image:
+                if image.mode in ("P", "PA") and not palette_indices:  # the values index a colour table
+                    image = image.convert("RGBA")
                 array = np.asarray(image)
-            if array.ndim == 3:  # (H, W, channels) -> (channels, H, W), alpha dropped
-                array = np.moveaxis(array[..., :3] if array.shape[-1] == 4 else array, -1, 0)
+            if array.ndim == 3:  # (H, W, channels) -> (channels, H, W), alpha dropped (grey + alpha: LA)
+                array = np.moveaxis(array[..., :3] if array.shape[-1] == 4 else array[..., :1] if array.shape[-1] == 2
+                                    else array, -1, 0)
         else:
             from astropy.io import fits
 
-            with fits.open(path, memmap=False) as hdus:
-                data = next((h.data for h in hdus if h.data is not None), None)
+            with fits.open(path, memmap=False) as hdus:  # tables (catalogues beside the image) are no image
+                data = next((h.data for h in hdus if h.is_image and h.data is not None), None)
             if data is None:
                 raise UserError(f"'{path}' holds no image data in any FITS HDU")
             array = np.asarray(data)
@@ -177,19 +194,44 @@ def read_array(path: Path) -> np.ndarray:
         raise
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read '{path}' as {suffix[1:]}: {exc}") from exc
-    if array.ndim not in (2, 3) or not np.issubdtype(array.dtype, np.number):
-        raise UserError(f"'{path}' holds a {array.ndim}-D {array.dtype} array; expected a numeric image "
-                        "(H, W) or (channels, H, W)")
+    while array.ndim > 3 and array.shape[0] == 1:  # FITS cubes (1, 1, H, W): Stokes and frequency axes of one
+        array = array[0]
+    if array.ndim not in (2, 3) or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise UserError(f"'{path}' holds a {array.ndim}-D {array.dtype} array {array.shape}; expected a numeric "
+                        "image (H, W) or (channels, H, W)")
+    if suffix != ".png" and array.ndim == 3 and array.shape[-1] <= 4 < min(array.shape[:2]):
+        log.debug("'%s' is %s: read as channels last (H, W, channels)", path.name, array.shape)
+        array = np.moveaxis(array, -1, 0)
+        if channels_last is not None:
+            channels_last.append(path.name)
     return array.astype(np.float32)
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """(H, W) bool, True where a pixel is anomalous: any non-zero value (1, 255, True; in any channel).
+
+    A mask must say clean or anomalous for every pixel: NaN (which would read as clean) and fractions
+    (0.01 of a soft mask would read as anomalous) are refused with the file named."""
+    mask = read_array(path, palette_indices=True)
+    bad = ~np.isfinite(mask)
+    if bad.any():
+        raise UserError(f"mask '{path}' has {int(bad.sum())} NaN/inf pixel(s); write 0 where a pixel is clean and "
+                        "1 (or 255) where it is anomalous")
+    fraction = mask[mask != np.round(mask)]
+    if fraction.size:
+        raise UserError(f"mask '{path}' holds fractions (e.g. {float(fraction[0]):.3g}); a mask is 0 where a pixel is "
+                        "clean and a whole number (1, 255) where it is anomalous: threshold a soft mask first")
+    return mask.any(axis=0) if mask.ndim == 3 else mask != 0  # (1, H, W) or a colour PNG: any channel set
 
 
 class ImageFolder:
     """Your own images and anomaly masks, matched by file name.
 
-    Every image in ``path`` (``.fits``, ``.fit``, ``.fts``, ``.fits.gz``, ``.npy``, ``.png``; (H, W)
-    or channels-first (channels, H, W); PNG may be grey, RGB or RGBA) needs a mask with the same
-    name stem in ``mask_dir``, in any of those formats: (H, W), non-zero where a pixel is anomalous
-    (all zeros for a clean image). Images with NaN or constant tiles are allowed: the data module
+    Every image in ``path`` (``.fits``, ``.fit``, ``.fts``, ``.fits.gz``, ``.npy``, ``.png``; (H, W),
+    channels-first (channels, H, W) or as :func:`read_array` turns; PNG may be grey, RGB or RGBA)
+    needs a mask with the same name stem in ``mask_dir``, in any of those formats: (H, W), a whole
+    non-zero value where a pixel is anomalous (all zeros for a clean image; see :func:`read_mask`).
+    One name stem in two files is refused; other files are left out and named in a log line. Images with NaN or constant tiles are allowed: the data module
     drops those tiles and reports how many.
 
     Args:
@@ -210,6 +252,11 @@ class ImageFolder:
         if not self.path.is_dir():
             raise UserError(f"data.source.path='{self.path}' is not a folder; give the folder holding your images")
         files = sorted(p for p in self.path.iterdir() if p.is_file() and _suffix(p))
+        others = sorted(p.name for p in self.path.iterdir() if p.is_file() and not _suffix(p))
+        if others:
+            log.info("data.source.path='%s': %d file(s) that are no image left out (%s%s)", self.path, len(others),
+                     ", ".join(others[:3]), ", ..." if len(others) > 3 else "")
+        _one_file_per_stem(files, "data.source.path", self.path)
         if not files:
             raise UserError(f"data.source.path='{self.path}' holds no images ({', '.join(SUFFIXES)}); "
                             "put the images there, their masks in data.source.mask_dir")
@@ -225,20 +272,20 @@ class ImageFolder:
             raise UserError(f"no mask for image '{image_path.name}' in data.source.mask_dir='{self.mask_dir}' "
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
                             "when it holds no anomaly")
-        mask = read_array(found[0])
-        if mask.ndim == 3:  # (1, H, W) or a colour PNG: anomalous where any channel is set
-            mask = mask.any(axis=0)
+        _one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
+        mask = read_mask(found[0])
         if mask.shape != image_shape[-2:]:
             raise UserError(f"mask '{found[0].name}' is {mask.shape[0]}x{mask.shape[1]} but image "
                             f"'{image_path.name}' is {image_shape[-2]}x{image_shape[-1]}; a mask must have "
                             "its image's height and width")
-        return np.nan_to_num(mask) != 0
+        return mask
 
     def load(self) -> SkyTiles:
         images, masks, groups, names = [], [], [], []
         first: Optional[tuple[str, tuple[int, ...]]] = None
+        channels_last: list[str] = []
         for index, path in enumerate(self._files()):
-            image = read_array(path)
+            image = read_array(path, channels_last)
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
             mask = self._mask_for(path, image.shape)
             if first is None:
@@ -264,6 +311,9 @@ class ImageFolder:
                 groups.append(index)
                 names.append(path.name if self.tile_size is None else f"{path.name} y{row} x{col}")
         channels = images[0].shape[0]
+        if channels_last:
+            log.info("%d image(s) of %s read as channels last (H, W, channels), e.g. '%s'", len(channels_last),
+                     self.path, channels_last[0])
         log.info("data %s: %d images, %d tiles of %s", self.path, len(set(groups)), len(images), images[0].shape)
         return SkyTiles(self.path.name, np.stack(images), np.stack(masks), np.asarray(groups, dtype=np.int64),
                         names, [f"channel {c}" for c in range(channels)])

@@ -139,7 +139,7 @@ def read_frame(path: str, key: str):
             frame, header = _read_csv(p)
             return _checked_frame(frame, header, path, key)
         if suffix == ".parquet":
-            frame = pd.read_parquet(p)
+            frame = _index_as_columns(pd.read_parquet(p), p)
             return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
         if suffix == ".npy":
             array = np.load(p, allow_pickle=False)
@@ -156,6 +156,17 @@ def read_frame(path: str, key: str):
     raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE_IN_FULL}")
 
 
+def _index_as_columns(frame, path: Path):
+    """A Parquet file written from a DataFrame with a named index (``set_index("source_id")``) stores
+    that column as the index, which pandas gives back as the index: it becomes a column again, so it can
+    be named as a column (left as an index, it would be missing without a word)."""
+    named = [str(n) for n in frame.index.names if n is not None]
+    if not named:
+        return frame
+    log.info("'%s': its index %s is read as column(s)", path.name, named)
+    return frame.reset_index()
+
+
 def _read_csv(path: Path) -> tuple[Any, list[str]]:
     """A CSV file (compressed by its suffix or not) and its header as written (pandas renames a repeated
     name 'a' to 'a.1' without a word). The separator is sniffed among , ; tab and |; a file separated
@@ -166,6 +177,10 @@ def _read_csv(path: Path) -> tuple[Any, list[str]]:
 
     with _open_text(path) as f:
         head = [line for _, line in zip(range(50), f)]
+    comments = next((i for i, line in enumerate(head) if not line.startswith("#")), len(head))
+    if comments:  # '# query, date, units' lines above the header, as archives and TOPCAT write them
+        log.info("'%s': %d comment line(s) (#) above the header left out", path.name, comments)
+        head = head[comments:]
     try:
         sep = csv.Sniffer().sniff("".join(head), delimiters=",;\t|").delimiter
     except csv.Error:  # one column, or nothing to tell by
@@ -174,7 +189,7 @@ def _read_csv(path: Path) -> tuple[Any, list[str]]:
     if (sep, decimal) != (",", "."):
         log.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
     header = next(csv.reader(head[:1], delimiter=sep), [])
-    frame = pd.read_csv(path, sep=sep, decimal=decimal)
+    frame = pd.read_csv(path, sep=sep, decimal=decimal, skiprows=comments)
     filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
     if len(filled) and filled[-1] + 1 < len(frame):  # ",,,," lines a spreadsheet left below the data
         log.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
