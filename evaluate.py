@@ -81,4 +81,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run_command_line(main)
+    run_command_line(main, config_name="eval")

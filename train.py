@@ -58,4 +58,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    run_command_line(main)
+    run_command_line(main, config_name="train")

@@ -159,3 +159,32 @@ def test_test_metrics_are_explained():
 
 def test_lr_monitor_logs_every_step(compose_cfg):
     assert compose_cfg([]).callbacks.lr_monitor.logging_interval == "step"
+
+
+def test_a_misspelt_key_gets_the_nearest_setting_and_exit_2(tmp_path):
+    """Hydra's own answer to a key the config lacks suggests '+key=...' (a new key nothing reads); the
+    last line names the setting meant, and the exit status is a user error's."""
+    done = run("train.py", "trainer.max_epoch=5", cwd=tmp_path, log_dir=tmp_path / "outputs")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "error: trainer.max_epoch is not a setting of trainer; did you mean trainer.max_epochs?")
+    assert not (tmp_path / "outputs").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("argv, config, expected", [
+    (["tranier.max_epochs=5"], "train", "tranier is not a top-level setting; did you mean trainer?"),
+    (["model=cnn", "model.net.hidden_size=8"], "train", "model.net.hidden_size is not a setting of model.net"),
+    (["-m", "data.source.num_rowz=5", "model.net.hidden_size=8,16"], "train",
+     "data.source.num_rowz is not a setting of data.source; did you mean data.source.num_rows?"),
+    (["ckpt_path=x", "splitt=val"], "eval", "splitt is not a top-level setting; did you mean split?"),
+    (["trainer.max_epochs=5", "model=cnn"], "train", None),  # composes: Hydra's error was another one
+    (["model.net.hiden_size=8,16"], "train", None),  # a sweep's key is the sweeper's to check
+])
+def test_unknown_key_problem_names_the_first_missing_part(argv, config, expected):
+    from trainlab.config.errors import unknown_key_problem
+
+    problem = unknown_key_problem(argv, config)
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem is not None and problem.startswith(expected), problem

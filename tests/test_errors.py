@@ -118,7 +118,7 @@ def test_string_for_an_int_in_a_group_without_schema(compose_cfg, run_train):
 
 
 def test_unknown_argument_added_to_a_group(compose_cfg, run_train):
-    with pytest.raises(UserError, match=r"model.net.hiden_size is not an argument of .*LSTMNet; valid ones: input_size, hidden_size"):
+    with pytest.raises(UserError, match=r"model.net.hiden_size is not an argument of .*LSTMNet; did you mean model.net.hidden_size\? valid ones: input_size, hidden_size"):
         run_train(compose_cfg([*TINY, "+model.net.hiden_size=3"]))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Optional
@@ -49,11 +50,76 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -
         sys.exit(EXIT_USER_ERROR)
 
 
-def run_command_line(main) -> None:
+def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
+    """What to say after Hydra refused to override a key the config does not have.
+
+    Hydra answers ``trainer.max_epoch=5`` with "Could not override 'trainer.max_epoch'. To append
+    to your config use +trainer.max_epoch=5": for a misspelling, that hint adds a key nothing reads.
+    Composes the config again (in-process, without the sweeps of a multirun) to find the key Hydra
+    refused, and names the settings of its node that come closest. None when composing succeeds or
+    fails for another reason (Hydra's own message then stands alone).
+    """
+    import difflib
+    import re
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from trainlab.run.folder import repo_root
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])
+    except HydraException:
+        return None  # an override Hydra cannot parse: its own message says where
+    single = [o for o in parsed if not o.is_sweep_override()]  # a multirun's sweeps are the sweeper's
+
+    def composed(overrides: list[str]) -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(repo_root() / "conf"), version_base="1.3"):
+            return compose(config_name, overrides=overrides, return_hydra_config=True)
+
+    try:
+        composed([o.input_line for o in single])
+        return None
+    except HydraException as exc:
+        refused = re.match(r"Could not override '([^']+)'", str(exc))
+        if refused is None or "not in" not in str(exc.__cause__):
+            return None
+    except OmegaConfBaseException:
+        return None
+    refused_key = refused.group(1)
+    try:
+        node = composed([o.input_line for o in single if o.key_or_group != refused_key])
+    except (HydraException, OmegaConfBaseException):
+        return None
+    finally:
+        GlobalHydra.instance().clear()
+    # the first part of the key the config lacks (evaul.x: evaul), below the deepest node it has
+    parts, depth = refused_key.split("."), 0
+    while depth < len(parts) - 1 and isinstance(node, DictConfig) and parts[depth] in node:
+        node, depth = node[parts[depth]], depth + 1
+    key, parent, name = ".".join(parts[: depth + 1]), ".".join(parts[:depth]), parts[depth]
+    settings = [str(k) for k in node.keys() if parent or k != "hydra"] if isinstance(node, DictConfig) else []
+    close = difflib.get_close_matches(name, settings, n=1, cutoff=0.6)
+    where = f"a setting of {parent}" if parent else "a top-level setting"
+    hint = (f"did you mean {' or '.join(f'{parent}.{c}' if parent else c for c in close)}?" if close
+            else f"its settings: {', '.join(settings)}" if settings else "")
+    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "train.py"
+    return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front, as Hydra suggests above, "
+            f"would add it as a new key; python {script} --cfg job shows every setting)")
+
+
+def run_command_line(main, config_name: Optional[str] = None) -> None:
     """Run a ``@hydra.main`` function; Hydra's own check of the flags (``-m`` with ``--cfg``, two of
     ``--cfg``/``--info``/...) raises a ValueError before any job: make it one line and exit 2. So is
     a search range set as ``hydra.sweeper.params.<key>=...``, which Hydra refuses with a misleading
-    message (:func:`trainlab.search.space.params_override_problem`)."""
+    message (:func:`trainlab.search.space.params_override_problem`). With ``config_name`` (the script's
+    primary config), an override of a key that config lacks gets a last line with the nearest
+    settings after Hydra's own message, and exit status 2 (:func:`unknown_key_problem`)."""
     from trainlab.config.help import help_requested, print_help
 
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
@@ -65,6 +131,12 @@ def run_command_line(main) -> None:
             sys.exit(EXIT_USER_ERROR)
     try:
         print_help(main) if help_requested(sys.argv[1:]) else main()
+    except SystemExit as exc:  # Hydra reports a composition error and exits with 1
+        problem = unknown_key_problem(sys.argv[1:], config_name) if exc.code == 1 and config_name else None
+        if problem:
+            print(f"error: {problem}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_USER_ERROR)
+        raise
     except ValueError as exc:
         if "can be specified" not in str(exc):
             raise

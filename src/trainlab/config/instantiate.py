@@ -7,6 +7,7 @@ callable's signature (unknown arguments, wrong scalar types) and names the confi
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import typing
 from typing import Any, Optional
@@ -55,7 +56,6 @@ def _type_name(types: tuple[type, ...]) -> str:
 
 def import_target(path: str, key: str) -> Any:
     """``_target_`` imported, or a UserError saying whether the package is missing or the name misspelt."""
-    import difflib
     import importlib
 
     try:
@@ -105,8 +105,11 @@ def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None
                     raise UserError(f"{key}.{name} has no value (??? in the config); set it: {key}.{name}=<value>")
                 if name not in params:
                     if not takes_any:
-                        valid = ", ".join(p for p in params if p != "self")
-                        raise UserError(f"{key}.{name} is not an argument of {node._target_}; valid ones: {valid}")
+                        valid = [p for p in params if p != "self"]
+                        close = difflib.get_close_matches(name, valid, n=1)
+                        hint = f"did you mean {key}.{close[0]}? " if close else ""
+                        raise UserError(f"{key}.{name} is not an argument of {node._target_}; {hint}valid ones: "
+                                        f"{', '.join(valid)}")
                     continue
                 types = _scalar_types(hints.get(name))
                 value = OmegaConf.select(node, name)
