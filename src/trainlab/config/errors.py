@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
-from pathlib import Path
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Optional
 
 
@@ -18,6 +19,13 @@ class UserError(Exception):
 
 
 EXIT_USER_ERROR = 2
+
+
+def did_you_mean(name: str, options: Iterable[str], prefix: str = "", n: int = 1, cutoff: float = 0.6) -> str:
+    """``"did you mean <prefix><nearest>?"`` (``" or "`` between several), or ``""`` when no option is
+    close: the one wording of every "misspelt?" hint (keys, arguments, metrics, classes)."""
+    close = difflib.get_close_matches(name, list(options), n=n, cutoff=cutoff)
+    return f"did you mean {' or '.join(prefix + c for c in close)}?" if close else ""
 
 
 def unwrap_user_error(exc: BaseException) -> UserError | None:
@@ -59,7 +67,6 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     refused, and names the settings of its node that come closest. None when composing succeeds or
     fails for another reason (Hydra's own message then stands alone).
     """
-    import difflib
     import re
 
     from hydra import compose, initialize_config_dir
@@ -104,10 +111,9 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         node, depth = node[parts[depth]], depth + 1
     key, parent, name = ".".join(parts[: depth + 1]), ".".join(parts[:depth]), parts[depth]
     settings = [str(k) for k in node.keys() if parent or k != "hydra"] if isinstance(node, DictConfig) else []
-    close = difflib.get_close_matches(name, settings, n=1, cutoff=0.6)
     where = f"a setting of {parent}" if parent else "a top-level setting"
-    hint = (f"did you mean {' or '.join(f'{parent}.{c}' if parent else c for c in close)}?" if close
-            else f"its settings: {', '.join(settings)}" if settings else "")
+    hint = (did_you_mean(name, settings, prefix=f"{parent}." if parent else "")
+            or (f"its settings: {', '.join(settings)}" if settings else ""))
     script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "train.py"
     return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front, as Hydra suggests above, "
             f"would add it as a new key; python {script} --cfg job shows every setting)")

@@ -7,7 +7,6 @@ callable's signature (unknown arguments, wrong scalar types) and names the confi
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import typing
 from typing import Any, Optional
@@ -16,7 +15,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from trainlab.config.errors import UserError, unwrap_user_error
+from trainlab.config.errors import UserError, did_you_mean, unwrap_user_error
 
 _SCALARS = (bool, int, float, str)
 
@@ -69,9 +68,8 @@ def import_target(path: str, key: str) -> Any:
                             "name") from None
         except ImportError:
             raise UserError(f"{key}._target_={path} cannot be imported: {str(exc).splitlines()[0]}") from None
-        close = difflib.get_close_matches(name, [n for n in dir(module) if not n.startswith("_")], n=3)
-        raise UserError(f"{key}._target_={path}: {module_name} has no '{name}'"
-                        f"{'; did you mean ' + ' or '.join(close) + '?' if close else ''}") from None
+        hint = did_you_mean(name, [n for n in dir(module) if not n.startswith("_")], n=3)
+        raise UserError(f"{key}._target_={path}: {module_name} has no '{name}'{'; ' + hint if hint else ''}") from None
 
 
 def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None:
@@ -106,10 +104,9 @@ def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None
                 if name not in params:
                     if not takes_any:
                         valid = [p for p in params if p != "self"]
-                        close = difflib.get_close_matches(name, valid, n=1)
-                        hint = f"did you mean {key}.{close[0]}? " if close else ""
-                        raise UserError(f"{key}.{name} is not an argument of {node._target_}; {hint}valid ones: "
-                                        f"{', '.join(valid)}")
+                        hint = did_you_mean(name, valid, prefix=f"{key}.")
+                        raise UserError(f"{key}.{name} is not an argument of {node._target_}; {hint + ' ' if hint else ''}"
+                                        f"valid ones: {', '.join(valid)}")
                     continue
                 types = _scalar_types(hints.get(name))
                 value = OmegaConf.select(node, name)

@@ -9,7 +9,6 @@ fit into an epoch. Each failure is one :class:`UserError` line, raised before an
 
 from __future__ import annotations
 
-import difflib
 import logging
 from typing import Any, Optional
 
@@ -17,7 +16,7 @@ import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +90,9 @@ class FitChecks(pl.Callback):
         during_fit = {k for k in logged if not k.startswith("test/")}
         for key, metric in watched.items():
             if metric not in (logged if key == "optimized_metric" else during_fit):
-                close = difflib.get_close_matches(metric, sorted(logged), n=1, cutoff=0.5)
-                hint = f"did you mean {close[0]}? " if close else ""
-                raise UserError(f"{key}={metric} is a metric that {type(pl_module).__name__} never logs; {hint}"
+                hint = did_you_mean(metric, sorted(logged), cutoff=0.5)
+                raise UserError(f"{key}={metric} is a metric that {type(pl_module).__name__} never logs; "
+                                f"{hint + ' ' if hint else ''}"
                                 f"during training it logs: {', '.join(sorted(during_fit))} (and test/... after it)")
         off = _validation_off(trainer)
         needing = {k: m for k, m in watched.items() if m.startswith("val/")}

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import difflib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -22,7 +21,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, did_you_mean
 
 _CATEGORICAL_TYPES = (type(None), bool, int, float, str)
 
@@ -182,8 +181,8 @@ def check_keys(config: DictConfig, names: Iterable[str]) -> None:
         if name.startswith(("+", "~")) or name in choices:
             continue
         if OmegaConf.select(config, name, default=missing, throw_on_resolution_failure=False) is missing:
-            close = difflib.get_close_matches(name, keys, n=1)
-            hint = f"; did you mean {close[0]}?" if close else "; add it with +key to create it"
+            close = did_you_mean(name, keys)
+            hint = f"; {close}" if close else "; add it with +key to create it"
             group, _, rest = name.partition(".")
             owners = options_with_key(group, rest) if group in choices else []
             if owners:

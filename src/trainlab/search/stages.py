@@ -26,7 +26,6 @@ The closing step, retraining the best configuration longer, is ``make refine SWE
 from __future__ import annotations
 
 import argparse
-import difflib
 import logging
 import shlex
 import subprocess
@@ -40,7 +39,7 @@ import optuna
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.errors import UserError, report_user_errors
+from trainlab.config.errors import UserError, did_you_mean, report_user_errors
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
 from trainlab.search.results import RESULTS_YAML, best_trials, load_sweep_study, write_atomic
@@ -97,8 +96,8 @@ def _stage_key_hint(key: str, space_keys: Sequence[str]) -> str:
     if owners:
         return (f" ({key} is a key of {' or '.join(f'model={o}' for o in owners)}; for another model give stages of "
                 "its own space: hydra.sweeper.stages=[{name: ..., params: [...]}, ...])")
-    close = difflib.get_close_matches(key, space_keys, n=1)
-    return f"; did you mean {close[0]}?" if close else ""
+    hint = did_you_mean(key, space_keys)
+    return f"; {hint}" if hint else ""
 
 
 def best_params(study: optuna.Study, rule: Any = None) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
