@@ -554,6 +554,7 @@ def test_sigterm_marks_running_trial_failed_and_the_study_resumes(tmp_path):
     assert "running trials marked FAIL" in stderr
     (trial,) = trials_of(tmp_path / "sweep")
     assert trial["state"] == "FAIL" and trial["fail_reason"] == "interrupted (SIGTERM)"
+    assert trial["run_dir"] == str(tmp_path / "sweep" / "0")  # where its checkpoints are
 
     resumed = sweep(*args[:3], *TINY_SWEEP, "trainer.max_epochs=1", tmp_path=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

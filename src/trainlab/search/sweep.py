@@ -299,6 +299,9 @@ class OptunaSearch:
             for number, trial in list(self.running.items()):
                 self.running.pop(number)
                 trial.set_user_attr("fail_reason", f"interrupted ({why})")
+                run_dir = self.plan.sweep_dir / str(number)  # as _record names it
+                if run_dir.is_dir():  # the job had started: its folder keeps what it wrote (checkpoints)
+                    trial.set_user_attr("run_dir", str(run_dir))
                 tell(self.study, trial, None, TrialState.FAIL)
             self._write_results()
 
