@@ -135,3 +135,14 @@ def test_features_and_targets_from_separate_files(tmp_path):
 def test_last_value_baseline():
     dm = make_dm()
     assert dm.last_value_rmse("test") > 0
+
+
+def test_saved_statistics_compare_relatively_at_any_scale():
+    """Resume and evaluate compare a checkpoint's data statistics with the data's: an edit of a feature
+    of scale 1e-12 is an edit, and float32 rounding of the saved values is not."""
+    from trainlab.data.module import _close
+
+    assert not _close([1e-12, 5.0], [2e-12, 5.0])
+    assert _close([1e-12, 5.0], [float(np.float32(1e-12)), float(np.float32(5.0))])
+    assert _close([0.0, 1e3], [0.0, 1e3 * (1 + 1e-7)])
+    assert not _close([1.0, 2.0], [1.0, 2.0, 3.0])
