@@ -115,8 +115,9 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     hint = (did_you_mean(name, settings, prefix=f"{parent}." if parent else "")
             or (f"its settings: {', '.join(settings)}" if settings else ""))
     script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "train.py"
+    shown = "hydra" if key.startswith("hydra.") else "job"
     return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front, as Hydra suggests above, "
-            f"would add it as a new key; python {script} --cfg job shows every setting)")
+            f"would add it as a new key; python {script} --cfg {shown} shows every setting)")
 
 
 def run_command_line(main, config_name: Optional[str] = None) -> None:
