@@ -28,12 +28,12 @@ from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_
                                     check_enqueue, check_grid, check_objectives, check_objectives_measurable,
                                     idle_pruner)
 from trainlab.search.handover import build_pruner, instantiate_node
+from trainlab.search.results import STUDY_FILE
 from trainlab.search.shared import storage_url
 from trainlab.search.space import as_override, check_keys, grid_values, parse_space
 
 log = logging.getLogger(__name__)
 
-STUDY_FILE = "optuna.db"
 _SAMPLER_PACKAGES = {"CmaEsSampler": "cmaes"}  # samplers whose extra package Optuna imports late
 
 
@@ -135,13 +135,19 @@ def on_scheduler(launcher: Any) -> bool:
     """Whether each job gets its own allocation from a cluster scheduler (SLURM through submitit:
     ours, ``hydra/launcher=slurm``, or hydra-submitit-launcher's own), so that this machine's cores
     and GPUs say nothing about a job's."""
-    return any(cls.__name__ == "SlurmLauncher" for cls in type(launcher).__mro__)
+    return _is_a(launcher, "SlurmLauncher")
+
+
+def _is_a(launcher: Any, class_name: str) -> bool:
+    """Whether the launcher is (or subclasses) a plugin class of that name: by name, since the plugin
+    packages are optional and importing one to test against it would make it required."""
+    return any(cls.__name__ == class_name for cls in type(launcher).__mro__)
 
 
 def pool_size(launcher: Any) -> Optional[int]:
     """How many jobs Hydra's joblib launcher runs at once (its ``hydra.launcher.n_jobs``, -1: every
     core joblib sees), or None for launchers without a pool of their own."""
-    if not any(cls.__name__ == "JoblibLauncher" for cls in type(launcher).__mro__):
+    if not _is_a(launcher, "JoblibLauncher"):
         return None
     size = int(getattr(launcher, "joblib", {}).get("n_jobs") or -1)
     if size < 0:  # joblib's convention: -1 all cores, -2 all but one ...

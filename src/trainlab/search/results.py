@@ -32,6 +32,9 @@ from trainlab.run.folder import resolve_checkpoint
 from trainlab.config.errors import UserError
 from trainlab.search.shared import is_copied, is_surplus
 
+# the files a sweep folder holds (a staged search's folder: STAGES_YAML and a folder per stage)
+STUDY_FILE = "optuna.db"  # the study, unless hydra.sweeper.storage names another
+STAGES_YAML = "stages.yaml"
 TRIALS_CSV = "trials.csv"
 TRIALS_JSONL = "trials.jsonl"
 RESULTS_YAML = "optimization_results.yaml"
@@ -74,17 +77,17 @@ def load_sweep_study(sweep_dir: Path) -> optuna.Study:
     if results.is_file():
         info = yaml.safe_load(results.read_text())
         storage, name = info["storage"], info["study_name"]
-    elif (sweep_dir / "optuna.db").is_file():
-        storage, name = f"sqlite:///{sweep_dir.resolve() / 'optuna.db'}", sweep_dir.name
+    elif (sweep_dir / STUDY_FILE).is_file():
+        storage, name = f"sqlite:///{sweep_dir.resolve() / STUDY_FILE}", sweep_dir.name
     elif not sweep_dir.is_dir():
         raise UserError(f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)")
-    elif (sweep_dir / "stages.yaml").is_file():  # stages.STAGES_YAML: a staged search's folder holds one study a stage
+    elif (sweep_dir / STAGES_YAML).is_file():  # a staged search's folder holds one study a stage
         stages = sorted(p.name for p in sweep_dir.iterdir()
-                        if (p / RESULTS_YAML).is_file() or (p / "optuna.db").is_file())
+                        if (p / RESULTS_YAML).is_file() or (p / STUDY_FILE).is_file())
         raise UserError(f"{sweep_dir} is a staged search, with a study per stage: give one of its stages' folders "
                         f"({', '.join(str(sweep_dir / s) for s in stages) or 'none has started'})")
     else:
-        raise UserError(f"{sweep_dir} holds no study ({RESULTS_YAML} or optuna.db); give a sweep folder "
+        raise UserError(f"{sweep_dir} holds no study ({RESULTS_YAML} or {STUDY_FILE}); give a sweep folder "
                         "(outputs/train/multiruns/...)")
     return optuna.load_study(study_name=name, storage=open_storage(storage))
 

@@ -42,12 +42,12 @@ from omegaconf import DictConfig, OmegaConf
 from trainlab.config.errors import UserError, did_you_mean, report_user_errors
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
-from trainlab.search.results import RESULTS_YAML, best_trials, load_sweep_study, write_atomic
+from trainlab.search.results import (RESULTS_YAML, STAGES_YAML, STUDY_FILE, best_trials, load_sweep_study,
+                                     write_atomic)
 from trainlab.search.space import as_override
 
 log = logging.getLogger(__name__)
 
-STAGES_YAML = "stages.yaml"
 
 
 def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: int,
@@ -124,8 +124,8 @@ def stage_plans(base: SweepPlan, conf: Mapping[str, Any]) -> list[tuple[str, Swe
         folder = base.sweep_dir / f"{i}_{name}"
         plans.append((name, replace(base, space={k: base.space[k] for k in keys}, n_trials=int(n_trials),
                                     sweep_dir=folder, study_name=f"{base.study_name}-{i}_{name}",
-                                    storage=base.storage.replace(str(base.sweep_dir / "optuna.db"),
-                                                                 str(folder / "optuna.db")),
+                                    storage=base.storage.replace(str(base.sweep_dir / STUDY_FILE),
+                                                                 str(folder / STUDY_FILE)),
                                     fixed=list(base.fixed), enqueue=[])))
     return plans
 

@@ -39,8 +39,8 @@ from optuna.trial import TrialState
 
 from trainlab.config.errors import UserError
 from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner
-from trainlab.search.plan import STUDY_FILE, SweepPlan
-from trainlab.search.results import progress_line, results_line, write_atomic, write_results
+from trainlab.search.plan import SweepPlan
+from trainlab.search.results import STUDY_FILE, progress_line, results_line, write_atomic, write_results
 from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, storage_url,
                                     taken, tell, trial_id)
 from trainlab.search.space import as_override
@@ -228,7 +228,7 @@ class OptunaSearch:
 
     def _record(self, trial: optuna.trial.Trial, outcome: Any, seconds: float) -> None:
         """Tell the study how the trial ended (COMPLETE, PRUNED or FAIL) and print the progress line."""
-        run_dir = str(self.plan.sweep_dir / str(trial.number))
+        run_dir = str(self._run_dir(trial.number))
         state, values, reason = TrialState.FAIL, None, None
         if isinstance(outcome, JobReturn):
             run_dir = str(outcome.hydra_cfg.hydra.runtime.output_dir) if outcome.hydra_cfg else run_dir
@@ -256,6 +256,11 @@ class OptunaSearch:
         # writer has its own temporary files; run() writes the final results once all slots are done)
         log.info(progress_line(self.study, self.plan.n_trials, self._frozen(trial.number), self.plan.metric))
         self._write_results()
+
+    def _run_dir(self, number: int) -> Path:
+        """A trial's job folder as the launchers name it (``initial_job_idx`` is the trial's number);
+        a finished job's own record of it takes precedence."""
+        return self.plan.sweep_dir / str(number)
 
     def _write_results(self) -> dict[str, Any]:
         return write_results(self.study, self.plan.sweep_dir, self.plan.storage, self.plan.metric,
@@ -299,7 +304,7 @@ class OptunaSearch:
             for number, trial in list(self.running.items()):
                 self.running.pop(number)
                 trial.set_user_attr("fail_reason", f"interrupted ({why})")
-                run_dir = self.plan.sweep_dir / str(number)  # as _record names it
+                run_dir = self._run_dir(number)
                 if run_dir.is_dir():  # the job had started: its folder keeps what it wrote (checkpoints)
                     trial.set_user_attr("run_dir", str(run_dir))
                 tell(self.study, trial, None, TrialState.FAIL)
