@@ -47,7 +47,7 @@ def _reset_peak_rss() -> None:
 
 
 def knn_times(sizes: list[int], k: int, repeats: int, seed: int) -> list[dict]:
-    from trainlab.data.graph.catalogue import SyntheticGaia
+    from trainlab.data.graph.synthetic import SyntheticGaia
     from trainlab.data.graph.subgraphs import knn_table
 
     rows = []
@@ -71,7 +71,7 @@ def one_epoch(mode: str, stars: int, max_nodes: int, k: int, threads: int, seed:
 
     import torch
 
-    from trainlab.data.graph.catalogue import SyntheticGaia
+    from trainlab.data.graph.synthetic import SyntheticGaia
     from trainlab.data.graph.module import StarGraphDataModule
     from trainlab.models.nets.gnn import GNN
 

@@ -180,7 +180,7 @@ def test_one_target_column_without_brackets_is_one_column(compose_cfg, tmp_path)
 
 
 def test_a_catalogue_class_too_small_for_every_split(compose_cfg, run_train, tmp_path):
-    from trainlab.data.graph.catalogue import SyntheticGaia
+    from trainlab.data.graph.synthetic import SyntheticGaia
 
     frame = SyntheticGaia(num_stars=600).frame()
     frame.loc[frame.index[0], "label"] = "lonely"

@@ -13,7 +13,8 @@ import torch
 
 from tests.test_graph import QUIET, TINY_GNN, catalogue_file, catalogue_overrides
 from trainlab.config.errors import UserError
-from trainlab.data.graph.catalogue import StarCatalogue, SyntheticGaia
+from trainlab.data.graph.catalogue import StarCatalogue
+from trainlab.data.graph.synthetic import SyntheticGaia
 from trainlab.data.graph.module import StarGraphDataModule
 
 BIG_ID = 2**62 + 1  # Gaia DR3 source_ids reach ~6.9e18; a float64 keeps integers exactly only up to 2^53

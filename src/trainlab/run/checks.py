@@ -136,7 +136,7 @@ def _leaf_differences(a: Any, b: Any, key: str) -> list[str]:
 
 
 def _saved_config(folder: Any) -> Optional[DictConfig]:
-    """The checkpoint's run config as its folder's owner reads it (round-1 module paths upgraded, so
+    """The checkpoint's run config as its folder's owner reads it (moved modules and classes upgraded, so
     they do not show as differences), or None when it is missing or unreadable (then only the
     tensors are compared)."""
     try:

@@ -55,6 +55,11 @@ _MOVED_MODULES = {
     "trainlab.energy": "trainlab.callbacks.energy",
     "trainlab.tracking": "trainlab.loggers.mlflow",
 }
+# classes that left a module which stays, by full name (applied after _MOVED_MODULES, so a round-1 path
+# of a class that moved twice reaches its present home)
+_MOVED_CLASSES = {
+    "trainlab.data.graph.catalogue.SyntheticGaia": "trainlab.data.graph.synthetic.SyntheticGaia",
+}
 
 
 def repo_root() -> Path:
@@ -66,16 +71,23 @@ def repo_root() -> Path:
     return Path(os.environ.get("TRAINLAB_ROOT") or Path(__file__).resolve().parents[3])
 
 
+def _upgraded(target: str) -> str:
+    """A ``_target_`` at its present home: its module's (``_MOVED_MODULES``), then its own (``_MOVED_CLASSES``)."""
+    module, name = target.rsplit(".", 1)
+    target = f"{_MOVED_MODULES.get(module, module)}.{name}"
+    return _MOVED_CLASSES.get(target, target)
+
+
 def _upgrade_targets(node: DictConfig) -> None:
-    """Rewrite ``_target_`` values that name a round-1 module to its new home, in place."""
+    """Rewrite ``_target_`` values that name a moved module or class to its new home, in place."""
     for key in list(node.keys()):
         child = node._get_node(key)
         if isinstance(child, DictConfig):
             _upgrade_targets(child)
         elif key == "_target_" and isinstance(child._value(), str) and "." in child._value():
-            module, name = child._value().rsplit(".", 1)
-            if module in _MOVED_MODULES:
-                node[key] = f"{_MOVED_MODULES[module]}.{name}"
+            upgraded = _upgraded(child._value())
+            if upgraded != child._value():
+                node[key] = upgraded
 
 
 class RunFolder:
@@ -139,7 +151,7 @@ class RunFolder:
 
     # -- its config ------------------------------------------------------------------------
     def config(self) -> DictConfig:
-        """The composed config the run saved (.hydra/config.yaml), with round-1 module paths upgraded."""
+        """The composed config the run saved (.hydra/config.yaml), with moved modules and classes upgraded."""
         path = self.path / CONFIG
         if not path.is_file():
             raise UserError(f"'{self.path}' has no {CONFIG}; evaluate needs a run directory written by train.py")

@@ -55,7 +55,7 @@ class StarGraphDataModule(SplitDataModule):
     mode) ego nets with every neighbour, so their numbers do not depend on the sampling.
 
     Args:
-        source: object with ``load() -> StarTable`` (trainlab.data.graph.catalogue).
+        source: object with ``load() -> StarTable`` (trainlab.data.graph.catalogue, .synthetic).
         k: neighbours per star.
         density_feature: add log10 of the mean distance to the ``k`` neighbours (local star
             density; pc for sky catalogues) as a node feature.
