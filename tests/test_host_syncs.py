@@ -79,6 +79,20 @@ def test_finite_loss_names_the_first_bad_step_after_a_deferred_read():
     _finite_loss_run([0.5, 0.4, 0.3, 0.3, 0.2], every=2)  # all finite: no error
 
 
+def test_finite_loss_keeps_the_step_of_a_loss_stacked_before_the_read(monkeypatch):
+    """Kept losses are stacked every STACK_EVERY steps between reads; a bad one in an earlier stack,
+    or a bad term of a non-scalar loss, still names its own step."""
+    monkeypatch.setattr(FiniteLoss, "STACK_EVERY", 2)
+    with pytest.raises(UserError, match=r"became nan at epoch 3, step 102 \(batch 1"):
+        _finite_loss_run([0.5, float("nan"), 0.3, 0.3, 0.2, 0.1, 0.4], every=7)
+    callback = FiniteLoss(check_every_n_steps=3)
+    trainer = SimpleNamespace(current_epoch=0, global_step=7)
+    losses = [torch.tensor([0.1, 0.2]), torch.tensor([0.3, float("inf")]), torch.tensor([0.5, 0.6])]
+    with pytest.raises(UserError, match=r"became inf at epoch 0, step 7 \(batch 1"):
+        for i, loss in enumerate(losses):
+            callback.on_train_batch_end(trainer, None, loss, None, i)
+
+
 def test_finite_loss_reads_only_at_its_interval():
     reads = []
     with intercept_reads(lambda method, tensor: reads.append(method)):

@@ -53,6 +53,23 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
                 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             super().setup(trainer, pl_module, stage)
 
+    _state_key: Optional[str] = None
+
+    @property
+    def state_key(self) -> str:
+        """Lightning's key (class name and monitor settings, which are fixed at construction), built
+        once: Lightning reads it for every hook it calls on this callback, ~7 times a training step."""
+        if self._state_key is None:
+            self._state_key = super().state_key
+        return self._state_key
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
+                           batch_idx: int) -> None:
+        """Lightning's saves here only every ``every_n_train_steps`` steps or ``train_time_interval``;
+        with neither set (checkpoints per epoch, the default) it has nothing to do."""
+        if self._every_n_train_steps >= 1 or self._train_time_interval is not None:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         old_dir = state_dict.get("dirpath")
         if self.dirpath is None or old_dir is None or Path(old_dir) == Path(self.dirpath):
@@ -230,55 +247,62 @@ class FiniteLoss(pl.Callback):
 
     Reading the loss after every step would make the host wait for the GPU every step (a
     host-device synchronisation stops the CPU from queueing the next step while the GPU works).
-    So each step only copies its loss into a small buffer on the device (one kernel, no wait), and
-    the host reads the buffer, once, on the steps whose metrics Lightning writes to the loggers
+    So each step only keeps a reference to its detached loss (no kernel, no wait), and the host
+    reads the kept losses, stacked, once, on the steps whose metrics Lightning writes to the loggers
     (every ``trainer.log_every_n_steps``: logging reads values then anyway), or every
-    ``check_every_n_steps`` steps when set, and at every epoch's end. The steps' epoch, global step
-    and batch are kept as plain Python numbers meanwhile, so the message names the first non-finite
-    loss even though training ran on for a few steps. The run's records and an on-exception
-    checkpoint are still written by their callbacks; in a sweep the trial is recorded FAIL with
-    this message.
+    ``check_every_n_steps`` steps when set, and at every epoch's end; past ``STACK_EVERY`` kept
+    losses they are stacked into one device tensor meanwhile (one kernel), so a run that never
+    logs holds one float per step. The steps' epoch, global step and batch are kept as plain Python
+    numbers, so the message names the first non-finite loss even though training ran on for a few
+    steps. The run's records and an on-exception checkpoint are still written by their callbacks;
+    in a sweep the trial is recorded FAIL with this message.
 
     Args:
-        check_every_n_steps: steps between two reads of the buffer (null: on the logging steps).
+        check_every_n_steps: steps between two reads (null: on the logging steps).
     """
+
+    STACK_EVERY = 256
 
     def __init__(self, check_every_n_steps: Optional[int] = None):
         if check_every_n_steps is not None and check_every_n_steps < 1:
             raise UserError(f"callbacks.finite_loss.check_every_n_steps={check_every_n_steps} must be at least 1")
         self.check_every_n_steps = check_every_n_steps
         self._steps: list[tuple[int, int, int]] = []  # (epoch, global step, batch) since the last read
-        self._losses: Optional[torch.Tensor] = None  # their losses, on the device
+        self._losses: list[torch.Tensor] = []  # their losses not yet stacked, on the device
+        self._stacked: list[torch.Tensor] = []  # the earlier ones, stacked
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
-        n = len(self._steps)
-        if self._losses is None or n == len(self._losses) or self._losses.device != loss.device:
-            self._grow(loss.device, max(2 * n, self.check_every_n_steps or trainer.log_every_n_steps, 16))
-        loss = loss.detach()
-        self._losses[n].copy_(loss if loss.dim() == 0 else loss.sum())  # a sum is finite only if every term is
+        self._losses.append(loss.detach())
         self._steps.append((trainer.current_epoch, trainer.global_step, batch_idx))
+        if len(self._losses) == self.STACK_EVERY:
+            self._stacked.append(self._stack())
         due = (len(self._steps) >= self.check_every_n_steps if self.check_every_n_steps
                else logs_this_step(trainer))
         if due:
             self._check()
 
-    def _grow(self, device: torch.device, size: int) -> None:
-        grown = torch.zeros(size, dtype=torch.float32, device=device)
-        if self._losses is not None and self._steps:
-            grown[: len(self._steps)].copy_(self._losses[: len(self._steps)])
-        self._losses = grown
+    def _stack(self) -> torch.Tensor:
+        """The kept losses as one 1-d tensor (a non-scalar loss by its sum: finite only if every term is)."""
+        device = self._losses[0].device
+        stacked = torch.stack([(loss if loss.dim() == 0 else loss.sum()).to(device, torch.float32)
+                               for loss in self._losses])
+        self._losses.clear()
+        return stacked
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._check()
 
     def _check(self) -> None:
-        """Read the buffer (one host-device synchronisation); raise if a loss since the last read was bad."""
-        if self._losses is None or not self._steps:
+        """Read the kept losses (one host-device synchronisation); raise if one since the last read was bad."""
+        if not self._steps:
             return
-        values = self._losses[: len(self._steps)].tolist()
+        parts = self._stacked + ([self._stack()] if self._losses else [])
+        device = parts[0].device
+        values = torch.cat([part.to(device) for part in parts]).tolist()
+        self._stacked.clear()
         bad = next((i for i, value in enumerate(values) if not math.isfinite(value)), None)
         if bad is not None:
             epoch, step, batch_idx = self._steps[bad]
