@@ -30,8 +30,10 @@ class WeightedMean(Metric):
         ``weight`` may be a Python number (used as a kernel argument: no host-to-device copy, which
         torch would follow with a stream synchronisation) or a scalar tensor on the value's device.
         """
-        self.total += value.detach().to(self.total.dtype) * weight
-        self.weight += weight
+        # in place: ``self.total += ...`` would assign the attribute again, through torchmetrics'
+        # and torch's __setattr__ checks (~5 us an update)
+        self.total.add_(value.detach().to(self.total.dtype) * weight)
+        self.weight.add_(weight)
 
     def compute(self) -> torch.Tensor:
         return self.total / self.weight
@@ -45,5 +47,5 @@ class ElementMean(WeightedMean):
 
     def update(self, values: torch.Tensor) -> None:  # type: ignore[override]
         values = values.detach()
-        self.total += values.sum(dtype=self.total.dtype)
-        self.weight += values.numel()
+        self.total.add_(values.sum(dtype=self.total.dtype))
+        self.weight.add_(values.numel())
