@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 
 class UserError(Exception):
@@ -64,15 +64,16 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     Hydra answers ``trainer.max_epoch=5`` with "Could not override 'trainer.max_epoch'. To append
     to your config use +trainer.max_epoch=5": for a misspelling, that hint adds a key nothing reads.
     Composes the config again (in-process, without the sweeps of a multirun) to find the key Hydra
-    refused, and names the settings of its node that come closest. None when composing succeeds or
-    fails for another reason (Hydra's own message then stands alone).
+    refused, and names the settings of its node that come closest. A config group option that does
+    not exist (``model=lstn``) gets the nearest option. None when composing succeeds or fails for
+    another reason (Hydra's own message then stands alone).
     """
     import re
 
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
+    from hydra.errors import HydraException, MissingConfigException
     from omegaconf import DictConfig, OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -92,6 +93,8 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     try:
         composed([o.input_line for o in single])
         return None
+    except MissingConfigException as exc:  # a group option that does not exist (model=lstn)
+        return _unknown_option(exc)
     except HydraException as exc:
         refused = re.match(r"Could not override '([^']+)'", str(exc))
         if refused is None or "not in" not in str(exc.__cause__):
@@ -120,13 +123,27 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             f"would add it as a new key; python {script} --cfg {shown} shows every setting)")
 
 
+def _unknown_option(exc: Any) -> Optional[str]:
+    """``model=lstn``: Hydra lists the group's options over several lines and exits with 1; this is
+    the one line naming the option meant (None when Hydra did not say which group it searched)."""
+    if not exc.missing_cfg_file or not exc.options:
+        return None
+    group, _, option = exc.missing_cfg_file.rpartition("/")
+    if not group:
+        return None
+    hint = did_you_mean(option, exc.options, prefix=f"{group}=")
+    return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
+            f"its options: {', '.join(exc.options)}")
+
+
 def run_command_line(main, config_name: Optional[str] = None) -> None:
     """Run a ``@hydra.main`` function; Hydra's own check of the flags (``-m`` with ``--cfg``, two of
     ``--cfg``/``--info``/...) raises a ValueError before any job: make it one line and exit 2. So is
     a search range set as ``hydra.sweeper.params.<key>=...``, which Hydra refuses with a misleading
     message (:func:`trainlab.search.space.params_override_problem`). With ``config_name`` (the script's
-    primary config), an override of a key that config lacks gets a last line with the nearest
-    settings after Hydra's own message, and exit status 2 (:func:`unknown_key_problem`)."""
+    primary config), an override of a key that config lacks, or a group option it does not have,
+    gets a last line with the nearest settings after Hydra's own message, and exit status 2
+    (:func:`unknown_key_problem`)."""
     from trainlab.config.help import help_requested, print_help
 
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
