@@ -104,10 +104,10 @@ def family_mismatch(model_target: str, data_target: str, model_name: str, data_n
     model_family, data_family = family_of(model_target, "model"), family_of(data_target, "data")
     if model_family is None or data_family is None or model_family == data_family:
         return None
-    fitting = options_of("data", model_family)
+    fitting = ' or '.join(f'data={d}' for d in options_of("data", model_family)) or 'data that fits the model'
+    models = ', '.join(f'model={m}' for m in options_of('model', data_family)) or 'none yet'
     return (f"model={model_name} is {_article(model_family)} {model_family} model, but data={data_name} is "
-            f"{data_family} data; use {' or '.join(f'data={d}' for d in fitting) or 'data that fits the model'}, "
-            f"or a {data_family} model: {', '.join(f'model={m}' for m in options_of('model', data_family)) or 'none yet'}")
+            f"{data_family} data; use {fitting}, or a {data_family} model: {models}")
 
 
 def check_families(cfg: DictConfig) -> None:

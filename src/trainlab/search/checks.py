@@ -1,7 +1,8 @@
 """The checks of ``hydra.sweeper`` that need no study and no launcher: directions and objectives,
 enqueued configurations, keys that act only together, the grid, how samplers and pruners are chosen,
-a pruner that cannot prune, a model and data of different families. :func:`trainlab.search.plan.plan_sweep` runs them before anything is
-written; each refusal is a :class:`~trainlab.config.errors.UserError` naming the key and the fix.
+a pruner that cannot prune, a model and data of different families.
+:func:`trainlab.search.plan.plan_sweep` runs them before anything is written; each refusal is a
+:class:`~trainlab.config.errors.UserError` naming the key and the fix.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def check_sweep_families(config: DictConfig, space: Mapping[str, BaseDistributio
     (:func:`trainlab.config.families.family_mismatch`): checked here for each pair the sweep can give
     (the composed config's, a fixed ``model=``/``data=`` of the space, each searched choice), so that a
     mismatch is refused before the first trial instead of failing every trial it reaches."""
-    if not all(isinstance(config.get(group), DictConfig) and "_target_" in config[group] for group in ("model", "data")):
+    if not all(isinstance(config.get(g), DictConfig) and "_target_" in config[g] for g in ("model", "data")):
         return  # another task function's config
     chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}
     given = {o.split("=", 1)[0]: o.split("=", 1)[1] for o in fixed if "=" in o and not o.startswith(("+", "~"))}
