@@ -383,3 +383,19 @@ def test_a_vizier_export_is_read_as_it_comes(tmp_path, caplog, units):
     under = "its units line and dashes line" if units else "its dashes line"
     assert f"'vizier.tsv': {under} under the header left out (a VizieR export)" in caplog.text
     assert "comment line(s) (#) and 1 blank line(s) above the header left out" in caplog.text
+
+
+def test_a_vizier_export_of_several_tables_is_refused_at_the_second(tmp_path, caplog):
+    frame = gaia_like(num_stars=60, colour_gaps=0, parallax_gaps=0)
+    path = tmp_path / "vizier.tsv"
+    first = vizier_tsv(frame)
+    path.write_text(first + "\n#END of table\n")  # closing comment lines: left out
+    with caplog.at_level("INFO"):
+        assert len(StarCatalogue(str(path), "label").load().ids) == 60
+    closing = len(first.splitlines()) + 2
+    assert f"the comment line(s) (#) below the data, from line {closing}, left out" in caplog.text
+    path.write_text(first + "\n" + vizier_tsv(frame.iloc[:5]))
+    with pytest.raises(UserError, match=rf"data.source.path: '.*vizier.tsv' holds another table below line "
+                                        rf"{closing} \(an export of several tables, from line \d+: 'source_id.*'\); "
+                                        rf"export one table per file, or delete line {closing} and below"):
+        StarCatalogue(str(path), "label").load()

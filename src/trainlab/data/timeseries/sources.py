@@ -136,7 +136,7 @@ def read_frame(path: str, key: str):
         suffix = ".csv"
     try:
         if suffix == ".csv":
-            frame, header = _read_csv(p)
+            frame, header = _read_csv(p, key)
             return _checked_frame(frame, header, path, key)
         if suffix == ".parquet":
             frame = _index_as_columns(pd.read_parquet(p), p)
@@ -167,14 +167,15 @@ def _index_as_columns(frame, path: Path):
     return frame.reset_index()
 
 
-def _read_csv(path: Path) -> tuple[Any, list[str]]:
+def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
     """A CSV file (compressed by its suffix or not) and its header as written (pandas renames a repeated
     name 'a' to 'a.1' without a word). The separator is sniffed among , ; tab and |; a file separated
     by something else than commas with digit,digit values has decimal commas (the European way).
 
     A VizieR export (ASU-TSV, as CDS's VizieR writes it) is read as it comes: its '#' lines and blank
     lines above the header, the units line and the dashes line under it are left out (said in a log
-    line), and the values' padding spaces with them (a blank value is missing)."""
+    line), and the values' padding spaces with them (a blank value is missing); '#' lines below the
+    data are left out too, and a second table below them (an export of several) is refused."""
     import csv
 
     import pandas as pd
@@ -201,7 +202,8 @@ def _read_csv(path: Path) -> tuple[Any, list[str]]:
         log.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
     header = next(csv.reader(head[:1], delimiter=sep), [])
     skip = [*range(comments), *range(comments + 1, comments + 1 + under)]  # line numbers in the file
-    frame = pd.read_csv(path, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under))
+    rows = _rows_above_comments(path, comments + 1 + under, key) if under else None
+    frame = pd.read_csv(path, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows)
     if under:  # VizieR pads its columns: 'Plx  ' is Plx
         header = [name.strip() for name in header]
         frame.columns = [str(name).strip() for name in frame.columns]
@@ -210,6 +212,29 @@ def _read_csv(path: Path) -> tuple[Any, list[str]]:
         log.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
         frame = frame.iloc[: filled[-1] + 1]
     return frame, header
+
+
+def _rows_above_comments(path: Path, start: int, key: str) -> Optional[int]:
+    """The data rows of an export above the '#' lines that close it (None: there are none), counted
+    from line ``start`` on (0-based; blank lines do not count); a table below them (an export of
+    several tables) is refused with its line number."""
+    rows, closing = 0, None
+    with _open_text(path) as f:
+        for number, line in enumerate(f):
+            if number < start or not line.strip():
+                continue
+            if line.startswith("#"):
+                closing = closing if closing is not None else number + 1
+            elif closing is None:
+                rows += 1
+            else:
+                raise UserError(f"{key}: '{path}' holds another table below line {closing} (an export of several "
+                                f"tables, from line {number + 1}: {line.strip()[:40]!r}); export one table per file, "
+                                f"or delete line {closing} and below")
+    if closing is not None:
+        log.info("'%s': the comment line(s) (#) below the data, from line %d, left out", path.name, closing)
+        return rows
+    return None
 
 
 def _lines_under_header(head: list[str], sep: str) -> int:
