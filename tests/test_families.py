@@ -87,3 +87,20 @@ def test_search_space_names_real_keys(compose_cfg, case):
     space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
     assert set(case.search_keys) <= set(space)
     check_keys(cfg, space)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_data_restored_from_a_checkpoint_says_its_lines_once(compose_cfg, case, caplog):
+    """Resume and evaluate restore the checkpoint's statistics after setup(), which rebuilds the datasets
+    (image, time series): their summary line ("tiles: train ...") was printed twice."""
+    import logging
+
+    from trainlab.run.pipeline import build_data
+
+    datamodule = build_data(compose_cfg(case.tiny()))
+    with caplog.at_level(logging.INFO, logger="trainlab.data"):
+        datamodule.setup("fit")
+        datamodule.load_state_dict(datamodule.state_dict())
+        datamodule.setup("fit")
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("trainlab.data")]
+    assert said and not [line for line in said if said.count(line) > 1]

@@ -13,7 +13,7 @@ import torch
 
 from tests.test_graph import QUIET, TINY_GNN, catalogue_file, catalogue_overrides
 from trainlab.config.errors import UserError
-from trainlab.data.graph.catalogue import StarCatalogue
+from trainlab.data.graph.catalogue import GAIA_FEATURES, StarCatalogue
 from trainlab.data.graph.synthetic import SyntheticGaia
 from trainlab.data.graph.module import StarGraphDataModule
 
@@ -347,3 +347,55 @@ def test_comment_lines_above_the_header_are_left_out(tmp_path, caplog):
         table = StarCatalogue(str(path), "label").load()
     np.testing.assert_array_equal(table.ids, frame["source_id"].to_numpy())
     assert "2 comment line(s) (#) above the header left out" in caplog.text
+
+
+def vizier_tsv(frame: pd.DataFrame, units: bool = True) -> str:
+    """``frame`` as VizieR's ASU-TSV export writes a table: '#' lines and a blank line above the header,
+    a units line and a line of dashes under it, values padded to the column's width (a blank value is
+    missing; integers right-aligned, text left-aligned)."""
+    widths = {c: max(len(c), 22) for c in frame.columns}
+    lines = ["#", "#   VizieR Astronomical Server vizier.cds.unistra.fr", "#Coosys\tICRS:\teq_FK5 J2000",
+             "#Table\tI_355_gaiadr3:", *(f"#Column\t{c}\t(F9.4)\t{c}" for c in frame.columns), "",
+             "\t".join(frame.columns)]
+    if units:
+        lines.append("\t".join("deg" if c in ("ra", "dec") else "mas" if c == "parallax" else "" for c in frame.columns))
+    lines.append("\t".join("-" * widths[c] for c in frame.columns))
+    for row in frame.itertuples(index=False):
+        lines.append("\t".join(str(v).ljust(widths[c]) if isinstance(v, str) else
+                               ("" if pd.isna(v) else f"{v:+.9f}" if c in ("ra", "dec") else str(v)).rjust(widths[c])
+                               for c, v in zip(frame.columns, row)))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("units", [True, False])
+def test_a_vizier_export_is_read_as_it_comes(tmp_path, caplog, units):
+    """Its dashes line (and units line) under the header were read as stars: the columns turned to text
+    and the catalogue was refused without saying what to delete."""
+    frame = gaia_like(num_stars=100, colour_gaps=5, parallax_gaps=0)
+    path = tmp_path / "vizier.tsv"
+    path.write_text(vizier_tsv(frame, units))
+    with caplog.at_level("INFO"):
+        table = StarCatalogue(str(path), "label").load()
+    np.testing.assert_array_equal(table.ids, frame["source_id"].to_numpy())  # exact 64-bit ids
+    np.testing.assert_allclose(table.features, frame[GAIA_FEATURES].to_numpy(), equal_nan=True)
+    assert np.isnan(table.features[:, 4]).sum() == 5  # blank (padded) values are missing
+    assert table.class_names == sorted(frame["label"].unique())  # padded labels are their class
+    under = "its units line and dashes line" if units else "its dashes line"
+    assert f"'vizier.tsv': {under} under the header left out (a VizieR export)" in caplog.text
+    assert "comment line(s) (#) and 1 blank line(s) above the header left out" in caplog.text
+
+
+def test_a_vizier_export_of_several_tables_is_refused_at_the_second(tmp_path, caplog):
+    frame = gaia_like(num_stars=60, colour_gaps=0, parallax_gaps=0)
+    path = tmp_path / "vizier.tsv"
+    first = vizier_tsv(frame)
+    path.write_text(first + "\n#END of table\n")  # closing comment lines: left out
+    with caplog.at_level("INFO"):
+        assert len(StarCatalogue(str(path), "label").load().ids) == 60
+    closing = len(first.splitlines()) + 2
+    assert f"the comment line(s) (#) below the data, from line {closing}, left out" in caplog.text
+    path.write_text(first + "\n" + vizier_tsv(frame.iloc[:5]))
+    with pytest.raises(UserError, match=rf"data.source.path: '.*vizier.tsv' holds another table below line "
+                                        rf"{closing} \(an export of several tables, from line \d+: 'source_id.*'\); "
+                                        rf"export one table per file, or delete line {closing} and below"):
+        StarCatalogue(str(path), "label").load()

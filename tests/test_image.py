@@ -369,6 +369,49 @@ def test_png_modes_read_as_intensities(tmp_path):
     np.testing.assert_array_equal(read_array(tmp_path / "deep.png"), deep)  # 16 bits kept
 
 
+def test_a_png_masks_transparent_pixels_are_clean_whatever_their_colour(tmp_path):
+    """Masks painted on a transparent layer: the empty pixels are often transparent white, which read as
+    anomalous (alpha was dropped). Each way a PNG says "transparent" is honoured."""
+    from PIL import Image
+
+    from trainlab.data.image.sources import read_mask
+
+    marked = np.zeros((16, 16), bool)
+    marked[3:6, 4:8] = True
+    alpha = np.where(marked, 255, 0).astype(np.uint8)
+    white = np.full((16, 16), 255, np.uint8)
+    Image.fromarray(np.dstack([white, white, white, alpha]), mode="RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(np.dstack([white, alpha]), mode="LA").save(tmp_path / "la.png")
+    palette = Image.fromarray(np.where(marked, 1, 2).astype(np.uint8), mode="P")
+    palette.putpalette([0, 0, 0, 255, 0, 0, 255, 255, 255])  # 1 red: marked, 2 white: declared transparent
+    palette.save(tmp_path / "palette.png", transparency=2)
+    Image.fromarray(np.where(marked, 128, 255).astype(np.uint8)).convert("RGB").save(
+        tmp_path / "keyed.png", transparency=(255, 255, 255))  # truecolour with a transparent colour
+    for name in ("rgba", "la", "palette", "keyed"):
+        np.testing.assert_array_equal(read_mask(tmp_path / f"{name}.png"), marked, err_msg=name)
+    opaque = np.dstack([white, white, white, np.full((16, 16), 255, np.uint8)])
+    Image.fromarray(opaque, mode="RGBA").save(tmp_path / "opaque.png")
+    assert read_mask(tmp_path / "opaque.png").all()  # opaque white: every pixel set, as before
+    soft = alpha.copy()
+    soft[2, 4] = 128  # a soft brush's edge
+    Image.fromarray(np.dstack([white, white, white, soft]), mode="RGBA").save(tmp_path / "soft.png")
+    with pytest.raises(UserError, match=r"mask '.*soft.png' has 1 partly transparent pixel\(s\) that are set "
+                                        r"\(e.g. opacity 0.50\); .*threshold its alpha channel first"):
+        read_mask(tmp_path / "soft.png")
+
+
+def test_a_folder_of_transparent_masks_trains_on_the_marked_pixels_only(tmp_path):
+    from PIL import Image
+
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("npy",))
+    expected = ImageFolder(str(root)).load().masks
+    for i, mask in enumerate(expected):  # the same masks as white-on-transparent RGBA
+        (root / "masks" / f"img{i}.{'png' if i % 2 else 'npy'}").unlink()
+        layer = np.dstack([np.full(mask.shape + (3,), 255, np.uint8), np.where(mask, 255, 0).astype(np.uint8)])
+        Image.fromarray(layer, mode="RGBA").save(root / "masks" / f"img{i}.png")
+    np.testing.assert_array_equal(ImageFolder(str(root)).load().masks, expected)
+
+
 def test_fits_reads_the_first_image_hdu_past_tables(tmp_path):
     from astropy.io import fits
 

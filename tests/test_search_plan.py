@@ -688,3 +688,28 @@ def test_a_pruner_that_can_never_prune_is_said(compose_cfg, tmp_path, caplog):
     with caplog.at_level("WARNING", logger="trainlab.search.plan"):
         search_for(compose_cfg, tmp_path / "seed", ["hydra/sweeper/pruner=median"])  # 10 epochs, 20 trials
     assert "never prunes" not in caplog.text
+
+
+@pytest.mark.parametrize("overrides,arguments,message", [
+    (["model=gnn"], [], "model=gnn is a graph model, but data=synthetic is timeseries data; use data=catalogue or "
+                        "data=gaia, or a timeseries model: model=cnn, model=lstm, model=lstm_attention (each trial"),
+    (["model=unet"], [], "model=unet is an image model, but data=synthetic is timeseries data"),
+    ([], ["data=synthetic,catalogue"], "model=lstm is a timeseries model, but data=catalogue is graph data; use "
+                                       "data=elnino"),
+    ([], ["data=synthetic,catalogue"], "; or drop catalogue from the sweep's data choices"),
+    (["model=gnn", "data=catalogue"], ["model=gnn,unet"], "model=unet is an image model, but data=catalogue is graph"),
+])
+def test_a_model_and_data_of_different_families_are_refused_before_the_first_trial(compose_cfg, tmp_path, overrides,
+                                                                                    arguments, message):
+    """train.py's own check, for every pair the sweep can give: each trial failed on it, one by one."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    launcher = StandIn()
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher)
+    assert not launcher.jobs and not (tmp_path / "sweep").exists()
+
+
+def test_a_sweep_whose_choices_all_fit_the_data_plans(compose_cfg, tmp_path):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model=lstm,cnn", "data=synthetic,elnino"], StandIn())
+    assert set(plan.space) >= {"model", "data"}

@@ -349,7 +349,8 @@ def test_median_pruner_stops_trials_early(tmp_path):
         assert t["value"]  # the last reported val/loss
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert results["trials"] == {"complete": 6 - len(pruned), "pruned": len(pruned), "fail": 0, "running": 0}
-    assert Path(results["best_checkpoint"]).is_file() and results["best_run_dir"].startswith(str(sweep_dir))
+    # relative to the sweep folder, which may be moved (tests/test_search_folders.py)
+    assert (sweep_dir / results["best_checkpoint"]).is_file() and results["best_run_dir"] == str(results["best_trial"])
     assert set(results["best_params"]) == {"model.net.num_layers", "optimizer.lr", "data.batch_size"}
     assert (sweep_dir / "optuna.db").is_file()
     assert "6/6 done" in result.stderr + result.stdout
@@ -366,7 +367,7 @@ def test_resume_continues_the_count_without_repeating(tmp_path):
     trials = trials_of(tmp_path / "sweep")
     assert [t["number"] for t in trials] == ["0", "1", "2", "3"]
     assert all(t["state"] == "COMPLETE" for t in trials)
-    assert [t["run_dir"] for t in trials] == [str(tmp_path / "sweep" / str(i)) for i in range(4)]
+    assert [t["run_dir"] for t in trials] == [str(i) for i in range(4)]  # relative to the sweep folder
     params = [(t["model.net.num_layers"], t["optimizer.lr"], t["data.batch_size"]) for t in trials]
     assert len(set(params)) == 4  # the continued sampler drew new points
     assert "2 of 4 trials finished" in second.stderr + second.stdout
@@ -449,9 +450,9 @@ def test_lightning_hydra_template_search_file_runs(tmp_path):
     assert [t["state"] for t in trials] == ["COMPLETE"] * 2
 
 
-def job_pids(trial: optuna.trial.FrozenTrial) -> set[int]:
+def job_pids(trial: optuna.trial.FrozenTrial, sweep_dir: Path) -> set[int]:
     """Ids of the processes that trained a trial, from its TensorBoard file names (...<host>.<pid>.<n>)."""
-    return {int(p.name.split(".")[-2]) for p in Path(trial.user_attrs["run_dir"]).rglob("events.out.tfevents.*")}
+    return {int(p.name.split(".")[-2]) for p in (sweep_dir / trial.user_attrs["run_dir"]).rglob("events.out.tfevents.*")}
 
 
 @pytest.mark.slow
@@ -486,13 +487,13 @@ def test_parallel_trials_run_in_worker_processes_are_pruned_and_refilled(launche
     # the jobs ran in other processes than the sweeper's (submitit: a new one per job); each got half
     # of the CPU threads
     sweeper_pid = int(trials[0].user_attrs["sweeper"].rsplit(":", 1)[1])
-    pids = [job_pids(t) for t in trials]
+    pids = [job_pids(t, sweep_dir) for t in trials]
     assert all(len(p) == 1 for p in pids) and sweeper_pid not in set.union(*pids)
     if launcher == "submitit_local":
         assert len(set.union(*pids)) == len(trials)
     cores = len(os.sched_getaffinity(0))
     for t in trials:
-        resolved = yaml.safe_load((Path(t.user_attrs["run_dir"]) / "resolved_config.yaml").read_text())
+        resolved = yaml.safe_load((sweep_dir / t.user_attrs["run_dir"] / "resolved_config.yaml").read_text())
         assert resolved["hardware"]["num_threads"] == max(1, cores // 2)
 
 
@@ -554,7 +555,7 @@ def test_sigterm_marks_running_trial_failed_and_the_study_resumes(tmp_path):
     assert "running trials marked FAIL" in stderr
     (trial,) = trials_of(tmp_path / "sweep")
     assert trial["state"] == "FAIL" and trial["fail_reason"] == "interrupted (SIGTERM)"
-    assert trial["run_dir"] == str(tmp_path / "sweep" / "0")  # where its checkpoints are
+    assert trial["run_dir"] == "0"  # where its checkpoints are, relative to the sweep folder
 
     resumed = sweep(*args[:3], *TINY_SWEEP, "trainer.max_epochs=1", tmp_path=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -68,44 +68,55 @@ def family_for(model: Any) -> Family:
     return FAMILIES[name]
 
 
+def option_target(group: str, option: str, seen: tuple[str, ...] = ()) -> Optional[str]:
+    """The ``_target_`` of a config group's option (conf/<group>/<option>.yaml), or the one it inherits
+    through its defaults list (lstm_attention extends lstm); None when it has none or does not exist."""
+    from trainlab.run.folder import repo_root
+
+    folder = repo_root() / "conf" / group
+    if not (folder / f"{option}.yaml").is_file():
+        return None
+    node = OmegaConf.load(folder / f"{option}.yaml")
+    if not isinstance(node, DictConfig):
+        return None
+    if isinstance(node.get("_target_"), str):
+        return node._target_
+    parents = [d for d in node.get("defaults", []) if isinstance(d, str) and d != "_self_" and d not in seen]
+    return next((t for t in (option_target(group, d, (*seen, option)) for d in parents) if t), None)
+
+
 def options_of(group: str, family: str) -> list[str]:
     """Options of a config group (conf/<group>/*.yaml) whose ``_target_`` class is of ``family``."""
     from trainlab.run.folder import repo_root
 
-    folder = repo_root() / "conf" / group
-
-    def target_of(option: str, seen: tuple[str, ...] = ()) -> Optional[str]:
-        """The option's ``_target_``, or the one it inherits through its defaults list (lstm_attention
-        extends lstm)."""
-        node = OmegaConf.load(folder / f"{option}.yaml")
-        if not isinstance(node, DictConfig):
-            return None
-        if isinstance(node.get("_target_"), str):
-            return node._target_
-        parents = [d for d in node.get("defaults", []) if isinstance(d, str) and d != "_self_" and d not in seen]
-        return next((t for t in (target_of(d, (*seen, option)) for d in parents
-                                 if (folder / f"{d}.yaml").is_file()) if t), None)
-
-    return [path.stem for path in sorted(folder.glob("*.yaml"))
-            if (target := target_of(path.stem)) is not None and family_of(target) == family]
+    return [path.stem for path in sorted((repo_root() / "conf" / group).glob("*.yaml"))
+            if (target := option_target(group, path.stem)) is not None and family_of(target) == family]
 
 
 def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
-def check_families(cfg: DictConfig) -> None:
-    """Refuse a model and data of different families (an LSTM on a star catalogue, ...)."""
-    model_family, data_family = family_of(cfg.model._target_, "model"), family_of(cfg.data._target_, "data")
+def family_mismatch(model_target: str, data_target: str, model_name: str, data_name: str) -> Optional[str]:
+    """Why a model and data of different families cannot train together (an LSTM on a star catalogue,
+    ...), with the fix; None when they fit (or either has no family tag). ``model_name`` and
+    ``data_name`` are their config options, for the message."""
+    model_family, data_family = family_of(model_target, "model"), family_of(data_target, "data")
     if model_family is None or data_family is None or model_family == data_family:
-        return
+        return None
+    fitting = ' or '.join(f'data={d}' for d in options_of("data", model_family)) or 'data that fits the model'
+    models = ', '.join(f'model={m}' for m in options_of('model', data_family)) or 'none yet'
+    return (f"model={model_name} is {_article(model_family)} {model_family} model, but data={data_name} is "
+            f"{data_family} data; use {fitting}, or a {data_family} model: {models}")
+
+
+def check_families(cfg: DictConfig) -> None:
+    """Refuse a model and data of different families before a run builds anything (a sweep checks
+    every trial's pair before its first trial: :func:`trainlab.search.checks.check_sweep_families`)."""
     from hydra.core.hydra_config import HydraConfig
 
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    model_name, data_name = choices.get("model", cfg.model._target_), choices.get("data", cfg.data._target_)
-    fitting = options_of("data", model_family)
-    raise UserError(
-        f"model={model_name} is {_article(model_family)} {model_family} model, but data={data_name} is {data_family} data; "
-        f"use {' or '.join(f'data={d}' for d in fitting) or 'data that fits the model'}, or a {data_family} "
-        f"model: {', '.join(f'model={m}' for m in options_of('model', data_family)) or 'none yet'}"
-    )
+    problem = family_mismatch(cfg.model._target_, cfg.data._target_, choices.get("model", cfg.model._target_),
+                              choices.get("data", cfg.data._target_))
+    if problem:
+        raise UserError(problem)

@@ -3,6 +3,7 @@ loader for validation, test and prediction, and scaling statistics kept in the c
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -38,6 +39,16 @@ class SplitDataModule(pl.LightningDataModule):
         self.batch_size, self.val_batch_multiplier = batch_size, val_batch_multiplier
         self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
         self.set_loader_options(num_workers=0, pin_memory=False, persistent_workers=False, prefetch_factor=None)
+        self._said: set[str] = set()
+
+    def log_once(self, logger: logging.Logger, message: str, *args: Any) -> None:
+        """``logger.info`` a line about the data unless this module has said it already: datasets rebuilt
+        with a checkpoint's statistics (resume, evaluate: :meth:`_restore_stats`) hold the same items,
+        and their summary line ("tiles: train ...", "windows: train ...") was printed twice."""
+        text = message % args
+        if text not in self._said:
+            self._said.add(text)
+            logger.info(text)
 
     @staticmethod
     def check_minimums(**values: tuple[Optional[int], int]) -> None:

@@ -1,19 +1,21 @@
 """The checks of ``hydra.sweeper`` that need no study and no launcher: directions and objectives,
 enqueued configurations, keys that act only together, the grid, how samplers and pruners are chosen,
-a pruner that cannot prune. :func:`trainlab.search.plan.plan_sweep` runs them before anything is
-written; each refusal is a :class:`~trainlab.config.errors.UserError` naming the key and the fix.
+a pruner that cannot prune, a model and data of different families.
+:func:`trainlab.search.plan.plan_sweep` runs them before anything is written; each refusal is a
+:class:`~trainlab.config.errors.UserError` naming the key and the fix.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
 from trainlab.config.errors import UserError
+from trainlab.config.families import family_mismatch, option_target
 
 DIRECTIONS = ("minimize", "maximize")
 # what a job records on its trial (trainlab.search.pruning), usable as further objectives of a
@@ -164,3 +166,31 @@ def check_chosen_by_group(conf: Mapping[str, Any]) -> None:
         if value is not None and not isinstance(value, (Mapping, DictConfig)):
             raise UserError(f"hydra.sweeper.{key}={value} sets the key to a name; choose the {key} as a config group, "
                             f"with slashes: hydra/sweeper/{key}={value} ({names})")
+
+
+def check_sweep_families(config: DictConfig, space: Mapping[str, BaseDistribution], fixed: Sequence[str]) -> None:
+    """Every trial's model and data are of one family, as train.py requires of a run
+    (:func:`trainlab.config.families.family_mismatch`): checked here for each pair the sweep can give
+    (the composed config's, a fixed ``model=``/``data=`` of the space, each searched choice), so that a
+    mismatch is refused before the first trial instead of failing every trial it reaches."""
+    if not all(isinstance(config.get(g), DictConfig) and "_target_" in config[g] for g in ("model", "data")):
+        return  # another task function's config
+    chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}
+    given = {o.split("=", 1)[0]: o.split("=", 1)[1] for o in fixed if "=" in o and not o.startswith(("+", "~"))}
+
+    def candidates(group: str) -> list[tuple[str, Optional[str], bool]]:
+        """(option name, its _target_, whether the sweep searches it) for each option trials may get."""
+        dist = space.get(group)
+        if isinstance(dist, CategoricalDistribution):
+            return [(str(c), option_target(group, str(c)), True) for c in dist.choices]
+        if group in given:  # a plain model=... of the space or the command line
+            return [(given[group], option_target(group, given[group]), False)]
+        return [(str(chosen.get(group, config[group]._target_)), str(config[group]._target_), False)]
+
+    for model, model_target, model_searched in candidates("model"):
+        for data, data_target, data_searched in candidates("data"):
+            problem = model_target and data_target and family_mismatch(model_target, data_target, model, data)
+            if problem:
+                group, option = ("model", model) if model_searched else ("data", data)
+                drop = f"; or drop {option} from the sweep's {group} choices" if model_searched or data_searched else ""
+                raise UserError(f"{problem}{drop} (each trial of this sweep would fail on it)")

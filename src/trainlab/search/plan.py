@@ -26,7 +26,7 @@ from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError
 from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
                                     check_enqueue, check_grid, check_objectives, check_objectives_measurable,
-                                    idle_pruner)
+                                    check_sweep_families, idle_pruner)
 from trainlab.search.handover import build_pruner, instantiate_node
 from trainlab.search.results import STUDY_FILE
 from trainlab.search.shared import storage_url
@@ -292,6 +292,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         raise UserError("the search space is empty: give hydra.sweeper.params (e.g. "
                         "optimizer.lr: tag(log, interval(1e-5, 1e-3))) or hydra.sweeper.search_space")
     check_keys(config, space)
+    check_sweep_families(config, space, fixed)
     sampler = build_sampler(conf["sampler"], space)  # checked before anything is written
     pruner = OmegaConf.to_container(conf["pruner"], resolve=True) if conf.get("pruner") else None
     if pruner and len(directions) > 1 and pruner["_target_"] != "optuna.pruners.NopPruner":

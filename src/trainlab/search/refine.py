@@ -25,11 +25,11 @@ _SEARCH_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=", "trainer.m
 def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> list[str]:
     """The chosen trial's overrides, without the search's own."""
     from trainlab.config.errors import UserError
-    from trainlab.search.results import load_sweep_study
+    from trainlab.search.results import load_sweep_study, run_dir_of, study_folder, sweep_storage
     from trainlab.search.stages import best_params
 
     chosen, _ = best_params(load_sweep_study(sweep_dir), rule)
-    run_dir = chosen.user_attrs.get("run_dir")
+    run_dir = run_dir_of(chosen, study_folder(sweep_storage(sweep_dir)))
     if not run_dir or not (RunFolder(run_dir) / OVERRIDES).is_file():
         raise UserError(f"trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES} (moved or "
                         "removed?); retrain it by hand with its parameters from trials.csv")

@@ -11,6 +11,13 @@ Surplus trials (asked by one of several processes sharing a study when the other
 places, see :mod:`trainlab.search.shared`) are FAIL in Optuna but were never launched: they are not
 counted as failures; trials.csv lists them with state SURPLUS. Several processes write these files
 into one folder: each is written whole to a temporary file, then renamed over the old one.
+
+Paths are stored relative to the folder that holds the record (:func:`as_stored`), so that a copied or
+moved sweep folder keeps working: a trial's ``run_dir`` attribute relative to the study file's folder
+(the sweep folder, unless ``hydra.sweeper.storage`` names another file), the files' run folders and
+checkpoint relative to the sweep folder, and the folder's own study file as ``storage: null``. Paths
+outside stay absolute; files and studies written before, with absolute paths, are still read
+(:func:`run_dir_of`, :func:`sweep_storage`).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.run.folder import resolve_checkpoint
 from trainlab.config.errors import UserError
-from trainlab.search.shared import is_copied, is_surplus
+from trainlab.search.shared import is_copied, is_surplus, storage_file, storage_url
 
 # the files a sweep folder holds (a staged search's folder: STAGES_YAML and a folder per stage)
 STUDY_FILE = "optuna.db"  # the study, unless hydra.sweeper.storage names another
@@ -39,6 +46,55 @@ TRIALS_CSV = "trials.csv"
 TRIALS_JSONL = "trials.jsonl"
 RESULTS_YAML = "optimization_results.yaml"
 RESULTS_JSON = "optimization_results.json"
+RUN_DIR = "run_dir"  # a trial's user attribute: its run folder (see as_stored)
+
+
+def as_stored(path: Any, base: Optional[Path]) -> str:
+    """``path`` as a record in ``base`` stores it: relative to ``base`` when inside it, else absolute."""
+    path = Path(path).absolute()
+    if base is not None:
+        for inner, outer in ((path, base.absolute()), (path.resolve(), base.resolve())):
+            if inner.is_relative_to(outer):
+                return inner.relative_to(outer).as_posix()
+    return str(path)
+
+
+def study_folder(storage: str) -> Optional[Path]:
+    """The folder of a study file, which its trials' relative ``run_dir`` start from; None for a server."""
+    found = storage_file(storage)
+    return found.absolute().parent if found is not None else None
+
+
+def run_dir_of(trial: FrozenTrial, base: Optional[Path]) -> Optional[Path]:
+    """A trial's run folder, None when it has none. ``base``: the folder of the study file it was read
+    from (:func:`study_folder`), where a relative one lies. An absolute one (a study written before
+    paths were stored relative) is taken as it is, unless ``base`` holds a folder of its name and it
+    lies elsewhere: the sweep folder was moved or copied (its trials' folders with it). A trial copied
+    from an earlier study (warm start) keeps that study's folder."""
+    stored = trial.user_attrs.get(RUN_DIR)
+    if not stored:
+        return None
+    path = Path(stored)
+    if not path.is_absolute():
+        return (base or Path.cwd()) / path
+    if base is not None and not is_copied(trial) and path.parent != base and (base / path.name).is_dir():
+        return base / path.name
+    return path
+
+
+def sweep_storage(sweep_dir: Path) -> str:
+    """The storage URL of a sweep folder's study, from its optimization_results.yaml (``storage: null``
+    or an older file's URL of the folder's own study file, as it was before a move: this folder's),
+    else its own optuna.db."""
+    import yaml
+
+    own = sweep_dir.absolute() / STUDY_FILE
+    results = sweep_dir / RESULTS_YAML
+    stored = yaml.safe_load(results.read_text()).get("storage") if results.is_file() else None
+    written_at = storage_file(stored) if stored else None
+    if stored and not (written_at is not None and written_at.name == STUDY_FILE and own.is_file()):
+        return stored
+    return storage_url(None, own)
 
 
 def epochs_run(trial: FrozenTrial) -> float:
@@ -75,10 +131,9 @@ def load_sweep_study(sweep_dir: Path) -> optuna.Study:
 
     results = sweep_dir / RESULTS_YAML
     if results.is_file():
-        info = yaml.safe_load(results.read_text())
-        storage, name = info["storage"], info["study_name"]
+        storage, name = sweep_storage(sweep_dir), yaml.safe_load(results.read_text())["study_name"]
     elif (sweep_dir / STUDY_FILE).is_file():
-        storage, name = f"sqlite:///{sweep_dir.resolve() / STUDY_FILE}", sweep_dir.name
+        storage, name = sweep_storage(sweep_dir), sweep_dir.absolute().name
     elif not sweep_dir.is_dir():
         raise UserError(f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)")
     elif (sweep_dir / STAGES_YAML).is_file():  # a staged search's folder holds one study a stage
@@ -114,12 +169,12 @@ def pareto_front(trials: list[FrozenTrial], signs: list[int]) -> list[FrozenTria
     return sorted((t for t, a in scored if not dominated(a)), key=lambda t: t.values)
 
 
-def checkpoint_of(run_dir: Optional[str]) -> Optional[str]:
+def checkpoint_of(run_dir: Optional[Path]) -> Optional[str]:
     """The run's best checkpoint as evaluate.py would pick it (best.txt, else last.ckpt), or None."""
     if not run_dir:
         return None
     try:
-        return str(resolve_checkpoint(run_dir))
+        return str(resolve_checkpoint(str(run_dir)))
     except UserError:  # the trial ended before its first checkpoint
         return None
 
@@ -163,8 +218,9 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_trials_csv(study: optuna.Study, path: Path) -> None:
-    """One row per trial: number, state, value(s), each parameter, epochs, pruned-at epoch, seconds, run."""
+def write_trials_csv(study: optuna.Study, path: Path, run_dirs: dict[int, str]) -> None:
+    """One row per trial: number, state, value(s), each parameter, epochs, pruned-at epoch, seconds, run
+    (``run_dirs``: trial number -> its run folder as the file stores it)."""
     trials = study.get_trials(deepcopy=False)
     names = sorted({name for t in trials for name in t.params})
     columns = ["number", "state", "value", *names, "epochs", "pruned_at_epoch", "seconds", "run_dir", "fail_reason"]
@@ -179,7 +235,7 @@ def write_trials_csv(study: optuna.Study, path: Path) -> None:
                 **{name: t.params.get(name, "") for name in names},
                 "epochs": whole(epochs_run(t)), "pruned_at_epoch": _blank(pruned_at(t)),
                 "seconds": f"{seconds:.1f}" if seconds is not None else "",
-                "run_dir": t.user_attrs.get("run_dir", ""), "fail_reason": t.user_attrs.get("fail_reason", ""),
+                "run_dir": run_dirs.get(t.number, ""), "fail_reason": t.user_attrs.get("fail_reason", ""),
             })
         write_atomic(path, handle.getvalue())
 
@@ -192,9 +248,10 @@ def state_name(trial: FrozenTrial) -> str:
     return "SURPLUS" if is_surplus(trial) else "COPIED" if is_copied(trial) else trial.state.name
 
 
-def trial_record(trial: FrozenTrial, minimize: bool = True) -> dict[str, Any]:
+def trial_record(trial: FrozenTrial, minimize: bool = True, run_dir: Optional[str] = None) -> dict[str, Any]:
     """One line of trials.jsonl: the seed's per-trial JSON (trial number, hyperparameters, best
-    validation loss, training time, final training loss) plus state, epochs run and pruned-at."""
+    validation loss, training time, final training loss) plus state, epochs run and pruned-at;
+    ``run_dir`` as the file stores it."""
     attrs = trial.user_attrs
     return {
         "trial": trial.number, "state": state_name(trial), "params": dict(trial.params),
@@ -203,21 +260,23 @@ def trial_record(trial: FrozenTrial, minimize: bool = True) -> dict[str, Any]:
         "training_seconds": attrs.get("fit_seconds"), "job_seconds": attrs.get("seconds"),
         "epochs": whole(epochs_run(trial)), "checks": attrs.get("checks", len(trial.intermediate_values)),
         "pruned_at_epoch": pruned_at(trial), "energy_joules": attrs.get("energy_joules"),
-        "run_dir": attrs.get("run_dir"), "fail_reason": attrs.get("fail_reason"),
+        "run_dir": run_dir, "fail_reason": attrs.get("fail_reason"),
         "copied_from": attrs.get("copied_from"),
         "started": trial.datetime_start.isoformat() if trial.datetime_start else None,
         "completed": trial.datetime_complete.isoformat() if trial.datetime_complete else None,
     }
 
 
-def write_trials_jsonl(study: optuna.Study, path: Path) -> None:
+def write_trials_jsonl(study: optuna.Study, path: Path, run_dirs: dict[int, str]) -> None:
     minimize = study.directions[0] == optuna.study.StudyDirection.MINIMIZE
-    lines = [json.dumps(trial_record(t, minimize)) for t in study.get_trials(deepcopy=False)]
+    lines = [json.dumps(trial_record(t, minimize, run_dirs.get(t.number))) for t in study.get_trials(deepcopy=False)]
     write_atomic(path, "".join(line + "\n" for line in lines))
 
 
-def summary(study: optuna.Study, storage: str, metric: str) -> dict[str, Any]:
-    """optimization_results.yaml: upstream's keys (name, best_params, best_value) plus where the best run is."""
+def summary(study: optuna.Study, storage: str, metric: str, sweep_dir: Path) -> dict[str, Any]:
+    """optimization_results.yaml: upstream's keys (name, best_params, best_value) plus where the best run
+    is (relative to ``sweep_dir``, the folder it is written to) and the study (``storage: null``: the
+    folder's own optuna.db, as in ``hydra.sweeper.storage``)."""
     trials = study.get_trials(deepcopy=False)
     states = Counter(state_name(t).lower() for t in trials)
     best = best_trials(study)
@@ -228,15 +287,18 @@ def summary(study: optuna.Study, storage: str, metric: str) -> dict[str, Any]:
     else:
         result["solutions"] = [{"params": dict(t.params), "values": list(t.values), "number": t.number} for t in best]
     top = best[0] if best else None
+    top_dir = run_dir_of(top, study_folder(storage)) if top else None
+    checkpoint, study_file = checkpoint_of(top_dir), storage_file(storage)
+    own = study_file is not None and study_file.resolve() == (sweep_dir / STUDY_FILE).resolve()
     result.update({
         "best_trial": top.number if top else None,
-        "best_run_dir": top.user_attrs.get("run_dir") if top else None,
-        "best_checkpoint": checkpoint_of(top.user_attrs.get("run_dir")) if top else None,
+        "best_run_dir": as_stored(top_dir, sweep_dir) if top_dir else None,
+        "best_checkpoint": as_stored(checkpoint, sweep_dir) if checkpoint else None,
         "metric": metric,
         "direction": [d.name.lower() for d in study.directions] if len(study.directions) > 1
         else study.direction.name.lower(),
         "study_name": study.study_name,
-        "storage": storage,
+        "storage": None if own else storage,
         # surplus: asked by one of several processes when the study was full, never launched (shared
         # studies only; the key is left out when there are none)
         "trials": {state: states[state] for state in ("complete", "pruned", "fail", "running", "surplus", "copied")
@@ -263,9 +325,12 @@ def write_results(study: optuna.Study, sweep_dir: Path, storage: str, metric: st
                   objectives: Optional[list[str]] = None) -> dict[str, Any]:
     """Write trials.csv, trials.jsonl and optimization_results.yaml / .json into ``sweep_dir``;
     return the summary."""
-    write_trials_csv(study, sweep_dir / TRIALS_CSV)
-    write_trials_jsonl(study, sweep_dir / TRIALS_JSONL)
-    result = summary(study, storage, metric)
+    base = study_folder(storage)
+    run_dirs = {t.number: as_stored(found, sweep_dir) for t in study.get_trials(deepcopy=False)
+                if (found := run_dir_of(t, base)) is not None}
+    write_trials_csv(study, sweep_dir / TRIALS_CSV, run_dirs)
+    write_trials_jsonl(study, sweep_dir / TRIALS_JSONL, run_dirs)
+    result = summary(study, storage, metric, sweep_dir)
     if objectives and len(objectives) > 1:
         result["objectives"] = list(objectives)
     write_atomic(sweep_dir / RESULTS_YAML, OmegaConf.to_yaml(OmegaConf.create(result)))

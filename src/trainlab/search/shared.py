@@ -83,6 +83,17 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
     return spec
 
 
+def storage_file(url: str) -> Optional[Path]:
+    """The file a :func:`storage_url` keeps its study in (``sqlite:///<file>``, ``journal:<file>``);
+    None for a database server."""
+    if url.startswith(JOURNAL):
+        return Path(url[len(JOURNAL):])
+    parts = urlsplit(url)
+    if parts.scheme.split("+")[0] != "sqlite" or parts.path in ("", "/", "/:memory:"):
+        return None
+    return Path(parts.path[1:])  # sqlite:///<path>: what follows the third slash (a fourth: absolute)
+
+
 def open_storage(url: str) -> Union[str, optuna.storages.BaseStorage]:
     """What ``optuna.create_study`` / ``load_study`` take for a :func:`storage_url`: the URL itself
     (Optuna builds an RDBStorage), or the journal file's storage."""

@@ -14,7 +14,7 @@ Two ways in:
   ended with (its own parameters at their defaults), so it starts from the best point found so far.
   Each stage is a study of its own in ``<sweep dir>/<k>_<name>/`` (optuna.db, trials, run folders),
   with ``stage_trials[k]`` trials (default ``n_trials``). ``<sweep dir>/stages.yaml`` says what each
-  stage searched, what it fixed and why.
+  stage searched, what it fixed and why, and its folder (relative to the sweep folder).
 - **From an earlier sweep** (``make stage2 SWEEP=<dir> TOP=3``, or the sweeper keys
   ``fix_top_of=<dir>`` and ``fix_top=<k>``): the earlier study's k most important parameters
   (fANOVA) are fixed at its best trial's values, the rest searched, and the best trial's values of
@@ -42,8 +42,8 @@ from omegaconf import DictConfig, OmegaConf
 from trainlab.config.errors import UserError, did_you_mean, report_user_errors
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
-from trainlab.search.results import (RESULTS_YAML, STAGES_YAML, STUDY_FILE, best_trials, load_sweep_study,
-                                     write_atomic)
+from trainlab.search.results import (RESULTS_YAML, STAGES_YAML, STUDY_FILE, as_stored, best_trials,
+                                     load_sweep_study, write_atomic)
 from trainlab.search.space import as_override
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
         search.run()
         with report_user_errors():
             best, params = best_params(search.study, conf.get("pick"))
-        record.append({"stage": i, "name": name, "folder": str(plan.sweep_dir), "searched": list(plan.space),
+        record.append({"stage": i, "name": name, "folder": as_stored(plan.sweep_dir, base.sweep_dir), "searched": list(plan.space),
                        "fixed": {k: {"value": v, "why": why} for k, (v, why) in _why(fixed, record).items()},
                        "enqueued_first": plan.enqueue[0] if plan.enqueue else None,
                        "best_trial": best.number, "best_values": list(best.values), "best_params": params})

@@ -40,7 +40,8 @@ from optuna.trial import TrialState
 from trainlab.config.errors import UserError
 from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import STUDY_FILE, progress_line, results_line, write_atomic, write_results
+from trainlab.search.results import (RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line, study_folder,
+                                     write_atomic, write_results)
 from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, storage_url,
                                     taken, tell, trial_id)
 from trainlab.search.space import as_override
@@ -244,7 +245,7 @@ class OptunaSearch:
         with self.lock:
             if self.running.pop(trial.number, None) is None:  # already failed by an interrupt
                 return
-            trial.set_user_attr("run_dir", run_dir)
+            self._keep_run_dir(trial, run_dir)
             trial.set_user_attr("seconds", round(seconds, 2))
             if reason is not None:
                 trial.set_user_attr("fail_reason", reason)
@@ -261,6 +262,11 @@ class OptunaSearch:
         """A trial's job folder as the launchers name it (``initial_job_idx`` is the trial's number);
         a finished job's own record of it takes precedence."""
         return self.plan.sweep_dir / str(number)
+
+    def _keep_run_dir(self, trial: optuna.trial.Trial, run_dir: Any) -> None:
+        """Record the trial's run folder relative to the study file's folder (the sweep folder, which
+        may be moved or copied whole; :func:`trainlab.search.results.as_stored`)."""
+        trial.set_user_attr(RUN_DIR, as_stored(run_dir, study_folder(self.plan.storage)))
 
     def _write_results(self) -> dict[str, Any]:
         return write_results(self.study, self.plan.sweep_dir, self.plan.storage, self.plan.metric,
@@ -306,7 +312,7 @@ class OptunaSearch:
                 trial.set_user_attr("fail_reason", f"interrupted ({why})")
                 run_dir = self._run_dir(number)
                 if run_dir.is_dir():  # the job had started: its folder keeps what it wrote (checkpoints)
-                    trial.set_user_attr("run_dir", str(run_dir))
+                    self._keep_run_dir(trial, run_dir)
                 tell(self.study, trial, None, TrialState.FAIL)
             self._write_results()
 

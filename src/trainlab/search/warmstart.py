@@ -24,7 +24,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from trainlab.config.errors import UserError
-from trainlab.search.results import load_sweep_study
+from trainlab.search.results import RUN_DIR, load_sweep_study, run_dir_of, study_folder, sweep_storage
 from trainlab.search.shared import COPIED, is_copied, is_surplus
 
 log = logging.getLogger(__name__)
@@ -95,11 +95,17 @@ def copy_trials(study: optuna.Study, source: Path, space: Mapping[str, BaseDistr
     if study.user_attrs.get(WARM_STARTED) or any(is_copied(t) for t in study.get_trials(deepcopy=False)):
         return 0
     name, trials = earlier_trials(source, space, [d.name.lower() for d in study.directions])
+    base = study_folder(sweep_storage(source))
+
+    def attrs(t: FrozenTrial) -> dict[str, Any]:
+        """Its attributes, its run folder absolute: it lies in the earlier sweep's folder, not this one."""
+        run_dir = run_dir_of(t, base)
+        return {**{k: v for k, v in t.user_attrs.items() if k != "sweeper"}, COPIED: f"{name}#{t.number}",
+                **({RUN_DIR: str(run_dir)} if run_dir else {})}
+
     copies = [create_trial(state=t.state, params=t.params, distributions=t.distributions,
                            values=t.values if t.state == TrialState.COMPLETE else None,
-                           intermediate_values=t.intermediate_values,
-                           user_attrs={**{k: v for k, v in t.user_attrs.items() if k != "sweeper"},
-                                       COPIED: f"{name}#{t.number}"})
+                           intermediate_values=t.intermediate_values, user_attrs=attrs(t))
               for t in trials]
     study.add_trials(copies)
     study.set_user_attr(WARM_STARTED, str(source))

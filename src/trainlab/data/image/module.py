@@ -266,9 +266,9 @@ class SkyDataModule(SplitDataModule):
         for name, rows in self.indices.items():
             rows_t = torch.from_numpy(rows)
             self.datasets[name] = TileDataset(images[rows_t], masks[rows_t])
-        log.info("tiles: train %d, val %d, test %d (%d x %d px, %d channel(s)); anomalous share %.2f",
-                 *(len(self.datasets[s]) for s in ("train", "val", "test")), *tiles.images.shape[2:],
-                 tiles.images.shape[1], self.anomalous_share())
+        self.log_once(log, "tiles: train %d, val %d, test %d (%d x %d px, %d channel(s)); anomalous share %.2f",
+                      *(len(self.datasets[s]) for s in ("train", "val", "test")), *tiles.images.shape[2:],
+                      tiles.images.shape[1], self.anomalous_share())
 
     def anomalous_share(self, split: Optional[str] = None) -> float:
         """Share of tiles with at least one anomalous pixel (all tiles, or one split's)."""

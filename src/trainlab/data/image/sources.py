@@ -164,9 +164,9 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
 
     FITS: the first image HDU holding data; NPY: as stored; PNG: grey (8 or 16 bit), RGB, or with a palette
     (turned into its colours, or with ``palette_indices`` kept as the indices, as segmentation masks
-    store classes); alpha dropped. Leading axes of length 1 beyond three are dropped ((1, 1, H, W)
-    radio cubes), and (H, W, channels) with at most 4 channels is moved channels first (the file's
-    name appended to ``channels_last``).
+    store classes); alpha dropped (:func:`read_mask` honours a mask's). Leading axes of length 1 beyond
+    three are dropped ((1, 1, H, W) radio cubes), and (H, W, channels) with at most 4 channels is moved
+    channels first (the file's name appended to ``channels_last``).
     """
     suffix = _suffix(path)
     try:
@@ -207,11 +207,27 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
     return array.astype(np.float32)
 
 
+def png_opacity(path: Path) -> Optional[np.ndarray]:
+    """(H, W) opacity 0..1 of a PNG with transparency (an alpha channel, or a palette entry or colour
+    declared transparent); None for an opaque PNG or another format."""
+    if _suffix(path) != ".png":
+        return None
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if "A" not in image.getbands() and "transparency" not in image.info:
+            return None
+        return np.asarray(image.convert("RGBA"))[..., 3] / 255.0
+
+
 def read_mask(path: Path) -> np.ndarray:
     """(H, W) bool, True where a pixel is anomalous: any non-zero value (1, 255, True; in any channel).
 
     A mask must say clean or anomalous for every pixel: NaN (which would read as clean) and fractions
-    (0.01 of a soft mask would read as anomalous) are refused with the file named."""
+    (0.01 of a soft mask would read as anomalous) are refused with the file named. A PNG's transparency
+    is honoured: a transparent pixel is clean whatever its colour (a mask painted on a transparent
+    layer, whose empty pixels are often white); a partly transparent one that is set (a soft brush's
+    edge) is a fraction too."""
     mask = read_array(path, palette_indices=True)
     bad = ~np.isfinite(mask)
     if bad.any():
@@ -221,7 +237,16 @@ def read_mask(path: Path) -> np.ndarray:
     if fraction.size:
         raise UserError(f"mask '{path}' holds fractions (e.g. {float(fraction[0]):.3g}); a mask is 0 where a pixel is "
                         "clean and a whole number (1, 255) where it is anomalous: threshold a soft mask first")
-    return mask.any(axis=0) if mask.ndim == 3 else mask != 0  # (1, H, W) or a colour PNG: any channel set
+    marked = mask.any(axis=0) if mask.ndim == 3 else mask != 0  # (1, H, W) or a colour PNG: any channel set
+    opacity = png_opacity(path)
+    if opacity is None:
+        return marked
+    partly = marked & (opacity > 0) & (opacity < 1)
+    if partly.any():
+        raise UserError(f"mask '{path}' has {int(partly.sum())} partly transparent pixel(s) that are set (e.g. opacity "
+                        f"{float(opacity[partly][0]):.2f}); a mask pixel is transparent (clean) or opaque (read by its "
+                        "value): threshold its alpha channel first")
+    return marked & (opacity > 0)
 
 
 class ImageFolder:

@@ -292,8 +292,9 @@ class TimeSeriesDataModule(SplitDataModule):
                     f"data.window={self.window} + data.horizon={self.horizon} + data.steps={self.steps} - 1"
                     f"{' clear of gaps' if dropped else ''}; use a shorter window or more data")
             self.datasets[split] = dataset
-        log.info("windows: train %d, val %d, test %d%s", *(len(self.datasets[s]) for s in ("train", "val", "test")),
-                 f" ({dropped} dropped: they touch a gap)" if dropped else "")
+        self.log_once(log, "windows: train %d, val %d, test %d%s",
+                      *(len(self.datasets[s]) for s in ("train", "val", "test")),
+                      f" ({dropped} dropped: they touch a gap)" if dropped else "")
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:

@@ -136,7 +136,7 @@ def read_frame(path: str, key: str):
         suffix = ".csv"
     try:
         if suffix == ".csv":
-            frame, header = _read_csv(p)
+            frame, header = _read_csv(p, key)
             return _checked_frame(frame, header, path, key)
         if suffix == ".parquet":
             frame = _index_as_columns(pd.read_parquet(p), p)
@@ -167,34 +167,86 @@ def _index_as_columns(frame, path: Path):
     return frame.reset_index()
 
 
-def _read_csv(path: Path) -> tuple[Any, list[str]]:
+def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
     """A CSV file (compressed by its suffix or not) and its header as written (pandas renames a repeated
     name 'a' to 'a.1' without a word). The separator is sniffed among , ; tab and |; a file separated
-    by something else than commas with digit,digit values has decimal commas (the European way)."""
+    by something else than commas with digit,digit values has decimal commas (the European way).
+
+    A VizieR export (ASU-TSV, as CDS's VizieR writes it) is read as it comes: its '#' lines and blank
+    lines above the header, the units line and the dashes line under it are left out (said in a log
+    line), and the values' padding spaces with them (a blank value is missing); '#' lines below the
+    data are left out too, and a second table below them (an export of several) is refused."""
     import csv
 
     import pandas as pd
 
     with _open_text(path) as f:
         head = [line for _, line in zip(range(50), f)]
-    comments = next((i for i, line in enumerate(head) if not line.startswith("#")), len(head))
-    if comments:  # '# query, date, units' lines above the header, as archives and TOPCAT write them
-        log.info("'%s': %d comment line(s) (#) above the header left out", path.name, comments)
+    comments = next((i for i, line in enumerate(head) if line.strip() and not line.startswith("#")), len(head))
+    if comments:  # '# query, date, units' lines above the header, as archives, TOPCAT and VizieR write them
+        blank = sum(not line.strip() for line in head[:comments])
+        log.info("'%s': %d comment line(s) (#)%s above the header left out", path.name, comments - blank,
+                 f" and {blank} blank line(s)" if blank else "")
         head = head[comments:]
     try:
         sep = csv.Sniffer().sniff("".join(head), delimiters=",;\t|").delimiter
     except csv.Error:  # one column, or nothing to tell by
         sep = ","
+    under = _lines_under_header(head, sep)
+    if under:
+        head = head[:1] + head[1 + under:]
+        log.info("'%s': %s under the header left out (a VizieR export)", path.name,
+                 "its units line and dashes line" if under == 2 else "its dashes line")
     decimal = "," if sep != "," and re.search(r"\d,\d", "".join(head[1:])) else "."
     if (sep, decimal) != (",", "."):
         log.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
     header = next(csv.reader(head[:1], delimiter=sep), [])
-    frame = pd.read_csv(path, sep=sep, decimal=decimal, skiprows=comments)
+    skip = [*range(comments), *range(comments + 1, comments + 1 + under)]  # line numbers in the file
+    rows = _rows_above_comments(path, comments + 1 + under, key) if under else None
+    frame = pd.read_csv(path, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows)
+    if under:  # VizieR pads its columns: 'Plx  ' is Plx
+        header = [name.strip() for name in header]
+        frame.columns = [str(name).strip() for name in frame.columns]
     filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
     if len(filled) and filled[-1] + 1 < len(frame):  # ",,,," lines a spreadsheet left below the data
         log.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
         frame = frame.iloc[: filled[-1] + 1]
     return frame, header
+
+
+def _rows_above_comments(path: Path, start: int, key: str) -> Optional[int]:
+    """The data rows of an export above the '#' lines that close it (None: there are none), counted
+    from line ``start`` on (0-based; blank lines do not count); a table below them (an export of
+    several tables) is refused with its line number."""
+    rows, closing = 0, None
+    with _open_text(path) as f:
+        for number, line in enumerate(f):
+            if number < start or not line.strip():
+                continue
+            if line.startswith("#"):
+                closing = closing if closing is not None else number + 1
+            elif closing is None:
+                rows += 1
+            else:
+                raise UserError(f"{key}: '{path}' holds another table below line {closing} (an export of several "
+                                f"tables, from line {number + 1}: {line.strip()[:40]!r}); export one table per file, "
+                                f"or delete line {closing} and below")
+    if closing is not None:
+        log.info("'%s': the comment line(s) (#) below the data, from line %d, left out", path.name, closing)
+        return rows
+    return None
+
+
+def _lines_under_header(head: list[str], sep: str) -> int:
+    """How many lines under the header (``head[0]``) belong to it: 2 for a units line and a line of
+    dashes ('-----' under every column, as VizieR writes), 1 for a dashes line alone, else 0."""
+    import csv
+
+    for count, line in enumerate(head[1:3], 1):
+        fields = [f.strip() for f in next(csv.reader([line], delimiter=sep), [])]
+        if fields and all(re.fullmatch(r"-+", f) for f in fields):
+            return count
+    return 0
 
 
 def _open_text(path: Path) -> Any:

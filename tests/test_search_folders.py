@@ -1,0 +1,162 @@
+"""A sweep folder stores its paths relative to itself (STYLE.md: one owner per artefact): a tiny sweep
+run in-process (test_search_plan's stand-in launcher, which writes each job's folder as Hydra would),
+then moved, is analysed, refined, continued and fed to stage 2 from its new place; so is one written
+before, whose files and study hold absolute paths."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hydra.core.utils import JobReturn
+
+from tests.test_search_plan import SEED_SPACE, StandIn, search_for
+from trainlab.search import sweep as sweep_module
+from trainlab.search.analyze import report
+from trainlab.search.refine import best_overrides
+from trainlab.search.results import load_sweep_study, run_dir_of, study_folder, sweep_storage
+from trainlab.search.stages import stage2_command, top_fixed
+
+
+class WritesJobFolders(StandIn):
+    """As StandIn, and each job leaves its folder <sweep>/<trial number> with .hydra/overrides.yaml and
+    a checkpoint, as train.py's jobs do."""
+
+    def __init__(self, sweep_dir: Path):
+        super().__init__()
+        self.sweep_dir = sweep_dir
+
+    def launch(self, jobs: list[list[str]], initial_job_idx: int) -> list[JobReturn]:
+        run = self.sweep_dir / str(initial_job_idx)
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(jobs[0]))
+        (run / "checkpoints").mkdir()
+        (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+        return super().launch(jobs, initial_job_idx)
+
+
+def tiny_sweep(compose_cfg, tmp_path: Path, trials: int = 8, folder: Path | None = None) -> Path:
+    sweep_dir = folder or tmp_path / "sweep"
+    overrides = [f"hydra.sweeper.n_trials={trials}", *([f"hydra.sweep.dir={folder}"] if folder else [])]
+    search_for(compose_cfg, tmp_path, overrides, WritesJobFolders(sweep_dir)).run()
+    (sweep_dir / "multirun.yaml").write_text(yaml.safe_dump(
+        {"hydra": {"overrides": {"hydra": [f"hydra.sweep.dir={sweep_dir}"], "task": SEED_SPACE}}}))
+    return sweep_dir
+
+
+def stored_run_dirs(sweep_dir: Path) -> tuple[list[str], list[str]]:
+    with (sweep_dir / "trials.csv").open() as handle:
+        from_csv = [row["run_dir"] for row in csv.DictReader(handle)]
+    from_jsonl = [json.loads(line)["run_dir"] for line in (sweep_dir / "trials.jsonl").read_text().splitlines()]
+    return from_csv, from_jsonl
+
+
+def used_from_the_new_place(moved: Path) -> None:
+    """analyze, refine, stage 2 read the moved folder: the old one is gone."""
+    assert report(moved).startswith("study sweep: 8 trials")
+    best = load_sweep_study(moved).best_trial
+    assert run_dir_of(best, study_folder(sweep_storage(moved))) == moved / str(best.number)
+    overrides = best_overrides(moved)
+    assert f"model.net.num_layers={best.params['model.net.num_layers']}" in overrides
+    assert not any(o.startswith(("optuna_trial", "+optuna_trial")) for o in overrides)
+    fixed, _, found, trials = top_fixed(moved, 1)
+    assert len(fixed) == 1 and trials == 8
+    assert f"hydra.sweeper.fix_top_of={moved}" in stage2_command(moved, 1, [], Path("/repo"))
+
+
+def test_a_moved_sweep_folder_is_analysed_refined_and_continued_from_its_new_place(compose_cfg, tmp_path):
+    sweep_dir = tiny_sweep(compose_cfg, tmp_path)
+    from_csv, from_jsonl = stored_run_dirs(sweep_dir)
+    assert from_csv == from_jsonl == [str(n) for n in range(8)]  # they were absolute
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    best = results["best_trial"]
+    assert results["best_run_dir"] == str(best) and results["best_checkpoint"] == f"{best}/checkpoints/last.ckpt"
+    assert results["storage"] is None  # the folder's own optuna.db, as hydra.sweeper.storage=null says
+    assert json.loads((sweep_dir / "optimization_results.json").read_text())["best_run_dir"] == str(best)
+    study = load_sweep_study(sweep_dir)
+    assert {t.user_attrs["run_dir"] for t in study.trials} == {str(n) for n in range(8)}
+
+    moved = tmp_path / "elsewhere" / "sweep"
+    moved.parent.mkdir()
+    shutil.move(sweep_dir, moved)
+    used_from_the_new_place(moved)
+
+    # continued in its new place: new trials' folders are recorded there too
+    tiny_sweep(compose_cfg, tmp_path, trials=10, folder=moved)
+    from_csv, _ = stored_run_dirs(moved)
+    assert from_csv == [str(n) for n in range(10)]
+    assert all((moved / run / ".hydra" / "overrides.yaml").is_file() for run in from_csv)
+
+
+def test_a_sweep_folder_written_with_absolute_paths_is_read_after_a_move(compose_cfg, tmp_path, monkeypatch):
+    """As the sweeper wrote them before: absolute run folders in the study, the study's absolute URL in
+    optimization_results.yaml."""
+    monkeypatch.setattr(sweep_module, "as_stored", lambda path, base: str(Path(path).absolute()))
+    sweep_dir = tiny_sweep(compose_cfg, tmp_path)
+    monkeypatch.undo()
+    results_file = sweep_dir / "optimization_results.yaml"
+    results = yaml.safe_load(results_file.read_text())
+    results["storage"] = f"sqlite:///{sweep_dir}/optuna.db?timeout=60"
+    results["best_run_dir"] = str(sweep_dir / str(results["best_trial"]))
+    results_file.write_text(yaml.safe_dump(results))
+    assert {t.user_attrs["run_dir"] for t in load_sweep_study(sweep_dir).trials} == {
+        str(sweep_dir / str(n)) for n in range(8)}
+
+    moved = tmp_path / "elsewhere" / "sweep"
+    moved.parent.mkdir()
+    shutil.copytree(sweep_dir, moved)
+    shutil.rmtree(sweep_dir)
+    used_from_the_new_place(moved)
+    tiny_sweep(compose_cfg, tmp_path, trials=9, folder=moved)  # continued: every folder written relative
+    assert stored_run_dirs(moved)[0] == [str(n) for n in range(9)]
+    assert yaml.safe_load((moved / "optimization_results.yaml").read_text())["storage"] is None
+
+
+def test_a_copied_sweep_folder_reads_its_own_trials_not_the_originals(compose_cfg, tmp_path, monkeypatch):
+    """An old copy whose files name the original's study and folders: it reads its own."""
+    monkeypatch.setattr(sweep_module, "as_stored", lambda path, base: str(Path(path).absolute()))
+    sweep_dir = tiny_sweep(compose_cfg, tmp_path)
+    monkeypatch.undo()
+    copy = tmp_path / "copy" / "sweep"
+    shutil.copytree(sweep_dir, copy)
+    best = load_sweep_study(copy).best_trial
+    assert run_dir_of(best, study_folder(sweep_storage(copy))) == copy / str(best.number)
+    assert sweep_storage(copy).startswith(f"sqlite:///{copy}/optuna.db")
+
+
+def test_a_warm_started_sweep_keeps_the_earlier_sweeps_folders(compose_cfg, tmp_path):
+    """Copied trials ran in the earlier folder: their run_dir stays there (absolute), not in this one."""
+    earlier = tiny_sweep(compose_cfg, tmp_path, folder=tmp_path / "earlier")
+    later = tmp_path / "later"
+    search = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2", f"hydra.sweep.dir={later}",
+                                                f"hydra.sweeper.warm_start={earlier}"], WritesJobFolders(later))
+    search.run()
+    rows: list[dict[str, Any]] = [json.loads(line) for line in (later / "trials.jsonl").read_text().splitlines()]
+    copied = [r for r in rows if r["state"] == "COPIED"]
+    assert len(copied) == 8 and all(r["run_dir"] == str(earlier / r["copied_from"].split("#")[1]) for r in copied)
+    assert [r["run_dir"] for r in rows if r["state"] != "COPIED"] == ["8", "9"]
+
+
+@pytest.mark.parametrize("url,file", [
+    ("sqlite:////a/b/optuna.db?timeout=60", Path("/a/b/optuna.db")),
+    ("sqlite:///rel/optuna.db", Path("rel/optuna.db")),
+    ("journal:/shared/s.journal", Path("/shared/s.journal")),
+    ("postgresql+psycopg2://me@host:5432/optuna", None),
+])
+def test_the_file_a_storage_keeps_its_study_in(url, file):
+    from trainlab.search.shared import storage_file
+
+    assert storage_file(url) == file
+
+
+def test_an_optuna_study_with_its_storage_elsewhere_keeps_absolute_run_folders(tmp_path):
+    """A study file outside the sweep folder (a shared study): run folders there are stored absolute."""
+    from trainlab.search.results import as_stored
+
+    assert as_stored(tmp_path / "sweep" / "3", tmp_path / "db") == str(tmp_path / "sweep" / "3")
+    assert as_stored(tmp_path / "sweep" / "3", tmp_path) == "sweep/3"
