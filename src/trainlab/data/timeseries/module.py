@@ -136,7 +136,7 @@ class TimeSeriesDataModule(SplitDataModule):
                 table.features, table.targets, [*table.feature_names, *table.target_names], f"data {table.name}",
                 self.missing, self.max_gap)
             self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
-                                     table.season_length, table.frequency)
+                                     table.season_length, table.frequency, table.series)
             train_end, _ = self._split_rows(rows)  # MAPE and AAA are reported on the rows after training's
             zeros = zero_target_warning(targets[train_end:], table.target_names,
                                         f"the validation and test rows of '{table.name}'")
@@ -244,7 +244,7 @@ class TimeSeriesDataModule(SplitDataModule):
             raise UserError(
                 f"the training split of '{self.table.name}' ({train_end} rows) holds no window of data.window="
                 f"{self.window} + data.horizon={self.horizon} + data.steps={self.steps} - 1 = {span} rows; "
-                "shorten them or give more data")
+                f"shorten them or give more data{self._longer_series()}")
         season = self.season_length
         if season and 2 * season > train_end:
             raise UserError(f"data.season_length={season} needs two cycles ({2 * season} rows) in the {train_end} "
@@ -252,6 +252,11 @@ class TimeSeriesDataModule(SplitDataModule):
                             "data's own where it fits), or more data")
         if self.ets_baseline:
             baselines.check_ets_rows(train_end, season)
+
+    def _longer_series(self) -> str:
+        """The other fix for too few rows when they are one series of a file of several."""
+        picked = self.table.series if self.table is not None else None
+        return f", or pick a longer series than {picked} (data.source.series)" if picked else ""
 
     def setup(self, stage: Optional[str] = None) -> None:
         if not self.datasets:
@@ -262,7 +267,8 @@ class TimeSeriesDataModule(SplitDataModule):
         rows = table.features.shape[0]
         if self.window + self.horizon > rows:
             raise UserError(f"'{table.name}' has {rows} row(s), fewer than one window of data.window={self.window} "
-                            f"+ data.horizon={self.horizon}; use a shorter window or horizon, or more data")
+                            f"+ data.horizon={self.horizon}; use a shorter window or horizon, or more data"
+                            f"{self._longer_series()}")
         train_end, val_end = self._split_rows(rows)
         self._check_fits(train_end)
         inputs = self._inputs(table)
@@ -290,7 +296,7 @@ class TimeSeriesDataModule(SplitDataModule):
                 raise UserError(
                     f"the {split} split of '{table.name}' ({end_target - first_target} rows) holds no window of "
                     f"data.window={self.window} + data.horizon={self.horizon} + data.steps={self.steps} - 1"
-                    f"{' clear of gaps' if dropped else ''}; use a shorter window or more data")
+                    f"{' clear of gaps' if dropped else ''}; use a shorter window or more data{self._longer_series()}")
             self.datasets[split] = dataset
         log.info("windows: train %d, val %d, test %d%s", *(len(self.datasets[s]) for s in ("train", "val", "test")),
                  f" ({dropped} dropped: they touch a gap)" if dropped else "")
@@ -303,8 +309,9 @@ class TimeSeriesDataModule(SplitDataModule):
         return self.batched_loader(self.datasets[split], train=False)
 
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
-    def fingerprint(self) -> dict[str, int]:
-        return {"rows": int(self.load().targets.shape[0])}
+    def fingerprint(self) -> dict[str, Any]:
+        table = self.load()  # the series picked from a file of several, when one is (older checkpoints lack it)
+        return {"rows": int(table.targets.shape[0]), **({"series": table.series} if table.series else {})}
 
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         self.stats = stats

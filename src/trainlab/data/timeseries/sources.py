@@ -8,12 +8,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.timeseries.series import Value, select_series, series_hint
 from trainlab.data.timeseries.times import sort_by_time
 
 _READABLE = ".csv, .parquet or .npy"
@@ -36,6 +38,7 @@ class SeriesTable:
     name: str
     season_length: Optional[int] = None
     frequency: Optional[str] = None  # the time column's step as a pandas alias ("D", "h", "15min", "B", "MS")
+    series: Optional[str] = None  # the series picked from a file of several ("store=A"), else None
 
     def __post_init__(self) -> None:
         if self.features.shape[0] != self.targets.shape[0]:
@@ -320,6 +323,11 @@ class TableFile:
             one date format for every row, missing steps added as empty rows, the season it implies).
         time_format: the time column's date format (strftime codes, e.g. ``%d/%m/%Y``); null: inferred,
             refusing dates that read differently month-first and day-first.
+        series_column: in a file of several series (long layout: ``store,date,sales``), the column
+            that tells them apart; its rows of ``series`` are kept before anything else (sorting,
+            gaps, statistics, splits), and the column is not a feature.
+        series: the value of ``series_column`` whose rows are the series (see
+            trainlab.data.timeseries.series).
     """
 
     def __init__(
@@ -330,6 +338,8 @@ class TableFile:
         target_path: Optional[str] = None,
         time_column: Optional[str] = None,
         time_format: Optional[str] = None,
+        series_column: Optional[str] = None,
+        series: Optional[Union[Value, Sequence[Value]]] = None,
     ):
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
@@ -341,18 +351,30 @@ class TableFile:
         if time_format and not time_column:
             raise UserError(f"data.source.time_format='{time_format}' is set but data.source.time_column is null; "
                             "name the time column, or drop the format")
+        if series is not None and not series_column:
+            raise UserError(f"data.source.series={series} is set but data.source.series_column is null; name the "
+                            "column that tells the series apart (e.g. data.source.series_column=store), or drop the "
+                            "series")
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
         self.target_columns = names
         if isinstance(feature_columns, (str, int)):
             feature_columns = [feature_columns]
         self.feature_columns = None if feature_columns is None else [str(c) for c in feature_columns]
+        self.series_column = None if series_column is None else str(series_column)
+        self.series = series
+        if self.series_column is not None and self.series_column in (self.feature_columns or ()):
+            raise UserError(f"data.source.feature_columns names the series column '{self.series_column}'; leave "
+                            "it out (it tells the series apart, one value for the series picked)")
 
     def load(self) -> SeriesTable:
         frame = read_frame(self.path, "data.source.path")
         target_frame = frame if self.target_path is None else read_frame(self.target_path, "data.source.target_path")
+        frame, target_frame, picked = self._pick_series(frame, target_frame)
         season = frequency = None
         if self.time_column is not None:
-            frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format)
+            hint = partial(series_hint, time_column=self.time_column, late=self.feature_columns or (),
+                           not_series=self.target_columns if self.target_path is None else ())
+            frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format, hint)
             season, frequency = (grid.season_length, grid.frequency) if grid else (None, None)
             if self.target_path is not None:
                 target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path, self.time_format)
@@ -360,7 +382,7 @@ class TableFile:
                 target_frame = frame
         feature_columns = self.feature_columns
         if feature_columns is None:  # may be empty: a univariate series learns from its past values
-            skip = set([self.time_column] if self.time_column else [])
+            skip = {c for c in (self.time_column, self.series_column) if c}
             if self.target_path is None:
                 skip |= set(self.target_columns)
             skip |= set(written_index(frame))
@@ -370,5 +392,22 @@ class TableFile:
         features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True)
         targets = numeric_columns(target_frame, self.target_columns, self.target_path or self.path, "target",
                                   allow_missing=True)
-        return SeriesTable(features, targets, feature_columns, self.target_columns, Path(self.path).stem,
-                           season_length=season, frequency=frequency)
+        name = Path(self.path).stem + (f" ({picked})" if picked else "")
+        return SeriesTable(features, targets, feature_columns, self.target_columns, name,
+                           season_length=season, frequency=frequency, series=picked)
+
+    def _pick_series(self, frame: Any, target_frame: Any) -> tuple[Any, Any, Optional[str]]:
+        """The rows of ``data.source.series`` (in both files: they are row-aligned) and its label
+        ("store=A"); the frames unchanged and None without a series column."""
+        if self.series_column is None:
+            return frame, target_frame, None
+        own = [*self.target_columns] if self.target_path is None else []
+        mask, picked = select_series(frame, self.series_column, self.series, self.path,
+                                     not_series=[*own, *([self.time_column] if self.time_column else [])])
+        if self.target_path is not None and len(target_frame) != len(frame):
+            raise UserError(f"data.source.target_path '{self.target_path}' has {len(target_frame)} rows and "
+                            f"data.source.path {len(frame)}: to pick a series by data.source.series_column the two "
+                            "files must be row-aligned; give them the same rows")
+        log.info("series %s: %d of the %d rows of '%s'", picked, int(mask.sum()), len(frame), self.path)
+        frame = frame[mask].reset_index(drop=True)
+        return frame, (frame if self.target_path is None else target_frame[mask].reset_index(drop=True)), picked
