@@ -2,18 +2,22 @@
 (M4, M5 and NeuralForecast call the column ``unique_id``).
 
 When a time column repeats, :func:`series_hint` finds the column whose values tell the series apart
-(each (value, time) pair once) and says how to pick one; :func:`select_series` keeps one series' rows
-before anything else reads the file (sorting by time, gaps, statistics and splits act on them alone).
+(each (value, time) pair once) and says how to pick one; :func:`pick_series` finds the rows of each series
+picked before anything else reads them (sorting by time and missing steps act on each alone; the data
+module splits, interpolates and windows each series on its own).
 """
 
 from __future__ import annotations
 
+import logging
 from itertools import combinations
 from typing import Any, Collection, Optional, Sequence, Union
 
 import numpy as np
 
 from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
 
 SHOWN = 3  # values named in a message before "..."
 MAX_CANDIDATES = 8  # columns tried in pairs when no single one tells the series apart
@@ -74,7 +78,8 @@ def _describe(column: Any, name: str) -> str:
     counts = _counts(column)
     first = counts.index[0]
     return (f"the file holds several series: column '{name}' holds {len(counts)} ({_values(counts)}); pick one "
-            f"with data.source.series_column={name} data.source.series={first}")
+            f"with data.source.series_column={name} data.source.series={first}, or train one model on all with "
+            f"data.source.series_column={name}")
 
 
 def _counts(column: Any) -> Any:
@@ -95,11 +100,11 @@ def _values(counts: Any) -> str:
     return f"{shown}; {low} rows each" if low == high else f"{shown}; {low} to {high} rows"
 
 
-def select_series(frame: Any, column: str, wanted: Optional[Union[Value, Sequence[Value]]], path: str,
-                  not_series: Collection[str]) -> tuple[np.ndarray, str]:
-    """(row mask, label such as "store=A") of the one series ``wanted`` in ``column``; every problem
-    (no such column, a column that is a target, no series or several named, a value not in the
-    column) is one line naming the key and the fix."""
+def pick_series(frame: Any, column: str, wanted: Optional[Union[Value, Sequence[Value]]], path: str,
+                not_series: Collection[str]) -> list[tuple[str, np.ndarray]]:
+    """(value, row mask) of each series ``wanted`` in ``column`` (one value, a list, or null: every
+    series, in sorted order); every problem (no such column, a column that is a target or the time, a
+    value named twice or not in the column) is one line naming the key and the fix."""
     if column not in frame.columns:
         raise UserError(f"data.source.series_column '{column}' not in '{path}'; its columns are "
                         f"{[str(c) for c in frame.columns]}")
@@ -108,17 +113,29 @@ def select_series(frame: Any, column: str, wanted: Optional[Union[Value, Sequenc
                         "column that tells the series apart (e.g. store or unique_id)")
     counts = _counts(frame[column])
     if wanted is None:
-        raise UserError(f"data.source.series_column={column} is set but data.source.series is null; pick one of its "
-                        f"{len(counts)} series ({_values(counts)}), e.g. data.source.series={counts.index[0]}")
+        return [(str(v), _rows_of(frame[column], v)) for v in counts.index]
     values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
-    if len(values) != 1:
-        raise UserError(f"data.source.series={values} names {len(values)} series; one model learns one series for "
-                        f"now: pick one, e.g. data.source.series={counts.index[0]}")
-    mask = _rows_of(frame[column], values[0])
-    if not mask.any():
-        raise UserError(f"data.source.series={values[0]}: no row of '{path}' has {column}={values[0]}; pick one of "
-                        f"its {len(counts)} series ({_values(counts)})")
-    return mask, f"{column}={values[0]}"
+    twice = sorted({str(v) for v in values if [str(w) for w in values].count(str(v)) > 1})
+    if twice or not values:
+        raise UserError(f"data.source.series={[str(v) for v in values]} " + (f"names {twice} more than once; name "
+                        "each series once" if twice else "is empty; name a series, or null for all"))
+    picks = [(str(v), _rows_of(frame[column], v)) for v in values]
+    unknown = [value for value, mask in picks if not mask.any()]
+    if unknown:
+        raise UserError(f"data.source.series: no row of '{path}' has {column}={', '.join(unknown)}; its "
+                        f"{len(counts)} series are {_values(counts)}")
+    return picks
+
+
+def series_label(column: str, values: Sequence[str]) -> str:
+    """The series of a run in a name and in its checkpoint: "store=A", "store=A,B,C"; beyond a dozen
+    series their count, first and last, and a digest of them all (so that another pick differs)."""
+    import hashlib
+
+    if len(values) <= 12:
+        return f"{column}={','.join(values)}"
+    digest = hashlib.sha1("\n".join(values).encode()).hexdigest()[:10]
+    return f"{column}={len(values)} series {values[0]} .. {values[-1]} ({digest})"
 
 
 def _rows_of(column: Any, value: Value) -> np.ndarray:
@@ -131,3 +148,20 @@ def _rows_of(column: Any, value: Value) -> np.ndarray:
         number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
         mask = (column == number).to_numpy() if pd.notna(number) else mask
     return mask
+
+
+def stacked(frames: list[Any]) -> Any:
+    """One frame of the series' rows, one series after the other."""
+    import pandas as pd
+
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def common_step(grids: list[Any], time_column: Optional[str]) -> tuple[Optional[int], Optional[str]]:
+    """(season length, frequency) of the series' time steps when they all agree, else (None, None)."""
+    steps = {(g.season_length, g.frequency) if g else (None, None) for g in grids}
+    if len(steps) > 1:
+        log.info("data.source.time_column '%s': the series step differently (%s); no season or frequency taken from "
+                 "it", time_column, ", ".join(sorted({str(f) for _, f in steps})))
+        return None, None
+    return next(iter(steps))
