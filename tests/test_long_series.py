@@ -191,3 +191,29 @@ def test_a_model_learns_several_series_at_once(tmp_path, compose_cfg, run_train)
     with pytest.raises(UserError, match=r"training split of 'long \(store=A,tiny\)' series tiny \(14 rows\) holds "
                                         r"no window .* or leave the short series out of data.source.series"):
         pooled(write(tmp_path, short), window=16)
+
+
+def test_series_in_two_files_numbers_as_ids_empty_ids_and_series_within_a_series(tmp_path):
+    frame = long_frame()
+    features = write(tmp_path, frame.drop(columns="sales"), "x.csv")
+    targets = write(tmp_path, frame[["date", "sales"]], "y.csv")  # row-aligned, without the series column
+    two_files = TableFile(features, ["sales"], target_path=targets, time_column="date", series_column="store",
+                          series="B").load()
+    assert np.array_equal(two_files.targets[:, 0], 1000.0 + np.arange(120)) and two_files.feature_names == ["price"]
+    write(tmp_path, frame[["date", "sales"]].iloc[:-1], "y.csv")
+    with pytest.raises(UserError, match=r"target_path '.*y.csv' has 359 rows and data.source.path 360: to pick series"):
+        TableFile(features, ["sales"], target_path=targets, time_column="date", series_column="store",
+                  series="B").load()
+    floats = write(tmp_path, frame.assign(store=frame.store.map({"A": 1.0, "B": 2.0, "C": 3.0})), "floats.csv")
+    assert source(floats, series_column="store", series=2).load().targets[0, 0] == 1000.0  # 2 finds 2.0
+    holes = frame.copy()
+    holes.iloc[5, 0] = None
+    with pytest.raises(UserError, match=r"series_column 'store' in '.*' is empty in 1 row\(s\) \(first row 5\); fill"):
+        source(write(tmp_path, holes, "holes.csv"), series_column="store").load()
+    assert source(write(tmp_path, holes, "holes.csv"), series_column="store", series="B").load().series == "store=B"
+    items = pd.concat([long_frame().assign(item=i) for i in ("x", "y")])
+    with pytest.raises(UserError, match=r"series store=A holds several itself: column 'item' tells them apart \(x, y; "
+                                        r"120 rows each\); join 'store' and 'item' into one column"):
+        source(write(tmp_path, items, "items.csv"), series_column="store").load()
+    with pytest.raises(UserError, match=r"series store=A repeats its times; keep one row per time step in each"):
+        source(write(tmp_path, pd.concat([frame] * 2), "twice.csv"), series_column="store", series="A").load()

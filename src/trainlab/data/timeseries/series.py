@@ -26,19 +26,28 @@ Value = Union[str, int, float]
 
 
 def series_hint(frame: Any, times: Any, time_column: str, not_series: Collection[str] = (),
-                late: Collection[str] = ()) -> str:
+                late: Collection[str] = (), within: Optional[tuple[str, str]] = None) -> str:
     """How to read a file whose ``times`` repeat as several series: "column 'store' holds 3 series
     (A, B, C; 200 rows each); pick one with ...", or "" when no column (or pair) makes each time
     unique. Columns in ``not_series`` (the targets) are never taken; those in ``late`` (features
     named by the user) only after the others. A series column holds text, or integers with at most
-    half as many distinct values as rows (each series then has two rows or more)."""
+    half as many distinct values as rows (each series then has two rows or more). ``within``:
+    (series column, value) when ``frame`` is one series of ``data.source.series_column``, whose
+    times still repeat."""
     names = [c for c in frame.columns if str(c) != time_column and str(c) not in not_series]
     candidates = sorted((c for c in names if _could_name_series(frame[c])),
                         key=lambda c: (str(c) in late, not _is_text(frame[c])))  # stable: file order within
     keys = times.reset_index(drop=True)
     for column in candidates:
         if not _repeats(frame[[column]], keys):
+            if within:
+                return (f"series {within[0]}={within[1]} holds several itself: column '{column}' tells them apart "
+                        f"({_values(_counts(frame[column]))}); join '{within[0]}' and '{column}' into one column and "
+                        "name that in data.source.series_column")
             return _describe(frame[column], str(column))
+    if within:
+        return (f"series {within[0]}={within[1]} repeats its times; keep one row per time step in each series "
+                "(aggregate or drop the duplicates) before training")
     for pair in combinations(candidates[:MAX_CANDIDATES], 2):
         if not _repeats(frame[list(pair)], keys):
             labels = frame[list(pair)].astype(str).agg("/".join, axis=1)
@@ -102,25 +111,33 @@ def _values(counts: Any) -> str:
 
 def pick_series(frame: Any, column: str, wanted: Optional[Union[Value, Sequence[Value]]], path: str,
                 not_series: Collection[str]) -> list[tuple[str, np.ndarray]]:
-    """(value, row mask) of each series ``wanted`` in ``column`` (one value, a list, or null: every
-    series, in sorted order); every problem (no such column, a column that is a target or the time, a
-    value named twice or not in the column) is one line naming the key and the fix."""
+    """(value, row positions) of each series ``wanted`` in ``column`` (one value, a list, or null:
+    every series, in sorted order); every problem (no such column, a column that is a target or the
+    time, a value named twice or not in the column) is one line naming the key and the fix."""
     if column not in frame.columns:
         raise UserError(f"data.source.series_column '{column}' not in '{path}'; its columns are "
                         f"{[str(c) for c in frame.columns]}")
     if column in not_series:
         raise UserError(f"data.source.series_column '{column}' is also a target or the time column; name the "
                         "column that tells the series apart (e.g. store or unique_id)")
-    counts = _counts(frame[column])
+    values = frame[column].reset_index(drop=True)
+    text = values.astype(str)
+    rows = text.groupby(text, sort=False).indices  # value as written -> its row positions, in one pass
+    counts = _counts(values)
     if wanted is None:
-        return [(str(v), _rows_of(frame[column], v)) for v in counts.index]
-    values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
-    twice = sorted({str(v) for v in values if [str(w) for w in values].count(str(v)) > 1})
-    if twice or not values:
-        raise UserError(f"data.source.series={[str(v) for v in values]} " + (f"names {twice} more than once; name "
+        empty = np.flatnonzero(values.isna().to_numpy())
+        if len(empty):  # its rows would belong to no series
+            raise UserError(f"data.source.series_column '{column}' in '{path}' is empty in {len(empty)} row(s) (first "
+                            f"row {empty[0]}); fill them (every row needs its series) or pick series with "
+                            "data.source.series")
+        return [(str(v), rows[str(v)]) for v in counts.index]
+    given = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
+    twice = sorted({str(v) for v in given if [str(w) for w in given].count(str(v)) > 1})
+    if twice or not given:
+        raise UserError(f"data.source.series={[str(v) for v in given]} " + (f"names {twice} more than once; name "
                         "each series once" if twice else "is empty; name a series, or null for all"))
-    picks = [(str(v), _rows_of(frame[column], v)) for v in values]
-    unknown = [value for value, mask in picks if not mask.any()]
+    picks = [(str(v), rows.get(str(v), _as_number(values, v))) for v in given]
+    unknown = [value for value, positions in picks if len(positions) == 0]
     if unknown:
         raise UserError(f"data.source.series: no row of '{path}' has {column}={', '.join(unknown)}; its "
                         f"{len(counts)} series are {_values(counts)}")
@@ -138,16 +155,15 @@ def series_label(column: str, values: Sequence[str]) -> str:
     return f"{column}={len(values)} series {values[0]} .. {values[-1]} ({digest})"
 
 
-def _rows_of(column: Any, value: Value) -> np.ndarray:
-    """Rows whose value is ``value``, compared as written (``A``, ``007``) or, in a column of numbers,
-    as a number (Hydra reads ``series=3`` as 3, a file may hold 3.0)."""
+def _as_number(values: Any, value: Value) -> np.ndarray:
+    """Row positions of ``value`` read as a number in a column of numbers (Hydra reads ``series=3`` as
+    3, a file may hold 3.0); none elsewhere."""
     import pandas as pd
 
-    mask = (column.astype(str) == str(value)).to_numpy()
-    if not mask.any() and pd.api.types.is_numeric_dtype(column):
-        number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-        mask = (column == number).to_numpy() if pd.notna(number) else mask
-    return mask
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if not pd.api.types.is_numeric_dtype(values) or pd.isna(number):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero((values == number).to_numpy())
 
 
 def stacked(frames: list[Any]) -> Any:

@@ -374,7 +374,7 @@ class TableFile:
         frame = read_frame(self.path, "data.source.path")
         target_frame = frame if self.target_path is None else read_frame(self.target_path, "data.source.target_path")
         picked = self._series_frames(frame, target_frame)
-        parts = [self._sorted(rows, target_rows) for _, rows, target_rows in picked]
+        parts = [self._sorted(rows, target_rows, value) for value, rows, target_rows in picked]
         frame, target_frame = (stacked([part[i] for part in parts]) for i in (0, 1))
         season, frequency = common_step([part[2] for part in parts], self.time_column)
         feature_columns = self.feature_columns
@@ -410,20 +410,22 @@ class TableFile:
                             "files must be row-aligned; give them the same rows")
         log.info("data.source.series_column=%s: %d series (%s), %d of the %d rows of '%s'", self.series_column,
                  len(picks), ", ".join(v for v, _ in picks[:3]) + (", ..." if len(picks) > 3 else ""),
-                 sum(int(m.sum()) for _, m in picks), len(frame), self.path)
+                 sum(len(positions) for _, positions in picks), len(frame), self.path)
         out = []
-        for value, mask in picks:
-            rows = frame[mask].reset_index(drop=True)
-            out.append((value, rows, rows if self.target_path is None else target_frame[mask].reset_index(drop=True)))
+        for value, positions in picks:
+            rows = frame.iloc[positions].reset_index(drop=True)
+            out.append((value, rows, rows if self.target_path is None
+                        else target_frame.iloc[positions].reset_index(drop=True)))
         return out
 
-    def _sorted(self, frame: Any, target_frame: Any) -> tuple[Any, Any, Optional[Grid]]:
-        """One series' rows (and target rows) sorted by the time column, missing steps added, and its
-        regular step; unchanged without a time column."""
+    def _sorted(self, frame: Any, target_frame: Any, value: Optional[str]) -> tuple[Any, Any, Optional[Grid]]:
+        """One series' rows (and target rows; ``value`` of the series column, None without one) sorted
+        by the time column, missing steps added, and its regular step; unchanged without a time column."""
         if self.time_column is None:
             return frame, target_frame, None
         hint = partial(series_hint, time_column=self.time_column, late=self.feature_columns or (),
-                       not_series=self.target_columns if self.target_path is None else ())
+                       not_series=self.target_columns if self.target_path is None else (),
+                       within=None if value is None else (self.series_column, value))
         frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format, hint)
         if self.target_path is None:
             return frame, frame, grid
