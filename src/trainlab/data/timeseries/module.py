@@ -365,8 +365,11 @@ class TimeSeriesDataModule(SplitDataModule):
             table = self.load()
             origins = self.datasets[split].starts.numpy() + self.window - 1  # ascending, series after series
             offsets = self.horizon + np.arange(self.steps)
-            parts = []
-            for first, train_end, _, end in self._spans(table):  # each series' baselines on its own rows
+            parts, spans = [], self._spans(table)
+            if self.ets_baseline and len(spans) > 1 and not self._baselines:  # once a run
+                log.info("the ETS baseline is fit on each of the %d series (cached per series; data.ets_baseline=false "
+                         "skips it)", len(spans))
+            for first, train_end, _, end in spans:  # each series' baselines on its own rows
                 series = np.stack([fill_all(c) for c in table.targets[first:end].astype(np.float64).T], axis=1)
                 own = origins[(origins >= first) & (origins < end)] - first
                 parts.append(baselines.forecasts(series, train_end - first, own, offsets, self.season_length,
