@@ -20,7 +20,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -137,10 +137,12 @@ def forecasts(series: np.ndarray, train_end: int, origins: np.ndarray, offsets: 
     return out
 
 
-def mase_scale(train_targets: np.ndarray, season: Optional[int]) -> np.ndarray:
+def mase_scale(train_targets: Union[np.ndarray, Sequence[np.ndarray]], season: Optional[int]) -> np.ndarray:
     """MASE's denominator per target (Hyndman & Koehler 2006): the in-sample mean absolute error of
-    the (seasonal) naive forecast on the training rows. A constant series gets 1 (no division by 0)."""
+    the (seasonal) naive forecast on the training rows; for several series (a list of their training
+    rows) the naive errors within each series, pooled. A constant series gets 1 (no division by 0)."""
+    blocks = [train_targets] if isinstance(train_targets, np.ndarray) else list(train_targets)
     m = season or 1
-    diffs = np.abs(train_targets[m:] - train_targets[:-m])
-    scale = np.nanmean(diffs, axis=0) if len(diffs) else np.ones(train_targets.shape[1])
+    diffs = [np.abs(block[m:] - block[:-m]) for block in blocks if len(block) > m]
+    scale = np.nanmean(np.concatenate(diffs), axis=0) if diffs else np.ones(blocks[0].shape[1])
     return np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)

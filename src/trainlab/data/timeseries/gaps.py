@@ -4,7 +4,7 @@ or refuse (the data module's ``missing`` key)."""
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -47,18 +47,23 @@ def fill_all(column: np.ndarray) -> np.ndarray:
 
 
 def apply_policy(features: np.ndarray, targets: np.ndarray, names: Sequence[str], where: str,
-                 policy: str, max_gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 policy: str, max_gap: int, spans: Optional[Sequence[tuple[int, int]]] = None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, targets, bad_rows) after the policy; bad_rows marks rows still missing a value,
-    which no window may touch. Logs one line with the counts when anything was missing."""
+    which no window may touch. ``spans``: (first, end) rows of each series when the rows hold several,
+    one after the other; a gap is filled within its series only. Logs one line with the counts when
+    anything was missing."""
     block = np.concatenate([features, targets], axis=1).astype(np.float64)
     missing = np.isnan(block)
     if not missing.any():
         return features, targets, np.zeros(len(block), dtype=bool)
     if policy == "refuse":
         refuse_missing(block, names, where, "; or set data.missing=interpolate (or drop)")
-    filled = interpolate_gaps(block, max_gap) if policy == "interpolate" else block
+    spans = spans or [(0, len(block))]
+    filled = np.concatenate([interpolate_gaps(block[a:b], max_gap) for a, b in spans]) \
+        if policy == "interpolate" else block
     bad = np.isnan(filled).any(axis=1)
-    gaps = sum(len(nan_runs(block[:, j])) for j in range(block.shape[1]))
+    gaps = sum(len(nan_runs(block[a:b, j])) for a, b in spans for j in range(block.shape[1]))
     log.info("missing values (data.missing=%s, data.max_gap=%d): %d value(s) in %d gap(s) over %d row(s); "
              "%d value(s) interpolated; %d row(s) left without a value, windows touching them are dropped",
              policy, max_gap, int(missing.sum()), gaps, int(missing.any(axis=1).sum()),

@@ -132,13 +132,15 @@ class TimeSeriesDataModule(SplitDataModule):
             if table.features.shape[1] == 0 and not self.target_inputs:
                 raise UserError(f"'{table.name}' has no feature columns besides the targets; set "
                                 "data.target_inputs=true to learn from the targets' past values")
+            spans = [(first, end) for first, _, _, end in self._spans(table)]
             features, targets, self.bad_rows = apply_policy(
                 table.features, table.targets, [*table.feature_names, *table.target_names], f"data {table.name}",
-                self.missing, self.max_gap)
+                self.missing, self.max_gap, spans)
             self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
-                                     table.season_length, table.frequency)
-            train_end, _ = self._split_rows(rows)  # MAPE and AAA are reported on the rows after training's
-            zeros = zero_target_warning(targets[train_end:], table.target_names,
+                                     table.season_length, table.frequency, table.series, table.series_rows)
+            # MAPE and AAA are reported on the rows after training's
+            later = np.concatenate([np.arange(train_end, end) for _, train_end, _, end in self._spans(table)])
+            zeros = zero_target_warning(targets[later], table.target_names,
                                         f"the validation and test rows of '{table.name}'")
             if zeros:
                 log.warning(zeros)
@@ -157,12 +159,12 @@ class TimeSeriesDataModule(SplitDataModule):
                      "column): %s; give data.season_length (%s) to add them", table.name, no_season,
                      season_hint(frequency))
             return None
-        train_end, _ = self._split_rows(table.targets.shape[0])
+        train_end, where = self._shortest_training(table)
         need = self._season_rows(season)
         if train_end < need:
-            log.warning("season length %d, the source's own for '%s', does not fit: it needs %d training rows%s, "
+            log.warning("season length %d, the source's own for %s, does not fit: it needs %d training rows%s, "
                         "the training split has %d; going on without a season (%s); give "
-                        "data.season_length=<steps> that fits, or 0 to say none", season, table.name, need,
+                        "data.season_length=<steps> that fits, or 0 to say none", season, where, need,
                         " for the ETS baseline" if self.ets_baseline else " (two cycles)", train_end, no_season)
             return None
         return season
@@ -213,6 +215,28 @@ class TimeSeriesDataModule(SplitDataModule):
         n_val = int(round(rows * self.val_fraction))
         return rows - n_val - n_test, rows - n_test  # ends of train and val target rows
 
+    def _spans(self, table: SeriesTable) -> list[tuple[int, int, int, int]]:
+        """(first, train end, val end, end) rows of each series of the table, one after the other:
+        every series is split in time order on its own, so the test split is each one's last stretch."""
+        spans, first = [], 0
+        for _, rows in table.series_rows or [(None, table.targets.shape[0])]:
+            train_end, val_end = self._split_rows(rows)
+            spans.append((first, first + train_end, first + val_end, first + rows))
+            first += rows
+        return spans
+
+    def _series_name(self, table: SeriesTable, index: int) -> str:
+        """How messages name the table, or its ``index``-th series when it holds several."""
+        if not table.series_rows:
+            return f"'{table.name}'"
+        return f"'{table.name}' series {table.series_rows[index][0]}"
+
+    def _shortest_training(self, table: SeriesTable) -> tuple[int, str]:
+        """The fewest training rows of a series, and the name of that series (what checks must fit)."""
+        sizes = [train_end - first for first, train_end, _, _ in self._spans(table)]
+        index = int(np.argmin(sizes))
+        return sizes[index], self._series_name(table, index)
+
     def _inputs(self, table: SeriesTable) -> np.ndarray:
         """(rows, inputs) in the order of ``input_names``."""
         if not self.target_inputs:
@@ -220,38 +244,48 @@ class TimeSeriesDataModule(SplitDataModule):
         keep = [j for j, n in enumerate(table.feature_names) if n not in table.target_names]
         return np.concatenate([table.features[:, keep], table.targets], axis=1)
 
-    def _fit_stats(self, inputs: np.ndarray, table: SeriesTable, train_end: int) -> None:
+    def _fit_stats(self, inputs: np.ndarray, table: SeriesTable, train: np.ndarray) -> None:
+        """Means and standard deviations on the ``train`` rows (those of every series, pooled)."""
         def mean_std(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             mean, std = np.nanmean(block, axis=0), np.nanstd(block, axis=0)
             return mean, np.where(std > 1e-8, std, 1.0)  # constant columns stay as they are
 
-        self.stats["feature_mean"], self.stats["feature_std"] = mean_std(inputs[:train_end])
-        flat = [n for n, sd in zip(table.target_names, np.nanstd(table.targets[:train_end], axis=0)) if not sd > 1e-8]
+        self.stats["feature_mean"], self.stats["feature_std"] = mean_std(inputs[train])
+        flat = [n for n, sd in zip(table.target_names, np.nanstd(table.targets[train], axis=0)) if not sd > 1e-8]
         if flat:  # nothing to learn, and scaling would divide by 0; checked before training
+            rows = f"its first {len(train)} rows" if not table.series_rows else f"{len(train)} rows of its series"
             raise UserError(f"target column(s) {', '.join(map(repr, flat))} of '{table.name}' are constant in the "
-                            f"training split (its first {train_end} rows): nothing to forecast; choose another "
+                            f"training split ({rows}): nothing to forecast; choose another "
                             "data.source.target_columns or give data whose target varies")
         if self.scale_targets:
-            self.stats["target_mean"], self.stats["target_std"] = mean_std(table.targets[:train_end])
+            self.stats["target_mean"], self.stats["target_std"] = mean_std(table.targets[train])
         else:
             n = table.targets.shape[1]
             self.stats["target_mean"], self.stats["target_std"] = np.zeros(n), np.ones(n)
 
-    def _check_fits(self, train_end: int) -> None:
-        """Window, horizon, steps and season must fit the training rows: one line naming the keys."""
+    def _check_fits(self, train_end: int, where: str) -> None:
+        """Window, horizon, steps and season must fit the training rows (of the shortest series,
+        ``where``): one line naming the keys."""
         span = self.window + self.horizon + self.steps - 1
         if span >= train_end:
             raise UserError(
-                f"the training split of '{self.table.name}' ({train_end} rows) holds no window of data.window="
+                f"the training split of {where} ({train_end} rows) holds no window of data.window="
                 f"{self.window} + data.horizon={self.horizon} + data.steps={self.steps} - 1 = {span} rows; "
-                "shorten them or give more data")
+                f"shorten them or give more data{self._longer_series()}")
         season = self.season_length
         if season and 2 * season > train_end:
             raise UserError(f"data.season_length={season} needs two cycles ({2 * season} rows) in the {train_end} "
-                            f"training rows of '{self.table.name}'; give a shorter season, 0 (none), null (the "
+                            f"training rows of {where}; give a shorter season, 0 (none), null (the "
                             "data's own where it fits), or more data")
         if self.ets_baseline:
             baselines.check_ets_rows(train_end, season)
+
+    def _longer_series(self) -> str:
+        """The other fix for too few rows when they are one series of a file of several."""
+        picked = self.table.series if self.table is not None else None
+        if picked and self.table.series_rows:
+            return ", or leave the short series out of data.source.series"
+        return f", or pick a longer series than {picked} (data.source.series)" if picked else ""
 
     def setup(self, stage: Optional[str] = None) -> None:
         if not self.datasets:
@@ -259,39 +293,46 @@ class TimeSeriesDataModule(SplitDataModule):
 
     def _build_datasets(self) -> None:
         table = self.load()
-        rows = table.features.shape[0]
-        if self.window + self.horizon > rows:
-            raise UserError(f"'{table.name}' has {rows} row(s), fewer than one window of data.window={self.window} "
-                            f"+ data.horizon={self.horizon}; use a shorter window or horizon, or more data")
-        train_end, val_end = self._split_rows(rows)
-        self._check_fits(train_end)
+        spans = self._spans(table)
+        sizes = [end - first for first, _, _, end in spans]
+        if self.window + self.horizon > min(sizes):
+            raise UserError(f"{self._series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
+                            f"one window of data.window={self.window} + data.horizon={self.horizon}; use a shorter "
+                            f"window or horizon, or more data{self._longer_series()}")
+        self._check_fits(*self._shortest_training(table))
         inputs = self._inputs(table)
+        train = np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in spans])
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
-            self._fit_stats(inputs, table, train_end)
+            self._fit_stats(inputs, table, train)
         if "mase_scale" not in self.stats:
-            self.stats["mase_scale"] = baselines.mase_scale(table.targets[:train_end].astype(np.float64),
-                                                            self.season_length)
+            self.stats["mase_scale"] = baselines.mase_scale(
+                [table.targets[first:train_end].astype(np.float64) for first, train_end, _, _ in spans],
+                self.season_length)
         features = torch.from_numpy((inputs - self.stats["feature_mean"]) / self.stats["feature_std"]).float()
         targets = torch.from_numpy((table.targets - self.stats["target_mean"]) / self.stats["target_std"]).float()
         lead = self.window - 1 + self.horizon  # first target row = start + lead
-        bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, rows)}
         # a window touches rows [start, start + lead + steps): none of them may lack a value
         bad = np.concatenate([[0], np.cumsum(self.bad_rows)])
         dropped = 0
-        for split, (first_target, end_target) in bounds.items():
-            first_start = max(0, first_target - lead)
-            last_start = end_target - lead - self.steps  # the last target row stays inside the split
-            starts = np.arange(first_start, last_start + 1, self.stride)
-            clean = bad[starts + lead + self.steps] == bad[starts]
-            dropped += int((~clean).sum())
-            dataset = WindowDataset(features, targets, self.window, self.horizon, self.stride, first_start,
-                                    last_start, self.steps, torch.from_numpy(starts[clean]))
-            if len(dataset) == 0:
-                raise UserError(
-                    f"the {split} split of '{table.name}' ({end_target - first_target} rows) holds no window of "
-                    f"data.window={self.window} + data.horizon={self.horizon} + data.steps={self.steps} - 1"
-                    f"{' clear of gaps' if dropped else ''}; use a shorter window or more data")
-            self.datasets[split] = dataset
+        for i, split in enumerate(("train", "val", "test")):
+            starts = []
+            for index, span in enumerate(spans):  # windows never cross from one series into the next
+                first_target, end_target = span[i], span[i + 1]
+                first_start = max(span[0], first_target - lead)
+                last_start = end_target - lead - self.steps  # the last target row stays inside the split
+                own = np.arange(first_start, last_start + 1, self.stride)
+                clean = own[bad[own + lead + self.steps] == bad[own]]
+                dropped += len(own) - len(clean)
+                if len(clean) == 0:
+                    raise UserError(
+                        f"the {split} split of {self._series_name(table, index)} ({end_target - first_target} rows) "
+                        f"holds no window of data.window={self.window} + data.horizon={self.horizon} + data.steps="
+                        f"{self.steps} - 1{' clear of gaps' if dropped else ''}; use a shorter window or more data"
+                        f"{self._longer_series()}")
+                starts.append(clean)
+            starts = np.concatenate(starts)
+            self.datasets[split] = WindowDataset(features, targets, self.window, self.horizon, self.stride,
+                                                 int(starts[0]), int(starts[-1]), self.steps, torch.from_numpy(starts))
         self.log_once(log, "windows: train %d, val %d, test %d%s",
                       *(len(self.datasets[s]) for s in ("train", "val", "test")),
                       f" ({dropped} dropped: they touch a gap)" if dropped else "")
@@ -304,8 +345,9 @@ class TimeSeriesDataModule(SplitDataModule):
         return self.batched_loader(self.datasets[split], train=False)
 
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
-    def fingerprint(self) -> dict[str, int]:
-        return {"rows": int(self.load().targets.shape[0])}
+    def fingerprint(self) -> dict[str, Any]:
+        table = self.load()  # the series picked from a file of several, when one is (older checkpoints lack it)
+        return {"rows": int(table.targets.shape[0]), **({"series": table.series} if table.series else {})}
 
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         self.stats = stats
@@ -322,13 +364,18 @@ class TimeSeriesDataModule(SplitDataModule):
         """name -> (samples, steps, targets) forecasts of every baseline, in original units."""
         if split not in self._baselines:
             table = self.load()
-            series = np.stack([fill_all(c) for c in table.targets.astype(np.float64).T], axis=1)
-            dataset = self.datasets[split]
-            origins = dataset.starts.numpy() + self.window - 1
+            origins = self.datasets[split].starts.numpy() + self.window - 1  # ascending, series after series
             offsets = self.horizon + np.arange(self.steps)
-            train_end, _ = self._split_rows(len(series))
-            self._baselines[split] = baselines.forecasts(series, train_end, origins, offsets, self.season_length,
-                                                         self.ets_baseline, self.baseline_cache)
+            parts, spans = [], self._spans(table)
+            if self.ets_baseline and len(spans) > 1 and not self._baselines:  # once a run
+                log.info("the ETS baseline is fit on each of the %d series (cached per series; data.ets_baseline=false "
+                         "skips it)", len(spans))
+            for first, train_end, _, end in spans:  # each series' baselines on its own rows
+                series = np.stack([fill_all(c) for c in table.targets[first:end].astype(np.float64).T], axis=1)
+                own = origins[(origins >= first) & (origins < end)] - first
+                parts.append(baselines.forecasts(series, train_end - first, own, offsets, self.season_length,
+                                                 self.ets_baseline, self.baseline_cache))
+            self._baselines[split] = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
         return self._baselines[split]
 
     def baseline_scores(self, split: str = "test") -> dict[str, dict[str, float]]:

@@ -8,13 +8,15 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.timeseries.times import sort_by_time
+from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
+from trainlab.data.timeseries.times import Grid, sort_by_time
 
 _READABLE = ".csv, .parquet or .npy"
 _READABLE_IN_FULL = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
@@ -36,8 +38,12 @@ class SeriesTable:
     name: str
     season_length: Optional[int] = None
     frequency: Optional[str] = None  # the time column's step as a pandas alias ("D", "h", "15min", "B", "MS")
+    series: Optional[str] = None  # the series picked from a file of several ("store=A", "store=A,B,C"), else None
+    series_rows: Optional[tuple[tuple[str, int], ...]] = None  # (value, rows) of each series, one after the other
 
     def __post_init__(self) -> None:
+        if self.series_rows is not None and sum(n for _, n in self.series_rows) != self.targets.shape[0]:
+            raise ValueError(f"series_rows {self.series_rows} do not add up to the {self.targets.shape[0]} rows")
         if self.features.shape[0] != self.targets.shape[0]:
             raise UserError(
                 f"{self.name}: features have {self.features.shape[0]} rows but targets "
@@ -372,6 +378,12 @@ class TableFile:
             one date format for every row, missing steps added as empty rows, the season it implies).
         time_format: the time column's date format (strftime codes, e.g. ``%d/%m/%Y``); null: inferred,
             refusing dates that read differently month-first and day-first.
+        series_column: in a file of several series (long layout: ``store,date,sales``), the column
+            that tells them apart; the rows of each series picked are taken apart before anything else
+            (sorting, missing steps; the data module splits and windows each on its own), and the
+            column is not a feature.
+        series: the value(s) of ``series_column`` to learn: one (one series), a list, or null: every
+            series in the file, pooled in one model (see trainlab.data.timeseries.series).
     """
 
     def __init__(
@@ -382,6 +394,8 @@ class TableFile:
         target_path: Optional[str] = None,
         time_column: Optional[str] = None,
         time_format: Optional[str] = None,
+        series_column: Optional[str] = None,
+        series: Optional[Union[Value, Sequence[Value]]] = None,
     ):
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
@@ -393,26 +407,31 @@ class TableFile:
         if time_format and not time_column:
             raise UserError(f"data.source.time_format='{time_format}' is set but data.source.time_column is null; "
                             "name the time column, or drop the format")
+        if series is not None and not series_column:
+            raise UserError(f"data.source.series={series} is set but data.source.series_column is null; name the "
+                            "column that tells the series apart (e.g. data.source.series_column=store), or drop the "
+                            "series")
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
         self.target_columns = names
         if isinstance(feature_columns, (str, int)):
             feature_columns = [feature_columns]
         self.feature_columns = None if feature_columns is None else [str(c) for c in feature_columns]
+        self.series_column = None if series_column is None else str(series_column)
+        self.series = series
+        if self.series_column is not None and self.series_column in (self.feature_columns or ()):
+            raise UserError(f"data.source.feature_columns names the series column '{self.series_column}'; leave "
+                            "it out (it tells the series apart, it is no input)")
 
     def load(self) -> SeriesTable:
         frame = read_frame(self.path, "data.source.path")
         target_frame = frame if self.target_path is None else read_frame(self.target_path, "data.source.target_path")
-        season = frequency = None
-        if self.time_column is not None:
-            frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format)
-            season, frequency = (grid.season_length, grid.frequency) if grid else (None, None)
-            if self.target_path is not None:
-                target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path, self.time_format)
-            else:
-                target_frame = frame
+        picked = self._series_frames(frame, target_frame)
+        parts = [self._sorted(rows, target_rows, value) for value, rows, target_rows in picked]
+        frame, target_frame = (stacked([part[i] for part in parts]) for i in (0, 1))
+        season, frequency = common_step([part[2] for part in parts], self.time_column)
         feature_columns = self.feature_columns
         if feature_columns is None:  # may be empty: a univariate series learns from its past values
-            skip = set([self.time_column] if self.time_column else [])
+            skip = {c for c in (self.time_column, self.series_column) if c}
             if self.target_path is None:
                 skip |= set(self.target_columns)
             skip |= set(written_index(frame))
@@ -422,5 +441,46 @@ class TableFile:
         features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True)
         targets = numeric_columns(target_frame, self.target_columns, self.target_path or self.path, "target",
                                   allow_missing=True)
-        return SeriesTable(features, targets, feature_columns, self.target_columns, Path(self.path).stem,
-                           season_length=season, frequency=frequency)
+        label = series_label(self.series_column, [value for value, _, _ in picked]) if self.series_column else None
+        return SeriesTable(features, targets, feature_columns, self.target_columns,
+                           Path(self.path).stem + (f" ({label})" if label else ""), season_length=season,
+                           frequency=frequency, series=label,
+                           series_rows=tuple((value, len(part[0])) for (value, _, _), part in zip(picked, parts))
+                           if len(parts) > 1 else None)
+
+    def _series_frames(self, frame: Any, target_frame: Any) -> list[tuple[Optional[str], Any, Any]]:
+        """(value, rows, target rows) of each series of ``data.source.series`` (in both files: they are
+        row-aligned); without a series column the one series of the whole file, value None."""
+        if self.series_column is None:
+            return [(None, frame, target_frame)]
+        own = [*self.target_columns] if self.target_path is None else []
+        picks = pick_series(frame, self.series_column, self.series, self.path,
+                            not_series=[*own, *([self.time_column] if self.time_column else [])])
+        if self.target_path is not None and len(target_frame) != len(frame):
+            raise UserError(f"data.source.target_path '{self.target_path}' has {len(target_frame)} rows and "
+                            f"data.source.path {len(frame)}: to pick series by data.source.series_column the two "
+                            "files must be row-aligned; give them the same rows")
+        log.info("data.source.series_column=%s: %d series (%s), %d of the %d rows of '%s'", self.series_column,
+                 len(picks), ", ".join(v for v, _ in picks[:3]) + (", ..." if len(picks) > 3 else ""),
+                 sum(len(positions) for _, positions in picks), len(frame), self.path)
+        out = []
+        for value, positions in picks:
+            rows = frame.iloc[positions].reset_index(drop=True)
+            out.append((value, rows, rows if self.target_path is None
+                        else target_frame.iloc[positions].reset_index(drop=True)))
+        return out
+
+    def _sorted(self, frame: Any, target_frame: Any, value: Optional[str]) -> tuple[Any, Any, Optional[Grid]]:
+        """One series' rows (and target rows; ``value`` of the series column, None without one) sorted
+        by the time column, missing steps added, and its regular step; unchanged without a time column."""
+        if self.time_column is None:
+            return frame, target_frame, None
+        hint = partial(series_hint, time_column=self.time_column, late=self.feature_columns or (),
+                       not_series=self.target_columns if self.target_path is None else (),
+                       within=None if value is None else (self.series_column, value))
+        frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format, hint)
+        if self.target_path is None:
+            return frame, frame, grid
+        target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path, self.time_format)
+        return frame, target_frame, grid
+

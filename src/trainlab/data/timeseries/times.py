@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -36,10 +36,12 @@ class Grid:
     frequency: Optional[str] = None  # a pandas offset alias: "D", "h", "15min", "B", "MS", "3MS" ...
 
 
-def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] = None) -> tuple[Any, Optional[Grid]]:
+def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] = None,
+                 duplicates_hint: Optional[Callable[[Any, Any], str]] = None) -> tuple[Any, Optional[Grid]]:
     """Rows sorted by ``column`` (numbers or dates), which is then dropped, with missing steps added as
     empty rows; also the column's regular step (its season length and frequency), or None. Every
-    problem is one line naming the fix."""
+    problem is one line naming the fix; for repeated times, ``duplicates_hint(frame, times)`` may
+    give it (several series in one file: trainlab.data.timeseries.series)."""
     import pandas as pd
 
     if column not in frame.columns:
@@ -57,8 +59,9 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
         times = parse_dates(raw, where, time_format)
     duplicated = times[times.duplicated()]
     if len(duplicated):
-        raise UserError(f"{where} has {len(duplicated)} duplicated time(s) (first '{raw[duplicated.index[0]]}'); keep "
-                        "one row per time step (aggregate or drop the duplicates) before training")
+        fix = duplicates_hint(frame, times) if duplicates_hint else ""
+        raise UserError(f"{where} has {len(duplicated)} duplicated time(s) (first '{raw[duplicated.index[0]]}'); "
+                        f"{fix or 'keep one row per time step (aggregate or drop the duplicates) before training'}")
     order = times.argsort(kind="stable").to_numpy()
     rows = frame.iloc[order].drop(columns=[column]).reset_index(drop=True)
     ordered = times.iloc[order].reset_index(drop=True)

@@ -1,0 +1,219 @@
+"""Files of several series (the long layout, ``store,date,sales``; trainlab.data.timeseries.series):
+a repeated time column names the column that tells the series apart, ``data.source.series_column`` and
+``data.source.series`` pick one before anything else reads the rows, and a resume keeps the pick."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import TINY_ANY_DATA
+from trainlab.config.errors import UserError
+from trainlab.data.timeseries.module import TimeSeriesDataModule
+from trainlab.data.timeseries.sources import TableFile
+
+DAYS = pd.date_range("2021-01-01", periods=120, freq="D")
+
+
+def long_frame(stores=("A", "B", "C"), days=DAYS) -> pd.DataFrame:
+    """One block of rows per store, each with its own level (1000 per store) and a price feature;
+    shuffled, so that only sorting by time within the picked series gives its order."""
+    blocks = [pd.DataFrame({"store": s, "date": days.strftime("%Y-%m-%d"), "price": np.cos(np.arange(len(days))),
+                            "sales": 1000.0 * k + np.arange(len(days))}) for k, s in enumerate(stores)]
+    return pd.concat(blocks).sample(frac=1.0, random_state=0)
+
+
+def write(tmp_path: Path, frame: pd.DataFrame, name: str = "long.csv") -> str:
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def source(path: str, **kwargs) -> TableFile:
+    return TableFile(path, ["sales"], time_column="date", **kwargs)
+
+
+# -- the refusal says the file holds several series ------------------------------------------------
+def test_a_repeated_time_column_names_the_column_that_tells_the_series_apart(tmp_path):
+    with pytest.raises(UserError, match=r"has 240 duplicated time\(s\) \(first '2021-0.*'\); the file holds several "
+                                        r"series: column 'store' holds 3 \(A, B, C; 120 rows each\); pick one with "
+                                        r"data.source.series_column=store data.source.series=A, or train one model "
+                                        r"on all with data.source.series_column=store$"):
+        source(write(tmp_path, long_frame())).load()
+    many = long_frame(stores=[f"s{i}" for i in range(6)]).drop(columns="price")
+    many = many[~((many.store == "s5") & (many.date > "2021-04-20"))]  # one series shorter
+    with pytest.raises(UserError, match=r"column 'store' holds 6 \(s0, s1, s2, ... \(6 in all\); 110 to 120 rows\)"):
+        source(write(tmp_path, many)).load()
+
+
+def test_integer_ids_and_pairs_of_columns_are_found_and_features_come_last(tmp_path):
+    numbered = long_frame().assign(store=lambda f: f.store.map({"A": 7, "B": 8, "C": 9}))
+    with pytest.raises(UserError, match=r"column 'store' holds 3 \(7, 8, 9; 120 rows each\); .*series=7, or"):
+        source(write(tmp_path, numbered)).load()
+    # 'batch' also tells the rows apart (two per date), but the user lists it as a feature: 'store' first
+    numbered["batch"] = numbered["store"] % 2
+    with pytest.raises(UserError, match=r"column 'store' holds 3"):
+        source(write(tmp_path, numbered), feature_columns=["batch", "price"]).load()
+    items = pd.concat([long_frame().assign(item=i) for i in ("x", "y")])
+    with pytest.raises(UserError, match=r"columns 'store' and 'item' together tell 6 series apart \(A/x, A/y, B/x, "
+                                        r"... \(6 in all\); 120 rows each\); join them into one column"):
+        source(write(tmp_path, items)).load()
+    twice = pd.concat([long_frame(stores=["A"])] * 2)  # the same rows twice: no column to name
+    with pytest.raises(UserError, match=r"has 120 duplicated time\(s\) .*; keep one row per time step"):
+        source(write(tmp_path, twice)).load()
+
+
+# -- picking one series ---------------------------------------------------------------------------
+def test_the_picked_series_alone_is_sorted_split_and_scaled(tmp_path):
+    frame = long_frame()
+    frame = frame[~((frame.store == "B") & (frame.date == "2021-02-01"))]  # a day missing from B only
+    path = write(tmp_path, frame)
+    dm = TimeSeriesDataModule(source(path, series_column="store", series="B"), window=8, target_inputs=True,
+                              ets_baseline=False)
+    dm.setup("fit")
+    table = dm.load()
+    assert table.feature_names == ["price"] and table.series == "store=B" and table.name == "long (store=B)"
+    assert len(table.targets) == 120  # B's 119 rows on its daily grid, the missing day filled by data.missing
+    expected = 1000.0 + np.arange(120)  # B's values in time order, the gap interpolated
+    assert np.allclose(table.targets[:, 0], expected)
+    train_end = 120 - 18 - 18
+    assert np.isclose(dm.stats["target_mean"][0], expected[:train_end].mean())  # fit on B's training rows
+    assert dm.fingerprint() == {"rows": 120, "series": "store=B"}
+    numbered = write(tmp_path, frame.assign(store=frame.store.map({"A": 1, "B": 2, "C": 3})), "numbered.csv")
+    read = source(numbered, series_column="store", series=[2]).load().targets[:, 0]  # before data.missing
+    assert np.isnan(read[31]) and np.array_equal(np.delete(read, 31), np.delete(expected, 31))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"series_column": "store", "series": ["A", "D", "E"]},
+     r"data.source.series: no row of '.*' has store=D, E; its 3 series are A, B, C; 120 rows each$"),
+    ({"series_column": "store", "series": ["A", "B", "A"]}, r"data.source.series=\['A', 'B', 'A'\] names \['A'\] "
+                                                            r"more than once"),
+    ({"series_column": "shop", "series": "A"}, r"data.source.series_column 'shop' not in '.*'; its columns are "
+                                               r"\['store', 'date', 'price', 'sales'\]"),
+    ({"series": "A"}, r"data.source.series=A is set but data.source.series_column is null; name the column"),
+    ({"series_column": "sales", "series": "1.0"}, r"series_column 'sales' is also a target or the time column"),
+    ({"series_column": "store", "series": "A", "feature_columns": ["store", "price"]},
+     r"data.source.feature_columns names the series column 'store'; leave it out"),
+])
+def test_bad_series_settings_are_one_line_each(tmp_path, kwargs, message):
+    with pytest.raises(UserError, match=message):
+        source(write(tmp_path, long_frame()), **kwargs).load()
+
+
+def test_a_series_too_short_for_the_window_says_so(tmp_path):
+    frame = pd.concat([long_frame(stores=["A"]), long_frame(stores=["tiny"], days=DAYS[:20])])
+    dm = TimeSeriesDataModule(source(write(tmp_path, frame), series_column="store", series="tiny"), window=16,
+                              target_inputs=True, ets_baseline=False)
+    with pytest.raises(UserError, match=r"'long \(store=tiny\)' \(14 rows\) holds no window .* or pick a longer "
+                                        r"series than store=tiny \(data.source.series\)"):
+        dm.setup("fit")
+
+
+# -- a run keeps its pick -------------------------------------------------------------------------
+def test_training_on_one_series_and_resuming_on_another_is_refused(tmp_path, compose_cfg, run_train, caplog):
+    from trainlab.run.folder import load_checkpoint, resolve_checkpoint
+    from trainlab.run.pipeline import build_data, restore
+
+    path = write(tmp_path, long_frame())
+    base = [*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[sales]",
+            "data.source.time_column=date", "data.source.series_column=store", "data.window=8",
+            "data.ets_baseline=false", "logger=none", "hardware.num_threads=1"]
+    first = compose_cfg([*base, "data.source.series=A", "trainer.max_epochs=1"])
+    assert build_data(first).load().targets[:, 0].tolist() == list(range(120))
+    run_train(first)
+    run_dir = first.paths.output_dir
+    saved = load_checkpoint(resolve_checkpoint(run_dir))
+    assert saved["TimeSeriesDataModule"]["series"] == "store=A" and saved["TimeSeriesDataModule"]["rows"] == 120
+    with pytest.raises(UserError, match=r"was trained on other data \(data.source.series: A -> B"):
+        run_train(compose_cfg([*base, "data.source.series=B", "trainer.max_epochs=2", f"ckpt_path={run_dir}"]))
+    other = compose_cfg([*base, "data.source.series=C"])  # evaluating on another series: allowed, with a warning
+    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
+        restore(other, saved, "last.ckpt")
+    assert any("series store=A -> store=C" in r.getMessage() for r in caplog.records)
+
+
+# -- several series in one model -------------------------------------------------------------------
+def pooled(path: str, window: int = 8, **kwargs) -> TimeSeriesDataModule:
+    dm = TimeSeriesDataModule(source(path, series_column="store", **kwargs), window=window, target_inputs=True,
+                              ets_baseline=False)
+    dm.setup("fit")
+    return dm
+
+
+def test_several_series_are_split_each_on_its_own_and_windows_stay_inside_one(tmp_path):
+    dm = pooled(write(tmp_path, long_frame()))  # series null: every series of the file
+    table = dm.load()
+    assert table.series_rows == (("A", 120), ("B", 120), ("C", 120)) and table.series == "store=A,B,C"
+    level = table.targets[:, 0] // 1000  # which series a row belongs to (A 0, B 1, C 2)
+    assert np.array_equal(table.targets[:, 0] % 1000, np.tile(np.arange(120), 3))  # each sorted by its dates
+    for split, ds in dm.datasets.items():
+        rows = ds.starts.numpy()[:, None] + np.arange(dm.window + dm.horizon)  # inputs and target of each window
+        assert (level[rows] == level[rows[:, :1]]).all(), split  # never across a series boundary
+        days = table.targets[ds.target_rows().numpy()[:, 0], 0] % 1000
+        expected = {"train": (8, 84), "val": (84, 102), "test": (102, 120)}[split]  # 70/15/15 of each series
+        assert sorted(set(days.tolist())) == list(range(*expected)), split
+        assert len(ds) == 3 * (expected[1] - expected[0])
+    assert np.allclose(dm.stats["mase_scale"], [1.0])  # naive errors within a series (1 a day), not across (1000)
+    train_rows = np.concatenate([np.arange(k * 120, k * 120 + 84) for k in range(3)])
+    assert np.isclose(dm.stats["target_mean"][0], table.targets[train_rows, 0].mean())
+    assert dm.fingerprint() == {"rows": 360, "series": "store=A,B,C"}
+    two = pooled(write(tmp_path, long_frame()), series=["C", "A"])  # in the order given
+    assert two.load().series_rows == (("C", 120), ("A", 120)) and two.load().targets[0, 0] == 2000
+
+
+def test_gaps_and_baselines_are_per_series(tmp_path):
+    frame = long_frame()
+    last_a = (frame.store == "A") & (frame.date == DAYS[-1].strftime("%Y-%m-%d"))
+    frame.loc[last_a, "sales"] = np.nan  # A's last value: nothing after it in A to interpolate towards
+    dm = pooled(write(tmp_path, frame))
+    assert np.isnan(dm.load().targets[119, 0])  # not filled from B's first row
+    assert (dm.datasets["test"].target_rows().numpy() != 119).all()  # and no window uses it
+    forecasts, truth = dm.baseline_forecasts("val")["last_value"], dm.truth("val")
+    assert forecasts.shape == truth.shape
+    assert np.allclose(truth - forecasts, 1.0)  # each series' own last value: a step of 1, never a jump of 1000
+    scores = dm.baseline_scores("test")["last_value"]
+    assert scores["rmse"] == pytest.approx(1.0) and scores["mase"] == pytest.approx(1.0)
+
+
+def test_a_model_learns_several_series_at_once(tmp_path, compose_cfg, run_train):
+    path = write(tmp_path, long_frame(stores=("A", "B")))
+    cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[sales]",
+                       "data.source.time_column=date", "data.source.series_column=store", "data.window=8",
+                       "data.season_length=7", "logger=none", "hardware.num_threads=1", "trainer.max_epochs=1"])
+    metrics = run_train(cfg)  # ETS on, fit per series (one cached fit each)
+    assert np.isfinite(metrics["test/rmse"]) and np.isfinite(metrics["test/baseline_ets_rmse"])
+    assert len(list(Path(cfg.paths.log_dir, "baselines").glob("ets-*.npz"))) == 2
+    short = pd.concat([long_frame(stores=("A",)), long_frame(stores=("tiny",), days=DAYS[:20])])
+    with pytest.raises(UserError, match=r"training split of 'long \(store=A,tiny\)' series tiny \(14 rows\) holds "
+                                        r"no window .* or leave the short series out of data.source.series"):
+        pooled(write(tmp_path, short), window=16)
+
+
+def test_series_in_two_files_numbers_as_ids_empty_ids_and_series_within_a_series(tmp_path):
+    frame = long_frame()
+    features = write(tmp_path, frame.drop(columns="sales"), "x.csv")
+    targets = write(tmp_path, frame[["date", "sales"]], "y.csv")  # row-aligned, without the series column
+    two_files = TableFile(features, ["sales"], target_path=targets, time_column="date", series_column="store",
+                          series="B").load()
+    assert np.array_equal(two_files.targets[:, 0], 1000.0 + np.arange(120)) and two_files.feature_names == ["price"]
+    write(tmp_path, frame[["date", "sales"]].iloc[:-1], "y.csv")
+    with pytest.raises(UserError, match=r"target_path '.*y.csv' has 359 rows and data.source.path 360: to pick series"):
+        TableFile(features, ["sales"], target_path=targets, time_column="date", series_column="store",
+                  series="B").load()
+    floats = write(tmp_path, frame.assign(store=frame.store.map({"A": 1.0, "B": 2.0, "C": 3.0})), "floats.csv")
+    assert source(floats, series_column="store", series=2).load().targets[0, 0] == 1000.0  # 2 finds 2.0
+    holes = frame.copy()
+    holes.iloc[5, 0] = None
+    with pytest.raises(UserError, match=r"series_column 'store' in '.*' is empty in 1 row\(s\) \(first row 5\); fill"):
+        source(write(tmp_path, holes, "holes.csv"), series_column="store").load()
+    assert source(write(tmp_path, holes, "holes.csv"), series_column="store", series="B").load().series == "store=B"
+    items = pd.concat([long_frame().assign(item=i) for i in ("x", "y")])
+    with pytest.raises(UserError, match=r"series store=A holds several itself: column 'item' tells them apart \(x, y; "
+                                        r"120 rows each\); join 'store' and 'item' into one column"):
+        source(write(tmp_path, items, "items.csv"), series_column="store").load()
+    with pytest.raises(UserError, match=r"series store=A repeats its times; keep one row per time step in each"):
+        source(write(tmp_path, pd.concat([frame] * 2), "twice.csv"), series_column="store", series="A").load()
