@@ -83,9 +83,9 @@ def run_dir_of(trial: FrozenTrial, base: Optional[Path]) -> Optional[Path]:
 
 
 def sweep_storage(sweep_dir: Path) -> str:
-    """The storage URL of a sweep folder's study, from its optimization_results.yaml (``storage: null``
-    or an older file's URL of the folder's own study file, as it was before a move: this folder's),
-    else its own optuna.db."""
+    """The storage URL of a sweep folder's study: the one its optimization_results.yaml names, except
+    that ``storage: null``, and an older file's URL of an optuna.db where this folder has its own (the
+    folder's own study file at its place before a move or copy), mean this folder's optuna.db."""
     import yaml
 
     own = sweep_dir.absolute() / STUDY_FILE

@@ -30,7 +30,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from trainlab.data.graph.columns import MISSING, apply_missing_policy, once_per_star, placeable, star_ids, with_gaps
-from trainlab.data.timeseries.sources import read_frame
+from trainlab.data.files import read_frame
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)

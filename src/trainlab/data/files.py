@@ -1,0 +1,176 @@
+"""Table files as every family reads them: CSV (compressed or not, any common separator, archive and
+VizieR exports as they come), Parquet and NPY, into a pandas DataFrame whose header and rows are
+checked; what the columns mean is each family's source's business (series: trainlab.data.timeseries.
+sources, catalogues: trainlab.data.graph.catalogue).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+
+_READABLE = ".csv, .parquet or .npy"
+_READABLE_IN_FULL = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
+CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
+log = logging.getLogger(__name__)
+
+
+def read_frame(path: str, key: str):
+    """Read a CSV, Parquet or NPY file into a pandas DataFrame (NPY columns are named 0, 1, ...)."""
+    import pandas as pd
+
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise UserError(f"{key}: '{path}' is a folder; give the path of one {_READABLE} file in it")
+    if not p.is_file():
+        raise UserError(f"{key}: file not found: '{path}'; give the path of an existing {_READABLE} file")
+    suffix = p.suffix.lower()
+    if p.name.lower().endswith(CSV_SUFFIXES):
+        suffix = ".csv"
+    try:
+        if suffix == ".csv":
+            frame, header = _read_csv(p, key)
+            return _checked_frame(frame, header, path, key)
+        if suffix == ".parquet":
+            frame = _index_as_columns(pd.read_parquet(p), p)
+            return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
+        if suffix == ".npy":
+            array = np.load(p, allow_pickle=False)
+            if array.ndim == 1:
+                array = array[:, None]
+            if array.ndim != 2:
+                raise UserError(f"{key}: '{path}' holds a {array.ndim}-D array; expected (rows, columns)")
+            columns = [str(i) for i in range(array.shape[1])]
+            return _checked_frame(pd.DataFrame(array, columns=columns), columns, path, key)
+    except UserError:
+        raise
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise UserError(f"{key}: cannot read '{path}' as {suffix[1:]}: {exc}") from exc
+    raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE_IN_FULL}")
+
+
+def _index_as_columns(frame, path: Path):
+    """A Parquet file written from a DataFrame with a named index (``set_index("source_id")``) stores
+    that column as the index, which pandas gives back as the index: it becomes a column again, so it can
+    be named as a column (left as an index, it would be missing without a word)."""
+    named = [str(n) for n in frame.index.names if n is not None]
+    if not named:
+        return frame
+    log.info("'%s': its index %s is read as column(s)", path.name, named)
+    return frame.reset_index()
+
+
+def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
+    """A CSV file (compressed by its suffix or not) and its header as written (pandas renames a repeated
+    name 'a' to 'a.1' without a word). The separator is sniffed among , ; tab and |; a file separated
+    by something else than commas with digit,digit values has decimal commas (the European way).
+
+    A VizieR export (ASU-TSV, as CDS's VizieR writes it) is read as it comes: its '#' lines and blank
+    lines above the header, the units line and the dashes line under it are left out (said in a log
+    line), and the values' padding spaces with them (a blank value is missing); '#' lines below the
+    data are left out too, and a second table below them (an export of several) is refused."""
+    import csv
+
+    import pandas as pd
+
+    with _open_text(path) as f:
+        head = [line for _, line in zip(range(50), f)]
+    comments = next((i for i, line in enumerate(head) if line.strip() and not line.startswith("#")), len(head))
+    if comments:  # '# query, date, units' lines above the header, as archives, TOPCAT and VizieR write them
+        blank = sum(not line.strip() for line in head[:comments])
+        log.info("'%s': %d comment line(s) (#)%s above the header left out", path.name, comments - blank,
+                 f" and {blank} blank line(s)" if blank else "")
+        head = head[comments:]
+    try:
+        sep = csv.Sniffer().sniff("".join(head), delimiters=",;\t|").delimiter
+    except csv.Error:  # one column, or nothing to tell by
+        sep = ","
+    under = _lines_under_header(head, sep)
+    if under:
+        head = head[:1] + head[1 + under:]
+        log.info("'%s': %s under the header left out (a VizieR export)", path.name,
+                 "its units line and dashes line" if under == 2 else "its dashes line")
+    decimal = "," if sep != "," and re.search(r"\d,\d", "".join(head[1:])) else "."
+    if (sep, decimal) != (",", "."):
+        log.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
+    header = next(csv.reader(head[:1], delimiter=sep), [])
+    skip = [*range(comments), *range(comments + 1, comments + 1 + under)]  # line numbers in the file
+    rows = _rows_above_comments(path, comments + 1 + under, key) if under else None
+    frame = pd.read_csv(path, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows)
+    if under:  # VizieR pads its columns: 'Plx  ' is Plx
+        header = [name.strip() for name in header]
+        frame.columns = [str(name).strip() for name in frame.columns]
+    filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
+    if len(filled) and filled[-1] + 1 < len(frame):  # ",,,," lines a spreadsheet left below the data
+        log.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
+        frame = frame.iloc[: filled[-1] + 1]
+    return frame, header
+
+
+def _rows_above_comments(path: Path, start: int, key: str) -> Optional[int]:
+    """The data rows of an export above the '#' lines that close it (None: there are none), counted
+    from line ``start`` on (0-based; blank lines do not count); a table below them (an export of
+    several tables) is refused with its line number."""
+    rows, closing = 0, None
+    with _open_text(path) as f:
+        for number, line in enumerate(f):
+            if number < start or not line.strip():
+                continue
+            if line.startswith("#"):
+                closing = closing if closing is not None else number + 1
+            elif closing is None:
+                rows += 1
+            else:
+                raise UserError(f"{key}: '{path}' holds another table below line {closing} (an export of several "
+                                f"tables, from line {number + 1}: {line.strip()[:40]!r}); export one table per file, "
+                                f"or delete line {closing} and below")
+    if closing is not None:
+        log.info("'%s': the comment line(s) (#) below the data, from line %d, left out", path.name, closing)
+        return rows
+    return None
+
+
+def _lines_under_header(head: list[str], sep: str) -> int:
+    """How many lines under the header (``head[0]``) belong to it: 2 for a units line and a line of
+    dashes ('-----' under every column, as VizieR writes), 1 for a dashes line alone, else 0."""
+    import csv
+
+    for count, line in enumerate(head[1:3], 1):
+        fields = [f.strip() for f in next(csv.reader([line], delimiter=sep), [])]
+        if fields and all(re.fullmatch(r"-+", f) for f in fields):
+            return count
+    return 0
+
+
+def _open_text(path: Path) -> Any:
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zipfile
+
+    name = path.name.lower()
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(Path(name).suffix)
+    if opener is not None:
+        return opener(path, "rt", newline="", errors="replace", encoding="utf-8-sig")
+    if name.endswith(".zip"):
+        archive = zipfile.ZipFile(path)
+        return io.TextIOWrapper(archive.open(archive.namelist()[0]), newline="", errors="replace", encoding="utf-8-sig")
+    return open(path, newline="", errors="replace", encoding="utf-8-sig")
+
+
+def _checked_frame(frame, header: list[str], path: str, key: str):
+    """Refuse a table with repeated column names or without data rows."""
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise UserError(f"{key}: '{path}' names the column(s) {repeated} more than once; rename them so that "
+                        "each column has its own name")
+    if len(frame) == 0:
+        raise UserError(f"{key}: '{path}' has no data rows (only a header, or nothing); give a file with the series")
+    return frame
