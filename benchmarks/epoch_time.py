@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import shlex
 import statistics
 import sys
@@ -64,14 +65,22 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = time.perf_counter
 
 
+def page_faults() -> int:
+    """This process's minor page faults so far: memory the kernel had to map on first touch
+    (trainlab.run.hardware.keep_host_memory says why a training epoch can take 10^5 of them)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 class EpochTimer(pl.Callback):
     """Wall time of every training epoch, measured two ways (see the module docstring)."""
 
     def __init__(self) -> None:
         self.train_val: list[float] = []
         self.whole: list[float] = []
+        self.faults: list[int] = []  # minor page faults per train+val window
         self.train_batches = 0  # per epoch
         self._start: Optional[float] = None
+        self._faults_at_start = 0
 
     def _close_whole_epoch(self, now: float) -> None:
         if self._start is not None:
@@ -80,12 +89,13 @@ class EpochTimer(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         now = clock()
         self._close_whole_epoch(now)
-        self._start = now
+        self._start, self._faults_at_start = now, page_faults()
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # the sanity check before the first epoch runs validation too; it belongs to no epoch
         if not trainer.sanity_checking and self._start is not None:
             self.train_val.append(clock() - self._start)
+            self.faults.append(page_faults() - self._faults_at_start)
             self.train_batches = int(trainer.num_training_batches)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -118,11 +128,12 @@ class PlainLoop:
         self.criterion = model.criterion
         self.train_loader, self.val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
         self.epochs_done, self.val_loss = 0, float("nan")
+        self.faults: list[int] = []  # minor page faults per epoch
 
     def epoch(self) -> float:
         """Train one epoch and validate; returns its time by the chosen clock."""
         net, device = self.net, self.device
-        start = clock()
+        start, faults = clock(), page_faults()
         # Lightning calls set_epoch on the sampler; without it every epoch would see one order
         if hasattr(self.train_loader.sampler, "set_epoch"):
             self.train_loader.sampler.set_epoch(self.epochs_done)
@@ -143,7 +154,9 @@ class PlainLoop:
         if device != "cpu":
             torch.cuda.synchronize()
         self.epochs_done += 1
-        return clock() - start
+        seconds = clock() - start
+        self.faults.append(page_faults() - faults)
+        return seconds
 
 
 class Interleaved(pl.Callback):
@@ -166,6 +179,8 @@ class Round:
     lightning_whole: list[float] = field(default_factory=list)
     plain: list[float] = field(default_factory=list)
     train_batches: int = 0
+    lightning_faults: list[int] = field(default_factory=list)
+    plain_faults: list[int] = field(default_factory=list)
     lightning_val_loss: float = float("nan")
     plain_val_loss: float = float("nan")
 
@@ -194,21 +209,22 @@ def run_lightning(cfg: DictConfig) -> tuple[EpochTimer, float]:
     return timer, metrics["val/loss"]
 
 
-def run_plain(cfg: DictConfig, epochs: int, threads: int, device: str = "cpu") -> tuple[list[float], float]:
-    """``epochs`` epochs of :class:`PlainLoop` in a row; returns epoch times, val loss."""
+def run_plain(cfg: DictConfig, epochs: int, threads: int,
+              device: str = "cpu") -> tuple[list[float], float, list[int]]:
+    """``epochs`` epochs of :class:`PlainLoop` in a row; returns epoch times, val loss, page faults."""
     plain = PlainLoop(cfg, threads, device)
     seconds = [plain.epoch() for _ in range(epochs)]
-    return seconds, plain.val_loss
+    return seconds, plain.val_loss, plain.faults
 
 
-def run_paired(cfg: DictConfig, threads: int) -> tuple[EpochTimer, float, list[float], float]:
+def run_paired(cfg: DictConfig, threads: int) -> tuple[EpochTimer, float, list[float], float, list[int]]:
     """A Lightning run with a plain epoch after each of its epochs: timer, its val loss, the plain
-    epochs' times, the plain loop's val loss."""
+    epochs' times, the plain loop's val loss, its epochs' page faults."""
     plain = PlainLoop(cfg, threads)
     timer = EpochTimer()
     interleaved = Interleaved(plain, timer)
     metrics = train.train(cfg, extra_callbacks=[timer, interleaved])
-    return timer, metrics["val/loss"], interleaved.seconds, plain.val_loss
+    return timer, metrics["val/loss"], interleaved.seconds, plain.val_loss, plain.faults
 
 
 def quiet_lightning() -> None:
@@ -314,6 +330,10 @@ def print_summary(args: argparse.Namespace, cfg: DictConfig, rounds: list[Round]
     # a check that both sides did the same training: close, not equal (EpochSeed reseeds dropout)
     print(f"val/loss at the end, per round: lightning {', '.join(f'{r.lightning_val_loss:.4f}' for r in rounds)}; "
           f"plain {', '.join(f'{r.plain_val_loss:.4f}' for r in rounds)}")
+    # memory the kernel mapped on first touch during the timed windows (hardware.host_memory_keep_mb)
+    faults = [median([f for r in rounds for f in getattr(r, side)]) for side in ("lightning_faults", "plain_faults")]
+    print(f"minor page faults per epoch (median): lightning {faults[0]:.0f}, plain {faults[1]:.0f} "
+          f"(hardware.host_memory_keep_mb={cfg.hardware.host_memory_keep_mb})")
     batches = rounds[0].train_batches
     if batches:  # what Lightning adds, spread over the training steps (validation's share included)
         extra = (median(lightning) - median(plain)) / batches * 1000
@@ -339,14 +359,15 @@ def main(argv: Optional[list[str]] = None) -> None:
             cfg = compose_cfg(overrides, Path(tmp) / f"round{i}")
             if args.pairing == "epoch":
                 print(f"[round {i + 1}/{args.repeats}] ... and a plain PyTorch epoch after each of its epochs", flush=True)
-                timer, result.lightning_val_loss, seconds, result.plain_val_loss = run_paired(cfg, args.threads)
+                timer, result.lightning_val_loss, seconds, result.plain_val_loss, faults = run_paired(cfg, args.threads)
             else:
                 timer, result.lightning_val_loss = run_lightning(cfg)
                 print(f"[round {i + 1}/{args.repeats}] plain PyTorch loop", flush=True)
-                seconds, result.plain_val_loss = run_plain(cfg, args.epochs + 1, args.threads)
+                seconds, result.plain_val_loss, faults = run_plain(cfg, args.epochs + 1, args.threads)
             result.lightning, result.lightning_whole = timer.train_val[1:], timer.whole[1:]  # drop warm-up
             result.train_batches = timer.train_batches
             result.plain = seconds[1:]
+            result.lightning_faults, result.plain_faults = timer.faults[1:], faults[1:]
             rounds.append(result)
     GlobalHydra.instance().clear()
     print_summary(args, cfg, rounds, time.perf_counter() - started, load_before)

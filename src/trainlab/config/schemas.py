@@ -42,6 +42,7 @@ class HardwareConf:
     prefetch_factor: Optional[int] = None  # batches per worker; only with num_workers > 0
     memory_gb: Optional[float] = None  # device memory budget, informs data modules
     max_nodes_per_graph: Optional[int] = None  # graph data: sample subgraphs above this size
+    host_memory_keep_mb: Optional[int] = 256  # freed host memory glibc's malloc keeps for reuse (null: its defaults)
 
 
 @dataclass
