@@ -41,17 +41,19 @@ class Run:
 
 
 def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
-    """Check what can be checked before anything is built, apply the hardware profile, and return the
+    """Check what can be checked before anything is built, apply the hardware profile (and check the
+    trainer's devices against this machine), and return the
     config to build from: a copy whose ``hardware`` is concrete (``auto`` became what this machine
     has), so that the trainer's and data's interpolations (``${hardware.precision}``) and the saved
     resolved config see the real values. The config given is left as it is.
     """
-    from trainlab.run.hardware import apply_hardware
+    from trainlab.run.hardware import apply_hardware, check_trainer_devices
 
     route_lightning_logs()
     hardware = apply_hardware(cfg.hardware)
     cfg = copy.deepcopy(cfg)
     cfg.hardware = hardware
+    check_trainer_devices(cfg.trainer)  # what the trainer gets, ``trainer.*`` overrides of the profile included
     if training:
         check_trainer(cfg.trainer)
         check_config(cfg)

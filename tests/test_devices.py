@@ -1,0 +1,96 @@
+"""Device settings a user moving from a laptop to a cluster gets wrong: one line each, before anything is
+built. The profile's own keys (``hardware.*``) and the trainer's keys that interpolate them, overridden
+directly (``trainer.accelerator=gpu``, ``trainer.precision=16``), are checked alike (src/trainlab/run/hardware.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import TINY
+from trainlab.config.errors import UserError
+from trainlab.run import hardware
+from trainlab.run.pipeline import prepare
+
+NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+TOO_MANY = 4096  # more cores, threads or processes than any machine here has
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        pytest.param("trainer.accelerator=gpu", r"trainer.accelerator=gpu needs an NVIDIA GPU with CUDA, but torch sees "
+                     r"none .*leave trainer.accelerator out, and use hardware=cpu", marks=NO_GPU),
+        pytest.param("hardware.accelerator=gpu", r"hardware.accelerator=gpu needs an NVIDIA GPU .*use hardware=cpu",
+                     marks=NO_GPU),
+        ("trainer.accelerator=tpu", r"trainer.accelerator='tpu' is not one of cpu, gpu, cuda, mps, auto"),
+        # Lightning took these with a warning, and on a CPU ran 16 as bf16-mixed
+        ("trainer.precision=16", r"trainer.precision='16' is not one of 32-true, .*; it is Lightning's old spelling of "
+                                 r"16-mixed: .*leave trainer.precision out and set hardware.precision=16-mixed"),
+        ("trainer.precision=bf16", r"old spelling of bf16-mixed: .*hardware.precision=bf16-mixed"),
+        ("hardware.precision=bf16", r"hardware.precision='bf16' is not one of .*old spelling of bf16-mixed"),
+        ("trainer.precision=16-mixed", r"trainer.precision=16-mixed runs on GPUs only; on the CPU use 32-true"),
+        ("trainer.precision=auto", r"trainer.precision='auto' is not one of .*set hardware.precision=auto"),
+        ("hardware.devices=0", r"hardware.devices=0 must be a number of devices \(1 or more; -1 for all\), auto"),
+        ("trainer.devices=abc", r"trainer.devices='abc' must be a number of devices"),
+        ("hardware.devices=-1", r"hardware.devices=-1 names GPUs, but the run is on the CPU"),
+        ("trainer.devices=[0,1]", r"trainer.devices=\[0, 1\] names GPUs, but the run is on the CPU"),
+        (f"trainer.devices={TOO_MANY}", rf"trainer.devices={TOO_MANY} on the CPU starts {TOO_MANY} training processes "
+                                        r"\(DDP over gloo\), more than the \d+ CPU core\(s\) this process may use"),
+        (f"hardware.num_threads={TOO_MANY}", rf"hardware.num_threads={TOO_MANY} must be 1 to \d+, the CPU cores"),
+        ("hardware.num_threads=0", r"hardware.num_threads=0 must be 1 to \d+"),
+        ("hardware.memory_gb=-3", r"hardware.memory_gb=-3.0 must be more than 0, or null"),
+        ("hardware.max_nodes_per_graph=0", r"hardware.max_nodes_per_graph=0 must be more than 0"),
+        ("hardware.prefetch_factor=0", r"hardware.prefetch_factor=0 must be more than 0"),
+    ],
+)
+def test_device_settings_this_machine_cannot_run(compose_cfg, run_train, override, match):
+    cfg = compose_cfg([*TINY, "logger=none", override])
+    with pytest.raises(UserError, match=match):
+        run_train(cfg)
+    assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
+
+
+def test_mps_is_refused_where_torch_has_none(compose_cfg, monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(UserError, match=r"hardware.accelerator=mps needs an Apple-silicon GPU \(MPS\), which torch "
+                                         r"does not find on this machine; use hardware=cpu"):
+        prepare(compose_cfg(["hardware.accelerator=mps"]))
+
+
+def test_several_nodes_need_a_launcher_that_started_them(compose_cfg, monkeypatch):
+    """Without one, Lightning took this machine for node 0 and waited for node 1 forever (SIGTERM did not end it)."""
+    for name in hardware._MULTI_NODE_ENV + ("SLURM_NNODES",):
+        monkeypatch.delenv(name, raising=False)
+    cfg = compose_cfg(["trainer=ddp", "trainer.num_nodes=2"])
+    with pytest.raises(UserError, match=r"trainer.num_nodes=2, but no multi-node launcher started this process .*wait "
+                                        r"forever .*hydra.launcher.nodes=2\), or set trainer.num_nodes=1"):
+        prepare(cfg)
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_NNODES", "1")
+    with pytest.raises(UserError, match=r"trainer.num_nodes=2 but this SLURM job has 1 node\(s\) \(SLURM_NNODES\); ask "
+                                        r"for 2 \(hydra.launcher.nodes=2"):
+        prepare(cfg)
+    monkeypatch.setenv("SLURM_NNODES", "2")
+    assert prepare(cfg).trainer.num_nodes == 2
+
+
+def test_gpu_device_counts_are_those_torch_sees(compose_cfg, monkeypatch):
+    monkeypatch.setattr(hardware, "_cuda_usable", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
+    for devices in ("4", "[0,2]", "'0,2'"):
+        cfg = compose_cfg(["trainer.accelerator=gpu", f"trainer.devices={devices}"])
+        with pytest.raises(UserError, match=r"trainer.devices=.* but torch sees 2 GPU\(s\) on this machine "
+                                            r"\(CUDA_VISIBLE_DEVICES=4,5\), numbered from 0; give at most 2"):
+            hardware.check_trainer_devices(cfg.trainer)
+    for devices in ("2", "-1", "[1]", "auto"):
+        hardware.check_trainer_devices(compose_cfg(["trainer.accelerator=gpu", f"trainer.devices={devices}"]).trainer)
+
+
+def test_ddp_on_cpu_processes_within_the_cores_trains(compose_cfg):
+    """trainer=ddp_sim sets the trainer's own accelerator and devices: checked, and let through."""
+    cfg = prepare(compose_cfg(["trainer=ddp_sim"]))
+    assert (cfg.trainer.accelerator, cfg.trainer.devices) == ("cpu", 2)
