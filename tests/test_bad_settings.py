@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +226,15 @@ def test_cpu_precision_advice_matches_the_cpu(compose_cfg, monkeypatch, native_b
 def test_a_target_that_cannot_be_imported(compose_cfg, run_train, override, match):
     with pytest.raises(UserError, match=match):
         run_train(compose_cfg([*TINY, override]))
+
+
+def test_a_logger_whose_package_is_missing_is_refused_before_training(compose_cfg, run_train, monkeypatch):
+    """TensorBoard's writer imported its package at the start of fit: a traceback, and the run folder stayed."""
+    for package in ("tensorboard", "tensorboardX"):  # Lightning falls back from one to the other
+        monkeypatch.setitem(sys.modules, package, None)
+    monkeypatch.delitem(sys.modules, "torch.utils.tensorboard", raising=False)
+    cfg = compose_cfg([*TINY, "logger=tensorboard"])
+    with pytest.raises(UserError, match=r"^logger=tensorboard needs the Python package tensorboard, which is not "
+                                        r"installed; pip install tensorboard .*logger=csv or logger=none$"):
+        run_train(cfg)
+    assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
