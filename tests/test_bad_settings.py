@@ -238,3 +238,18 @@ def test_a_logger_whose_package_is_missing_is_refused_before_training(compose_cf
                                         r"installed; pip install tensorboard .*logger=csv or logger=none$"):
         run_train(cfg)
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
+
+
+def test_evaluate_says_how_to_change_the_runs_data(compose_cfg, tmp_path):
+    """The run's data file moved: the line named data.source.path, which evaluate.py refuses without a '+'."""
+    from trainlab.config.errors import unknown_key_problem
+    from trainlab.run.pipeline import restore
+
+    run_cfg = compose_cfg([*TINY_ANY_DATA, "data=file", "data.source.target_columns=[y]",
+                           f"data.source.path={tmp_path / 'gone.csv'}"])
+    with pytest.raises(UserError, match=r"^data.source.path: file not found: .*gone.csv'; give the path of an existing "
+                                        r".* \(evaluate.py sets the run's data with a '\+': \+data.source.path=<value>\)$"):
+        restore(run_cfg, {"state_dict": {}}, "x.ckpt")
+    assert unknown_key_problem(["ckpt_path=run", "data.source.path=new.csv"], "eval") == (
+        "data.source.path is a setting of the run's own config, which evaluate.py changes with a '+' in front: "
+        "+data.source.path=new.csv")

@@ -8,6 +8,7 @@ a run that cannot do what it was asked to never starts. The checks that need the
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from omegaconf import DictConfig, open_dict
@@ -76,6 +77,14 @@ def check_config(cfg: DictConfig) -> None:
 EVAL_SPLITS = ("test", "val")
 # conf/eval.yaml's top-level keys (tests/test_time_column.py keeps this list equal to it) and +data
 EVAL_KEYS = ("task_name", "ckpt_path", "split", "batch_size", "latency", "trainer", "hardware", "paths", "data")
+# ... of which the run's own config holds the values: evaluate.py takes them with a '+' (+data.source.path=<file>)
+EVAL_RUN_KEYS = ("data",)
+
+
+def run_data_hint(problem: str) -> str:
+    """``problem`` (a UserError's line about the run's data, ``data.<key>...``) with how evaluate.py sets that key."""
+    key = re.match(r"data\.[\w.]+", problem)
+    return f"{problem} (evaluate.py sets the run's data with a '+': +{key.group(0) if key else 'data.<key>'}=<value>)"
 
 
 def override_run_data(run_cfg: DictConfig, given: Any) -> None:

@@ -99,6 +99,13 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     except OmegaConfBaseException:
         return None
     refused_key = refused.group(1)
+    if config_name == "eval":
+        from trainlab.config.checks import EVAL_RUN_KEYS
+
+        if refused_key.split(".")[0] in EVAL_RUN_KEYS:
+            given = next(o.input_line for o in single if o.key_or_group == refused_key)
+            return (f"{refused_key} is a setting of the run's own config, which evaluate.py changes with a '+' in "
+                    f"front: +{given}")
     try:
         node = composed([o.input_line for o in single if o.key_or_group != refused_key])
     except (HydraException, OmegaConfBaseException):
