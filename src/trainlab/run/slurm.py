@@ -114,15 +114,18 @@ def _gpus(gres: str) -> int:
 
 
 def query_partition(name: str) -> tuple[Optional[Partition], Optional[str]]:
-    """The partition as ``sinfo`` sees it, or why it is not there; (None, None) when SLURM cannot be
-    asked (no sinfo, no answer): then nothing is checked."""
+    """The partition as ``sinfo`` sees it, or why it is not there (no such partition, or SLURM refuses
+    to answer: sbatch would fail the same way, after the sweep folder exists); (None, None) when SLURM
+    cannot be asked (no sinfo, a timeout): then nothing is checked."""
     if shutil.which("sinfo") is None:
         return None, None
     try:
         out = subprocess.run(["sinfo", "-h", "-p", name, "-o", "%D|%c|%m|%G|%l"], capture_output=True,
                              text=True, timeout=20)
-        if out.returncode != 0:
-            return None, None
+        if out.returncode != 0 or (not out.stdout.strip() and "error" in out.stderr):
+            said = (out.stderr.strip().splitlines() or ["no message"])[-1].removeprefix("sinfo: ")
+            return None, (f"hydra/launcher=slurm: SLURM does not answer on this machine (sinfo: {said}); submit "
+                          "from a login node of the cluster, whose slurm.conf (or SLURM_CONF) names its controller")
         if not out.stdout.strip():
             listed = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=20).stdout
             return None, (f"hydra.launcher.partition={name}: SLURM has no such partition; it has: "
@@ -188,13 +191,49 @@ def warn_early_signal(params: dict[str, Any]) -> None:
                     float(params["timeout_min"]), delay_s, limit_s - delay_s, EARLY_SIGNAL_S, EARLY_SIGNAL_S + STARTUP_S)
 
 
+# the smallest value of each count sbatch is given (it refuses less, once the sweep folder exists)
+_MINIMUMS = {"timeout_min": 1, "nodes": 1, "tasks_per_node": 1, "cpus_per_task": 1, "gpus_per_node": 0,
+             "signal_delay_s": 0, "max_num_timeout": 0}
+
+
+def range_problem(params: dict[str, Any]) -> Optional[str]:
+    """A count or size of the request below what it can be, or None."""
+    for key, low in _MINIMUMS.items():
+        if params.get(key) is not None and params[key] < low:
+            return f"hydra.launcher.{key}={params[key]} must be at least {low}"
+    for key in ("mem_gb", "pending_timeout_min"):
+        if params.get(key) is not None and params[key] <= 0:
+            return f"hydra.launcher.{key}={params[key]} must be more than 0 (or null: no limit)"
+    return None
+
+
+def processes_problem(params: dict[str, Any], config: DictConfig) -> Optional[str]:
+    """Lightning runs one SLURM task per device on each node, and refuses a job whose ``--nodes`` or
+    ``--ntasks-per-node`` differ from ``trainer.num_nodes`` and the trainer's devices: when it starts,
+    after its wait in the queue. Checked here instead, or None."""
+    trainer = config.get("trainer")
+    if trainer is None:
+        return None
+    nodes, tasks = int(params.get("nodes") or 1), int(params.get("tasks_per_node") or 1)
+    if int(trainer.num_nodes) != nodes:
+        return (f"hydra.launcher.nodes={nodes} but trainer.num_nodes={trainer.num_nodes}: Lightning refuses a job "
+                f"whose nodes differ from it; give both the same number (hydra.launcher.nodes={trainer.num_nodes})")
+    devices = trainer.devices
+    count = len(devices) if OmegaConf.is_list(devices) else int(devices) if str(devices).isdigit() else None
+    if count is not None and count != tasks:  # "auto", -1: as many as the node has; Lightning checks
+        key = "hardware.devices" if OmegaConf.is_interpolation(trainer, "devices") else "trainer.devices"
+        return (f"hydra.launcher.tasks_per_node={tasks} but {key}={devices}: Lightning wants one SLURM task per "
+                f"device; set hydra.launcher.tasks_per_node={count}")
+    return None
+
+
 def request_problem(launcher: DictConfig, config: DictConfig) -> Optional[str]:
     """Why the launcher's request (with :func:`job_resources` filled in) cannot run on its partition,
     or None (it fits, or SLURM cannot be asked from here). For the preflight check, before any folder."""
     params = job_resources(OmegaConf.to_container(launcher, resolve=True), config)
     if params.get("requeue") not in REQUEUE_CHOICES:
         return f"hydra.launcher.requeue={params.get('requeue')} must be one of {', '.join(REQUEUE_CHOICES)}"
-    problem = signal_problem(params)
+    problem = range_problem(params) or processes_problem(params, config) or signal_problem(params)
     if problem:
         return problem
     partition, missing = query_partition(str(params.get("partition")))
