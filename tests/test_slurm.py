@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -217,6 +218,15 @@ def test_the_request_is_checked_against_sinfo(slurm, compose_cfg, overrides, exp
     cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", *overrides])
     problem = request_problem(cfg.hydra.launcher, cfg)
     assert problem is None if expected is None else expected in problem, problem
+
+
+def test_an_option_sbatch_refuses_is_one_line(slurm, tmp_path):
+    """A key sinfo cannot check (a node feature the cluster lacks): submitit's traceback, before."""
+    code, stderr = finish(start(*TINY, "hydra.launcher.constraint=nosuchfeature", tmp_path=tmp_path), timeout=120)
+    assert code != 0 and "Traceback" not in stderr, stderr[-3000:]
+    assert re.search(r"sbatch refused the job\(s\): Batch job submission failed: .*feature.*; nothing was submitted \(hydra.launcher.\* keys become "
+                     r"sbatch's options: fix the one it names\)", stderr), stderr[-3000:]
+    assert not slurm.jobs()
 
 
 # -- real jobs --------------------------------------------------------------------------------------------

@@ -262,7 +262,13 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     for number, overrides in enumerate(job_overrides, start=initial_job_idx):
         log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
         calls.append((list(overrides), "hydra.sweep.dir", number, f"job_id_for_{number}", Singleton.get_state()))
-    jobs = executor.map_array(launcher, *zip(*calls))
+    try:
+        jobs = executor.map_array(launcher, *zip(*calls))
+    except submitit.core.utils.FailedJobError as exc:  # sbatch refused: a key sinfo cannot check (constraint, qos ...)
+        said = [line.removeprefix("sbatch: ").removeprefix("error: ") for line in str(exc).strip().splitlines()
+                if line.strip()]
+        raise SlurmJobFailed(f"sbatch refused the job(s): {said[-1] if said else 'no message'}; nothing was "
+                             "submitted (hydra.launcher.* keys become sbatch's options: fix the one it names)") from None
     log.info("SLURM job(s) %s submitted to partition %s; folder %s", ", ".join(j.job_id for j in jobs),
              params.get("partition"), launcher.config.hydra.sweep.dir)
     lost = watch(jobs, launcher.pending_timeout_min, launcher.poll_interval_s)
