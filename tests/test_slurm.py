@@ -224,8 +224,8 @@ def test_an_option_sbatch_refuses_is_one_line(slurm, tmp_path):
     """A key sinfo cannot check (a node feature the cluster lacks): submitit's traceback, before."""
     code, stderr = finish(start(*TINY, "hydra.launcher.constraint=nosuchfeature", tmp_path=tmp_path), timeout=120)
     assert code != 0 and "Traceback" not in stderr, stderr[-3000:]
-    assert re.search(r"sbatch refused the job\(s\): Batch job submission failed: .*feature.*; nothing was submitted \(hydra.launcher.\* keys become "
-                     r"sbatch's options: fix the one it names\)", stderr), stderr[-3000:]
+    assert re.search(r"sbatch refused the job\(s\): Batch job submission failed: .*feature.*; nothing was submitted "
+                     r"\(hydra.launcher.\* keys become sbatch's options: fix the one it names\)", stderr), stderr[-3000:]
     assert not slurm.jobs()
 
 
