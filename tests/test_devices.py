@@ -1,5 +1,5 @@
-"""Device settings a user moving from a laptop to a cluster gets wrong: one line each, before anything is
-built. The profile's own keys (``hardware.*``) and the trainer's keys that interpolate them, overridden
+"""Device settings a user moving from a laptop to a cluster gets wrong (and the GPU energy and monitor
+callbacks' own, which a CPU machine never exercises): one line each, before anything is built. The profile's own keys (``hardware.*``) and the trainer's keys that interpolate them, overridden
 directly (``trainer.accelerator=gpu``, ``trainer.precision=16``), are checked alike (src/trainlab/run/hardware.py)."""
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ TOO_MANY = 4096  # more cores, threads or processes than any machine here has
         ("hardware.memory_gb=-3", r"hardware.memory_gb=-3.0 must be more than 0, or null"),
         ("hardware.max_nodes_per_graph=0", r"hardware.max_nodes_per_graph=0 must be more than 0"),
         ("hardware.prefetch_factor=0", r"hardware.prefetch_factor=0 must be more than 0"),
+        # worker-only settings with no workers: the loader left them out without a word
+        ("hardware.prefetch_factor=4", r"hardware.prefetch_factor=4 is a setting of DataLoader worker processes, but "
+                                       r"hardware.num_workers=0 .*add hardware.num_workers=<n> \(e.g. 2\), or leave"),
+        ("hardware.persistent_workers=true", r"hardware.persistent_workers=True is a setting of DataLoader worker"),
+        ("callbacks.energy.sample_interval_s=0", r"callbacks.energy.sample_interval_s=0 must be more than 0 seconds"),
+        ("callbacks.gpu_monitor.sample_interval_s=-1", r"callbacks.gpu_monitor.sample_interval_s=-1 must be more "),
+        ("callbacks.energy.grid_g_co2_per_kwh=-5", r"callbacks.energy.grid_g_co2_per_kwh=-5 must be 0 or more"),
     ],
 )
 def test_device_settings_this_machine_cannot_run(compose_cfg, run_train, override, match):
@@ -51,6 +58,11 @@ def test_device_settings_this_machine_cannot_run(compose_cfg, run_train, overrid
     with pytest.raises(UserError, match=match):
         run_train(cfg)
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
+
+
+def test_a_profiles_own_worker_settings_pass_with_no_workers(compose_cfg):
+    """hardware=auto carries prefetch_factor and persistent_workers; hardware.num_workers=0 alone is fine."""
+    assert prepare(compose_cfg(["hardware=auto", "hardware.num_workers=0"])).hardware.prefetch_factor == 2
 
 
 def test_mps_is_refused_where_torch_has_none(compose_cfg, monkeypatch):

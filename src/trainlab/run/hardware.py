@@ -96,6 +96,21 @@ def _check_sizes(hw: DictConfig) -> None:
     for key in ("memory_gb", "max_nodes_per_graph", "prefetch_factor"):
         if hw[key] is not None and hw[key] <= 0:
             raise UserError(f"hardware.{key}={hw[key]} must be more than 0, or null (no limit, or the default)")
+    if hw.num_workers == 0:
+        for key in _given_on_the_command_line(("prefetch_factor", "persistent_workers")):
+            if hw[key]:  # the profiles' own values are theirs to carry; one typed here would do nothing
+                raise UserError(f"hardware.{key}={hw[key]} is a setting of DataLoader worker processes, but "
+                                "hardware.num_workers=0 loads the data in the training process; add "
+                                f"hardware.num_workers=<n> (e.g. 2), or leave hardware.{key} out")
+
+
+def _given_on_the_command_line(keys: tuple[str, ...]) -> list[str]:
+    """Those of the ``hardware.<key>`` that the command line sets (Hydra's task overrides)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    given = [str(o).lstrip("+~").split("=", 1)[0] for o in HydraConfig.get().overrides.task] \
+        if HydraConfig.initialized() else []
+    return [key for key in keys if f"hardware.{key}" in given]
 
 
 def apply_hardware(profile: DictConfig) -> DictConfig:
