@@ -94,6 +94,8 @@ def _fake_run(tmp_path: Path, config_text: str) -> Path:
     [
         ("no ckpt_path", r"ckpt_path is required: python evaluate.py ckpt_path=<run folder or .ckpt file>"),
         ("split=tset", r"split='tset' is not one of test, val"),
+        ("latency.warmup=-1", r"latency.warmup=-1 must be a whole number, 0 or more"),
+        ("latency.max_batches=0", r"latency.max_batches=0 must be a whole number, 1 or more"),
         ("corrupt config", r"config.yaml' is not readable YAML \(.*\); the run's config was damaged"),
         ("config without model", r"config.yaml has no model and no data: it is not \(or no longer\) the config"),
         ("config missing", r"has no .hydra/config.yaml; evaluate needs a run directory written by train.py"),
@@ -106,7 +108,7 @@ def test_evaluate_mistakes_get_one_line(compose_cfg, tmp_path, case, match):
     run_dir = _fake_run(tmp_path, text)
     if case == "config missing":
         (run_dir / ".hydra" / "config.yaml").unlink()
-    overrides = {"no ckpt_path": [], "split=tset": [f"ckpt_path={run_dir}", "split=tset"]}.get(case, [f"ckpt_path={run_dir}"])
+    overrides = {"no ckpt_path": []}.get(case, [f"ckpt_path={run_dir}", case] if "=" in case else [f"ckpt_path={run_dir}"])
     with pytest.raises(UserError, match=match):
         evaluate_script.evaluate(compose_cfg(overrides, config_name="eval"))
 

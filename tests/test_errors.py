@@ -218,7 +218,7 @@ def test_any_file_that_is_no_checkpoint_gets_one_line(tmp_path, content):
     assert "weights_only" not in str(refused.value)  # torch's advice to load it unsafely is not passed on
 
 
-def test_ckpt_path_names_a_run_its_checkpoints_folder_or_lightnings_names(tmp_path):
+def test_ckpt_path_names_a_run_its_checkpoints_folder_a_sweep_or_lightnings_names(tmp_path):
     from trainlab.run.folder import resolve_checkpoint
 
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
@@ -226,6 +226,9 @@ def test_ckpt_path_names_a_run_its_checkpoints_folder_or_lightnings_names(tmp_pa
     last.write_bytes(b"")
     assert resolve_checkpoint(str(last.parent), prefer="last") == last  # the checkpoints/ folder means its run
     assert resolve_checkpoint(str(tmp_path / "run"), prefer="last") == last
+    with pytest.raises(UserError, match=rf"^ckpt_path: '{tmp_path}' holds 1 run\(s\), not one; give one of them, e.g. "
+                                        rf"the newest: ckpt_path={tmp_path / 'run'}$"):  # a sweep's folder
+        resolve_checkpoint(str(tmp_path), prefer="last")
     for name in ("last", "best"):
         with pytest.raises(UserError, match=rf"^ckpt_path={name} is Lightning's name for a checkpoint of the run in "
                                             r"progress, but every train.py run starts in a new folder; give the run "

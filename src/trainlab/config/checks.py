@@ -120,3 +120,7 @@ def check_eval_config(cfg: DictConfig) -> None:
                         "model and data come from the run's own config; +data.<key>=... changes the run's data)")
     if cfg.split not in EVAL_SPLITS:
         raise UserError(f"split={cfg.split!r} is not one of {', '.join(EVAL_SPLITS)}; e.g. split=val")
+    for key, low in (("warmup", 0), ("max_batches", 1)):  # below: timed as if 0 / still timed, without a word
+        value = cfg.latency[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise UserError(f"latency.{key}={value!r} must be a whole number, {low} or more")

@@ -121,6 +121,10 @@ class RunFolder:
         ``prefer="last"`` (resuming): last.ckpt, the state at the end of the last finished epoch."""
         shown = given or str(self.path)
         if not self.checkpoints.is_dir():
+            runs = sorted((p for p in self.path.iterdir() if (p / CHECKPOINTS).is_dir()), key=lambda p: p.stat().st_mtime)
+            if runs:  # a sweep's folder, or outputs/train/runs itself
+                raise UserError(f"ckpt_path: '{shown}' holds {len(runs)} run(s), not one; give one of them, e.g. "
+                                f"the newest: ckpt_path={runs[-1]}")
             raise UserError(f"ckpt_path: '{shown}' is a directory without {CHECKPOINTS}/; give a run directory "
                             "or a .ckpt file")
         last = self.checkpoints / LAST
