@@ -39,6 +39,9 @@ TOO_MANY = 4096  # more cores, threads or processes than any machine here has
         ("trainer.devices=[0,1]", r"trainer.devices=\[0, 1\] names GPUs, but the run is on the CPU"),
         (f"trainer.devices={TOO_MANY}", rf"trainer.devices={TOO_MANY} on the CPU starts {TOO_MANY} training processes "
                                         r"\(DDP over gloo\), more than the \d+ CPU core\(s\) this process may use"),
+        ("trainer.strategy=dpp", r"trainer.strategy='dpp' is not a strategy Lightning knows; did you mean ddp\?"),
+        ("trainer.strategy=fsdp", r"trainer.strategy=fsdp shards the model over GPUs, and the run is on the cpu"),
+        ("trainer.strategy=xla", r"trainer.strategy=xla runs on TPUs"),
         (f"hardware.num_threads={TOO_MANY}", rf"hardware.num_threads={TOO_MANY} must be 1 to \d+, the CPU cores"),
         ("hardware.num_threads=0", r"hardware.num_threads=0 must be 1 to \d+"),
         ("hardware.memory_gb=-3", r"hardware.memory_gb=-3.0 must be more than 0, or null"),

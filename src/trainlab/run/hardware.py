@@ -10,7 +10,7 @@ from typing import Any, Optional
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,29 @@ def check_trainer_devices(trainer: DictConfig) -> None:
     if problem:
         raise UserError(problem)
     _check_devices(trainer.devices, accelerator, key("devices"))
+    _check_strategy(trainer.strategy, accelerator)
     _check_nodes(int(trainer.num_nodes))
+
+
+def _check_strategy(strategy: Any, accelerator: str) -> None:
+    """A strategy name Lightning knows, on an accelerator it runs on (Lightning said so only after the data
+    were read)."""
+    if not isinstance(strategy, str) or strategy == "auto":
+        return
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    known = StrategyRegistry.available_strategies()
+    if strategy not in known:
+        hint = did_you_mean(strategy, known) or "e.g. ddp"
+        raise UserError(f"trainer.strategy={strategy!r} is not a strategy Lightning knows; {hint} (trainer=ddp, "
+                        "or trainer=ddp_sim for DDP on CPU processes)")
+    if accelerator not in _GPU_ACCELERATORS and strategy.startswith(("fsdp", "deepspeed")):
+        raise UserError(f"trainer.strategy={strategy} shards the model over GPUs, and the run is on the {accelerator}; "
+                        "use a GPU profile (hardware=a100 ...) on a machine with GPUs, or trainer=ddp_sim for DDP "
+                        "on CPU processes")
+    if "xla" in strategy or "tpu" in strategy:
+        raise UserError(f"trainer.strategy={strategy} runs on TPUs, which this project does not set up; use "
+                        "trainer=ddp (GPUs) or trainer=ddp_sim (CPU processes)")
 
 
 def _device_request(devices: Any, key: str) -> tuple[Optional[int], Optional[list[int]]]:
