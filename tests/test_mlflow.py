@@ -196,3 +196,21 @@ def test_tracking_uris_mlflow_cannot_use_get_one_line(tmp_path, monkeypatch, uri
     with pytest.raises(UserError, match=rf"^logger.mlflow.tracking_uri={uri}: {match}"):
         MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)
     assert time.perf_counter() - start < 30
+
+
+def test_settings_mlflow_would_drop_are_refused(tmp_path):
+    """log_model=maybe was taken as false or true; an artifact_location for an experiment that exists was
+    dropped (MLflow sets it only when it creates the experiment)."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    uri = f"sqlite:///{tmp_path}/m.db"
+    with pytest.raises(UserError, match=r"^logger.mlflow.log_model='maybe' must be false, true \(every kept"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, log_model="maybe")
+    first = MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, artifact_location=str(tmp_path / "a"))
+    first.experiment  # creates the experiment, with its artifacts in tmp_path/a
+    MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, artifact_location=str(tmp_path / "a"))  # the same: fine
+    with pytest.raises(UserError, match=rf"^logger.mlflow.artifact_location={tmp_path / 'b'}: experiment 'trainlab' "
+                                        r"exists already, with its artifacts in .*/a, and MLflow sets the place only "
+                                        r"for a new experiment; .*logger.mlflow.experiment_name=<name>$"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, artifact_location=str(tmp_path / "b"))

@@ -63,6 +63,22 @@ def uri_problem(uri: str) -> Optional[str]:
             f"{hint}, for a local database sqlite:///<file>")
 
 
+def _check_artifact_location(tracking_uri: str, experiment_name: str, location: str) -> None:
+    """MLflow applies ``artifact_location`` only when it creates the experiment: one that exists keeps its own,
+    and the setting would be dropped without a word."""
+    from mlflow.tracking import MlflowClient
+
+    existing = MlflowClient(tracking_uri).get_experiment_by_name(experiment_name)
+
+    def bare(uri: str) -> str:
+        return str(uri).removeprefix("file://").rstrip("/")
+
+    if existing is not None and bare(existing.artifact_location) != bare(location):
+        raise UserError(f"logger.mlflow.artifact_location={location}: experiment '{experiment_name}' exists already, "
+                        f"with its artifacts in {existing.artifact_location}, and MLflow sets the place only for a new "
+                        "experiment; leave the key out, or name a new one: logger.mlflow.experiment_name=<name>")
+
+
 def unreachable(uri: str, timeout_s: float = PROBE_TIMEOUT_S) -> Optional[str]:
     """Why nothing answers at an http(s) tracking URI, or None when something does.
 
@@ -140,6 +156,10 @@ class MLflowRun(MLFlowLogger):
                                 f"({exc}); give a writable folder (or an MLflow database file), or change paths.log_dir") from None
             if artifact_location is None:
                 artifact_location = (database.parent / "mlartifacts").resolve().as_uri()
+        if log_model not in (True, False, "all"):  # Lightning treats any other value like false or true, unsaid
+            raise UserError(f"logger.mlflow.log_model={log_model!r} must be false, true (every kept checkpoint at the "
+                            "end) or all (each one when saved)")
+        given_location = artifact_location
         if register_model and not registered_model_name:
             raise UserError("logger.mlflow.register_model=true needs a name: "
                             "logger.mlflow.registered_model_name=<name>")
@@ -151,6 +171,8 @@ class MLflowRun(MLFlowLogger):
             raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: MLflow needs the Python package {exc.name} for "
                             f"this database, which is not installed; pip install {exc.name}, or leave the key out to "
                             "log into the local database outputs/mlflow.db") from None
+        if given_location is not None:
+            _check_artifact_location(tracking_uri, experiment_name, given_location)
         self.run_dir = Path(run_dir)
         self.register_model, self.registered_model_name = register_model, registered_model_name
         self._best_from: Optional[ModelCheckpoint] = None
