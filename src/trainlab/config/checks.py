@@ -120,6 +120,14 @@ def check_eval_config(cfg: DictConfig) -> None:
                         "model and data come from the run's own config; +data.<key>=... changes the run's data)")
     if cfg.split not in EVAL_SPLITS:
         raise UserError(f"split={cfg.split!r} is not one of {', '.join(EVAL_SPLITS)}; e.g. split=val")
+    devices, trainer = cfg.trainer.devices, cfg.trainer
+    one_device = devices in (1, "1") or (OmegaConf.is_list(devices) and len(devices) == 1)
+    if not one_device or trainer.num_nodes != 1:
+        key = "hardware.devices" if OmegaConf.is_interpolation(trainer, "devices") else "trainer.devices"
+        shown = f"{key}={devices}" if not one_device else f"trainer.num_nodes={trainer.num_nodes}"
+        raise UserError(f"{shown}: evaluate.py tests and times the model in one process on one device (several "
+                        f"would each write the same report, and time each other); leave it out, or pick one device: "
+                        f"{key}=[<id>]")
     for key, low in (("warmup", 0), ("max_batches", 1)):  # below: timed as if 0 / still timed, without a word
         value = cfg.latency[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
