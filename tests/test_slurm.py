@@ -188,6 +188,24 @@ def test_the_request_is_checked_before_sinfo_is_asked(compose_cfg, overrides, ex
     assert problem is not None and problem.startswith(expected), problem
 
 
+@pytest.mark.parametrize("override,expected", [
+    ("hydra.launcher.timeout_min=1:00:00", "hydra.launcher.timeout_min is a number of minutes, not sbatch's time "
+                                           "format: 1:00:00 is hydra.launcher.timeout_min=60"),
+    ("hydra.launcher.timeout_min=1-12", "format: 1-12 is hydra.launcher.timeout_min=2160"),  # 1 day 12 hours
+    ("hydra.launcher.timeout_min=90:30", "format: 90:30 is hydra.launcher.timeout_min=91"),  # rounded up: an int
+    ("hydra.launcher.mem_gb=4G", "hydra.launcher.mem_gb is a number of GB, not sbatch's --mem format: 4G is "
+                                 "hydra.launcher.mem_gb=4"),
+    ("hydra.launcher.mem_gb=512M", "format: 512M is hydra.launcher.mem_gb=0.5"),
+    ("hydra.launcher.mem_gb=abc", None),  # Hydra's own message stands
+])
+def test_launcher_values_in_sbatchs_format_get_their_unit(override, expected):
+    """OmegaConf refused them as no number, in several lines, exit 1."""
+    from trainlab.config.errors import unknown_key_problem
+
+    problem = unknown_key_problem(["-m", "hydra/launcher=slurm", "hydra.launcher.partition=debug", override], "train")
+    assert problem is None if expected is None else (problem or "").endswith(expected), problem
+
+
 def test_a_slurm_that_does_not_answer_is_one_line_before_submission(compose_cfg, tmp_path, monkeypatch):
     """sbatch failed the same way after the sweep folder existed: submitit's traceback, exit 1."""
     sinfo = tmp_path / "bin" / "sinfo"

@@ -93,6 +93,9 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         composed([o.input_line for o in single])
         return None
     except HydraException as exc:
+        hint = _launcher_value_hint(exc.__cause__)
+        if hint:
+            return hint
         refused = re.match(r"Could not override '([^']+)'", str(exc))
         if refused is None or "not in" not in str(exc.__cause__):
             return None
@@ -125,6 +128,18 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     shown = "hydra" if key.startswith("hydra.") else "job"
     return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front, as Hydra suggests above, "
             f"would add it as a new key; python {script} --cfg {shown} shows every setting)")
+
+
+def _launcher_value_hint(cause: Optional[BaseException]) -> Optional[str]:
+    """For a SLURM launcher key typed in sbatch's format (``timeout_min=1:00:00``, ``mem_gb=4G``), which
+    OmegaConf refuses as no number: the value in the key's unit."""
+    from omegaconf.errors import ValidationError
+
+    if not isinstance(cause, ValidationError) or not str(cause.full_key).startswith("hydra.launcher."):
+        return None
+    from trainlab.run.slurm import launcher_value_hint
+
+    return launcher_value_hint(str(cause.full_key).rsplit(".", 1)[-1], cause.value)
 
 
 def run_command_line(main, config_name: Optional[str] = None) -> None:

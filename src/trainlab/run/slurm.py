@@ -29,6 +29,7 @@ Inside the job (:func:`finish_in_job`)
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import signal
 import subprocess
@@ -101,6 +102,26 @@ def _minutes(limit: str) -> Optional[float]:
     else:
         hours, minutes, seconds = 0.0, parts[0], 0.0
     return (float(days or 0) * 24 + hours) * 60 + minutes + seconds / 60
+
+
+_MEMORY_UNITS = {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1, "t": 1024}
+
+
+def launcher_value_hint(key: str, value: Any) -> Optional[str]:
+    """The line for a launcher key given in sbatch's own format, which the typed config refuses (``timeout_min``
+    is minutes, ``mem_gb`` gigabytes): the value in the key's unit, or None for other keys and values."""
+    import re
+
+    text = str(value).strip()
+    if key == "timeout_min" and re.fullmatch(r"(\d+-)?\d+(:\d+){0,2}|\d+-\d+", text):
+        minutes = math.ceil(_minutes(text))  # a whole number: the key is an int
+        return (f"hydra.launcher.timeout_min is a number of minutes, not sbatch's time format: {text} is "
+                f"hydra.launcher.timeout_min={minutes}")
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt])i?b?", text, re.IGNORECASE) if key == "mem_gb" else None
+    if found:
+        gb = float(found.group(1)) * _MEMORY_UNITS[found.group(2).lower()]
+        return f"hydra.launcher.mem_gb is a number of GB, not sbatch's --mem format: {text} is hydra.launcher.mem_gb={gb:g}"
+    return None
 
 
 def _gpus(gres: str) -> int:
