@@ -4,6 +4,7 @@ directly (``trainer.accelerator=gpu``, ``trainer.precision=16``), are checked al
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,24 @@ def test_device_settings_this_machine_cannot_run(compose_cfg, run_train, overrid
 def test_a_profiles_own_worker_settings_pass_with_no_workers(compose_cfg):
     """hardware=auto carries prefetch_factor and persistent_workers; hardware.num_workers=0 alone is fine."""
     assert prepare(compose_cfg(["hardware=auto", "hardware.num_workers=0"])).hardware.prefetch_factor == 2
+
+
+@NO_GPU
+def test_a_gpu_profile_on_a_slurm_login_node_says_to_submit_it(compose_cfg, tmp_path, monkeypatch):
+    """There, 'use hardware=cpu' alone sent a cluster user the wrong way."""
+    sbatch = tmp_path / "sbatch"
+    sbatch.write_text("#!/bin/sh\n")
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    with pytest.raises(UserError, match=r"^hardware=a100 needs an NVIDIA GPU .*use hardware=cpu, or hardware=auto .*; "
+                                        r"on a SLURM login node, run it as a job on a GPU partition: python train.py "
+                                        r"-m hydra/launcher=slurm hydra.launcher.partition=<gpu partition>"):
+        prepare(compose_cfg(["hardware=a100"]))
+    monkeypatch.setenv("SLURM_JOB_ID", "7")  # inside a job that got no GPU: submitting again is not the fix
+    with pytest.raises(UserError) as refused:
+        prepare(compose_cfg(["hardware=a100"]))
+    assert "login node" not in str(refused.value)
 
 
 def test_mps_is_refused_where_torch_has_none(compose_cfg, monkeypatch):

@@ -73,7 +73,7 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
     the one of the precision; ``fix`` says what to do where the accelerator is missing."""
     if accelerator in _GPU_ACCELERATORS and not _cuda_usable():
         return (f"{who} needs an NVIDIA GPU with CUDA, but torch sees none on this machine (torch {torch.__version__}, "
-                f"torch.cuda.is_available() is False); {fix}")
+                f"torch.cuda.is_available() is False); {fix}{_on_a_login_node()}")
     if accelerator == "mps" and not torch.backends.mps.is_available():
         return f"{who} needs an Apple-silicon GPU (MPS), which torch does not find on this machine; {fix}"
     if accelerator == "cpu" and precision in ("16-mixed", "16-true"):
@@ -83,6 +83,16 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
         return (f"{precision_key}={precision}: this CPU has no native bfloat16 (oneDNN's LSTM kernels fail "
                 f"without it, and emulated bf16 is slower than fp32); use {precision_key}=32-true")
     return None
+
+
+def _on_a_login_node() -> str:
+    """Where sbatch is at hand outside a job (a cluster's login node), the GPUs are a job away."""
+    import shutil
+
+    if shutil.which("sbatch") is None or "SLURM_JOB_ID" in os.environ:
+        return ""
+    return ("; on a SLURM login node, run it as a job on a GPU partition: python train.py -m hydra/launcher=slurm "
+            "hydra.launcher.partition=<gpu partition> <your overrides>")
 
 
 def _check_sizes(hw: DictConfig) -> None:
