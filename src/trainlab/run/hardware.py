@@ -1,4 +1,5 @@
-"""Apply a hardware profile (conf/hardware) to torch before anything is built."""
+"""Apply a hardware profile (conf/hardware) to torch before anything is built, and check what the
+trainer will get from it (accelerator, precision, devices, strategy, nodes) against this machine."""
 
 from __future__ import annotations
 
