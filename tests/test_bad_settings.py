@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,11 @@ def _fake_run(tmp_path: Path, config_text: str) -> Path:
     [
         ("no ckpt_path", r"ckpt_path is required: python evaluate.py ckpt_path=<run folder or .ckpt file>"),
         ("split=tset", r"split='tset' is not one of test, val"),
+        ("latency.warmup=-1", r"latency.warmup=-1 must be a whole number, 0 or more"),
+        ("latency.max_batches=0", r"latency.max_batches=0 must be a whole number, 1 or more"),
+        ("trainer.devices=2", r"trainer.devices=2: evaluate.py tests and times the model in one process on one device"),
+        ("hardware.devices=auto", r"hardware.devices=auto: evaluate.py tests and times the model in one process"),
+        ("trainer=ddp_sim", r"trainer.devices=2: evaluate.py"),
         ("corrupt config", r"config.yaml' is not readable YAML \(.*\); the run's config was damaged"),
         ("config without model", r"config.yaml has no model and no data: it is not \(or no longer\) the config"),
         ("config missing", r"has no .hydra/config.yaml; evaluate needs a run directory written by train.py"),
@@ -105,7 +111,7 @@ def test_evaluate_mistakes_get_one_line(compose_cfg, tmp_path, case, match):
     run_dir = _fake_run(tmp_path, text)
     if case == "config missing":
         (run_dir / ".hydra" / "config.yaml").unlink()
-    overrides = {"no ckpt_path": [], "split=tset": [f"ckpt_path={run_dir}", "split=tset"]}.get(case, [f"ckpt_path={run_dir}"])
+    overrides = {"no ckpt_path": []}.get(case, [f"ckpt_path={run_dir}", case] if "=" in case else [f"ckpt_path={run_dir}"])
     with pytest.raises(UserError, match=match):
         evaluate_script.evaluate(compose_cfg(overrides, config_name="eval"))
 
@@ -225,3 +231,30 @@ def test_cpu_precision_advice_matches_the_cpu(compose_cfg, monkeypatch, native_b
 def test_a_target_that_cannot_be_imported(compose_cfg, run_train, override, match):
     with pytest.raises(UserError, match=match):
         run_train(compose_cfg([*TINY, override]))
+
+
+def test_a_logger_whose_package_is_missing_is_refused_before_training(compose_cfg, run_train, monkeypatch):
+    """TensorBoard's writer imported its package at the start of fit: a traceback, and the run folder stayed."""
+    for package in ("tensorboard", "tensorboardX"):  # Lightning falls back from one to the other
+        monkeypatch.setitem(sys.modules, package, None)
+    monkeypatch.delitem(sys.modules, "torch.utils.tensorboard", raising=False)
+    cfg = compose_cfg([*TINY, "logger=tensorboard"])
+    with pytest.raises(UserError, match=r"^logger=tensorboard needs the Python package tensorboard, which is not "
+                                        r"installed; pip install tensorboard .*logger=csv or logger=none$"):
+        run_train(cfg)
+    assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
+
+
+def test_evaluate_says_how_to_change_the_runs_data(compose_cfg, tmp_path):
+    """The run's data file moved: the line named data.source.path, which evaluate.py refuses without a '+'."""
+    from trainlab.config.errors import unknown_key_problem
+    from trainlab.run.pipeline import restore
+
+    run_cfg = compose_cfg([*TINY_ANY_DATA, "data=file", "data.source.target_columns=[y]",
+                           f"data.source.path={tmp_path / 'gone.csv'}"])
+    with pytest.raises(UserError, match=r"^data.source.path: file not found: .*gone.csv'; give the path of an existing "
+                                        r".* \(evaluate.py sets the run's data with a '\+': \+data.source.path=<value>\)$"):
+        restore(run_cfg, {"state_dict": {}}, "x.ckpt")
+    assert unknown_key_problem(["ckpt_path=run", "data.source.path=new.csv"], "eval") == (
+        "data.source.path is a setting of the run's own config, which evaluate.py changes with a '+' in front: "
+        "+data.source.path=new.csv")

@@ -203,3 +203,34 @@ def test_cli_reports_one_line_and_keeps_earlier_runs(tmp_path):
     assert "Traceback" not in result.stderr + result.stdout
     assert (earlier / "keep.txt").read_text() == "written before"
 
+
+
+@pytest.mark.parametrize("content", [b"hello\n", b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01h\x65", bytes(range(256)) * 40])
+def test_any_file_that_is_no_checkpoint_gets_one_line(tmp_path, content):
+    """Bytes the unpickler reads as something else raised its own errors (a KeyError for 'hello') as tracebacks."""
+    from trainlab.run.folder import load_checkpoint
+
+    path = tmp_path / "x.ckpt"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=r"^ckpt_path: '.*x.ckpt' is not a readable checkpoint \(\w+: [^)]*\); was it "
+                                        r"cut short\? pick another .ckpt$") as refused:
+        load_checkpoint(path)
+    assert "weights_only" not in str(refused.value)  # torch's advice to load it unsafely is not passed on
+
+
+def test_ckpt_path_names_a_run_its_checkpoints_folder_a_sweep_or_lightnings_names(tmp_path):
+    from trainlab.run.folder import resolve_checkpoint
+
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"")
+    assert resolve_checkpoint(str(last.parent), prefer="last") == last  # the checkpoints/ folder means its run
+    assert resolve_checkpoint(str(tmp_path / "run"), prefer="last") == last
+    with pytest.raises(UserError, match=rf"^ckpt_path: '{tmp_path}' holds 1 run\(s\), not one; give one of them, e.g. "
+                                        rf"the newest: ckpt_path={tmp_path / 'run'}$"):  # a sweep's folder
+        resolve_checkpoint(str(tmp_path), prefer="last")
+    for name in ("last", "best"):
+        with pytest.raises(UserError, match=rf"^ckpt_path={name} is Lightning's name for a checkpoint of the run in "
+                                            r"progress, but every train.py run starts in a new folder; give the run "
+                                            r"to go on from: ckpt_path=<run directory>"):
+            resolve_checkpoint(name, prefer="last")

@@ -330,6 +330,57 @@ def test_sigterm_mid_training_saves_records_and_exits_143(compose_cfg, run_train
     assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)  # handlers given back
 
 
+class _CtrlCAt(pl.Callback):
+    """Ctrl-C at the end of one epoch's first batch (the KeyboardInterrupt Python raises on SIGINT)."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.current_epoch == self.epoch and batch_idx == 0:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_mid_training_says_where_the_run_is_and_it_resumes(compose_cfg, run_train, capsys):
+    """Lightning wrote the checkpoint and records, then exited 1 without a word on where they are."""
+    from trainlab.run.preemption import stop_on_signals
+
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=3", "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)) as callbacks:
+            run_train(cfg, extra_callbacks=[_CtrlCAt(1), *callbacks])
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)  # Lightning ignores SIGINT after a Ctrl-C; not in this test process
+    assert exited.value.code == 130
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith(f"error: stopped by Ctrl-C during epoch 1; checkpoints and records are in {run_dir}. "
+                           "Resume with: python ") and line.endswith(f"ckpt_path={run_dir}")
+    assert json.loads((run_dir / "training_summary.json").read_text())["stopped_by"] == "exception (KeyboardInterrupt)"
+    assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
+    resumed = run_train(compose_cfg([*TINY, "trainer.max_epochs=3", "logger=none", f"ckpt_path={run_dir}"]))
+    assert "test/rmse" in resumed
+
+
+def test_ctrl_c_before_training_is_one_line_and_leaves_no_empty_folder(compose_cfg, run_train, capsys, monkeypatch):
+    from trainlab.run import pipeline
+    from trainlab.run.preemption import stop_on_signals
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # while the data are read, before Lightning's handler is there
+
+    monkeypatch.setattr(pipeline, "build_model_and_data", interrupted)
+    cfg = compose_cfg([*TINY, "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)):
+        run_train(cfg)
+    assert exited.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: stopped by Ctrl-C; nothing was run, so its run folder was removed")
+    assert not run_dir.exists()
+
+
 def test_a_requeued_job_continues_in_its_own_folder(compose_cfg, run_train, monkeypatch):
     """SLURM starts a requeued job again (SLURM_RESTART_COUNT=1): same run folder, from its last.ckpt,
     records continued, no second last.ckpt; a first attempt that was stopped leaves on_exception.ckpt."""

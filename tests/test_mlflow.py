@@ -167,3 +167,50 @@ def test_unreachable_server_on_the_command_line(tmp_path):
     assert result.returncode == 2, result.stderr
     assert f"error: logger.mlflow.tracking_uri={uri}: no MLflow server answers there" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "uri,match",
+    [
+        ("htp://localhost:5000", r"'htp' is not a scheme MLflow tracks into \(http, https, sqlite, .*\); for a server "
+                                 r"give http\(s\)://<host>:<port>, for a local database sqlite:///<file>$"),
+        ("localhost:5000", r"'localhost' is not a scheme MLflow tracks into .*; for a server give http://localhost:5000,"),
+        ("sqlite:////proc/mlflow.db", r"cannot create or open the database \(unable to open database file\); give a "
+                                      r"writable folder .*, or change paths.log_dir$"),
+        ("sqlite:///{tmp}/not_a_db.db", r"cannot create or open the database \(file is not a database\)"),
+        ("postgresql://u:p@127.0.0.1:9/db", r"MLflow needs the Python package psycopg\w* for this database, which is "
+                                            r"not installed; pip install psycopg"),
+    ],
+)
+def test_tracking_uris_mlflow_cannot_use_get_one_line(tmp_path, monkeypatch, uri, match):
+    """They were a multi-line Hydra error with exit 1 (a scheme MLflow does not know, a missing database
+    driver) or minutes of MLflow's retries first (a database that cannot be opened)."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    for driver in ("psycopg", "psycopg2"):  # as where none is installed (a test must not reach a real server)
+        monkeypatch.setitem(sys.modules, driver, None)
+    (tmp_path / "not_a_db.db").write_text("not sqlite\n")
+    uri = uri.format(tmp=tmp_path)
+    start = time.perf_counter()
+    with pytest.raises(UserError, match=rf"^logger.mlflow.tracking_uri={uri}: {match}"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)
+    assert time.perf_counter() - start < 30
+
+
+def test_settings_mlflow_would_drop_are_refused(tmp_path):
+    """log_model=maybe was taken as false or true; an artifact_location for an experiment that exists was
+    dropped (MLflow sets it only when it creates the experiment)."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    uri = f"sqlite:///{tmp_path}/m.db"
+    with pytest.raises(UserError, match=r"^logger.mlflow.log_model='maybe' must be false, true \(every kept"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, log_model="maybe")
+    first = MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, artifact_location=str(tmp_path / "a"))
+    first.experiment  # creates the experiment, with its artifacts in tmp_path/a
+    MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, artifact_location=str(tmp_path / "a"))  # the same: fine
+    with pytest.raises(UserError, match=rf"^logger.mlflow.artifact_location={tmp_path / 'b'}: experiment 'trainlab' "
+                                        r"exists already, with its artifacts in .*/a, and MLflow sets the place only "
+                                        r"for a new experiment; .*logger.mlflow.experiment_name=<name>$"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, artifact_location=str(tmp_path / "b"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -170,6 +171,57 @@ def test_a_stop_signal_that_may_come_while_the_job_starts_is_warned_of(caplog):
 
 
 @pytest.mark.parametrize("overrides,expected", [
+    (["hydra.launcher.timeout_min=-5"], "hydra.launcher.timeout_min=-5 must be at least 1"),  # it blamed signal_delay_s
+    (["hydra.launcher.mem_gb=0"], "hydra.launcher.mem_gb=0 must be more than 0 (or null: no limit)"),
+    (["hydra.launcher.cpus_per_task=0"], "hydra.launcher.cpus_per_task=0 must be at least 1"),
+    # Lightning refused these when the job started, after its wait in the queue
+    (["trainer=ddp", "trainer.num_nodes=2"], "hydra.launcher.nodes=1 but trainer.num_nodes=2: Lightning refuses a job "
+                                             "whose nodes differ from it; give both the same number "
+                                             "(hydra.launcher.nodes=2)"),
+    (["trainer=ddp_sim"], "hydra.launcher.tasks_per_node=1 but trainer.devices=2: Lightning wants one SLURM task per "
+                          "device; set hydra.launcher.tasks_per_node=2"),
+    (["hardware.devices=[0,1]"], "hydra.launcher.tasks_per_node=1 but hardware.devices=[0, 1]"),
+])
+def test_the_request_is_checked_before_sinfo_is_asked(compose_cfg, overrides, expected):
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", *overrides])
+    problem = request_problem(cfg.hydra.launcher, cfg)
+    assert problem is not None and problem.startswith(expected), problem
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("hydra.launcher.timeout_min=1:00:00", "hydra.launcher.timeout_min is a number of minutes, not sbatch's time "
+                                           "format: 1:00:00 is hydra.launcher.timeout_min=60"),
+    ("hydra.launcher.timeout_min=1-12", "format: 1-12 is hydra.launcher.timeout_min=2160"),  # 1 day 12 hours
+    ("hydra.launcher.timeout_min=90:30", "format: 90:30 is hydra.launcher.timeout_min=91"),  # rounded up: an int
+    ("hydra.launcher.mem_gb=4G", "hydra.launcher.mem_gb is a number of GB, not sbatch's --mem format: 4G is "
+                                 "hydra.launcher.mem_gb=4"),
+    ("hydra.launcher.mem_gb=512M", "format: 512M is hydra.launcher.mem_gb=0.5"),
+    ("hydra.launcher.mem_gb=abc", None),  # Hydra's own message stands
+])
+def test_launcher_values_in_sbatchs_format_get_their_unit(override, expected):
+    """OmegaConf refused them as no number, in several lines, exit 1."""
+    from trainlab.config.errors import unknown_key_problem
+
+    problem = unknown_key_problem(["-m", "hydra/launcher=slurm", "hydra.launcher.partition=debug", override], "train")
+    assert problem is None if expected is None else (problem or "").endswith(expected), problem
+
+
+def test_a_slurm_that_does_not_answer_is_one_line_before_submission(compose_cfg, tmp_path, monkeypatch):
+    """sbatch failed the same way after the sweep folder existed: submitit's traceback, exit 1."""
+    sinfo = tmp_path / "bin" / "sinfo"
+    sinfo.parent.mkdir()
+    sinfo.write_text("#!/bin/sh\necho 'sinfo: error: fetch_config: DNS SRV lookup failed' >&2\n"
+                     "echo 'sinfo: fatal: Could not establish a configuration source' >&2\nexit 1\n")
+    sinfo.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{sinfo.parent}{os.pathsep}{os.environ['PATH']}")
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug"])
+    assert request_problem(cfg.hydra.launcher, cfg) == (
+        "hydra/launcher=slurm: SLURM does not answer on this machine (sinfo: fatal: Could not establish a "
+        "configuration source); submit from a login node of the cluster, whose slurm.conf (or SLURM_CONF) names "
+        "its controller")
+
+
+@pytest.mark.parametrize("overrides,expected", [
     ([], None),
     (["hydra.launcher.mem_gb=100000"], "hydra.launcher.mem_gb=100000 but its nodes have at most"),
     (["hardware=a100"], "hydra.launcher.gpus_per_node=1 (hardware.devices of a GPU profile, unless set) but its "
@@ -184,6 +236,15 @@ def test_the_request_is_checked_against_sinfo(slurm, compose_cfg, overrides, exp
     cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", *overrides])
     problem = request_problem(cfg.hydra.launcher, cfg)
     assert problem is None if expected is None else expected in problem, problem
+
+
+def test_an_option_sbatch_refuses_is_one_line(slurm, tmp_path):
+    """A key sinfo cannot check (a node feature the cluster lacks): submitit's traceback, before."""
+    code, stderr = finish(start(*TINY, "hydra.launcher.constraint=nosuchfeature", tmp_path=tmp_path), timeout=120)
+    assert code != 0 and "Traceback" not in stderr, stderr[-3000:]
+    assert re.search(r"sbatch refused the job\(s\): Batch job submission failed: .*feature.*; nothing was submitted "
+                     r"\(hydra.launcher.\* keys become sbatch's options: fix the one it names\)", stderr), stderr[-3000:]
+    assert not slurm.jobs()
 
 
 # -- real jobs --------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
+from trainlab.config.errors import UserError
+
 log = logging.getLogger(__name__)
 
 # IEA, Global Energy & CO2 Status Report 2019: world-average carbon intensity of electricity
@@ -62,6 +64,13 @@ class CounterReader:
 
     def close(self) -> None:
         pass
+
+
+def check_interval(seconds: float, key: str) -> None:
+    """A sampling thread's period: 0 or less would make it spin, taking a core from training (on a GPU machine;
+    elsewhere nothing is sampled, and the setting would pass unnoticed until then)."""
+    if not seconds > 0:
+        raise UserError(f"{key}={seconds} must be more than 0 seconds (e.g. 0.1)")
 
 
 class SamplingReader:
@@ -171,6 +180,10 @@ class EnergyMeter(pl.Callback):
     """
 
     def __init__(self, grid_g_co2_per_kwh: float = DEFAULT_GRID_G_CO2_PER_KWH, sample_interval_s: float = 0.1):
+        if grid_g_co2_per_kwh < 0:
+            raise UserError(f"callbacks.energy.grid_g_co2_per_kwh={grid_g_co2_per_kwh} must be 0 or more (g CO2 per "
+                            f"kWh of your grid; {DEFAULT_GRID_G_CO2_PER_KWH:g}, the world average, by default)")
+        check_interval(sample_interval_s, "callbacks.energy.sample_interval_s")
         self.grid, self.interval = grid_g_co2_per_kwh, sample_interval_s
         self.readers: list[Any] = []
         self.reason: Optional[str] = None

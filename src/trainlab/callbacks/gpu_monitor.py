@@ -10,7 +10,7 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
-from trainlab.callbacks.energy import open_nvml
+from trainlab.callbacks.energy import check_interval, open_nvml
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class GpuMonitor(pl.Callback):
     """
 
     def __init__(self, sample_interval_s: float = 0.5):
+        check_interval(sample_interval_s, "callbacks.gpu_monitor.sample_interval_s")
         self.interval = sample_interval_s
         self.sampler: Optional[BoardSampler] = None
         self.device: Optional[torch.device] = None

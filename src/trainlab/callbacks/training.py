@@ -332,6 +332,11 @@ class StopOnSignal(pl.Callback):
         self.received: list[str] = []
         self.epoch: Optional[int] = None
         self.previous: dict[int, Any] = {}
+        self.interrupted = False  # Ctrl-C: Lightning writes the checkpoint and records, then exits 1 silently
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, KeyboardInterrupt):
+            self.interrupted, self.epoch = True, trainer.current_epoch
 
     def handler(self, signum: int, frame: Any) -> None:
         self.received.append(signal.Signals(signum).name)

@@ -8,6 +8,7 @@ a run that cannot do what it was asked to never starts. The checks that need the
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from omegaconf import DictConfig, open_dict
@@ -76,6 +77,14 @@ def check_config(cfg: DictConfig) -> None:
 EVAL_SPLITS = ("test", "val")
 # conf/eval.yaml's top-level keys (tests/test_time_column.py keeps this list equal to it) and +data
 EVAL_KEYS = ("task_name", "ckpt_path", "split", "batch_size", "latency", "trainer", "hardware", "paths", "data")
+# ... of which the run's own config holds the values: evaluate.py takes them with a '+' (+data.source.path=<file>)
+EVAL_RUN_KEYS = ("data",)
+
+
+def run_data_hint(problem: str) -> str:
+    """``problem`` (a UserError's line about the run's data, ``data.<key>...``) with how evaluate.py sets that key."""
+    key = re.match(r"data\.[\w.]+", problem)
+    return f"{problem} (evaluate.py sets the run's data with a '+': +{key.group(0) if key else 'data.<key>'}=<value>)"
 
 
 def override_run_data(run_cfg: DictConfig, given: Any) -> None:
@@ -111,3 +120,15 @@ def check_eval_config(cfg: DictConfig) -> None:
                         "model and data come from the run's own config; +data.<key>=... changes the run's data)")
     if cfg.split not in EVAL_SPLITS:
         raise UserError(f"split={cfg.split!r} is not one of {', '.join(EVAL_SPLITS)}; e.g. split=val")
+    devices, trainer = cfg.trainer.devices, cfg.trainer
+    one_device = devices in (1, "1") or (OmegaConf.is_list(devices) and len(devices) == 1)
+    if not one_device or trainer.num_nodes != 1:
+        key = "hardware.devices" if OmegaConf.is_interpolation(trainer, "devices") else "trainer.devices"
+        shown = f"{key}={devices}" if not one_device else f"trainer.num_nodes={trainer.num_nodes}"
+        raise UserError(f"{shown}: evaluate.py tests and times the model in one process on one device (several "
+                        f"would each write the same report, and time each other); leave it out, or pick one device: "
+                        f"{key}=[<id>]")
+    for key, low in (("warmup", 0), ("max_batches", 1)):  # below: timed as if 0 / still timed, without a word
+        value = cfg.latency[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise UserError(f"latency.{key}={value!r} must be a whole number, {low} or more")

@@ -96,12 +96,22 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     except MissingConfigException as exc:  # a group option that does not exist (model=lstn)
         return _unknown_option(exc)
     except HydraException as exc:
+        hint = _launcher_value_hint(exc.__cause__)
+        if hint:
+            return hint
         refused = re.match(r"Could not override '([^']+)'", str(exc))
         if refused is None or "not in" not in str(exc.__cause__):
             return None
     except OmegaConfBaseException:
         return None
     refused_key = refused.group(1)
+    if config_name == "eval":
+        from trainlab.config.checks import EVAL_RUN_KEYS
+
+        if refused_key.split(".")[0] in EVAL_RUN_KEYS:
+            given = next(o.input_line for o in single if o.key_or_group == refused_key)
+            return (f"{refused_key} is a setting of the run's own config, which evaluate.py changes with a '+' in "
+                    f"front: +{given}")
     try:
         node = composed([o.input_line for o in single if o.key_or_group != refused_key])
     except (HydraException, OmegaConfBaseException):
@@ -134,6 +144,18 @@ def _unknown_option(exc: Any) -> Optional[str]:
     hint = did_you_mean(option, exc.options, prefix=f"{group}=")
     return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
             f"its options: {', '.join(exc.options)}")
+
+
+def _launcher_value_hint(cause: Optional[BaseException]) -> Optional[str]:
+    """For a SLURM launcher key typed in sbatch's format (``timeout_min=1:00:00``, ``mem_gb=4G``), which
+    OmegaConf refuses as no number: the value in the key's unit."""
+    from omegaconf.errors import ValidationError
+
+    if not isinstance(cause, ValidationError) or not str(cause.full_key).startswith("hydra.launcher."):
+        return None
+    from trainlab.run.slurm import launcher_value_hint
+
+    return launcher_value_hint(str(cause.full_key).rsplit(".", 1)[-1], cause.value)
 
 
 def run_command_line(main, config_name: Optional[str] = None) -> None:

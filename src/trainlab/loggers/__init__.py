@@ -13,6 +13,7 @@ from typing import Any, Optional
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from trainlab.config.errors import UserError
 from trainlab.config.instantiate import build
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9=.,_+-]+")
@@ -49,5 +50,12 @@ def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
             continue
         takes = inspect.signature(get_class(node._target_)).parameters
         named = {key: label for key in ("version", "run_name") if key in takes and node.get(key) is None}
-        loggers.append(build(node, f"logger.{name}", **named))
+        logger = build(node, f"logger.{name}", **named)
+        try:  # opened here, not at the start of fit: TensorBoard's writer imports its package only then
+            logger.experiment
+        except ImportError as exc:
+            raise UserError(f"logger={name} needs the Python package {exc.name}, which is not installed; pip install "
+                            f"{exc.name} (it is in requirements.txt), or choose another logger: logger=csv or "
+                            "logger=none") from None
+        loggers.append(logger)
     return loggers

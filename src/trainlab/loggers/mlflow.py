@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import ssl
 import urllib.error
 import urllib.request
@@ -41,6 +42,41 @@ INSTALL_HINT = "logger=mlflow needs the mlflow package (~800 MB): make install-m
 PROBE_TIMEOUT_S = 5.0
 # files of the run folder uploaded at the end of fit (and after test, when changed), at the same relative paths
 RUN_FILES = RECORDS
+
+
+# URI schemes MLflow tracks into (its tracking store registry: servers, databases through SQLAlchemy, a
+# folder, Databricks); a path without a scheme is a folder (MLflow's file store)
+TRACKING_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "file", "databricks", "databricks-uc",
+                    "uc")
+
+
+def uri_problem(uri: str) -> Optional[str]:
+    """Why MLflow cannot track into ``uri`` (a scheme it does not know, such as ``htp://`` or a
+    ``host:port`` without ``http://``), or None."""
+    from urllib.parse import urlparse
+
+    scheme = urlparse(uri).scheme.split("+")[0]  # postgresql+psycopg2: the driver after '+'
+    if not scheme or len(scheme) == 1 or scheme in TRACKING_SCHEMES:  # one letter: a Windows drive, a folder
+        return None
+    hint = f"http://{uri}" if "://" not in uri else "http(s)://<host>:<port>"
+    return (f"'{scheme}' is not a scheme MLflow tracks into ({', '.join(TRACKING_SCHEMES)}); for a server give "
+            f"{hint}, for a local database sqlite:///<file>")
+
+
+def _check_artifact_location(tracking_uri: str, experiment_name: str, location: str) -> None:
+    """MLflow applies ``artifact_location`` only when it creates the experiment: one that exists keeps its own,
+    and the setting would be dropped without a word."""
+    from mlflow.tracking import MlflowClient
+
+    existing = MlflowClient(tracking_uri).get_experiment_by_name(experiment_name)
+
+    def bare(uri: str) -> str:
+        return str(uri).removeprefix("file://").rstrip("/")
+
+    if existing is not None and bare(existing.artifact_location) != bare(location):
+        raise UserError(f"logger.mlflow.artifact_location={location}: experiment '{experiment_name}' exists already, "
+                        f"with its artifacts in {existing.artifact_location}, and MLflow sets the place only for a new "
+                        "experiment; leave the key out, or name a new one: logger.mlflow.experiment_name=<name>")
 
 
 def unreachable(uri: str, timeout_s: float = PROBE_TIMEOUT_S) -> Optional[str]:
@@ -98,6 +134,9 @@ class MLflowRun(MLFlowLogger):
             import mlflow  # noqa: F401 - only to know it is there; Lightning imports what it needs
         except ImportError:
             raise UserError(INSTALL_HINT) from None
+        problem = uri_problem(tracking_uri)
+        if problem:
+            raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: {problem}")
         if tracking_uri.startswith(("http://", "https://")):
             reason = unreachable(tracking_uri)
             if reason is not None:
@@ -110,17 +149,30 @@ class MLflowRun(MLFlowLogger):
             database = Path(tracking_uri[len("sqlite:///"):])
             try:
                 database.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: cannot create the database's folder "
-                                f"({exc}); give a writable place, or change paths.log_dir") from None
+                # opened once here: MLflow would retry an unwritable database for minutes, then raise
+                sqlite3.connect(database).execute("PRAGMA user_version").close()
+            except (OSError, sqlite3.Error) as exc:
+                raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: cannot create or open the database "
+                                f"({exc}); give a writable folder (or an MLflow database file), or change paths.log_dir") from None
             if artifact_location is None:
                 artifact_location = (database.parent / "mlartifacts").resolve().as_uri()
+        if log_model not in (True, False, "all"):  # Lightning treats any other value like false or true, unsaid
+            raise UserError(f"logger.mlflow.log_model={log_model!r} must be false, true (every kept checkpoint at the "
+                            "end) or all (each one when saved)")
+        given_location = artifact_location
         if register_model and not registered_model_name:
             raise UserError("logger.mlflow.register_model=true needs a name: "
                             "logger.mlflow.registered_model_name=<name>")
-        super().__init__(experiment_name=experiment_name, run_name=run_name, tracking_uri=tracking_uri,
-                         tags={"run_dir": str(run_dir), **(tags or {})}, log_model=log_model,
-                         artifact_location=artifact_location)
+        try:  # MLflow opens the store here: a database URI loads its driver
+            super().__init__(experiment_name=experiment_name, run_name=run_name, tracking_uri=tracking_uri,
+                             tags={"run_dir": str(run_dir), **(tags or {})}, log_model=log_model,
+                             artifact_location=artifact_location)
+        except ModuleNotFoundError as exc:  # the database's driver (MLflow's own dependencies do not include it)
+            raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: MLflow needs the Python package {exc.name} for "
+                            f"this database, which is not installed; pip install {exc.name}, or leave the key out to "
+                            "log into the local database outputs/mlflow.db") from None
+        if given_location is not None:
+            _check_artifact_location(tracking_uri, experiment_name, given_location)
         self.run_dir = Path(run_dir)
         self.register_model, self.registered_model_name = register_model, registered_model_name
         self._best_from: Optional[ModelCheckpoint] = None

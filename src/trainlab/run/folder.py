@@ -133,6 +133,10 @@ class RunFolder:
         ``prefer="last"`` (resuming): last.ckpt, the state at the end of the last finished epoch."""
         shown = given or str(self.path)
         if not self.checkpoints.is_dir():
+            runs = sorted((p for p in self.path.iterdir() if (p / CHECKPOINTS).is_dir()), key=lambda p: p.stat().st_mtime)
+            if runs:  # a sweep's folder, or outputs/train/runs itself
+                raise UserError(f"ckpt_path: '{shown}' holds {len(runs)} run(s), not one; give one of them, e.g. "
+                                f"the newest: ckpt_path={runs[-1]}")
             raise UserError(f"ckpt_path: '{shown}' is a directory without {CHECKPOINTS}/; give a run directory "
                             "or a .ckpt file")
         last = self.checkpoints / LAST
@@ -207,12 +211,22 @@ def discard_unstarted_run() -> Optional[str]:
     return "nothing was run, so its run folder was removed"
 
 
+# ckpt_path values Lightning resolves within the run in progress; a train.py run's new folder has none
+_LIGHTNING_NAMES = ("last", "best", "hpc", "registry")
+
+
 def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
     """What the user typed as ``ckpt_path``: a .ckpt file as given, or a run directory's checkpoint
     (see :meth:`RunFolder.checkpoint`)."""
     p = Path(path).expanduser()
+    if p.is_dir() and p.name == CHECKPOINTS and not (p / CHECKPOINTS).is_dir():
+        p = p.parent  # a run's checkpoints/ folder: the run
     if p.is_dir():
         return RunFolder(p).checkpoint(prefer, given=path)
+    if not p.is_file() and str(path) in _LIGHTNING_NAMES:
+        raise UserError(f"ckpt_path={path} is Lightning's name for a checkpoint of the run in progress, but every "
+                        "train.py run starts in a new folder; give the run to go on from: ckpt_path=<run directory> "
+                        f"(outputs/train/runs/<run>: its {LAST}) or a .ckpt file")
     if not p.is_file():
         raise UserError(f"ckpt_path: '{path}' does not exist; give a .ckpt file or a run directory under outputs/")
     return p
@@ -226,9 +240,13 @@ def load_checkpoint(path: Path) -> dict:
 
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as exc:
-        raise UserError(f"ckpt_path: '{path}' is not a readable checkpoint ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0][:200]}); was it cut short? pick another .ckpt") from exc
+    # bytes that are no checkpoint raise whatever the unpickler meets first (KeyError, ValueError ...)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, LookupError, ValueError, TypeError,
+            AttributeError) as exc:
+        # torch's own advice there (weights_only=False) would run any code the file holds: not repeated
+        reason = str(exc).split(" In PyTorch 2.6", 1)[0].splitlines()[0][:200]
+        raise UserError(f"ckpt_path: '{path}' is not a readable checkpoint ({type(exc).__name__}: {reason}); was it "
+                        "cut short? pick another .ckpt") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise UserError(f"ckpt_path: '{path}' holds no Lightning checkpoint (no state_dict)")
     return ckpt

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.checks import check_config
+from trainlab.config.checks import check_config, run_data_hint
 from trainlab.config.errors import UserError
 from trainlab.config.families import check_families
 from trainlab.config.instantiate import build
@@ -41,17 +41,19 @@ class Run:
 
 
 def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
-    """Check what can be checked before anything is built, apply the hardware profile, and return the
+    """Check what can be checked before anything is built, apply the hardware profile (and check the
+    trainer's devices against this machine), and return the
     config to build from: a copy whose ``hardware`` is concrete (``auto`` became what this machine
     has), so that the trainer's and data's interpolations (``${hardware.precision}``) and the saved
     resolved config see the real values. The config given is left as it is.
     """
-    from trainlab.run.hardware import apply_hardware
+    from trainlab.run.hardware import apply_hardware, check_trainer_devices
 
     route_lightning_logs()
     hardware = apply_hardware(cfg.hardware)
     cfg = copy.deepcopy(cfg)
     cfg.hardware = hardware
+    check_trainer_devices(cfg.trainer)  # what the trainer gets, ``trainer.*`` overrides of the profile included
     if training:
         check_trainer(cfg.trainer)
         check_config(cfg)
@@ -184,7 +186,19 @@ def objective(run: Run, metrics: dict[str, float]) -> float:
 
 def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str) -> tuple[Any, Any]:
     """(task module, data module) of a saved run: the checkpoint's weights, and the statistics its data
-    module fit at training time (scaling, imputation), so evaluation sees data as training did."""
+    module fit at training time (scaling, imputation), so evaluation sees data as training did.
+
+    A refusal of the run's data (``data.source.path: file not found``) says how to change that setting:
+    the caller gets it from the run's config, not from its own command line."""
+    try:
+        return _restore(run_cfg, ckpt, ckpt_name)
+    except UserError as exc:
+        if str(exc).startswith("data."):
+            raise UserError(run_data_hint(str(exc))) from None
+        raise
+
+
+def _restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str) -> tuple[Any, Any]:
     datamodule = build_data(run_cfg)
     state = ckpt.get(type(datamodule).__qualname__)
     if state is not None:

@@ -31,6 +31,7 @@ from typing import Any, Optional
 from hydra.errors import CompactHydraException
 
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: what a shell reports for a process ended by SIGTERM
+EXIT_SIGINT = 128 + signal.SIGINT  # 130: ... by Ctrl-C
 SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
 TIME_LIMIT_SIGNAL = "SIGUSR2"  # submitit's warning before the time limit (hydra.launcher.signal_delay_s)
 
@@ -97,6 +98,20 @@ def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
             raise stopped from None
         print(f"error: {stopped}. Resume with: {_resume_hint(run_dir)}", file=sys.stderr, flush=True)
         sys.exit(EXIT_SIGTERM)
+    except KeyboardInterrupt:  # before fit or between fit and test: Lightning's handler was not there
+        from trainlab.run.folder import discard_unstarted_run
+
+        note = discard_unstarted_run()
+        print(f"error: stopped by Ctrl-C{'; ' + note if note else f'; what was written is in {run_dir}'}",
+              file=sys.stderr, flush=True)
+        sys.exit(EXIT_SIGINT)
+    except SystemExit:
+        if not callback.interrupted:
+            raise
+        # Lightning ends a Ctrl-C'd fit with sys.exit(1) and no word; say where the run is and how it goes on
+        stopped = RunStopped("Ctrl-C", callback.epoch, run_dir)
+        print(f"error: {stopped}. Resume with: {_resume_hint(run_dir)}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_SIGINT)
     finally:
         if in_main:
             for sig, previous in callback.previous.items():

@@ -29,6 +29,7 @@ Inside the job (:func:`finish_in_job`)
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import signal
 import subprocess
@@ -103,6 +104,26 @@ def _minutes(limit: str) -> Optional[float]:
     return (float(days or 0) * 24 + hours) * 60 + minutes + seconds / 60
 
 
+_MEMORY_UNITS = {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1, "t": 1024}
+
+
+def launcher_value_hint(key: str, value: Any) -> Optional[str]:
+    """The line for a launcher key given in sbatch's own format, which the typed config refuses (``timeout_min``
+    is minutes, ``mem_gb`` gigabytes): the value in the key's unit, or None for other keys and values."""
+    import re
+
+    text = str(value).strip()
+    if key == "timeout_min" and re.fullmatch(r"(\d+-)?\d+(:\d+){0,2}|\d+-\d+", text):
+        minutes = math.ceil(_minutes(text))  # a whole number: the key is an int
+        return (f"hydra.launcher.timeout_min is a number of minutes, not sbatch's time format: {text} is "
+                f"hydra.launcher.timeout_min={minutes}")
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt])i?b?", text, re.IGNORECASE) if key == "mem_gb" else None
+    if found:
+        gb = float(found.group(1)) * _MEMORY_UNITS[found.group(2).lower()]
+        return f"hydra.launcher.mem_gb is a number of GB, not sbatch's --mem format: {text} is hydra.launcher.mem_gb={gb:g}"
+    return None
+
+
 def _gpus(gres: str) -> int:
     """GPUs in a node's GRES string (``gpu:a100:4(S:0-1),shard:8`` -> 4)."""
     total = 0
@@ -114,15 +135,18 @@ def _gpus(gres: str) -> int:
 
 
 def query_partition(name: str) -> tuple[Optional[Partition], Optional[str]]:
-    """The partition as ``sinfo`` sees it, or why it is not there; (None, None) when SLURM cannot be
-    asked (no sinfo, no answer): then nothing is checked."""
+    """The partition as ``sinfo`` sees it, or why it is not there (no such partition, or SLURM refuses
+    to answer: sbatch would fail the same way, after the sweep folder exists); (None, None) when SLURM
+    cannot be asked (no sinfo, a timeout): then nothing is checked."""
     if shutil.which("sinfo") is None:
         return None, None
     try:
         out = subprocess.run(["sinfo", "-h", "-p", name, "-o", "%D|%c|%m|%G|%l"], capture_output=True,
                              text=True, timeout=20)
-        if out.returncode != 0:
-            return None, None
+        if out.returncode != 0 or (not out.stdout.strip() and "error" in out.stderr):
+            said = (out.stderr.strip().splitlines() or ["no message"])[-1].removeprefix("sinfo: ")
+            return None, (f"hydra/launcher=slurm: SLURM does not answer on this machine (sinfo: {said}); submit "
+                          "from a login node of the cluster, whose slurm.conf (or SLURM_CONF) names its controller")
         if not out.stdout.strip():
             listed = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=20).stdout
             return None, (f"hydra.launcher.partition={name}: SLURM has no such partition; it has: "
@@ -188,13 +212,49 @@ def warn_early_signal(params: dict[str, Any]) -> None:
                     float(params["timeout_min"]), delay_s, limit_s - delay_s, EARLY_SIGNAL_S, EARLY_SIGNAL_S + STARTUP_S)
 
 
+# the smallest value of each count sbatch is given (it refuses less, once the sweep folder exists)
+_MINIMUMS = {"timeout_min": 1, "nodes": 1, "tasks_per_node": 1, "cpus_per_task": 1, "gpus_per_node": 0,
+             "signal_delay_s": 0, "max_num_timeout": 0}
+
+
+def range_problem(params: dict[str, Any]) -> Optional[str]:
+    """A count or size of the request below what it can be, or None."""
+    for key, low in _MINIMUMS.items():
+        if params.get(key) is not None and params[key] < low:
+            return f"hydra.launcher.{key}={params[key]} must be at least {low}"
+    for key in ("mem_gb", "pending_timeout_min"):
+        if params.get(key) is not None and params[key] <= 0:
+            return f"hydra.launcher.{key}={params[key]} must be more than 0 (or null: no limit)"
+    return None
+
+
+def processes_problem(params: dict[str, Any], config: DictConfig) -> Optional[str]:
+    """Lightning runs one SLURM task per device on each node, and refuses a job whose ``--nodes`` or
+    ``--ntasks-per-node`` differ from ``trainer.num_nodes`` and the trainer's devices: when it starts,
+    after its wait in the queue. Checked here instead, or None."""
+    trainer = config.get("trainer")
+    if trainer is None:
+        return None
+    nodes, tasks = int(params.get("nodes") or 1), int(params.get("tasks_per_node") or 1)
+    if int(trainer.num_nodes) != nodes:
+        return (f"hydra.launcher.nodes={nodes} but trainer.num_nodes={trainer.num_nodes}: Lightning refuses a job "
+                f"whose nodes differ from it; give both the same number (hydra.launcher.nodes={trainer.num_nodes})")
+    devices = trainer.devices
+    count = len(devices) if OmegaConf.is_list(devices) else int(devices) if str(devices).isdigit() else None
+    if count is not None and count != tasks:  # "auto", -1: as many as the node has; Lightning checks
+        key = "hardware.devices" if OmegaConf.is_interpolation(trainer, "devices") else "trainer.devices"
+        return (f"hydra.launcher.tasks_per_node={tasks} but {key}={devices}: Lightning wants one SLURM task per "
+                f"device; set hydra.launcher.tasks_per_node={count}")
+    return None
+
+
 def request_problem(launcher: DictConfig, config: DictConfig) -> Optional[str]:
     """Why the launcher's request (with :func:`job_resources` filled in) cannot run on its partition,
     or None (it fits, or SLURM cannot be asked from here). For the preflight check, before any folder."""
     params = job_resources(OmegaConf.to_container(launcher, resolve=True), config)
     if params.get("requeue") not in REQUEUE_CHOICES:
         return f"hydra.launcher.requeue={params.get('requeue')} must be one of {', '.join(REQUEUE_CHOICES)}"
-    problem = signal_problem(params)
+    problem = range_problem(params) or processes_problem(params, config) or signal_problem(params)
     if problem:
         return problem
     partition, missing = query_partition(str(params.get("partition")))
@@ -223,7 +283,13 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     for number, overrides in enumerate(job_overrides, start=initial_job_idx):
         log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
         calls.append((list(overrides), "hydra.sweep.dir", number, f"job_id_for_{number}", Singleton.get_state()))
-    jobs = executor.map_array(launcher, *zip(*calls))
+    try:
+        jobs = executor.map_array(launcher, *zip(*calls))
+    except submitit.core.utils.FailedJobError as exc:  # sbatch refused: a key sinfo cannot check (constraint, qos ...)
+        said = [line.removeprefix("sbatch: ").removeprefix("error: ") for line in str(exc).strip().splitlines()
+                if line.strip()]
+        raise SlurmJobFailed(f"sbatch refused the job(s): {said[-1] if said else 'no message'}; nothing was "
+                             "submitted (hydra.launcher.* keys become sbatch's options: fix the one it names)") from None
     log.info("SLURM job(s) %s submitted to partition %s; folder %s", ", ".join(j.job_id for j in jobs),
              params.get("partition"), launcher.config.hydra.sweep.dir)
     lost = watch(jobs, launcher.pending_timeout_min, launcher.poll_interval_s)

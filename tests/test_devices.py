@@ -1,0 +1,130 @@
+"""Device settings a user moving from a laptop to a cluster gets wrong (and the GPU energy and monitor
+callbacks' own, which a CPU machine never exercises): one line each, before anything is built. The profile's own keys (``hardware.*``) and the trainer's keys that interpolate them, overridden
+directly (``trainer.accelerator=gpu``, ``trainer.precision=16``), are checked alike (src/trainlab/run/hardware.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import TINY
+from trainlab.config.errors import UserError
+from trainlab.run import hardware
+from trainlab.run.pipeline import prepare
+
+NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+TOO_MANY = 4096  # more cores, threads or processes than any machine here has
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        pytest.param("trainer.accelerator=gpu", r"trainer.accelerator=gpu needs an NVIDIA GPU with CUDA, but torch sees "
+                     r"none .*leave trainer.accelerator out, and use hardware=cpu", marks=NO_GPU),
+        pytest.param("hardware.accelerator=gpu", r"hardware.accelerator=gpu needs an NVIDIA GPU .*use hardware=cpu",
+                     marks=NO_GPU),
+        ("trainer.accelerator=tpu", r"trainer.accelerator='tpu' is not one of cpu, gpu, cuda, mps, auto"),
+        # Lightning took these with a warning, and on a CPU ran 16 as bf16-mixed
+        ("trainer.precision=16", r"trainer.precision='16' is not one of 32-true, .*; it is Lightning's old spelling of "
+                                 r"16-mixed: .*leave trainer.precision out and set hardware.precision=16-mixed"),
+        ("trainer.precision=bf16", r"old spelling of bf16-mixed: .*hardware.precision=bf16-mixed"),
+        ("hardware.precision=bf16", r"hardware.precision='bf16' is not one of .*old spelling of bf16-mixed"),
+        ("trainer.precision=16-mixed", r"trainer.precision=16-mixed runs on GPUs only; on the CPU use 32-true"),
+        ("trainer.precision=auto", r"trainer.precision='auto' is not one of .*set hardware.precision=auto"),
+        ("hardware.devices=0", r"hardware.devices=0 must be a number of devices \(1 or more; -1 for all\), auto"),
+        ("trainer.devices=abc", r"trainer.devices='abc' must be a number of devices"),
+        ("hardware.devices=-1", r"hardware.devices=-1 names GPUs, but the run is on the CPU"),
+        ("trainer.devices=[0,1]", r"trainer.devices=\[0, 1\] names GPUs, but the run is on the CPU"),
+        (f"trainer.devices={TOO_MANY}", rf"trainer.devices={TOO_MANY} on the CPU starts {TOO_MANY} training processes "
+                                        r"\(DDP over gloo\), more than the \d+ CPU core\(s\) this process may use"),
+        ("trainer.strategy=dpp", r"trainer.strategy='dpp' is not a strategy Lightning knows; did you mean ddp\?"),
+        ("trainer.strategy=fsdp", r"trainer.strategy=fsdp shards the model over GPUs, and the run is on the cpu"),
+        ("trainer.strategy=xla", r"trainer.strategy=xla runs on TPUs"),
+        (f"hardware.num_threads={TOO_MANY}", rf"hardware.num_threads={TOO_MANY} must be 1 to \d+, the CPU cores"),
+        ("hardware.num_threads=0", r"hardware.num_threads=0 must be 1 to \d+"),
+        ("hardware.memory_gb=-3", r"hardware.memory_gb=-3.0 must be more than 0, or null"),
+        ("hardware.max_nodes_per_graph=0", r"hardware.max_nodes_per_graph=0 must be more than 0"),
+        ("hardware.prefetch_factor=0", r"hardware.prefetch_factor=0 must be more than 0"),
+        # worker-only settings with no workers: the loader left them out without a word
+        ("hardware.prefetch_factor=4", r"hardware.prefetch_factor=4 is a setting of DataLoader worker processes, but "
+                                       r"hardware.num_workers=0 .*add hardware.num_workers=<n> \(e.g. 2\), or leave"),
+        ("hardware.persistent_workers=true", r"hardware.persistent_workers=True is a setting of DataLoader worker"),
+        ("callbacks.energy.sample_interval_s=0", r"callbacks.energy.sample_interval_s=0 must be more than 0 seconds"),
+        ("callbacks.gpu_monitor.sample_interval_s=-1", r"callbacks.gpu_monitor.sample_interval_s=-1 must be more "),
+        ("callbacks.energy.grid_g_co2_per_kwh=-5", r"callbacks.energy.grid_g_co2_per_kwh=-5 must be 0 or more"),
+    ],
+)
+def test_device_settings_this_machine_cannot_run(compose_cfg, run_train, override, match):
+    cfg = compose_cfg([*TINY, "logger=none", override])
+    with pytest.raises(UserError, match=match):
+        run_train(cfg)
+    assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
+
+
+def test_a_profiles_own_worker_settings_pass_with_no_workers(compose_cfg):
+    """hardware=auto carries prefetch_factor and persistent_workers; hardware.num_workers=0 alone is fine."""
+    assert prepare(compose_cfg(["hardware=auto", "hardware.num_workers=0"])).hardware.prefetch_factor == 2
+
+
+@NO_GPU
+def test_a_gpu_profile_on_a_slurm_login_node_says_to_submit_it(compose_cfg, tmp_path, monkeypatch):
+    """There, 'use hardware=cpu' alone sent a cluster user the wrong way."""
+    sbatch = tmp_path / "sbatch"
+    sbatch.write_text("#!/bin/sh\n")
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    with pytest.raises(UserError, match=r"^hardware=a100 needs an NVIDIA GPU .*use hardware=cpu, or hardware=auto .*; "
+                                        r"on a SLURM login node, run it as a job on a GPU partition: python train.py "
+                                        r"-m hydra/launcher=slurm hydra.launcher.partition=<gpu partition>"):
+        prepare(compose_cfg(["hardware=a100"]))
+    monkeypatch.setenv("SLURM_JOB_ID", "7")  # inside a job that got no GPU: submitting again is not the fix
+    with pytest.raises(UserError) as refused:
+        prepare(compose_cfg(["hardware=a100"]))
+    assert "login node" not in str(refused.value)
+
+
+def test_mps_is_refused_where_torch_has_none(compose_cfg, monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(UserError, match=r"hardware.accelerator=mps needs an Apple-silicon GPU \(MPS\), which torch "
+                                         r"does not find on this machine; use hardware=cpu"):
+        prepare(compose_cfg(["hardware.accelerator=mps"]))
+
+
+def test_several_nodes_need_a_launcher_that_started_them(compose_cfg, monkeypatch):
+    """Without one, Lightning took this machine for node 0 and waited for node 1 forever (SIGTERM did not end it)."""
+    for name in hardware._MULTI_NODE_ENV + ("SLURM_NNODES",):
+        monkeypatch.delenv(name, raising=False)
+    cfg = compose_cfg(["trainer=ddp", "trainer.num_nodes=2"])
+    with pytest.raises(UserError, match=r"trainer.num_nodes=2, but no multi-node launcher started this process .*wait "
+                                        r"forever .*hydra.launcher.nodes=2\), or set trainer.num_nodes=1"):
+        prepare(cfg)
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_NNODES", "1")
+    with pytest.raises(UserError, match=r"trainer.num_nodes=2 but this SLURM job has 1 node\(s\) \(SLURM_NNODES\); ask "
+                                        r"for 2 \(hydra.launcher.nodes=2"):
+        prepare(cfg)
+    monkeypatch.setenv("SLURM_NNODES", "2")
+    assert prepare(cfg).trainer.num_nodes == 2
+
+
+def test_gpu_device_counts_are_those_torch_sees(compose_cfg, monkeypatch):
+    monkeypatch.setattr(hardware, "_cuda_usable", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
+    for devices in ("4", "[0,2]", "'0,2'"):
+        cfg = compose_cfg(["trainer.accelerator=gpu", f"trainer.devices={devices}"])
+        with pytest.raises(UserError, match=r"trainer.devices=.* but torch sees 2 GPU\(s\) on this machine "
+                                            r"\(CUDA_VISIBLE_DEVICES=4,5\), numbered from 0; give at most 2"):
+            hardware.check_trainer_devices(cfg.trainer)
+    for devices in ("2", "-1", "[1]", "auto"):
+        hardware.check_trainer_devices(compose_cfg(["trainer.accelerator=gpu", f"trainer.devices={devices}"]).trainer)
+
+
+def test_ddp_on_cpu_processes_within_the_cores_trains(compose_cfg):
+    """trainer=ddp_sim sets the trainer's own accelerator and devices: checked, and let through."""
+    cfg = prepare(compose_cfg(["trainer=ddp_sim"]))
+    assert (cfg.trainer.accelerator, cfg.trainer.devices) == ("cpu", 2)
