@@ -80,13 +80,12 @@ def keep_host_memory(keep_mb: Optional[int]) -> str:
     settled. Blocks below a quarter of ``keep_mb`` now come from the heap, and up to ``keep_mb``
     free at its top stays there: page faults per epoch drop to a few (benchmarks/epoch_time.py
     prints them). The cost is resident memory that stays at the run's peak, as a GPU's caching
-    allocator does. None leaves glibc's defaults. Settings are process-wide and inherited by
+    allocator does. None leaves glibc's defaults; ``keep_mb`` is at least 1 (checked with the
+    profile's other sizes, before any torch flag is set). Settings are process-wide and inherited by
     DataLoader workers that fork.
     """
     if keep_mb is None:
         return "glibc defaults"
-    if keep_mb < 1:
-        raise UserError(f"hardware.host_memory_keep_mb={keep_mb} must be 1 or more (or null: glibc's defaults)")
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return f"not set ({platform.system()} without glibc's malloc)"
     import ctypes
@@ -141,6 +140,9 @@ def _check_sizes(hw: DictConfig) -> None:
     for key in ("memory_gb", "max_nodes_per_graph", "prefetch_factor"):
         if hw[key] is not None and hw[key] <= 0:
             raise UserError(f"hardware.{key}={hw[key]} must be more than 0, or null (no limit, or the default)")
+    if hw.host_memory_keep_mb is not None and hw.host_memory_keep_mb < 1:
+        raise UserError(f"hardware.host_memory_keep_mb={hw.host_memory_keep_mb} must be 1 or more "
+                        "(or null: glibc's defaults)")
     if hw.num_workers == 0:
         for key in _given_on_the_command_line(("prefetch_factor", "persistent_workers")):
             if hw[key]:  # the profiles' own values are theirs to carry; one typed here would do nothing
