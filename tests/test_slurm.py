@@ -27,7 +27,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tests.conftest import ROOT, skip_engine
-from trainlab.run.slurm import job_resources, request_problem
+from trainlab.run.slurm_request import job_resources, request_problem
 from trainlab.testing.slurm import SlurmCluster
 
 TINY = ["data.source.num_rows=400", "data.window=12", "model.net.hidden_size=8", "trainer.max_epochs=2",
@@ -160,9 +160,9 @@ def test_resources_come_from_the_hardware_profile(compose_cfg):
 
 
 def test_a_stop_signal_that_may_come_while_the_job_starts_is_warned_of(caplog):
-    from trainlab.run.slurm import warn_early_signal
+    from trainlab.run.slurm_request import warn_early_signal
 
-    with caplog.at_level("WARNING", logger="trainlab.run.slurm"):
+    with caplog.at_level("WARNING", logger="trainlab.run.slurm_request"):
         warn_early_signal({"timeout_min": 240, "signal_delay_s": 120})  # the defaults: silent
         assert not caplog.records
         warn_early_signal({"timeout_min": 1, "signal_delay_s": 30})

@@ -153,7 +153,7 @@ def _launcher_value_hint(cause: Optional[BaseException]) -> Optional[str]:
 
     if not isinstance(cause, ValidationError) or not str(cause.full_key).startswith("hydra.launcher."):
         return None
-    from trainlab.run.slurm import launcher_value_hint
+    from trainlab.run.slurm_request import launcher_value_hint
 
     return launcher_value_hint(str(cause.full_key).rsplit(".", 1)[-1], cause.value)
 
