@@ -44,6 +44,8 @@ ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEM
          "DEADLINE")
 ONE_LINE_ERRORS = ("RunStopped", "TrialFailed")  # a job's errors whose message says it all
 RESULT_GRACE_S = 15  # a job's result file may reach a shared file system after SLURM says it ended
+REQUEUE_GRACE_S = 180  # a job that asked for its requeue may show as ended until slurmctld has done it
+REQUEUED_LINE = "requeued: "  # what finish_in_job prints last, on the job's stderr
 
 
 class SlurmJobFailed(CompactHydraException):
@@ -118,6 +120,27 @@ def _log_tail(job: Any, lines: int = 3) -> str:
     return ""
 
 
+SLURMS_OWN = ("srun:", "slurmstepd")  # what srun and slurmstepd add to a job's stderr as it ends
+
+
+def _asked_for_requeue(job: Any) -> bool:
+    """Whether the job's last words were :func:`finish_in_job`'s requeue line (followed by nothing but
+    SLURM's own lines: ``*** JOB 7 CANCELLED ... DUE TO JOB REQUEUE ***``, ``srun: ...``). SLURM may
+    still list such a job as ended (FAILED, exit 143) for a while before the requeue shows."""
+    path = job.paths.stderr
+    if not path.is_file():
+        return False
+    with path.open("rb") as stream:
+        stream.seek(max(0, path.stat().st_size - 8192))
+        lines = [line for line in stream.read().decode(errors="replace").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith(REQUEUED_LINE):
+            return True
+        if not line.startswith(SLURMS_OWN):
+            return False
+    return False
+
+
 def watch(jobs: Sequence[Any], pending_timeout_min: Optional[float], poll_s: float) -> dict[str, str]:
     """Wait until every job has a result file or has ended without one; returns ``job id -> why it has
     no result`` for those that did not give one (cancelled after pending too long included)."""
@@ -150,8 +173,10 @@ def watch(jobs: Sequence[Any], pending_timeout_min: Optional[float], poll_s: flo
                 continue
             pending_since.pop(job_id, None)
             if state in ENDED or state == "GONE":
-                if now - ended_since.setdefault(job_id, now) >= RESULT_GRACE_S:
-                    lost[job_id] = f"ended {state} ({reason}) without a result{_log_tail(job)}"
+                requeueing = _asked_for_requeue(job)
+                if now - ended_since.setdefault(job_id, now) >= (REQUEUE_GRACE_S if requeueing else RESULT_GRACE_S):
+                    lost[job_id] = (f"asked SLURM to requeue it, but it stayed {state} ({reason}) for {REQUEUE_GRACE_S} s"
+                                    if requeueing else f"ended {state} ({reason}) without a result{_log_tail(job)}")
                     del waiting[job_id]
             else:
                 ended_since.pop(job_id, None)
@@ -214,5 +239,5 @@ def finish_in_job(ret: JobReturn, requeue: str, handler: Any) -> JobReturn:
                          f"hydra.launcher.max_num_timeout allows")
     _checkpoint(handler._delayed, handler._job_paths.submitted_pickle, countdown)
     handler.env._requeue(countdown)
-    print(f"requeued: {why}; the next attempt continues in {stopped.run_dir}", file=sys.stderr, flush=True)
+    print(f"{REQUEUED_LINE}{why}; the next attempt continues in {stopped.run_dir}", file=sys.stderr, flush=True)
     sys.exit(EXIT_SIGTERM)  # SystemExit: submitit writes no result, the launcher waits for the next attempt
