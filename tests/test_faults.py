@@ -330,6 +330,35 @@ def test_sigterm_mid_training_saves_records_and_exits_143(compose_cfg, run_train
     assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)  # handlers given back
 
 
+class _SweepStopped(BaseException):
+    pass
+
+
+def test_sigterm_reaches_a_sweeps_handler_once_training_has_unwound(compose_cfg, run_train):
+    """A sweep's SIGTERM handler raises to stop the sweep. The run's handler used to call it from inside
+    the signal handler, so its exception landed wherever the signal did (mid-step, inside a lock: a
+    sweep then hung); and when Lightning's own SIGTERM stop came first, the sweep never heard of the
+    signal and went on to its next trial. Now it is called once, after the run's records are written."""
+    from trainlab.run.preemption import stop_on_signals
+
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=5", "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    seen = []
+
+    def sweeps_handler(signum, frame):
+        seen.append((run_dir / "training_summary.json").is_file())
+        raise _SweepStopped
+
+    before = signal.signal(signal.SIGTERM, sweeps_handler)
+    try:
+        with pytest.raises(_SweepStopped), stop_on_signals(str(run_dir)) as callbacks:
+            run_train(cfg, extra_callbacks=[_SigtermAt(1), *callbacks])
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert seen == [True]  # once, with the run's records already written
+    assert json.loads((run_dir / "training_summary.json").read_text())["stopped_by"] == "signal SIGTERM"
+
+
 class _CtrlCAt(pl.Callback):
     """Ctrl-C at the end of one epoch's first batch (the KeyboardInterrupt Python raises on SIGINT)."""
 

@@ -340,11 +340,16 @@ class StopOnSignal(pl.Callback):
 
     def handler(self, signum: int, frame: Any) -> None:
         self.received.append(signal.Signals(signum).name)
-        previous = self.previous.get(signum)
-        # SIGTERM goes on to a handler that was there before (a sweep's, which stops the sweep); the
-        # handler of submitit's time-limit signal is not called: it would exit from inside training
-        if signum == signal.SIGTERM and callable(previous):
-            previous(signum, frame)
+
+    def pass_on_sigterm(self) -> None:
+        """Call the SIGTERM handler that was there before, if one was and SIGTERM came: a sweep's,
+        which raises to stop the sweep. Called once training has unwound (by
+        :func:`trainlab.run.preemption.stop_on_signals`), not from :meth:`handler`: raised from there,
+        its exception landed wherever the signal did (inside a lock, a checkpoint write). The handler
+        of submitit's time-limit signal is never called: it would exit from inside the run."""
+        previous = self.previous.get(signal.SIGTERM)
+        if "SIGTERM" in self.received and callable(previous):
+            previous(signal.SIGTERM, None)
 
     def _check(self, trainer: pl.Trainer) -> None:
         self.epoch = trainer.current_epoch

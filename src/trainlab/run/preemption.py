@@ -92,6 +92,7 @@ def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
     try:
         yield [callback]
     except (SignalStop, SIGTERMException) as exc:
+        callback.pass_on_sigterm()  # a sweep's handler raises here: the sweep stops
         name = str(exc) if isinstance(exc, SignalStop) else "SIGTERM"
         stopped = RunStopped(name, callback.epoch, run_dir)
         if _in_multirun():
@@ -116,6 +117,7 @@ def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
         if in_main:
             for sig, previous in callback.previous.items():
                 signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+    callback.pass_on_sigterm()  # SIGTERM after training (the test, the records): a sweep stops before its next trial
 
 
 def is_requeued_attempt() -> bool:
