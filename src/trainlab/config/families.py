@@ -51,6 +51,9 @@ def family_of(target: Any, key: str = "_target_") -> Optional[str]:
     """The family tag of a class, an instance, or a ``_target_`` string (None if it has none);
     ``key`` names the config node in the message when the string cannot be imported."""
     if isinstance(target, str):
+        declared = _declared_family(target)
+        if declared is not _UNREAD:
+            return declared
         from trainlab.config.instantiate import import_target
 
         target = import_target(target, key)
@@ -58,6 +61,36 @@ def family_of(target: Any, key: str = "_target_") -> Optional[str]:
     if name is not None and name not in FAMILIES:
         raise KeyError(f"{target} declares family {name!r}, which trainlab.config.families does not know")
     return name
+
+
+_UNREAD = object()
+
+
+def _declared_family(path: str) -> Any:
+    """The family a class of trainlab's own states in its body (``family = "timeseries"``), read from
+    its source without importing it: a sweep's planning process checks every trial's model and data
+    without paying for torch and Lightning, which only its trials need. ``_UNREAD`` for anything
+    else (a user's class, a tag inherited or computed), which :func:`family_of` imports instead."""
+    import ast
+    import importlib.util
+
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name.startswith("trainlab."):
+        return _UNREAD
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return _UNREAD
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return _UNREAD
+    with open(spec.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    body = next((node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name), ())
+    for node in body:
+        if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["family"]
+                and isinstance(node.value, ast.Constant) and node.value.value in FAMILIES):
+            return node.value.value
+    return _UNREAD
 
 
 def family_for(model: Any) -> Family:

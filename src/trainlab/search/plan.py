@@ -200,7 +200,22 @@ def thread_override(config: DictConfig, slots: int, launcher: Any, fixed: Sequen
 
 
 def visible_gpu_count() -> int:
-    """CUDA devices this process sees (CUDA_VISIBLE_DEVICES applies); imports torch, ~2 s."""
+    """CUDA devices this process sees (CUDA_VISIBLE_DEVICES applies). NVML is asked first: where it
+    finds no NVIDIA driver, CUDA cannot run either, and the answer is 0 without importing torch (1-2 s
+    of a sweep's start, which only its trials need); otherwise torch counts."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return 0
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        pynvml.nvmlShutdown()
+    except ImportError:
+        pass  # nvidia-ml-py missing: torch will tell
+    except (pynvml.NVMLError_LibraryNotFound, pynvml.NVMLError_DriverNotLoaded):
+        return 0
+    except Exception:  # any other NVML trouble: torch will tell
+        pass
     import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
