@@ -129,8 +129,8 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             or (f"its settings: {', '.join(settings)}" if settings else ""))
     script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "train.py"
     shown = "hydra" if key.startswith("hydra.") else "job"
-    return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front, as Hydra suggests above, "
-            f"would add it as a new key; python {script} --cfg {shown} shows every setting)")
+    return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front would add it as a new key, "
+            f"which nothing reads; python {script} --cfg {shown} shows every setting)")
 
 
 def _unknown_option(exc: Any) -> Optional[str]:
@@ -141,6 +141,8 @@ def _unknown_option(exc: Any) -> Optional[str]:
     group, _, option = exc.missing_cfg_file.rpartition("/")
     if not group:
         return None
+    if not option:
+        return f"{group}= gives no option; choose one of the {group} group's: {', '.join(exc.options)}"
     hint = did_you_mean(option, exc.options, prefix=f"{group}=")
     return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
             f"its options: {', '.join(exc.options)}")
@@ -162,10 +164,11 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     """Run a ``@hydra.main`` function; Hydra's own check of the flags (``-m`` with ``--cfg``, two of
     ``--cfg``/``--info``/...) raises a ValueError before any job: make it one line and exit 2. So is
     a search range set as ``hydra.sweeper.params.<key>=...``, which Hydra refuses with a misleading
-    message (:func:`trainlab.search.space.params_override_problem`). With ``config_name`` (the script's
-    primary config), an override of a key that config lacks, or a group option it does not have,
-    gets a last line with the nearest settings after Hydra's own message, and exit status 2
-    (:func:`unknown_key_problem`)."""
+    message (:func:`trainlab.search.space.params_override_problem`). Every error Hydra meets while
+    composing the config (an override it cannot read, a value of the wrong type, a key or option the
+    config lacks) is one line and exit status 2 instead of Hydra's several lines and 1
+    (:mod:`trainlab.config.composition`; ``config_name``, the script's primary config, lets a
+    misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
     from trainlab.config.help import help_requested, print_help
 
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
@@ -175,14 +178,11 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
         if problem:
             print(f"error: {problem}", file=sys.stderr, flush=True)
             sys.exit(EXIT_USER_ERROR)
+    from trainlab.config.composition import hydra_errors_as_one_line
+
     try:
-        print_help(main) if help_requested(sys.argv[1:]) else main()
-    except SystemExit as exc:  # Hydra reports a composition error and exits with 1
-        problem = unknown_key_problem(sys.argv[1:], config_name) if exc.code == 1 and config_name else None
-        if problem:
-            print(f"error: {problem}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_USER_ERROR)
-        raise
+        with hydra_errors_as_one_line(sys.argv[1:], config_name):
+            print_help(main) if help_requested(sys.argv[1:]) else main()
     except ValueError as exc:
         if "can be specified" not in str(exc):
             raise
