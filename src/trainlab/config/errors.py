@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -158,6 +159,41 @@ def _launcher_value_hint(cause: Optional[BaseException]) -> Optional[str]:
     from trainlab.run.slurm import launcher_value_hint
 
     return launcher_value_hint(str(cause.full_key).rsplit(".", 1)[-1], cause.value)
+
+
+def _stopped_before_training(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM before training has begun (the script's imports, Hydra composing, the run's
+    set-up): nothing resumable exists, so one line, the folder of a run that produced nothing
+    removed, and exit 130 / 143 (what a shell reports for a process ended by that signal)."""
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    note = "nothing was written"
+    if "hydra.core.hydra_config" in sys.modules:  # the run folder exists only once Hydra has made it
+        from hydra.core.hydra_config import HydraConfig
+
+        from trainlab.run.folder import discard_unstarted_run
+
+        if HydraConfig.initialized():
+            note = discard_unstarted_run() or f"what was written is in {HydraConfig.get().runtime.output_dir}"
+    print(f"error: stopped by {name} before training started; {note}", file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
+
+
+_stopped_before_training.before_training = True  # type: ignore[attr-defined]  # see stops_before_training
+
+
+def stop_quietly_until_training() -> None:
+    """Called first by the scripts: until training starts (where
+    :func:`trainlab.run.preemption.stop_on_signals` takes over), Ctrl-C and SIGTERM end the process
+    with one line instead of a traceback of whatever was importing. Handlers someone else set (a
+    signal ignored by ``nohup``, a test runner's) are left alone."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(sig, _stopped_before_training)
+
+
+def stops_before_training(handler: object) -> bool:
+    """Whether ``handler`` is the one :func:`stop_quietly_until_training` set."""
+    return bool(getattr(handler, "before_training", False))
 
 
 def run_command_line(main, config_name: Optional[str] = None) -> None:
