@@ -709,6 +709,35 @@ def test_a_model_and_data_of_different_families_are_refused_before_the_first_tri
     assert not launcher.jobs and not (tmp_path / "sweep").exists()
 
 
+@pytest.mark.parametrize("overrides,arguments,message", [
+    # a searched experiment: the composed config has none of its choices; they passed unchecked
+    ([], ["experiment=gaia_fast,lstm_seed", "model=lstm"],
+     "model=lstm is a timeseries model, but data=gaia is graph data; use data=elnino or data=file or data=packaged "
+     "or data=synthetic, or a graph model: model=gnn (data=gaia chosen by experiment=gaia_fast); or drop gaia_fast "
+     "from the sweep's experiment choices (each trial"),
+    ([], ["experiment=choice(lstm_seed,gaia_fast)", "data=synthetic"],
+     "model=gnn is a graph model, but data=synthetic is timeseries data; use data=catalogue or data=gaia, or a "
+     "timeseries model: model=cnn, model=lstm, model=lstm_attention (model=gnn chosen by experiment=gaia_fast); "
+     "or drop gaia_fast from the sweep's experiment choices"),
+    (["experiment=gaia_fast", "data=synthetic"], ["data=synthetic"], "(model=gnn chosen by experiment=gaia_fast) (each"),
+])
+def test_what_an_experiment_chooses_is_checked_against_the_command_line(compose_cfg, tmp_path, overrides, arguments,
+                                                                         message):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    launcher = StandIn()
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher)
+    assert not launcher.jobs and not (tmp_path / "sweep").exists()
+
+
+def test_experiment_options_reads_an_experiments_group_choices():
+    from trainlab.config.families import experiment_options
+
+    assert experiment_options("gaia_fast") == {"model": "gnn", "data": "gaia"}
+    assert experiment_options("unet_anomaly") == {"model": "unet", "data": "sky", "scheduler": "plateau"}
+    assert experiment_options("no_such_experiment") == {}
+
+
 def test_a_sweep_whose_choices_all_fit_the_data_plans(compose_cfg, tmp_path):
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
     plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model=lstm,cnn", "data=synthetic,elnino"], StandIn())
