@@ -119,3 +119,27 @@ def test_a_jobs_own_error_keeps_hydras_report():
         run_job()
     except ValueError as exc:
         assert _in_job(exc)
+
+
+def test_an_interpolation_to_a_missing_key_is_one_line_before_anything_is_built(compose_cfg):
+    """It ended in an OmegaConf traceback: first where the run read its own overrides, then in the
+    data module's constructor."""
+    from trainlab.config.composition import task_overrides
+    from trainlab.config.errors import UserError
+    from trainlab.run.pipeline import prepare
+
+    cfg = compose_cfg(["data.batch_size=${oops}"])
+    assert "data.batch_size=${oops}" in task_overrides()
+    with pytest.raises(UserError, match=r"^data\.batch_size: interpolation key 'oops' not found; write the full key"):
+        prepare(cfg)
+    prepare(compose_cfg(["seed=${data.batch_size}"]))  # one that resolves is fine
+
+
+@pytest.mark.parametrize("group", ["model", "data"])
+def test_a_group_taken_out_is_refused_by_name(group, compose_cfg):
+    from trainlab.config.errors import UserError
+    from trainlab.run.pipeline import prepare
+
+    with pytest.raises(UserError, match=rf"^the config has no {group} \(~{group} takes it out\), and every run needs "
+                                        rf"one; choose one instead: {group}=<option>"):
+        prepare(compose_cfg([f"~{group}"]))

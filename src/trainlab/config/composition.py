@@ -30,6 +30,39 @@ _KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: 
           dict: "a mapping {key:value}"}
 
 
+def task_overrides() -> list[str]:
+    """This run's command-line overrides as typed (Hydra's ``hydra.overrides.task``; [] outside Hydra).
+
+    Read unresolved: OmegaConf would take a ``${...}`` in an override's value for an interpolation of
+    Hydra's own config, and fail on one it cannot find there (``data.batch_size=${oops}``)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    if not HydraConfig.initialized():
+        return []
+    return [str(o) for o in OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)]
+
+
+def check_interpolations(cfg: Any) -> None:
+    """An interpolation to a key the config lacks (``data.batch_size=${oops}``) composes, and fails only
+    where the key is read, deep in a constructor, as a traceback: resolved here once, before anything
+    is built. ``???`` values are left to the checks that name them."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import InterpolationResolutionError
+
+    from trainlab.config.errors import UserError
+
+    try:
+        for key in cfg:  # Hydra's own node (in tests' configs) is Hydra's business
+            if key != "hydra" and OmegaConf.is_config(node := cfg[key]):
+                OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
+    except InterpolationResolutionError as exc:
+        reason = str(exc).splitlines()[0].rstrip(".")
+        script = sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py"
+        raise UserError(f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
+                        f"(e.g. ${{data.batch_size}}) or a value (python {script} --cfg job shows every setting)") from None
+
+
 def _in_job(exc: BaseException) -> bool:
     """Whether ``exc`` was raised inside the task function (Hydra's ``run_job``): a job's own error,
     which keeps Hydra's report (a traceback for a bug); otherwise it came from composing the config."""

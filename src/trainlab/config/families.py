@@ -132,6 +132,18 @@ def family_mismatch(model_target: str, data_target: str, model_name: str, data_n
             f"{data_family} data; use {fitting}, or a {data_family} model: {models}")
 
 
+def check_model_and_data_given(cfg: DictConfig) -> None:
+    """``~model`` or ``~data`` on the command line takes the group out; every run needs both (checked
+    before anything reads them, interpolations to ``data.*`` included)."""
+    from trainlab.run.folder import repo_root
+
+    for group in ("model", "data"):
+        if not isinstance(cfg.get(group), DictConfig):
+            options = ", ".join(p.stem for p in sorted((repo_root() / "conf" / group).glob("*.yaml")))
+            raise UserError(f"the config has no {group} (~{group} takes it out), and every run needs one; choose "
+                            f"one instead: {group}=<option> ({options})")
+
+
 def check_families(cfg: DictConfig) -> None:
     """Refuse a model and data of different families before a run builds anything (a sweep checks
     every trial's pair before its first trial: :func:`trainlab.search.checks.check_sweep_families`)."""

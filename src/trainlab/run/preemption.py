@@ -66,12 +66,9 @@ def stop_reason(exception: BaseException) -> Optional[str]:
 def _resume_hint(run_dir: Optional[str]) -> str:
     """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>`` (None: the
     command that starts it again, its own ``ckpt_path`` kept)."""
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
+    from trainlab.config.composition import task_overrides
 
-    given = OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False) \
-        if HydraConfig.initialized() else []
-    overrides = [o for o in given if run_dir is None or not o.startswith("ckpt_path=")]
+    overrides = [o for o in task_overrides() if run_dir is None or not o.startswith("ckpt_path=")]
     return " ".join(["python", Path(sys.argv[0]).name, *overrides, *([f"ckpt_path={run_dir}"] if run_dir else [])])
 
 
