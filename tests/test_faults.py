@@ -423,7 +423,7 @@ def test_a_signal_while_the_script_imports_is_one_line(sig, name, capsys, monkey
         for s, handler in before.items():
             signal.signal(s, handler)
     assert exited.value.code == 128 + sig
-    assert capsys.readouterr().err == f"error: stopped by {name} before training started; nothing was written\n"
+    assert capsys.readouterr().err == f"error: stopped by {name}; nothing was written\n"
 
 
 def test_ctrl_c_while_train_py_imports_is_one_line_and_exit_130(tmp_path):

@@ -346,13 +346,13 @@ class StopOnSignal(pl.Callback):
             self.interrupted, self.epoch = True, trainer.current_epoch
 
     def handler(self, signum: int, frame: Any) -> None:
-        from trainlab.config.errors import stops_before_training
+        from trainlab.config.errors import is_quiet_stop
 
         self.received.append(signal.Signals(signum).name)
         previous = self.previous.get(signum)
         # SIGTERM goes on to a handler that was there before (a sweep's, which stops the sweep); the
         # handler of submitit's time-limit signal is not called: it would exit from inside training
-        if signum == signal.SIGTERM and callable(previous) and not stops_before_training(previous):
+        if signum == signal.SIGTERM and callable(previous) and not is_quiet_stop(previous):
             previous(signum, frame)
         if not self.training:  # building data and model, Lightning's set-up: nothing a raise could cut short
             raise SignalStop(self.received[0])

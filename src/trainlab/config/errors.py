@@ -161,10 +161,10 @@ def _launcher_value_hint(cause: Optional[BaseException]) -> Optional[str]:
     return launcher_value_hint(str(cause.full_key).rsplit(".", 1)[-1], cause.value)
 
 
-def _stopped_before_training(signum: int, frame: object) -> None:
-    """Ctrl-C or SIGTERM before training has begun (the script's imports, Hydra composing, the run's
-    set-up): nothing resumable exists, so one line, the folder of a run that produced nothing
-    removed, and exit 130 / 143 (what a shell reports for a process ended by that signal)."""
+def _stop_quietly(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM outside training (the script's imports, Hydra composing, a run's set-up before
+    :func:`trainlab.run.preemption.stop_on_signals`, evaluate.py): one line, the folder of a run that
+    produced nothing removed, and exit 130 / 143 (what a shell reports for a process ended by that signal)."""
     name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
     note = "nothing was written"
     if "hydra.core.hydra_config" in sys.modules:  # the run folder exists only once Hydra has made it
@@ -172,13 +172,16 @@ def _stopped_before_training(signum: int, frame: object) -> None:
 
         from trainlab.run.folder import discard_unstarted_run
 
-        if HydraConfig.initialized():
-            note = discard_unstarted_run() or f"what was written is in {HydraConfig.get().runtime.output_dir}"
-    print(f"error: stopped by {name} before training started; {note}", file=sys.stderr, flush=True)
+        if HydraConfig.initialized():  # a sweep's own config has no run folder
+            from omegaconf import OmegaConf
+
+            folder = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None, throw_on_missing=False)
+            note = discard_unstarted_run() or (f"what was written is in {folder}" if folder else note)
+    print(f"error: stopped by {name}; {note}", file=sys.stderr, flush=True)  # the words stop_on_signals uses
     raise SystemExit(128 + signum)
 
 
-_stopped_before_training.before_training = True  # type: ignore[attr-defined]  # see stops_before_training
+_stop_quietly.quiet_stop = True  # type: ignore[attr-defined]  # see is_quiet_stop
 
 
 def stop_quietly_until_training() -> None:
@@ -188,12 +191,12 @@ def stop_quietly_until_training() -> None:
     signal ignored by ``nohup``, a test runner's) are left alone."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
-            signal.signal(sig, _stopped_before_training)
+            signal.signal(sig, _stop_quietly)
 
 
-def stops_before_training(handler: object) -> bool:
+def is_quiet_stop(handler: object) -> bool:
     """Whether ``handler`` is the one :func:`stop_quietly_until_training` set."""
-    return bool(getattr(handler, "before_training", False))
+    return bool(getattr(handler, "quiet_stop", False))
 
 
 def run_command_line(main, config_name: Optional[str] = None) -> None:

@@ -89,13 +89,13 @@ def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
 
     from trainlab.callbacks.training import SignalStop, StopOnSignal
 
-    from trainlab.config.errors import stops_before_training
+    from trainlab.config.errors import is_quiet_stop
 
     callback = StopOnSignal()
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:  # signal handlers can only be set there (joblib runs some jobs in threads)
         callback.previous = {sig: signal.signal(sig, callback.handler) for sig in SIGNALS}
-        if stops_before_training(signal.getsignal(signal.SIGINT)):  # the script's (a sweep's stays)
+        if is_quiet_stop(signal.getsignal(signal.SIGINT)):  # the script's (a sweep's stays)
             # Ctrl-C as a KeyboardInterrupt again: Lightning stops a fit cleanly on it
             callback.previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
