@@ -66,6 +66,8 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
     ("+model=cnn", "+model=cnn adds a second model, but model is already chosen; drop the '+' to choose "
                    "another: model=cnn"),
     ("~trainer.foo", "~trainer.foo deletes trainer.foo, which the config does not have"),
+    ("model=lstm,cnn", "model=lstm,cnn: the ',' makes several values, which only a sweep tries: add -m"),
+    ("seed=choice(1,2)", "seed=choice(1,2) is a search range, which only a sweep uses: add -m"),
 ])
 def test_hydras_refusals_are_our_one_line_alone(override, expected, capsys, monkeypatch, tmp_path):
     assert refused([override], capsys, monkeypatch, tmp_path).startswith(f"error: {expected}")

@@ -58,9 +58,8 @@ def check_interpolations(cfg: Any) -> None:
                 OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
     except InterpolationResolutionError as exc:
         reason = str(exc).splitlines()[0].rstrip(".")
-        script = sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py"
         raise UserError(f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
-                        f"(e.g. ${{data.batch_size}}) or a value (python {script} --cfg job shows every setting)") from None
+                        f"(e.g. ${{data.batch_size}}) or a value (python {_script()} --cfg job shows every setting)") from None
 
 
 def _in_job(exc: BaseException) -> bool:
@@ -104,6 +103,11 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
         yield
     finally:
         hydra_utils.run_and_report = original
+
+
+def _script() -> str:
+    """The script's name as typed (train.py, evaluate.py)."""
+    return sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py"
 
 
 def _raise(exc: BaseException) -> None:
@@ -204,7 +208,8 @@ def _yaml_value(value: Any) -> str:
 
 
 def _add_or_delete_problem(message: str, argv: list[str]) -> Optional[str]:
-    """``+key=`` on a key the config has, ``+group=`` on a group already chosen, ``~key`` on a key it lacks."""
+    """``+key=`` on a key the config has, ``+group=`` on a group already chosen, ``~key`` on a key it lacks,
+    a sweep (``model=lstm,cnn``, ``seed=choice(1,2)``) without ``-m``."""
     given = {a.lstrip("+~").split("=", 1)[0]: a for a in argv if a.startswith(("+", "~"))}
     if (found := re.match(r"Could not append to config\. An item is already at '([^']+)'", message)):
         key = found.group(1)
@@ -216,9 +221,16 @@ def _add_or_delete_problem(message: str, argv: list[str]) -> Optional[str]:
         override = given.get(group, f"+{group}=...")
         return (f"{override} adds a second {group}, but {group} is already chosen; drop the '+' to choose "
                 f"another: {override.lstrip('+')}")
+    if (found := re.match(r"Ambiguous value for argument '(([^=']+)=(.*))'", message)):
+        override, key, value = found.groups()
+        return (f"{override}: the ',' makes several values, which only a sweep tries: add -m (python {_script()} -m "
+                f"... {override}); for a list write {key}=[{value}], for text with a comma \"{key}='{value}'\"")
+    if (found := re.match(r"Sweep parameters? '(([^=']+)=.*)' requires? --multirun", message)):
+        override, key = found.groups()
+        return (f"{override} is a search range, which only a sweep uses: add -m (python {_script()} -m "
+                f"hparams_search=optuna ... {override}), or give one value: {key}=<value>")
     if (found := re.match(r"Could not delete from config\. '([^']+)' does not exist", message)):
         key = found.group(1)
-        script = sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py"
         return (f"{given.get(key, '~' + key)} deletes {key}, which the config does not have; leave it out "
-                f"(python {script} --cfg job shows every setting)")
+                f"(python {_script()} --cfg job shows every setting)")
     return None
