@@ -224,7 +224,7 @@ def test_ego_nets_too_big_for_the_budget():
         datamodule(600, k=10, max_nodes_per_graph=100, num_hops=2, sampler="ego")  # at setup, before any training
 
 
-def test_node_budget_too_small_is_quiet_stop(compose_cfg, run_train):
+def test_node_budget_too_small_stops_before_training(compose_cfg, run_train):
     cfg = compose_cfg([*TINY_GRAPH, "hardware.max_nodes_per_graph=50"])
     with pytest.raises(UserError, match=r"holds up to 111 nodes, more than hardware.max_nodes_per_graph=50"):
         run_train(cfg)

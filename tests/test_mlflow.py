@@ -120,7 +120,7 @@ def test_without_mlflow_installed(compose_cfg, run_train, tmp_path, monkeypatch)
     assert not (run_dir / "checkpoints").exists()  # nothing trained
 
 
-def test_unreachable_server_is_quiet_stop(compose_cfg, run_train, tmp_path):
+def test_unreachable_server_stops_before_training(compose_cfg, run_train, tmp_path):
     pytest.importorskip("mlflow")
     uri = f"http://127.0.0.1:{free_port()}"
     cfg = compose_cfg([*TINY, "logger=mlflow", f"logger.mlflow.tracking_uri={uri}"])
