@@ -38,9 +38,9 @@ def apply_epochs_shortcut(cfg: DictConfig, command_line: Optional[list[str]] = N
     if epochs is None:
         return
     if command_line is None:
-        from hydra.core.hydra_config import HydraConfig
+        from trainlab.config.composition import task_overrides
 
-        command_line = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+        command_line = task_overrides()
     given = [o.split("=", 1)[1] for o in command_line if o.lstrip("+~").startswith("trainer.max_epochs=")]
     if given and str(given[-1]) != str(epochs):
         raise UserError(f"epochs={epochs} and trainer.max_epochs={given[-1]} contradict each other; "

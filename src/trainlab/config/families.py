@@ -118,6 +118,28 @@ def option_target(group: str, option: str, seen: tuple[str, ...] = ()) -> Option
     return next((t for t in (option_target(group, d, (*seen, option)) for d in parents) if t), None)
 
 
+def experiment_options(name: str) -> dict[str, str]:
+    """The group options an experiment file chooses (``override /model: gnn`` -> ``{"model": "gnn"}``),
+    read from experiments/experiment/<name>.yaml or conf/experiment/<name>.yaml; {} when neither exists."""
+    from hydra_plugins.trainlab_searchpath import experiments_dir
+
+    from trainlab.run.folder import repo_root
+
+    path = next((p for p in (experiments_dir() / "experiment" / f"{name}.yaml",
+                             repo_root() / "conf" / "experiment" / f"{name}.yaml") if p.is_file()), None)
+    node = OmegaConf.load(path) if path is not None else None
+    if not isinstance(node, DictConfig):
+        return {}
+    chosen = {}
+    for entry in node.get("defaults", []):
+        if isinstance(entry, DictConfig):
+            for key, option in entry.items():
+                group = str(key).removeprefix("override ").strip().lstrip("/")
+                if isinstance(option, str) and "@" not in group:
+                    chosen[group] = option
+    return chosen
+
+
 def options_of(group: str, family: str) -> list[str]:
     """Options of a config group (conf/<group>/*.yaml) whose ``_target_`` class is of ``family``."""
     from trainlab.run.folder import repo_root
@@ -141,6 +163,18 @@ def family_mismatch(model_target: str, data_target: str, model_name: str, data_n
     models = ', '.join(f'model={m}' for m in options_of('model', data_family)) or 'none yet'
     return (f"model={model_name} is {_article(model_family)} {model_family} model, but data={data_name} is "
             f"{data_family} data; use {fitting}, or a {data_family} model: {models}")
+
+
+def check_model_and_data_given(cfg: DictConfig) -> None:
+    """``~model`` or ``~data`` on the command line takes the group out; every run needs both (checked
+    before anything reads them, interpolations to ``data.*`` included)."""
+    from trainlab.run.folder import repo_root
+
+    for group in ("model", "data"):
+        if not isinstance(cfg.get(group), DictConfig):
+            options = ", ".join(p.stem for p in sorted((repo_root() / "conf" / group).glob("*.yaml")))
+            raise UserError(f"the config has no {group} (~{group} takes it out), and every run needs one; choose "
+                            f"one instead: {group}=<option> ({options})")
 
 
 def check_families(cfg: DictConfig) -> None:

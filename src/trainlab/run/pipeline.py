@@ -21,9 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.checks import check_config, run_data_hint
 from trainlab.config.errors import UserError
-from trainlab.config.families import check_families
+from trainlab.config.families import check_families, check_model_and_data_given
 from trainlab.config.instantiate import build
-from trainlab.config.schemas import check_trainer
+from trainlab.config.schemas import check_schema_additions, check_trainer
 from trainlab.run.console import route_lightning_logs
 from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
 
@@ -47,9 +47,14 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     has), so that the trainer's and data's interpolations (``${hardware.precision}``) and the saved
     resolved config see the real values. The config given is left as it is.
     """
+    from trainlab.config.composition import check_interpolations, task_overrides
     from trainlab.run.hardware import apply_hardware, check_trainer_devices
 
     route_lightning_logs()
+    check_schema_additions(cfg, task_overrides())
+    if training:
+        check_model_and_data_given(cfg)
+    check_interpolations(cfg)
     hardware = apply_hardware(cfg.hardware)
     cfg = copy.deepcopy(cfg)
     cfg.hardware = hardware

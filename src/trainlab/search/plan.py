@@ -24,6 +24,7 @@ from optuna.distributions import BaseDistribution
 
 from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError
+from trainlab.config.schemas import check_schema_additions
 from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
                                     check_enqueue, check_grid, check_objectives, check_objectives_measurable,
                                     check_sweep_families, idle_pruner)
@@ -286,6 +287,8 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
     before every check has passed."""
     check_chosen_by_group(conf)
+    given = OmegaConf.select(config, "hydra.overrides.hydra", default=None)  # +hydra.sweeper.<key>=...
+    check_schema_additions(config, OmegaConf.to_container(given, resolve=False) if given is not None else [])
     for key in ("n_trials", "n_jobs"):
         if conf[key] is None or conf[key] < 1:
             raise UserError(f"hydra.sweeper.{key}={conf[key]} must be 1 or more")
