@@ -66,6 +66,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "split": cfg.split,
         "metrics": {k: float(v) for k, v in metrics.items()},
         **made["extra"],  # the family's baselines, next to the metrics they put in perspective
+        **({"per_series": made["per_series"]} if "per_series" in made else {}),  # a file of several series
     }
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     full = {**report, "latency": latency, "plots": made["plots"], "extra": made["extra"]}
