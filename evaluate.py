@@ -40,12 +40,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     saved = load_checkpoint(ckpt)
     run_folder = RunFolder.of_checkpoint(ckpt)
     run_cfg = run_folder.config()
-    override_run_data(run_cfg, cfg.get("data"))
+    given = override_run_data(run_cfg, cfg.get("data"))
     run_cfg.hardware = cfg.hardware  # this machine's workers and precision
     if cfg.batch_size is not None:
         run_cfg.data.batch_size = cfg.batch_size
     try:
-        model, datamodule = restore(run_cfg, saved, str(ckpt))
+        model, datamodule = restore(run_cfg, saved, str(ckpt), given)
         trainer = build_trainer(cfg, enable_checkpointing=False)
         run = trainer.test if cfg.split == "test" else trainer.validate
         metrics = run(model, datamodule=datamodule)[0]

@@ -124,6 +124,13 @@ class SplitDataModule(pl.LightningDataModule):
             found.append(f"training statistics {', '.join(stats)}")
         return found
 
+    def size_differences(self, state: dict[str, Any]) -> list[str]:
+        """Statistics whose size differs from a checkpoint's ``state`` (``feature_mean has 2 value(s) in
+        the checkpoint, 1 here``): the data have other columns or channels than the model was trained on."""
+        self.setup("fit")
+        return [f"{k} has {np.size(state[k])} value(s) in the checkpoint, {np.size(self.stats[k])} here"
+                for k in self.STATS if k in state and k in self.stats and np.shape(state[k]) != np.shape(self.stats[k])]
+
     def load_state_dict(self, state_dict: dict[str, list[float]]) -> None:
         missing = [k for k in self.STATS if k not in state_dict]
         if missing:

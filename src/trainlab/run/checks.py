@@ -160,6 +160,16 @@ def _repeat_hint(folder: Any, ckpt_path: str) -> str:
 DATA_PLACES = ("data.source.path", "data.source.target_path", "data.source.mask_dir")
 
 
+def tensor_differences(own: dict[str, Any], theirs: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """How a checkpoint's ``state_dict`` (``theirs``) fails a model's (``own``): tensors it lacks, tensors
+    the model lacks, and ``"<name> (32, 2) in the checkpoint, (32, 1) here"`` for shapes that differ."""
+    missing = [k for k in own if k not in theirs]
+    unexpected = [k for k in theirs if k not in own]
+    shapes = [f"{k} {tuple(theirs[k].shape)} in the checkpoint, {tuple(v.shape)} here"
+              for k, v in own.items() if k in theirs and tuple(theirs[k].shape) != tuple(v.shape)]
+    return missing, unexpected, shapes
+
+
 def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
     """Refuse a resume that cannot continue this run: the checkpoint's tensors don't fit this model
     (another model or size; the message says which config keys differ from the checkpoint's own run),
@@ -178,12 +188,7 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     repeat = _repeat_hint(folder, ckpt_path) if differs else ""
     hint = f"; the checkpoint's run had {'; '.join(differs[:6])}{repeat}" if differs else ""
 
-    own = model.state_dict()
-    theirs = ckpt["state_dict"]
-    missing = [k for k in own if k not in theirs]
-    unexpected = [k for k in theirs if k not in own]
-    shapes = [f"{k} {tuple(theirs[k].shape)} in the checkpoint, {tuple(v.shape)} here"
-              for k, v in own.items() if k in theirs and tuple(theirs[k].shape) != tuple(v.shape)]
+    missing, unexpected, shapes = tensor_differences(model.state_dict(), ckpt["state_dict"])
     if missing or unexpected or shapes:
         detail = "; ".join(shapes[:2] + [f"missing {missing[:2]}" if missing else ""]
                            + [f"unexpected {unexpected[:2]}" if unexpected else ""]).strip("; ")

@@ -1,0 +1,60 @@
+"""evaluate.py in a user's hands, a week after training: other data files, overrides of the run's data,
+moved and damaged run folders, checkpoints to choose from, outputs of repeated evaluations."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import TINY_ANY_DATA
+from trainlab.config.errors import UserError
+
+
+def series_file(path: Path, rows: int = 200, columns: tuple[str, ...] = ("x", "y")) -> str:
+    t = np.arange(rows)
+    values = {"x": np.cos(t / 5), "y": 10 + np.sin(t / 4) + 0.01 * t, "z": np.sin(t / 3)}
+    pd.DataFrame({c: values[c] for c in columns}).to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture
+def trained(tmp_path, compose_cfg, run_train):
+    """A one-epoch run on a file with a feature x and a target y; returns its config."""
+    cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={series_file(tmp_path / 'xy.csv')}",
+                       "data.source.target_columns=[y]", "data.window=8", "data.ets_baseline=false", "logger=none",
+                       "trainer.max_epochs=1"])
+    run_train(cfg)
+    return cfg
+
+
+def evaluate_with(compose_cfg, run_dir: str, *overrides: str) -> dict:
+    import evaluate as evaluate_script
+
+    return evaluate_script.evaluate(compose_cfg([f"ckpt_path={run_dir}", "hardware.num_threads=1", *overrides],
+                                                config_name="eval"))
+
+
+def test_data_that_change_the_models_shape_are_refused_naming_the_override(trained, compose_cfg, tmp_path):
+    run_dir = trained.paths.output_dir
+    refusals = {  # override -> what the line says changed
+        "+data.steps=2": r"the net built for them has net.head.weight \(1, 16\) in the checkpoint, \(2, 16\) here",
+        "+data.target_inputs=false": r"other columns: feature_mean has 2 value\(s\) in the checkpoint, 1 here",
+        f"+data.source.path={series_file(tmp_path / 'y.csv', columns=('y',))}": r"other columns: feature_mean has 2 value",
+        "+data.source.target_columns=[x,y]": r"other columns: target_mean has 1 value\(s\) in the checkpoint, 2 here",
+    }
+    for override, detail in refusals.items():
+        with pytest.raises(UserError, match=rf"^{re.escape(override)} changes the model that '.*\.ckpt' holds "
+                                            rf"\({detail}.*\); .* or leave the override out$"):
+            evaluate_with(compose_cfg, run_dir, override)
+    # the run's own file edited since training: no override to name, the file is
+    series_file(Path(trained.data.source.path), columns=("y", "z", "x"))
+    with pytest.raises(UserError, match=r"^the run's data no longer fit '.*' \(other columns: feature_mean has 2 value\(s\) "
+                                        r"in the checkpoint, 3 here\); was its file changed since training\?"):
+        evaluate_with(compose_cfg, run_dir)
+    # a file of the same columns, other values and length: evaluated (with a warning, tests/test_series_checks.py)
+    other = series_file(tmp_path / "longer.csv", rows=300)
+    assert np.isfinite(evaluate_with(compose_cfg, run_dir, f"+data.source.path={other}")["metrics"]["test/rmse"])
