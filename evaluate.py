@@ -30,7 +30,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     import torch
 
     from trainlab.evaluation import family_module, measure_latency, write_report
-    from trainlab.run.folder import RunFolder, load_checkpoint, resolve_checkpoint
+    from trainlab.run.folder import RunFolder, load_checkpoint, note_snapshot, resolve_checkpoint
     from trainlab.config.checks import check_eval_config, override_run_data
     from trainlab.run.pipeline import build_trainer, prepare, restore
 
@@ -38,6 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     cfg = prepare(cfg, training=False)
     ckpt = resolve_checkpoint(cfg.ckpt_path)
     saved = load_checkpoint(ckpt)
+    note_snapshot(ckpt, saved)
     run_folder = RunFolder.of_checkpoint(ckpt)
     run_cfg = run_folder.config()
     given = override_run_data(run_cfg, cfg.get("data"))
