@@ -41,7 +41,7 @@ def evaluate_with(compose_cfg, run_dir: str, *overrides: str) -> dict:
 def test_data_that_change_the_models_shape_are_refused_naming_the_override(trained, compose_cfg, tmp_path):
     run_dir = trained.paths.output_dir
     refusals = {  # override -> what the line says changed
-        "+data.steps=2": r"the net built for them has net.head.weight \(1, 16\) in the checkpoint, \(2, 16\) here",
+        "+data.steps=2": r"steps 1 in the checkpoint, 2 here",
         "+data.target_inputs=false": r"other columns: feature_mean has 2 value\(s\) in the checkpoint, 1 here",
         f"+data.source.path={series_file(tmp_path / 'y.csv', columns=('y',))}": r"other columns: feature_mean has 2 value",
         "+data.source.target_columns=[x,y]": r"other columns: target_mean has 1 value\(s\) in the checkpoint, 2 here",
@@ -58,3 +58,17 @@ def test_data_that_change_the_models_shape_are_refused_naming_the_override(train
     # a file of the same columns, other values and length: evaluated (with a warning, tests/test_series_checks.py)
     other = series_file(tmp_path / "longer.csv", rows=300)
     assert np.isfinite(evaluate_with(compose_cfg, run_dir, f"+data.source.path={other}")["metrics"]["test/rmse"])
+
+
+def test_tensors_that_do_not_fit_are_named_before_any_is_loaded(trained):
+    """The backstop behind the data's own checks: a net whose sizes differ from the checkpoint's tensors."""
+    import torch
+
+    from trainlab.run.folder import load_checkpoint, resolve_checkpoint
+    from trainlab.run.pipeline import restore
+
+    saved = load_checkpoint(resolve_checkpoint(trained.paths.output_dir))
+    saved["state_dict"]["net.head.weight"] = torch.zeros(3, 16)
+    with pytest.raises(UserError, match=r"^the run's data no longer fit 'x.ckpt' \(the net built for them has "
+                                        r"net.head.weight \(3, 16\) in the checkpoint, \(1, 16\) here\)"):
+        restore(trained, saved, "x.ckpt")

@@ -201,9 +201,15 @@ def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
         if DATA_KEY.search(str(exc)) and "+data." not in str(exc):
             raise UserError(run_data_hint(str(exc))) from None
         raise
+    told = datamodule.model_kwargs()  # what the data tell the model: class names, target channels, steps
+    trained = ckpt.get("hyper_parameters") or {}
+    other = [f"{k} {trained[k]} in the checkpoint, {v} here" for k, v in told.items()
+             if k in trained and _exact(v) and _exact(trained[k]) and _items(trained[k]) != _items(v)]
+    if other:  # same sizes, other meaning: the outputs would be read as the wrong classes
+        raise _misfit(given, ckpt_name, "; ".join(other[:2]))
     try:
         model = build(run_cfg.model, "model", net=build_net(run_cfg, datamodule), optimizer=None, scheduler=None,
-                      **datamodule.model_kwargs())
+                      **told)
     except UserError as exc:
         if not given:
             raise
@@ -219,6 +225,15 @@ def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
         raise _misfit(given, ckpt_name, f"the net built for them has {'; '.join(shapes[:2])}")
     model.load_state_dict(ckpt["state_dict"])
     return model, datamodule
+
+
+def _items(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _exact(value: Any) -> bool:
+    """Whether a value the data give the model is compared exactly (names, counts), not as a float statistic."""
+    return all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in _items(value))
 
 
 def _misfit(given: Sequence[str], ckpt_name: str, detail: str) -> UserError:
