@@ -319,6 +319,14 @@ def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_rec
     with pytest.raises(UserError, match=r"600 -> 700; that run was started with: data.source.num_rows=600: repeat "
                                         r"them after ckpt_path="):
         run_train(compose_cfg([*base, "data.source.num_rows=700", f"ckpt_path={run_dir}"]))
+    # the checkpoint's optimizer and scheduler state would override new settings without a word
+    for changed, named in (("optimizer.lr=0.1", r"optimizer.lr: 0.001 -> 0.1"),
+                           ("optimizer=sgd", r"optimizer._target_: torch.optim.Adam -> torch.optim.SGD"),
+                           ("scheduler=cosine", r"scheduler._target_: None -> .*CosineAnnealingLR")):
+        with pytest.raises(UserError, match=rf"^ckpt_path=.*: {named} cannot take effect on a resume, which continues "
+                                            r"the checkpoint's optimizer and scheduler as they were .* or leave "
+                                            r"ckpt_path out"):
+            run_train(compose_cfg([*base, changed, "trainer.max_epochs=3", f"ckpt_path={run_dir}"]))
     with pytest.raises(UserError, match=r"has already trained 2 epoch\(s\) and trainer.max_epochs=2, so nothing "
                                         r"would be trained; give more: epochs=12"):
         run_train(compose_cfg([*base, f"ckpt_path={run_dir}"]))

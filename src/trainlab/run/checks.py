@@ -123,8 +123,8 @@ def _config_differences(old: DictConfig, new: DictConfig, keys: tuple[str, ...])
     """``key: old -> new`` for every leaf of ``keys`` that differs between two run configs."""
     found = []
     for key in keys:
-        a = OmegaConf.to_container(old.get(key) or {}, resolve=False)
-        b = OmegaConf.to_container(new.get(key) or {}, resolve=False)
+        a, b = (OmegaConf.to_container(c[key], resolve=False) if OmegaConf.is_config(c.get(key)) else c.get(key)
+                for c in (old, new))  # a group may be null (scheduler: none)
         found += _leaf_differences(a, b, key)
     return found
 
@@ -173,8 +173,9 @@ def tensor_differences(own: dict[str, Any], theirs: dict[str, Any]) -> tuple[lis
 def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
     """Refuse a resume that cannot continue this run: the checkpoint's tensors don't fit this model
     (another model or size; the message says which config keys differ from the checkpoint's own run),
-    it belongs to another dataset or the data changed since (rows, training statistics), or it has
-    already trained ``trainer.max_epochs`` epochs."""
+    it belongs to another dataset or the data changed since (rows, training statistics), its optimizer
+    or scheduler settings changed (the checkpoint's state would override them), or it has already
+    trained ``trainer.max_epochs`` epochs."""
     if not ckpt_path:
         return
     from pathlib import Path
@@ -210,6 +211,13 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     if changed:
         raise UserError(f"ckpt_path={ckpt_path} was trained on other data: the data now differ ({'; '.join(changed)}); "
                         "train a new run on them (leave ckpt_path out), or restore the original data to resume")
+    restored = _config_differences(old_cfg, cfg, ("optimizer", "scheduler")) if old_cfg is not None else []
+    if restored and ckpt.get("optimizer_states"):  # Lightning loads them over what this config builds
+        first = next((d for d in restored if "._target_: " in d), restored[0])  # another optimizer: say that first
+        raise UserError(f"ckpt_path={ckpt_path}: {first} cannot take effect on a resume, which continues "
+                        "the checkpoint's optimizer and scheduler as they were (their state, learning rate included, "
+                        f"is restored over these settings){repeat or _repeat_hint(folder, ckpt_path)}; resume with that "
+                        "run's optimizer and scheduler settings, or leave ckpt_path out to train afresh")
     done = completed_epochs(ckpt)
     max_epochs = cfg.trainer.max_epochs
     if max_epochs is not None and max_epochs != -1 and max_epochs <= done:
