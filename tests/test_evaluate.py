@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import TINY_ANY_DATA
+from tests.families import FAMILIES
 from trainlab.config.errors import UserError
 
 
@@ -41,19 +42,24 @@ def evaluate_with(compose_cfg, run_dir: str, *overrides: str) -> dict:
 def test_data_that_change_the_models_shape_are_refused_naming_the_override(trained, compose_cfg, tmp_path):
     run_dir = trained.paths.output_dir
     refusals = {  # override -> what the line says changed
-        "+data.steps=2": r"steps 1 in the checkpoint, 2 here",
-        "+data.target_inputs=false": r"other columns: feature_mean has 2 value\(s\) in the checkpoint, 1 here",
-        f"+data.source.path={series_file(tmp_path / 'y.csv', columns=('y',))}": r"other columns: feature_mean has 2 value",
-        "+data.source.target_columns=[x,y]": r"other columns: target_mean has 1 value\(s\) in the checkpoint, 2 here",
+        f"+data.source.path={series_file(tmp_path / 'y.csv', columns=('y',))}": r"other columns or channels: "
+                                                                                 r"feature_mean has 2 value\(s\)",
+        "+data.source.target_columns=[x,y]": r"other columns or channels: target_mean has 1 value\(s\) in the "
+                                             r"checkpoint, 2 here",
     }
     for override, detail in refusals.items():
         with pytest.raises(UserError, match=rf"^{re.escape(override)} changes the model that '.*\.ckpt' holds "
                                             rf"\({detail}.*\); .* or leave the override out$"):
             evaluate_with(compose_cfg, run_dir, override)
+    for override in ("+data.horizon=2", "+data.steps=2", "+data.target_inputs=false", "+data.window=4"):
+        key = override.split("=")[0][1:]  # what the model was trained for: kept, even where the shapes would fit
+        with pytest.raises(UserError, match=rf"^\{override}: the model in '.*' was trained with the run's own {key}, "
+                                            r"and with another .* leave the override out, or train a run with it$"):
+            evaluate_with(compose_cfg, run_dir, override)
     # the run's own file edited since training: no override to name, the file is
     series_file(Path(trained.data.source.path), columns=("y", "z", "x"))
-    with pytest.raises(UserError, match=r"^the run's data no longer fit '.*' \(other columns: feature_mean has 2 value\(s\) "
-                                        r"in the checkpoint, 3 here\); was its file changed since training\?"):
+    with pytest.raises(UserError, match=r"^the run's data no longer fit '.*' \(other columns or channels: feature_mean "
+                                        r"has 2 value\(s\) in the checkpoint, 3 here\); was its file changed since training\?"):
         evaluate_with(compose_cfg, run_dir)
     # a file of the same columns, other values and length: evaluated (with a warning, tests/test_series_checks.py)
     other = series_file(tmp_path / "longer.csv", rows=300)
@@ -72,3 +78,19 @@ def test_tensors_that_do_not_fit_are_named_before_any_is_loaded(trained):
     with pytest.raises(UserError, match=r"^the run's data no longer fit 'x.ckpt' \(the net built for them has "
                                         r"net.head.weight \(3, 16\) in the checkpoint, \(1, 16\) here\)"):
         restore(trained, saved, "x.ckpt")
+
+
+@pytest.mark.parametrize("case", FAMILIES.values(), ids=FAMILIES.keys())
+def test_every_family_keeps_what_its_model_was_trained_for(compose_cfg, case):
+    """Each family's data module names the settings its model learned with; overriding one is refused
+    before any data are read."""
+    from hydra.utils import get_class
+
+    from trainlab.run.pipeline import restore
+
+    cfg = compose_cfg(case.tiny())
+    kept = get_class(cfg.data._target_).TRAINED_WITH
+    assert kept and all(key in cfg.data for key in kept)  # real keys of the family's data config
+    with pytest.raises(UserError, match=rf"^\+data.{kept[0]}=7: the model in 'x.ckpt' was trained with the run's own "
+                                        rf"data.{kept[0]}, and with another"):
+        restore(cfg, {"state_dict": {}}, "x.ckpt", [f"+data.{kept[0]}=7"])

@@ -24,6 +24,9 @@ class SplitDataModule(pl.LightningDataModule):
 
     STATS: tuple[str, ...] = ()
     OPTIONAL_STATS: tuple[str, ...] = ()  # restored when a checkpoint has them (added after STATS)
+    # arguments that shape what the model learned from (window, horizon, normalisation): evaluate.py refuses
+    # to change them (+data.<key>), the model would be tested on a task it was not trained for
+    TRAINED_WITH: tuple[str, ...] = ()
 
     def __init__(self, batch_size: int, val_batch_multiplier: int, val_fraction: float, test_fraction: float,
                  seed: int, items: str, **minimums: tuple[Optional[int], int]):

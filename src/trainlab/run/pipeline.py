@@ -248,13 +248,22 @@ def _misfit(given: Sequence[str], ckpt_name: str, detail: str) -> UserError:
 
 
 def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, given: Sequence[str]) -> Any:
+    from hydra.utils import get_class
+
+    kept = getattr(get_class(run_cfg.data._target_), "TRAINED_WITH", ())
+    changed = [g for g in given if g.split("=", 1)[0].removeprefix("+data.") in kept]
+    if changed:
+        key = changed[0].split("=", 1)[0].lstrip("+")
+        raise UserError(f"{changed[0]}: the model in '{ckpt_name}' was trained with the run's own {key}, and with "
+                        "another it would be tested on a task it was not trained for; evaluate.py keeps it: leave "
+                        "the override out, or train a run with it")
     datamodule = build_data(run_cfg)
     datamodule.setup("fit")  # the data's own refusals (a file not found) before the model's
     state = ckpt.get(type(datamodule).__qualname__)
     if state is not None:
         sizes = datamodule.size_differences(state)
         if sizes:  # other columns (channels, features): scaling them with the checkpoint's would not even broadcast
-            raise _misfit(given, ckpt_name, f"other columns: {sizes[0]}")
+            raise _misfit(given, ckpt_name, f"other columns or channels: {sizes[0]}")
         changed = datamodule.data_differences(state)
         if changed:  # evaluating on new data is legitimate, but should not pass for the run's own
             log.warning("the data differ from those '%s' was trained on (%s); it is evaluated on them with its "

@@ -78,6 +78,7 @@ class TimeSeriesDataModule(SplitDataModule):
 
     STATS = ("feature_mean", "feature_std", "target_mean", "target_std")
     OPTIONAL_STATS = ("mase_scale",)  # absent from checkpoints written before MASE was reported
+    TRAINED_WITH = ("window", "horizon", "steps", "target_inputs", "scale_targets")  # evaluate.py keeps them
 
     family = "timeseries"  # trainlab.config.families: models and data of one family go together
 
