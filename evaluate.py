@@ -63,6 +63,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             torch.cuda.empty_cache()
     report = {
         "checkpoint": str(ckpt),
+        "checkpoint_epoch": saved.get("epoch"),  # last.ckpt's name does not say it: last or best?
         "run_dir": str(run_folder.path),
         "split": cfg.split,
         "metrics": {k: float(v) for k, v in metrics.items()},

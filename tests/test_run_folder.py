@@ -134,6 +134,9 @@ def test_an_interrupted_run_evaluates_its_best_epoch_and_one_stopped_in_its_firs
         resolve_checkpoint(str(folder.path))
     snapshot = folder.checkpoints / "on_exception.ckpt"
     assert resolve_checkpoint(str(folder.path), prefer="last") == snapshot
+    eval_cfg = compose_cfg([f"ckpt_path={snapshot}", "hardware.num_threads=1"], config_name="eval")
     with caplog.at_level("WARNING", logger="trainlab.run.folder"):
-        evaluate_script.evaluate(compose_cfg([f"ckpt_path={snapshot}", "hardware.num_threads=1"], config_name="eval"))
+        report = evaluate_script.evaluate(eval_cfg)
+    assert report["checkpoint_epoch"] == 1  # the report says which epoch a file named without one holds
+    assert "on_exception.ckpt`, saved after epoch 1" in (Path(eval_cfg.paths.output_dir) / "report.md").read_text()
     assert any("holds the weights of the moment training stopped (epoch 1, step" in r.getMessage() for r in caplog.records)

@@ -97,12 +97,14 @@ def _series_table(rows: dict[str, dict[str, Any]], split: str, shown: int = 100)
 def write_report(report: dict[str, Any], out_dir: Path) -> None:
     """report.json (everything) and report.md (the same, for people).
 
-    ``report`` holds checkpoint, run_dir, split, metrics, latency, plots, ``extra`` (the family's
+    ``report`` holds checkpoint (and checkpoint_epoch), run_dir, split, metrics, latency, plots, ``extra`` (the family's
     baselines and other figures) and, for several series, ``per_series`` (shown in report.md as a
     table of the numbers in the model's own keys and each series' comparison line).
     """
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"# Evaluation of `{report['checkpoint']}`", "", f"Run: `{report['run_dir']}`, split: {report['split']}", "",
+    epoch = f", saved after epoch {report['checkpoint_epoch']}" if report.get("checkpoint_epoch") is not None else ""
+    lines = [f"# Evaluation of `{report['checkpoint']}`{epoch}", "",
+             f"Run: `{report['run_dir']}`, split: {report['split']}", "",
              "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in report["metrics"].items()]
     if report.get("extra"):
