@@ -61,6 +61,12 @@ def test_data_that_change_the_models_shape_are_refused_naming_the_override(train
     with pytest.raises(UserError, match=r"^the run's data no longer fit '.*' \(other columns or channels: feature_mean "
                                         r"has 2 value\(s\) in the checkpoint, 3 here\); was its file changed since training\?"):
         evaluate_with(compose_cfg, run_dir)
+    # fewer rows than one window: the hint offers the data file, not the window the model keeps
+    short = series_file(tmp_path / "short.csv", rows=5)
+    with pytest.raises(UserError, match=r"has 5 row\(s\), fewer than one window .* \(evaluate.py sets the run's data "
+                                        r"with a '\+': \+data.source.path=<value>; the model keeps the run's "
+                                        r"data.window and data.horizon\)$"):
+        evaluate_with(compose_cfg, run_dir, f"+data.source.path={short}")
     # a file of the same columns, other values and length: evaluated (with a warning, tests/test_series_checks.py)
     other = series_file(tmp_path / "longer.csv", rows=300)
     assert np.isfinite(evaluate_with(compose_cfg, run_dir, f"+data.source.path={other}")["metrics"]["test/rmse"])

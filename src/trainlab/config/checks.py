@@ -84,11 +84,15 @@ EVAL_RUN_KEYS = ("data",)
 DATA_KEY = re.compile(r"(?<![\w.+])data\.[\w.]+\w")  # a key of the data config named in a message
 
 
-def run_data_hint(problem: str) -> str:
+def run_data_hint(problem: str, kept: tuple[str, ...] = ()) -> str:
     """``problem`` (a UserError's line about the run's data, naming a ``data.<key>``) with how evaluate.py
-    sets that key."""
-    key = DATA_KEY.search(problem)
-    return f"{problem} (evaluate.py sets the run's data with a '+': +{key.group(0) if key else 'data.<key>'}=<value>)"
+    sets that key; keys in ``kept`` (the model's own, ``window``) are named as such and the data file offered."""
+    named = list(dict.fromkeys(DATA_KEY.findall(problem)))
+    free = [k for k in named if k.removeprefix("data.") not in kept]
+    fixed = [k for k in named if k not in free]
+    key = free[0] if free else "data.source.path" if fixed else "data.<key>"
+    note = f"; the model keeps the run's {' and '.join(fixed)}" if fixed else ""
+    return f"{problem} (evaluate.py sets the run's data with a '+': +{key}=<value>{note})"
 
 
 def override_run_data(run_cfg: DictConfig, given: Any) -> list[str]:

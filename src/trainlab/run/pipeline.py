@@ -199,7 +199,7 @@ def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
         datamodule = _restore_data(run_cfg, ckpt, ckpt_name, given)
     except UserError as exc:
         if DATA_KEY.search(str(exc)) and "+data." not in str(exc):
-            raise UserError(run_data_hint(str(exc))) from None
+            raise UserError(run_data_hint(str(exc), _kept(run_cfg))) from None
         raise
     told = datamodule.model_kwargs()  # what the data tell the model: class names, target channels, steps
     trained = ckpt.get("hyper_parameters") or {}
@@ -247,11 +247,15 @@ def _misfit(given: Sequence[str], ckpt_name: str, detail: str) -> UserError:
                      "restore it, or give the original: +data.source.path=<file>")
 
 
-def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, given: Sequence[str]) -> Any:
+def _kept(run_cfg: DictConfig) -> tuple[str, ...]:
+    """The run's data arguments its model was trained with (the data module's ``TRAINED_WITH``)."""
     from hydra.utils import get_class
 
-    kept = getattr(get_class(run_cfg.data._target_), "TRAINED_WITH", ())
-    changed = [g for g in given if g.split("=", 1)[0].removeprefix("+data.") in kept]
+    return getattr(get_class(run_cfg.data._target_), "TRAINED_WITH", ())
+
+
+def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, given: Sequence[str]) -> Any:
+    changed = [g for g in given if g.split("=", 1)[0].removeprefix("+data.") in _kept(run_cfg)]
     if changed:
         key = changed[0].split("=", 1)[0].lstrip("+")
         raise UserError(f"{changed[0]}: the model in '{ckpt_name}' was trained with the run's own {key}, and with "
