@@ -319,6 +319,10 @@ def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_rec
     with pytest.raises(UserError, match=r"600 -> 700; that run was started with: data.source.num_rows=600: repeat "
                                         r"them after ckpt_path="):
         run_train(compose_cfg([*base, "data.source.num_rows=700", f"ckpt_path={run_dir}"]))
+    # a setting the data interpolate (the synthetic series' seed) is named beside what changed in the data
+    with pytest.raises(UserError, match=r"the data now differ \(training statistics .*\); settings that differ from "
+                                        r"that run: seed: \d+ -> 7; train a new run"):
+        run_train(compose_cfg([*base, "seed=7", "trainer.max_epochs=3", f"ckpt_path={run_dir}"]))
     # the checkpoint's optimizer and scheduler state would override new settings without a word
     for changed, named in (("optimizer.lr=0.1", r"optimizer.lr: 0.001 -> 0.1"),
                            ("optimizer=sgd", r"optimizer._target_: torch.optim.Adam -> torch.optim.SGD"),

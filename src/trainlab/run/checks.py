@@ -208,9 +208,13 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         f"({'; '.join(data_differs[:4]) or 'no ' + data_key + ' state in it'}{repeat}); resume with "
                         "that run's data, or leave ckpt_path out to start afresh")
     changed = datamodule.data_differences(ckpt[data_key]) if data_key in ckpt else []
-    if changed:
-        raise UserError(f"ckpt_path={ckpt_path} was trained on other data: the data now differ ({'; '.join(changed)}); "
-                        "train a new run on them (leave ckpt_path out), or restore the original data to resume")
+    if changed:  # same data settings: their file changed, or a setting they interpolate (the seed of a split)
+        both = differs + _config_differences(old_cfg, cfg, ("seed",)) if old_cfg is not None else []
+        settings = [d for d in both if d.startswith(("data", "seed"))]
+        cause = f"; settings that differ from that run: {'; '.join(settings[:4])}" if settings else ""
+        raise UserError(f"ckpt_path={ckpt_path} was trained on other data: the data now differ ({'; '.join(changed)})"
+                        f"{cause}; train a new run on them (leave ckpt_path out), or restore the original data (and "
+                        "settings) to resume")
     restored = _config_differences(old_cfg, cfg, ("optimizer", "scheduler")) if old_cfg is not None else []
     if restored and ckpt.get("optimizer_states"):  # Lightning loads them over what this config builds
         first = next((d for d in restored if "._target_: " in d), restored[0])  # another optimizer: say that first
