@@ -4,6 +4,7 @@ a repeated time column names the column that tells the series apart, ``data.sour
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,42 @@ def test_series_in_two_files_numbers_as_ids_empty_ids_and_series_within_a_series
         source(write(tmp_path, items, "items.csv"), series_column="store").load()
     with pytest.raises(UserError, match=r"series store=A repeats its times; keep one row per time step in each"):
         source(write(tmp_path, pd.concat([frame] * 2), "twice.csv"), series_column="store", series="A").load()
+
+
+# -- evaluate.py on a run of several series --------------------------------------------------------
+def test_evaluate_scores_and_draws_each_series(tmp_path, compose_cfg, run_train, monkeypatch):
+    """Per-series figures in report.json and report.md (the overall keys, with each series' own baselines
+    and MASE scale); predictions.png draws a panel per series up to its cap and names those left out."""
+    import json
+
+    import evaluate as evaluate_script
+    from trainlab.evaluation import timeseries as evaluation
+
+    stores = [f"s{i}" for i in range(10)]
+    path = write(tmp_path, long_frame(stores=stores, days=DAYS[:60]))
+    cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[sales]",
+                       "data.source.time_column=date", "data.source.series_column=store", "data.window=8",
+                       "data.ets_baseline=false", "logger=none", "trainer.max_epochs=1"])
+    run_train(cfg)
+    drawn = []
+    monkeypatch.setattr(evaluation, "plot_predictions",
+                        lambda pred, true, names, path, series, total: drawn.append(([s[0] for s in series], total)))
+    eval_cfg = compose_cfg([f"ckpt_path={cfg.paths.output_dir}", "hardware.num_threads=1"], config_name="eval")
+    report = evaluate_script.evaluate(eval_cfg)
+    per_series = report["per_series"]
+    assert list(per_series) == stores
+    assert drawn == [(stores[:evaluation.MAX_PANELS], 10)]
+    assert report["test/series_not_plotted"] == "s8, s9"
+    windows = np.array([row["windows"] for row in per_series.values()])
+    rmse = np.array([row["test/rmse"] for row in per_series.values()])
+    assert windows.sum() == 10 * 9  # 15% of 60 rows each
+    assert np.sqrt((windows * rmse**2).sum() / windows.sum()) == pytest.approx(report["metrics"]["test/rmse"], rel=1e-4)
+    for row in per_series.values():  # each series steps by 1 a day: its last value is off by 1, its own MASE scale 1
+        assert row["test/baseline_last_value_rmse"] == pytest.approx(1.0)
+        assert row["test/baseline_last_value_mase"] == pytest.approx(1.0)
+        assert row["test/aaa"] == pytest.approx(1 - row["test/mape"])
+        assert row["test/comparison"].startswith(f"test rmse {row['test/rmse']:.4g} | last value 1 |")
+    out_dir = Path(eval_cfg.paths.output_dir)
+    assert json.loads((out_dir / "metrics.json").read_text())["per_series"]["s3"] == per_series["s3"]
+    section = (out_dir / "report.md").read_text().split("## Per series (10)")[1].split("## Inference")[0]
+    assert len(re.findall(r"\n\| s\d \|", section)) == 10 and "last value 1 \\|" in section

@@ -78,6 +78,7 @@ class TimeSeriesDataModule(SplitDataModule):
 
     STATS = ("feature_mean", "feature_std", "target_mean", "target_std")
     OPTIONAL_STATS = ("mase_scale",)  # absent from checkpoints written before MASE was reported
+    TRAINED_WITH = ("window", "horizon", "steps", "target_inputs", "scale_targets")  # evaluate.py keeps them
 
     family = "timeseries"  # trainlab.config.families: models and data of one family go together
 
@@ -359,6 +360,17 @@ class TimeSeriesDataModule(SplitDataModule):
     def truth(self, split: str) -> np.ndarray:
         """(samples, steps, targets) true values of a split's windows, in original units."""
         return self.load().targets[self.datasets[split].target_rows().numpy()].astype(np.float64)
+
+    def series_windows(self, split: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """For a table of several series: (series, positions of its windows among the split's, its own
+        MASE scale from its training rows) of each, in the table's order; empty for one series."""
+        table = self.load()
+        if not table.series_rows:
+            return []
+        origins = self.datasets[split].starts.numpy()
+        return [(name, np.flatnonzero((origins >= first) & (origins < end)),
+                 baselines.mase_scale(table.targets[first:train_end].astype(np.float64), self.season_length))
+                for (name, _), (first, train_end, _, end) in zip(table.series_rows, self._spans(table))]
 
     def baseline_forecasts(self, split: str = "test") -> dict[str, np.ndarray]:
         """name -> (samples, steps, targets) forecasts of every baseline, in original units."""
