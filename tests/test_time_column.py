@@ -170,3 +170,15 @@ def test_decimal_commas_in_a_comma_file_and_a_target_named_twice_are_explained(t
         TableFile(str(path), ["y"], time_column="t").load()
     with pytest.raises(UserError, match=r"target_columns names \['y'\] more than once"):
         TableFile(str(path), ["y", "y"])
+
+
+@pytest.mark.parametrize("freq,written,step", [("W-SAT", "%Y-%m-%d", "step 1 week from '2001-01-06' to '2001-12-29', "
+                                                "season length 52"),
+                                               ("QS", "%YQ%q", "step 1 quarter from '2001Q1' to '2025Q4', season length 4"),
+                                               ("YS", "%Y", "step 1 year from '2001' to '2100', no season length")])
+def test_the_step_and_season_read_from_the_time_column_are_logged(tmp_path, caplog, freq, written, step):
+    times = pd.Series(pd.date_range("2001-01-01", periods=100, freq=freq)).iloc[:52 if freq == "W-SAT" else 100]
+    text = [f"{t.year}Q{t.quarter}" for t in times] if freq == "QS" else times.dt.strftime(written)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.sources"):
+        load(tmp_path, list(text)[::-1])  # unsorted: the span is the sorted one
+    assert f"data.source.time_column 't': {step}" in caplog.text

@@ -17,7 +17,7 @@ import numpy as np
 from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
-from trainlab.data.timeseries.times import Grid, sort_by_time
+from trainlab.data.timeseries.times import Grid, describe_step, sort_by_time
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,9 @@ class TableFile:
         parts = [self._sorted(rows, target_rows, value) for value, rows, target_rows in picked]
         frame, target_frame = (stacked([part[i] for part in parts]) for i in (0, 1))
         season, frequency = common_step([part[2] for part in parts], self.time_column)
+        read = describe_step([part[2] for part in parts], season, self.time_column) if self.time_column else None
+        if read:
+            log.info(read)
         feature_columns = self.feature_columns
         if feature_columns is None:  # may be empty: a univariate series learns from its past values
             skip = {c for c in (self.time_column, self.series_column) if c}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -34,6 +34,19 @@ class Grid:
     step: str  # in words, for log lines: "1 day", "1 month", "0 days 00:15:00" ...
     season_length: Optional[int]
     frequency: Optional[str] = None  # a pandas offset alias: "D", "h", "15min", "B", "MS", "3MS" ...
+    span: tuple[str, str] = ("", "")  # the first and last time as written in the file
+
+
+def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: str) -> Optional[str]:
+    """What a run read from its time column, for one log line: "step 1 week from '1958-03-29' to
+    '2001-12-29', season length 52" (the span of the first series when there are several); None
+    when the series have no common step (sort_by_time and common_step have said so)."""
+    grid = grids[0]
+    if grid is None or any(g is None or g.step != grid.step for g in grids):
+        return None
+    where = f" from '{grid.span[0]}' to '{grid.span[1]}'" + (f" (first of {len(grids)} series)" if len(grids) > 1 else "")
+    return (f"data.source.time_column '{column}': step {grid.step}{where}, "
+            + (f"season length {season}" if season else "no season length from the step"))
 
 
 def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] = None,
@@ -66,6 +79,8 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     rows = frame.iloc[order].drop(columns=[column]).reset_index(drop=True)
     ordered = times.iloc[order].reset_index(drop=True)
     grid = number_grid(ordered.to_numpy()) if is_number else date_grid(ordered)
+    if grid is not None:
+        grid = replace(grid, span=(str(raw.iloc[order[0]]), str(raw.iloc[order[-1]])))
     if grid is None:
         log.info("%s: no regular step between its times; rows are taken as consecutive steps", where)
         return rows, None
@@ -132,7 +147,10 @@ def _attempt(text: Any, **how: Any) -> Any:
 def number_grid(values: np.ndarray) -> Optional[Grid]:
     """Positions of sorted numeric times on their most common step, if every step is a multiple of it."""
     found = _on_step(values)
-    return None if found is None else Grid(found[0], f"{found[1]:g}", None)
+    if found is None:
+        return None
+    years = found[1] % 1 == 0 and np.all(values % 1 == 0) and 1000 <= values[0] and values[-1] < 3000
+    return Grid(found[0], _in_words(int(found[1]), "year") if years else f"{found[1]:g}", None)  # 1871, 1872 ...
 
 
 def date_grid(times: Any) -> Optional[Grid]:
@@ -157,8 +175,16 @@ def date_grid(times: Any) -> Optional[Grid]:
         if found is not None:
             k = int(found[1])
             season = per_year // k if per_year % k == 0 and per_year // k > 1 else None
-            return Grid(found[0], f"{k} {name}{'s' if k > 1 else ''}", season, f"{k if k > 1 else ''}{alias}")
+            return Grid(found[0], _in_words(k, name), season, f"{k if k > 1 else ''}{alias}")
     return None
+
+
+def _in_words(count: int, unit: str) -> str:
+    """A step of whole months in its largest calendar unit: "1 month", "1 quarter", "2 years"."""
+    if unit == "month":
+        count, unit = next((count // n, name) for n, name in ((12, "year"), (3, "quarter"), (1, "month"))
+                           if count % n == 0)
+    return f"{count} {unit}{'s' if count > 1 else ''}"
 
 
 def _on_step(values: np.ndarray) -> Optional[tuple[np.ndarray, float]]:
