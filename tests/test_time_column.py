@@ -182,3 +182,27 @@ def test_the_step_and_season_read_from_the_time_column_are_logged(tmp_path, capl
     with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.sources"):
         load(tmp_path, list(text)[::-1])  # unsorted: the span is the sorted one
     assert f"data.source.time_column 't': {step}" in caplog.text
+
+
+def test_a_date_in_year_and_quarter_or_month_columns_is_read_as_one_date(tmp_path, compose_cfg):
+    quarters = pd.DataFrame({"year": np.repeat(np.arange(1990.0, 2015.0), 4), "quarter": np.tile([1.0, 2, 3, 4], 25),
+                             "gdp": np.arange(100.0)}).iloc[::-1]  # statsmodels' macrodata layout, unsorted
+    path = tmp_path / "macro.csv"
+    quarters.drop(index=[5]).to_csv(path, index=False)  # 1991 Q2 absent: a missing step
+    with pytest.raises(UserError, match=r"has 74 duplicated time\(s\) \(first '2014.0'\); column 'quarter' holds the "
+                                        r"quarter of each year: set data.source.time_column=\[year,quarter\]"):
+        TableFile(str(path), ["gdp"], time_column="year").load()  # not "several series told apart by quarter"
+    table = TableFile(str(path), ["gdp"], time_column=["year", "quarter"]).load()
+    assert table.season_length == 4 and table.feature_names == [] and len(table.targets) == 100
+    assert np.isnan(table.targets[5, 0]) and table.targets[[4, 6, 99], 0].tolist() == [4, 6, 99]
+    months = pd.DataFrame({"Year": [2020] * 12 + [2021] * 12, "Month": ["Jan", "February", *range(3, 13)] * 2,
+                           "y": np.arange(24.0)})
+    months.to_csv(path, index=False)
+    cfg = compose_cfg(["data=file", f"data.source.path={path}", "data.source.target_columns=[y]",
+                       "data.source.time_column=[Year,Month]"])  # as the command line gives it
+    assert build_data(cfg).load().season_length == 12  # the source's (too short a series to use it)
+    months.assign(Month=[*range(1, 12), 13] * 2).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"column 'Month' row 11 holds '13', not a whole number from 1 to 12"):
+        TableFile(str(path), ["y"], time_column=["Year", "Month"]).load()
+    with pytest.raises(UserError, match=r"\['Year', 'Month', 'day'\]: \['day'\] not in"):
+        TableFile(str(path), ["y"], time_column=["Year", "Month", "day"]).load()

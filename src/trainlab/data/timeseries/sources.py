@@ -17,7 +17,7 @@ import numpy as np
 from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
-from trainlab.data.timeseries.times import Grid, describe_step, sort_by_time
+from trainlab.data.timeseries.times import Grid, calendar_column, describe_step, sort_by_time
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,8 @@ class TableFile:
             targets (when they share the file) and ``time_column``.
         target_path: optional separate file with the targets, row-aligned with ``path``.
         time_column: optional column to sort rows by and then drop (see trainlab.data.timeseries.times:
-            one date format for every row, missing steps added as empty rows, the season it implies).
+            one date format for every row, missing steps added as empty rows, the season it implies);
+            or the date's parts in columns of their own, [year, quarter], [year, month] or [year, month, day].
         time_format: the time column's date format (strftime codes, e.g. ``%d/%m/%Y``); null: inferred,
             refusing dates that read differently month-first and day-first.
         series_column: in a file of several series (long layout: ``store,date,sales``), the column
@@ -235,7 +236,7 @@ class TableFile:
         target_columns: Sequence[Union[str, int]],
         feature_columns: Columns = None,
         target_path: Optional[str] = None,
-        time_column: Optional[str] = None,
+        time_column: Optional[Union[str, Sequence[str]]] = None,
         time_format: Optional[str] = None,
         series_column: Optional[str] = None,
         series: Optional[Union[Value, Sequence[Value]]] = None,
@@ -254,6 +255,16 @@ class TableFile:
             raise UserError(f"data.source.series={series} is set but data.source.series_column is null; name the "
                             "column that tells the series apart (e.g. data.source.series_column=store), or drop the "
                             "series")
+        self.time_parts = None if time_column is None or isinstance(time_column, (str, int)) \
+            else [str(c) for c in time_column]  # [year, quarter]: the time in columns of its own
+        if self.time_parts is not None and len(self.time_parts) == 1:
+            time_column, self.time_parts = self.time_parts[0], None
+        if self.time_parts is not None:
+            if len(self.time_parts) > 3 or time_format:
+                raise UserError(f"data.source.time_column={self.time_parts}: several time columns are read as "
+                                "[year, quarter], [year, month] or [year, month, day], without data.source.time_format; "
+                                "name one date column, or those parts")
+            time_column = "/".join(self.time_parts)
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
         self.target_columns = names
         if isinstance(feature_columns, (str, int)):
@@ -266,8 +277,8 @@ class TableFile:
                             "it out (it tells the series apart, it is no input)")
 
     def load(self) -> SeriesTable:
-        frame = read_frame(self.path, "data.source.path")
-        target_frame = frame if self.target_path is None else read_frame(self.target_path, "data.source.target_path")
+        frame = self._read(self.path, "data.source.path")
+        target_frame = frame if self.target_path is None else self._read(self.target_path, "data.source.target_path")
         picked = self._series_frames(frame, target_frame)
         parts = [self._sorted(rows, target_rows, value) for value, rows, target_rows in picked]
         frame, target_frame = (stacked([part[i] for part in parts]) for i in (0, 1))
@@ -293,6 +304,11 @@ class TableFile:
                            frequency=frequency, series=label,
                            series_rows=tuple((value, len(part[0])) for (value, _, _), part in zip(picked, parts))
                            if len(parts) > 1 else None)
+
+    def _read(self, path: str, key: str) -> Any:
+        """The file as a frame, its time parts ([year, quarter]) joined into one date column."""
+        frame = read_frame(path, key)
+        return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path)
 
     def _series_frames(self, frame: Any, target_frame: Any) -> list[tuple[Optional[str], Any, Any]]:
         """(value, rows, target rows) of each series of ``data.source.series`` (in both files: they are
