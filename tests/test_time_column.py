@@ -206,3 +206,29 @@ def test_a_date_in_year_and_quarter_or_month_columns_is_read_as_one_date(tmp_pat
         TableFile(str(path), ["y"], time_column=["Year", "Month"]).load()
     with pytest.raises(UserError, match=r"\['Year', 'Month', 'day'\]: \['day'\] not in"):
         TableFile(str(path), ["y"], time_column=["Year", "Month", "day"]).load()
+
+
+def test_a_year_by_month_table_is_refused_unless_read_as_one_series(tmp_path, caplog):
+    path = tmp_path / "elnino.csv"
+    sst = np.arange(36.0).reshape(3, 12)  # 2001-2003, January to December
+    wide = pd.DataFrame(sst, columns=["Jan", "Feb", "Mar", "Apr", "May", "June", "July", "Aug", "Sept", "Oct", "Nov",
+                                      "Dec"]).assign(YEAR=[2003.0, 2001.0, 2002.0], ANNUAL=sst.mean(axis=1))
+    wide.iloc[0, 11] = np.nan  # December 2003 not measured yet
+    wide.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"a row per year and a column per month \(Jan .. Dec\), which would read as 12 "
+                                        r"columns of a yearly series; set data.source.layout=wide "
+                                        r"data.source.time_column=YEAR"):
+        TableFile(str(path), ["Dec"], time_column="YEAR").load()
+    with caplog.at_level(logging.INFO):
+        table = TableFile(str(path), ["sst"], time_column="YEAR", layout="wide").load()
+    assert table.feature_names == [] and table.target_names == ["sst"] and table.season_length == 12
+    expected = np.concatenate([sst[1], sst[2], sst[0]])  # sorted by year, months in calendar order
+    expected[-1] = np.nan
+    np.testing.assert_array_equal(table.targets[:, 0], expected)
+    assert "column(s) ['ANNUAL'] of" in caplog.text and "step 1 month from '2001-01-01' to '2003-12-01'" in caplog.text
+    assert TableFile(str(path), ["Dec"], time_column="YEAR", layout="long").load().feature_names[-1] == "ANNUAL"
+    quarters = pd.DataFrame({"year": [2001, 2002, 2003], "Q1": 1.0, "Q2": 2.0, "Q3": 3.0, "Q4": 4.0})
+    quarters.to_csv(path, index=False)
+    assert TableFile(str(path), ["gdp"], time_column="year", layout="wide").load().season_length == 4
+    with pytest.raises(UserError, match="layout=wide reads one series"):
+        TableFile(str(path), ["gdp", "cpi"], time_column="year", layout="wide")

@@ -16,6 +16,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
+from trainlab.data.timeseries.layouts import LAYOUTS, describe_wide, long_from_wide, wide_columns
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.times import Grid, calendar_column, describe_step, sort_by_time
 
@@ -228,6 +229,9 @@ class TableFile:
             column is not a feature.
         series: the value(s) of ``series_column`` to learn: one (one series), a list, or null: every
             series in the file, pooled in one model (see trainlab.data.timeseries.series).
+        layout: "wide" reads a row per year and a column per month or quarter (``YEAR,JAN,...,DEC``)
+            as one series named by the one target column; "long" takes such columns as they are;
+            null (default) refuses a wide file, which would read as twelve columns of a yearly series.
     """
 
     def __init__(
@@ -240,6 +244,7 @@ class TableFile:
         time_format: Optional[str] = None,
         series_column: Optional[str] = None,
         series: Optional[Union[Value, Sequence[Value]]] = None,
+        layout: Optional[str] = None,
     ):
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
@@ -266,6 +271,15 @@ class TableFile:
                                 "name one date column, or those parts")
             time_column = "/".join(self.time_parts)
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
+        self.layout = layout
+        if layout is not None and layout not in LAYOUTS:
+            raise UserError(f"data.source.layout={layout!r} is not one of {', '.join(LAYOUTS)} (null: long, refusing a "
+                            "file laid out wide)")
+        if layout == "wide" and (self.time_parts or not time_column or len(names) > 1 or target_path or series_column
+                                 or feature_columns):
+            raise UserError("data.source.layout=wide reads one series from a row per year and a column per month or "
+                            "quarter: give data.source.time_column=<the year column> and one name for the series in "
+                            "data.source.target_columns, without feature_columns, target_path or series_column")
         self.target_columns = names
         if isinstance(feature_columns, (str, int)):
             feature_columns = [feature_columns]
@@ -308,6 +322,17 @@ class TableFile:
     def _read(self, path: str, key: str) -> Any:
         """The file as a frame, its time parts ([year, quarter]) joined into one date column."""
         frame = read_frame(path, key)
+        wide = wide_columns(frame) if self.layout != "long" else None
+        if self.layout == "wide":
+            if wide is None:
+                raise UserError(f"data.source.layout=wide: '{path}' has no column for every month (JAN .. DEC) or "
+                                f"quarter (Q1 .. Q4); its columns are {[str(c) for c in frame.columns]}")
+            return long_from_wide(frame, wide, self.time_column, self.target_columns[0], path)
+        if wide is not None:
+            raise UserError(f"{describe_wide(wide, path)}, which would read as {len(wide[1])} columns of a yearly "
+                            f"series; set data.source.layout=wide data.source.time_column={self.time_column or '<the year column>'} "
+                            "'data.source.target_columns=[<a name for the series>]' to read it as one series, or "
+                            "data.source.layout=long to take the columns as they are")
         return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path)
 
     def _series_frames(self, frame: Any, target_frame: Any) -> list[tuple[Optional[str], Any, Any]]:

@@ -81,7 +81,7 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     ordered = times.iloc[order].reset_index(drop=True)
     grid = number_grid(ordered.to_numpy()) if is_number else date_grid(ordered)
     if grid is not None:
-        grid = replace(grid, span=(str(raw.iloc[order[0]]), str(raw.iloc[order[-1]])))
+        grid = replace(grid, span=(_written(raw.iloc[order[0]]), _written(raw.iloc[order[-1]])))
     if grid is None:
         log.info("%s: no regular step between its times; rows are taken as consecutive steps", where)
         return rows, None
@@ -98,6 +98,16 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
         rows.index = grid.positions
         rows = rows.reindex(range(size))
     return rows, grid
+
+
+def _written(time: Any) -> str:
+    """A time as the log shows it: as the file wrote it; a date without its midnight when it was read
+    as a timestamp (Parquet, or joined from [year, month])."""
+    import pandas as pd
+
+    if isinstance(time, pd.Timestamp) and time == time.normalize():
+        return time.strftime("%Y-%m-%d")
+    return str(time)
 
 
 def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
@@ -242,13 +252,13 @@ def calendar_column(frame: Any, parts: Sequence[str], name: str, path: str) -> A
         raise UserError(f"data.source.time_column {list(parts)}: {absent} not in '{path}'; its columns are "
                         f"{[str(c) for c in frame.columns]}")
     where = f"data.source.time_column {list(parts)} in '{path}'"
-    year = _whole(frame[parts[0]], frame[parts[0]], where, 1, 9999)
+    year = whole_numbers(frame[parts[0]], frame[parts[0]], where, 1, 9999)
     if _QUARTER.fullmatch(parts[1].strip()):
-        month = 3 * _whole(frame[parts[1]].astype(str).str.upper().str.lstrip("Q"), frame[parts[1]], where, 1, 4) - 2
+        month = 3 * whole_numbers(frame[parts[1]].astype(str).str.upper().str.lstrip("Q"), frame[parts[1]], where, 1, 4) - 2
     else:
-        month = _whole(frame[parts[1]].astype(str).str.strip().str[:3].str.lower().map(
+        month = whole_numbers(frame[parts[1]].astype(str).str.strip().str[:3].str.lower().map(
             lambda v: str(_MONTH_NAMES.index(v) + 1) if v in _MONTH_NAMES else v), frame[parts[1]], where, 1, 12)
-    day = _whole(frame[parts[2]], frame[parts[2]], where, 1, 31) if len(parts) == 3 else 1
+    day = whole_numbers(frame[parts[2]], frame[parts[2]], where, 1, 31) if len(parts) == 3 else 1
     dates = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
     if dates.isna().any():
         row = dates.index[dates.isna()][0]
@@ -258,7 +268,7 @@ def calendar_column(frame: Any, parts: Sequence[str], name: str, path: str) -> A
     return out
 
 
-def _whole(column: Any, written: Any, where: str, low: int, high: int) -> Any:
+def whole_numbers(column: Any, written: Any, where: str, low: int, high: int) -> Any:
     """A part of the date (``column``, read from the file's ``written``) as integers from ``low`` to
     ``high``, refusing any other value by row."""
     import pandas as pd
