@@ -232,3 +232,20 @@ def test_a_year_by_month_table_is_refused_unless_read_as_one_series(tmp_path, ca
     assert TableFile(str(path), ["gdp"], time_column="year", layout="wide").load().season_length == 4
     with pytest.raises(UserError, match="layout=wide reads one series"):
         TableFile(str(path), ["gdp", "cpi"], time_column="year", layout="wide")
+
+
+@pytest.mark.parametrize("sep,written", [(",", ['"1,120"', "963", '"1,234.5"', ""]),  # Nile flow as Excel exports it
+                                         (";", ["1.120", "963", "1.234,5", ""]),
+                                         (";", ["1\u00a0120", "963", "1 234,5", ""]),
+                                         (",", ["1'120", "963", "1'234.5", ""])])
+def test_numbers_with_thousands_separators_are_read_as_numbers(tmp_path, caplog, sep, written):
+    path = tmp_path / "nile.csv"
+    path.write_text(f"year{sep}volume\n" + "".join(f"{1871 + i}{sep}{v}\n" for i, v in enumerate(written)),
+                    encoding="utf-8")
+    with caplog.at_level(logging.INFO):
+        table = TableFile(str(path), ["volume"], time_column="year").load()
+    np.testing.assert_array_equal(table.targets[:, 0], [1120, 963, 1234.5, np.nan])
+    assert "column 'volume' in" in caplog.text and "writes its numbers with thousands separators" in caplog.text
+    path.write_text('year,volume\n1871,"1,12"\n1872,"1,120"\n')  # 1.12 and 1.120 with decimal commas: not groups
+    with pytest.raises(UserError, match="is not numeric .* its numbers have decimal commas inside a comma-separated"):
+        TableFile(str(path), ["volume"], time_column="year").load()

@@ -138,6 +138,11 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             f"data.source.{role}_columns: {missing} not in '{path}'; its columns are {list(frame.columns)}"
         )
     for c in columns:
+        grouped = _grouped_numbers(frame[c])
+        if grouped is not None:
+            log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as %s", c, path,
+                     grouped[1], grouped[0].dropna().iloc[0])
+            frame[c] = grouped[0]
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
             values = pd.to_numeric(frame[c], errors="coerce")
             bad = frame[c][values.isna() & frame[c].notna()]
@@ -145,11 +150,11 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             fix = f"convert it or leave it out of data.source.{role}_columns"
             if role == "feature":  # null takes every column: the user may never have set the key
                 fix += " (list the inputs, e.g. data.source.feature_columns=[a,b], or [] for none)"
-            if _looks_like_times(frame[c]):
-                fix = f"if it is the time, set data.source.time_column={c}; else {fix}"
-            elif len(bad) and re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):
+            if len(bad) and re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
                 fix = ("its numbers have decimal commas inside a comma-separated file: save it with decimal points, "
                        "or separated by semicolons (read with decimal commas)")
+            elif _looks_like_times(frame[c]):
+                fix = f"if it is the time, set data.source.time_column={c}; else {fix}"
             raise UserError(f"column '{c}' in '{path}' is not numeric{example}; {fix}")
     block = frame[columns]
     values = block.to_numpy(dtype=np.float64)
@@ -157,6 +162,32 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
         refuse_missing(values, columns, f"'{path}'")
     _check_finite(values, columns, path, role)
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
+
+
+# numbers as spreadsheets write them with thousands separators: (separator, decimal mark, example);
+# every value of a column must fit one way, with whole groups of three digits ("1,120" not "1,12")
+_GROUPINGS = ((",", ".", "1,234.5"), (".", ",", "1.234,5"), (" ", ",", "1 234,5"), (" ", ".", "1 234.5"),
+              ("'", ".", "1'234.5"))
+
+
+def _grouped_numbers(column) -> Optional[tuple[Any, str]]:
+    """(the values as numbers, the way they were written) for a text column whose every value is a
+    number with thousands separators (at least one value grouped), else None."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column):
+        return None
+    text = column.dropna().astype(str).str.strip().str.replace("\u00a0", " ").str.replace("\u202f", " ")
+    if text.empty:
+        return None
+    for sep, decimal, example in _GROUPINGS:
+        s, d = re.escape(sep), re.escape(decimal)
+        grouped = text.str.fullmatch(rf"[-+]?\d{{1,3}}({s}\d{{3}})+({d}\d*)?")
+        if grouped.any() and (grouped | text.str.fullmatch(rf"[-+]?\d+({d}\d*)?")).all():
+            plain = column.astype(str).str.strip().str.replace("\u00a0", "").str.replace("\u202f", "")
+            plain = plain.str.replace(sep, "", regex=False).str.replace(decimal, ".", regex=False)
+            return pd.to_numeric(plain.where(column.notna()), errors="coerce"), f"'{example}'"
+    return None
 
 
 def written_index(frame) -> list[str]:
