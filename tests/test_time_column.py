@@ -249,3 +249,24 @@ def test_numbers_with_thousands_separators_are_read_as_numbers(tmp_path, caplog,
     path.write_text('year,volume\n1871,"1,12"\n1872,"1,120"\n')  # 1.12 and 1.120 with decimal commas: not groups
     with pytest.raises(UserError, match="is not numeric .* its numbers have decimal commas inside a comma-separated"):
         TableFile(str(path), ["volume"], time_column="year").load()
+
+
+def test_numbers_that_are_dates_are_read_as_dates(tmp_path, caplog):
+    weeks = pd.Series(pd.date_range("1958-03-29", periods=60, freq="7D"))  # CO2's first weeks: before 1970
+    seconds = weeks.astype("datetime64[s]").astype("int64").to_numpy()  # -371174400 ...
+    with caplog.at_level(logging.INFO):
+        table = load(tmp_path, seconds[::-1])
+    assert table.season_length == 52 and table.targets[:, 0].tolist() == list(range(59, -1, -1))
+    assert "numbers read as Unix time in seconds" in caplog.text
+    assert load(tmp_path, seconds * 1000).season_length == 52  # milliseconds
+    days = pd.date_range("2001-01-25", periods=30, freq="D").strftime("%Y%m%d").astype(int)  # 20010131 -> 20010201
+    table = load(tmp_path, np.delete(days.to_numpy(), 10))
+    assert len(table.targets) == 30 and np.isnan(table.targets[10, 0])  # one day missing, not 70 "steps" apart
+    months = pd.date_range("2001-01-01", periods=24, freq="MS").strftime("%Y%m").astype(int)
+    assert load(tmp_path, months).season_length == 12
+    assert load(tmp_path, np.arange(1700, 1760)).season_length is None  # years stay numbers
+    assert load(tmp_path, np.arange(60) * 5).targets[:, 0].tolist() == list(range(60))  # a step count too
+    hours = (np.arange(48) * 3600 + 1_600_000_000).astype(float)
+    assert load(tmp_path, hours, time_format="unix").frequency == "h"
+    with pytest.raises(UserError, match=r"row 0 \('101'\) does not match data.source.time_format='%Y%m%d'"):
+        load(tmp_path, np.arange(101, 131), time_format="%Y%m%d")  # no longer ignored on a column of numbers

@@ -65,7 +65,10 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     if raw.isna().any():
         raise UserError(f"{where} has an empty value (row {raw.index[raw.isna()][0]}); every row needs its time")
     is_number = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
-    if is_number:
+    dates = numbers_as_dates(raw, where, time_format) if is_number else None
+    if dates is not None:
+        times, is_number = dates, False
+    elif is_number:
         times = raw.astype(np.float64)
     elif pd.api.types.is_datetime64_any_dtype(raw):  # e.g. a Parquet timestamp column
         times = pd.to_datetime(raw, utc=True).dt.tz_localize(None)
@@ -108,6 +111,47 @@ def _written(time: Any) -> str:
     if isinstance(time, pd.Timestamp) and time == time.normalize():
         return time.strftime("%Y-%m-%d")
     return str(time)
+
+
+UNIX_UNITS = {"unix": "s", "unix_ms": "ms"}
+_UNIX_RANGE = (-2.2e9, 4.1e9)  # seconds: 1900 to 2099
+_COMPACT = ((8, "%Y%m%d", "YYYYMMDD"), (6, "%Y%m", "YYYYMM"))
+
+
+def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
+    """A column of numbers that are dates, as naive UTC times, or None when they are plain numbers (a
+    year, a step count): Unix time in seconds or milliseconds (at least 1e8 seconds from 1970, on a
+    step of whole minutes, as databases and loggers export it), whole numbers written YYYYMMDD or
+    YYYYMM, or any numbers read by ``time_format`` ("unix", "unix_ms", or strftime codes)."""
+    import pandas as pd
+
+    values = raw.to_numpy(dtype=np.float64)
+    whole = bool(np.all(values % 1 == 0))
+    if time_format:
+        if time_format in UNIX_UNITS:
+            return pd.to_datetime(raw, unit=UNIX_UNITS[time_format])
+        return parse_dates(raw.astype(np.int64) if whole else raw, where, time_format)
+    if not whole:
+        return None
+    ints = pd.Series(values.astype(np.int64), index=raw.index)
+    for digits, written, name in _COMPACT:
+        if ints.between(10 ** (digits - 1), 3 * 10 ** (digits - 1) - 1).all():
+            parsed = pd.to_datetime(ints.astype(str), format=written, errors="coerce")
+            if parsed.notna().all():
+                log.info("%s: numbers written %s, read as dates (%s to %s)", where, name, _written(parsed.min()),
+                         _written(parsed.max()))
+                return parsed
+    diffs = np.diff(np.unique(values))
+    step = _most_common(diffs) if len(diffs) else 0.0
+    for unit, scale, name in (("s", 1, "seconds"), ("ms", 1000, "milliseconds")):
+        low, high = (bound * scale for bound in _UNIX_RANGE)
+        if values.min() >= low and values.max() <= high and np.abs(values).max() >= 1e8 * scale \
+                and step > 0 and step % (60 * scale) == 0:
+            parsed = pd.to_datetime(ints, unit=unit)
+            log.info("%s: numbers read as Unix time in %s (%s to %s)", where, name, _written(parsed.min()),
+                     _written(parsed.max()))
+            return parsed
+    return None
 
 
 def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
