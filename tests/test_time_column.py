@@ -270,3 +270,14 @@ def test_numbers_that_are_dates_are_read_as_dates(tmp_path, caplog):
     assert load(tmp_path, hours, time_format="unix").frequency == "h"
     with pytest.raises(UserError, match=r"row 0 \('101'\) does not match data.source.time_format='%Y%m%d'"):
         load(tmp_path, np.arange(101, 131), time_format="%Y%m%d")  # no longer ignored on a column of numbers
+
+
+def test_spaces_around_header_names_are_left_out(tmp_path, caplog):
+    path = tmp_path / "co2.csv"
+    rows = "".join(f"1958-{m:02d}-01,{315 + m / 10},{m}\n" for m in range(1, 13))
+    path.write_text("Date , CO2 (ppm), n\n" + rows + "\n", encoding="utf-8-sig")  # a BOM, a blank last line
+    with caplog.at_level(logging.INFO):
+        table = TableFile(str(path), ["CO2 (ppm)"], time_column="Date").load()
+    assert table.target_names == ["CO2 (ppm)"] and table.feature_names == ["n"] and table.season_length == 12
+    assert "spaces around the column name(s) ['Date ', ' CO2 (ppm)', ' n'] left out" in caplog.text
+    assert TableFile(str(path), [" CO2 (ppm)"], time_column="Date ").load().targets.shape == (12, 1)  # as the file has it

@@ -240,6 +240,22 @@ def refuse_missing(block: np.ndarray, columns: Sequence[str], where: str, fix: s
                         f"{rows[0]}); fill or drop them before training{fix}")
 
 
+def _name(column: Union[str, int]) -> str:
+    """A column as a setting names it, without the spaces around it (matched to a header read likewise)."""
+    return str(column).strip()
+
+
+def _stripped_header(frame: Any, path: str) -> Any:
+    """``frame`` with column names stripped of surrounding spaces (a spreadsheet's 'Date , CO2 (ppm)'),
+    logged, unless two names would then be one."""
+    names = [_name(c) for c in frame.columns]
+    changed = [str(c) for c, n in zip(frame.columns, names) if str(c) != n]
+    if changed and len(set(names)) == len(names):
+        log.info("'%s': spaces around the column name(s) %s left out", path, changed)
+        frame.columns = names
+    return frame
+
+
 class TableFile:
     """A series from files: CSV, Parquet or NPY; features and targets in one file or two.
 
@@ -280,7 +296,7 @@ class TableFile:
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
         # one name without brackets (target_columns=load) is one column, not the letters of its name
-        names = [str(target_columns)] if isinstance(target_columns, (str, int)) else [str(c) for c in target_columns]
+        names = [_name(target_columns)] if isinstance(target_columns, (str, int)) else [_name(c) for c in target_columns]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise UserError(f"data.source.target_columns names {twice} more than once; list each target once")
@@ -292,7 +308,7 @@ class TableFile:
                             "column that tells the series apart (e.g. data.source.series_column=store), or drop the "
                             "series")
         self.time_parts = None if time_column is None or isinstance(time_column, (str, int)) \
-            else [str(c) for c in time_column]  # [year, quarter]: the time in columns of its own
+            else [_name(c) for c in time_column]  # [year, quarter]: the time in columns of its own
         if self.time_parts is not None and len(self.time_parts) == 1:
             time_column, self.time_parts = self.time_parts[0], None
         if self.time_parts is not None:
@@ -301,6 +317,7 @@ class TableFile:
                                 "[year, quarter], [year, month] or [year, month, day], without data.source.time_format; "
                                 "name one date column, or those parts")
             time_column = "/".join(self.time_parts)
+        time_column = None if time_column is None else _name(time_column)
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
         self.layout = layout
         if layout is not None and layout not in LAYOUTS:
@@ -314,8 +331,8 @@ class TableFile:
         self.target_columns = names
         if isinstance(feature_columns, (str, int)):
             feature_columns = [feature_columns]
-        self.feature_columns = None if feature_columns is None else [str(c) for c in feature_columns]
-        self.series_column = None if series_column is None else str(series_column)
+        self.feature_columns = None if feature_columns is None else [_name(c) for c in feature_columns]
+        self.series_column = None if series_column is None else _name(series_column)
         self.series = series
         if self.series_column is not None and self.series_column in (self.feature_columns or ()):
             raise UserError(f"data.source.feature_columns names the series column '{self.series_column}'; leave "
@@ -352,7 +369,7 @@ class TableFile:
 
     def _read(self, path: str, key: str) -> Any:
         """The file as a frame, its time parts ([year, quarter]) joined into one date column."""
-        frame = read_frame(path, key)
+        frame = _stripped_header(read_frame(path, key), path)
         wide = wide_columns(frame) if self.layout != "long" else None
         if self.layout == "wide":
             if wide is None:
