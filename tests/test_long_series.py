@@ -168,10 +168,13 @@ def test_several_series_are_split_each_on_its_own_and_windows_stay_inside_one(tm
 def test_gaps_and_baselines_are_per_series(tmp_path):
     frame = long_frame()
     last_a = (frame.store == "A") & (frame.date == DAYS[-1].strftime("%Y-%m-%d"))
-    frame.loc[last_a, "sales"] = np.nan  # A's last value: nothing after it in A to interpolate towards
+    frame.loc[last_a, "price"] = np.nan  # A's last price: nothing after it in A to interpolate towards
     dm = pooled(write(tmp_path, frame))
-    assert np.isnan(dm.load().targets[119, 0])  # not filled from B's first row
+    assert np.isnan(dm.load().features[119, 0])  # not filled from B's first row
     assert (dm.datasets["test"].target_rows().numpy() != 119).all()  # and no window uses it
+    frame.loc[last_a, "sales"] = np.nan  # A's last sales too: a row after A's last value, left out of A
+    trimmed = pooled(write(tmp_path, frame)).load()
+    assert trimmed.series_rows[:2] == (("A", 119), ("B", 120)) and trimmed.targets[119, 0] == 1000.0
     forecasts, truth = dm.baseline_forecasts("val")["last_value"], dm.truth("val")
     assert forecasts.shape == truth.shape
     assert np.allclose(truth - forecasts, 1.0)  # each series' own last value: a step of 1, never a jump of 1000

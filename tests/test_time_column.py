@@ -222,10 +222,9 @@ def test_a_year_by_month_table_is_refused_unless_read_as_one_series(tmp_path, ca
     with caplog.at_level(logging.INFO):
         table = TableFile(str(path), ["sst"], time_column="YEAR", layout="wide").load()
     assert table.feature_names == [] and table.target_names == ["sst"] and table.season_length == 12
-    expected = np.concatenate([sst[1], sst[2], sst[0]])  # sorted by year, months in calendar order
-    expected[-1] = np.nan
+    expected = np.concatenate([sst[1], sst[2], sst[0]])[:-1]  # sorted by year, months in calendar order; no Dec 2003
     np.testing.assert_array_equal(table.targets[:, 0], expected)
-    assert "column(s) ['ANNUAL'] of" in caplog.text and "step 1 month from '2001-01-01' to '2003-12-01'" in caplog.text
+    assert "column(s) ['ANNUAL'] of" in caplog.text and "step 1 month from '2001-01-01' to '2003-11-01'" in caplog.text
     assert TableFile(str(path), ["Dec"], time_column="YEAR", layout="long").load().feature_names[-1] == "ANNUAL"
     quarters = pd.DataFrame({"year": [2001, 2002, 2003], "Q1": 1.0, "Q2": 2.0, "Q3": 3.0, "Q4": 4.0})
     quarters.to_csv(path, index=False)
@@ -244,7 +243,7 @@ def test_numbers_with_thousands_separators_are_read_as_numbers(tmp_path, caplog,
                     encoding="utf-8")
     with caplog.at_level(logging.INFO):
         table = TableFile(str(path), ["volume"], time_column="year").load()
-    np.testing.assert_array_equal(table.targets[:, 0], [1120, 963, 1234.5, np.nan])
+    np.testing.assert_array_equal(table.targets[:, 0], [1120, 963, 1234.5])  # the empty last row left out
     assert "column 'volume' in" in caplog.text and "writes its numbers with thousands separators" in caplog.text
     path.write_text('year,volume\n1871,"1,12"\n1872,"1,120"\n')  # 1.12 and 1.120 with decimal commas: not groups
     with pytest.raises(UserError, match="is not numeric .* its numbers have decimal commas inside a comma-separated"):
@@ -281,3 +280,17 @@ def test_spaces_around_header_names_are_left_out(tmp_path, caplog):
     assert table.target_names == ["CO2 (ppm)"] and table.feature_names == ["n"] and table.season_length == 12
     assert "spaces around the column name(s) ['Date ', ' CO2 (ppm)', ' n'] left out" in caplog.text
     assert TableFile(str(path), [" CO2 (ppm)"], time_column="Date ").load().targets.shape == (12, 1)  # as the file has it
+
+
+def test_rows_before_the_first_and_after_the_last_target_value_are_left_out(tmp_path, caplog):
+    volume = np.arange(100.0)
+    volume[:5] = volume[95:] = np.nan  # not measured yet, no longer measured
+    volume[50] = np.nan  # a gap inside stays, for data.missing
+    with caplog.at_level(logging.INFO):
+        table = load(tmp_path, np.arange(1871, 1971)[::-1], volume[::-1])
+    assert len(table.targets) == 90 and table.targets[0, 0] == 5 and table.targets[-1, 0] == 94
+    assert np.isnan(table.targets[45, 0])
+    assert "5 row(s) before the first target value and 5 after the last left out" in caplog.text
+    assert "step 1 year from '1876' to '1965'" in caplog.text  # the span kept
+    with pytest.raises(UserError, match=r"target_columns \['y'\] of .* have no value in any row"):
+        load(tmp_path, np.arange(10), np.full(10, np.nan))

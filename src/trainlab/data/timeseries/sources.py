@@ -342,7 +342,7 @@ class TableFile:
         frame = self._read(self.path, "data.source.path")
         target_frame = frame if self.target_path is None else self._read(self.target_path, "data.source.target_path")
         picked = self._series_frames(frame, target_frame)
-        parts = [self._sorted(rows, target_rows, value) for value, rows, target_rows in picked]
+        parts = [self._trimmed(*self._sorted(rows, target_rows, value), value) for value, rows, target_rows in picked]
         frame, target_frame = (stacked([part[i] for part in parts]) for i in (0, 1))
         season, frequency = common_step([part[2] for part in parts], self.time_column)
         read = describe_step([part[2] for part in parts], season, self.time_column) if self.time_column else None
@@ -404,6 +404,26 @@ class TableFile:
             out.append((value, rows, rows if self.target_path is None
                         else target_frame.iloc[positions].reset_index(drop=True)))
         return out
+
+    def _trimmed(self, frame: Any, target_frame: Any, grid: Optional[Grid], value: Optional[str],
+                 ) -> tuple[Any, Any, Optional[Grid]]:
+        """One series' rows without those before its first target value and after its last (a
+        spreadsheet's years not yet measured, a sensor's start): nothing to learn from or score there,
+        and left in they would make the test split partly empty. Logged."""
+        if len(frame) != len(target_frame) or not set(self.target_columns) <= set(map(str, target_frame.columns)):
+            return frame, target_frame, grid  # refused with its reason later
+        filled = np.flatnonzero(target_frame[self.target_columns].notna().any(axis=1).to_numpy())
+        if len(filled) == 0:
+            raise UserError(f"data.source.target_columns {self.target_columns} of '{self.target_path or self.path}' "
+                            f"{'' if value is None else f'(series {self.series_column}={value}) '}have no value in "
+                            "any row; give the columns that hold the series")
+        first, end = int(filled[0]), int(filled[-1]) + 1
+        if (first, end) == (0, len(frame)):
+            return frame, target_frame, grid
+        log.info("'%s'%s: %d row(s) before the first target value and %d after the last left out", self.path,
+                 "" if value is None else f" series {self.series_column}={value}", first, len(frame) - end)
+        return (frame.iloc[first:end].reset_index(drop=True), target_frame.iloc[first:end].reset_index(drop=True),
+                None if grid is None else grid.cut(first, end))
 
     def _sorted(self, frame: Any, target_frame: Any, value: Optional[str]) -> tuple[Any, Any, Optional[Grid]]:
         """One series' rows (and target rows; ``value`` of the series column, None without one) sorted

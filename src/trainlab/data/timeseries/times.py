@@ -35,7 +35,18 @@ class Grid:
     step: str  # in words, for log lines: "1 day", "1 month", "0 days 00:15:00" ...
     season_length: Optional[int]
     frequency: Optional[str] = None  # a pandas offset alias: "D", "h", "15min", "B", "MS", "3MS" ...
-    span: tuple[str, str] = ("", "")  # the first and last time as written in the file
+    written: tuple[Any, ...] = ()  # each sorted row's time as the file has it (for the span a log line gives)
+
+    @property
+    def span(self) -> tuple[str, str]:
+        """The first and last time, as written in the file."""
+        return _written(self.written[0]), _written(self.written[-1])
+
+    def cut(self, first: int, end: int) -> "Grid":
+        """The grid of the steps ``first`` to ``end`` (exclusive) alone: rows trimmed off its ends."""
+        keep = (self.positions >= first) & (self.positions < end)
+        return replace(self, positions=self.positions[keep] - first,
+                       written=tuple(w for w, k in zip(self.written, keep) if k))
 
 
 def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: str) -> Optional[str]:
@@ -84,7 +95,7 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     ordered = times.iloc[order].reset_index(drop=True)
     grid = number_grid(ordered.to_numpy()) if is_number else date_grid(ordered)
     if grid is not None:
-        grid = replace(grid, span=(_written(raw.iloc[order[0]]), _written(raw.iloc[order[-1]])))
+        grid = replace(grid, written=tuple(raw.iloc[order]))
     if grid is None:
         log.info("%s: no regular step between its times; rows are taken as consecutive steps", where)
         return rows, None
