@@ -294,3 +294,31 @@ def test_rows_before_the_first_and_after_the_last_target_value_are_left_out(tmp_
     assert "step 1 year from '1876' to '1965'" in caplog.text  # the span kept
     with pytest.raises(UserError, match=r"target_columns \['y'\] of .* have no value in any row"):
         load(tmp_path, np.arange(10), np.full(10, np.nan))
+
+
+def test_local_clock_times_across_daylight_saving_are_read_in_their_zone(tmp_path, caplog):
+    def clock(start):  # a meter's hourly export: local clock times, no offsets
+        hours = pd.date_range(start, periods=72, freq="h", tz="Europe/Berlin")
+        return list(hours.strftime("%Y-%m-%d %H:%M"))
+
+    spring, autumn = clock("2021-03-27"), clock("2021-10-30")  # 02:00 skipped on 28 March, repeated on 31 October
+    with caplog.at_level(logging.INFO):
+        skipped = load(tmp_path, spring)
+    assert len(skipped.targets) == 73 and "daylight-saving change: set data.source.time_zone=" in caplog.text
+    with pytest.raises(UserError, match=r"1 duplicated time\(s\) \(first '2021-10-31 02:00'\); these look like local "
+                                        r"clock times across a daylight-saving change: set data.source.time_zone="):
+        load(tmp_path, autumn)
+    for times in (spring, autumn):
+        table = load(tmp_path, times, time_zone="Europe/Berlin")
+        assert table.targets[:, 0].tolist() == list(range(72)) and table.frequency == "h"  # no gap, no duplicate
+    with pytest.raises(UserError, match="holds times with UTC offsets .* drop data.source.time_zone"):
+        load(tmp_path, list(pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin").astype(str)),
+             time_zone="Europe/Berlin")
+    with pytest.raises(UserError, match="data.source.time_zone='Berlin' is not a time zone name"):
+        TableFile("x.csv", ["y"], time_column="t", time_zone="Berlin")
+    daily_gaps = pd.date_range("2021-03-01", periods=40, freq="D").delete([6, 13])  # Sundays, but days apart
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        load(tmp_path, list(daily_gaps.strftime("%Y-%m-%d")))
+    assert "missing time step" in caplog.text and "daylight" not in caplog.text
+    assert load(tmp_path, list(daily_gaps.strftime("%Y-%m-%d")), time_zone="Europe/Berlin").frequency == "D"

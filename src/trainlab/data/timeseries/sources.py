@@ -18,6 +18,7 @@ from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
 from trainlab.data.timeseries.layouts import LAYOUTS, describe_wide, long_from_wide, wide_columns
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
+from trainlab.data.timeseries.zones import check_zone
 from trainlab.data.timeseries.times import Grid, calendar_column, describe_step, sort_by_time
 
 log = logging.getLogger(__name__)
@@ -279,6 +280,8 @@ class TableFile:
         layout: "wide" reads a row per year and a column per month or quarter (``YEAR,JAN,...,DEC``)
             as one series named by the one target column; "long" takes such columns as they are;
             null (default) refuses a wide file, which would read as twelve columns of a yearly series.
+        time_zone: the zone (IANA, e.g. Europe/Berlin) whose clock the time column's dates without
+            offsets are written in: read in UTC, so a daylight-saving change is no gap and no duplicate.
     """
 
     def __init__(
@@ -292,6 +295,7 @@ class TableFile:
         series_column: Optional[str] = None,
         series: Optional[Union[Value, Sequence[Value]]] = None,
         layout: Optional[str] = None,
+        time_zone: Optional[str] = None,
     ):
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
@@ -319,7 +323,10 @@ class TableFile:
             time_column = "/".join(self.time_parts)
         time_column = None if time_column is None else _name(time_column)
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
-        self.layout = layout
+        self.layout, self.time_zone = layout, check_zone(time_zone)
+        if time_zone is not None and not time_column:
+            raise UserError(f"data.source.time_zone={time_zone} is set but data.source.time_column is null; name the "
+                            "time column, or drop the zone")
         if layout is not None and layout not in LAYOUTS:
             raise UserError(f"data.source.layout={layout!r} is not one of {', '.join(LAYOUTS)} (null: long, refusing a "
                             "file laid out wide)")
@@ -433,9 +440,10 @@ class TableFile:
         hint = partial(series_hint, time_column=self.time_column, late=self.feature_columns or (),
                        not_series=self.target_columns if self.target_path is None else (),
                        within=None if value is None else (self.series_column, value))
-        frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format, hint)
+        frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format, hint, self.time_zone)
         if self.target_path is None:
             return frame, frame, grid
-        target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path, self.time_format)
+        target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path, self.time_format,
+                                       time_zone=self.time_zone)
         return frame, target_frame, grid
 

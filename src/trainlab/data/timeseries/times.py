@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.timeseries.zones import CLOCK_HINT, clock_change, in_utc
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,13 @@ def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: st
 
 
 def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] = None,
-                 duplicates_hint: Optional[Callable[[Any, Any], str]] = None) -> tuple[Any, Optional[Grid]]:
+                 duplicates_hint: Optional[Callable[[Any, Any], str]] = None,
+                 time_zone: Optional[str] = None) -> tuple[Any, Optional[Grid]]:
     """Rows sorted by ``column`` (numbers or dates), which is then dropped, with missing steps added as
     empty rows; also the column's regular step (its season length and frequency), or None. Every
     problem is one line naming the fix; for repeated times, ``duplicates_hint(frame, times)`` may
-    give it (several series in one file: trainlab.data.timeseries.series)."""
+    give it (several series in one file: trainlab.data.timeseries.series). ``time_zone``: dates
+    without offsets are that zone's clock times (trainlab.data.timeseries.zones)."""
     import pandas as pd
 
     if column not in frame.columns:
@@ -85,9 +88,13 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
         times = pd.to_datetime(raw, utc=True).dt.tz_localize(None)
     else:
         times = parse_dates(raw, where, time_format)
+    if time_zone is not None:
+        times = in_utc(times, raw, time_zone, where)
+    clock = not is_number and time_zone is None and clock_change(times.sort_values())
     duplicated = times[times.duplicated()]
     if len(duplicated):
-        fix = calendar_hint(frame, column, times) or (duplicates_hint(frame, times) if duplicates_hint else "")
+        fix = (CLOCK_HINT if clock else calendar_hint(frame, column, times)
+               or (duplicates_hint(frame, times) if duplicates_hint else ""))
         raise UserError(f"{where} has {len(duplicated)} duplicated time(s) (first '{raw[duplicated.index[0]]}'); "
                         f"{fix or 'keep one row per time step (aggregate or drop the duplicates) before training'}")
     order = times.argsort(kind="stable").to_numpy()
@@ -107,8 +114,8 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     if size > len(rows):
         starts = np.flatnonzero(np.diff(grid.positions) > 1)
         log.info("%s: %d missing time step(s) (step %s) in %d gap(s), first after '%s'; added as empty rows, "
-                 "for data.missing to handle", where, size - len(rows), grid.step, len(starts),
-                 raw.iloc[order[starts[0]]])
+                 "for data.missing to handle%s", where, size - len(rows), grid.step, len(starts),
+                 raw.iloc[order[starts[0]]], f" ({CLOCK_HINT})" if clock else "")
         rows.index = grid.positions
         rows = rows.reindex(range(size))
     return rows, grid
