@@ -322,3 +322,16 @@ def test_local_clock_times_across_daylight_saving_are_read_in_their_zone(tmp_pat
         load(tmp_path, list(daily_gaps.strftime("%Y-%m-%d")))
     assert "missing time step" in caplog.text and "daylight" not in caplog.text
     assert load(tmp_path, list(daily_gaps.strftime("%Y-%m-%d")), time_zone="Europe/Berlin").frequency == "D"
+
+
+def test_days_and_weeks_written_with_offsets_step_by_their_local_calendar(tmp_path):
+    days = pd.date_range("2021-01-01", periods=200, freq="D", tz="Europe/Berlin")  # +01:00, then +02:00 from 28 March
+    table = load(tmp_path, list(days.astype(str))[::-1])
+    assert table.frequency == "D" and table.targets[:, 0].tolist() == list(range(199, -1, -1))  # was: no regular step
+    weeks = pd.date_range("1958-03-29", periods=120, freq="7D", tz="America/New_York")  # CO2's weeks, tz-aware
+    path = tmp_path / "co2.parquet"
+    pd.DataFrame({"y": np.arange(120.0)}, index=pd.Index(weeks, name="date")).to_parquet(path)
+    table = TableFile(str(path), ["y"], time_column="date").load()
+    assert table.season_length == 52 and table.targets[:, 0].tolist() == list(range(120))
+    hours = pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin")
+    assert load(tmp_path, list(hours.astype(str))).frequency == "h"  # hours stay compared in UTC

@@ -14,12 +14,13 @@ import logging
 import re
 import warnings
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.timeseries.zones import CLOCK_HINT, clock_change, in_utc
+from trainlab.data.timeseries.zones import CLOCK_HINT, calendar_in_local_time, clock_change, in_utc
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
         times = parse_dates(raw, where, time_format)
     if time_zone is not None:
         times = in_utc(times, raw, time_zone, where)
+    elif not is_number:
+        times = calendar_in_local_time(times, raw, partial(parse_dates, where=where, time_format=time_format))
     clock = not is_number and time_zone is None and clock_change(times.sort_values())
     duplicated = times[times.duplicated()]
     if len(duplicated):

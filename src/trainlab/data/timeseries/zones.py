@@ -11,7 +11,7 @@ gap log line and the duplicate refusal can name the setting.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -43,10 +43,7 @@ def in_utc(times: Any, raw: Any, zone: str, where: str) -> Any:
     day or more apart are left as they are (in UTC a daily 00:00 would move by an hour twice a year)."""
     import pandas as pd
 
-    written_with_zone = (pd.api.types.is_datetime64_any_dtype(raw) and raw.dt.tz is not None) or (
-        not pd.api.types.is_datetime64_any_dtype(raw) and (pd.api.types.is_numeric_dtype(raw)
-                                                          or raw.astype(str).str.strip().str.contains(_OFFSET).any()))
-    if written_with_zone:
+    if has_offsets(raw):
         raise UserError(f"{where} holds times with UTC offsets (or Unix time), which fix their instant already; "
                         "drop data.source.time_zone")
     order = np.argsort(times.to_numpy(), kind="stable")  # the repeated autumn hour stays in file order
@@ -61,6 +58,34 @@ def in_utc(times: Any, raw: Any, zone: str, where: str) -> Any:
                         "write the times in UTC or with offsets") from exc
     utc = local.dt.tz_convert("UTC").dt.tz_localize(None)
     return utc.reindex(times.index)
+
+
+_TRAILING_OFFSET = re.compile(r"\s*(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+
+
+def has_offsets(raw: Any) -> bool:
+    """Whether a time column says its zone: timestamps with one, text with UTC offsets, Unix numbers."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return raw.dt.tz is not None
+    return pd.api.types.is_numeric_dtype(raw) or bool(raw.astype(str).str.strip().str.contains(_OFFSET).any())
+
+
+def calendar_in_local_time(times: Any, raw: Any, parse: Callable[[Any], Any]) -> Any:
+    """Times a day or more apart written with their zone (``2021-03-28 00:00+02:00``, a tz-aware Parquet
+    column) as their local clock times: in UTC, local midnights move by an hour at each daylight-saving
+    change, and days, weeks or months would step irregularly. ``times`` (naive UTC) otherwise;
+    ``parse`` reads text without offsets the way the column was read."""
+    import pandas as pd
+
+    steps = np.diff(np.sort(times.to_numpy().astype("datetime64[ns]").astype(np.int64)))
+    if not len(steps) or np.median(steps) < DAY_NS - HOUR_NS or pd.api.types.is_numeric_dtype(raw) \
+            or not has_offsets(raw):
+        return times
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return raw.dt.tz_localize(None)
+    return parse(raw.astype(str).str.strip().str.replace(_TRAILING_OFFSET, "", regex=True))
 
 
 def clock_change(times: Any) -> bool:
