@@ -335,3 +335,19 @@ def test_days_and_weeks_written_with_offsets_step_by_their_local_calendar(tmp_pa
     assert table.season_length == 52 and table.targets[:, 0].tolist() == list(range(120))
     hours = pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin")
     assert load(tmp_path, list(hours.astype(str))).frequency == "h"  # hours stay compared in UTC
+
+
+def test_columns_named_as_the_time_are_not_taken_as_features_without_a_word(tmp_path, caplog):
+    path = tmp_path / "macro.csv"
+    pd.DataFrame({"year": np.repeat([2001, 2002], 4), "quarter": [1, 2, 3, 4] * 2, "gdp": np.arange(8.0),
+                  "cpi": np.arange(8.0)}).to_csv(path, index=False)
+    with caplog.at_level(logging.WARNING):
+        table = TableFile(str(path), ["gdp"]).load()
+    assert table.feature_names == ["year", "quarter", "cpi"]  # as before: a choice the user may mean
+    assert ("column(s) ['year', 'quarter'] of" in caplog.text and "look like the time but are taken as features"
+            in caplog.text and "data.source.time_column=[year,quarter] (the date in parts)" in caplog.text)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        TableFile(str(path), ["gdp"], feature_columns=["year", "cpi"]).load()  # chosen: no warning
+        TableFile(str(path), ["gdp"], time_column=["year", "quarter"]).load()
+    assert "look like the time" not in caplog.text

@@ -241,6 +241,22 @@ def refuse_missing(block: np.ndarray, columns: Sequence[str], where: str, fix: s
                         f"{rows[0]}); fill or drop them before training{fix}")
 
 
+_TIME_NAME = re.compile(r"(date|time|timestamp|datetime|year|yr|month|quarter|qtr|week|day|hour)s?", re.IGNORECASE)
+
+
+def _warn_time_features(features: Sequence[str], path: str) -> None:
+    """One warning when columns named as the time (year, quarter: numbers, so they read as features)
+    become inputs because no time column is named: the rows stay in file order, the time is learnt from."""
+    timed = [c for c in features if _TIME_NAME.fullmatch(c.strip())]
+    if timed:
+        parts = len(timed) > 1 and re.fullmatch(r"(year|yr)s?", timed[0].strip(), re.IGNORECASE)
+        setting = f"[{','.join(timed)}] (the date in parts)" if parts else "<one of them>" if len(timed) > 1 \
+            else timed[0]
+        log.warning("column(s) %s of '%s' look like the time but are taken as features (data.source.time_column is "
+                    "null): set data.source.time_column=%s to sort by it and leave it out, or list "
+                    "data.source.feature_columns", timed, path, setting)
+
+
 def _name(column: Union[str, int]) -> str:
     """A column as a setting names it, without the spaces around it (matched to a header read likewise)."""
     return str(column).strip()
@@ -362,6 +378,8 @@ class TableFile:
                 skip |= set(self.target_columns)
             skip |= set(written_index(frame))
             feature_columns = [str(c) for c in frame.columns if str(c) not in skip]
+            if self.time_column is None:
+                _warn_time_features(feature_columns, self.path)
         frame.columns = [str(c) for c in frame.columns]
         target_frame.columns = [str(c) for c in target_frame.columns]
         features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True)
