@@ -76,6 +76,7 @@ def test_the_season_hint_suits_the_frequency():
     assert season_hint("h").startswith("24 for a daily cycle in hourly data, 168")
     assert season_hint("15min").startswith("60 for an hourly cycle")
     assert "24 or 168 for hourly" in season_hint(None)
+    assert season_hint("12MS").startswith("yearly data has no calendar season")  # sunspots, Nile: years or dates
 
 
 def test_no_season_known_says_how_to_give_one(tmp_path, caplog):

@@ -263,7 +263,8 @@ def test_numbers_that_are_dates_are_read_as_dates(tmp_path, caplog):
     assert len(table.targets) == 30 and np.isnan(table.targets[10, 0])  # one day missing, not 70 "steps" apart
     months = pd.date_range("2001-01-01", periods=24, freq="MS").strftime("%Y%m").astype(int)
     assert load(tmp_path, months).season_length == 12
-    assert load(tmp_path, np.arange(1700, 1760)).season_length is None  # years stay numbers
+    years = load(tmp_path, np.arange(1700, 1760))  # years stay numbers, stepping by a year
+    assert years.season_length is None and years.frequency == "12MS"
     assert load(tmp_path, np.arange(60) * 5).targets[:, 0].tolist() == list(range(60))  # a step count too
     hours = (np.arange(48) * 3600 + 1_600_000_000).astype(float)
     assert load(tmp_path, hours, time_format="unix").frequency == "h"

@@ -226,7 +226,9 @@ def number_grid(values: np.ndarray) -> Optional[Grid]:
     if found is None:
         return None
     years = found[1] % 1 == 0 and np.all(values % 1 == 0) and 1000 <= values[0] and values[-1] < 3000
-    return Grid(found[0], _in_words(int(found[1]), "year") if years else f"{found[1]:g}", None)  # 1871, 1872 ...
+    if years:  # 1871, 1872 ...: whole years, as a column of yearly dates reads
+        return Grid(found[0], _in_words(int(found[1]), "year"), None, f"{12 * int(found[1])}MS")
+    return Grid(found[0], f"{found[1]:g}", None)
 
 
 def date_grid(times: Any) -> Optional[Grid]:
