@@ -61,7 +61,8 @@ def test_integer_ids_and_pairs_of_columns_are_found_and_features_come_last(tmp_p
     with pytest.raises(UserError, match=r"columns 'store' and 'item' together tell 6 series apart \(A/x, A/y, B/x, "
                                         r"... \(6 in all\); 120 rows each\); join them into one column"):
         source(write(tmp_path, items)).load()
-    twice = pd.concat([long_frame(stores=["A"])] * 2)  # the same rows twice: no column to name
+    once = long_frame(stores=["A"])  # each date twice with two sales figures: no column to name (identical
+    twice = pd.concat([once, once.assign(sales=once.sales + 0.5)])  # rows would be left out as exported twice)
     with pytest.raises(UserError, match=r"has 120 duplicated time\(s\) .*; keep one row per time step"):
         source(write(tmp_path, twice)).load()
 
@@ -219,4 +220,5 @@ def test_series_in_two_files_numbers_as_ids_empty_ids_and_series_within_a_series
                                         r"120 rows each\); join 'store' and 'item' into one column"):
         source(write(tmp_path, items, "items.csv"), series_column="store").load()
     with pytest.raises(UserError, match=r"series store=A repeats its times; keep one row per time step in each"):
-        source(write(tmp_path, pd.concat([frame] * 2), "twice.csv"), series_column="store", series="A").load()
+        source(write(tmp_path, pd.concat([frame, frame.assign(sales=frame.sales + 0.5)]), "twice.csv"),
+               series_column="store", series="A").load()

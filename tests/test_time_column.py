@@ -352,3 +352,14 @@ def test_columns_named_as_the_time_are_not_taken_as_features_without_a_word(tmp_
         TableFile(str(path), ["gdp"], feature_columns=["year", "cpi"]).load()  # chosen: no warning
         TableFile(str(path), ["gdp"], time_column=["year", "quarter"]).load()
     assert "look like the time" not in caplog.text
+
+
+def test_a_row_exported_twice_is_left_out_and_conflicting_rows_are_refused(tmp_path, caplog):
+    years = list(range(1700, 1760))
+    values = np.arange(60.0)
+    with caplog.at_level(logging.INFO):
+        table = load(tmp_path, [*years, 1730], np.append(values, 30.0))  # the same row appended again
+    assert table.targets[:, 0].tolist() == values.tolist()
+    assert "1 row(s) repeat an earlier row exactly (first '1730'); left out" in caplog.text
+    with pytest.raises(UserError, match=r"1 duplicated time\(s\) \(first '1730'\); keep one row per time step"):
+        load(tmp_path, [*years, 1730], np.append(values, 31.0))  # two different values for 1730: which one?

@@ -93,6 +93,11 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
         times = in_utc(times, raw, time_zone, where)
     elif not is_number:
         times = calendar_in_local_time(times, raw, partial(parse_dates, where=where, time_format=time_format))
+    repeated = frame.drop(columns=[column]).assign(__time__=times.to_numpy()).duplicated().to_numpy()
+    if repeated.any():  # a row exported twice (same time, same values): nothing to choose between
+        log.info("%s: %d row(s) repeat an earlier row exactly (first '%s'); left out", where, int(repeated.sum()),
+                 raw[repeated].iloc[0])
+        frame, raw, times = frame[~repeated], raw[~repeated], times[~repeated]
     clock = not is_number and time_zone is None and clock_change(times.sort_values())
     duplicated = times[times.duplicated()]
     if len(duplicated):
