@@ -245,6 +245,7 @@ def test_numbers_with_thousands_separators_are_read_as_numbers(tmp_path, caplog,
         table = TableFile(str(path), ["volume"], time_column="year").load()
     np.testing.assert_array_equal(table.targets[:, 0], [1120, 963, 1234.5])  # the empty last row left out
     assert "column 'volume' in" in caplog.text and "writes its numbers with thousands separators" in caplog.text
+    assert "e.g. '1" in caplog.text and "120' as 1120" in caplog.text
     path.write_text('year,volume\n1871,"1,12"\n1872,"1,120"\n')  # 1.12 and 1.120 with decimal commas: not groups
     with pytest.raises(UserError, match="is not numeric .* its numbers have decimal commas inside a comma-separated"):
         TableFile(str(path), ["volume"], time_column="year").load()

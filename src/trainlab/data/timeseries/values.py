@@ -29,8 +29,8 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     for c in columns:
         grouped = _grouped_numbers(frame[c])
         if grouped is not None:
-            log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as %s", c, path,
-                     grouped[1], grouped[0].dropna().iloc[0])
+            log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as numbers, "
+                     "e.g. %s", c, path, grouped[1], grouped[2])
             frame[c] = grouped[0]
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
             values = pd.to_numeric(frame[c], errors="coerce")
@@ -59,9 +59,10 @@ _GROUPINGS = ((",", ".", "1,234.5"), (".", ",", "1.234,5"), (" ", ",", "1 234,5"
               ("'", ".", "1'234.5"))
 
 
-def _grouped_numbers(column) -> Optional[tuple[Any, str]]:
-    """(the values as numbers, the way they were written) for a text column whose every value is a
-    number with thousands separators (at least one value grouped), else None."""
+def _grouped_numbers(column) -> Optional[tuple[Any, str, str]]:
+    """(the values as numbers, the way they were written, the first grouped value and its number) for a
+    text column whose every value is a number with thousands separators (one value grouped at least),
+    else None."""
     import pandas as pd
 
     if pd.api.types.is_numeric_dtype(column):
@@ -75,7 +76,9 @@ def _grouped_numbers(column) -> Optional[tuple[Any, str]]:
         if grouped.any() and (grouped | text.str.fullmatch(rf"[-+]?\d+({d}\d*)?")).all():
             plain = column.astype(str).str.strip().str.replace("\u00a0", "").str.replace("\u202f", "")
             plain = plain.str.replace(sep, "", regex=False).str.replace(decimal, ".", regex=False)
-            return pd.to_numeric(plain.where(column.notna()), errors="coerce"), f"'{example}'"
+            values = pd.to_numeric(plain.where(column.notna()), errors="coerce")
+            first = int(np.flatnonzero(grouped.to_numpy())[0])
+            return values, f"like {example}", f"'{text.iloc[first]}' as {values[text.index[first]]:g}"
     return None
 
 
