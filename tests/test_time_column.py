@@ -364,3 +364,16 @@ def test_a_row_exported_twice_is_left_out_and_conflicting_rows_are_refused(tmp_p
     assert "1 row(s) repeat an earlier row exactly (first '1730'); left out" in caplog.text
     with pytest.raises(UserError, match=r"1 duplicated time\(s\) \(first '1730'\); keep one row per time step"):
         load(tmp_path, [*years, 1730], np.append(values, 31.0))  # two different values for 1730: which one?
+
+
+def test_a_year_pieced_from_months_of_different_years_keeps_its_file_order(tmp_path, caplog):
+    stretches = [pd.date_range(start, periods=100, freq="h") for start in ("1988-01-01", "1977-02-01", "1996-03-01")]
+    times = [t for stretch in stretches for t in stretch.strftime("%Y-%m-%d %H:%M")]  # a TMY3 file's hours
+    with caplog.at_level(logging.WARNING):
+        table = load(tmp_path, times)
+    assert table.targets[:, 0].tolist() == list(range(300)) and table.frequency == "h"  # sorting would put Feb first
+    assert "for 2 jump(s) between stretches of different periods (first '1988-01-05 03:00' -> '1977-02-01 00:00'" \
+        in caplog.text
+    shuffled = np.random.default_rng(0).permutation(300)
+    assert load(tmp_path, [times[i] for i in shuffled], shuffled.astype(float)).targets[:, 0].tolist() == \
+        sorted(shuffled.tolist(), key=lambda i: times[i])  # any other unsorted file is sorted, as before

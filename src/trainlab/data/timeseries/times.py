@@ -116,6 +116,9 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
         return rows, None
     size = int(grid.positions[-1]) + 1
     if size > MAX_FILL * len(rows):
+        pieced = _pieced(times, raw, where) if not is_number else None
+        if pieced is not None:
+            return frame.drop(columns=[column]).reset_index(drop=True), pieced
         log.warning("%s: on its step of %s the rows would span %d steps, %d of them missing; rows are taken as "
                     "consecutive steps instead", where, grid.step, size, size - len(rows))
         return rows, None
@@ -127,6 +130,26 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
         rows.index = grid.positions
         rows = rows.reindex(range(size))
     return rows, grid
+
+
+def _pieced(times: Any, raw: Any, where: str) -> Optional[Grid]:
+    """The grid of a file pieced together from stretches of different periods, in its own order (a
+    typical meteorological year: each month from another year, as pvlib's TMY3 files are): its times
+    in file order step regularly but for a few jumps (one in a hundred steps at most) and do not
+    ascend, so sorting would shuffle the stretches. Logged; None for any other file."""
+    import pandas as pd
+
+    ns = times.to_numpy().astype("datetime64[ns]").astype(np.int64)
+    diffs = np.diff(ns)
+    step = _most_common(diffs) if len(diffs) else 0
+    jumps = np.flatnonzero(diffs != step)
+    if step <= 0 or (diffs >= 0).all() or len(jumps) > max(1, len(diffs) // 100):
+        return None
+    grid = date_grid(pd.Series(pd.date_range(times.iloc[0], periods=len(times), freq=pd.Timedelta(int(step)))))
+    log.warning("%s: the rows step by %s in file order but for %d jump(s) between stretches of different periods "
+                "(first '%s' -> '%s', as in a typical meteorological year); kept in file order as consecutive steps",
+                where, grid.step, len(jumps), raw.iloc[jumps[0]], raw.iloc[jumps[0] + 1])
+    return replace(grid, written=tuple(raw))
 
 
 def _written(time: Any) -> str:
