@@ -281,7 +281,8 @@ def test_spaces_around_header_names_are_left_out(tmp_path, caplog):
         table = TableFile(str(path), ["CO2 (ppm)"], time_column="Date").load()
     assert table.target_names == ["CO2 (ppm)"] and table.feature_names == ["n"] and table.season_length == 12
     assert "spaces around the column name(s) ['Date ', ' CO2 (ppm)', ' n'] left out" in caplog.text
-    assert TableFile(str(path), [" CO2 (ppm)"], time_column="Date ").load().targets.shape == (12, 1)  # as the file has it
+    as_written = TableFile(str(path), [" CO2 (ppm)"], time_column="Date ").load()  # named as the file has them
+    assert as_written.targets.shape == (12, 1)
 
 
 def test_rows_before_the_first_and_after_the_last_target_value_are_left_out(tmp_path, caplog):

@@ -1,5 +1,6 @@
-"""A series laid out wide: a row per year and a column per month (``YEAR,JAN,...,DEC``, as NOAA and
-statsmodels' El Niño table have it) or per quarter (``year,Q1,...,Q4``).
+"""How a file lays out its time: a series laid out wide, a row per year and a column per month
+(``YEAR,JAN,...,DEC``, as NOAA and statsmodels' El Niño table have it) or per quarter (``year,Q1,...,Q4``);
+and a date written in columns of its own (``year,quarter``: :func:`calendar_column`).
 
 Read as written, such a file would be twelve features of a yearly series; :func:`wide_columns` finds
 the layout so that the source can refuse it by default and, with ``data.source.layout=wide``,
@@ -9,10 +10,12 @@ the layout so that the source can refuse it by default and, with ``data.source.l
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+import re
+from typing import Any, Optional, Sequence
+
+import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.timeseries.times import whole_numbers
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,8 @@ def wide_columns(frame: Any) -> Optional[tuple[str, list[str]]]:
 
 def describe_wide(found: tuple[str, list[str]], path: str) -> str:
     kind, columns = found
-    return f"'{path}' holds a series laid out wide: a row per year and a column per {kind} ({columns[0]} .. {columns[-1]})"
+    return (f"'{path}' holds a series laid out wide: a row per year and a column per {kind} "
+            f"({columns[0]} .. {columns[-1]})")
 
 
 def long_from_wide(frame: Any, found: tuple[str, list[str]], year_column: str, value_name: str, path: str) -> Any:
@@ -73,3 +77,68 @@ def long_from_wide(frame: Any, found: tuple[str, list[str]], year_column: str, v
     log.info("data.source.layout=wide: '%s', %d years x %d %ss read as one series '%s' of %d rows", path, len(frame),
              per_year, kind, value_name, len(values))
     return pd.DataFrame({year_column: dates, value_name: values})
+
+
+# a column holding the part of a year: quarter (1-4, or Q1-Q4) or month (1-12, or Jan / January)
+_QUARTER = re.compile(r"q|qtr|quarters?", re.IGNORECASE)
+_MONTH = re.compile(r"m|mon|mth|months?", re.IGNORECASE)
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def calendar_column(frame: Any, parts: Sequence[str], name: str, path: str) -> Any:
+    """``frame`` with the time written in separate columns (``data.source.time_column=[year,quarter]``,
+    ``[year,month]`` or ``[year,month,day]``, as statistics offices publish) joined into one column of
+    dates named ``name`` (first), the parts dropped. The second part is a quarter when its name says so
+    (quarter, qtr, q), else a month (a number or a name); every value is checked, the row named."""
+    import pandas as pd
+
+    absent = [p for p in parts if p not in frame.columns]
+    if absent:
+        raise UserError(f"data.source.time_column {list(parts)}: {absent} not in '{path}'; its columns are "
+                        f"{[str(c) for c in frame.columns]}")
+    where = f"data.source.time_column {list(parts)} in '{path}'"
+    year = whole_numbers(frame[parts[0]], frame[parts[0]], where, 1, 9999)
+    if _QUARTER.fullmatch(parts[1].strip()):
+        quarter = frame[parts[1]].astype(str).str.upper().str.lstrip("Q")  # 1 or Q1
+        month = 3 * whole_numbers(quarter, frame[parts[1]], where, 1, 4) - 2
+    else:
+        month = whole_numbers(frame[parts[1]].astype(str).str.strip().str[:3].str.lower().map(
+            lambda v: str(_MONTH_NAMES.index(v) + 1) if v in _MONTH_NAMES else v), frame[parts[1]], where, 1, 12)
+    day = whole_numbers(frame[parts[2]], frame[parts[2]], where, 1, 31) if len(parts) == 3 else 1
+    dates = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
+    if dates.isna().any():
+        row = dates.index[dates.isna()][0]
+        raise UserError(f"{where}: row {row} is no date ({', '.join(str(frame[p][row]) for p in parts)}); fix it")
+    out = frame.drop(columns=list(parts))
+    out.insert(0, name, dates)
+    return out
+
+
+def whole_numbers(column: Any, written: Any, where: str, low: int, high: int) -> Any:
+    """A part of the date (``column``, read from the file's ``written``) as integers from ``low`` to
+    ``high``, refusing any other value by row."""
+    import pandas as pd
+
+    values = pd.to_numeric(column, errors="coerce")
+    bad = values.isna() | (values % 1 != 0) | (values < low) | (values > high)
+    if bad.any():
+        row = bad.index[bad.to_numpy()][0]
+        raise UserError(f"{where}: column '{written.name}' row {row} holds '{written[row]}', not a whole number from "
+                        f"{low} to {high}; fix that row")
+    return values.astype(np.int64)
+
+
+def calendar_hint(frame: Any, column: str, times: Any) -> str:
+    """For a column of years that repeat: the column beside it that holds the quarter or the month
+    (named so, and each (year, part) once), as the fix "set data.source.time_column=[year,quarter]"."""
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(times):
+        return ""
+    for other in frame.columns:
+        kind = "quarter" if _QUARTER.fullmatch(str(other).strip()) else "month" if _MONTH.fullmatch(
+            str(other).strip()) else None
+        if kind and other != column and not frame[[other]].assign(__time__=times.to_numpy()).duplicated().any():
+            return (f"column '{other}' holds the {kind} of each year: set data.source.time_column=[{column},{other}] "
+                    "to read the two as one date")
+    return ""

@@ -16,9 +16,9 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
-from trainlab.data.timeseries.layouts import LAYOUTS, describe_wide, long_from_wide, wide_columns
+from trainlab.data.timeseries.layouts import LAYOUTS, calendar_column, describe_wide, long_from_wide, wide_columns
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
-from trainlab.data.timeseries.times import Grid, calendar_column, describe_step, sort_by_time
+from trainlab.data.timeseries.times import Grid, describe_step, sort_by_time
 from trainlab.data.timeseries.values import numeric_columns, written_index
 from trainlab.data.timeseries.zones import check_zone
 
@@ -204,7 +204,8 @@ class TableFile:
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
         # one name without brackets (target_columns=load) is one column, not the letters of its name
-        names = [_name(target_columns)] if isinstance(target_columns, (str, int)) else [_name(c) for c in target_columns]
+        names = [_name(target_columns)] if isinstance(target_columns, (str, int)) \
+            else [_name(c) for c in target_columns]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise UserError(f"data.source.target_columns names {twice} more than once; list each target once")
@@ -222,8 +223,8 @@ class TableFile:
         if self.time_parts is not None:
             if len(self.time_parts) > 3 or time_format:
                 raise UserError(f"data.source.time_column={self.time_parts}: several time columns are read as "
-                                "[year, quarter], [year, month] or [year, month, day], without data.source.time_format; "
-                                "name one date column, or those parts")
+                                "[year, quarter], [year, month] or [year, month, day], without "
+                                "data.source.time_format; name one date column, or those parts")
             time_column = "/".join(self.time_parts)
         time_column = None if time_column is None else _name(time_column)
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
@@ -291,7 +292,8 @@ class TableFile:
             return long_from_wide(frame, wide, self.time_column, self.target_columns[0], path)
         if wide is not None:
             raise UserError(f"{describe_wide(wide, path)}, which would read as {len(wide[1])} columns of a yearly "
-                            f"series; set data.source.layout=wide data.source.time_column={self.time_column or '<the year column>'} "
+                            "series; set data.source.layout=wide data.source.time_column="
+                            f"{self.time_column or '<the year column>'} "
                             "'data.source.target_columns=[<a name for the series>]' to read it as one series, or "
                             "data.source.layout=long to take the columns as they are")
         return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path)

@@ -11,15 +11,15 @@ is unambiguous (monthly 12, quarterly 4, weekly 52).
 from __future__ import annotations
 
 import logging
-import re
 import warnings
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.timeseries.layouts import calendar_hint
 from trainlab.data.timeseries.zones import CLOCK_HINT, calendar_in_local_time, clock_change, in_utc
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,8 @@ def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: st
     grid = grids[0]
     if grid is None or any(g is None or g.step != grid.step for g in grids):
         return None
-    where = f" from '{grid.span[0]}' to '{grid.span[1]}'" + (f" (first of {len(grids)} series)" if len(grids) > 1 else "")
+    where = f" from '{grid.span[0]}' to '{grid.span[1]}'" + (f" (first of {len(grids)} series)"
+                                                            if len(grids) > 1 else "")
     return (f"data.source.time_column '{column}': step {grid.step}{where}, "
             + (f"season length {season}" if season else "no season length from the step"))
 
@@ -327,67 +328,3 @@ def _business_days(times: Any) -> bool:
 def _most_common(diffs: np.ndarray) -> float:
     values, counts = np.unique(diffs, return_counts=True)
     return float(values[np.argmax(counts)])
-
-
-# a column holding the part of a year: quarter (1-4, or Q1-Q4) or month (1-12, or Jan / January)
-_QUARTER = re.compile(r"q|qtr|quarters?", re.IGNORECASE)
-_MONTH = re.compile(r"m|mon|mth|months?", re.IGNORECASE)
-_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-
-
-def calendar_column(frame: Any, parts: Sequence[str], name: str, path: str) -> Any:
-    """``frame`` with the time written in separate columns (``data.source.time_column=[year,quarter]``,
-    ``[year,month]`` or ``[year,month,day]``, as statistics offices publish) joined into one column of
-    dates named ``name`` (first), the parts dropped. The second part is a quarter when its name says so
-    (quarter, qtr, q), else a month (a number or a name); every value is checked, the row named."""
-    import pandas as pd
-
-    absent = [p for p in parts if p not in frame.columns]
-    if absent:
-        raise UserError(f"data.source.time_column {list(parts)}: {absent} not in '{path}'; its columns are "
-                        f"{[str(c) for c in frame.columns]}")
-    where = f"data.source.time_column {list(parts)} in '{path}'"
-    year = whole_numbers(frame[parts[0]], frame[parts[0]], where, 1, 9999)
-    if _QUARTER.fullmatch(parts[1].strip()):
-        month = 3 * whole_numbers(frame[parts[1]].astype(str).str.upper().str.lstrip("Q"), frame[parts[1]], where, 1, 4) - 2
-    else:
-        month = whole_numbers(frame[parts[1]].astype(str).str.strip().str[:3].str.lower().map(
-            lambda v: str(_MONTH_NAMES.index(v) + 1) if v in _MONTH_NAMES else v), frame[parts[1]], where, 1, 12)
-    day = whole_numbers(frame[parts[2]], frame[parts[2]], where, 1, 31) if len(parts) == 3 else 1
-    dates = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
-    if dates.isna().any():
-        row = dates.index[dates.isna()][0]
-        raise UserError(f"{where}: row {row} is no date ({', '.join(str(frame[p][row]) for p in parts)}); fix it")
-    out = frame.drop(columns=list(parts))
-    out.insert(0, name, dates)
-    return out
-
-
-def whole_numbers(column: Any, written: Any, where: str, low: int, high: int) -> Any:
-    """A part of the date (``column``, read from the file's ``written``) as integers from ``low`` to
-    ``high``, refusing any other value by row."""
-    import pandas as pd
-
-    values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna() | (values % 1 != 0) | (values < low) | (values > high)
-    if bad.any():
-        row = bad.index[bad.to_numpy()][0]
-        raise UserError(f"{where}: column '{written.name}' row {row} holds '{written[row]}', not a whole number from {low} to "
-                        f"{high}; fix that row")
-    return values.astype(np.int64)
-
-
-def calendar_hint(frame: Any, column: str, times: Any) -> str:
-    """For a column of years that repeat: the column beside it that holds the quarter or the month
-    (named so, and each (year, part) once), as the fix "set data.source.time_column=[year,quarter]"."""
-    import pandas as pd
-
-    if not pd.api.types.is_numeric_dtype(times):
-        return ""
-    for other in frame.columns:
-        kind = "quarter" if _QUARTER.fullmatch(str(other).strip()) else "month" if _MONTH.fullmatch(
-            str(other).strip()) else None
-        if kind and other != column and not frame[[other]].assign(__time__=times.to_numpy()).duplicated().any():
-            return (f"column '{other}' holds the {kind} of each year: set data.source.time_column=[{column},{other}] "
-                    "to read the two as one date")
-    return ""
