@@ -216,8 +216,7 @@ def test_a_year_by_month_table_is_refused_unless_read_as_one_series(tmp_path, ca
     wide.iloc[0, 11] = np.nan  # December 2003 not measured yet
     wide.to_csv(path, index=False)
     with pytest.raises(UserError, match=r"a row per year and a column per month \(Jan .. Dec\), which would read as 12 "
-                                        r"columns of a yearly series; set data.source.layout=wide "
-                                        r"data.source.time_column=YEAR"):
+                                        r"feature columns; set data.source.layout=wide data.source.time_column=YEAR"):
         TableFile(str(path), ["Dec"], time_column="YEAR").load()
     with caplog.at_level(logging.INFO):
         table = TableFile(str(path), ["sst"], time_column="YEAR", layout="wide").load()
@@ -229,7 +228,7 @@ def test_a_year_by_month_table_is_refused_unless_read_as_one_series(tmp_path, ca
     quarters = pd.DataFrame({"year": [2001, 2002, 2003], "Q1": 1.0, "Q2": 2.0, "Q3": 3.0, "Q4": 4.0})
     quarters.to_csv(path, index=False)
     assert TableFile(str(path), ["gdp"], time_column="year", layout="wide").load().season_length == 4
-    with pytest.raises(UserError, match="layout=wide reads one series"):
+    with pytest.raises(UserError, match="layout=wide reads .* as one value: give one name for it"):
         TableFile(str(path), ["gdp", "cpi"], time_column="year", layout="wide")
 
 
@@ -378,3 +377,23 @@ def test_a_year_pieced_from_months_of_different_years_keeps_its_file_order(tmp_p
     shuffled = np.random.default_rng(0).permutation(300)
     assert load(tmp_path, [times[i] for i in shuffled], shuffled.astype(float)).targets[:, 0].tolist() == \
         sorted(shuffled.tolist(), key=lambda i: times[i])  # any other unsorted file is sorted, as before
+
+
+def test_a_table_with_a_column_per_year_and_a_row_per_series_is_read_as_series(tmp_path, compose_cfg):
+    path = tmp_path / "fertility.csv"  # the World Bank's layout, as statsmodels' fertility data set has it
+    rates = np.arange(40.0).reshape(2, 20)
+    frame = pd.DataFrame(rates, columns=[str(y) for y in range(1990, 2010)])
+    frame.insert(0, "Country Name", ["Japan", "Germany"])
+    frame.insert(1, "Indicator Code", ["SP.DYN.TFRT.IN"] * 2)
+    frame["2010"] = np.nan  # not published yet
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"a row per series and a column per year \(1990 .. 2010\), which would read "
+                                        r"as 21 feature columns; set data.source.layout=wide data.source.series_column="):
+        TableFile(str(path), ["2009"]).load()
+    with pytest.raises(UserError, match=r"data.source.series_column='Country Name' \(and pick one"):
+        TableFile(str(path), ["fertility"], layout="wide").load()
+    cfg = compose_cfg(["data=file", f"data.source.path={path}", "data.source.target_columns=[fertility]",
+                       "data.source.layout=wide", "data.source.series_column='Country Name'",
+                       "data.source.series=Germany"])
+    table = build_data(cfg).load()
+    assert table.targets[:, 0].tolist() == rates[1].tolist() and table.feature_names == []  # 1990-2009, code left out

@@ -2,9 +2,11 @@
 (``YEAR,JAN,...,DEC``, as NOAA and statsmodels' El Niño table have it) or per quarter (``year,Q1,...,Q4``);
 and a date written in columns of its own (``year,quarter``: :func:`calendar_column`).
 
-Read as written, such a file would be twelve features of a yearly series; :func:`wide_columns` finds
-the layout so that the source can refuse it by default and, with ``data.source.layout=wide``,
-:func:`long_from_wide` turns it into one monthly (quarterly) series, a date and a value per row.
+A row per series and a column per year (the World Bank's ``Country Name,...,1960,1961,...``) is the
+same layout turned: its rows are series. Read as written, such a file would be twelve (or sixty)
+features; :func:`wide_columns` finds the layout so that the source can refuse it by default and, with
+``data.source.layout=wide``, :func:`long_from_wide` turns it into the long layout: a date, the series
+and a value per row.
 """
 
 from __future__ import annotations
@@ -35,9 +37,13 @@ def _part_of_year(name: Any) -> Optional[tuple[str, int]]:
     return None
 
 
+MIN_YEAR_COLUMNS = 3  # columns named 1960, 1961, 1962 ...: a row per series, a column per year (World Bank)
+
+
 def wide_columns(frame: Any) -> Optional[tuple[str, list[str]]]:
     """('month', the 12 month columns in calendar order) or ('quarter', the 4 quarter columns) when the
-    file has every one of them, each once; else None."""
+    file has every one of them, each once; ('year', the columns named by years, in order) when at least
+    three are; else None."""
     for kind, count in (("month", 12), ("quarter", 4)):
         found: dict[int, list[str]] = {}
         for column in frame.columns:
@@ -46,37 +52,57 @@ def wide_columns(frame: Any) -> Optional[tuple[str, list[str]]]:
                 found.setdefault(part[1], []).append(str(column))
         if len(found) == count and all(len(names) == 1 for names in found.values()):
             return kind, [found[number][0] for number in range(1, count + 1)]
-    return None
+    years = sorted((str(c) for c in frame.columns if re.fullmatch(r"[12]\d{3}", str(c).strip())), key=int)
+    return ("year", years) if len(years) >= MIN_YEAR_COLUMNS else None
 
 
 def describe_wide(found: tuple[str, list[str]], path: str) -> str:
     kind, columns = found
-    return (f"'{path}' holds a series laid out wide: a row per year and a column per {kind} "
+    rows = "series" if kind == "year" else "year"
+    return (f"'{path}' holds series laid out wide: a row per {rows} and a column per {kind} "
             f"({columns[0]} .. {columns[-1]})")
 
 
-def long_from_wide(frame: Any, found: tuple[str, list[str]], year_column: str, value_name: str, path: str) -> Any:
-    """One row per month (quarter), in calendar order: ``year_column`` holding its first day, and
-    ``value_name`` its value; the file's other columns (an annual mean, say) are left out, logged."""
+def long_from_wide(frame: Any, found: tuple[str, list[str]], time_column: str, series_column: Optional[str],
+                   value_name: str, path: str) -> Any:
+    """One row per month (quarter, year) and series: ``time_column`` holding its first day,
+    ``series_column`` (when given) its series and ``value_name`` its value. With month or quarter
+    columns each row is a year, named in ``time_column``; with year columns each row is a series,
+    named in ``series_column`` (needed when there are several rows). The file's other columns (an
+    annual mean, a country code) are left out, logged."""
     import pandas as pd
 
     kind, columns = found
-    if year_column not in frame.columns:
-        raise UserError(f"data.source.time_column '{year_column}' not in '{path}'; with data.source.layout=wide it "
-                        f"names the column of years; its columns are {[str(c) for c in frame.columns]}")
-    years = whole_numbers(frame[year_column], frame[year_column],
-                          f"data.source.time_column '{year_column}' in '{path}'", 1, 9999)
-    others = [str(c) for c in frame.columns if str(c) not in {year_column, *columns}]
+    keys = [c for c in ([time_column] if kind != "year" else []) + ([series_column] if series_column else [])]
+    for key, role in ((k, "time" if k == time_column else "series") for k in keys):
+        if key not in frame.columns:
+            raise UserError(f"data.source.{role}_column '{key}' not in '{path}'; with data.source.layout=wide it names "
+                            f"the column of {'years' if role == 'time' else 'series'}; its columns are "
+                            f"{[str(c) for c in frame.columns]}")
+    if kind == "year" and not series_column and len(frame) > 1:
+        named = [str(c) for c in frame.columns if str(c) not in columns and frame[c].is_unique
+                 and not pd.api.types.is_numeric_dtype(frame[c])]
+        example = f"'{named[0]}'" if named else "<column>"
+        raise UserError(f"{describe_wide(found, path)}; name the column that tells the rows apart with "
+                        f"data.source.series_column={example} (and pick one with data.source.series=<value>)")
+    others = [str(c) for c in frame.columns if str(c) not in {*keys, *columns}]
     if others:
         log.info("data.source.layout=wide: column(s) %s of '%s' are not a %s; left out", others, path, kind)
-    per_year = len(columns)
-    months = [1 + number * 12 // per_year for number in range(per_year)]  # 1..12, or 1, 4, 7, 10
-    dates = pd.to_datetime(pd.DataFrame({"year": years.repeat(per_year).to_numpy(),
-                                         "month": months * len(frame), "day": 1}))
-    values = frame[columns].to_numpy().reshape(-1)  # row-major: year by year, in calendar order
-    log.info("data.source.layout=wide: '%s', %d years x %d %ss read as one series '%s' of %d rows", path, len(frame),
-             per_year, kind, value_name, len(values))
-    return pd.DataFrame({year_column: dates, value_name: values})
+    per_row = len(columns)
+    if kind == "year":
+        years = np.tile([int(c) for c in columns], len(frame))
+        months = np.ones(len(years), dtype=np.int64)
+    else:
+        years = whole_numbers(frame[time_column], frame[time_column],
+                              f"data.source.time_column '{time_column}' in '{path}'", 1, 9999).repeat(per_row)
+        months = np.tile([1 + number * 12 // per_row for number in range(per_row)], len(frame))  # 1..12, 1, 4, 7, 10
+    long = {time_column: pd.to_datetime(pd.DataFrame({"year": np.asarray(years), "month": months, "day": 1}))}
+    if series_column:
+        long[series_column] = frame[series_column].to_numpy().repeat(per_row)
+    long[value_name] = frame[columns].to_numpy().reshape(-1)  # row by row, columns in calendar order
+    log.info("data.source.layout=wide: '%s', %d rows x %d %ss read as '%s' (%d values)", path, len(frame), per_row,
+             kind, value_name, len(long[value_name]))
+    return pd.DataFrame(long)
 
 
 # a column holding the part of a year: quarter (1-4, or Q1-Q4) or month (1-12, or Jan / January)

@@ -181,9 +181,10 @@ class TableFile:
             column is not a feature.
         series: the value(s) of ``series_column`` to learn: one (one series), a list, or null: every
             series in the file, pooled in one model (see trainlab.data.timeseries.series).
-        layout: "wide" reads a row per year and a column per month or quarter (``YEAR,JAN,...,DEC``)
-            as one series named by the one target column; "long" takes such columns as they are;
-            null (default) refuses a wide file, which would read as twelve columns of a yearly series.
+        layout: "wide" reads a row per year and a column per month or quarter (``YEAR,JAN,...,DEC``),
+            or a row per series (``series_column``) and a column per year (``1960,1961,...``), as values
+            named by the one target column (trainlab.data.timeseries.layouts); "long" takes such columns
+            as they are; null (default) refuses a wide file, which would read as many feature columns.
         time_zone: the zone (IANA, e.g. Europe/Berlin) whose clock the time column's dates without
             offsets are written in: read in UTC, so a daylight-saving change is no gap and no duplicate.
     """
@@ -235,11 +236,13 @@ class TableFile:
         if layout is not None and layout not in LAYOUTS:
             raise UserError(f"data.source.layout={layout!r} is not one of {', '.join(LAYOUTS)} (null: long, refusing a "
                             "file laid out wide)")
-        if layout == "wide" and (self.time_parts or not time_column or len(names) > 1 or target_path or series_column
-                                 or feature_columns):
-            raise UserError("data.source.layout=wide reads one series from a row per year and a column per month or "
-                            "quarter: give data.source.time_column=<the year column> and one name for the series in "
-                            "data.source.target_columns, without feature_columns, target_path or series_column")
+        if layout == "wide" and (self.time_parts or len(names) > 1 or target_path or feature_columns):
+            raise UserError("data.source.layout=wide reads a row per year and a column per month or quarter, or a row "
+                            "per series and a column per year, as one value: give one name for it in "
+                            "data.source.target_columns, without feature_columns, target_path or a time column in "
+                            "parts")
+        if layout == "wide" and not time_column:
+            self.time_column = "year"  # the years' column, or the column made from a header of years
         self.target_columns = names
         if isinstance(feature_columns, (str, int)):
             feature_columns = [feature_columns]
@@ -289,13 +292,14 @@ class TableFile:
             if wide is None:
                 raise UserError(f"data.source.layout=wide: '{path}' has no column for every month (JAN .. DEC) or "
                                 f"quarter (Q1 .. Q4); its columns are {[str(c) for c in frame.columns]}")
-            return long_from_wide(frame, wide, self.time_column, self.target_columns[0], path)
+            return long_from_wide(frame, wide, self.time_column, self.series_column, self.target_columns[0], path)
         if wide is not None:
-            raise UserError(f"{describe_wide(wide, path)}, which would read as {len(wide[1])} columns of a yearly "
-                            "series; set data.source.layout=wide data.source.time_column="
-                            f"{self.time_column or '<the year column>'} "
-                            "'data.source.target_columns=[<a name for the series>]' to read it as one series, or "
-                            "data.source.layout=long to take the columns as they are")
+            keys = (f"data.source.series_column={self.series_column or '<the column naming each row>'}"
+                    if wide[0] == "year" else f"data.source.time_column={self.time_column or '<the year column>'}")
+            raise UserError(f"{describe_wide(wide, path)}, which would read as {len(wide[1])} feature columns; set "
+                            f"data.source.layout=wide {keys} 'data.source.target_columns=[<a name for the values>]' "
+                            "to read it in the long layout, or data.source.layout=long to take the columns as they "
+                            "are")
         return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path)
 
     def _series_frames(self, frame: Any, target_frame: Any) -> list[tuple[Optional[str], Any, Any]]:
