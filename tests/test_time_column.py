@@ -388,7 +388,7 @@ def test_a_table_with_a_column_per_year_and_a_row_per_series_is_read_as_series(t
     frame["2010"] = np.nan  # not published yet
     frame.to_csv(path, index=False)
     with pytest.raises(UserError, match=r"a row per series and a column per year \(1990 .. 2010\), which would read "
-                                        r"as 21 feature columns; set data.source.layout=wide data.source.series_column="):
+                                        r"as 21 feature columns; set data.source.layout=wide data.source.series_column='Country Name'"):
         TableFile(str(path), ["2009"]).load()
     with pytest.raises(UserError, match=r"data.source.series_column='Country Name' \(and pick one"):
         TableFile(str(path), ["fertility"], layout="wide").load()

@@ -56,6 +56,16 @@ def wide_columns(frame: Any) -> Optional[tuple[str, list[str]]]:
     return ("year", years) if len(years) >= MIN_YEAR_COLUMNS else None
 
 
+def row_names(frame: Any, columns: list[str]) -> str:
+    """The first text column, besides ``columns``, whose values tell the rows apart (a country's name),
+    quoted for a setting; '<the column naming each row>' when there is none."""
+    import pandas as pd
+
+    named = [str(c) for c in frame.columns if str(c) not in columns and not pd.api.types.is_numeric_dtype(frame[c])
+             and frame[c].is_unique]
+    return f"'{named[0]}'" if named else "<the column naming each row>"
+
+
 def describe_wide(found: tuple[str, list[str]], path: str) -> str:
     kind, columns = found
     rows = "series" if kind == "year" else "year"
@@ -80,11 +90,9 @@ def long_from_wide(frame: Any, found: tuple[str, list[str]], time_column: str, s
                             f"the column of {'years' if role == 'time' else 'series'}; its columns are "
                             f"{[str(c) for c in frame.columns]}")
     if kind == "year" and not series_column and len(frame) > 1:
-        named = [str(c) for c in frame.columns if str(c) not in columns and frame[c].is_unique
-                 and not pd.api.types.is_numeric_dtype(frame[c])]
-        example = f"'{named[0]}'" if named else "<column>"
         raise UserError(f"{describe_wide(found, path)}; name the column that tells the rows apart with "
-                        f"data.source.series_column={example} (and pick one with data.source.series=<value>)")
+                        f"data.source.series_column={row_names(frame, columns)} (and pick one with "
+                        "data.source.series=<value>)")
     others = [str(c) for c in frame.columns if str(c) not in {*keys, *columns}]
     if others:
         log.info("data.source.layout=wide: column(s) %s of '%s' are not a %s; left out", others, path, kind)

@@ -16,7 +16,8 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
-from trainlab.data.timeseries.layouts import LAYOUTS, calendar_column, describe_wide, long_from_wide, wide_columns
+from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
+                                              wide_columns)
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.times import Grid, describe_step, sort_by_time
 from trainlab.data.timeseries.values import numeric_columns, written_index
@@ -294,7 +295,7 @@ class TableFile:
                                 f"quarter (Q1 .. Q4); its columns are {[str(c) for c in frame.columns]}")
             return long_from_wide(frame, wide, self.time_column, self.series_column, self.target_columns[0], path)
         if wide is not None:
-            keys = (f"data.source.series_column={self.series_column or '<the column naming each row>'}"
+            keys = (f"data.source.series_column={self.series_column or row_names(frame, wide[1])}"
                     if wide[0] == "year" else f"data.source.time_column={self.time_column or '<the year column>'}")
             raise UserError(f"{describe_wide(wide, path)}, which would read as {len(wide[1])} feature columns; set "
                             f"data.source.layout=wide {keys} 'data.source.target_columns=[<a name for the values>]' "
