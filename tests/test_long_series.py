@@ -62,7 +62,8 @@ def test_integer_ids_and_pairs_of_columns_are_found_and_features_come_last(tmp_p
     with pytest.raises(UserError, match=r"columns 'store' and 'item' together tell 6 series apart \(A/x, A/y, B/x, "
                                         r"... \(6 in all\); 120 rows each\); join them into one column"):
         source(write(tmp_path, items)).load()
-    twice = pd.concat([long_frame(stores=["A"])] * 2)  # the same rows twice: no column to name
+    once = long_frame(stores=["A"])  # each date twice with two sales figures: no column to name (identical
+    twice = pd.concat([once, once.assign(sales=once.sales + 0.5)])  # rows would be left out as exported twice)
     with pytest.raises(UserError, match=r"has 120 duplicated time\(s\) .*; keep one row per time step"):
         source(write(tmp_path, twice)).load()
 
@@ -169,10 +170,13 @@ def test_several_series_are_split_each_on_its_own_and_windows_stay_inside_one(tm
 def test_gaps_and_baselines_are_per_series(tmp_path):
     frame = long_frame()
     last_a = (frame.store == "A") & (frame.date == DAYS[-1].strftime("%Y-%m-%d"))
-    frame.loc[last_a, "sales"] = np.nan  # A's last value: nothing after it in A to interpolate towards
+    frame.loc[last_a, "price"] = np.nan  # A's last price: nothing after it in A to interpolate towards
     dm = pooled(write(tmp_path, frame))
-    assert np.isnan(dm.load().targets[119, 0])  # not filled from B's first row
+    assert np.isnan(dm.load().features[119, 0])  # not filled from B's first row
     assert (dm.datasets["test"].target_rows().numpy() != 119).all()  # and no window uses it
+    frame.loc[last_a, "sales"] = np.nan  # A's last sales too: a row after A's last value, left out of A
+    trimmed = pooled(write(tmp_path, frame)).load()
+    assert trimmed.series_rows[:2] == (("A", 119), ("B", 120)) and trimmed.targets[119, 0] == 1000.0
     forecasts, truth = dm.baseline_forecasts("val")["last_value"], dm.truth("val")
     assert forecasts.shape == truth.shape
     assert np.allclose(truth - forecasts, 1.0)  # each series' own last value: a step of 1, never a jump of 1000
@@ -217,7 +221,8 @@ def test_series_in_two_files_numbers_as_ids_empty_ids_and_series_within_a_series
                                         r"120 rows each\); join 'store' and 'item' into one column"):
         source(write(tmp_path, items, "items.csv"), series_column="store").load()
     with pytest.raises(UserError, match=r"series store=A repeats its times; keep one row per time step in each"):
-        source(write(tmp_path, pd.concat([frame] * 2), "twice.csv"), series_column="store", series="A").load()
+        source(write(tmp_path, pd.concat([frame, frame.assign(sales=frame.sales + 0.5)]), "twice.csv"),
+               series_column="store", series="A").load()
 
 
 # -- evaluate.py on a run of several series --------------------------------------------------------

@@ -27,14 +27,16 @@ SEASON_HINTS = {"D": "7 for a weekly cycle in daily data, 365 for a yearly one",
                 "h": "24 for a daily cycle in hourly data, 168 for a weekly one",
                 "H": "24 for a daily cycle in hourly data, 168 for a weekly one",
                 "min": "60 for an hourly cycle in minute data, 1440 for a daily one",
-                "T": "60 for an hourly cycle in minute data, 1440 for a daily one"}
+                "T": "60 for an hourly cycle in minute data, 1440 for a daily one",
+                "12MS": "yearly data has no calendar season: the years of a cycle you know, e.g. 11 for sunspots"}
 
 
 def season_hint(frequency: Optional[str]) -> str:
     """Season lengths that suit a time column's frequency (``"h"``, ``"15min"``, ``"D"``; None: unknown)."""
-    base = (frequency or "").split("-")[0].lstrip("0123456789")
-    return SEASON_HINTS.get(base, "the steps of one cycle: 7 for daily data with a weekly cycle, 24 or 168 for "
-                                  "hourly data, 12 for monthly")
+    base = (frequency or "").split("-")[0]
+    return SEASON_HINTS.get(base) or SEASON_HINTS.get(
+        base.lstrip("0123456789"), "the steps of one cycle: 7 for daily data with a weekly cycle, 24 or 168 for hourly "
+                                   "data, 12 for monthly")
 
 
 class TimeSeriesDataModule(SplitDataModule):
