@@ -280,9 +280,10 @@ def load_checkpoint(path: Path) -> dict:
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, LookupError, ValueError, TypeError,
             AttributeError) as exc:
         # torch's own advice there (weights_only=False) would run any code the file holds: not repeated
-        reason = str(exc).split(" In PyTorch 2.6", 1)[0].splitlines()[0][:200]
-        raise UserError(f"ckpt_path: '{path}' is not a readable checkpoint ({type(exc).__name__}: {reason}); was it "
-                        "cut short? pick another .ckpt") from None
+        said = str(exc).split(" In PyTorch 2.6", 1)[0].strip().splitlines()  # EOFError on an empty file says nothing
+        why = f"{type(exc).__name__}: {said[0][:200]}" if said else f"{type(exc).__name__}, {Path(path).stat().st_size} bytes"
+        raise UserError(f"ckpt_path: '{path}' is not a readable checkpoint ({why}); was it cut short? pick "
+                        "another .ckpt") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise UserError(f"ckpt_path: '{path}' holds no Lightning checkpoint (no state_dict)")
     return ckpt
