@@ -84,12 +84,14 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     except HydraException:
         return None  # an override Hydra cannot parse: its own message says where
     single = [o for o in parsed if not o.is_sweep_override()]  # a multirun's sweeps are the sweeper's
+    search_path = _search_path_override(argv, single)  # a user's own config folders, as Hydra's main saw them
 
     def composed(overrides: list[str]) -> DictConfig:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(repo_root() / "conf"), version_base="1.3"):
-            return compose(config_name, overrides=overrides, return_hydra_config=True)
+            return compose(config_name, overrides=[*overrides, *search_path], return_hydra_config=True)
 
+    single = [o for o in single if o.key_or_group != "hydra.searchpath"]
     try:
         composed([o.input_line for o in single])
         return None
@@ -131,6 +133,20 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     shown = "hydra" if key.startswith("hydra.") else "job"
     return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front, as Hydra suggests above, "
             f"would add it as a new key; python {script} --cfg {shown} shows every setting)")
+
+
+def _search_path_override(argv: list[str], overrides: list[Any]) -> list[str]:
+    """``hydra.searchpath=[...]`` holding the command line's own search path entries and the folders of
+    ``--config-dir`` / ``-cd`` (which Hydra's main adds, and ``compose`` has no flag for), so that the
+    config composed again finds a user's own options (``--config-dir ~/myconf model=mymodel``); [] when
+    the command line adds none."""
+    import os
+
+    folders = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("--config-dir", "-cd")]
+    folders += [arg.split("=", 1)[1] for arg in argv if arg.startswith(("--config-dir=", "-cd="))]
+    given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
+    entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
+    return [f"hydra.searchpath=[{','.join(repr(str(e)) for e in entries)}]"] if entries else []
 
 
 def _unknown_option(exc: Any) -> Optional[str]:

@@ -1,0 +1,88 @@
+"""A user's own configs and code, outside the repository (README: Your own configs and code): their
+config folder on Hydra's search path (``--config-dir`` or ``hydra.searchpath``) and their classes
+named by ``_target_``, from a package on their PYTHONPATH. Each test writes such a folder and package
+into tmp_path."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.families import QUIET, TIMESERIES
+
+PACKAGE = "owncode"  # the user's package, written into tmp_path by `user_code`
+
+NETS = '''
+from torch import nn
+
+
+class MeanNet(nn.Module):
+    """A user's net: a linear map of the window's last step."""
+
+    def __init__(self, input_size: int, output_size: int, scale: float = 1.0):
+        super().__init__()
+        self.head = nn.Linear(input_size, output_size)
+
+    def forward(self, x):  # (batch, window, features) -> (batch, output_size)
+        return self.head(x[:, -1])
+
+
+class NeedsDepth(MeanNet):
+    def __init__(self, input_size: int, output_size: int, depth: int):
+        super().__init__(input_size, output_size)
+'''
+
+MODEL = f'''
+_target_: trainlab.models.timeseries.RegressionModule
+net:
+  _target_: {PACKAGE}.nets.MeanNet
+  input_size: null
+  output_size: null
+  scale: 1.0
+monitor: ${{optimized_metric}}
+'''
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+@pytest.fixture
+def user_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """write(files) -> the folder holding the user's package ``owncode`` (on sys.path) and configs."""
+    root = tmp_path / "user"
+    monkeypatch.syspath_prepend(str(root))
+    yield lambda files: write(root, files)
+    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def own_config(user_code):
+    """A config folder with model=mean (the user's net) and the package behind it; returns the
+    ``hydra.searchpath`` override that puts the folder on Hydra's search path."""
+    root = user_code({f"{PACKAGE}/__init__.py": "", f"{PACKAGE}/nets.py": NETS, "myconf/model/mean.yaml": MODEL})
+    return f"hydra.searchpath=[file://{root / 'myconf'}]"
+
+
+SMALL = [*TIMESERIES.small_data, "data.window=16", "trainer.max_epochs=1", *QUIET]
+
+
+def test_misspelt_key_is_named_with_a_users_config_folder(own_config):
+    """The last line after Hydra's refusal composes the config again: with the user's folder (given by
+    --config-dir too), not as if their own options did not exist ('model=mean is not an option')."""
+    from trainlab.config.errors import unknown_key_problem
+
+    folder = own_config.split("file://")[1].rstrip("]")
+    for argv in (["--config-dir", folder], [f"--config-dir={folder}"], [own_config]):
+        assert unknown_key_problem([*argv, "model=mean", "trainer.max_epoch=1"], "train").startswith(
+            "trainer.max_epoch is not a setting of trainer; did you mean trainer.max_epochs?")
+        assert unknown_key_problem([*argv, "model=maen"], "train").startswith(
+            "model=maen is not an option of the model group; did you mean model=mean?")
