@@ -5,6 +5,7 @@ into tmp_path."""
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -86,3 +87,37 @@ def test_misspelt_key_is_named_with_a_users_config_folder(own_config):
             "trainer.max_epoch is not a setting of trainer; did you mean trainer.max_epochs?")
         assert unknown_key_problem([*argv, "model=maen"], "train").startswith(
             "model=maen is not an option of the model group; did you mean model=mean?")
+
+
+@pytest.mark.parametrize("module, line, error", [
+    ("import numpyy_not_installed\n", 1, "ModuleNotFoundError: No module named 'numpyy_not_installed'"),
+    ("import math\nx = undefined_name + 1\n", 2, "NameError: name 'undefined_name' is not defined"),
+    ("from math import floorr\n", 1, "ImportError: cannot import name 'floorr' from 'math'"),
+])
+def test_an_error_inside_a_users_module_is_shown_with_its_line(user_code, module, line, error):
+    """Their module fails while it is imported: the message shows their file, line and error (it said
+    'No module named numpyy; install the package that provides it, or fix the name' of their _target_,
+    or ended in Hydra's multi-line message and exit 1)."""
+    from trainlab.config.errors import UserError
+    from trainlab.config.instantiate import import_target
+
+    root = user_code({f"{PACKAGE}/__init__.py": "", f"{PACKAGE}/nets.py": module})
+    with pytest.raises(UserError) as info:
+        import_target(f"{PACKAGE}.nets.MeanNet", "model.net")
+    assert str(info.value).startswith(f"model.net._target_={PACKAGE}.nets.MeanNet: importing {PACKAGE}.nets failed "
+                                      f"({root / PACKAGE / 'nets.py'}, line {line}): {error}")
+
+
+@pytest.mark.parametrize("target, message", [
+    (f"{PACKAGE}.nets.MeanNett", f"{PACKAGE}.nets has no 'MeanNett'; did you mean MeanNet?"),
+    (f"{PACKAGE}.nest.MeanNet", f"{PACKAGE} has no 'nest'; did you mean nets?"),
+    ("owncodee.nets.MeanNet", "No module named 'owncodee'; install the package that provides it (your own: put the "
+                              "folder that holds it on PYTHONPATH), or fix the name"),
+    ("MeanNet", "give the full dotted path of the class or function (package.module.Name)"),
+])
+def test_a_misspelt_target_of_a_users_package(own_config, target, message):
+    from trainlab.config.errors import UserError
+    from trainlab.config.instantiate import import_target
+
+    with pytest.raises(UserError, match="^" + re.escape(f"model.net._target_={target}: {message}")):
+        import_target(target, "model.net")

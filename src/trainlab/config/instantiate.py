@@ -12,7 +12,7 @@ import typing
 from typing import Any, Optional
 
 from hydra.errors import InstantiationException
-from hydra.utils import get_method, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean, unwrap_user_error
@@ -55,21 +55,55 @@ def _type_name(types: tuple[type, ...]) -> str:
 
 def import_target(path: str, key: str) -> Any:
     """``_target_`` imported, or a UserError saying whether the package is missing or the name misspelt."""
-    import importlib
+    return import_callable(path, f"{key}._target_={path}")
 
-    try:
-        return get_method(path)
-    except ImportError as exc:
-        module_name, _, name = path.rpartition(".")
+
+def import_callable(path: str, setting: str) -> Any:
+    """The object at dotted ``path``, or a UserError starting with ``setting`` (the config line that
+    names it): the package is not installed (or not on PYTHONPATH), the name is misspelt, or importing
+    the module failed inside it (a user's own module with a bug: their file, line and error).
+
+    Imported here rather than by Hydra's ``get_method``, which logs its own multi-line error first."""
+    import importlib
+    import pkgutil
+
+    parts, missing = path.split("."), None
+    for n in range(len(parts) - 1, 0, -1):  # the longest prefix that is a module, then attributes
+        module_name = ".".join(parts[:n])
         try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as missing:
-            raise UserError(f"{key}._target_={path}: {missing}; install the package that provides it, or fix the "
-                            "name") from None
-        except ImportError:
-            raise UserError(f"{key}._target_={path} cannot be imported: {str(exc).splitlines()[0]}") from None
-        hint = did_you_mean(name, [n for n in dir(module) if not n.startswith("_")], n=3)
-        raise UserError(f"{key}._target_={path}: {module_name} has no '{name}'{'; ' + hint if hint else ''}") from None
+            obj = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and (module_name + ".").startswith(exc.name + "."):  # that module itself does not exist
+                missing = missing or exc
+                continue
+            raise UserError(_failed_import(setting, module_name, exc)) from None
+        except Exception as exc:  # noqa: BLE001 - whatever the module raised while it was imported
+            raise UserError(_failed_import(setting, module_name, exc)) from None
+        for i, name in enumerate(parts[n:], start=n):
+            if not hasattr(obj, name):
+                owner = ".".join(parts[:i])
+                names = [*dir(obj), *(m.name for m in pkgutil.iter_modules(getattr(obj, "__path__", [])))]
+                hint = did_you_mean(name, [a for a in names if not a.startswith("_")], n=3)
+                raise UserError(f"{setting}: {owner} has no '{name}'{'; ' + hint if hint else ''}")
+            obj = getattr(obj, name)
+        if not callable(obj):
+            raise UserError(f"{setting}: {path} is a {type(obj).__name__}, not a class or function")
+        return obj
+    if missing is None:
+        raise UserError(f"{setting}: give the full dotted path of the class or function (package.module.Name)")
+    raise UserError(f"{setting}: {missing}; install the package that provides it (your own: put the folder "
+                    "that holds it on PYTHONPATH), or fix the name")
+
+
+def _failed_import(setting: str, module_name: str, error: BaseException) -> str:
+    """The error a module raised while it was imported, with the file and line where it was raised
+    (the last frame outside Python's import machinery)."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith("<frozen")]
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return (f"{setting}: importing {module_name} failed{where}: {type(error).__name__}: {error}; the error is in "
+            "that module (or one it imports), not in the config")
 
 
 def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None:
