@@ -121,3 +121,113 @@ def test_a_misspelt_target_of_a_users_package(own_config, target, message):
 
     with pytest.raises(UserError, match="^" + re.escape(f"model.net._target_={target}: {message}")):
         import_target(target, "model.net")
+
+
+PARTS = f'''
+from lightning.pytorch import LightningModule
+from lightning.pytorch.callbacks import Callback
+from trainlab.models.timeseries import RegressionModule
+from trainlab.models.task import TaskModule
+
+
+class PlainModule(LightningModule):
+    """A LightningModule of the user's own, not derived from trainlab's task module."""
+
+    def __init__(self, net, optimizer, scheduler=None, **data_arguments):
+        super().__init__()
+
+
+class OwnTask(TaskModule):
+    """A task module without a family tag."""
+
+    def __init__(self, net, optimizer, scheduler=None, **data_arguments):
+        super().__init__(net, optimizer, scheduler)
+
+
+class AudioTask(RegressionModule):
+    family = "audio"
+
+
+class Shout(Callback):
+    pass
+'''
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ([f"model.net._target_={PACKAGE}.nets.NeedsDepth", "~model.net.scale"],
+     f"model.net._target_={PACKAGE}.nets.NeedsDepth(input_size: int, output_size: int, depth: int) needs depth, which "
+     "the config does not give; add model.net.depth=<value>"),
+    ([f"model._target_={PACKAGE}.parts.AudioTask", "~model.monitor", "+model.steps=1"],
+     f"model._target_={PACKAGE}.parts.AudioTask declares family 'audio', which trainlab does not know"),
+    ([f"model._target_={PACKAGE}.parts.OwnTask", "~model.monitor"],
+     f"model._target_={PACKAGE}.parts.OwnTask has no family tag; give the class the attribute family = 'timeseries' | "
+     "'graph' | 'image'"),
+    ([f"model._target_={PACKAGE}.parts.PlainModule", "~model.monitor"],
+     f"model._target_={PACKAGE}.parts.PlainModule builds a PlainModule < LightningModule < _DeviceDtypeModuleMixin, not "
+     "a trainlab.models.task.TaskModule; model must be one (derive your task module from it"),
+    (["model._target_=trainlab.data.timeseries.module.TimeSeriesDataModule"],
+     "model._target_=trainlab.data.timeseries.module.TimeSeriesDataModule builds a TimeSeriesDataModule < "
+     "SplitDataModule < LightningDataModule, not a trainlab.models.task.TaskModule"),
+    ([f"data._target_={PACKAGE}.parts.PlainModule"],
+     f"data._target_={PACKAGE}.parts.PlainModule builds a PlainModule < LightningModule < _DeviceDtypeModuleMixin, not a "
+     "trainlab.data.module.SplitDataModule; data must be one (derive your data module from it"),
+    ([f"model.net._target_={PACKAGE}.parts.Shout", "~model.net.scale"],
+     f"model.net._target_={PACKAGE}.parts.Shout builds a Shout < Callback, not a torch.nn.modules.module.Module"),
+    ([f"+logger.mine._target_={PACKAGE}.parts.Shout"],
+     f"logger.mine._target_={PACKAGE}.parts.Shout builds a Shout < Callback, not a lightning.pytorch.loggers.logger.Logger"),
+    (["+callbacks.shout=3"], "callbacks.shout=3 builds nothing, so nothing would read it: give it a class "
+                             "(callbacks.shout._target_=<module.Class> and its arguments), or null to switch it off"),
+    (["+logger.extra.save_dir=x"], "logger.extra={'save_dir': 'x'} builds nothing, so nothing would read it"),
+])
+def test_a_users_class_that_does_not_fit_is_named_with_the_fix(own_config, user_code, compose_cfg, run_train,
+                                                               overrides, message):
+    """Their classes with other arguments than the config gives, of another kind than the key builds
+    (a data module as the model), without a family, or a group entry without a class: one line before
+    anything trains (Hydra's multi-line TypeError and exit 1, an AttributeError deep in trainlab's
+    checks, a KeyError, or a TypeError of the callbacks group before)."""
+    from trainlab.config.errors import UserError
+
+    user_code({f"{PACKAGE}/parts.py": PARTS})
+    cfg = compose_cfg([own_config, "model=mean", *SMALL, *overrides])
+    with pytest.raises(UserError) as info:
+        run_train(cfg)
+    assert str(info.value).startswith(message), info.value
+
+
+def test_a_users_class_that_the_pipeline_passes_more_to(own_config, user_code, compose_cfg, run_train):
+    from trainlab.config.errors import UserError
+
+    user_code({f"{PACKAGE}/narrow.py": f'''
+from {PACKAGE}.parts import AudioTask
+
+
+class Narrow(AudioTask):
+    family = "timeseries"
+
+    def __init__(self, net, optimizer, scheduler=None, monitor="val/loss"):
+        super().__init__(net, optimizer, scheduler)
+''', f"{PACKAGE}/parts.py": PARTS})
+    cfg = compose_cfg([own_config, "model=mean", *SMALL, f"model._target_={PACKAGE}.narrow.Narrow"])
+    with pytest.raises(UserError, match=re.escape(
+            f"model._target_={PACKAGE}.narrow.Narrow(net, optimizer, scheduler=None, monitor='val/loss') does not take "
+            "mase_scale, steps, target_channels, target_mean, target_std, which trainlab passes to it (from the "
+            "pipeline and the data module); add them to its arguments (or **kwargs)")):
+        run_train(cfg)
+
+
+def test_a_users_net_and_callback_train(own_config, user_code, compose_cfg, run_train, capsys):
+    user_code({f"{PACKAGE}/calls.py": '''
+from lightning.pytorch.callbacks import Callback
+
+
+class Shout(Callback):
+    def __init__(self, word: str):
+        self.word = word
+
+    def on_train_epoch_end(self, trainer, module):
+        print(self.word, trainer.current_epoch)
+'''})
+    cfg = compose_cfg([own_config, "model=mean", *SMALL, f"+callbacks.shout._target_={PACKAGE}.calls.Shout",
+                       "+callbacks.shout.word=epoch-ended"])
+    metrics = run_train(cfg)
+    assert "test/rmse" in metrics and "epoch-ended 0" in capsys.readouterr().out

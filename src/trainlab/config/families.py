@@ -50,13 +50,27 @@ FAMILIES: dict[str, Family] = {
 def family_of(target: Any, key: str = "_target_") -> Optional[str]:
     """The family tag of a class, an instance, or a ``_target_`` string (None if it has none);
     ``key`` names the config node in the message when the string cannot be imported."""
+    shown = target if isinstance(target, str) else getattr(target, "__qualname__", type(target).__qualname__)
     if isinstance(target, str):
         from trainlab.config.instantiate import import_target
 
         target = import_target(target, key)
-    name = getattr(target, "family", None)
+    name = getattr(target, "family", None) or None  # TaskModule's own "": no family yet
     if name is not None and name not in FAMILIES:
-        raise KeyError(f"{target} declares family {name!r}, which trainlab.config.families does not know")
+        raise UserError(f"{key}._target_={shown} declares family {name!r}, which trainlab does not know; set its "
+                        f"class attribute family to one of {', '.join(FAMILIES)}, or add the family (CONTRIBUTING.md)")
+    return name
+
+
+def require_family(target: str, key: str) -> str:
+    """The family tag of the ``_target_`` of config node ``key`` (model or data); a user's own class
+    without one is refused: the data checks, the pairing of model and data and evaluate.py's report
+    all go by it."""
+    name = family_of(target, key)
+    if name is None:
+        raise UserError(f"{key}._target_={target} has no family tag; give the class the attribute family = "
+                        f"{' | '.join(repr(f) for f in FAMILIES)} (the family whose data and evaluation it fits), "
+                        "e.g. by deriving it from that family's class (CONTRIBUTING.md)")
     return name
 
 
@@ -99,10 +113,10 @@ def _article(word: str) -> str:
 
 def family_mismatch(model_target: str, data_target: str, model_name: str, data_name: str) -> Optional[str]:
     """Why a model and data of different families cannot train together (an LSTM on a star catalogue,
-    ...), with the fix; None when they fit (or either has no family tag). ``model_name`` and
+    ...), with the fix; None when they fit (a class without a family tag is refused). ``model_name`` and
     ``data_name`` are their config options, for the message."""
-    model_family, data_family = family_of(model_target, "model"), family_of(data_target, "data")
-    if model_family is None or data_family is None or model_family == data_family:
+    model_family, data_family = require_family(model_target, "model"), require_family(data_target, "data")
+    if model_family == data_family:
         return None
     fitting = ' or '.join(f'data={d}' for d in options_of("data", model_family)) or 'data that fits the model'
     models = ', '.join(f'model={m}' for m in options_of('model', data_family)) or 'none yet'
@@ -110,10 +124,28 @@ def family_mismatch(model_target: str, data_target: str, model_name: str, data_n
             f"{data_family} data; use {fitting}, or a {data_family} model: {models}")
 
 
+def base_class(key: str) -> type:
+    """The class every ``model`` (task module) and ``data`` (data module) derives from, a user's own
+    included: the pipeline, its checks and evaluate.py use what these bases provide (imports torch)."""
+    if key == "model":
+        from trainlab.models.task import TaskModule
+
+        return TaskModule
+    from trainlab.data.module import SplitDataModule
+
+    return SplitDataModule
+
+
 def check_families(cfg: DictConfig) -> None:
-    """Refuse a model and data of different families before a run builds anything (a sweep checks
-    every trial's pair before its first trial: :func:`trainlab.search.checks.check_sweep_families`)."""
+    """Refuse a model or data class of another kind (a data module as the model), and a model and data
+    of different families, before a run builds anything (a sweep checks every trial's pair before its
+    first trial: :func:`trainlab.search.checks.check_sweep_families`)."""
     from hydra.core.hydra_config import HydraConfig
+
+    from trainlab.config.instantiate import check_target_kind
+
+    for key in ("model", "data"):
+        check_target_kind(cfg[key]._target_, key, base_class(key))
 
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     problem = family_mismatch(cfg.model._target_, cfg.data._target_, choices.get("model", cfg.model._target_),

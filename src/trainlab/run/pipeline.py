@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.checks import check_config, run_data_hint
 from trainlab.config.errors import UserError
-from trainlab.config.families import check_families
+from trainlab.config.families import base_class, check_families
 from trainlab.config.instantiate import build
 from trainlab.config.schemas import check_trainer
 from trainlab.run.console import route_lightning_logs
@@ -86,12 +86,20 @@ def bind_data_dims(net: DictConfig, dims: dict[str, int], key: str = "model.net"
 
 def build_net(cfg: DictConfig, datamodule: Any) -> Any:
     """The plain nn.Module of ``cfg.model.net``, sized by the data."""
-    return build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+    from torch import nn
+
+    return build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, datamodule.dims))
+
+
+def build_task_module(cfg: DictConfig, datamodule: Any, optimizer: Any = None, scheduler: Any = None) -> Any:
+    """The LightningModule of ``cfg.model``, holding its net, with the data module's arguments for it."""
+    return build(cfg.model, "model", kind=base_class("model"), net=build_net(cfg, datamodule), optimizer=optimizer,
+                 scheduler=scheduler, **datamodule.model_kwargs())
 
 
 def build_data(cfg: DictConfig) -> Any:
     """The data module of ``cfg.data``, with the DataLoader settings of ``cfg.hardware`` (their one home)."""
-    datamodule = build(cfg.data, "data")
+    datamodule = build(cfg.data, "data", kind=base_class("data"))
     hw = cfg.hardware
     datamodule.set_loader_options(num_workers=hw.num_workers, pin_memory=hw.pin_memory,
                                   persistent_workers=hw.persistent_workers, prefetch_factor=hw.prefetch_factor)
@@ -103,9 +111,7 @@ def build_model_and_data(cfg: DictConfig, *, training: bool = True) -> tuple[Any
     datamodule = build_data(cfg)
     optimizer = build(cfg.optimizer, "optimizer") if training else None
     scheduler = build(cfg.scheduler, "scheduler") if training and cfg.get("scheduler") else None
-    model = build(cfg.model, "model", net=build_net(cfg, datamodule), optimizer=optimizer, scheduler=scheduler,
-                  **datamodule.model_kwargs())
-    return model, datamodule
+    return build_task_module(cfg, datamodule, optimizer, scheduler), datamodule
 
 
 def task_config(cfg: DictConfig) -> dict[str, Any]:
@@ -207,8 +213,7 @@ def _restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str) -> tuple
             log.warning("the data differ from those '%s' was trained on (%s); it is evaluated on them with its "
                         "training scaling", ckpt_name, "; ".join(changed))
         datamodule.load_state_dict(state)
-    model = build(run_cfg.model, "model", net=build_net(run_cfg, datamodule), optimizer=None, scheduler=None,
-                  **datamodule.model_kwargs())
+    model = build_task_module(run_cfg, datamodule)
     missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
     if missing or unexpected:
         raise UserError(
