@@ -231,3 +231,31 @@ class Shout(Callback):
                        "+callbacks.shout.word=epoch-ended"])
     metrics = run_train(cfg)
     assert "test/rmse" in metrics and "epoch-ended 0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("group, option", [("model", "cnn"), ("hardware", "cpu"), ("experiment", "lstm_seed")])
+def test_an_option_that_shadows_a_built_in_one_is_refused(own_config, user_code, compose_cfg, run_train, group, option):
+    """Hydra reads the first folder on its search path that holds an option: the repository's conf/
+    (and experiments/) come before a user's folder, so their model/cnn.yaml was never read, without
+    a word."""
+    from trainlab.config.errors import UserError
+
+    built_in = "experiments/experiment" if group == "experiment" else f"conf/{group}"
+    root = user_code({f"myconf/{group}/{option}.yaml": (Path(__file__).parents[1] / built_in / f"{option}.yaml").read_text()})
+    cfg = compose_cfg([own_config, f"{group}={option}", *SMALL])
+    with pytest.raises(UserError, match=re.escape(
+            f"{group}={option} is {Path(__file__).parents[1] / built_in / option}.yaml, found first on the config search "
+            f"path; {root / 'myconf' / group / option}.yaml of the same name is never read: rename it")):
+        run_train(cfg)
+
+
+def test_a_users_options_are_listed_where_options_are_named(own_config, user_code, compose_cfg, run_train):
+    """The refusal of a model and data of different families lists the user's own data options (it
+    listed those of conf/ alone), and names the family of their own model."""
+    from trainlab.config.errors import UserError
+
+    user_code({"myconf/data/mine.yaml": "defaults:\n  - synthetic\n  - _self_\nwindow: 8\n"})
+    cfg = compose_cfg([own_config, "model=mean", "data=gaia"])
+    with pytest.raises(UserError, match=re.escape("model=mean is a timeseries model, but data=gaia is graph data; "
+                                                  "use data=elnino or data=file or data=mine or data=packaged")):
+        run_train(cfg)

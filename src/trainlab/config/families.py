@@ -83,14 +83,15 @@ def family_for(model: Any) -> Family:
 
 
 def option_target(group: str, option: str, seen: tuple[str, ...] = ()) -> Optional[str]:
-    """The ``_target_`` of a config group's option (conf/<group>/<option>.yaml), or the one it inherits
-    through its defaults list (lstm_attention extends lstm); None when it has none or does not exist."""
-    from trainlab.run.folder import repo_root
+    """The ``_target_`` of a config group's option (conf/<group>/<option>.yaml, or a user's own folder on
+    the search path), or the one it inherits through its defaults list (lstm_attention extends lstm);
+    None when it has none or does not exist."""
+    from trainlab.config.search_path import option_file
 
-    folder = repo_root() / "conf" / group
-    if not (folder / f"{option}.yaml").is_file():
+    path = option_file(group, option)
+    if path is None:
         return None
-    node = OmegaConf.load(folder / f"{option}.yaml")
+    node = OmegaConf.load(path)
     if not isinstance(node, DictConfig):
         return None
     if isinstance(node.get("_target_"), str):
@@ -100,11 +101,21 @@ def option_target(group: str, option: str, seen: tuple[str, ...] = ()) -> Option
 
 
 def options_of(group: str, family: str) -> list[str]:
-    """Options of a config group (conf/<group>/*.yaml) whose ``_target_`` class is of ``family``."""
-    from trainlab.run.folder import repo_root
+    """Options of a config group (conf/<group>/*.yaml and a user's own) whose ``_target_`` class is of
+    ``family``."""
+    from trainlab.config.search_path import group_options
 
-    return [path.stem for path in sorted((repo_root() / "conf" / group).glob("*.yaml"))
-            if (target := option_target(group, path.stem)) is not None and family_of(target) == family]
+    return [option for option in group_options(group)
+            if (target := option_target(group, option)) is not None and _family_or_none(target) == family]
+
+
+def _family_or_none(target: str) -> Optional[str]:
+    """The family of an option's ``_target_``, None when it cannot be imported or declares none we know
+    (a list of options skips it; choosing it gets the message)."""
+    try:
+        return family_of(target)
+    except UserError:
+        return None
 
 
 def _article(word: str) -> str:
@@ -146,7 +157,6 @@ def check_families(cfg: DictConfig) -> None:
 
     for key in ("model", "data"):
         check_target_kind(cfg[key]._target_, key, base_class(key))
-
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     problem = family_mismatch(cfg.model._target_, cfg.data._target_, choices.get("model", cfg.model._target_),
                               choices.get("data", cfg.data._target_))

@@ -24,6 +24,7 @@ from trainlab.config.errors import UserError
 from trainlab.config.families import base_class, check_families
 from trainlab.config.instantiate import build
 from trainlab.config.schemas import check_trainer
+from trainlab.config.search_path import check_shadowed_choices
 from trainlab.run.console import route_lightning_logs
 from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
 
@@ -54,6 +55,7 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     cfg = copy.deepcopy(cfg)
     cfg.hardware = hardware
     check_trainer_devices(cfg.trainer)  # what the trainer gets, ``trainer.*`` overrides of the profile included
+    check_shadowed_choices()
     if training:
         check_trainer(cfg.trainer)
         check_config(cfg)

@@ -193,16 +193,12 @@ def check_keys(config: DictConfig, names: Iterable[str]) -> None:
 
 
 def options_with_key(group: str, key: str) -> list[str]:
-    """The options of config group ``group`` (conf/<group>/*.yaml) that have ``key``: a searched key of
-    a model that is not the one selected names the models it belongs to."""
-    from trainlab.run.folder import repo_root
+    """The options of config group ``group`` (conf/<group>/*.yaml and a user's own) that have ``key``: a
+    searched key of a model that is not the one selected names the models it belongs to."""
+    from trainlab.config.search_path import group_options, option_file
 
-    found = []
-    for path in sorted((repo_root() / "conf" / group).glob("*.yaml")):
-        option = OmegaConf.load(path)
-        if OmegaConf.select(option, key, default=None, throw_on_resolution_failure=False) is not None:
-            found.append(path.stem)
-    return found
+    return [option for option in group_options(group) if OmegaConf.select(
+        OmegaConf.load(option_file(group, option)), key, default=None, throw_on_resolution_failure=False) is not None]
 
 
 def _all_keys(node: Any, prefix: str = "") -> list[str]:
