@@ -259,3 +259,29 @@ def test_a_users_options_are_listed_where_options_are_named(own_config, user_cod
     with pytest.raises(UserError, match=re.escape("model=mean is a timeseries model, but data=gaia is graph data; "
                                                   "use data=elnino or data=file or data=mine or data=packaged")):
         run_train(cfg)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["+zz_label=baseline"], "zz_label is a top-level key that nothing reads (added with '+', or by a config file with # "
+                          "@package _global_); Remove it. The top-level settings: task_name, seed, "),
+    (["+traner.max_epochs=3"], "traner is a top-level key that nothing reads (added with '+', or by a config file "
+                               "with # @package _global_); did you mean trainer? Else remove it."),
+    (["model.net.scale=???"], "model.net.scale has no value (??? in the config); set it: model.net.scale=<value>"),
+    (["model.net.scale=${data.scale}"], "model.net.scale=${data.scale}: the config has no key data.scale; fix the "
+                                        "interpolation (python train.py --cfg job shows every key)"),
+    (["+data.source.path=${oc.env:TRAINLAB_TEST_UNSET}/x.csv"],
+     "data.source.path=${oc.env:TRAINLAB_TEST_UNSET}/x.csv: the environment variable TRAINLAB_TEST_UNSET is not set; "
+     "set it (export TRAINLAB_TEST_UNSET=...), or give a default: ${oc.env:TRAINLAB_TEST_UNSET,<default>}"),
+])
+def test_values_nothing_reads_or_that_cannot_be_resolved(own_config, compose_cfg, run_train, monkeypatch,
+                                                         overrides, message):
+    """A top-level key nothing reads was ignored without a word; a value left ??? outside a constructor's
+    arguments, an interpolation to a missing key or an unset environment variable ended in OmegaConf's
+    message without the key that holds it, exit 1."""
+    from trainlab.config.errors import UserError
+
+    monkeypatch.delenv("TRAINLAB_TEST_UNSET", raising=False)
+    cfg = compose_cfg([own_config, "model=mean", *SMALL, *overrides])
+    with pytest.raises(UserError) as info:
+        run_train(cfg)
+    assert str(info.value).startswith(message), info.value

@@ -65,8 +65,59 @@ def check_direction(directions: list[str], cfg: DictConfig) -> None:
     )
 
 
+def check_values(cfg: DictConfig) -> None:
+    """Every value of the task's config resolves: a ``???`` left unset, an interpolation to a key the
+    config lacks, ``${oc.env:NAME}`` with NAME unset each get one line naming the key holding it (they
+    surfaced wherever the value was first read, in OmegaConf's words, without the key, exit 1)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import InterpolationKeyError, MissingMandatoryValue, OmegaConfBaseException
+
+    for top in [k for k in cfg if k != "hydra"]:
+        try:
+            node = cfg._get_node(top)
+            if OmegaConf.is_config(node):
+                OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+            else:
+                cfg[top]
+        except MissingMandatoryValue as exc:
+            raise UserError(f"{exc.full_key} has no value (??? in the config); set it: {exc.full_key}=<value>") from None
+        except OmegaConfBaseException as exc:
+            raw = exc.child_node._value() if exc.child_node is not None else None
+            shown = f"{exc.full_key}={raw}" if raw is not None else str(exc.full_key)
+            env = re.search(r"Environment variable '([^']+)' not found", str(exc))
+            if env:
+                raise UserError(f"{shown}: the environment variable {env.group(1)} is not set; set it (export "
+                                f"{env.group(1)}=...), or give a default: ${{oc.env:{env.group(1)},<default>}}") from None
+            if isinstance(exc, InterpolationKeyError):
+                missing = re.search(r"Interpolation key '([^']+)' not found", str(exc))
+                raise UserError(f"{shown}: the config has no key {missing.group(1) if missing else ''}; fix the "
+                                "interpolation (python train.py --cfg job shows every key)") from None
+            raise UserError(f"{shown}: {str(exc).splitlines()[0]}") from None
+
+
+def check_top_level_keys(cfg: DictConfig) -> None:
+    """A top-level key that neither conf/train.yaml nor a config group has (``+foo=1``, or a user's
+    experiment file with ``# @package _global_`` setting ``notes: ...``) is refused: nothing reads it."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from trainlab.config.errors import did_you_mean
+    from trainlab.run.folder import repo_root
+
+    own = [k for k in OmegaConf.load(repo_root() / "conf" / "train.yaml") if k != "defaults"]
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    groups = sorted({g.split("/")[0] for g in choices} - {"hydra"})
+    unknown = [k for k in cfg if k not in (*own, *groups, "hydra")]
+    if unknown:
+        hint = did_you_mean(unknown[0], [*own, *groups])
+        raise UserError(f"{unknown[0]} is a top-level key that nothing reads (added with '+', or by a config file "
+                        f"with # @package _global_); {hint + ' Else r' if hint else 'R'}emove it. The top-level "
+                        f"settings: {', '.join(own)}; the groups: {', '.join(groups)}")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Everything :func:`train` can check on the config alone, before it builds anything."""
+    check_top_level_keys(cfg)
     if cfg.get("optimized_mode") not in DIRECTION_OF_MODE:
         raise UserError(f"optimized_mode={cfg.get('optimized_mode')!r} must be min or max")
     apply_epochs_shortcut(cfg)

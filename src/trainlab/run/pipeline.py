@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.checks import check_config, run_data_hint
+from trainlab.config.checks import check_config, check_values, run_data_hint
 from trainlab.config.errors import UserError
 from trainlab.config.families import base_class, check_families
 from trainlab.config.instantiate import build
@@ -51,6 +51,7 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     from trainlab.run.hardware import apply_hardware, check_trainer_devices
 
     route_lightning_logs()
+    check_values(cfg)
     hardware = apply_hardware(cfg.hardware)
     cfg = copy.deepcopy(cfg)
     cfg.hardware = hardware
