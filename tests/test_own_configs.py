@@ -285,3 +285,20 @@ def test_values_nothing_reads_or_that_cannot_be_resolved(own_config, compose_cfg
     with pytest.raises(UserError) as info:
         run_train(cfg)
     assert str(info.value).startswith(message), info.value
+
+
+@pytest.mark.parametrize("files, argv, expected", [
+    ({"myconf/hardware/box.yaml": "defaults:\n  - cpu\n  - _self_\nname: box\nnum_thread: 1\n"}, ["hardware=box"],
+     "hardware/box.yaml sets hardware.num_thread, which is not a setting of hardware; did you mean "
+     "hardware.num_threads?"),
+    ({"myconf/experiment/short.yaml": "# @package _global_\ntrainer:\n  max_epoch: 1\n"}, ["experiment=short"],
+     "experiment/short.yaml sets trainer.max_epoch, which is not a setting of trainer; did you mean "
+     "trainer.max_epochs?"),
+])
+def test_a_misspelt_key_in_a_users_file_of_a_typed_group(own_config, user_code, files, argv, expected):
+    """Hydra refuses it in several lines ending 'object_type=HardwareConf', exit 1, without the key
+    meant; the last line names the file, the key and the nearest setting."""
+    from trainlab.config.errors import unknown_key_problem
+
+    user_code(files)
+    assert unknown_key_problem([own_config, *argv], "train").startswith(expected)

@@ -101,12 +101,16 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         hint = _launcher_value_hint(exc.__cause__)
         if hint:
             return hint
+        # a key a config file sets that its node (a typed schema) lacks: a user's hardware/mine.yaml's num_thread
+        in_file = re.match(r"In '([^']+)': ConfigKeyError raised while composing config:.*full_key: (\S+)", str(exc),
+                           re.DOTALL)
         refused = re.match(r"Could not override '([^']+)'", str(exc))
-        if refused is None or "not in" not in str(exc.__cause__):
+        if in_file is None and (refused is None or "not in" not in str(exc.__cause__)):
             return None
     except OmegaConfBaseException:
         return None
-    refused_key = refused.group(1)
+    refused_key = in_file.group(2) if in_file else refused.group(1)
+    dropped = in_file.group(1).rpartition("/")[0] if in_file else refused_key  # composed again without it
     if config_name == "eval":
         from trainlab.config.checks import EVAL_RUN_KEYS
 
@@ -115,7 +119,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             return (f"{refused_key} is a setting of the run's own config, which evaluate.py changes with a '+' in "
                     f"front: +{given}")
     try:
-        node = composed([o.input_line for o in single if o.key_or_group != refused_key])
+        node = composed([o.input_line for o in single if o.key_or_group != dropped])
     except (HydraException, OmegaConfBaseException):
         return None
     finally:
@@ -131,6 +135,9 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             or (f"its settings: {', '.join(settings)}" if settings else ""))
     script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "train.py"
     shown = "hydra" if key.startswith("hydra.") else "job"
+    if in_file:
+        return (f"{in_file.group(1)}.yaml sets {key}, which is not {where}{'; ' + hint if hint else ''} (python "
+                f"{script} --cfg {shown} shows every setting)")
     return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front, as Hydra suggests above, "
             f"would add it as a new key; python {script} --cfg {shown} shows every setting)")
 
