@@ -302,3 +302,25 @@ def test_a_misspelt_key_in_a_users_file_of_a_typed_group(own_config, user_code, 
 
     user_code(files)
     assert unknown_key_problem([own_config, *argv], "train").startswith(expected)
+
+
+def test_a_sweep_over_a_users_model_refuses_other_family_data_before_the_first_trial(own_config, user_code,
+                                                                                     compose_cfg, tmp_path):
+    """The sweeper plans outside any run (no HydraConfig): the family check of each pair took the options
+    from conf/ alone, found no model=mean, and let every gaia trial start and fail."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from tests.test_search_plan import StandIn
+    from trainlab.config.errors import UserError
+    from trainlab.search.plan import plan_sweep
+
+    user_code({"myconf/hparams_search/space/mean.yaml": "optimizer.lr: tag(log, interval(1e-4, 1e-2))\n"})
+    cfg = compose_cfg([own_config, "hparams_search=optuna", "hydra/sweeper/pruner=nop", "model=mean",
+                       f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    HydraConfig.instance().cfg = None  # as in the sweeper's process
+    launcher = StandIn()
+    with pytest.raises(UserError, match=re.escape(
+            "model=mean is a timeseries model, but data=gaia is graph data; use data=elnino or data=file or "
+            "data=packaged or data=synthetic, or a graph model: model=gnn; or drop gaia from the sweep's data choices")):
+        plan_sweep(cfg.hydra.sweeper, cfg, ["model=mean", "data=synthetic,gaia"], launcher)
+    assert not launcher.jobs

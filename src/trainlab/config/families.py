@@ -17,6 +17,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError
+from trainlab.config.search_path import Sources
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,13 @@ def family_for(model: Any) -> Family:
     return FAMILIES[name]
 
 
-def option_target(group: str, option: str, seen: tuple[str, ...] = ()) -> Optional[str]:
+def option_target(group: str, option: str, seen: tuple[str, ...] = (), sources: Sources = None) -> Optional[str]:
     """The ``_target_`` of a config group's option (conf/<group>/<option>.yaml, or a user's own folder on
     the search path), or the one it inherits through its defaults list (lstm_attention extends lstm);
     None when it has none or does not exist."""
     from trainlab.config.search_path import option_file
 
-    path = option_file(group, option)
+    path = option_file(group, option, sources)
     if path is None:
         return None
     node = OmegaConf.load(path)
@@ -97,16 +98,16 @@ def option_target(group: str, option: str, seen: tuple[str, ...] = ()) -> Option
     if isinstance(node.get("_target_"), str):
         return node._target_
     parents = [d for d in node.get("defaults", []) if isinstance(d, str) and d != "_self_" and d not in seen]
-    return next((t for t in (option_target(group, d, (*seen, option)) for d in parents) if t), None)
+    return next((t for t in (option_target(group, d, (*seen, option), sources) for d in parents) if t), None)
 
 
-def options_of(group: str, family: str) -> list[str]:
+def options_of(group: str, family: str, sources: Sources = None) -> list[str]:
     """Options of a config group (conf/<group>/*.yaml and a user's own) whose ``_target_`` class is of
     ``family``."""
     from trainlab.config.search_path import group_options
 
-    return [option for option in group_options(group)
-            if (target := option_target(group, option)) is not None and _family_or_none(target) == family]
+    return [option for option in group_options(group, sources)
+            if (target := option_target(group, option, sources=sources)) is not None and _family_or_none(target) == family]
 
 
 def _family_or_none(target: str) -> Optional[str]:
@@ -122,15 +123,17 @@ def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
-def family_mismatch(model_target: str, data_target: str, model_name: str, data_name: str) -> Optional[str]:
+def family_mismatch(model_target: str, data_target: str, model_name: str, data_name: str,
+                    sources: Sources = None) -> Optional[str]:
     """Why a model and data of different families cannot train together (an LSTM on a star catalogue,
     ...), with the fix; None when they fit (a class without a family tag is refused). ``model_name`` and
-    ``data_name`` are their config options, for the message."""
+    ``data_name`` are their config options, for the message; ``sources``: the config search path whose
+    options it lists (:func:`trainlab.config.search_path.config_folders`)."""
     model_family, data_family = require_family(model_target, "model"), require_family(data_target, "data")
     if model_family == data_family:
         return None
-    fitting = ' or '.join(f'data={d}' for d in options_of("data", model_family)) or 'data that fits the model'
-    models = ', '.join(f'model={m}' for m in options_of('model', data_family)) or 'none yet'
+    fitting = ' or '.join(f'data={d}' for d in options_of("data", model_family, sources)) or 'data that fits the model'
+    models = ', '.join(f'model={m}' for m in options_of('model', data_family, sources)) or 'none yet'
     return (f"model={model_name} is {_article(model_family)} {model_family} model, but data={data_name} is "
             f"{data_family} data; use {fitting}, or a {data_family} model: {models}")
 

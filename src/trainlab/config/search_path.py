@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Optional
+from collections.abc import Sequence
+from typing import Any, Optional
 
 from trainlab.config.errors import UserError
 
 
-def config_folders() -> list[Path]:
-    """The file and package folders on this run's config search path, in Hydra's order (without a
-    composed config: the repository's conf/ and experiments/)."""
+Sources = Optional[Sequence[Any]]  # a composed config's hydra.runtime.config_sources
+
+
+def config_folders(sources: Sources = None) -> list[Path]:
+    """The file and package folders on the config search path, in Hydra's order: of ``sources`` (a
+    sweeper's config's ``hydra.runtime.config_sources``), else of this run's; without either, the
+    repository's conf/ and experiments/."""
     from hydra.core.hydra_config import HydraConfig
 
     from trainlab.run.folder import repo_root
 
-    if not HydraConfig.initialized():
+    if sources is None and HydraConfig.initialized():
+        sources = HydraConfig.get().runtime.config_sources
+    if sources is None:
         return [repo_root() / "conf", repo_root() / "experiments"]
     folders = []
-    for source in HydraConfig.get().runtime.config_sources:
+    for source in sources:
         if source.schema == "file":
             folders.append(Path(source.path))
         elif source.schema == "pkg" and source.provider != "hydra":  # a user's configs inside a package
@@ -35,19 +42,19 @@ def config_folders() -> list[Path]:
     return folders
 
 
-def option_files(group: str, option: str) -> list[Path]:
+def option_files(group: str, option: str, sources: Sources = None) -> list[Path]:
     """Every ``<folder>/<group>/<option>.yaml`` on the search path; Hydra reads the first."""
-    return [path for folder in config_folders() if (path := folder / group / f"{option}.yaml").is_file()]
+    return [path for folder in config_folders(sources) if (path := folder / group / f"{option}.yaml").is_file()]
 
 
-def option_file(group: str, option: str) -> Optional[Path]:
+def option_file(group: str, option: str, sources: Sources = None) -> Optional[Path]:
     """The file Hydra composes for ``group=option``, or None when no folder holds it."""
-    return next(iter(option_files(group, option)), None)
+    return next(iter(option_files(group, option, sources)), None)
 
 
-def group_options(group: str) -> list[str]:
+def group_options(group: str, sources: Sources = None) -> list[str]:
     """The options of config group ``group`` in every folder of the search path, sorted."""
-    return sorted({path.stem for folder in config_folders() for path in (folder / group).glob("*.yaml")})
+    return sorted({path.stem for folder in config_folders(sources) for path in (folder / group).glob("*.yaml")})
 
 
 def check_shadowed_choices() -> None:

@@ -176,20 +176,21 @@ def check_sweep_families(config: DictConfig, space: Mapping[str, BaseDistributio
     if not all(isinstance(config.get(g), DictConfig) and "_target_" in config[g] for g in ("model", "data")):
         return  # another task function's config
     chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}
+    sources = OmegaConf.select(config, "hydra.runtime.config_sources", default=None)  # a user's folders too
     given = {o.split("=", 1)[0]: o.split("=", 1)[1] for o in fixed if "=" in o and not o.startswith(("+", "~"))}
 
     def candidates(group: str) -> list[tuple[str, Optional[str], bool]]:
         """(option name, its _target_, whether the sweep searches it) for each option trials may get."""
         dist = space.get(group)
         if isinstance(dist, CategoricalDistribution):
-            return [(str(c), option_target(group, str(c)), True) for c in dist.choices]
+            return [(str(c), option_target(group, str(c), sources=sources), True) for c in dist.choices]
         if group in given:  # a plain model=... of the space or the command line
-            return [(given[group], option_target(group, given[group]), False)]
+            return [(given[group], option_target(group, given[group], sources=sources), False)]
         return [(str(chosen.get(group, config[group]._target_)), str(config[group]._target_), False)]
 
     for model, model_target, model_searched in candidates("model"):
         for data, data_target, data_searched in candidates("data"):
-            problem = model_target and data_target and family_mismatch(model_target, data_target, model, data)
+            problem = model_target and data_target and family_mismatch(model_target, data_target, model, data, sources)
             if problem:
                 group, option = ("model", model) if model_searched else ("data", data)
                 drop = f"; or drop {option} from the sweep's {group} choices" if model_searched or data_searched else ""
