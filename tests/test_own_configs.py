@@ -324,3 +324,18 @@ def test_a_sweep_over_a_users_model_refuses_other_family_data_before_the_first_t
             "data=packaged or data=synthetic, or a graph model: model=gnn; or drop gaia from the sweep's data choices")):
         plan_sweep(cfg.hydra.sweeper, cfg, ["model=mean", "data=synthetic,gaia"], launcher)
     assert not launcher.jobs
+
+
+@pytest.mark.parametrize("override, message", [
+    (f"model.net._target_={PACKAGE}.nets.MeanNett", f"model.net._target_={PACKAGE}.nets.MeanNett: {PACKAGE}.nets has no "
+                                                    "'MeanNett'; did you mean MeanNet?"),
+    ("+callbacks.mine._target_=owncodee.Shout", "callbacks.mine._target_=owncodee.Shout: No module named 'owncodee'"),
+])
+def test_a_target_that_does_not_import_is_refused_before_slurm_submission(own_config, compose_cfg, override, message):
+    """Each array job imported it on its node, after its wait in the queue, and failed there."""
+    from trainlab.run.slurm import request_problem
+
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", own_config, "model=mean", override])
+    problem = request_problem(cfg.hydra.launcher, cfg)
+    assert problem is not None and problem.startswith(message), problem
+    assert problem.endswith("(checked before submitting: every SLURM job would fail on it, after its wait in the queue)")
