@@ -339,3 +339,23 @@ def test_a_target_that_does_not_import_is_refused_before_slurm_submission(own_co
     problem = request_problem(cfg.hydra.launcher, cfg)
     assert problem is not None and problem.startswith(message), problem
     assert problem.endswith("(checked before submitting: every SLURM job would fail on it, after its wait in the queue)")
+
+
+def test_relative_data_paths_of_a_run_are_read_from_the_folder_it_started_in(tmp_path):
+    """train.py reads a relative data.source.path from the folder it is started in (Hydra does not change
+    it); evaluate.py, started elsewhere, looked for the same name in its own folder ('file not found:
+    series.csv'), or read another file of that name."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.folder import RunFolder
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create({"model": {"_target_": "m"}, "data": {
+        "source": {"path": "series.csv", "mask_dir": "masks", "other": "a.csv"},
+        "baseline_cache": "${paths.log_dir}/baselines", "kept": {"path": "/abs/x.csv"}}}), run / ".hydra/config.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": {"runtime": {"cwd": "/home/me/project"}}}), run / ".hydra/hydra.yaml")
+    data = RunFolder(run).config().data
+    assert data.source.path == "/home/me/project/series.csv" and data.source.mask_dir == "/home/me/project/masks"
+    assert data.source.other == "a.csv" and data.kept.path == "/abs/x.csv"  # not a path key; already absolute
+    assert OmegaConf.to_container(data)["baseline_cache"] == "${paths.log_dir}/baselines"
