@@ -359,3 +359,16 @@ def test_relative_data_paths_of_a_run_are_read_from_the_folder_it_started_in(tmp
     assert data.source.path == "/home/me/project/series.csv" and data.source.mask_dir == "/home/me/project/masks"
     assert data.source.other == "a.csv" and data.kept.path == "/abs/x.csv"  # not a path key; already absolute
     assert OmegaConf.to_container(data)["baseline_cache"] == "${paths.log_dir}/baselines"
+
+
+def test_a_hardware_key_that_only_other_options_read_is_warned_about(own_config, user_code, compose_cfg, caplog):
+    """hardware.max_nodes_per_graph reaches the graph data options through an interpolation; on a series
+    run (or the user's own data option without it) it did nothing, without a word."""
+    from trainlab.config.checks import check_config
+
+    with caplog.at_level("WARNING", logger="trainlab.config.checks"):
+        check_config(compose_cfg([own_config, "model=mean", "hardware.max_nodes_per_graph=50"]))
+        check_config(compose_cfg(["model=gnn", "data=gaia", "hardware.max_nodes_per_graph=50"]))  # read there
+    assert [r.getMessage() for r in caplog.records] == [
+        "hardware.max_nodes_per_graph=50 is read only by data=catalogue, data=gaia, through "
+        "${hardware.max_nodes_per_graph}; this run has none of them, so it does nothing here"]
