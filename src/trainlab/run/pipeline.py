@@ -51,16 +51,17 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     from trainlab.run.hardware import apply_hardware, check_trainer_devices
 
     route_lightning_logs()
+    check_shadowed_choices()
+    if training:  # first: another family's data interpolates keys this model lacks (gaia's ${model.net.num_layers})
+        check_families(cfg)
     check_values(cfg)
     hardware = apply_hardware(cfg.hardware)
     cfg = copy.deepcopy(cfg)
     cfg.hardware = hardware
     check_trainer_devices(cfg.trainer)  # what the trainer gets, ``trainer.*`` overrides of the profile included
-    check_shadowed_choices()
     if training:
         check_trainer(cfg.trainer)
         check_config(cfg)
-        check_families(cfg)
     return cfg
 
 
