@@ -372,3 +372,14 @@ def test_a_hardware_key_that_only_other_options_read_is_warned_about(own_config,
     assert [r.getMessage() for r in caplog.records] == [
         "hardware.max_nodes_per_graph=50 is read only by data=catalogue, data=gaia, through "
         "${hardware.max_nodes_per_graph}; this run has none of them, so it does nothing here"]
+
+
+def test_a_search_of_a_users_model_without_its_search_space(own_config):
+    """The search files pick hparams_search/space/<model>: the last line said 'hparams_search/space=mean
+    is not an option of the hparams_search/space group', a setting the user never gave."""
+    from trainlab.config.errors import unknown_key_problem
+
+    assert unknown_key_problem(["-m", own_config, "hparams_search=optuna", "model=mean"], "train") == (
+        "the search files take the model's own search space, hparams_search/space/mean.yaml, which no config folder "
+        "holds; write one for model=mean in your config folder (one line per key, e.g. optimizer.lr: tag(log, "
+        "interval(1e-5, 1e-3)); conf/hparams_search/space/ has examples)")

@@ -164,6 +164,10 @@ def _unknown_option(exc: Any) -> Optional[str]:
     group, _, option = exc.missing_cfg_file.rpartition("/")
     if not group:
         return None
+    if group == "hparams_search/space":  # chosen by the model's name (conf/hparams_search/*.yaml), not typed
+        return (f"the search files take the model's own search space, hparams_search/space/{option}.yaml, which no "
+                f"config folder holds; write one for model={option} in your config folder (one line per key, e.g. "
+                "optimizer.lr: tag(log, interval(1e-5, 1e-3)); conf/hparams_search/space/ has examples)")
     hint = did_you_mean(option, exc.options, prefix=f"{group}=")
     return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
             f"its options: {', '.join(exc.options)}")
