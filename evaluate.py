@@ -13,12 +13,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-import hydra
-from omegaconf import DictConfig
+from trainlab.config.errors import report_user_errors, run_command_line, stop_quietly_until_training
+
+if __name__ == "__main__":  # first: Ctrl-C or SIGTERM while the rest imports is one line, not a traceback
+    stop_quietly_until_training()
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
 os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
 
-from trainlab.config.errors import report_user_errors, run_command_line  # noqa: E402 - after TRAINLAB_ROOT
 from trainlab.config.schemas import register_configs  # noqa: E402
 from trainlab.run.folder import discard_unstarted_run  # noqa: E402
 

@@ -6,6 +6,10 @@ outputs sent to a temporary folder (``paths.log_dir=<tmp>``):
 
 * ``python train.py --cfg job``: compose and print the config (no torch, no lightning);
 * ``python train.py debug=fdr logger=none``: the whole pipeline on one batch of train, val and test;
+* ``python train.py -m hparams_search=optuna hydra/launcher=joblib ...``: a sweep until its plan is
+  made and its first trials are handed to the workers (the log line ``Optuna study ...``); the sweep
+  is then stopped. What the sweep's own process does before any trial: compose, check every trial's
+  model and data, count GPUs, open the study;
 * ``python -c pass``, ``python -c "import torch"``, ``python -c "import lightning"``: references.
 
 Every command runs once untimed first (page cache, lazily built caches), then the commands take turns,
@@ -39,21 +43,39 @@ def commands(log_dir: Path) -> dict[str, list[str]]:
         "train.py --cfg job": [python, "train.py", "--cfg", "job", f"paths.log_dir={log_dir}"],
         "train.py debug=fdr logger=none": [python, "train.py", "debug=fdr", "logger=none",
                                            f"paths.log_dir={log_dir}"],
+        SWEEP: [python, "train.py", "-m", "hparams_search=optuna", "hydra/launcher=joblib", "hydra.sweeper.n_jobs=2",
+                "hydra.sweeper.n_trials=2", "logger=none", f"hydra.sweep.dir={log_dir}/sweep-${{now:%H%M%S%f}}",
+                f"paths.log_dir={log_dir}"],
         "python -c pass": [python, "-c", "pass"],
         "python -c 'import torch'": [python, "-c", "import torch"],
         "python -c 'import lightning'": [python, "-c", "import lightning"],
     }
 
 
-def time_once(argv: list[str], env: dict[str, str]) -> tuple[float, Optional[str]]:
-    """Wall seconds of one run, and the failure (exit status and output tail) if it failed."""
+SWEEP = "train.py -m (joblib, 2 slots) to its plan"
+PLANNED = "Optuna study "  # the sweeper's line once the plan is made, as the first trials go out
+
+
+def time_once(argv: list[str], env: dict[str, str], until: Optional[str] = None) -> tuple[float, Optional[str]]:
+    """Wall seconds of one run (up to the first output line holding ``until``, when given; the process
+    is then stopped), and the failure (exit status and output tail) if it failed."""
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if until is not None and until in line:
+            seconds = time.perf_counter() - start
+            process.terminate()
+            process.communicate()
+            return seconds, None
+    process.wait()
     seconds = time.perf_counter() - start
-    if done.returncode == 0:
+    if process.returncode == 0 and until is None:
         return seconds, None
-    tail = "\n".join("    " + line for line in (done.stdout + done.stderr).splitlines()[-8:])
-    return seconds, f"exit {done.returncode}: {shlex.join(argv)}\n{tail}"
+    tail = "\n".join("    " + line.rstrip() for line in lines[-8:])
+    said = f"no line with {until!r}, " if until is not None else ""
+    return seconds, f"{said}exit {process.returncode}: {shlex.join(argv)}\n{tail}"
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -79,7 +101,7 @@ def main(argv: Optional[list[str]] = None) -> None:
             for label, argv_ in runs.items():
                 if label in failures:
                     continue
-                seconds, failure = time_once(argv_, env)
+                seconds, failure = time_once(argv_, env, PLANNED if label == SWEEP else None)
                 if failure:
                     failures[label] = failure
                 elif round_ > 0:

@@ -104,3 +104,55 @@ def test_data_restored_from_a_checkpoint_says_its_lines_once(compose_cfg, case, 
         datamodule.setup("fit")
     said = [r.getMessage() for r in caplog.records if r.name.startswith("trainlab.data")]
     assert said and not [line for line in said if said.count(line) > 1]
+
+
+@pytest.mark.parametrize("group", ["model", "data"])
+def test_the_family_read_from_the_source_is_the_imported_classes(group):
+    """Sweeps read trainlab's own family tags from the source (no torch in the planning process):
+    for every option, what the source says is what the class says once imported."""
+    from trainlab.config.families import _UNREAD, _declared_family, option_target
+    from trainlab.config.instantiate import import_target
+
+    read = 0
+    for option in config_options(group):
+        target = option_target(group, option)
+        if target is None:
+            continue
+        declared = _declared_family(target)
+        if declared is not _UNREAD:
+            read += 1
+            assert declared == import_target(target, group).family, option
+    assert read >= 3, "no option's family was read from its source"
+
+
+def test_a_users_class_and_an_inherited_tag_are_imported_to_read_their_family(tmp_path, monkeypatch):
+    from trainlab.config.families import _UNREAD, _declared_family, family_of
+
+    (tmp_path / "users_nets.py").write_text(
+        "from trainlab.models.timeseries import RegressionModule\n"
+        "class Mine(RegressionModule):\n    family = 'graph'\n"
+        "class Inherits(RegressionModule):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _declared_family("users_nets.Mine") is _UNREAD
+    assert family_of("users_nets.Mine") == "graph" and family_of("users_nets.Inherits") == "timeseries"
+    assert _declared_family("trainlab.models.task.TaskModule") is _UNREAD  # family = "" is no family's
+
+
+def test_planning_a_sweep_imports_neither_torch_nor_lightning():
+    """The sweep's own process composes, checks every trial's model and data and counts GPUs without
+    torch (1-2 s of imports, and Lightning's 3 more), which only its trials need."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from trainlab.config.families import family_mismatch\n"
+            "from trainlab.search.plan import visible_gpu_count\n"
+            "assert family_mismatch('trainlab.models.timeseries.RegressionModule',"
+            " 'trainlab.data.graph.module.StarGraphDataModule', 'lstm', 'gaia')\n"
+            "import pynvml\n"
+            "try:\n    pynvml.nvmlInit()\n"  # a machine with a driver asks torch, by design
+            "except pynvml.NVMLError:\n    assert visible_gpu_count() == 0\n"
+            "print(sorted(m for m in ('torch', 'lightning', 'torchmetrics') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -330,6 +330,35 @@ def test_sigterm_mid_training_saves_records_and_exits_143(compose_cfg, run_train
     assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)  # handlers given back
 
 
+class _SweepStopped(BaseException):
+    pass
+
+
+def test_sigterm_reaches_a_sweeps_handler_once_training_has_unwound(compose_cfg, run_train):
+    """A sweep's SIGTERM handler raises to stop the sweep. The run's handler used to call it from inside
+    the signal handler, so its exception landed wherever the signal did (mid-step, inside a lock: a
+    sweep then hung); and when Lightning's own SIGTERM stop came first, the sweep never heard of the
+    signal and went on to its next trial. Now it is called once, after the run's records are written."""
+    from trainlab.run.preemption import stop_on_signals
+
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=5", "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    seen = []
+
+    def sweeps_handler(signum, frame):
+        seen.append((run_dir / "training_summary.json").is_file())
+        raise _SweepStopped
+
+    before = signal.signal(signal.SIGTERM, sweeps_handler)
+    try:
+        with pytest.raises(_SweepStopped), stop_on_signals(str(run_dir)) as callbacks:
+            run_train(cfg, extra_callbacks=[_SigtermAt(1), *callbacks])
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert seen == [True]  # once, with the run's records already written
+    assert json.loads((run_dir / "training_summary.json").read_text())["stopped_by"] == "signal SIGTERM"
+
+
 class _CtrlCAt(pl.Callback):
     """Ctrl-C at the end of one epoch's first batch (the KeyboardInterrupt Python raises on SIGINT)."""
 
@@ -379,6 +408,64 @@ def test_ctrl_c_before_training_is_one_line_and_leaves_no_empty_folder(compose_c
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: stopped by Ctrl-C; nothing was run, so its run folder was removed")
     assert not run_dir.exists()
+
+
+def test_sigterm_before_training_stops_at_once_and_says_there_is_nothing_to_resume(compose_cfg, run_train, capsys,
+                                                                                   monkeypatch):
+    """It was noted and acted on only at the first batch, after the data and model were built."""
+    from trainlab.run import pipeline
+    from trainlab.run.preemption import stop_on_signals
+
+    def preempted(*args, **kwargs):  # while the data are read
+        os.kill(os.getpid(), signal.SIGTERM)
+        pytest.fail("the run went on after SIGTERM")
+
+    monkeypatch.setattr(pipeline, "build_model_and_data", preempted)
+    cfg = compose_cfg([*TINY, "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)) as callbacks:
+        run_train(cfg, extra_callbacks=callbacks)
+    assert exited.value.code == 143
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("error: stopped by SIGTERM before training started, so there is nothing to resume; "
+                           "nothing was run, so its run folder was removed. Start it again with: python "), line
+    assert "ckpt_path=" not in line and not run_dir.exists()
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)  # handlers given back
+
+
+@pytest.mark.parametrize("sig, name", [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")])
+def test_a_signal_while_the_script_imports_is_one_line(sig, name, capsys, monkeypatch):
+    """Before the run's own handling is there (train.py's imports, Hydra composing): no traceback."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from trainlab.config.errors import stop_quietly_until_training
+
+    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: False))  # no run folder yet
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(signal, "getsignal", lambda s: signal.SIG_DFL)  # as in a fresh process
+    try:
+        stop_quietly_until_training()
+        with pytest.raises(SystemExit) as exited:
+            os.kill(os.getpid(), sig)
+            pytest.fail("went on after the signal")
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    assert exited.value.code == 128 + sig
+    assert capsys.readouterr().err == f"error: stopped by {name}; nothing was written\n"
+
+
+def test_ctrl_c_while_train_py_imports_is_one_line_and_exit_130(tmp_path):
+    """The real script, interrupted half a second after it started (Python prints a traceback and
+    dies by the signal)."""
+    started = subprocess.Popen([sys.executable, str(ROOT / "train.py"), f"paths.log_dir={tmp_path}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(0.5)
+    started.send_signal(signal.SIGINT)
+    out, err = started.communicate(timeout=60)
+    assert started.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: stopped by Ctrl-C"), err
 
 
 def test_a_requeued_job_continues_in_its_own_folder(compose_cfg, run_train, monkeypatch):

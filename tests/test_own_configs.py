@@ -267,8 +267,8 @@ def test_a_users_options_are_listed_where_options_are_named(own_config, user_cod
     (["+traner.max_epochs=3"], "traner is a top-level key that nothing reads (added with '+', or by a config file "
                                "with # @package _global_); did you mean trainer? Else remove it."),
     (["model.net.scale=???"], "model.net.scale has no value (??? in the config); set it: model.net.scale=<value>"),
-    (["model.net.scale=${data.scale}"], "model.net.scale=${data.scale}: the config has no key data.scale; fix the "
-                                        "interpolation (python train.py --cfg job shows every key)"),
+    (["model.net.scale=${data.scale}"], "model.net.scale: interpolation key 'data.scale' not found; write the full "
+                                        "key of another setting"),
     (["+data.source.path=${oc.env:TRAINLAB_TEST_UNSET}/x.csv"],
      "data.source.path=${oc.env:TRAINLAB_TEST_UNSET}/x.csv: the environment variable TRAINLAB_TEST_UNSET is not set; "
      "set it (export TRAINLAB_TEST_UNSET=...), or give a default: ${oc.env:TRAINLAB_TEST_UNSET,<default>}"),
@@ -333,7 +333,7 @@ def test_a_sweep_over_a_users_model_refuses_other_family_data_before_the_first_t
 ])
 def test_a_target_that_does_not_import_is_refused_before_slurm_submission(own_config, compose_cfg, override, message):
     """Each array job imported it on its node, after its wait in the queue, and failed there."""
-    from trainlab.run.slurm import request_problem
+    from trainlab.run.slurm_request import request_problem
 
     cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", own_config, "model=mean", override])
     problem = request_problem(cfg.hydra.launcher, cfg)

@@ -384,7 +384,7 @@ def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
     study = optuna.create_study(storage=f"sqlite:///{tmp_path}/sweep/optuna.db", study_name="sweep")
     study.add_trial(create_trial(params={}, distributions={}, value=1.0, user_attrs={"run_dir": str(run_dir)}))
     calls = []
-    monkeypatch.setattr(refine.subprocess, "call", lambda command: calls.append(command) or 0)
+    monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
     assert refine.main([str(tmp_path / "sweep"), "--epochs", "2", "logger=none"]) == 0
     assert calls[0][2:] == ["optimizer.lr=0.001", "trainer.max_epochs=2", "logger=none"]
 
@@ -420,7 +420,7 @@ def test_make_stage2_starts_the_command_from_the_repository_root(tmp_path, monke
     finished_sweep(tmp_path)
     (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": ["model=cnn"]}}}))
     calls = []
-    monkeypatch.setattr(stages.subprocess, "call", lambda command: calls.append(command) or 0)
+    monkeypatch.setattr("trainlab.search.refine.call_train", lambda command: calls.append(command) or 0)
     assert stages.main([str(tmp_path), "--top", "2", "hydra.sweeper.n_trials=10"]) == 0
     assert calls[0][1:4] == [str(repo_root() / "train.py"), "-m", "hparams_search=optuna"]
     assert calls[0][-2:] == ["hydra.sweeper.fix_top=2", "hydra.sweeper.n_trials=10"]
@@ -535,13 +535,12 @@ def sweep_clis():
 ])
 def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, monkeypatch, capsys, cli, folder,
                                                                       message):
-    from trainlab.search import refine, stages
+    from trainlab.search import refine
 
     (tmp_path / "plain").mkdir()
     finished_sweep(tmp_path / "staged" / "1_a")
     (tmp_path / "staged" / "stages.yaml").write_text("stages: []\n")
-    for module in (refine, stages):
-        monkeypatch.setattr(module.subprocess, "call", lambda command: pytest.fail(f"launched {command}"))
+    monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
     with pytest.raises(SystemExit) as exited:
         sweep_clis()[cli]([str(tmp_path / folder)])
     assert exited.value.code == 2
@@ -551,14 +550,28 @@ def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, 
 
 @pytest.mark.parametrize("cli", ["refine", "stage2"])
 def test_refine_and_stage2_of_a_sweep_without_a_complete_trial_say_so(tmp_path, monkeypatch, capsys, cli):
-    from trainlab.search import refine, stages
+    from trainlab.search import refine
 
-    for module in (refine, stages):
-        monkeypatch.setattr(module.subprocess, "call", lambda command: pytest.fail(f"launched {command}"))
+    monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
     with pytest.raises(SystemExit) as exited:
         sweep_clis()[cli]([str(finished_sweep(tmp_path / "failed", value=None))])
     assert exited.value.code == 2
     assert "has no complete trial yet, so it has no best" in capsys.readouterr().err
+
+
+def test_refine_and_stage2_wait_for_train_py_to_answer_a_ctrl_c(tmp_path):
+    """Ctrl-C reaches train.py and refine / stage2 alike (one process group): train.py says one line and
+    exits 130; the tool returns that status instead of a KeyboardInterrupt traceback of its wait."""
+    import signal
+    import sys
+
+    from trainlab.search.refine import call_train
+
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    child = ("import os, signal, time; os.kill(os.getppid(), signal.SIGINT); time.sleep(0.3); "
+             "raise SystemExit(128 + signal.SIGINT)")
+    assert call_train([sys.executable, "-c", child]) == 130
+    assert signal.getsignal(signal.SIGINT) is ctrl_c  # given back
 
 
 def test_stage2_refuses_to_fix_no_parameter(tmp_path, monkeypatch, capsys):
@@ -566,7 +579,7 @@ def test_stage2_refuses_to_fix_no_parameter(tmp_path, monkeypatch, capsys):
 
     finished_sweep(tmp_path)
     (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": []}}}))
-    monkeypatch.setattr(stages.subprocess, "call", lambda command: pytest.fail(f"launched {command}"))
+    monkeypatch.setattr("trainlab.search.refine.call_train", lambda command: pytest.fail(f"launched {command}"))
     with pytest.raises(SystemExit):
         stages.main([str(tmp_path), "--top", "0"])
     assert "error: TOP=0: give how many of the sweep's most important parameters to fix, 1 or more" in capsys.readouterr().err
@@ -707,6 +720,35 @@ def test_a_model_and_data_of_different_families_are_refused_before_the_first_tri
     with pytest.raises(UserError, match=re.escape(message)):
         plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher)
     assert not launcher.jobs and not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.parametrize("overrides,arguments,message", [
+    # a searched experiment: the composed config has none of its choices; they passed unchecked
+    ([], ["experiment=gaia_fast,lstm_seed", "model=lstm"],
+     "model=lstm is a timeseries model, but data=gaia is graph data; use data=elnino or data=file or data=packaged "
+     "or data=synthetic, or a graph model: model=gnn (data=gaia chosen by experiment=gaia_fast); or drop gaia_fast "
+     "from the sweep's experiment choices (each trial"),
+    ([], ["experiment=choice(lstm_seed,gaia_fast)", "data=synthetic"],
+     "model=gnn is a graph model, but data=synthetic is timeseries data; use data=catalogue or data=gaia, or a "
+     "timeseries model: model=cnn, model=lstm, model=lstm_attention (model=gnn chosen by experiment=gaia_fast); "
+     "or drop gaia_fast from the sweep's experiment choices"),
+    (["experiment=gaia_fast", "data=synthetic"], ["data=synthetic"], "(model=gnn chosen by experiment=gaia_fast) (each"),
+])
+def test_what_an_experiment_chooses_is_checked_against_the_command_line(compose_cfg, tmp_path, overrides, arguments,
+                                                                         message):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    launcher = StandIn()
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher)
+    assert not launcher.jobs and not (tmp_path / "sweep").exists()
+
+
+def test_experiment_options_reads_an_experiments_group_choices():
+    from trainlab.config.families import experiment_options
+
+    assert experiment_options("gaia_fast") == {"model": "gnn", "data": "gaia"}
+    assert experiment_options("unet_anomaly") == {"model": "unet", "data": "sky", "scheduler": "plateau"}
+    assert experiment_options("no_such_experiment") == {}
 
 
 def test_a_sweep_whose_choices_all_fit_the_data_plans(compose_cfg, tmp_path):

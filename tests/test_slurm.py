@@ -27,7 +27,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tests.conftest import ROOT, skip_engine
-from trainlab.run.slurm import job_resources, request_problem
+from trainlab.run.slurm_request import job_resources, request_problem
 from trainlab.testing.slurm import SlurmCluster
 
 TINY = ["data.source.num_rows=400", "data.window=12", "model.net.hidden_size=8", "trainer.max_epochs=2",
@@ -160,14 +160,58 @@ def test_resources_come_from_the_hardware_profile(compose_cfg):
 
 
 def test_a_stop_signal_that_may_come_while_the_job_starts_is_warned_of(caplog):
-    from trainlab.run.slurm import warn_early_signal
+    from trainlab.run.slurm_request import warn_early_signal
 
-    with caplog.at_level("WARNING", logger="trainlab.run.slurm"):
+    with caplog.at_level("WARNING", logger="trainlab.run.slurm_request"):
         warn_early_signal({"timeout_min": 240, "signal_delay_s": 120})  # the defaults: silent
         assert not caplog.records
         warn_early_signal({"timeout_min": 1, "signal_delay_s": 30})
     (record,) = caplog.records
     assert "leaves 30 s before the stop signal, and SLURM may send it up to 60 s early" in record.getMessage()
+
+
+class _Job:
+    """What :func:`trainlab.run.slurm.watch` reads of a submitit job: its id and files."""
+
+    def __init__(self, job_id: str, folder: Path, last_words: str):
+        from types import SimpleNamespace
+
+        self.job_id = job_id
+        self.paths = SimpleNamespace(stderr=folder / f"{job_id}.err", stdout=folder / f"{job_id}.out",
+                                     result_pickle=folder / f"{job_id}_result.pkl")
+        self.paths.stderr.write_text(f"epoch 3\n{last_words}\n")
+
+
+def test_a_job_that_asked_for_its_requeue_is_waited_for_while_slurm_still_lists_it_ended(tmp_path, monkeypatch):
+    """slurmctld may list a job that requeued itself as FAILED (exit 143) for a while before it shows
+    PENDING again: the watcher called it lost after 15 s, and the sweep gave up on a trial that went on."""
+    from trainlab.run import slurm as slurm_module
+
+    clock = [0.0]
+    monkeypatch.setattr(slurm_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(slurm_module.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    requeued = _Job("7_0", tmp_path, "requeued: SIGTERM (preempted or cancelled); the next attempt continues in x\n"
+                                     "slurmstepd-vm: error: *** JOB 7 ON vm CANCELLED AT 2026-11-29T21:58:12 DUE TO "
+                                     "JOB REQUEUE ***\nsrun: got SIGCONT\nsrun: error: vm: task 0: Terminated")
+    failed = _Job("7_1", tmp_path, "requeued: SIGTERM; the next attempt continues in x\nepoch 4\n"
+                                   "RuntimeError: boom\nsrun: error: vm: task 0: Exited with exit code 1")  # the next attempt failed
+
+    def states(job_ids):
+        if clock[0] >= 60:  # the requeue shows, then the attempt runs and gives its result
+            requeued.paths.result_pickle.write_bytes(b"done") if clock[0] >= 90 else None
+            return {"7_0": ("PENDING", "BeginTime"), "7_1": ("FAILED", "NonZeroExitCode")}
+        return {"7_0": ("FAILED", "NonZeroExitCode"), "7_1": ("FAILED", "NonZeroExitCode")}
+
+    monkeypatch.setattr(slurm_module, "_states", states)
+    lost = slurm_module.watch([requeued, failed], pending_timeout_min=None, poll_s=5)
+    assert list(lost) == ["7_1"] and "ended FAILED (NonZeroExitCode) without a result" in lost["7_1"]
+    assert clock[0] >= 90  # waited for the requeued attempt's result
+
+    stuck = _Job("8_0", tmp_path, "requeued: its time limit was near; the next attempt continues in x")
+    monkeypatch.setattr(slurm_module, "_states", lambda job_ids: {"8_0": ("FAILED", "NonZeroExitCode")})
+    clock[0] = 0.0
+    lost = slurm_module.watch([stuck], pending_timeout_min=None, poll_s=5)
+    assert lost["8_0"] == f"asked SLURM to requeue it, but it stayed FAILED (NonZeroExitCode) for {slurm_module.REQUEUE_GRACE_S} s"
 
 
 @pytest.mark.parametrize("overrides,expected", [

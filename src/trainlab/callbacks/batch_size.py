@@ -17,6 +17,7 @@ import lightning.pytorch as pl
 import torch
 from omegaconf import OmegaConf
 
+from trainlab.config.composition import task_overrides
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def sweep_searches(key: str) -> bool:
     if str(hydra.mode) != "RunMode.MULTIRUN":
         return False
     params = hydra.sweeper.get("params") or {}
-    overridden = {o.split("=", 1)[0].lstrip("+~") for o in hydra.overrides.task}
+    overridden = {o.split("=", 1)[0].lstrip("+~") for o in task_overrides()}
     return key in params or key in overridden
 
 

@@ -320,11 +320,13 @@ class SignalStop(Exception):
 
 
 class StopOnSignal(pl.Callback):
-    """Stops training at the next batch boundary once :meth:`handler` has received a signal.
+    """Stops training at the next batch boundary once :meth:`handler` has received a signal; before
+    training has started (data and model being built, Lightning's set-up and sanity check), at once.
 
-    A handler that raised at once could land inside a checkpoint save or a DataLoader; a batch
-    boundary is a clean place, and batches here take milliseconds to seconds. Installed, with its
-    handler, by :func:`trainlab.run.preemption.stop_on_signals`.
+    A handler that raised at once during training could land inside a checkpoint save or a
+    DataLoader; a batch boundary is a clean place, and batches here take milliseconds to seconds.
+    Before training nothing is saved, and waiting for the first batch could take minutes (a large
+    catalogue's graph). Installed, with its handler, by :func:`trainlab.run.preemption.stop_on_signals`.
 
     """
 
@@ -333,6 +335,11 @@ class StopOnSignal(pl.Callback):
         self.epoch: Optional[int] = None
         self.previous: dict[int, Any] = {}
         self.interrupted = False  # Ctrl-C: Lightning writes the checkpoint and records, then exits 1 silently
+        self.training = False  # until the first batch's loop starts, a signal stops the run at once
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.training = True
+        self._check(trainer)  # a signal during Lightning's set-up or sanity check
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt):
@@ -340,11 +347,21 @@ class StopOnSignal(pl.Callback):
 
     def handler(self, signum: int, frame: Any) -> None:
         self.received.append(signal.Signals(signum).name)
-        previous = self.previous.get(signum)
-        # SIGTERM goes on to a handler that was there before (a sweep's, which stops the sweep); the
-        # handler of submitit's time-limit signal is not called: it would exit from inside training
-        if signum == signal.SIGTERM and callable(previous):
-            previous(signum, frame)
+        if not self.training:  # building data and model, Lightning's set-up: nothing a raise could cut short
+            raise SignalStop(self.received[0])
+
+    def pass_on_sigterm(self) -> None:
+        """Call the SIGTERM handler that was there before, if one was and SIGTERM came: a sweep's,
+        which raises to stop the sweep. Called once training has unwound (by
+        :func:`trainlab.run.preemption.stop_on_signals`), not from :meth:`handler`: raised from there,
+        its exception landed wherever the signal did (inside a lock, a checkpoint write). Neither the
+        script's own quiet stop nor the handler of submitit's time-limit signal is called: they would
+        exit from inside the run."""
+        from trainlab.config.errors import is_quiet_stop
+
+        previous = self.previous.get(signal.SIGTERM)
+        if "SIGTERM" in self.received and callable(previous) and not is_quiet_stop(previous):
+            previous(signal.SIGTERM, None)
 
     def _check(self, trainer: pl.Trainer) -> None:
         self.epoch = trainer.current_epoch

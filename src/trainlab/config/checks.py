@@ -41,9 +41,9 @@ def apply_epochs_shortcut(cfg: DictConfig, command_line: Optional[list[str]] = N
     if epochs is None:
         return
     if command_line is None:
-        from hydra.core.hydra_config import HydraConfig
+        from trainlab.config.composition import task_overrides
 
-        command_line = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+        command_line = task_overrides()
     given = [o.split("=", 1)[1] for o in command_line if o.lstrip("+~").startswith("trainer.max_epochs=")]
     if given and str(given[-1]) != str(epochs):
         raise UserError(f"epochs={epochs} and trainer.max_epochs={given[-1]} contradict each other; "
@@ -66,36 +66,6 @@ def check_direction(directions: list[str], cfg: DictConfig) -> None:
         f"stopping keep the {'lowest' if mode == 'min' else 'highest'} {cfg.get('optimized_metric')}); "
         f"set optimized_mode={wanted} alone: the direction follows from it"
     )
-
-
-def check_values(cfg: DictConfig) -> None:
-    """Every value of the task's config resolves: a ``???`` left unset, an interpolation to a key the
-    config lacks, ``${oc.env:NAME}`` with NAME unset each get one line naming the key holding it (they
-    surfaced wherever the value was first read, in OmegaConf's words, without the key, exit 1)."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import InterpolationKeyError, MissingMandatoryValue, OmegaConfBaseException
-
-    for top in [k for k in cfg if k != "hydra"]:
-        try:
-            node = cfg._get_node(top)
-            if OmegaConf.is_config(node):
-                OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
-            else:
-                cfg[top]
-        except MissingMandatoryValue as exc:
-            raise UserError(f"{exc.full_key} has no value (??? in the config); set it: {exc.full_key}=<value>") from None
-        except OmegaConfBaseException as exc:
-            raw = exc.child_node._value() if exc.child_node is not None else None
-            shown = f"{exc.full_key}={raw}" if raw is not None else str(exc.full_key)
-            env = re.search(r"Environment variable '([^']+)' not found", str(exc))
-            if env:
-                raise UserError(f"{shown}: the environment variable {env.group(1)} is not set; set it (export "
-                                f"{env.group(1)}=...), or give a default: ${{oc.env:{env.group(1)},<default>}}") from None
-            if isinstance(exc, InterpolationKeyError):
-                missing = re.search(r"Interpolation key '([^']+)' not found", str(exc))
-                raise UserError(f"{shown}: the config has no key {missing.group(1) if missing else ''}; fix the "
-                                "interpolation (python train.py --cfg job shows every key)") from None
-            raise UserError(f"{shown}: {str(exc).splitlines()[0]}") from None
 
 
 def check_top_level_keys(cfg: DictConfig) -> None:

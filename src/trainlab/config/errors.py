@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -138,8 +139,8 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     if in_file:
         return (f"{in_file.group(1)}.yaml sets {key}, which is not {where}{'; ' + hint if hint else ''} (python "
                 f"{script} --cfg {shown} shows every setting)")
-    return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front, as Hydra suggests above, "
-            f"would add it as a new key; python {script} --cfg {shown} shows every setting)")
+    return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front would add it as a new key, "
+            f"which nothing reads; python {script} --cfg {shown} shows every setting)")
 
 
 def _search_path_override(argv: list[str], overrides: list[Any]) -> list[str]:
@@ -168,6 +169,8 @@ def _unknown_option(exc: Any) -> Optional[str]:
         return (f"the search files take the model's own search space, hparams_search/space/{option}.yaml, which no "
                 f"config folder holds; write one for model={option} in your config folder (one line per key, e.g. "
                 "optimizer.lr: tag(log, interval(1e-5, 1e-3)); conf/hparams_search/space/ has examples)")
+    if not option:
+        return f"{group}= gives no option; choose one of the {group} group's: {', '.join(exc.options)}"
     hint = did_you_mean(option, exc.options, prefix=f"{group}=")
     return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
             f"its options: {', '.join(exc.options)}")
@@ -180,19 +183,58 @@ def _launcher_value_hint(cause: Optional[BaseException]) -> Optional[str]:
 
     if not isinstance(cause, ValidationError) or not str(cause.full_key).startswith("hydra.launcher."):
         return None
-    from trainlab.run.slurm import launcher_value_hint
+    from trainlab.run.slurm_request import launcher_value_hint
 
     return launcher_value_hint(str(cause.full_key).rsplit(".", 1)[-1], cause.value)
+
+
+def _stop_quietly(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM outside training (the script's imports, Hydra composing, a run's set-up before
+    :func:`trainlab.run.preemption.stop_on_signals`, evaluate.py): one line, the folder of a run that
+    produced nothing removed, and exit 130 / 143 (what a shell reports for a process ended by that signal)."""
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    note = "nothing was written"
+    if "hydra.core.hydra_config" in sys.modules:  # the run folder exists only once Hydra has made it
+        from hydra.core.hydra_config import HydraConfig
+
+        from trainlab.run.folder import discard_unstarted_run
+
+        if HydraConfig.initialized():  # a sweep's own config has no run folder
+            from omegaconf import OmegaConf
+
+            folder = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None, throw_on_missing=False)
+            note = discard_unstarted_run() or (f"what was written is in {folder}" if folder else note)
+    print(f"error: stopped by {name}; {note}", file=sys.stderr, flush=True)  # the words stop_on_signals uses
+    raise SystemExit(128 + signum)
+
+
+_stop_quietly.quiet_stop = True  # type: ignore[attr-defined]  # see is_quiet_stop
+
+
+def stop_quietly_until_training() -> None:
+    """Called first by the scripts: until training starts (where
+    :func:`trainlab.run.preemption.stop_on_signals` takes over), Ctrl-C and SIGTERM end the process
+    with one line instead of a traceback of whatever was importing. Handlers someone else set (a
+    signal ignored by ``nohup``, a test runner's) are left alone."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(sig, _stop_quietly)
+
+
+def is_quiet_stop(handler: object) -> bool:
+    """Whether ``handler`` is the one :func:`stop_quietly_until_training` set."""
+    return bool(getattr(handler, "quiet_stop", False))
 
 
 def run_command_line(main, config_name: Optional[str] = None) -> None:
     """Run a ``@hydra.main`` function; Hydra's own check of the flags (``-m`` with ``--cfg``, two of
     ``--cfg``/``--info``/...) raises a ValueError before any job: make it one line and exit 2. So is
     a search range set as ``hydra.sweeper.params.<key>=...``, which Hydra refuses with a misleading
-    message (:func:`trainlab.search.space.params_override_problem`). With ``config_name`` (the script's
-    primary config), an override of a key that config lacks, or a group option it does not have,
-    gets a last line with the nearest settings after Hydra's own message, and exit status 2
-    (:func:`unknown_key_problem`)."""
+    message (:func:`trainlab.search.space.params_override_problem`). Every error Hydra meets while
+    composing the config (an override it cannot read, a value of the wrong type, a key or option the
+    config lacks) is one line and exit status 2 instead of Hydra's several lines and 1
+    (:mod:`trainlab.config.composition`; ``config_name``, the script's primary config, lets a
+    misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
     from trainlab.config.help import help_requested, print_help
 
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
@@ -202,14 +244,11 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
         if problem:
             print(f"error: {problem}", file=sys.stderr, flush=True)
             sys.exit(EXIT_USER_ERROR)
+    from trainlab.config.composition import hydra_errors_as_one_line
+
     try:
-        print_help(main) if help_requested(sys.argv[1:]) else main()
-    except SystemExit as exc:  # Hydra reports a composition error and exits with 1
-        problem = unknown_key_problem(sys.argv[1:], config_name) if exc.code == 1 and config_name else None
-        if problem:
-            print(f"error: {problem}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_USER_ERROR)
-        raise
+        with hydra_errors_as_one_line(sys.argv[1:], config_name):
+            print_help(main) if help_requested(sys.argv[1:]) else main()
     except ValueError as exc:
         if "can be specified" not in str(exc):
             raise

@@ -53,6 +53,9 @@ def family_of(target: Any, key: str = "_target_") -> Optional[str]:
     ``key`` names the config node in the message when the string cannot be imported."""
     shown = target if isinstance(target, str) else getattr(target, "__qualname__", type(target).__qualname__)
     if isinstance(target, str):
+        declared = _declared_family(target)
+        if declared is not _UNREAD:
+            return declared
         from trainlab.config.instantiate import import_target
 
         target = import_target(target, key)
@@ -73,6 +76,36 @@ def require_family(target: str, key: str) -> str:
                         f"{' | '.join(repr(f) for f in FAMILIES)} (the family whose data and evaluation it fits), "
                         "e.g. by deriving it from that family's class (CONTRIBUTING.md)")
     return name
+
+
+_UNREAD = object()
+
+
+def _declared_family(path: str) -> Any:
+    """The family a class of trainlab's own states in its body (``family = "timeseries"``), read from
+    its source without importing it: a sweep's planning process checks every trial's model and data
+    without paying for torch and Lightning, which only its trials need. ``_UNREAD`` for anything
+    else (a user's class, a tag inherited or computed), which :func:`family_of` imports instead."""
+    import ast
+    import importlib.util
+
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name.startswith("trainlab."):
+        return _UNREAD
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return _UNREAD
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return _UNREAD
+    with open(spec.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    body = next((node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name), ())
+    for node in body:
+        if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["family"]
+                and isinstance(node.value, ast.Constant) and node.value.value in FAMILIES):
+            return node.value.value
+    return _UNREAD
 
 
 def family_for(model: Any) -> Family:
@@ -99,6 +132,26 @@ def option_target(group: str, option: str, seen: tuple[str, ...] = (), sources: 
         return node._target_
     parents = [d for d in node.get("defaults", []) if isinstance(d, str) and d != "_self_" and d not in seen]
     return next((t for t in (option_target(group, d, (*seen, option), sources) for d in parents) if t), None)
+
+
+def experiment_options(name: str, sources: Sources = None) -> dict[str, str]:
+    """The group options an experiment file chooses (``override /model: gnn`` -> ``{"model": "gnn"}``),
+    read from experiment/<name>.yaml on the config search path (experiments/, conf/ or a user's own
+    folder); {} when none holds it."""
+    from trainlab.config.search_path import option_file
+
+    path = option_file("experiment", name, sources)
+    node = OmegaConf.load(path) if path is not None else None
+    if not isinstance(node, DictConfig):
+        return {}
+    chosen = {}
+    for entry in node.get("defaults", []):
+        if isinstance(entry, DictConfig):
+            for key, option in entry.items():
+                group = str(key).removeprefix("override ").strip().lstrip("/")
+                if isinstance(option, str) and "@" not in group:
+                    chosen[group] = option
+    return chosen
 
 
 def options_of(group: str, family: str, sources: Sources = None) -> list[str]:
@@ -148,6 +201,18 @@ def base_class(key: str) -> type:
     from trainlab.data.module import SplitDataModule
 
     return SplitDataModule
+
+
+def check_model_and_data_given(cfg: DictConfig) -> None:
+    """``~model`` or ``~data`` on the command line takes the group out; every run needs both (checked
+    before anything reads them, interpolations to ``data.*`` included)."""
+    from trainlab.run.folder import repo_root
+
+    for group in ("model", "data"):
+        if not isinstance(cfg.get(group), DictConfig):
+            options = ", ".join(p.stem for p in sorted((repo_root() / "conf" / group).glob("*.yaml")))
+            raise UserError(f"the config has no {group} (~{group} takes it out), and every run needs one; choose "
+                            f"one instead: {group}=<option> ({options})")
 
 
 def check_families(cfg: DictConfig) -> None:

@@ -8,7 +8,9 @@ must stay free of torch and lightning.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -103,6 +105,42 @@ def check_trainer(trainer: Any) -> None:
     if clip is not None and clip < 0:
         # Lightning skips clipping for any value <= 0 without a word
         raise UserError(f"trainer.gradient_clip_val={clip} must be > 0 (e.g. 1.0), or null for no clipping")
+
+
+def check_schema_additions(cfg: Any, overrides: Iterable[str]) -> None:
+    """``+hardware.foo=1`` adds a key to a node with a typed schema (OmegaConf lets a '+' do that), a
+    key nothing reads; refused, with the setting meant. ``overrides``: the command line's (a run's
+    ``hydra.overrides.task``, a sweep's ``hydra.overrides.hydra``)."""
+    from trainlab.config.errors import UserError, did_you_mean
+
+    for override in overrides:
+        if not override.startswith("+"):
+            continue
+        key = override.lstrip("+").split("=", 1)[0]
+        parent, _, name = key.rpartition(".")
+        node = OmegaConf.select(cfg, parent, default=None) if parent else None
+        schema = OmegaConf.get_type(node) if OmegaConf.is_dict(node) else None
+        if not dataclasses.is_dataclass(schema):
+            continue
+        settings = [f.name for f in dataclasses.fields(schema)]
+        if name not in settings and not _takes_argument(node.get("_target_"), name, parent):
+            hint = did_you_mean(name, settings, prefix=f"{parent}.") or f"its settings: {', '.join(settings)}"
+            raise UserError(f"{override}: {key} is not a setting of {parent}, and a key added with '+' is read by "
+                            f"nothing; {hint}")
+
+
+def _takes_argument(target: Any, name: str, key: str) -> bool:
+    """Whether ``target`` (a node's ``_target_``) has a parameter ``name``: the schema lists the keys this
+    project sets, ``+trainer.max_time=...`` adds another argument of Lightning's Trainer."""
+    import inspect
+
+    from trainlab.config.instantiate import import_target
+
+    if not isinstance(target, str):
+        return False
+    parameters = inspect.signature(import_target(target, key)).parameters
+    return name in parameters and parameters[name].kind not in (inspect.Parameter.VAR_POSITIONAL,
+                                                               inspect.Parameter.VAR_KEYWORD)
 
 
 def _unique_suffix() -> str:

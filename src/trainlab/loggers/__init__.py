@@ -13,6 +13,7 @@ from typing import Any, Optional
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from trainlab.config.composition import task_overrides
 from trainlab.config.errors import UserError
 from trainlab.config.instantiate import build, group_nodes, import_target
 
@@ -33,7 +34,7 @@ def run_label(max_len: int = 120) -> str:
     # left out: model and data (already in front), the logger choice (the logger itself shows the run),
     # where things are written, the sweeper's hand-over
     skip = ("model=", "data=", "optuna_trial=", "+optuna_trial=", "logger=", "logger.", "paths.")
-    overrides = [o for o in hc.overrides.task if not o.startswith(skip)]
+    overrides = [o for o in task_overrides() if not o.startswith(skip)]
     if overrides:
         label += "__" + ",".join(overrides)
     return _UNSAFE.sub("-", label)[:max_len]

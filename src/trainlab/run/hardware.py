@@ -153,10 +153,9 @@ def _check_sizes(hw: DictConfig) -> None:
 
 def _given_on_the_command_line(keys: tuple[str, ...]) -> list[str]:
     """Those of the ``hardware.<key>`` that the command line sets (Hydra's task overrides)."""
-    from hydra.core.hydra_config import HydraConfig
+    from trainlab.config.composition import task_overrides
 
-    given = [str(o).lstrip("+~").split("=", 1)[0] for o in HydraConfig.get().overrides.task] \
-        if HydraConfig.initialized() else []
+    given = [o.lstrip("+~").split("=", 1)[0] for o in task_overrides()]
     return [key for key in keys if f"hardware.{key}" in given]
 
 

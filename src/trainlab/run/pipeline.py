@@ -19,11 +19,11 @@ from typing import Any, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.checks import check_config, check_values, run_data_hint
+from trainlab.config.checks import check_config, run_data_hint
 from trainlab.config.errors import UserError
-from trainlab.config.families import base_class, check_families
+from trainlab.config.families import base_class, check_families, check_model_and_data_given
 from trainlab.config.instantiate import build
-from trainlab.config.schemas import check_trainer
+from trainlab.config.schemas import check_schema_additions, check_trainer
 from trainlab.config.search_path import check_shadowed_choices
 from trainlab.run.console import route_lightning_logs
 from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
@@ -48,13 +48,16 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     has), so that the trainer's and data's interpolations (``${hardware.precision}``) and the saved
     resolved config see the real values. The config given is left as it is.
     """
+    from trainlab.config.composition import check_interpolations, task_overrides
     from trainlab.run.hardware import apply_hardware, check_trainer_devices
 
     route_lightning_logs()
     check_shadowed_choices()
-    if training:  # first: another family's data interpolates keys this model lacks (gaia's ${model.net.num_layers})
+    check_schema_additions(cfg, task_overrides())
+    if training:  # before values: another family's data interpolates keys this model lacks (gaia's ${model.net.num_layers})
+        check_model_and_data_given(cfg)
         check_families(cfg)
-    check_values(cfg)
+    check_interpolations(cfg)
     hardware = apply_hardware(cfg.hardware)
     cfg = copy.deepcopy(cfg)
     cfg.hardware = hardware

@@ -8,6 +8,10 @@ would record a stopped job as COMPLETED. Here (:func:`stop_on_signals`):
 - the handler only notes the signal; :class:`~trainlab.callbacks.training.StopOnSignal` ends training at the next batch boundary
   by raising, so Lightning's exception hooks write ``on_exception.ckpt`` and the run records (whose
   summary says ``stopped_by: signal SIGTERM``);
+- a signal before training has started (data and model being built, Lightning's set-up) stops the
+  run at once, and the line says there is nothing to resume yet (the folder of a run that produced
+  nothing is removed); before this takes over (the script's imports, Hydra composing), the script's
+  own handler does the same (:func:`trainlab.config.errors.stop_quietly_until_training`);
 - a plain run then prints one line (how to resume) and exits 143, as a process ended by SIGTERM;
 - a job of a multirun raises :class:`RunStopped` instead: the launcher decides (the SLURM launcher
   requeues it through submitit, :mod:`trainlab.run.slurm`; a sweep records the trial FAIL).
@@ -59,13 +63,13 @@ def stop_reason(exception: BaseException) -> Optional[str]:
     return None
 
 
-def _resume_hint(run_dir: str) -> str:
-    """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>``."""
-    from hydra.core.hydra_config import HydraConfig
+def _resume_hint(run_dir: Optional[str]) -> str:
+    """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>`` (None: the
+    command that starts it again, its own ``ckpt_path`` kept)."""
+    from trainlab.config.composition import task_overrides
 
-    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")] \
-        if HydraConfig.initialized() else []
-    return " ".join(["python", Path(sys.argv[0]).name, *overrides, f"ckpt_path={run_dir}"])
+    overrides = [o for o in task_overrides() if run_dir is None or not o.startswith("ckpt_path=")]
+    return " ".join(["python", Path(sys.argv[0]).name, *overrides, *([f"ckpt_path={run_dir}"] if run_dir else [])])
 
 
 def _in_multirun() -> bool:
@@ -84,18 +88,30 @@ def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from trainlab.callbacks.training import SignalStop, StopOnSignal
+    from trainlab.config.errors import is_quiet_stop
 
     callback = StopOnSignal()
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:  # signal handlers can only be set there (joblib runs some jobs in threads)
         callback.previous = {sig: signal.signal(sig, callback.handler) for sig in SIGNALS}
+        if is_quiet_stop(signal.getsignal(signal.SIGINT)):  # the script's (a sweep's stays)
+            # Ctrl-C as a KeyboardInterrupt again: Lightning stops a fit cleanly on it
+            callback.previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield [callback]
     except (SignalStop, SIGTERMException) as exc:
+        callback.pass_on_sigterm()  # a sweep's handler raises here: the sweep stops
         name = str(exc) if isinstance(exc, SignalStop) else "SIGTERM"
-        stopped = RunStopped(name, callback.epoch, run_dir)
+        stopped = RunStopped(name, callback.epoch if callback.training else None, run_dir)
         if _in_multirun():
             raise stopped from None
+        if not callback.training and not any((Path(run_dir) / "checkpoints").glob("*.ckpt")):
+            from trainlab.run.folder import discard_unstarted_run
+
+            note = discard_unstarted_run() or f"what was written is in {run_dir}"
+            print(f"error: stopped by {name} before training started, so there is nothing to resume; {note}. "
+                  f"Start it again with: {_resume_hint(None)}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_SIGTERM)
         print(f"error: {stopped}. Resume with: {_resume_hint(run_dir)}", file=sys.stderr, flush=True)
         sys.exit(EXIT_SIGTERM)
     except KeyboardInterrupt:  # before fit or between fit and test: Lightning's handler was not there
@@ -116,6 +132,7 @@ def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
         if in_main:
             for sig, previous in callback.previous.items():
                 signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+    callback.pass_on_sigterm()  # SIGTERM after training (the test, the records): a sweep stops before its next trial
 
 
 def is_requeued_attempt() -> bool:

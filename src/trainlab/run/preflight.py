@@ -58,7 +58,7 @@ def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig
         return ("hydra/launcher=slurm submits with sbatch, which this machine does not have; run on a SLURM "
                 "login node, or use hydra/launcher=submitit_local (or joblib) here")
     if config is not None and "requeue" in launcher:  # our launcher (src/hydra_plugins/trainlab_slurm_launcher)
-        from trainlab.run.slurm import request_problem
+        from trainlab.run.slurm_request import request_problem
 
         return request_problem(launcher, config)
     return None

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
 from trainlab.config.errors import UserError
-from trainlab.config.families import family_mismatch, option_target
+from trainlab.config.families import experiment_options, family_mismatch, option_target
 
 DIRECTIONS = ("minimize", "maximize")
 # what a job records on its trial (trainlab.search.pruning), usable as further objectives of a
@@ -171,27 +171,44 @@ def check_chosen_by_group(conf: Mapping[str, Any]) -> None:
 def check_sweep_families(config: DictConfig, space: Mapping[str, BaseDistribution], fixed: Sequence[str]) -> None:
     """Every trial's model and data are of one family, as train.py requires of a run
     (:func:`trainlab.config.families.family_mismatch`): checked here for each pair the sweep can give
-    (the composed config's, a fixed ``model=``/``data=`` of the space, each searched choice), so that a
-    mismatch is refused before the first trial instead of failing every trial it reaches."""
+    (the composed config's, a fixed ``model=``/``data=`` of the space, each searched choice, and what
+    each ``experiment=`` a trial can get chooses where the command line does not), so that a mismatch
+    is refused before the first trial instead of failing every trial it reaches."""
     if not all(isinstance(config.get(g), DictConfig) and "_target_" in config[g] for g in ("model", "data")):
         return  # another task function's config
     chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}
     sources = OmegaConf.select(config, "hydra.runtime.config_sources", default=None)  # a user's folders too
     given = {o.split("=", 1)[0]: o.split("=", 1)[1] for o in fixed if "=" in o and not o.startswith(("+", "~"))}
 
-    def candidates(group: str) -> list[tuple[str, Optional[str], bool]]:
-        """(option name, its _target_, whether the sweep searches it) for each option trials may get."""
+    def candidates(group: str, by_experiment: Mapping[str, str]) -> list[tuple[str, Optional[str], bool]]:
+        """(option name, its _target_, whether the sweep searches it) for each option trials may get;
+        the command line's choice wins over the experiment's, as in Hydra."""
         dist = space.get(group)
         if isinstance(dist, CategoricalDistribution):
             return [(str(c), option_target(group, str(c), sources=sources), True) for c in dist.choices]
-        if group in given:  # a plain model=... of the space or the command line
-            return [(given[group], option_target(group, given[group], sources=sources), False)]
+        option = given.get(group) or by_experiment.get(group)
+        if option is not None:  # a plain model=... of the space or the command line, or the experiment's
+            return [(option, option_target(group, option, sources=sources), False)]
         return [(str(chosen.get(group, config[group]._target_)), str(config[group]._target_), False)]
 
-    for model, model_target, model_searched in candidates("model"):
-        for data, data_target, data_searched in candidates("data"):
-            problem = model_target and data_target and family_mismatch(model_target, data_target, model, data, sources)
-            if problem:
-                group, option = ("model", model) if model_searched else ("data", data)
-                drop = f"; or drop {option} from the sweep's {group} choices" if model_searched or data_searched else ""
+    experiment = space.get("experiment")
+    experiments = [(str(c), True) for c in experiment.choices] if isinstance(experiment, CategoricalDistribution) \
+        else [(given.get("experiment") or chosen.get("experiment"), False)]
+    for name, experiment_searched in experiments:
+        by_experiment = experiment_options(name, sources) if name else {}
+        for model, model_target, model_searched in candidates("model", by_experiment):
+            for data, data_target, data_searched in candidates("data", by_experiment):
+                problem = model_target and data_target and family_mismatch(model_target, data_target, model, data,
+                                                                             sources)
+                if not problem:
+                    continue
+                from_experiment = [f"{g}={o}" for g, o in (("model", model), ("data", data))
+                                   if g not in given and not isinstance(space.get(g), CategoricalDistribution)
+                                   and by_experiment.get(g) == o]
+                if from_experiment:
+                    problem += f" ({' and '.join(from_experiment)} chosen by experiment={name})"
+                group, option = (("model", model) if model_searched else ("data", data) if data_searched
+                                 else ("experiment", name))
+                searched = model_searched or data_searched or (experiment_searched and from_experiment)
+                drop = f"; or drop {option} from the sweep's {group} choices" if searched else ""
                 raise UserError(f"{problem}{drop} (each trial of this sweep would fail on it)")

@@ -24,6 +24,7 @@ from optuna.distributions import BaseDistribution
 from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError
 from trainlab.config.instantiate import import_callable
+from trainlab.config.schemas import check_schema_additions
 from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
                                     check_enqueue, check_grid, check_objectives, check_objectives_measurable,
                                     check_sweep_families, idle_pruner)
@@ -200,7 +201,22 @@ def thread_override(config: DictConfig, slots: int, launcher: Any, fixed: Sequen
 
 
 def visible_gpu_count() -> int:
-    """CUDA devices this process sees (CUDA_VISIBLE_DEVICES applies); imports torch, ~2 s."""
+    """CUDA devices this process sees (CUDA_VISIBLE_DEVICES applies). NVML is asked first: where it
+    finds no NVIDIA driver, CUDA cannot run either, and the answer is 0 without importing torch (1-2 s
+    of a sweep's start, which only its trials need); otherwise torch counts."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return 0
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        pynvml.nvmlShutdown()
+    except ImportError:
+        pass  # nvidia-ml-py missing: torch will tell
+    except (pynvml.NVMLError_LibraryNotFound, pynvml.NVMLError_DriverNotLoaded):
+        return 0
+    except Exception:  # any other NVML trouble: torch will tell
+        pass
     import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -271,6 +287,8 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
     before every check has passed."""
     check_chosen_by_group(conf)
+    given = OmegaConf.select(config, "hydra.overrides.hydra", default=None)  # +hydra.sweeper.<key>=...
+    check_schema_additions(config, OmegaConf.to_container(given, resolve=False) if given is not None else [])
     for key in ("n_trials", "n_jobs"):
         if conf[key] is None or conf[key] < 1:
             raise UserError(f"hydra.sweeper.{key}={conf[key]} must be 1 or more")

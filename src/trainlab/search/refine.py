@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,21 @@ def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> li
     return [o for o in overrides if not o.startswith(_SEARCH_ONLY)]
 
 
+def call_train(command: list[str]) -> int:
+    """Print ``command`` (a train.py command line) and run it; its exit status.
+
+    Ctrl-C reaches train.py too (one process group), which stops with its own one line and exit 130;
+    this process waits for that instead of printing a traceback of its own wait. The child starts
+    with Ctrl-C as usual, and only then is it ignored here."""
+    print(shlex.join(command), flush=True)
+    child = subprocess.Popen(command)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path)
@@ -54,8 +70,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         chosen = best_overrides(args.sweep_dir, rule)
     command = [sys.executable, str(repo_root() / "train.py"), *chosen,
                f"trainer.max_epochs={args.epochs}", *args.overrides]
-    print(shlex.join(command), flush=True)
-    return subprocess.call(command)
+    return call_train(command)
 
 
 if __name__ == "__main__":

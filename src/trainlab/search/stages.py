@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shlex
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -263,8 +261,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise UserError(f"{args.sweep_dir} has no multirun.yaml, so its command is unknown; give the folder of a "
                             "sweep run by train.py -m")
         command = stage2_command(args.sweep_dir, args.top, args.overrides, repo_root())
-    print(shlex.join(command), flush=True)
-    return subprocess.call(command)
+    from trainlab.search.refine import call_train
+
+    return call_train(command)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,248 @@
+"""Hydra's refusals of a command line, as one line ``error: ...`` and exit status 2.
+
+Hydra composes the config before any job starts and prints what goes wrong there in several lines
+(``Error merging override ...``, OmegaConf's ``full_key:``/``object_type=`` lines, the config search
+path, a hint about ``HYDRA_FULL_ERROR``) and exits 1. :func:`hydra_errors_as_one_line` turns each of
+these refusals into one line naming the override, what is wrong with it and how to write it:
+
+- an override Hydra cannot read (``trainer.max_epochs=[1``, ``seed=${oops``, a missing ``=``, an
+  unclosed quote): :func:`parse_problem`;
+- a value a typed schema refuses (``hardware.memory_gb=abc``, ``hardware.pin_memory=maybe``,
+  ``trainer.max_epochs=1.5``, ``hardware.num_workers=null``): :func:`typed_value_problem`;
+- a key or group option the config lacks (:func:`trainlab.config.errors.unknown_key_problem`);
+- ``+key=...`` on a key the config has, ``~key`` on one it lacks, ``+group=...`` on a chosen group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Optional
+
+OVERRIDE_GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
+# a value of each type, for "e.g. <key>=<value>" where the schema's default is null
+_EXAMPLES = {int: "1", float: "0.5", bool: "true", str: "text", list: "[1,2]", dict: "{a:1}"}
+_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text", list: "a list [..]",
+          dict: "a mapping {key:value}"}
+
+
+def task_overrides() -> list[str]:
+    """This run's command-line overrides as typed (Hydra's ``hydra.overrides.task``; [] outside Hydra).
+
+    Read unresolved: OmegaConf would take a ``${...}`` in an override's value for an interpolation of
+    Hydra's own config, and fail on one it cannot find there (``data.batch_size=${oops}``)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    if not HydraConfig.initialized():
+        return []
+    return [str(o) for o in OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)]
+
+
+def check_interpolations(cfg: Any) -> None:
+    """An interpolation to a key the config lacks (``data.batch_size=${oops}``), ``${oc.env:NAME}`` with
+    NAME unset and a ``???`` left unset compose, and fail only where the key is read, deep in a
+    constructor, as a traceback (or in OmegaConf's words, without the key): resolved here once, before
+    anything is built, each refused naming the key that holds it."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
+
+    from trainlab.config.errors import UserError
+
+    try:
+        for key in cfg:  # Hydra's own node (in tests' configs) is Hydra's business
+            if key == "hydra":
+                continue
+            node = cfg[key]
+            if OmegaConf.is_config(node):
+                OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        raise UserError(f"{exc.full_key} has no value (??? in the config); set it: {exc.full_key}=<value>") from None
+    except InterpolationResolutionError as exc:
+        env = re.search(r"Environment variable '([^']+)' not found", str(exc))
+        if env:
+            name, raw = env.group(1), exc.child_node._value() if exc.child_node is not None else ""
+            raise UserError(f"{exc.full_key}={raw}: the environment variable {name} is not set; set it (export "
+                            f"{name}=...), or give a default: ${{oc.env:{name},<default>}}") from None
+        reason = str(exc).splitlines()[0].rstrip(".")
+        raise UserError(f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
+                        f"(e.g. ${{data.batch_size}}) or a value (python {_script()} --cfg job shows every setting)") from None
+
+
+def _in_job(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside the task function (Hydra's ``run_job``): a job's own error,
+    which keeps Hydra's report (a traceback for a bug); otherwise it came from composing the config."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "run_job":
+            return True
+        tb = tb.tb_next
+    return False
+
+
+@contextmanager
+def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Iterator[None]:
+    """While ``@hydra.main`` runs: a composition error is printed as one line and exits 2.
+
+    Hydra prints those errors itself in ``hydra._internal.utils.run_and_report`` (the one function
+    its entry point runs every step through) and exits 1; its API offers no hook, so that function
+    is wrapped here, and only here: errors from composing go to :func:`composition_problem`, the
+    rest (a job's own error, which keeps its traceback) to Hydra's function as before.
+    """
+    import hydra._internal.utils as hydra_utils
+
+    original = hydra_utils.run_and_report
+
+    def run_and_report(func: Any) -> Any:
+        try:
+            return func()
+        except Exception as exc:  # noqa: BLE001 - what is not described goes back to Hydra unchanged
+            problem = None if _in_job(exc) else composition_problem(exc, argv, config_name)
+            if problem is None:
+                return original(lambda: _raise(exc))
+        print(f"error: {problem}", file=sys.stderr, flush=True)
+        from trainlab.config.errors import EXIT_USER_ERROR
+
+        sys.exit(EXIT_USER_ERROR)
+
+    hydra_utils.run_and_report = run_and_report
+    try:
+        yield
+    finally:
+        hydra_utils.run_and_report = original
+
+
+def _script() -> str:
+    """The script's name as typed (train.py, evaluate.py)."""
+    return sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py"
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+def composition_problem(exc: BaseException, argv: list[str], config_name: Optional[str]) -> Optional[str]:
+    """The one line for an error Hydra raised while composing (None: not a composition error)."""
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException, ValidationError
+
+    from trainlab.config.errors import _launcher_value_hint, _unknown_option, unknown_key_problem
+
+    if isinstance(exc, OverrideParseException):
+        return parse_problem(exc.override, str(exc))
+    if isinstance(exc, MissingConfigException):
+        return _unknown_option(exc) or _one_line(exc)
+    keyless = next((a for a in argv if a.lstrip("+~").startswith("=")), None)
+    if keyless is not None:  # Hydra's grammar reads "=5" as a group override and fails with a ValueError
+        return parse_problem(keyless, str(exc))
+    if not isinstance(exc, (ConfigCompositionException, OmegaConfBaseException)):
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError):
+        return _launcher_value_hint(cause) or typed_value_problem(cause) or _one_line(exc)
+    message = str(exc)
+    if config_name and (message.startswith("Could not override")
+                        or (message.startswith("In '") and "ConfigKeyError" in message)):  # a key a file sets
+        return unknown_key_problem(argv, config_name) or _one_line(exc)
+    return _add_or_delete_problem(message, argv) or _one_line(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    """Hydra's and OmegaConf's own words, joined into one line (for refusals with no better wording)."""
+    lines = [*str(exc).splitlines(), *(str(exc.__cause__).splitlines() if exc.__cause__ else [])]
+    kept = [line.strip() for line in lines if line.strip() and not line.startswith(("See https", "\t"))
+            and not line.lstrip().startswith(("full_key:", "object_type=", "Config search path", "provider="))]
+    return "; ".join(dict.fromkeys(kept))
+
+
+def parse_problem(override: str, message: str) -> str:
+    """An override Hydra's grammar cannot read: what is wrong with it and how to write it."""
+    key, eq, value = override.partition("=")
+    bare = key.lstrip("+~")
+    if not eq:
+        if not bare:
+            return f"{override!r} names no key: write {override or '+'}<key>=<value>"
+        return (f"{override} has no '=': give it a value, {override}=<value>"
+                f"{f' (or ~{bare} to delete the key)' if not key.startswith('~') else ''}")
+    if not bare:
+        return f"{override!r} names no key before the '=': write <key>={value}"
+    fix = f"quote the value if it is text: \"{key}='{value}'\" (the outer quotes are the shell's)"
+    if "${" in value and value.count("{") > value.count("}"):
+        return f"{override}: the interpolation is not closed; write {key}={value}}} (e.g. seed=${{data.batch_size}})"
+    for opening, closing in ("[]", "{}", "()"):
+        if value.count(opening) != value.count(closing):
+            return f"{override}: a '{opening}' is not closed by a '{closing}'; close it, or {fix}"
+    for quote in "'\"":
+        if value.count(quote) % 2:
+            return (f"{override}: a {quote} quote is not closed (the shell removes quotes it reads: put the "
+                    f"whole override in the other kind, \"{key}='{value.strip(quote)}'\")")
+    reason = next((line.strip() for line in message.splitlines() if line.strip() and "Error parsing" not in line
+                   and not line.startswith("See https")), "")
+    return f"{override}: Hydra cannot read this override ({reason}); {fix}; the grammar: {OVERRIDE_GRAMMAR}"
+
+
+def typed_value_problem(cause: Any) -> Optional[str]:
+    """A value a typed schema refuses, with the type it takes and a value that works; None when the
+    schema (a dataclass) does not say the key's type."""
+    key, owner = str(cause.full_key), cause.object_type
+    if not key or not dataclasses.is_dataclass(owner):
+        return None
+    try:
+        hint = typing.get_type_hints(owner).get(str(cause.key))
+    except (NameError, TypeError):
+        return None
+    optional = type(None) in typing.get_args(hint)
+    kind = next((typing.get_origin(a) or a for a in typing.get_args(hint) if a is not type(None)), None) \
+        if optional else (typing.get_origin(hint) or hint)
+    if kind not in _KINDS:
+        return None
+    default = next((f.default for f in dataclasses.fields(owner) if f.name == cause.key), None)
+    example = _yaml_value(default) if isinstance(default, kind) and default not in ("", None) else _EXAMPLES[kind]
+    takes = f"{_KINDS[kind]}{' or null' if optional else ''}"
+    if cause.value is None:
+        return f"{key}=null: this key cannot be empty, it takes {takes}; e.g. {key}={example}"
+    return f"{key}={_yaml_value(cause.value)} is not {takes}, which this key takes; e.g. {key}={example}"
+
+
+def _yaml_value(value: Any) -> str:
+    """``value`` as it would be typed on the command line."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return f"[{','.join(_yaml_value(v) for v in value)}]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_yaml_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _add_or_delete_problem(message: str, argv: list[str]) -> Optional[str]:
+    """``+key=`` on a key the config has, ``+group=`` on a group already chosen, ``~key`` on a key it lacks,
+    a sweep (``model=lstm,cnn``, ``seed=choice(1,2)``) without ``-m``."""
+    given = {a.lstrip("+~").split("=", 1)[0]: a for a in argv if a.startswith(("+", "~"))}
+    if (found := re.match(r"Could not append to config\. An item is already at '([^']+)'", message)):
+        key = found.group(1)
+        override = given.get(key, f"+{key}=...")
+        return (f"{override} adds {key}, which the config already has; drop the '+' to change it: "
+                f"{override.lstrip('+')}")
+    if (found := re.match(r"Multiple values for ([\w/@]+(?:\.\w+)*)", message)):
+        group = found.group(1)
+        override = given.get(group, f"+{group}=...")
+        return (f"{override} adds a second {group}, but {group} is already chosen; drop the '+' to choose "
+                f"another: {override.lstrip('+')}")
+    if (found := re.match(r"Ambiguous value for argument '(([^=']+)=(.*))'", message)):
+        override, key, value = found.groups()
+        return (f"{override}: the ',' makes several values, which only a sweep tries: add -m (python {_script()} -m "
+                f"... {override}); for a list write {key}=[{value}], for text with a comma \"{key}='{value}'\"")
+    if (found := re.match(r"Sweep parameters? '(([^=']+)=.*)' requires? --multirun", message)):
+        override, key = found.groups()
+        return (f"{override} is a search range, which only a sweep uses: add -m (python {_script()} -m "
+                f"hparams_search=optuna ... {override}), or give one value: {key}=<value>")
+    if (found := re.match(r"Could not delete from config\. '([^']+)' does not exist", message)):
+        key = found.group(1)
+        return (f"{given.get(key, '~' + key)} deletes {key}, which the config does not have; leave it out "
+                f"(python {_script()} --cfg job shows every setting)")
+    return None

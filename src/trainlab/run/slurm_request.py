@@ -1,0 +1,255 @@
+"""``hydra/launcher=slurm`` before submission: what the request asks of SLURM, and whether it can run.
+
+:func:`job_resources` fills what the config leaves open from the hardware profile (GPUs only when
+``hardware`` asks for them; CPUs = its DataLoader workers + one for training), and
+:func:`request_problem` (the preflight check, before any folder is made) refuses with one line a
+request no node of the partition can hold, according to ``sinfo`` (instead of SLURM's ``Invalid
+generic resource`` traceback or a job pending forever), values below their minimum, and a signal
+warning that leaves no time to save. Without a reachable ``sinfo`` the partition check is skipped.
+Submitting, watching and requeueing: :mod:`trainlab.run.slurm`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+REQUEUE_CHOICES = ("never", "timeout", "always")
+GPU_ACCELERATORS = ("gpu", "cuda")
+EARLY_SIGNAL_S = 60  # sbatch(1): "the signal may be sent up to 60 seconds earlier than specified"
+STARTUP_S = 60  # a job's Python start (imports, submitit's handler) on a busy node, with room to spare
+
+
+def job_resources(params: dict[str, Any], config: DictConfig) -> dict[str, Any]:
+    """``params`` with ``gpus_per_node`` and ``cpus_per_task`` filled from ``hardware`` where null:
+    the hardware profile is the one home of device counts and worker counts."""
+    hardware = config.get("hardware") or {}
+    filled = dict(params)
+    if filled.get("gpus_per_node") is None and str(hardware.get("accelerator")) in GPU_ACCELERATORS:
+        devices = hardware.get("devices")
+        filled["gpus_per_node"] = len(devices) if OmegaConf.is_list(devices) else \
+            int(devices) if str(devices).isdigit() else 1  # "auto": one
+    if filled.get("cpus_per_task") is None:
+        filled["cpus_per_task"] = int(hardware.get("num_workers") or 0) + 1
+    if not filled.get("gpus_per_node"):
+        filled["gpus_per_node"] = None  # no --gpus-per-node at all: a CPU partition refuses even 0 GPUs
+    return filled
+
+
+@dataclass
+class Partition:
+    """What ``sinfo`` reports for one partition: the largest node and the partition's limits."""
+
+    name: str
+    nodes: int
+    cpus: int  # per node
+    memory_mb: int  # per node
+    gpus: int  # per node
+    time_limit_min: Optional[float]  # None: no limit
+
+
+def _minutes(limit: str) -> Optional[float]:
+    """SLURM's time format (minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]])
+    in minutes; None when unlimited."""
+    if limit.lower() in ("infinite", "unlimited", "n/a", ""):
+        return None
+    days, _, clock = limit.rpartition("-")
+    parts = [float(p) for p in clock.split(":")]
+    if days or len(parts) == 3:
+        hours, minutes, seconds = parts + [0.0] * (3 - len(parts))
+    elif len(parts) == 2:
+        hours, (minutes, seconds) = 0.0, parts
+    else:
+        hours, minutes, seconds = 0.0, parts[0], 0.0
+    return (float(days or 0) * 24 + hours) * 60 + minutes + seconds / 60
+
+
+_MEMORY_UNITS = {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1, "t": 1024}
+
+
+def launcher_value_hint(key: str, value: Any) -> Optional[str]:
+    """The line for a launcher key given in sbatch's own format, which the typed config refuses (``timeout_min``
+    is minutes, ``mem_gb`` gigabytes): the value in the key's unit, or None for other keys and values."""
+    import re
+
+    text = str(value).strip()
+    if key == "timeout_min" and re.fullmatch(r"(\d+-)?\d+(:\d+){0,2}|\d+-\d+", text):
+        minutes = math.ceil(_minutes(text))  # a whole number: the key is an int
+        return (f"hydra.launcher.timeout_min is a number of minutes, not sbatch's time format: {text} is "
+                f"hydra.launcher.timeout_min={minutes}")
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt])i?b?", text, re.IGNORECASE) if key == "mem_gb" else None
+    if found:
+        gb = float(found.group(1)) * _MEMORY_UNITS[found.group(2).lower()]
+        return f"hydra.launcher.mem_gb is a number of GB, not sbatch's --mem format: {text} is hydra.launcher.mem_gb={gb:g}"
+    return None
+
+
+def _gpus(gres: str) -> int:
+    """GPUs in a node's GRES string (``gpu:a100:4(S:0-1),shard:8`` -> 4)."""
+    total = 0
+    for item in gres.split(","):
+        fields = item.split("(")[0].split(":")
+        if fields[0] == "gpu" and fields[-1].isdigit():
+            total += int(fields[-1])
+    return total
+
+
+def query_partition(name: str) -> tuple[Optional[Partition], Optional[str]]:
+    """The partition as ``sinfo`` sees it, or why it is not there (no such partition, or SLURM refuses
+    to answer: sbatch would fail the same way, after the sweep folder exists); (None, None) when SLURM
+    cannot be asked (no sinfo, a timeout): then nothing is checked."""
+    if shutil.which("sinfo") is None:
+        return None, None
+    try:
+        out = subprocess.run(["sinfo", "-h", "-p", name, "-o", "%D|%c|%m|%G|%l"], capture_output=True,
+                             text=True, timeout=20)
+        if out.returncode != 0 or (not out.stdout.strip() and "error" in out.stderr):
+            said = (out.stderr.strip().splitlines() or ["no message"])[-1].removeprefix("sinfo: ")
+            return None, (f"hydra/launcher=slurm: SLURM does not answer on this machine (sinfo: {said}); submit "
+                          "from a login node of the cluster, whose slurm.conf (or SLURM_CONF) names its controller")
+        if not out.stdout.strip():
+            listed = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=20).stdout
+            return None, (f"hydra.launcher.partition={name}: SLURM has no such partition; it has: "
+                          f"{', '.join(sorted(set(listed.split()))) or 'none'}")
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+    rows = [line.split("|") for line in out.stdout.strip().splitlines()]
+    return Partition(
+        name=name, nodes=sum(int(r[0]) for r in rows),
+        cpus=max(int(r[1].rstrip("+")) for r in rows), memory_mb=max(int(r[2].rstrip("+")) for r in rows),
+        gpus=max(_gpus(r[3]) for r in rows), time_limit_min=_minutes(rows[0][4])), None
+
+
+def resources_problem(params: dict[str, Any], part: Partition) -> Optional[str]:
+    """What of the request does not fit the partition, as one line naming the keys, or None."""
+    tasks = int(params.get("tasks_per_node") or 1)
+    cpus = int(params.get("cpus_per_task") or 1) * tasks
+    gpus = int(params.get("gpus_per_node") or 0)
+    mem_mb = float(params.get("mem_gb") or 0) * 1024
+    problems = []
+    if int(params.get("nodes") or 1) > part.nodes:
+        problems.append(f"hydra.launcher.nodes={params['nodes']} but the partition has {part.nodes} node(s)")
+    if cpus > part.cpus:
+        problems.append(f"hydra.launcher.cpus_per_task x tasks_per_node = {cpus} CPUs but its nodes have at most "
+                        f"{part.cpus}")
+    if mem_mb > part.memory_mb:
+        problems.append(f"hydra.launcher.mem_gb={params['mem_gb']} but its nodes have at most "
+                        f"{part.memory_mb / 1024:.1f} GB")
+    if gpus > part.gpus:
+        problems.append(f"hydra.launcher.gpus_per_node={gpus} (hardware.devices of a GPU profile, unless set) "
+                        f"but its nodes have {part.gpus or 'no'} GPU(s)")
+    if part.time_limit_min is not None and float(params.get("timeout_min") or 0) > part.time_limit_min:
+        problems.append(f"hydra.launcher.timeout_min={params['timeout_min']} but the partition's limit is "
+                        f"{part.time_limit_min:g} min")
+    if not problems:
+        return None
+    return f"the job does not fit partition {part.name}: " + "; ".join(problems)
+
+
+def _signal_window(params: dict[str, Any]) -> tuple[float, float]:
+    """(time limit, signal delay) in seconds; a limit of 0 means none was given."""
+    return float(params.get("timeout_min") or 0) * 60, float(params.get("signal_delay_s") or 0)
+
+
+def signal_problem(params: dict[str, Any]) -> Optional[str]:
+    """Why the stop signal would come before the job can run at all, or None."""
+    limit_s, delay_s = _signal_window(params)
+    if limit_s and delay_s >= limit_s:
+        return (f"hydra.launcher.signal_delay_s={delay_s:g} is not shorter than hydra.launcher.timeout_min="
+                f"{params['timeout_min']} ({limit_s:g} s): the job would be told to stop as it starts; use a "
+                f"signal_delay_s well below the limit (default 120) or a longer timeout_min")
+    return None
+
+
+def warn_early_signal(params: dict[str, Any]) -> None:
+    """SLURM may send ``--signal`` up to 60 s before the time asked (sbatch(1)); a signal that arrives
+    before Python has set its handlers ends the job without a checkpoint or a requeue."""
+    limit_s, delay_s = _signal_window(params)
+    if limit_s and limit_s - delay_s < EARLY_SIGNAL_S + STARTUP_S:
+        log.warning("hydra.launcher.timeout_min=%g with signal_delay_s=%g leaves %g s before the stop signal, and "
+                    "SLURM may send it up to %d s early: a job still starting then ends without a checkpoint or a "
+                    "requeue; leave at least %d s (a longer timeout_min or a shorter signal_delay_s)",
+                    float(params["timeout_min"]), delay_s, limit_s - delay_s, EARLY_SIGNAL_S, EARLY_SIGNAL_S + STARTUP_S)
+
+
+# the smallest value of each count sbatch is given (it refuses less, once the sweep folder exists)
+_MINIMUMS = {"timeout_min": 1, "nodes": 1, "tasks_per_node": 1, "cpus_per_task": 1, "gpus_per_node": 0,
+             "signal_delay_s": 0, "max_num_timeout": 0}
+
+
+def range_problem(params: dict[str, Any]) -> Optional[str]:
+    """A count or size of the request below what it can be, or None."""
+    for key, low in _MINIMUMS.items():
+        if params.get(key) is not None and params[key] < low:
+            return f"hydra.launcher.{key}={params[key]} must be at least {low}"
+    for key in ("mem_gb", "pending_timeout_min"):
+        if params.get(key) is not None and params[key] <= 0:
+            return f"hydra.launcher.{key}={params[key]} must be more than 0 (or null: no limit)"
+    return None
+
+
+def processes_problem(params: dict[str, Any], config: DictConfig) -> Optional[str]:
+    """Lightning runs one SLURM task per device on each node, and refuses a job whose ``--nodes`` or
+    ``--ntasks-per-node`` differ from ``trainer.num_nodes`` and the trainer's devices: when it starts,
+    after its wait in the queue. Checked here instead, or None."""
+    trainer = config.get("trainer")
+    if trainer is None:
+        return None
+    nodes, tasks = int(params.get("nodes") or 1), int(params.get("tasks_per_node") or 1)
+    if int(trainer.num_nodes) != nodes:
+        return (f"hydra.launcher.nodes={nodes} but trainer.num_nodes={trainer.num_nodes}: Lightning refuses a job "
+                f"whose nodes differ from it; give both the same number (hydra.launcher.nodes={trainer.num_nodes})")
+    devices = trainer.devices
+    count = len(devices) if OmegaConf.is_list(devices) else int(devices) if str(devices).isdigit() else None
+    if count is not None and count != tasks:  # "auto", -1: as many as the node has; Lightning checks
+        key = "hardware.devices" if OmegaConf.is_interpolation(trainer, "devices") else "trainer.devices"
+        return (f"hydra.launcher.tasks_per_node={tasks} but {key}={devices}: Lightning wants one SLURM task per "
+                f"device; set hydra.launcher.tasks_per_node={count}")
+    return None
+
+
+def request_problem(launcher: DictConfig, config: DictConfig) -> Optional[str]:
+    """Why the launcher's request (with :func:`job_resources` filled in) cannot run on its partition,
+    or None (it fits, or SLURM cannot be asked from here). For the preflight check, before any folder."""
+    params = job_resources(OmegaConf.to_container(launcher, resolve=True), config)
+    if params.get("requeue") not in REQUEUE_CHOICES:
+        return f"hydra.launcher.requeue={params.get('requeue')} must be one of {', '.join(REQUEUE_CHOICES)}"
+    problem = (range_problem(params) or processes_problem(params, config) or signal_problem(params)
+               or targets_problem(config))
+    if problem:
+        return problem
+    partition, missing = query_partition(str(params.get("partition")))
+    return missing or (resources_problem(params, partition) if partition is not None else None)
+
+
+def targets_problem(config: DictConfig) -> Optional[str]:
+    """Why a ``_target_`` of the jobs' config does not import here (a misspelt class, a user's own package
+    not on PYTHONPATH, an error inside their module), or None: every job would fail on it, each after
+    its wait in the queue."""
+    from trainlab.config.errors import UserError
+    from trainlab.config.instantiate import import_target
+
+    for key, path in _targets(OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])):
+        try:
+            import_target(path, key)
+        except UserError as exc:
+            return f"{exc} (checked before submitting: every SLURM job would fail on it, after its wait in the queue)"
+    return None
+
+
+def _targets(node: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(key, ``_target_``) of every node under ``node`` that names a class or function."""
+    if isinstance(node, ListConfig):
+        return [t for i, item in enumerate(node) for t in _targets(item, f"{prefix}[{i}]")]
+    if not isinstance(node, DictConfig):
+        return []
+    found = [(prefix, node._target_)] if isinstance(node.get("_target_"), str) else []
+    return found + [t for key in node if key != "_target_" for t in _targets(node._get_node(key), f"{prefix}.{key}".lstrip("."))]

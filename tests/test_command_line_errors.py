@@ -1,0 +1,147 @@
+"""What Hydra refuses while composing the command line's config: one line, exit 2, nothing from Hydra
+above it (in-process: the scripts' own ``run_command_line``, which never reaches a job here)."""
+
+from __future__ import annotations
+
+import pytest
+
+import evaluate as evaluate_script
+import train as train_script
+
+
+def refused(argv: list[str], capsys, monkeypatch, tmp_path, script=train_script, config="train") -> str:
+    """The one stderr line of ``python <script> <argv>``, which must exit 2 before any job."""
+    from trainlab.config.errors import run_command_line
+
+    monkeypatch.setattr("sys.argv", [f"{config}.py", *argv, f"paths.log_dir={tmp_path / 'outputs'}"])
+    # as when run as a script: Hydra finds conf/ beside the file of a task function in __main__
+    monkeypatch.setattr(script.main.__wrapped__, "__module__", "__main__")
+    with pytest.raises(SystemExit) as exited:
+        run_command_line(script.main, config_name=config)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert not (tmp_path / "outputs").exists()  # refused before Hydra made a folder
+    return lines[0]
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("hardware.memory_gb=abc", "hardware.memory_gb=abc is not a number or null, which this key takes; "
+                               "e.g. hardware.memory_gb=0.5"),
+    ("hardware.pin_memory=maybe", "hardware.pin_memory=maybe is not true or false, which this key takes; "
+                                  "e.g. hardware.pin_memory=false"),
+    ("trainer.max_epochs=1.5", "trainer.max_epochs=1.5 is not a whole number, which this key takes; "
+                               "e.g. trainer.max_epochs=20"),
+    ("trainer.max_epochs={a:1}", "trainer.max_epochs={a:1} is not a whole number, which this key takes; "
+                                 "e.g. trainer.max_epochs=20"),
+    ("hardware.name=[a,b]", "hardware.name=[a,b] is not text, which this key takes; e.g. hardware.name=cpu"),
+    ("hardware.num_workers=null", "hardware.num_workers=null: this key cannot be empty, it takes a whole "
+                                  "number; e.g. hardware.num_workers=0"),
+])
+def test_a_value_a_typed_schema_refuses_names_key_value_type_and_an_example(override, expected, capsys,
+                                                                              monkeypatch, tmp_path):
+    assert refused([override], capsys, monkeypatch, tmp_path) == f"error: {expected}"
+
+
+def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
+    line = refused(["-m", "hparams_search=optuna", "hydra.sweeper.stage_trials=3"], capsys, monkeypatch, tmp_path)
+    assert line == ("error: hydra.sweeper.stage_trials=3 is not a list [..] or null, which this key takes; "
+                    "e.g. hydra.sweeper.stage_trials=[1,2]")
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("trainer.max_epochs=[1", "trainer.max_epochs=[1: a '[' is not closed by a ']'; close it, or quote"),
+    ("hardware.devices=(1", "hardware.devices=(1: a '(' is not closed by a ')'"),
+    ("seed=${oops", "seed=${oops: the interpolation is not closed; write seed=${oops}"),
+    ("seed='abc", "seed='abc: a ' quote is not closed"),
+    ("trainer.max_epochs", "trainer.max_epochs has no '=': give it a value, trainer.max_epochs=<value>"),
+    ("++", "'++' names no key: write ++<key>=<value>"),
+    ("=5", "'=5' names no key before the '=': write <key>=5"),
+    ("model=", "model= gives no option; choose one of the model group's: cnn, gnn, lstm"),
+    ("modle=lstm", "modle is not a top-level setting; did you mean model? (a '+' in front would add it"),
+    ("model=lstn", "model=lstn is not an option of the model group; did you mean model=lstm?"),
+    ("trainer.max_epoch=3", "trainer.max_epoch is not a setting of trainer; did you mean trainer.max_epochs?"),
+    ("+seed=3", "+seed=3 adds seed, which the config already has; drop the '+' to change it: seed=3"),
+    ("+model=cnn", "+model=cnn adds a second model, but model is already chosen; drop the '+' to choose "
+                   "another: model=cnn"),
+    ("~trainer.foo", "~trainer.foo deletes trainer.foo, which the config does not have"),
+    ("model=lstm,cnn", "model=lstm,cnn: the ',' makes several values, which only a sweep tries: add -m"),
+    ("seed=choice(1,2)", "seed=choice(1,2) is a search range, which only a sweep uses: add -m"),
+])
+def test_hydras_refusals_are_our_one_line_alone(override, expected, capsys, monkeypatch, tmp_path):
+    assert refused([override], capsys, monkeypatch, tmp_path).startswith(f"error: {expected}")
+
+
+def test_evaluate_shares_the_handling(capsys, monkeypatch, tmp_path):
+    line = refused(["ckpt_path=x", "hardware.pin_memory=maybe"], capsys, monkeypatch, tmp_path,
+                   script=evaluate_script, config="eval")
+    assert line.startswith("error: hardware.pin_memory=maybe is not true or false")
+    line = refused(["ckpt_path=x", "split=[val"], capsys, monkeypatch, tmp_path, script=evaluate_script,
+                   config="eval")
+    assert line.startswith("error: split=[val: a '[' is not closed")
+
+
+def test_cfg_job_shares_the_handling(capsys, monkeypatch, tmp_path):
+    assert refused(["--cfg", "job", "trainer.max_epochs=1.5"], capsys, monkeypatch, tmp_path).startswith(
+        "error: trainer.max_epochs=1.5 is not a whole number")
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("+hardware.pin_mem=true", "+hardware.pin_mem=true: hardware.pin_mem is not a setting of hardware, and a key "
+                               "added with '+' is read by nothing; did you mean hardware.pin_memory?"),
+    ("+trainer.fooo=1", "+trainer.fooo=1: trainer.fooo is not a setting of trainer"),
+])
+def test_a_key_added_to_a_typed_node_is_refused(override, expected, compose_cfg):
+    from trainlab.config.errors import UserError
+    from trainlab.config.schemas import check_schema_additions
+
+    cfg = compose_cfg([override])
+    with pytest.raises(UserError) as refusal:
+        check_schema_additions(cfg, [override])
+    assert str(refusal.value).startswith(expected)
+    check_schema_additions(compose_cfg(["+trainer.max_time=00:00:01:00"]), ["+trainer.max_time=00:00:01:00"])
+
+
+def test_a_key_added_to_the_sweeper_is_refused_before_any_trial(capsys, monkeypatch, tmp_path):
+    line = refused(["-m", "hparams_search=optuna", "+hydra.sweeper.n_trial=3"], capsys, monkeypatch, tmp_path)
+    assert line.startswith("error: +hydra.sweeper.n_trial=3: hydra.sweeper.n_trial is not a setting of "
+                           "hydra.sweeper, and a key added with '+' is read by nothing; did you mean "
+                           "hydra.sweeper.n_trials?")
+
+
+def test_a_jobs_own_error_keeps_hydras_report():
+    """Only composition errors are ours: an exception raised inside Hydra's run_job goes to Hydra."""
+    from trainlab.config.composition import _in_job
+
+    def run_job():
+        raise ValueError("a bug")
+
+    try:
+        run_job()
+    except ValueError as exc:
+        assert _in_job(exc)
+
+
+def test_an_interpolation_to_a_missing_key_is_one_line_before_anything_is_built(compose_cfg):
+    """It ended in an OmegaConf traceback: first where the run read its own overrides, then in the
+    data module's constructor."""
+    from trainlab.config.composition import task_overrides
+    from trainlab.config.errors import UserError
+    from trainlab.run.pipeline import prepare
+
+    cfg = compose_cfg(["data.batch_size=${oops}"])
+    assert "data.batch_size=${oops}" in task_overrides()
+    with pytest.raises(UserError, match=r"^data\.batch_size: interpolation key 'oops' not found; write the full key"):
+        prepare(cfg)
+    prepare(compose_cfg(["seed=${data.batch_size}"]))  # one that resolves is fine
+
+
+@pytest.mark.parametrize("group", ["model", "data"])
+def test_a_group_taken_out_is_refused_by_name(group, compose_cfg):
+    from trainlab.config.errors import UserError
+    from trainlab.run.pipeline import prepare
+
+    with pytest.raises(UserError, match=rf"^the config has no {group} \(~{group} takes it out\), and every run needs "
+                                        rf"one; choose one instead: {group}=<option>"):
+        prepare(compose_cfg([f"~{group}"]))
