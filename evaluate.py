@@ -34,7 +34,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     import torch
 
     from trainlab.evaluation import family_module, measure_latency, write_report
-    from trainlab.run.folder import RunFolder, load_checkpoint, resolve_checkpoint
+    from trainlab.run.folder import RunFolder, load_checkpoint, note_snapshot, resolve_checkpoint
     from trainlab.config.checks import check_eval_config, override_run_data
     from trainlab.run.pipeline import build_trainer, prepare, restore
 
@@ -42,14 +42,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     cfg = prepare(cfg, training=False)
     ckpt = resolve_checkpoint(cfg.ckpt_path)
     saved = load_checkpoint(ckpt)
+    note_snapshot(ckpt, saved)
     run_folder = RunFolder.of_checkpoint(ckpt)
     run_cfg = run_folder.config()
-    override_run_data(run_cfg, cfg.get("data"))
+    given = override_run_data(run_cfg, cfg.get("data"))
     run_cfg.hardware = cfg.hardware  # this machine's workers and precision
     if cfg.batch_size is not None:
         run_cfg.data.batch_size = cfg.batch_size
     try:
-        model, datamodule = restore(run_cfg, saved, str(ckpt))
+        model, datamodule = restore(run_cfg, saved, str(ckpt), given)
         trainer = build_trainer(cfg, enable_checkpointing=False)
         run = trainer.test if cfg.split == "test" else trainer.validate
         metrics = run(model, datamodule=datamodule)[0]
@@ -66,10 +67,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             torch.cuda.empty_cache()
     report = {
         "checkpoint": str(ckpt),
+        "checkpoint_epoch": saved.get("epoch"),  # last.ckpt's name does not say it: last or best?
         "run_dir": str(run_folder.path),
         "split": cfg.split,
         "metrics": {k: float(v) for k, v in metrics.items()},
         **made["extra"],  # the family's baselines, next to the metrics they put in perspective
+        **({"per_series": made["per_series"]} if "per_series" in made else {}),  # a file of several series
     }
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     full = {**report, "latency": latency, "plots": made["plots"], "extra": made["extra"]}

@@ -163,6 +163,35 @@ def test_output_problem_names_the_culprit(tmp_path):
     assert "MB free" in output_problem(tmp_path, min_free_mb=1e15)
 
 
+def test_a_run_dir_that_holds_files_is_refused_before_hydra_writes_into_it(tmp_path, capsys, monkeypatch):
+    """hydra.run.dir=<a training run> would overwrite its .hydra/config.yaml (evaluate.py and resuming read
+    it); =<an earlier evaluation> its report; =<a folder of the user's> is removed by a refused start."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.preflight import Preflight, occupied_problem
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "config.yaml").write_text("model: {}\n")
+    evaluation = tmp_path / "eval"
+    evaluation.mkdir()
+    (evaluation / "metrics.json").write_text("{}")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    assert "already holds a training run (checkpoints/, .hydra/config.yaml)" in occupied_problem(run)
+    assert "already holds an earlier evaluation (metrics.json, report.json)" in occupied_problem(evaluation)
+    assert "already holds other files (notes.txt ...)" in occupied_problem(mine)
+    (tmp_path / "empty").mkdir()
+    assert occupied_problem(tmp_path / "empty") is None and occupied_problem(tmp_path / "new") is None
+    with pytest.raises(SystemExit) as stop:
+        Preflight(min_free_mb=0).on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run)}}}))
+    assert stop.value.code == 2 and "leave hydra.run.dir out" in capsys.readouterr().err
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")  # a requeued job continues in its own folder
+    Preflight(min_free_mb=0).on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run)}}}))
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
                           cwd=cwd, timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
@@ -290,6 +319,18 @@ def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_rec
     with pytest.raises(UserError, match=r"600 -> 700; that run was started with: data.source.num_rows=600: repeat "
                                         r"them after ckpt_path="):
         run_train(compose_cfg([*base, "data.source.num_rows=700", f"ckpt_path={run_dir}"]))
+    # a setting the data interpolate (the synthetic series' seed) is named beside what changed in the data
+    with pytest.raises(UserError, match=r"the data now differ \(training statistics .*\); settings that differ from "
+                                        r"that run: seed: \d+ -> 7; train a new run"):
+        run_train(compose_cfg([*base, "seed=7", "trainer.max_epochs=3", f"ckpt_path={run_dir}"]))
+    # the checkpoint's optimizer and scheduler state would override new settings without a word
+    for changed, named in (("optimizer.lr=0.1", r"optimizer.lr: 0.001 -> 0.1"),
+                           ("optimizer=sgd", r"optimizer._target_: torch.optim.Adam -> torch.optim.SGD"),
+                           ("scheduler=cosine", r"scheduler._target_: None -> .*CosineAnnealingLR")):
+        with pytest.raises(UserError, match=rf"^ckpt_path=.*: {named} cannot take effect on a resume, which continues "
+                                            r"the checkpoint's optimizer and scheduler as they were .* or leave "
+                                            r"ckpt_path out"):
+            run_train(compose_cfg([*base, changed, "trainer.max_epochs=3", f"ckpt_path={run_dir}"]))
     with pytest.raises(UserError, match=r"has already trained 2 epoch\(s\) and trainer.max_epochs=2, so nothing "
                                         r"would be trained; give more: epochs=12"):
         run_train(compose_cfg([*base, f"ckpt_path={run_dir}"]))

@@ -4,6 +4,7 @@ features-only baseline that shows what the graph adds."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -399,3 +400,19 @@ def test_a_vizier_export_of_several_tables_is_refused_at_the_second(tmp_path, ca
                                         rf"{closing} \(an export of several tables, from line \d+: 'source_id.*'\); "
                                         rf"export one table per file, or delete line {closing} and below"):
         StarCatalogue(str(path), "label").load()
+
+
+def test_evaluate_refuses_a_catalogue_whose_classes_are_others(compose_cfg, run_train, tmp_path):
+    """Same number of classes, other names: the outputs would be read as the wrong classes."""
+    import evaluate as evaluate_script
+
+    frame = gaia_like(num_stars=300, colour_gaps=10, parallax_gaps=0)
+    first = compose_cfg([*catalogue_overrides(write(tmp_path / "before", frame)), "logger=none", "trainer.max_epochs=1"])
+    run_train(first)
+    names = sorted(frame["label"].astype(str).unique())
+    renamed = frame.assign(label=frame["label"].astype(str).map({n: f"class_{n}" for n in names}))
+    other = write(tmp_path / "renamed", renamed)
+    with pytest.raises(UserError, match=rf"^\+data.source.path={re.escape(other)} changes the model that '.*' holds "
+                                        rf"\(class_names \[.*'{names[0]}'.*\] in the checkpoint, \[.*'class_{names[0]}'"):
+        evaluate_script.evaluate(compose_cfg([f"ckpt_path={first.paths.output_dir}", f"+data.source.path={other}",
+                                              "hardware.num_threads=1"], config_name="eval"))

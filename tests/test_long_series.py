@@ -4,6 +4,7 @@ a repeated time column names the column that tells the series apart, ``data.sour
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +62,8 @@ def test_integer_ids_and_pairs_of_columns_are_found_and_features_come_last(tmp_p
     with pytest.raises(UserError, match=r"columns 'store' and 'item' together tell 6 series apart \(A/x, A/y, B/x, "
                                         r"... \(6 in all\); 120 rows each\); join them into one column"):
         source(write(tmp_path, items)).load()
-    twice = pd.concat([long_frame(stores=["A"])] * 2)  # the same rows twice: no column to name
+    once = long_frame(stores=["A"])  # each date twice with two sales figures: no column to name (identical
+    twice = pd.concat([once, once.assign(sales=once.sales + 0.5)])  # rows would be left out as exported twice)
     with pytest.raises(UserError, match=r"has 120 duplicated time\(s\) .*; keep one row per time step"):
         source(write(tmp_path, twice)).load()
 
@@ -168,10 +170,13 @@ def test_several_series_are_split_each_on_its_own_and_windows_stay_inside_one(tm
 def test_gaps_and_baselines_are_per_series(tmp_path):
     frame = long_frame()
     last_a = (frame.store == "A") & (frame.date == DAYS[-1].strftime("%Y-%m-%d"))
-    frame.loc[last_a, "sales"] = np.nan  # A's last value: nothing after it in A to interpolate towards
+    frame.loc[last_a, "price"] = np.nan  # A's last price: nothing after it in A to interpolate towards
     dm = pooled(write(tmp_path, frame))
-    assert np.isnan(dm.load().targets[119, 0])  # not filled from B's first row
+    assert np.isnan(dm.load().features[119, 0])  # not filled from B's first row
     assert (dm.datasets["test"].target_rows().numpy() != 119).all()  # and no window uses it
+    frame.loc[last_a, "sales"] = np.nan  # A's last sales too: a row after A's last value, left out of A
+    trimmed = pooled(write(tmp_path, frame)).load()
+    assert trimmed.series_rows[:2] == (("A", 119), ("B", 120)) and trimmed.targets[119, 0] == 1000.0
     forecasts, truth = dm.baseline_forecasts("val")["last_value"], dm.truth("val")
     assert forecasts.shape == truth.shape
     assert np.allclose(truth - forecasts, 1.0)  # each series' own last value: a step of 1, never a jump of 1000
@@ -216,4 +221,44 @@ def test_series_in_two_files_numbers_as_ids_empty_ids_and_series_within_a_series
                                         r"120 rows each\); join 'store' and 'item' into one column"):
         source(write(tmp_path, items, "items.csv"), series_column="store").load()
     with pytest.raises(UserError, match=r"series store=A repeats its times; keep one row per time step in each"):
-        source(write(tmp_path, pd.concat([frame] * 2), "twice.csv"), series_column="store", series="A").load()
+        source(write(tmp_path, pd.concat([frame, frame.assign(sales=frame.sales + 0.5)]), "twice.csv"),
+               series_column="store", series="A").load()
+
+
+# -- evaluate.py on a run of several series --------------------------------------------------------
+def test_evaluate_scores_and_draws_each_series(tmp_path, compose_cfg, run_train, monkeypatch):
+    """Per-series figures in report.json and report.md (the overall keys, with each series' own baselines
+    and MASE scale); predictions.png draws a panel per series up to its cap and names those left out."""
+    import json
+
+    import evaluate as evaluate_script
+    from trainlab.evaluation import timeseries as evaluation
+
+    stores = [f"s{i}" for i in range(10)]
+    path = write(tmp_path, long_frame(stores=stores, days=DAYS[:60]))
+    cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[sales]",
+                       "data.source.time_column=date", "data.source.series_column=store", "data.window=8",
+                       "data.ets_baseline=false", "logger=none", "trainer.max_epochs=1"])
+    run_train(cfg)
+    drawn = []
+    monkeypatch.setattr(evaluation, "plot_predictions",
+                        lambda pred, true, names, path, series, total: drawn.append(([s[0] for s in series], total)))
+    eval_cfg = compose_cfg([f"ckpt_path={cfg.paths.output_dir}", "hardware.num_threads=1"], config_name="eval")
+    report = evaluate_script.evaluate(eval_cfg)
+    per_series = report["per_series"]
+    assert list(per_series) == stores
+    assert drawn == [(stores[:evaluation.MAX_PANELS], 10)]
+    assert report["test/series_not_plotted"] == "s8, s9"
+    windows = np.array([row["windows"] for row in per_series.values()])
+    rmse = np.array([row["test/rmse"] for row in per_series.values()])
+    assert windows.sum() == 10 * 9  # 15% of 60 rows each
+    assert np.sqrt((windows * rmse**2).sum() / windows.sum()) == pytest.approx(report["metrics"]["test/rmse"], rel=1e-4)
+    for row in per_series.values():  # each series steps by 1 a day: its last value is off by 1, its own MASE scale 1
+        assert row["test/baseline_last_value_rmse"] == pytest.approx(1.0)
+        assert row["test/baseline_last_value_mase"] == pytest.approx(1.0)
+        assert row["test/aaa"] == pytest.approx(1 - row["test/mape"])
+        assert row["test/comparison"].startswith(f"test rmse {row['test/rmse']:.4g} | last value 1 |")
+    out_dir = Path(eval_cfg.paths.output_dir)
+    assert json.loads((out_dir / "metrics.json").read_text())["per_series"]["s3"] == per_series["s3"]
+    section = (out_dir / "report.md").read_text().split("## Per series (10)")[1].split("## Inference")[0]
+    assert len(re.findall(r"\n\| s\d \|", section)) == 10 and "last value 1 \\|" in section

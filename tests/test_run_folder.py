@@ -109,3 +109,34 @@ def test_a_class_moved_out_of_its_module_is_upgraded(compose_cfg):
 def test_a_folder_without_its_config_is_refused(tmp_path):
     with pytest.raises(UserError, match=r"has no \.hydra/config\.yaml"):
         RunFolder(tmp_path).config()
+
+
+def test_an_interrupted_run_evaluates_its_best_epoch_and_one_stopped_in_its_first_is_refused(compose_cfg, run_train,
+                                                                                             tmp_path, caplog):
+    """No best.txt (training never ended): the best the checkpoint callback held in last.ckpt, not last.ckpt;
+    only on_exception.ckpt (stopped during epoch 0): refused for evaluation, taken for a resume, and
+    evaluated with a warning when named."""
+    import evaluate as evaluate_script
+
+    cfg = compose_cfg([*TINY, "logger=none"])
+    run_train(cfg)
+    folder = RunFolder(cfg.paths.output_dir)
+    best = folder.best()
+    assert best is not None and best.name.startswith("epoch")
+    (folder.checkpoints / BEST_POINTER).unlink()  # as a run stopped before fit returned leaves it
+    assert folder.checkpoint() == best and folder.checkpoint(prefer="last").name == "last.ckpt"
+
+    for ckpt in folder.checkpoints.glob("*.ckpt"):  # stopped during its first epoch: on_exception.ckpt alone
+        ckpt.rename(folder.checkpoints / "on_exception.ckpt") if ckpt.name == "last.ckpt" else ckpt.unlink()
+    with pytest.raises(UserError, match=r"stopped before its first checkpoint .* holds only on_exception.ckpt, its "
+                                        r"weights when it stopped, mid-epoch; resume training with python train.py "
+                                        r"<its overrides> ckpt_path=.*, or evaluate that snapshot by name"):
+        resolve_checkpoint(str(folder.path))
+    snapshot = folder.checkpoints / "on_exception.ckpt"
+    assert resolve_checkpoint(str(folder.path), prefer="last") == snapshot
+    eval_cfg = compose_cfg([f"ckpt_path={snapshot}", "hardware.num_threads=1"], config_name="eval")
+    with caplog.at_level("WARNING", logger="trainlab.run.folder"):
+        report = evaluate_script.evaluate(eval_cfg)
+    assert report["checkpoint_epoch"] == 1  # the report says which epoch a file named without one holds
+    assert "on_exception.ckpt`, saved after epoch 1" in (Path(eval_cfg.paths.output_dir) / "report.md").read_text()
+    assert any("holds the weights of the moment training stopped (epoch 1, step" in r.getMessage() for r in caplog.records)

@@ -4,6 +4,7 @@ depends only on data and config runs before training, and a resume on changed da
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,7 @@ def test_the_season_hint_suits_the_frequency():
     assert season_hint("h").startswith("24 for a daily cycle in hourly data, 168")
     assert season_hint("15min").startswith("60 for an hourly cycle")
     assert "24 or 168 for hourly" in season_hint(None)
+    assert season_hint("12MS").startswith("yearly data has no calendar season")  # sunspots, Nile: years or dates
 
 
 def test_no_season_known_says_how_to_give_one(tmp_path, caplog):
@@ -143,3 +145,17 @@ def test_a_resume_on_a_file_that_changed_is_refused_and_evaluation_warns(tmp_pat
     for key in datamodule.STATS:  # evaluated with the training scaling
         assert np.allclose(datamodule.stats[key], saved["TimeSeriesDataModule"][key])
     assert torch.isfinite(next(iter(datamodule.test_dataloader()))[0]).all()
+
+
+def test_targets_at_or_across_zero_in_later_splits_get_one_mape_warning(tmp_path, caplog):
+    t = np.arange(200.0)
+    frame = pd.DataFrame({"rate": 3 * np.sin(t / 5) + 0.5, "count": np.where(t % 50 == 0, 0.0, 5 + t % 7),
+                          "level": 10 + np.sin(t / 5)})  # a real interest rate, counts with closed days, a level
+    path = tmp_path / "rates.csv"
+    frame.to_csv(path, index=False)
+    with caplog.at_level(logging.WARNING):
+        TimeSeriesDataModule(TableFile(str(path), ["rate", "count", "level"]), window=8, ets_baseline=False,
+                             target_inputs=True).load()
+    warnings = [r.getMessage() for r in caplog.records if "MAPE" in r.getMessage()]
+    assert len(warnings) == 1 and "'rate' from -2.497 to 3.5, 'count' 1 of 60 zero)" in warnings[0]
+    assert "'level'" not in warnings[0]

@@ -170,3 +170,230 @@ def test_decimal_commas_in_a_comma_file_and_a_target_named_twice_are_explained(t
         TableFile(str(path), ["y"], time_column="t").load()
     with pytest.raises(UserError, match=r"target_columns names \['y'\] more than once"):
         TableFile(str(path), ["y", "y"])
+
+
+@pytest.mark.parametrize("freq,written,step", [("W-SAT", "%Y-%m-%d", "step 1 week from '2001-01-06' to '2001-12-29', "
+                                                "season length 52"),
+                                               ("QS", "%YQ%q", "step 1 quarter from '2001Q1' to '2025Q4', season length 4"),
+                                               ("YS", "%Y", "step 1 year from '2001' to '2100', no season length")])
+def test_the_step_and_season_read_from_the_time_column_are_logged(tmp_path, caplog, freq, written, step):
+    times = pd.Series(pd.date_range("2001-01-01", periods=100, freq=freq)).iloc[:52 if freq == "W-SAT" else 100]
+    text = [f"{t.year}Q{t.quarter}" for t in times] if freq == "QS" else times.dt.strftime(written)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.sources"):
+        load(tmp_path, list(text)[::-1])  # unsorted: the span is the sorted one
+    assert f"data.source.time_column 't': {step}" in caplog.text
+
+
+def test_a_date_in_year_and_quarter_or_month_columns_is_read_as_one_date(tmp_path, compose_cfg):
+    quarters = pd.DataFrame({"year": np.repeat(np.arange(1990.0, 2015.0), 4), "quarter": np.tile([1.0, 2, 3, 4], 25),
+                             "gdp": np.arange(100.0)}).iloc[::-1]  # statsmodels' macrodata layout, unsorted
+    path = tmp_path / "macro.csv"
+    quarters.drop(index=[5]).to_csv(path, index=False)  # 1991 Q2 absent: a missing step
+    with pytest.raises(UserError, match=r"has 74 duplicated time\(s\) \(first '2014.0'\); column 'quarter' holds the "
+                                        r"quarter of each year: set data.source.time_column=\[year,quarter\]"):
+        TableFile(str(path), ["gdp"], time_column="year").load()  # not "several series told apart by quarter"
+    table = TableFile(str(path), ["gdp"], time_column=["year", "quarter"]).load()
+    assert table.season_length == 4 and table.feature_names == [] and len(table.targets) == 100
+    assert np.isnan(table.targets[5, 0]) and table.targets[[4, 6, 99], 0].tolist() == [4, 6, 99]
+    months = pd.DataFrame({"Year": [2020] * 12 + [2021] * 12, "Month": ["Jan", "February", *range(3, 13)] * 2,
+                           "y": np.arange(24.0)})
+    months.to_csv(path, index=False)
+    cfg = compose_cfg(["data=file", f"data.source.path={path}", "data.source.target_columns=[y]",
+                       "data.source.time_column=[Year,Month]"])  # as the command line gives it
+    assert build_data(cfg).load().season_length == 12  # the source's (too short a series to use it)
+    months.assign(Month=[*range(1, 12), 13] * 2).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"column 'Month' row 11 holds '13', not a whole number from 1 to 12"):
+        TableFile(str(path), ["y"], time_column=["Year", "Month"]).load()
+    with pytest.raises(UserError, match=r"\['Year', 'Month', 'day'\]: \['day'\] not in"):
+        TableFile(str(path), ["y"], time_column=["Year", "Month", "day"]).load()
+
+
+def test_a_year_by_month_table_is_refused_unless_read_as_one_series(tmp_path, caplog):
+    path = tmp_path / "elnino.csv"
+    sst = np.arange(36.0).reshape(3, 12)  # 2001-2003, January to December
+    wide = pd.DataFrame(sst, columns=["Jan", "Feb", "Mar", "Apr", "May", "June", "July", "Aug", "Sept", "Oct", "Nov",
+                                      "Dec"]).assign(YEAR=[2003.0, 2001.0, 2002.0], ANNUAL=sst.mean(axis=1))
+    wide.iloc[0, 11] = np.nan  # December 2003 not measured yet
+    wide.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"a row per year and a column per month \(Jan .. Dec\), which would read as 12 "
+                                        r"feature columns; set data.source.layout=wide data.source.time_column=YEAR"):
+        TableFile(str(path), ["Dec"], time_column="YEAR").load()
+    with caplog.at_level(logging.INFO):
+        table = TableFile(str(path), ["sst"], time_column="YEAR", layout="wide").load()
+    assert table.feature_names == [] and table.target_names == ["sst"] and table.season_length == 12
+    expected = np.concatenate([sst[1], sst[2], sst[0]])[:-1]  # sorted by year, months in calendar order; no Dec 2003
+    np.testing.assert_array_equal(table.targets[:, 0], expected)
+    assert "column(s) ['ANNUAL'] of" in caplog.text and "step 1 month from '2001-01-01' to '2003-11-01'" in caplog.text
+    assert TableFile(str(path), ["Dec"], time_column="YEAR", layout="long").load().feature_names[-1] == "ANNUAL"
+    quarters = pd.DataFrame({"year": [2001, 2002, 2003], "Q1": 1.0, "Q2": 2.0, "Q3": 3.0, "Q4": 4.0})
+    quarters.to_csv(path, index=False)
+    assert TableFile(str(path), ["gdp"], time_column="year", layout="wide").load().season_length == 4
+    with pytest.raises(UserError, match="layout=wide reads .* as one value: give one name for it"):
+        TableFile(str(path), ["gdp", "cpi"], time_column="year", layout="wide")
+
+
+@pytest.mark.parametrize("sep,written", [(",", ['"1,120"', "963", '"1,234.5"', ""]),  # Nile flow as Excel exports it
+                                         (";", ["1.120", "963", "1.234,5", ""]),
+                                         (";", ["1\u00a0120", "963", "1 234,5", ""]),
+                                         (",", ["1'120", "963", "1'234.5", ""])])
+def test_numbers_with_thousands_separators_are_read_as_numbers(tmp_path, caplog, sep, written):
+    path = tmp_path / "nile.csv"
+    path.write_text(f"year{sep}volume\n" + "".join(f"{1871 + i}{sep}{v}\n" for i, v in enumerate(written)),
+                    encoding="utf-8")
+    with caplog.at_level(logging.INFO):
+        table = TableFile(str(path), ["volume"], time_column="year").load()
+    np.testing.assert_array_equal(table.targets[:, 0], [1120, 963, 1234.5])  # the empty last row left out
+    assert "column 'volume' in" in caplog.text and "writes its numbers with thousands separators" in caplog.text
+    assert "e.g. '1" in caplog.text and "120' as 1120" in caplog.text
+    path.write_text('year,volume\n1871,"1,12"\n1872,"1,120"\n')  # 1.12 and 1.120 with decimal commas: not groups
+    with pytest.raises(UserError, match="is not numeric .* its numbers have decimal commas inside a comma-separated"):
+        TableFile(str(path), ["volume"], time_column="year").load()
+
+
+def test_numbers_that_are_dates_are_read_as_dates(tmp_path, caplog):
+    weeks = pd.Series(pd.date_range("1958-03-29", periods=60, freq="7D"))  # CO2's first weeks: before 1970
+    seconds = weeks.astype("datetime64[s]").astype("int64").to_numpy()  # -371174400 ...
+    with caplog.at_level(logging.INFO):
+        table = load(tmp_path, seconds[::-1])
+    assert table.season_length == 52 and table.targets[:, 0].tolist() == list(range(59, -1, -1))
+    assert "numbers read as Unix time in seconds" in caplog.text
+    assert load(tmp_path, seconds * 1000).season_length == 52  # milliseconds
+    days = pd.date_range("2001-01-25", periods=30, freq="D").strftime("%Y%m%d").astype(int)  # 20010131 -> 20010201
+    table = load(tmp_path, np.delete(days.to_numpy(), 10))
+    assert len(table.targets) == 30 and np.isnan(table.targets[10, 0])  # one day missing, not 70 "steps" apart
+    months = pd.date_range("2001-01-01", periods=24, freq="MS").strftime("%Y%m").astype(int)
+    assert load(tmp_path, months).season_length == 12
+    years = load(tmp_path, np.arange(1700, 1760))  # years stay numbers, stepping by a year
+    assert years.season_length is None and years.frequency == "12MS"
+    assert load(tmp_path, np.arange(60) * 5).targets[:, 0].tolist() == list(range(60))  # a step count too
+    hours = (np.arange(48) * 3600 + 1_600_000_000).astype(float)
+    assert load(tmp_path, hours, time_format="unix").frequency == "h"
+    with pytest.raises(UserError, match=r"row 0 \('101'\) does not match data.source.time_format='%Y%m%d'"):
+        load(tmp_path, np.arange(101, 131), time_format="%Y%m%d")  # no longer ignored on a column of numbers
+
+
+def test_spaces_around_header_names_are_left_out(tmp_path, caplog):
+    path = tmp_path / "co2.csv"
+    rows = "".join(f"1958-{m:02d}-01,{315 + m / 10},{m}\n" for m in range(1, 13))
+    path.write_text("Date , CO2 (ppm), n\n" + rows + "\n", encoding="utf-8-sig")  # a BOM, a blank last line
+    with caplog.at_level(logging.INFO):
+        table = TableFile(str(path), ["CO2 (ppm)"], time_column="Date").load()
+    assert table.target_names == ["CO2 (ppm)"] and table.feature_names == ["n"] and table.season_length == 12
+    assert "spaces around the column name(s) ['Date ', ' CO2 (ppm)', ' n'] left out" in caplog.text
+    as_written = TableFile(str(path), [" CO2 (ppm)"], time_column="Date ").load()  # named as the file has them
+    assert as_written.targets.shape == (12, 1)
+
+
+def test_rows_before_the_first_and_after_the_last_target_value_are_left_out(tmp_path, caplog):
+    volume = np.arange(100.0)
+    volume[:5] = volume[95:] = np.nan  # not measured yet, no longer measured
+    volume[50] = np.nan  # a gap inside stays, for data.missing
+    with caplog.at_level(logging.INFO):
+        table = load(tmp_path, np.arange(1871, 1971)[::-1], volume[::-1])
+    assert len(table.targets) == 90 and table.targets[0, 0] == 5 and table.targets[-1, 0] == 94
+    assert np.isnan(table.targets[45, 0])
+    assert "5 row(s) before the first target value and 5 after the last left out" in caplog.text
+    assert "step 1 year from '1876' to '1965'" in caplog.text  # the span kept
+    with pytest.raises(UserError, match=r"target_columns \['y'\] of .* have no value in any row"):
+        load(tmp_path, np.arange(10), np.full(10, np.nan))
+
+
+def test_local_clock_times_across_daylight_saving_are_read_in_their_zone(tmp_path, caplog):
+    def clock(start):  # a meter's hourly export: local clock times, no offsets
+        hours = pd.date_range(start, periods=72, freq="h", tz="Europe/Berlin")
+        return list(hours.strftime("%Y-%m-%d %H:%M"))
+
+    spring, autumn = clock("2021-03-27"), clock("2021-10-30")  # 02:00 skipped on 28 March, repeated on 31 October
+    with caplog.at_level(logging.INFO):
+        skipped = load(tmp_path, spring)
+    assert len(skipped.targets) == 73 and "daylight-saving change: set data.source.time_zone=" in caplog.text
+    with pytest.raises(UserError, match=r"1 duplicated time\(s\) \(first '2021-10-31 02:00'\); these look like local "
+                                        r"clock times across a daylight-saving change: set data.source.time_zone="):
+        load(tmp_path, autumn)
+    for times in (spring, autumn):
+        table = load(tmp_path, times, time_zone="Europe/Berlin")
+        assert table.targets[:, 0].tolist() == list(range(72)) and table.frequency == "h"  # no gap, no duplicate
+    with pytest.raises(UserError, match="holds times with UTC offsets .* drop data.source.time_zone"):
+        load(tmp_path, list(pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin").astype(str)),
+             time_zone="Europe/Berlin")
+    with pytest.raises(UserError, match="data.source.time_zone='Berlin' is not a time zone name"):
+        TableFile("x.csv", ["y"], time_column="t", time_zone="Berlin")
+    daily_gaps = pd.date_range("2021-03-01", periods=40, freq="D").delete([6, 13])  # Sundays, but days apart
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        load(tmp_path, list(daily_gaps.strftime("%Y-%m-%d")))
+    assert "missing time step" in caplog.text and "daylight" not in caplog.text
+    assert load(tmp_path, list(daily_gaps.strftime("%Y-%m-%d")), time_zone="Europe/Berlin").frequency == "D"
+
+
+def test_days_and_weeks_written_with_offsets_step_by_their_local_calendar(tmp_path):
+    days = pd.date_range("2021-01-01", periods=200, freq="D", tz="Europe/Berlin")  # +01:00, then +02:00 from 28 March
+    table = load(tmp_path, list(days.astype(str))[::-1])
+    assert table.frequency == "D" and table.targets[:, 0].tolist() == list(range(199, -1, -1))  # was: no regular step
+    weeks = pd.date_range("1958-03-29", periods=120, freq="7D", tz="America/New_York")  # CO2's weeks, tz-aware
+    path = tmp_path / "co2.parquet"
+    pd.DataFrame({"y": np.arange(120.0)}, index=pd.Index(weeks, name="date")).to_parquet(path)
+    table = TableFile(str(path), ["y"], time_column="date").load()
+    assert table.season_length == 52 and table.targets[:, 0].tolist() == list(range(120))
+    hours = pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin")
+    assert load(tmp_path, list(hours.astype(str))).frequency == "h"  # hours stay compared in UTC
+
+
+def test_columns_named_as_the_time_are_not_taken_as_features_without_a_word(tmp_path, caplog):
+    path = tmp_path / "macro.csv"
+    pd.DataFrame({"year": np.repeat([2001, 2002], 4), "quarter": [1, 2, 3, 4] * 2, "gdp": np.arange(8.0),
+                  "cpi": np.arange(8.0)}).to_csv(path, index=False)
+    with caplog.at_level(logging.WARNING):
+        table = TableFile(str(path), ["gdp"]).load()
+    assert table.feature_names == ["year", "quarter", "cpi"]  # as before: a choice the user may mean
+    assert ("column(s) ['year', 'quarter'] of" in caplog.text and "look like the time but are taken as features"
+            in caplog.text and "data.source.time_column=[year,quarter] (the date in parts)" in caplog.text)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        TableFile(str(path), ["gdp"], feature_columns=["year", "cpi"]).load()  # chosen: no warning
+        TableFile(str(path), ["gdp"], time_column=["year", "quarter"]).load()
+    assert "look like the time" not in caplog.text
+
+
+def test_a_row_exported_twice_is_left_out_and_conflicting_rows_are_refused(tmp_path, caplog):
+    years = list(range(1700, 1760))
+    values = np.arange(60.0)
+    with caplog.at_level(logging.INFO):
+        table = load(tmp_path, [*years, 1730], np.append(values, 30.0))  # the same row appended again
+    assert table.targets[:, 0].tolist() == values.tolist()
+    assert "1 row(s) repeat an earlier row exactly (first '1730'); left out" in caplog.text
+    with pytest.raises(UserError, match=r"1 duplicated time\(s\) \(first '1730'\); keep one row per time step"):
+        load(tmp_path, [*years, 1730], np.append(values, 31.0))  # two different values for 1730: which one?
+
+
+def test_a_year_pieced_from_months_of_different_years_keeps_its_file_order(tmp_path, caplog):
+    stretches = [pd.date_range(start, periods=100, freq="h") for start in ("1988-01-01", "1977-02-01", "1996-03-01")]
+    times = [t for stretch in stretches for t in stretch.strftime("%Y-%m-%d %H:%M")]  # a TMY3 file's hours
+    with caplog.at_level(logging.WARNING):
+        table = load(tmp_path, times)
+    assert table.targets[:, 0].tolist() == list(range(300)) and table.frequency == "h"  # sorting would put Feb first
+    assert "for 2 jump(s) between stretches of different periods (first '1988-01-05 03:00' -> '1977-02-01 00:00'" \
+        in caplog.text
+    shuffled = np.random.default_rng(0).permutation(300)
+    assert load(tmp_path, [times[i] for i in shuffled], shuffled.astype(float)).targets[:, 0].tolist() == \
+        sorted(shuffled.tolist(), key=lambda i: times[i])  # any other unsorted file is sorted, as before
+
+
+def test_a_table_with_a_column_per_year_and_a_row_per_series_is_read_as_series(tmp_path, compose_cfg):
+    path = tmp_path / "fertility.csv"  # the World Bank's layout, as statsmodels' fertility data set has it
+    rates = np.arange(40.0).reshape(2, 20)
+    frame = pd.DataFrame(rates, columns=[str(y) for y in range(1990, 2010)])
+    frame.insert(0, "Country Name", ["Japan", "Germany"])
+    frame.insert(1, "Indicator Code", ["SP.DYN.TFRT.IN"] * 2)
+    frame["2010"] = np.nan  # not published yet
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"a row per series and a column per year \(1990 .. 2010\), which would read "
+                                        r"as 21 feature columns; set data.source.layout=wide data.source.series_column='Country Name'"):
+        TableFile(str(path), ["2009"]).load()
+    with pytest.raises(UserError, match=r"data.source.series_column='Country Name' \(and pick one"):
+        TableFile(str(path), ["fertility"], layout="wide").load()
+    cfg = compose_cfg(["data=file", f"data.source.path={path}", "data.source.target_columns=[fertility]",
+                       "data.source.layout=wide", "data.source.series_column='Country Name'",
+                       "data.source.series=Germany"])
+    table = build_data(cfg).load()
+    assert table.targets[:, 0].tolist() == rates[1].tolist() and table.feature_names == []  # 1990-2009, code left out

@@ -133,24 +133,43 @@ EVAL_KEYS = ("task_name", "ckpt_path", "split", "batch_size", "latency", "traine
 EVAL_RUN_KEYS = ("data",)
 
 
-def run_data_hint(problem: str) -> str:
-    """``problem`` (a UserError's line about the run's data, ``data.<key>...``) with how evaluate.py sets that key."""
-    key = re.match(r"data\.[\w.]+", problem)
-    return f"{problem} (evaluate.py sets the run's data with a '+': +{key.group(0) if key else 'data.<key>'}=<value>)"
+DATA_KEY = re.compile(r"(?<![\w.+])data\.[\w.]+\w")  # a key of the data config named in a message
 
 
-def override_run_data(run_cfg: DictConfig, given: Any) -> None:
+def run_data_hint(problem: str, kept: tuple[str, ...] = ()) -> str:
+    """``problem`` (a UserError's line about the run's data, naming a ``data.<key>``) with how evaluate.py
+    sets that key; keys in ``kept`` (the model's own, ``window``) are named as such and the data file offered."""
+    named = list(dict.fromkeys(DATA_KEY.findall(problem)))
+    free = [k for k in named if k.removeprefix("data.") not in kept]
+    fixed = [k for k in named if k not in free]
+    key = free[0] if free else "data.source.path" if fixed else "data.<key>"
+    note = f"; the model keeps the run's {' and '.join(fixed)}" if fixed else ""
+    return f"{problem} (evaluate.py sets the run's data with a '+': +{key}=<value>{note})"
+
+
+def override_run_data(run_cfg: DictConfig, given: Any) -> list[str]:
     """``+data.<key>=<value>`` given to evaluate.py, set on the run's data config: a data file that moved,
-    or another file of the same columns. Keys the run's data config does not have are refused."""
+    or another file of the same columns. Keys the run's data config does not have are refused.
+    Returns the overrides as the user wrote them (``+data.source.path=new.csv``), for messages."""
     from omegaconf import OmegaConf
 
     if not given:
-        return
+        return []
+    applied = []
     for key, value in _leaves(OmegaConf.to_container(given, resolve=True)):
         if OmegaConf.select(run_cfg.data, key, default="<absent>") == "<absent>":
             raise UserError(f"+data.{key}: the run's data config has no such key; evaluate.py can change what it has "
                             "(e.g. +data.source.path=<file> for a data file that moved)")
         OmegaConf.update(run_cfg.data, key, value, merge=False)
+        applied.append(f"+data.{key}={_as_typed(value)}")
+    return applied
+
+
+def _as_typed(value: Any) -> str:
+    """A value as it is written on the command line: ``false``, ``null``, ``[x,y]``."""
+    if isinstance(value, list):
+        return "[" + ",".join(_as_typed(v) for v in value) + "]"
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _leaves(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:

@@ -16,6 +16,7 @@ these refusals into one line naming the override, what is wrong with it and how 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import sys
 import typing
@@ -101,7 +102,9 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
         try:
             return func()
         except Exception as exc:  # noqa: BLE001 - what is not described goes back to Hydra unchanged
-            problem = None if _in_job(exc) else composition_problem(exc, argv, config_name)
+            # HYDRA_FULL_ERROR=1 asks Hydra for the whole traceback: it gets it
+            full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+            problem = None if full or _in_job(exc) else composition_problem(exc, argv, config_name)
             if problem is None:
                 return original(lambda: _raise(exc))
         print(f"error: {problem}", file=sys.stderr, flush=True)

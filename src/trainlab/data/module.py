@@ -24,6 +24,9 @@ class SplitDataModule(pl.LightningDataModule):
 
     STATS: tuple[str, ...] = ()
     OPTIONAL_STATS: tuple[str, ...] = ()  # restored when a checkpoint has them (added after STATS)
+    # arguments that shape what the model learned from (window, horizon, normalisation): evaluate.py refuses
+    # to change them (+data.<key>), the model would be tested on a task it was not trained for
+    TRAINED_WITH: tuple[str, ...] = ()
 
     def __init__(self, batch_size: int, val_batch_multiplier: int, val_fraction: float, test_fraction: float,
                  seed: int, items: str, **minimums: tuple[Optional[int], int]):
@@ -123,6 +126,13 @@ class SplitDataModule(pl.LightningDataModule):
         if stats:
             found.append(f"training statistics {', '.join(stats)}")
         return found
+
+    def size_differences(self, state: dict[str, Any]) -> list[str]:
+        """Statistics whose size differs from a checkpoint's ``state`` (``feature_mean has 2 value(s) in
+        the checkpoint, 1 here``): the data have other columns or channels than the model was trained on."""
+        self.setup("fit")
+        return [f"{k} has {np.size(state[k])} value(s) in the checkpoint, {np.size(self.stats[k])} here"
+                for k in self.STATS if k in state and k in self.stats and np.shape(state[k]) != np.shape(self.stats[k])]
 
     def load_state_dict(self, state_dict: dict[str, list[float]]) -> None:
         missing = [k for k in self.STATS if k not in state_dict]

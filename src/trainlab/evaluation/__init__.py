@@ -6,7 +6,8 @@ model's family (:func:`family_module`, declared in trainlab.config.families):
 - ``forward_batch(model, batch, device) -> int``: the forward pass alone on one batch moved to
   ``device``; returns how many samples (windows, nodes, images) it held. Timed for latency.
 - ``artifacts(model, datamodule, split, out_dir) -> {"plots": [file names], "extra": {name: value}}``:
-  plots written into ``out_dir`` and figures worth reporting beside the metrics (baselines, chance).
+  plots written into ``out_dir`` and figures worth reporting beside the metrics (baselines, chance);
+  optionally ``"per_series": {series: {key: value}}``, each series' own figures of a file of several.
 """
 
 from __future__ import annotations
@@ -73,22 +74,44 @@ def measure_latency(forward_batch: Callable[[Any], int], batches: Iterable[Any],
 
 
 def _cell(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    """A table cell of report.md: numbers to 6 digits, text with its '|' escaped (comparison lines)."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value).replace("|", "\\|")
+
+
+def _series_table(rows: dict[str, dict[str, Any]], split: str, shown: int = 100) -> list[str]:
+    """report.md's per-series section: the model's own figures (keys ``<split>/<metric>``, baselines'
+    left to their comparison line) of the first ``shown`` series."""
+    first = next(iter(rows.values()))
+    own = [k for k, v in first.items() if isinstance(v, (int, float)) and "baseline_" not in k]
+    line = f"{split}/comparison"
+    header = ["series", *(k.removeprefix(f"{split}/") for k in own), *(["comparison"] if line in first else [])]
+    lines = [f"## Per series ({len(rows)})", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, row in list(rows.items())[:shown]:
+        cells = [name, *(_cell(row.get(k)) for k in own), *([_cell(row.get(line, ""))] if line in first else [])]
+        lines.append("| " + " | ".join(cells) + " |")
+    if len(rows) > shown:
+        lines += ["", f"... and {len(rows) - shown} more series: report.json per_series"]
+    return lines
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> None:
     """report.json (everything) and report.md (the same, for people).
 
-    ``report`` holds checkpoint, run_dir, split, metrics, latency, plots and ``extra`` (the family's
-    baselines and other figures).
+    ``report`` holds checkpoint (and checkpoint_epoch), run_dir, split, metrics, latency, plots, ``extra`` (the family's
+    baselines and other figures) and, for several series, ``per_series`` (shown in report.md as a
+    table of the numbers in the model's own keys and each series' comparison line).
     """
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"# Evaluation of `{report['checkpoint']}`", "", f"Run: `{report['run_dir']}`, split: {report['split']}", "",
+    epoch = f", saved after epoch {report['checkpoint_epoch']}" if report.get("checkpoint_epoch") is not None else ""
+    lines = [f"# Evaluation of `{report['checkpoint']}`{epoch}", "",
+             f"Run: `{report['run_dir']}`, split: {report['split']}", "",
              "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in report["metrics"].items()]
     if report.get("extra"):
         lines += ["", "## Baselines and other figures", "", "| measure | value |", "|---|---|"]
         lines += [f"| {k} | {_cell(v)} |" for k, v in report["extra"].items()]
+    if report.get("per_series"):
+        lines += ["", *_series_table(report["per_series"], report["split"])]
     lines += ["", "## Inference latency", "", "| measure | value |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in report["latency"].items()]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]]

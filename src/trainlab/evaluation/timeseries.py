@@ -4,6 +4,7 @@ the same windows (see :mod:`trainlab.evaluation` for the two functions' contract
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,10 @@ from torch.utils.data import DataLoader
 
 from trainlab.callbacks.baselines import RunSettings, baseline_metrics, comparison
 from trainlab.metrics.regression import forecast_scores
+
+log = logging.getLogger(__name__)
+
+MAX_PANELS = 8  # panels (series x targets) in predictions.png; every series is scored (report.json per_series)
 
 
 def forward_batch(model: Any, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> int:
@@ -27,11 +32,14 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
     pred = predictions(model, loader, datamodule.stats)  # (samples, steps, targets)
     true = datamodule.truth(split)  # the baselines' truth, same windows and order
     names = datamodule.table.target_names
-    plot_predictions(pred[:, 0], true[:, 0], names, out_dir / "predictions.png")
+    series = datamodule.series_windows(split)  # [] for a single series
+    drawn = series_panels(pred.shape[2])
+    shown = series[:drawn] or [("", np.arange(len(pred)), None)]
+    plot_predictions(pred[:, 0], true[:, 0], names, out_dir / "predictions.png", shown, len(series))
     plots = ["predictions.png"]
     if plot_attention(model.net, loader, out_dir / "attention_heatmap.png"):
         plots.append("attention_heatmap.png")
-    if plot_forecast_windows(datamodule, split, pred, out_dir / "forecast_windows.png"):
+    if plot_forecast_windows(datamodule, split, pred, out_dir / "forecast_windows.png", series):
         plots.append("forecast_windows.png")  # whole forecasts (every step) after their windows
     scale = datamodule.stats["mase_scale"]
     scores = datamodule.baseline_scores(split)
@@ -50,7 +58,40 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
         for j, name in enumerate(names):
             own = forecast_scores(pred[:, :, j : j + 1], true[:, :, j : j + 1], np.asarray(scale)[j : j + 1])
             extra.update({f"{split}/{name}_{k}": v for k, v in own.items() if k in ("rmse", "mase", "smape", "r2")})
-    return {"plots": plots, "extra": extra}
+    made: dict[str, Any] = {"plots": plots, "extra": extra}
+    if series:
+        made["per_series"] = series_scores(datamodule, split, pred, true, series)
+        left_out = [name for name, _, _ in series[drawn:]]
+        if left_out:
+            extra[f"{split}/series_not_plotted"] = _named(left_out)
+    return made
+
+
+def series_scores(datamodule: Any, split: str, pred: np.ndarray, true: np.ndarray,
+                  series: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, dict[str, Any]]:
+    """Each series' own figures under the overall keys (``test/rmse``, ``test/aaa``, the baselines'
+    ``test/baseline_<name>_<metric>``, ``test/rmse_vs_best_naive``, ``test/comparison``), its MASE
+    scaled by its own training rows; one warning names the series where a naive forecast wins."""
+    forecasts = datamodule.baseline_forecasts(split)
+    rows, losing = {}, []
+    for name, where, scale in series:
+        own = forecast_scores(pred[where], true[where], scale)
+        own["aaa"] = 1.0 - own["mape"]  # as the model logs it
+        base = {b: forecast_scores(f[where], true[where], scale) for b, f in forecasts.items()}
+        line, lost = comparison(own["rmse"], base, split)
+        rows[name] = {"windows": len(where), **{f"{split}/{k}": v for k, v in own.items()},
+                      **baseline_metrics(base, own["rmse"], split), f"{split}/comparison": line}
+        if lost:
+            losing.append(name)
+    if losing:
+        log.warning("a naive forecast beats the model on %d of %d series (%s); per-series figures: report.json "
+                    "per_series", len(losing), len(series), _named(losing))
+    return rows
+
+
+def _named(names: list[str], shown: int = 10) -> str:
+    """'A, B, C' or 'A, B, ... (40 in all)'."""
+    return ", ".join(names[:shown]) + (f", ... ({len(names)} in all)" if len(names) > shown else "")
 
 
 @torch.inference_mode()
@@ -73,24 +114,37 @@ def _pyplot():
     return plt
 
 
-def plot_predictions(pred: np.ndarray, true: np.ndarray, names: list[str], path: Path, limit: int = 500) -> None:
-    """Predicted against true series for each target (the first ``limit`` test steps), (samples, targets)."""
+def plot_predictions(pred: np.ndarray, true: np.ndarray, names: list[str], path: Path,
+                     series: list[tuple[str, np.ndarray, Any]], total: int = 0, limit: int = 500) -> None:
+    """Predicted against true values (the first ``limit`` windows of each panel), (samples, targets):
+    a panel per target of each series in ``series`` ((name, its windows' positions, _); one unnamed
+    entry for a single series). ``total``: the series in the split, when more than are drawn."""
     plt = _pyplot()
-    k = pred.shape[1]
-    fig, axes = plt.subplots(k, 1, figsize=(11, 3.2 * k), squeeze=False, constrained_layout=True)
-    for j, ax in enumerate(axes[:, 0]):
-        ax.plot(true[:limit, j], label="true", linewidth=1.2)
-        ax.plot(pred[:limit, j], label="predicted", linewidth=1.0, alpha=0.85)
-        ax.set(title=f"{names[j] if j < len(names) else j}: predicted against true (first forecast step)",
-               xlabel="test window", ylabel=names[j] if j < len(names) else "value")
+    panels = [(name, where, j) for name, where, _ in series for j in range(pred.shape[1])]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3.2 * len(panels)), squeeze=False, constrained_layout=True)
+    for ax, (name, where, j) in zip(axes[:, 0], panels):
+        target = names[j] if j < len(names) else str(j)
+        ax.plot(true[where[:limit], j], label="true", linewidth=1.2)
+        ax.plot(pred[where[:limit], j], label="predicted", linewidth=1.0, alpha=0.85)
+        ax.set(title=f"{f'series {name}: ' if name else ''}{target}: predicted against true (first forecast step)",
+               xlabel="window" + (" of this series" if name else ""), ylabel=target)
         ax.legend()
+    if total > len(series):
+        fig.suptitle(f"{len(series)} of {total} series shown; every series' figures: report.json per_series")
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def plot_forecast_windows(datamodule: Any, split: str, pred: np.ndarray, path: Path, count: int = 4) -> bool:
+def series_panels(targets: int) -> int:
+    """How many series predictions.png draws: ``MAX_PANELS`` panels in all, a panel per target."""
+    return max(1, MAX_PANELS // targets)
+
+
+def plot_forecast_windows(datamodule: Any, split: str, pred: np.ndarray, path: Path,
+                          of_series: list[tuple[str, np.ndarray, Any]] = (), count: int = 4) -> bool:
     """A few windows, evenly spread over the split: the window's history, the truth after it and
-    every predicted step (first target), with the ETS forecast where there is one."""
+    every predicted step (first target), with the ETS forecast where there is one; ``of_series``
+    (:meth:`series_windows`) names each window's series in its title."""
     dataset = datamodule.datasets[split]
     if len(dataset) == 0:
         return False
@@ -99,6 +153,7 @@ def plot_forecast_windows(datamodule: Any, split: str, pred: np.ndarray, path: P
     rows = dataset.target_rows().numpy()  # (samples, steps)
     ets = datamodule.baseline_forecasts(split).get("ets")
     picks = np.unique(np.linspace(0, len(dataset) - 1, count).astype(int))
+    owner = {int(i): name for name, where, _ in of_series for i in where}
     fig, axes = plt.subplots(len(picks), 1, figsize=(11, 2.6 * len(picks)), squeeze=False, constrained_layout=True)
     for ax, i in zip(axes[:, 0], picks):
         start = int(dataset.starts[i])
@@ -109,7 +164,8 @@ def plot_forecast_windows(datamodule: Any, split: str, pred: np.ndarray, path: P
         ax.plot(rows[i], pred[i, :, 0], color="tab:blue", marker="o", label="model")
         if ets is not None:
             ax.plot(rows[i], ets[i, :, 0], color="tab:orange", marker="x", linestyle="--", label="ETS")
-        ax.set(title=f"{split} window {i}", xlabel="row", ylabel=datamodule.table.target_names[0])
+        named = f" (series {owner[int(i)]})" if int(i) in owner else ""
+        ax.set(title=f"{split} window {i}{named}", xlabel="row", ylabel=datamodule.table.target_names[0])
         ax.legend(fontsize=8)
     fig.savefig(path, dpi=100)
     plt.close(fig)

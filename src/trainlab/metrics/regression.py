@@ -96,11 +96,16 @@ def forecast_scores(pred: np.ndarray, truth: np.ndarray, mase_scale: np.ndarray)
 
 
 def zero_target_warning(targets: np.ndarray, names: Sequence[str], where: str) -> Optional[str]:
-    """The one-line warning for targets that are 0 (|y| < 1.17e-6), where MAPE and AAA divide by
-    |y| and are meaningless; None when there are none. ``targets``: (rows, targets) evaluated."""
+    """The one-line warning for targets that are 0 (|y| < 1.17e-6) or take both signs (an interest
+    rate, a temperature in °C, a profit: values pass near 0), where MAPE and AAA divide by |y| and are
+    meaningless; None when there are none. ``targets``: (rows, targets) evaluated."""
+    if len(targets) == 0:  # a file too short for any evaluated row: the window check says so
+        return None
     zeros = (np.abs(targets) < EPS).sum(axis=0)
-    named = [f"'{n}' {int(z)} of {len(targets)}" for n, z in zip(names, zeros) if z]
+    low, high = np.nanmin(targets, axis=0), np.nanmax(targets, axis=0)
+    named = [f"'{n}' {int(z)} of {len(targets)} zero" if z else f"'{n}' from {lo:.4g} to {hi:.4g}"
+             for n, z, lo, hi in zip(names, zeros, low, high) if z or (lo < 0 < hi)]
     if not named:
         return None
-    return (f"zero target values in {where} (target {', '.join(named)}): MAPE and average absolute accuracy "
-            "(aaa) divide by |y| and are undefined there (logged, but meaningless); read RMSE, MASE and sMAPE")
+    return (f"zero target values or targets that change sign in {where} ({', '.join(named)}): MAPE and average absolute accuracy "
+            "(aaa) divide by |y| and are meaningless there (logged all the same); read RMSE, MASE and sMAPE")

@@ -123,8 +123,8 @@ def _config_differences(old: DictConfig, new: DictConfig, keys: tuple[str, ...])
     """``key: old -> new`` for every leaf of ``keys`` that differs between two run configs."""
     found = []
     for key in keys:
-        a = OmegaConf.to_container(old.get(key) or {}, resolve=False)
-        b = OmegaConf.to_container(new.get(key) or {}, resolve=False)
+        a, b = (OmegaConf.to_container(c[key], resolve=False) if OmegaConf.is_config(c.get(key)) else c.get(key)
+                for c in (old, new))  # a group may be null (scheduler: none)
         found += _leaf_differences(a, b, key)
     return found
 
@@ -160,11 +160,22 @@ def _repeat_hint(folder: Any, ckpt_path: str) -> str:
 DATA_PLACES = ("data.source.path", "data.source.target_path", "data.source.mask_dir")
 
 
+def tensor_differences(own: dict[str, Any], theirs: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """How a checkpoint's ``state_dict`` (``theirs``) fails a model's (``own``): tensors it lacks, tensors
+    the model lacks, and ``"<name> (32, 2) in the checkpoint, (32, 1) here"`` for shapes that differ."""
+    missing = [k for k in own if k not in theirs]
+    unexpected = [k for k in theirs if k not in own]
+    shapes = [f"{k} {tuple(theirs[k].shape)} in the checkpoint, {tuple(v.shape)} here"
+              for k, v in own.items() if k in theirs and tuple(theirs[k].shape) != tuple(v.shape)]
+    return missing, unexpected, shapes
+
+
 def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
     """Refuse a resume that cannot continue this run: the checkpoint's tensors don't fit this model
     (another model or size; the message says which config keys differ from the checkpoint's own run),
-    it belongs to another dataset or the data changed since (rows, training statistics), or it has
-    already trained ``trainer.max_epochs`` epochs."""
+    it belongs to another dataset or the data changed since (rows, training statistics), its optimizer
+    or scheduler settings changed (the checkpoint's state would override them), or it has already
+    trained ``trainer.max_epochs`` epochs."""
     if not ckpt_path:
         return
     from pathlib import Path
@@ -178,12 +189,7 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     repeat = _repeat_hint(folder, ckpt_path) if differs else ""
     hint = f"; the checkpoint's run had {'; '.join(differs[:6])}{repeat}" if differs else ""
 
-    own = model.state_dict()
-    theirs = ckpt["state_dict"]
-    missing = [k for k in own if k not in theirs]
-    unexpected = [k for k in theirs if k not in own]
-    shapes = [f"{k} {tuple(theirs[k].shape)} in the checkpoint, {tuple(v.shape)} here"
-              for k, v in own.items() if k in theirs and tuple(theirs[k].shape) != tuple(v.shape)]
+    missing, unexpected, shapes = tensor_differences(model.state_dict(), ckpt["state_dict"])
     if missing or unexpected or shapes:
         detail = "; ".join(shapes[:2] + [f"missing {missing[:2]}" if missing else ""]
                            + [f"unexpected {unexpected[:2]}" if unexpected else ""]).strip("; ")
@@ -202,9 +208,20 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         f"({'; '.join(data_differs[:4]) or 'no ' + data_key + ' state in it'}{repeat}); resume with "
                         "that run's data, or leave ckpt_path out to start afresh")
     changed = datamodule.data_differences(ckpt[data_key]) if data_key in ckpt else []
-    if changed:
-        raise UserError(f"ckpt_path={ckpt_path} was trained on other data: the data now differ ({'; '.join(changed)}); "
-                        "train a new run on them (leave ckpt_path out), or restore the original data to resume")
+    if changed:  # same data settings: their file changed, or a setting they interpolate (the seed of a split)
+        both = differs + _config_differences(old_cfg, cfg, ("seed",)) if old_cfg is not None else []
+        settings = [d for d in both if d.startswith(("data", "seed"))]
+        cause = f"; settings that differ from that run: {'; '.join(settings[:4])}" if settings else ""
+        raise UserError(f"ckpt_path={ckpt_path} was trained on other data: the data now differ ({'; '.join(changed)})"
+                        f"{cause}; train a new run on them (leave ckpt_path out), or restore the original data (and "
+                        "settings) to resume")
+    restored = _config_differences(old_cfg, cfg, ("optimizer", "scheduler")) if old_cfg is not None else []
+    if restored and ckpt.get("optimizer_states"):  # Lightning loads them over what this config builds
+        first = next((d for d in restored if "._target_: " in d), restored[0])  # another optimizer: say that first
+        raise UserError(f"ckpt_path={ckpt_path}: {first} cannot take effect on a resume, which continues "
+                        "the checkpoint's optimizer and scheduler as they were (their state, learning rate included, "
+                        f"is restored over these settings){repeat or _repeat_hint(folder, ckpt_path)}; resume with that "
+                        "run's optimizer and scheduler settings, or leave ckpt_path out to train afresh")
     done = completed_epochs(ckpt)
     max_epochs = cfg.trainer.max_epochs
     if max_epochs is not None and max_epochs != -1 and max_epochs <= done:

@@ -29,6 +29,7 @@ from trainlab.config.errors import UserError
 
 CHECKPOINTS = "checkpoints"
 LAST = "last.ckpt"
+ON_EXCEPTION = "on_exception.ckpt"  # conf/callbacks/on_exception.yaml: the weights when training stopped, mid-epoch
 BEST_POINTER = "best.txt"
 CONFIG = ".hydra/config.yaml"
 OVERRIDES = ".hydra/overrides.yaml"
@@ -130,8 +131,12 @@ class RunFolder:
         return candidate if candidate.is_file() else None
 
     def checkpoint(self, prefer: str = "best", given: str = "") -> Path:
-        """``prefer="best"`` (evaluation): the best checkpoint, else last.ckpt, else the last file by name;
-        ``prefer="last"`` (resuming): last.ckpt, the state at the end of the last finished epoch."""
+        """``prefer="best"`` (evaluation): the best checkpoint (recorded in best.txt when training ended, else
+        the one the checkpoint callback held best when last.ckpt was written: an interrupted run's), else
+        last.ckpt, else the last epoch file by name; ``prefer="last"`` (resuming): last.ckpt, the state at
+        the end of the last finished epoch, else on_exception.ckpt (a run stopped during its first epoch).
+        A run stopped before its first checkpoint is not evaluated through its folder: its
+        on_exception.ckpt is a mid-epoch snapshot, evaluated only when named."""
         shown = given or str(self.path)
         if not self.checkpoints.is_dir():
             runs = sorted((p for p in self.path.iterdir() if (p / CHECKPOINTS).is_dir()), key=lambda p: p.stat().st_mtime)
@@ -144,15 +149,37 @@ class RunFolder:
         if prefer == "last" and last.is_file():
             return last
         best = self.best()
+        if best is None and prefer == "best" and last.is_file():
+            best = self._best_held_by(last)
         if best is not None:
             return best
         if last.is_file():
             return last
-        found = sorted(self.checkpoints.glob("*.ckpt"))
-        if not found:
-            raise UserError(f"ckpt_path: no .ckpt file in '{self.checkpoints}'; the run ended before its "
-                            "first checkpoint")
-        return found[-1]
+        found = sorted(p for p in self.checkpoints.glob("*.ckpt") if p.name != ON_EXCEPTION)
+        if found:
+            return found[-1]
+        stopped = self.checkpoints / ON_EXCEPTION
+        if stopped.is_file() and prefer == "last":
+            return stopped
+        if stopped.is_file():
+            raise UserError(f"ckpt_path: '{shown}' stopped before its first checkpoint (the end of an epoch): it holds "
+                            f"only {ON_EXCEPTION}, its weights when it stopped, mid-epoch; resume training with "
+                            f"python train.py <its overrides> ckpt_path={shown}, or evaluate that snapshot by name: "
+                            f"ckpt_path={stopped}")
+        raise UserError(f"ckpt_path: no .ckpt file in '{self.checkpoints}'; the run ended before its "
+                        "first checkpoint")
+
+    def _best_held_by(self, ckpt: Path) -> Optional[Path]:
+        """The best checkpoint the checkpoint callback recorded in ``ckpt`` (an absolute path, of the folder as
+        it was then), looked up by name in this folder; None when it names none that is here."""
+        try:
+            state = load_checkpoint(ckpt).get("callbacks", {})
+        except UserError:  # unreadable: taken as last.ckpt, whose loading then says why
+            return None
+        names = [Path(v.get("best_model_path") or "").name for k, v in state.items()
+                 if k.startswith("ModelCheckpoint") and isinstance(v, dict)]
+        found = [self.checkpoints / n for n in names if n and (self.checkpoints / n).is_file()]
+        return found[0] if found else None
 
     # -- its config ------------------------------------------------------------------------
     def config(self) -> DictConfig:
@@ -257,6 +284,15 @@ def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
     if not p.is_file():
         raise UserError(f"ckpt_path: '{path}' does not exist; give a .ckpt file or a run directory under outputs/")
     return p
+
+
+def note_snapshot(path: Path, saved: dict) -> None:
+    """One warning when the checkpoint evaluated is an on_exception.ckpt: weights from mid-epoch."""
+    if path.name == ON_EXCEPTION:
+        logging.getLogger(__name__).warning(
+            "'%s' holds the weights of the moment training stopped (epoch %s, step %s), mid-epoch: evaluated as "
+            "they are; the run's epoch checkpoints, where it has any, are what ckpt_path=<run> evaluates",
+            path, saved.get("epoch", "?"), saved.get("global_step", "?"))
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -1,5 +1,6 @@
-"""Checks made before Hydra makes the run folder: a full disk, an unwritable output folder, a SLURM
-launcher on a machine without SLURM or without a partition, or asking for more than the partition has.
+"""Checks made before Hydra makes the run folder: a full disk, an unwritable output folder, a
+``hydra.run.dir`` that already holds files (a run's, an evaluation's), a SLURM launcher on a machine
+without SLURM or without a partition, or asking for more than the partition has.
 
 :class:`Preflight` is a Hydra callback (conf/hydra/default.yaml). Hydra creates the run folder before
 the task starts, and a failing ``mkdir`` there, or a launcher that cannot submit, ends in a traceback;
@@ -46,6 +47,26 @@ def output_problem(path: str | os.PathLike, min_free_mb: float = DEFAULT_MIN_FRE
     return None
 
 
+def occupied_problem(path: str | os.PathLike) -> Optional[str]:
+    """Why a single run must not start in ``path`` (``hydra.run.dir``), or None: a folder that already
+    holds files. Hydra would overwrite an earlier run's ``.hydra/config.yaml`` (which evaluate.py and a
+    resume read), a refused start would remove the folder with the files it held, and two runs'
+    records would mix; every run gets a new folder unless told otherwise."""
+    from trainlab.run.folder import CHECKPOINTS, CONFIG
+
+    target = Path(path).expanduser().absolute()
+    if not target.is_dir() or not any(target.iterdir()):
+        return None
+    if (target / CHECKPOINTS).is_dir():
+        what = f"a training run ({CHECKPOINTS}/, {CONFIG}), whose config evaluate.py and resuming read"
+    elif (target / "metrics.json").is_file():
+        what = "an earlier evaluation (metrics.json, report.json), which the new one would overwrite"
+    else:
+        what = f"other files ({', '.join(sorted(p.name for p in target.iterdir())[:3])} ...)"
+    return (f"hydra.run.dir '{target}' already holds {what}; leave hydra.run.dir out (each run gets a new "
+            "folder under paths.log_dir), or name a folder that does not exist yet")
+
+
 def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig] = None) -> Optional[str]:
     """Why a SLURM launcher cannot submit from here, or None. With the whole ``config``, the request
     (resources from the hardware profile) is also checked against what ``sinfo`` reports."""
@@ -90,6 +111,11 @@ class Preflight(HydraCallback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_output(config, "hydra.run.dir")
+        from trainlab.run.preemption import is_requeued_attempt
+
+        problem = None if is_requeued_attempt() else occupied_problem(OmegaConf.select(config, "hydra.run.dir"))
+        if problem:  # a requeued SLURM job continues in its own folder
+            _stop(problem)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_output(config, "hydra.sweep.dir")

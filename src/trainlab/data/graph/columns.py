@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.timeseries.sources import numeric_columns
+from trainlab.data.timeseries.values import numeric_columns
 
 log = logging.getLogger(__name__)
 

@@ -71,6 +71,7 @@ class StarGraphDataModule(SplitDataModule):
     """
 
     STATS = ("feature_mean", "feature_std")
+    TRAINED_WITH = ("k", "density_feature")  # evaluate.py keeps them
     INDICATOR_SUFFIX = "_missing"
 
     family = "graph"  # trainlab.config.families: models and data of one family go together

@@ -177,6 +177,7 @@ class SkyDataModule(SplitDataModule):
     """
 
     STATS = ("median", "sigma", "low", "high")  # per channel, fit on the training tiles
+    TRAINED_WITH = ("normalize", "asinh_softening", "percentiles")  # evaluate.py keeps them
 
     family = "image"  # trainlab.config.families: models and data of one family go together
 

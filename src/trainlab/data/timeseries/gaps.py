@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.timeseries.sources import refuse_missing
+from trainlab.data.timeseries.values import refuse_missing
 
 log = logging.getLogger(__name__)
 

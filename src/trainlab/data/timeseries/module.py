@@ -27,14 +27,16 @@ SEASON_HINTS = {"D": "7 for a weekly cycle in daily data, 365 for a yearly one",
                 "h": "24 for a daily cycle in hourly data, 168 for a weekly one",
                 "H": "24 for a daily cycle in hourly data, 168 for a weekly one",
                 "min": "60 for an hourly cycle in minute data, 1440 for a daily one",
-                "T": "60 for an hourly cycle in minute data, 1440 for a daily one"}
+                "T": "60 for an hourly cycle in minute data, 1440 for a daily one",
+                "12MS": "yearly data has no calendar season: the years of a cycle you know, e.g. 11 for sunspots"}
 
 
 def season_hint(frequency: Optional[str]) -> str:
     """Season lengths that suit a time column's frequency (``"h"``, ``"15min"``, ``"D"``; None: unknown)."""
-    base = (frequency or "").split("-")[0].lstrip("0123456789")
-    return SEASON_HINTS.get(base, "the steps of one cycle: 7 for daily data with a weekly cycle, 24 or 168 for "
-                                  "hourly data, 12 for monthly")
+    base = (frequency or "").split("-")[0]
+    return SEASON_HINTS.get(base) or SEASON_HINTS.get(
+        base.lstrip("0123456789"), "the steps of one cycle: 7 for daily data with a weekly cycle, 24 or 168 for hourly "
+                                   "data, 12 for monthly")
 
 
 class TimeSeriesDataModule(SplitDataModule):
@@ -78,6 +80,7 @@ class TimeSeriesDataModule(SplitDataModule):
 
     STATS = ("feature_mean", "feature_std", "target_mean", "target_std")
     OPTIONAL_STATS = ("mase_scale",)  # absent from checkpoints written before MASE was reported
+    TRAINED_WITH = ("window", "horizon", "steps", "target_inputs", "scale_targets")  # evaluate.py keeps them
 
     family = "timeseries"  # trainlab.config.families: models and data of one family go together
 
@@ -359,6 +362,17 @@ class TimeSeriesDataModule(SplitDataModule):
     def truth(self, split: str) -> np.ndarray:
         """(samples, steps, targets) true values of a split's windows, in original units."""
         return self.load().targets[self.datasets[split].target_rows().numpy()].astype(np.float64)
+
+    def series_windows(self, split: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """For a table of several series: (series, positions of its windows among the split's, its own
+        MASE scale from its training rows) of each, in the table's order; empty for one series."""
+        table = self.load()
+        if not table.series_rows:
+            return []
+        origins = self.datasets[split].starts.numpy()
+        return [(name, np.flatnonzero((origins >= first) & (origins < end)),
+                 baselines.mase_scale(table.targets[first:train_end].astype(np.float64), self.season_length))
+                for (name, _), (first, train_end, _, end) in zip(table.series_rows, self._spans(table))]
 
     def baseline_forecasts(self, split: str = "test") -> dict[str, np.ndarray]:
         """name -> (samples, steps, targets) forecasts of every baseline, in original units."""

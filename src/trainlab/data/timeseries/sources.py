@@ -16,8 +16,12 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
+from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
+                                              wide_columns)
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
-from trainlab.data.timeseries.times import Grid, sort_by_time
+from trainlab.data.timeseries.times import Grid, describe_step, sort_by_time
+from trainlab.data.timeseries.values import numeric_columns, written_index
+from trainlab.data.timeseries.zones import check_zone
 
 log = logging.getLogger(__name__)
 
@@ -126,86 +130,36 @@ class ElNinoSST:
 Columns = Optional[Sequence[Union[str, int]]]
 
 
-def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missing: bool = False) -> np.ndarray:
-    """Columns as float64, refusing text (and missing values unless ``allow_missing``: they become
-    NaN) with the column and row named."""
-    import pandas as pd
-
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise UserError(
-            f"data.source.{role}_columns: {missing} not in '{path}'; its columns are {list(frame.columns)}"
-        )
-    for c in columns:
-        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
-            values = pd.to_numeric(frame[c], errors="coerce")
-            bad = frame[c][values.isna() & frame[c].notna()]
-            example = f" (row {bad.index[0]}: {bad.iloc[0]!r})" if len(bad) else ""
-            fix = f"convert it or leave it out of data.source.{role}_columns"
-            if role == "feature":  # null takes every column: the user may never have set the key
-                fix += " (list the inputs, e.g. data.source.feature_columns=[a,b], or [] for none)"
-            if _looks_like_times(frame[c]):
-                fix = f"if it is the time, set data.source.time_column={c}; else {fix}"
-            elif len(bad) and re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):
-                fix = ("its numbers have decimal commas inside a comma-separated file: save it with decimal points, "
-                       "or separated by semicolons (read with decimal commas)")
-            raise UserError(f"column '{c}' in '{path}' is not numeric{example}; {fix}")
-    block = frame[columns]
-    values = block.to_numpy(dtype=np.float64)
-    if not allow_missing:
-        refuse_missing(values, columns, f"'{path}'")
-    _check_finite(values, columns, path, role)
-    return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
+_TIME_NAME = re.compile(r"(date|time|timestamp|datetime|year|yr|month|quarter|qtr|week|day|hour)s?", re.IGNORECASE)
 
 
-def written_index(frame) -> list[str]:
-    """Columns that are a table index written along (``DataFrame.to_csv()`` without ``index=False``:
-    an unnamed column counting 0, 1, 2 ...): a row counter, not a feature; logged when left out."""
-    found = [str(c) for c in frame.columns if str(c).startswith("Unnamed: ")
-             and np.array_equal(frame[c].to_numpy(), np.arange(len(frame)))]
-    if found:
-        log.info("column(s) %s count the rows (an index written with the table): not used as features", found)
-    return found
+def _warn_time_features(features: Sequence[str], path: str) -> None:
+    """One warning when columns named as the time (year, quarter: numbers, so they read as features)
+    become inputs because no time column is named: the rows stay in file order, the time is learnt from."""
+    timed = [c for c in features if _TIME_NAME.fullmatch(c.strip())]
+    if timed:
+        parts = len(timed) > 1 and re.fullmatch(r"(year|yr)s?", timed[0].strip(), re.IGNORECASE)
+        setting = f"[{','.join(timed)}] (the date in parts)" if parts else "<one of them>" if len(timed) > 1 \
+            else timed[0]
+        log.warning("column(s) %s of '%s' look like the time but are taken as features (data.source.time_column is "
+                    "null): set data.source.time_column=%s to sort by it and leave it out, or list "
+                    "data.source.feature_columns", timed, path, setting)
 
 
-def _looks_like_times(column) -> bool:
-    """Whether a text column's first values read as dates (a time column not named as one)."""
-    import warnings
-
-    import pandas as pd
-
-    head = column.dropna().astype(str).head(20)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return len(head) > 0 and pd.to_datetime(head, errors="coerce", format="mixed").notna().all()
+def _name(column: Union[str, int]) -> str:
+    """A column as a setting names it, without the spaces around it (matched to a header read likewise)."""
+    return str(column).strip()
 
 
-def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str) -> None:
-    """Refuse inf values, and values so large that float32 (training) or their standard deviation
-    (scaling) overflows, naming the column and the first row (missing values, NaN, are the data
-    module's ``missing`` policy's)."""
-    bad = np.isinf(values)
-    too_large = np.abs(np.where(bad | np.isnan(values), 0.0, values)) > _LARGEST
-    for problem, mask in (("an infinite value", bad), (f"a value beyond ±{_LARGEST:.0e}", too_large)):
-        if mask.any():
-            row, col = np.argwhere(mask)[0]
-            raise UserError(f"column '{columns[col]}' in '{path}' has {problem} (row {row}: {float(values[row, col])}); "
-                            f"fix or rescale it, or leave it out of data.source.{role}_columns")
-
-
-# float32 reaches 3.4e38; a standard deviation sums squares of the values: 1e18 squared, times a
-# million rows, is still finite, while ~2e19 overflows a single square
-_LARGEST = 1e18
-
-
-def refuse_missing(block: np.ndarray, columns: Sequence[str], where: str, fix: str = "") -> None:
-    """UserError naming the count, columns and first row of missing values in (rows, columns)."""
-    nan = np.isnan(block)
-    rows = np.flatnonzero(nan.any(axis=1))
-    if len(rows):
-        cols = [str(c) for c, bad in zip(columns, nan.any(axis=0)) if bad]
-        raise UserError(f"{where} has {len(rows)} row(s) with missing values in {cols} (first at row "
-                        f"{rows[0]}); fill or drop them before training{fix}")
+def _stripped_header(frame: Any, path: str) -> Any:
+    """``frame`` with column names stripped of surrounding spaces (a spreadsheet's 'Date , CO2 (ppm)'),
+    logged, unless two names would then be one."""
+    names = [_name(c) for c in frame.columns]
+    changed = [str(c) for c, n in zip(frame.columns, names) if str(c) != n]
+    if changed and len(set(names)) == len(names):
+        log.info("'%s': spaces around the column name(s) %s left out", path, changed)
+        frame.columns = names
+    return frame
 
 
 class TableFile:
@@ -218,7 +172,8 @@ class TableFile:
             targets (when they share the file) and ``time_column``.
         target_path: optional separate file with the targets, row-aligned with ``path``.
         time_column: optional column to sort rows by and then drop (see trainlab.data.timeseries.times:
-            one date format for every row, missing steps added as empty rows, the season it implies).
+            one date format for every row, missing steps added as empty rows, the season it implies);
+            or the date's parts in columns of their own, [year, quarter], [year, month] or [year, month, day].
         time_format: the time column's date format (strftime codes, e.g. ``%d/%m/%Y``); null: inferred,
             refusing dates that read differently month-first and day-first.
         series_column: in a file of several series (long layout: ``store,date,sales``), the column
@@ -227,6 +182,12 @@ class TableFile:
             column is not a feature.
         series: the value(s) of ``series_column`` to learn: one (one series), a list, or null: every
             series in the file, pooled in one model (see trainlab.data.timeseries.series).
+        layout: "wide" reads a row per year and a column per month or quarter (``YEAR,JAN,...,DEC``),
+            or a row per series (``series_column``) and a column per year (``1960,1961,...``), as values
+            named by the one target column (trainlab.data.timeseries.layouts); "long" takes such columns
+            as they are; null (default) refuses a wide file, which would read as many feature columns.
+        time_zone: the zone (IANA, e.g. Europe/Berlin) whose clock the time column's dates without
+            offsets are written in: read in UTC, so a daylight-saving change is no gap and no duplicate.
     """
 
     def __init__(
@@ -235,15 +196,18 @@ class TableFile:
         target_columns: Sequence[Union[str, int]],
         feature_columns: Columns = None,
         target_path: Optional[str] = None,
-        time_column: Optional[str] = None,
+        time_column: Optional[Union[str, Sequence[str]]] = None,
         time_format: Optional[str] = None,
         series_column: Optional[str] = None,
         series: Optional[Union[Value, Sequence[Value]]] = None,
+        layout: Optional[str] = None,
+        time_zone: Optional[str] = None,
     ):
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
         # one name without brackets (target_columns=load) is one column, not the letters of its name
-        names = [str(target_columns)] if isinstance(target_columns, (str, int)) else [str(c) for c in target_columns]
+        names = [_name(target_columns)] if isinstance(target_columns, (str, int)) \
+            else [_name(c) for c in target_columns]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise UserError(f"data.source.target_columns names {twice} more than once; list each target once")
@@ -254,24 +218,52 @@ class TableFile:
             raise UserError(f"data.source.series={series} is set but data.source.series_column is null; name the "
                             "column that tells the series apart (e.g. data.source.series_column=store), or drop the "
                             "series")
+        self.time_parts = None if time_column is None or isinstance(time_column, (str, int)) \
+            else [_name(c) for c in time_column]  # [year, quarter]: the time in columns of its own
+        if self.time_parts is not None and len(self.time_parts) == 1:
+            time_column, self.time_parts = self.time_parts[0], None
+        if self.time_parts is not None:
+            if len(self.time_parts) > 3 or time_format:
+                raise UserError(f"data.source.time_column={self.time_parts}: several time columns are read as "
+                                "[year, quarter], [year, month] or [year, month, day], without "
+                                "data.source.time_format; name one date column, or those parts")
+            time_column = "/".join(self.time_parts)
+        time_column = None if time_column is None else _name(time_column)
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
+        self.layout, self.time_zone = layout, check_zone(time_zone)
+        if time_zone is not None and not time_column:
+            raise UserError(f"data.source.time_zone={time_zone} is set but data.source.time_column is null; name the "
+                            "time column, or drop the zone")
+        if layout is not None and layout not in LAYOUTS:
+            raise UserError(f"data.source.layout={layout!r} is not one of {', '.join(LAYOUTS)} (null: long, refusing a "
+                            "file laid out wide)")
+        if layout == "wide" and (self.time_parts or len(names) > 1 or target_path or feature_columns):
+            raise UserError("data.source.layout=wide reads a row per year and a column per month or quarter, or a row "
+                            "per series and a column per year, as one value: give one name for it in "
+                            "data.source.target_columns, without feature_columns, target_path or a time column in "
+                            "parts")
+        if layout == "wide" and not time_column:
+            self.time_column = "year"  # the years' column, or the column made from a header of years
         self.target_columns = names
         if isinstance(feature_columns, (str, int)):
             feature_columns = [feature_columns]
-        self.feature_columns = None if feature_columns is None else [str(c) for c in feature_columns]
-        self.series_column = None if series_column is None else str(series_column)
+        self.feature_columns = None if feature_columns is None else [_name(c) for c in feature_columns]
+        self.series_column = None if series_column is None else _name(series_column)
         self.series = series
         if self.series_column is not None and self.series_column in (self.feature_columns or ()):
             raise UserError(f"data.source.feature_columns names the series column '{self.series_column}'; leave "
                             "it out (it tells the series apart, it is no input)")
 
     def load(self) -> SeriesTable:
-        frame = read_frame(self.path, "data.source.path")
-        target_frame = frame if self.target_path is None else read_frame(self.target_path, "data.source.target_path")
+        frame = self._read(self.path, "data.source.path")
+        target_frame = frame if self.target_path is None else self._read(self.target_path, "data.source.target_path")
         picked = self._series_frames(frame, target_frame)
-        parts = [self._sorted(rows, target_rows, value) for value, rows, target_rows in picked]
+        parts = [self._trimmed(*self._sorted(rows, target_rows, value), value) for value, rows, target_rows in picked]
         frame, target_frame = (stacked([part[i] for part in parts]) for i in (0, 1))
         season, frequency = common_step([part[2] for part in parts], self.time_column)
+        read = describe_step([part[2] for part in parts], season, self.time_column) if self.time_column else None
+        if read:
+            log.info(read)
         feature_columns = self.feature_columns
         if feature_columns is None:  # may be empty: a univariate series learns from its past values
             skip = {c for c in (self.time_column, self.series_column) if c}
@@ -279,6 +271,8 @@ class TableFile:
                 skip |= set(self.target_columns)
             skip |= set(written_index(frame))
             feature_columns = [str(c) for c in frame.columns if str(c) not in skip]
+            if self.time_column is None:
+                _warn_time_features(feature_columns, self.path)
         frame.columns = [str(c) for c in frame.columns]
         target_frame.columns = [str(c) for c in target_frame.columns]
         features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True)
@@ -290,6 +284,24 @@ class TableFile:
                            frequency=frequency, series=label,
                            series_rows=tuple((value, len(part[0])) for (value, _, _), part in zip(picked, parts))
                            if len(parts) > 1 else None)
+
+    def _read(self, path: str, key: str) -> Any:
+        """The file as a frame, its time parts ([year, quarter]) joined into one date column."""
+        frame = _stripped_header(read_frame(path, key), path)
+        wide = wide_columns(frame) if self.layout != "long" else None
+        if self.layout == "wide":
+            if wide is None:
+                raise UserError(f"data.source.layout=wide: '{path}' has no column for every month (JAN .. DEC) or "
+                                f"quarter (Q1 .. Q4); its columns are {[str(c) for c in frame.columns]}")
+            return long_from_wide(frame, wide, self.time_column, self.series_column, self.target_columns[0], path)
+        if wide is not None:
+            keys = (f"data.source.series_column={self.series_column or row_names(frame, wide[1])}"
+                    if wide[0] == "year" else f"data.source.time_column={self.time_column or '<the year column>'}")
+            raise UserError(f"{describe_wide(wide, path)}, which would read as {len(wide[1])} feature columns; set "
+                            f"data.source.layout=wide {keys} 'data.source.target_columns=[<a name for the values>]' "
+                            "to read it in the long layout, or data.source.layout=long to take the columns as they "
+                            "are")
+        return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path)
 
     def _series_frames(self, frame: Any, target_frame: Any) -> list[tuple[Optional[str], Any, Any]]:
         """(value, rows, target rows) of each series of ``data.source.series`` (in both files: they are
@@ -313,6 +325,26 @@ class TableFile:
                         else target_frame.iloc[positions].reset_index(drop=True)))
         return out
 
+    def _trimmed(self, frame: Any, target_frame: Any, grid: Optional[Grid], value: Optional[str],
+                 ) -> tuple[Any, Any, Optional[Grid]]:
+        """One series' rows without those before its first target value and after its last (a
+        spreadsheet's years not yet measured, a sensor's start): nothing to learn from or score there,
+        and left in they would make the test split partly empty. Logged."""
+        if len(frame) != len(target_frame) or not set(self.target_columns) <= set(map(str, target_frame.columns)):
+            return frame, target_frame, grid  # refused with its reason later
+        filled = np.flatnonzero(target_frame[self.target_columns].notna().any(axis=1).to_numpy())
+        if len(filled) == 0:
+            raise UserError(f"data.source.target_columns {self.target_columns} of '{self.target_path or self.path}' "
+                            f"{'' if value is None else f'(series {self.series_column}={value}) '}have no value in "
+                            "any row; give the columns that hold the series")
+        first, end = int(filled[0]), int(filled[-1]) + 1
+        if (first, end) == (0, len(frame)):
+            return frame, target_frame, grid
+        log.info("'%s'%s: %d row(s) before the first target value and %d after the last left out", self.path,
+                 "" if value is None else f" series {self.series_column}={value}", first, len(frame) - end)
+        return (frame.iloc[first:end].reset_index(drop=True), target_frame.iloc[first:end].reset_index(drop=True),
+                None if grid is None else grid.cut(first, end))
+
     def _sorted(self, frame: Any, target_frame: Any, value: Optional[str]) -> tuple[Any, Any, Optional[Grid]]:
         """One series' rows (and target rows; ``value`` of the series column, None without one) sorted
         by the time column, missing steps added, and its regular step; unchanged without a time column."""
@@ -321,9 +353,10 @@ class TableFile:
         hint = partial(series_hint, time_column=self.time_column, late=self.feature_columns or (),
                        not_series=self.target_columns if self.target_path is None else (),
                        within=None if value is None else (self.series_column, value))
-        frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format, hint)
+        frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format, hint, self.time_zone)
         if self.target_path is None:
             return frame, frame, grid
-        target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path, self.time_format)
+        target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path, self.time_format,
+                                       time_zone=self.time_zone)
         return frame, target_frame, grid
 

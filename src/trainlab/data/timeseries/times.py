@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Callable, Optional
 
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.timeseries.layouts import calendar_hint
+from trainlab.data.timeseries.zones import CLOCK_HINT, calendar_in_local_time, clock_change, in_utc
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +37,41 @@ class Grid:
     step: str  # in words, for log lines: "1 day", "1 month", "0 days 00:15:00" ...
     season_length: Optional[int]
     frequency: Optional[str] = None  # a pandas offset alias: "D", "h", "15min", "B", "MS", "3MS" ...
+    written: tuple[Any, ...] = ()  # each sorted row's time as the file has it (for the span a log line gives)
+
+    @property
+    def span(self) -> tuple[str, str]:
+        """The first and last time, as written in the file."""
+        return _written(self.written[0]), _written(self.written[-1])
+
+    def cut(self, first: int, end: int) -> "Grid":
+        """The grid of the steps ``first`` to ``end`` (exclusive) alone: rows trimmed off its ends."""
+        keep = (self.positions >= first) & (self.positions < end)
+        return replace(self, positions=self.positions[keep] - first,
+                       written=tuple(w for w, k in zip(self.written, keep) if k))
+
+
+def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: str) -> Optional[str]:
+    """What a run read from its time column, for one log line: "step 1 week from '1958-03-29' to
+    '2001-12-29', season length 52" (the span of the first series when there are several); None
+    when the series have no common step (sort_by_time and common_step have said so)."""
+    grid = grids[0]
+    if grid is None or any(g is None or g.step != grid.step for g in grids):
+        return None
+    where = f" from '{grid.span[0]}' to '{grid.span[1]}'" + (f" (first of {len(grids)} series)"
+                                                            if len(grids) > 1 else "")
+    return (f"data.source.time_column '{column}': step {grid.step}{where}, "
+            + (f"season length {season}" if season else "no season length from the step"))
 
 
 def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] = None,
-                 duplicates_hint: Optional[Callable[[Any, Any], str]] = None) -> tuple[Any, Optional[Grid]]:
+                 duplicates_hint: Optional[Callable[[Any, Any], str]] = None,
+                 time_zone: Optional[str] = None) -> tuple[Any, Optional[Grid]]:
     """Rows sorted by ``column`` (numbers or dates), which is then dropped, with missing steps added as
     empty rows; also the column's regular step (its season length and frequency), or None. Every
     problem is one line naming the fix; for repeated times, ``duplicates_hint(frame, times)`` may
-    give it (several series in one file: trainlab.data.timeseries.series)."""
+    give it (several series in one file: trainlab.data.timeseries.series). ``time_zone``: dates
+    without offsets are that zone's clock times (trainlab.data.timeseries.zones)."""
     import pandas as pd
 
     if column not in frame.columns:
@@ -51,37 +81,127 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     if raw.isna().any():
         raise UserError(f"{where} has an empty value (row {raw.index[raw.isna()][0]}); every row needs its time")
     is_number = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
-    if is_number:
+    dates = numbers_as_dates(raw, where, time_format) if is_number else None
+    if dates is not None:
+        times, is_number = dates, False
+    elif is_number:
         times = raw.astype(np.float64)
     elif pd.api.types.is_datetime64_any_dtype(raw):  # e.g. a Parquet timestamp column
         times = pd.to_datetime(raw, utc=True).dt.tz_localize(None)
     else:
         times = parse_dates(raw, where, time_format)
+    if time_zone is not None:
+        times = in_utc(times, raw, time_zone, where)
+    elif not is_number:
+        times = calendar_in_local_time(times, raw, partial(parse_dates, where=where, time_format=time_format))
+    repeated = frame.drop(columns=[column]).assign(__time__=times.to_numpy()).duplicated().to_numpy()
+    if repeated.any():  # a row exported twice (same time, same values): nothing to choose between
+        log.info("%s: %d row(s) repeat an earlier row exactly (first '%s'); left out", where, int(repeated.sum()),
+                 raw[repeated].iloc[0])
+        frame, raw, times = frame[~repeated], raw[~repeated], times[~repeated]
+    clock = not is_number and time_zone is None and clock_change(times.sort_values())
     duplicated = times[times.duplicated()]
     if len(duplicated):
-        fix = duplicates_hint(frame, times) if duplicates_hint else ""
+        fix = (CLOCK_HINT if clock else calendar_hint(frame, column, times)
+               or (duplicates_hint(frame, times) if duplicates_hint else ""))
         raise UserError(f"{where} has {len(duplicated)} duplicated time(s) (first '{raw[duplicated.index[0]]}'); "
                         f"{fix or 'keep one row per time step (aggregate or drop the duplicates) before training'}")
     order = times.argsort(kind="stable").to_numpy()
     rows = frame.iloc[order].drop(columns=[column]).reset_index(drop=True)
     ordered = times.iloc[order].reset_index(drop=True)
     grid = number_grid(ordered.to_numpy()) if is_number else date_grid(ordered)
+    if grid is not None:
+        grid = replace(grid, written=tuple(raw.iloc[order]))
     if grid is None:
         log.info("%s: no regular step between its times; rows are taken as consecutive steps", where)
         return rows, None
     size = int(grid.positions[-1]) + 1
     if size > MAX_FILL * len(rows):
+        pieced = _pieced(times, raw, where) if not is_number else None
+        if pieced is not None:
+            return frame.drop(columns=[column]).reset_index(drop=True), pieced
         log.warning("%s: on its step of %s the rows would span %d steps, %d of them missing; rows are taken as "
                     "consecutive steps instead", where, grid.step, size, size - len(rows))
         return rows, None
     if size > len(rows):
         starts = np.flatnonzero(np.diff(grid.positions) > 1)
         log.info("%s: %d missing time step(s) (step %s) in %d gap(s), first after '%s'; added as empty rows, "
-                 "for data.missing to handle", where, size - len(rows), grid.step, len(starts),
-                 raw.iloc[order[starts[0]]])
+                 "for data.missing to handle%s", where, size - len(rows), grid.step, len(starts),
+                 raw.iloc[order[starts[0]]], f" ({CLOCK_HINT})" if clock else "")
         rows.index = grid.positions
         rows = rows.reindex(range(size))
     return rows, grid
+
+
+def _pieced(times: Any, raw: Any, where: str) -> Optional[Grid]:
+    """The grid of a file pieced together from stretches of different periods, in its own order (a
+    typical meteorological year: each month from another year, as pvlib's TMY3 files are): its times
+    in file order step regularly but for a few jumps (one in a hundred steps at most) and do not
+    ascend, so sorting would shuffle the stretches. Logged; None for any other file."""
+    import pandas as pd
+
+    ns = times.to_numpy().astype("datetime64[ns]").astype(np.int64)
+    diffs = np.diff(ns)
+    step = _most_common(diffs) if len(diffs) else 0
+    jumps = np.flatnonzero(diffs != step)
+    if step <= 0 or (diffs >= 0).all() or len(jumps) > max(1, len(diffs) // 100):
+        return None
+    grid = date_grid(pd.Series(pd.date_range(times.iloc[0], periods=len(times), freq=pd.Timedelta(int(step)))))
+    log.warning("%s: the rows step by %s in file order but for %d jump(s) between stretches of different periods "
+                "(first '%s' -> '%s', as in a typical meteorological year); kept in file order as consecutive steps",
+                where, grid.step, len(jumps), raw.iloc[jumps[0]], raw.iloc[jumps[0] + 1])
+    return replace(grid, written=tuple(raw))
+
+
+def _written(time: Any) -> str:
+    """A time as the log shows it: as the file wrote it; a date without its midnight when it was read
+    as a timestamp (Parquet, or joined from [year, month])."""
+    import pandas as pd
+
+    if isinstance(time, pd.Timestamp) and time == time.normalize():
+        return time.strftime("%Y-%m-%d")
+    return str(time)
+
+
+UNIX_UNITS = {"unix": "s", "unix_ms": "ms"}
+_UNIX_RANGE = (-2.2e9, 4.1e9)  # seconds: 1900 to 2099
+_COMPACT = ((8, "%Y%m%d", "YYYYMMDD"), (6, "%Y%m", "YYYYMM"))
+
+
+def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
+    """A column of numbers that are dates, as naive UTC times, or None when they are plain numbers (a
+    year, a step count): Unix time in seconds or milliseconds (at least 1e8 seconds from 1970, on a
+    step of whole minutes, as databases and loggers export it), whole numbers written YYYYMMDD or
+    YYYYMM, or any numbers read by ``time_format`` ("unix", "unix_ms", or strftime codes)."""
+    import pandas as pd
+
+    values = raw.to_numpy(dtype=np.float64)
+    whole = bool(np.all(values % 1 == 0))
+    if time_format:
+        if time_format in UNIX_UNITS:
+            return pd.to_datetime(raw, unit=UNIX_UNITS[time_format])
+        return parse_dates(raw.astype(np.int64) if whole else raw, where, time_format)
+    if not whole:
+        return None
+    ints = pd.Series(values.astype(np.int64), index=raw.index)
+    for digits, written, name in _COMPACT:
+        if ints.between(10 ** (digits - 1), 3 * 10 ** (digits - 1) - 1).all():
+            parsed = pd.to_datetime(ints.astype(str), format=written, errors="coerce")
+            if parsed.notna().all():
+                log.info("%s: numbers written %s, read as dates (%s to %s)", where, name, _written(parsed.min()),
+                         _written(parsed.max()))
+                return parsed
+    diffs = np.diff(np.unique(values))
+    step = _most_common(diffs) if len(diffs) else 0.0
+    for unit, scale, name in (("s", 1, "seconds"), ("ms", 1000, "milliseconds")):
+        low, high = (bound * scale for bound in _UNIX_RANGE)
+        if values.min() >= low and values.max() <= high and np.abs(values).max() >= 1e8 * scale \
+                and step > 0 and step % (60 * scale) == 0:
+            parsed = pd.to_datetime(ints, unit=unit)
+            log.info("%s: numbers read as Unix time in %s (%s to %s)", where, name, _written(parsed.min()),
+                     _written(parsed.max()))
+            return parsed
+    return None
 
 
 def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
@@ -132,7 +252,12 @@ def _attempt(text: Any, **how: Any) -> Any:
 def number_grid(values: np.ndarray) -> Optional[Grid]:
     """Positions of sorted numeric times on their most common step, if every step is a multiple of it."""
     found = _on_step(values)
-    return None if found is None else Grid(found[0], f"{found[1]:g}", None)
+    if found is None:
+        return None
+    years = found[1] % 1 == 0 and np.all(values % 1 == 0) and 1000 <= values[0] and values[-1] < 3000
+    if years:  # 1871, 1872 ...: whole years, as a column of yearly dates reads
+        return Grid(found[0], _in_words(int(found[1]), "year"), None, f"{12 * int(found[1])}MS")
+    return Grid(found[0], f"{found[1]:g}", None)
 
 
 def date_grid(times: Any) -> Optional[Grid]:
@@ -157,8 +282,16 @@ def date_grid(times: Any) -> Optional[Grid]:
         if found is not None:
             k = int(found[1])
             season = per_year // k if per_year % k == 0 and per_year // k > 1 else None
-            return Grid(found[0], f"{k} {name}{'s' if k > 1 else ''}", season, f"{k if k > 1 else ''}{alias}")
+            return Grid(found[0], _in_words(k, name), season, f"{k if k > 1 else ''}{alias}")
     return None
+
+
+def _in_words(count: int, unit: str) -> str:
+    """A step of whole months in its largest calendar unit: "1 month", "1 quarter", "2 years"."""
+    if unit == "month":
+        count, unit = next((count // n, name) for n, name in ((12, "year"), (3, "quarter"), (1, "month"))
+                           if count % n == 0)
+    return f"{count} {unit}{'s' if count > 1 else ''}"
 
 
 def _on_step(values: np.ndarray) -> Optional[tuple[np.ndarray, float]]:

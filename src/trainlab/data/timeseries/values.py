@@ -1,0 +1,132 @@
+"""A file's columns as numbers: text refused with the column and row named (and the likely reason:
+a date column not named as the time, decimal commas in a comma-separated file), numbers written with
+thousands separators read, infinite or overflowing values refused, a written index left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missing: bool = False) -> np.ndarray:
+    """Columns as float64, refusing text (and missing values unless ``allow_missing``: they become
+    NaN) with the column and row named."""
+    import pandas as pd
+
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"data.source.{role}_columns: {missing} not in '{path}'; its columns are {list(frame.columns)}"
+        )
+    for c in columns:
+        grouped = _grouped_numbers(frame[c])
+        if grouped is not None:
+            log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as numbers, "
+                     "e.g. %s", c, path, grouped[1], grouped[2])
+            frame[c] = grouped[0]
+        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
+            values = pd.to_numeric(frame[c], errors="coerce")
+            bad = frame[c][values.isna() & frame[c].notna()]
+            example = f" (row {bad.index[0]}: {bad.iloc[0]!r})" if len(bad) else ""
+            fix = f"convert it or leave it out of data.source.{role}_columns"
+            if role == "feature":  # null takes every column: the user may never have set the key
+                fix += " (list the inputs, e.g. data.source.feature_columns=[a,b], or [] for none)"
+            if len(bad) and re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
+                fix = ("its numbers have decimal commas inside a comma-separated file: save it with decimal points, "
+                       "or separated by semicolons (read with decimal commas)")
+            elif _looks_like_times(frame[c]):
+                fix = f"if it is the time, set data.source.time_column={c}; else {fix}"
+            raise UserError(f"column '{c}' in '{path}' is not numeric{example}; {fix}")
+    block = frame[columns]
+    values = block.to_numpy(dtype=np.float64)
+    if not allow_missing:
+        refuse_missing(values, columns, f"'{path}'")
+    _check_finite(values, columns, path, role)
+    return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
+
+
+# numbers as spreadsheets write them with thousands separators: (separator, decimal mark, example);
+# every value of a column must fit one way, with whole groups of three digits ("1,120" not "1,12")
+_GROUPINGS = ((",", ".", "1,234.5"), (".", ",", "1.234,5"), (" ", ",", "1 234,5"), (" ", ".", "1 234.5"),
+              ("'", ".", "1'234.5"))
+
+
+def _grouped_numbers(column) -> Optional[tuple[Any, str, str]]:
+    """(the values as numbers, the way they were written, the first grouped value and its number) for a
+    text column whose every value is a number with thousands separators (one value grouped at least),
+    else None."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column):
+        return None
+    text = column.dropna().astype(str).str.strip().str.replace("\u00a0", " ").str.replace("\u202f", " ")
+    if text.empty:
+        return None
+    for sep, decimal, example in _GROUPINGS:
+        s, d = re.escape(sep), re.escape(decimal)
+        grouped = text.str.fullmatch(rf"[-+]?\d{{1,3}}({s}\d{{3}})+({d}\d*)?")
+        if grouped.any() and (grouped | text.str.fullmatch(rf"[-+]?\d+({d}\d*)?")).all():
+            plain = column.astype(str).str.strip().str.replace("\u00a0", "").str.replace("\u202f", "")
+            plain = plain.str.replace(sep, "", regex=False).str.replace(decimal, ".", regex=False)
+            values = pd.to_numeric(plain.where(column.notna()), errors="coerce")
+            first = int(np.flatnonzero(grouped.to_numpy())[0])
+            return values, f"like {example}", f"'{text.iloc[first]}' as {values[text.index[first]]:g}"
+    return None
+
+
+def written_index(frame) -> list[str]:
+    """Columns that are a table index written along (``DataFrame.to_csv()`` without ``index=False``:
+    an unnamed column counting 0, 1, 2 ...): a row counter, not a feature; logged when left out."""
+    found = [str(c) for c in frame.columns if str(c).startswith("Unnamed: ")
+             and np.array_equal(frame[c].to_numpy(), np.arange(len(frame)))]
+    if found:
+        log.info("column(s) %s count the rows (an index written with the table): not used as features", found)
+    return found
+
+
+def _looks_like_times(column) -> bool:
+    """Whether a text column's first values read as dates (a time column not named as one)."""
+    import warnings
+
+    import pandas as pd
+
+    head = column.dropna().astype(str).head(20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return len(head) > 0 and pd.to_datetime(head, errors="coerce", format="mixed").notna().all()
+
+
+def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str) -> None:
+    """Refuse inf values, and values so large that float32 (training) or their standard deviation
+    (scaling) overflows, naming the column and the first row (missing values, NaN, are the data
+    module's ``missing`` policy's)."""
+    bad = np.isinf(values)
+    too_large = np.abs(np.where(bad | np.isnan(values), 0.0, values)) > _LARGEST
+    for problem, mask in (("an infinite value", bad), (f"a value beyond ±{_LARGEST:.0e}", too_large)):
+        if mask.any():
+            row, col = np.argwhere(mask)[0]
+            raise UserError(f"column '{columns[col]}' in '{path}' has {problem} (row {row}: {float(values[row, col])}); "
+                            f"fix or rescale it, or leave it out of data.source.{role}_columns")
+
+
+# float32 reaches 3.4e38; a standard deviation sums squares of the values: 1e18 squared, times a
+# million rows, is still finite, while ~2e19 overflows a single square
+_LARGEST = 1e18
+
+
+def refuse_missing(block: np.ndarray, columns: Sequence[str], where: str, fix: str = "") -> None:
+    """UserError naming the count, columns and first row of missing values in (rows, columns)."""
+    nan = np.isnan(block)
+    rows = np.flatnonzero(nan.any(axis=1))
+    if len(rows):
+        cols = [str(c) for c, bad in zip(columns, nan.any(axis=0)) if bad]
+        raise UserError(f"{where} has {len(rows)} row(s) with missing values in {cols} (first at row "
+                        f"{rows[0]}); fill or drop them before training{fix}")

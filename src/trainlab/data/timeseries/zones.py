@@ -1,0 +1,111 @@
+"""Local clock times: a time column written without UTC offsets in a zone with daylight saving (a
+meter's or a spreadsheet's hourly export) skips an hour in spring and repeats one in autumn.
+
+``data.source.time_zone`` names the zone (IANA, ``Europe/Berlin``): such times are then read as
+that zone's clock and compared in UTC, so the spring hour is no gap and the autumn hour no duplicate
+(the two readings of the repeated hour are taken in file order). Without it, :func:`clock_change`
+recognises the pattern (gaps or repeats of one hour, all on Sundays, where clocks change) so that the
+gap log line and the duplicate refusal can name the setting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+
+# an offset after the time of day: 12:00Z, 12:00:00+01:00, 12:00 UTC (a date's "-27" is none)
+_OFFSET = re.compile(r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+HOUR_NS = 3_600 * 10**9
+DAY_NS = 24 * HOUR_NS
+SUNDAY = 6
+
+
+def check_zone(name: Optional[str]) -> Optional[str]:
+    """``name`` when it is a time zone (IANA), else one line saying what to give."""
+    import zoneinfo
+
+    if name is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise UserError(f"data.source.time_zone='{name}' is not a time zone name; give an IANA name such as "
+                        "Europe/Berlin or America/New_York (or null for times in UTC or with offsets)") from exc
+    return str(name)
+
+
+def in_utc(times: Any, raw: Any, zone: str, where: str) -> Any:
+    """Naive ``times`` read from ``raw`` taken as clock times of ``zone``, as naive UTC times; times a
+    day or more apart are left as they are (in UTC a daily 00:00 would move by an hour twice a year)."""
+    import pandas as pd
+
+    if has_offsets(raw):
+        raise UserError(f"{where} holds times with UTC offsets (or Unix time), which fix their instant already; "
+                        "drop data.source.time_zone")
+    order = np.argsort(times.to_numpy(), kind="stable")  # the repeated autumn hour stays in file order
+    ordered = times.iloc[order]
+    steps = np.diff(ordered.to_numpy().astype("datetime64[ns]").astype(np.int64))
+    if len(steps) and np.median(steps) >= DAY_NS:  # days, months: calendar steps, the same in any zone
+        return times
+    try:
+        local = ordered.dt.tz_localize(zone, ambiguous="infer")
+    except ValueError as exc:  # an hour that the clock skipped, or a repeat that cannot be told apart
+        raise UserError(f"{where}: read as clock times of data.source.time_zone={zone}: {exc}; fix those rows, or "
+                        "write the times in UTC or with offsets") from exc
+    utc = local.dt.tz_convert("UTC").dt.tz_localize(None)
+    return utc.reindex(times.index)
+
+
+_TRAILING_OFFSET = re.compile(r"\s*(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+
+
+def has_offsets(raw: Any) -> bool:
+    """Whether a time column says its zone: timestamps with one, text with UTC offsets, Unix numbers."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return raw.dt.tz is not None
+    return pd.api.types.is_numeric_dtype(raw) or bool(raw.astype(str).str.strip().str.contains(_OFFSET).any())
+
+
+def calendar_in_local_time(times: Any, raw: Any, parse: Callable[[Any], Any]) -> Any:
+    """Times a day or more apart written with their zone (``2021-03-28 00:00+02:00``, a tz-aware Parquet
+    column) as their local clock times: in UTC, local midnights move by an hour at each daylight-saving
+    change, and days, weeks or months would step irregularly. ``times`` (naive UTC) otherwise;
+    ``parse`` reads text without offsets the way the column was read."""
+    import pandas as pd
+
+    steps = np.diff(np.sort(times.to_numpy().astype("datetime64[ns]").astype(np.int64)))
+    if not len(steps) or np.median(steps) < DAY_NS - HOUR_NS or pd.api.types.is_numeric_dtype(raw) \
+            or not has_offsets(raw):
+        return times
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return raw.dt.tz_localize(None)
+    return parse(raw.astype(str).str.strip().str.replace(_TRAILING_OFFSET, "", regex=True))
+
+
+def clock_change(times: Any) -> bool:
+    """Whether naive, sorted ``times`` at steps of an hour or less hold gaps or repeats of one hour
+    only on Sundays (when clocks change for daylight saving, in Europe, North America and Australia),
+    and at least one: the file's times are local clock times."""
+    ns = times.to_numpy().astype("datetime64[ns]").astype(np.int64)
+    if len(ns) < 3:
+        return False
+    diffs = np.diff(ns)
+    step = np.median(diffs)
+    if step <= 0 or step > HOUR_NS:
+        return False
+    odd = np.flatnonzero((diffs != step))
+    if len(odd) == 0:
+        return False
+    one_hour = (diffs[odd] == 0) | (diffs[odd] == step + HOUR_NS)
+    sundays = times.iloc[odd].dt.day_of_week.to_numpy() == SUNDAY
+    return bool(np.all(one_hour & sundays))
+
+
+CLOCK_HINT = ("these look like local clock times across a daylight-saving change: set data.source.time_zone=<IANA "
+              "zone, e.g. Europe/Berlin>, or write the times in UTC or with offsets")

@@ -1,0 +1,102 @@
+"""evaluate.py in a user's hands, a week after training: other data files, overrides of the run's data,
+moved and damaged run folders, checkpoints to choose from, outputs of repeated evaluations."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import TINY_ANY_DATA
+from tests.families import FAMILIES
+from trainlab.config.errors import UserError
+
+
+def series_file(path: Path, rows: int = 200, columns: tuple[str, ...] = ("x", "y")) -> str:
+    t = np.arange(rows)
+    values = {"x": np.cos(t / 5), "y": 10 + np.sin(t / 4) + 0.01 * t, "z": np.sin(t / 3)}
+    pd.DataFrame({c: values[c] for c in columns}).to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture
+def trained(tmp_path, compose_cfg, run_train):
+    """A one-epoch run on a file with a feature x and a target y; returns its config."""
+    cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={series_file(tmp_path / 'xy.csv')}",
+                       "data.source.target_columns=[y]", "data.window=8", "data.ets_baseline=false", "logger=none",
+                       "trainer.max_epochs=1"])
+    run_train(cfg)
+    return cfg
+
+
+def evaluate_with(compose_cfg, run_dir: str, *overrides: str) -> dict:
+    import evaluate as evaluate_script
+
+    return evaluate_script.evaluate(compose_cfg([f"ckpt_path={run_dir}", "hardware.num_threads=1", *overrides],
+                                                config_name="eval"))
+
+
+def test_data_that_change_the_models_shape_are_refused_naming_the_override(trained, compose_cfg, tmp_path):
+    run_dir = trained.paths.output_dir
+    refusals = {  # override -> what the line says changed
+        f"+data.source.path={series_file(tmp_path / 'y.csv', columns=('y',))}": r"other columns or channels: "
+                                                                                 r"feature_mean has 2 value\(s\)",
+        "+data.source.target_columns=[x,y]": r"other columns or channels: target_mean has 1 value\(s\) in the "
+                                             r"checkpoint, 2 here",
+    }
+    for override, detail in refusals.items():
+        with pytest.raises(UserError, match=rf"^{re.escape(override)} changes the model that '.*\.ckpt' holds "
+                                            rf"\({detail}.*\); .* or leave the override out$"):
+            evaluate_with(compose_cfg, run_dir, override)
+    for override in ("+data.horizon=2", "+data.steps=2", "+data.target_inputs=false", "+data.window=4"):
+        key = override.split("=")[0][1:]  # what the model was trained for: kept, even where the shapes would fit
+        with pytest.raises(UserError, match=rf"^\{override}: the model in '.*' was trained with the run's own {key}, "
+                                            r"and with another .* leave the override out, or train a run with it$"):
+            evaluate_with(compose_cfg, run_dir, override)
+    # the run's own file edited since training: no override to name, the file is
+    series_file(Path(trained.data.source.path), columns=("y", "z", "x"))
+    with pytest.raises(UserError, match=r"^the run's data no longer fit '.*' \(other columns or channels: feature_mean "
+                                        r"has 2 value\(s\) in the checkpoint, 3 here\); was its file changed since training\?"):
+        evaluate_with(compose_cfg, run_dir)
+    # fewer rows than one window: the hint offers the data file, not the window the model keeps
+    short = series_file(tmp_path / "short.csv", rows=5)
+    with pytest.raises(UserError, match=r"has 5 row\(s\), fewer than one window .* \(evaluate.py sets the run's data "
+                                        r"with a '\+': \+data.source.path=<value>; the model keeps the run's "
+                                        r"data.window and data.horizon\)$"):
+        evaluate_with(compose_cfg, run_dir, f"+data.source.path={short}")
+    # a file of the same columns, other values and length: evaluated (with a warning, tests/test_series_checks.py)
+    other = series_file(tmp_path / "longer.csv", rows=300)
+    assert np.isfinite(evaluate_with(compose_cfg, run_dir, f"+data.source.path={other}")["metrics"]["test/rmse"])
+
+
+def test_tensors_that_do_not_fit_are_named_before_any_is_loaded(trained):
+    """The backstop behind the data's own checks: a net whose sizes differ from the checkpoint's tensors."""
+    import torch
+
+    from trainlab.run.folder import load_checkpoint, resolve_checkpoint
+    from trainlab.run.pipeline import restore
+
+    saved = load_checkpoint(resolve_checkpoint(trained.paths.output_dir))
+    saved["state_dict"]["net.head.weight"] = torch.zeros(3, 16)
+    with pytest.raises(UserError, match=r"^the run's data no longer fit 'x.ckpt' \(the net built for them has "
+                                        r"net.head.weight \(3, 16\) in the checkpoint, \(1, 16\) here\)"):
+        restore(trained, saved, "x.ckpt")
+
+
+@pytest.mark.parametrize("case", FAMILIES.values(), ids=FAMILIES.keys())
+def test_every_family_keeps_what_its_model_was_trained_for(compose_cfg, case):
+    """Each family's data module names the settings its model learned with; overriding one is refused
+    before any data are read."""
+    from hydra.utils import get_class
+
+    from trainlab.run.pipeline import restore
+
+    cfg = compose_cfg(case.tiny())
+    kept = get_class(cfg.data._target_).TRAINED_WITH
+    assert kept and all(key in cfg.data for key in kept)  # real keys of the family's data config
+    with pytest.raises(UserError, match=rf"^\+data.{kept[0]}=7: the model in 'x.ckpt' was trained with the run's own "
+                                        rf"data.{kept[0]}, and with another"):
+        restore(cfg, {"state_dict": {}}, "x.ckpt", [f"+data.{kept[0]}=7"])
