@@ -13,6 +13,7 @@ import torch
 
 from tests.conftest import TINY_ANY_DATA
 from trainlab.config.errors import UserError
+from trainlab.config.families import options_of
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.module import TimeSeriesDataModule
 from trainlab.data.timeseries.sources import SeriesTable, TableFile
@@ -210,7 +211,7 @@ def test_multi_step_runs_report_every_step(compose_cfg, run_train):
     assert report["test/comparison"].startswith("test rmse")
 
 
-@pytest.mark.parametrize("model", ["lstm", "lstm_attention", "cnn", "tcn"])
+@pytest.mark.parametrize("model", options_of("model", "timeseries"))  # every time-series model, a new one too
 def test_nets_give_one_output_per_step_and_target(compose_cfg, model):
     from trainlab.run.pipeline import build_model_and_data
 
