@@ -222,6 +222,20 @@ def test_nets_give_one_output_per_step_and_target(compose_cfg, model):
     assert module_(x).shape == (3, 4, 1)
 
 
+@pytest.mark.parametrize("model", options_of("model", "timeseries"))
+def test_nets_forecast_several_targets_a_horizon_ahead(compose_cfg, model, tmp_path):
+    from trainlab.run.pipeline import build_model_and_data
+
+    rows = np.arange(200)
+    path = write_csv(tmp_path, pd.DataFrame({"y": np.sin(rows / 4), "z": 100 + np.cos(rows / 6)}))
+    cfg = compose_cfg([f"model={model}", "data=file", f"data.source.path={path}", "data.source.target_columns=[y,z]",
+                       "data.window=8", "data.horizon=3", "data.steps=2", "data.ets_baseline=false"])
+    module_, dm = build_model_and_data(cfg)
+    x, y = dm.datasets["train"].__getitems__([0, 1, 2])
+    assert x.shape == (3, 8, 2) and y.shape == (3, 2, 2)  # the past targets as inputs; (steps, targets)
+    assert module_(x).shape == (3, 2, 2)
+
+
 # -- the TCN forecaster ------------------------------------------------------------------------------
 def test_tcn_trains_reports_its_baselines_and_its_checkpoint_evaluates(compose_cfg, run_train, caplog):
     import evaluate as evaluate_script

@@ -45,6 +45,8 @@ def test_cnn_is_causal_and_sees_its_receptive_field():
     torch.manual_seed(0)
     net = TemporalCNN(F, hidden_channels=8, num_layers=2, kernel_size=3, out_channels=1, dropout=0.0).eval()
     receptive = 1 + (3 - 1) * (2**2 - 1)  # 7 steps
+    assert net.receptive_field == receptive
+    assert net.receptive_field == receptive
     x = torch.randn(1, 20, F)
     base = net(x)
     far = x.clone()
