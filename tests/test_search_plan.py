@@ -705,7 +705,7 @@ def test_a_pruner_that_can_never_prune_is_said(compose_cfg, tmp_path, caplog):
 
 @pytest.mark.parametrize("overrides,arguments,message", [
     (["model=gnn"], [], "model=gnn is a graph model, but data=synthetic is timeseries data; use data=catalogue or "
-                        "data=gaia, or a timeseries model: model=cnn, model=lstm, model=lstm_attention (each trial"),
+                        "data=gaia, or a timeseries model: model=cnn, model=lstm, model=lstm_attention, model=tcn (each trial"),
     (["model=unet"], [], "model=unet is an image model, but data=synthetic is timeseries data"),
     ([], ["data=synthetic,catalogue"], "model=lstm is a timeseries model, but data=catalogue is graph data; use "
                                        "data=elnino"),
@@ -730,7 +730,7 @@ def test_a_model_and_data_of_different_families_are_refused_before_the_first_tri
      "from the sweep's experiment choices (each trial"),
     ([], ["experiment=choice(lstm_seed,gaia_fast)", "data=synthetic"],
      "model=gnn is a graph model, but data=synthetic is timeseries data; use data=catalogue or data=gaia, or a "
-     "timeseries model: model=cnn, model=lstm, model=lstm_attention (model=gnn chosen by experiment=gaia_fast); "
+     "timeseries model: model=cnn, model=lstm, model=lstm_attention, model=tcn (model=gnn chosen by experiment=gaia_fast); "
      "or drop gaia_fast from the sweep's experiment choices"),
     (["experiment=gaia_fast", "data=synthetic"], ["data=synthetic"], "(model=gnn chosen by experiment=gaia_fast) (each"),
 ])

@@ -48,7 +48,7 @@ HAS_LAUNCHER = {name: importlib.util.find_spec(f"hydra_plugins.hydra_{name}_laun
 # the time-series models' spaces (conf/hparams_search/space/<model>.yaml) and, per model, the width
 # that TINY_SWEEP pins small (a searched key given on the command line is fixed for every trial)
 TIME_SERIES_WIDTH = {"lstm": "model.net.hidden_size", "lstm_attention": "model.net.hidden_size",
-                     "cnn": "model.net.hidden_channels"}
+                     "cnn": "model.net.hidden_channels", "tcn": "model.net.hidden_channels"}
 
 
 def sweep(*args: str, tmp_path: Path, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -92,10 +92,22 @@ def bind_data_dims(net: DictConfig, dims: dict[str, int], key: str = "model.net"
 
 
 def build_net(cfg: DictConfig, datamodule: Any) -> Any:
-    """The plain nn.Module of ``cfg.model.net``, sized by the data."""
+    """The plain nn.Module of ``cfg.model.net``, sized by the data; a window longer than the net's
+    ``receptive_field`` (convolutional nets state theirs) is logged once."""
     from torch import nn
 
-    return build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, datamodule.dims))
+    net = build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, datamodule.dims))
+    check_receptive_field(net, getattr(datamodule, "window", None))
+    return net
+
+
+def check_receptive_field(net: Any, window: Optional[int]) -> None:
+    """Warn when the window holds steps no output can see (a field beyond the window is fine)."""
+    receptive = getattr(net, "receptive_field", None)
+    if receptive is not None and window is not None and window > receptive:
+        log.warning(f"data.window={window} is longer than {type(net).__name__}'s receptive field of {receptive} "
+                    f"steps: its first {window - receptive} step(s) never reach the forecast; shorten data.window "
+                    f"or widen the field (model.net.num_blocks / num_layers, kernel_size)")
 
 
 def build_task_module(cfg: DictConfig, datamodule: Any, optimizer: Any = None, scheduler: Any = None) -> Any:
