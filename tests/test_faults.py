@@ -188,6 +188,9 @@ def test_a_run_dir_that_holds_files_is_refused_before_hydra_writes_into_it(tmp_p
     with pytest.raises(SystemExit) as stop:
         Preflight(min_free_mb=0).on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run)}}}))
     assert stop.value.code == 2 and "leave hydra.run.dir out" in capsys.readouterr().err
+    monkeypatch.setenv("LOCAL_RANK", "1")  # a DDP run's other ranks join their first rank's folder
+    Preflight(min_free_mb=0).on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run)}}}))
+    monkeypatch.setenv("LOCAL_RANK", "0")
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")  # a requeued job continues in its own folder
     Preflight(min_free_mb=0).on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run)}}}))
 

@@ -192,7 +192,8 @@ def test_a_job_that_asked_for_its_requeue_is_waited_for_while_slurm_still_lists_
     monkeypatch.setattr(slurm_module.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
     requeued = _Job("7_0", tmp_path, "requeued: SIGTERM (preempted or cancelled); the next attempt continues in x\n"
                                      "slurmstepd-vm: error: *** JOB 7 ON vm CANCELLED AT 2026-11-29T21:58:12 DUE TO "
-                                     "JOB REQUEUE ***\nsrun: got SIGCONT\nsrun: error: vm: task 0: Terminated")
+                                     "JOB REQUEUE ***\nsubmitit WARNING (2026-11-29 22:41:01,285) - Bypassing signal "
+                                     "SIGCONT\nsrun: got SIGCONT\nsrun: error: vm: task 0: Terminated")
     failed = _Job("7_1", tmp_path, "requeued: SIGTERM; the next attempt continues in x\nepoch 4\n"
                                    "RuntimeError: boom\nsrun: error: vm: task 0: Exited with exit code 1")  # the next attempt failed
 

@@ -113,8 +113,11 @@ class Preflight(HydraCallback):
         self._check_output(config, "hydra.run.dir")
         from trainlab.run.preemption import is_requeued_attempt
 
-        problem = None if is_requeued_attempt() else occupied_problem(OmegaConf.select(config, "hydra.run.dir"))
-        if problem:  # a requeued SLURM job continues in its own folder
+        # a requeued SLURM job continues in its own folder; the other ranks of a DDP run (Lightning starts
+        # them with LOCAL_RANK=1.. and hydra.run.dir=<rank 0's folder>) join their first rank's
+        joins = is_requeued_attempt() or os.environ.get("LOCAL_RANK", "0") != "0"
+        problem = None if joins else occupied_problem(OmegaConf.select(config, "hydra.run.dir"))
+        if problem:
             _stop(problem)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:

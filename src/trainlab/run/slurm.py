@@ -120,12 +120,14 @@ def _log_tail(job: Any, lines: int = 3) -> str:
     return ""
 
 
-SLURMS_OWN = ("srun:", "slurmstepd")  # what srun and slurmstepd add to a job's stderr as it ends
+# what srun, slurmstepd and submitit's signal handler add to a job's stderr as it ends
+SLURMS_OWN = ("srun:", "slurmstepd", "submitit WARNING")
 
 
 def _asked_for_requeue(job: Any) -> bool:
     """Whether the job's last words were :func:`finish_in_job`'s requeue line (followed by nothing but
-    SLURM's own lines: ``*** JOB 7 CANCELLED ... DUE TO JOB REQUEUE ***``, ``srun: ...``). SLURM may
+    SLURM's own lines: ``*** JOB 7 CANCELLED ... DUE TO JOB REQUEUE ***``, ``srun: ...``, and
+    submitit's ``Bypassing signal SIGCONT``). SLURM may
     still list such a job as ended (FAILED, exit 143) for a while before the requeue shows."""
     path = job.paths.stderr
     if not path.is_file():
