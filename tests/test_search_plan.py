@@ -752,6 +752,37 @@ def test_experiment_options_reads_an_experiments_group_choices():
 
 
 def test_a_sweep_whose_choices_all_fit_the_data_plans(compose_cfg, tmp_path):
+    """model=lstm,cnn planned here before: each cnn trial then failed on the LSTM's keys (see below)."""
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
-    plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model=lstm,cnn", "data=synthetic,elnino"], StandIn())
+    plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model=lstm,lstm_attention", "data=synthetic,elnino"], StandIn())
     assert set(plan.space) >= {"model", "data"}
+
+
+# -- a searched model or experiment: one space for every trial -------------------------------------------------
+@pytest.mark.parametrize("arguments,message", [
+    (["model=lstm,cnn"], "the searched key model.net.hidden_size is not a key of model=cnn, one of the sweep's choices "
+                         "model=lstm,cnn: the search space is model=lstm's (conf/hparams_search/space/lstm.yaml), one "
+                         "for every trial, so each model=cnn trial would fail on it; sweep one model at a time "
+                         "(-m hparams_search=optuna model=cnn searches its model's own space)"),
+    (["model=choice(lstm,cnn)", "data=synthetic,elnino"], "model.net.hidden_size is not a key of model=cnn"),
+    (["experiment=gaia_fast,unet_anomaly"], "model.net.hidden_size is not a key of experiment=gaia_fast, one of the "
+                                            "sweep's choices experiment=gaia_fast,unet_anomaly"),
+    (["model=lstm,lstm_attention", "model.net.attention=additive"],
+     "model.net.attention=additive (fixed on the command line) is not a key of model=lstm, one of the sweep's choices "
+     "model=lstm,lstm_attention, so each model=lstm trial would fail on it; sweep the model choices that have it"),
+])
+def test_a_key_that_one_searched_model_lacks_is_refused_before_the_first_trial(compose_cfg, tmp_path, arguments,
+                                                                               message):
+    """Trials of the other model failed one by one: "Could not override 'model.net.hidden_size'"."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    launcher = StandIn()
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher)
+    assert not launcher.jobs and not (tmp_path / "sweep").exists()
+
+
+def test_each_searched_model_is_composed_with_the_command_lines_groups(compose_cfg, tmp_path):
+    """The command line's group choices (data=elnino, the search file) hold for every model choice."""
+    cfg = compose_cfg([*SEED_SPACE, "model=lstm_attention", "data=elnino", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    with pytest.raises(UserError, match="model.net.attention is not a key of model=lstm"):
+        plan_sweep(cfg.hydra.sweeper, cfg, ["model=lstm_attention,lstm"], StandIn())

@@ -32,6 +32,7 @@ from trainlab.search.handover import build_pruner, instantiate_node
 from trainlab.search.results import STUDY_FILE
 from trainlab.search.shared import storage_url
 from trainlab.search.space import as_override, check_keys, grid_values, parse_space
+from trainlab.search.variants import check_every_variant, composer
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +312,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
                         "optimizer.lr: tag(log, interval(1e-5, 1e-3))) or hydra.sweeper.search_space")
     check_keys(config, space)
     check_sweep_families(config, space, fixed)
+    check_every_variant(config, space, fixed, composer(launcher, config))
     sampler = build_sampler(conf["sampler"], space)  # checked before anything is written
     pruner = OmegaConf.to_container(conf["pruner"], resolve=True) if conf.get("pruner") else None
     if pruner and len(directions) > 1 and pruner["_target_"] != "optuna.pruners.NopPruner":
