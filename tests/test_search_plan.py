@@ -462,6 +462,31 @@ def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, 
     assert message in str(refused.value), str(refused.value)
 
 
+@pytest.mark.parametrize("arguments,message", [
+    (["data.batch_size=choice(16,abc)"], "data.batch_size: its choices [16, 'abc'] hold 'abc', but data.batch_size=32 in "
+                                         "the config is a whole number; give whole numbers only"),
+    (["model.net.hidden_size=choice(32,64.5)"], "its choices [32, 64.5] hold 64.5"),
+    (["model.net.num_layers=interval(1,5)"], "model.net.num_layers: its search draws fractions (1..5), but "
+     "model.net.num_layers=2 in the config is a whole number; search whole numbers: model.net.num_layers=range(1, 6) "
+     "or model.net.num_layers=int(interval(1, 5))"),
+    (["model.net.num_layers=range(1,6,2.5)"], "draws fractions (1..3.5)"),
+    (["optimizer.lr=choice(1e-3,fast)"], "optimizer.lr: its choices [0.001, 'fast'] hold 'fast', but optimizer.lr=0.001 "
+                                         "in the config is a number; give numbers only"),
+])
+def test_a_searched_value_of_another_type_than_its_key_is_refused(compose_cfg, tmp_path, arguments, message):
+    """Optuna took them; the trials that drew 'abc' or num_layers=2.7 failed one by one."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, arguments, StandIn())
+
+
+def test_whole_numbers_and_numbers_for_a_fraction_are_searched(compose_cfg, tmp_path):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model.net.num_layers=int(interval(1,5))", "optimizer.lr=choice(1e-3,1)",
+                                               "model.net.hidden_size=choice(32,64)"], StandIn())
+    assert isinstance(plan.space["model.net.num_layers"], optuna.distributions.IntDistribution)
+
+
 @pytest.mark.parametrize("argv,message", [
     (["hparams_search=optuna", 'hydra.sweeper.params.optimizer.lr="interval(1e-4,1e-2)"'],
      "give the sweep as an override of the key itself: optimizer.lr=interval(1e-4,1e-2)"),

@@ -210,3 +210,26 @@ def check_sweep_families(config: DictConfig, space: Mapping[str, BaseDistributio
                 searched = model_searched or data_searched or (experiment_searched and from_experiment)
                 drop = f"; or drop {option} from the sweep's {group} choices" if searched else ""
                 raise UserError(f"{problem}{drop} (each trial of this sweep would fail on it)")
+
+
+def check_value_types(config: DictConfig, space: Mapping[str, BaseDistribution]) -> None:
+    """A searched key whose config value is a number gets numbers, and a whole number whole numbers:
+    ``choice(16, abc)`` for ``data.batch_size`` or ``interval(1, 5)`` for ``model.net.num_layers``
+    passed Optuna and failed in the trials that drew such a value (``num_layers=2.7``)."""
+    missing = object()
+    for key, dist in space.items():
+        current = OmegaConf.select(config, key, default=missing, throw_on_resolution_failure=False)
+        if isinstance(current, bool) or not isinstance(current, (int, float)):
+            continue  # a string, a flag, null or a node: its type says too little
+        whole = isinstance(current, int)
+        if isinstance(dist, CategoricalDistribution):
+            bad = [v for v in dist.choices if v is not None and (isinstance(v, (str, bool)) or (whole and isinstance(v, float)))]
+            if bad:
+                kind = "a whole number" if whole else "a number"
+                raise UserError(f"{key}: its choices {list(dist.choices)} hold {bad[0]!r}, but {key}={current} in the "
+                                f"config is {kind}; give {'whole numbers' if whole else 'numbers'} only")
+        elif whole and not isinstance(dist, IntDistribution):
+            high = int(math.floor(dist.high))
+            raise UserError(f"{key}: its search draws fractions ({dist.low:g}..{dist.high:g}), but {key}={current} in the "
+                            f"config is a whole number; search whole numbers: {key}=range({math.ceil(dist.low)}, "
+                            f"{high + 1}) or {key}=int(interval({math.ceil(dist.low)}, {high}))")

@@ -27,7 +27,7 @@ from trainlab.config.errors import UserError
 from trainlab.config.schemas import check_schema_additions
 from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
                                     check_enqueue, check_grid, check_objectives, check_objectives_measurable,
-                                    check_sweep_families, idle_pruner)
+                                    check_sweep_families, check_value_types, idle_pruner)
 from trainlab.search.handover import build_pruner, instantiate_node
 from trainlab.search.results import STUDY_FILE
 from trainlab.search.shared import storage_url
@@ -311,6 +311,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         raise UserError("the search space is empty: give hydra.sweeper.params (e.g. "
                         "optimizer.lr: tag(log, interval(1e-5, 1e-3))) or hydra.sweeper.search_space")
     check_keys(config, space)
+    check_value_types(config, space)
     check_sweep_families(config, space, fixed)
     check_every_variant(config, space, fixed, composer(launcher, config))
     sampler = build_sampler(conf["sampler"], space)  # checked before anything is written
