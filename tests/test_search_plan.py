@@ -455,6 +455,12 @@ def test_the_closing_line_says_when_no_trial_completed():
     ({}, [], {"optimizer.lr": {"type": "float", "low": 0, "high": 0.01, "log": True}}, "a log scale needs a low end"),
     ({}, [], {"data.batch_size": {"type": "categorical", "choices": [32]}}, "has one value (32)"),
     ({}, [], {"data.batch_size": {"type": "int", "low": "a", "high": 3}}, "its ends 'a' and 3 must be numbers"),
+    # one key given twice: the last one was taken without a word
+    ({}, ["optimizer.lr=interval(1e-4,1e-2)", "optimizer.lr=0.01"], None,
+     "optimizer.lr is given twice on the command line (optimizer.lr=interval(1e-4,1e-2) and optimizer.lr=0.01); keep one"),
+    ({"optimizer.lr": "interval(1e-4,1e-2)"}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.5}},
+     "hydra.sweeper.search_space.optimizer.lr and hydra.sweeper.params: optimizer.lr=interval(1e-4,1e-2) both search "
+     "optimizer.lr; keep one"),
 ])
 def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, search_space, message):
     with pytest.raises(UserError) as refused:
@@ -485,6 +491,16 @@ def test_whole_numbers_and_numbers_for_a_fraction_are_searched(compose_cfg, tmp_
     plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model.net.num_layers=int(interval(1,5))", "optimizer.lr=choice(1e-3,1)",
                                                "model.net.hidden_size=choice(32,64)"], StandIn())
     assert isinstance(plan.space["model.net.num_layers"], optuna.distributions.IntDistribution)
+
+
+def test_the_command_line_replaces_a_search_space_entry_as_it_replaces_a_params_entry():
+    """optimizer.lr=0.01 was passed to every trial and then overridden by the trial's searched value."""
+    space, fixed = parse_space({"data.batch_size": "choice(16,32)"},
+                               {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, ["optimizer.lr=0.01"])
+    assert list(space) == ["data.batch_size"] and fixed == ["optimizer.lr=0.01"]
+    space, _ = parse_space(None, {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}},
+                           ["optimizer.lr=choice(0.1,0.2)"])
+    assert list(space["optimizer.lr"].choices) == [0.1, 0.2]
 
 
 @pytest.mark.parametrize("argv,message", [

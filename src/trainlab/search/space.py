@@ -117,7 +117,10 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
             override = parser.parse_override(line)
         except HydraException as exc:
             raise UserError(f"{where}: cannot parse {line!r}: {exc}") from None
-        by_key.pop(override.get_key_element(), None)
+        earlier = by_key.pop(override.get_key_element(), None)
+        if earlier is not None and earlier[2] == where:  # twice on the command line: which one was meant?
+            raise UserError(f"{override.get_key_element()} is given twice on {where} ({earlier[0]} and {line}); "
+                            "keep one")
         by_key[override.get_key_element()] = (line, override, where)
     space: dict[str, BaseDistribution] = {}
     fixed: list[str] = []
@@ -132,6 +135,10 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
             raise UserError(f"{culprit}: {exc}") from None
     for key, spec in (search_space or {}).items():
         culprit = f"hydra.sweeper.search_space.{key}"
+        if key in by_key and by_key[key][2] == "the command line":
+            continue  # the command line's value or sweep replaces it, as it replaces an entry of params
+        if key in by_key:
+            raise UserError(f"{culprit} and hydra.sweeper.params: {by_key[key][0]} both search {key}; keep one")
         try:
             space[key] = _searchable(culprit, key, _from_mapping(culprit, spec))
         except ValueError as exc:
