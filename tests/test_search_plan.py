@@ -455,6 +455,13 @@ def test_the_closing_line_says_when_no_trial_completed():
     ({}, [], {"optimizer.lr": {"type": "float", "low": 0, "high": 0.01, "log": True}}, "a log scale needs a low end"),
     ({}, [], {"data.batch_size": {"type": "categorical", "choices": [32]}}, "has one value (32)"),
     ({}, [], {"data.batch_size": {"type": "int", "low": "a", "high": 3}}, "its ends 'a' and 3 must be numbers"),
+    # a step that does not divide the range: Optuna lowered the high end with a Python warning only
+    ({}, [], {"model.net.num_layers": {"type": "int", "low": 1, "high": 6, "step": 2}},
+     "hydra.sweeper.search_space.model.net.num_layers: step 2 does not divide 1..6 (the last value would be 5); give "
+     "high 5 or 7"),
+    ({}, [], {"model.net.dropout": {"type": "float", "low": 0, "high": 1, "step": 0.3}},
+     "step 0.3 does not divide 0.0..1.0 (the last value would be 0.9); give high 0.9 or 1.2"),
+    ({}, [], {"model.net.dropout": {"type": "float", "low": 0, "high": 0.9, "step": -0.3}}, "step -0.3 must be above 0"),
     # one key given twice: the last one was taken without a word
     ({}, ["optimizer.lr=interval(1e-4,1e-2)", "optimizer.lr=0.01"], None,
      "optimizer.lr is given twice on the command line (optimizer.lr=interval(1e-4,1e-2) and optimizer.lr=0.01); keep one"),
@@ -466,6 +473,12 @@ def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, 
     with pytest.raises(UserError) as refused:
         parse_space(params, search_space, arguments)
     assert message in str(refused.value), str(refused.value)
+
+
+def test_a_step_that_divides_its_range_is_kept():
+    space, _ = parse_space({"model.net.dropout": "range(0.0, 1.0, 0.1)"},
+                           {"data.batch_size": {"type": "int", "low": 16, "high": 64, "step": 16}}, [])
+    assert (space["model.net.dropout"].high, space["data.batch_size"].high) == (pytest.approx(0.9), 64)
 
 
 @pytest.mark.parametrize("arguments,message", [
@@ -501,6 +514,8 @@ def test_the_command_line_replaces_a_search_space_entry_as_it_replaces_a_params_
     space, _ = parse_space(None, {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}},
                            ["optimizer.lr=choice(0.1,0.2)"])
     assert list(space["optimizer.lr"].choices) == [0.1, 0.2]
+    _, fixed = parse_space(None, None, ["trainer.max_epochs=4", "trainer.max_epochs=1"])  # two values: Hydra's last
+    assert fixed == ["trainer.max_epochs=1"]
 
 
 @pytest.mark.parametrize("argv,message", [
