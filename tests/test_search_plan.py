@@ -759,6 +759,26 @@ def test_a_pruner_that_can_never_prune_is_said(compose_cfg, tmp_path, caplog):
     assert "never prunes" not in caplog.text
 
 
+@pytest.mark.parametrize("overrides,message", [
+    (["trainer.max_epochs=-1"], "hydra.sweeper.pruner.max_resource=-1 (trainer.max_epochs=-1) must be a whole number of "
+                                "at least min_resource=1"),
+    (["hydra.sweeper.pruner.min_resource=5", "trainer.max_epochs=2"], "max_resource=2 (trainer.max_epochs=2) must be a "
+     "whole number of at least min_resource=5: Hyperband's brackets span min_resource..max_resource checks; give the "
+     "checks a trial makes (hydra.sweeper.pruner.max_resource=<epochs>), or auto"),
+    (["hydra.sweeper.pruner.reduction_factor=1"], "hydra.sweeper.pruner.reduction_factor=1 must be a whole number of 2 "
+                                                  "or more"),
+    (["hydra.sweeper.pruner.min_resource=0"], "hydra.sweeper.pruner.min_resource=0 must be a whole number of 1 or more"),
+])
+def test_hyperband_settings_that_contradict_it_are_refused_before_the_first_trial(compose_cfg, tmp_path, overrides,
+                                                                                  message):
+    """Optuna checks them in a trial's first report: every trial failed (math domain error, division by
+    zero), or, with max_resource below min_resource, no trial was ever pruned."""
+    cfg = compose_cfg(["hparams_search=optuna_hyperband", f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert not (tmp_path / "sweep").exists()
+
+
 @pytest.mark.parametrize("overrides,arguments,message", [
     (["model=gnn"], [], "model=gnn is a graph model, but data=synthetic is timeseries data; use data=catalogue or "
                         "data=gaia, or a timeseries model: model=cnn, model=lstm, model=lstm_attention (each trial"),

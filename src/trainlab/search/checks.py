@@ -233,3 +233,28 @@ def check_value_types(config: DictConfig, space: Mapping[str, BaseDistribution])
             raise UserError(f"{key}: its search draws fractions ({dist.low:g}..{dist.high:g}), but {key}={current} in the "
                             f"config is a whole number; search whole numbers: {key}=range({math.ceil(dist.low)}, "
                             f"{high + 1}) or {key}=int(interval({math.ceil(dist.low)}, {high}))")
+
+
+def check_hyperband(pruner: Optional[Mapping[str, Any]], config: DictConfig) -> None:
+    """Hyperband's settings, which Optuna checks only in each trial's first report: a reduction factor
+    below 2 or a min_resource below 1 failed every trial (ZeroDivisionError), a max_resource below 1
+    too (math domain error; hparams_search=optuna_hyperband takes it from trainer.max_epochs, -1
+    with no epoch limit), and a max_resource below min_resource left no bracket: nothing was pruned."""
+    if not pruner or str(pruner.get("_target_")).rpartition(".")[2] != "HyperbandPruner":
+        return
+    key = "hydra.sweeper.pruner"
+    low, high, factor = pruner.get("min_resource"), pruner.get("max_resource"), pruner.get("reduction_factor")
+    if not isinstance(factor, int) or factor < 2:
+        raise UserError(f"{key}.reduction_factor={factor} must be a whole number of 2 or more (each rung keeps "
+                        "1/reduction_factor of its trials); Optuna's default is 3")
+    if not isinstance(low, int) or low < 1:
+        raise UserError(f"{key}.min_resource={low} must be a whole number of 1 or more: the validation checks a trial "
+                        "makes before its first rung judges it")
+    if high == "auto":
+        return
+    epochs = OmegaConf.select(config, "trainer.max_epochs", default=None)
+    source = f" (trainer.max_epochs={epochs})" if high == epochs else ""
+    if not isinstance(high, int) or high < low:
+        raise UserError(f"{key}.max_resource={high}{source} must be a whole number of at least min_resource={low}: "
+                        f"Hyperband's brackets span min_resource..max_resource checks; give the checks a trial makes "
+                        f"({key}.max_resource=<epochs>), or auto (the longest trial so far)")

@@ -26,7 +26,8 @@ from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError
 from trainlab.config.schemas import check_schema_additions
 from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
-                                    check_enqueue, check_grid, check_objectives, check_objectives_measurable,
+                                    check_enqueue, check_grid, check_hyperband, check_objectives,
+                                    check_objectives_measurable,
                                     check_sweep_families, check_value_types, idle_pruner)
 from trainlab.search.handover import build_pruner, instantiate_node
 from trainlab.search.results import STUDY_FILE
@@ -322,6 +323,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
                     pruner["_target_"], len(directions))
         pruner = None
     build_pruner(pruner)  # a bad pruner argument is found here, not in every job
+    check_hyperband(pruner, config)
     for warning in idle_pruner(pruner, config, int(conf["n_trials"]), warm=bool(conf.get("warm_start"))):
         log.warning(warning)
     check_companions(conf, directions)
