@@ -317,6 +317,26 @@ def test_stages_must_cover_the_space_once(compose_cfg, tmp_path):
         run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
 
 
+@pytest.mark.parametrize("overrides,message", [
+    (["hydra.sweeper.n_trials=40"], "hydra.sweeper.n_trials=40, but hydra.sweeper.stage_trials=[10, 10] adds up to 20: "
+                                    "each stage runs its own count; give hydra.sweeper.stage_trials=[20,20] instead"),
+    (["hydra.sweeper.n_trials=5", "hydra.sweeper.stage_trials=[2,2]"], "give hydra.sweeper.stage_trials=[3,2]"),
+    (["hydra.sweeper.stage_trials=[0,10]"], "hydra.sweeper.stage_trials[0]=0 must be 1 or more: a stage needs a finished "
+                                            "trial, whose best the next stage fixes"),
+])
+def test_stage_trials_that_contradict_the_sweep_are_refused_before_anything_runs(compose_cfg, tmp_path, capsys,
+                                                                                 overrides, message):
+    """n_trials=40 ran the search file's 10 + 10 trials without a word."""
+    from trainlab.search.stages import run_stages
+
+    cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    launcher = StandIn()
+    with pytest.raises(SystemExit):
+        run_stages(cfg.hydra.sweeper, cfg, [], launcher)
+    assert message in capsys.readouterr().err
+    assert not launcher.jobs and not (tmp_path / "sweep").exists()
+
+
 @pytest.mark.parametrize("key,hint", [
     ("model.net.hidden_size", "(model.net.hidden_size is a key of model=lstm; for another model give stages of its own"),
     ("model.net.num_layer", "; did you mean model.net.num_layers?"),
