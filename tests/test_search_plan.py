@@ -729,6 +729,19 @@ def test_a_mapping_sweeper_key_can_be_set_on_the_command_line(compose_cfg, overr
     assert OmegaConf.to_container(OmegaConf.select(cfg.hydra.sweeper, key)) == value
 
 
+@pytest.mark.parametrize("pick,message", [
+    ("{within:0.01,then:5}", "hydra.sweeper.pick.then=5: the study has objectives 0..1; give the one to take the best of"),
+    ("{within:-1,then:1}", "hydra.sweeper.pick.within=-1 must be a fraction of 0 or more"),
+    ("{within:0.01,then:0.5}", "hydra.sweeper.pick.then=0.5: the study has objectives 0..1"),
+])
+def test_a_pick_rule_that_cannot_pick_is_refused_before_the_first_trial(compose_cfg, tmp_path, pick, message):
+    """It was found when the results or the next stage picked, after every trial had run."""
+    cfg = compose_cfg([*SEED_SPACE, "hparams_search=optuna_two_objectives", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                       f"hydra.sweeper.pick={pick}"])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+
+
 @pytest.mark.parametrize("overrides,message", [
     (["hydra.sweeper.direction=[minimize,minimize]"],
      "hydra.sweeper.direction has 2 entries, but train.py returns one value (optimized_metric=val/loss)"),

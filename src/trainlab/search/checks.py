@@ -147,6 +147,14 @@ def check_companions(conf: Mapping[str, Any], directions: list[str]) -> None:
         raise UserError(f"hydra.sweeper.pick={conf['pick']} picks a trial of a Pareto front, but this search has one "
                         "objective and so one best; drop pick (or search two objectives: hparams_search="
                         "optuna_two_objectives)")
+    if conf.get("pick"):
+        from trainlab.search.front import check_pick
+
+        try:
+            check_pick(OmegaConf.to_container(conf["pick"]) if isinstance(conf["pick"], DictConfig) else conf["pick"],
+                       len(directions))
+        except UserError as exc:
+            raise UserError(f"hydra.sweeper.{exc}") from None
 
 
 def check_grid(grid: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> None:
