@@ -393,6 +393,22 @@ def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(
     assert chosen.values[1] == min(t.values[1] for t in close)
 
 
+def test_refine_of_a_two_objective_sweep_takes_the_trial_its_pick_rule_names(compose_cfg, tmp_path, monkeypatch):
+    """hparams_search=optuna_two_objectives' pick (the fastest within 1 %) was ignored by make refine,
+    which took the best validation loss unless --within was given."""
+    from trainlab.search import refine
+
+    search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=2"],
+                        StandIn(facts={"fit_seconds": 10.0}))
+    search.run()
+    rules = []
+    monkeypatch.setattr(refine, "best_overrides", lambda sweep_dir, rule: rules.append(rule) or [])
+    monkeypatch.setattr(refine, "call_train", lambda command: 0)
+    refine.main([str(tmp_path / "sweep")])
+    refine.main([str(tmp_path / "sweep"), "--within", "0.5", "--then", "1"])  # the command line's rule wins
+    assert rules == [{"within": 0.01, "then": 1}, {"within": 0.5, "then": 1}]
+
+
 def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
     """make refine SWEEP=<dir> EPOCHS=2 ARGS="logger=none" runs refine.py <dir> --epochs 2 logger=none."""
     from trainlab.search import refine
