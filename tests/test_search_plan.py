@@ -453,7 +453,9 @@ def test_make_stage2_starts_the_command_from_the_repository_root(tmp_path, monke
     from trainlab.run.folder import repo_root
     from trainlab.search import stages
 
-    finished_sweep(tmp_path)
+    cfg_space, _ = parse_space({"model.net.num_layers": "range(1,6)", "optimizer.lr": "tag(log,interval(1e-5,1e-3))",
+                                "model.net.hidden_size": "range(32,129,16)"}, None, [])
+    tmp_path = earlier_sweep(tmp_path / "sweep", cfg_space, n=12)  # enough trials to rank 3 parameters
     (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": ["model=cnn"]}}}))
     calls = []
     monkeypatch.setattr("trainlab.search.refine.call_train", lambda command: calls.append(command) or 0)
@@ -675,6 +677,26 @@ def test_stage2_refuses_to_fix_no_parameter(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         stages.main([str(tmp_path), "--top", "0"])
     assert "error: TOP=0: give how many of the sweep's most important parameters to fix, 1 or more" in capsys.readouterr().err
+
+
+def test_one_complete_trial_is_not_ranked_nor_taken_for_a_range_edge(tmp_path, monkeypatch, capsys):
+    """fANOVA gave one trial's parameters 0.500 each, the report advised widening a range from that one
+    point, and make stage2 launched train.py to fix the 'more important' one."""
+    from trainlab.search import refine, stages
+    from trainlab.search.analyze import report
+
+    folder = finished_sweep(tmp_path / "one")
+    text = report(folder)
+    assert ("parameter importance: not yet (1 complete trial(s) for 1 searched parameter(s): ranking k parameters "
+            "takes more than k complete trials)") in text
+    assert "edge" not in text and not (folder / "param_importances.png").exists()
+    (folder / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": []}}}))
+    monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        stages.main([str(folder), "--top", "1"])
+    assert exited.value.code == 2
+    assert ("its parameters cannot be ranked by importance: 1 complete trial(s) for 1 searched parameter(s)"
+            in capsys.readouterr().err)
 
 
 def test_the_analysis_of_a_sweep_without_a_complete_trial_reports_its_failures_only(tmp_path):

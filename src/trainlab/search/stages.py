@@ -224,7 +224,11 @@ def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any]
     best, params = best_params(study)
     found = importances(study)
     if not found:
-        raise UserError(f"{sweep_dir}: too few complete trials to rank the parameters by importance")
+        from trainlab.search.advice import too_few_to_rank
+
+        why = too_few_to_rank(study) or "fANOVA could not rank them (all complete trials equally good?)"
+        raise UserError(f"{sweep_dir}: its parameters cannot be ranked by importance: {why}; continue that sweep "
+                        "with more trials (hydra.sweeper.n_trials), then run stage 2")
     if not 1 <= top < len(found):  # 0 fixes nothing: that would be the earlier sweep again
         raise UserError(f"TOP={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
     ranked = list(found)  # most important first
@@ -277,6 +281,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         best_params(load_sweep_study(args.sweep_dir))
         if args.top < 1:
             raise UserError(f"TOP={args.top}: give how many of the sweep's most important parameters to fix, 1 or more")
+        top_fixed(args.sweep_dir, args.top)  # what the new sweep's plan would refuse (too few trials, TOP too big)
         if not (args.sweep_dir / "multirun.yaml").is_file():
             raise UserError(f"{args.sweep_dir} has no multirun.yaml, so its command is unknown; give the folder of a "
                             "sweep run by train.py -m")
