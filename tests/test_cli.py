@@ -178,7 +178,7 @@ def test_a_misspelt_key_gets_the_nearest_setting_and_exit_2(tmp_path):
      "data.source.num_rowz is not a setting of data.source; did you mean data.source.num_rows?"),
     (["ckpt_path=x", "splitt=val"], "eval", "splitt is not a top-level setting; did you mean split?"),
     (["model=lstn"], "train", "model=lstn is not an option of the model group; did you mean model=lstm? "
-                              "its options: cnn, gnn, lstm, lstm_attention, unet"),
+                              "its options: cnn, gnn, lstm, lstm_attention, tcn, unet"),
     (["hydra/launcher=jobib"], "train", "hydra/launcher=jobib is not an option of the hydra/launcher group; "
                                         "did you mean hydra/launcher=joblib?"),
     (["split=val", "hardware=cpuu"], "eval", "hardware=cpuu is not an option of the hardware group; did you "

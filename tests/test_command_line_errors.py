@@ -73,6 +73,18 @@ def test_hydras_refusals_are_our_one_line_alone(override, expected, capsys, monk
     assert refused([override], capsys, monkeypatch, tmp_path).startswith(f"error: {expected}")
 
 
+def test_hydra_full_error_still_gets_hydras_whole_report(capsys, monkeypatch, tmp_path):
+    """HYDRA_FULL_ERROR=1 is how a user asks Hydra for the traceback: the one line must not take it away."""
+    from trainlab.config.errors import run_command_line
+
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    monkeypatch.setattr("sys.argv", ["train.py", "hardware.memory_gb=abc", f"paths.log_dir={tmp_path}"])
+    monkeypatch.setattr(train_script.main.__wrapped__, "__module__", "__main__")
+    with pytest.raises(Exception) as raised:  # Hydra re-raises under HYDRA_FULL_ERROR=1
+        run_command_line(train_script.main, config_name="train")
+    assert "hardware.memory_gb" in str(raised.value) and "error: " not in capsys.readouterr().err
+
+
 def test_evaluate_shares_the_handling(capsys, monkeypatch, tmp_path):
     line = refused(["ckpt_path=x", "hardware.pin_memory=maybe"], capsys, monkeypatch, tmp_path,
                    script=evaluate_script, config="eval")

@@ -208,14 +208,15 @@ def test_cli_reports_one_line_and_keeps_earlier_runs(tmp_path):
 
 
 
-@pytest.mark.parametrize("content", [b"hello\n", b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01h\x65", bytes(range(256)) * 40])
+@pytest.mark.parametrize("content", [b"hello\n", b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01h\x65", bytes(range(256)) * 40,
+                                     b""])  # empty: torch's EOFError has no message (an IndexError traceback)
 def test_any_file_that_is_no_checkpoint_gets_one_line(tmp_path, content):
     """Bytes the unpickler reads as something else raised its own errors (a KeyError for 'hello') as tracebacks."""
     from trainlab.run.folder import load_checkpoint
 
     path = tmp_path / "x.ckpt"
     path.write_bytes(content)
-    with pytest.raises(UserError, match=r"^ckpt_path: '.*x.ckpt' is not a readable checkpoint \(\w+: [^)]*\); was it "
+    with pytest.raises(UserError, match=r"^ckpt_path: '.*x.ckpt' is not a readable checkpoint \(\w+(: |, 0 bytes)[^)]*\); was it "
                                         r"cut short\? pick another .ckpt$") as refused:
         load_checkpoint(path)
     assert "weights_only" not in str(refused.value)  # torch's advice to load it unsafely is not passed on

@@ -13,6 +13,7 @@ import torch
 
 from tests.conftest import TINY_ANY_DATA
 from trainlab.config.errors import UserError
+from trainlab.config.families import options_of
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.module import TimeSeriesDataModule
 from trainlab.data.timeseries.sources import SeriesTable, TableFile
@@ -210,7 +211,7 @@ def test_multi_step_runs_report_every_step(compose_cfg, run_train):
     assert report["test/comparison"].startswith("test rmse")
 
 
-@pytest.mark.parametrize("model", ["lstm", "lstm_attention", "cnn"])
+@pytest.mark.parametrize("model", options_of("model", "timeseries"))  # every time-series model, a new one too
 def test_nets_give_one_output_per_step_and_target(compose_cfg, model):
     from trainlab.run.pipeline import build_model_and_data
 
@@ -219,6 +220,42 @@ def test_nets_give_one_output_per_step_and_target(compose_cfg, model):
     x, y = dm.datasets["train"].__getitems__([0, 1, 2])
     assert x.shape == (3, 12, 6) and y.shape == (3, 4, 1)  # 5 features + the past target
     assert module_(x).shape == (3, 4, 1)
+
+
+@pytest.mark.parametrize("model", options_of("model", "timeseries"))
+def test_nets_forecast_several_targets_a_horizon_ahead(compose_cfg, model, tmp_path):
+    from trainlab.run.pipeline import build_model_and_data
+
+    rows = np.arange(200)
+    path = write_csv(tmp_path, pd.DataFrame({"y": np.sin(rows / 4), "z": 100 + np.cos(rows / 6)}))
+    cfg = compose_cfg([f"model={model}", "data=file", f"data.source.path={path}", "data.source.target_columns=[y,z]",
+                       "data.window=8", "data.horizon=3", "data.steps=2", "data.ets_baseline=false"])
+    module_, dm = build_model_and_data(cfg)
+    x, y = dm.datasets["train"].__getitems__([0, 1, 2])
+    assert x.shape == (3, 8, 2) and y.shape == (3, 2, 2)  # the past targets as inputs; (steps, targets)
+    assert module_(x).shape == (3, 2, 2)
+
+
+# -- the TCN forecaster ------------------------------------------------------------------------------
+def test_tcn_trains_reports_its_baselines_and_its_checkpoint_evaluates(compose_cfg, run_train, caplog):
+    import evaluate as evaluate_script
+
+    from tests.families import QUIET, TIMESERIES
+
+    # window 16 against a receptive field of 13 (kernel 3, two blocks): said once, before training
+    cfg = compose_cfg(["model=tcn", *TIMESERIES.small_data, "data.window=16", "model.net.hidden_channels=8",
+                       "model.net.num_blocks=2", "model.net.checkpointing=true", "trainer.max_epochs=1", *QUIET])
+    with caplog.at_level("INFO"):
+        metrics = run_train(cfg)
+    warned = [r.getMessage() for r in caplog.records if "receptive field" in r.getMessage()]
+    assert warned == ["data.window=16 is longer than TCNNet's receptive field of 13 steps: its first 3 step(s) "
+                      "never reach the forecast; shorten data.window or widen the field (model.net.num_blocks / "
+                      "num_layers, kernel_size)"]
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("test rmse"))
+    assert "| last value " in line and "| seasonal naive " in line and "| ETS " in line and " -> " in line
+    report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}"], config_name="eval"))
+    assert report["metrics"]["test/rmse"] == pytest.approx(metrics["test/rmse"], rel=1e-5)
+    assert report["test/comparison"].startswith("test rmse")
 
 
 # -- missing values --------------------------------------------------------------------------------

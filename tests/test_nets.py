@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from trainlab.config.errors import UserError
 from trainlab.models.nets.cnn import TemporalCNN
 from trainlab.models.nets.lstm import LSTMAttentionNet, LSTMNet
+from trainlab.models.nets.tcn import TCNNet, tcn_receptive_field
 
 B, W, F, O = 4, 12, 5, 2
 
@@ -17,6 +19,8 @@ def nets():
     for kind in ("additive", "scaled_dot"):
         yield f"attention-{kind}", LSTMAttentionNet(F, hidden_size=8, num_layers=2, output_size=O, attention=kind)
     yield "cnn", TemporalCNN(F, hidden_channels=8, num_layers=3, out_channels=O)
+    for norm in ("weight", "none"):
+        yield f"tcn-{norm}", TCNNet(F, hidden_channels=8, num_blocks=3, output_size=O, norm=norm)
 
 
 @pytest.mark.parametrize("name,net", list(nets()), ids=lambda v: v if isinstance(v, str) else "")
@@ -41,6 +45,8 @@ def test_cnn_is_causal_and_sees_its_receptive_field():
     torch.manual_seed(0)
     net = TemporalCNN(F, hidden_channels=8, num_layers=2, kernel_size=3, out_channels=1, dropout=0.0).eval()
     receptive = 1 + (3 - 1) * (2**2 - 1)  # 7 steps
+    assert net.receptive_field == receptive
+    assert net.receptive_field == receptive
     x = torch.randn(1, 20, F)
     base = net(x)
     far = x.clone()
@@ -49,6 +55,65 @@ def test_cnn_is_causal_and_sees_its_receptive_field():
     near = x.clone()
     near[:, -receptive] += 5.0  # inside it
     assert not torch.allclose(net(near), base, atol=1e-6)
+
+
+class Steps(nn.Module):
+    """A TCN's blocks without its head: every step's features, (batch, window, hidden)."""
+
+    def __init__(self, tcn: TCNNet):
+        super().__init__()
+        self.tcn = tcn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.transpose(1, 2)
+        for block in self.tcn.blocks:
+            h = block(h)
+        return h.transpose(1, 2)
+
+
+@pytest.mark.parametrize("norm", ["weight", "none"])
+def test_tcn_outputs_never_depend_on_later_inputs(norm):
+    torch.manual_seed(0)
+    steps = Steps(TCNNet(F, hidden_channels=8, num_blocks=3, kernel_size=3, dropout=0.0, norm=norm).eval())
+    x = torch.randn(2, 30, F)
+    base = steps(x)
+    for t in (0, 11, 29):  # perturb step t: outputs before t stay equal, the one at t moves
+        later = x.clone()
+        later[:, t] += 5.0
+        out = steps(later)
+        torch.testing.assert_close(out[:, :t], base[:, :t], rtol=0, atol=0)
+        assert not torch.allclose(out[:, t], base[:, t])
+
+
+@pytest.mark.parametrize("kernel_size,num_blocks", [(2, 1), (3, 2), (3, 4), (5, 3)])
+def test_tcn_receptive_field_is_the_formula_and_exact(kernel_size, num_blocks):
+    torch.manual_seed(0)
+    net = TCNNet(F, hidden_channels=8, num_blocks=num_blocks, kernel_size=kernel_size, dropout=0.0).eval()
+    field = 1 + 2 * (kernel_size - 1) * (2**num_blocks - 1)  # two convs per block, dilation 2^i
+    assert net.receptive_field == tcn_receptive_field(kernel_size, num_blocks) == field
+    window = field + 6
+    x = torch.randn(1, window, F)
+    base = net(x)
+    outside = x.clone()
+    outside[:, : window - field] += 5.0  # every step the last output cannot see
+    torch.testing.assert_close(net(outside), base, rtol=0, atol=0)
+    edge = x.clone()
+    edge[:, window - field] += 5.0  # the oldest step it sees
+    assert not torch.allclose(net(edge), base)
+
+
+def test_window_longer_than_the_receptive_field_is_logged_once(caplog):
+    from trainlab.run.pipeline import check_receptive_field
+
+    net = TCNNet(F, hidden_channels=8, num_blocks=2, kernel_size=3)  # field 13
+    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
+        check_receptive_field(net, 13)
+        check_receptive_field(net, 5)  # a field beyond the window is fine
+        assert not caplog.records
+        check_receptive_field(net, 20)
+    (record,) = caplog.records
+    assert record.getMessage().startswith("data.window=20 is longer than TCNNet's receptive field of 13 steps: "
+                                          "its first 7 step(s) never reach the forecast")
 
 
 @pytest.mark.parametrize("init", ["xavier", "kaiming", "default"])
@@ -81,6 +146,9 @@ def test_xavier_and_kaiming_differ_in_scale():
         (lambda: LSTMNet(5, init="he"), r"model.net.init='he' is not one of xavier, kaiming, default"),
         (lambda: LSTMAttentionNet(5, attention="dot"), r"model.net.attention='dot' is not one of additive, scaled_dot"),
         (lambda: TemporalCNN(5, kernel_size=1), r"model.net.kernel_size=1 must be at least 2"),
+        (lambda: TCNNet(5, kernel_size=1), r"model.net.kernel_size=1 must be at least 2"),
+        (lambda: TCNNet(5, norm="batch"), r"model.net.norm='batch' is not one of weight, none"),
+        (lambda: TCNNet(None), r"model.net.input_size is unset"),
     ],
 )
 def test_bad_arguments_are_named(make, match):
@@ -98,6 +166,8 @@ def _checkpointing_pairs():
         torch.randn(B, W, F)
     # dropout on: checkpointing replays the RNG, so the recomputed masks are the forward's
     yield "unet", lambda **kw: UNet(2, 1, base_channels=4, depth=2, dropout=0.2, **kw), torch.randn(2, 2, 20, 20)
+    yield "tcn", lambda **kw: TCNNet(F, hidden_channels=8, num_blocks=3, output_size=O, dropout=0.2, **kw), \
+        torch.randn(B, W, F)
 
 
 @pytest.mark.parametrize("name,make,x", list(_checkpointing_pairs()), ids=lambda v: v if isinstance(v, str) else "")

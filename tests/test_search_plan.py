@@ -852,7 +852,7 @@ def test_hyperband_settings_that_contradict_it_are_refused_before_the_first_tria
 
 @pytest.mark.parametrize("overrides,arguments,message", [
     (["model=gnn"], [], "model=gnn is a graph model, but data=synthetic is timeseries data; use data=catalogue or "
-                        "data=gaia, or a timeseries model: model=cnn, model=lstm, model=lstm_attention (each trial"),
+                        "data=gaia, or a timeseries model: model=cnn, model=lstm, model=lstm_attention, model=tcn (each trial"),
     (["model=unet"], [], "model=unet is an image model, but data=synthetic is timeseries data"),
     ([], ["data=synthetic,catalogue"], "model=lstm is a timeseries model, but data=catalogue is graph data; use "
                                        "data=elnino"),
@@ -877,7 +877,7 @@ def test_a_model_and_data_of_different_families_are_refused_before_the_first_tri
      "from the sweep's experiment choices (each trial"),
     ([], ["experiment=choice(lstm_seed,gaia_fast)", "data=synthetic"],
      "model=gnn is a graph model, but data=synthetic is timeseries data; use data=catalogue or data=gaia, or a "
-     "timeseries model: model=cnn, model=lstm, model=lstm_attention (model=gnn chosen by experiment=gaia_fast); "
+     "timeseries model: model=cnn, model=lstm, model=lstm_attention, model=tcn (model=gnn chosen by experiment=gaia_fast); "
      "or drop gaia_fast from the sweep's experiment choices"),
     (["experiment=gaia_fast", "data=synthetic"], ["data=synthetic"], "(model=gnn chosen by experiment=gaia_fast) (each"),
 ])

@@ -20,10 +20,10 @@ def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger:
     ``trainer.enable_model_summary=false``, the LR monitor under ``logger=none``; and callbacks
     switched off by their own ``enabled: false`` (Lightning calls every callback's hooks at every
     step, about a dozen each, so an idle one still costs time)."""
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelSummary, ProgressBar
+    from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelSummary, ProgressBar
 
     refused = () if progress_bar else (ProgressBar,)
     refused += () if model_summary else (ModelSummary,)
     refused += () if has_logger else (LearningRateMonitor,)
-    return [c for c in build_all(nodes, "callbacks")
+    return [c for c in build_all(nodes, "callbacks", Callback)
             if not isinstance(c, refused) and getattr(c, "enabled", True) is not False]

@@ -8,12 +8,15 @@ a run that cannot do what it was asked to never starts. The checks that need the
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Optional
 
 from omegaconf import DictConfig, open_dict
 
 from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
 
 # optimized_mode (checkpoints, early stopping, plateau) -> the Optuna study direction that agrees with it
 DIRECTION_OF_MODE = {"min": "minimize", "max": "maximize"}
@@ -65,8 +68,57 @@ def check_direction(directions: list[str], cfg: DictConfig) -> None:
     )
 
 
+def check_top_level_keys(cfg: DictConfig) -> None:
+    """A top-level key that neither conf/train.yaml nor a config group has (``+foo=1``, or a user's
+    experiment file with ``# @package _global_`` setting ``notes: ...``) is refused: nothing reads it."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from trainlab.config.errors import did_you_mean
+    from trainlab.run.folder import repo_root
+
+    own = [k for k in OmegaConf.load(repo_root() / "conf" / "train.yaml") if k != "defaults"]
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    groups = sorted({g.split("/")[0] for g in choices} - {"hydra"})
+    unknown = [k for k in cfg if k not in (*own, *groups, "hydra")]
+    if unknown:
+        hint = did_you_mean(unknown[0], [*own, *groups])
+        raise UserError(f"{unknown[0]} is a top-level key that nothing reads (added with '+', or by a config file "
+                        f"with # @package _global_); {hint + ' Else r' if hint else 'R'}emove it. The top-level "
+                        f"settings: {', '.join(own)}; the groups: {', '.join(groups)}")
+
+
+def warn_unread_hardware_keys(cfg: DictConfig) -> None:
+    """A ``hardware.<key>=...`` of the command line that reaches its reader only through an interpolation
+    (``max_nodes_per_graph: ${hardware.max_nodes_per_graph}`` in the graph data options) which this run's
+    config does not hold: one warning naming the options that read it (a profile's own value stays
+    quiet: profiles serve every family)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from trainlab.config.search_path import config_folders
+
+    if not HydraConfig.initialized():
+        return
+    given = [m for o in HydraConfig.get().overrides.task if (m := re.match(r"\+?hardware\.(\w+)=(.*)", o))]
+    if not given:
+        return
+    used = OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, [k for k in cfg if k not in ("hardware", "hydra")]))
+    files = [p for folder in config_folders() for p in folder.rglob("*.yaml") if p.parent.name != "hardware"]
+    for match in given:
+        reference = "${hardware." + match.group(1) + "}"
+        if reference in used:
+            continue
+        readers = sorted({f"{p.parent.name}={p.stem}" for p in files if reference in p.read_text()})
+        if readers:
+            log.warning("hardware.%s=%s is read only by %s, through %s; this run has none of them, so it does "
+                        "nothing here", match.group(1), match.group(2), ", ".join(readers), reference)
+
+
 def check_config(cfg: DictConfig) -> None:
     """Everything :func:`train` can check on the config alone, before it builds anything."""
+    check_top_level_keys(cfg)
+    warn_unread_hardware_keys(cfg)
     if cfg.get("optimized_mode") not in DIRECTION_OF_MODE:
         raise UserError(f"optimized_mode={cfg.get('optimized_mode')!r} must be min or max")
     apply_epochs_shortcut(cfg)

@@ -16,6 +16,7 @@ these refusals into one line naming the override, what is wrong with it and how 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import sys
 import typing
@@ -44,19 +45,30 @@ def task_overrides() -> list[str]:
 
 
 def check_interpolations(cfg: Any) -> None:
-    """An interpolation to a key the config lacks (``data.batch_size=${oops}``) composes, and fails only
-    where the key is read, deep in a constructor, as a traceback: resolved here once, before anything
-    is built. ``???`` values are left to the checks that name them."""
+    """An interpolation to a key the config lacks (``data.batch_size=${oops}``), ``${oc.env:NAME}`` with
+    NAME unset and a ``???`` left unset compose, and fail only where the key is read, deep in a
+    constructor, as a traceback (or in OmegaConf's words, without the key): resolved here once, before
+    anything is built, each refused naming the key that holds it."""
     from omegaconf import OmegaConf
-    from omegaconf.errors import InterpolationResolutionError
+    from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
     from trainlab.config.errors import UserError
 
     try:
         for key in cfg:  # Hydra's own node (in tests' configs) is Hydra's business
-            if key != "hydra" and OmegaConf.is_config(node := cfg[key]):
-                OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
+            if key == "hydra":
+                continue
+            node = cfg[key]
+            if OmegaConf.is_config(node):
+                OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        raise UserError(f"{exc.full_key} has no value (??? in the config); set it: {exc.full_key}=<value>") from None
     except InterpolationResolutionError as exc:
+        env = re.search(r"Environment variable '([^']+)' not found", str(exc))
+        if env:
+            name, raw = env.group(1), exc.child_node._value() if exc.child_node is not None else ""
+            raise UserError(f"{exc.full_key}={raw}: the environment variable {name} is not set; set it (export "
+                            f"{name}=...), or give a default: ${{oc.env:{name},<default>}}") from None
         reason = str(exc).splitlines()[0].rstrip(".")
         raise UserError(f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
                         f"(e.g. ${{data.batch_size}}) or a value (python {_script()} --cfg job shows every setting)") from None
@@ -90,7 +102,9 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
         try:
             return func()
         except Exception as exc:  # noqa: BLE001 - what is not described goes back to Hydra unchanged
-            problem = None if _in_job(exc) else composition_problem(exc, argv, config_name)
+            # HYDRA_FULL_ERROR=1 asks Hydra for the whole traceback: it gets it
+            full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+            problem = None if full or _in_job(exc) else composition_problem(exc, argv, config_name)
             if problem is None:
                 return original(lambda: _raise(exc))
         print(f"error: {problem}", file=sys.stderr, flush=True)
@@ -134,7 +148,8 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     if isinstance(cause, ValidationError):
         return _launcher_value_hint(cause) or typed_value_problem(cause) or _one_line(exc)
     message = str(exc)
-    if message.startswith("Could not override") and config_name:
+    if config_name and (message.startswith("Could not override")
+                        or (message.startswith("In '") and "ConfigKeyError" in message)):  # a key a file sets
         return unknown_key_problem(argv, config_name) or _one_line(exc)
     return _add_or_delete_problem(message, argv) or _one_line(exc)
 

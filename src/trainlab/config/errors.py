@@ -85,12 +85,14 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     except HydraException:
         return None  # an override Hydra cannot parse: its own message says where
     single = [o for o in parsed if not o.is_sweep_override()]  # a multirun's sweeps are the sweeper's
+    search_path = _search_path_override(argv, single)  # a user's own config folders, as Hydra's main saw them
 
     def composed(overrides: list[str]) -> DictConfig:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(repo_root() / "conf"), version_base="1.3"):
-            return compose(config_name, overrides=overrides, return_hydra_config=True)
+            return compose(config_name, overrides=[*overrides, *search_path], return_hydra_config=True)
 
+    single = [o for o in single if o.key_or_group != "hydra.searchpath"]
     try:
         composed([o.input_line for o in single])
         return None
@@ -100,12 +102,16 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         hint = _launcher_value_hint(exc.__cause__)
         if hint:
             return hint
+        # a key a config file sets that its node (a typed schema) lacks: a user's hardware/mine.yaml's num_thread
+        in_file = re.match(r"In '([^']+)': ConfigKeyError raised while composing config:.*full_key: (\S+)", str(exc),
+                           re.DOTALL)
         refused = re.match(r"Could not override '([^']+)'", str(exc))
-        if refused is None or "not in" not in str(exc.__cause__):
+        if in_file is None and (refused is None or "not in" not in str(exc.__cause__)):
             return None
     except OmegaConfBaseException:
         return None
-    refused_key = refused.group(1)
+    refused_key = in_file.group(2) if in_file else refused.group(1)
+    dropped = in_file.group(1).rpartition("/")[0] if in_file else refused_key  # composed again without it
     if config_name == "eval":
         from trainlab.config.checks import EVAL_RUN_KEYS
 
@@ -114,7 +120,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             return (f"{refused_key} is a setting of the run's own config, which evaluate.py changes with a '+' in "
                     f"front: +{given}")
     try:
-        node = composed([o.input_line for o in single if o.key_or_group != refused_key])
+        node = composed([o.input_line for o in single if o.key_or_group != dropped])
     except (HydraException, OmegaConfBaseException):
         return None
     finally:
@@ -130,8 +136,25 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             or (f"its settings: {', '.join(settings)}" if settings else ""))
     script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "train.py"
     shown = "hydra" if key.startswith("hydra.") else "job"
+    if in_file:
+        return (f"{in_file.group(1)}.yaml sets {key}, which is not {where}{'; ' + hint if hint else ''} (python "
+                f"{script} --cfg {shown} shows every setting)")
     return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front would add it as a new key, "
             f"which nothing reads; python {script} --cfg {shown} shows every setting)")
+
+
+def _search_path_override(argv: list[str], overrides: list[Any]) -> list[str]:
+    """``hydra.searchpath=[...]`` holding the command line's own search path entries and the folders of
+    ``--config-dir`` / ``-cd`` (which Hydra's main adds, and ``compose`` has no flag for), so that the
+    config composed again finds a user's own options (``--config-dir ~/myconf model=mymodel``); [] when
+    the command line adds none."""
+    import os
+
+    folders = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("--config-dir", "-cd")]
+    folders += [arg.split("=", 1)[1] for arg in argv if arg.startswith(("--config-dir=", "-cd="))]
+    given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
+    entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
+    return [f"hydra.searchpath=[{','.join(repr(str(e)) for e in entries)}]"] if entries else []
 
 
 def _unknown_option(exc: Any) -> Optional[str]:
@@ -142,6 +165,10 @@ def _unknown_option(exc: Any) -> Optional[str]:
     group, _, option = exc.missing_cfg_file.rpartition("/")
     if not group:
         return None
+    if group == "hparams_search/space":  # chosen by the model's name (conf/hparams_search/*.yaml), not typed
+        return (f"the search files take the model's own search space, hparams_search/space/{option}.yaml, which no "
+                f"config folder holds; write one for model={option} in your config folder (one line per key, e.g. "
+                "optimizer.lr: tag(log, interval(1e-5, 1e-3)); conf/hparams_search/space/ has examples)")
     if not option:
         return f"{group}= gives no option; choose one of the {group} group's: {', '.join(exc.options)}"
     hint = did_you_mean(option, exc.options, prefix=f"{group}=")

@@ -17,6 +17,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError
+from trainlab.config.search_path import Sources
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ FAMILIES: dict[str, Family] = {
 def family_of(target: Any, key: str = "_target_") -> Optional[str]:
     """The family tag of a class, an instance, or a ``_target_`` string (None if it has none);
     ``key`` names the config node in the message when the string cannot be imported."""
+    shown = target if isinstance(target, str) else getattr(target, "__qualname__", type(target).__qualname__)
     if isinstance(target, str):
         declared = _declared_family(target)
         if declared is not _UNREAD:
@@ -57,9 +59,22 @@ def family_of(target: Any, key: str = "_target_") -> Optional[str]:
         from trainlab.config.instantiate import import_target
 
         target = import_target(target, key)
-    name = getattr(target, "family", None)
+    name = getattr(target, "family", None) or None  # TaskModule's own "": no family yet
     if name is not None and name not in FAMILIES:
-        raise KeyError(f"{target} declares family {name!r}, which trainlab.config.families does not know")
+        raise UserError(f"{key}._target_={shown} declares family {name!r}, which trainlab does not know; set its "
+                        f"class attribute family to one of {', '.join(FAMILIES)}, or add the family (CONTRIBUTING.md)")
+    return name
+
+
+def require_family(target: str, key: str) -> str:
+    """The family tag of the ``_target_`` of config node ``key`` (model or data); a user's own class
+    without one is refused: the data checks, the pairing of model and data and evaluate.py's report
+    all go by it."""
+    name = family_of(target, key)
+    if name is None:
+        raise UserError(f"{key}._target_={target} has no family tag; give the class the attribute family = "
+                        f"{' | '.join(repr(f) for f in FAMILIES)} (the family whose data and evaluation it fits), "
+                        "e.g. by deriving it from that family's class (CONTRIBUTING.md)")
     return name
 
 
@@ -101,32 +116,31 @@ def family_for(model: Any) -> Family:
     return FAMILIES[name]
 
 
-def option_target(group: str, option: str, seen: tuple[str, ...] = ()) -> Optional[str]:
-    """The ``_target_`` of a config group's option (conf/<group>/<option>.yaml), or the one it inherits
-    through its defaults list (lstm_attention extends lstm); None when it has none or does not exist."""
-    from trainlab.run.folder import repo_root
+def option_target(group: str, option: str, seen: tuple[str, ...] = (), sources: Sources = None) -> Optional[str]:
+    """The ``_target_`` of a config group's option (conf/<group>/<option>.yaml, or a user's own folder on
+    the search path), or the one it inherits through its defaults list (lstm_attention extends lstm);
+    None when it has none or does not exist."""
+    from trainlab.config.search_path import option_file
 
-    folder = repo_root() / "conf" / group
-    if not (folder / f"{option}.yaml").is_file():
+    path = option_file(group, option, sources)
+    if path is None:
         return None
-    node = OmegaConf.load(folder / f"{option}.yaml")
+    node = OmegaConf.load(path)
     if not isinstance(node, DictConfig):
         return None
     if isinstance(node.get("_target_"), str):
         return node._target_
     parents = [d for d in node.get("defaults", []) if isinstance(d, str) and d != "_self_" and d not in seen]
-    return next((t for t in (option_target(group, d, (*seen, option)) for d in parents) if t), None)
+    return next((t for t in (option_target(group, d, (*seen, option), sources) for d in parents) if t), None)
 
 
-def experiment_options(name: str) -> dict[str, str]:
+def experiment_options(name: str, sources: Sources = None) -> dict[str, str]:
     """The group options an experiment file chooses (``override /model: gnn`` -> ``{"model": "gnn"}``),
-    read from experiments/experiment/<name>.yaml or conf/experiment/<name>.yaml; {} when neither exists."""
-    from hydra_plugins.trainlab_searchpath import experiments_dir
+    read from experiment/<name>.yaml on the config search path (experiments/, conf/ or a user's own
+    folder); {} when none holds it."""
+    from trainlab.config.search_path import option_file
 
-    from trainlab.run.folder import repo_root
-
-    path = next((p for p in (experiments_dir() / "experiment" / f"{name}.yaml",
-                             repo_root() / "conf" / "experiment" / f"{name}.yaml") if p.is_file()), None)
+    path = option_file("experiment", name, sources)
     node = OmegaConf.load(path) if path is not None else None
     if not isinstance(node, DictConfig):
         return {}
@@ -140,29 +154,53 @@ def experiment_options(name: str) -> dict[str, str]:
     return chosen
 
 
-def options_of(group: str, family: str) -> list[str]:
-    """Options of a config group (conf/<group>/*.yaml) whose ``_target_`` class is of ``family``."""
-    from trainlab.run.folder import repo_root
+def options_of(group: str, family: str, sources: Sources = None) -> list[str]:
+    """Options of a config group (conf/<group>/*.yaml and a user's own) whose ``_target_`` class is of
+    ``family``."""
+    from trainlab.config.search_path import group_options
 
-    return [path.stem for path in sorted((repo_root() / "conf" / group).glob("*.yaml"))
-            if (target := option_target(group, path.stem)) is not None and family_of(target) == family]
+    return [option for option in group_options(group, sources)
+            if (target := option_target(group, option, sources=sources)) is not None and _family_or_none(target) == family]
+
+
+def _family_or_none(target: str) -> Optional[str]:
+    """The family of an option's ``_target_``, None when it cannot be imported or declares none we know
+    (a list of options skips it; choosing it gets the message)."""
+    try:
+        return family_of(target)
+    except UserError:
+        return None
 
 
 def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
-def family_mismatch(model_target: str, data_target: str, model_name: str, data_name: str) -> Optional[str]:
+def family_mismatch(model_target: str, data_target: str, model_name: str, data_name: str,
+                    sources: Sources = None) -> Optional[str]:
     """Why a model and data of different families cannot train together (an LSTM on a star catalogue,
-    ...), with the fix; None when they fit (or either has no family tag). ``model_name`` and
-    ``data_name`` are their config options, for the message."""
-    model_family, data_family = family_of(model_target, "model"), family_of(data_target, "data")
-    if model_family is None or data_family is None or model_family == data_family:
+    ...), with the fix; None when they fit (a class without a family tag is refused). ``model_name`` and
+    ``data_name`` are their config options, for the message; ``sources``: the config search path whose
+    options it lists (:func:`trainlab.config.search_path.config_folders`)."""
+    model_family, data_family = require_family(model_target, "model"), require_family(data_target, "data")
+    if model_family == data_family:
         return None
-    fitting = ' or '.join(f'data={d}' for d in options_of("data", model_family)) or 'data that fits the model'
-    models = ', '.join(f'model={m}' for m in options_of('model', data_family)) or 'none yet'
+    fitting = ' or '.join(f'data={d}' for d in options_of("data", model_family, sources)) or 'data that fits the model'
+    models = ', '.join(f'model={m}' for m in options_of('model', data_family, sources)) or 'none yet'
     return (f"model={model_name} is {_article(model_family)} {model_family} model, but data={data_name} is "
             f"{data_family} data; use {fitting}, or a {data_family} model: {models}")
+
+
+def base_class(key: str) -> type:
+    """The class every ``model`` (task module) and ``data`` (data module) derives from, a user's own
+    included: the pipeline, its checks and evaluate.py use what these bases provide (imports torch)."""
+    if key == "model":
+        from trainlab.models.task import TaskModule
+
+        return TaskModule
+    from trainlab.data.module import SplitDataModule
+
+    return SplitDataModule
 
 
 def check_model_and_data_given(cfg: DictConfig) -> None:
@@ -178,10 +216,15 @@ def check_model_and_data_given(cfg: DictConfig) -> None:
 
 
 def check_families(cfg: DictConfig) -> None:
-    """Refuse a model and data of different families before a run builds anything (a sweep checks
-    every trial's pair before its first trial: :func:`trainlab.search.checks.check_sweep_families`)."""
+    """Refuse a model or data class of another kind (a data module as the model), and a model and data
+    of different families, before a run builds anything (a sweep checks every trial's pair before its
+    first trial: :func:`trainlab.search.checks.check_sweep_families`)."""
     from hydra.core.hydra_config import HydraConfig
 
+    from trainlab.config.instantiate import check_target_kind
+
+    for key in ("model", "data"):
+        check_target_kind(cfg[key]._target_, key, base_class(key))
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     problem = family_mismatch(cfg.model._target_, cfg.data._target_, choices.get("model", cfg.model._target_),
                               choices.get("data", cfg.data._target_))

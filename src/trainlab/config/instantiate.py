@@ -12,7 +12,7 @@ import typing
 from typing import Any, Optional
 
 from hydra.errors import InstantiationException
-from hydra.utils import get_method, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean, unwrap_user_error
@@ -55,27 +55,61 @@ def _type_name(types: tuple[type, ...]) -> str:
 
 def import_target(path: str, key: str) -> Any:
     """``_target_`` imported, or a UserError saying whether the package is missing or the name misspelt."""
-    import importlib
+    return import_callable(path, f"{key}._target_={path}")
 
-    try:
-        return get_method(path)
-    except ImportError as exc:
-        module_name, _, name = path.rpartition(".")
+
+def import_callable(path: str, setting: str) -> Any:
+    """The object at dotted ``path``, or a UserError starting with ``setting`` (the config line that
+    names it): the package is not installed (or not on PYTHONPATH), the name is misspelt, or importing
+    the module failed inside it (a user's own module with a bug: their file, line and error).
+
+    Imported here rather than by Hydra's ``get_method``, which logs its own multi-line error first."""
+    import importlib
+    import pkgutil
+
+    parts, missing = path.split("."), None
+    for n in range(len(parts) - 1, 0, -1):  # the longest prefix that is a module, then attributes
+        module_name = ".".join(parts[:n])
         try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as missing:
-            raise UserError(f"{key}._target_={path}: {missing}; install the package that provides it, or fix the "
-                            "name") from None
-        except ImportError:
-            raise UserError(f"{key}._target_={path} cannot be imported: {str(exc).splitlines()[0]}") from None
-        hint = did_you_mean(name, [n for n in dir(module) if not n.startswith("_")], n=3)
-        raise UserError(f"{key}._target_={path}: {module_name} has no '{name}'{'; ' + hint if hint else ''}") from None
+            obj = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and (module_name + ".").startswith(exc.name + "."):  # that module itself does not exist
+                missing = missing or exc
+                continue
+            raise UserError(_failed_import(setting, module_name, exc)) from None
+        except Exception as exc:  # noqa: BLE001 - whatever the module raised while it was imported
+            raise UserError(_failed_import(setting, module_name, exc)) from None
+        for i, name in enumerate(parts[n:], start=n):
+            if not hasattr(obj, name):
+                owner = ".".join(parts[:i])
+                names = [*dir(obj), *(m.name for m in pkgutil.iter_modules(getattr(obj, "__path__", [])))]
+                hint = did_you_mean(name, [a for a in names if not a.startswith("_")], n=3)
+                raise UserError(f"{setting}: {owner} has no '{name}'{'; ' + hint if hint else ''}")
+            obj = getattr(obj, name)
+        if not callable(obj):
+            raise UserError(f"{setting}: {path} is a {type(obj).__name__}, not a class or function")
+        return obj
+    if missing is None:
+        raise UserError(f"{setting}: give the full dotted path of the class or function (package.module.Name)")
+    raise UserError(f"{setting}: {missing}; install the package that provides it (your own: put the folder "
+                    "that holds it on PYTHONPATH), or fix the name")
+
+
+def _failed_import(setting: str, module_name: str, error: BaseException) -> str:
+    """The error a module raised while it was imported, with the file and line where it was raised
+    (the last frame outside Python's import machinery)."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith("<frozen")]
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return (f"{setting}: importing {module_name} failed{where}: {type(error).__name__}: {error}; the error is in "
+            "that module (or one it imports), not in the config")
 
 
 def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None:
     """Check every ``_target_`` node under ``node`` against its callable's signature.
 
-    ``given``: arguments of the top node that the caller passes itself; they are not checked.
+    ``given``: arguments of the top node that the caller passes itself; the callable must take them.
     """
     if isinstance(node, ListConfig):
         for i, item in enumerate(node):
@@ -90,43 +124,67 @@ def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None
         except (TypeError, ValueError):
             signature = None
         if signature is not None:
-            params = signature.parameters
-            takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-            try:
-                hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
-            except Exception:  # noqa: BLE001 - unresolvable hints: skip type checks, keep name checks
-                hints = {}
-            for name in node:
-                if (name.startswith("_") and name.endswith("_")) or name in given:
-                    continue
-                if OmegaConf.is_missing(node, name):
-                    raise UserError(f"{key}.{name} has no value (??? in the config); set it: {key}.{name}=<value>")
-                if name not in params:
-                    if not takes_any:
-                        valid = [p for p in params if p != "self"]
-                        hint = did_you_mean(name, valid, prefix=f"{key}.")
-                        raise UserError(f"{key}.{name} is not an argument of {node._target_}; {hint + ' ' if hint else ''}"
-                                        f"valid ones: {', '.join(valid)}")
-                    continue
-                types = _scalar_types(hints.get(name))
-                value = OmegaConf.select(node, name)
-                if types and not isinstance(value, (DictConfig, ListConfig)) and not _fits(value, types):
-                    whole = _whole_number(value, types)
-                    if whole is None:
-                        raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}")
-                    node[name] = whole  # ints stay ints: 64.0 is 64, 64.5 is refused above
+            _check_arguments(node, key, target, signature, given)
     for name in node:
         if name not in given:
             check_node(node[name], f"{key}.{name}")
 
 
-def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
-    """Check ``node`` and instantiate it, with ``kwargs`` filled in (objects the config can't hold)."""
+def _check_arguments(node: DictConfig, key: str, target: Any, signature: inspect.Signature,
+                     given: frozenset[str]) -> None:
+    """The keys of ``node`` and the arguments ``given`` by the caller against ``target``'s signature:
+    each is an argument it takes, of a type it takes, and every argument it needs is there (a user's
+    own class with another signature than the config's fails here, naming the key and the signature,
+    not in Hydra's multi-line TypeError)."""
+    params = signature.parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    shown = f"{node._target_}{signature}"
+    refused = sorted(name for name in given if name not in params and not takes_any)
+    if refused:
+        raise UserError(f"{key}._target_={shown} does not take {', '.join(refused)}, which trainlab passes to it "
+                        f"(from the pipeline and the data module); add {'them' if len(refused) > 1 else 'it'} to its arguments (or **kwargs)")
+    needed = [name for name, p in params.items() if p.default is p.empty and name not in node.keys() and name not in given
+              and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    if needed and not node.get("_partial_") and "_args_" not in node:
+        raise UserError(f"{key}._target_={shown} needs {', '.join(needed)}, which the config does not give; add "
+                        f"{' '.join(f'{key}.{name}=<value>' for name in needed)}")
+    try:
+        hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
+    except Exception:  # noqa: BLE001 - unresolvable hints: skip type checks, keep name checks
+        hints = {}
+    for name in node:
+        if (name.startswith("_") and name.endswith("_")) or name in given:
+            continue
+        if OmegaConf.is_missing(node, name):
+            raise UserError(f"{key}.{name} has no value (??? in the config); set it: {key}.{name}=<value>")
+        if name not in params:
+            if not takes_any:
+                valid = [p for p in params if p != "self"]
+                hint = did_you_mean(name, valid, prefix=f"{key}.")
+                raise UserError(f"{key}.{name} is not an argument of {node._target_}; {hint + ' ' if hint else ''}"
+                                f"valid ones: {', '.join(valid)}")
+            continue
+        types = _scalar_types(hints.get(name))
+        value = OmegaConf.select(node, name)
+        if types and not isinstance(value, (DictConfig, ListConfig)) and not _fits(value, types):
+            whole = _whole_number(value, types)
+            if whole is None:
+                raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}")
+            node[name] = whole  # ints stay ints: 64.0 is 64, 64.5 is refused above
+
+
+def build(node: DictConfig, key: str, kind: Optional[type] = None, **kwargs: Any) -> Any:
+    """Check ``node`` and instantiate it, with ``kwargs`` filled in (objects the config can't hold).
+
+    ``kind``: the class what it builds must be (a LightningModule for ``model``): a user's own
+    ``_target_`` of another kind is refused before it is built (a data module given as the model)."""
+    if kind is not None:
+        check_target_kind(node._target_, key, kind)
     check_node(node, key, frozenset(kwargs))
     # "partial": constructors get plain lists and dicts, never ListConfig/DictConfig (which would
     # end up in checkpoints that torch.load(weights_only=True) cannot read)
     try:
-        return instantiate(node, _convert_="partial", **kwargs)
+        built = instantiate(node, _convert_="partial", **kwargs)
     except InstantiationException as exc:
         user_error = unwrap_user_error(exc)
         if user_error is not None:  # our own constructors' messages already name key and fix
@@ -135,6 +193,36 @@ def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
         if isinstance(cause, _argument_errors()):  # a library refusing a value it was given
             raise UserError(f"{key}: {cause}") from None
         raise
+    if kind is not None:
+        _check_kind(type(built), key, kind, node._target_)
+    return built
+
+
+def check_target_kind(target: Any, key: str, kind: type) -> None:
+    """The class ``_target_`` names is a subclass of ``kind`` (a factory function: checked by
+    :func:`build` on what it returns)."""
+    cls = import_target(target, key) if isinstance(target, str) else target
+    if inspect.isclass(cls):
+        _check_kind(cls, key, kind, str(target) if isinstance(target, str) else cls.__qualname__)
+
+
+def _check_kind(cls: type, key: str, kind: type, path: str) -> None:
+    """``cls`` (a ``_target_`` class, or the type of what a factory returned) is a subclass of ``kind``,
+    or a UserError naming what it is instead."""
+    if issubclass(cls, kind):
+        return
+    bases = [c.__name__ for c in cls.__mro__ if c is not object][:3]
+    raise UserError(f"{key}._target_={path} builds a {' < '.join(bases)}, not a {kind.__module__}.{kind.__qualname__}; "
+                    f"{key} must be one{_KIND_HINTS.get(key, '')}")
+
+
+# what to do when a _target_ is of the wrong kind, where the class to derive from is ours
+_KIND_HINTS = {
+    "data": " (derive your data module from it: the pipeline takes the sizes, the model's data arguments and "
+            "the DataLoader settings from it; CONTRIBUTING.md)",
+    "model": " (derive your task module from it, or from a family's, e.g. trainlab.models.timeseries."
+             "RegressionModule: training, its checks and evaluate.py use its net, loss, metrics and optimizer wiring)",
+}
 
 
 def _argument_errors() -> tuple[type[Exception], ...]:
@@ -145,8 +233,18 @@ def _argument_errors() -> tuple[type[Exception], ...]:
     return (ValueError, MisconfigurationException)
 
 
-def build_all(nodes: Optional[DictConfig], key: str) -> list[Any]:
-    """Instantiate every ``_target_`` child of a group such as callbacks or logger (None: empty)."""
-    if not nodes:
-        return []
-    return [build(child, f"{key}.{name}") for name, child in nodes.items() if child and "_target_" in child]
+def group_nodes(nodes: Optional[DictConfig], key: str) -> list[tuple[str, DictConfig]]:
+    """(name, node) of each child of a group such as callbacks or logger that builds something; a child
+    that is not a node with a ``_target_`` (``+callbacks.x=3``) is refused: nothing would read it. Null
+    children are switched off."""
+    for name, child in (nodes or {}).items():
+        if child and not (isinstance(child, DictConfig) and "_target_" in child):
+            shown = OmegaConf.to_container(child) if isinstance(child, DictConfig) else child
+            raise UserError(f"{key}.{name}={shown!r} builds nothing, so nothing would read it: give it a class "
+                            f"({key}.{name}._target_=<module.Class> and its arguments), or null to switch it off")
+    return [(name, child) for name, child in (nodes or {}).items() if child]
+
+
+def build_all(nodes: Optional[DictConfig], key: str, kind: Optional[type] = None) -> list[Any]:
+    """Instantiate every child of a group such as callbacks (None: empty), each of ``kind``."""
+    return [build(child, f"{key}.{name}", kind) for name, child in group_nodes(nodes, key)]

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from trainlab.config.composition import task_overrides
 from trainlab.config.errors import UserError
-from trainlab.config.instantiate import build
+from trainlab.config.instantiate import build, group_nodes, import_target
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9=.,_+-]+")
 
@@ -43,15 +43,13 @@ def run_label(max_len: int = 120) -> str:
 def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
     """Instantiate the logger group; ``label`` names each logger's run: TensorBoard's and CSV's
     ``version``, MLflow's ``run_name`` (unless the config gives one)."""
-    from hydra.utils import get_class
+    from lightning.pytorch.loggers import Logger
 
     loggers = []
-    for name, node in (nodes or {}).items():
-        if not node:
-            continue
-        takes = inspect.signature(get_class(node._target_)).parameters
+    for name, node in group_nodes(nodes, "logger"):
+        takes = inspect.signature(import_target(node._target_, f"logger.{name}")).parameters
         named = {key: label for key in ("version", "run_name") if key in takes and node.get(key) is None}
-        logger = build(node, f"logger.{name}", **named)
+        logger = build(node, f"logger.{name}", Logger, **named)
         try:  # opened here, not at the start of fit: TensorBoard's writer imports its package only then
             logger.experiment
         except ImportError as exc:

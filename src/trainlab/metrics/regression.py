@@ -99,6 +99,8 @@ def zero_target_warning(targets: np.ndarray, names: Sequence[str], where: str) -
     """The one-line warning for targets that are 0 (|y| < 1.17e-6) or take both signs (an interest
     rate, a temperature in °C, a profit: values pass near 0), where MAPE and AAA divide by |y| and are
     meaningless; None when there are none. ``targets``: (rows, targets) evaluated."""
+    if len(targets) == 0:  # a file too short for any evaluated row: the window check says so
+        return None
     zeros = (np.abs(targets) < EPS).sum(axis=0)
     low, high = np.nanmin(targets, axis=0), np.nanmax(targets, axis=0)
     named = [f"'{n}' {int(z)} of {len(targets)} zero" if z else f"'{n}' from {lo:.4g} to {hi:.4g}"

@@ -21,7 +21,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -33,6 +33,7 @@ ON_EXCEPTION = "on_exception.ckpt"  # conf/callbacks/on_exception.yaml: the weig
 BEST_POINTER = "best.txt"
 CONFIG = ".hydra/config.yaml"
 OVERRIDES = ".hydra/overrides.yaml"
+HYDRA_CONFIG = ".hydra/hydra.yaml"
 RESOLVED_CONFIG = "resolved_config.yaml"
 EPOCHS = "epochs.jsonl"
 SUMMARY = "training_summary.json"
@@ -200,7 +201,18 @@ class RunFolder:
             raise UserError(f"'{self.path}': its {CONFIG} has no {' and no '.join(missing)}: it is not (or no longer) "
                             "the config of a train.py run; restore it, or evaluate another run")
         _upgrade_targets(cfg)
+        self._anchor_data_paths(cfg)
         return cfg
+
+    def _anchor_data_paths(self, cfg: DictConfig) -> None:
+        """Relative data paths of the run's config made absolute against the folder its train.py started in
+        (.hydra/hydra.yaml's ``hydra.runtime.cwd``, which read them so): evaluate.py started elsewhere then
+        reads the run's own files, not whatever has that name in its own working folder."""
+        hydra_file = self.path / HYDRA_CONFIG
+        started_in = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.cwd") if hydra_file.is_file() else None
+        if started_in:
+            for node, key in _data_paths(cfg.data):
+                node[key] = str(Path(started_in) / node[key])
 
     def overrides(self) -> list[str]:
         """The command-line overrides the run was started with (.hydra/overrides.yaml)."""
@@ -208,6 +220,21 @@ class RunFolder:
         if not path.is_file():
             raise UserError(f"'{self.path}' has no {OVERRIDES}; was it written by train.py?")
         return [str(o) for o in OmegaConf.load(path)]
+
+
+def _data_paths(node: Any) -> list[tuple[DictConfig, str]]:
+    """(node, key) of each relative file or folder path in a data config: a plain string (no
+    interpolation) under a key named ``path`` or ending in ``_path`` or ``_dir``."""
+    if not isinstance(node, DictConfig):
+        return []
+    found = []
+    for key in node:
+        value = node._get_node(key)._value() if not isinstance(node._get_node(key), DictConfig) else None
+        if (isinstance(value, str) and (key == "path" or str(key).endswith(("_path", "_dir"))) and "${" not in value
+                and not Path(value).expanduser().is_absolute()):
+            found.append((node, key))
+        found.extend(_data_paths(node._get_node(key)))
+    return found
 
 
 # what makes a run folder worth keeping: a checkpoint, an epoch's record, evaluation metrics
@@ -280,9 +307,10 @@ def load_checkpoint(path: Path) -> dict:
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, LookupError, ValueError, TypeError,
             AttributeError) as exc:
         # torch's own advice there (weights_only=False) would run any code the file holds: not repeated
-        reason = str(exc).split(" In PyTorch 2.6", 1)[0].splitlines()[0][:200]
-        raise UserError(f"ckpt_path: '{path}' is not a readable checkpoint ({type(exc).__name__}: {reason}); was it "
-                        "cut short? pick another .ckpt") from None
+        said = str(exc).split(" In PyTorch 2.6", 1)[0].strip().splitlines()  # EOFError on an empty file says nothing
+        why = f"{type(exc).__name__}: {said[0][:200]}" if said else f"{type(exc).__name__}, {Path(path).stat().st_size} bytes"
+        raise UserError(f"ckpt_path: '{path}' is not a readable checkpoint ({why}); was it cut short? pick "
+                        "another .ckpt") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise UserError(f"ckpt_path: '{path}' holds no Lightning checkpoint (no state_dict)")
     return ckpt

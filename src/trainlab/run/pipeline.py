@@ -21,9 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.checks import DATA_KEY, check_config, run_data_hint
 from trainlab.config.errors import UserError
-from trainlab.config.families import check_families, check_model_and_data_given
+from trainlab.config.families import base_class, check_families, check_model_and_data_given
 from trainlab.config.instantiate import build
 from trainlab.config.schemas import check_schema_additions, check_trainer
+from trainlab.config.search_path import check_shadowed_choices
 from trainlab.run.console import route_lightning_logs
 from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
 
@@ -51,9 +52,11 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     from trainlab.run.hardware import apply_hardware, check_trainer_devices
 
     route_lightning_logs()
+    check_shadowed_choices()
     check_schema_additions(cfg, task_overrides())
-    if training:
+    if training:  # before values: another family's data interpolates keys this model lacks (gaia's ${model.net.num_layers})
         check_model_and_data_given(cfg)
+        check_families(cfg)
     check_interpolations(cfg)
     hardware = apply_hardware(cfg.hardware)
     cfg = copy.deepcopy(cfg)
@@ -62,7 +65,6 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     if training:
         check_trainer(cfg.trainer)
         check_config(cfg)
-        check_families(cfg)
     return cfg
 
 
@@ -90,13 +92,33 @@ def bind_data_dims(net: DictConfig, dims: dict[str, int], key: str = "model.net"
 
 
 def build_net(cfg: DictConfig, datamodule: Any) -> Any:
-    """The plain nn.Module of ``cfg.model.net``, sized by the data."""
-    return build(cfg.model.net, "model.net", **bind_data_dims(cfg.model.net, datamodule.dims))
+    """The plain nn.Module of ``cfg.model.net``, sized by the data; a window longer than the net's
+    ``receptive_field`` (convolutional nets state theirs) is logged once."""
+    from torch import nn
+
+    net = build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, datamodule.dims))
+    check_receptive_field(net, getattr(datamodule, "window", None))
+    return net
+
+
+def check_receptive_field(net: Any, window: Optional[int]) -> None:
+    """Warn when the window holds steps no output can see (a field beyond the window is fine)."""
+    receptive = getattr(net, "receptive_field", None)
+    if receptive is not None and window is not None and window > receptive:
+        log.warning(f"data.window={window} is longer than {type(net).__name__}'s receptive field of {receptive} "
+                    f"steps: its first {window - receptive} step(s) never reach the forecast; shorten data.window "
+                    f"or widen the field (model.net.num_blocks / num_layers, kernel_size)")
+
+
+def build_task_module(cfg: DictConfig, datamodule: Any, optimizer: Any = None, scheduler: Any = None) -> Any:
+    """The LightningModule of ``cfg.model``, holding its net, with the data module's arguments for it."""
+    return build(cfg.model, "model", kind=base_class("model"), net=build_net(cfg, datamodule), optimizer=optimizer,
+                 scheduler=scheduler, **datamodule.model_kwargs())
 
 
 def build_data(cfg: DictConfig) -> Any:
     """The data module of ``cfg.data``, with the DataLoader settings of ``cfg.hardware`` (their one home)."""
-    datamodule = build(cfg.data, "data")
+    datamodule = build(cfg.data, "data", kind=base_class("data"))
     hw = cfg.hardware
     datamodule.set_loader_options(num_workers=hw.num_workers, pin_memory=hw.pin_memory,
                                   persistent_workers=hw.persistent_workers, prefetch_factor=hw.prefetch_factor)
@@ -108,9 +130,7 @@ def build_model_and_data(cfg: DictConfig, *, training: bool = True) -> tuple[Any
     datamodule = build_data(cfg)
     optimizer = build(cfg.optimizer, "optimizer") if training else None
     scheduler = build(cfg.scheduler, "scheduler") if training and cfg.get("scheduler") else None
-    model = build(cfg.model, "model", net=build_net(cfg, datamodule), optimizer=optimizer, scheduler=scheduler,
-                  **datamodule.model_kwargs())
-    return model, datamodule
+    return build_task_module(cfg, datamodule, optimizer, scheduler), datamodule
 
 
 def task_config(cfg: DictConfig) -> dict[str, Any]:
@@ -213,8 +233,7 @@ def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
     if other:  # same sizes, other meaning: the outputs would be read as the wrong classes
         raise _misfit(given, ckpt_name, "; ".join(other[:2]))
     try:
-        model = build(run_cfg.model, "model", net=build_net(run_cfg, datamodule), optimizer=None, scheduler=None,
-                      **told)
+        model = build_task_module(run_cfg, datamodule)
     except UserError as exc:
         if not given:
             raise

@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +222,34 @@ def request_problem(launcher: DictConfig, config: DictConfig) -> Optional[str]:
     params = job_resources(OmegaConf.to_container(launcher, resolve=True), config)
     if params.get("requeue") not in REQUEUE_CHOICES:
         return f"hydra.launcher.requeue={params.get('requeue')} must be one of {', '.join(REQUEUE_CHOICES)}"
-    problem = range_problem(params) or processes_problem(params, config) or signal_problem(params)
+    problem = (range_problem(params) or processes_problem(params, config) or signal_problem(params)
+               or targets_problem(config))
     if problem:
         return problem
     partition, missing = query_partition(str(params.get("partition")))
     return missing or (resources_problem(params, partition) if partition is not None else None)
+
+
+def targets_problem(config: DictConfig) -> Optional[str]:
+    """Why a ``_target_`` of the jobs' config does not import here (a misspelt class, a user's own package
+    not on PYTHONPATH, an error inside their module), or None: every job would fail on it, each after
+    its wait in the queue."""
+    from trainlab.config.errors import UserError
+    from trainlab.config.instantiate import import_target
+
+    for key, path in _targets(OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])):
+        try:
+            import_target(path, key)
+        except UserError as exc:
+            return f"{exc} (checked before submitting: every SLURM job would fail on it, after its wait in the queue)"
+    return None
+
+
+def _targets(node: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(key, ``_target_``) of every node under ``node`` that names a class or function."""
+    if isinstance(node, ListConfig):
+        return [t for i, item in enumerate(node) for t in _targets(item, f"{prefix}[{i}]")]
+    if not isinstance(node, DictConfig):
+        return []
+    found = [(prefix, node._target_)] if isinstance(node.get("_target_"), str) else []
+    return found + [t for key in node if key != "_target_" for t in _targets(node._get_node(key), f"{prefix}.{key}".lstrip("."))]

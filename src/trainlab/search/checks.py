@@ -185,6 +185,7 @@ def check_sweep_families(config: DictConfig, space: Mapping[str, BaseDistributio
     if not all(isinstance(config.get(g), DictConfig) and "_target_" in config[g] for g in ("model", "data")):
         return  # another task function's config
     chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}
+    sources = OmegaConf.select(config, "hydra.runtime.config_sources", default=None)  # a user's folders too
     given = {o.split("=", 1)[0]: o.split("=", 1)[1] for o in fixed if "=" in o and not o.startswith(("+", "~"))}
 
     def candidates(group: str, by_experiment: Mapping[str, str]) -> list[tuple[str, Optional[str], bool]]:
@@ -192,20 +193,21 @@ def check_sweep_families(config: DictConfig, space: Mapping[str, BaseDistributio
         the command line's choice wins over the experiment's, as in Hydra."""
         dist = space.get(group)
         if isinstance(dist, CategoricalDistribution):
-            return [(str(c), option_target(group, str(c)), True) for c in dist.choices]
+            return [(str(c), option_target(group, str(c), sources=sources), True) for c in dist.choices]
         option = given.get(group) or by_experiment.get(group)
         if option is not None:  # a plain model=... of the space or the command line, or the experiment's
-            return [(option, option_target(group, option), False)]
+            return [(option, option_target(group, option, sources=sources), False)]
         return [(str(chosen.get(group, config[group]._target_)), str(config[group]._target_), False)]
 
     experiment = space.get("experiment")
     experiments = [(str(c), True) for c in experiment.choices] if isinstance(experiment, CategoricalDistribution) \
         else [(given.get("experiment") or chosen.get("experiment"), False)]
     for name, experiment_searched in experiments:
-        by_experiment = experiment_options(name) if name else {}
+        by_experiment = experiment_options(name, sources) if name else {}
         for model, model_target, model_searched in candidates("model", by_experiment):
             for data, data_target, data_searched in candidates("data", by_experiment):
-                problem = model_target and data_target and family_mismatch(model_target, data_target, model, data)
+                problem = model_target and data_target and family_mismatch(model_target, data_target, model, data,
+                                                                             sources)
                 if not problem:
                     continue
                 from_experiment = [f"{g}={o}" for g, o in (("model", model), ("data", data))

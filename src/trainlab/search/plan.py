@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import optuna
-from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from optuna.distributions import BaseDistribution
 
 from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError
+from trainlab.config.instantiate import import_callable
 from trainlab.config.schemas import check_schema_additions
 from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
                                     check_enqueue, check_grid, check_hyperband, check_objectives,
@@ -303,11 +303,8 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     space, fixed = parse_space(conf.get("params"), conf.get("search_space"), arguments)
     custom = None
     if conf.get("custom_search_space"):
-        try:
-            custom = get_method(conf["custom_search_space"])
-        except Exception as exc:  # noqa: BLE001 - any import failure means the same thing to the user
-            raise UserError(f"hydra.sweeper.custom_search_space={conf['custom_search_space']} cannot be imported: "
-                            f"{exc}") from None
+        custom = import_callable(conf["custom_search_space"],
+                                 f"hydra.sweeper.custom_search_space={conf['custom_search_space']}")
     if not space and custom is None:
         raise UserError("the search space is empty: give hydra.sweeper.params (e.g. "
                         "optimizer.lr: tag(log, interval(1e-5, 1e-3))) or hydra.sweeper.search_space")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Optional
 
 import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -206,7 +206,8 @@ def check_keys(config: DictConfig, names: Iterable[str]) -> None:
             close = did_you_mean(name, keys)
             hint = f"; {close}" if close else "; add it with +key to create it"
             group, _, rest = name.partition(".")
-            owners = options_with_key(group, rest) if group in choices else []
+            sources = OmegaConf.select(config, "hydra.runtime.config_sources", default=None)  # a user's folders too
+            owners = options_with_key(group, rest, sources) if group in choices else []
             if owners:
                 chosen = config.hydra.runtime.choices[group]
                 hint = (f": it is a key of {' or '.join(f'{group}={o}' for o in owners)}, but {group}={chosen} is "
@@ -214,17 +215,13 @@ def check_keys(config: DictConfig, names: Iterable[str]) -> None:
             raise UserError(f"hydra.sweeper.params: {name} is not a key of the config nor a config group{hint}")
 
 
-def options_with_key(group: str, key: str) -> list[str]:
-    """The options of config group ``group`` (conf/<group>/*.yaml) that have ``key``: a searched key of
-    a model that is not the one selected names the models it belongs to."""
-    from trainlab.run.folder import repo_root
+def options_with_key(group: str, key: str, sources: Optional[Sequence[Any]] = None) -> list[str]:
+    """The options of config group ``group`` (conf/<group>/*.yaml and a user's own) that have ``key``: a
+    searched key of a model that is not the one selected names the models it belongs to."""
+    from trainlab.config.search_path import group_options, option_file
 
-    found = []
-    for path in sorted((repo_root() / "conf" / group).glob("*.yaml")):
-        option = OmegaConf.load(path)
-        if OmegaConf.select(option, key, default=None, throw_on_resolution_failure=False) is not None:
-            found.append(path.stem)
-    return found
+    return [option for option in group_options(group, sources) if OmegaConf.select(
+        OmegaConf.load(option_file(group, option, sources)), key, default=None, throw_on_resolution_failure=False) is not None]
 
 
 def _all_keys(node: Any, prefix: str = "") -> list[str]:

@@ -43,6 +43,7 @@ class TemporalCNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_channels, out_channels)
         initialise(self, init)
+        self.receptive_field = 1 + (kernel_size - 1) * (2**num_layers - 1)  # steps the last output sees
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.inp(x.transpose(1, 2))  # (batch, channels, window)

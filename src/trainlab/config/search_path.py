@@ -1,0 +1,74 @@
+"""The folders Hydra finds config options in, in its order: the repository's ``conf/``, ``experiments/``,
+and a user's own folders (``--config-dir``, ``hydra.searchpath``).
+
+Hydra takes an option from the first folder that holds it, so a user's ``model/cnn.yaml`` beside the
+repository's is never read: :func:`check_shadowed_choices` refuses such a choice. Lists of a group's
+options (in messages, the family checks of a sweep) come from every folder (:func:`group_options`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from trainlab.config.errors import UserError
+
+
+Sources = Optional[Sequence[Any]]  # a composed config's hydra.runtime.config_sources
+
+
+def config_folders(sources: Sources = None) -> list[Path]:
+    """The file and package folders on the config search path, in Hydra's order: of ``sources`` (a
+    sweeper's config's ``hydra.runtime.config_sources``), else of this run's; without either, the
+    repository's conf/ and experiments/."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from trainlab.run.folder import repo_root
+
+    if sources is None and HydraConfig.initialized():
+        sources = HydraConfig.get().runtime.config_sources
+    if sources is None:
+        return [repo_root() / "conf", repo_root() / "experiments"]
+    folders = []
+    for source in sources:
+        if source.schema == "file":
+            folders.append(Path(source.path))
+        elif source.schema == "pkg" and source.provider != "hydra":  # a user's configs inside a package
+            spec = importlib.util.find_spec(source.path.split("/")[0])
+            if spec is not None and spec.submodule_search_locations:
+                folders.append(Path(list(spec.submodule_search_locations)[0], *source.path.split("/")[1:]))
+    return folders
+
+
+def option_files(group: str, option: str, sources: Sources = None) -> list[Path]:
+    """Every ``<folder>/<group>/<option>.yaml`` on the search path; Hydra reads the first."""
+    return [path for folder in config_folders(sources) if (path := folder / group / f"{option}.yaml").is_file()]
+
+
+def option_file(group: str, option: str, sources: Sources = None) -> Optional[Path]:
+    """The file Hydra composes for ``group=option``, or None when no folder holds it."""
+    return next(iter(option_files(group, option, sources)), None)
+
+
+def group_options(group: str, sources: Sources = None) -> list[str]:
+    """The options of config group ``group`` in every folder of the search path, sorted."""
+    return sorted({path.stem for folder in config_folders(sources) for path in (folder / group).glob("*.yaml")})
+
+
+def check_shadowed_choices() -> None:
+    """Refuse a chosen option (this run's ``hydra.runtime.choices``) that two folders hold (a user's
+    ``model/cnn.yaml`` beside the repository's): Hydra reads the first and never the other, without a word."""
+    from hydra.core.hydra_config import HydraConfig
+
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    for group, option in choices.items():
+        if not option or group.startswith("hydra/") and group != "hydra/launcher":
+            continue
+        files = option_files(group, option)
+        if len(files) > 1:
+            raise UserError(
+                f"{group}={option} is {files[0]}, found first on the config search path; {', '.join(map(str, files[1:]))} "
+                f"of the same name is never read: rename it (e.g. {files[1].parent / ('my_' + option + '.yaml')}) and "
+                f"choose {group}=my_{option}; to start from {group}={option}, begin it with defaults: [{option}, _self_]")
