@@ -29,18 +29,20 @@ def composer(launcher: Any, config: DictConfig) -> Compose:
     """overrides -> the job config they give, composed as the launcher composes a job.
 
     Hydra hands each launcher its config loader (``hydra_context``) in ``setup``; a stand-in launcher
-    without one (tests) gets a loader over this repository's config folder. Hydra has no public way
-    to build a loader: ``ConfigLoaderImpl`` and ``create_config_search_path`` are its internals, read
-    only here and only then.
+    without one (tests) gets a loader over the folders the config was composed from (its
+    ``hydra.runtime.config_sources``: conf/, experiments/, a user's own). Hydra has no public way to
+    build a loader: ``ConfigLoaderImpl`` and ``ConfigSearchPathImpl`` are its internals, read only
+    here and only then.
     """
     loader = getattr(getattr(launcher, "hydra_context", None), "config_loader", None)
     if loader is None:
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
-        from hydra._internal.utils import create_config_search_path
+        from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
 
-        from trainlab.run.folder import repo_root
-
-        loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(repo_root() / "conf")))
+        search_path = ConfigSearchPathImpl()
+        for source in config.hydra.runtime.config_sources:
+            search_path.append(source.provider, f"{source.schema}://{source.path}")
+        loader = ConfigLoaderImpl(config_search_path=search_path)
     return lambda overrides: loader.load_sweep_config(config, overrides)
 
 
