@@ -538,9 +538,11 @@ def test_a_searched_value_of_another_type_than_its_key_is_refused(compose_cfg, t
 
 
 def test_whole_numbers_and_numbers_for_a_fraction_are_searched(compose_cfg, tmp_path):
-    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    """A typed schema's key keeps its declared type: debug=limit's limit_train_batches=5 takes 0.5 too."""
+    cfg = compose_cfg([*SEED_SPACE, "debug=limit", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
     plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model.net.num_layers=int(interval(1,5))", "optimizer.lr=choice(1e-3,1)",
-                                               "model.net.hidden_size=choice(32,64)"], StandIn())
+                                               "model.net.hidden_size=choice(32,64)",
+                                               "trainer.limit_train_batches=choice(0.5,1.0)"], StandIn())
     assert isinstance(plan.space["model.net.num_layers"], optuna.distributions.IntDistribution)
 
 

@@ -231,6 +231,9 @@ def check_value_types(config: DictConfig, space: Mapping[str, BaseDistribution])
         current = OmegaConf.select(config, key, default=missing, throw_on_resolution_failure=False)
         if isinstance(current, bool) or not isinstance(current, (int, float)):
             continue  # a string, a flag, null or a node: its type says too little
+        parent = OmegaConf.select(config, key.rpartition(".")[0], default=None) if "." in key else config
+        if isinstance(parent, DictConfig) and OmegaConf.get_type(parent) not in (dict, None):
+            continue  # a typed schema's key (trainer, hardware): its declared type rules (limit_train_batches: 5 or 0.5)
         whole = isinstance(current, int)
         if isinstance(dist, CategoricalDistribution):
             bad = [v for v in dist.choices if v is not None and (isinstance(v, (str, bool)) or (whole and isinstance(v, float)))]
