@@ -912,7 +912,9 @@ def test_a_sweep_whose_choices_all_fit_the_data_plans(compose_cfg, tmp_path):
     (["model=lstm,cnn"], "the searched key model.net.hidden_size is not a key of model=cnn, one of the sweep's choices "
                          "model=lstm,cnn: the search space is model=lstm's (conf/hparams_search/space/lstm.yaml), one "
                          "for every trial, so each model=cnn trial would fail on it; sweep one model at a time "
-                         "(-m hparams_search=optuna model=cnn searches its model's own space)"),
+                         "(-m hparams_search=optuna model=cnn searches its model's own space), or search only the keys "
+                         "every choice has: hydra.sweeper.params=null 'model.net.num_layers=range(1, 6)' "
+                         "'optimizer.lr=tag(log, interval(1e-5, 1e-3))' 'data.batch_size=choice(16, 32, 64)'"),
     (["model=choice(lstm,cnn)", "data=synthetic,elnino"], "model.net.hidden_size is not a key of model=cnn"),
     (["experiment=gaia_fast,unet_anomaly"], "model.net.hidden_size is not a key of experiment=gaia_fast, one of the "
                                             "sweep's choices experiment=gaia_fast,unet_anomaly"),

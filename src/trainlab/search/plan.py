@@ -311,7 +311,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     check_keys(config, space)
     check_value_types(config, space)
     check_sweep_families(config, space, fixed)
-    check_every_variant(config, space, fixed, composer(launcher, config))
+    check_every_variant(config, space, fixed, composer(launcher, config), conf.get("params"))
     sampler = build_sampler(conf["sampler"], space)  # checked before anything is written
     pruner = OmegaConf.to_container(conf["pruner"], resolve=True) if conf.get("pruner") else None
     if pruner and len(directions) > 1 and pruner["_target_"] != "optuna.pruners.NopPruner":

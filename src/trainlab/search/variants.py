@@ -60,9 +60,10 @@ def _chosen_groups(config: DictConfig, choices: Mapping[str, Any]) -> dict[str, 
 
 
 def check_every_variant(config: DictConfig, space: Mapping[str, BaseDistribution], fixed: Sequence[str],
-                        compose: Compose) -> None:
+                        compose: Compose, params: Optional[Mapping[str, Any]] = None) -> None:
     """Each option of each searched config group gives a config that has every key the sweep sets
-    (searched, or fixed on the command line); the other searched groups stay at their first option."""
+    (searched, or fixed on the command line); the other searched groups stay at their first option.
+    ``params``: the search file's entries, for the refusal's command that searches the shared ones."""
     choices = OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}
     searched = {k: [str(c) for c in d.choices] for k, d in space.items()
                 if isinstance(d, CategoricalDistribution) and k in choices}
@@ -72,6 +73,7 @@ def check_every_variant(config: DictConfig, space: Mapping[str, BaseDistribution
     set_keys += [(line.partition("=")[0], line) for line in fixed
                  if "=" in line and not line.startswith(("+", "~")) and line.partition("=")[0] not in choices]
     base = {**_chosen_groups(config, choices), **{k: options[0] for k, options in searched.items()}}
+    lacking: list[tuple[str, str, str, Optional[str]]] = []  # (group, option, key, fixed line) per missing key
     tried = set()
     for group, options in searched.items():
         for option in options:
@@ -86,13 +88,17 @@ def check_every_variant(config: DictConfig, space: Mapping[str, BaseDistribution
                 raise UserError(f"{group}={option}, one of the sweep's {group} choices, does not compose: "
                                 f"{str(exc).strip().splitlines()[0]}") from None
             missing = object()
-            for key, fixed_line in set_keys:
-                if OmegaConf.select(trial_config, key, default=missing, throw_on_resolution_failure=False) is missing:
-                    raise UserError(_missing_line(choices, group, option, searched[group], key, fixed_line))
+            lacking += [(group, option, key, line) for key, line in set_keys
+                        if OmegaConf.select(trial_config, key, default=missing, throw_on_resolution_failure=False)
+                        is missing]
+    if lacking:
+        group, option, key, fixed_line = lacking[0]
+        shared = {k: v for k, v in (params or {}).items() if k not in {miss[2] for miss in lacking}}
+        raise UserError(_missing_line(choices, group, option, searched[group], key, fixed_line, shared))
 
 
 def _missing_line(chosen: Mapping[str, Any], group: str, option: str, options: Sequence[str], key: str,
-                  fixed_line: Optional[str]) -> str:
+                  fixed_line: Optional[str], shared: Mapping[str, Any]) -> str:
     """One line: which choice lacks the key, where the key comes from, and the fix."""
     sweep = f"{group}={option}, one of the sweep's choices {group}={','.join(options)}"
     if fixed_line is not None:
@@ -102,6 +108,8 @@ def _missing_line(chosen: Mapping[str, Any], group: str, option: str, options: S
     one_space = (f": the search space is model={space}'s (conf/hparams_search/space/{space}.yaml), one for every "
                  f"trial," if space else "")
     search = chosen.get("hparams_search") or "<file>"
+    together = (" hydra.sweeper.params=null " + " ".join(f"'{k}={v}'" for k, v in shared.items()) if shared
+                else " a search file of its own")
     return (f"the searched key {key} is not a key of {sweep}{one_space} so each {group}={option} trial would fail "
             f"on it; sweep one {group} at a time (-m hparams_search={search} {group}={option} searches its model's own "
-            f"space), or search only keys every choice has")
+            f"space), or search only the keys every choice has:{together}")
