@@ -731,6 +731,23 @@ def test_continuing_a_study_with_another_space_is_refused(compose_cfg, tmp_path,
     assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db").trials) == 2
 
 
+@pytest.mark.parametrize("overrides,message", [
+    (["optimized_metric=val/rmse"], "ranks its trials by val/loss, not val/rmse: their values would be compared with "
+                                    "each other; continue it with optimized_metric=val/loss, or give another "
+                                    "hydra.sweep.dir for a new study"),
+    (["optimized_mode=max", "optimized_metric=val/r2"], "has direction ['minimize'], not ['maximize']; continue it with "
+                                                        "its direction (optimized_mode as before), or give another "
+                                                        "hydra.sweep.dir"),
+])
+def test_continuing_a_study_with_another_metric_or_direction_is_refused(compose_cfg, tmp_path, overrides, message):
+    """Another metric was taken without a word (val/rmse values ranked against val/loss ones); another
+    direction was told to use another study_name, which in the sweep folder's own file shares its
+    trial folders."""
+    search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2"]).run()
+    with pytest.raises(UserError, match=re.escape(message)):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=3", *overrides])
+
+
 def test_continuing_a_renamed_sweep_folder_names_the_study_it_holds(compose_cfg, tmp_path):
     """The study keeps the name of the folder it was made in; a new one beside it would reuse the run folders."""
     (tmp_path / "sweep").mkdir()

@@ -87,6 +87,9 @@ def job_exception(outcome: JobReturn) -> BaseException:
     return outcome._return_value
 
 
+METRIC_ATTR = "metric"  # a study's user attribute: the optimized_metric its trials' values are
+
+
 def open_study(plan: SweepPlan) -> optuna.Study:
     """Create the plan's study or continue it; its sampler and pruner are set by the caller."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress lines say what matters
@@ -107,10 +110,20 @@ def open_study(plan: SweepPlan) -> optuna.Study:
         hint = ("; for psycopg2 (pip install psycopg2-binary) write postgresql+psycopg2://..."
                 if isinstance(exc, ImportError) and plan.storage.startswith("postgresql:") else "")
         raise UserError(f"hydra.sweeper.storage={plan.storage}: cannot open the study: {exc}{hint}") from None
+    # a new study in the sweep folder's own file would share the folder's trial folders (0, 1, ...)
+    new_study = ("give another hydra.sweep.dir for a new study" if plan.storage == storage_url(None, own_file)
+                 else "use another hydra.sweeper.study_name for a new study")
     found = [d.name.lower() for d in study.directions]
     if found != plan.directions:
         raise UserError(f"study {plan.study_name} in {plan.storage} has direction {found}, not {plan.directions}; "
-                        "use another hydra.sweeper.study_name")
+                        f"continue it with its direction (optimized_mode as before), or {new_study}")
+    metric = study.user_attrs.get(METRIC_ATTR)
+    if metric is not None and metric != plan.metric:
+        raise UserError(f"study {plan.study_name} in {plan.storage} ranks its trials by {metric}, not {plan.metric}: "
+                        f"their values would be compared with each other; continue it with optimized_metric={metric}, "
+                        f"or {new_study}")
+    if metric is None and study.trials == []:  # a study of an earlier version keeps no name: not guessed
+        study.set_user_attr(METRIC_ATTR, plan.metric)
     if plan.custom is None:  # a custom function draws further parameters of its own, trial by trial
         from trainlab.search.warmstart import space_difference
 
