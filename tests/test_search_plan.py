@@ -146,6 +146,13 @@ def test_a_warm_start_from_another_space_is_refused(compose_cfg, tmp_path):
         search_for(compose_cfg, tmp_path, [f"hydra.sweeper.warm_start={source}"])
 
 
+def test_a_warm_start_from_a_sweep_of_another_metric_is_refused(compose_cfg, tmp_path):
+    search_for(compose_cfg, tmp_path / "rmse", ["optimized_metric=val/rmse", "hydra.sweeper.n_trials=2"]).run()
+    with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.warm_start={tmp_path / 'rmse' / 'sweep'}: its trials' "
+                                                  "values are val/rmse, this sweep ranks by val/loss")):
+        search_for(compose_cfg, tmp_path, [f"hydra.sweeper.warm_start={tmp_path / 'rmse' / 'sweep'}"])
+
+
 def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is_written(compose_cfg, tmp_path):
     """Its trials searched data.batch_size, fixed here: they were dropped one by one ('0 copied')."""
     cfg = compose_cfg(SEED_SPACE)

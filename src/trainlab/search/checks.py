@@ -233,18 +233,19 @@ def check_value_types(config: DictConfig, space: Mapping[str, BaseDistribution])
             continue  # a string, a flag, null or a node: its type says too little
         parent = OmegaConf.select(config, key.rpartition(".")[0], default=None) if "." in key else config
         if isinstance(parent, DictConfig) and OmegaConf.get_type(parent) not in (dict, None):
-            continue  # a typed schema's key (trainer, hardware): its declared type rules (limit_train_batches: 5 or 0.5)
+            continue  # a typed schema's key (trainer, hardware): its declared type rules (limit_train_batches: 5, 0.5)
         whole = isinstance(current, int)
         if isinstance(dist, CategoricalDistribution):
-            bad = [v for v in dist.choices if v is not None and (isinstance(v, (str, bool)) or (whole and isinstance(v, float)))]
+            bad = [v for v in dist.choices
+                   if v is not None and (isinstance(v, (str, bool)) or (whole and isinstance(v, float)))]
             if bad:
                 kind = "a whole number" if whole else "a number"
                 raise UserError(f"{key}: its choices {list(dist.choices)} hold {bad[0]!r}, but {key}={current} in the "
                                 f"config is {kind}; give {'whole numbers' if whole else 'numbers'} only")
         elif whole and not isinstance(dist, IntDistribution):
             high = int(math.floor(dist.high))
-            raise UserError(f"{key}: its search draws fractions ({dist.low:g}..{dist.high:g}), but {key}={current} in the "
-                            f"config is a whole number; search whole numbers: {key}=range({math.ceil(dist.low)}, "
+            raise UserError(f"{key}: its search draws fractions ({dist.low:g}..{dist.high:g}), but {key}={current} in "
+                            f"the config is a whole number; search whole numbers: {key}=range({math.ceil(dist.low)}, "
                             f"{high + 1}) or {key}=int(interval({math.ceil(dist.low)}, {high}))")
 
 

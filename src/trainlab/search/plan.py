@@ -342,7 +342,8 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     if warm_start is not None:
         from trainlab.search.warmstart import earlier_trials
 
-        earlier_trials(warm_start, space, directions)  # its space and directions, before anything is written
+        # its space, directions and metric, before anything is written
+        earlier_trials(warm_start, space, directions, str(config.get("optimized_metric", "objective")))
     slots = count_slots(int(conf["n_jobs"]), launcher)
     if slots > n_trials:
         log.info("hydra.sweeper.n_jobs=%d for %d trials: %d slots", slots, n_trials, n_trials)

@@ -40,8 +40,8 @@ from optuna.trial import TrialState
 from trainlab.config.errors import UserError
 from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import (RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line, study_folder,
-                                     write_atomic, write_results)
+from trainlab.search.results import (METRIC, RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line,
+                                     study_folder, write_atomic, write_results)
 from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, storage_url,
                                     taken, tell, trial_id)
 from trainlab.search.space import as_override
@@ -87,9 +87,6 @@ def job_exception(outcome: JobReturn) -> BaseException:
     return outcome._return_value
 
 
-METRIC_ATTR = "metric"  # a study's user attribute: the optimized_metric its trials' values are
-
-
 def open_study(plan: SweepPlan) -> optuna.Study:
     """Create the plan's study or continue it; its sampler and pruner are set by the caller."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress lines say what matters
@@ -117,13 +114,13 @@ def open_study(plan: SweepPlan) -> optuna.Study:
     if found != plan.directions:
         raise UserError(f"study {plan.study_name} in {plan.storage} has direction {found}, not {plan.directions}; "
                         f"continue it with its direction (optimized_mode as before), or {new_study}")
-    metric = study.user_attrs.get(METRIC_ATTR)
+    metric = study.user_attrs.get(METRIC)
     if metric is not None and metric != plan.metric:
         raise UserError(f"study {plan.study_name} in {plan.storage} ranks its trials by {metric}, not {plan.metric}: "
                         f"their values would be compared with each other; continue it with optimized_metric={metric}, "
                         f"or {new_study}")
     if metric is None and study.trials == []:  # a study of an earlier version keeps no name: not guessed
-        study.set_user_attr(METRIC_ATTR, plan.metric)
+        study.set_user_attr(METRIC, plan.metric)
     if plan.custom is None:  # a custom function draws further parameters of its own, trial by trial
         from trainlab.search.warmstart import space_difference
 
