@@ -100,6 +100,10 @@ def test_enqueue_outside_the_space_is_refused(compose_cfg, tmp_path):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.num_layers:2.5}]"])
     with pytest.raises(UserError, match=r"enqueue\[0\].data.batch_size=48 is not one of its choices \[16, 32, 64\]"):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{data.batch_size:48}]"])
+    with pytest.raises(UserError, match=r"hydra.sweeper.enqueue has 2 configurations, but hydra.sweeper.n_trials=1 "
+                                        r"\(they count towards it\): raise n_trials to 2"):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=1",
+                                           "hydra.sweeper.enqueue=[{data.batch_size:16},{data.batch_size:32}]"])
 
 
 # -- warm start ------------------------------------------------------------------------------------------

@@ -333,6 +333,9 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
             log.info("the grid has %d points: n_trials %d -> %d", size, n_trials, size)
             n_trials = size
     enqueue = check_enqueue(conf.get("enqueue"), space)
+    if len(enqueue) > n_trials:  # the later ones would wait in the study, unrun, until a continued sweep
+        raise UserError(f"hydra.sweeper.enqueue has {len(enqueue)} configurations, but hydra.sweeper.n_trials={n_trials}"
+                        f" (they count towards it): raise n_trials to {len(enqueue)} or more, or enqueue fewer")
     warm_start = Path(str(conf["warm_start"])).expanduser().resolve() if conf.get("warm_start") else None
     if warm_start is not None and not warm_start.is_dir():
         raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is not a folder; give an earlier sweep's folder")
