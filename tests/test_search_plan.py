@@ -404,6 +404,19 @@ def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(
     assert chosen.values[1] == min(t.values[1] for t in close)
 
 
+@pytest.mark.parametrize("sampler,target", [(None, "NSGAIISampler"), ("tpe", "TPESampler"), ("random", "RandomSampler")])
+def test_a_two_objective_search_takes_any_sampler(compose_cfg, tmp_path, sampler, target):
+    """It set NSGA-II's population_size on the sampler node: hydra/sweeper/sampler=tpe failed to compose
+    (Key 'population_size' not in 'TPESamplerConf'); now NSGA-II's size is its option nsgaii_small."""
+    cfg = compose_cfg([*SEED_SPACE, "hparams_search=optuna_two_objectives", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                       *([f"hydra/sweeper/sampler={sampler}"] if sampler else [])])
+    plan = plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    built = plan.build_sampler()
+    assert type(built).__name__ == target
+    if sampler is None:
+        assert cfg.hydra.sweeper.sampler.population_size == 10
+
+
 def test_refine_of_a_two_objective_sweep_takes_the_trial_its_pick_rule_names(compose_cfg, tmp_path, monkeypatch):
     """hparams_search=optuna_two_objectives' pick (the fastest within 1 %) was ignored by make refine,
     which took the best validation loss unless --within was given."""

@@ -331,7 +331,7 @@ def test_unknown_sampler_name_lists_the_choices(tmp_path):
     result = sweep("hydra/sweeper/sampler=foo", tmp_path=tmp_path)
     assert result.returncode == 2  # one line of ours (it was Hydra's list and exit 1)
     assert result.stderr.strip() == ("error: hydra/sweeper/sampler=foo is not an option of the hydra/sweeper/sampler "
-                                     "group; its options: cmaes, grid, nsgaii, qmc, random, tpe")
+                                     "group; its options: cmaes, grid, nsgaii, nsgaii_small, qmc, random, tpe")
 
 
 # -- real sweeps ---------------------------------------------------------------------------------------

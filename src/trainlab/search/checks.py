@@ -21,7 +21,7 @@ DIRECTIONS = ("minimize", "maximize")
 # what a job records on its trial (trainlab.search.pruning), usable as further objectives of a
 # multi-objective search
 JOB_FACTS = ("fit_seconds", "energy_joules", "epochs")
-SAMPLER_NAMES = "tpe | random | cmaes | grid | nsgaii | qmc"
+SAMPLER_NAMES = "tpe | random | cmaes | grid | nsgaii | nsgaii_small | qmc"
 PRUNER_NAMES = "median | percentile | successive_halving | hyperband | nop"
 
 
