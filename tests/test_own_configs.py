@@ -326,6 +326,25 @@ def test_a_sweep_over_a_users_model_refuses_other_family_data_before_the_first_t
     assert not launcher.jobs
 
 
+def test_a_sweep_over_a_users_model_and_ours_composes_each_from_the_users_folder(own_config, user_code, compose_cfg,
+                                                                                 tmp_path):
+    """Each searched model's config is composed before the first trial (a key one lacks is refused):
+    model=mean from the user's folder, whose space every model shares, plans; a key of the LSTM alone
+    is refused naming model=mean."""
+    from tests.test_search_plan import StandIn
+    from trainlab.config.errors import UserError
+    from trainlab.search.plan import plan_sweep
+
+    user_code({"myconf/hparams_search/space/mean.yaml": "optimizer.lr: tag(log, interval(1e-4, 1e-2))\n"})
+    cfg = compose_cfg([own_config, "hparams_search=optuna", "hydra/sweeper/pruner=nop", "model=mean",
+                       f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model=mean,lstm"], StandIn())
+    assert set(plan.space) == {"optimizer.lr", "model"}
+    with pytest.raises(UserError, match=re.escape("model.net.hidden_size=8 (fixed on the command line) is not a key of "
+                                                  "model=mean")):
+        plan_sweep(cfg.hydra.sweeper, cfg, ["model=lstm,mean", "model.net.hidden_size=8"], StandIn())
+
+
 @pytest.mark.parametrize("override, message", [
     (f"model.net._target_={PACKAGE}.nets.MeanNett", f"model.net._target_={PACKAGE}.nets.MeanNett: {PACKAGE}.nets has no "
                                                     "'MeanNett'; did you mean MeanNet?"),

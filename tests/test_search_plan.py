@@ -100,6 +100,10 @@ def test_enqueue_outside_the_space_is_refused(compose_cfg, tmp_path):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.num_layers:2.5}]"])
     with pytest.raises(UserError, match=r"enqueue\[0\].data.batch_size=48 is not one of its choices \[16, 32, 64\]"):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{data.batch_size:48}]"])
+    with pytest.raises(UserError, match=r"hydra.sweeper.enqueue has 2 configurations, but hydra.sweeper.n_trials=1 "
+                                        r"\(they count towards it\): raise n_trials to 2"):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=1",
+                                           "hydra.sweeper.enqueue=[{data.batch_size:16},{data.batch_size:32}]"])
 
 
 # -- warm start ------------------------------------------------------------------------------------------
@@ -144,6 +148,13 @@ def test_a_warm_start_from_another_space_is_refused(compose_cfg, tmp_path):
     source = earlier_sweep(tmp_path / "earlier", {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}, n=3)
     with pytest.raises(UserError, match="optimizer.lr was searched over .* there and is .* here"):
         search_for(compose_cfg, tmp_path, [f"hydra.sweeper.warm_start={source}"])
+
+
+def test_a_warm_start_from_a_sweep_of_another_metric_is_refused(compose_cfg, tmp_path):
+    search_for(compose_cfg, tmp_path / "rmse", ["optimized_metric=val/rmse", "hydra.sweeper.n_trials=2"]).run()
+    with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.warm_start={tmp_path / 'rmse' / 'sweep'}: its trials' "
+                                                  "values are val/rmse, this sweep ranks by val/loss")):
+        search_for(compose_cfg, tmp_path, [f"hydra.sweeper.warm_start={tmp_path / 'rmse' / 'sweep'}"])
 
 
 def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is_written(compose_cfg, tmp_path):
@@ -317,6 +328,26 @@ def test_stages_must_cover_the_space_once(compose_cfg, tmp_path):
         run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
 
 
+@pytest.mark.parametrize("overrides,message", [
+    (["hydra.sweeper.n_trials=40"], "hydra.sweeper.n_trials=40, but hydra.sweeper.stage_trials=[10, 10] adds up to 20: "
+                                    "each stage runs its own count; give hydra.sweeper.stage_trials=[20,20] instead"),
+    (["hydra.sweeper.n_trials=5", "hydra.sweeper.stage_trials=[2,2]"], "give hydra.sweeper.stage_trials=[3,2]"),
+    (["hydra.sweeper.stage_trials=[0,10]"], "hydra.sweeper.stage_trials[0]=0 must be 1 or more: a stage needs a finished "
+                                            "trial, whose best the next stage fixes"),
+])
+def test_stage_trials_that_contradict_the_sweep_are_refused_before_anything_runs(compose_cfg, tmp_path, capsys,
+                                                                                 overrides, message):
+    """n_trials=40 ran the search file's 10 + 10 trials without a word."""
+    from trainlab.search.stages import run_stages
+
+    cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    launcher = StandIn()
+    with pytest.raises(SystemExit):
+        run_stages(cfg.hydra.sweeper, cfg, [], launcher)
+    assert message in capsys.readouterr().err
+    assert not launcher.jobs and not (tmp_path / "sweep").exists()
+
+
 @pytest.mark.parametrize("key,hint", [
     ("model.net.hidden_size", "(model.net.hidden_size is a key of model=lstm; for another model give stages of its own"),
     ("model.net.num_layer", "; did you mean model.net.num_layers?"),
@@ -373,6 +404,35 @@ def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(
     assert chosen.values[1] == min(t.values[1] for t in close)
 
 
+@pytest.mark.parametrize("sampler,target", [(None, "NSGAIISampler"), ("tpe", "TPESampler"), ("random", "RandomSampler")])
+def test_a_two_objective_search_takes_any_sampler(compose_cfg, tmp_path, sampler, target):
+    """It set NSGA-II's population_size on the sampler node: hydra/sweeper/sampler=tpe failed to compose
+    (Key 'population_size' not in 'TPESamplerConf'); now NSGA-II's size is its option nsgaii_small."""
+    cfg = compose_cfg([*SEED_SPACE, "hparams_search=optuna_two_objectives", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                       *([f"hydra/sweeper/sampler={sampler}"] if sampler else [])])
+    plan = plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    built = plan.build_sampler()
+    assert type(built).__name__ == target
+    if sampler is None:
+        assert cfg.hydra.sweeper.sampler.population_size == 10
+
+
+def test_refine_of_a_two_objective_sweep_takes_the_trial_its_pick_rule_names(compose_cfg, tmp_path, monkeypatch):
+    """hparams_search=optuna_two_objectives' pick (the fastest within 1 %) was ignored by make refine,
+    which took the best validation loss unless --within was given."""
+    from trainlab.search import refine
+
+    search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=2"],
+                        StandIn(facts={"fit_seconds": 10.0}))
+    search.run()
+    rules = []
+    monkeypatch.setattr(refine, "best_overrides", lambda sweep_dir, rule: rules.append(rule) or [])
+    monkeypatch.setattr(refine, "call_train", lambda command: 0)
+    refine.main([str(tmp_path / "sweep")])
+    refine.main([str(tmp_path / "sweep"), "--within", "0.5", "--then", "1"])  # the command line's rule wins
+    assert rules == [{"within": 0.01, "then": 1}, {"within": 0.5, "then": 1}]
+
+
 def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
     """make refine SWEEP=<dir> EPOCHS=2 ARGS="logger=none" runs refine.py <dir> --epochs 2 logger=none."""
     from trainlab.search import refine
@@ -417,7 +477,9 @@ def test_make_stage2_starts_the_command_from_the_repository_root(tmp_path, monke
     from trainlab.run.folder import repo_root
     from trainlab.search import stages
 
-    finished_sweep(tmp_path)
+    cfg_space, _ = parse_space({"model.net.num_layers": "range(1,6)", "optimizer.lr": "tag(log,interval(1e-5,1e-3))",
+                                "model.net.hidden_size": "range(32,129,16)"}, None, [])
+    tmp_path = earlier_sweep(tmp_path / "sweep", cfg_space, n=12)  # enough trials to rank 3 parameters
     (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": ["model=cnn"]}}}))
     calls = []
     monkeypatch.setattr("trainlab.search.refine.call_train", lambda command: calls.append(command) or 0)
@@ -455,11 +517,69 @@ def test_the_closing_line_says_when_no_trial_completed():
     ({}, [], {"optimizer.lr": {"type": "float", "low": 0, "high": 0.01, "log": True}}, "a log scale needs a low end"),
     ({}, [], {"data.batch_size": {"type": "categorical", "choices": [32]}}, "has one value (32)"),
     ({}, [], {"data.batch_size": {"type": "int", "low": "a", "high": 3}}, "its ends 'a' and 3 must be numbers"),
+    # a step that does not divide the range: Optuna lowered the high end with a Python warning only
+    ({}, [], {"model.net.num_layers": {"type": "int", "low": 1, "high": 6, "step": 2}},
+     "hydra.sweeper.search_space.model.net.num_layers: step 2 does not divide 1..6 (the last value would be 5); give "
+     "high 5 or 7"),
+    ({}, [], {"model.net.dropout": {"type": "float", "low": 0, "high": 1, "step": 0.3}},
+     "step 0.3 does not divide 0.0..1.0 (the last value would be 0.9); give high 0.9 or 1.2"),
+    ({}, [], {"model.net.dropout": {"type": "float", "low": 0, "high": 0.9, "step": -0.3}}, "step -0.3 must be above 0"),
+    # one key given twice: the last one was taken without a word
+    ({}, ["optimizer.lr=interval(1e-4,1e-2)", "optimizer.lr=0.01"], None,
+     "optimizer.lr is given twice on the command line (optimizer.lr=interval(1e-4,1e-2) and optimizer.lr=0.01); keep one"),
+    ({"optimizer.lr": "interval(1e-4,1e-2)"}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.5}},
+     "hydra.sweeper.search_space.optimizer.lr and hydra.sweeper.params: optimizer.lr=interval(1e-4,1e-2) both search "
+     "optimizer.lr; keep one"),
 ])
 def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, search_space, message):
     with pytest.raises(UserError) as refused:
         parse_space(params, search_space, arguments)
     assert message in str(refused.value), str(refused.value)
+
+
+def test_a_step_that_divides_its_range_is_kept():
+    space, _ = parse_space({"model.net.dropout": "range(0.0, 1.0, 0.1)"},
+                           {"data.batch_size": {"type": "int", "low": 16, "high": 64, "step": 16}}, [])
+    assert (space["model.net.dropout"].high, space["data.batch_size"].high) == (pytest.approx(0.9), 64)
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (["data.batch_size=choice(16,abc)"], "data.batch_size: its choices [16, 'abc'] hold 'abc', but data.batch_size=32 in "
+                                         "the config is a whole number; give whole numbers only"),
+    (["model.net.hidden_size=choice(32,64.5)"], "its choices [32, 64.5] hold 64.5"),
+    (["model.net.num_layers=interval(1,5)"], "model.net.num_layers: its search draws fractions (1..5), but "
+     "model.net.num_layers=2 in the config is a whole number; search whole numbers: model.net.num_layers=range(1, 6) "
+     "or model.net.num_layers=int(interval(1, 5))"),
+    (["model.net.num_layers=range(1,6,2.5)"], "draws fractions (1..3.5)"),
+    (["optimizer.lr=choice(1e-3,fast)"], "optimizer.lr: its choices [0.001, 'fast'] hold 'fast', but optimizer.lr=0.001 "
+                                         "in the config is a number; give numbers only"),
+])
+def test_a_searched_value_of_another_type_than_its_key_is_refused(compose_cfg, tmp_path, arguments, message):
+    """Optuna took them; the trials that drew 'abc' or num_layers=2.7 failed one by one."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, arguments, StandIn())
+
+
+def test_whole_numbers_and_numbers_for_a_fraction_are_searched(compose_cfg, tmp_path):
+    """A typed schema's key keeps its declared type: debug=limit's limit_train_batches=5 takes 0.5 too."""
+    cfg = compose_cfg([*SEED_SPACE, "debug=limit", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model.net.num_layers=int(interval(1,5))", "optimizer.lr=choice(1e-3,1)",
+                                               "model.net.hidden_size=choice(32,64)",
+                                               "trainer.limit_train_batches=choice(0.5,1.0)"], StandIn())
+    assert isinstance(plan.space["model.net.num_layers"], optuna.distributions.IntDistribution)
+
+
+def test_the_command_line_replaces_a_search_space_entry_as_it_replaces_a_params_entry():
+    """optimizer.lr=0.01 was passed to every trial and then overridden by the trial's searched value."""
+    space, fixed = parse_space({"data.batch_size": "choice(16,32)"},
+                               {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, ["optimizer.lr=0.01"])
+    assert list(space) == ["data.batch_size"] and fixed == ["optimizer.lr=0.01"]
+    space, _ = parse_space(None, {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}},
+                           ["optimizer.lr=choice(0.1,0.2)"])
+    assert list(space["optimizer.lr"].choices) == [0.1, 0.2]
+    _, fixed = parse_space(None, None, ["trainer.max_epochs=4", "trainer.max_epochs=1"])  # two values: Hydra's last
+    assert fixed == ["trainer.max_epochs=1"]
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -585,6 +705,26 @@ def test_stage2_refuses_to_fix_no_parameter(tmp_path, monkeypatch, capsys):
     assert "error: TOP=0: give how many of the sweep's most important parameters to fix, 1 or more" in capsys.readouterr().err
 
 
+def test_one_complete_trial_is_not_ranked_nor_taken_for_a_range_edge(tmp_path, monkeypatch, capsys):
+    """fANOVA gave one trial's parameters 0.500 each, the report advised widening a range from that one
+    point, and make stage2 launched train.py to fix the 'more important' one."""
+    from trainlab.search import refine, stages
+    from trainlab.search.analyze import report
+
+    folder = finished_sweep(tmp_path / "one")
+    text = report(folder)
+    assert ("parameter importance: not yet (1 complete trial(s) for 1 searched parameter(s): ranking k parameters "
+            "takes more than k complete trials)") in text
+    assert "edge" not in text and not (folder / "param_importances.png").exists()
+    (folder / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": []}}}))
+    monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        stages.main([str(folder), "--top", "1"])
+    assert exited.value.code == 2
+    assert ("its parameters cannot be ranked by importance: 1 complete trial(s) for 1 searched parameter(s)"
+            in capsys.readouterr().err)
+
+
 def test_the_analysis_of_a_sweep_without_a_complete_trial_reports_its_failures_only(tmp_path):
     from trainlab.search.analyze import report
 
@@ -613,6 +753,23 @@ def test_continuing_a_study_with_another_space_is_refused(compose_cfg, tmp_path,
                                         "study keeps its space: give another hydra.sweep.dir"):
         OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher), launcher, config=cfg)
     assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db").trials) == 2
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["optimized_metric=val/rmse"], "ranks its trials by val/loss, not val/rmse: their values would be compared with "
+                                    "each other; continue it with optimized_metric=val/loss, or give another "
+                                    "hydra.sweep.dir for a new study"),
+    (["optimized_mode=max", "optimized_metric=val/r2"], "has direction ['minimize'], not ['maximize']; continue it with "
+                                                        "its direction (optimized_mode as before), or give another "
+                                                        "hydra.sweep.dir"),
+])
+def test_continuing_a_study_with_another_metric_or_direction_is_refused(compose_cfg, tmp_path, overrides, message):
+    """Another metric was taken without a word (val/rmse values ranked against val/loss ones); another
+    direction was told to use another study_name, which in the sweep folder's own file shares its
+    trial folders."""
+    search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2"]).run()
+    with pytest.raises(UserError, match=re.escape(message)):
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=3", *overrides])
 
 
 def test_continuing_a_renamed_sweep_folder_names_the_study_it_holds(compose_cfg, tmp_path):
@@ -651,6 +808,19 @@ def test_a_mapping_sweeper_key_can_be_set_on_the_command_line(compose_cfg, overr
     """They default to null; typed Optional[Dict], OmegaConf failed merging a mapping into them (AttributeError)."""
     cfg = compose_cfg(["hparams_search=optuna", *(["hydra/sweeper/sampler=grid"] if "sampler." in key else []), override])
     assert OmegaConf.to_container(OmegaConf.select(cfg.hydra.sweeper, key)) == value
+
+
+@pytest.mark.parametrize("pick,message", [
+    ("{within:0.01,then:5}", "hydra.sweeper.pick.then=5: the study has objectives 0..1; give the one to take the best of"),
+    ("{within:-1,then:1}", "hydra.sweeper.pick.within=-1 must be a fraction of 0 or more"),
+    ("{within:0.01,then:0.5}", "hydra.sweeper.pick.then=0.5: the study has objectives 0..1"),
+])
+def test_a_pick_rule_that_cannot_pick_is_refused_before_the_first_trial(compose_cfg, tmp_path, pick, message):
+    """It was found when the results or the next stage picked, after every trial had run."""
+    cfg = compose_cfg([*SEED_SPACE, "hparams_search=optuna_two_objectives", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                       f"hydra.sweeper.pick={pick}"])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -703,6 +873,26 @@ def test_a_pruner_that_can_never_prune_is_said(compose_cfg, tmp_path, caplog):
     assert "never prunes" not in caplog.text
 
 
+@pytest.mark.parametrize("overrides,message", [
+    (["trainer.max_epochs=-1"], "hydra.sweeper.pruner.max_resource=-1 (trainer.max_epochs=-1) must be a whole number of "
+                                "at least min_resource=1"),
+    (["hydra.sweeper.pruner.min_resource=5", "trainer.max_epochs=2"], "max_resource=2 (trainer.max_epochs=2) must be a "
+     "whole number of at least min_resource=5: Hyperband's brackets span min_resource..max_resource checks; give the "
+     "checks a trial makes (hydra.sweeper.pruner.max_resource=<epochs>), or auto"),
+    (["hydra.sweeper.pruner.reduction_factor=1"], "hydra.sweeper.pruner.reduction_factor=1 must be a whole number of 2 "
+                                                  "or more"),
+    (["hydra.sweeper.pruner.min_resource=0"], "hydra.sweeper.pruner.min_resource=0 must be a whole number of 1 or more"),
+])
+def test_hyperband_settings_that_contradict_it_are_refused_before_the_first_trial(compose_cfg, tmp_path, overrides,
+                                                                                  message):
+    """Optuna checks them in a trial's first report: every trial failed (math domain error, division by
+    zero), or, with max_resource below min_resource, no trial was ever pruned."""
+    cfg = compose_cfg(["hparams_search=optuna_hyperband", f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert not (tmp_path / "sweep").exists()
+
+
 @pytest.mark.parametrize("overrides,arguments,message", [
     (["model=gnn"], [], "model=gnn is a graph model, but data=synthetic is timeseries data; use data=catalogue or "
                         "data=gaia, or a timeseries model: model=cnn, model=lstm, model=lstm_attention, model=tcn (each trial"),
@@ -752,6 +942,39 @@ def test_experiment_options_reads_an_experiments_group_choices():
 
 
 def test_a_sweep_whose_choices_all_fit_the_data_plans(compose_cfg, tmp_path):
+    """model=lstm,cnn planned here before: each cnn trial then failed on the LSTM's keys (see below)."""
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
-    plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model=lstm,cnn", "data=synthetic,elnino"], StandIn())
+    plan = plan_sweep(cfg.hydra.sweeper, cfg, ["model=lstm,lstm_attention", "data=synthetic,elnino"], StandIn())
     assert set(plan.space) >= {"model", "data"}
+
+
+# -- a searched model or experiment: one space for every trial -------------------------------------------------
+@pytest.mark.parametrize("arguments,message", [
+    (["model=lstm,cnn"], "the searched key model.net.hidden_size is not a key of model=cnn, one of the sweep's choices "
+                         "model=lstm,cnn: the search space is model=lstm's (conf/hparams_search/space/lstm.yaml), one "
+                         "for every trial, so each model=cnn trial would fail on it; sweep one model at a time "
+                         "(-m hparams_search=optuna model=cnn searches its model's own space), or search only the keys "
+                         "every choice has: hydra.sweeper.params=null 'model.net.num_layers=range(1, 6)' "
+                         "'optimizer.lr=tag(log, interval(1e-5, 1e-3))' 'data.batch_size=choice(16, 32, 64)'"),
+    (["model=choice(lstm,cnn)", "data=synthetic,elnino"], "model.net.hidden_size is not a key of model=cnn"),
+    (["experiment=gaia_fast,unet_anomaly"], "model.net.hidden_size is not a key of experiment=gaia_fast, one of the "
+                                            "sweep's choices experiment=gaia_fast,unet_anomaly"),
+    (["model=lstm,lstm_attention", "model.net.attention=additive"],
+     "model.net.attention=additive (fixed on the command line) is not a key of model=lstm, one of the sweep's choices "
+     "model=lstm,lstm_attention, so each model=lstm trial would fail on it; sweep the model choices that have it"),
+])
+def test_a_key_that_one_searched_model_lacks_is_refused_before_the_first_trial(compose_cfg, tmp_path, arguments,
+                                                                               message):
+    """Trials of the other model failed one by one: "Could not override 'model.net.hidden_size'"."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    launcher = StandIn()
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher)
+    assert not launcher.jobs and not (tmp_path / "sweep").exists()
+
+
+def test_each_searched_model_is_composed_with_the_command_lines_groups(compose_cfg, tmp_path):
+    """The command line's group choices (data=elnino, the search file) hold for every model choice."""
+    cfg = compose_cfg([*SEED_SPACE, "model=lstm_attention", "data=elnino", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    with pytest.raises(UserError, match="model.net.attention is not a key of model=lstm"):
+        plan_sweep(cfg.hydra.sweeper, cfg, ["model=lstm_attention,lstm"], StandIn())

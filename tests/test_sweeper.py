@@ -33,6 +33,7 @@ from trainlab.search.handover import TrialHandover
 from trainlab.search.plan import SweepPlan
 from trainlab.search.pruning import OptunaPruning
 from trainlab.search.shared import trial_id
+from trainlab.search.checks import check_value_types
 from trainlab.search.space import check_keys, grid_values, parse_space
 from trainlab.search.trial import TrialFailed, optuna_trial
 
@@ -105,6 +106,7 @@ def test_every_model_has_a_search_space_of_its_own_keys(compose_cfg, model):
     space, fixed = parse_space(cfg.hydra.sweeper.params, None, [])
     assert space and fixed == []
     check_keys(cfg, space)  # raises on a key the model's config does not have
+    check_value_types(cfg, space)  # and on values of another type than the key's
 
 
 def corner(dist: BaseDistribution, end: int) -> Any:
@@ -329,7 +331,7 @@ def test_unknown_sampler_name_lists_the_choices(tmp_path):
     result = sweep("hydra/sweeper/sampler=foo", tmp_path=tmp_path)
     assert result.returncode == 2  # one line of ours (it was Hydra's list and exit 1)
     assert result.stderr.strip() == ("error: hydra/sweeper/sampler=foo is not an option of the hydra/sweeper/sampler "
-                                     "group; its options: cmaes, grid, nsgaii, qmc, random, tpe")
+                                     "group; its options: cmaes, grid, nsgaii, nsgaii_small, qmc, random, tpe")
 
 
 # -- real sweeps ---------------------------------------------------------------------------------------

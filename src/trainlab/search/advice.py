@@ -54,9 +54,24 @@ def top_trials(study: optuna.Study, k: int = 5) -> list[FrozenTrial]:
     return sorted(_complete(study), key=lambda t: _sign(study) * t.value)[:k]
 
 
+def too_few_to_rank(study: optuna.Study) -> Optional[str]:
+    """Why the study's complete trials say nothing yet about its parameters (None when they may): k
+    parameters take more than k trials to tell apart. fANOVA gave one trial's two parameters 0.500
+    each, and make stage2 fixed the 'more important' of them."""
+    complete = _complete(study)
+    searched = {name for t in complete for name in t.distributions}
+    if len(complete) > len(searched):
+        return None
+    return (f"{len(complete)} complete trial(s) for {len(searched)} searched parameter(s): ranking k parameters takes "
+            "more than k complete trials")
+
+
 def importances(study: optuna.Study) -> dict[str, float]:
-    """fANOVA importances (seeded: the same study gives the same figures); empty when too few trials.
-    With several objectives, for the first (the job's own metric): Optuna wants one target."""
+    """fANOVA importances (seeded: the same study gives the same figures); empty when too few trials
+    (:func:`too_few_to_rank`). With several objectives, for the first (the job's own metric): Optuna
+    wants one target."""
+    if too_few_to_rank(study):
+        return {}
     target = (lambda trial: trial.values[0]) if len(study.directions) > 1 else None
     try:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
@@ -89,7 +104,7 @@ def _fmt(value: Any) -> str:
 
 def edge_advice(study: optuna.Study) -> list[str]:
     best = best_trials(study)
-    if len(best) != 1:
+    if len(best) != 1 or too_few_to_rank(study):  # one trial's values sit anywhere: no sign of a better range
         return []
     advice = []
     for name, dist in best[0].distributions.items():

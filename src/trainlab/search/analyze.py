@@ -20,7 +20,7 @@ import optuna
 
 from trainlab.config.errors import UserError, report_user_errors
 from trainlab.search.advice import (convergence, edge_advice, importances, pruning_stats, recommendations,  # noqa: F401
-                                    top_trials)
+                                    too_few_to_rank, top_trials)
 from trainlab.search.front import front_lines, plot_front
 from trainlab.search.results import RESULTS_YAML, best_trials, epochs_run, load_sweep_study
 from trainlab.search.shared import is_copied, is_surplus
@@ -41,6 +41,8 @@ def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
     for name, draw in (("optimization_history", vis.plot_optimization_history),
                        ("param_importances", vis.plot_param_importances),
                        ("parallel_coordinate", vis.plot_parallel_coordinate)):
+        if name == "param_importances" and too_few_to_rank(study):  # Optuna draws one trial's 0.5 / 0.5
+            continue
         try:
             with warnings.catch_warnings():  # "experimental since v2.2": noise for a reader of the report
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -93,6 +95,8 @@ def report(sweep_dir: Path) -> str:
         if found:
             lines.append("parameter importance (fANOVA):")
             lines += [f"  {name}: {value:.3f}" for name, value in found.items()]
+        elif too_few_to_rank(study):
+            lines.append(f"parameter importance: not yet ({too_few_to_rank(study)})")
     else:
         names = objective_names(sweep_dir, study)
         lines += front_lines(best_trials(study), names)
@@ -103,7 +107,7 @@ def report(sweep_dir: Path) -> str:
     lines.append(f"pruning: {stats['pruned']} of {stats['trials']} trials pruned, {stats['epochs_trained']} "
                  f"epochs trained, {stats['epochs_saved']} saved{share}")
     advice = recommendations(study)
-    if complete and len(study.directions) == 1 and not edge_advice(study):
+    if complete and len(study.directions) == 1 and not edge_advice(study) and not too_few_to_rank(study):
         advice.append("no best value at a range edge")
     lines += ["recommendations:", *(f"  {a}" for a in advice or ["none"])]
     if complete and len(study.directions) == 1:  # a front's plots have no single target

@@ -21,7 +21,7 @@ DIRECTIONS = ("minimize", "maximize")
 # what a job records on its trial (trainlab.search.pruning), usable as further objectives of a
 # multi-objective search
 JOB_FACTS = ("fit_seconds", "energy_joules", "epochs")
-SAMPLER_NAMES = "tpe | random | cmaes | grid | nsgaii | qmc"
+SAMPLER_NAMES = "tpe | random | cmaes | grid | nsgaii | nsgaii_small | qmc"
 PRUNER_NAMES = "median | percentile | successive_halving | hyperband | nop"
 
 
@@ -147,6 +147,14 @@ def check_companions(conf: Mapping[str, Any], directions: list[str]) -> None:
         raise UserError(f"hydra.sweeper.pick={conf['pick']} picks a trial of a Pareto front, but this search has one "
                         "objective and so one best; drop pick (or search two objectives: hparams_search="
                         "optuna_two_objectives)")
+    if conf.get("pick"):
+        from trainlab.search.front import check_pick
+
+        try:
+            check_pick(OmegaConf.to_container(conf["pick"]) if isinstance(conf["pick"], DictConfig) else conf["pick"],
+                       len(directions))
+        except UserError as exc:
+            raise UserError(f"hydra.sweeper.{exc}") from None
 
 
 def check_grid(grid: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> None:
@@ -212,3 +220,55 @@ def check_sweep_families(config: DictConfig, space: Mapping[str, BaseDistributio
                 searched = model_searched or data_searched or (experiment_searched and from_experiment)
                 drop = f"; or drop {option} from the sweep's {group} choices" if searched else ""
                 raise UserError(f"{problem}{drop} (each trial of this sweep would fail on it)")
+
+
+def check_value_types(config: DictConfig, space: Mapping[str, BaseDistribution]) -> None:
+    """A searched key whose config value is a number gets numbers, and a whole number whole numbers:
+    ``choice(16, abc)`` for ``data.batch_size`` or ``interval(1, 5)`` for ``model.net.num_layers``
+    passed Optuna and failed in the trials that drew such a value (``num_layers=2.7``)."""
+    missing = object()
+    for key, dist in space.items():
+        current = OmegaConf.select(config, key, default=missing, throw_on_resolution_failure=False)
+        if isinstance(current, bool) or not isinstance(current, (int, float)):
+            continue  # a string, a flag, null or a node: its type says too little
+        parent = OmegaConf.select(config, key.rpartition(".")[0], default=None) if "." in key else config
+        if isinstance(parent, DictConfig) and OmegaConf.get_type(parent) not in (dict, None):
+            continue  # a typed schema's key (trainer, hardware): its declared type rules (limit_train_batches: 5, 0.5)
+        whole = isinstance(current, int)
+        if isinstance(dist, CategoricalDistribution):
+            bad = [v for v in dist.choices
+                   if v is not None and (isinstance(v, (str, bool)) or (whole and isinstance(v, float)))]
+            if bad:
+                kind = "a whole number" if whole else "a number"
+                raise UserError(f"{key}: its choices {list(dist.choices)} hold {bad[0]!r}, but {key}={current} in the "
+                                f"config is {kind}; give {'whole numbers' if whole else 'numbers'} only")
+        elif whole and not isinstance(dist, IntDistribution):
+            high = int(math.floor(dist.high))
+            raise UserError(f"{key}: its search draws fractions ({dist.low:g}..{dist.high:g}), but {key}={current} in "
+                            f"the config is a whole number; search whole numbers: {key}=range({math.ceil(dist.low)}, "
+                            f"{high + 1}) or {key}=int(interval({math.ceil(dist.low)}, {high}))")
+
+
+def check_hyperband(pruner: Optional[Mapping[str, Any]], config: DictConfig) -> None:
+    """Hyperband's settings, which Optuna checks only in each trial's first report: a reduction factor
+    below 2 or a min_resource below 1 failed every trial (ZeroDivisionError), a max_resource below 1
+    too (math domain error; hparams_search=optuna_hyperband takes it from trainer.max_epochs, -1
+    with no epoch limit), and a max_resource below min_resource left no bracket: nothing was pruned."""
+    if not pruner or str(pruner.get("_target_")).rpartition(".")[2] != "HyperbandPruner":
+        return
+    key = "hydra.sweeper.pruner"
+    low, high, factor = pruner.get("min_resource"), pruner.get("max_resource"), pruner.get("reduction_factor")
+    if not isinstance(factor, int) or factor < 2:
+        raise UserError(f"{key}.reduction_factor={factor} must be a whole number of 2 or more (each rung keeps "
+                        "1/reduction_factor of its trials); Optuna's default is 3")
+    if not isinstance(low, int) or low < 1:
+        raise UserError(f"{key}.min_resource={low} must be a whole number of 1 or more: the validation checks a trial "
+                        "makes before its first rung judges it")
+    if high == "auto":
+        return
+    epochs = OmegaConf.select(config, "trainer.max_epochs", default=None)
+    source = f" (trainer.max_epochs={epochs})" if high == epochs else ""
+    if not isinstance(high, int) or high < low:
+        raise UserError(f"{key}.max_resource={high}{source} must be a whole number of at least min_resource={low}: "
+                        f"Hyperband's brackets span min_resource..max_resource checks; give the checks a trial makes "
+                        f"({key}.max_resource=<epochs>), or auto (the longest trial so far)")

@@ -32,22 +32,33 @@ def pick(front: Sequence[FrozenTrial], directions: Sequence[StudyDirection],
     """One trial of a front by ``rule`` ({within: relative tolerance on objective 0, then: index})."""
     if not front:
         raise UserError("the Pareto front is empty: no trial completed")
+    within, then = check_pick(rule, len(directions))
+    signs = [1 if d == StudyDirection.MINIMIZE else -1 for d in directions]
+    first = min(front, key=lambda t: signs[0] * t.values[0])
+    if within is None:
+        return first
+    best = first.values[0]
+    limit = best + abs(best) * float(within) * signs[0]
+    close = [t for t in front if signs[0] * t.values[0] <= signs[0] * limit]
+    return min(close, key=lambda t: (signs[then] * t.values[then], signs[0] * t.values[0]))
+
+
+def check_pick(rule: Optional[Mapping[str, Any]], objectives: int) -> tuple[Optional[float], int]:
+    """(within, then) of a pick rule, checked: the sweeper checks ``hydra.sweeper.pick`` with it before
+    the first trial (a bad rule was found only when a stage or the results picked, after the trials)."""
     rule = dict(rule or {})
     unknown = set(rule) - {"within", "then"}
     if unknown:
         raise UserError(f"pick: unknown key(s) {', '.join(sorted(unknown))}; use within (e.g. 0.01) and then "
                         "(the objective to take the best of, e.g. 1)")
-    signs = [1 if d == StudyDirection.MINIMIZE else -1 for d in directions]
-    first = min(front, key=lambda t: signs[0] * t.values[0])
-    within, then = rule.get("within"), int(rule.get("then", 1))
-    if within is None:
-        return first
-    if not 0 <= then < len(signs):
-        raise UserError(f"pick.then={then}: the study has objectives 0..{len(signs) - 1}")
-    best = first.values[0]
-    limit = best + abs(best) * float(within) * signs[0]
-    close = [t for t in front if signs[0] * t.values[0] <= signs[0] * limit]
-    return min(close, key=lambda t: (signs[then] * t.values[then], signs[0] * t.values[0]))
+    within, then = rule.get("within"), rule.get("then", 1)
+    if within is not None and (isinstance(within, bool) or not isinstance(within, (int, float)) or within < 0):
+        raise UserError(f"pick.within={within} must be a fraction of 0 or more: how far from the best first objective "
+                        "a trial may be (0.01: within 1 %)")
+    if isinstance(then, bool) or not isinstance(then, int) or not 0 <= then < objectives:
+        raise UserError(f"pick.then={then}: the study has objectives 0..{objectives - 1}; give the one to take the "
+                        "best of among the trials within reach (e.g. 1)")
+    return (None if within is None else float(within)), then
 
 
 def front_lines(front: Sequence[FrozenTrial], names: Sequence[str]) -> list[str]:

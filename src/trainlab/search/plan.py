@@ -26,12 +26,14 @@ from trainlab.config.errors import UserError
 from trainlab.config.instantiate import import_callable
 from trainlab.config.schemas import check_schema_additions
 from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
-                                    check_enqueue, check_grid, check_objectives, check_objectives_measurable,
-                                    check_sweep_families, idle_pruner)
+                                    check_enqueue, check_grid, check_hyperband, check_objectives,
+                                    check_objectives_measurable,
+                                    check_sweep_families, check_value_types, idle_pruner)
 from trainlab.search.handover import build_pruner, instantiate_node
 from trainlab.search.results import STUDY_FILE
 from trainlab.search.shared import storage_url
 from trainlab.search.space import as_override, check_keys, grid_values, parse_space
+from trainlab.search.variants import check_every_variant, composer
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +309,9 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         raise UserError("the search space is empty: give hydra.sweeper.params (e.g. "
                         "optimizer.lr: tag(log, interval(1e-5, 1e-3))) or hydra.sweeper.search_space")
     check_keys(config, space)
+    check_value_types(config, space)
     check_sweep_families(config, space, fixed)
+    check_every_variant(config, space, fixed, composer(launcher, config), conf.get("params"))
     sampler = build_sampler(conf["sampler"], space)  # checked before anything is written
     pruner = OmegaConf.to_container(conf["pruner"], resolve=True) if conf.get("pruner") else None
     if pruner and len(directions) > 1 and pruner["_target_"] != "optuna.pruners.NopPruner":
@@ -316,6 +320,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
                     pruner["_target_"], len(directions))
         pruner = None
     build_pruner(pruner)  # a bad pruner argument is found here, not in every job
+    check_hyperband(pruner, config)
     for warning in idle_pruner(pruner, config, int(conf["n_trials"]), warm=bool(conf.get("warm_start"))):
         log.warning(warning)
     check_companions(conf, directions)
@@ -328,6 +333,9 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
             log.info("the grid has %d points: n_trials %d -> %d", size, n_trials, size)
             n_trials = size
     enqueue = check_enqueue(conf.get("enqueue"), space)
+    if len(enqueue) > n_trials:  # the later ones would wait in the study, unrun, until a continued sweep
+        raise UserError(f"hydra.sweeper.enqueue has {len(enqueue)} configurations, but hydra.sweeper.n_trials={n_trials}"
+                        f" (they count towards it): raise n_trials to {len(enqueue)} or more, or enqueue fewer")
     warm_start = Path(str(conf["warm_start"])).expanduser().resolve() if conf.get("warm_start") else None
     if warm_start is not None and not warm_start.is_dir():
         raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is not a folder; give an earlier sweep's folder")
@@ -337,7 +345,8 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     if warm_start is not None:
         from trainlab.search.warmstart import earlier_trials
 
-        earlier_trials(warm_start, space, directions)  # its space and directions, before anything is written
+        # its space, directions and metric, before anything is written
+        earlier_trials(warm_start, space, directions, str(config.get("optimized_metric", "objective")))
     slots = count_slots(int(conf["n_jobs"]), launcher)
     if slots > n_trials:
         log.info("hydra.sweeper.n_jobs=%d for %d trials: %d slots", slots, n_trials, n_trials)

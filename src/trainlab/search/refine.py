@@ -5,7 +5,8 @@ Takes the best trial's own overrides (<run>/.hydra/overrides.yaml), drops what b
 ``trainer.max_epochs=<--epochs>`` plus any extra overrides, given before or after the options
 (``make refine SWEEP=<dir> EPOCHS=2 ARGS="logger=none"``). A two-objective sweep has a front, not a
 best: ``--within 0.01 --then 1`` takes the best by objective 1 of the trials within 1 % of the best
-objective 0 (:func:`trainlab.search.front.pick`); without them, the best by objective 0.
+objective 0 (:func:`trainlab.search.front.pick`); without them, the sweep's own ``hydra.sweeper.pick``
+(hparams_search=optuna_two_objectives sets one), else the best by objective 0.
 """
 
 from __future__ import annotations
@@ -38,6 +39,20 @@ def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> li
     return [o for o in overrides if not o.startswith(_SEARCH_ONLY)]
 
 
+def sweep_pick(sweep_dir: Path) -> Optional[dict[str, Any]]:
+    """The sweep's own ``hydra.sweeper.pick`` (hparams_search=optuna_two_objectives sets one), from the
+    multirun.yaml it wrote: refine takes the trial it names unless --within says otherwise (it took the
+    best first objective, ignoring the search file's rule)."""
+    import yaml
+
+    path = sweep_dir / "multirun.yaml"
+    if not path.is_file():
+        return None
+    config = yaml.safe_load(path.read_text()) or {}
+    rule = ((config.get("hydra") or {}).get("sweeper") or {}).get("pick")
+    return dict(rule) if isinstance(rule, dict) else None
+
+
 def call_train(command: list[str]) -> int:
     """Print ``command`` (a train.py command line) and run it; its exit status.
 
@@ -65,7 +80,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_intermixed_args(argv)
     from trainlab.config.errors import report_user_errors
 
-    rule = {"within": args.within, "then": args.then} if args.within is not None else None
+    rule = {"within": args.within, "then": args.then} if args.within is not None else sweep_pick(args.sweep_dir)
     with report_user_errors():
         chosen = best_overrides(args.sweep_dir, rule)
     command = [sys.executable, str(repo_root() / "train.py"), *chosen,

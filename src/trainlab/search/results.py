@@ -47,6 +47,7 @@ TRIALS_JSONL = "trials.jsonl"
 RESULTS_YAML = "optimization_results.yaml"
 RESULTS_JSON = "optimization_results.json"
 RUN_DIR = "run_dir"  # a trial's user attribute: its run folder (see as_stored)
+METRIC = "metric"  # a study's user attribute: the optimized_metric its trials' values are
 
 
 def as_stored(path: Any, base: Optional[Path]) -> str:

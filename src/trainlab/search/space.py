@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 
@@ -46,9 +47,22 @@ def _numeric(where: str, low: Any, high: Any, log: bool = False, step: Any = Non
     if log and low <= 0:
         raise UserError(f"{where}: a log scale needs a low end above 0, got {low}; start at a small positive "
                         "value (e.g. 1e-6), or drop tag(log, ...)")
+    if step is not None:
+        _check_step(where, low, high, kind(step))
     if kind is int:
         return IntDistribution(low, high, log=log, step=int(step) if step is not None else 1)
     return FloatDistribution(low, high, log=log, step=float(step) if step is not None else None)
+
+
+def _check_step(where: str, low: Any, high: Any, step: Any) -> None:
+    """A step that does not divide the range: Optuna lowered the high end, saying so only in a Python warning."""
+    if step <= 0:
+        raise UserError(f"{where}: step {step} must be above 0")
+    count = (high - low) / step
+    if not math.isclose(count, round(count), rel_tol=0, abs_tol=1e-9):
+        below = low + math.floor(count) * step
+        raise UserError(f"{where}: step {step} does not divide {low}..{high} (the last value would be {below:g}); "
+                        f"give high {below:g} or {below + step:g}")
 
 
 def _from_override(override: Override, where: str) -> BaseDistribution:
@@ -117,7 +131,11 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
             override = parser.parse_override(line)
         except HydraException as exc:
             raise UserError(f"{where}: cannot parse {line!r}: {exc}") from None
-        by_key.pop(override.get_key_element(), None)
+        earlier = by_key.pop(override.get_key_element(), None)
+        if (earlier is not None and earlier[2] == where  # twice on the command line, one a sweep: which was meant?
+                and (override.is_sweep_override() or earlier[1].is_sweep_override())):
+            raise UserError(f"{override.get_key_element()} is given twice on {where} ({earlier[0]} and {line}); "
+                            "keep one")
         by_key[override.get_key_element()] = (line, override, where)
     space: dict[str, BaseDistribution] = {}
     fixed: list[str] = []
@@ -132,6 +150,10 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
             raise UserError(f"{culprit}: {exc}") from None
     for key, spec in (search_space or {}).items():
         culprit = f"hydra.sweeper.search_space.{key}"
+        if key in by_key and by_key[key][2] == "the command line":
+            continue  # the command line's value or sweep replaces it, as it replaces an entry of params
+        if key in by_key:
+            raise UserError(f"{culprit} and hydra.sweeper.params: {by_key[key][0]} both search {key}; keep one")
         try:
             space[key] = _searchable(culprit, key, _from_mapping(culprit, spec))
         except ValueError as exc:

@@ -48,6 +48,25 @@ log = logging.getLogger(__name__)
 
 
 
+def check_stage_trials(conf: Mapping[str, Any], config: DictConfig) -> None:
+    """``stage_trials``: one count of 1 or more per stage, adding up to ``n_trials`` when the command line
+    sets that (hparams_search=staged's [10, 10] silently ran 20 trials for hydra.sweeper.n_trials=40)."""
+    counts = conf.get("stage_trials")
+    if not counts:
+        return
+    counts = list(counts)
+    for i, count in enumerate(counts):
+        if not isinstance(count, int) or count < 1:
+            raise UserError(f"hydra.sweeper.stage_trials[{i}]={count} must be 1 or more: a stage needs a finished "
+                            "trial, whose best the next stage fixes")
+    given = OmegaConf.select(config, "hydra.overrides.hydra", default=None) or []
+    if any(str(o).lstrip("+").startswith("hydra.sweeper.n_trials=") for o in given) and sum(counts) != conf["n_trials"]:
+        share = [conf["n_trials"] // len(counts) + (i < conf["n_trials"] % len(counts)) for i in range(len(counts))]
+        raise UserError(f"hydra.sweeper.n_trials={conf['n_trials']}, but hydra.sweeper.stage_trials={counts} adds up to "
+                        f"{sum(counts)}: each stage runs its own count; give hydra.sweeper.stage_trials="
+                        f"[{','.join(map(str, share))}] instead of n_trials")
+
+
 def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: int,
                  fixed: Sequence[str] = ()) -> list[tuple[str, list[str], int]]:
     """(name, parameters, trials) per stage; every searched parameter in exactly one stage. A stage's key that
@@ -137,6 +156,7 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
     from trainlab.search.sweep import OptunaSearch
 
     with report_user_errors():
+        check_stage_trials(conf, config)
         base = plan_sweep(conf, config, arguments, launcher)
         plans = stage_plans(base, conf)
     fixed: dict[str, Any] = {}
@@ -204,7 +224,11 @@ def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any]
     best, params = best_params(study)
     found = importances(study)
     if not found:
-        raise UserError(f"{sweep_dir}: too few complete trials to rank the parameters by importance")
+        from trainlab.search.advice import too_few_to_rank
+
+        why = too_few_to_rank(study) or "fANOVA could not rank them (all complete trials equally good?)"
+        raise UserError(f"{sweep_dir}: its parameters cannot be ranked by importance: {why}; continue that sweep "
+                        "with more trials (hydra.sweeper.n_trials), then run stage 2")
     if not 1 <= top < len(found):  # 0 fixes nothing: that would be the earlier sweep again
         raise UserError(f"TOP={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
     ranked = list(found)  # most important first
@@ -257,6 +281,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         best_params(load_sweep_study(args.sweep_dir))
         if args.top < 1:
             raise UserError(f"TOP={args.top}: give how many of the sweep's most important parameters to fix, 1 or more")
+        top_fixed(args.sweep_dir, args.top)  # what the new sweep's plan would refuse (too few trials, TOP too big)
         if not (args.sweep_dir / "multirun.yaml").is_file():
             raise UserError(f"{args.sweep_dir} has no multirun.yaml, so its command is unknown; give the folder of a "
                             "sweep run by train.py -m")

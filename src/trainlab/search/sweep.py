@@ -40,8 +40,8 @@ from optuna.trial import TrialState
 from trainlab.config.errors import UserError
 from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import (RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line, study_folder,
-                                     write_atomic, write_results)
+from trainlab.search.results import (METRIC, RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line,
+                                     study_folder, write_atomic, write_results)
 from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, storage_url,
                                     taken, tell, trial_id)
 from trainlab.search.space import as_override
@@ -107,10 +107,20 @@ def open_study(plan: SweepPlan) -> optuna.Study:
         hint = ("; for psycopg2 (pip install psycopg2-binary) write postgresql+psycopg2://..."
                 if isinstance(exc, ImportError) and plan.storage.startswith("postgresql:") else "")
         raise UserError(f"hydra.sweeper.storage={plan.storage}: cannot open the study: {exc}{hint}") from None
+    # a new study in the sweep folder's own file would share the folder's trial folders (0, 1, ...)
+    new_study = ("give another hydra.sweep.dir for a new study" if plan.storage == storage_url(None, own_file)
+                 else "use another hydra.sweeper.study_name for a new study")
     found = [d.name.lower() for d in study.directions]
     if found != plan.directions:
         raise UserError(f"study {plan.study_name} in {plan.storage} has direction {found}, not {plan.directions}; "
-                        "use another hydra.sweeper.study_name")
+                        f"continue it with its direction (optimized_mode as before), or {new_study}")
+    metric = study.user_attrs.get(METRIC)
+    if metric is not None and metric != plan.metric:
+        raise UserError(f"study {plan.study_name} in {plan.storage} ranks its trials by {metric}, not {plan.metric}: "
+                        f"their values would be compared with each other; continue it with optimized_metric={metric}, "
+                        f"or {new_study}")
+    if metric is None and study.trials == []:  # a study of an earlier version keeps no name: not guessed
+        study.set_user_attr(METRIC, plan.metric)
     if plan.custom is None:  # a custom function draws further parameters of its own, trial by trial
         from trainlab.search.warmstart import space_difference
 

@@ -24,7 +24,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from trainlab.config.errors import UserError
-from trainlab.search.results import RUN_DIR, load_sweep_study, run_dir_of, study_folder, sweep_storage
+from trainlab.search.results import METRIC, RUN_DIR, load_sweep_study, run_dir_of, study_folder, sweep_storage
 from trainlab.search.shared import COPIED, is_copied, is_surplus
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,11 @@ def check_same_space(trials: list[FrozenTrial], space: Mapping[str, BaseDistribu
                         "the same parameters over the same ranges, or start without hydra.sweeper.warm_start")
 
 
-def earlier_trials(source: Path, space: Mapping[str, BaseDistribution],
-                   directions: list[str]) -> tuple[str, list[FrozenTrial]]:
-    """The earlier study's name and its finished trials, checked against this study's space and
-    directions (``minimize`` / ``maximize``): called when the sweep is planned, before anything is
-    written, and again when the trials are copied."""
+def earlier_trials(source: Path, space: Mapping[str, BaseDistribution], directions: list[str],
+                   metric: Optional[str] = None) -> tuple[str, list[FrozenTrial]]:
+    """The earlier study's name and its finished trials, checked against this study's space,
+    directions (``minimize`` / ``maximize``) and metric (where both studies keep theirs): called when
+    the sweep is planned, before anything is written, and again when the trials are copied."""
     try:
         earlier = load_sweep_study(source)
     except UserError as exc:
@@ -85,6 +85,10 @@ def earlier_trials(source: Path, space: Mapping[str, BaseDistribution],
     if there != list(directions):
         raise UserError(f"hydra.sweeper.warm_start={source}: its study has directions {there}, this one "
                         f"{list(directions)}; warm start from a study with the same objectives")
+    there_metric = earlier.user_attrs.get(METRIC)
+    if metric is not None and there_metric is not None and there_metric != metric:
+        raise UserError(f"hydra.sweeper.warm_start={source}: its trials' values are {there_metric}, this sweep ranks "
+                        f"by {metric}; warm start from a sweep of the same optimized_metric")
     trials = [t for t in earlier.get_trials(deepcopy=False) if copyable(t)]
     check_same_space(trials, space, source)
     return earlier.study_name, trials
@@ -94,7 +98,8 @@ def copy_trials(study: optuna.Study, source: Path, space: Mapping[str, BaseDistr
     """Copy ``source``'s finished trials into ``study`` unless it was warm-started already; how many."""
     if study.user_attrs.get(WARM_STARTED) or any(is_copied(t) for t in study.get_trials(deepcopy=False)):
         return 0
-    name, trials = earlier_trials(source, space, [d.name.lower() for d in study.directions])
+    directions = [d.name.lower() for d in study.directions]
+    name, trials = earlier_trials(source, space, directions, study.user_attrs.get(METRIC))
     base = study_folder(sweep_storage(source))
 
     def attrs(t: FrozenTrial) -> dict[str, Any]:
