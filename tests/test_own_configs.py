@@ -402,3 +402,20 @@ def test_a_search_of_a_users_model_without_its_search_space(own_config):
         "the search files take the model's own search space, hparams_search/space/mean.yaml, which no config folder "
         "holds; write one for model=mean in your config folder (one line per key, e.g. optimizer.lr: tag(log, "
         "interval(1e-5, 1e-3)); conf/hparams_search/space/ has examples)")
+
+
+def test_a_config_composed_with_hydras_compose_api_passes_the_top_level_check():
+    """A notebook or a hand-written search loop composes with hydra.compose and calls train(): no
+    HydraConfig lists its choices there, and every group (data, model ...) was refused as a top-level
+    key nothing reads (the search benchmark's peer arm failed on it)."""
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import ROOT
+    from trainlab.config.checks import check_top_level_keys
+    from trainlab.config.errors import UserError
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train")
+        check_top_level_keys(cfg)
+        with pytest.raises(UserError, match="zz_label is a top-level key that nothing reads"):
+            check_top_level_keys(compose("train", overrides=["+zz_label=1"]))

@@ -79,7 +79,10 @@ def check_top_level_keys(cfg: DictConfig) -> None:
 
     own = [k for k in OmegaConf.load(repo_root() / "conf" / "train.yaml") if k != "defaults"]
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    groups = sorted({g.split("/")[0] for g in choices} - {"hydra"})
+    # the groups of this run's choices, and conf/'s own folders: a config composed with Hydra's compose
+    # API (a notebook, a hand-written search loop) has no HydraConfig to list its choices
+    folders = [p.name for p in (repo_root() / "conf").iterdir() if p.is_dir()]
+    groups = sorted({g.split("/")[0] for g in [*choices, *folders]} - {"hydra"})
     unknown = [k for k in cfg if k not in (*own, *groups, "hydra")]
     if unknown:
         hint = did_you_mean(unknown[0], [*own, *groups])
