@@ -262,3 +262,13 @@ def test_evaluate_scores_and_draws_each_series(tmp_path, compose_cfg, run_train,
     assert json.loads((out_dir / "metrics.json").read_text())["per_series"]["s3"] == per_series["s3"]
     section = (out_dir / "report.md").read_text().split("## Per series (10)")[1].split("## Inference")[0]
     assert len(re.findall(r"\n\| s\d \|", section)) == 10 and "last value 1 \\|" in section
+    # split=all: every window of each series, its baselines on the same windows; a season longer than the window
+    # leaves that many rows first, so the seasonal naive of the first window has a season before it
+    whole = evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}", "hardware.num_threads=1",
+                                                  "split=all", "+data.season_length=12"], config_name="eval"))
+    assert [row["windows"] for row in whole["per_series"].values()] == [60 - 4 - 8] * 10  # window 8, 4 rows of lead-in
+    assert whole["extra"]["test/scored"].endswith("every window of each of its 10 series after its first 4 rows (one "
+                                                  "season for the seasonal naive) (split=all)")
+    for row in whole["per_series"].values():  # a step of 1 a day: off by 1, and by 12 a season back
+        assert row["test/baseline_last_value_rmse"] == pytest.approx(1.0)
+        assert row["test/baseline_seasonal_naive_rmse"] == pytest.approx(12.0)

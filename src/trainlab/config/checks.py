@@ -129,7 +129,7 @@ def check_config(cfg: DictConfig) -> None:
         cfg.seed = check_seed(cfg.seed)
 
 
-EVAL_SPLITS = ("test", "val")
+EVAL_SPLITS = ("test", "val", "all")  # all: every window of a (new) series file
 # conf/eval.yaml's top-level keys (tests/test_time_column.py keeps this list equal to it) and +data
 EVAL_KEYS = ("task_name", "ckpt_path", "split", "batch_size", "latency", "trainer", "hardware", "paths", "data")
 # ... of which the run's own config holds the values: evaluate.py takes them with a '+' (+data.source.path=<file>)
@@ -193,7 +193,7 @@ def check_eval_config(cfg: DictConfig) -> None:
         raise UserError(f"evaluate.py does not use {', '.join(unknown)}; its keys are {', '.join(EVAL_KEYS)} (the "
                         "model and data come from the run's own config; +data.<key>=... changes the run's data)")
     if cfg.split not in EVAL_SPLITS:
-        raise UserError(f"split={cfg.split!r} is not one of {', '.join(EVAL_SPLITS)}; e.g. split=val")
+        raise UserError(f"split={cfg.split!r} is not one of {', '.join(EVAL_SPLITS)}; e.g. split=val (all: every window of a series file)")
     devices, trainer = cfg.trainer.devices, cfg.trainer
     one_device = devices in (1, "1") or (OmegaConf.is_list(devices) and len(devices) == 1)
     if not one_device or trainer.num_nodes != 1:

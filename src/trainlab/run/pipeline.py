@@ -210,18 +210,19 @@ def objective(run: Run, metrics: dict[str, float]) -> float:
 
 
 def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
-            given: Sequence[str] = ()) -> tuple[Any, Any]:
+            given: Sequence[str] = (), whole_file: bool = False) -> tuple[Any, Any]:
     """(task module, data module) of a saved run: the checkpoint's weights, and the statistics its data
     module fit at training time (scaling, imputation), so evaluation sees data as training did.
 
     A refusal of the run's data (``data.source.path: file not found``) says how to change that setting:
     the caller gets it from the run's config, not from its own command line. ``given``: the overrides
     of the run's data (``+data.steps=2``, evaluate.py's): data that no longer fit the trained model (other
-    columns, steps, inputs) are refused in one line naming them, before any weight is loaded."""
+    columns, steps, inputs) are refused in one line naming them, before any weight is loaded. ``whole_file``
+    (evaluate.py's ``split=all``): the data module's test split is every window of the file."""
     from trainlab.run.checks import tensor_differences
 
     try:
-        datamodule = _restore_data(run_cfg, ckpt, ckpt_name, given)
+        datamodule = _restore_data(run_cfg, ckpt, ckpt_name, given, whole_file)
     except UserError as exc:
         if DATA_KEY.search(str(exc)) and "+data." not in str(exc):
             raise UserError(run_data_hint(str(exc), _kept(run_cfg))) from None
@@ -278,7 +279,8 @@ def _kept(run_cfg: DictConfig) -> tuple[str, ...]:
     return getattr(get_class(run_cfg.data._target_), "TRAINED_WITH", ())
 
 
-def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, given: Sequence[str]) -> Any:
+def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, given: Sequence[str],
+                  whole_file: bool = False) -> Any:
     changed = [g for g in given if g.split("=", 1)[0].removeprefix("+data.") in _kept(run_cfg)]
     if changed:
         key = changed[0].split("=", 1)[0].lstrip("+")
@@ -286,6 +288,11 @@ def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, giv
                         "another it would be tested on a task it was not trained for; evaluate.py keeps it: leave "
                         "the override out, or train a run with it")
     datamodule = build_data(run_cfg)
+    if whole_file:
+        if not hasattr(datamodule, "score_whole_file"):
+            raise UserError(f"split=all scores every window of a series file; this is a {datamodule.family} run, "
+                            "whose data have no such reading: use split=test or split=val")
+        datamodule.score_whole_file()
     datamodule.setup("fit")  # the data's own refusals (a file not found) before the model's
     state = ckpt.get(type(datamodule).__qualname__)
     if state is not None:

@@ -123,6 +123,16 @@ class TimeSeriesDataModule(SplitDataModule):
         self.stats: dict[str, np.ndarray] = {}
         self.datasets: dict[str, WindowDataset] = {}
         self._baselines: dict[str, dict[str, np.ndarray]] = {}
+        self.whole_file = False  # evaluate.py split=all: see score_whole_file
+
+    def score_whole_file(self) -> None:
+        """evaluate.py's ``split=all``: the test split becomes every window of the file (of each series),
+        the train and val splits are not built, and what is fit on training rows (the ETS baseline's
+        parameters, a season that must fit) takes every row: a new file has none set apart. The scaling
+        and MASE's scale are the checkpoint's. Call it before :meth:`load`."""
+        if self.table is not None:
+            raise RuntimeError("score_whole_file() must come before the data are loaded")
+        self.whole_file = True
 
     # -- sizes the model needs, known after load() -------------------------------------------
     def load(self) -> SeriesTable:
@@ -141,8 +151,9 @@ class TimeSeriesDataModule(SplitDataModule):
                 self.missing, self.max_gap, spans)
             self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
                                      table.season_length, table.frequency, table.series, table.series_rows)
-            # MAPE and AAA are reported on the rows after training's
-            later = np.concatenate([np.arange(train_end, end) for _, train_end, _, end in self._spans(table)])
+            # MAPE and AAA are reported on the rows after training's (on every row with split=all)
+            later = np.concatenate([np.arange(first if self.whole_file else train_end, end)
+                                    for first, train_end, _, end in self._spans(table)])
             zeros = zero_target_warning(targets[later], table.target_names,
                                         f"the validation and test rows of '{table.name}'")
             if zeros:
@@ -220,10 +231,11 @@ class TimeSeriesDataModule(SplitDataModule):
 
     def _spans(self, table: SeriesTable) -> list[tuple[int, int, int, int]]:
         """(first, train end, val end, end) rows of each series of the table, one after the other:
-        every series is split in time order on its own, so the test split is each one's last stretch."""
+        every series is split in time order on its own, so the test split is each one's last stretch.
+        With :meth:`score_whole_file` every row counts as a training row (train end = val end = end)."""
         spans, first = [], 0
         for _, rows in table.series_rows or [(None, table.targets.shape[0])]:
-            train_end, val_end = self._split_rows(rows)
+            train_end, val_end = (rows, rows) if self.whole_file else self._split_rows(rows)
             spans.append((first, first + train_end, first + val_end, first + rows))
             first += rows
         return spans
@@ -270,6 +282,9 @@ class TimeSeriesDataModule(SplitDataModule):
         """Window, horizon, steps and season must fit the training rows (of the shortest series,
         ``where``): one line naming the keys."""
         span = self.window + self.horizon + self.steps - 1
+        if self.whole_file:  # nothing trains: one window to score is enough, and the ETS fit takes every row
+            self._check_whole_file(span, train_end, where)
+            return
         if span >= train_end:
             raise UserError(
                 f"the training split of {where} ({train_end} rows) holds no window of data.window="
@@ -282,6 +297,26 @@ class TimeSeriesDataModule(SplitDataModule):
                             "data's own where it fits), or more data")
         if self.ets_baseline:
             baselines.check_ets_rows(train_end, season)
+
+    def _check_whole_file(self, span: int, rows: int, where: str) -> None:
+        """split=all: the shortest series (``where``, ``rows`` rows) must hold one whole window, and the
+        ETS fit, when it runs, its rows."""
+        season, lead_in = self.season_length, self._lead_in()
+        if span + lead_in > rows:
+            seasonal = f" after the first {lead_in} (the seasonal naive's season before its first window)" if lead_in else ""
+            raise UserError(f"split=all: {where} has {rows} rows, fewer than one window of data.window={self.window} + "
+                            f"data.horizon={self.horizon} + data.steps={self.steps} - 1 = {span} rows{seasonal}, so "
+                            f"there is nothing to score; give a longer file{self._longer_series()}")
+        need = baselines.ets_min_rows(season)
+        if self.ets_baseline and rows < need:
+            raise UserError(f"split=all: the ETS baseline is fit on the file's own rows and needs {need}"
+                            f"{f' with data.season_length={season}' if season else ''}, {where} has {rows}; give a "
+                            "longer file, or leave that baseline out: data.ets_baseline=false")
+
+    def _lead_in(self) -> int:
+        """split=all: rows of each series before its first scored window, so that the seasonal naive of
+        that window has a season of the series before it (0 when the window is as long as the season)."""
+        return max(0, (self.season_length or 0) - self.window) if self.whole_file else 0
 
     def _longer_series(self) -> str:
         """The other fix for too few rows when they are one series of a file of several."""
@@ -298,7 +333,7 @@ class TimeSeriesDataModule(SplitDataModule):
         table = self.load()
         spans = self._spans(table)
         sizes = [end - first for first, _, _, end in spans]
-        if self.window + self.horizon > min(sizes):
+        if self.window + self.horizon > min(sizes) and not self.whole_file:  # split=all: _check_fits says it
             raise UserError(f"{self._series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
                             f"one window of data.window={self.window} + data.horizon={self.horizon}; use a shorter "
                             f"window or horizon, or more data{self._longer_series()}")
@@ -317,11 +352,13 @@ class TimeSeriesDataModule(SplitDataModule):
         # a window touches rows [start, start + lead + steps): none of them may lack a value
         bad = np.concatenate([[0], np.cumsum(self.bad_rows)])
         dropped = 0
-        for i, split in enumerate(("train", "val", "test")):
+        # split -> (its first, its end) as positions in a span; split=all: every row of each series, as test
+        bounds = {"test": (0, 3)} if self.whole_file else {"train": (0, 1), "val": (1, 2), "test": (2, 3)}
+        for split, (low, high) in bounds.items():
             starts = []
             for index, span in enumerate(spans):  # windows never cross from one series into the next
-                first_target, end_target = span[i], span[i + 1]
-                first_start = max(span[0], first_target - lead)
+                first_target, end_target = span[low], span[high]
+                first_start = max(span[0] + self._lead_in(), first_target - lead)
                 last_start = end_target - lead - self.steps  # the last target row stays inside the split
                 own = np.arange(first_start, last_start + 1, self.stride)
                 clean = own[bad[own + lead + self.steps] == bad[own]]
@@ -336,9 +373,12 @@ class TimeSeriesDataModule(SplitDataModule):
             starts = np.concatenate(starts)
             self.datasets[split] = WindowDataset(features, targets, self.window, self.horizon, self.stride,
                                                  int(starts[0]), int(starts[-1]), self.steps, torch.from_numpy(starts))
-        self.log_once(log, "windows: train %d, val %d, test %d%s",
-                      *(len(self.datasets[s]) for s in ("train", "val", "test")),
-                      f" ({dropped} dropped: they touch a gap)" if dropped else "")
+        gaps = f" ({dropped} dropped: they touch a gap)" if dropped else ""
+        if self.whole_file:
+            self.log_once(log, "windows: %d, every one of the file (split=all)%s", len(self.datasets["test"]), gaps)
+        else:
+            self.log_once(log, "windows: train %d, val %d, test %d%s",
+                          *(len(self.datasets[s]) for s in ("train", "val", "test")), gaps)
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
@@ -362,6 +402,21 @@ class TimeSeriesDataModule(SplitDataModule):
     def truth(self, split: str) -> np.ndarray:
         """(samples, steps, targets) true values of a split's windows, in original units."""
         return self.load().targets[self.datasets[split].target_rows().numpy()].astype(np.float64)
+
+    def scored_rows(self, split: str) -> str:
+        """Which rows a split's windows score, for reports: ``452 windows, target rows 2548..2999 (0-based, of
+        3000): the last 15% of the file (data.test_fraction=0.15)``."""
+        table = self.load()
+        rows = self.datasets[split].target_rows().numpy()
+        of = f"each of its {len(table.series_rows)} series" if table.series_rows else "the file"
+        share = {"test": f"the last {self.test_fraction:.0%} of {of} (data.test_fraction={self.test_fraction})",
+                 "val": f"the {self.val_fraction:.0%} of {of} before its last {self.test_fraction:.0%} "
+                        f"(data.val_fraction={self.val_fraction})"}[split]
+        if self.whole_file:
+            lead_in = f" after its first {self._lead_in()} rows (one season for the seasonal naive)" if self._lead_in() else ""
+            share = f"every window of {of}{lead_in} (split=all)"
+        return (f"{len(rows)} windows, target rows {rows.min()}..{rows.max()} (0-based, of {table.targets.shape[0]}"
+                f"{', series after series' if table.series_rows else ''}): {share}")
 
     def series_windows(self, split: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """For a table of several series: (series, positions of its windows among the split's, its own
