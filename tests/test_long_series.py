@@ -89,6 +89,21 @@ def test_the_picked_series_alone_is_sorted_split_and_scaled(tmp_path):
     assert np.isnan(read[31]) and np.array_equal(np.delete(read, 31), np.delete(expected, 31))
 
 
+def test_the_time_column_line_describes_every_series_pooled(tmp_path, caplog):
+    """One line for all the series: their count, the shortest and longest with their spans, the common step
+    (it gave the first series' span alone)."""
+    frame = pd.concat([long_frame(stores=["A", "B"]), long_frame(stores=["C"], days=DAYS[30:100])])
+    with caplog.at_level("INFO", logger="trainlab.data.timeseries.sources"):
+        source(write(tmp_path, frame), series_column="store").load()
+    assert ("data.source.time_column 'date': step 1 day, 3 series of 70 to 120 steps (shortest store=C '2021-01-31' "
+            "to '2021-04-10', longest store=A '2021-01-01' to '2021-04-30'), no season length from the step") in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="trainlab.data.timeseries.sources"):
+        source(write(tmp_path, long_frame(), "even.csv"), series_column="store").load()
+    assert ("step 1 day, 3 series of 120 steps each (first store=A '2021-01-01' to '2021-04-30', last store=C "
+            "'2021-01-01' to '2021-04-30')") in caplog.text
+
+
 @pytest.mark.parametrize("kwargs,message", [
     ({"series_column": "store", "series": ["A", "D", "E"]},
      r"data.source.series: no row of '.*' has store=D, E; its 3 series are A, B, C; 120 rows each$"),

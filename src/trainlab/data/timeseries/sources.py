@@ -261,7 +261,8 @@ class TableFile:
         parts = [self._trimmed(*self._sorted(rows, target_rows, value), value) for value, rows, target_rows in picked]
         frame, target_frame = (stacked([part[i] for part in parts]) for i in (0, 1))
         season, frequency = common_step([part[2] for part in parts], self.time_column)
-        read = describe_step([part[2] for part in parts], season, self.time_column) if self.time_column else None
+        read = describe_step([part[2] for part in parts], season, self.time_column,
+                             [f"{self.series_column}={value}" for value, _, _ in picked]) if self.time_column else None
         if read:
             log.info(read)
         feature_columns = self.feature_columns

@@ -51,15 +51,29 @@ class Grid:
                        written=tuple(w for w, k in zip(self.written, keep) if k))
 
 
-def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: str) -> Optional[str]:
+def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: str,
+                  names: Optional[list[str]] = None) -> Optional[str]:
     """What a run read from its time column, for one log line: "step 1 week from '1958-03-29' to
-    '2001-12-29', season length 52" (the span of the first series when there are several); None
-    when the series have no common step (sort_by_time and common_step have said so)."""
+    '2001-12-29', season length 52"; for several series (``names``: "store=A" ...) their count, the
+    shortest and longest and their spans, on their common step; None when the series have no common
+    step (sort_by_time and common_step have said so)."""
     grid = grids[0]
     if grid is None or any(g is None or g.step != grid.step for g in grids):
         return None
-    where = f" from '{grid.span[0]}' to '{grid.span[1]}'" + (f" (first of {len(grids)} series)"
-                                                            if len(grids) > 1 else "")
+    if len(grids) == 1:
+        where = f" from '{grid.span[0]}' to '{grid.span[1]}'"
+    else:
+        names = names or [f"series {i + 1}" for i in range(len(grids))]
+        steps = [int(g.positions[-1]) + 1 for g in grids]  # missing steps included: the span on the grid
+
+        def spanned(i: int) -> str:
+            return f"{names[i]} '{grids[i].span[0]}' to '{grids[i].span[1]}'"
+
+        if min(steps) < max(steps):
+            where = (f", {len(grids)} series of {min(steps)} to {max(steps)} steps (shortest "
+                     f"{spanned(int(np.argmin(steps)))}, longest {spanned(int(np.argmax(steps)))})")
+        else:
+            where = f", {len(grids)} series of {steps[0]} steps each (first {spanned(0)}, last {spanned(len(grids) - 1)})"
     return (f"data.source.time_column '{column}': step {grid.step}{where}, "
             + (f"season length {season}" if season else "no season length from the step"))
 
