@@ -75,13 +75,15 @@ def check_top_level_keys(cfg: DictConfig) -> None:
     from omegaconf import OmegaConf
 
     from trainlab.config.errors import did_you_mean
+    from trainlab.config.search_path import config_folders
     from trainlab.run.folder import repo_root
 
-    own = [k for k in OmegaConf.load(repo_root() / "conf" / "train.yaml") if k != "defaults"]
+    own = [k for k in OmegaConf.load(repo_root() / "conf" / "train.yaml") if k != "defaults"]  # what the code reads
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    # the groups of this run's choices, and conf/'s own folders: a config composed with Hydra's compose
-    # API (a notebook, a hand-written search loop) has no HydraConfig to list its choices
-    folders = [p.name for p in (repo_root() / "conf").iterdir() if p.is_dir()]
+    # the groups of this run's choices, and those of its config folders (--config-path's, --config-dir's): a
+    # config composed with Hydra's compose API (a notebook, a hand-written search loop) has no HydraConfig to
+    # list its choices, and its folders are conf/'s
+    folders = [p.name for folder in config_folders() if folder.is_dir() for p in folder.iterdir() if p.is_dir()]
     groups = sorted({g.split("/")[0] for g in [*choices, *folders]} - {"hydra"})
     unknown = [k for k in cfg if k not in (*own, *groups, "hydra")]
     if unknown:
