@@ -444,3 +444,13 @@ def test_a_config_composed_with_hydras_compose_api_passes_the_top_level_check():
         check_top_level_keys(cfg)
         with pytest.raises(UserError, match="zz_label is a top-level key that nothing reads"):
             check_top_level_keys(compose("train", overrides=["+zz_label=1"]))
+
+
+def test_a_group_taken_out_lists_the_users_options_too(own_config, compose_cfg):
+    """~model offers every model option of the search path (it listed conf/'s alone, not the user's model=mean)."""
+    from trainlab.config.errors import UserError
+    from trainlab.run.pipeline import prepare
+
+    with pytest.raises(UserError, match=r"^the config has no model .* choose one instead: model=<option> \(.*\)$") as info:
+        prepare(compose_cfg([own_config, "~model"]))
+    assert "mean" in str(info.value).rsplit("(", 1)[1].rstrip(")").split(", ")
