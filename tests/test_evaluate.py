@@ -102,7 +102,8 @@ def test_every_family_keeps_what_its_model_was_trained_for(compose_cfg, case):
         restore(cfg, {"state_dict": {}}, "x.ckpt", [f"+data.{kept[0]}=7"])
 
 
-def test_split_all_scores_every_window_of_a_new_file_with_the_baselines_on_the_same_rows(trained, compose_cfg, tmp_path):
+def test_split_all_scores_every_window_of_a_new_file_with_the_baselines_on_the_same_rows(trained, compose_cfg, tmp_path,
+                                                                                         caplog):
     """split=all: a new file is test data from its first window to its last (the default split scores its last
     15 %), the baselines on the same windows, and the report names the rows; a file shorter than one window
     is refused in one line."""
@@ -119,6 +120,10 @@ def test_split_all_scores_every_window_of_a_new_file_with_the_baselines_on_the_s
     last_value_rmse = np.sqrt(np.mean((values[8:] - values[7:-1]) ** 2))  # the baseline on exactly those rows
     assert whole["extra"]["test/baseline_last_value_rmse"] == pytest.approx(last_value_rmse, rel=1e-6)
     assert whole["metrics"]["test/rmse"] != default["metrics"]["test/rmse"]
+    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):  # the new file: no word of training rows
+        assert evaluate_with(compose_cfg, run_dir, "split=all")["extra"]["test/scored"].startswith("192 windows")
+    warned = [r.getMessage() for r in caplog.records if "split=all" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith("split=all on the data '") and "learned from" in warned[0]
     eight = series_file(tmp_path / "eight.csv", rows=8)  # window 8 + horizon 1 needs 9 rows
     with pytest.raises(UserError, match=r"^split=all: 'eight' has 8 rows, fewer than one window of data.window=8 \+ "
                                         r"data.horizon=1 \+ data.steps=1 - 1 = 9 rows, so there is nothing to score; "

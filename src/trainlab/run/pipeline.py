@@ -300,6 +300,9 @@ def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, giv
         if sizes:  # other columns (channels, features): scaling them with the checkpoint's would not even broadcast
             raise _misfit(given, ckpt_name, f"other columns or channels: {sizes[0]}")
         changed = datamodule.data_differences(state)
+        if whole_file and not changed:
+            log.warning("split=all on the data '%s' was trained on: most of the windows scored are ones it learned "
+                        "from; give a new file: +data.source.path=<file>", ckpt_name)
         if changed:  # evaluating on new data is legitimate, but should not pass for the run's own
             log.warning("the data differ from those '%s' was trained on (%s); it is evaluated on them with its "
                         "training scaling", ckpt_name, "; ".join(changed))

@@ -267,7 +267,7 @@ class TimeSeriesDataModule(SplitDataModule):
 
         self.stats["feature_mean"], self.stats["feature_std"] = mean_std(inputs[train])
         flat = [n for n, sd in zip(table.target_names, np.nanstd(table.targets[train], axis=0)) if not sd > 1e-8]
-        if flat:  # nothing to learn, and scaling would divide by 0; checked before training
+        if flat and not self.whole_file:  # nothing to learn, and scaling would divide by 0; checked before training
             rows = f"its first {len(train)} rows" if not table.series_rows else f"{len(train)} rows of its series"
             raise UserError(f"target column(s) {', '.join(map(repr, flat))} of '{table.name}' are constant in the "
                             f"training split ({rows}): nothing to forecast; choose another "
@@ -340,6 +340,10 @@ class TimeSeriesDataModule(SplitDataModule):
         self._check_fits(*self._shortest_training(table))
         inputs = self._inputs(table)
         train = np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in spans])
+        if self.whole_file:  # fit where training would have (replaced by the checkpoint's, and compared with them)
+            own = np.concatenate([np.arange(first, first + self._split_rows(end - first)[0])
+                                  for first, _, _, end in spans])
+            train = own if len(own) > 1 else train
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
             self._fit_stats(inputs, table, train)
         if "mase_scale" not in self.stats:
