@@ -181,19 +181,26 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
         raise UserError(problem)
     _check_sizes(hw)
 
-    torch.set_float32_matmul_precision(hw.float32_matmul_precision)
-    torch.backends.cuda.matmul.allow_tf32 = bool(hw.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = bool(hw.allow_tf32)
-    torch.backends.cudnn.benchmark = bool(hw.cudnn_benchmark)
-    if hw.num_threads is not None:
-        torch.set_num_threads(int(hw.num_threads))
-    host_memory = keep_host_memory(hw.host_memory_keep_mb)
+    host_memory = set_process_flags(hw)
     log.info(
         "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d host memory: %s",
         hw.name, hw.accelerator, hw.precision, hw.float32_matmul_precision, hw.allow_tf32,
         hw.cudnn_benchmark, torch.get_num_threads(), host_memory,
     )
     return hw
+
+
+def set_process_flags(hw: DictConfig) -> str:
+    """Set the profile's per-process settings (torch flags, threads, glibc's malloc) in this process;
+    returns what :func:`keep_host_memory` did. :func:`apply_hardware` calls it after its checks, a spawned
+    rank (:mod:`trainlab.run.spawned`) again in its own interpreter."""
+    torch.set_float32_matmul_precision(hw.float32_matmul_precision)
+    torch.backends.cuda.matmul.allow_tf32 = bool(hw.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = bool(hw.allow_tf32)
+    torch.backends.cudnn.benchmark = bool(hw.cudnn_benchmark)
+    if hw.num_threads is not None:
+        torch.set_num_threads(int(hw.num_threads))
+    return keep_host_memory(hw.host_memory_keep_mb)
 
 
 def check_trainer_devices(trainer: DictConfig) -> None:

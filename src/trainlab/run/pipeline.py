@@ -170,6 +170,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     from trainlab.callbacks import build_callbacks
     from trainlab.loggers import build_loggers, run_label
     from trainlab.run.checks import FitChecks, check_resume
+    from trainlab.run.spawned import SpawnedRankSetup, spawns_ranks
 
     model, datamodule = build_model_and_data(cfg)
     check_resume(cfg, model, datamodule, ckpt_path)
@@ -178,6 +179,8 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
                                 cfg.trainer.enable_model_summary)
     trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
                             loggers=loggers)
+    if spawns_ranks(trainer):  # ranks in fresh interpreters: their logging and hardware set up there too
+        trainer.callbacks.append(SpawnedRankSetup(cfg.hardware))
     resolved = save_resolved_config(cfg, cfg.paths.output_dir)
     for logger in trainer.loggers:  # not `loggers`: fast_dev_run swaps them for a dummy, never finalized
         logger.log_hyperparams(resolved)
