@@ -118,10 +118,13 @@ def build_task_module(cfg: DictConfig, datamodule: Any, optimizer: Any = None, s
 
 def build_data(cfg: DictConfig) -> Any:
     """The data module of ``cfg.data``, with the DataLoader settings of ``cfg.hardware`` (their one home)."""
+    from trainlab.run.hardware import worker_start
+
     datamodule = build(cfg.data, "data", kind=base_class("data"))
     hw = cfg.hardware
     datamodule.set_loader_options(num_workers=hw.num_workers, pin_memory=hw.pin_memory,
-                                  persistent_workers=hw.persistent_workers, prefetch_factor=hw.prefetch_factor)
+                                  persistent_workers=hw.persistent_workers, prefetch_factor=hw.prefetch_factor,
+                                  worker_init_fn=worker_start if hw.host_memory_keep_mb is not None else None)
     return datamodule
 
 
