@@ -6,5 +6,6 @@
   against a kill mid-save; ``console``: what a run prints, and ``train.log``
 - ``preflight`` (before Hydra makes the folder) and ``checks`` (before the first step)
 - ``preemption``: a run stopped by a signal; ``profiling``: a cheap "no profiler"
+- ``spawned``: the logging and hardware set-up a rank started as a fresh interpreter (``ddp_spawn``) repeats
 - ``slurm``, ``slurm_request``: ``hydra/launcher=slurm``
 """
