@@ -1,6 +1,6 @@
 """What evaluate.py measures beyond the test metrics: latency, throughput, plots and a report.
 
-The generic parts live here; each model family has a module with two functions, picked by the
+The generic parts live here, the baselines' contract in ``baselines``; each model family has a module with two functions, picked by the
 model's family (:func:`family_module`, declared in trainlab.config.families):
 
 - ``forward_batch(model, batch, device) -> int``: the forward pass alone on one batch moved to

@@ -118,10 +118,13 @@ def build_task_module(cfg: DictConfig, datamodule: Any, optimizer: Any = None, s
 
 def build_data(cfg: DictConfig) -> Any:
     """The data module of ``cfg.data``, with the DataLoader settings of ``cfg.hardware`` (their one home)."""
+    from trainlab.run.hardware import worker_start
+
     datamodule = build(cfg.data, "data", kind=base_class("data"))
     hw = cfg.hardware
     datamodule.set_loader_options(num_workers=hw.num_workers, pin_memory=hw.pin_memory,
-                                  persistent_workers=hw.persistent_workers, prefetch_factor=hw.prefetch_factor)
+                                  persistent_workers=hw.persistent_workers, prefetch_factor=hw.prefetch_factor,
+                                  worker_init_fn=worker_start if hw.host_memory_keep_mb is not None else None)
     return datamodule
 
 
@@ -170,6 +173,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     from trainlab.callbacks import build_callbacks
     from trainlab.loggers import build_loggers, run_label
     from trainlab.run.checks import FitChecks, check_resume
+    from trainlab.run.spawned import SpawnedRankSetup, spawns_ranks
 
     model, datamodule = build_model_and_data(cfg)
     check_resume(cfg, model, datamodule, ckpt_path)
@@ -178,6 +182,8 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
                                 cfg.trainer.enable_model_summary)
     trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
                             loggers=loggers)
+    if spawns_ranks(trainer):  # ranks in fresh interpreters: their logging and hardware set up there too
+        trainer.callbacks.append(SpawnedRankSetup(cfg.hardware))
     resolved = save_resolved_config(cfg, cfg.paths.output_dir)
     for logger in trainer.loggers:  # not `loggers`: fast_dev_run swaps them for a dummy, never finalized
         logger.log_hyperparams(resolved)

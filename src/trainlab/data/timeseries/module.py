@@ -1,5 +1,6 @@
-"""The time-series data module: chronological split, train-only scaling, sliding windows, the
-missing-value policy and the classical baselines on the same windows."""
+"""The time-series data module: train-only scaling, sliding windows, the missing-value policy and the
+classical baselines on the same windows; the chronological split is :mod:`.splits`, the season
+length in use :mod:`.seasons`."""
 
 from __future__ import annotations
 
@@ -14,30 +15,13 @@ from trainlab.config.errors import UserError
 from trainlab.data.module import SplitDataModule
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
+from trainlab.data.timeseries.seasons import resolve_season
 from trainlab.data.timeseries.sources import SeriesTable
+from trainlab.data.timeseries.splits import series_name, series_spans, shortest_training, split_rows
 from trainlab.data.timeseries.windows import WindowDataset
 from trainlab.metrics.regression import zero_target_warning
 
 log = logging.getLogger(__name__)
-
-# What to suggest for data.season_length when a time column's frequency (pandas offset alias, its
-# letters) has no single obvious cycle; the frequencies with one are inferred by the source.
-SEASON_HINTS = {"D": "7 for a weekly cycle in daily data, 365 for a yearly one",
-                "B": "5 for a weekly cycle in business-day data",
-                "h": "24 for a daily cycle in hourly data, 168 for a weekly one",
-                "H": "24 for a daily cycle in hourly data, 168 for a weekly one",
-                "min": "60 for an hourly cycle in minute data, 1440 for a daily one",
-                "T": "60 for an hourly cycle in minute data, 1440 for a daily one",
-                "12MS": "yearly data has no calendar season: the years of a cycle you know, e.g. 11 for sunspots"}
-
-
-def season_hint(frequency: Optional[str]) -> str:
-    """Season lengths that suit a time column's frequency (``"h"``, ``"15min"``, ``"D"``; None: unknown)."""
-    base = (frequency or "").split("-")[0]
-    return SEASON_HINTS.get(base) or SEASON_HINTS.get(
-        base.lstrip("0123456789"), "the steps of one cycle: 7 for daily data with a weekly cycle, 24 or 168 for hourly "
-                                   "data, 12 for monthly")
-
 
 class TimeSeriesDataModule(SplitDataModule):
     """Windows of a multivariate series for forecasting.
@@ -158,34 +142,9 @@ class TimeSeriesDataModule(SplitDataModule):
                                         f"the validation and test rows of '{table.name}'")
             if zeros:
                 log.warning(zeros)
-            self._season = self._resolve_season(self.table, table.frequency)
+            self._season = resolve_season(self.given_season, self.table, table.frequency,
+                                          shortest_training(table, self._spans(table)), self.ets_baseline)
         return self.table
-
-    def _resolve_season(self, table: SeriesTable, frequency: Optional[str]) -> Optional[int]:
-        """The season in use: the one given (0: none), else the source's where it fits the training
-        rows; an inferred one that does not fit falls back to none with one warning."""
-        if self.given_season is not None:
-            return self.given_season or None
-        season = table.season_length
-        no_season = "no seasonal naive baseline, MASE scaled by the one-step naive"
-        if season is None:
-            log.info("no season length for %s (data.season_length=null, none known from the source or its time "
-                     "column): %s; give data.season_length (%s) to add them", table.name, no_season,
-                     season_hint(frequency))
-            return None
-        train_end, where = self._shortest_training(table)
-        need = self._season_rows(season)
-        if train_end < need:
-            log.warning("season length %d, the source's own for %s, does not fit: it needs %d training rows%s, "
-                        "the training split has %d; going on without a season (%s); give "
-                        "data.season_length=<steps> that fits, or 0 to say none", season, where, need,
-                        " for the ETS baseline" if self.ets_baseline else " (two cycles)", train_end, no_season)
-            return None
-        return season
-
-    def _season_rows(self, season: int) -> int:
-        """Training rows a season needs: two cycles, and the ETS baseline's minimum when it runs."""
-        return baselines.ets_min_rows(season) if self.ets_baseline else 2 * season
 
     @property
     def input_names(self) -> list[str]:
@@ -224,33 +183,10 @@ class TimeSeriesDataModule(SplitDataModule):
                 "steps": self.steps, "mase_scale": self.stats["mase_scale"].tolist()}
 
     # -- split and scale ---------------------------------------------------------------------
-    def _split_rows(self, rows: int) -> tuple[int, int]:
-        n_test = int(round(rows * self.test_fraction))
-        n_val = int(round(rows * self.val_fraction))
-        return rows - n_val - n_test, rows - n_test  # ends of train and val target rows
-
     def _spans(self, table: SeriesTable) -> list[tuple[int, int, int, int]]:
-        """(first, train end, val end, end) rows of each series of the table, one after the other:
-        every series is split in time order on its own, so the test split is each one's last stretch.
-        With :meth:`score_whole_file` every row counts as a training row (train end = val end = end)."""
-        spans, first = [], 0
-        for _, rows in table.series_rows or [(None, table.targets.shape[0])]:
-            train_end, val_end = (rows, rows) if self.whole_file else self._split_rows(rows)
-            spans.append((first, first + train_end, first + val_end, first + rows))
-            first += rows
-        return spans
-
-    def _series_name(self, table: SeriesTable, index: int) -> str:
-        """How messages name the table, or its ``index``-th series when it holds several."""
-        if not table.series_rows:
-            return f"'{table.name}'"
-        return f"'{table.name}' series {table.series_rows[index][0]}"
-
-    def _shortest_training(self, table: SeriesTable) -> tuple[int, str]:
-        """The fewest training rows of a series, and the name of that series (what checks must fit)."""
-        sizes = [train_end - first for first, train_end, _, _ in self._spans(table)]
-        index = int(np.argmin(sizes))
-        return sizes[index], self._series_name(table, index)
+        """(first, train end, val end, end) rows of each series (:func:`~trainlab.data.timeseries.splits.series_spans`);
+        with :meth:`score_whole_file` every row counts as a training row (train end = val end = end)."""
+        return series_spans(table, self.val_fraction, self.test_fraction, self.whole_file)
 
     def _inputs(self, table: SeriesTable) -> np.ndarray:
         """(rows, inputs) in the order of ``input_names``."""
@@ -334,14 +270,14 @@ class TimeSeriesDataModule(SplitDataModule):
         spans = self._spans(table)
         sizes = [end - first for first, _, _, end in spans]
         if self.window + self.horizon > min(sizes) and not self.whole_file:  # split=all: _check_fits says it
-            raise UserError(f"{self._series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
+            raise UserError(f"{series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
                             f"one window of data.window={self.window} + data.horizon={self.horizon}; use a shorter "
                             f"window or horizon, or more data{self._longer_series()}")
-        self._check_fits(*self._shortest_training(table))
+        self._check_fits(*shortest_training(table, spans))
         inputs = self._inputs(table)
         train = np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in spans])
         if self.whole_file:  # fit where training would have (replaced by the checkpoint's, and compared with them)
-            own = np.concatenate([np.arange(first, first + self._split_rows(end - first)[0])
+            own = np.concatenate([np.arange(first, first + split_rows(end - first, self.val_fraction, self.test_fraction)[0])
                                   for first, _, _, end in spans])
             train = own if len(own) > 1 else train
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
@@ -369,7 +305,7 @@ class TimeSeriesDataModule(SplitDataModule):
                 dropped += len(own) - len(clean)
                 if len(clean) == 0:
                     raise UserError(
-                        f"the {split} split of {self._series_name(table, index)} ({end_target - first_target} rows) "
+                        f"the {split} split of {series_name(table, index)} ({end_target - first_target} rows) "
                         f"holds no window of data.window={self.window} + data.horizon={self.horizon} + data.steps="
                         f"{self.steps} - 1{' clear of gaps' if dropped else ''}; use a shorter window or more data"
                         f"{self._longer_series()}")
