@@ -179,6 +179,31 @@ def test_a_run_far_from_zero_reports_as_without_the_offset_and_evaluates_val(com
     assert "test" not in (out_dir / "report.md").read_text().split("## Baselines")[1].split("## Inference")[0]
 
 
+def test_a_series_around_1e_9_trains_and_scores_like_the_same_series_around_1(compose_cfg, run_train, tmp_path,
+                                                                               caplog):
+    """Absolute thresholds took a series of 1e-9 values for constant (refused), its values for zeros (MAPE
+    clamped at 1.17e-6 read ~0.001: 'nearly perfect') and its MASE scale for 0 (set to 1): scale-free now."""
+    rng = np.random.default_rng(0)
+    wave = 2 + np.sin(2 * np.pi * np.arange(300) / 12) + 0.1 * rng.normal(size=300)
+    runs = {}
+    for unit in (1.0, 1e-9):
+        folder = tmp_path / f"unit{unit:g}"
+        folder.mkdir()
+        path = write_csv(folder, pd.DataFrame({"y": unit * wave}))
+        cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[y]",
+                           "data.window=12", "data.season_length=12", "data.ets_baseline=false"])
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            runs[unit] = run_train(cfg)
+        assert not [r for r in caplog.records if "zero target" in r.getMessage()]
+    plain, tiny = runs[1.0], runs[1e-9]
+    assert tiny["test/rmse"] == pytest.approx(1e-9 * plain["test/rmse"], rel=1e-3)
+    for key in ("test/mape", "test/smape", "test/mase", "test/r2", "test/baseline_seasonal_naive_mape",
+                "test/baseline_last_value_mase", "test/rmse_vs_best_naive"):
+        assert tiny[key] == pytest.approx(plain[key], rel=1e-3), key
+    assert 0.01 < tiny["test/mape"] < 1
+
+
 def test_evaluate_reports_each_target_of_a_multi_target_series(compose_cfg, run_train, tmp_path):
     """Pooled figures mix the targets' units (one around 10, one around 100): each gets its own."""
     import evaluate as evaluate_script

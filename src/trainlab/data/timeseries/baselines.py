@@ -25,6 +25,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.module import constant_columns
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,13 @@ def forecasts(series: np.ndarray, train_end: int, origins: np.ndarray, offsets: 
 def mase_scale(train_targets: Union[np.ndarray, Sequence[np.ndarray]], season: Optional[int]) -> np.ndarray:
     """MASE's denominator per target (Hyndman & Koehler 2006): the in-sample mean absolute error of
     the (seasonal) naive forecast on the training rows; for several series (a list of their training
-    rows) the naive errors within each series, pooled. A constant series gets 1 (no division by 0)."""
+    rows) the naive errors within each series, pooled. A series without naive errors beyond float64
+    rounding of its values (constant, or repeating its season exactly) gets 1 (no division by 0); the
+    test is relative, so a series of values around 1e-9 keeps its own scale."""
     blocks = [train_targets] if isinstance(train_targets, np.ndarray) else list(train_targets)
     m = season or 1
     diffs = [np.abs(block[m:] - block[:-m]) for block in blocks if len(block) > m]
-    scale = np.nanmean(np.concatenate(diffs), axis=0) if diffs else np.ones(blocks[0].shape[1])
-    return np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
+    if not diffs:
+        return np.ones(blocks[0].shape[1])
+    scale = np.nanmean(np.concatenate(diffs), axis=0)
+    return np.where(np.isfinite(scale) & ~constant_columns(np.concatenate(blocks), scale), scale, 1.0)

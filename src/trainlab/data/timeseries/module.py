@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.config.errors import UserError
-from trainlab.data.module import SplitDataModule
+from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
 from trainlab.data.timeseries.sources import SeriesTable
@@ -143,11 +143,14 @@ class TimeSeriesDataModule(SplitDataModule):
                                      table.season_length, table.frequency, table.series, table.series_rows)
             # MAPE and AAA are reported on the rows after training's
             later = np.concatenate([np.arange(train_end, end) for _, train_end, _, end in self._spans(table)])
+            self._season = self._resolve_season(self.table, table.frequency)
+            # 0 is relative to the series' own steps (MASE's scale): a series around 1e-9 has no zeros
+            scale = baselines.mase_scale([targets[first:train_end] for first, train_end, _, _ in self._spans(table)],
+                                         self._season)
             zeros = zero_target_warning(targets[later], table.target_names,
-                                        f"the validation and test rows of '{table.name}'")
+                                        f"the validation and test rows of '{table.name}'", scale)
             if zeros:
                 log.warning(zeros)
-            self._season = self._resolve_season(self.table, table.frequency)
         return self.table
 
     def _resolve_season(self, table: SeriesTable, frequency: Optional[str]) -> Optional[int]:
@@ -251,10 +254,11 @@ class TimeSeriesDataModule(SplitDataModule):
         """Means and standard deviations on the ``train`` rows (those of every series, pooled)."""
         def mean_std(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             mean, std = np.nanmean(block, axis=0), np.nanstd(block, axis=0)
-            return mean, np.where(std > 1e-8, std, 1.0)  # constant columns stay as they are
+            return mean, np.where(constant_columns(block, std), 1.0, std)  # constant columns stay as they are
 
         self.stats["feature_mean"], self.stats["feature_std"] = mean_std(inputs[train])
-        flat = [n for n, sd in zip(table.target_names, np.nanstd(table.targets[train], axis=0)) if not sd > 1e-8]
+        targets = table.targets[train]
+        flat = [n for n, c in zip(table.target_names, constant_columns(targets, np.nanstd(targets, axis=0))) if c]
         if flat:  # nothing to learn, and scaling would divide by 0; checked before training
             rows = f"its first {len(train)} rows" if not table.series_rows else f"{len(train)} rows of its series"
             raise UserError(f"target column(s) {', '.join(map(repr, flat))} of '{table.name}' are constant in the "
