@@ -87,6 +87,38 @@ def test_zero_targets_warn_once_naming_the_column(caplog):
     assert not [r for r in caplog.records if "zero target" in r.getMessage()]
 
 
+def data_warnings(y: np.ndarray, caplog) -> list[str]:
+    """The warnings the data module logs for a one-column series ``y``."""
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.timeseries.module"):
+        module(table_of(y))
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_a_value_that_dominates_the_training_scaling_is_named(caplog):
+    """One reading of 1e6 among values of 1 made the training std 4.9e4: the rest became ~0 in standard
+    units, and the model lost 9x to the seasonal naive with no word before the end line."""
+    rng = np.random.default_rng(0)
+    wave = np.sin(np.arange(400) / 4) + 0.1 * rng.normal(size=400)
+    spiked = wave.copy()
+    spiked[100] = 1e6
+    [warning] = [w for w in data_warnings(spiked, caplog) if "dominate" in w]
+    assert "'y' 1e+06 at row 100" in warning and "remove it" in warning
+    counts = rng.poisson(3, 400) * (rng.random(400) < 0.15)  # intermittent demand: its peaks are the series
+    shifted = wave + 20 * (np.arange(400) > 150)  # a level shift inside the training rows
+    for y in (wave, counts, shifted):
+        assert not [w for w in data_warnings(y, caplog) if "dominate" in w]
+
+
+def test_later_values_beyond_the_training_range_are_named(caplog):
+    """A strong trend puts the test split above every training value: the model, scaled on the
+    training rows, must extrapolate (with window_scaling=none it lost 41x to the last value)."""
+    rows = np.arange(400.0)
+    [warning] = [w for w in data_warnings(np.sin(rows / 4) + 0.1 * rows, caplog) if "training range" in w]
+    assert "'y' " in warning and "% of them (training " in warning and "model.window_scaling=last" in warning
+    assert not [w for w in data_warnings(np.sin(rows / 4), caplog) if "training range" in w]
+
+
 def test_a_constant_target_is_refused_before_training():
     with pytest.raises(UserError, match=r"'y'.*constant in the training split"):
         module(table_of(np.full(300, 5.0)))

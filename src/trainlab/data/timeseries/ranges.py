@@ -1,0 +1,74 @@
+"""What a scaling fit on the training rows alone cannot carry: a few values that dominate it (one
+reading of 1e6 among values of 1: the rest is flattened to ~0 in standard units) and later rows
+that leave the training range (a strong trend: the model must extrapolate). Both are warnings, one
+line each, logged when the data module loads; the end-of-run line then shows how the model fared
+against the baselines, which need no scaling."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+DOMINANCE = 10.0  # std with the most extreme values over std without them
+EXTREME_SHARE = 1e-3  # the share of training values left out for "without them" (at least one)
+OUTSIDE_SHARE = 0.2  # the share of later values beyond the training range (plus a tenth of it) that warns
+
+
+def dominating_values(block: np.ndarray, names: Sequence[str], where: str) -> Optional[str]:
+    """The warning for columns of (rows, columns) ``block`` (training rows, NaN ignored) whose standard
+    deviation is more than ten times what it is without their most extreme values (a tenth of a per
+    cent, at least one); None when there are none."""
+    found = []
+    for j, name in enumerate(names):
+        column = block[:, j]
+        rows = np.flatnonzero(~np.isnan(column))
+        if len(rows) < 3:
+            continue
+        values = column[rows]
+        distance = np.abs(values - np.median(values))
+        k = max(1, int(len(values) * EXTREME_SHARE))
+        extreme = np.argpartition(distance, -k)[-k:]
+        rest = np.delete(values, extreme)
+        spread, without = values.std(), rest.std()
+        if spread > DOMINANCE * without:
+            worst = extreme[np.argmax(distance[extreme])]
+            found.append(f"'{name}' {values[worst]:.4g} at row {rows[worst]} (std {spread:.4g} with its {k} most "
+                         f"extreme value(s), {without:.4g} without)")
+    if not found:
+        return None
+    return (f"a few values dominate the scaling fit on the training rows of {where}: {'; '.join(found)}; every "
+            "other value becomes ~0 in standard units and the model learns little from it: if such a value is an "
+            "error, remove it (an empty cell is filled or skipped by data.missing)")
+
+
+def beyond_training(spans: Sequence[tuple[int, int, int, int]], targets: np.ndarray, names: Sequence[str],
+                    where: str) -> Optional[str]:
+    """The warning for targets of which more than a fifth of the validation and test values lie beyond
+    their series' training range (widened by a tenth of it on each side); ``spans``: (first, train
+    end, val end, end) rows of each series. None when the later values stay within it."""
+    outside, total, reach = np.zeros(len(names)), 0, [[] for _ in names]
+    for first, train_end, _, end in spans:
+        train, later = targets[first:train_end], targets[train_end:end]
+        if len(later) == 0 or np.isnan(train).all(axis=0).any():
+            continue
+        low, high = np.nanmin(train, axis=0), np.nanmax(train, axis=0)
+        margin = (high - low) / 10
+        beyond = (later < low - margin) | (later > high + margin)  # NaN compares False: not counted
+        outside += beyond.sum(axis=0)
+        total += len(later)
+        for j in range(len(names)):
+            if beyond[:, j].any():
+                reach[j].append((low[j], high[j], np.nanmin(later[:, j]), np.nanmax(later[:, j])))
+    named = []
+    for j, name in enumerate(names):
+        if total and outside[j] > OUTSIDE_SHARE * total:
+            ranges = (f" (training {reach[j][0][0]:.4g} to {reach[j][0][1]:.4g}, later {reach[j][0][2]:.4g} to "
+                      f"{reach[j][0][3]:.4g})" if len(reach[j]) == 1 else "")  # one series: its ranges
+            named.append(f"'{name}' {outside[j] / total:.0%} of them{ranges}")
+    if not named:
+        return None
+    return (f"the validation and test values of {where} leave the training range: {'; '.join(named)}; scaled on "
+            "the training rows, the model must extrapolate: model.window_scaling=last (the default) or revin "
+            "forecasts each window relative to its own level, none cannot leave the range; the end-of-run line "
+            "compares it with the baselines")
