@@ -119,6 +119,31 @@ def test_later_values_beyond_the_training_range_are_named(caplog):
     assert not [w for w in data_warnings(np.sin(rows / 4), caplog) if "training range" in w]
 
 
+def test_the_report_says_when_mape_is_meaningless_and_forecasts_of_counts_go_below_zero(tmp_path):
+    """Intermittent demand (counts, 80 % zeros): report.md showed MAPE 337250 and AAA -337249 without a
+    word, and 7 of 90 forecasts below 0 went unremarked."""
+    from trainlab.evaluation import write_report
+    from trainlab.evaluation.timeseries import notes
+
+    rng = np.random.default_rng(0)
+    counts = (rng.poisson(3, 400) * (rng.random(400) < 0.2)).astype(float)
+    dm = module(table_of(counts))
+    true = dm.truth("test")
+    pred = true - 0.5  # below 0 wherever the truth is 0
+    written = notes(dm, "test", pred, true, ["y"])
+    assert len(written) == 2 and "test windows ('y'" in written[0] and "MAPE" in written[0]
+    zeros = int((true == 0).sum())
+    rmse = np.sqrt(np.mean((np.maximum(pred, 0) - true) ** 2))
+    assert written[1].startswith(f"{zeros} of {true.size} forecasts of 'y' are below 0") and f"-> {rmse:.4g})" in written[1]
+    assert notes(dm, "test", true + 0.5, true, ["y"]) == written[:1]  # none below 0
+    signed = module(table_of(np.sin(np.arange(400) / 4) + 0.01))  # negative in training too: forecasts may be
+    assert not [n for n in notes(signed, "test", signed.truth("test") - 5, signed.truth("test"), ["y"]) if "below 0" in n]
+    report = {"checkpoint": "c", "run_dir": "r", "split": "test", "metrics": {"test/mape": 3e5}, "latency": {},
+              "plots": [], "notes": written}
+    write_report(report, tmp_path)
+    assert f"**Read with care:**\n\n- {written[0]}\n- {written[1]}" in (tmp_path / "report.md").read_text()
+
+
 def test_a_constant_target_is_refused_before_training():
     with pytest.raises(UserError, match=r"'y'.*constant in the training split"):
         module(table_of(np.full(300, 5.0)))

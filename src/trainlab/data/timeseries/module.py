@@ -151,7 +151,7 @@ class TimeSeriesDataModule(SplitDataModule):
         training's), a few training values that dominate the scaling, later values beyond the training
         range (trainlab.data.timeseries.ranges)."""
         spans = self._spans(table)
-        training = np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in spans])
+        training = self.training_rows()
         later = np.concatenate([np.arange(train_end, end) for _, train_end, _, end in spans])
         # 0 is relative to the series' own steps (MASE's scale): a series around 1e-9 has no zeros
         scale = baselines.mase_scale([table.targets[first:train_end] for first, train_end, _, _ in spans],
@@ -244,6 +244,11 @@ class TimeSeriesDataModule(SplitDataModule):
             first += rows
         return spans
 
+    def training_rows(self) -> np.ndarray:
+        """Row numbers of the training split, of every series (what the scaling is fit on)."""
+        spans = self._spans(self.load() if self.table is None else self.table)
+        return np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in spans])
+
     def _series_name(self, table: SeriesTable, index: int) -> str:
         """How messages name the table, or its ``index``-th series when it holds several."""
         if not table.series_rows:
@@ -321,7 +326,7 @@ class TimeSeriesDataModule(SplitDataModule):
                             f"window or horizon, or more data{self._longer_series()}")
         self._check_fits(*self._shortest_training(table))
         inputs = self._inputs(table)
-        train = np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in spans])
+        train = self.training_rows()
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
             self._fit_stats(inputs, table, train)
         if "mase_scale" not in self.stats:
