@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import TINY_ANY_DATA
+from tests.conftest import TINY, TINY_ANY_DATA
 from tests.test_forecasting import module, table_of, write_csv
 from trainlab.callbacks.baselines import NO_SEASON, BaselineReport, RunSettings, advice, baseline_metrics, comparison
 from trainlab.config.errors import UserError
@@ -259,6 +259,24 @@ def test_a_series_around_1e_9_trains_and_scores_like_the_same_series_around_1(co
                 "test/baseline_last_value_mase", "test/rmse_vs_best_naive"):
         assert tiny[key] == pytest.approx(plain[key], rel=1e-3), key
     assert 0.01 < tiny["test/mape"] < 1
+
+
+def test_a_test_cut_short_compares_the_baselines_on_the_windows_the_model_saw(compose_cfg, run_train, caplog):
+    """trainer.limit_test_batches=2 scored the model on 64 windows and the baselines on all 90 of the
+    split, and the line said 'on the same test windows'."""
+    from hydra.utils import instantiate
+
+    cfg = compose_cfg([*TINY, "data.ets_baseline=false", "data.batch_size=16", "trainer.limit_test_batches=2"])
+    with caplog.at_level(logging.INFO, logger="trainlab.callbacks.baselines"):
+        metrics = run_train(cfg)
+    dm = instantiate(cfg.data)
+    dm.setup("test")
+    seen, total = 2 * 16 * cfg.data.val_batch_multiplier, len(dm.truth("test"))
+    assert seen < total
+    assert f"(on the first {seen} of {total} test windows: trainer.limit_test_batches)" in caplog.text
+    assert metrics["test/baseline_last_value_rmse"] == pytest.approx(
+        dm.baseline_scores("test", seen)["last_value"]["rmse"], rel=1e-6)
+    assert metrics["test/baseline_last_value_rmse"] != pytest.approx(dm.baseline_scores("test")["last_value"]["rmse"])
 
 
 def test_evaluate_reports_each_target_of_a_multi_target_series(compose_cfg, run_train, tmp_path):

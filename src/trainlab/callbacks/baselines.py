@@ -115,6 +115,7 @@ class BaselineReport(pl.Callback):
 
     def __init__(self) -> None:
         self.scores: dict[str, dict[str, float]] = {}
+        self.cut: Optional[tuple[int, int]] = None  # (windows scored, windows of the split) of a test cut short
         self.epochs_exhausted: Optional[bool] = None  # known once training ends
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -131,8 +132,14 @@ class BaselineReport(pl.Callback):
         rmse = dict(metrics.items()).get("test/rmse") if metrics is not None else None
         if not hasattr(datamodule, "baseline_scores") or rmse is None:
             return
-        self.scores = datamodule.baseline_scores("test")
         model_rmse = float(rmse.compute())
+        # trainer.limit_test_batches scores the model on the split's first windows (one process: the
+        # loader keeps its order): the baselines on the same ones. Its error counts one per window,
+        # step and target
+        seen = int(rmse.weight) // (getattr(pl_module, "steps", 1) * len(getattr(pl_module, "target_std", [0])))
+        total = len(datamodule.truth("test"))
+        self.cut = (seen, total) if seen < total and trainer.world_size == 1 else None
+        self.scores = datamodule.baseline_scores("test", seen if self.cut else None)
         for key, value in baseline_metrics(self.scores, model_rmse).items():
             pl_module.log(key, value)
 
@@ -142,6 +149,8 @@ class BaselineReport(pl.Callback):
             return
         settings = RunSettings.of(pl_module, trainer.datamodule, self.epochs_exhausted)
         line, warning = comparison(float(trainer.callback_metrics["test/rmse"]), self.scores, "test", settings)
+        if self.cut:
+            line += f" (on the first {self.cut[0]} of {self.cut[1]} test windows: trainer.limit_test_batches)"
         log.info(line)  # Hydra's job logging shows it on the console and keeps it in the run's log file
         if warning:
             log.warning(warning)

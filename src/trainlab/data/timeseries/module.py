@@ -414,12 +414,13 @@ class TimeSeriesDataModule(SplitDataModule):
             self._baselines[split] = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
         return self._baselines[split]
 
-    def baseline_scores(self, split: str = "test") -> dict[str, dict[str, float]]:
-        """name -> {rmse, mape, smape, mase, r2} of every baseline on a split's windows."""
+    def baseline_scores(self, split: str = "test", windows: Optional[int] = None) -> dict[str, dict[str, float]]:
+        """name -> {rmse, mape, smape, mase, r2} of every baseline on a split's windows, or on its first
+        ``windows`` (the loaders keep their order: those a test cut short by trainer.limit_test_batches saw)."""
         from trainlab.metrics.regression import forecast_scores
 
-        truth = self.truth(split)
-        return {name: forecast_scores(pred, truth, self.stats["mase_scale"])
+        truth = self.truth(split)[:windows]
+        return {name: forecast_scores(pred[:windows], truth, self.stats["mase_scale"])
                 for name, pred in self.baseline_forecasts(split).items()}
 
     def last_value_rmse(self, split: str = "test") -> float:
