@@ -4,6 +4,7 @@ a repeated time column names the column that tells the series apart, ``data.sour
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -182,6 +183,27 @@ def test_gaps_and_baselines_are_per_series(tmp_path):
     assert np.allclose(truth - forecasts, 1.0)  # each series' own last value: a step of 1, never a jump of 1000
     scores = dm.baseline_scores("test")["last_value"]
     assert scores["rmse"] == pytest.approx(1.0) and scores["mase"] == pytest.approx(1.0)
+
+
+def test_the_per_series_ets_fits_are_announced_before_training_and_counted_while_they_run(tmp_path, caplog,
+                                                                                          monkeypatch):
+    """2,000 series: their ETS fits took 13 minutes after training, announced when they began, with a
+    line per series and no count of how many were left."""
+    from trainlab.data.timeseries import baselines
+
+    monkeypatch.setattr(baselines, "PROGRESS_S", 0.0)  # a progress line at every series
+    with caplog.at_level(logging.DEBUG, logger="trainlab.data.timeseries"):
+        dm = TimeSeriesDataModule(source(write(tmp_path, long_frame()), series_column="store"), window=8,
+                                  target_inputs=True, baseline_cache=str(tmp_path / "cache"))
+        dm.setup("fit")
+        assert "the ETS baseline will be fit on each of the 3 series after training" in caplog.text
+        caplog.clear()
+        dm.baseline_forecasts("test")
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert [m.split(" (")[0] for m in info if " series fitted (" in m] == [
+        "ETS baseline: 1 of 3 series fitted", "ETS baseline: 2 of 3 series fitted"]
+    assert len([m for m in info if m.startswith("ETS baseline of 3 series ready in ")]) == 1
+    assert not [m for m in info if "fitted and cached" in m]  # per series: debug only
 
 
 def test_a_model_learns_several_series_at_once(tmp_path, compose_cfg, run_train):

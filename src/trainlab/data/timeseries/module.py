@@ -361,6 +361,9 @@ class TimeSeriesDataModule(SplitDataModule):
         self.log_once(log, "windows: train %d, val %d, test %d%s",
                       *(len(self.datasets[s]) for s in ("train", "val", "test")),
                       f" ({dropped} dropped: they touch a gap)" if dropped else "")
+        if self.ets_baseline and len(spans) > 1:  # said before training: the fits come after it
+            self.log_once(log, "the ETS baseline will be fit on each of the %d series after training, one after the "
+                          "other (cached per series; data.ets_baseline=false skips it)", len(spans))
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
@@ -403,10 +406,9 @@ class TimeSeriesDataModule(SplitDataModule):
             origins = self.datasets[split].starts.numpy() + self.window - 1  # ascending, series after series
             offsets = self.horizon + np.arange(self.steps)
             parts, spans = [], self._spans(table)
-            if self.ets_baseline and len(spans) > 1 and not self._baselines:  # once a run
-                log.info("the ETS baseline is fit on each of the %d series (cached per series; data.ets_baseline=false "
-                         "skips it)", len(spans))
-            for first, train_end, _, end in spans:  # each series' baselines on its own rows
+            # each series' baselines on its own rows
+            for first, train_end, _, end in baselines.fitted_in(spans, self.baseline_cache) if self.ets_baseline \
+                    else spans:
                 series = np.stack([fill_all(c) for c in table.targets[first:end].astype(np.float64).T], axis=1)
                 own = origins[(origins >= first) & (origins < end)] - first
                 parts.append(baselines.forecasts(series, train_end - first, own, offsets, self.season_length,
