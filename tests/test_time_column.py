@@ -4,12 +4,14 @@ offsets honoured, missing steps added as empty rows for ``data.missing``, the se
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from trainlab.config.errors import UserError
+from trainlab.data import files
 from trainlab.data.timeseries.sources import TableFile
 from trainlab.data.timeseries.times import date_grid
 from trainlab.run.pipeline import build_data
@@ -412,6 +414,7 @@ def test_a_long_time_column_is_read_without_a_python_loop_over_its_rows(tmp_path
             yield value
 
     monkeypatch.setattr(pd.Series, "__iter__", spy)
+    monkeypatch.setattr(files, "LARGE_FILE", 1000)  # bytes: this file counts as large, a line before reading
     minutes = pd.date_range("2020-01-01", periods=5000, freq="min").strftime("%Y-%m-%d %H:%M")
     order = np.random.default_rng(0).permutation(5000)
     with caplog.at_level(logging.INFO):
@@ -419,3 +422,4 @@ def test_a_long_time_column_is_read_without_a_python_loop_over_its_rows(tmp_path
     assert np.array_equal(table.targets[:, 0], np.arange(5000))
     assert "step 1 minute from '2020-01-01 00:00' to '2020-01-04 11:19'" in caplog.text
     assert max(walked, default=0) <= 5000 // 10
+    assert re.search(r"reading 'series.csv' \(0 MB\) \.\.\.", caplog.text)

@@ -4,6 +4,7 @@ missing-value policy and the classical baselines on the same windows."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Optional
 
 import numpy as np
@@ -129,10 +130,11 @@ class TimeSeriesDataModule(SplitDataModule):
     def load(self) -> SeriesTable:
         """Read the source once (idempotent); ``setup`` calls it, train.py calls it for sizes."""
         if self.table is None:
+            start = time.perf_counter()
             table = self.source.load()
             rows = table.features.shape[0]
-            log.info("data %s: %d rows, features %s, targets %s", table.name, rows,
-                     table.feature_names, table.target_names)
+            log.info("data %s: %d rows, features %s, targets %s (read in %.1f s)", table.name, rows,
+                     table.feature_names, table.target_names, time.perf_counter() - start)
             if table.features.shape[1] == 0 and not self.target_inputs:
                 raise UserError(f"'{table.name}' has no feature columns besides the targets; set "
                                 "data.target_inputs=true to learn from the targets' past values")
