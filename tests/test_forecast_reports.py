@@ -18,7 +18,7 @@ from torch import nn
 
 from tests.conftest import TINY, TINY_ANY_DATA
 from tests.test_forecasting import module, table_of, write_csv
-from trainlab.callbacks.baselines import NO_SEASON, BaselineReport, RunSettings, advice, baseline_metrics, comparison
+from trainlab.callbacks.baselines import NO_SEASON, SEASON_OFF, BaselineReport, RunSettings, advice, baseline_metrics, comparison
 from trainlab.config.errors import UserError
 from trainlab.metrics.regression import forecast_scores
 from trainlab.models.timeseries import RegressionModule
@@ -197,6 +197,13 @@ def test_the_line_says_when_the_seasonal_naive_was_skipped():
     with_season = {"last_value": {"rmse": 2.0}, "seasonal_naive": {"rmse": 1.0}}
     assert NO_SEASON not in comparison(1.5, with_season)[0]
     assert f"| {NO_SEASON} ->" in comparison(1.5, {"last_value": {"rmse": 2.0}})[0]
+    # data.season_length=0 said there is none: the line said 'set data.season_length' all the same
+    off = RunSettings("last", True, 48, None, False, season_off=True)
+    line, warning = comparison(2.5, {"last_value": {"rmse": 2.0}}, settings=off)
+    assert f"| {SEASON_OFF} ->" in line and NO_SEASON not in line and "data.season_length" not in warning
+    dm = module(table_of(np.sin(np.arange(300) / 4)), season_length=0)
+    assert RunSettings.of(SimpleNamespace(), dm).season_off and not RunSettings.of(SimpleNamespace(), module(
+        table_of(np.sin(np.arange(300) / 4)))).season_off
 
 
 def test_a_run_far_from_zero_reports_as_without_the_offset_and_evaluates_val(compose_cfg, run_train, tmp_path,
