@@ -58,6 +58,28 @@ def test_metrics_are_exact_far_from_zero(offset):
     assert 0.3 < got["r2"] < 0.9  # the noise's share, at any offset
 
 
+def test_r2_of_a_constant_target_is_nan_in_training_and_evaluation_alike(caplog):
+    """A test split where the series stays at 3.0: the exact last value scored R2 NaN (forecast_scores)
+    and a model that missed it by 2e-4 scored 1.0 (torchmetrics' convention); now NaN both, said once."""
+    rng = np.random.default_rng(0)
+    flat, varied = np.full(90, 2.5), rng.normal(size=90)
+    for truth in (flat, varied):
+        pred = truth + 1e-3 * rng.normal(size=90)
+        logged = logged_metrics(pred, truth, 0.0, 1.0, 1.0)["r2"]
+        expected = forecast_scores(pred[:, None, None], truth[:, None, None], np.ones(1))["r2"]
+        assert (np.isnan(logged) and np.isnan(expected)) if truth is flat else logged == pytest.approx(expected, abs=1e-4)
+    y = np.sin(np.arange(400) / 4)
+    y[340:] = 3.0  # the test rows
+    [warning] = [w for w in data_warnings(y, caplog) if "constant targets" in w]
+    assert "'y' in the test rows" in warning and "validation" not in warning and "NaN" in warning
+    from trainlab.evaluation.timeseries import notes
+
+    dm = module(table_of(y))
+    assert "the test targets of 'y' are constant: R2 is undefined there (NaN)" in " ".join(
+        notes(dm, "test", dm.truth("test") + 0.1, dm.truth("test"), ["y"]))
+    assert not [w for w in data_warnings(np.sin(np.arange(400) / 4), caplog) if "constant targets" in w]
+
+
 def test_forecast_scores_r2_is_per_target_and_shift_invariant():
     rng = np.random.default_rng(1)
     truth = rng.normal(size=(50, 2, 2)) * [1.0, 100.0]

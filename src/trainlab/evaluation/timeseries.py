@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.callbacks.baselines import RunSettings, baseline_metrics, comparison
+from trainlab.data.module import constant_columns
 from trainlab.metrics.regression import forecast_scores, zero_target_warning
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,14 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
 
 
 def notes(datamodule: Any, split: str, pred: np.ndarray, true: np.ndarray, names: list[str]) -> list[str]:
-    """What the report's reader must know (each also logged): targets at or across 0 in the evaluated
-    windows (MAPE and AAA meaningless), and forecasts below 0 of targets never below 0 in training
+    """What the report's reader must know: targets at or across 0 in the evaluated windows (MAPE and
+    AAA meaningless), constant ones (R2 undefined) (both logged when the data loads), and forecasts below 0 of targets never below 0 in training
     (counts, demand), with the RMSE the forecasts would have clipped at 0."""
     flat_true = true.reshape(-1, true.shape[-1])
     found = [zero_target_warning(flat_true, names, f"the {split} windows", datamodule.stats["mase_scale"])]
+    flat = constant_columns(flat_true, flat_true.std(axis=0))
+    found += [f"the {split} targets of '{n}' are constant: R2 is undefined there (NaN); read RMSE and MASE"
+              for n, c in zip(names, flat) if c]
     training = datamodule.table.targets[datamodule.training_rows()]
     scale = np.asarray(datamodule.stats["mase_scale"])
     for j, name in enumerate(names):

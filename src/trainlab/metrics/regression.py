@@ -76,12 +76,26 @@ class MeanAbsoluteScaledError(ElementMean):
         super().update(scaled_error.abs())
 
 
+FLAT_TSS = 1e-5  # TSS / sum of squares below which float32 sums cannot tell the target from constant
+
+
 class StandardR2(R2Score):
     """R2 of each target over its samples and steps, averaged over targets; computed on the
     standardised values (R2 is invariant to shift and scale): (samples, targets) each."""
 
     def update(self, standard_pred: torch.Tensor, standard_target: torch.Tensor) -> None:  # type: ignore[override]
         super().update(standard_pred, standard_target)
+
+    def compute(self) -> torch.Tensor:
+        """1 - RSS / TSS per target, averaged; NaN when a target is constant over the evaluated samples
+        (TSS within float32 rounding of the sum of squares), as :func:`forecast_scores` gives it.
+        torchmetrics reads such a target as R2 1.0 when the residual sum is below 1e-4, else 0.0: a model
+        that missed a constant test split by 2e-4 scored 1.0 while the exact last value scored NaN."""
+        if self.total < 2:
+            return super().compute()  # torchmetrics' own refusal
+        tss = self.sum_squared_error - self.sum_error * self.sum_error / self.total
+        flat = tss <= FLAT_TSS * self.sum_squared_error
+        return torch.where(flat, torch.full_like(tss, float("nan")), 1 - self.residual / tss).mean()
 
 
 def forecast_scores(pred: np.ndarray, truth: np.ndarray, mase_scale: np.ndarray) -> dict[str, float]:

@@ -15,7 +15,7 @@ from trainlab.config.errors import UserError
 from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
-from trainlab.data.timeseries.ranges import beyond_training, dominating_values
+from trainlab.data.timeseries.ranges import beyond_training, constant_splits, dominating_values
 from trainlab.data.timeseries.sources import SeriesTable
 from trainlab.data.timeseries.windows import WindowDataset
 from trainlab.metrics.regression import zero_target_warning
@@ -163,7 +163,8 @@ class TimeSeriesDataModule(SplitDataModule):
                                         f"the validation and test rows of {where}", scale),
                     dominating_values(np.concatenate([table.features, table.targets], axis=1)[training],
                                       [*table.feature_names, *table.target_names], where),
-                    beyond_training(spans, table.targets, table.target_names, where))
+                    beyond_training(spans, table.targets, table.target_names, where),
+                    constant_splits(spans, table.targets, table.target_names, where))
         for warning in warnings:
             if warning:
                 log.warning(warning)

@@ -10,6 +10,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from trainlab.data.module import constant_columns
+
 DOMINANCE = 10.0  # std with the most extreme values over std without them
 EXTREME_SHARE = 1e-3  # the share of training values left out for "without them" (at least one)
 OUTSIDE_SHARE = 0.2  # the share of later values beyond the training range (plus a tenth of it) that warns
@@ -72,3 +74,19 @@ def beyond_training(spans: Sequence[tuple[int, int, int, int]], targets: np.ndar
             "the training rows, the model must extrapolate: model.window_scaling=last (the default) or revin "
             "forecasts each window relative to its own level, none cannot leave the range; the end-of-run line "
             "compares it with the baselines")
+
+
+def constant_splits(spans: Sequence[tuple[int, int, int, int]], targets: np.ndarray, names: Sequence[str],
+                    where: str) -> Optional[str]:
+    """The warning for targets that are constant over the validation or the test rows (of every series
+    together, as R2 pools them): R2 is undefined there, reported as NaN; None when none is."""
+    found = []
+    for i, split in ((1, "validation"), (2, "test")):
+        block = targets[np.concatenate([np.arange(span[i], span[i + 1]) for span in spans])]
+        if len(block):
+            flat = constant_columns(block, np.nanstd(block, axis=0))
+            found += [f"'{n}' in the {split} rows" for n, c in zip(names, flat) if c]
+    if not found:
+        return None
+    return (f"constant targets in {where}: {', '.join(found)}: R2 (1 - error / spread) is undefined there and "
+            "reported as NaN; read RMSE and MASE")
