@@ -140,7 +140,8 @@ def fitted_in(series: Sequence[Item], cache_dir: Optional[str]) -> Iterator[Item
             log.info("ETS baseline: %d of %d series fitted (%.0f s)", done, len(series), now - start)
             last = now
         yield item
-    log.info("ETS baseline of %d series ready in %.1f s%s", len(series), time.perf_counter() - start,
+    log.info("ETS baseline%s ready in %.1f s%s", f" of {len(series)} series" if len(series) > 1 else "",
+             time.perf_counter() - start,
              f" (cached in {cache_dir}: sweep trials and evaluate.py reuse it)" if cache_dir else "")
 
 
