@@ -130,6 +130,10 @@ def test_a_value_that_dominates_the_training_scaling_is_named(caplog):
     shifted = wave + 20 * (np.arange(400) > 150)  # a level shift inside the training rows
     for y in (wave, counts, shifted):
         assert not [w for w in data_warnings(y, caplog) if "dominate" in w]
+    spiked = wave.copy()
+    spiked[370] = 1e6  # in the test rows: every RMSE is mostly its error
+    [warning] = [w for w in data_warnings(spiked, caplog) if "dominate" in w]
+    assert "the validation and test rows" in warning and "'y' 1e+06 at row 370" in warning and "RMSE" in warning
 
 
 def test_later_values_beyond_the_training_range_are_named(caplog):

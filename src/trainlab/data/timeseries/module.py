@@ -162,7 +162,8 @@ class TimeSeriesDataModule(SplitDataModule):
         warnings = (zero_target_warning(table.targets[later], table.target_names,
                                         f"the validation and test rows of {where}", scale),
                     dominating_values(np.concatenate([table.features, table.targets], axis=1)[training],
-                                      [*table.feature_names, *table.target_names], where),
+                                      [*table.feature_names, *table.target_names], training, where),
+                    dominating_values(table.targets[later], table.target_names, later, where, "evaluated"),
                     beyond_training(spans, table.targets, table.target_names, where),
                     constant_splits(spans, table.targets, table.target_names, where))
         for warning in warnings:

@@ -17,31 +17,38 @@ EXTREME_SHARE = 1e-3  # the share of training values left out for "without them"
 OUTSIDE_SHARE = 0.2  # the share of later values beyond the training range (plus a tenth of it) that warns
 
 
-def dominating_values(block: np.ndarray, names: Sequence[str], where: str) -> Optional[str]:
-    """The warning for columns of (rows, columns) ``block`` (training rows, NaN ignored) whose standard
-    deviation is more than ten times what it is without their most extreme values (a tenth of a per
-    cent, at least one); None when there are none."""
+# what a few dominating values do, by the rows they are in
+EFFECTS = {"training": ("the scaling fit on the training rows", "every other value becomes ~0 in standard units and "
+                        "the model learns little from it"),
+           "evaluated": ("the validation and test rows", "their RMSE, the model's and the baselines', is mostly "
+                         "the error on those values")}
+
+
+def dominating_values(block: np.ndarray, names: Sequence[str], rows: np.ndarray, where: str,
+                      role: str = "training") -> Optional[str]:
+    """The warning for columns of (rows, columns) ``block`` (the table's ``rows``, NaN ignored) whose
+    standard deviation is more than ten times what it is without their most extreme values (a tenth
+    of a per cent, at least one); ``role``: the rows' part (see EFFECTS). None when there are none."""
     found = []
     for j, name in enumerate(names):
         column = block[:, j]
-        rows = np.flatnonzero(~np.isnan(column))
-        if len(rows) < 3:
+        kept = np.flatnonzero(~np.isnan(column))
+        if len(kept) < 3:
             continue
-        values = column[rows]
+        values = column[kept]
         distance = np.abs(values - np.median(values))
         k = max(1, int(len(values) * EXTREME_SHARE))
         extreme = np.argpartition(distance, -k)[-k:]
-        rest = np.delete(values, extreme)
-        spread, without = values.std(), rest.std()
+        spread, without = values.std(), np.delete(values, extreme).std()
         if spread > DOMINANCE * without:
             worst = extreme[np.argmax(distance[extreme])]
-            found.append(f"'{name}' {values[worst]:.4g} at row {rows[worst]} (std {spread:.4g} with its {k} most "
-                         f"extreme value(s), {without:.4g} without)")
+            found.append(f"'{name}' {values[worst]:.4g} at row {rows[kept[worst]]} (std {spread:.4g} with its {k} "
+                         f"most extreme value(s), {without:.4g} without)")
     if not found:
         return None
-    return (f"a few values dominate the scaling fit on the training rows of {where}: {'; '.join(found)}; every "
-            "other value becomes ~0 in standard units and the model learns little from it: if such a value is an "
-            "error, remove it (an empty cell is filled or skipped by data.missing)")
+    part, effect = EFFECTS[role]
+    return (f"a few values dominate {part} of {where}: {'; '.join(found)}; {effect}: if such a value is an error, "
+            "remove it (an empty cell is filled or skipped by data.missing)")
 
 
 def beyond_training(spans: Sequence[tuple[int, int, int, int]], targets: np.ndarray, names: Sequence[str],
