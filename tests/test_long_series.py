@@ -206,6 +206,25 @@ def test_the_per_series_ets_fits_are_announced_before_training_and_counted_while
     assert not [m for m in info if "fitted and cached" in m]  # per series: debug only
 
 
+def test_each_series_gets_exactly_its_own_windows_and_baselines(tmp_path):
+    """Series of unequal lengths, one with a gap that drops windows: each gets the windows that start
+    inside it (found by a binary search per series; masks over every window grew as series x windows)."""
+    frame = long_frame()
+    frame = frame[~((frame.store == "B") & (frame.date > DAYS[89].strftime("%Y-%m-%d")))].copy()  # B: 90 days
+    frame.loc[(frame.store == "C") & (frame.date == DAYS[110].strftime("%Y-%m-%d")), "sales"] = np.nan
+    dm = TimeSeriesDataModule(source(write(tmp_path, frame), series_column="store"), window=8, target_inputs=True,
+                              ets_baseline=False, missing="drop")
+    dm.setup("fit")
+    table = dm.load()
+    for split in ("val", "test"):
+        starts = dm.datasets[split].starts.numpy()
+        edges = np.cumsum([0] + [rows for _, rows in table.series_rows])
+        for (name, positions, _), first, end in zip(dm.series_windows(split), edges[:-1], edges[1:]):
+            assert np.array_equal(positions, np.flatnonzero((starts >= first) & (starts < end))) and len(positions)
+        last_value = dm.baseline_forecasts(split)["last_value"][:, 0, 0]
+        assert np.array_equal(last_value, table.targets[starts + dm.window - 1, 0])
+
+
 def test_a_model_learns_several_series_at_once(tmp_path, compose_cfg, run_train):
     path = write(tmp_path, long_frame(stores=("A", "B")))
     cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[sales]",

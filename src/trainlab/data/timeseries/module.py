@@ -398,10 +398,18 @@ class TimeSeriesDataModule(SplitDataModule):
         table = self.load()
         if not table.series_rows:
             return []
-        origins = self.datasets[split].starts.numpy()
-        return [(name, np.flatnonzero((origins >= first) & (origins < end)),
+        own = self._per_series(self.datasets[split].starts.numpy())
+        return [(name, np.arange(part.start, part.stop),
                  baselines.mase_scale(table.targets[first:train_end].astype(np.float64), self.season_length))
-                for (name, _), (first, train_end, _, end) in zip(table.series_rows, self._spans(table))]
+                for (name, _), part, (first, train_end, _, _) in zip(table.series_rows, own, self._spans(table))]
+
+    def _per_series(self, rows: np.ndarray) -> list[slice]:
+        """The slice of ascending ``rows`` (of the split's windows, series after series) inside each
+        series, in the table's order: a binary search each (a mask over every window for every series
+        grew as series x windows: 20,000 series took 1.5 s for the baselines' selection alone)."""
+        bounds = np.array([(first, end) for first, _, _, end in self._spans(self.load())])
+        starts, ends = np.searchsorted(rows, bounds[:, 0]), np.searchsorted(rows, bounds[:, 1])
+        return [slice(int(a), int(b)) for a, b in zip(starts, ends)]
 
     def baseline_forecasts(self, split: str = "test") -> dict[str, np.ndarray]:
         """name -> (samples, steps, targets) forecasts of every baseline, in original units."""
@@ -409,12 +417,12 @@ class TimeSeriesDataModule(SplitDataModule):
             table = self.load()
             origins = self.datasets[split].starts.numpy() + self.window - 1  # ascending, series after series
             offsets = self.horizon + np.arange(self.steps)
-            parts, spans = [], self._spans(table)
+            parts, spans = [], list(zip(self._spans(table), self._per_series(origins)))
             # each series' baselines on its own rows
-            for first, train_end, _, end in baselines.fitted_in(spans, self.baseline_cache) if self.ets_baseline \
-                    else spans:
+            for (first, train_end, _, end), part in baselines.fitted_in(spans, self.baseline_cache) \
+                    if self.ets_baseline else spans:
                 series = np.stack([fill_all(c) for c in table.targets[first:end].astype(np.float64).T], axis=1)
-                own = origins[(origins >= first) & (origins < end)] - first
+                own = origins[part] - first
                 parts.append(baselines.forecasts(series, train_end - first, own, offsets, self.season_length,
                                                  self.ets_baseline, self.baseline_cache))
             self._baselines[split] = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
