@@ -170,6 +170,19 @@ def test_the_report_says_when_mape_is_meaningless_and_forecasts_of_counts_go_bel
     assert f"**Read with care:**\n\n- {written[0]}\n- {written[1]}" in (tmp_path / "report.md").read_text()
 
 
+def test_a_feature_with_one_value_in_every_training_row_is_named(caplog):
+    """A holiday flag that is 0 in every training row carried nothing and was left unscaled without a word."""
+    rows = np.arange(300.0)
+    flag = np.zeros((300, 1))
+    flag[250:] = 1.0  # holidays only after the training rows
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.timeseries.module"):
+        module(table_of(np.sin(rows / 4), features=flag))
+        module(table_of(np.sin(rows / 4), features=np.cos(rows / 4)[:, None]))
+    [warning] = [r.getMessage() for r in caplog.records if "one value in every training row" in r.getMessage()]
+    assert "['f0'] of 'fixed'" in warning and "data.source.feature_columns" in warning
+
+
 def test_a_constant_target_is_refused_before_training():
     with pytest.raises(UserError, match=r"'y'.*constant in the training split"):
         module(table_of(np.full(300, 5.0)))

@@ -274,20 +274,27 @@ class TimeSeriesDataModule(SplitDataModule):
 
     def _fit_stats(self, inputs: np.ndarray, table: SeriesTable, train: np.ndarray) -> None:
         """Means and standard deviations on the ``train`` rows (those of every series, pooled)."""
-        def mean_std(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def mean_std(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Means, standard deviations (1 for a constant column: left as it is) and which are constant."""
             mean, std = np.nanmean(block, axis=0), np.nanstd(block, axis=0)
-            return mean, np.where(constant_columns(block, std), 1.0, std)  # constant columns stay as they are
+            constant = constant_columns(block, std)
+            return mean, np.where(constant, 1.0, std), constant
 
-        self.stats["feature_mean"], self.stats["feature_std"] = mean_std(inputs[train])
-        targets = table.targets[train]
-        flat = [n for n, c in zip(table.target_names, constant_columns(targets, np.nanstd(targets, axis=0))) if c]
+        *target_stats, flat_targets = mean_std(table.targets[train])
+        flat = [n for n, c in zip(table.target_names, flat_targets) if c]
         if flat:  # nothing to learn, and scaling would divide by 0; checked before training
             rows = f"its first {len(train)} rows" if not table.series_rows else f"{len(train)} rows of its series"
             raise UserError(f"target column(s) {', '.join(map(repr, flat))} of '{table.name}' are constant in the "
                             f"training split ({rows}): nothing to forecast; choose another "
                             "data.source.target_columns or give data whose target varies")
+        self.stats["feature_mean"], self.stats["feature_std"], idle = mean_std(inputs[train])
+        idle_names = [n for n, c in zip(self.input_names, idle) if c]
+        if idle_names:
+            log.warning("feature column(s) %s of '%s' have one value in every training row: they carry no "
+                        "information (left unscaled); leave them out of data.source.feature_columns", idle_names,
+                        table.name)
         if self.scale_targets:
-            self.stats["target_mean"], self.stats["target_std"] = mean_std(table.targets[train])
+            self.stats["target_mean"], self.stats["target_std"] = target_stats
         else:
             n = table.targets.shape[1]
             self.stats["target_mean"], self.stats["target_std"] = np.zeros(n), np.ones(n)
