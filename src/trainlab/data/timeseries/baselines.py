@@ -31,7 +31,7 @@ from trainlab.data.module import constant_columns
 
 log = logging.getLogger(__name__)
 
-ETS_VERSION = "ets-add-damped-v1"  # part of the cache key: change it when the ETS setup changes
+ETS_VERSION = "ets-add-damped-v2"  # part of the cache key: change it when the ETS setup changes (v2: standardised)
 
 
 def last_value(series: np.ndarray, origins: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -76,8 +76,16 @@ def check_cache_dir(cache_dir: str) -> None:
 def fit_ets_states(series: np.ndarray, train_end: int, season: Optional[int]) -> tuple[np.ndarray, float]:
     """Fit on series[:train_end], filter the whole 1-D series: (states (rows, 3), phi).
 
-    States per row after observing it: level, trend, seasonal (0 without a season)."""
+    States per row after observing it: level, trend, seasonal (0 without a season). The fit sees the
+    series standardised by its training rows, and the states are mapped back (an additive model is
+    equivariant: level -> level * std + mean, trend and season -> * std): statsmodels' optimiser works
+    in the data's units, and a series around 1e-9 got an ETS 10x worse than its seasonal naive, where
+    the same series around 1 got one better than it."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    centre = float(np.mean(series[:train_end]))
+    spread = float(np.std(series[:train_end])) or 1.0
+    series = (np.asarray(series, dtype=np.float64) - centre) / spread
 
     spec = dict(error="add", trend="add", damped_trend=True, seasonal="add" if season else None,
                 seasonal_periods=season)
@@ -89,6 +97,8 @@ def fit_ets_states(series: np.ndarray, train_end: int, season: Optional[int]) ->
     states = np.zeros((len(series), 3))
     raw = np.asarray(raw)
     states[:, : raw.shape[1]] = raw
+    states[:, 0] = states[:, 0] * spread + centre
+    states[:, 1:] *= spread
     return states, float(params[list(model.param_names).index("damping_trend")])
 
 
