@@ -15,10 +15,9 @@ from trainlab.config.errors import UserError
 from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
-from trainlab.data.timeseries.ranges import beyond_training, constant_splits, dominating_values
+from trainlab.data.timeseries.ranges import value_warnings
 from trainlab.data.timeseries.sources import SeriesTable
 from trainlab.data.timeseries.windows import WindowDataset
-from trainlab.metrics.regression import zero_target_warning
 
 log = logging.getLogger(__name__)
 
@@ -145,30 +144,9 @@ class TimeSeriesDataModule(SplitDataModule):
             self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
                                      table.season_length, table.frequency, table.series, table.series_rows)
             self._season = self._resolve_season(self.table, table.frequency)
-            self._warn_about_values(self.table)
-        return self.table
-
-    def _warn_about_values(self, table: SeriesTable) -> None:
-        """One warning each: targets at or across 0 where MAPE and AAA are reported (the rows after
-        training's), a few training values that dominate the scaling, later values beyond the training
-        range (trainlab.data.timeseries.ranges)."""
-        spans = self._spans(table)
-        training = self.training_rows()
-        later = np.concatenate([np.arange(train_end, end) for _, train_end, _, end in spans])
-        # 0 is relative to the series' own steps (MASE's scale): a series around 1e-9 has no zeros
-        scale = baselines.mase_scale([table.targets[first:train_end] for first, train_end, _, _ in spans],
-                                     self._season)
-        where = f"'{table.name}'"
-        warnings = (zero_target_warning(table.targets[later], table.target_names,
-                                        f"the validation and test rows of {where}", scale),
-                    dominating_values(np.concatenate([table.features, table.targets], axis=1)[training],
-                                      [*table.feature_names, *table.target_names], training, where),
-                    dominating_values(table.targets[later], table.target_names, later, where, "evaluated"),
-                    beyond_training(spans, table.targets, table.target_names, where),
-                    constant_splits(spans, table.targets, table.target_names, where))
-        for warning in warnings:
-            if warning:
+            for warning in value_warnings(self.table, self._spans(self.table), self.training_rows(), self._season):
                 log.warning(warning)
+        return self.table
 
     def _resolve_season(self, table: SeriesTable, frequency: Optional[str]) -> Optional[int]:
         """The season in use: the one given (0: none), else the source's where it fits the training

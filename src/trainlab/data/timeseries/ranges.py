@@ -1,8 +1,9 @@
-"""What a scaling fit on the training rows alone cannot carry: a few values that dominate it (one
-reading of 1e6 among values of 1: the rest is flattened to ~0 in standard units) and later rows
-that leave the training range (a strong trend: the model must extrapolate). Both are warnings, one
-line each, logged when the data module loads; the end-of-run line then shows how the model fared
-against the baselines, which need no scaling."""
+"""What a series' values say before training, one warning line each, logged when the data module
+loads (:func:`value_warnings`): what a scaling fit on the training rows alone cannot carry (a few
+values that dominate it: one reading of 1e6 among values of 1 flattens the rest to ~0 in standard
+units; later rows that leave the training range: a strong trend, the model must extrapolate), and
+where a metric means nothing (targets at or across 0 for MAPE, constant ones for R2). The end-of-run
+line then shows how the model fared against the baselines, which need no scaling."""
 
 from __future__ import annotations
 
@@ -11,10 +12,33 @@ from typing import Optional, Sequence
 import numpy as np
 
 from trainlab.data.module import constant_columns
+from trainlab.data.timeseries.baselines import mase_scale
+from trainlab.data.timeseries.sources import SeriesTable
+from trainlab.metrics.regression import zero_target_warning
 
 DOMINANCE = 10.0  # std with the most extreme values over std without them
 EXTREME_SHARE = 1e-3  # the share of training values left out for "without them" (at least one)
 OUTSIDE_SHARE = 0.2  # the share of later values beyond the training range (plus a tenth of it) that warns
+
+
+def value_warnings(table: SeriesTable, spans: Sequence[tuple[int, int, int, int]], training: np.ndarray,
+                   season: Optional[int]) -> list[str]:
+    """The warnings for a table whose series span ``spans`` ((first, train end, val end, end) rows), its
+    ``training`` rows those of the first part of each, with ``season`` in use: targets at or across 0 where MAPE and AAA are reported (the rows after
+    training's), a few values that dominate the training scaling or the evaluated rows, later values
+    beyond the training range, constant validation or test targets."""
+    later = np.concatenate([np.arange(train_end, end) for _, train_end, _, end in spans])
+    # 0 is relative to the series' own steps (MASE's scale): a series around 1e-9 has no zeros
+    scale = mase_scale([table.targets[first:train_end] for first, train_end, _, _ in spans], season)
+    where = f"'{table.name}'"
+    found = (zero_target_warning(table.targets[later], table.target_names, f"the validation and test rows of {where}",
+                                 scale),
+             dominating_values(np.concatenate([table.features, table.targets], axis=1)[training],
+                               [*table.feature_names, *table.target_names], training, where),
+             dominating_values(table.targets[later], table.target_names, later, where, "evaluated"),
+             beyond_training(spans, table.targets, table.target_names, where),
+             constant_splits(spans, table.targets, table.target_names, where))
+    return [warning for warning in found if warning]
 
 
 # what a few dominating values do, by the rows they are in
