@@ -74,6 +74,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "metrics": {k: float(v) for k, v in metrics.items()},
         **made["extra"],  # the family's baselines, next to the metrics they put in perspective
         **({"per_series": made["per_series"]} if "per_series" in made else {}),  # a file of several series
+        **({"notes": made["notes"]} if made.get("notes") else {}),  # figures to read with care, and why
     }
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     full = {**report, "latency": latency, "plots": made["plots"], "extra": made["extra"]}

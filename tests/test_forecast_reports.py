@@ -16,9 +16,9 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import TINY_ANY_DATA
+from tests.conftest import TINY, TINY_ANY_DATA
 from tests.test_forecasting import module, table_of, write_csv
-from trainlab.callbacks.baselines import NO_SEASON, BaselineReport, RunSettings, advice, baseline_metrics, comparison
+from trainlab.callbacks.baselines import NO_SEASON, SEASON_OFF, BaselineReport, RunSettings, advice, baseline_metrics, comparison
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.splits import split_rows
 from trainlab.metrics.regression import forecast_scores
@@ -59,6 +59,28 @@ def test_metrics_are_exact_far_from_zero(offset):
     assert 0.3 < got["r2"] < 0.9  # the noise's share, at any offset
 
 
+def test_r2_of_a_constant_target_is_nan_in_training_and_evaluation_alike(caplog):
+    """A test split where the series stays at 3.0: the exact last value scored R2 NaN (forecast_scores)
+    and a model that missed it by 2e-4 scored 1.0 (torchmetrics' convention); now NaN both, said once."""
+    rng = np.random.default_rng(0)
+    flat, varied = np.full(90, 2.5), rng.normal(size=90)
+    for truth in (flat, varied):
+        pred = truth + 1e-3 * rng.normal(size=90)
+        logged = logged_metrics(pred, truth, 0.0, 1.0, 1.0)["r2"]
+        expected = forecast_scores(pred[:, None, None], truth[:, None, None], np.ones(1))["r2"]
+        assert (np.isnan(logged) and np.isnan(expected)) if truth is flat else logged == pytest.approx(expected, abs=1e-4)
+    y = np.sin(np.arange(400) / 4)
+    y[340:] = 3.0  # the test rows
+    [warning] = [w for w in data_warnings(y, caplog) if "constant targets" in w]
+    assert "'y' in the test rows" in warning and "validation" not in warning and "NaN" in warning
+    from trainlab.evaluation.timeseries import notes
+
+    dm = module(table_of(y))
+    assert "the test targets of 'y' are constant: R2 is undefined there (NaN)" in " ".join(
+        notes(dm, "test", dm.truth("test") + 0.1, dm.truth("test"), ["y"]))
+    assert not [w for w in data_warnings(np.sin(np.arange(400) / 4), caplog) if "constant targets" in w]
+
+
 def test_forecast_scores_r2_is_per_target_and_shift_invariant():
     rng = np.random.default_rng(1)
     truth = rng.normal(size=(50, 2, 2)) * [1.0, 100.0]
@@ -86,6 +108,80 @@ def test_zero_targets_warn_once_naming_the_column(caplog):
     with caplog.at_level(logging.WARNING):
         module(table_of(10 + np.sin(np.arange(400) / 3)))
     assert not [r for r in caplog.records if "zero target" in r.getMessage()]
+
+
+def data_warnings(y: np.ndarray, caplog) -> list[str]:
+    """The warnings the data module logs for a one-column series ``y``."""
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.timeseries.module"):
+        module(table_of(y))
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_a_value_that_dominates_the_training_scaling_is_named(caplog):
+    """One reading of 1e6 among values of 1 made the training std 4.9e4: the rest became ~0 in standard
+    units, and the model lost 9x to the seasonal naive with no word before the end line."""
+    rng = np.random.default_rng(0)
+    wave = np.sin(np.arange(400) / 4) + 0.1 * rng.normal(size=400)
+    spiked = wave.copy()
+    spiked[100] = 1e6
+    [warning] = [w for w in data_warnings(spiked, caplog) if "dominate" in w]
+    assert "'y' 1e+06 at row 100" in warning and "remove it" in warning
+    counts = rng.poisson(3, 400) * (rng.random(400) < 0.15)  # intermittent demand: its peaks are the series
+    shifted = wave + 20 * (np.arange(400) > 150)  # a level shift inside the training rows
+    for y in (wave, counts, shifted):
+        assert not [w for w in data_warnings(y, caplog) if "dominate" in w]
+    spiked = wave.copy()
+    spiked[370] = 1e6  # in the test rows: every RMSE is mostly its error
+    [warning] = [w for w in data_warnings(spiked, caplog) if "dominate" in w]
+    assert "the validation and test rows" in warning and "'y' 1e+06 at row 370" in warning and "RMSE" in warning
+
+
+def test_later_values_beyond_the_training_range_are_named(caplog):
+    """A strong trend puts the test split above every training value: the model, scaled on the
+    training rows, must extrapolate (with window_scaling=none it lost 41x to the last value)."""
+    rows = np.arange(400.0)
+    [warning] = [w for w in data_warnings(np.sin(rows / 4) + 0.1 * rows, caplog) if "training range" in w]
+    assert "'y' " in warning and "% of them (training " in warning and "model.window_scaling=last" in warning
+    assert not [w for w in data_warnings(np.sin(rows / 4), caplog) if "training range" in w]
+
+
+def test_the_report_says_when_mape_is_meaningless_and_forecasts_of_counts_go_below_zero(tmp_path):
+    """Intermittent demand (counts, 80 % zeros): report.md showed MAPE 337250 and AAA -337249 without a
+    word, and 7 of 90 forecasts below 0 went unremarked."""
+    from trainlab.evaluation import write_report
+    from trainlab.evaluation.timeseries import notes
+
+    rng = np.random.default_rng(0)
+    counts = (rng.poisson(3, 400) * (rng.random(400) < 0.2)).astype(float)
+    dm = module(table_of(counts))
+    true = dm.truth("test")
+    pred = true - 0.5  # below 0 wherever the truth is 0
+    written = notes(dm, "test", pred, true, ["y"])
+    assert len(written) == 2 and "test windows ('y'" in written[0] and "MAPE" in written[0]
+    zeros = int((true == 0).sum())
+    rmse = np.sqrt(np.mean((np.maximum(pred, 0) - true) ** 2))
+    assert written[1].startswith(f"{zeros} of {true.size} forecasts of 'y' are below 0") and f"-> {rmse:.4g})" in written[1]
+    assert notes(dm, "test", true + 0.5, true, ["y"]) == written[:1]  # none below 0
+    signed = module(table_of(np.sin(np.arange(400) / 4) + 0.01))  # negative in training too: forecasts may be
+    assert not [n for n in notes(signed, "test", signed.truth("test") - 5, signed.truth("test"), ["y"]) if "below 0" in n]
+    report = {"checkpoint": "c", "run_dir": "r", "split": "test", "metrics": {"test/mape": 3e5}, "latency": {},
+              "plots": [], "notes": written}
+    write_report(report, tmp_path)
+    assert f"**Read with care:**\n\n- {written[0]}\n- {written[1]}" in (tmp_path / "report.md").read_text()
+
+
+def test_a_feature_with_one_value_in_every_training_row_is_named(caplog):
+    """A holiday flag that is 0 in every training row carried nothing and was left unscaled without a word."""
+    rows = np.arange(300.0)
+    flag = np.zeros((300, 1))
+    flag[250:] = 1.0  # holidays only after the training rows
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.timeseries.module"):
+        module(table_of(np.sin(rows / 4), features=flag))
+        module(table_of(np.sin(rows / 4), features=np.cos(rows / 4)[:, None]))
+    [warning] = [r.getMessage() for r in caplog.records if "one value in every training row" in r.getMessage()]
+    assert "['f0'] of 'fixed'" in warning and "data.source.feature_columns" in warning
 
 
 def test_a_constant_target_is_refused_before_training():
@@ -141,6 +237,13 @@ def test_the_line_says_when_the_seasonal_naive_was_skipped():
     with_season = {"last_value": {"rmse": 2.0}, "seasonal_naive": {"rmse": 1.0}}
     assert NO_SEASON not in comparison(1.5, with_season)[0]
     assert f"| {NO_SEASON} ->" in comparison(1.5, {"last_value": {"rmse": 2.0}})[0]
+    # data.season_length=0 said there is none: the line said 'set data.season_length' all the same
+    off = RunSettings("last", True, 48, None, False, season_off=True)
+    line, warning = comparison(2.5, {"last_value": {"rmse": 2.0}}, settings=off)
+    assert f"| {SEASON_OFF} ->" in line and NO_SEASON not in line and "data.season_length" not in warning
+    dm = module(table_of(np.sin(np.arange(300) / 4)), season_length=0)
+    assert RunSettings.of(SimpleNamespace(), dm).season_off and not RunSettings.of(SimpleNamespace(), module(
+        table_of(np.sin(np.arange(300) / 4)))).season_off
 
 
 def test_a_run_far_from_zero_reports_as_without_the_offset_and_evaluates_val(compose_cfg, run_train, tmp_path,
@@ -178,6 +281,49 @@ def test_a_run_far_from_zero_reports_as_without_the_offset_and_evaluates_val(com
     out_dir = Path(eval_cfg.paths.output_dir)
     assert not [k for k in json.loads((out_dir / "metrics.json").read_text()) if k.startswith("test/")]
     assert "test" not in (out_dir / "report.md").read_text().split("## Baselines")[1].split("## Inference")[0]
+
+
+def test_a_series_around_1e_9_trains_and_scores_like_the_same_series_around_1(compose_cfg, run_train, tmp_path,
+                                                                               caplog):
+    """Absolute thresholds took a series of 1e-9 values for constant (refused), its values for zeros (MAPE
+    clamped at 1.17e-6 read ~0.001: 'nearly perfect') and its MASE scale for 0 (set to 1): scale-free now."""
+    rng = np.random.default_rng(0)
+    wave = 2 + np.sin(2 * np.pi * np.arange(300) / 12) + 0.1 * rng.normal(size=300)
+    runs = {}
+    for unit in (1.0, 1e-9):
+        folder = tmp_path / f"unit{unit:g}"
+        folder.mkdir()
+        path = write_csv(folder, pd.DataFrame({"y": unit * wave}))
+        cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[y]",
+                           "data.window=12", "data.season_length=12", "data.ets_baseline=false"])
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            runs[unit] = run_train(cfg)
+        assert not [r for r in caplog.records if "zero target" in r.getMessage()]
+    plain, tiny = runs[1.0], runs[1e-9]
+    assert tiny["test/rmse"] == pytest.approx(1e-9 * plain["test/rmse"], rel=1e-3)
+    for key in ("test/mape", "test/smape", "test/mase", "test/r2", "test/baseline_seasonal_naive_mape",
+                "test/baseline_last_value_mase", "test/rmse_vs_best_naive"):
+        assert tiny[key] == pytest.approx(plain[key], rel=1e-3), key
+    assert 0.01 < tiny["test/mape"] < 1
+
+
+def test_a_test_cut_short_compares_the_baselines_on_the_windows_the_model_saw(compose_cfg, run_train, caplog):
+    """trainer.limit_test_batches=2 scored the model on 64 windows and the baselines on all 90 of the
+    split, and the line said 'on the same test windows'."""
+    from hydra.utils import instantiate
+
+    cfg = compose_cfg([*TINY, "data.ets_baseline=false", "data.batch_size=16", "trainer.limit_test_batches=2"])
+    with caplog.at_level(logging.INFO, logger="trainlab.callbacks.baselines"):
+        metrics = run_train(cfg)
+    dm = instantiate(cfg.data)
+    dm.setup("test")
+    seen, total = 2 * 16 * cfg.data.val_batch_multiplier, len(dm.truth("test"))
+    assert seen < total
+    assert f"(on the first {seen} of {total} test windows: trainer.limit_test_batches)" in caplog.text
+    assert metrics["test/baseline_last_value_rmse"] == pytest.approx(
+        dm.baseline_scores("test", seen)["last_value"]["rmse"], rel=1e-6)
+    assert metrics["test/baseline_last_value_rmse"] != pytest.approx(dm.baseline_scores("test")["last_value"]["rmse"])
 
 
 def test_evaluate_reports_each_target_of_a_multi_target_series(compose_cfg, run_train, tmp_path):

@@ -4,6 +4,7 @@ a repeated time column names the column that tells the series apart, ``data.sour
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -197,6 +198,46 @@ def test_gaps_and_baselines_are_per_series(tmp_path):
     assert np.allclose(truth - forecasts, 1.0)  # each series' own last value: a step of 1, never a jump of 1000
     scores = dm.baseline_scores("test")["last_value"]
     assert scores["rmse"] == pytest.approx(1.0) and scores["mase"] == pytest.approx(1.0)
+
+
+def test_the_per_series_ets_fits_are_announced_before_training_and_counted_while_they_run(tmp_path, caplog,
+                                                                                          monkeypatch):
+    """2,000 series: their ETS fits took 13 minutes after training, announced when they began, with a
+    line per series and no count of how many were left."""
+    from trainlab.data.timeseries import baselines
+
+    monkeypatch.setattr(baselines, "PROGRESS_S", 0.0)  # a progress line at every series
+    with caplog.at_level(logging.DEBUG, logger="trainlab.data.timeseries"):
+        dm = TimeSeriesDataModule(source(write(tmp_path, long_frame()), series_column="store"), window=8,
+                                  target_inputs=True, baseline_cache=str(tmp_path / "cache"))
+        dm.setup("fit")
+        assert "the ETS baseline will be fit on each of the 3 series after training" in caplog.text
+        caplog.clear()
+        dm.baseline_forecasts("test")
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert [m.split(" (")[0] for m in info if " series fitted (" in m] == [
+        "ETS baseline: 1 of 3 series fitted", "ETS baseline: 2 of 3 series fitted"]
+    assert len([m for m in info if m.startswith("ETS baseline of 3 series ready in ")]) == 1
+    assert not [m for m in info if "fitted and cached" in m]  # per series: debug only
+
+
+def test_each_series_gets_exactly_its_own_windows_and_baselines(tmp_path):
+    """Series of unequal lengths, one with a gap that drops windows: each gets the windows that start
+    inside it (found by a binary search per series; masks over every window grew as series x windows)."""
+    frame = long_frame()
+    frame = frame[~((frame.store == "B") & (frame.date > DAYS[89].strftime("%Y-%m-%d")))].copy()  # B: 90 days
+    frame.loc[(frame.store == "C") & (frame.date == DAYS[110].strftime("%Y-%m-%d")), "sales"] = np.nan
+    dm = TimeSeriesDataModule(source(write(tmp_path, frame), series_column="store"), window=8, target_inputs=True,
+                              ets_baseline=False, missing="drop")
+    dm.setup("fit")
+    table = dm.load()
+    for split in ("val", "test"):
+        starts = dm.datasets[split].starts.numpy()
+        edges = np.cumsum([0] + [rows for _, rows in table.series_rows])
+        for (name, positions, _), first, end in zip(dm.series_windows(split), edges[:-1], edges[1:]):
+            assert np.array_equal(positions, np.flatnonzero((starts >= first) & (starts < end))) and len(positions)
+        last_value = dm.baseline_forecasts(split)["last_value"][:, 0, 0]
+        assert np.array_equal(last_value, table.targets[starts + dm.window - 1, 0])
 
 
 def test_a_model_learns_several_series_at_once(tmp_path, compose_cfg, run_train):

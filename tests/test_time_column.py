@@ -4,12 +4,14 @@ offsets honoured, missing steps added as empty rows for ``data.missing``, the se
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from trainlab.config.errors import UserError
+from trainlab.data import files
 from trainlab.data.timeseries.sources import TableFile
 from trainlab.data.timeseries.times import date_grid
 from trainlab.run.pipeline import build_data
@@ -409,3 +411,27 @@ def test_a_table_with_a_column_per_year_and_a_row_per_series_is_read_as_series(t
                        "data.source.series=Germany"])
     table = build_data(cfg).load()
     assert table.targets[:, 0].tolist() == rates[1].tolist() and table.feature_names == []  # 1990-2009, code left out
+
+
+def test_a_long_time_column_is_read_without_a_python_loop_over_its_rows(tmp_path, caplog, monkeypatch):
+    """2 million minute rows took 5.5 s to load, 2.5 s of it turning the sorted times into a tuple one
+    Python object at a time (for the span a log line gives): no step walks the column row by row."""
+    walked = []  # values taken one at a time, per iteration (pandas' date parsing peeks at a tenth)
+    iterate = pd.Series.__iter__
+
+    def spy(series):
+        walked.append(0)
+        for value in iterate(series):
+            walked[-1] += 1
+            yield value
+
+    monkeypatch.setattr(pd.Series, "__iter__", spy)
+    monkeypatch.setattr(files, "LARGE_FILE", 1000)  # bytes: this file counts as large, a line before reading
+    minutes = pd.date_range("2020-01-01", periods=5000, freq="min").strftime("%Y-%m-%d %H:%M")
+    order = np.random.default_rng(0).permutation(5000)
+    with caplog.at_level(logging.INFO):
+        table = load(tmp_path, minutes[order], order.astype(float))
+    assert np.array_equal(table.targets[:, 0], np.arange(5000))
+    assert "step 1 minute from '2020-01-01 00:00' to '2020-01-04 11:19'" in caplog.text
+    assert max(walked, default=0) <= 5000 // 10
+    assert re.search(r"reading 'series.csv' \(0 MB\) \.\.\.", caplog.text)

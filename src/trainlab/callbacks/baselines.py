@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 LABELS = {"last_value": "last value", "seasonal_naive": "seasonal naive", "ets": "ETS"}
 NAIVE = ("last_value", "seasonal_naive")
 NO_SEASON = "seasonal naive: no season length (set data.season_length)"
+SEASON_OFF = "seasonal naive: none (data.season_length=0)"
 
 
 @dataclass
@@ -28,20 +29,22 @@ class RunSettings:
     does not know how training ended).
 
     window_scaling: model.window_scaling; target_inputs: data.target_inputs; window: data.window;
-    season: the season length in use (None: none known); epochs_exhausted: every trainer.max_epochs
-    ran without early stopping ending training."""
+    season: the season length in use (None: none known); season_off: data.season_length=0 said there is
+    none; epochs_exhausted: every trainer.max_epochs ran without early stopping ending training."""
 
     window_scaling: Optional[str] = None
     target_inputs: Optional[bool] = None
     window: Optional[int] = None
     season: Optional[int] = None
     epochs_exhausted: Optional[bool] = None
+    season_off: bool = False
 
     @classmethod
     def of(cls, pl_module: Any, datamodule: Any, epochs_exhausted: Optional[bool] = None) -> "RunSettings":
         scaling = getattr(getattr(pl_module, "scaler", None), "mode", None)
         return cls(scaling, getattr(datamodule, "target_inputs", None), getattr(datamodule, "window", None),
-                   getattr(datamodule, "season_length", None), epochs_exhausted)
+                   getattr(datamodule, "season_length", None), epochs_exhausted,
+                   getattr(datamodule, "given_season", None) == 0)
 
 
 def advice(settings: RunSettings) -> str:
@@ -54,7 +57,7 @@ def advice(settings: RunSettings) -> str:
     if settings.season and settings.window is not None and settings.window < 2 * settings.season:
         tips.append(f"data.window={2 * settings.season} or more (two cycles of season length {settings.season}; "
                     f"now {settings.window})")
-    if settings.season is None and settings.window is not None:  # window known: a data module's
+    if settings.season is None and settings.window is not None and not settings.season_off:  # a data module's
         tips.append("data.season_length, if the series has a cycle")
     if settings.epochs_exhausted:
         tips.append("more trainer.max_epochs (training ran them all without early stopping)")
@@ -83,8 +86,8 @@ def comparison(model_rmse: float, scores: dict[str, dict[str, float]], split: st
                settings: Optional[RunSettings] = None) -> tuple[str, Optional[str]]:
     """The one-line summary of ``split`` and, when a naive baseline beats the model, the warning."""
     parts = [f"{split} rmse {model_rmse:.4g}"] + [f"{LABELS.get(n, n)} {s['rmse']:.4g}" for n, s in scores.items()]
-    if "seasonal_naive" not in scores:  # skipped only when no season length is known
-        parts.append(NO_SEASON)
+    if "seasonal_naive" not in scores:  # skipped only when no season length is known, or 0 is given
+        parts.append(SEASON_OFF if settings is not None and settings.season_off else NO_SEASON)
     naive = {n: s["rmse"] for n, s in scores.items() if n in NAIVE}
     best = min(naive, key=naive.get)
     verdict, lost = ratio_text(model_rmse, LABELS[best], naive[best])
@@ -115,6 +118,7 @@ class BaselineReport(pl.Callback):
 
     def __init__(self) -> None:
         self.scores: dict[str, dict[str, float]] = {}
+        self.cut: Optional[tuple[int, int]] = None  # (windows scored, windows of the split) of a test cut short
         self.epochs_exhausted: Optional[bool] = None  # known once training ends
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -131,8 +135,14 @@ class BaselineReport(pl.Callback):
         rmse = dict(metrics.items()).get("test/rmse") if metrics is not None else None
         if not hasattr(datamodule, "baseline_scores") or rmse is None:
             return
-        self.scores = datamodule.baseline_scores("test")
         model_rmse = float(rmse.compute())
+        # trainer.limit_test_batches scores the model on the split's first windows (one process: the
+        # loader keeps its order): the baselines on the same ones. Its error counts one per window,
+        # step and target
+        seen = int(rmse.weight) // (getattr(pl_module, "steps", 1) * len(getattr(pl_module, "target_std", [0])))
+        total = len(datamodule.truth("test"))
+        self.cut = (seen, total) if seen < total and trainer.world_size == 1 else None
+        self.scores = datamodule.baseline_scores("test", seen if self.cut else None)
         for key, value in baseline_metrics(self.scores, model_rmse).items():
             pl_module.log(key, value)
 
@@ -142,6 +152,8 @@ class BaselineReport(pl.Callback):
             return
         settings = RunSettings.of(pl_module, trainer.datamodule, self.epochs_exhausted)
         line, warning = comparison(float(trainer.callback_metrics["test/rmse"]), self.scores, "test", settings)
+        if self.cut:
+            line += f" (on the first {self.cut[0]} of {self.cut[1]} test windows: trainer.limit_test_batches)"
         log.info(line)  # Hydra's job logging shows it on the console and keeps it in the run's log file
         if warning:
             log.warning(warning)

@@ -19,6 +19,7 @@ _READABLE = ".csv, .parquet or .npy"
 _READABLE_IN_FULL = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
 CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
 log = logging.getLogger(__name__)
+LARGE_FILE = 20 * 2**20  # bytes; a file this large takes seconds to read and check: said before it starts
 
 
 def read_frame(path: str, key: str):
@@ -30,6 +31,9 @@ def read_frame(path: str, key: str):
         raise UserError(f"{key}: '{path}' is a folder; give the path of one {_READABLE} file in it")
     if not p.is_file():
         raise UserError(f"{key}: file not found: '{path}'; give the path of an existing {_READABLE} file")
+    size = p.stat().st_size
+    if size >= LARGE_FILE:
+        log.info("reading '%s' (%.0f MB) ...", p.name, size / 2**20)
     suffix = p.suffix.lower()
     if p.name.lower().endswith(CSV_SUFFIXES):
         suffix = ".csv"

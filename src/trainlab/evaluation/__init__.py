@@ -7,7 +7,9 @@ model's family (:func:`family_module`, declared in trainlab.config.families):
   ``device``; returns how many samples (windows, nodes, images) it held. Timed for latency.
 - ``artifacts(model, datamodule, split, out_dir) -> {"plots": [file names], "extra": {name: value}}``:
   plots written into ``out_dir`` and figures worth reporting beside the metrics (baselines, chance);
-  optionally ``"per_series": {series: {key: value}}``, each series' own figures of a file of several.
+  optionally ``"per_series": {series: {key: value}}``, each series' own figures of a file of several,
+  and ``"notes": [lines]``, what makes figures meaningless or forecasts unusable as they are (a MAPE
+  over zero targets, negative forecasts of counts), shown under the metrics.
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ def write_report(report: dict[str, Any], out_dir: Path) -> None:
              f"Run: `{report['run_dir']}`, split: {report['split']}{scored}", "",
              "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in report["metrics"].items()]
+    if report.get("notes"):
+        lines += ["", "**Read with care:**", "", *(f"- {note}" for note in report["notes"])]
     if report.get("extra"):
         lines += ["", "## Baselines and other figures", "", "| measure | value |", "|---|---|"]
         lines += [f"| {k} | {_cell(v)} |" for k, v in report["extra"].items()]

@@ -13,7 +13,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.callbacks.baselines import RunSettings, baseline_metrics, comparison
-from trainlab.metrics.regression import forecast_scores
+from trainlab.data.module import constant_columns
+from trainlab.metrics.regression import forecast_scores, zero_target_warning
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,36 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
         for j, name in enumerate(names):
             own = forecast_scores(pred[:, :, j : j + 1], true[:, :, j : j + 1], np.asarray(scale)[j : j + 1])
             extra.update({f"{split}/{name}_{k}": v for k, v in own.items() if k in ("rmse", "mase", "smape", "r2")})
-    made: dict[str, Any] = {"plots": plots, "extra": extra}
+    made: dict[str, Any] = {"plots": plots, "extra": extra, "notes": notes(datamodule, split, pred, true, names)}
     if series:
         made["per_series"] = series_scores(datamodule, split, pred, true, series)
         left_out = [name for name, _, _ in series[drawn:]]
         if left_out:
             extra[f"{split}/series_not_plotted"] = _named(left_out)
     return made
+
+
+def notes(datamodule: Any, split: str, pred: np.ndarray, true: np.ndarray, names: list[str]) -> list[str]:
+    """What the report's reader must know: targets at or across 0 in the evaluated windows (MAPE and
+    AAA meaningless), constant ones (R2 undefined) (both logged when the data loads), and forecasts below 0 of targets never below 0 in training
+    (counts, demand), with the RMSE the forecasts would have clipped at 0."""
+    flat_true = true.reshape(-1, true.shape[-1])
+    found = [zero_target_warning(flat_true, names, f"the {split} windows", datamodule.stats["mase_scale"])]
+    flat = constant_columns(flat_true, flat_true.std(axis=0))
+    found += [f"the {split} targets of '{n}' are constant: R2 is undefined there (NaN); read RMSE and MASE"
+              for n, c in zip(names, flat) if c]
+    training = datamodule.table.targets[datamodule.training_rows()]
+    scale = np.asarray(datamodule.stats["mase_scale"])
+    for j, name in enumerate(names):
+        below = pred[..., j] < 0
+        if below.any() and np.nanmin(training[:, j]) >= 0:
+            own, truth = pred[..., j : j + 1], true[..., j : j + 1]
+            rmse = [forecast_scores(p, truth, scale[j : j + 1])["rmse"] for p in (own, np.maximum(own, 0))]
+            found.append(f"{int(below.sum())} of {below.size} forecasts of '{name}' are below 0, though its training "
+                         f"values never are (counts, demand?): clip them at 0 before use (clipped, rmse {rmse[0]:.4g} "
+                         f"-> {rmse[1]:.4g})")
+            log.warning(found[-1])
+    return [note for note in found if note]
 
 
 def series_scores(datamodule: Any, split: str, pred: np.ndarray, true: np.ndarray,

@@ -21,7 +21,15 @@ from torchmetrics.regression import R2Score
 
 from trainlab.metrics.aggregation import ElementMean
 
-EPS = 1.17e-06  # torchmetrics' clamp of |y| (and |y| + |ŷ|) in MAPE and sMAPE
+EPS = 1.17e-06  # torchmetrics' clamp of |y| (and |y| + |ŷ|) in MAPE and sMAPE, here relative:
+
+
+def zero_floor(mase_scale) -> "np.ndarray | torch.Tensor":
+    """Per target, the |y| (and |y| + |ŷ|) below which MAPE and sMAPE count a value as 0 and clamp it:
+    EPS times the target's MASE scale (its typical step, in its own units), so a series around 1e-9
+    is scored like the same series around 1, where torchmetrics' absolute 1.17e-6 took every value
+    for 0 and called its forecasts nearly perfect."""
+    return EPS * mase_scale
 
 
 class RootMeanSquaredError(ElementMean):
@@ -35,10 +43,11 @@ class RootMeanSquaredError(ElementMean):
 
 
 class MeanAbsolutePercentageError(ElementMean):
-    """mean(|ŷ - y| / |y|), a fraction; undefined where y = 0 (|y| is clamped at 1.17e-6)."""
+    """mean(|ŷ - y| / |y|), a fraction; undefined where y = 0 (|y| is clamped at ``floor``, see
+    :func:`zero_floor`)."""
 
-    def update(self, error: torch.Tensor, target: torch.Tensor) -> None:  # type: ignore[override]
-        super().update(error.abs() / target.abs().clamp_min(EPS))
+    def update(self, error: torch.Tensor, target: torch.Tensor, floor: torch.Tensor) -> None:  # type: ignore[override]
+        super().update(error.abs() / torch.maximum(target.abs(), floor))
 
 
 class AverageAbsoluteAccuracy(MeanAbsolutePercentageError):
@@ -55,8 +64,9 @@ class AverageAbsoluteAccuracy(MeanAbsolutePercentageError):
 class SymmetricMeanAbsolutePercentageError(ElementMean):
     """mean(2 |ŷ - y| / (|y| + |ŷ|)), a fraction between 0 and 2."""
 
-    def update(self, error: torch.Tensor, target: torch.Tensor, pred: torch.Tensor) -> None:  # type: ignore[override]
-        super().update(2 * error.abs() / (target.abs() + pred.abs()).clamp_min(EPS))
+    def update(self, error: torch.Tensor, target: torch.Tensor, pred: torch.Tensor,  # type: ignore[override]
+               floor: torch.Tensor) -> None:
+        super().update(2 * error.abs() / torch.maximum(target.abs() + pred.abs(), floor))
 
 
 class MeanAbsoluteScaledError(ElementMean):
@@ -66,6 +76,9 @@ class MeanAbsoluteScaledError(ElementMean):
         super().update(scaled_error.abs())
 
 
+FLAT_TSS = 1e-5  # TSS / sum of squares below which float32 sums cannot tell the target from constant
+
+
 class StandardR2(R2Score):
     """R2 of each target over its samples and steps, averaged over targets; computed on the
     standardised values (R2 is invariant to shift and scale): (samples, targets) each."""
@@ -73,35 +86,50 @@ class StandardR2(R2Score):
     def update(self, standard_pred: torch.Tensor, standard_target: torch.Tensor) -> None:  # type: ignore[override]
         super().update(standard_pred, standard_target)
 
+    def compute(self) -> torch.Tensor:
+        """1 - RSS / TSS per target, averaged; NaN when a target is constant over the evaluated samples
+        (TSS within float32 rounding of the sum of squares), as :func:`forecast_scores` gives it.
+        torchmetrics reads such a target as R2 1.0 when the residual sum is below 1e-4, else 0.0: a model
+        that missed a constant test split by 2e-4 scored 1.0 while the exact last value scored NaN."""
+        if self.total < 2:
+            return super().compute()  # torchmetrics' own refusal
+        tss = self.sum_squared_error - self.sum_error * self.sum_error / self.total
+        flat = tss <= FLAT_TSS * self.sum_squared_error
+        return torch.where(flat, torch.full_like(tss, float("nan")), 1 - self.residual / tss).mean()
+
 
 def forecast_scores(pred: np.ndarray, truth: np.ndarray, mase_scale: np.ndarray) -> dict[str, float]:
     """RMSE, MAPE, sMAPE, MASE and R2 of (samples, steps, targets) forecasts, in original units.
 
     The definitions match the metrics the regression module logs (MAPE and sMAPE as fractions, |y|
-    and |y| + |ŷ| clamped away from 0; R2 per target, averaged), computed in float64, so a
+    and |y| + |ŷ| clamped at :func:`zero_floor`; R2 per target, averaged), computed in float64, so a
     baseline's figure and the model's are comparable; MASE divides each target's errors by its
     ``mase_scale`` (see trainlab.data.timeseries.baselines.mase_scale)."""
     pred, truth = np.asarray(pred, dtype=np.float64), np.asarray(truth, dtype=np.float64)
     err = pred - truth
+    floor = zero_floor(np.asarray(mase_scale, dtype=np.float64))  # (targets,), broadcast over the last axis
     flat_truth, flat_err = truth.reshape(-1, truth.shape[-1]), err.reshape(-1, err.shape[-1])  # (samples, targets)
     sse = (flat_err**2).sum(axis=0)
     sst = ((flat_truth - flat_truth.mean(axis=0)) ** 2).sum(axis=0)
     return {
         "rmse": float(np.sqrt(np.mean(err**2))),
-        "mape": float(np.mean(np.abs(err) / np.maximum(np.abs(truth), EPS))),
-        "smape": float(np.mean(2 * np.abs(err) / np.maximum(np.abs(truth) + np.abs(pred), EPS))),
+        "mape": float(np.mean(np.abs(err) / np.maximum(np.abs(truth), floor))),
+        "smape": float(np.mean(2 * np.abs(err) / np.maximum(np.abs(truth) + np.abs(pred), floor))),
         "mase": float(np.mean(np.abs(err) / np.asarray(mase_scale))),
         "r2": float(np.mean(1.0 - sse / sst)) if np.all(sst > 0) else float("nan"),
     }
 
 
-def zero_target_warning(targets: np.ndarray, names: Sequence[str], where: str) -> Optional[str]:
-    """The one-line warning for targets that are 0 (|y| < 1.17e-6) or take both signs (an interest
+def zero_target_warning(targets: np.ndarray, names: Sequence[str], where: str,
+                        mase_scale: Optional[np.ndarray] = None) -> Optional[str]:
+    """The one-line warning for targets that are 0 (below :func:`zero_floor` of ``mase_scale``, each
+    target's; None: 1) or take both signs (an interest
     rate, a temperature in °C, a profit: values pass near 0), where MAPE and AAA divide by |y| and are
     meaningless; None when there are none. ``targets``: (rows, targets) evaluated."""
     if len(targets) == 0:  # a file too short for any evaluated row: the window check says so
         return None
-    zeros = (np.abs(targets) < EPS).sum(axis=0)
+    floor = zero_floor(np.ones(targets.shape[1]) if mase_scale is None else np.asarray(mase_scale, dtype=np.float64))
+    zeros = (np.abs(targets) < floor).sum(axis=0)
     low, high = np.nanmin(targets, axis=0), np.nanmax(targets, axis=0)
     named = [f"'{n}' {int(z)} of {len(targets)} zero" if z else f"'{n}' from {lo:.4g} to {hi:.4g}"
              for n, z, lo, hi in zip(names, zeros, low, high) if z or (lo < 0 < hi)]

@@ -12,7 +12,7 @@ from torchmetrics import MetricCollection
 from trainlab.config.errors import UserError
 from trainlab.metrics.regression import (AverageAbsoluteAccuracy, MeanAbsolutePercentageError,
                                         MeanAbsoluteScaledError, RootMeanSquaredError, StandardR2,
-                                        SymmetricMeanAbsolutePercentageError)
+                                        SymmetricMeanAbsolutePercentageError, zero_floor)
 from trainlab.models.step_logging import record_train_loss
 from trainlab.models.task import TaskModule
 from trainlab.models.window_scaling import WindowScaler
@@ -116,7 +116,8 @@ class RegressionModule(TaskModule):
         pred, y = pred.reshape(-1, n), y.reshape(-1, n)
         error = (pred - y) * self.target_std
         metrics.update(error=error, target=self.to_original_units(y), pred=self.to_original_units(pred),
-                       scaled_error=error / self.mase_scale, standard_pred=pred, standard_target=y)
+                       floor=zero_floor(self.mase_scale), scaled_error=error / self.mase_scale,
+                       standard_pred=pred, standard_target=y)
         return loss
 
     def eval_metrics(self, stage: str) -> tuple[MetricCollection, ...]:

@@ -17,7 +17,7 @@ from trainlab.data.graph.batching import BatchPlan
 from trainlab.data.graph.catalogue import StarTable
 from trainlab.data.graph.split import stratified_split
 from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, knn_table, only_item
-from trainlab.data.module import SplitDataModule
+from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.sampling import EpochSeededSampler
 from trainlab.evaluation.baselines import Baselines
 
@@ -200,9 +200,7 @@ class StarGraphDataModule(SplitDataModule):
     def _fit_stats(self, train_mask: np.ndarray) -> None:
         block = self.raw_features[train_mask].astype(np.float64)
         std = block.std(axis=0)
-        # constant: no spread beyond float64 rounding of its own values. An absolute threshold would call
-        # a column of small values (a flux in erg/s/cm^2 ~ 1e-12) constant and scale it to ~0 without a word
-        constant = std <= 1e-12 * np.abs(block).max(axis=0)
+        constant = constant_columns(block, std)  # a flux in erg/s/cm^2 ~ 1e-12 is not constant
         if constant.any():
             log.warning("feature(s) %s have one value on every training star: they carry no information (left "
                         "unscaled)", [n for n, c in zip(self.feature_names, constant) if c])

@@ -5,6 +5,7 @@ length in use :mod:`.seasons`."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Optional
 
 import numpy as np
@@ -12,14 +13,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.config.errors import UserError
-from trainlab.data.module import SplitDataModule
+from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
+from trainlab.data.timeseries.ranges import value_warnings
 from trainlab.data.timeseries.seasons import resolve_season
 from trainlab.data.timeseries.sources import SeriesTable
 from trainlab.data.timeseries.splits import series_name, series_spans, shortest_training, split_rows
 from trainlab.data.timeseries.windows import WindowDataset
-from trainlab.metrics.regression import zero_target_warning
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +123,11 @@ class TimeSeriesDataModule(SplitDataModule):
     def load(self) -> SeriesTable:
         """Read the source once (idempotent); ``setup`` calls it, train.py calls it for sizes."""
         if self.table is None:
+            start = time.perf_counter()
             table = self.source.load()
             rows = table.features.shape[0]
-            log.info("data %s: %d rows, features %s, targets %s", table.name, rows,
-                     table.feature_names, table.target_names)
+            log.info("data %s: %d rows, features %s, targets %s (read in %.1f s)", table.name, rows,
+                     table.feature_names, table.target_names, time.perf_counter() - start)
             if table.features.shape[1] == 0 and not self.target_inputs:
                 raise UserError(f"'{table.name}' has no feature columns besides the targets; set "
                                 "data.target_inputs=true to learn from the targets' past values")
@@ -135,15 +137,13 @@ class TimeSeriesDataModule(SplitDataModule):
                 self.missing, self.max_gap, spans)
             self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
                                      table.season_length, table.frequency, table.series, table.series_rows)
-            # MAPE and AAA are reported on the rows after training's (on every row with split=all)
-            later = np.concatenate([np.arange(first if self.whole_file else train_end, end)
-                                    for first, train_end, _, end in self._spans(table)])
-            zeros = zero_target_warning(targets[later], table.target_names,
-                                        f"the validation and test rows of '{table.name}'")
-            if zeros:
-                log.warning(zeros)
             self._season = resolve_season(self.given_season, self.table, table.frequency,
                                           shortest_training(table, self._spans(table)), self.ets_baseline)
+            # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of them
+            scored = np.arange(len(targets)) if self.whole_file else None
+            for warning in value_warnings(self.table, self._spans(self.table), self.training_rows(), self._season,
+                                          scored):
+                log.warning(warning)
         return self.table
 
     @property
@@ -188,6 +188,19 @@ class TimeSeriesDataModule(SplitDataModule):
         with :meth:`score_whole_file` every row counts as a training row (train end = val end = end)."""
         return series_spans(table, self.val_fraction, self.test_fraction, self.whole_file)
 
+    def training_rows(self) -> np.ndarray:
+        """Row numbers of the training split, of every series (what the scaling is fit on). With
+        :meth:`score_whole_file`, the rows training would have had (the fit a checkpoint's statistics
+        replace and are compared with), or every row of a file too short for that."""
+        table = self.load() if self.table is None else self.table
+        rows = np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in self._spans(table)])
+        if self.whole_file:
+            own = np.concatenate([np.arange(first, first + split_rows(end - first, self.val_fraction,
+                                                                      self.test_fraction)[0])
+                                  for first, _, _, end in self._spans(table)])
+            rows = own if len(own) > 1 else rows
+        return rows
+
     def _inputs(self, table: SeriesTable) -> np.ndarray:
         """(rows, inputs) in the order of ``input_names``."""
         if not self.target_inputs:
@@ -197,19 +210,27 @@ class TimeSeriesDataModule(SplitDataModule):
 
     def _fit_stats(self, inputs: np.ndarray, table: SeriesTable, train: np.ndarray) -> None:
         """Means and standard deviations on the ``train`` rows (those of every series, pooled)."""
-        def mean_std(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def mean_std(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Means, standard deviations (1 for a constant column: left as it is) and which are constant."""
             mean, std = np.nanmean(block, axis=0), np.nanstd(block, axis=0)
-            return mean, np.where(std > 1e-8, std, 1.0)  # constant columns stay as they are
+            constant = constant_columns(block, std)
+            return mean, np.where(constant, 1.0, std), constant
 
-        self.stats["feature_mean"], self.stats["feature_std"] = mean_std(inputs[train])
-        flat = [n for n, sd in zip(table.target_names, np.nanstd(table.targets[train], axis=0)) if not sd > 1e-8]
+        *target_stats, flat_targets = mean_std(table.targets[train])
+        flat = [n for n, c in zip(table.target_names, flat_targets) if c]
         if flat and not self.whole_file:  # nothing to learn, and scaling would divide by 0; checked before training
             rows = f"its first {len(train)} rows" if not table.series_rows else f"{len(train)} rows of its series"
             raise UserError(f"target column(s) {', '.join(map(repr, flat))} of '{table.name}' are constant in the "
                             f"training split ({rows}): nothing to forecast; choose another "
                             "data.source.target_columns or give data whose target varies")
+        self.stats["feature_mean"], self.stats["feature_std"], idle = mean_std(inputs[train])
+        idle_names = [n for n, c in zip(self.input_names, idle) if c]
+        if idle_names:
+            log.warning("feature column(s) %s of '%s' have one value in every training row: they carry no "
+                        "information (left unscaled); leave them out of data.source.feature_columns", idle_names,
+                        table.name)
         if self.scale_targets:
-            self.stats["target_mean"], self.stats["target_std"] = mean_std(table.targets[train])
+            self.stats["target_mean"], self.stats["target_std"] = target_stats
         else:
             n = table.targets.shape[1]
             self.stats["target_mean"], self.stats["target_std"] = np.zeros(n), np.ones(n)
@@ -275,11 +296,7 @@ class TimeSeriesDataModule(SplitDataModule):
                             f"window or horizon, or more data{self._longer_series()}")
         self._check_fits(*shortest_training(table, spans))
         inputs = self._inputs(table)
-        train = np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in spans])
-        if self.whole_file:  # fit where training would have (replaced by the checkpoint's, and compared with them)
-            own = np.concatenate([np.arange(first, first + split_rows(end - first, self.val_fraction, self.test_fraction)[0])
-                                  for first, _, _, end in spans])
-            train = own if len(own) > 1 else train
+        train = self.training_rows()
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
             self._fit_stats(inputs, table, train)
         if "mase_scale" not in self.stats:
@@ -319,6 +336,9 @@ class TimeSeriesDataModule(SplitDataModule):
         else:
             self.log_once(log, "windows: train %d, val %d, test %d%s",
                           *(len(self.datasets[s]) for s in ("train", "val", "test")), gaps)
+        if self.ets_baseline and len(spans) > 1:  # said before training: the fits come after it
+            self.log_once(log, "the ETS baseline will be fit on each of the %d series after training, one after the "
+                          "other (cached per series; data.ets_baseline=false skips it)", len(spans))
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
@@ -364,10 +384,18 @@ class TimeSeriesDataModule(SplitDataModule):
         table = self.load()
         if not table.series_rows:
             return []
-        origins = self.datasets[split].starts.numpy()
-        return [(name, np.flatnonzero((origins >= first) & (origins < end)),
+        own = self._per_series(self.datasets[split].starts.numpy())
+        return [(name, np.arange(part.start, part.stop),
                  baselines.mase_scale(table.targets[first:train_end].astype(np.float64), self.season_length))
-                for (name, _), (first, train_end, _, end) in zip(table.series_rows, self._spans(table))]
+                for (name, _), part, (first, train_end, _, _) in zip(table.series_rows, own, self._spans(table))]
+
+    def _per_series(self, rows: np.ndarray) -> list[slice]:
+        """The slice of ascending ``rows`` (of the split's windows, series after series) inside each
+        series, in the table's order: a binary search each (a mask over every window for every series
+        grew as series x windows: 20,000 series took 1.5 s for the baselines' selection alone)."""
+        bounds = np.array([(first, end) for first, _, _, end in self._spans(self.load())])
+        starts, ends = np.searchsorted(rows, bounds[:, 0]), np.searchsorted(rows, bounds[:, 1])
+        return [slice(int(a), int(b)) for a, b in zip(starts, ends)]
 
     def baseline_forecasts(self, split: str = "test") -> dict[str, np.ndarray]:
         """name -> (samples, steps, targets) forecasts of every baseline, in original units."""
@@ -375,24 +403,24 @@ class TimeSeriesDataModule(SplitDataModule):
             table = self.load()
             origins = self.datasets[split].starts.numpy() + self.window - 1  # ascending, series after series
             offsets = self.horizon + np.arange(self.steps)
-            parts, spans = [], self._spans(table)
-            if self.ets_baseline and len(spans) > 1 and not self._baselines:  # once a run
-                log.info("the ETS baseline is fit on each of the %d series (cached per series; data.ets_baseline=false "
-                         "skips it)", len(spans))
-            for first, train_end, _, end in spans:  # each series' baselines on its own rows
+            parts, spans = [], list(zip(self._spans(table), self._per_series(origins)))
+            # each series' baselines on its own rows
+            for (first, train_end, _, end), part in baselines.fitted_in(spans, self.baseline_cache) \
+                    if self.ets_baseline else spans:
                 series = np.stack([fill_all(c) for c in table.targets[first:end].astype(np.float64).T], axis=1)
-                own = origins[(origins >= first) & (origins < end)] - first
+                own = origins[part] - first
                 parts.append(baselines.forecasts(series, train_end - first, own, offsets, self.season_length,
                                                  self.ets_baseline, self.baseline_cache))
             self._baselines[split] = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
         return self._baselines[split]
 
-    def baseline_scores(self, split: str = "test") -> dict[str, dict[str, float]]:
-        """name -> {rmse, mape, smape, mase, r2} of every baseline on a split's windows."""
+    def baseline_scores(self, split: str = "test", windows: Optional[int] = None) -> dict[str, dict[str, float]]:
+        """name -> {rmse, mape, smape, mase, r2} of every baseline on a split's windows, or on its first
+        ``windows`` (the loaders keep their order: those a test cut short by trainer.limit_test_batches saw)."""
         from trainlab.metrics.regression import forecast_scores
 
-        truth = self.truth(split)
-        return {name: forecast_scores(pred, truth, self.stats["mase_scale"])
+        truth = self.truth(split)[:windows]
+        return {name: forecast_scores(pred[:windows], truth, self.stats["mase_scale"])
                 for name, pred in self.baseline_forecasts(split).items()}
 
     def last_value_rmse(self, split: str = "test") -> float:
