@@ -27,6 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError
 
+log = logging.getLogger(__name__)
+
 CHECKPOINTS = "checkpoints"
 LAST = "last.ckpt"
 ON_EXCEPTION = "on_exception.ckpt"  # conf/callbacks/on_exception.yaml: the weights when training stopped, mid-epoch
@@ -64,13 +66,50 @@ _MOVED_CLASSES = {
 }
 
 
+ROOT_MARKS = ("conf/train.yaml", "train.py")  # what makes a folder the checkout
+
+
+def is_checkout(folder: Path) -> bool:
+    """Whether ``folder`` holds trainlab's conf/ and train.py."""
+    return all((folder / mark).is_file() for mark in ROOT_MARKS)
+
+
 def repo_root() -> Path:
     """The checkout that holds conf/ and train.py.
 
     ``TRAINLAB_ROOT`` when set (train.py and evaluate.py set it to their own folder, and child
-    processes of a sweep inherit it), else the checkout this package was installed from (editable).
+    processes of a sweep inherit it), else the checkout this package was installed from (editable, or
+    ``src`` on ``PYTHONPATH``), else the working folder when it is a checkout (``python -m
+    trainlab.search.refine`` of a package installed without its checkout, run there). A folder that
+    is none of these is refused in one line naming it: no file is looked for in the wrong place.
     """
-    return Path(os.environ.get("TRAINLAB_ROOT") or Path(__file__).resolve().parents[3])
+    given = os.environ.get("TRAINLAB_ROOT")
+    if given:
+        root = Path(given).expanduser()
+        if not is_checkout(root):
+            raise UserError(f"TRAINLAB_ROOT={given} holds no trainlab checkout ({' and '.join(ROOT_MARKS)}); set it to "
+                            "the folder of train.py, or unset it (export -n TRAINLAB_ROOT)")
+        return root
+    installed = Path(__file__).resolve().parents[3]
+    for root in (installed, Path.cwd()):
+        if is_checkout(root):
+            return root
+    raise UserError(f"trainlab is installed in {Path(__file__).resolve().parents[1]} without its checkout ({' and '.join(ROOT_MARKS)}), and "
+                    f"the working folder {Path.cwd()} is none either; run this in the checkout, or set "
+                    "TRAINLAB_ROOT=<the folder of train.py>")
+
+
+def claim_root(script: str) -> None:
+    """Make the folder of ``script`` (train.py, evaluate.py) the repository for this process and its
+    children: Hydra composes that folder's conf/, so an inherited ``TRAINLAB_ROOT`` naming another
+    folder (a stale export, another checkout) would mix two checkouts' experiments and outputs.
+    Such a value is replaced with a warning."""
+    own = Path(script).resolve().parent
+    inherited = os.environ.get("TRAINLAB_ROOT")
+    if inherited and Path(inherited).expanduser().resolve() != own:
+        log.warning("TRAINLAB_ROOT=%s is not the folder of %s; using %s (its conf/, experiments/ and outputs/; "
+                    "paths.log_dir=<folder> puts runs elsewhere)", inherited, Path(script).name, own)
+    os.environ["TRAINLAB_ROOT"] = str(own)
 
 
 def _upgraded(target: str) -> str:
