@@ -65,3 +65,67 @@ def test_train_py_takes_its_own_folder_over_an_inherited_trainlab_root(monkeypat
     caplog.clear()
     claim_root(str(ROOT / "evaluate.py"))  # the same folder again (a sweep's trial process): no word
     assert caplog.records == []
+
+
+# -- paths given as a shell would read them ------------------------------------------------------------
+def _preflight(config: dict, capsys) -> str:
+    """Preflight's answer to a run's config: its one line; fails when the run would start."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.preflight import Preflight
+
+    with pytest.raises(SystemExit) as stop:
+        Preflight(min_free_mb=0).on_run_start(OmegaConf.create(config))
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    return err
+
+
+@pytest.mark.parametrize("log_dir, folder", [("~/runs", "~"), ("$HOME/runs", "$HOME"), ("/data/$USER/r", "$USER")])
+def test_an_output_folder_with_tilde_or_a_variable_is_refused_before_a_folder_named_so_is_made(
+        log_dir, folder, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", "/home/me")
+    monkeypatch.setenv("USER", "me")
+    config = {"paths": {"log_dir": log_dir}, "hydra": {"run": {"dir": "${paths.log_dir}/train/runs/1"}}}
+    written = log_dir.replace("~", "${oc.env:HOME}").replace("$HOME", "${oc.env:HOME}").replace("$USER", "${oc.env:USER}")
+    assert _preflight(config, capsys) == (
+        f"error: paths.log_dir={log_dir} would make a folder named '{folder}': Hydra expands neither ~ nor $NAME; "
+        f"write {written} (here {log_dir.replace('~', '/home/me').replace('$HOME', '/home/me').replace('$USER', 'me')}), "
+        "or the path in full\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("log_dir, line", [
+    ("${HOME}/runs", "error: paths.log_dir: interpolation key 'HOME' not found; ${HOME} names a setting, and the "
+                     "environment variable HOME is read with ${oc.env:HOME}\n"),
+    ("${oc.env:TRAINLAB_NO_SUCH}/runs", "error: paths.log_dir=${oc.env:TRAINLAB_NO_SUCH}/runs: the environment variable "
+                                        "TRAINLAB_NO_SUCH is not set; set it (export TRAINLAB_NO_SUCH=...), or give a "
+                                        "default: ${oc.env:TRAINLAB_NO_SUCH,<default>}\n"),
+])
+def test_an_output_folder_hydra_cannot_name_is_one_line(log_dir, line, capsys):
+    """Hydra's callback runner turned the InterpolationKeyError into a warning, then failed to format its
+    own error (AssertionError), exit 1."""
+    config = {"paths": {"log_dir": log_dir}, "hydra": {"run": {"dir": "${paths.log_dir}/train/runs/1"}}}
+    assert _preflight(config, capsys) == line
+
+
+def test_a_tilde_path_hydra_cannot_parse_is_not_advised_to_be_quoted():
+    """Quoting it, as the grammar hint said, made a folder named '~' in the working folder."""
+    from trainlab.config.composition import parse_problem
+
+    line = parse_problem("paths.log_dir=~/runs", "LexerNoViableAltException: paths.log_dir=~/runs")
+    assert line.startswith("paths.log_dir=~/runs: Hydra expands neither ~ nor $NAME; write ${oc.env:HOME}/runs")
+    assert "quote" not in line
+
+
+def test_a_data_file_that_is_a_broken_link_or_an_unexpanded_variable_says_so(tmp_path):
+    from trainlab.data.files import read_frame
+
+    (tmp_path / "data.csv").symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(UserError, match=r"file not found: '.*data.csv' \(a link to '.*gone.csv', which does not exist\)"):
+        read_frame(str(tmp_path / "data.csv"), "data.source.path")
+    with pytest.raises(UserError, match=r"file not found: '\$TRAINLAB_DATA/x.csv' \(Hydra expands neither ~ nor \$NAME; "
+                                        r"write \$\{oc.env:TRAINLAB_DATA\}/x.csv, or the path in full\)"):
+        read_frame("$TRAINLAB_DATA/x.csv", "data.source.path")

@@ -64,14 +64,25 @@ def check_interpolations(cfg: Any) -> None:
     except MissingMandatoryValue as exc:
         raise UserError(f"{exc.full_key} has no value (??? in the config); set it: {exc.full_key}=<value>") from None
     except InterpolationResolutionError as exc:
-        env = re.search(r"Environment variable '([^']+)' not found", str(exc))
-        if env:
-            name, raw = env.group(1), exc.child_node._value() if exc.child_node is not None else ""
-            raise UserError(f"{exc.full_key}={raw}: the environment variable {name} is not set; set it (export "
-                            f"{name}=...), or give a default: ${{oc.env:{name},<default>}}") from None
-        reason = str(exc).splitlines()[0].rstrip(".")
-        raise UserError(f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
-                        f"(e.g. ${{data.batch_size}}) or a value (python {_script()} --cfg job shows every setting)") from None
+        raise UserError(interpolation_problem(exc)) from None
+
+
+def interpolation_problem(exc: Any) -> str:
+    """An interpolation that cannot be resolved (OmegaConf's InterpolationResolutionError), in one line
+    naming the key that holds it and the fix."""
+    env = re.search(r"Environment variable '([^']+)' not found", str(exc))
+    if env:
+        name, raw = env.group(1), exc.child_node._value() if exc.child_node is not None else ""
+        return (f"{exc.full_key}={raw}: the environment variable {name} is not set; set it (export "
+                f"{name}=...), or give a default: ${{oc.env:{name},<default>}}")
+    reason = str(exc).splitlines()[0].rstrip(".")
+    missing = re.search(r"Interpolation key '([A-Za-z_][A-Za-z0-9_]*)' not found", reason)
+    if missing and missing.group(1) in os.environ:  # ${HOME} as a shell would read it
+        name = missing.group(1)
+        return (f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; ${{{name}}} names a setting, and the environment "
+                f"variable {name} is read with ${{oc.env:{name}}}")
+    return (f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
+            f"(e.g. ${{data.batch_size}}) or a value (python {_script()} --cfg job shows every setting)")
 
 
 def _in_job(exc: BaseException) -> bool:
@@ -174,6 +185,10 @@ def parse_problem(override: str, message: str) -> str:
     if not bare:
         return f"{override!r} names no key before the '=': write <key>={value}"
     fix = f"quote the value if it is text: \"{key}='{value}'\" (the outer quotes are the shell's)"
+    if value.startswith("~"):  # quoting it would make a folder named '~'
+        from trainlab.config.errors import shell_path_hint
+
+        return f"{override}: {shell_path_hint(value)}"
     if "${" in value and value.count("{") > value.count("}"):
         return f"{override}: the interpolation is not closed; write {key}={value}}} (e.g. seed=${{data.batch_size}})"
     for opening, closing in ("[]", "{}", "()"):

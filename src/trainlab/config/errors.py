@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +29,22 @@ def did_you_mean(name: str, options: Iterable[str], prefix: str = "", n: int = 1
     close: the one wording of every "misspelt?" hint (keys, arguments, metrics, classes)."""
     close = difflib.get_close_matches(name, list(options), n=n, cutoff=cutoff)
     return f"did you mean {' or '.join(prefix + c for c in close)}?" if close else ""
+
+
+_SHELL_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def shell_path_hint(path: str) -> str:
+    """For a path holding ``~`` or ``$NAME`` as text (quoted on the command line, or in a YAML file),
+    which neither Hydra nor OmegaConf expands: how to write it instead; ``""`` for any other path."""
+    tilde = path == "~" or path.startswith("~/")
+    if not tilde and not _SHELL_NAME.search(path):
+        return ""
+    written = _SHELL_NAME.sub(lambda m: f"${{oc.env:{m.group(1)}}}", path)
+    written = "${oc.env:HOME}" + written[1:] if tilde else written
+    here = os.path.expandvars(os.path.expanduser(path))
+    return (f"Hydra expands neither ~ nor $NAME; write {written}"
+            f"{f' (here {here})' if here != path else ''}, or the path in full")
 
 
 def unwrap_user_error(exc: BaseException) -> UserError | None:

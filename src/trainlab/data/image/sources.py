@@ -16,6 +16,7 @@ import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
 from trainlab.config.errors import UserError
+from trainlab.data.files import why_missing
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,8 @@ class ImageFolder:
 
     def _files(self) -> list[Path]:
         if not self.path.is_dir():
-            raise UserError(f"data.source.path='{self.path}' is not a folder; give the folder holding your images")
+            raise UserError(f"data.source.path='{self.path}' is not a folder{why_missing(self.path)}; give the folder "
+                            "holding your images")
         files = sorted(p for p in self.path.iterdir() if p.is_file() and _suffix(p))
         others = sorted(p.name for p in self.path.iterdir() if p.is_file() and not _suffix(p))
         if others:
