@@ -129,3 +129,41 @@ def test_a_data_file_that_is_a_broken_link_or_an_unexpanded_variable_says_so(tmp
     with pytest.raises(UserError, match=r"file not found: '\$TRAINLAB_DATA/x.csv' \(Hydra expands neither ~ nor \$NAME; "
                                         r"write \$\{oc.env:TRAINLAB_DATA\}/x.csv, or the path in full\)"):
         read_frame("$TRAINLAB_DATA/x.csv", "data.source.path")
+
+
+# -- the environment a run inherits ---------------------------------------------------------------------
+@pytest.fixture
+def no_gpu(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_gpus_hidden_by_cuda_visible_devices_are_named(compose_cfg, monkeypatch, no_gpu, caplog):
+    """CUDA_VISIBLE_DEVICES='' or -1 left from another job: the refusal of a GPU profile said only that torch
+    sees no GPU, and hardware=auto went to the CPU with pinned memory (a torch warning per loader)."""
+    from trainlab.run.pipeline import prepare
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    with pytest.raises(UserError, match=r"^hardware=a100 needs an NVIDIA GPU .*is False; CUDA_VISIBLE_DEVICES='-1' "
+                                        r"hides GPUs from torch: unset it, or list the GPUs to use \(0,1\)\); use hardware=cpu"):
+        prepare(compose_cfg(["hardware=a100"]))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        hw = prepare(compose_cfg(["hardware=auto"])).hardware
+    assert (hw.accelerator, hw.pin_memory) == ("cpu", False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "hardware.accelerator=auto takes the CPU: torch sees no GPU; CUDA_VISIBLE_DEVICES='' hides GPUs from torch: "
+        "unset it, or list the GPUs to use (0,1)"]
+
+
+def test_pinned_memory_asked_for_on_the_cpu_is_left_off_with_a_word(compose_cfg, monkeypatch, no_gpu, caplog):
+    from trainlab.run.pipeline import prepare
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        assert prepare(compose_cfg(["hardware=auto"])).hardware.pin_memory is False
+        assert caplog.records == []  # the profile's own value: no word
+        assert prepare(compose_cfg(["hardware=cpu", "hardware.pin_memory=true"])).hardware.pin_memory is False
+    assert [r.getMessage() for r in caplog.records] == [
+        "hardware.pin_memory=true does nothing on the CPU (it speeds up copies to a GPU); left off"]

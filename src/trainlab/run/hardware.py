@@ -107,7 +107,7 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
     the one of the precision; ``fix`` says what to do where the accelerator is missing."""
     if accelerator in _GPU_ACCELERATORS and not _cuda_usable():
         return (f"{who} needs an NVIDIA GPU with CUDA, but torch sees none on this machine (torch {torch.__version__}, "
-                f"torch.cuda.is_available() is False); {fix}{_on_a_login_node()}")
+                f"torch.cuda.is_available() is False{_hidden_gpus()}); {fix}{_on_a_login_node()}")
     if accelerator == "mps" and not torch.backends.mps.is_available():
         return f"{who} needs an Apple-silicon GPU (MPS), which torch does not find on this machine; {fix}"
     if accelerator == "cpu" and precision in ("16-mixed", "16-true"):
@@ -117,6 +117,14 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
         return (f"{precision_key}={precision}: this CPU has no native bfloat16 (oneDNN's LSTM kernels fail "
                 f"without it, and emulated bf16 is slower than fp32); use {precision_key}=32-true")
     return None
+
+
+def _hidden_gpus() -> str:
+    """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU: an empty value or -1 hides every one."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return ""
+    return f"; CUDA_VISIBLE_DEVICES='{visible}' hides GPUs from torch: unset it, or list the GPUs to use (0,1)"
 
 
 def _on_a_login_node() -> str:
@@ -171,6 +179,12 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     _check_choice(hw, "float32_matmul_precision", MATMUL_PRECISIONS)
     if hw.accelerator == "auto":
         hw.accelerator = "gpu" if _cuda_usable() else "cpu"
+        if hw.accelerator == "cpu" and _hidden_gpus():
+            log.warning("hardware.accelerator=auto takes the CPU: torch sees no GPU%s", _hidden_gpus())
+    if hw.accelerator == "cpu" and hw.pin_memory:  # pinned host memory only speeds up copies to a GPU
+        if _given_on_the_command_line(("pin_memory",)):
+            log.warning("hardware.pin_memory=true does nothing on the CPU (it speeds up copies to a GPU); left off")
+        hw.pin_memory = False
     if hw.precision == "auto":
         hw.precision = _auto_precision() if hw.accelerator != "cpu" else "32-true"
     # cpu and auto never ask for a device themselves: there hardware.accelerator was set on top of the profile
