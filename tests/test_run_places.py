@@ -167,3 +167,69 @@ def test_pinned_memory_asked_for_on_the_cpu_is_left_off_with_a_word(compose_cfg,
         assert prepare(compose_cfg(["hardware=cpu", "hardware.pin_memory=true"])).hardware.pin_memory is False
     assert [r.getMessage() for r in caplog.records] == [
         "hardware.pin_memory=true does nothing on the CPU (it speeds up copies to a GPU); left off"]
+
+
+# -- paths inside database URIs ---------------------------------------------------------------------------
+def test_an_mlflow_database_in_a_folder_with_a_question_mark_is_refused(tmp_path):
+    """sqlite:///<log_dir>/mlflow.db with a '?' in paths.log_dir: SQLAlchemy took the rest for options and
+    MLflow wrote its tables into a file named after the part before the '?', beside the database checked here."""
+    pytest.importorskip("sqlalchemy")  # MLflow's, and the logger's module needs Lightning only
+    from trainlab.loggers.mlflow import sqlite_database
+
+    uri = f"sqlite:///{tmp_path}/runs?2/mlflow.db"
+    with pytest.raises(UserError) as refused:
+        sqlite_database(uri)  # what MLflowRun checks the database with, before it makes a folder
+    assert str(refused.value) == (f"logger.mlflow.tracking_uri={uri}: a database URI reads what follows '?' as options, "
+                                  f"so MLflow would open '{tmp_path}/runs'; choose a paths.log_dir without '?', or write "
+                                  "it as %3F in the URI")
+    assert list(tmp_path.iterdir()) == []
+    # the file checked and created here is the one MLflow opens: %xx decoded as SQLAlchemy does
+    assert sqlite_database(f"sqlite:///{tmp_path}/a%20b/m.db") == tmp_path / "a b" / "m.db"
+
+
+def test_a_sweep_folder_with_url_characters_keeps_its_study_in_it(tmp_path):
+    """A paths.log_dir with '?' made the sweep's sqlite:///<sweep>/optuna.db URL end at the '?': 'cannot open
+    the study after 5 tries: unable to open database file', which named no culprit; '#' cut storage_file's path."""
+    import optuna
+    from sqlalchemy.engine import make_url
+
+    from trainlab.search.shared import open_storage, storage_file, storage_url
+
+    own = tmp_path / "runs?2 #3 %41" / "optuna.db"
+    own.parent.mkdir()
+    url = storage_url(None, own)
+    assert make_url(url).database == str(own) and storage_file(url) == own
+    optuna.create_study(storage=open_storage(url), study_name="s")
+    assert own.is_file() and sorted(p.name for p in tmp_path.iterdir()) == [own.parent.name]
+
+
+@pytest.mark.parametrize("value", ["/home/José/runs", "/data/runs?2 #3", "it's", "a\\'b", "ends\\", "/plain/path_1",
+                                   "relu", 0.001, 3, True, None, ["a", "é"],
+                                   {"storage": "sqlite:////tmp/é/optuna.db?timeout=60", "trial_id": 3}])
+def test_values_handed_to_a_sweeps_jobs_read_back_the_same(value):
+    """Hydra's Transformer.str left letters outside ASCII, '?', '#' and quotes unquoted, which its own
+    grammar refuses: every trial of a sweep under /home/José failed (OverrideParseException)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from trainlab.search.space import as_override
+
+    assert OverridesParser.create().parse_override(as_override("k", value)).value() == value
+    if value in ("relu", "/plain/path_1"):
+        assert as_override("k", value) == f"k={value}"  # quoted only where the grammar needs it
+
+
+def test_commands_printed_to_resume_paste_back_into_a_shell():
+    """'Resume with: python train.py ... ckpt_path=<run>' under '/tmp/my runs/José' split at the space and
+    was refused by Hydra's grammar at the 'é'."""
+    import shlex
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from trainlab.config.composition import command_line
+
+    run = "/tmp/my runs/José/2026-11-30_00-00-00_abcdef"
+    line = command_line("train.py", ["paths.log_dir='/tmp/my runs/José'", "model=cnn"], ckpt_path=run)
+    words = shlex.split(line)
+    assert words[:4] == ["python", "train.py", "paths.log_dir='/tmp/my runs/José'", "model=cnn"]
+    assert OverridesParser.create().parse_override(words[4]).value() == run
+    assert command_line("train.py", ["model=cnn"], ckpt_path="/tmp/run") == "python train.py model=cnn ckpt_path=/tmp/run"

@@ -173,6 +173,39 @@ def _one_line(exc: BaseException) -> str:
     return "; ".join(dict.fromkeys(kept))
 
 
+def grammar_value(value: Any) -> str:
+    """``value`` in Hydra's override grammar, so that Hydra reads back the same value: Hydra's own spelling
+    (``Transformer.str``), except for text its unquoted spelling does not carry (letters outside ASCII,
+    ``?``, ``#``, quotes: a sweep folder under ``/home/José`` failed every trial), which is quoted."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Transformer
+    from hydra.errors import HydraException
+
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{key}:{grammar_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(grammar_value(item) for item in value) + "]"
+    plain = Transformer.str(value)
+    if not isinstance(value, str):
+        return plain
+    try:
+        if OverridesParser.create().parse_override(f"k={plain}").value() == value:
+            return plain
+    except HydraException:
+        pass  # quoted below
+    # inside quotes only a quote, and backslashes before a quote or at the end, are escaped
+    return "'" + re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value).replace("'", "\\'") + "'"
+
+
+def command_line(script: str, overrides: typing.Sequence[str], **settings: Any) -> str:
+    """``python <script> <overrides> <key>=<value> ...`` to paste into a shell: each value in Hydra's grammar
+    (a run folder under ``/home/José``), each word quoted where the shell needs it (a space in a path)."""
+    import shlex
+
+    return shlex.join(["python", script, *overrides, *(f"{key}={grammar_value(str(value))}"
+                                                       for key, value in settings.items())])
+
+
 def parse_problem(override: str, message: str) -> str:
     """An override Hydra's grammar cannot read: what is wrong with it and how to write it."""
     key, eq, value = override.partition("=")
