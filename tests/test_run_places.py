@@ -233,3 +233,23 @@ def test_commands_printed_to_resume_paste_back_into_a_shell():
     assert words[:4] == ["python", "train.py", "paths.log_dir='/tmp/my runs/José'", "model=cnn"]
     assert OverridesParser.create().parse_override(words[4]).value() == run
     assert command_line("train.py", ["model=cnn"], ckpt_path="/tmp/run") == "python train.py model=cnn ckpt_path=/tmp/run"
+
+
+def test_a_relative_run_path_typed_in_another_folder_names_the_repositorys(monkeypatch, tmp_path):
+    """Runs go to the repository's outputs/ wherever train.py starts; 'outputs/train/runs/<run>' typed in
+    another folder said only that it does not exist."""
+    from trainlab.run.folder import resolve_checkpoint
+
+    run = tmp_path / "repo" / "outputs" / "train" / "runs" / "r1"
+    (run / "checkpoints").mkdir(parents=True)
+    for mark in ("conf/train.yaml", "train.py"):
+        (tmp_path / "repo" / mark).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "repo" / mark).write_text("")
+    monkeypatch.setenv("TRAINLAB_ROOT", str(tmp_path / "repo"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=rf"^ckpt_path: 'outputs/train/runs/r1' does not exist in the working folder "
+                                        rf"{tmp_path} \(relative paths are read from there\); the repository has it: "
+                                        rf"ckpt_path={run}; give"):
+        resolve_checkpoint("outputs/train/runs/r1")
+    with pytest.raises(UserError, match=r"^ckpt_path: 'outputs/x' does not exist; give a .ckpt file"):
+        resolve_checkpoint("outputs/x")

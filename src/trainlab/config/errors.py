@@ -47,6 +47,15 @@ def shell_path_hint(path: str) -> str:
             f"{f' (here {here})' if here != path else ''}, or the path in full")
 
 
+def why_missing(path: Path) -> str:
+    """What a path that names nothing usable is, as the end of a refusal: a link to nowhere, or a path
+    with ``~``/``$NAME`` that nothing expanded; ``""`` otherwise."""
+    if path.is_symlink():
+        return f" (a link to '{os.readlink(path)}', which does not exist)"
+    hint = shell_path_hint(str(path))
+    return f" ({hint})" if hint else ""
+
+
 def unwrap_user_error(exc: BaseException) -> UserError | None:
     """Return the UserError behind ``exc`` (Hydra's instantiate wraps constructor errors)."""
     seen: set[int] = set()

@@ -7,28 +7,18 @@ sources, catalogues: trainlab.data.graph.catalogue).
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from trainlab.config.errors import UserError, shell_path_hint
+from trainlab.config.errors import UserError, why_missing
 
 _READABLE = ".csv, .parquet or .npy"
 _READABLE_IN_FULL = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
 CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
 log = logging.getLogger(__name__)
-
-
-def why_missing(path: Path) -> str:
-    """What a path that names nothing usable is, as the end of a refusal: a link to nowhere, or a path
-    with ``~``/``$NAME`` that nothing expanded; ``""`` otherwise."""
-    if path.is_symlink():
-        return f" (a link to '{os.readlink(path)}', which does not exist)"
-    hint = shell_path_hint(str(path))
-    return f" ({hint})" if hint else ""
 
 
 def read_frame(path: str, key: str):

@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, why_missing
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +308,18 @@ def discard_unstarted_run() -> Optional[str]:
 _LIGHTNING_NAMES = ("last", "best", "hpc", "registry")
 
 
+def _in_the_repository(path: Path) -> Optional[Path]:
+    """A relative ``path`` missing from the working folder that the repository holds (``outputs/...`` typed
+    in another folder: runs go to the repository's outputs/ wherever train.py was started); else None."""
+    if path.is_absolute():
+        return None
+    try:
+        found = repo_root() / path
+    except UserError:
+        return None
+    return found if found.exists() else None
+
+
 def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
     """What the user typed as ``ckpt_path``: a .ckpt file as given, or a run directory's checkpoint
     (see :meth:`RunFolder.checkpoint`)."""
@@ -321,7 +333,10 @@ def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
                         "train.py run starts in a new folder; give the run to go on from: ckpt_path=<run directory> "
                         f"(outputs/train/runs/<run>: its {LAST}) or a .ckpt file")
     if not p.is_file():
-        raise UserError(f"ckpt_path: '{path}' does not exist; give a .ckpt file or a run directory under outputs/")
+        elsewhere = _in_the_repository(p)
+        where = (f" in the working folder {Path.cwd()} (relative paths are read from there); the repository has "
+                 f"it: ckpt_path={elsewhere}" if elsewhere else why_missing(p))
+        raise UserError(f"ckpt_path: '{path}' does not exist{where}; give a .ckpt file or a run directory under outputs/")
     return p
 
 

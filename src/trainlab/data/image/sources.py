@@ -15,8 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
-from trainlab.config.errors import UserError
-from trainlab.data.files import why_missing
+from trainlab.config.errors import UserError, why_missing
 
 log = logging.getLogger(__name__)
 
