@@ -253,3 +253,32 @@ def test_a_relative_run_path_typed_in_another_folder_names_the_repositorys(monke
         resolve_checkpoint("outputs/train/runs/r1")
     with pytest.raises(UserError, match=r"^ckpt_path: 'outputs/x' does not exist; give a .ckpt file"):
         resolve_checkpoint("outputs/x")
+
+
+# -- the real command line: exit codes and the working folder -------------------------------------------
+def _train_py(*args: str, cwd: Path, env: dict, shell_prefix: str = "") -> "subprocess.CompletedProcess[str]":
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    command = shlex.join([sys.executable, str(ROOT / "train.py"), *args])
+    return subprocess.run(["sh", "-c", f"{shell_prefix}exec {command}"], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **env})
+
+
+def test_train_py_from_another_folder_with_a_stale_trainlab_root(tmp_path):
+    """TRAINLAB_ROOT left from another checkout: experiment= was not found and outputs/ was made in the
+    folder it named; a FileNotFoundError traceback for conf/train.yaml on a real run."""
+    done = _train_py("--cfg", "job", "experiment=lstm_seed", cwd=tmp_path, env={"TRAINLAB_ROOT": str(tmp_path / "old")})
+    assert done.returncode == 0, done.stderr
+    assert "model:" in done.stdout and f"TRAINLAB_ROOT={tmp_path / 'old'} is not the folder of train.py" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_py_in_a_removed_working_folder_is_one_line(tmp_path):
+    (tmp_path / "gone").mkdir()
+    done = _train_py("--cfg", "job", cwd=tmp_path, env={}, shell_prefix="cd gone && rmdir ../gone && ")
+    assert done.returncode == 2
+    assert done.stderr == ("error: the working folder this command was started in no longer exists (removed after "
+                           "the shell entered it); cd to an existing folder and run it again\n")

@@ -264,6 +264,12 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
     from trainlab.config.help import help_requested, print_help
 
+    try:
+        os.getcwd()  # Hydra records it first thing (hydra.runtime.cwd): a FileNotFoundError traceback
+    except FileNotFoundError:
+        print("error: the working folder this command was started in no longer exists (removed after the shell "
+              "entered it); cd to an existing folder and run it again", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
         from trainlab.search.space import params_override_problem
 
