@@ -282,3 +282,18 @@ def test_train_py_in_a_removed_working_folder_is_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr == ("error: the working folder this command was started in no longer exists (removed after "
                            "the shell entered it); cd to an existing folder and run it again\n")
+
+
+@pytest.mark.parametrize("value, warned", [("abc", True), ("0", True), ("4", False), ("4,2", False)])
+def test_an_omp_num_threads_openmp_cannot_read_is_named_with_the_setting_that_chooses(
+        compose_cfg, monkeypatch, caplog, value, warned):
+    """libgomp's own line ('Invalid value for environment variable OMP_NUM_THREADS') named no fix."""
+    from trainlab.run.pipeline import prepare
+
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        prepare(compose_cfg(["hardware=cpu"]))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ([f"OMP_NUM_THREADS={value} is not a number of threads, so OpenMP ignores it and torch uses "
+                      f"{__import__('torch').get_num_threads()}; unset it, or choose them with hardware.num_threads=<n>"]
+                     if warned else [])

@@ -7,6 +7,7 @@ import copy
 import logging
 import os
 import platform
+import re
 from typing import Any, Optional
 
 import torch
@@ -159,6 +160,15 @@ def _check_sizes(hw: DictConfig) -> None:
                                 f"hardware.num_workers=<n> (e.g. 2), or leave hardware.{key} out")
 
 
+def _check_thread_variable() -> None:
+    """``OMP_NUM_THREADS`` that OpenMP cannot read (``abc``, ``0``) is ignored with a line of libgomp's that
+    names no fix; say what torch uses instead and the setting that chooses it."""
+    value = os.environ.get("OMP_NUM_THREADS")
+    if value is not None and not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", value.strip()):
+        log.warning("OMP_NUM_THREADS=%s is not a number of threads, so OpenMP ignores it and torch uses %d; unset it, "
+                    "or choose them with hardware.num_threads=<n>", value, torch.get_num_threads())
+
+
 def _given_on_the_command_line(keys: tuple[str, ...]) -> list[str]:
     """Those of the ``hardware.<key>`` that the command line sets (Hydra's task overrides)."""
     from trainlab.config.composition import task_overrides
@@ -201,6 +211,7 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     torch.backends.cudnn.benchmark = bool(hw.cudnn_benchmark)
     if hw.num_threads is not None:
         torch.set_num_threads(int(hw.num_threads))
+    _check_thread_variable()
     host_memory = keep_host_memory(hw.host_memory_keep_mb)
     log.info(
         "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d host memory: %s",
