@@ -22,7 +22,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from trainlab.run.folder import claim_root, discard_unstarted_run  # noqa: E402
 
-claim_root(__file__)  # this folder is the repository, for this process and its children
+ROOT = claim_root(__file__)  # this folder is the repository, for this process and its children
 
 from trainlab.config.schemas import register_configs  # noqa: E402
 
@@ -81,7 +81,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return full
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+@hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="eval")
 def main(cfg: DictConfig) -> None:
     with report_user_errors(on_error=discard_unstarted_run):
         evaluate(cfg)

@@ -18,7 +18,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from trainlab.run.folder import claim_root, discard_unstarted_run  # noqa: E402
 
-claim_root(__file__)  # this folder is the repository, for this process and its children
+ROOT = claim_root(__file__)  # this folder is the repository, for this process and its children
 
 from trainlab.config.schemas import register_configs  # noqa: E402
 from trainlab.run.console import announce_run_folder  # noqa: E402
@@ -52,7 +52,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
 def main(cfg: DictConfig) -> float:
     announce_run_folder()
     with report_user_errors(on_error=discard_unstarted_run), optuna_trial(cfg) as trial_callbacks, \

@@ -256,13 +256,14 @@ def test_a_relative_run_path_typed_in_another_folder_names_the_repositorys(monke
 
 
 # -- the real command line: exit codes and the working folder -------------------------------------------
-def _train_py(*args: str, cwd: Path, env: dict, shell_prefix: str = "") -> "subprocess.CompletedProcess[str]":
+def _train_py(*args: str, cwd: Path, env: dict, shell_prefix: str = "",
+              script: Path = ROOT / "train.py") -> "subprocess.CompletedProcess[str]":
     import os
     import shlex
     import subprocess
     import sys
 
-    command = shlex.join([sys.executable, str(ROOT / "train.py"), *args])
+    command = shlex.join([sys.executable, str(script), *args])
     return subprocess.run(["sh", "-c", f"{shell_prefix}exec {command}"], cwd=cwd, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **env})
 
@@ -297,3 +298,12 @@ def test_an_omp_num_threads_openmp_cannot_read_is_named_with_the_setting_that_ch
     assert lines == ([f"OMP_NUM_THREADS={value} is not a number of threads, so OpenMP ignores it and torch uses "
                       f"{__import__('torch').get_num_threads()}; unset it, or choose them with hardware.num_threads=<n>"]
                      if warned else [])
+
+
+def test_a_linked_train_py_finds_the_checkouts_configs(tmp_path):
+    """train.py linked into ~/bin: Hydra looked for ~/bin/conf ('Primary config directory not found')."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "train.py").symlink_to(ROOT / "train.py")
+    done = _train_py("--cfg", "job", "experiment=lstm_seed", cwd=tmp_path, env={}, script=tmp_path / "bin" / "train.py")
+    assert done.returncode == 0, done.stderr
+    assert "hidden_size: 128" in done.stdout  # experiments/experiment/lstm_seed.yaml

@@ -99,17 +99,19 @@ def repo_root() -> Path:
                     "TRAINLAB_ROOT=<the folder of train.py>")
 
 
-def claim_root(script: str) -> None:
+def claim_root(script: str) -> Path:
     """Make the folder of ``script`` (train.py, evaluate.py) the repository for this process and its
     children: Hydra composes that folder's conf/, so an inherited ``TRAINLAB_ROOT`` naming another
     folder (a stale export, another checkout) would mix two checkouts' experiments and outputs.
-    Such a value is replaced with a warning."""
+    Such a value is replaced with a warning. Returns the folder: its conf/ is the script's config path,
+    found through links (a train.py linked into ~/bin made Hydra look for ~/bin/conf)."""
     own = Path(script).resolve().parent
     inherited = os.environ.get("TRAINLAB_ROOT")
     if inherited and Path(inherited).expanduser().resolve() != own:
         log.warning("TRAINLAB_ROOT=%s is not the folder of %s; using %s (its conf/, experiments/ and outputs/; "
                     "paths.log_dir=<folder> puts runs elsewhere)", inherited, Path(script).name, own)
     os.environ["TRAINLAB_ROOT"] = str(own)
+    return own
 
 
 def _upgraded(target: str) -> str:
