@@ -307,3 +307,22 @@ def test_a_linked_train_py_finds_the_checkouts_configs(tmp_path):
     done = _train_py("--cfg", "job", "experiment=lstm_seed", cwd=tmp_path, env={}, script=tmp_path / "bin" / "train.py")
     assert done.returncode == 0, done.stderr
     assert "hidden_size: 128" in done.stdout  # experiments/experiment/lstm_seed.yaml
+
+
+def test_an_image_folder_that_cannot_be_listed_is_one_line(tmp_path, monkeypatch):
+    """chmod 000 on data.source.path (or its masks): PermissionError traceback from Path.iterdir. Faked here,
+    as the suite may run as root, which reads any folder."""
+    from trainlab.data.image.sources import ImageFolder
+
+    (tmp_path / "images").mkdir()
+    real = Path.iterdir
+
+    def refused(self):
+        if self == tmp_path / "images":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    with pytest.raises(UserError, match=rf"^data.source.path='{tmp_path}/images' cannot be listed \(Permission denied\); "
+                                        rf"give this user read access \(chmod u\+rx '{tmp_path}/images'\), or another folder$"):
+        ImageFolder(str(tmp_path / "images")).load()
