@@ -326,3 +326,17 @@ def test_an_image_folder_that_cannot_be_listed_is_one_line(tmp_path, monkeypatch
     with pytest.raises(UserError, match=rf"^data.source.path='{tmp_path}/images' cannot be listed \(Permission denied\); "
                                         rf"give this user read access \(chmod u\+rx '{tmp_path}/images'\), or another folder$"):
         ImageFolder(str(tmp_path / "images")).load()
+
+
+@pytest.mark.parametrize("target", ["analyze", "refine", "stage2"])
+def test_make_targets_pass_a_sweep_folder_with_spaces_as_one_argument(target):
+    """make refine SWEEP='/tmp/my sweeps/s1' ran 'refine /tmp/my sweeps/s1': 'unrecognized arguments: sweeps/s1'."""
+    import shlex
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("no make here")
+    shown = subprocess.run(["make", "-s", "-n", target, "PY=python", "VENV=", "SWEEP=/tmp/my sweeps/s1"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    assert shlex.split(shown.strip().splitlines()[-1])[3] == "/tmp/my sweeps/s1"
