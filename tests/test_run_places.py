@@ -340,3 +340,18 @@ def test_make_targets_pass_a_sweep_folder_with_spaces_as_one_argument(target):
     shown = subprocess.run(["make", "-s", "-n", target, "PY=python", "VENV=", "SWEEP=/tmp/my sweeps/s1"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout
     assert shlex.split(shown.strip().splitlines()[-1])[3] == "/tmp/my sweeps/s1"
+
+
+def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp_path):
+    """hydra.sweeper.fix_top_of=<sweep> was written bare: a sweep under '/home/José' was refused by Hydra's grammar."""
+    import yaml
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from trainlab.search.stages import stage2_command
+
+    sweep = tmp_path / "José's sweeps" / "s1"
+    sweep.mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": ["model=cnn"]}}}))
+    command = stage2_command(sweep, 2, [], ROOT)
+    fixing = OverridesParser.create().parse_overrides(command[3:])
+    assert {o.key_or_group: o.value() for o in fixing}["hydra.sweeper.fix_top_of"] == str(sweep)
