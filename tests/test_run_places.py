@@ -355,3 +355,25 @@ def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp
     command = stage2_command(sweep, 2, [], ROOT)
     fixing = OverridesParser.create().parse_overrides(command[3:])
     assert {o.key_or_group: o.value() for o in fixing}["hydra.sweeper.fix_top_of"] == str(sweep)
+
+
+def test_a_run_folder_moved_elsewhere_resumes_with_its_kept_checkpoints(compose_cfg, run_train, tmp_path):
+    """The checkpoint's state names its kept checkpoints by the paths of the old place: a run folder moved
+    to another machine resumed without them (the earlier best forgotten: the resumed run could test a worse
+    one), and a copied folder reached back into the original's files."""
+    import shutil
+
+    from tests.conftest import TINY
+
+    first = compose_cfg([*TINY, "logger=none", "trainer.max_epochs=1", "callbacks.early_stopping=null"])
+    run_train(first)
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.copytree(first.paths.output_dir, moved)
+    shutil.rmtree(first.paths.output_dir)
+    kept = sorted(p.name for p in (moved / "checkpoints").glob("epoch*.ckpt"))
+    assert kept
+    resumed = compose_cfg([*TINY, "logger=none", "trainer.max_epochs=2", "callbacks.early_stopping=null",
+                           f"ckpt_path={moved}"])
+    run_train(resumed)
+    carried = {p.name for p in (Path(resumed.paths.output_dir) / "checkpoints").glob("epoch*.ckpt")}
+    assert set(kept) <= carried, (kept, carried)
