@@ -71,8 +71,9 @@ def sqlite_database(uri: str) -> Path:
 
     url = make_url(uri)
     if "/" in uri.partition("?")[2]:  # a folder's name, not options (?timeout=30)
-        raise UserError(f"logger.mlflow.tracking_uri={uri}: a database URI reads what follows '?' as options, so MLflow "
-                        f"would open '{url.database}'; choose a paths.log_dir without '?', or write it as %3F in the URI")
+        raise UserError(f"logger.mlflow.tracking_uri={uri}: a database URI reads what follows '?' as options, so "
+                        f"MLflow would open '{url.database}'; choose a paths.log_dir without '?', or write it as %3F "
+                        "in the URI")
     return Path(url.database)
 
 

@@ -94,8 +94,9 @@ def repo_root() -> Path:
     for root in (installed, Path.cwd()):
         if is_checkout(root):
             return root
-    raise UserError(f"trainlab is installed in {Path(__file__).resolve().parents[1]} without its checkout ({' and '.join(ROOT_MARKS)}), and "
-                    f"the working folder {Path.cwd()} is none either; run this in the checkout, or set "
+    marks = " and ".join(ROOT_MARKS)
+    raise UserError(f"trainlab is installed in {Path(__file__).resolve().parents[1]} without its checkout ({marks}), "
+                    f"and the working folder {Path.cwd()} is none either; run this in the checkout, or set "
                     "TRAINLAB_ROOT=<the folder of train.py>")
 
 
@@ -338,7 +339,8 @@ def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
         elsewhere = _in_the_repository(p)
         where = (f" in the working folder {Path.cwd()} (relative paths are read from there); the repository has "
                  f"it: ckpt_path={elsewhere}" if elsewhere else why_missing(p))
-        raise UserError(f"ckpt_path: '{path}' does not exist{where}; give a .ckpt file or a run directory under outputs/")
+        raise UserError(f"ckpt_path: '{path}' does not exist{where}; give a .ckpt file or a run directory under "
+                        "outputs/")
     return p
 
 
