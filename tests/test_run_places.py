@@ -377,3 +377,19 @@ def test_a_run_folder_moved_elsewhere_resumes_with_its_kept_checkpoints(compose_
     run_train(resumed)
     carried = {p.name for p in (Path(resumed.paths.output_dir) / "checkpoints").glob("epoch*.ckpt")}
     assert set(kept) <= carried, (kept, carried)
+
+
+def test_train_py_of_another_clone_says_whose_code_it_runs(monkeypatch, tmp_path, caplog):
+    """A venv installed (editable) from clone A runs clone B's train.py with A's code and B's configs."""
+    other = tmp_path / "clone_b"
+    (other / "src" / "trainlab").mkdir(parents=True)
+    monkeypatch.delenv("TRAINLAB_ROOT", raising=False)
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.folder"):
+        claim_root(str(other / "train.py"))
+        assert [r.getMessage() for r in caplog.records] == [
+            f"trainlab is imported from {ROOT / 'src' / 'trainlab'}, not from {other / 'src' / 'trainlab'} beside this "
+            f"train.py, whose configs it runs with; put {other / 'src'} on PYTHONPATH, or pip install -e {other}"]
+        caplog.clear()
+        monkeypatch.delenv("TRAINLAB_ROOT")
+        claim_root(str(ROOT / "train.py"))  # this clone's own code: no word
+        assert caplog.records == []

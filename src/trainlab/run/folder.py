@@ -104,7 +104,8 @@ def claim_root(script: str) -> Path:
     """Make the folder of ``script`` (train.py, evaluate.py) the repository for this process and its
     children: Hydra composes that folder's conf/, so an inherited ``TRAINLAB_ROOT`` naming another
     folder (a stale export, another checkout) would mix two checkouts' experiments and outputs.
-    Such a value is replaced with a warning. Returns the folder: its conf/ is the script's config path,
+    Such a value is replaced with a warning, and so is said a trainlab package imported from elsewhere than
+    the folder's src/ (another clone's code with this one's configs). Returns the folder: its conf/ is the script's config path,
     found through links (a train.py linked into ~/bin made Hydra look for ~/bin/conf)."""
     own = Path(script).resolve().parent
     inherited = os.environ.get("TRAINLAB_ROOT")
@@ -112,6 +113,10 @@ def claim_root(script: str) -> Path:
         log.warning("TRAINLAB_ROOT=%s is not the folder of %s; using %s (its conf/, experiments/ and outputs/; "
                     "paths.log_dir=<folder> puts runs elsewhere)", inherited, Path(script).name, own)
     os.environ["TRAINLAB_ROOT"] = str(own)
+    code, own_code = Path(__file__).resolve().parents[1], own / "src" / "trainlab"
+    if own_code.is_dir() and code != own_code.resolve():  # a venv installed from another clone, PYTHONPATH to it
+        log.warning("trainlab is imported from %s, not from %s beside this %s, whose configs it runs with; put %s "
+                    "on PYTHONPATH, or pip install -e %s", code, own_code, Path(script).name, own / "src", own)
     return own
 
 
