@@ -393,3 +393,21 @@ def test_train_py_of_another_clone_says_whose_code_it_runs(monkeypatch, tmp_path
         monkeypatch.delenv("TRAINLAB_ROOT")
         claim_root(str(ROOT / "train.py"))  # this clone's own code: no word
         assert caplog.records == []
+
+
+def test_an_empty_output_folder_or_data_path_is_refused(capsys):
+    """paths.log_dir=$LOGDIR with LOGDIR unset: runs went to /train/runs/... at the top of the disk (made
+    there as root); data.source.path= read the working folder ('' is a folder)."""
+    from trainlab.data.files import read_frame
+
+    config = {"paths": {"log_dir": ""}, "hydra": {"run": {"dir": "${paths.log_dir}/train/runs/1"}}}
+    assert _preflight(config, capsys) == (
+        "error: paths.log_dir is empty (an unset shell variable in paths.log_dir=$NAME?), so runs would go to the top "
+        "of the disk; give a folder: paths.log_dir=<folder>\n")
+    with pytest.raises(UserError, match=r"^data.source.path is empty \(an unset shell variable in data.source.path="
+                                        r"\$NAME\?\); give the path of a .csv, .parquet or .npy file$"):
+        read_frame("", "data.source.path")
+    from trainlab.data.image.sources import ImageFolder
+
+    with pytest.raises(UserError, match=r"^data.source.path is empty .*; give the folder holding your images$"):
+        ImageFolder("")

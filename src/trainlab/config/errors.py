@@ -47,6 +47,12 @@ def shell_path_hint(path: str) -> str:
             f"{f' (here {here})' if here != path else ''}, or the path in full")
 
 
+def require_path(path: Any, key: str, what: str) -> None:
+    """Refuse an empty path (``Path("")`` is the working folder), as an unset shell variable leaves it."""
+    if not str(path or "").strip():
+        raise UserError(f"{key} is empty (an unset shell variable in {key}=$NAME?); give {what}")
+
+
 def why_missing(path: Path) -> str:
     """What a path that names nothing usable is, as the end of a refusal: a link to nowhere, or a path
     with ``~``/``$NAME`` that nothing expanded; ``""`` otherwise."""

@@ -115,6 +115,9 @@ class Preflight(HydraCallback):
                 value = owner[name] if isinstance(owner, DictConfig) and name in owner else None
             except InterpolationResolutionError as exc:
                 _stop(interpolation_problem(exc))
+            if value == "":  # '/train/runs/...' at the top of the disk: paths.log_dir=$LOGDIR with LOGDIR unset
+                _stop(f"{given} is empty (an unset shell variable in {given}=$NAME?), so runs would go to the top of "
+                      f"the disk; give a folder: {given}=<folder>")
             hint = shell_path_hint(str(value or ""))
             if hint:
                 part = next(p for p in Path(value).parts if p.startswith("~") or "$" in p)

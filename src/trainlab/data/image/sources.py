@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
-from trainlab.config.errors import UserError, why_missing
+from trainlab.config.errors import UserError, require_path, why_missing
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +278,7 @@ class ImageFolder:
     def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None):
         if tile_size is not None and tile_size < 8:
             raise UserError(f"data.source.tile_size={tile_size} must be at least 8, or null for whole images")
+        require_path(path, "data.source.path", "the folder holding your images")
         self.path = Path(path).expanduser()
         self.mask_dir = Path(mask_dir).expanduser() if mask_dir else self.path / "masks"
         self.tile_size = tile_size
