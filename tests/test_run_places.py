@@ -411,3 +411,19 @@ def test_an_empty_output_folder_or_data_path_is_refused(capsys):
 
     with pytest.raises(UserError, match=r"^data.source.path is empty .*; give the folder holding your images$"):
         ImageFolder("")
+
+
+def test_a_config_dir_that_names_no_folder_is_one_line(tmp_path):
+    """Hydra's answer was three lines and exit 1 ('Additional config directory ... not found'); with
+    --config-dir=~/myconf the shell leaves the '~', which Hydra takes for a folder of that name."""
+    done = _train_py("--config-dir=~/myconf", "--cfg", "job", cwd=tmp_path, env={"HOME": str(tmp_path)})
+    assert done.returncode == 2
+    assert done.stderr == (f"error: --config-dir ~/myconf: no such folder ({tmp_path}/~/myconf); Hydra expands neither ~ "
+                           "nor $NAME; write --config-dir ~/myconf (a space, not '=', lets the shell expand it)\n")
+    from trainlab.config.errors import config_dir_problem
+
+    (tmp_path / "mine").mkdir()
+    assert config_dir_problem(["-cd", str(tmp_path / "mine"), "model=cnn"]) is None
+    assert config_dir_problem(["-cd", str(tmp_path / "nope")]) == (
+        f"--config-dir {tmp_path / 'nope'}: no such folder ({tmp_path / 'nope'}); give the folder that holds your config "
+        "groups (model/, data/, ...)")

@@ -176,15 +176,31 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             f"which nothing reads; python {script} --cfg {shown} shows every setting)")
 
 
+def config_dir_flags(argv: list[str]) -> list[str]:
+    """The folders the command line gives with ``--config-dir`` / ``-cd`` (either spelling), as typed."""
+    folders = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("--config-dir", "-cd")]
+    return folders + [arg.split("=", 1)[1] for arg in argv if arg.startswith(("--config-dir=", "-cd="))]
+
+
+def config_dir_problem(argv: list[str]) -> Optional[str]:
+    """A ``--config-dir`` that names no folder, in one line (Hydra's three lines, exit 1, named no fix);
+    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is."""
+    for folder in config_dir_flags(argv):
+        if Path(folder).is_dir():
+            continue
+        hint = shell_path_hint(folder)
+        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} (a space, not '=', lets the shell expand it)"
+               if hint else "give the folder that holds your config groups (model/, data/, ...)")
+        return f"--config-dir {folder}: no such folder ({Path(folder).absolute()}); {fix}"
+    return None
+
+
 def _search_path_override(argv: list[str], overrides: list[Any]) -> list[str]:
     """``hydra.searchpath=[...]`` holding the command line's own search path entries and the folders of
     ``--config-dir`` / ``-cd`` (which Hydra's main adds, and ``compose`` has no flag for), so that the
     config composed again finds a user's own options (``--config-dir ~/myconf model=mymodel``); [] when
     the command line adds none."""
-    import os
-
-    folders = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("--config-dir", "-cd")]
-    folders += [arg.split("=", 1)[1] for arg in argv if arg.startswith(("--config-dir=", "-cd="))]
+    folders = config_dir_flags(argv)
     given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
     entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
     return [f"hydra.searchpath=[{','.join(repr(str(e)) for e in entries)}]"] if entries else []
@@ -275,6 +291,10 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     except FileNotFoundError:
         print("error: the working folder this command was started in no longer exists (removed after the shell "
               "entered it); cd to an existing folder and run it again", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)
+    problem = config_dir_problem(sys.argv[1:])
+    if problem:
+        print(f"error: {problem}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
         from trainlab.search.space import params_override_problem
