@@ -427,3 +427,8 @@ def test_a_config_dir_that_names_no_folder_is_one_line(tmp_path):
     assert config_dir_problem(["-cd", str(tmp_path / "nope")]) == (
         f"--config-dir {tmp_path / 'nope'}: no such folder ({tmp_path / 'nope'}); give the folder that holds your config "
         "groups (model/, data/, ...)")
+    # the same folders given as a search path: Hydra skipped one that is not there without a word
+    assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'mine'}]"]) is None
+    assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'nope'}]"]) == (
+        f"hydra.searchpath: no such folder file://{tmp_path / 'nope'} ({tmp_path / 'nope'}); give the folder that holds "
+        "your config groups, or --config-dir <folder>")

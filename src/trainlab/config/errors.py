@@ -192,7 +192,25 @@ def config_dir_problem(argv: list[str]) -> Optional[str]:
         fix = (f"{hint.split(';')[0]}; write --config-dir {folder} (a space, not '=', lets the shell expand it)"
                if hint else "give the folder that holds your config groups (model/, data/, ...)")
         return f"--config-dir {folder}: no such folder ({Path(folder).absolute()}); {fix}"
+    for folder in _searchpath_folders(argv):  # Hydra skips a search path folder that is not there, unsaid
+        if not Path(folder).is_dir():
+            return (f"hydra.searchpath: no such folder file://{folder} ({Path(folder).absolute()}); give the folder "
+                    "that holds your config groups, or --config-dir <folder>")
     return None
+
+
+def _searchpath_folders(argv: list[str]) -> list[str]:
+    """The ``file://`` folders of a ``hydra.searchpath=[...]`` override; [] when there is none, or Hydra's
+    grammar cannot read it (its own refusal then says why)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    given = [arg for arg in argv if arg.lstrip("+").startswith("hydra.searchpath=")]
+    try:
+        entries = [e for arg in given for e in (OverridesParser.create().parse_override(arg).value() or [])]
+    except (HydraException, TypeError):
+        return []
+    return [str(e)[len("file://"):] for e in entries if str(e).startswith("file://")]
 
 
 def _search_path_override(argv: list[str], overrides: list[Any]) -> list[str]:
