@@ -52,16 +52,18 @@ clean:  ## remove outputs/, caches and .venv
 # --- hyperparameter search (python train.py -m hparams_search=optuna; SWEEP=outputs/train/multiruns/<...>)
 .PHONY: analyze dashboard refine bench-search
 SWEEP   ?=
+# one word for the shell, a folder with spaces included (left out when empty: the tool then says it is missing)
+SWEEP_ARG = $(if $(SWEEP),"$(SWEEP)")
 EPOCHS  ?= 50
 
 analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir>)
-	$(PY) -m trainlab.search.analyze $(SWEEP)
+	$(PY) -m trainlab.search.analyze $(SWEEP_ARG)
 
 dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(PORT) (STORAGE=<url> for a shared study)
-	.venv/bin/optuna-dashboard $(or $(STORAGE),sqlite:///$(abspath $(SWEEP))/optuna.db) --host 127.0.0.1 --port $(PORT)
+	.venv/bin/optuna-dashboard "$(or $(STORAGE),sqlite:///$$(cd "$(SWEEP)" && pwd)/optuna.db)" --host 127.0.0.1 --port $(PORT)
 
 refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
-	$(PY) -m trainlab.search.refine $(SWEEP) --epochs $(EPOCHS) $(ARGS)
+	$(PY) -m trainlab.search.refine $(SWEEP_ARG) --epochs $(EPOCHS) $(ARGS)
 
 bench-search: $(VENV)  ## pruners (median/hyperband/nop), staged vs one stage, a hand-written optuna loop as peer, n_jobs=2 vs 1 (long on 2 cores; ARGS=--quick: a small check)
 	$(PY) benchmarks/search.py $(ARGS)
@@ -94,7 +96,7 @@ bench-graph: $(VENV)  ## kNN graph build time (1e5, 1e6 stars), memory of a samp
 TOP ?= 3
 
 stage2: $(VENV)  ## search the rest with an earlier sweep's TOP most important parameters fixed at its best (make stage2 SWEEP=<dir> TOP=3)
-	$(PY) -m trainlab.search.stages $(SWEEP) --top $(TOP) $(ARGS)
+	$(PY) -m trainlab.search.stages $(SWEEP_ARG) --top $(TOP) $(ARGS)
 # --- the GPU path (issue 17): see README "Checking a GPU"
 .PHONY: gpu-check gpu-bundle bench-steps
 gpu-check: $(VENV)  ## on one NVIDIA GPU, offline, < 8 min: gpu_report.json/.md in outputs/gpu_check (ARGS=--dry: a CPU rehearsal)

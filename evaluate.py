@@ -9,7 +9,6 @@ family's plots (src/trainlab/evaluation/<family>.py).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,11 @@ if __name__ == "__main__":  # first: Ctrl-C or SIGTERM while the rest imports is
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
+from trainlab.run.folder import claim_root, discard_unstarted_run  # noqa: E402
+
+ROOT = claim_root(__file__)  # this folder is the repository, for this process and its children
 
 from trainlab.config.schemas import register_configs  # noqa: E402
-from trainlab.run.folder import discard_unstarted_run  # noqa: E402
 
 register_configs()
 
@@ -83,7 +83,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return full
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+@hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="eval")
 def main(cfg: DictConfig) -> None:
     with report_user_errors(on_error=discard_unstarted_run):
         evaluate(cfg)

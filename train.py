@@ -6,8 +6,6 @@ the monitored metric. The pieces live in src/trainlab; conf/README.md maps confi
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, Sequence
 
 from trainlab.config.errors import report_user_errors, run_command_line, stop_quietly_until_training
@@ -18,11 +16,12 @@ if __name__ == "__main__":  # first: Ctrl-C or SIGTERM while the rest imports is
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-os.environ.setdefault("TRAINLAB_ROOT", str(Path(__file__).resolve().parent))
+from trainlab.run.folder import claim_root, discard_unstarted_run  # noqa: E402
+
+ROOT = claim_root(__file__)  # this folder is the repository, for this process and its children
 
 from trainlab.config.schemas import register_configs  # noqa: E402
 from trainlab.run.console import announce_run_folder  # noqa: E402
-from trainlab.run.folder import discard_unstarted_run  # noqa: E402
 from trainlab.run.preemption import stop_on_signals  # noqa: E402
 from trainlab.search.trial import optuna_trial  # noqa: E402
 
@@ -53,7 +52,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
 def main(cfg: DictConfig) -> float:
     announce_run_folder()
     with report_user_errors(on_error=discard_unstarted_run), optuna_trial(cfg) as trial_callbacks, \

@@ -109,9 +109,9 @@ def test_hints_compose_the_users_primary_config_and_flags_go_anywhere(own_config
     from trainlab.config.errors import run_command_line
 
     seen = []  # what Hydra's main would parse: the scripts' entry point reorders sys.argv first
-    monkeypatch.setattr(sys, "argv", ["train.py", "model=x", "--config-dir", "d", "seed=1"])
+    monkeypatch.setattr(sys, "argv", ["train.py", "model=x", "--config-dir", folder, "seed=1"])
     run_command_line(lambda: seen.append(sys.argv[1:]), config_name="train")
-    assert seen == [["--config-dir", "d", "model=x", "seed=1"]]
+    assert seen == [["--config-dir", folder, "model=x", "seed=1"]]
 
 
 @pytest.mark.parametrize("module, line, error", [

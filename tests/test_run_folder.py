@@ -23,6 +23,9 @@ def test_checkpoint_dir_in_config_is_the_folders_layout(compose_cfg):
 
 def test_repository_root_is_found_one_way(monkeypatch, tmp_path):
     assert (repo_root() / "conf" / "train.yaml").is_file() and (repo_root() / "train.py").is_file()
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "train.yaml").write_text("{}\n")
+    (tmp_path / "train.py").write_text("")
     monkeypatch.setenv("TRAINLAB_ROOT", str(tmp_path))
     assert repo_root() == tmp_path
     from hydra_plugins.trainlab_searchpath import experiments_dir

@@ -21,4 +21,10 @@ def experiments_dir() -> Path:
 
 class TrainlabExperimentsPath(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        search_path.append(provider="trainlab-experiments", path=f"file://{experiments_dir()}")
+        from trainlab.config.errors import UserError
+
+        try:
+            folder = experiments_dir()
+        except UserError:  # no checkout to be found: another Hydra app in an environment with trainlab installed
+            return
+        search_path.append(provider="trainlab-experiments", path=f"file://{folder}")

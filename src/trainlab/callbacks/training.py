@@ -52,8 +52,10 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
             if is_requeued_attempt():
                 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             super().setup(trainer, pl_module, stage)
+        self._trainer = trainer  # its ckpt_path, when load_state_dict restores this callback from it
 
     _state_key: Optional[str] = None
+    _trainer: Optional[pl.Trainer] = None
 
     @property
     def state_key(self) -> str:
@@ -77,14 +79,22 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
             return
         new_dir = Path(self.dirpath)
         new_dir.mkdir(parents=True, exist_ok=True)
+        # the earlier run's checkpoints where they are now: beside the checkpoint resumed from (a run folder
+        # moved or copied to another machine holds them; the paths stored in its state name the old place)
+        resumed_from = self._trainer.ckpt_path if self._trainer is not None else None
+        here = Path(resumed_from).resolve().parent if resumed_from else None
 
         def carried(path: str) -> str:
             """The file's copy in this run's folder ("" when the earlier file is gone)."""
-            if not path or not Path(path).is_file():
+            if not path:
                 return ""
-            copy = new_dir / Path(path).name
+            found = here / Path(path).name if here is not None else None
+            found = found if found is not None and found.is_file() else Path(path)
+            if not found.is_file():
+                return ""
+            copy = new_dir / found.name
             if not copy.exists():
-                shutil.copy2(path, copy)
+                shutil.copy2(found, copy)
             return str(copy)
 
         best_k = {carried(p): score for p, score in state_dict.get("best_k_models", {}).items()}

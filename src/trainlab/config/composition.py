@@ -94,14 +94,25 @@ def check_interpolations(cfg: Any) -> None:
     except MissingMandatoryValue as exc:
         raise UserError(f"{exc.full_key} has no value (??? in the config); set it: {exc.full_key}=<value>") from None
     except InterpolationResolutionError as exc:
-        env = re.search(r"Environment variable '([^']+)' not found", str(exc))
-        if env:
-            name, raw = env.group(1), exc.child_node._value() if exc.child_node is not None else ""
-            raise UserError(f"{exc.full_key}={raw}: the environment variable {name} is not set; set it (export "
-                            f"{name}=...), or give a default: ${{oc.env:{name},<default>}}") from None
-        reason = str(exc).splitlines()[0].rstrip(".")
-        raise UserError(f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
-                        f"(e.g. ${{data.batch_size}}) or a value (python {_script()} --cfg job shows every setting)") from None
+        raise UserError(interpolation_problem(exc)) from None
+
+
+def interpolation_problem(exc: Any) -> str:
+    """An interpolation that cannot be resolved (OmegaConf's InterpolationResolutionError), in one line
+    naming the key that holds it and the fix."""
+    env = re.search(r"Environment variable '([^']+)' not found", str(exc))
+    if env:
+        name, raw = env.group(1), exc.child_node._value() if exc.child_node is not None else ""
+        return (f"{exc.full_key}={raw}: the environment variable {name} is not set; set it (export "
+                f"{name}=...), or give a default: ${{oc.env:{name},<default>}}")
+    reason = str(exc).splitlines()[0].rstrip(".")
+    missing = re.search(r"Interpolation key '([A-Za-z_][A-Za-z0-9_]*)' not found", reason)
+    if missing and missing.group(1) in os.environ:  # ${HOME} as a shell would read it
+        name = missing.group(1)
+        return (f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; ${{{name}}} names a setting, and the environment "
+                f"variable {name} is read with ${{oc.env:{name}}}")
+    return (f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
+            f"(e.g. ${{data.batch_size}}) or a value (python {_script()} --cfg job shows every setting)")
 
 
 def _in_job(exc: BaseException) -> bool:
@@ -192,6 +203,39 @@ def _one_line(exc: BaseException) -> str:
     return "; ".join(dict.fromkeys(kept))
 
 
+def grammar_value(value: Any) -> str:
+    """``value`` in Hydra's override grammar, so that Hydra reads back the same value: Hydra's own spelling
+    (``Transformer.str``), except for text its unquoted spelling does not carry (letters outside ASCII,
+    ``?``, ``#``, quotes: a sweep folder under ``/home/José`` failed every trial), which is quoted."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Transformer
+    from hydra.errors import HydraException
+
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{key}:{grammar_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(grammar_value(item) for item in value) + "]"
+    plain = Transformer.str(value)
+    if not isinstance(value, str):
+        return plain
+    try:
+        if OverridesParser.create().parse_override(f"k={plain}").value() == value:
+            return plain
+    except HydraException:
+        pass  # quoted below
+    # inside quotes only a quote, and backslashes before a quote or at the end, are escaped
+    return "'" + re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value).replace("'", "\\'") + "'"
+
+
+def command_line(script: str, overrides: typing.Sequence[str], **settings: Any) -> str:
+    """``python <script> <overrides> <key>=<value> ...`` to paste into a shell: each value in Hydra's grammar
+    (a run folder under ``/home/José``), each word quoted where the shell needs it (a space in a path)."""
+    import shlex
+
+    return shlex.join(["python", script, *overrides, *(f"{key}={grammar_value(str(value))}"
+                                                       for key, value in settings.items())])
+
+
 def parse_problem(override: str, message: str) -> str:
     """An override Hydra's grammar cannot read: what is wrong with it and how to write it."""
     key, eq, value = override.partition("=")
@@ -204,6 +248,10 @@ def parse_problem(override: str, message: str) -> str:
     if not bare:
         return f"{override!r} names no key before the '=': write <key>={value}"
     fix = f"quote the value if it is text: \"{key}='{value}'\" (the outer quotes are the shell's)"
+    if value.startswith("~"):  # quoting it would make a folder named '~'
+        from trainlab.config.errors import shell_path_hint
+
+        return f"{override}: {shell_path_hint(value)}"
     if "${" in value and value.count("{") > value.count("}"):
         return f"{override}: the interpolation is not closed; write {key}={value}}} (e.g. seed=${{data.batch_size}})"
     for opening, closing in ("[]", "{}", "()"):

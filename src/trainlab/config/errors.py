@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +29,37 @@ def did_you_mean(name: str, options: Iterable[str], prefix: str = "", n: int = 1
     close: the one wording of every "misspelt?" hint (keys, arguments, metrics, classes)."""
     close = difflib.get_close_matches(name, list(options), n=n, cutoff=cutoff)
     return f"did you mean {' or '.join(prefix + c for c in close)}?" if close else ""
+
+
+_SHELL_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def shell_path_hint(path: str) -> str:
+    """For a path holding ``~`` or ``$NAME`` as text (quoted on the command line, or in a YAML file),
+    which neither Hydra nor OmegaConf expands: how to write it instead; ``""`` for any other path."""
+    tilde = path == "~" or path.startswith("~/")
+    if not tilde and not _SHELL_NAME.search(path):
+        return ""
+    written = _SHELL_NAME.sub(lambda m: f"${{oc.env:{m.group(1)}}}", path)
+    written = "${oc.env:HOME}" + written[1:] if tilde else written
+    here = os.path.expandvars(os.path.expanduser(path))
+    return (f"Hydra expands neither ~ nor $NAME; write {written}"
+            f"{f' (here {here})' if here != path else ''}, or the path in full")
+
+
+def require_path(path: Any, key: str, what: str) -> None:
+    """Refuse an empty path (``Path("")`` is the working folder), as an unset shell variable leaves it."""
+    if not str(path or "").strip():
+        raise UserError(f"{key} is empty (an unset shell variable in {key}=$NAME?); give {what}")
+
+
+def why_missing(path: Path) -> str:
+    """What a path that names nothing usable is, as the end of a refusal: a link to nowhere, or a path
+    with ``~``/``$NAME`` that nothing expanded; ``""`` otherwise."""
+    if path.is_symlink():
+        return f" (a link to '{os.readlink(path)}', which does not exist)"
+    hint = shell_path_hint(str(path))
+    return f" ({hint})" if hint else ""
 
 
 def unwrap_user_error(exc: BaseException) -> UserError | None:
@@ -92,7 +125,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     config_name = next(iter(_flag_values(argv, "--config-name", "-cn")[-1:]), config_name)
     # a user's own config folders, as Hydra's main saw them; Hydra's compose looks for the primary config in
     # config_dir alone: one of theirs (--config-dir d --config-name mine) is composed from its own folder
-    own = [os.path.abspath(os.path.expanduser(f)) for f in _flag_values(argv, "--config-dir", "-cd")]
+    own = [os.path.abspath(os.path.expanduser(f)) for f in config_dir_flags(argv)]
     primary = next((f for f in own if os.path.isfile(os.path.join(f, f"{config_name}.yaml"))), None)
     search_path = _search_path_override(argv, single, [config_dir] if primary else [])
     config_dir = primary or config_dir
@@ -153,15 +186,49 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             f"which nothing reads; python {script} --cfg {shown} shows every setting)")
 
 
+def config_dir_flags(argv: list[str]) -> list[str]:
+    """The folders the command line gives with ``--config-dir`` / ``-cd`` (either spelling), as typed."""
+    return _flag_values(argv, "--config-dir", "-cd")
+
+
+def config_dir_problem(argv: list[str]) -> Optional[str]:
+    """A ``--config-dir`` that names no folder, in one line (Hydra's three lines, exit 1, named no fix);
+    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is."""
+    for folder in config_dir_flags(argv):
+        if Path(folder).is_dir():
+            continue
+        hint = shell_path_hint(folder)
+        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} (a space, not '=', lets the shell expand it)"
+               if hint else "give the folder that holds your config groups (model/, data/, ...)")
+        return f"--config-dir {folder}: no such folder ({Path(folder).absolute()}); {fix}"
+    for folder in _searchpath_folders(argv):  # Hydra skips a search path folder that is not there, unsaid
+        if not Path(folder).is_dir():
+            return (f"hydra.searchpath: no such folder file://{folder} ({Path(folder).absolute()}); give the folder "
+                    "that holds your config groups, or --config-dir <folder>")
+    return None
+
+
+def _searchpath_folders(argv: list[str]) -> list[str]:
+    """The ``file://`` folders of a ``hydra.searchpath=[...]`` override; [] when there is none, or Hydra's
+    grammar cannot read it (its own refusal then says why)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    given = [arg for arg in argv if arg.lstrip("+").startswith("hydra.searchpath=")]
+    try:
+        entries = [e for arg in given for e in (OverridesParser.create().parse_override(arg).value() or [])]
+    except (HydraException, TypeError):
+        return []
+    return [str(e)[len("file://"):] for e in entries if str(e).startswith("file://")]
+
+
 def _search_path_override(argv: list[str], overrides: list[Any], folders: list[str] = ()) -> list[str]:
     """``hydra.searchpath=[...]`` holding the command line's own search path entries and the folders of
     ``--config-dir`` / ``-cd`` (which Hydra's main adds, and ``compose`` has no flag for), so that the
     config composed again finds a user's own options (``--config-dir ~/myconf model=mymodel``); [] when
     the command line adds none. ``folders``: more folders to add (the primary one, when the primary
     config is a user's own)."""
-    import os
-
-    folders = [*folders, *_flag_values(argv, "--config-dir", "-cd")]
+    folders = [*folders, *config_dir_flags(argv)]
     given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
     entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
     return [f"hydra.searchpath=[{','.join(repr(str(e)) for e in entries)}]"] if entries else []
@@ -259,7 +326,17 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     from trainlab.config.composition import flags_first
     from trainlab.config.help import help_requested, print_help
 
+    try:
+        os.getcwd()  # Hydra records it first thing (hydra.runtime.cwd): a FileNotFoundError traceback
+    except FileNotFoundError:
+        print("error: the working folder this command was started in no longer exists (removed after the shell "
+              "entered it); cd to an existing folder and run it again", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)
     sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
+    problem = config_dir_problem(sys.argv[1:])
+    if problem:
+        print(f"error: {problem}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
         from trainlab.search.space import params_override_problem
 

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, require_path, why_missing
 
 _READABLE = ".csv, .parquet or .npy"
 _READABLE_IN_FULL = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
@@ -26,11 +26,13 @@ def read_frame(path: str, key: str):
     """Read a CSV, Parquet or NPY file into a pandas DataFrame (NPY columns are named 0, 1, ...)."""
     import pandas as pd
 
+    require_path(path, key, f"the path of a {_READABLE} file")
     p = Path(path).expanduser()
     if p.is_dir():
         raise UserError(f"{key}: '{path}' is a folder; give the path of one {_READABLE} file in it")
     if not p.is_file():
-        raise UserError(f"{key}: file not found: '{path}'; give the path of an existing {_READABLE} file")
+        raise UserError(f"{key}: file not found: '{path}'{why_missing(p)}; give the path of an existing {_READABLE} "
+                        "file")
     size = p.stat().st_size
     if size >= LARGE_FILE:
         log.info("reading '%s' (%.0f MB) ...", p.name, size / 2**20)

@@ -63,6 +63,20 @@ def uri_problem(uri: str) -> Optional[str]:
             f"{hint}, for a local database sqlite:///<file>")
 
 
+def sqlite_database(uri: str) -> Path:
+    """The file of a ``sqlite:///<path>`` URI as MLflow's SQLAlchemy reads it (``%xx`` decoded), so that the
+    database checked and created here is the one MLflow opens; a ``?`` in the path is refused: SQLAlchemy
+    reads what follows as options, and MLflow wrote its tables into a file named after the part before it."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    if "/" in uri.partition("?")[2]:  # a folder's name, not options (?timeout=30)
+        raise UserError(f"logger.mlflow.tracking_uri={uri}: a database URI reads what follows '?' as options, so "
+                        f"MLflow would open '{url.database}'; choose a paths.log_dir without '?', or write it as %3F "
+                        "in the URI")
+    return Path(url.database)
+
+
 def _check_artifact_location(tracking_uri: str, experiment_name: str, location: str) -> None:
     """MLflow applies ``artifact_location`` only when it creates the experiment: one that exists keeps its own,
     and the setting would be dropped without a word."""
@@ -146,7 +160,7 @@ class MLflowRun(MLFlowLogger):
                     f"the key out to log into the local database outputs/mlflow.db"
                 )
         elif tracking_uri.startswith("sqlite:///"):
-            database = Path(tracking_uri[len("sqlite:///"):])
+            database = sqlite_database(tracking_uri)
             try:
                 database.parent.mkdir(parents=True, exist_ok=True)
                 # opened once here: MLflow would retry an unwritable database for minutes, then raise

@@ -15,6 +15,7 @@ from typing import Any, Optional
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from trainlab.config.composition import command_line
 from trainlab.config.errors import UserError
 
 # "no space left", "quota exceeded", "file too large": the disk, not the program, is at fault
@@ -65,7 +66,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 raise DiskFull(
                     f"the disk is full: writing checkpoint '{target}' stopped after {written / 1024:.0f} kB "
                     f"({os.strerror(cause.errno)}); the earlier checkpoints in '{target.parent}' are intact. "
-                    f"Free some space, then resume: python train.py ckpt_path={target.parent.parent}"
+                    f"Free some space, then resume: {command_line('train.py', [], ckpt_path=target.parent.parent)}"
                 ) from None
             raise
 

@@ -7,6 +7,7 @@ import copy
 import logging
 import os
 import platform
+import re
 from typing import Any, Optional
 
 import torch
@@ -135,7 +136,7 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
     the one of the precision; ``fix`` says what to do where the accelerator is missing."""
     if accelerator in _GPU_ACCELERATORS and not _cuda_usable():
         return (f"{who} needs an NVIDIA GPU with CUDA, but torch sees none on this machine (torch {torch.__version__}, "
-                f"torch.cuda.is_available() is False); {fix}{_on_a_login_node()}")
+                f"torch.cuda.is_available() is False{_hidden_gpus()}); {fix}{_on_a_login_node()}")
     if accelerator == "mps" and not torch.backends.mps.is_available():
         return f"{who} needs an Apple-silicon GPU (MPS), which torch does not find on this machine; {fix}"
     if accelerator == "cpu" and precision in ("16-mixed", "16-true"):
@@ -145,6 +146,14 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
         return (f"{precision_key}={precision}: this CPU has no native bfloat16 (oneDNN's LSTM kernels fail "
                 f"without it, and emulated bf16 is slower than fp32); use {precision_key}=32-true")
     return None
+
+
+def _hidden_gpus() -> str:
+    """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU: an empty value or -1 hides every one."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return ""
+    return f"; CUDA_VISIBLE_DEVICES='{visible}' hides GPUs from torch: unset it, or list the GPUs to use (0,1)"
 
 
 def _on_a_login_node() -> str:
@@ -179,6 +188,15 @@ def _check_sizes(hw: DictConfig) -> None:
                                 f"hardware.num_workers=<n> (e.g. 2), or leave hardware.{key} out")
 
 
+def _check_thread_variable() -> None:
+    """``OMP_NUM_THREADS`` that OpenMP cannot read (``abc``, ``0``) is ignored with a line of libgomp's that
+    names no fix; say what torch uses instead and the setting that chooses it."""
+    value = os.environ.get("OMP_NUM_THREADS")
+    if value is not None and not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", value.strip()):
+        log.warning("OMP_NUM_THREADS=%s is not a number of threads, so OpenMP ignores it and torch uses %d; unset it, "
+                    "or choose them with hardware.num_threads=<n>", value, torch.get_num_threads())
+
+
 def _given_on_the_command_line(keys: tuple[str, ...]) -> list[str]:
     """Those of the ``hardware.<key>`` that the command line sets (Hydra's task overrides)."""
     from trainlab.config.composition import task_overrides
@@ -199,6 +217,12 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     _check_choice(hw, "float32_matmul_precision", MATMUL_PRECISIONS)
     if hw.accelerator == "auto":
         hw.accelerator = "gpu" if _cuda_usable() else "cpu"
+        if hw.accelerator == "cpu" and _hidden_gpus():
+            log.warning("hardware.accelerator=auto takes the CPU: torch sees no GPU%s", _hidden_gpus())
+    if hw.accelerator == "cpu" and hw.pin_memory:  # pinned host memory only speeds up copies to a GPU
+        if _given_on_the_command_line(("pin_memory",)):
+            log.warning("hardware.pin_memory=true does nothing on the CPU (it speeds up copies to a GPU); left off")
+        hw.pin_memory = False
     if hw.precision == "auto":
         hw.precision = _auto_precision() if hw.accelerator != "cpu" else "32-true"
     # cpu and auto never ask for a device themselves: there hardware.accelerator was set on top of the profile
@@ -210,6 +234,7 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     _check_sizes(hw)
 
     host_memory = set_process_flags(hw)
+    _check_thread_variable()
     log.info(
         "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d host memory: %s",
         hw.name, hw.accelerator, hw.precision, hw.float32_matmul_precision, hw.allow_tf32,

@@ -66,10 +66,10 @@ def stop_reason(exception: BaseException) -> Optional[str]:
 def _resume_hint(run_dir: Optional[str]) -> str:
     """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>`` (None: the
     command that starts it again, its own ``ckpt_path`` kept)."""
-    from trainlab.config.composition import task_overrides
+    from trainlab.config.composition import command_line, task_overrides
 
     overrides = [o for o in task_overrides() if run_dir is None or not o.startswith("ckpt_path=")]
-    return " ".join(["python", Path(sys.argv[0]).name, *overrides, *([f"ckpt_path={run_dir}"] if run_dir else [])])
+    return command_line(Path(sys.argv[0]).name, overrides, **({"ckpt_path": run_dir} if run_dir else {}))
 
 
 def _in_multirun() -> bool:

@@ -19,7 +19,7 @@ from typing import Any, Optional
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.errors import EXIT_USER_ERROR
+from trainlab.config.errors import EXIT_USER_ERROR, shell_path_hint
 
 # Disk space a run needs before it starts: checkpoints (top 3 + last of the largest model here are a
 # few MB), logs, records and plots. Users with big models raise it: hydra.callbacks.preflight.min_free_mb
@@ -104,6 +104,24 @@ class Preflight(HydraCallback):
         self.min_free_mb = min_free_mb
 
     def _check_output(self, config: DictConfig, key: str) -> None:
+        from omegaconf.errors import InterpolationResolutionError
+
+        from trainlab.config.composition import interpolation_problem
+
+        for given in ("paths.log_dir", key):  # the setting the user gave, then the folder Hydra makes of it
+            parent, _, name = given.rpartition(".")
+            owner = OmegaConf.select(config, parent)
+            try:  # item access: its error holds the raw value (select's does not)
+                value = owner[name] if isinstance(owner, DictConfig) and name in owner else None
+            except InterpolationResolutionError as exc:
+                _stop(interpolation_problem(exc))
+            if value == "":  # '/train/runs/...' at the top of the disk: paths.log_dir=$LOGDIR with LOGDIR unset
+                _stop(f"{given} is empty (an unset shell variable in {given}=$NAME?), so runs would go to the top of "
+                      f"the disk; give a folder: {given}=<folder>")
+            hint = shell_path_hint(str(value or ""))
+            if hint:
+                part = next(p for p in Path(value).parts if p.startswith("~") or "$" in p)
+                _stop(f"{given}={value} would make a folder named '{part}': {hint}")
         folder = OmegaConf.select(config, key)
         problem = output_problem(folder, self.min_free_mb) if folder else None
         if problem:

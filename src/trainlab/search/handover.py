@@ -46,9 +46,9 @@ class TrialHandover:
 
     def as_override(self, key: str = KEY) -> str:
         """``optuna_trial={storage:...,study_name:...,trial_id:...,pruner:{...}}`` in Hydra's grammar."""
-        from hydra.core.override_parser.types import Transformer
+        from trainlab.config.composition import grammar_value
 
-        return f"{key}={Transformer.str(asdict(self))}"
+        return f"{key}={grammar_value(asdict(self))}"
 
     @classmethod
     def from_config(cls, node: Any) -> Optional["TrialHandover"]:

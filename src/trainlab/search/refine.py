@@ -80,11 +80,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_intermixed_args(argv)
     from trainlab.config.errors import report_user_errors
 
-    rule = {"within": args.within, "then": args.then} if args.within is not None else sweep_pick(args.sweep_dir)
     with report_user_errors():
+        rule = {"within": args.within, "then": args.then} if args.within is not None else sweep_pick(args.sweep_dir)
         chosen = best_overrides(args.sweep_dir, rule)
-    command = [sys.executable, str(repo_root() / "train.py"), *chosen,
-               f"trainer.max_epochs={args.epochs}", *args.overrides]
+        command = [sys.executable, str(repo_root() / "train.py"), *chosen,
+                   f"trainer.max_epochs={args.epochs}", *args.overrides]
     return call_train(command)
 
 

@@ -40,7 +40,7 @@ import socket
 import time
 from pathlib import Path
 from typing import Optional, Union
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import optuna
 import sqlalchemy.exc
@@ -63,11 +63,14 @@ UNOWNED_GRACE_S = 120
 
 # --- where the study lives ---------------------------------------------------------------------------
 
+_URL_ESCAPES = {"%": "%25", "?": "%3F", "#": "%23"}
+
+
 def storage_url(spec: Optional[str], default_file: Path) -> str:
     """``hydra.sweeper.storage`` as every process opens it: sqlite with a lock timeout, journal paths
     absolute (jobs may run in another folder); null -> ``sqlite:///<default_file>``."""
-    if not spec:
-        spec = f"sqlite:///{default_file}"
+    if not spec:  # a URL reads '?' as its options, '#' as a fragment and %xx as an escape: those three escaped
+        spec = "sqlite:///" + "".join(_URL_ESCAPES.get(c, c) for c in str(default_file))
     spec = str(spec)
     if spec.startswith(JOURNAL):
         path = spec[len(JOURNAL):]
@@ -91,7 +94,7 @@ def storage_file(url: str) -> Optional[Path]:
     parts = urlsplit(url)
     if parts.scheme.split("+")[0] != "sqlite" or parts.path in ("", "/", "/:memory:"):
         return None
-    return Path(parts.path[1:])  # sqlite:///<path>: what follows the third slash (a fourth: absolute)
+    return Path(unquote(parts.path[1:]))  # sqlite:///<path>: what follows the third slash (a fourth: absolute)
 
 
 def open_storage(url: str) -> Union[str, optuna.storages.BaseStorage]:

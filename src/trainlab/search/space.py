@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep, Transformer
+from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
@@ -254,4 +254,6 @@ def grid_values(space: Mapping[str, BaseDistribution]) -> dict[str, list[Any]]:
 
 def as_override(name: str, value: Any) -> str:
     """``name=value`` in Hydra's override grammar (strings quoted where the grammar needs it)."""
-    return f"{name}={Transformer.str(value)}"
+    from trainlab.config.composition import grammar_value
+
+    return f"{name}={grammar_value(value)}"

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, require_path, why_missing
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,15 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
     return array.astype(np.float32)
 
 
+def _listing(folder: Path, key: str) -> list[Path]:
+    """The entries of ``folder``, sorted; one that cannot be listed (no read permission) is refused naming ``key``."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise UserError(f"{key}='{folder}' cannot be listed ({exc.strerror}); give this user read access "
+                        f"(chmod u+rx '{folder}'), or another folder") from None
+
+
 def png_opacity(path: Path) -> Optional[np.ndarray]:
     """(H, W) opacity 0..1 of a PNG with transparency (an alpha channel, or a palette entry or colour
     declared transparent); None for an opaque PNG or another format."""
@@ -285,15 +294,18 @@ class ImageFolder:
     def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None):
         if tile_size is not None and tile_size < 8:
             raise UserError(f"data.source.tile_size={tile_size} must be at least 8, or null for whole images")
+        require_path(path, "data.source.path", "the folder holding your images")
         self.path = Path(path).expanduser()
         self.mask_dir = Path(mask_dir).expanduser() if mask_dir else self.path / "masks"
         self.tile_size = tile_size
 
     def _files(self) -> list[Path]:
         if not self.path.is_dir():
-            raise UserError(f"data.source.path='{self.path}' is not a folder; give the folder holding your images")
-        files = sorted(p for p in self.path.iterdir() if p.is_file() and _suffix(p))
-        others = sorted(p.name for p in self.path.iterdir() if p.is_file() and not _suffix(p))
+            raise UserError(f"data.source.path='{self.path}' is not a folder{why_missing(self.path)}; give the folder "
+                            "holding your images")
+        listed = _listing(self.path, "data.source.path")
+        files = sorted(p for p in listed if p.is_file() and _suffix(p))
+        others = sorted(p.name for p in listed if p.is_file() and not _suffix(p))
         if others:
             log.info("data.source.path='%s': %d file(s) that are no image left out (%s%s)", self.path, len(others),
                      ", ".join(others[:3]), ", ..." if len(others) > 3 else "")
@@ -308,7 +320,8 @@ class ImageFolder:
 
     def _mask_for(self, image_path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
         stem = _stem(image_path)
-        found = [p for p in sorted(self.mask_dir.iterdir()) if p.is_file() and _suffix(p) and _stem(p) == stem]
+        found = [p for p in _listing(self.mask_dir, "data.source.mask_dir") if p.is_file() and _suffix(p)
+                 and _stem(p) == stem]
         if not found:
             raise UserError(f"no mask for image '{image_path.name}' in data.source.mask_dir='{self.mask_dir}' "
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "

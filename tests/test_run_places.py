@@ -1,0 +1,434 @@
+"""Where and how trainlab is run: the checkout found from any folder (or refused in one line), an
+installed package without its checkout, an inherited TRAINLAB_ROOT of another folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+import trainlab.run.folder as folder_module
+from tests.conftest import ROOT
+from trainlab.config.errors import UserError
+from trainlab.run.folder import claim_root, repo_root
+
+
+def test_a_trainlab_root_without_a_checkout_is_refused_naming_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("TRAINLAB_ROOT", str(tmp_path / "gone"))
+    with pytest.raises(UserError, match=r"TRAINLAB_ROOT=.*gone holds no trainlab checkout .*unset it"):
+        repo_root()
+
+
+@pytest.fixture
+def installed_without_checkout(monkeypatch, tmp_path):
+    """trainlab as a wheel installs it: the package in site-packages, no conf/ or train.py above it."""
+    site = tmp_path / "venv" / "lib" / "python3" / "site-packages"
+    monkeypatch.setattr(folder_module, "__file__", str(site / "trainlab" / "run" / "folder.py"))
+    monkeypatch.delenv("TRAINLAB_ROOT", raising=False)
+    return site
+
+
+def test_an_installed_package_finds_the_checkout_it_is_run_in_or_says_how(installed_without_checkout, monkeypatch,
+                                                                           tmp_path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"installed in .*site-packages/trainlab without its checkout .* the working "
+                                         r"folder .* is none either; run this in the checkout, or set TRAINLAB_ROOT="):
+        repo_root()
+    monkeypatch.chdir(ROOT)
+    assert repo_root() == ROOT
+
+
+def test_the_experiments_path_plugin_stays_quiet_without_a_checkout(installed_without_checkout, monkeypatch, tmp_path):
+    """Hydra loads the plugin in every app of an environment trainlab is installed in."""
+    from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
+
+    from hydra_plugins.trainlab_searchpath import TrainlabExperimentsPath
+
+    monkeypatch.chdir(tmp_path)
+    path = ConfigSearchPathImpl()
+    TrainlabExperimentsPath().manipulate_search_path(path)
+    assert path.get_path() == []
+    monkeypatch.setenv("TRAINLAB_ROOT", str(ROOT))
+    TrainlabExperimentsPath().manipulate_search_path(path)
+    assert [p.path for p in path.get_path()] == [f"file://{ROOT / 'experiments'}"]
+
+
+def test_train_py_takes_its_own_folder_over_an_inherited_trainlab_root(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("TRAINLAB_ROOT", str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.folder"):
+        claim_root(str(ROOT / "train.py"))
+    assert repo_root() == ROOT
+    assert [r.getMessage() for r in caplog.records] == [
+        f"TRAINLAB_ROOT={tmp_path} is not the folder of train.py; using {ROOT} (its conf/, experiments/ and "
+        "outputs/; paths.log_dir=<folder> puts runs elsewhere)"]
+    caplog.clear()
+    claim_root(str(ROOT / "evaluate.py"))  # the same folder again (a sweep's trial process): no word
+    assert caplog.records == []
+
+
+# -- paths given as a shell would read them ------------------------------------------------------------
+def _preflight(config: dict, capsys) -> str:
+    """Preflight's answer to a run's config: its one line; fails when the run would start."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.preflight import Preflight
+
+    with pytest.raises(SystemExit) as stop:
+        Preflight(min_free_mb=0).on_run_start(OmegaConf.create(config))
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    return err
+
+
+@pytest.mark.parametrize("log_dir, folder", [("~/runs", "~"), ("$HOME/runs", "$HOME"), ("/data/$USER/r", "$USER")])
+def test_an_output_folder_with_tilde_or_a_variable_is_refused_before_a_folder_named_so_is_made(
+        log_dir, folder, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", "/home/me")
+    monkeypatch.setenv("USER", "me")
+    config = {"paths": {"log_dir": log_dir}, "hydra": {"run": {"dir": "${paths.log_dir}/train/runs/1"}}}
+    written = log_dir.replace("~", "${oc.env:HOME}").replace("$HOME", "${oc.env:HOME}").replace("$USER", "${oc.env:USER}")
+    assert _preflight(config, capsys) == (
+        f"error: paths.log_dir={log_dir} would make a folder named '{folder}': Hydra expands neither ~ nor $NAME; "
+        f"write {written} (here {log_dir.replace('~', '/home/me').replace('$HOME', '/home/me').replace('$USER', 'me')}), "
+        "or the path in full\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("log_dir, line", [
+    ("${HOME}/runs", "error: paths.log_dir: interpolation key 'HOME' not found; ${HOME} names a setting, and the "
+                     "environment variable HOME is read with ${oc.env:HOME}\n"),
+    ("${oc.env:TRAINLAB_NO_SUCH}/runs", "error: paths.log_dir=${oc.env:TRAINLAB_NO_SUCH}/runs: the environment variable "
+                                        "TRAINLAB_NO_SUCH is not set; set it (export TRAINLAB_NO_SUCH=...), or give a "
+                                        "default: ${oc.env:TRAINLAB_NO_SUCH,<default>}\n"),
+])
+def test_an_output_folder_hydra_cannot_name_is_one_line(log_dir, line, capsys):
+    """Hydra's callback runner turned the InterpolationKeyError into a warning, then failed to format its
+    own error (AssertionError), exit 1."""
+    config = {"paths": {"log_dir": log_dir}, "hydra": {"run": {"dir": "${paths.log_dir}/train/runs/1"}}}
+    assert _preflight(config, capsys) == line
+
+
+def test_a_tilde_path_hydra_cannot_parse_is_not_advised_to_be_quoted():
+    """Quoting it, as the grammar hint said, made a folder named '~' in the working folder."""
+    from trainlab.config.composition import parse_problem
+
+    line = parse_problem("paths.log_dir=~/runs", "LexerNoViableAltException: paths.log_dir=~/runs")
+    assert line.startswith("paths.log_dir=~/runs: Hydra expands neither ~ nor $NAME; write ${oc.env:HOME}/runs")
+    assert "quote" not in line
+
+
+def test_a_data_file_that_is_a_broken_link_or_an_unexpanded_variable_says_so(tmp_path):
+    from trainlab.data.files import read_frame
+
+    (tmp_path / "data.csv").symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(UserError, match=r"file not found: '.*data.csv' \(a link to '.*gone.csv', which does not exist\)"):
+        read_frame(str(tmp_path / "data.csv"), "data.source.path")
+    with pytest.raises(UserError, match=r"file not found: '\$TRAINLAB_DATA/x.csv' \(Hydra expands neither ~ nor \$NAME; "
+                                        r"write \$\{oc.env:TRAINLAB_DATA\}/x.csv, or the path in full\)"):
+        read_frame("$TRAINLAB_DATA/x.csv", "data.source.path")
+
+
+# -- the environment a run inherits ---------------------------------------------------------------------
+@pytest.fixture
+def no_gpu(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_gpus_hidden_by_cuda_visible_devices_are_named(compose_cfg, monkeypatch, no_gpu, caplog):
+    """CUDA_VISIBLE_DEVICES='' or -1 left from another job: the refusal of a GPU profile said only that torch
+    sees no GPU, and hardware=auto went to the CPU with pinned memory (a torch warning per loader)."""
+    from trainlab.run.pipeline import prepare
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    with pytest.raises(UserError, match=r"^hardware=a100 needs an NVIDIA GPU .*is False; CUDA_VISIBLE_DEVICES='-1' "
+                                        r"hides GPUs from torch: unset it, or list the GPUs to use \(0,1\)\); use hardware=cpu"):
+        prepare(compose_cfg(["hardware=a100"]))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        hw = prepare(compose_cfg(["hardware=auto"])).hardware
+    assert (hw.accelerator, hw.pin_memory) == ("cpu", False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "hardware.accelerator=auto takes the CPU: torch sees no GPU; CUDA_VISIBLE_DEVICES='' hides GPUs from torch: "
+        "unset it, or list the GPUs to use (0,1)"]
+
+
+def test_pinned_memory_asked_for_on_the_cpu_is_left_off_with_a_word(compose_cfg, monkeypatch, no_gpu, caplog):
+    from trainlab.run.pipeline import prepare
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        assert prepare(compose_cfg(["hardware=auto"])).hardware.pin_memory is False
+        assert caplog.records == []  # the profile's own value: no word
+        assert prepare(compose_cfg(["hardware=cpu", "hardware.pin_memory=true"])).hardware.pin_memory is False
+    assert [r.getMessage() for r in caplog.records] == [
+        "hardware.pin_memory=true does nothing on the CPU (it speeds up copies to a GPU); left off"]
+
+
+# -- paths inside database URIs ---------------------------------------------------------------------------
+def test_an_mlflow_database_in_a_folder_with_a_question_mark_is_refused(tmp_path):
+    """sqlite:///<log_dir>/mlflow.db with a '?' in paths.log_dir: SQLAlchemy took the rest for options and
+    MLflow wrote its tables into a file named after the part before the '?', beside the database checked here."""
+    pytest.importorskip("sqlalchemy")  # MLflow's, and the logger's module needs Lightning only
+    from trainlab.loggers.mlflow import sqlite_database
+
+    uri = f"sqlite:///{tmp_path}/runs?2/mlflow.db"
+    with pytest.raises(UserError) as refused:
+        sqlite_database(uri)  # what MLflowRun checks the database with, before it makes a folder
+    assert str(refused.value) == (f"logger.mlflow.tracking_uri={uri}: a database URI reads what follows '?' as options, "
+                                  f"so MLflow would open '{tmp_path}/runs'; choose a paths.log_dir without '?', or write "
+                                  "it as %3F in the URI")
+    assert list(tmp_path.iterdir()) == []
+    # the file checked and created here is the one MLflow opens: %xx decoded as SQLAlchemy does
+    assert sqlite_database(f"sqlite:///{tmp_path}/a%20b/m.db") == tmp_path / "a b" / "m.db"
+
+
+def test_a_sweep_folder_with_url_characters_keeps_its_study_in_it(tmp_path):
+    """A paths.log_dir with '?' made the sweep's sqlite:///<sweep>/optuna.db URL end at the '?': 'cannot open
+    the study after 5 tries: unable to open database file', which named no culprit; '#' cut storage_file's path."""
+    import optuna
+    from sqlalchemy.engine import make_url
+
+    from trainlab.search.shared import open_storage, storage_file, storage_url
+
+    own = tmp_path / "runs?2 #3 %41" / "optuna.db"
+    own.parent.mkdir()
+    url = storage_url(None, own)
+    assert make_url(url).database == str(own) and storage_file(url) == own
+    optuna.create_study(storage=open_storage(url), study_name="s")
+    assert own.is_file() and sorted(p.name for p in tmp_path.iterdir()) == [own.parent.name]
+
+
+@pytest.mark.parametrize("value", ["/home/José/runs", "/data/runs?2 #3", "it's", "a\\'b", "ends\\", "/plain/path_1",
+                                   "relu", 0.001, 3, True, None, ["a", "é"],
+                                   {"storage": "sqlite:////tmp/é/optuna.db?timeout=60", "trial_id": 3}])
+def test_values_handed_to_a_sweeps_jobs_read_back_the_same(value):
+    """Hydra's Transformer.str left letters outside ASCII, '?', '#' and quotes unquoted, which its own
+    grammar refuses: every trial of a sweep under /home/José failed (OverrideParseException)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from trainlab.search.space import as_override
+
+    assert OverridesParser.create().parse_override(as_override("k", value)).value() == value
+    if value in ("relu", "/plain/path_1"):
+        assert as_override("k", value) == f"k={value}"  # quoted only where the grammar needs it
+
+
+def test_commands_printed_to_resume_paste_back_into_a_shell():
+    """'Resume with: python train.py ... ckpt_path=<run>' under '/tmp/my runs/José' split at the space and
+    was refused by Hydra's grammar at the 'é'."""
+    import shlex
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from trainlab.config.composition import command_line
+
+    run = "/tmp/my runs/José/2026-11-30_00-00-00_abcdef"
+    line = command_line("train.py", ["paths.log_dir='/tmp/my runs/José'", "model=cnn"], ckpt_path=run)
+    words = shlex.split(line)
+    assert words[:4] == ["python", "train.py", "paths.log_dir='/tmp/my runs/José'", "model=cnn"]
+    assert OverridesParser.create().parse_override(words[4]).value() == run
+    assert command_line("train.py", ["model=cnn"], ckpt_path="/tmp/run") == "python train.py model=cnn ckpt_path=/tmp/run"
+
+
+def test_a_relative_run_path_typed_in_another_folder_names_the_repositorys(monkeypatch, tmp_path):
+    """Runs go to the repository's outputs/ wherever train.py starts; 'outputs/train/runs/<run>' typed in
+    another folder said only that it does not exist."""
+    from trainlab.run.folder import resolve_checkpoint
+
+    run = tmp_path / "repo" / "outputs" / "train" / "runs" / "r1"
+    (run / "checkpoints").mkdir(parents=True)
+    for mark in ("conf/train.yaml", "train.py"):
+        (tmp_path / "repo" / mark).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "repo" / mark).write_text("")
+    monkeypatch.setenv("TRAINLAB_ROOT", str(tmp_path / "repo"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=rf"^ckpt_path: 'outputs/train/runs/r1' does not exist in the working folder "
+                                        rf"{tmp_path} \(relative paths are read from there\); the repository has it: "
+                                        rf"ckpt_path={run}; give"):
+        resolve_checkpoint("outputs/train/runs/r1")
+    with pytest.raises(UserError, match=r"^ckpt_path: 'outputs/x' does not exist; give a .ckpt file"):
+        resolve_checkpoint("outputs/x")
+
+
+# -- the real command line: exit codes and the working folder -------------------------------------------
+def _train_py(*args: str, cwd: Path, env: dict, shell_prefix: str = "",
+              script: Path = ROOT / "train.py") -> "subprocess.CompletedProcess[str]":
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    command = shlex.join([sys.executable, str(script), *args])
+    return subprocess.run(["sh", "-c", f"{shell_prefix}exec {command}"], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **env})
+
+
+def test_train_py_from_another_folder_with_a_stale_trainlab_root(tmp_path):
+    """TRAINLAB_ROOT left from another checkout: experiment= was not found and outputs/ was made in the
+    folder it named; a FileNotFoundError traceback for conf/train.yaml on a real run."""
+    done = _train_py("--cfg", "job", "experiment=lstm_seed", cwd=tmp_path, env={"TRAINLAB_ROOT": str(tmp_path / "old")})
+    assert done.returncode == 0, done.stderr
+    assert "model:" in done.stdout and f"TRAINLAB_ROOT={tmp_path / 'old'} is not the folder of train.py" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_py_in_a_removed_working_folder_is_one_line(tmp_path):
+    (tmp_path / "gone").mkdir()
+    done = _train_py("--cfg", "job", cwd=tmp_path, env={}, shell_prefix="cd gone && rmdir ../gone && ")
+    assert done.returncode == 2
+    assert done.stderr == ("error: the working folder this command was started in no longer exists (removed after "
+                           "the shell entered it); cd to an existing folder and run it again\n")
+
+
+@pytest.mark.parametrize("value, warned", [("abc", True), ("0", True), ("4", False), ("4,2", False)])
+def test_an_omp_num_threads_openmp_cannot_read_is_named_with_the_setting_that_chooses(
+        compose_cfg, monkeypatch, caplog, value, warned):
+    """libgomp's own line ('Invalid value for environment variable OMP_NUM_THREADS') named no fix."""
+    from trainlab.run.pipeline import prepare
+
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        prepare(compose_cfg(["hardware=cpu"]))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ([f"OMP_NUM_THREADS={value} is not a number of threads, so OpenMP ignores it and torch uses "
+                      f"{__import__('torch').get_num_threads()}; unset it, or choose them with hardware.num_threads=<n>"]
+                     if warned else [])
+
+
+def test_a_linked_train_py_finds_the_checkouts_configs(tmp_path):
+    """train.py linked into ~/bin: Hydra looked for ~/bin/conf ('Primary config directory not found')."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "train.py").symlink_to(ROOT / "train.py")
+    done = _train_py("--cfg", "job", "experiment=lstm_seed", cwd=tmp_path, env={}, script=tmp_path / "bin" / "train.py")
+    assert done.returncode == 0, done.stderr
+    assert "hidden_size: 128" in done.stdout  # experiments/experiment/lstm_seed.yaml
+
+
+def test_an_image_folder_that_cannot_be_listed_is_one_line(tmp_path, monkeypatch):
+    """chmod 000 on data.source.path (or its masks): PermissionError traceback from Path.iterdir. Faked here,
+    as the suite may run as root, which reads any folder."""
+    from trainlab.data.image.sources import ImageFolder
+
+    (tmp_path / "images").mkdir()
+    real = Path.iterdir
+
+    def refused(self):
+        if self == tmp_path / "images":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    with pytest.raises(UserError, match=rf"^data.source.path='{tmp_path}/images' cannot be listed \(Permission denied\); "
+                                        rf"give this user read access \(chmod u\+rx '{tmp_path}/images'\), or another folder$"):
+        ImageFolder(str(tmp_path / "images")).load()
+
+
+@pytest.mark.parametrize("target", ["analyze", "refine", "stage2"])
+def test_make_targets_pass_a_sweep_folder_with_spaces_as_one_argument(target):
+    """make refine SWEEP='/tmp/my sweeps/s1' ran 'refine /tmp/my sweeps/s1': 'unrecognized arguments: sweeps/s1'."""
+    import shlex
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("no make here")
+    shown = subprocess.run(["make", "-s", "-n", target, "PY=python", "VENV=", "SWEEP=/tmp/my sweeps/s1"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    assert shlex.split(shown.strip().splitlines()[-1])[3] == "/tmp/my sweeps/s1"
+
+
+def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp_path):
+    """hydra.sweeper.fix_top_of=<sweep> was written bare: a sweep under '/home/José' was refused by Hydra's grammar."""
+    import yaml
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from trainlab.search.stages import stage2_command
+
+    sweep = tmp_path / "José's sweeps" / "s1"
+    sweep.mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": ["model=cnn"]}}}))
+    command = stage2_command(sweep, 2, [], ROOT)
+    fixing = OverridesParser.create().parse_overrides(command[3:])
+    assert {o.key_or_group: o.value() for o in fixing}["hydra.sweeper.fix_top_of"] == str(sweep)
+
+
+def test_a_run_folder_moved_elsewhere_resumes_with_its_kept_checkpoints(compose_cfg, run_train, tmp_path):
+    """The checkpoint's state names its kept checkpoints by the paths of the old place: a run folder moved
+    to another machine resumed without them (the earlier best forgotten: the resumed run could test a worse
+    one), and a copied folder reached back into the original's files."""
+    import shutil
+
+    from tests.conftest import TINY
+
+    first = compose_cfg([*TINY, "logger=none", "trainer.max_epochs=1", "callbacks.early_stopping=null"])
+    run_train(first)
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.copytree(first.paths.output_dir, moved)
+    shutil.rmtree(first.paths.output_dir)
+    kept = sorted(p.name for p in (moved / "checkpoints").glob("epoch*.ckpt"))
+    assert kept
+    resumed = compose_cfg([*TINY, "logger=none", "trainer.max_epochs=2", "callbacks.early_stopping=null",
+                           f"ckpt_path={moved}"])
+    run_train(resumed)
+    carried = {p.name for p in (Path(resumed.paths.output_dir) / "checkpoints").glob("epoch*.ckpt")}
+    assert set(kept) <= carried, (kept, carried)
+
+
+def test_train_py_of_another_clone_says_whose_code_it_runs(monkeypatch, tmp_path, caplog):
+    """A venv installed (editable) from clone A runs clone B's train.py with A's code and B's configs."""
+    other = tmp_path / "clone_b"
+    (other / "src" / "trainlab").mkdir(parents=True)
+    monkeypatch.delenv("TRAINLAB_ROOT", raising=False)
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.folder"):
+        claim_root(str(other / "train.py"))
+        assert [r.getMessage() for r in caplog.records] == [
+            f"trainlab is imported from {ROOT / 'src' / 'trainlab'}, not from {other / 'src' / 'trainlab'} beside this "
+            f"train.py, whose configs it runs with; put {other / 'src'} on PYTHONPATH, or pip install -e {other}"]
+        caplog.clear()
+        monkeypatch.delenv("TRAINLAB_ROOT")
+        claim_root(str(ROOT / "train.py"))  # this clone's own code: no word
+        assert caplog.records == []
+
+
+def test_an_empty_output_folder_or_data_path_is_refused(capsys):
+    """paths.log_dir=$LOGDIR with LOGDIR unset: runs went to /train/runs/... at the top of the disk (made
+    there as root); data.source.path= read the working folder ('' is a folder)."""
+    from trainlab.data.files import read_frame
+
+    config = {"paths": {"log_dir": ""}, "hydra": {"run": {"dir": "${paths.log_dir}/train/runs/1"}}}
+    assert _preflight(config, capsys) == (
+        "error: paths.log_dir is empty (an unset shell variable in paths.log_dir=$NAME?), so runs would go to the top "
+        "of the disk; give a folder: paths.log_dir=<folder>\n")
+    with pytest.raises(UserError, match=r"^data.source.path is empty \(an unset shell variable in data.source.path="
+                                        r"\$NAME\?\); give the path of a .csv, .parquet or .npy file$"):
+        read_frame("", "data.source.path")
+    from trainlab.data.image.sources import ImageFolder
+
+    with pytest.raises(UserError, match=r"^data.source.path is empty .*; give the folder holding your images$"):
+        ImageFolder("")
+
+
+def test_a_config_dir_that_names_no_folder_is_one_line(tmp_path):
+    """Hydra's answer was three lines and exit 1 ('Additional config directory ... not found'); with
+    --config-dir=~/myconf the shell leaves the '~', which Hydra takes for a folder of that name."""
+    done = _train_py("--config-dir=~/myconf", "--cfg", "job", cwd=tmp_path, env={"HOME": str(tmp_path)})
+    assert done.returncode == 2
+    assert done.stderr == (f"error: --config-dir ~/myconf: no such folder ({tmp_path}/~/myconf); Hydra expands neither ~ "
+                           "nor $NAME; write --config-dir ~/myconf (a space, not '=', lets the shell expand it)\n")
+    from trainlab.config.errors import config_dir_problem
+
+    (tmp_path / "mine").mkdir()
+    assert config_dir_problem(["-cd", str(tmp_path / "mine"), "model=cnn"]) is None
+    assert config_dir_problem(["-cd", str(tmp_path / "nope")]) == (
+        f"--config-dir {tmp_path / 'nope'}: no such folder ({tmp_path / 'nope'}); give the folder that holds your config "
+        "groups (model/, data/, ...)")
+    # the same folders given as a search path: Hydra skipped one that is not there without a word
+    assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'mine'}]"]) is None
+    assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'nope'}]"]) == (
+        f"hydra.searchpath: no such folder file://{tmp_path / 'nope'} ({tmp_path / 'nope'}); give the folder that holds "
+        "your config groups, or --config-dir <folder>")
