@@ -53,7 +53,7 @@ DEFAULT_WINDOW = 48
 MODES = ("none", "revin", "last")
 FACTORS = (0.5, 1.0, 2.0)  # window lengths tried with the chosen mode, relative to the usual one
 BASELINES = ("last_value", "seasonal_naive", "ets")
-OTHER_MODELS = ("lstm_attention", "cnn")  # stage 3: run with the scaling and window chosen for lstm
+OTHER_MODELS = ("lstm_attention", "cnn", "tcn")  # stage 3: run with the scaling and window chosen for lstm
 
 
 def window_of(series: str, factor: float) -> int:
