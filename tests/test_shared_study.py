@@ -33,7 +33,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tests.conftest import ROOT, skip_engine
 from trainlab.config.errors import UserError
-from trainlab.search.results import progress_line, write_atomic, write_results
+from trainlab.run.durable import write_atomic
+from trainlab.search.results import progress_line, write_results
 from trainlab.search.shared import (SQLITE_TIMEOUT_S, ask_admitted, close_orphans, is_surplus, open_storage,
                                     storage_url, taken)
 

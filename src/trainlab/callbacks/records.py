@@ -16,6 +16,9 @@ import torch
 import trainlab
 from trainlab.callbacks.batch_size import BatchSizeFinder
 from trainlab.callbacks.energy import EnergyMeter
+from trainlab.config.errors import UserError
+from trainlab.run.durable import (append_json_line, read_json, read_json_lines, save_figure, write_atomic,
+                                  write_json)
 from trainlab.run.folder import CURVES, EPOCHS, SUMMARY, repo_root
 from trainlab.callbacks.gpu_monitor import GpuMonitor
 
@@ -98,12 +101,15 @@ class RunRecords(pl.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Called when training resumes from a checkpoint: remember the earlier run's epochs (its
         epochs.jsonl, which also holds the epoch the checkpoint ended, or the list saved in the
-        checkpoint when that file is gone); :meth:`on_train_start` keeps those before the resumed epoch."""
+        checkpoint when that file is gone or damaged); :meth:`on_train_start` keeps those before the resumed
+        epoch. A last line cut by a kill is skipped (:func:`trainlab.run.durable.read_json_lines`)."""
         earlier = Path(state_dict.get("dir", "")) / EPOCHS
         epochs = list(state_dict.get("epochs", []))
         if earlier.is_file():
-            lines = [line for line in earlier.read_text().splitlines() if line.strip()]
-            epochs = [json.loads(line) for line in lines]
+            try:
+                epochs = read_json_lines(earlier)
+            except UserError as exc:
+                log.warning("%s; the records saved in the checkpoint are carried over instead", exc)
         self._carried = epochs
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -114,13 +120,13 @@ class RunRecords(pl.Callback):
         carried, self._carried = self._carried, None
         own = self.dir / EPOCHS
         if carried is None and own.is_file():
-            carried = [json.loads(line) for line in own.read_text().splitlines() if line.strip()]
+            carried = read_json_lines(own)
         if carried is None:
             return
         self.epochs = [r for r in carried if r.get("epoch", 0) < trainer.current_epoch]
         if trainer.is_global_zero:  # rewritten whole: resuming in the same folder must not repeat epochs
             self.dir.mkdir(parents=True, exist_ok=True)
-            (self.dir / EPOCHS).write_text("".join(json.dumps(r) + "\n" for r in self.epochs))
+            write_atomic(self.dir / EPOCHS, "".join(json.dumps(r) + "\n" for r in self.epochs))
 
     # -- per epoch ---------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -159,8 +165,7 @@ class RunRecords(pl.Callback):
         self.epochs.append(record)
         if trainer.is_global_zero:
             self.dir.mkdir(parents=True, exist_ok=True)
-            with open(self.dir / EPOCHS, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_json_line(self.dir / EPOCHS, record)
 
     # -- at the end --------------------------------------------------------------------------
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -189,10 +194,10 @@ class RunRecords(pl.Callback):
         self._legend = f"test metrics: {explained}" if explained and trainer.is_global_zero else None
         path = self.dir / SUMMARY
         if trainer.is_global_zero and path.is_file():
-            summary = json.loads(path.read_text())
+            summary = read_json(path, "the test metrics are in the log; rerun the test with evaluate.py ckpt_path=<run>")
             summary["test"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
             self._add_baselines(trainer, pl_module, summary)
-            path.write_text(json.dumps(summary, indent=2) + "\n")
+            write_json(path, summary)
 
     def _add_baselines(self, trainer: pl.Trainer, pl_module: pl.LightningModule, summary: dict[str, Any]) -> None:
         """The data module's baselines on the test split (hook: trainlab.evaluation.baselines), beside
@@ -249,7 +254,7 @@ class RunRecords(pl.Callback):
             **{section: next((cb.summary() for cb in trainer.callbacks if isinstance(cb, kind)), None)
                for section, kind in SUMMARY_SECTIONS.items()},
         }
-        (self.dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(self.dir / SUMMARY, summary)
 
     def _plot(self) -> None:
         if not self.epochs:
@@ -287,5 +292,5 @@ class RunRecords(pl.Callback):
         ax_lr.set(xlabel="epoch", ylabel="learning rate", title="learning rate")
         for ax in (ax_loss, ax_lr):
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        fig.savefig(self.dir / CURVES, dpi=100)
+        save_figure(fig, self.dir / CURVES, dpi=100)
         plt.close(fig)

@@ -19,6 +19,7 @@ from typing import Optional
 import optuna
 
 from trainlab.config.errors import UserError, report_user_errors
+from trainlab.run.durable import save_figure, write_atomic
 from trainlab.search.advice import (convergence, edge_advice, importances, pruning_stats, recommendations,  # noqa: F401
                                     too_few_to_rank, top_trials)
 from trainlab.search.front import front_lines, plot_front
@@ -51,7 +52,7 @@ def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
             continue
         figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
         path = sweep_dir / f"{name}.png"
-        figure.savefig(path, dpi=110, bbox_inches="tight")
+        save_figure(figure, path, dpi=110, bbox_inches="tight")
         plt.close(figure)
         made.append(path)
     return made
@@ -115,7 +116,7 @@ def report(sweep_dir: Path) -> str:
     lines.append("plots: " + ", ".join(p.name for p in plots) if plots
                  else f"plots: none ({'too few trials' if complete else 'no trial completed'})")
     text = "\n".join(lines) + "\n"
-    (sweep_dir / REPORT).write_text(text)
+    write_atomic(sweep_dir / REPORT, text)
     return text
 
 

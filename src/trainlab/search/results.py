@@ -25,8 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
@@ -35,6 +33,7 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
+from trainlab.run.durable import write_atomic
 from trainlab.run.folder import resolve_checkpoint
 from trainlab.config.errors import UserError
 from trainlab.search.shared import is_copied, is_surplus, storage_file, storage_url
@@ -205,18 +204,6 @@ def _short(value: Any) -> str:
 def _values(trial: FrozenTrial) -> str:
     values = trial.values or []
     return ",".join(f"{v:.6g}" for v in values) if values else "-"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all: a reader (or another sweep process) never sees half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
-    try:
-        with temporary.open("w", newline="") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def write_trials_csv(study: optuna.Study, path: Path, run_dirs: dict[int, str]) -> None:

@@ -38,10 +38,11 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean, report_user_errors
+from trainlab.run.durable import write_atomic
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
 from trainlab.search.results import (RESULTS_YAML, STAGES_YAML, STUDY_FILE, as_stored, best_trials,
-                                     load_sweep_study, write_atomic)
+                                     load_sweep_study)
 from trainlab.search.space import as_override
 
 log = logging.getLogger(__name__)
