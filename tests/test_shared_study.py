@@ -333,6 +333,53 @@ def test_sigkilled_sweep_is_run_again_and_loses_nothing(tmp_path):
     assert "3/3 done (0 pruned), 1 failed" in output(tmp_path, "again")
 
 
+_SWEEP_AND_JOB = """
+import os, subprocess, sys, time
+job = subprocess.Popen([sys.executable, "-c", sys.argv[1], f"{os.uname().nodename}:{os.getpid()}"])
+print(job.pid, flush=True)
+time.sleep(60)
+"""
+_JOB = """
+import logging, sys, time
+from trainlab.search.trial import stop_with_the_sweep
+logging.basicConfig()
+stop_with_the_sweep(sys.argv[1], interval_s=0.1)  # a job ran, and the worker idles
+time.sleep(60)
+"""
+
+
+def ended(pid: int) -> bool:
+    """No such process, or a zombie nobody reaps (a container's first process may not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_job_in_a_worker_process_stops_with_its_sweep_process_killed_hard(tmp_path):
+    """A joblib worker outlived a SIGKILLed sweep, running its job (whose result nothing records) or idle
+    for joblib's 300 s, holding CPU threads, memory and GPU while the sweep was continued. It now ends
+    within a second of its sweep."""
+    errors = (tmp_path / "job.err").open("w")
+    sweep = subprocess.Popen([sys.executable, "-c", _SWEEP_AND_JOB, _JOB], stdout=subprocess.PIPE, stderr=errors,
+                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    job = int(sweep.stdout.readline())
+    time.sleep(1.0)  # the job's imports and watcher are up
+    assert not ended(job)
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    wait_for(lambda: ended(job), timeout=10)
+    assert "the sweep process that started this trial's worker" in (tmp_path / "job.err").read_text()
+
+
+def test_the_sweep_process_itself_and_jobs_on_another_host_are_not_watched():
+    from trainlab.search.trial import stop_with_the_sweep
+
+    for sweeper in (f"{socket.gethostname()}:{os.getpid()}", f"another-host:{os.getppid()}", None):
+        stop_with_the_sweep(sweeper)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("stop-with-sweep")]
+
+
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
