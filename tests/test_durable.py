@@ -151,3 +151,20 @@ def test_run_and_sweep_files_are_written_through_the_durable_writers():
              for n, line in enumerate(path.read_text().splitlines(), 1)
              if plain.search(line) and "replacing(" not in line and not line.lstrip().startswith(("#", '"""'))]
     assert found == []
+
+
+def test_a_run_killed_while_testing_is_told_to_evaluate_not_resume(tmp_path):
+    from omegaconf import OmegaConf
+
+    from trainlab.run.checks import _untested_hint
+
+    run = _run_folder(tmp_path)
+    folder, cfg = RunFolder(run), OmegaConf.create({"test": True})
+    hint = f"its training ended but its test did not .*python evaluate.py ckpt_path={run} tests its best checkpoint"
+    assert re.search(hint, _untested_hint(folder, cfg))  # killed before the summary
+    (run / "training_summary.json").write_text('{"monitor": "val/loss", "best_value": 0.1}\n')
+    assert re.search(hint, _untested_hint(folder, cfg))  # killed while testing
+    (run / "training_summary.json").write_text('{"monitor": "val/loss", "test": {"test/loss": 0.2}, "base')
+    assert re.search(hint, _untested_hint(folder, cfg))  # cut short
+    (run / "training_summary.json").write_text('{"monitor": "val/loss", "test": {"test/loss": 0.2}}\n')
+    assert _untested_hint(folder, cfg) == "" and _untested_hint(folder, OmegaConf.create({"test": False})) == ""

@@ -92,6 +92,23 @@ def test_storage_spellings(tmp_path, monkeypatch):
         open_storage(f"journal:{tmp_path}/missing/study.journal")
 
 
+def test_a_journal_cut_mid_append_stays_readable_after_the_next_append(tmp_path, caplog):
+    """A journal's torn last line (a kill mid-append) was continued by the next append, and from then on
+    every process failed to read the study (JSONDecodeError). Opening the journal cuts it, with a warning."""
+    url = f"journal:{tmp_path}/study.journal"
+    study = optuna.create_study(storage=open_storage(url), study_name="s")
+    for value in (1.0, 2.0):
+        study.tell(study.ask(), value)
+    with open(tmp_path / "study.journal", "ab") as journal:
+        journal.write(b'{"op_code":6,"worker_id":"w","trial_id":2,"sta')
+    with caplog.at_level("WARNING"):
+        again = optuna.load_study(storage=open_storage(url), study_name="s")
+    again.tell(again.ask(), 3.0)
+    assert [t.value for t in optuna.load_study(storage=open_storage(url), study_name="s").trials] == [1.0, 2.0, 3.0]
+    assert any("study.journal ended in a line cut short" in r.getMessage() for r in caplog.records)
+    assert (tmp_path / "study.journal").read_bytes().endswith(b"\n")
+
+
 # -- owners and admission -------------------------------------------------------------------------------
 def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])

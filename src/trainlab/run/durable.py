@@ -67,7 +67,7 @@ def save_figure(figure: Any, path: Union[str, os.PathLike], **savefig: Any) -> N
         figure.savefig(temporary, **savefig)
 
 
-def _cut_torn_tail(path: Path) -> None:
+def cut_torn_tail(path: Path) -> None:
     """A log whose last line has no newline was cut mid-write: drop that fragment (one warning), so the
     next line does not run into it."""
     with open(path, "rb+") as f:
@@ -88,7 +88,7 @@ def append_json_line(path: Union[str, os.PathLike], record: dict[str, Any]) -> N
     """Append ``record`` as one JSON line in a single write, after cutting a torn last line."""
     path = Path(path)
     if path.is_file():
-        _cut_torn_tail(path)
+        cut_torn_tail(path)
     line = (json.dumps(record) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:

@@ -26,7 +26,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.errors import UserError
-from trainlab.run.durable import write_atomic
+from trainlab.run.durable import read_json, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,14 @@ class RunFolder:
             raise UserError(f"'{path}' holds no list of overrides; the run's command-line options are lost: give "
                             "them again yourself")
         return [str(o) for o in overrides]
+
+    def tested(self) -> bool:
+        """Whether the run's test ended (its metrics are in training_summary.json); False for a run killed
+        before or while testing, and for a summary a kill cut short."""
+        try:
+            return "test" in read_json(self.path / SUMMARY, "")
+        except (OSError, UserError, TypeError):
+            return False
 
     def _given_options(self) -> str:
         """The run's command-line options for a 'start it again' line, or a placeholder when unreadable."""

@@ -48,6 +48,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.config.errors import UserError
+from trainlab.run.durable import cut_torn_tail
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,24 @@ def open_storage(url: str) -> Union[str, optuna.storages.BaseStorage]:
     path = Path(url[len(JOURNAL):])
     if not path.parent.is_dir():
         raise UserError(f"hydra.sweeper.storage={url}: the folder {path.parent} does not exist")
+    repair_journal(path)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def repair_journal(path: Path) -> None:
+    """Cut a journal's torn last line (a process killed mid-append, power loss), under the journal's own
+    lock. Optuna skips such a line when it reads, but its next append continues it, and from then on every
+    process fails to read the study (JSONDecodeError)."""
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    if not path.is_file():
+        return
+    lock = JournalFileSymlinkLock(str(path))  # what JournalFileBackend locks its appends with
+    lock.acquire()
+    try:
+        cut_torn_tail(path)
+    finally:
+        lock.release()
 
 
 def create_or_load(url: str, study_name: str, directions: list[str]) -> optuna.Study:
