@@ -12,12 +12,14 @@ reason, where none can be started.
 from __future__ import annotations
 
 import csv
+import datetime
 import importlib.util
 import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -128,6 +130,24 @@ def test_running_trials_of_live_or_unknown_owners_count_and_dead_ones_are_failed
     assert states == [TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL, TrialState.RUNNING, TrialState.RUNNING]
     assert study.trials[2].user_attrs["fail_reason"].startswith("its sweep process (")
     assert close_orphans(study) == 0  # closed already, and by one process only
+
+
+def test_a_trial_whose_sweep_pid_now_belongs_to_a_later_process_is_failed(tmp_path):
+    """A sweep killed hard frees its pid; a process started later under it kept the trial RUNNING for ever
+    (a continued sweep then stopped short of n_trials). A process younger than the trial is not its owner."""
+    study = new_study(f"sqlite:///{tmp_path}/s.db")
+    trial = study.ask()
+    with sqlite3.connect(tmp_path / "s.db") as db:  # the trial started a minute ago
+        db.execute("UPDATE trials SET datetime_start = ?", (datetime.datetime.now() - datetime.timedelta(minutes=1),))
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        trial.set_user_attr("sweeper", f"{socket.gethostname()}:{later.pid}")
+        assert taken(study) == 0
+        assert study.trials[0].state == TrialState.FAIL
+        assert study.trials[0].user_attrs["fail_reason"].endswith(f"(pid {later.pid} is now another process's)")
+    finally:
+        later.kill()
+        later.wait()
 
 
 def test_the_later_of_two_racing_asks_is_surplus_and_never_launched(tmp_path, monkeypatch):
