@@ -142,7 +142,7 @@ def test_an_ets_cache_cut_short_is_fitted_again_and_replaced(tmp_path, caplog):
 def test_run_and_sweep_files_are_written_through_the_durable_writers():
     """A new writer of a run's, an evaluation's or a sweep's file goes through trainlab.run.durable: a plain
     write_text / savefig / to_csv(path) / open(..., "w") there is what a kill cuts short."""
-    plain = re.compile(r'\.write_text\(|\.write_bytes\(|\.savefig\(|\.to_csv\([^)=]+[,)]|open\([^)]*"[wa]b?"|json\.dump\(')
+    plain = re.compile(r'\.write_text\(|\.write_bytes\(|\.savefig\(|\.to_csv\([^)=]+[,)]|open\([^)]*"[wa]b?"|json\.dump\(|shutil\.copy')
     allowed = {"src/trainlab/run/durable.py", "src/trainlab/run/checkpoint_io.py",  # its own temporary + fsync
                "src/trainlab/testing/slurm.py"}  # a test cluster's set-up files
     found = [f"{path.relative_to(ROOT)}:{n}" for path in [*(ROOT / "src").rglob("*.py"), ROOT / "train.py",
@@ -168,3 +168,25 @@ def test_a_run_killed_while_testing_is_told_to_evaluate_not_resume(tmp_path):
     assert re.search(hint, _untested_hint(folder, cfg))  # cut short
     (run / "training_summary.json").write_text('{"monitor": "val/loss", "test": {"test/loss": 0.2}}\n')
     assert _untested_hint(folder, cfg) == "" and _untested_hint(folder, OmegaConf.create({"test": False})) == ""
+
+
+def test_a_copy_stopped_midway_leaves_no_cut_short_file(tmp_path, monkeypatch):
+    import shutil
+
+    from trainlab.run.durable import copy_file
+
+    source = tmp_path / "epoch01.ckpt"
+    source.write_bytes(b"weights" * 1000)
+
+    def killed_mid_copy(src, dst):
+        Path(dst).write_bytes(Path(src).read_bytes()[:100])
+        raise _Interrupted
+
+    (tmp_path / "resumed").mkdir()
+    monkeypatch.setattr(shutil, "copy2", killed_mid_copy)
+    with pytest.raises(_Interrupted):
+        copy_file(source, tmp_path / "resumed" / "epoch01.ckpt")
+    assert list((tmp_path / "resumed").iterdir()) == []
+    monkeypatch.undo()
+    copy_file(source, tmp_path / "resumed" / "epoch01.ckpt")
+    assert (tmp_path / "resumed" / "epoch01.ckpt").read_bytes() == source.read_bytes()

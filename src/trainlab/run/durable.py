@@ -3,9 +3,10 @@
 A kill runs no handler, so a file being written is left as far as it got. Three habits keep every
 record readable afterwards:
 
-- whole files (summaries, configs, reports, plots) are written to a temporary file in the same folder
-  and renamed over the target (:func:`write_atomic`, :func:`save_figure`): a rename within one folder
-  is atomic on POSIX file systems, so a reader sees the old file or the new one, never a part;
+- whole files (summaries, configs, reports, plots, copied checkpoints) are written to a temporary file in
+  the same folder and renamed over the target (:func:`write_atomic`, :func:`save_figure`,
+  :func:`copy_file`): a rename within one folder is atomic on POSIX file systems, so a reader sees the
+  old file or the new one, never a part;
 - line logs (``epochs.jsonl``) are appended one whole line per write (:func:`append_json_line`), and
   an append first cuts a torn last line a kill left (power loss can tear even one write);
 - readers of those logs (:func:`read_json_lines`) drop a torn last line with one warning, and refuse a
@@ -57,6 +58,14 @@ def write_atomic(path: Union[str, os.PathLike], content: Union[str, bytes]) -> N
 def write_json(path: Union[str, os.PathLike], data: Any) -> None:
     """``data`` as indented JSON, written atomically."""
     write_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def copy_file(source: Union[str, os.PathLike], target: Union[str, os.PathLike]) -> None:
+    """``shutil.copy2``, atomically: a kill mid-copy (a checkpoint is large) leaves no cut-short ``target``."""
+    import shutil
+
+    with replacing(Path(target)) as temporary:
+        shutil.copy2(source, temporary)
 
 
 def save_figure(figure: Any, path: Union[str, os.PathLike], **savefig: Any) -> None:
