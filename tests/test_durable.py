@@ -142,7 +142,8 @@ def test_an_ets_cache_cut_short_is_fitted_again_and_replaced(tmp_path, caplog):
 def test_run_and_sweep_files_are_written_through_the_durable_writers():
     """A new writer of a run's, an evaluation's or a sweep's file goes through trainlab.run.durable: a plain
     write_text / savefig / to_csv(path) / open(..., "w") there is what a kill cuts short."""
-    plain = re.compile(r'\.write_text\(|\.write_bytes\(|\.savefig\(|\.to_csv\([^)=]+[,)]|open\([^)]*"[wa]b?"|json\.dump\(|shutil\.copy')
+    plain = re.compile(r'\.write_text\(|\.write_bytes\(|\.savefig\(|\.to_csv\([^)=]+[,)]|open\([^)]*"[wa]b?"|'
+                       r'json\.dump\(|shutil\.copy')
     allowed = {"src/trainlab/run/durable.py", "src/trainlab/run/checkpoint_io.py",  # its own temporary + fsync
                "src/trainlab/testing/slurm.py"}  # a test cluster's set-up files
     found = [f"{path.relative_to(ROOT)}:{n}" for path in [*(ROOT / "src").rglob("*.py"), ROOT / "train.py",

@@ -194,7 +194,7 @@ class RunRecords(pl.Callback):
         self._legend = f"test metrics: {explained}" if explained and trainer.is_global_zero else None
         path = self.dir / SUMMARY
         if trainer.is_global_zero and path.is_file():
-            summary = read_json(path, "the test metrics are in the log; rerun the test with evaluate.py ckpt_path=<run>")
+            summary = read_json(path, "its test metrics are in the log; evaluate.py ckpt_path=<run> tests it again")
             summary["test"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
             self._add_baselines(trainer, pl_module, summary)
             write_json(path, summary)
