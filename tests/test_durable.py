@@ -8,6 +8,7 @@ import json
 import logging
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -77,13 +78,18 @@ def test_a_torn_last_record_is_skipped_with_one_warning_and_a_damaged_middle_is_
 
 
 def test_a_resume_carries_the_earlier_records_past_a_torn_or_damaged_file(tmp_path, caplog):
+    """From the checkpoint's own folder (a copied run's), not the one it was written in."""
     earlier = tmp_path / "earlier"
     earlier.mkdir()
     (earlier / "epochs.jsonl").write_text('{"epoch": 0, "val/loss": 0.5}\n{"epoch": 1, "val/loss": 0.4}\n{"ep')
-    saved = {"dir": str(earlier), "epochs": [{"epoch": 0, "val/loss": 0.5}, {"epoch": 1, "val/loss": 0.4}]}
+    (earlier / "checkpoints").mkdir()
+    (earlier / "checkpoints" / "last.ckpt").write_bytes(b"")
+    saved = {"dir": str(tmp_path / "where it was written"), "epochs": [{"epoch": 0}, {"epoch": 1}, {"epoch": 2}]}
     records = RunRecords(str(tmp_path / "resumed"))
+    records.setup(SimpleNamespace(ckpt_path=str(earlier / "checkpoints" / "last.ckpt")), None, "fit")
     records.load_state_dict(saved)
-    assert [r["epoch"] for r in records._carried] == [0, 1]
+    # the folder's file, and the torn epoch from the checkpoint's list
+    assert records._carried == [{"epoch": 0, "val/loss": 0.5}, {"epoch": 1, "val/loss": 0.4}, {"epoch": 2}]
     (earlier / "epochs.jsonl").write_text('{"epoch": 0\n{"epoch": 1, "val/loss": 0.4}\n')  # damaged mid-file
     with caplog.at_level(logging.WARNING):
         records.load_state_dict(saved)

@@ -429,6 +429,37 @@ def descends_from(pid: int, ancestor: int) -> bool:
     return False
 
 
+def worker_of_a_running_trial(sweep_dir: Path) -> Optional[tuple[FrozenTrial, int]]:
+    """A RUNNING trial with an epoch and the worker process that runs it, or None."""
+    trial = running_trial_with_an_epoch(sweep_dir)
+    # the job's TensorBoard file is named ...<host>.<pid>.<n>: the worker that runs it
+    files = list((sweep_dir / str(trial.number)).rglob("events.out.tfevents.*")) if trial else []
+    return (trial, int(files[0].name.split(".")[-2])) if files else None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_joblib_launcher") is None,
+                    reason="hydra-joblib-launcher is not installed")
+def test_a_sigkilled_joblib_sweep_takes_its_workers_along_and_is_run_again(tmp_path):
+    """SIGKILL the sweep process of hydra/launcher=joblib mid-trial: its workers ran on (the trial's
+    result recorded by nobody, threads, memory and GPU held while the sweep is continued); they now end
+    within seconds, and the same command finishes the study."""
+    sweep_dir = tmp_path / "sweep"
+    args = ["hydra/launcher=joblib", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=3",
+            f"hydra.sweep.dir={sweep_dir}", *SLOW_TRIAL]
+    sweep = start_sweep(args, tmp_path, "first")
+    victim, worker = wait_for(lambda: worker_of_a_running_trial(sweep_dir))
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    wait_for(lambda: ended(worker), timeout=15)
+    again = start_sweep(args, tmp_path, "again")
+    assert again.wait(timeout=600) == 0, tail(tmp_path, "again")
+    study = optuna.load_study(study_name=sweep_dir.name, storage=f"sqlite:///{sweep_dir}/optuna.db")
+    trials = check_study(study, sweep_dir, 3)
+    assert trials[victim.number].state == TrialState.FAIL
+    assert trials[victim.number].user_attrs["fail_reason"].startswith("its sweep process (")
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_joblib_launcher") is None,
                     reason="hydra-joblib-launcher is not installed")
@@ -441,14 +472,7 @@ def test_sigkilled_joblib_worker_fails_its_trial_and_the_sweep_goes_on(tmp_path)
     args = ["hydra/launcher=joblib", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=4",
             "hydra.sweeper.max_failure_rate=1.0", f"hydra.sweep.dir={sweep_dir}", *SLOW_TRIAL]
     sweep = start_sweep(args, tmp_path, "sweep")
-
-    def worker_of_a_running_trial() -> Optional[tuple[FrozenTrial, int]]:
-        trial = running_trial_with_an_epoch(sweep_dir)
-        # the job's TensorBoard file is named ...<host>.<pid>.<n>: the worker that runs it
-        files = list((sweep_dir / str(trial.number)).rglob("events.out.tfevents.*")) if trial else []
-        return (trial, int(files[0].name.split(".")[-2])) if files else None
-
-    victim, worker = wait_for(worker_of_a_running_trial)
+    victim, worker = wait_for(lambda: worker_of_a_running_trial(sweep_dir))
     assert worker != sweep.pid and descends_from(worker, sweep.pid)
     os.kill(worker, signal.SIGKILL)
     assert sweep.wait(timeout=600) == 0, tail(tmp_path, "sweep")

@@ -93,24 +93,36 @@ class RunRecords(pl.Callback):
         self._carried: Optional[list[dict[str, Any]]] = None  # an earlier run's epochs, when resuming
         self.stopped_by: Optional[str] = None
         self.resumed_at: Optional[int] = None  # the epoch a resumed run started at
+        self._resumed_from: Optional[Path] = None  # the folder of the checkpoint a resume starts from
 
     # -- a resumed run carries the earlier run's records over -----------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"dir": str(self.dir), "epochs": list(self.epochs)}
 
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Before a resume restores this callback: the run folder of the checkpoint it resumes from."""
+        ckpt = trainer.ckpt_path if stage == "fit" else None
+        self._resumed_from = Path(ckpt).resolve().parent.parent if ckpt and Path(ckpt).is_file() else None
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Called when training resumes from a checkpoint: remember the earlier run's epochs (its
-        epochs.jsonl, which also holds the epoch the checkpoint ended, or the list saved in the
-        checkpoint when that file is gone or damaged); :meth:`on_train_start` keeps those before the resumed
-        epoch. A last line cut by a kill is skipped (:func:`trainlab.run.durable.read_json_lines`)."""
-        earlier = Path(state_dict.get("dir", "")) / EPOCHS
-        epochs = list(state_dict.get("epochs", []))
+        """Called when training resumes from a checkpoint: remember the earlier run's epochs (the
+        epochs.jsonl of the checkpoint's folder, which also holds the epoch the checkpoint ended, or the
+        list saved in the checkpoint when that file is gone or damaged); :meth:`on_train_start` keeps those
+        before the resumed epoch. A last line cut by a kill is skipped
+        (:func:`trainlab.run.durable.read_json_lines`) and its epoch taken from the checkpoint's list. The
+        folder is the checkpoint's own, not the one it was written in (``dir``, absolute): a copied or
+        moved run carries its own records."""
+        earlier = (self._resumed_from or Path(state_dict.get("dir", ""))) / EPOCHS
+        saved = list(state_dict.get("epochs", []))
+        epochs = list(saved)
         if earlier.is_file():
             try:
                 epochs = read_json_lines(earlier)
             except UserError as exc:
                 log.warning("%s; the records saved in the checkpoint are carried over instead", exc)
-        self._carried = epochs
+        known = {r.get("epoch") for r in epochs}
+        epochs += [r for r in saved if r.get("epoch") not in known]
+        self._carried = sorted(epochs, key=lambda r: r.get("epoch", 0))
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Keep the records of the epochs before the one training starts at: those of the checkpoint's
