@@ -197,3 +197,16 @@ def test_a_copy_stopped_midway_leaves_no_cut_short_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     copy_file(source, tmp_path / "resumed" / "epoch01.ckpt")
     assert (tmp_path / "resumed" / "epoch01.ckpt").read_bytes() == source.read_bytes()
+
+
+def test_sweep_files_cut_short_are_one_line_naming_them(tmp_path):
+    from trainlab.search.refine import sweep_pick
+    from trainlab.search.results import load_sweep_study
+
+    (tmp_path / "optimization_results.yaml").write_text("name: optuna\nstudy_name: 'swe")
+    with pytest.raises(UserError, match=r"optimization_results.yaml' is not readable YAML .*delete it: the sweep "
+                                        r"folder's optuna.db is read instead"):
+        load_sweep_study(tmp_path)
+    (tmp_path / "multirun.yaml").write_text("hydra:\n  sweeper:\n    pick: {rule: 'be")
+    with pytest.raises(UserError, match=r"multirun.yaml' is not readable YAML .*continue the sweep"):
+        sweep_pick(tmp_path)

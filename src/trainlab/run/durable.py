@@ -10,7 +10,8 @@ record readable afterwards:
 - line logs (``epochs.jsonl``) are appended one whole line per write (:func:`append_json_line`), and
   an append first cuts a torn last line a kill left (power loss can tear even one write);
 - readers of those logs (:func:`read_json_lines`) drop a torn last line with one warning, and refuse a
-  damaged line elsewhere, or a damaged whole file (:func:`read_json`), with one line naming the file.
+  damaged line elsewhere, or a damaged whole file (:func:`read_json`, :func:`read_yaml`), with one line
+  naming the file.
 
 A kill mid-write leaves at most a stray ``.<name>.<pid>.<thread>.tmp``, which is never read.
 """
@@ -21,10 +22,10 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from trainlab.config.errors import UserError
 
@@ -123,6 +124,19 @@ def read_json_lines(path: Union[str, os.PathLike]) -> list[dict[str, Any]]:
             raise UserError(f"'{path}' line {number} is no JSON record ({line[:60]!r}); the file was damaged: "
                             "remove that line, or the file, and run again") from None
     return records
+
+
+def read_yaml(path: Union[str, os.PathLike], remedy: str, load: Optional[Callable[[Path], Any]] = None) -> Any:
+    """A whole YAML file (``load``: how to read it; ``yaml.safe_load`` of its text by default); one line
+    naming it and ``remedy`` when it does not parse (cut short: Hydra writes .hydra/ in place)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        return load(path) if load is not None else yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"'{path}' is not readable YAML ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
+                        f"{remedy}") from None
 
 
 def read_json(path: Union[str, os.PathLike], remedy: str) -> Any:

@@ -26,7 +26,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.errors import UserError
-from trainlab.run.durable import read_json, write_atomic
+from trainlab.run.durable import read_json, read_yaml, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class RunFolder:
         path = self.path / CONFIG
         if not path.is_file():
             raise UserError(f"'{self.path}' has no {CONFIG}; evaluate needs a run directory written by train.py")
-        cfg = _load_yaml(path, "the run's config was damaged: restore it, or evaluate another run")
+        cfg = read_yaml(path, "the run's config was damaged: restore it, or evaluate another run", OmegaConf.load)
         if not isinstance(cfg, DictConfig):
             raise UserError(f"'{path}' holds no mapping of config keys; restore the run's config, or evaluate another run")
         missing = [k for k in ("model", "data") if k not in cfg]
@@ -211,7 +211,7 @@ class RunFolder:
         reads the run's own files, not whatever has that name in its own working folder."""
         hydra_file = self.path / HYDRA_CONFIG
         try:
-            saved = _load_yaml(hydra_file, "relative data paths are read from the working folder") \
+            saved = read_yaml(hydra_file, "relative data paths are read from the working folder", OmegaConf.load) \
                 if hydra_file.is_file() else None
         except UserError as exc:  # only the folder the run started in is lost: a warning, not a refusal
             log.warning("%s", exc)
@@ -226,7 +226,7 @@ class RunFolder:
         path = self.path / OVERRIDES
         if not path.is_file():
             raise UserError(f"'{self.path}' has no {OVERRIDES}; was it written by train.py?")
-        overrides = _load_yaml(path, "the run's command-line options are lost: give them again yourself")
+        overrides = read_yaml(path, "the run's command-line options are lost: give them again yourself", OmegaConf.load)
         if not isinstance(overrides, ListConfig):
             raise UserError(f"'{path}' holds no list of overrides; the run's command-line options are lost: give "
                             "them again yourself")
@@ -247,17 +247,6 @@ class RunFolder:
         except UserError:
             return "<its options>"
 
-
-def _load_yaml(path: Path, remedy: str) -> Any:
-    """A YAML file of the run folder (Hydra writes .hydra/ in place, so a kill mid-write can cut one short);
-    one line naming it and ``remedy`` when it does not parse."""
-    import yaml
-
-    try:
-        return OmegaConf.load(path)
-    except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
-        raise UserError(f"'{path}' is not readable YAML ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
-                        f"{remedy}") from None
 
 
 def _data_paths(node: Any) -> list[tuple[DictConfig, str]]:

@@ -19,11 +19,11 @@ from typing import Optional
 import optuna
 
 from trainlab.config.errors import UserError, report_user_errors
-from trainlab.run.durable import save_figure, write_atomic
+from trainlab.run.durable import read_yaml, save_figure, write_atomic
 from trainlab.search.advice import (convergence, edge_advice, importances, pruning_stats, recommendations,  # noqa: F401
                                     too_few_to_rank, top_trials)
 from trainlab.search.front import front_lines, plot_front
-from trainlab.search.results import RESULTS_YAML, best_trials, epochs_run, load_sweep_study
+from trainlab.search.results import DAMAGED_RESULTS, RESULTS_YAML, best_trials, epochs_run, load_sweep_study
 from trainlab.search.shared import is_copied, is_surplus
 
 REPORT = "analysis.txt"
@@ -60,10 +60,8 @@ def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
 
 def objective_names(sweep_dir: Path, study: optuna.Study) -> list[str]:
     """The objectives' names from optimization_results.yaml (objective, fit_seconds, ...)."""
-    import yaml
-
     results = sweep_dir / RESULTS_YAML
-    info = yaml.safe_load(results.read_text()) if results.is_file() else {}
+    info = (read_yaml(results, DAMAGED_RESULTS) or {}) if results.is_file() else {}
     return list(info.get("objectives") or [f"objective {i}" for i in range(len(study.directions))])
 
 
