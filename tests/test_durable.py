@@ -86,14 +86,14 @@ def test_a_resume_carries_the_earlier_records_past_a_torn_or_damaged_file(tmp_pa
     (earlier / "checkpoints" / "last.ckpt").write_bytes(b"")
     saved = {"dir": str(tmp_path / "where it was written"), "epochs": [{"epoch": 0}, {"epoch": 1}, {"epoch": 2}]}
     records = RunRecords(str(tmp_path / "resumed"))
-    records.setup(SimpleNamespace(ckpt_path=str(earlier / "checkpoints" / "last.ckpt")), None, "fit")
+    trainer = SimpleNamespace(ckpt_path=str(earlier / "checkpoints" / "last.ckpt"))  # as Lightning sets it
     records.load_state_dict(saved)
     # the folder's file, and the torn epoch from the checkpoint's list
-    assert records._carried == [{"epoch": 0, "val/loss": 0.5}, {"epoch": 1, "val/loss": 0.4}, {"epoch": 2}]
+    expected = [{"epoch": 0, "val/loss": 0.5}, {"epoch": 1, "val/loss": 0.4}, {"epoch": 2}]
+    assert records._earlier_epochs(trainer) == expected
     (earlier / "epochs.jsonl").write_text('{"epoch": 0\n{"epoch": 1, "val/loss": 0.4}\n')  # damaged mid-file
     with caplog.at_level(logging.WARNING):
-        records.load_state_dict(saved)
-    assert records._carried == saved["epochs"]  # the checkpoint's own list
+        assert records._earlier_epochs(trainer) == saved["epochs"]  # the checkpoint's own list
     assert any("line 1 is no JSON record" in w and "saved in the checkpoint are carried over" in w
                for w in _warnings(caplog))
 

@@ -90,46 +90,48 @@ class RunRecords(pl.Callback):
         self.batch: dict[str, int] = {}
         self._end_line: Optional[str] = None  # the model against its baselines, logged after the test
         self._legend: Optional[str] = None  # what the test table's short metric names mean
-        self._carried: Optional[list[dict[str, Any]]] = None  # an earlier run's epochs, when resuming
+        self._restored: Optional[dict[str, Any]] = None  # the state a resume restored (earlier epochs)
         self.stopped_by: Optional[str] = None
         self.resumed_at: Optional[int] = None  # the epoch a resumed run started at
-        self._resumed_from: Optional[Path] = None  # the folder of the checkpoint a resume starts from
 
     # -- a resumed run carries the earlier run's records over -----------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"dir": str(self.dir), "epochs": list(self.epochs)}
 
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Before a resume restores this callback: the run folder of the checkpoint it resumes from."""
-        ckpt = trainer.ckpt_path if stage == "fit" else None
-        self._resumed_from = Path(ckpt).resolve().parent.parent if ckpt and Path(ckpt).is_file() else None
-
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Called when training resumes from a checkpoint: remember the earlier run's epochs (the
-        epochs.jsonl of the checkpoint's folder, which also holds the epoch the checkpoint ended, or the
-        list saved in the checkpoint when that file is gone or damaged); :meth:`on_train_start` keeps those
-        before the resumed epoch. A last line cut by a kill is skipped
-        (:func:`trainlab.run.durable.read_json_lines`) and its epoch taken from the checkpoint's list. The
-        folder is the checkpoint's own, not the one it was written in (``dir``, absolute): a copied or
-        moved run carries its own records."""
-        earlier = (self._resumed_from or Path(state_dict.get("dir", ""))) / EPOCHS
-        saved = list(state_dict.get("epochs", []))
+        """Called when training resumes from a checkpoint: its records are read in :meth:`on_train_start`,
+        which knows the checkpoint's path."""
+        self._restored = state_dict
+
+    def _earlier_epochs(self, trainer: pl.Trainer) -> Optional[list[dict[str, Any]]]:
+        """The epochs a resume carries (None: no resume): the epochs.jsonl of the checkpoint's own folder (a
+        copied or moved run's; not the folder it was written in, ``dir`` in its state), which also holds the
+        epoch the checkpoint ended. A last line cut by a kill is skipped
+        (:func:`trainlab.run.durable.read_json_lines`); epochs the file lacks, or all when it is gone or
+        damaged, come from the list saved in the checkpoint (which ends before the checkpoint's own epoch,
+        whose line is written after it)."""
+        if self._restored is None:
+            return None
+        ckpt = trainer.ckpt_path
+        folder = Path(ckpt).resolve().parent.parent if ckpt and Path(ckpt).is_file() else Path(
+            self._restored.get("dir", ""))
+        saved = list(self._restored.get("epochs", []))
         epochs = list(saved)
-        if earlier.is_file():
+        if (folder / EPOCHS).is_file():
             try:
-                epochs = read_json_lines(earlier)
+                epochs = read_json_lines(folder / EPOCHS)
             except UserError as exc:
                 log.warning("%s; the records saved in the checkpoint are carried over instead", exc)
         known = {r.get("epoch") for r in epochs}
         epochs += [r for r in saved if r.get("epoch") not in known]
-        self._carried = sorted(epochs, key=lambda r: r.get("epoch", 0))
+        return sorted(epochs, key=lambda r: r.get("epoch", 0))
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Keep the records of the epochs before the one training starts at: those of the checkpoint's
         run (a ``ckpt_path=`` resume into a new folder), or this folder's own (a run continued in its
         folder, e.g. a requeued SLURM job): records go on, never start over or repeat an epoch."""
         self.resumed_at = trainer.current_epoch or None
-        carried, self._carried = self._carried, None
+        carried, self._restored = self._earlier_epochs(trainer), None
         own = self.dir / EPOCHS
         if carried is None and own.is_file():
             carried = read_json_lines(own)
