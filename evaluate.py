@@ -50,18 +50,19 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.batch_size is not None:
         run_cfg.data.batch_size = cfg.batch_size
     try:
-        model, datamodule = restore(run_cfg, saved, str(ckpt), given)
+        model, datamodule = restore(run_cfg, saved, str(ckpt), given, whole_file=cfg.split == "all")
+        split = "val" if cfg.split == "val" else "test"  # split=all: the data module's test split is the whole file
         trainer = build_trainer(cfg, enable_checkpointing=False)
-        run = trainer.test if cfg.split == "test" else trainer.validate
+        run = trainer.test if split == "test" else trainer.validate
         metrics = run(model, datamodule=datamodule)[0]
-        loader = datamodule.test_dataloader() if cfg.split == "test" else datamodule.val_dataloader()
+        loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
         device = trainer.strategy.root_device
         model.to(device).eval()
         family = family_module(model)
         latency = measure_latency(lambda batch: family.forward_batch(model, batch, device), loader, device,
                                   warmup=cfg.latency.warmup, max_batches=cfg.latency.max_batches)
         out_dir = Path(cfg.paths.output_dir)
-        made = family.artifacts(model, datamodule, cfg.split, out_dir)
+        made = family.artifacts(model, datamodule, split, out_dir)
     finally:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -53,6 +53,7 @@ DEFAULT_WINDOW = 48
 MODES = ("none", "revin", "last")
 FACTORS = (0.5, 1.0, 2.0)  # window lengths tried with the chosen mode, relative to the usual one
 BASELINES = ("last_value", "seasonal_naive", "ets")
+OTHER_MODELS = ("lstm_attention", "cnn")  # stage 3: run with the scaling and window chosen for lstm
 
 
 def window_of(series: str, factor: float) -> int:
@@ -96,7 +97,7 @@ def choose(results: dict, keys: dict) -> tuple:
 def table(results: dict, chosen: str, factor: float) -> tuple[str, dict[str, int]]:
     """Markdown table of test RMSE / MASE per series; the goals for the default model."""
     models = [("lstm", m, 1.0) for m in MODES] + [("lstm", chosen, f) for f in FACTORS if f != 1.0]
-    models += [("lstm_attention", chosen, factor), ("cnn", chosen, factor)]
+    models += [(model, chosen, factor) for model in OTHER_MODELS]
     head = ["series", *BASELINES, *[f"{m} ({s}, window x{f:g})" for m, s, f in models]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     goals = {"beats_naive": 0, "mase_within_10pct_of_ets": 0, "worse_than_1.5x_ets": 0, "series": 0}
@@ -158,8 +159,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         factor, window_scores = choose(results, {f: (lambda s, f=f: (s, "lstm", chosen, f)) for f in FACTORS})
         print(f"validation: geometric mean of best val loss / best window's: "
               + ", ".join(f"x{f:g} {v:.3f}" for f, v in window_scores.items()) + f" -> window x{factor:g}")
-        print("stage 3: lstm_attention and cnn with the chosen scaling and window", flush=True)
-        for model in ("lstm_attention", "cnn"):
+        print(f"stage 3: {' and '.join(OTHER_MODELS)} with the chosen scaling and window", flush=True)
+        for model in OTHER_MODELS:
             run_all(model, chosen, factor)
     text, goals = table(results, chosen, factor)
     minutes = (time.perf_counter() - start) / 60

@@ -93,7 +93,7 @@ def _fake_run(tmp_path: Path, config_text: str) -> Path:
     "case,match",
     [
         ("no ckpt_path", r"ckpt_path is required: python evaluate.py ckpt_path=<run folder or .ckpt file>"),
-        ("split=tset", r"split='tset' is not one of test, val"),
+        ("split=tset", r"split='tset' is not one of test, val, all; e.g. split=val"),
         ("latency.warmup=-1", r"latency.warmup=-1 must be a whole number, 0 or more"),
         ("latency.max_batches=0", r"latency.max_batches=0 must be a whole number, 1 or more"),
         ("trainer.devices=2", r"trainer.devices=2: evaluate.py tests and times the model in one process on one device"),

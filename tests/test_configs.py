@@ -6,6 +6,7 @@ import platform
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
@@ -15,7 +16,7 @@ from tests.conftest import config_options, data_options, family_overrides
 from trainlab.config.instantiate import build, build_all
 from trainlab.run.pipeline import build_data, build_model_and_data, build_net
 from trainlab.config.errors import UserError
-from trainlab.run.hardware import apply_hardware
+from trainlab.run.hardware import apply_hardware, keep_host_memory, worker_start
 from trainlab.loggers import build_loggers
 from trainlab.run.pipeline import task_config
 
@@ -140,6 +141,7 @@ def test_trainer_and_data_take_their_settings_from_hardware(compose_cfg):
     assert cfg.trainer.precision == "16-mixed"
     assert not {"num_workers", "pin_memory", "persistent_workers", "prefetch_factor"} & set(raw["data"])  # one home
     loaders = build_data(cfg).loader_kwargs  # the pipeline hands the profile's DataLoader settings over
+    assert loaders.pop("worker_init_fn") is worker_start  # workers leave the kept host memory to training
     assert loaders == {"num_workers": 4, "pin_memory": True, "persistent_workers": True, "prefetch_factor": 2}
     assert build(cfg.data, "data").loader_kwargs == {"num_workers": 0, "pin_memory": False}  # built alone
 
@@ -182,6 +184,51 @@ def test_kept_host_memory_is_reused_without_page_faults():
 
     assert faults("default") > 5 * 10_000  # each 48 MB block mapped anew: ~12,000 faults of 4 kB pages
     assert faults("256") < 1_000
+
+
+class _Churn(torch.utils.data.Dataset):
+    """One item that allocates 4 x 16 MB at once and frees them, as a big decode would; it returns how
+    many more free bytes glibc then holds in the worker (mallinfo2's fordblks) and the worker's numpy seed."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        import ctypes
+
+        class MallInfo2(ctypes.Structure):  # malloc.h
+            _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                             "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = MallInfo2
+        before = libc.mallinfo2().fordblks
+        blocks = [np.ones(4 << 20, np.float32) for _ in range(4)]
+        del blocks
+        return int(libc.mallinfo2().fordblks) - int(before), int(np.random.get_state()[1][0])
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+def test_dataloader_workers_give_the_kept_host_memory_back_and_are_still_seeded(compose_cfg, monkeypatch):
+    """A forked worker inherited hardware.host_memory_keep_mb and kept what its items freed (up to that
+    much per worker); worker_start sets glibc's thresholds back there and seeds the worker as Lightning
+    would (it adds its own worker_init_fn only to loaders without one)."""
+    from lightning.fabric.utilities.seed import pl_worker_init_function
+
+    keep_host_memory(256)  # the training process's setting, as apply_hardware makes it
+    monkeypatch.setenv("PL_SEED_WORKERS", "1")  # seed_everything(workers=True)
+
+    def first_item(init):
+        loader = torch.utils.data.DataLoader(_Churn(), batch_size=None, num_workers=1, worker_init_fn=init,
+                                             generator=torch.Generator().manual_seed(0))
+        return next(iter(loader))
+
+    kept, _ = first_item(None)
+    kept_now, seed = first_item(worker_start)
+    assert kept > 48 << 20 and kept_now < 1 << 20  # of 64 MB freed: all kept before, none now
+    assert seed == first_item(pl_worker_init_function)[1]
+    no_keep = compose_cfg(["hardware.num_workers=2", "hardware.host_memory_keep_mb=null"])
+    assert "worker_init_fn" not in build_data(no_keep).loader_kwargs  # nothing kept, nothing to give back
 
 
 def test_host_memory_keep_is_checked(compose_cfg):

@@ -44,6 +44,71 @@ def test_ddp_sim_writes_one_run_folder_and_gathers_metrics(compose_cfg, tmp_path
         assert report["metrics"][key] == pytest.approx(ddp_test[key], rel=1e-4), key  # float32 sums, another order
 
 
+def test_a_spawned_rank_sets_up_the_runs_logging_and_hardware_again(tmp_path, monkeypatch):
+    """``trainer.strategy=ddp_spawn`` starts every rank as a fresh interpreter that runs no Hydra: its
+    lines reached neither train.log nor the console. The setup travels in the pickled trainer; here the
+    unpickling is done as in such a rank (another process id, a root logger without handlers)."""
+    import logging
+    import pickle
+
+    import torch
+    from omegaconf import OmegaConf
+
+    from trainlab.run.spawned import SpawnedRankSetup
+
+    root, threads = logging.getLogger(), torch.get_num_threads()
+    saved = root.handlers[:], root.level
+    log_file = logging.FileHandler(tmp_path / "train.log")
+    log_file.setFormatter(logging.Formatter("[%(name)s][%(levelname)s] - %(message)s"))
+    hardware = OmegaConf.create({"float32_matmul_precision": "highest", "allow_tf32": False, "cudnn_benchmark": False,
+                                 "num_threads": 1, "host_memory_keep_mb": 256})
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    try:
+        root.handlers, root.level = [log_file], logging.INFO  # the main process, as Hydra sets it up
+        sent = pickle.dumps(SpawnedRankSetup(hardware))
+        pickle.loads(sent)  # a copy in the main process: nothing set up twice
+        assert root.handlers == [log_file] and "OMP_NUM_THREADS" not in os.environ
+        root.handlers, root.level = [], logging.WARNING  # the spawned rank
+        with monkeypatch.context() as m:
+            m.setattr(os, "getpid", lambda: -1)
+            pickle.loads(sent)
+        logging.getLogger("trainlab.rank").info("epoch 0 of rank 1")
+        assert len(root.handlers) == 1 and root.handlers[0] is not log_file
+        assert "[trainlab.rank][INFO] - epoch 0 of rank 1" in (tmp_path / "train.log").read_text()
+        # the profile's threads survive the launcher's own guess (it keeps OMP_NUM_THREADS when set)
+        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        log_file.close()
+        root.handlers, root.level = saved
+        torch.set_num_threads(threads)
+
+
+def test_only_spawned_ranks_get_the_setup(compose_cfg):
+    from trainlab.run.pipeline import build_trainer
+    from trainlab.run.spawned import spawns_ranks
+
+    spawn = build_trainer(compose_cfg(["trainer.strategy=ddp_spawn", "trainer.devices=2"]))
+    assert spawns_ranks(spawn)
+    assert not spawns_ranks(build_trainer(compose_cfg(["trainer=ddp_sim"])))  # ranks run the script, with Hydra
+    assert not spawns_ranks(build_trainer(compose_cfg([])))
+
+
+@pytest.mark.slow
+def test_ddp_spawn_ranks_write_to_train_log(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), *DDP_RUN, "trainer.strategy=ddp_spawn",
+                             "trainer.max_epochs=1", "logger=none", f"paths.log_dir={tmp_path}/outputs"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    text = (run_dir / "train.log").read_text()
+    for line in ("Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2", "`Trainer.fit` stopped: `max_epochs=1`",
+                 "[trainlab.callbacks.baselines][INFO] - test rmse"):
+        assert line in text, line
+    assert "test rmse" in result.stdout  # the console too
+
+
 def test_slurm_launcher_config_composes(compose_cfg):
     launcher = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=gpu"]).hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher") and launcher.partition == "gpu"

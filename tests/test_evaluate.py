@@ -100,3 +100,41 @@ def test_every_family_keeps_what_its_model_was_trained_for(compose_cfg, case):
     with pytest.raises(UserError, match=rf"^\+data.{kept[0]}=7: the model in 'x.ckpt' was trained with the run's own "
                                         rf"data.{kept[0]}, and with another"):
         restore(cfg, {"state_dict": {}}, "x.ckpt", [f"+data.{kept[0]}=7"])
+
+
+def test_split_all_scores_every_window_of_a_new_file_with_the_baselines_on_the_same_rows(trained, compose_cfg, tmp_path,
+                                                                                         caplog):
+    """split=all: a new file is test data from its first window to its last (the default split scores its last
+    15 %), the baselines on the same windows, and the report names the rows; a file shorter than one window
+    is refused in one line."""
+    run_dir = trained.paths.output_dir
+    new = series_file(tmp_path / "new.csv", rows=120)
+    default = evaluate_with(compose_cfg, run_dir, f"+data.source.path={new}")
+    assert default["extra"]["test/scored"].startswith("18 windows, target rows 102..119 (0-based, of 120): the last 15%")
+    whole = evaluate_with(compose_cfg, run_dir, f"+data.source.path={new}", "split=all")
+    # window 8, horizon 1: every target row from 8 on is scored
+    assert whole["split"] == "all"
+    assert whole["extra"]["test/scored"] == ("112 windows, target rows 8..119 (0-based, of 120): every window of the "
+                                            "file (split=all)")
+    values = pd.read_csv(new)["y"].to_numpy()
+    last_value_rmse = np.sqrt(np.mean((values[8:] - values[7:-1]) ** 2))  # the baseline on exactly those rows
+    assert whole["extra"]["test/baseline_last_value_rmse"] == pytest.approx(last_value_rmse, rel=1e-6)
+    assert whole["metrics"]["test/rmse"] != default["metrics"]["test/rmse"]
+    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):  # the new file: no word of training rows
+        assert evaluate_with(compose_cfg, run_dir, "split=all")["extra"]["test/scored"].startswith("192 windows")
+    warned = [r.getMessage() for r in caplog.records if "split=all" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith("split=all on the data '") and "learned from" in warned[0]
+    eight = series_file(tmp_path / "eight.csv", rows=8)  # window 8 + horizon 1 needs 9 rows
+    with pytest.raises(UserError, match=r"^split=all: 'eight' has 8 rows, fewer than one window of data.window=8 \+ "
+                                        r"data.horizon=1 \+ data.steps=1 - 1 = 9 rows, so there is nothing to score; "
+                                        r"give a longer file \(evaluate.py .*\)$"):
+        evaluate_with(compose_cfg, run_dir, f"+data.source.path={eight}", "split=all")
+
+
+@pytest.mark.parametrize("case", [c for c in FAMILIES.values() if c.name != "timeseries"],
+                         ids=[n for n, c in FAMILIES.items() if c.name != "timeseries"])
+def test_split_all_is_refused_for_families_without_series_files(compose_cfg, case):
+    from trainlab.run.pipeline import restore
+
+    with pytest.raises(UserError, match=rf"^split=all scores every window of a series file; this is a {case.name} run"):
+        restore(compose_cfg(case.tiny()), {"state_dict": {}}, "x.ckpt", whole_file=True)

@@ -20,6 +20,7 @@ from tests.conftest import TINY_ANY_DATA
 from tests.test_forecasting import module, table_of, write_csv
 from trainlab.callbacks.baselines import NO_SEASON, BaselineReport, RunSettings, advice, baseline_metrics, comparison
 from trainlab.config.errors import UserError
+from trainlab.data.timeseries.splits import split_rows
 from trainlab.metrics.regression import forecast_scores
 from trainlab.models.timeseries import RegressionModule
 
@@ -79,7 +80,7 @@ def test_zero_targets_warn_once_naming_the_column(caplog):
         dm.model_kwargs()
     warnings = [r.getMessage() for r in caplog.records if "zero target" in r.getMessage()]
     assert len(warnings) == 1
-    evaluated = int((y[dm._split_rows(400)[0]:] == 0).sum())
+    evaluated = int((y[split_rows(400, dm.val_fraction, dm.test_fraction)[0]:] == 0).sum())
     assert f"'y' {evaluated} of" in warnings[0] and "MAPE" in warnings[0] and "MASE" in warnings[0]
     caplog.clear()
     with caplog.at_level(logging.WARNING):

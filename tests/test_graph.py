@@ -194,7 +194,7 @@ def test_ego_nets_equal_k_hop_subgraph():
 
 def test_sampled_training_batches_fit_the_budget_and_cover_every_training_star():
     dm = datamodule(600, k=5, max_nodes_per_graph=100, batch_size=64)
-    assert dm.sampled and dm.seeds_per_batch() == 100 // ego_net_bound(5, 2) == 3
+    assert dm.sampled and dm.batches.seeds_per_batch() == 100 // ego_net_bound(5, 2) == 3
     loader = dm.train_dataloader()
     loader.sampler.set_epoch(0)
     seen = []
@@ -214,7 +214,7 @@ def test_sampled_training_batches_fit_the_budget_and_cover_every_training_star()
 
 def test_fanout_bounds_the_ego_nets():
     dm = datamodule(600, k=10, max_nodes_per_graph=100, fanout=3, num_hops=2)
-    assert dm.seeds_per_batch() == 100 // (1 + 3 + 9)
+    assert dm.batches.seeds_per_batch() == 100 // (1 + 3 + 9)
     for batch in dm.train_dataloader():
         assert batch.num_nodes <= 100
 

@@ -369,6 +369,33 @@ def test_png_modes_read_as_intensities(tmp_path):
     np.testing.assert_array_equal(read_array(tmp_path / "deep.png"), deep)  # 16 bits kept
 
 
+def test_a_png_images_transparent_pixels_are_no_data_and_alpha_is_no_channel(tmp_path, caplog):
+    """An image's alpha was dropped without a word, so a mosaic's transparent edge (often black or white)
+    was read as sky. Fully transparent pixels are now no data (NaN: filled or their tile dropped by the
+    quality check), partly transparent ones keep their colour, and one log line says so."""
+    from PIL import Image
+
+    root = make_folder(tmp_path / "sky", suffixes=("png",))
+    greys = [np.asarray(Image.open(root / f"img{i}.png")) for i in range(6)]
+    alphas = [np.full((32, 32), 255, np.uint8) for _ in range(6)]  # opaque: alpha carries nothing
+    alphas[0][:4] = 0  # an empty edge of 4 rows: filled with the image's median
+    alphas[0][10, 10] = 128  # partly transparent: its colour kept
+    alphas[2][:20] = 0  # mostly empty: dropped
+    for i, (grey, alpha) in enumerate(zip(greys, alphas)):
+        Image.fromarray(np.dstack([grey, grey, grey, alpha]), mode="RGBA").save(root / f"img{i}.png")
+    with caplog.at_level(logging.INFO, logger="trainlab.data.image.sources"):
+        tiles = ImageFolder(str(root)).load()
+    assert tiles.images.shape == (6, 3, 32, 32)  # RGB: the alpha channel is no image channel
+    assert np.isnan(tiles.images[0][:, :4]).all() and not np.isnan(tiles.images[0][:, 4:]).any()
+    np.testing.assert_array_equal(tiles.images[0][:, 10, 10], greys[0][10, 10])
+    assert not np.isnan(tiles.images[[1, 3, 4, 5]]).any()
+    assert ("2 PNG image(s) with transparency (e.g. 'img0.png'): 768 fully transparent pixel(s) read as no data (NaN: "
+            "the quality check fills or drops them), 1 partly transparent one(s) keep their colour") in caplog.text
+    kept, counts = quality_check(tiles)
+    assert counts["rejected_nonfinite"] == 1 and counts["filled_pixels"] == 3 * 4 * 32 and counts["filled_tiles"] == 1
+    assert "img2.png" not in kept.tile_names and np.isfinite(kept.images).all()
+
+
 def test_a_png_masks_transparent_pixels_are_clean_whatever_their_colour(tmp_path):
     """Masks painted on a transparent layer: the empty pixels are often transparent white, which read as
     anomalous (alpha was dropped). Each way a PNG says "transparent" is honoured."""

@@ -89,6 +89,21 @@ def test_the_picked_series_alone_is_sorted_split_and_scaled(tmp_path):
     assert np.isnan(read[31]) and np.array_equal(np.delete(read, 31), np.delete(expected, 31))
 
 
+def test_the_time_column_line_describes_every_series_pooled(tmp_path, caplog):
+    """One line for all the series: their count, the shortest and longest with their spans, the common step
+    (it gave the first series' span alone)."""
+    frame = pd.concat([long_frame(stores=["A", "B"]), long_frame(stores=["C"], days=DAYS[30:100])])
+    with caplog.at_level("INFO", logger="trainlab.data.timeseries.sources"):
+        source(write(tmp_path, frame), series_column="store").load()
+    assert ("data.source.time_column 'date': step 1 day, 3 series of 70 to 120 steps (shortest store=C '2021-01-31' "
+            "to '2021-04-10', longest store=A '2021-01-01' to '2021-04-30'), no season length from the step") in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="trainlab.data.timeseries.sources"):
+        source(write(tmp_path, long_frame(), "even.csv"), series_column="store").load()
+    assert ("step 1 day, 3 series of 120 steps each (first store=A '2021-01-01' to '2021-04-30', last store=C "
+            "'2021-01-01' to '2021-04-30')") in caplog.text
+
+
 @pytest.mark.parametrize("kwargs,message", [
     ({"series_column": "store", "series": ["A", "D", "E"]},
      r"data.source.series: no row of '.*' has store=D, E; its 3 series are A, B, C; 120 rows each$"),
@@ -262,3 +277,13 @@ def test_evaluate_scores_and_draws_each_series(tmp_path, compose_cfg, run_train,
     assert json.loads((out_dir / "metrics.json").read_text())["per_series"]["s3"] == per_series["s3"]
     section = (out_dir / "report.md").read_text().split("## Per series (10)")[1].split("## Inference")[0]
     assert len(re.findall(r"\n\| s\d \|", section)) == 10 and "last value 1 \\|" in section
+    # split=all: every window of each series, its baselines on the same windows; a season longer than the window
+    # leaves that many rows first, so the seasonal naive of the first window has a season before it
+    whole = evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}", "hardware.num_threads=1",
+                                                  "split=all", "+data.season_length=12"], config_name="eval"))
+    assert [row["windows"] for row in whole["per_series"].values()] == [60 - 4 - 8] * 10  # window 8, 4 rows of lead-in
+    assert whole["extra"]["test/scored"].endswith("every window of each of its 10 series after its first 4 rows (one "
+                                                  "season for the seasonal naive) (split=all)")
+    for row in whole["per_series"].values():  # a step of 1 a day: off by 1, and by 12 a season back
+        assert row["test/baseline_last_value_rmse"] == pytest.approx(1.0)
+        assert row["test/baseline_seasonal_naive_rmse"] == pytest.approx(12.0)

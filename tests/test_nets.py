@@ -102,6 +102,18 @@ def test_tcn_receptive_field_is_the_formula_and_exact(kernel_size, num_blocks):
     assert not torch.allclose(net(edge), base)
 
 
+@pytest.mark.parametrize("model", ["cnn", "tcn"])
+def test_a_convolutional_default_sees_the_default_window(model, compose_cfg):
+    """Each convolutional option at its defaults covers the default data's window: `model=cnn` warned that
+    data.window=48 was longer than its field of 31 (kernel 3, four layers)."""
+    from trainlab.config.instantiate import build
+    from trainlab.run.pipeline import bind_data_dims
+
+    cfg = compose_cfg([f"model={model}"])
+    net = build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, {"in": F, "out": 1}))
+    assert net.receptive_field >= cfg.data.window
+
+
 def test_window_longer_than_the_receptive_field_is_logged_once(caplog):
     from trainlab.run.pipeline import check_receptive_field
 

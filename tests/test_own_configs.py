@@ -89,6 +89,31 @@ def test_misspelt_key_is_named_with_a_users_config_folder(own_config):
             "model=maen is not an option of the model group; did you mean model=mean?")
 
 
+def test_hints_compose_the_users_primary_config_and_flags_go_anywhere(own_config, monkeypatch):
+    """--config-name / --config-path reach the config composed again for a hint (it composed conf/train.yaml
+    whatever the command line named), and Hydra's flags may stand among the overrides (Hydra's argparse
+    refused 'model=x --config-dir d seed=1': unrecognized arguments: seed=1)."""
+    from trainlab.config.composition import flags_first
+    from trainlab.config.errors import unknown_key_problem
+
+    folder = own_config.split("file://")[1].rstrip("]")
+    Path(folder, "mine.yaml").write_text("defaults:\n  - train\n  - override model: mean\n  - _self_\n")
+    assert unknown_key_problem(["--config-dir", folder, "--config-name", "mine", "model.net.scael=2"], "train") \
+        .startswith("model.net.scael is not a setting of model.net; did you mean model.net.scale?")
+    for flags in (["-cp", "conf", "-cn", "eval"], ["--config-path=conf", "--config-name=eval"]):
+        assert unknown_key_problem([*flags, "latency.warmpu=3"], "train").startswith(
+            "latency.warmpu is not a setting of latency; did you mean latency.warmup?")
+    assert flags_first(["model=x", "--config-dir", "d", "seed=1", "-m", "--info", "searchpath", "--cfg=job",
+                        "a=1", "--info", "b=2"]) == \
+        ["--config-dir", "d", "-m", "--info", "searchpath", "--cfg=job", "--info", "model=x", "seed=1", "a=1", "b=2"]
+    from trainlab.config.errors import run_command_line
+
+    seen = []  # what Hydra's main would parse: the scripts' entry point reorders sys.argv first
+    monkeypatch.setattr(sys, "argv", ["train.py", "model=x", "--config-dir", "d", "seed=1"])
+    run_command_line(lambda: seen.append(sys.argv[1:]), config_name="train")
+    assert seen == [["--config-dir", "d", "model=x", "seed=1"]]
+
+
 @pytest.mark.parametrize("module, line, error", [
     ("import numpyy_not_installed\n", 1, "ModuleNotFoundError: No module named 'numpyy_not_installed'"),
     ("import math\nx = undefined_name + 1\n", 2, "NameError: name 'undefined_name' is not defined"),
@@ -419,3 +444,13 @@ def test_a_config_composed_with_hydras_compose_api_passes_the_top_level_check():
         check_top_level_keys(cfg)
         with pytest.raises(UserError, match="zz_label is a top-level key that nothing reads"):
             check_top_level_keys(compose("train", overrides=["+zz_label=1"]))
+
+
+def test_a_group_taken_out_lists_the_users_options_too(own_config, compose_cfg):
+    """~model offers every model option of the search path (it listed conf/'s alone, not the user's model=mean)."""
+    from trainlab.config.errors import UserError
+    from trainlab.run.pipeline import prepare
+
+    with pytest.raises(UserError, match=r"^the config has no model .* choose one instead: model=<option> \(.*\)$") as info:
+        prepare(compose_cfg([own_config, "~model"]))
+    assert "mean" in str(info.value).rsplit("(", 1)[1].rstrip(")").split(", ")

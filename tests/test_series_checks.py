@@ -42,7 +42,7 @@ def file_run(path: str, *extra: str) -> list[str]:
 # -- season -------------------------------------------------------------------------------------------
 def test_an_inferred_season_that_does_not_fit_falls_back_to_none_with_one_warning(tmp_path, caplog):
     weekly = series_csv(tmp_path, 100, "W", "2020-01-05")  # season 52 from the dates, 70 training rows
-    with caplog.at_level("WARNING", logger="trainlab.data.timeseries.module"):
+    with caplog.at_level("WARNING", logger="trainlab.data.timeseries.seasons"):
         dm = data(weekly)
     assert dm.season_length is None
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
@@ -70,7 +70,7 @@ def test_a_given_season_that_does_not_fit_is_refused_and_zero_means_none(tmp_pat
 
 
 def test_the_season_hint_suits_the_frequency():
-    from trainlab.data.timeseries.module import season_hint
+    from trainlab.data.timeseries.seasons import season_hint
 
     assert season_hint("D").startswith("7 for a weekly cycle in daily data")
     assert season_hint("h").startswith("24 for a daily cycle in hourly data, 168")
@@ -81,7 +81,7 @@ def test_the_season_hint_suits_the_frequency():
 
 def test_no_season_known_says_how_to_give_one(tmp_path, caplog):
     daily = series_csv(tmp_path, 100, "D", "2020-01-01")  # 7 or 365? not inferred
-    with caplog.at_level("INFO", logger="trainlab.data.timeseries.module"):
+    with caplog.at_level("INFO", logger="trainlab.data.timeseries.seasons"):
         assert data(daily).season_length is None
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("no season length"))
     assert "give data.season_length (7 for a weekly cycle in daily data, 365 for a yearly one)" in line

@@ -268,6 +268,18 @@ def test_numbers_that_are_dates_are_read_as_dates(tmp_path, caplog):
     assert load(tmp_path, np.arange(60) * 5).targets[:, 0].tolist() == list(range(60))  # a step count too
     hours = (np.arange(48) * 3600 + 1_600_000_000).astype(float)
     assert load(tmp_path, hours, time_format="unix").frequency == "h"
+    # time_format=number: numbers past 1e8 on a step of whole minutes (a counter) stay numbers, and the log says so
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        guessed = load(tmp_path, hours)
+        kept = load(tmp_path, hours, time_format="number")
+    assert guessed.frequency == "h" and kept.frequency is None and kept.targets[:, 0].tolist() == list(range(48))
+    assert "numbers read as Unix time in seconds (2020-09-13 12:26:40 to 2020-09-15 11:26:40); " \
+           "data.source.time_format=number keeps them as numbers" in caplog.text
+    assert "numbers kept as numbers (data.source.time_format=number)" in caplog.text
+    with pytest.raises(UserError, match=r"data.source.time_format=number keeps a column of numbers as numbers, but "
+                                        r".* holds text \(row 0: '2001-01-25'\); drop the format"):
+        load(tmp_path, pd.date_range("2001-01-25", periods=30, freq="D").strftime("%Y-%m-%d"), time_format="number")
     with pytest.raises(UserError, match=r"row 0 \('101'\) does not match data.source.time_format='%Y%m%d'"):
         load(tmp_path, np.arange(101, 131), time_format="%Y%m%d")  # no longer ignored on a column of numbers
 

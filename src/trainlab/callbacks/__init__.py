@@ -1,5 +1,11 @@
-"""Lightning callbacks of conf/callbacks: training control (``training.py``), the run's records
-(``records.py``) and GPU energy (``energy.py``), next to Lightning's own.
+"""Lightning callbacks of conf/callbacks, next to Lightning's own.
+
+- ``training``: training control and our variants of stock callbacks (checkpoints, checkpoint on
+  exception, epoch seeding, progress bar, model summary, non-finite loss stop, stop on a signal)
+- ``records``: the run's records (per-epoch records, summary, curves, the end-of-run baselines line)
+- ``baselines``: a forecasting run's figures beside the classical baselines' (its last line)
+- ``energy``, ``gpu_monitor``: GPU energy, and utilisation, memory and power per epoch (NVML)
+- ``batch_size``: the largest training batch that fits on the GPU
 
 :func:`build_callbacks` instantiates the group, leaving out what Lightning would refuse.
 """

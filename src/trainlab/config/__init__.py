@@ -1,1 +1,7 @@
-"""Config checking: typed schemas, instantiation checked against signatures, user errors."""
+"""Config checking, before anything is built (nothing here imports torch at module level).
+
+- ``schemas``: typed schemas (hardware, trainer); ``instantiate``: instantiation checked against signatures
+- ``checks``: settings that contradict each other or do nothing; ``composition``: Hydra's refusals as one line
+- ``families``: the model families, declared once; ``search_path``: where Hydra finds config options
+- ``errors``: :class:`UserError` (one line, exit 2); ``help``: ``train.py --help``
+"""

@@ -75,13 +75,15 @@ def check_top_level_keys(cfg: DictConfig) -> None:
     from omegaconf import OmegaConf
 
     from trainlab.config.errors import did_you_mean
+    from trainlab.config.search_path import config_folders
     from trainlab.run.folder import repo_root
 
-    own = [k for k in OmegaConf.load(repo_root() / "conf" / "train.yaml") if k != "defaults"]
+    own = [k for k in OmegaConf.load(repo_root() / "conf" / "train.yaml") if k != "defaults"]  # what the code reads
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    # the groups of this run's choices, and conf/'s own folders: a config composed with Hydra's compose
-    # API (a notebook, a hand-written search loop) has no HydraConfig to list its choices
-    folders = [p.name for p in (repo_root() / "conf").iterdir() if p.is_dir()]
+    # the groups of this run's choices, and those of its config folders (--config-path's, --config-dir's): a
+    # config composed with Hydra's compose API (a notebook, a hand-written search loop) has no HydraConfig to
+    # list its choices, and its folders are conf/'s
+    folders = [p.name for folder in config_folders() if folder.is_dir() for p in folder.iterdir() if p.is_dir()]
     groups = sorted({g.split("/")[0] for g in [*choices, *folders]} - {"hydra"})
     unknown = [k for k in cfg if k not in (*own, *groups, "hydra")]
     if unknown:
@@ -129,7 +131,7 @@ def check_config(cfg: DictConfig) -> None:
         cfg.seed = check_seed(cfg.seed)
 
 
-EVAL_SPLITS = ("test", "val")
+EVAL_SPLITS = ("test", "val", "all")  # all: every window of a (new) series file
 # conf/eval.yaml's top-level keys (tests/test_time_column.py keeps this list equal to it) and +data
 EVAL_KEYS = ("task_name", "ckpt_path", "split", "batch_size", "latency", "trainer", "hardware", "paths", "data")
 # ... of which the run's own config holds the values: evaluate.py takes them with a '+' (+data.source.path=<file>)
@@ -193,7 +195,7 @@ def check_eval_config(cfg: DictConfig) -> None:
         raise UserError(f"evaluate.py does not use {', '.join(unknown)}; its keys are {', '.join(EVAL_KEYS)} (the "
                         "model and data come from the run's own config; +data.<key>=... changes the run's data)")
     if cfg.split not in EVAL_SPLITS:
-        raise UserError(f"split={cfg.split!r} is not one of {', '.join(EVAL_SPLITS)}; e.g. split=val")
+        raise UserError(f"split={cfg.split!r} is not one of {', '.join(EVAL_SPLITS)}; e.g. split=val (all: every window of a series file)")
     devices, trainer = cfg.trainer.devices, cfg.trainer
     one_device = devices in (1, "1") or (OmegaConf.is_list(devices) and len(devices) == 1)
     if not one_device or trainer.num_nodes != 1:

@@ -31,6 +31,36 @@ _KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: 
           dict: "a mapping {key:value}"}
 
 
+def flags_first(argv: list[str]) -> list[str]:
+    """``argv`` with Hydra's flags (``--config-dir d``, ``-m``, ``--cfg job``) and their values moved before
+    the overrides, each group in its order: Hydra's argparse takes the overrides as one run of positional
+    arguments, so ``model=x --config-dir d seed=1`` was refused (``unrecognized arguments: seed=1``).
+
+    Which flags take a value is read from Hydra's own parser (``hydra._internal.utils.get_args_parser``, a
+    private function: the one place here that knows Hydra's flags). A value is the next argument for a flag
+    that needs one, and for ``--info`` only when it is one of its choices; ``--flag=value`` is one argument.
+    An argument starting with '-' that Hydra does not know stays where it is (argparse names it)."""
+    from hydra._internal.utils import get_args_parser
+
+    actions = {flag: action for action in get_args_parser()._actions for flag in action.option_strings}
+    flags, overrides, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        name, inline, _ = arg.partition("=")
+        action = actions.get(name) if arg.startswith("-") else None
+        i += 1
+        if action is None:
+            overrides.append(arg)
+            continue
+        flags.append(arg)
+        takes_next = not inline and i < len(argv) and (
+            action.nargs is None or (action.nargs == "?" and argv[i] in (action.choices or ())))
+        if takes_next:
+            flags.append(argv[i])
+            i += 1
+    return [*flags, *overrides]
+
+
 def task_overrides() -> list[str]:
     """This run's command-line overrides as typed (Hydra's ``hydra.overrides.task``; [] outside Hydra).
 

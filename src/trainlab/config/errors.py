@@ -69,6 +69,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     not exist (``model=lstn``) gets the nearest option. None when composing succeeds or fails for
     another reason (Hydra's own message then stands alone).
     """
+    import os
     import re
 
     from hydra import compose, initialize_config_dir
@@ -85,11 +86,20 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     except HydraException:
         return None  # an override Hydra cannot parse: its own message says where
     single = [o for o in parsed if not o.is_sweep_override()]  # a multirun's sweeps are the sweeper's
-    search_path = _search_path_override(argv, single)  # a user's own config folders, as Hydra's main saw them
+    # the primary config as Hydra's main read it: --config-path (absolute, or from the scripts' folder), --config-name
+    config_dir = next(iter(_flag_values(argv, "--config-path", "-cp")[-1:]), "conf")
+    config_dir = os.path.join(repo_root(), os.path.expanduser(config_dir))  # an absolute path stays itself
+    config_name = next(iter(_flag_values(argv, "--config-name", "-cn")[-1:]), config_name)
+    # a user's own config folders, as Hydra's main saw them; Hydra's compose looks for the primary config in
+    # config_dir alone: one of theirs (--config-dir d --config-name mine) is composed from its own folder
+    own = [os.path.abspath(os.path.expanduser(f)) for f in _flag_values(argv, "--config-dir", "-cd")]
+    primary = next((f for f in own if os.path.isfile(os.path.join(f, f"{config_name}.yaml"))), None)
+    search_path = _search_path_override(argv, single, [config_dir] if primary else [])
+    config_dir = primary or config_dir
 
     def composed(overrides: list[str]) -> DictConfig:
         GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(repo_root() / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
             return compose(config_name, overrides=[*overrides, *search_path], return_hydra_config=True)
 
     single = [o for o in single if o.key_or_group != "hydra.searchpath"]
@@ -112,7 +122,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         return None
     refused_key = in_file.group(2) if in_file else refused.group(1)
     dropped = in_file.group(1).rpartition("/")[0] if in_file else refused_key  # composed again without it
-    if config_name == "eval":
+    if config_name == "eval":  # evaluate.py's own config
         from trainlab.config.checks import EVAL_RUN_KEYS
 
         if refused_key.split(".")[0] in EVAL_RUN_KEYS:
@@ -143,18 +153,29 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             f"which nothing reads; python {script} --cfg {shown} shows every setting)")
 
 
-def _search_path_override(argv: list[str], overrides: list[Any]) -> list[str]:
+def _search_path_override(argv: list[str], overrides: list[Any], folders: list[str] = ()) -> list[str]:
     """``hydra.searchpath=[...]`` holding the command line's own search path entries and the folders of
     ``--config-dir`` / ``-cd`` (which Hydra's main adds, and ``compose`` has no flag for), so that the
     config composed again finds a user's own options (``--config-dir ~/myconf model=mymodel``); [] when
-    the command line adds none."""
+    the command line adds none. ``folders``: more folders to add (the primary one, when the primary
+    config is a user's own)."""
     import os
 
-    folders = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("--config-dir", "-cd")]
-    folders += [arg.split("=", 1)[1] for arg in argv if arg.startswith(("--config-dir=", "-cd="))]
+    folders = [*folders, *_flag_values(argv, "--config-dir", "-cd")]
     given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
     entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
     return [f"hydra.searchpath=[{','.join(repr(str(e)) for e in entries)}]"] if entries else []
+
+
+def _flag_values(argv: list[str], *names: str) -> list[str]:
+    """The values given to a Hydra flag (``--config-dir d``, ``-cd d``, ``--config-dir=d``), in order."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg in names and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith(tuple(f"{n}=" for n in names)):
+            values.append(arg.split("=", 1)[1])
+    return values
 
 
 def _unknown_option(exc: Any) -> Optional[str]:
@@ -235,8 +256,10 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     config lacks) is one line and exit status 2 instead of Hydra's several lines and 1
     (:mod:`trainlab.config.composition`; ``config_name``, the script's primary config, lets a
     misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
+    from trainlab.config.composition import flags_first
     from trainlab.config.help import help_requested, print_help
 
+    sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
         from trainlab.search.space import params_override_problem
 

@@ -205,12 +205,13 @@ def base_class(key: str) -> type:
 
 def check_model_and_data_given(cfg: DictConfig) -> None:
     """``~model`` or ``~data`` on the command line takes the group out; every run needs both (checked
-    before anything reads them, interpolations to ``data.*`` included)."""
-    from trainlab.run.folder import repo_root
+    before anything reads them, interpolations to ``data.*`` included). The options offered are those of
+    every config folder (a user's ``--config-dir`` too)."""
+    from trainlab.config.search_path import group_options
 
     for group in ("model", "data"):
         if not isinstance(cfg.get(group), DictConfig):
-            options = ", ".join(p.stem for p in sorted((repo_root() / "conf" / group).glob("*.yaml")))
+            options = ", ".join(group_options(group))
             raise UserError(f"the config has no {group} (~{group} takes it out), and every run needs one; choose "
                             f"one instead: {group}=<option> ({options})")
 

@@ -1,1 +1,8 @@
-"""Data modules and the sources they read (conf/data)."""
+"""Data modules and the sources they read (conf/data).
+
+- ``module``: :class:`~trainlab.data.module.SplitDataModule`, the base of every family's data module
+  (shared settings checked, seeded loaders, scaling statistics kept in the checkpoint)
+- ``sampling``: the training order drawn from (seed, epoch), shared by every family's loaders
+- ``files``: table files (CSV, Parquet, NPY) read and checked one way for every family
+- ``timeseries/``, ``graph/``, ``image/``: one package per family, its sources and its data module
+"""

@@ -4,6 +4,7 @@ loader for validation, test and prediction, and scaling statistics kept in the c
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -71,11 +72,14 @@ class SplitDataModule(pl.LightningDataModule):
                             f"under 10% of the {items} for training; lower them")
 
     def set_loader_options(self, num_workers: int, pin_memory: bool, persistent_workers: bool,
-                           prefetch_factor: Optional[int]) -> None:
-        """DataLoader keywords from the hardware profile (the worker-only ones only with workers)."""
+                           prefetch_factor: Optional[int], worker_init_fn: Optional[Callable[[int], None]] = None) -> None:
+        """DataLoader keywords from the hardware profile (the worker-only ones only with workers);
+        ``worker_init_fn``: what each worker runs first (:func:`trainlab.run.hardware.worker_start`)."""
         self.loader_kwargs: dict[str, Any] = {"num_workers": num_workers, "pin_memory": pin_memory}
         if num_workers > 0:
             self.loader_kwargs.update(persistent_workers=persistent_workers, prefetch_factor=prefetch_factor)
+            if worker_init_fn is not None:
+                self.loader_kwargs["worker_init_fn"] = worker_init_fn
 
     def _generator(self) -> torch.Generator:
         # Every DataLoader iterator draws a base seed for its workers; from its own generator it

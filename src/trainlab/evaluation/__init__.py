@@ -1,6 +1,6 @@
 """What evaluate.py measures beyond the test metrics: latency, throughput, plots and a report.
 
-The generic parts live here; each model family has a module with two functions, picked by the
+The generic parts live here, the baselines' contract in ``baselines``; each model family has a module with two functions, picked by the
 model's family (:func:`family_module`, declared in trainlab.config.families):
 
 - ``forward_batch(model, batch, device) -> int``: the forward pass alone on one batch moved to
@@ -102,16 +102,18 @@ def write_report(report: dict[str, Any], out_dir: Path) -> None:
     table of the numbers in the model's own keys and each series' comparison line).
     """
     write_json(out_dir / "report.json", report)
+    scored = "".join(f"; scored: {v}" for k, v in report.get("extra", {}).items() if k.endswith("/scored"))
     epoch = f", saved after epoch {report['checkpoint_epoch']}" if report.get("checkpoint_epoch") is not None else ""
     lines = [f"# Evaluation of `{report['checkpoint']}`{epoch}", "",
-             f"Run: `{report['run_dir']}`, split: {report['split']}", "",
+             f"Run: `{report['run_dir']}`, split: {report['split']}{scored}", "",
              "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in report["metrics"].items()]
     if report.get("extra"):
         lines += ["", "## Baselines and other figures", "", "| measure | value |", "|---|---|"]
         lines += [f"| {k} | {_cell(v)} |" for k, v in report["extra"].items()]
     if report.get("per_series"):
-        lines += ["", *_series_table(report["per_series"], report["split"])]
+        stage = next(iter(report["metrics"]), "test/").split("/")[0]  # split=all is scored as the test split
+        lines += ["", *_series_table(report["per_series"], stage)]
     lines += ["", "## Inference latency", "", "| measure | value |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in report["latency"].items()]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]]

@@ -48,7 +48,8 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
     # how training ended is not known here: the advice leaves trainer.max_epochs out
     line, warning = comparison(model_rmse, scores, split, RunSettings.of(model, datamodule))
     # keys name the split, as training's logged keys do (test/baseline_ets_rmse)
-    extra: dict[str, Any] = {f"{split}/comparison": line + (f" -- {warning}" if warning else "")}
+    extra: dict[str, Any] = {f"{split}/scored": datamodule.scored_rows(split),  # split=all: the whole file
+                             f"{split}/comparison": line + (f" -- {warning}" if warning else "")}
     extra.update(baseline_metrics(scores, model_rmse, split))
     if pred.shape[1] > 1:  # metrics of every forecast step, first step = data.horizon after the window
         for step in range(pred.shape[1]):

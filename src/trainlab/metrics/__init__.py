@@ -1,1 +1,6 @@
-"""Metrics shared by the task modules and evaluation (torchmetrics-based)."""
+"""Metrics shared by the task modules and evaluation (torchmetrics-based).
+
+- ``regression``: forecast metrics (RMSE, MAPE, sMAPE, MASE, R2) exact far from zero
+- ``classification``: metrics and curve figures of the graph and image families
+- ``aggregation``: a running mean without host reads; ``names``: what the short metric names stand for
+"""

@@ -1,11 +1,15 @@
-"""What a run prints: its folder first, Lightning's messages once and without advertisements, and
-a launcher's lines about its own machinery left out."""
+"""What a run prints: its folder first, Lightning's messages once and without advertisements, a
+launcher's lines about its own machinery left out, and the same console and train.log in a rank
+that Lightning starts as a fresh interpreter (:class:`LogSetup`)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
+from dataclasses import dataclass
+from typing import Optional
 
 from hydra.core.hydra_config import HydraConfig
 
@@ -57,3 +61,63 @@ def route_lightning_logs() -> None:
     # also outside any allocation, where the advice is wrong; inside a SLURM job it is kept
     if "SLURM_JOB_ID" not in os.environ:
         warnings.filterwarnings("ignore", message=r".*The `srun` command is available on your system but is not used")
+
+
+@dataclass(frozen=True)
+class HandlerSetup:
+    """One handler of the root logger: ``file`` (``target`` its path, opened with ``mode``) or ``stdout``
+    / ``stderr``, with its level and format."""
+
+    kind: str
+    target: Optional[str]
+    mode: str
+    level: int
+    fmt: Optional[str]
+    datefmt: Optional[str]
+
+    def build(self) -> logging.Handler:
+        if self.kind == "file":
+            handler: logging.Handler = logging.FileHandler(self.target, mode=self.mode)
+        else:
+            handler = logging.StreamHandler(sys.stdout if self.kind == "stdout" else sys.stderr)
+        handler.setLevel(self.level)
+        handler.setFormatter(logging.Formatter(self.fmt, self.datefmt))
+        return handler
+
+
+@dataclass(frozen=True)
+class LogSetup:
+    """The root logger of this process (Hydra's job_logging: the console and ``<run folder>/train.log``),
+    described so that another interpreter can set up the same.
+
+    A rank started with the spawn method (``trainer.strategy=ddp_spawn``) is a fresh interpreter that
+    runs no Hydra: its logging is bare, so every line of training (epochs, the test, the baselines) left
+    train.log, and the console kept only warnings. :mod:`trainlab.run.spawned` carries this there.
+    """
+
+    level: int
+    handlers: tuple[HandlerSetup, ...]
+
+    @classmethod
+    def of_this_process(cls) -> "LogSetup":
+        root, found = logging.getLogger(), []
+        for handler in root.handlers:
+            fmt = handler.formatter
+            setup = dict(level=handler.level, fmt=fmt._fmt if fmt else None, datefmt=fmt.datefmt if fmt else None)
+            if isinstance(handler, logging.FileHandler):
+                found.append(HandlerSetup("file", handler.baseFilename, "a", **setup))  # "a": never truncate it
+            elif isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.stderr):
+                found.append(HandlerSetup("stdout" if handler.stream is sys.stdout else "stderr", None, "", **setup))
+        return cls(root.level, tuple(found))
+
+    def apply(self) -> bool:
+        """Set it up here unless this process's root logger has handlers already (the main process, a
+        forked one); True when it did."""
+        root = logging.getLogger()
+        if root.handlers or not self.handlers:
+            return False
+        root.setLevel(self.level)
+        for handler in self.handlers:
+            root.addHandler(handler.build())
+        route_lightning_logs()
+        return True

@@ -64,8 +64,20 @@ def _check_choice(hw: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
         )
 
 
-# glibc's mallopt parameters (malloc.h)
+# glibc's mallopt parameters (malloc.h), and where both thresholds start (DEFAULT_TRIM_THRESHOLD,
+# DEFAULT_MMAP_THRESHOLD_MIN: 128 kB)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_GLIBC_START = 128 << 10
+
+
+def _mallopt(trim: int, mmap: int) -> Optional[bool]:
+    """Set glibc's trim and mmap thresholds (bytes); None where malloc is not glibc's, else whether it took them."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    return libc.mallopt(_M_TRIM_THRESHOLD, trim) == 1 and libc.mallopt(_M_MMAP_THRESHOLD, mmap) == 1
 
 
 def keep_host_memory(keep_mb: Optional[int]) -> str:
@@ -81,19 +93,35 @@ def keep_host_memory(keep_mb: Optional[int]) -> str:
     free at its top stays there: page faults per epoch drop to a few (benchmarks/epoch_time.py
     prints them). The cost is resident memory that stays at the run's peak, as a GPU's caching
     allocator does. None leaves glibc's defaults; ``keep_mb`` is at least 1 (checked with the
-    profile's other sizes, before any torch flag is set). Settings are process-wide and inherited by
-    DataLoader workers that fork.
+    profile's other sizes, before any torch flag is set). Settings are process-wide: DataLoader
+    workers fork with them, and :func:`worker_start` sets them back there.
     """
     if keep_mb is None:
         return "glibc defaults"
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    done = _mallopt(keep_mb << 20, max(keep_mb >> 2, 1) << 20)
+    if done is None:
         return f"not set ({platform.system()} without glibc's malloc)"
-    import ctypes
+    return f"{keep_mb} MB kept" if done else "glibc refused the settings"
 
-    libc = ctypes.CDLL(None)
-    trim_ok = libc.mallopt(_M_TRIM_THRESHOLD, keep_mb << 20)
-    mmap_ok = libc.mallopt(_M_MMAP_THRESHOLD, max(keep_mb >> 2, 1) << 20)
-    return f"{keep_mb} MB kept" if trim_ok == 1 and mmap_ok == 1 else "glibc refused the settings"
+
+def worker_start(worker_id: int) -> None:
+    """A DataLoader worker's ``worker_init_fn`` where the training process keeps host memory
+    (:func:`keep_host_memory`): glibc's thresholds back at their start (128 kB), then Lightning's
+    seeding of the worker.
+
+    The kept memory is for the training step's buffers; a forked worker inherited it and kept, of what
+    its items allocate and free, up to ``host_memory_keep_mb`` each (measured, 2 workers, items that
+    allocate 4 x 48 MB temporaries: 190 MB private memory per worker after an epoch, 7 MB with glibc's
+    thresholds; the shipped families' workers hold 8-12 MB either way, their batches are small). glibc
+    then keeps its thresholds fixed at 128 kB instead of raising them as it goes: a worker's blocks above
+    that size are mapped anew per batch, a few page faults per 4 kB page, nothing beside a batch's work.
+    Lightning adds its own ``worker_init_fn`` (seeding under ``seed_everything(workers=True)``) only to
+    loaders without one, so it is called here as Lightning would."""
+    _mallopt(_GLIBC_START, _GLIBC_START)
+    if int(os.environ.get("PL_SEED_WORKERS", 0)):
+        from lightning.fabric.utilities.seed import pl_worker_init_function
+
+        pl_worker_init_function(worker_id)
 
 
 def _old_spelling(precision: Any) -> str:
@@ -181,19 +209,26 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
         raise UserError(problem)
     _check_sizes(hw)
 
-    torch.set_float32_matmul_precision(hw.float32_matmul_precision)
-    torch.backends.cuda.matmul.allow_tf32 = bool(hw.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = bool(hw.allow_tf32)
-    torch.backends.cudnn.benchmark = bool(hw.cudnn_benchmark)
-    if hw.num_threads is not None:
-        torch.set_num_threads(int(hw.num_threads))
-    host_memory = keep_host_memory(hw.host_memory_keep_mb)
+    host_memory = set_process_flags(hw)
     log.info(
         "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d host memory: %s",
         hw.name, hw.accelerator, hw.precision, hw.float32_matmul_precision, hw.allow_tf32,
         hw.cudnn_benchmark, torch.get_num_threads(), host_memory,
     )
     return hw
+
+
+def set_process_flags(hw: DictConfig) -> str:
+    """Set the profile's per-process settings (torch flags, threads, glibc's malloc) in this process;
+    returns what :func:`keep_host_memory` did. :func:`apply_hardware` calls it after its checks, a spawned
+    rank (:mod:`trainlab.run.spawned`) again in its own interpreter."""
+    torch.set_float32_matmul_precision(hw.float32_matmul_precision)
+    torch.backends.cuda.matmul.allow_tf32 = bool(hw.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = bool(hw.allow_tf32)
+    torch.backends.cudnn.benchmark = bool(hw.cudnn_benchmark)
+    if hw.num_threads is not None:
+        torch.set_num_threads(int(hw.num_threads))
+    return keep_host_memory(hw.host_memory_keep_mb)
 
 
 def check_trainer_devices(trainer: DictConfig) -> None:

@@ -119,10 +119,13 @@ def build_task_module(cfg: DictConfig, datamodule: Any, optimizer: Any = None, s
 
 def build_data(cfg: DictConfig) -> Any:
     """The data module of ``cfg.data``, with the DataLoader settings of ``cfg.hardware`` (their one home)."""
+    from trainlab.run.hardware import worker_start
+
     datamodule = build(cfg.data, "data", kind=base_class("data"))
     hw = cfg.hardware
     datamodule.set_loader_options(num_workers=hw.num_workers, pin_memory=hw.pin_memory,
-                                  persistent_workers=hw.persistent_workers, prefetch_factor=hw.prefetch_factor)
+                                  persistent_workers=hw.persistent_workers, prefetch_factor=hw.prefetch_factor,
+                                  worker_init_fn=worker_start if hw.host_memory_keep_mb is not None else None)
     return datamodule
 
 
@@ -171,6 +174,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     from trainlab.callbacks import build_callbacks
     from trainlab.loggers import build_loggers, run_label
     from trainlab.run.checks import FitChecks, check_resume
+    from trainlab.run.spawned import SpawnedRankSetup, spawns_ranks
 
     model, datamodule = build_model_and_data(cfg)
     check_resume(cfg, model, datamodule, ckpt_path)
@@ -179,6 +183,8 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
                                 cfg.trainer.enable_model_summary)
     trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
                             loggers=loggers)
+    if spawns_ranks(trainer):  # ranks in fresh interpreters: their logging and hardware set up there too
+        trainer.callbacks.append(SpawnedRankSetup(cfg.hardware))
     resolved = save_resolved_config(cfg, cfg.paths.output_dir)
     for logger in trainer.loggers:  # not `loggers`: fast_dev_run swaps them for a dummy, never finalized
         logger.log_hyperparams(resolved)
@@ -211,18 +217,19 @@ def objective(run: Run, metrics: dict[str, float]) -> float:
 
 
 def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
-            given: Sequence[str] = ()) -> tuple[Any, Any]:
+            given: Sequence[str] = (), whole_file: bool = False) -> tuple[Any, Any]:
     """(task module, data module) of a saved run: the checkpoint's weights, and the statistics its data
     module fit at training time (scaling, imputation), so evaluation sees data as training did.
 
     A refusal of the run's data (``data.source.path: file not found``) says how to change that setting:
     the caller gets it from the run's config, not from its own command line. ``given``: the overrides
     of the run's data (``+data.steps=2``, evaluate.py's): data that no longer fit the trained model (other
-    columns, steps, inputs) are refused in one line naming them, before any weight is loaded."""
+    columns, steps, inputs) are refused in one line naming them, before any weight is loaded. ``whole_file``
+    (evaluate.py's ``split=all``): the data module's test split is every window of the file."""
     from trainlab.run.checks import tensor_differences
 
     try:
-        datamodule = _restore_data(run_cfg, ckpt, ckpt_name, given)
+        datamodule = _restore_data(run_cfg, ckpt, ckpt_name, given, whole_file)
     except UserError as exc:
         if DATA_KEY.search(str(exc)) and "+data." not in str(exc):
             raise UserError(run_data_hint(str(exc), _kept(run_cfg))) from None
@@ -279,7 +286,8 @@ def _kept(run_cfg: DictConfig) -> tuple[str, ...]:
     return getattr(get_class(run_cfg.data._target_), "TRAINED_WITH", ())
 
 
-def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, given: Sequence[str]) -> Any:
+def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, given: Sequence[str],
+                  whole_file: bool = False) -> Any:
     changed = [g for g in given if g.split("=", 1)[0].removeprefix("+data.") in _kept(run_cfg)]
     if changed:
         key = changed[0].split("=", 1)[0].lstrip("+")
@@ -287,6 +295,11 @@ def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, giv
                         "another it would be tested on a task it was not trained for; evaluate.py keeps it: leave "
                         "the override out, or train a run with it")
     datamodule = build_data(run_cfg)
+    if whole_file:
+        if not hasattr(datamodule, "score_whole_file"):
+            raise UserError(f"split=all scores every window of a series file; this is a {datamodule.family} run, "
+                            "whose data have no such reading: use split=test or split=val")
+        datamodule.score_whole_file()
     datamodule.setup("fit")  # the data's own refusals (a file not found) before the model's
     state = ckpt.get(type(datamodule).__qualname__)
     if state is not None:
@@ -294,6 +307,9 @@ def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, giv
         if sizes:  # other columns (channels, features): scaling them with the checkpoint's would not even broadcast
             raise _misfit(given, ckpt_name, f"other columns or channels: {sizes[0]}")
         changed = datamodule.data_differences(state)
+        if whole_file and not changed:
+            log.warning("split=all on the data '%s' was trained on: most of the windows scored are ones it learned "
+                        "from; give a new file: +data.source.path=<file>", ckpt_name)
         if changed:  # evaluating on new data is legitimate, but should not pass for the run's own
             log.warning("the data differ from those '%s' was trained on (%s); it is evaluated on them with its "
                         "training scaling", ckpt_name, "; ".join(changed))

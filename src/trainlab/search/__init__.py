@@ -10,6 +10,7 @@
 - ``space``: Hydra sweep grammar -> Optuna distributions
 - ``shared``: several processes on one study (storage, owners, admission)
 - ``warmstart``: configurations enqueued first, studies started from an earlier one's trials
+- ``variants``: the configs a sweep's trials can get, and the keys each must have
 - ``stages``: staged search (one command, or stage 2 from an earlier sweep)
 - ``results``: trials.csv, trials.jsonl, optimization_results.yaml/.json and the progress lines
 - ``analyze``, ``advice``, ``front``: the report, its recommendations, the Pareto front of two objectives

@@ -1,1 +1,9 @@
-"""Graph family: star catalogues, kNN graphs, subgraph sampling (conf/data: gaia, catalogue)."""
+"""Graph family: star catalogues as kNN graphs for node classification (conf/data: gaia, catalogue).
+
+- ``module``: :class:`StarGraphDataModule` (graph, missing-value imputation, train-only scaling,
+  loaders, baselines)
+- ``split``: the stratified split of the stars; ``batching``: how the graph is batched within the node
+  budget; ``subgraphs``: the kNN table and the ego nets cut from it
+- ``catalogue``: :class:`StarTable` and your own file; ``columns``: Gaia's columns and the missing
+  policy; ``synthetic``: the seeded Gaia-like default
+"""

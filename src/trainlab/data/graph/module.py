@@ -1,9 +1,10 @@
-"""The graph data module: a star catalogue as a kNN graph for node classification."""
+"""The graph data module: a star catalogue as a kNN graph for node classification, with the missing-value
+imputation, train-only scaling and baselines; the split is :mod:`.split`, the batching within the node
+budget :mod:`.batching`, the subgraphs :mod:`.subgraphs`."""
 
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any, Optional
 
 import numpy as np
@@ -11,17 +12,16 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
-from trainlab.data.graph.catalogue import StarTable
-from trainlab.evaluation.baselines import Baselines
-from trainlab.data.module import SplitDataModule
-from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, ego_net_bound, knn_table, only_item
-from trainlab.data.sampling import EpochSeededSampler
 from trainlab.config.errors import UserError
+from trainlab.data.graph.batching import BatchPlan
+from trainlab.data.graph.catalogue import StarTable
+from trainlab.data.graph.split import stratified_split
+from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, knn_table, only_item
+from trainlab.data.module import SplitDataModule
+from trainlab.data.sampling import EpochSeededSampler
+from trainlab.evaluation.baselines import Baselines
 
 log = logging.getLogger(__name__)
-
-SAMPLERS = ("ego", "random_nodes")
-SPLITS = ("train", "val", "test")
 
 
 class StarGraphDataModule(SplitDataModule):
@@ -94,11 +94,8 @@ class StarGraphDataModule(SplitDataModule):
         super().__init__(batch_size, val_batch_multiplier, val_fraction, test_fraction, seed, "stars",
                          k=(k, 1), num_hops=(num_hops, 1), fanout=(fanout, 1),
                          max_nodes_per_graph=(max_nodes_per_graph, 2))
-        if sampler not in SAMPLERS:
-            raise UserError(f"data.sampler={sampler!r} is not one of {', '.join(SAMPLERS)}")
         self.source, self.k, self.density_feature = source, k, density_feature
-        self.sampler, self.num_hops, self.fanout = sampler, num_hops, fanout
-        self.max_nodes_per_graph = max_nodes_per_graph
+        self.batches = BatchPlan(sampler, k, num_hops, fanout, max_nodes_per_graph, batch_size, val_batch_multiplier)
         self.table: Optional[StarTable] = None
         self.stats: dict[str, np.ndarray] = {}
         self.graph: Optional[Data] = None  # x standardised, edge_index, y, train/val/test masks
@@ -146,43 +143,18 @@ class StarGraphDataModule(SplitDataModule):
     @property
     def sampled(self) -> bool:
         """True when training runs on sampled subgraphs (the graph exceeds max_nodes_per_graph)."""
-        n = len(self.load().labels)
-        return self.max_nodes_per_graph is not None and n > self.max_nodes_per_graph
+        return self.batches.sampled(len(self.load().labels))
 
     # -- graph, split and scaling ------------------------------------------------------------
     def setup(self, stage: Optional[str] = None) -> None:
         if self.graph is None:
             self._build_graph()
 
-    def _split(self, labels: np.ndarray) -> dict[str, np.ndarray]:
-        """Boolean masks per split, stratified by class, from ``seed``."""
-        rng = np.random.default_rng(self.seed)
-        split_of = np.zeros(len(labels), dtype=np.int64)  # 0 train, 1 val, 2 test
-        for c in np.unique(labels):
-            members = rng.permutation(np.flatnonzero(labels == c))
-            n_test = int(round(len(members) * self.test_fraction))
-            n_val = int(round(len(members) * self.val_fraction))
-            split_of[members[:n_test]] = 2
-            split_of[members[n_test : n_test + n_val]] = 1
-        masks = {split: split_of == i for i, split in enumerate(SPLITS)}
-        for c in np.unique(labels):  # a class missing from a split has no scores there (recall, AUROC ...)
-            absent = [split for split, mask in masks.items() if not (mask & (labels == c)).any()]
-            if absent:
-                name = self.table.class_names[c] if c < len(self.table.class_names) else c
-                raise UserError(f"class '{name}' of '{self.table.name}' has {int((labels == c).sum())} star(s), too few "
-                                f"for the {' and '.join(absent)} split(s) to hold one (val_fraction="
-                                f"{self.val_fraction}, test_fraction={self.test_fraction}); add stars of that class, "
-                                "merge it into another, or drop its rows")
-        for split, mask in masks.items():
-            if not mask.any():
-                raise UserError(f"the {split} split of '{self.table.name}' holds no star ({len(labels)} stars, "
-                                f"val_fraction={self.val_fraction}, test_fraction={self.test_fraction}); "
-                                "use a larger catalogue or other fractions")
-        return masks
-
     def _split_masks(self) -> dict[str, np.ndarray]:
         if self.masks is None:
-            self.masks = self._split(self.load().labels)
+            table = self.load()
+            self.masks = stratified_split(table.labels, table.class_names, table.name, self.val_fraction,
+                                          self.test_fraction, self.seed)
         return self.masks
 
     # -- missing values: fit on the training stars, kept in the checkpoint --------------------
@@ -242,9 +214,9 @@ class StarGraphDataModule(SplitDataModule):
 
     def _build_graph(self) -> None:
         table = self.load()
-        if self.sampled and self.sampler == "ego":
-            self.seeds_per_batch()  # refuses ego nets that cannot fit the node budget, before any work
-        self._warn_unused_sampling(len(table.labels))
+        if self.sampled and self.batches.sampler == "ego":
+            self.batches.seeds_per_batch()  # refuses ego nets that cannot fit the node budget, before any work
+        self.batches.warn_unused(len(table.labels))
         neighbours, distances = knn_table(table.positions, self.k)
         features = self._imputed()
         if np.isnan(table.features).any():
@@ -262,55 +234,9 @@ class StarGraphDataModule(SplitDataModule):
         counts = dict(zip(table.class_names, np.bincount(table.labels, minlength=len(table.class_names)).tolist()))
         log.info("graph of '%s': %d stars, %d edges (k=%d), features %s, classes %s; train %d, val %d, test %d; %s",
                  table.name, self.graph.num_nodes, self.graph.num_edges, self.k, self.feature_names, counts,
-                 *(int(m.sum()) for m in masks.values()), self._describe_batches())
+                 *(int(m.sum()) for m in masks.values()), self.batches.describe(self.graph.num_nodes))
 
     # -- batches -------------------------------------------------------------------------------
-    def _warn_unused_sampling(self, stars: int) -> None:
-        """Name sampling settings that this graph does not use (a setting is never ignored without a word)."""
-        unused, why = [], ""
-        if not self.sampled:
-            unused = [f"data.fanout={self.fanout}"] * (self.fanout is not None)
-            unused += [f"data.sampler={self.sampler}"] * (self.sampler != "ego")
-            why = (f"the graph of {stars} stars trains whole (hardware.max_nodes_per_graph="
-                   f"{self.max_nodes_per_graph}; sampling starts above it)")
-        elif self.sampler != "ego" and self.fanout is not None:
-            unused, why = [f"data.fanout={self.fanout}"], "fanout applies to data.sampler=ego only"
-        if unused:
-            log.warning("%s not used: %s", " and ".join(unused), why)
-
-
-    def _train_bound(self) -> int:
-        return ego_net_bound(self.fanout or self.k, self.num_hops)
-
-    def seeds_per_batch(self) -> int:
-        """Seed stars per sampled training batch: ``batch_size``, fewer if their ego nets could
-        exceed ``max_nodes_per_graph`` together."""
-        bound = self._train_bound()
-        if bound > self.max_nodes_per_graph:
-            raise UserError(
-                f"an ego net of data.num_hops={self.num_hops} hops over {self.fanout or self.k} neighbours holds up "
-                f"to {bound} nodes, more than hardware.max_nodes_per_graph={self.max_nodes_per_graph}; set "
-                f"data.fanout to fewer neighbours, use fewer layers (model.net.num_layers) or a smaller data.k"
-            )
-        return min(self.batch_size, self.max_nodes_per_graph // bound)
-
-    def eval_seeds_per_batch(self) -> int:
-        """Seed stars per evaluation batch: ego nets with every neighbour, within
-        ``val_batch_multiplier`` x ``max_nodes_per_graph`` nodes (at least one seed)."""
-        return max(1, self.val_batch_multiplier * self.max_nodes_per_graph // ego_net_bound(self.k, self.num_hops))
-
-    def _describe_batches(self) -> str:
-        if not self.sampled:
-            return "full-graph batches"
-        if self.sampler == "random_nodes":
-            parts = math.ceil(self.graph.num_nodes / self.max_nodes_per_graph)
-            return f"training on {parts} random node parts of <= {self.max_nodes_per_graph} nodes (RandomNodeLoader)"
-        seeds = self.seeds_per_batch()
-        capped = f" (data.batch_size={self.batch_size} capped to fit)" if seeds < self.batch_size else ""
-        return (f"training on ego nets: {seeds} seed stars per batch{capped}, <= {self._train_bound()} nodes "
-                f"each, max_nodes_per_graph={self.max_nodes_per_graph}; evaluation on ego nets of "
-                f"{self.eval_seeds_per_batch()} seeds")
-
     def _masked_graph(self, split: str) -> Data:
         g = self.graph
         return Data(x=g.x, edge_index=g.edge_index, y=g.y, target_mask=g[f"{split}_mask"])
@@ -333,16 +259,15 @@ class StarGraphDataModule(SplitDataModule):
     def train_dataloader(self) -> DataLoader:
         if not self.sampled:
             return self._whole_graph_loader("train")
-        if self.sampler == "random_nodes":
+        if self.batches.sampler == "random_nodes":
             from torch_geometric.loader import RandomNodeLoader
 
-            parts = math.ceil(self.graph.num_nodes / self.max_nodes_per_graph)
-            return RandomNodeLoader(self._masked_graph("train"), num_parts=parts,
+            return RandomNodeLoader(self._masked_graph("train"), num_parts=self.batches.parts(self.graph.num_nodes),
                                     sampler=EpochSeededSampler(self.graph.num_nodes, self.seed),
                                     generator=self._generator(), **self.loader_kwargs)
         ids = self.graph.train_mask.nonzero().reshape(-1)
-        collate = EgoNets(self.graph, self.neighbours, self.num_hops, self.fanout, self.seed)
-        return DataLoader(NodeIds(ids), batch_size=self.seeds_per_batch(),
+        collate = EgoNets(self.graph, self.neighbours, self.batches.num_hops, self.batches.fanout, self.seed)
+        return DataLoader(NodeIds(ids), batch_size=self.batches.seeds_per_batch(),
                           sampler=EpochSeededSampler(len(ids), self.seed), collate_fn=collate,
                           generator=self._generator(), **self.loader_kwargs)
 
@@ -350,8 +275,8 @@ class StarGraphDataModule(SplitDataModule):
         if not self.sampled:
             return self._whole_graph_loader(split)
         ids = self.graph[f"{split}_mask"].nonzero().reshape(-1)
-        collate = EgoNets(self.graph, self.neighbours, self.num_hops, fanout=None, seed=self.seed)
-        return DataLoader(NodeIds(ids), batch_size=self.eval_seeds_per_batch(), shuffle=False, collate_fn=collate,
+        collate = EgoNets(self.graph, self.neighbours, self.batches.num_hops, fanout=None, seed=self.seed)
+        return DataLoader(NodeIds(ids), batch_size=self.batches.eval_seeds_per_batch(), shuffle=False, collate_fn=collate,
                           generator=self._generator(), **self.loader_kwargs)
 
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------

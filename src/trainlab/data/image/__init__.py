@@ -1,1 +1,6 @@
-"""Image family: sky tiles, injected anomalies, the data module (conf/data: sky, sky_folder)."""
+"""Image family: sky tiles with anomaly masks (conf/data: sky, sky_folder).
+
+- ``module``: :class:`SkyDataModule` (quality checks, split by sky region, normalisation, augmentation)
+- ``sources``: :class:`SkyTiles` and the sources (the Hubble image, your own folder)
+- ``anomalies``: the anomalies injected into tiles
+"""

@@ -164,7 +164,8 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
 
     FITS: the first image HDU holding data; NPY: as stored; PNG: grey (8 or 16 bit), RGB, or with a palette
     (turned into its colours, or with ``palette_indices`` kept as the indices, as segmentation masks
-    store classes); alpha dropped (:func:`read_mask` honours a mask's). Leading axes of length 1 beyond
+    store classes); alpha left out here: :class:`ImageFolder` reads an image's as where it has data
+    (:func:`transparent_as_missing`), :func:`read_mask` a mask's as where it is clean. Leading axes of length 1 beyond
     three are dropped ((1, 1, H, W) radio cubes), and (H, W, channels) with at most 4 channels is moved
     channels first (the file's name appended to ``channels_last``).
     """
@@ -179,7 +180,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
                 if image.mode in ("P", "PA") and not palette_indices:  # the values index a colour table
                     image = image.convert("RGBA")
                 array = np.asarray(image)
-            if array.ndim == 3:  # (H, W, channels) -> (channels, H, W), alpha dropped (grey + alpha: LA)
+            if array.ndim == 3:  # (H, W, channels) -> (channels, H, W), alpha left out (grey + alpha: LA)
                 array = np.moveaxis(array[..., :3] if array.shape[-1] == 4 else array[..., :1] if array.shape[-1] == 2
                                     else array, -1, 0)
         else:
@@ -220,6 +221,20 @@ def png_opacity(path: Path) -> Optional[np.ndarray]:
         return np.asarray(image.convert("RGBA"))[..., 3] / 255.0
 
 
+def transparent_as_missing(image: np.ndarray, path: Path) -> tuple[int, int]:
+    """A PNG image's transparency as where it has data: fully transparent pixels of the (channels, H, W)
+    ``image`` become NaN in place (no data, like a mosaic's blank edge: the data module's quality check
+    fills them with their tile's median, or drops a tile that is mostly empty), partly transparent ones
+    keep their colour. Returns (transparent, partly transparent) pixel counts; (0, 0) for an opaque PNG
+    or another format, whose channels are all data."""
+    opacity = png_opacity(path)
+    if opacity is None:
+        return 0, 0
+    transparent = opacity == 0
+    image[:, transparent] = np.nan
+    return int(transparent.sum()), int(((opacity > 0) & (opacity < 1)).sum())
+
+
 def read_mask(path: Path) -> np.ndarray:
     """(H, W) bool, True where a pixel is anomalous: any non-zero value (1, 255, True; in any channel).
 
@@ -253,7 +268,8 @@ class ImageFolder:
     """Your own images and anomaly masks, matched by file name.
 
     Every image in ``path`` (``.fits``, ``.fit``, ``.fts``, ``.fits.gz``, ``.npy``, ``.png``; (H, W),
-    channels-first (channels, H, W) or as :func:`read_array` turns; PNG may be grey, RGB or RGBA)
+    channels-first (channels, H, W) or as :func:`read_array` turns; PNG may be grey, RGB or with alpha:
+    its transparent pixels are no data, see :func:`transparent_as_missing`)
     needs a mask with the same name stem in ``mask_dir``, in any of those formats: (H, W), a whole
     non-zero value where a pixel is anomalous (all zeros for a clean image; see :func:`read_mask`).
     One name stem in two files is refused; other files are left out and named in a log line. Images with NaN or constant tiles are allowed: the data module
@@ -309,9 +325,12 @@ class ImageFolder:
         images, masks, groups, names = [], [], [], []
         first: Optional[tuple[str, tuple[int, ...]]] = None
         channels_last: list[str] = []
+        see_through: dict[str, tuple[int, int]] = {}  # PNG name -> (transparent, partly transparent) pixels
         for index, path in enumerate(self._files()):
             image = read_array(path, channels_last)
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
+            if any(counts := transparent_as_missing(image, path)):
+                see_through[path.name] = counts
             mask = self._mask_for(path, image.shape)
             if first is None:
                 first = (path.name, image.shape)
@@ -339,6 +358,12 @@ class ImageFolder:
         if channels_last:
             log.info("%d image(s) of %s read as channels last (H, W, channels), e.g. '%s'", len(channels_last),
                      self.path, channels_last[0])
+        if see_through:
+            transparent, partly = (sum(c) for c in zip(*see_through.values()))
+            log.info("%d PNG image(s) with transparency (e.g. '%s'): %d fully transparent pixel(s) read as no data "
+                     "(NaN: the quality check fills or drops them), %d partly transparent one(s) keep their colour; "
+                     "the alpha channel is no image channel", len(see_through), next(iter(see_through)),
+                     transparent, partly)
         log.info("data %s: %d images, %d tiles of %s", self.path, len(set(groups)), len(images), images[0].shape)
         return SkyTiles(self.path.name, np.stack(images), np.stack(masks), np.asarray(groups, dtype=np.int64),
                         names, [f"channel {c}" for c in range(channels)])

@@ -1,1 +1,12 @@
-"""Time-series family: sources, sliding windows, the data module (conf/data: synthetic, elnino, file)."""
+"""Time-series family (conf/data: synthetic, elnino, file, packaged).
+
+- ``module``: :class:`TimeSeriesDataModule` (train-only scaling, windows, the baselines on them)
+- ``splits``: the chronological split of each series; ``seasons``: the season length in use
+- ``windows``: sliding windows as views over one array; ``gaps``: the missing-value policy
+- ``baselines``: last value, seasonal naive and ETS forecasts on the model's windows
+- ``sources``: :class:`SeriesTable` and the sources (generated, file); ``packaged``: real series
+  shipped inside installed packages
+- a file's time column and layout: ``times`` (parsing, regular step), ``zones`` (local clock times),
+  ``layouts`` (wide tables, dates in columns), ``series`` (several series in one file), ``values``
+  (columns as numbers)
+"""

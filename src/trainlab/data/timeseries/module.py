@@ -1,5 +1,6 @@
-"""The time-series data module: chronological split, train-only scaling, sliding windows, the
-missing-value policy and the classical baselines on the same windows."""
+"""The time-series data module: train-only scaling, sliding windows, the missing-value policy and the
+classical baselines on the same windows; the chronological split is :mod:`.splits`, the season
+length in use :mod:`.seasons`."""
 
 from __future__ import annotations
 
@@ -14,30 +15,13 @@ from trainlab.config.errors import UserError
 from trainlab.data.module import SplitDataModule
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
+from trainlab.data.timeseries.seasons import resolve_season
 from trainlab.data.timeseries.sources import SeriesTable
+from trainlab.data.timeseries.splits import series_name, series_spans, shortest_training, split_rows
 from trainlab.data.timeseries.windows import WindowDataset
 from trainlab.metrics.regression import zero_target_warning
 
 log = logging.getLogger(__name__)
-
-# What to suggest for data.season_length when a time column's frequency (pandas offset alias, its
-# letters) has no single obvious cycle; the frequencies with one are inferred by the source.
-SEASON_HINTS = {"D": "7 for a weekly cycle in daily data, 365 for a yearly one",
-                "B": "5 for a weekly cycle in business-day data",
-                "h": "24 for a daily cycle in hourly data, 168 for a weekly one",
-                "H": "24 for a daily cycle in hourly data, 168 for a weekly one",
-                "min": "60 for an hourly cycle in minute data, 1440 for a daily one",
-                "T": "60 for an hourly cycle in minute data, 1440 for a daily one",
-                "12MS": "yearly data has no calendar season: the years of a cycle you know, e.g. 11 for sunspots"}
-
-
-def season_hint(frequency: Optional[str]) -> str:
-    """Season lengths that suit a time column's frequency (``"h"``, ``"15min"``, ``"D"``; None: unknown)."""
-    base = (frequency or "").split("-")[0]
-    return SEASON_HINTS.get(base) or SEASON_HINTS.get(
-        base.lstrip("0123456789"), "the steps of one cycle: 7 for daily data with a weekly cycle, 24 or 168 for hourly "
-                                   "data, 12 for monthly")
-
 
 class TimeSeriesDataModule(SplitDataModule):
     """Windows of a multivariate series for forecasting.
@@ -123,6 +107,16 @@ class TimeSeriesDataModule(SplitDataModule):
         self.stats: dict[str, np.ndarray] = {}
         self.datasets: dict[str, WindowDataset] = {}
         self._baselines: dict[str, dict[str, np.ndarray]] = {}
+        self.whole_file = False  # evaluate.py split=all: see score_whole_file
+
+    def score_whole_file(self) -> None:
+        """evaluate.py's ``split=all``: the test split becomes every window of the file (of each series),
+        the train and val splits are not built, and what is fit on training rows (the ETS baseline's
+        parameters, a season that must fit) takes every row: a new file has none set apart. The scaling
+        and MASE's scale are the checkpoint's. Call it before :meth:`load`."""
+        if self.table is not None:
+            raise RuntimeError("score_whole_file() must come before the data are loaded")
+        self.whole_file = True
 
     # -- sizes the model needs, known after load() -------------------------------------------
     def load(self) -> SeriesTable:
@@ -141,40 +135,16 @@ class TimeSeriesDataModule(SplitDataModule):
                 self.missing, self.max_gap, spans)
             self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
                                      table.season_length, table.frequency, table.series, table.series_rows)
-            # MAPE and AAA are reported on the rows after training's
-            later = np.concatenate([np.arange(train_end, end) for _, train_end, _, end in self._spans(table)])
+            # MAPE and AAA are reported on the rows after training's (on every row with split=all)
+            later = np.concatenate([np.arange(first if self.whole_file else train_end, end)
+                                    for first, train_end, _, end in self._spans(table)])
             zeros = zero_target_warning(targets[later], table.target_names,
                                         f"the validation and test rows of '{table.name}'")
             if zeros:
                 log.warning(zeros)
-            self._season = self._resolve_season(self.table, table.frequency)
+            self._season = resolve_season(self.given_season, self.table, table.frequency,
+                                          shortest_training(table, self._spans(table)), self.ets_baseline)
         return self.table
-
-    def _resolve_season(self, table: SeriesTable, frequency: Optional[str]) -> Optional[int]:
-        """The season in use: the one given (0: none), else the source's where it fits the training
-        rows; an inferred one that does not fit falls back to none with one warning."""
-        if self.given_season is not None:
-            return self.given_season or None
-        season = table.season_length
-        no_season = "no seasonal naive baseline, MASE scaled by the one-step naive"
-        if season is None:
-            log.info("no season length for %s (data.season_length=null, none known from the source or its time "
-                     "column): %s; give data.season_length (%s) to add them", table.name, no_season,
-                     season_hint(frequency))
-            return None
-        train_end, where = self._shortest_training(table)
-        need = self._season_rows(season)
-        if train_end < need:
-            log.warning("season length %d, the source's own for %s, does not fit: it needs %d training rows%s, "
-                        "the training split has %d; going on without a season (%s); give "
-                        "data.season_length=<steps> that fits, or 0 to say none", season, where, need,
-                        " for the ETS baseline" if self.ets_baseline else " (two cycles)", train_end, no_season)
-            return None
-        return season
-
-    def _season_rows(self, season: int) -> int:
-        """Training rows a season needs: two cycles, and the ETS baseline's minimum when it runs."""
-        return baselines.ets_min_rows(season) if self.ets_baseline else 2 * season
 
     @property
     def input_names(self) -> list[str]:
@@ -213,32 +183,10 @@ class TimeSeriesDataModule(SplitDataModule):
                 "steps": self.steps, "mase_scale": self.stats["mase_scale"].tolist()}
 
     # -- split and scale ---------------------------------------------------------------------
-    def _split_rows(self, rows: int) -> tuple[int, int]:
-        n_test = int(round(rows * self.test_fraction))
-        n_val = int(round(rows * self.val_fraction))
-        return rows - n_val - n_test, rows - n_test  # ends of train and val target rows
-
     def _spans(self, table: SeriesTable) -> list[tuple[int, int, int, int]]:
-        """(first, train end, val end, end) rows of each series of the table, one after the other:
-        every series is split in time order on its own, so the test split is each one's last stretch."""
-        spans, first = [], 0
-        for _, rows in table.series_rows or [(None, table.targets.shape[0])]:
-            train_end, val_end = self._split_rows(rows)
-            spans.append((first, first + train_end, first + val_end, first + rows))
-            first += rows
-        return spans
-
-    def _series_name(self, table: SeriesTable, index: int) -> str:
-        """How messages name the table, or its ``index``-th series when it holds several."""
-        if not table.series_rows:
-            return f"'{table.name}'"
-        return f"'{table.name}' series {table.series_rows[index][0]}"
-
-    def _shortest_training(self, table: SeriesTable) -> tuple[int, str]:
-        """The fewest training rows of a series, and the name of that series (what checks must fit)."""
-        sizes = [train_end - first for first, train_end, _, _ in self._spans(table)]
-        index = int(np.argmin(sizes))
-        return sizes[index], self._series_name(table, index)
+        """(first, train end, val end, end) rows of each series (:func:`~trainlab.data.timeseries.splits.series_spans`);
+        with :meth:`score_whole_file` every row counts as a training row (train end = val end = end)."""
+        return series_spans(table, self.val_fraction, self.test_fraction, self.whole_file)
 
     def _inputs(self, table: SeriesTable) -> np.ndarray:
         """(rows, inputs) in the order of ``input_names``."""
@@ -255,7 +203,7 @@ class TimeSeriesDataModule(SplitDataModule):
 
         self.stats["feature_mean"], self.stats["feature_std"] = mean_std(inputs[train])
         flat = [n for n, sd in zip(table.target_names, np.nanstd(table.targets[train], axis=0)) if not sd > 1e-8]
-        if flat:  # nothing to learn, and scaling would divide by 0; checked before training
+        if flat and not self.whole_file:  # nothing to learn, and scaling would divide by 0; checked before training
             rows = f"its first {len(train)} rows" if not table.series_rows else f"{len(train)} rows of its series"
             raise UserError(f"target column(s) {', '.join(map(repr, flat))} of '{table.name}' are constant in the "
                             f"training split ({rows}): nothing to forecast; choose another "
@@ -270,6 +218,9 @@ class TimeSeriesDataModule(SplitDataModule):
         """Window, horizon, steps and season must fit the training rows (of the shortest series,
         ``where``): one line naming the keys."""
         span = self.window + self.horizon + self.steps - 1
+        if self.whole_file:  # nothing trains: one window to score is enough, and the ETS fit takes every row
+            self._check_whole_file(span, train_end, where)
+            return
         if span >= train_end:
             raise UserError(
                 f"the training split of {where} ({train_end} rows) holds no window of data.window="
@@ -282,6 +233,26 @@ class TimeSeriesDataModule(SplitDataModule):
                             "data's own where it fits), or more data")
         if self.ets_baseline:
             baselines.check_ets_rows(train_end, season)
+
+    def _check_whole_file(self, span: int, rows: int, where: str) -> None:
+        """split=all: the shortest series (``where``, ``rows`` rows) must hold one whole window, and the
+        ETS fit, when it runs, its rows."""
+        season, lead_in = self.season_length, self._lead_in()
+        if span + lead_in > rows:
+            seasonal = f" after the first {lead_in} (the seasonal naive's season before its first window)" if lead_in else ""
+            raise UserError(f"split=all: {where} has {rows} rows, fewer than one window of data.window={self.window} + "
+                            f"data.horizon={self.horizon} + data.steps={self.steps} - 1 = {span} rows{seasonal}, so "
+                            f"there is nothing to score; give a longer file{self._longer_series()}")
+        need = baselines.ets_min_rows(season)
+        if self.ets_baseline and rows < need:
+            raise UserError(f"split=all: the ETS baseline is fit on the file's own rows and needs {need}"
+                            f"{f' with data.season_length={season}' if season else ''}, {where} has {rows}; give a "
+                            "longer file, or leave that baseline out: data.ets_baseline=false")
+
+    def _lead_in(self) -> int:
+        """split=all: rows of each series before its first scored window, so that the seasonal naive of
+        that window has a season of the series before it (0 when the window is as long as the season)."""
+        return max(0, (self.season_length or 0) - self.window) if self.whole_file else 0
 
     def _longer_series(self) -> str:
         """The other fix for too few rows when they are one series of a file of several."""
@@ -298,13 +269,17 @@ class TimeSeriesDataModule(SplitDataModule):
         table = self.load()
         spans = self._spans(table)
         sizes = [end - first for first, _, _, end in spans]
-        if self.window + self.horizon > min(sizes):
-            raise UserError(f"{self._series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
+        if self.window + self.horizon > min(sizes) and not self.whole_file:  # split=all: _check_fits says it
+            raise UserError(f"{series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
                             f"one window of data.window={self.window} + data.horizon={self.horizon}; use a shorter "
                             f"window or horizon, or more data{self._longer_series()}")
-        self._check_fits(*self._shortest_training(table))
+        self._check_fits(*shortest_training(table, spans))
         inputs = self._inputs(table)
         train = np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in spans])
+        if self.whole_file:  # fit where training would have (replaced by the checkpoint's, and compared with them)
+            own = np.concatenate([np.arange(first, first + split_rows(end - first, self.val_fraction, self.test_fraction)[0])
+                                  for first, _, _, end in spans])
+            train = own if len(own) > 1 else train
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
             self._fit_stats(inputs, table, train)
         if "mase_scale" not in self.stats:
@@ -317,18 +292,20 @@ class TimeSeriesDataModule(SplitDataModule):
         # a window touches rows [start, start + lead + steps): none of them may lack a value
         bad = np.concatenate([[0], np.cumsum(self.bad_rows)])
         dropped = 0
-        for i, split in enumerate(("train", "val", "test")):
+        # split -> (its first, its end) as positions in a span; split=all: every row of each series, as test
+        bounds = {"test": (0, 3)} if self.whole_file else {"train": (0, 1), "val": (1, 2), "test": (2, 3)}
+        for split, (low, high) in bounds.items():
             starts = []
             for index, span in enumerate(spans):  # windows never cross from one series into the next
-                first_target, end_target = span[i], span[i + 1]
-                first_start = max(span[0], first_target - lead)
+                first_target, end_target = span[low], span[high]
+                first_start = max(span[0] + self._lead_in(), first_target - lead)
                 last_start = end_target - lead - self.steps  # the last target row stays inside the split
                 own = np.arange(first_start, last_start + 1, self.stride)
                 clean = own[bad[own + lead + self.steps] == bad[own]]
                 dropped += len(own) - len(clean)
                 if len(clean) == 0:
                     raise UserError(
-                        f"the {split} split of {self._series_name(table, index)} ({end_target - first_target} rows) "
+                        f"the {split} split of {series_name(table, index)} ({end_target - first_target} rows) "
                         f"holds no window of data.window={self.window} + data.horizon={self.horizon} + data.steps="
                         f"{self.steps} - 1{' clear of gaps' if dropped else ''}; use a shorter window or more data"
                         f"{self._longer_series()}")
@@ -336,9 +313,12 @@ class TimeSeriesDataModule(SplitDataModule):
             starts = np.concatenate(starts)
             self.datasets[split] = WindowDataset(features, targets, self.window, self.horizon, self.stride,
                                                  int(starts[0]), int(starts[-1]), self.steps, torch.from_numpy(starts))
-        self.log_once(log, "windows: train %d, val %d, test %d%s",
-                      *(len(self.datasets[s]) for s in ("train", "val", "test")),
-                      f" ({dropped} dropped: they touch a gap)" if dropped else "")
+        gaps = f" ({dropped} dropped: they touch a gap)" if dropped else ""
+        if self.whole_file:
+            self.log_once(log, "windows: %d, every one of the file (split=all)%s", len(self.datasets["test"]), gaps)
+        else:
+            self.log_once(log, "windows: train %d, val %d, test %d%s",
+                          *(len(self.datasets[s]) for s in ("train", "val", "test")), gaps)
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
@@ -362,6 +342,21 @@ class TimeSeriesDataModule(SplitDataModule):
     def truth(self, split: str) -> np.ndarray:
         """(samples, steps, targets) true values of a split's windows, in original units."""
         return self.load().targets[self.datasets[split].target_rows().numpy()].astype(np.float64)
+
+    def scored_rows(self, split: str) -> str:
+        """Which rows a split's windows score, for reports: ``452 windows, target rows 2548..2999 (0-based, of
+        3000): the last 15% of the file (data.test_fraction=0.15)``."""
+        table = self.load()
+        rows = self.datasets[split].target_rows().numpy()
+        of = f"each of its {len(table.series_rows)} series" if table.series_rows else "the file"
+        share = {"test": f"the last {self.test_fraction:.0%} of {of} (data.test_fraction={self.test_fraction})",
+                 "val": f"the {self.val_fraction:.0%} of {of} before its last {self.test_fraction:.0%} "
+                        f"(data.val_fraction={self.val_fraction})"}[split]
+        if self.whole_file:
+            lead_in = f" after its first {self._lead_in()} rows (one season for the seasonal naive)" if self._lead_in() else ""
+            share = f"every window of {of}{lead_in} (split=all)"
+        return (f"{len(rows)} windows, target rows {rows.min()}..{rows.max()} (0-based, of {table.targets.shape[0]}"
+                f"{', series after series' if table.series_rows else ''}): {share}")
 
     def series_windows(self, split: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """For a table of several series: (series, positions of its windows among the split's, its own

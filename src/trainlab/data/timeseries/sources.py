@@ -174,8 +174,10 @@ class TableFile:
         time_column: optional column to sort rows by and then drop (see trainlab.data.timeseries.times:
             one date format for every row, missing steps added as empty rows, the season it implies);
             or the date's parts in columns of their own, [year, quarter], [year, month] or [year, month, day].
-        time_format: the time column's date format (strftime codes, e.g. ``%d/%m/%Y``); null: inferred,
-            refusing dates that read differently month-first and day-first.
+        time_format: the time column's date format (strftime codes, e.g. ``%d/%m/%Y``), ``unix`` or
+            ``unix_ms`` (numbers as Unix time), ``number`` (numbers stay numbers: no date is read into
+            them); null: inferred, refusing dates that read differently month-first and day-first, and
+            reading whole numbers as dates where they look like ones (logged).
         series_column: in a file of several series (long layout: ``store,date,sales``), the column
             that tells them apart; the rows of each series picked are taken apart before anything else
             (sorting, missing steps; the data module splits and windows each on its own), and the
@@ -261,7 +263,8 @@ class TableFile:
         parts = [self._trimmed(*self._sorted(rows, target_rows, value), value) for value, rows, target_rows in picked]
         frame, target_frame = (stacked([part[i] for part in parts]) for i in (0, 1))
         season, frequency = common_step([part[2] for part in parts], self.time_column)
-        read = describe_step([part[2] for part in parts], season, self.time_column) if self.time_column else None
+        read = describe_step([part[2] for part in parts], season, self.time_column,
+                             [f"{self.series_column}={value}" for value, _, _ in picked]) if self.time_column else None
         if read:
             log.info(read)
         feature_columns = self.feature_columns

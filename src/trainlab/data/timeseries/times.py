@@ -51,15 +51,29 @@ class Grid:
                        written=tuple(w for w, k in zip(self.written, keep) if k))
 
 
-def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: str) -> Optional[str]:
+def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: str,
+                  names: Optional[list[str]] = None) -> Optional[str]:
     """What a run read from its time column, for one log line: "step 1 week from '1958-03-29' to
-    '2001-12-29', season length 52" (the span of the first series when there are several); None
-    when the series have no common step (sort_by_time and common_step have said so)."""
+    '2001-12-29', season length 52"; for several series (``names``: "store=A" ...) their count, the
+    shortest and longest and their spans, on their common step; None when the series have no common
+    step (sort_by_time and common_step have said so)."""
     grid = grids[0]
     if grid is None or any(g is None or g.step != grid.step for g in grids):
         return None
-    where = f" from '{grid.span[0]}' to '{grid.span[1]}'" + (f" (first of {len(grids)} series)"
-                                                            if len(grids) > 1 else "")
+    if len(grids) == 1:
+        where = f" from '{grid.span[0]}' to '{grid.span[1]}'"
+    else:
+        names = names or [f"series {i + 1}" for i in range(len(grids))]
+        steps = [int(g.positions[-1]) + 1 for g in grids]  # missing steps included: the span on the grid
+
+        def spanned(i: int) -> str:
+            return f"{names[i]} '{grids[i].span[0]}' to '{grids[i].span[1]}'"
+
+        if min(steps) < max(steps):
+            where = (f", {len(grids)} series of {min(steps)} to {max(steps)} steps (shortest "
+                     f"{spanned(int(np.argmin(steps)))}, longest {spanned(int(np.argmax(steps)))})")
+        else:
+            where = f", {len(grids)} series of {steps[0]} steps each (first {spanned(0)}, last {spanned(len(grids) - 1)})"
     return (f"data.source.time_column '{column}': step {grid.step}{where}, "
             + (f"season length {season}" if season else "no season length from the step"))
 
@@ -81,6 +95,9 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     if raw.isna().any():
         raise UserError(f"{where} has an empty value (row {raw.index[raw.isna()][0]}); every row needs its time")
     is_number = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
+    if time_format == NUMBERS and not is_number:
+        raise UserError(f"data.source.time_format={NUMBERS} keeps a column of numbers as numbers, but {where} holds "
+                        f"text (row 0: '{raw.iloc[0]}'); drop the format (null reads dates), or give their format")
     dates = numbers_as_dates(raw, where, time_format) if is_number else None
     if dates is not None:
         times, is_number = dates, False
@@ -164,6 +181,8 @@ def _written(time: Any) -> str:
 
 
 UNIX_UNITS = {"unix": "s", "unix_ms": "ms"}
+NUMBERS = "number"  # data.source.time_format=number: a column of numbers stays numbers (no date reading)
+KEEP_NUMBERS = f"data.source.time_format={NUMBERS} keeps them as numbers"
 _UNIX_RANGE = (-2.2e9, 4.1e9)  # seconds: 1900 to 2099
 _COMPACT = ((8, "%Y%m%d", "YYYYMMDD"), (6, "%Y%m", "YYYYMM"))
 
@@ -172,9 +191,13 @@ def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
     """A column of numbers that are dates, as naive UTC times, or None when they are plain numbers (a
     year, a step count): Unix time in seconds or milliseconds (at least 1e8 seconds from 1970, on a
     step of whole minutes, as databases and loggers export it), whole numbers written YYYYMMDD or
-    YYYYMM, or any numbers read by ``time_format`` ("unix", "unix_ms", or strftime codes)."""
+    YYYYMM, or any numbers read by ``time_format`` ("unix", "unix_ms", or strftime codes); "number"
+    keeps them numbers. Each reading of the guess is logged with the setting that keeps the numbers."""
     import pandas as pd
 
+    if time_format == NUMBERS:
+        log.info("%s: numbers kept as numbers (data.source.time_format=%s)", where, NUMBERS)
+        return None
     values = raw.to_numpy(dtype=np.float64)
     whole = bool(np.all(values % 1 == 0))
     if time_format:
@@ -188,8 +211,8 @@ def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
         if ints.between(10 ** (digits - 1), 3 * 10 ** (digits - 1) - 1).all():
             parsed = pd.to_datetime(ints.astype(str), format=written, errors="coerce")
             if parsed.notna().all():
-                log.info("%s: numbers written %s, read as dates (%s to %s)", where, name, _written(parsed.min()),
-                         _written(parsed.max()))
+                log.info("%s: numbers written %s, read as dates (%s to %s); %s", where, name, _written(parsed.min()),
+                         _written(parsed.max()), KEEP_NUMBERS)
                 return parsed
     diffs = np.diff(np.unique(values))
     step = _most_common(diffs) if len(diffs) else 0.0
@@ -198,8 +221,8 @@ def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
         if values.min() >= low and values.max() <= high and np.abs(values).max() >= 1e8 * scale \
                 and step > 0 and step % (60 * scale) == 0:
             parsed = pd.to_datetime(ints, unit=unit)
-            log.info("%s: numbers read as Unix time in %s (%s to %s)", where, name, _written(parsed.min()),
-                     _written(parsed.max()))
+            log.info("%s: numbers read as Unix time in %s (%s to %s); %s", where, name, _written(parsed.min()),
+                     _written(parsed.max()), KEEP_NUMBERS)
             return parsed
     return None
 
