@@ -8,7 +8,6 @@ family's plots (src/trainlab/evaluation/<family>.py).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from trainlab.evaluation import family_module, measure_latency, write_report
     from trainlab.run.folder import RunFolder, load_checkpoint, note_snapshot, resolve_checkpoint
     from trainlab.config.checks import check_eval_config, override_run_data
+    from trainlab.run.durable import write_json
     from trainlab.run.pipeline import build_trainer, prepare, restore
 
     check_eval_config(cfg)
@@ -76,7 +76,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         **({"per_series": made["per_series"]} if "per_series" in made else {}),  # a file of several series
         **({"notes": made["notes"]} if made.get("notes") else {}),  # figures to read with care, and why
     }
-    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out_dir / "metrics.json", report)
     full = {**report, "latency": latency, "plots": made["plots"], "extra": made["extra"]}
     write_report(full, out_dir)
     print(f"report written to {out_dir}: metrics.json, report.json, report.md, {', '.join(made['plots'])}")

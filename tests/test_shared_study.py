@@ -12,12 +12,14 @@ reason, where none can be started.
 from __future__ import annotations
 
 import csv
+import datetime
 import importlib.util
 import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -33,7 +35,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tests.conftest import ROOT, skip_engine
 from trainlab.config.errors import UserError
-from trainlab.search.results import progress_line, write_atomic, write_results
+from trainlab.run.durable import write_atomic
+from trainlab.search.results import progress_line, write_results
 from trainlab.search.shared import (SQLITE_TIMEOUT_S, ask_admitted, close_orphans, is_surplus, open_storage,
                                     storage_url, taken)
 
@@ -91,6 +94,23 @@ def test_storage_spellings(tmp_path, monkeypatch):
         open_storage(f"journal:{tmp_path}/missing/study.journal")
 
 
+def test_a_journal_cut_mid_append_stays_readable_after_the_next_append(tmp_path, caplog):
+    """A journal's torn last line (a kill mid-append) was continued by the next append, and from then on
+    every process failed to read the study (JSONDecodeError). Opening the journal cuts it, with a warning."""
+    url = f"journal:{tmp_path}/study.journal"
+    study = optuna.create_study(storage=open_storage(url), study_name="s")
+    for value in (1.0, 2.0):
+        study.tell(study.ask(), value)
+    with open(tmp_path / "study.journal", "ab") as journal:
+        journal.write(b'{"op_code":6,"worker_id":"w","trial_id":2,"sta')
+    with caplog.at_level("WARNING"):
+        again = optuna.load_study(storage=open_storage(url), study_name="s")
+    again.tell(again.ask(), 3.0)
+    assert [t.value for t in optuna.load_study(storage=open_storage(url), study_name="s").trials] == [1.0, 2.0, 3.0]
+    assert any("study.journal ended in a line cut short" in r.getMessage() for r in caplog.records)
+    assert (tmp_path / "study.journal").read_bytes().endswith(b"\n")
+
+
 # -- owners and admission -------------------------------------------------------------------------------
 def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -110,6 +130,24 @@ def test_running_trials_of_live_or_unknown_owners_count_and_dead_ones_are_failed
     assert states == [TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL, TrialState.RUNNING, TrialState.RUNNING]
     assert study.trials[2].user_attrs["fail_reason"].startswith("its sweep process (")
     assert close_orphans(study) == 0  # closed already, and by one process only
+
+
+def test_a_trial_whose_sweep_pid_now_belongs_to_a_later_process_is_failed(tmp_path):
+    """A sweep killed hard frees its pid; a process started later under it kept the trial RUNNING for ever
+    (a continued sweep then stopped short of n_trials). A process younger than the trial is not its owner."""
+    study = new_study(f"sqlite:///{tmp_path}/s.db")
+    trial = study.ask()
+    with sqlite3.connect(tmp_path / "s.db") as db:  # the trial started a minute ago
+        db.execute("UPDATE trials SET datetime_start = ?", (datetime.datetime.now() - datetime.timedelta(minutes=1),))
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        trial.set_user_attr("sweeper", f"{socket.gethostname()}:{later.pid}")
+        assert taken(study) == 0
+        assert study.trials[0].state == TrialState.FAIL
+        assert study.trials[0].user_attrs["fail_reason"].endswith(f"(pid {later.pid} is now another process's)")
+    finally:
+        later.kill()
+        later.wait()
 
 
 def test_the_later_of_two_racing_asks_is_surplus_and_never_launched(tmp_path, monkeypatch):
@@ -332,6 +370,53 @@ def test_sigkilled_sweep_is_run_again_and_loses_nothing(tmp_path):
     assert "3/3 done (0 pruned), 1 failed" in output(tmp_path, "again")
 
 
+_SWEEP_AND_JOB = """
+import os, subprocess, sys, time
+job = subprocess.Popen([sys.executable, "-c", sys.argv[1], f"{os.uname().nodename}:{os.getpid()}"])
+print(job.pid, flush=True)
+time.sleep(60)
+"""
+_JOB = """
+import logging, sys, time
+from trainlab.search.trial import stop_with_the_sweep
+logging.basicConfig()
+stop_with_the_sweep(sys.argv[1], interval_s=0.1)  # a job ran, and the worker idles
+time.sleep(60)
+"""
+
+
+def ended(pid: int) -> bool:
+    """No such process, or a zombie nobody reaps (a container's first process may not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_job_in_a_worker_process_stops_with_its_sweep_process_killed_hard(tmp_path):
+    """A joblib worker outlived a SIGKILLed sweep, running its job (whose result nothing records) or idle
+    for joblib's 300 s, holding CPU threads, memory and GPU while the sweep was continued. It now ends
+    within a second of its sweep."""
+    errors = (tmp_path / "job.err").open("w")
+    sweep = subprocess.Popen([sys.executable, "-c", _SWEEP_AND_JOB, _JOB], stdout=subprocess.PIPE, stderr=errors,
+                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    job = int(sweep.stdout.readline())
+    time.sleep(1.0)  # the job's imports and watcher are up
+    assert not ended(job)
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    wait_for(lambda: ended(job), timeout=10)
+    assert "the sweep process that started this trial's worker" in (tmp_path / "job.err").read_text()
+
+
+def test_the_sweep_process_itself_and_jobs_on_another_host_are_not_watched():
+    from trainlab.search.trial import stop_with_the_sweep
+
+    for sweeper in (f"{socket.gethostname()}:{os.getpid()}", f"another-host:{os.getppid()}", None):
+        stop_with_the_sweep(sweeper)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("stop-with-sweep")]
+
+
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
@@ -342,6 +427,37 @@ def descends_from(pid: int, ancestor: int) -> bool:
             return True
         pid = parent_of(pid)
     return False
+
+
+def worker_of_a_running_trial(sweep_dir: Path) -> Optional[tuple[FrozenTrial, int]]:
+    """A RUNNING trial with an epoch and the worker process that runs it, or None."""
+    trial = running_trial_with_an_epoch(sweep_dir)
+    # the job's TensorBoard file is named ...<host>.<pid>.<n>: the worker that runs it
+    files = list((sweep_dir / str(trial.number)).rglob("events.out.tfevents.*")) if trial else []
+    return (trial, int(files[0].name.split(".")[-2])) if files else None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_joblib_launcher") is None,
+                    reason="hydra-joblib-launcher is not installed")
+def test_a_sigkilled_joblib_sweep_takes_its_workers_along_and_is_run_again(tmp_path):
+    """SIGKILL the sweep process of hydra/launcher=joblib mid-trial: its workers ran on (the trial's
+    result recorded by nobody, threads, memory and GPU held while the sweep is continued); they now end
+    within seconds, and the same command finishes the study."""
+    sweep_dir = tmp_path / "sweep"
+    args = ["hydra/launcher=joblib", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=3",
+            f"hydra.sweep.dir={sweep_dir}", *SLOW_TRIAL]
+    sweep = start_sweep(args, tmp_path, "first")
+    victim, worker = wait_for(lambda: worker_of_a_running_trial(sweep_dir))
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    wait_for(lambda: ended(worker), timeout=15)
+    again = start_sweep(args, tmp_path, "again")
+    assert again.wait(timeout=600) == 0, tail(tmp_path, "again")
+    study = optuna.load_study(study_name=sweep_dir.name, storage=f"sqlite:///{sweep_dir}/optuna.db")
+    trials = check_study(study, sweep_dir, 3)
+    assert trials[victim.number].state == TrialState.FAIL
+    assert trials[victim.number].user_attrs["fail_reason"].startswith("its sweep process (")
 
 
 @pytest.mark.slow
@@ -356,14 +472,7 @@ def test_sigkilled_joblib_worker_fails_its_trial_and_the_sweep_goes_on(tmp_path)
     args = ["hydra/launcher=joblib", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=4",
             "hydra.sweeper.max_failure_rate=1.0", f"hydra.sweep.dir={sweep_dir}", *SLOW_TRIAL]
     sweep = start_sweep(args, tmp_path, "sweep")
-
-    def worker_of_a_running_trial() -> Optional[tuple[FrozenTrial, int]]:
-        trial = running_trial_with_an_epoch(sweep_dir)
-        # the job's TensorBoard file is named ...<host>.<pid>.<n>: the worker that runs it
-        files = list((sweep_dir / str(trial.number)).rglob("events.out.tfevents.*")) if trial else []
-        return (trial, int(files[0].name.split(".")[-2])) if files else None
-
-    victim, worker = wait_for(worker_of_a_running_trial)
+    victim, worker = wait_for(lambda: worker_of_a_running_trial(sweep_dir))
     assert worker != sweep.pid and descends_from(worker, sweep.pid)
     os.kill(worker, signal.SIGKILL)
     assert sweep.wait(timeout=600) == 0, tail(tmp_path, "sweep")

@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 from trainlab.config.composition import task_overrides
 from trainlab.config.errors import UserError
+from trainlab.run.durable import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def record_in_resolved_config(output_dir: str | Path, batch_size: int) -> None:
         return
     resolved = OmegaConf.load(path)
     OmegaConf.update(resolved, "data.batch_size", int(batch_size), force_add=True)
-    path.write_text(OmegaConf.to_yaml(resolved))
+    write_atomic(path, OmegaConf.to_yaml(resolved))
 
 
 class BatchSizeFinder(pl.callbacks.BatchSizeFinder):

@@ -16,6 +16,9 @@ import torch
 import trainlab
 from trainlab.callbacks.batch_size import BatchSizeFinder
 from trainlab.callbacks.energy import EnergyMeter
+from trainlab.config.errors import UserError
+from trainlab.run.durable import (append_json_line, read_json, read_json_lines, save_figure, write_atomic,
+                                  write_json)
 from trainlab.run.folder import CURVES, EPOCHS, SUMMARY, repo_root
 from trainlab.callbacks.gpu_monitor import GpuMonitor
 
@@ -87,7 +90,7 @@ class RunRecords(pl.Callback):
         self.batch: dict[str, int] = {}
         self._end_line: Optional[str] = None  # the model against its baselines, logged after the test
         self._legend: Optional[str] = None  # what the test table's short metric names mean
-        self._carried: Optional[list[dict[str, Any]]] = None  # an earlier run's epochs, when resuming
+        self._restored: Optional[dict[str, Any]] = None  # the state a resume restored (earlier epochs)
         self.stopped_by: Optional[str] = None
         self.resumed_at: Optional[int] = None  # the epoch a resumed run started at
 
@@ -96,31 +99,48 @@ class RunRecords(pl.Callback):
         return {"dir": str(self.dir), "epochs": list(self.epochs)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Called when training resumes from a checkpoint: remember the earlier run's epochs (its
-        epochs.jsonl, which also holds the epoch the checkpoint ended, or the list saved in the
-        checkpoint when that file is gone); :meth:`on_train_start` keeps those before the resumed epoch."""
-        earlier = Path(state_dict.get("dir", "")) / EPOCHS
-        epochs = list(state_dict.get("epochs", []))
-        if earlier.is_file():
-            lines = [line for line in earlier.read_text().splitlines() if line.strip()]
-            epochs = [json.loads(line) for line in lines]
-        self._carried = epochs
+        """Called when training resumes from a checkpoint: its records are read in :meth:`on_train_start`,
+        which knows the checkpoint's path."""
+        self._restored = state_dict
+
+    def _earlier_epochs(self, trainer: pl.Trainer) -> Optional[list[dict[str, Any]]]:
+        """The epochs a resume carries (None: no resume): the epochs.jsonl of the checkpoint's own folder (a
+        copied or moved run's; not the folder it was written in, ``dir`` in its state), which also holds the
+        epoch the checkpoint ended. A last line cut by a kill is skipped
+        (:func:`trainlab.run.durable.read_json_lines`); epochs the file lacks, or all when it is gone or
+        damaged, come from the list saved in the checkpoint (which ends before the checkpoint's own epoch,
+        whose line is written after it)."""
+        if self._restored is None:
+            return None
+        ckpt = trainer.ckpt_path
+        folder = Path(ckpt).resolve().parent.parent if ckpt and Path(ckpt).is_file() else Path(
+            self._restored.get("dir", ""))
+        saved = list(self._restored.get("epochs", []))
+        epochs = list(saved)
+        if (folder / EPOCHS).is_file():
+            try:
+                epochs = read_json_lines(folder / EPOCHS)
+            except UserError as exc:
+                log.warning("%s; the records saved in the checkpoint are carried over instead", exc)
+        known = {r.get("epoch") for r in epochs}
+        epochs += [r for r in saved if r.get("epoch") not in known]
+        return sorted(epochs, key=lambda r: r.get("epoch", 0))
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Keep the records of the epochs before the one training starts at: those of the checkpoint's
         run (a ``ckpt_path=`` resume into a new folder), or this folder's own (a run continued in its
         folder, e.g. a requeued SLURM job): records go on, never start over or repeat an epoch."""
         self.resumed_at = trainer.current_epoch or None
-        carried, self._carried = self._carried, None
+        carried, self._restored = self._earlier_epochs(trainer), None
         own = self.dir / EPOCHS
         if carried is None and own.is_file():
-            carried = [json.loads(line) for line in own.read_text().splitlines() if line.strip()]
+            carried = read_json_lines(own)
         if carried is None:
             return
         self.epochs = [r for r in carried if r.get("epoch", 0) < trainer.current_epoch]
         if trainer.is_global_zero:  # rewritten whole: resuming in the same folder must not repeat epochs
             self.dir.mkdir(parents=True, exist_ok=True)
-            (self.dir / EPOCHS).write_text("".join(json.dumps(r) + "\n" for r in self.epochs))
+            write_atomic(self.dir / EPOCHS, "".join(json.dumps(r) + "\n" for r in self.epochs))
 
     # -- per epoch ---------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -159,8 +179,7 @@ class RunRecords(pl.Callback):
         self.epochs.append(record)
         if trainer.is_global_zero:
             self.dir.mkdir(parents=True, exist_ok=True)
-            with open(self.dir / EPOCHS, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_json_line(self.dir / EPOCHS, record)
 
     # -- at the end --------------------------------------------------------------------------
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -189,10 +208,10 @@ class RunRecords(pl.Callback):
         self._legend = f"test metrics: {explained}" if explained and trainer.is_global_zero else None
         path = self.dir / SUMMARY
         if trainer.is_global_zero and path.is_file():
-            summary = json.loads(path.read_text())
+            summary = read_json(path, "its test metrics are in the log; evaluate.py ckpt_path=<run> tests it again")
             summary["test"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
             self._add_baselines(trainer, pl_module, summary)
-            path.write_text(json.dumps(summary, indent=2) + "\n")
+            write_json(path, summary)
 
     def _add_baselines(self, trainer: pl.Trainer, pl_module: pl.LightningModule, summary: dict[str, Any]) -> None:
         """The data module's baselines on the test split (hook: trainlab.evaluation.baselines), beside
@@ -249,7 +268,7 @@ class RunRecords(pl.Callback):
             **{section: next((cb.summary() for cb in trainer.callbacks if isinstance(cb, kind)), None)
                for section, kind in SUMMARY_SECTIONS.items()},
         }
-        (self.dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(self.dir / SUMMARY, summary)
 
     def _plot(self) -> None:
         if not self.epochs:
@@ -287,5 +306,5 @@ class RunRecords(pl.Callback):
         ax_lr.set(xlabel="epoch", ylabel="learning rate", title="learning rate")
         for ax in (ax_loss, ax_lr):
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        fig.savefig(self.dir / CURVES, dpi=100)
+        save_figure(fig, self.dir / CURVES, dpi=100)
         plt.close(fig)

@@ -15,6 +15,7 @@ import torch
 
 from trainlab.config.errors import UserError
 from trainlab.models.step_logging import logs_this_step
+from trainlab.run.durable import copy_file
 
 
 class EpochSeed(pl.Callback):
@@ -94,7 +95,7 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
                 return ""
             copy = new_dir / found.name
             if not copy.exists():
-                shutil.copy2(found, copy)
+                copy_file(found, copy)  # a kill mid-copy leaves no cut-short checkpoint in this run
             return str(copy)
 
         best_k = {carried(p): score for p, score in state_dict.get("best_k_models", {}).items()}

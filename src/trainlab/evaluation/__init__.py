@@ -15,7 +15,6 @@ model's family (:func:`family_module`, declared in trainlab.config.families):
 from __future__ import annotations
 
 import importlib
-import json
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 
 from trainlab.config.errors import UserError
 from trainlab.config.families import family_for
+from trainlab.run.durable import write_atomic, write_json
 
 def family_module(model: Any) -> ModuleType:
     """The evaluation module of the model's family (trainlab.config.families)."""
@@ -103,7 +103,7 @@ def write_report(report: dict[str, Any], out_dir: Path) -> None:
     baselines and other figures) and, for several series, ``per_series`` (shown in report.md as a
     table of the numbers in the model's own keys and each series' comparison line).
     """
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out_dir / "report.json", report)
     scored = "".join(f"; scored: {v}" for k, v in report.get("extra", {}).items() if k.endswith("/scored"))
     epoch = f", saved after epoch {report['checkpoint_epoch']}" if report.get("checkpoint_epoch") is not None else ""
     lines = [f"# Evaluation of `{report['checkpoint']}`{epoch}", "",
@@ -121,4 +121,4 @@ def write_report(report: dict[str, Any], out_dir: Path) -> None:
     lines += ["", "## Inference latency", "", "| measure | value |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in report["latency"].items()]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]]
-    (out_dir / "report.md").write_text("\n".join(lines) + "\n")
+    write_atomic(out_dir / "report.md", "\n".join(lines) + "\n")

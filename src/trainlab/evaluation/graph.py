@@ -14,6 +14,7 @@ import torch
 
 from trainlab.evaluation.baselines import model_name
 from trainlab.metrics.classification import CurveFigures
+from trainlab.run.durable import save_figure, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def write_predictions(datamodule: Any, nodes: np.ndarray, labels: np.ndarray, pr
                           "predicted": np.asarray(names)[probs.argmax(axis=1)]})
     for k, name in enumerate(names):
         frame[f"p_{name}"] = probs[:, k]
-    frame.to_csv(path, index=False, float_format="%.6g")
+    write_atomic(path, frame.to_csv(index=False, float_format="%.6g"))
     return path.name
 
 
@@ -114,5 +115,5 @@ def plot_map(positions: np.ndarray, labels: np.ndarray, predicted: np.ndarray, n
                linewidths=0.6, label=f"misclassified ({int(wrong.sum())} of {len(labels)})")
     ax.set(title=f"{split}: predicted classes", xlabel="x (pc, ICRS, for sky catalogues)", ylabel="y", aspect="equal")
     ax.legend(loc="upper right", fontsize=8, markerscale=2)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -24,6 +24,7 @@ from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 
 from trainlab.metrics.classification import CurveFigures
 from trainlab.models.image import CLASS_NAMES
+from trainlab.run.durable import save_figure
 
 MAX_BASELINE_PIXELS = 4_000_000  # ~64 MB of stored scores and targets per baseline
 
@@ -129,6 +130,6 @@ def plot_examples(model: Any, datamodule: Any, split: str, score: torch.Tensor, 
             ax.set_yticks([])
     fig.colorbar(shown, ax=axes[:, -1].tolist(), shrink=0.6, label="P(anomalous pixel)")
     fig.suptitle(f"{split}: tiles, true masks and anomaly maps")
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
     return path.name

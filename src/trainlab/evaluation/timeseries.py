@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from trainlab.callbacks.baselines import RunSettings, baseline_metrics, comparison
 from trainlab.data.module import constant_columns
 from trainlab.metrics.regression import forecast_scores, zero_target_warning
+from trainlab.run.durable import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def plot_predictions(pred: np.ndarray, true: np.ndarray, names: list[str], path:
         ax.legend()
     if total > len(series):
         fig.suptitle(f"{len(series)} of {total} series shown; every series' figures: report.json per_series")
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -192,7 +193,7 @@ def plot_forecast_windows(datamodule: Any, split: str, pred: np.ndarray, path: P
         named = f" (series {owner[int(i)]})" if int(i) in owner else ""
         ax.set(title=f"{split} window {i}{named}", xlabel="row", ylabel=datamodule.table.target_names[0])
         ax.legend(fontsize=8)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return True
 
@@ -214,6 +215,6 @@ def plot_attention(net: Any, loader: DataLoader, path: Path, rows: int = 64) -> 
     fig.colorbar(image, ax=ax_map, label="weight")
     ax_mean.bar(np.arange(w.shape[1]), w.mean(axis=0))
     ax_mean.set(title="mean weight per time step", xlabel="time step in window", ylabel="weight")
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return True

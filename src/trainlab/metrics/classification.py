@@ -18,6 +18,8 @@ from torchmetrics import Metric, MetricCollection
 from torchmetrics import classification as tmc
 from torchmetrics.wrappers import LambdaInputTransformer
 
+from trainlab.run.durable import save_figure
+
 
 # torchmetrics checks every update's inputs (the targets' values through torch.unique, their range):
 # a host-device synchronisation per validation batch on a GPU, several per batch with these
@@ -203,6 +205,6 @@ class CurveFigures(nn.Module):
         names = []
         for name, fig in self.figures(stage).items():
             names.append(f"{stage}_{name}.png")
-            fig.savefig(out_dir / names[-1], dpi=100)
+            save_figure(fig, out_dir / names[-1], dpi=100)
             plt.close(fig)
         return names

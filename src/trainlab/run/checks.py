@@ -145,6 +145,14 @@ def _saved_config(folder: Any) -> Optional[DictConfig]:
         return None
 
 
+def _untested_hint(folder: Any, cfg: DictConfig) -> str:
+    """For a run that trained all its epochs but was stopped (killed) before its test ended: how to test it."""
+    if not cfg.get("test") or folder.tested():
+        return ""
+    return f"; its training ended but its test did not (stopped before or while testing): python evaluate.py " \
+           f"ckpt_path={folder.path} tests its best checkpoint"
+
+
 def _repeat_hint(folder: Any, ckpt_path: str) -> str:
     """How the checkpoint's run was started, as a resume command: a resume composes the config anew,
     so the run's own options must be given again."""
@@ -227,4 +235,4 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     if max_epochs is not None and max_epochs != -1 and max_epochs <= done:
         raise UserError(f"ckpt_path={ckpt_path} has already trained {done} epoch(s) and trainer.max_epochs="
                         f"{max_epochs}, so nothing would be trained; give more: epochs={done + 10} (or "
-                        f"trainer.max_epochs={done + 10})")
+                        f"trainer.max_epochs={done + 10}){_untested_hint(folder, cfg)}")

@@ -23,9 +23,10 @@ import shutil
 from pathlib import Path
 from typing import Any, Optional
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.errors import UserError, why_missing
+from trainlab.run.durable import read_json, read_yaml, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class RunFolder:
         ckpt = Path(ckpt)
         if ckpt.resolve().parent != self.checkpoints.resolve():
             raise ValueError(f"{ckpt} is not in {self.checkpoints}")
-        (self.checkpoints / BEST_POINTER).write_text(ckpt.name + "\n")
+        write_atomic(self.checkpoints / BEST_POINTER, ckpt.name + "\n")
 
     def best(self) -> Optional[Path]:
         """The recorded best checkpoint in this folder, or None.
@@ -190,6 +191,10 @@ class RunFolder:
             if runs:  # a sweep's folder, or outputs/train/runs itself
                 raise UserError(f"ckpt_path: '{shown}' holds {len(runs)} run(s), not one; give one of them, e.g. "
                                 f"the newest: ckpt_path={runs[-1]}")
+            if (self.path / CONFIG).is_file():  # a train.py run stopped (killed) before its first checkpoint
+                raise UserError(f"ckpt_path: '{shown}' is a run that stopped before its first checkpoint (no "
+                                f"{CHECKPOINTS}/): nothing to resume or evaluate; start it again: python train.py "
+                                f"{self._given_options()}")
             raise UserError(f"ckpt_path: '{shown}' is a directory without {CHECKPOINTS}/; give a run directory "
                             "or a .ckpt file")
         last = self.checkpoints / LAST
@@ -234,13 +239,7 @@ class RunFolder:
         path = self.path / CONFIG
         if not path.is_file():
             raise UserError(f"'{self.path}' has no {CONFIG}; evaluate needs a run directory written by train.py")
-        import yaml
-
-        try:
-            cfg = OmegaConf.load(path)
-        except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
-            raise UserError(f"'{path}' is not readable YAML ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
-                            "the run's config was damaged: restore it, or evaluate another run") from None
+        cfg = read_yaml(path, "the run's config was damaged: restore it, or evaluate another run", OmegaConf.load)
         if not isinstance(cfg, DictConfig):
             raise UserError(f"'{path}' holds no mapping of config keys; restore the run's config, or evaluate another run")
         missing = [k for k in ("model", "data") if k not in cfg]
@@ -256,7 +255,13 @@ class RunFolder:
         (.hydra/hydra.yaml's ``hydra.runtime.cwd``, which read them so): evaluate.py started elsewhere then
         reads the run's own files, not whatever has that name in its own working folder."""
         hydra_file = self.path / HYDRA_CONFIG
-        started_in = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.cwd") if hydra_file.is_file() else None
+        try:
+            saved = read_yaml(hydra_file, "relative data paths are read from the working folder", OmegaConf.load) \
+                if hydra_file.is_file() else None
+        except UserError as exc:  # only the folder the run started in is lost: a warning, not a refusal
+            log.warning("%s", exc)
+            saved = None
+        started_in = OmegaConf.select(saved, "hydra.runtime.cwd") if isinstance(saved, DictConfig) else None
         if started_in:
             for node, key in _data_paths(cfg.data):
                 node[key] = str(Path(started_in) / node[key])
@@ -266,7 +271,27 @@ class RunFolder:
         path = self.path / OVERRIDES
         if not path.is_file():
             raise UserError(f"'{self.path}' has no {OVERRIDES}; was it written by train.py?")
-        return [str(o) for o in OmegaConf.load(path)]
+        overrides = read_yaml(path, "the run's command-line options are lost: give them again yourself", OmegaConf.load)
+        if not isinstance(overrides, ListConfig):
+            raise UserError(f"'{path}' holds no list of overrides; the run's command-line options are lost: give "
+                            "them again yourself")
+        return [str(o) for o in overrides]
+
+    def tested(self) -> bool:
+        """Whether the run's test ended (its metrics are in training_summary.json); False for a run killed
+        before or while testing, and for a summary a kill cut short."""
+        try:
+            return "test" in read_json(self.path / SUMMARY, "")
+        except (OSError, UserError, TypeError):
+            return False
+
+    def _given_options(self) -> str:
+        """The run's command-line options for a 'start it again' line, or a placeholder when unreadable."""
+        try:
+            return " ".join(self.overrides()) or "(no options)"
+        except UserError:
+            return "<its options>"
+
 
 
 def _data_paths(node: Any) -> list[tuple[DictConfig, str]]:

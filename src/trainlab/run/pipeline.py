@@ -27,6 +27,7 @@ from trainlab.config.schemas import check_schema_additions, check_trainer
 from trainlab.config.search_path import check_shadowed_choices
 from trainlab.run.console import route_lightning_logs
 from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
+from trainlab.run.durable import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def save_resolved_config(cfg: DictConfig, output_dir: str | Path) -> dict[str, A
     resolved = task_config(cfg)
     path = RunFolder(output_dir) / RESOLVED_CONFIG
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(OmegaConf.to_yaml(resolved))
+    write_atomic(path, OmegaConf.to_yaml(resolved))
     return resolved
 
 

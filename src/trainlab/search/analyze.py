@@ -19,10 +19,11 @@ from typing import Optional
 import optuna
 
 from trainlab.config.errors import UserError, report_user_errors
+from trainlab.run.durable import read_yaml, save_figure, write_atomic
 from trainlab.search.advice import (convergence, edge_advice, importances, pruning_stats, recommendations,  # noqa: F401
                                     too_few_to_rank, top_trials)
 from trainlab.search.front import front_lines, plot_front
-from trainlab.search.results import RESULTS_YAML, best_trials, epochs_run, load_sweep_study
+from trainlab.search.results import DAMAGED_RESULTS, RESULTS_YAML, best_trials, epochs_run, load_sweep_study
 from trainlab.search.shared import is_copied, is_surplus
 
 REPORT = "analysis.txt"
@@ -51,7 +52,7 @@ def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
             continue
         figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
         path = sweep_dir / f"{name}.png"
-        figure.savefig(path, dpi=110, bbox_inches="tight")
+        save_figure(figure, path, dpi=110, bbox_inches="tight")
         plt.close(figure)
         made.append(path)
     return made
@@ -59,10 +60,8 @@ def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
 
 def objective_names(sweep_dir: Path, study: optuna.Study) -> list[str]:
     """The objectives' names from optimization_results.yaml (objective, fit_seconds, ...)."""
-    import yaml
-
     results = sweep_dir / RESULTS_YAML
-    info = yaml.safe_load(results.read_text()) if results.is_file() else {}
+    info = (read_yaml(results, DAMAGED_RESULTS) or {}) if results.is_file() else {}
     return list(info.get("objectives") or [f"objective {i}" for i in range(len(study.directions))])
 
 
@@ -115,7 +114,7 @@ def report(sweep_dir: Path) -> str:
     lines.append("plots: " + ", ".join(p.name for p in plots) if plots
                  else f"plots: none ({'too few trials' if complete else 'no trial completed'})")
     text = "\n".join(lines) + "\n"
-    (sweep_dir / REPORT).write_text(text)
+    write_atomic(sweep_dir / REPORT, text)
     return text
 
 

@@ -23,6 +23,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
 from trainlab.config.errors import UserError
+from trainlab.run.durable import save_figure
 
 FRONT_PLOT = "pareto_front.png"
 
@@ -88,6 +89,6 @@ def plot_front(study: optuna.Study, names: Sequence[str], sweep_dir: Path) -> Op
         except (ValueError, RuntimeError):
             return None
     path = sweep_dir / FRONT_PLOT
-    axes.figure.savefig(path, dpi=110, bbox_inches="tight")
+    save_figure(axes.figure, path, dpi=110, bbox_inches="tight")
     plt.close(axes.figure)
     return path

@@ -10,6 +10,8 @@ A Hydra job receives nothing but overrides, so the hand-over travels as one of t
 - ``pruner``: the pruner's config node (``_target_`` + arguments). Optuna does not store the pruner
   with the study, so every process builds its own, from this node, with :meth:`build_pruner`, the
   one function that builds a pruner (the sweeper checks the node with it before any trial).
+- ``sweeper``: ``<host>:<pid>`` of the sweep process that launched the job: a job in another process
+  stops when that one is gone (:func:`trainlab.search.trial.stop_with_the_sweep`).
 
 Light on purpose (no optuna, no torch at import): train.py imports it, through
 :mod:`trainlab.search.trial`, before Hydra starts.
@@ -37,12 +39,14 @@ class TrialHandover:
         trial_id: the storage's id of the trial (not its number: ids start at 1 in sqlite, at 0 in
             journal storage, and count every study of a shared database).
         pruner: the pruner's config node as a plain mapping, or None for no pruning.
+        sweeper: ``<host>:<pid>`` of the sweep process that launched the job (None: not known).
     """
 
     storage: str
     study_name: str
     trial_id: int
     pruner: Optional[dict[str, Any]] = None
+    sweeper: Optional[str] = None
 
     def as_override(self, key: str = KEY) -> str:
         """``optuna_trial={storage:...,study_name:...,trial_id:...,pruner:{...}}`` in Hydra's grammar."""
@@ -59,7 +63,8 @@ class TrialHandover:
 
         values = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
         return cls(storage=str(values["storage"]), study_name=str(values["study_name"]),
-                   trial_id=int(values["trial_id"]), pruner=values.get("pruner") or None)
+                   trial_id=int(values["trial_id"]), pruner=values.get("pruner") or None,
+                   sweeper=values.get("sweeper") or None)
 
     def build_pruner(self) -> Any:
         """The pruner this trial is judged by (``optuna.pruners.NopPruner`` when there is none)."""

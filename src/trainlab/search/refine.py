@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from trainlab.run.durable import read_yaml
 from trainlab.run.folder import OVERRIDES, RunFolder, repo_root
 
 _SEARCH_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=", "trainer.max_epochs=", "hydra.")
@@ -43,12 +44,12 @@ def sweep_pick(sweep_dir: Path) -> Optional[dict[str, Any]]:
     """The sweep's own ``hydra.sweeper.pick`` (hparams_search=optuna_two_objectives sets one), from the
     multirun.yaml it wrote: refine takes the trial it names unless --within says otherwise (it took the
     best first objective, ignoring the search file's rule)."""
-    import yaml
+    from trainlab.search.results import DAMAGED_MULTIRUN
 
     path = sweep_dir / "multirun.yaml"
     if not path.is_file():
         return None
-    config = yaml.safe_load(path.read_text()) or {}
+    config = read_yaml(path, DAMAGED_MULTIRUN) or {}
     rule = ((config.get("hydra") or {}).get("sweeper") or {}).get("pick")
     return dict(rule) if isinstance(rule, dict) else None
 

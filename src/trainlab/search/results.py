@@ -25,8 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
@@ -35,6 +33,7 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
+from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.run.folder import resolve_checkpoint
 from trainlab.config.errors import UserError
 from trainlab.search.shared import is_copied, is_surplus, storage_file, storage_url
@@ -46,6 +45,9 @@ TRIALS_CSV = "trials.csv"
 TRIALS_JSONL = "trials.jsonl"
 RESULTS_YAML = "optimization_results.yaml"
 RESULTS_JSON = "optimization_results.json"
+# what to do with a sweep file a power loss cut short (they are replaced whole: a kill leaves none so)
+DAMAGED_RESULTS = "delete it: the sweep folder's optuna.db is read instead"
+DAMAGED_MULTIRUN = "continue the sweep (the same command), which writes it again"
 RUN_DIR = "run_dir"  # a trial's user attribute: its run folder (see as_stored)
 METRIC = "metric"  # a study's user attribute: the optimized_metric its trials' values are
 
@@ -87,11 +89,9 @@ def sweep_storage(sweep_dir: Path) -> str:
     """The storage URL of a sweep folder's study: the one its optimization_results.yaml names, except
     that ``storage: null``, and an older file's URL of an optuna.db where this folder has its own (the
     folder's own study file at its place before a move or copy), mean this folder's optuna.db."""
-    import yaml
-
     own = sweep_dir.absolute() / STUDY_FILE
     results = sweep_dir / RESULTS_YAML
-    stored = yaml.safe_load(results.read_text()).get("storage") if results.is_file() else None
+    stored = (read_yaml(results, DAMAGED_RESULTS) or {}).get("storage") if results.is_file() else None
     written_at = storage_file(stored) if stored else None
     if stored and not (written_at is not None and written_at.name == STUDY_FILE and own.is_file()):
         return stored
@@ -126,13 +126,11 @@ def whole(value: Any) -> Any:
 
 def load_sweep_study(sweep_dir: Path) -> optuna.Study:
     """The study a sweep folder belongs to (from optimization_results.yaml, else its optuna.db)."""
-    import yaml
-
     from trainlab.search.shared import open_storage
 
     results = sweep_dir / RESULTS_YAML
     if results.is_file():
-        storage, name = sweep_storage(sweep_dir), yaml.safe_load(results.read_text())["study_name"]
+        storage, name = sweep_storage(sweep_dir), read_yaml(results, DAMAGED_RESULTS)["study_name"]
     elif (sweep_dir / STUDY_FILE).is_file():
         storage, name = sweep_storage(sweep_dir), sweep_dir.absolute().name
     elif not sweep_dir.is_dir():
@@ -205,18 +203,6 @@ def _short(value: Any) -> str:
 def _values(trial: FrozenTrial) -> str:
     values = trial.values or []
     return ",".join(f"{v:.6g}" for v in values) if values else "-"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all: a reader (or another sweep process) never sees half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
-    try:
-        with temporary.open("w", newline="") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def write_trials_csv(study: optuna.Study, path: Path, run_dirs: dict[int, str]) -> None:

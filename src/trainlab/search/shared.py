@@ -48,6 +48,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.config.errors import UserError
+from trainlab.run.durable import cut_torn_tail
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ COPIED = "copied_from"  # user attribute of a trial copied from an earlier study
 # A trial is asked, then gets its owner in a second write: a RUNNING trial without an owner is young
 # (its process is between the two) or orphaned (the process died between them, a window of a few ms).
 UNOWNED_GRACE_S = 120
+# a process's start time from /proc is rounded to the boot second, and that clock drifts from the wall clock
+PID_CLOCK_SLACK_S = 5.0
 
 
 # --- where the study lives ---------------------------------------------------------------------------
@@ -107,7 +110,24 @@ def open_storage(url: str) -> Union[str, optuna.storages.BaseStorage]:
     path = Path(url[len(JOURNAL):])
     if not path.parent.is_dir():
         raise UserError(f"hydra.sweeper.storage={url}: the folder {path.parent} does not exist")
+    repair_journal(path)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def repair_journal(path: Path) -> None:
+    """Cut a journal's torn last line (a process killed mid-append, power loss), under the journal's own
+    lock. Optuna skips such a line when it reads, but its next append continues it, and from then on every
+    process fails to read the study (JSONDecodeError)."""
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    if not path.is_file():
+        return
+    lock = JournalFileSymlinkLock(str(path))  # what JournalFileBackend locks its appends with
+    lock.acquire()
+    try:
+        cut_torn_tail(path)
+    finally:
+        lock.release()
 
 
 def create_or_load(url: str, study_name: str, directions: list[str]) -> optuna.Study:
@@ -157,7 +177,21 @@ def gone_reason(trial: FrozenTrial) -> Optional[str]:
         return f"its sweep process ({who}) ended before it did"
     except (PermissionError, ValueError):
         return None
+    if trial.datetime_start and _started_at(int(pid)) > trial.datetime_start.timestamp() + PID_CLOCK_SLACK_S:
+        return f"its sweep process ({who}) ended before it did (pid {pid} is now another process's)"
     return None
+
+
+def _started_at(pid: int) -> float:
+    """When process ``pid`` started (seconds since the epoch; 0 where /proc cannot say): a sweep killed hard
+    leaves its pid free, and a process started later under the same pid is not the trial's owner."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return 0.0
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def tell(study: optuna.Study, trial: optuna.trial.Trial, values: Optional[list[float]], state: TrialState) -> None:

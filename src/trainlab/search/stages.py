@@ -38,10 +38,11 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean, report_user_errors
+from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
-from trainlab.search.results import (RESULTS_YAML, STAGES_YAML, STUDY_FILE, as_stored, best_trials,
-                                     load_sweep_study, write_atomic)
+from trainlab.search.results import (DAMAGED_MULTIRUN, RESULTS_YAML, STAGES_YAML, STUDY_FILE, as_stored, best_trials,
+                                     load_sweep_study)
 from trainlab.search.space import as_override
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
 def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) -> list[str]:
     """train.py -m with the earlier sweep's own overrides (its task's and its hydra.* ones: n_trials,
     pruner, launcher ...) plus the fixing keys, then ``extra``."""
-    multirun = yaml.safe_load((sweep_dir / "multirun.yaml").read_text())
+    multirun = read_yaml(sweep_dir / "multirun.yaml", DAMAGED_MULTIRUN)
     own = ("hydra.sweep.dir=", "hydra.sweeper.fix_top_of=", "hydra.sweeper.fix_top=")
     earlier = [o for group in ("hydra", "task") for o in multirun["hydra"]["overrides"][group]
                if not o.startswith(own)]

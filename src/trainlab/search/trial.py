@@ -10,14 +10,25 @@ ends tells the sweeper the trial's fate:
 - it raises ``optuna.TrialPruned``: PRUNED (the pruner stopped it)
 - it raises anything else, :class:`TrialFailed` included: FAIL, with the exception as the reason
 
+A job in a process of its own (a joblib worker) outlives a sweep process that was killed hard
+(SIGKILL, the OOM killer): nothing would record its result, and it would hold its CPU threads, memory
+and GPU while the sweep is continued. :func:`stop_with_the_sweep` ends such a job within a second of
+its sweep process, and so does the idle worker; the continued sweep marks its trial FAIL
+(:mod:`trainlab.search.shared`).
+
 Light on purpose: train.py imports this module before Hydra starts.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Optional
 
 from omegaconf import DictConfig
 
@@ -25,6 +36,48 @@ from trainlab.config.errors import unwrap_user_error
 from trainlab.search.handover import TrialFailed, TrialHandover
 
 __all__ = ["TrialFailed", "optuna_trial"]
+
+log = logging.getLogger(__name__)
+WATCH_INTERVAL_S = 1.0
+
+
+def _gone(pid: int, parent_at_start: int) -> bool:
+    """Whether sweep process ``pid`` has ended: a job it started as a child was handed to another parent
+    (a reused pid cannot fool that), else no process has the pid."""
+    if parent_at_start == pid:
+        return os.getppid() != pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+_watched: set[str] = set()  # sweep processes this process watches already
+
+
+def stop_with_the_sweep(sweeper: Optional[str], interval_s: float = WATCH_INTERVAL_S) -> None:
+    """From now on, end this process (exit 1, one error line) once the sweep process ``sweeper``
+    (``<host>:<pid>``) is gone: a job running then, or a worker idle between jobs (which would keep its
+    memory and GPU until joblib's idle timeout). One watcher per sweep process; none in the sweep process
+    itself or for one on another host."""
+    host, _, pid = str(sweeper or "").rpartition(":")
+    if not pid.isdigit() or int(pid) == os.getpid() or host != socket.gethostname() or sweeper in _watched:
+        return
+    _watched.add(str(sweeper))
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not _gone(int(pid), parent):
+            time.sleep(interval_s)
+        log.error("the sweep process that started this trial's worker (%s) has ended: this process stops; a trial "
+                  "it was running is marked FAIL when the sweep command is run again", sweeper)
+        logging.shutdown()
+        os._exit(1)
+
+    threading.Thread(target=watch, name=f"stop-with-sweep-{sweeper}", daemon=True).start()
 
 
 @contextmanager
@@ -41,6 +94,7 @@ def optuna_trial(cfg: DictConfig) -> Iterator[list[Any]]:
     from trainlab.search.pruning import OptunaPruning  # lightning: only inside a sweep's job
 
     callback = OptunaPruning.for_trial(handover, cfg.optimized_metric)
+    stop_with_the_sweep(handover.sweeper)
     try:
         yield [callback]
     except Exception as exc:  # noqa: BLE001 - only UserErrors are converted, the rest re-raised

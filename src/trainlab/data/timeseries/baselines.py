@@ -20,7 +20,8 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional, Sequence, TypeVar, Union
 
@@ -28,6 +29,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.module import constant_columns
+from trainlab.run.durable import replacing
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +125,17 @@ def cached_ets(series: np.ndarray, train_end: int, season: Optional[int],
     key.update(np.ascontiguousarray(series, dtype=np.float64).tobytes())
     path = Path(cache_dir) / f"ets-{key.hexdigest()[:20]}.npz" if cache_dir else None
     if path is not None and path.is_file():
-        with np.load(path) as stored:
-            return [(stored[f"states{j}"], float(stored["phi"][j])) for j in range(series.shape[1])]
+        try:
+            with np.load(path) as stored:
+                return [(stored[f"states{j}"], float(stored["phi"][j])) for j in range(series.shape[1])]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # cut short (power loss)
+            log.warning("ETS cache %s is unreadable (%s: %s): fitted again and replaced", path, type(exc).__name__,
+                        str(exc)[:80])
     fits = [fit_ets_states(series[:, j], train_end, season) for j in range(series.shape[1])]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # one per process: parallel trials
-        np.savez(tmp, phi=np.array([phi for _, phi in fits]), **{f"states{j}": s for j, (s, _) in enumerate(fits)})
-        tmp.replace(path)  # atomic: a parallel trial reads the whole file or none
+        with replacing(path) as tmp, open(tmp, "wb") as out:  # a parallel trial reads the whole file or none
+            np.savez(out, phi=np.array([phi for _, phi in fits]), **{f"states{j}": s for j, (s, _) in enumerate(fits)})
         log.debug("ETS baseline fitted and cached in %s", path)  # one line per run: fitted_in
     return fits
 

@@ -1,0 +1,212 @@
+"""Files a hard kill (SIGKILL, OOM killer, power loss) can cut short: every writer replaces whole files or
+appends whole lines, and every reader of a run's records takes a file cut short with one line or one
+warning (src/trainlab/run/durable.py). Files are cut here by hand, as a kill mid-write leaves them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+from trainlab.callbacks.records import RunRecords
+from trainlab.config.errors import UserError
+from trainlab.data.timeseries.baselines import cached_ets
+from trainlab.run.durable import append_json_line, read_json, read_json_lines, save_figure, write_atomic
+from trainlab.run.folder import RunFolder, resolve_checkpoint
+
+
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+# -- writers ------------------------------------------------------------------------------------------
+class _Interrupted(BaseException):
+    """What a signal raises in the middle of a write (KeyboardInterrupt, SystemExit)."""
+
+
+class _FigureKilledMidSave:
+    def savefig(self, path, **kwargs):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise _Interrupted
+
+
+def test_a_write_stopped_midway_keeps_the_whole_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "training_curves.png"
+    target.write_bytes(b"the old plot")
+    with pytest.raises(_Interrupted):
+        save_figure(_FigureKilledMidSave(), target, dpi=100)
+    assert target.read_bytes() == b"the old plot"
+    assert [p.name for p in tmp_path.iterdir()] == ["training_curves.png"]
+    write_atomic(target, b"the new plot")
+    write_atomic(tmp_path / "report.md", "# report\n")
+    assert target.read_bytes() == b"the new plot" and (tmp_path / "report.md").read_text() == "# report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "training_curves.png"]
+
+
+def test_an_append_after_a_torn_last_line_cuts_it_so_the_new_line_stays_whole(tmp_path, caplog):
+    log = tmp_path / "epochs.jsonl"
+    log.write_text('{"epoch": 0, "val/loss": 0.5}\n{"epoch": 1, "val/lo')  # killed mid-write
+    with caplog.at_level(logging.WARNING):
+        append_json_line(log, {"epoch": 1, "val/loss": 0.4})
+        append_json_line(log, {"epoch": 2, "val/loss": 0.3})
+    assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == [0, 1, 2]
+    (warning,) = _warnings(caplog)
+    assert "epochs.jsonl ended in a line cut short" in warning and "dropped its 20 byte(s)" in warning
+
+
+# -- readers ------------------------------------------------------------------------------------------
+def test_a_torn_last_record_is_skipped_with_one_warning_and_a_damaged_middle_is_one_line(tmp_path, caplog):
+    log = tmp_path / "epochs.jsonl"
+    log.write_text('{"epoch": 0}\n{"epoch": 1}\n{"epo')
+    with caplog.at_level(logging.WARNING):
+        assert read_json_lines(log) == [{"epoch": 0}, {"epoch": 1}]
+    (warning,) = _warnings(caplog)
+    assert "its last line (3) was cut short" in warning
+    log.write_text('{"epoch": 0}\n{"epo\n{"epoch": 2}\n')
+    with pytest.raises(UserError, match=r"epochs.jsonl' line 2 is no JSON record .*remove that line, or the file"):
+        read_json_lines(log)
+    summary = tmp_path / "training_summary.json"
+    summary.write_text('{"monitor": "val/loss", "be')
+    with pytest.raises(UserError, match=r"training_summary.json' is not readable JSON .*cut short or damaged: rerun"):
+        read_json(summary, "rerun")
+
+
+def test_a_resume_carries_the_earlier_records_past_a_torn_or_damaged_file(tmp_path, caplog):
+    """From the checkpoint's own folder (a copied run's), not the one it was written in."""
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "epochs.jsonl").write_text('{"epoch": 0, "val/loss": 0.5}\n{"epoch": 1, "val/loss": 0.4}\n{"ep')
+    (earlier / "checkpoints").mkdir()
+    (earlier / "checkpoints" / "last.ckpt").write_bytes(b"")
+    saved = {"dir": str(tmp_path / "where it was written"), "epochs": [{"epoch": 0}, {"epoch": 1}, {"epoch": 2}]}
+    records = RunRecords(str(tmp_path / "resumed"))
+    trainer = SimpleNamespace(ckpt_path=str(earlier / "checkpoints" / "last.ckpt"))  # as Lightning sets it
+    records.load_state_dict(saved)
+    # the folder's file, and the torn epoch from the checkpoint's list
+    expected = [{"epoch": 0, "val/loss": 0.5}, {"epoch": 1, "val/loss": 0.4}, {"epoch": 2}]
+    assert records._earlier_epochs(trainer) == expected
+    (earlier / "epochs.jsonl").write_text('{"epoch": 0\n{"epoch": 1, "val/loss": 0.4}\n')  # damaged mid-file
+    with caplog.at_level(logging.WARNING):
+        assert records._earlier_epochs(trainer) == saved["epochs"]  # the checkpoint's own list
+    assert any("line 1 is no JSON record" in w and "saved in the checkpoint are carried over" in w
+               for w in _warnings(caplog))
+
+
+def _run_folder(tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text("model:\n  _target_: x.Y\ndata:\n  source:\n    path: a.csv\n")
+    (run / ".hydra" / "overrides.yaml").write_text("- data=file\n- data.source.path=a.csv\n")
+    (run / ".hydra" / "hydra.yaml").write_text("hydra:\n  runtime:\n    cwd: /work/here\n")
+    return run
+
+
+def test_run_files_hydra_wrote_cut_short_are_one_line_or_a_warning(tmp_path, caplog):
+    run = _run_folder(tmp_path)
+    folder = RunFolder(run)
+    assert folder.config().data.source.path == "/work/here/a.csv"
+    (run / ".hydra" / "hydra.yaml").write_text("hydra:\n  runtime:\n    cwd: '/work/he")  # killed mid-write
+    with caplog.at_level(logging.WARNING):
+        assert folder.config().data.source.path == "a.csv"  # only the folder it started in is lost
+    assert any("hydra.yaml' is not readable YAML" in w for w in _warnings(caplog))
+    (run / ".hydra" / "overrides.yaml").write_text("- data=file\n- 'data.source.pa")
+    with pytest.raises(UserError, match=r"overrides.yaml' is not readable YAML .*options are lost: give them again"):
+        folder.overrides()
+    (run / ".hydra" / "config.yaml").write_text("model:\n  _target_: 'x.")
+    with pytest.raises(UserError, match=r"config.yaml' is not readable YAML .*restore it, or evaluate another run"):
+        folder.config()
+
+
+def test_a_run_killed_before_its_first_checkpoint_says_so_and_how_to_start_it_again(tmp_path):
+    run = _run_folder(tmp_path)
+    message = r"is a run that stopped before its first checkpoint .*nothing to resume or evaluate; start it again: " \
+              r"python train.py data=file data.source.path=a.csv$"
+    with pytest.raises(UserError, match=message):
+        resolve_checkpoint(str(run), prefer="last")
+
+
+def test_an_ets_cache_cut_short_is_fitted_again_and_replaced(tmp_path, caplog):
+    series = np.sin(np.arange(120, dtype=float) / 5)[:, None]
+    fitted = cached_ets(series, 80, None, str(tmp_path))
+    (cache,) = tmp_path.glob("ets-*.npz")
+    cache.write_bytes(cache.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING):
+        again = cached_ets(series, 80, None, str(tmp_path))
+    assert np.allclose(again[0][0], fitted[0][0]) and again[0][1] == fitted[0][1]
+    assert any("is unreadable" in w and "fitted again" in w for w in _warnings(caplog))
+    with np.load(cache) as stored:  # replaced whole
+        assert np.allclose(stored["states0"], fitted[0][0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [cache.name]
+
+
+def test_run_and_sweep_files_are_written_through_the_durable_writers():
+    """A new writer of a run's, an evaluation's or a sweep's file goes through trainlab.run.durable: a plain
+    write_text / savefig / to_csv(path) / open(..., "w") there is what a kill cuts short."""
+    plain = re.compile(r'\.write_text\(|\.write_bytes\(|\.savefig\(|\.to_csv\([^)=]+[,)]|open\([^)]*"[wa]b?"|'
+                       r'json\.dump\(|shutil\.copy')
+    allowed = {"src/trainlab/run/durable.py", "src/trainlab/run/checkpoint_io.py",  # its own temporary + fsync
+               "src/trainlab/testing/slurm.py"}  # a test cluster's set-up files
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in [*(ROOT / "src").rglob("*.py"), ROOT / "train.py",
+                                                          ROOT / "evaluate.py"]
+             if str(path.relative_to(ROOT)) not in allowed
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if plain.search(line) and "replacing(" not in line and not line.lstrip().startswith(("#", '"""'))]
+    assert found == []
+
+
+def test_a_run_killed_while_testing_is_told_to_evaluate_not_resume(tmp_path):
+    from omegaconf import OmegaConf
+
+    from trainlab.run.checks import _untested_hint
+
+    run = _run_folder(tmp_path)
+    folder, cfg = RunFolder(run), OmegaConf.create({"test": True})
+    hint = f"its training ended but its test did not .*python evaluate.py ckpt_path={run} tests its best checkpoint"
+    assert re.search(hint, _untested_hint(folder, cfg))  # killed before the summary
+    (run / "training_summary.json").write_text('{"monitor": "val/loss", "best_value": 0.1}\n')
+    assert re.search(hint, _untested_hint(folder, cfg))  # killed while testing
+    (run / "training_summary.json").write_text('{"monitor": "val/loss", "test": {"test/loss": 0.2}, "base')
+    assert re.search(hint, _untested_hint(folder, cfg))  # cut short
+    (run / "training_summary.json").write_text('{"monitor": "val/loss", "test": {"test/loss": 0.2}}\n')
+    assert _untested_hint(folder, cfg) == "" and _untested_hint(folder, OmegaConf.create({"test": False})) == ""
+
+
+def test_a_copy_stopped_midway_leaves_no_cut_short_file(tmp_path, monkeypatch):
+    import shutil
+
+    from trainlab.run.durable import copy_file
+
+    source = tmp_path / "epoch01.ckpt"
+    source.write_bytes(b"weights" * 1000)
+
+    def killed_mid_copy(src, dst):
+        Path(dst).write_bytes(Path(src).read_bytes()[:100])
+        raise _Interrupted
+
+    (tmp_path / "resumed").mkdir()
+    monkeypatch.setattr(shutil, "copy2", killed_mid_copy)
+    with pytest.raises(_Interrupted):
+        copy_file(source, tmp_path / "resumed" / "epoch01.ckpt")
+    assert list((tmp_path / "resumed").iterdir()) == []
+    monkeypatch.undo()
+    copy_file(source, tmp_path / "resumed" / "epoch01.ckpt")
+    assert (tmp_path / "resumed" / "epoch01.ckpt").read_bytes() == source.read_bytes()
+
+
+def test_sweep_files_cut_short_are_one_line_naming_them(tmp_path):
+    from trainlab.search.refine import sweep_pick
+    from trainlab.search.results import load_sweep_study
+
+    (tmp_path / "optimization_results.yaml").write_text("name: optuna\nstudy_name: 'swe")
+    with pytest.raises(UserError, match=r"optimization_results.yaml' is not readable YAML .*delete it: the sweep "
+                                        r"folder's optuna.db is read instead"):
+        load_sweep_study(tmp_path)
+    (tmp_path / "multirun.yaml").write_text("hydra:\n  sweeper:\n    pick: {rule: 'be")
+    with pytest.raises(UserError, match=r"multirun.yaml' is not readable YAML .*continue the sweep"):
+        sweep_pick(tmp_path)
