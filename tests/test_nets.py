@@ -102,10 +102,11 @@ def test_tcn_receptive_field_is_the_formula_and_exact(kernel_size, num_blocks):
     assert not torch.allclose(net(edge), base)
 
 
-@pytest.mark.parametrize("model", ["cnn", "tcn"])
+@pytest.mark.parametrize("model", ["tcn"])
 def test_a_convolutional_default_sees_the_default_window(model, compose_cfg):
-    """Each convolutional option at its defaults covers the default data's window: `model=cnn` warned that
-    data.window=48 was longer than its field of 31 (kernel 3, four layers)."""
+    """tcn at its defaults covers the default data's window. cnn does not (field 31 with kernel 3, four
+    layers): kernel 5 (field 61) lost to kernel 3 on 4 of the 7 series of `make bench-forecast`, so cnn
+    keeps kernel 3 and the run says that its first steps are unseen."""
     from trainlab.config.instantiate import build
     from trainlab.run.pipeline import bind_data_dims
 
