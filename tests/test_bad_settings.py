@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -125,10 +126,17 @@ def test_a_refused_start_leaves_no_run_folder(compose_cfg, run_train, override, 
     cfg = compose_cfg([*TINY, "logger=none", override])
     run_dir = Path(cfg.paths.output_dir)
     assert run_dir.is_dir()  # made by Hydra (here: the fixture) before the task starts
-    with pytest.raises(SystemExit) as stopped, report_user_errors(on_error=discard_unstarted_run):
-        run_train(cfg)
+    log_file = logging.FileHandler(run_dir / "train.log")  # as Hydra's job logging sets it up
+    logging.getLogger().addHandler(log_file)
+    try:
+        with pytest.raises(SystemExit) as stopped, report_user_errors(on_error=discard_unstarted_run):
+            run_train(cfg)
+        assert log_file not in logging.getLogger().handlers
+        logging.getLogger("tests").warning("a line after the folder is gone (an atexit hook's)")
+    finally:
+        logging.getLogger().removeHandler(log_file)
     assert stopped.value.code == 2
-    assert not run_dir.exists()
+    assert not run_dir.exists()  # and the late line did not open train.log again (a FileNotFoundError)
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith("error: ") and line.endswith("nothing was run, so its run folder was removed")
 

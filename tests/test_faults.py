@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -487,6 +488,12 @@ def test_a_signal_while_the_script_imports_is_one_line(sig, name, capsys, monkey
     monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: False))  # no run folder yet
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     monkeypatch.setattr(signal, "getsignal", lambda s: signal.SIG_DFL)  # as in a fresh process
+
+    def exit_now(code: int) -> None:  # os._exit would end pytest too
+        raise SystemExit(code)
+
+    monkeypatch.setattr(os, "_exit", exit_now)
+    monkeypatch.setattr(logging, "shutdown", lambda: None)
     try:
         stop_quietly_until_training()
         with pytest.raises(SystemExit) as exited:

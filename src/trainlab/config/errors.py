@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 import signal
@@ -281,19 +282,29 @@ def _stop_quietly(signum: int, frame: object) -> None:
     :func:`trainlab.run.preemption.stop_on_signals`, evaluate.py): one line, the folder of a run that
     produced nothing removed, and exit 130 / 143 (what a shell reports for a process ended by that signal)."""
     name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-    note = "nothing was written"
+    note, sweep = "nothing was written", False
     if "hydra.core.hydra_config" in sys.modules:  # the run folder exists only once Hydra has made it
         from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
 
         from trainlab.run.folder import discard_unstarted_run
 
         if HydraConfig.initialized():  # a sweep's own config has no run folder
             from omegaconf import OmegaConf
 
+            sweep = OmegaConf.select(HydraConfig.get(), "mode", default=None) == RunMode.MULTIRUN
             folder = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None, throw_on_missing=False)
             note = discard_unstarted_run() or (f"what was written is in {folder}" if folder else note)
     print(f"error: stopped by {name}; {note}", file=sys.stderr, flush=True)  # the words stop_on_signals uses
-    raise SystemExit(128 + signum)
+    if sweep:  # the sweep's own handling (running trials marked FAIL) needs the exception to unwind
+        raise SystemExit(128 + signum)
+    # A single run or evaluate.py ends here and now. Raised from a signal handler, SystemExit can land in the
+    # middle of an import, where a library that catches every exception swallows it and leaves a module half
+    # made: the process then went on to Hydra's traceback of an AttributeError, exit 1. Files are written
+    # whole (trainlab.run.durable), so nothing is cut short; the log is flushed first.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(128 + signum)
 
 
 _stop_quietly.quiet_stop = True  # type: ignore[attr-defined]  # see is_quiet_stop

@@ -330,9 +330,12 @@ def discard_unstarted_run() -> Optional[str]:
     folder = Path(hc.runtime.output_dir)
     if hc.mode == RunMode.MULTIRUN or not folder.is_dir() or any(any(folder.glob(p)) for p in _KEPT):
         return None
-    for handler in logging.getLogger().handlers:  # the run's log file lives in the folder
+    root = logging.getLogger()
+    for handler in list(root.handlers):  # the run's log file lives in the folder
         if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(folder):
             handler.close()
+            root.removeHandler(handler)  # a closed FileHandler opens its file again for the next line (an atexit
+            # hook's): in a removed folder, that printed a FileNotFoundError traceback after our error line
     shutil.rmtree(folder, ignore_errors=True)
     return "nothing was run, so its run folder was removed"
 
