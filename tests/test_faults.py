@@ -15,7 +15,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from tests.conftest import ROOT, TINY
 from trainlab.run.checkpoint_io import AtomicCheckpointIO
@@ -504,6 +504,38 @@ def test_a_signal_while_the_script_imports_is_one_line(sig, name, capsys, monkey
             signal.signal(s, handler)
     assert exited.value.code == 128 + sig
     assert capsys.readouterr().err == f"error: stopped by {name}; nothing was written\n"
+
+
+def test_a_signal_while_hydra_sets_its_config_is_one_line(capsys, monkeypatch):
+    """Hydra sets its config before the job's folder (``hydra.runtime.output_dir`` still ``???``): the
+    handler read it, and the MissingMandatoryValue it raised in the middle of Hydra went out as Hydra's
+    traceback, exit 1 (a fresh clone's slower imports put a Ctrl-C 0.5 s in there)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    from trainlab.config.errors import _stop_quietly
+    from trainlab.run.folder import discard_unstarted_run
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", return_hydra_config=True)
+    assert OmegaConf.is_missing(cfg.hydra.runtime, "output_dir")
+    HydraConfig.instance().set_config(cfg)
+
+    def exit_now(code: int) -> None:  # os._exit would end pytest too
+        raise SystemExit(code)
+
+    monkeypatch.setattr(os, "_exit", exit_now)
+    monkeypatch.setattr(logging, "shutdown", lambda: None)
+    try:
+        assert discard_unstarted_run() is None
+        with pytest.raises(SystemExit) as exited:
+            _stop_quietly(signal.SIGINT, None)
+    finally:
+        GlobalHydra.instance().clear()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "error: stopped by Ctrl-C; nothing was written\n"
 
 
 def test_ctrl_c_while_train_py_imports_is_one_line_and_exit_130(tmp_path):

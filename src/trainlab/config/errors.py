@@ -286,15 +286,18 @@ def _stop_quietly(signum: int, frame: object) -> None:
     if "hydra.core.hydra_config" in sys.modules:  # the run folder exists only once Hydra has made it
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
+        from omegaconf import OmegaConf
 
         from trainlab.run.folder import discard_unstarted_run
 
-        if HydraConfig.initialized():  # a sweep's own config has no run folder
-            from omegaconf import OmegaConf
-
-            sweep = OmegaConf.select(HydraConfig.get(), "mode", default=None) == RunMode.MULTIRUN
-            folder = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None, throw_on_missing=False)
-            note = discard_unstarted_run() or (f"what was written is in {folder}" if folder else note)
+        try:  # the signal lands anywhere, Hydra's config half set included: nothing here may raise
+            if HydraConfig.initialized():  # a sweep's own config has no run folder
+                sweep = OmegaConf.select(HydraConfig.get(), "mode", default=None) == RunMode.MULTIRUN
+                folder = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None,
+                                          throw_on_missing=False)
+                note = discard_unstarted_run() or (f"what was written is in {folder}" if folder else note)
+        except Exception as exc:  # noqa: BLE001 - the stop goes on with the note it has
+            note = f"{note} (the run folder was not looked at: {type(exc).__name__})"
     print(f"error: stopped by {name}; {note}", file=sys.stderr, flush=True)  # the words stop_on_signals uses
     if sweep:  # the sweep's own handling (running trials marked FAIL) needs the exception to unwind
         raise SystemExit(128 + signum)

@@ -327,8 +327,12 @@ def discard_unstarted_run() -> Optional[str]:
         return None
 
     hc = HydraConfig.get()
-    folder = Path(hc.runtime.output_dir)
-    if hc.mode == RunMode.MULTIRUN or not folder.is_dir() or any(any(folder.glob(p)) for p in _KEPT):
+    # unset while Hydra composes (it sets the config before the job's folder): a Ctrl-C then reads it here
+    output_dir = OmegaConf.select(hc, "runtime.output_dir", default=None, throw_on_missing=False)
+    if output_dir is None or hc.mode == RunMode.MULTIRUN:
+        return None
+    folder = Path(output_dir)
+    if not folder.is_dir() or any(any(folder.glob(p)) for p in _KEPT):
         return None
     root = logging.getLogger()
     for handler in list(root.handlers):  # the run's log file lives in the folder
