@@ -108,5 +108,5 @@ gpu-bundle:  ## wheels the device machine lacks (its own torch stays), into .whl
 bench-steps: $(VENV)  ## where a training step's time goes (cProfile of train.py on the default LSTM)
 	$(PY) benchmarks/step_profile.py $(ARGS)
 .PHONY: bench-forecast
-bench-forecast: $(VENV)  ## lstm / lstm_attention / cnn vs last value, seasonal naive, ETS on 7 real and synthetic series (three seeds, ~15 min on 2 cores; ARGS="--seeds 1" for one)
+bench-forecast: $(VENV)  ## lstm / lstm_attention / cnn / tcn vs last value, seasonal naive, ETS on 7 real and synthetic series (three seeds, ~11-15 min on 2 cores; ARGS="--seeds 1" for one)
 	$(PY) benchmarks/forecast.py $(ARGS)
