@@ -125,6 +125,37 @@ def test_the_family_read_from_the_source_is_the_imported_classes(group):
     assert read >= 3, "no option's family was read from its source"
 
 
+def test_family_tags_are_read_one_parse_at_a_time(monkeypatch):
+    """Trials in threads (a hand-written study.optimize(n_jobs=2)) read the tags at once: Python 3.11's
+    ast.parse in two threads can fail with "AST constructor recursion depth mismatch" (the benchmark's
+    peer loop met it), so the source is parsed under one lock."""
+    import ast
+    import threading
+    import time
+
+    from trainlab.config.families import _declared_family
+
+    parse, inside, most = ast.parse, [0], [0]
+
+    def slow_parse(*args, **kwargs):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.02)  # lets another thread in, were there no lock
+        try:
+            return parse(*args, **kwargs)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(ast, "parse", slow_parse)
+    threads = [threading.Thread(target=_declared_family, args=("trainlab.models.timeseries.RegressionModule",))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
+
+
 def test_a_users_class_and_an_inherited_tag_are_imported_to_read_their_family(tmp_path, monkeypatch):
     from trainlab.config.families import _UNREAD, _declared_family, family_of
 

@@ -11,6 +11,7 @@ small test runs. Adding a family means one entry here plus those modules (CONTRI
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -81,6 +82,12 @@ def require_family(target: str, key: str) -> str:
 _UNREAD = object()
 
 
+# One parse at a time: Python 3.11's ast.parse, run in two threads at once (trials in threads: a hand-written
+# study.optimize(n_jobs=2), joblib's threading backend), can fail with "SystemError: AST constructor
+# recursion depth mismatch" (CPython issue 106905); the benchmark's peer loop met it.
+_PARSING = threading.Lock()
+
+
 def _declared_family(path: str) -> Any:
     """The family a class of trainlab's own states in its body (``family = "timeseries"``), read from
     its source without importing it: a sweep's planning process checks every trial's model and data
@@ -98,7 +105,7 @@ def _declared_family(path: str) -> Any:
         return _UNREAD
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         return _UNREAD
-    with open(spec.origin, encoding="utf-8") as source:
+    with open(spec.origin, encoding="utf-8") as source, _PARSING:
         tree = ast.parse(source.read())
     body = next((node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name), ())
     for node in body:
