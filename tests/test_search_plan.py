@@ -755,6 +755,26 @@ def test_continuing_a_study_with_another_space_is_refused(compose_cfg, tmp_path,
     assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db").trials) == 2
 
 
+@pytest.mark.parametrize("low,high,refusal", [(32, 128, None), (16, 64, "model.net.hidden_size was searched over")])
+def test_a_trial_drawing_its_parameters_in_another_process_is_no_other_space(compose_cfg, tmp_path, low, high,
+                                                                             refusal):
+    """Three processes sharing one new study (the SLURM-array pattern): one of them opened it while the
+    first trial of another had drawn only its first parameter, and was refused with '... is searched
+    here and was not there' (exit 2). A trial's parameters are written one by one; what it has drawn
+    over another range is still another space."""
+    (tmp_path / "sweep").mkdir()
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/sweep/optuna.db", study_name="sweep")
+    drawing = study.ask()
+    drawing.suggest_int("model.net.hidden_size", low, high, step=16)  # the seed space's first parameter
+    if refusal:
+        with pytest.raises(UserError, match=refusal):
+            search_for(compose_cfg, tmp_path, [])
+        return
+    search = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=4"])
+    assert len(search.plan.space) == 4 and list(search.plan.space)[0] == "model.net.hidden_size"
+    assert search.study.trials[drawing.number].state == optuna.trial.TrialState.RUNNING  # left to its owner
+
+
 @pytest.mark.parametrize("overrides,message", [
     (["optimized_metric=val/rmse"], "ranks its trials by val/loss, not val/rmse: their values would be compared with "
                                     "each other; continue it with optimized_metric=val/loss, or give another "

@@ -127,7 +127,10 @@ def open_study(plan: SweepPlan) -> optuna.Study:
 
         earlier = [t for t in study.get_trials(deepcopy=False)  # enqueued ones have no distributions yet
                    if t.distributions and not is_copied(t) and not is_surplus(t)]
-        difference = space_difference(earlier, plan.space, added=True)
+        # another process's RUNNING trial may be drawing its parameters one by one right now (and a killed
+        # one may have stopped half-way): only trials that ran tell which parameters the space had
+        ran = [t for t in earlier if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        difference = space_difference(earlier, plan.space) or space_difference(ran, plan.space, added=True)
         if difference:
             raise UserError(f"study {plan.study_name} in {plan.storage} has {len(earlier)} trial(s) already, and "
                             f"{difference}; a continued study keeps its space: give another hydra.sweep.dir (or "
