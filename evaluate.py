@@ -19,7 +19,8 @@ if __name__ == "__main__":  # first: Ctrl-C or SIGTERM while the rest imports is
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from trainlab.run.folder import claim_root, discard_unstarted_run  # noqa: E402
+from trainlab.run.folder import discard_unstarted_run  # noqa: E402
+from trainlab.run.root import claim_root  # noqa: E402
 
 ROOT = claim_root(__file__)  # this folder is the repository, for this process and its children
 

@@ -12,7 +12,8 @@ from omegaconf import OmegaConf
 from tests.conftest import TINY
 from tests.families import GRAPH
 from trainlab.config.errors import UserError
-from trainlab.run.folder import BEST_POINTER, CHECKPOINTS, RunFolder, repo_root, resolve_checkpoint
+from trainlab.run.folder import BEST_POINTER, CHECKPOINTS, RunFolder, resolve_checkpoint
+from trainlab.run.root import repo_root
 
 
 def test_checkpoint_dir_in_config_is_the_folders_layout(compose_cfg):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import trainlab.run.folder as folder_module
+import trainlab.run.root as root_module
 from tests.conftest import ROOT
 from trainlab.config.errors import UserError
-from trainlab.run.folder import claim_root, repo_root
+from trainlab.run.root import claim_root, repo_root
 
 
 def test_a_trainlab_root_without_a_checkout_is_refused_naming_it(monkeypatch, tmp_path):
@@ -24,7 +24,7 @@ def test_a_trainlab_root_without_a_checkout_is_refused_naming_it(monkeypatch, tm
 def installed_without_checkout(monkeypatch, tmp_path):
     """trainlab as a wheel installs it: the package in site-packages, no conf/ or train.py above it."""
     site = tmp_path / "venv" / "lib" / "python3" / "site-packages"
-    monkeypatch.setattr(folder_module, "__file__", str(site / "trainlab" / "run" / "folder.py"))
+    monkeypatch.setattr(root_module, "__file__", str(site / "trainlab" / "run" / "root.py"))
     monkeypatch.delenv("TRAINLAB_ROOT", raising=False)
     return site
 
@@ -56,7 +56,7 @@ def test_the_experiments_path_plugin_stays_quiet_without_a_checkout(installed_wi
 
 def test_train_py_takes_its_own_folder_over_an_inherited_trainlab_root(monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("TRAINLAB_ROOT", str(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="trainlab.run.folder"):
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.root"):
         claim_root(str(ROOT / "train.py"))
     assert repo_root() == ROOT
     assert [r.getMessage() for r in caplog.records] == [
@@ -384,7 +384,7 @@ def test_train_py_of_another_clone_says_whose_code_it_runs(monkeypatch, tmp_path
     other = tmp_path / "clone_b"
     (other / "src" / "trainlab").mkdir(parents=True)
     monkeypatch.delenv("TRAINLAB_ROOT", raising=False)
-    with caplog.at_level(logging.WARNING, logger="trainlab.run.folder"):
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.root"):
         claim_root(str(other / "train.py"))
         assert [r.getMessage() for r in caplog.records] == [
             f"trainlab is imported from {ROOT / 'src' / 'trainlab'}, not from {other / 'src' / 'trainlab'} beside this "

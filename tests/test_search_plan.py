@@ -474,7 +474,7 @@ def test_make_stage2_runs_the_earlier_sweeps_command_with_the_fixing_keys(tmp_pa
 
 def test_make_stage2_starts_the_command_from_the_repository_root(tmp_path, monkeypatch):
     """``python -m trainlab.search.stages <dir>`` (make stage2) runs train.py -m with the fixing keys."""
-    from trainlab.run.folder import repo_root
+    from trainlab.run.root import repo_root
     from trainlab.search import stages
 
     cfg_space, _ = parse_space({"model.net.num_layers": "range(1,6)", "optimizer.lr": "tag(log,interval(1e-5,1e-3))",

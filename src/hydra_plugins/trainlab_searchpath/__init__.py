@@ -14,7 +14,7 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 def experiments_dir() -> Path:
     """<repository>/experiments, the repository found as everywhere else (trainlab.run.folder)."""
-    from trainlab.run.folder import repo_root
+    from trainlab.run.root import repo_root
 
     return repo_root() / "experiments"
 

@@ -19,7 +19,8 @@ from trainlab.callbacks.energy import EnergyMeter
 from trainlab.config.errors import UserError
 from trainlab.run.durable import (append_json_line, read_json, read_json_lines, save_figure, write_atomic,
                                   write_json)
-from trainlab.run.folder import CURVES, EPOCHS, SUMMARY, repo_root
+from trainlab.run.folder import CURVES, EPOCHS, SUMMARY
+from trainlab.run.root import repo_root
 from trainlab.callbacks.gpu_monitor import GpuMonitor
 
 # callbacks whose summary() becomes a section of training_summary.json

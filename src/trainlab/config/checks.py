@@ -76,7 +76,7 @@ def check_top_level_keys(cfg: DictConfig) -> None:
 
     from trainlab.config.errors import did_you_mean
     from trainlab.config.search_path import config_folders
-    from trainlab.run.folder import repo_root
+    from trainlab.run.root import repo_root
 
     own = [k for k in OmegaConf.load(repo_root() / "conf" / "train.yaml") if k != "defaults"]  # what the code reads
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}

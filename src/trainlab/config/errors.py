@@ -113,7 +113,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     from omegaconf import DictConfig, OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from trainlab.run.folder import repo_root
+    from trainlab.run.root import repo_root
 
     try:
         parsed = OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])

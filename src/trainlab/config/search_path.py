@@ -25,7 +25,7 @@ def config_folders(sources: Sources = None) -> list[Path]:
     repository's conf/ and experiments/."""
     from hydra.core.hydra_config import HydraConfig
 
-    from trainlab.run.folder import repo_root
+    from trainlab.run.root import repo_root
 
     if sources is None and HydraConfig.initialized():
         sources = HydraConfig.get().runtime.config_sources

@@ -1,4 +1,4 @@
-"""The run folder: the one module that knows its layout, and the one way to find the repository.
+"""The run folder: the one module that knows its layout (the repository is found by :mod:`trainlab.run.root`).
 
 A run folder (``outputs/train/runs/<date>_<time>_<suffix>/``, or ``<sweep>/<job number>/``) holds::
 
@@ -27,6 +27,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.errors import UserError, why_missing
 from trainlab.run.durable import read_json, read_yaml, write_atomic
+from trainlab.run.root import repo_root
 
 log = logging.getLogger(__name__)
 
@@ -65,60 +66,6 @@ _MOVED_MODULES = {
 _MOVED_CLASSES = {
     "trainlab.data.graph.catalogue.SyntheticGaia": "trainlab.data.graph.synthetic.SyntheticGaia",
 }
-
-
-ROOT_MARKS = ("conf/train.yaml", "train.py")  # what makes a folder the checkout
-
-
-def is_checkout(folder: Path) -> bool:
-    """Whether ``folder`` holds trainlab's conf/ and train.py."""
-    return all((folder / mark).is_file() for mark in ROOT_MARKS)
-
-
-def repo_root() -> Path:
-    """The checkout that holds conf/ and train.py.
-
-    ``TRAINLAB_ROOT`` when set (train.py and evaluate.py set it to their own folder, and child
-    processes of a sweep inherit it), else the checkout this package was installed from (editable, or
-    ``src`` on ``PYTHONPATH``), else the working folder when it is a checkout (``python -m
-    trainlab.search.refine`` of a package installed without its checkout, run there). A folder that
-    is none of these is refused in one line naming it: no file is looked for in the wrong place.
-    """
-    given = os.environ.get("TRAINLAB_ROOT")
-    if given:
-        root = Path(given).expanduser()
-        if not is_checkout(root):
-            raise UserError(f"TRAINLAB_ROOT={given} holds no trainlab checkout ({' and '.join(ROOT_MARKS)}); set it to "
-                            "the folder of train.py, or unset it (export -n TRAINLAB_ROOT)")
-        return root
-    installed = Path(__file__).resolve().parents[3]
-    for root in (installed, Path.cwd()):
-        if is_checkout(root):
-            return root
-    marks = " and ".join(ROOT_MARKS)
-    raise UserError(f"trainlab is installed in {Path(__file__).resolve().parents[1]} without its checkout ({marks}), "
-                    f"and the working folder {Path.cwd()} is none either; run this in the checkout, or set "
-                    "TRAINLAB_ROOT=<the folder of train.py>")
-
-
-def claim_root(script: str) -> Path:
-    """Make the folder of ``script`` (train.py, evaluate.py) the repository for this process and its
-    children: Hydra composes that folder's conf/, so an inherited ``TRAINLAB_ROOT`` naming another
-    folder (a stale export, another checkout) would mix two checkouts' experiments and outputs.
-    Such a value is replaced with a warning, and so is said a trainlab package imported from elsewhere than
-    the folder's src/ (another clone's code with this one's configs). Returns the folder: its conf/ is the script's config path,
-    found through links (a train.py linked into ~/bin made Hydra look for ~/bin/conf)."""
-    own = Path(script).resolve().parent
-    inherited = os.environ.get("TRAINLAB_ROOT")
-    if inherited and Path(inherited).expanduser().resolve() != own:
-        log.warning("TRAINLAB_ROOT=%s is not the folder of %s; using %s (its conf/, experiments/ and outputs/; "
-                    "paths.log_dir=<folder> puts runs elsewhere)", inherited, Path(script).name, own)
-    os.environ["TRAINLAB_ROOT"] = str(own)
-    code, own_code = Path(__file__).resolve().parents[1], own / "src" / "trainlab"
-    if own_code.is_dir() and code != own_code.resolve():  # a venv installed from another clone, PYTHONPATH to it
-        log.warning("trainlab is imported from %s, not from %s beside this %s, whose configs it runs with; put %s "
-                    "on PYTHONPATH, or pip install -e %s", code, own_code, Path(script).name, own / "src", own)
-    return own
 
 
 def _upgraded(target: str) -> str:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from trainlab.run.durable import read_yaml
-from trainlab.run.folder import OVERRIDES, RunFolder, repo_root
+from trainlab.run.folder import OVERRIDES, RunFolder
+from trainlab.run.root import repo_root
 
 _SEARCH_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=", "trainer.max_epochs=", "hydra.")
 

@@ -276,7 +276,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--top", type=int, default=3, help="how many parameters to fix (by fANOVA importance)")
     parser.add_argument("overrides", nargs="*", help="more overrides for train.py")
     args = parser.parse_intermixed_args(argv)
-    from trainlab.run.folder import repo_root
+    from trainlab.run.root import repo_root
 
     with report_user_errors():  # what can be known here is refused before train.py starts
         best_params(load_sweep_study(args.sweep_dir))
