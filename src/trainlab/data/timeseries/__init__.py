@@ -1,7 +1,8 @@
 """Time-series family (conf/data: synthetic, elnino, file, packaged).
 
 - ``module``: :class:`TimeSeriesDataModule` (train-only scaling, windows, the baselines on them)
-- ``splits``: the chronological split of each series; ``seasons``: the season length in use
+- ``splits``: the chronological split of each series; ``fits``: whether the windows fit its rows;
+  ``seasons``: the season length in use
 - ``windows``: sliding windows as views over one array; ``gaps``: the missing-value policy
 - ``baselines``: last value, seasonal naive and ETS forecasts on the model's windows
 - ``sources``: :class:`SeriesTable` and the sources (generated, file); ``packaged``: real series
