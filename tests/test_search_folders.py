@@ -160,3 +160,29 @@ def test_an_optuna_study_with_its_storage_elsewhere_keeps_absolute_run_folders(t
 
     assert as_stored(tmp_path / "sweep" / "3", tmp_path / "db") == str(tmp_path / "sweep" / "3")
     assert as_stored(tmp_path / "sweep" / "3", tmp_path) == "sweep/3"
+
+
+def test_the_retrain_and_stage_2_of_a_moved_sweep_write_beside_it_not_where_it_ran(compose_cfg, tmp_path, caplog):
+    """A sweep copied from a cluster (run with paths.log_dir=<its scratch folder>): make refine retrained
+    it into that folder, made anew on this machine, and stage 2 put its new sweep there too. Folders
+    that held the sweep follow it, as many levels up; the data's path stays."""
+    from trainlab.search.refine import follow_move
+    from trainlab.search.space import as_override
+
+    ran = tmp_path / "cluster scratch" / "outputs"
+    sweep_dir = tiny_sweep(compose_cfg, tmp_path, folder=ran / "train" / "multiruns" / "s1")
+    task = [*SEED_SPACE, as_override("paths.log_dir", str(ran)), f"paths.data_dir={ran}/train",
+            f"data.source.path={tmp_path}/series.csv", f"paths.output_dir={tmp_path}/elsewhere"]
+    (sweep_dir / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {
+        "sweep": {"dir": str(sweep_dir)}, "overrides": {"hydra": [f"hydra.sweep.dir={sweep_dir}"], "task": task}}}))
+    assert follow_move(sweep_dir, task) == task  # where it ran: nothing moves
+
+    here = tmp_path / "laptop" / "outputs" / "train" / "multiruns" / "s1"
+    here.parent.mkdir(parents=True)
+    shutil.move(sweep_dir, here)
+    with caplog.at_level("WARNING", logger="trainlab.search.refine"):
+        moved = follow_move(here, task)
+    assert moved == [*SEED_SPACE, f"paths.log_dir={tmp_path}/laptop/outputs", f"paths.data_dir={here.parent.parent}",
+                     f"data.source.path={tmp_path}/series.csv", f"paths.output_dir={tmp_path}/elsewhere"]
+    assert f"the sweep ran in {ran}/train/multiruns/s1 and lies in {here} now: paths.log_dir follows it" in caplog.text
+    assert f"paths.log_dir={tmp_path}/laptop/outputs" in stage2_command(here, 1, [], Path("/repo"))

@@ -265,7 +265,9 @@ def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) 
                if not o.startswith(own)]
     if not any(o.startswith("hparams_search=") for o in earlier):
         earlier.insert(0, "hparams_search=optuna")
-    return [sys.executable, str(root / "train.py"), "-m", *earlier,
+    from trainlab.search.refine import follow_move
+
+    return [sys.executable, str(root / "train.py"), "-m", *follow_move(sweep_dir, earlier),
             as_override("hydra.sweeper.fix_top_of", str(sweep_dir.resolve())), f"hydra.sweeper.fix_top={top}", *extra]
 
 
