@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any, Optional
 
 import numpy as np
@@ -135,9 +136,8 @@ class TimeSeriesDataModule(SplitDataModule):
             spans = [(first, end) for first, _, _, end in self._spans(table)]
             features, targets, self.bad_rows = apply_policy(
                 table.features, table.targets, [*table.feature_names, *table.target_names], f"data {table.name}",
-                self.missing, self.max_gap, spans)
-            self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
-                                     table.season_length, table.frequency, table.series, table.series_rows)
+                self.missing, self.max_gap, spans, table.row_name)
+            self.table = replace(table, features=features, targets=targets)
             self._season = resolve_season(self.given_season, self.table, table.frequency,
                                           shortest_training(table, self._spans(table)), self.ets_baseline)
             # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of them
