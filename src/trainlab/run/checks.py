@@ -149,8 +149,10 @@ def _untested_hint(folder: Any, cfg: DictConfig) -> str:
     """For a run that trained all its epochs but was stopped (killed) before its test ended: how to test it."""
     if not cfg.get("test") or folder.tested():
         return ""
-    return f"; its training ended but its test did not (stopped before or while testing): python evaluate.py " \
-           f"ckpt_path={folder.path} tests its best checkpoint"
+    from trainlab.config.composition import command_line
+
+    return (f"; its training ended but its test did not (stopped before or while testing): "
+            f"{command_line('evaluate.py', [], ckpt_path=folder.path)} tests its best checkpoint")
 
 
 def _repeat_hint(folder: Any, ckpt_path: str) -> str:

@@ -140,8 +140,8 @@ class RunFolder:
                                 f"the newest: ckpt_path={runs[-1]}")
             if (self.path / CONFIG).is_file():  # a train.py run stopped (killed) before its first checkpoint
                 raise UserError(f"ckpt_path: '{shown}' is a run that stopped before its first checkpoint (no "
-                                f"{CHECKPOINTS}/): nothing to resume or evaluate; start it again: python train.py "
-                                f"{self._given_options()}")
+                                f"{CHECKPOINTS}/): nothing to resume or evaluate; start it again: "
+                                f"{self._start_again()}")
             raise UserError(f"ckpt_path: '{shown}' is a directory without {CHECKPOINTS}/; give a run directory "
                             "or a .ckpt file")
         last = self.checkpoints / LAST
@@ -232,12 +232,15 @@ class RunFolder:
         except (OSError, UserError, TypeError):
             return False
 
-    def _given_options(self) -> str:
-        """The run's command-line options for a 'start it again' line, or a placeholder when unreadable."""
+    def _start_again(self) -> str:
+        """The command that starts the run again with its own options, quoted for the shell (an option holding
+        a folder with a space); with a placeholder when they are unreadable."""
+        from trainlab.config.composition import command_line
+
         try:
-            return " ".join(self.overrides()) or "(no options)"
+            return command_line("train.py", self.overrides())
         except UserError:
-            return "<its options>"
+            return "python train.py <its options>"
 
 
 
