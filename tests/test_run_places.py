@@ -203,6 +203,19 @@ def test_a_sweep_folder_with_url_characters_keeps_its_study_in_it(tmp_path):
     assert own.is_file() and sorted(p.name for p in tmp_path.iterdir()) == [own.parent.name]
 
 
+@pytest.mark.parametrize("query", ["", "?timeout=5"])
+def test_a_study_url_typed_with_a_hash_in_its_path_names_the_file_sqlalchemy_opens(tmp_path, query):
+    """storage_file read a typed sqlite:///<folder>/run#2/s.db with urllib, for which '#' starts a fragment: the
+    study's file was taken for <folder>/run, and a timeout after the '#' was not seen (a second one added)."""
+    from sqlalchemy.engine import make_url
+
+    from trainlab.search.shared import storage_file, storage_url
+
+    url = storage_url(f"sqlite:///{tmp_path}/run#2/s.db{query}", tmp_path / "unused.db")
+    assert storage_file(url) == Path(make_url(url).database) == tmp_path / "run#2" / "s.db"
+    assert make_url(url).query == {"timeout": "5" if query else "60"}
+
+
 @pytest.mark.parametrize("value", ["/home/José/runs", "/data/runs?2 #3", "it's", "a\\'b", "ends\\", "/plain/path_1",
                                    "relu", 0.001, 3, True, None, ["a", "é"],
                                    {"storage": "sqlite:////tmp/é/optuna.db?timeout=60", "trial_id": 3}])

@@ -40,10 +40,10 @@ import socket
 import time
 from pathlib import Path
 from typing import Optional, Union
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import optuna
 import sqlalchemy.exc
+from sqlalchemy.engine import URL, make_url
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
@@ -83,21 +83,32 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
     if "://" not in spec:
         raise UserError(f"hydra.sweeper.storage={spec} is neither a database URL (sqlite:///<file>, "
                         "postgresql://<user>@<host>:<port>/<db>) nor journal:<file>")
-    parts = urlsplit(spec)
-    if parts.scheme.split("+")[0] == "sqlite" and "timeout" not in dict(parse_qsl(parts.query)):
-        spec += ("&" if parts.query else "?") + f"timeout={SQLITE_TIMEOUT_S}"
+    url = _sqlite(spec)
+    if url is not None and "timeout" not in url.query:
+        spec += ("&" if url.query else "?") + f"timeout={SQLITE_TIMEOUT_S}"
     return spec
 
 
+def _sqlite(spec: str) -> Optional[URL]:
+    """``spec`` as SQLAlchemy (which Optuna opens it with) reads it, when it is a sqlite URL; else None.
+    Read its way, not with urllib's: urlsplit takes a '#' in a file's path for a fragment, so a study
+    at sqlite:////data/run#2/s.db was looked for in /data/run, and a timeout after it was added twice."""
+    try:
+        url = make_url(spec)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return None  # Optuna's own refusal names it when the study is opened
+    return url if url.get_backend_name() == "sqlite" else None
+
+
 def storage_file(url: str) -> Optional[Path]:
-    """The file a :func:`storage_url` keeps its study in (``sqlite:///<file>``, ``journal:<file>``);
-    None for a database server."""
+    """The file a :func:`storage_url` keeps its study in (``sqlite:///<file>``, ``journal:<file>``), the one
+    SQLAlchemy opens (``%xx`` decoded); None for a database server or a sqlite database in memory."""
     if url.startswith(JOURNAL):
         return Path(url[len(JOURNAL):])
-    parts = urlsplit(url)
-    if parts.scheme.split("+")[0] != "sqlite" or parts.path in ("", "/", "/:memory:"):
+    sqlite = _sqlite(url)
+    if sqlite is None or sqlite.database in (None, "", ":memory:"):
         return None
-    return Path(unquote(parts.path[1:]))  # sqlite:///<path>: what follows the third slash (a fourth: absolute)
+    return Path(sqlite.database)
 
 
 def open_storage(url: str) -> Union[str, optuna.storages.BaseStorage]:
