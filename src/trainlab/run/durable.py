@@ -1,4 +1,5 @@
-"""Files that survive a hard kill (SIGKILL, the OOM killer, power loss) at any moment.
+"""Files that survive a hard kill (SIGKILL, the OOM killer) at any moment, and readers that name a file a
+power loss cut short.
 
 A kill runs no handler, so a file being written is left as far as it got. Three habits keep every
 record readable afterwards:
@@ -13,7 +14,11 @@ record readable afterwards:
   damaged line elsewhere, or a damaged whole file (:func:`read_json`, :func:`read_yaml`), with one line
   naming the file.
 
-A kill mid-write leaves at most a stray ``.<name>.<pid>.<thread>.tmp``, which is never read.
+A kill mid-write leaves at most a stray ``.<name>.<pid>.<thread>.tmp``, which is never read. Nothing
+here calls fsync (a sweep writes four files per trial; checkpoints do, :mod:`trainlab.run.checkpoint_io`):
+after a power loss a file replaced whole is the old or the new one only where the file system writes a
+file's data before a rename over it (ext4's default, auto_da_alloc); elsewhere it may be cut short, and
+its reader says so in one line (the ETS cache is fitted again).
 """
 
 from __future__ import annotations
