@@ -103,9 +103,6 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     not exist (``model=lstn``) gets the nearest option. None when composing succeeds or fails for
     another reason (Hydra's own message then stands alone).
     """
-    import os
-    import re
-
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser

@@ -41,7 +41,7 @@ from trainlab.config.errors import UserError
 from trainlab.run.durable import write_atomic
 from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import (METRIC, RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line,
+from trainlab.search.results import (METRIC, MULTIRUN_YAML, RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line,
                                      study_folder, write_results)
 from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, owner,
                                     storage_url, taken, tell, trial_id)
@@ -335,7 +335,7 @@ class OptunaSearch:
         (130 / 143) on Ctrl-C / SIGTERM, and (1) when too many trials failed."""
         plan = self.plan
         if self.config is not None:  # shared sweeps: each process writes it
-            write_atomic(plan.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
+            write_atomic(plan.sweep_dir / MULTIRUN_YAML, OmegaConf.to_yaml(self.config))
         self.signals_before = len(_signals_seen)
         log.info("Optuna study %s in %s: %d of %d trials finished, %d slot(s), sampler %s, pruner %s",
                  plan.study_name, plan.storage, self._finished(), plan.n_trials, plan.slots,
