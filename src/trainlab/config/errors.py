@@ -48,10 +48,19 @@ def shell_path_hint(path: str) -> str:
             f"{f' (here {here})' if here != path else ''}, or the path in full")
 
 
+def empty_path_problem(path: Any, key: str, what: str, effect: str = "") -> Optional[str]:
+    """An empty ``path`` given as ``key``, as an unset shell variable leaves it (``key=$NAME``), in one line
+    saying ``effect`` and to give ``what``; None for any other value (None too: not given)."""
+    if path is None or str(path).strip():
+        return None
+    return f"{key} is empty (an unset shell variable in {key}=$NAME?){effect}; give {what}"
+
+
 def require_path(path: Any, key: str, what: str) -> None:
     """Refuse an empty path (``Path("")`` is the working folder), as an unset shell variable leaves it."""
-    if not str(path or "").strip():
-        raise UserError(f"{key} is empty (an unset shell variable in {key}=$NAME?); give {what}")
+    problem = empty_path_problem(path or "", key, what)
+    if problem:
+        raise UserError(problem)
 
 
 def why_missing(path: Path) -> str:

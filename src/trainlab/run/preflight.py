@@ -19,7 +19,7 @@ from typing import Any, Optional
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.errors import EXIT_USER_ERROR, shell_path_hint
+from trainlab.config.errors import EXIT_USER_ERROR, empty_path_problem, shell_path_hint
 
 # Disk space a run needs before it starts: checkpoints (top 3 + last of the largest model here are a
 # few MB), logs, records and plots. Users with big models raise it: hydra.callbacks.preflight.min_free_mb
@@ -115,9 +115,11 @@ class Preflight(HydraCallback):
                 value = owner[name] if isinstance(owner, DictConfig) and name in owner else None
             except InterpolationResolutionError as exc:
                 _stop(interpolation_problem(exc))
-            if value == "":  # '/train/runs/...' at the top of the disk: paths.log_dir=$LOGDIR with LOGDIR unset
-                _stop(f"{given} is empty (an unset shell variable in {given}=$NAME?), so runs would go to the top of "
-                      f"the disk; give a folder: {given}=<folder>")
+            # '/train/runs/...' at the top of the disk: paths.log_dir=$LOGDIR with LOGDIR unset
+            empty = empty_path_problem(value, given, f"a folder: {given}=<folder>", ", so runs would go to the top "
+                                       "of the disk")
+            if empty:
+                _stop(empty)
             hint = shell_path_hint(str(value or ""))
             if hint:
                 part = next(p for p in Path(value).parts if p.startswith("~") or "$" in p)
