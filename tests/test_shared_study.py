@@ -409,6 +409,22 @@ def test_a_job_in_a_worker_process_stops_with_its_sweep_process_killed_hard(tmp_
     assert "the sweep process that started this trial's worker" in (tmp_path / "job.err").read_text()
 
 
+def test_a_job_whose_sweep_pid_now_belongs_to_a_later_process_stops_too():
+    """The job's watcher (not a child of its sweep process) took any process under the sweep's pid for the
+    sweep: one started after a hard kill kept the job running; it judges by start time, as the trials do."""
+    from trainlab.search.trial import _gone
+
+    host = socket.gethostname()
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert _gone(f"{host}:{later.pid}", parent_at_start=os.getppid(), watched_since=time.time() - 60)
+        assert not _gone(f"{host}:{os.getpid()}", parent_at_start=os.getppid(), watched_since=time.time())
+    finally:
+        later.kill()
+        later.wait()
+    assert _gone(f"{host}:{later.pid}", parent_at_start=os.getppid(), watched_since=time.time())
+
+
 def test_the_sweep_process_itself_and_jobs_on_another_host_are_not_watched():
     from trainlab.search.trial import stop_with_the_sweep
 

@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import random
-import socket
 import time
 from pathlib import Path
 from typing import Optional, Union
@@ -49,6 +47,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.config.errors import UserError
 from trainlab.run.durable import cut_torn_tail
+from trainlab.search.handover import sweep_process, sweep_process_gone
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,6 @@ COPIED = "copied_from"  # user attribute of a trial copied from an earlier study
 # A trial is asked, then gets its owner in a second write: a RUNNING trial without an owner is young
 # (its process is between the two) or orphaned (the process died between them, a window of a few ms).
 UNOWNED_GRACE_S = 120
-# a process's start time from /proc is rounded to the boot second, and that clock drifts from the wall clock
-PID_CLOCK_SLACK_S = 5.0
 
 
 # --- where the study lives ---------------------------------------------------------------------------
@@ -169,40 +166,15 @@ def trial_id(trial: Union[optuna.trial.Trial, FrozenTrial]) -> int:
 
 # --- who owns a running trial -------------------------------------------------------------------------
 
-def owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def gone_reason(trial: FrozenTrial) -> Optional[str]:
-    """Why a RUNNING trial's sweeper is known to have ended, or None while it is (or may be) alive."""
+    """Why a RUNNING trial's sweeper is known to have ended, or None while it is (or may be) alive (another
+    machine's cannot be checked and counts as live)."""
     who = trial.user_attrs.get("sweeper")
     if who is None:
         age = (datetime.datetime.now() - trial.datetime_start).total_seconds() if trial.datetime_start else 0.0
         return f"no sweeper took it within {UNOWNED_GRACE_S} s" if age > UNOWNED_GRACE_S else None
-    host, _, pid = str(who).rpartition(":")
-    if host != socket.gethostname():
-        return None  # another machine: cannot be checked, counts as live
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return f"its sweep process ({who}) ended before it did"
-    except (PermissionError, ValueError):
-        return None
-    if trial.datetime_start and _started_at(int(pid)) > trial.datetime_start.timestamp() + PID_CLOCK_SLACK_S:
-        return f"its sweep process ({who}) ended before it did (pid {pid} is now another process's)"
-    return None
-
-
-def _started_at(pid: int) -> float:
-    """When process ``pid`` started (seconds since the epoch; 0 where /proc cannot say): a sweep killed hard
-    leaves its pid free, and a process started later under the same pid is not the trial's owner."""
-    try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22: starttime
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
-    except (OSError, ValueError, IndexError, StopIteration):
-        return 0.0
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
+    gone = sweep_process_gone(who, trial.datetime_start.timestamp() if trial.datetime_start else None)
+    return None if gone is None else f"its sweep process ({who}) ended before it did{gone}"
 
 
 def tell(study: optuna.Study, trial: optuna.trial.Trial, values: Optional[list[float]], state: TrialState) -> None:
@@ -279,7 +251,7 @@ def ask_admitted(study: optuna.Study, n_trials: int) -> Optional[optuna.trial.Tr
     if taken(study) >= n_trials:
         return None
     trial = study.ask()
-    trial.set_user_attr("sweeper", owner())
+    trial.set_user_attr("sweeper", sweep_process())  # its owner
     ahead = taken(study, below=trial.number)
     if ahead < n_trials:
         return trial
