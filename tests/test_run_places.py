@@ -435,6 +435,10 @@ def test_a_config_dir_that_names_no_folder_is_one_line(tmp_path):
                            "nor $NAME; write --config-dir ~/myconf (a space, not '=', lets the shell expand it)\n")
     from trainlab.config.errors import config_dir_problem
 
+    # quoted, after a space: the quotes, not the '=', kept the shell from expanding it
+    for quoted in ("~/myconf", "$HOME/myconf"):
+        assert config_dir_problem(["--config-dir", quoted]).endswith(
+            f"write --config-dir {quoted} (unquoted, the shell expands it)")
     (tmp_path / "mine").mkdir()
     assert config_dir_problem(["-cd", str(tmp_path / "mine"), "model=cnn"]) is None
     assert config_dir_problem(["-cd", str(tmp_path / "nope")]) == (

@@ -200,13 +200,17 @@ def config_dir_flags(argv: list[str]) -> list[str]:
 
 def config_dir_problem(argv: list[str]) -> Optional[str]:
     """A ``--config-dir`` that names no folder, in one line (Hydra's three lines, exit 1, named no fix);
-    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is."""
+    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is, and so does a quoted
+    '~' or '$NAME' anywhere."""
     for folder in config_dir_flags(argv):
         if Path(folder).is_dir():
             continue
         hint = shell_path_hint(folder)
-        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} (a space, not '=', lets the shell expand it)"
-               if hint else "give the folder that holds your config groups (model/, data/, ...)")
+        after_equals = folder.startswith("~") and any(arg in (f"--config-dir={folder}", f"-cd={folder}")
+                                                      for arg in argv)
+        how = "a space, not '=', lets the shell expand it" if after_equals else "unquoted, the shell expands it"
+        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} ({how})" if hint
+               else "give the folder that holds your config groups (model/, data/, ...)")
         return f"--config-dir {folder}: no such folder ({Path(folder).absolute()}); {fix}"
     for folder in _searchpath_folders(argv):  # Hydra skips a search path folder that is not there, unsaid
         if not Path(folder).is_dir():
