@@ -92,8 +92,8 @@ def test_an_output_folder_with_tilde_or_a_variable_is_refused_before_a_folder_na
     written = log_dir.replace("~", "${oc.env:HOME}").replace("$HOME", "${oc.env:HOME}").replace("$USER", "${oc.env:USER}")
     assert _preflight(config, capsys) == (
         f"error: paths.log_dir={log_dir} would make a folder named '{folder}': Hydra expands neither ~ nor $NAME; "
-        f"write {written} (here {log_dir.replace('~', '/home/me').replace('$HOME', '/home/me').replace('$USER', 'me')}), "
-        "or the path in full\n")
+        f"write '{written}' (here {log_dir.replace('~', '/home/me').replace('$HOME', '/home/me').replace('$USER', 'me')}; "
+        "the ' marks keep a shell from reading ${...}), or the path in full\n")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -116,7 +116,7 @@ def test_a_tilde_path_hydra_cannot_parse_is_not_advised_to_be_quoted():
     from trainlab.config.composition import parse_problem
 
     line = parse_problem("paths.log_dir=~/runs", "LexerNoViableAltException: paths.log_dir=~/runs")
-    assert line.startswith("paths.log_dir=~/runs: Hydra expands neither ~ nor $NAME; write ${oc.env:HOME}/runs")
+    assert line.startswith("paths.log_dir=~/runs: Hydra expands neither ~ nor $NAME; write '${oc.env:HOME}/runs'")
     assert "quote" not in line
 
 
@@ -127,7 +127,8 @@ def test_a_data_file_that_is_a_broken_link_or_an_unexpanded_variable_says_so(tmp
     with pytest.raises(UserError, match=r"file not found: '.*data.csv' \(a link to '.*gone.csv', which does not exist\)"):
         read_frame(str(tmp_path / "data.csv"), "data.source.path")
     with pytest.raises(UserError, match=r"file not found: '\$TRAINLAB_DATA/x.csv' \(Hydra expands neither ~ nor \$NAME; "
-                                        r"write \$\{oc.env:TRAINLAB_DATA\}/x.csv, or the path in full\)"):
+                                        r"write '\$\{oc.env:TRAINLAB_DATA\}/x.csv' \(the ' marks keep a shell from reading \$\{...\}\), "
+                                        r"or the path in full\)"):
         read_frame("$TRAINLAB_DATA/x.csv", "data.source.path")
 
 

@@ -44,8 +44,8 @@ def shell_path_hint(path: str) -> str:
     written = _SHELL_NAME.sub(lambda m: f"${{oc.env:{m.group(1)}}}", path)
     written = "${oc.env:HOME}" + written[1:] if tilde else written
     here = os.path.expandvars(os.path.expanduser(path))
-    return (f"Hydra expands neither ~ nor $NAME; write {written}"
-            f"{f' (here {here})' if here != path else ''}, or the path in full")
+    return (f"Hydra expands neither ~ nor $NAME; write '{written}' ({f'here {here}; ' if here != path else ''}the ' "
+            "marks keep a shell from reading ${...}), or the path in full")
 
 
 def empty_path_problem(path: Any, key: str, what: str, effect: str = "") -> Optional[str]:
