@@ -312,6 +312,10 @@ def test_an_omp_num_threads_openmp_cannot_read_is_named_with_the_setting_that_ch
     assert lines == ([f"OMP_NUM_THREADS={value} is not a number of threads, so OpenMP ignores it and torch uses "
                       f"{__import__('torch').get_num_threads()}; unset it, or choose them with hardware.num_threads=<n>"]
                      if warned else [])
+    caplog.clear()  # the fix it names: the threads chosen, the variable no longer matters (it kept warning)
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        prepare(compose_cfg(["hardware=cpu", "hardware.num_threads=1"]))
+    assert caplog.records == []
 
 
 def test_a_linked_train_py_finds_the_checkouts_configs(tmp_path):
