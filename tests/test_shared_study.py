@@ -397,15 +397,21 @@ def test_a_job_in_a_worker_process_stops_with_its_sweep_process_killed_hard(tmp_
     """A joblib worker outlived a SIGKILLed sweep, running its job (whose result nothing records) or idle
     for joblib's 300 s, holding CPU threads, memory and GPU while the sweep was continued. It now ends
     within a second of its sweep."""
-    errors = (tmp_path / "job.err").open("w")
-    sweep = subprocess.Popen([sys.executable, "-c", _SWEEP_AND_JOB, _JOB], stdout=subprocess.PIPE, stderr=errors,
-                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-    job = int(sweep.stdout.readline())
-    time.sleep(1.0)  # the job's imports and watcher are up
-    assert not ended(job)
-    sweep.send_signal(signal.SIGKILL)
-    sweep.wait()
-    wait_for(lambda: ended(job), timeout=10)
+    job = None
+    with (tmp_path / "job.err").open("w") as errors, subprocess.Popen(
+            [sys.executable, "-c", _SWEEP_AND_JOB, _JOB], stdout=subprocess.PIPE, stderr=errors, text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")}) as sweep:
+        try:
+            job = int(sweep.stdout.readline())
+            time.sleep(1.0)  # the job's imports and watcher are up
+            assert not ended(job)
+            sweep.send_signal(signal.SIGKILL)
+            sweep.wait()
+            wait_for(lambda: ended(job), timeout=10)
+        finally:  # a failed assertion leaves neither sleeping for a minute
+            sweep.kill()
+            if job is not None and not ended(job):
+                os.kill(job, signal.SIGKILL)
     assert "the sweep process that started this trial's worker" in (tmp_path / "job.err").read_text()
 
 
