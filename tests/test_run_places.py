@@ -156,6 +156,14 @@ def test_gpus_hidden_by_cuda_visible_devices_are_named(compose_cfg, monkeypatch,
     assert [r.getMessage() for r in caplog.records] == [
         "hardware.accelerator=auto takes the CPU: torch sees no GPU; CUDA_VISIBLE_DEVICES='' hides GPUs from torch: "
         "unset it, or list the GPUs to use (0,1)"]
+    # one that lists a GPU on a machine without any is not at fault: it was blamed, and unsetting it did nothing
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        assert prepare(compose_cfg(["hardware=auto"])).hardware.accelerator == "cpu"
+    assert caplog.records == []
+    with pytest.raises(UserError, match=r"torch.cuda.is_available\(\) is False\); use hardware=cpu"):
+        prepare(compose_cfg(["hardware=a100"]))
 
 
 def test_pinned_memory_asked_for_on_the_cpu_is_left_off_with_a_word(compose_cfg, monkeypatch, no_gpu, caplog):

@@ -149,9 +149,12 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
 
 
 def _hidden_gpus() -> str:
-    """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU: an empty value or -1 hides every one."""
+    """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU and the variable is why: an empty value, or one
+    whose first entry is no device (-1; CUDA reads the list up to the first invalid entry); ``""`` for one
+    that lists a device (0, GPU-<uuid>): the machine has none, the variable is not at fault."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
+    first = (visible or "").split(",")[0].strip()
+    if visible is None or first.isdigit() or first.startswith(("GPU-", "MIG-")):
         return ""
     return f"; CUDA_VISIBLE_DEVICES='{visible}' hides GPUs from torch: unset it, or list the GPUs to use (0,1)"
 
