@@ -4,6 +4,7 @@ installed package without its checkout, an inherited TRAINLAB_ROOT of another fo
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -366,6 +367,32 @@ def test_make_targets_pass_a_sweep_folder_with_spaces_as_one_argument(target):
     shown = subprocess.run(["make", "-s", "-n", target, "PY=python", "VENV=", "SWEEP=/tmp/my sweeps/s1"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout
     assert shlex.split(shown.strip().splitlines()[-1])[3] == "/tmp/my sweeps/s1"
+
+
+def test_make_dashboard_opens_the_study_the_sweep_wrote(tmp_path):
+    """make dashboard wrote its own sqlite:///<SWEEP>/optuna.db: a '?' or '#' in the folder's name cut the URL
+    (storage_url escapes them for the sweep), and a sweep on a shared storage got an empty new optuna.db."""
+    import shutil
+    import subprocess
+    import sys
+
+    from sqlalchemy.engine import make_url
+
+    if shutil.which("make") is None:
+        pytest.skip("no make here")
+
+    def opened(sweep: Path) -> str:
+        return subprocess.run(["make", "-s", "dashboard", f"PY={sys.executable}", "VENV=", "DASHBOARD=echo",
+                               f"SWEEP={sweep}"], cwd=ROOT, capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT / "src")}).stdout.split(" --host")[0]
+
+    odd = tmp_path / "runs?2 #3 %41"
+    odd.mkdir()
+    assert make_url(opened(odd)).database == str(odd / "optuna.db")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "optimization_results.yaml").write_text("storage: postgresql://me@db:5432/studies\nstudy_name: s\n")
+    assert opened(shared) == "postgresql://me@db:5432/studies"
 
 
 def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp_path):
