@@ -232,3 +232,12 @@ def test_sweep_files_cut_short_are_one_line_naming_them(tmp_path):
     (tmp_path / "multirun.yaml").write_text("hydra:\n  sweeper:\n    pick: {rule: 'be")
     with pytest.raises(UserError, match=r"multirun.yaml' is not readable YAML .*continue the sweep"):
         sweep_pick(tmp_path)
+    # empty, as a power loss can leave a file replaced whole: it was None, and then a TypeError traceback
+    from trainlab.search.stages import stage2_command
+
+    for name in ("optimization_results.yaml", "multirun.yaml"):
+        (tmp_path / name).write_text("")
+    with pytest.raises(UserError, match=r"optimization_results.yaml' is empty \(cut short\); delete it"):
+        load_sweep_study(tmp_path)
+    with pytest.raises(UserError, match=r"multirun.yaml' is empty \(cut short\); continue the sweep"):
+        stage2_command(tmp_path, 3, [], ROOT)

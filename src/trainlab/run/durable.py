@@ -133,11 +133,14 @@ def read_json_lines(path: Union[str, os.PathLike]) -> list[dict[str, Any]]:
 
 def read_yaml(path: Union[str, os.PathLike], remedy: str, load: Optional[Callable[[Path], Any]] = None) -> Any:
     """A whole YAML file (``load``: how to read it; ``yaml.safe_load`` of its text by default); one line
-    naming it and ``remedy`` when it does not parse (cut short: Hydra writes .hydra/ in place)."""
+    naming it and ``remedy`` when it does not parse (cut short: Hydra writes .hydra/ in place) or is empty
+    (a power loss can leave a file replaced whole without its data; every file read here holds something)."""
     import yaml
 
     path = Path(path)
     try:
+        if not path.read_text().strip():
+            raise UserError(f"'{path}' is empty (cut short); {remedy}")
         return load(path) if load is not None else yaml.safe_load(path.read_text())
     except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"'{path}' is not readable YAML ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
