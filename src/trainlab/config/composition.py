@@ -148,10 +148,9 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
             problem = None if full or _in_job(exc) else composition_problem(exc, argv, config_name)
             if problem is None:
                 return original(lambda: _raise(exc))
-        print(f"error: {problem}", file=sys.stderr, flush=True)
-        from trainlab.config.errors import EXIT_USER_ERROR
+        from trainlab.config.errors import refuse
 
-        sys.exit(EXIT_USER_ERROR)
+        refuse(problem)
 
     hydra_utils.run_and_report = run_and_report
     try:

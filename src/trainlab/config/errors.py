@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 
 class UserError(Exception):
@@ -84,6 +84,13 @@ def unwrap_user_error(exc: BaseException) -> UserError | None:
     return None
 
 
+def refuse(message: str) -> NoReturn:
+    """End the command with one line, ``error: <message>`` on stderr, and exit status 2 (a user error): how
+    every refusal ends, a UserError's (:func:`report_user_errors`), preflight's and Hydra's rewritten ones."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
 @contextmanager
 def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -> Iterator[None]:
     """Print a UserError (also one wrapped by Hydra) as one line on stderr and exit with status 2.
@@ -98,8 +105,7 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -
         if user_error is None:
             raise
         note = on_error() if on_error is not None else None
-        print(f"error: {user_error}{'; ' + note if note else ''}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(f"{user_error}{'; ' + note if note else ''}")
 
 
 def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
@@ -353,21 +359,18 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     try:
         os.getcwd()  # Hydra records it first thing (hydra.runtime.cwd): a FileNotFoundError traceback
     except FileNotFoundError:
-        print("error: the working folder this command was started in no longer exists (removed after the shell "
-              "entered it); cd to an existing folder and run it again", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse("the working folder this command was started in no longer exists (removed after the shell "
+               "entered it); cd to an existing folder and run it again")
     sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
     problem = config_dir_problem(sys.argv[1:])
     if problem:
-        print(f"error: {problem}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(problem)
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
         from trainlab.search.space import params_override_problem
 
         problem = params_override_problem(sys.argv[1:])
         if problem:
-            print(f"error: {problem}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_USER_ERROR)
+            refuse(problem)
     from trainlab.config.composition import hydra_errors_as_one_line
 
     try:
@@ -377,6 +380,4 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
         if "can be specified" not in str(exc):
             raise
         script = sys.argv[0].rsplit("/", 1)[-1]
-        print(f"error: {exc}; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>",
-              file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(f"{exc}; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>")
