@@ -248,7 +248,9 @@ def _search_path_override(argv: list[str], overrides: list[Any], folders: list[s
     folders = [*folders, *config_dir_flags(argv)]
     given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
     entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
-    return [f"hydra.searchpath=[{','.join(repr(str(e)) for e in entries)}]"] if entries else []
+    from trainlab.config.composition import grammar_value  # the one spelling of values for Hydra's grammar
+
+    return [f"hydra.searchpath={grammar_value([str(e) for e in entries])}"] if entries else []
 
 
 def _flag_values(argv: list[str], *names: str) -> list[str]:
