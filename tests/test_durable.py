@@ -151,6 +151,12 @@ def test_the_start_again_and_evaluate_commands_paste_back_under_any_folder(tmp_p
     words = shlex.split(hint.split("(stopped before or while testing): ", 1)[1].removesuffix(" tests its best checkpoint"))
     assert words[:2] == ["python", "evaluate.py"]
     assert OverridesParser.create().parse_override(words[2]).value() == str(run)
+    # and a ckpt_path=<run> a refusal advises: a sweep's folder names its newest run
+    (run / "checkpoints").mkdir()
+    with pytest.raises(UserError, match="the newest: ") as refused:
+        resolve_checkpoint(str(run.parent), prefer="last")
+    (word,) = shlex.split(str(refused.value).split("the newest: ", 1)[1])
+    assert OverridesParser.create().parse_override(word).value() == str(run)
 
 
 def test_an_ets_cache_cut_short_is_fitted_again_and_replaced(tmp_path, caplog):

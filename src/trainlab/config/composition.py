@@ -231,8 +231,16 @@ def command_line(script: str, overrides: typing.Sequence[str], **settings: Any) 
     (a run folder under ``/home/José``), each word quoted where the shell needs it (a space in a path)."""
     import shlex
 
-    return shlex.join(["python", script, *overrides, *(f"{key}={grammar_value(str(value))}"
-                                                       for key, value in settings.items())])
+    return " ".join([shlex.join(["python", script, *overrides]),
+                     *(typed_setting(key, value) for key, value in settings.items())])
+
+
+def typed_setting(key: str, value: Any) -> str:
+    """``key=value`` as a user types it on a command line (a ``ckpt_path=<run>`` a message advises): the value
+    in Hydra's grammar, the word quoted for the shell where it needs it."""
+    import shlex
+
+    return shlex.quote(f"{key}={grammar_value(str(value))}")
 
 
 def parse_problem(override: str, message: str) -> str:

@@ -163,7 +163,12 @@ def _repeat_hint(folder: Any, ckpt_path: str) -> str:
             ("ckpt_path", "trainer.max_epochs", "epochs", "paths."))]
     except UserError:
         return ""
-    return f"; that run was started with: {' '.join(given) or '(no options)'}: repeat them after ckpt_path={ckpt_path}"
+    import shlex
+
+    from trainlab.config.composition import typed_setting
+
+    return (f"; that run was started with: {shlex.join(given) or '(no options)'}: repeat them after "
+            f"{typed_setting('ckpt_path', ckpt_path)}")
 
 
 # keys that say where a run's data lie, not what they are: a resume may read them from another place
