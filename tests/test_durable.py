@@ -131,6 +131,34 @@ def test_a_run_killed_before_its_first_checkpoint_says_so_and_how_to_start_it_ag
         resolve_checkpoint(str(run), prefer="last")
 
 
+def test_the_start_again_and_evaluate_commands_paste_back_under_any_folder(tmp_path):
+    """The two commands a killed run's next command prints were joined with spaces: a run under '/tmp/my runs'
+    or with an option holding a space split at it when pasted (the 'Resume with' line was quoted already)."""
+    import shlex
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    from trainlab.run.checks import _untested_hint
+
+    run = _run_folder(tmp_path / "my runs" / "José")
+    (run / ".hydra" / "overrides.yaml").write_text("- data=file\n- \"data.source.path='my data/a.csv'\"\n")
+    with pytest.raises(UserError, match="start it again: ") as refused:
+        resolve_checkpoint(str(run), prefer="last")
+    command = str(refused.value).split("start it again: ", 1)[1]
+    assert shlex.split(command) == ["python", "train.py", "data=file", "data.source.path='my data/a.csv'"]
+    hint = _untested_hint(RunFolder(run), OmegaConf.create({"test": True}))
+    words = shlex.split(hint.split("(stopped before or while testing): ", 1)[1].removesuffix(" tests its best checkpoint"))
+    assert words[:2] == ["python", "evaluate.py"]
+    assert OverridesParser.create().parse_override(words[2]).value() == str(run)
+    # and a ckpt_path=<run> a refusal advises: a sweep's folder names its newest run
+    (run / "checkpoints").mkdir()
+    with pytest.raises(UserError, match="the newest: ") as refused:
+        resolve_checkpoint(str(run.parent), prefer="last")
+    (word,) = shlex.split(str(refused.value).split("the newest: ", 1)[1])
+    assert OverridesParser.create().parse_override(word).value() == str(run)
+
+
 def test_an_ets_cache_cut_short_is_fitted_again_and_replaced(tmp_path, caplog):
     series = np.sin(np.arange(120, dtype=float) / 5)[:, None]
     fitted = cached_ets(series, 80, None, str(tmp_path))
@@ -210,3 +238,12 @@ def test_sweep_files_cut_short_are_one_line_naming_them(tmp_path):
     (tmp_path / "multirun.yaml").write_text("hydra:\n  sweeper:\n    pick: {rule: 'be")
     with pytest.raises(UserError, match=r"multirun.yaml' is not readable YAML .*continue the sweep"):
         sweep_pick(tmp_path)
+    # empty, as a power loss can leave a file replaced whole: it was None, and then a TypeError traceback
+    from trainlab.search.stages import stage2_command
+
+    for name in ("optimization_results.yaml", "multirun.yaml"):
+        (tmp_path / name).write_text("")
+    with pytest.raises(UserError, match=r"optimization_results.yaml' is empty \(cut short\); delete it"):
+        load_sweep_study(tmp_path)
+    with pytest.raises(UserError, match=r"multirun.yaml' is empty \(cut short\); continue the sweep"):
+        stage2_command(tmp_path, 3, [], ROOT)

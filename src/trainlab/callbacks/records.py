@@ -19,7 +19,7 @@ from trainlab.callbacks.energy import EnergyMeter
 from trainlab.config.errors import UserError
 from trainlab.run.durable import (append_json_line, read_json, read_json_lines, save_figure, write_atomic,
                                   write_json)
-from trainlab.run.folder import CURVES, EPOCHS, SUMMARY
+from trainlab.run.folder import CURVES, EPOCHS, SUMMARY, RunFolder
 from trainlab.run.root import repo_root
 from trainlab.callbacks.gpu_monitor import GpuMonitor
 
@@ -114,7 +114,7 @@ class RunRecords(pl.Callback):
         if self._restored is None:
             return None
         ckpt = trainer.ckpt_path
-        folder = Path(ckpt).resolve().parent.parent if ckpt and Path(ckpt).is_file() else Path(
+        folder = RunFolder.of_checkpoint(Path(ckpt)).path if ckpt and Path(ckpt).is_file() else Path(
             self._restored.get("dir", ""))
         saved = list(self._restored.get("epochs", []))
         epochs = list(saved)

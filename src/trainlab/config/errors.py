@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 
 class UserError(Exception):
@@ -44,14 +44,23 @@ def shell_path_hint(path: str) -> str:
     written = _SHELL_NAME.sub(lambda m: f"${{oc.env:{m.group(1)}}}", path)
     written = "${oc.env:HOME}" + written[1:] if tilde else written
     here = os.path.expandvars(os.path.expanduser(path))
-    return (f"Hydra expands neither ~ nor $NAME; write {written}"
-            f"{f' (here {here})' if here != path else ''}, or the path in full")
+    return (f"Hydra expands neither ~ nor $NAME; write '{written}' ({f'here {here}; ' if here != path else ''}the ' "
+            "marks keep a shell from reading ${...}), or the path in full")
+
+
+def empty_path_problem(path: Any, key: str, what: str, effect: str = "") -> Optional[str]:
+    """An empty ``path`` given as ``key``, as an unset shell variable leaves it (``key=$NAME``), in one line
+    saying ``effect`` and to give ``what``; None for any other value (None too: not given)."""
+    if path is None or str(path).strip():
+        return None
+    return f"{key} is empty (an unset shell variable in {key}=$NAME?){effect}; give {what}"
 
 
 def require_path(path: Any, key: str, what: str) -> None:
     """Refuse an empty path (``Path("")`` is the working folder), as an unset shell variable leaves it."""
-    if not str(path or "").strip():
-        raise UserError(f"{key} is empty (an unset shell variable in {key}=$NAME?); give {what}")
+    problem = empty_path_problem(path or "", key, what)
+    if problem:
+        raise UserError(problem)
 
 
 def why_missing(path: Path) -> str:
@@ -75,6 +84,13 @@ def unwrap_user_error(exc: BaseException) -> UserError | None:
     return None
 
 
+def refuse(message: str) -> NoReturn:
+    """End the command with one line, ``error: <message>`` on stderr, and exit status 2 (a user error): how
+    every refusal ends, a UserError's (:func:`report_user_errors`), preflight's and Hydra's rewritten ones."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
 @contextmanager
 def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -> Iterator[None]:
     """Print a UserError (also one wrapped by Hydra) as one line on stderr and exit with status 2.
@@ -89,8 +105,7 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -
         if user_error is None:
             raise
         note = on_error() if on_error is not None else None
-        print(f"error: {user_error}{'; ' + note if note else ''}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(f"{user_error}{'; ' + note if note else ''}")
 
 
 def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
@@ -103,9 +118,6 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     not exist (``model=lstn``) gets the nearest option. None when composing succeeds or fails for
     another reason (Hydra's own message then stands alone).
     """
-    import os
-    import re
-
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -194,13 +206,17 @@ def config_dir_flags(argv: list[str]) -> list[str]:
 
 def config_dir_problem(argv: list[str]) -> Optional[str]:
     """A ``--config-dir`` that names no folder, in one line (Hydra's three lines, exit 1, named no fix);
-    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is."""
+    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is, and so does a quoted
+    '~' or '$NAME' anywhere."""
     for folder in config_dir_flags(argv):
         if Path(folder).is_dir():
             continue
         hint = shell_path_hint(folder)
-        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} (a space, not '=', lets the shell expand it)"
-               if hint else "give the folder that holds your config groups (model/, data/, ...)")
+        after_equals = folder.startswith("~") and any(arg in (f"--config-dir={folder}", f"-cd={folder}")
+                                                      for arg in argv)
+        how = "a space, not '=', lets the shell expand it" if after_equals else "unquoted, the shell expands it"
+        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} ({how})" if hint
+               else "give the folder that holds your config groups (model/, data/, ...)")
         return f"--config-dir {folder}: no such folder ({Path(folder).absolute()}); {fix}"
     for folder in _searchpath_folders(argv):  # Hydra skips a search path folder that is not there, unsaid
         if not Path(folder).is_dir():
@@ -232,7 +248,9 @@ def _search_path_override(argv: list[str], overrides: list[Any], folders: list[s
     folders = [*folders, *config_dir_flags(argv)]
     given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
     entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
-    return [f"hydra.searchpath=[{','.join(repr(str(e)) for e in entries)}]"] if entries else []
+    from trainlab.config.composition import grammar_value  # the one spelling of values for Hydra's grammar
+
+    return [f"hydra.searchpath={grammar_value([str(e) for e in entries])}"] if entries else []
 
 
 def _flag_values(argv: list[str], *names: str) -> list[str]:
@@ -343,21 +361,18 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     try:
         os.getcwd()  # Hydra records it first thing (hydra.runtime.cwd): a FileNotFoundError traceback
     except FileNotFoundError:
-        print("error: the working folder this command was started in no longer exists (removed after the shell "
-              "entered it); cd to an existing folder and run it again", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse("the working folder this command was started in no longer exists (removed after the shell "
+               "entered it); cd to an existing folder and run it again")
     sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
     problem = config_dir_problem(sys.argv[1:])
     if problem:
-        print(f"error: {problem}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(problem)
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
         from trainlab.search.space import params_override_problem
 
         problem = params_override_problem(sys.argv[1:])
         if problem:
-            print(f"error: {problem}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_USER_ERROR)
+            refuse(problem)
     from trainlab.config.composition import hydra_errors_as_one_line
 
     try:
@@ -367,6 +382,4 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
         if "can be specified" not in str(exc):
             raise
         script = sys.argv[0].rsplit("/", 1)[-1]
-        print(f"error: {exc}; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>",
-              file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(f"{exc}; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>")

@@ -1,4 +1,5 @@
-"""Files that survive a hard kill (SIGKILL, the OOM killer, power loss) at any moment.
+"""Files that survive a hard kill (SIGKILL, the OOM killer) at any moment, and readers that name a file a
+power loss cut short.
 
 A kill runs no handler, so a file being written is left as far as it got. Three habits keep every
 record readable afterwards:
@@ -13,7 +14,11 @@ record readable afterwards:
   damaged line elsewhere, or a damaged whole file (:func:`read_json`, :func:`read_yaml`), with one line
   naming the file.
 
-A kill mid-write leaves at most a stray ``.<name>.<pid>.<thread>.tmp``, which is never read.
+A kill mid-write leaves at most a stray ``.<name>.<pid>.<thread>.tmp``, which is never read. Nothing
+here calls fsync (a sweep writes four files per trial; checkpoints do, :mod:`trainlab.run.checkpoint_io`):
+after a power loss a file replaced whole is the old or the new one only where the file system writes a
+file's data before a rename over it (ext4's default, auto_da_alloc); elsewhere it may be cut short, and
+its reader says so in one line (the ETS cache is fitted again).
 """
 
 from __future__ import annotations
@@ -128,11 +133,14 @@ def read_json_lines(path: Union[str, os.PathLike]) -> list[dict[str, Any]]:
 
 def read_yaml(path: Union[str, os.PathLike], remedy: str, load: Optional[Callable[[Path], Any]] = None) -> Any:
     """A whole YAML file (``load``: how to read it; ``yaml.safe_load`` of its text by default); one line
-    naming it and ``remedy`` when it does not parse (cut short: Hydra writes .hydra/ in place)."""
+    naming it and ``remedy`` when it does not parse (cut short: Hydra writes .hydra/ in place) or is empty
+    (a power loss can leave a file replaced whole without its data; every file read here holds something)."""
     import yaml
 
     path = Path(path)
     try:
+        if not path.read_text().strip():
+            raise UserError(f"'{path}' is empty (cut short); {remedy}")
         return load(path) if load is not None else yaml.safe_load(path.read_text())
     except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"'{path}' is not readable YAML ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "

@@ -149,9 +149,12 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
 
 
 def _hidden_gpus() -> str:
-    """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU: an empty value or -1 hides every one."""
+    """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU and the variable is why: an empty value, or one
+    whose first entry is no device (-1; CUDA reads the list up to the first invalid entry); ``""`` for one
+    that lists a device (0, GPU-<uuid>): the machine has none, the variable is not at fault."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
+    first = (visible or "").split(",")[0].strip()
+    if visible is None or first.isdigit() or first.startswith(("GPU-", "MIG-")):
         return ""
     return f"; CUDA_VISIBLE_DEVICES='{visible}' hides GPUs from torch: unset it, or list the GPUs to use (0,1)"
 
@@ -188,11 +191,12 @@ def _check_sizes(hw: DictConfig) -> None:
                                 f"hardware.num_workers=<n> (e.g. 2), or leave hardware.{key} out")
 
 
-def _check_thread_variable() -> None:
+def _check_thread_variable(num_threads: Optional[int]) -> None:
     """``OMP_NUM_THREADS`` that OpenMP cannot read (``abc``, ``0``) is ignored with a line of libgomp's that
-    names no fix; say what torch uses instead and the setting that chooses it."""
+    names no fix; say what torch uses instead and the setting that chooses it (nothing once
+    ``hardware.num_threads`` has chosen them: the variable no longer matters)."""
     value = os.environ.get("OMP_NUM_THREADS")
-    if value is not None and not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", value.strip()):
+    if num_threads is None and value is not None and not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", value.strip()):
         log.warning("OMP_NUM_THREADS=%s is not a number of threads, so OpenMP ignores it and torch uses %d; unset it, "
                     "or choose them with hardware.num_threads=<n>", value, torch.get_num_threads())
 
@@ -234,7 +238,7 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     _check_sizes(hw)
 
     host_memory = set_process_flags(hw)
-    _check_thread_variable()
+    _check_thread_variable(hw.num_threads)
     log.info(
         "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d host memory: %s",
         hw.name, hw.accelerator, hw.precision, hw.float32_matmul_precision, hw.allow_tf32,

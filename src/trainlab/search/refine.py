@@ -77,9 +77,9 @@ def sweep_pick(sweep_dir: Path) -> Optional[dict[str, Any]]:
     """The sweep's own ``hydra.sweeper.pick`` (hparams_search=optuna_two_objectives sets one), from the
     multirun.yaml it wrote: refine takes the trial it names unless --within says otherwise (it took the
     best first objective, ignoring the search file's rule)."""
-    from trainlab.search.results import DAMAGED_MULTIRUN
+    from trainlab.search.results import DAMAGED_MULTIRUN, MULTIRUN_YAML
 
-    path = sweep_dir / "multirun.yaml"
+    path = sweep_dir / MULTIRUN_YAML
     if not path.is_file():
         return None
     config = read_yaml(path, DAMAGED_MULTIRUN) or {}

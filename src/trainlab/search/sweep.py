@@ -39,12 +39,12 @@ from optuna.trial import TrialState
 
 from trainlab.config.errors import UserError
 from trainlab.run.durable import write_atomic
-from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner
+from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner, sweep_process
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import (METRIC, RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line,
+from trainlab.search.results import (METRIC, MULTIRUN_YAML, RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line,
                                      study_folder, write_results)
-from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, owner,
-                                    storage_url, taken, tell, trial_id)
+from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, storage_url,
+                                    taken, tell, trial_id)
 from trainlab.search.space import as_override
 from trainlab.search.warmstart import copy_trials, enqueue
 
@@ -205,7 +205,7 @@ class OptunaSearch:
         """The job's overrides: the fixed ones, the slot's (its GPU), the trial's parameters and the
         hand-over, the one place it is built."""
         handover = TrialHandover(storage=self.plan.storage, study_name=self.plan.study_name,
-                                 trial_id=trial_id(trial), pruner=self.plan.pruner, sweeper=owner())
+                                 trial_id=trial_id(trial), pruner=self.plan.pruner, sweeper=sweep_process())
         slot_overrides = self.plan.slot_overrides[slot] if self.plan.slot_overrides else []
         return [*self.plan.fixed, *slot_overrides, *(as_override(k, v) for k, v in trial.params.items()),
                 handover.as_override(self.plan.trial_key)]
@@ -335,7 +335,7 @@ class OptunaSearch:
         (130 / 143) on Ctrl-C / SIGTERM, and (1) when too many trials failed."""
         plan = self.plan
         if self.config is not None:  # shared sweeps: each process writes it
-            write_atomic(plan.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
+            write_atomic(plan.sweep_dir / MULTIRUN_YAML, OmegaConf.to_yaml(self.config))
         self.signals_before = len(_signals_seen)
         log.info("Optuna study %s in %s: %d of %d trials finished, %d slot(s), sampler %s, pruner %s",
                  plan.study_name, plan.storage, self._finished(), plan.n_trials, plan.slots,
