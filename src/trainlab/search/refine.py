@@ -51,10 +51,10 @@ def follow_move(sweep_dir: Path, overrides: list[str]) -> list[str]:
     wrote to the cluster's folder, made anew on this machine. Other paths (the data's) are kept."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from trainlab.search.results import DAMAGED_MULTIRUN
+    from trainlab.search.results import DAMAGED_MULTIRUN, MULTIRUN_YAML
     from trainlab.search.space import as_override
 
-    path = sweep_dir / "multirun.yaml"
+    path = sweep_dir / MULTIRUN_YAML
     written = (((read_yaml(path, DAMAGED_MULTIRUN) or {}).get("hydra") or {}).get("sweep") or {}).get("dir") \
         if path.is_file() else None
     was, here = Path(str(written)) if written else None, sweep_dir.resolve()
