@@ -193,7 +193,7 @@ class TimeSeriesDataModule(SplitDataModule):
         """Row numbers of the training split, of every series (what the scaling is fit on). With
         :meth:`score_whole_file`, the rows training would have had (the fit a checkpoint's statistics
         replace and are compared with), or every row of a file too short for that."""
-        table = self.load() if self.table is None else self.table
+        table = self.load()  # read once
         rows = np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in self._spans(table)])
         if self.whole_file:
             own = np.concatenate([np.arange(first, first + split_rows(end - first, self.val_fraction,
@@ -290,9 +290,10 @@ class TimeSeriesDataModule(SplitDataModule):
         else:
             self.log_once(log, "windows: train %d, val %d, test %d%s",
                           *(len(self.datasets[s]) for s in ("train", "val", "test")), gaps)
-        if self.ets_baseline and len(spans) > 1:  # said before training: the fits come after it
-            self.log_once(log, "the ETS baseline will be fit on each of the %d series after training, one after the "
-                          "other (cached per series; data.ets_baseline=false skips it)", len(spans))
+        if self.ets_baseline and len(spans) > 1:  # said before training (or evaluate.py's scoring): the fits come then
+            self.log_once(log, "the ETS baseline will be fit on each of the %d series when the test windows are "
+                          "scored, one after the other (cached per series; data.ets_baseline=false skips it)",
+                          len(spans))
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
