@@ -38,6 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from trainlab.config.checks import check_eval_config, override_run_data
     from trainlab.run.durable import write_json
     from trainlab.run.pipeline import build_trainer, prepare, restore
+    from trainlab.run.preemption import ctrl_c_raises
 
     check_eval_config(cfg)
     cfg = prepare(cfg, training=False)
@@ -55,7 +56,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         split = "val" if cfg.split == "val" else "test"  # split=all: the data module's test split is the whole file
         trainer = build_trainer(cfg, enable_checkpointing=False)
         run = trainer.test if split == "test" else trainer.validate
-        metrics = run(model, datamodule=datamodule)[0]
+        with ctrl_c_raises(trainer):
+            metrics = run(model, datamodule=datamodule)[0]
         loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
         device = trainer.strategy.root_device
         model.to(device).eval()
