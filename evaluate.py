@@ -31,6 +31,13 @@ register_configs()
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test the checkpoint named by ``cfg.ckpt_path``; returns what metrics.json holds."""
+    from trainlab.run.process import settings_kept
+
+    with settings_kept():  # called from Python, torch's threads and flags are left as they were found
+        return _evaluate(cfg)
+
+
+def _evaluate(cfg: DictConfig) -> dict[str, Any]:
     import torch
 
     from trainlab.evaluation import family_module, measure_latency, write_report

@@ -37,18 +37,20 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     from trainlab.run.folder import resolve_checkpoint
     from trainlab.run.pipeline import assemble, fit_and_test, objective, prepare
     from trainlab.run.preemption import requeued_checkpoint
+    from trainlab.run.process import settings_kept
 
-    cfg = prepare(cfg)
-    # a requeued SLURM job goes on in its own folder; ckpt_path= resumes into a new one
-    ckpt_path = requeued_checkpoint(cfg.paths.output_dir) or (
-        str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None)
-    pl.seed_everything(cfg.seed, workers=True)
-    try:
-        run = assemble(cfg, extra_callbacks, ckpt_path=ckpt_path)
-        metrics = fit_and_test(run, ckpt_path)
-    finally:
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+    with settings_kept():  # called from Python, a run leaves torch's threads and flags as it found them
+        cfg = prepare(cfg)
+        # a requeued SLURM job goes on in its own folder; ckpt_path= resumes into a new one
+        ckpt_path = requeued_checkpoint(cfg.paths.output_dir) or (
+            str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None)
+        pl.seed_everything(cfg.seed, workers=True)
+        try:
+            run = assemble(cfg, extra_callbacks, ckpt_path=ckpt_path)
+            metrics = fit_and_test(run, ckpt_path)
+        finally:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
     metrics["objective"] = objective(run, metrics)
     return metrics
 

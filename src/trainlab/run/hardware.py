@@ -99,10 +99,27 @@ def keep_host_memory(keep_mb: Optional[int]) -> str:
     """
     if keep_mb is None:
         return "glibc defaults"
+    global _host_memory_kept
     done = _mallopt(keep_mb << 20, max(keep_mb >> 2, 1) << 20)
+    _host_memory_kept = bool(done)
     if done is None:
         return f"not set ({platform.system()} without glibc's malloc)"
     return f"{keep_mb} MB kept" if done else "glibc refused the settings"
+
+
+_host_memory_kept = False  # whether keep_host_memory changed glibc's thresholds in this process
+
+
+def reset_host_memory() -> None:
+    """After a run that kept host memory (:func:`keep_host_memory`), called from Python: glibc's thresholds
+    back at their start (128 kB; glibc has no call that makes it adapt them again) and the memory kept
+    returned to the system, instead of up to ``host_memory_keep_mb`` held for steps that no longer come."""
+    global _host_memory_kept
+    if _host_memory_kept and _mallopt(_GLIBC_START, _GLIBC_START):
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    _host_memory_kept = False
 
 
 def worker_start(worker_id: int) -> None:

@@ -1,0 +1,64 @@
+"""trainlab driven from Python (a notebook, a script's loop of runs): a run leaves the process as it
+found it (README "From Python")."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+
+import pytest
+import torch
+
+from tests.conftest import TINY
+
+
+def _mapped_alone(size: int) -> bool:
+    """Whether glibc's malloc gives a block of ``size`` bytes its own mapping (glibc's default above 128 kB;
+    a run's hardware.host_memory_keep_mb serves blocks below a quarter of it from the heap)."""
+    class MallInfo2(ctypes.Structure):  # malloc.h
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                         "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype, libc.malloc.restype, libc.free.argtypes = MallInfo2, ctypes.c_void_p, [ctypes.c_void_p]
+    before = libc.mallinfo2().hblks
+    block = libc.malloc(size)
+    mapped = libc.mallinfo2().hblks > before
+    libc.free(block)
+    return mapped
+
+
+def _process_settings() -> dict:
+    return {"threads": torch.get_num_threads(), "matmul": torch.get_float32_matmul_precision(),
+            "tf32": (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32),
+            "benchmark": torch.backends.cudnn.benchmark, "deterministic": torch.are_deterministic_algorithms_enabled(),
+            "env": {k: os.environ.get(k) for k in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG")}}
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_run_gives_back_torch_threads_flags_and_environment(compose_cfg, run_train, monkeypatch, fails):
+    """A notebook's own torch code ran on the run's one thread, in deterministic mode, and could no longer
+    read torch.get_float32_matmul_precision() (it raised: a profile's two precision settings mixed torch's
+    two APIs), after a run that set them; so also after a run that fails."""
+    for name in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    before = _process_settings()
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "logger=none", "trainer.deterministic=true",
+                       "hardware.float32_matmul_precision=medium", "hardware.allow_tf32=true",
+                       "hardware.cudnn_benchmark=true", "hardware.num_threads=1",
+                       *(["optimized_metric=val/nothing"] if fails else [])])
+    try:
+        if fails:
+            with pytest.raises(Exception, match="val/nothing"):
+                run_train(cfg)
+        else:
+            assert "test/rmse" in run_train(cfg)
+        assert _process_settings() == before
+        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+            assert _mapped_alone(1 << 20)  # the run's 256 MB kept: glibc's thresholds are back at 128 kB
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.set_float32_matmul_precision(before["matmul"])
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before["tf32"]
+        torch.set_num_threads(before["threads"])
