@@ -3,30 +3,12 @@ found it (README "From Python")."""
 
 from __future__ import annotations
 
-import ctypes
 import os
-import platform
 
 import pytest
 import torch
 
 from tests.conftest import TINY
-
-
-def _mapped_alone(size: int) -> bool:
-    """Whether glibc's malloc gives a block of ``size`` bytes its own mapping (glibc's default above 128 kB;
-    a run's hardware.host_memory_keep_mb serves blocks below a quarter of it from the heap)."""
-    class MallInfo2(ctypes.Structure):  # malloc.h
-        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                         "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-    libc = ctypes.CDLL(None)
-    libc.mallinfo2.restype, libc.malloc.restype, libc.free.argtypes = MallInfo2, ctypes.c_void_p, [ctypes.c_void_p]
-    before = libc.mallinfo2().hblks
-    block = libc.malloc(size)
-    mapped = libc.mallinfo2().hblks > before
-    libc.free(block)
-    return mapped
 
 
 def _process_settings() -> dict:
@@ -43,7 +25,11 @@ def test_a_run_gives_back_torch_threads_flags_and_environment(compose_cfg, run_t
     two APIs), after a run that set them; so also after a run that fails."""
     for name in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
-    before = _process_settings()
+    from trainlab.run import hardware
+
+    before, thresholds = _process_settings(), []
+    set_thresholds = hardware._mallopt
+    monkeypatch.setattr(hardware, "_mallopt", lambda *sizes: thresholds.append(sizes) or set_thresholds(*sizes))
     cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "logger=none", "trainer.deterministic=true",
                        "hardware.float32_matmul_precision=medium", "hardware.allow_tf32=true",
                        "hardware.cudnn_benchmark=true", "hardware.num_threads=1",
@@ -55,10 +41,11 @@ def test_a_run_gives_back_torch_threads_flags_and_environment(compose_cfg, run_t
         else:
             assert "test/rmse" in run_train(cfg)
         assert _process_settings() == before
-        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-            assert _mapped_alone(1 << 20)  # the run's 256 MB kept: glibc's thresholds are back at 128 kB
+        if set_thresholds(hardware._GLIBC_START, hardware._GLIBC_START) is not None:  # glibc's malloc
+            assert thresholds[-1] == (hardware._GLIBC_START,) * 2  # the run kept 256 MB; back at glibc's start
     finally:
         torch.use_deterministic_algorithms(False)
         torch.set_float32_matmul_precision(before["matmul"])
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before["tf32"]
         torch.set_num_threads(before["threads"])
+
