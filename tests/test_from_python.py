@@ -49,3 +49,34 @@ def test_a_run_gives_back_torch_threads_flags_and_environment(compose_cfg, run_t
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before["tf32"]
         torch.set_num_threads(before["threads"])
 
+
+def test_a_command_line_run_inside_python_gives_back_signals_and_logging(monkeypatch, tmp_path):
+    """``%run train.py ...`` in IPython (runpy): the quiet stop's os._exit stayed the process's answer to
+    Ctrl-C and SIGTERM (a later Ctrl-C killed the notebook's kernel), and Hydra's handlers kept writing
+    the finished run's train.log."""
+    import logging
+    import signal
+
+    import train as train_script
+    from trainlab.config.errors import is_quiet_stop, run_command_line, stop_quietly_until_training
+
+    monkeypatch.setattr("sys.argv", ["train.py", *TINY, "trainer.max_epochs=1", "logger=none", "test=false",
+                                     f"paths.log_dir={tmp_path}"])
+    monkeypatch.setattr(train_script.main.__wrapped__, "__module__", "__main__")  # Hydra finds conf/ as a script's
+    root = logging.getLogger()
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    handlers, level = list(root.handlers), root.level
+    try:
+        stop_quietly_until_training()  # as train.py does first when it is __main__
+        assert is_quiet_stop(signal.getsignal(signal.SIGINT))
+        run_command_line(train_script.main, config_name="train")
+        assert {sig: signal.getsignal(sig) for sig in before} == before
+        assert root.handlers == handlers and root.level == level
+        (log_file,) = tmp_path.glob("train/runs/*/train.log")
+        written = log_file.read_text()
+        logging.getLogger("after.the.run").warning("a line of the notebook's own")
+        assert log_file.read_text() == written
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        root.handlers[:], root.level = handlers, level

@@ -320,7 +320,33 @@ def stop_quietly_until_training() -> None:
     signal ignored by ``nohup``, a test runner's) are left alone."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
-            signal.signal(sig, _stop_quietly)
+            _QUIET_STOP_REPLACED[sig] = signal.signal(sig, _stop_quietly)
+
+
+_QUIET_STOP_REPLACED: dict[int, Any] = {}  # the handlers stop_quietly_until_training replaced, given back at the end
+
+
+@contextmanager
+def _process_given_back() -> Iterator[None]:
+    """Around a script's command line: the signal handlers and root logger as they were before, once it
+    ends. The process usually ends with it; run inside a longer-lived one (``%run train.py`` in IPython,
+    ``runpy``), the quiet stop's ``os._exit`` stayed the answer to every later Ctrl-C (the kernel died),
+    and Hydra's handlers went on writing the finished run's train.log."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for sig, previous in list(_QUIET_STOP_REPLACED.items()):
+            if is_quiet_stop(signal.getsignal(sig)):
+                signal.signal(sig, previous)
+            del _QUIET_STOP_REPLACED[sig]
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+            handler.close()
+        for handler in [h for h in handlers if h not in root.handlers]:
+            root.addHandler(handler)
+        root.setLevel(level)
 
 
 def is_quiet_stop(handler: object) -> bool:
@@ -337,6 +363,11 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     config lacks) is one line and exit status 2 instead of Hydra's several lines and 1
     (:mod:`trainlab.config.composition`; ``config_name``, the script's primary config, lets a
     misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
+    with _process_given_back():
+        _run_command_line(main, config_name)
+
+
+def _run_command_line(main, config_name: Optional[str]) -> None:
     from trainlab.config.composition import flags_first
     from trainlab.config.help import help_requested, print_help
 
