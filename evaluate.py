@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from trainlab.config.errors import report_user_errors, run_command_line, stop_quietly_until_training
+from trainlab.config.errors import in_a_hydra_job, report_user_errors, run_command_line, stop_quietly_until_training
 
 if __name__ == "__main__":  # first: Ctrl-C or SIGTERM while the rest imports is one line, not a traceback
     stop_quietly_until_training()
@@ -95,7 +95,7 @@ def _evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="eval")
 def main(cfg: DictConfig) -> None:
-    with report_user_errors(on_error=discard_unstarted_run):
+    with report_user_errors(on_error=discard_unstarted_run, exits=in_a_hydra_job()):
         evaluate(cfg)
 
 

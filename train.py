@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from trainlab.config.errors import report_user_errors, run_command_line, stop_quietly_until_training
+from trainlab.config.errors import in_a_hydra_job, report_user_errors, run_command_line, stop_quietly_until_training
 
 if __name__ == "__main__":  # first: Ctrl-C or SIGTERM while the rest imports is one line, not a traceback
     stop_quietly_until_training()
@@ -58,7 +58,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 @hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
 def main(cfg: DictConfig) -> float:
     announce_run_folder()
-    with report_user_errors(on_error=discard_unstarted_run), optuna_trial(cfg) as trial_callbacks, \
+    # from Python (main(cfg) in a notebook), a bad setting raises its UserError instead of exiting
+    with report_user_errors(on_error=discard_unstarted_run, exits=in_a_hydra_job()), \
+            optuna_trial(cfg) as trial_callbacks, \
             stop_on_signals(cfg.paths.output_dir) as stop_callbacks:  # a signal: exit 143, or a launcher's requeue
         return train(cfg, extra_callbacks=[*trial_callbacks, *stop_callbacks])["objective"]
 

@@ -80,3 +80,28 @@ def test_a_command_line_run_inside_python_gives_back_signals_and_logging(monkeyp
         for sig, handler in before.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         root.handlers[:], root.level = handlers, level
+
+
+@pytest.mark.parametrize("script, config, overrides", [
+    ("train", "train", [*TINY, "hardware.num_threads=999"]),
+    ("evaluate", "eval", ["ckpt_path=/nonexistent/run"]),
+])
+def test_main_called_from_python_raises_the_command_lines_user_error(compose_cfg, capsys, monkeypatch, tmp_path,
+                                                                      script, config, overrides):
+    """``main(cfg)`` from a notebook or a loop of runs: a bad setting was SystemExit(2) (a script's loop
+    ended at the first bad run; ``except Exception`` did not see it); now its UserError, whose message is
+    the command line's line, which still exits 2 there."""
+    import importlib
+
+    from trainlab.config.errors import UserError, run_command_line
+
+    module = importlib.import_module(script)
+    with pytest.raises(UserError) as raised:
+        module.main(compose_cfg(overrides, config_name=config))
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr("sys.argv", [f"{script}.py", *overrides, f"paths.log_dir={tmp_path / 'cli'}"])
+    monkeypatch.setattr(module.main.__wrapped__, "__module__", "__main__")  # Hydra finds conf/ as a script's
+    with pytest.raises(SystemExit) as exited:
+        run_command_line(module.main, config_name=config)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: {raised.value}")

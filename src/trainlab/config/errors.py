@@ -76,11 +76,13 @@ def unwrap_user_error(exc: BaseException) -> UserError | None:
 
 
 @contextmanager
-def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -> Iterator[None]:
+def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None, exits: bool = True) -> Iterator[None]:
     """Print a UserError (also one wrapped by Hydra) as one line on stderr and exit with status 2.
 
     ``on_error``: called first (e.g. to remove a run folder that holds nothing yet); what it returns is
-    appended to the line. Anything else is a bug and keeps its traceback.
+    appended to the line. ``exits=False`` (a script's ``main(cfg)`` called from Python, see
+    :func:`in_a_hydra_job`): the UserError itself is raised to the caller instead, unwrapped, after
+    ``on_error``. Anything else is a bug and keeps its traceback.
     """
     try:
         yield
@@ -89,8 +91,26 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -
         if user_error is None:
             raise
         note = on_error() if on_error is not None else None
+        if not exits:
+            raise user_error from None
         print(f"error: {user_error}{'; ' + note if note else ''}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
+
+
+def in_a_hydra_job() -> bool:
+    """Whether the caller runs inside a job that Hydra started (its ``run_job`` is on the stack): the
+    command line's run, or a launcher's job in a worker process. Not so for ``main(cfg)`` called from
+    Python with a composed config (a notebook, a script's loop of runs), which Hydra's decorator hands
+    straight to the function: there a process-ending exit would end the caller's own program. (Read
+    from the stack: Hydra offers no flag for it.)"""
+    from hydra.core.utils import run_job
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is run_job.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
