@@ -58,10 +58,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 @hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
 def main(cfg: DictConfig) -> float:
     announce_run_folder()
-    # from Python (main(cfg) in a notebook), a bad setting raises its UserError instead of exiting
-    with report_user_errors(on_error=discard_unstarted_run, exits=in_a_hydra_job()), \
-            optuna_trial(cfg) as trial_callbacks, \
-            stop_on_signals(cfg.paths.output_dir) as stop_callbacks:  # a signal: exit 143, or a launcher's requeue
+    exits = in_a_hydra_job()  # main(cfg) from Python: a UserError, RunStopped or Ctrl-C is raised to the caller
+    with report_user_errors(on_error=discard_unstarted_run, exits=exits), optuna_trial(cfg) as trial_callbacks, \
+            stop_on_signals(cfg.paths.output_dir, exits) as stop_callbacks:  # a signal: exit 143, or the launcher's
         return train(cfg, extra_callbacks=[*trial_callbacks, *stop_callbacks])["objective"]
 
 

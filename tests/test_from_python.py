@@ -105,3 +105,26 @@ def test_main_called_from_python_raises_the_command_lines_user_error(compose_cfg
         run_command_line(module.main, config_name=config)
     assert exited.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: {raised.value}")
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_main_called_from_python_raises_a_stop_instead_of_exiting(compose_cfg, capsys, monkeypatch, sig):
+    """``main(cfg)`` from Python stopped by Ctrl-C or SIGTERM (here while the data are read): it was
+    SystemExit(130 / 143), which ended a script's loop of runs; now the KeyboardInterrupt, or RunStopped."""
+    import signal
+
+    import train as train_script
+    from trainlab.run import pipeline
+    from trainlab.run.preemption import RunStopped
+
+    def stopped(*args, **kwargs):
+        if sig == "SIGINT":
+            raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGTERM)
+        pytest.fail("the run went on after SIGTERM")
+
+    monkeypatch.setattr(pipeline, "build_model_and_data", stopped)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt if sig == "SIGINT" else RunStopped):
+        train_script.main(compose_cfg([*TINY, "logger=none"]))
+    assert signal.getsignal(signal.SIGTERM) == before and capsys.readouterr().err == ""

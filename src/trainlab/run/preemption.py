@@ -80,9 +80,11 @@ def _in_multirun() -> bool:
 
 
 @contextmanager
-def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
+def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
     """Yield the callback that stops training on a signal; turn such a stop into exit 143 with one line
-    (a plain run) or :class:`RunStopped` (a job of a multirun, for its launcher to decide).
+    (a plain run) or :class:`RunStopped` (a job of a multirun, for its launcher to decide). ``exits=False``
+    (train.py's ``main(cfg)`` called from Python): RunStopped for a signal, the KeyboardInterrupt for a
+    Ctrl-C, to the caller, whose program goes on.
 
     Light until a run starts (train.py enters it before training): lightning is imported here."""
     from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -103,7 +105,7 @@ def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
         callback.pass_on_sigterm()  # a sweep's handler raises here: the sweep stops
         name = str(exc) if isinstance(exc, SignalStop) else "SIGTERM"
         stopped = RunStopped(name, callback.epoch if callback.training else None, run_dir)
-        if _in_multirun():
+        if _in_multirun() or not exits:
             raise stopped from None
         if not callback.training and not any((Path(run_dir) / "checkpoints").glob("*.ckpt")):
             from trainlab.run.folder import discard_unstarted_run
@@ -115,6 +117,8 @@ def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
         print(f"error: {stopped}. Resume with: {_resume_hint(run_dir)}", file=sys.stderr, flush=True)
         sys.exit(EXIT_SIGTERM)
     except KeyboardInterrupt:
+        if not exits:
+            raise
         if callback.interrupted:  # in training: Lightning wrote the checkpoint and records; say where and how to go on
             stopped = RunStopped("Ctrl-C", callback.epoch, run_dir)
             print(f"error: {stopped}. Resume with: {_resume_hint(run_dir)}", file=sys.stderr, flush=True)
