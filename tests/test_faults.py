@@ -437,6 +437,26 @@ def test_ctrl_c_mid_training_says_where_the_run_is_and_it_resumes(compose_cfg, r
     assert "test/rmse" in resumed
 
 
+@pytest.mark.parametrize("epoch", [0, None])  # in fit; in the test after it (None: the test's first batch)
+def test_ctrl_c_in_a_run_from_python_raises_and_later_ctrl_c_still_works(compose_cfg, run_train, epoch):
+    """train() called from a notebook or a script's loop: Lightning's answer to a Ctrl-C was SystemExit(1)
+    with SIGINT left ignored, so no later Ctrl-C could stop anything in that process."""
+
+    class CtrlCInTest(pl.Callback):
+        def on_test_batch_end(self, *args):
+            raise KeyboardInterrupt
+
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "logger=none"])
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_train(cfg, extra_callbacks=[_CtrlCAt(epoch) if epoch is not None else CtrlCInTest()])
+        assert signal.getsignal(signal.SIGINT) is ctrl_c
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)
+    assert (Path(cfg.paths.output_dir) / "checkpoints" / ("on_exception.ckpt" if epoch is not None else "last.ckpt")).is_file()
+
+
 def test_ctrl_c_before_training_is_one_line_and_leaves_no_empty_folder(compose_cfg, run_train, capsys, monkeypatch):
     from trainlab.run import pipeline
     from trainlab.run.preemption import stop_on_signals

@@ -92,11 +92,13 @@ def refuse(message: str) -> NoReturn:
 
 
 @contextmanager
-def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -> Iterator[None]:
+def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None, exits: bool = True) -> Iterator[None]:
     """Print a UserError (also one wrapped by Hydra) as one line on stderr and exit with status 2.
 
     ``on_error``: called first (e.g. to remove a run folder that holds nothing yet); what it returns is
-    appended to the line. Anything else is a bug and keeps its traceback.
+    appended to the line. ``exits=False`` (a script's ``main(cfg)`` called from Python, see
+    :func:`in_a_hydra_job`): the UserError itself is raised to the caller instead, unwrapped, after
+    ``on_error``. Anything else is a bug and keeps its traceback.
     """
     try:
         yield
@@ -105,7 +107,25 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -
         if user_error is None:
             raise
         note = on_error() if on_error is not None else None
+        if not exits:
+            raise user_error from None
         refuse(f"{user_error}{'; ' + note if note else ''}")
+
+
+def in_a_hydra_job() -> bool:
+    """Whether the caller runs inside a job that Hydra started (its ``run_job`` is on the stack): the
+    command line's run, or a launcher's job in a worker process. Not so for ``main(cfg)`` called from
+    Python with a composed config (a notebook, a script's loop of runs), which Hydra's decorator hands
+    straight to the function: there a process-ending exit would end the caller's own program. (Read
+    from the stack: Hydra offers no flag for it.)"""
+    from hydra.core.utils import run_job
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is run_job.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
@@ -338,7 +358,33 @@ def stop_quietly_until_training() -> None:
     signal ignored by ``nohup``, a test runner's) are left alone."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
-            signal.signal(sig, _stop_quietly)
+            _QUIET_STOP_REPLACED[sig] = signal.signal(sig, _stop_quietly)
+
+
+_QUIET_STOP_REPLACED: dict[int, Any] = {}  # the handlers stop_quietly_until_training replaced, given back at the end
+
+
+@contextmanager
+def _process_given_back() -> Iterator[None]:
+    """Around a script's command line: the signal handlers and root logger as they were before, once it
+    ends. The process usually ends with it; run inside a longer-lived one (``%run train.py`` in IPython,
+    ``runpy``), the quiet stop's ``os._exit`` stayed the answer to every later Ctrl-C (the kernel died),
+    and Hydra's handlers went on writing the finished run's train.log."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for sig, previous in list(_QUIET_STOP_REPLACED.items()):
+            if is_quiet_stop(signal.getsignal(sig)):
+                signal.signal(sig, previous)
+            del _QUIET_STOP_REPLACED[sig]
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+            handler.close()
+        for handler in [h for h in handlers if h not in root.handlers]:
+            root.addHandler(handler)
+        root.setLevel(level)
 
 
 def is_quiet_stop(handler: object) -> bool:
@@ -355,6 +401,11 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     config lacks) is one line and exit status 2 instead of Hydra's several lines and 1
     (:mod:`trainlab.config.composition`; ``config_name``, the script's primary config, lets a
     misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
+    with _process_given_back():
+        _run_command_line(main, config_name)
+
+
+def _run_command_line(main, config_name: Optional[str]) -> None:
     from trainlab.config.composition import flags_first
     from trainlab.config.help import help_requested, print_help
 

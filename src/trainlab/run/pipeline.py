@@ -193,14 +193,18 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
 
 def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
     """Fit, record the best checkpoint in the run folder, test it (``cfg.test``); the logged metrics."""
+    from trainlab.run.preemption import ctrl_c_raises
+
     trainer, model, datamodule = run.trainer, run.model, run.datamodule
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    with ctrl_c_raises(trainer):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best:
         RunFolder.of_checkpoint(Path(best)).record_best(best)
     if run.cfg.test:
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        with ctrl_c_raises(trainer):
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
     return metrics
 
