@@ -60,6 +60,48 @@ def test_an_append_after_a_torn_last_line_cuts_it_so_the_new_line_stays_whole(tm
     assert "epochs.jsonl ended in a line cut short" in warning and "dropped its 20 byte(s)" in warning
 
 
+def _disk_full(*args, **kwargs):
+    import errno
+    import os
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_the_old_file_stays(tmp_path, monkeypatch, capsys):
+    """Every durable writer answers ENOSPC with DiskFull (a UserError: one line, exit 2) naming its file;
+    a raw one from a writer outside (TensorBoard, a logger) is one line too; before, a traceback without
+    a file name, exit 1."""
+    import os
+
+    from trainlab.config.errors import report_user_errors
+    from trainlab.run.durable import DiskFull, write_json
+
+    summary, log = tmp_path / "training_summary.json", tmp_path / "epochs.jsonl"
+    summary.write_text('{"old": 1}')
+    log.write_text('{"epoch": 0}\n')
+    monkeypatch.setattr(os, "write", _disk_full)
+    with pytest.raises(DiskFull, match=r"^the disk is full: writing '.*epochs.jsonl' failed \(No space left on device\). "
+                                       r"Free some space there, or write elsewhere with paths.log_dir="):
+        append_json_line(log, {"epoch": 1})
+    monkeypatch.undo()
+    real_open = Path.open
+
+    def open_then_full(path, *args, **kwargs):  # the temporary is made, its first write fails
+        real_open(path, *args, **kwargs).close()
+        _disk_full()
+
+    monkeypatch.setattr(Path, "open", open_then_full)
+    with pytest.raises(DiskFull, match=r"writing '.*training_summary.json' failed"):
+        write_json(summary, {"new": 1})
+    monkeypatch.undo()
+    assert summary.read_text() == '{"old": 1}' and log.read_text() == '{"epoch": 0}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epochs.jsonl", "training_summary.json"]
+    with pytest.raises(SystemExit) as stop, report_user_errors():
+        _disk_full()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith("error: the disk is full (No space left on device, met by test_durable.py). Free")
+
+
 # -- readers ------------------------------------------------------------------------------------------
 def test_a_torn_last_record_is_skipped_with_one_warning_and_a_damaged_middle_is_one_line(tmp_path, caplog):
     log = tmp_path / "epochs.jsonl"

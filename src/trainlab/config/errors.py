@@ -80,12 +80,16 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -
     """Print a UserError (also one wrapped by Hydra) as one line on stderr and exit with status 2.
 
     ``on_error``: called first (e.g. to remove a run folder that holds nothing yet); what it returns is
-    appended to the line. Anything else is a bug and keeps its traceback.
+    appended to the line. A full disk is no bug either, whoever was writing (TensorBoard, a library's
+    own file): one line too (:class:`trainlab.run.durable.DiskFull`). Anything else is a bug and keeps
+    its traceback.
     """
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - only UserErrors are swallowed, the rest re-raised
-        user_error = unwrap_user_error(exc)
+        from trainlab.run.durable import DiskFull
+
+        user_error = unwrap_user_error(exc) or DiskFull.of(exc)
         if user_error is None:
             raise
         note = on_error() if on_error is not None else None

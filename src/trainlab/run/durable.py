@@ -14,10 +14,15 @@ record readable afterwards:
   naming the file.
 
 A kill mid-write leaves at most a stray ``.<name>.<pid>.<thread>.tmp``, which is never read.
+
+A disk that fills up (or a quota, or a file size limit) mid-write is no bug: every writer here removes
+its temporary file and raises :class:`DiskFull`, one line naming the file, and the file it would have
+replaced stays as it was.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -31,17 +36,95 @@ from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 
+# "no space left", "quota exceeded", "file too large": the disk, not the program, is at fault
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def disk_full_cause(exc: Optional[BaseException]) -> Optional[OSError]:
+    """The OSError of a full disk behind ``exc`` (torch.save wraps one into a RuntimeError), or None."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+class DiskFull(UserError):
+    """A file could not be written for lack of space; what was written before is intact.
+
+    The message names the file, then what to do: by default free space or write elsewhere, and run again;
+    a caller that knows better (resume, evaluate the finished run) says so with :meth:`then`. Callbacks
+    that would write more on the way out (CheckpointOnException) check for it and skip.
+
+    Args:
+        what: what failed, naming the file.
+        step: what to do next.
+    """
+
+    STEP = "Free some space there, or write elsewhere with paths.log_dir=<a folder on another disk>, and run it again"
+
+    def __init__(self, what: str, step: str = STEP):
+        super().__init__(f"{what}. {step}")
+        self.what = what
+
+    @classmethod
+    def writing(cls, path: Union[str, os.PathLike], cause: OSError, what: str = "",
+                written: Optional[int] = None, kept: str = "") -> DiskFull:
+        """``the disk is full: writing <what> '<path>' failed (<the system's words>)[; <kept>]``."""
+        how = "failed" if written is None else f"stopped after {written / 1024:.0f} kB"
+        return cls(f"the disk is full: writing {what + ' ' if what else ''}'{path}' {how} "
+                   f"({os.strerror(cause.errno)}){'; ' + kept if kept else ''}")
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Optional[DiskFull]:
+        """``exc`` as a DiskFull when a full disk is behind it (a writer outside this module: TensorBoard,
+        a logger, a library's own file), naming the file when the error does; else None."""
+        if isinstance(exc, DiskFull):
+            return exc
+        cause = disk_full_cause(exc)
+        if cause is None:
+            return None
+        if cause.filename:
+            return cls.writing(cause.filename, cause)
+        return cls(f"the disk is full ({os.strerror(cause.errno)}, met by {_writer_of(cause)})")
+
+    def then(self, step: str) -> DiskFull:
+        """The same error with another next step."""
+        return DiskFull(self.what, step)
+
+
+def _writer_of(exc: BaseException) -> str:
+    """The package whose code raised ``exc`` (``tensorboard``), from its innermost frame."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "a writer"
+    parts = Path(tb.tb_frame.f_code.co_filename).parts
+    inside = next((i for i, part in enumerate(parts) if part in ("site-packages", "dist-packages", "src")), None)
+    return parts[inside + 1] if inside is not None and inside + 1 < len(parts) - 1 else parts[-1]
+
+
+def _refuse_full_disk(path: Path, exc: BaseException) -> None:
+    """Raise :class:`DiskFull` naming ``path`` when a full disk is behind ``exc``."""
+    cause = disk_full_cause(exc)
+    if cause is not None and not isinstance(exc, DiskFull):
+        raise DiskFull.writing(path, cause) from None
+
 
 @contextmanager
 def replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` (one per process and thread: parallel writers do not meet), renamed
-    over ``path`` when the block ends without error and removed when it does not."""
+    over ``path`` when the block ends without error and removed when it does not (a full disk:
+    :class:`DiskFull`, ``path`` as it was)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         yield temporary
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         temporary.unlink(missing_ok=True)
+        _refuse_full_disk(path, exc)
         raise
 
 
@@ -95,16 +178,21 @@ def cut_torn_tail(path: Path) -> None:
 
 
 def append_json_line(path: Union[str, os.PathLike], record: dict[str, Any]) -> None:
-    """Append ``record`` as one JSON line in a single write, after cutting a torn last line."""
+    """Append ``record`` as one JSON line in a single write, after cutting a torn last line. A full disk
+    is :class:`DiskFull`, the file as it was before."""
     path = Path(path)
     if path.is_file():
         cut_torn_tail(path)
     line = (json.dumps(record) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        _refuse_full_disk(path, exc)
+        raise
 
 
 def read_json_lines(path: Union[str, os.PathLike]) -> list[dict[str, Any]]:

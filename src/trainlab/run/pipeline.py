@@ -27,7 +27,7 @@ from trainlab.config.schemas import check_schema_additions, check_trainer
 from trainlab.config.search_path import check_shadowed_choices
 from trainlab.run.console import route_lightning_logs
 from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
-from trainlab.run.durable import write_atomic
+from trainlab.run.durable import DiskFull, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -194,15 +194,38 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
 def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
     """Fit, record the best checkpoint in the run folder, test it (``cfg.test``); the logged metrics."""
     trainer, model, datamodule = run.trainer, run.model, run.datamodule
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if best:
-        RunFolder.of_checkpoint(Path(best)).record_best(best)
-    if run.cfg.test:
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if best:
+            RunFolder.of_checkpoint(Path(best)).record_best(best)
+        if run.cfg.test:
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
+        full = DiskFull.of(exc)
+        if full is None:
+            raise
+        raise full.then(_after_a_full_disk(run.cfg, trainer.fit_loop.done)) from None
     return metrics
+
+
+def _after_a_full_disk(cfg: DictConfig, fitted: bool) -> str:
+    """What to do once a full disk stopped the run: test it (``fitted``: its training loop ended, the
+    records or the test did not), resume it (it has a checkpoint of a finished epoch) or start it again
+    (it has none), after freeing space."""
+    from trainlab.config.composition import command_line
+    from trainlab.run.preemption import resume_hint
+
+    folder = Path(cfg.paths.output_dir)
+    elsewhere = "free some space there (or choose another disk with paths.log_dir=<folder>)"
+    if fitted:
+        return (f"Training ended; {elsewhere}, then test its best checkpoint: "
+                f"{command_line('evaluate.py', [], ckpt_path=folder)}")
+    if (folder / "checkpoints" / "last.ckpt").is_file():
+        return f"Free some space there, then resume: {resume_hint(str(folder))}"
+    return f"{elsewhere[0].upper()}{elsewhere[1:]}, then start it again: {resume_hint(None)}"
 
 
 def objective(run: Run, metrics: dict[str, float]) -> float:
