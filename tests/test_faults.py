@@ -357,6 +357,40 @@ def test_a_disk_full_for_the_records_names_the_file_and_says_what_next(compose_c
         list(range(epoch if epoch == 3 else 5))
 
 
+def test_train_log_on_a_full_disk_warns_once_and_writes_no_more(compose_cfg, tmp_path, capsys):
+    """Before, each line logged after the disk filled printed a '--- Logging error ---' traceback."""
+    import errno
+
+    from trainlab.run.console import RunLogFile
+
+    cfg = compose_cfg(TINY)  # Hydra's job logging writes train.log through it
+    assert cfg.hydra.job_logging.handlers.file["class"] == "trainlab.run.console.RunLogFile"
+    handler = RunLogFile(tmp_path / "train.log")
+    logger = logging.getLogger("test_train_log_on_a_full_disk")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.warning("written")
+        handler.stream.close()
+
+        class Full:
+            def write(self, text):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            flush = close = write
+
+        handler.stream = Full()
+        for n in range(3):
+            logger.warning("line %d", n)
+    finally:
+        logger.removeHandler(handler)
+        handler.stream = None
+    err = capsys.readouterr().err
+    assert "Logging error" not in err and err.count("\n") == 1
+    assert err.startswith(f"warning: the disk is full: '{tmp_path / 'train.log'}' takes no more lines (No space left")
+    assert (tmp_path / "train.log").read_text().endswith("written\n")
+
+
 # -- resuming ---------------------------------------------------------------------------------------
 def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_records(compose_cfg, run_train):
     base = [*TINY, "logger=none", "callbacks.early_stopping.patience=100"]

@@ -63,6 +63,33 @@ def route_lightning_logs() -> None:
         warnings.filterwarnings("ignore", message=r".*The `srun` command is available on your system but is not used")
 
 
+class RunLogFile(logging.FileHandler):
+    """The run's ``train.log``: a ``logging.FileHandler`` that, once its disk is full (or a quota reached),
+    says so in one line on stderr and writes no more, while the console goes on.
+
+    A plain FileHandler printed a ``--- Logging error ---`` traceback for every line logged after the
+    disk filled, a dozen lines each, burying the one line that says what stopped the run. Other errors
+    are reported as logging reports them.
+    """
+
+    full = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.full:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        from trainlab.run.durable import disk_full_cause
+
+        cause = disk_full_cause(sys.exc_info()[1])
+        if cause is None:
+            super().handleError(record)
+            return
+        self.full = True
+        print(f"warning: the disk is full: '{self.baseFilename}' takes no more lines ({os.strerror(cause.errno)}); "
+              "the console has them all", file=sys.stderr, flush=True)
+
+
 @dataclass(frozen=True)
 class HandlerSetup:
     """One handler of the root logger: ``file`` (``target`` its path, opened with ``mode``) or ``stdout``
@@ -77,7 +104,7 @@ class HandlerSetup:
 
     def build(self) -> logging.Handler:
         if self.kind == "file":
-            handler: logging.Handler = logging.FileHandler(self.target, mode=self.mode)
+            handler: logging.Handler = RunLogFile(self.target, mode=self.mode)
         else:
             handler = logging.StreamHandler(sys.stdout if self.kind == "stdout" else sys.stderr)
         handler.setLevel(self.level)
