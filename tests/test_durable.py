@@ -102,6 +102,31 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_old_file_stays(tmp_path
     assert capsys.readouterr().err.startswith("error: the disk is full (No space left on device, met by test_durable.py). Free")
 
 
+def test_a_line_the_disk_fills_in_the_middle_of_is_not_left_half_written(tmp_path, monkeypatch):
+    """write(2) on a disk filling mid-line returns short, without an error: the line was left half
+    written, without a word (the next append cut it, with a warning about a kill)."""
+    import os
+
+    from trainlab.run.durable import DiskFull
+
+    log = tmp_path / "epochs.jsonl"
+    log.write_text('{"epoch": 0}\n')
+    real_write = os.write
+
+    def fills_up(fd, data):
+        if len(data) > 5:
+            return real_write(fd, bytes(data[:5]))
+        _disk_full()
+
+    monkeypatch.setattr(os, "write", fills_up)
+    with pytest.raises(DiskFull, match="epochs.jsonl' failed"):
+        append_json_line(log, {"epoch": 1, "val/loss": 0.5})
+    assert log.read_text() == '{"epoch": 0}\n'
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data[:7])))  # short writes, no error
+    append_json_line(log, {"epoch": 1, "val/loss": 0.5})
+    assert read_json_lines(log) == [{"epoch": 0}, {"epoch": 1, "val/loss": 0.5}]
+
+
 # -- readers ------------------------------------------------------------------------------------------
 def test_a_torn_last_record_is_skipped_with_one_warning_and_a_damaged_middle_is_one_line(tmp_path, caplog):
     log = tmp_path / "epochs.jsonl"

@@ -179,15 +179,22 @@ def cut_torn_tail(path: Path) -> None:
 
 def append_json_line(path: Union[str, os.PathLike], record: dict[str, Any]) -> None:
     """Append ``record`` as one JSON line in a single write, after cutting a torn last line. A full disk
-    is :class:`DiskFull`, the file as it was before."""
+    is :class:`DiskFull`, the file as it was before: a disk that fills mid-line makes ``write`` return
+    short (no error), so the rest is written on, and the part already written is cut again when that fails."""
     path = Path(path)
     if path.is_file():
         cut_torn_tail(path)
-    line = (json.dumps(record) + "\n").encode()
+    line = memoryview((json.dumps(record) + "\n").encode())
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)
+            before = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                while line:
+                    line = line[os.write(fd, line):]
+            except OSError:
+                os.ftruncate(fd, before)
+                raise
         finally:
             os.close(fd)
     except OSError as exc:
