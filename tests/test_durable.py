@@ -212,6 +212,24 @@ def test_an_ets_cache_cut_short_is_fitted_again_and_replaced(tmp_path, caplog):
     assert sorted(p.name for p in tmp_path.iterdir()) == [cache.name]
 
 
+def test_an_ets_cache_that_cannot_be_written_is_one_warning_and_the_run_goes_on(tmp_path, caplog, monkeypatch):
+    """A cache: a full disk (or a folder made read-only) there stopped the run after its last epoch."""
+    from trainlab.data.timeseries import baselines
+
+    monkeypatch.setattr(baselines, "_UNCACHED", set())
+    monkeypatch.setattr(np, "savez", _disk_full)
+    series = np.sin(np.arange(120, dtype=float) / 5)[:, None]
+    with caplog.at_level(logging.WARNING):
+        fitted = cached_ets(series, 80, None, str(tmp_path))
+        cached_ets(series + 1, 80, None, str(tmp_path))  # another series: no second warning
+    assert len(fitted) == 1 and fitted[0][0].shape == (120, 3)
+    (warning,) = _warnings(caplog)
+    assert warning == (f"ETS fits not cached in {tmp_path} (No space left on device): this run goes on, and the "
+                       "next one fits them again; free space there, or set data.baseline_cache=<a writable folder> "
+                       "(null: no cache)")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_run_and_sweep_files_are_written_through_the_durable_writers():
     """A new writer of a run's, an evaluation's or a sweep's file goes through trainlab.run.durable: a plain
     write_text / savefig / to_csv(path) / open(..., "w") there is what a kill cuts short."""
