@@ -40,14 +40,19 @@ log = logging.getLogger(__name__)
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
+def _chain(exc: Optional[BaseException]) -> Iterator[BaseException]:
+    """``exc`` and what it was raised from or during, up to a ``raise ... from None`` (which says: not
+    caused by what was being handled; a sweep's TrialFailed says so of the error its trial recorded)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        yield exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+
+
 def disk_full_cause(exc: Optional[BaseException]) -> Optional[OSError]:
     """The OSError of a full disk behind ``exc`` (torch.save wraps one into a RuntimeError), or None."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
-            return exc
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None
+    return next((e for e in _chain(exc) if isinstance(e, OSError) and e.errno in DISK_ERRNOS), None)
 
 
 class DiskFull(UserError):
@@ -64,34 +69,37 @@ class DiskFull(UserError):
 
     STEP = "Free some space there, or write elsewhere with paths.log_dir=<a folder on another disk>, and run it again"
 
-    def __init__(self, what: str, step: str = STEP):
+    def __init__(self, what: str, step: str = STEP, reason: str = os.strerror(errno.ENOSPC)):
         super().__init__(f"{what}. {step}")
-        self.what = what
+        self.what, self.reason = what, reason  # reason: the system's words (No space left on device)
 
     @classmethod
     def writing(cls, path: Union[str, os.PathLike], cause: OSError, what: str = "",
                 written: Optional[int] = None, kept: str = "") -> DiskFull:
         """``the disk is full: writing <what> '<path>' failed (<the system's words>)[; <kept>]``."""
         how = "failed" if written is None else f"stopped after {written / 1024:.0f} kB"
-        return cls(f"the disk is full: writing {what + ' ' if what else ''}'{path}' {how} "
-                   f"({os.strerror(cause.errno)}){'; ' + kept if kept else ''}")
+        reason = os.strerror(cause.errno)
+        return cls(f"the disk is full: writing {what + ' ' if what else ''}'{path}' {how} ({reason})"
+                   f"{'; ' + kept if kept else ''}", reason=reason)
 
     @classmethod
     def of(cls, exc: BaseException) -> Optional[DiskFull]:
         """``exc`` as a DiskFull when a full disk is behind it (a writer outside this module: TensorBoard,
         a logger, a library's own file), naming the file when the error does; else None."""
-        if isinstance(exc, DiskFull):
-            return exc
+        found = next((e for e in _chain(exc) if isinstance(e, DiskFull)), None)
+        if found is not None:
+            return found
         cause = disk_full_cause(exc)
         if cause is None:
             return None
         if cause.filename:
             return cls.writing(cause.filename, cause)
-        return cls(f"the disk is full ({os.strerror(cause.errno)}, met by {_writer_of(cause)})")
+        reason = os.strerror(cause.errno)
+        return cls(f"the disk is full ({reason}, met by {_writer_of(cause)})", reason=reason)
 
     def then(self, step: str) -> DiskFull:
         """The same error with another next step."""
-        return DiskFull(self.what, step)
+        return DiskFull(self.what, step, self.reason)
 
 
 def _writer_of(exc: BaseException) -> str:

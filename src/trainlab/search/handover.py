@@ -29,6 +29,10 @@ class TrialFailed(RuntimeError):
     """A trial's run cannot give a usable objective (a NaN loss, a bad parameter combination)."""
 
 
+class TrialOutOfSpace(TrialFailed):
+    """A trial's run met a full disk: the sweep records it and stops, as every next trial would meet it."""
+
+
 @dataclass(frozen=True)
 class TrialHandover:
     """One trial, as its job receives it.

@@ -29,7 +29,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.module import constant_columns
-from trainlab.run.durable import DiskFull, disk_full_cause, replacing
+from trainlab.run.durable import DiskFull, replacing
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,7 @@ def cached_ets(series: np.ndarray, train_end: int, season: Optional[int],
             log.debug("ETS baseline fitted and cached in %s", path)  # one line per run: fitted_in
         except (OSError, DiskFull) as exc:  # a cache: the run goes on without it
             _UNCACHED.add(path.parent)
-            cause = disk_full_cause(exc) or exc
-            reason = os.strerror(cause.errno) if isinstance(cause, OSError) and cause.errno else str(cause)
+            reason = exc.reason if isinstance(exc, DiskFull) else os.strerror(exc.errno) if exc.errno else str(exc)
             log.warning("ETS fits not cached in %s (%s): this run goes on, and the next one fits them again; free "
                         "space there, or set data.baseline_cache=<a writable folder> (null: no cache)",
                         path.parent, reason)
