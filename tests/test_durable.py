@@ -80,7 +80,8 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_old_file_stays(tmp_path
     summary.write_text('{"old": 1}')
     log.write_text('{"epoch": 0}\n')
     monkeypatch.setattr(os, "write", _disk_full)
-    with pytest.raises(DiskFull, match=r"^the disk is full: writing '.*epochs.jsonl' failed \(No space left on device\). "
+    with pytest.raises(DiskFull, match=r"^the disk is full: writing '.*epochs.jsonl' failed \(No space left on device\)"
+                                       r"\. "
                                        r"Free some space there, or write elsewhere with paths.log_dir="):
         append_json_line(log, {"epoch": 1})
     monkeypatch.undo()
@@ -99,7 +100,33 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_old_file_stays(tmp_path
     with pytest.raises(SystemExit) as stop, report_user_errors():
         _disk_full()
     assert stop.value.code == 2
-    assert capsys.readouterr().err.startswith("error: the disk is full (No space left on device, met by test_durable.py). Free")
+    assert capsys.readouterr().err.startswith("error: the disk is full (No space left on device, met by test_durable.py). "
+                                              "Free")
+
+
+def test_a_writer_thread_a_full_disk_stops_says_so_in_one_line(capsys):
+    """TensorBoard's event writer thread printed Python's 'Exception in thread' traceback (30 lines) before
+    the run's own line; other errors in threads keep theirs."""
+    import threading
+
+    from trainlab.config.errors import report_user_errors
+
+    def run(target):
+        thread = threading.Thread(target=target, name="writer")
+        thread.start()
+        thread.join()
+
+    passed_on, previous = [], threading.excepthook
+    threading.excepthook = lambda args: passed_on.append(args.exc_type)
+    try:
+        with report_user_errors():
+            run(_disk_full)
+            run(lambda: 1 / 0)
+    finally:
+        threading.excepthook = previous
+    assert capsys.readouterr().err == ("warning: the disk is full: test_durable.py's writer (writer) stopped (No space "
+                                       "left on device)\n")
+    assert passed_on == [ZeroDivisionError]
 
 
 def test_a_line_the_disk_fills_in_the_middle_of_is_not_left_half_written(tmp_path, monkeypatch):

@@ -295,8 +295,8 @@ def test_a_full_disk_ends_with_one_line_and_keeps_the_earlier_checkpoints(compos
         monkeypatch.setattr(torch, "save", save)
     with pytest.raises(DiskFull, match=r"the disk is full: writing checkpoint '.*epoch03.*\.ckpt' stopped after "
                                        r"\d+ kB \(No space left on device\); the earlier checkpoints in .* are intact. "
-                                       r"Free some space there, then resume: python \S+.py .*trainer.max_epochs=8 "
-                                       r"callbacks.early_stopping.patience=100 ckpt_path="):
+                                       r"Free some space on the run folder's disk, then resume: python \S+.py "
+                                       r".*trainer.max_epochs=8 callbacks.early_stopping.patience=100 ckpt_path="):
         run_train(cfg, extra_callbacks=extra)
     ckpts = Path(cfg.paths.output_dir) / "checkpoints"
     assert not list(ckpts.glob("*.tmp-*"))
@@ -334,9 +334,11 @@ class _FullFrom(pl.Callback):
 
 
 @pytest.mark.parametrize("name, epoch, step", [
-    ("epochs.jsonl", 3, r"Free some space there, then resume: python \S+.py .*trainer.max_epochs=5 logger=none ckpt_path="),
-    ("training_summary.json", 4, r"Training ended; free some space there \(or choose another disk with "
-                                 r"paths.log_dir=<folder>\), then test its best checkpoint: python evaluate.py ckpt_path="),
+    ("epochs.jsonl", 3, r"Free some space on the run folder's disk, then resume: python \S+.py "
+                        r".*trainer.max_epochs=5 logger=none ckpt_path="),
+    ("training_summary.json", 4, r"Training ended; free some space on the run folder's disk \(or choose another disk "
+                                 r"with paths.log_dir=<folder>\), then test its best checkpoint: "
+                                 r"python evaluate.py ckpt_path="),
 ])
 def test_a_disk_full_for_the_records_names_the_file_and_says_what_next(compose_cfg, run_train, monkeypatch,
                                                                         name, epoch, step):

@@ -81,14 +81,15 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -
 
     ``on_error``: called first (e.g. to remove a run folder that holds nothing yet); what it returns is
     appended to the line. A full disk is no bug either, whoever was writing (TensorBoard, a library's
-    own file): one line too (:class:`trainlab.run.durable.DiskFull`). Anything else is a bug and keeps
-    its traceback.
+    own file): one line too (:class:`trainlab.run.durable.DiskFull`), and a writer thread it stops says
+    so in one line, not a traceback. Anything else is a bug and keeps its traceback.
     """
-    try:
-        yield
-    except Exception as exc:  # noqa: BLE001 - only UserErrors are swallowed, the rest re-raised
-        from trainlab.run.durable import DiskFull
+    from trainlab.run.durable import DiskFull, quiet_full_disk_threads
 
+    try:
+        with quiet_full_disk_threads():
+            yield
+    except Exception as exc:  # noqa: BLE001 - only UserErrors are swallowed, the rest re-raised
         user_error = unwrap_user_error(exc) or DiskFull.of(exc)
         if user_error is None:
             raise

@@ -26,6 +26,7 @@ import errno
 import json
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -100,6 +101,29 @@ class DiskFull(UserError):
     def then(self, step: str) -> DiskFull:
         """The same error with another next step."""
         return DiskFull(self.what, step, self.reason)
+
+
+@contextmanager
+def quiet_full_disk_threads() -> Iterator[None]:
+    """A thread that a full disk stops (TensorBoard's event writer) says so in one line, not in Python's
+    'Exception in thread' traceback of thirty; its owner meets the error again in the main thread (the
+    writer raises it at its next call), where it becomes the run's one line. Other errors keep theirs."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        cause = disk_full_cause(args.exc_value)
+        if cause is None:
+            previous(args)
+            return
+        name = args.thread.name if args.thread is not None else "a thread"
+        print(f"warning: the disk is full: {_writer_of(cause)}'s writer ({name}) stopped ({os.strerror(cause.errno)})",
+              file=sys.stderr, flush=True)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
 
 
 def _writer_of(exc: BaseException) -> str:

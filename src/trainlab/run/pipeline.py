@@ -219,12 +219,12 @@ def _after_a_full_disk(cfg: DictConfig, fitted: bool) -> str:
     from trainlab.run.preemption import resume_hint
 
     folder = Path(cfg.paths.output_dir)
-    elsewhere = "free some space there (or choose another disk with paths.log_dir=<folder>)"
+    elsewhere = "free some space on the run folder's disk (or choose another disk with paths.log_dir=<folder>)"
     if fitted:
         return (f"Training ended; {elsewhere}, then test its best checkpoint: "
                 f"{command_line('evaluate.py', [], ckpt_path=folder)}")
     if (folder / "checkpoints" / "last.ckpt").is_file():
-        return f"Free some space there, then resume: {resume_hint(str(folder))}"
+        return f"Free some space on the run folder's disk, then resume: {resume_hint(str(folder))}"
     return f"{elsewhere[0].upper()}{elsewhere[1:]}, then start it again: {resume_hint(None)}"
 
 

@@ -338,9 +338,10 @@ class OptunaSearch:
         next trial would fail the same way, and so would recording them."""
         if what is None:
             return
-        print(f"error: the sweep stopped: {what}. The study keeps the trials recorded before "
-              f"({storage_file(self.plan.storage) or self.plan.storage}); free some space there, then continue it with the same command plus "
-              f"hydra.sweep.dir={self.plan.sweep_dir}", file=sys.stderr, flush=True)
+        study = storage_file(self.plan.storage) or self.plan.storage
+        print(f"error: the sweep stopped: {what}. The study keeps the trials recorded before ({study}); free some "
+              f"space there, then continue it with the same command plus hydra.sweep.dir={self.plan.sweep_dir}",
+              file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
 
     def run(self) -> dict[str, Any]:
