@@ -56,8 +56,8 @@ SWEEP   ?=
 SWEEP_ARG = $(if $(SWEEP),"$(SWEEP)")
 EPOCHS  ?= 50
 
-analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir>)
-	$(PY) -m trainlab.search.analyze $(SWEEP_ARG)
+analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir> [OUT=<dir>])
+	$(PY) -m trainlab.search.analyze $(SWEEP_ARG) $(if $(OUT),--out "$(OUT)")
 
 dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(PORT) (STORAGE=<url> for a shared study)
 	.venv/bin/optuna-dashboard "$(or $(STORAGE),sqlite:///$$(cd "$(SWEEP)" && pwd)/optuna.db)" --host 127.0.0.1 --port $(PORT)
