@@ -104,6 +104,22 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_old_file_stays(tmp_path
                                               "Free")
 
 
+def test_a_read_only_folder_is_reported_as_itself_not_as_the_cleanup_after_it(tmp_path, monkeypatch):
+    """On a read-only file system unlink fails with EROFS even for a file that is not there: the cleanup
+    of the temporary that could not be made replaced the error of the write (named the temporary)."""
+    import errno
+    import os
+
+    def read_only(path, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(Path, "open", read_only)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(OSError) as raised:
+        write_atomic(tmp_path / "report.md", "# report\n")
+    assert raised.value.errno == errno.EROFS and raised.value.__context__ is None
+
+
 def test_a_writer_thread_a_full_disk_stops_says_so_in_one_line(capsys):
     """TensorBoard's event writer thread printed Python's 'Exception in thread' traceback (30 lines) before
     the run's own line; other errors in threads keep theirs."""

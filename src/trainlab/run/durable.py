@@ -155,7 +155,8 @@ def replacing(path: Path) -> Iterator[Path]:
         yield temporary
         os.replace(temporary, path)
     except BaseException as exc:
-        temporary.unlink(missing_ok=True)
+        if os.path.lexists(temporary):  # on a read-only file system unlink fails even for a missing file
+            temporary.unlink()
         _refuse_full_disk(path, exc)
         raise
 
