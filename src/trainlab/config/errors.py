@@ -344,6 +344,7 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
     from trainlab.config.composition import flags_first
     from trainlab.config.help import help_requested, print_help
+    from trainlab.run.console import matplotlib_config_where_writable
 
     try:
         os.getcwd()  # Hydra records it first thing (hydra.runtime.cwd): a FileNotFoundError traceback
@@ -351,6 +352,7 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
         print("error: the working folder this command was started in no longer exists (removed after the shell "
               "entered it); cd to an existing folder and run it again", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
+    matplotlib_config_where_writable()  # a read-only home: two warnings and a font cache rebuilt per run
     sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
     problem = config_dir_problem(sys.argv[1:])
     if problem:

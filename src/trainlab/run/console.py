@@ -42,6 +42,33 @@ def announce_run_folder() -> None:
         logging.getLogger(__name__).info("run folder: %s", HydraConfig.get().runtime.output_dir)
 
 
+def matplotlib_config_where_writable() -> Optional[str]:
+    """Point matplotlib's config and cache folder (``MPLCONFIGDIR``) at ``<temp>/trainlab-matplotlib-<uid>``
+    when its default (``~/.config/matplotlib``) cannot be written (a read-only or shared home on a
+    cluster) and the user set none; returns the folder chosen, or None.
+
+    Matplotlib then made a new temporary folder per process, rebuilt its font cache there each time and
+    logged two warnings at every run ("mkdir -p failed ...", "Matplotlib created a temporary cache
+    directory ..."); this folder stays, so the cache is built once. Call it before matplotlib is imported.
+    """
+    import tempfile
+    from pathlib import Path
+
+    if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
+        return None
+    default = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "matplotlib"
+    existing = next((p for p in (default, *default.parents) if p.exists()), None)
+    if existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return None
+    folder = Path(tempfile.gettempdir()) / f"trainlab-matplotlib-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return None  # matplotlib finds a temporary folder of its own, as before
+    os.environ["MPLCONFIGDIR"] = str(folder)
+    return str(folder)
+
+
 def route_lightning_logs() -> None:
     """Let Lightning's messages reach the console and train.log once, through Hydra's root handlers.
 
