@@ -120,6 +120,33 @@ def test_a_read_only_folder_is_reported_as_itself_not_as_the_cleanup_after_it(tm
     assert raised.value.errno == errno.EROFS and raised.value.__context__ is None
 
 
+def test_a_full_sqlite_database_is_a_full_disk_too(capsys):
+    """MLflow's mlflow.db on a full disk: SQLAlchemy's OperationalError traceback (exit 1), after an
+    on_exception.ckpt attempt whose own DiskFull then named the checkpoint instead."""
+    import sqlite3
+
+    from trainlab.config.errors import report_user_errors
+    from trainlab.run.durable import DiskFull
+
+    def insert():
+        full = sqlite3.OperationalError("database or disk is full")
+        full.sqlite_errorcode = sqlite3.SQLITE_FULL  # as sqlite3 sets it
+        raise full
+
+    def log_metrics():
+        try:
+            insert()
+        except sqlite3.OperationalError as exc:
+            raise RuntimeError("(sqlite3.OperationalError) database or disk is full [SQL: INSERT ...]") from exc
+
+    with pytest.raises(SystemExit) as stop, report_user_errors():
+        log_metrics()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith("error: the disk is full: an SQLite database could not be written "
+                                              "(database or disk is full, met by test_durable.py). Free some space")
+    assert DiskFull.of(sqlite3.OperationalError("database is locked")) is None
+
+
 def test_a_writer_thread_a_full_disk_stops_says_so_in_one_line(capsys):
     """TensorBoard's event writer thread printed Python's 'Exception in thread' traceback (30 lines) before
     the run's own line; other errors in threads keep theirs."""

@@ -56,6 +56,15 @@ def disk_full_cause(exc: Optional[BaseException]) -> Optional[OSError]:
     return next((e for e in _chain(exc) if isinstance(e, OSError) and e.errno in DISK_ERRNOS), None)
 
 
+def full_database(exc: Optional[BaseException]) -> Optional[BaseException]:
+    """The error of an SQLite database that its full disk stopped (``database or disk is full``: MLflow's
+    ``mlflow.db``, an Optuna study; SQLAlchemy and Optuna wrap it), or None."""
+    import sqlite3
+
+    return next((e for e in _chain(exc)
+                 if isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL), None)
+
+
 class DiskFull(UserError):
     """A file could not be written for lack of space; what was written before is intact.
 
@@ -90,11 +99,14 @@ class DiskFull(UserError):
         found = next((e for e in _chain(exc) if isinstance(e, DiskFull)), None)
         if found is not None:
             return found
-        cause = disk_full_cause(exc)
+        cause, database = disk_full_cause(exc), full_database(exc)
+        if cause is not None and cause.filename:
+            return cls.writing(cause.filename, cause)
+        if database is not None:
+            return cls(f"the disk is full: an SQLite database could not be written ({database}, met by "
+                       f"{_writer_of(exc)})")
         if cause is None:
             return None
-        if cause.filename:
-            return cls.writing(cause.filename, cause)
         reason = os.strerror(cause.errno)
         return cls(f"the disk is full ({reason}, met by {_writer_of(cause)})", reason=reason)
 
@@ -126,16 +138,25 @@ def quiet_full_disk_threads() -> Iterator[None]:
         threading.excepthook = previous
 
 
+_DRIVERS = ("sqlalchemy", "sqlite3")  # what a database's user writes through: the user is named
+
+
 def _writer_of(exc: BaseException) -> str:
-    """The package whose code raised ``exc`` (``tensorboard``), from its innermost frame."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return "a writer"
-    parts = Path(tb.tb_frame.f_code.co_filename).parts
-    inside = next((i for i, part in enumerate(parts) if part in ("site-packages", "dist-packages", "src")), None)
-    return parts[inside + 1] if inside is not None and inside + 1 < len(parts) - 1 else parts[-1]
+    """The package whose code was writing when ``exc`` was raised (``tensorboard``, ``mlflow``): the package
+    of the innermost frame of the chain that is not a database driver."""
+    packages = []
+    for raised in _chain(exc):
+        tb = raised.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename.startswith("<"):  # code generated at run time (SQLAlchemy's)
+                tb = tb.tb_next
+                continue
+            parts = Path(tb.tb_frame.f_code.co_filename).parts
+            inside = next((i for i, part in enumerate(parts) if part in ("site-packages", "dist-packages", "src")),
+                          None)
+            packages.append(parts[inside + 1] if inside is not None and inside + 1 < len(parts) - 1 else parts[-1])
+            tb = tb.tb_next
+    return next((p for p in reversed(packages) if p not in _DRIVERS), "a writer")
 
 
 def _refuse_full_disk(path: Path, exc: BaseException) -> None:

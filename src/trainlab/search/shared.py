@@ -73,19 +73,13 @@ def out_of_space(exc: BaseException) -> Optional[str]:
     """What ran out of space, when a full disk is behind ``exc``: a file of ours or a library's
     (:class:`trainlab.run.durable.DiskFull`), or the study's SQLite file (``database or disk is full``,
     wrapped by SQLAlchemy and Optuna); else None."""
-    import sqlite3
+    from trainlab.run.durable import DiskFull, full_database
 
-    from trainlab.run.durable import DiskFull
-
+    database = full_database(exc)  # out here (a trial's own are TrialOutOfSpace), the study's
+    if database is not None:
+        return f"the disk is full: the study could not be written ({database})"
     full = DiskFull.of(exc)
-    if full is not None:
-        return full.what
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-            return f"the disk is full: the study could not be written ({exc})"
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None
+    return None if full is None else full.what
 
 
 def storage_url(spec: Optional[str], default_file: Path) -> str:
