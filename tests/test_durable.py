@@ -82,7 +82,7 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_old_file_stays(tmp_path
     monkeypatch.setattr(os, "write", _disk_full)
     with pytest.raises(DiskFull, match=r"^the disk is full: writing '.*epochs.jsonl' failed \(No space left on device\)"
                                        r"\. "
-                                       r"Free some space there, or write elsewhere with paths.log_dir="):
+                                       r"Free some space on that disk, or write elsewhere with paths.log_dir="):
         append_json_line(log, {"epoch": 1})
     monkeypatch.undo()
     real_open = Path.open
@@ -106,18 +106,25 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_old_file_stays(tmp_path
 
 def test_a_read_only_folder_is_reported_as_itself_not_as_the_cleanup_after_it(tmp_path, monkeypatch):
     """On a read-only file system unlink fails with EROFS even for a file that is not there: the cleanup
-    of the temporary that could not be made replaced the error of the write (named the temporary)."""
+    of the temporary that could not be made replaced the error of the write (named the temporary). A disk
+    gone read-only mid-run (remounted after an error) is then one line like a full one (a traceback)."""
     import errno
     import os
+
+    from trainlab.run.durable import DiskFull
 
     def read_only(path, *args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
 
     monkeypatch.setattr(Path, "open", read_only)
     monkeypatch.setattr(Path, "unlink", read_only)
-    with pytest.raises(OSError) as raised:
+    with pytest.raises(DiskFull, match=rf"^the disk became read-only: writing '{tmp_path / 'report.md'}' failed "
+                                       r"\(Read-only file system\)\. Make that disk writable again, or write "
+                                       r"elsewhere with paths.log_dir=") as raised:
         write_atomic(tmp_path / "report.md", "# report\n")
-    assert raised.value.errno == errno.EROFS and raised.value.__context__ is None
+    assert str(raised.value.then("{Remedy}, then resume: python train.py ckpt_path=<run>", "the run folder's disk")) \
+        == (f"the disk became read-only: writing '{tmp_path / 'report.md'}' failed (Read-only file system). Make the "
+            "run folder's disk writable again, then resume: python train.py ckpt_path=<run>")
 
 
 def test_a_full_sqlite_database_is_a_full_disk_too(capsys):

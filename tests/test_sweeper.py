@@ -343,7 +343,7 @@ def test_a_full_disk_stops_the_sweep_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == (f"error: the sweep stopped: the disk is full: writing '/run/0/epochs.jsonl' failed (No space ...). "
                    f"The study keeps the trials recorded before ({tmp_path / 'a' / 'optuna.db'}); free some space "
-                   f"there, then continue it with the same command plus hydra.sweep.dir={tmp_path / 'a'}")
+                   f"on that disk, then continue it with the same command plus hydra.sweep.dir={tmp_path / 'a'}")
 
     def full_study(*args):
         cause = sqlite3.OperationalError("database or disk is full")

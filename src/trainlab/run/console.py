@@ -106,14 +106,14 @@ class RunLogFile(logging.FileHandler):
             super().emit(record)
 
     def handleError(self, record: logging.LogRecord) -> None:
-        from trainlab.run.durable import disk_full_cause
+        from trainlab.run.durable import disk_full_cause, disk_state
 
         cause = disk_full_cause(sys.exc_info()[1])
         if cause is None:
             super().handleError(record)
             return
         self.full = True
-        print(f"warning: the disk is full: '{self.baseFilename}' takes no more lines ({os.strerror(cause.errno)}); "
+        print(f"warning: {disk_state(cause)[0]}: '{self.baseFilename}' takes no more lines ({os.strerror(cause.errno)}); "
               "the console has them all", file=sys.stderr, flush=True)
 
 

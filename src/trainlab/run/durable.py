@@ -15,9 +15,9 @@ record readable afterwards:
 
 A kill mid-write leaves at most a stray ``.<name>.<pid>.<thread>.tmp``, which is never read.
 
-A disk that fills up (or a quota, or a file size limit) mid-write is no bug: every writer here removes
-its temporary file and raises :class:`DiskFull`, one line naming the file, and the file it would have
-replaced stays as it was.
+A disk that fills up (or a quota, or a file size limit, or a disk remounted read-only) mid-write is no
+bug: every writer here removes its temporary file and raises :class:`DiskFull`, one line naming the
+file, and the file it would have replaced stays as it was.
 """
 
 from __future__ import annotations
@@ -37,8 +37,16 @@ from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 
-# "no space left", "quota exceeded", "file too large": the disk, not the program, is at fault
-DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+# "no space left", "quota exceeded", "file too large", "read-only file system" (a disk remounted
+# read-only after an error, mid-run): the disk, not the program, is at fault
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def disk_state(cause: OSError) -> tuple[str, str]:
+    """(what the disk is, what the user does about it) for one of DISK_ERRNOS."""
+    if cause.errno == errno.EROFS:
+        return "the disk became read-only", "make {where} writable again"
+    return "the disk is full", "free some space on {where}"
 
 
 def _chain(exc: Optional[BaseException]) -> Iterator[BaseException]:
@@ -66,7 +74,8 @@ def full_database(exc: Optional[BaseException]) -> Optional[BaseException]:
 
 
 class DiskFull(UserError):
-    """A file could not be written for lack of space; what was written before is intact.
+    """A file could not be written for lack of space (or on a disk gone read-only); what was written
+    before is intact.
 
     The message names the file, then what to do: by default free space or write elsewhere, and run again;
     a caller that knows better (resume, evaluate the finished run) says so with :meth:`then`. Callbacks
@@ -77,20 +86,27 @@ class DiskFull(UserError):
         step: what to do next.
     """
 
-    STEP = "Free some space there, or write elsewhere with paths.log_dir=<a folder on another disk>, and run it again"
+    STEP = "{Remedy}, or write elsewhere with paths.log_dir=<a folder on another disk>, and run it again"
 
-    def __init__(self, what: str, step: str = STEP, reason: str = os.strerror(errno.ENOSPC)):
-        super().__init__(f"{what}. {step}")
-        self.what, self.reason = what, reason  # reason: the system's words (No space left on device)
+    def __init__(self, what: str, step: str = STEP, reason: str = os.strerror(errno.ENOSPC),
+                 remedy: str = "free some space on {where}", where: str = "that disk"):
+        done = self.remedy_on(where, remedy)
+        super().__init__(f"{what}. {step.format(remedy=done, Remedy=done[0].upper() + done[1:])}")
+        # reason: the system's words (No space left on device); remedy: what frees the disk, {where} in it
+        self.what, self.reason, self.remedy = what, reason, remedy
+
+    def remedy_on(self, where: str, remedy: Optional[str] = None) -> str:
+        """What frees the disk, said of ``where`` (``free some space on the run folder's disk``)."""
+        return (remedy or self.remedy).format(where=where)
 
     @classmethod
     def writing(cls, path: Union[str, os.PathLike], cause: OSError, what: str = "",
                 written: Optional[int] = None, kept: str = "") -> DiskFull:
         """``the disk is full: writing <what> '<path>' failed (<the system's words>)[; <kept>]``."""
         how = "failed" if written is None else f"stopped after {written / 1024:.0f} kB"
-        reason = os.strerror(cause.errno)
-        return cls(f"the disk is full: writing {what + ' ' if what else ''}'{path}' {how} ({reason})"
-                   f"{'; ' + kept if kept else ''}", reason=reason)
+        (state, remedy), reason = disk_state(cause), os.strerror(cause.errno)
+        return cls(f"{state}: writing {what + ' ' if what else ''}'{path}' {how} ({reason})"
+                   f"{'; ' + kept if kept else ''}", reason=reason, remedy=remedy)
 
     @classmethod
     def of(cls, exc: BaseException) -> Optional[DiskFull]:
@@ -107,12 +123,13 @@ class DiskFull(UserError):
                        f"{_writer_of(exc)})")
         if cause is None:
             return None
-        reason = os.strerror(cause.errno)
-        return cls(f"the disk is full ({reason}, met by {_writer_of(cause)})", reason=reason)
+        (state, remedy), reason = disk_state(cause), os.strerror(cause.errno)
+        return cls(f"{state} ({reason}, met by {_writer_of(cause)})", reason=reason, remedy=remedy)
 
-    def then(self, step: str) -> DiskFull:
-        """The same error with another next step."""
-        return DiskFull(self.what, step, self.reason)
+    def then(self, step: str, where: str) -> DiskFull:
+        """The same error with another next step: ``{remedy}`` / ``{Remedy}`` in it say what frees the disk,
+        of ``where`` (the run folder's disk)."""
+        return DiskFull(self.what, step, self.reason, self.remedy, where)
 
 
 @contextmanager
@@ -128,8 +145,8 @@ def quiet_full_disk_threads() -> Iterator[None]:
             previous(args)
             return
         name = args.thread.name if args.thread is not None else "a thread"
-        print(f"warning: the disk is full: {_writer_of(cause)}'s writer ({name}) stopped ({os.strerror(cause.errno)})",
-              file=sys.stderr, flush=True)
+        print(f"warning: {disk_state(cause)[0]}: {_writer_of(cause)}'s writer ({name}) stopped "
+              f"({os.strerror(cause.errno)})", file=sys.stderr, flush=True)
 
     threading.excepthook = hook
     try:

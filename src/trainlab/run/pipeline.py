@@ -207,7 +207,7 @@ def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
         full = DiskFull.of(exc)
         if full is None:
             raise
-        raise full.then(_after_a_full_disk(run.cfg, trainer.fit_loop.done)) from None
+        raise full.then(_after_a_full_disk(run.cfg, trainer.fit_loop.done), "the run folder's disk") from None
     return metrics
 
 
@@ -219,13 +219,19 @@ def _after_a_full_disk(cfg: DictConfig, fitted: bool) -> str:
     from trainlab.run.preemption import resume_hint
 
     folder = Path(cfg.paths.output_dir)
-    elsewhere = "free some space on the run folder's disk (or choose another disk with paths.log_dir=<folder>)"
+    # {remedy}, {Remedy}: filled by DiskFull.then (free some space on ..., make ... writable again)
+    elsewhere = " (or choose another disk with paths.log_dir=<folder>)"
     if fitted:
-        return (f"Training ended; {elsewhere}, then test its best checkpoint: "
-                f"{command_line('evaluate.py', [], ckpt_path=folder)}")
+        return ("Training ended; {remedy}" + elsewhere + ", then test its best checkpoint: "
+                + _braced(command_line("evaluate.py", [], ckpt_path=folder)))
     if (folder / "checkpoints" / "last.ckpt").is_file():
-        return f"Free some space on the run folder's disk, then resume: {resume_hint(str(folder))}"
-    return f"{elsewhere[0].upper()}{elsewhere[1:]}, then start it again: {resume_hint(None)}"
+        return "{Remedy}, then resume: " + _braced(resume_hint(str(folder)))
+    return "{Remedy}" + elsewhere + ", then start it again: " + _braced(resume_hint(None))
+
+
+def _braced(text: str) -> str:
+    """``text`` kept as it is through ``str.format`` (a command may hold ``${...}``)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def objective(run: Run, metrics: dict[str, float]) -> float:

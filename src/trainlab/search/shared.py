@@ -48,7 +48,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.config.errors import UserError
-from trainlab.run.durable import cut_torn_tail
+from trainlab.run.durable import DiskFull, cut_torn_tail, full_database
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +69,14 @@ PID_CLOCK_SLACK_S = 5.0
 _URL_ESCAPES = {"%": "%25", "?": "%3F", "#": "%23"}
 
 
-def out_of_space(exc: BaseException) -> Optional[str]:
-    """What ran out of space, when a full disk is behind ``exc``: a file of ours or a library's
-    (:class:`trainlab.run.durable.DiskFull`), or the study's SQLite file (``database or disk is full``,
-    wrapped by SQLAlchemy and Optuna); else None."""
-    from trainlab.run.durable import DiskFull, full_database
-
+def out_of_space(exc: BaseException) -> Optional[DiskFull]:
+    """What ran out of space, when a full (or read-only) disk is behind ``exc``: a file of ours or a
+    library's, or the study's SQLite file (``database or disk is full``, wrapped by SQLAlchemy and
+    Optuna); else None."""
     database = full_database(exc)  # out here (a trial's own are TrialOutOfSpace), the study's
     if database is not None:
-        return f"the disk is full: the study could not be written ({database})"
-    full = DiskFull.of(exc)
-    return None if full is None else full.what
+        return DiskFull(f"the disk is full: the study could not be written ({database})")
+    return DiskFull.of(exc)
 
 
 def storage_url(spec: Optional[str], default_file: Path) -> str:

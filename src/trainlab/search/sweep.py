@@ -38,7 +38,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import TrialState
 
 from trainlab.config.errors import EXIT_USER_ERROR, UserError
-from trainlab.run.durable import write_atomic
+from trainlab.run.durable import DiskFull, write_atomic
 from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, build_pruner
 from trainlab.search.plan import SweepPlan
 from trainlab.search.results import (METRIC, RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line,
@@ -174,7 +174,7 @@ class OptunaSearch:
         self.failed_here = 0
         self.last_failure = ""
         self.stopping = False
-        self.out_of_space: Optional[str] = None  # a trial met a full disk: the sweep stops
+        self.out_of_space: Optional[DiskFull] = None  # a trial met a full disk: the sweep stops
         self.signals_before = len(_signals_seen)
 
     # --- the trials ----------------------------------------------------------------------------------
@@ -257,8 +257,9 @@ class OptunaSearch:
                 reason = self._failure(job_exception(outcome), run_dir)
         else:
             reason = self._failure(outcome, run_dir)
-        if isinstance(job_exception(outcome) if isinstance(outcome, JobReturn) else outcome, TrialOutOfSpace):
-            self.out_of_space, self.stopping = reason, True
+        failed = job_exception(outcome) if isinstance(outcome, JobReturn) else outcome
+        if isinstance(failed, TrialOutOfSpace):
+            self.out_of_space, self.stopping = DiskFull(reason, remedy=failed.remedy), True
         with self.lock:
             if self.running.pop(trial.number, None) is None:  # already failed by an interrupt
                 return
@@ -333,15 +334,15 @@ class OptunaSearch:
                 tell(self.study, trial, None, TrialState.FAIL)
             self._write_results()
 
-    def _stop_out_of_space(self, what: Optional[str]) -> None:
-        """End the sweep in one line when the disk is full (``what``: what could not be written): every
+    def _stop_out_of_space(self, full: Optional[DiskFull]) -> None:
+        """End the sweep in one line when the disk is full (``full``: what could not be written): every
         next trial would fail the same way, and so would recording them."""
-        if what is None:
+        if full is None:
             return
         study = storage_file(self.plan.storage) or self.plan.storage
-        print(f"error: the sweep stopped: {what}. The study keeps the trials recorded before ({study}); free some "
-              f"space there, then continue it with the same command plus hydra.sweep.dir={self.plan.sweep_dir}",
-              file=sys.stderr, flush=True)
+        print(f"error: the sweep stopped: {full.what}. The study keeps the trials recorded before ({study}); "
+              f"{full.remedy_on('that disk')}, then continue it with the same command plus hydra.sweep.dir="
+              f"{self.plan.sweep_dir}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
 
     def run(self) -> dict[str, Any]:

@@ -104,5 +104,5 @@ def optuna_trial(cfg: DictConfig) -> Iterator[list[Any]]:
         if user_error is None:
             raise
         if isinstance(user_error, DiskFull):  # what a lone run would do next is no step for a sweep's trial
-            raise TrialOutOfSpace(user_error.what) from None
+            raise TrialOutOfSpace(user_error.what, user_error.remedy) from None
         raise TrialFailed(str(user_error)) from None  # from None: report_user_errors must not exit on it
