@@ -56,8 +56,8 @@ SWEEP   ?=
 SWEEP_ARG = $(if $(SWEEP),"$(SWEEP)")
 EPOCHS  ?= 50
 
-analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir>)
-	$(PY) -m trainlab.search.analyze $(SWEEP_ARG)
+analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir> [OUT=<dir>])
+	$(PY) -m trainlab.search.analyze $(SWEEP_ARG) $(if $(OUT),--out "$(OUT)")
 
 DASHBOARD ?= .venv/bin/optuna-dashboard
 # the sweep's study as the sweep itself opens it (results.sweep_storage: a shared storage it recorded, or its

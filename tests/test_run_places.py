@@ -489,3 +489,26 @@ def test_a_config_dir_that_names_no_folder_is_one_line(tmp_path):
     assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'nope'}]"]) == (
         f"hydra.searchpath: no such folder file://{tmp_path / 'nope'} ({tmp_path / 'nope'}); give the folder that holds "
         "your config groups, or --config-dir <folder>")
+
+
+def test_a_read_only_home_gets_a_lasting_matplotlib_folder_and_no_warnings(tmp_path, monkeypatch):
+    """With ~/.config not writable (a read-only or shared home on a cluster) matplotlib logged two
+    warnings at every run and rebuilt its font cache in a new temporary folder each time."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    (tmp_path / "a_file").write_text("")
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    env["HOME"] = str(tmp_path / "a_file" / "home")  # no folder can be made there, not even by root
+    probe = ("from trainlab.run.console import matplotlib_config_where_writable as chosen; print(chosen()); "
+             "import logging; logging.basicConfig(); import matplotlib.pyplot")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == os.path.join(tempfile.gettempdir(), f"trainlab-matplotlib-{os.getuid()}")
+    assert "Matplotlib created a temporary cache directory" not in done.stderr and "mkdir -p failed" not in done.stderr
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mine"))  # the user's own setting stays
+    from trainlab.run.console import matplotlib_config_where_writable
+
+    assert matplotlib_config_where_writable() is None and os.environ["MPLCONFIGDIR"] == str(tmp_path / "mine")

@@ -129,6 +129,28 @@ def test_a_copied_sweep_folder_reads_its_own_trials_not_the_originals(compose_cf
     assert sweep_storage(copy).startswith(f"sqlite:///{copy}/optuna.db")
 
 
+def test_a_read_only_sweep_folder_is_analysed_and_says_nothing_was_saved(compose_cfg, tmp_path, monkeypatch, capsys):
+    """A shared project's sweep (a read-only folder): the analysis wrote its plots there and ended in a
+    'Read-only file system' traceback. Now it is printed with one warning; --out saves it elsewhere."""
+    import os
+
+    from trainlab.search import analyze
+
+    sweep_dir = tiny_sweep(compose_cfg, tmp_path)
+    before = sorted(p.name for p in sweep_dir.iterdir())
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == sweep_dir else real_access(path, mode))
+    assert analyze.main([str(sweep_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("study sweep: 8 trials") and "(not saved)" in out
+    assert err == (f"warning: '{sweep_dir}' is not writable: analysis.txt and the plots were not saved; add --out "
+                   "<folder> (make analyze ... OUT=<folder>) to save them there\n")
+    assert sorted(p.name for p in sweep_dir.iterdir()) == before
+    assert analyze.main([str(sweep_dir), "--out", str(tmp_path / "elsewhere")]) == 0
+    assert (tmp_path / "elsewhere" / "analysis.txt").read_text() == capsys.readouterr().out
+    assert sorted(p.name for p in sweep_dir.iterdir()) == before
+
+
 def test_a_warm_started_sweep_keeps_the_earlier_sweeps_folders(compose_cfg, tmp_path):
     """Copied trials ran in the earlier folder: their run_dir stays there (absolute), not in this one."""
     earlier = tiny_sweep(compose_cfg, tmp_path, folder=tmp_path / "earlier")

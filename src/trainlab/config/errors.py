@@ -98,12 +98,17 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None, e
     ``on_error``: called first (e.g. to remove a run folder that holds nothing yet); what it returns is
     appended to the line. ``exits=False`` (a script's ``main(cfg)`` called from Python, see
     :func:`in_a_hydra_job`): the UserError itself is raised to the caller instead, unwrapped, after
-    ``on_error``. Anything else is a bug and keeps its traceback.
+    ``on_error``. A full disk is no bug either, whoever was writing (TensorBoard, a library's own
+    file): one line too (:class:`trainlab.run.durable.DiskFull`), and a writer thread it stops says so
+    in one line, not a traceback. Anything else is a bug and keeps its traceback.
     """
+    from trainlab.run.durable import DiskFull, quiet_full_disk_threads
+
     try:
-        yield
+        with quiet_full_disk_threads():
+            yield
     except Exception as exc:  # noqa: BLE001 - only UserErrors are swallowed, the rest re-raised
-        user_error = unwrap_user_error(exc)
+        user_error = unwrap_user_error(exc) or DiskFull.of(exc)
         if user_error is None:
             raise
         note = on_error() if on_error is not None else None
@@ -408,12 +413,14 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
 def _run_command_line(main, config_name: Optional[str]) -> None:
     from trainlab.config.composition import flags_first
     from trainlab.config.help import help_requested, print_help
+    from trainlab.run.console import matplotlib_config_where_writable
 
     try:
         os.getcwd()  # Hydra records it first thing (hydra.runtime.cwd): a FileNotFoundError traceback
     except FileNotFoundError:
         refuse("the working folder this command was started in no longer exists (removed after the shell "
                "entered it); cd to an existing folder and run it again")
+    matplotlib_config_where_writable()  # a read-only home: two warnings and a font cache rebuilt per run
     sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
     problem = config_dir_problem(sys.argv[1:])
     if problem:

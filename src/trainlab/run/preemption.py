@@ -63,7 +63,7 @@ def stop_reason(exception: BaseException) -> Optional[str]:
     return None
 
 
-def _resume_hint(run_dir: Optional[str]) -> str:
+def resume_hint(run_dir: Optional[str]) -> str:
     """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>`` (None: the
     command that starts it again, its own ``ckpt_path`` kept)."""
     from trainlab.config.composition import command_line, task_overrides
@@ -112,16 +112,16 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
 
             note = discard_unstarted_run() or f"what was written is in {run_dir}"
             print(f"error: stopped by {name} before training started, so there is nothing to resume; {note}. "
-                  f"Start it again with: {_resume_hint(None)}", file=sys.stderr, flush=True)
+                  f"Start it again with: {resume_hint(None)}", file=sys.stderr, flush=True)
             sys.exit(EXIT_SIGTERM)
-        print(f"error: {stopped}. Resume with: {_resume_hint(run_dir)}", file=sys.stderr, flush=True)
+        print(f"error: {stopped}. Resume with: {resume_hint(run_dir)}", file=sys.stderr, flush=True)
         sys.exit(EXIT_SIGTERM)
     except KeyboardInterrupt:
         if not exits:
             raise
         if callback.interrupted:  # in training: Lightning wrote the checkpoint and records; say where and how to go on
             stopped = RunStopped("Ctrl-C", callback.epoch, run_dir)
-            print(f"error: {stopped}. Resume with: {_resume_hint(run_dir)}", file=sys.stderr, flush=True)
+            print(f"error: {stopped}. Resume with: {resume_hint(run_dir)}", file=sys.stderr, flush=True)
             sys.exit(EXIT_SIGINT)
         from trainlab.run.folder import discard_unstarted_run  # before fit or between fit and test
 

@@ -1,6 +1,7 @@
 """Read a finished (or running) sweep: ``python -m trainlab.search.analyze <sweep dir>``.
 
-Prints and writes to the sweep folder (analysis.txt): the top-5 trials, parameter importances
+Prints and writes to the sweep folder (analysis.txt; ``--out <folder>`` elsewhere, and a read-only
+sweep folder, a shared project's, is analysed and printed with one warning that nothing was saved): the top-5 trials, parameter importances
 (Optuna's fANOVA), the convergence of the best value, pruning statistics (fraction pruned, epochs
 saved), the recommendations of :mod:`trainlab.search.advice`, and plots (optimisation history,
 importances, parallel coordinates) as PNG files via ``optuna.visualization.matplotlib``. A study with
@@ -11,6 +12,7 @@ a top 5.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -30,8 +32,9 @@ REPORT = "analysis.txt"
 load_study = load_sweep_study  # the name this module had for it
 
 
-def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
-    """PNG plots beside the study; one that Optuna cannot draw (too few trials) is left out."""
+def plot(study: optuna.Study, out_dir: Optional[Path]) -> list[Path]:
+    """PNG plots in ``out_dir`` (None: drawn, not saved); one that Optuna cannot draw (too few trials) is
+    left out."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,8 +54,9 @@ def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
         except (ValueError, RuntimeError):
             continue
         figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-        path = sweep_dir / f"{name}.png"
-        save_figure(figure, path, dpi=110, bbox_inches="tight")
+        path = Path(out_dir or ".") / f"{name}.png"
+        if out_dir is not None:
+            save_figure(figure, path, dpi=110, bbox_inches="tight")
         plt.close(figure)
         made.append(path)
     return made
@@ -65,7 +69,12 @@ def objective_names(sweep_dir: Path, study: optuna.Study) -> list[str]:
     return list(info.get("objectives") or [f"objective {i}" for i in range(len(study.directions))])
 
 
-def report(sweep_dir: Path) -> str:
+def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -> str:
+    """The analysis as text, written with its plots into ``out_dir`` (default: the sweep folder; nothing
+    written when ``save`` is false)."""
+    out = (out_dir or sweep_dir) if save else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     study = load_sweep_study(sweep_dir)
     surplus = sum(is_surplus(t) for t in study.trials)
     copied = sum(is_copied(t) for t in study.trials)
@@ -99,7 +108,7 @@ def report(sweep_dir: Path) -> str:
     else:
         names = objective_names(sweep_dir, study)
         lines += front_lines(best_trials(study), names)
-        front_plot = plot_front(study, names, sweep_dir)
+        front_plot = plot_front(study, names, out)
         plots += [front_plot] if front_plot else []
     stats = pruning_stats(study)
     share = f" ({stats['pruned'] / stats['trials']:.0%} of the trials pruned)" if stats["trials"] else ""
@@ -110,21 +119,29 @@ def report(sweep_dir: Path) -> str:
         advice.append("no best value at a range edge")
     lines += ["recommendations:", *(f"  {a}" for a in advice or ["none"])]
     if complete and len(study.directions) == 1:  # a front's plots have no single target
-        plots += plot(study, sweep_dir)
-    lines.append("plots: " + ", ".join(p.name for p in plots) if plots
+        plots += plot(study, out)
+    lines.append("plots: " + ", ".join(p.name for p in plots) + ("" if out else " (not saved)") if plots
                  else f"plots: none ({'too few trials' if complete else 'no trial completed'})")
     text = "\n".join(lines) + "\n"
-    write_atomic(sweep_dir / REPORT, text)
+    if out is not None:
+        write_atomic(out / REPORT, text)
     return text
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="outputs/train/multiruns/<date>_<time>_<id>")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"folder for {REPORT} and the plots (default: the sweep folder)")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # a sweep in a read-only folder (a shared project's) is read all the same; what it cannot hold is said
+    read_only = args.out is None and args.sweep_dir.is_dir() and not os.access(args.sweep_dir, os.W_OK)
     with report_user_errors():
-        print(report(args.sweep_dir), end="")
+        print(report(args.sweep_dir, args.out, save=not read_only), end="")
+    if read_only:
+        print(f"warning: '{args.sweep_dir}' is not writable: {REPORT} and the plots were not saved; "
+              f"add --out <folder> (make analyze ... OUT=<folder>) to save them there", file=sys.stderr, flush=True)
     return 0
 
 

@@ -70,6 +70,21 @@ class TrialFailed(RuntimeError):
     """A trial's run cannot give a usable objective (a NaN loss, a bad parameter combination)."""
 
 
+class TrialOutOfSpace(TrialFailed):
+    """A trial's run met a full (or read-only) disk: the sweep records it and stops, as every next trial
+    would meet it. ``remedy``: what frees the disk (trainlab.run.durable.DiskFull's)."""
+
+    def __init__(self, what: str, remedy: str = "free some space on {where}"):
+        super().__init__(what, remedy)  # both in args: a worker process pickles it back to the sweep
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+    @property
+    def remedy(self) -> str:
+        return self.args[1]
+
+
 @dataclass(frozen=True)
 class TrialHandover:
     """One trial, as its job receives it.

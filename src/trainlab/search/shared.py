@@ -46,7 +46,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.config.errors import UserError
-from trainlab.run.durable import cut_torn_tail
+from trainlab.run.durable import DiskFull, cut_torn_tail, full_database
 from trainlab.search.handover import sweep_process, sweep_process_gone
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,16 @@ UNOWNED_GRACE_S = 120
 # --- where the study lives ---------------------------------------------------------------------------
 
 _URL_ESCAPES = {"%": "%25", "?": "%3F", "#": "%23"}
+
+
+def out_of_space(exc: BaseException) -> Optional[DiskFull]:
+    """What ran out of space, when a full (or read-only) disk is behind ``exc``: a file of ours or a
+    library's, or the study's SQLite file (``database or disk is full``, wrapped by SQLAlchemy and
+    Optuna); else None."""
+    database = full_database(exc)  # out here (a trial's own are TrialOutOfSpace), the study's
+    if database is not None:
+        return DiskFull(f"the disk is full: the study could not be written ({database})")
+    return DiskFull.of(exc)
 
 
 def storage_url(spec: Optional[str], default_file: Path) -> str:

@@ -33,7 +33,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig
 
 from trainlab.config.errors import unwrap_user_error
-from trainlab.search.handover import TrialFailed, TrialHandover, sweep_process_gone
+from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, sweep_process_gone
 
 __all__ = ["TrialFailed", "optuna_trial"]
 
@@ -92,8 +92,12 @@ def optuna_trial(cfg: DictConfig) -> Iterator[list[Any]]:
     stop_with_the_sweep(handover.sweeper)
     try:
         yield [callback]
-    except Exception as exc:  # noqa: BLE001 - only UserErrors are converted, the rest re-raised
-        user_error = unwrap_user_error(exc)
+    except Exception as exc:  # noqa: BLE001 - only UserErrors (a full disk too) are converted, the rest re-raised
+        from trainlab.run.durable import DiskFull
+
+        user_error = unwrap_user_error(exc) or DiskFull.of(exc)
         if user_error is None:
             raise
+        if isinstance(user_error, DiskFull):  # what a lone run would do next is no step for a sweep's trial
+            raise TrialOutOfSpace(user_error.what, user_error.remedy) from None
         raise TrialFailed(str(user_error)) from None  # from None: report_user_errors must not exit on it
