@@ -416,3 +416,24 @@ def test_evaluate_refuses_a_catalogue_whose_classes_are_others(compose_cfg, run_
                                         rf"\(class_names \[.*'{names[0]}'.*\] in the checkpoint, \[.*'class_{names[0]}'"):
         evaluate_script.evaluate(compose_cfg([f"ckpt_path={first.paths.output_dir}", f"+data.source.path={other}",
                                               "hardware.num_threads=1"], config_name="eval"))
+
+
+def test_a_baseline_that_wins_is_said_and_a_split_of_one_class_cautions_against_accuracy(tmp_path):
+    """An astronomer's real balance: 1 member in ~30 field stars. Calling every star 'field' scores 0.97
+    accuracy; the end line says when a baseline is as good as the model, and a caution names the metrics
+    that mean something (balanced accuracy: the majority class scores 1/classes there)."""
+    from trainlab.evaluation.baselines import Baselines
+
+    versus = Baselines("test", "accuracy", {"features only": 0.9, "majority class": 0.97})
+    assert versus.line("GNN", 0.95).endswith("| majority class 0.970 -> majority class does as well or better")
+    assert "->" not in versus.line("GNN", 0.98) and "->" not in versus.line("GNN", None)
+    assert Baselines("val", "rmse", {"last value": 2.0}, higher_is_better=False).winner(1.5) is None
+
+    frame = SyntheticGaia(600, seed=5).frame()
+    frame["label"] = np.where(np.arange(len(frame)) % 30 == 0, "member", "field")
+    dm = StarGraphDataModule(StarCatalogue(write(tmp_path, frame), "label"), seed=5)
+    caution = dm.baselines("test").caution
+    assert caution is not None and "'field'" in caution and "test/balanced_accuracy (majority class 0.500" in caution
+    balanced = StarGraphDataModule(StarCatalogue(write(tmp_path / "b", SyntheticGaia(600, seed=5).frame()), "label"),
+                                   seed=5)
+    assert balanced.baselines("test").caution is None  # 70% field: accuracy still tells models apart

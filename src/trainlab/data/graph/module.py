@@ -73,6 +73,7 @@ class StarGraphDataModule(SplitDataModule):
     STATS = ("feature_mean", "feature_std")
     TRAINED_WITH = ("k", "density_feature")  # evaluate.py keeps them
     INDICATOR_SUFFIX = "_missing"
+    IMBALANCED = 0.9  # a class this share of a split or more: accuracy misleads (Baselines.caution)
 
     family = "graph"  # trainlab.config.families: models and data of one family go together
 
@@ -338,9 +339,27 @@ class StarGraphDataModule(SplitDataModule):
         self.setup()
         mask = self.graph[f"{split}_mask"]
         features_only = self.features_only()
-        scores = {"features only": features_only.accuracy(self.graph.x[mask], self.graph.y[mask]),
+        y = self.graph.y[mask]
+        predicted = features_only.predict(self.graph.x[mask]).argmax(dim=1)
+        scores = {"features only": float((predicted == y).float().mean()),
                   "majority class": self.majority_accuracy(split)}
         return Baselines(split, "accuracy", scores, details={
             f"{split}_stars": int(mask.sum()), "majority_class": self.class_names[self.majority_class()],
             "features_only": features_only.facts(), "missing_values": self.missing_counts(),
-            "left_out": dict(self.table.left_out)})
+            "left_out": dict(self.table.left_out)}, caution=self._imbalance_caution(split, y, predicted))
+
+    def _imbalance_caution(self, split: str, y: torch.Tensor, features_only: torch.Tensor) -> Optional[str]:
+        """When one class holds ``IMBALANCED`` or more of the split's stars, accuracy rewards calling every
+        star that class: the line to read instead, with the baselines' balanced accuracy (mean recall per
+        class: the majority class scores 1 / classes on it, whatever the balance)."""
+        counts = torch.bincount(y, minlength=len(self.class_names))
+        share = float(counts.max()) / len(y)
+        if share < self.IMBALANCED:
+            return None
+        present = counts > 0
+        recall = torch.bincount(y[features_only == y], minlength=len(counts))[present] / counts[present]
+        majority = self.class_names[self.majority_class()]
+        return (f"the {split} stars are {share:.1%} '{self.class_names[int(counts.argmax())]}': accuracy rewards calling "
+                f"every star '{majority}' and says little; judge by {split}/balanced_accuracy (majority class "
+                f"{1 / int(present.sum()):.3f}, features only {float(recall.mean()):.3f}), {split}/f1_macro and "
+                f"{split}/auprc")
