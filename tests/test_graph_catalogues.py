@@ -437,3 +437,45 @@ def test_a_baseline_that_wins_is_said_and_a_split_of_one_class_cautions_against_
     balanced = StarGraphDataModule(StarCatalogue(write(tmp_path / "b", SyntheticGaia(600, seed=5).frame()), "label"),
                                    seed=5)
     assert balanced.baselines("test").caution is None  # 70% field: accuracy still tells models apart
+
+
+def test_sky_neighbours_across_ra_zero_and_at_the_pole_and_angles_in_other_units(tmp_path, caplog):
+    """Neighbours are found in 3-D, so a cluster split by RA 0/360 or sitting on the pole keeps its true
+    neighbours (measured against great-circle distances). Radians or RA hours read as degrees would shrink
+    the sky: data.source.angle_units converts them, degrees that look like them are warned about, and a
+    Dec beyond 90 (columns swapped) is refused; parallaxes in arcsec read as mas are warned about."""
+    from trainlab.data.graph.subgraphs import knn_table
+
+    rng = np.random.default_rng(3)
+    frame = SyntheticGaia(300, seed=3).frame()
+    for centre_dec in (0.0, 89.9):  # RA 359.9 and 0.1 are 0.2 deg apart; at Dec 89.9 RA is almost no angle
+        frame["ra"] = (rng.normal(0.0, 0.3, len(frame)) % 360 if centre_dec == 0 else rng.uniform(0, 360, len(frame)))
+        frame["dec"] = centre_dec + (rng.normal(0.0, 0.1, len(frame)) if centre_dec == 0 else
+                                     -np.abs(rng.normal(0.0, 0.1, len(frame))) + 0.1)  # up to the pole
+        frame["parallax"] = 2.0  # one distance: 3-D neighbours must be the angular ones
+        table = StarCatalogue(write(tmp_path, frame), "label").load()
+        ra, dec = np.radians(frame["ra"].to_numpy()), np.radians(frame["dec"].to_numpy())
+        cos_angle = (np.sin(dec)[:, None] * np.sin(dec) + np.cos(dec)[:, None] * np.cos(dec) * np.cos(ra[:, None] - ra))
+        np.fill_diagonal(cos_angle, -2)
+        truth = np.argsort(-cos_angle, axis=1)[:, :10]
+        found = knn_table(table.positions, 10)[0]
+        shared = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
+        assert shared > 0.99, (centre_dec, shared)
+
+    frame = SyntheticGaia(300, seed=3).frame()
+    degrees = StarCatalogue(write(tmp_path, frame), "label").load().positions
+    for units, scale in (("rad", np.radians(1.0)), ("hours", 1 / 15)):
+        other = frame.assign(ra=frame["ra"] * scale, dec=frame["dec"] * (np.radians(1.0) if units == "rad" else 1))
+        path = write(tmp_path / units, other)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="trainlab"):
+            StarCatalogue(path, "label").load()
+        assert f"set data.source.angle_units={units}" in caplog.text
+        assert np.allclose(StarCatalogue(path, "label", angle_units=units).load().positions, degrees)
+    swapped = write(tmp_path / "swapped", frame.rename(columns={"ra": "dec", "dec": "ra"}))
+    with pytest.raises(UserError, match=r"dec beyond \+-90 deg .*position_columns is \[ra, dec, parallax\]"):
+        StarCatalogue(swapped, "label").load()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trainlab"):
+        StarCatalogue(write(tmp_path / "arcsec", frame.assign(parallax=frame["parallax"] / 1000)), "label").load()
+    assert "below data.source.parallax_floor=0.05 mas" in caplog.text and "in arcsec? multiply by 1000" in caplog.text
