@@ -124,6 +124,23 @@ def test_asinh_and_percentile_normalisation():
     assert np.allclose(np.percentile(p, [1.0, 99.0], axis=(0, 2, 3)).T, [[0, 1], [0, 1]], atol=0.01)
 
 
+def test_a_flat_zero_sky_with_faint_sources_is_scaled_by_its_sources_not_left_at_1e_18():
+    """Simulated or sky-subtracted images (exact zeros, a few sources of 1e-18 erg/s/cm^2/A): the MAD is 0
+    and the percentiles meet; a fixed scale of 1 kept them at 1e-18, a blank image to the net."""
+    rng = np.random.default_rng(0)
+    images = np.zeros((6, 2, 64, 64), dtype=np.float32)
+    for image in images:
+        image[0, rng.integers(0, 64, 5), rng.integers(0, 64, 5)] = rng.uniform(1e-18, 1e-16, 5)
+    images[:, 1] = 7.0  # one value everywhere: nothing to scale by
+    stats = fit_stats(images, [1.0, 99.5], seed=0)
+    bright = images[:, 0].max()
+    for method in ("asinh", "percentile"):
+        z = normalise(images, stats, method, softening=1.0)
+        assert 0.5 < z[:, 0].max() < 10 and np.all(z[:, 0][images[:, 0] == 0] == 0), method
+        assert np.all(np.isfinite(z[:, 1]))
+    assert normalise(images, stats, "percentile", 1.0)[:, 0].max() == pytest.approx(1.0) and bright > 0
+
+
 def sky_dm(**kwargs) -> SkyDataModule:
     dm = SkyDataModule(HubbleTiles(tile_size=32, num_tiles=30, seed=1), batch_size=4, seed=1, **kwargs)
     dm.setup("fit")

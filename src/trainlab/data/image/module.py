@@ -81,16 +81,32 @@ def fit_stats(images: np.ndarray, percentiles: Sequence[float], seed: int,
     """Per-channel median, robust sigma (1.4826 MAD) and the two percentiles of (tiles, C, H, W) images.
 
     At most ``max_pixels`` pixels per channel (a seeded sample) are used, so memory stays bounded.
+    Where more than half the pixels hold one value (a simulated or sky-subtracted image: exact zeros with a
+    few sources), the MAD is 0 and the percentiles may meet: the scale is then taken from the pixels that
+    differ from the median (the sources), in the data's own units; a fixed 1 would leave fluxes of 1e-18
+    as 1e-18 after normalising, an image the net sees as blank. Only a channel with one value everywhere
+    gets 1.
     """
-    per_channel = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1)  # (C, pixels)
+    per_channel = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1).astype(np.float64)  # (C, pixels)
     if per_channel.shape[1] > max_pixels:
         pick = np.random.default_rng(seed).choice(per_channel.shape[1], max_pixels, replace=False)
         per_channel = per_channel[:, pick]
     median = np.median(per_channel, axis=1)
-    sigma = 1.4826 * np.median(np.abs(per_channel - median[:, None]), axis=1)
+    deviation = np.abs(per_channel - median[:, None])
+    sigma = 1.4826 * np.median(deviation, axis=1)
     low, high = np.percentile(per_channel, percentiles, axis=1)
-    spread = np.where(high - low > 0, high - low, 1.0)
-    return {"median": median, "sigma": np.where(sigma > 0, sigma, spread), "low": low, "high": low + spread}
+    spread = high - low
+    for c in np.flatnonzero((sigma <= 0) | (spread <= 0)):
+        differ = deviation[c][deviation[c] > 0]  # the pixels off the flat sky: their typical size and extent
+        typical = float(np.median(differ)) if len(differ) else 1.0
+        if sigma[c] <= 0:
+            sigma[c] = typical
+        if spread[c] <= 0:
+            spread[c] = float(np.ptp(per_channel[c])) or 1.0
+        log.info("normalisation: channel %d has the value %.4g in more than half its training pixels; its scale is "
+                 "taken from the %d pixel(s) that differ (sigma %.4g, percentile range %.4g)", c, median[c],
+                 len(differ), sigma[c], spread[c])
+    return {"median": median, "sigma": sigma, "low": low, "high": low + spread}
 
 
 def normalise(images: np.ndarray, stats: dict[str, np.ndarray], method: str, softening: float) -> np.ndarray:
