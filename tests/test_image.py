@@ -239,10 +239,14 @@ def test_folder_reads_fits_npy_png_with_masks_by_name(tmp_path):
 def test_folder_tiles_cut_images_of_different_sizes(tmp_path):
     root = make_folder(tmp_path / "sky", count=3, size=64, suffixes=("npy",))
     np.save(root / "big.npy", np.random.default_rng(1).normal(size=(2 * 32 + 5, 3 * 32)).astype(np.float32))
-    np.save(root / "masks" / "big.npy", np.zeros((2 * 32 + 5, 3 * 32)))
+    mask = np.zeros((2 * 32 + 5, 3 * 32))
+    mask[-2:, -3:] = 1  # an anomaly in the last 5 rows, which no tile side by side reaches
+    np.save(root / "masks" / "big.npy", mask)
     tiles = ImageFolder(str(root), tile_size=32).load()
-    assert len(tiles.images) == 3 * 4 + 2 * 3  # remainders dropped
-    assert list(np.bincount(tiles.groups)) == [6, 4, 4, 4]  # tiles of one file share a group ("big" sorts first)
+    assert len(tiles.images) == 3 * 4 + 3 * 3  # rows at 0, 32 and 37: the last flush with the bottom edge
+    assert list(np.bincount(tiles.groups)) == [9, 4, 4, 4]  # tiles of one file share a group ("big" sorts first)
+    assert tiles.tile_names[:3] == ["big.npy y0 x0", "big.npy y0 x32", "big.npy y0 x64"]
+    assert tiles.tile_names[8] == "big.npy y37 x64" and tiles.masks[8][-2:, -3:].all() and tiles.masks[:9].sum() == 6
 
 
 def test_folder_with_nan_and_constant_images_is_trained_on_what_is_left(compose_cfg, run_train, tmp_path, caplog):
