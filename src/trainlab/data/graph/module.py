@@ -74,6 +74,7 @@ class StarGraphDataModule(SplitDataModule):
     TRAINED_WITH = ("k", "density_feature")  # evaluate.py keeps them
     INDICATOR_SUFFIX = "_missing"
     IMBALANCED = 0.9  # a class this share of a split or more: accuracy misleads (Baselines.caution)
+    FEW_STARS = 50  # fewer stars in a split: one of them moves accuracy by over 2 points (Baselines.caution)
 
     family = "graph"  # trainlab.config.families: models and data of one family go together
 
@@ -346,7 +347,21 @@ class StarGraphDataModule(SplitDataModule):
         return Baselines(split, "accuracy", scores, details={
             f"{split}_stars": int(mask.sum()), "majority_class": self.class_names[self.majority_class()],
             "features_only": features_only.facts(), "missing_values": self.missing_counts(),
-            "left_out": dict(self.table.left_out)}, caution=self._imbalance_caution(split, y, predicted))
+            "left_out": dict(self.table.left_out)}, caution=self._caution(split, y, predicted))
+
+    def _caution(self, split: str, y: torch.Tensor, features_only: torch.Tensor) -> Optional[str]:
+        """How not to read the split's accuracies, when they mislead: few stars, one class dominant."""
+        parts = [text for text in (self._few_stars_caution(split, len(y)),
+                                   self._imbalance_caution(split, y, features_only)) if text]
+        return "; ".join(parts) or None
+
+    def _few_stars_caution(self, split: str, stars: int) -> Optional[str]:
+        """Below ``FEW_STARS`` stars one star moves accuracy by more than 2 points: 1.000 on 5 stars is no
+        evidence that one model beats another."""
+        if stars >= self.FEW_STARS:
+            return None
+        return (f"the {split} split holds {stars} star(s): one star moves accuracy by {1 / stars:.3f}, so differences "
+                f"of that size are chance; use a larger catalogue (or a larger data.{split}_fraction)")
 
     def _imbalance_caution(self, split: str, y: torch.Tensor, features_only: torch.Tensor) -> Optional[str]:
         """When one class holds ``IMBALANCED`` or more of the split's stars, accuracy rewards calling every
