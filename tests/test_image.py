@@ -141,6 +141,27 @@ def test_a_flat_zero_sky_with_faint_sources_is_scaled_by_its_sources_not_left_at
     assert normalise(images, stats, "percentile", 1.0)[:, 0].max() == pytest.approx(1.0) and bright > 0
 
 
+def test_whole_images_too_large_for_a_batch_are_warned_about_before_training(monkeypatch, caplog):
+    """8192 x 8192 images whole in batches of 16 (tile_size=null) ran out of memory at the first step, after the
+    whole setup; scaled down here (the limit lowered to 16 tiles of 32 x 32)."""
+    rng = np.random.default_rng(0)
+    masks = np.zeros((6, 64, 64), dtype=bool)
+    masks[::2, 5, 5] = True
+    tiles = tiles_of(rng.normal(size=(6, 1, 64, 64)), masks)
+    monkeypatch.setattr(SkyDataModule, "MAX_BATCH_PIXELS", 16 * 32 * 32)
+
+    class Source:
+        def load(self):
+            return tiles
+
+    with caplog.at_level("WARNING", logger="trainlab"):
+        SkyDataModule(Source(), batch_size=4, val_fraction=0.2, test_fraction=0.2).setup()
+        assert "tile_size" not in caplog.text  # 4 x 64 x 64 is the limit: no warning
+        SkyDataModule(Source(), batch_size=16, val_fraction=0.2, test_fraction=0.2).setup()
+    assert caplog.text.count("a batch of 16 tiles of 64 x 64 px holds 6.6e+04 pixels") == 1
+    assert "cut the images with data.source.tile_size (e.g. 256) or lower data.batch_size" in caplog.text
+
+
 def sky_dm(**kwargs) -> SkyDataModule:
     dm = SkyDataModule(HubbleTiles(tile_size=32, num_tiles=30, seed=1), batch_size=4, seed=1, **kwargs)
     dm.setup("fit")

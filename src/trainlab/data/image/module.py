@@ -194,6 +194,7 @@ class SkyDataModule(SplitDataModule):
 
     STATS = ("median", "sigma", "low", "high")  # per channel, fit on the training tiles
     TRAINED_WITH = ("normalize", "asinh_softening", "percentiles")  # evaluate.py keeps them
+    MAX_BATCH_PIXELS = 2**26  # pixels per batch and channel (16 tiles of 2048 x 2048) above which a warning says so
 
     family = "image"  # trainlab.config.families: models and data of one family go together
 
@@ -269,12 +270,26 @@ class SkyDataModule(SplitDataModule):
                             name, tiles.name, "anomalous" if share else "clean")
         return split
 
+    def _warn_large_batches(self, tiles: SkyTiles) -> None:
+        """Whole images of 8192 x 8192 (``data.source.tile_size=null``) in batches of 16 are 1e9 input pixels
+        a step, and a U-Net keeps several feature maps of each: the step runs out of memory after the whole
+        setup. Said once, before training, with the key that cuts them."""
+        height, width = tiles.images.shape[2:]
+        pixels = self.batch_size * height * width
+        text = (f"a batch of {self.batch_size} tiles of {height} x {width} px holds {pixels:.2g} pixels per channel "
+                f"({pixels * tiles.images.shape[1] * 4 / 1e9:.1f} GB of float32 input); a U-Net keeps feature maps many "
+                "times that: cut the images with data.source.tile_size (e.g. 256) or lower data.batch_size")
+        if pixels > self.MAX_BATCH_PIXELS and text not in self._said:  # once, also when datasets are rebuilt
+            self._said.add(text)
+            log.warning("%s", text)
+
     def setup(self, stage: Optional[str] = None) -> None:
         if not self.datasets:
             self._build_datasets()
 
     def _build_datasets(self) -> None:
         tiles = self.load()
+        self._warn_large_batches(tiles)
         self.indices = self._split(tiles)
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
             self.stats = fit_stats(tiles.images[self.indices["train"]], self.percentiles, self.seed)
