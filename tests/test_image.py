@@ -92,6 +92,16 @@ def tiles_of(images: np.ndarray, masks: np.ndarray | None = None) -> SkyTiles:
     return SkyTiles("test", images.astype(np.float32), masks, np.arange(n), [f"t{i}" for i in range(n)], ["c0"])
 
 
+class FixedTiles:
+    """A source whose ``load()`` returns the tiles it was given."""
+
+    def __init__(self, tiles: SkyTiles):
+        self.tiles = tiles
+
+    def load(self) -> SkyTiles:
+        return self.tiles
+
+
 def test_quality_check_fills_a_few_bad_pixels_rejects_mostly_bad_and_constant_tiles_and_counts_them(caplog):
     images = np.random.default_rng(0).normal(size=(6, 1, 8, 8))
     images[1, 0, 3, 3] = np.nan  # a bad pixel: filled (a whole image was dropped for it before)
@@ -149,17 +159,26 @@ def test_whole_images_too_large_for_a_batch_are_warned_about_before_training(mon
     masks[::2, 5, 5] = True
     tiles = tiles_of(rng.normal(size=(6, 1, 64, 64)), masks)
     monkeypatch.setattr(SkyDataModule, "MAX_BATCH_PIXELS", 16 * 32 * 32)
-
-    class Source:
-        def load(self):
-            return tiles
-
     with caplog.at_level("WARNING", logger="trainlab"):
-        SkyDataModule(Source(), batch_size=4, val_fraction=0.2, test_fraction=0.2).setup()
+        SkyDataModule(FixedTiles(tiles), batch_size=4, val_fraction=0.2, test_fraction=0.2).setup()
         assert "tile_size" not in caplog.text  # 4 x 64 x 64 is the limit: no warning
-        SkyDataModule(Source(), batch_size=16, val_fraction=0.2, test_fraction=0.2).setup()
+        SkyDataModule(FixedTiles(tiles), batch_size=16, val_fraction=0.2, test_fraction=0.2).setup()
     assert caplog.text.count("a batch of 16 tiles of 64 x 64 px holds 6.6e+04 pixels") == 1
     assert "cut the images with data.source.tile_size (e.g. 256) or lower data.batch_size" in caplog.text
+
+
+def test_masks_that_mark_most_pixels_are_warned_about_as_perhaps_inverted(caplog):
+    """Masks written 1 = clean: 99% of the pixels 'anomalous', and calling every pixel anomalous scores IoU 0.99."""
+    masks = np.ones((6, 16, 16), dtype=bool)
+    masks[::2, 3, 3] = False
+    images = np.random.default_rng(0).normal(size=(6, 1, 16, 16))
+    with caplog.at_level("WARNING", logger="trainlab"):
+        SkyDataModule(FixedTiles(tiles_of(images, masks)), val_fraction=0.2, test_fraction=0.2).setup()
+    assert "mark 99.8% of all pixels anomalous" in caplog.text and "invert them" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trainlab"):
+        SkyDataModule(FixedTiles(tiles_of(images, ~masks)), val_fraction=0.2, test_fraction=0.2).setup()
+    assert "invert" not in caplog.text
 
 
 def sky_dm(**kwargs) -> SkyDataModule:

@@ -255,6 +255,11 @@ class SkyDataModule(SplitDataModule):
             raise UserError(f"no mask of '{tiles.name}' marks an anomalous pixel ({len(labels)} tiles); the U-Net "
                             "would learn that nothing is ever anomalous: check the masks (non-zero where a pixel is "
                             "anomalous), or add images that hold anomalies")
+        marked = float(tiles.masks.mean())
+        if marked > 0.5:  # anomalies are rare: a mask of mostly ones is likely written the other way round
+            log.warning("the masks of '%s' mark %.1f%% of all pixels anomalous; if they mark where the sky is clean "
+                        "(0 = anomalous), invert them: a mask is non-zero where a pixel is anomalous (a U-Net calling "
+                        "every pixel anomalous scores pixel IoU %.2f on them)", tiles.name, 100 * marked, marked)
         order = np.random.default_rng(self.seed).permutation(groups)
         n_test = max(1, int(round(len(groups) * self.test_fraction)))
         n_val = max(1, int(round(len(groups) * self.val_fraction)))
