@@ -439,6 +439,16 @@ def test_a_baseline_that_wins_is_said_and_a_split_of_one_class_cautions_against_
     assert balanced.baselines("test").caution is None  # 70% field: accuracy still tells models apart
 
 
+def shared_with_the_sky(frame: pd.DataFrame, found: np.ndarray) -> float:
+    """Mean share of each star's neighbours in ``found`` (stars, k) that are among its k nearest by great-circle
+    distance (ra, dec of ``frame`` in degrees)."""
+    ra, dec = np.radians(frame["ra"].to_numpy()), np.radians(frame["dec"].to_numpy())
+    cos_angle = np.sin(dec)[:, None] * np.sin(dec) + np.cos(dec)[:, None] * np.cos(dec) * np.cos(ra[:, None] - ra)
+    np.fill_diagonal(cos_angle, -2)
+    truth = np.argsort(-cos_angle, axis=1)[:, : found.shape[1]]
+    return float(np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(found, truth)]))
+
+
 def test_sky_neighbours_across_ra_zero_and_at_the_pole_and_angles_in_other_units(tmp_path, caplog):
     """Neighbours are found in 3-D, so a cluster split by RA 0/360 or sitting on the pole keeps its true
     neighbours (measured against great-circle distances). Radians or RA hours read as degrees would shrink
@@ -454,13 +464,7 @@ def test_sky_neighbours_across_ra_zero_and_at_the_pole_and_angles_in_other_units
                                      -np.abs(rng.normal(0.0, 0.1, len(frame))) + 0.1)  # up to the pole
         frame["parallax"] = 2.0  # one distance: 3-D neighbours must be the angular ones
         table = StarCatalogue(write(tmp_path, frame), "label").load()
-        ra, dec = np.radians(frame["ra"].to_numpy()), np.radians(frame["dec"].to_numpy())
-        cos_angle = (np.sin(dec)[:, None] * np.sin(dec) + np.cos(dec)[:, None] * np.cos(dec) * np.cos(ra[:, None] - ra))
-        np.fill_diagonal(cos_angle, -2)
-        truth = np.argsort(-cos_angle, axis=1)[:, :10]
-        found = knn_table(table.positions, 10)[0]
-        shared = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
-        assert shared > 0.99, (centre_dec, shared)
+        assert shared_with_the_sky(frame, knn_table(table.positions, 10)[0]) > 0.99, centre_dec
 
     frame = SyntheticGaia(300, seed=3).frame()
     degrees = StarCatalogue(write(tmp_path, frame), "label").load().positions
@@ -505,3 +509,20 @@ def test_a_test_split_of_a_few_stars_cautions_that_one_star_moves_accuracy(tmp_p
     frame["label"] = np.where(np.arange(30) % 3 == 0, "member", "field")
     caution = StarGraphDataModule(StarCatalogue(write(tmp_path, frame), "label"), seed=5).baselines("test").caution
     assert caution.startswith("the test split holds 5 star(s): one star moves accuracy by 0.200")
+
+
+def test_a_catalogue_without_distances_is_placed_on_the_sky_by_ra_and_dec(tmp_path):
+    """A photometric catalogue has no parallax: position_columns=[ra, dec] puts its stars on the unit sphere,
+    and their neighbours are the nearest on the sky (across RA 0/360 too); 3 columns were required before."""
+    from trainlab.data.graph.subgraphs import knn_table
+
+    frame = SyntheticGaia(300, seed=4).frame()
+    frame["ra"] = np.random.default_rng(4).normal(0.0, 0.5, len(frame)) % 360
+    frame["parallax"] = np.random.default_rng(5).uniform(0.2, 5.0, len(frame))  # not used: angles alone
+    source = StarCatalogue(write(tmp_path, frame), "label", position_columns=["ra", "dec"],
+                           feature_columns=["pmra", "pmdec", "phot_g_mean_mag"])
+    table = source.load()
+    assert np.allclose(np.linalg.norm(table.positions, axis=1), 1.0)
+    assert shared_with_the_sky(frame, knn_table(table.positions, 10)[0]) > 0.99
+    with pytest.raises(UserError, match=r"must name 3 columns: \[x, y, z\]"):
+        StarCatalogue(write(tmp_path, frame), "label", position="cartesian", position_columns=["ra", "dec"]).load()

@@ -117,9 +117,10 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if position_columns is None:
         position_columns = SKY_COLUMNS if position == "sky" else CARTESIAN_COLUMNS
     position_columns = [str(c) for c in position_columns]
-    if len(position_columns) != 3:
-        what = "[ra, dec, parallax]" if position == "sky" else "[x, y, z]"
-        raise UserError(f"data.source.position_columns={position_columns} must name 3 columns: {what}")
+    if len(position_columns) not in ((2, 3) if position == "sky" else (3,)):
+        what = ("3 columns, [ra, dec, parallax], or 2, [ra, dec] (no distances: neighbours by angle on the sky)"
+                if position == "sky" else "3 columns: [x, y, z]")
+        raise UserError(f"data.source.position_columns={position_columns} must name {what}")
     feature_columns = [str(c) for c in feature_columns]
     if not feature_columns:
         raise UserError("data.source.feature_columns is empty; name the columns the classifier sees")
@@ -182,7 +183,8 @@ class StarCatalogue:
             phot_g_mean_mag, bp_rp).
         position: "sky" (``position_columns`` are ra, dec [``angle_units``], parallax [mas]; converted to
             heliocentric x, y, z in pc, so neighbours are right across RA 0/360 and at the poles; galactic
-            l, b work as well) or "cartesian" (three coordinates used as they are).
+            l, b work as well; [ra, dec] alone: points on the unit sphere, neighbours by angle) or
+            "cartesian" (three coordinates used as they are).
         position_columns: null takes [ra, dec, parallax] or [x, y, z].
         classes: the class names in the order of the model's outputs; a label outside them is an
             error. Null takes the labels found, sorted.

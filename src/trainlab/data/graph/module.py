@@ -58,7 +58,7 @@ class StarGraphDataModule(SplitDataModule):
         source: object with ``load() -> StarTable`` (trainlab.data.graph.catalogue, .synthetic).
         k: neighbours per star.
         density_feature: add log10 of the mean distance to the ``k`` neighbours (local star
-            density; pc for sky catalogues) as a node feature.
+            density; pc for sky catalogues, radians for [ra, dec] alone) as a node feature.
         batch_size: seed stars per sampled training batch (unused for full-graph batches).
         val_batch_multiplier: evaluation batches may hold this many times ``max_nodes_per_graph``
             nodes (no gradients are kept there).

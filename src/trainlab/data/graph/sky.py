@@ -51,12 +51,14 @@ def _suspect_units(ra: np.ndarray, dec: np.ndarray) -> str | None:
 def sky_positions(coordinates: np.ndarray, columns: list[str], angle_units: str, parallax_floor: float,
                   path: str) -> np.ndarray:
     """(stars, 3) positions in pc from (stars, 3) ra, dec, parallax in ``angle_units`` and mas (``columns``:
-    their names in the file, for messages)."""
+    their names in the file, for messages); from (stars, 2) ra, dec alone (a catalogue without distances:
+    photometric surveys, galaxies), points on the unit sphere, whose nearest neighbours are the nearest
+    on the sky."""
     if angle_units not in ANGLE_UNITS:
         raise UserError(f"data.source.angle_units={angle_units!r} is not one of {', '.join(ANGLE_UNITS)} (hours: "
                         "RA in hours, Dec in degrees)")
     ra_scale, dec_scale = TO_DEGREES[angle_units]
-    ra, dec, parallax = coordinates[:, 0] * ra_scale, coordinates[:, 1] * dec_scale, coordinates[:, 2]
+    ra, dec = coordinates[:, 0] * ra_scale, coordinates[:, 1] * dec_scale
     beyond = np.abs(dec) > 90
     if beyond.any():
         raise UserError(f"'{path}' has {int(beyond.sum())} star(s) with {columns[1]} beyond +-90 deg (e.g. "
@@ -71,6 +73,10 @@ def sky_positions(coordinates: np.ndarray, columns: list[str], angle_units: str,
                     "shrinks onto a %s patch of sky and the neighbours are wrong)", path, what,
                     "radians" if suspect == "rad" else "RA hours", suspect,
                     "6 x 3 deg" if suspect == "rad" else "15x narrower")
+    if coordinates.shape[1] == 2:
+        log.info("'%s': positions from %s alone, no distances: neighbours are the nearest on the sky", path, columns)
+        return sky_to_cartesian(ra, dec, np.full(len(ra), 1000.0), parallax_floor)  # 1 mas: at 1 pc, a unit sphere
+    parallax = coordinates[:, 2]
     floored = parallax < parallax_floor
     if floored.mean() > 0.5:
         log.warning("'%s': %d of %d parallaxes (%s) are below data.source.parallax_floor=%g mas and are placed at "
