@@ -232,6 +232,28 @@ def test_augmentation_is_a_symmetry_of_image_and_mask_together_and_only_in_train
     assert all(isinstance(i, int) for i in plain)
 
 
+def test_whole_images_that_are_not_square_train_with_the_symmetries_of_a_rectangle(tmp_path):
+    """A folder of 37 x 53 whole images crashed at the first training step ('stack expects each tensor to be
+    equal size'): a quarter turn made some tiles 53 x 37. Their batches now keep one shape."""
+    root = tmp_path / "sky"
+    (root / "masks").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        mask = np.zeros((37, 53), dtype=np.uint8)
+        mask[3:6, 40:45] = i % 2
+        np.save(root / f"im{i}.npy", (rng.normal(100, 5, (37, 53)) + 200 * mask).astype(np.float32))
+        np.save(root / "masks" / f"im{i}.npy", mask)
+    dm = SkyDataModule(ImageFolder(str(root)), batch_size=4, val_fraction=0.2, test_fraction=0.2)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    codes = set()
+    for epoch in range(4):
+        loader.sampler.set_epoch(epoch)
+        codes |= {code for _, code in loader.sampler}
+        assert all(images.shape[-2:] == (37, 53) and masks.shape[-2:] == (37, 53) for images, masks in loader)
+    assert codes == {0, 2, 4, 6}
+
+
 def test_the_eight_symmetries_are_distinct():
     x = torch.arange(9.0).reshape(3, 3)
     assert len({tuple(dihedral(x, k).flatten().tolist()) for k in range(8)}) == 8

@@ -165,11 +165,21 @@ class AugmentingSampler(EpochSeededSampler):
     """Random order and a symmetry per sample, both drawn from (seed, epoch) only: a resumed run sees
     the same augmented epoch as an uninterrupted one, with or without loader workers."""
 
+    CODES: tuple[int, ...] = tuple(range(8))  # every symmetry of the square (see TileDataset)
+
     def __iter__(self) -> Iterator[tuple[int, int]]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.num_samples, generator=generator).tolist()
-        codes = torch.randint(0, 8, (self.num_samples,), generator=generator).tolist()
-        return iter(zip(order, codes))
+        drawn = torch.randint(0, len(self.CODES), (self.num_samples,), generator=generator).tolist()
+        return iter(zip(order, (self.CODES[i] for i in drawn)))
+
+
+class RectangleAugmentingSampler(AugmentingSampler):
+    """For tiles that are not square (whole images of 1021 x 769): a quarter turn would swap their height and
+    width, and a batch of both shapes cannot be stacked; only the symmetries of a rectangle are drawn
+    (unchanged, a half turn, a left-right flip, an up-down flip)."""
+
+    CODES = (0, 2, 4, 6)
 
 
 class SkyDataModule(SplitDataModule):
@@ -186,7 +196,8 @@ class SkyDataModule(SplitDataModule):
         normalize: "asinh" (default), "percentile" or "none" (see :func:`normalise`).
         asinh_softening: the asinh stretch's linear range, in background sigmas.
         percentiles: low and high percentile of the percentile stretch.
-        augment: random flips and 90-degree rotations of training tiles (never of validation or test).
+        augment: random flips and 90-degree rotations of training tiles (never of validation or test);
+            flips and half turns only for tiles that are not square.
         batch_size: training batch size; validation and test use ``val_batch_multiplier`` times it.
         val_fraction, test_fraction: shares of groups (sky positions or files) for validation and test.
         seed: seeds the split, the training order and the augmentation.
@@ -314,7 +325,8 @@ class SkyDataModule(SplitDataModule):
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
-        sampler = AugmentingSampler if self.augment else EpochSeededSampler
+        height, width = self.load().images.shape[2:]
+        sampler = (AugmentingSampler if height == width else RectangleAugmentingSampler) if self.augment else EpochSeededSampler
         return self.batched_loader(self.datasets["train"], train=True, sampler=sampler)
 
     def _eval_loader(self, split: str) -> DataLoader:
