@@ -526,3 +526,12 @@ def test_a_catalogue_without_distances_is_placed_on_the_sky_by_ra_and_dec(tmp_pa
     assert shared_with_the_sky(frame, knn_table(table.positions, 10)[0]) > 0.99
     with pytest.raises(UserError, match=r"must name 3 columns: \[x, y, z\]"):
         StarCatalogue(write(tmp_path, frame), "label", position="cartesian", position_columns=["ra", "dec"]).load()
+
+
+def test_building_the_graph_of_a_large_catalogue_is_announced_before_it_starts(monkeypatch, caplog):
+    """A million stars: ~30 s of tree building and queries after 'Seed set', silent before (scaled down here)."""
+    monkeypatch.setattr(StarGraphDataModule, "MANY_STARS", 200)
+    with caplog.at_level("INFO", logger="trainlab.data.graph.module"):
+        StarGraphDataModule(SyntheticGaia(300, seed=7), seed=7).setup()
+    first, *_ = [r.getMessage() for r in caplog.records]
+    assert first == "finding the 10 nearest neighbours of each of 300 stars (scipy cKDTree, every core) ..."

@@ -74,6 +74,7 @@ class StarGraphDataModule(SplitDataModule):
     TRAINED_WITH = ("k", "density_feature")  # evaluate.py keeps them
     INDICATOR_SUFFIX = "_missing"
     IMBALANCED = 0.9  # a class this share of a split or more: accuracy misleads (Baselines.caution)
+    MANY_STARS = 100_000  # from this many stars the graph's build is announced before it starts
     FEW_STARS = 50  # fewer stars in a split: one of them moves accuracy by over 2 points (Baselines.caution)
 
     family = "graph"  # trainlab.config.families: models and data of one family go together
@@ -217,6 +218,9 @@ class StarGraphDataModule(SplitDataModule):
         if self.sampled and self.batches.sampler == "ego":
             self.batches.seeds_per_batch()  # refuses ego nets that cannot fit the node budget, before any work
         self.batches.warn_unused(len(table.labels))
+        if len(table.labels) >= self.MANY_STARS:  # the tree and its queries: ~30 s for a million stars on 2 cores
+            log.info("finding the %d nearest neighbours of each of %d stars (scipy cKDTree, every core) ...", self.k,
+                     len(table.labels))
         neighbours, distances = knn_table(table.positions, self.k)
         features = self._imputed()
         if np.isnan(table.features).any():
