@@ -535,3 +535,29 @@ def test_building_the_graph_of_a_large_catalogue_is_announced_before_it_starts(m
         StarGraphDataModule(SyntheticGaia(300, seed=7), seed=7).setup()
     first, *_ = [r.getMessage() for r in caplog.records]
     assert first == "finding the 10 nearest neighbours of each of 300 stars (scipy cKDTree, every core) ..."
+
+
+def test_ra_and_dec_in_sexagesimal_text_are_read_as_hours_and_degrees(tmp_path, caplog):
+    """'12:02:30.88' and '-06 40 57.8' (SIMBAD, older catalogues) were refused as not numeric, with advice to
+    set data.source.time_column, a key catalogues do not have."""
+    frame = SyntheticGaia(200, seed=6).frame()
+    ra, dec = frame["ra"].to_numpy(), frame["dec"].to_numpy()
+    degrees = StarCatalogue(write(tmp_path, frame), "label").load().positions
+
+    def sexagesimal(value: float, scale: float, marks: tuple[str, str, str]) -> str:
+        sign, value = ("-" if value < 0 else "+"), abs(value) / scale
+        whole, minutes = int(value), int(value * 60) % 60
+        return f"{sign}{whole}{marks[0]}{minutes:02d}{marks[1]}{(value * 3600) % 60:09.6f}{marks[2]}"
+
+    frame["ra"] = [sexagesimal(v, 15.0, (":", ":", "")) for v in ra]  # '+12:02:30.876265'
+    frame["dec"] = [sexagesimal(v, 1.0, ("d", "m", "s")) for v in dec]  # '-6d40m57.835109s'
+    frame.loc[3, "dec"] = sexagesimal(-0.25, 1.0, (" ", " ", ""))  # '-0 15 00.000000': the sign of a zero degree
+    with caplog.at_level("INFO", logger="trainlab"):
+        table = StarCatalogue(write(tmp_path / "text", frame), "label").load()
+    assert "column 'ra' is sexagesimal text, read as hours, minutes, seconds" in caplog.text
+    expected = degrees.copy()
+    expected[3] = StarCatalogue(write(tmp_path / "zero", frame.assign(ra=ra, dec=np.where(np.arange(200) == 3, -0.25, dec))),
+                                "label").load().positions[3]
+    assert np.allclose(table.positions, expected, rtol=1e-6, atol=1e-6)
+    in_rad = StarCatalogue(write(tmp_path / "text", frame), "label", angle_units="rad").load().positions
+    assert np.allclose(in_rad, expected, rtol=1e-6, atol=1e-6)  # sexagesimal is sexagesimal whatever the unit

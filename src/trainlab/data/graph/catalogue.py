@@ -31,7 +31,7 @@ import numpy as np
 
 from trainlab.data.graph.columns import MISSING, apply_missing_policy, once_per_star, placeable, star_ids, with_gaps
 from trainlab.data.files import read_frame
-from trainlab.data.graph.sky import ANGLE_UNITS, sky_positions
+from trainlab.data.graph.sky import check_angle_units, read_sexagesimal, sky_positions
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,8 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if label_column in feature_columns:
         raise UserError(f"data.source.feature_columns names '{label_column}', the data.source.label_column: a model "
                         "that is shown each star's class learns nothing; leave it out")
+    if position == "sky":
+        read_sexagesimal(frame, position_columns, angle_units, path)
     features = with_gaps(frame, feature_columns, path, "feature")
     coordinates = with_gaps(frame, position_columns, path, "position")
     first = once_per_star(frame, ids, id_name, [label_column, *position_columns, *feature_columns], path)
@@ -213,9 +215,7 @@ class StarCatalogue:
                         "taken as they are with position=cartesian)", parallax_floor)
         if missing not in MISSING:
             raise UserError(f"data.source.missing={missing!r} is not one of {', '.join(MISSING)}")
-        if angle_units not in ANGLE_UNITS:
-            raise UserError(f"data.source.angle_units={angle_units!r} is not one of {', '.join(ANGLE_UNITS)} (hours: "
-                            "RA in hours, Dec in degrees)")
+        check_angle_units(angle_units)
         if position == "cartesian" and angle_units != "deg":
             log.warning("data.source.angle_units=%s is not used: it applies to position=sky only", angle_units)
         self.path, self.label_column, self.feature_columns = path, label_column, list(feature_columns)

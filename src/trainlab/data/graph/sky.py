@@ -35,6 +35,12 @@ def sky_to_cartesian(ra_deg: np.ndarray, dec_deg: np.ndarray, parallax_mas: np.n
                      distance * np.sin(dec)], axis=1)
 
 
+def check_angle_units(angle_units: str) -> None:
+    if angle_units not in ANGLE_UNITS:
+        raise UserError(f"data.source.angle_units={angle_units!r} is not one of {', '.join(ANGLE_UNITS)} (hours: "
+                        "RA in hours, Dec in degrees)")
+
+
 def _suspect_units(ra: np.ndarray, dec: np.ndarray) -> str | None:
     """What degrees that look like another unit look like ('rad', 'hours'), or None."""
     if len(ra) < 3:
@@ -48,15 +54,41 @@ def _suspect_units(ra: np.ndarray, dec: np.ndarray) -> str | None:
     return None
 
 
+# '12:02:30.87', '-06 40 57.8', '12h02m30.87s', '+02d26m49.3s', '-00°30′00″': sign, degrees or hours, minutes, seconds
+SEXAGESIMAL = r"^\s*([+-]?)\s*(\d+)\s*[:hHdD°\s]\s*(\d+)\s*[:mM'′\s]\s*(\d+(?:\.\d*)?)\s*[sS\"″]?\s*$"
+
+
+def read_sexagesimal(frame, columns: list[str], angle_units: str, path: str) -> None:
+    """Turn ra and dec written as text in sexagesimal ('12:02:30.87', '-06 40 57.8') into numbers in
+    ``angle_units``, in ``frame``, in place: RA as hours (its convention), Dec as degrees. A column with
+    any other text is left alone (and refused as not numeric by the reader)."""
+    import pandas as pd
+
+    check_angle_units(angle_units)
+    for j, column in enumerate(columns[:2]):
+        if column not in frame.columns or pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        given = frame[column].notna().to_numpy()
+        parts = frame[column].astype(str).str.extract(SEXAGESIMAL)
+        if not given.any() or parts[1][given].isna().any():
+            continue
+        whole, minutes, seconds = (parts[i].astype(float).to_numpy() for i in (1, 2, 3))
+        degrees = (np.where(parts[0] == "-", -1.0, 1.0) * (whole + minutes / 60 + seconds / 3600)
+                   * (15.0 if j == 0 else 1.0))
+        first = int(np.flatnonzero(given)[0])
+        log.info("'%s': column '%s' is sexagesimal text, read as %s (e.g. %r = %.6f deg)", path, column,
+                 "hours, minutes, seconds" if j == 0 else "degrees, arcminutes, arcseconds",
+                 str(frame[column].iloc[first]).strip(), degrees[first])
+        frame[column] = np.where(given, degrees / TO_DEGREES[angle_units][j], np.nan)
+
+
 def sky_positions(coordinates: np.ndarray, columns: list[str], angle_units: str, parallax_floor: float,
                   path: str) -> np.ndarray:
     """(stars, 3) positions in pc from (stars, 3) ra, dec, parallax in ``angle_units`` and mas (``columns``:
     their names in the file, for messages); from (stars, 2) ra, dec alone (a catalogue without distances:
     photometric surveys, galaxies), points on the unit sphere, whose nearest neighbours are the nearest
     on the sky."""
-    if angle_units not in ANGLE_UNITS:
-        raise UserError(f"data.source.angle_units={angle_units!r} is not one of {', '.join(ANGLE_UNITS)} (hours: "
-                        "RA in hours, Dec in degrees)")
+    check_angle_units(angle_units)
     ra_scale, dec_scale = TO_DEGREES[angle_units]
     ra, dec = coordinates[:, 0] * ra_scale, coordinates[:, 1] * dec_scale
     beyond = np.abs(dec) > 90
