@@ -534,7 +534,7 @@ def test_building_the_graph_of_a_large_catalogue_is_announced_before_it_starts(m
     with caplog.at_level("INFO", logger="trainlab.data.graph.module"):
         StarGraphDataModule(SyntheticGaia(300, seed=7), seed=7).setup()
     first, *_ = [r.getMessage() for r in caplog.records]
-    assert first == "finding the 10 nearest neighbours of each of 300 stars (scipy cKDTree, every core) ..."
+    assert first == f"finding the 10 nearest neighbours of each of 300 stars (scipy cKDTree, {torch.get_num_threads()} thread(s)) ..."
 
 
 def test_ra_and_dec_in_sexagesimal_text_are_read_as_hours_and_degrees(tmp_path, caplog):
@@ -561,3 +561,26 @@ def test_ra_and_dec_in_sexagesimal_text_are_read_as_hours_and_degrees(tmp_path, 
     assert np.allclose(table.positions, expected, rtol=1e-6, atol=1e-6)
     in_rad = StarCatalogue(write(tmp_path / "text", frame), "label", angle_units="rad").load().positions
     assert np.allclose(in_rad, expected, rtol=1e-6, atol=1e-6)  # sexagesimal is sexagesimal whatever the unit
+
+
+def test_the_neighbour_queries_use_the_threads_hardware_num_threads_allows(monkeypatch):
+    """hardware.num_threads=1 (parallel trials, a shared machine) held for torch, but the kNN queries took every
+    core."""
+    import scipy.spatial
+    from trainlab.data.graph.subgraphs import knn_table
+
+    used = []
+
+    class Tree(scipy.spatial.cKDTree):
+        def query(self, *args, **kwargs):
+            used.append(kwargs.get("workers"))
+            return super().query(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.spatial, "cKDTree", Tree)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        knn_table(np.random.default_rng(0).normal(size=(50, 3)), 5)
+    finally:
+        torch.set_num_threads(threads)
+    assert used == [1]

@@ -219,8 +219,8 @@ class StarGraphDataModule(SplitDataModule):
             self.batches.seeds_per_batch()  # refuses ego nets that cannot fit the node budget, before any work
         self.batches.warn_unused(len(table.labels))
         if len(table.labels) >= self.MANY_STARS:  # the tree and its queries: ~30 s for a million stars on 2 cores
-            log.info("finding the %d nearest neighbours of each of %d stars (scipy cKDTree, every core) ...", self.k,
-                     len(table.labels))
+            log.info("finding the %d nearest neighbours of each of %d stars (scipy cKDTree, %d thread(s)) ...", self.k,
+                     len(table.labels), torch.get_num_threads())
         neighbours, distances = knn_table(table.positions, self.k)
         features = self._imputed()
         if np.isnan(table.features).any():
