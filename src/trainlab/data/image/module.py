@@ -87,10 +87,11 @@ def fit_stats(images: np.ndarray, percentiles: Sequence[float], seed: int,
     as 1e-18 after normalising, an image the net sees as blank. Only a channel with one value everywhere
     gets 1.
     """
-    per_channel = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1).astype(np.float64)  # (C, pixels)
+    per_channel = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1)  # (C, pixels)
     if per_channel.shape[1] > max_pixels:
         pick = np.random.default_rng(seed).choice(per_channel.shape[1], max_pixels, replace=False)
         per_channel = per_channel[:, pick]
+    per_channel = per_channel.astype(np.float64)  # after the sample: memory stays bounded
     median = np.median(per_channel, axis=1)
     deviation = np.abs(per_channel - median[:, None])
     sigma = 1.4826 * np.median(deviation, axis=1)
