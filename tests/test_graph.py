@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from tests.families import GRAPH, QUIET
-from trainlab.data.graph.catalogue import GAIA_FEATURES, StarCatalogue, sky_to_cartesian
+from trainlab.data.graph.catalogue import GAIA_FEATURES, StarCatalogue
+from trainlab.data.graph.sky import sky_to_cartesian
 from trainlab.data.graph.synthetic import SyntheticGaia, _astrometry
 from trainlab.data.graph.module import StarGraphDataModule
 from trainlab.data.graph.subgraphs import EgoNets, ego_net_bound, knn_table

@@ -416,3 +416,171 @@ def test_evaluate_refuses_a_catalogue_whose_classes_are_others(compose_cfg, run_
                                         rf"\(class_names \[.*'{names[0]}'.*\] in the checkpoint, \[.*'class_{names[0]}'"):
         evaluate_script.evaluate(compose_cfg([f"ckpt_path={first.paths.output_dir}", f"+data.source.path={other}",
                                               "hardware.num_threads=1"], config_name="eval"))
+
+
+def test_a_baseline_that_wins_is_said_and_a_split_of_one_class_cautions_against_accuracy(tmp_path):
+    """An astronomer's real balance: 1 member in ~30 field stars. Calling every star 'field' scores 0.97
+    accuracy; the end line says when a baseline is as good as the model, and a caution names the metrics
+    that mean something (balanced accuracy: the majority class scores 1/classes there)."""
+    from trainlab.evaluation.baselines import Baselines
+
+    versus = Baselines("test", "accuracy", {"features only": 0.9, "majority class": 0.97})
+    assert versus.line("GNN", 0.95).endswith("| majority class 0.970 -> majority class does as well or better")
+    assert "->" not in versus.line("GNN", 0.98) and "->" not in versus.line("GNN", None)
+    assert Baselines("val", "rmse", {"last value": 2.0}, higher_is_better=False).winner(1.5) is None
+
+    frame = SyntheticGaia(600, seed=5).frame()
+    frame["label"] = np.where(np.arange(len(frame)) % 30 == 0, "member", "field")
+    dm = StarGraphDataModule(StarCatalogue(write(tmp_path, frame), "label"), seed=5)
+    caution = dm.baselines("test").caution
+    assert caution is not None and "'field'" in caution and "test/balanced_accuracy (majority class 0.500" in caution
+    balanced = StarGraphDataModule(StarCatalogue(write(tmp_path / "b", SyntheticGaia(600, seed=5).frame()), "label"),
+                                   seed=5)
+    assert balanced.baselines("test").caution is None  # 70% field: accuracy still tells models apart
+
+
+def shared_with_the_sky(frame: pd.DataFrame, found: np.ndarray) -> float:
+    """Mean share of each star's neighbours in ``found`` (stars, k) that are among its k nearest by great-circle
+    distance (ra, dec of ``frame`` in degrees)."""
+    ra, dec = np.radians(frame["ra"].to_numpy()), np.radians(frame["dec"].to_numpy())
+    cos_angle = np.sin(dec)[:, None] * np.sin(dec) + np.cos(dec)[:, None] * np.cos(dec) * np.cos(ra[:, None] - ra)
+    np.fill_diagonal(cos_angle, -2)
+    truth = np.argsort(-cos_angle, axis=1)[:, : found.shape[1]]
+    return float(np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(found, truth)]))
+
+
+def test_sky_neighbours_across_ra_zero_and_at_the_pole_and_angles_in_other_units(tmp_path, caplog):
+    """Neighbours are found in 3-D, so a cluster split by RA 0/360 or sitting on the pole keeps its true
+    neighbours (measured against great-circle distances). Radians or RA hours read as degrees would shrink
+    the sky: data.source.angle_units converts them, degrees that look like them are warned about, and a
+    Dec beyond 90 (columns swapped) is refused; parallaxes in arcsec read as mas are warned about."""
+    from trainlab.data.graph.subgraphs import knn_table
+
+    rng = np.random.default_rng(3)
+    frame = SyntheticGaia(300, seed=3).frame()
+    for centre_dec in (0.0, 89.9):  # RA 359.9 and 0.1 are 0.2 deg apart; at Dec 89.9 RA is almost no angle
+        frame["ra"] = (rng.normal(0.0, 0.3, len(frame)) % 360 if centre_dec == 0 else rng.uniform(0, 360, len(frame)))
+        frame["dec"] = centre_dec + (rng.normal(0.0, 0.1, len(frame)) if centre_dec == 0 else
+                                     -np.abs(rng.normal(0.0, 0.1, len(frame))) + 0.1)  # up to the pole
+        frame["parallax"] = 2.0  # one distance: 3-D neighbours must be the angular ones
+        table = StarCatalogue(write(tmp_path, frame), "label").load()
+        assert shared_with_the_sky(frame, knn_table(table.positions, 10)[0]) > 0.99, centre_dec
+
+    frame = SyntheticGaia(300, seed=3).frame()
+    degrees = StarCatalogue(write(tmp_path, frame), "label").load().positions
+    for units, scale in (("rad", np.radians(1.0)), ("hours", 1 / 15)):
+        other = frame.assign(ra=frame["ra"] * scale, dec=frame["dec"] * (np.radians(1.0) if units == "rad" else 1))
+        path = write(tmp_path / units, other)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="trainlab"):
+            StarCatalogue(path, "label").load()
+        assert f"set data.source.angle_units={units}" in caplog.text
+        assert np.allclose(StarCatalogue(path, "label", angle_units=units).load().positions, degrees)
+    swapped = write(tmp_path / "swapped", frame.rename(columns={"ra": "dec", "dec": "ra"}))
+    with pytest.raises(UserError, match=r"dec beyond \+-90 deg .*position_columns is \[ra, dec, parallax\]"):
+        StarCatalogue(swapped, "label").load()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trainlab"):
+        StarCatalogue(write(tmp_path / "arcsec", frame.assign(parallax=frame["parallax"] / 1000)), "label").load()
+    assert "below data.source.parallax_floor=0.05 mas" in caplog.text and "in arcsec? multiply by 1000" in caplog.text
+
+
+def test_the_features_only_baseline_costs_on_a_million_stars_what_it_costs_on_200_000(monkeypatch):
+    """It runs after the test, before the run's last line: a whole pass per epoch over 700,000 training stars
+    took ~2 CPU s, up to 300 epochs. Epochs are capped at max_steps_per_epoch x max_batch_size rows, drawn
+    afresh, and the validation loss at max_val_rows (scaled down here: 5 x 64 and 100)."""
+    from trainlab.models import features_only
+    from trainlab.models.nets.mlp import MLP
+
+    rows: list[int] = []
+    forward = MLP.forward
+    monkeypatch.setattr(MLP, "forward", lambda self, x: rows.append(len(x)) or forward(self, x))
+    g = torch.Generator().manual_seed(0)
+    x, y, split = torch.randn(5000, 3, generator=g), torch.randint(0, 2, (5000,), generator=g), torch.rand(5000, generator=g)
+    fitted = features_only.fit_features_only(x, y, split < 0.7, split >= 0.7, 2, seed=0, batch_size=16,
+                                             max_steps_per_epoch=5, max_epochs=3, max_batch_size=64, max_val_rows=100)
+    per_epoch = len(rows) // fitted.epochs_run
+    assert per_epoch == 6 and rows[:per_epoch] == [64] * 5 + [100], rows[:per_epoch]  # 5 steps of 64, one validation
+
+
+def test_a_test_split_of_a_few_stars_cautions_that_one_star_moves_accuracy(tmp_path):
+    """30 stars: 5 test stars, accuracies in steps of 0.2; 'GNN 1.000 | features only 0.400' is chance."""
+    frame = SyntheticGaia(60, seed=5).frame().head(30)
+    frame["label"] = np.where(np.arange(30) % 3 == 0, "member", "field")
+    caution = StarGraphDataModule(StarCatalogue(write(tmp_path, frame), "label"), seed=5).baselines("test").caution
+    assert caution.startswith("the test split holds 5 star(s): one star moves accuracy by 0.200")
+
+
+def test_a_catalogue_without_distances_is_placed_on_the_sky_by_ra_and_dec(tmp_path):
+    """A photometric catalogue has no parallax: position_columns=[ra, dec] puts its stars on the unit sphere,
+    and their neighbours are the nearest on the sky (across RA 0/360 too); 3 columns were required before."""
+    from trainlab.data.graph.subgraphs import knn_table
+
+    frame = SyntheticGaia(300, seed=4).frame()
+    frame["ra"] = np.random.default_rng(4).normal(0.0, 0.5, len(frame)) % 360
+    frame["parallax"] = np.random.default_rng(5).uniform(0.2, 5.0, len(frame))  # not used: angles alone
+    source = StarCatalogue(write(tmp_path, frame), "label", position_columns=["ra", "dec"],
+                           feature_columns=["pmra", "pmdec", "phot_g_mean_mag"])
+    table = source.load()
+    assert np.allclose(np.linalg.norm(table.positions, axis=1), 1.0)
+    assert shared_with_the_sky(frame, knn_table(table.positions, 10)[0]) > 0.99
+    with pytest.raises(UserError, match=r"must name 3 columns: \[x, y, z\]"):
+        StarCatalogue(write(tmp_path, frame), "label", position="cartesian", position_columns=["ra", "dec"]).load()
+
+
+def test_building_the_graph_of_a_large_catalogue_is_announced_before_it_starts(monkeypatch, caplog):
+    """A million stars: ~30 s of tree building and queries after 'Seed set', silent before (scaled down here)."""
+    monkeypatch.setattr(StarGraphDataModule, "MANY_STARS", 200)
+    with caplog.at_level("INFO", logger="trainlab.data.graph.module"):
+        StarGraphDataModule(SyntheticGaia(300, seed=7), seed=7).setup()
+    first, *_ = [r.getMessage() for r in caplog.records]
+    assert first == f"finding the 10 nearest neighbours of each of 300 stars (scipy cKDTree, {torch.get_num_threads()} thread(s)) ..."
+
+
+def test_ra_and_dec_in_sexagesimal_text_are_read_as_hours_and_degrees(tmp_path, caplog):
+    """'12:02:30.88' and '-06 40 57.8' (SIMBAD, older catalogues) were refused as not numeric, with advice to
+    set data.source.time_column, a key catalogues do not have."""
+    frame = SyntheticGaia(200, seed=6).frame()
+    ra, dec = frame["ra"].to_numpy(), frame["dec"].to_numpy()
+    degrees = StarCatalogue(write(tmp_path, frame), "label").load().positions
+
+    def sexagesimal(value: float, scale: float, marks: tuple[str, str, str]) -> str:
+        sign, value = ("-" if value < 0 else "+"), abs(value) / scale
+        whole, minutes = int(value), int(value * 60) % 60
+        return f"{sign}{whole}{marks[0]}{minutes:02d}{marks[1]}{(value * 3600) % 60:09.6f}{marks[2]}"
+
+    frame["ra"] = [sexagesimal(v, 15.0, (":", ":", "")) for v in ra]  # '+12:02:30.876265'
+    frame["dec"] = [sexagesimal(v, 1.0, ("d", "m", "s")) for v in dec]  # '-6d40m57.835109s'
+    frame.loc[3, "dec"] = sexagesimal(-0.25, 1.0, (" ", " ", ""))  # '-0 15 00.000000': the sign of a zero degree
+    with caplog.at_level("INFO", logger="trainlab"):
+        table = StarCatalogue(write(tmp_path / "text", frame), "label").load()
+    assert "column 'ra' is sexagesimal text, read as hours, minutes, seconds" in caplog.text
+    expected = degrees.copy()
+    expected[3] = StarCatalogue(write(tmp_path / "zero", frame.assign(ra=ra, dec=np.where(np.arange(200) == 3, -0.25, dec))),
+                                "label").load().positions[3]
+    assert np.allclose(table.positions, expected, rtol=1e-6, atol=1e-6)
+    in_rad = StarCatalogue(write(tmp_path / "text", frame), "label", angle_units="rad").load().positions
+    assert np.allclose(in_rad, expected, rtol=1e-6, atol=1e-6)  # sexagesimal is sexagesimal whatever the unit
+
+
+def test_the_neighbour_queries_use_the_threads_hardware_num_threads_allows(monkeypatch):
+    """hardware.num_threads=1 (parallel trials, a shared machine) held for torch, but the kNN queries took every
+    core."""
+    import scipy.spatial
+    from trainlab.data.graph.subgraphs import knn_table
+
+    used = []
+
+    class Tree(scipy.spatial.cKDTree):
+        def query(self, *args, **kwargs):
+            used.append(kwargs.get("workers"))
+            return super().query(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.spatial, "cKDTree", Tree)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        knn_table(np.random.default_rng(0).normal(size=(50, 3)), 5)
+    finally:
+        torch.set_num_threads(threads)
+    assert used == [1]

@@ -92,6 +92,16 @@ def tiles_of(images: np.ndarray, masks: np.ndarray | None = None) -> SkyTiles:
     return SkyTiles("test", images.astype(np.float32), masks, np.arange(n), [f"t{i}" for i in range(n)], ["c0"])
 
 
+class FixedTiles:
+    """A source whose ``load()`` returns the tiles it was given."""
+
+    def __init__(self, tiles: SkyTiles):
+        self.tiles = tiles
+
+    def load(self) -> SkyTiles:
+        return self.tiles
+
+
 def test_quality_check_fills_a_few_bad_pixels_rejects_mostly_bad_and_constant_tiles_and_counts_them(caplog):
     images = np.random.default_rng(0).normal(size=(6, 1, 8, 8))
     images[1, 0, 3, 3] = np.nan  # a bad pixel: filled (a whole image was dropped for it before)
@@ -122,6 +132,53 @@ def test_asinh_and_percentile_normalisation():
         assert abs(np.median(z[:, c])) < 0.02 and 0.61 < np.median(np.abs(z[:, c])) < 0.65
     p = normalise(images, stats, "percentile", softening=1.0)
     assert np.allclose(np.percentile(p, [1.0, 99.0], axis=(0, 2, 3)).T, [[0, 1], [0, 1]], atol=0.01)
+
+
+def test_a_flat_zero_sky_with_faint_sources_is_scaled_by_its_sources_not_left_at_1e_18():
+    """Simulated or sky-subtracted images (exact zeros, a few sources of 1e-18 erg/s/cm^2/A): the MAD is 0
+    and the percentiles meet; a fixed scale of 1 kept them at 1e-18, a blank image to the net."""
+    rng = np.random.default_rng(0)
+    images = np.zeros((6, 2, 64, 64), dtype=np.float32)
+    for image in images:
+        image[0, rng.integers(0, 64, 5), rng.integers(0, 64, 5)] = rng.uniform(1e-18, 1e-16, 5)
+    images[:, 1] = 7.0  # one value everywhere: nothing to scale by
+    stats = fit_stats(images, [1.0, 99.5], seed=0)
+    bright = images[:, 0].max()
+    for method in ("asinh", "percentile"):
+        z = normalise(images, stats, method, softening=1.0)
+        assert 0.5 < z[:, 0].max() < 10 and np.all(z[:, 0][images[:, 0] == 0] == 0), method
+        assert np.all(np.isfinite(z[:, 1]))
+    assert normalise(images, stats, "percentile", 1.0)[:, 0].max() == pytest.approx(1.0) and bright > 0
+
+
+def test_whole_images_too_large_for_a_batch_are_warned_about_before_training(monkeypatch, caplog):
+    """8192 x 8192 images whole in batches of 16 (tile_size=null) ran out of memory at the first step, after the
+    whole setup; scaled down here (the limit lowered to 16 tiles of 32 x 32)."""
+    rng = np.random.default_rng(0)
+    masks = np.zeros((6, 64, 64), dtype=bool)
+    masks[::2, 5, 5] = True
+    tiles = tiles_of(rng.normal(size=(6, 1, 64, 64)), masks)
+    monkeypatch.setattr(SkyDataModule, "MAX_BATCH_PIXELS", 16 * 32 * 32)
+    with caplog.at_level("WARNING", logger="trainlab"):
+        SkyDataModule(FixedTiles(tiles), batch_size=4, val_fraction=0.2, test_fraction=0.2).setup()
+        assert "tile_size" not in caplog.text  # 4 x 64 x 64 is the limit: no warning
+        SkyDataModule(FixedTiles(tiles), batch_size=16, val_fraction=0.2, test_fraction=0.2).setup()
+    assert caplog.text.count("a batch of 16 tiles of 64 x 64 px holds 6.6e+04 pixels") == 1
+    assert "cut the images with data.source.tile_size (e.g. 256) or lower data.batch_size" in caplog.text
+
+
+def test_masks_that_mark_most_pixels_are_warned_about_as_perhaps_inverted(caplog):
+    """Masks written 1 = clean: 99% of the pixels 'anomalous', and calling every pixel anomalous scores IoU 0.99."""
+    masks = np.ones((6, 16, 16), dtype=bool)
+    masks[::2, 3, 3] = False
+    images = np.random.default_rng(0).normal(size=(6, 1, 16, 16))
+    with caplog.at_level("WARNING", logger="trainlab"):
+        SkyDataModule(FixedTiles(tiles_of(images, masks)), val_fraction=0.2, test_fraction=0.2).setup()
+    assert "mark 99.8% of all pixels anomalous" in caplog.text and "invert them" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trainlab"):
+        SkyDataModule(FixedTiles(tiles_of(images, ~masks)), val_fraction=0.2, test_fraction=0.2).setup()
+    assert "invert" not in caplog.text
 
 
 def sky_dm(**kwargs) -> SkyDataModule:
@@ -175,6 +232,28 @@ def test_augmentation_is_a_symmetry_of_image_and_mask_together_and_only_in_train
     assert all(isinstance(i, int) for i in plain)
 
 
+def test_whole_images_that_are_not_square_train_with_the_symmetries_of_a_rectangle(tmp_path):
+    """A folder of 37 x 53 whole images crashed at the first training step ('stack expects each tensor to be
+    equal size'): a quarter turn made some tiles 53 x 37. Their batches now keep one shape."""
+    root = tmp_path / "sky"
+    (root / "masks").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        mask = np.zeros((37, 53), dtype=np.uint8)
+        mask[3:6, 40:45] = i % 2
+        np.save(root / f"im{i}.npy", (rng.normal(100, 5, (37, 53)) + 200 * mask).astype(np.float32))
+        np.save(root / "masks" / f"im{i}.npy", mask)
+    dm = SkyDataModule(ImageFolder(str(root)), batch_size=4, val_fraction=0.2, test_fraction=0.2)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    codes = set()
+    for epoch in range(4):
+        loader.sampler.set_epoch(epoch)
+        codes |= {code for _, code in loader.sampler}
+        assert all(images.shape[-2:] == (37, 53) and masks.shape[-2:] == (37, 53) for images, masks in loader)
+    assert codes == {0, 2, 4, 6}
+
+
 def test_the_eight_symmetries_are_distinct():
     x = torch.arange(9.0).reshape(3, 3)
     assert len({tuple(dihedral(x, k).flatten().tolist()) for k in range(8)}) == 8
@@ -222,10 +301,14 @@ def test_folder_reads_fits_npy_png_with_masks_by_name(tmp_path):
 def test_folder_tiles_cut_images_of_different_sizes(tmp_path):
     root = make_folder(tmp_path / "sky", count=3, size=64, suffixes=("npy",))
     np.save(root / "big.npy", np.random.default_rng(1).normal(size=(2 * 32 + 5, 3 * 32)).astype(np.float32))
-    np.save(root / "masks" / "big.npy", np.zeros((2 * 32 + 5, 3 * 32)))
+    mask = np.zeros((2 * 32 + 5, 3 * 32))
+    mask[-2:, -3:] = 1  # an anomaly in the last 5 rows, which no tile side by side reaches
+    np.save(root / "masks" / "big.npy", mask)
     tiles = ImageFolder(str(root), tile_size=32).load()
-    assert len(tiles.images) == 3 * 4 + 2 * 3  # remainders dropped
-    assert list(np.bincount(tiles.groups)) == [6, 4, 4, 4]  # tiles of one file share a group ("big" sorts first)
+    assert len(tiles.images) == 3 * 4 + 3 * 3  # rows at 0, 32 and 37: the last flush with the bottom edge
+    assert list(np.bincount(tiles.groups)) == [9, 4, 4, 4]  # tiles of one file share a group ("big" sorts first)
+    assert tiles.tile_names[:3] == ["big.npy y0 x0", "big.npy y0 x32", "big.npy y0 x64"]
+    assert tiles.tile_names[8] == "big.npy y37 x64" and tiles.masks[8][-2:, -3:].all() and tiles.masks[:9].sum() == 6
 
 
 def test_folder_with_nan_and_constant_images_is_trained_on_what_is_left(compose_cfg, run_train, tmp_path, caplog):

@@ -90,6 +90,7 @@ class RunRecords(pl.Callback):
         self.sizes: dict[str, float] = {}
         self.batch: dict[str, int] = {}
         self._end_line: Optional[str] = None  # the model against its baselines, logged after the test
+        self._caution: Optional[str] = None  # how not to read that line (Baselines.caution), a warning after it
         self._legend: Optional[str] = None  # what the test table's short metric names mean
         self._restored: Optional[dict[str, Any]] = None  # the state a resume restored (earlier epochs)
         self.stopped_by: Optional[str] = None
@@ -224,7 +225,7 @@ class RunRecords(pl.Callback):
             return
         name = model_name(pl_module)
         summary["baselines"] = baselines.summary(name, summary["test"].get(baselines.key))
-        self._end_line = summary["baselines"]["line"]
+        self._end_line, self._caution = summary["baselines"]["line"], baselines.caution
         for logger in trainer.loggers:
             logger.log_metrics(baselines.logged(), step=trainer.global_step)
 
@@ -236,7 +237,9 @@ class RunRecords(pl.Callback):
         for line in (self._legend, self._end_line):
             if line:
                 log.info("%s", line)
-        self._legend = self._end_line = None
+        if self._caution:
+            log.warning("%s", self._caution)
+        self._legend = self._end_line = self._caution = None
 
     def best_epoch(self) -> tuple[Optional[int], Optional[float]]:
         scored = [(r[self.monitor], r["epoch"]) for r in self.epochs if self.monitor in r]

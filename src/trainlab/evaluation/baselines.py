@@ -10,6 +10,9 @@ model is tested on. Where they go:
 
 - the end of every training run (:class:`trainlab.callbacks.records.RunRecords`, after the test):
   one log line such as ``test accuracy: GNN 0.918 | features only 0.850 | majority class 0.700``,
+  ending ``-> majority class does as well or better`` when a baseline's score is not below the
+  model's, then the data module's ``caution`` (a warning) when the metric itself misleads (a split that
+  is 99% one class, where accuracy rewards the majority class);
   a ``baselines`` entry in ``training_summary.json`` (:meth:`Baselines.summary`) and
   ``<split>/<metric>_baseline_<name>`` to every logger;
 - ``evaluate.py``'s report (each family's ``artifacts``).
@@ -29,7 +32,8 @@ class Baselines:
     split: "val" or "test"; metric: the metric's name within the split (``accuracy``, ``rmse``),
     logged by the model as ``<split>/<metric>``; scores: baseline name -> score, in the order
     shown; higher_is_better: the metric's direction; details: anything else worth recording
-    (how a baseline was trained, how many samples it saw).
+    (how a baseline was trained, how many samples it saw); caution: one line on how not to read the
+    metric on this split (logged as a warning after the line), None when nothing misleads.
     """
 
     split: str
@@ -37,6 +41,7 @@ class Baselines:
     scores: dict[str, float]
     higher_is_better: bool = True
     details: dict[str, Any] = field(default_factory=dict)
+    caution: Optional[str] = None
 
     @property
     def key(self) -> str:
@@ -47,13 +52,25 @@ class Baselines:
         """``test accuracy: GNN 0.918 | features only 0.850 | majority class 0.700``."""
         shown = "n/a" if model_score is None else f"{model_score:.3f}"
         parts = [f"{model_name} {shown}"] + [f"{name} {value:.3f}" for name, value in self.scores.items()]
-        return f"{self.split} {self.metric}: " + " | ".join(parts)
+        line = f"{self.split} {self.metric}: " + " | ".join(parts)
+        beaten = self.winner(model_score)
+        return line if beaten is None else f"{line} -> {beaten} does as well or better"
+
+    def winner(self, model_score: Optional[float]) -> Optional[str]:
+        """The best baseline when it scores at least as well as the model (None: the model wins, or has
+        no score)."""
+        if model_score is None or not self.scores:
+            return None
+        pick = max if self.higher_is_better else min
+        best = pick(self.scores, key=self.scores.get)
+        ties_or_wins = self.scores[best] >= model_score if self.higher_is_better else self.scores[best] <= model_score
+        return best if ties_or_wins else None
 
     def summary(self, model_name: str, model_score: Optional[float]) -> dict[str, Any]:
         """What training_summary.json and evaluate.py's report record."""
         return {"metric": self.key, "higher_is_better": self.higher_is_better, "model": model_name,
                 "model_score": model_score, "scores": dict(self.scores), "details": dict(self.details),
-                "line": self.line(model_name, model_score)}
+                "line": self.line(model_name, model_score), "caution": self.caution}
 
     def logged(self) -> dict[str, float]:
         """Logger keys: ``test/accuracy_baseline_features_only``."""

@@ -62,8 +62,11 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
     accuracy = float((probs.argmax(dim=1) == labels).double().mean())
     versus = datamodule.baselines(split).summary(model_name(model), accuracy)
     log.info("%s", versus["line"])
+    if versus["caution"]:
+        log.warning("%s", versus["caution"])
     return {"plots": plots, "extra": {
         "versus_baselines": versus["line"],
+        "baselines_caution": versus["caution"],
         "baseline_features_only_accuracy": versus["scores"]["features only"],
         "baseline_features_only_epochs": versus["details"]["features_only"]["epochs_run"],
         "baseline_majority_class": names[majority],

@@ -44,21 +44,30 @@ class FeaturesOnly:
 def fit_features_only(x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, val: torch.Tensor, num_classes: int,
                       seed: int, hidden_channels: int = 64, num_layers: int = 2, dropout: float = 0.1, lr: float = 3e-3,
                       weight_decay: float = 1e-4, batch_size: int = 256, max_steps_per_epoch: int = 50,
-                      max_epochs: int = 300, patience: int = 20) -> FeaturesOnly:
+                      max_epochs: int = 300, patience: int = 20, max_batch_size: int = 4096,
+                      max_val_rows: int = 50_000) -> FeaturesOnly:
     """Train an MLP on rows ``train`` of ``x`` (rows, features) against labels ``y`` (int64 in
     [0, num_classes)); stop when the
     loss on rows ``val`` has not improved for ``patience`` epochs and keep the best epoch's weights.
 
     Batches grow beyond ``batch_size`` on big catalogues so that an epoch takes at most
-    ``max_steps_per_epoch`` steps. Everything random (weights, order, dropout) comes from ``seed``
+    ``max_steps_per_epoch`` steps, up to ``max_batch_size`` rows; beyond that (over ~200,000 training
+    stars) an epoch is that many steps of rows drawn afresh, and the validation loss is taken on a
+    seeded ``max_val_rows``, so a 1e6-star catalogue costs what a 200,000-star one does (a whole pass
+    per epoch took ~2 CPU s there: up to 10 minutes at the end of the run, before its last line).
+    Everything random (weights, order, dropout) comes from ``seed``
     inside a forked RNG, so the surrounding run's random state is untouched.
     """
     train_ids = train.nonzero().reshape(-1)
-    batch = max(batch_size, -(-len(train_ids) // max_steps_per_epoch))
+    batch = min(max(batch_size, -(-len(train_ids) // max_steps_per_epoch)), max(batch_size, max_batch_size))
+    rows_per_epoch = batch * max_steps_per_epoch
     # gradients on and a private RNG: Lightning's test hooks and evaluate.py run under inference mode
     with torch.inference_mode(False), torch.enable_grad(), torch.random.fork_rng(devices=[]):
         x, y = x.clone(), y.clone()  # normal tensors, also when the caller's were made in inference mode
-        x_val, y_val = x[val], y[val]
+        val_ids = val.nonzero().reshape(-1)
+        if len(val_ids) > max_val_rows:
+            val_ids = val_ids[torch.randperm(len(val_ids), generator=torch.Generator().manual_seed(seed))[:max_val_rows]]
+        x_val, y_val = x[val_ids], y[val_ids]
         torch.manual_seed(seed)
         net = MLP(x.shape[1], hidden_channels, num_classes, num_layers, dropout)
         optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
@@ -66,7 +75,7 @@ def fit_features_only(x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, val
         best_loss, best_epoch, best_state, epoch = float("inf"), 0, None, 0
         for epoch in range(max_epochs):
             net.train()
-            for ids in train_ids[torch.randperm(len(train_ids), generator=order)].split(batch):
+            for ids in train_ids[torch.randperm(len(train_ids), generator=order)[:rows_per_epoch]].split(batch):
                 optimizer.zero_grad()
                 nn.functional.cross_entropy(net(x[ids]), y[ids]).backward()
                 optimizer.step()

@@ -5,5 +5,6 @@
 - ``split``: the stratified split of the stars; ``batching``: how the graph is batched within the node
   budget; ``subgraphs``: the kNN table and the ego nets cut from it
 - ``catalogue``: :class:`StarTable` and your own file; ``columns``: Gaia's columns and the missing
-  policy; ``synthetic``: the seeded Gaia-like default
+  policy; ``sky``: ra, dec, parallax to 3-D positions, and the checks of their units; ``synthetic``: the
+  seeded Gaia-like default
 """

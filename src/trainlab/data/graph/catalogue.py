@@ -31,6 +31,7 @@ import numpy as np
 
 from trainlab.data.graph.columns import MISSING, apply_missing_policy, once_per_star, placeable, star_ids, with_gaps
 from trainlab.data.files import read_frame
+from trainlab.data.graph.sky import check_angle_units, read_sexagesimal, sky_positions
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -65,19 +66,6 @@ class StarTable:
     ids: np.ndarray
     id_name: str
     left_out: dict[str, int] = field(default_factory=dict)
-
-
-def sky_to_cartesian(ra_deg: np.ndarray, dec_deg: np.ndarray, parallax_mas: np.ndarray,
-                     parallax_floor: float) -> np.ndarray:
-    """(stars, 3) heliocentric ICRS coordinates in pc; distance = 1000 / parallax.
-
-    Noise makes some measured parallaxes tiny or negative (faint, distant stars); they are raised to
-    ``parallax_floor`` mas first, which places those stars at 1000 / floor pc, far from everything.
-    """
-    distance = 1000.0 / np.maximum(parallax_mas.astype(np.float64), parallax_floor)
-    ra, dec = np.radians(ra_deg.astype(np.float64)), np.radians(dec_deg.astype(np.float64))
-    return np.stack([distance * np.cos(dec) * np.cos(ra), distance * np.cos(dec) * np.sin(ra),
-                     distance * np.sin(dec)], axis=1)
 
 
 def _label_strings(values, path: str, column: str) -> np.ndarray:
@@ -117,7 +105,8 @@ def _found_classes(labels: np.ndarray, path: str, column: str) -> list[str]:
 
 def table_from_frame(frame, path: str, label_column: str, feature_columns: Sequence[str], position: str,
                      position_columns: Optional[Sequence[str]], classes: Optional[Sequence[Union[str, int]]],
-                     parallax_floor: float, missing: str = "impute", id_column: Optional[str] = None) -> StarTable:
+                     parallax_floor: float, missing: str = "impute", id_column: Optional[str] = None,
+                     angle_units: str = "deg") -> StarTable:
     """Check a catalogue's columns and turn it into a :class:`StarTable` (see :class:`StarCatalogue`).
 
     Columns not named (as features, positions, label or identifier) are ignored."""
@@ -128,9 +117,10 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if position_columns is None:
         position_columns = SKY_COLUMNS if position == "sky" else CARTESIAN_COLUMNS
     position_columns = [str(c) for c in position_columns]
-    if len(position_columns) != 3:
-        what = "[ra, dec, parallax]" if position == "sky" else "[x, y, z]"
-        raise UserError(f"data.source.position_columns={position_columns} must name 3 columns: {what}")
+    if len(position_columns) not in ((2, 3) if position == "sky" else (3,)):
+        what = ("3 columns, [ra, dec, parallax], or 2, [ra, dec] (no distances: neighbours by angle on the sky)"
+                if position == "sky" else "3 columns: [x, y, z]")
+        raise UserError(f"data.source.position_columns={position_columns} must name {what}")
     feature_columns = [str(c) for c in feature_columns]
     if not feature_columns:
         raise UserError("data.source.feature_columns is empty; name the columns the classifier sees")
@@ -145,6 +135,8 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if label_column in feature_columns:
         raise UserError(f"data.source.feature_columns names '{label_column}', the data.source.label_column: a model "
                         "that is shown each star's class learns nothing; leave it out")
+    if position == "sky":
+        read_sexagesimal(frame, position_columns, angle_units, path)
     features = with_gaps(frame, feature_columns, path, "feature")
     coordinates = with_gaps(frame, position_columns, path, "position")
     first = once_per_star(frame, ids, id_name, [label_column, *position_columns, *feature_columns], path)
@@ -176,7 +168,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     index = {name: i for i, name in enumerate(class_names)}
     label_ids = np.fromiter((index[s] for s in labels), dtype=np.int64, count=len(labels))
     if position == "sky":
-        positions = sky_to_cartesian(coordinates[:, 0], coordinates[:, 1], coordinates[:, 2], parallax_floor)
+        positions = sky_positions(coordinates, position_columns, angle_units, parallax_floor, path)
     else:
         positions = coordinates.astype(np.float64)
     return StarTable(positions, features, label_ids, feature_columns, class_names, Path(path).stem, ids, id_name,
@@ -191,8 +183,10 @@ class StarCatalogue:
         label_column: the column with each star's class (text or integers).
         feature_columns: columns the classifier sees (default: Gaia DR3's parallax, pmra, pmdec,
             phot_g_mean_mag, bp_rp).
-        position: "sky" (``position_columns`` are ra [deg], dec [deg], parallax [mas]; converted to
-            heliocentric x, y, z in pc) or "cartesian" (three coordinates used as they are).
+        position: "sky" (``position_columns`` are ra, dec [``angle_units``], parallax [mas]; converted to
+            heliocentric x, y, z in pc, so neighbours are right across RA 0/360 and at the poles; galactic
+            l, b work as well; [ra, dec] alone: points on the unit sphere, neighbours by angle) or
+            "cartesian" (three coordinates used as they are).
         position_columns: null takes [ra, dec, parallax] or [x, y, z].
         classes: the class names in the order of the model's outputs; a label outside them is an
             error. Null takes the labels found, sorted.
@@ -203,6 +197,9 @@ class StarCatalogue:
         id_column: the stars' identifier, kept exactly as a 64-bit integer and written beside each
             star's prediction by evaluate.py; never a feature. Null: ``source_id`` when the file has
             it, else the row number.
+        angle_units: "deg", "rad" or "hours" (RA in hours, Dec in degrees), for ``position=sky``.
+            Degrees that look like radians or hours, and parallaxes mostly below the floor (arcsec
+            read as mas), are warned about (:mod:`trainlab.data.graph.sky`).
 
     Columns the file has but no argument names (``parallax_error``, ``ruwe``, ...) are ignored.
     """
@@ -210,7 +207,7 @@ class StarCatalogue:
     def __init__(self, path: str, label_column: str, feature_columns: Sequence[str] = tuple(GAIA_FEATURES),
                  position: str = "sky", position_columns: Optional[Sequence[str]] = None,
                  classes: Optional[Sequence[Union[str, int]]] = None, parallax_floor: float = PARALLAX_FLOOR,
-                 missing: str = "impute", id_column: Optional[str] = None):
+                 missing: str = "impute", id_column: Optional[str] = None, angle_units: str = "deg"):
         if parallax_floor <= 0:
             raise UserError(f"data.source.parallax_floor={parallax_floor} must be > 0 (mas)")
         if position == "cartesian" and parallax_floor != PARALLAX_FLOOR:
@@ -218,15 +215,19 @@ class StarCatalogue:
                         "taken as they are with position=cartesian)", parallax_floor)
         if missing not in MISSING:
             raise UserError(f"data.source.missing={missing!r} is not one of {', '.join(MISSING)}")
+        check_angle_units(angle_units)
+        if position == "cartesian" and angle_units != "deg":
+            log.warning("data.source.angle_units=%s is not used: it applies to position=sky only", angle_units)
         self.path, self.label_column, self.feature_columns = path, label_column, list(feature_columns)
         self.position, self.position_columns, self.classes = position, position_columns, classes
         self.parallax_floor, self.missing, self.id_column = parallax_floor, missing, id_column
+        self.angle_units = angle_units
 
     def load(self) -> StarTable:
         frame = read_frame(self.path, "data.source.path")
         table = table_from_frame(frame, self.path, self.label_column, self.feature_columns, self.position,
                                  self.position_columns, self.classes, self.parallax_floor, self.missing,
-                                 self.id_column)
+                                 self.id_column, self.angle_units)
         absent = [c for i, c in enumerate(table.class_names) if not (table.labels == i).any()]
         if absent:  # named in data.source.classes, no star to train on or score: recall, F1, AUROC undefined
             raise UserError(f"data.source.classes names {absent}, which no star of '{self.path}' has in column "

@@ -58,7 +58,7 @@ class StarGraphDataModule(SplitDataModule):
         source: object with ``load() -> StarTable`` (trainlab.data.graph.catalogue, .synthetic).
         k: neighbours per star.
         density_feature: add log10 of the mean distance to the ``k`` neighbours (local star
-            density; pc for sky catalogues) as a node feature.
+            density; pc for sky catalogues, radians for [ra, dec] alone) as a node feature.
         batch_size: seed stars per sampled training batch (unused for full-graph batches).
         val_batch_multiplier: evaluation batches may hold this many times ``max_nodes_per_graph``
             nodes (no gradients are kept there).
@@ -73,6 +73,9 @@ class StarGraphDataModule(SplitDataModule):
     STATS = ("feature_mean", "feature_std")
     TRAINED_WITH = ("k", "density_feature")  # evaluate.py keeps them
     INDICATOR_SUFFIX = "_missing"
+    IMBALANCED = 0.9  # a class this share of a split or more: accuracy misleads (Baselines.caution)
+    MANY_STARS = 100_000  # from this many stars the graph's build is announced before it starts
+    FEW_STARS = 50  # fewer stars in a split: one of them moves accuracy by over 2 points (Baselines.caution)
 
     family = "graph"  # trainlab.config.families: models and data of one family go together
 
@@ -215,6 +218,9 @@ class StarGraphDataModule(SplitDataModule):
         if self.sampled and self.batches.sampler == "ego":
             self.batches.seeds_per_batch()  # refuses ego nets that cannot fit the node budget, before any work
         self.batches.warn_unused(len(table.labels))
+        if len(table.labels) >= self.MANY_STARS:  # the tree and its queries: ~30 s for a million stars on 2 cores
+            log.info("finding the %d nearest neighbours of each of %d stars (scipy cKDTree, %d thread(s)) ...", self.k,
+                     len(table.labels), torch.get_num_threads())
         neighbours, distances = knn_table(table.positions, self.k)
         features = self._imputed()
         if np.isnan(table.features).any():
@@ -338,9 +344,41 @@ class StarGraphDataModule(SplitDataModule):
         self.setup()
         mask = self.graph[f"{split}_mask"]
         features_only = self.features_only()
-        scores = {"features only": features_only.accuracy(self.graph.x[mask], self.graph.y[mask]),
+        y = self.graph.y[mask]
+        predicted = features_only.predict(self.graph.x[mask]).argmax(dim=1)
+        scores = {"features only": float((predicted == y).float().mean()),
                   "majority class": self.majority_accuracy(split)}
         return Baselines(split, "accuracy", scores, details={
             f"{split}_stars": int(mask.sum()), "majority_class": self.class_names[self.majority_class()],
             "features_only": features_only.facts(), "missing_values": self.missing_counts(),
-            "left_out": dict(self.table.left_out)})
+            "left_out": dict(self.table.left_out)}, caution=self._caution(split, y, predicted))
+
+    def _caution(self, split: str, y: torch.Tensor, features_only: torch.Tensor) -> Optional[str]:
+        """How not to read the split's accuracies, when they mislead: few stars, one class dominant."""
+        parts = [text for text in (self._few_stars_caution(split, len(y)),
+                                   self._imbalance_caution(split, y, features_only)) if text]
+        return "; ".join(parts) or None
+
+    def _few_stars_caution(self, split: str, stars: int) -> Optional[str]:
+        """Below ``FEW_STARS`` stars one star moves accuracy by more than 2 points: 1.000 on 5 stars is no
+        evidence that one model beats another."""
+        if stars >= self.FEW_STARS:
+            return None
+        return (f"the {split} split holds {stars} star(s): one star moves accuracy by {1 / stars:.3f}, so differences "
+                f"of that size are chance; use a larger catalogue (or a larger data.{split}_fraction)")
+
+    def _imbalance_caution(self, split: str, y: torch.Tensor, features_only: torch.Tensor) -> Optional[str]:
+        """When one class holds ``IMBALANCED`` or more of the split's stars, accuracy rewards calling every
+        star that class: the line to read instead, with the baselines' balanced accuracy (mean recall per
+        class: the majority class scores 1 / classes on it, whatever the balance)."""
+        counts = torch.bincount(y, minlength=len(self.class_names))
+        share = float(counts.max()) / len(y)
+        if share < self.IMBALANCED:
+            return None
+        present = counts > 0
+        recall = torch.bincount(y[features_only == y], minlength=len(counts))[present] / counts[present]
+        majority = self.class_names[self.majority_class()]
+        return (f"the {split} stars are {share:.1%} '{self.class_names[int(counts.argmax())]}': accuracy rewards calling "
+                f"every star '{majority}' and says little; judge by {split}/balanced_accuracy (majority class "
+                f"{1 / int(present.sum()):.3f}, features only {float(recall.mean()):.3f}), {split}/f1_macro and "
+                f"{split}/auprc")

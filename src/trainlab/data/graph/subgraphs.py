@@ -20,13 +20,16 @@ from torch.utils.data import Dataset
 from torch_geometric.data import Data
 
 
-def knn_table(positions: np.ndarray, k: int, workers: int = -1) -> tuple[np.ndarray, np.ndarray]:
+def knn_table(positions: np.ndarray, k: int, workers: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other stars of every star: indices (stars, k) int64 and distances (stars, k).
 
-    A star never counts as its own neighbour, even when other stars share its exact position.
+    A star never counts as its own neighbour, even when other stars share its exact position. The
+    queries run in ``workers`` threads; None: torch's thread count, which ``hardware.num_threads``
+    sets (every core, as before, took cores the setting had left to other trials and jobs).
     """
     from scipy.spatial import cKDTree
 
+    workers = torch.get_num_threads() if workers is None else workers
     n = len(positions)
     distances, indices = cKDTree(positions).query(positions, k=k + 1, workers=workers)
     is_self = indices == np.arange(n)[:, None]

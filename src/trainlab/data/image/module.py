@@ -81,16 +81,33 @@ def fit_stats(images: np.ndarray, percentiles: Sequence[float], seed: int,
     """Per-channel median, robust sigma (1.4826 MAD) and the two percentiles of (tiles, C, H, W) images.
 
     At most ``max_pixels`` pixels per channel (a seeded sample) are used, so memory stays bounded.
+    Where more than half the pixels hold one value (a simulated or sky-subtracted image: exact zeros with a
+    few sources), the MAD is 0 and the percentiles may meet: the scale is then taken from the pixels that
+    differ from the median (the sources), in the data's own units; a fixed 1 would leave fluxes of 1e-18
+    as 1e-18 after normalising, an image the net sees as blank. Only a channel with one value everywhere
+    gets 1.
     """
     per_channel = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1)  # (C, pixels)
     if per_channel.shape[1] > max_pixels:
         pick = np.random.default_rng(seed).choice(per_channel.shape[1], max_pixels, replace=False)
         per_channel = per_channel[:, pick]
+    per_channel = per_channel.astype(np.float64)  # after the sample: memory stays bounded
     median = np.median(per_channel, axis=1)
-    sigma = 1.4826 * np.median(np.abs(per_channel - median[:, None]), axis=1)
+    deviation = np.abs(per_channel - median[:, None])
+    sigma = 1.4826 * np.median(deviation, axis=1)
     low, high = np.percentile(per_channel, percentiles, axis=1)
-    spread = np.where(high - low > 0, high - low, 1.0)
-    return {"median": median, "sigma": np.where(sigma > 0, sigma, spread), "low": low, "high": low + spread}
+    spread = high - low
+    for c in np.flatnonzero((sigma <= 0) | (spread <= 0)):
+        differ = deviation[c][deviation[c] > 0]  # the pixels off the flat sky: their typical size and extent
+        typical = float(np.median(differ)) if len(differ) else 1.0
+        if sigma[c] <= 0:
+            sigma[c] = typical
+        if spread[c] <= 0:
+            spread[c] = float(np.ptp(per_channel[c])) or 1.0
+        log.info("normalisation: channel %d has the value %.4g in more than half its training pixels; its scale is "
+                 "taken from the %d pixel(s) that differ (sigma %.4g, percentile range %.4g)", c, median[c],
+                 len(differ), sigma[c], spread[c])
+    return {"median": median, "sigma": sigma, "low": low, "high": low + spread}
 
 
 def normalise(images: np.ndarray, stats: dict[str, np.ndarray], method: str, softening: float) -> np.ndarray:
@@ -149,11 +166,21 @@ class AugmentingSampler(EpochSeededSampler):
     """Random order and a symmetry per sample, both drawn from (seed, epoch) only: a resumed run sees
     the same augmented epoch as an uninterrupted one, with or without loader workers."""
 
+    CODES: tuple[int, ...] = tuple(range(8))  # every symmetry of the square (see TileDataset)
+
     def __iter__(self) -> Iterator[tuple[int, int]]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.num_samples, generator=generator).tolist()
-        codes = torch.randint(0, 8, (self.num_samples,), generator=generator).tolist()
-        return iter(zip(order, codes))
+        drawn = torch.randint(0, len(self.CODES), (self.num_samples,), generator=generator).tolist()
+        return iter(zip(order, (self.CODES[i] for i in drawn)))
+
+
+class RectangleAugmentingSampler(AugmentingSampler):
+    """For tiles that are not square (whole images of 1021 x 769): a quarter turn would swap their height and
+    width, and a batch of both shapes cannot be stacked; only the symmetries of a rectangle are drawn
+    (unchanged, a half turn, a left-right flip, an up-down flip)."""
+
+    CODES = (0, 2, 4, 6)
 
 
 class SkyDataModule(SplitDataModule):
@@ -170,7 +197,8 @@ class SkyDataModule(SplitDataModule):
         normalize: "asinh" (default), "percentile" or "none" (see :func:`normalise`).
         asinh_softening: the asinh stretch's linear range, in background sigmas.
         percentiles: low and high percentile of the percentile stretch.
-        augment: random flips and 90-degree rotations of training tiles (never of validation or test).
+        augment: random flips and 90-degree rotations of training tiles (never of validation or test);
+            flips and half turns only for tiles that are not square.
         batch_size: training batch size; validation and test use ``val_batch_multiplier`` times it.
         val_fraction, test_fraction: shares of groups (sky positions or files) for validation and test.
         seed: seeds the split, the training order and the augmentation.
@@ -178,6 +206,7 @@ class SkyDataModule(SplitDataModule):
 
     STATS = ("median", "sigma", "low", "high")  # per channel, fit on the training tiles
     TRAINED_WITH = ("normalize", "asinh_softening", "percentiles")  # evaluate.py keeps them
+    MAX_BATCH_PIXELS = 2**26  # pixels per batch and channel (16 tiles of 2048 x 2048) above which a warning says so
 
     family = "image"  # trainlab.config.families: models and data of one family go together
 
@@ -238,6 +267,11 @@ class SkyDataModule(SplitDataModule):
             raise UserError(f"no mask of '{tiles.name}' marks an anomalous pixel ({len(labels)} tiles); the U-Net "
                             "would learn that nothing is ever anomalous: check the masks (non-zero where a pixel is "
                             "anomalous), or add images that hold anomalies")
+        marked = float(tiles.masks.mean())
+        if marked > 0.5:  # anomalies are rare: a mask of mostly ones is likely written the other way round
+            log.warning("the masks of '%s' mark %.1f%% of all pixels anomalous; if they mark where the sky is clean "
+                        "(0 = anomalous), invert them: a mask is non-zero where a pixel is anomalous (a U-Net calling "
+                        "every pixel anomalous scores pixel IoU %.2f on them)", tiles.name, 100 * marked, marked)
         order = np.random.default_rng(self.seed).permutation(groups)
         n_test = max(1, int(round(len(groups) * self.test_fraction)))
         n_val = max(1, int(round(len(groups) * self.val_fraction)))
@@ -253,12 +287,26 @@ class SkyDataModule(SplitDataModule):
                             name, tiles.name, "anomalous" if share else "clean")
         return split
 
+    def _warn_large_batches(self, tiles: SkyTiles) -> None:
+        """Whole images of 8192 x 8192 (``data.source.tile_size=null``) in batches of 16 are 1e9 input pixels
+        a step, and a U-Net keeps several feature maps of each: the step runs out of memory after the whole
+        setup. Said once, before training, with the key that cuts them."""
+        height, width = tiles.images.shape[2:]
+        pixels = self.batch_size * height * width
+        text = (f"a batch of {self.batch_size} tiles of {height} x {width} px holds {pixels:.2g} pixels per channel "
+                f"({pixels * tiles.images.shape[1] * 4 / 1e9:.1f} GB of float32 input); a U-Net keeps feature maps many "
+                "times that: cut the images with data.source.tile_size (e.g. 256) or lower data.batch_size")
+        if pixels > self.MAX_BATCH_PIXELS and text not in self._said:  # once, also when datasets are rebuilt
+            self._said.add(text)
+            log.warning("%s", text)
+
     def setup(self, stage: Optional[str] = None) -> None:
         if not self.datasets:
             self._build_datasets()
 
     def _build_datasets(self) -> None:
         tiles = self.load()
+        self._warn_large_batches(tiles)
         self.indices = self._split(tiles)
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
             self.stats = fit_stats(tiles.images[self.indices["train"]], self.percentiles, self.seed)
@@ -278,7 +326,8 @@ class SkyDataModule(SplitDataModule):
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
-        sampler = AugmentingSampler if self.augment else EpochSeededSampler
+        height, width = self.load().images.shape[2:]
+        sampler = (AugmentingSampler if height == width else RectangleAugmentingSampler) if self.augment else EpochSeededSampler
         return self.batched_loader(self.datasets["train"], train=True, sampler=sampler)
 
     def _eval_loader(self, split: str) -> DataLoader:

@@ -43,11 +43,20 @@ def robust_sigma(values: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
-def cut_tiles(image: np.ndarray, size: int) -> list[tuple[int, int, np.ndarray]]:
-    """Non-overlapping (size, size) tiles of a (..., H, W) array, row by row; the remainder is dropped."""
+def _starts(length: int, size: int, cover: bool) -> list[int]:
+    starts = list(range(0, length - size + 1, size))
+    if cover and starts and starts[-1] + size < length:  # one more, flush with the edge
+        starts.append(length - size)
+    return starts
+
+
+def cut_tiles(image: np.ndarray, size: int, cover: bool = False) -> list[tuple[int, int, np.ndarray]]:
+    """(size, size) tiles of a (..., H, W) array, row by row: side by side, the remainder dropped; with
+    ``cover``, a last row and column of tiles flush with the bottom and right edges (overlapping their
+    neighbours) take in the remainder, so every pixel is in some tile."""
     height, width = image.shape[-2:]
     return [(r, c, image[..., r : r + size, c : c + size])
-            for r in range(0, height - size + 1, size) for c in range(0, width - size + 1, size)]
+            for r in _starts(height, size, cover) for c in _starts(width, size, cover)]
 
 
 class HubbleTiles:
@@ -287,8 +296,10 @@ class ImageFolder:
     Args:
         path: folder of images.
         mask_dir: folder of masks (null: ``<path>/masks``).
-        tile_size: cut each image into non-overlapping tiles of this side (remainders dropped);
-            null: use every image whole, which then must all have one size.
+        tile_size: cut each image into tiles of this side, side by side from the top left; where the
+            side does not divide the image, a last row and column of tiles flush with its edges
+            (overlapping their neighbours) cover the rest, so an anomaly at the edge is never cut
+            away; null: use every image whole, which then must all have one size.
     """
 
     def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None):
@@ -357,7 +368,7 @@ class ImageFolder:
             if self.tile_size is None:
                 pieces = [(0, 0, image)]
             else:
-                pieces = cut_tiles(image, self.tile_size)
+                pieces = cut_tiles(image, self.tile_size, cover=True)
                 if not pieces:
                     raise UserError(f"image '{path.name}' ({image.shape[1]}x{image.shape[2]}) is smaller than "
                                     f"data.source.tile_size={self.tile_size}; lower the tile size")

@@ -1,0 +1,120 @@
+"""Sky positions to the 3-D points the neighbour graph is built on, and the checks of their units.
+
+Neighbours are found in heliocentric Cartesian coordinates, so they are right across RA = 0/360 and
+near the poles (where a degree of RA is a small angle) with no special case; a rotation of the sky
+(galactic l, b in place of ra, dec) gives the same distances. What can go wrong is the units: angles
+in radians or RA in hours read as degrees shrink the catalogue onto a patch of sky, and parallaxes in
+arcseconds read as mas put every star at the floor's distance. Both are said, once, naming the key.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
+
+ANGLE_UNITS = ("deg", "rad", "hours")  # hours: RA in hours (0..24), Dec in degrees
+TO_DEGREES = {"deg": (1.0, 1.0), "rad": (np.degrees(1.0), np.degrees(1.0)), "hours": (15.0, 1.0)}
+HOURS_SPAN = 0.2  # RA span * cos(Dec) / Dec span below this, all RA in 0..24: RA in hours, likely (15x narrow)
+
+
+def sky_to_cartesian(ra_deg: np.ndarray, dec_deg: np.ndarray, parallax_mas: np.ndarray,
+                     parallax_floor: float) -> np.ndarray:
+    """(stars, 3) heliocentric ICRS coordinates in pc; distance = 1000 / parallax.
+
+    Noise makes some measured parallaxes tiny or negative (faint, distant stars); they are raised to
+    ``parallax_floor`` mas first, which places those stars at 1000 / floor pc, far from everything.
+    """
+    distance = 1000.0 / np.maximum(parallax_mas.astype(np.float64), parallax_floor)
+    ra, dec = np.radians(ra_deg.astype(np.float64)), np.radians(dec_deg.astype(np.float64))
+    return np.stack([distance * np.cos(dec) * np.cos(ra), distance * np.cos(dec) * np.sin(ra),
+                     distance * np.sin(dec)], axis=1)
+
+
+def check_angle_units(angle_units: str) -> None:
+    if angle_units not in ANGLE_UNITS:
+        raise UserError(f"data.source.angle_units={angle_units!r} is not one of {', '.join(ANGLE_UNITS)} (hours: "
+                        "RA in hours, Dec in degrees)")
+
+
+def _suspect_units(ra: np.ndarray, dec: np.ndarray) -> str | None:
+    """What degrees that look like another unit look like ('rad', 'hours'), or None."""
+    if len(ra) < 3:
+        return None
+    if np.abs(ra).max() <= 2 * np.pi and np.abs(dec).max() <= np.pi / 2:
+        return "rad"
+    dec_span = np.ptp(dec)
+    if ra.min() >= 0 and ra.max() <= 24 and dec_span > 1:
+        if np.ptp(ra) * np.cos(np.radians(np.median(dec))) < HOURS_SPAN * dec_span:
+            return "hours"
+    return None
+
+
+# '12:02:30.87', '-06 40 57.8', '12h02m30.87s', '+02d26m49.3s', '-00°30′00″': sign, degrees or hours, minutes, seconds
+SEXAGESIMAL = r"^\s*([+-]?)\s*(\d+)\s*[:hHdD°\s]\s*(\d+)\s*[:mM'′\s]\s*(\d+(?:\.\d*)?)\s*[sS\"″]?\s*$"
+
+
+def read_sexagesimal(frame, columns: list[str], angle_units: str, path: str) -> None:
+    """Turn ra and dec written as text in sexagesimal ('12:02:30.87', '-06 40 57.8') into numbers in
+    ``angle_units``, in ``frame``, in place: RA as hours (its convention), Dec as degrees. A column with
+    any other text is left alone (and refused as not numeric by the reader)."""
+    import pandas as pd
+
+    check_angle_units(angle_units)
+    for j, column in enumerate(columns[:2]):
+        if column not in frame.columns or pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        given = frame[column].notna().to_numpy()
+        parts = frame[column].astype(str).str.extract(SEXAGESIMAL)
+        if not given.any() or parts[1][given].isna().any():
+            continue
+        whole, minutes, seconds = (parts[i].astype(float).to_numpy() for i in (1, 2, 3))
+        degrees = (np.where(parts[0] == "-", -1.0, 1.0) * (whole + minutes / 60 + seconds / 3600)
+                   * (15.0 if j == 0 else 1.0))
+        first = int(np.flatnonzero(given)[0])
+        log.info("'%s': column '%s' is sexagesimal text, read as %s (e.g. %r = %.6f deg)", path, column,
+                 "hours, minutes, seconds" if j == 0 else "degrees, arcminutes, arcseconds",
+                 str(frame[column].iloc[first]).strip(), degrees[first])
+        frame[column] = np.where(given, degrees / TO_DEGREES[angle_units][j], np.nan)
+
+
+def sky_positions(coordinates: np.ndarray, columns: list[str], angle_units: str, parallax_floor: float,
+                  path: str) -> np.ndarray:
+    """(stars, 3) positions in pc from (stars, 3) ra, dec, parallax in ``angle_units`` and mas (``columns``:
+    their names in the file, for messages); from (stars, 2) ra, dec alone (a catalogue without distances:
+    photometric surveys, galaxies), points on the unit sphere, whose nearest neighbours are the nearest
+    on the sky."""
+    check_angle_units(angle_units)
+    ra_scale, dec_scale = TO_DEGREES[angle_units]
+    ra, dec = coordinates[:, 0] * ra_scale, coordinates[:, 1] * dec_scale
+    beyond = np.abs(dec) > 90
+    if beyond.any():
+        raise UserError(f"'{path}' has {int(beyond.sum())} star(s) with {columns[1]} beyond +-90 deg (e.g. "
+                        f"{coordinates[beyond, 1][0]:g} in {angle_units}, row {int(np.flatnonzero(beyond)[0])}); "
+                        f"data.source.position_columns is [ra, dec, parallax] in that order ({columns} now) and "
+                        f"data.source.angle_units ({angle_units}) says their unit")
+    suspect = _suspect_units(coordinates[:, 0], coordinates[:, 1]) if angle_units == "deg" else None
+    if suspect:
+        what = ("every star's |ra| <= 2 pi and |dec| <= pi / 2" if suspect == "rad" else
+                "ra within 0..24 spans a 5x narrower angle than dec")
+        log.warning("'%s': %s, read as degrees: if they are %s, set data.source.angle_units=%s (else the catalogue "
+                    "shrinks onto a %s patch of sky and the neighbours are wrong)", path, what,
+                    "radians" if suspect == "rad" else "RA hours", suspect,
+                    "6 x 3 deg" if suspect == "rad" else "15x narrower")
+    if coordinates.shape[1] == 2:
+        log.info("'%s': positions from %s alone, no distances: neighbours are the nearest on the sky", path, columns)
+        return sky_to_cartesian(ra, dec, np.full(len(ra), 1000.0), parallax_floor)  # 1 mas: at 1 pc, a unit sphere
+    parallax = coordinates[:, 2]
+    floored = parallax < parallax_floor
+    if floored.mean() > 0.5:
+        log.warning("'%s': %d of %d parallaxes (%s) are below data.source.parallax_floor=%g mas and are placed at "
+                    "%g pc, all at one distance; parallaxes must be in mas (in arcsec? multiply by 1000)", path,
+                    int(floored.sum()), len(parallax), columns[2], parallax_floor, 1000 / parallax_floor)
+    elif floored.any():
+        log.info("'%s': %d of %d parallaxes below data.source.parallax_floor=%g mas (noisy, negative) placed at %g pc",
+                 path, int(floored.sum()), len(parallax), parallax_floor, 1000 / parallax_floor)
+    return sky_to_cartesian(ra, dec, parallax, parallax_floor)
