@@ -12,8 +12,10 @@ from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from trainlab.search import advice
+from trainlab.search.results import best_trials
 
 SPACE = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
+SPACE_X = {"x": SPACE["x"]}
 
 
 def add(study: optuna.Study, params: dict[str, Any], value: Optional[float], state: TrialState = TrialState.COMPLETE,
@@ -141,3 +143,56 @@ def test_spearman_ranks_with_ties():
 
 def test_int_positions_count_like_floats():
     assert advice.position(5, IntDistribution(1, 5)) == 1.0 and advice.position(1, IntDistribution(1, 5)) == 0.0
+
+
+def test_copied_trials_of_a_warm_start_are_not_ranked_nor_plotted_as_this_studys():
+    """fANOVA and Optuna's plots read every complete trial: a warm start's 40 copies ranked this
+    study's 12 parameters by the earlier study's values."""
+    own = quadratic_study(weight_y=0.0, n=12)
+    warm = quadratic_study(weight_y=0.0, n=12)
+    for i in range(40):  # the earlier study: only y mattered there
+        add(warm, {"x": 0.5, "y": 0.02 * i}, float(i), copied_from=f"earlier#{i}")
+    assert [t.number for t in advice.analysed_study(warm).trials] == list(range(12))
+    assert advice.importances(warm) == advice.importances(own)
+
+
+def test_diverged_trials_are_reported_and_left_out_of_every_rule():
+    """A trial that completed with inf: convergence read 'the best improved by nan%: run more trials'
+    and, maximised, inf was the best trial."""
+    study = new_study()
+    for i in range(12):
+        add(study, {"x": 0.05 + 0.08 * i}, math.inf if i < 9 else 1.0 - 0.01 * i)
+    assert advice.convergence_advice(study) == []  # 3 finite trials: too few to judge
+    assert advice.not_finite_advice(study) == [
+        "9 complete trial(s) scored inf (trials 0, 1, 2, 3, 4, 5, 6, 7, 8): their runs diverged (a learning rate too "
+        "high?); the analysis leaves them out"]
+    assert advice.not_finite_advice(quadratic_study(1.0, n=8)) == []
+    maximised = optuna.create_study(direction="maximize")
+    add(maximised, {"x": 0.5}, math.inf)
+    add(maximised, {"x": 0.2}, 0.7)
+    assert [t.number for t in best_trials(maximised)] == [1]
+
+
+def sweep_folder(folder, directions: tuple[str, ...] = ("minimize",)) -> optuna.Study:
+    """A sweep folder's study (optuna.db, named after the folder), as make analyze reads it."""
+    folder.mkdir()
+    return optuna.create_study(storage=f"sqlite:///{folder}/optuna.db", study_name=folder.name,
+                               directions=list(directions))
+
+
+def test_the_report_leaves_out_copied_and_diverged_trials_and_says_so(tmp_path):
+    """A warm start's copies were left out of the top 5 and counted by fANOVA and the plots; diverged
+    ones (inf) topped a maximised study and made convergence 'nan%'."""
+    from trainlab.search.analyze import report
+
+    study = sweep_folder(tmp_path / "sweep")
+    trials = [create_trial(params={"x": 0.5}, distributions=SPACE_X, value=0.0, user_attrs={"copied_from": "a#0"})]
+    for i in range(12):
+        x = 0.05 + 0.075 * i
+        value = math.inf if i == 11 else (x - 0.3) ** 2
+        trials.append(create_trial(params={"x": x}, distributions=SPACE_X, value=value))
+    study.add_trials(trials)
+    text = report(tmp_path / "sweep")
+    assert text.startswith("study sweep: 12 trials (and 1 copied from an earlier study, left out)\n")
+    assert "#0:" not in text  # the copy's value 0.0 would top the list
+    assert "1 complete trial(s) scored inf (trials 12)" in text and "nan" not in text

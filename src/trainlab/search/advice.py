@@ -13,6 +13,11 @@ data supports it (tests build studies where each must fire and where each must s
 - ``failures``: failed trials grouped by reason.
 - ``disagreement``: the top trials are about equally good yet far apart on an important parameter:
   the optimum is not pinned down, more trials are needed.
+- ``not finite``: complete trials that scored inf or nan (diverged runs), which every rule leaves out.
+
+The rules read the complete trials run in this study with finite values (:func:`own_complete`: a
+warm start's copies are the earlier study's); Optuna's own functions (fANOVA, the plots) are given an
+in-memory study of them (:func:`analysed_study`), as they read every complete trial of a study.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.search.results import best_trials, epochs_run, whole
+from trainlab.search.results import epochs_run, finite, own_complete, whole
 from trainlab.search.shared import is_copied, is_surplus
 
 EDGE = 0.1  # a best value within the outer 10 % of its range counts as "at the edge"
@@ -42,8 +47,10 @@ DISAGREE_SPREAD = 0.5  # top trials spread over half a parameter's range or more
 TIE = 0.02  # top trials whose values are within 2 % of the best count as about equally good
 
 
-def _complete(study: optuna.Study) -> list[FrozenTrial]:
-    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if not is_copied(t)]
+def not_finite(study: optuna.Study) -> list[FrozenTrial]:
+    """Complete trials of this study whose value is inf or nan (a diverged run): left out of every rule."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if not is_copied(t) and not finite(t)]
 
 
 def _sign(study: optuna.Study) -> int:
@@ -51,14 +58,14 @@ def _sign(study: optuna.Study) -> int:
 
 
 def top_trials(study: optuna.Study, k: int = 5) -> list[FrozenTrial]:
-    return sorted(_complete(study), key=lambda t: _sign(study) * t.value)[:k]
+    return sorted(own_complete(study), key=lambda t: _sign(study) * t.value)[:k]
 
 
 def too_few_to_rank(study: optuna.Study) -> Optional[str]:
     """Why the study's complete trials say nothing yet about its parameters (None when they may): k
     parameters take more than k trials to tell apart. fANOVA gave one trial's two parameters 0.500
     each, and make stage2 fixed the 'more important' of them."""
-    complete = _complete(study)
+    complete = own_complete(study)
     searched = {name for t in complete for name in t.distributions}
     if len(complete) > len(searched):
         return None
@@ -66,16 +73,25 @@ def too_few_to_rank(study: optuna.Study) -> Optional[str]:
             "more than k complete trials")
 
 
+def analysed_study(study: optuna.Study) -> optuna.Study:
+    """An in-memory study of the complete trials the rules read (:func:`own_complete`), for Optuna's own
+    functions (fANOVA, the plots), which read every complete trial of a study, a warm start's copies
+    and diverged runs' inf included."""
+    analysed = optuna.create_study(directions=study.directions)
+    analysed.add_trials(own_complete(study))
+    return analysed
+
+
 def importances(study: optuna.Study) -> dict[str, float]:
-    """fANOVA importances (seeded: the same study gives the same figures); empty when too few trials
-    (:func:`too_few_to_rank`). With several objectives, for the first (the job's own metric): Optuna
-    wants one target."""
+    """fANOVA importances (seeded: the same study gives the same figures) over :func:`analysed_study`;
+    empty when too few trials (:func:`too_few_to_rank`). With several objectives, for the first (the
+    job's own metric): Optuna wants one target."""
     if too_few_to_rank(study):
         return {}
     target = (lambda trial: trial.values[0]) if len(study.directions) > 1 else None
     try:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        return optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
+        return optuna.importance.get_param_importances(analysed_study(study), evaluator=evaluator, target=target)
     except (RuntimeError, ValueError):
         return {}
 
@@ -103,8 +119,8 @@ def _fmt(value: Any) -> str:
 # --- the rules ---------------------------------------------------------------------------------------
 
 def edge_advice(study: optuna.Study) -> list[str]:
-    best = best_trials(study)
-    if len(best) != 1 or too_few_to_rank(study):  # one trial's values sit anywhere: no sign of a better range
+    best = top_trials(study, 1)
+    if not best or too_few_to_rank(study):  # one trial's values sit anywhere: no sign of a better range
         return []
     advice = []
     for name, dist in best[0].distributions.items():
@@ -122,11 +138,11 @@ def edge_advice(study: optuna.Study) -> list[str]:
 
 
 def unimportant_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
-    if len(_complete(study)) < MIN_TRIALS_FOR_IMPORTANCE:
+    if len(own_complete(study)) < MIN_TRIALS_FOR_IMPORTANCE:
         return []
     found = importances(study) if found is None else found
-    best = best_trials(study)
-    if not found or len(best) != 1:
+    best = top_trials(study, 1)
+    if not found or not best:
         return []
     return [f"{name} hardly matters (importance {value:.3f} < {UNIMPORTANT}): freeze it at "
             f"{_fmt(best[0].params[name])} (the best trial's) and search the rest"
@@ -136,7 +152,7 @@ def unimportant_advice(study: optuna.Study, found: Optional[dict[str, float]] = 
 def convergence(study: optuna.Study) -> Optional[dict[str, Any]]:
     """When the best was found and how much it improved over the last quarter of the complete
     trials; None for fewer than 8 complete trials (or several objectives)."""
-    trials = sorted(_complete(study), key=lambda t: t.number)
+    trials = sorted(own_complete(study), key=lambda t: t.number)
     if len(trials) < 8 or len(study.directions) != 1:
         return None
     sign = _sign(study)
@@ -230,6 +246,17 @@ def failure_advice(study: optuna.Study) -> list[str]:
             for reason, numbers in failure_groups(study).items()]
 
 
+def not_finite_advice(study: optuna.Study) -> list[str]:
+    """Complete trials whose value is inf or nan: their runs diverged; every other rule leaves them out."""
+    trials = not_finite(study)
+    if not trials:
+        return []
+    values = sorted({_fmt(v) for t in trials for v in t.values if not math.isfinite(v)})
+    numbers = ", ".join(str(t.number) for t in trials)
+    return [f"{len(trials)} complete trial(s) scored {' / '.join(values)} (trials {numbers}): "
+            "their runs diverged (a learning rate too high?); the analysis leaves them out"]
+
+
 def disagreement_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
     if len(study.directions) != 1:
         return []
@@ -254,17 +281,18 @@ def disagreement_advice(study: optuna.Study, found: Optional[dict[str, float]] =
     return advice
 
 
-def recommendations(study: optuna.Study) -> list[str]:
-    """Every rule's advice, in the order of the module's docstring."""
-    found = importances(study) if len(study.directions) == 1 else {}
+def recommendations(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
+    """Every rule's advice, in the order of the module's docstring (``found``: the study's
+    :func:`importances`, when already computed: fANOVA on many trials takes seconds)."""
     single = len(study.directions) == 1
+    found = (importances(study) if found is None else found) if single else {}
     advice = edge_advice(study) if single else []
     if single:
         advice += unimportant_advice(study, found) + convergence_advice(study)
     advice += pruning_advice(study) + overfitting_advice(study) + failure_advice(study)
     if single:
         advice += disagreement_advice(study, found)
-    return advice
+    return advice + not_finite_advice(study)
 
 
 def pruning_stats(study: optuna.Study) -> dict[str, Any]:

@@ -20,34 +20,42 @@ import optuna
 
 from trainlab.config.errors import UserError, report_user_errors
 from trainlab.run.durable import read_yaml, save_figure, write_atomic
-from trainlab.search.advice import (convergence, edge_advice, importances, pruning_stats, recommendations,  # noqa: F401
-                                    too_few_to_rank, top_trials)
+from trainlab.search import advice as rules
+from trainlab.search.advice import (analysed_study, convergence, importances, pruning_stats, recommendations,  # noqa: F401
+                                    top_trials)
 from trainlab.search.front import front_lines, plot_front
-from trainlab.search.results import DAMAGED_RESULTS, RESULTS_YAML, best_trials, epochs_run, load_sweep_study
+from trainlab.search.results import (DAMAGED_RESULTS, RESULTS_YAML, best_trials, epochs_run, load_sweep_study,
+                                     own_complete)
 from trainlab.search.shared import is_copied, is_surplus
 
 REPORT = "analysis.txt"
 load_study = load_sweep_study  # the name this module had for it
 
 
-def plot(study: optuna.Study, sweep_dir: Path) -> list[Path]:
-    """PNG plots beside the study; one that Optuna cannot draw (too few trials) is left out."""
+def plot(study: optuna.Study, sweep_dir: Path, found: Optional[dict[str, float]] = None) -> list[Path]:
+    """PNG plots beside the study, of the trials the report analyses (:func:`analysed_study`: run here,
+    finite values; Optuna's plots read every complete trial, a warm start's copies included). The
+    importances (``found``: the report's) are not drawn when the report has none (Optuna drew one
+    trial's 0.5 / 0.5); a plot that Optuna cannot draw (too few trials) is left out."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as vis
 
+    found = importances(study) if found is None else found
+    analysed = analysed_study(study)
     made = []
-    for name, draw in (("optimization_history", vis.plot_optimization_history),
-                       ("param_importances", vis.plot_param_importances),
-                       ("parallel_coordinate", vis.plot_parallel_coordinate)):
-        if name == "param_importances" and too_few_to_rank(study):  # Optuna draws one trial's 0.5 / 0.5
+    for name, draw in (("optimization_history", lambda: vis.plot_optimization_history(analysed)),
+                       ("param_importances", lambda: vis.plot_param_importances(
+                           analysed, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))),
+                       ("parallel_coordinate", lambda: vis.plot_parallel_coordinate(analysed))):
+        if name == "param_importances" and not found:
             continue
         try:
             with warnings.catch_warnings():  # "experimental since v2.2": noise for a reader of the report
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                axes = draw(study)
+                axes = draw()
         except (ValueError, RuntimeError):
             continue
         figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
@@ -75,12 +83,14 @@ def report(sweep_dir: Path) -> str:
                         "(or continue) the sweep first")
     lines = [f"study {study.study_name}: {own} trials"
              + (f" (and {surplus} surplus, never launched)" if surplus else "")
-             + (f" (and {copied} copied from an earlier study)" if copied else "")]
+             + (f" (and {copied} copied from an earlier study, left out)" if copied else "")]
     plots: list[Path] = []
-    complete = bool(best_trials(study))
+    single = len(study.directions) == 1
+    complete = bool(own_complete(study))
+    found = importances(study) if complete and single else {}
     if not complete:  # failed or pruned only: nothing to rank or plot, the failures are in the advice
-        lines.append("top trials: none, no trial completed")
-    elif len(study.directions) == 1:
+        lines.append("top trials: none, no trial completed" + (" with a finite value" if best_trials(study) else ""))
+    elif single:
         lines.append("top trials:")
         for t in top_trials(study):
             params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
@@ -90,32 +100,38 @@ def report(sweep_dir: Path) -> str:
             lines.append(f"convergence: best found by trial {settled['best_trial']} ({settled['found_at']} of "
                          f"{settled['complete']} complete trials); last quarter improved it by "
                          f"{settled['last_quarter_gain']:.1%}")
-        found = importances(study)
-        if found:
-            lines.append("parameter importance (fANOVA):")
-            lines += [f"  {name}: {value:.3f}" for name, value in found.items()]
-        elif too_few_to_rank(study):
-            lines.append(f"parameter importance: not yet ({too_few_to_rank(study)})")
+        lines += importance_lines(study, found)
     else:
         names = objective_names(sweep_dir, study)
         lines += front_lines(best_trials(study), names)
-        front_plot = plot_front(study, names, sweep_dir)
+        front_plot = plot_front(analysed_study(study), names, sweep_dir)
         plots += [front_plot] if front_plot else []
     stats = pruning_stats(study)
     share = f" ({stats['pruned'] / stats['trials']:.0%} of the trials pruned)" if stats["trials"] else ""
     lines.append(f"pruning: {stats['pruned']} of {stats['trials']} trials pruned, {stats['epochs_trained']} "
                  f"epochs trained, {stats['epochs_saved']} saved{share}")
-    advice = recommendations(study)
-    if complete and len(study.directions) == 1 and not edge_advice(study) and not too_few_to_rank(study):
+    advice = recommendations(study, found)
+    if complete and single and not rules.edge_advice(study) and not rules.too_few_to_rank(study):
         advice.append("no best value at a range edge")
     lines += ["recommendations:", *(f"  {a}" for a in advice or ["none"])]
-    if complete and len(study.directions) == 1:  # a front's plots have no single target
-        plots += plot(study, sweep_dir)
+    if complete and single:  # a front's plots have no single target
+        plots += plot(study, sweep_dir, found)
     lines.append("plots: " + ", ".join(p.name for p in plots) if plots
                  else f"plots: none ({'too few trials' if complete else 'no trial completed'})")
     text = "\n".join(lines) + "\n"
     write_atomic(sweep_dir / REPORT, text)
     return text
+
+
+def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
+    """The importances (or why there are none yet)."""
+    lines = []
+    if found:
+        lines.append("parameter importance (fANOVA):")
+        lines += [f"  {name}: {value:.3f}" for name, value in found.items()]
+    elif rules.too_few_to_rank(study):
+        lines.append(f"parameter importance: not yet ({rules.too_few_to_rank(study)})")
+    return lines
 
 
 def main(argv: Optional[list[str]] = None) -> int:
