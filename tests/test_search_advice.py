@@ -12,6 +12,7 @@ from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from trainlab.search import advice
+from trainlab.search.analyze import importance_lines
 from trainlab.search.results import best_trials
 
 SPACE = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
@@ -171,6 +172,26 @@ def test_diverged_trials_are_reported_and_left_out_of_every_rule():
     add(maximised, {"x": 0.5}, math.inf)
     add(maximised, {"x": 0.2}, 0.7)
     assert [t.number for t in best_trials(maximised)] == [1]
+
+
+def test_fanova_ranks_a_seeded_sample_of_a_large_study(monkeypatch):
+    """fANOVA on every trial of a 2,000-trial study took minutes: beyond MAX_RANKED it ranks a seeded sample."""
+    monkeypatch.setattr(advice, "MAX_RANKED", 20)
+    study = quadratic_study(weight_y=1.0, n=50)
+    sample = [t.number for t in advice.ranked_study(study).trials]
+    assert len(sample) == 20 and sample == [t.number for t in advice.ranked_study(study).trials]  # seeded
+    assert len(advice.ranked_study(quadratic_study(weight_y=1.0, n=15)).trials) == 15
+    monkeypatch.setattr("trainlab.search.analyze.MAX_RANKED", 20)
+    assert importance_lines(study, {"x": 0.6, "y": 0.4})[0] == (
+        "parameter importance (fANOVA, on a seeded sample of 20 of the 50 complete trials):")
+
+
+def test_long_lists_of_trial_numbers_are_cut():
+    study = new_study()
+    for i in range(25):
+        add(study, {"x": 0.5}, None, TrialState.FAIL, fail_reason="CUDA out of memory")
+    assert advice.failure_advice(study) == [
+        '25 trial(s) failed with "CUDA out of memory" (trials 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 15 more)']
 
 
 def sweep_folder(folder, directions: tuple[str, ...] = ("minimize",)) -> optuna.Study:

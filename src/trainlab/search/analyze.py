@@ -14,15 +14,15 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import optuna
 
 from trainlab.config.errors import UserError, report_user_errors
 from trainlab.run.durable import read_yaml, save_figure, write_atomic
 from trainlab.search import advice as rules
-from trainlab.search.advice import (analysed_study, convergence, importances, pruning_stats, recommendations,  # noqa: F401
-                                    top_trials)
+from trainlab.search.advice import (MAX_RANKED, analysed_study, convergence, importances,  # noqa: F401
+                                    pruning_stats, ranked_study, recommendations, top_trials)
 from trainlab.search.front import front_lines, plot_front
 from trainlab.search.results import (DAMAGED_RESULTS, RESULTS_YAML, best_trials, epochs_run, load_sweep_study,
                                      own_complete)
@@ -32,11 +32,17 @@ REPORT = "analysis.txt"
 load_study = load_sweep_study  # the name this module had for it
 
 
+PARALLEL_PARAMS = 8  # the parallel-coordinate plot's axes: the most important parameters (20 were unreadable)
+
+
 def plot(study: optuna.Study, sweep_dir: Path, found: Optional[dict[str, float]] = None) -> list[Path]:
     """PNG plots beside the study, of the trials the report analyses (:func:`analysed_study`: run here,
-    finite values; Optuna's plots read every complete trial, a warm start's copies included). The
-    importances (``found``: the report's) are not drawn when the report has none (Optuna drew one
-    trial's 0.5 / 0.5); a plot that Optuna cannot draw (too few trials) is left out."""
+    finite values; Optuna's plots read every complete trial, a warm start's copies included): the
+    history of the best value, the report's own importances (``found``; Optuna's plot ran fANOVA again,
+    unseeded, and disagreed with the report's figures; none when the report has none, where it drew one
+    trial's 0.5 / 0.5), and parallel coordinates of the most important parameters over the sample fANOVA
+    ranks (:func:`ranked_study`; 20 axes of 10,000 lines were unreadable). One that Optuna cannot draw
+    (too few trials) is left out."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,12 +50,12 @@ def plot(study: optuna.Study, sweep_dir: Path, found: Optional[dict[str, float]]
     from optuna.visualization import matplotlib as vis
 
     found = importances(study) if found is None else found
-    analysed = analysed_study(study)
+    shown = list(found)[:PARALLEL_PARAMS] if found else None
     made = []
-    for name, draw in (("optimization_history", lambda: vis.plot_optimization_history(analysed)),
-                       ("param_importances", lambda: vis.plot_param_importances(
-                           analysed, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))),
-                       ("parallel_coordinate", lambda: vis.plot_parallel_coordinate(analysed))):
+    for name, draw in (("optimization_history", lambda: vis.plot_optimization_history(analysed_study(study))),
+                       ("param_importances", lambda: importance_bars(found)),
+                       ("parallel_coordinate",
+                        lambda: vis.plot_parallel_coordinate(ranked_study(study), params=shown))):
         if name == "param_importances" and not found:
             continue
         try:
@@ -64,6 +70,18 @@ def plot(study: optuna.Study, sweep_dir: Path, found: Optional[dict[str, float]]
         plt.close(figure)
         made.append(path)
     return made
+
+
+def importance_bars(found: dict[str, float]) -> Any:
+    """The report's fANOVA importances as horizontal bars, the most important on top."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 1 + 0.3 * len(found)))
+    names = list(found)[::-1]
+    axes.barh(names, [found[n] for n in names])
+    axes.set_xlabel("importance (fANOVA, they sum to 1)")
+    axes.set_title("parameter importances")
+    return axes
 
 
 def objective_names(sweep_dir: Path, study: optuna.Study) -> list[str]:
@@ -124,10 +142,12 @@ def report(sweep_dir: Path) -> str:
 
 
 def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
-    """The importances (or why there are none yet)."""
+    """The importances and on how many trials (or why there are none yet)."""
+    ranked = len(own_complete(study))
     lines = []
     if found:
-        lines.append("parameter importance (fANOVA):")
+        sample = f", on a seeded sample of {MAX_RANKED} of the {ranked} complete trials" if ranked > MAX_RANKED else ""
+        lines.append(f"parameter importance (fANOVA{sample}):")
         lines += [f"  {name}: {value:.3f}" for name, value in found.items()]
     elif rules.too_few_to_rank(study):
         lines.append(f"parameter importance: not yet ({rules.too_few_to_rank(study)})")
