@@ -174,6 +174,19 @@ def test_diverged_trials_are_reported_and_left_out_of_every_rule():
     assert [t.number for t in best_trials(maximised)] == [1]
 
 
+def test_trials_that_all_scored_the_same_are_not_ranked_and_said_so():
+    same, varied = new_study(), new_study()
+    for i in range(12):
+        add(same, {"x": 0.08 * i, "y": 0.5}, 0.25)
+        add(varied, {"x": 0.08 * i, "y": 0.5}, 0.25 + 0.01 * i)
+    assert advice.not_ranked(same) == "all 12 complete trials scored 0.25: there is no variation to explain"
+    assert advice.importances(same) == {}
+    assert advice.no_variation_advice(same) == [
+        "all 12 complete trials scored 0.25: the searched parameters made no difference to it; check that the "
+        "optimized metric is one training changes"]
+    assert advice.not_ranked(varied) is None and advice.no_variation_advice(varied) == []
+
+
 def test_fanova_ranks_a_seeded_sample_of_a_large_study(monkeypatch):
     """fANOVA on every trial of a 2,000-trial study took minutes: beyond MAX_RANKED it ranks a seeded sample."""
     monkeypatch.setattr(advice, "MAX_RANKED", 20)
@@ -184,6 +197,23 @@ def test_fanova_ranks_a_seeded_sample_of_a_large_study(monkeypatch):
     monkeypatch.setattr("trainlab.search.analyze.MAX_RANKED", 20)
     assert importance_lines(study, {"x": 0.6, "y": 0.4})[0] == (
         "parameter importance (fANOVA, on a seeded sample of 20 of the 50 complete trials):")
+
+
+def test_fixed_and_conditional_parameters_are_not_ranked_as_searched_ones():
+    """A range of one value was ranked (importance 0.000: 'freeze it at 3', where it was already); a
+    parameter of some trials only (conditional) was left out of the ranking without a word."""
+    study = new_study()
+    dists = {"x": FloatDistribution(0.0, 1.0), "k": IntDistribution(3, 3), "w": FloatDistribution(0.0, 1.0)}
+    for i in range(12):
+        params = {"x": 0.08 * i, "k": 3, **({"w": 0.1 * (i % 10)} if i % 2 else {})}
+        study.add_trial(create_trial(params=params, distributions={n: dists[n] for n in params},
+                                     value=(0.08 * i - 0.3) ** 2 + params.get("w", 0.0)))
+    assert advice.searched(study.trials) == {"x", "w"}
+    assert advice.rankable(study) == ["x"] and advice.unranked(study) == {"w": 6}
+    assert importance_lines(study, {"x": 1.0}) == [
+        "parameter importance (fANOVA):", "  x: 1.000",
+        "  not ranked: w (in 6 of 12 complete trials: fANOVA ranks the parameters every trial has)"]
+    assert "k" not in advice.importances(study)
 
 
 def test_long_lists_of_trial_numbers_are_cut():

@@ -14,6 +14,7 @@ data supports it (tests build studies where each must fire and where each must s
 - ``disagreement``: the top trials are about equally good yet far apart on an important parameter:
   the optimum is not pinned down, more trials are needed.
 - ``not finite``: complete trials that scored inf or nan (diverged runs), which every rule leaves out.
+- ``no variation``: every complete trial scored the same: the parameters made no difference.
 
 The rules read the complete trials run in this study with finite values (:func:`own_complete`: a
 warm start's copies are the earlier study's); Optuna's own functions (fANOVA, the plots) are given an
@@ -65,16 +66,50 @@ def top_trials(study: optuna.Study, k: int = 5) -> list[FrozenTrial]:
     return sorted(own_complete(study), key=lambda t: _sign(study) * t.value)[:k]
 
 
+def searched(trials: Sequence[FrozenTrial]) -> set[str]:
+    """The parameters searched in ``trials``: those with more than one possible value (a range of one
+    value, or a single choice, is a setting that was fixed, not searched)."""
+    return {name for t in trials for name, dist in t.distributions.items() if not dist.single()}
+
+
 def too_few_to_rank(study: optuna.Study) -> Optional[str]:
     """Why the study's complete trials say nothing yet about its parameters (None when they may): k
     parameters take more than k trials to tell apart. fANOVA gave one trial's two parameters 0.500
     each, and make stage2 fixed the 'more important' of them."""
     complete = own_complete(study)
-    searched = {name for t in complete for name in t.distributions}
-    if len(complete) > len(searched):
+    names = searched(complete)
+    if len(complete) > len(names):
         return None
-    return (f"{len(complete)} complete trial(s) for {len(searched)} searched parameter(s): ranking k parameters takes "
+    return (f"{len(complete)} complete trial(s) for {len(names)} searched parameter(s): ranking k parameters takes "
             "more than k complete trials")
+
+
+def not_ranked(study: optuna.Study) -> Optional[str]:
+    """Why fANOVA cannot rank the study's parameters (None when it can): too few complete trials
+    (:func:`too_few_to_rank`), or every complete trial scored the same (nothing to explain)."""
+    if too_few_to_rank(study):
+        return too_few_to_rank(study)
+    values = {t.values[0] for t in own_complete(study)}
+    if len(values) == 1:
+        return (f"all {len(own_complete(study))} complete trials scored {_fmt(values.pop())}: there is no variation "
+                "to explain")
+    return None
+
+
+def rankable(study: optuna.Study) -> list[str]:
+    """The searched parameters fANOVA can rank: those every complete trial has (Optuna leaves a
+    conditional parameter, absent from some trials, out), in the order first seen."""
+    complete = own_complete(study)
+    names = searched(complete)
+    order = list(dict.fromkeys(name for t in complete for name in t.distributions if name in names))
+    return [name for name in order if all(name in t.params for t in complete)]
+
+
+def unranked(study: optuna.Study) -> dict[str, int]:
+    """Searched parameters that only some complete trials have (conditional ones): name -> how many."""
+    complete = own_complete(study)
+    counts = {name: sum(name in t.params for t in complete) for name in searched(complete)}
+    return {name: n for name, n in sorted(counts.items()) if n < len(complete)}
 
 
 def analysed_study(study: optuna.Study, most: Optional[int] = None) -> optuna.Study:
@@ -95,15 +130,17 @@ def ranked_study(study: optuna.Study) -> optuna.Study:
 
 
 def importances(study: optuna.Study) -> dict[str, float]:
-    """fANOVA importances (seeded: the same study gives the same figures) over :func:`ranked_study`;
-    empty when too few trials (:func:`too_few_to_rank`). With several objectives, for the first (the
-    job's own metric): Optuna wants one target."""
-    if too_few_to_rank(study):
+    """fANOVA importances (seeded: the same study gives the same figures) of the rankable parameters
+    (:func:`rankable`) over :func:`ranked_study`; empty when they cannot be ranked (:func:`not_ranked`).
+    With several objectives, for the first (the job's own metric): Optuna wants one target."""
+    names = rankable(study)
+    if not_ranked(study) or not names:
         return {}
     target = (lambda trial: trial.values[0]) if len(study.directions) > 1 else None
     try:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        return optuna.importance.get_param_importances(ranked_study(study), evaluator=evaluator, target=target)
+        return optuna.importance.get_param_importances(ranked_study(study), evaluator=evaluator, params=names,
+                                                       target=target)
     except (RuntimeError, ValueError):
         return {}
 
@@ -276,6 +313,15 @@ def not_finite_advice(study: optuna.Study) -> list[str]:
             "their runs diverged (a learning rate too high?); the analysis leaves them out"]
 
 
+def no_variation_advice(study: optuna.Study) -> list[str]:
+    """Every complete trial scored the same: the parameters made no difference to the metric."""
+    complete = own_complete(study)
+    if len(complete) < 2 or len({t.values[0] for t in complete}) > 1:
+        return []
+    return [f"all {len(complete)} complete trials scored {_fmt(complete[0].values[0])}: the searched parameters made "
+            "no difference to it; check that the optimized metric is one training changes"]
+
+
 def disagreement_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
     if len(study.directions) != 1:
         return []
@@ -311,7 +357,7 @@ def recommendations(study: optuna.Study, found: Optional[dict[str, float]] = Non
     advice += pruning_advice(study) + overfitting_advice(study) + failure_advice(study)
     if single:
         advice += disagreement_advice(study, found)
-    return advice + not_finite_advice(study)
+    return advice + not_finite_advice(study) + no_variation_advice(study)
 
 
 def pruning_stats(study: optuna.Study) -> dict[str, Any]:

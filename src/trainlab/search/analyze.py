@@ -22,7 +22,7 @@ from trainlab.config.errors import UserError, report_user_errors
 from trainlab.run.durable import read_yaml, save_figure, write_atomic
 from trainlab.search import advice as rules
 from trainlab.search.advice import (MAX_RANKED, analysed_study, convergence, importances,  # noqa: F401
-                                    pruning_stats, ranked_study, recommendations, top_trials)
+                                    not_ranked, pruning_stats, ranked_study, recommendations, top_trials, unranked)
 from trainlab.search.front import front_lines, plot_front
 from trainlab.search.results import (DAMAGED_RESULTS, RESULTS_YAML, best_trials, epochs_run, load_sweep_study,
                                      own_complete)
@@ -142,7 +142,7 @@ def report(sweep_dir: Path) -> str:
 
 
 def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
-    """The importances and on how many trials (or why there are none yet)."""
+    """The importances, on how many trials, and the searched parameters left unranked (or why none is)."""
     ranked = len(own_complete(study))
     lines = []
     if found:
@@ -151,6 +151,10 @@ def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
         lines += [f"  {name}: {value:.3f}" for name, value in found.items()]
     elif rules.too_few_to_rank(study):
         lines.append(f"parameter importance: not yet ({rules.too_few_to_rank(study)})")
+    elif not_ranked(study):
+        lines.append(f"parameter importance: none ({not_ranked(study)})")
+    lines += [f"  not ranked: {name} (in {n} of {ranked} complete trials: fANOVA ranks the parameters every trial has)"
+              for name, n in unranked(study).items()]
     return lines
 
 
