@@ -167,23 +167,39 @@ def _fmt(value: Any) -> str:
 
 # --- the rules ---------------------------------------------------------------------------------------
 
-def edge_advice(study: optuna.Study) -> list[str]:
+def edge_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
+    """The best value at the edge of its range, for each parameter that matters (not one fANOVA finds
+    hardly matters: where its best lies is noise, and the advice to freeze it would contradict this
+    one), from :data:`MIN_TRIALS_FOR_IMPORTANCE` complete trials on (the best of 3 random trials sat at
+    an edge of one of 2 parameters more often than not). Ordered numeric choices (e.g. batch sizes)
+    are spoken of as choices; unordered ones and a choice of two have no edge."""
     best = top_trials(study, 1)
-    if not best or too_few_to_rank(study):  # one trial's values sit anywhere: no sign of a better range
+    if not best or not judges_edges(study):
         return []
+    found = importances(study) if found is None else found
     advice = []
     for name, dist in best[0].distributions.items():
         value, where = best[0].params[name], position(best[0].params[name], dist)
-        if where is None or (isinstance(dist, CategoricalDistribution) and len(dist.choices) <= 2):
+        if where is None or dist.single() or found.get(name, 1.0) < UNIMPORTANT or EDGE < where < 1 - EDGE:
             continue
-        low, high = (dist.low, dist.high) if hasattr(dist, "low") else (min(dist.choices), max(dist.choices))
-        if where <= EDGE:
-            advice.append(f"the best {name}={value:g} sits at the low edge of its range [{low:g}, {high:g}]: "
-                          "widen it downwards")
-        elif where >= 1 - EDGE:
-            advice.append(f"the best {name}={value:g} sits at the high edge of its range [{low:g}, {high:g}]: "
-                          "widen it upwards")
+        low = where <= EDGE
+        if isinstance(dist, CategoricalDistribution):
+            if len(dist.choices) > 2:
+                choices = ", ".join(map(_fmt, sorted(dist.choices)))
+                advice.append(f"the best {name}={_fmt(value)} is the {'smallest' if low else 'largest'} of its choices "
+                              f"({choices}): add a {'smaller' if low else 'larger'} one")
+            continue
+        side = "downwards" if low else "upwards"
+        how = (" by a factor (its range is log-scaled)" if dist.log
+               else " (below 0 only if negative values make sense for it)" if low and dist.low == 0 else "")
+        advice.append(f"the best {name}={_fmt(value)} sits at the {'low' if low else 'high'} edge of its range "
+                      f"[{_fmt(dist.low)}, {_fmt(dist.high)}]: widen it {side}{how}")
     return advice
+
+
+def judges_edges(study: optuna.Study) -> bool:
+    """Whether :func:`edge_advice` has the complete trials to judge by (its silence then says: no edge)."""
+    return len(own_complete(study)) >= MIN_TRIALS_FOR_IMPORTANCE and not too_few_to_rank(study)
 
 
 def unimportant_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
@@ -351,7 +367,7 @@ def recommendations(study: optuna.Study, found: Optional[dict[str, float]] = Non
     :func:`importances`, when already computed: fANOVA on many trials takes seconds)."""
     single = len(study.directions) == 1
     found = (importances(study) if found is None else found) if single else {}
-    advice = edge_advice(study) if single else []
+    advice = edge_advice(study, found) if single else []
     if single:
         advice += unimportant_advice(study, found) + convergence_advice(study)
     advice += pruning_advice(study) + overfitting_advice(study) + failure_advice(study)

@@ -129,8 +129,12 @@ def report(sweep_dir: Path) -> str:
     lines.append(f"pruning: {stats['pruned']} of {stats['trials']} trials pruned, {stats['epochs_trained']} "
                  f"epochs trained, {stats['epochs_saved']} saved{share}")
     advice = recommendations(study, found)
-    if complete and single and not rules.edge_advice(study) and not rules.too_few_to_rank(study):
-        advice.append("no best value at a range edge")
+    if complete and single and not rules.too_few_to_rank(study):  # else the importance line says why not
+        if not rules.judges_edges(study):
+            advice.append(f"range edges: not judged before {rules.MIN_TRIALS_FOR_IMPORTANCE} complete trials "
+                          f"({len(own_complete(study))} so far)")
+        elif not rules.edge_advice(study, found):
+            advice.append("no best value at a range edge")
     lines += ["recommendations:", *(f"  {a}" for a in advice or ["none"])]
     if complete and single:  # a front's plots have no single target
         plots += plot(study, sweep_dir, found)
