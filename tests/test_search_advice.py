@@ -188,6 +188,23 @@ def test_int_positions_count_like_floats():
     assert advice.position(5, IntDistribution(1, 5)) == 1.0 and advice.position(1, IntDistribution(1, 5)) == 0.0
 
 
+def test_overfitting_is_judged_on_a_minimised_validation_loss_only():
+    """A maximised accuracy of 0.9 against a training loss of 0.3 was called '3.0x: the top trials
+    overfit'; so was a val/rmse against an MSE training loss."""
+    def study(direction: str, metric: Optional[str]) -> optuna.Study:
+        made = optuna.create_study(direction=direction)
+        if metric:
+            made.set_user_attr("metric", metric)
+        for i in range(4):
+            add(made, {"x": 0.2 * i}, 0.9 - 0.01 * i, steps={0: 0.9 - 0.01 * i}, final_train_loss=0.3)
+        return made
+
+    assert advice.overfitting_advice(study("minimize", "val/loss"))  # fires
+    assert advice.overfitting_advice(study("minimize", None))  # a study without its metric recorded: a loss
+    assert advice.overfitting_advice(study("maximize", "val/acc")) == []
+    assert advice.overfitting_advice(study("minimize", "val/rmse")) == []
+
+
 def test_copied_trials_of_a_warm_start_are_not_ranked_nor_plotted_as_this_studys():
     """fANOVA and Optuna's plots read every complete trial: a warm start's 40 copies ranked this
     study's 12 parameters by the earlier study's values."""

@@ -35,7 +35,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.search.results import epochs_run, finite, own_complete, whole
+from trainlab.search.results import METRIC, epochs_run, finite, own_complete, whole
 from trainlab.search.shared import is_copied, is_surplus
 
 EDGE = 0.1  # a best value within the outer 10 % of its range counts as "at the edge"
@@ -280,7 +280,10 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
 
 
 def overfitting_advice(study: optuna.Study) -> list[str]:
-    if len(study.directions) != 1:
+    """Only where the objective is a validation loss, minimised: a maximised metric (accuracy) or
+    another one (val/rmse against an MSE training loss) is no measure against the training loss."""
+    metric = study.user_attrs.get(METRIC)
+    if study.directions != [optuna.study.StudyDirection.MINIMIZE] or (metric and not str(metric).endswith("loss")):
         return []
     pairs = [(t.number, min(t.intermediate_values.values()) if t.intermediate_values else t.value,
               t.user_attrs["final_train_loss"]) for t in top_trials(study, TOP) if "final_train_loss" in t.user_attrs]
