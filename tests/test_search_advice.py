@@ -283,6 +283,16 @@ def test_long_lists_of_trial_numbers_are_cut():
         '25 trial(s) failed with "CUDA out of memory" (trials 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 15 more)']
 
 
+def test_a_front_lists_the_best_first_objective_first_in_its_direction():
+    from trainlab.search.front import front_lines
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for x in (0.2, 0.9, 0.5):
+        study.add_trial(create_trial(params={"x": x}, distributions=SPACE_X, values=[x, x]))
+    lines = front_lines(best_trials(study), ["acc", "seconds"], study.directions)
+    assert [line.split(":")[0].strip() for line in lines[1:]] == ["#1", "#2", "#0"]
+
+
 def sweep_folder(folder, directions: tuple[str, ...] = ("minimize",)) -> optuna.Study:
     """A sweep folder's study (optuna.db, named after the folder), as make analyze reads it."""
     folder.mkdir()
@@ -306,3 +316,15 @@ def test_the_report_leaves_out_copied_and_diverged_trials_and_says_so(tmp_path):
     assert text.startswith("study sweep: 12 trials (and 1 copied from an earlier study, left out)\n")
     assert "#0:" not in text  # the copy's value 0.0 would top the list
     assert "1 complete trial(s) scored inf (trials 12)" in text and "nan" not in text
+
+
+def test_a_two_objective_report_says_which_advice_it_does_not_draw(tmp_path):
+    from trainlab.search.analyze import report
+
+    study = sweep_folder(tmp_path / "front", ("minimize", "minimize"))
+    for x in (0.1, 0.5, 0.9):
+        study.add_trial(create_trial(params={"x": x}, distributions=SPACE_X, values=[x, 1 - x]))
+    text = report(tmp_path / "front")
+    assert "Pareto front (3 trials" in text
+    assert ("(range edges, importances, convergence and tied top trials judge one objective: not drawn for a front)"
+            in text)

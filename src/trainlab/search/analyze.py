@@ -121,7 +121,7 @@ def report(sweep_dir: Path) -> str:
         lines += importance_lines(study, found)
     else:
         names = objective_names(sweep_dir, study)
-        lines += front_lines(best_trials(study), names)
+        lines += front_lines(best_trials(study), names, study.directions)
         front_plot = plot_front(analysed_study(study), names, sweep_dir)
         plots += [front_plot] if front_plot else []
     stats = pruning_stats(study)
@@ -135,6 +135,9 @@ def report(sweep_dir: Path) -> str:
                           f"({len(own_complete(study))} so far)")
         elif not rules.edge_advice(study, found):
             advice.append("no best value at a range edge")
+    if complete and not single:
+        advice.append("(range edges, importances, convergence and tied top trials judge one objective: not drawn "
+                      "for a front)")
     lines += ["recommendations:", *(f"  {a}" for a in advice or ["none"])]
     if complete and single:  # a front's plots have no single target
         plots += plot(study, sweep_dir, found)
