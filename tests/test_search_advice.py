@@ -318,6 +318,18 @@ def test_the_report_leaves_out_copied_and_diverged_trials_and_says_so(tmp_path):
     assert "1 complete trial(s) scored inf (trials 12)" in text and "nan" not in text
 
 
+def test_running_trials_are_said_to_be_left_out(tmp_path):
+    """A study still running was reported as '3 trials ... 0 of 3 trials pruned' with 1 of them running."""
+    from trainlab.search.analyze import report
+
+    study = sweep_folder(tmp_path / "sweep")
+    study.add_trials([create_trial(params={"x": 0.1 * i}, distributions=SPACE_X, value=float(i)) for i in range(2)])
+    study.add_trial(create_trial(params={"x": 0.5}, distributions=SPACE_X, state=TrialState.RUNNING))
+    text = report(tmp_path / "sweep")
+    assert text.startswith("study sweep: 3 trials (1 still running, left out until they end)\n")
+    assert "pruning: 0 of 2 trials pruned" in text
+
+
 def test_a_two_objective_report_says_which_advice_it_does_not_draw(tmp_path):
     from trainlab.search.analyze import report
 

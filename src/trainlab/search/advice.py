@@ -380,8 +380,10 @@ def recommendations(study: optuna.Study, found: Optional[dict[str, float]] = Non
 
 
 def pruning_stats(study: optuna.Study) -> dict[str, Any]:
-    """Pruned trials and the epochs they did not train (against the longest complete trial)."""
-    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t) and not is_copied(t)]  # ran here
+    """Pruned trials and the epochs they did not train (against the longest complete trial), of the
+    trials that ran here and ended (a running trial was counted as one not pruned)."""
+    trials = [t for t in study.get_trials(deepcopy=False)
+              if t.state.is_finished() and not is_surplus(t) and not is_copied(t)]
     full = max((epochs_run(t) for t in trials if t.state == TrialState.COMPLETE), default=0)
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     return {"trials": len(trials), "pruned": len(pruned),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import optuna
+from optuna.trial import TrialState
 
 from trainlab.config.errors import UserError, report_user_errors
 from trainlab.run.durable import read_yaml, save_figure, write_atomic
@@ -95,11 +96,13 @@ def report(sweep_dir: Path) -> str:
     study = load_sweep_study(sweep_dir)
     surplus = sum(is_surplus(t) for t in study.trials)
     copied = sum(is_copied(t) for t in study.trials)
+    running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
     own = len(study.trials) - surplus - copied
     if own == 0:
         raise UserError(f"{sweep_dir}: study {study.study_name} has no trial of its own yet: nothing to analyse; run "
                         "(or continue) the sweep first")
     lines = [f"study {study.study_name}: {own} trials"
+             + (f" ({running} still running, left out until they end)" if running else "")
              + (f" (and {surplus} surplus, never launched)" if surplus else "")
              + (f" (and {copied} copied from an earlier study, left out)" if copied else "")]
     plots: list[Path] = []
