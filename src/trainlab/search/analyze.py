@@ -92,12 +92,22 @@ def objective_names(sweep_dir: Path, study: optuna.Study) -> list[str]:
     return list(info.get("objectives") or [f"objective {i}" for i in range(len(study.directions))])
 
 
+def in_memory(study: optuna.Study) -> optuna.Study:
+    """The study as it stands, in memory, for the report, whose rules read its trials some 30 times: on
+    an SQLite study of 10,000 trials each read took 0.6 s, and ``study.trials`` (a deep copy) 7 s."""
+    copy = optuna.create_study(study_name=study.study_name, directions=study.directions)
+    for key, value in study.user_attrs.items():
+        copy.set_user_attr(key, value)
+    copy.add_trials(study.get_trials(deepcopy=False))
+    return copy
+
+
 def report(sweep_dir: Path) -> str:
-    study = load_sweep_study(sweep_dir)
-    surplus = sum(is_surplus(t) for t in study.trials)
-    copied = sum(is_copied(t) for t in study.trials)
+    study = in_memory(load_sweep_study(sweep_dir))
+    surplus = sum(is_surplus(t) for t in study.get_trials(deepcopy=False))
+    copied = sum(is_copied(t) for t in study.get_trials(deepcopy=False))
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-    own = len(study.trials) - surplus - copied
+    own = len(study.get_trials(deepcopy=False)) - surplus - copied
     if own == 0:
         raise UserError(f"{sweep_dir}: study {study.study_name} has no trial of its own yet: nothing to analyse; run "
                         "(or continue) the sweep first")
