@@ -176,6 +176,11 @@ def test_pruning_stats_count_fractional_epochs_of_jobs_that_recorded_them():
     add(study, {"x": 0.1}, 0.5, steps={s: 1.0 for s in range(8)}, epochs=4)  # 2 checks per epoch
     add(study, {"x": 0.2}, None, TrialState.PRUNED, steps={s: 2.0 for s in range(3)}, epochs=1.5)
     assert advice.pruning_stats(study) == {"trials": 2, "pruned": 1, "epochs_trained": 5.5, "epochs_saved": 2.5}
+    pruned_only = new_study()  # 'all 5 pruned, 0 epochs saved': nothing to measure the savings against
+    add(pruned_only, {"x": 0.2}, None, TrialState.PRUNED, steps={0: 2.0})
+    assert advice.pruning_stats(pruned_only)["epochs_saved"] is None
+    add(pruned_only, {"x": 0.3}, 1.0)  # a complete trial that reported nothing: 0 epochs, a measure all the same
+    assert advice.pruning_stats(pruned_only)["epochs_saved"] == 0
 
 
 def test_spearman_ranks_with_ties():
@@ -355,3 +360,4 @@ def test_the_report_reads_an_in_memory_copy_of_the_study_that_keeps_what_the_rul
     assert copy.study_name == "sweep" and copy.user_attrs == {"pruner": {"n_warmup_steps": 2}}
     assert [(t.number, t.state, t.values, t.params, t.user_attrs, t.intermediate_values) for t in copy.trials] == [
         (t.number, t.state, t.values, t.params, t.user_attrs, t.intermediate_values) for t in study.trials]
+

@@ -380,12 +380,14 @@ def recommendations(study: optuna.Study, found: Optional[dict[str, float]] = Non
 
 
 def pruning_stats(study: optuna.Study) -> dict[str, Any]:
-    """Pruned trials and the epochs they did not train (against the longest complete trial), of the
-    trials that ran here and ended (a running trial was counted as one not pruned)."""
+    """Pruned trials and the epochs they did not train (against the longest complete trial; None
+    without one: there is nothing to measure against, and 'all 5 pruned, 0 epochs saved' was said), of
+    the trials that ran here and ended (a running trial was counted as one not pruned)."""
     trials = [t for t in study.get_trials(deepcopy=False)
               if t.state.is_finished() and not is_surplus(t) and not is_copied(t)]
-    full = max((epochs_run(t) for t in trials if t.state == TrialState.COMPLETE), default=0)
+    complete = [epochs_run(t) for t in trials if t.state == TrialState.COMPLETE]
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    saved = sum(max(0, max(complete) - epochs_run(t)) for t in pruned) if complete else None
     return {"trials": len(trials), "pruned": len(pruned),
             "epochs_trained": whole(round(sum(epochs_run(t) for t in trials), 2)),
-            "epochs_saved": whole(round(sum(max(0, full - epochs_run(t)) for t in pruned), 2))}
+            "epochs_saved": None if saved is None else whole(round(saved, 2))}

@@ -138,9 +138,11 @@ def report(sweep_dir: Path) -> str:
         front_plot = plot_front(analysed_study(study), names, sweep_dir)
         plots += [front_plot] if front_plot else []
     stats = pruning_stats(study)
+    saved = ("epochs saved unknown (no complete trial to measure against)" if stats["epochs_saved"] is None
+             else f"{stats['epochs_saved']} saved")
     share = f" ({stats['pruned'] / stats['trials']:.0%} of the trials pruned)" if stats["trials"] else ""
     lines.append(f"pruning: {stats['pruned']} of {stats['trials']} trials pruned, {stats['epochs_trained']} "
-                 f"epochs trained, {stats['epochs_saved']} saved{share}")
+                 f"epochs trained, {saved}{share}")
     advice = recommendations(study, found)
     if complete and single and not rules.too_few_to_rank(study):  # else the importance line says why not
         if not rules.judges_edges(study):
