@@ -40,7 +40,8 @@ def test_edge_fires_for_a_best_at_the_end_of_its_range_only():
         x = 0.98 if i == 0 else 0.1 + 0.08 * i
         add(at_edge, {"x": x}, 0.1 if i == 0 else 1.0 + x)
         add(inside, {"x": x}, 0.1 if i == 5 else 1.0 + x)
-    assert advice.edge_advice(at_edge, found={}) == ["the best x=0.98 sits at the high edge of its range [0, 1]: widen it upwards"]
+    assert advice.edge_advice(at_edge, found={}) == [
+        "the best x=0.98 sits at the high edge of its range [0, 1]: widen it upwards"]
     assert advice.edge_advice(inside, found={}) == []
     # the best of 3 trials at an edge is noise (the rule fired on 3 random trials): the rule waits for 10
     for x, value in ((0.98, 0.1), (0.5, 0.5), (0.2, 0.9)):
@@ -219,6 +220,21 @@ def test_copied_trials_of_a_warm_start_are_not_ranked_nor_plotted_as_this_studys
         add(warm, {"x": 0.5, "y": 0.02 * i}, float(i), copied_from=f"earlier#{i}")
     assert [t.number for t in advice.analysed_study(warm).trials] == list(range(12))
     assert advice.importances(warm) == advice.importances(own)
+
+
+def test_a_warm_start_into_a_widened_range_ranks_its_own_trials():
+    """Widening a range at the edge advice's word and warm-starting from the earlier sweep: fANOVA on
+    the copies' [0, 1] and this study's [0, 2] left x out altogether ({'y': 1.0}), where only x mattered here."""
+    rng, study = random.Random(0), new_study()
+    earlier, widened = {"x": FloatDistribution(0, 1), "y": SPACE["y"]}, {"x": FloatDistribution(0, 2), "y": SPACE["y"]}
+    for i in range(20):
+        params = {"x": rng.random(), "y": rng.random()}
+        study.add_trial(create_trial(params=params, distributions=earlier, value=params["y"],
+                                     user_attrs={"copied_from": f"earlier#{i}"}))
+    for _ in range(15):
+        params = {"x": 2 * rng.random(), "y": rng.random()}
+        study.add_trial(create_trial(params=params, distributions=widened, value=(params["x"] - 1.5) ** 2))
+    assert list(advice.importances(study))[0] == "x"
 
 
 def test_diverged_trials_are_reported_and_left_out_of_every_rule():
