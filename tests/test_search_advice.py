@@ -377,3 +377,15 @@ def test_the_report_reads_an_in_memory_copy_of_the_study_that_keeps_what_the_rul
     assert [(t.number, t.state, t.values, t.params, t.user_attrs, t.intermediate_values) for t in copy.trials] == [
         (t.number, t.state, t.values, t.params, t.user_attrs, t.intermediate_values) for t in study.trials]
 
+
+def test_the_best_value_of_each_choice_is_reported():
+    """Range-edge advice has nothing to say of unordered choices, and the top 5 did not show how the
+    other values fared, nor that one was never tried."""
+    dists = {"opt": CategoricalDistribution(["adam", "sgd", "rmsprop"]), "x": SPACE["x"]}
+    for direction, expected in (("minimize", "adam 0.1 (2 trials), sgd 0.5 (1 trial)"),
+                                ("maximize", "sgd 0.5 (1 trial), adam 0.3 (2 trials)")):
+        study = optuna.create_study(direction=direction)
+        for opt, value in (("adam", 0.3), ("sgd", 0.5), ("adam", 0.1)):
+            study.add_trial(create_trial(params={"opt": opt, "x": 0.5}, distributions=dists, value=value))
+        assert advice.choices(study) == [f"  opt (best trial of each choice): {expected}; never tried: rmsprop"]
+    assert advice.choices(quadratic_study(1.0, n=3)) == []  # no choice searched

@@ -145,6 +145,30 @@ def importances(study: optuna.Study) -> dict[str, float]:
         return {}
 
 
+def choices(study: optuna.Study) -> list[str]:
+    """For each searched choice (a categorical parameter), which value is best: each value's best
+    trial, best first, and the values no complete trial tried (range-edge advice has nothing to say
+    of unordered choices, and the top 5 alone does not show how the others fared)."""
+    complete, lines = own_complete(study), []
+    sign = _sign(study) if len(study.directions) == 1 else 1
+    for name in sorted(searched(complete)):
+        dist = next(t.distributions[name] for t in complete if name in t.distributions)
+        if not isinstance(dist, CategoricalDistribution):
+            continue
+        best: dict[Any, tuple[float, int]] = {}
+        for t in complete:
+            if name in t.params:
+                value, count = best.get(t.params[name], (t.values[0], 0))
+                best[t.params[name]] = (min(value, t.values[0], key=lambda v: sign * v), count + 1)
+        ranked = sorted(best.items(), key=lambda item: sign * item[1][0])
+        shown = ", ".join(f"{_fmt(choice)} {_fmt(value)} ({count} trial{'s' if count > 1 else ''})"
+                          for choice, (value, count) in ranked)
+        untried = [_fmt(c) for c in dist.choices if c not in best]
+        lines.append(f"  {name} (best trial of each choice): {shown}"
+                     + (f"; never tried: {', '.join(untried)}" if untried else ""))
+    return lines
+
+
 def position(value: Any, dist: Any) -> Optional[float]:
     """Where a value lies in its range, 0 (low end) .. 1 (high end); None for unordered choices."""
     if isinstance(dist, (FloatDistribution, IntDistribution)):

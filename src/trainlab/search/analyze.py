@@ -177,7 +177,8 @@ def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
         lines.append(f"parameter importance: none ({not_ranked(study)})")
     lines += [f"  not ranked: {name} (in {n} of {ranked} complete trials: fANOVA ranks the parameters every trial has)"
               for name, n in unranked(study).items()]
-    return lines
+    which = rules.choices(study)
+    return lines + (["choices:", *which] if which else [])
 
 
 def main(argv: Optional[list[str]] = None) -> int:
