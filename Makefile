@@ -56,11 +56,16 @@ SWEEP   ?=
 SWEEP_ARG = $(if $(SWEEP),"$(SWEEP)")
 EPOCHS  ?= 50
 
-analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir>)
-	$(PY) -m trainlab.search.analyze $(SWEEP_ARG)
+analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir> [OUT=<dir>])
+	$(PY) -m trainlab.search.analyze $(SWEEP_ARG) $(if $(OUT),--out "$(OUT)")
 
-dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(PORT) (STORAGE=<url> for a shared study)
-	.venv/bin/optuna-dashboard "$(or $(STORAGE),sqlite:///$$(cd "$(SWEEP)" && pwd)/optuna.db)" --host 127.0.0.1 --port $(PORT)
+DASHBOARD ?= .venv/bin/optuna-dashboard
+# the sweep's study as the sweep itself opens it (results.sweep_storage: a shared storage it recorded, or its
+# optuna.db with '?', '#' and '%' in the folder's name escaped); no commas: make's $(or) would split there
+SWEEP_STORAGE = $$($(PY) -c 'import sys; import pathlib; from trainlab.search.results import sweep_storage; \
+	print(sweep_storage(pathlib.Path(sys.argv[1])))' "$(or $(SWEEP),.)")
+dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(PORT) (STORAGE=<url> for another study)
+	$(DASHBOARD) "$(or $(STORAGE),$(SWEEP_STORAGE))" --host 127.0.0.1 --port $(PORT)
 
 refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
 	$(PY) -m trainlab.search.refine $(SWEEP_ARG) --epochs $(EPOCHS) $(ARGS)

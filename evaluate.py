@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from trainlab.config.errors import report_user_errors, run_command_line, stop_quietly_until_training
+from trainlab.config.errors import in_a_hydra_job, report_user_errors, run_command_line, stop_quietly_until_training
 
 if __name__ == "__main__":  # first: Ctrl-C or SIGTERM while the rest imports is one line, not a traceback
     stop_quietly_until_training()
@@ -31,6 +31,13 @@ register_configs()
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test the checkpoint named by ``cfg.ckpt_path``; returns what metrics.json holds."""
+    from trainlab.run.process import settings_kept
+
+    with settings_kept():  # called from Python, torch's threads and flags are left as they were found
+        return _evaluate(cfg)
+
+
+def _evaluate(cfg: DictConfig) -> dict[str, Any]:
     import torch
 
     from trainlab.evaluation import family_module, measure_latency, write_report
@@ -38,6 +45,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from trainlab.config.checks import check_eval_config, override_run_data
     from trainlab.run.durable import write_json
     from trainlab.run.pipeline import build_trainer, prepare, restore
+    from trainlab.run.preemption import ctrl_c_raises
 
     check_eval_config(cfg)
     cfg = prepare(cfg, training=False)
@@ -55,7 +63,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         split = "val" if cfg.split == "val" else "test"  # split=all: the data module's test split is the whole file
         trainer = build_trainer(cfg, enable_checkpointing=False)
         run = trainer.test if split == "test" else trainer.validate
-        metrics = run(model, datamodule=datamodule)[0]
+        with ctrl_c_raises(trainer):
+            metrics = run(model, datamodule=datamodule)[0]
         loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
         device = trainer.strategy.root_device
         model.to(device).eval()
@@ -86,7 +95,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="eval")
 def main(cfg: DictConfig) -> None:
-    with report_user_errors(on_error=discard_unstarted_run):
+    with report_user_errors(on_error=discard_unstarted_run, exits=in_a_hydra_job()):
         evaluate(cfg)
 
 

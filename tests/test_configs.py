@@ -124,6 +124,35 @@ def test_hardware_profiles(compose_cfg, hardware):
     assert trainer.max_epochs == cfg.trainer.max_epochs
 
 
+@pytest.mark.parametrize("hardware", config_options("hardware"))
+def test_profiles_leave_torchs_matmul_precision_readable(compose_cfg, hardware):
+    """torch >= 2.9 keeps one setting for CUDA matmuls that set_float32_matmul_precision and allow_tf32 both
+    write; with allow_tf32 last, rtx4070_mobile (medium, TF32) left get_float32_matmul_precision() raising,
+    and Lightning calls it when it sets up an Ampere or newer GPU: the run failed there before training."""
+    from trainlab.run.hardware import set_process_flags
+    from trainlab.run.process import settings_kept
+
+    profile = compose_cfg([f"hardware={hardware}", "hardware.host_memory_keep_mb=null"]).hardware
+    with settings_kept():
+        set_process_flags(profile)
+        assert torch.get_float32_matmul_precision() == profile.float32_matmul_precision
+        assert torch.backends.cudnn.allow_tf32 == profile.allow_tf32
+
+
+def test_tf32_against_the_matmul_precision_is_said(compose_cfg, monkeypatch, caplog):
+    """CUDA matmuls follow float32_matmul_precision; an allow_tf32 that says otherwise gets a line."""
+    from trainlab.run import hardware
+    from trainlab.run.process import settings_kept
+
+    monkeypatch.setattr(hardware, "_cuda_usable", lambda: True)  # a GPU profile, checked as on a GPU machine
+    with settings_kept():
+        apply_hardware(compose_cfg(["hardware=a100", "hardware.host_memory_keep_mb=null"]).hardware)
+        assert "allow_tf32" not in caplog.text
+        apply_hardware(compose_cfg(["hardware=a100", "hardware.allow_tf32=false", "hardware.precision=32-true",
+                                    "hardware.host_memory_keep_mb=null"]).hardware)
+    assert "hardware.allow_tf32=False with hardware.float32_matmul_precision=high: CUDA matmuls follow" in caplog.text
+
+
 def test_gpu_profiles_set_what_the_seed_asks(compose_cfg):
     laptop = compose_cfg(["hardware=rtx4070_mobile"]).hardware
     assert laptop.precision == "16-mixed" and laptop.max_nodes_per_graph == 1000

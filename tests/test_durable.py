@@ -60,6 +60,150 @@ def test_an_append_after_a_torn_last_line_cuts_it_so_the_new_line_stays_whole(tm
     assert "epochs.jsonl ended in a line cut short" in warning and "dropped its 20 byte(s)" in warning
 
 
+def _disk_full(*args, **kwargs):
+    import errno
+    import os
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_the_old_file_stays(tmp_path, monkeypatch, capsys):
+    """Every durable writer answers ENOSPC with DiskFull (a UserError: one line, exit 2) naming its file;
+    a raw one from a writer outside (TensorBoard, a logger) is one line too; before, a traceback without
+    a file name, exit 1."""
+    import os
+
+    from trainlab.config.errors import report_user_errors
+    from trainlab.run.durable import DiskFull, write_json
+
+    summary, log = tmp_path / "training_summary.json", tmp_path / "epochs.jsonl"
+    summary.write_text('{"old": 1}')
+    log.write_text('{"epoch": 0}\n')
+    monkeypatch.setattr(os, "write", _disk_full)
+    with pytest.raises(DiskFull, match=r"^the disk is full: writing '.*epochs.jsonl' failed \(No space left on device\)"
+                                       r"\. "
+                                       r"Free some space on that disk, or write elsewhere with paths.log_dir="):
+        append_json_line(log, {"epoch": 1})
+    monkeypatch.undo()
+    real_open = Path.open
+
+    def open_then_full(path, *args, **kwargs):  # the temporary is made, its first write fails
+        real_open(path, *args, **kwargs).close()
+        _disk_full()
+
+    monkeypatch.setattr(Path, "open", open_then_full)
+    with pytest.raises(DiskFull, match=r"writing '.*training_summary.json' failed"):
+        write_json(summary, {"new": 1})
+    monkeypatch.undo()
+    assert summary.read_text() == '{"old": 1}' and log.read_text() == '{"epoch": 0}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epochs.jsonl", "training_summary.json"]
+    with pytest.raises(SystemExit) as stop, report_user_errors():
+        _disk_full()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith("error: the disk is full (No space left on device, met by test_durable.py). "
+                                              "Free")
+
+
+def test_a_read_only_folder_is_reported_as_itself_not_as_the_cleanup_after_it(tmp_path, monkeypatch):
+    """On a read-only file system unlink fails with EROFS even for a file that is not there: the cleanup
+    of the temporary that could not be made replaced the error of the write (named the temporary). A disk
+    gone read-only mid-run (remounted after an error) is then one line like a full one (a traceback)."""
+    import errno
+    import os
+
+    from trainlab.run.durable import DiskFull
+
+    def read_only(path, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(Path, "open", read_only)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(DiskFull, match=rf"^the disk became read-only: writing '{tmp_path / 'report.md'}' failed "
+                                       r"\(Read-only file system\)\. Make that disk writable again, or write "
+                                       r"elsewhere with paths.log_dir=") as raised:
+        write_atomic(tmp_path / "report.md", "# report\n")
+    assert str(raised.value.then("{Remedy}, then resume: python train.py ckpt_path=<run>", "the run folder's disk")) \
+        == (f"the disk became read-only: writing '{tmp_path / 'report.md'}' failed (Read-only file system). Make the "
+            "run folder's disk writable again, then resume: python train.py ckpt_path=<run>")
+
+
+def test_a_full_sqlite_database_is_a_full_disk_too(capsys):
+    """MLflow's mlflow.db on a full disk: SQLAlchemy's OperationalError traceback (exit 1), after an
+    on_exception.ckpt attempt whose own DiskFull then named the checkpoint instead."""
+    import sqlite3
+
+    from trainlab.config.errors import report_user_errors
+    from trainlab.run.durable import DiskFull
+
+    def insert():
+        full = sqlite3.OperationalError("database or disk is full")
+        full.sqlite_errorcode = sqlite3.SQLITE_FULL  # as sqlite3 sets it
+        raise full
+
+    def log_metrics():
+        try:
+            insert()
+        except sqlite3.OperationalError as exc:
+            raise RuntimeError("(sqlite3.OperationalError) database or disk is full [SQL: INSERT ...]") from exc
+
+    with pytest.raises(SystemExit) as stop, report_user_errors():
+        log_metrics()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith("error: the disk is full: an SQLite database could not be written "
+                                              "(database or disk is full, met by test_durable.py). Free some space")
+    assert DiskFull.of(sqlite3.OperationalError("database is locked")) is None
+
+
+def test_a_writer_thread_a_full_disk_stops_says_so_in_one_line(capsys):
+    """TensorBoard's event writer thread printed Python's 'Exception in thread' traceback (30 lines) before
+    the run's own line; other errors in threads keep theirs."""
+    import threading
+
+    from trainlab.config.errors import report_user_errors
+
+    def run(target):
+        thread = threading.Thread(target=target, name="writer")
+        thread.start()
+        thread.join()
+
+    passed_on, previous = [], threading.excepthook
+    threading.excepthook = lambda args: passed_on.append(args.exc_type)
+    try:
+        with report_user_errors():
+            run(_disk_full)
+            run(lambda: 1 / 0)
+    finally:
+        threading.excepthook = previous
+    assert capsys.readouterr().err == ("warning: the disk is full: test_durable.py's writer (writer) stopped (No space "
+                                       "left on device)\n")
+    assert passed_on == [ZeroDivisionError]
+
+
+def test_a_line_the_disk_fills_in_the_middle_of_is_not_left_half_written(tmp_path, monkeypatch):
+    """write(2) on a disk filling mid-line returns short, without an error: the line was left half
+    written, without a word (the next append cut it, with a warning about a kill)."""
+    import os
+
+    from trainlab.run.durable import DiskFull
+
+    log = tmp_path / "epochs.jsonl"
+    log.write_text('{"epoch": 0}\n')
+    real_write = os.write
+
+    def fills_up(fd, data):
+        if len(data) > 5:
+            return real_write(fd, bytes(data[:5]))
+        _disk_full()
+
+    monkeypatch.setattr(os, "write", fills_up)
+    with pytest.raises(DiskFull, match="epochs.jsonl' failed"):
+        append_json_line(log, {"epoch": 1, "val/loss": 0.5})
+    assert log.read_text() == '{"epoch": 0}\n'
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data[:7])))  # short writes, no error
+    append_json_line(log, {"epoch": 1, "val/loss": 0.5})
+    assert read_json_lines(log) == [{"epoch": 0}, {"epoch": 1, "val/loss": 0.5}]
+
+
 # -- readers ------------------------------------------------------------------------------------------
 def test_a_torn_last_record_is_skipped_with_one_warning_and_a_damaged_middle_is_one_line(tmp_path, caplog):
     log = tmp_path / "epochs.jsonl"
@@ -131,6 +275,34 @@ def test_a_run_killed_before_its_first_checkpoint_says_so_and_how_to_start_it_ag
         resolve_checkpoint(str(run), prefer="last")
 
 
+def test_the_start_again_and_evaluate_commands_paste_back_under_any_folder(tmp_path):
+    """The two commands a killed run's next command prints were joined with spaces: a run under '/tmp/my runs'
+    or with an option holding a space split at it when pasted (the 'Resume with' line was quoted already)."""
+    import shlex
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    from trainlab.run.checks import _untested_hint
+
+    run = _run_folder(tmp_path / "my runs" / "José")
+    (run / ".hydra" / "overrides.yaml").write_text("- data=file\n- \"data.source.path='my data/a.csv'\"\n")
+    with pytest.raises(UserError, match="start it again: ") as refused:
+        resolve_checkpoint(str(run), prefer="last")
+    command = str(refused.value).split("start it again: ", 1)[1]
+    assert shlex.split(command) == ["python", "train.py", "data=file", "data.source.path='my data/a.csv'"]
+    hint = _untested_hint(RunFolder(run), OmegaConf.create({"test": True}))
+    words = shlex.split(hint.split("(stopped before or while testing): ", 1)[1].removesuffix(" tests its best checkpoint"))
+    assert words[:2] == ["python", "evaluate.py"]
+    assert OverridesParser.create().parse_override(words[2]).value() == str(run)
+    # and a ckpt_path=<run> a refusal advises: a sweep's folder names its newest run
+    (run / "checkpoints").mkdir()
+    with pytest.raises(UserError, match="the newest: ") as refused:
+        resolve_checkpoint(str(run.parent), prefer="last")
+    (word,) = shlex.split(str(refused.value).split("the newest: ", 1)[1])
+    assert OverridesParser.create().parse_override(word).value() == str(run)
+
+
 def test_an_ets_cache_cut_short_is_fitted_again_and_replaced(tmp_path, caplog):
     series = np.sin(np.arange(120, dtype=float) / 5)[:, None]
     fitted = cached_ets(series, 80, None, str(tmp_path))
@@ -143,6 +315,24 @@ def test_an_ets_cache_cut_short_is_fitted_again_and_replaced(tmp_path, caplog):
     with np.load(cache) as stored:  # replaced whole
         assert np.allclose(stored["states0"], fitted[0][0])
     assert sorted(p.name for p in tmp_path.iterdir()) == [cache.name]
+
+
+def test_an_ets_cache_that_cannot_be_written_is_one_warning_and_the_run_goes_on(tmp_path, caplog, monkeypatch):
+    """A cache: a full disk (or a folder made read-only) there stopped the run after its last epoch."""
+    from trainlab.data.timeseries import baselines
+
+    monkeypatch.setattr(baselines, "_UNCACHED", set())
+    monkeypatch.setattr(np, "savez", _disk_full)
+    series = np.sin(np.arange(120, dtype=float) / 5)[:, None]
+    with caplog.at_level(logging.WARNING):
+        fitted = cached_ets(series, 80, None, str(tmp_path))
+        cached_ets(series + 1, 80, None, str(tmp_path))  # another series: no second warning
+    assert len(fitted) == 1 and fitted[0][0].shape == (120, 3)
+    (warning,) = _warnings(caplog)
+    assert warning == (f"ETS fits not cached in {tmp_path} (No space left on device): this run goes on, and the "
+                       "next one fits them again; free space there, or set data.baseline_cache=<a writable folder> "
+                       "(null: no cache)")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_run_and_sweep_files_are_written_through_the_durable_writers():
@@ -210,3 +400,12 @@ def test_sweep_files_cut_short_are_one_line_naming_them(tmp_path):
     (tmp_path / "multirun.yaml").write_text("hydra:\n  sweeper:\n    pick: {rule: 'be")
     with pytest.raises(UserError, match=r"multirun.yaml' is not readable YAML .*continue the sweep"):
         sweep_pick(tmp_path)
+    # empty, as a power loss can leave a file replaced whole: it was None, and then a TypeError traceback
+    from trainlab.search.stages import stage2_command
+
+    for name in ("optimization_results.yaml", "multirun.yaml"):
+        (tmp_path / name).write_text("")
+    with pytest.raises(UserError, match=r"optimization_results.yaml' is empty \(cut short\); delete it"):
+        load_sweep_study(tmp_path)
+    with pytest.raises(UserError, match=r"multirun.yaml' is empty \(cut short\); continue the sweep"):
+        stage2_command(tmp_path, 3, [], ROOT)

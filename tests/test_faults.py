@@ -295,7 +295,8 @@ def test_a_full_disk_ends_with_one_line_and_keeps_the_earlier_checkpoints(compos
         monkeypatch.setattr(torch, "save", save)
     with pytest.raises(DiskFull, match=r"the disk is full: writing checkpoint '.*epoch03.*\.ckpt' stopped after "
                                        r"\d+ kB \(No space left on device\); the earlier checkpoints in .* are intact. "
-                                       r"Free some space, then resume: python train.py ckpt_path="):
+                                       r"Free some space on the run folder's disk, then resume: python \S+.py "
+                                       r".*trainer.max_epochs=8 callbacks.early_stopping.patience=100 ckpt_path="):
         run_train(cfg, extra_callbacks=extra)
     ckpts = Path(cfg.paths.output_dir) / "checkpoints"
     assert not list(ckpts.glob("*.tmp-*"))
@@ -303,6 +304,93 @@ def test_a_full_disk_ends_with_one_line_and_keeps_the_earlier_checkpoints(compos
     last = torch.load(ckpts / "last.ckpt", weights_only=True)
     assert last["epoch"] == 2  # the last complete one, readable
     assert len(list(ckpts.glob("epoch0*.ckpt"))) == 3
+
+
+class _FullFrom(pl.Callback):
+    """From the start of epoch ``epoch`` on, every write of a file named ``name`` fails for lack of space."""
+
+    def __init__(self, monkeypatch, epoch: int, name: str):
+        self.monkeypatch, self.epoch, self.name = monkeypatch, epoch, name
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        import errno
+
+        if trainer.current_epoch != self.epoch:
+            return
+        real_open, real_write, name = Path.open, os.write, self.name
+
+        def full(*args):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def open_(path, *args, **kwargs):
+            return full() if name in path.name and "w" in (args[0] if args else kwargs.get("mode", "r")) else \
+                real_open(path, *args, **kwargs)
+
+        def write(fd, data):
+            return full() if name in os.readlink(f"/proc/self/fd/{fd}") else real_write(fd, data)
+
+        self.monkeypatch.setattr(Path, "open", open_)
+        self.monkeypatch.setattr(os, "write", write)
+
+
+@pytest.mark.parametrize("name, epoch, step", [
+    ("epochs.jsonl", 3, r"Free some space on the run folder's disk, then resume: python \S+.py "
+                        r".*trainer.max_epochs=5 logger=none ckpt_path="),
+    ("training_summary.json", 4, r"Training ended; free some space on the run folder's disk \(or choose another disk "
+                                 r"with paths.log_dir=<folder>\), then test its best checkpoint: "
+                                 r"python evaluate.py ckpt_path="),
+])
+def test_a_disk_full_for_the_records_names_the_file_and_says_what_next(compose_cfg, run_train, monkeypatch,
+                                                                        name, epoch, step):
+    """A record that cannot be written (epochs.jsonl mid-run, the summary after the last epoch) is one line
+    naming it and the next step, and no on_exception.ckpt is tried on the full disk; before, the line
+    named on_exception.ckpt and said to resume a run whose training had ended."""
+    from trainlab.run.durable import DiskFull
+
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=5", "logger=none"])
+    with pytest.raises(DiskFull, match=rf"^the disk is full: writing '.*{name}' failed \(No space left on device\)\. "
+                                       rf"{step}{cfg.paths.output_dir}$"):
+        run_train(cfg, extra_callbacks=[_FullFrom(monkeypatch, epoch, name)])
+    ckpts = Path(cfg.paths.output_dir) / "checkpoints"
+    assert not (ckpts / "on_exception.ckpt").exists()
+    assert torch.load(ckpts / "last.ckpt", weights_only=True)["epoch"] == 3 if epoch == 3 else 4
+    monkeypatch.undo()
+    assert [r["epoch"] for r in map(json.loads, (ckpts.parent / "epochs.jsonl").read_text().splitlines())] == \
+        list(range(epoch if epoch == 3 else 5))
+
+
+def test_train_log_on_a_full_disk_warns_once_and_writes_no_more(compose_cfg, tmp_path, capsys):
+    """Before, each line logged after the disk filled printed a '--- Logging error ---' traceback."""
+    import errno
+
+    from trainlab.run.console import RunLogFile
+
+    cfg = compose_cfg(TINY)  # Hydra's job logging writes train.log through it
+    assert cfg.hydra.job_logging.handlers.file["class"] == "trainlab.run.console.RunLogFile"
+    handler = RunLogFile(tmp_path / "train.log")
+    logger = logging.getLogger("test_train_log_on_a_full_disk")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.warning("written")
+        handler.stream.close()
+
+        class Full:
+            def write(self, text):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            flush = close = write
+
+        handler.stream = Full()
+        for n in range(3):
+            logger.warning("line %d", n)
+    finally:
+        logger.removeHandler(handler)
+        handler.stream = None
+    err = capsys.readouterr().err
+    assert "Logging error" not in err and err.count("\n") == 1
+    assert err.startswith(f"warning: the disk is full: '{tmp_path / 'train.log'}' takes no more lines (No space left")
+    assert (tmp_path / "train.log").read_text().endswith("written\n")
 
 
 # -- resuming ---------------------------------------------------------------------------------------
@@ -435,6 +523,26 @@ def test_ctrl_c_mid_training_says_where_the_run_is_and_it_resumes(compose_cfg, r
     assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
     resumed = run_train(compose_cfg([*TINY, "trainer.max_epochs=3", "logger=none", f"ckpt_path={run_dir}"]))
     assert "test/rmse" in resumed
+
+
+@pytest.mark.parametrize("epoch", [0, None])  # in fit; in the test after it (None: the test's first batch)
+def test_ctrl_c_in_a_run_from_python_raises_and_later_ctrl_c_still_works(compose_cfg, run_train, epoch):
+    """train() called from a notebook or a script's loop: Lightning's answer to a Ctrl-C was SystemExit(1)
+    with SIGINT left ignored, so no later Ctrl-C could stop anything in that process."""
+
+    class CtrlCInTest(pl.Callback):
+        def on_test_batch_end(self, *args):
+            raise KeyboardInterrupt
+
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "logger=none"])
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_train(cfg, extra_callbacks=[_CtrlCAt(epoch) if epoch is not None else CtrlCInTest()])
+        assert signal.getsignal(signal.SIGINT) is ctrl_c
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)
+    assert (Path(cfg.paths.output_dir) / "checkpoints" / ("on_exception.ckpt" if epoch is not None else "last.ckpt")).is_file()
 
 
 def test_ctrl_c_before_training_is_one_line_and_leaves_no_empty_folder(compose_cfg, run_train, capsys, monkeypatch):

@@ -340,3 +340,55 @@ def test_evaluate_reports_each_target_of_a_multi_target_series(compose_cfg, run_
     y, z = report["test/y_rmse"], report["test/z_rmse"]
     assert report["metrics"]["test/rmse"] == pytest.approx(np.sqrt((y**2 + z**2) / 2), rel=1e-4)
     assert {"test/y_mase", "test/z_mase", "test/y_r2", "test/z_smape"} <= set(report)
+
+
+def shuffled_stores(tmp_path: Path, change) -> str:
+    """Three stores of 200 days each, rows shuffled (as a database export may give them); ``change``
+    edits the frame (in file order) first."""
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2021-01-01", periods=200, freq="D").strftime("%Y-%m-%d")
+    frame = pd.DataFrame({"store": np.repeat(["a", "b", "c"], 200), "date": np.tile(days, 3),
+                          "sales": np.tile(np.sin(np.arange(200) / 4), 3) + rng.normal(0, 0.1, 600)})
+    change(frame)
+    return write_csv(tmp_path, frame.sample(frac=1, random_state=0))
+
+
+@pytest.mark.parametrize("change,missing,message", [
+    (lambda f: f.__setitem__("sales", f["sales"].where(f.index != 250, 1e6)), "interpolate",
+     "'sales' 1e+06 at 2021-01-51"),  # row 250: store b, day 50
+    (lambda f: f.__setitem__("sales", f["sales"].where(f.index != 250)), "refuse",
+     "1 row(s) with missing values in ['sales'] (first at 2021-01-51"),
+    (lambda f: f.__setitem__("sales", f["sales"].astype(object).where(f.index != 250, "unknown")), "interpolate",
+     "column 'sales' in '{path}' is not numeric (2021-01-51"),
+])
+def test_rows_of_a_file_of_several_series_are_named_by_their_time_and_series(tmp_path, caplog, change, missing,
+                                                                               message):
+    """Messages named 'row 3010': a row of the table after sorting and pooling, not of the user's file,
+    where it was row 1067. Now the time as the file writes it and the series."""
+    from trainlab.data.timeseries.module import TimeSeriesDataModule
+    from trainlab.data.timeseries.sources import TableFile
+
+    path = shuffled_stores(tmp_path, change)
+    day = pd.Timestamp("2021-01-01") + pd.Timedelta(days=50)
+    message = message.replace("2021-01-51", f"{day:%Y-%m-%d} in series b").replace("{path}", path)
+    source = TableFile(path, ["sales"], time_column="date", series_column="store")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.timeseries.module"):
+        try:
+            TimeSeriesDataModule(source, window=8, target_inputs=True, ets_baseline=False, missing=missing).setup("fit")
+        except UserError as exc:
+            caplog.records.append(logging.makeLogRecord({"msg": str(exc)}))
+    assert [r.getMessage() for r in caplog.records if message in r.getMessage()], caplog.text
+
+
+def test_a_row_added_for_a_missing_time_step_is_named_so():
+    from trainlab.data.timeseries.sources import SeriesTable
+
+    times = np.array(["2021-01-01", "2021-01-02", None, "2021-01-04"], dtype=object)
+    table = SeriesTable(np.zeros((4, 0)), np.zeros((4, 1)), [], ["y"], "t", series_rows=(("a", 1), ("b", 3)), times=times)
+    assert [table.row_name(r) for r in range(4)] == ["2021-01-01 in series a", "2021-01-02 in series b",
+                                                     "row 1 of series b, a time step missing from the file (after 2021-01-02)",
+                                                     "2021-01-04 in series b"]
+    assert table_of(np.zeros(5)).row_name(3) == "row 3"
+    assert SeriesTable(np.zeros((2, 0)), np.zeros((2, 1)), [], ["y"], "t", times=np.array([1990, 1991])).row_name(1) \
+        == "time 1991"

@@ -211,7 +211,7 @@ def test_the_per_series_ets_fits_are_announced_before_training_and_counted_while
         dm = TimeSeriesDataModule(source(write(tmp_path, long_frame()), series_column="store"), window=8,
                                   target_inputs=True, baseline_cache=str(tmp_path / "cache"))
         dm.setup("fit")
-        assert "the ETS baseline will be fit on each of the 3 series after training" in caplog.text
+        assert "the ETS baseline will be fit on each of the 3 series when the test windows are scored" in caplog.text
         caplog.clear()
         dm.baseline_forecasts("test")
     info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]

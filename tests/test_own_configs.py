@@ -89,6 +89,19 @@ def test_misspelt_key_is_named_with_a_users_config_folder(own_config):
             "model=maen is not an option of the model group; did you mean model=mean?")
 
 
+@pytest.mark.parametrize("folder", ["/home/José/my conf", "/data/it's", "/data/a\\b"])
+def test_the_config_folders_composed_again_are_the_ones_given(folder):
+    """The hint's compose put --config-dir folders into hydra.searchpath=[...] with Python's repr, which Hydra's
+    grammar reads otherwise where a backslash is ('a\\b' came back as 'a\\\\b'): the one spelling for it is
+    grammar_value's."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from trainlab.config.errors import _search_path_override
+
+    (override,) = _search_path_override(["--config-dir", folder, "model=x"], [])
+    assert OverridesParser.create().parse_override(override).value() == [f"file://{folder}"]
+
+
 def test_hints_compose_the_users_primary_config_and_flags_go_anywhere(own_config, monkeypatch):
     """--config-name / --config-path reach the config composed again for a hint (it composed conf/train.yaml
     whatever the command line named), and Hydra's flags may stand among the overrides (Hydra's argparse

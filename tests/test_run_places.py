@@ -4,6 +4,7 @@ installed package without its checkout, an inherited TRAINLAB_ROOT of another fo
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -92,8 +93,8 @@ def test_an_output_folder_with_tilde_or_a_variable_is_refused_before_a_folder_na
     written = log_dir.replace("~", "${oc.env:HOME}").replace("$HOME", "${oc.env:HOME}").replace("$USER", "${oc.env:USER}")
     assert _preflight(config, capsys) == (
         f"error: paths.log_dir={log_dir} would make a folder named '{folder}': Hydra expands neither ~ nor $NAME; "
-        f"write {written} (here {log_dir.replace('~', '/home/me').replace('$HOME', '/home/me').replace('$USER', 'me')}), "
-        "or the path in full\n")
+        f"write '{written}' (here {log_dir.replace('~', '/home/me').replace('$HOME', '/home/me').replace('$USER', 'me')}; "
+        "the ' marks keep a shell from reading ${...}), or the path in full\n")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -116,7 +117,7 @@ def test_a_tilde_path_hydra_cannot_parse_is_not_advised_to_be_quoted():
     from trainlab.config.composition import parse_problem
 
     line = parse_problem("paths.log_dir=~/runs", "LexerNoViableAltException: paths.log_dir=~/runs")
-    assert line.startswith("paths.log_dir=~/runs: Hydra expands neither ~ nor $NAME; write ${oc.env:HOME}/runs")
+    assert line.startswith("paths.log_dir=~/runs: Hydra expands neither ~ nor $NAME; write '${oc.env:HOME}/runs'")
     assert "quote" not in line
 
 
@@ -127,7 +128,8 @@ def test_a_data_file_that_is_a_broken_link_or_an_unexpanded_variable_says_so(tmp
     with pytest.raises(UserError, match=r"file not found: '.*data.csv' \(a link to '.*gone.csv', which does not exist\)"):
         read_frame(str(tmp_path / "data.csv"), "data.source.path")
     with pytest.raises(UserError, match=r"file not found: '\$TRAINLAB_DATA/x.csv' \(Hydra expands neither ~ nor \$NAME; "
-                                        r"write \$\{oc.env:TRAINLAB_DATA\}/x.csv, or the path in full\)"):
+                                        r"write '\$\{oc.env:TRAINLAB_DATA\}/x.csv' \(the ' marks keep a shell from reading \$\{...\}\), "
+                                        r"or the path in full\)"):
         read_frame("$TRAINLAB_DATA/x.csv", "data.source.path")
 
 
@@ -155,6 +157,14 @@ def test_gpus_hidden_by_cuda_visible_devices_are_named(compose_cfg, monkeypatch,
     assert [r.getMessage() for r in caplog.records] == [
         "hardware.accelerator=auto takes the CPU: torch sees no GPU; CUDA_VISIBLE_DEVICES='' hides GPUs from torch: "
         "unset it, or list the GPUs to use (0,1)"]
+    # one that lists a GPU on a machine without any is not at fault: it was blamed, and unsetting it did nothing
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        assert prepare(compose_cfg(["hardware=auto"])).hardware.accelerator == "cpu"
+    assert caplog.records == []
+    with pytest.raises(UserError, match=r"torch.cuda.is_available\(\) is False\); use hardware=cpu"):
+        prepare(compose_cfg(["hardware=a100"]))
 
 
 def test_pinned_memory_asked_for_on_the_cpu_is_left_off_with_a_word(compose_cfg, monkeypatch, no_gpu, caplog):
@@ -201,6 +211,19 @@ def test_a_sweep_folder_with_url_characters_keeps_its_study_in_it(tmp_path):
     assert make_url(url).database == str(own) and storage_file(url) == own
     optuna.create_study(storage=open_storage(url), study_name="s")
     assert own.is_file() and sorted(p.name for p in tmp_path.iterdir()) == [own.parent.name]
+
+
+@pytest.mark.parametrize("query", ["", "?timeout=5"])
+def test_a_study_url_typed_with_a_hash_in_its_path_names_the_file_sqlalchemy_opens(tmp_path, query):
+    """storage_file read a typed sqlite:///<folder>/run#2/s.db with urllib, for which '#' starts a fragment: the
+    study's file was taken for <folder>/run, and a timeout after the '#' was not seen (a second one added)."""
+    from sqlalchemy.engine import make_url
+
+    from trainlab.search.shared import storage_file, storage_url
+
+    url = storage_url(f"sqlite:///{tmp_path}/run#2/s.db{query}", tmp_path / "unused.db")
+    assert storage_file(url) == Path(make_url(url).database) == tmp_path / "run#2" / "s.db"
+    assert make_url(url).query == {"timeout": "5" if query else "60"}
 
 
 @pytest.mark.parametrize("value", ["/home/José/runs", "/data/runs?2 #3", "it's", "a\\'b", "ends\\", "/plain/path_1",
@@ -298,6 +321,10 @@ def test_an_omp_num_threads_openmp_cannot_read_is_named_with_the_setting_that_ch
     assert lines == ([f"OMP_NUM_THREADS={value} is not a number of threads, so OpenMP ignores it and torch uses "
                       f"{__import__('torch').get_num_threads()}; unset it, or choose them with hardware.num_threads=<n>"]
                      if warned else [])
+    caplog.clear()  # the fix it names: the threads chosen, the variable no longer matters (it kept warning)
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        prepare(compose_cfg(["hardware=cpu", "hardware.num_threads=1"]))
+    assert caplog.records == []
 
 
 def test_a_linked_train_py_finds_the_checkouts_configs(tmp_path):
@@ -340,6 +367,32 @@ def test_make_targets_pass_a_sweep_folder_with_spaces_as_one_argument(target):
     shown = subprocess.run(["make", "-s", "-n", target, "PY=python", "VENV=", "SWEEP=/tmp/my sweeps/s1"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout
     assert shlex.split(shown.strip().splitlines()[-1])[3] == "/tmp/my sweeps/s1"
+
+
+def test_make_dashboard_opens_the_study_the_sweep_wrote(tmp_path):
+    """make dashboard wrote its own sqlite:///<SWEEP>/optuna.db: a '?' or '#' in the folder's name cut the URL
+    (storage_url escapes them for the sweep), and a sweep on a shared storage got an empty new optuna.db."""
+    import shutil
+    import subprocess
+    import sys
+
+    from sqlalchemy.engine import make_url
+
+    if shutil.which("make") is None:
+        pytest.skip("no make here")
+
+    def opened(sweep: Path) -> str:
+        return subprocess.run(["make", "-s", "dashboard", f"PY={sys.executable}", "VENV=", "DASHBOARD=echo",
+                               f"SWEEP={sweep}"], cwd=ROOT, capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT / "src")}).stdout.split(" --host")[0]
+
+    odd = tmp_path / "runs?2 #3 %41"
+    odd.mkdir()
+    assert make_url(opened(odd)).database == str(odd / "optuna.db")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "optimization_results.yaml").write_text("storage: postgresql://me@db:5432/studies\nstudy_name: s\n")
+    assert opened(shared) == "postgresql://me@db:5432/studies"
 
 
 def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp_path):
@@ -422,6 +475,10 @@ def test_a_config_dir_that_names_no_folder_is_one_line(tmp_path):
                            "nor $NAME; write --config-dir ~/myconf (a space, not '=', lets the shell expand it)\n")
     from trainlab.config.errors import config_dir_problem
 
+    # quoted, after a space: the quotes, not the '=', kept the shell from expanding it
+    for quoted in ("~/myconf", "$HOME/myconf"):
+        assert config_dir_problem(["--config-dir", quoted]).endswith(
+            f"write --config-dir {quoted} (unquoted, the shell expands it)")
     (tmp_path / "mine").mkdir()
     assert config_dir_problem(["-cd", str(tmp_path / "mine"), "model=cnn"]) is None
     assert config_dir_problem(["-cd", str(tmp_path / "nope")]) == (
@@ -432,3 +489,26 @@ def test_a_config_dir_that_names_no_folder_is_one_line(tmp_path):
     assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'nope'}]"]) == (
         f"hydra.searchpath: no such folder file://{tmp_path / 'nope'} ({tmp_path / 'nope'}); give the folder that holds "
         "your config groups, or --config-dir <folder>")
+
+
+def test_a_read_only_home_gets_a_lasting_matplotlib_folder_and_no_warnings(tmp_path, monkeypatch):
+    """With ~/.config not writable (a read-only or shared home on a cluster) matplotlib logged two
+    warnings at every run and rebuilt its font cache in a new temporary folder each time."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    (tmp_path / "a_file").write_text("")
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    env["HOME"] = str(tmp_path / "a_file" / "home")  # no folder can be made there, not even by root
+    probe = ("from trainlab.run.console import matplotlib_config_where_writable as chosen; print(chosen()); "
+             "import logging; logging.basicConfig(); import matplotlib.pyplot")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == os.path.join(tempfile.gettempdir(), f"trainlab-matplotlib-{os.getuid()}")
+    assert "Matplotlib created a temporary cache directory" not in done.stderr and "mkdir -p failed" not in done.stderr
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mine"))  # the user's own setting stays
+    from trainlab.run.console import matplotlib_config_where_writable
+
+    assert matplotlib_config_where_writable() is None and os.environ["MPLCONFIGDIR"] == str(tmp_path / "mine")

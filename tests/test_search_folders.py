@@ -129,6 +129,28 @@ def test_a_copied_sweep_folder_reads_its_own_trials_not_the_originals(compose_cf
     assert sweep_storage(copy).startswith(f"sqlite:///{copy}/optuna.db")
 
 
+def test_a_read_only_sweep_folder_is_analysed_and_says_nothing_was_saved(compose_cfg, tmp_path, monkeypatch, capsys):
+    """A shared project's sweep (a read-only folder): the analysis wrote its plots there and ended in a
+    'Read-only file system' traceback. Now it is printed with one warning; --out saves it elsewhere."""
+    import os
+
+    from trainlab.search import analyze
+
+    sweep_dir = tiny_sweep(compose_cfg, tmp_path)
+    before = sorted(p.name for p in sweep_dir.iterdir())
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == sweep_dir else real_access(path, mode))
+    assert analyze.main([str(sweep_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("study sweep: 8 trials") and "(not saved)" in out
+    assert err == (f"warning: '{sweep_dir}' is not writable: analysis.txt and the plots were not saved; add --out "
+                   "<folder> (make analyze ... OUT=<folder>) to save them there\n")
+    assert sorted(p.name for p in sweep_dir.iterdir()) == before
+    assert analyze.main([str(sweep_dir), "--out", str(tmp_path / "elsewhere")]) == 0
+    assert (tmp_path / "elsewhere" / "analysis.txt").read_text() == capsys.readouterr().out
+    assert sorted(p.name for p in sweep_dir.iterdir()) == before
+
+
 def test_a_warm_started_sweep_keeps_the_earlier_sweeps_folders(compose_cfg, tmp_path):
     """Copied trials ran in the earlier folder: their run_dir stays there (absolute), not in this one."""
     earlier = tiny_sweep(compose_cfg, tmp_path, folder=tmp_path / "earlier")
@@ -160,3 +182,29 @@ def test_an_optuna_study_with_its_storage_elsewhere_keeps_absolute_run_folders(t
 
     assert as_stored(tmp_path / "sweep" / "3", tmp_path / "db") == str(tmp_path / "sweep" / "3")
     assert as_stored(tmp_path / "sweep" / "3", tmp_path) == "sweep/3"
+
+
+def test_the_retrain_and_stage_2_of_a_moved_sweep_write_beside_it_not_where_it_ran(compose_cfg, tmp_path, caplog):
+    """A sweep copied from a cluster (run with paths.log_dir=<its scratch folder>): make refine retrained
+    it into that folder, made anew on this machine, and stage 2 put its new sweep there too. Folders
+    that held the sweep follow it, as many levels up; the data's path stays."""
+    from trainlab.search.refine import follow_move
+    from trainlab.search.space import as_override
+
+    ran = tmp_path / "cluster scratch" / "outputs"
+    sweep_dir = tiny_sweep(compose_cfg, tmp_path, folder=ran / "train" / "multiruns" / "s1")
+    task = [*SEED_SPACE, as_override("paths.log_dir", str(ran)), f"paths.data_dir={ran}/train",
+            f"data.source.path={tmp_path}/series.csv", f"paths.output_dir={tmp_path}/elsewhere"]
+    (sweep_dir / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {
+        "sweep": {"dir": str(sweep_dir)}, "overrides": {"hydra": [f"hydra.sweep.dir={sweep_dir}"], "task": task}}}))
+    assert follow_move(sweep_dir, task) == task  # where it ran: nothing moves
+
+    here = tmp_path / "laptop" / "outputs" / "train" / "multiruns" / "s1"
+    here.parent.mkdir(parents=True)
+    shutil.move(sweep_dir, here)
+    with caplog.at_level("WARNING", logger="trainlab.search.refine"):
+        moved = follow_move(here, task)
+    assert moved == [*SEED_SPACE, f"paths.log_dir={tmp_path}/laptop/outputs", f"paths.data_dir={here.parent.parent}",
+                     f"data.source.path={tmp_path}/series.csv", f"paths.output_dir={tmp_path}/elsewhere"]
+    assert f"the sweep ran in {ran}/train/multiruns/s1 and lies in {here} now: paths.log_dir follows it" in caplog.text
+    assert f"paths.log_dir={tmp_path}/laptop/outputs" in stage2_command(here, 1, [], Path("/repo"))

@@ -397,16 +397,38 @@ def test_a_job_in_a_worker_process_stops_with_its_sweep_process_killed_hard(tmp_
     """A joblib worker outlived a SIGKILLed sweep, running its job (whose result nothing records) or idle
     for joblib's 300 s, holding CPU threads, memory and GPU while the sweep was continued. It now ends
     within a second of its sweep."""
-    errors = (tmp_path / "job.err").open("w")
-    sweep = subprocess.Popen([sys.executable, "-c", _SWEEP_AND_JOB, _JOB], stdout=subprocess.PIPE, stderr=errors,
-                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-    job = int(sweep.stdout.readline())
-    time.sleep(1.0)  # the job's imports and watcher are up
-    assert not ended(job)
-    sweep.send_signal(signal.SIGKILL)
-    sweep.wait()
-    wait_for(lambda: ended(job), timeout=10)
+    job = None
+    with (tmp_path / "job.err").open("w") as errors, subprocess.Popen(
+            [sys.executable, "-c", _SWEEP_AND_JOB, _JOB], stdout=subprocess.PIPE, stderr=errors, text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")}) as sweep:
+        try:
+            job = int(sweep.stdout.readline())
+            time.sleep(1.0)  # the job's imports and watcher are up
+            assert not ended(job)
+            sweep.send_signal(signal.SIGKILL)
+            sweep.wait()
+            wait_for(lambda: ended(job), timeout=10)
+        finally:  # a failed assertion leaves neither sleeping for a minute
+            sweep.kill()
+            if job is not None and not ended(job):
+                os.kill(job, signal.SIGKILL)
     assert "the sweep process that started this trial's worker" in (tmp_path / "job.err").read_text()
+
+
+def test_a_job_whose_sweep_pid_now_belongs_to_a_later_process_stops_too():
+    """The job's watcher (not a child of its sweep process) took any process under the sweep's pid for the
+    sweep: one started after a hard kill kept the job running; it judges by start time, as the trials do."""
+    from trainlab.search.trial import _gone
+
+    host = socket.gethostname()
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert _gone(f"{host}:{later.pid}", parent_at_start=os.getppid(), watched_since=time.time() - 60)
+        assert not _gone(f"{host}:{os.getpid()}", parent_at_start=os.getppid(), watched_since=time.time())
+    finally:
+        later.kill()
+        later.wait()
+    assert _gone(f"{host}:{later.pid}", parent_at_start=os.getppid(), watched_since=time.time())
 
 
 def test_the_sweep_process_itself_and_jobs_on_another_host_are_not_watched():

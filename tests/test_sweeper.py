@@ -305,6 +305,60 @@ def test_user_error_inside_a_trial_fails_the_trial_instead_of_exiting(tmp_path):
             raise UserError("bad lr")
 
 
+def test_a_full_disk_stops_the_sweep_in_one_line(tmp_path, capsys):
+    """A trial that meets a full disk fails (its process goes on), and the sweep stops after recording it,
+    in one line; so does a study that cannot be written (SQLite's 'database or disk is full'). Before, a
+    trial's DiskFull was one more failed trial (every next one failed too), and the full study a
+    StorageInternalError traceback, exit 1."""
+    import errno
+    import os
+    import sqlite3
+
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from trainlab.search.handover import TrialOutOfSpace
+
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    storage = f"sqlite:///{tmp_path}/study.db"
+    trial = optuna.create_study(storage=storage, study_name="s").ask()
+    cfg = OmegaConf.create({"optimized_metric": "val/loss",
+                            "optuna_trial": {"storage": storage, "study_name": "s", "trial_id": trial_id(trial)}})
+    with pytest.raises(TrialOutOfSpace, match=r"^the disk is full: writing '/run/0/epochs.jsonl' failed \(No space "
+                                              r"left on device\)$"):
+        with report_user_errors(), optuna_trial(cfg):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/run/0/epochs.jsonl")
+
+    def launch(jobs, initial_job_idx):
+        launched.append(initial_job_idx)
+        job = JobReturn(overrides=jobs[0], status=JobStatus.FAILED)
+        job._return_value = TrialOutOfSpace("the disk is full: writing '/run/0/epochs.jsonl' failed (No space ...)")
+        return [job]
+
+    launched = []
+    search = stand_in_search(tmp_path / "a", launch, n_trials=3)
+    with pytest.raises(SystemExit) as stop:
+        search.run()
+    assert stop.value.code == 2 and launched == [0]
+    assert [t.state for t in search.study.trials] == [optuna.trial.TrialState.FAIL]
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: the sweep stopped: the disk is full: writing '/run/0/epochs.jsonl' failed (No space ...). "
+                   f"The study keeps the trials recorded before ({tmp_path / 'a' / 'optuna.db'}); free some space "
+                   f"on that disk, then continue it with the same command plus hydra.sweep.dir={tmp_path / 'a'}")
+
+    def full_study(*args):
+        cause = sqlite3.OperationalError("database or disk is full")
+        cause.sqlite_errorcode = sqlite3.SQLITE_FULL
+        raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from cause
+
+    search = stand_in_search(tmp_path / "b", launch, n_trials=3)
+    search._record = full_study
+    with pytest.raises(SystemExit) as stop:
+        search.run()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith("error: the sweep stopped: the disk is full: the study could not be "
+                                              "written (database or disk is full). The study keeps")
+
+
 # -- bad sweep configs: one line, exit 2, before any trial (no torch import, fast) ------------------------
 @pytest.mark.parametrize("override,message", [
     ("hydra.sweeper.n_trials=0", "error: hydra.sweeper.n_trials=0 must be 1 or more"),

@@ -81,7 +81,8 @@ def test_a_row_missing_from_the_file_meets_the_missing_policy(tmp_path, compose_
     source = [f"data.source.path={path}", "data.source.target_columns=[y]", "data.source.time_column=date",
               "data.window=12", "data.ets_baseline=false", "data.season_length=7"]
     refused = build_data(compose_cfg(["data=file", *source, "data.missing=refuse"]))
-    with pytest.raises(UserError, match=r"1 row\(s\) with missing values in \['y'\] \(first at row 200\)"):
+    with pytest.raises(UserError, match=r"1 row\(s\) with missing values in \['y'\] \(first at row 200, a time step missing from the "
+                                                  r"file \(after 2021-07-19\)\)"):
         refused.setup("fit")
     filled = build_data(compose_cfg(["data=file", *source]))  # interpolate, the default
     filled.setup("fit")
@@ -168,7 +169,7 @@ def test_evaluate_reads_a_moved_data_file_and_refuses_keys_it_would_not_use(comp
 def test_decimal_commas_in_a_comma_file_and_a_target_named_twice_are_explained(tmp_path):
     path = tmp_path / "series.csv"
     path.write_text("t,y\n" + "".join(f'{i},"{i},5"\n' for i in range(30)))
-    with pytest.raises(UserError, match=r"column 'y' .* not numeric \(row 0: '0,5'\); its numbers have decimal commas"):
+    with pytest.raises(UserError, match=r"column 'y' .* not numeric \(time 0: '0,5'\); its numbers have decimal commas"):
         TableFile(str(path), ["y"], time_column="t").load()
     with pytest.raises(UserError, match=r"target_columns names \['y'\] more than once"):
         TableFile(str(path), ["y", "y"])

@@ -13,7 +13,7 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 
 def experiments_dir() -> Path:
-    """<repository>/experiments, the repository found as everywhere else (trainlab.run.folder)."""
+    """<repository>/experiments, the repository found as everywhere else (trainlab.run.root)."""
     from trainlab.run.root import repo_root
 
     return repo_root() / "experiments"

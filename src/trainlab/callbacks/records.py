@@ -17,9 +17,9 @@ import trainlab
 from trainlab.callbacks.batch_size import BatchSizeFinder
 from trainlab.callbacks.energy import EnergyMeter
 from trainlab.config.errors import UserError
-from trainlab.run.durable import (append_json_line, read_json, read_json_lines, save_figure, write_atomic,
-                                  write_json)
-from trainlab.run.folder import CURVES, EPOCHS, SUMMARY
+from trainlab.run.durable import (DiskFull, append_json_line, read_json, read_json_lines, save_figure,
+                                  write_atomic, write_json)
+from trainlab.run.folder import CURVES, EPOCHS, SUMMARY, RunFolder
 from trainlab.run.root import repo_root
 from trainlab.callbacks.gpu_monitor import GpuMonitor
 
@@ -114,7 +114,7 @@ class RunRecords(pl.Callback):
         if self._restored is None:
             return None
         ckpt = trainer.ckpt_path
-        folder = Path(ckpt).resolve().parent.parent if ckpt and Path(ckpt).is_file() else Path(
+        folder = RunFolder.of_checkpoint(Path(ckpt)).path if ckpt and Path(ckpt).is_file() else Path(
             self._restored.get("dir", ""))
         saved = list(self._restored.get("epochs", []))
         epochs = list(saved)
@@ -199,7 +199,7 @@ class RunRecords(pl.Callback):
         try:
             self._flush(trainer)
             self.on_fit_end(trainer, pl_module)
-        except OSError as exc:  # a full disk (often the very reason the run stops): keep the first error
+        except (OSError, DiskFull) as exc:  # a full disk (often the very reason the run stops): keep the first error
             log.warning("records not written completely on the way out: %s", exc)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -126,9 +126,9 @@ class CheckpointOnException(pl.Callback):
         self.path = Path(dirpath) / f"{filename}.ckpt"
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        from trainlab.run.checkpoint_io import DiskFull
+        from trainlab.run.durable import DiskFull
 
-        if isinstance(exception, DiskFull):  # a full disk takes no more checkpoints; the earlier ones stand
+        if DiskFull.of(exception) is not None:  # a full disk takes no more checkpoints; the earlier ones stand
             return
         if trainer.global_step == 0:  # stopped before the first step (a check, a bad setting): nothing to keep
             return

@@ -148,10 +148,9 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
             problem = None if full or _in_job(exc) else composition_problem(exc, argv, config_name)
             if problem is None:
                 return original(lambda: _raise(exc))
-        print(f"error: {problem}", file=sys.stderr, flush=True)
-        from trainlab.config.errors import EXIT_USER_ERROR
+        from trainlab.config.errors import refuse
 
-        sys.exit(EXIT_USER_ERROR)
+        refuse(problem)
 
     hydra_utils.run_and_report = run_and_report
     try:
@@ -232,8 +231,16 @@ def command_line(script: str, overrides: typing.Sequence[str], **settings: Any) 
     (a run folder under ``/home/José``), each word quoted where the shell needs it (a space in a path)."""
     import shlex
 
-    return shlex.join(["python", script, *overrides, *(f"{key}={grammar_value(str(value))}"
-                                                       for key, value in settings.items())])
+    return " ".join([shlex.join(["python", script, *overrides]),
+                     *(typed_setting(key, value) for key, value in settings.items())])
+
+
+def typed_setting(key: str, value: Any) -> str:
+    """``key=value`` as a user types it on a command line (a ``ckpt_path=<run>`` a message advises): the value
+    in Hydra's grammar, the word quoted for the shell where it needs it."""
+    import shlex
+
+    return shlex.quote(f"{key}={grammar_value(str(value))}")
 
 
 def parse_problem(override: str, message: str) -> str:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 
 class UserError(Exception):
@@ -44,14 +44,23 @@ def shell_path_hint(path: str) -> str:
     written = _SHELL_NAME.sub(lambda m: f"${{oc.env:{m.group(1)}}}", path)
     written = "${oc.env:HOME}" + written[1:] if tilde else written
     here = os.path.expandvars(os.path.expanduser(path))
-    return (f"Hydra expands neither ~ nor $NAME; write {written}"
-            f"{f' (here {here})' if here != path else ''}, or the path in full")
+    return (f"Hydra expands neither ~ nor $NAME; write '{written}' ({f'here {here}; ' if here != path else ''}the ' "
+            "marks keep a shell from reading ${...}), or the path in full")
+
+
+def empty_path_problem(path: Any, key: str, what: str, effect: str = "") -> Optional[str]:
+    """An empty ``path`` given as ``key``, as an unset shell variable leaves it (``key=$NAME``), in one line
+    saying ``effect`` and to give ``what``; None for any other value (None too: not given)."""
+    if path is None or str(path).strip():
+        return None
+    return f"{key} is empty (an unset shell variable in {key}=$NAME?){effect}; give {what}"
 
 
 def require_path(path: Any, key: str, what: str) -> None:
     """Refuse an empty path (``Path("")`` is the working folder), as an unset shell variable leaves it."""
-    if not str(path or "").strip():
-        raise UserError(f"{key} is empty (an unset shell variable in {key}=$NAME?); give {what}")
+    problem = empty_path_problem(path or "", key, what)
+    if problem:
+        raise UserError(problem)
 
 
 def why_missing(path: Path) -> str:
@@ -75,22 +84,53 @@ def unwrap_user_error(exc: BaseException) -> UserError | None:
     return None
 
 
+def refuse(message: str) -> NoReturn:
+    """End the command with one line, ``error: <message>`` on stderr, and exit status 2 (a user error): how
+    every refusal ends, a UserError's (:func:`report_user_errors`), preflight's and Hydra's rewritten ones."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
 @contextmanager
-def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None) -> Iterator[None]:
+def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None, exits: bool = True) -> Iterator[None]:
     """Print a UserError (also one wrapped by Hydra) as one line on stderr and exit with status 2.
 
     ``on_error``: called first (e.g. to remove a run folder that holds nothing yet); what it returns is
-    appended to the line. Anything else is a bug and keeps its traceback.
+    appended to the line. ``exits=False`` (a script's ``main(cfg)`` called from Python, see
+    :func:`in_a_hydra_job`): the UserError itself is raised to the caller instead, unwrapped, after
+    ``on_error``. A full disk is no bug either, whoever was writing (TensorBoard, a library's own
+    file): one line too (:class:`trainlab.run.durable.DiskFull`), and a writer thread it stops says so
+    in one line, not a traceback. Anything else is a bug and keeps its traceback.
     """
+    from trainlab.run.durable import DiskFull, quiet_full_disk_threads
+
     try:
-        yield
+        with quiet_full_disk_threads():
+            yield
     except Exception as exc:  # noqa: BLE001 - only UserErrors are swallowed, the rest re-raised
-        user_error = unwrap_user_error(exc)
+        user_error = unwrap_user_error(exc) or DiskFull.of(exc)
         if user_error is None:
             raise
         note = on_error() if on_error is not None else None
-        print(f"error: {user_error}{'; ' + note if note else ''}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        if not exits:
+            raise user_error from None
+        refuse(f"{user_error}{'; ' + note if note else ''}")
+
+
+def in_a_hydra_job() -> bool:
+    """Whether the caller runs inside a job that Hydra started (its ``run_job`` is on the stack): the
+    command line's run, or a launcher's job in a worker process. Not so for ``main(cfg)`` called from
+    Python with a composed config (a notebook, a script's loop of runs), which Hydra's decorator hands
+    straight to the function: there a process-ending exit would end the caller's own program. (Read
+    from the stack: Hydra offers no flag for it.)"""
+    from hydra.core.utils import run_job
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is run_job.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
@@ -103,9 +143,6 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     not exist (``model=lstn``) gets the nearest option. None when composing succeeds or fails for
     another reason (Hydra's own message then stands alone).
     """
-    import os
-    import re
-
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -194,13 +231,17 @@ def config_dir_flags(argv: list[str]) -> list[str]:
 
 def config_dir_problem(argv: list[str]) -> Optional[str]:
     """A ``--config-dir`` that names no folder, in one line (Hydra's three lines, exit 1, named no fix);
-    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is."""
+    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is, and so does a quoted
+    '~' or '$NAME' anywhere."""
     for folder in config_dir_flags(argv):
         if Path(folder).is_dir():
             continue
         hint = shell_path_hint(folder)
-        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} (a space, not '=', lets the shell expand it)"
-               if hint else "give the folder that holds your config groups (model/, data/, ...)")
+        after_equals = folder.startswith("~") and any(arg in (f"--config-dir={folder}", f"-cd={folder}")
+                                                      for arg in argv)
+        how = "a space, not '=', lets the shell expand it" if after_equals else "unquoted, the shell expands it"
+        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} ({how})" if hint
+               else "give the folder that holds your config groups (model/, data/, ...)")
         return f"--config-dir {folder}: no such folder ({Path(folder).absolute()}); {fix}"
     for folder in _searchpath_folders(argv):  # Hydra skips a search path folder that is not there, unsaid
         if not Path(folder).is_dir():
@@ -232,7 +273,9 @@ def _search_path_override(argv: list[str], overrides: list[Any], folders: list[s
     folders = [*folders, *config_dir_flags(argv)]
     given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
     entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
-    return [f"hydra.searchpath=[{','.join(repr(str(e)) for e in entries)}]"] if entries else []
+    from trainlab.config.composition import grammar_value  # the one spelling of values for Hydra's grammar
+
+    return [f"hydra.searchpath={grammar_value([str(e) for e in entries])}"] if entries else []
 
 
 def _flag_values(argv: list[str], *names: str) -> list[str]:
@@ -320,7 +363,33 @@ def stop_quietly_until_training() -> None:
     signal ignored by ``nohup``, a test runner's) are left alone."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
-            signal.signal(sig, _stop_quietly)
+            _QUIET_STOP_REPLACED[sig] = signal.signal(sig, _stop_quietly)
+
+
+_QUIET_STOP_REPLACED: dict[int, Any] = {}  # the handlers stop_quietly_until_training replaced, given back at the end
+
+
+@contextmanager
+def _process_given_back() -> Iterator[None]:
+    """Around a script's command line: the signal handlers and root logger as they were before, once it
+    ends. The process usually ends with it; run inside a longer-lived one (``%run train.py`` in IPython,
+    ``runpy``), the quiet stop's ``os._exit`` stayed the answer to every later Ctrl-C (the kernel died),
+    and Hydra's handlers went on writing the finished run's train.log."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for sig, previous in list(_QUIET_STOP_REPLACED.items()):
+            if is_quiet_stop(signal.getsignal(sig)):
+                signal.signal(sig, previous)
+            del _QUIET_STOP_REPLACED[sig]
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+            handler.close()
+        for handler in [h for h in handlers if h not in root.handlers]:
+            root.addHandler(handler)
+        root.setLevel(level)
 
 
 def is_quiet_stop(handler: object) -> bool:
@@ -337,27 +406,31 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     config lacks) is one line and exit status 2 instead of Hydra's several lines and 1
     (:mod:`trainlab.config.composition`; ``config_name``, the script's primary config, lets a
     misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
+    with _process_given_back():
+        _run_command_line(main, config_name)
+
+
+def _run_command_line(main, config_name: Optional[str]) -> None:
     from trainlab.config.composition import flags_first
     from trainlab.config.help import help_requested, print_help
+    from trainlab.run.console import matplotlib_config_where_writable
 
     try:
         os.getcwd()  # Hydra records it first thing (hydra.runtime.cwd): a FileNotFoundError traceback
     except FileNotFoundError:
-        print("error: the working folder this command was started in no longer exists (removed after the shell "
-              "entered it); cd to an existing folder and run it again", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse("the working folder this command was started in no longer exists (removed after the shell "
+               "entered it); cd to an existing folder and run it again")
+    matplotlib_config_where_writable()  # a read-only home: two warnings and a font cache rebuilt per run
     sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
     problem = config_dir_problem(sys.argv[1:])
     if problem:
-        print(f"error: {problem}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(problem)
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
         from trainlab.search.space import params_override_problem
 
         problem = params_override_problem(sys.argv[1:])
         if problem:
-            print(f"error: {problem}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_USER_ERROR)
+            refuse(problem)
     from trainlab.config.composition import hydra_errors_as_one_line
 
     try:
@@ -367,6 +440,4 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
         if "can be specified" not in str(exc):
             raise
         script = sys.argv[0].rsplit("/", 1)[-1]
-        print(f"error: {exc}; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>",
-              file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(f"{exc}; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>")

@@ -35,7 +35,7 @@ class HardwareConf:
     devices: Any = 1  # int, list of ids or "auto"
     precision: str = "32-true"  # one of PRECISIONS
     float32_matmul_precision: str = "highest"  # torch.set_float32_matmul_precision
-    allow_tf32: bool = False  # TF32 in cuDNN convolutions and CUDA matmuls (Ampere and newer)
+    allow_tf32: bool = False  # TF32 in cuDNN convolutions (Ampere and newer); CUDA matmuls follow the precision above
     cudnn_benchmark: bool = False  # autotune conv algorithms for fixed input shapes
     num_threads: Optional[int] = None  # torch.set_num_threads; null keeps torch's default
     num_workers: int = 0  # DataLoader worker processes

@@ -121,14 +121,14 @@ def forecast_scores(pred: np.ndarray, truth: np.ndarray, mase_scale: np.ndarray)
 
 
 def zero_target_warning(targets: np.ndarray, names: Sequence[str], where: str,
-                        mase_scale: Optional[np.ndarray] = None) -> Optional[str]:
+                        mase_scale: np.ndarray) -> Optional[str]:
     """The one-line warning for targets that are 0 (below :func:`zero_floor` of ``mase_scale``, each
-    target's; None: 1) or take both signs (an interest
-    rate, a temperature in °C, a profit: values pass near 0), where MAPE and AAA divide by |y| and are
-    meaningless; None when there are none. ``targets``: (rows, targets) evaluated."""
+    target's) or take both signs (an interest rate, a temperature in °C, a profit: values pass near 0),
+    where MAPE and AAA divide by |y| and are meaningless; None when there are none. ``targets``: (rows,
+    targets) evaluated."""
     if len(targets) == 0:  # a file too short for any evaluated row: the window check says so
         return None
-    floor = zero_floor(np.ones(targets.shape[1]) if mase_scale is None else np.asarray(mase_scale, dtype=np.float64))
+    floor = zero_floor(np.asarray(mase_scale, dtype=np.float64))
     zeros = (np.abs(targets) < floor).sum(axis=0)
     low, high = np.nanmin(targets, axis=0), np.nanmax(targets, axis=0)
     named = [f"'{n}' {int(z)} of {len(targets)} zero" if z else f"'{n}' from {lo:.4g} to {hi:.4g}"

@@ -2,7 +2,8 @@
 
 - ``pipeline``: the one pipeline every entry point, benchmark and test calls
 - ``hardware``: the hardware profile applied to torch and checked against the machine
-- ``folder``: the run folder's layout and the repository root; ``checkpoint_io``: checkpoints safe
+- ``process``: what a run set for its whole process (torch's threads and flags, ...), given back when it ends
+- ``folder``: the run folder's layout; ``root``: the repository root; ``checkpoint_io``: checkpoints safe
   against a kill mid-save; ``console``: what a run prints, and ``train.log``
 - ``preflight`` (before Hydra makes the folder) and ``checks`` (before the first step)
 - ``preemption``: a run stopped by a signal; ``profiling``: a cheap "no profiler"

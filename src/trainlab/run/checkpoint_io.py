@@ -7,7 +7,6 @@ truncated ``last.ckpt`` that a resumed run cannot load.
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 from typing import Any, Optional
@@ -15,18 +14,7 @@ from typing import Any, Optional
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from trainlab.config.composition import command_line
-from trainlab.config.errors import UserError
-
-# "no space left", "quota exceeded", "file too large": the disk, not the program, is at fault
-_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-
-
-class DiskFull(UserError):
-    """A checkpoint could not be written for lack of space; earlier checkpoints are intact.
-
-    Callbacks that would write more on the way out (CheckpointOnException) check for it and skip.
-    """
+from trainlab.run.durable import DiskFull, disk_full_cause
 
 
 def _written_bytes(path: Path) -> int:
@@ -61,21 +49,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         except BaseException as exc:  # a kill (KeyboardInterrupt, SystemExit) too: no half file stays
             written = _written_bytes(temporary)
             temporary.unlink(missing_ok=True)
-            cause = _os_error(exc)
-            if cause is not None and cause.errno in _DISK_ERRNOS:
-                raise DiskFull(
-                    f"the disk is full: writing checkpoint '{target}' stopped after {written / 1024:.0f} kB "
-                    f"({os.strerror(cause.errno)}); the earlier checkpoints in '{target.parent}' are intact. "
-                    f"Free some space, then resume: {command_line('train.py', [], ckpt_path=target.parent.parent)}"
-                ) from None
+            cause = disk_full_cause(exc)
+            if cause is not None:
+                earlier = any(target.parent.glob("*.ckpt"))
+                raise DiskFull.writing(target, cause, "checkpoint", written, kept=(
+                    f"the earlier checkpoints in '{target.parent}' are intact" if earlier else "")) from None
             raise
-
-
-def _os_error(exc: BaseException) -> Optional[OSError]:
-    """The OSError behind ``exc``: torch.save wraps a failed write into a RuntimeError."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, OSError) and exc.errno is not None:
-            return exc
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None

@@ -149,8 +149,10 @@ def _untested_hint(folder: Any, cfg: DictConfig) -> str:
     """For a run that trained all its epochs but was stopped (killed) before its test ended: how to test it."""
     if not cfg.get("test") or folder.tested():
         return ""
-    return f"; its training ended but its test did not (stopped before or while testing): python evaluate.py " \
-           f"ckpt_path={folder.path} tests its best checkpoint"
+    from trainlab.config.composition import command_line
+
+    return (f"; its training ended but its test did not (stopped before or while testing): "
+            f"{command_line('evaluate.py', [], ckpt_path=folder.path)} tests its best checkpoint")
 
 
 def _repeat_hint(folder: Any, ckpt_path: str) -> str:
@@ -161,7 +163,12 @@ def _repeat_hint(folder: Any, ckpt_path: str) -> str:
             ("ckpt_path", "trainer.max_epochs", "epochs", "paths."))]
     except UserError:
         return ""
-    return f"; that run was started with: {' '.join(given) or '(no options)'}: repeat them after ckpt_path={ckpt_path}"
+    import shlex
+
+    from trainlab.config.composition import typed_setting
+
+    return (f"; that run was started with: {shlex.join(given) or '(no options)'}: repeat them after "
+            f"{typed_setting('ckpt_path', ckpt_path)}")
 
 
 # keys that say where a run's data lie, not what they are: a resume may read them from another place

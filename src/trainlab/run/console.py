@@ -42,6 +42,33 @@ def announce_run_folder() -> None:
         logging.getLogger(__name__).info("run folder: %s", HydraConfig.get().runtime.output_dir)
 
 
+def matplotlib_config_where_writable() -> Optional[str]:
+    """Point matplotlib's config and cache folder (``MPLCONFIGDIR``) at ``<temp>/trainlab-matplotlib-<uid>``
+    when its default (``~/.config/matplotlib``) cannot be written (a read-only or shared home on a
+    cluster) and the user set none; returns the folder chosen, or None.
+
+    Matplotlib then made a new temporary folder per process, rebuilt its font cache there each time and
+    logged two warnings at every run ("mkdir -p failed ...", "Matplotlib created a temporary cache
+    directory ..."); this folder stays, so the cache is built once. Call it before matplotlib is imported.
+    """
+    import tempfile
+    from pathlib import Path
+
+    if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
+        return None
+    default = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "matplotlib"
+    existing = next((p for p in (default, *default.parents) if p.exists()), None)
+    if existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return None
+    folder = Path(tempfile.gettempdir()) / f"trainlab-matplotlib-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return None  # matplotlib finds a temporary folder of its own, as before
+    os.environ["MPLCONFIGDIR"] = str(folder)
+    return str(folder)
+
+
 def route_lightning_logs() -> None:
     """Let Lightning's messages reach the console and train.log once, through Hydra's root handlers.
 
@@ -63,6 +90,33 @@ def route_lightning_logs() -> None:
         warnings.filterwarnings("ignore", message=r".*The `srun` command is available on your system but is not used")
 
 
+class RunLogFile(logging.FileHandler):
+    """The run's ``train.log``: a ``logging.FileHandler`` that, once its disk is full (or a quota reached),
+    says so in one line on stderr and writes no more, while the console goes on.
+
+    A plain FileHandler printed a ``--- Logging error ---`` traceback for every line logged after the
+    disk filled, a dozen lines each, burying the one line that says what stopped the run. Other errors
+    are reported as logging reports them.
+    """
+
+    full = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.full:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        from trainlab.run.durable import disk_full_cause, disk_state
+
+        cause = disk_full_cause(sys.exc_info()[1])
+        if cause is None:
+            super().handleError(record)
+            return
+        self.full = True
+        print(f"warning: {disk_state(cause)[0]}: '{self.baseFilename}' takes no more lines ({os.strerror(cause.errno)}); "
+              "the console has them all", file=sys.stderr, flush=True)
+
+
 @dataclass(frozen=True)
 class HandlerSetup:
     """One handler of the root logger: ``file`` (``target`` its path, opened with ``mode``) or ``stdout``
@@ -77,7 +131,7 @@ class HandlerSetup:
 
     def build(self) -> logging.Handler:
         if self.kind == "file":
-            handler: logging.Handler = logging.FileHandler(self.target, mode=self.mode)
+            handler: logging.Handler = RunLogFile(self.target, mode=self.mode)
         else:
             handler = logging.StreamHandler(sys.stdout if self.kind == "stdout" else sys.stderr)
         handler.setLevel(self.level)

@@ -1,4 +1,5 @@
-"""Files that survive a hard kill (SIGKILL, the OOM killer, power loss) at any moment.
+"""Files that survive a hard kill (SIGKILL, the OOM killer) at any moment, and readers that name a file a
+power loss cut short.
 
 A kill runs no handler, so a file being written is left as far as it got. Three habits keep every
 record readable afterwards:
@@ -13,14 +14,24 @@ record readable afterwards:
   damaged line elsewhere, or a damaged whole file (:func:`read_json`, :func:`read_yaml`), with one line
   naming the file.
 
-A kill mid-write leaves at most a stray ``.<name>.<pid>.<thread>.tmp``, which is never read.
+A kill mid-write leaves at most a stray ``.<name>.<pid>.<thread>.tmp``, which is never read. Nothing
+here calls fsync (a sweep writes four files per trial; checkpoints do, :mod:`trainlab.run.checkpoint_io`):
+after a power loss a file replaced whole is the old or the new one only where the file system writes a
+file's data before a rename over it (ext4's default, auto_da_alloc); elsewhere it may be cut short, and
+its reader says so in one line (the ETS cache is fitted again).
+
+A disk that fills up (or a quota, or a file size limit, or a disk remounted read-only) mid-write is no
+bug: every writer here removes its temporary file and raises :class:`DiskFull`, one line naming the
+file, and the file it would have replaced stays as it was.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,17 +42,165 @@ from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 
+# "no space left", "quota exceeded", "file too large", "read-only file system" (a disk remounted
+# read-only after an error, mid-run): the disk, not the program, is at fault
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def disk_state(cause: OSError) -> tuple[str, str]:
+    """(what the disk is, what the user does about it) for one of DISK_ERRNOS."""
+    if cause.errno == errno.EROFS:
+        return "the disk became read-only", "make {where} writable again"
+    return "the disk is full", "free some space on {where}"
+
+
+def _chain(exc: Optional[BaseException]) -> Iterator[BaseException]:
+    """``exc`` and what it was raised from or during, up to a ``raise ... from None`` (which says: not
+    caused by what was being handled; a sweep's TrialFailed says so of the error its trial recorded)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        yield exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+
+
+def disk_full_cause(exc: Optional[BaseException]) -> Optional[OSError]:
+    """The OSError of a full disk behind ``exc`` (torch.save wraps one into a RuntimeError), or None."""
+    return next((e for e in _chain(exc) if isinstance(e, OSError) and e.errno in DISK_ERRNOS), None)
+
+
+def full_database(exc: Optional[BaseException]) -> Optional[BaseException]:
+    """The error of an SQLite database that its full disk stopped (``database or disk is full``: MLflow's
+    ``mlflow.db``, an Optuna study; SQLAlchemy and Optuna wrap it), or None."""
+    import sqlite3
+
+    return next((e for e in _chain(exc)
+                 if isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL), None)
+
+
+class DiskFull(UserError):
+    """A file could not be written for lack of space (or on a disk gone read-only); what was written
+    before is intact.
+
+    The message names the file, then what to do: by default free space or write elsewhere, and run again;
+    a caller that knows better (resume, evaluate the finished run) says so with :meth:`then`. Callbacks
+    that would write more on the way out (CheckpointOnException) check for it and skip.
+
+    Args:
+        what: what failed, naming the file.
+        step: what to do next.
+    """
+
+    STEP = "{Remedy}, or write elsewhere with paths.log_dir=<a folder on another disk>, and run it again"
+
+    def __init__(self, what: str, step: str = STEP, reason: str = os.strerror(errno.ENOSPC),
+                 remedy: str = "free some space on {where}", where: str = "that disk"):
+        done = self.remedy_on(where, remedy)
+        super().__init__(f"{what}. {step.format(remedy=done, Remedy=done[0].upper() + done[1:])}")
+        # reason: the system's words (No space left on device); remedy: what frees the disk, {where} in it
+        self.what, self.reason, self.remedy = what, reason, remedy
+
+    def remedy_on(self, where: str, remedy: Optional[str] = None) -> str:
+        """What frees the disk, said of ``where`` (``free some space on the run folder's disk``)."""
+        return (remedy or self.remedy).format(where=where)
+
+    @classmethod
+    def writing(cls, path: Union[str, os.PathLike], cause: OSError, what: str = "",
+                written: Optional[int] = None, kept: str = "") -> DiskFull:
+        """``the disk is full: writing <what> '<path>' failed (<the system's words>)[; <kept>]``."""
+        how = "failed" if written is None else f"stopped after {written / 1024:.0f} kB"
+        (state, remedy), reason = disk_state(cause), os.strerror(cause.errno)
+        return cls(f"{state}: writing {what + ' ' if what else ''}'{path}' {how} ({reason})"
+                   f"{'; ' + kept if kept else ''}", reason=reason, remedy=remedy)
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Optional[DiskFull]:
+        """``exc`` as a DiskFull when a full disk is behind it (a writer outside this module: TensorBoard,
+        a logger, a library's own file), naming the file when the error does; else None."""
+        found = next((e for e in _chain(exc) if isinstance(e, DiskFull)), None)
+        if found is not None:
+            return found
+        cause, database = disk_full_cause(exc), full_database(exc)
+        if cause is not None and cause.filename:
+            return cls.writing(cause.filename, cause)
+        if database is not None:
+            return cls(f"the disk is full: an SQLite database could not be written ({database}, met by "
+                       f"{_writer_of(exc)})")
+        if cause is None:
+            return None
+        (state, remedy), reason = disk_state(cause), os.strerror(cause.errno)
+        return cls(f"{state} ({reason}, met by {_writer_of(cause)})", reason=reason, remedy=remedy)
+
+    def then(self, step: str, where: str) -> DiskFull:
+        """The same error with another next step: ``{remedy}`` / ``{Remedy}`` in it say what frees the disk,
+        of ``where`` (the run folder's disk)."""
+        return DiskFull(self.what, step, self.reason, self.remedy, where)
+
+
+@contextmanager
+def quiet_full_disk_threads() -> Iterator[None]:
+    """A thread that a full disk stops (TensorBoard's event writer) says so in one line, not in Python's
+    'Exception in thread' traceback of thirty; its owner meets the error again in the main thread (the
+    writer raises it at its next call), where it becomes the run's one line. Other errors keep theirs."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        cause = disk_full_cause(args.exc_value)
+        if cause is None:
+            previous(args)
+            return
+        name = args.thread.name if args.thread is not None else "a thread"
+        print(f"warning: {disk_state(cause)[0]}: {_writer_of(cause)}'s writer ({name}) stopped "
+              f"({os.strerror(cause.errno)})", file=sys.stderr, flush=True)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
+_DRIVERS = ("sqlalchemy", "sqlite3")  # what a database's user writes through: the user is named
+
+
+def _writer_of(exc: BaseException) -> str:
+    """The package whose code was writing when ``exc`` was raised (``tensorboard``, ``mlflow``): the package
+    of the innermost frame of the chain that is not a database driver."""
+    packages = []
+    for raised in _chain(exc):
+        tb = raised.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename.startswith("<"):  # code generated at run time (SQLAlchemy's)
+                tb = tb.tb_next
+                continue
+            parts = Path(tb.tb_frame.f_code.co_filename).parts
+            inside = next((i for i, part in enumerate(parts) if part in ("site-packages", "dist-packages", "src")),
+                          None)
+            packages.append(parts[inside + 1] if inside is not None and inside + 1 < len(parts) - 1 else parts[-1])
+            tb = tb.tb_next
+    return next((p for p in reversed(packages) if p not in _DRIVERS), "a writer")
+
+
+def _refuse_full_disk(path: Path, exc: BaseException) -> None:
+    """Raise :class:`DiskFull` naming ``path`` when a full disk is behind ``exc``."""
+    cause = disk_full_cause(exc)
+    if cause is not None and not isinstance(exc, DiskFull):
+        raise DiskFull.writing(path, cause) from None
+
 
 @contextmanager
 def replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` (one per process and thread: parallel writers do not meet), renamed
-    over ``path`` when the block ends without error and removed when it does not."""
+    over ``path`` when the block ends without error and removed when it does not (a full disk:
+    :class:`DiskFull`, ``path`` as it was)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         yield temporary
         os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
+    except BaseException as exc:
+        if os.path.lexists(temporary):  # on a read-only file system unlink fails even for a missing file
+            temporary.unlink()
+        _refuse_full_disk(path, exc)
         raise
 
 
@@ -95,16 +254,28 @@ def cut_torn_tail(path: Path) -> None:
 
 
 def append_json_line(path: Union[str, os.PathLike], record: dict[str, Any]) -> None:
-    """Append ``record`` as one JSON line in a single write, after cutting a torn last line."""
+    """Append ``record`` as one JSON line in a single write, after cutting a torn last line. A full disk
+    is :class:`DiskFull`, the file as it was before: a disk that fills mid-line makes ``write`` return
+    short (no error), so the rest is written on, and the part already written is cut again when that fails."""
     path = Path(path)
     if path.is_file():
         cut_torn_tail(path)
-    line = (json.dumps(record) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    line = memoryview((json.dumps(record) + "\n").encode())
     try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            before = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                while line:
+                    line = line[os.write(fd, line):]
+            except OSError:
+                os.ftruncate(fd, before)
+                raise
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        _refuse_full_disk(path, exc)
+        raise
 
 
 def read_json_lines(path: Union[str, os.PathLike]) -> list[dict[str, Any]]:
@@ -128,11 +299,14 @@ def read_json_lines(path: Union[str, os.PathLike]) -> list[dict[str, Any]]:
 
 def read_yaml(path: Union[str, os.PathLike], remedy: str, load: Optional[Callable[[Path], Any]] = None) -> Any:
     """A whole YAML file (``load``: how to read it; ``yaml.safe_load`` of its text by default); one line
-    naming it and ``remedy`` when it does not parse (cut short: Hydra writes .hydra/ in place)."""
+    naming it and ``remedy`` when it does not parse (cut short: Hydra writes .hydra/ in place) or is empty
+    (a power loss can leave a file replaced whole without its data; every file read here holds something)."""
     import yaml
 
     path = Path(path)
     try:
+        if not path.read_text().strip():
+            raise UserError(f"'{path}' is empty (cut short); {remedy}")
         return load(path) if load is not None else yaml.safe_load(path.read_text())
     except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"'{path}' is not readable YAML ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "

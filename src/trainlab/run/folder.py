@@ -25,6 +25,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from trainlab.config.composition import command_line, typed_setting
 from trainlab.config.errors import UserError, why_missing
 from trainlab.run.durable import read_json, read_yaml, write_atomic
 from trainlab.run.root import repo_root
@@ -137,11 +138,11 @@ class RunFolder:
             runs = sorted((p for p in self.path.iterdir() if (p / CHECKPOINTS).is_dir()), key=lambda p: p.stat().st_mtime)
             if runs:  # a sweep's folder, or outputs/train/runs itself
                 raise UserError(f"ckpt_path: '{shown}' holds {len(runs)} run(s), not one; give one of them, e.g. "
-                                f"the newest: ckpt_path={runs[-1]}")
+                                f"the newest: {typed_setting('ckpt_path', runs[-1])}")
             if (self.path / CONFIG).is_file():  # a train.py run stopped (killed) before its first checkpoint
                 raise UserError(f"ckpt_path: '{shown}' is a run that stopped before its first checkpoint (no "
-                                f"{CHECKPOINTS}/): nothing to resume or evaluate; start it again: python train.py "
-                                f"{self._given_options()}")
+                                f"{CHECKPOINTS}/): nothing to resume or evaluate; start it again: "
+                                f"{self._start_again()}")
             raise UserError(f"ckpt_path: '{shown}' is a directory without {CHECKPOINTS}/; give a run directory "
                             "or a .ckpt file")
         last = self.checkpoints / LAST
@@ -163,8 +164,8 @@ class RunFolder:
         if stopped.is_file():
             raise UserError(f"ckpt_path: '{shown}' stopped before its first checkpoint (the end of an epoch): it holds "
                             f"only {ON_EXCEPTION}, its weights when it stopped, mid-epoch; resume training with "
-                            f"python train.py <its overrides> ckpt_path={shown}, or evaluate that snapshot by name: "
-                            f"ckpt_path={stopped}")
+                            f"python train.py <its overrides> {typed_setting('ckpt_path', shown)}, or evaluate that "
+                            f"snapshot by name: {typed_setting('ckpt_path', stopped)}")
         raise UserError(f"ckpt_path: no .ckpt file in '{self.checkpoints}'; the run ended before its "
                         "first checkpoint")
 
@@ -232,12 +233,13 @@ class RunFolder:
         except (OSError, UserError, TypeError):
             return False
 
-    def _given_options(self) -> str:
-        """The run's command-line options for a 'start it again' line, or a placeholder when unreadable."""
+    def _start_again(self) -> str:
+        """The command that starts the run again with its own options, quoted for the shell (an option holding
+        a folder with a space); with a placeholder when they are unreadable."""
         try:
-            return " ".join(self.overrides()) or "(no options)"
+            return command_line("train.py", self.overrides())
         except UserError:
-            return "<its options>"
+            return "python train.py <its options>"
 
 
 
@@ -322,7 +324,7 @@ def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
     if not p.is_file():
         elsewhere = _in_the_repository(p)
         where = (f" in the working folder {Path.cwd()} (relative paths are read from there); the repository has "
-                 f"it: ckpt_path={elsewhere}" if elsewhere else why_missing(p))
+                 f"it: {typed_setting('ckpt_path', elsewhere)}" if elsewhere else why_missing(p))
         raise UserError(f"ckpt_path: '{path}' does not exist{where}; give a .ckpt file or a run directory under "
                         "outputs/")
     return p

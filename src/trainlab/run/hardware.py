@@ -99,10 +99,27 @@ def keep_host_memory(keep_mb: Optional[int]) -> str:
     """
     if keep_mb is None:
         return "glibc defaults"
+    global _host_memory_kept
     done = _mallopt(keep_mb << 20, max(keep_mb >> 2, 1) << 20)
+    _host_memory_kept = bool(done)
     if done is None:
         return f"not set ({platform.system()} without glibc's malloc)"
     return f"{keep_mb} MB kept" if done else "glibc refused the settings"
+
+
+_host_memory_kept = False  # whether keep_host_memory changed glibc's thresholds in this process
+
+
+def reset_host_memory() -> None:
+    """After a run that kept host memory (:func:`keep_host_memory`), called from Python: glibc's thresholds
+    back at their start (128 kB; glibc has no call that makes it adapt them again) and the memory kept
+    returned to the system, instead of up to ``host_memory_keep_mb`` held for steps that no longer come."""
+    global _host_memory_kept
+    if _host_memory_kept and _mallopt(_GLIBC_START, _GLIBC_START):
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    _host_memory_kept = False
 
 
 def worker_start(worker_id: int) -> None:
@@ -149,9 +166,12 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
 
 
 def _hidden_gpus() -> str:
-    """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU: an empty value or -1 hides every one."""
+    """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU and the variable is why: an empty value, or one
+    whose first entry is no device (-1; CUDA reads the list up to the first invalid entry); ``""`` for one
+    that lists a device (0, GPU-<uuid>): the machine has none, the variable is not at fault."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
+    first = (visible or "").split(",")[0].strip()
+    if visible is None or first.isdigit() or first.startswith(("GPU-", "MIG-")):
         return ""
     return f"; CUDA_VISIBLE_DEVICES='{visible}' hides GPUs from torch: unset it, or list the GPUs to use (0,1)"
 
@@ -188,11 +208,12 @@ def _check_sizes(hw: DictConfig) -> None:
                                 f"hardware.num_workers=<n> (e.g. 2), or leave hardware.{key} out")
 
 
-def _check_thread_variable() -> None:
+def _check_thread_variable(num_threads: Optional[int]) -> None:
     """``OMP_NUM_THREADS`` that OpenMP cannot read (``abc``, ``0``) is ignored with a line of libgomp's that
-    names no fix; say what torch uses instead and the setting that chooses it."""
+    names no fix; say what torch uses instead and the setting that chooses it (nothing once
+    ``hardware.num_threads`` has chosen them: the variable no longer matters)."""
     value = os.environ.get("OMP_NUM_THREADS")
-    if value is not None and not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", value.strip()):
+    if num_threads is None and value is not None and not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", value.strip()):
         log.warning("OMP_NUM_THREADS=%s is not a number of threads, so OpenMP ignores it and torch uses %d; unset it, "
                     "or choose them with hardware.num_threads=<n>", value, torch.get_num_threads())
 
@@ -233,8 +254,13 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
         raise UserError(problem)
     _check_sizes(hw)
 
+    if hw.accelerator in _GPU_ACCELERATORS and hw.allow_tf32 != (hw.float32_matmul_precision != "highest"):
+        log.warning("hardware.allow_tf32=%s with hardware.float32_matmul_precision=%s: CUDA matmuls follow the "
+                    "matmul precision (%s), allow_tf32 cuDNN's convolutions; set both alike (highest with false, "
+                    "high or medium with true)", hw.allow_tf32, hw.float32_matmul_precision,
+                    "TF32 allowed" if hw.float32_matmul_precision != "highest" else "exact float32")
     host_memory = set_process_flags(hw)
-    _check_thread_variable()
+    _check_thread_variable(hw.num_threads)
     log.info(
         "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d host memory: %s",
         hw.name, hw.accelerator, hw.precision, hw.float32_matmul_precision, hw.allow_tf32,
@@ -247,9 +273,12 @@ def set_process_flags(hw: DictConfig) -> str:
     """Set the profile's per-process settings (torch flags, threads, glibc's malloc) in this process;
     returns what :func:`keep_host_memory` did. :func:`apply_hardware` calls it after its checks, a spawned
     rank (:mod:`trainlab.run.spawned`) again in its own interpreter."""
-    torch.set_float32_matmul_precision(hw.float32_matmul_precision)
+    # the matmul precision last: torch >= 2.9 keeps one setting for CUDA matmuls that both calls write, and
+    # after allow_tf32 had the last word (medium, then allow_tf32=True: rtx4070_mobile) its own
+    # get_float32_matmul_precision() raised, which Lightning calls when it sets up an Ampere or newer GPU
     torch.backends.cuda.matmul.allow_tf32 = bool(hw.allow_tf32)
     torch.backends.cudnn.allow_tf32 = bool(hw.allow_tf32)
+    torch.set_float32_matmul_precision(hw.float32_matmul_precision)
     torch.backends.cudnn.benchmark = bool(hw.cudnn_benchmark)
     if hw.num_threads is not None:
         torch.set_num_threads(int(hw.num_threads))

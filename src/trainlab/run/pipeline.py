@@ -27,7 +27,7 @@ from trainlab.config.schemas import check_schema_additions, check_trainer
 from trainlab.config.search_path import check_shadowed_choices
 from trainlab.run.console import route_lightning_logs
 from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
-from trainlab.run.durable import write_atomic
+from trainlab.run.durable import DiskFull, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -193,16 +193,49 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
 
 def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
     """Fit, record the best checkpoint in the run folder, test it (``cfg.test``); the logged metrics."""
+    from trainlab.run.preemption import ctrl_c_raises
+
     trainer, model, datamodule = run.trainer, run.model, run.datamodule
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if best:
-        RunFolder.of_checkpoint(Path(best)).record_best(best)
-    if run.cfg.test:
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    try:
+        with ctrl_c_raises(trainer):
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if best:
+            RunFolder.of_checkpoint(Path(best)).record_best(best)
+        if run.cfg.test:
+            with ctrl_c_raises(trainer):
+                trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
+        full = DiskFull.of(exc)
+        if full is None:
+            raise
+        raise full.then(_after_a_full_disk(run.cfg, trainer.fit_loop.done), "the run folder's disk") from None
     return metrics
+
+
+def _after_a_full_disk(cfg: DictConfig, fitted: bool) -> str:
+    """What to do once a full disk stopped the run: test it (``fitted``: its training loop ended, the
+    records or the test did not), resume it (it has a checkpoint of a finished epoch) or start it again
+    (it has none), after freeing space."""
+    from trainlab.config.composition import command_line
+    from trainlab.run.preemption import resume_hint
+
+    folder = Path(cfg.paths.output_dir)
+    # {remedy}, {Remedy}: filled by DiskFull.then (free some space on ..., make ... writable again)
+    elsewhere = " (or choose another disk with paths.log_dir=<folder>)"
+    if fitted:
+        return ("Training ended; {remedy}" + elsewhere + ", then test its best checkpoint: "
+                + _braced(command_line("evaluate.py", [], ckpt_path=folder)))
+    if (folder / "checkpoints" / "last.ckpt").is_file():
+        return "{Remedy}, then resume: " + _braced(resume_hint(str(folder)))
+    return "{Remedy}" + elsewhere + ", then start it again: " + _braced(resume_hint(None))
+
+
+def _braced(text: str) -> str:
+    """``text`` kept as it is through ``str.format`` (a command may hold ``${...}``)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def objective(run: Run, metrics: dict[str, float]) -> float:

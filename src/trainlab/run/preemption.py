@@ -63,7 +63,7 @@ def stop_reason(exception: BaseException) -> Optional[str]:
     return None
 
 
-def _resume_hint(run_dir: Optional[str]) -> str:
+def resume_hint(run_dir: Optional[str]) -> str:
     """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>`` (None: the
     command that starts it again, its own ``ckpt_path`` kept)."""
     from trainlab.config.composition import command_line, task_overrides
@@ -80,9 +80,11 @@ def _in_multirun() -> bool:
 
 
 @contextmanager
-def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
+def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
     """Yield the callback that stops training on a signal; turn such a stop into exit 143 with one line
-    (a plain run) or :class:`RunStopped` (a job of a multirun, for its launcher to decide).
+    (a plain run) or :class:`RunStopped` (a job of a multirun, for its launcher to decide). ``exits=False``
+    (train.py's ``main(cfg)`` called from Python): RunStopped for a signal, the KeyboardInterrupt for a
+    Ctrl-C, to the caller, whose program goes on.
 
     Light until a run starts (train.py enters it before training): lightning is imported here."""
     from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -103,36 +105,57 @@ def stop_on_signals(run_dir: str) -> Iterator[list[Any]]:
         callback.pass_on_sigterm()  # a sweep's handler raises here: the sweep stops
         name = str(exc) if isinstance(exc, SignalStop) else "SIGTERM"
         stopped = RunStopped(name, callback.epoch if callback.training else None, run_dir)
-        if _in_multirun():
+        if _in_multirun() or not exits:
             raise stopped from None
         if not callback.training and not any((Path(run_dir) / "checkpoints").glob("*.ckpt")):
             from trainlab.run.folder import discard_unstarted_run
 
             note = discard_unstarted_run() or f"what was written is in {run_dir}"
             print(f"error: stopped by {name} before training started, so there is nothing to resume; {note}. "
-                  f"Start it again with: {_resume_hint(None)}", file=sys.stderr, flush=True)
+                  f"Start it again with: {resume_hint(None)}", file=sys.stderr, flush=True)
             sys.exit(EXIT_SIGTERM)
-        print(f"error: {stopped}. Resume with: {_resume_hint(run_dir)}", file=sys.stderr, flush=True)
+        print(f"error: {stopped}. Resume with: {resume_hint(run_dir)}", file=sys.stderr, flush=True)
         sys.exit(EXIT_SIGTERM)
-    except KeyboardInterrupt:  # before fit or between fit and test: Lightning's handler was not there
-        from trainlab.run.folder import discard_unstarted_run
+    except KeyboardInterrupt:
+        if not exits:
+            raise
+        if callback.interrupted:  # in training: Lightning wrote the checkpoint and records; say where and how to go on
+            stopped = RunStopped("Ctrl-C", callback.epoch, run_dir)
+            print(f"error: {stopped}. Resume with: {resume_hint(run_dir)}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_SIGINT)
+        from trainlab.run.folder import discard_unstarted_run  # before fit or between fit and test
 
         note = discard_unstarted_run()
         print(f"error: stopped by Ctrl-C{'; ' + note if note else f'; what was written is in {run_dir}'}",
               file=sys.stderr, flush=True)
-        sys.exit(EXIT_SIGINT)
-    except SystemExit:
-        if not callback.interrupted:
-            raise
-        # Lightning ends a Ctrl-C'd fit with sys.exit(1) and no word; say where the run is and how it goes on
-        stopped = RunStopped("Ctrl-C", callback.epoch, run_dir)
-        print(f"error: {stopped}. Resume with: {_resume_hint(run_dir)}", file=sys.stderr, flush=True)
         sys.exit(EXIT_SIGINT)
     finally:
         if in_main:
             for sig, previous in callback.previous.items():
                 signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
     callback.pass_on_sigterm()  # SIGTERM after training (the test, the records): a sweep stops before its next trial
+
+
+@contextmanager
+def ctrl_c_raises(trainer: Any) -> Iterator[None]:
+    """Around a Lightning call (fit, test, validate): a Ctrl-C comes out as the KeyboardInterrupt it was,
+    with this thread's SIGINT handler as it was before the call.
+
+    Lightning answers a Ctrl-C by writing the checkpoint and records, setting SIGINT to be ignored (for its
+    shutdown) and ``sys.exit(1)``. Called from Python (a notebook, a script's loop of runs), that left the
+    process deaf to every later Ctrl-C and a SystemExit where the caller expects KeyboardInterrupt; the
+    command line turns the KeyboardInterrupt into its one line and exit 130 (:func:`stop_on_signals`)."""
+    in_main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGINT) if in_main else None
+    try:
+        yield
+    except SystemExit as exc:
+        if type(exc) is not SystemExit or exc.code != 1 or not trainer.interrupted:  # not Lightning's Ctrl-C exit
+            raise
+        raise KeyboardInterrupt from None
+    finally:
+        if in_main and before is not None and signal.getsignal(signal.SIGINT) is not before:
+            signal.signal(signal.SIGINT, before)
 
 
 def is_requeued_attempt() -> bool:

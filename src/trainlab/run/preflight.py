@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.errors import EXIT_USER_ERROR, shell_path_hint
+from trainlab.config.errors import empty_path_problem, refuse, shell_path_hint
 
 # Disk space a run needs before it starts: checkpoints (top 3 + last of the largest model here are a
 # few MB), logs, records and plots. Users with big models raise it: hydra.callbacks.preflight.min_free_mb
@@ -85,11 +84,6 @@ def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig
     return None
 
 
-def _stop(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    sys.exit(EXIT_USER_ERROR)
-
-
 class Preflight(HydraCallback):
     """Hydra callback (conf/hydra/default.yaml): refuse to start what cannot work, before any folder exists.
 
@@ -114,18 +108,20 @@ class Preflight(HydraCallback):
             try:  # item access: its error holds the raw value (select's does not)
                 value = owner[name] if isinstance(owner, DictConfig) and name in owner else None
             except InterpolationResolutionError as exc:
-                _stop(interpolation_problem(exc))
-            if value == "":  # '/train/runs/...' at the top of the disk: paths.log_dir=$LOGDIR with LOGDIR unset
-                _stop(f"{given} is empty (an unset shell variable in {given}=$NAME?), so runs would go to the top of "
-                      f"the disk; give a folder: {given}=<folder>")
+                refuse(interpolation_problem(exc))
+            # '/train/runs/...' at the top of the disk: paths.log_dir=$LOGDIR with LOGDIR unset
+            empty = empty_path_problem(value, given, f"a folder: {given}=<folder>", ", so runs would go to the top "
+                                       "of the disk")
+            if empty:
+                refuse(empty)
             hint = shell_path_hint(str(value or ""))
             if hint:
                 part = next(p for p in Path(value).parts if p.startswith("~") or "$" in p)
-                _stop(f"{given}={value} would make a folder named '{part}': {hint}")
+                refuse(f"{given}={value} would make a folder named '{part}': {hint}")
         folder = OmegaConf.select(config, key)
         problem = output_problem(folder, self.min_free_mb) if folder else None
         if problem:
-            _stop(f"{problem}; choose another place with paths.log_dir=<folder> (or {key}=<folder>), or free some space")
+            refuse(f"{problem}; choose another place with paths.log_dir=<folder> (or {key}=<folder>), or free some space")
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_output(config, "hydra.run.dir")
@@ -136,10 +132,10 @@ class Preflight(HydraCallback):
         joins = is_requeued_attempt() or os.environ.get("LOCAL_RANK", "0") != "0"
         problem = None if joins else occupied_problem(OmegaConf.select(config, "hydra.run.dir"))
         if problem:
-            _stop(problem)
+            refuse(problem)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_output(config, "hydra.sweep.dir")
         problem = launcher_problem(OmegaConf.select(config, "hydra.launcher"), config)
         if problem:
-            _stop(problem)
+            refuse(problem)

@@ -1,6 +1,7 @@
 """Read a finished (or running) sweep: ``python -m trainlab.search.analyze <sweep dir>``.
 
-Prints and writes to the sweep folder (analysis.txt): the top-5 trials, parameter importances
+Prints and writes to the sweep folder (analysis.txt; ``--out <folder>`` elsewhere, and a read-only
+sweep folder, a shared project's, is analysed and printed with one warning that nothing was saved): the top-5 trials, parameter importances
 (Optuna's fANOVA), the convergence of the best value, pruning statistics (fraction pruned, epochs
 saved), the recommendations of :mod:`trainlab.search.advice`, and plots (optimisation history,
 importances, parallel coordinates) as PNG files via ``optuna.visualization.matplotlib``. A study with
@@ -11,6 +12,7 @@ a top 5.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -36,10 +38,10 @@ load_study = load_sweep_study  # the name this module had for it
 PARALLEL_PARAMS = 8  # the parallel-coordinate plot's axes: the most important parameters (20 were unreadable)
 
 
-def plot(study: optuna.Study, sweep_dir: Path, found: Optional[dict[str, float]] = None) -> list[Path]:
-    """PNG plots beside the study, of the trials the report analyses (:func:`analysed_study`: run here,
-    finite values; Optuna's plots read every complete trial, a warm start's copies included): the
-    history of the best value, the report's own importances (``found``; Optuna's plot ran fANOVA again,
+def plot(study: optuna.Study, out_dir: Optional[Path], found: Optional[dict[str, float]] = None) -> list[Path]:
+    """PNG plots in ``out_dir`` (None: drawn, not saved), of the trials the report analyses
+    (:func:`analysed_study`: run here, finite values; Optuna's plots read every complete trial, a warm
+    start's copies included): the history of the best value, the report's own importances (``found``; Optuna's plot ran fANOVA again,
     unseeded, and disagreed with the report's figures; none when the report has none, where it drew one
     trial's 0.5 / 0.5), and parallel coordinates of the most important parameters over the sample fANOVA
     ranks (:func:`ranked_study`; 20 axes of 10,000 lines were unreadable). One that Optuna cannot draw
@@ -66,8 +68,9 @@ def plot(study: optuna.Study, sweep_dir: Path, found: Optional[dict[str, float]]
         except (ValueError, RuntimeError):
             continue
         figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-        path = sweep_dir / f"{name}.png"
-        save_figure(figure, path, dpi=110, bbox_inches="tight")
+        path = Path(out_dir or ".") / f"{name}.png"
+        if out_dir is not None:
+            save_figure(figure, path, dpi=110, bbox_inches="tight")
         plt.close(figure)
         made.append(path)
     return made
@@ -102,7 +105,12 @@ def in_memory(study: optuna.Study) -> optuna.Study:
     return copy
 
 
-def report(sweep_dir: Path) -> str:
+def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -> str:
+    """The analysis as text, written with its plots into ``out_dir`` (default: the sweep folder; nothing
+    written when ``save`` is false)."""
+    out = (out_dir or sweep_dir) if save else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     study = in_memory(load_sweep_study(sweep_dir))
     surplus = sum(is_surplus(t) for t in study.get_trials(deepcopy=False))
     copied = sum(is_copied(t) for t in study.get_trials(deepcopy=False))
@@ -135,7 +143,7 @@ def report(sweep_dir: Path) -> str:
     else:
         names = objective_names(sweep_dir, study)
         lines += front_lines(best_trials(study), names, study.directions)
-        front_plot = plot_front(analysed_study(study), names, sweep_dir)
+        front_plot = plot_front(analysed_study(study), names, out)
         plots += [front_plot] if front_plot else []
     stats = pruning_stats(study)
     saved = ("epochs saved unknown (no complete trial to measure against)" if stats["epochs_saved"] is None
@@ -155,11 +163,12 @@ def report(sweep_dir: Path) -> str:
                       "for a front)")
     lines += ["recommendations:", *(f"  {a}" for a in advice or ["none"])]
     if complete and single:  # a front's plots have no single target
-        plots += plot(study, sweep_dir, found)
-    lines.append("plots: " + ", ".join(p.name for p in plots) if plots
+        plots += plot(study, out, found)
+    lines.append("plots: " + ", ".join(p.name for p in plots) + ("" if out else " (not saved)") if plots
                  else f"plots: none ({'too few trials' if complete else 'no trial completed'})")
     text = "\n".join(lines) + "\n"
-    write_atomic(sweep_dir / REPORT, text)
+    if out is not None:
+        write_atomic(out / REPORT, text)
     return text
 
 
@@ -184,10 +193,17 @@ def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="outputs/train/multiruns/<date>_<time>_<id>")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"folder for {REPORT} and the plots (default: the sweep folder)")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # a sweep in a read-only folder (a shared project's) is read all the same; what it cannot hold is said
+    read_only = args.out is None and args.sweep_dir.is_dir() and not os.access(args.sweep_dir, os.W_OK)
     with report_user_errors():
-        print(report(args.sweep_dir), end="")
+        print(report(args.sweep_dir, args.out, save=not read_only), end="")
+    if read_only:
+        print(f"warning: '{args.sweep_dir}' is not writable: {REPORT} and the plots were not saved; "
+              f"add --out <folder> (make analyze ... OUT=<folder>) to save them there", file=sys.stderr, flush=True)
     return 0
 
 

@@ -74,8 +74,9 @@ def front_lines(front: Sequence[FrozenTrial], names: Sequence[str],
     return lines
 
 
-def plot_front(study: optuna.Study, names: Sequence[str], sweep_dir: Path) -> Optional[Path]:
-    """Every complete trial, the front highlighted (Optuna's matplotlib Pareto plot)."""
+def plot_front(study: optuna.Study, names: Sequence[str], out_dir: Optional[Path]) -> Optional[Path]:
+    """Every complete trial, the front highlighted (Optuna's matplotlib Pareto plot), saved in ``out_dir``
+    (None: drawn, not saved)."""
     import warnings
 
     import matplotlib
@@ -90,7 +91,8 @@ def plot_front(study: optuna.Study, names: Sequence[str], sweep_dir: Path) -> Op
             axes = plot_pareto_front(study, target_names=list(names))
         except (ValueError, RuntimeError):
             return None
-    path = sweep_dir / FRONT_PLOT
-    save_figure(axes.figure, path, dpi=110, bbox_inches="tight")
+    path = Path(out_dir or ".") / FRONT_PLOT
+    if out_dir is not None:
+        save_figure(axes.figure, path, dpi=110, bbox_inches="tight")
     plt.close(axes.figure)
     return path

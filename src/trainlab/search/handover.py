@@ -19,14 +19,70 @@ Light on purpose (no optuna, no torch at import): train.py imports it, through
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 KEY = "optuna_trial"  # the root config key the hand-over travels in
+# a process's start time from /proc is rounded to the boot second, and that clock drifts from the wall clock
+PID_CLOCK_SLACK_S = 5.0
+
+
+def sweep_process() -> str:
+    """``<host>:<pid>`` of this process, as a trial's owner (its ``sweeper`` user attribute) and a job's
+    hand-over name the sweep process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def sweep_process_gone(who: str, running_since: Optional[float] = None) -> Optional[str]:
+    """Whether the sweep process ``who`` (``<host>:<pid>``) is known to have ended: None while it runs or
+    cannot be checked (another host, another user's process); ``""`` when no process has its pid; a note
+    saying so when the pid now belongs to a process started after ``running_since`` (seconds since the
+    epoch, when the sweep process was known to run): a sweep killed hard frees its pid for later ones."""
+    host, _, pid = str(who).rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return ""
+    except PermissionError:
+        return None
+    if running_since is not None and _started_at(int(pid)) > running_since + PID_CLOCK_SLACK_S:
+        return f" (pid {pid} is now another process's)"
+    return None
+
+
+def _started_at(pid: int) -> float:
+    """When process ``pid`` started (seconds since the epoch; 0 where /proc cannot say)."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return 0.0
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 class TrialFailed(RuntimeError):
     """A trial's run cannot give a usable objective (a NaN loss, a bad parameter combination)."""
+
+
+class TrialOutOfSpace(TrialFailed):
+    """A trial's run met a full (or read-only) disk: the sweep records it and stops, as every next trial
+    would meet it. ``remedy``: what frees the disk (trainlab.run.durable.DiskFull's)."""
+
+    def __init__(self, what: str, remedy: str = "free some space on {where}"):
+        super().__init__(what, remedy)  # both in args: a worker process pickles it back to the sweep
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+    @property
+    def remedy(self) -> str:
+        return self.args[1]
 
 
 @dataclass(frozen=True)

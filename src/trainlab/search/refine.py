@@ -12,6 +12,7 @@ objective 0 (:func:`trainlab.search.front.pick`); without them, the sweep's own 
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from typing import Any, Optional
 from trainlab.run.durable import read_yaml
 from trainlab.run.folder import OVERRIDES, RunFolder
 from trainlab.run.root import repo_root
+
+log = logging.getLogger(__name__)
 
 _SEARCH_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=", "trainer.max_epochs=", "hydra.")
 
@@ -38,16 +41,45 @@ def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> li
         raise UserError(f"trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES} (moved or "
                         "removed?); retrain it by hand with its parameters from trials.csv")
     overrides = RunFolder(run_dir).overrides()
-    return [o for o in overrides if not o.startswith(_SEARCH_ONLY)]
+    return follow_move(sweep_dir, [o for o in overrides if not o.startswith(_SEARCH_ONLY)])
+
+
+def follow_move(sweep_dir: Path, overrides: list[str]) -> list[str]:
+    """``overrides`` of a sweep that was moved or copied since it ran (its multirun.yaml names another
+    ``hydra.sweep.dir``), with each ``paths.*`` folder that held it where it ran (``paths.log_dir``)
+    moved along: the sweep's place now, as many levels up. Retraining a sweep copied from a cluster
+    wrote to the cluster's folder, made anew on this machine. Other paths (the data's) are kept."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from trainlab.search.results import DAMAGED_MULTIRUN, MULTIRUN_YAML
+    from trainlab.search.space import as_override
+
+    path = sweep_dir / MULTIRUN_YAML
+    written = (((read_yaml(path, DAMAGED_MULTIRUN) or {}).get("hydra") or {}).get("sweep") or {}).get("dir") \
+        if path.is_file() else None
+    was, here = Path(str(written)) if written else None, sweep_dir.resolve()
+    if was is None or not was.is_absolute() or was == here:
+        return overrides
+    moved, parser = [], OverridesParser.create()
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        value = parser.parse_override(override).value() if key.startswith("paths.") and "=" in override else None
+        if isinstance(value, str) and Path(value).is_absolute() and was.is_relative_to(value):
+            depth = len(was.relative_to(value).parts)
+            now = here.parents[depth - 1] if depth else here
+            log.warning("the sweep ran in %s and lies in %s now: %s follows it to %s", was, here, key, now)
+            override = as_override(key, str(now))
+        moved.append(override)
+    return moved
 
 
 def sweep_pick(sweep_dir: Path) -> Optional[dict[str, Any]]:
     """The sweep's own ``hydra.sweeper.pick`` (hparams_search=optuna_two_objectives sets one), from the
     multirun.yaml it wrote: refine takes the trial it names unless --within says otherwise (it took the
     best first objective, ignoring the search file's rule)."""
-    from trainlab.search.results import DAMAGED_MULTIRUN
+    from trainlab.search.results import DAMAGED_MULTIRUN, MULTIRUN_YAML
 
-    path = sweep_dir / "multirun.yaml"
+    path = sweep_dir / MULTIRUN_YAML
     if not path.is_file():
         return None
     config = read_yaml(path, DAMAGED_MULTIRUN) or {}

@@ -46,6 +46,7 @@ TRIALS_CSV = "trials.csv"
 TRIALS_JSONL = "trials.jsonl"
 RESULTS_YAML = "optimization_results.yaml"
 RESULTS_JSON = "optimization_results.json"
+MULTIRUN_YAML = "multirun.yaml"  # the sweep's config, as the sweeper writes it
 # what to do with a sweep file a power loss cut short (they are replaced whole: a kill leaves none so)
 DAMAGED_RESULTS = "delete it: the sweep folder's optuna.db is read instead"
 DAMAGED_MULTIRUN = "continue the sweep (the same command), which writes it again"

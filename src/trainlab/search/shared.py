@@ -34,21 +34,20 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import random
-import socket
 import time
 from pathlib import Path
 from typing import Optional, Union
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import optuna
 import sqlalchemy.exc
+from sqlalchemy.engine import URL, make_url
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.config.errors import UserError
-from trainlab.run.durable import cut_torn_tail
+from trainlab.run.durable import DiskFull, cut_torn_tail, full_database
+from trainlab.search.handover import sweep_process, sweep_process_gone
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +59,21 @@ COPIED = "copied_from"  # user attribute of a trial copied from an earlier study
 # A trial is asked, then gets its owner in a second write: a RUNNING trial without an owner is young
 # (its process is between the two) or orphaned (the process died between them, a window of a few ms).
 UNOWNED_GRACE_S = 120
-# a process's start time from /proc is rounded to the boot second, and that clock drifts from the wall clock
-PID_CLOCK_SLACK_S = 5.0
 
 
 # --- where the study lives ---------------------------------------------------------------------------
 
 _URL_ESCAPES = {"%": "%25", "?": "%3F", "#": "%23"}
+
+
+def out_of_space(exc: BaseException) -> Optional[DiskFull]:
+    """What ran out of space, when a full (or read-only) disk is behind ``exc``: a file of ours or a
+    library's, or the study's SQLite file (``database or disk is full``, wrapped by SQLAlchemy and
+    Optuna); else None."""
+    database = full_database(exc)  # out here (a trial's own are TrialOutOfSpace), the study's
+    if database is not None:
+        return DiskFull(f"the disk is full: the study could not be written ({database})")
+    return DiskFull.of(exc)
 
 
 def storage_url(spec: Optional[str], default_file: Path) -> str:
@@ -83,21 +90,32 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
     if "://" not in spec:
         raise UserError(f"hydra.sweeper.storage={spec} is neither a database URL (sqlite:///<file>, "
                         "postgresql://<user>@<host>:<port>/<db>) nor journal:<file>")
-    parts = urlsplit(spec)
-    if parts.scheme.split("+")[0] == "sqlite" and "timeout" not in dict(parse_qsl(parts.query)):
-        spec += ("&" if parts.query else "?") + f"timeout={SQLITE_TIMEOUT_S}"
+    url = _sqlite(spec)
+    if url is not None and "timeout" not in url.query:
+        spec += ("&" if url.query else "?") + f"timeout={SQLITE_TIMEOUT_S}"
     return spec
 
 
+def _sqlite(spec: str) -> Optional[URL]:
+    """``spec`` as SQLAlchemy (which Optuna opens it with) reads it, when it is a sqlite URL; else None.
+    Read its way, not with urllib's: urlsplit takes a '#' in a file's path for a fragment, so a study
+    at sqlite:////data/run#2/s.db was looked for in /data/run, and a timeout after it was added twice."""
+    try:
+        url = make_url(spec)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return None  # Optuna's own refusal names it when the study is opened
+    return url if url.get_backend_name() == "sqlite" else None
+
+
 def storage_file(url: str) -> Optional[Path]:
-    """The file a :func:`storage_url` keeps its study in (``sqlite:///<file>``, ``journal:<file>``);
-    None for a database server."""
+    """The file a :func:`storage_url` keeps its study in (``sqlite:///<file>``, ``journal:<file>``), the one
+    SQLAlchemy opens (``%xx`` decoded); None for a database server or a sqlite database in memory."""
     if url.startswith(JOURNAL):
         return Path(url[len(JOURNAL):])
-    parts = urlsplit(url)
-    if parts.scheme.split("+")[0] != "sqlite" or parts.path in ("", "/", "/:memory:"):
+    sqlite = _sqlite(url)
+    if sqlite is None or sqlite.database in (None, "", ":memory:"):
         return None
-    return Path(unquote(parts.path[1:]))  # sqlite:///<path>: what follows the third slash (a fourth: absolute)
+    return Path(sqlite.database)
 
 
 def open_storage(url: str) -> Union[str, optuna.storages.BaseStorage]:
@@ -158,40 +176,15 @@ def trial_id(trial: Union[optuna.trial.Trial, FrozenTrial]) -> int:
 
 # --- who owns a running trial -------------------------------------------------------------------------
 
-def owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def gone_reason(trial: FrozenTrial) -> Optional[str]:
-    """Why a RUNNING trial's sweeper is known to have ended, or None while it is (or may be) alive."""
+    """Why a RUNNING trial's sweeper is known to have ended, or None while it is (or may be) alive (another
+    machine's cannot be checked and counts as live)."""
     who = trial.user_attrs.get("sweeper")
     if who is None:
         age = (datetime.datetime.now() - trial.datetime_start).total_seconds() if trial.datetime_start else 0.0
         return f"no sweeper took it within {UNOWNED_GRACE_S} s" if age > UNOWNED_GRACE_S else None
-    host, _, pid = str(who).rpartition(":")
-    if host != socket.gethostname():
-        return None  # another machine: cannot be checked, counts as live
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return f"its sweep process ({who}) ended before it did"
-    except (PermissionError, ValueError):
-        return None
-    if trial.datetime_start and _started_at(int(pid)) > trial.datetime_start.timestamp() + PID_CLOCK_SLACK_S:
-        return f"its sweep process ({who}) ended before it did (pid {pid} is now another process's)"
-    return None
-
-
-def _started_at(pid: int) -> float:
-    """When process ``pid`` started (seconds since the epoch; 0 where /proc cannot say): a sweep killed hard
-    leaves its pid free, and a process started later under the same pid is not the trial's owner."""
-    try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22: starttime
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
-    except (OSError, ValueError, IndexError, StopIteration):
-        return 0.0
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
+    gone = sweep_process_gone(who, trial.datetime_start.timestamp() if trial.datetime_start else None)
+    return None if gone is None else f"its sweep process ({who}) ended before it did{gone}"
 
 
 def tell(study: optuna.Study, trial: optuna.trial.Trial, values: Optional[list[float]], state: TrialState) -> None:
@@ -268,7 +261,7 @@ def ask_admitted(study: optuna.Study, n_trials: int) -> Optional[optuna.trial.Tr
     if taken(study) >= n_trials:
         return None
     trial = study.ask()
-    trial.set_user_attr("sweeper", owner())
+    trial.set_user_attr("sweeper", sweep_process())  # its owner
     ahead = taken(study, below=trial.number)
     if ahead < n_trials:
         return trial

@@ -41,7 +41,7 @@ from trainlab.config.errors import UserError, did_you_mean, report_user_errors
 from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
-from trainlab.search.results import (DAMAGED_MULTIRUN, RESULTS_YAML, STAGES_YAML, STUDY_FILE, as_stored, best_trials,
+from trainlab.search.results import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGES_YAML, STUDY_FILE, as_stored, best_trials,
                                      load_sweep_study)
 from trainlab.search.space import as_override
 
@@ -259,13 +259,15 @@ def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
 def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) -> list[str]:
     """train.py -m with the earlier sweep's own overrides (its task's and its hydra.* ones: n_trials,
     pruner, launcher ...) plus the fixing keys, then ``extra``."""
-    multirun = read_yaml(sweep_dir / "multirun.yaml", DAMAGED_MULTIRUN)
+    multirun = read_yaml(sweep_dir / MULTIRUN_YAML, DAMAGED_MULTIRUN)
     own = ("hydra.sweep.dir=", "hydra.sweeper.fix_top_of=", "hydra.sweeper.fix_top=")
     earlier = [o for group in ("hydra", "task") for o in multirun["hydra"]["overrides"][group]
                if not o.startswith(own)]
     if not any(o.startswith("hparams_search=") for o in earlier):
         earlier.insert(0, "hparams_search=optuna")
-    return [sys.executable, str(root / "train.py"), "-m", *earlier,
+    from trainlab.search.refine import follow_move
+
+    return [sys.executable, str(root / "train.py"), "-m", *follow_move(sweep_dir, earlier),
             as_override("hydra.sweeper.fix_top_of", str(sweep_dir.resolve())), f"hydra.sweeper.fix_top={top}", *extra]
 
 
@@ -283,7 +285,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.top < 1:
             raise UserError(f"TOP={args.top}: give how many of the sweep's most important parameters to fix, 1 or more")
         top_fixed(args.sweep_dir, args.top)  # what the new sweep's plan would refuse (too few trials, TOP too big)
-        if not (args.sweep_dir / "multirun.yaml").is_file():
+        if not (args.sweep_dir / MULTIRUN_YAML).is_file():
             raise UserError(f"{args.sweep_dir} has no multirun.yaml, so its command is unknown; give the folder of a "
                             "sweep run by train.py -m")
         command = stage2_command(args.sweep_dir, args.top, args.overrides, repo_root())

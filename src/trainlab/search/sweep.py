@@ -37,14 +37,14 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import TrialState
 
-from trainlab.config.errors import UserError
-from trainlab.run.durable import write_atomic
-from trainlab.search.handover import TrialFailed, TrialHandover, build_pruner
+from trainlab.config.errors import EXIT_USER_ERROR, UserError
+from trainlab.run.durable import DiskFull, write_atomic
+from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, build_pruner, sweep_process
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import (METRIC, RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line,
+from trainlab.search.results import (METRIC, MULTIRUN_YAML, RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line,
                                      study_folder, write_results)
-from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, owner,
-                                    storage_url, taken, tell, trial_id)
+from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, out_of_space,
+                                    storage_file, storage_url, taken, tell, trial_id)
 from trainlab.search.space import as_override
 from trainlab.search.warmstart import copy_trials, enqueue
 
@@ -174,6 +174,7 @@ class OptunaSearch:
         self.failed_here = 0
         self.last_failure = ""
         self.stopping = False
+        self.out_of_space: Optional[DiskFull] = None  # a trial met a full disk: the sweep stops
         self.signals_before = len(_signals_seen)
 
     # --- the trials ----------------------------------------------------------------------------------
@@ -205,7 +206,7 @@ class OptunaSearch:
         """The job's overrides: the fixed ones, the slot's (its GPU), the trial's parameters and the
         hand-over, the one place it is built."""
         handover = TrialHandover(storage=self.plan.storage, study_name=self.plan.study_name,
-                                 trial_id=trial_id(trial), pruner=self.plan.pruner, sweeper=owner())
+                                 trial_id=trial_id(trial), pruner=self.plan.pruner, sweeper=sweep_process())
         slot_overrides = self.plan.slot_overrides[slot] if self.plan.slot_overrides else []
         return [*self.plan.fixed, *slot_overrides, *(as_override(k, v) for k, v in trial.params.items()),
                 handover.as_override(self.plan.trial_key)]
@@ -256,6 +257,9 @@ class OptunaSearch:
                 reason = self._failure(job_exception(outcome), run_dir)
         else:
             reason = self._failure(outcome, run_dir)
+        failed = job_exception(outcome) if isinstance(outcome, JobReturn) else outcome
+        if isinstance(failed, TrialOutOfSpace):
+            self.out_of_space, self.stopping = DiskFull(reason, remedy=failed.remedy), True
         with self.lock:
             if self.running.pop(trial.number, None) is None:  # already failed by an interrupt
                 return
@@ -330,12 +334,23 @@ class OptunaSearch:
                 tell(self.study, trial, None, TrialState.FAIL)
             self._write_results()
 
+    def _stop_out_of_space(self, full: Optional[DiskFull]) -> None:
+        """End the sweep in one line when the disk is full (``full``: what could not be written): every
+        next trial would fail the same way, and so would recording them."""
+        if full is None:
+            return
+        study = storage_file(self.plan.storage) or self.plan.storage
+        print(f"error: the sweep stopped: {full.what}. The study keeps the trials recorded before ({study}); "
+              f"{full.remedy_on('that disk')}, then continue it with the same command plus hydra.sweep.dir="
+              f"{self.plan.sweep_dir}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)
+
     def run(self) -> dict[str, Any]:
         """Run trials until the study has ``n_trials``; returns the results summary. Exits the process
         (130 / 143) on Ctrl-C / SIGTERM, and (1) when too many trials failed."""
         plan = self.plan
         if self.config is not None:  # shared sweeps: each process writes it
-            write_atomic(plan.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
+            write_atomic(plan.sweep_dir / MULTIRUN_YAML, OmegaConf.to_yaml(self.config))
         self.signals_before = len(_signals_seen)
         log.info("Optuna study %s in %s: %d of %d trials finished, %d slot(s), sampler %s, pruner %s",
                  plan.study_name, plan.storage, self._finished(), plan.n_trials, plan.slots,
@@ -363,10 +378,18 @@ class OptunaSearch:
             print(f"sweep interrupted ({why}); running trials marked FAIL. Continue the study with the same "
                   f"command plus hydra.sweep.dir={plan.sweep_dir}", file=sys.stderr, flush=True)
             sys.exit(143 if why == "SIGTERM" else 130)
+        except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
+            self._stop_out_of_space(out_of_space(exc))
+            raise
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        result = self._write_results()
+        self._stop_out_of_space(self.out_of_space)
+        try:
+            result = self._write_results()
+        except Exception as exc:  # noqa: BLE001 - as above
+            self._stop_out_of_space(out_of_space(exc))
+            raise
         log.info(results_line(result, plan.sweep_dir))
         if self._too_many_failures() or (self.failed_here and taken(self.study) < plan.n_trials):
             print(f"error: the sweep stopped: {self.failed_here} of {self.done_here} trials failed "

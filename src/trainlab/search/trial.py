@@ -33,7 +33,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig
 
 from trainlab.config.errors import unwrap_user_error
-from trainlab.search.handover import TrialFailed, TrialHandover
+from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, sweep_process_gone
 
 __all__ = ["TrialFailed", "optuna_trial"]
 
@@ -41,18 +41,13 @@ log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 1.0
 
 
-def _gone(pid: int, parent_at_start: int) -> bool:
-    """Whether sweep process ``pid`` has ended: a job it started as a child was handed to another parent
-    (a reused pid cannot fool that), else no process has the pid."""
+def _gone(sweeper: str, parent_at_start: int, watched_since: float) -> bool:
+    """Whether sweep process ``sweeper`` has ended: a job it started as a child was handed to another parent
+    (a reused pid cannot fool that), else :func:`~trainlab.search.handover.sweep_process_gone`."""
+    pid = int(sweeper.rpartition(":")[2])
     if parent_at_start == pid:
         return os.getppid() != pid
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return sweep_process_gone(sweeper, watched_since) is not None
 
 
 _watched: set[str] = set()  # sweep processes this process watches already
@@ -67,10 +62,10 @@ def stop_with_the_sweep(sweeper: Optional[str], interval_s: float = WATCH_INTERV
     if not pid.isdigit() or int(pid) == os.getpid() or host != socket.gethostname() or sweeper in _watched:
         return
     _watched.add(str(sweeper))
-    parent = os.getppid()
+    parent, since = os.getppid(), time.time()
 
     def watch() -> None:
-        while not _gone(int(pid), parent):
+        while not _gone(str(sweeper), parent, since):
             time.sleep(interval_s)
         log.error("the sweep process that started this trial's worker (%s) has ended: this process stops; a trial "
                   "it was running is marked FAIL when the sweep command is run again", sweeper)
@@ -97,8 +92,12 @@ def optuna_trial(cfg: DictConfig) -> Iterator[list[Any]]:
     stop_with_the_sweep(handover.sweeper)
     try:
         yield [callback]
-    except Exception as exc:  # noqa: BLE001 - only UserErrors are converted, the rest re-raised
-        user_error = unwrap_user_error(exc)
+    except Exception as exc:  # noqa: BLE001 - only UserErrors (a full disk too) are converted, the rest re-raised
+        from trainlab.run.durable import DiskFull
+
+        user_error = unwrap_user_error(exc) or DiskFull.of(exc)
         if user_error is None:
             raise
+        if isinstance(user_error, DiskFull):  # what a lone run would do next is no step for a sweep's trial
+            raise TrialOutOfSpace(user_error.what, user_error.remedy) from None
         raise TrialFailed(str(user_error)) from None  # from None: report_user_errors must not exit on it

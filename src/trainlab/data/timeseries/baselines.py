@@ -29,9 +29,11 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.module import constant_columns
-from trainlab.run.durable import replacing
+from trainlab.run.durable import DiskFull, replacing
 
 log = logging.getLogger(__name__)
+
+_UNCACHED: set[Path] = set()  # cache folders a write failed in: warned once, not written again
 
 ETS_VERSION = "ets-add-damped-v2"  # part of the cache key: change it when the ETS setup changes (v2: standardised)
 
@@ -132,11 +134,19 @@ def cached_ets(series: np.ndarray, train_end: int, season: Optional[int],
             log.warning("ETS cache %s is unreadable (%s: %s): fitted again and replaced", path, type(exc).__name__,
                         str(exc)[:80])
     fits = [fit_ets_states(series[:, j], train_end, season) for j in range(series.shape[1])]
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as tmp, open(tmp, "wb") as out:  # a parallel trial reads the whole file or none
-            np.savez(out, phi=np.array([phi for _, phi in fits]), **{f"states{j}": s for j, (s, _) in enumerate(fits)})
-        log.debug("ETS baseline fitted and cached in %s", path)  # one line per run: fitted_in
+    if path is not None and path.parent not in _UNCACHED:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with replacing(path) as tmp, open(tmp, "wb") as out:  # a parallel trial reads the whole file or none
+                np.savez(out, phi=np.array([phi for _, phi in fits]),
+                         **{f"states{j}": s for j, (s, _) in enumerate(fits)})
+            log.debug("ETS baseline fitted and cached in %s", path)  # one line per run: fitted_in
+        except (OSError, DiskFull) as exc:  # a cache: the run goes on without it
+            _UNCACHED.add(path.parent)
+            reason = exc.reason if isinstance(exc, DiskFull) else os.strerror(exc.errno) if exc.errno else str(exc)
+            log.warning("ETS fits not cached in %s (%s): this run goes on, and the next one fits them again; free "
+                        "space there, or set data.baseline_cache=<a writable folder> (null: no cache)",
+                        path.parent, reason)
     return fits
 
 

@@ -4,7 +4,7 @@ or refuse (the data module's ``missing`` key)."""
 from __future__ import annotations
 
 import logging
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -48,7 +48,7 @@ def fill_all(column: np.ndarray) -> np.ndarray:
 
 def apply_policy(features: np.ndarray, targets: np.ndarray, names: Sequence[str], where: str,
                  policy: str, max_gap: int, spans: Optional[Sequence[tuple[int, int]]] = None,
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 name_row: Callable[[int], str] = "row {}".format) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, targets, bad_rows) after the policy; bad_rows marks rows still missing a value,
     which no window may touch. ``spans``: (first, end) rows of each series when the rows hold several,
     one after the other; a gap is filled within its series only. Logs one line with the counts when
@@ -58,7 +58,7 @@ def apply_policy(features: np.ndarray, targets: np.ndarray, names: Sequence[str]
     if not missing.any():
         return features, targets, np.zeros(len(block), dtype=bool)
     if policy == "refuse":
-        refuse_missing(block, names, where, "; or set data.missing=interpolate (or drop)")
+        refuse_missing(block, names, where, "; or set data.missing=interpolate (or drop)", name_row)
     spans = spans or [(0, len(block))]
     filled = np.concatenate([interpolate_gaps(block[a:b], max_gap) for a, b in spans]) \
         if policy == "interpolate" else block

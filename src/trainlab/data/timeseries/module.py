@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any, Optional
 
 import numpy as np
@@ -15,6 +16,7 @@ from torch.utils.data import DataLoader
 from trainlab.config.errors import UserError
 from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.timeseries import baselines
+from trainlab.data.timeseries.fits import check_fits, lead_in, longer_series
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
 from trainlab.data.timeseries.ranges import value_warnings
 from trainlab.data.timeseries.seasons import resolve_season
@@ -134,9 +136,8 @@ class TimeSeriesDataModule(SplitDataModule):
             spans = [(first, end) for first, _, _, end in self._spans(table)]
             features, targets, self.bad_rows = apply_policy(
                 table.features, table.targets, [*table.feature_names, *table.target_names], f"data {table.name}",
-                self.missing, self.max_gap, spans)
-            self.table = SeriesTable(features, targets, table.feature_names, table.target_names, table.name,
-                                     table.season_length, table.frequency, table.series, table.series_rows)
+                self.missing, self.max_gap, spans, table.row_name)
+            self.table = replace(table, features=features, targets=targets)
             self._season = resolve_season(self.given_season, self.table, table.frequency,
                                           shortest_training(table, self._spans(table)), self.ets_baseline)
             # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of them
@@ -192,7 +193,7 @@ class TimeSeriesDataModule(SplitDataModule):
         """Row numbers of the training split, of every series (what the scaling is fit on). With
         :meth:`score_whole_file`, the rows training would have had (the fit a checkpoint's statistics
         replace and are compared with), or every row of a file too short for that."""
-        table = self.load() if self.table is None else self.table
+        table = self.load()  # read once
         rows = np.concatenate([np.arange(first, train_end) for first, train_end, _, _ in self._spans(table)])
         if self.whole_file:
             own = np.concatenate([np.arange(first, first + split_rows(end - first, self.val_fraction,
@@ -235,53 +236,6 @@ class TimeSeriesDataModule(SplitDataModule):
             n = table.targets.shape[1]
             self.stats["target_mean"], self.stats["target_std"] = np.zeros(n), np.ones(n)
 
-    def _check_fits(self, train_end: int, where: str) -> None:
-        """Window, horizon, steps and season must fit the training rows (of the shortest series,
-        ``where``): one line naming the keys."""
-        span = self.window + self.horizon + self.steps - 1
-        if self.whole_file:  # nothing trains: one window to score is enough, and the ETS fit takes every row
-            self._check_whole_file(span, train_end, where)
-            return
-        if span >= train_end:
-            raise UserError(
-                f"the training split of {where} ({train_end} rows) holds no window of data.window="
-                f"{self.window} + data.horizon={self.horizon} + data.steps={self.steps} - 1 = {span} rows; "
-                f"shorten them or give more data{self._longer_series()}")
-        season = self.season_length
-        if season and 2 * season > train_end:
-            raise UserError(f"data.season_length={season} needs two cycles ({2 * season} rows) in the {train_end} "
-                            f"training rows of {where}; give a shorter season, 0 (none), null (the "
-                            "data's own where it fits), or more data")
-        if self.ets_baseline:
-            baselines.check_ets_rows(train_end, season)
-
-    def _check_whole_file(self, span: int, rows: int, where: str) -> None:
-        """split=all: the shortest series (``where``, ``rows`` rows) must hold one whole window, and the
-        ETS fit, when it runs, its rows."""
-        season, lead_in = self.season_length, self._lead_in()
-        if span + lead_in > rows:
-            seasonal = f" after the first {lead_in} (the seasonal naive's season before its first window)" if lead_in else ""
-            raise UserError(f"split=all: {where} has {rows} rows, fewer than one window of data.window={self.window} + "
-                            f"data.horizon={self.horizon} + data.steps={self.steps} - 1 = {span} rows{seasonal}, so "
-                            f"there is nothing to score; give a longer file{self._longer_series()}")
-        need = baselines.ets_min_rows(season)
-        if self.ets_baseline and rows < need:
-            raise UserError(f"split=all: the ETS baseline is fit on the file's own rows and needs {need}"
-                            f"{f' with data.season_length={season}' if season else ''}, {where} has {rows}; give a "
-                            "longer file, or leave that baseline out: data.ets_baseline=false")
-
-    def _lead_in(self) -> int:
-        """split=all: rows of each series before its first scored window, so that the seasonal naive of
-        that window has a season of the series before it (0 when the window is as long as the season)."""
-        return max(0, (self.season_length or 0) - self.window) if self.whole_file else 0
-
-    def _longer_series(self) -> str:
-        """The other fix for too few rows when they are one series of a file of several."""
-        picked = self.table.series if self.table is not None else None
-        if picked and self.table.series_rows:
-            return ", or leave the short series out of data.source.series"
-        return f", or pick a longer series than {picked} (data.source.series)" if picked else ""
-
     def setup(self, stage: Optional[str] = None) -> None:
         if not self.datasets:
             self._build_datasets()
@@ -290,11 +244,11 @@ class TimeSeriesDataModule(SplitDataModule):
         table = self.load()
         spans = self._spans(table)
         sizes = [end - first for first, _, _, end in spans]
-        if self.window + self.horizon > min(sizes) and not self.whole_file:  # split=all: _check_fits says it
+        if self.window + self.horizon > min(sizes) and not self.whole_file:  # split=all: check_fits says it
             raise UserError(f"{series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
                             f"one window of data.window={self.window} + data.horizon={self.horizon}; use a shorter "
-                            f"window or horizon, or more data{self._longer_series()}")
-        self._check_fits(*shortest_training(table, spans))
+                            f"window or horizon, or more data{longer_series(self.table)}")
+        check_fits(self, *shortest_training(table, spans))
         inputs = self._inputs(table)
         train = self.training_rows()
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
@@ -315,7 +269,7 @@ class TimeSeriesDataModule(SplitDataModule):
             starts = []
             for index, span in enumerate(spans):  # windows never cross from one series into the next
                 first_target, end_target = span[low], span[high]
-                first_start = max(span[0] + self._lead_in(), first_target - lead)
+                first_start = max(span[0] + lead_in(self), first_target - lead)
                 last_start = end_target - lead - self.steps  # the last target row stays inside the split
                 own = np.arange(first_start, last_start + 1, self.stride)
                 clean = own[bad[own + lead + self.steps] == bad[own]]
@@ -325,7 +279,7 @@ class TimeSeriesDataModule(SplitDataModule):
                         f"the {split} split of {series_name(table, index)} ({end_target - first_target} rows) "
                         f"holds no window of data.window={self.window} + data.horizon={self.horizon} + data.steps="
                         f"{self.steps} - 1{' clear of gaps' if dropped else ''}; use a shorter window or more data"
-                        f"{self._longer_series()}")
+                        f"{longer_series(self.table)}")
                 starts.append(clean)
             starts = np.concatenate(starts)
             self.datasets[split] = WindowDataset(features, targets, self.window, self.horizon, self.stride,
@@ -336,9 +290,10 @@ class TimeSeriesDataModule(SplitDataModule):
         else:
             self.log_once(log, "windows: train %d, val %d, test %d%s",
                           *(len(self.datasets[s]) for s in ("train", "val", "test")), gaps)
-        if self.ets_baseline and len(spans) > 1:  # said before training: the fits come after it
-            self.log_once(log, "the ETS baseline will be fit on each of the %d series after training, one after the "
-                          "other (cached per series; data.ets_baseline=false skips it)", len(spans))
+        if self.ets_baseline and len(spans) > 1:  # said before training (or evaluate.py's scoring): the fits come then
+            self.log_once(log, "the ETS baseline will be fit on each of the %d series when the test windows are "
+                          "scored, one after the other (cached per series; data.ets_baseline=false skips it)",
+                          len(spans))
 
     # -- loaders -----------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
@@ -373,8 +328,8 @@ class TimeSeriesDataModule(SplitDataModule):
                  "val": f"the {self.val_fraction:.0%} of {of} before its last {self.test_fraction:.0%} "
                         f"(data.val_fraction={self.val_fraction})"}[split]
         if self.whole_file:
-            lead_in = f" after its first {self._lead_in()} rows (one season for the seasonal naive)" if self._lead_in() else ""
-            share = f"every window of {of}{lead_in} (split=all)"
+            before = f" after its first {lead_in(self)} rows (one season for the seasonal naive)" if lead_in(self) else ""
+            share = f"every window of {of}{before} (split=all)"
         return (f"{len(rows)} windows, target rows {rows.min()}..{rows.max()} (0-based, of {table.targets.shape[0]}"
                 f"{', series after series' if table.series_rows else ''}): {share}")
 

@@ -7,7 +7,7 @@ line then shows how the model fared against the baselines, which need no scaling
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -36,8 +36,9 @@ def value_warnings(table: SeriesTable, spans: Sequence[tuple[int, int, int, int]
     found = (zero_target_warning(table.targets[later], table.target_names, f"the validation and test rows of {where}",
                                  scale),
              dominating_values(np.concatenate([table.features, table.targets], axis=1)[training],
-                               [*table.feature_names, *table.target_names], training, where),
-             dominating_values(table.targets[later], table.target_names, later, where, "evaluated"),
+                               [*table.feature_names, *table.target_names], training, where,
+                               name_row=table.row_name),
+             dominating_values(table.targets[later], table.target_names, later, where, "evaluated", table.row_name),
              beyond_training(spans, table.targets, table.target_names, where),
              constant_splits(spans, table.targets, table.target_names, where))
     return [warning for warning in found if warning]
@@ -51,10 +52,11 @@ EFFECTS = {"training": ("the scaling fit on the training rows", "every other val
 
 
 def dominating_values(block: np.ndarray, names: Sequence[str], rows: np.ndarray, where: str,
-                      role: str = "training") -> Optional[str]:
+                      role: str = "training", name_row: Callable[[int], str] = "row {}".format) -> Optional[str]:
     """The warning for columns of (rows, columns) ``block`` (the table's ``rows``, NaN ignored) whose
     standard deviation is more than ten times what it is without their most extreme values (a tenth
-    of a per cent, at least one); ``role``: the rows' part (see EFFECTS). None when there are none."""
+    of a per cent, at least one); ``role``: the rows' part (see EFFECTS); ``name_row``: how a table row
+    is named (:meth:`~trainlab.data.timeseries.sources.SeriesTable.row_name`). None when there are none."""
     found = []
     for j, name in enumerate(names):
         column = block[:, j]
@@ -68,7 +70,7 @@ def dominating_values(block: np.ndarray, names: Sequence[str], rows: np.ndarray,
         spread, without = values.std(), np.delete(values, extreme).std()
         if spread > DOMINANCE * without:
             worst = extreme[np.argmax(distance[extreme])]
-            found.append(f"'{name}' {values[worst]:.4g} at row {rows[kept[worst]]} (std {spread:.4g} with its {k} "
+            found.append(f"'{name}' {values[worst]:.4g} at {name_row(int(rows[kept[worst]]))} (std {spread:.4g} with its {k} "
                          f"most extreme value(s), {without:.4g} without)")
     if not found:
         return None

@@ -19,7 +19,7 @@ from trainlab.data.files import read_frame
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               wide_columns)
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
-from trainlab.data.timeseries.times import Grid, describe_step, sort_by_time
+from trainlab.data.timeseries.times import Grid, _written, describe_step, sort_by_time
 from trainlab.data.timeseries.values import numeric_columns, written_index
 from trainlab.data.timeseries.zones import check_zone
 
@@ -42,6 +42,9 @@ class SeriesTable:
     frequency: Optional[str] = None  # the time column's step as a pandas alias ("D", "h", "15min", "B", "MS")
     series: Optional[str] = None  # the series picked from a file of several ("store=A", "store=A,B,C"), else None
     series_rows: Optional[tuple[tuple[str, int], ...]] = None  # (value, rows) of each series, one after the other
+    # each row's time as the file writes it (None for a step missing from the file), where the rows lie
+    # on a regular step; messages name rows by it (:meth:`row_name`)
+    times: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         if self.series_rows is not None and sum(n for _, n in self.series_rows) != self.targets.shape[0]:
@@ -51,6 +54,47 @@ class SeriesTable:
                 f"{self.name}: features have {self.features.shape[0]} rows but targets "
                 f"{self.targets.shape[0]}; feature and target files must cover the same time steps"
             )
+
+    def row_name(self, row: int) -> str:
+        """How messages name a row: its time as the file writes it, and its series where the table holds
+        several (``2020-01-11 in series s5``); else its row number (0-based, in time order: the file's
+        own row for a file of one series without a time column)."""
+        return name_row(row, self.times, self.series_rows)
+
+
+def name_row(row: int, times: Optional[np.ndarray], series_rows: Optional[Sequence[tuple[str, int]]]) -> str:
+    """:meth:`SeriesTable.row_name`, for rows before their table is made."""
+    own, series = row, ""
+    if series_rows:
+        ends = np.cumsum([n for _, n in series_rows])
+        index = int(np.searchsorted(ends, row, side="right"))
+        own, series = row - (int(ends[index - 1]) if index else 0), f" in series {series_rows[index][0]}"
+    if times is None:
+        return f"row {own}{series.replace(' in ', ' of ')}"
+    if times[row] is not None:
+        return f"{_time_name(times[row])}{series}"
+    before = next((times[r] for r in range(row - 1, row - own - 1, -1) if times[r] is not None), None)
+    after = f" (after {_time_name(before)})" if before is not None else ""
+    return f"row {own}{series.replace(' in ', ' of ')}, a time step missing from the file{after}"
+
+
+def _time_name(time: Any) -> str:
+    """A time as the file writes it; a time column of numbers (0, 1, 2 ...) says so: "time 7"."""
+    return f"{'time ' if isinstance(time, (int, float, np.number)) else ''}{_written(time)}"
+
+
+def row_times(parts: Sequence[tuple[Any, Any, Optional[Grid]]]) -> Optional[np.ndarray]:
+    """Each row's time as written, series after series, from the (rows, target rows, grid) of each
+    (None for a step missing from the file); None when no series has a regular step."""
+    if all(grid is None for _, _, grid in parts):
+        return None
+    times = []
+    for rows, _, grid in parts:
+        own = np.full(len(rows), None, dtype=object)
+        if grid is not None and len(grid.written) == len(grid.positions):
+            own[grid.positions] = np.asarray(grid.written, dtype=object)
+        times.append(own)
+    return np.concatenate(times)
 
 
 class SyntheticSeries:
@@ -278,15 +322,17 @@ class TableFile:
                 _warn_time_features(feature_columns, self.path)
         frame.columns = [str(c) for c in frame.columns]
         target_frame.columns = [str(c) for c in target_frame.columns]
-        features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True)
+        series_rows = tuple((value, len(part[0])) for (value, _, _), part in zip(picked, parts)) \
+            if len(parts) > 1 else None
+        times = row_times(parts)
+        named = partial(name_row, times=times, series_rows=series_rows)
+        features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True, name_row=named)
         targets = numeric_columns(target_frame, self.target_columns, self.target_path or self.path, "target",
-                                  allow_missing=True)
+                                  allow_missing=True, name_row=named)
         label = series_label(self.series_column, [value for value, _, _ in picked]) if self.series_column else None
         return SeriesTable(features, targets, feature_columns, self.target_columns,
                            Path(self.path).stem + (f" ({label})" if label else ""), season_length=season,
-                           frequency=frequency, series=label,
-                           series_rows=tuple((value, len(part[0])) for (value, _, _), part in zip(picked, parts))
-                           if len(parts) > 1 else None)
+                           frequency=frequency, series=label, series_rows=series_rows, times=times)
 
     def _read(self, path: str, key: str) -> Any:
         """The file as a frame, its time parts ([year, quarter]) joined into one date column."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -16,9 +16,11 @@ from trainlab.config.errors import UserError
 log = logging.getLogger(__name__)
 
 
-def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missing: bool = False) -> np.ndarray:
+def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missing: bool = False,
+                    name_row: Callable[[int], str] = "row {}".format) -> np.ndarray:
     """Columns as float64, refusing text (and missing values unless ``allow_missing``: they become
-    NaN) with the column and row named."""
+    NaN) with the column and row named (``name_row`` of the frame's row number: its time, in a file
+    read in time order)."""
     import pandas as pd
 
     missing = [c for c in columns if c not in frame.columns]
@@ -35,7 +37,7 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
             values = pd.to_numeric(frame[c], errors="coerce")
             bad = frame[c][values.isna() & frame[c].notna()]
-            example = f" (row {bad.index[0]}: {bad.iloc[0]!r})" if len(bad) else ""
+            example = f" ({name_row(bad.index[0])}: {bad.iloc[0]!r})" if len(bad) else ""
             fix = f"convert it or leave it out of data.source.{role}_columns"
             if role == "feature":  # null takes every column: the user may never have set the key
                 fix += " (list the inputs, e.g. data.source.feature_columns=[a,b], or [] for none)"
@@ -48,8 +50,8 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     block = frame[columns]
     values = block.to_numpy(dtype=np.float64)
     if not allow_missing:
-        refuse_missing(values, columns, f"'{path}'")
-    _check_finite(values, columns, path, role)
+        refuse_missing(values, columns, f"'{path}'", name_row=name_row)
+    _check_finite(values, columns, path, role, name_row)
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
 
 
@@ -104,7 +106,8 @@ def _looks_like_times(column) -> bool:
         return len(head) > 0 and pd.to_datetime(head, errors="coerce", format="mixed").notna().all()
 
 
-def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str) -> None:
+def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str,
+                  name_row: Callable[[int], str]) -> None:
     """Refuse inf values, and values so large that float32 (training) or their standard deviation
     (scaling) overflows, naming the column and the first row (missing values, NaN, are the data
     module's ``missing`` policy's)."""
@@ -113,7 +116,8 @@ def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str) 
     for problem, mask in (("an infinite value", bad), (f"a value beyond ±{_LARGEST:.0e}", too_large)):
         if mask.any():
             row, col = np.argwhere(mask)[0]
-            raise UserError(f"column '{columns[col]}' in '{path}' has {problem} (row {row}: {float(values[row, col])}); "
+            raise UserError(f"column '{columns[col]}' in '{path}' has {problem} ({name_row(row)}: "
+                            f"{float(values[row, col])}); "
                             f"fix or rescale it, or leave it out of data.source.{role}_columns")
 
 
@@ -122,11 +126,12 @@ def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str) 
 _LARGEST = 1e18
 
 
-def refuse_missing(block: np.ndarray, columns: Sequence[str], where: str, fix: str = "") -> None:
+def refuse_missing(block: np.ndarray, columns: Sequence[str], where: str, fix: str = "",
+                   name_row: Callable[[int], str] = "row {}".format) -> None:
     """UserError naming the count, columns and first row of missing values in (rows, columns)."""
     nan = np.isnan(block)
     rows = np.flatnonzero(nan.any(axis=1))
     if len(rows):
         cols = [str(c) for c, bad in zip(columns, nan.any(axis=0)) if bad]
-        raise UserError(f"{where} has {len(rows)} row(s) with missing values in {cols} (first at row "
-                        f"{rows[0]}); fill or drop them before training{fix}")
+        raise UserError(f"{where} has {len(rows)} row(s) with missing values in {cols} (first at "
+                        f"{name_row(int(rows[0]))}); fill or drop them before training{fix}")

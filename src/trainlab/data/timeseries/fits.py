@@ -1,0 +1,65 @@
+"""Whether the windows fit the data: window, horizon, steps, season and the ETS baseline against the
+rows of the shortest series, refused before anything trains with one line naming the keys; and how
+many rows ``split=all`` leaves before each series' first scored window."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from trainlab.config.errors import UserError
+from trainlab.data.timeseries import baselines
+from trainlab.data.timeseries.sources import SeriesTable
+
+if TYPE_CHECKING:
+    from trainlab.data.timeseries.module import TimeSeriesDataModule
+
+
+def check_fits(data: TimeSeriesDataModule, train_end: int, where: str) -> None:
+    """Window, horizon, steps and season must fit the training rows (of the shortest series,
+    ``where``): one line naming the keys."""
+    span = data.window + data.horizon + data.steps - 1
+    if data.whole_file:  # nothing trains: one window to score is enough, and the ETS fit takes every row
+        _check_whole_file(data, span, train_end, where)
+        return
+    if span >= train_end:
+        raise UserError(
+            f"the training split of {where} ({train_end} rows) holds no window of data.window="
+            f"{data.window} + data.horizon={data.horizon} + data.steps={data.steps} - 1 = {span} rows; "
+            f"shorten them or give more data{longer_series(data.table)}")
+    season = data.season_length
+    if season and 2 * season > train_end:
+        raise UserError(f"data.season_length={season} needs two cycles ({2 * season} rows) in the {train_end} "
+                        f"training rows of {where}; give a shorter season, 0 (none), null (the "
+                        "data's own where it fits), or more data")
+    if data.ets_baseline:
+        baselines.check_ets_rows(train_end, season)
+
+
+def _check_whole_file(data: TimeSeriesDataModule, span: int, rows: int, where: str) -> None:
+    """split=all: the shortest series (``where``, ``rows`` rows) must hold one whole window, and the
+    ETS fit, when it runs, its rows."""
+    season, before = data.season_length, lead_in(data)
+    if span + before > rows:
+        seasonal = f" after the first {before} (the seasonal naive's season before its first window)" if before else ""
+        raise UserError(f"split=all: {where} has {rows} rows, fewer than one window of data.window={data.window} + "
+                        f"data.horizon={data.horizon} + data.steps={data.steps} - 1 = {span} rows{seasonal}, so "
+                        f"there is nothing to score; give a longer file{longer_series(data.table)}")
+    need = baselines.ets_min_rows(season)
+    if data.ets_baseline and rows < need:
+        raise UserError(f"split=all: the ETS baseline is fit on the file's own rows and needs {need}"
+                        f"{f' with data.season_length={season}' if season else ''}, {where} has {rows}; give a "
+                        "longer file, or leave that baseline out: data.ets_baseline=false")
+
+
+def lead_in(data: TimeSeriesDataModule) -> int:
+    """split=all: rows of each series before its first scored window, so that the seasonal naive of
+    that window has a season of the series before it (0 when the window is as long as the season)."""
+    return max(0, (data.season_length or 0) - data.window) if data.whole_file else 0
+
+
+def longer_series(table: Optional[SeriesTable]) -> str:
+    """The other fix for too few rows when they are one series of a file of several."""
+    picked = table.series if table is not None else None
+    if picked and table.series_rows:
+        return ", or leave the short series out of data.source.series"
+    return f", or pick a longer series than {picked} (data.source.series)" if picked else ""
