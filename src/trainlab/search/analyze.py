@@ -108,10 +108,10 @@ def in_memory(study: optuna.Study) -> optuna.Study:
 def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -> str:
     """The analysis as text, written with its plots into ``out_dir`` (default: the sweep folder; nothing
     written when ``save`` is false)."""
+    study = in_memory(load_sweep_study(sweep_dir))  # first: a mistyped sweep folder was made, then 'holds no study'
     out = (out_dir or sweep_dir) if save else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    study = in_memory(load_sweep_study(sweep_dir))
     surplus = sum(is_surplus(t) for t in study.get_trials(deepcopy=False))
     copied = sum(is_copied(t) for t in study.get_trials(deepcopy=False))
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
