@@ -41,11 +41,11 @@ PARALLEL_PARAMS = 8  # the parallel-coordinate plot's axes: the most important p
 def plot(study: optuna.Study, out_dir: Optional[Path], found: Optional[dict[str, float]] = None) -> list[Path]:
     """PNG plots in ``out_dir`` (None: drawn, not saved), of the trials the report analyses
     (:func:`analysed_study`: run here, finite values; Optuna's plots read every complete trial, a warm
-    start's copies included): the history of the best value, the report's own importances (``found``; Optuna's plot ran fANOVA again,
-    unseeded, and disagreed with the report's figures; none when the report has none, where it drew one
-    trial's 0.5 / 0.5), and parallel coordinates of the most important parameters over the sample fANOVA
-    ranks (:func:`ranked_study`; 20 axes of 10,000 lines were unreadable). One that Optuna cannot draw
-    (too few trials) is left out."""
+    start's copies included): the history of the best value, the report's own importances (``found``;
+    Optuna's plot ran fANOVA again, unseeded, and disagreed with the report's figures; none when the
+    report has none, where it drew one trial's 0.5 / 0.5), and parallel coordinates of the most
+    important parameters over the sample fANOVA ranks (:func:`ranked_study`; 20 axes of 10,000 lines
+    were unreadable). One that Optuna cannot draw (too few trials) is left out."""
     import matplotlib
 
     matplotlib.use("Agg")
