@@ -8,12 +8,15 @@ import random
 from typing import Any, Optional
 
 import optuna
-from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from trainlab.search import advice
+from trainlab.search.analyze import importance_lines
+from trainlab.search.results import best_trials
 
 SPACE = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
+SPACE_X = {"x": SPACE["x"]}
 
 
 def add(study: optuna.Study, params: dict[str, Any], value: Optional[float], state: TrialState = TrialState.COMPLETE,
@@ -32,12 +35,55 @@ def new_study(**user_attrs: Any) -> optuna.Study:
 
 
 def test_edge_fires_for_a_best_at_the_end_of_its_range_only():
-    at_edge, inside = new_study(), new_study()
+    at_edge, inside, noise = new_study(), new_study(), new_study()
+    for i in range(10):
+        x = 0.98 if i == 0 else 0.1 + 0.08 * i
+        add(at_edge, {"x": x}, 0.1 if i == 0 else 1.0 + x)
+        add(inside, {"x": x}, 0.1 if i == 5 else 1.0 + x)
+    assert advice.edge_advice(at_edge, found={}) == [
+        "the best x=0.98 sits at the high edge of its range [0, 1]: widen it upwards"]
+    assert advice.edge_advice(inside, found={}) == []
+    # the best of 3 trials at an edge is noise (the rule fired on 3 random trials): the rule waits for 10
     for x, value in ((0.98, 0.1), (0.5, 0.5), (0.2, 0.9)):
-        add(at_edge, {"x": x}, value)
-        add(inside, {"x": x}, 0.1 if x == 0.5 else value + 0.5)
-    assert advice.edge_advice(at_edge) == ["the best x=0.98 sits at the high edge of its range [0, 1]: widen it upwards"]
-    assert advice.edge_advice(inside) == []
+        add(noise, {"x": x}, value)
+    assert advice.edge_advice(noise, found={}) == []
+
+
+def edge_study(dists: dict[str, Any], best: dict[str, Any], others: list[dict[str, Any]]) -> optuna.Study:
+    """The trial ``best`` (value 0) and ``others`` (values 1, 2, ...) over ``dists``."""
+    study = new_study()
+    for i, params in enumerate([best, *others]):
+        study.add_trial(create_trial(params=params, distributions={k: dists[k] for k in params}, value=float(i)))
+    return study
+
+
+def test_edge_speaks_of_choices_log_scales_and_a_range_from_zero_and_skips_what_has_no_edge():
+    """Ordered choices are choices, not a range [16, 64] to widen; a log range widens by a factor; a
+    range from 0 says so; unordered choices, two choices and a single value have no edge."""
+    dists = {"bs": CategoricalDistribution([16, 32, 64]), "lr": FloatDistribution(1e-5, 1e-1, log=True),
+             "dropout": FloatDistribution(0.0, 0.5), "opt": CategoricalDistribution(["adam", "sgd", "rmsprop"]),
+             "two": CategoricalDistribution([1, 2]), "k": IntDistribution(3, 3)}
+    best = {"bs": 16, "lr": 0.09, "dropout": 0.01, "opt": "rmsprop", "two": 2, "k": 3}
+    others = [{"bs": 32, "lr": 1e-3 * (i + 1), "dropout": 0.1 + 0.02 * i, "opt": "adam", "two": 1, "k": 3}
+              for i in range(9)]
+    assert advice.edge_advice(edge_study(dists, best, others), found={}) == [
+        "the best bs=16 is the smallest of its choices (16, 32, 64): add a smaller one",
+        "the best lr=0.09 sits at the high edge of its range [1e-05, 0.1]: widen it upwards by a factor "
+        "(its range is log-scaled)",
+        "the best dropout=0.01 sits at the low edge of its range [0, 0.5]: widen it downwards (below 0 only if "
+        "negative values make sense for it)"]
+
+
+def test_edge_stays_silent_on_a_parameter_that_hardly_matters(monkeypatch):
+    """'widen the range of y' and 'y hardly matters: freeze it' were advised together (a 20-parameter
+    study of 60 trials drew both for 4 parameters): where the best of a parameter that hardly matters
+    lies is noise."""
+    dists = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
+    study = edge_study(dists, {"x": 0.99, "y": 0.99}, [{"x": 0.1 * i, "y": 0.05 * i} for i in range(9)])
+    monkeypatch.setattr(advice, "importances", lambda study: {"x": 0.97, "y": 0.03})
+    lines = advice.recommendations(study)
+    assert [line.split(" sits")[0] for line in lines if "widen it" in line] == ["the best x=0.99"]
+    assert [line.split(" hardly")[0] for line in lines if "hardly matters" in line] == ["y"]
 
 
 def quadratic_study(weight_y: float, n: int = 30) -> optuna.Study:
@@ -131,6 +177,11 @@ def test_pruning_stats_count_fractional_epochs_of_jobs_that_recorded_them():
     add(study, {"x": 0.1}, 0.5, steps={s: 1.0 for s in range(8)}, epochs=4)  # 2 checks per epoch
     add(study, {"x": 0.2}, None, TrialState.PRUNED, steps={s: 2.0 for s in range(3)}, epochs=1.5)
     assert advice.pruning_stats(study) == {"trials": 2, "pruned": 1, "epochs_trained": 5.5, "epochs_saved": 2.5}
+    pruned_only = new_study()  # 'all 5 pruned, 0 epochs saved': nothing to measure the savings against
+    add(pruned_only, {"x": 0.2}, None, TrialState.PRUNED, steps={0: 2.0})
+    assert advice.pruning_stats(pruned_only)["epochs_saved"] is None
+    add(pruned_only, {"x": 0.3}, 1.0)  # a complete trial that reported nothing: 0 epochs, a measure all the same
+    assert advice.pruning_stats(pruned_only)["epochs_saved"] == 0
 
 
 def test_spearman_ranks_with_ties():
@@ -141,3 +192,200 @@ def test_spearman_ranks_with_ties():
 
 def test_int_positions_count_like_floats():
     assert advice.position(5, IntDistribution(1, 5)) == 1.0 and advice.position(1, IntDistribution(1, 5)) == 0.0
+
+
+def test_overfitting_is_judged_on_a_minimised_validation_loss_only():
+    """A maximised accuracy of 0.9 against a training loss of 0.3 was called '3.0x: the top trials
+    overfit'; so was a val/rmse against an MSE training loss."""
+    def study(direction: str, metric: Optional[str]) -> optuna.Study:
+        made = optuna.create_study(direction=direction)
+        if metric:
+            made.set_user_attr("metric", metric)
+        for i in range(4):
+            add(made, {"x": 0.2 * i}, 0.9 - 0.01 * i, steps={0: 0.9 - 0.01 * i}, final_train_loss=0.3)
+        return made
+
+    assert advice.overfitting_advice(study("minimize", "val/loss"))  # fires
+    assert advice.overfitting_advice(study("minimize", None))  # a study without its metric recorded: a loss
+    assert advice.overfitting_advice(study("maximize", "val/acc")) == []
+    assert advice.overfitting_advice(study("minimize", "val/rmse")) == []
+
+
+def test_copied_trials_of_a_warm_start_are_not_ranked_nor_plotted_as_this_studys():
+    """fANOVA and Optuna's plots read every complete trial: a warm start's 40 copies ranked this
+    study's 12 parameters by the earlier study's values."""
+    own = quadratic_study(weight_y=0.0, n=12)
+    warm = quadratic_study(weight_y=0.0, n=12)
+    for i in range(40):  # the earlier study: only y mattered there
+        add(warm, {"x": 0.5, "y": 0.02 * i}, float(i), copied_from=f"earlier#{i}")
+    assert [t.number for t in advice.analysed_study(warm).trials] == list(range(12))
+    assert advice.importances(warm) == advice.importances(own)
+
+
+def test_a_warm_start_into_a_widened_range_ranks_its_own_trials():
+    """Widening a range at the edge advice's word and warm-starting from the earlier sweep: fANOVA on
+    the copies' [0, 1] and this study's [0, 2] left x out altogether ({'y': 1.0}), where only x mattered here."""
+    rng, study = random.Random(0), new_study()
+    earlier, widened = {"x": FloatDistribution(0, 1), "y": SPACE["y"]}, {"x": FloatDistribution(0, 2), "y": SPACE["y"]}
+    for i in range(20):
+        params = {"x": rng.random(), "y": rng.random()}
+        study.add_trial(create_trial(params=params, distributions=earlier, value=params["y"],
+                                     user_attrs={"copied_from": f"earlier#{i}"}))
+    for _ in range(15):
+        params = {"x": 2 * rng.random(), "y": rng.random()}
+        study.add_trial(create_trial(params=params, distributions=widened, value=(params["x"] - 1.5) ** 2))
+    assert list(advice.importances(study))[0] == "x"
+
+
+def test_diverged_trials_are_reported_and_left_out_of_every_rule():
+    """A trial that completed with inf: convergence read 'the best improved by nan%: run more trials'
+    and, maximised, inf was the best trial."""
+    study = new_study()
+    for i in range(12):
+        add(study, {"x": 0.05 + 0.08 * i}, math.inf if i < 9 else 1.0 - 0.01 * i)
+    assert advice.convergence_advice(study) == []  # 3 finite trials: too few to judge
+    assert advice.not_finite_advice(study) == [
+        "9 complete trial(s) scored inf (trials 0, 1, 2, 3, 4, 5, 6, 7, 8): their runs diverged (a learning rate too "
+        "high?); the analysis leaves them out"]
+    assert advice.not_finite_advice(quadratic_study(1.0, n=8)) == []
+    maximised = optuna.create_study(direction="maximize")
+    add(maximised, {"x": 0.5}, math.inf)
+    add(maximised, {"x": 0.2}, 0.7)
+    assert [t.number for t in best_trials(maximised)] == [1]
+
+
+def test_trials_that_all_scored_the_same_are_not_ranked_and_said_so():
+    same, varied = new_study(), new_study()
+    for i in range(12):
+        add(same, {"x": 0.08 * i, "y": 0.5}, 0.25)
+        add(varied, {"x": 0.08 * i, "y": 0.5}, 0.25 + 0.01 * i)
+    assert advice.not_ranked(same) == "all 12 complete trials scored 0.25: there is no variation to explain"
+    assert advice.importances(same) == {}
+    assert advice.no_variation_advice(same) == [
+        "all 12 complete trials scored 0.25: the searched parameters made no difference to it; check that the "
+        "optimized metric is one training changes"]
+    assert advice.not_ranked(varied) is None and advice.no_variation_advice(varied) == []
+
+
+def test_fanova_ranks_a_seeded_sample_of_a_large_study(monkeypatch):
+    """fANOVA on every trial of a 2,000-trial study took minutes: beyond MAX_RANKED it ranks a seeded sample."""
+    monkeypatch.setattr(advice, "MAX_RANKED", 20)
+    study = quadratic_study(weight_y=1.0, n=50)
+    sample = [t.number for t in advice.ranked_study(study).trials]
+    assert len(sample) == 20 and sample == [t.number for t in advice.ranked_study(study).trials]  # seeded
+    assert len(advice.ranked_study(quadratic_study(weight_y=1.0, n=15)).trials) == 15
+    monkeypatch.setattr("trainlab.search.analyze.MAX_RANKED", 20)
+    assert importance_lines(study, {"x": 0.6, "y": 0.4})[0] == (
+        "parameter importance (fANOVA, on a seeded sample of 20 of the 50 complete trials):")
+
+
+def test_fixed_and_conditional_parameters_are_not_ranked_as_searched_ones():
+    """A range of one value was ranked (importance 0.000: 'freeze it at 3', where it was already); a
+    parameter of some trials only (conditional) was left out of the ranking without a word."""
+    study = new_study()
+    dists = {"x": FloatDistribution(0.0, 1.0), "k": IntDistribution(3, 3), "w": FloatDistribution(0.0, 1.0)}
+    for i in range(12):
+        params = {"x": 0.08 * i, "k": 3, **({"w": 0.1 * (i % 10)} if i % 2 else {})}
+        study.add_trial(create_trial(params=params, distributions={n: dists[n] for n in params},
+                                     value=(0.08 * i - 0.3) ** 2 + params.get("w", 0.0)))
+    assert advice.searched(study.trials) == {"x", "w"}
+    assert advice.rankable(study) == ["x"] and advice.unranked(study) == {"w": 6}
+    assert importance_lines(study, {"x": 1.0}) == [
+        "parameter importance (fANOVA):", "  x: 1.000",
+        "  not ranked: w (in 6 of 12 complete trials: fANOVA ranks the parameters every trial has)"]
+    assert "k" not in advice.importances(study)
+
+
+def test_long_lists_of_trial_numbers_are_cut():
+    study = new_study()
+    for i in range(25):
+        add(study, {"x": 0.5}, None, TrialState.FAIL, fail_reason="CUDA out of memory")
+    assert advice.failure_advice(study) == [
+        '25 trial(s) failed with "CUDA out of memory" (trials 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 15 more)']
+
+
+def test_a_front_lists_the_best_first_objective_first_in_its_direction():
+    from trainlab.search.front import front_lines
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for x in (0.2, 0.9, 0.5):
+        study.add_trial(create_trial(params={"x": x}, distributions=SPACE_X, values=[x, x]))
+    lines = front_lines(best_trials(study), ["acc", "seconds"], study.directions)
+    assert [line.split(":")[0].strip() for line in lines[1:]] == ["#1", "#2", "#0"]
+
+
+def sweep_folder(folder, directions: tuple[str, ...] = ("minimize",)) -> optuna.Study:
+    """A sweep folder's study (optuna.db, named after the folder), as make analyze reads it."""
+    folder.mkdir()
+    return optuna.create_study(storage=f"sqlite:///{folder}/optuna.db", study_name=folder.name,
+                               directions=list(directions))
+
+
+def test_the_report_leaves_out_copied_and_diverged_trials_and_says_so(tmp_path):
+    """A warm start's copies were left out of the top 5 and counted by fANOVA and the plots; diverged
+    ones (inf) topped a maximised study and made convergence 'nan%'."""
+    from trainlab.search.analyze import report
+
+    study = sweep_folder(tmp_path / "sweep")
+    trials = [create_trial(params={"x": 0.5}, distributions=SPACE_X, value=0.0, user_attrs={"copied_from": "a#0"})]
+    for i in range(12):
+        x = 0.05 + 0.075 * i
+        value = math.inf if i == 11 else (x - 0.3) ** 2
+        trials.append(create_trial(params={"x": x}, distributions=SPACE_X, value=value))
+    study.add_trials(trials)
+    text = report(tmp_path / "sweep")
+    assert text.startswith("study sweep: 12 trials (and 1 copied from an earlier study, left out)\n")
+    assert "#0:" not in text  # the copy's value 0.0 would top the list
+    assert "1 complete trial(s) scored inf (trials 12)" in text and "nan" not in text
+
+
+def test_running_trials_are_said_to_be_left_out(tmp_path):
+    """A study still running was reported as '3 trials ... 0 of 3 trials pruned' with 1 of them running."""
+    from trainlab.search.analyze import report
+
+    study = sweep_folder(tmp_path / "sweep")
+    study.add_trials([create_trial(params={"x": 0.1 * i}, distributions=SPACE_X, value=float(i)) for i in range(2)])
+    study.add_trial(create_trial(params={"x": 0.5}, distributions=SPACE_X, state=TrialState.RUNNING))
+    text = report(tmp_path / "sweep")
+    assert text.startswith("study sweep: 3 trials (1 still running, left out until they end)\n")
+    assert "pruning: 0 of 2 trials pruned" in text
+
+
+def test_a_two_objective_report_says_which_advice_it_does_not_draw(tmp_path):
+    from trainlab.search.analyze import report
+
+    study = sweep_folder(tmp_path / "front", ("minimize", "minimize"))
+    for x in (0.1, 0.5, 0.9):
+        study.add_trial(create_trial(params={"x": x}, distributions=SPACE_X, values=[x, 1 - x]))
+    text = report(tmp_path / "front")
+    assert "Pareto front (3 trials" in text
+    assert ("(range edges, importances, convergence and tied top trials judge one objective: not drawn for a front)"
+            in text)
+
+
+def test_the_report_reads_an_in_memory_copy_of_the_study_that_keeps_what_the_rules_read(tmp_path):
+    """Each read of an SQLite study of 10,000 trials took 0.6 s and the rules read it some 30 times."""
+    from trainlab.search.analyze import in_memory
+
+    study = sweep_folder(tmp_path / "sweep")
+    study.set_user_attr("pruner", {"n_warmup_steps": 2})
+    add(study, {"x": 0.5}, 1.0, steps={0: 2.0}, epochs=1)
+    add(study, {"x": 0.2}, None, TrialState.FAIL, fail_reason="boom")
+    study.add_trial(create_trial(params={"x": 0.5}, distributions=SPACE_X, state=TrialState.RUNNING))
+    copy = in_memory(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db"))
+    assert copy.study_name == "sweep" and copy.user_attrs == {"pruner": {"n_warmup_steps": 2}}
+    assert [(t.number, t.state, t.values, t.params, t.user_attrs, t.intermediate_values) for t in copy.trials] == [
+        (t.number, t.state, t.values, t.params, t.user_attrs, t.intermediate_values) for t in study.trials]
+
+
+def test_the_best_value_of_each_choice_is_reported():
+    """Range-edge advice has nothing to say of unordered choices, and the top 5 did not show how the
+    other values fared, nor that one was never tried."""
+    dists = {"opt": CategoricalDistribution(["adam", "sgd", "rmsprop"]), "x": SPACE["x"]}
+    for direction, expected in (("minimize", "adam 0.1 (2 trials), sgd 0.5 (1 trial)"),
+                                ("maximize", "sgd 0.5 (1 trial), adam 0.3 (2 trials)")):
+        study = optuna.create_study(direction=direction)
+        for opt, value in (("adam", 0.3), ("sgd", 0.5), ("adam", 0.1)):
+            study.add_trial(create_trial(params={"opt": opt, "x": 0.5}, distributions=dists, value=value))
+        assert advice.choices(study) == [f"  opt (best trial of each choice): {expected}; never tried: rmsprop"]
+    assert advice.choices(quadratic_study(1.0, n=3)) == []  # no choice searched

@@ -13,11 +13,18 @@ data supports it (tests build studies where each must fire and where each must s
 - ``failures``: failed trials grouped by reason.
 - ``disagreement``: the top trials are about equally good yet far apart on an important parameter:
   the optimum is not pinned down, more trials are needed.
+- ``not finite``: complete trials that scored inf or nan (diverged runs), which every rule leaves out.
+- ``no variation``: every complete trial scored the same: the parameters made no difference.
+
+The rules read the complete trials run in this study with finite values (:func:`own_complete`: a
+warm start's copies are the earlier study's); Optuna's own functions (fANOVA, the plots) are given an
+in-memory study of them (:func:`analysed_study`), as they read every complete trial of a study.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import re
 import statistics
 from collections import defaultdict
@@ -28,12 +35,15 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.search.results import best_trials, epochs_run, whole
+from trainlab.search.results import METRIC, epochs_run, finite, own_complete, whole
 from trainlab.search.shared import is_copied, is_surplus
 
 EDGE = 0.1  # a best value within the outer 10 % of its range counts as "at the edge"
 UNIMPORTANT = 0.05  # fANOVA importance (they sum to 1) below which a parameter hardly matters
 MIN_TRIALS_FOR_IMPORTANCE = 10
+# fANOVA ranks a seeded sample of this many complete trials beyond: on 1,000 trials it took 60 s here, on
+# 300 13 s, ranking alike (0.82 / 0.18 against 0.84 / 0.16); a 2,000-trial report ran for minutes
+MAX_RANKED = 300
 IMPROVING = 0.01  # relative improvement of the best over the last quarter that means "not converged"
 RANK_AGREEMENT = 0.3  # Spearman correlation of warm-up-end and final values below which warm-up is too short
 OVERFIT_RATIO = 1.5  # best val loss / final train loss of the top trials above which they overfit
@@ -42,8 +52,10 @@ DISAGREE_SPREAD = 0.5  # top trials spread over half a parameter's range or more
 TIE = 0.02  # top trials whose values are within 2 % of the best count as about equally good
 
 
-def _complete(study: optuna.Study) -> list[FrozenTrial]:
-    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if not is_copied(t)]
+def not_finite(study: optuna.Study) -> list[FrozenTrial]:
+    """Complete trials of this study whose value is inf or nan (a diverged run): left out of every rule."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if not is_copied(t) and not finite(t)]
 
 
 def _sign(study: optuna.Study) -> int:
@@ -51,33 +63,110 @@ def _sign(study: optuna.Study) -> int:
 
 
 def top_trials(study: optuna.Study, k: int = 5) -> list[FrozenTrial]:
-    return sorted(_complete(study), key=lambda t: _sign(study) * t.value)[:k]
+    return sorted(own_complete(study), key=lambda t: _sign(study) * t.value)[:k]
+
+
+def searched(trials: Sequence[FrozenTrial]) -> set[str]:
+    """The parameters searched in ``trials``: those with more than one possible value (a range of one
+    value, or a single choice, is a setting that was fixed, not searched)."""
+    return {name for t in trials for name, dist in t.distributions.items() if not dist.single()}
 
 
 def too_few_to_rank(study: optuna.Study) -> Optional[str]:
     """Why the study's complete trials say nothing yet about its parameters (None when they may): k
     parameters take more than k trials to tell apart. fANOVA gave one trial's two parameters 0.500
     each, and make stage2 fixed the 'more important' of them."""
-    complete = _complete(study)
-    searched = {name for t in complete for name in t.distributions}
-    if len(complete) > len(searched):
+    complete = own_complete(study)
+    names = searched(complete)
+    if len(complete) > len(names):
         return None
-    return (f"{len(complete)} complete trial(s) for {len(searched)} searched parameter(s): ranking k parameters takes "
+    return (f"{len(complete)} complete trial(s) for {len(names)} searched parameter(s): ranking k parameters takes "
             "more than k complete trials")
 
 
-def importances(study: optuna.Study) -> dict[str, float]:
-    """fANOVA importances (seeded: the same study gives the same figures); empty when too few trials
-    (:func:`too_few_to_rank`). With several objectives, for the first (the job's own metric): Optuna
-    wants one target."""
+def not_ranked(study: optuna.Study) -> Optional[str]:
+    """Why fANOVA cannot rank the study's parameters (None when it can): too few complete trials
+    (:func:`too_few_to_rank`), or every complete trial scored the same (nothing to explain)."""
     if too_few_to_rank(study):
+        return too_few_to_rank(study)
+    values = {t.values[0] for t in own_complete(study)}
+    if len(values) == 1:
+        return (f"all {len(own_complete(study))} complete trials scored {_fmt(values.pop())}: there is no variation "
+                "to explain")
+    return None
+
+
+def rankable(study: optuna.Study) -> list[str]:
+    """The searched parameters fANOVA can rank: those every complete trial has (Optuna leaves a
+    conditional parameter, absent from some trials, out), in the order first seen."""
+    complete = own_complete(study)
+    names = searched(complete)
+    order = list(dict.fromkeys(name for t in complete for name in t.distributions if name in names))
+    return [name for name in order if all(name in t.params for t in complete)]
+
+
+def unranked(study: optuna.Study) -> dict[str, int]:
+    """Searched parameters that only some complete trials have (conditional ones): name -> how many."""
+    complete = own_complete(study)
+    counts = {name: sum(name in t.params for t in complete) for name in searched(complete)}
+    return {name: n for name, n in sorted(counts.items()) if n < len(complete)}
+
+
+def analysed_study(study: optuna.Study, most: Optional[int] = None) -> optuna.Study:
+    """An in-memory study of the complete trials the rules read (:func:`own_complete`), for Optuna's own
+    functions (fANOVA, the plots), which read every complete trial of a study, a warm start's copies
+    and diverged runs' inf included. ``most``: at most that many, a seeded sample of them beyond."""
+    trials = own_complete(study)
+    if most is not None and len(trials) > most:
+        trials = sorted(random.Random(0).sample(trials, most), key=lambda t: t.number)
+    analysed = optuna.create_study(directions=study.directions)
+    analysed.add_trials(trials)
+    return analysed
+
+
+def ranked_study(study: optuna.Study) -> optuna.Study:
+    """The trials fANOVA ranks: :func:`analysed_study`, a sample of :data:`MAX_RANKED` beyond."""
+    return analysed_study(study, MAX_RANKED)
+
+
+def importances(study: optuna.Study) -> dict[str, float]:
+    """fANOVA importances (seeded: the same study gives the same figures) of the rankable parameters
+    (:func:`rankable`) over :func:`ranked_study`; empty when they cannot be ranked (:func:`not_ranked`).
+    With several objectives, for the first (the job's own metric): Optuna wants one target."""
+    names = rankable(study)
+    if not_ranked(study) or not names:
         return {}
     target = (lambda trial: trial.values[0]) if len(study.directions) > 1 else None
     try:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        return optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
+        return optuna.importance.get_param_importances(ranked_study(study), evaluator=evaluator, params=names,
+                                                       target=target)
     except (RuntimeError, ValueError):
         return {}
+
+
+def choices(study: optuna.Study) -> list[str]:
+    """For each searched choice (a categorical parameter), which value is best: each value's best
+    trial, best first, and the values no complete trial tried (range-edge advice has nothing to say
+    of unordered choices, and the top 5 alone does not show how the others fared)."""
+    complete, lines = own_complete(study), []
+    sign = _sign(study) if len(study.directions) == 1 else 1
+    for name in sorted(searched(complete)):
+        dist = next(t.distributions[name] for t in complete if name in t.distributions)
+        if not isinstance(dist, CategoricalDistribution):
+            continue
+        best: dict[Any, tuple[float, int]] = {}
+        for t in complete:
+            if name in t.params:
+                value, count = best.get(t.params[name], (t.values[0], 0))
+                best[t.params[name]] = (min(value, t.values[0], key=lambda v: sign * v), count + 1)
+        ranked = sorted(best.items(), key=lambda item: sign * item[1][0])
+        shown = ", ".join(f"{_fmt(choice)} {_fmt(value)} ({count} trial{'s' if count > 1 else ''})"
+                          for choice, (value, count) in ranked)
+        untried = [_fmt(c) for c in dist.choices if c not in best]
+        lines.append(f"  {name} (best trial of each choice): {shown}"
+                     + (f"; never tried: {', '.join(untried)}" if untried else ""))
+    return lines
 
 
 def position(value: Any, dist: Any) -> Optional[float]:
@@ -102,31 +191,47 @@ def _fmt(value: Any) -> str:
 
 # --- the rules ---------------------------------------------------------------------------------------
 
-def edge_advice(study: optuna.Study) -> list[str]:
-    best = best_trials(study)
-    if len(best) != 1 or too_few_to_rank(study):  # one trial's values sit anywhere: no sign of a better range
+def edge_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
+    """The best value at the edge of its range, for each parameter that matters (not one fANOVA finds
+    hardly matters: where its best lies is noise, and the advice to freeze it would contradict this
+    one), from :data:`MIN_TRIALS_FOR_IMPORTANCE` complete trials on (the best of 3 random trials sat at
+    an edge of one of 2 parameters more often than not). Ordered numeric choices (e.g. batch sizes)
+    are spoken of as choices; unordered ones and a choice of two have no edge."""
+    best = top_trials(study, 1)
+    if not best or not judges_edges(study):
         return []
+    found = importances(study) if found is None else found
     advice = []
     for name, dist in best[0].distributions.items():
         value, where = best[0].params[name], position(best[0].params[name], dist)
-        if where is None or (isinstance(dist, CategoricalDistribution) and len(dist.choices) <= 2):
+        if where is None or dist.single() or found.get(name, 1.0) < UNIMPORTANT or EDGE < where < 1 - EDGE:
             continue
-        low, high = (dist.low, dist.high) if hasattr(dist, "low") else (min(dist.choices), max(dist.choices))
-        if where <= EDGE:
-            advice.append(f"the best {name}={value:g} sits at the low edge of its range [{low:g}, {high:g}]: "
-                          "widen it downwards")
-        elif where >= 1 - EDGE:
-            advice.append(f"the best {name}={value:g} sits at the high edge of its range [{low:g}, {high:g}]: "
-                          "widen it upwards")
+        low = where <= EDGE
+        if isinstance(dist, CategoricalDistribution):
+            if len(dist.choices) > 2:
+                choices = ", ".join(map(_fmt, sorted(dist.choices)))
+                advice.append(f"the best {name}={_fmt(value)} is the {'smallest' if low else 'largest'} of its choices "
+                              f"({choices}): add a {'smaller' if low else 'larger'} one")
+            continue
+        side = "downwards" if low else "upwards"
+        how = (" by a factor (its range is log-scaled)" if dist.log
+               else " (below 0 only if negative values make sense for it)" if low and dist.low == 0 else "")
+        advice.append(f"the best {name}={_fmt(value)} sits at the {'low' if low else 'high'} edge of its range "
+                      f"[{_fmt(dist.low)}, {_fmt(dist.high)}]: widen it {side}{how}")
     return advice
 
 
+def judges_edges(study: optuna.Study) -> bool:
+    """Whether :func:`edge_advice` has the complete trials to judge by (its silence then says: no edge)."""
+    return len(own_complete(study)) >= MIN_TRIALS_FOR_IMPORTANCE and not too_few_to_rank(study)
+
+
 def unimportant_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
-    if len(_complete(study)) < MIN_TRIALS_FOR_IMPORTANCE:
+    if len(own_complete(study)) < MIN_TRIALS_FOR_IMPORTANCE:
         return []
     found = importances(study) if found is None else found
-    best = best_trials(study)
-    if not found or len(best) != 1:
+    best = top_trials(study, 1)
+    if not found or not best:
         return []
     return [f"{name} hardly matters (importance {value:.3f} < {UNIMPORTANT}): freeze it at "
             f"{_fmt(best[0].params[name])} (the best trial's) and search the rest"
@@ -136,7 +241,7 @@ def unimportant_advice(study: optuna.Study, found: Optional[dict[str, float]] = 
 def convergence(study: optuna.Study) -> Optional[dict[str, Any]]:
     """When the best was found and how much it improved over the last quarter of the complete
     trials; None for fewer than 8 complete trials (or several objectives)."""
-    trials = sorted(_complete(study), key=lambda t: t.number)
+    trials = sorted(own_complete(study), key=lambda t: t.number)
     if len(trials) < 8 or len(study.directions) != 1:
         return None
     sign = _sign(study)
@@ -199,7 +304,10 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
 
 
 def overfitting_advice(study: optuna.Study) -> list[str]:
-    if len(study.directions) != 1:
+    """Only where the objective is a validation loss, minimised: a maximised metric (accuracy) or
+    another one (val/rmse against an MSE training loss) is no measure against the training loss."""
+    metric = study.user_attrs.get(METRIC)
+    if study.directions != [optuna.study.StudyDirection.MINIMIZE] or (metric and not str(metric).endswith("loss")):
         return []
     pairs = [(t.number, min(t.intermediate_values.values()) if t.intermediate_values else t.value,
               t.user_attrs["final_train_loss"]) for t in top_trials(study, TOP) if "final_train_loss" in t.user_attrs]
@@ -226,8 +334,35 @@ def failure_groups(study: optuna.Study) -> dict[str, list[int]]:
 
 
 def failure_advice(study: optuna.Study) -> list[str]:
-    return [f"{len(numbers)} trial(s) failed with \"{reason}\" (trials {', '.join(map(str, numbers))})"
+    return [f"{len(numbers)} trial(s) failed with \"{reason}\" (trials {listed(numbers)})"
             for reason, numbers in failure_groups(study).items()]
+
+
+def listed(numbers: Sequence[int], most: int = 10) -> str:
+    """Trial numbers for a line of the report: the first ``most``, then how many more (a sweep of
+    10,000 trials with half of them failed made one line of 5,000 numbers)."""
+    shown = ", ".join(map(str, numbers[:most]))
+    return shown + (f" and {len(numbers) - most} more" if len(numbers) > most else "")
+
+
+def not_finite_advice(study: optuna.Study) -> list[str]:
+    """Complete trials whose value is inf or nan: their runs diverged; every other rule leaves them out."""
+    trials = not_finite(study)
+    if not trials:
+        return []
+    values = sorted({_fmt(v) for t in trials for v in t.values if not math.isfinite(v)})
+    numbers = listed([t.number for t in trials])
+    return [f"{len(trials)} complete trial(s) scored {' / '.join(values)} (trials {numbers}): "
+            "their runs diverged (a learning rate too high?); the analysis leaves them out"]
+
+
+def no_variation_advice(study: optuna.Study) -> list[str]:
+    """Every complete trial scored the same: the parameters made no difference to the metric."""
+    complete = own_complete(study)
+    if len(complete) < 2 or len({t.values[0] for t in complete}) > 1:
+        return []
+    return [f"all {len(complete)} complete trials scored {_fmt(complete[0].values[0])}: the searched parameters made "
+            "no difference to it; check that the optimized metric is one training changes"]
 
 
 def disagreement_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
@@ -254,24 +389,29 @@ def disagreement_advice(study: optuna.Study, found: Optional[dict[str, float]] =
     return advice
 
 
-def recommendations(study: optuna.Study) -> list[str]:
-    """Every rule's advice, in the order of the module's docstring."""
-    found = importances(study) if len(study.directions) == 1 else {}
+def recommendations(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
+    """Every rule's advice, in the order of the module's docstring (``found``: the study's
+    :func:`importances`, when already computed: fANOVA on many trials takes seconds)."""
     single = len(study.directions) == 1
-    advice = edge_advice(study) if single else []
+    found = (importances(study) if found is None else found) if single else {}
+    advice = edge_advice(study, found) if single else []
     if single:
         advice += unimportant_advice(study, found) + convergence_advice(study)
     advice += pruning_advice(study) + overfitting_advice(study) + failure_advice(study)
     if single:
         advice += disagreement_advice(study, found)
-    return advice
+    return advice + not_finite_advice(study) + no_variation_advice(study)
 
 
 def pruning_stats(study: optuna.Study) -> dict[str, Any]:
-    """Pruned trials and the epochs they did not train (against the longest complete trial)."""
-    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t) and not is_copied(t)]  # ran here
-    full = max((epochs_run(t) for t in trials if t.state == TrialState.COMPLETE), default=0)
+    """Pruned trials and the epochs they did not train (against the longest complete trial; None
+    without one: there is nothing to measure against, and 'all 5 pruned, 0 epochs saved' was said), of
+    the trials that ran here and ended (a running trial was counted as one not pruned)."""
+    trials = [t for t in study.get_trials(deepcopy=False)
+              if t.state.is_finished() and not is_surplus(t) and not is_copied(t)]
+    complete = [epochs_run(t) for t in trials if t.state == TrialState.COMPLETE]
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    saved = sum(max(0, max(complete) - epochs_run(t)) for t in pruned) if complete else None
     return {"trials": len(trials), "pruned": len(pruned),
             "epochs_trained": whole(round(sum(epochs_run(t) for t in trials), 2)),
-            "epochs_saved": whole(round(sum(max(0, full - epochs_run(t)) for t in pruned), 2))}
+            "epochs_saved": None if saved is None else whole(round(saved, 2))}

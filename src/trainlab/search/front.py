@@ -62,10 +62,12 @@ def check_pick(rule: Optional[Mapping[str, Any]], objectives: int) -> tuple[Opti
     return (None if within is None else float(within)), then
 
 
-def front_lines(front: Sequence[FrozenTrial], names: Sequence[str]) -> list[str]:
-    """The front as report lines, best first objective first."""
+def front_lines(front: Sequence[FrozenTrial], names: Sequence[str],
+                directions: Sequence[StudyDirection] = (StudyDirection.MINIMIZE,)) -> list[str]:
+    """The front as report lines, best first objective first (the largest first where it is maximised)."""
     lines = [f"Pareto front ({len(front)} trials; {' / '.join(names)}):"]
-    for t in sorted(front, key=lambda t: t.values[0]):
+    sign = 1 if directions[0] == StudyDirection.MINIMIZE else -1
+    for t in sorted(front, key=lambda t: sign * t.values[0]):
         values = ", ".join(f"{n}={v:.5g}" for n, v in zip(names, t.values))
         params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
         lines.append(f"  #{t.number}: {values}  [{params}]")

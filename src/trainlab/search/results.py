@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
@@ -147,10 +148,22 @@ def load_sweep_study(sweep_dir: Path) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=open_storage(storage))
 
 
+def finite(trial: FrozenTrial) -> bool:
+    """Whether every value of a complete trial is a number (not inf or nan: a diverged run)."""
+    return all(math.isfinite(v) for v in trial.values or ())
+
+
+def own_complete(study: optuna.Study) -> list[FrozenTrial]:
+    """The complete trials run in this study (a warm start's copies are the earlier study's) with
+    finite values (:func:`finite`: a maximised inf was taken as the best, and refine retrained it)."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if not is_copied(t) and finite(t)]
+
+
 def best_trials(study: optuna.Study) -> list[FrozenTrial]:
     """The best trial run in this study, or its Pareto front when it has several objectives (empty
-    before any). Trials copied from an earlier study (warm start) are left out: they are that study's."""
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if not is_copied(t)]
+    before any), of :func:`own_complete`."""
+    done = own_complete(study)
     if not done:
         return []
     signs = [1 if d == optuna.study.StudyDirection.MINIMIZE else -1 for d in study.directions]

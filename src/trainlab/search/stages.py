@@ -225,9 +225,9 @@ def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any]
     best, params = best_params(study)
     found = importances(study)
     if not found:
-        from trainlab.search.advice import too_few_to_rank
+        from trainlab.search.advice import not_ranked
 
-        why = too_few_to_rank(study) or "fANOVA could not rank them (all complete trials equally good?)"
+        why = not_ranked(study) or "fANOVA could not rank them"
         raise UserError(f"{sweep_dir}: its parameters cannot be ranked by importance: {why}; continue that sweep "
                         "with more trials (hydra.sweeper.n_trials), then run stage 2")
     if not 1 <= top < len(found):  # 0 fixes nothing: that would be the earlier sweep again
