@@ -308,19 +308,24 @@ def test_a_series_around_1e_9_trains_and_scores_like_the_same_series_around_1(co
     assert 0.01 < tiny["test/mape"] < 1
 
 
-def test_a_test_cut_short_compares_the_baselines_on_the_windows_the_model_saw(compose_cfg, run_train, caplog):
+@pytest.mark.parametrize(("override", "batches", "cause"), [
+    ("trainer.limit_test_batches=2", 2, "trainer.limit_test_batches"),
+    ("debug=fdr", 1, "trainer.fast_dev_run"),  # its line named trainer.limit_test_batches, which nobody set
+])
+def test_a_test_cut_short_compares_the_baselines_on_the_windows_the_model_saw(compose_cfg, run_train, caplog,
+                                                                              override, batches, cause):
     """trainer.limit_test_batches=2 scored the model on 64 windows and the baselines on all 90 of the
     split, and the line said 'on the same test windows'."""
     from hydra.utils import instantiate
 
-    cfg = compose_cfg([*TINY, "data.ets_baseline=false", "data.batch_size=16", "trainer.limit_test_batches=2"])
+    cfg = compose_cfg([*TINY, "data.ets_baseline=false", "data.batch_size=16", override])
     with caplog.at_level(logging.INFO, logger="trainlab.callbacks.baselines"):
         metrics = run_train(cfg)
     dm = instantiate(cfg.data)
     dm.setup("test")
-    seen, total = 2 * 16 * cfg.data.val_batch_multiplier, len(dm.truth("test"))
+    seen, total = batches * 16 * cfg.data.val_batch_multiplier, len(dm.truth("test"))
     assert seen < total
-    assert f"(on the first {seen} of {total} test windows: trainer.limit_test_batches)" in caplog.text
+    assert f"(on the first {seen} of {total} test windows: {cause})" in caplog.text
     assert metrics["test/baseline_last_value_rmse"] == pytest.approx(
         dm.baseline_scores("test", seen)["last_value"]["rmse"], rel=1e-6)
     assert metrics["test/baseline_last_value_rmse"] != pytest.approx(dm.baseline_scores("test")["last_value"]["rmse"])

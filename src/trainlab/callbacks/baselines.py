@@ -118,7 +118,8 @@ class BaselineReport(pl.Callback):
 
     def __init__(self) -> None:
         self.scores: dict[str, dict[str, float]] = {}
-        self.cut: Optional[tuple[int, int]] = None  # (windows scored, windows of the split) of a test cut short
+        # (windows scored, windows of the split, the setting that cut it) of a test cut short
+        self.cut: Optional[tuple[int, int, str]] = None
         self.epochs_exhausted: Optional[bool] = None  # known once training ends
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -141,7 +142,9 @@ class BaselineReport(pl.Callback):
         # step and target
         seen = int(rmse.weight) // (getattr(pl_module, "steps", 1) * len(getattr(pl_module, "target_std", [0])))
         total = len(datamodule.truth("test"))
-        self.cut = (seen, total) if seen < total and trainer.world_size == 1 else None
+        # fast_dev_run (debug=fdr) sets Lightning's limit_test_batches itself: name the setting the user gave
+        cause = "trainer.fast_dev_run" if trainer.fast_dev_run else "trainer.limit_test_batches"
+        self.cut = (seen, total, cause) if seen < total and trainer.world_size == 1 else None
         self.scores = datamodule.baseline_scores("test", seen if self.cut else None)
         for key, value in baseline_metrics(self.scores, model_rmse).items():
             pl_module.log(key, value)
@@ -153,7 +156,7 @@ class BaselineReport(pl.Callback):
         settings = RunSettings.of(pl_module, trainer.datamodule, self.epochs_exhausted)
         line, warning = comparison(float(trainer.callback_metrics["test/rmse"]), self.scores, "test", settings)
         if self.cut:
-            line += f" (on the first {self.cut[0]} of {self.cut[1]} test windows: trainer.limit_test_batches)"
+            line += f" (on the first {self.cut[0]} of {self.cut[1]} test windows: {self.cut[2]})"
         log.info(line)  # Hydra's job logging shows it on the console and keeps it in the run's log file
         if warning:
             log.warning(warning)
