@@ -116,6 +116,29 @@ def test_slurm_launcher_config_composes(compose_cfg):
     assert (launcher.timeout_min, launcher.gpus_per_node, launcher.tasks_per_node) == (240, None, 1)
 
 
+@pytest.mark.parametrize("launcher", ["slurm", "joblib", "submitit_local"])
+def test_a_launcher_chosen_for_a_single_run_is_refused_not_ignored(launcher, tmp_path, capsys):
+    """Hydra uses a launcher only with -m: train.py hydra/launcher=slurm (no -m) trained in the shell's
+    own process, on a login node, without a word."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.preflight import Preflight
+
+    def start(chosen: str) -> None:
+        config = {"paths": {"log_dir": str(tmp_path)}, "hydra": {"run": {"dir": str(tmp_path / "run")},
+                                                                 "runtime": {"choices": {"hydra/launcher": chosen}}}}
+        Preflight(min_free_mb=0).on_run_start(OmegaConf.create(config))
+
+    start("basic")  # the single run's own launcher: starts
+    with pytest.raises(SystemExit) as stop:
+        start(launcher)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].startswith(
+        f"error: hydra/launcher={launcher} launches the jobs of a multirun, and without -m this run would train "
+        f"here, in this process: add -m (python ")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("extra,message", [
     ([], "hydra/launcher=slurm needs a partition: add hydra.launcher.partition=<name>"),
     (["hydra.launcher.partition=gpu"], "submits with sbatch, which this machine does not have"),

@@ -1,6 +1,7 @@
 """Checks made before Hydra makes the run folder: a full disk, an unwritable output folder, a
-``hydra.run.dir`` that already holds files (a run's, an evaluation's), a SLURM launcher on a machine
-without SLURM or without a partition, or asking for more than the partition has.
+``hydra.run.dir`` that already holds files (a run's, an evaluation's), a launcher chosen for a single
+run (it launches only a multirun's jobs), a SLURM launcher on a machine without SLURM or without a
+partition, or asking for more than the partition has.
 
 :class:`Preflight` is a Hydra callback (conf/hydra/default.yaml). Hydra creates the run folder before
 the task starts, and a failing ``mkdir`` there, or a launcher that cannot submit, ends in a traceback;
@@ -84,6 +85,18 @@ def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig
     return None
 
 
+def single_run_launcher_problem(chosen: Optional[str]) -> Optional[str]:
+    """Why a single run (no ``-m``) must not start with ``hydra/launcher=<chosen>``, or None: Hydra uses a
+    launcher only in a multirun, so ``train.py hydra/launcher=slurm ...`` trained here, on the login node,
+    without a word."""
+    if chosen in (None, "basic"):
+        return None
+    from trainlab.config.composition import _script
+
+    return (f"hydra/launcher={chosen} launches the jobs of a multirun, and without -m this run would train here, "
+            f"in this process: add -m (python {_script()} -m hydra/launcher={chosen} ...), or leave hydra/launcher out")
+
+
 class Preflight(HydraCallback):
     """Hydra callback (conf/hydra/default.yaml): refuse to start what cannot work, before any folder exists.
 
@@ -130,7 +143,9 @@ class Preflight(HydraCallback):
         # a requeued SLURM job continues in its own folder; the other ranks of a DDP run (Lightning starts
         # them with LOCAL_RANK=1.. and hydra.run.dir=<rank 0's folder>) join their first rank's
         joins = is_requeued_attempt() or os.environ.get("LOCAL_RANK", "0") != "0"
-        problem = None if joins else occupied_problem(OmegaConf.select(config, "hydra.run.dir"))
+        chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None)
+        problem = None if joins else (single_run_launcher_problem(chosen.get("hydra/launcher") if chosen else None)
+                                      or occupied_problem(OmegaConf.select(config, "hydra.run.dir")))
         if problem:
             refuse(problem)
 
