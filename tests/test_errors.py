@@ -236,5 +236,12 @@ def test_ckpt_path_names_a_run_its_checkpoints_folder_a_sweep_or_lightnings_name
     for name in ("last", "best"):
         with pytest.raises(UserError, match=rf"^ckpt_path={name} is Lightning's name for a checkpoint of the run in "
                                             r"progress, but every train.py run starts in a new folder; give the run "
-                                            r"to go on from: ckpt_path=<run directory>"):
+                                            r"to go on from: ckpt_path=<run directory> \(outputs/train/runs/<run>: "
+                                            r"its last.ckpt\)"):
             resolve_checkpoint(name, prefer="last")
+        # evaluate.py: a run folder means its best checkpoint there (it said "to go on from ... its last.ckpt")
+        with pytest.raises(UserError, match=rf"^ckpt_path={name} is Lightning's name for a checkpoint of the run in "
+                                            r"progress, but every train.py run starts in a new folder; give the run "
+                                            r"to evaluate: ckpt_path=<run directory> \(outputs/train/runs/<run>: "
+                                            r"its best checkpoint\)"):
+            resolve_checkpoint(name, prefer="best")

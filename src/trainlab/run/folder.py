@@ -318,9 +318,11 @@ def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
     if p.is_dir():
         return RunFolder(p).checkpoint(prefer, given=path)
     if not p.is_file() and str(path) in _LIGHTNING_NAMES:
+        # resuming takes a run's last.ckpt, evaluate.py its best checkpoint (RunFolder.checkpoint)
+        what, means = ("to go on from", f"its {LAST}") if prefer == "last" else ("to evaluate", "its best checkpoint")
         raise UserError(f"ckpt_path={path} is Lightning's name for a checkpoint of the run in progress, but every "
-                        "train.py run starts in a new folder; give the run to go on from: ckpt_path=<run directory> "
-                        f"(outputs/train/runs/<run>: its {LAST}) or a .ckpt file")
+                        f"train.py run starts in a new folder; give the run {what}: ckpt_path=<run directory> "
+                        f"(outputs/train/runs/<run>: {means}) or a .ckpt file")
     if not p.is_file():
         elsewhere = _in_the_repository(p)
         where = (f" in the working folder {Path.cwd()} (relative paths are read from there); the repository has "
