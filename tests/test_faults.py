@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -307,20 +308,19 @@ def test_a_full_disk_ends_with_one_line_and_keeps_the_earlier_checkpoints(compos
 
 
 class _FullFrom(pl.Callback):
-    """From the start of epoch ``epoch`` on, every write of a file named ``name`` fails for lack of space."""
+    """From the start of epoch ``epoch`` on, every write of a file named ``name`` fails for lack of space
+    (or with another ``error``: EACCES, a folder whose permissions changed)."""
 
-    def __init__(self, monkeypatch, epoch: int, name: str):
-        self.monkeypatch, self.epoch, self.name = monkeypatch, epoch, name
+    def __init__(self, monkeypatch, epoch: int, name: str, error: int = errno.ENOSPC):
+        self.monkeypatch, self.epoch, self.name, self.error = monkeypatch, epoch, name, error
 
     def on_train_epoch_start(self, trainer, pl_module):
-        import errno
-
         if trainer.current_epoch != self.epoch:
             return
-        real_open, real_write, name = Path.open, os.write, self.name
+        real_open, real_write, name, error = Path.open, os.write, self.name, self.error
 
         def full(*args):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise OSError(error, os.strerror(error))
 
         def open_(path, *args, **kwargs):
             return full() if name in path.name and "w" in (args[0] if args else kwargs.get("mode", "r")) else \
@@ -333,24 +333,30 @@ class _FullFrom(pl.Callback):
         self.monkeypatch.setattr(os, "write", write)
 
 
-@pytest.mark.parametrize("name, epoch, step", [
-    ("epochs.jsonl", 3, r"Free some space on the run folder's disk, then resume: python \S+.py "
-                        r".*trainer.max_epochs=5 logger=none ckpt_path="),
-    ("training_summary.json", 4, r"Training ended; free some space on the run folder's disk \(or choose another disk "
-                                 r"with paths.log_dir=<folder>\), then test its best checkpoint: "
-                                 r"python evaluate.py ckpt_path="),
+_FULL = r"the disk is full: writing '.*{}' failed \(No space left on device\)"
+
+
+@pytest.mark.parametrize("name, epoch, error, line", [
+    ("epochs.jsonl", 3, errno.ENOSPC, _FULL + r"\. Free some space on the run folder's disk, then resume: "
+                                              r"python \S+.py .*trainer.max_epochs=5 logger=none ckpt_path="),
+    ("training_summary.json", 4, errno.ENOSPC,
+     _FULL + r"\. Training ended; free some space on the run folder's disk \(or choose another disk with "
+             r"paths.log_dir=<folder>\), then test its best checkpoint: python evaluate.py ckpt_path="),
+    # a folder whose permissions changed mid-run (or a file another user made there): a traceback before
+    ("epochs.jsonl", 3, errno.EACCES, r"permission denied: writing '.*{}' failed \(Permission denied\)\. Let user "
+                                      r"'\w+' write there again \(its owner can chmod or chown it\), then resume: "
+                                      r"python \S+.py .*ckpt_path="),
 ])
 def test_a_disk_full_for_the_records_names_the_file_and_says_what_next(compose_cfg, run_train, monkeypatch,
-                                                                        name, epoch, step):
+                                                                        name, epoch, error, line):
     """A record that cannot be written (epochs.jsonl mid-run, the summary after the last epoch) is one line
     naming it and the next step, and no on_exception.ckpt is tried on the full disk; before, the line
     named on_exception.ckpt and said to resume a run whose training had ended."""
     from trainlab.run.durable import DiskFull
 
     cfg = compose_cfg([*TINY, "trainer.max_epochs=5", "logger=none"])
-    with pytest.raises(DiskFull, match=rf"^the disk is full: writing '.*{name}' failed \(No space left on device\)\. "
-                                       rf"{step}{cfg.paths.output_dir}$"):
-        run_train(cfg, extra_callbacks=[_FullFrom(monkeypatch, epoch, name)])
+    with pytest.raises(DiskFull, match=rf"^{line.format(name)}{cfg.paths.output_dir}$"):
+        run_train(cfg, extra_callbacks=[_FullFrom(monkeypatch, epoch, name, error)])
     ckpts = Path(cfg.paths.output_dir) / "checkpoints"
     assert not (ckpts / "on_exception.ckpt").exists()
     assert torch.load(ckpts / "last.ckpt", weights_only=True)["epoch"] == 3 if epoch == 3 else 4
