@@ -162,7 +162,26 @@ def test_output_problem_names_the_culprit(tmp_path):
     blocker.write_text("")
     assert "is a file" in output_problem(blocker / "outputs" / "run")
     assert output_problem(tmp_path / "new" / "run") is None
-    assert "MB free" in output_problem(tmp_path, min_free_mb=1e15)
+    assert output_problem(tmp_path, min_free_mb=1e15).endswith("; choose another place with paths.log_dir=<folder>, "
+                                                               "or free some space there")
+
+
+@pytest.mark.parametrize("read_only, said", [
+    (True, r"'{}' is on a read-only disk, so the output folder '.*' cannot be made there; choose another place with "
+           r"paths.log_dir=<folder>$"),
+    (False, r"'{}' is not writable by user '\w+', so the output folder '.*' cannot be made there; choose another place "
+            r"with paths.log_dir=<folder>, or let user '\w+' write there \(its owner can chmod or chown it\)$"),
+])
+def test_an_unwritable_output_folder_is_refused_with_what_mends_it(tmp_path, monkeypatch, read_only, said):
+    """A read-only disk is mended by no free space (the refusal said 'or free some space' whatever the cause)."""
+    import re
+    from types import SimpleNamespace
+
+    real_statvfs = os.statvfs
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    monkeypatch.setattr(os, "statvfs", lambda path: SimpleNamespace(
+        f_flag=real_statvfs(path).f_flag | (os.ST_RDONLY if read_only else 0)))
+    assert re.match(said.format(re.escape(str(tmp_path))), output_problem(tmp_path / "run"))
 
 
 def test_a_run_dir_that_holds_files_is_refused_before_hydra_writes_into_it(tmp_path, capsys, monkeypatch):
