@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -342,7 +343,7 @@ class _FullFrom(pl.Callback):
             raise OSError(error, os.strerror(error))
 
         def open_(path, *args, **kwargs):
-            return full() if name in path.name and "w" in (args[0] if args else kwargs.get("mode", "r")) else \
+            return full() if name in str(path) and "w" in (args[0] if args else kwargs.get("mode", "r")) else \
                 real_open(path, *args, **kwargs)
 
         def write(fd, data):
@@ -548,6 +549,44 @@ def test_ctrl_c_mid_training_says_where_the_run_is_and_it_resumes(compose_cfg, r
     assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
     resumed = run_train(compose_cfg([*TINY, "trainer.max_epochs=3", "logger=none", f"ckpt_path={run_dir}"]))
     assert "test/rmse" in resumed
+
+
+def test_ctrl_c_on_a_full_disk_is_still_ctrl_c(compose_cfg, run_train, monkeypatch, capsys, caplog):
+    """Ctrl-C on a disk that filled since the last epoch: on_exception.ckpt cannot be written, and that error
+    took Ctrl-C's place (exit 2, a line naming on_exception.ckpt); Ctrl-C stays what stopped the run (exit
+    130, its own line), and one warning says the disk kept the checkpoint out."""
+    from trainlab.run.preemption import stop_on_signals
+
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=3", "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+
+    class FullThenCtrlC(_CtrlCAt):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.current_epoch == self.epoch:
+                def full(*args, **kwargs):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+                monkeypatch.setattr(torch, "save", full)
+            super().on_train_batch_end(trainer, *args)
+
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)) as callbacks:
+            run_train(cfg, extra_callbacks=[_FullFrom(monkeypatch, 1, str(run_dir)), FullThenCtrlC(1), *callbacks])
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)
+        monkeypatch.undo()
+    assert exited.value.code == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith(f"error: stopped by Ctrl-C during epoch 1; checkpoints and records "
+                                                   f"are in {run_dir}. Resume with: python ")
+    (warning,) = [r.getMessage() for r in caplog.records if "on_exception.ckpt" in r.getMessage()]
+    assert re.fullmatch(r"Ctrl-C: the disk is full: writing checkpoint '.*on_exception.ckpt' stopped after 0 kB \(No "
+                        r"space left on device\); the earlier checkpoints in '.*' are intact; on_exception.ckpt not "
+                        r"written, the run resumes from its last finished epoch", warning)
+    checkpoints = run_dir / "checkpoints"
+    assert not (checkpoints / "on_exception.ckpt").exists()
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] == 0
 
 
 @pytest.mark.parametrize("epoch", [0, None])  # in fit; in the test after it (None: the test's first batch)
