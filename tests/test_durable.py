@@ -4,6 +4,7 @@ warning (src/trainlab/run/durable.py). Files are cut here by hand, as a kill mid
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import re
@@ -317,21 +318,30 @@ def test_an_ets_cache_cut_short_is_fitted_again_and_replaced(tmp_path, caplog):
     assert sorted(p.name for p in tmp_path.iterdir()) == [cache.name]
 
 
-def test_an_ets_cache_that_cannot_be_written_is_one_warning_and_the_run_goes_on(tmp_path, caplog, monkeypatch):
+@pytest.mark.parametrize("error, mend", [
+    (errno.ENOSPC, "free some space on its disk"),
+    (errno.EROFS, "make its disk writable again"),  # the warning said 'free space there' whatever the cause
+])
+def test_an_ets_cache_that_cannot_be_written_is_one_warning_and_the_run_goes_on(tmp_path, caplog, monkeypatch,
+                                                                                error, mend):
     """A cache: a full disk (or a folder made read-only) there stopped the run after its last epoch."""
+    import os
+
     from trainlab.data.timeseries import baselines
 
+    def cannot(*args, **kwargs):
+        raise OSError(error, os.strerror(error))
+
     monkeypatch.setattr(baselines, "_UNCACHED", set())
-    monkeypatch.setattr(np, "savez", _disk_full)
+    monkeypatch.setattr(np, "savez", cannot)
     series = np.sin(np.arange(120, dtype=float) / 5)[:, None]
     with caplog.at_level(logging.WARNING):
         fitted = cached_ets(series, 80, None, str(tmp_path))
         cached_ets(series + 1, 80, None, str(tmp_path))  # another series: no second warning
     assert len(fitted) == 1 and fitted[0][0].shape == (120, 3)
     (warning,) = _warnings(caplog)
-    assert warning == (f"ETS fits not cached in {tmp_path} (No space left on device): this run goes on, and the "
-                       "next one fits them again; free space there, or set data.baseline_cache=<a writable folder> "
-                       "(null: no cache)")
+    assert warning == (f"ETS fits not cached in {tmp_path} ({os.strerror(error)}): this run goes on, and the next one "
+                       f"fits them again; {mend}, or set data.baseline_cache=<a writable folder> (null: no cache)")
     assert list(tmp_path.iterdir()) == []
 
 

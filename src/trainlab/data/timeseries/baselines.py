@@ -154,10 +154,11 @@ def cached_ets(series: np.ndarray, train_end: int, season: Optional[int],
             log.debug("ETS baseline fitted and cached in %s", path)  # one line per run: fitted_in
         except (OSError, DiskFull) as exc:  # a cache: the run goes on without it
             _UNCACHED.add(path.parent)
-            reason = exc.reason if isinstance(exc, DiskFull) else os.strerror(exc.errno) if exc.errno else str(exc)
-            log.warning("ETS fits not cached in %s (%s): this run goes on, and the next one fits them again; free "
-                        "space there, or set data.baseline_cache=<a writable folder> (null: no cache)",
-                        path.parent, reason)
+            full = exc if isinstance(exc, DiskFull) else DiskFull.of(exc)  # full, read-only, no permission
+            reason = full.reason if full else os.strerror(exc.errno) if exc.errno else str(exc)
+            log.warning("ETS fits not cached in %s (%s): this run goes on, and the next one fits them again; %s, "
+                        "or set data.baseline_cache=<a writable folder> (null: no cache)", path.parent, reason,
+                        full.remedy_on("its disk") if full else "make it writable")
     return fits
 
 
