@@ -4,6 +4,7 @@ warning (src/trainlab/run/durable.py). Files are cut here by hand, as a kill mid
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import re
@@ -317,22 +318,69 @@ def test_an_ets_cache_cut_short_is_fitted_again_and_replaced(tmp_path, caplog):
     assert sorted(p.name for p in tmp_path.iterdir()) == [cache.name]
 
 
-def test_an_ets_cache_that_cannot_be_written_is_one_warning_and_the_run_goes_on(tmp_path, caplog, monkeypatch):
+@pytest.mark.parametrize("error, mend", [
+    (errno.ENOSPC, "free some space on its disk"),
+    (errno.EROFS, "make its disk writable again"),  # the warning said 'free space there' whatever the cause
+])
+def test_an_ets_cache_that_cannot_be_written_is_one_warning_and_the_run_goes_on(tmp_path, caplog, monkeypatch,
+                                                                                error, mend):
     """A cache: a full disk (or a folder made read-only) there stopped the run after its last epoch."""
+    import os
+
     from trainlab.data.timeseries import baselines
 
+    def cannot(*args, **kwargs):
+        raise OSError(error, os.strerror(error))
+
     monkeypatch.setattr(baselines, "_UNCACHED", set())
-    monkeypatch.setattr(np, "savez", _disk_full)
+    monkeypatch.setattr(np, "savez", cannot)
     series = np.sin(np.arange(120, dtype=float) / 5)[:, None]
     with caplog.at_level(logging.WARNING):
         fitted = cached_ets(series, 80, None, str(tmp_path))
         cached_ets(series + 1, 80, None, str(tmp_path))  # another series: no second warning
     assert len(fitted) == 1 and fitted[0][0].shape == (120, 3)
     (warning,) = _warnings(caplog)
-    assert warning == (f"ETS fits not cached in {tmp_path} (No space left on device): this run goes on, and the "
-                       "next one fits them again; free space there, or set data.baseline_cache=<a writable folder> "
-                       "(null: no cache)")
+    assert warning == (f"ETS fits not cached in {tmp_path} ({os.strerror(error)}): this run goes on, and the next one "
+                       f"fits them again; {mend}, or set data.baseline_cache=<a writable folder> (null: no cache)")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_ets_cache_is_read_and_not_written(tmp_path, caplog, monkeypatch):
+    """A shared cache an admin prepared (readable, not writable here) was refused at start though reading it
+    works: its fits are used, new ones are not stored (one line); refused only when it can be neither read
+    nor made."""
+    import os
+
+    from trainlab.data.timeseries import baselines
+
+    monkeypatch.setattr(baselines, "_UNCACHED", set())
+    cache, series = tmp_path / "shared", np.sin(np.arange(120, dtype=float) / 5)[:, None]
+    fitted = cached_ets(series, 80, None, str(cache))  # what the admin prepared
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: not mode & os.W_OK and real_access(path, mode))
+    with caplog.at_level(logging.INFO, logger=baselines.log.name):
+        baselines.check_cache_dir(str(cache))
+        baselines.check_cache_dir(str(cache))  # a second data module (a sweep's next trial): no second line
+    (line,) = [r.getMessage() for r in caplog.records if "baseline_cache" in r.getMessage()]
+    assert line == (f"data.baseline_cache={cache} is read-only here: the ETS fits cached there are used, new ones "
+                    "are not stored (give a writable folder to keep them)")
+
+    def no_write(*args, **kwargs):
+        raise AssertionError("wrote into a read-only cache")
+
+    monkeypatch.setattr(np, "savez", no_write)
+    monkeypatch.setattr(baselines, "fit_ets_states", no_write)
+    hit = cached_ets(series, 80, None, str(cache))  # read, not fitted again
+    assert np.array_equal(hit[0][0], fitted[0][0])
+    monkeypatch.setattr(baselines, "fit_ets_states", lambda *args: (np.zeros((120, 3)), 0.9))
+    assert cached_ets(series + 1, 80, None, str(cache))[0][1] == 0.9  # a miss: fitted, not stored
+    assert len(list(cache.iterdir())) == 1
+    with pytest.raises(UserError, match=rf"data.baseline_cache={tmp_path}/new/cache: '{tmp_path}' is not writable, "
+                                        "so the cache folder cannot be made there; give a folder you can write in"):
+        baselines.check_cache_dir(str(tmp_path / "new" / "cache"))
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(UserError, match=rf"data.baseline_cache={cache} can be neither read nor written here"):
+        baselines.check_cache_dir(str(cache))
 
 
 def test_run_and_sweep_files_are_written_through_the_durable_writers():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -161,7 +163,26 @@ def test_output_problem_names_the_culprit(tmp_path):
     blocker.write_text("")
     assert "is a file" in output_problem(blocker / "outputs" / "run")
     assert output_problem(tmp_path / "new" / "run") is None
-    assert "MB free" in output_problem(tmp_path, min_free_mb=1e15)
+    assert output_problem(tmp_path, min_free_mb=1e15).endswith("; choose another place with paths.log_dir=<folder>, "
+                                                               "or free some space there")
+
+
+@pytest.mark.parametrize("read_only, said", [
+    (True, r"'{}' is on a read-only disk, so the output folder '.*' cannot be made there; choose another place with "
+           r"paths.log_dir=<folder>$"),
+    (False, r"'{}' is not writable by user '\w+', so the output folder '.*' cannot be made there; choose another place "
+            r"with paths.log_dir=<folder>, or let user '\w+' write there \(its owner can chmod or chown it\)$"),
+])
+def test_an_unwritable_output_folder_is_refused_with_what_mends_it(tmp_path, monkeypatch, read_only, said):
+    """A read-only disk is mended by no free space (the refusal said 'or free some space' whatever the cause)."""
+    import re
+    from types import SimpleNamespace
+
+    real_statvfs = os.statvfs
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    monkeypatch.setattr(os, "statvfs", lambda path: SimpleNamespace(
+        f_flag=real_statvfs(path).f_flag | (os.ST_RDONLY if read_only else 0)))
+    assert re.match(said.format(re.escape(str(tmp_path))), output_problem(tmp_path / "run"))
 
 
 def test_a_run_dir_that_holds_files_is_refused_before_hydra_writes_into_it(tmp_path, capsys, monkeypatch):
@@ -307,23 +328,22 @@ def test_a_full_disk_ends_with_one_line_and_keeps_the_earlier_checkpoints(compos
 
 
 class _FullFrom(pl.Callback):
-    """From the start of epoch ``epoch`` on, every write of a file named ``name`` fails for lack of space."""
+    """From the start of epoch ``epoch`` on, every write of a file named ``name`` fails for lack of space
+    (or with another ``error``: EACCES, a folder whose permissions changed)."""
 
-    def __init__(self, monkeypatch, epoch: int, name: str):
-        self.monkeypatch, self.epoch, self.name = monkeypatch, epoch, name
+    def __init__(self, monkeypatch, epoch: int, name: str, error: int = errno.ENOSPC):
+        self.monkeypatch, self.epoch, self.name, self.error = monkeypatch, epoch, name, error
 
     def on_train_epoch_start(self, trainer, pl_module):
-        import errno
-
         if trainer.current_epoch != self.epoch:
             return
-        real_open, real_write, name = Path.open, os.write, self.name
+        real_open, real_write, name, error = Path.open, os.write, self.name, self.error
 
         def full(*args):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise OSError(error, os.strerror(error))
 
         def open_(path, *args, **kwargs):
-            return full() if name in path.name and "w" in (args[0] if args else kwargs.get("mode", "r")) else \
+            return full() if name in str(path) and "w" in (args[0] if args else kwargs.get("mode", "r")) else \
                 real_open(path, *args, **kwargs)
 
         def write(fd, data):
@@ -333,24 +353,30 @@ class _FullFrom(pl.Callback):
         self.monkeypatch.setattr(os, "write", write)
 
 
-@pytest.mark.parametrize("name, epoch, step", [
-    ("epochs.jsonl", 3, r"Free some space on the run folder's disk, then resume: python \S+.py "
-                        r".*trainer.max_epochs=5 logger=none ckpt_path="),
-    ("training_summary.json", 4, r"Training ended; free some space on the run folder's disk \(or choose another disk "
-                                 r"with paths.log_dir=<folder>\), then test its best checkpoint: "
-                                 r"python evaluate.py ckpt_path="),
+_FULL = r"the disk is full: writing '.*{}' failed \(No space left on device\)"
+
+
+@pytest.mark.parametrize("name, epoch, error, line", [
+    ("epochs.jsonl", 3, errno.ENOSPC, _FULL + r"\. Free some space on the run folder's disk, then resume: "
+                                              r"python \S+.py .*trainer.max_epochs=5 logger=none ckpt_path="),
+    ("training_summary.json", 4, errno.ENOSPC,
+     _FULL + r"\. Training ended; free some space on the run folder's disk \(or choose another disk with "
+             r"paths.log_dir=<folder>\), then test its best checkpoint: python evaluate.py ckpt_path="),
+    # a folder whose permissions changed mid-run (or a file another user made there): a traceback before
+    ("epochs.jsonl", 3, errno.EACCES, r"permission denied: writing '.*{}' failed \(Permission denied\)\. Let user "
+                                      r"'\w+' write there again \(its owner can chmod or chown it\), then resume: "
+                                      r"python \S+.py .*ckpt_path="),
 ])
 def test_a_disk_full_for_the_records_names_the_file_and_says_what_next(compose_cfg, run_train, monkeypatch,
-                                                                        name, epoch, step):
+                                                                        name, epoch, error, line):
     """A record that cannot be written (epochs.jsonl mid-run, the summary after the last epoch) is one line
     naming it and the next step, and no on_exception.ckpt is tried on the full disk; before, the line
     named on_exception.ckpt and said to resume a run whose training had ended."""
     from trainlab.run.durable import DiskFull
 
     cfg = compose_cfg([*TINY, "trainer.max_epochs=5", "logger=none"])
-    with pytest.raises(DiskFull, match=rf"^the disk is full: writing '.*{name}' failed \(No space left on device\)\. "
-                                       rf"{step}{cfg.paths.output_dir}$"):
-        run_train(cfg, extra_callbacks=[_FullFrom(monkeypatch, epoch, name)])
+    with pytest.raises(DiskFull, match=rf"^{line.format(name)}{cfg.paths.output_dir}$"):
+        run_train(cfg, extra_callbacks=[_FullFrom(monkeypatch, epoch, name, error)])
     ckpts = Path(cfg.paths.output_dir) / "checkpoints"
     assert not (ckpts / "on_exception.ckpt").exists()
     assert torch.load(ckpts / "last.ckpt", weights_only=True)["epoch"] == 3 if epoch == 3 else 4
@@ -523,6 +549,44 @@ def test_ctrl_c_mid_training_says_where_the_run_is_and_it_resumes(compose_cfg, r
     assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
     resumed = run_train(compose_cfg([*TINY, "trainer.max_epochs=3", "logger=none", f"ckpt_path={run_dir}"]))
     assert "test/rmse" in resumed
+
+
+def test_ctrl_c_on_a_full_disk_is_still_ctrl_c(compose_cfg, run_train, monkeypatch, capsys, caplog):
+    """Ctrl-C on a disk that filled since the last epoch: on_exception.ckpt cannot be written, and that error
+    took Ctrl-C's place (exit 2, a line naming on_exception.ckpt); Ctrl-C stays what stopped the run (exit
+    130, its own line), and one warning says the disk kept the checkpoint out."""
+    from trainlab.run.preemption import stop_on_signals
+
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=3", "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+
+    class FullThenCtrlC(_CtrlCAt):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.current_epoch == self.epoch:
+                def full(*args, **kwargs):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+                monkeypatch.setattr(torch, "save", full)
+            super().on_train_batch_end(trainer, *args)
+
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)) as callbacks:
+            run_train(cfg, extra_callbacks=[_FullFrom(monkeypatch, 1, str(run_dir)), FullThenCtrlC(1), *callbacks])
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)
+        monkeypatch.undo()
+    assert exited.value.code == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith(f"error: stopped by Ctrl-C during epoch 1; checkpoints and records "
+                                                   f"are in {run_dir}. Resume with: python ")
+    (warning,) = [r.getMessage() for r in caplog.records if "on_exception.ckpt" in r.getMessage()]
+    assert re.fullmatch(r"Ctrl-C: the disk is full: writing checkpoint '.*on_exception.ckpt' stopped after 0 kB \(No "
+                        r"space left on device\); the earlier checkpoints in '.*' are intact; on_exception.ckpt not "
+                        r"written, the run resumes from its last finished epoch", warning)
+    checkpoints = run_dir / "checkpoints"
+    assert not (checkpoints / "on_exception.ckpt").exists()
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] == 0
 
 
 @pytest.mark.parametrize("epoch", [0, None])  # in fit; in the test after it (None: the test's first batch)

@@ -359,6 +359,53 @@ def test_a_full_disk_stops_the_sweep_in_one_line(tmp_path, capsys):
                                               "written (database or disk is full). The study keeps")
 
 
+@pytest.mark.parametrize("where", ["results", "launcher"])
+def test_a_full_disk_in_a_slot_thread_stops_the_sweep_in_one_line(tmp_path, capsys, monkeypatch, where):
+    """hydra.sweeper.n_jobs > 1: trials run from threads of the sweep process. A full disk met there (the
+    sweep's results.json after a trial; the launcher's own temporary files) ended that thread with an
+    'Exception in thread slot0' traceback while the other slot went on starting trials (or, from the
+    launcher, was one more failed trial: exit 1 'trials failed'); it stops the sweep as with one slot:
+    no next trial, one line, exit 2."""
+    import errno
+    import os
+    import threading
+
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from trainlab.run.durable import DiskFull
+
+    launched, escaped = [], []
+    results = tmp_path / "results.json"
+
+    def launch(jobs, initial_job_idx):
+        launched.append(initial_job_idx)
+        time.sleep(0.3 if initial_job_idx == 0 else 1.5)  # the other slot is busy when trial 0 ends
+        if where == "launcher" and initial_job_idx == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/dev/shm/joblib_memmapping_folder_1/x.pkl")
+        job = JobReturn(overrides=jobs[0], status=JobStatus.COMPLETED)
+        job.return_value = float(initial_job_idx)
+        return [job]
+
+    def full(*args):
+        raise DiskFull.writing(results, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+    search = stand_in_search(tmp_path, launch, n_trials=6, slot_overrides=[[], []])
+    if where == "results":
+        monkeypatch.setattr(search, "_write_results", full)
+    monkeypatch.setattr(threading, "excepthook", lambda args: escaped.append(args.exc_value))
+    with pytest.raises(SystemExit) as stop:
+        search.run()
+    assert escaped == [] and stop.value.code == 2
+    assert sorted(launched) == [0, 1]  # the running trial ends, no next one starts
+    assert search.study.trials[0].state == optuna.trial.TrialState.FAIL if where == "launcher" else \
+        optuna.trial.TrialState.COMPLETE
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    named = "/dev/shm/joblib_memmapping_folder_1/x.pkl" if where == "launcher" else results
+    assert line.startswith(f"error: the sweep stopped: the disk is full: writing '{named}' failed (No space left on "
+                           f"device). The study keeps the trials recorded before ({tmp_path / 'optuna.db'}); free some "
+                           f"space on that disk, then continue it")
+
+
 # -- bad sweep configs: one line, exit 2, before any trial (no torch import, fast) ------------------------
 @pytest.mark.parametrize("override,message", [
     ("hydra.sweeper.n_trials=0", "error: hydra.sweeper.n_trials=0 must be 1 or more"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import signal
@@ -16,6 +17,8 @@ import torch
 from trainlab.config.errors import UserError
 from trainlab.models.step_logging import logs_this_step
 from trainlab.run.durable import copy_file
+
+log = logging.getLogger(__name__)
 
 
 class EpochSeed(pl.Callback):
@@ -132,7 +135,20 @@ class CheckpointOnException(pl.Callback):
             return
         if trainer.global_step == 0:  # stopped before the first step (a check, a bad setting): nothing to keep
             return
-        trainer.save_checkpoint(self.path)
+        try:
+            trainer.save_checkpoint(self.path)
+        except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
+            full = DiskFull.of(exc)
+            if full is None:
+                raise
+            # what stopped the run (Ctrl-C, a signal, an error) stays its answer: exit 130 and its own line,
+            # where this error took its place (exit 2, a line naming on_exception.ckpt)
+            from trainlab.run.preemption import stop_reason
+
+            why = "Ctrl-C" if isinstance(exception, KeyboardInterrupt) else stop_reason(exception) or \
+                type(exception).__name__
+            log.warning("%s: %s; %s not written, the run resumes from its last finished epoch", why, full.what,
+                        self.path.name)
 
 
 class RichProgressBar(pl.callbacks.RichProgressBar):

@@ -20,9 +20,11 @@ after a power loss a file replaced whole is the old or the new one only where th
 file's data before a rename over it (ext4's default, auto_da_alloc); elsewhere it may be cut short, and
 its reader says so in one line (the ETS cache is fitted again).
 
-A disk that fills up (or a quota, or a file size limit, or a disk remounted read-only) mid-write is no
-bug: every writer here removes its temporary file and raises :class:`DiskFull`, one line naming the
-file, and the file it would have replaced stays as it was.
+A disk that fills up (or a quota, or a file size limit, or a disk remounted read-only, or a folder or file
+this user may no longer write) mid-write is no bug: every writer here removes its temporary file and raises
+:class:`DiskFull`, one line naming the file and the reason, and the file it would have replaced stays as it
+was. (The name stayed when read-only disks and permissions joined: callers and users know it; the message
+says which it is.)
 """
 
 from __future__ import annotations
@@ -43,14 +45,22 @@ from trainlab.config.errors import UserError
 log = logging.getLogger(__name__)
 
 # "no space left", "quota exceeded", "file too large", "read-only file system" (a disk remounted
-# read-only after an error, mid-run): the disk, not the program, is at fault
-DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+# read-only after an error, mid-run), "permission denied" (a folder whose permissions changed, a file
+# another user owns in a shared folder): the disk or its owner, not the program, is at fault
+PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}) | PERMISSION_ERRNOS
 
 
-def disk_state(cause: OSError) -> tuple[str, str]:
-    """(what the disk is, what the user does about it) for one of DISK_ERRNOS."""
+def disk_state(cause: OSError, writing: bool = True) -> tuple[str, str]:
+    """(what the disk is, what the user does about it) for one of DISK_ERRNOS; ``writing``: known to be a
+    write (else a permission is said of any use)."""
     if cause.errno == errno.EROFS:
         return "the disk became read-only", "make {where} writable again"
+    if cause.errno in PERMISSION_ERRNOS:  # said of the file named before it, whatever disk it is on
+        import getpass
+
+        access = "write there" if writing else "use it"
+        return "permission denied", f"let user '{getpass.getuser()}' {access} again (its owner can chmod or chown it)"
     return "the disk is full", "free some space on {where}"
 
 
@@ -79,8 +89,8 @@ def full_database(exc: Optional[BaseException]) -> Optional[BaseException]:
 
 
 class DiskFull(UserError):
-    """A file could not be written for lack of space (or on a disk gone read-only); what was written
-    before is intact.
+    """A file could not be written for lack of space (or on a disk gone read-only, or without permission);
+    what was written before is intact.
 
     The message names the file, then what to do: by default free space or write elsewhere, and run again;
     a caller that knows better (resume, evaluate the finished run) says so with :meth:`then`. Callbacks
@@ -121,6 +131,10 @@ class DiskFull(UserError):
         if found is not None:
             return found
         cause, database = disk_full_cause(exc), full_database(exc)
+        if cause is not None and cause.filename and cause.errno in PERMISSION_ERRNOS:  # a read, or a write
+            (state, remedy), reason = disk_state(cause, writing=False), os.strerror(cause.errno)
+            return cls(f"{state}: '{cause.filename}' ({reason}, met by {_writer_of(cause)})", reason=reason,
+                       remedy=remedy)
         if cause is not None and cause.filename:
             return cls.writing(cause.filename, cause)
         if database is not None:
@@ -128,7 +142,7 @@ class DiskFull(UserError):
                        f"{_writer_of(exc)})")
         if cause is None:
             return None
-        (state, remedy), reason = disk_state(cause), os.strerror(cause.errno)
+        (state, remedy), reason = disk_state(cause, writing=False), os.strerror(cause.errno)
         return cls(f"{state} ({reason}, met by {_writer_of(cause)})", reason=reason, remedy=remedy)
 
     def then(self, step: str, where: str) -> DiskFull:

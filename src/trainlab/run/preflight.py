@@ -32,19 +32,32 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
-def output_problem(path: str | os.PathLike, min_free_mb: float = DEFAULT_MIN_FREE_MB) -> Optional[str]:
-    """Why ``path`` (a folder that may not exist yet) cannot take a run's outputs, or None if it can."""
+def output_problem(path: str | os.PathLike, min_free_mb: float = DEFAULT_MIN_FREE_MB,
+                   elsewhere: str = "paths.log_dir=<folder>") -> Optional[str]:
+    """Why ``path`` (a folder that may not exist yet) cannot take a run's outputs and what to do (choose
+    another place with ``elsewhere``, or what mends this one), or None if it can."""
     target = Path(path).expanduser().absolute()
     existing = _nearest_existing(target)
+    cannot, mend = f"so the output folder '{target}' cannot be made there", ""
     if not existing.is_dir():
-        return f"'{existing}' is a file, so the output folder '{target}' cannot be made there"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"'{existing}' is not writable, so the output folder '{target}' cannot be made there"
-    free_mb = shutil.disk_usage(existing).free / 2**20
-    if free_mb < min_free_mb:
-        return (f"only {free_mb:.0f} MB free on the disk of '{existing}', a run needs at least "
-                f"{min_free_mb:.0f} MB (checkpoints, logs, records)")
-    return None
+        problem = f"'{existing}' is a file, {cannot}"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        if os.statvfs(existing).f_flag & os.ST_RDONLY:  # mounted read-only: no space or permission mends it
+            problem = f"'{existing}' is on a read-only disk, {cannot}"
+        else:
+            import getpass
+
+            user = getpass.getuser()
+            problem = f"'{existing}' is not writable by user '{user}', {cannot}"
+            mend = f", or let user '{user}' write there (its owner can chmod or chown it)"
+    else:
+        free_mb = shutil.disk_usage(existing).free / 2**20
+        if free_mb >= min_free_mb:
+            return None
+        problem = (f"only {free_mb:.0f} MB free on the disk of '{existing}', a run needs at least "
+                   f"{min_free_mb:.0f} MB (checkpoints, logs, records)")
+        mend = ", or free some space there"
+    return f"{problem}; choose another place with {elsewhere}{mend}"
 
 
 def occupied_problem(path: str | os.PathLike) -> Optional[str]:
@@ -132,9 +145,10 @@ class Preflight(HydraCallback):
                 part = next(p for p in Path(value).parts if p.startswith("~") or "$" in p)
                 refuse(f"{given}={value} would make a folder named '{part}': {hint}")
         folder = OmegaConf.select(config, key)
-        problem = output_problem(folder, self.min_free_mb) if folder else None
+        problem = output_problem(folder, self.min_free_mb, f"paths.log_dir=<folder> (or {key}=<folder>)") \
+            if folder else None
         if problem:
-            refuse(f"{problem}; choose another place with paths.log_dir=<folder> (or {key}=<folder>), or free some space")
+            refuse(problem)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_output(config, "hydra.run.dir")

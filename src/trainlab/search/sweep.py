@@ -221,6 +221,25 @@ class OptunaSearch:
         self.next_number = number + 1
 
     def _run_slot(self, slot: int = 0) -> None:
+        """Run trials one after the other until the study has enough or the sweep stops. A full disk met
+        here (the study, the results, a trial's error file; with n_jobs > 1 in this slot's thread, where
+        it was an 'Exception in thread' traceback while the other slots went on) stops the sweep: the
+        slots start no more trials, and :meth:`run` ends it in one line once the running ones are done."""
+        try:
+            self._run_trials(slot)
+        except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
+            full = out_of_space(exc)
+            if full is None:
+                raise
+            self._stop_for(full)
+
+    def _stop_for(self, full: DiskFull) -> None:
+        """Stop asking trials; the first full disk met is the one the sweep's last line names."""
+        with self.lock:
+            self.out_of_space = self.out_of_space or full
+            self.stopping = True
+
+    def _run_trials(self, slot: int) -> None:
         while not self.stopping and (trial := self._next_trial()) is not None:
             start = time.perf_counter()
             try:
@@ -258,8 +277,11 @@ class OptunaSearch:
         else:
             reason = self._failure(outcome, run_dir)
         failed = job_exception(outcome) if isinstance(outcome, JobReturn) else outcome
-        if isinstance(failed, TrialOutOfSpace):
-            self.out_of_space, self.stopping = DiskFull(reason, remedy=failed.remedy), True
+        # the trial's own full disk, or the launcher's (joblib's temporary files): every next trial meets it
+        full = DiskFull(reason, remedy=failed.remedy) if isinstance(failed, TrialOutOfSpace) else \
+            out_of_space(failed) if isinstance(failed, BaseException) else None
+        if full is not None:
+            self._stop_for(full)
         with self.lock:
             if self.running.pop(trial.number, None) is None:  # already failed by an interrupt
                 return
@@ -313,12 +335,15 @@ class OptunaSearch:
             return None, f"{self.plan.metric} is {values if len(values) > 1 else values[0]}"
         return values, None
 
-    @staticmethod
-    def _failure(exc: BaseException, run_dir: str) -> str:
-        """The reason in one line; the traceback goes to <run dir>/trial_error.txt."""
+    def _failure(self, exc: BaseException, run_dir: str) -> str:
+        """The reason in one line; the traceback goes to <run dir>/trial_error.txt (a full disk there
+        stops the sweep after this trial is recorded FAIL)."""
         reason = str(exc) if isinstance(exc, TrialFailed) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, TrialFailed) and Path(run_dir).is_dir():
-            write_atomic(Path(run_dir, "trial_error.txt"), "".join(traceback.format_exception(exc)))
+            try:
+                write_atomic(Path(run_dir, "trial_error.txt"), "".join(traceback.format_exception(exc)))
+            except DiskFull as full:
+                self._stop_for(full)
         return reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
 
     def _interrupt(self, why: str) -> None:

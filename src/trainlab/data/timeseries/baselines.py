@@ -65,16 +65,27 @@ def check_ets_rows(train_end: int, season: Optional[int]) -> None:
 
 
 def check_cache_dir(cache_dir: str) -> None:
-    """``data.baseline_cache`` must be a folder this process can create or write in (checked before
-    training: the ETS fits are cached after it)."""
+    """``data.baseline_cache`` must be a folder this process can read, or create (checked before training:
+    the ETS fits are cached after it). One it can read but not write (a shared cache an admin prepared,
+    a read-only mount) is used for its fits, and nothing is written there: one line says so."""
     path = Path(cache_dir)
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
         raise UserError(f"data.baseline_cache={cache_dir}: '{existing}' is a file, not a folder; give a folder "
                         "(it is created) or null to not cache the ETS fits")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"data.baseline_cache={cache_dir}: '{existing}' is not writable; give a folder you can "
-                        "write in, or null to not cache the ETS fits")
+    writable = os.access(existing, os.W_OK | os.X_OK)
+    if existing != path and not writable:  # not there yet, and cannot be made
+        raise UserError(f"data.baseline_cache={cache_dir}: '{existing}' is not writable, so the cache folder "
+                        "cannot be made there; give a folder you can write in, or null to not cache the ETS fits")
+    if writable:
+        return
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise UserError(f"data.baseline_cache={cache_dir} can be neither read nor written here; give a folder you "
+                        "can write in, or null to not cache the ETS fits")
+    if path not in _UNCACHED:
+        _UNCACHED.add(path)
+        log.info("data.baseline_cache=%s is read-only here: the ETS fits cached there are used, new ones are not "
+                 "stored (give a writable folder to keep them)", cache_dir)
 
 
 def fit_ets_states(series: np.ndarray, train_end: int, season: Optional[int]) -> tuple[np.ndarray, float]:
@@ -143,10 +154,11 @@ def cached_ets(series: np.ndarray, train_end: int, season: Optional[int],
             log.debug("ETS baseline fitted and cached in %s", path)  # one line per run: fitted_in
         except (OSError, DiskFull) as exc:  # a cache: the run goes on without it
             _UNCACHED.add(path.parent)
-            reason = exc.reason if isinstance(exc, DiskFull) else os.strerror(exc.errno) if exc.errno else str(exc)
-            log.warning("ETS fits not cached in %s (%s): this run goes on, and the next one fits them again; free "
-                        "space there, or set data.baseline_cache=<a writable folder> (null: no cache)",
-                        path.parent, reason)
+            full = exc if isinstance(exc, DiskFull) else DiskFull.of(exc)  # full, read-only, no permission
+            reason = full.reason if full else os.strerror(exc.errno) if exc.errno else str(exc)
+            log.warning("ETS fits not cached in %s (%s): this run goes on, and the next one fits them again; %s, "
+                        "or set data.baseline_cache=<a writable folder> (null: no cache)", path.parent, reason,
+                        full.remedy_on("its disk") if full else "make it writable")
     return fits
 
 
