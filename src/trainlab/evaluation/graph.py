@@ -45,6 +45,7 @@ def predict(model: Any, loader: Any) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 @torch.inference_mode()
 def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[str, Any]:
+    model.weigh_classes(datamodule)  # the features-only baseline weighs the classes as the model did
     loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
     probs, labels, nodes = predict(model, loader)
     names = list(model.class_names)
@@ -69,6 +70,7 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
         "baselines_caution": versus["caution"],
         "baseline_features_only_accuracy": versus["scores"]["features only"],
         "baseline_features_only_epochs": versus["details"]["features_only"]["epochs_run"],
+        "class_weights": versus["details"]["class_weights"],  # model.class_weights resolved; None: unweighted
         "baseline_majority_class": names[majority],
         "baseline_majority_accuracy": float(counts[majority] / counts.sum()),
         "baseline_chance_accuracy": 1.0 / len(names),  # a uniform random guess
