@@ -631,3 +631,26 @@ def test_class_weights_are_checked_in_one_line_and_balanced_ones_raise_the_rare_
     assert weights.tolist() == pytest.approx((counts.sum() / (2 * counts)).tolist())
     assert recall["balanced"] > recall[None]
 
+
+def test_the_map_of_a_catalogue_without_distances_is_drawn_in_degrees_on_the_sky(tmp_path):
+    """position_columns=[ra, dec] puts stars on the unit sphere: evaluate.py's map drew that sphere's x, y
+    and called them pc; it draws ra and dec in degrees (a field across RA 0 as one patch), and keeps pc for
+    catalogues with distances."""
+    import matplotlib.image
+    from trainlab.evaluation.graph import plot_map
+
+    frame = SyntheticGaia(200, seed=4).frame()
+    frame["ra"] = np.random.default_rng(4).normal(0.0, 2.0, len(frame)) % 360
+    path = write(tmp_path, frame)
+    table = StarCatalogue(path, "label", position_columns=["ra", "dec"]).load()
+    rows = np.arange(len(frame))
+    plane, xlabel, ylabel = table.map_plane(rows)
+    assert (xlabel, ylabel) == ("ra (deg)", "dec (deg)")
+    assert np.allclose(plane[:, 0] % 360, frame["ra"], atol=1e-9) and np.ptp(plane[:, 0]) < 30  # not 0..360
+    assert np.allclose(plane[:, 1], frame["dec"], atol=1e-9)
+    with_distances = StarCatalogue(path, "label").load().map_plane(rows)
+    assert with_distances[1:] == ("x (pc, from ra, dec, parallax)", "y (pc, from ra, dec, parallax)")
+    assert np.allclose(with_distances[0], StarCatalogue(path, "label").load().positions[:, :2])
+    out = tmp_path / "map.png"
+    plot_map(table.map_plane(rows), table.labels, table.labels, table.class_names, out, "test")
+    assert matplotlib.image.imread(out).shape[0] > 100

@@ -52,7 +52,7 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
     curves = CurveFigures(len(names), names)
     curves.update(probs, labels)
     plots = curves.save(out_dir, split)
-    plot_map(datamodule.table.positions[nodes.numpy()], labels.numpy(), probs.argmax(dim=1).numpy(), names,
+    plot_map(datamodule.table.map_plane(nodes.numpy()), labels.numpy(), probs.argmax(dim=1).numpy(), names,
              out_dir / f"{split}_map.png", split)
     plots.append(f"{split}_map.png")
     counts = torch.bincount(labels, minlength=len(names)).double()
@@ -99,15 +99,18 @@ def write_predictions(datamodule: Any, nodes: np.ndarray, labels: np.ndarray, pr
     return path.name
 
 
-def plot_map(positions: np.ndarray, labels: np.ndarray, predicted: np.ndarray, names: list[str], path: Path,
-             split: str, limit: int = 20000) -> None:
-    """The split's stars in the plane of the first two position axes (ICRS x, y in pc for sky
-    catalogues), coloured by predicted class; misclassified ones ringed in black."""
+def plot_map(plane: tuple[np.ndarray, str, str], labels: np.ndarray, predicted: np.ndarray, names: list[str],
+             path: Path, split: str, limit: int = 20000) -> None:
+    """The split's stars on a map, coloured by predicted class, misclassified ones ringed in black.
+    ``plane``: (stars, 2) coordinates and the two axes' labels (``StarTable.map_plane``: x, y in pc, or
+    the two angles in degrees for a catalogue without distances, drawn as on the sky: longitude
+    increasing to the left)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    positions, xlabel, ylabel = plane
     if len(labels) > limit:  # keep the file small and the drawing quick: an even subsample
         keep = np.linspace(0, len(labels) - 1, limit).astype(int)
         positions, labels, predicted = positions[keep], labels[keep], predicted[keep]
@@ -118,7 +121,9 @@ def plot_map(positions: np.ndarray, labels: np.ndarray, predicted: np.ndarray, n
     wrong = predicted != labels
     ax.scatter(positions[wrong, 0], positions[wrong, 1], s=22, facecolors="none", edgecolors="black",
                linewidths=0.6, label=f"misclassified ({int(wrong.sum())} of {len(labels)})")
-    ax.set(title=f"{split}: predicted classes", xlabel="x (pc, ICRS, for sky catalogues)", ylabel="y", aspect="equal")
+    ax.set(title=f"{split}: predicted classes", xlabel=xlabel, ylabel=ylabel, aspect="equal")
+    if xlabel.endswith("(deg)"):
+        ax.invert_xaxis()  # east to the left, as the sky is seen
     ax.legend(loc="upper right", fontsize=8, markerscale=2)
     save_figure(fig, path, dpi=100)
     plt.close(fig)
