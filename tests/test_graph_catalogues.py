@@ -584,3 +584,73 @@ def test_the_neighbour_queries_use_the_threads_hardware_num_threads_allows(monke
     finally:
         torch.set_num_threads(threads)
     assert used == [1]
+
+
+def rare_members(tmp_path: Path, every: int = 30) -> str:
+    """An astronomer's real balance: one 'member' in ``every`` stars, the rest 'field' (members picked among
+    the synthetic cluster stars, so the features can tell them)."""
+    frame = SyntheticGaia(1500, seed=5).frame()
+    clustered = np.flatnonzero(frame["label"].to_numpy() != "field")
+    frame["label"] = "field"
+    frame.loc[clustered[: len(frame) // every], "label"] = "member"
+    return write(tmp_path, frame)
+
+
+def test_class_weights_are_checked_in_one_line_and_balanced_ones_raise_the_rare_class_recall(tmp_path):
+    """model.class_weights: null | balanced | one positive weight per class; the features-only baseline trains
+    with the model's weights, and balanced ones find more of a 3% class than unweighted training does."""
+    from trainlab.models.graph import check_class_weights, class_weight_tensor
+    from trainlab.models.nets.gnn import GNN
+
+    names = ["field", "member"]
+    for bad, said in (([1.0], "has 1 weight"), ([1.0, 0.0], "must all be positive"), ([1.0, "x"], "non-number"),
+                      ("inverse", "is not a choice")):
+        with pytest.raises(UserError, match=said):
+            check_class_weights(bad, names)
+    check_class_weights([1.0, 30.0], names)
+    balanced = class_weight_tensor("balanced", torch.tensor([90, 10, 0]))
+    assert balanced.tolist() == pytest.approx([100 / 270, 100 / 30, 0])
+    from trainlab.models.graph import NodeClassificationModule
+
+    def module(weights):
+        return NodeClassificationModule(GNN(5, 8, 2), torch.optim.Adam, class_names=names, class_weights=weights)
+
+    with pytest.raises(UserError, match=r"model.class_weights has 3 weight\(s\), the data 2 classes"):
+        module([1, 2, 3])
+    dm = StarGraphDataModule(StarCatalogue(rare_members(tmp_path), "label"), seed=5)
+    recall = {}
+    for spec in (None, "balanced"):
+        weights = module(spec).weigh_classes(dm)
+        baselines = dm.baselines("test")
+        assert baselines.details["class_weights"] == (None if weights is None else pytest.approx(weights.tolist()))
+        test = dm.graph.test_mask
+        predicted = dm.features_only().predict(dm.graph.x[test]).argmax(dim=1)
+        members = dm.graph.y[test] == 1
+        recall[spec] = float((predicted[members] == 1).float().mean())
+    counts = dm.train_class_counts().double()
+    assert weights.tolist() == pytest.approx((counts.sum() / (2 * counts)).tolist())
+    assert recall["balanced"] > recall[None]
+
+
+def test_the_map_of_a_catalogue_without_distances_is_drawn_in_degrees_on_the_sky(tmp_path):
+    """position_columns=[ra, dec] puts stars on the unit sphere: evaluate.py's map drew that sphere's x, y
+    and called them pc; it draws ra and dec in degrees (a field across RA 0 as one patch), and keeps pc for
+    catalogues with distances."""
+    import matplotlib.image
+    from trainlab.evaluation.graph import plot_map
+
+    frame = SyntheticGaia(200, seed=4).frame()
+    frame["ra"] = np.random.default_rng(4).normal(0.0, 2.0, len(frame)) % 360
+    path = write(tmp_path, frame)
+    table = StarCatalogue(path, "label", position_columns=["ra", "dec"]).load()
+    rows = np.arange(len(frame))
+    plane, xlabel, ylabel = table.map_plane(rows)
+    assert (xlabel, ylabel) == ("ra (deg)", "dec (deg)")
+    assert np.allclose(plane[:, 0] % 360, frame["ra"], atol=1e-9) and np.ptp(plane[:, 0]) < 30  # not 0..360
+    assert np.allclose(plane[:, 1], frame["dec"], atol=1e-9)
+    with_distances = StarCatalogue(path, "label").load().map_plane(rows)
+    assert with_distances[1:] == ("x (pc, from ra, dec, parallax)", "y (pc, from ra, dec, parallax)")
+    assert np.allclose(with_distances[0], StarCatalogue(path, "label").load().positions[:, :2])
+    out = tmp_path / "map.png"
+    plot_map(table.map_plane(rows), table.labels, table.labels, table.class_names, out, "test")
+    assert matplotlib.image.imread(out).shape[0] > 100

@@ -681,3 +681,37 @@ def test_a_short_run_on_the_default_data_beats_chance_clearly(compose_cfg, run_t
     assert metrics["test/auroc"] >= 0.85
     assert metrics["test/f1_macro"] >= 0.75
     assert metrics["test/iou"] >= 0.4 and metrics["test/pixel_auprc"] >= 0.6
+
+
+def test_a_float64_image_far_above_zero_keeps_its_noise_and_ordinary_images_load_as_before(tmp_path, caplog):
+    """float32 keeps 24 bits: at 1e9 its step is 64, and noise of 3 read as two values 64 apart, a source 30
+    above the sky as 12. Each channel's median is subtracted in float64 before the cast where the step would
+    reach the noise; float64 images near 0 and float32 ones load exactly as a plain cast gives."""
+    from trainlab.data.image.sources import read_array
+
+    rng = np.random.default_rng(0)
+    for folder in ("far/masks", "near/masks"):
+        (tmp_path / folder).mkdir(parents=True)
+    for i in range(3):
+        image = rng.normal(0.0, 3.0, (1, 32, 32))
+        image[:, 4:8, 4:8] += 30.0  # a source 10 sigma above the sky
+        for name in (f"a{i}", f"b{i}"):
+            np.save(tmp_path / "far" / "masks" / f"{name}.npy", np.zeros((32, 32), np.uint8))
+            np.save(tmp_path / "near" / "masks" / f"{name}.npy", np.zeros((32, 32), np.uint8))
+        np.save(tmp_path / "far" / f"a{i}.npy", np.concatenate([image + 1e9, image + 3e8]))
+        np.save(tmp_path / "far" / f"b{i}.npy", np.concatenate([image + 5e8, image + 7e8]))
+        np.save(tmp_path / "near" / f"a{i}.npy", image[0] + 50.0)
+        write_image(tmp_path / "near" / f"b{i}.fits", (image[0] + 50.0).astype(np.float32))
+    with caplog.at_level("INFO", logger="trainlab"):
+        far = ImageFolder(str(tmp_path / "far")).load().images
+    assert far.shape == (6, 2, 32, 32)  # none read as constant and dropped
+    sky = np.ones((32, 32), bool)
+    sky[4:8, 4:8] = False
+    np.testing.assert_allclose(far[:, :, sky].std(axis=2), 3.0, rtol=0.15)  # the noise survives, in each channel
+    np.testing.assert_allclose(far[:, :, 4:8, 4:8].mean(axis=(2, 3)), 30.0, atol=2.0)  # the source on the sky
+    assert "float32 would keep steps of 64" in caplog.text
+    for path in sorted(p for p in (tmp_path / "near").iterdir() if p.is_file()):
+        raw = np.load(path) if path.suffix == ".npy" else read_array(path)
+        np.testing.assert_array_equal(read_array(path, offsets={}), raw.astype(np.float32))
+    near = ImageFolder(str(tmp_path / "near")).load()
+    assert near.images.dtype == np.float32 and near.images.min() > 20  # the level kept: 50 on ordinary images

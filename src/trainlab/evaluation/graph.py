@@ -45,13 +45,14 @@ def predict(model: Any, loader: Any) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 @torch.inference_mode()
 def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[str, Any]:
+    model.weigh_classes(datamodule)  # the features-only baseline weighs the classes as the model did
     loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
     probs, labels, nodes = predict(model, loader)
     names = list(model.class_names)
     curves = CurveFigures(len(names), names)
     curves.update(probs, labels)
     plots = curves.save(out_dir, split)
-    plot_map(datamodule.table.positions[nodes.numpy()], labels.numpy(), probs.argmax(dim=1).numpy(), names,
+    plot_map(datamodule.table.map_plane(nodes.numpy()), labels.numpy(), probs.argmax(dim=1).numpy(), names,
              out_dir / f"{split}_map.png", split)
     plots.append(f"{split}_map.png")
     counts = torch.bincount(labels, minlength=len(names)).double()
@@ -69,6 +70,7 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
         "baselines_caution": versus["caution"],
         "baseline_features_only_accuracy": versus["scores"]["features only"],
         "baseline_features_only_epochs": versus["details"]["features_only"]["epochs_run"],
+        "class_weights": versus["details"]["class_weights"],  # model.class_weights resolved; None: unweighted
         "baseline_majority_class": names[majority],
         "baseline_majority_accuracy": float(counts[majority] / counts.sum()),
         "baseline_chance_accuracy": 1.0 / len(names),  # a uniform random guess
@@ -97,15 +99,18 @@ def write_predictions(datamodule: Any, nodes: np.ndarray, labels: np.ndarray, pr
     return path.name
 
 
-def plot_map(positions: np.ndarray, labels: np.ndarray, predicted: np.ndarray, names: list[str], path: Path,
-             split: str, limit: int = 20000) -> None:
-    """The split's stars in the plane of the first two position axes (ICRS x, y in pc for sky
-    catalogues), coloured by predicted class; misclassified ones ringed in black."""
+def plot_map(plane: tuple[np.ndarray, str, str], labels: np.ndarray, predicted: np.ndarray, names: list[str],
+             path: Path, split: str, limit: int = 20000) -> None:
+    """The split's stars on a map, coloured by predicted class, misclassified ones ringed in black.
+    ``plane``: (stars, 2) coordinates and the two axes' labels (``StarTable.map_plane``: x, y in pc, or
+    the two angles in degrees for a catalogue without distances, drawn as on the sky: longitude
+    increasing to the left)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    positions, xlabel, ylabel = plane
     if len(labels) > limit:  # keep the file small and the drawing quick: an even subsample
         keep = np.linspace(0, len(labels) - 1, limit).astype(int)
         positions, labels, predicted = positions[keep], labels[keep], predicted[keep]
@@ -116,7 +121,9 @@ def plot_map(positions: np.ndarray, labels: np.ndarray, predicted: np.ndarray, n
     wrong = predicted != labels
     ax.scatter(positions[wrong, 0], positions[wrong, 1], s=22, facecolors="none", edgecolors="black",
                linewidths=0.6, label=f"misclassified ({int(wrong.sum())} of {len(labels)})")
-    ax.set(title=f"{split}: predicted classes", xlabel="x (pc, ICRS, for sky catalogues)", ylabel="y", aspect="equal")
+    ax.set(title=f"{split}: predicted classes", xlabel=xlabel, ylabel=ylabel, aspect="equal")
+    if xlabel.endswith("(deg)"):
+        ax.invert_xaxis()  # east to the left, as the sky is seen
     ax.legend(loc="upper right", fontsize=8, markerscale=2)
     save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -10,7 +10,7 @@ already has one, in a second or two, and must leave that run's RNG state and out
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -26,6 +26,7 @@ class FeaturesOnly:
     epochs_run: int
     best_epoch: int
     best_val_loss: float
+    class_weights: Optional[torch.Tensor] = None  # (classes,) the loss weights it trained with; None: all 1
 
     @torch.inference_mode()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -40,12 +41,16 @@ class FeaturesOnly:
         return {"epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
                 "best_val_loss": round(self.best_val_loss, 6)}
 
+    def weights_list(self) -> Optional[list[float]]:
+        """The class weights it trained with, in output order (None: unweighted)."""
+        return None if self.class_weights is None else [round(float(w), 6) for w in self.class_weights]
+
 
 def fit_features_only(x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, val: torch.Tensor, num_classes: int,
                       seed: int, hidden_channels: int = 64, num_layers: int = 2, dropout: float = 0.1, lr: float = 3e-3,
                       weight_decay: float = 1e-4, batch_size: int = 256, max_steps_per_epoch: int = 50,
                       max_epochs: int = 300, patience: int = 20, max_batch_size: int = 4096,
-                      max_val_rows: int = 50_000) -> FeaturesOnly:
+                      max_val_rows: int = 50_000, class_weights: Optional[torch.Tensor] = None) -> FeaturesOnly:
     """Train an MLP on rows ``train`` of ``x`` (rows, features) against labels ``y`` (int64 in
     [0, num_classes)); stop when the
     loss on rows ``val`` has not improved for ``patience`` epochs and keep the best epoch's weights.
@@ -55,6 +60,7 @@ def fit_features_only(x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, val
     stars) an epoch is that many steps of rows drawn afresh, and the validation loss is taken on a
     seeded ``max_val_rows``, so a 1e6-star catalogue costs what a 200,000-star one does (a whole pass
     per epoch took ~2 CPU s there: up to 10 minutes at the end of the run, before its last line).
+    ``class_weights`` (classes,) weigh the loss as the model's ``model.class_weights`` do (None: all 1).
     Everything random (weights, order, dropout) comes from ``seed``
     inside a forked RNG, so the surrounding run's random state is untouched.
     """
@@ -77,15 +83,15 @@ def fit_features_only(x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, val
             net.train()
             for ids in train_ids[torch.randperm(len(train_ids), generator=order)[:rows_per_epoch]].split(batch):
                 optimizer.zero_grad()
-                nn.functional.cross_entropy(net(x[ids]), y[ids]).backward()
+                nn.functional.cross_entropy(net(x[ids]), y[ids], weight=class_weights).backward()
                 optimizer.step()
             net.eval()
             with torch.inference_mode():
-                loss = float(nn.functional.cross_entropy(net(x_val), y_val))
+                loss = float(nn.functional.cross_entropy(net(x_val), y_val, weight=class_weights))
             if loss < best_loss:
                 best_loss, best_epoch = loss, epoch
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             elif epoch - best_epoch >= patience:
                 break
     net.load_state_dict(best_state)
-    return FeaturesOnly(net.eval(), epoch + 1, best_epoch, best_loss)
+    return FeaturesOnly(net.eval(), epoch + 1, best_epoch, best_loss, class_weights)

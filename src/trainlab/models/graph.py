@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable, Sequence
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import torch
 from torch import nn
@@ -15,13 +17,43 @@ from trainlab.metrics.classification import CurveFigures, classification_metrics
 from trainlab.models.step_logging import record_train_loss
 from trainlab.models.task import TaskModule
 
+log = logging.getLogger(__name__)
+
+
+def check_class_weights(spec: Union[None, str, Sequence[float]], class_names: Sequence[str]) -> None:
+    """Refuse a ``model.class_weights`` that is not None, "balanced" or one positive number per class."""
+    if spec is None or spec == "balanced":
+        return
+    hint = f"give null, balanced or one positive weight per class {list(class_names)}"
+    if isinstance(spec, str) or not isinstance(spec, Sequence):
+        raise UserError(f"model.class_weights={spec!r} is not a choice; {hint}")
+    try:
+        values = [float(w) for w in spec]
+    except (TypeError, ValueError):
+        raise UserError(f"model.class_weights={list(spec)} holds a non-number; {hint}") from None
+    if len(values) != len(class_names):
+        raise UserError(f"model.class_weights has {len(values)} weight(s), the data {len(class_names)} classes; {hint}")
+    if not all(math.isfinite(w) and w > 0 for w in values):
+        raise UserError(f"model.class_weights={values} must all be positive; {hint}")
+
+
+def class_weight_tensor(spec: Union[str, Sequence[float]], counts: torch.Tensor) -> torch.Tensor:
+    """(classes,) float32 loss weights: the given ones, or for "balanced" stars / (classes x count) of
+    the training stars ``counts`` (a class without training stars gets 0: it cannot be learnt)."""
+    if spec != "balanced":
+        return torch.tensor([float(w) for w in spec], dtype=torch.float32)
+    counts = counts.double()
+    weights = counts.sum() / (len(counts) * counts.clamp(min=1))
+    return torch.where(counts > 0, weights, torch.zeros_like(weights)).float()
+
+
 class NodeClassificationModule(TaskModule):
     """Trains a net that maps a graph batch to one logit per class for every node.
 
     Batches are PyG ``Data`` objects (trainlab.data.graph.module): loss and metrics cover only the nodes
     in ``batch.target_mask`` (the split's stars, or the seeds of an ego net); the other nodes are
-    context. Loss: cross-entropy. Logged keys: ``train/loss_step``, ``train/loss_epoch``,
-    ``val/loss`` and ``test/loss``, and for val and test every score of
+    context. Loss: cross-entropy, its classes weighed by ``class_weights``. Logged keys:
+    ``train/loss_step``, ``train/loss_epoch``, ``val/loss`` and ``test/loss``, and for val and test every score of
     :func:`trainlab.metrics.classification.classification_metrics` (accuracy and F1 macro
     on the progress bar). Confusion matrix, ROC and PR curves go to TensorBoard at the end of every
     validation and test epoch, every ``figures_every_n_epochs`` epochs for validation.
@@ -32,6 +64,10 @@ class NodeClassificationModule(TaskModule):
         scheduler: partial LR scheduler or None.
         class_names: class labels in output order (from the data).
         label_smoothing: cross-entropy label smoothing in [0, 1) (Szegedy et al. 2016).
+        class_weights: each class's weight in the loss: None (all 1), "balanced" (training stars /
+            (classes x the class's training stars), sklearn's ``class_weight="balanced"``: a 0.1% class
+            counts as much as a 99.9% one), or one positive number per class in output order. The
+            features-only baseline trains with the same weights (:meth:`weigh_classes`).
         figures_every_n_epochs: draw validation figures every n epochs (drawing three figures costs
             more than a whole full-graph epoch of a small catalogue); the last epoch always draws.
         monitor: metric ReduceLROnPlateau watches.
@@ -48,6 +84,7 @@ class NodeClassificationModule(TaskModule):
         scheduler: Optional[Callable[..., Any]] = None,
         class_names: Optional[Sequence[str]] = None,
         label_smoothing: float = 0.0,
+        class_weights: Union[None, str, Sequence[float]] = None,
         figures_every_n_epochs: int = 1,
         monitor: str = "val/loss",
         compile: bool = False,
@@ -64,12 +101,31 @@ class NodeClassificationModule(TaskModule):
             raise UserError(f"model.net.out_channels={net.out_channels} but the data has {num_classes} classes "
                             f"{list(class_names)}; leave out_channels null")
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        check_class_weights(class_weights, self.class_names)
+        # resolved on the data in setup(); not saved: the checkpoint keeps model.class_weights itself
+        self.register_buffer("class_weight", None, persistent=False)
         metrics = classification_metrics(num_classes)
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.val_curves = CurveFigures(num_classes, self.class_names)
         self.test_curves = CurveFigures(num_classes, self.class_names)
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None:
+            self.weigh_classes(datamodule)
+
+    def weigh_classes(self, datamodule: Any) -> Optional[torch.Tensor]:
+        """Resolve ``class_weights`` on the data's training stars (Lightning's ``setup`` hook, and
+        evaluate.py), put them in the loss and hand them to the data module's features-only baseline."""
+        spec = self.hparams.class_weights
+        weights = None if spec is None else class_weight_tensor(spec, datamodule.train_class_counts())
+        if weights is not None and self.class_weight is None:
+            log.info("class weights in the loss and the features-only baseline (model.class_weights=%s): %s", spec,
+                     {n: round(float(w), 4) for n, w in zip(self.class_names, weights)})
+        self.class_weight = None if weights is None else weights.to(self.device)
+        datamodule.class_weights = weights
+        return weights
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         return self.net(x, edge_index)  # (nodes, classes) logits
@@ -97,7 +153,8 @@ class NodeClassificationModule(TaskModule):
             return None
         logits = self(batch.x, batch.edge_index).index_select(0, targets).float()  # (n, classes); fp32 under AMP
         y = batch.y.index_select(0, targets)
-        loss = self.criterion(logits, y)
+        loss = nn.functional.cross_entropy(logits, y, weight=self.class_weight,
+                                           label_smoothing=self.hparams.label_smoothing)
         if stage == "train":
             record_train_loss(self, loss, weight=n, batch_size=n)
             return loss

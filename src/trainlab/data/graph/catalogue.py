@@ -31,7 +31,7 @@ import numpy as np
 
 from trainlab.data.graph.columns import MISSING, apply_missing_policy, once_per_star, placeable, star_ids, with_gaps
 from trainlab.data.files import read_frame
-from trainlab.data.graph.sky import check_angle_units, read_sexagesimal, sky_positions
+from trainlab.data.graph.sky import check_angle_units, read_sexagesimal, sky_angles, sky_positions
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,8 @@ class StarTable:
     missing (``missing=impute``); labels: (stars,) int64 indices into ``class_names``; ids: (stars,)
     int64 identifiers, exact (Gaia's ``source_id`` exceeds 2^53, so it never passes through a
     float), named ``id_name`` (``row``: the 0-based row in the file); left_out: stars of the file
-    not in the table, per reason.
+    not in the table, per reason; position, position_columns: what the positions were made from
+    (``data.source.position`` and its columns), which says how to draw them (:func:`map_plane`).
     """
 
     positions: np.ndarray
@@ -66,6 +67,21 @@ class StarTable:
     ids: np.ndarray
     id_name: str
     left_out: dict[str, int] = field(default_factory=dict)
+    position: str = "cartesian"
+    position_columns: tuple[str, ...] = ("x", "y", "z")
+
+    def map_plane(self, rows: np.ndarray) -> tuple[np.ndarray, str, str]:
+        """(len(rows), 2) coordinates to draw stars ``rows`` on a map, and the two axes' labels: the two
+        angles in degrees for positions from [ra, dec] alone (points on the unit sphere, no distances),
+        else the first two Cartesian axes (pc for sky catalogues)."""
+        points = self.positions[rows]
+        lon_name, lat_name, *rest = self.position_columns
+        if self.position == "sky" and not rest:
+            return sky_angles(points), f"{lon_name} (deg)", f"{lat_name} (deg)"
+        if self.position == "sky":
+            frame = f"pc, from {lon_name}, {lat_name}, {rest[0]}"
+            return points[:, :2], f"x ({frame})", f"y ({frame})"
+        return points[:, :2], lon_name, lat_name
 
 
 def _label_strings(values, path: str, column: str) -> np.ndarray:
@@ -172,7 +188,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     else:
         positions = coordinates.astype(np.float64)
     return StarTable(positions, features, label_ids, feature_columns, class_names, Path(path).stem, ids, id_name,
-                     left_out)
+                     left_out, position, tuple(position_columns))
 
 
 class StarCatalogue:

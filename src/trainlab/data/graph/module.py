@@ -108,6 +108,9 @@ class StarGraphDataModule(SplitDataModule):
         self.impute_value: Optional[np.ndarray] = None  # per catalogue feature column: training median
         self.indicator_columns: Optional[list[str]] = None  # columns with a 0/1 "was missing" feature
         self._features_only = None  # the fitted features-only baseline (trainlab.models.features_only)
+        # (classes,) loss weights the task module resolved from model.class_weights (NodeClassificationModule.
+        # weigh_classes); the features-only baseline trains with them too, so the two stay comparable
+        self.class_weights: Optional[torch.Tensor] = None
 
     # -- sizes the model needs ---------------------------------------------------------------
     def load(self) -> StarTable:
@@ -320,6 +323,11 @@ class StarGraphDataModule(SplitDataModule):
         self.setup()
         return int(torch.bincount(self.graph.y[self.graph.train_mask]).argmax())
 
+    def train_class_counts(self) -> torch.Tensor:
+        """(classes,) training stars per class (what ``model.class_weights=balanced`` weighs by)."""
+        self.setup()
+        return torch.bincount(self.graph.y[self.graph.train_mask], minlength=len(self.class_names))
+
     def majority_accuracy(self, split: str = "test") -> float:
         """Accuracy of calling every star of ``split`` the training majority class."""
         self.setup()
@@ -328,14 +336,18 @@ class StarGraphDataModule(SplitDataModule):
 
     def features_only(self):
         """The features-only baseline (:mod:`trainlab.models.features_only`), fitted once: an MLP on
-        the same split and the same imputed, scaled features, without the graph."""
+        the same split and the same imputed, scaled features, without the graph, weighing the classes by
+        ``class_weights`` as the model does (refitted when they change)."""
+        weights = None if self.class_weights is None else self.class_weights.cpu()
+        if self._features_only is not None and not _same(self._features_only.class_weights, weights):
+            self._features_only = None
         if self._features_only is None:
             from trainlab.models.features_only import fit_features_only
 
             self.setup()
             g = self.graph
             self._features_only = fit_features_only(g.x, g.y, g.train_mask, g.val_mask, len(self.class_names),
-                                                    seed=self.seed)
+                                                    seed=self.seed, class_weights=weights)
         return self._features_only
 
     def baselines(self, split: str = "test") -> Baselines:
@@ -350,7 +362,8 @@ class StarGraphDataModule(SplitDataModule):
                   "majority class": self.majority_accuracy(split)}
         return Baselines(split, "accuracy", scores, details={
             f"{split}_stars": int(mask.sum()), "majority_class": self.class_names[self.majority_class()],
-            "features_only": features_only.facts(), "missing_values": self.missing_counts(),
+            "features_only": features_only.facts(), "class_weights": features_only.weights_list(),
+            "missing_values": self.missing_counts(),
             "left_out": dict(self.table.left_out)}, caution=self._caution(split, y, predicted))
 
     def _caution(self, split: str, y: torch.Tensor, features_only: torch.Tensor) -> Optional[str]:
@@ -382,3 +395,7 @@ class StarGraphDataModule(SplitDataModule):
                 f"every star '{majority}' and says little; judge by {split}/balanced_accuracy (majority class "
                 f"{1 / int(present.sum()):.3f}, features only {float(recall.mean()):.3f}), {split}/f1_macro and "
                 f"{split}/auprc")
+
+
+def _same(a: Optional[torch.Tensor], b: Optional[torch.Tensor]) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and torch.equal(a, b))

@@ -35,6 +35,18 @@ def sky_to_cartesian(ra_deg: np.ndarray, dec_deg: np.ndarray, parallax_mas: np.n
                      distance * np.sin(dec)], axis=1)
 
 
+def sky_angles(points: np.ndarray) -> np.ndarray:
+    """(stars, 2) longitude and latitude in degrees of (stars, 3) Cartesian directions (the inverse of
+    :func:`sky_to_cartesian` up to distance). Longitudes lie in [0, 360), or in [-180, 180) when the stars
+    straddle 0/360 more tightly that way (a field across RA 0 stays one patch on a map)."""
+    lon = np.degrees(np.arctan2(points[:, 1], points[:, 0])) % 360.0
+    lat = np.degrees(np.arcsin(np.clip(points[:, 2] / np.linalg.norm(points, axis=1), -1.0, 1.0)))
+    centred = (lon + 180.0) % 360.0 - 180.0
+    if len(lon) and np.ptp(centred) < np.ptp(lon):
+        lon = centred
+    return np.stack([lon, lat], axis=1)
+
+
 def check_angle_units(angle_units: str) -> None:
     if angle_units not in ANGLE_UNITS:
         raise UserError(f"data.source.angle_units={angle_units!r} is not one of {', '.join(ANGLE_UNITS)} (hours: "

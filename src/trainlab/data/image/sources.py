@@ -43,6 +43,41 @@ def robust_sigma(values: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
+NOISE_KEPT = 0.1  # float32's step at an image's level may be at most this share of its noise (~0.3% more noise)
+LEVEL_SAMPLE = 1_000_000  # pixels per channel its level and noise are estimated from
+
+
+def as_float32(array: np.ndarray, offsets: Optional[dict[str, tuple[float, float, float]]] = None,
+               name: str = "") -> np.ndarray:
+    """``array`` as float32 (the tiles' and the nets' type) without losing its noise.
+
+    float32 keeps 24 bits: at a level of 1e9 (a float64 image with a large offset, counts on a pedestal) its
+    step is 64, and noise of a few units rounds away. Where the step at a channel's median exceeds
+    ``NOISE_KEPT`` of its noise (1.4826 MAD), that median is subtracted in float64 before the cast, the
+    channel's sky level becoming 0 (the asinh stretch subtracts the training tiles' median and the percentile
+    stretch a low percentile after it: what they see is the noise and the sources above the sky). The
+    subtraction is recorded in ``offsets`` (name -> level, noise, step) when given (images; masks pass
+    None and are cast as they are). Types float32 holds exactly (float32, 8/16-bit integers) and images
+    whose noise the step does not reach are cast unchanged.
+    """
+    if offsets is None or np.can_cast(array.dtype, np.float32):
+        return array.astype(np.float32)
+    values = array.astype(np.float64)
+    for channel in values if values.ndim == 3 else values[None]:  # views: subtracted in place
+        finite = channel[np.isfinite(channel)]
+        finite = finite[:: max(1, len(finite) // LEVEL_SAMPLE)]
+        if not finite.size:
+            continue
+        level = float(np.median(finite))
+        noise = robust_sigma(finite) or float(np.std(finite))
+        step = float(np.spacing(np.float32(abs(level))))
+        if noise > 0 and step > NOISE_KEPT * noise:
+            channel -= level
+            if step > offsets.get(name, (0.0, 0.0, 0.0))[2]:  # the channel that lost most, for the log line
+                offsets[name] = (level, noise, step)
+    return values.astype(np.float32)
+
+
 def _starts(length: int, size: int, cover: bool) -> list[int]:
     starts = list(range(0, length - size + 1, size))
     if cover and starts and starts[-1] + size < length:  # one more, flush with the edge
@@ -168,7 +203,8 @@ def _one_file_per_stem(files: list[Path], key: str, folder: Path) -> None:
                             "and masks are matched by name: rename or remove one of them")
 
 
-def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False) -> np.ndarray:
+def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
+               offsets: Optional[dict[str, tuple[float, float, float]]] = None) -> np.ndarray:
     """A FITS, NPY or PNG file as a float array, (H, W) or (channels, H, W).
 
     FITS: the first image HDU holding data; NPY: as stored; PNG: grey (8 or 16 bit), RGB, or with a palette
@@ -176,7 +212,8 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
     store classes); alpha left out here: :class:`ImageFolder` reads an image's as where it has data
     (:func:`transparent_as_missing`), :func:`read_mask` a mask's as where it is clean. Leading axes of length 1 beyond
     three are dropped ((1, 1, H, W) radio cubes), and (H, W, channels) with at most 4 channels is moved
-    channels first (the file's name appended to ``channels_last``).
+    channels first (the file's name appended to ``channels_last``). Cast to float32 by :func:`as_float32`
+    (a channel's large offset subtracted first, recorded in ``offsets``, when given).
     """
     suffix = _suffix(path)
     try:
@@ -214,7 +251,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
         array = np.moveaxis(array, -1, 0)
         if channels_last is not None:
             channels_last.append(path.name)
-    return array.astype(np.float32)
+    return as_float32(array, offsets, path.name)
 
 
 def _listing(folder: Path, key: str) -> list[Path]:
@@ -350,8 +387,9 @@ class ImageFolder:
         first: Optional[tuple[str, tuple[int, ...]]] = None
         channels_last: list[str] = []
         see_through: dict[str, tuple[int, int]] = {}  # PNG name -> (transparent, partly transparent) pixels
+        offsets: dict[str, tuple[float, float, float]] = {}  # name -> level subtracted, noise, float32 step
         for index, path in enumerate(self._files()):
-            image = read_array(path, channels_last)
+            image = read_array(path, channels_last, offsets=offsets)
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
             if any(counts := transparent_as_missing(image, path)):
                 see_through[path.name] = counts
@@ -388,6 +426,11 @@ class ImageFolder:
                      "(NaN: the quality check fills or drops them), %d partly transparent one(s) keep their colour; "
                      "the alpha channel is no image channel", len(see_through), next(iter(see_through)),
                      transparent, partly)
+        if offsets:
+            name, (level, noise, step) = next(iter(offsets.items()))
+            log.info("%d image(s) of %s (e.g. '%s': level %.6g, noise %.3g) lie so far above 0 that float32 would "
+                     "keep steps of %.3g: each channel's median was subtracted (float64) before the cast, so the noise "
+                     "is kept", len(offsets), self.path, name, level, noise, step)
         log.info("data %s: %d images, %d tiles of %s", self.path, len(set(groups)), len(images), images[0].shape)
         return SkyTiles(self.path.name, np.stack(images), np.stack(masks), np.asarray(groups, dtype=np.int64),
                         names, [f"channel {c}" for c in range(channels)])
