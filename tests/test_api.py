@@ -109,3 +109,15 @@ def test_config_dir_is_the_command_lines_config_dir(tmp_path):
     saved = (result.run_dir / "resolved_config.yaml").read_text()
     assert "init: kaiming" in saved and "test/rmse" in result.metrics
     assert "model=tiny_lstm" in (result.run_dir / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_a_callers_own_hydra_is_given_back(tmp_path):
+    """Hydra holds one initialized instance per process: a notebook's own initialize() outlives a run."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    with initialize_config_dir(config_dir=str(tmp_path), version_base="1.3"):
+        own = GlobalHydra.instance().hydra
+        with pytest.raises(UserError, match="model=lstn is not an option"):
+            trainlab.train(["model=lstn", f"paths.log_dir={tmp_path / 'outputs'}"])
+        assert GlobalHydra.instance().hydra is own

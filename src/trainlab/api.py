@@ -137,8 +137,10 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
         search_path.prepend("command-line", f"file://{os.path.abspath(config_dir)}",
                             anchor=SearchPathQuery(provider="schema"))
     # refusals_raised: a check Hydra runs before the job (Preflight: hydra.run.dir holds a run, a full disk)
+    global_hydra = GlobalHydra.instance()  # one per process: a caller's own initialize() is given back after
+    caller_hydra = global_hydra.hydra if global_hydra.is_initialized() else None
     with process_given_back(), as_script(script), refusals_raised():
-        GlobalHydra.instance().clear()  # a run made before in this process, or a test's compose
+        global_hydra.clear()
         try:
             hydra = Hydra.create_main_hydra2(task_name=script.removesuffix(".py"), config_search_path=search_path)
             done = hydra.run(config_name=config_name, task_function=job, overrides=[*overrides, "hydra.mode=RUN"])
@@ -148,5 +150,7 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
                 raise
             raise UserError(problem) from None
         finally:
-            GlobalHydra.instance().clear()
+            global_hydra.clear()
+            if caller_hydra is not None:
+                global_hydra.initialize(caller_hydra)
     return Path(done.hydra_cfg.hydra.runtime.output_dir), done.return_value
