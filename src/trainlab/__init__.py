@@ -1,7 +1,22 @@
 """trainlab: Hydra-composed PyTorch Lightning experiments.
 
-Importing the package is cheap on purpose: nothing here imports torch or lightning, so that
-`python train.py --cfg job` and `--help` answer in well under a second.
+``trainlab.train([...overrides])`` and ``trainlab.evaluate(run)`` make the command line's runs from Python
+(:mod:`trainlab.api`).
+
+Importing the package is cheap on purpose: nothing here imports torch or lightning (nor the API's
+module, until one of its names is first used), so that `python train.py --cfg job` and `--help` answer
+in well under a second.
 """
 
 __version__ = "0.1.0"
+
+_API = ("train", "evaluate", "TrainResult", "EvalResult")  # trainlab.api's, imported when first used
+__all__ = [*_API, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from trainlab import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'trainlab' has no attribute {name!r}")

@@ -15,6 +15,7 @@ these refusals into one line naming the override, what is wrong with it and how 
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import os
 import re
@@ -143,9 +144,7 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
         try:
             return func()
         except Exception as exc:  # noqa: BLE001 - what is not described goes back to Hydra unchanged
-            # HYDRA_FULL_ERROR=1 asks Hydra for the whole traceback: it gets it
-            full = os.environ.get("HYDRA_FULL_ERROR") == "1"
-            problem = None if full or _in_job(exc) else composition_problem(exc, argv, config_name)
+            problem = start_problem(exc, argv, config_name)
             if problem is None:
                 return original(lambda: _raise(exc))
         from trainlab.config.errors import refuse
@@ -159,9 +158,33 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
         hydra_utils.run_and_report = original
 
 
+def start_problem(exc: BaseException, argv: list[str], config_name: Optional[str]) -> Optional[str]:
+    """The one line for an error Hydra met composing the config (:func:`composition_problem`); None for a
+    job's own error (which keeps its traceback), and under HYDRA_FULL_ERROR=1, which asks Hydra for the
+    whole traceback. The command line prints it (:func:`hydra_errors_as_one_line`), ``trainlab.train``
+    raises it as a UserError."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_job(exc):
+        return None
+    return composition_problem(exc, argv, config_name)
+
+
+_SCRIPT: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("trainlab_script", default=None)
+
+
 def _script() -> str:
-    """The script's name as typed (train.py, evaluate.py)."""
-    return sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py"
+    """The script's name as typed (train.py, evaluate.py), which messages name (``python train.py --cfg job``);
+    within :func:`as_script`, the script whose run is made from Python (not ``ipykernel_launcher.py``)."""
+    return _SCRIPT.get() or (sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py")
+
+
+@contextmanager
+def as_script(name: str) -> Iterator[None]:
+    """Within it, messages name ``name`` as the script (``trainlab.train`` makes train.py's run)."""
+    token = _SCRIPT.set(name)
+    try:
+        yield
+    finally:
+        _SCRIPT.reset(token)
 
 
 def _raise(exc: BaseException) -> None:

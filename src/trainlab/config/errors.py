@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import logging
 import os
@@ -84,9 +85,34 @@ def unwrap_user_error(exc: BaseException) -> UserError | None:
     return None
 
 
+class Refused(BaseException):
+    """A refusal (:func:`refuse`) on its way to a caller in Python (:func:`refusals_raised`). No Exception:
+    Hydra's callbacks (:class:`trainlab.run.preflight.Preflight`) let none through, they turn it into a
+    warning and start the run anyway."""
+
+
+_REFUSALS_RAISED: contextvars.ContextVar[bool] = contextvars.ContextVar("trainlab_refusals_raised", default=False)
+
+
+@contextmanager
+def refusals_raised() -> Iterator[None]:
+    """Within it, :func:`refuse` ends nothing: the caller (``trainlab.train``) gets its UserError, whose
+    message is the line the command line prints."""
+    token = _REFUSALS_RAISED.set(True)
+    try:
+        yield
+    except Refused as refused:
+        raise UserError(str(refused)) from None
+    finally:
+        _REFUSALS_RAISED.reset(token)
+
+
 def refuse(message: str) -> NoReturn:
     """End the command with one line, ``error: <message>`` on stderr, and exit status 2 (a user error): how
-    every refusal ends, a UserError's (:func:`report_user_errors`), preflight's and Hydra's rewritten ones."""
+    every refusal ends, a UserError's (:func:`report_user_errors`), preflight's and Hydra's rewritten ones.
+    Within :func:`refusals_raised` (a run made from Python), :class:`Refused` is raised instead."""
+    if _REFUSALS_RAISED.get():
+        raise Refused(message)
     print(f"error: {message}", file=sys.stderr, flush=True)
     sys.exit(EXIT_USER_ERROR)
 
@@ -215,7 +241,9 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     where = f"a setting of {parent}" if parent else "a top-level setting"
     hint = (did_you_mean(name, settings, prefix=f"{parent}." if parent else "")
             or (f"its settings: {', '.join(settings)}" if settings else ""))
-    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "train.py"
+    from trainlab.config.composition import _script
+
+    script = _script()
     shown = "hydra" if key.startswith("hydra.") else "job"
     if in_file:
         return (f"{in_file.group(1)}.yaml sets {key}, which is not {where}{'; ' + hint if hint else ''} (python "
@@ -370,11 +398,11 @@ _QUIET_STOP_REPLACED: dict[int, Any] = {}  # the handlers stop_quietly_until_tra
 
 
 @contextmanager
-def _process_given_back() -> Iterator[None]:
-    """Around a script's command line: the signal handlers and root logger as they were before, once it
-    ends. The process usually ends with it; run inside a longer-lived one (``%run train.py`` in IPython,
-    ``runpy``), the quiet stop's ``os._exit`` stayed the answer to every later Ctrl-C (the kernel died),
-    and Hydra's handlers went on writing the finished run's train.log."""
+def process_given_back() -> Iterator[None]:
+    """Around a script's command line (and a run of :mod:`trainlab.api`): the signal handlers and root
+    logger as they were before, once it ends. The process usually ends with it; run inside a longer-lived
+    one (``%run train.py`` in IPython, ``runpy``), the quiet stop's ``os._exit`` stayed the answer to every
+    later Ctrl-C (the kernel died), and Hydra's handlers went on writing the finished run's train.log."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
@@ -406,23 +434,33 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     config lacks) is one line and exit status 2 instead of Hydra's several lines and 1
     (:mod:`trainlab.config.composition`; ``config_name``, the script's primary config, lets a
     misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
-    with _process_given_back():
+    with process_given_back():
         _run_command_line(main, config_name)
+
+
+def start_checks(argv: list[str]) -> Optional[str]:
+    """What refuses a run before Hydra starts (None: nothing), for the command line and :mod:`trainlab.api`:
+    a working folder removed after the shell entered it (Hydra records it first thing, hydra.runtime.cwd: a
+    FileNotFoundError traceback), a ``--config-dir`` or search path folder that is not there
+    (:func:`config_dir_problem`). Also points matplotlib's cache at a writable folder (a read-only home:
+    two warnings and a font cache rebuilt per run)."""
+    from trainlab.run.console import matplotlib_config_where_writable
+
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return ("the working folder this command was started in no longer exists (removed after the shell "
+                "entered it); cd to an existing folder and run it again")
+    matplotlib_config_where_writable()
+    return config_dir_problem(argv)
 
 
 def _run_command_line(main, config_name: Optional[str]) -> None:
     from trainlab.config.composition import flags_first
     from trainlab.config.help import help_requested, print_help
-    from trainlab.run.console import matplotlib_config_where_writable
 
-    try:
-        os.getcwd()  # Hydra records it first thing (hydra.runtime.cwd): a FileNotFoundError traceback
-    except FileNotFoundError:
-        refuse("the working folder this command was started in no longer exists (removed after the shell "
-               "entered it); cd to an existing folder and run it again")
-    matplotlib_config_where_writable()  # a read-only home: two warnings and a font cache rebuilt per run
     sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
-    problem = config_dir_problem(sys.argv[1:])
+    problem = start_checks(sys.argv[1:])
     if problem:
         refuse(problem)
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then

@@ -82,9 +82,6 @@ class TrainerConf:
     detect_anomaly: bool = False
 
 
-_PROCESS_SUFFIX = secrets.token_hex(3)
-
-
 _TRAINER_MINIMUMS = {"num_nodes": 1, "accumulate_grad_batches": 1, "log_every_n_steps": 1, "check_val_every_n_epoch": 1,
                      "min_epochs": 0, "num_sanity_val_steps": -1}
 
@@ -144,15 +141,18 @@ def _takes_argument(target: Any, name: str, key: str) -> bool:
 
 
 def _unique_suffix() -> str:
-    """Six hex digits drawn once per process, so every use within one command agrees."""
-    return _PROCESS_SUFFIX
+    """Six hex digits, drawn anew per composed config (the resolver is cached, as Hydra's ``${now:}``): every
+    use within one config agrees, and two runs composed in one process within the same second (a loop of
+    ``trainlab.train`` calls) get folders of their own. Drawn once per process, both runs got the same folder
+    and the second was refused ("hydra.run.dir ... already holds a training run")."""
+    return secrets.token_hex(3)
 
 
 def register_configs() -> None:
     """Register the schemas and the ``uid`` resolver; safe to call more than once."""
     if not OmegaConf.has_resolver("uid"):
-        # Keeps two runs started in the same second apart: ${now:...}_${uid:}. Cached like Hydra's
-        # ${now:}: a launcher that composes each job again in another process (submitit, joblib) copies
+        # Keeps two runs started in the same second apart: ${now:...}_${uid:}. Cached per config like
+        # Hydra's ${now:}: a launcher that composes each job again in another process (submitit, joblib) copies
         # the sweep's resolver cache into the job's config (Hydra's load_sweep_config), so the job
         # lands in the folder the sweep decided before submission, not in one drawn by its own process.
         OmegaConf.register_new_resolver("uid", _unique_suffix, use_cache=True)

@@ -1,5 +1,6 @@
 """One run, from a composed config to its folder.
 
+- ``jobs``: train.py's and evaluate.py's jobs, which the scripts and ``trainlab.api`` run
 - ``pipeline``: the one pipeline every entry point, benchmark and test calls
 - ``hardware``: the hardware profile applied to torch and checked against the machine
 - ``process``: what a run set for its whole process (torch's threads and flags, ...), given back when it ends

@@ -258,8 +258,8 @@ def pin_sweep_dir(config: DictConfig, folder: Optional[Path] = None) -> Path:
     """Resolve ``hydra.sweep.dir`` once (or set it to ``folder``: a stage's) and hand the literal to
     every job.
 
-    Its ``${uid:}`` is drawn per process: a job composed in a launcher's worker process would
-    otherwise land in a folder of its own. The launcher composes each job from this same config
+    Its ``${uid:}`` is drawn per composed config: a job composed again (in a launcher's worker process,
+    or anew per trial) would otherwise land in a folder of its own. The launcher composes each job from this same config
     object, so a stage that sets another folder moves the jobs that follow.
     """
     sweep_dir = (folder or Path(str(config.hydra.sweep.dir))).resolve()

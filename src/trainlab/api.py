@@ -1,0 +1,156 @@
+"""Runs from Python in one call (a notebook, a script's loop of runs): ``trainlab.train([...])`` and
+``trainlab.evaluate(run)``, each the command line's run::
+
+    import trainlab
+
+    result = trainlab.train(["model=cnn", "trainer.max_epochs=3"])   # python train.py model=cnn ...
+    result.run_dir, result.metrics["test/rmse"], result.best_checkpoint
+    report = trainlab.evaluate(result.run_dir, ["split=val"])        # python evaluate.py ckpt_path=<run> split=val
+
+The overrides are the command line's, in its grammar, composed as ``@hydra.main`` composes them (the
+same search path: conf/, experiments/, ``config_dir`` as ``--config-dir``), and the run is made by
+Hydra's own ``run_job`` in a new folder under ``paths.log_dir`` (``.hydra/``, ``train.log``), so
+evaluate.py and a resume read it as any other. A refusal raises :class:`UserError` with the line the
+command line prints (a misspelt key, a group option that does not exist, a folder that holds a run);
+a Ctrl-C or SIGTERM raises ``KeyboardInterrupt`` or ``RunStopped``. What a run set for the process
+(torch's threads and flags, the root logger's handlers) is given back when it ends.
+
+Nothing here imports torch, lightning or Hydra at module level: ``import trainlab`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from trainlab.config.errors import UserError
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` made.
+
+    Args:
+        run_dir: the run folder (``outputs/train/runs/<date>_<time>_<suffix>``), as ``ckpt_path=`` takes it.
+        metrics: the logged metrics: ``train/*`` and ``val/*`` as the last epoch left them, ``test/*`` of the
+            best checkpoint (with ``test=true``), as ``training_summary.json`` records them.
+        objective: what a sweep optimises: the best value of ``optimized_metric``.
+        best_checkpoint: the best checkpoint's file, or None when none was kept.
+    """
+
+    run_dir: Path
+    metrics: dict[str, float]
+    objective: float
+    best_checkpoint: Optional[Path]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """What :func:`evaluate` made.
+
+    Args:
+        out_dir: the evaluation's folder (``outputs/eval/runs/...``): metrics.json, report.json, report.md, plots.
+        report: its ``report.md``.
+        metrics: the split's metrics (``test/rmse``, ...), as metrics.json holds them.
+        details: everything report.json holds (checkpoint, baselines, latency, plots, ...).
+    """
+
+    out_dir: Path
+    report: Path
+    metrics: dict[str, float]
+    details: dict[str, Any]
+
+
+def train(overrides: Sequence[str] = (), *, config_dir: Optional[str | os.PathLike] = None,
+          config_name: str = "train") -> TrainResult:
+    """``python train.py <overrides>`` from Python: one run in a new folder; see the module's docstring.
+
+    Args:
+        overrides: the command line's overrides (``["model=cnn", "optimizer.lr=0.01"]``).
+        config_dir: a folder of your own config options, as ``--config-dir`` gives it.
+        config_name: the primary config, as ``--config-name`` gives it (one of ``config_dir``'s, or conf/'s).
+    """
+    from trainlab.run.folder import RunFolder
+    from trainlab.run.jobs import train_job
+
+    run_dir, metrics = _run("train.py", config_name, overrides, config_dir, lambda cfg: train_job(cfg, exits=False))
+    objective = metrics.pop("objective")
+    return TrainResult(run_dir, metrics, objective, RunFolder(run_dir).best())
+
+
+def evaluate(ckpt_path_or_run: str | os.PathLike, overrides: Sequence[str] = (), *,
+             config_dir: Optional[str | os.PathLike] = None, config_name: str = "eval") -> EvalResult:
+    """``python evaluate.py ckpt_path=<ckpt_path_or_run> <overrides>`` from Python (a run folder, e.g.
+    :attr:`TrainResult.run_dir`, or a ``.ckpt`` file); ``overrides`` as evaluate.py takes them
+    (``split=val``, ``+data.source.path=<file>``)."""
+    from trainlab.config.composition import grammar_value
+    from trainlab.run.jobs import evaluate_job
+
+    given = [f"ckpt_path={grammar_value(str(ckpt_path_or_run))}", *_listed(overrides)]
+    out_dir, report = _run("evaluate.py", config_name, given, config_dir, lambda cfg: evaluate_job(cfg, exits=False))
+    return EvalResult(out_dir, out_dir / "report.md", report["metrics"], report)
+
+
+def _listed(overrides: Sequence[str]) -> list[str]:
+    """The overrides as a list of strings; one string (``"model=cnn seed=1"``) is refused, not split."""
+    if isinstance(overrides, (str, bytes)):
+        raise UserError(f"overrides={overrides!r} is one string: give a list, one override each "
+                        f"({[str(o) for o in str(overrides).split()]!r})")
+    return [str(o) for o in overrides]
+
+
+def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Optional[str | os.PathLike],
+         job: Callable[[Any], Any]) -> tuple[Path, Any]:
+    """Compose ``config_name`` with ``overrides`` as ``python <script> [--config-dir <config_dir>] <overrides>``
+    does, and run ``job`` in the run folder Hydra makes; (the folder, what ``job`` returned).
+
+    Hydra's ``@hydra.main`` parses ``sys.argv`` and ends the process on any error (``run_and_report``);
+    this makes the same calls it makes (``hydra._internal``: Hydra has no public API for a run with its
+    folder, only ``compose``, which makes none), with the same search path and run mode, and raises."""
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_automatic_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
+    from hydra.core.global_hydra import GlobalHydra
+
+    from trainlab.config.composition import as_script, start_problem
+    from trainlab.config.errors import process_given_back, refusals_raised, start_checks
+    from trainlab.config.schemas import register_configs
+    from trainlab.run.root import repo_root
+
+    overrides = _listed(overrides)
+    flag = next((o for o in overrides if o.startswith("-")), None)
+    if flag is not None:
+        raise UserError(f"{flag}: {script.removesuffix('.py')}() takes overrides only (key=value, group=option); "
+                        "--config-dir is config_dir=, --config-name config_name=, and a sweep (-m) runs on the "
+                        f"command line: python {script} -m ...")
+    config_dir = os.path.expanduser(config_dir) if config_dir is not None else None  # a shell's ~, which Python lacks
+    argv = [*(["--config-dir", config_dir] if config_dir is not None else []), *overrides]
+    problem = start_checks(argv)
+    if problem:
+        raise UserError(problem)
+    register_configs()
+    search_path = create_automatic_config_search_path(None, None, str(repo_root() / "conf"))
+    if config_dir is not None:  # where --config-dir goes (Hydra's _run_hydra)
+        search_path.prepend("command-line", f"file://{os.path.abspath(config_dir)}",
+                            anchor=SearchPathQuery(provider="schema"))
+    # refusals_raised: a check Hydra runs before the job (Preflight: hydra.run.dir holds a run, a full disk)
+    global_hydra = GlobalHydra.instance()  # one per process: a caller's own initialize() is given back after
+    caller_hydra = global_hydra.hydra if global_hydra.is_initialized() else None
+    with process_given_back(), as_script(script), refusals_raised():
+        global_hydra.clear()
+        try:
+            hydra = Hydra.create_main_hydra2(task_name=script.removesuffix(".py"), config_search_path=search_path)
+            done = hydra.run(config_name=config_name, task_function=job, overrides=[*overrides, "hydra.mode=RUN"])
+        except Exception as exc:  # noqa: BLE001 - a refusal before the job becomes its one line, the rest re-raised
+            problem = start_problem(exc, argv, config_name)
+            if problem is None:
+                raise
+            raise UserError(problem) from None
+        finally:
+            global_hydra.clear()
+            if caller_hydra is not None:
+                global_hydra.initialize(caller_hydra)
+    return Path(done.hydra_cfg.hydra.runtime.output_dir), done.return_value

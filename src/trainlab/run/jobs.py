@@ -1,0 +1,125 @@
+"""What train.py's and evaluate.py's jobs do with a composed config: the scripts' ``@hydra.main``
+functions and :mod:`trainlab.api` (``trainlab.train``, ``trainlab.evaluate``) both run these, so a run
+started from Python is the command line's run.
+
+Nothing here imports torch or lightning at module level: ``--help`` and ``--cfg`` stay fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from omegaconf import DictConfig
+
+from trainlab.config.errors import report_user_errors
+from trainlab.run.folder import discard_unstarted_run
+
+
+def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, float]:
+    """Fit (and test) the configured model; returns logged metrics plus ``objective``."""
+    import lightning.pytorch as pl  # heavy imports here, so --help and --cfg stay fast
+    import torch
+
+    from trainlab.run.folder import resolve_checkpoint
+    from trainlab.run.pipeline import assemble, fit_and_test, objective, prepare
+    from trainlab.run.preemption import requeued_checkpoint
+    from trainlab.run.process import settings_kept
+
+    with settings_kept():  # called from Python, a run leaves torch's threads and flags as it found them
+        cfg = prepare(cfg)
+        # a requeued SLURM job goes on in its own folder; ckpt_path= resumes into a new one
+        ckpt_path = requeued_checkpoint(cfg.paths.output_dir) or (
+            str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None)
+        pl.seed_everything(cfg.seed, workers=True)
+        try:
+            run = assemble(cfg, extra_callbacks, ckpt_path=ckpt_path)
+            metrics = fit_and_test(run, ckpt_path)
+        finally:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+    metrics["objective"] = objective(run, metrics)
+    return metrics
+
+
+def train_job(cfg: DictConfig, exits: bool) -> dict[str, float]:
+    """train.py's job in its run folder: :func:`train`, with a sweep's trial reporting and signal handling;
+    a UserError is one line and exit 2 (``exits``), or raised to a caller in Python."""
+    from trainlab.run.console import announce_run_folder
+    from trainlab.run.preemption import stop_on_signals
+    from trainlab.search.trial import optuna_trial
+
+    announce_run_folder()
+    with report_user_errors(on_error=discard_unstarted_run, exits=exits), optuna_trial(cfg) as trial_callbacks, \
+            stop_on_signals(cfg.paths.output_dir, exits) as stop_callbacks:  # a signal: exit 143, or the launcher's
+        return train(cfg, extra_callbacks=[*trial_callbacks, *stop_callbacks])
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Test the checkpoint named by ``cfg.ckpt_path``; returns what metrics.json holds."""
+    from trainlab.run.process import settings_kept
+
+    with settings_kept():  # called from Python, torch's threads and flags are left as they were found
+        return _evaluate(cfg)
+
+
+def evaluate_job(cfg: DictConfig, exits: bool) -> dict[str, Any]:
+    """evaluate.py's job: :func:`evaluate`; a UserError is one line and exit 2 (``exits``), or raised."""
+    with report_user_errors(on_error=discard_unstarted_run, exits=exits):
+        return evaluate(cfg)
+
+
+def _evaluate(cfg: DictConfig) -> dict[str, Any]:
+    import torch
+
+    from trainlab.evaluation import family_module, measure_latency, write_report
+    from trainlab.run.folder import RunFolder, load_checkpoint, note_snapshot, resolve_checkpoint
+    from trainlab.config.checks import check_eval_config, override_run_data
+    from trainlab.run.durable import write_json
+    from trainlab.run.pipeline import build_trainer, prepare, restore
+    from trainlab.run.preemption import ctrl_c_raises
+
+    check_eval_config(cfg)
+    cfg = prepare(cfg, training=False)
+    ckpt = resolve_checkpoint(cfg.ckpt_path)
+    saved = load_checkpoint(ckpt)
+    note_snapshot(ckpt, saved)
+    run_folder = RunFolder.of_checkpoint(ckpt)
+    run_cfg = run_folder.config()
+    given = override_run_data(run_cfg, cfg.get("data"))
+    run_cfg.hardware = cfg.hardware  # this machine's workers and precision
+    if cfg.batch_size is not None:
+        run_cfg.data.batch_size = cfg.batch_size
+    try:
+        model, datamodule = restore(run_cfg, saved, str(ckpt), given, whole_file=cfg.split == "all")
+        split = "val" if cfg.split == "val" else "test"  # split=all: the data module's test split is the whole file
+        trainer = build_trainer(cfg, enable_checkpointing=False)
+        run = trainer.test if split == "test" else trainer.validate
+        with ctrl_c_raises(trainer):
+            metrics = run(model, datamodule=datamodule)[0]
+        loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
+        device = trainer.strategy.root_device
+        model.to(device).eval()
+        family = family_module(model)
+        latency = measure_latency(lambda batch: family.forward_batch(model, batch, device), loader, device,
+                                  warmup=cfg.latency.warmup, max_batches=cfg.latency.max_batches)
+        out_dir = Path(cfg.paths.output_dir)
+        made = family.artifacts(model, datamodule, split, out_dir)
+    finally:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    report = {
+        "checkpoint": str(ckpt),
+        "checkpoint_epoch": saved.get("epoch"),  # last.ckpt's name does not say it: last or best?
+        "run_dir": str(run_folder.path),
+        "split": cfg.split,
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        **made["extra"],  # the family's baselines, next to the metrics they put in perspective
+        **({"per_series": made["per_series"]} if "per_series" in made else {}),  # a file of several series
+        **({"notes": made["notes"]} if made.get("notes") else {}),  # figures to read with care, and why
+    }
+    write_json(out_dir / "metrics.json", report)
+    full = {**report, "latency": latency, "plots": made["plots"], "extra": made["extra"]}
+    write_report(full, out_dir)
+    print(f"report written to {out_dir}: metrics.json, report.json, report.md, {', '.join(made['plots'])}")
+    return full

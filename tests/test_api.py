@@ -1,0 +1,123 @@
+"""``trainlab.train`` / ``trainlab.evaluate``: the command line's runs in one call from Python (README
+"From Python"), in-process and tiny."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import trainlab
+from tests.conftest import TINY
+from tests.test_command_line_errors import refused
+from trainlab.config.errors import UserError
+
+FAST = [*TINY, "trainer.max_epochs=1", "logger=none"]  # TINY: small data and net, hardware.num_threads=1
+
+
+class _OneSecond(datetime.datetime):
+    """Hydra's ${now:} as if every run started in the same second (as two short runs in a loop can)."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return cls(2026, 1, 2, 3, 4, 5)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> tuple[Path, list]:
+    """Two runs from one loop, their clock stopped: the outputs folder and the results."""
+    outputs = tmp_path_factory.mktemp("api") / "outputs"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("hydra.core.utils.datetime", _OneSecond)  # the clock of Hydra's ${now:} resolver
+        root = logging.getLogger()
+        handlers = list(root.handlers)
+        results = [trainlab.train([*FAST, f"paths.log_dir={outputs}"]) for _ in range(2)]
+        assert root.handlers == handlers  # the run's train.log handler went with the run
+    return outputs, results
+
+
+def test_two_runs_from_one_loop_in_the_same_second_get_a_folder_each(two_runs):
+    """${uid:} was drawn once per process: both runs got one folder and the second was refused
+    ("hydra.run.dir ... already holds a training run")."""
+    outputs, results = two_runs
+    folders = [r.run_dir for r in results]
+    assert folders[0] != folders[1]
+    for folder in folders:  # the command line's folder: evaluate.py and a resume read it the same
+        assert folder.parent == outputs / "train" / "runs" and folder.name.startswith("2026-01-02_03-04-05_")
+        assert {p.name for p in (folder / ".hydra").iterdir()} == {"config.yaml", "hydra.yaml", "overrides.yaml"}
+        assert "run folder: " in (folder / "train.log").read_text()
+
+
+def test_the_metrics_returned_are_those_the_run_recorded(two_runs):
+    for result in two_runs[1]:
+        summary = json.loads((result.run_dir / "training_summary.json").read_text())
+        last_epoch = [json.loads(line) for line in (result.run_dir / "epochs.jsonl").read_text().splitlines()][-1]
+        test = {k: v for k, v in result.metrics.items() if k.startswith("test/")}
+        val = {k: v for k, v in result.metrics.items() if k.startswith("val/")}
+        assert test and test == summary["test"]
+        assert val and val == {k: v for k, v in last_epoch.items() if k.startswith("val/")}
+        assert result.objective == summary["best_value"] == result.metrics["val/loss"]
+        assert result.best_checkpoint.parent == result.run_dir / "checkpoints" and result.best_checkpoint.is_file()
+
+
+def test_evaluate_on_the_returned_run(two_runs, tmp_path):
+    result = two_runs[1][0]
+    report = trainlab.evaluate(result.run_dir, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
+    assert report.out_dir.parent == tmp_path / "eval" / "runs" and report.report.is_file()
+    assert report.metrics == json.loads((report.out_dir / "metrics.json").read_text())["metrics"]
+    assert report.metrics["test/rmse"] == pytest.approx(result.metrics["test/rmse"], rel=1e-5)
+    assert report.details["run_dir"] == str(result.run_dir)
+    # a refusal of Hydra's start (Preflight) raised, not an exit: the run's folder is no evaluation's
+    with pytest.raises(UserError, match="already holds a training run"):
+        trainlab.evaluate(result.run_dir, [f"hydra.run.dir={result.run_dir}"])
+
+
+@pytest.mark.parametrize("override", ["trainer.max_epoch=3", "model=lstn", "seed=choice(1,2)"])
+def test_a_bad_override_raises_the_command_lines_line(override, capsys, monkeypatch, tmp_path):
+    with pytest.raises(UserError) as raised:
+        trainlab.train([override, f"paths.log_dir={tmp_path / 'outputs'}"])
+    assert capsys.readouterr().err == "" and not (tmp_path / "outputs").exists()
+    assert refused([override], capsys, monkeypatch, tmp_path) == f"error: {raised.value}"
+
+
+def test_overrides_as_one_string_or_a_flag_are_refused(tmp_path):
+    with pytest.raises(UserError, match=r"one string: give a list, one override each \(\['model=cnn', 'seed=1'\]\)"):
+        trainlab.train("model=cnn seed=1")
+    with pytest.raises(UserError, match="--config-dir is config_dir="):
+        trainlab.train(["--config-dir", str(tmp_path)])
+    with pytest.raises(UserError, match="no such folder"):  # the command line's check of --config-dir
+        trainlab.train([], config_dir=tmp_path / "nowhere")
+
+
+def test_config_dir_is_the_command_lines_config_dir(tmp_path):
+    """A user's own option, in a folder given as config_dir= (--config-dir), with the repository's around it."""
+    mine = tmp_path / "myconf" / "model"
+    mine.mkdir(parents=True)
+    (mine / "tiny_lstm.yaml").write_text(textwrap.dedent("""\
+        defaults:
+          - lstm
+          - _self_
+        net:
+          init: kaiming
+        """))
+    result = trainlab.train([*FAST, "model=tiny_lstm", f"paths.log_dir={tmp_path / 'outputs'}"],
+                            config_dir=tmp_path / "myconf")
+    saved = (result.run_dir / "resolved_config.yaml").read_text()
+    assert "init: kaiming" in saved and "test/rmse" in result.metrics
+    assert "model=tiny_lstm" in (result.run_dir / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_a_callers_own_hydra_is_given_back(tmp_path):
+    """Hydra holds one initialized instance per process: a notebook's own initialize() outlives a run."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    with initialize_config_dir(config_dir=str(tmp_path), version_base="1.3"):
+        own = GlobalHydra.instance().hydra
+        with pytest.raises(UserError, match="model=lstn is not an option"):
+            trainlab.train(["model=lstn", f"paths.log_dir={tmp_path / 'outputs'}"])
+        assert GlobalHydra.instance().hydra is own
