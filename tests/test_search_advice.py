@@ -110,8 +110,33 @@ def test_convergence_fires_while_the_best_still_improves_in_the_last_quarter():
         add(improving, {"x": i / 12}, 1.0 - 0.05 * i)  # a new best every trial
         add(settled, {"x": i / 12}, 0.2 if i == 2 else 1.0 - 0.01 * i)  # best at trial 2, nothing better later
     (line,) = advice.convergence_advice(improving)
-    assert line.startswith("not converged: the best improved by") and "run more trials" in line
+    assert line.startswith("not converged: the last quarter of the trials improved the best from 0.6 to 0.45") and "run more trials" in line
     assert advice.convergence_advice(settled) == []
+
+
+def test_convergence_is_judged_against_the_spread_of_the_values_not_the_best_alone():
+    """A gain relative to the best overstated progress near 0 (random values on [0, 1], best 0.0004 ->
+    0.00005: '86.5%', 'run more trials') and meant nothing across 0 (a maximised r2 -0.2 -> 0.1)."""
+    near_zero = new_study()
+    for i in range(40):  # values spread over [0, 1]; the last quarter's new best is tiny against that spread
+        add(near_zero, {"x": i / 40}, 0.0004 if i == 5 else 0.00005 if i == 35 else 0.1 + (i * 7 % 40) / 45)
+    assert advice.convergence(near_zero)["last_quarter_gain"] < advice.IMPROVING
+    assert advice.convergence_advice(near_zero) == []
+    assert advice.convergence_line(advice.convergence(near_zero)).endswith(
+        "the last quarter of the trials improved the best from 0.0004 to 5e-05, 0.00081 of the spread of the trials' "
+        "values (interquartile range 0.4333): settled: more trials of this search are unlikely to help much")
+    r2 = optuna.create_study(direction="maximize")
+    for i in range(12):  # r2 from -0.9 to -0.2 at trial 8; the last quarter finds 0.1
+        add(r2, {"x": i / 12}, 0.1 if i == 10 else -0.2 if i == 8 else -0.9 + 0.05 * i)
+    (line,) = advice.convergence_advice(r2)
+    assert line == ("not converged: the last quarter of the trials improved the best from -0.2 to 0.1, 0.89 of the "
+                    "spread of the trials' values (interquartile range 0.3375; best found at complete trial 11 of 12): "
+                    "run more trials")
+    ties = new_study()  # perfect fits: 10 of 12 trials scored 0, the interquartile range is 0
+    for i in range(12):
+        add(ties, {"x": i / 12}, 0.0 if i % 6 else 0.5)
+    assert advice.convergence(ties)["spread"].startswith("standard deviation")
+    assert advice.convergence_advice(ties) == []
 
 
 def test_warm_up_too_long_when_every_pruned_trial_stopped_at_its_first_allowed_check():

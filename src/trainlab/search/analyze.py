@@ -136,9 +136,7 @@ def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -
             lines.append(f"  #{t.number}: {t.value:.6g} after {epochs_run(t)} epochs  [{params}]")
         settled = convergence(study)
         if settled:
-            lines.append(f"convergence: best found by trial {settled['best_trial']} ({settled['found_at']} of "
-                         f"{settled['complete']} complete trials); last quarter improved it by "
-                         f"{settled['last_quarter_gain']:.1%}")
+            lines.append(rules.convergence_line(settled))
         lines += importance_lines(study, found)
     else:
         names = objective_names(sweep_dir, study)
