@@ -104,6 +104,21 @@ def test_a_parameter_that_hardly_matters_is_to_be_frozen_at_the_best_value():
     assert advice.unimportant_advice(quadratic_study(weight_y=0.0, n=6)) == []  # too few trials to say
 
 
+def test_parameters_that_hardly_matter_are_one_line_with_their_values():
+    """A 20-parameter study said 'p.. hardly matters: freeze it at ...' in 18 lines."""
+    dists = {f"p{i}": FloatDistribution(0.0, 1.0) for i in range(20)}
+    study = new_study()
+    for n in range(100):  # 5 complete trials per parameter: enough to rank them
+        params = {name: (n * (i + 3) % 11) / 10 for i, name in enumerate(dists)}
+        study.add_trial(create_trial(params=params, distributions=dists, value=float(n)))
+    found = {"p0": 0.6, "p1": 0.2, **{f"p{i}": 0.2 / 18 for i in range(2, 20)}}
+    (line,) = advice.unimportant_advice(study, found)
+    best = study.trials[0].params
+    assert line == ("18 parameters hardly matter (importance < 0.05 each): freeze them at the best trial's values ("
+                    + ", ".join(f"p{i}={best[f'p{i}']:.4g}" for i in range(2, 20)) + ") and search the rest")
+    assert advice.unimportant_advice(study, {"p0": 0.5, "p1": 0.5}) == []
+
+
 def test_convergence_fires_while_the_best_still_improves_in_the_last_quarter():
     improving, settled = new_study(), new_study()
     for i in range(12):

@@ -231,15 +231,22 @@ def judges_edges(study: optuna.Study) -> bool:
 
 
 def unimportant_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
+    """The parameters that hardly matter, in one line with the best trial's values to freeze them at
+    (a 20-parameter study made 18 lines of it)."""
     if len(own_complete(study)) < MIN_TRIALS_FOR_IMPORTANCE:
         return []
     found = importances(study) if found is None else found
     best = top_trials(study, 1)
     if not found or not best:
         return []
-    return [f"{name} hardly matters (importance {value:.3f} < {UNIMPORTANT}): freeze it at "
-            f"{_fmt(best[0].params[name])} (the best trial's) and search the rest"
-            for name, value in found.items() if value < UNIMPORTANT and name in best[0].params]
+    frozen = {name: value for name, value in found.items() if value < UNIMPORTANT and name in best[0].params}
+    if len(frozen) == 1:
+        ((name, value),) = frozen.items()
+        return [f"{name} hardly matters (importance {value:.3f} < {UNIMPORTANT}): freeze it at "
+                f"{_fmt(best[0].params[name])} (the best trial's) and search the rest"]
+    values = ", ".join(f"{name}={_fmt(best[0].params[name])}" for name in frozen)
+    return [f"{len(frozen)} parameters hardly matter (importance < {UNIMPORTANT} each): freeze them at the best "
+            f"trial's values ({values}) and search the rest"] if frozen else []
 
 
 def spread(values: Sequence[float]) -> tuple[float, str]:
