@@ -64,8 +64,8 @@ def test_edge_speaks_of_choices_log_scales_and_a_range_from_zero_and_skips_what_
              "dropout": FloatDistribution(0.0, 0.5), "opt": CategoricalDistribution(["adam", "sgd", "rmsprop"]),
              "two": CategoricalDistribution([1, 2]), "k": IntDistribution(3, 3)}
     best = {"bs": 16, "lr": 0.09, "dropout": 0.01, "opt": "rmsprop", "two": 2, "k": 3}
-    others = [{"bs": 32, "lr": 1e-3 * (i + 1), "dropout": 0.1 + 0.02 * i, "opt": "adam", "two": 1, "k": 3}
-              for i in range(9)]
+    others = [{"bs": 32, "lr": 1e-3 * (i + 1), "dropout": 0.1 + 0.01 * i, "opt": "adam", "two": 1, "k": 3}
+              for i in range(24)]  # 5 trials for each of the 5 searched parameters
     assert advice.edge_advice(edge_study(dists, best, others), found={}) == [
         "the best bs=16 is the smallest of its choices (16, 32, 64): add a smaller one",
         "the best lr=0.09 sits at the high edge of its range [1e-05, 0.1]: widen it upwards by a factor "
@@ -117,6 +117,27 @@ def test_parameters_that_hardly_matter_are_one_line_with_their_values():
     assert line == ("18 parameters hardly matter (importance < 0.05 each): freeze them at the best trial's values ("
                     + ", ".join(f"p{i}={best[f'p{i}']:.4g}" for i in range(2, 20)) + ") and search the rest")
     assert advice.unimportant_advice(study, {"p0": 0.5, "p1": 0.5}) == []
+
+
+def test_importances_wait_for_enough_trials_a_parameter_as_the_advice_does():
+    """The report ranked 2 parameters on 3 complete trials (only the advice drawn from them waited for
+    10); 20 parameters on 25."""
+    few, enough = quadratic_study(1.0, n=3), quadratic_study(1.0, n=10)
+    expected = ("too few trials to rank: 3 complete trial(s) for 2 searched parameter(s), ranking them takes 10 "
+                "(5 a parameter, 10 at least)")
+    assert advice.too_few_to_rank(few) == expected and advice.importances(few) == {}
+    assert importance_lines(few, {}) == [
+        f"parameter importance: not yet ({expected}; range edges and parameters to freeze wait for it too)"]
+    assert advice.too_few_to_rank(enough) is None and set(advice.importances(enough)) == {"x", "y"}
+    dists = {f"p{i}": FloatDistribution(0.0, 1.0) for i in range(20)}
+    wide = new_study()
+    for n in range(25):
+        wide.add_trial(create_trial(params={name: (n * (i + 3) % 11) / 10 for i, name in enumerate(dists)},
+                                    distributions=dists, value=float(n)))
+    assert advice.too_few_to_rank(wide).startswith("too few trials to rank: 25 complete trial(s) for 20 searched")
+    assert "takes 100 (5 a parameter" in advice.too_few_to_rank(wide)
+    assert advice.importances(wide) == {} and advice.unimportant_advice(wide, {"p0": 0.99, "p1": 0.01}) == []
+    assert advice.edge_advice(wide, found={}) == []
 
 
 def test_convergence_fires_while_the_best_still_improves_in_the_last_quarter():

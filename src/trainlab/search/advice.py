@@ -42,6 +42,9 @@ from trainlab.search.shared import is_copied, is_surplus
 EDGE = 0.1  # a best value within the outer 10 % of its range counts as "at the edge"
 UNIMPORTANT = 0.05  # fANOVA importance (they sum to 1) below which a parameter hardly matters
 MIN_TRIALS_FOR_IMPORTANCE = 10
+# complete trials a searched parameter before fANOVA ranks them (2 parameters: the 10 above); ranked from
+# k + 1 trials, the report showed 2 parameters' importances on 3 random trials
+TRIALS_PER_PARAMETER = 5
 # fANOVA ranks a seeded sample of this many complete trials beyond: on 1,000 trials it took 60 s here, on
 # 300 13 s, ranking alike (0.82 / 0.18 against 0.84 / 0.16); a 2,000-trial report ran for minutes
 MAX_RANKED = 300
@@ -76,16 +79,23 @@ def searched(trials: Sequence[FrozenTrial]) -> set[str]:
     return {name for t in trials for name, dist in t.distributions.items() if not dist.single()}
 
 
+def trials_to_rank(study: optuna.Study) -> int:
+    """How many complete trials ranking the study's searched parameters takes: :data:`TRIALS_PER_PARAMETER`
+    a parameter, :data:`MIN_TRIALS_FOR_IMPORTANCE` at least (the importances, and the advice drawn
+    from them, range edges and what to freeze, share this one gate)."""
+    return max(MIN_TRIALS_FOR_IMPORTANCE, TRIALS_PER_PARAMETER * len(searched(own_complete(study))))
+
+
 def too_few_to_rank(study: optuna.Study) -> Optional[str]:
-    """Why the study's complete trials say nothing yet about its parameters (None when they may): k
-    parameters take more than k trials to tell apart. fANOVA gave one trial's two parameters 0.500
-    each, and make stage2 fixed the 'more important' of them."""
-    complete = own_complete(study)
-    names = searched(complete)
-    if len(complete) > len(names):
+    """Why the study's complete trials say nothing yet about its parameters (None when they may):
+    fewer than :func:`trials_to_rank`. fANOVA gave one trial's two parameters 0.500 each (make stage2
+    fixed the 'more important' of them), and the report ranked 2 parameters on 3 random trials."""
+    complete, names = own_complete(study), searched(own_complete(study))
+    if len(complete) >= trials_to_rank(study):
         return None
-    return (f"{len(complete)} complete trial(s) for {len(names)} searched parameter(s): ranking k parameters takes "
-            "more than k complete trials")
+    return (f"too few trials to rank: {len(complete)} complete trial(s) for {len(names)} searched parameter(s), "
+            f"ranking them takes {trials_to_rank(study)} ({TRIALS_PER_PARAMETER} a parameter, "
+            f"{MIN_TRIALS_FOR_IMPORTANCE} at least)")
 
 
 def not_ranked(study: optuna.Study) -> Optional[str]:
@@ -198,11 +208,11 @@ def _fmt(value: Any) -> str:
 def edge_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
     """The best value at the edge of its range, for each parameter that matters (not one fANOVA finds
     hardly matters: where its best lies is noise, and the advice to freeze it would contradict this
-    one), from :data:`MIN_TRIALS_FOR_IMPORTANCE` complete trials on (the best of 3 random trials sat at
+    one), once the trials can rank the parameters (:func:`too_few_to_rank`: the best of 3 random trials sat at
     an edge of one of 2 parameters more often than not). Ordered numeric choices (e.g. batch sizes)
     are spoken of as choices; unordered ones and a choice of two have no edge."""
     best = top_trials(study, 1)
-    if not best or not judges_edges(study):
+    if not best or too_few_to_rank(study):
         return []
     found = importances(study) if found is None else found
     advice = []
@@ -225,15 +235,10 @@ def edge_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -
     return advice
 
 
-def judges_edges(study: optuna.Study) -> bool:
-    """Whether :func:`edge_advice` has the complete trials to judge by (its silence then says: no edge)."""
-    return len(own_complete(study)) >= MIN_TRIALS_FOR_IMPORTANCE and not too_few_to_rank(study)
-
-
 def unimportant_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
     """The parameters that hardly matter, in one line with the best trial's values to freeze them at
-    (a 20-parameter study made 18 lines of it)."""
-    if len(own_complete(study)) < MIN_TRIALS_FOR_IMPORTANCE:
+    (a 20-parameter study made 18 lines of it); not before the trials can rank them (:func:`too_few_to_rank`)."""
+    if too_few_to_rank(study):
         return []
     found = importances(study) if found is None else found
     best = top_trials(study, 1)

@@ -151,10 +151,7 @@ def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -
                  f"epochs trained, {saved}{share}")
     advice = recommendations(study, found)
     if complete and single and not rules.too_few_to_rank(study):  # else the importance line says why not
-        if not rules.judges_edges(study):
-            advice.append(f"range edges: not judged before {rules.MIN_TRIALS_FOR_IMPORTANCE} complete trials "
-                          f"({len(own_complete(study))} so far)")
-        elif not rules.edge_advice(study, found):
+        if not rules.edge_advice(study, found):
             advice.append("no best value at a range edge")
     if complete and not single:
         advice.append("(range edges, importances, convergence and tied top trials judge one objective: not drawn "
@@ -179,7 +176,8 @@ def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
         lines.append(f"parameter importance (fANOVA{sample}):")
         lines += [f"  {name}: {value:.3f}" for name, value in found.items()]
     elif rules.too_few_to_rank(study):
-        lines.append(f"parameter importance: not yet ({rules.too_few_to_rank(study)})")
+        lines.append(f"parameter importance: not yet ({rules.too_few_to_rank(study)}; range edges and parameters "
+                     "to freeze wait for it too)")
     elif not_ranked(study):
         lines.append(f"parameter importance: none ({not_ranked(study)})")
     lines += [f"  not ranked: {name} (in {n} of {ranked} complete trials: fANOVA ranks the parameters every trial has)"
