@@ -8,11 +8,12 @@ import random
 from typing import Any, Optional
 
 import optuna
+import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from trainlab.search import advice
-from trainlab.search.analyze import importance_lines
+from trainlab.search.analyze import importance_lines, parallel_coordinates
 from trainlab.search.results import best_trials
 
 SPACE = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
@@ -146,7 +147,8 @@ def test_convergence_fires_while_the_best_still_improves_in_the_last_quarter():
         add(improving, {"x": i / 12}, 1.0 - 0.05 * i)  # a new best every trial
         add(settled, {"x": i / 12}, 0.2 if i == 2 else 1.0 - 0.01 * i)  # best at trial 2, nothing better later
     (line,) = advice.convergence_advice(improving)
-    assert line.startswith("not converged: the last quarter of the trials improved the best from 0.6 to 0.45") and "run more trials" in line
+    assert line.startswith("not converged: the last quarter of the trials improved the best from 0.6 to 0.45")
+    assert line.endswith("run more trials")
     assert advice.convergence_advice(settled) == []
 
 
@@ -328,16 +330,23 @@ def test_trials_that_all_scored_the_same_are_not_ranked_and_said_so():
     assert advice.not_ranked(varied) is None and advice.no_variation_advice(varied) == []
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_fanova_ranks_a_seeded_sample_of_a_large_study(monkeypatch):
     """fANOVA on every trial of a 2,000-trial study took minutes: beyond MAX_RANKED it ranks a seeded sample."""
+    import matplotlib.pyplot as plt
+
     monkeypatch.setattr(advice, "MAX_RANKED", 20)
     study = quadratic_study(weight_y=1.0, n=50)
     sample = [t.number for t in advice.ranked_study(study).trials]
     assert len(sample) == 20 and sample == [t.number for t in advice.ranked_study(study).trials]  # seeded
     assert len(advice.ranked_study(quadratic_study(weight_y=1.0, n=15)).trials) == 15
-    monkeypatch.setattr("trainlab.search.analyze.MAX_RANKED", 20)
     assert importance_lines(study, {"x": 0.6, "y": 0.4})[0] == (
         "parameter importance (fANOVA, on a seeded sample of 20 of the 50 complete trials):")
+    # the parallel-coordinate plot draws that sample: its title says so (only the header above did)
+    assert parallel_coordinates(study, None).get_title() == (
+        "Parallel Coordinate Plot: a seeded sample of 20 of the 50 complete trials")
+    assert parallel_coordinates(quadratic_study(weight_y=1.0, n=15), None).get_title() == "Parallel Coordinate Plot"
+    plt.close("all")
 
 
 def test_fixed_and_conditional_parameters_are_not_ranked_as_searched_ones():

@@ -57,8 +57,7 @@ def plot(study: optuna.Study, out_dir: Optional[Path], found: Optional[dict[str,
     made = []
     for name, draw in (("optimization_history", lambda: vis.plot_optimization_history(analysed_study(study))),
                        ("param_importances", lambda: importance_bars(found)),
-                       ("parallel_coordinate",
-                        lambda: vis.plot_parallel_coordinate(ranked_study(study), params=shown))):
+                       ("parallel_coordinate", lambda: parallel_coordinates(study, shown))):
         if name == "param_importances" and not found:
             continue
         try:
@@ -74,6 +73,24 @@ def plot(study: optuna.Study, out_dir: Optional[Path], found: Optional[dict[str,
         plt.close(figure)
         made.append(path)
     return made
+
+
+def parallel_coordinates(study: optuna.Study, shown: Optional[list[str]]) -> Any:
+    """Optuna's parallel coordinates of ``shown`` (None: every parameter) over :func:`ranked_study`,
+    its title saying when that is a sample (only the report's importance header said so)."""
+    from optuna.visualization import matplotlib as vis
+
+    axes = vis.plot_parallel_coordinate(ranked_study(study), params=shown)
+    if sample_note(study):
+        axes.set_title(f"Parallel Coordinate Plot: {sample_note(study)}", y=1.03)
+    return axes
+
+
+def sample_note(study: optuna.Study) -> Optional[str]:
+    """'a seeded sample of 300 of the 2000 complete trials' where fANOVA and the parallel coordinates
+    read a sample (:func:`ranked_study`), else None."""
+    complete, most = len(own_complete(study)), rules.MAX_RANKED
+    return f"a seeded sample of {most} of the {complete} complete trials" if complete > most else None
 
 
 def importance_bars(found: dict[str, float]) -> Any:
@@ -172,8 +189,7 @@ def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
     ranked = len(own_complete(study))
     lines = []
     if found:
-        sample = f", on a seeded sample of {MAX_RANKED} of the {ranked} complete trials" if ranked > MAX_RANKED else ""
-        lines.append(f"parameter importance (fANOVA{sample}):")
+        lines.append(f"parameter importance (fANOVA{', on ' + sample_note(study) if sample_note(study) else ''}):")
         lines += [f"  {name}: {value:.3f}" for name, value in found.items()]
     elif rules.too_few_to_rank(study):
         lines.append(f"parameter importance: not yet ({rules.too_few_to_rank(study)}; range edges and parameters "
