@@ -50,6 +50,24 @@ def test_edge_fires_for_a_best_at_the_end_of_its_range_only():
     assert advice.edge_advice(noise, found={}) == []
 
 
+def test_edge_is_not_drawn_from_one_of_many_trials_that_tie_for_the_best(tmp_path):
+    """An error that can be 0 exactly: 20 perfect fits over x in [0.5, 1]; the first of them (x=0.91)
+    was 'the best', and the report advised 'widen x upwards' where the optimum is half the range."""
+    from trainlab.search.analyze import report
+
+    study, at_edge = sweep_folder(tmp_path / "zero"), new_study()
+    for i in range(40):
+        x, y = (0.91 + 0.37 * i) % 1, (0.13 + 0.61 * i) % 1
+        add(study, {"x": x, "y": y}, 0.0 if x > 0.5 else (0.5 - x) * (1 + y))
+        add(at_edge, {"x": x, "y": y}, 0.0 if x > 0.92 else 1 - x)  # every perfect fit at the high edge
+    assert len(advice.tied_best(study)) == 20 and study.best_trial.params["x"] == 0.91
+    assert advice.edge_advice(study, found={}) == []
+    assert len(advice.tied_best(at_edge)) > 1 and [line.split(" sits")[0] for line in advice.edge_advice(
+        at_edge, found={})] == ["the best x=0.98"]
+    assert ("top trials (20 complete trials score the best value, 0, exactly: the first 5 of them are shown as they "
+            "ran; the optimum is a region, not one point):") in report(tmp_path / "zero", save=False)
+
+
 def edge_study(dists: dict[str, Any], best: dict[str, Any], others: list[dict[str, Any]]) -> optuna.Study:
     """The trial ``best`` (value 0) and ``others`` (values 1, 2, ...) over ``dists``."""
     study = new_study()

@@ -147,7 +147,10 @@ def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -
     if not complete:  # failed or pruned only: nothing to rank or plot, the failures are in the advice
         lines.append("top trials: none, no trial completed" + (" with a finite value" if best_trials(study) else ""))
     elif single:
-        lines.append("top trials:")
+        tied = len(rules.tied_best(study))
+        lines.append("top trials:" if tied < 2 else f"top trials ({tied} complete trials score the best value, "
+                     f"{top_trials(study, 1)[0].value:.6g}, exactly: the first {min(tied, 5)} of them are shown "
+                     "as they ran; the optimum is a region, not one point):")
         for t in top_trials(study):
             params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
             lines.append(f"  #{t.number}: {t.value:.6g} after {epochs_run(t)} epochs  [{params}]")
