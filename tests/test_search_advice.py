@@ -168,6 +168,9 @@ def test_convergence_fires_while_the_best_still_improves_in_the_last_quarter():
     assert line.startswith("not converged: the last quarter of the trials improved the best from 0.6 to 0.45")
     assert line.endswith("run more trials")
     assert advice.convergence_advice(settled) == []
+    assert advice.convergence_line(advice.convergence(settled)).endswith(
+        "the last quarter of the trials did not improve the best (0.2): settled: more trials of this search are "
+        "unlikely to help much")
 
 
 def test_convergence_is_judged_against_the_spread_of_the_values_not_the_best_alone():

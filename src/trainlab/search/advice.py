@@ -301,13 +301,13 @@ def convergence(study: optuna.Study) -> Optional[dict[str, Any]]:
 
 def convergence_line(found: dict[str, Any]) -> str:
     """The report's line: where the best was found, what the last quarter did to it, and what that means."""
-    moved = (f"improved the best from {_fmt(found['before'])} to {_fmt(found['after'])}" if found["last_quarter_gain"]
-             else f"did not improve the best ({_fmt(found['after'])})")
+    moved = (f"improved the best from {_fmt(found['before'])} to {_fmt(found['after'])}, "
+             f"{found['last_quarter_gain']:.2g} of the spread of the trials' values ({found['spread']})"
+             if found["last_quarter_gain"] else f"did not improve the best ({_fmt(found['after'])})")
     verdict = ("still improving: run more trials" if found["last_quarter_gain"] > IMPROVING
                else "settled: more trials of this search are unlikely to help much")
     return (f"convergence: best found by trial {found['best_trial']} ({found['found_at']} of {found['complete']} "
-            f"complete trials); the last quarter of the trials {moved}, {found['last_quarter_gain']:.2g} of the "
-            f"spread of the trials' values ({found['spread']}): {verdict}")
+            f"complete trials); the last quarter of the trials {moved}: {verdict}")
 
 
 def convergence_advice(study: optuna.Study) -> list[str]:
