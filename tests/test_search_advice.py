@@ -251,9 +251,24 @@ def test_top_trials_that_tie_but_disagree_on_an_important_parameter():
     for study in (apart, together):
         add(study, {"x": 0.3, "y": 0.5}, 3.0)
     (line,) = advice.disagreement_advice(apart, found={"x": 0.9, "y": 0.1})
-    assert line.startswith("the top 3 trials are within 2% of each other but disagree on x (0.1, 0.5, 0.9)")
+    assert line.startswith("the top 3 trials score alike (within 2% of the spread of the trials' values) but "
+                           "disagree on x (0.1, 0.5, 0.9)")
     assert advice.disagreement_advice(together, found={"x": 0.9, "y": 0.1}) == []
     assert advice.disagreement_advice(apart, found={"x": 0.01, "y": 0.99}) == []  # x hardly matters
+
+
+def test_a_tie_at_a_best_of_zero_is_judged_against_the_spread_of_the_values():
+    """An error whose best is 0: within 2 % of the best's own value was a tolerance of 0, so 0.0001 and
+    0.0002 'stood out' from 0 among trials scoring up to 1, and top trials far apart on x said nothing."""
+    tied, apart = new_study(), new_study()
+    for study, runners_up in ((tied, (0.0001, 0.0002)), (apart, (0.3, 0.5))):
+        for x, value in zip((0.1, 0.5, 0.9), (0.0, *runners_up)):
+            add(study, {"x": x, "y": 0.5}, value)
+        for i in range(6):
+            add(study, {"x": 0.3, "y": 0.5}, 0.5 + 0.1 * i)
+    (line,) = advice.disagreement_advice(tied, found={"x": 0.9, "y": 0.1})
+    assert "disagree on x (0.1, 0.5, 0.9)" in line
+    assert advice.disagreement_advice(apart, found={"x": 0.9, "y": 0.1}) == []
 
 
 def test_pruning_stats_count_fractional_epochs_of_jobs_that_recorded_them():

@@ -12,7 +12,8 @@ data supports it (tests build studies where each must fire and where each must s
   end of the warm-up, the complete trials' values do not rank them as their final values do).
 - ``overfitting``: the top trials' best validation loss is far above their final training loss.
 - ``failures``: failed trials grouped by reason.
-- ``disagreement``: the top trials are about equally good yet far apart on an important parameter:
+- ``disagreement``: the top trials are about equally good (within :data:`TIE` of the spread of the
+  trials' values) yet far apart on an important parameter:
   the optimum is not pinned down, more trials are needed.
 - ``not finite``: complete trials that scored inf or nan (diverged runs), which every rule leaves out.
 - ``no variation``: every complete trial scored the same: the parameters made no difference.
@@ -56,7 +57,9 @@ RANK_AGREEMENT = 0.3  # Spearman correlation of warm-up-end and final values bel
 OVERFIT_RATIO = 1.5  # best val loss / final train loss of the top trials above which they overfit
 TOP = 3
 DISAGREE_SPREAD = 0.5  # top trials spread over half a parameter's range or more
-TIE = 0.02  # top trials whose values are within 2 % of the best count as about equally good
+# top trials within 2 % of the spread of the trials' values (see spread) count as about equally good; 2 % of
+# the best's own value was no tolerance at all for an error whose best is 0 (0.0001 'stood out' from 0)
+TIE = 0.02
 
 
 def not_finite(study: optuna.Study) -> list[FrozenTrial]:
@@ -428,8 +431,8 @@ def disagreement_advice(study: optuna.Study, found: Optional[dict[str, float]] =
     top = top_trials(study, TOP)
     if len(top) < TOP:
         return []
-    best = top[0].value
-    if any(abs(t.value - best) > TIE * abs(best) for t in top):
+    best, (width, _) = top[0].value, spread([t.value for t in own_complete(study)])
+    if any(abs(t.value - best) > TIE * width for t in top):
         return []  # the best stands out: no tie to break
     found = importances(study) if found is None else found
     advice = []
@@ -441,8 +444,8 @@ def disagreement_advice(study: optuna.Study, found: Optional[dict[str, float]] =
             continue
         if max(where) - min(where) >= DISAGREE_SPREAD:
             values = ", ".join(_fmt(t.params[name]) for t in top)
-            advice.append(f"the top {TOP} trials are within {TIE:.0%} of each other but disagree on {name} "
-                          f"({values}): the optimum is not pinned down; run more trials")
+            advice.append(f"the top {TOP} trials score alike (within {TIE:.0%} of the spread of the trials' values) "
+                          f"but disagree on {name} ({values}): the optimum is not pinned down; run more trials")
     return advice
 
 
