@@ -8,11 +8,12 @@ import random
 from typing import Any, Optional
 
 import optuna
+import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from trainlab.search import advice
-from trainlab.search.analyze import importance_lines
+from trainlab.search.analyze import importance_lines, parallel_coordinates
 from trainlab.search.results import best_trials
 
 SPACE = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
@@ -49,6 +50,24 @@ def test_edge_fires_for_a_best_at_the_end_of_its_range_only():
     assert advice.edge_advice(noise, found={}) == []
 
 
+def test_edge_is_not_drawn_from_one_of_many_trials_that_tie_for_the_best(tmp_path):
+    """An error that can be 0 exactly: 20 perfect fits over x in [0.5, 1]; the first of them (x=0.91)
+    was 'the best', and the report advised 'widen x upwards' where the optimum is half the range."""
+    from trainlab.search.analyze import report
+
+    study, at_edge = sweep_folder(tmp_path / "zero"), new_study()
+    for i in range(40):
+        x, y = (0.91 + 0.37 * i) % 1, (0.13 + 0.61 * i) % 1
+        add(study, {"x": x, "y": y}, 0.0 if x > 0.5 else (0.5 - x) * (1 + y))
+        add(at_edge, {"x": x, "y": y}, 0.0 if x > 0.92 else 1 - x)  # every perfect fit at the high edge
+    assert len(advice.tied_best(study)) == 20 and study.best_trial.params["x"] == 0.91
+    assert advice.edge_advice(study, found={}) == []
+    assert len(advice.tied_best(at_edge)) > 1 and [line.split(" sits")[0] for line in advice.edge_advice(
+        at_edge, found={})] == ["the best x=0.98"]
+    assert ("top trials (20 complete trials score the best value, 0, exactly: the first 5 of them are shown as they "
+            "ran; the optimum is a region, not one point):") in report(tmp_path / "zero", save=False)
+
+
 def edge_study(dists: dict[str, Any], best: dict[str, Any], others: list[dict[str, Any]]) -> optuna.Study:
     """The trial ``best`` (value 0) and ``others`` (values 1, 2, ...) over ``dists``."""
     study = new_study()
@@ -64,8 +83,8 @@ def test_edge_speaks_of_choices_log_scales_and_a_range_from_zero_and_skips_what_
              "dropout": FloatDistribution(0.0, 0.5), "opt": CategoricalDistribution(["adam", "sgd", "rmsprop"]),
              "two": CategoricalDistribution([1, 2]), "k": IntDistribution(3, 3)}
     best = {"bs": 16, "lr": 0.09, "dropout": 0.01, "opt": "rmsprop", "two": 2, "k": 3}
-    others = [{"bs": 32, "lr": 1e-3 * (i + 1), "dropout": 0.1 + 0.02 * i, "opt": "adam", "two": 1, "k": 3}
-              for i in range(9)]
+    others = [{"bs": 32, "lr": 1e-3 * (i + 1), "dropout": 0.1 + 0.01 * i, "opt": "adam", "two": 1, "k": 3}
+              for i in range(24)]  # 5 trials for each of the 5 searched parameters
     assert advice.edge_advice(edge_study(dists, best, others), found={}) == [
         "the best bs=16 is the smallest of its choices (16, 32, 64): add a smaller one",
         "the best lr=0.09 sits at the high edge of its range [1e-05, 0.1]: widen it upwards by a factor "
@@ -104,14 +123,79 @@ def test_a_parameter_that_hardly_matters_is_to_be_frozen_at_the_best_value():
     assert advice.unimportant_advice(quadratic_study(weight_y=0.0, n=6)) == []  # too few trials to say
 
 
+def test_parameters_that_hardly_matter_are_one_line_with_their_values():
+    """A 20-parameter study said 'p.. hardly matters: freeze it at ...' in 18 lines."""
+    dists = {f"p{i}": FloatDistribution(0.0, 1.0) for i in range(20)}
+    study = new_study()
+    for n in range(100):  # 5 complete trials per parameter: enough to rank them
+        params = {name: (n * (i + 3) % 11) / 10 for i, name in enumerate(dists)}
+        study.add_trial(create_trial(params=params, distributions=dists, value=float(n)))
+    found = {"p0": 0.6, "p1": 0.2, **{f"p{i}": 0.2 / 18 for i in range(2, 20)}}
+    (line,) = advice.unimportant_advice(study, found)
+    best = study.trials[0].params
+    assert line == ("18 parameters hardly matter (importance < 0.05 each): freeze them at the best trial's values ("
+                    + ", ".join(f"p{i}={best[f'p{i}']:.4g}" for i in range(2, 20)) + ") and search the rest")
+    assert advice.unimportant_advice(study, {"p0": 0.5, "p1": 0.5}) == []
+
+
+def test_importances_wait_for_enough_trials_a_parameter_as_the_advice_does():
+    """The report ranked 2 parameters on 3 complete trials (only the advice drawn from them waited for
+    10); 20 parameters on 25."""
+    few, enough = quadratic_study(1.0, n=3), quadratic_study(1.0, n=10)
+    expected = ("too few trials to rank: 3 complete trial(s) for 2 searched parameter(s), ranking them takes 10 "
+                "(5 a parameter, 10 at least)")
+    assert advice.too_few_to_rank(few) == expected and advice.importances(few) == {}
+    assert importance_lines(few, {}) == [
+        f"parameter importance: not yet ({expected}; range edges and parameters to freeze wait for it too)"]
+    assert advice.too_few_to_rank(enough) is None and set(advice.importances(enough)) == {"x", "y"}
+    dists = {f"p{i}": FloatDistribution(0.0, 1.0) for i in range(20)}
+    wide = new_study()
+    for n in range(25):
+        wide.add_trial(create_trial(params={name: (n * (i + 3) % 11) / 10 for i, name in enumerate(dists)},
+                                    distributions=dists, value=float(n)))
+    assert advice.too_few_to_rank(wide).startswith("too few trials to rank: 25 complete trial(s) for 20 searched")
+    assert "takes 100 (5 a parameter" in advice.too_few_to_rank(wide)
+    assert advice.importances(wide) == {} and advice.unimportant_advice(wide, {"p0": 0.99, "p1": 0.01}) == []
+    assert advice.edge_advice(wide, found={}) == []
+
+
 def test_convergence_fires_while_the_best_still_improves_in_the_last_quarter():
     improving, settled = new_study(), new_study()
     for i in range(12):
         add(improving, {"x": i / 12}, 1.0 - 0.05 * i)  # a new best every trial
         add(settled, {"x": i / 12}, 0.2 if i == 2 else 1.0 - 0.01 * i)  # best at trial 2, nothing better later
     (line,) = advice.convergence_advice(improving)
-    assert line.startswith("not converged: the best improved by") and "run more trials" in line
+    assert line.startswith("not converged: the last quarter of the trials improved the best from 0.6 to 0.45")
+    assert line.endswith("run more trials")
     assert advice.convergence_advice(settled) == []
+    assert advice.convergence_line(advice.convergence(settled)).endswith(
+        "the last quarter of the trials did not improve the best (0.2): settled: more trials of this search are "
+        "unlikely to help much")
+
+
+def test_convergence_is_judged_against_the_spread_of_the_values_not_the_best_alone():
+    """A gain relative to the best overstated progress near 0 (random values on [0, 1], best 0.0004 ->
+    0.00005: '86.5%', 'run more trials') and meant nothing across 0 (a maximised r2 -0.2 -> 0.1)."""
+    near_zero = new_study()
+    for i in range(40):  # values spread over [0, 1]; the last quarter's new best is tiny against that spread
+        add(near_zero, {"x": i / 40}, 0.0004 if i == 5 else 0.00005 if i == 35 else 0.1 + (i * 7 % 40) / 45)
+    assert advice.convergence(near_zero)["last_quarter_gain"] < advice.IMPROVING
+    assert advice.convergence_advice(near_zero) == []
+    assert advice.convergence_line(advice.convergence(near_zero)).endswith(
+        "the last quarter of the trials improved the best from 0.0004 to 5e-05, 0.00081 of the spread of the trials' "
+        "values (interquartile range 0.4333): settled: more trials of this search are unlikely to help much")
+    r2 = optuna.create_study(direction="maximize")
+    for i in range(12):  # r2 from -0.9 to -0.2 at trial 8; the last quarter finds 0.1
+        add(r2, {"x": i / 12}, 0.1 if i == 10 else -0.2 if i == 8 else -0.9 + 0.05 * i)
+    (line,) = advice.convergence_advice(r2)
+    assert line == ("not converged: the last quarter of the trials improved the best from -0.2 to 0.1, 0.89 of the "
+                    "spread of the trials' values (interquartile range 0.3375; best found at complete trial 11 of 12): "
+                    "run more trials")
+    ties = new_study()  # perfect fits: 10 of 12 trials scored 0, the interquartile range is 0
+    for i in range(12):
+        add(ties, {"x": i / 12}, 0.0 if i % 6 else 0.5)
+    assert advice.convergence(ties)["spread"].startswith("standard deviation")
+    assert advice.convergence_advice(ties) == []
 
 
 def test_warm_up_too_long_when_every_pruned_trial_stopped_at_its_first_allowed_check():
@@ -167,9 +251,24 @@ def test_top_trials_that_tie_but_disagree_on_an_important_parameter():
     for study in (apart, together):
         add(study, {"x": 0.3, "y": 0.5}, 3.0)
     (line,) = advice.disagreement_advice(apart, found={"x": 0.9, "y": 0.1})
-    assert line.startswith("the top 3 trials are within 2% of each other but disagree on x (0.1, 0.5, 0.9)")
+    assert line.startswith("the top 3 trials score alike (within 2% of the spread of the trials' values) but "
+                           "disagree on x (0.1, 0.5, 0.9)")
     assert advice.disagreement_advice(together, found={"x": 0.9, "y": 0.1}) == []
     assert advice.disagreement_advice(apart, found={"x": 0.01, "y": 0.99}) == []  # x hardly matters
+
+
+def test_a_tie_at_a_best_of_zero_is_judged_against_the_spread_of_the_values():
+    """An error whose best is 0: within 2 % of the best's own value was a tolerance of 0, so 0.0001 and
+    0.0002 'stood out' from 0 among trials scoring up to 1, and top trials far apart on x said nothing."""
+    tied, apart = new_study(), new_study()
+    for study, runners_up in ((tied, (0.0001, 0.0002)), (apart, (0.3, 0.5))):
+        for x, value in zip((0.1, 0.5, 0.9), (0.0, *runners_up)):
+            add(study, {"x": x, "y": 0.5}, value)
+        for i in range(6):
+            add(study, {"x": 0.3, "y": 0.5}, 0.5 + 0.1 * i)
+    (line,) = advice.disagreement_advice(tied, found={"x": 0.9, "y": 0.1})
+    assert "disagree on x (0.1, 0.5, 0.9)" in line
+    assert advice.disagreement_advice(apart, found={"x": 0.9, "y": 0.1}) == []
 
 
 def test_pruning_stats_count_fractional_epochs_of_jobs_that_recorded_them():
@@ -267,16 +366,23 @@ def test_trials_that_all_scored_the_same_are_not_ranked_and_said_so():
     assert advice.not_ranked(varied) is None and advice.no_variation_advice(varied) == []
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_fanova_ranks_a_seeded_sample_of_a_large_study(monkeypatch):
     """fANOVA on every trial of a 2,000-trial study took minutes: beyond MAX_RANKED it ranks a seeded sample."""
+    import matplotlib.pyplot as plt
+
     monkeypatch.setattr(advice, "MAX_RANKED", 20)
     study = quadratic_study(weight_y=1.0, n=50)
     sample = [t.number for t in advice.ranked_study(study).trials]
     assert len(sample) == 20 and sample == [t.number for t in advice.ranked_study(study).trials]  # seeded
     assert len(advice.ranked_study(quadratic_study(weight_y=1.0, n=15)).trials) == 15
-    monkeypatch.setattr("trainlab.search.analyze.MAX_RANKED", 20)
     assert importance_lines(study, {"x": 0.6, "y": 0.4})[0] == (
         "parameter importance (fANOVA, on a seeded sample of 20 of the 50 complete trials):")
+    # the parallel-coordinate plot draws that sample: its title says so (only the header above did)
+    assert parallel_coordinates(study, None).get_title() == (
+        "Parallel Coordinate Plot: a seeded sample of 20 of the 50 complete trials")
+    assert parallel_coordinates(quadratic_study(weight_y=1.0, n=15), None).get_title() == "Parallel Coordinate Plot"
+    plt.close("all")
 
 
 def test_fixed_and_conditional_parameters_are_not_ranked_as_searched_ones():

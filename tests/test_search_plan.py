@@ -479,7 +479,7 @@ def test_make_stage2_starts_the_command_from_the_repository_root(tmp_path, monke
 
     cfg_space, _ = parse_space({"model.net.num_layers": "range(1,6)", "optimizer.lr": "tag(log,interval(1e-5,1e-3))",
                                 "model.net.hidden_size": "range(32,129,16)"}, None, [])
-    tmp_path = earlier_sweep(tmp_path / "sweep", cfg_space, n=12)  # enough trials to rank 3 parameters
+    tmp_path = earlier_sweep(tmp_path / "sweep", cfg_space, n=15)  # enough trials to rank 3 parameters
     (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": ["model=cnn"]}}}))
     calls = []
     monkeypatch.setattr("trainlab.search.refine.call_train", lambda command: calls.append(command) or 0)
@@ -713,15 +713,17 @@ def test_one_complete_trial_is_not_ranked_nor_taken_for_a_range_edge(tmp_path, m
 
     folder = finished_sweep(tmp_path / "one")
     text = report(folder)
-    assert ("parameter importance: not yet (1 complete trial(s) for 1 searched parameter(s): ranking k parameters "
-            "takes more than k complete trials)") in text
-    assert "edge" not in text and not (folder / "param_importances.png").exists()
+    assert ("parameter importance: not yet (too few trials to rank: 1 complete trial(s) for 1 searched parameter(s), "
+            "ranking them takes 10 (5 a parameter, 10 at least); range edges and parameters to freeze wait") in text
+    assert "widen" not in text and "range edge" not in text.split("recommendations:")[1]
+    assert not (folder / "param_importances.png").exists()
     (folder / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"hydra": [], "task": []}}}))
     monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
     with pytest.raises(SystemExit) as exited:
         stages.main([str(folder), "--top", "1"])
     assert exited.value.code == 2
-    assert ("its parameters cannot be ranked by importance: 1 complete trial(s) for 1 searched parameter(s)"
+    assert ("its parameters cannot be ranked by importance: too few trials to rank: 1 complete trial(s) for 1 "
+            "searched parameter(s), ranking them takes 10"
             in capsys.readouterr().err)
 
 
@@ -856,10 +858,14 @@ def test_objectives_the_jobs_cannot_give_are_refused_before_the_first_trial(comp
         plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
 
 
-def test_stage_two_from_a_two_objective_sweep_ranks_by_its_first_objective(compose_cfg, tmp_path):
+def test_stage_two_from_a_two_objective_sweep_ranks_by_its_first_objective(compose_cfg, tmp_path, monkeypatch):
     """Its importances need one target; without it they were empty and the message blamed 'too few trials'."""
+    from trainlab.search import advice
     from trainlab.search.stages import top_fixed
 
+    # how many trials ranking takes is test_search_advice's; 20 trials here (5 a parameter) took 15 s
+    monkeypatch.setattr(advice, "TRIALS_PER_PARAMETER", 2)
+    monkeypatch.setattr(advice, "MIN_TRIALS_FOR_IMPORTANCE", 8)
     search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8"],
                         StandIn(facts={"fit_seconds": 10.0}))
     search.run()

@@ -4,14 +4,16 @@ data supports it (tests build studies where each must fire and where each must s
 - ``edge``: the best value sits at the edge of its range: widen the range.
 - ``unimportant``: a parameter explains almost none of the variation (fANOVA importance below
   :data:`UNIMPORTANT`): freeze it, at the best trial's value, and spend the trials elsewhere.
-- ``convergence``: when the best was found; if the best improved by more than :data:`IMPROVING` over
-  the last quarter of the trials the search has not converged: run more trials.
+- ``convergence``: when the best was found; if the last quarter of the trials improved the best by
+  more than :data:`IMPROVING` of the spread of the trials' values (their interquartile range) the
+  search has not converged: run more trials.
 - ``pruning``: fraction pruned and epochs saved; a warm-up that looks too long (the pruned trials were
   all stopped at the first check the warm-up allowed: they were bad earlier) or too short (at the
   end of the warm-up, the complete trials' values do not rank them as their final values do).
 - ``overfitting``: the top trials' best validation loss is far above their final training loss.
 - ``failures``: failed trials grouped by reason.
-- ``disagreement``: the top trials are about equally good yet far apart on an important parameter:
+- ``disagreement``: the top trials are about equally good (within :data:`TIE` of the spread of the
+  trials' values) yet far apart on an important parameter:
   the optimum is not pinned down, more trials are needed.
 - ``not finite``: complete trials that scored inf or nan (diverged runs), which every rule leaves out.
 - ``no variation``: every complete trial scored the same: the parameters made no difference.
@@ -41,15 +43,23 @@ from trainlab.search.shared import is_copied, is_surplus
 EDGE = 0.1  # a best value within the outer 10 % of its range counts as "at the edge"
 UNIMPORTANT = 0.05  # fANOVA importance (they sum to 1) below which a parameter hardly matters
 MIN_TRIALS_FOR_IMPORTANCE = 10
+# complete trials a searched parameter before fANOVA ranks them (2 parameters: the 10 above); ranked from
+# k + 1 trials, the report showed 2 parameters' importances on 3 random trials
+TRIALS_PER_PARAMETER = 5
 # fANOVA ranks a seeded sample of this many complete trials beyond: on 1,000 trials it took 60 s here, on
 # 300 13 s, ranking alike (0.82 / 0.18 against 0.84 / 0.16); a 2,000-trial report ran for minutes
 MAX_RANKED = 300
-IMPROVING = 0.01  # relative improvement of the best over the last quarter that means "not converged"
+# improvement of the best over the last quarter, in units of the spread of the trials' values (their
+# interquartile range), that means "not converged": a gain relative to the best overstated progress near
+# 0 (random values on [0, 1]: 0.0004 -> 0.00005 read '86.5%') and meant nothing across 0 (r2 -0.2 -> 0.1)
+IMPROVING = 0.05
 RANK_AGREEMENT = 0.3  # Spearman correlation of warm-up-end and final values below which warm-up is too short
 OVERFIT_RATIO = 1.5  # best val loss / final train loss of the top trials above which they overfit
 TOP = 3
 DISAGREE_SPREAD = 0.5  # top trials spread over half a parameter's range or more
-TIE = 0.02  # top trials whose values are within 2 % of the best count as about equally good
+# top trials within 2 % of the spread of the trials' values (see spread) count as about equally good; 2 % of
+# the best's own value was no tolerance at all for an error whose best is 0 (0.0001 'stood out' from 0)
+TIE = 0.02
 
 
 def not_finite(study: optuna.Study) -> list[FrozenTrial]:
@@ -72,16 +82,23 @@ def searched(trials: Sequence[FrozenTrial]) -> set[str]:
     return {name for t in trials for name, dist in t.distributions.items() if not dist.single()}
 
 
+def trials_to_rank(study: optuna.Study) -> int:
+    """How many complete trials ranking the study's searched parameters takes: :data:`TRIALS_PER_PARAMETER`
+    a parameter, :data:`MIN_TRIALS_FOR_IMPORTANCE` at least (the importances, and the advice drawn
+    from them, range edges and what to freeze, share this one gate)."""
+    return max(MIN_TRIALS_FOR_IMPORTANCE, TRIALS_PER_PARAMETER * len(searched(own_complete(study))))
+
+
 def too_few_to_rank(study: optuna.Study) -> Optional[str]:
-    """Why the study's complete trials say nothing yet about its parameters (None when they may): k
-    parameters take more than k trials to tell apart. fANOVA gave one trial's two parameters 0.500
-    each, and make stage2 fixed the 'more important' of them."""
-    complete = own_complete(study)
-    names = searched(complete)
-    if len(complete) > len(names):
+    """Why the study's complete trials say nothing yet about its parameters (None when they may):
+    fewer than :func:`trials_to_rank`. fANOVA gave one trial's two parameters 0.500 each (make stage2
+    fixed the 'more important' of them), and the report ranked 2 parameters on 3 random trials."""
+    complete, names = own_complete(study), searched(own_complete(study))
+    if len(complete) >= trials_to_rank(study):
         return None
-    return (f"{len(complete)} complete trial(s) for {len(names)} searched parameter(s): ranking k parameters takes "
-            "more than k complete trials")
+    return (f"too few trials to rank: {len(complete)} complete trial(s) for {len(names)} searched parameter(s), "
+            f"ranking them takes {trials_to_rank(study)} ({TRIALS_PER_PARAMETER} a parameter, "
+            f"{MIN_TRIALS_FOR_IMPORTANCE} at least)")
 
 
 def not_ranked(study: optuna.Study) -> Optional[str]:
@@ -194,19 +211,25 @@ def _fmt(value: Any) -> str:
 def edge_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
     """The best value at the edge of its range, for each parameter that matters (not one fANOVA finds
     hardly matters: where its best lies is noise, and the advice to freeze it would contradict this
-    one), from :data:`MIN_TRIALS_FOR_IMPORTANCE` complete trials on (the best of 3 random trials sat at
+    one), once the trials can rank the parameters (:func:`too_few_to_rank`: the best of 3 random trials sat at
     an edge of one of 2 parameters more often than not). Ordered numeric choices (e.g. batch sizes)
-    are spoken of as choices; unordered ones and a choice of two have no edge."""
+    are spoken of as choices; unordered ones and a choice of two have no edge. Where several trials
+    score exactly as the best (:func:`tied_best`), the edge is advised only when they all sit at it: 20
+    perfect fits (0) over x in [0.5, 1] advised 'widen x upwards' from the first of them, at 0.91."""
     best = top_trials(study, 1)
-    if not best or not judges_edges(study):
+    if not best or too_few_to_rank(study):
         return []
     found = importances(study) if found is None else found
+    tied = tied_best(study)
     advice = []
     for name, dist in best[0].distributions.items():
         value, where = best[0].params[name], position(best[0].params[name], dist)
         if where is None or dist.single() or found.get(name, 1.0) < UNIMPORTANT or EDGE < where < 1 - EDGE:
             continue
         low = where <= EDGE
+        others = [position(t.params[name], dist) for t in tied if name in t.params]
+        if not all(w is not None and (w <= EDGE if low else w >= 1 - EDGE) for w in others):
+            continue  # trials as good as the best lie inside the range: the optimum is not at this edge
         if isinstance(dist, CategoricalDistribution):
             if len(dist.choices) > 2:
                 choices = ", ".join(map(_fmt, sorted(dist.choices)))
@@ -221,28 +244,51 @@ def edge_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -
     return advice
 
 
-def judges_edges(study: optuna.Study) -> bool:
-    """Whether :func:`edge_advice` has the complete trials to judge by (its silence then says: no edge)."""
-    return len(own_complete(study)) >= MIN_TRIALS_FOR_IMPORTANCE and not too_few_to_rank(study)
+def tied_best(study: optuna.Study) -> list[FrozenTrial]:
+    """The complete trials that score exactly as the best does (perfect fits scoring 0, a metric that
+    saturates): which of them is 'the best' is the order they ran in, not the data."""
+    best = top_trials(study, 1)
+    return [t for t in own_complete(study) if best and t.values[0] == best[0].values[0]]
 
 
 def unimportant_advice(study: optuna.Study, found: Optional[dict[str, float]] = None) -> list[str]:
-    if len(own_complete(study)) < MIN_TRIALS_FOR_IMPORTANCE:
+    """The parameters that hardly matter, in one line with the best trial's values to freeze them at
+    (a 20-parameter study made 18 lines of it); not before the trials can rank them (:func:`too_few_to_rank`)."""
+    if too_few_to_rank(study):
         return []
     found = importances(study) if found is None else found
     best = top_trials(study, 1)
     if not found or not best:
         return []
-    return [f"{name} hardly matters (importance {value:.3f} < {UNIMPORTANT}): freeze it at "
-            f"{_fmt(best[0].params[name])} (the best trial's) and search the rest"
-            for name, value in found.items() if value < UNIMPORTANT and name in best[0].params]
+    frozen = {name: value for name, value in found.items() if value < UNIMPORTANT and name in best[0].params}
+    if len(frozen) == 1:
+        ((name, value),) = frozen.items()
+        return [f"{name} hardly matters (importance {value:.3f} < {UNIMPORTANT}): freeze it at "
+                f"{_fmt(best[0].params[name])} (the best trial's) and search the rest"]
+    values = ", ".join(f"{name}={_fmt(best[0].params[name])}" for name in frozen)
+    return [f"{len(frozen)} parameters hardly matter (importance < {UNIMPORTANT} each): freeze them at the best "
+            f"trial's values ({values}) and search the rest"] if frozen else []
+
+
+def spread(values: Sequence[float]) -> tuple[float, str]:
+    """How far apart the trials' values typically lie, and what that measure is called: their
+    interquartile range; where the middle half of them tie (many perfect fits scoring 0), their standard
+    deviation; 0 when they all do."""
+    if len(values) < 2:
+        return 0.0, "standard deviation"
+    low, _, high = statistics.quantiles(values, n=4, method="inclusive")
+    return (high - low, "interquartile range") if high > low else (statistics.pstdev(values), "standard deviation")
 
 
 def convergence(study: optuna.Study) -> Optional[dict[str, Any]]:
-    """When the best was found and how much it improved over the last quarter of the complete
-    trials; None for fewer than 8 complete trials (or several objectives)."""
+    """When the best was found and how much the last quarter of the complete trials improved it, in
+    units of the spread of their values (:func:`spread`; ``last_quarter_gain``); None for fewer than 8
+    complete trials, several objectives, or values that do not vary (nothing to measure against)."""
     trials = sorted(own_complete(study), key=lambda t: t.number)
     if len(trials) < 8 or len(study.directions) != 1:
+        return None
+    width, measure = spread([t.value for t in trials])
+    if width == 0:
         return None
     sign = _sign(study)
     best_so_far: list[float] = []
@@ -252,15 +298,29 @@ def convergence(study: optuna.Study) -> Optional[dict[str, Any]]:
     before, after = best_so_far[cut], best_so_far[-1]
     found_at = next(i for i, v in enumerate(best_so_far) if v == after)
     return {"best_trial": trials[found_at].number, "found_at": found_at + 1, "complete": len(trials),
-            "last_quarter_gain": sign * (before - after) / abs(before) if before else 0.0}
+            "before": before, "after": after, "spread": f"{measure} {_fmt(width)}",
+            "last_quarter_gain": sign * (before - after) / width}
+
+
+def convergence_line(found: dict[str, Any]) -> str:
+    """The report's line: where the best was found, what the last quarter did to it, and what that means."""
+    moved = (f"improved the best from {_fmt(found['before'])} to {_fmt(found['after'])}, "
+             f"{found['last_quarter_gain']:.2g} of the spread of the trials' values ({found['spread']})"
+             if found["last_quarter_gain"] else f"did not improve the best ({_fmt(found['after'])})")
+    verdict = ("still improving: run more trials" if found["last_quarter_gain"] > IMPROVING
+               else "settled: more trials of this search are unlikely to help much")
+    return (f"convergence: best found by trial {found['best_trial']} ({found['found_at']} of {found['complete']} "
+            f"complete trials); the last quarter of the trials {moved}: {verdict}")
 
 
 def convergence_advice(study: optuna.Study) -> list[str]:
     found = convergence(study)
     if found is None or found["last_quarter_gain"] <= IMPROVING:
         return []
-    return [f"not converged: the best improved by {found['last_quarter_gain']:.1%} over the last quarter of the "
-            f"trials (best found at complete trial {found['found_at']} of {found['complete']}): run more trials"]
+    return [f"not converged: the last quarter of the trials improved the best from {_fmt(found['before'])} to "
+            f"{_fmt(found['after'])}, {found['last_quarter_gain']:.2g} of the spread of the trials' values "
+            f"({found['spread']}; best found at complete trial {found['found_at']} of "
+            f"{found['complete']}): run more trials"]
 
 
 def pruning_advice(study: optuna.Study) -> list[str]:
@@ -371,8 +431,8 @@ def disagreement_advice(study: optuna.Study, found: Optional[dict[str, float]] =
     top = top_trials(study, TOP)
     if len(top) < TOP:
         return []
-    best = top[0].value
-    if any(abs(t.value - best) > TIE * abs(best) for t in top):
+    best, (width, _) = top[0].value, spread([t.value for t in own_complete(study)])
+    if any(abs(t.value - best) > TIE * width for t in top):
         return []  # the best stands out: no tie to break
     found = importances(study) if found is None else found
     advice = []
@@ -384,8 +444,8 @@ def disagreement_advice(study: optuna.Study, found: Optional[dict[str, float]] =
             continue
         if max(where) - min(where) >= DISAGREE_SPREAD:
             values = ", ".join(_fmt(t.params[name]) for t in top)
-            advice.append(f"the top {TOP} trials are within {TIE:.0%} of each other but disagree on {name} "
-                          f"({values}): the optimum is not pinned down; run more trials")
+            advice.append(f"the top {TOP} trials score alike (within {TIE:.0%} of the spread of the trials' values) "
+                          f"but disagree on {name} ({values}): the optimum is not pinned down; run more trials")
     return advice
 
 

@@ -57,8 +57,7 @@ def plot(study: optuna.Study, out_dir: Optional[Path], found: Optional[dict[str,
     made = []
     for name, draw in (("optimization_history", lambda: vis.plot_optimization_history(analysed_study(study))),
                        ("param_importances", lambda: importance_bars(found)),
-                       ("parallel_coordinate",
-                        lambda: vis.plot_parallel_coordinate(ranked_study(study), params=shown))):
+                       ("parallel_coordinate", lambda: parallel_coordinates(study, shown))):
         if name == "param_importances" and not found:
             continue
         try:
@@ -74,6 +73,24 @@ def plot(study: optuna.Study, out_dir: Optional[Path], found: Optional[dict[str,
         plt.close(figure)
         made.append(path)
     return made
+
+
+def parallel_coordinates(study: optuna.Study, shown: Optional[list[str]]) -> Any:
+    """Optuna's parallel coordinates of ``shown`` (None: every parameter) over :func:`ranked_study`,
+    its title saying when that is a sample (only the report's importance header said so)."""
+    from optuna.visualization import matplotlib as vis
+
+    axes = vis.plot_parallel_coordinate(ranked_study(study), params=shown)
+    if sample_note(study):
+        axes.set_title(f"Parallel Coordinate Plot: {sample_note(study)}", y=1.03)
+    return axes
+
+
+def sample_note(study: optuna.Study) -> Optional[str]:
+    """'a seeded sample of 300 of the 2000 complete trials' where fANOVA and the parallel coordinates
+    read a sample (:func:`ranked_study`), else None."""
+    complete, most = len(own_complete(study)), rules.MAX_RANKED
+    return f"a seeded sample of {most} of the {complete} complete trials" if complete > most else None
 
 
 def importance_bars(found: dict[str, float]) -> Any:
@@ -130,15 +147,16 @@ def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -
     if not complete:  # failed or pruned only: nothing to rank or plot, the failures are in the advice
         lines.append("top trials: none, no trial completed" + (" with a finite value" if best_trials(study) else ""))
     elif single:
-        lines.append("top trials:")
+        tied = len(rules.tied_best(study))
+        lines.append("top trials:" if tied < 2 else f"top trials ({tied} complete trials score the best value, "
+                     f"{top_trials(study, 1)[0].value:.6g}, exactly: the first {min(tied, 5)} of them are shown "
+                     "as they ran; the optimum is a region, not one point):")
         for t in top_trials(study):
             params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
             lines.append(f"  #{t.number}: {t.value:.6g} after {epochs_run(t)} epochs  [{params}]")
         settled = convergence(study)
         if settled:
-            lines.append(f"convergence: best found by trial {settled['best_trial']} ({settled['found_at']} of "
-                         f"{settled['complete']} complete trials); last quarter improved it by "
-                         f"{settled['last_quarter_gain']:.1%}")
+            lines.append(rules.convergence_line(settled))
         lines += importance_lines(study, found)
     else:
         names = objective_names(sweep_dir, study)
@@ -153,10 +171,7 @@ def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -
                  f"epochs trained, {saved}{share}")
     advice = recommendations(study, found)
     if complete and single and not rules.too_few_to_rank(study):  # else the importance line says why not
-        if not rules.judges_edges(study):
-            advice.append(f"range edges: not judged before {rules.MIN_TRIALS_FOR_IMPORTANCE} complete trials "
-                          f"({len(own_complete(study))} so far)")
-        elif not rules.edge_advice(study, found):
+        if not rules.edge_advice(study, found):
             advice.append("no best value at a range edge")
     if complete and not single:
         advice.append("(range edges, importances, convergence and tied top trials judge one objective: not drawn "
@@ -177,11 +192,11 @@ def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
     ranked = len(own_complete(study))
     lines = []
     if found:
-        sample = f", on a seeded sample of {MAX_RANKED} of the {ranked} complete trials" if ranked > MAX_RANKED else ""
-        lines.append(f"parameter importance (fANOVA{sample}):")
+        lines.append(f"parameter importance (fANOVA{', on ' + sample_note(study) if sample_note(study) else ''}):")
         lines += [f"  {name}: {value:.3f}" for name, value in found.items()]
     elif rules.too_few_to_rank(study):
-        lines.append(f"parameter importance: not yet ({rules.too_few_to_rank(study)})")
+        lines.append(f"parameter importance: not yet ({rules.too_few_to_rank(study)}; range edges and parameters "
+                     "to freeze wait for it too)")
     elif not_ranked(study):
         lines.append(f"parameter importance: none ({not_ranked(study)})")
     lines += [f"  not ranked: {name} (in {n} of {ranked} complete trials: fANOVA ranks the parameters every trial has)"
