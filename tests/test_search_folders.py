@@ -56,8 +56,13 @@ def stored_run_dirs(sweep_dir: Path) -> tuple[list[str], list[str]]:
     return from_csv, from_jsonl
 
 
-def used_from_the_new_place(moved: Path) -> None:
-    """analyze, refine, stage 2 read the moved folder: the old one is gone."""
+def used_from_the_new_place(moved: Path, monkeypatch) -> None:
+    """analyze, refine, stage 2 read the moved folder: the old one is gone. (Its 8 trials are let rank
+    the 4 parameters: what is tested here is where the folder is read, not the ranking's gate.)"""
+    from trainlab.search import advice
+
+    monkeypatch.setattr(advice, "TRIALS_PER_PARAMETER", 2)
+    monkeypatch.setattr(advice, "MIN_TRIALS_FOR_IMPORTANCE", 2)
     assert report(moved).startswith("study sweep: 8 trials")
     best = load_sweep_study(moved).best_trial
     assert run_dir_of(best, study_folder(sweep_storage(moved))) == moved / str(best.number)
@@ -69,7 +74,8 @@ def used_from_the_new_place(moved: Path) -> None:
     assert f"hydra.sweeper.fix_top_of={moved}" in stage2_command(moved, 1, [], Path("/repo"))
 
 
-def test_a_moved_sweep_folder_is_analysed_refined_and_continued_from_its_new_place(compose_cfg, tmp_path):
+def test_a_moved_sweep_folder_is_analysed_refined_and_continued_from_its_new_place(compose_cfg, tmp_path,
+                                                                                     monkeypatch):
     sweep_dir = tiny_sweep(compose_cfg, tmp_path)
     from_csv, from_jsonl = stored_run_dirs(sweep_dir)
     assert from_csv == from_jsonl == [str(n) for n in range(8)]  # they were absolute
@@ -84,7 +90,7 @@ def test_a_moved_sweep_folder_is_analysed_refined_and_continued_from_its_new_pla
     moved = tmp_path / "elsewhere" / "sweep"
     moved.parent.mkdir()
     shutil.move(sweep_dir, moved)
-    used_from_the_new_place(moved)
+    used_from_the_new_place(moved, monkeypatch)
 
     # continued in its new place: new trials' folders are recorded there too
     tiny_sweep(compose_cfg, tmp_path, trials=10, folder=moved)
@@ -111,7 +117,7 @@ def test_a_sweep_folder_written_with_absolute_paths_is_read_after_a_move(compose
     moved.parent.mkdir()
     shutil.copytree(sweep_dir, moved)
     shutil.rmtree(sweep_dir)
-    used_from_the_new_place(moved)
+    used_from_the_new_place(moved, monkeypatch)
     tiny_sweep(compose_cfg, tmp_path, trials=9, folder=moved)  # continued: every folder written relative
     assert stored_run_dirs(moved)[0] == [str(n) for n in range(9)]
     assert yaml.safe_load((moved / "optimization_results.yaml").read_text())["storage"] is None
