@@ -9,6 +9,7 @@ import logging
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -389,11 +390,17 @@ def test_rows_of_a_file_of_several_series_are_named_by_their_time_and_series(tmp
 def test_a_row_added_for_a_missing_time_step_is_named_so():
     from trainlab.data.timeseries.sources import SeriesTable
 
-    times = np.array(["2021-01-01", "2021-01-02", None, "2021-01-04"], dtype=object)
-    table = SeriesTable(np.zeros((4, 0)), np.zeros((4, 1)), [], ["y"], "t", series_rows=(("a", 1), ("b", 3)), times=times)
-    assert [table.row_name(r) for r in range(4)] == ["2021-01-01 in series a", "2021-01-02 in series b",
+    from trainlab.data.timeseries.times import Grid
+
+    def grid(positions: list[int], written: list[Any]) -> Grid:
+        return Grid(np.array(positions), "1 day", None, written=pd.array(written))
+
+    times = (grid([0], ["2021-01-01"]), grid([0, 2], ["2021-01-02", "2021-01-04"]), None)
+    table = SeriesTable(np.zeros((6, 0)), np.zeros((6, 1)), [], ["y"], "t", series_rows=(("a", 1), ("b", 3), ("c", 2)),
+                        times=times)
+    assert [table.row_name(r) for r in range(6)] == ["2021-01-01 in series a", "2021-01-02 in series b",
                                                      "row 1 of series b, a time step missing from the file (after 2021-01-02)",
-                                                     "2021-01-04 in series b"]
+                                                     "2021-01-04 in series b", "row 0 of series c", "row 1 of series c"]
     assert table_of(np.zeros(5)).row_name(3) == "row 3"
-    assert SeriesTable(np.zeros((2, 0)), np.zeros((2, 1)), [], ["y"], "t", times=np.array([1990, 1991])).row_name(1) \
-        == "time 1991"
+    numbers = (grid([0, 1], np.array([1990, 1991])),)
+    assert SeriesTable(np.zeros((2, 0)), np.zeros((2, 1)), [], ["y"], "t", times=numbers).row_name(1) == "time 1991"

@@ -42,9 +42,10 @@ class SeriesTable:
     frequency: Optional[str] = None  # the time column's step as a pandas alias ("D", "h", "15min", "B", "MS")
     series: Optional[str] = None  # the series picked from a file of several ("store=A", "store=A,B,C"), else None
     series_rows: Optional[tuple[tuple[str, int], ...]] = None  # (value, rows) of each series, one after the other
-    # each row's time as the file writes it (None for a step missing from the file), where the rows lie
-    # on a regular step; messages name rows by it (:meth:`row_name`)
-    times: Optional[np.ndarray] = None
+    # each series' grid (its rows' places on the time column's step, and their times as the file writes
+    # them), None for a series without a regular step: messages name rows by it (:meth:`row_name`). The
+    # file's own arrays, kept as they are (2M times as Python strings would hold ~140 MB)
+    times: Optional[tuple[Optional[Grid], ...]] = None
 
     def __post_init__(self) -> None:
         if self.series_rows is not None and sum(n for _, n in self.series_rows) != self.targets.shape[0]:
@@ -62,20 +63,22 @@ class SeriesTable:
         return name_row(row, self.times, self.series_rows)
 
 
-def name_row(row: int, times: Optional[np.ndarray], series_rows: Optional[Sequence[tuple[str, int]]]) -> str:
+def name_row(row: int, times: Optional[Sequence[Optional[Grid]]],
+             series_rows: Optional[Sequence[tuple[str, int]]]) -> str:
     """:meth:`SeriesTable.row_name`, for rows before their table is made."""
-    own, series = row, ""
+    own, series, index = row, "", 0
     if series_rows:
         ends = np.cumsum([n for _, n in series_rows])
         index = int(np.searchsorted(ends, row, side="right"))
         own, series = row - (int(ends[index - 1]) if index else 0), f" in series {series_rows[index][0]}"
-    if times is None:
-        return f"row {own}{series.replace(' in ', ' of ')}"
-    if times[row] is not None:
-        return f"{_time_name(times[row])}{series}"
-    before = next((times[r] for r in range(row - 1, row - own - 1, -1) if times[r] is not None), None)
-    after = f" (after {_time_name(before)})" if before is not None else ""
-    return f"row {own}{series.replace(' in ', ' of ')}, a time step missing from the file{after}"
+    grid, of = times[index] if times is not None else None, series.replace(" in ", " of ")
+    if grid is None:
+        return f"row {own}{of}"
+    place = int(np.searchsorted(grid.positions, own))
+    if place < len(grid.positions) and grid.positions[place] == own:
+        return f"{_time_name(grid.written[place])}{series}"
+    after = f" (after {_time_name(grid.written[place - 1])})" if place else ""
+    return f"row {own}{of}, a time step missing from the file{after}"
 
 
 def _time_name(time: Any) -> str:
@@ -83,18 +86,12 @@ def _time_name(time: Any) -> str:
     return f"{'time ' if isinstance(time, (int, float, np.number)) else ''}{_written(time)}"
 
 
-def row_times(parts: Sequence[tuple[Any, Any, Optional[Grid]]]) -> Optional[np.ndarray]:
-    """Each row's time as written, series after series, from the (rows, target rows, grid) of each
-    (None for a step missing from the file); None when no series has a regular step."""
-    if all(grid is None for _, _, grid in parts):
-        return None
-    times = []
-    for rows, _, grid in parts:
-        own = np.full(len(rows), None, dtype=object)
-        if grid is not None and len(grid.written) == len(grid.positions):
-            own[grid.positions] = np.asarray(grid.written, dtype=object)
-        times.append(own)
-    return np.concatenate(times)
+def row_times(parts: Sequence[tuple[Any, Any, Optional[Grid]]]) -> Optional[tuple[Optional[Grid], ...]]:
+    """The grid of each series from its (rows, target rows, grid), where it names every row's time;
+    None when no series has one."""
+    grids = tuple(grid if grid is not None and len(grid.written) == len(grid.positions) else None
+                  for _, _, grid in parts)
+    return None if all(grid is None for grid in grids) else grids
 
 
 class SyntheticSeries:
