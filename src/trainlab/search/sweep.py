@@ -37,7 +37,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import TrialState
 
-from trainlab.config.errors import EXIT_USER_ERROR, UserError
+from trainlab.config.errors import UserError, refuse
 from trainlab.run.durable import DiskFull, write_atomic
 from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, build_pruner, sweep_process
 from trainlab.search.plan import SweepPlan
@@ -365,10 +365,9 @@ class OptunaSearch:
         if full is None:
             return
         study = storage_file(self.plan.storage) or self.plan.storage
-        print(f"error: the sweep stopped: {full.what}. The study keeps the trials recorded before ({study}); "
-              f"{full.remedy_on('that disk')}, then continue it with the same command plus hydra.sweep.dir="
-              f"{self.plan.sweep_dir}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(f"the sweep stopped: {full.what}. The study keeps the trials recorded before ({study}); "
+               f"{full.remedy_on('that disk')}, then continue it with the same command plus hydra.sweep.dir="
+               f"{self.plan.sweep_dir}")
 
     def run(self) -> dict[str, Any]:
         """Run trials until the study has ``n_trials``; returns the results summary. Exits the process
