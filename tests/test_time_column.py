@@ -436,3 +436,27 @@ def test_a_long_time_column_is_read_without_a_python_loop_over_its_rows(tmp_path
     assert "step 1 minute from '2020-01-01 00:00' to '2020-01-04 11:19'" in caplog.text
     assert max(walked, default=0) <= 5000 // 10
     assert re.search(r"reading 'series.csv' \(0 MB\) \.\.\.", caplog.text)
+
+
+def test_a_file_of_several_series_is_read_with_one_date_format_and_logged_once(tmp_path, caplog):
+    # store a's dates read both ways (01/02/2021: 1 February or 2 January?); store b's 13/02/2021 settles it:
+    # one format for the file, where a read per series refused store a
+    days = pd.date_range("2021-02-01", periods=20, freq="D")
+    frame = pd.DataFrame({"store": ["a"] * 12 + ["b"] * 20, "t": [*days[:12].strftime("%d/%m/%Y"),
+                                                               *days.strftime("%d/%m/%Y")], "y": np.arange(32.0)})
+    path = tmp_path / "stores.csv"
+    frame.sample(frac=1, random_state=0).to_csv(path, index=False)
+    table = TableFile(str(path), ["y"], time_column="t", series_column="store").load()
+    assert table.targets[:, 0].tolist() == list(range(32)) and [g.step for g in table.times] == ["1 day"] * 2
+    # numbers read as Unix time: one line for the file, not one per series
+    seconds = (np.arange(30) * 3600 + 1_600_000_000).astype(float)
+    pd.DataFrame({"store": np.repeat(["a", "b", "c"], 10), "t": np.tile(seconds[:10], 3),
+                  "y": np.arange(30.0)}).to_csv(path, index=False)
+    with caplog.at_level(logging.INFO):
+        table = TableFile(str(path), ["y"], time_column="t", series_column="store").load()
+    assert caplog.text.count("numbers read as Unix time in seconds") == 1 and table.frequency == "h"
+    # a bad date is named by its row in the file, the row the user can find
+    frame.loc[20, "t"] = "31/02/2021"
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"row 20: '31/02/2021'"):
+        TableFile(str(path), ["y"], time_column="t", series_column="store").load()

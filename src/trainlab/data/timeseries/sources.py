@@ -19,7 +19,8 @@ from trainlab.data.files import read_frame
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               wide_columns)
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
-from trainlab.data.timeseries.times import Grid, _written, describe_step, sort_by_time
+from trainlab.data.timeseries.times import (Grid, TimeReading, _written, describe_step, read_times, sort_by_time,
+                                            time_where)
 from trainlab.data.timeseries.values import numeric_columns, written_index
 from trainlab.data.timeseries.zones import check_zone
 
@@ -300,8 +301,11 @@ class TableFile:
     def load(self) -> SeriesTable:
         frame = self._read(self.path, "data.source.path")
         target_frame = frame if self.target_path is None else self._read(self.target_path, "data.source.target_path")
-        picked = self._series_frames(frame, target_frame)
-        parts = [self._trimmed(*self._sorted(rows, target_rows, value), value) for value, rows, target_rows in picked]
+        picked, positions = self._series_frames(frame, target_frame)
+        readings = zip(self._readings(frame, self.path, positions),
+                       self._readings(target_frame, self.target_path, positions))
+        parts = [self._trimmed(*self._sorted(rows, target_rows, value, *reading), value)
+                 for (value, rows, target_rows), reading in zip(picked, readings)]
         frame, target_frame = (stacked([part[i] for part in parts]) for i in (0, 1))
         season, frequency = common_step([part[2] for part in parts], self.time_column)
         read = describe_step([part[2] for part in parts], season, self.time_column,
@@ -349,11 +353,13 @@ class TableFile:
                             "are")
         return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path)
 
-    def _series_frames(self, frame: Any, target_frame: Any) -> list[tuple[Optional[str], Any, Any]]:
+    def _series_frames(self, frame: Any, target_frame: Any,
+                       ) -> tuple[list[tuple[Optional[str], Any, Any]], Optional[list[np.ndarray]]]:
         """(value, rows, target rows) of each series of ``data.source.series`` (in both files: they are
-        row-aligned); without a series column the one series of the whole file, value None."""
+        row-aligned), and the file's row positions of each; without a series column the one series of
+        the whole file, value None (positions None)."""
         if self.series_column is None:
-            return [(None, frame, target_frame)]
+            return [(None, frame, target_frame)], None
         own = [*self.target_columns] if self.target_path is None else []
         picks = pick_series(frame, self.series_column, self.series, self.path,
                             not_series=[*own, *([self.time_column] if self.time_column else [])])
@@ -364,12 +370,34 @@ class TableFile:
         log.info("data.source.series_column=%s: %d series (%s), %d of the %d rows of '%s'", self.series_column,
                  len(picks), ", ".join(v for v, _ in picks[:3]) + (", ..." if len(picks) > 3 else ""),
                  sum(len(positions) for _, positions in picks), len(frame), self.path)
+        positions = [rows for _, rows in picks]
+        ends = np.cumsum([len(rows) for rows in positions])
+        # the picked rows gathered once, series after series, and each series a slice of them: a gather
+        # per series and column costs a millisecond or more each, which thousands of series add up
+        pooled = frame.iloc[np.concatenate(positions)].reset_index(drop=True)
+        target_pooled = pooled if self.target_path is None \
+            else target_frame.iloc[np.concatenate(positions)].reset_index(drop=True)
         out = []
-        for value, positions in picks:
-            rows = frame.iloc[positions].reset_index(drop=True)
+        for (value, _), end, size in zip(picks, ends, map(len, positions)):
+            rows = pooled.iloc[end - size:end].reset_index(drop=True)
             out.append((value, rows, rows if self.target_path is None
-                        else target_frame.iloc[positions].reset_index(drop=True)))
-        return out
+                        else target_pooled.iloc[end - size:end].reset_index(drop=True)))
+        return out, positions
+
+    def _readings(self, frame: Any, path: Optional[str], positions: Optional[list[np.ndarray]],
+                  ) -> list[Optional[TimeReading]]:
+        """The time column of each series' rows (``positions`` in the file; None: the whole file, one
+        series), read once for all of them (times.TimeReading); None for each where there is nothing to
+        read (no time column, no second file, or no such column: sort_by_time refuses that)."""
+        count = 1 if positions is None else len(positions)
+        if self.time_column is None or path is None or self.time_column not in frame.columns:
+            return [None] * count
+        raw = frame[self.time_column] if positions is None else frame[self.time_column].iloc[np.concatenate(positions)]
+        reading = read_times(raw, time_where(self.time_column, path), self.time_format)
+        if positions is None:
+            return [reading]
+        ends = np.cumsum([len(rows) for rows in positions])
+        return [reading.rows(int(end) - len(rows), int(end)) for rows, end in zip(positions, ends)]
 
     def _trimmed(self, frame: Any, target_frame: Any, grid: Optional[Grid], value: Optional[str],
                  ) -> tuple[Any, Any, Optional[Grid]]:
@@ -391,18 +419,21 @@ class TableFile:
         return (frame.iloc[first:end].reset_index(drop=True), target_frame.iloc[first:end].reset_index(drop=True),
                 None if grid is None else grid.cut(first, end))
 
-    def _sorted(self, frame: Any, target_frame: Any, value: Optional[str]) -> tuple[Any, Any, Optional[Grid]]:
+    def _sorted(self, frame: Any, target_frame: Any, value: Optional[str], reading: Optional[TimeReading] = None,
+                target_reading: Optional[TimeReading] = None) -> tuple[Any, Any, Optional[Grid]]:
         """One series' rows (and target rows; ``value`` of the series column, None without one) sorted
-        by the time column, missing steps added, and its regular step; unchanged without a time column."""
+        by the time column, missing steps added, and its regular step; unchanged without a time column.
+        ``reading``, ``target_reading``: its time columns as read for the whole file (see _readings)."""
         if self.time_column is None:
             return frame, target_frame, None
         hint = partial(series_hint, time_column=self.time_column, late=self.feature_columns or (),
                        not_series=self.target_columns if self.target_path is None else (),
                        within=None if value is None else (self.series_column, value))
-        frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format, hint, self.time_zone)
+        frame, grid = sort_by_time(frame, self.time_column, self.path, self.time_format, hint, self.time_zone,
+                                   reading)
         if self.target_path is None:
             return frame, frame, grid
         target_frame, _ = sort_by_time(target_frame, self.time_column, self.target_path, self.time_format,
-                                       time_zone=self.time_zone)
+                                       time_zone=self.time_zone, reading=target_reading)
         return frame, target_frame, grid
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cache, partial
 from typing import Any, Callable, Optional
 
 import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.layouts import calendar_hint
-from trainlab.data.timeseries.zones import CLOCK_HINT, calendar_in_local_time, clock_change, in_utc
+from trainlab.data.timeseries.zones import CLOCK_HINT, calendar_in_local_time, clock_change, in_utc, offset_rows
 
 log = logging.getLogger(__name__)
 
@@ -80,26 +80,44 @@ def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: st
             + (f"season length {season}" if season else "no season length from the step"))
 
 
-def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] = None,
-                 duplicates_hint: Optional[Callable[[Any, Any], str]] = None,
-                 time_zone: Optional[str] = None) -> tuple[Any, Optional[Grid]]:
-    """Rows sorted by ``column`` (numbers or dates), which is then dropped, with missing steps added as
-    empty rows; also the column's regular step (its season length and frequency), or None. Every
-    problem is one line naming the fix; for repeated times, ``duplicates_hint(frame, times)`` may
-    give it (several series in one file: trainlab.data.timeseries.series). ``time_zone``: dates
-    without offsets are that zone's clock times (trainlab.data.timeseries.zones)."""
+@dataclass(frozen=True)
+class TimeReading:
+    """A time column read once (parsed by one reading for all its rows): ``times`` naive UTC datetimes or
+    float numbers, aligned with the rows read; ``is_number`` when they stayed numbers. A file of many
+    series is read once and each series takes its stretch (:meth:`rows`): one date format for the whole
+    file, as the module docstring promises, and not a parse, a format guess and a log line per series."""
+
+    times: Any
+    is_number: bool
+    zoned_rows: Callable[[], np.ndarray]  # per row: written with its zone; worked out when first asked
+
+    def rows(self, first: int, end: int) -> "TimeReading":
+        """The reading of the rows ``first`` to ``end`` (exclusive), renumbered from 0."""
+        return TimeReading(self.times.iloc[first:end].reset_index(drop=True), self.is_number,
+                           lambda: self.zoned_rows()[first:end])
+
+    def zoned(self) -> bool:
+        """Whether any of its rows says its zone (zones.has_offsets)."""
+        return bool(self.zoned_rows().any())
+
+
+def time_where(column: str, path: str) -> str:
+    """The time column and file a message is about."""
+    return f"data.source.time_column '{column}' in '{path}'"
+
+
+def read_times(raw: Any, where: str, time_format: Optional[str] = None) -> TimeReading:
+    """``raw`` (a time column) read as numbers or dates, one reading for every row; every problem is one
+    line naming the fix (``where`` names the column and file)."""
     import pandas as pd
 
-    if column not in frame.columns:
-        raise UserError(f"data.source.time_column '{column}' not in '{path}'; its columns are {list(frame.columns)}")
-    raw = frame[column]
-    where = f"data.source.time_column '{column}' in '{path}'"
     if raw.isna().any():
         raise UserError(f"{where} has an empty value (row {raw.index[raw.isna()][0]}); every row needs its time")
     is_number = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
     if time_format == NUMBERS and not is_number:
         raise UserError(f"data.source.time_format={NUMBERS} keeps a column of numbers as numbers, but {where} holds "
-                        f"text (row 0: '{raw.iloc[0]}'); drop the format (null reads dates), or give their format")
+                        f"text (row {raw.index[0]}: '{raw.iloc[0]}'); drop the format (null reads dates), or give "
+                        "their format")
     dates = numbers_as_dates(raw, where, time_format) if is_number else None
     if dates is not None:
         times, is_number = dates, False
@@ -109,11 +127,34 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
         times = pd.to_datetime(raw, utc=True).dt.tz_localize(None)
     else:
         times = parse_dates(raw, where, time_format)
+    return TimeReading(times, is_number, cache(partial(offset_rows, raw)))
+
+
+def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] = None,
+                 duplicates_hint: Optional[Callable[[Any, Any], str]] = None,
+                 time_zone: Optional[str] = None, reading: Optional[TimeReading] = None,
+                 ) -> tuple[Any, Optional[Grid]]:
+    """Rows sorted by ``column`` (numbers or dates), which is then dropped, with missing steps added as
+    empty rows; also the column's regular step (its season length and frequency), or None. Every
+    problem is one line naming the fix; for repeated times, ``duplicates_hint(frame, times)`` may
+    give it (several series in one file: trainlab.data.timeseries.series). ``time_zone``: dates
+    without offsets are that zone's clock times (trainlab.data.timeseries.zones). ``reading``: the
+    column already read (:func:`read_times`, aligned with ``frame``'s rows), as for one series of a
+    file read once; the zone is still settled per series (it depends on each series' own step)."""
+    if column not in frame.columns:
+        raise UserError(f"data.source.time_column '{column}' not in '{path}'; its columns are {list(frame.columns)}")
+    raw = frame[column]
+    where = time_where(column, path)
+    reading = reading or read_times(raw, where, time_format)
+    times, is_number = reading.times, reading.is_number
     if time_zone is not None:
-        times = in_utc(times, raw, time_zone, where)
+        times = in_utc(times, raw, time_zone, where, zoned=reading.zoned)
     elif not is_number:
-        times = calendar_in_local_time(times, raw, partial(parse_dates, where=where, time_format=time_format))
-    repeated = frame.drop(columns=[column]).assign(__time__=times.to_numpy()).duplicated().to_numpy()
+        times = calendar_in_local_time(times, raw, partial(parse_dates, where=where, time_format=time_format),
+                                       zoned=reading.zoned)
+    repeated = np.zeros(len(times), dtype=bool)
+    if times.duplicated().any():  # no repeated time, no repeated row: the costly whole-row check only then
+        repeated = frame.drop(columns=[column]).assign(__time__=times.to_numpy()).duplicated().to_numpy()
     if repeated.any():  # a row exported twice (same time, same values): nothing to choose between
         log.info("%s: %d row(s) repeat an earlier row exactly (first '%s'); left out", where, int(repeated.sum()),
                  raw[repeated].iloc[0])
@@ -346,8 +387,9 @@ def _alias(step_ns: int) -> str:
 def _business_days(times: Any) -> bool:
     """Whether a daily series has no row on a weekend over a span that holds weekends (trading days):
     its steps are business days, and weekends are not gaps."""
-    span_days = (times.iloc[-1] - times.iloc[0]).days
-    return span_days >= 7 and not times.dt.day_of_week.isin(WEEKENDS).any()
+    days = times.to_numpy().astype("datetime64[D]").astype(np.int64)
+    weekday = (days + 3) % 7  # 1970-01-01, day 0, was a Thursday (Monday is 0)
+    return days[-1] - days[0] >= 7 and not np.isin(weekday, WEEKENDS).any()
 
 
 def _most_common(diffs: np.ndarray) -> float:

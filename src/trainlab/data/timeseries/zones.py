@@ -11,6 +11,7 @@ gap log line and the duplicate refusal can name the setting.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -38,12 +39,11 @@ def check_zone(name: Optional[str]) -> Optional[str]:
     return str(name)
 
 
-def in_utc(times: Any, raw: Any, zone: str, where: str) -> Any:
+def in_utc(times: Any, raw: Any, zone: str, where: str, zoned: Optional[Callable[[], bool]] = None) -> Any:
     """Naive ``times`` read from ``raw`` taken as clock times of ``zone``, as naive UTC times; times a
-    day or more apart are left as they are (in UTC a daily 00:00 would move by an hour twice a year)."""
-    import pandas as pd
-
-    if has_offsets(raw):
+    day or more apart are left as they are (in UTC a daily 00:00 would move by an hour twice a year).
+    ``zoned``: whether ``raw`` says its zone, when that is known already (else :func:`has_offsets`)."""
+    if (zoned or partial(has_offsets, raw))():
         raise UserError(f"{where} holds times with UTC offsets (or Unix time), which fix their instant already; "
                         "drop data.source.time_zone")
     order = np.argsort(times.to_numpy(), kind="stable")  # the repeated autumn hour stays in file order
@@ -65,23 +65,31 @@ _TRAILING_OFFSET = re.compile(r"\s*(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)$", re.IGN
 
 def has_offsets(raw: Any) -> bool:
     """Whether a time column says its zone: timestamps with one, text with UTC offsets, Unix numbers."""
+    return bool(offset_rows(raw).any())
+
+
+def offset_rows(raw: Any) -> np.ndarray:
+    """Per row of a time column, whether it says its zone (see :func:`has_offsets`)."""
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(raw):
-        return raw.dt.tz is not None
-    return pd.api.types.is_numeric_dtype(raw) or bool(raw.astype(str).str.strip().str.contains(_OFFSET).any())
+        return np.full(len(raw), raw.dt.tz is not None)
+    if pd.api.types.is_numeric_dtype(raw):
+        return np.ones(len(raw), dtype=bool)
+    return raw.astype(str).str.strip().str.contains(_OFFSET).to_numpy(dtype=bool)
 
 
-def calendar_in_local_time(times: Any, raw: Any, parse: Callable[[Any], Any]) -> Any:
+def calendar_in_local_time(times: Any, raw: Any, parse: Callable[[Any], Any],
+                           zoned: Optional[Callable[[], bool]] = None) -> Any:
     """Times a day or more apart written with their zone (``2021-03-28 00:00+02:00``, a tz-aware Parquet
     column) as their local clock times: in UTC, local midnights move by an hour at each daylight-saving
     change, and days, weeks or months would step irregularly. ``times`` (naive UTC) otherwise;
-    ``parse`` reads text without offsets the way the column was read."""
+    ``parse`` reads text without offsets the way the column was read; ``zoned`` as for :func:`in_utc`."""
     import pandas as pd
 
     steps = np.diff(np.sort(times.to_numpy().astype("datetime64[ns]").astype(np.int64)))
     if not len(steps) or np.median(steps) < DAY_NS - HOUR_NS or pd.api.types.is_numeric_dtype(raw) \
-            or not has_offsets(raw):
+            or not (zoned or partial(has_offsets, raw))():
         return times
     if pd.api.types.is_datetime64_any_dtype(raw):
         return raw.dt.tz_localize(None)
