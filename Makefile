@@ -92,6 +92,10 @@ mlflow: $(VENV)  ## MLflow UI over logger=mlflow's database (MLFLOW_DB=outputs/m
 		--artifacts-destination $(dir $(abspath $(MLFLOW_DB)))mlartifacts --host 127.0.0.1 --port $(PORT) --workers 1
 
 # --- graph family figures
+.PHONY: bench-series
+bench-series: $(VENV)  ## a file of 2,000 series: read time, per-series ETS fits in one process vs worker processes
+	$(PY) benchmarks/many_series.py $(ARGS)
+
 .PHONY: bench-graph
 bench-graph: $(VENV)  ## kNN graph build time (1e5, 1e6 stars), memory of a sampled vs a full-graph epoch (1e6 stars)
 	$(PY) benchmarks/graph.py $(ARGS)

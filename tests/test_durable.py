@@ -351,7 +351,7 @@ def test_a_read_only_ets_cache_is_read_and_not_written(tmp_path, caplog, monkeyp
     nor made."""
     import os
 
-    from trainlab.data.timeseries import baselines
+    from trainlab.data.timeseries import baselines, ets
 
     monkeypatch.setattr(baselines, "_UNCACHED", set())
     cache, series = tmp_path / "shared", np.sin(np.arange(120, dtype=float) / 5)[:, None]
@@ -369,10 +369,10 @@ def test_a_read_only_ets_cache_is_read_and_not_written(tmp_path, caplog, monkeyp
         raise AssertionError("wrote into a read-only cache")
 
     monkeypatch.setattr(np, "savez", no_write)
-    monkeypatch.setattr(baselines, "fit_ets_states", no_write)
+    monkeypatch.setattr(ets, "fit_ets_states", no_write)
     hit = cached_ets(series, 80, None, str(cache))  # read, not fitted again
     assert np.array_equal(hit[0][0], fitted[0][0])
-    monkeypatch.setattr(baselines, "fit_ets_states", lambda *args: (np.zeros((120, 3)), 0.9))
+    monkeypatch.setattr(ets, "fit_ets_states", lambda *args: (np.zeros((120, 3)), 0.9))
     assert cached_ets(series + 1, 80, None, str(cache))[0][1] == 0.9  # a miss: fitted, not stored
     assert len(list(cache.iterdir())) == 1
     with pytest.raises(UserError, match=rf"data.baseline_cache={tmp_path}/new/cache: '{tmp_path}' is not writable, "

@@ -14,7 +14,7 @@ import torch
 from tests.conftest import TINY_ANY_DATA
 from trainlab.config.errors import UserError
 from trainlab.config.families import options_of
-from trainlab.data.timeseries import baselines
+from trainlab.data.timeseries import baselines, ets
 from trainlab.data.timeseries.module import TimeSeriesDataModule
 from trainlab.data.timeseries.sources import SeriesTable, TableFile
 from trainlab.metrics.regression import forecast_scores
@@ -165,7 +165,7 @@ def test_ets_forecasts_equal_statsmodels_forecasts_from_each_origin(season):
     rng = np.random.default_rng(0)
     t = np.arange(160)
     y = 10 + 0.05 * t + 2 * np.sin(2 * np.pi * t / 4) + rng.normal(0, 0.3, 160)
-    states, phi = baselines.fit_ets_states(y, 100, season)
+    states, phi = ets.fit_ets_states(y, 100, season)
     spec = dict(error="add", trend="add", damped_trend=True, seasonal="add" if season else None,
                 seasonal_periods=season)
     mean, std = y[:100].mean(), y[:100].std()
@@ -173,7 +173,7 @@ def test_ets_forecasts_equal_statsmodels_forecasts_from_each_origin(season):
     params = ETSModel(standard[:100], **spec).fit(disp=False).params
     for origin in (99, 120):
         expected = ETSModel(standard[: origin + 1], **spec).smooth(params).forecast(6) * std + mean
-        mine = baselines.ets_forecast(states, phi, np.array([origin]), np.arange(1, 7), season)[0]
+        mine = ets.ets_forecast(states, phi, np.array([origin]), np.arange(1, 7), season)[0]
         assert np.allclose(mine, expected, atol=1e-9)
 
 
@@ -187,8 +187,8 @@ def test_ets_is_as_good_for_a_series_at_any_scale(unit, offset):
     origins, offsets = np.arange(300, 399), np.array([1])
 
     def rmse(series: np.ndarray) -> float:
-        states, phi = baselines.fit_ets_states(series, 280, 24)
-        return float(np.sqrt(np.mean((baselines.ets_forecast(states, phi, origins, offsets, 24)[:, 0]
+        states, phi = ets.fit_ets_states(series, 280, 24)
+        return float(np.sqrt(np.mean((ets.ets_forecast(states, phi, origins, offsets, 24)[:, 0]
                                       - series[origins + 1]) ** 2)))
 
     assert rmse(unit * y + offset) / unit == pytest.approx(rmse(y), rel=1e-3)

@@ -221,6 +221,46 @@ def test_the_per_series_ets_fits_are_announced_before_training_and_counted_while
     assert not [m for m in info if "fitted and cached" in m]  # per series: debug only
 
 
+def test_the_ets_fits_of_many_series_run_in_worker_processes_and_equal_those_run_here(tmp_path, monkeypatch, caplog):
+    """2,000 short series took 5 minutes of ETS fits one after the other: when the rest would take long,
+    it is shared among as many processes as the run has threads; the cache is read and written here."""
+    from trainlab.data.timeseries import baselines
+
+    rng = np.random.default_rng(0)
+    pieces = [(np.cumsum(rng.normal(size=(60, 1)), axis=0), 45) for _ in range(5)]
+    here = baselines.ets_fits(pieces, None, None)
+    monkeypatch.setattr(baselines, "PARALLEL_AFTER_S", 0.0)  # the rest to workers after the first fit
+    with caplog.at_level(logging.INFO, logger=baselines.log.name):
+        there = baselines.ets_fits(pieces, None, str(tmp_path), processes=2)
+    assert "ETS baseline of 5 series ready in" in caplog.text and "(5 fitted, in 2 processes after the first ones)" \
+        in caplog.text
+    for mine, theirs in zip(here, there):
+        assert np.array_equal(mine[0][0], theirs[0][0]) and mine[0][1] == theirs[0][1]
+    assert len(list(tmp_path.glob("ets-*.npz"))) == 5  # cached by this process
+    monkeypatch.setattr(baselines, "fit_columns", None)  # all five from the cache now: nothing is fitted
+    again = baselines.ets_fits(pieces, None, str(tmp_path), processes=2)
+    assert all(np.array_equal(a[0][0], b[0][0]) for a, b in zip(again, here))
+
+
+def test_a_test_cut_short_fits_ets_only_for_the_series_it_scores(tmp_path, monkeypatch):
+    """trainer.limit_test_batches (or fast_dev_run) scores the first windows only: the series that have
+    none of them are not fitted (a debug run on 2,000 series waited minutes for fits it never used)."""
+    from trainlab.data.timeseries import baselines
+
+    fitted = []
+    real = baselines.fit_columns
+    monkeypatch.setattr(baselines, "fit_columns", lambda *args: fitted.append(args) or real(*args))
+    dm = TimeSeriesDataModule(source(write(tmp_path, long_frame()), series_column="store"), window=8,
+                              target_inputs=True, baseline_cache=None)
+    dm.setup("fit")
+    first = dm.series_windows("test")[0][1]
+    assert len(first) and set(dm.baseline_scores("test", windows=len(first))) == {"last_value", "ets"}
+    assert len(fitted) == 1  # store A's only
+    whole = dm.baseline_forecasts("test")
+    assert len(fitted) == 1 + 3 and len(whole["ets"]) == len(dm.truth("test"))
+    assert np.array_equal(dm.baseline_forecasts("test", len(first))["ets"], whole["ets"][:len(first)])
+
+
 def test_each_series_gets_exactly_its_own_windows_and_baselines(tmp_path):
     """Series of unequal lengths, one with a gap that drops windows: each gets the windows that start
     inside it (found by a binary search per series; masks over every window grew as series x windows)."""

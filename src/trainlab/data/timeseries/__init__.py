@@ -6,7 +6,8 @@
 - ``windows``: sliding windows as views over one array; ``gaps``: the missing-value policy
 - ``ranges``: the warnings a series' values give when it loads (dominating values, values beyond the
   training range, zero or constant targets)
-- ``baselines``: last value, seasonal naive and ETS forecasts on the model's windows
+- ``baselines``: last value, seasonal naive and ETS forecasts on the model's windows; ``ets``: the
+  ETS fit itself (light to import: worker processes fit many series)
 - ``sources``: :class:`SeriesTable` and the sources (generated, file); ``packaged``: real series
   shipped inside installed packages
 - a file's time column and layout: ``times`` (parsing, regular step), ``zones`` (local clock times),

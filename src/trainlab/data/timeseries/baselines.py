@@ -3,15 +3,10 @@
 - last value: every step repeats the window's last observed value;
 - seasonal naive: each step repeats the value one season before it (the latest of the same phase
   at or before the window's end), when a season length is known;
-- ETS: statsmodels' ``ETSModel`` (additive error, additive damped trend, additive season when one
-  is known) fit on the training rows only, then run over the whole series with those parameters
-  (``smooth``: filtering, no re-estimation), so a forecast from row t uses rows <= t only.
-
-ETS forecasts h steps after origin t come from the filtered states at t (Hyndman &
-Athanasopoulos, "Forecasting: Principles and Practice", 3rd ed., section 8.4):
-``l_t + (phi + ... + phi^h) b_t + s_{t+h-m(k+1)}``, k = floor((h-1)/m). The fitted parameters and
-states depend only on the series, the training rows and the season, so they are cached on disk per
-data configuration (hash of those): sweep trials and evaluate.py reuse them.
+- ETS (:mod:`trainlab.data.timeseries.ets`: the fit and its forecasts). The fitted parameters and
+  states depend only on the series, the training rows and the season, so they are cached on disk per
+  data configuration (hash of those): sweep trials and evaluate.py reuse them; the fits of many series
+  run in worker processes.
 """
 
 from __future__ import annotations
@@ -20,14 +15,15 @@ import hashlib
 import logging
 import os
 import time
+import warnings
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional, Sequence, TypeVar, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.timeseries.ets import ets_forecast, fit_columns
 from trainlab.data.module import constant_columns
 from trainlab.run.durable import DiskFull, replacing
 
@@ -88,112 +84,109 @@ def check_cache_dir(cache_dir: str) -> None:
                  "stored (give a writable folder to keep them)", cache_dir)
 
 
-def fit_ets_states(series: np.ndarray, train_end: int, season: Optional[int]) -> tuple[np.ndarray, float]:
-    """Fit on series[:train_end], filter the whole 1-D series: (states (rows, 3), phi).
-
-    States per row after observing it: level, trend, seasonal (0 without a season). The fit sees the
-    series standardised by its training rows, and the states are mapped back (an additive model is
-    equivariant: level -> level * std + mean, trend and season -> * std): statsmodels' optimiser works
-    in the data's units, and a series around 1e-9 got an ETS 10x worse than its seasonal naive, where
-    the same series around 1 got one better than it."""
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
-    centre = float(np.mean(series[:train_end]))
-    spread = float(np.std(series[:train_end])) or 1.0
-    series = (np.asarray(series, dtype=np.float64) - centre) / spread
-
-    spec = dict(error="add", trend="add", damped_trend=True, seasonal="add" if season else None,
-                seasonal_periods=season)
-    model = ETSModel(series[:train_end].astype(np.float64), **spec)
-    # the parameters and the raw filter output only: statsmodels' results objects would also compute a
-    # numerical Hessian (standard errors nobody reads here), about a sixth of the time
-    params = model.fit(disp=False, return_params=True)
-    _, raw = ETSModel(series.astype(np.float64), **spec).smooth(params, return_raw=True)
-    states = np.zeros((len(series), 3))
-    raw = np.asarray(raw)
-    states[:, : raw.shape[1]] = raw
-    states[:, 0] = states[:, 0] * spread + centre
-    states[:, 1:] *= spread
-    return states, float(params[list(model.param_names).index("damping_trend")])
+def _cache_path(series: np.ndarray, train_end: int, season: Optional[int], cache_dir: Optional[str]) -> Optional[Path]:
+    """Where the fits of this series, training rows and season are cached (None: no cache)."""
+    if not cache_dir:
+        return None
+    key = hashlib.sha256()
+    for part in (ETS_VERSION, str(train_end), str(season), str(series.shape)):
+        key.update(part.encode())
+    key.update(np.ascontiguousarray(series, dtype=np.float64).tobytes())
+    return Path(cache_dir) / f"ets-{key.hexdigest()[:20]}.npz"
 
 
-def ets_forecast(states: np.ndarray, phi: float, origins: np.ndarray, offsets: np.ndarray,
-                 season: Optional[int]) -> np.ndarray:
-    """(samples, steps) forecasts from the filtered states of one target (see the module docstring)."""
-    damp = np.cumsum(phi ** np.arange(1, offsets.max() + 1))[offsets - 1]  # phi + ... + phi^h
-    level, trend = states[origins, 0][:, None], states[origins, 1][:, None]
-    forecast = level + damp[None, :] * trend
-    if season:
-        back = season * ((offsets - 1) // season + 1)
-        forecast = forecast + states[origins[:, None] + offsets[None, :] - back[None, :], 2]
-    return forecast
+def _cached(path: Optional[Path], columns: int) -> Optional[list[tuple[np.ndarray, float]]]:
+    """The fits stored at ``path``, or None (not there, or unreadable: warned, fitted again and replaced)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path) as stored:
+            return [(stored[f"states{j}"], float(stored["phi"][j])) for j in range(columns)]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # cut short (power loss)
+        log.warning("ETS cache %s is unreadable (%s: %s): fitted again and replaced", path, type(exc).__name__,
+                    str(exc)[:80])
+        return None
+
+
+def _store(path: Optional[Path], fits: list[tuple[np.ndarray, float]]) -> None:
+    """The fits cached at ``path``; a cache that cannot be written is one warning, and the run goes on."""
+    if path is None or path.parent in _UNCACHED:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path) as tmp, open(tmp, "wb") as out:  # a parallel trial reads the whole file or none
+            np.savez(out, phi=np.array([phi for _, phi in fits]), **{f"states{j}": s for j, (s, _) in enumerate(fits)})
+        log.debug("ETS baseline fitted and cached in %s", path)  # one line per run: ets_fits
+    except (OSError, DiskFull) as exc:  # a cache: the run goes on without it
+        _UNCACHED.add(path.parent)
+        full = exc if isinstance(exc, DiskFull) else DiskFull.of(exc)  # full, read-only, no permission
+        reason = full.reason if full else os.strerror(exc.errno) if exc.errno else str(exc)
+        log.warning("ETS fits not cached in %s (%s): this run goes on, and the next one fits them again; %s, "
+                    "or set data.baseline_cache=<a writable folder> (null: no cache)", path.parent, reason,
+                    full.remedy_on("its disk") if full else "make it writable")
 
 
 def cached_ets(series: np.ndarray, train_end: int, season: Optional[int],
                cache_dir: Optional[str]) -> list[tuple[np.ndarray, float]]:
     """ETS states and phi per target column, from the cache when this configuration was seen."""
-    key = hashlib.sha256()
-    for part in (ETS_VERSION, str(train_end), str(season), str(series.shape)):
-        key.update(part.encode())
-    key.update(np.ascontiguousarray(series, dtype=np.float64).tobytes())
-    path = Path(cache_dir) / f"ets-{key.hexdigest()[:20]}.npz" if cache_dir else None
-    if path is not None and path.is_file():
-        try:
-            with np.load(path) as stored:
-                return [(stored[f"states{j}"], float(stored["phi"][j])) for j in range(series.shape[1])]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # cut short (power loss)
-            log.warning("ETS cache %s is unreadable (%s: %s): fitted again and replaced", path, type(exc).__name__,
-                        str(exc)[:80])
-    fits = [fit_ets_states(series[:, j], train_end, season) for j in range(series.shape[1])]
-    if path is not None and path.parent not in _UNCACHED:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with replacing(path) as tmp, open(tmp, "wb") as out:  # a parallel trial reads the whole file or none
-                np.savez(out, phi=np.array([phi for _, phi in fits]),
-                         **{f"states{j}": s for j, (s, _) in enumerate(fits)})
-            log.debug("ETS baseline fitted and cached in %s", path)  # one line per run: fitted_in
-        except (OSError, DiskFull) as exc:  # a cache: the run goes on without it
-            _UNCACHED.add(path.parent)
-            full = exc if isinstance(exc, DiskFull) else DiskFull.of(exc)  # full, read-only, no permission
-            reason = full.reason if full else os.strerror(exc.errno) if exc.errno else str(exc)
-            log.warning("ETS fits not cached in %s (%s): this run goes on, and the next one fits them again; %s, "
-                        "or set data.baseline_cache=<a writable folder> (null: no cache)", path.parent, reason,
-                        full.remedy_on("its disk") if full else "make it writable")
+    return ets_fits([(series, train_end)], season, cache_dir)[0]
+
+
+PROGRESS_S = 30.0  # seconds between progress lines of the per-series ETS fits
+PARALLEL_AFTER_S = 10.0  # fits still to do beyond this many seconds go to worker processes (each starts in ~1-3 s)
+
+
+def ets_fits(pieces: Sequence[tuple[np.ndarray, int]], season: Optional[int], cache_dir: Optional[str],
+             processes: int = 1) -> list[list[tuple[np.ndarray, float]]]:
+    """The ETS fits of each (series, training rows) in ``pieces`` (:func:`cached_ets`), the cache read
+    and written here. Those not cached are fit here, one after the other, until the rest would take
+    over ``PARALLEL_AFTER_S`` at the pace so far: then the rest is shared among up to ``processes``
+    worker processes (the fits are independent; a worker's start costs the time of a hundred short
+    fits, so short jobs stay here). For several series, progress every 30 s and one line at the end."""
+    for _, train_end in pieces:
+        check_ets_rows(train_end, season)
+    paths = [_cache_path(series, train_end, season, cache_dir) for series, train_end in pieces]
+    fits = [_cached(path, series.shape[1]) for path, (series, _) in zip(paths, pieces)]
+    todo = [i for i, fit in enumerate(fits) if fit is None]
+    start = last = time.perf_counter()
+    workers = 1
+    done = iter(fit_columns(*pieces[i], season) for i in todo)
+    for count, i in enumerate(todo, start=1):
+        fit, caught = next(done)
+        for category, message in caught:  # shown once per text, as the same fits in this process would be
+            warnings.warn(message, category, stacklevel=1)
+        fits[i] = fit
+        _store(paths[i], fit)
+        now, rest = time.perf_counter(), todo[count:]
+        if workers == 1 and processes > 1 and len(rest) >= 2 * processes \
+                and (now - start) / count * len(rest) > PARALLEL_AFTER_S:
+            from joblib import Parallel, delayed
+
+            workers = processes
+            done = iter(Parallel(n_jobs=workers, return_as="generator")(
+                delayed(fit_columns)(*pieces[j], season) for j in rest))
+        if rest and now - last >= PROGRESS_S:
+            log.info("ETS baseline: %d of %d series fitted (%.0f s)", count, len(todo), now - start)
+            last = now
+    if len(pieces) > 1:
+        log.info("ETS baseline of %d series ready in %.1f s (%s)%s", len(pieces), time.perf_counter() - start,
+                 f"{len(todo)} fitted" + (f", in {workers} processes after the first ones" if workers > 1 else "")
+                 + (f", {len(pieces) - len(todo)} from the cache" if len(todo) < len(pieces) else ""),
+                 f"; cached in {cache_dir}: sweep trials and evaluate.py reuse it" if cache_dir else "")
     return fits
 
 
-Item = TypeVar("Item")
-PROGRESS_S = 30.0  # seconds between progress lines of the per-series ETS fits
-
-
-def fitted_in(series: Sequence[Item], cache_dir: Optional[str]) -> Iterator[Item]:
-    """The ``series`` (what the ETS baseline is fit on, one after the other), logging every 30 s how
-    many are done and, at the end, once, how long it took and where the fits are cached: 2,000 short
-    series took minutes after training, with a line per series and no count."""
-    start = last = time.perf_counter()
-    for done, item in enumerate(series):
-        now = time.perf_counter()
-        if done and now - last >= PROGRESS_S:
-            log.info("ETS baseline: %d of %d series fitted (%.0f s)", done, len(series), now - start)
-            last = now
-        yield item
-    log.info("ETS baseline%s ready in %.1f s%s", f" of {len(series)} series" if len(series) > 1 else "",
-             time.perf_counter() - start,
-             f" (cached in {cache_dir}: sweep trials and evaluate.py reuse it)" if cache_dir else "")
-
-
 def forecasts(series: np.ndarray, train_end: int, origins: np.ndarray, offsets: np.ndarray,
-              season: Optional[int], ets: bool, cache_dir: Optional[str]) -> dict[str, np.ndarray]:
-    """Every baseline's (samples, steps, targets) forecast for windows ending at ``origins``.
+              season: Optional[int], ets: Optional[list[tuple[np.ndarray, float]]]) -> dict[str, np.ndarray]:
+    """Every baseline's (samples, steps, targets) forecast for windows ending at ``origins``; ``ets``:
+    the series' ETS fits (:func:`ets_fits`), or None for no ETS baseline.
 
     ``series`` is gap-free (filled where the data had gaps; no scored window touches such a row)."""
     out = {"last_value": last_value(series, origins, offsets)}
     if season:
         out["seasonal_naive"] = seasonal_naive(series, origins, offsets, season)
-    if ets:
-        check_ets_rows(train_end, season)
-        fits = cached_ets(series, train_end, season, cache_dir)
-        out["ets"] = np.stack([ets_forecast(s, phi, origins, offsets, season) for s, phi in fits], axis=-1)
+    if ets is not None:
+        out["ets"] = np.stack([ets_forecast(s, phi, origins, offsets, season) for s, phi in ets], axis=-1)
     return out
 
 

@@ -109,7 +109,8 @@ class TimeSeriesDataModule(SplitDataModule):
         self.bad_rows: Optional[np.ndarray] = None  # rows still missing a value after the policy
         self.stats: dict[str, np.ndarray] = {}
         self.datasets: dict[str, WindowDataset] = {}
-        self._baselines: dict[str, dict[str, np.ndarray]] = {}
+        # split -> (windows covered, None: all; name -> forecasts)
+        self._baselines: dict[str, tuple[Optional[int], dict[str, np.ndarray]]] = {}
         self.whole_file = False  # evaluate.py split=all: see score_whole_file
 
     def score_whole_file(self) -> None:
@@ -292,7 +293,8 @@ class TimeSeriesDataModule(SplitDataModule):
                           *(len(self.datasets[s]) for s in ("train", "val", "test")), gaps)
         if self.ets_baseline and len(spans) > 1:  # said before training (or evaluate.py's scoring): the fits come then
             self.log_once(log, "the ETS baseline will be fit on each of the %d series when the test windows are "
-                          "scored, one after the other (cached per series; data.ets_baseline=false skips it)",
+                          "scored, in as many processes as the run has threads (cached per series; data.ets_baseline=false "
+                          "skips it)",
                           len(spans))
 
     # -- loaders -----------------------------------------------------------------------------
@@ -352,22 +354,27 @@ class TimeSeriesDataModule(SplitDataModule):
         starts, ends = np.searchsorted(rows, bounds[:, 0]), np.searchsorted(rows, bounds[:, 1])
         return [slice(int(a), int(b)) for a, b in zip(starts, ends)]
 
-    def baseline_forecasts(self, split: str = "test") -> dict[str, np.ndarray]:
-        """name -> (samples, steps, targets) forecasts of every baseline, in original units."""
-        if split not in self._baselines:
+    def baseline_forecasts(self, split: str = "test", windows: Optional[int] = None) -> dict[str, np.ndarray]:
+        """name -> (samples, steps, targets) forecasts of every baseline, in original units, for the split's
+        windows or its first ``windows`` (a test cut short by trainer.limit_test_batches or fast_dev_run:
+        series with none of those windows get no ETS fit)."""
+        have = self._baselines.get(split)
+        if have is None or not (have[0] is None or (windows is not None and windows <= have[0])):
             table = self.load()
-            origins = self.datasets[split].starts.numpy() + self.window - 1  # ascending, series after series
+            origins = (self.datasets[split].starts.numpy() + self.window - 1)[:windows]  # ascending, series after series
             offsets = self.horizon + np.arange(self.steps)
-            parts, spans = [], list(zip(self._spans(table), self._per_series(origins)))
-            # each series' baselines on its own rows
-            for (first, train_end, _, end), part in baselines.fitted_in(spans, self.baseline_cache) \
-                    if self.ets_baseline else spans:
-                series = np.stack([fill_all(c) for c in table.targets[first:end].astype(np.float64).T], axis=1)
-                own = origins[part] - first
-                parts.append(baselines.forecasts(series, train_end - first, own, offsets, self.season_length,
-                                                 self.ets_baseline, self.baseline_cache))
-            self._baselines[split] = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-        return self._baselines[split]
+            spans = list(zip(self._spans(table), self._per_series(origins)))
+            spans = [(span, part) for span, part in spans if part.stop > part.start] or spans[:1]
+            pieces = [(np.stack([fill_all(c) for c in table.targets[first:end].astype(np.float64).T], axis=1),
+                       train_end - first) for (first, train_end, _, end), _ in spans]
+            # as many processes as the run has threads (hardware.num_threads): a sweep's slots share the cores
+            fits = baselines.ets_fits(pieces, self.season_length, self.baseline_cache, torch.get_num_threads()) \
+                if self.ets_baseline else [None] * len(pieces)
+            parts = [baselines.forecasts(series, train_end, origins[part] - first, offsets, self.season_length, fit)
+                     for ((first, _, _, _), part), (series, train_end), fit in zip(spans, pieces, fits)]
+            have = (windows, {name: np.concatenate([part[name] for part in parts]) for name in parts[0]})
+            self._baselines[split] = have
+        return {name: forecast[:windows] for name, forecast in have[1].items()}
 
     def baseline_scores(self, split: str = "test", windows: Optional[int] = None) -> dict[str, dict[str, float]]:
         """name -> {rmse, mape, smape, mase, r2} of every baseline on a split's windows, or on its first
@@ -376,7 +383,7 @@ class TimeSeriesDataModule(SplitDataModule):
 
         truth = self.truth(split)[:windows]
         return {name: forecast_scores(pred[:windows], truth, self.stats["mase_scale"])
-                for name, pred in self.baseline_forecasts(split).items()}
+                for name, pred in self.baseline_forecasts(split, windows).items()}
 
     def last_value_rmse(self, split: str = "test") -> float:
         """RMSE, in original units, of predicting each target by its value at the window's last row."""

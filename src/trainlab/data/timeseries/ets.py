@@ -1,0 +1,74 @@
+"""The ETS baseline's numbers: statsmodels' ``ETSModel`` (additive error, additive damped trend, additive
+season when one is known) fit on the training rows only, then run over the whole series with those
+parameters (``smooth``: filtering, no re-estimation), so a forecast from row t uses rows <= t only.
+
+ETS forecasts h steps after origin t come from the filtered states at t (Hyndman & Athanasopoulos,
+"Forecasting: Principles and Practice", 3rd ed., section 8.4):
+``l_t + (phi + ... + phi^h) b_t + s_{t+h-m(k+1)}``, k = floor((h-1)/m).
+
+Imports numpy, threadpoolctl and statsmodels only: worker processes fitting many series (baselines.ets_fits) import
+this module, and torch or Lightning would cost each of them seconds before its first fit.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Optional
+
+import numpy as np
+
+
+def fit_ets_states(series: np.ndarray, train_end: int, season: Optional[int]) -> tuple[np.ndarray, float]:
+    """Fit on series[:train_end], filter the whole 1-D series: (states (rows, 3), phi).
+
+    States per row after observing it: level, trend, seasonal (0 without a season). The fit sees the
+    series standardised by its training rows, and the states are mapped back (an additive model is
+    equivariant: level -> level * std + mean, trend and season -> * std): statsmodels' optimiser works
+    in the data's units, and a series around 1e-9 got an ETS 10x worse than its seasonal naive, where
+    the same series around 1 got one better than it."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    centre = float(np.mean(series[:train_end]))
+    spread = float(np.std(series[:train_end])) or 1.0
+    series = (np.asarray(series, dtype=np.float64) - centre) / spread
+
+    spec = dict(error="add", trend="add", damped_trend=True, seasonal="add" if season else None,
+                seasonal_periods=season)
+    model = ETSModel(series[:train_end].astype(np.float64), **spec)
+    # the parameters and the raw filter output only: statsmodels' results objects would also compute a
+    # numerical Hessian (standard errors nobody reads here), about a sixth of the time
+    params = model.fit(disp=False, return_params=True)
+    _, raw = ETSModel(series.astype(np.float64), **spec).smooth(params, return_raw=True)
+    states = np.zeros((len(series), 3))
+    raw = np.asarray(raw)
+    states[:, : raw.shape[1]] = raw
+    states[:, 0] = states[:, 0] * spread + centre
+    states[:, 1:] *= spread
+    return states, float(params[list(model.param_names).index("damping_trend")])
+
+
+def ets_forecast(states: np.ndarray, phi: float, origins: np.ndarray, offsets: np.ndarray,
+                 season: Optional[int]) -> np.ndarray:
+    """(samples, steps) forecasts from the filtered states of one target (see the module docstring)."""
+    damp = np.cumsum(phi ** np.arange(1, offsets.max() + 1))[offsets - 1]  # phi + ... + phi^h
+    level, trend = states[origins, 0][:, None], states[origins, 1][:, None]
+    forecast = level + damp[None, :] * trend
+    if season:
+        back = season * ((offsets - 1) // season + 1)
+        forecast = forecast + states[origins[:, None] + offsets[None, :] - back[None, :], 2]
+    return forecast
+
+
+def fit_columns(series: np.ndarray, train_end: int, season: Optional[int],
+                ) -> tuple[list[tuple[np.ndarray, float]], list[tuple[type, str]]]:
+    """:func:`fit_ets_states` of each target column of ``series`` (rows, targets), and the warnings the
+    fits gave (category, text): in a worker process they would go to its stderr, outside the run's log.
+
+    The fits use one BLAS thread: their matrices are tiny, and numpy's OpenBLAS threads (one per core)
+    made each fit 10x slower or worse on a busy machine (benchmarks/many_series.py)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fits = [fit_ets_states(series[:, j], train_end, season) for j in range(series.shape[1])]
+    return fits, [(w.category, str(w.message)) for w in caught]
