@@ -16,7 +16,8 @@ from trainlab.config.errors import UserError
 from trainlab.config.families import options_of
 from trainlab.data.timeseries import baselines, ets
 from trainlab.data.timeseries.module import TimeSeriesDataModule
-from trainlab.data.timeseries.sources import SeriesTable, TableFile
+from trainlab.data.timeseries.sources import TableFile
+from trainlab.data.timeseries.table import SeriesTable
 from trainlab.metrics.regression import forecast_scores
 from trainlab.models.window_scaling import WindowScaler
 

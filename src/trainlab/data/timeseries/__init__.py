@@ -8,8 +8,8 @@
   training range, zero or constant targets)
 - ``baselines``: last value, seasonal naive and ETS forecasts on the model's windows; ``ets``: the
   ETS fit itself (light to import: worker processes fit many series)
-- ``sources``: :class:`SeriesTable` and the sources (generated, file); ``packaged``: real series
-  shipped inside installed packages
+- ``table``: :class:`SeriesTable`, what every source returns, and how messages name its rows
+- ``sources``: the sources (generated, file); ``packaged``: real series shipped inside installed packages
 - a file's time column and layout: ``times`` (parsing, regular step), ``zones`` (local clock times),
   ``layouts`` (wide tables, dates in columns), ``series`` (several series in one file), ``values``
   (columns as numbers)

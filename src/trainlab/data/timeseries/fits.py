@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries import baselines
-from trainlab.data.timeseries.sources import SeriesTable
+from trainlab.data.timeseries.table import SeriesTable
 
 if TYPE_CHECKING:
     from trainlab.data.timeseries.module import TimeSeriesDataModule

@@ -20,7 +20,7 @@ from trainlab.data.timeseries.fits import check_fits, lead_in, longer_series
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
 from trainlab.data.timeseries.ranges import value_warnings
 from trainlab.data.timeseries.seasons import resolve_season
-from trainlab.data.timeseries.sources import SeriesTable
+from trainlab.data.timeseries.table import SeriesTable
 from trainlab.data.timeseries.splits import series_name, series_spans, shortest_training, split_rows
 from trainlab.data.timeseries.windows import WindowDataset
 

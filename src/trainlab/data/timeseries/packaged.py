@@ -24,7 +24,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.timeseries.sources import SeriesTable
+from trainlab.data.timeseries.table import SeriesTable
 
 
 def _co2() -> np.ndarray:

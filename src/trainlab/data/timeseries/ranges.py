@@ -13,7 +13,7 @@ import numpy as np
 
 from trainlab.data.module import constant_columns
 from trainlab.data.timeseries.baselines import mase_scale
-from trainlab.data.timeseries.sources import SeriesTable
+from trainlab.data.timeseries.table import SeriesTable
 from trainlab.metrics.regression import zero_target_warning
 
 DOMINANCE = 10.0  # std with the most extreme values over std without them
@@ -56,7 +56,7 @@ def dominating_values(block: np.ndarray, names: Sequence[str], rows: np.ndarray,
     """The warning for columns of (rows, columns) ``block`` (the table's ``rows``, NaN ignored) whose
     standard deviation is more than ten times what it is without their most extreme values (a tenth
     of a per cent, at least one); ``role``: the rows' part (see EFFECTS); ``name_row``: how a table row
-    is named (:meth:`~trainlab.data.timeseries.sources.SeriesTable.row_name`). None when there are none."""
+    is named (:meth:`~trainlab.data.timeseries.table.SeriesTable.row_name`). None when there are none."""
     found = []
     for j, name in enumerate(names):
         column = block[:, j]

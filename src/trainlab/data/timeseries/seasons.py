@@ -7,7 +7,7 @@ import logging
 from typing import Optional
 
 from trainlab.data.timeseries import baselines
-from trainlab.data.timeseries.sources import SeriesTable
+from trainlab.data.timeseries.table import SeriesTable
 
 log = logging.getLogger(__name__)
 

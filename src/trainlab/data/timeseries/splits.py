@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.data.timeseries.sources import SeriesTable
+from trainlab.data.timeseries.table import SeriesTable
 
 
 def split_rows(rows: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
