@@ -436,7 +436,7 @@ def test_a_folder_whose_masks_mark_nothing_is_refused(tmp_path):
 def test_png_modes_read_as_intensities(tmp_path):
     from PIL import Image
 
-    from trainlab.data.image.sources import read_array, read_mask
+    from trainlab.data.image.files import read_array, read_mask
 
     grey = np.zeros((16, 16), np.uint8)
     grey[2:4, 2:4] = 200
@@ -484,7 +484,7 @@ def test_a_png_masks_transparent_pixels_are_clean_whatever_their_colour(tmp_path
     anomalous (alpha was dropped). Each way a PNG says "transparent" is honoured."""
     from PIL import Image
 
-    from trainlab.data.image.sources import read_mask
+    from trainlab.data.image.files import read_mask
 
     marked = np.zeros((16, 16), bool)
     marked[3:6, 4:8] = True
@@ -525,7 +525,7 @@ def test_a_folder_of_transparent_masks_trains_on_the_marked_pixels_only(tmp_path
 def test_fits_reads_the_first_image_hdu_past_tables(tmp_path):
     from astropy.io import fits
 
-    from trainlab.data.image.sources import read_array
+    from trainlab.data.image.files import read_array
 
     image = np.arange(64, dtype=np.float32).reshape(8, 8)
     table = fits.BinTableHDU.from_columns([fits.Column(name="flux", format="E", array=np.ones(3))])
@@ -687,7 +687,7 @@ def test_a_float64_image_far_above_zero_keeps_its_noise_and_ordinary_images_load
     """float32 keeps 24 bits: at 1e9 its step is 64, and noise of 3 read as two values 64 apart, a source 30
     above the sky as 12. Each channel's median is subtracted in float64 before the cast where the step would
     reach the noise; float64 images near 0 and float32 ones load exactly as a plain cast gives."""
-    from trainlab.data.image.sources import read_array
+    from trainlab.data.image.files import read_array
 
     rng = np.random.default_rng(0)
     for folder in ("far/masks", "near/masks"):

@@ -1,0 +1,195 @@
+"""Image files read one way for every source: FITS (astropy), NPY and PNG, one file per name stem,
+masks as booleans, a PNG's transparent pixels as missing ones, arrays cast to float32 without losing
+their noise.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def robust_sigma(values: np.ndarray) -> float:
+    """Standard deviation of Gaussian noise estimated from the median absolute deviation (1.4826 MAD)."""
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+NOISE_KEPT = 0.1  # float32's step at an image's level may be at most this share of its noise (~0.3% more noise)
+LEVEL_SAMPLE = 1_000_000  # pixels per channel its level and noise are estimated from
+
+
+def as_float32(array: np.ndarray, offsets: Optional[dict[str, tuple[float, float, float]]] = None,
+               name: str = "") -> np.ndarray:
+    """``array`` as float32 (the tiles' and the nets' type) without losing its noise.
+
+    float32 keeps 24 bits: at a level of 1e9 (a float64 image with a large offset, counts on a pedestal) its
+    step is 64, and noise of a few units rounds away. Where the step at a channel's median exceeds
+    ``NOISE_KEPT`` of its noise (1.4826 MAD), that median is subtracted in float64 before the cast, the
+    channel's sky level becoming 0 (the asinh stretch subtracts the training tiles' median and the percentile
+    stretch a low percentile after it: what they see is the noise and the sources above the sky). The
+    subtraction is recorded in ``offsets`` (name -> level, noise, step) when given (images; masks pass
+    None and are cast as they are). Types float32 holds exactly (float32, 8/16-bit integers) and images
+    whose noise the step does not reach are cast unchanged.
+    """
+    if offsets is None or np.can_cast(array.dtype, np.float32):
+        return array.astype(np.float32)
+    values = array.astype(np.float64)
+    for channel in values if values.ndim == 3 else values[None]:  # views: subtracted in place
+        finite = channel[np.isfinite(channel)]
+        finite = finite[:: max(1, len(finite) // LEVEL_SAMPLE)]
+        if not finite.size:
+            continue
+        level = float(np.median(finite))
+        noise = robust_sigma(finite) or float(np.std(finite))
+        step = float(np.spacing(np.float32(abs(level))))
+        if noise > 0 and step > NOISE_KEPT * noise:
+            channel -= level
+            if step > offsets.get(name, (0.0, 0.0, 0.0))[2]:  # the channel that lost most, for the log line
+                offsets[name] = (level, noise, step)
+    return values.astype(np.float32)
+
+
+SUFFIXES = (".fits.gz", ".fits", ".fit", ".fts", ".npy", ".png")
+
+
+def image_suffix(path: Path) -> Optional[str]:
+    name = path.name.lower()
+    return next((s for s in SUFFIXES if name.endswith(s)), None)
+
+
+def name_stem(path: Path) -> str:
+    return path.name[: -len(image_suffix(path))]
+
+
+def one_file_per_stem(files: list[Path], key: str, folder: Path) -> None:
+    """Images and masks are matched by name stem: two files with one stem ('a.npy', 'a.fits') would both
+    claim one mask (or one image would take either mask), so they are refused."""
+    seen: dict[str, Path] = {}
+    for path in files:
+        other = seen.setdefault(name_stem(path), path)
+        if other != path:
+            raise UserError(f"{key}='{folder}' holds '{other.name}' and '{path.name}', one name in two files; images "
+                            "and masks are matched by name: rename or remove one of them")
+
+
+def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
+               offsets: Optional[dict[str, tuple[float, float, float]]] = None) -> np.ndarray:
+    """A FITS, NPY or PNG file as a float array, (H, W) or (channels, H, W).
+
+    FITS: the first image HDU holding data; NPY: as stored; PNG: grey (8 or 16 bit), RGB, or with a palette
+    (turned into its colours, or with ``palette_indices`` kept as the indices, as segmentation masks
+    store classes); alpha left out here: :class:`ImageFolder` reads an image's as where it has data
+    (:func:`transparent_as_missing`), :func:`read_mask` a mask's as where it is clean. Leading axes of length 1 beyond
+    three are dropped ((1, 1, H, W) radio cubes), and (H, W, channels) with at most 4 channels is moved
+    channels first (the file's name appended to ``channels_last``). Cast to float32 by :func:`as_float32`
+    (a channel's large offset subtracted first, recorded in ``offsets``, when given).
+    """
+    suffix = image_suffix(path)
+    try:
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif suffix == ".png":
+            from PIL import Image
+
+            with Image.open(path) as image:
+                if image.mode in ("P", "PA") and not palette_indices:  # the values index a colour table
+                    image = image.convert("RGBA")
+                array = np.asarray(image)
+            if array.ndim == 3:  # (H, W, channels) -> (channels, H, W), alpha left out (grey + alpha: LA)
+                array = np.moveaxis(array[..., :3] if array.shape[-1] == 4 else array[..., :1] if array.shape[-1] == 2
+                                    else array, -1, 0)
+        else:
+            from astropy.io import fits
+
+            with fits.open(path, memmap=False) as hdus:  # tables (catalogues beside the image) are no image
+                data = next((h.data for h in hdus if h.is_image and h.data is not None), None)
+            if data is None:
+                raise UserError(f"'{path}' holds no image data in any FITS HDU")
+            array = np.asarray(data)
+    except UserError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read '{path}' as {suffix[1:]}: {exc}") from exc
+    while array.ndim > 3 and array.shape[0] == 1:  # FITS cubes (1, 1, H, W): Stokes and frequency axes of one
+        array = array[0]
+    if array.ndim not in (2, 3) or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise UserError(f"'{path}' holds a {array.ndim}-D {array.dtype} array {array.shape}; expected a numeric "
+                        "image (H, W) or (channels, H, W)")
+    if suffix != ".png" and array.ndim == 3 and array.shape[-1] <= 4 < min(array.shape[:2]):
+        log.debug("'%s' is %s: read as channels last (H, W, channels)", path.name, array.shape)
+        array = np.moveaxis(array, -1, 0)
+        if channels_last is not None:
+            channels_last.append(path.name)
+    return as_float32(array, offsets, path.name)
+
+
+def listing(folder: Path, key: str) -> list[Path]:
+    """The entries of ``folder``, sorted; one that cannot be listed (no read permission) is refused naming ``key``."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise UserError(f"{key}='{folder}' cannot be listed ({exc.strerror}); give this user read access "
+                        f"(chmod u+rx '{folder}'), or another folder") from None
+
+
+def png_opacity(path: Path) -> Optional[np.ndarray]:
+    """(H, W) opacity 0..1 of a PNG with transparency (an alpha channel, or a palette entry or colour
+    declared transparent); None for an opaque PNG or another format."""
+    if image_suffix(path) != ".png":
+        return None
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if "A" not in image.getbands() and "transparency" not in image.info:
+            return None
+        return np.asarray(image.convert("RGBA"))[..., 3] / 255.0
+
+
+def transparent_as_missing(image: np.ndarray, path: Path) -> tuple[int, int]:
+    """A PNG image's transparency as where it has data: fully transparent pixels of the (channels, H, W)
+    ``image`` become NaN in place (no data, like a mosaic's blank edge: the data module's quality check
+    fills them with their tile's median, or drops a tile that is mostly empty), partly transparent ones
+    keep their colour. Returns (transparent, partly transparent) pixel counts; (0, 0) for an opaque PNG
+    or another format, whose channels are all data."""
+    opacity = png_opacity(path)
+    if opacity is None:
+        return 0, 0
+    transparent = opacity == 0
+    image[:, transparent] = np.nan
+    return int(transparent.sum()), int(((opacity > 0) & (opacity < 1)).sum())
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """(H, W) bool, True where a pixel is anomalous: any non-zero value (1, 255, True; in any channel).
+
+    A mask must say clean or anomalous for every pixel: NaN (which would read as clean) and fractions
+    (0.01 of a soft mask would read as anomalous) are refused with the file named. A PNG's transparency
+    is honoured: a transparent pixel is clean whatever its colour (a mask painted on a transparent
+    layer, whose empty pixels are often white); a partly transparent one that is set (a soft brush's
+    edge) is a fraction too."""
+    mask = read_array(path, palette_indices=True)
+    bad = ~np.isfinite(mask)
+    if bad.any():
+        raise UserError(f"mask '{path}' has {int(bad.sum())} NaN/inf pixel(s); write 0 where a pixel is clean and "
+                        "1 (or 255) where it is anomalous")
+    fraction = mask[mask != np.round(mask)]
+    if fraction.size:
+        raise UserError(f"mask '{path}' holds fractions (e.g. {float(fraction[0]):.3g}); a mask is 0 where a pixel is "
+                        "clean and a whole number (1, 255) where it is anomalous: threshold a soft mask first")
+    marked = mask.any(axis=0) if mask.ndim == 3 else mask != 0  # (1, H, W) or a colour PNG: any channel set
+    opacity = png_opacity(path)
+    if opacity is None:
+        return marked
+    partly = marked & (opacity > 0) & (opacity < 1)
+    if partly.any():
+        raise UserError(f"mask '{path}' has {int(partly.sum())} partly transparent pixel(s) that are set (e.g. opacity "
+                        f"{float(opacity[partly][0]):.2f}); a mask pixel is transparent (clean) or opaque (read by its "
+                        "value): threshold its alpha channel first")
+    return marked & (opacity > 0)
