@@ -42,10 +42,23 @@ def announce_run_folder() -> None:
         logging.getLogger(__name__).info("run folder: %s", HydraConfig.get().runtime.output_dir)
 
 
+def home_folder() -> Optional["Path"]:
+    """The user's home folder, or None where there is none to find: no ``HOME`` and no passwd entry for this
+    uid (a container started with an arbitrary uid, ``docker run --user 12345``, as OpenShift does), where
+    ``Path.home()`` raises RuntimeError."""
+    from pathlib import Path
+
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError):
+        return None
+
+
 def matplotlib_config_where_writable() -> Optional[str]:
     """Point matplotlib's config and cache folder (``MPLCONFIGDIR``) at ``<temp>/trainlab-matplotlib-<uid>``
     when its default (``~/.config/matplotlib``) cannot be written (a read-only or shared home on a
-    cluster) and the user set none; returns the folder chosen, or None.
+    cluster) or there is no home at all (:func:`home_folder`), and the user set none; returns the folder
+    chosen, or None.
 
     Matplotlib then made a new temporary folder per process, rebuilt its font cache there each time and
     logged two warnings at every run ("mkdir -p failed ...", "Matplotlib created a temporary cache
@@ -56,10 +69,13 @@ def matplotlib_config_where_writable() -> Optional[str]:
 
     if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
         return None
-    default = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "matplotlib"
-    existing = next((p for p in (default, *default.parents) if p.exists()), None)
-    if existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
-        return None
+    home = home_folder()
+    config = os.environ.get("XDG_CONFIG_HOME") or (home / ".config" if home is not None else None)
+    if config is not None:  # else no home to find: matplotlib's own lookup would raise at its import
+        default = Path(config) / "matplotlib"
+        existing = next((p for p in (default, *default.parents) if p.exists()), None)
+        if existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+            return None
     folder = Path(tempfile.gettempdir()) / f"trainlab-matplotlib-{os.getuid()}"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
