@@ -8,6 +8,10 @@ import pwd
 import sys
 import tempfile
 
+import pytest
+
+from trainlab.config.errors import UserError
+
 
 def _no_passwd_entry(uid: int):
     raise KeyError(f"getpwuid(): uid not found: {uid}")
@@ -27,3 +31,63 @@ def test_no_home_and_no_passwd_entry_gets_a_matplotlib_folder_not_a_traceback(tm
     chosen = matplotlib_config_where_writable()
     assert chosen == str(tmp_path / f"trainlab-matplotlib-{os.getuid()}") == os.environ["MPLCONFIGDIR"]
     assert os.path.isdir(chosen)
+
+
+def _cgroups(root, monkeypatch, listing: str, files: dict[str, str], cores: int = 64) -> None:
+    """This process in a fake cgroup tree under ``root``: ``/proc/self/cgroup`` is ``listing``, ``files``
+    maps paths under the mount root to their text; its affinity has ``cores`` cores."""
+    from trainlab.run import cores as cores_module
+
+    (root / "proc_cgroup").write_text(listing)
+    for name, text in files.items():
+        (root / "fs" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "fs" / name).write_text(text)
+    (root / "fs").mkdir(exist_ok=True)
+    monkeypatch.setattr(cores_module, "PROC_CGROUP", str(root / "proc_cgroup"))
+    monkeypatch.setattr(cores_module, "CGROUP_ROOT", str(root / "fs"))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+
+
+@pytest.mark.parametrize("listing, files, quota", [
+    ("0::/\n", {"cpu.max": "200000 100000\n"}, 2),  # docker --cpus=2, cgroup v2 with its own namespace
+    ("0::/docker/0123abcd\n", {"cpu.max": "200000 100000\n"}, 2),  # the host's path, not mounted inside
+    ("0::/a/b\n", {"cpu.max": "max 100000", "a/cpu.max": "150000 100000", "a/b/cpu.max": "max 100000"}, 2),  # a parent's
+    ("4:cpu,cpuacct:/\n1:memory:/x\n", {"cpu,cpuacct/cpu.cfs_quota_us": "300000", "cpu,cpuacct/cpu.cfs_period_us": "100000"}, 3),
+    ("2:cpu:/\n", {"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None),  # v1 without a quota
+    ("0::/\n", {"cpu.max": "max 100000\n"}, None),
+    ("0::/\n", {}, None),  # no cpu controller enabled
+])
+def test_the_cgroup_cpu_quota_is_read(tmp_path, monkeypatch, listing, files, quota):
+    from trainlab.run.cores import cpu_quota, usable_cores
+    from trainlab.search.plan import machine_cores
+
+    _cgroups(tmp_path, monkeypatch, listing, files)
+    assert cpu_quota() == quota
+    assert usable_cores() == machine_cores() == (quota or 64)
+
+
+def test_torch_threads_follow_a_cpu_quota_below_the_affinity(tmp_path, monkeypatch, compose_cfg, caplog):
+    """In a container limited to 2 CPUs on a 64-core host torch took 64 threads (its affinity's count),
+    which the kernel throttled to two CPUs' time; a thread count chosen by the user stays theirs."""
+    import logging
+
+    import torch
+
+    from trainlab.run.hardware import apply_hardware
+    from trainlab.run.process import settings_kept
+
+    _cgroups(tmp_path, monkeypatch, "0::/\n", {"cpu.max": "100000 100000\n"}, cores=64)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    profile = compose_cfg(["hardware=auto", "hardware.num_threads=null", "hardware.host_memory_keep_mb=null"]).hardware
+    with settings_kept():
+        torch.set_num_threads(2)  # torch's own count of this machine's cores (64 in the container)
+        with caplog.at_level(logging.INFO, logger="trainlab.run.hardware"):
+            assert apply_hardware(profile).num_threads is None  # the profile's null stays null
+        assert torch.get_num_threads() == 1
+        assert "threads=1 (the CPU quota of this process's cgroup; its affinity has 64 cores)" in caplog.text
+        torch.set_num_threads(2)
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's own choice, which torch took
+        apply_hardware(profile)
+        assert torch.get_num_threads() == 2
+        with pytest.raises(UserError, match=r"hardware.num_threads=2 must be 1 to 1, the CPU cores this process may use"):
+            apply_hardware(compose_cfg(["hardware=cpu", "hardware.num_threads=2"]).hardware)

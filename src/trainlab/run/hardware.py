@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
+from trainlab.run.cores import affinity_cores, cpu_quota, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,6 @@ _MULTI_NODE_ENV = ("SLURM_JOB_ID", "TORCHELASTIC_RUN_ID", "NODE_RANK", "GROUP_RA
 
 def _cuda_usable() -> bool:
     return torch.cuda.is_available() and torch.cuda.device_count() > 0
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity: a SLURM job's or a container's share), not the machine's."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def cpu_has_bf16() -> bool:
@@ -213,7 +209,7 @@ def _check_thread_variable(num_threads: Optional[int]) -> None:
     names no fix; say what torch uses instead and the setting that chooses it (nothing once
     ``hardware.num_threads`` has chosen them: the variable no longer matters)."""
     value = os.environ.get("OMP_NUM_THREADS")
-    if num_threads is None and value is not None and not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", value.strip()):
+    if num_threads is None and value is not None and not _omp_threads_given():
         log.warning("OMP_NUM_THREADS=%s is not a number of threads, so OpenMP ignores it and torch uses %d; unset it, "
                     "or choose them with hardware.num_threads=<n>", value, torch.get_num_threads())
 
@@ -262,9 +258,9 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     host_memory = set_process_flags(hw)
     _check_thread_variable(hw.num_threads)
     log.info(
-        "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d host memory: %s",
+        "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d%s host memory: %s",
         hw.name, hw.accelerator, hw.precision, hw.float32_matmul_precision, hw.allow_tf32,
-        hw.cudnn_benchmark, torch.get_num_threads(), host_memory,
+        hw.cudnn_benchmark, torch.get_num_threads(), _quota_note(hw.num_threads), host_memory,
     )
     return hw
 
@@ -280,9 +276,34 @@ def set_process_flags(hw: DictConfig) -> str:
     torch.backends.cudnn.allow_tf32 = bool(hw.allow_tf32)
     torch.set_float32_matmul_precision(hw.float32_matmul_precision)
     torch.backends.cudnn.benchmark = bool(hw.cudnn_benchmark)
-    if hw.num_threads is not None:
-        torch.set_num_threads(int(hw.num_threads))
+    threads = hw.num_threads if hw.num_threads is not None else _default_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
     return keep_host_memory(hw.host_memory_keep_mb)
+
+
+def _default_threads() -> Optional[int]:
+    """torch's own thread count where ``hardware.num_threads`` is null, lowered to the cgroup's CPU quota
+    (:mod:`trainlab.run.cores`): torch counts the cores of the process's affinity, 64 in a container limited
+    to 2 CPUs on a 64-core host, whose 64 threads are then throttled to two CPUs' time. None leaves torch's
+    count: no quota below it, or ``OMP_NUM_THREADS`` set to a number (the user's choice, which torch took)."""
+    quota = cpu_quota()
+    if quota is None or quota >= torch.get_num_threads() or _omp_threads_given():
+        return None
+    return quota
+
+
+def _quota_note(num_threads: Optional[int]) -> str:
+    """Where the cgroup's CPU quota chose torch's threads (:func:`_default_threads`), the words that say so."""
+    quota = cpu_quota()
+    if num_threads is not None or quota is None or quota != torch.get_num_threads() or quota >= affinity_cores():
+        return ""
+    return f" (the CPU quota of this process's cgroup; its affinity has {affinity_cores()} cores)"
+
+
+def _omp_threads_given() -> bool:
+    """Whether ``OMP_NUM_THREADS`` holds a number of threads that OpenMP reads (``4``, ``4,2``)."""
+    return re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", os.environ.get("OMP_NUM_THREADS", "").strip()) is not None
 
 
 def check_trainer_devices(trainer: DictConfig) -> None:
