@@ -91,3 +91,29 @@ def test_torch_threads_follow_a_cpu_quota_below_the_affinity(tmp_path, monkeypat
         assert torch.get_num_threads() == 2
         with pytest.raises(UserError, match=r"hardware.num_threads=2 must be 1 to 1, the CPU cores this process may use"):
             apply_hardware(compose_cfg(["hardware=cpu", "hardware.num_threads=2"]).hardware)
+
+
+def test_a_console_whose_reader_went_away_is_silenced_and_the_command_goes_on(monkeypatch, capsys):
+    """``python train.py | head -1``: each later log line was a ``--- Logging error ---`` traceback, and
+    rich's progress bar ended the process with SystemExit(1), which the run took for a Ctrl-C: its folder
+    was removed, exit 130. Now the stream goes to /dev/null, one warning says so, and nothing raises."""
+    import logging
+
+    from rich.console import Console
+
+    from trainlab.run.console import readers_may_go
+
+    read, write = os.pipe()
+    closed = os.fdopen(write, "w", buffering=1)
+    os.close(read)  # the reader (head) has ended
+    monkeypatch.setattr(sys, "stdout", closed)
+    with readers_may_go():
+        handler = logging.StreamHandler(sys.stdout)  # as Hydra's job_logging makes its console handler
+        handler.handleError = lambda record: pytest.fail("logging met an error")
+        handler.emit(logging.LogRecord("x", logging.INFO, __file__, 1, "epoch 1", None, None))
+        Console(force_terminal=True).print("Epoch 1 ━━━━━━━━ 12/12")  # raised SystemExit(1) on a broken pipe
+        print("the last line")
+        assert sys.stdout.gone and os.path.samefile(f"/proc/self/fd/{write}", os.devnull)
+    assert sys.stdout is closed
+    closed.close()
+    assert capsys.readouterr().err.count("warning: stdout was closed by its reader") == 1

@@ -434,7 +434,9 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     config lacks) is one line and exit status 2 instead of Hydra's several lines and 1
     (:mod:`trainlab.config.composition`; ``config_name``, the script's primary config, lets a
     misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
-    with process_given_back():
+    from trainlab.run.console import readers_may_go
+
+    with process_given_back(), readers_may_go():
         _run_command_line(main, config_name)
 
 

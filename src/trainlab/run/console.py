@@ -8,8 +8,10 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, TextIO
 
 from hydra.core.hydra_config import HydraConfig
 
@@ -191,3 +193,75 @@ class LogSetup:
             root.addHandler(handler.build())
         route_lightning_logs()
         return True
+
+
+class ReaderGone:
+    """``sys.stdout`` / ``sys.stderr`` of a command whose reader may go away: the end of a pipe that closes
+    (``python train.py | head -1``, a ``tee`` that was stopped, a closed ssh session's pipe).
+
+    Python raised BrokenPipeError at the next line written: each log line became a ``--- Logging error ---``
+    traceback, and the progress bar's writer (rich) ended the process with ``SystemExit(1)``, which the run
+    took for a Ctrl-C: ``error: stopped by Ctrl-C``, the run folder removed, exit 130. Now the first
+    write that meets a closed reader points the stream's file descriptor at ``/dev/null`` (so what is still
+    buffered, and any C library or child process writing there, goes nowhere too), says so once on the other
+    stream, and the command goes on: a run trains, tests and writes its folder and ``train.log`` as it
+    would have. Everything else is the wrapped stream's (:meth:`__getattr__`).
+    """
+
+    def __init__(self, stream: TextIO, name: str):
+        self.stream, self.name, self.gone = stream, name, False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self._reader_went_away()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._reader_went_away()
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def _reader_went_away(self) -> None:
+        self.gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # no descriptor to point elsewhere (a stream of Python's own)
+            pass
+        logs = [h.baseFilename for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+        other = sys.stderr if self.name == "stdout" else sys.stdout
+        where = f"; the run's lines go on in {logs[0]}" if logs else ""
+        try:
+            print(f"warning: {self.name} was closed by its reader (a pipe's end that stopped: | head, a stopped tee); "
+                  f"the command goes on without it{where}", file=other, flush=True)
+        except (BrokenPipeError, ValueError):
+            pass  # that reader is gone too (2>&1 into the same pipe): a ReaderGone there has silenced it
+
+
+@contextmanager
+def readers_may_go() -> Iterator[None]:
+    """Around a script's command line: ``sys.stdout`` and ``sys.stderr`` as :class:`ReaderGone`, the streams
+    as they were once it ends."""
+    before = sys.stdout, sys.stderr
+    sys.stdout = ReaderGone(sys.stdout, "stdout") if sys.stdout is not None else None
+    sys.stderr = ReaderGone(sys.stderr, "stderr") if sys.stderr is not None else None
+    try:
+        yield
+    finally:
+        for wrapped in (sys.stdout, sys.stderr):
+            if isinstance(wrapped, ReaderGone):
+                wrapped.flush()
+        sys.stdout, sys.stderr = before
