@@ -117,3 +117,58 @@ def test_a_console_whose_reader_went_away_is_silenced_and_the_command_goes_on(mo
     assert sys.stdout is closed
     closed.close()
     assert capsys.readouterr().err.count("warning: stdout was closed by its reader") == 1
+
+
+def test_workers_out_of_shared_memory_end_in_one_line_not_a_hang(monkeypatch):
+    """A 64 MB /dev/shm (Docker's default) that a batch did not fit: the worker's queue thread printed
+    torch's error and dropped the batch, and training waited for it forever. Now the worker fails, the
+    loader raises, and the run ends in one line naming --shm-size and hardware.num_workers=0."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from trainlab.config.errors import known_error
+    from trainlab.data.sampling import keep_batch
+
+    def full(storage, *args):
+        raise RuntimeError("unable to allocate shared memory(shm) for file </torch_1_2_3>: No space left on device (28)")
+
+    class Windows(torch.utils.data.Dataset):  # a dataset that stacks its own batches, as the series windows do
+        def __len__(self):
+            return 8
+
+        def __getitems__(self, indices):
+            return torch.zeros(len(indices), 4), torch.zeros(len(indices), 1)
+
+    monkeypatch.setattr(torch.UntypedStorage, "_share_fd_cpu_", full)  # what a full /dev/shm answers (workers fork with it)
+    monkeypatch.setattr(torch.UntypedStorage, "_share_filename_cpu_", full)
+    loader = DataLoader(Windows(), batch_size=4, collate_fn=keep_batch, num_workers=1, timeout=30)
+    with pytest.raises(RuntimeError) as raised:
+        next(iter(loader))
+    line = str(known_error(raised.value))
+    assert line.startswith("DataLoader workers ran out of shared memory: they pass each batch to the training process")
+    assert line.endswith("give the container more (docker run --shm-size=2g, or --ipc=host), use smaller batches "
+                         "(data.batch_size), or load the data in the training process: hardware.num_workers=0")
+
+
+@pytest.mark.parametrize("loader", ["windows", "whole_graph", "ego", "random_nodes"])
+def test_every_collate_moves_a_workers_batch_into_shared_memory(monkeypatch, loader):
+    """In a worker, each loader's batch is in shared memory when its collate function returns: a failure
+    there is the worker's error (above), not one in its queue thread that drops the batch."""
+    import torch
+
+    from trainlab.data import shared_memory
+    from trainlab.data.graph.module import StarGraphDataModule
+    from trainlab.data.graph.synthetic import SyntheticGaia
+    from trainlab.data.sampling import keep_batch
+
+    monkeypatch.setattr(shared_memory, "get_worker_info", lambda: object())  # as in a DataLoader worker
+    if loader == "windows":
+        batch = keep_batch((torch.zeros(4, 16, 3), torch.zeros(4, 1)))
+        assert all(t.is_shared() for t in batch)
+        return
+    kwargs = {"whole_graph": {}, "ego": {"max_nodes_per_graph": 150},
+              "random_nodes": {"max_nodes_per_graph": 150, "sampler": "random_nodes"}}[loader]
+    dm = StarGraphDataModule(SyntheticGaia(300, seed=7), seed=7, **kwargs)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.x.is_shared() and batch.edge_index.is_shared()

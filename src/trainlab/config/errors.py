@@ -85,6 +85,20 @@ def unwrap_user_error(exc: BaseException) -> UserError | None:
     return None
 
 
+def known_error(exc: BaseException) -> Optional[UserError]:
+    """What behind ``exc`` is a fact about the input or the machine, no bug: a UserError, a full disk
+    (:class:`trainlab.run.durable.DiskFull`, which is one), DataLoader workers out of shared memory
+    (:func:`trainlab.data.shared_memory.shared_memory_error`); None for anything else."""
+    from trainlab.run.durable import DiskFull
+
+    found = unwrap_user_error(exc) or DiskFull.of(exc)
+    if found is None and "torch" in sys.modules:  # only torch's DataLoader workers use shared memory
+        from trainlab.data.shared_memory import shared_memory_error
+
+        found = shared_memory_error(exc)
+    return found
+
+
 class Refused(BaseException):
     """A refusal (:func:`refuse`) on its way to a caller in Python (:func:`refusals_raised`). No Exception:
     Hydra's callbacks (:class:`trainlab.run.preflight.Preflight`) let none through, they turn it into a
@@ -128,13 +142,13 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None, e
     file): one line too (:class:`trainlab.run.durable.DiskFull`), and a writer thread it stops says so
     in one line, not a traceback. Anything else is a bug and keeps its traceback.
     """
-    from trainlab.run.durable import DiskFull, quiet_full_disk_threads
+    from trainlab.run.durable import quiet_full_disk_threads
 
     try:
         with quiet_full_disk_threads():
             yield
     except Exception as exc:  # noqa: BLE001 - only UserErrors are swallowed, the rest re-raised
-        user_error = unwrap_user_error(exc) or DiskFull.of(exc)
+        user_error = known_error(exc)
         if user_error is None:
             raise
         note = on_error() if on_error is not None else None
