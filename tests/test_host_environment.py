@@ -33,6 +33,25 @@ def test_no_home_and_no_passwd_entry_gets_a_matplotlib_folder_not_a_traceback(tm
     assert os.path.isdir(chosen)
 
 
+def test_a_refusal_that_names_the_user_needs_no_passwd_entry(tmp_path, monkeypatch):
+    """An output folder the uid cannot write, or a permission refused mid-run, is one line naming the user;
+    with no passwd entry and no USER/LOGNAME getpass.getuser() raised KeyError, and that line was its
+    traceback."""
+    import errno
+
+    from trainlab.run.durable import disk_state
+    from trainlab.run.preflight import output_problem
+
+    for name in ("USER", "LOGNAME", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", _no_passwd_entry)
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)  # a folder this uid may not write
+    uid = f"uid {os.getuid()}"
+    assert output_problem(tmp_path / "runs").endswith(f"or let user '{uid}' write there (its owner can chmod or chown it)")
+    assert disk_state(OSError(errno.EACCES, "Permission denied"))[1] == (
+        f"let user '{uid}' write there again (its owner can chmod or chown it)")
+
+
 def _cgroups(root, monkeypatch, listing: str, files: dict[str, str], cores: int = 64) -> None:
     """This process in a fake cgroup tree under ``root``: ``/proc/self/cgroup`` is ``listing``, ``files``
     maps paths under the mount root to their text; its affinity has ``cores`` cores."""

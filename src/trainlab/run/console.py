@@ -56,6 +56,18 @@ def home_folder() -> Optional["Path"]:
         return None
 
 
+def user_name() -> str:
+    """This process's user, as a message names it: the login name, or ``uid <n>`` where there is none to find
+    (no ``USER``/``LOGNAME`` and no passwd entry: ``docker run --user 12345``, where getpass.getuser()
+    raises KeyError, and a refusal that names the user became its traceback)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
 def matplotlib_config_where_writable() -> Optional[str]:
     """Point matplotlib's config and cache folder (``MPLCONFIGDIR``) at ``<temp>/trainlab-matplotlib-<uid>``
     when its default (``~/.config/matplotlib``) cannot be written (a read-only or shared home on a

@@ -57,10 +57,10 @@ def disk_state(cause: OSError, writing: bool = True) -> tuple[str, str]:
     if cause.errno == errno.EROFS:
         return "the disk became read-only", "make {where} writable again"
     if cause.errno in PERMISSION_ERRNOS:  # said of the file named before it, whatever disk it is on
-        import getpass
+        from trainlab.run.console import user_name
 
         access = "write there" if writing else "use it"
-        return "permission denied", f"let user '{getpass.getuser()}' {access} again (its owner can chmod or chown it)"
+        return "permission denied", f"let user '{user_name()}' {access} again (its owner can chmod or chown it)"
     return "the disk is full", "free some space on {where}"
 
 
