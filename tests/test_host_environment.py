@@ -191,3 +191,51 @@ def test_every_collate_moves_a_workers_batch_into_shared_memory(monkeypatch, loa
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert batch.x.is_shared() and batch.edge_index.is_shared()
+
+
+def test_a_console_without_every_character_shows_them_as_question_marks(monkeypatch):
+    """LANG=C with PYTHONUTF8=0 (or a Latin-1 locale) makes the console ASCII: rich's progress bar ended the
+    run with a UnicodeEncodeError at its first '•'."""
+    import io
+    import logging
+
+    from rich.console import Console
+
+    from trainlab.run.console import readers_may_go
+
+    ascii_console = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_console)
+    with readers_may_go():
+        Console(force_terminal=True, highlight=False).print("Epoch 1 ━━━━ 12/12 • 0:00:01")
+        handler = logging.StreamHandler(sys.stdout)
+        handler.handleError = lambda record: pytest.fail("logging met an error")
+        handler.emit(logging.LogRecord("x", logging.INFO, __file__, 1, "a value beyond ±1e+30", None, None))
+        sys.stdout.flush()
+    shown = ascii_console.buffer.getvalue().decode("ascii")
+    assert "Epoch 1 ???? 12/12 ? 0:00:01" in shown and "a value beyond ?1e+30" in shown
+
+
+def test_run_files_are_utf8_whatever_the_locale(tmp_path):
+    """In an ASCII locale a run's files were written in ASCII: a path's 'é' in a record or report raised
+    UnicodeEncodeError, and Hydra's own config.yaml (UTF-8) read back as 'not readable YAML'."""
+    import subprocess
+
+    from trainlab.run.console import RunLogFile
+
+    probe = ("import sys; from trainlab.run.durable import write_atomic, read_yaml; "
+             "write_atomic(sys.argv[1], 'data: /data/Jos\\u00e9\\n'); print(ascii(read_yaml(sys.argv[1], 'x')))")
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0"}
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "r.yaml")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "{'data': '/data/Jos\\xe9'}"
+    assert (tmp_path / "r.yaml").read_bytes() == "data: /data/José\n".encode("utf-8")
+    assert RunLogFile(str(tmp_path / "train.log")).encoding == "utf-8"
+
+
+def test_an_argument_that_is_not_text_in_the_locale_is_one_line():
+    from trainlab.config.errors import start_checks
+
+    assert start_checks(["model=lstm", "paths.log_dir=/data/Jos\udcc3\udca9"]) == (
+        f"paths.log_dir=/data/José: this argument is not text in the locale's encoding ({sys.getfilesystemencoding()}); "
+        "run it with a UTF-8 locale (LC_ALL=C.UTF-8) or PYTHONUTF8=1")

@@ -468,7 +468,19 @@ def start_checks(argv: list[str]) -> Optional[str]:
         return ("the working folder this command was started in no longer exists (removed after the shell "
                 "entered it); cd to an existing folder and run it again")
     matplotlib_config_where_writable()
-    return config_dir_problem(argv)
+    return _undecoded_argument(argv) or config_dir_problem(argv)
+
+
+def _undecoded_argument(argv: list[str]) -> Optional[str]:
+    """An argument whose bytes are no text in the locale's encoding (``é`` under ``LANG=C`` with
+    ``PYTHONUTF8=0``: ASCII): Python keeps them as surrogates, which Hydra's grammar refused with advice to
+    quote the value, which cannot help."""
+    for arg in argv:
+        if any("\udc80" <= c <= "\udcff" for c in arg):
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            return (f"{shown}: this argument is not text in the locale's encoding ({sys.getfilesystemencoding()}); "
+                    "run it with a UTF-8 locale (LC_ALL=C.UTF-8) or PYTHONUTF8=1")
+    return None
 
 
 def _run_command_line(main, config_name: Optional[str]) -> None:

@@ -131,6 +131,11 @@ class RunLogFile(logging.FileHandler):
 
     full = False
 
+    def __init__(self, filename: str, mode: str = "a", encoding: Optional[str] = "utf-8", delay: bool = False):
+        # UTF-8 whatever the locale: in an ASCII one (LANG=C with PYTHONUTF8=0) each line holding a
+        # character outside it (a path's 'é', '±') was a '--- Logging error ---' traceback instead
+        super().__init__(filename, mode=mode, encoding=encoding, delay=delay)
+
     def emit(self, record: logging.LogRecord) -> None:
         if not self.full:
             super().emit(record)
@@ -209,7 +214,9 @@ class LogSetup:
 
 class ReaderGone:
     """``sys.stdout`` / ``sys.stderr`` of a command whose reader may go away: the end of a pipe that closes
-    (``python train.py | head -1``, a ``tee`` that was stopped, a closed ssh session's pipe).
+    (``python train.py | head -1``, a ``tee`` that was stopped, a closed ssh session's pipe); or that cannot
+    show every character (an ASCII or Latin-1 console: rich's progress bar ended the run with a
+    UnicodeEncodeError at its first '•'; such characters are shown as '?').
 
     Python raised BrokenPipeError at the next line written: each log line became a ``--- Logging error ---``
     traceback, and the progress bar's writer (rich) ended the process with ``SystemExit(1)``, which the run
@@ -227,6 +234,8 @@ class ReaderGone:
         if not self.gone:
             try:
                 return self.stream.write(text)
+            except UnicodeEncodeError:  # a console in an encoding without '━' or 'é' (LANG=C with PYTHONUTF8=0)
+                return self.write(text.encode(self.stream.encoding, "replace").decode(self.stream.encoding))
             except BrokenPipeError:
                 self._reader_went_away()
         return len(text)
