@@ -239,3 +239,24 @@ def test_an_argument_that_is_not_text_in_the_locale_is_one_line():
     assert start_checks(["model=lstm", "paths.log_dir=/data/Jos\udcc3\udca9"]) == (
         f"paths.log_dir=/data/José: this argument is not text in the locale's encoding ({sys.getfilesystemencoding()}); "
         "run it with a UTF-8 locale (LC_ALL=C.UTF-8) or PYTHONUTF8=1")
+
+
+def test_lightnings_advice_for_more_workers_is_not_given(monkeypatch):
+    """On a 64-core host (or a 2-CPU container on one) every hardware=cpu run got three Lightning warnings
+    advising ``num_workers=63``: a DataLoader argument, against the profile's choice of 0, counted from the
+    affinity and not the quota."""
+    import warnings
+    from types import SimpleNamespace
+
+    import torch
+    from lightning.pytorch.trainer.connectors.data_connector import _worker_check
+
+    from trainlab.run.console import route_lightning_logs
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    loader = torch.utils.data.DataLoader(list(range(4)), num_workers=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        route_lightning_logs()
+        _worker_check(SimpleNamespace(num_devices=1), loader, "train_dataloader")
+    assert not [w for w in caught if "workers" in str(w.message)], [str(w.message) for w in caught]

@@ -114,6 +114,11 @@ def route_lightning_logs() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_advertisement)
     # Lightning 2.6 warns about its own use of a torch API on every run: nothing a user can act on
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # Lightning advises more DataLoader workers for every loader with fewer than 2 on a machine of more than 2
+    # cores (three lines a run, `num_workers=63` on 64): the hardware profile chose them (hardware.num_workers;
+    # `cpu` loads in the training process on purpose), and its count is the affinity's, 63 also in a
+    # container with a quota of 2 CPUs
+    warnings.filterwarnings("ignore", message=r"The '\w+' does not have many workers which may be a bottleneck")
     # Lightning advises prepending `srun` on every run of a machine that has it (a SLURM login node, CI),
     # also outside any allocation, where the advice is wrong; inside a SLURM job it is kept
     if "SLURM_JOB_ID" not in os.environ:
