@@ -103,7 +103,8 @@ def test_torch_threads_follow_a_cpu_quota_below_the_affinity(tmp_path, monkeypat
         with caplog.at_level(logging.INFO, logger="trainlab.run.hardware"):
             assert apply_hardware(profile).num_threads is None  # the profile's null stays null
         assert torch.get_num_threads() == 1
-        assert "threads=1 (the CPU quota of this process's cgroup; its affinity has 64 cores)" in caplog.text
+        assert ("threads=1 (the cgroup's CPU quota of 1 CPU(s) over 1 training process(es); its affinity has 64 cores)"
+                in caplog.text)
         torch.set_num_threads(2)
         monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's own choice, which torch took
         apply_hardware(profile)
@@ -260,3 +261,25 @@ def test_lightnings_advice_for_more_workers_is_not_given(monkeypatch):
         route_lightning_logs()
         _worker_check(SimpleNamespace(num_devices=1), loader, "train_dataloader")
     assert not [w for w in caught if "workers" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_lightnings_ddp_launcher_keeps_the_profiles_threads(tmp_path, monkeypatch, compose_cfg):
+    """trainer=ddp_sim (any DDP launch) on 64 cores: Lightning's launcher set rank 0 to 64 / 2 = 32 threads
+    after hardware.num_threads=1 had set 1 (the ranks it started read 32 from OMP_NUM_THREADS); under a CPU
+    quota of 4 the two ranks share it, 2 each."""
+    import torch
+    from lightning.fabric.utilities.distributed import _set_num_threads_if_needed
+
+    from trainlab.run.hardware import apply_hardware
+    from trainlab.run.process import settings_kept
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    for overrides, threads in ((["hardware.num_threads=1"], 1), (["hardware.devices=2"], 2)):
+        _cgroups(tmp_path, monkeypatch, "0::/\n", {"cpu.max": "400000 100000\n"}, cores=64)
+        with settings_kept():
+            torch.set_num_threads(8)  # torch's own count, more than a rank's share
+            apply_hardware(compose_cfg(["hardware=cpu", "hardware.host_memory_keep_mb=null", *overrides]).hardware)
+            _set_num_threads_if_needed(num_processes=2)  # what the DDP launcher does in rank 0 before training
+            assert torch.get_num_threads() == threads and os.environ["OMP_NUM_THREADS"] == str(threads)
+        assert "OMP_NUM_THREADS" not in os.environ  # given back with the run's other settings
