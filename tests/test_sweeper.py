@@ -30,6 +30,7 @@ from trainlab.config.instantiate import build
 from trainlab.run.pipeline import build_net
 from trainlab.config.errors import UserError, report_user_errors
 from trainlab.search.handover import TrialHandover
+from trainlab.run.cores import usable_cores
 from trainlab.search.plan import SweepPlan
 from trainlab.search.pruning import OptunaPruning
 from trainlab.search.shared import trial_id
@@ -593,7 +594,7 @@ def test_parallel_trials_run_in_worker_processes_are_pruned_and_refilled(launche
     assert all(len(p) == 1 for p in pids) and sweeper_pid not in set.union(*pids)
     if launcher == "submitit_local":
         assert len(set.union(*pids)) == len(trials)
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()  # the affinity, or the cgroup CPU quota where fewer (the sweep splits those)
     for t in trials:
         resolved = yaml.safe_load((sweep_dir / t.user_attrs["run_dir"] / "resolved_config.yaml").read_text())
         assert resolved["hardware"]["num_threads"] == max(1, cores // 2)

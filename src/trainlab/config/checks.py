@@ -114,7 +114,7 @@ def warn_unread_hardware_keys(cfg: DictConfig) -> None:
         reference = "${hardware." + match.group(1) + "}"
         if reference in used:
             continue
-        readers = sorted({f"{p.parent.name}={p.stem}" for p in files if reference in p.read_text()})
+        readers = sorted({f"{p.parent.name}={p.stem}" for p in files if reference in p.read_text(encoding="utf-8")})
         if readers:
             log.warning("hardware.%s=%s is read only by %s, through %s; this run has none of them, so it does "
                         "nothing here", match.group(1), match.group(2), ", ".join(readers), reference)

@@ -85,6 +85,20 @@ def unwrap_user_error(exc: BaseException) -> UserError | None:
     return None
 
 
+def known_error(exc: BaseException) -> Optional[UserError]:
+    """What behind ``exc`` is a fact about the input or the machine, no bug: a UserError, a full disk
+    (:class:`trainlab.run.durable.DiskFull`, which is one), DataLoader workers out of shared memory
+    (:func:`trainlab.data.shared_memory.shared_memory_error`); None for anything else."""
+    from trainlab.run.durable import DiskFull
+
+    found = unwrap_user_error(exc) or DiskFull.of(exc)
+    if found is None and "torch" in sys.modules:  # only torch's DataLoader workers use shared memory
+        from trainlab.data.shared_memory import shared_memory_error
+
+        found = shared_memory_error(exc)
+    return found
+
+
 class Refused(BaseException):
     """A refusal (:func:`refuse`) on its way to a caller in Python (:func:`refusals_raised`). No Exception:
     Hydra's callbacks (:class:`trainlab.run.preflight.Preflight`) let none through, they turn it into a
@@ -128,13 +142,13 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None, e
     file): one line too (:class:`trainlab.run.durable.DiskFull`), and a writer thread it stops says so
     in one line, not a traceback. Anything else is a bug and keeps its traceback.
     """
-    from trainlab.run.durable import DiskFull, quiet_full_disk_threads
+    from trainlab.run.durable import quiet_full_disk_threads
 
     try:
         with quiet_full_disk_threads():
             yield
     except Exception as exc:  # noqa: BLE001 - only UserErrors are swallowed, the rest re-raised
-        user_error = unwrap_user_error(exc) or DiskFull.of(exc)
+        user_error = known_error(exc)
         if user_error is None:
             raise
         note = on_error() if on_error is not None else None
@@ -434,7 +448,9 @@ def run_command_line(main, config_name: Optional[str] = None) -> None:
     config lacks) is one line and exit status 2 instead of Hydra's several lines and 1
     (:mod:`trainlab.config.composition`; ``config_name``, the script's primary config, lets a
     misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
-    with process_given_back():
+    from trainlab.run.console import readers_may_go
+
+    with process_given_back(), readers_may_go():
         _run_command_line(main, config_name)
 
 
@@ -452,7 +468,19 @@ def start_checks(argv: list[str]) -> Optional[str]:
         return ("the working folder this command was started in no longer exists (removed after the shell "
                 "entered it); cd to an existing folder and run it again")
     matplotlib_config_where_writable()
-    return config_dir_problem(argv)
+    return _undecoded_argument(argv) or config_dir_problem(argv)
+
+
+def _undecoded_argument(argv: list[str]) -> Optional[str]:
+    """An argument whose bytes are no text in the locale's encoding (``é`` under ``LANG=C`` with
+    ``PYTHONUTF8=0``: ASCII): Python keeps them as surrogates, which Hydra's grammar refused with advice to
+    quote the value, which cannot help."""
+    for arg in argv:
+        if any("\udc80" <= c <= "\udcff" for c in arg):
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            return (f"{shown}: this argument is not text in the locale's encoding ({sys.getfilesystemencoding()}); "
+                    "run it with a UTF-8 locale (LC_ALL=C.UTF-8) or PYTHONUTF8=1")
+    return None
 
 
 def _run_command_line(main, config_name: Optional[str]) -> None:

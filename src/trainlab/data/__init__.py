@@ -3,6 +3,8 @@
 - ``module``: :class:`~trainlab.data.module.SplitDataModule`, the base of every family's data module
   (shared settings checked, seeded loaders, scaling statistics kept in the checkpoint)
 - ``sampling``: the training order drawn from (seed, epoch), shared by every family's loaders
+- ``shared_memory``: a worker's batch moved into shared memory by its collate function, and the one line
+  for workers that ran out of it (a container's small ``/dev/shm``)
 - ``files``: table files (CSV, Parquet, NPY) read and checked one way for every family
 - ``timeseries/``, ``graph/``, ``image/``: one package per family, its sources and its data module
 """

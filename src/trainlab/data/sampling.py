@@ -8,10 +8,12 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import Sampler
 
+from trainlab.data.shared_memory import in_shared_memory
+
 
 def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """collate_fn for datasets whose ``__getitems__`` already returns a stacked batch (windows, tiles)."""
-    return batch
+    return in_shared_memory(batch)
 
 
 class EpochSeededSampler(Sampler[int]):

@@ -8,8 +8,10 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, TextIO
 
 from hydra.core.hydra_config import HydraConfig
 
@@ -42,10 +44,35 @@ def announce_run_folder() -> None:
         logging.getLogger(__name__).info("run folder: %s", HydraConfig.get().runtime.output_dir)
 
 
+def home_folder() -> Optional["Path"]:
+    """The user's home folder, or None where there is none to find: no ``HOME`` and no passwd entry for this
+    uid (a container started with an arbitrary uid, ``docker run --user 12345``, as OpenShift does), where
+    ``Path.home()`` raises RuntimeError."""
+    from pathlib import Path
+
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError):
+        return None
+
+
+def user_name() -> str:
+    """This process's user, as a message names it: the login name, or ``uid <n>`` where there is none to find
+    (no ``USER``/``LOGNAME`` and no passwd entry: ``docker run --user 12345``, where getpass.getuser()
+    raises KeyError, and a refusal that names the user became its traceback)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
 def matplotlib_config_where_writable() -> Optional[str]:
     """Point matplotlib's config and cache folder (``MPLCONFIGDIR``) at ``<temp>/trainlab-matplotlib-<uid>``
     when its default (``~/.config/matplotlib``) cannot be written (a read-only or shared home on a
-    cluster) and the user set none; returns the folder chosen, or None.
+    cluster) or there is no home at all (:func:`home_folder`), and the user set none; returns the folder
+    chosen, or None.
 
     Matplotlib then made a new temporary folder per process, rebuilt its font cache there each time and
     logged two warnings at every run ("mkdir -p failed ...", "Matplotlib created a temporary cache
@@ -56,10 +83,13 @@ def matplotlib_config_where_writable() -> Optional[str]:
 
     if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
         return None
-    default = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "matplotlib"
-    existing = next((p for p in (default, *default.parents) if p.exists()), None)
-    if existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
-        return None
+    home = home_folder()
+    config = os.environ.get("XDG_CONFIG_HOME") or (home / ".config" if home is not None else None)
+    if config is not None:  # else no home to find: matplotlib's own lookup would raise at its import
+        default = Path(config) / "matplotlib"
+        existing = next((p for p in (default, *default.parents) if p.exists()), None)
+        if existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+            return None
     folder = Path(tempfile.gettempdir()) / f"trainlab-matplotlib-{os.getuid()}"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
@@ -84,6 +114,11 @@ def route_lightning_logs() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_advertisement)
     # Lightning 2.6 warns about its own use of a torch API on every run: nothing a user can act on
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # Lightning advises more DataLoader workers for every loader with fewer than 2 on a machine of more than 2
+    # cores (three lines a run, `num_workers=63` on 64): the hardware profile chose them (hardware.num_workers;
+    # `cpu` loads in the training process on purpose), and its count is the affinity's, 63 also in a
+    # container with a quota of 2 CPUs
+    warnings.filterwarnings("ignore", message=r"The '\w+' does not have many workers which may be a bottleneck")
     # Lightning advises prepending `srun` on every run of a machine that has it (a SLURM login node, CI),
     # also outside any allocation, where the advice is wrong; inside a SLURM job it is kept
     if "SLURM_JOB_ID" not in os.environ:
@@ -100,6 +135,11 @@ class RunLogFile(logging.FileHandler):
     """
 
     full = False
+
+    def __init__(self, filename: str, mode: str = "a", encoding: Optional[str] = "utf-8", delay: bool = False):
+        # UTF-8 whatever the locale: in an ASCII one (LANG=C with PYTHONUTF8=0) each line holding a
+        # character outside it (a path's 'é', '±') was a '--- Logging error ---' traceback instead
+        super().__init__(filename, mode=mode, encoding=encoding, delay=delay)
 
     def emit(self, record: logging.LogRecord) -> None:
         if not self.full:
@@ -175,3 +215,79 @@ class LogSetup:
             root.addHandler(handler.build())
         route_lightning_logs()
         return True
+
+
+class ReaderGone:
+    """``sys.stdout`` / ``sys.stderr`` of a command whose reader may go away: the end of a pipe that closes
+    (``python train.py | head -1``, a ``tee`` that was stopped, a closed ssh session's pipe); or that cannot
+    show every character (an ASCII or Latin-1 console: rich's progress bar ended the run with a
+    UnicodeEncodeError at its first '•'; such characters are shown as '?').
+
+    Python raised BrokenPipeError at the next line written: each log line became a ``--- Logging error ---``
+    traceback, and the progress bar's writer (rich) ended the process with ``SystemExit(1)``, which the run
+    took for a Ctrl-C: ``error: stopped by Ctrl-C``, the run folder removed, exit 130. Now the first
+    write that meets a closed reader points the stream's file descriptor at ``/dev/null`` (so what is still
+    buffered, and any C library or child process writing there, goes nowhere too), says so once on the other
+    stream, and the command goes on: a run trains, tests and writes its folder and ``train.log`` as it
+    would have. Everything else is the wrapped stream's (:meth:`__getattr__`).
+    """
+
+    def __init__(self, stream: TextIO, name: str):
+        self.stream, self.name, self.gone = stream, name, False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self.stream.write(text)
+            except UnicodeEncodeError:  # a console in an encoding without '━' or 'é' (LANG=C with PYTHONUTF8=0)
+                return self.write(text.encode(self.stream.encoding, "replace").decode(self.stream.encoding))
+            except BrokenPipeError:
+                self._reader_went_away()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._reader_went_away()
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def _reader_went_away(self) -> None:
+        self.gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # no descriptor to point elsewhere (a stream of Python's own)
+            pass
+        logs = [h.baseFilename for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+        other = sys.stderr if self.name == "stdout" else sys.stdout
+        where = f"; the run's lines go on in {logs[0]}" if logs else ""
+        try:
+            print(f"warning: {self.name} was closed by its reader (a pipe's end that stopped: | head, a stopped tee); "
+                  f"the command goes on without it{where}", file=other, flush=True)
+        except (BrokenPipeError, ValueError):
+            pass  # that reader is gone too (2>&1 into the same pipe): a ReaderGone there has silenced it
+
+
+@contextmanager
+def readers_may_go() -> Iterator[None]:
+    """Around a script's command line: ``sys.stdout`` and ``sys.stderr`` as :class:`ReaderGone`, the streams
+    as they were once it ends."""
+    before = sys.stdout, sys.stderr
+    sys.stdout = ReaderGone(sys.stdout, "stdout") if sys.stdout is not None else None
+    sys.stderr = ReaderGone(sys.stderr, "stderr") if sys.stderr is not None else None
+    try:
+        yield
+    finally:
+        for wrapped in (sys.stdout, sys.stderr):
+            if isinstance(wrapped, ReaderGone):
+                wrapped.flush()
+        sys.stdout, sys.stderr = before

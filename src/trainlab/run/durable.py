@@ -57,10 +57,10 @@ def disk_state(cause: OSError, writing: bool = True) -> tuple[str, str]:
     if cause.errno == errno.EROFS:
         return "the disk became read-only", "make {where} writable again"
     if cause.errno in PERMISSION_ERRNOS:  # said of the file named before it, whatever disk it is on
-        import getpass
+        from trainlab.run.console import user_name
 
         access = "write there" if writing else "use it"
-        return "permission denied", f"let user '{getpass.getuser()}' {access} again (its owner can chmod or chown it)"
+        return "permission denied", f"let user '{user_name()}' {access} again (its owner can chmod or chown it)"
     return "the disk is full", "free some space on {where}"
 
 
@@ -225,7 +225,7 @@ def write_atomic(path: Union[str, os.PathLike], content: Union[str, bytes]) -> N
         if isinstance(content, bytes):
             temporary.write_bytes(content)
         else:
-            with temporary.open("w", newline="") as out:
+            with temporary.open("w", newline="", encoding="utf-8") as out:  # not the locale's (LANG=C: ascii)
                 out.write(content)
 
 
@@ -296,7 +296,8 @@ def read_json_lines(path: Union[str, os.PathLike]) -> list[dict[str, Any]]:
     """The records of a JSON-lines file. A last line that does not parse was cut by a kill mid-write:
     dropped with one warning. A damaged line before it is refused with one line naming the file."""
     path = Path(path)
-    lines = [(n, line) for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1) if line.strip()]
+    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+             if line.strip()]
     records = []
     for i, (number, line) in enumerate(lines):
         try:
@@ -319,9 +320,10 @@ def read_yaml(path: Union[str, os.PathLike], remedy: str, load: Optional[Callabl
 
     path = Path(path)
     try:
-        if not path.read_text().strip():
+        text = path.read_text(encoding="utf-8")  # as Hydra and write_atomic write it, whatever the locale
+        if not text.strip():
             raise UserError(f"'{path}' is empty (cut short); {remedy}")
-        return load(path) if load is not None else yaml.safe_load(path.read_text())
+        return load(path) if load is not None else yaml.safe_load(text)
     except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"'{path}' is not readable YAML ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
                         f"{remedy}") from None
@@ -331,7 +333,7 @@ def read_json(path: Union[str, os.PathLike], remedy: str) -> Any:
     """A whole JSON file; one line naming it and ``remedy`` when it is not readable JSON (cut short)."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"'{path}' is not readable JSON ({type(exc).__name__}: {str(exc)[:80]}); it was cut short "
                         f"or damaged: {remedy}") from None

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
+from trainlab.run.cores import affinity_cores, cpu_quota, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,6 @@ _MULTI_NODE_ENV = ("SLURM_JOB_ID", "TORCHELASTIC_RUN_ID", "NODE_RANK", "GROUP_RA
 
 def _cuda_usable() -> bool:
     return torch.cuda.is_available() and torch.cuda.device_count() > 0
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity: a SLURM job's or a container's share), not the machine's."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def cpu_has_bf16() -> bool:
@@ -213,7 +209,7 @@ def _check_thread_variable(num_threads: Optional[int]) -> None:
     names no fix; say what torch uses instead and the setting that chooses it (nothing once
     ``hardware.num_threads`` has chosen them: the variable no longer matters)."""
     value = os.environ.get("OMP_NUM_THREADS")
-    if num_threads is None and value is not None and not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", value.strip()):
+    if num_threads is None and value is not None and not _omp_threads_given():
         log.warning("OMP_NUM_THREADS=%s is not a number of threads, so OpenMP ignores it and torch uses %d; unset it, "
                     "or choose them with hardware.num_threads=<n>", value, torch.get_num_threads())
 
@@ -259,12 +255,13 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
                     "matmul precision (%s), allow_tf32 cuDNN's convolutions; set both alike (highest with false, "
                     "high or medium with true)", hw.allow_tf32, hw.float32_matmul_precision,
                     "TF32 allowed" if hw.float32_matmul_precision != "highest" else "exact float32")
+    quota_note = _quota_note(hw)
     host_memory = set_process_flags(hw)
     _check_thread_variable(hw.num_threads)
     log.info(
-        "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d host memory: %s",
+        "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d%s host memory: %s",
         hw.name, hw.accelerator, hw.precision, hw.float32_matmul_precision, hw.allow_tf32,
-        hw.cudnn_benchmark, torch.get_num_threads(), host_memory,
+        hw.cudnn_benchmark, torch.get_num_threads(), quota_note, host_memory,
     )
     return hw
 
@@ -280,9 +277,50 @@ def set_process_flags(hw: DictConfig) -> str:
     torch.backends.cudnn.allow_tf32 = bool(hw.allow_tf32)
     torch.set_float32_matmul_precision(hw.float32_matmul_precision)
     torch.backends.cudnn.benchmark = bool(hw.cudnn_benchmark)
-    if hw.num_threads is not None:
-        torch.set_num_threads(int(hw.num_threads))
+    threads = hw.num_threads if hw.num_threads is not None else _default_threads(_processes(hw.devices))
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+        # Lightning's DDP launchers set every rank's threads to the affinity's cores / ranks unless this is
+        # set (lightning.fabric.utilities.distributed._set_num_threads_if_needed): rank 0 trained on 32
+        # threads with hardware.num_threads=1 on 64 cores, and the ranks it starts read it from here; given
+        # back with the run's other settings (trainlab.run.process.settings_kept)
+        os.environ["OMP_NUM_THREADS"] = str(int(threads))
     return keep_host_memory(hw.host_memory_keep_mb)
+
+
+def _processes(devices: Any) -> int:
+    """Training processes on this machine for ``hardware.devices`` (one per device; 1 where it says no number)."""
+    if OmegaConf.is_list(devices) or isinstance(devices, (list, tuple)):
+        return max(len(devices), 1)
+    return int(devices) if isinstance(devices, int) and devices > 0 else 1
+
+
+def _default_threads(processes: int = 1) -> Optional[int]:
+    """torch's own thread count where ``hardware.num_threads`` is null, lowered to the cgroup's CPU quota
+    shared by this machine's ``processes`` (:mod:`trainlab.run.cores`): torch counts the cores of the
+    process's affinity, 64 in a container limited to 2 CPUs on a 64-core host, whose 64 threads are then
+    throttled to two CPUs' time. None leaves torch's count: no quota below it, or ``OMP_NUM_THREADS`` set to
+    a number (the user's choice, which torch took)."""
+    quota = cpu_quota()
+    if quota is None or _omp_threads_given():
+        return None
+    share = max(1, quota // processes)
+    return share if share < torch.get_num_threads() else None
+
+
+def _quota_note(hw: DictConfig) -> str:
+    """Where the cgroup's CPU quota will choose torch's threads (:func:`_default_threads`), the words that say so
+    (asked before :func:`set_process_flags` sets ``OMP_NUM_THREADS``)."""
+    processes = _processes(hw.devices)
+    if hw.num_threads is not None or _default_threads(processes) is None:
+        return ""
+    return (f" (the cgroup's CPU quota of {cpu_quota()} CPU(s) over {processes} training process(es); its affinity "
+            f"has {affinity_cores()} cores)")
+
+
+def _omp_threads_given() -> bool:
+    """Whether ``OMP_NUM_THREADS`` holds a number of threads that OpenMP reads (``4``, ``4,2``)."""
+    return re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", os.environ.get("OMP_NUM_THREADS", "").strip()) is not None
 
 
 def check_trainer_devices(trainer: DictConfig) -> None:

@@ -45,9 +45,9 @@ def output_problem(path: str | os.PathLike, min_free_mb: float = DEFAULT_MIN_FRE
         if os.statvfs(existing).f_flag & os.ST_RDONLY:  # mounted read-only: no space or permission mends it
             problem = f"'{existing}' is on a read-only disk, {cannot}"
         else:
-            import getpass
+            from trainlab.run.console import user_name
 
-            user = getpass.getuser()
+            user = user_name()
             problem = f"'{existing}' is not writable by user '{user}', {cannot}"
             mend = f", or let user '{user}' write there (its owner can chmod or chown it)"
     else:

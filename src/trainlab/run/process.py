@@ -19,8 +19,9 @@ from typing import Optional
 
 import torch
 
-# environment variables a run (Lightning's seed_everything, its deterministic mode) sets for the process
-_RUN_ENV = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG")
+# environment variables a run (Lightning's seed_everything, its deterministic mode, the hardware profile's
+# threads for the ranks Lightning starts) sets for the process
+_RUN_ENV = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG", "OMP_NUM_THREADS")
 
 
 def _precision() -> Optional[tuple[str, bool]]:

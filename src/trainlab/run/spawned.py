@@ -45,8 +45,4 @@ class SpawnedRankSetup(pl.Callback):
         if os.getpid() == self.main_pid:  # a copy in the main process, set up already
             return
         self.logs.apply()
-        set_process_flags(self.hardware)
-        if self.hardware.num_threads is not None:
-            # the launcher then sets torch's threads to its own guess unless OMP_NUM_THREADS is set
-            # (lightning.fabric.utilities.distributed._set_num_threads_if_needed)
-            os.environ["OMP_NUM_THREADS"] = str(self.hardware.num_threads)
+        set_process_flags(self.hardware)  # also OMP_NUM_THREADS, which the launcher then keeps

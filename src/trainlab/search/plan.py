@@ -166,8 +166,10 @@ def _joblib_cores() -> int:
 
 
 def machine_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """The cores this process may run on (its affinity, or its cgroup's CPU quota where that is fewer)."""
+    from trainlab.run.cores import usable_cores
+
+    return usable_cores()
 
 
 def count_slots(n_jobs: int, launcher: Any) -> int:

@@ -32,7 +32,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig
 
-from trainlab.config.errors import unwrap_user_error
+from trainlab.config.errors import known_error
 from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, sweep_process_gone
 
 __all__ = ["TrialFailed", "optuna_trial"]
@@ -95,7 +95,7 @@ def optuna_trial(cfg: DictConfig) -> Iterator[list[Any]]:
     except Exception as exc:  # noqa: BLE001 - only UserErrors (a full disk too) are converted, the rest re-raised
         from trainlab.run.durable import DiskFull
 
-        user_error = unwrap_user_error(exc) or DiskFull.of(exc)
+        user_error = known_error(exc)
         if user_error is None:
             raise
         if isinstance(user_error, DiskFull):  # what a lone run would do next is no step for a sweep's trial

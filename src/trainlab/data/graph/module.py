@@ -17,6 +17,7 @@ from trainlab.data.graph.batching import BatchPlan
 from trainlab.data.graph.catalogue import StarTable
 from trainlab.data.graph.split import stratified_split
 from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, knn_table, only_item
+from trainlab.data.shared_memory import SharedInWorkers
 from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.sampling import EpochSeededSampler
 from trainlab.evaluation.baselines import Baselines
@@ -269,9 +270,11 @@ class StarGraphDataModule(SplitDataModule):
         if self.batches.sampler == "random_nodes":
             from torch_geometric.loader import RandomNodeLoader
 
-            return RandomNodeLoader(self._masked_graph("train"), num_parts=self.batches.parts(self.graph.num_nodes),
-                                    sampler=EpochSeededSampler(self.graph.num_nodes, self.seed),
-                                    generator=self._generator(), **self.loader_kwargs)
+            loader = RandomNodeLoader(self._masked_graph("train"), num_parts=self.batches.parts(self.graph.num_nodes),
+                                      sampler=EpochSeededSampler(self.graph.num_nodes, self.seed),
+                                      generator=self._generator(), **self.loader_kwargs)
+            loader.collate_fn = SharedInWorkers(loader.collate_fn)
+            return loader
         ids = self.graph.train_mask.nonzero().reshape(-1)
         collate = EgoNets(self.graph, self.neighbours, self.batches.num_hops, self.batches.fanout, self.seed)
         return DataLoader(NodeIds(ids), batch_size=self.batches.seeds_per_batch(),

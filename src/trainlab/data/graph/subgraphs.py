@@ -19,6 +19,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torch_geometric.data import Data
 
+from trainlab.data.shared_memory import in_shared_memory
+
 
 def knn_table(positions: np.ndarray, k: int, workers: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other stars of every star: indices (stars, k) int64 and distances (stars, k).
@@ -110,10 +112,10 @@ class EgoNets:
         edge_index = torch.stack([position[inside], targets[inside]])
         target_mask = torch.zeros(len(subset), dtype=torch.bool)
         target_mask[torch.searchsorted(subset, seeds)] = True
-        return Data(x=self.x[subset], y=self.y[subset], edge_index=edge_index, n_id=subset,
-                    target_mask=target_mask)
+        return in_shared_memory(Data(x=self.x[subset], y=self.y[subset], edge_index=edge_index, n_id=subset,
+                                     target_mask=target_mask))
 
 
 def only_item(items: list[Data]) -> Data:
     """collate_fn for loaders whose items are whole batches already (the full graph)."""
-    return items[0]
+    return in_shared_memory(items[0])

@@ -1,0 +1,83 @@
+"""The CPU cores this process may use: its affinity (a SLURM job's or ``taskset``'s CPU set) and its cgroup's
+CPU quota (``docker run --cpus=2``, a Kubernetes CPU limit, a systemd slice's ``CPUQuota``), not the
+machine's count.
+
+``os.cpu_count()`` and the affinity both say 64 in a container limited to two CPUs on a 64-core host, and
+torch starts as many threads as the affinity has cores; the kernel then lets them run for two CPUs' worth
+of each scheduling period and stops them all for the rest (CFS throttling), so a step took longer than it
+would on two threads. Read without torch, so that a sweep's planning imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import PurePosixPath
+from typing import Optional
+
+# where the kernel lists this process's cgroups, and where cgroup file systems are mounted (module
+# attributes, so that a test can point them at a folder of its own)
+PROC_CGROUP = "/proc/self/cgroup"
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="ascii") as f:
+            return f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _quota_in(folder: str, v2: bool) -> Optional[float]:
+    """CPUs that the cgroup ``folder`` allows (its quota over its period), or None without a limit there."""
+    if v2:  # cpu.max: "<quota> <period>" in microseconds, or "max <period>"
+        fields = (_read(f"{folder}/cpu.max") or "max").split()
+        quota, period = fields[0], fields[1] if len(fields) > 1 else "100000"
+    else:  # v1: cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us
+        quota, period = _read(f"{folder}/cpu.cfs_quota_us") or "-1", _read(f"{folder}/cpu.cfs_period_us") or "100000"
+    try:
+        quota_us, period_us = int(quota), int(period)
+    except ValueError:  # "max", or a file the kernel did not write in the format above
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def cpu_quota() -> Optional[int]:
+    """The CPUs this process's cgroup may use, rounded up (1.5 -> 2), or None where no CPU quota applies.
+
+    Each cgroup from this process's own up to the root may set one, and the smallest holds. Inside a
+    container, ``/proc/self/cgroup`` names the host's path (``/docker/<id>``) or ``/`` (a cgroup namespace),
+    and the container's own cgroup is mounted at the root of ``/sys/fs/cgroup``: folders that do not
+    exist here are skipped, and the root is always read.
+    """
+    listing = _read(PROC_CGROUP)
+    if listing is None:
+        return None
+    limits = []
+    for line in listing.splitlines():
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == "":  # cgroup v2's unified hierarchy: "0::/path"
+            mounts, v2 = [CGROUP_ROOT], True
+        elif "cpu" in controllers.split(","):  # v1, mounted as cpu,cpuacct or cpu (often both, one a link)
+            mounts, v2 = [f"{CGROUP_ROOT}/{controllers}", f"{CGROUP_ROOT}/cpu"], False
+        else:
+            continue
+        relative = PurePosixPath(path.strip() or "/").relative_to("/")
+        for mount in dict.fromkeys(mounts):
+            for part in (relative, *relative.parents):
+                folder = f"{mount}/{part}" if str(part) != "." else mount
+                if os.path.isdir(folder) and (limit := _quota_in(folder, v2)) is not None:
+                    limits.append(limit)
+    return max(1, math.ceil(min(limits))) if limits else None
+
+
+def affinity_cores() -> int:
+    """CPU cores in this process's affinity (all of the machine's where the platform has none)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on: its affinity, or fewer where its cgroup's CPU quota allows fewer."""
+    quota = cpu_quota()
+    return min(affinity_cores(), quota) if quota is not None else affinity_cores()
