@@ -221,6 +221,20 @@ def test_the_per_series_ets_fits_are_announced_before_training_and_counted_while
     assert not [m for m in info if "fitted and cached" in m]  # per series: debug only
 
 
+def test_the_ets_fit_of_one_series_says_where_it_is_cached(tmp_path, caplog):
+    """A file of one series logged 'ETS baseline ready in 0.4 s (cached in ...)'; the fits of many series
+    in worker processes kept that line for several series only."""
+    from trainlab.data.timeseries import baselines
+
+    series = np.cumsum(np.random.default_rng(0).normal(size=(60, 1)), axis=0)
+    with caplog.at_level(logging.INFO, logger=baselines.log.name):
+        baselines.cached_ets(series, 45, None, str(tmp_path))
+        baselines.cached_ets(series, 45, None, str(tmp_path))
+    ready = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ETS baseline ready in ")]
+    assert len(ready) == 2 and all(f"cached in {tmp_path}" in m for m in ready)
+    assert "(1 fitted)" in ready[0] and "(0 fitted, 1 from the cache)" in ready[1]
+
+
 def test_the_ets_fits_of_many_series_run_in_worker_processes_and_equal_those_run_here(tmp_path, monkeypatch, caplog):
     """2,000 short series took 5 minutes of ETS fits one after the other: when the rest would take long,
     it is shared among as many processes as the run has threads; the cache is read and written here."""
