@@ -278,6 +278,30 @@ def test_the_ets_fits_run_on_one_blas_thread_found_once_per_process(monkeypatch)
     assert len(searches) - len(during) <= 1
 
 
+def test_the_ets_fits_go_to_processes_also_where_joblib_defaults_to_threads(monkeypatch):
+    """In a trial run by hydra's joblib launcher (a loky worker) joblib's default backend is threads: the
+    'worker processes' were threads of the trial, entering and leaving warnings.catch_warnings (process-wide:
+    one thread's recorder could stay installed, swallowing later warnings) out of order."""
+    import os
+    import warnings
+
+    from joblib import parallel_config
+
+    from trainlab.data.timeseries import baselines
+
+    real = baselines.fit_columns
+    monkeypatch.setattr(baselines, "fit_columns", lambda *args: (real(*args)[0], [(UserWarning, f"pid {os.getpid()}")]))
+    monkeypatch.setattr(baselines, "PARALLEL_AFTER_S", 0.0)  # the rest to workers after the first fit
+    rng = np.random.default_rng(0)
+    pieces = [(np.cumsum(rng.normal(size=(60, 1)), axis=0), 45) for _ in range(5)]
+    with parallel_config(backend="threading"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        baselines.ets_fits(pieces, None, None, processes=2)
+    pids = [str(w.message) for w in caught if str(w.message).startswith("pid ")]
+    assert len(pids) == 5 and pids[0] == f"pid {os.getpid()}"  # the first fit here, to time it
+    assert f"pid {os.getpid()}" not in pids[1:]
+
+
 def test_a_test_cut_short_fits_ets_only_for_the_series_it_scores(tmp_path, monkeypatch):
     """trainer.limit_test_batches (or fast_dev_run) scores the first windows only: the series that have
     none of them are not fitted (a debug run on 2,000 series waited minutes for fits it never used)."""

@@ -163,7 +163,10 @@ def ets_fits(pieces: Sequence[tuple[np.ndarray, int]], season: Optional[int], ca
             from joblib import Parallel, delayed
 
             workers = processes
-            done = iter(Parallel(n_jobs=workers, return_as="generator")(
+            # processes whatever joblib's context: in a trial run by hydra's joblib launcher (a loky worker) its
+            # default is threads, whose fits ran on with warnings.catch_warnings and threadpoolctl's limits, both
+            # process-wide and not thread-safe, entered and left out of order
+            done = iter(Parallel(n_jobs=workers, backend="loky", return_as="generator")(
                 delayed(fit_columns)(*pieces[j], season) for j in rest))
         if rest and now - last >= PROGRESS_S:
             log.info("ETS baseline: %d of %d series fitted (%.0f s)", count, len(todo), now - start)
