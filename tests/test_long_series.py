@@ -221,6 +221,20 @@ def test_the_per_series_ets_fits_are_announced_before_training_and_counted_while
     assert not [m for m in info if "fitted and cached" in m]  # per series: debug only
 
 
+def test_the_ets_fit_of_one_series_says_where_it_is_cached(tmp_path, caplog):
+    """A file of one series logged 'ETS baseline ready in 0.4 s (cached in ...)'; the fits of many series
+    in worker processes kept that line for several series only."""
+    from trainlab.data.timeseries import baselines
+
+    series = np.cumsum(np.random.default_rng(0).normal(size=(60, 1)), axis=0)
+    with caplog.at_level(logging.INFO, logger=baselines.log.name):
+        baselines.cached_ets(series, 45, None, str(tmp_path))
+        baselines.cached_ets(series, 45, None, str(tmp_path))
+    ready = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ETS baseline ready in ")]
+    assert len(ready) == 2 and all(f"cached in {tmp_path}" in m for m in ready)
+    assert "(1 fitted)" in ready[0] and "(0 fitted, 1 from the cache)" in ready[1]
+
+
 def test_the_ets_fits_of_many_series_run_in_worker_processes_and_equal_those_run_here(tmp_path, monkeypatch, caplog):
     """2,000 short series took 5 minutes of ETS fits one after the other: when the rest would take long,
     it is shared among as many processes as the run has threads; the cache is read and written here."""
@@ -240,6 +254,52 @@ def test_the_ets_fits_of_many_series_run_in_worker_processes_and_equal_those_run
     monkeypatch.setattr(baselines, "fit_columns", None)  # all five from the cache now: nothing is fitted
     again = baselines.ets_fits(pieces, None, str(tmp_path), processes=2)
     assert all(np.array_equal(a[0][0], b[0][0]) for a, b in zip(again, here))
+
+
+def test_the_ets_fits_run_on_one_blas_thread_found_once_per_process(monkeypatch):
+    """threadpoolctl searched every library the process had loaded at each series (~10 ms, beside a fit
+    of ~18 ms): the BLAS libraries are found once, and each fit still runs on one thread of each."""
+    import threadpoolctl
+
+    from trainlab.data.timeseries import ets
+
+    searches, during = [], []
+    real_init, real_fit = threadpoolctl.ThreadpoolController.__init__, ets.fit_ets_states
+    monkeypatch.setattr(threadpoolctl.ThreadpoolController, "__init__",
+                        lambda self: searches.append(1) or real_init(self))
+    monkeypatch.setattr(ets, "fit_ets_states", lambda *args: during.append(
+        {lib["filepath"]: lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"})
+        or real_fit(*args))
+    series = np.cumsum(np.random.default_rng(0).normal(size=(60, 2)), axis=0)
+    for _ in range(3):
+        ets.fit_columns(series, 45, None)
+    assert len(during) == 6 and all(during) and all(n == 1 for found in during for n in found.values())
+    # threadpool_info's own searches (the check above) aside, the controller at most once: 3 with one per fit
+    assert len(searches) - len(during) <= 1
+
+
+def test_the_ets_fits_go_to_processes_also_where_joblib_defaults_to_threads(monkeypatch):
+    """In a trial run by hydra's joblib launcher (a loky worker) joblib's default backend is threads: the
+    'worker processes' were threads of the trial, entering and leaving warnings.catch_warnings (process-wide:
+    one thread's recorder could stay installed, swallowing later warnings) out of order."""
+    import os
+    import warnings
+
+    from joblib import parallel_config
+
+    from trainlab.data.timeseries import baselines
+
+    real = baselines.fit_columns
+    monkeypatch.setattr(baselines, "fit_columns", lambda *args: (real(*args)[0], [(UserWarning, f"pid {os.getpid()}")]))
+    monkeypatch.setattr(baselines, "PARALLEL_AFTER_S", 0.0)  # the rest to workers after the first fit
+    rng = np.random.default_rng(0)
+    pieces = [(np.cumsum(rng.normal(size=(60, 1)), axis=0), 45) for _ in range(5)]
+    with parallel_config(backend="threading"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        baselines.ets_fits(pieces, None, None, processes=2)
+    pids = [str(w.message) for w in caught if str(w.message).startswith("pid ")]
+    assert len(pids) == 5 and pids[0] == f"pid {os.getpid()}"  # the first fit here, to time it
+    assert f"pid {os.getpid()}" not in pids[1:]
 
 
 def test_a_test_cut_short_fits_ets_only_for_the_series_it_scores(tmp_path, monkeypatch):

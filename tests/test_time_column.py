@@ -460,3 +460,13 @@ def test_a_file_of_several_series_is_read_with_one_date_format_and_logged_once(t
     frame.to_csv(path, index=False)
     with pytest.raises(UserError, match=r"row 20: '31/02/2021'"):
         TableFile(str(path), ["y"], time_column="t", series_column="store").load()
+
+
+def test_dates_written_two_ways_in_a_picked_series_are_named_by_its_own_first_row(tmp_path):
+    # the picked series' rows keep their rows in the file: its first is row 3, and there is no row 0 among
+    # them (a lookup of row 0 ended in KeyError: 0)
+    frame = pd.DataFrame({"store": ["a"] * 3 + ["b"] * 3, "y": np.arange(6.0),
+                          "t": ["2021-01-01", "2021-01-02", "2021-01-03", "2021-01-01", "Jan 2 2021", "2021/01/03"]})
+    frame.to_csv(tmp_path / "stores.csv", index=False)
+    with pytest.raises(UserError, match=r"more than one way \(row 3: '2021-01-01'\)"):
+        TableFile(str(tmp_path / "stores.csv"), ["y"], time_column="t", series_column="store", series="b").load()

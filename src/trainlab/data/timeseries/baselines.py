@@ -142,7 +142,7 @@ def ets_fits(pieces: Sequence[tuple[np.ndarray, int]], season: Optional[int], ca
     and written here. Those not cached are fit here, one after the other, until the rest would take
     over ``PARALLEL_AFTER_S`` at the pace so far: then the rest is shared among up to ``processes``
     worker processes (the fits are independent; a worker's start costs the time of a hundred short
-    fits, so short jobs stay here). For several series, progress every 30 s and one line at the end."""
+    fits, so short jobs stay here). Progress every 30 s, and one line at the end (where they are cached)."""
     for _, train_end in pieces:
         check_ets_rows(train_end, season)
     start = last = time.perf_counter()  # the cache's reads count too (2,000 files: seconds)
@@ -163,13 +163,17 @@ def ets_fits(pieces: Sequence[tuple[np.ndarray, int]], season: Optional[int], ca
             from joblib import Parallel, delayed
 
             workers = processes
-            done = iter(Parallel(n_jobs=workers, return_as="generator")(
+            # processes whatever joblib's context: in a trial run by hydra's joblib launcher (a loky worker) its
+            # default is threads, whose fits ran on with warnings.catch_warnings and threadpoolctl's limits, both
+            # process-wide and not thread-safe, entered and left out of order
+            done = iter(Parallel(n_jobs=workers, backend="loky", return_as="generator")(
                 delayed(fit_columns)(*pieces[j], season) for j in rest))
         if rest and now - last >= PROGRESS_S:
             log.info("ETS baseline: %d of %d series fitted (%.0f s)", count, len(todo), now - start)
             last = now
-    if len(pieces) > 1:
-        log.info("ETS baseline of %d series ready in %.1f s (%s)%s", len(pieces), time.perf_counter() - start,
+    if pieces:  # one series too: where its fit is cached
+        log.info("ETS baseline%s ready in %.1f s (%s)%s", f" of {len(pieces)} series" if len(pieces) > 1 else "",
+                 time.perf_counter() - start,
                  f"{len(todo)} fitted" + (f", in {workers} processes after the first ones" if workers > 1 else "")
                  + (f", {len(pieces) - len(todo)} from the cache" if len(todo) < len(pieces) else ""),
                  f"; cached in {cache_dir}: sweep trials and evaluate.py reuse it" if cache_dir else "")

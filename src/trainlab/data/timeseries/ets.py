@@ -13,7 +13,8 @@ this module, and torch or Lightning would cost each of them seconds before its f
 from __future__ import annotations
 
 import warnings
-from typing import Optional
+from functools import cache
+from typing import Any, Optional
 
 import numpy as np
 
@@ -66,9 +67,18 @@ def fit_columns(series: np.ndarray, train_end: int, season: Optional[int],
 
     The fits use one BLAS thread: their matrices are tiny, and numpy's OpenBLAS threads (one per core)
     made each fit 10x slower or worse on a busy machine (benchmarks/many_series.py)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"), warnings.catch_warnings(record=True) as caught:
+    with _blas().limit(limits=1, user_api="blas"), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fits = [fit_ets_states(series[:, j], train_end, season) for j in range(series.shape[1])]
     return fits, [(w.category, str(w.message)) for w in caught]
+
+
+@cache
+def _blas() -> Any:
+    """threadpoolctl's controller of the BLAS libraries this process has loaded (numpy's and scipy's, which
+    statsmodels loads: imported first), found once per process: ``threadpool_limits`` searched every loaded
+    library again at each series, ~10 ms a time beside a fit of ~18 ms."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # noqa: F401 - scipy's BLAS loaded first
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()

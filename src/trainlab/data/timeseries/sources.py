@@ -26,6 +26,12 @@ from trainlab.data.timeseries.zones import check_zone
 log = logging.getLogger(__name__)
 
 
+def _stretches(positions: Sequence[np.ndarray]) -> list[tuple[int, int]]:
+    """(first, end) of each series' rows once the rows at ``positions`` are gathered series after series."""
+    ends = np.cumsum([len(rows) for rows in positions])
+    return [(int(end) - len(rows), int(end)) for rows, end in zip(positions, ends)]
+
+
 class SyntheticSeries:
     """A seeded multivariate series with known, learnable structure (the embedded default).
 
@@ -302,17 +308,16 @@ class TableFile:
                  len(picks), ", ".join(v for v, _ in picks[:3]) + (", ..." if len(picks) > 3 else ""),
                  sum(len(positions) for _, positions in picks), len(frame), self.path)
         positions = [rows for _, rows in picks]
-        ends = np.cumsum([len(rows) for rows in positions])
         # the picked rows gathered once, series after series, and each series a slice of them: a gather
         # per series and column costs a millisecond or more each, which thousands of series add up
-        pooled = frame.iloc[np.concatenate(positions)].reset_index(drop=True)
-        target_pooled = pooled if self.target_path is None \
-            else target_frame.iloc[np.concatenate(positions)].reset_index(drop=True)
+        gathered = np.concatenate(positions)
+        pooled = frame.iloc[gathered].reset_index(drop=True)
+        target_pooled = pooled if self.target_path is None else target_frame.iloc[gathered].reset_index(drop=True)
         out = []
-        for (value, _), end, size in zip(picks, ends, map(len, positions)):
-            rows = pooled.iloc[end - size:end].reset_index(drop=True)
+        for (value, _), (first, end) in zip(picks, _stretches(positions)):
+            rows = pooled.iloc[first:end].reset_index(drop=True)
             out.append((value, rows, rows if self.target_path is None
-                        else target_pooled.iloc[end - size:end].reset_index(drop=True)))
+                        else target_pooled.iloc[first:end].reset_index(drop=True)))
         return out, positions
 
     def _readings(self, frame: Any, path: Optional[str], positions: Optional[list[np.ndarray]],
@@ -327,8 +332,7 @@ class TableFile:
         reading = read_times(raw, time_where(self.time_column, path), self.time_format)
         if positions is None:
             return [reading]
-        ends = np.cumsum([len(rows) for rows in positions])
-        return [reading.rows(int(end) - len(rows), int(end)) for rows, end in zip(positions, ends)]
+        return [reading.rows(first, end) for first, end in _stretches(positions)]
 
     def _trimmed(self, frame: Any, target_frame: Any, grid: Optional[Grid], value: Optional[str],
                  ) -> tuple[Any, Any, Optional[Grid]]:

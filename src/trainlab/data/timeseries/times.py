@@ -292,8 +292,8 @@ def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
             row = mixed.index[mixed.isna()][0]
             raise UserError(f"{where} is neither numbers nor dates (row {row}: '{text[row]}'); fix that row, set "
                             "data.source.time_format, or set data.source.time_column=null to keep the file's row order")
-        raise UserError(f"{where} holds dates written in more than one way (row 0: '{text[0]}'); write them one "
-                        "way, or set data.source.time_format (e.g. '%Y-%m-%d')")
+        raise UserError(f"{where} holds dates written in more than one way (row {text.index[0]}: "
+                        f"'{text.iloc[0]}'); write them one way, or set data.source.time_format (e.g. '%Y-%m-%d')")
     if month_first is not None and day_first is not None and not month_first.equals(day_first):
         example = text[(month_first != day_first).to_numpy()].iloc[0]
         formats = {pd.tseries.api.guess_datetime_format(example, dayfirst=d) for d in (False, True)}
