@@ -215,6 +215,24 @@ def test_a_job_that_asked_for_its_requeue_is_waited_for_while_slurm_still_lists_
     assert lost["8_0"] == f"asked SLURM to requeue it, but it stayed FAILED (NonZeroExitCode) for {slurm_module.REQUEUE_GRACE_S} s"
 
 
+@pytest.mark.parametrize("last_line,expected", [
+    # the job's own traceback is in its log, not where Hydra's HYDRA_FULL_ERROR hint points: say where
+    ("ImportError: No module named 'torch_scatter'", "SLURM job 9_0 failed: ImportError: No module named "
+                                                     "'torch_scatter'; its traceback is in {err}"),
+    ("trainlab.run.preemption.RunStopped: stopped by SIGTERM during epoch 3; checkpoints and records are in r",
+     "SLURM job 9_0 failed: stopped by SIGTERM during epoch 3; checkpoints and records are in r"),  # one line: all
+])
+def test_a_job_that_failed_on_its_node_names_its_log(tmp_path, last_line, expected):
+    from submitit.core.utils import cloudpickle_dump
+
+    from trainlab.run.slurm import outcome
+
+    job = _Job("9_0", tmp_path, "Traceback (most recent call last):\n  File x")
+    cloudpickle_dump(("error", f"Traceback (most recent call last):\n  File x\n{last_line}\n"), job.paths.result_pickle)
+    ret = outcome(job, ["a=1"], None)
+    assert str(ret._return_value) == expected.format(err=job.paths.stderr)
+
+
 @pytest.mark.parametrize("overrides,expected", [
     (["hydra.launcher.timeout_min=-5"], "hydra.launcher.timeout_min=-5 must be at least 1"),  # it blamed signal_delay_s
     (["hydra.launcher.mem_gb=0"], "hydra.launcher.mem_gb=0 must be more than 0 (or null: no limit)"),
@@ -264,6 +282,35 @@ def test_a_slurm_that_does_not_answer_is_one_line_before_submission(compose_cfg,
         "hydra/launcher=slurm: SLURM does not answer on this machine (sinfo: fatal: Could not establish a "
         "configuration source); submit from a login node of the cluster, whose slurm.conf (or SLURM_CONF) names "
         "its controller")
+
+
+def _commands(folder: Path, *names: str) -> Path:
+    """A folder of stand-ins for SLURM's commands ``names`` (none of them is run)."""
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_text("#!/bin/sh\nexit 1\n")
+        (folder / name).chmod(0o755)
+    return folder
+
+
+@pytest.mark.parametrize("launcher,have,expected", [
+    # submitit's own refuses to start without srun; ours watches with squeue, cancels with scancel: each
+    # was a traceback, ours with the jobs already submitted and left unwatched
+    ("slurm", ("sbatch", "srun", "scancel"), "hydra/launcher=slurm runs SLURM's squeue, which this machine's PATH "
+                                             "does not have (it has sbatch, in {bin}): add the folder that holds "
+                                             "SLURM's commands to PATH"),
+    ("trainlab_slurm", ("sbatch",), "hydra/launcher=trainlab_slurm runs SLURM's srun and squeue and scancel, which"),
+    ("submitit_slurm", ("sbatch",), "hydra/launcher=submitit_slurm runs SLURM's srun, which"),
+    ("submitit_slurm", ("sbatch", "srun"), None),  # it watches through sacct, itself
+])
+def test_slurm_commands_missing_beside_sbatch_are_one_line(compose_cfg, tmp_path, monkeypatch, launcher, have, expected):
+    from trainlab.run.preflight import launcher_problem
+
+    folder = _commands(tmp_path / "bin", *have)
+    monkeypatch.setenv("PATH", str(folder))
+    cfg = compose_cfg([f"hydra/launcher={launcher}", "hydra.launcher.partition=debug"])
+    problem = launcher_problem(cfg.hydra.launcher, cfg)
+    assert problem is None if expected is None else (problem or "").startswith(expected.format(bin=folder)), problem
 
 
 @pytest.mark.parametrize("overrides,expected", [

@@ -80,22 +80,40 @@ def occupied_problem(path: str | os.PathLike) -> Optional[str]:
             "folder under paths.log_dir), or name a folder that does not exist yet")
 
 
+# SLURM's client commands a launcher runs on the submitting machine: submitit refuses to start without
+# srun (after the sweep folder exists); ours watches its jobs with squeue and cancels with scancel (a
+# missing one was a traceback with the jobs already submitted, left running unwatched)
+SUBMITIT_COMMANDS = ("sbatch", "srun")
+WATCH_COMMANDS = ("squeue", "scancel")
+
+
 def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig] = None) -> Optional[str]:
     """Why a SLURM launcher cannot submit from here, or None. With the whole ``config``, the request
     (resources from the hardware profile) is also checked against what ``sinfo`` reports."""
     target = str(launcher.get("_target_", "")) if launcher else ""
     if not target.endswith("SlurmLauncher"):
         return None
+    ours = "requeue" in launcher  # src/hydra_plugins/trainlab_slurm_launcher
+    name = f"hydra/launcher={_chosen_launcher(config) or 'slurm'}"
     if OmegaConf.is_missing(launcher, "partition") or launcher.get("partition") is None:
-        return "hydra/launcher=slurm needs a partition: add hydra.launcher.partition=<name> (`sinfo -s` lists them)"
+        return f"{name} needs a partition: add hydra.launcher.partition=<name> (`sinfo -s` lists them)"
     if shutil.which("sbatch") is None:
-        return ("hydra/launcher=slurm submits with sbatch, which this machine does not have; run on a SLURM "
+        return (f"{name} submits with sbatch, which this machine does not have; run on a SLURM "
                 "login node, or use hydra/launcher=submitit_local (or joblib) here")
-    if config is not None and "requeue" in launcher:  # our launcher (src/hydra_plugins/trainlab_slurm_launcher)
+    missing = [c for c in SUBMITIT_COMMANDS + (WATCH_COMMANDS if ours else ()) if shutil.which(c) is None]
+    if missing:
+        return (f"{name} runs SLURM's {' and '.join(missing)}, which this machine's PATH does not have (it has "
+                f"sbatch, in {Path(shutil.which('sbatch')).parent}): add the folder that holds SLURM's commands to PATH")
+    if config is not None and ours:
         from trainlab.run.slurm_request import request_problem
 
         return request_problem(launcher, config)
     return None
+
+
+def _chosen_launcher(config: Optional[DictConfig]) -> Optional[str]:
+    """The ``hydra/launcher`` option as chosen (slurm, trainlab_slurm, submitit_slurm), for messages."""
+    return OmegaConf.select(config, "hydra.runtime.choices", default={}).get("hydra/launcher") if config else None
 
 
 def single_run_launcher_problem(chosen: Optional[str]) -> Optional[str]:

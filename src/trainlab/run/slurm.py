@@ -199,8 +199,10 @@ def outcome(job: Any, overrides: Sequence[str], lost: Optional[str]) -> JobRetur
         lines = [line for line in str(value).strip().splitlines() if line.strip()]
         last = lines[-1] if lines else "no traceback"
         kind, _, message = last.partition(": ")
-        # our own one-line errors need no class name; anything else keeps it (RuntimeError: ...)
-        lost = f"failed: {message if kind.rsplit('.', 1)[-1] in ONE_LINE_ERRORS else last}"
+        # our own one-line errors need no class name; anything else keeps it (RuntimeError: ...) and says
+        # where its traceback is (the job's log: HYDRA_FULL_ERROR, which Hydra advises, shows the launcher's)
+        ours = kind.rsplit(".", 1)[-1] in ONE_LINE_ERRORS
+        lost = f"failed: {message if ours else last}" + ("" if ours else f"; its traceback is in {job.paths.stderr}")
     return JobReturn(overrides=list(overrides), status=JobStatus.FAILED,
                      _return_value=SlurmJobFailed(f"SLURM job {job.job_id} {lost}"))
 
