@@ -83,7 +83,10 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
                              "submitted (hydra.launcher.* keys become sbatch's options: fix the one it names)") from None
     log.info("SLURM job(s) %s submitted to partition %s; folder %s", ", ".join(j.job_id for j in jobs),
              params.get("partition"), launcher.config.hydra.sweep.dir)
+    ids = {job.job_id for job in jobs}
+    launcher.in_flight.update(ids)  # left there if the watch is interrupted: a sweep cancels them
     lost = watch(jobs, launcher.pending_timeout_min, launcher.poll_interval_s)
+    launcher.in_flight.difference_update(ids)
     return [outcome(job, overrides, lost.get(job.job_id)) for job, overrides in zip(jobs, job_overrides)]
 
 
@@ -107,8 +110,13 @@ def _states(job_ids: Sequence[str]) -> Optional[dict[str, tuple[str, str]]]:
     return states
 
 
-def _cancel(job_id: str) -> None:
-    subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
+def cancel_jobs(job_ids: set[str]) -> list[str]:
+    """``scancel`` the jobs in ``job_ids`` (emptied); the ids, sorted."""
+    cancelled = sorted(job_ids)
+    job_ids.clear()
+    if cancelled:
+        subprocess.run(["scancel", *cancelled], capture_output=True, timeout=60)
+    return cancelled
 
 
 def _log_tail(job: Any, lines: int = 3) -> str:
@@ -168,7 +176,7 @@ def watch(jobs: Sequence[Any], pending_timeout_min: Optional[float], poll_s: flo
             if state == "PENDING" and reason != "BeginTime":  # BeginTime: requeued, waiting out its delay
                 started = pending_since.setdefault(job_id, now)
                 if pending_timeout_min is not None and now - started > pending_timeout_min * 60:
-                    _cancel(job_id)
+                    cancel_jobs({job_id})
                     lost[job_id] = (f"pending for more than {pending_timeout_min:g} min (SLURM's reason: {reason}); "
                                     f"cancelled (hydra.launcher.pending_timeout_min)")
                     del waiting[job_id]
