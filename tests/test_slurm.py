@@ -215,6 +215,45 @@ def test_a_job_that_asked_for_its_requeue_is_waited_for_while_slurm_still_lists_
     assert lost["8_0"] == f"asked SLURM to requeue it, but it stayed FAILED (NonZeroExitCode) for {slurm_module.REQUEUE_GRACE_S} s"
 
 
+@pytest.mark.parametrize("overrides,expected", [
+    # submitit's own launcher asked for no GPU: the job waited in the queue, started without one and failed
+    # on the node ('hardware=a100 needs an NVIDIA GPU ...'), while submitit polled sacct for it
+    (["hardware=a100"], "hardware=a100 trains on 1 GPU(s), but hydra/launcher=submitit_slurm asks SLURM for none (its "
+                        "gpus_per_node, gpus_per_task and gres are null): use hydra/launcher=slurm, which asks for "
+                        "the hardware profile's GPUs and CPUs, or add hydra.launcher.gpus_per_node=1"),
+    (["hardware=a100", "hardware.devices=2", "hydra.launcher.gres=gpu:2"], None),
+    (["hardware=a100", "+hydra.launcher.additional_parameters.gpus=2"], None),
+    ([], None),
+])
+def test_submitits_own_launcher_asking_no_gpu_for_a_gpu_profile_is_refused(compose_cfg, tmp_path, monkeypatch,
+                                                                           overrides, expected):
+    from trainlab.run.preflight import launcher_problem
+
+    monkeypatch.setenv("PATH", str(_commands(tmp_path / "bin", "sbatch", "srun")))
+    cfg = compose_cfg(["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", *overrides])
+    assert launcher_problem(cfg.hydra.launcher, cfg) == expected
+
+
+def test_a_jobs_commands_name_the_script_and_its_launcher(compose_cfg, monkeypatch):
+    """Inside a SLURM job a message's command named submitit's entry (`python _submit.py ...`), and
+    without -m and the launcher it would have trained on the login node."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import read_write
+
+    from trainlab.run.preemption import resume_hint
+
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hparams_search=optuna",
+                       "trainer.max_epochs=3"])
+    with read_write(cfg.hydra):
+        cfg.hydra.mode = RunMode.MULTIRUN
+        cfg.hydra.job.name = "train"  # as @hydra.main names it after train.py (compose: "app")
+    HydraConfig.instance().set_config(cfg)
+    monkeypatch.setattr(sys, "argv", ["/venv/lib/site-packages/submitit/core/_submit.py", "/sweep/.submitit/7"])
+    assert resume_hint("/sweep/0") == ("python train.py -m hydra/launcher=slurm hydra.launcher.partition=debug "
+                                       "trainer.max_epochs=3 ckpt_path=/sweep/0")  # one run: no hparams_search
+
+
 @pytest.mark.parametrize("last_line,expected", [
     # the job's own traceback is in its log, not where Hydra's HYDRA_FULL_ERROR hint points: say where
     ("ImportError: No module named 'torch_scatter'", "SLURM job 9_0 failed: ImportError: No module named "

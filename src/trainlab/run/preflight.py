@@ -94,7 +94,7 @@ def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig
     if not target.endswith("SlurmLauncher"):
         return None
     ours = "requeue" in launcher  # src/hydra_plugins/trainlab_slurm_launcher
-    name = f"hydra/launcher={_chosen_launcher(config) or 'slurm'}"
+    name = f"hydra/launcher={_choice(config, 'hydra/launcher') or 'slurm'}"
     if OmegaConf.is_missing(launcher, "partition") or launcher.get("partition") is None:
         return f"{name} needs a partition: add hydra.launcher.partition=<name> (`sinfo -s` lists them)"
     if shutil.which("sbatch") is None:
@@ -108,12 +108,29 @@ def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig
         from trainlab.run.slurm_request import request_problem
 
         return request_problem(launcher, config)
-    return None
+    return None if config is None else _no_gpu_asked_problem(launcher, config, name)
 
 
-def _chosen_launcher(config: Optional[DictConfig]) -> Optional[str]:
-    """The ``hydra/launcher`` option as chosen (slurm, trainlab_slurm, submitit_slurm), for messages."""
-    return OmegaConf.select(config, "hydra.runtime.choices", default={}).get("hydra/launcher") if config else None
+def _no_gpu_asked_problem(launcher: DictConfig, config: DictConfig, name: str) -> Optional[str]:
+    """hydra-submitit-launcher's own launcher asks for no GPU unless told: a GPU profile's job would wait
+    in the queue, start without one and fail (and submitit, polling ``sacct``, may wait for it forever
+    where accounting is off). Ours fills the request from the hardware profile."""
+    from trainlab.run.slurm_request import job_resources
+
+    wanted = job_resources({}, config).get("gpus_per_node")
+    extra = launcher.get("additional_parameters") or {}
+    asked = any(launcher.get(key) for key in ("gpus_per_node", "gpus_per_task", "gres")) or any(
+        "gpu" in key or "gres" in key for key in extra)
+    if not wanted or asked:
+        return None
+    return (f"hardware={_choice(config, 'hardware')} trains on {wanted} GPU(s), but {name} asks SLURM for none "
+            f"(its gpus_per_node, gpus_per_task and gres are null): use hydra/launcher=slurm, which asks for the "
+            f"hardware profile's GPUs and CPUs, or add hydra.launcher.gpus_per_node={wanted}")
+
+
+def _choice(config: Optional[DictConfig], group: str) -> Optional[str]:
+    """The option chosen for a config group (``hydra/launcher``: slurm, ``hardware``: a100), for messages."""
+    return OmegaConf.select(config, "hydra.runtime.choices", default={}).get(group) if config else None
 
 
 def single_run_launcher_problem(chosen: Optional[str]) -> Optional[str]:
