@@ -272,6 +272,28 @@ def test_a_job_that_failed_on_its_node_names_its_log(tmp_path, last_line, expect
     assert str(ret._return_value) == expected.format(err=job.paths.stderr)
 
 
+def test_a_squeue_that_does_not_answer_is_said_while_the_launcher_waits(tmp_path, monkeypatch, caplog):
+    """slurmctld down or restarting: the launcher waited on without a word (possibly for hours)."""
+    from trainlab.run import slurm as slurm_module
+
+    clock = [0.0]
+    monkeypatch.setattr(slurm_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(slurm_module.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    job = _Job("5_0", tmp_path, "epoch 1")
+
+    def states(job_ids):  # silent for 11 minutes, then the job has its result
+        if clock[0] >= 660:
+            job.paths.result_pickle.write_bytes(b"done")
+        return None
+
+    monkeypatch.setattr(slurm_module, "_states", states)
+    with caplog.at_level("WARNING", logger="trainlab.run.slurm"):
+        assert slurm_module.watch([job], pending_timeout_min=None, poll_s=5) == {}
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["squeue has not answered for 5 min (slurmctld down or busy?): still waiting for job(s) 5_0, "
+                    "which SLURM runs whatever happens here"] * 2, said
+
+
 @pytest.mark.parametrize("overrides,expected", [
     (["hydra.launcher.timeout_min=-5"], "hydra.launcher.timeout_min=-5 must be at least 1"),  # it blamed signal_delay_s
     (["hydra.launcher.mem_gb=0"], "hydra.launcher.mem_gb=0 must be more than 0 (or null: no limit)"),

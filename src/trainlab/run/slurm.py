@@ -45,6 +45,7 @@ ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEM
 ONE_LINE_ERRORS = ("RunStopped", "TrialFailed")  # a job's errors whose message says it all
 RESULT_GRACE_S = 15  # a job's result file may reach a shared file system after SLURM says it ended
 REQUEUE_GRACE_S = 180  # a job that asked for its requeue may show as ended until slurmctld has done it
+UNANSWERED_S = 300  # squeue silent this long (slurmctld down or restarting): said, then every as long again
 REQUEUED_LINE = "requeued: "  # what finish_in_job prints last, on the job's stderr
 
 
@@ -159,9 +160,16 @@ def watch(jobs: Sequence[Any], pending_timeout_min: Optional[float], poll_s: flo
     pending_since: dict[str, float] = {}
     ended_since: dict[str, float] = {}
     said: dict[str, str] = {}
+    answered = time.monotonic()  # when squeue last answered (or the watch began)
     while waiting:
         states = _states(list(waiting))
         now = time.monotonic()
+        if states is not None:
+            answered = now
+        elif now - answered >= UNANSWERED_S:  # the launcher waited on without a word
+            log.warning("squeue has not answered for %.0f min (slurmctld down or busy?): still waiting for job(s) %s, "
+                        "which SLURM runs whatever happens here", (now - answered) / 60, ", ".join(waiting))
+            answered = now
         for job_id, job in list(waiting.items()):
             if job.paths.result_pickle.exists():
                 del waiting[job_id]
