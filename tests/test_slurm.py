@@ -305,6 +305,9 @@ def test_a_squeue_that_does_not_answer_is_said_while_the_launcher_waits(tmp_path
     (["trainer=ddp_sim"], "hydra.launcher.tasks_per_node=1 but trainer.devices=2: Lightning wants one SLURM task per "
                           "device; set hydra.launcher.tasks_per_node=2"),
     (["hardware.devices=[0,1]"], "hydra.launcher.tasks_per_node=1 but hardware.devices=[0, 1]"),
+    # no --gpus-per-node at all: the job started without a GPU and failed on its node
+    (["hardware=a100", "hydra.launcher.gpus_per_node=0"], "hydra.launcher.gpus_per_node=0 but the hardware profile "
+                                                          "trains on GPUs (hardware.accelerator=gpu)"),
 ])
 def test_the_request_is_checked_before_sinfo_is_asked(compose_cfg, overrides, expected):
     cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", *overrides])
