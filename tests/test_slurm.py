@@ -367,7 +367,8 @@ def _commands(folder: Path, *names: str) -> Path:
     ("submitit_slurm", ("sbatch",), "hydra/launcher=submitit_slurm runs SLURM's srun, which"),
     ("submitit_slurm", ("sbatch", "srun"), None),  # it watches through sacct, itself
 ])
-def test_slurm_commands_missing_beside_sbatch_are_one_line(compose_cfg, tmp_path, monkeypatch, launcher, have, expected):
+def test_slurm_commands_missing_beside_sbatch_are_one_line(compose_cfg, tmp_path, monkeypatch, launcher, have,
+                                                           expected):
     from trainlab.run.preflight import launcher_problem
 
     folder = _commands(tmp_path / "bin", *have)

@@ -90,7 +90,8 @@ def rerun_overrides() -> list[str]:
     overrides = task_overrides()
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return overrides
-    launcher = [str(o) for o in HydraConfig.get().overrides.hydra if str(o).startswith(("hydra/launcher=", "hydra.launcher."))]
+    launcher = [str(o) for o in HydraConfig.get().overrides.hydra
+                if str(o).startswith(("hydra/launcher=", "hydra.launcher."))]
     return ["-m", *launcher, *(o for o in overrides if not o.startswith(SWEEP_ONLY))]
 
 

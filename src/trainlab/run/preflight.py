@@ -102,8 +102,9 @@ def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig
                 "login node, or use hydra/launcher=submitit_local (or joblib) here")
     missing = [c for c in SUBMITIT_COMMANDS + (WATCH_COMMANDS if ours else ()) if shutil.which(c) is None]
     if missing:
+        found = Path(shutil.which("sbatch")).parent
         return (f"{name} runs SLURM's {' and '.join(missing)}, which this machine's PATH does not have (it has "
-                f"sbatch, in {Path(shutil.which('sbatch')).parent}): add the folder that holds SLURM's commands to PATH")
+                f"sbatch, in {found}): add the folder that holds SLURM's commands to PATH")
     if config is not None and ours:
         from trainlab.run.slurm_request import request_problem
 
