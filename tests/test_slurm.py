@@ -294,6 +294,28 @@ def test_a_squeue_that_does_not_answer_is_said_while_the_launcher_waits(tmp_path
                     "which SLURM runs whatever happens here"] * 2, said
 
 
+def test_a_plain_multirun_stopped_while_its_jobs_run_says_they_go_on(monkeypatch, capsys):
+    """Ctrl-C while the launcher watched: the script's handler said 'nothing was written', with the
+    sweep folder made and the jobs queued, which went on to run."""
+    from trainlab.config.errors import _stop_quietly
+    from trainlab.run import slurm as slurm_module
+
+    def exits(code):
+        raise SystemExit(code)
+
+    monkeypatch.setattr(slurm_module.os, "_exit", exits)
+    before = signal.signal(signal.SIGINT, _stop_quietly)  # as train.py sets it until training
+    try:
+        with pytest.raises(SystemExit) as stopped, slurm_module.stops_say_what_goes_on(["35_0", "35_1"], "/s"):
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        assert signal.getsignal(signal.SIGINT) is _stop_quietly  # given back
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err.strip() == ("error: stopped by Ctrl-C; SLURM job(s) 35_0, 35_1 go on without this "
+                                               "process (their runs end in /s); scancel 35_0 35_1 stops them")
+
+
 @pytest.mark.parametrize("overrides,expected", [
     (["hydra.launcher.timeout_min=-5"], "hydra.launcher.timeout_min=-5 must be at least 1"),  # it blamed signal_delay_s
     (["hydra.launcher.mem_gb=0"], "hydra.launcher.mem_gb=0 must be more than 0 (or null: no limit)"),

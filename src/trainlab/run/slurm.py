@@ -26,10 +26,14 @@ Inside the job (:func:`finish_in_job`)
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Optional, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
@@ -86,12 +90,40 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
              params.get("partition"), launcher.config.hydra.sweep.dir)
     ids = {job.job_id for job in jobs}
     launcher.in_flight.update(ids)  # left there if the watch is interrupted: a sweep cancels them
-    lost = watch(jobs, launcher.pending_timeout_min, launcher.poll_interval_s)
+    with stops_say_what_goes_on(sorted(ids), str(launcher.config.hydra.sweep.dir)):
+        lost = watch(jobs, launcher.pending_timeout_min, launcher.poll_interval_s)
     launcher.in_flight.difference_update(ids)
     return [outcome(job, overrides, lost.get(job.job_id)) for job, overrides in zip(jobs, job_overrides)]
 
 
 # --- while the jobs run ----------------------------------------------------------------------------------
+
+@contextmanager
+def stops_say_what_goes_on(job_ids: Sequence[str], folder: str) -> Iterator[None]:
+    """Around the watch of a plain multirun (the main thread, under the script's quiet stop): Ctrl-C or
+    SIGTERM ends the launcher with one line saying that the jobs go on in SLURM and how to stop them (it
+    said 'stopped by Ctrl-C; nothing was written', with the jobs queued). A sweep has handlers of its
+    own, and cancels its trials' jobs (``cancel_unfinished``)."""
+    from trainlab.config.errors import is_quiet_stop
+
+    if threading.current_thread() is not threading.main_thread() or not is_quiet_stop(signal.getsignal(signal.SIGINT)):
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"error: stopped by {name}; SLURM job(s) {', '.join(job_ids)} go on without this process (their runs "
+              f"end in {folder}); scancel {' '.join(job_ids)} stops them", file=sys.stderr, flush=True)
+        logging.shutdown()
+        os._exit(128 + signum)  # as the script's own quiet stop (trainlab.config.errors)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
 
 def _states(job_ids: Sequence[str]) -> Optional[dict[str, tuple[str, str]]]:
     """``job id -> (state, reason)`` from squeue (ended jobs too, while SLURM still lists them); None
