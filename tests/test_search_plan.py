@@ -231,6 +231,22 @@ def test_slots_beyond_the_joblib_pool_are_not_opened(compose_cfg, tmp_path, monk
         slots < n_jobs)
 
 
+@pytest.mark.parametrize("cap,slots", [(2, 2), (256, 4)])
+def test_slots_beyond_the_slurm_array_parallelism_are_not_opened(compose_cfg, tmp_path, caplog, cap, slots):
+    """Each trial is an sbatch array of one job, so submitit's --array=...%<array_parallelism> capped
+    nothing: hydra.launcher.array_parallelism=2 with hydra.sweeper.n_jobs=4 ran 4 SLURM jobs at once."""
+    from hydra_plugins.trainlab_slurm_launcher import TrainlabSlurmLauncher
+
+    slurm = StandIn()
+    slurm.__class__ = type("OnSlurm", (StandIn, TrainlabSlurmLauncher), {})
+    slurm.params = {"array_parallelism": cap}
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        search = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_jobs=4"], launcher=slurm)
+    assert search.plan.slots == slots
+    assert ("hydra.sweeper.n_jobs=4, but hydra.launcher.array_parallelism=2 caps the SLURM jobs that run at once: "
+            "2 trials run at once" in caplog.text) == (slots < 4)
+
+
 def test_more_slots_than_trials_or_cores_are_said(compose_cfg, tmp_path, monkeypatch, caplog):
     """Slots beyond n_trials would only divide the threads further; beyond the cores they share them."""
     monkeypatch.setattr(plan_module, "machine_cores", lambda: 2)

@@ -216,6 +216,107 @@ def test_a_job_that_asked_for_its_requeue_is_waited_for_while_slurm_still_lists_
 
 
 @pytest.mark.parametrize("overrides,expected", [
+    # submitit's own launcher asked for no GPU: the job waited in the queue, started without one and failed
+    # on the node ('hardware=a100 needs an NVIDIA GPU ...'), while submitit polled sacct for it
+    (["hardware=a100"], "hardware=a100 trains on 1 GPU(s), but hydra/launcher=submitit_slurm asks SLURM for none (its "
+                        "gpus_per_node, gpus_per_task and gres are null): use hydra/launcher=slurm, which asks for "
+                        "the hardware profile's GPUs and CPUs, or add hydra.launcher.gpus_per_node=1"),
+    (["hardware=a100", "hardware.devices=2", "hydra.launcher.gres=gpu:2"], None),
+    (["hardware=a100", "+hydra.launcher.additional_parameters.gpus=2"], None),
+    ([], None),
+])
+def test_submitits_own_launcher_asking_no_gpu_for_a_gpu_profile_is_refused(compose_cfg, tmp_path, monkeypatch,
+                                                                           overrides, expected):
+    from trainlab.run.preflight import launcher_problem
+
+    monkeypatch.setenv("PATH", str(_commands(tmp_path / "bin", "sbatch", "srun")))
+    cfg = compose_cfg(["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", *overrides])
+    assert launcher_problem(cfg.hydra.launcher, cfg) == expected
+
+
+def test_a_jobs_commands_name_the_script_and_its_launcher(compose_cfg, monkeypatch):
+    """Inside a SLURM job a message's command named submitit's entry (`python _submit.py ...`), and
+    without -m and the launcher it would have trained on the login node."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import read_write
+
+    from trainlab.run.preemption import resume_hint
+
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hparams_search=optuna",
+                       "trainer.max_epochs=3"])
+    with read_write(cfg.hydra):
+        cfg.hydra.mode = RunMode.MULTIRUN
+        cfg.hydra.job.name = "train"  # as @hydra.main names it after train.py (compose: "app")
+    HydraConfig.instance().set_config(cfg)
+    monkeypatch.setattr(sys, "argv", ["/venv/lib/site-packages/submitit/core/_submit.py", "/sweep/.submitit/7"])
+    assert resume_hint("/sweep/0") == ("python train.py -m hydra/launcher=slurm hydra.launcher.partition=debug "
+                                       "trainer.max_epochs=3 ckpt_path=/sweep/0")  # one run: no hparams_search
+
+
+@pytest.mark.parametrize("last_line,expected", [
+    # the job's own traceback is in its log, not where Hydra's HYDRA_FULL_ERROR hint points: say where
+    ("ImportError: No module named 'torch_scatter'", "SLURM job 9_0 failed: ImportError: No module named "
+                                                     "'torch_scatter'; its traceback is in {err}"),
+    ("trainlab.run.preemption.RunStopped: stopped by SIGTERM during epoch 3; checkpoints and records are in r",
+     "SLURM job 9_0 failed: stopped by SIGTERM during epoch 3; checkpoints and records are in r"),  # one line: all
+])
+def test_a_job_that_failed_on_its_node_names_its_log(tmp_path, last_line, expected):
+    from submitit.core.utils import cloudpickle_dump
+
+    from trainlab.run.slurm import outcome
+
+    job = _Job("9_0", tmp_path, "Traceback (most recent call last):\n  File x")
+    cloudpickle_dump(("error", f"Traceback (most recent call last):\n  File x\n{last_line}\n"), job.paths.result_pickle)
+    ret = outcome(job, ["a=1"], None)
+    assert str(ret._return_value) == expected.format(err=job.paths.stderr)
+
+
+def test_a_squeue_that_does_not_answer_is_said_while_the_launcher_waits(tmp_path, monkeypatch, caplog):
+    """slurmctld down or restarting: the launcher waited on without a word (possibly for hours)."""
+    from trainlab.run import slurm as slurm_module
+
+    clock = [0.0]
+    monkeypatch.setattr(slurm_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(slurm_module.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    job = _Job("5_0", tmp_path, "epoch 1")
+
+    def states(job_ids):  # silent for 11 minutes, then the job has its result
+        if clock[0] >= 660:
+            job.paths.result_pickle.write_bytes(b"done")
+        return None
+
+    monkeypatch.setattr(slurm_module, "_states", states)
+    with caplog.at_level("WARNING", logger="trainlab.run.slurm"):
+        assert slurm_module.watch([job], pending_timeout_min=None, poll_s=5) == {}
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["squeue has not answered for 5 min (slurmctld down or busy?): still waiting for job(s) 5_0, "
+                    "which SLURM runs whatever happens here"] * 2, said
+
+
+def test_a_plain_multirun_stopped_while_its_jobs_run_says_they_go_on(monkeypatch, capsys):
+    """Ctrl-C while the launcher watched: the script's handler said 'nothing was written', with the
+    sweep folder made and the jobs queued, which went on to run."""
+    from trainlab.config.errors import _stop_quietly
+    from trainlab.run import slurm as slurm_module
+
+    def exits(code):
+        raise SystemExit(code)
+
+    monkeypatch.setattr(slurm_module.os, "_exit", exits)
+    before = signal.signal(signal.SIGINT, _stop_quietly)  # as train.py sets it until training
+    try:
+        with pytest.raises(SystemExit) as stopped, slurm_module.stops_say_what_goes_on(["35_0", "35_1"], "/s"):
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        assert signal.getsignal(signal.SIGINT) is _stop_quietly  # given back
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err.strip() == ("error: stopped by Ctrl-C; SLURM job(s) 35_0, 35_1 go on without this "
+                                               "process (their runs end in /s); scancel 35_0 35_1 stops them")
+
+
+@pytest.mark.parametrize("overrides,expected", [
     (["hydra.launcher.timeout_min=-5"], "hydra.launcher.timeout_min=-5 must be at least 1"),  # it blamed signal_delay_s
     (["hydra.launcher.mem_gb=0"], "hydra.launcher.mem_gb=0 must be more than 0 (or null: no limit)"),
     (["hydra.launcher.cpus_per_task=0"], "hydra.launcher.cpus_per_task=0 must be at least 1"),
@@ -226,6 +327,9 @@ def test_a_job_that_asked_for_its_requeue_is_waited_for_while_slurm_still_lists_
     (["trainer=ddp_sim"], "hydra.launcher.tasks_per_node=1 but trainer.devices=2: Lightning wants one SLURM task per "
                           "device; set hydra.launcher.tasks_per_node=2"),
     (["hardware.devices=[0,1]"], "hydra.launcher.tasks_per_node=1 but hardware.devices=[0, 1]"),
+    # no --gpus-per-node at all: the job started without a GPU and failed on its node
+    (["hardware=a100", "hydra.launcher.gpus_per_node=0"], "hydra.launcher.gpus_per_node=0 but the hardware profile "
+                                                          "trains on GPUs (hardware.accelerator=gpu)"),
 ])
 def test_the_request_is_checked_before_sinfo_is_asked(compose_cfg, overrides, expected):
     cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", *overrides])
@@ -264,6 +368,36 @@ def test_a_slurm_that_does_not_answer_is_one_line_before_submission(compose_cfg,
         "hydra/launcher=slurm: SLURM does not answer on this machine (sinfo: fatal: Could not establish a "
         "configuration source); submit from a login node of the cluster, whose slurm.conf (or SLURM_CONF) names "
         "its controller")
+
+
+def _commands(folder: Path, *names: str) -> Path:
+    """A folder of stand-ins for SLURM's commands ``names`` (none of them is run)."""
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_text("#!/bin/sh\nexit 1\n")
+        (folder / name).chmod(0o755)
+    return folder
+
+
+@pytest.mark.parametrize("launcher,have,expected", [
+    # submitit's own refuses to start without srun; ours watches with squeue, cancels with scancel: each
+    # was a traceback, ours with the jobs already submitted and left unwatched
+    ("slurm", ("sbatch", "srun", "scancel"), "hydra/launcher=slurm runs SLURM's squeue, which this machine's PATH "
+                                             "does not have (it has sbatch, in {bin}): add the folder that holds "
+                                             "SLURM's commands to PATH"),
+    ("trainlab_slurm", ("sbatch",), "hydra/launcher=trainlab_slurm runs SLURM's srun and squeue and scancel, which"),
+    ("submitit_slurm", ("sbatch",), "hydra/launcher=submitit_slurm runs SLURM's srun, which"),
+    ("submitit_slurm", ("sbatch", "srun"), None),  # it watches through sacct, itself
+])
+def test_slurm_commands_missing_beside_sbatch_are_one_line(compose_cfg, tmp_path, monkeypatch, launcher, have,
+                                                           expected):
+    from trainlab.run.preflight import launcher_problem
+
+    folder = _commands(tmp_path / "bin", *have)
+    monkeypatch.setenv("PATH", str(folder))
+    cfg = compose_cfg([f"hydra/launcher={launcher}", "hydra.launcher.partition=debug"])
+    problem = launcher_problem(cfg.hydra.launcher, cfg)
+    assert problem is None if expected is None else (problem or "").startswith(expected.format(bin=folder)), problem
 
 
 @pytest.mark.parametrize("overrides,expected", [

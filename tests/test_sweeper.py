@@ -233,6 +233,38 @@ def test_a_signal_landing_inside_a_job_interrupts_the_sweep_instead_of_failing_t
     assert recorded == []  # left running, for _interrupt to mark FAIL with the signal's name
 
 
+def test_an_interrupted_sweep_cancels_the_jobs_of_its_running_trials(tmp_path, monkeypatch):
+    """The sweep marked them FAIL and exited; their jobs stayed queued, started later and stopped as they
+    found their sweep gone (or trained for nothing)."""
+    from hydra_plugins.trainlab_slurm_launcher import TrainlabSlurmLauncher
+    from trainlab.search import sweep as sweep_module
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "scancel").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/cancelled\n")
+    (folder / "scancel").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    launcher = TrainlabSlurmLauncher(partition="debug")
+
+    def launch(jobs, initial_job_idx):  # as submit: the jobs are in flight when SIGTERM lands in the watch
+        launcher.in_flight.add(f"15_{initial_job_idx}")
+        sweep_module._signals_seen.append("SIGTERM")
+        raise sweep_module.Interrupted("SIGTERM")
+
+    launcher.launch = launch
+    search = stand_in_search(tmp_path, launch, n_trials=1)
+    search.launcher = launcher
+    try:
+        with pytest.raises(sweep_module.Interrupted):
+            search._run_slot()
+    finally:
+        sweep_module._signals_seen.pop()
+    search._interrupt("SIGTERM")
+    assert (tmp_path / "cancelled").read_text().split() == ["15_0"] and not launcher.in_flight
+    (trial,) = search.study.trials
+    assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["fail_reason"] == "interrupted (SIGTERM)"
+
+
 def test_a_ctrl_c_handed_back_by_a_worker_ends_a_slot_thread_quietly(tmp_path):
     """Ctrl-C reaches joblib's worker processes too; joblib raises their KeyboardInterrupt in the slot's
     thread, which ended with an 'Exception in thread slot0' traceback. The main thread ends the sweep."""

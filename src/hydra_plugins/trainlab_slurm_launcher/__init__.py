@@ -45,6 +45,14 @@ class TrainlabSlurmLauncher(SlurmLauncher):
         self.requeue = requeue
         self.pending_timeout_min = pending_timeout_min
         self.poll_interval_s = poll_interval_s
+        self.in_flight: set[str] = set()  # ids of submitted jobs not yet returned (slots add from threads)
+
+    def cancel_unfinished(self) -> list[str]:
+        """Cancel the jobs submitted and not yet returned (a sweep that is interrupted has marked their
+        trials FAIL: they would queue and start only to stop); their ids."""
+        from trainlab.run.slurm import cancel_jobs
+
+        return cancel_jobs(self.in_flight)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from trainlab.run.slurm import submit

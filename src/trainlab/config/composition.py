@@ -75,6 +75,26 @@ def task_overrides() -> list[str]:
     return [str(o) for o in OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)]
 
 
+# a sweep's own overrides, which a command for one of its runs leaves out (the search, the trial's hand-over)
+SWEEP_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=")
+
+
+def rerun_overrides() -> list[str]:
+    """The overrides of a command that runs this run again where it ran: :func:`task_overrides`, and in a
+    job of a multirun ``-m`` with the launcher's overrides as typed (``hydra/launcher=slurm
+    hydra.launcher.partition=gpu``; without them the command trained on the login node), the sweep's own
+    left out (it is one run's command)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    overrides = task_overrides()
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return overrides
+    launcher = [str(o) for o in HydraConfig.get().overrides.hydra
+                if str(o).startswith(("hydra/launcher=", "hydra.launcher."))]
+    return ["-m", *launcher, *(o for o in overrides if not o.startswith(SWEEP_ONLY))]
+
+
 def check_interpolations(cfg: Any) -> None:
     """An interpolation to a key the config lacks (``data.batch_size=${oops}``), ``${oc.env:NAME}`` with
     NAME unset and a ``???`` left unset compose, and fail only where the key is read, deep in a
@@ -171,10 +191,19 @@ def start_problem(exc: BaseException, argv: list[str], config_name: Optional[str
 _SCRIPT: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("trainlab_script", default=None)
 
 
+SUBMITIT_ENTRY = "_submit.py"  # what a submitit job runs (python -m submitit.core._submit): not the user's script
+
+
 def _script() -> str:
     """The script's name as typed (train.py, evaluate.py), which messages name (``python train.py --cfg job``);
-    within :func:`as_script`, the script whose run is made from Python (not ``ipykernel_launcher.py``)."""
-    return _SCRIPT.get() or (sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py")
+    within :func:`as_script`, the script whose run is made from Python (not ``ipykernel_launcher.py``); in a
+    submitit (SLURM) job, the script Hydra's job is named after (not submitit's ``_submit.py``)."""
+    name = _SCRIPT.get() or (sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py")
+    if name == SUBMITIT_ENTRY:
+        from hydra.core.hydra_config import HydraConfig
+
+        return f"{HydraConfig.get().job.name}.py" if HydraConfig.initialized() else "train.py"
+    return name
 
 
 @contextmanager

@@ -44,8 +44,9 @@ class RunStopped(CompactHydraException):
     """Training was stopped by a signal; its checkpoint and records are in ``run_dir``. (Compact: where
     Hydra reports it, in a multirun of the basic launcher, it prints the message, not a traceback.)"""
 
-    def __init__(self, signal_name: str, epoch: Optional[int], run_dir: str):
+    def __init__(self, signal_name: str, epoch: Optional[int], run_dir: str, resume: Optional[str] = None):
         self.signal_name, self.epoch, self.run_dir = signal_name, epoch, run_dir
+        self.resume = resume  # the command that resumes it (set in a multirun's job, while Hydra's config is at hand)
         where = f" during epoch {epoch}" if epoch is not None else ""
         super().__init__(f"stopped by {signal_name}{where}; checkpoints and records are in {run_dir}")
 
@@ -65,11 +66,12 @@ def stop_reason(exception: BaseException) -> Optional[str]:
 
 def resume_hint(run_dir: Optional[str]) -> str:
     """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>`` (None: the
-    command that starts it again, its own ``ckpt_path`` kept)."""
-    from trainlab.config.composition import command_line, task_overrides
+    command that starts it again, its own ``ckpt_path`` kept); for a job of a multirun, through its
+    launcher (:func:`~trainlab.config.composition.rerun_overrides`)."""
+    from trainlab.config.composition import _script, command_line, rerun_overrides
 
-    overrides = [o for o in task_overrides() if run_dir is None or not o.startswith("ckpt_path=")]
-    return command_line(Path(sys.argv[0]).name, overrides, **({"ckpt_path": run_dir} if run_dir else {}))
+    overrides = [o for o in rerun_overrides() if run_dir is None or not o.startswith("ckpt_path=")]
+    return command_line(_script(), overrides, **({"ckpt_path": run_dir} if run_dir else {}))
 
 
 def _in_multirun() -> bool:
@@ -105,6 +107,8 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
         callback.pass_on_sigterm()  # a sweep's handler raises here: the sweep stops
         name = str(exc) if isinstance(exc, SignalStop) else "SIGTERM"
         stopped = RunStopped(name, callback.epoch if callback.training else None, run_dir)
+        if _in_multirun():  # for the launcher's line (trainlab.run.slurm): Hydra's config is gone by then
+            stopped.resume = resume_hint(run_dir)
         if _in_multirun() or not exits:
             raise stopped from None
         if not callback.training and not any((Path(run_dir) / "checkpoints").glob("*.ckpt")):

@@ -80,22 +80,58 @@ def occupied_problem(path: str | os.PathLike) -> Optional[str]:
             "folder under paths.log_dir), or name a folder that does not exist yet")
 
 
+# SLURM's client commands a launcher runs on the submitting machine: submitit refuses to start without
+# srun (after the sweep folder exists); ours watches its jobs with squeue and cancels with scancel (a
+# missing one was a traceback with the jobs already submitted, left running unwatched)
+SUBMITIT_COMMANDS = ("sbatch", "srun")
+WATCH_COMMANDS = ("squeue", "scancel")
+
+
 def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig] = None) -> Optional[str]:
     """Why a SLURM launcher cannot submit from here, or None. With the whole ``config``, the request
     (resources from the hardware profile) is also checked against what ``sinfo`` reports."""
     target = str(launcher.get("_target_", "")) if launcher else ""
     if not target.endswith("SlurmLauncher"):
         return None
+    ours = "requeue" in launcher  # src/hydra_plugins/trainlab_slurm_launcher
+    name = f"hydra/launcher={_choice(config, 'hydra/launcher') or 'slurm'}"
     if OmegaConf.is_missing(launcher, "partition") or launcher.get("partition") is None:
-        return "hydra/launcher=slurm needs a partition: add hydra.launcher.partition=<name> (`sinfo -s` lists them)"
+        return f"{name} needs a partition: add hydra.launcher.partition=<name> (`sinfo -s` lists them)"
     if shutil.which("sbatch") is None:
-        return ("hydra/launcher=slurm submits with sbatch, which this machine does not have; run on a SLURM "
+        return (f"{name} submits with sbatch, which this machine does not have; run on a SLURM "
                 "login node, or use hydra/launcher=submitit_local (or joblib) here")
-    if config is not None and "requeue" in launcher:  # our launcher (src/hydra_plugins/trainlab_slurm_launcher)
+    missing = [c for c in SUBMITIT_COMMANDS + (WATCH_COMMANDS if ours else ()) if shutil.which(c) is None]
+    if missing:
+        found = Path(shutil.which("sbatch")).parent
+        return (f"{name} runs SLURM's {' and '.join(missing)}, which this machine's PATH does not have (it has "
+                f"sbatch, in {found}): add the folder that holds SLURM's commands to PATH")
+    if config is not None and ours:
         from trainlab.run.slurm_request import request_problem
 
         return request_problem(launcher, config)
-    return None
+    return None if config is None else _no_gpu_asked_problem(launcher, config, name)
+
+
+def _no_gpu_asked_problem(launcher: DictConfig, config: DictConfig, name: str) -> Optional[str]:
+    """hydra-submitit-launcher's own launcher asks for no GPU unless told: a GPU profile's job would wait
+    in the queue, start without one and fail (and submitit, polling ``sacct``, may wait for it forever
+    where accounting is off). Ours fills the request from the hardware profile."""
+    from trainlab.run.slurm_request import job_resources
+
+    wanted = job_resources({}, config).get("gpus_per_node")
+    extra = launcher.get("additional_parameters") or {}
+    asked = any(launcher.get(key) for key in ("gpus_per_node", "gpus_per_task", "gres")) or any(
+        "gpu" in key or "gres" in key for key in extra)
+    if not wanted or asked:
+        return None
+    return (f"hardware={_choice(config, 'hardware')} trains on {wanted} GPU(s), but {name} asks SLURM for none "
+            f"(its gpus_per_node, gpus_per_task and gres are null): use hydra/launcher=slurm, which asks for the "
+            f"hardware profile's GPUs and CPUs, or add hydra.launcher.gpus_per_node={wanted}")
+
+
+def _choice(config: Optional[DictConfig], group: str) -> Optional[str]:
+    """The option chosen for a config group (``hydra/launcher``: slurm, ``hardware``: a100), for messages."""
+    return OmegaConf.select(config, "hydra.runtime.choices", default={}).get(group) if config else None
 
 
 def single_run_launcher_problem(chosen: Optional[str]) -> Optional[str]:

@@ -26,10 +26,14 @@ Inside the job (:func:`finish_in_job`)
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Optional, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
@@ -45,6 +49,7 @@ ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEM
 ONE_LINE_ERRORS = ("RunStopped", "TrialFailed")  # a job's errors whose message says it all
 RESULT_GRACE_S = 15  # a job's result file may reach a shared file system after SLURM says it ended
 REQUEUE_GRACE_S = 180  # a job that asked for its requeue may show as ended until slurmctld has done it
+UNANSWERED_S = 300  # squeue silent this long (slurmctld down or restarting): said, then every as long again
 REQUEUED_LINE = "requeued: "  # what finish_in_job prints last, on the job's stderr
 
 
@@ -83,11 +88,42 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
                              "submitted (hydra.launcher.* keys become sbatch's options: fix the one it names)") from None
     log.info("SLURM job(s) %s submitted to partition %s; folder %s", ", ".join(j.job_id for j in jobs),
              params.get("partition"), launcher.config.hydra.sweep.dir)
-    lost = watch(jobs, launcher.pending_timeout_min, launcher.poll_interval_s)
+    ids = {job.job_id for job in jobs}
+    launcher.in_flight.update(ids)  # left there if the watch is interrupted: a sweep cancels them
+    with stops_say_what_goes_on(sorted(ids), str(launcher.config.hydra.sweep.dir)):
+        lost = watch(jobs, launcher.pending_timeout_min, launcher.poll_interval_s)
+    launcher.in_flight.difference_update(ids)
     return [outcome(job, overrides, lost.get(job.job_id)) for job, overrides in zip(jobs, job_overrides)]
 
 
 # --- while the jobs run ----------------------------------------------------------------------------------
+
+@contextmanager
+def stops_say_what_goes_on(job_ids: Sequence[str], folder: str) -> Iterator[None]:
+    """Around the watch of a plain multirun (the main thread, under the script's quiet stop): Ctrl-C or
+    SIGTERM ends the launcher with one line saying that the jobs go on in SLURM and how to stop them (it
+    said 'stopped by Ctrl-C; nothing was written', with the jobs queued). A sweep has handlers of its
+    own, and cancels its trials' jobs (``cancel_unfinished``)."""
+    from trainlab.config.errors import is_quiet_stop
+
+    if threading.current_thread() is not threading.main_thread() or not is_quiet_stop(signal.getsignal(signal.SIGINT)):
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"error: stopped by {name}; SLURM job(s) {', '.join(job_ids)} go on without this process (their runs "
+              f"end in {folder}); scancel {' '.join(job_ids)} stops them", file=sys.stderr, flush=True)
+        logging.shutdown()
+        os._exit(128 + signum)  # as the script's own quiet stop (trainlab.config.errors)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
 
 def _states(job_ids: Sequence[str]) -> Optional[dict[str, tuple[str, str]]]:
     """``job id -> (state, reason)`` from squeue (ended jobs too, while SLURM still lists them); None
@@ -107,8 +143,13 @@ def _states(job_ids: Sequence[str]) -> Optional[dict[str, tuple[str, str]]]:
     return states
 
 
-def _cancel(job_id: str) -> None:
-    subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
+def cancel_jobs(job_ids: set[str]) -> list[str]:
+    """``scancel`` the jobs in ``job_ids`` (emptied); the ids, sorted."""
+    cancelled = sorted(job_ids)
+    job_ids.clear()
+    if cancelled:
+        subprocess.run(["scancel", *cancelled], capture_output=True, timeout=60)
+    return cancelled
 
 
 def _log_tail(job: Any, lines: int = 3) -> str:
@@ -151,9 +192,16 @@ def watch(jobs: Sequence[Any], pending_timeout_min: Optional[float], poll_s: flo
     pending_since: dict[str, float] = {}
     ended_since: dict[str, float] = {}
     said: dict[str, str] = {}
+    answered = time.monotonic()  # when squeue last answered (or the watch began)
     while waiting:
         states = _states(list(waiting))
         now = time.monotonic()
+        if states is not None:
+            answered = now
+        elif now - answered >= UNANSWERED_S:  # the launcher waited on without a word
+            log.warning("squeue has not answered for %.0f min (slurmctld down or busy?): still waiting for job(s) %s, "
+                        "which SLURM runs whatever happens here", (now - answered) / 60, ", ".join(waiting))
+            answered = now
         for job_id, job in list(waiting.items()):
             if job.paths.result_pickle.exists():
                 del waiting[job_id]
@@ -168,7 +216,7 @@ def watch(jobs: Sequence[Any], pending_timeout_min: Optional[float], poll_s: flo
             if state == "PENDING" and reason != "BeginTime":  # BeginTime: requeued, waiting out its delay
                 started = pending_since.setdefault(job_id, now)
                 if pending_timeout_min is not None and now - started > pending_timeout_min * 60:
-                    _cancel(job_id)
+                    cancel_jobs({job_id})
                     lost[job_id] = (f"pending for more than {pending_timeout_min:g} min (SLURM's reason: {reason}); "
                                     f"cancelled (hydra.launcher.pending_timeout_min)")
                     del waiting[job_id]
@@ -199,8 +247,10 @@ def outcome(job: Any, overrides: Sequence[str], lost: Optional[str]) -> JobRetur
         lines = [line for line in str(value).strip().splitlines() if line.strip()]
         last = lines[-1] if lines else "no traceback"
         kind, _, message = last.partition(": ")
-        # our own one-line errors need no class name; anything else keeps it (RuntimeError: ...)
-        lost = f"failed: {message if kind.rsplit('.', 1)[-1] in ONE_LINE_ERRORS else last}"
+        # our own one-line errors need no class name; anything else keeps it (RuntimeError: ...) and says
+        # where its traceback is (the job's log: HYDRA_FULL_ERROR, which Hydra advises, shows the launcher's)
+        ours = kind.rsplit(".", 1)[-1] in ONE_LINE_ERRORS
+        lost = f"failed: {message if ours else last}" + ("" if ours else f"; its traceback is in {job.paths.stderr}")
     return JobReturn(overrides=list(overrides), status=JobStatus.FAILED,
                      _return_value=SlurmJobFailed(f"SLURM job {job.job_id} {lost}"))
 
@@ -229,16 +279,18 @@ def finish_in_job(ret: JobReturn, requeue: str, handler: Any) -> JobReturn:
     time_limit = stopped.signal_name == TIME_LIMIT_SIGNAL
     why = "its time limit was near" if time_limit else f"{stopped.signal_name} (preempted or cancelled)"
     wanted = requeue == "always" or (requeue == "timeout" and time_limit)
+    resume = f"; resume with: {stopped.resume}" if stopped.resume else ""
     if not wanted or handler is None:
         setting = "" if handler is None else f" (hydra.launcher.requeue={requeue})"
-        raise RunStopped(stopped.signal_name, stopped.epoch, f"{stopped.run_dir}; not requeued{setting}")
+        raise RunStopped(stopped.signal_name, stopped.epoch,
+                         f"{stopped.run_dir}; not requeued{setting}{resume}")
     from submitit.core.job_environment import _checkpoint
 
     countdown = handler._delayed._timeout_countdown - int(time_limit)
     if countdown < 0:
         raise RunStopped(stopped.signal_name, stopped.epoch,
                          f"{stopped.run_dir}; not requeued: time limit reached more often than "
-                         f"hydra.launcher.max_num_timeout allows")
+                         f"hydra.launcher.max_num_timeout allows{resume}")
     _checkpoint(handler._delayed, handler._job_paths.submitted_pickle, countdown)
     handler.env._requeue(countdown)
     print(f"{REQUEUED_LINE}{why}; the next attempt continues in {stopped.run_dir}", file=sys.stderr, flush=True)

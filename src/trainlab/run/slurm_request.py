@@ -219,7 +219,13 @@ def processes_problem(params: dict[str, Any], config: DictConfig) -> Optional[st
 def request_problem(launcher: DictConfig, config: DictConfig) -> Optional[str]:
     """Why the launcher's request (with :func:`job_resources` filled in) cannot run on its partition,
     or None (it fits, or SLURM cannot be asked from here). For the preflight check, before any folder."""
-    params = job_resources(OmegaConf.to_container(launcher, resolve=True), config)
+    given = OmegaConf.to_container(launcher, resolve=True)
+    params = job_resources(given, config)
+    if given.get("gpus_per_node") == 0 and not params.get("gres") and not params.get("gpus_per_task") and \
+            str((config.get("hardware") or {}).get("accelerator")) in GPU_ACCELERATORS:
+        return ("hydra.launcher.gpus_per_node=0 but the hardware profile trains on GPUs (hardware.accelerator="
+                f"{config.hardware.accelerator}): the job would start without one and fail; leave gpus_per_node out "
+                "(it follows hardware.devices), or use hardware=cpu")
     if params.get("requeue") not in REQUEUE_CHOICES:
         return f"hydra.launcher.requeue={params.get('requeue')} must be one of {', '.join(REQUEUE_CHOICES)}"
     problem = (range_problem(params) or processes_problem(params, config) or signal_problem(params)

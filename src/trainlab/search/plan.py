@@ -187,7 +187,25 @@ def count_slots(n_jobs: int, launcher: Any) -> int:
                     "to run more, raise hydra.launcher.n_jobs too (beyond the cores, trials share them)",
                     n_jobs, pool, launcher.joblib.get("n_jobs"), _joblib_cores(), pool)
         return pool
+    cap = array_parallelism(launcher)
+    if cap is not None and n_jobs > cap:
+        log.warning("hydra.sweeper.n_jobs=%d, but hydra.launcher.array_parallelism=%d caps the SLURM jobs that run "
+                    "at once: %d trials run at once; to run more, raise hydra.launcher.array_parallelism too",
+                    n_jobs, cap, cap)
+        return cap
     return n_jobs
+
+
+def array_parallelism(launcher: Any) -> Optional[int]:
+    """A submitit launcher's ``array_parallelism`` (its jobs running at once), or None for other launchers.
+
+    submitit applies it within one sbatch array (``--array=0-9%4``), and the sweep submits each trial as
+    an array of its own, so left to submitit it capped nothing: ``n_jobs`` trials ran at once whatever it
+    said. Here it caps the sweep's slots instead."""
+    if not on_scheduler(launcher):
+        return None
+    value = getattr(launcher, "params", {}).get("array_parallelism")
+    return int(value) if value is not None else None
 
 
 def _given(key: str, fixed: Sequence[str], space: Mapping[str, Any]) -> bool:

@@ -358,6 +358,10 @@ class OptunaSearch:
                     self._keep_run_dir(trial, run_dir)
                 tell(self.study, trial, None, TrialState.FAIL)
             self._write_results()
+        cancel = getattr(self.launcher, "cancel_unfinished", None)  # hydra/launcher=slurm: the trials' jobs
+        cancelled = cancel() if cancel is not None else []
+        if cancelled:
+            log.info("cancelled SLURM job(s) %s: their trials are marked FAIL", ", ".join(cancelled))
 
     def _stop_out_of_space(self, full: Optional[DiskFull]) -> None:
         """End the sweep in one line when the disk is full (``full``: what could not be written): every
