@@ -261,6 +261,25 @@ def test_a_resumed_run_keeps_the_earlier_top_k_in_its_own_folder(tmp_path):
     assert (old / "epoch01-loss0.2000.ckpt").is_file()
 
 
+def test_last_ckpt_is_every_epochs_end_and_resumes_exactly_with_validation_twice_an_epoch(compose_cfg, run_train):
+    """last.ckpt is what a resume continues from. Lightning wrote it only beside a top-k checkpoint (here
+    only the first validation is the top 1, so last.ckpt stayed at epoch 0 of 3), and with validation
+    twice an epoch it wrote it inside the epoch: resumed from there, the run started the epoch's batches
+    over and ended with other metrics than the run that was never stopped (val/loss 0.1870 against 0.1871)."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping=null", "trainer.val_check_interval=0.5",
+              "callbacks.model_checkpoint.save_top_k=1", "optimized_mode=max"]
+    straight_cfg = compose_cfg([*common, "trainer.max_epochs=3"])
+    straight = run_train(straight_cfg)
+    assert torch.load(Path(straight_cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
+    first = compose_cfg([*common, "trainer.max_epochs=1"])
+    run_train(first)
+    last = torch.load(Path(first.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 1  # the epoch's end, not inside it
+    resumed = run_train(compose_cfg([*common, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"]))
+    for key in ("val/loss", "val/rmse", "test/rmse", "objective"):
+        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
+
+
 # -- a disk that fills mid-run ---------------------------------------------------------------------
 @pytest.fixture
 def small_disk(tmp_path):

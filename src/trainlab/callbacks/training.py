@@ -76,6 +76,34 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
         if self._every_n_train_steps >= 1 or self._train_time_interval is not None:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
+    # last.ckpt is what a resume continues from (ckpt_path=<run>, a requeued job), so it is written at the
+    # end of every training epoch, and only there. Lightning wrote it only when a top-k checkpoint was
+    # saved at the same step: an epoch outside the top k (every epoch that early stopping waits out)
+    # left last.ckpt epochs behind, so "last" was evaluated and resumed as an older epoch. With several
+    # validations an epoch (trainer.val_check_interval < 1) or validation every n epochs, Lightning wrote
+    # it after each validation, inside the epoch: a resume from there re-entered the epoch with loaders
+    # that start it over, and ended with other weights than the run that was not stopped.
+    _epoch_ending = False
+    _last_step = 0  # global step of the last.ckpt written (none before the first step, as Lightning's)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from lightning.pytorch.trainer.states import TrainerFn
+
+        self._epoch_ending = True
+        try:
+            super().on_train_epoch_end(trainer, pl_module)
+            if (self.save_last and trainer.state.fn == TrainerFn.FITTING and not trainer.fast_dev_run
+                    and not trainer.sanity_checking and self._last_step != trainer.global_step):
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        finally:
+            self._epoch_ending = False
+
+    def _save_last_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict[str, Any]) -> None:
+        if not self._epoch_ending:  # mid-epoch (a validation, every_n_train_steps): not a state to resume
+            return
+        super()._save_last_checkpoint(trainer, monitor_candidates)
+        self._last_step = trainer.global_step
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         old_dir = state_dict.get("dirpath")
         if self.dirpath is None or old_dir is None or Path(old_dir) == Path(self.dirpath):
