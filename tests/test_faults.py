@@ -479,6 +479,24 @@ def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_rec
     assert records[:2] == earlier  # carried over as written
     summary = json.loads((Path(resumed.paths.output_dir) / "training_summary.json").read_text())
     assert summary["epochs_run"] == 3
+
+
+@pytest.mark.parametrize("scheduler, named", [
+    ("cosine", r"scheduler.T_max: 1 -> 3 \(\$\{trainer.max_epochs\}\)"),
+    ("onecycle", r"trainer.max_epochs: 1 -> 3 \(the one cycle of scheduler=OneCycleLR was planned over that run's "
+                 r"\d+ steps\)")])
+def test_a_resume_to_more_epochs_refuses_a_scheduler_planned_over_the_runs_length(compose_cfg, run_train, scheduler,
+                                                                                   named):
+    """Cosine's T_max is ${trainer.max_epochs}: resumed with more epochs, the checkpoint's cosine went on past its
+    end (the learning rate rose again) without a word; one cycle's step count is in its state too, and the
+    resume died in a traceback (ValueError: Tried to step 14 times. The specified number of total steps is 13)."""
+    base = [*TINY, "logger=none", f"scheduler={scheduler}"]
+    first = compose_cfg([*base, "trainer.max_epochs=1"])
+    run_train(first)
+    with pytest.raises(UserError, match=rf"^ckpt_path=.*: {named} cannot take effect on a resume"):
+        run_train(compose_cfg([*base, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"]))
+
+
 # -- signals: SIGTERM (preemption, scancel, time limits) and a requeued job ------------------------------
 class _SigtermAt(pl.Callback):
     """Sends this process SIGTERM at the end of one epoch, as a scheduler would mid-run."""
