@@ -66,6 +66,9 @@ def test_run_records(compose_cfg, run_train, case):
         assert {"train/loss_epoch", "val/loss", "seconds", "samples_per_second", *own} <= set(r)
     summary = json.loads((run_dir / "training_summary.json").read_text())
     assert summary["epochs_run"] == 2 and summary["params_total"] > 0
+    # what repeating the run takes: its seed (beside resolved_config.yaml), the packages, the code's commit and state
+    assert summary["seed"] == cfg.seed and {"numpy", "torchmetrics", "hydra", "omegaconf"} <= set(summary["versions"])
+    assert "git_commit" in summary and summary["git_dirty"] in (True, False, None)
     for key in case.metrics:
         assert summary["test"][f"test/{key}"] == pytest.approx(metrics[f"test/{key}"]), key
     assert (run_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
