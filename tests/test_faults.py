@@ -497,6 +497,26 @@ def test_a_resume_to_more_epochs_refuses_a_scheduler_planned_over_the_runs_lengt
         run_train(compose_cfg([*base, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"]))
 
 
+def test_a_run_early_stopping_ended_is_not_resumed_past_its_end_and_more_patience_trains_on(compose_cfg, run_train):
+    """The run that early stopping ended after epoch 2 (its checkpoint holds the stop) was resumed and trained on,
+    unlike the run that was never stopped; and raising the patience to train on did nothing (Lightning restored
+    the checkpoint's patience of 1: the resumed run stopped after one more epoch, its summary 'early stopping')."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping.min_delta=10"]  # no epoch after the first improves
+    first = compose_cfg([*common, "callbacks.early_stopping.patience=1", "trainer.max_epochs=5"])
+    run_train(first)
+    run_dir = Path(first.paths.output_dir)
+    assert json.loads((run_dir / "training_summary.json").read_text())["epochs_run"] == 2
+    with pytest.raises(UserError, match=r"early stopping ended that run after epoch 2 \(its metric had not improved for 1 "
+                                        r"validation\(s\); callbacks.early_stopping.patience=1\), and would end this one "
+                                        r"before it trains; to train on, raise callbacks.early_stopping.patience"):
+        run_train(compose_cfg([*common, "callbacks.early_stopping.patience=1", "trainer.max_epochs=8",
+                               f"ckpt_path={run_dir}"]))
+    resumed = compose_cfg([*common, "callbacks.early_stopping.patience=3", "trainer.max_epochs=8", f"ckpt_path={run_dir}"])
+    run_train(resumed)
+    summary = json.loads((Path(resumed.paths.output_dir) / "training_summary.json").read_text())
+    assert (summary["epochs_run"], summary["stopped_by"]) == (4, "early stopping")  # waited 3 validations, not 1
+
+
 # -- signals: SIGTERM (preemption, scancel, time limits) and a requeued job ------------------------------
 class _SigtermAt(pl.Callback):
     """Sends this process SIGTERM at the end of one epoch, as a scheduler would mid-run."""

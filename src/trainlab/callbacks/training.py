@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
 from trainlab.config.errors import UserError
 from trainlab.models.step_logging import logs_this_step
@@ -139,6 +140,36 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
             "kth_best_model_path": carried(state_dict.get("kth_best_model_path", "")),
             "last_model_path": carried(state_dict.get("last_model_path", "")),
         })
+
+
+class EarlyStopping(pl.callbacks.EarlyStopping):
+    """Lightning's EarlyStopping, resumed with the configured patience.
+
+    Lightning restored the checkpoint's ``patience`` over the configured one, so raising
+    ``callbacks.early_stopping.patience`` to train on a run that early stopping ended did nothing (the
+    resumed run stopped after one epoch), and it kept the stop it had recorded, which the resumed run's
+    ``training_summary.json`` then gave as its own end. A resume that the configured patience would
+    stop at once is refused before it starts (:func:`trainlab.run.checks.check_resume`).
+    """
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        patience = self.patience
+        super().load_state_dict(state_dict)
+        self.patience = patience
+        if early_stop(state_dict, patience) is None:  # with this patience, the run goes on: no stop was made
+            self.stopped_epoch = 0
+            self.stopping_reason = EarlyStoppingReason.NOT_STOPPED
+            self.stopping_reason_message = None
+
+
+def early_stop(state: dict[str, Any], patience: int) -> Optional[str]:
+    """Why early stopping ends a run whose EarlyStopping state (a checkpoint's) is ``state``, judged with
+    ``patience``; None when the run goes on."""
+    reason = EarlyStoppingReason(state.get("stopping_reason", EarlyStoppingReason.NOT_STOPPED.value))
+    if reason in (EarlyStoppingReason.NOT_STOPPED, EarlyStoppingReason.PATIENCE_EXHAUSTED):
+        wait = int(state.get("wait_count", 0))
+        return f"its metric had not improved for {wait} validation(s)" if wait >= patience else None
+    return state.get("stopping_reason_message") or reason.name.lower().replace("_", " ")
 
 
 class CheckpointOnException(pl.Callback):

@@ -164,6 +164,16 @@ def _cycle_length_differences(old: DictConfig, new: DictConfig, ckpt: dict[str, 
             for d in _config_differences(old, new, ("trainer",)) if d.startswith(tuple(f"{k}: " for k in lengths))]
 
 
+def _early_stop(cfg: DictConfig, ckpt: dict[str, Any]) -> Optional[str]:
+    """Why the checkpoint's early stopping ends its run there, with this run's patience (None: it goes on)."""
+    from trainlab.callbacks.training import early_stop
+
+    node = (cfg.get("callbacks") or {}).get("early_stopping")
+    states = [state for key, state in (ckpt.get("callbacks") or {}).items()
+              if str(key).startswith("EarlyStopping") and isinstance(state, dict)]
+    return early_stop(states[0], int(node.patience)) if node and states else None
+
+
 def _option(scheduler: DictConfig) -> str:
     return str(scheduler.get("_target_", "?")).rsplit(".", 1)[-1]
 
@@ -285,3 +295,10 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
         raise UserError(f"ckpt_path={ckpt_path} has already trained {done} epoch(s) and trainer.max_epochs="
                         f"{max_epochs}, so nothing would be trained; give more: epochs={done + 10} (or "
                         f"trainer.max_epochs={done + 10}){_untested_hint(folder, cfg)}")
+    stopped = _early_stop(cfg, ckpt) if done >= (cfg.trainer.get("min_epochs") or 0) else None
+    if stopped:  # the run that was not stopped ended there: a resume trained on past it
+        patience = cfg.callbacks.early_stopping.patience
+        raise UserError(f"ckpt_path={ckpt_path}: early stopping ended that run after epoch {done} ({stopped}; "
+                        f"callbacks.early_stopping.patience={patience}), and would end this one before it trains; "
+                        f"to train on, raise callbacks.early_stopping.patience (e.g. {patience + 5}) or set "
+                        f"callbacks.early_stopping=null{_untested_hint(folder, cfg)}")
