@@ -497,6 +497,22 @@ def test_a_resume_to_more_epochs_refuses_a_scheduler_planned_over_the_runs_lengt
         run_train(compose_cfg([*base, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"]))
 
 
+def test_a_resume_makes_the_plateau_step_its_checkpoint_was_written_before(compose_cfg, run_train):
+    """An epoch-end checkpoint is written before Lightning steps ReduceLROnPlateau for that epoch, and a resume
+    never made the step: resumed after epoch 2, epoch 3 trained at 1e-3 where the run never stopped had 1e-4."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping=null", "scheduler=plateau", "scheduler.patience=0",
+              "+scheduler.threshold=0.5"]  # epoch 1 is not 50 % better than epoch 0: the rate is cut after it
+    straight = run_train(compose_cfg([*common, "trainer.max_epochs=3"]))
+    first = compose_cfg([*common, "trainer.max_epochs=2"])
+    run_train(first)
+    resumed_cfg = compose_cfg([*common, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"])
+    resumed = run_train(resumed_cfg)
+    rates = [json.loads(line)["lr"] for line in (Path(resumed_cfg.paths.output_dir) / "epochs.jsonl").read_text().splitlines()]
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-4])
+    for key in ("val/loss", "val/rmse", "test/rmse", "objective"):
+        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
+
+
 def test_a_run_early_stopping_ended_is_not_resumed_past_its_end_and_more_patience_trains_on(compose_cfg, run_train):
     """The run that early stopping ended after epoch 2 (its checkpoint holds the stop) was resumed and trained on,
     unlike the run that was never stopped; and raising the patience to train on did nothing (Lightning restored

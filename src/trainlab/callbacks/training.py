@@ -105,6 +105,36 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
         super()._save_last_checkpoint(trainer, monitor_candidates)
         self._last_step = trainer.global_step
 
+    # A checkpoint written at an epoch's end (last.ckpt, and top-k ones with validation once an epoch) is
+    # written before Lightning steps ReduceLROnPlateau for that epoch (after every on_train_epoch_end hook),
+    # and a resume never made that step: resumed after epoch 1 of scheduler=plateau, epoch 2 trained at 1e-3
+    # where the run that was not stopped had cut it to 1e-4. The metric the step takes goes into the
+    # checkpoint, and the resumed run makes the step before it trains.
+    PLATEAU_STEPS = "trainlab_plateau_steps"  # checkpoint key: scheduler index -> the monitored value
+    _plateau_steps: Optional[dict[int, float]] = None
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(trainer, pl_module, checkpoint)
+        progress = trainer.fit_loop.epoch_progress.current
+        if progress.processed != progress.ready or progress.completed >= progress.processed:
+            return  # not between an epoch's training part and its plateau step (fit_loop.on_advance_end)
+        due = {index: float(trainer.callback_metrics[config.monitor])
+               for index, config in enumerate(trainer.lr_scheduler_configs)
+               if config.reduce_on_plateau and config.interval == "epoch"
+               and (trainer.current_epoch + 1) % config.frequency == 0 and config.monitor in trainer.callback_metrics}
+        if due:
+            checkpoint[self.PLATEAU_STEPS] = due
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(trainer, pl_module, checkpoint)
+        self._plateau_steps = checkpoint.get(self.PLATEAU_STEPS)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        steps, self._plateau_steps = self._plateau_steps or {}, None
+        for index, value in steps.items():  # after Lightning restored the schedulers' state
+            pl_module.lr_scheduler_step(trainer.lr_scheduler_configs[int(index)].scheduler, torch.tensor(value))
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         old_dir = state_dict.get("dirpath")
         if self.dirpath is None or old_dir is None or Path(old_dir) == Path(self.dirpath):
