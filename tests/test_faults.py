@@ -239,7 +239,7 @@ def test_unusable_output_location_stops_before_anything_starts(tmp_path, case):
 
 
 def test_a_resumed_run_keeps_the_earlier_top_k_in_its_own_folder(tmp_path):
-    from trainlab.callbacks.training import ModelCheckpoint
+    from trainlab.callbacks.checkpoints import ModelCheckpoint
 
     old = tmp_path / "old" / "checkpoints"
     old.mkdir(parents=True)

@@ -166,7 +166,7 @@ def _cycle_length_differences(old: DictConfig, new: DictConfig, ckpt: dict[str, 
 
 def _early_stop(cfg: DictConfig, ckpt: dict[str, Any]) -> Optional[str]:
     """Why the checkpoint's early stopping ends its run there, with this run's patience (None: it goes on)."""
-    from trainlab.callbacks.training import early_stop
+    from trainlab.callbacks.checkpoints import early_stop
 
     node = (cfg.get("callbacks") or {}).get("early_stopping")
     states = [state for key, state in (ckpt.get("callbacks") or {}).items()
