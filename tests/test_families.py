@@ -54,6 +54,24 @@ def test_resume_equals_uninterrupted(compose_cfg, run_train, case):
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_a_resumed_runs_first_loader_draws_the_order_of_its_epoch(compose_cfg, case):
+    """Lightning makes the first training iterator before it calls set_epoch, and keeps it for a resumed run's
+    first epoch; loader workers take their indices when it is made, so a run resumed at epoch 3 with
+    hardware.num_workers=2 trained epoch 3 in epoch 0's order (test_faults.py: the resume with workers)."""
+    from types import SimpleNamespace
+
+    from trainlab.data.sampling import EpochSeededSampler
+    from trainlab.run.pipeline import build_data
+
+    datamodule = build_data(compose_cfg([*case.tiny(), *case.resume]))  # graph: sampled ego nets, in an order
+    datamodule.setup("fit")
+    restored = SimpleNamespace(current=SimpleNamespace(processed=3))  # the fit loop a checkpoint restored
+    datamodule.trainer = SimpleNamespace(fit_loop=SimpleNamespace(epoch_progress=restored))
+    sampler = datamodule.train_dataloader().sampler
+    assert isinstance(sampler, EpochSeededSampler) and sampler.epoch == 3
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_run_records(compose_cfg, run_train, case):
     """Every family writes the same records, with its own validation metrics in them."""
     cfg = compose_cfg([*case.tiny(), "logger=none"])

@@ -497,6 +497,19 @@ def test_a_resume_to_more_epochs_refuses_a_scheduler_planned_over_the_runs_lengt
         run_train(compose_cfg([*base, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"]))
 
 
+def test_a_resume_with_loader_workers_ends_like_the_run_never_stopped(compose_cfg, run_train):
+    """With hardware.num_workers=2 the resumed epoch was trained in epoch 0's order (its workers took their
+    indices before Lightning set the sampler's epoch): 1 epoch + resume to 2 ended at best val/loss 0.20821,
+    the run never stopped at 0.20881."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping=null", "hardware.num_workers=2"]
+    straight = run_train(compose_cfg([*common, "trainer.max_epochs=2"]))
+    first = compose_cfg([*common, "trainer.max_epochs=1"])
+    run_train(first)
+    resumed = run_train(compose_cfg([*common, "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
+    for key in ("val/loss", "test/rmse", "objective"):
+        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
+
+
 def test_a_resume_makes_the_plateau_step_its_checkpoint_was_written_before(compose_cfg, run_train):
     """An epoch-end checkpoint is written before Lightning steps ReduceLROnPlateau for that epoch, and a resume
     never made the step: resumed after epoch 2, epoch 3 trained at 1e-3 where the run never stopped had 1e-4."""

@@ -18,7 +18,6 @@ from trainlab.data.graph.catalogue import StarTable
 from trainlab.data.graph.split import stratified_split
 from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, knn_table, only_item
 from trainlab.data.module import SplitDataModule, constant_columns
-from trainlab.data.sampling import EpochSeededSampler
 from trainlab.evaluation.baselines import Baselines
 
 log = logging.getLogger(__name__)
@@ -270,12 +269,12 @@ class StarGraphDataModule(SplitDataModule):
             from torch_geometric.loader import RandomNodeLoader
 
             return RandomNodeLoader(self._masked_graph("train"), num_parts=self.batches.parts(self.graph.num_nodes),
-                                    sampler=EpochSeededSampler(self.graph.num_nodes, self.seed),
+                                    sampler=self.training_sampler(self.graph.num_nodes),
                                     generator=self._generator(), **self.loader_kwargs)
         ids = self.graph.train_mask.nonzero().reshape(-1)
         collate = EgoNets(self.graph, self.neighbours, self.batches.num_hops, self.batches.fanout, self.seed)
         return DataLoader(NodeIds(ids), batch_size=self.batches.seeds_per_batch(),
-                          sampler=EpochSeededSampler(len(ids), self.seed), collate_fn=collate,
+                          sampler=self.training_sampler(len(ids)), collate_fn=collate,
                           generator=self._generator(), **self.loader_kwargs)
 
     def _eval_loader(self, split: str) -> DataLoader:
