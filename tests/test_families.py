@@ -87,6 +87,7 @@ def test_run_records(compose_cfg, run_train, case):
     # what repeating the run takes: its seed (beside resolved_config.yaml), the packages, the code's commit and state
     assert summary["seed"] == cfg.seed and {"numpy", "torchmetrics", "hydra", "omegaconf"} <= set(summary["versions"])
     assert "git_commit" in summary and summary["git_dirty"] in (True, False, None)
+    assert summary["threads"] == 1  # hardware.num_threads=1 (QUIET); with null, the machine's count
     for key in case.metrics:
         assert summary["test"][f"test/{key}"] == pytest.approx(metrics[f"test/{key}"]), key
     assert (run_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"

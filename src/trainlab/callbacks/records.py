@@ -299,6 +299,9 @@ class RunRecords(pl.Callback):
             **self.sizes,
             **self.batch,
             "hardware": self.hardware,
+            # the arithmetic's order: a convolution's gradients differ in the 7th digit between 1 and 2 threads,
+            # and hardware.num_threads=null (the default) leaves the count to the machine, unrecorded before
+            "threads": torch.get_num_threads(),
             "precision": str(trainer.precision),
             "seed": self.seed,
             "versions": package_versions(),
