@@ -32,6 +32,7 @@ from trainlab.config.errors import UserError
         (["callbacks.early_stopping.monitor=val/foo"], r"callbacks.early_stopping.monitor=val/foo is a metric"),
         (["callbacks.early_stopping.monitor=test/rmse"], r"callbacks.early_stopping.monitor=test/rmse is a metric"),
         (["seed=abc"], r"seed='abc' must be a whole number"),
+        (["seed=null"], r"^seed=null must be a whole number \(e.g. seed=42\)"),  # said seed=None
         (["trainer.gradient_clip_val=-1"], r"trainer.gradient_clip_val=-1.0 must be > 0 \(e.g. 1.0\), or null"),
         (["scheduler=cyclic", "~scheduler.max_lr"], r"scheduler: CyclicLR missing a required argument: 'max_lr'; "
                                                     r"add scheduler.max_lr=<value>"),

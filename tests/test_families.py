@@ -54,6 +54,24 @@ def test_resume_equals_uninterrupted(compose_cfg, run_train, case):
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_a_resumed_runs_first_loader_draws_the_order_of_its_epoch(compose_cfg, case):
+    """Lightning makes the first training iterator before it calls set_epoch, and keeps it for a resumed run's
+    first epoch; loader workers take their indices when it is made, so a run resumed at epoch 3 with
+    hardware.num_workers=2 trained epoch 3 in epoch 0's order (test_faults.py: the resume with workers)."""
+    from types import SimpleNamespace
+
+    from trainlab.data.sampling import EpochSeededSampler
+    from trainlab.run.pipeline import build_data
+
+    datamodule = build_data(compose_cfg([*case.tiny(), *case.resume]))  # graph: sampled ego nets, in an order
+    datamodule.setup("fit")
+    restored = SimpleNamespace(current=SimpleNamespace(processed=3))  # the fit loop a checkpoint restored
+    datamodule.trainer = SimpleNamespace(fit_loop=SimpleNamespace(epoch_progress=restored))
+    sampler = datamodule.train_dataloader().sampler
+    assert isinstance(sampler, EpochSeededSampler) and sampler.epoch == 3
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_run_records(compose_cfg, run_train, case):
     """Every family writes the same records, with its own validation metrics in them."""
     cfg = compose_cfg([*case.tiny(), "logger=none"])
@@ -66,6 +84,10 @@ def test_run_records(compose_cfg, run_train, case):
         assert {"train/loss_epoch", "val/loss", "seconds", "samples_per_second", *own} <= set(r)
     summary = json.loads((run_dir / "training_summary.json").read_text())
     assert summary["epochs_run"] == 2 and summary["params_total"] > 0
+    # what repeating the run takes: its seed (beside resolved_config.yaml), the packages, the code's commit and state
+    assert summary["seed"] == cfg.seed and {"numpy", "torchmetrics", "hydra", "omegaconf"} <= set(summary["versions"])
+    assert "git_commit" in summary and summary["git_dirty"] in (True, False, None)
+    assert summary["threads"] == 1  # hardware.num_threads=1 (QUIET); with null, the machine's count
     for key in case.metrics:
         assert summary["test"][f"test/{key}"] == pytest.approx(metrics[f"test/{key}"]), key
     assert (run_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"

@@ -239,7 +239,7 @@ def test_unusable_output_location_stops_before_anything_starts(tmp_path, case):
 
 
 def test_a_resumed_run_keeps_the_earlier_top_k_in_its_own_folder(tmp_path):
-    from trainlab.callbacks.training import ModelCheckpoint
+    from trainlab.callbacks.checkpoints import ModelCheckpoint
 
     old = tmp_path / "old" / "checkpoints"
     old.mkdir(parents=True)
@@ -259,6 +259,25 @@ def test_a_resumed_run_keeps_the_earlier_top_k_in_its_own_folder(tmp_path):
     assert sorted(Path(p).name for p in callback.best_k_models) == ["epoch00-loss0.5000.ckpt", "epoch01-loss0.2000.ckpt"]
     assert (new / "epoch01-loss0.2000.ckpt").read_bytes() == b"epoch01-loss0.2000.ckpt"  # copied, not moved
     assert (old / "epoch01-loss0.2000.ckpt").is_file()
+
+
+def test_last_ckpt_is_every_epochs_end_and_resumes_exactly_with_validation_twice_an_epoch(compose_cfg, run_train):
+    """last.ckpt is what a resume continues from. Lightning wrote it only beside a top-k checkpoint (here
+    only the first validation is the top 1, so last.ckpt stayed at epoch 0 of 3), and with validation
+    twice an epoch it wrote it inside the epoch: resumed from there, the run started the epoch's batches
+    over and ended with other metrics than the run that was never stopped (val/loss 0.1870 against 0.1871)."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping=null", "trainer.val_check_interval=0.5",
+              "callbacks.model_checkpoint.save_top_k=1", "optimized_mode=max"]
+    straight_cfg = compose_cfg([*common, "trainer.max_epochs=3"])
+    straight = run_train(straight_cfg)
+    assert torch.load(Path(straight_cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
+    first = compose_cfg([*common, "trainer.max_epochs=1"])
+    run_train(first)
+    last = torch.load(Path(first.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 1  # the epoch's end, not inside it
+    resumed = run_train(compose_cfg([*common, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"]))
+    for key in ("val/loss", "val/rmse", "test/rmse", "objective"):
+        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
 
 
 # -- a disk that fills mid-run ---------------------------------------------------------------------
@@ -460,6 +479,73 @@ def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_rec
     assert records[:2] == earlier  # carried over as written
     summary = json.loads((Path(resumed.paths.output_dir) / "training_summary.json").read_text())
     assert summary["epochs_run"] == 3
+
+
+@pytest.mark.parametrize("scheduler, named", [
+    ("cosine", r"scheduler.T_max: 1 -> 3 \(\$\{trainer.max_epochs\}\)"),
+    ("onecycle", r"trainer.max_epochs: 1 -> 3 \(the one cycle of scheduler=OneCycleLR was planned over that run's "
+                 r"\d+ steps\)")])
+def test_a_resume_to_more_epochs_refuses_a_scheduler_planned_over_the_runs_length(compose_cfg, run_train, scheduler,
+                                                                                   named):
+    """Cosine's T_max is ${trainer.max_epochs}: resumed with more epochs, the checkpoint's cosine went on past its
+    end (the learning rate rose again) without a word; one cycle's step count is in its state too, and the
+    resume died in a traceback (ValueError: Tried to step 14 times. The specified number of total steps is 13)."""
+    base = [*TINY, "logger=none", f"scheduler={scheduler}"]
+    first = compose_cfg([*base, "trainer.max_epochs=1"])
+    run_train(first)
+    with pytest.raises(UserError, match=rf"^ckpt_path=.*: {named} cannot take effect on a resume"):
+        run_train(compose_cfg([*base, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"]))
+
+
+def test_a_resume_with_loader_workers_ends_like_the_run_never_stopped(compose_cfg, run_train):
+    """With hardware.num_workers=2 the resumed epoch was trained in epoch 0's order (its workers took their
+    indices before Lightning set the sampler's epoch): 1 epoch + resume to 2 ended at best val/loss 0.20821,
+    the run never stopped at 0.20881."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping=null", "hardware.num_workers=2"]
+    straight = run_train(compose_cfg([*common, "trainer.max_epochs=2"]))
+    first = compose_cfg([*common, "trainer.max_epochs=1"])
+    run_train(first)
+    resumed = run_train(compose_cfg([*common, "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
+    for key in ("val/loss", "test/rmse", "objective"):
+        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
+
+
+def test_a_resume_makes_the_plateau_step_its_checkpoint_was_written_before(compose_cfg, run_train):
+    """An epoch-end checkpoint is written before Lightning steps ReduceLROnPlateau for that epoch, and a resume
+    never made the step: resumed after epoch 2, epoch 3 trained at 1e-3 where the run never stopped had 1e-4."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping=null", "scheduler=plateau", "scheduler.patience=0",
+              "+scheduler.threshold=0.5"]  # epoch 1 is not 50 % better than epoch 0: the rate is cut after it
+    straight = run_train(compose_cfg([*common, "trainer.max_epochs=3"]))
+    first = compose_cfg([*common, "trainer.max_epochs=2"])
+    run_train(first)
+    resumed_cfg = compose_cfg([*common, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"])
+    resumed = run_train(resumed_cfg)
+    rates = [json.loads(line)["lr"] for line in (Path(resumed_cfg.paths.output_dir) / "epochs.jsonl").read_text().splitlines()]
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-4])
+    for key in ("val/loss", "val/rmse", "test/rmse", "objective"):
+        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
+
+
+def test_a_run_early_stopping_ended_is_not_resumed_past_its_end_and_more_patience_trains_on(compose_cfg, run_train):
+    """The run that early stopping ended after epoch 2 (its checkpoint holds the stop) was resumed and trained on,
+    unlike the run that was never stopped; and raising the patience to train on did nothing (Lightning restored
+    the checkpoint's patience of 1: the resumed run stopped after one more epoch, its summary 'early stopping')."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping.min_delta=10"]  # no epoch after the first improves
+    first = compose_cfg([*common, "callbacks.early_stopping.patience=1", "trainer.max_epochs=5"])
+    run_train(first)
+    run_dir = Path(first.paths.output_dir)
+    assert json.loads((run_dir / "training_summary.json").read_text())["epochs_run"] == 2
+    with pytest.raises(UserError, match=r"early stopping ended that run after epoch 2 \(its metric had not improved for 1 "
+                                        r"validation\(s\); callbacks.early_stopping.patience=1\), and would end this one "
+                                        r"before it trains; to train on, raise callbacks.early_stopping.patience"):
+        run_train(compose_cfg([*common, "callbacks.early_stopping.patience=1", "trainer.max_epochs=8",
+                               f"ckpt_path={run_dir}"]))
+    resumed = compose_cfg([*common, "callbacks.early_stopping.patience=3", "trainer.max_epochs=8", f"ckpt_path={run_dir}"])
+    run_train(resumed)
+    summary = json.loads((Path(resumed.paths.output_dir) / "training_summary.json").read_text())
+    assert (summary["epochs_run"], summary["stopped_by"]) == (4, "early stopping")  # waited 3 validations, not 1
+
+
 # -- signals: SIGTERM (preemption, scancel, time limits) and a requeued job ------------------------------
 class _SigtermAt(pl.Callback):
     """Sends this process SIGTERM at the end of one epoch, as a scheduler would mid-run."""

@@ -65,6 +65,23 @@ def test_run_records(compose_cfg, run_train):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
+def test_the_records_say_whether_the_code_differed_from_its_commit(tmp_path):
+    """training_summary.json named the checkout's commit alone: a run of edited code read as a run of that commit."""
+    import subprocess
+
+    from trainlab.callbacks.records import git_commit, git_dirty
+
+    assert git_dirty(tmp_path) is None and git_commit(tmp_path) is None  # no checkout
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "train.py").write_text("print(1)\n")
+    subprocess.run([*git, "add", "train.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    assert git_dirty(tmp_path) is False and len(git_commit(tmp_path)) == 40
+    (tmp_path / "train.py").write_text("print(2)\n")
+    assert git_dirty(tmp_path) is True
+
+
 def test_learns_better_than_repeating_the_last_value(compose_cfg, run_train):
     """A short real run on the default data beats the naive forecast y[t+1] = y[t] on test RMSE."""
     from trainlab.config.instantiate import build

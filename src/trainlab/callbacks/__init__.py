@@ -1,7 +1,9 @@
 """Lightning callbacks of conf/callbacks, next to Lightning's own.
 
-- ``training``: training control and our variants of stock callbacks (checkpoints, checkpoint on
-  exception, epoch seeding, progress bar, model summary, non-finite loss stop, stop on a signal)
+- ``checkpoints``: what a resume continues from: epoch seeding, checkpoints (last.ckpt at each epoch's
+  end, top-k kept across resumes), early stopping resumed with its patience, the checkpoint on exception
+- ``training``: training control and our variants of stock callbacks (progress bar, model summary,
+  non-finite loss stop, stop on a signal)
 - ``records``: the run's records (per-epoch records, summary, curves, the end-of-run baselines line)
 - ``baselines``: a forecasting run's figures beside the classical baselines' (its last line)
 - ``energy``, ``gpu_monitor``: GPU energy, and utilisation, memory and power per epoch (NVML)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -56,12 +58,44 @@ def batch_samples(module: pl.LightningModule, batch: Any) -> int:
     return len(first) if hasattr(first, "__len__") else 1
 
 
-def git_commit(root: Path) -> Optional[str]:
+def _git(root: Path, *args: str) -> Optional[str]:
+    """What ``git <args>`` prints in ``root``, or None where git or a checkout is missing."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() or None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_commit(root: Path) -> Optional[str]:
+    return (_git(root, "rev-parse", "HEAD") or "").strip() or None
+
+
+def git_dirty(root: Path) -> Optional[bool]:
+    """Whether the checkout differs from its commit (changed, staged or new files that git does not
+    ignore): the commit alone does not say which code ran. None outside a git checkout."""
+    status = _git(root, "status", "--porcelain")
+    return None if status is None else bool(status.strip())
+
+
+# packages whose version changes a run's numbers, recorded when the run imported them (module: distribution)
+RECORDED_PACKAGES = {"numpy": "numpy", "torchmetrics": "torchmetrics", "torch_geometric": "torch-geometric",
+                     "hydra": "hydra-core", "omegaconf": "omegaconf", "optuna": "optuna"}
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of python, torch, lightning, trainlab and the :data:`RECORDED_PACKAGES` this process imported."""
+    import lightning
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__,
+                "lightning": lightning.__version__, "trainlab": trainlab.__version__}
+    for module, dist in RECORDED_PACKAGES.items():
+        if module in sys.modules:
+            try:
+                versions[module] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                versions[module] = getattr(sys.modules[module], "__version__", "unknown")
+    return versions
 
 
 class RunRecords(pl.Callback):
@@ -77,11 +111,13 @@ class RunRecords(pl.Callback):
         output_dir: the run folder.
         monitor, mode: the metric whose best value and epoch the summary reports.
         hardware: the hardware profile's name, recorded in the summary.
+        seed: the run's ``seed``, recorded in the summary beside the versions and the git commit.
     """
 
-    def __init__(self, output_dir: str, monitor: str = "val/loss", mode: str = "min", hardware: str = "cpu"):
+    def __init__(self, output_dir: str, monitor: str = "val/loss", mode: str = "min", hardware: str = "cpu",
+                 seed: Optional[int] = None):
         self.dir = Path(output_dir)
-        self.monitor, self.mode, self.hardware = monitor, mode, hardware
+        self.monitor, self.mode, self.hardware, self.seed = monitor, mode, hardware, seed
         self.epochs: list[dict[str, Any]] = []
         self._pending: Optional[dict[str, Any]] = None
         self._epoch_start = 0.0
@@ -249,8 +285,6 @@ class RunRecords(pl.Callback):
         return epoch, value
 
     def _write_summary(self, trainer: pl.Trainer) -> None:
-        import lightning
-
         epoch, value = self.best_epoch()
         early = trainer.early_stopping_callback
         summary = {
@@ -265,10 +299,14 @@ class RunRecords(pl.Callback):
             **self.sizes,
             **self.batch,
             "hardware": self.hardware,
+            # the arithmetic's order: a convolution's gradients differ in the 7th digit between 1 and 2 threads,
+            # and hardware.num_threads=null (the default) leaves the count to the machine, unrecorded before
+            "threads": torch.get_num_threads(),
             "precision": str(trainer.precision),
-            "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                         "lightning": lightning.__version__, "trainlab": trainlab.__version__},
+            "seed": self.seed,
+            "versions": package_versions(),
             "git_commit": git_commit(repo_root()),
+            "git_dirty": git_dirty(repo_root()),
             **{section: next((cb.summary() for cb in trainer.callbacks if isinstance(cb, kind)), None)
                for section, kind in SUMMARY_SECTIONS.items()},
         }

@@ -7,8 +7,6 @@ import math
 import shutil
 import signal
 import time
-import warnings
-from pathlib import Path
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -16,139 +14,8 @@ import torch
 
 from trainlab.config.errors import UserError
 from trainlab.models.step_logging import logs_this_step
-from trainlab.run.durable import copy_file
 
 log = logging.getLogger(__name__)
-
-
-class EpochSeed(pl.Callback):
-    """Reseed torch's global RNG from (seed, epoch) at the start of every training epoch.
-
-    Lightning checkpoints do not carry the global RNG, so dropout masks after a resume would
-    differ from an uninterrupted run; reseeding per epoch makes epoch k draw the same numbers
-    either way. Together with trainlab.data.timeseries.windows.EpochSeededSampler, a run resumed from an
-    epoch-end checkpoint ends with the same weights as one that never stopped.
-    """
-
-    def __init__(self, seed: int):
-        self.seed = seed
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        torch.manual_seed(self.seed * 7_919 + trainer.current_epoch)
-
-
-class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
-    """Lightning's ModelCheckpoint that keeps its top-k when a run is resumed into a new run folder.
-
-    Every ``train.py`` command writes a new run folder, resumes included. Lightning forgets the kept
-    checkpoints and their scores when the folder changes, so a resumed run would call its first new
-    epoch "best" even if an earlier one was better. Here the earlier run's kept checkpoints are
-    copied into the new folder and their scores carried over: the resumed run tests (and reports)
-    the same best checkpoint an uninterrupted run would, and its folder is complete on its own.
-    """
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Lightning warns about a checkpoint folder that is not empty; a requeued SLURM job continues in
-        its own folder (trainlab.run.preemption) and finds its own checkpoints there."""
-        from trainlab.run.preemption import is_requeued_attempt
-
-        with warnings.catch_warnings():
-            if is_requeued_attempt():
-                warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-            super().setup(trainer, pl_module, stage)
-        self._trainer = trainer  # its ckpt_path, when load_state_dict restores this callback from it
-
-    _state_key: Optional[str] = None
-    _trainer: Optional[pl.Trainer] = None
-
-    @property
-    def state_key(self) -> str:
-        """Lightning's key (class name and monitor settings, which are fixed at construction), built
-        once: Lightning reads it for every hook it calls on this callback, ~7 times a training step."""
-        if self._state_key is None:
-            self._state_key = super().state_key
-        return self._state_key
-
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
-                           batch_idx: int) -> None:
-        """Lightning's saves here only every ``every_n_train_steps`` steps or ``train_time_interval``;
-        with neither set (checkpoints per epoch, the default) it has nothing to do."""
-        if self._every_n_train_steps >= 1 or self._train_time_interval is not None:
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        old_dir = state_dict.get("dirpath")
-        if self.dirpath is None or old_dir is None or Path(old_dir) == Path(self.dirpath):
-            super().load_state_dict(state_dict)
-            return
-        new_dir = Path(self.dirpath)
-        new_dir.mkdir(parents=True, exist_ok=True)
-        # the earlier run's checkpoints where they are now: beside the checkpoint resumed from (a run folder
-        # moved or copied to another machine holds them; the paths stored in its state name the old place)
-        resumed_from = self._trainer.ckpt_path if self._trainer is not None else None
-        here = Path(resumed_from).resolve().parent if resumed_from else None
-
-        def carried(path: str) -> str:
-            """The file's copy in this run's folder ("" when the earlier file is gone)."""
-            if not path:
-                return ""
-            found = here / Path(path).name if here is not None else None
-            found = found if found is not None and found.is_file() else Path(path)
-            if not found.is_file():
-                return ""
-            copy = new_dir / found.name
-            if not copy.exists():
-                copy_file(found, copy)  # a kill mid-copy leaves no cut-short checkpoint in this run
-            return str(copy)
-
-        best_k = {carried(p): score for p, score in state_dict.get("best_k_models", {}).items()}
-        best_k.pop("", None)
-        super().load_state_dict({
-            **state_dict,
-            "dirpath": self.dirpath,
-            "best_k_models": best_k,
-            "best_model_path": carried(state_dict.get("best_model_path", "")),
-            "kth_best_model_path": carried(state_dict.get("kth_best_model_path", "")),
-            "last_model_path": carried(state_dict.get("last_model_path", "")),
-        })
-
-
-class CheckpointOnException(pl.Callback):
-    """Save ``<dirpath>/<filename>.ckpt`` when training ends by an exception (Ctrl-C included).
-
-    Lightning's OnExceptionCheckpoint does the same, but its presence also makes every ``fit`` without
-    a ``ckpt_path`` look for a "last" checkpoint to resume from, with a warning; runs here resume only
-    when ``ckpt_path`` says so.
-
-    Args:
-        dirpath: folder of the checkpoint (the run's checkpoints/).
-        filename: file name without ``.ckpt``.
-    """
-
-    def __init__(self, dirpath: str, filename: str = "on_exception"):
-        self.path = Path(dirpath) / f"{filename}.ckpt"
-
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        from trainlab.run.durable import DiskFull
-
-        if DiskFull.of(exception) is not None:  # a full disk takes no more checkpoints; the earlier ones stand
-            return
-        if trainer.global_step == 0:  # stopped before the first step (a check, a bad setting): nothing to keep
-            return
-        try:
-            trainer.save_checkpoint(self.path)
-        except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
-            full = DiskFull.of(exc)
-            if full is None:
-                raise
-            # what stopped the run (Ctrl-C, a signal, an error) stays its answer: exit 130 and its own line,
-            # where this error took its place (exit 2, a line naming on_exception.ckpt)
-            from trainlab.run.preemption import stop_reason
-
-            why = "Ctrl-C" if isinstance(exception, KeyboardInterrupt) else stop_reason(exception) or \
-                type(exception).__name__
-            log.warning("%s: %s; %s not written, the run resumes from its last finished epoch", why, full.what,
-                        self.path.name)
 
 
 class RichProgressBar(pl.callbacks.RichProgressBar):

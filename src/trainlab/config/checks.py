@@ -25,7 +25,8 @@ DIRECTION_OF_MODE = {"min": "minimize", "max": "maximize"}
 def check_seed(seed: Any) -> int:
     """``seed`` as an int: ``seed=abc`` or ``seed=1.5`` is refused, ``seed=7.0`` is 7."""
     if isinstance(seed, bool) or not isinstance(seed, (int, float)) or (isinstance(seed, float) and not seed.is_integer()):
-        raise UserError(f"seed={seed!r} must be a whole number (e.g. seed=42); it seeds every random generator")
+        shown = "null" if seed is None else repr(seed)  # as typed: seed=null, not Python's None
+        raise UserError(f"seed={shown} must be a whole number (e.g. seed=42); it seeds every random generator")
     if not 0 <= seed < 2**32:
         raise UserError(f"seed={seed} must be within 0..{2**32 - 1} (numpy's seed range)")
     return int(seed)

@@ -89,6 +89,18 @@ class SplitDataModule(pl.LightningDataModule):
     def _eval_loader(self, split: str) -> Any:
         raise NotImplementedError
 
+    def training_sampler(self, num_samples: int, sampler: type[EpochSeededSampler] = EpochSeededSampler) -> EpochSeededSampler:
+        """The training order of ``num_samples`` items, drawn from (seed, epoch), set to the epoch training
+        starts at. Lightning calls ``set_epoch`` only after it made the loader's first iterator, and keeps
+        that iterator for the first epoch of a resumed run; loader workers take their first indices when
+        it is made, so a run resumed at epoch k with ``hardware.num_workers`` > 0 trained epoch k in epoch
+        0's order (without workers the order is drawn later, after ``set_epoch``)."""
+        made = sampler(num_samples, self.seed)
+        trainer = getattr(self, "trainer", None)  # set by Lightning while it fits; its loops are restored by now
+        if trainer is not None:
+            made.set_epoch(trainer.fit_loop.epoch_progress.current.processed)
+        return made
+
     def batched_loader(self, dataset: Any, train: bool, sampler: type[EpochSeededSampler] = EpochSeededSampler) -> Any:
         """A DataLoader over a dataset that gathers whole batches itself (``__getitems__``: windows,
         tiles). Training draws its order from (seed, epoch) with ``sampler``; evaluation keeps the
@@ -96,7 +108,7 @@ class SplitDataModule(pl.LightningDataModule):
         from torch.utils.data import DataLoader
 
         if train:
-            return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler(len(dataset), self.seed),
+            return DataLoader(dataset, batch_size=self.batch_size, sampler=self.training_sampler(len(dataset), sampler),
                               collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
         return DataLoader(dataset, batch_size=self.batch_size * self.val_batch_multiplier, shuffle=False,
                           collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)

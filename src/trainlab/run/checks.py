@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from torchmetrics import MetricCollection
 
 from trainlab.config.errors import UserError, did_you_mean
@@ -119,14 +120,62 @@ def completed_epochs(ckpt: dict[str, Any]) -> int:
         return int(ckpt.get("epoch", -1)) + 1
 
 
-def _config_differences(old: DictConfig, new: DictConfig, keys: tuple[str, ...]) -> list[str]:
-    """``key: old -> new`` for every leaf of ``keys`` that differs between two run configs."""
+def _config_differences(old: DictConfig, new: DictConfig, keys: tuple[str, ...], resolve: bool = False) -> list[str]:
+    """``key: old -> new`` for every leaf of ``keys`` that differs between two run configs; ``resolve``:
+    as their interpolations made them (a value taken from another key is named: ``(${trainer.max_epochs})``)."""
     found = []
     for key in keys:
-        a, b = (OmegaConf.to_container(c[key], resolve=False) if OmegaConf.is_config(c.get(key)) else c.get(key)
-                for c in (old, new))  # a group may be null (scheduler: none)
+        a, b = (_container(c.get(key), resolve) for c in (old, new))
         found += _leaf_differences(a, b, key)
-    return found
+    if not resolve:
+        return found
+    written = set(_config_differences(old, new, keys))
+    return [d if d in written else f"{d} ({_raw_value(new, d.split(':', 1)[0])})" for d in found]
+
+
+def _container(node: Any, resolve: bool) -> Any:
+    """A config node as plain values (a group may be null: scheduler: none); one whose interpolations
+    cannot be resolved outside its run is compared as written."""
+    if not OmegaConf.is_config(node):
+        return node
+    try:
+        return OmegaConf.to_container(node, resolve=resolve)
+    except OmegaConfBaseException:
+        return OmegaConf.to_container(node, resolve=False)
+
+
+def _raw_value(cfg: DictConfig, key: str) -> Any:
+    """``key`` as the config writes it (``${trainer.max_epochs}``)."""
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent)
+    return OmegaConf.to_container(node, resolve=False).get(leaf) if OmegaConf.is_dict(node) else None
+
+
+def _cycle_length_differences(old: DictConfig, new: DictConfig, ckpt: dict[str, Any]) -> list[str]:
+    """A OneCycleLR that takes its step count from the run's length (``scheduler=onecycle``: trainlab.models.optim)
+    has that count in its restored state: a resume to another length stepped past the cycle's end
+    (``ValueError: Tried to step 14 times. The specified number of total steps is 13``)."""
+    cycles = [s["total_steps"] for s in ckpt.get("lr_schedulers") or [] if isinstance(s, dict) and "total_steps" in s]
+    scheduler = new.get("scheduler")
+    if not cycles or not OmegaConf.is_config(scheduler) or {"total_steps", "epochs"} & set(scheduler):
+        return []
+    lengths = ("trainer.max_epochs", "trainer.max_steps", "trainer.limit_train_batches", "trainer.accumulate_grad_batches")
+    return [f"{d} (the one cycle of scheduler={_option(scheduler)} was planned over that run's {cycles[0]} steps)"
+            for d in _config_differences(old, new, ("trainer",)) if d.startswith(tuple(f"{k}: " for k in lengths))]
+
+
+def _early_stop(cfg: DictConfig, ckpt: dict[str, Any]) -> Optional[str]:
+    """Why the checkpoint's early stopping ends its run there, with this run's patience (None: it goes on)."""
+    from trainlab.callbacks.checkpoints import early_stop
+
+    node = (cfg.get("callbacks") or {}).get("early_stopping")
+    states = [state for key, state in (ckpt.get("callbacks") or {}).items()
+              if str(key).startswith("EarlyStopping") and isinstance(state, dict)]
+    return early_stop(states[0], int(node.patience)) if node and states else None
+
+
+def _option(scheduler: DictConfig) -> str:
+    return str(scheduler.get("_target_", "?")).rsplit(".", 1)[-1]
 
 
 def _leaf_differences(a: Any, b: Any, key: str) -> list[str]:
@@ -230,7 +279,10 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
         raise UserError(f"ckpt_path={ckpt_path} was trained on other data: the data now differ ({'; '.join(changed)})"
                         f"{cause}; train a new run on them (leave ckpt_path out), or restore the original data (and "
                         "settings) to resume")
-    restored = _config_differences(old_cfg, cfg, ("optimizer", "scheduler")) if old_cfg is not None else []
+    # resolved: cosine's T_max is ${trainer.max_epochs}, so a resume with more epochs continued the old
+    # cosine past its end (the learning rate rose again) without a word
+    restored = _config_differences(old_cfg, cfg, ("optimizer", "scheduler"), resolve=True) \
+        + _cycle_length_differences(old_cfg, cfg, ckpt) if old_cfg is not None else []
     if restored and ckpt.get("optimizer_states"):  # Lightning loads them over what this config builds
         first = next((d for d in restored if "._target_: " in d), restored[0])  # another optimizer: say that first
         raise UserError(f"ckpt_path={ckpt_path}: {first} cannot take effect on a resume, which continues "
@@ -243,3 +295,10 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
         raise UserError(f"ckpt_path={ckpt_path} has already trained {done} epoch(s) and trainer.max_epochs="
                         f"{max_epochs}, so nothing would be trained; give more: epochs={done + 10} (or "
                         f"trainer.max_epochs={done + 10}){_untested_hint(folder, cfg)}")
+    stopped = _early_stop(cfg, ckpt) if done >= (cfg.trainer.get("min_epochs") or 0) else None
+    if stopped:  # the run that was not stopped ended there: a resume trained on past it
+        patience = cfg.callbacks.early_stopping.patience
+        raise UserError(f"ckpt_path={ckpt_path}: early stopping ended that run after epoch {done} ({stopped}; "
+                        f"callbacks.early_stopping.patience={patience}), and would end this one before it trains; "
+                        f"to train on, raise callbacks.early_stopping.patience (e.g. {patience + 5}) or set "
+                        f"callbacks.early_stopping=null{_untested_hint(folder, cfg)}")

@@ -19,7 +19,6 @@ from trainlab.data.graph.split import stratified_split
 from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, knn_table, only_item
 from trainlab.data.shared_memory import SharedInWorkers
 from trainlab.data.module import SplitDataModule, constant_columns
-from trainlab.data.sampling import EpochSeededSampler
 from trainlab.evaluation.baselines import Baselines
 
 log = logging.getLogger(__name__)
@@ -271,14 +270,14 @@ class StarGraphDataModule(SplitDataModule):
             from torch_geometric.loader import RandomNodeLoader
 
             loader = RandomNodeLoader(self._masked_graph("train"), num_parts=self.batches.parts(self.graph.num_nodes),
-                                      sampler=EpochSeededSampler(self.graph.num_nodes, self.seed),
+                                      sampler=self.training_sampler(self.graph.num_nodes),
                                       generator=self._generator(), **self.loader_kwargs)
             loader.collate_fn = SharedInWorkers(loader.collate_fn)
             return loader
         ids = self.graph.train_mask.nonzero().reshape(-1)
         collate = EgoNets(self.graph, self.neighbours, self.batches.num_hops, self.batches.fanout, self.seed)
         return DataLoader(NodeIds(ids), batch_size=self.batches.seeds_per_batch(),
-                          sampler=EpochSeededSampler(len(ids), self.seed), collate_fn=collate,
+                          sampler=self.training_sampler(len(ids)), collate_fn=collate,
                           generator=self._generator(), **self.loader_kwargs)
 
     def _eval_loader(self, split: str) -> DataLoader:
