@@ -180,6 +180,10 @@ def test_unreachable_server_on_the_command_line(tmp_path):
         ("sqlite:///{tmp}/not_a_db.db", r"cannot create or open the database \(file is not a database\)"),
         ("postgresql://u:p@127.0.0.1:9/db", r"MLflow needs the Python package psycopg\w* for this database, which is "
                                             r"not installed; pip install psycopg"),
+        # a folder (MLflow's file store): MLflow 3's multi-line refusal, exit 1
+        ("{tmp}/mlruns", r"a folder is MLflow's file store, which MLflow 3 refuses \(maintenance mode\); give a "
+                         r"database, sqlite:///.*/mlruns/mlflow.db, or set MLFLOW_ALLOW_FILE_STORE=true"),
+        ("file://{tmp}/mlruns", r"a folder is MLflow's file store"),
     ],
 )
 def test_tracking_uris_mlflow_cannot_use_get_one_line(tmp_path, monkeypatch, uri, match):
@@ -214,3 +218,62 @@ def test_settings_mlflow_would_drop_are_refused(tmp_path):
                                         r"exists already, with its artifacts in .*/a, and MLflow sets the place only "
                                         r"for a new experiment; .*logger.mlflow.experiment_name=<name>$"):
         MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, artifact_location=str(tmp_path / "b"))
+
+
+def test_a_folder_store_allowed_but_not_writable_gets_one_line(tmp_path, monkeypatch):
+    """With MLFLOW_ALLOW_FILE_STORE=true, a folder that cannot be made was MLflow's FileNotFoundError in a
+    multi-line Hydra error."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    (tmp_path / "blocker").write_text("a file where the folder would go\n")
+    uri = f"file://{tmp_path}/blocker/mlruns"
+    with pytest.raises(UserError, match=rf"^logger.mlflow.tracking_uri={uri}: cannot create or write the folder "
+                                        r"\(.*\); give a writable folder, or change paths.log_dir$"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)
+
+
+def test_names_mlflow_refuses_get_one_line(tmp_path, monkeypatch):
+    """An empty experiment name, or one over MLflow's 500 characters, was MLflow's traceback when the run
+    started (exit 1)."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a folder store: no database to migrate, fast
+    uri = str(tmp_path / "mlruns")
+    with pytest.raises(UserError, match=r"^logger.mlflow.experiment_name='' is empty; name the experiment"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, experiment_name="")
+    with pytest.raises(UserError, match=r"^logger.mlflow: MLflow refused the experiment or run \(.*500.*\); change "
+                                        r"logger.mlflow.experiment_name, run_name or tags$"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, experiment_name="x" * 501).experiment
+
+
+def _stopped(kind: str) -> BaseException:
+    import optuna
+
+    from trainlab.callbacks.training import SignalStop
+
+    return {"ctrl-c": KeyboardInterrupt(), "sigterm": SignalStop("SIGTERM"),
+            "pruned": optuna.TrialPruned("pruned at epoch 1 (check 1)"), "crash": ValueError("boom")}[kind]
+
+
+@pytest.mark.parametrize("kind,status,why", [("ctrl-c", "KILLED", "Ctrl-C"), ("sigterm", "KILLED", "signal SIGTERM"),
+                                             ("pruned", "KILLED", "pruned at epoch 1 (check 1)"),
+                                             ("crash", "FAILED", None)])
+def test_a_run_stopped_on_purpose_ends_killed_with_the_reason(tmp_path, monkeypatch, kind, status, why):
+    """Lightning finalizes every logger with "failed" while it handles the exception that ended training:
+    Ctrl-C, SIGTERM and a pruned trial showed FAILED in MLflow, like a crash."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    run = MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=str(tmp_path / "mlruns"))
+    run.log_metrics({"val/loss": 1.0}, step=0)  # starts the run, as training does
+    try:
+        raise _stopped(kind)
+    except BaseException:  # as Lightning's trainer/call.py does
+        run.finalize("failed")
+    ended = run.experiment.get_run(run.run_id)
+    assert ended.info.status == status
+    assert ended.data.tags.get("stopped_by") == why

@@ -22,6 +22,7 @@ import logging
 import os
 import sqlite3
 import ssl
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -61,6 +62,46 @@ def uri_problem(uri: str) -> Optional[str]:
     hint = f"http://{uri}" if "://" not in uri else "http(s)://<host>:<port>"
     return (f"'{scheme}' is not a scheme MLflow tracks into ({', '.join(TRACKING_SCHEMES)}); for a server give "
             f"{hint}, for a local database sqlite:///<file>")
+
+
+def store_folder(uri: str) -> Optional[Path]:
+    """The folder of a file-store URI (a path, ``file:///<path>``), or None for a server or a database."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    return Path(uri).expanduser() if not parsed.scheme or len(parsed.scheme) == 1 else None
+
+
+def check_store_folder(uri: str, folder: Path) -> None:
+    """MLflow 3 refuses its file store (in maintenance mode) unless ``MLFLOW_ALLOW_FILE_STORE=true``: in a
+    multi-line Hydra error, as it did for a folder it cannot create. Refused here in one line each."""
+    from mlflow.environment_variables import MLFLOW_ALLOW_FILE_STORE
+
+    if not MLFLOW_ALLOW_FILE_STORE.get():
+        raise UserError(f"logger.mlflow.tracking_uri={uri}: a folder is MLflow's file store, which MLflow 3 refuses "
+                        f"(maintenance mode); give a database, sqlite:///{folder.absolute() / 'mlflow.db'}, or set "
+                        "MLFLOW_ALLOW_FILE_STORE=true to write into the folder all the same")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f"no permission to write {folder}")
+    except OSError as exc:
+        raise UserError(f"logger.mlflow.tracking_uri={uri}: cannot create or write the folder ({exc}); give a "
+                        "writable folder, or change paths.log_dir") from None
+
+
+def stopped_by(exception: Optional[BaseException]) -> Optional[str]:
+    """Why a run was stopped on purpose (Ctrl-C, a signal, a sweep's pruner), or None: a failure."""
+    from trainlab.run.preemption import stop_reason
+
+    if isinstance(exception, KeyboardInterrupt):
+        return "Ctrl-C"
+    optuna = sys.modules.get("optuna")  # a pruned trial; imported already where one can be
+    if optuna is not None and isinstance(exception, optuna.TrialPruned):
+        return str(exception) or "pruned"
+    return stop_reason(exception) if exception is not None else None
 
 
 def sqlite_database(uri: str) -> Path:
@@ -159,6 +200,8 @@ class MLflowRun(MLFlowLogger):
                     f"(`make mlflow PORT=<port>` serves outputs/mlflow.db on 127.0.0.1), fix the address, or leave "
                     f"the key out to log into the local database outputs/mlflow.db"
                 )
+        elif store_folder(tracking_uri) is not None:
+            check_store_folder(tracking_uri, store_folder(tracking_uri))
         elif tracking_uri.startswith("sqlite:///"):
             database = sqlite_database(tracking_uri)
             try:
@@ -170,6 +213,9 @@ class MLflowRun(MLFlowLogger):
                                 f"({exc}); give a writable folder (or an MLflow database file), or change paths.log_dir") from None
             if artifact_location is None:
                 artifact_location = (database.parent / "mlartifacts").resolve().as_uri()
+        if not str(experiment_name).strip():  # MLflow refused it only when the run started, with a traceback
+            raise UserError(f"logger.mlflow.experiment_name={experiment_name!r} is empty; name the experiment (any "
+                            "text), or leave the key out for 'trainlab'")
         if log_model not in (True, False, "all"):  # Lightning treats any other value like false or true, unsaid
             raise UserError(f"logger.mlflow.log_model={log_model!r} must be false, true (every kept checkpoint at the "
                             "end) or all (each one when saved)")
@@ -193,6 +239,20 @@ class MLflowRun(MLFlowLogger):
         self._uploaded: dict[Path, tuple[int, int]] = {}  # file -> (mtime_ns, size) when uploaded
         self._registered = False
 
+    @property
+    def experiment(self) -> Any:
+        """Lightning's MlflowClient, the experiment and the run made on first use; a name or tag MLflow
+        refuses (too long, a run name over its limit) is one line here, not MLflow's traceback."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return super().experiment
+        except MlflowException as exc:
+            if exc.error_code != "INVALID_PARAMETER_VALUE":
+                raise
+            raise UserError(f"logger.mlflow: MLflow refused the experiment or run ({exc.message}); change "
+                            "logger.mlflow.experiment_name, run_name or tags") from None
+
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
         super().after_save_checkpoint(checkpoint_callback)
         if self._best_from is None and checkpoint_callback.monitor is not None:
@@ -208,8 +268,14 @@ class MLflowRun(MLFlowLogger):
         """Upload what changed in the run folder (and register the best checkpoint), then end the run.
 
         Lightning calls this after fit (after every ``on_fit_end``, so the summary and the figures
-        exist), after test (the summary then holds test metrics) and on an exception ("failed").
+        exist), after test (the summary then holds test metrics) and on an exception ("failed"), while
+        handling it: a run stopped on purpose (Ctrl-C, SIGTERM, a sweep's pruner) ends KILLED, with the
+        reason as the tag ``stopped_by``; any other exception, FAILED.
         """
+        why = stopped_by(sys.exc_info()[1]) if status == "failed" else None
+        if why is not None and self._initialized:
+            status = "KILLED"
+            self.experiment.set_tag(self.run_id, "stopped_by", why)
         if self._initialized:  # else no run was ever started: nothing to add to
             best = self.best_checkpoint
             if best is not None:
