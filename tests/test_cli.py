@@ -194,3 +194,20 @@ def test_unknown_key_problem_names_the_first_missing_part(argv, config, expected
         assert problem is None
     else:
         assert problem is not None and problem.startswith(expected), problem
+
+
+def test_in_a_sweep_the_run_label_starts_with_the_searched_keys(compose_cfg, tmp_path, monkeypatch):
+    """Cut at 120 characters, a trial's label lost the values the sweep searched (they came after the command
+    line's overrides): every trial of a sweep had the same MLflow run name."""
+    from trainlab.loggers import run_label, sweep_tags
+
+    given = ["data.source.num_rows=600", "data.window=16", "trainer.enable_progress_bar=false",
+             "trainer.enable_model_summary=false", "hardware.num_threads=1", "trainer.max_epochs=3"]
+    # as the sweeper hands a trial over: the command line, then the values it chose
+    cfg = compose_cfg(["hparams_search=optuna", *given, "optimizer.lr=0.0042", "data.batch_size=64"])
+    label = run_label()
+    assert label.startswith("lstm_synthetic__optimizer.lr=0.0042,data.batch_size=64,hparams_search=optuna,data.source")
+    assert len(label) == 120 and "max_epochs" not in label  # cut: the command line's tail goes
+    assert sweep_tags() == {"sweep_dir": str(Path(cfg.hydra.sweep.dir).absolute()), "sweep_job": "0"}
+    compose_cfg([*given, "optimizer.lr=0.0042"])  # a single run: as typed, no sweep
+    assert run_label().startswith("lstm_synthetic__data.source.num_rows=600,") and sweep_tags() == {}

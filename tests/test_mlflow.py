@@ -277,3 +277,18 @@ def test_a_run_stopped_on_purpose_ends_killed_with_the_reason(tmp_path, monkeypa
     ended = run.experiment.get_run(run.run_id)
     assert ended.info.status == status
     assert ended.data.tags.get("stopped_by") == why
+
+
+def test_a_sweeps_runs_are_tagged_with_their_sweep(compose_cfg, tmp_path, monkeypatch):
+    """A sweep's trials were MLflow runs with nothing in common to filter on (tags.sweep_dir now)."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers import build_loggers, run_label
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    cfg = compose_cfg(["hparams_search=optuna", "logger=mlflow", f"logger.mlflow.tracking_uri={tmp_path}/mlruns",
+                       "optimizer.lr=0.0042"])
+    (logger,) = build_loggers(cfg.logger, run_label())
+    run = logger.experiment.get_run(logger.run_id)
+    assert run.info.run_name.startswith("lstm_synthetic__optimizer.lr=0.0042")
+    assert run.data.tags["sweep_dir"] == str(Path(cfg.hydra.sweep.dir).absolute()) and run.data.tags["sweep_job"] == "0"
+    assert run.data.tags["model"] == "lstm" and run.data.tags["run_dir"] == cfg.paths.output_dir  # the config's kept

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import inspect
 import re
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.composition import task_overrides
 from trainlab.config.errors import UserError
@@ -24,7 +26,9 @@ def run_label(max_len: int = 120) -> str:
     """``<model>_<data>`` plus the command-line overrides, safe as one folder name.
 
     TensorBoard lists runs by folder, so ``make tensorboard`` over all of outputs/ shows which model
-    and which overrides each curve belongs to, e.g. ``lstm_synthetic__optimizer.lr=0.01``.
+    and which overrides each curve belongs to, e.g. ``lstm_synthetic__optimizer.lr=0.01``. In a sweep the
+    searched keys come first (``hydra.sweeper.params``), so that a label cut at ``max_len`` still tells
+    the trials apart.
     """
     if not HydraConfig.initialized():
         return "run"
@@ -35,20 +39,34 @@ def run_label(max_len: int = 120) -> str:
     # where things are written, the sweeper's hand-over
     skip = ("model=", "data=", "optuna_trial=", "+optuna_trial=", "logger=", "logger.", "paths.")
     overrides = [o for o in task_overrides() if not o.startswith(skip)]
+    searched = set(hc.sweeper.get("params") or {}) if hc.mode == RunMode.MULTIRUN else set()
+    overrides.sort(key=lambda o: o.lstrip("+~").partition("=")[0] not in searched)  # stable: else as typed
     if overrides:
         label += "__" + ",".join(overrides)
     return _UNSAFE.sub("-", label)[:max_len]
 
 
+def sweep_tags() -> dict[str, str]:
+    """In a job of a multirun: its sweep folder and job number (the trial's folder name in it), so that a
+    tracking server groups a sweep's runs (MLflow: ``tags.sweep_dir = '...'``); {} in a single run."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return {}
+    hc = HydraConfig.get()
+    return {"sweep_dir": str(Path(hc.sweep.dir).absolute()), "sweep_job": str(hc.job.num)}
+
+
 def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
     """Instantiate the logger group; ``label`` names each logger's run: TensorBoard's and CSV's
-    ``version``, MLflow's ``run_name`` (unless the config gives one)."""
+    ``version``, MLflow's ``run_name`` (unless the config gives one). Loggers that take ``tags`` get
+    :func:`sweep_tags` added to the config's."""
     from lightning.pytorch.loggers import Logger
 
     loggers = []
     for name, node in group_nodes(nodes, "logger"):
         takes = inspect.signature(import_target(node._target_, f"logger.{name}")).parameters
-        named = {key: label for key in ("version", "run_name") if key in takes and node.get(key) is None}
+        named: dict[str, Any] = {key: label for key in ("version", "run_name") if key in takes and node.get(key) is None}
+        if "tags" in takes and sweep_tags():
+            named["tags"] = {**OmegaConf.to_container(node.get("tags") or {}, resolve=True), **sweep_tags()}
         logger = build(node, f"logger.{name}", Logger, **named)
         try:  # opened here, not at the start of fit: TensorBoard's writer imports its package only then
             logger.experiment
@@ -56,5 +74,17 @@ def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
             raise UserError(f"logger={name} needs the Python package {exc.name}, which is not installed; pip install "
                             f"{exc.name} (it is in requirements.txt), or choose another logger: logger=csv or "
                             "logger=none") from None
+        except OSError as exc:  # its folder cannot be made or written (read-only, a file in the way)
+            raise UserError(_unwritable(name, node, exc)) from None
         loggers.append(logger)
     return loggers
+
+
+def _unwritable(name: str, node: DictConfig, exc: OSError) -> str:
+    """The line for a logger that cannot write where its config says, naming the key that says it."""
+    where = Path(str(exc.filename)) if exc.filename else None
+    key = next((k for k, v in node.items() if isinstance(v, str) and where is not None and v
+                and (where == Path(v) or Path(v) in where.parents or where in Path(v).parents)), None)
+    given = f"logger.{name}.{key}={node[key]}" if key else f"logger={name}"
+    fix = "give a writable folder, or change paths.log_dir" if key else "give a writable paths.log_dir"
+    return f"{given}: cannot write {where or 'its folder'} ({exc.strerror or exc}); {fix} (every run writes below it)"
