@@ -211,3 +211,18 @@ def test_in_a_sweep_the_run_label_starts_with_the_searched_keys(compose_cfg, tmp
     assert sweep_tags() == {"sweep_dir": str(Path(cfg.hydra.sweep.dir).absolute()), "sweep_job": "0"}
     compose_cfg([*given, "optimizer.lr=0.0042"])  # a single run: as typed, no sweep
     assert run_label().startswith("lstm_synthetic__data.source.num_rows=600,") and sweep_tags() == {}
+
+
+def test_make_tensorboard_and_mlflow_take_the_folder_and_database_given(tmp_path):
+    """make tensorboard served outputs/ only (a moved run folder, or runs under another paths.log_dir, could not
+    be served); make mlflow with a misspelt MLFLOW_DB served a new, empty database."""
+    make = ["make", "-s", "VENV="]  # VENV=: the recipes alone, not the .venv they depend on
+    run = subprocess.run([*make, "-n", "tensorboard", f"LOGDIR={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    assert f'--logdir "{tmp_path}" --host 127.0.0.1 --port 6006' in run.stdout, run.stdout + run.stderr
+    for target, setting, line in [
+        ("tensorboard", f"LOGDIR={tmp_path / 'moved'}", "is no folder; give the folder of your runs"),
+        ("mlflow", f"MLFLOW_DB={tmp_path / 'mlfow.db'}", "is no file; train with logger=mlflow first"),
+    ]:
+        run = subprocess.run([*make, target, setting], cwd=ROOT, capture_output=True, text=True)
+        assert run.returncode == 2 and run.stderr.startswith(f"error: {setting} {line}"), run.stderr
+    assert not (tmp_path / "mlfow.db").exists()
