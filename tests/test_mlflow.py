@@ -292,3 +292,18 @@ def test_a_sweeps_runs_are_tagged_with_their_sweep(compose_cfg, tmp_path, monkey
     assert run.info.run_name.startswith("lstm_synthetic__optimizer.lr=0.0042")
     assert run.data.tags["sweep_dir"] == str(Path(cfg.hydra.sweep.dir).absolute()) and run.data.tags["sweep_job"] == "0"
     assert run.data.tags["model"] == "lstm" and run.data.tags["run_dir"] == cfg.paths.output_dir  # the config's kept
+
+
+def test_a_deleted_experiment_is_refused_before_training(tmp_path, monkeypatch):
+    """An experiment deleted in the UI (MLflow keeps it in its trash) raised MLflow's traceback at the run's
+    first metric: 'already exists in deleted state'."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = str(tmp_path / "mlruns")
+    first = MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)
+    first.experiment.delete_experiment(first.experiment_id)
+    with pytest.raises(UserError, match=r"^logger.mlflow.experiment_name=trainlab: that experiment was deleted \(it "
+                                        r"is in MLflow's trash, id \d+\); restore it .*experiment_name=<name>$"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)

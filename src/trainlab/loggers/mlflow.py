@@ -118,17 +118,25 @@ def sqlite_database(uri: str) -> Path:
     return Path(url.database)
 
 
-def _check_artifact_location(tracking_uri: str, experiment_name: str, location: str) -> None:
-    """MLflow applies ``artifact_location`` only when it creates the experiment: one that exists keeps its own,
-    and the setting would be dropped without a word."""
+def _check_experiment(tracking_uri: str, experiment_name: str, location: Optional[str]) -> None:
+    """An experiment of that name that MLflow would not log into, or where the setting would be dropped:
+    one deleted (in MLflow's trash: the run's first metric raised MLflow's traceback), or one that exists with
+    another ``artifact_location`` (MLflow applies it only when it creates the experiment)."""
     from mlflow.tracking import MlflowClient
 
     existing = MlflowClient(tracking_uri).get_experiment_by_name(experiment_name)
+    if existing is None:
+        return
+    if existing.lifecycle_stage == "deleted":
+        raise UserError(f"logger.mlflow.experiment_name={experiment_name}: that experiment was deleted (it is in "
+                        f"MLflow's trash, id {existing.experiment_id}); restore it (the UI, or `mlflow experiments "
+                        f"restore --experiment-id {existing.experiment_id}`), or name another: "
+                        "logger.mlflow.experiment_name=<name>")
 
     def bare(uri: str) -> str:
         return str(uri).removeprefix("file://").rstrip("/")
 
-    if existing is not None and bare(existing.artifact_location) != bare(location):
+    if location is not None and bare(existing.artifact_location) != bare(location):
         raise UserError(f"logger.mlflow.artifact_location={location}: experiment '{experiment_name}' exists already, "
                         f"with its artifacts in {existing.artifact_location}, and MLflow sets the place only for a new "
                         "experiment; leave the key out, or name a new one: logger.mlflow.experiment_name=<name>")
@@ -231,8 +239,7 @@ class MLflowRun(MLFlowLogger):
             raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: MLflow needs the Python package {exc.name} for "
                             f"this database, which is not installed; pip install {exc.name}, or leave the key out to "
                             "log into the local database outputs/mlflow.db") from None
-        if given_location is not None:
-            _check_artifact_location(tracking_uri, experiment_name, given_location)
+        _check_experiment(tracking_uri, experiment_name, given_location)
         self.run_dir = Path(run_dir)
         self.register_model, self.registered_model_name = register_model, registered_model_name
         self._best_from: Optional[ModelCheckpoint] = None
