@@ -307,3 +307,63 @@ def test_a_deleted_experiment_is_refused_before_training(tmp_path, monkeypatch):
     with pytest.raises(UserError, match=r"^logger.mlflow.experiment_name=trainlab: that experiment was deleted \(it "
                                         r"is in MLflow's trash, id \d+\); restore it .*experiment_name=<name>$"):
         MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)
+
+
+def test_a_tracking_store_lost_during_the_run_does_not_end_training(compose_cfg, run_train, tmp_path, monkeypatch,
+                                                                     caplog):
+    """A server that stopped answering after the start: each request failed after MLflow's retries (about 4
+    minutes) with a traceback that ended the run; now one warning, and training and testing go on."""
+    pytest.importorskip("mlflow")
+    import requests
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    calls = []
+
+    def lost(*args, **kwargs):
+        calls.append(1)
+        try:
+            raise requests.exceptions.ConnectionError("Max retries exceeded with url: /api/2.0/mlflow/runs/log-batch")
+        except requests.exceptions.ConnectionError as exc:  # as MLflow's rest_utils raises it
+            raise MlflowException(f"API request to http://127.0.0.1:5999 failed with exception {exc}")
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.setattr(MlflowClient, "log_batch", lost)  # every metric and parameter goes through it
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "logger=mlflow", f"logger.mlflow.tracking_uri={tmp_path}/mlruns"])
+    with caplog.at_level("WARNING", logger="trainlab.loggers.mlflow"):
+        metrics = run_train(cfg)
+    assert "test/rmse" in metrics and RunFolder(Path(cfg.paths.output_dir)).best() is not None
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "trainlab.loggers.mlflow"]
+    assert warning.startswith(f"mlflow: the tracking store at {tmp_path}/mlruns stopped answering (API request to")
+    assert warning.endswith(f"training goes on without it, its checkpoints and records are in {cfg.paths.output_dir}")
+    assert len(calls) == 1  # not again for every later metric
+
+
+def test_a_server_that_is_no_mlflow_is_refused_in_one_line(tmp_path):
+    """Something else answering at the address (TensorBoard, which `make tensorboard` serves on the same default
+    port as `make mlflow`): MLflow's traceback about a response that is not JSON."""
+    pytest.importorskip("mlflow")
+    import http.server
+    import threading
+
+    from trainlab.loggers.mlflow import MLflowRun
+
+    class NotMlflow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>TensorBoard</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotMlflow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with pytest.raises(UserError, match=rf"^logger.mlflow.tracking_uri={uri}: the tracking store refused MLflow's "
+                                            r"first request \(.*not in a valid JSON format.*\); is it an MLflow server"):
+            MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)
+    finally:
+        server.shutdown()
+        server.server_close()

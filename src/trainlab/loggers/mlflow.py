@@ -4,7 +4,9 @@ Lightning's logger already sends the hyperparameters (train.py logs the flattene
 every metric other callbacks log (losses, learning rate, model size, parameter counts, energy) and,
 with ``log_model``, checkpoints. :class:`MLflowRun` adds what it lacks:
 
-- checks at construction, before anything trains: mlflow installed, an http(s) server answering;
+- checks at construction, before anything trains: mlflow installed, an http(s) server answering as
+  MLflow, a URI MLflow takes (no folder: MLflow 3 refuses its file store), an experiment it can log into;
+- a tracking store lost during the run costs MLflow's part of it (one warning), not the training;
 - a local sqlite database keeps its artifacts beside it, not in ``./mlruns`` of whatever folder the
   command ran from;
 - at the end of fit (and again after testing, for files that changed) the run folder's records are
@@ -122,9 +124,16 @@ def _check_experiment(tracking_uri: str, experiment_name: str, location: Optiona
     """An experiment of that name that MLflow would not log into, or where the setting would be dropped:
     one deleted (in MLflow's trash: the run's first metric raised MLflow's traceback), or one that exists with
     another ``artifact_location`` (MLflow applies it only when it creates the experiment)."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    existing = MlflowClient(tracking_uri).get_experiment_by_name(experiment_name)
+    try:  # the first request to the store: a server at the address that is no MLflow (TensorBoard on 6006), a login
+        existing = MlflowClient(tracking_uri).get_experiment_by_name(experiment_name)
+    except MlflowException as exc:
+        reason = " ".join(exc.message.split())[:300]
+        raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: the tracking store refused MLflow's first "
+                        f"request ({reason}); is it an MLflow server (`make mlflow` serves one), with your "
+                        "credentials (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_TOKEN)?") from None
     if existing is None:
         return
     if existing.lifecycle_stage == "deleted":
@@ -245,6 +254,7 @@ class MLflowRun(MLFlowLogger):
         self._best_from: Optional[ModelCheckpoint] = None
         self._uploaded: dict[Path, tuple[int, int]] = {}  # file -> (mtime_ns, size) when uploaded
         self._registered = False
+        self._lost = False  # the tracking store stopped answering during the run (see _survive)
 
     @property
     def experiment(self) -> Any:
@@ -260,8 +270,35 @@ class MLflowRun(MLFlowLogger):
             raise UserError(f"logger.mlflow: MLflow refused the experiment or run ({exc.message}); change "
                             "logger.mlflow.experiment_name, run_name or tags") from None
 
+    def _survive(self, call: Any, *args: Any) -> None:
+        """``call(*args)`` unless the tracking store was lost; a store lost during the run (MLflow's request
+        failed after its own retries, about 4 minutes) ends MLflow's part of the run with one warning, not
+        the training: its checkpoints and records are in the run folder."""
+        if self._lost:
+            return
+        from mlflow.exceptions import MlflowException
+        from requests.exceptions import RequestException
+
+        try:
+            call(*args)
+        except MlflowException as exc:  # MLflow raises it inside `except` without `from`: the request's error is the context
+            if not isinstance(exc.__cause__ or exc.__context__, RequestException):
+                raise
+            self._lost = True
+            log.warning("mlflow: the tracking store at %s stopped answering (%s); training goes on without it, its "
+                        "checkpoints and records are in %s", self._tracking_uri, " ".join(exc.message.split())[:200],
+                        self.run_dir)
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Any, step: Optional[int] = None) -> None:
+        self._survive(super().log_metrics, metrics, step)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any) -> None:
+        self._survive(super().log_hyperparams, params)
+
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
-        super().after_save_checkpoint(checkpoint_callback)
+        self._survive(super().after_save_checkpoint, checkpoint_callback)
         if self._best_from is None and checkpoint_callback.monitor is not None:
             self._best_from = checkpoint_callback  # the one that knows which checkpoint is best
 
@@ -279,6 +316,9 @@ class MLflowRun(MLFlowLogger):
         handling it: a run stopped on purpose (Ctrl-C, SIGTERM, a sweep's pruner) ends KILLED, with the
         reason as the tag ``stopped_by``; any other exception, FAILED.
         """
+        self._survive(self._finalize, status)
+
+    def _finalize(self, status: str) -> None:
         why = stopped_by(sys.exc_info()[1]) if status == "failed" else None
         if why is not None and self._initialized:
             status = "KILLED"
