@@ -367,3 +367,20 @@ def test_a_server_that_is_no_mlflow_is_refused_in_one_line(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_fast_dev_run_opens_no_logger_run(compose_cfg, run_train, tmp_path, monkeypatch):
+    """debug=fdr: Lightning logs nothing into the loggers, and the MLflow run opened for them stayed RUNNING and
+    empty for ever (TensorBoard: an empty folder); they are still built, so their settings are checked."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = f"{tmp_path}/mlruns"
+    cfg = compose_cfg([*TINY, "debug=fdr", "logger=[mlflow,tensorboard]", f"logger.mlflow.tracking_uri={uri}"])
+    assert "test/rmse" in run_train(cfg)
+    assert MlflowClient(uri).get_experiment_by_name("trainlab") is None  # no experiment, no run
+    assert not (Path(cfg.paths.output_dir) / "tensorboard").exists()
+    with pytest.raises(UserError, match="logger.mlflow.experiment_name='' is empty"):  # still checked
+        run_train(compose_cfg([*TINY, "debug=fdr", "logger=mlflow", f"logger.mlflow.tracking_uri={uri}",
+                               "logger.mlflow.experiment_name=''"]))

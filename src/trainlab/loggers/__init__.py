@@ -55,10 +55,12 @@ def sweep_tags() -> dict[str, str]:
     return {"sweep_dir": str(Path(hc.sweep.dir).absolute()), "sweep_job": str(hc.job.num)}
 
 
-def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
+def build_loggers(nodes: Optional[DictConfig], label: str, open_runs: bool = True) -> list[Any]:
     """Instantiate the logger group; ``label`` names each logger's run: TensorBoard's and CSV's
     ``version``, MLflow's ``run_name`` (unless the config gives one). Loggers that take ``tags`` get
-    :func:`sweep_tags` added to the config's."""
+    :func:`sweep_tags` added to the config's. Each is opened here (its folder, its MLflow run), unless
+    ``open_runs`` is false: for ``trainer.fast_dev_run``, where Lightning logs nothing into them, and an
+    opened MLflow run stayed RUNNING and empty for ever."""
     from lightning.pytorch.loggers import Logger
 
     loggers = []
@@ -68,6 +70,9 @@ def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
         if "tags" in takes and sweep_tags():
             named["tags"] = {**OmegaConf.to_container(node.get("tags") or {}, resolve=True), **sweep_tags()}
         logger = build(node, f"logger.{name}", Logger, **named)
+        loggers.append(logger)
+        if not open_runs:
+            continue
         try:  # opened here, not at the start of fit: TensorBoard's writer imports its package only then
             logger.experiment
         except ImportError as exc:
@@ -76,7 +81,6 @@ def build_loggers(nodes: Optional[DictConfig], label: str) -> list[Any]:
                             "logger=none") from None
         except OSError as exc:  # its folder cannot be made or written (read-only, a file in the way)
             raise UserError(_unwritable(name, node, exc)) from None
-        loggers.append(logger)
     return loggers
 
 

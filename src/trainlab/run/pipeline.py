@@ -178,7 +178,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
 
     model, datamodule = build_model_and_data(cfg)
     check_resume(cfg, model, datamodule, ckpt_path)
-    loggers = build_loggers(cfg.logger, run_label())
+    loggers = build_loggers(cfg.logger, run_label(), open_runs=not cfg.trainer.get("fast_dev_run"))
     callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers),
                                 cfg.trainer.enable_model_summary)
     trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
