@@ -282,12 +282,12 @@ def test_a_run_stopped_on_purpose_ends_killed_with_the_reason(tmp_path, monkeypa
 def test_a_sweeps_runs_are_tagged_with_their_sweep(compose_cfg, tmp_path, monkeypatch):
     """A sweep's trials were MLflow runs with nothing in common to filter on (tags.sweep_dir now)."""
     pytest.importorskip("mlflow")
-    from trainlab.loggers import build_loggers, run_label
+    from trainlab.loggers import build_loggers, run_label, run_tags
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     cfg = compose_cfg(["hparams_search=optuna", "logger=mlflow", f"logger.mlflow.tracking_uri={tmp_path}/mlruns",
                        "optimizer.lr=0.0042"])
-    (logger,) = build_loggers(cfg.logger, run_label())
+    (logger,) = build_loggers(cfg.logger, run_label(), tags=run_tags())
     run = logger.experiment.get_run(logger.run_id)
     assert run.info.run_name.startswith("lstm_synthetic__optimizer.lr=0.0042")
     assert run.data.tags["sweep_dir"] == str(Path(cfg.hydra.sweep.dir).absolute()) and run.data.tags["sweep_job"] == "0"
@@ -384,3 +384,20 @@ def test_fast_dev_run_opens_no_logger_run(compose_cfg, run_train, tmp_path, monk
     with pytest.raises(UserError, match="logger.mlflow.experiment_name='' is empty"):  # still checked
         run_train(compose_cfg([*TINY, "debug=fdr", "logger=mlflow", f"logger.mlflow.tracking_uri={uri}",
                                "logger.mlflow.experiment_name=''"]))
+
+
+def test_a_resumed_run_names_the_run_it_resumed(compose_cfg, run_train, tmp_path, monkeypatch):
+    """A resume is a new MLflow run; nothing tied it to the run whose epochs it goes on from."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = f"{tmp_path}/mlruns"
+    first = compose_cfg([*TINY, "trainer.max_epochs=1", "test=false", "logger=mlflow", f"logger.mlflow.tracking_uri={uri}"])
+    run_train(first)
+    run_train(compose_cfg([*TINY, "test=false", "logger=mlflow", f"logger.mlflow.tracking_uri={uri}",
+                           f"ckpt_path={first.paths.output_dir}"]))
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("trainlab").experiment_id],
+                              order_by=["attributes.start_time ASC"])
+    assert [r.data.tags.get("resumed_from") for r in runs] == [None, str(Path(first.paths.output_dir).resolve())]

@@ -55,10 +55,20 @@ def sweep_tags() -> dict[str, str]:
     return {"sweep_dir": str(Path(hc.sweep.dir).absolute()), "sweep_job": str(hc.job.num)}
 
 
-def build_loggers(nodes: Optional[DictConfig], label: str, open_runs: bool = True) -> list[Any]:
+def run_tags(ckpt_path: Optional[str] = None) -> dict[str, str]:
+    """Tags that tie a run to others: :func:`sweep_tags`, and ``resumed_from``, the run folder of the
+    checkpoint a resumed run starts from (its first epochs are that run's)."""
+    from trainlab.run.folder import RunFolder
+
+    resumed = {"resumed_from": str(RunFolder.of_checkpoint(Path(ckpt_path)).path)} if ckpt_path else {}
+    return {**sweep_tags(), **resumed}
+
+
+def build_loggers(nodes: Optional[DictConfig], label: str, open_runs: bool = True,
+                  tags: Optional[dict[str, str]] = None) -> list[Any]:
     """Instantiate the logger group; ``label`` names each logger's run: TensorBoard's and CSV's
     ``version``, MLflow's ``run_name`` (unless the config gives one). Loggers that take ``tags`` get
-    :func:`sweep_tags` added to the config's. Each is opened here (its folder, its MLflow run), unless
+    ``tags`` (:func:`run_tags`) added to the config's. Each is opened here (its folder, its MLflow run), unless
     ``open_runs`` is false: for ``trainer.fast_dev_run``, where Lightning logs nothing into them, and an
     opened MLflow run stayed RUNNING and empty for ever."""
     from lightning.pytorch.loggers import Logger
@@ -67,8 +77,8 @@ def build_loggers(nodes: Optional[DictConfig], label: str, open_runs: bool = Tru
     for name, node in group_nodes(nodes, "logger"):
         takes = inspect.signature(import_target(node._target_, f"logger.{name}")).parameters
         named: dict[str, Any] = {key: label for key in ("version", "run_name") if key in takes and node.get(key) is None}
-        if "tags" in takes and sweep_tags():
-            named["tags"] = {**OmegaConf.to_container(node.get("tags") or {}, resolve=True), **sweep_tags()}
+        if "tags" in takes and tags:
+            named["tags"] = {**OmegaConf.to_container(node.get("tags") or {}, resolve=True), **tags}
         logger = build(node, f"logger.{name}", Logger, **named)
         loggers.append(logger)
         if not open_runs:
