@@ -401,3 +401,21 @@ def test_a_resumed_run_names_the_run_it_resumed(compose_cfg, run_train, tmp_path
     runs = client.search_runs([client.get_experiment_by_name("trainlab").experiment_id],
                               order_by=["attributes.start_time ASC"])
     assert [r.data.tags.get("resumed_from") for r in runs] == [None, str(Path(first.paths.output_dir).resolve())]
+
+
+def test_long_parameter_values_are_kept_up_to_mlflows_limit(tmp_path, monkeypatch, caplog):
+    """Lightning cut every parameter value at 250 characters without a word (MLflow 3 takes 6000)."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    run = MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=str(tmp_path / "mlruns"))
+    columns = [f"sensor_{i:03d}" for i in range(60)]  # a file's 60 target columns: ~900 characters
+    with caplog.at_level("WARNING", logger="trainlab.loggers.mlflow"):
+        run.log_hyperparams({"data": {"source": {"target_columns": columns, "path": "x" * 7000}}, "seed": 1})
+    params = run.experiment.get_run(run.run_id).data.params
+    assert params["data/source/target_columns"] == str(columns) and params["seed"] == "1"
+    assert params["data/source/path"] == "x" * 6000
+    assert [r.getMessage() for r in caplog.records if r.name == "trainlab.loggers.mlflow"] == [
+        "mlflow: data/source/path longer than MLflow's 6000 characters, cut there; resolved_config.yaml among the "
+        "run's artifacts holds the whole config"]
