@@ -4,6 +4,7 @@ PIP     := .venv/bin/pip
 VENV    := .venv/.installed
 ARGS    ?=
 PORT    ?= 6006
+LOGDIR  ?= outputs
 
 .DEFAULT_GOAL := help
 .PHONY: help install train test test-slow test-all tensorboard bench clean
@@ -35,8 +36,9 @@ test-slow: $(VENV)  ## run only the slow tests (real training runs, CLI subproce
 test-all: $(VENV)  ## run every test
 	$(PY) -m pytest $(ARGS)
 
-tensorboard: $(VENV)  ## serve every run under outputs/ on http://127.0.0.1:$(PORT)
-	$(PY) -m tensorboard.main --logdir outputs --host 127.0.0.1 --port $(PORT)
+tensorboard: $(VENV)  ## serve every run under LOGDIR=outputs (or any folder: a moved run) on http://127.0.0.1:$(PORT)
+	@test -d "$(LOGDIR)" || { echo "error: LOGDIR=$(LOGDIR) is no folder; give the folder of your runs (paths.log_dir) or of one run" >&2; exit 2; }
+	$(PY) -m tensorboard.main --logdir "$(LOGDIR)" --host 127.0.0.1 --port $(PORT)
 
 bench: $(VENV)  ## print speed figures: train.py vs a plain PyTorch loop, start-up, validation vs training, compile, kNN graph and subgraph memory, gradient checkpointing
 	$(PY) benchmarks/epoch_time.py $(ARGS)
@@ -86,8 +88,8 @@ install-mlflow: $(VENV)  ## add the optional MLflow extra to .venv (~800 MB with
 	$(PIP) install -r requirements-mlflow.txt "$$(grep -E '^torch==' requirements.txt)"
 
 mlflow: $(VENV)  ## MLflow UI over logger=mlflow's database (MLFLOW_DB=outputs/mlflow.db) on http://127.0.0.1:$(PORT)
+	@test -f "$(MLFLOW_DB)" || { echo "error: MLFLOW_DB=$(MLFLOW_DB) is no file; train with logger=mlflow first, or give the database: MLFLOW_DB=<file>" >&2; exit 2; }
 	@test -x .venv/bin/mlflow || { echo "error: mlflow is not installed: make install-mlflow" >&2; exit 2; }
-	@mkdir -p $(dir $(abspath $(MLFLOW_DB)))
 	.venv/bin/mlflow server --backend-store-uri sqlite:///$(abspath $(MLFLOW_DB)) \
 		--artifacts-destination $(dir $(abspath $(MLFLOW_DB)))mlartifacts --host 127.0.0.1 --port $(PORT) --workers 1
 

@@ -267,3 +267,15 @@ def test_evaluate_says_how_to_change_the_runs_data(compose_cfg, tmp_path):
     assert unknown_key_problem(["ckpt_path=run", "data.source.path=new.csv"], "eval") == (
         "data.source.path is a setting of the run's own config, which evaluate.py changes with a '+' in front: "
         "+data.source.path=new.csv")
+
+
+@pytest.mark.parametrize("logger", ["tensorboard", "csv"])
+def test_a_logger_folder_that_cannot_be_written_is_refused_before_training(compose_cfg, run_train, tmp_path, logger):
+    """A save_dir that cannot be made (read-only, a file in the way) was os.makedirs' traceback, exit 1."""
+    (tmp_path / "blocker").write_text("a file where the folder would go\n")
+    folder = tmp_path / "blocker" / "logs"
+    cfg = compose_cfg([*TINY, f"logger={logger}", f"logger.{logger}.save_dir={folder}"])
+    with pytest.raises(UserError, match=rf"^logger.{logger}.save_dir={folder}: cannot write {folder} \(.*\); give a "
+                                        r"writable folder, or change paths.log_dir \(every run writes below it\)$"):
+        run_train(cfg)
+    assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))

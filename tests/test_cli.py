@@ -194,3 +194,35 @@ def test_unknown_key_problem_names_the_first_missing_part(argv, config, expected
         assert problem is None
     else:
         assert problem is not None and problem.startswith(expected), problem
+
+
+def test_in_a_sweep_the_run_label_starts_with_the_searched_keys(compose_cfg, tmp_path, monkeypatch):
+    """Cut at 120 characters, a trial's label lost the values the sweep searched (they came after the command
+    line's overrides): every trial of a sweep had the same MLflow run name."""
+    from trainlab.loggers import run_label, sweep_tags
+
+    given = ["data.source.num_rows=600", "data.window=16", "trainer.enable_progress_bar=false",
+             "trainer.enable_model_summary=false", "hardware.num_threads=1", "trainer.max_epochs=3"]
+    # as the sweeper hands a trial over: the command line, then the values it chose
+    cfg = compose_cfg(["hparams_search=optuna", *given, "optimizer.lr=0.0042", "data.batch_size=64"])
+    label = run_label()
+    assert label.startswith("lstm_synthetic__optimizer.lr=0.0042,data.batch_size=64,hparams_search=optuna,data.source")
+    assert len(label) == 120 and "max_epochs" not in label  # cut: the command line's tail goes
+    assert sweep_tags() == {"sweep_dir": str(Path(cfg.hydra.sweep.dir).absolute()), "sweep_job": "0"}
+    compose_cfg([*given, "optimizer.lr=0.0042"])  # a single run: as typed, no sweep
+    assert run_label().startswith("lstm_synthetic__data.source.num_rows=600,") and sweep_tags() == {}
+
+
+def test_make_tensorboard_and_mlflow_take_the_folder_and_database_given(tmp_path):
+    """make tensorboard served outputs/ only (a moved run folder, or runs under another paths.log_dir, could not
+    be served); make mlflow with a misspelt MLFLOW_DB served a new, empty database."""
+    make = ["make", "-s", "VENV="]  # VENV=: the recipes alone, not the .venv they depend on
+    run = subprocess.run([*make, "-n", "tensorboard", f"LOGDIR={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    assert f'--logdir "{tmp_path}" --host 127.0.0.1 --port 6006' in run.stdout, run.stdout + run.stderr
+    for target, setting, line in [
+        ("tensorboard", f"LOGDIR={tmp_path / 'moved'}", "is no folder; give the folder of your runs"),
+        ("mlflow", f"MLFLOW_DB={tmp_path / 'mlfow.db'}", "is no file; train with logger=mlflow first"),
+    ]:
+        run = subprocess.run([*make, target, setting], cwd=ROOT, capture_output=True, text=True)
+        assert run.returncode == 2 and run.stderr.startswith(f"error: {setting} {line}"), run.stderr
+    assert not (tmp_path / "mlfow.db").exists()

@@ -61,6 +61,9 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
     ("model=", "model= gives no option; choose one of the model group's: cnn, gnn, lstm"),
     ("modle=lstm", "modle is not a top-level setting; did you mean model? (a '+' in front would add it"),
     ("model=lstn", "model=lstn is not an option of the model group; did you mean model=lstm?"),
+    # in a list of options Hydra said "In 'train': Could not load 'logger/wandb'." and named none
+    ("logger=[csv,wandb]", "logger=wandb is not an option of the logger group; its options: csv, mlflow, none, "
+                           "tensorboard"),
     ("trainer.max_epoch=3", "trainer.max_epoch is not a setting of trainer; did you mean trainer.max_epochs?"),
     ("+seed=3", "+seed=3 adds seed, which the config already has; drop the '+' to change it: seed=3"),
     ("+model=cnn", "+model=cnn adds a second model, but model is already chosen; drop the '+' to choose "

@@ -180,6 +180,10 @@ def test_unreachable_server_on_the_command_line(tmp_path):
         ("sqlite:///{tmp}/not_a_db.db", r"cannot create or open the database \(file is not a database\)"),
         ("postgresql://u:p@127.0.0.1:9/db", r"MLflow needs the Python package psycopg\w* for this database, which is "
                                             r"not installed; pip install psycopg"),
+        # a folder (MLflow's file store): MLflow 3's multi-line refusal, exit 1
+        ("{tmp}/mlruns", r"a folder is MLflow's file store, which MLflow 3 refuses \(maintenance mode\); give a "
+                         r"database, sqlite:///.*/mlruns/mlflow.db, or set MLFLOW_ALLOW_FILE_STORE=true"),
+        ("file://{tmp}/mlruns", r"a folder is MLflow's file store"),
     ],
 )
 def test_tracking_uris_mlflow_cannot_use_get_one_line(tmp_path, monkeypatch, uri, match):
@@ -214,3 +218,204 @@ def test_settings_mlflow_would_drop_are_refused(tmp_path):
                                         r"exists already, with its artifacts in .*/a, and MLflow sets the place only "
                                         r"for a new experiment; .*logger.mlflow.experiment_name=<name>$"):
         MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, artifact_location=str(tmp_path / "b"))
+
+
+def test_a_folder_store_allowed_but_not_writable_gets_one_line(tmp_path, monkeypatch):
+    """With MLFLOW_ALLOW_FILE_STORE=true, a folder that cannot be made was MLflow's FileNotFoundError in a
+    multi-line Hydra error."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    (tmp_path / "blocker").write_text("a file where the folder would go\n")
+    uri = f"file://{tmp_path}/blocker/mlruns"
+    with pytest.raises(UserError, match=rf"^logger.mlflow.tracking_uri={uri}: cannot create or write the folder "
+                                        r"\(.*\); give a writable folder, or change paths.log_dir$"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)
+
+
+def test_names_mlflow_refuses_get_one_line(tmp_path, monkeypatch):
+    """An empty experiment name, or one over MLflow's 500 characters, was MLflow's traceback when the run
+    started (exit 1)."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a folder store: no database to migrate, fast
+    uri = str(tmp_path / "mlruns")
+    with pytest.raises(UserError, match=r"^logger.mlflow.experiment_name='' is empty; name the experiment"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, experiment_name="")
+    with pytest.raises(UserError, match=r"^logger.mlflow: MLflow refused the experiment or run \(.*500.*\); change "
+                                        r"logger.mlflow.experiment_name, run_name or tags$"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, experiment_name="x" * 501).experiment
+
+
+def _stopped(kind: str) -> BaseException:
+    import optuna
+
+    from trainlab.callbacks.training import SignalStop
+
+    return {"ctrl-c": KeyboardInterrupt(), "sigterm": SignalStop("SIGTERM"),
+            "pruned": optuna.TrialPruned("pruned at epoch 1 (check 1)"), "crash": ValueError("boom")}[kind]
+
+
+@pytest.mark.parametrize("kind,status,why", [("ctrl-c", "KILLED", "Ctrl-C"), ("sigterm", "KILLED", "signal SIGTERM"),
+                                             ("pruned", "KILLED", "pruned at epoch 1 (check 1)"),
+                                             ("crash", "FAILED", None)])
+def test_a_run_stopped_on_purpose_ends_killed_with_the_reason(tmp_path, monkeypatch, kind, status, why):
+    """Lightning finalizes every logger with "failed" while it handles the exception that ended training:
+    Ctrl-C, SIGTERM and a pruned trial showed FAILED in MLflow, like a crash."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    run = MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=str(tmp_path / "mlruns"))
+    run.log_metrics({"val/loss": 1.0}, step=0)  # starts the run, as training does
+    try:
+        raise _stopped(kind)
+    except BaseException:  # as Lightning's trainer/call.py does
+        run.finalize("failed")
+    ended = run.experiment.get_run(run.run_id)
+    assert ended.info.status == status
+    assert ended.data.tags.get("stopped_by") == why
+
+
+def test_a_sweeps_runs_are_tagged_with_their_sweep(compose_cfg, tmp_path, monkeypatch):
+    """A sweep's trials were MLflow runs with nothing in common to filter on (tags.sweep_dir now)."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers import build_loggers, run_label, run_tags
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    cfg = compose_cfg(["hparams_search=optuna", "logger=mlflow", f"logger.mlflow.tracking_uri={tmp_path}/mlruns",
+                       "optimizer.lr=0.0042"])
+    (logger,) = build_loggers(cfg.logger, run_label(), tags=run_tags())
+    run = logger.experiment.get_run(logger.run_id)
+    assert run.info.run_name.startswith("lstm_synthetic__optimizer.lr=0.0042")
+    assert run.data.tags["sweep_dir"] == str(Path(cfg.hydra.sweep.dir).absolute()) and run.data.tags["sweep_job"] == "0"
+    assert run.data.tags["model"] == "lstm" and run.data.tags["run_dir"] == cfg.paths.output_dir  # the config's kept
+
+
+def test_a_deleted_experiment_is_refused_before_training(tmp_path, monkeypatch):
+    """An experiment deleted in the UI (MLflow keeps it in its trash) raised MLflow's traceback at the run's
+    first metric: 'already exists in deleted state'."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = str(tmp_path / "mlruns")
+    first = MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)
+    first.experiment.delete_experiment(first.experiment_id)
+    with pytest.raises(UserError, match=r"^logger.mlflow.experiment_name=trainlab: that experiment was deleted \(it "
+                                        r"is in MLflow's trash, id \d+\); restore it .*experiment_name=<name>$"):
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)
+
+
+def test_a_tracking_store_lost_during_the_run_does_not_end_training(compose_cfg, run_train, tmp_path, monkeypatch,
+                                                                     caplog):
+    """A server that stopped answering after the start: each request failed after MLflow's retries (about 4
+    minutes) with a traceback that ended the run; now one warning, and training and testing go on."""
+    pytest.importorskip("mlflow")
+    import requests
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    calls = []
+
+    def lost(*args, **kwargs):
+        calls.append(1)
+        try:
+            raise requests.exceptions.ConnectionError("Max retries exceeded with url: /api/2.0/mlflow/runs/log-batch")
+        except requests.exceptions.ConnectionError as exc:  # as MLflow's rest_utils raises it
+            raise MlflowException(f"API request to http://127.0.0.1:5999 failed with exception {exc}")
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.setattr(MlflowClient, "log_batch", lost)  # every metric and parameter goes through it
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "logger=mlflow", f"logger.mlflow.tracking_uri={tmp_path}/mlruns"])
+    with caplog.at_level("WARNING", logger="trainlab.loggers.mlflow"):
+        metrics = run_train(cfg)
+    assert "test/rmse" in metrics and RunFolder(Path(cfg.paths.output_dir)).best() is not None
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "trainlab.loggers.mlflow"]
+    assert warning.startswith(f"mlflow: the tracking store at {tmp_path}/mlruns stopped answering (API request to")
+    assert warning.endswith(f"training goes on without it, its checkpoints and records are in {cfg.paths.output_dir}")
+    assert len(calls) == 1  # not again for every later metric
+
+
+def test_a_server_that_is_no_mlflow_is_refused_in_one_line(tmp_path):
+    """Something else answering at the address (TensorBoard, which `make tensorboard` serves on the same default
+    port as `make mlflow`): MLflow's traceback about a response that is not JSON."""
+    pytest.importorskip("mlflow")
+    import http.server
+    import threading
+
+    from trainlab.loggers.mlflow import MLflowRun
+
+    class NotMlflow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>TensorBoard</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotMlflow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with pytest.raises(UserError, match=rf"^logger.mlflow.tracking_uri={uri}: the tracking store refused MLflow's "
+                                            r"first request \(.*not in a valid JSON format.*\); is it an MLflow server"):
+            MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_fast_dev_run_opens_no_logger_run(compose_cfg, run_train, tmp_path, monkeypatch):
+    """debug=fdr: Lightning logs nothing into the loggers, and the MLflow run opened for them stayed RUNNING and
+    empty for ever (TensorBoard: an empty folder); they are still built, so their settings are checked."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = f"{tmp_path}/mlruns"
+    cfg = compose_cfg([*TINY, "debug=fdr", "logger=[mlflow,tensorboard]", f"logger.mlflow.tracking_uri={uri}"])
+    assert "test/rmse" in run_train(cfg)
+    assert MlflowClient(uri).get_experiment_by_name("trainlab") is None  # no experiment, no run
+    assert not (Path(cfg.paths.output_dir) / "tensorboard").exists()
+    with pytest.raises(UserError, match="logger.mlflow.experiment_name='' is empty"):  # still checked
+        run_train(compose_cfg([*TINY, "debug=fdr", "logger=mlflow", f"logger.mlflow.tracking_uri={uri}",
+                               "logger.mlflow.experiment_name=''"]))
+
+
+def test_a_resumed_run_names_the_run_it_resumed(compose_cfg, run_train, tmp_path, monkeypatch):
+    """A resume is a new MLflow run; nothing tied it to the run whose epochs it goes on from."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = f"{tmp_path}/mlruns"
+    first = compose_cfg([*TINY, "trainer.max_epochs=1", "test=false", "logger=mlflow", f"logger.mlflow.tracking_uri={uri}"])
+    run_train(first)
+    run_train(compose_cfg([*TINY, "test=false", "logger=mlflow", f"logger.mlflow.tracking_uri={uri}",
+                           f"ckpt_path={first.paths.output_dir}"]))
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("trainlab").experiment_id],
+                              order_by=["attributes.start_time ASC"])
+    assert [r.data.tags.get("resumed_from") for r in runs] == [None, str(Path(first.paths.output_dir).resolve())]
+
+
+def test_long_parameter_values_are_kept_up_to_mlflows_limit(tmp_path, monkeypatch, caplog):
+    """Lightning cut every parameter value at 250 characters without a word (MLflow 3 takes 6000)."""
+    pytest.importorskip("mlflow")
+    from trainlab.loggers.mlflow import MLflowRun
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    run = MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=str(tmp_path / "mlruns"))
+    columns = [f"sensor_{i:03d}" for i in range(60)]  # a file's 60 target columns: ~900 characters
+    with caplog.at_level("WARNING", logger="trainlab.loggers.mlflow"):
+        run.log_hyperparams({"data": {"source": {"target_columns": columns, "path": "x" * 7000}}, "seed": 1})
+    params = run.experiment.get_run(run.run_id).data.params
+    assert params["data/source/target_columns"] == str(columns) and params["seed"] == "1"
+    assert params["data/source/path"] == "x" * 6000
+    assert [r.getMessage() for r in caplog.records if r.name == "trainlab.loggers.mlflow"] == [
+        "mlflow: data/source/path longer than MLflow's 6000 characters, cut there; resolved_config.yaml among the "
+        "run's artifacts holds the whole config"]

@@ -333,21 +333,27 @@ def _flag_values(argv: list[str], *names: str) -> list[str]:
 
 def _unknown_option(exc: Any) -> Optional[str]:
     """``model=lstn``: Hydra lists the group's options over several lines and exits with 1; this is
-    the one line naming the option meant (None when Hydra did not say which group it searched)."""
-    if not exc.missing_cfg_file or not exc.options:
+    the one line naming the option meant (None when Hydra did not say which group it searched). In a list
+    (``logger=[csv,wandb]``) Hydra lists no options: they are read from the config folders."""
+    if not exc.missing_cfg_file:
         return None
     group, _, option = exc.missing_cfg_file.rpartition("/")
     if not group:
+        return None
+    from trainlab.config.search_path import group_options
+
+    options = exc.options or group_options(group)
+    if not options:
         return None
     if group == "hparams_search/space":  # chosen by the model's name (conf/hparams_search/*.yaml), not typed
         return (f"the search files take the model's own search space, hparams_search/space/{option}.yaml, which no "
                 f"config folder holds; write one for model={option} in your config folder (one line per key, e.g. "
                 "optimizer.lr: tag(log, interval(1e-5, 1e-3)); conf/hparams_search/space/ has examples)")
     if not option:
-        return f"{group}= gives no option; choose one of the {group} group's: {', '.join(exc.options)}"
-    hint = did_you_mean(option, exc.options, prefix=f"{group}=")
+        return f"{group}= gives no option; choose one of the {group} group's: {', '.join(options)}"
+    hint = did_you_mean(option, options, prefix=f"{group}=")
     return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
-            f"its options: {', '.join(exc.options)}")
+            f"its options: {', '.join(options)}")
 
 
 def _launcher_value_hint(cause: Optional[BaseException]) -> Optional[str]:

@@ -4,7 +4,9 @@ Lightning's logger already sends the hyperparameters (train.py logs the flattene
 every metric other callbacks log (losses, learning rate, model size, parameter counts, energy) and,
 with ``log_model``, checkpoints. :class:`MLflowRun` adds what it lacks:
 
-- checks at construction, before anything trains: mlflow installed, an http(s) server answering;
+- checks at construction, before anything trains: mlflow installed, an http(s) server answering as
+  MLflow, a URI MLflow takes (no folder: MLflow 3 refuses its file store), an experiment it can log into;
+- a tracking store lost during the run costs MLflow's part of it (one warning), not the training;
 - a local sqlite database keeps its artifacts beside it, not in ``./mlruns`` of whatever folder the
   command ran from;
 - at the end of fit (and again after testing, for files that changed) the run folder's records are
@@ -22,8 +24,10 @@ import logging
 import os
 import sqlite3
 import ssl
+import sys
 import urllib.error
 import urllib.request
+from argparse import Namespace
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -63,6 +67,46 @@ def uri_problem(uri: str) -> Optional[str]:
             f"{hint}, for a local database sqlite:///<file>")
 
 
+def store_folder(uri: str) -> Optional[Path]:
+    """The folder of a file-store URI (a path, ``file:///<path>``), or None for a server or a database."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    return Path(uri).expanduser() if not parsed.scheme or len(parsed.scheme) == 1 else None
+
+
+def check_store_folder(uri: str, folder: Path) -> None:
+    """MLflow 3 refuses its file store (in maintenance mode) unless ``MLFLOW_ALLOW_FILE_STORE=true``: in a
+    multi-line Hydra error, as it did for a folder it cannot create. Refused here in one line each."""
+    from mlflow.environment_variables import MLFLOW_ALLOW_FILE_STORE
+
+    if not MLFLOW_ALLOW_FILE_STORE.get():
+        raise UserError(f"logger.mlflow.tracking_uri={uri}: a folder is MLflow's file store, which MLflow 3 refuses "
+                        f"(maintenance mode); give a database, sqlite:///{folder.absolute() / 'mlflow.db'}, or set "
+                        "MLFLOW_ALLOW_FILE_STORE=true to write into the folder all the same")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f"no permission to write {folder}")
+    except OSError as exc:
+        raise UserError(f"logger.mlflow.tracking_uri={uri}: cannot create or write the folder ({exc}); give a "
+                        "writable folder, or change paths.log_dir") from None
+
+
+def stopped_by(exception: Optional[BaseException]) -> Optional[str]:
+    """Why a run was stopped on purpose (Ctrl-C, a signal, a sweep's pruner), or None: a failure."""
+    from trainlab.run.preemption import stop_reason
+
+    if isinstance(exception, KeyboardInterrupt):
+        return "Ctrl-C"
+    optuna = sys.modules.get("optuna")  # a pruned trial; imported already where one can be
+    if optuna is not None and isinstance(exception, optuna.TrialPruned):
+        return str(exception) or "pruned"
+    return stop_reason(exception) if exception is not None else None
+
+
 def sqlite_database(uri: str) -> Path:
     """The file of a ``sqlite:///<path>`` URI as MLflow's SQLAlchemy reads it (``%xx`` decoded), so that the
     database checked and created here is the one MLflow opens; a ``?`` in the path is refused: SQLAlchemy
@@ -77,17 +121,32 @@ def sqlite_database(uri: str) -> Path:
     return Path(url.database)
 
 
-def _check_artifact_location(tracking_uri: str, experiment_name: str, location: str) -> None:
-    """MLflow applies ``artifact_location`` only when it creates the experiment: one that exists keeps its own,
-    and the setting would be dropped without a word."""
+def _check_experiment(tracking_uri: str, experiment_name: str, location: Optional[str]) -> None:
+    """An experiment of that name that MLflow would not log into, or where the setting would be dropped:
+    one deleted (in MLflow's trash: the run's first metric raised MLflow's traceback), or one that exists with
+    another ``artifact_location`` (MLflow applies it only when it creates the experiment)."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    existing = MlflowClient(tracking_uri).get_experiment_by_name(experiment_name)
+    try:  # the first request to the store: a server at the address that is no MLflow (TensorBoard on 6006), a login
+        existing = MlflowClient(tracking_uri).get_experiment_by_name(experiment_name)
+    except MlflowException as exc:
+        reason = " ".join(exc.message.split())[:300]
+        raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: the tracking store refused MLflow's first "
+                        f"request ({reason}); is it an MLflow server (`make mlflow` serves one), with your "
+                        "credentials (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_TOKEN)?") from None
+    if existing is None:
+        return
+    if existing.lifecycle_stage == "deleted":
+        raise UserError(f"logger.mlflow.experiment_name={experiment_name}: that experiment was deleted (it is in "
+                        f"MLflow's trash, id {existing.experiment_id}); restore it (the UI, or `mlflow experiments "
+                        f"restore --experiment-id {existing.experiment_id}`), or name another: "
+                        "logger.mlflow.experiment_name=<name>")
 
     def bare(uri: str) -> str:
         return str(uri).removeprefix("file://").rstrip("/")
 
-    if existing is not None and bare(existing.artifact_location) != bare(location):
+    if location is not None and bare(existing.artifact_location) != bare(location):
         raise UserError(f"logger.mlflow.artifact_location={location}: experiment '{experiment_name}' exists already, "
                         f"with its artifacts in {existing.artifact_location}, and MLflow sets the place only for a new "
                         "experiment; leave the key out, or name a new one: logger.mlflow.experiment_name=<name>")
@@ -110,6 +169,15 @@ def unreachable(uri: str, timeout_s: float = PROBE_TIMEOUT_S) -> Optional[str]:
     except OSError as exc:  # a timeout while reading, a reset connection
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def _flat_items(params: Any, prefix: str = "") -> Any:
+    """(``a/b/c``, value) for each leaf of nested mappings (the resolved config), as MLflow's UI groups them."""
+    for key, value in params.items():
+        if isinstance(value, dict) and value:
+            yield from _flat_items(value, f"{prefix}{key}/")
+        else:
+            yield f"{prefix}{key}", value
 
 
 class MLflowRun(MLFlowLogger):
@@ -159,6 +227,8 @@ class MLflowRun(MLFlowLogger):
                     f"(`make mlflow PORT=<port>` serves outputs/mlflow.db on 127.0.0.1), fix the address, or leave "
                     f"the key out to log into the local database outputs/mlflow.db"
                 )
+        elif store_folder(tracking_uri) is not None:
+            check_store_folder(tracking_uri, store_folder(tracking_uri))
         elif tracking_uri.startswith("sqlite:///"):
             database = sqlite_database(tracking_uri)
             try:
@@ -170,6 +240,9 @@ class MLflowRun(MLFlowLogger):
                                 f"({exc}); give a writable folder (or an MLflow database file), or change paths.log_dir") from None
             if artifact_location is None:
                 artifact_location = (database.parent / "mlartifacts").resolve().as_uri()
+        if not str(experiment_name).strip():  # MLflow refused it only when the run started, with a traceback
+            raise UserError(f"logger.mlflow.experiment_name={experiment_name!r} is empty; name the experiment (any "
+                            "text), or leave the key out for 'trainlab'")
         if log_model not in (True, False, "all"):  # Lightning treats any other value like false or true, unsaid
             raise UserError(f"logger.mlflow.log_model={log_model!r} must be false, true (every kept checkpoint at the "
                             "end) or all (each one when saved)")
@@ -185,16 +258,72 @@ class MLflowRun(MLFlowLogger):
             raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: MLflow needs the Python package {exc.name} for "
                             f"this database, which is not installed; pip install {exc.name}, or leave the key out to "
                             "log into the local database outputs/mlflow.db") from None
-        if given_location is not None:
-            _check_artifact_location(tracking_uri, experiment_name, given_location)
+        _check_experiment(tracking_uri, experiment_name, given_location)
         self.run_dir = Path(run_dir)
         self.register_model, self.registered_model_name = register_model, registered_model_name
         self._best_from: Optional[ModelCheckpoint] = None
         self._uploaded: dict[Path, tuple[int, int]] = {}  # file -> (mtime_ns, size) when uploaded
         self._registered = False
+        self._lost = False  # the tracking store stopped answering during the run (see _survive)
+
+    @property
+    def experiment(self) -> Any:
+        """Lightning's MlflowClient, the experiment and the run made on first use; a name or tag MLflow
+        refuses (too long, a run name over its limit) is one line here, not MLflow's traceback."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return super().experiment
+        except MlflowException as exc:
+            if exc.error_code != "INVALID_PARAMETER_VALUE":
+                raise
+            raise UserError(f"logger.mlflow: MLflow refused the experiment or run ({exc.message}); change "
+                            "logger.mlflow.experiment_name, run_name or tags") from None
+
+    def _survive(self, call: Any, *args: Any) -> None:
+        """``call(*args)`` unless the tracking store was lost; a store lost during the run (MLflow's request
+        failed after its own retries, about 4 minutes) ends MLflow's part of the run with one warning, not
+        the training: its checkpoints and records are in the run folder."""
+        if self._lost:
+            return
+        from mlflow.exceptions import MlflowException
+        from requests.exceptions import RequestException
+
+        try:
+            call(*args)
+        except MlflowException as exc:  # MLflow raises it inside `except` without `from`: the request's error is the context
+            if not isinstance(exc.__cause__ or exc.__context__, RequestException):
+                raise
+            self._lost = True
+            log.warning("mlflow: the tracking store at %s stopped answering (%s); training goes on without it, its "
+                        "checkpoints and records are in %s", self._tracking_uri, " ".join(exc.message.split())[:200],
+                        self.run_dir)
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Any, step: Optional[int] = None) -> None:
+        self._survive(super().log_metrics, metrics, step)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any) -> None:
+        self._survive(self._log_params, params)
+
+    def _log_params(self, params: dict[str, Any]) -> None:
+        """The config as parameters, ``a/b/c`` for ``a.b.c``, each value whole up to MLflow's limit (6000
+        characters in MLflow 3): Lightning cut every value at 250 without a word (a list of columns, a path)."""
+        from mlflow.entities import Param
+        from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+
+        flat = {key: str(value) for key, value in _flat_items(vars(params) if isinstance(params, Namespace) else params)}
+        cut = sorted(key for key, value in flat.items() if len(value) > MAX_PARAM_VAL_LENGTH)
+        if cut:
+            log.warning("mlflow: %s longer than MLflow's %d characters, cut there; resolved_config.yaml among the run's "
+                        "artifacts holds the whole config", ", ".join(cut), MAX_PARAM_VAL_LENGTH)
+        batch = [Param(key, value[:MAX_PARAM_VAL_LENGTH]) for key, value in flat.items()]
+        for start in range(0, len(batch), 100):  # MLflow takes at most 100 parameters per request
+            self.experiment.log_batch(self.run_id, params=batch[start:start + 100])
 
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
-        super().after_save_checkpoint(checkpoint_callback)
+        self._survive(super().after_save_checkpoint, checkpoint_callback)
         if self._best_from is None and checkpoint_callback.monitor is not None:
             self._best_from = checkpoint_callback  # the one that knows which checkpoint is best
 
@@ -208,8 +337,17 @@ class MLflowRun(MLFlowLogger):
         """Upload what changed in the run folder (and register the best checkpoint), then end the run.
 
         Lightning calls this after fit (after every ``on_fit_end``, so the summary and the figures
-        exist), after test (the summary then holds test metrics) and on an exception ("failed").
+        exist), after test (the summary then holds test metrics) and on an exception ("failed"), while
+        handling it: a run stopped on purpose (Ctrl-C, SIGTERM, a sweep's pruner) ends KILLED, with the
+        reason as the tag ``stopped_by``; any other exception, FAILED.
         """
+        self._survive(self._finalize, status)
+
+    def _finalize(self, status: str) -> None:
+        why = stopped_by(sys.exc_info()[1]) if status == "failed" else None
+        if why is not None and self._initialized:
+            status = "KILLED"
+            self.experiment.set_tag(self.run_id, "stopped_by", why)
         if self._initialized:  # else no run was ever started: nothing to add to
             best = self.best_checkpoint
             if best is not None:

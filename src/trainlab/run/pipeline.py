@@ -172,13 +172,14 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     handed to every logger. ``ckpt_path``: the checkpoint a resumed run starts from, checked against
     the model and data built here before anything trains."""
     from trainlab.callbacks import build_callbacks
-    from trainlab.loggers import build_loggers, run_label
+    from trainlab.loggers import build_loggers, run_label, run_tags
     from trainlab.run.checks import FitChecks, check_resume
     from trainlab.run.spawned import SpawnedRankSetup, spawns_ranks
 
     model, datamodule = build_model_and_data(cfg)
     check_resume(cfg, model, datamodule, ckpt_path)
-    loggers = build_loggers(cfg.logger, run_label())
+    loggers = build_loggers(cfg.logger, run_label(), open_runs=not cfg.trainer.get("fast_dev_run"),
+                            tags=run_tags(ckpt_path))
     callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers),
                                 cfg.trainer.enable_model_summary)
     trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
