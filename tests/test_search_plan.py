@@ -530,11 +530,37 @@ def test_the_closing_line_says_when_no_trial_completed():
     ({"optimizer.lr": "interval(1e-4,1e-2)"}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.5}},
      "hydra.sweeper.search_space.optimizer.lr and hydra.sweeper.params: optimizer.lr=interval(1e-4,1e-2) both search "
      "optimizer.lr; keep one"),
+    # read by nothing, so the search ran without them: another tag, a scale on a choice, an entry's unknown key
+    ({}, ["optimizer.lr=tag(lg,interval(1e-5,1e-2))"], None,
+     "the command line: optimizer.lr=tag(lg,interval(1e-5,1e-2)): tag lg means nothing to the sweeper; the one tag it "
+     "reads is log"),
+    ({"data.batch_size": "tag(log, choice(16, 32))"}, [], None, "a choice has no scale, so tag(log, ...) would do nothing"),
+    ({}, ["model.net.hidden_size=tag(log,range(8,40,8))"], None,
+     "a log scale takes no step (got step 8); drop the step (a log scale over 8..32) or the log scale"),
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 1e-5, "high": 1e-2, "lg": True}},
+     "hydra.sweeper.search_space.optimizer.lr: lg is not a key of a float entry, which takes type, low, high, step, log"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": 8, "high": 64, "q": 8}}, "give step instead of q"),
+    ({}, [], {"data.batch_size": {"type": "categorical", "choices": [16, 32], "low": 8}},
+     "low is not a key of a categorical entry, which takes type, choices"),
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 1e-5, "high": 1e-2, "log": "no"}},
+     "hydra.sweeper.search_space.optimizer.lr.log='no' must be true or false"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": 8.5, "high": 64}}, "its end 8.5 is not a whole number"),
+    ({}, [], {"data.batch_size": {"type": "categorical", "choices": "abc"}}, ".choices='abc' must be a list"),
+    ({}, [], {"data.batch_size": [16, 32]}, "hydra.sweeper.search_space.data.batch_size=[16, 32] must be a mapping"),
+    (5, [], None, "hydra.sweeper.params=5 must be a mapping parameter -> sweep"),
+    ({}, [], [1, 2], "hydra.sweeper.search_space=[1, 2] must be a mapping parameter -> entry"),
 ])
 def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, search_space, message):
     with pytest.raises(UserError) as refused:
         parse_space(params, search_space, arguments)
     assert message in str(refused.value), str(refused.value)
+
+
+def test_a_log_scale_over_whole_numbers_is_searched_on_a_log_scale():
+    """tag(log, range(1, 5)) searched 1..4 on a linear scale: the tag was dropped."""
+    space, _ = parse_space({}, None, ["model.net.num_layers=tag(log,range(1,5))", "data.batch_size=tag(log,int(interval(8,64)))"])
+    assert space["model.net.num_layers"] == optuna.distributions.IntDistribution(1, 4, log=True)
+    assert space["data.batch_size"] == optuna.distributions.IntDistribution(8, 64, log=True)
 
 
 def test_a_step_that_divides_its_range_is_kept():
