@@ -334,10 +334,24 @@ def test_stages_must_cover_the_space_once(compose_cfg, tmp_path):
     (["hydra.sweeper.n_trials=5", "hydra.sweeper.stage_trials=[2,2]"], "give hydra.sweeper.stage_trials=[3,2]"),
     (["hydra.sweeper.stage_trials=[0,10]"], "hydra.sweeper.stage_trials[0]=0 must be 1 or more: a stage needs a finished "
                                             "trial, whose best the next stage fixes"),
+    # a stage's entry as written: a key read by nothing, params as one string, no mapping, a name with a /
+    (["hydra.sweeper.stage_trials=null", "hydra.sweeper.stages=[{name:a,param:[model.net.hidden_size]}]"],
+     "hydra.sweeper.stages[0]: param is not a key of a stage, which takes name and params"),
+    (["hydra.sweeper.stages=[{name:a,params:[model.net.hidden_size,model.net.num_layers],trials:5},"
+      "{name:b,params:[optimizer.lr,data.batch_size]}]"], "a stage's trials are given by hydra.sweeper.stage_trials"),
+    (["hydra.sweeper.stage_trials=null", "hydra.sweeper.stages=[{name:a,params:optimizer.lr}]"],
+     "hydra.sweeper.stages[0].params='optimizer.lr' must be a list of searched keys, e.g. [optimizer.lr]"),
+    (["hydra.sweeper.stages=[model.net.hidden_size,optimizer.lr]"],
+     "hydra.sweeper.stages[0]='model.net.hidden_size' must be a mapping {name: <name>, params: [<searched keys>]}"),
+    (["hydra.sweeper.stages=[{name:'x/y',params:[model.net.hidden_size,model.net.num_layers]},"
+      "{name:b,params:[optimizer.lr,data.batch_size]}]"], "hydra.sweeper.stages[0].name='x/y' names the stage's folder"),
+    # refused after the plan: the sweep folder it made is removed again
+    (["hydra.sweeper.stage_trials=[10]"], "hydra.sweeper.stage_trials has 1 entries for 2 stages; give one count per"),
 ])
-def test_stage_trials_that_contradict_the_sweep_are_refused_before_anything_runs(compose_cfg, tmp_path, capsys,
-                                                                                 overrides, message):
-    """n_trials=40 ran the search file's 10 + 10 trials without a word."""
+def test_stages_that_cannot_run_as_written_are_refused_before_anything_runs(compose_cfg, tmp_path, capsys,
+                                                                            overrides, message):
+    """n_trials=40 ran the search file's 10 + 10 trials without a word; a stage's misspelt key was read by
+    nothing, its params as one string letter by letter."""
     from trainlab.search.stages import run_stages
 
     cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])

@@ -35,7 +35,7 @@ from typing import Any, Optional
 
 import optuna
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean, report_user_errors
 from trainlab.run.durable import read_yaml, write_atomic
@@ -68,15 +68,43 @@ def check_stage_trials(conf: Mapping[str, Any], config: DictConfig) -> None:
                         f"[{','.join(map(str, share))}] instead of n_trials")
 
 
+STAGE_KEYS = ("name", "params")  # the keys of one entry of hydra.sweeper.stages
+
+
+def check_stage_entries(stages: Any) -> None:
+    """Each entry of ``hydra.sweeper.stages`` is {name, params: [keys]}: a key of another name was read by
+    nothing (``param:`` left the stage empty, ``trials: 5`` ran n_trials), params given as one string
+    were read letter by letter, an entry that is no mapping ended in a traceback."""
+    for i, stage in enumerate(stages or []):
+        where = f"hydra.sweeper.stages[{i}]"
+        if not isinstance(stage, (Mapping, DictConfig)):
+            raise UserError(f"{where}={stage!r} must be a mapping {{name: <name>, params: [<searched keys>]}}")
+        unknown = [str(k) for k in stage if k not in STAGE_KEYS]
+        if unknown:
+            counts = "; a stage's trials are given by hydra.sweeper.stage_trials" \
+                if any("trial" in k for k in unknown) else ""
+            raise UserError(f"{where}: {', '.join(unknown)} is not a key of a stage, which takes "
+                            f"{' and '.join(STAGE_KEYS)}{counts}")
+        params = stage.get("params")
+        if params is not None and (isinstance(params, str) or not isinstance(params, (Sequence, ListConfig))):
+            raise UserError(f"{where}.params={params!r} must be a list of searched keys, e.g. [{params}]")
+        name = stage.get("name")
+        if name is not None and (not str(name).strip() or any(sep in str(name) for sep in ("/", "\\"))):
+            raise UserError(f"{where}.name={name!r} names the stage's folder (<sweep dir>/{i + 1}_<name>): give a word "
+                            f"without /, or leave it out (stage{i + 1})")
+
+
 def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: int,
                  fixed: Sequence[str] = ()) -> list[tuple[str, list[str], int]]:
     """(name, parameters, trials) per stage; every searched parameter in exactly one stage. A stage's key that
     the command line fixes (``model.net.hidden_size=8``) is not searched; a stage left with none is
     skipped. Both are logged."""
+    check_stage_entries(conf["stages"])
     given = {f.split("=", 1)[0].lstrip("+~") for f in fixed}
     counts = conf.get("stage_trials") or [n_trials] * len(conf["stages"])
     if len(counts) != len(conf["stages"]):
-        raise UserError(f"hydra.sweeper.stage_trials has {len(counts)} entries for {len(conf['stages'])} stages")
+        raise UserError(f"hydra.sweeper.stage_trials has {len(counts)} entries for {len(conf['stages'])} stages; give "
+                        "one count per stage (or null: hydra.sweeper.n_trials each)")
     groups, seen = [], {}
     for i, stage in enumerate(conf["stages"]):
         name = str(stage.get("name") or f"stage{i + 1}")
@@ -156,7 +184,8 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
     """Run the stages one after the other; write stages.yaml after each."""
     from trainlab.search.sweep import OptunaSearch
 
-    with report_user_errors():
+    with report_user_errors(on_error=lambda: discard_empty_sweep_dir(config)):
+        check_stage_entries(conf["stages"])
         check_stage_trials(conf, config)
         base = plan_sweep(conf, config, arguments, launcher)
         plans = stage_plans(base, conf)
