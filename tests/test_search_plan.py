@@ -852,6 +852,16 @@ def test_continuing_a_renamed_sweep_folder_names_the_study_it_holds(compose_cfg,
     (["hydra.sweeper.pick={within:0.01,then:1}"], [], "picks a trial of a Pareto front, but this search has one objective"),
     (["hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.search_space={data.batch_size:[16,32]}"],
      ["optimizer.lr=0.001"], "hydra.sweeper.sampler.search_space lacks model.net.hidden_size, model.net.num_layers"),
+    # an enqueued configuration Optuna would run as a sampled one, once for two, or with a flag for a number
+    (["hydra.sweeper.enqueue=[{}]"], [], "hydra.sweeper.enqueue[0] is empty; give the values to run first"),
+    (["hydra.sweeper.enqueue=[{optimizer.lr:0.0001},{data.batch_size:16},{optimizer.lr:0.0001}]"], [],
+     "hydra.sweeper.enqueue[2] repeats hydra.sweeper.enqueue[0] ({'optimizer.lr': 0.0001}), which runs once; drop one"),
+    (["hydra.sweeper.enqueue=[{model.net.num_layers:true}]"], [],
+     "hydra.sweeper.enqueue[0].model.net.num_layers=True is true, not a number; its search range is 1..5"),
+    (["hydra.sweeper.enqueue=[{model.net.dropout:true}]"], ["model.net.dropout=choice(0,1)"],
+     "hydra.sweeper.enqueue[0].model.net.dropout=True is not one of its choices [0, 1]"),
+    # no direction: Optuna's refusal came as the storage failing to open the study
+    (["hydra.sweeper.direction=[]"], [], "hydra.sweeper.direction=[] names no direction; give minimize or maximize"),
 ])
 def test_a_setting_that_would_be_ignored_is_refused(compose_cfg, tmp_path, overrides, arguments, message):
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
