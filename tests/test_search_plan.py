@@ -150,6 +150,15 @@ def test_a_warm_start_from_another_space_is_refused(compose_cfg, tmp_path):
         search_for(compose_cfg, tmp_path, [f"hydra.sweeper.warm_start={source}"])
 
 
+def test_a_warm_start_from_a_sweep_without_a_finished_trial_is_refused(compose_cfg, tmp_path):
+    """It started the new study from nothing, with a log line that 0 trials were copied."""
+    source = finished_sweep(tmp_path / "failed", value=None)
+    with pytest.raises(UserError, match=f"hydra.sweeper.warm_start={source}: its study has no finished trial \\(complete "
+                                        "or pruned\\) to start from \\(1 fail\\); continue that sweep first"):
+        search_for(compose_cfg, tmp_path / "warm", [f"hydra.sweeper.warm_start={source}"])
+    assert not (tmp_path / "warm" / "sweep").exists()
+
+
 def test_a_warm_start_from_a_sweep_of_another_metric_is_refused(compose_cfg, tmp_path):
     search_for(compose_cfg, tmp_path / "rmse", ["optimized_metric=val/rmse", "hydra.sweeper.n_trials=2"]).run()
     with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.warm_start={tmp_path / 'rmse' / 'sweep'}: its trials' "
