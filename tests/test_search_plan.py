@@ -516,6 +516,15 @@ def test_the_closing_line_says_when_no_trial_completed():
 
     line = results_line({"best_trial": None, "best_value": None, "best_params": None, "metric": "val/loss"}, Path("s"))
     assert line == "results in s: no trial completed, so there is no best; trials.csv says how each ended"
+    # a sweep's own summary counts its trials: why there is no best, and what to do
+    line = results_line({"best_trial": None, "metric": "val/loss", "trials": {"complete": 0, "pruned": 4, "fail": 0,
+                                                                               "running": 0}}, Path("s"))
+    assert line.startswith("results in s: no trial completed, so there is no best (4 pruned); every trial was pruned "
+                           "before its end: continue the sweep with a longer warm-up (hydra.sweeper.pruner.n_warmup_steps)")
+    line = results_line({"best_trial": None, "metric": "val/loss", "trials": {"complete": 0, "pruned": 1, "fail": 3,
+                                                                               "running": 0}}, Path("s"))
+    assert line.endswith("(1 pruned, 3 failed); trials.csv says why each failed (fail_reason); mend that and continue "
+                         "the sweep")
     line = results_line({"best_trial": 2, "best_value": 0.5, "best_params": {"optimizer.lr": 0.01}, "metric": "val/loss"},
                         Path("s"))
     assert line == "results in s: best val/loss 0.5 with {'optimizer.lr': 0.01}"
@@ -726,6 +735,62 @@ def test_refine_and_stage2_of_a_sweep_without_a_complete_trial_say_so(tmp_path, 
         sweep_clis()[cli]([str(finished_sweep(tmp_path / "failed", value=None))])
     assert exited.value.code == 2
     assert "has no complete trial yet, so it has no best" in capsys.readouterr().err
+
+
+def sweep_of(folder: Path, states: list[TrialState], running: int = 0) -> Path:
+    """A sweep folder's study with a scored trial per COMPLETE, an unscored one per PRUNED / FAIL, and
+    ``running`` trials still running."""
+    folder.mkdir(parents=True)
+    study = optuna.create_study(storage=f"sqlite:///{folder}/optuna.db", study_name=folder.name)
+    dist = {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    for i, state in enumerate(states):
+        study.add_trial(create_trial(params={"optimizer.lr": 1e-3 * (1 + i)}, distributions=dist, state=state,
+                                     value=1.0 + i if state == TrialState.COMPLETE else None,
+                                     intermediate_values={0: 1.0} if state == TrialState.PRUNED else None,
+                                     user_attrs={"run_dir": str(i)}))
+    for _ in range(running):
+        study.ask(dist)
+    return folder
+
+
+@pytest.mark.parametrize("cli", ["refine", "stage2"])
+@pytest.mark.parametrize("states,running,why", [
+    ([TrialState.PRUNED] * 3, 0, "(3 pruned); every trial was pruned before its end: continue the sweep with a longer "
+                                 "warm-up (hydra.sweeper.pruner.n_warmup_steps)"),
+    ([TrialState.PRUNED, TrialState.FAIL], 2, "(1 pruned, 1 failed, 2 running); its running trials may still complete: "
+                                             "wait for the sweep"),
+])
+def test_refine_and_stage2_of_a_sweep_without_a_best_say_why_and_what_to_do(tmp_path, monkeypatch, capsys, cli, states,
+                                                                            running, why):
+    """'continue the sweep' for a sweep still running, and 'trials.csv says how each trial ended' for one whose
+    every trial the pruner stopped."""
+    from trainlab.search import refine
+
+    monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        sweep_clis()[cli]([str(sweep_of(tmp_path / "sweep", states, running))])
+    assert exited.value.code == 2
+    assert f"has no complete trial yet, so it has no best {why}" in capsys.readouterr().err
+
+
+def test_refine_of_a_sweep_still_running_says_its_best_may_move(tmp_path, monkeypatch, caplog):
+    from trainlab.search import refine
+
+    folder = sweep_of(tmp_path / "sweep", [TrialState.COMPLETE], running=1)
+    (folder / "0" / ".hydra").mkdir(parents=True)
+    (folder / "0" / ".hydra" / "overrides.yaml").write_text("- optimizer.lr=0.001\n")
+    calls = []
+    monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
+    assert refine.main([str(folder)]) == 0 and "optimizer.lr=0.001" in calls[0]
+    assert f"{folder}: 1 trial(s) still running (the sweep goes on, or was killed): the best so far is taken" in caplog.text
+
+
+def test_the_analysis_of_a_sweep_whose_every_trial_was_pruned_says_what_to_change(tmp_path):
+    from trainlab.search.analyze import report
+
+    text = report(sweep_of(tmp_path / "pruned", [TrialState.PRUNED] * 3, running=0))
+    assert ("no trial ran to its end: 3 of 3 trials were pruned, so there is no best; continue the sweep with a longer "
+            "warm-up") in text
 
 
 def test_refine_and_stage2_wait_for_train_py_to_answer_a_ctrl_c(tmp_path):

@@ -32,10 +32,12 @@ _SEARCH_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=", "trainer.m
 def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> list[str]:
     """The chosen trial's overrides, without the search's own."""
     from trainlab.config.errors import UserError
-    from trainlab.search.results import load_sweep_study, run_dir_of, study_folder, sweep_storage
+    from trainlab.search.results import load_sweep_study, run_dir_of, study_folder, sweep_storage, warn_running
     from trainlab.search.stages import best_params
 
-    chosen, _ = best_params(load_sweep_study(sweep_dir), rule)
+    study = load_sweep_study(sweep_dir)
+    chosen, _ = best_params(study, rule)
+    warn_running(study, sweep_dir)
     run_dir = run_dir_of(chosen, study_folder(sweep_storage(sweep_dir)))
     if not run_dir or not (RunFolder(run_dir) / OVERRIDES).is_file():
         raise UserError(f"trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES} (moved or "

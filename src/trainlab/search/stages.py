@@ -42,7 +42,7 @@ from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
 from trainlab.search.results import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGES_YAML, STUDY_FILE, as_stored, best_trials,
-                                     load_sweep_study)
+                                     load_sweep_study, trial_counts, warn_running, why_no_best)
 from trainlab.search.space import as_override
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,8 @@ def best_params(study: optuna.Study, rule: Any = None) -> tuple[optuna.trial.Fro
 
     front = best_trials(study)
     if not front:
-        raise UserError(f"study {study.study_name} has no complete trial yet, so it has no best (its trials.csv says "
-                        "how each trial ended); continue the sweep, or give another one")
+        raise UserError(f"study {study.study_name} has no complete trial yet, so it has no best "
+                        f"{why_no_best(trial_counts(study))}")
     chosen = front[0] if len(front) == 1 else pick(front, study.directions, rule)
     return chosen, dict(chosen.params)
 
@@ -310,7 +310,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     from trainlab.run.root import repo_root
 
     with report_user_errors():  # what can be known here is refused before train.py starts
-        best_params(load_sweep_study(args.sweep_dir))
+        study = load_sweep_study(args.sweep_dir)
+        best_params(study)
+        warn_running(study, args.sweep_dir)
         if args.top < 1:
             raise UserError(f"TOP={args.top}: give how many of the sweep's most important parameters to fix, 1 or more")
         top_fixed(args.sweep_dir, args.top)  # what the new sweep's plan would refuse (too few trials, TOP too big)
