@@ -403,6 +403,20 @@ def test_stage_two_from_an_earlier_sweep_fixes_its_top_k_by_importance(compose_c
 
 
 # -- two objectives --------------------------------------------------------------------------------------
+def test_stage_two_through_the_sweeper_keys_is_refused_in_their_names(compose_cfg, tmp_path):
+    """hydra.sweeper.fix_top=0 was refused as 'TOP=0' (make stage2's variable), and a missing or unfinished
+    fix_top_of folder without naming the key."""
+    cfg = compose_cfg(SEED_SPACE)
+    space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
+    source = earlier_sweep(tmp_path / "earlier", space)
+    with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.fix_top_of={source}: hydra.sweeper.fix_top=0: the "
+                                                  "sweep searched 4 parameters; fix 1..3 of them")):
+        search_for(compose_cfg, tmp_path / "a", [f"hydra.sweeper.fix_top_of={source}", "hydra.sweeper.fix_top=0"])
+    with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.fix_top_of={tmp_path / 'nowhere'}: ")):
+        search_for(compose_cfg, tmp_path / "b", [f"hydra.sweeper.fix_top_of={tmp_path / 'nowhere'}"])
+    assert not (tmp_path / "a" / "sweep").exists() and not (tmp_path / "b" / "sweep").exists()
+
+
 def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(compose_cfg, tmp_path, caplog):
     from trainlab.search.analyze import report
     from trainlab.search.front import pick

@@ -245,9 +245,10 @@ def _why(fixed: Mapping[str, Any], record: list[dict[str, Any]]) -> dict[str, tu
 
 # --- stage 2 from an earlier sweep ------------------------------------------------------------------
 
-def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, float], int]:
+def top_fixed(sweep_dir: Path, top: int, key: str = "TOP") -> tuple[dict[str, Any], dict[str, Any], dict[str, float], int]:
     """(fixed: the k most important parameters at the best trial's values, the best's other values,
-    every importance, the number of trials) of an earlier sweep."""
+    every importance, the number of trials) of an earlier sweep; ``key``: what set ``top``, for messages
+    (make stage2's TOP, or the sweeper's hydra.sweeper.fix_top)."""
     from trainlab.search.analyze import importances
 
     study = load_sweep_study(sweep_dir)
@@ -260,7 +261,7 @@ def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any]
         raise UserError(f"{sweep_dir}: its parameters cannot be ranked by importance: {why}; continue that sweep "
                         "with more trials (hydra.sweeper.n_trials), then run stage 2")
     if not 1 <= top < len(found):  # 0 fixes nothing: that would be the earlier sweep again
-        raise UserError(f"TOP={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
+        raise UserError(f"{key}={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
     ranked = list(found)  # most important first
     fixed = {k: params[k] for k in ranked[:top]}
     rest = {k: v for k, v in params.items() if k not in fixed}
@@ -272,7 +273,10 @@ def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
     earlier best."""
     source = Path(str(conf["fix_top_of"])).expanduser().resolve()
     top = conf.get("fix_top")
-    fixed, rest, found, trials = top_fixed(source, 3 if top is None else int(top))
+    try:
+        fixed, rest, found, trials = top_fixed(source, 3 if top is None else int(top), "hydra.sweeper.fix_top")
+    except UserError as exc:  # the earlier sweep's refusal, said of the key that named it
+        raise UserError(f"hydra.sweeper.fix_top_of={conf['fix_top_of']}: {exc}") from None
     unknown = [k for k in fixed if k not in plan.space]
     if unknown:
         raise UserError(f"hydra.sweeper.fix_top_of={source}: {', '.join(unknown)} is not searched here")
