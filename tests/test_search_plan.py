@@ -1057,6 +1057,19 @@ def test_hyperband_settings_that_contradict_it_are_refused_before_the_first_tria
     assert not (tmp_path / "sweep").exists()
 
 
+@pytest.mark.parametrize("override,message", [
+    ("hydra.sweeper.sampler.n_ei_candidates=0", "hydra.sweeper.sampler.n_ei_candidates=0 must be a whole number of 1 or more"),
+    ("hydra.sweeper.sampler.n_startup_trials=-5", "hydra.sweeper.sampler.n_startup_trials=-5 must be a whole number of 0"),
+])
+def test_sampler_arguments_optuna_takes_unchecked_are_refused_before_the_first_trial(compose_cfg, tmp_path, override,
+                                                                                     message):
+    """TPE with n_ei_candidates=0 failed the sweep at its 11th trial, the first model-based draw, with a traceback."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", override])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert not (tmp_path / "sweep").exists()
+
+
 @pytest.mark.parametrize("overrides,arguments,message", [
     (["model=gnn"], [], "model=gnn is a graph model, but data=synthetic is timeseries data; use data=catalogue or "
                         "data=gaia, or a timeseries model: model=cnn, model=lstm, model=lstm_attention, model=tcn (each trial"),

@@ -38,6 +38,10 @@ from trainlab.search.variants import check_every_variant, composer
 log = logging.getLogger(__name__)
 
 _SAMPLER_PACKAGES = {"CmaEsSampler": "cmaes"}  # samplers whose extra package Optuna imports late
+# arguments Optuna's constructors take unchecked: their least value (TPE with n_ei_candidates=0 failed
+# the sweep at its 11th trial: 'The size of `samples` must be positive')
+_SAMPLER_LEAST = {"TPESampler": {"n_startup_trials": 0, "n_ei_candidates": 1},
+                  "CmaEsSampler": {"n_startup_trials": 0, "popsize": 1}}
 
 
 @dataclass
@@ -113,6 +117,12 @@ def build_sampler(node: Any, space: Mapping[str, BaseDistribution], trials_befor
     if needs and importlib.util.find_spec(needs) is None:  # imported only at the first model-based sample
         raise UserError(f"hydra.sweeper.sampler._target_={target} needs the '{needs}' package: pip install {needs}, "
                         "or choose another sampler (tpe, random, qmc)")
+    for arg, least in _SAMPLER_LEAST.get(name, {}).items():
+        value = node.get(arg)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            # Optuna takes it and fails at the first model-based draw, trials into the sweep, with a traceback
+            raise UserError(f"hydra.sweeper.sampler.{arg}={value} must be a whole number of {least} or more "
+                            f"({name} takes it unchecked, and fails or misbehaves once the sweep is under way)")
     kwargs = {}
     if name == "GridSampler" and not node.get("search_space"):
         kwargs["search_space"] = grid_values(space)
