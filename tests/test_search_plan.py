@@ -470,6 +470,49 @@ def test_refine_of_a_two_objective_sweep_takes_the_trial_its_pick_rule_names(com
     assert rules == [{"within": 0.01, "then": 1}, {"within": 0.5, "then": 1}]
 
 
+@pytest.mark.parametrize("objectives,options,message", [
+    (1, ["--epochs", "0"], "--epochs 0 (make refine's EPOCHS): retrain for 1 epoch or more"),
+    (1, ["--epochs", "-1"], "--epochs -1 (make refine's EPOCHS)"),  # Lightning's 'no limit'
+    (1, ["--within", "0.1"], "--within / --then pick a trial of a Pareto front, but {sweep} searched one objective"),
+    (2, ["--then", "0"], "--then 0 takes the best by that objective among the trials --within of the best first "
+                         "objective; give --within too"),
+    # a front of one trial was taken without a look at the rule
+    (2, ["--within", "0.1", "--then", "5"], "--then 5: the study has objectives 0..1"),
+    (2, ["--within", "-1"], "--within -1.0 must be a fraction of 0 or more"),
+])
+def test_refine_options_that_would_pick_nothing_are_refused(tmp_path, monkeypatch, capsys, objectives, options, message):
+    """Each was ignored (the best, or the sweep's own rule, was retrained), and --epochs -1 trained without end."""
+    from trainlab.search import refine
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    study = optuna.create_study(storage=f"sqlite:///{folder}/optuna.db", study_name="sweep",
+                                directions=["minimize"] * objectives)
+    dist = {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    study.add_trial(create_trial(params={"optimizer.lr": 1e-3}, distributions=dist, values=[1.0] * objectives,
+                                 user_attrs={"run_dir": "0"}))
+    (folder / "0" / ".hydra").mkdir(parents=True)
+    (folder / "0" / ".hydra" / "overrides.yaml").write_text("- optimizer.lr=0.001\n")
+    monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        refine.main([str(folder), *options])
+    assert exited.value.code == 2
+    assert message.format(sweep=folder) in capsys.readouterr().err
+
+
+def test_a_pick_tolerance_relative_to_a_best_of_0_says_it_is_none(caplog):
+    """within=0.01 of a best loss of 0 is 0: the rule quietly became 'the best first objective'."""
+    from optuna.study import StudyDirection
+
+    from trainlab.search.front import pick
+
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    front = [create_trial(params={"x": 0.1}, distributions=dist, values=v) for v in ([0.0, 10.0], [0.001, 1.0])]
+    chosen = pick(front, [StudyDirection.MINIMIZE] * 2, {"within": 0.01, "then": 1})
+    assert chosen.values == [0.0, 10.0]
+    assert "pick within=0.01 is relative to the best first objective, which is 0: only trials that score 0" in caplog.text
+
+
 def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
     """make refine SWEEP=<dir> EPOCHS=2 ARGS="logger=none" runs refine.py <dir> --epochs 2 logger=none."""
     from trainlab.search import refine
