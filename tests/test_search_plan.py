@@ -159,6 +159,20 @@ def test_a_warm_start_from_a_sweep_without_a_finished_trial_is_refused(compose_c
     assert not (tmp_path / "warm" / "sweep").exists()
 
 
+def test_a_warm_start_beside_fix_top_of_is_checked_against_the_space_left_before_anything_is_written(compose_cfg,
+                                                                                                     tmp_path):
+    """Checked against the whole space, it passed the plan and was refused once the study was made: an optuna.db
+    was left in the new sweep folder, and the refusal blamed the command line."""
+    cfg = compose_cfg(SEED_SPACE)
+    space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
+    source = earlier_sweep(tmp_path / "earlier", space)
+    with pytest.raises(UserError, match=r"was searched there and is not here .*\(hydra.sweeper.fix_top_of fixes \S+: "
+                                        r"a warm start needs a sweep that searched only the parameters left"):
+        search_for(compose_cfg, tmp_path / "new", [f"hydra.sweeper.fix_top_of={source}", "hydra.sweeper.fix_top=1",
+                                                   f"hydra.sweeper.warm_start={source}"])
+    assert not (tmp_path / "new" / "sweep").exists()
+
+
 def test_a_warm_start_from_a_sweep_of_another_metric_is_refused(compose_cfg, tmp_path):
     search_for(compose_cfg, tmp_path / "rmse", ["optimized_metric=val/rmse", "hydra.sweeper.n_trials=2"]).run()
     with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.warm_start={tmp_path / 'rmse' / 'sweep'}: its trials' "

@@ -295,6 +295,22 @@ def discard_empty_sweep_dir(config: DictConfig, top: Optional[Path] = None) -> O
     return "nothing was run, so its sweep folder was removed" if removed else None
 
 
+def check_warm_start(source: Path, plan: SweepPlan, searched: Mapping[str, BaseDistribution], config: DictConfig) -> None:
+    """The warm start's study against this one's space, directions and metric, before anything is written
+    (when the study was opened first, a refusal left an optuna.db behind). ``searched``: the space before
+    ``fix_top_of`` fixed some of its keys, which a refusal names."""
+    from trainlab.search.warmstart import earlier_trials
+
+    try:
+        earlier_trials(source, plan.space, plan.directions, str(config.get("optimized_metric", "objective")))
+    except UserError as exc:
+        fixed = [k for k in searched if k not in plan.space]
+        if not fixed:
+            raise
+        raise UserError(f"{exc} (hydra.sweeper.fix_top_of fixes {', '.join(fixed)}: a warm start needs a sweep that "
+                        "searched only the parameters left)") from None
+
+
 def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str], launcher: Any) -> SweepPlan:
     """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
     before every check has passed."""
@@ -352,11 +368,6 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     if warm_start is not None and warm_start == Path(str(config.hydra.sweep.dir)).resolve():
         raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is this sweep's own folder: its trials are in the "
                         "study already (they would be copied into it twice); to continue it, leave out warm_start")
-    if warm_start is not None:
-        from trainlab.search.warmstart import earlier_trials
-
-        # its space, directions and metric, before anything is written
-        earlier_trials(warm_start, space, directions, str(config.get("optimized_metric", "objective")))
     slots = count_slots(int(conf["n_jobs"]), launcher)
     if slots > n_trials:
         log.info("hydra.sweeper.n_jobs=%d for %d trials: %d slots", slots, n_trials, n_trials)
@@ -381,5 +392,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         from trainlab.search.stages import fix_top_of_earlier
 
         plan = fix_top_of_earlier(plan, conf)
+    if warm_start is not None:  # against the space the study searches: fix_top_of takes keys out of it
+        check_warm_start(warm_start, plan, space, config)
     pin_sweep_dir(config, sweep_dir)  # the first write, after every check
     return plan
