@@ -22,6 +22,7 @@ from optuna.trial import TrialState, create_trial
 from tests.conftest import config_options
 from trainlab.config.errors import UserError
 from trainlab.search import plan as plan_module
+from trainlab.search.analyze import importances
 from trainlab.search.handover import TrialHandover
 from trainlab.search.plan import plan_sweep
 from trainlab.search.shared import is_copied, open_storage
@@ -426,9 +427,14 @@ def test_stage_two_through_the_sweeper_keys_is_refused_in_their_names(compose_cf
     with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.fix_top_of={source}: hydra.sweeper.fix_top=0: the "
                                                   "sweep searched 4 parameters; fix 1..3 of them")):
         search_for(compose_cfg, tmp_path / "a", [f"hydra.sweeper.fix_top_of={source}", "hydra.sweeper.fix_top=0"])
+    top = max(importances(optuna.load_study(study_name="earlier", storage=f"sqlite:///{source}/optuna.db")).items(),
+              key=lambda kv: kv[1])[0]
+    with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.enqueue[0].{top} is fixed by hydra.sweeper.fix_top_of")):
+        search_for(compose_cfg, tmp_path / "c", [f"hydra.sweeper.fix_top_of={source}", "hydra.sweeper.fix_top=1",
+                                                 f"hydra.sweeper.enqueue=[{{{top}:{space[top].low}}}]"])
     with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.fix_top_of={tmp_path / 'nowhere'}: ")):
         search_for(compose_cfg, tmp_path / "b", [f"hydra.sweeper.fix_top_of={tmp_path / 'nowhere'}"])
-    assert not (tmp_path / "a" / "sweep").exists() and not (tmp_path / "b" / "sweep").exists()
+    assert not any((tmp_path / name / "sweep").exists() for name in "abc")
 
 
 def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(compose_cfg, tmp_path, caplog):

@@ -280,6 +280,12 @@ def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
     unknown = [k for k in fixed if k not in plan.space]
     if unknown:
         raise UserError(f"hydra.sweeper.fix_top_of={source}: {', '.join(unknown)} is not searched here")
+    for i, entry in enumerate(plan.enqueue):  # its value would be dropped for the fixed one without a word
+        clash = [k for k in entry if k in fixed]
+        if clash:
+            raise UserError(f"hydra.sweeper.enqueue[{i}].{clash[0]} is fixed by hydra.sweeper.fix_top_of (at "
+                            f"{fixed[clash[0]]}, that sweep's best), so its value here would not be run; drop it from "
+                            "the configuration")
     space = {k: d for k, d in plan.space.items() if k not in fixed}
     start = {k: v for k, v in rest.items() if k in space and contains(space[k], v)}
     log.info("fixed from %s by importance: %s", source,
