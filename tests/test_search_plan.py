@@ -1059,6 +1059,29 @@ def test_objectives_the_jobs_cannot_give_are_refused_before_the_first_trial(comp
         plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
 
 
+@pytest.mark.parametrize("overrides,message", [
+    # the first objective is optimized_metric: a maximised one was minimised without a word
+    (["hparams_search=optuna_two_objectives", "optimized_mode=max", "hydra.sweeper.direction=[minimize,minimize]"],
+     "hydra.sweeper.direction=['minimize', 'minimize'] judges the first objective, val/loss, by minimize, which "
+     "contradicts optimized_mode=max (checkpoints and early stopping keep the highest val/loss); give "
+     "hydra.sweeper.direction=[maximize,minimize]"),
+    (["hparams_search=optuna_two_objectives", "hydra.sweeper.direction=[minimize,maximize]"],
+     "hydra.sweeper.direction maximizes fit_seconds, a cost of the trial; give minimize for it"),
+    (["hparams_search=optuna_two_objectives", "hydra.sweeper.direction=[minimize,minimize,minimize]",
+      "hydra.sweeper.objectives=[objective,fit_seconds,fit_seconds]"], "names fit_seconds twice; name each objective once"),
+])
+def test_directions_that_judge_an_objective_the_wrong_way_are_refused(compose_cfg, tmp_path, overrides, message):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+
+
+def test_the_two_objective_search_file_follows_optimized_mode(compose_cfg, tmp_path):
+    cfg = compose_cfg([*SEED_SPACE, "hparams_search=optuna_two_objectives", "optimized_metric=val/r2",
+                       "optimized_mode=max", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    assert plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn()).directions == ["maximize", "minimize"]
+
+
 def test_stage_two_from_a_two_objective_sweep_ranks_by_its_first_objective(compose_cfg, tmp_path, monkeypatch):
     """Its importances need one target; without it they were empty and the message blamed 'too few trials'."""
     from trainlab.search import advice

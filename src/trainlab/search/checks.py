@@ -47,6 +47,13 @@ def check_objectives(objectives: Any, directions: list[str]) -> list[str]:
     if len(names) != len(directions):
         raise UserError(f"hydra.sweeper.objectives has {len(names)} entries but hydra.sweeper.direction "
                         f"{len(directions)}; give one direction per objective, e.g. [minimize, minimize]")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"hydra.sweeper.objectives={names} names {', '.join(twice)} twice; name each objective once")
+    maximised = [n for n, d in zip(names[1:], directions[1:]) if d == "maximize"]
+    if maximised:  # costs: maximised, the front would favour the slowest, hungriest trials
+        raise UserError(f"hydra.sweeper.direction maximizes {', '.join(maximised)}, a cost of the trial; give minimize "
+                        f"for it: hydra.sweeper.direction=[{directions[0]},{','.join(['minimize'] * (len(names) - 1))}]")
     return names
 
 
