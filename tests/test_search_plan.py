@@ -1003,6 +1003,13 @@ def test_continuing_a_renamed_sweep_folder_names_the_study_it_holds(compose_cfg,
     (["hydra.sweeper.pick={within:0.01,then:1}"], [], "picks a trial of a Pareto front, but this search has one objective"),
     (["hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.search_space={data.batch_size:[16,32]}"],
      ["optimizer.lr=0.001"], "hydra.sweeper.sampler.search_space lacks model.net.hidden_size, model.net.num_layers"),
+    # a grid value off the space failed the sweep at its first trial with a traceback ('48' not in (16, 32, 64))
+    (["hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.search_space={data.batch_size:[16,48],optimizer.lr:[0.001]}"],
+     ["optimizer.lr=choice(0.001,0.01)", "model.net.hidden_size=64", "model.net.num_layers=2"],
+     "hydra.sweeper.sampler.search_space.data.batch_size: 48 is not one of its choices [16, 32, 64]"),
+    (["hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.search_space={data.batch_size:16,optimizer.lr:[0.001]}"],
+     ["optimizer.lr=choice(0.001,0.01)", "model.net.hidden_size=64", "model.net.num_layers=2"],
+     "hydra.sweeper.sampler.search_space.data.batch_size=16 must be a list of its values, e.g. [16, 32, 64]"),
     # an enqueued configuration Optuna would run as a sampled one, once for two, or with a flag for a number
     (["hydra.sweeper.enqueue=[{}]"], [], "hydra.sweeper.enqueue[0] is empty; give the values to run first"),
     (["hydra.sweeper.enqueue=[{optimizer.lr:0.0001},{data.batch_size:16},{optimizer.lr:0.0001}]"], [],

@@ -185,6 +185,19 @@ def check_grid(grid: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -
         problem = f"lacks {', '.join(missing)}" if missing else f"names {', '.join(extra)}, which is not searched"
         raise UserError(f"hydra.sweeper.sampler.search_space {problem}; the grid gives values to exactly the searched "
                         f"parameters ({', '.join(space)}), or leave it null for every value of the discrete ones")
+    for key, values in grid.items():  # a value off the space failed the sweep at its first trial, with a traceback
+        if isinstance(values, str) or not isinstance(values, (Sequence, ListConfig)) or not values:
+            raise UserError(f"hydra.sweeper.sampler.search_space.{key}={values!r} must be a list of its values, e.g. "
+                            f"{grid_example(space[key])}")
+        for value in values:
+            problem = not_in(space[key], value)
+            if problem:
+                raise UserError(f"hydra.sweeper.sampler.search_space.{key}: {value!r} {problem}; the grid's values lie in "
+                                "the searched space")
+
+
+def grid_example(dist: BaseDistribution) -> str:
+    return str(list(dist.choices)) if isinstance(dist, CategoricalDistribution) else f"[{dist.low}, {dist.high}]"
 
 
 def check_chosen_by_group(conf: Mapping[str, Any]) -> None:

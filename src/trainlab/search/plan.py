@@ -338,6 +338,9 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     check_value_types(config, space)
     check_sweep_families(config, space, fixed)
     check_every_variant(config, space, fixed, composer(launcher, config), conf.get("params"))
+    given_grid = (conf["sampler"] or {}).get("search_space")
+    if given_grid and str((conf["sampler"] or {}).get("_target_", "")).endswith(".GridSampler"):
+        check_grid(given_grid, space)  # before Optuna's constructor meets a value that is no list
     sampler = build_sampler(conf["sampler"], space)  # checked before anything is written
     pruner = OmegaConf.to_container(conf["pruner"], resolve=True) if conf.get("pruner") else None
     if pruner and len(directions) > 1 and pruner["_target_"] != "optuna.pruners.NopPruner":
@@ -352,8 +355,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     check_companions(conf, directions)
     n_trials = int(conf["n_trials"])
     if isinstance(sampler, optuna.samplers.GridSampler):
-        grid = conf["sampler"].get("search_space") or grid_values(space)
-        check_grid(grid, space)
+        grid = given_grid or grid_values(space)
         size = math.prod(len(v) for v in grid.values())
         if size < n_trials:
             log.info("the grid has %d points: n_trials %d -> %d", size, n_trials, size)
