@@ -654,6 +654,8 @@ def test_the_closing_line_says_when_no_trial_completed():
     ({}, [], {"optimizer.lr": {"type": "float", "low": 1e-5, "high": 1e-2, "log": "no"}},
      "hydra.sweeper.search_space.optimizer.lr.log='no' must be true or false"),
     ({}, [], {"data.batch_size": {"type": "int", "low": 8.5, "high": 64}}, "its end 8.5 is not a whole number"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": 8, "high": 64, "step": 2.5}}, "its step 2.5 is not a whole number"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": 8, "high": 64, "step": "x"}}, "its step 'x' must be a number"),
     ({}, [], {"data.batch_size": {"type": "categorical", "choices": "abc"}}, ".choices='abc' must be a list"),
     ({}, [], {"data.batch_size": [16, 32]}, "hydra.sweeper.search_space.data.batch_size=[16, 32] must be a mapping"),
     (5, [], None, "hydra.sweeper.params=5 must be a mapping parameter -> sweep"),

@@ -53,20 +53,24 @@ def _numeric(where: str, low: Any, high: Any, log: bool = False, step: Any = Non
         raise UserError(f"{where}: a log scale takes no step (got step {step}); drop the step (a log scale over "
                         f"{low}..{high}) or the log scale")
     if step is not None:
-        _check_step(where, low, high, kind(step))
+        try:
+            step = _whole(where, step, "step") if kind is int else float(step)
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: its step {step!r} must be a number") from None
+        _check_step(where, low, high, step)
     if kind is int:
-        return IntDistribution(low, high, log=log, step=int(step) if step is not None else 1)
+        return IntDistribution(low, high, log=log, step=step if step is not None else 1)
     return FloatDistribution(low, high, log=log, step=float(step) if step is not None else None)
 
 
-def _whole(where: str, end: Any) -> int:
-    """An end of an integer range: a whole number (8.5 was cut to 8 without a word)."""
+def _whole(where: str, end: Any, what: str = "end") -> int:
+    """An end or the step of an integer range: a whole number (8.5 was cut to 8 without a word)."""
     if isinstance(end, bool) or not isinstance(end, (int, float, str)):
         raise TypeError(end)
     number = float(end)
     if not number.is_integer():
-        raise UserError(f"{where}: its end {end!r} is not a whole number, and type int draws whole numbers; give "
-                        "whole ends, or type float")
+        raise UserError(f"{where}: its {what} {end!r} is not a whole number, and type int draws whole numbers; give "
+                        f"a whole {what}, or type float")
     return int(number)
 
 
