@@ -442,9 +442,8 @@ def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(
     from trainlab.search.front import pick
     from trainlab.search.results import best_trials
 
-    search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8",
-                                                "hydra/sweeper/pruner=median"], StandIn(facts={"fit_seconds": 10.0}))
-    assert search.plan.pruner is None  # asked for, reported, not used: Optuna cannot prune two objectives
+    search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8"],
+                        StandIn(facts={"fit_seconds": 10.0}))
     with caplog.at_level("INFO", logger="trainlab.search.sweep"):
         search.run()
     sweep_dir = tmp_path / "sweep"
@@ -459,6 +458,21 @@ def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(
     best_loss = min(t.values[0] for t in front)
     close = [t for t in front if t.values[0] <= best_loss * 1.5]
     assert chosen.values[1] == min(t.values[1] for t in close)
+
+
+def test_a_pruner_for_two_objectives_is_refused_when_asked_for_and_said_when_the_search_files(compose_cfg, tmp_path,
+                                                                                            caplog):
+    """Optuna cannot prune a study with several objectives: hydra/sweeper/pruner=median on the command line
+    was reported in a warning and dropped; the search file's own pruner still is (hparams_search=optuna
+    brings the median pruner to any search)."""
+    with pytest.raises(UserError, match=re.escape("hydra/sweeper/pruner=median: Optuna cannot prune a study with 2 "
+                                                  "objectives (there is no single value to compare trials by); drop it")):
+        search_for(compose_cfg, tmp_path / "a", ["hparams_search=optuna_two_objectives", "hydra/sweeper/pruner=median"])
+    assert not (tmp_path / "a" / "sweep").exists()
+    cfg = compose_cfg(["hparams_search=optuna", "hydra.sweeper.direction=[minimize,minimize]",
+                       "hydra.sweeper.objectives=[objective,fit_seconds]", f"hydra.sweep.dir={tmp_path / 'b'}"])
+    assert plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn()).pruner is None
+    assert "hydra.sweeper.pruner=optuna.pruners.MedianPruner is not used: Optuna cannot prune" in caplog.text
 
 
 @pytest.mark.parametrize("sampler,target", [(None, "NSGAIISampler"), ("tpe", "TPESampler"), ("random", "RandomSampler")])

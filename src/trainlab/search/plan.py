@@ -344,6 +344,12 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     sampler = build_sampler(conf["sampler"], space)  # checked before anything is written
     pruner = OmegaConf.to_container(conf["pruner"], resolve=True) if conf.get("pruner") else None
     if pruner and len(directions) > 1 and pruner["_target_"] != "optuna.pruners.NopPruner":
+        overrides = [str(o).lstrip("+~") for o in (given or [])]
+        asked = ([o for o in overrides if o.startswith("hydra/sweeper/pruner=")][-1:]  # the last choice wins
+                 or [o for o in overrides if o.startswith("hydra.sweeper.pruner.")])
+        if asked:  # chosen on the command line, not the search file's default: it would be dropped
+            raise UserError(f"{asked[0]}: Optuna cannot prune a study with {len(directions)} objectives (there is no "
+                            "single value to compare trials by); drop it, or search one objective")
         log.warning("hydra.sweeper.pruner=%s is not used: Optuna cannot prune a study with %d objectives "
                     "(there is no single value to compare trials by); every trial runs to its end",
                     pruner["_target_"], len(directions))
