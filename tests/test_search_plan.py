@@ -22,6 +22,7 @@ from optuna.trial import TrialState, create_trial
 from tests.conftest import config_options
 from trainlab.config.errors import UserError
 from trainlab.search import plan as plan_module
+from trainlab.search.analyze import importances
 from trainlab.search.handover import TrialHandover
 from trainlab.search.plan import plan_sweep
 from trainlab.search.shared import is_copied, open_storage
@@ -148,6 +149,29 @@ def test_a_warm_start_from_another_space_is_refused(compose_cfg, tmp_path):
     source = earlier_sweep(tmp_path / "earlier", {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}, n=3)
     with pytest.raises(UserError, match="optimizer.lr was searched over .* there and is .* here"):
         search_for(compose_cfg, tmp_path, [f"hydra.sweeper.warm_start={source}"])
+
+
+def test_a_warm_start_from_a_sweep_without_a_finished_trial_is_refused(compose_cfg, tmp_path):
+    """It started the new study from nothing, with a log line that 0 trials were copied."""
+    source = finished_sweep(tmp_path / "failed", value=None)
+    with pytest.raises(UserError, match=f"hydra.sweeper.warm_start={source}: its study has no finished trial \\(complete "
+                                        "or pruned\\) to start from \\(1 fail\\); continue that sweep first"):
+        search_for(compose_cfg, tmp_path / "warm", [f"hydra.sweeper.warm_start={source}"])
+    assert not (tmp_path / "warm" / "sweep").exists()
+
+
+def test_a_warm_start_beside_fix_top_of_is_checked_against_the_space_left_before_anything_is_written(compose_cfg,
+                                                                                                     tmp_path):
+    """Checked against the whole space, it passed the plan and was refused once the study was made: an optuna.db
+    was left in the new sweep folder, and the refusal blamed the command line."""
+    cfg = compose_cfg(SEED_SPACE)
+    space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
+    source = earlier_sweep(tmp_path / "earlier", space)
+    with pytest.raises(UserError, match=r"was searched there and is not here .*\(hydra.sweeper.fix_top_of fixes \S+: "
+                                        r"a warm start needs a sweep that searched only the parameters left"):
+        search_for(compose_cfg, tmp_path / "new", [f"hydra.sweeper.fix_top_of={source}", "hydra.sweeper.fix_top=1",
+                                                   f"hydra.sweeper.warm_start={source}"])
+    assert not (tmp_path / "new" / "sweep").exists()
 
 
 def test_a_warm_start_from_a_sweep_of_another_metric_is_refused(compose_cfg, tmp_path):
@@ -350,10 +374,24 @@ def test_stages_must_cover_the_space_once(compose_cfg, tmp_path):
     (["hydra.sweeper.n_trials=5", "hydra.sweeper.stage_trials=[2,2]"], "give hydra.sweeper.stage_trials=[3,2]"),
     (["hydra.sweeper.stage_trials=[0,10]"], "hydra.sweeper.stage_trials[0]=0 must be 1 or more: a stage needs a finished "
                                             "trial, whose best the next stage fixes"),
+    # a stage's entry as written: a key read by nothing, params as one string, no mapping, a name with a /
+    (["hydra.sweeper.stage_trials=null", "hydra.sweeper.stages=[{name:a,param:[model.net.hidden_size]}]"],
+     "hydra.sweeper.stages[0]: param is not a key of a stage, which takes name and params"),
+    (["hydra.sweeper.stages=[{name:a,params:[model.net.hidden_size,model.net.num_layers],trials:5},"
+      "{name:b,params:[optimizer.lr,data.batch_size]}]"], "a stage's trials are given by hydra.sweeper.stage_trials"),
+    (["hydra.sweeper.stage_trials=null", "hydra.sweeper.stages=[{name:a,params:optimizer.lr}]"],
+     "hydra.sweeper.stages[0].params='optimizer.lr' must be a list of searched keys, e.g. [optimizer.lr]"),
+    (["hydra.sweeper.stages=[model.net.hidden_size,optimizer.lr]"],
+     "hydra.sweeper.stages[0]='model.net.hidden_size' must be a mapping {name: <name>, params: [<searched keys>]}"),
+    (["hydra.sweeper.stages=[{name:'x/y',params:[model.net.hidden_size,model.net.num_layers]},"
+      "{name:b,params:[optimizer.lr,data.batch_size]}]"], "hydra.sweeper.stages[0].name='x/y' names the stage's folder"),
+    # refused after the plan: the sweep folder it made is removed again
+    (["hydra.sweeper.stage_trials=[10]"], "hydra.sweeper.stage_trials has 1 entries for 2 stages; give one count per"),
 ])
-def test_stage_trials_that_contradict_the_sweep_are_refused_before_anything_runs(compose_cfg, tmp_path, capsys,
-                                                                                 overrides, message):
-    """n_trials=40 ran the search file's 10 + 10 trials without a word."""
+def test_stages_that_cannot_run_as_written_are_refused_before_anything_runs(compose_cfg, tmp_path, capsys,
+                                                                            overrides, message):
+    """n_trials=40 ran the search file's 10 + 10 trials without a word; a stage's misspelt key was read by
+    nothing, its params as one string letter by letter."""
     from trainlab.search.stages import run_stages
 
     cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
@@ -396,14 +434,32 @@ def test_stage_two_from_an_earlier_sweep_fixes_its_top_k_by_importance(compose_c
 
 
 # -- two objectives --------------------------------------------------------------------------------------
+def test_stage_two_through_the_sweeper_keys_is_refused_in_their_names(compose_cfg, tmp_path):
+    """hydra.sweeper.fix_top=0 was refused as 'TOP=0' (make stage2's variable), and a missing or unfinished
+    fix_top_of folder without naming the key."""
+    cfg = compose_cfg(SEED_SPACE)
+    space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
+    source = earlier_sweep(tmp_path / "earlier", space)
+    with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.fix_top_of={source}: hydra.sweeper.fix_top=0: the "
+                                                  "sweep searched 4 parameters; fix 1..3 of them")):
+        search_for(compose_cfg, tmp_path / "a", [f"hydra.sweeper.fix_top_of={source}", "hydra.sweeper.fix_top=0"])
+    top = max(importances(optuna.load_study(study_name="earlier", storage=f"sqlite:///{source}/optuna.db")).items(),
+              key=lambda kv: kv[1])[0]
+    with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.enqueue[0].{top} is fixed by hydra.sweeper.fix_top_of")):
+        search_for(compose_cfg, tmp_path / "c", [f"hydra.sweeper.fix_top_of={source}", "hydra.sweeper.fix_top=1",
+                                                 f"hydra.sweeper.enqueue=[{{{top}:{space[top].low}}}]"])
+    with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.fix_top_of={tmp_path / 'nowhere'}: ")):
+        search_for(compose_cfg, tmp_path / "b", [f"hydra.sweeper.fix_top_of={tmp_path / 'nowhere'}"])
+    assert not any((tmp_path / name / "sweep").exists() for name in "abc")
+
+
 def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(compose_cfg, tmp_path, caplog):
     from trainlab.search.analyze import report
     from trainlab.search.front import pick
     from trainlab.search.results import best_trials
 
-    search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8",
-                                                "hydra/sweeper/pruner=median"], StandIn(facts={"fit_seconds": 10.0}))
-    assert search.plan.pruner is None  # asked for, reported, not used: Optuna cannot prune two objectives
+    search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8"],
+                        StandIn(facts={"fit_seconds": 10.0}))
     with caplog.at_level("INFO", logger="trainlab.search.sweep"):
         search.run()
     sweep_dir = tmp_path / "sweep"
@@ -418,6 +474,21 @@ def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(
     best_loss = min(t.values[0] for t in front)
     close = [t for t in front if t.values[0] <= best_loss * 1.5]
     assert chosen.values[1] == min(t.values[1] for t in close)
+
+
+def test_a_pruner_for_two_objectives_is_refused_when_asked_for_and_said_when_the_search_files(compose_cfg, tmp_path,
+                                                                                            caplog):
+    """Optuna cannot prune a study with several objectives: hydra/sweeper/pruner=median on the command line
+    was reported in a warning and dropped; the search file's own pruner still is (hparams_search=optuna
+    brings the median pruner to any search)."""
+    with pytest.raises(UserError, match=re.escape("hydra/sweeper/pruner=median: Optuna cannot prune a study with 2 "
+                                                  "objectives (there is no single value to compare trials by); drop it")):
+        search_for(compose_cfg, tmp_path / "a", ["hparams_search=optuna_two_objectives", "hydra/sweeper/pruner=median"])
+    assert not (tmp_path / "a" / "sweep").exists()
+    cfg = compose_cfg(["hparams_search=optuna", "hydra.sweeper.direction=[minimize,minimize]",
+                       "hydra.sweeper.objectives=[objective,fit_seconds]", f"hydra.sweep.dir={tmp_path / 'b'}"])
+    assert plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn()).pruner is None
+    assert "hydra.sweeper.pruner=optuna.pruners.MedianPruner is not used: Optuna cannot prune" in caplog.text
 
 
 @pytest.mark.parametrize("sampler,target", [(None, "NSGAIISampler"), ("tpe", "TPESampler"), ("random", "RandomSampler")])
@@ -447,6 +518,49 @@ def test_refine_of_a_two_objective_sweep_takes_the_trial_its_pick_rule_names(com
     refine.main([str(tmp_path / "sweep")])
     refine.main([str(tmp_path / "sweep"), "--within", "0.5", "--then", "1"])  # the command line's rule wins
     assert rules == [{"within": 0.01, "then": 1}, {"within": 0.5, "then": 1}]
+
+
+@pytest.mark.parametrize("objectives,options,message", [
+    (1, ["--epochs", "0"], "--epochs 0 (make refine's EPOCHS): retrain for 1 epoch or more"),
+    (1, ["--epochs", "-1"], "--epochs -1 (make refine's EPOCHS)"),  # Lightning's 'no limit'
+    (1, ["--within", "0.1"], "--within / --then pick a trial of a Pareto front, but {sweep} searched one objective"),
+    (2, ["--then", "0"], "--then 0 takes the best by that objective among the trials --within of the best first "
+                         "objective; give --within too"),
+    # a front of one trial was taken without a look at the rule
+    (2, ["--within", "0.1", "--then", "5"], "--then 5: the study has objectives 0..1"),
+    (2, ["--within", "-1"], "--within -1.0 must be a fraction of 0 or more"),
+])
+def test_refine_options_that_would_pick_nothing_are_refused(tmp_path, monkeypatch, capsys, objectives, options, message):
+    """Each was ignored (the best, or the sweep's own rule, was retrained), and --epochs -1 trained without end."""
+    from trainlab.search import refine
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    study = optuna.create_study(storage=f"sqlite:///{folder}/optuna.db", study_name="sweep",
+                                directions=["minimize"] * objectives)
+    dist = {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    study.add_trial(create_trial(params={"optimizer.lr": 1e-3}, distributions=dist, values=[1.0] * objectives,
+                                 user_attrs={"run_dir": "0"}))
+    (folder / "0" / ".hydra").mkdir(parents=True)
+    (folder / "0" / ".hydra" / "overrides.yaml").write_text("- optimizer.lr=0.001\n")
+    monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        refine.main([str(folder), *options])
+    assert exited.value.code == 2
+    assert message.format(sweep=folder) in capsys.readouterr().err
+
+
+def test_a_pick_tolerance_relative_to_a_best_of_0_says_it_is_none(caplog):
+    """within=0.01 of a best loss of 0 is 0: the rule quietly became 'the best first objective'."""
+    from optuna.study import StudyDirection
+
+    from trainlab.search.front import pick
+
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    front = [create_trial(params={"x": 0.1}, distributions=dist, values=v) for v in ([0.0, 10.0], [0.001, 1.0])]
+    chosen = pick(front, [StudyDirection.MINIMIZE] * 2, {"within": 0.01, "then": 1})
+    assert chosen.values == [0.0, 10.0]
+    assert "pick within=0.01 is relative to the best first objective, which is 0: only trials that score 0" in caplog.text
 
 
 def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
@@ -509,6 +623,15 @@ def test_the_closing_line_says_when_no_trial_completed():
 
     line = results_line({"best_trial": None, "best_value": None, "best_params": None, "metric": "val/loss"}, Path("s"))
     assert line == "results in s: no trial completed, so there is no best; trials.csv says how each ended"
+    # a sweep's own summary counts its trials: why there is no best, and what to do
+    line = results_line({"best_trial": None, "metric": "val/loss", "trials": {"complete": 0, "pruned": 4, "fail": 0,
+                                                                               "running": 0}}, Path("s"))
+    assert line.startswith("results in s: no trial completed, so there is no best (4 pruned); every trial was pruned "
+                           "before its end: continue the sweep with a longer warm-up (hydra.sweeper.pruner.n_warmup_steps)")
+    line = results_line({"best_trial": None, "metric": "val/loss", "trials": {"complete": 0, "pruned": 1, "fail": 3,
+                                                                               "running": 0}}, Path("s"))
+    assert line.endswith("(1 pruned, 3 failed); trials.csv says why each failed (fail_reason); mend that and continue "
+                         "the sweep")
     line = results_line({"best_trial": 2, "best_value": 0.5, "best_params": {"optimizer.lr": 0.01}, "metric": "val/loss"},
                         Path("s"))
     assert line == "results in s: best val/loss 0.5 with {'optimizer.lr': 0.01}"
@@ -546,11 +669,39 @@ def test_the_closing_line_says_when_no_trial_completed():
     ({"optimizer.lr": "interval(1e-4,1e-2)"}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.5}},
      "hydra.sweeper.search_space.optimizer.lr and hydra.sweeper.params: optimizer.lr=interval(1e-4,1e-2) both search "
      "optimizer.lr; keep one"),
+    # read by nothing, so the search ran without them: another tag, a scale on a choice, an entry's unknown key
+    ({}, ["optimizer.lr=tag(lg,interval(1e-5,1e-2))"], None,
+     "the command line: optimizer.lr=tag(lg,interval(1e-5,1e-2)): tag lg means nothing to the sweeper; the one tag it "
+     "reads is log"),
+    ({"data.batch_size": "tag(log, choice(16, 32))"}, [], None, "a choice has no scale, so tag(log, ...) would do nothing"),
+    ({}, ["model.net.hidden_size=tag(log,range(8,40,8))"], None,
+     "a log scale takes no step (got step 8); drop the step (a log scale over 8..32) or the log scale"),
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 1e-5, "high": 1e-2, "lg": True}},
+     "hydra.sweeper.search_space.optimizer.lr: lg is not a key of a float entry, which takes type, low, high, step, log"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": 8, "high": 64, "q": 8}}, "give step instead of q"),
+    ({}, [], {"data.batch_size": {"type": "categorical", "choices": [16, 32], "low": 8}},
+     "low is not a key of a categorical entry, which takes type, choices"),
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 1e-5, "high": 1e-2, "log": "no"}},
+     "hydra.sweeper.search_space.optimizer.lr.log='no' must be true or false"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": 8.5, "high": 64}}, "its end 8.5 is not a whole number"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": 8, "high": 64, "step": 2.5}}, "its step 2.5 is not a whole number"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": 8, "high": 64, "step": "x"}}, "its step 'x' must be a number"),
+    ({}, [], {"data.batch_size": {"type": "categorical", "choices": "abc"}}, ".choices='abc' must be a list"),
+    ({}, [], {"data.batch_size": [16, 32]}, "hydra.sweeper.search_space.data.batch_size=[16, 32] must be a mapping"),
+    (5, [], None, "hydra.sweeper.params=5 must be a mapping parameter -> sweep"),
+    ({}, [], [1, 2], "hydra.sweeper.search_space=[1, 2] must be a mapping parameter -> entry"),
 ])
 def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, search_space, message):
     with pytest.raises(UserError) as refused:
         parse_space(params, search_space, arguments)
     assert message in str(refused.value), str(refused.value)
+
+
+def test_a_log_scale_over_whole_numbers_is_searched_on_a_log_scale():
+    """tag(log, range(1, 5)) searched 1..4 on a linear scale: the tag was dropped."""
+    space, _ = parse_space({}, None, ["model.net.num_layers=tag(log,range(1,5))", "data.batch_size=tag(log,int(interval(8,64)))"])
+    assert space["model.net.num_layers"] == optuna.distributions.IntDistribution(1, 4, log=True)
+    assert space["data.batch_size"] == optuna.distributions.IntDistribution(8, 64, log=True)
 
 
 def test_a_step_that_divides_its_range_is_kept():
@@ -695,6 +846,62 @@ def test_refine_and_stage2_of_a_sweep_without_a_complete_trial_say_so(tmp_path, 
     assert "has no complete trial yet, so it has no best" in capsys.readouterr().err
 
 
+def sweep_of(folder: Path, states: list[TrialState], running: int = 0) -> Path:
+    """A sweep folder's study with a scored trial per COMPLETE, an unscored one per PRUNED / FAIL, and
+    ``running`` trials still running."""
+    folder.mkdir(parents=True)
+    study = optuna.create_study(storage=f"sqlite:///{folder}/optuna.db", study_name=folder.name)
+    dist = {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    for i, state in enumerate(states):
+        study.add_trial(create_trial(params={"optimizer.lr": 1e-3 * (1 + i)}, distributions=dist, state=state,
+                                     value=1.0 + i if state == TrialState.COMPLETE else None,
+                                     intermediate_values={0: 1.0} if state == TrialState.PRUNED else None,
+                                     user_attrs={"run_dir": str(i)}))
+    for _ in range(running):
+        study.ask(dist)
+    return folder
+
+
+@pytest.mark.parametrize("cli", ["refine", "stage2"])
+@pytest.mark.parametrize("states,running,why", [
+    ([TrialState.PRUNED] * 3, 0, "(3 pruned); every trial was pruned before its end: continue the sweep with a longer "
+                                 "warm-up (hydra.sweeper.pruner.n_warmup_steps)"),
+    ([TrialState.PRUNED, TrialState.FAIL], 2, "(1 pruned, 1 failed, 2 running); its running trials may still complete: "
+                                             "wait for the sweep"),
+])
+def test_refine_and_stage2_of_a_sweep_without_a_best_say_why_and_what_to_do(tmp_path, monkeypatch, capsys, cli, states,
+                                                                            running, why):
+    """'continue the sweep' for a sweep still running, and 'trials.csv says how each trial ended' for one whose
+    every trial the pruner stopped."""
+    from trainlab.search import refine
+
+    monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        sweep_clis()[cli]([str(sweep_of(tmp_path / "sweep", states, running))])
+    assert exited.value.code == 2
+    assert f"has no complete trial yet, so it has no best {why}" in capsys.readouterr().err
+
+
+def test_refine_of_a_sweep_still_running_says_its_best_may_move(tmp_path, monkeypatch, caplog):
+    from trainlab.search import refine
+
+    folder = sweep_of(tmp_path / "sweep", [TrialState.COMPLETE], running=1)
+    (folder / "0" / ".hydra").mkdir(parents=True)
+    (folder / "0" / ".hydra" / "overrides.yaml").write_text("- optimizer.lr=0.001\n")
+    calls = []
+    monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
+    assert refine.main([str(folder)]) == 0 and "optimizer.lr=0.001" in calls[0]
+    assert f"{folder}: 1 trial(s) still running (the sweep goes on, or was killed): the best so far is taken" in caplog.text
+
+
+def test_the_analysis_of_a_sweep_whose_every_trial_was_pruned_says_what_to_change(tmp_path):
+    from trainlab.search.analyze import report
+
+    text = report(sweep_of(tmp_path / "pruned", [TrialState.PRUNED] * 3, running=0))
+    assert ("no trial ran to its end: 3 of 3 trials were pruned, so there is no best; continue the sweep with a longer "
+            "warm-up") in text
+
+
 def test_refine_and_stage2_wait_for_train_py_to_answer_a_ctrl_c(tmp_path):
     """Ctrl-C reaches train.py and refine / stage2 alike (one process group): train.py says one line and
     exits 130; the tool returns that status instead of a KeyboardInterrupt traceback of its wait."""
@@ -828,6 +1035,23 @@ def test_continuing_a_renamed_sweep_folder_names_the_study_it_holds(compose_cfg,
     (["hydra.sweeper.pick={within:0.01,then:1}"], [], "picks a trial of a Pareto front, but this search has one objective"),
     (["hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.search_space={data.batch_size:[16,32]}"],
      ["optimizer.lr=0.001"], "hydra.sweeper.sampler.search_space lacks model.net.hidden_size, model.net.num_layers"),
+    # a grid value off the space failed the sweep at its first trial with a traceback ('48' not in (16, 32, 64))
+    (["hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.search_space={data.batch_size:[16,48],optimizer.lr:[0.001]}"],
+     ["optimizer.lr=choice(0.001,0.01)", "model.net.hidden_size=64", "model.net.num_layers=2"],
+     "hydra.sweeper.sampler.search_space.data.batch_size: 48 is not one of its choices [16, 32, 64]"),
+    (["hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.search_space={data.batch_size:16,optimizer.lr:[0.001]}"],
+     ["optimizer.lr=choice(0.001,0.01)", "model.net.hidden_size=64", "model.net.num_layers=2"],
+     "hydra.sweeper.sampler.search_space.data.batch_size=16 must be a list of its values, e.g. [16, 32, 64]"),
+    # an enqueued configuration Optuna would run as a sampled one, once for two, or with a flag for a number
+    (["hydra.sweeper.enqueue=[{}]"], [], "hydra.sweeper.enqueue[0] is empty; give the values to run first"),
+    (["hydra.sweeper.enqueue=[{optimizer.lr:0.0001},{data.batch_size:16},{optimizer.lr:0.0001}]"], [],
+     "hydra.sweeper.enqueue[2] repeats hydra.sweeper.enqueue[0] ({'optimizer.lr': 0.0001}), which runs once; drop one"),
+    (["hydra.sweeper.enqueue=[{model.net.num_layers:true}]"], [],
+     "hydra.sweeper.enqueue[0].model.net.num_layers=True is true, not a number; its search range is 1..5"),
+    (["hydra.sweeper.enqueue=[{model.net.dropout:true}]"], ["model.net.dropout=choice(0,1)"],
+     "hydra.sweeper.enqueue[0].model.net.dropout=True is not one of its choices [0, 1]"),
+    # no direction: Optuna's refusal came as the storage failing to open the study
+    (["hydra.sweeper.direction=[]"], [], "hydra.sweeper.direction=[] names no direction; give minimize or maximize"),
 ])
 def test_a_setting_that_would_be_ignored_is_refused(compose_cfg, tmp_path, overrides, arguments, message):
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
@@ -872,6 +1096,29 @@ def test_objectives_the_jobs_cannot_give_are_refused_before_the_first_trial(comp
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
     with pytest.raises(UserError, match=re.escape(message)):
         plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+
+
+@pytest.mark.parametrize("overrides,message", [
+    # the first objective is optimized_metric: a maximised one was minimised without a word
+    (["hparams_search=optuna_two_objectives", "optimized_mode=max", "hydra.sweeper.direction=[minimize,minimize]"],
+     "hydra.sweeper.direction=['minimize', 'minimize'] judges the first objective, val/loss, by minimize, which "
+     "contradicts optimized_mode=max (checkpoints and early stopping keep the highest val/loss); give "
+     "hydra.sweeper.direction=[maximize,minimize]"),
+    (["hparams_search=optuna_two_objectives", "hydra.sweeper.direction=[minimize,maximize]"],
+     "hydra.sweeper.direction maximizes fit_seconds, a cost of the trial; give minimize for it"),
+    (["hparams_search=optuna_two_objectives", "hydra.sweeper.direction=[minimize,minimize,minimize]",
+      "hydra.sweeper.objectives=[objective,fit_seconds,fit_seconds]"], "names fit_seconds twice; name each objective once"),
+])
+def test_directions_that_judge_an_objective_the_wrong_way_are_refused(compose_cfg, tmp_path, overrides, message):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+
+
+def test_the_two_objective_search_file_follows_optimized_mode(compose_cfg, tmp_path):
+    cfg = compose_cfg([*SEED_SPACE, "hparams_search=optuna_two_objectives", "optimized_metric=val/r2",
+                       "optimized_mode=max", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    assert plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn()).directions == ["maximize", "minimize"]
 
 
 def test_stage_two_from_a_two_objective_sweep_ranks_by_its_first_objective(compose_cfg, tmp_path, monkeypatch):
@@ -930,6 +1177,19 @@ def test_hyperband_settings_that_contradict_it_are_refused_before_the_first_tria
     """Optuna checks them in a trial's first report: every trial failed (math domain error, division by
     zero), or, with max_resource below min_resource, no trial was ever pruned."""
     cfg = compose_cfg(["hparams_search=optuna_hyperband", f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.parametrize("override,message", [
+    ("hydra.sweeper.sampler.n_ei_candidates=0", "hydra.sweeper.sampler.n_ei_candidates=0 must be a whole number of 1 or more"),
+    ("hydra.sweeper.sampler.n_startup_trials=-5", "hydra.sweeper.sampler.n_startup_trials=-5 must be a whole number of 0"),
+])
+def test_sampler_arguments_optuna_takes_unchecked_are_refused_before_the_first_trial(compose_cfg, tmp_path, override,
+                                                                                     message):
+    """TPE with n_ei_candidates=0 failed the sweep at its 11th trial, the first model-based draw, with a traceback."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", override])
     with pytest.raises(UserError, match=re.escape(message)):
         plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
     assert not (tmp_path / "sweep").exists()

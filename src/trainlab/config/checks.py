@@ -59,12 +59,19 @@ def check_direction(directions: list[str], cfg: DictConfig) -> None:
     """A study direction that contradicts ``optimized_mode`` is refused: the study would hunt for the
     worst value while checkpoints, early stopping and the plateau scheduler keep the best."""
     mode = cfg.get("optimized_mode")
-    if len(directions) != 1 or mode not in DIRECTION_OF_MODE or directions[0] == DIRECTION_OF_MODE[mode]:
+    if not directions or mode not in DIRECTION_OF_MODE or directions[0] == DIRECTION_OF_MODE[mode]:
         return
+    keeps = (f"checkpoints and early stopping keep the {'lowest' if mode == 'min' else 'highest'} "
+             f"{cfg.get('optimized_metric')}")
+    if len(directions) > 1:  # the first objective is optimized_metric (hparams_search=optuna_two_objectives minimised
+        # a val/acc of optimized_mode=max without a word)
+        fixed = ",".join([DIRECTION_OF_MODE[mode], *directions[1:]])
+        raise UserError(f"hydra.sweeper.direction={directions} judges the first objective, "
+                        f"{cfg.get('optimized_metric')}, by {directions[0]}, which contradicts optimized_mode={mode} "
+                        f"({keeps}); give hydra.sweeper.direction=[{fixed}]")
     wanted = {v: k for k, v in DIRECTION_OF_MODE.items()}[directions[0]]
     raise UserError(
-        f"hydra.sweeper.direction={directions[0]} contradicts optimized_mode={mode} (checkpoints and early "
-        f"stopping keep the {'lowest' if mode == 'min' else 'highest'} {cfg.get('optimized_metric')}); "
+        f"hydra.sweeper.direction={directions[0]} contradicts optimized_mode={mode} ({keeps}); "
         f"set optimized_mode={wanted} alone: the direction follows from it"
     )
 

@@ -7,7 +7,7 @@ data supports it (tests build studies where each must fire and where each must s
 - ``convergence``: when the best was found; if the last quarter of the trials improved the best by
   more than :data:`IMPROVING` of the spread of the trials' values (their interquartile range) the
   search has not converged: run more trials.
-- ``pruning``: fraction pruned and epochs saved; a warm-up that looks too long (the pruned trials were
+- ``pruning``: every trial pruned, none complete (what to change); fraction pruned and epochs saved; a warm-up that looks too long (the pruned trials were
   all stopped at the first check the warm-up allowed: they were bad earlier) or too short (at the
   end of the warm-up, the complete trials' values do not rank them as their final values do).
 - ``overfitting``: the top trials' best validation loss is far above their final training loss.
@@ -37,7 +37,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.search.results import METRIC, epochs_run, finite, own_complete, whole
+from trainlab.search.results import ALL_PRUNED_FIX, METRIC, epochs_run, finite, own_complete, whole
 from trainlab.search.shared import is_copied, is_surplus
 
 EDGE = 0.1  # a best value within the outer 10 % of its range counts as "at the edge"
@@ -343,6 +343,17 @@ def pruning_advice(study: optuna.Study) -> list[str]:
     return advice
 
 
+def all_pruned_advice(study: optuna.Study) -> list[str]:
+    """No trial complete, some pruned: the pruner stopped every trial that was not failing (the report
+    said 'recommendations: none')."""
+    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t) and not is_copied(t)]
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    if not pruned or any(t.state == TrialState.COMPLETE for t in trials):
+        return []
+    return [f"no trial ran to its end: {len(pruned)} of {len(trials)} trials were pruned, so there is no best; "
+            f"{ALL_PRUNED_FIX}"]
+
+
 def spearman(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
     """Rank correlation (ties get their mean rank); None when either side is constant."""
     def ranks(values: Sequence[float]) -> list[float]:
@@ -457,7 +468,8 @@ def recommendations(study: optuna.Study, found: Optional[dict[str, float]] = Non
     advice = edge_advice(study, found) if single else []
     if single:
         advice += unimportant_advice(study, found) + convergence_advice(study)
-    advice += pruning_advice(study) + overfitting_advice(study) + failure_advice(study)
+    advice += all_pruned_advice(study) + pruning_advice(study)
+    advice += overfitting_advice(study) + failure_advice(study)
     if single:
         advice += disagreement_advice(study, found)
     return advice + not_finite_advice(study) + no_variation_advice(study)

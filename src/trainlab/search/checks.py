@@ -28,6 +28,9 @@ PRUNER_NAMES = "median | percentile | successive_halving | hyperband | nop"
 def check_directions(direction: Any) -> list[str]:
     directions = list(direction) if isinstance(direction, (list, tuple, ListConfig)) else [direction]
     lowered = [str(d).lower() for d in directions]
+    if not lowered:  # Optuna's own refusal came later, as the study's storage failing to open it
+        raise UserError(f"hydra.sweeper.direction={direction} names no direction; give minimize or maximize (a list of "
+                        "them for several objectives)")
     if any(d not in DIRECTIONS for d in lowered):
         raise UserError(f"hydra.sweeper.direction={direction} must be minimize or maximize (or a list of them)")
     return lowered
@@ -44,6 +47,13 @@ def check_objectives(objectives: Any, directions: list[str]) -> list[str]:
     if len(names) != len(directions):
         raise UserError(f"hydra.sweeper.objectives has {len(names)} entries but hydra.sweeper.direction "
                         f"{len(directions)}; give one direction per objective, e.g. [minimize, minimize]")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"hydra.sweeper.objectives={names} names {', '.join(twice)} twice; name each objective once")
+    maximised = [n for n, d in zip(names[1:], directions[1:]) if d == "maximize"]
+    if maximised:  # costs: maximised, the front would favour the slowest, hungriest trials
+        raise UserError(f"hydra.sweeper.direction maximizes {', '.join(maximised)}, a cost of the trial; give minimize "
+                        f"for it: hydra.sweeper.direction=[{directions[0]},{','.join(['minimize'] * (len(names) - 1))}]")
     return names
 
 
@@ -99,6 +109,13 @@ def check_enqueue(entries: Any, space: Mapping[str, BaseDistribution]) -> list[d
         if not isinstance(entry, (Mapping, DictConfig)):
             raise UserError(f"hydra.sweeper.enqueue[{i}] must be a mapping parameter -> value, got {entry!r}")
         params = OmegaConf.to_container(entry) if isinstance(entry, DictConfig) else dict(entry)
+        if not params:  # Optuna enqueued a trial that fixes nothing: an ordinary sampled one
+            raise UserError(f"hydra.sweeper.enqueue[{i}] is empty; give the values to run first, e.g. "
+                            f"{{{next(iter(space), 'optimizer.lr')}: <value>}} (the parameters left out are sampled), "
+                            "or drop it")
+        if params in checked:  # Optuna skips a configuration the study has: it ran once
+            raise UserError(f"hydra.sweeper.enqueue[{i}] repeats hydra.sweeper.enqueue[{checked.index(params)}] "
+                            f"({params}), which runs once; drop one")
         for key, value in params.items():
             if key not in space:
                 raise UserError(f"hydra.sweeper.enqueue[{i}].{key} is not a searched parameter; searched: "
@@ -114,7 +131,11 @@ def not_in(dist: BaseDistribution, value: Any) -> Optional[str]:
     """Why ``value`` is not one of ``dist``'s values (None when it is): Optuna would replace such a
     value of an enqueued trial with a sampled one, saying so only in a Python warning."""
     if isinstance(dist, CategoricalDistribution):
-        return None if value in dist.choices else f"is not one of its choices {list(dist.choices)}"
+        # true == 1 in Python: a flag is one of the choices only as a flag
+        same = [c for c in dist.choices if c == value and isinstance(c, bool) == isinstance(value, bool)]
+        return None if same else f"is not one of its choices {list(dist.choices)}"
+    if isinstance(value, bool):  # float(True) is 1.0: the trial got model.net.num_layers=true
+        return f"is {str(value).lower()}, not a number; its search range is {dist.low}..{dist.high}"
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -164,6 +185,19 @@ def check_grid(grid: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -
         problem = f"lacks {', '.join(missing)}" if missing else f"names {', '.join(extra)}, which is not searched"
         raise UserError(f"hydra.sweeper.sampler.search_space {problem}; the grid gives values to exactly the searched "
                         f"parameters ({', '.join(space)}), or leave it null for every value of the discrete ones")
+    for key, values in grid.items():  # a value off the space failed the sweep at its first trial, with a traceback
+        if isinstance(values, str) or not isinstance(values, (Sequence, ListConfig)) or not values:
+            raise UserError(f"hydra.sweeper.sampler.search_space.{key}={values!r} must be a list of its values, e.g. "
+                            f"{grid_example(space[key])}")
+        for value in values:
+            problem = not_in(space[key], value)
+            if problem:
+                raise UserError(f"hydra.sweeper.sampler.search_space.{key}: {value!r} {problem}; the grid's values lie in "
+                                "the searched space")
+
+
+def grid_example(dist: BaseDistribution) -> str:
+    return str(list(dist.choices)) if isinstance(dist, CategoricalDistribution) else f"[{dist.low}, {dist.high}]"
 
 
 def check_chosen_by_group(conf: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ Without a rule: the best by objective 0.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -24,6 +25,8 @@ from optuna.trial import FrozenTrial
 
 from trainlab.config.errors import UserError
 from trainlab.run.durable import save_figure
+
+log = logging.getLogger(__name__)
 
 FRONT_PLOT = "pareto_front.png"
 
@@ -39,6 +42,9 @@ def pick(front: Sequence[FrozenTrial], directions: Sequence[StudyDirection],
     if within is None:
         return first
     best = first.values[0]
+    if within > 0 and best == 0:  # a tolerance relative to 0 is none
+        log.warning("pick within=%g is relative to the best first objective, which is 0: only trials that score 0 are "
+                    "within it", within)
     limit = best + abs(best) * float(within) * signs[0]
     close = [t for t in front if signs[0] * t.values[0] <= signs[0] * limit]
     return min(close, key=lambda t: (signs[then] * t.values[then], signs[0] * t.values[0]))

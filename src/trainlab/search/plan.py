@@ -38,6 +38,10 @@ from trainlab.search.variants import check_every_variant, composer
 log = logging.getLogger(__name__)
 
 _SAMPLER_PACKAGES = {"CmaEsSampler": "cmaes"}  # samplers whose extra package Optuna imports late
+# arguments Optuna's constructors take unchecked: their least value (TPE with n_ei_candidates=0 failed
+# the sweep at its 11th trial: 'The size of `samples` must be positive')
+_SAMPLER_LEAST = {"TPESampler": {"n_startup_trials": 0, "n_ei_candidates": 1},
+                  "CmaEsSampler": {"n_startup_trials": 0, "popsize": 1}}
 
 
 @dataclass
@@ -113,6 +117,12 @@ def build_sampler(node: Any, space: Mapping[str, BaseDistribution], trials_befor
     if needs and importlib.util.find_spec(needs) is None:  # imported only at the first model-based sample
         raise UserError(f"hydra.sweeper.sampler._target_={target} needs the '{needs}' package: pip install {needs}, "
                         "or choose another sampler (tpe, random, qmc)")
+    for arg, least in _SAMPLER_LEAST.get(name, {}).items():
+        value = node.get(arg)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            # Optuna takes it and fails at the first model-based draw, trials into the sweep, with a traceback
+            raise UserError(f"hydra.sweeper.sampler.{arg}={value} must be a whole number of {least} or more "
+                            f"({name} takes it unchecked, and fails or misbehaves once the sweep is under way)")
     kwargs = {}
     if name == "GridSampler" and not node.get("search_space"):
         kwargs["search_space"] = grid_values(space)
@@ -305,6 +315,22 @@ def discard_empty_sweep_dir(config: DictConfig, top: Optional[Path] = None) -> O
     return "nothing was run, so its sweep folder was removed" if removed else None
 
 
+def check_warm_start(source: Path, plan: SweepPlan, searched: Mapping[str, BaseDistribution], config: DictConfig) -> None:
+    """The warm start's study against this one's space, directions and metric, before anything is written
+    (when the study was opened first, a refusal left an optuna.db behind). ``searched``: the space before
+    ``fix_top_of`` fixed some of its keys, which a refusal names."""
+    from trainlab.search.warmstart import earlier_trials
+
+    try:
+        earlier_trials(source, plan.space, plan.directions, str(config.get("optimized_metric", "objective")))
+    except UserError as exc:
+        fixed = [k for k in searched if k not in plan.space]
+        if not fixed:
+            raise
+        raise UserError(f"{exc} (hydra.sweeper.fix_top_of fixes {', '.join(fixed)}: a warm start needs a sweep that "
+                        "searched only the parameters left)") from None
+
+
 def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str], launcher: Any) -> SweepPlan:
     """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
     before every check has passed."""
@@ -332,9 +358,18 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     check_value_types(config, space)
     check_sweep_families(config, space, fixed)
     check_every_variant(config, space, fixed, composer(launcher, config), conf.get("params"))
+    given_grid = (conf["sampler"] or {}).get("search_space")
+    if given_grid and str((conf["sampler"] or {}).get("_target_", "")).endswith(".GridSampler"):
+        check_grid(given_grid, space)  # before Optuna's constructor meets a value that is no list
     sampler = build_sampler(conf["sampler"], space)  # checked before anything is written
     pruner = OmegaConf.to_container(conf["pruner"], resolve=True) if conf.get("pruner") else None
     if pruner and len(directions) > 1 and pruner["_target_"] != "optuna.pruners.NopPruner":
+        overrides = [str(o).lstrip("+~") for o in (given or [])]
+        asked = ([o for o in overrides if o.startswith("hydra/sweeper/pruner=")][-1:]  # the last choice wins
+                 or [o for o in overrides if o.startswith("hydra.sweeper.pruner.")])
+        if asked:  # chosen on the command line, not the search file's default: it would be dropped
+            raise UserError(f"{asked[0]}: Optuna cannot prune a study with {len(directions)} objectives (there is no "
+                            "single value to compare trials by); drop it, or search one objective")
         log.warning("hydra.sweeper.pruner=%s is not used: Optuna cannot prune a study with %d objectives "
                     "(there is no single value to compare trials by); every trial runs to its end",
                     pruner["_target_"], len(directions))
@@ -346,8 +381,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     check_companions(conf, directions)
     n_trials = int(conf["n_trials"])
     if isinstance(sampler, optuna.samplers.GridSampler):
-        grid = conf["sampler"].get("search_space") or grid_values(space)
-        check_grid(grid, space)
+        grid = given_grid or grid_values(space)
         size = math.prod(len(v) for v in grid.values())
         if size < n_trials:
             log.info("the grid has %d points: n_trials %d -> %d", size, n_trials, size)
@@ -362,11 +396,6 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     if warm_start is not None and warm_start == Path(str(config.hydra.sweep.dir)).resolve():
         raise UserError(f"hydra.sweeper.warm_start={conf['warm_start']} is this sweep's own folder: its trials are in the "
                         "study already (they would be copied into it twice); to continue it, leave out warm_start")
-    if warm_start is not None:
-        from trainlab.search.warmstart import earlier_trials
-
-        # its space, directions and metric, before anything is written
-        earlier_trials(warm_start, space, directions, str(config.get("optimized_metric", "objective")))
     slots = count_slots(int(conf["n_jobs"]), launcher)
     if slots > n_trials:
         log.info("hydra.sweeper.n_jobs=%d for %d trials: %d slots", slots, n_trials, n_trials)
@@ -391,5 +420,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         from trainlab.search.stages import fix_top_of_earlier
 
         plan = fix_top_of_earlier(plan, conf)
+    if warm_start is not None:  # against the space the study searches: fix_top_of takes keys out of it
+        check_warm_start(warm_start, plan, space, config)
     pin_sweep_dir(config, sweep_dir)  # the first write, after every check
     return plan

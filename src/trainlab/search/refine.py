@@ -32,16 +32,36 @@ _SEARCH_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=", "trainer.m
 def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> list[str]:
     """The chosen trial's overrides, without the search's own."""
     from trainlab.config.errors import UserError
-    from trainlab.search.results import load_sweep_study, run_dir_of, study_folder, sweep_storage
+    from trainlab.search.results import load_sweep_study, run_dir_of, study_folder, sweep_storage, warn_running
     from trainlab.search.stages import best_params
 
-    chosen, _ = best_params(load_sweep_study(sweep_dir), rule)
+    study = load_sweep_study(sweep_dir)
+    check_rule(rule, len(study.directions), sweep_dir)
+    chosen, _ = best_params(study, rule)
+    warn_running(study, sweep_dir)
     run_dir = run_dir_of(chosen, study_folder(sweep_storage(sweep_dir)))
     if not run_dir or not (RunFolder(run_dir) / OVERRIDES).is_file():
         raise UserError(f"trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES} (moved or "
                         "removed?); retrain it by hand with its parameters from trials.csv")
     overrides = RunFolder(run_dir).overrides()
     return follow_move(sweep_dir, [o for o in overrides if not o.startswith(_SEARCH_ONLY)])
+
+
+def check_rule(rule: Optional[dict[str, Any]], objectives: int, sweep_dir: Path) -> None:
+    """The rule that picks a front's trial, checked whatever the front's size (a front of one trial took it
+    without a look at the rule); given for a sweep of one objective it would pick nothing: refused."""
+    from trainlab.config.errors import UserError
+    from trainlab.search.front import check_pick
+
+    if rule is None:
+        return
+    if objectives == 1:
+        raise UserError(f"--within / --then pick a trial of a Pareto front, but {sweep_dir} searched one objective and so "
+                        "has one best; drop them")
+    try:
+        check_pick(rule, objectives)
+    except UserError as exc:  # said of the options that were given
+        raise UserError(str(exc).replace("pick.within=", "--within ").replace("pick.then=", "--then ")) from None
 
 
 def follow_move(sweep_dir: Path, overrides: list[str]) -> list[str]:
@@ -107,15 +127,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument("--epochs", type=int, default=50, help="trainer.max_epochs of the retraining")
     parser.add_argument("--within", type=float, help="two objectives: tolerance on objective 0 (0.01 = 1 %%)")
-    parser.add_argument("--then", type=int, default=1, help="two objectives: the objective to take the best of")
+    parser.add_argument("--then", type=int, help="two objectives: the objective to take the best of (1 unless given)")
     parser.add_argument("overrides", nargs="*", help="more overrides for train.py")
     # intermixed: the overrides may follow --epochs (argparse's plain parse_args would take the folder
     # and an empty override list together and refuse the later overrides as unrecognized)
     args = parser.parse_intermixed_args(argv)
-    from trainlab.config.errors import report_user_errors
+    from trainlab.config.errors import UserError, report_user_errors
 
     with report_user_errors():
-        rule = {"within": args.within, "then": args.then} if args.within is not None else sweep_pick(args.sweep_dir)
+        if args.epochs < 1:  # -1 is Lightning's 'no limit': the retrain would never end by itself
+            raise UserError(f"--epochs {args.epochs} (make refine's EPOCHS): retrain for 1 epoch or more")
+        if args.then is not None and args.within is None:  # the sweep's own rule (or the best) was taken without a word
+            raise UserError(f"--then {args.then} takes the best by that objective among the trials --within of the best "
+                            "first objective; give --within too (e.g. --within 0.01 --then 1)")
+        rule = ({"within": args.within, "then": 1 if args.then is None else args.then} if args.within is not None
+                else sweep_pick(args.sweep_dir))
         chosen = best_overrides(args.sweep_dir, rule)
         command = [sys.executable, str(repo_root() / "train.py"), *chosen,
                    f"trainer.max_epochs={args.epochs}", *args.overrides]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 from collections import Counter
 from pathlib import Path
@@ -38,6 +39,8 @@ from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.run.folder import resolve_checkpoint
 from trainlab.config.errors import UserError
 from trainlab.search.shared import is_copied, is_surplus, storage_file, storage_url
+
+log = logging.getLogger(__name__)
 
 # the files a sweep folder holds (a staged search's folder: STAGES_YAML and a folder per stage)
 STUDY_FILE = "optuna.db"  # the study, unless hydra.sweeper.storage names another
@@ -279,7 +282,6 @@ def summary(study: optuna.Study, storage: str, metric: str, sweep_dir: Path) -> 
     is (relative to ``sweep_dir``, the folder it is written to) and the study (``storage: null``: the
     folder's own optuna.db, as in ``hydra.sweeper.storage``)."""
     trials = study.get_trials(deepcopy=False)
-    states = Counter(state_name(t).lower() for t in trials)
     best = best_trials(study)
     result: dict[str, Any] = {"name": "optuna"}
     if len(study.directions) == 1:
@@ -302,11 +304,49 @@ def summary(study: optuna.Study, storage: str, metric: str, sweep_dir: Path) -> 
         "storage": None if own else storage,
         # surplus: asked by one of several processes when the study was full, never launched (shared
         # studies only; the key is left out when there are none)
-        "trials": {state: states[state] for state in ("complete", "pruned", "fail", "running", "surplus", "copied")
-                   if states[state] or state not in ("surplus", "copied")},
+        "trials": trial_counts(study),
         "epochs_trained": whole(round(sum(epochs_run(t) for t in trials if not is_copied(t)), 2)),
     })
     return result
+
+
+# what a study whose every finished trial was pruned needs: no trial ran to its end, so none has a value
+ALL_PRUNED_FIX = ("continue the sweep with a longer warm-up (hydra.sweeper.pruner.n_warmup_steps) or more start-up "
+                  "trials (hydra.sweeper.pruner.n_startup_trials), or without pruning (hydra/sweeper/pruner=nop)")
+
+
+def trial_counts(study: optuna.Study) -> dict[str, int]:
+    """The study's own trials by state (lower-case names; surplus and copied ones apart), as
+    optimization_results.yaml's ``trials``."""
+    states = Counter(state_name(t).lower() for t in study.get_trials(deepcopy=False))
+    return {state: states[state] for state in ("complete", "pruned", "fail", "running", "surplus", "copied")
+            if states[state] or state not in ("surplus", "copied")}
+
+
+def why_no_best(counts: dict[str, int]) -> str:
+    """Why a study has no best, from its :func:`trial_counts`, and what to do: '(4 pruned); continue ...'."""
+    held = ", ".join(f"{counts[s]} {name}" for s, name in (("complete", "complete with inf or nan"),
+                                                          ("pruned", "pruned"), ("fail", "failed"),
+                                                          ("running", "running")) if counts.get(s))
+    if counts.get("running"):
+        fix = ("its running trials may still complete: wait for the sweep (a killed sweep's running trials are "
+               "marked failed when its command is run again)")
+    elif counts.get("pruned") and not counts.get("fail"):
+        fix = f"every trial was pruned before its end: {ALL_PRUNED_FIX}"
+    elif counts.get("complete"):
+        fix = "every complete trial diverged (lower optimizer.lr?); trials.csv lists them"
+    else:
+        fix = "trials.csv says why each failed (fail_reason); mend that and continue the sweep"
+    return f"({held or 'no trial'}); {fix}"
+
+
+def warn_running(study: optuna.Study, sweep_dir: Path) -> None:
+    """Say that a sweep whose best is taken (refine, stage 2) still has trials running: the best so far
+    may be beaten by one of them."""
+    running = trial_counts(study)["running"]
+    if running:
+        log.warning("%s: %d trial(s) still running (the sweep goes on, or was killed): the best so far is taken; "
+                    "wait for the sweep to end for its final best", sweep_dir, running)
 
 
 def results_line(result: dict[str, Any], sweep_dir: Path) -> str:
@@ -318,7 +358,9 @@ def results_line(result: dict[str, Any], sweep_dir: Path) -> str:
         return (f"results in {sweep_dir}: {len(result['solutions'])} trial(s) on the Pareto front of "
                 f"({names}), no single best; make analyze SWEEP={sweep_dir} lists them")
     if result.get("best_trial") is None:
-        return f"results in {sweep_dir}: no trial completed, so there is no best; trials.csv says how each ended"
+        if "trials" not in result:
+            return f"results in {sweep_dir}: no trial completed, so there is no best; trials.csv says how each ended"
+        return f"results in {sweep_dir}: no trial completed, so there is no best {why_no_best(result['trials'])}"
     return f"results in {sweep_dir}: best {result['metric']} {result['best_value']} with {result['best_params']}"
 
 

@@ -3,6 +3,7 @@
 ``params`` values use Hydra's override grammar, read by Hydra's own parser:
 
 - ``interval(a, b)``: floats in [a, b]; ``int(interval(a, b))``: integers; ``tag(log, ...)``: log scale
+  (on an interval or a range of step 1; any other tag, or log on a choice or with a step, is refused)
 - ``range(start, stop, step)``: Hydra's (and Python's) range, ``stop`` excluded: ``range(1, 6)`` is 1..5
 - ``choice(a, b, c)`` or ``a,b,c``: categorical
 - anything else: a fixed value, passed to every trial as it is
@@ -19,7 +20,7 @@ import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from trainlab.config.errors import UserError, did_you_mean
@@ -39,7 +40,7 @@ def _numeric(where: str, low: Any, high: Any, log: bool = False, step: Any = Non
              kind: type = float) -> BaseDistribution:
     """An int or float distribution, its ends checked here so that the message names the fix."""
     try:
-        low, high = kind(low), kind(high)
+        low, high = (_whole(where, end) for end in (low, high)) if kind is int else (float(low), float(high))
     except (TypeError, ValueError):
         raise UserError(f"{where}: its ends {low!r} and {high!r} must be numbers") from None
     if low > high:
@@ -47,11 +48,30 @@ def _numeric(where: str, low: Any, high: Any, log: bool = False, step: Any = Non
     if log and low <= 0:
         raise UserError(f"{where}: a log scale needs a low end above 0, got {low}; start at a small positive "
                         "value (e.g. 1e-6), or drop tag(log, ...)")
+    if log and step is not None and not (kind is int and step == 1):
+        # Optuna draws a log scale without a step (its own refusal names neither the entry nor the fix)
+        raise UserError(f"{where}: a log scale takes no step (got step {step}); drop the step (a log scale over "
+                        f"{low}..{high}) or the log scale")
     if step is not None:
-        _check_step(where, low, high, kind(step))
+        try:
+            step = _whole(where, step, "step") if kind is int else float(step)
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: its step {step!r} must be a number") from None
+        _check_step(where, low, high, step)
     if kind is int:
-        return IntDistribution(low, high, log=log, step=int(step) if step is not None else 1)
+        return IntDistribution(low, high, log=log, step=step if step is not None else 1)
     return FloatDistribution(low, high, log=log, step=float(step) if step is not None else None)
+
+
+def _whole(where: str, end: Any, what: str = "end") -> int:
+    """An end or the step of an integer range: a whole number (8.5 was cut to 8 without a word)."""
+    if isinstance(end, bool) or not isinstance(end, (int, float, str)):
+        raise TypeError(end)
+    number = float(end)
+    if not number.is_integer():
+        raise UserError(f"{where}: its {what} {end!r} is not a whole number, and type int draws whole numbers; give "
+                        f"a whole {what}, or type float")
+    return int(number)
 
 
 def _check_step(where: str, low: Any, high: Any, step: Any) -> None:
@@ -65,9 +85,28 @@ def _check_step(where: str, low: Any, high: Any, step: Any) -> None:
                         f"give high {below:g} or {below + step:g}")
 
 
+TAGS = ("log",)  # the tags of Hydra's sweep grammar the sweeper reads
+
+
+def _check_tags(where: str, value: Any) -> bool:
+    """Whether the sweep is tagged ``log``; any other tag, or a scale on a choice, is refused: it was
+    dropped without a word (``tag(lg, interval(...))`` searched a linear scale)."""
+    tags = set(getattr(value, "tags", None) or ())
+    unknown = sorted(tags - set(TAGS))
+    if unknown:
+        raise UserError(f"{where}: tag {', '.join(unknown)} means nothing to the sweeper; the one tag it reads is log "
+                        "(tag(log, interval(a, b)): a log scale)")
+    return "log" in tags
+
+
 def _from_override(override: Override, where: str) -> BaseDistribution:
     """``where``: the culprit for messages (``hydra.sweeper.params: <key>=<sweep>``)."""
     value = override.value()
+    log = _check_tags(where, value)
+    unordered = isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and (value.shuffle or value.step < 0))
+    if log and unordered:
+        raise UserError(f"{where}: a choice has no scale, so tag(log, ...) would do nothing; drop it, or search "
+                        "tag(log, interval(a, b)) for a log scale")
     if isinstance(value, ChoiceSweep):
         return _categorical(where, value.list)
     if isinstance(value, RangeSweep):
@@ -78,25 +117,44 @@ def _from_override(override: Override, where: str) -> BaseDistribution:
         if value.shuffle or value.step < 0 or len(values) == 1:
             return _categorical(where, values)
         kind = int if all(isinstance(v, int) for v in values) else float
-        return _numeric(where, values[0], values[-1], step=value.step, kind=kind)
+        return _numeric(where, values[0], values[-1], log=log, step=value.step, kind=kind)
     if isinstance(value, IntervalSweep):
         kind = int if isinstance(value.start, int) and isinstance(value.end, int) else float
-        return _numeric(where, value.start, value.end, log="log" in value.tags, kind=kind)
+        return _numeric(where, value.start, value.end, log=log, kind=kind)
     raise UserError(f"{where} is not a sweep Optuna can search; use interval(), tag(log, interval()), range() "
                     "or choice()")
 
 
-def _from_mapping(where: str, spec: Mapping[str, Any]) -> BaseDistribution:
+# the keys of one entry of upstream's search_space, by its type
+_MAPPING_KEYS = {"categorical": ("type", "choices"), "int": ("type", "low", "high", "step", "log"),
+                 "float": ("type", "low", "high", "step", "log")}
+
+
+def _from_mapping(where: str, spec: Any) -> BaseDistribution:
     """One entry of upstream's ``search_space``: {type: float | int | categorical, low, high, step, log, choices}."""
+    if not isinstance(spec, (Mapping, DictConfig)):
+        raise UserError(f"{where}={spec!r} must be a mapping: {{type: float, low: 1e-5, high: 1e-2, log: true}}, "
+                        "{type: int, low: 1, high: 5}, or {type: categorical, choices: [16, 32]}")
     kind = spec.get("type")
+    if kind not in _MAPPING_KEYS:
+        raise UserError(f"{where}.type={kind!r} must be float, int or categorical")
+    unknown = [k for k in spec if k not in _MAPPING_KEYS[kind]]
+    if unknown:  # read by nothing: lg: true searched a linear scale, q (upstream's old step) no step
+        hint = "; give step instead of q (Optuna 3 dropped q)" if "q" in unknown else ""
+        raise UserError(f"{where}: {', '.join(map(str, unknown))} is not a key of {'an' if kind == 'int' else 'a'} {kind} entry, which takes "
+                        f"{', '.join(_MAPPING_KEYS[kind])}{hint}")
     if kind == "categorical":
-        return _categorical(where, spec.get("choices") or [])
-    if kind in ("int", "float"):
-        if spec.get("low") is None or spec.get("high") is None:
-            raise UserError(f"{where}: type {kind} needs low and high")
-        return _numeric(where, spec["low"], spec["high"], log=bool(spec.get("log", False)), step=spec.get("step"),
-                        kind=int if kind == "int" else float)
-    raise UserError(f"{where}.type={kind!r} must be float, int or categorical")
+        choices = spec.get("choices")
+        if not isinstance(choices, (Sequence, ListConfig)) or isinstance(choices, str) or not choices:
+            raise UserError(f"{where}.choices={choices!r} must be a list of two or more values, e.g. [16, 32, 64]")
+        return _categorical(where, choices)
+    if spec.get("low") is None or spec.get("high") is None:
+        raise UserError(f"{where}: type {kind} needs low and high")
+    log = spec.get("log", False)
+    if not isinstance(log, bool):
+        raise UserError(f"{where}.log={log!r} must be true or false")
+    return _numeric(where, spec["low"], spec["high"], log=log, step=spec.get("step"),
+                    kind=int if kind == "int" else float)
 
 
 def _single_value(dist: BaseDistribution) -> tuple[bool, Any]:
@@ -123,6 +181,11 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
     ``arguments`` are the command line's overrides: sweeps there (``optimizer.lr=interval(1e-4,1e-2)``)
     join the space, like hydra-optuna-sweeper does; the rest are passed on unchanged.
     """
+    examples = {"params": "sweep, e.g. {optimizer.lr: 'tag(log, interval(1e-5, 1e-3))'}",
+                "search_space": "entry, e.g. {optimizer.lr: {type: float, low: 1e-5, high: 1e-3, log: true}}"}
+    for key, given in (("params", params), ("search_space", search_space)):
+        if given is not None and not isinstance(given, (Mapping, DictConfig)):
+            raise UserError(f"hydra.sweeper.{key}={given!r} must be a mapping parameter -> {examples[key]}, or null")
     parser = OverridesParser.create()
     by_key: dict[str, tuple[str, Override, str]] = {}  # a key on the command line replaces the same key in params
     from_config = [(f"{key}={value}", "hydra.sweeper.params") for key, value in (params or {}).items()]

@@ -35,14 +35,14 @@ from typing import Any, Optional
 
 import optuna
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean, report_user_errors
 from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
 from trainlab.search.results import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGES_YAML, STUDY_FILE, as_stored, best_trials,
-                                     load_sweep_study)
+                                     load_sweep_study, trial_counts, warn_running, why_no_best)
 from trainlab.search.space import as_override
 
 log = logging.getLogger(__name__)
@@ -68,15 +68,43 @@ def check_stage_trials(conf: Mapping[str, Any], config: DictConfig) -> None:
                         f"[{','.join(map(str, share))}] instead of n_trials")
 
 
+STAGE_KEYS = ("name", "params")  # the keys of one entry of hydra.sweeper.stages
+
+
+def check_stage_entries(stages: Any) -> None:
+    """Each entry of ``hydra.sweeper.stages`` is {name, params: [keys]}: a key of another name was read by
+    nothing (``param:`` left the stage empty, ``trials: 5`` ran n_trials), params given as one string
+    were read letter by letter, an entry that is no mapping ended in a traceback."""
+    for i, stage in enumerate(stages or []):
+        where = f"hydra.sweeper.stages[{i}]"
+        if not isinstance(stage, (Mapping, DictConfig)):
+            raise UserError(f"{where}={stage!r} must be a mapping {{name: <name>, params: [<searched keys>]}}")
+        unknown = [str(k) for k in stage if k not in STAGE_KEYS]
+        if unknown:
+            counts = "; a stage's trials are given by hydra.sweeper.stage_trials" \
+                if any("trial" in k for k in unknown) else ""
+            raise UserError(f"{where}: {', '.join(unknown)} is not a key of a stage, which takes "
+                            f"{' and '.join(STAGE_KEYS)}{counts}")
+        params = stage.get("params")
+        if params is not None and (isinstance(params, str) or not isinstance(params, (Sequence, ListConfig))):
+            raise UserError(f"{where}.params={params!r} must be a list of searched keys, e.g. [{params}]")
+        name = stage.get("name")
+        if name is not None and (not str(name).strip() or any(sep in str(name) for sep in ("/", "\\"))):
+            raise UserError(f"{where}.name={name!r} names the stage's folder (<sweep dir>/{i + 1}_<name>): give a word "
+                            f"without /, or leave it out (stage{i + 1})")
+
+
 def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: int,
                  fixed: Sequence[str] = ()) -> list[tuple[str, list[str], int]]:
     """(name, parameters, trials) per stage; every searched parameter in exactly one stage. A stage's key that
     the command line fixes (``model.net.hidden_size=8``) is not searched; a stage left with none is
     skipped. Both are logged."""
+    check_stage_entries(conf["stages"])
     given = {f.split("=", 1)[0].lstrip("+~") for f in fixed}
     counts = conf.get("stage_trials") or [n_trials] * len(conf["stages"])
     if len(counts) != len(conf["stages"]):
-        raise UserError(f"hydra.sweeper.stage_trials has {len(counts)} entries for {len(conf['stages'])} stages")
+        raise UserError(f"hydra.sweeper.stage_trials has {len(counts)} entries for {len(conf['stages'])} stages; give "
+                        "one count per stage (or null: hydra.sweeper.n_trials each)")
     groups, seen = [], {}
     for i, stage in enumerate(conf["stages"]):
         name = str(stage.get("name") or f"stage{i + 1}")
@@ -124,8 +152,8 @@ def best_params(study: optuna.Study, rule: Any = None) -> tuple[optuna.trial.Fro
 
     front = best_trials(study)
     if not front:
-        raise UserError(f"study {study.study_name} has no complete trial yet, so it has no best (its trials.csv says "
-                        "how each trial ended); continue the sweep, or give another one")
+        raise UserError(f"study {study.study_name} has no complete trial yet, so it has no best "
+                        f"{why_no_best(trial_counts(study))}")
     chosen = front[0] if len(front) == 1 else pick(front, study.directions, rule)
     return chosen, dict(chosen.params)
 
@@ -156,7 +184,8 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
     """Run the stages one after the other; write stages.yaml after each."""
     from trainlab.search.sweep import OptunaSearch
 
-    with report_user_errors():
+    with report_user_errors(on_error=lambda: discard_empty_sweep_dir(config)):
+        check_stage_entries(conf["stages"])
         check_stage_trials(conf, config)
         base = plan_sweep(conf, config, arguments, launcher)
         plans = stage_plans(base, conf)
@@ -216,9 +245,10 @@ def _why(fixed: Mapping[str, Any], record: list[dict[str, Any]]) -> dict[str, tu
 
 # --- stage 2 from an earlier sweep ------------------------------------------------------------------
 
-def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, float], int]:
+def top_fixed(sweep_dir: Path, top: int, key: str = "TOP") -> tuple[dict[str, Any], dict[str, Any], dict[str, float], int]:
     """(fixed: the k most important parameters at the best trial's values, the best's other values,
-    every importance, the number of trials) of an earlier sweep."""
+    every importance, the number of trials) of an earlier sweep; ``key``: what set ``top``, for messages
+    (make stage2's TOP, or the sweeper's hydra.sweeper.fix_top)."""
     from trainlab.search.analyze import importances
 
     study = load_sweep_study(sweep_dir)
@@ -231,7 +261,7 @@ def top_fixed(sweep_dir: Path, top: int) -> tuple[dict[str, Any], dict[str, Any]
         raise UserError(f"{sweep_dir}: its parameters cannot be ranked by importance: {why}; continue that sweep "
                         "with more trials (hydra.sweeper.n_trials), then run stage 2")
     if not 1 <= top < len(found):  # 0 fixes nothing: that would be the earlier sweep again
-        raise UserError(f"TOP={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
+        raise UserError(f"{key}={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
     ranked = list(found)  # most important first
     fixed = {k: params[k] for k in ranked[:top]}
     rest = {k: v for k, v in params.items() if k not in fixed}
@@ -243,10 +273,19 @@ def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
     earlier best."""
     source = Path(str(conf["fix_top_of"])).expanduser().resolve()
     top = conf.get("fix_top")
-    fixed, rest, found, trials = top_fixed(source, 3 if top is None else int(top))
+    try:
+        fixed, rest, found, trials = top_fixed(source, 3 if top is None else int(top), "hydra.sweeper.fix_top")
+    except UserError as exc:  # the earlier sweep's refusal, said of the key that named it
+        raise UserError(f"hydra.sweeper.fix_top_of={conf['fix_top_of']}: {exc}") from None
     unknown = [k for k in fixed if k not in plan.space]
     if unknown:
         raise UserError(f"hydra.sweeper.fix_top_of={source}: {', '.join(unknown)} is not searched here")
+    for i, entry in enumerate(plan.enqueue):  # its value would be dropped for the fixed one without a word
+        clash = [k for k in entry if k in fixed]
+        if clash:
+            raise UserError(f"hydra.sweeper.enqueue[{i}].{clash[0]} is fixed by hydra.sweeper.fix_top_of (at "
+                            f"{fixed[clash[0]]}, that sweep's best), so its value here would not be run; drop it from "
+                            "the configuration")
     space = {k: d for k, d in plan.space.items() if k not in fixed}
     start = {k: v for k, v in rest.items() if k in space and contains(space[k], v)}
     log.info("fixed from %s by importance: %s", source,
@@ -281,7 +320,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     from trainlab.run.root import repo_root
 
     with report_user_errors():  # what can be known here is refused before train.py starts
-        best_params(load_sweep_study(args.sweep_dir))
+        study = load_sweep_study(args.sweep_dir)
+        best_params(study)
+        warn_running(study, args.sweep_dir)
         if args.top < 1:
             raise UserError(f"TOP={args.top}: give how many of the sweep's most important parameters to fix, 1 or more")
         top_fixed(args.sweep_dir, args.top)  # what the new sweep's plan would refuse (too few trials, TOP too big)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -90,6 +91,11 @@ def earlier_trials(source: Path, space: Mapping[str, BaseDistribution], directio
         raise UserError(f"hydra.sweeper.warm_start={source}: its trials' values are {there_metric}, this sweep ranks "
                         f"by {metric}; warm start from a sweep of the same optimized_metric")
     trials = [t for t in earlier.get_trials(deepcopy=False) if copyable(t)]
+    if not trials:  # the new study started from nothing, with a log line saying 0 were copied
+        states = Counter(t.state.name.lower() for t in earlier.get_trials(deepcopy=False) if not is_surplus(t))
+        held = ", ".join(f"{n} {state}" for state, n in states.items()) or "no trial at all"
+        raise UserError(f"hydra.sweeper.warm_start={source}: its study has no finished trial (complete or pruned) to "
+                        f"start from ({held}); continue that sweep first, or leave out warm_start")
     check_same_space(trials, space, source)
     return earlier.study_name, trials
 
