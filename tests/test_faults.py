@@ -497,6 +497,22 @@ def test_a_resume_to_more_epochs_refuses_a_scheduler_planned_over_the_runs_lengt
         run_train(compose_cfg([*base, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"]))
 
 
+@pytest.mark.parametrize("scheduler", ["cosine", "onecycle"])
+def test_a_finished_run_whose_scheduler_spans_its_length_is_not_told_to_resume_with_more_epochs(compose_cfg, run_train,
+                                                                                              scheduler):
+    """The refusal of a resume that has nothing left to train advised epochs=11, and that resume was then refused
+    in turn (scheduler.T_max: 1 -> 11 cannot take effect on a resume): a run whose scheduler is planned over its
+    length cannot be lengthened by a resume, and the line says to train a new run instead."""
+    base = [*TINY, "logger=none", f"scheduler={scheduler}", "trainer.max_epochs=1"]
+    first = compose_cfg(base)
+    run_train(first)
+    with pytest.raises(UserError, match=r"has already trained 1 epoch\(s\) and trainer.max_epochs=1, so nothing would "
+                                        r"be trained; .*is planned over the run's length, so a resume cannot lengthen "
+                                        r"it: train a new run with more epochs \(leave ckpt_path out\): epochs=11") as info:
+        run_train(compose_cfg([*base, f"ckpt_path={first.paths.output_dir}"]))
+    assert "give more" not in str(info.value)
+
+
 def test_a_resume_with_loader_workers_ends_like_the_run_never_stopped(compose_cfg, run_train):
     """With hardware.num_workers=2 the resumed epoch was trained in epoch 0's order (its workers took their
     indices before Lightning set the sampler's epoch): 1 epoch + resume to 2 ended at best val/loss 0.20821,
