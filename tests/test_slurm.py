@@ -251,7 +251,38 @@ def test_a_jobs_commands_name_the_script_and_its_launcher(compose_cfg, monkeypat
     HydraConfig.instance().set_config(cfg)
     monkeypatch.setattr(sys, "argv", ["/venv/lib/site-packages/submitit/core/_submit.py", "/sweep/.submitit/7"])
     assert resume_hint("/sweep/0") == ("python train.py -m hydra/launcher=slurm hydra.launcher.partition=debug "
-                                       "trainer.max_epochs=3 ckpt_path=/sweep/0")  # one run: no hparams_search
+                                       "trainer.max_epochs=3 optimized_metric=val/loss optimized_mode=min "
+                                       "ckpt_path=/sweep/0")  # one run: no hparams_search, what it set kept
+
+
+def test_a_trials_resume_command_keeps_what_its_search_file_set(compose_cfg):
+    """A trial's resume command left hparams_search=optuna out (it would start a sweep) and with it the search
+    file's trainer.max_epochs: 10: the command composed the default 20 epochs, a longer run than the trial's, and
+    with scheduler=cosine (T_max: ${trainer.max_epochs}) the resume it printed was refused (T_max: 10 -> 20)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import read_write
+
+    from trainlab.config.composition import rerun_overrides
+    from trainlab.run.checks import _config_differences
+
+    trial = compose_cfg(["scheduler=cosine", "hparams_search=optuna", "optimizer.lr=0.003"])
+    assert trial.trainer.max_epochs == 10  # the search file's
+    with read_write(trial.hydra):
+        trial.hydra.mode = RunMode.MULTIRUN
+    HydraConfig.instance().set_config(trial)
+    command = [o for o in rerun_overrides() if o != "-m"]
+    assert "trainer.max_epochs=10" in command and not any(o.startswith("hparams_search=") for o in command)
+    resumed = compose_cfg(command)
+    differs = _config_differences(trial, resumed, ("trainer", "optimizer", "scheduler", "optimized_metric",
+                                                   "optimized_mode"), resolve=True)
+    assert [d for d in differs if not d.startswith("trainer.default_root_dir")] == []  # that is the run's folder
+    # a key the command line gave is kept as given, once
+    trial = compose_cfg(["hparams_search=optuna", "trainer.max_epochs=3"])
+    with read_write(trial.hydra):
+        trial.hydra.mode = RunMode.MULTIRUN
+    HydraConfig.instance().set_config(trial)
+    assert [o for o in rerun_overrides() if o.startswith("trainer.max_epochs")] == ["trainer.max_epochs=3"]
 
 
 @pytest.mark.parametrize("last_line,expected", [

@@ -23,6 +23,7 @@ import sys
 import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Optional
 
 OVERRIDE_GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
@@ -92,7 +93,57 @@ def rerun_overrides() -> list[str]:
         return overrides
     launcher = [str(o) for o in HydraConfig.get().overrides.hydra
                 if str(o).startswith(("hydra/launcher=", "hydra.launcher."))]
-    return ["-m", *launcher, *(o for o in overrides if not o.startswith(SWEEP_ONLY))]
+    kept = [o for o in overrides if not o.startswith(SWEEP_ONLY)]
+    return ["-m", *launcher, *kept, *search_settings(kept)]
+
+
+def search_settings(given: typing.Sequence[str]) -> list[str]:
+    """``key=value`` for each setting outside ``hydra`` that this job's search file (``hparams_search=optuna``,
+    with the search files its defaults build on) makes, as the job has it, unless ``given`` sets the key:
+    a command without the search file ran another run (its ``trainer.max_epochs: 10`` became the default 20,
+    and a resume of the trial with ``scheduler=cosine`` was refused: ``T_max: 10 -> 20``)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from trainlab.config.search_path import option_file
+
+    hc = HydraConfig.get()
+    saved = Path(str(hc.runtime.output_dir)) / ".hydra" / "config.yaml"  # the job's config, as Hydra wrote it
+    job = OmegaConf.load(saved) if saved.is_file() else None
+    typed = {o.split("=", 1)[0].lstrip("+~") for o in given}
+    settings, pending, seen = {}, [hc.runtime.choices.get("hparams_search")], set()
+    while pending:
+        option = pending.pop()
+        path = option_file("hparams_search", option) if option and option not in seen else None
+        if path is None:
+            continue
+        seen.add(option)
+        body = OmegaConf.load(path)
+        pending += [d for d in body.get("defaults") or [] if isinstance(d, str) and d != "_self_"]
+        for key, value in leaves(OmegaConf.to_container(body, resolve=False)):
+            if key.split(".")[0] not in ("hydra", "defaults") and key not in typed and key not in settings:
+                settings[key] = _job_value(job, key, value)
+    return [f"{key}={grammar_value(value)}" for key, value in settings.items()]
+
+
+def _job_value(job: Any, key: str, written: Any) -> Any:
+    """``key`` as the job's saved config has it (resolved), else as the search file writes it."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.select(job, key, default=written) if job is not None else written
+    except OmegaConfBaseException:  # an interpolation that only the running job resolves (${hydra:...})
+        return written
+
+
+def leaves(node: typing.Mapping[str, Any], sep: str = ".", prefix: str = "") -> typing.Iterator[tuple[str, Any]]:
+    """(``a.b.c``, value) for each leaf of nested mappings (``sep``: what joins the keys)."""
+    for key, value in node.items():
+        if isinstance(value, dict) and value:
+            yield from leaves(value, sep, f"{prefix}{key}{sep}")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def check_interpolations(cfg: Any) -> None:
