@@ -825,6 +825,28 @@ def test_ctrl_c_while_train_py_imports_is_one_line_and_exit_130(tmp_path):
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: stopped by Ctrl-C"), err
 
 
+@pytest.mark.parametrize("ended_by", ["early_stopping", "max_epochs"])
+def test_a_requeued_job_whose_training_had_ended_tests_its_run(compose_cfg, run_train, monkeypatch, ended_by):
+    """A job stopped after its training ended (its test, its records: the time limit's signal) is requeued and its
+    next attempt continues from its own last.ckpt; the resume refusals meant for a ckpt_path= command ended it
+    with 'early stopping ended that run ... raise callbacks.early_stopping.patience' (or 'give more: epochs=...'),
+    a job that only had its test to run. It tests the run now, with no epoch more."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping.min_delta=10", "trainer.max_epochs=5"]
+    common += ["callbacks.early_stopping.patience=1"] if ended_by == "early_stopping" else ["trainer.max_epochs=2"]
+    first = compose_cfg(common)
+    run_dir = Path(first.paths.output_dir)
+    run_train(first)
+    (run_dir / "metrics.json").unlink(missing_ok=True)
+    epochs = (run_dir / "epochs.jsonl").read_text()
+    again = compose_cfg(common)
+    with open_dict(again):
+        again.paths.output_dir = str(run_dir)  # the job's folder, as the requeued attempt gets it again
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    metrics = run_train(again)
+    assert "test/rmse" in metrics
+    assert (run_dir / "epochs.jsonl").read_text() == epochs  # no epoch trained past the run's end
+
+
 def test_a_requeued_job_continues_in_its_own_folder(compose_cfg, run_train, monkeypatch):
     """SLURM starts a requeued job again (SLURM_RESTART_COUNT=1): same run folder, from its last.ckpt,
     records continued, no second last.ckpt; a first attempt that was stopped leaves on_exception.ckpt."""

@@ -303,6 +303,10 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         "the checkpoint's optimizer and scheduler as they were (their state, learning rate included, "
                         f"is restored over these settings){repeat or _repeat_hint(folder, ckpt_path)}; resume with that "
                         "run's optimizer and scheduler settings, or leave ckpt_path out to train afresh")
+    from trainlab.run.preemption import is_requeued_attempt
+
+    if is_requeued_attempt() and folder.path.resolve() == Path(str(cfg.paths.output_dir)).resolve():
+        return  # the run's next attempt (a SLURM requeue): one whose training had ended goes on to its test
     done = completed_epochs(ckpt)
     max_epochs = cfg.trainer.max_epochs
     if max_epochs is not None and max_epochs != -1 and max_epochs <= done:
