@@ -285,6 +285,24 @@ def test_a_trials_resume_command_keeps_what_its_search_file_set(compose_cfg):
     assert [o for o in rerun_overrides() if o.startswith("trainer.max_epochs")] == ["trainer.max_epochs=3"]
 
 
+def test_a_refused_resume_of_a_trial_says_to_repeat_one_runs_options(compose_cfg):
+    """A resume of a trial's checkpoint that differs in settings said 'that run was started with:
+    hparams_search=optuna optimizer.lr=0.003 +optuna_trial=...: repeat them after ckpt_path=', and repeated so,
+    the command started a sweep."""
+    import yaml
+
+    from trainlab.run.checks import _repeat_hint
+    from trainlab.run.folder import RunFolder
+
+    trial = compose_cfg(["hparams_search=optuna", "optimizer.lr=0.003"])
+    run_dir = Path(trial.paths.output_dir)
+    (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(
+        ["hparams_search=optuna", "optimizer.lr=0.003", "+optuna_trial={study_name:s,trial_id:1}"]))
+    hint = _repeat_hint(RunFolder(run_dir), str(run_dir))
+    assert hint.startswith("; that run was started with: optimizer.lr=0.003 optimized_metric=val/loss "
+                           "optimized_mode=min: repeat them after ckpt_path="), hint
+
+
 @pytest.mark.parametrize("last_line,expected", [
     # the job's own traceback is in its log, not where Hydra's HYDRA_FULL_ERROR hint points: say where
     ("ImportError: No module named 'torch_scatter'", "SLURM job 9_0 failed: ImportError: No module named "

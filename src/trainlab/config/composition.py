@@ -93,25 +93,28 @@ def rerun_overrides() -> list[str]:
         return overrides
     launcher = [str(o) for o in HydraConfig.get().overrides.hydra
                 if str(o).startswith(("hydra/launcher=", "hydra.launcher."))]
-    kept = [o for o in overrides if not o.startswith(SWEEP_ONLY)]
-    return ["-m", *launcher, *kept, *search_settings(kept)]
+    hc = HydraConfig.get()
+    return ["-m", *launcher, *one_run_overrides(overrides, Path(str(hc.runtime.output_dir)),
+                                                hc.runtime.choices.get("hparams_search"))]
 
 
-def search_settings(given: typing.Sequence[str]) -> list[str]:
-    """``key=value`` for each setting outside ``hydra`` that this job's search file (``hparams_search=optuna``,
-    with the search files its defaults build on) makes, as the job has it, unless ``given`` sets the key:
-    a command without the search file ran another run (its ``trainer.max_epochs: 10`` became the default 20,
-    and a resume of the trial with ``scheduler=cosine`` was refused: ``T_max: 10 -> 20``)."""
-    from hydra.core.hydra_config import HydraConfig
+def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Optional[str] = None) -> list[str]:
+    """The overrides of a sweep's run (in ``run_dir``) as one run's command: the sweep's own left out
+    (:data:`SWEEP_ONLY`; with ``hparams_search=`` the command would start a sweep), and what its search file
+    (``search``, else the one ``overrides`` chose) set outside ``hydra`` given instead, as the run had it,
+    unless the overrides set the key: without them the command ran another run (the search file's
+    ``trainer.max_epochs: 10`` became the default 20, and a resume of the trial with ``scheduler=cosine``
+    was refused: ``T_max: 10 -> 20``)."""
     from omegaconf import OmegaConf
 
     from trainlab.config.search_path import option_file
 
-    hc = HydraConfig.get()
-    saved = Path(str(hc.runtime.output_dir)) / ".hydra" / "config.yaml"  # the job's config, as Hydra wrote it
-    job = OmegaConf.load(saved) if saved.is_file() else None
-    typed = {o.split("=", 1)[0].lstrip("+~") for o in given}
-    settings, pending, seen = {}, [hc.runtime.choices.get("hparams_search")], set()
+    kept = [o for o in overrides if not o.startswith(SWEEP_ONLY)]
+    search = search or next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hparams_search=")), None)
+    saved = run_dir / ".hydra" / "config.yaml"  # the run's config, as Hydra wrote it
+    run = OmegaConf.load(saved) if saved.is_file() else None
+    typed = {o.split("=", 1)[0].lstrip("+~") for o in kept}
+    settings, pending, seen = {}, [search], set()
     while pending:
         option = pending.pop()
         path = option_file("hparams_search", option) if option and option not in seen else None
@@ -122,8 +125,8 @@ def search_settings(given: typing.Sequence[str]) -> list[str]:
         pending += [d for d in body.get("defaults") or [] if isinstance(d, str) and d != "_self_"]
         for key, value in leaves(OmegaConf.to_container(body, resolve=False)):
             if key.split(".")[0] not in ("hydra", "defaults") and key not in typed and key not in settings:
-                settings[key] = _job_value(job, key, value)
-    return [f"{key}={grammar_value(value)}" for key, value in settings.items()]
+                settings[key] = _job_value(run, key, value)
+    return [*kept, *(f"{key}={grammar_value(value)}" for key, value in settings.items())]
 
 
 def _job_value(job: Any, key: str, written: Any) -> Any:

@@ -221,14 +221,15 @@ def _untested_hint(folder: Any, cfg: DictConfig) -> str:
 def _repeat_hint(folder: Any, ckpt_path: str) -> str:
     """How the checkpoint's run was started, as a resume command: a resume composes the config anew,
     so the run's own options must be given again."""
-    try:
-        given = [o for o in folder.overrides() if not o.split("=", 1)[0].lstrip("+~").startswith(
-            ("ckpt_path", "trainer.max_epochs", "epochs", "paths."))]
-    except UserError:
-        return ""
     import shlex
 
-    from trainlab.config.composition import typed_setting
+    from trainlab.config.composition import one_run_overrides, typed_setting
+
+    try:  # a sweep's trial as one run (hparams_search= repeated would start a sweep)
+        given = [o for o in one_run_overrides(folder.overrides(), folder.path) if not o.split("=", 1)[0].lstrip(
+            "+~").startswith(("ckpt_path", "trainer.max_epochs", "epochs", "paths."))]
+    except UserError:
+        return ""
 
     return (f"; that run was started with: {shlex.join(given) or '(no options)'}: repeat them after "
             f"{typed_setting('ckpt_path', ckpt_path)}")
