@@ -285,6 +285,30 @@ def test_a_trials_resume_command_keeps_what_its_search_file_set(compose_cfg):
     assert [o for o in rerun_overrides() if o.startswith("trainer.max_epochs")] == ["trainer.max_epochs=3"]
 
 
+def test_a_trials_one_run_command_keeps_the_groups_its_search_file_chose(tmp_path, monkeypatch):
+    """A search file of one's own may choose a group (defaults: [optuna, override /model: cnn]); left out with
+    hparams_search=, the command composed the default model, lstm: another network than the trial's."""
+    from trainlab.config import search_path
+    from trainlab.config.composition import one_run_overrides
+
+    conf = tmp_path / "conf" / "hparams_search"
+    conf.mkdir(parents=True)
+    (conf / "mine.yaml").write_text("defaults:\n  - optuna\n  - override /model: cnn\n  - _self_\n"
+                                    "trainer:\n  max_epochs: 4\n")
+    monkeypatch.setattr(search_path, "config_folders", lambda sources=None: [tmp_path / "conf", ROOT / "conf"])
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "config.yaml").write_text("trainer:\n  max_epochs: 4\noptimized_metric: val/loss\n"
+                                                    "optimized_mode: min\n")
+    command = one_run_overrides(["hparams_search=mine", "optimizer.lr=0.1"], run_dir)
+    assert command[:1] == ["optimizer.lr=0.1"] and "model=cnn" in command and "trainer.max_epochs=4" in command
+    assert not [o for o in command if o.startswith(("hparams_search=", "hydra"))]
+    (run_dir / ".hydra" / "hydra.yaml").write_text("hydra:\n  runtime:\n    choices:\n      model: tcn\n")
+    assert "model=tcn" in one_run_overrides(["hparams_search=mine"], run_dir)  # as the run had it (an experiment's)
+    assert [o for o in one_run_overrides(["hparams_search=mine", "model=unet"], run_dir)
+            if o.startswith("model=")] == ["model=unet"]  # typed: kept as typed, once
+
+
 def test_a_refused_resume_of_a_trial_says_to_repeat_one_runs_options(compose_cfg):
     """A resume of a trial's checkpoint that differs in settings said 'that run was started with:
     hparams_search=optuna optimizer.lr=0.003 +optuna_trial=...: repeat them after ckpt_path=', and repeated so,

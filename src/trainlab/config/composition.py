@@ -113,6 +113,9 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
     search = search or next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hparams_search=")), None)
     saved = run_dir / ".hydra" / "config.yaml"  # the run's config, as Hydra wrote it
     run = OmegaConf.load(saved) if saved.is_file() else None
+    hydra_yaml = run_dir / ".hydra" / "hydra.yaml"  # the run's choices of config groups
+    choices = OmegaConf.select(OmegaConf.load(hydra_yaml), "hydra.runtime.choices", default={}) \
+        if hydra_yaml.is_file() else {}
     typed = {o.split("=", 1)[0].lstrip("+~") for o in kept}
     settings, pending, seen = {}, [search], set()
     while pending:
@@ -121,9 +124,15 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
         if path is None:
             continue
         seen.add(option)
-        body = OmegaConf.load(path)
-        pending += [d for d in body.get("defaults") or [] if isinstance(d, str) and d != "_self_"]
-        for key, value in leaves(OmegaConf.to_container(body, resolve=False)):
+        body = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+        for entry in body.get("defaults") or []:
+            if isinstance(entry, str) and entry != "_self_":  # a search file it builds on
+                pending.append(entry)
+            for key, chosen in (entry.items() if isinstance(entry, dict) else ()):  # override /model: cnn
+                group = str(key).removeprefix("override /")
+                if group != key and not group.startswith("hydra") and "@" not in group and group not in typed:
+                    settings.setdefault(group, choices.get(group, chosen))
+        for key, value in leaves(body):
             if key.split(".")[0] not in ("hydra", "defaults") and key not in typed and key not in settings:
                 settings[key] = _job_value(run, key, value)
     return [*kept, *(f"{key}={grammar_value(value)}" for key, value in settings.items())]
