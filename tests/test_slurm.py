@@ -307,6 +307,8 @@ def test_a_trials_one_run_command_keeps_the_groups_its_search_file_chose(tmp_pat
     assert "model=tcn" in one_run_overrides(["hparams_search=mine"], run_dir)  # as the run had it (an experiment's)
     assert [o for o in one_run_overrides(["hparams_search=mine", "model=unet"], run_dir)
             if o.startswith("model=")] == ["model=unet"]  # typed: kept as typed, once
+    (run_dir / ".hydra" / "hydra.yaml").write_text("hydra: [cut short\n")  # a damaged record: the file's choice
+    assert "model=cnn" in one_run_overrides(["hparams_search=mine"], run_dir)
 
 
 def test_a_refused_resume_of_a_trial_says_to_repeat_one_runs_options(compose_cfg):

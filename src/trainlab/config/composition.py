@@ -111,11 +111,9 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
 
     kept = [o for o in overrides if not o.startswith(SWEEP_ONLY)]
     search = search or next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hparams_search=")), None)
-    saved = run_dir / ".hydra" / "config.yaml"  # the run's config, as Hydra wrote it
-    run = OmegaConf.load(saved) if saved.is_file() else None
-    hydra_yaml = run_dir / ".hydra" / "hydra.yaml"  # the run's choices of config groups
-    choices = OmegaConf.select(OmegaConf.load(hydra_yaml), "hydra.runtime.choices", default={}) \
-        if hydra_yaml.is_file() else {}
+    run = _readable(run_dir / ".hydra" / "config.yaml")  # the run's config, as Hydra wrote it
+    choices = OmegaConf.select(_readable(run_dir / ".hydra" / "hydra.yaml") or OmegaConf.create(),
+                               "hydra.runtime.choices", default={})  # the run's choices of config groups
     typed = {o.split("=", 1)[0].lstrip("+~") for o in kept}
     settings, pending, seen = {}, [search], set()
     while pending:
@@ -136,6 +134,18 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
             if key.split(".")[0] not in ("hydra", "defaults") and key not in typed and key not in settings:
                 settings[key] = _job_value(run, key, value)
     return [*kept, *(f"{key}={grammar_value(value)}" for key, value in settings.items())]
+
+
+def _readable(path: Path) -> Any:
+    """The YAML file at ``path``, or None where it is missing or cannot be read (cut short, not YAML):
+    a command's overrides are then given without what it would have added."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    try:
+        return OmegaConf.load(path) if path.is_file() else None
+    except (OSError, yaml.YAMLError, ValueError):
+        return None
 
 
 def _job_value(job: Any, key: str, written: Any) -> Any:
