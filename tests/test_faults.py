@@ -497,6 +497,22 @@ def test_a_resume_to_more_epochs_refuses_a_scheduler_planned_over_the_runs_lengt
         run_train(compose_cfg([*base, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"]))
 
 
+@pytest.mark.parametrize("scheduler", ["cosine", "onecycle"])
+def test_a_finished_run_whose_scheduler_spans_its_length_is_not_told_to_resume_with_more_epochs(compose_cfg, run_train,
+                                                                                              scheduler):
+    """The refusal of a resume that has nothing left to train advised epochs=11, and that resume was then refused
+    in turn (scheduler.T_max: 1 -> 11 cannot take effect on a resume): a run whose scheduler is planned over its
+    length cannot be lengthened by a resume, and the line says to train a new run instead."""
+    base = [*TINY, "logger=none", f"scheduler={scheduler}", "trainer.max_epochs=1"]
+    first = compose_cfg(base)
+    run_train(first)
+    with pytest.raises(UserError, match=r"has already trained 1 epoch\(s\) and trainer.max_epochs=1, so nothing would "
+                                        r"be trained; .*is planned over the run's length, so a resume cannot lengthen "
+                                        r"it: train a new run with more epochs \(leave ckpt_path out\): epochs=11") as info:
+        run_train(compose_cfg([*base, f"ckpt_path={first.paths.output_dir}"]))
+    assert "give more" not in str(info.value)
+
+
 def test_a_resume_with_loader_workers_ends_like_the_run_never_stopped(compose_cfg, run_train):
     """With hardware.num_workers=2 the resumed epoch was trained in epoch 0's order (its workers took their
     indices before Lightning set the sampler's epoch): 1 epoch + resume to 2 ended at best val/loss 0.20821,
@@ -807,6 +823,28 @@ def test_ctrl_c_while_train_py_imports_is_one_line_and_exit_130(tmp_path):
     out, err = started.communicate(timeout=60)
     assert started.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: stopped by Ctrl-C"), err
+
+
+@pytest.mark.parametrize("ended_by", ["early_stopping", "max_epochs"])
+def test_a_requeued_job_whose_training_had_ended_tests_its_run(compose_cfg, run_train, monkeypatch, ended_by):
+    """A job stopped after its training ended (its test, its records: the time limit's signal) is requeued and its
+    next attempt continues from its own last.ckpt; the resume refusals meant for a ckpt_path= command ended it
+    with 'early stopping ended that run ... raise callbacks.early_stopping.patience' (or 'give more: epochs=...'),
+    a job that only had its test to run. It tests the run now, with no epoch more."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping.min_delta=10", "trainer.max_epochs=5"]
+    common += ["callbacks.early_stopping.patience=1"] if ended_by == "early_stopping" else ["trainer.max_epochs=2"]
+    first = compose_cfg(common)
+    run_dir = Path(first.paths.output_dir)
+    run_train(first)
+    (run_dir / "metrics.json").unlink(missing_ok=True)
+    epochs = (run_dir / "epochs.jsonl").read_text()
+    again = compose_cfg(common)
+    with open_dict(again):
+        again.paths.output_dir = str(run_dir)  # the job's folder, as the requeued attempt gets it again
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    metrics = run_train(again)
+    assert "test/rmse" in metrics
+    assert (run_dir / "epochs.jsonl").read_text() == epochs  # no epoch trained past the run's end
 
 
 def test_a_requeued_job_continues_in_its_own_folder(compose_cfg, run_train, monkeypatch):

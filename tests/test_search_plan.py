@@ -602,6 +602,25 @@ def test_make_stage2_runs_the_earlier_sweeps_command_with_the_fixing_keys(tmp_pa
                            "hydra.sweeper.n_trials=10"]  # the earlier sweep's folder is not reused; later keys win
 
 
+def test_make_stage2_leaves_out_the_earlier_sweeps_enqueued_and_warm_start_trials(tmp_path):
+    """Its command carried the earlier sweep's hydra.sweeper.enqueue=[...] over, whose keys are the ones stage 2
+    fixes: the sweep it started was refused (hydra.sweeper.enqueue[0].optimizer.lr is fixed by
+    hydra.sweeper.fix_top_of), and so was a warm start (a warm start needs a sweep that searched only the
+    parameters left). Those trials ran in the earlier sweep, whose best stage 2 starts from."""
+    from trainlab.search.stages import stage2_command
+
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {
+        "hydra": ["hydra.sweeper.n_trials=30", "hydra.sweeper.enqueue=[{optimizer.lr:0.001}]",
+                  "hydra.sweeper.warm_start=/sweeps/older"],
+        "task": ["hparams_search=optuna", "model=cnn"]}}}))
+    command = stage2_command(tmp_path, 2, [], Path("/repo"))
+    assert not [o for o in command if o.startswith(("hydra.sweeper.enqueue=", "hydra.sweeper.warm_start="))]
+    assert "hydra.sweeper.n_trials=30" in command
+    # given for stage 2 itself, they are kept
+    command = stage2_command(tmp_path, 2, ["hydra.sweeper.enqueue=[{model.net.num_layers:2}]"], Path("/repo"))
+    assert command[-1] == "hydra.sweeper.enqueue=[{model.net.num_layers:2}]"
+
+
 def test_make_stage2_starts_the_command_from_the_repository_root(tmp_path, monkeypatch):
     """``python -m trainlab.search.stages <dir>`` (make stage2) runs train.py -m with the fixing keys."""
     from trainlab.run.root import repo_root

@@ -251,7 +251,82 @@ def test_a_jobs_commands_name_the_script_and_its_launcher(compose_cfg, monkeypat
     HydraConfig.instance().set_config(cfg)
     monkeypatch.setattr(sys, "argv", ["/venv/lib/site-packages/submitit/core/_submit.py", "/sweep/.submitit/7"])
     assert resume_hint("/sweep/0") == ("python train.py -m hydra/launcher=slurm hydra.launcher.partition=debug "
-                                       "trainer.max_epochs=3 ckpt_path=/sweep/0")  # one run: no hparams_search
+                                       "trainer.max_epochs=3 optimized_metric=val/loss optimized_mode=min "
+                                       "ckpt_path=/sweep/0")  # one run: no hparams_search, what it set kept
+
+
+def test_a_trials_resume_command_keeps_what_its_search_file_set(compose_cfg):
+    """A trial's resume command left hparams_search=optuna out (it would start a sweep) and with it the search
+    file's trainer.max_epochs: 10: the command composed the default 20 epochs, a longer run than the trial's, and
+    with scheduler=cosine (T_max: ${trainer.max_epochs}) the resume it printed was refused (T_max: 10 -> 20)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import read_write
+
+    from trainlab.config.composition import rerun_overrides
+    from trainlab.run.checks import _config_differences
+
+    trial = compose_cfg(["scheduler=cosine", "hparams_search=optuna", "optimizer.lr=0.003"])
+    assert trial.trainer.max_epochs == 10  # the search file's
+    with read_write(trial.hydra):
+        trial.hydra.mode = RunMode.MULTIRUN
+    HydraConfig.instance().set_config(trial)
+    command = [o for o in rerun_overrides() if o != "-m"]
+    assert "trainer.max_epochs=10" in command and not any(o.startswith("hparams_search=") for o in command)
+    resumed = compose_cfg(command)
+    differs = _config_differences(trial, resumed, ("trainer", "optimizer", "scheduler", "optimized_metric",
+                                                   "optimized_mode"), resolve=True)
+    assert [d for d in differs if not d.startswith("trainer.default_root_dir")] == []  # that is the run's folder
+    # a key the command line gave is kept as given, once
+    trial = compose_cfg(["hparams_search=optuna", "trainer.max_epochs=3"])
+    with read_write(trial.hydra):
+        trial.hydra.mode = RunMode.MULTIRUN
+    HydraConfig.instance().set_config(trial)
+    assert [o for o in rerun_overrides() if o.startswith("trainer.max_epochs")] == ["trainer.max_epochs=3"]
+
+
+def test_a_trials_one_run_command_keeps_the_groups_its_search_file_chose(tmp_path, monkeypatch):
+    """A search file of one's own may choose a group (defaults: [optuna, override /model: cnn]); left out with
+    hparams_search=, the command composed the default model, lstm: another network than the trial's."""
+    from trainlab.config import search_path
+    from trainlab.config.composition import one_run_overrides
+
+    conf = tmp_path / "conf" / "hparams_search"
+    conf.mkdir(parents=True)
+    (conf / "mine.yaml").write_text("defaults:\n  - optuna\n  - override /model: cnn\n  - _self_\n"
+                                    "trainer:\n  max_epochs: 4\n")
+    monkeypatch.setattr(search_path, "config_folders", lambda sources=None: [tmp_path / "conf", ROOT / "conf"])
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "config.yaml").write_text("trainer:\n  max_epochs: 4\noptimized_metric: val/loss\n"
+                                                    "optimized_mode: min\n")
+    command = one_run_overrides(["hparams_search=mine", "optimizer.lr=0.1"], run_dir)
+    assert command[:1] == ["optimizer.lr=0.1"] and "model=cnn" in command and "trainer.max_epochs=4" in command
+    assert not [o for o in command if o.startswith(("hparams_search=", "hydra"))]
+    (run_dir / ".hydra" / "hydra.yaml").write_text("hydra:\n  runtime:\n    choices:\n      model: tcn\n")
+    assert "model=tcn" in one_run_overrides(["hparams_search=mine"], run_dir)  # as the run had it (an experiment's)
+    assert [o for o in one_run_overrides(["hparams_search=mine", "model=unet"], run_dir)
+            if o.startswith("model=")] == ["model=unet"]  # typed: kept as typed, once
+    (run_dir / ".hydra" / "hydra.yaml").write_text("hydra: [cut short\n")  # a damaged record: the file's choice
+    assert "model=cnn" in one_run_overrides(["hparams_search=mine"], run_dir)
+
+
+def test_a_refused_resume_of_a_trial_says_to_repeat_one_runs_options(compose_cfg):
+    """A resume of a trial's checkpoint that differs in settings said 'that run was started with:
+    hparams_search=optuna optimizer.lr=0.003 +optuna_trial=...: repeat them after ckpt_path=', and repeated so,
+    the command started a sweep."""
+    import yaml
+
+    from trainlab.run.checks import _repeat_hint
+    from trainlab.run.folder import RunFolder
+
+    trial = compose_cfg(["hparams_search=optuna", "optimizer.lr=0.003"])
+    run_dir = Path(trial.paths.output_dir)
+    (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(
+        ["hparams_search=optuna", "optimizer.lr=0.003", "+optuna_trial={study_name:s,trial_id:1}"]))
+    hint = _repeat_hint(RunFolder(run_dir), str(run_dir))
+    assert hint.startswith("; that run was started with: optimizer.lr=0.003 optimized_metric=val/loss "
+                           "optimized_mode=min: repeat them after ckpt_path="), hint
 
 
 @pytest.mark.parametrize("last_line,expected", [

@@ -178,14 +178,23 @@ class EarlyStopping(pl.callbacks.EarlyStopping):
     stop at once is refused before it starts (:func:`trainlab.run.checks.check_resume`).
     """
 
+    _restored_stop: Optional[str] = None
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         patience = self.patience
         super().load_state_dict(state_dict)
         self.patience = patience
-        if early_stop(state_dict, patience) is None:  # with this patience, the run goes on: no stop was made
+        self._restored_stop = early_stop(state_dict, patience)
+        if self._restored_stop is None:  # with this patience, the run goes on: no stop was made
             self.stopped_epoch = 0
             self.stopping_reason = EarlyStoppingReason.NOT_STOPPED
             self.stopping_reason_message = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A run restored with its stop (a requeued SLURM job whose training had ended: check_resume refuses
+        any other such resume) trains no epoch more; Lightning restores no ``should_stop``."""
+        if self._restored_stop is not None:
+            trainer.should_stop = True
 
 
 def early_stop(state: dict[str, Any], patience: int) -> Optional[str]:

@@ -166,10 +166,12 @@ def override_run_data(run_cfg: DictConfig, given: Any) -> list[str]:
     Returns the overrides as the user wrote them (``+data.source.path=new.csv``), for messages."""
     from omegaconf import OmegaConf
 
+    from trainlab.config.composition import leaves
+
     if not given:
         return []
     applied = []
-    for key, value in _leaves(OmegaConf.to_container(given, resolve=True)):
+    for key, value in leaves(OmegaConf.to_container(given, resolve=True)):
         if OmegaConf.select(run_cfg.data, key, default="<absent>") == "<absent>":
             raise UserError(f"+data.{key}: the run's data config has no such key; evaluate.py can change what it has "
                             "(e.g. +data.source.path=<file> for a data file that moved)")
@@ -183,12 +185,6 @@ def _as_typed(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ",".join(_as_typed(v) for v in value) + "]"
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _leaves(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if not isinstance(tree, dict):
-        return [(prefix, tree)]
-    return [leaf for key, value in tree.items() for leaf in _leaves(value, f"{prefix}{key}" if not prefix else f"{prefix}.{key}")]
 
 
 def check_eval_config(cfg: DictConfig) -> None:

@@ -35,6 +35,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
+from trainlab.config.composition import leaves
 from trainlab.config.errors import UserError
 from trainlab.run.folder import RECORDS
 
@@ -171,15 +172,6 @@ def unreachable(uri: str, timeout_s: float = PROBE_TIMEOUT_S) -> Optional[str]:
     return None
 
 
-def _flat_items(params: Any, prefix: str = "") -> Any:
-    """(``a/b/c``, value) for each leaf of nested mappings (the resolved config), as MLflow's UI groups them."""
-    for key, value in params.items():
-        if isinstance(value, dict) and value:
-            yield from _flat_items(value, f"{prefix}{key}/")
-        else:
-            yield f"{prefix}{key}", value
-
-
 class MLflowRun(MLFlowLogger):
     """Lightning's MLFlowLogger for one train.py run, with its run folder uploaded at the end of fit.
 
@@ -313,7 +305,7 @@ class MLflowRun(MLFlowLogger):
         from mlflow.entities import Param
         from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
-        flat = {key: str(value) for key, value in _flat_items(vars(params) if isinstance(params, Namespace) else params)}
+        flat = {key: str(value) for key, value in leaves(vars(params) if isinstance(params, Namespace) else params, "/")}
         cut = sorted(key for key, value in flat.items() if len(value) > MAX_PARAM_VAL_LENGTH)
         if cut:
             log.warning("mlflow: %s longer than MLflow's %d characters, cut there; resolved_config.yaml among the run's "

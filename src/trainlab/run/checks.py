@@ -9,11 +9,12 @@ fit into an epoch. Each failure is one :class:`UserError` line, raised before an
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any, Optional
 
 import lightning.pytorch as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 from torchmetrics import MetricCollection
 
@@ -164,6 +165,19 @@ def _cycle_length_differences(old: DictConfig, new: DictConfig, ckpt: dict[str, 
             for d in _config_differences(old, new, ("trainer",)) if d.startswith(tuple(f"{k}: " for k in lengths))]
 
 
+def _planned_over_length(cfg: DictConfig, ckpt: dict[str, Any], max_epochs: int) -> Optional[str]:
+    """The scheduler (``scheduler=CosineAnnealingLR``) that the refusal above would name for a resume of
+    this run to ``max_epochs``, or None: advising that resume (``epochs=N``) led to that refusal."""
+    longer = copy.deepcopy(cfg)
+    with open_dict(longer):
+        longer.trainer.max_epochs = max_epochs
+    scheduler = cfg.get("scheduler")
+    if not OmegaConf.is_config(scheduler) or not (_config_differences(cfg, longer, ("scheduler",), resolve=True)
+                                                  or _cycle_length_differences(cfg, longer, ckpt)):
+        return None
+    return f"scheduler={_option(scheduler)}"
+
+
 def _early_stop(cfg: DictConfig, ckpt: dict[str, Any]) -> Optional[str]:
     """Why the checkpoint's early stopping ends its run there, with this run's patience (None: it goes on)."""
     from trainlab.callbacks.checkpoints import early_stop
@@ -207,14 +221,15 @@ def _untested_hint(folder: Any, cfg: DictConfig) -> str:
 def _repeat_hint(folder: Any, ckpt_path: str) -> str:
     """How the checkpoint's run was started, as a resume command: a resume composes the config anew,
     so the run's own options must be given again."""
-    try:
-        given = [o for o in folder.overrides() if not o.split("=", 1)[0].lstrip("+~").startswith(
-            ("ckpt_path", "trainer.max_epochs", "epochs", "paths."))]
-    except UserError:
-        return ""
     import shlex
 
-    from trainlab.config.composition import typed_setting
+    from trainlab.config.composition import one_run_overrides, typed_setting
+
+    try:  # a sweep's trial as one run (hparams_search= repeated would start a sweep)
+        given = [o for o in one_run_overrides(folder.overrides(), folder.path) if not o.split("=", 1)[0].lstrip(
+            "+~").startswith(("ckpt_path", "trainer.max_epochs", "epochs", "paths."))]
+    except UserError:
+        return ""
 
     return (f"; that run was started with: {shlex.join(given) or '(no options)'}: repeat them after "
             f"{typed_setting('ckpt_path', ckpt_path)}")
@@ -289,12 +304,20 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         "the checkpoint's optimizer and scheduler as they were (their state, learning rate included, "
                         f"is restored over these settings){repeat or _repeat_hint(folder, ckpt_path)}; resume with that "
                         "run's optimizer and scheduler settings, or leave ckpt_path out to train afresh")
+    from trainlab.run.preemption import is_requeued_attempt
+
+    if is_requeued_attempt() and folder.path.resolve() == Path(str(cfg.paths.output_dir)).resolve():
+        return  # the run's next attempt (a SLURM requeue): one whose training had ended goes on to its test
     done = completed_epochs(ckpt)
     max_epochs = cfg.trainer.max_epochs
     if max_epochs is not None and max_epochs != -1 and max_epochs <= done:
+        more = done + 10
+        planned = _planned_over_length(cfg, ckpt, more)
+        advice = (f"{planned} is planned over the run's length, so a resume cannot lengthen it: train a new run with "
+                  f"more epochs (leave ckpt_path out): epochs={more}" if planned else
+                  f"give more: epochs={more} (or trainer.max_epochs={more})")
         raise UserError(f"ckpt_path={ckpt_path} has already trained {done} epoch(s) and trainer.max_epochs="
-                        f"{max_epochs}, so nothing would be trained; give more: epochs={done + 10} (or "
-                        f"trainer.max_epochs={done + 10}){_untested_hint(folder, cfg)}")
+                        f"{max_epochs}, so nothing would be trained; {advice}{_untested_hint(folder, cfg)}")
     stopped = _early_stop(cfg, ckpt) if done >= (cfg.trainer.get("min_epochs") or 0) else None
     if stopped:  # the run that was not stopped ended there: a resume trained on past it
         patience = cfg.callbacks.early_stopping.patience

@@ -20,13 +20,14 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from trainlab.config.composition import SWEEP_ONLY
 from trainlab.run.durable import read_yaml
 from trainlab.run.folder import OVERRIDES, RunFolder
 from trainlab.run.root import repo_root
 
 log = logging.getLogger(__name__)
 
-_SEARCH_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=", "trainer.max_epochs=", "hydra.")
+_SEARCH_ONLY = (*SWEEP_ONLY, "trainer.max_epochs=", "hydra.")  # and the epoch cap: --epochs gives it
 
 
 def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> list[str]:

@@ -297,11 +297,19 @@ def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
 
 def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) -> list[str]:
     """train.py -m with the earlier sweep's own overrides (its task's and its hydra.* ones: n_trials,
-    pruner, launcher ...) plus the fixing keys, then ``extra``."""
+    pruner, launcher ...) plus the fixing keys, then ``extra``. Its enqueued and warm-start trials are
+    left out: they ran in (or were copied into) the earlier sweep, whose best stage 2 starts from, and
+    they name the keys stage 2 fixes, which its plan refuses."""
     multirun = read_yaml(sweep_dir / MULTIRUN_YAML, DAMAGED_MULTIRUN)
     own = ("hydra.sweep.dir=", "hydra.sweeper.fix_top_of=", "hydra.sweeper.fix_top=")
+    ran = ("hydra.sweeper.enqueue=", "hydra.sweeper.warm_start=")
     earlier = [o for group in ("hydra", "task") for o in multirun["hydra"]["overrides"][group]
                if not o.startswith(own)]
+    left = [o for o in earlier if o.startswith(ran)]
+    if left:
+        log.info("stage 2 leaves out %s: those trials are in %s's study, whose best it starts from", ", ".join(left),
+                 sweep_dir)
+        earlier = [o for o in earlier if o not in left]
     if not any(o.startswith("hparams_search=") for o in earlier):
         earlier.insert(0, "hparams_search=optuna")
     from trainlab.search.refine import follow_move
