@@ -542,6 +542,62 @@ def test_a_resume_makes_the_plateau_step_its_checkpoint_was_written_before(compo
         assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
 
 
+@pytest.mark.parametrize("records", [True, False])
+def test_a_checkpoint_of_an_earlier_version_makes_its_plateau_step_from_the_epoch_records(compose_cfg, run_train,
+                                                                                          records, caplog):
+    """trainlab before the plateau step was stored wrote the same epoch-end checkpoint without it: resumed after
+    epoch 2 with this version, the step was silently left out (epoch 3 at 1e-3, the scheduler one step behind).
+    Such a run's epochs.jsonl holds the value; without it, one warning says the step is not made."""
+    from trainlab.callbacks.checkpoints import ModelCheckpoint
+
+    common = [*TINY, "logger=none", "callbacks.early_stopping=null", "scheduler=plateau", "scheduler.patience=0",
+              "+scheduler.threshold=0.5"]  # epoch 1 is not 50 % better than epoch 0: the rate is cut after it
+    first = compose_cfg([*common, "trainer.max_epochs=2"])
+    run_train(first)
+    run_dir = Path(first.paths.output_dir)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=False)
+    del ckpt[ModelCheckpoint.PLATEAU_STEPS]  # as the earlier version wrote it
+    torch.save(ckpt, last)
+    if not records:
+        (run_dir / "epochs.jsonl").unlink()
+    resumed_cfg = compose_cfg([*common, "trainer.max_epochs=3", f"ckpt_path={run_dir}"])
+    with caplog.at_level(logging.WARNING, logger="trainlab.callbacks.checkpoints"):
+        run_train(resumed_cfg)
+    rates = [json.loads(line)["lr"] for line in (Path(resumed_cfg.paths.output_dir) / "epochs.jsonl").read_text().splitlines()]
+    warned = [r.message for r in caplog.records if "written by an earlier trainlab" in r.message]
+    if records:
+        assert rates[-1] == pytest.approx(1e-4) and not warned
+    else:
+        assert rates[-1] == pytest.approx(1e-3)
+        assert len(warned) == 1 and "has no val/loss of that epoch: the step is not made" in warned[0]
+
+
+def test_a_resume_from_inside_an_epoch_says_in_one_line_that_it_is_not_exact(compose_cfg, run_train, caplog, recwarn):
+    """trainlab before last.ckpt was written at epochs' ends wrote it at each validation: with
+    trainer.val_check_interval=0.5 a killed run's last.ckpt lay inside an epoch, and a resume with this version
+    started that epoch's batches over (test loss 0.10338 against 0.10356 never stopped) with only Lightning's
+    multi-line Python warning. Made here by hand: an epoch-end last.ckpt given the loop state of a validation
+    after 3 batches of epoch 1."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping=null"]
+    first = compose_cfg([*common, "trainer.max_epochs=1"])
+    run_train(first)
+    last = Path(first.paths.output_dir) / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=False)
+    fit_loop = ckpt["loops"]["fit_loop"]
+    fit_loop["epoch_progress"]["current"] = fit_loop["epoch_progress"]["total"] = \
+        {"ready": 2, "started": 2, "processed": 1, "completed": 1}
+    fit_loop["epoch_loop.batch_progress"]["current"] = {"ready": 3, "started": 3, "processed": 3, "completed": 3}
+    torch.save(ckpt, last)
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.checks"):
+        run_train(compose_cfg([*common, "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
+    said = [r.message for r in caplog.records if "was written inside epoch" in r.message]
+    assert len(said) == 1 and said[0].startswith(f"ckpt_path={last} was written inside epoch 1 (3 of its training "
+                                                 "batches done); last.ckpt is written at epochs' ends, this one by an "
+                                                 "earlier trainlab")
+    assert not [w for w in recwarn if "ended before the epoch ended" in str(w.message)]
+
+
 def test_a_run_early_stopping_ended_is_not_resumed_past_its_end_and_more_patience_trains_on(compose_cfg, run_train):
     """The run that early stopping ended after epoch 2 (its checkpoint holds the stop) was resumed and trained on,
     unlike the run that was never stopped; and raising the patience to train on did nothing (Lightning restored

@@ -1299,3 +1299,35 @@ def test_each_searched_model_is_composed_with_the_command_lines_groups(compose_c
     cfg = compose_cfg([*SEED_SPACE, "model=lstm_attention", "data=elnino", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
     with pytest.raises(UserError, match="model.net.attention is not a key of model=lstm"):
         plan_sweep(cfg.hydra.sweeper, cfg, ["model=lstm_attention,lstm"], StandIn())
+
+
+# -- sweeps of an earlier version ------------------------------------------------------------------------
+def test_a_two_objective_sweep_that_an_earlier_version_minimised_against_optimized_mode_max(compose_cfg, tmp_path, caplog):
+    """trainlab before 8e46706 minimised the first objective of hparams_search=optuna_two_objectives whatever
+    optimized_mode said: such a sweep of val/r2 (optimized_mode=max) listed, refined and staged its front of the
+    worst r2 without a word, and continuing it was told to keep 'its direction (optimized_mode as before)',
+    which it had. Its front is read toward the most now, with a warning; continuing it says what happened and
+    what to do (a warm start, which is accepted)."""
+    from trainlab.search.results import METRIC, best_trials, load_sweep_study
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    study = optuna.create_study(storage=f"sqlite:///{folder}/optuna.db", study_name="sweep",
+                                directions=["minimize", "minimize"])  # as the earlier version made it
+    study.set_user_attr(METRIC, "val/r2")
+    dist = {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    for i, values in enumerate([(0.60, 1.0), (0.70, 2.0), (0.65, 0.5)]):  # (val/r2, fit_seconds)
+        study.add_trial(create_trial(params={"optimizer.lr": 1e-3 * (1 + i)}, distributions=dist, values=list(values)))
+    (folder / "multirun.yaml").write_text("optimized_metric: val/r2\noptimized_mode: max\n")
+    with caplog.at_level("WARNING", logger="trainlab.search.results"):
+        assert sorted(t.number for t in best_trials(load_sweep_study(folder))) == [1, 2]  # was [0, 2]
+    assert "its study was searched toward the least val/r2, though it ran with optimized_mode=max" in caplog.text
+    continued = ["hparams_search=optuna_two_objectives", "hydra/sweeper/pruner=nop", "optimized_mode=max",
+                 "optimized_metric=val/r2", f"hydra.sweep.dir={folder}"]
+    cfg = compose_cfg(continued)
+    with pytest.raises(UserError, match=re.escape(f"and a study keeps its directions; to search on toward the most, warm "
+                                                  f"start a new sweep from it: hydra.sweeper.warm_start={folder} with "
+                                                  "another hydra.sweep.dir")):
+        OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn()), StandIn(), config=cfg)
+    (folder / "multirun.yaml").write_text("optimized_metric: val/r2\noptimized_mode: min\n")  # a sweep that meant it
+    assert sorted(t.number for t in best_trials(load_sweep_study(folder))) == [0, 2]

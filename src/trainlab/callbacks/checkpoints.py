@@ -14,7 +14,9 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
+from trainlab.config.errors import UserError
 from trainlab.run.durable import copy_file
+from trainlab.run.folder import EPOCHS, RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -109,27 +111,52 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
     PLATEAU_STEPS = "trainlab_plateau_steps"  # checkpoint key: scheduler index -> the monitored value
     _plateau_steps: Optional[dict[int, float]] = None
 
+    # A checkpoint of an earlier trainlab lacks the key, written at the same place: its step is
+    # made from the monitored value of its epoch in the run folder's epochs.jsonl, which such a run wrote too.
+    _unrecorded_epoch: Optional[int] = None  # that checkpoint's epoch
+    _epoch_record: Optional[dict[str, Any]] = None  # that epoch's line of epochs.jsonl (None: not found)
+
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(trainer, pl_module, checkpoint)
-        progress = trainer.fit_loop.epoch_progress.current
-        if progress.processed != progress.ready or progress.completed >= progress.processed:
+        if not before_plateau_step(trainer.fit_loop.epoch_progress.current.state_dict()):
             return  # not between an epoch's training part and its plateau step (fit_loop.on_advance_end)
-        due = {index: float(trainer.callback_metrics[config.monitor])
-               for index, config in enumerate(trainer.lr_scheduler_configs)
-               if config.reduce_on_plateau and config.interval == "epoch"
-               and (trainer.current_epoch + 1) % config.frequency == 0 and config.monitor in trainer.callback_metrics}
-        if due:
-            checkpoint[self.PLATEAU_STEPS] = due
+        # written at every epoch's end, {} with no step due: its absence marks a checkpoint of an earlier version
+        checkpoint[self.PLATEAU_STEPS] = {
+            index: float(trainer.callback_metrics[config.monitor])
+            for index, config in plateau_due(trainer.lr_scheduler_configs, trainer.current_epoch)
+            if config.monitor in trainer.callback_metrics}
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(trainer, pl_module, checkpoint)
         self._plateau_steps = checkpoint.get(self.PLATEAU_STEPS)
+        progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+        if self._plateau_steps is None and before_plateau_step(progress):
+            self._unrecorded_epoch = int(progress["completed"])
+            self._epoch_record = epoch_record(trainer.ckpt_path, self._unrecorded_epoch)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
         steps, self._plateau_steps = self._plateau_steps or {}, None
+        if self._unrecorded_epoch is not None:
+            steps = self._unrecorded_steps(trainer)
         for index, value in steps.items():  # after Lightning restored the schedulers' state
             pl_module.lr_scheduler_step(trainer.lr_scheduler_configs[int(index)].scheduler, torch.tensor(value))
+
+    def _unrecorded_steps(self, trainer: pl.Trainer) -> dict[int, float]:
+        """The plateau steps due after the epoch of a checkpoint of an earlier version, from its epoch record;
+        one warning when that record lacks the value (the resumed schedule then lags the run by one step)."""
+        epoch, record, self._unrecorded_epoch, self._epoch_record = \
+            self._unrecorded_epoch, self._epoch_record or {}, None, None
+        steps = {}
+        for index, config in plateau_due(trainer.lr_scheduler_configs, epoch):
+            if isinstance(record.get(config.monitor), (int, float)):
+                steps[index] = float(record[config.monitor])
+            else:
+                log.warning("ckpt_path=%s was written by an earlier trainlab, before the plateau scheduler's step after "
+                            "epoch %d, and its run folder's %s has no %s of that epoch: the step is not made, so the "
+                            "learning rate may be cut one epoch later than in the run that was not stopped",
+                            trainer.ckpt_path, epoch, EPOCHS, config.monitor)
+        return steps
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         old_dir = state_dict.get("dirpath")
@@ -166,6 +193,33 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
             "kth_best_model_path": carried(state_dict.get("kth_best_model_path", "")),
             "last_model_path": carried(state_dict.get("last_model_path", "")),
         })
+
+
+def before_plateau_step(progress: dict[str, Any]) -> bool:
+    """Whether the fit loop's epoch progress (its ``state_dict``: ready, processed, completed) lies between an
+    epoch's training part and the plateau step Lightning makes after it (fit_loop.on_advance_end)."""
+    return bool(progress) and progress.get("processed") == progress.get("ready") \
+        and progress.get("completed", 0) < progress.get("processed", 0)
+
+
+def plateau_due(configs: list[Any], epoch: int) -> list[tuple[int, Any]]:
+    """(index, config) of the ReduceLROnPlateau schedulers Lightning steps after ``epoch`` (0-based)."""
+    return [(index, config) for index, config in enumerate(configs)
+            if config.reduce_on_plateau and config.interval == "epoch" and (epoch + 1) % config.frequency == 0]
+
+
+def epoch_record(ckpt_path: Optional[str], epoch: int) -> Optional[dict[str, Any]]:
+    """``epoch``'s line of the epochs.jsonl beside the checkpoint's run folder (None: no such line or file)."""
+    from trainlab.run.durable import read_json_lines
+
+    if not ckpt_path or not Path(ckpt_path).is_file():
+        return None
+    path = RunFolder.of_checkpoint(Path(ckpt_path)).path / EPOCHS
+    try:
+        records = read_json_lines(path) if path.is_file() else []
+    except UserError:  # damaged beyond its last line: the caller warns that the value is missing
+        records = []
+    return next((r for r in records if r.get("epoch") == epoch), None)
 
 
 class EarlyStopping(pl.callbacks.EarlyStopping):

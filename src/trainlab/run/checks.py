@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -325,3 +326,33 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         f"callbacks.early_stopping.patience={patience}), and would end this one before it trains; "
                         f"to train on, raise callbacks.early_stopping.patience (e.g. {patience + 5}) or set "
                         f"callbacks.early_stopping=null{_untested_hint(folder, cfg)}")
+    warn_mid_epoch(ckpt_path, ckpt)
+
+
+# Lightning's own warning for the same resume: a Python warning of several lines, raised after the model was set up
+_LIGHTNING_MID_EPOCH = r"You're resuming from a checkpoint that ended before the epoch ended"
+
+
+def warn_mid_epoch(ckpt_path: str, ckpt: dict[str, Any]) -> None:
+    """One warning when the checkpoint was written inside an epoch: its loaders keep no position, so Lightning
+    starts that epoch's batches over and the resumed run does not end as the run that was never stopped.
+    A run folder's last.ckpt is written at epochs' ends; one of trainlab before that was written at each
+    validation (trainer.val_check_interval < 1), on_exception.ckpt when training stopped."""
+    from pathlib import Path
+
+    from trainlab.run.folder import LAST, ON_EXCEPTION
+
+    loops = ckpt.get("loops") or {}
+    epoch = (loops.get("fit_loop") or {}).get("epoch_progress", {}).get("current", {})
+    if not epoch or epoch.get("processed", 0) >= epoch.get("ready", 0):
+        return  # an epoch's end (or no loop state to tell)
+    batches = (loops.get("fit_loop") or {}).get("epoch_loop.batch_progress", {}).get("current", {}).get("completed")
+    name = Path(ckpt_path).name
+    origin = {LAST: f"; {LAST} is written at epochs' ends, this one by an earlier trainlab, which wrote it at each "
+                    "validation (trainer.val_check_interval)",
+              ON_EXCEPTION: f"; {ON_EXCEPTION} holds the moment training stopped"}.get(name, "")
+    log.warning("ckpt_path=%s was written inside epoch %d (%s of its training batches done)%s: the resume starts that "
+                "epoch's batches over (loaders keep no position), so it will not end as the run that was never stopped; "
+                "for that, resume from a checkpoint of an epoch's end, or train afresh",
+                ckpt_path, int(epoch.get("ready", 1)) - 1, "?" if batches is None else batches, origin)
+    warnings.filterwarnings("ignore", message=_LIGHTNING_MID_EPOCH)  # said here, in one line

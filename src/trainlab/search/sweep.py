@@ -41,8 +41,8 @@ from trainlab.config.errors import UserError, refuse
 from trainlab.run.durable import DiskFull, write_atomic
 from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, build_pruner, sweep_process
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import (METRIC, MULTIRUN_YAML, RUN_DIR, STUDY_FILE, as_stored, progress_line, results_line,
-                                     study_folder, write_results)
+from trainlab.search.results import (METRIC, MULTIRUN_YAML, RUN_DIR, STUDY_FILE, as_stored, intended_directions,
+                                     progress_line, results_line, searched_the_other_way, study_folder, write_results)
 from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, out_of_space,
                                     storage_file, storage_url, taken, tell, trial_id)
 from trainlab.search.space import as_override
@@ -112,6 +112,10 @@ def open_study(plan: SweepPlan) -> optuna.Study:
     new_study = ("give another hydra.sweep.dir for a new study" if plan.storage == storage_url(None, own_file)
                  else "use another hydra.sweeper.study_name for a new study")
     found = [d.name.lower() for d in study.directions]
+    if found != plan.directions and intended_directions(plan.sweep_dir, study) == plan.directions:
+        raise UserError(f"{plan.sweep_dir}: {searched_the_other_way(study)}, and a study keeps its directions; to search "
+                        f"on toward the most, warm start a new sweep from it: hydra.sweeper.warm_start={plan.sweep_dir} "
+                        "with another hydra.sweep.dir")
     if found != plan.directions:
         raise UserError(f"study {plan.study_name} in {plan.storage} has direction {found}, not {plan.directions}; "
                         f"continue it with its direction (optimized_mode as before), or {new_study}")
