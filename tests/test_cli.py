@@ -187,7 +187,7 @@ def test_a_misspelt_key_gets_the_nearest_setting_and_exit_2(tmp_path):
     (["model.net.hiden_size=8,16"], "train", None),  # a sweep's key is the sweeper's to check
 ])
 def test_unknown_key_problem_names_the_first_missing_part(argv, config, expected):
-    from trainlab.config.errors import unknown_key_problem
+    from trainlab.config.command_line import unknown_key_problem
 
     problem = unknown_key_problem(argv, config)
     if expected is None:

@@ -11,7 +11,7 @@ import train as train_script
 
 def refused(argv: list[str], capsys, monkeypatch, tmp_path, script=train_script, config="train") -> str:
     """The one stderr line of ``python <script> <argv>``, which must exit 2 before any job."""
-    from trainlab.config.errors import run_command_line
+    from trainlab.config.command_line import run_command_line
 
     monkeypatch.setattr("sys.argv", [f"{config}.py", *argv, f"paths.log_dir={tmp_path / 'outputs'}"])
     # as when run as a script: Hydra finds conf/ beside the file of a task function in __main__
@@ -78,7 +78,7 @@ def test_hydras_refusals_are_our_one_line_alone(override, expected, capsys, monk
 
 def test_hydra_full_error_still_gets_hydras_whole_report(capsys, monkeypatch, tmp_path):
     """HYDRA_FULL_ERROR=1 is how a user asks Hydra for the traceback: the one line must not take it away."""
-    from trainlab.config.errors import run_command_line
+    from trainlab.config.command_line import run_command_line
 
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     monkeypatch.setattr("sys.argv", ["train.py", "hardware.memory_gb=abc", f"paths.log_dir={tmp_path}"])

@@ -58,7 +58,7 @@ def test_a_command_line_run_inside_python_gives_back_signals_and_logging(monkeyp
     import signal
 
     import train as train_script
-    from trainlab.config.errors import is_quiet_stop, run_command_line, stop_quietly_until_training
+    from trainlab.config.command_line import is_quiet_stop, run_command_line, stop_quietly_until_training
 
     monkeypatch.setattr("sys.argv", ["train.py", *TINY, "trainer.max_epochs=1", "logger=none", "test=false",
                                      f"paths.log_dir={tmp_path}"])
@@ -93,7 +93,9 @@ def test_main_called_from_python_raises_the_command_lines_user_error(compose_cfg
     the command line's line, which still exits 2 there."""
     import importlib
 
-    from trainlab.config.errors import UserError, run_command_line
+    from trainlab.config.errors import UserError
+
+    from trainlab.config.command_line import run_command_line
 
     module = importlib.import_module(script)
     with pytest.raises(UserError) as raised:

@@ -235,7 +235,7 @@ def test_run_files_are_utf8_whatever_the_locale(tmp_path):
 
 
 def test_an_argument_that_is_not_text_in_the_locale_is_one_line():
-    from trainlab.config.errors import start_checks
+    from trainlab.config.command_line import start_checks
 
     assert start_checks(["model=lstm", "paths.log_dir=/data/Jos\udcc3\udca9"]) == (
         f"paths.log_dir=/data/José: this argument is not text in the locale's encoding ({sys.getfilesystemencoding()}); "

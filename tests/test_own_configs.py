@@ -79,7 +79,7 @@ SMALL = [*TIMESERIES.small_data, "data.window=16", "trainer.max_epochs=1", *QUIE
 def test_misspelt_key_is_named_with_a_users_config_folder(own_config):
     """The last line after Hydra's refusal composes the config again: with the user's folder (given by
     --config-dir too), not as if their own options did not exist ('model=mean is not an option')."""
-    from trainlab.config.errors import unknown_key_problem
+    from trainlab.config.command_line import unknown_key_problem
 
     folder = own_config.split("file://")[1].rstrip("]")
     for argv in (["--config-dir", folder], [f"--config-dir={folder}"], [own_config]):
@@ -96,7 +96,7 @@ def test_the_config_folders_composed_again_are_the_ones_given(folder):
     grammar_value's."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from trainlab.config.errors import _search_path_override
+    from trainlab.config.command_line import _search_path_override
 
     (override,) = _search_path_override(["--config-dir", folder, "model=x"], [])
     assert OverridesParser.create().parse_override(override).value() == [f"file://{folder}"]
@@ -107,7 +107,7 @@ def test_hints_compose_the_users_primary_config_and_flags_go_anywhere(own_config
     whatever the command line named), and Hydra's flags may stand among the overrides (Hydra's argparse
     refused 'model=x --config-dir d seed=1': unrecognized arguments: seed=1)."""
     from trainlab.config.composition import flags_first
-    from trainlab.config.errors import unknown_key_problem
+    from trainlab.config.command_line import unknown_key_problem
 
     folder = own_config.split("file://")[1].rstrip("]")
     Path(folder, "mine.yaml").write_text("defaults:\n  - train\n  - override model: mean\n  - _self_\n")
@@ -119,7 +119,7 @@ def test_hints_compose_the_users_primary_config_and_flags_go_anywhere(own_config
     assert flags_first(["model=x", "--config-dir", "d", "seed=1", "-m", "--info", "searchpath", "--cfg=job",
                         "a=1", "--info", "b=2"]) == \
         ["--config-dir", "d", "-m", "--info", "searchpath", "--cfg=job", "--info", "model=x", "seed=1", "a=1", "b=2"]
-    from trainlab.config.errors import run_command_line
+    from trainlab.config.command_line import run_command_line
 
     seen = []  # what Hydra's main would parse: the scripts' entry point reorders sys.argv first
     monkeypatch.setattr(sys, "argv", ["train.py", "model=x", "--config-dir", folder, "seed=1"])
@@ -336,7 +336,7 @@ def test_values_nothing_reads_or_that_cannot_be_resolved(own_config, compose_cfg
 def test_a_misspelt_key_in_a_users_file_of_a_typed_group(own_config, user_code, files, argv, expected):
     """Hydra refuses it in several lines ending 'object_type=HardwareConf', exit 1, without the key
     meant; the last line names the file, the key and the nearest setting."""
-    from trainlab.config.errors import unknown_key_problem
+    from trainlab.config.command_line import unknown_key_problem
 
     user_code(files)
     assert unknown_key_problem([own_config, *argv], "train").startswith(expected)
@@ -434,7 +434,7 @@ def test_a_hardware_key_that_only_other_options_read_is_warned_about(own_config,
 def test_a_search_of_a_users_model_without_its_search_space(own_config):
     """The search files pick hparams_search/space/<model>: the last line said 'hparams_search/space=mean
     is not an option of the hparams_search/space group', a setting the user never gave."""
-    from trainlab.config.errors import unknown_key_problem
+    from trainlab.config.command_line import unknown_key_problem
 
     assert unknown_key_problem(["-m", own_config, "hparams_search=optuna", "model=mean"], "train") == (
         "the search files take the model's own search space, hparams_search/space/mean.yaml, which no config folder "

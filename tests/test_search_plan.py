@@ -776,7 +776,7 @@ def test_the_command_line_replaces_a_search_space_entry_as_it_replaces_a_params_
     (["~hydra.sweeper.params.data.batch_size"], "fix it at a value instead (data.batch_size=<value>"),
 ])
 def test_setting_a_search_files_entry_on_the_command_line_names_the_form_that_works(argv, message, monkeypatch, capsys):
-    from trainlab.config.errors import run_command_line
+    from trainlab.config.command_line import run_command_line
 
     monkeypatch.setattr("sys.argv", ["train.py", "-m", *argv])
     with pytest.raises(SystemExit) as exited:

@@ -372,7 +372,7 @@ def test_a_squeue_that_does_not_answer_is_said_while_the_launcher_waits(tmp_path
 def test_a_plain_multirun_stopped_while_its_jobs_run_says_they_go_on(monkeypatch, capsys):
     """Ctrl-C while the launcher watched: the script's handler said 'nothing was written', with the
     sweep folder made and the jobs queued, which went on to run."""
-    from trainlab.config.errors import _stop_quietly
+    from trainlab.config.command_line import _stop_quietly
     from trainlab.run import slurm as slurm_module
 
     def exits(code):
@@ -424,7 +424,7 @@ def test_the_request_is_checked_before_sinfo_is_asked(compose_cfg, overrides, ex
 ])
 def test_launcher_values_in_sbatchs_format_get_their_unit(override, expected):
     """OmegaConf refused them as no number, in several lines, exit 1."""
-    from trainlab.config.errors import unknown_key_problem
+    from trainlab.config.command_line import unknown_key_problem
 
     problem = unknown_key_problem(["-m", "hydra/launcher=slurm", "hydra.launcher.partition=debug", override], "train")
     assert problem is None if expected is None else (problem or "").endswith(expected), problem

@@ -116,7 +116,8 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
     from hydra.core.global_hydra import GlobalHydra
 
     from trainlab.config.composition import as_script, start_problem
-    from trainlab.config.errors import process_given_back, refusals_raised, start_checks
+    from trainlab.config.errors import refusals_raised
+    from trainlab.config.command_line import process_given_back, start_checks
     from trainlab.config.schemas import register_configs
     from trainlab.run.root import repo_root
 

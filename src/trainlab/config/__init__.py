@@ -3,5 +3,6 @@
 - ``schemas``: typed schemas (hardware, trainer); ``instantiate``: instantiation checked against signatures
 - ``checks``: settings that contradict each other or do nothing; ``composition``: Hydra's refusals as one line
 - ``families``: the model families, declared once; ``search_path``: where Hydra finds config options
-- ``errors``: :class:`UserError` (one line, exit 2); ``help``: ``train.py --help``
+- ``errors``: :class:`UserError` (one line, exit 2); ``command_line``: the scripts' own run (Hydra's
+  refusals and an early Ctrl-C as one line); ``help``: ``train.py --help``
 """

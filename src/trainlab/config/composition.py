@@ -9,7 +9,7 @@ these refusals into one line naming the override, what is wrong with it and how 
   unclosed quote): :func:`parse_problem`;
 - a value a typed schema refuses (``hardware.memory_gb=abc``, ``hardware.pin_memory=maybe``,
   ``trainer.max_epochs=1.5``, ``hardware.num_workers=null``): :func:`typed_value_problem`;
-- a key or group option the config lacks (:func:`trainlab.config.errors.unknown_key_problem`);
+- a key or group option the config lacks (:func:`trainlab.config.command_line.unknown_key_problem`);
 - ``+key=...`` on a key the config has, ``~key`` on one it lacks, ``+group=...`` on a chosen group.
 """
 
@@ -298,7 +298,7 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException, ValidationError
 
-    from trainlab.config.errors import _launcher_value_hint, _unknown_option, unknown_key_problem
+    from trainlab.config.command_line import _launcher_value_hint, _unknown_option, unknown_key_problem
 
     if isinstance(exc, OverrideParseException):
         return parse_problem(exc.override, str(exc))

@@ -1,0 +1,376 @@
+"""The command line's own run: ``run_command_line`` wraps ``train.py`` and ``evaluate.py`` so that what
+Hydra refuses (an unknown key or option, a config folder that is not one, an argument the locale cannot
+read) and a Ctrl-C before training end in one line each (:mod:`trainlab.config.errors` holds the
+refusals themselves)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Optional
+
+from trainlab.config.errors import did_you_mean, refuse, shell_path_hint
+
+
+def in_a_hydra_job() -> bool:
+    """Whether the caller runs inside a job that Hydra started (its ``run_job`` is on the stack): the
+    command line's run, or a launcher's job in a worker process. Not so for ``main(cfg)`` called from
+    Python with a composed config (a notebook, a script's loop of runs), which Hydra's decorator hands
+    straight to the function: there a process-ending exit would end the caller's own program. (Read
+    from the stack: Hydra offers no flag for it.)"""
+    from hydra.core.utils import run_job
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is run_job.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
+    """What to say after Hydra refused to override a key the config does not have.
+
+    Hydra answers ``trainer.max_epoch=5`` with "Could not override 'trainer.max_epoch'. To append
+    to your config use +trainer.max_epoch=5": for a misspelling, that hint adds a key nothing reads.
+    Composes the config again (in-process, without the sweeps of a multirun) to find the key Hydra
+    refused, and names the settings of its node that come closest. A config group option that does
+    not exist (``model=lstn``) gets the nearest option. None when composing succeeds or fails for
+    another reason (Hydra's own message then stands alone).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException, MissingConfigException
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from trainlab.run.root import repo_root
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])
+    except HydraException:
+        return None  # an override Hydra cannot parse: its own message says where
+    single = [o for o in parsed if not o.is_sweep_override()]  # a multirun's sweeps are the sweeper's
+    # the primary config as Hydra's main read it: --config-path (absolute, or from the scripts' folder), --config-name
+    config_dir = next(iter(_flag_values(argv, "--config-path", "-cp")[-1:]), "conf")
+    config_dir = os.path.join(repo_root(), os.path.expanduser(config_dir))  # an absolute path stays itself
+    config_name = next(iter(_flag_values(argv, "--config-name", "-cn")[-1:]), config_name)
+    # a user's own config folders, as Hydra's main saw them; Hydra's compose looks for the primary config in
+    # config_dir alone: one of theirs (--config-dir d --config-name mine) is composed from its own folder
+    own = [os.path.abspath(os.path.expanduser(f)) for f in config_dir_flags(argv)]
+    primary = next((f for f in own if os.path.isfile(os.path.join(f, f"{config_name}.yaml"))), None)
+    search_path = _search_path_override(argv, single, [config_dir] if primary else [])
+    config_dir = primary or config_dir
+
+    def composed(overrides: list[str]) -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
+            return compose(config_name, overrides=[*overrides, *search_path], return_hydra_config=True)
+
+    single = [o for o in single if o.key_or_group != "hydra.searchpath"]
+    try:
+        composed([o.input_line for o in single])
+        return None
+    except MissingConfigException as exc:  # a group option that does not exist (model=lstn)
+        return _unknown_option(exc)
+    except HydraException as exc:
+        hint = _launcher_value_hint(exc.__cause__)
+        if hint:
+            return hint
+        # a key a config file sets that its node (a typed schema) lacks: a user's hardware/mine.yaml's num_thread
+        in_file = re.match(r"In '([^']+)': ConfigKeyError raised while composing config:.*full_key: (\S+)", str(exc),
+                           re.DOTALL)
+        refused = re.match(r"Could not override '([^']+)'", str(exc))
+        if in_file is None and (refused is None or "not in" not in str(exc.__cause__)):
+            return None
+    except OmegaConfBaseException:
+        return None
+    refused_key = in_file.group(2) if in_file else refused.group(1)
+    dropped = in_file.group(1).rpartition("/")[0] if in_file else refused_key  # composed again without it
+    if config_name == "eval":  # evaluate.py's own config
+        from trainlab.config.checks import EVAL_RUN_KEYS
+
+        if refused_key.split(".")[0] in EVAL_RUN_KEYS:
+            given = next(o.input_line for o in single if o.key_or_group == refused_key)
+            return (f"{refused_key} is a setting of the run's own config, which evaluate.py changes with a '+' in "
+                    f"front: +{given}")
+    try:
+        node = composed([o.input_line for o in single if o.key_or_group != dropped])
+    except (HydraException, OmegaConfBaseException):
+        return None
+    finally:
+        GlobalHydra.instance().clear()
+    # the first part of the key the config lacks (evaul.x: evaul), below the deepest node it has
+    parts, depth = refused_key.split("."), 0
+    while depth < len(parts) - 1 and isinstance(node, DictConfig) and parts[depth] in node:
+        node, depth = node[parts[depth]], depth + 1
+    key, parent, name = ".".join(parts[: depth + 1]), ".".join(parts[:depth]), parts[depth]
+    settings = [str(k) for k in node.keys() if parent or k != "hydra"] if isinstance(node, DictConfig) else []
+    where = f"a setting of {parent}" if parent else "a top-level setting"
+    hint = (did_you_mean(name, settings, prefix=f"{parent}." if parent else "")
+            or (f"its settings: {', '.join(settings)}" if settings else ""))
+    from trainlab.config.composition import _script
+
+    script = _script()
+    shown = "hydra" if key.startswith("hydra.") else "job"
+    if in_file:
+        return (f"{in_file.group(1)}.yaml sets {key}, which is not {where}{'; ' + hint if hint else ''} (python "
+                f"{script} --cfg {shown} shows every setting)")
+    return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front would add it as a new key, "
+            f"which nothing reads; python {script} --cfg {shown} shows every setting)")
+
+
+def config_dir_flags(argv: list[str]) -> list[str]:
+    """The folders the command line gives with ``--config-dir`` / ``-cd`` (either spelling), as typed."""
+    return _flag_values(argv, "--config-dir", "-cd")
+
+
+def config_dir_problem(argv: list[str]) -> Optional[str]:
+    """A ``--config-dir`` that names no folder, in one line (Hydra's three lines, exit 1, named no fix);
+    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is, and so does a quoted
+    '~' or '$NAME' anywhere."""
+    for folder in config_dir_flags(argv):
+        if Path(folder).is_dir():
+            continue
+        hint = shell_path_hint(folder)
+        after_equals = folder.startswith("~") and any(arg in (f"--config-dir={folder}", f"-cd={folder}")
+                                                      for arg in argv)
+        how = "a space, not '=', lets the shell expand it" if after_equals else "unquoted, the shell expands it"
+        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} ({how})" if hint
+               else "give the folder that holds your config groups (model/, data/, ...)")
+        return f"--config-dir {folder}: no such folder ({Path(folder).absolute()}); {fix}"
+    for folder in _searchpath_folders(argv):  # Hydra skips a search path folder that is not there, unsaid
+        if not Path(folder).is_dir():
+            return (f"hydra.searchpath: no such folder file://{folder} ({Path(folder).absolute()}); give the folder "
+                    "that holds your config groups, or --config-dir <folder>")
+    return None
+
+
+def _searchpath_folders(argv: list[str]) -> list[str]:
+    """The ``file://`` folders of a ``hydra.searchpath=[...]`` override; [] when there is none, or Hydra's
+    grammar cannot read it (its own refusal then says why)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    given = [arg for arg in argv if arg.lstrip("+").startswith("hydra.searchpath=")]
+    try:
+        entries = [e for arg in given for e in (OverridesParser.create().parse_override(arg).value() or [])]
+    except (HydraException, TypeError):
+        return []
+    return [str(e)[len("file://"):] for e in entries if str(e).startswith("file://")]
+
+
+def _search_path_override(argv: list[str], overrides: list[Any], folders: list[str] = ()) -> list[str]:
+    """``hydra.searchpath=[...]`` holding the command line's own search path entries and the folders of
+    ``--config-dir`` / ``-cd`` (which Hydra's main adds, and ``compose`` has no flag for), so that the
+    config composed again finds a user's own options (``--config-dir ~/myconf model=mymodel``); [] when
+    the command line adds none. ``folders``: more folders to add (the primary one, when the primary
+    config is a user's own)."""
+    folders = [*folders, *config_dir_flags(argv)]
+    given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
+    entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
+    from trainlab.config.composition import grammar_value  # the one spelling of values for Hydra's grammar
+
+    return [f"hydra.searchpath={grammar_value([str(e) for e in entries])}"] if entries else []
+
+
+def _flag_values(argv: list[str], *names: str) -> list[str]:
+    """The values given to a Hydra flag (``--config-dir d``, ``-cd d``, ``--config-dir=d``), in order."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg in names and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith(tuple(f"{n}=" for n in names)):
+            values.append(arg.split("=", 1)[1])
+    return values
+
+
+def _unknown_option(exc: Any) -> Optional[str]:
+    """``model=lstn``: Hydra lists the group's options over several lines and exits with 1; this is
+    the one line naming the option meant (None when Hydra did not say which group it searched). In a list
+    (``logger=[csv,wandb]``) Hydra lists no options: they are read from the config folders."""
+    if not exc.missing_cfg_file:
+        return None
+    group, _, option = exc.missing_cfg_file.rpartition("/")
+    if not group:
+        return None
+    from trainlab.config.search_path import group_options
+
+    options = exc.options or group_options(group)
+    if not options:
+        return None
+    if group == "hparams_search/space":  # chosen by the model's name (conf/hparams_search/*.yaml), not typed
+        return (f"the search files take the model's own search space, hparams_search/space/{option}.yaml, which no "
+                f"config folder holds; write one for model={option} in your config folder (one line per key, e.g. "
+                "optimizer.lr: tag(log, interval(1e-5, 1e-3)); conf/hparams_search/space/ has examples)")
+    if not option:
+        return f"{group}= gives no option; choose one of the {group} group's: {', '.join(options)}"
+    hint = did_you_mean(option, options, prefix=f"{group}=")
+    return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
+            f"its options: {', '.join(options)}")
+
+
+def _launcher_value_hint(cause: Optional[BaseException]) -> Optional[str]:
+    """For a SLURM launcher key typed in sbatch's format (``timeout_min=1:00:00``, ``mem_gb=4G``), which
+    OmegaConf refuses as no number: the value in the key's unit."""
+    from omegaconf.errors import ValidationError
+
+    if not isinstance(cause, ValidationError) or not str(cause.full_key).startswith("hydra.launcher."):
+        return None
+    from trainlab.run.slurm_request import launcher_value_hint
+
+    return launcher_value_hint(str(cause.full_key).rsplit(".", 1)[-1], cause.value)
+
+
+def _stop_quietly(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM outside training (the script's imports, Hydra composing, a run's set-up before
+    :func:`trainlab.run.preemption.stop_on_signals`, evaluate.py): one line, the folder of a run that
+    produced nothing removed, and exit 130 / 143 (what a shell reports for a process ended by that signal)."""
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    note, sweep = "nothing was written", False
+    if "hydra.core.hydra_config" in sys.modules:  # the run folder exists only once Hydra has made it
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+        from omegaconf import OmegaConf
+
+        from trainlab.run.folder import discard_unstarted_run
+
+        try:  # the signal lands anywhere, Hydra's config half set included: nothing here may raise
+            if HydraConfig.initialized():  # a sweep's own config has no run folder
+                sweep = OmegaConf.select(HydraConfig.get(), "mode", default=None) == RunMode.MULTIRUN
+                folder = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None,
+                                          throw_on_missing=False)
+                note = discard_unstarted_run() or (f"what was written is in {folder}" if folder else note)
+        except Exception as exc:  # noqa: BLE001 - the stop goes on with the note it has
+            note = f"{note} (the run folder was not looked at: {type(exc).__name__})"
+    print(f"error: stopped by {name}; {note}", file=sys.stderr, flush=True)  # the words stop_on_signals uses
+    if sweep:  # the sweep's own handling (running trials marked FAIL) needs the exception to unwind
+        raise SystemExit(128 + signum)
+    # A single run or evaluate.py ends here and now. Raised from a signal handler, SystemExit can land in the
+    # middle of an import, where a library that catches every exception swallows it and leaves a module half
+    # made: the process then went on to Hydra's traceback of an AttributeError, exit 1. Files are written
+    # whole (trainlab.run.durable), so nothing is cut short; the log is flushed first.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(128 + signum)
+
+
+_stop_quietly.quiet_stop = True  # type: ignore[attr-defined]  # see is_quiet_stop
+
+
+def stop_quietly_until_training() -> None:
+    """Called first by the scripts: until training starts (where
+    :func:`trainlab.run.preemption.stop_on_signals` takes over), Ctrl-C and SIGTERM end the process
+    with one line instead of a traceback of whatever was importing. Handlers someone else set (a
+    signal ignored by ``nohup``, a test runner's) are left alone."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
+            _QUIET_STOP_REPLACED[sig] = signal.signal(sig, _stop_quietly)
+
+
+_QUIET_STOP_REPLACED: dict[int, Any] = {}  # the handlers stop_quietly_until_training replaced, given back at the end
+
+
+@contextmanager
+def process_given_back() -> Iterator[None]:
+    """Around a script's command line (and a run of :mod:`trainlab.api`): the signal handlers and root
+    logger as they were before, once it ends. The process usually ends with it; run inside a longer-lived
+    one (``%run train.py`` in IPython, ``runpy``), the quiet stop's ``os._exit`` stayed the answer to every
+    later Ctrl-C (the kernel died), and Hydra's handlers went on writing the finished run's train.log."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for sig, previous in list(_QUIET_STOP_REPLACED.items()):
+            if is_quiet_stop(signal.getsignal(sig)):
+                signal.signal(sig, previous)
+            del _QUIET_STOP_REPLACED[sig]
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+            handler.close()
+        for handler in [h for h in handlers if h not in root.handlers]:
+            root.addHandler(handler)
+        root.setLevel(level)
+
+
+def is_quiet_stop(handler: object) -> bool:
+    """Whether ``handler`` is the one :func:`stop_quietly_until_training` set."""
+    return bool(getattr(handler, "quiet_stop", False))
+
+
+def run_command_line(main, config_name: Optional[str] = None) -> None:
+    """Run a ``@hydra.main`` function; Hydra's own check of the flags (``-m`` with ``--cfg``, two of
+    ``--cfg``/``--info``/...) raises a ValueError before any job: make it one line and exit 2. So is
+    a search range set as ``hydra.sweeper.params.<key>=...``, which Hydra refuses with a misleading
+    message (:func:`trainlab.search.space.params_override_problem`). Every error Hydra meets while
+    composing the config (an override it cannot read, a value of the wrong type, a key or option the
+    config lacks) is one line and exit status 2 instead of Hydra's several lines and 1
+    (:mod:`trainlab.config.composition`; ``config_name``, the script's primary config, lets a
+    misspelt key get the nearest settings: :func:`unknown_key_problem`)."""
+    from trainlab.run.console import readers_may_go
+
+    with process_given_back(), readers_may_go():
+        _run_command_line(main, config_name)
+
+
+def start_checks(argv: list[str]) -> Optional[str]:
+    """What refuses a run before Hydra starts (None: nothing), for the command line and :mod:`trainlab.api`:
+    a working folder removed after the shell entered it (Hydra records it first thing, hydra.runtime.cwd: a
+    FileNotFoundError traceback), a ``--config-dir`` or search path folder that is not there
+    (:func:`config_dir_problem`). Also points matplotlib's cache at a writable folder (a read-only home:
+    two warnings and a font cache rebuilt per run)."""
+    from trainlab.run.console import matplotlib_config_where_writable
+
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return ("the working folder this command was started in no longer exists (removed after the shell "
+                "entered it); cd to an existing folder and run it again")
+    matplotlib_config_where_writable()
+    return _undecoded_argument(argv) or config_dir_problem(argv)
+
+
+def _undecoded_argument(argv: list[str]) -> Optional[str]:
+    """An argument whose bytes are no text in the locale's encoding (``é`` under ``LANG=C`` with
+    ``PYTHONUTF8=0``: ASCII): Python keeps them as surrogates, which Hydra's grammar refused with advice to
+    quote the value, which cannot help."""
+    for arg in argv:
+        if any("\udc80" <= c <= "\udcff" for c in arg):
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            return (f"{shown}: this argument is not text in the locale's encoding ({sys.getfilesystemencoding()}); "
+                    "run it with a UTF-8 locale (LC_ALL=C.UTF-8) or PYTHONUTF8=1")
+    return None
+
+
+def _run_command_line(main, config_name: Optional[str]) -> None:
+    from trainlab.config.composition import flags_first
+    from trainlab.config.help import help_requested, print_help
+
+    sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
+    problem = start_checks(sys.argv[1:])
+    if problem:
+        refuse(problem)
+    if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then
+        from trainlab.search.space import params_override_problem
+
+        problem = params_override_problem(sys.argv[1:])
+        if problem:
+            refuse(problem)
+    from trainlab.config.composition import hydra_errors_as_one_line
+
+    try:
+        with hydra_errors_as_one_line(sys.argv[1:], config_name):
+            print_help(main) if help_requested(sys.argv[1:]) else main()
+    except ValueError as exc:
+        if "can be specified" not in str(exc):
+            raise
+        script = sys.argv[0].rsplit("/", 1)[-1]
+        refuse(f"{exc}; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>")
