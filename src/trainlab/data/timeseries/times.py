@@ -152,15 +152,16 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     elif not is_number:
         times = calendar_in_local_time(times, raw, partial(parse_dates, where=where, time_format=time_format),
                                        zoned=reading.zoned)
-    repeated = np.zeros(len(times), dtype=bool)
-    if times.duplicated().any():  # no repeated time, no repeated row: the costly whole-row check only then
+    again = times.duplicated()  # each time seen before (once per series: thousands of series add it up)
+    if again.any():  # no repeated time, no repeated row: the costly whole-row check only then
         repeated = frame.drop(columns=[column]).assign(__time__=times.to_numpy()).duplicated().to_numpy()
-    if repeated.any():  # a row exported twice (same time, same values): nothing to choose between
-        log.info("%s: %d row(s) repeat an earlier row exactly (first '%s'); left out", where, int(repeated.sum()),
-                 raw[repeated].iloc[0])
-        frame, raw, times = frame[~repeated], raw[~repeated], times[~repeated]
+        if repeated.any():  # a row exported twice (same time, same values): nothing to choose between
+            log.info("%s: %d row(s) repeat an earlier row exactly (first '%s'); left out", where,
+                     int(repeated.sum()), raw[repeated].iloc[0])
+            frame, raw, times = frame[~repeated], raw[~repeated], times[~repeated]
+            again = times.duplicated()
     clock = not is_number and time_zone is None and clock_change(times.sort_values())
-    duplicated = times[times.duplicated()]
+    duplicated = times[again]
     if len(duplicated):
         fix = (CLOCK_HINT if clock else calendar_hint(frame, column, times)
                or (duplicates_hint(frame, times) if duplicates_hint else ""))
