@@ -263,7 +263,7 @@ def test_a_trials_resume_command_keeps_what_its_search_file_set(compose_cfg):
     from hydra.types import RunMode
     from omegaconf import read_write
 
-    from trainlab.config.composition import rerun_overrides
+    from trainlab.config.rerun import rerun_overrides
     from trainlab.run.checks import _config_differences
 
     trial = compose_cfg(["scheduler=cosine", "hparams_search=optuna", "optimizer.lr=0.003"])
@@ -289,7 +289,7 @@ def test_a_trials_one_run_command_keeps_the_groups_its_search_file_chose(tmp_pat
     """A search file of one's own may choose a group (defaults: [optuna, override /model: cnn]); left out with
     hparams_search=, the command composed the default model, lstm: another network than the trial's."""
     from trainlab.config import search_path
-    from trainlab.config.composition import one_run_overrides
+    from trainlab.config.rerun import one_run_overrides
 
     conf = tmp_path / "conf" / "hparams_search"
     conf.mkdir(parents=True)

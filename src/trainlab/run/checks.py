@@ -224,7 +224,8 @@ def _repeat_hint(folder: Any, ckpt_path: str) -> str:
     so the run's own options must be given again."""
     import shlex
 
-    from trainlab.config.composition import one_run_overrides, typed_setting
+    from trainlab.config.composition import typed_setting
+    from trainlab.config.rerun import one_run_overrides
 
     try:  # a sweep's trial as one run (hparams_search= repeated would start a sweep)
         given = [o for o in one_run_overrides(folder.overrides(), folder.path) if not o.split("=", 1)[0].lstrip(

@@ -67,8 +67,9 @@ def stop_reason(exception: BaseException) -> Optional[str]:
 def resume_hint(run_dir: Optional[str]) -> str:
     """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>`` (None: the
     command that starts it again, its own ``ckpt_path`` kept); for a job of a multirun, through its
-    launcher (:func:`~trainlab.config.composition.rerun_overrides`)."""
-    from trainlab.config.composition import _script, command_line, rerun_overrides
+    launcher (:func:`~trainlab.config.rerun.rerun_overrides`)."""
+    from trainlab.config.composition import _script, command_line
+    from trainlab.config.rerun import rerun_overrides
 
     overrides = [o for o in rerun_overrides() if run_dir is None or not o.startswith("ckpt_path=")]
     return command_line(_script(), overrides, **({"ckpt_path": run_dir} if run_dir else {}))

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from trainlab.config.composition import SWEEP_ONLY
+from trainlab.config.rerun import SWEEP_ONLY
 from trainlab.run.durable import read_yaml
 from trainlab.run.folder import OVERRIDES, RunFolder
 from trainlab.run.root import repo_root
