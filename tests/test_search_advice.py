@@ -12,7 +12,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from trainlab.search import advice
+from trainlab.search import advice, importance
 from trainlab.search.analyze import importance_lines, parallel_coordinates
 from trainlab.search.results import best_trials
 
@@ -144,18 +144,18 @@ def test_importances_wait_for_enough_trials_a_parameter_as_the_advice_does():
     few, enough = quadratic_study(1.0, n=3), quadratic_study(1.0, n=10)
     expected = ("too few trials to rank: 3 complete trial(s) for 2 searched parameter(s), ranking them takes 10 "
                 "(5 a parameter, 10 at least)")
-    assert advice.too_few_to_rank(few) == expected and advice.importances(few) == {}
+    assert importance.too_few_to_rank(few) == expected and importance.importances(few) == {}
     assert importance_lines(few, {}) == [
         f"parameter importance: not yet ({expected}; range edges and parameters to freeze wait for it too)"]
-    assert advice.too_few_to_rank(enough) is None and set(advice.importances(enough)) == {"x", "y"}
+    assert importance.too_few_to_rank(enough) is None and set(importance.importances(enough)) == {"x", "y"}
     dists = {f"p{i}": FloatDistribution(0.0, 1.0) for i in range(20)}
     wide = new_study()
     for n in range(25):
         wide.add_trial(create_trial(params={name: (n * (i + 3) % 11) / 10 for i, name in enumerate(dists)},
                                     distributions=dists, value=float(n)))
-    assert advice.too_few_to_rank(wide).startswith("too few trials to rank: 25 complete trial(s) for 20 searched")
-    assert "takes 100 (5 a parameter" in advice.too_few_to_rank(wide)
-    assert advice.importances(wide) == {} and advice.unimportant_advice(wide, {"p0": 0.99, "p1": 0.01}) == []
+    assert importance.too_few_to_rank(wide).startswith("too few trials to rank: 25 complete trial(s) for 20 searched")
+    assert "takes 100 (5 a parameter" in importance.too_few_to_rank(wide)
+    assert importance.importances(wide) == {} and advice.unimportant_advice(wide, {"p0": 0.99, "p1": 0.01}) == []
     assert advice.edge_advice(wide, found={}) == []
 
 
@@ -317,8 +317,8 @@ def test_copied_trials_of_a_warm_start_are_not_ranked_nor_plotted_as_this_studys
     warm = quadratic_study(weight_y=0.0, n=12)
     for i in range(40):  # the earlier study: only y mattered there
         add(warm, {"x": 0.5, "y": 0.02 * i}, float(i), copied_from=f"earlier#{i}")
-    assert [t.number for t in advice.analysed_study(warm).trials] == list(range(12))
-    assert advice.importances(warm) == advice.importances(own)
+    assert [t.number for t in importance.analysed_study(warm).trials] == list(range(12))
+    assert importance.importances(warm) == importance.importances(own)
 
 
 def test_a_warm_start_into_a_widened_range_ranks_its_own_trials():
@@ -333,7 +333,7 @@ def test_a_warm_start_into_a_widened_range_ranks_its_own_trials():
     for _ in range(15):
         params = {"x": 2 * rng.random(), "y": rng.random()}
         study.add_trial(create_trial(params=params, distributions=widened, value=(params["x"] - 1.5) ** 2))
-    assert list(advice.importances(study))[0] == "x"
+    assert list(importance.importances(study))[0] == "x"
 
 
 def test_diverged_trials_are_reported_and_left_out_of_every_rule():
@@ -358,12 +358,12 @@ def test_trials_that_all_scored_the_same_are_not_ranked_and_said_so():
     for i in range(12):
         add(same, {"x": 0.08 * i, "y": 0.5}, 0.25)
         add(varied, {"x": 0.08 * i, "y": 0.5}, 0.25 + 0.01 * i)
-    assert advice.not_ranked(same) == "all 12 complete trials scored 0.25: there is no variation to explain"
-    assert advice.importances(same) == {}
+    assert importance.not_ranked(same) == "all 12 complete trials scored 0.25: there is no variation to explain"
+    assert importance.importances(same) == {}
     assert advice.no_variation_advice(same) == [
         "all 12 complete trials scored 0.25: the searched parameters made no difference to it; check that the "
         "optimized metric is one training changes"]
-    assert advice.not_ranked(varied) is None and advice.no_variation_advice(varied) == []
+    assert importance.not_ranked(varied) is None and advice.no_variation_advice(varied) == []
 
 
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
@@ -371,11 +371,11 @@ def test_fanova_ranks_a_seeded_sample_of_a_large_study(monkeypatch):
     """fANOVA on every trial of a 2,000-trial study took minutes: beyond MAX_RANKED it ranks a seeded sample."""
     import matplotlib.pyplot as plt
 
-    monkeypatch.setattr(advice, "MAX_RANKED", 20)
+    monkeypatch.setattr(importance, "MAX_RANKED", 20)
     study = quadratic_study(weight_y=1.0, n=50)
-    sample = [t.number for t in advice.ranked_study(study).trials]
-    assert len(sample) == 20 and sample == [t.number for t in advice.ranked_study(study).trials]  # seeded
-    assert len(advice.ranked_study(quadratic_study(weight_y=1.0, n=15)).trials) == 15
+    sample = [t.number for t in importance.ranked_study(study).trials]
+    assert len(sample) == 20 and sample == [t.number for t in importance.ranked_study(study).trials]  # seeded
+    assert len(importance.ranked_study(quadratic_study(weight_y=1.0, n=15)).trials) == 15
     assert importance_lines(study, {"x": 0.6, "y": 0.4})[0] == (
         "parameter importance (fANOVA, on a seeded sample of 20 of the 50 complete trials):")
     # the parallel-coordinate plot draws that sample: its title says so (only the header above did)
@@ -394,12 +394,12 @@ def test_fixed_and_conditional_parameters_are_not_ranked_as_searched_ones():
         params = {"x": 0.08 * i, "k": 3, **({"w": 0.1 * (i % 10)} if i % 2 else {})}
         study.add_trial(create_trial(params=params, distributions={n: dists[n] for n in params},
                                      value=(0.08 * i - 0.3) ** 2 + params.get("w", 0.0)))
-    assert advice.searched(study.trials) == {"x", "w"}
-    assert advice.rankable(study) == ["x"] and advice.unranked(study) == {"w": 6}
+    assert importance.searched(study.trials) == {"x", "w"}
+    assert importance.rankable(study) == ["x"] and importance.unranked(study) == {"w": 6}
     assert importance_lines(study, {"x": 1.0}) == [
         "parameter importance (fANOVA):", "  x: 1.000",
         "  not ranked: w (in 6 of 12 complete trials: fANOVA ranks the parameters every trial has)"]
-    assert "k" not in advice.importances(study)
+    assert "k" not in importance.importances(study)
 
 
 def test_long_lists_of_trial_numbers_are_cut():

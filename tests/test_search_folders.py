@@ -59,10 +59,10 @@ def stored_run_dirs(sweep_dir: Path) -> tuple[list[str], list[str]]:
 def used_from_the_new_place(moved: Path, monkeypatch) -> None:
     """analyze, refine, stage 2 read the moved folder: the old one is gone. (Its 8 trials are let rank
     the 4 parameters: what is tested here is where the folder is read, not the ranking's gate.)"""
-    from trainlab.search import advice
+    from trainlab.search import importance
 
-    monkeypatch.setattr(advice, "TRIALS_PER_PARAMETER", 2)
-    monkeypatch.setattr(advice, "MIN_TRIALS_FOR_IMPORTANCE", 2)
+    monkeypatch.setattr(importance, "TRIALS_PER_PARAMETER", 2)
+    monkeypatch.setattr(importance, "MIN_TRIALS_FOR_IMPORTANCE", 2)
     assert report(moved).startswith("study sweep: 8 trials")
     best = load_sweep_study(moved).best_trial
     assert run_dir_of(best, study_folder(sweep_storage(moved))) == moved / str(best.number)

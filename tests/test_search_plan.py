@@ -1142,12 +1142,12 @@ def test_the_two_objective_search_file_follows_optimized_mode(compose_cfg, tmp_p
 
 def test_stage_two_from_a_two_objective_sweep_ranks_by_its_first_objective(compose_cfg, tmp_path, monkeypatch):
     """Its importances need one target; without it they were empty and the message blamed 'too few trials'."""
-    from trainlab.search import advice
+    from trainlab.search import importance
     from trainlab.search.stages import top_fixed
 
     # how many trials ranking takes is test_search_advice's; 20 trials here (5 a parameter) took 15 s
-    monkeypatch.setattr(advice, "TRIALS_PER_PARAMETER", 2)
-    monkeypatch.setattr(advice, "MIN_TRIALS_FOR_IMPORTANCE", 8)
+    monkeypatch.setattr(importance, "TRIALS_PER_PARAMETER", 2)
+    monkeypatch.setattr(importance, "MIN_TRIALS_FOR_IMPORTANCE", 8)
     search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8"],
                         StandIn(facts={"fit_seconds": 10.0}))
     search.run()

@@ -24,8 +24,9 @@ from optuna.trial import TrialState
 from trainlab.config.errors import UserError, report_user_errors
 from trainlab.run.durable import read_yaml, save_figure, write_atomic
 from trainlab.search import advice as rules
-from trainlab.search.advice import (MAX_RANKED, analysed_study, convergence, importances,  # noqa: F401
-                                    not_ranked, pruning_stats, ranked_study, recommendations, top_trials, unranked)
+from trainlab.search import importance as ranking
+from trainlab.search.advice import convergence, pruning_stats, recommendations, top_trials  # noqa: F401
+from trainlab.search.importance import analysed_study, importances, not_ranked, ranked_study, unranked  # noqa: F401
 from trainlab.search.front import front_lines, plot_front
 from trainlab.search.results import (DAMAGED_RESULTS, RESULTS_YAML, best_trials, epochs_run, in_memory,
                                      load_sweep_study, own_complete)
@@ -89,7 +90,7 @@ def parallel_coordinates(study: optuna.Study, shown: Optional[list[str]]) -> Any
 def sample_note(study: optuna.Study) -> Optional[str]:
     """'a seeded sample of 300 of the 2000 complete trials' where fANOVA and the parallel coordinates
     read a sample (:func:`ranked_study`), else None."""
-    complete, most = len(own_complete(study)), rules.MAX_RANKED
+    complete, most = len(own_complete(study)), ranking.MAX_RANKED
     return f"a seeded sample of {most} of the {complete} complete trials" if complete > most else None
 
 
@@ -160,7 +161,7 @@ def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -
     lines.append(f"pruning: {stats['pruned']} of {stats['trials']} trials pruned, {stats['epochs_trained']} "
                  f"epochs trained, {saved}{share}")
     advice = recommendations(study, found)
-    if complete and single and not rules.too_few_to_rank(study):  # else the importance line says why not
+    if complete and single and not ranking.too_few_to_rank(study):  # else the importance line says why not
         if not rules.edge_advice(study, found):
             advice.append("no best value at a range edge")
     if complete and not single:
@@ -184,8 +185,8 @@ def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
     if found:
         lines.append(f"parameter importance (fANOVA{', on ' + sample_note(study) if sample_note(study) else ''}):")
         lines += [f"  {name}: {value:.3f}" for name, value in found.items()]
-    elif rules.too_few_to_rank(study):
-        lines.append(f"parameter importance: not yet ({rules.too_few_to_rank(study)}; range edges and parameters "
+    elif ranking.too_few_to_rank(study):
+        lines.append(f"parameter importance: not yet ({ranking.too_few_to_rank(study)}; range edges and parameters "
                      "to freeze wait for it too)")
     elif not_ranked(study):
         lines.append(f"parameter importance: none ({not_ranked(study)})")

@@ -255,7 +255,7 @@ def top_fixed(sweep_dir: Path, top: int, key: str = "TOP") -> tuple[dict[str, An
     best, params = best_params(study)
     found = importances(study)
     if not found:
-        from trainlab.search.advice import not_ranked
+        from trainlab.search.importance import not_ranked
 
         why = not_ranked(study) or "fANOVA could not rank them"
         raise UserError(f"{sweep_dir}: its parameters cannot be ranked by importance: {why}; continue that sweep "
