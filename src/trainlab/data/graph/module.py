@@ -13,18 +13,18 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
 from trainlab.config.errors import UserError
+from trainlab.data.graph.baselines import GraphBaselines
 from trainlab.data.graph.batching import BatchPlan
 from trainlab.data.graph.catalogue import StarTable
 from trainlab.data.graph.split import stratified_split
 from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, knn_table, only_item
 from trainlab.data.shared_memory import SharedInWorkers
 from trainlab.data.module import SplitDataModule, constant_columns
-from trainlab.evaluation.baselines import Baselines
 
 log = logging.getLogger(__name__)
 
 
-class StarGraphDataModule(SplitDataModule):
+class StarGraphDataModule(GraphBaselines, SplitDataModule):
     """Stars as nodes, each joined to its ``k`` nearest neighbours in 3-D, for node classification.
 
     The graph is built once with scipy's cKDTree on the catalogue's positions; edges run from each
@@ -73,9 +73,7 @@ class StarGraphDataModule(SplitDataModule):
     STATS = ("feature_mean", "feature_std")
     TRAINED_WITH = ("k", "density_feature")  # evaluate.py keeps them
     INDICATOR_SUFFIX = "_missing"
-    IMBALANCED = 0.9  # a class this share of a split or more: accuracy misleads (Baselines.caution)
     MANY_STARS = 100_000  # from this many stars the graph's build is announced before it starts
-    FEW_STARS = 50  # fewer stars in a split: one of them moves accuracy by over 2 points (Baselines.caution)
 
     family = "graph"  # trainlab.config.families: models and data of one family go together
 
@@ -318,86 +316,3 @@ class StarGraphDataModule(SplitDataModule):
         self.stats = stats
         if self.graph is not None:  # Lightning restores state after setup(): rescale with these statistics
             self.graph.x = self._scaled_features()
-
-    # -- baselines -----------------------------------------------------------------------------
-    def majority_class(self) -> int:
-        """The most frequent class among the training stars."""
-        self.setup()
-        return int(torch.bincount(self.graph.y[self.graph.train_mask]).argmax())
-
-    def train_class_counts(self) -> torch.Tensor:
-        """(classes,) training stars per class (what ``model.class_weights=balanced`` weighs by)."""
-        self.setup()
-        return torch.bincount(self.graph.y[self.graph.train_mask], minlength=len(self.class_names))
-
-    def majority_accuracy(self, split: str = "test") -> float:
-        """Accuracy of calling every star of ``split`` the training majority class."""
-        self.setup()
-        y = self.graph.y[self.graph[f"{split}_mask"]]
-        return float((y == self.majority_class()).float().mean())
-
-    def features_only(self):
-        """The features-only baseline (:mod:`trainlab.models.features_only`), fitted once: an MLP on
-        the same split and the same imputed, scaled features, without the graph, weighing the classes by
-        ``class_weights`` as the model does (refitted when they change)."""
-        weights = None if self.class_weights is None else self.class_weights.cpu()
-        if self._features_only is not None and not _same(self._features_only.class_weights, weights):
-            self._features_only = None
-        if self._features_only is None:
-            from trainlab.models.features_only import fit_features_only
-
-            self.setup()
-            g = self.graph
-            self._features_only = fit_features_only(g.x, g.y, g.train_mask, g.val_mask, len(self.class_names),
-                                                    seed=self.seed, class_weights=weights)
-        return self._features_only
-
-    def baselines(self, split: str = "test") -> Baselines:
-        """Accuracy of the features-only MLP and of the majority class on the stars of ``split``
-        (the hook of :mod:`trainlab.evaluation.baselines`)."""
-        self.setup()
-        mask = self.graph[f"{split}_mask"]
-        features_only = self.features_only()
-        y = self.graph.y[mask]
-        predicted = features_only.predict(self.graph.x[mask]).argmax(dim=1)
-        scores = {"features only": float((predicted == y).float().mean()),
-                  "majority class": self.majority_accuracy(split)}
-        return Baselines(split, "accuracy", scores, details={
-            f"{split}_stars": int(mask.sum()), "majority_class": self.class_names[self.majority_class()],
-            "features_only": features_only.facts(), "class_weights": features_only.weights_list(),
-            "missing_values": self.missing_counts(),
-            "left_out": dict(self.table.left_out)}, caution=self._caution(split, y, predicted))
-
-    def _caution(self, split: str, y: torch.Tensor, features_only: torch.Tensor) -> Optional[str]:
-        """How not to read the split's accuracies, when they mislead: few stars, one class dominant."""
-        parts = [text for text in (self._few_stars_caution(split, len(y)),
-                                   self._imbalance_caution(split, y, features_only)) if text]
-        return "; ".join(parts) or None
-
-    def _few_stars_caution(self, split: str, stars: int) -> Optional[str]:
-        """Below ``FEW_STARS`` stars one star moves accuracy by more than 2 points: 1.000 on 5 stars is no
-        evidence that one model beats another."""
-        if stars >= self.FEW_STARS:
-            return None
-        return (f"the {split} split holds {stars} star(s): one star moves accuracy by {1 / stars:.3f}, so differences "
-                f"of that size are chance; use a larger catalogue (or a larger data.{split}_fraction)")
-
-    def _imbalance_caution(self, split: str, y: torch.Tensor, features_only: torch.Tensor) -> Optional[str]:
-        """When one class holds ``IMBALANCED`` or more of the split's stars, accuracy rewards calling every
-        star that class: the line to read instead, with the baselines' balanced accuracy (mean recall per
-        class: the majority class scores 1 / classes on it, whatever the balance)."""
-        counts = torch.bincount(y, minlength=len(self.class_names))
-        share = float(counts.max()) / len(y)
-        if share < self.IMBALANCED:
-            return None
-        present = counts > 0
-        recall = torch.bincount(y[features_only == y], minlength=len(counts))[present] / counts[present]
-        majority = self.class_names[self.majority_class()]
-        return (f"the {split} stars are {share:.1%} '{self.class_names[int(counts.argmax())]}': accuracy rewards calling "
-                f"every star '{majority}' and says little; judge by {split}/balanced_accuracy (majority class "
-                f"{1 / int(present.sum()):.3f}, features only {float(recall.mean()):.3f}), {split}/f1_macro and "
-                f"{split}/auprc")
-
-
-def _same(a: Optional[torch.Tensor], b: Optional[torch.Tensor]) -> bool:
-    return (a is None and b is None) or (a is not None and b is not None and torch.equal(a, b))
