@@ -3,7 +3,12 @@ PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 VENV    := .venv/.installed
 ARGS    ?=
-PORT    ?= 6006
+PORT    ?=
+# each server its own tool's usual port, so that TensorBoard, the MLflow UI and optuna-dashboard can run
+# side by side (all on 6006, the second one failed to bind); PORT=<n> sets the port of the one started
+TENSORBOARD_PORT = $(or $(PORT),6006)
+MLFLOW_PORT      = $(or $(PORT),5000)
+DASHBOARD_PORT   = $(or $(PORT),8080)
 LOGDIR  ?= outputs
 
 .DEFAULT_GOAL := help
@@ -11,7 +16,9 @@ LOGDIR  ?= outputs
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}' \
-		| sed 's/[$$](PORT)/$(PORT) (PORT=<n> changes it)/g'
+		| sed -e 's/[$$](TENSORBOARD_PORT)/$(TENSORBOARD_PORT) (PORT=<n> changes it)/g' \
+		      -e 's/[$$](MLFLOW_PORT)/$(MLFLOW_PORT) (PORT=<n> changes it)/g' \
+		      -e 's/[$$](DASHBOARD_PORT)/$(DASHBOARD_PORT) (PORT=<n> changes it)/g'
 
 $(VENV): requirements.txt pyproject.toml
 	python3 -m venv .venv
@@ -36,9 +43,9 @@ test-slow: $(VENV)  ## run only the slow tests (real training runs, CLI subproce
 test-all: $(VENV)  ## run every test
 	$(PY) -m pytest $(ARGS)
 
-tensorboard: $(VENV)  ## serve every run under LOGDIR=outputs (or any folder: a moved run) on http://127.0.0.1:$(PORT)
+tensorboard: $(VENV)  ## serve every run under LOGDIR=outputs (or any folder: a moved run) on http://127.0.0.1:$(TENSORBOARD_PORT)
 	@test -d "$(LOGDIR)" || { echo "error: LOGDIR=$(LOGDIR) is no folder; give the folder of your runs (paths.log_dir) or of one run" >&2; exit 2; }
-	$(PY) -m tensorboard.main --logdir "$(LOGDIR)" --host 127.0.0.1 --port $(PORT)
+	$(PY) -m tensorboard.main --logdir "$(LOGDIR)" --host 127.0.0.1 --port $(TENSORBOARD_PORT)
 
 bench: $(VENV)  ## print speed figures: train.py vs a plain PyTorch loop, start-up, validation vs training, compile, kNN graph and subgraph memory, gradient checkpointing
 	$(PY) benchmarks/epoch_time.py $(ARGS)
@@ -66,8 +73,8 @@ DASHBOARD ?= .venv/bin/optuna-dashboard
 # optuna.db with '?', '#' and '%' in the folder's name escaped); no commas: make's $(or) would split there
 SWEEP_STORAGE = $$($(PY) -c 'import sys; import pathlib; from trainlab.search.results import sweep_storage; \
 	print(sweep_storage(pathlib.Path(sys.argv[1])))' "$(or $(SWEEP),.)")
-dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(PORT) (STORAGE=<url> for another study)
-	$(DASHBOARD) "$(or $(STORAGE),$(SWEEP_STORAGE))" --host 127.0.0.1 --port $(PORT)
+dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(DASHBOARD_PORT) (STORAGE=<url> for another study)
+	$(DASHBOARD) "$(or $(STORAGE),$(SWEEP_STORAGE))" --host 127.0.0.1 --port $(DASHBOARD_PORT)
 
 refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
 	$(PY) -m trainlab.search.refine $(SWEEP_ARG) --epochs $(EPOCHS) $(ARGS)
@@ -87,11 +94,11 @@ install-mlflow: $(VENV)  ## add the optional MLflow extra to .venv (~800 MB with
 	# torch named as well, so that the resolver keeps the installed CPU build
 	$(PIP) install -r requirements-mlflow.txt "$$(grep -E '^torch==' requirements.txt)"
 
-mlflow: $(VENV)  ## MLflow UI over logger=mlflow's database (MLFLOW_DB=outputs/mlflow.db) on http://127.0.0.1:$(PORT)
+mlflow: $(VENV)  ## MLflow UI over logger=mlflow's database (MLFLOW_DB=outputs/mlflow.db) on http://127.0.0.1:$(MLFLOW_PORT)
 	@test -f "$(MLFLOW_DB)" || { echo "error: MLFLOW_DB=$(MLFLOW_DB) is no file; train with logger=mlflow first, or give the database: MLFLOW_DB=<file>" >&2; exit 2; }
 	@test -x .venv/bin/mlflow || { echo "error: mlflow is not installed: make install-mlflow" >&2; exit 2; }
 	.venv/bin/mlflow server --backend-store-uri sqlite:///$(abspath $(MLFLOW_DB)) \
-		--artifacts-destination $(dir $(abspath $(MLFLOW_DB)))mlartifacts --host 127.0.0.1 --port $(PORT) --workers 1
+		--artifacts-destination $(dir $(abspath $(MLFLOW_DB)))mlartifacts --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1
 
 # --- graph family figures
 .PHONY: bench-series

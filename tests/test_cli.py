@@ -89,7 +89,19 @@ def test_help_starts_with_our_text_and_lists_only_real_choices(tmp_path):
 
 def test_make_help_expands_the_port():
     out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
-    assert "$(PORT)" not in out and "http://127.0.0.1:6006 (PORT=<n> changes it)" in out
+    assert "$(" not in out and "http://127.0.0.1:6006 (PORT=<n> changes it)" in out
+
+
+def test_the_servers_have_ports_of_their_own_so_they_can_run_side_by_side():
+    """TensorBoard, the MLflow UI and optuna-dashboard all listened on 6006: the second one started failed
+    to bind. Each has its tool's usual port now; PORT=<n> still moves the one started."""
+    def port(target, *extra):
+        out = subprocess.run(["make", "-n", target, "SWEEP=.", "MLFLOW_DB=Makefile", *extra], cwd=ROOT,
+                             capture_output=True, text=True).stdout
+        return out.rsplit("--port ", 1)[1].split()[0]
+
+    assert [port(t) for t in ("tensorboard", "mlflow", "dashboard")] == ["6006", "5000", "8080"]
+    assert [port(t, "PORT=7001") for t in ("tensorboard", "mlflow", "dashboard")] == ["7001"] * 3
 
 
 def test_run_label_leaves_the_logger_choice_out(compose_cfg):
