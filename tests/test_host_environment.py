@@ -113,6 +113,30 @@ def test_torch_threads_follow_a_cpu_quota_below_the_affinity(tmp_path, monkeypat
             apply_hardware(compose_cfg(["hardware=cpu", "hardware.num_threads=2"]).hardware)
 
 
+def test_an_unreadable_omp_num_threads_is_named_also_where_the_cpu_quota_chooses_the_threads(
+        tmp_path, monkeypatch, compose_cfg, caplog):
+    """Under a quota the run wrote the threads it chose into OMP_NUM_THREADS before looking at the user's
+    value, so ``OMP_NUM_THREADS=abc`` was replaced without a word."""
+    import logging
+
+    import torch
+
+    from trainlab.run.hardware import apply_hardware
+    from trainlab.run.process import settings_kept
+
+    _cgroups(tmp_path, monkeypatch, "0::/\n", {"cpu.max": "100000 100000\n"}, cores=64)
+    monkeypatch.setenv("OMP_NUM_THREADS", "abc")
+    profile = compose_cfg(["hardware=auto", "hardware.num_threads=null", "hardware.host_memory_keep_mb=null"]).hardware
+    with settings_kept():
+        torch.set_num_threads(2)
+        with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+            apply_hardware(profile)
+        assert torch.get_num_threads() == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "OMP_NUM_THREADS=abc is not a number of threads, so OpenMP ignores it and torch uses 1; unset it, or choose "
+        "them with hardware.num_threads=<n>"]
+
+
 def test_a_console_whose_reader_went_away_is_silenced_and_the_command_goes_on(monkeypatch, capsys):
     """``python train.py | head -1``: each later log line was a ``--- Logging error ---`` traceback, and
     rich's progress bar ended the process with SystemExit(1), which the run took for a Ctrl-C: its folder

@@ -204,12 +204,13 @@ def _check_sizes(hw: DictConfig) -> None:
                                 f"hardware.num_workers=<n> (e.g. 2), or leave hardware.{key} out")
 
 
-def _check_thread_variable(num_threads: Optional[int]) -> None:
+def _check_thread_variable(value: Optional[str], num_threads: Optional[int]) -> None:
     """``OMP_NUM_THREADS`` that OpenMP cannot read (``abc``, ``0``) is ignored with a line of libgomp's that
     names no fix; say what torch uses instead and the setting that chooses it (nothing once
-    ``hardware.num_threads`` has chosen them: the variable no longer matters)."""
-    value = os.environ.get("OMP_NUM_THREADS")
-    if num_threads is None and value is not None and not _omp_threads_given():
+    ``hardware.num_threads`` has chosen them: the variable no longer matters). ``value``: the variable as
+    the run found it, read before :func:`set_process_flags` writes the threads it chose there (under a
+    CPU quota an unreadable value was replaced without a word)."""
+    if num_threads is None and value is not None and not _omp_threads_given(value):
         log.warning("OMP_NUM_THREADS=%s is not a number of threads, so OpenMP ignores it and torch uses %d; unset it, "
                     "or choose them with hardware.num_threads=<n>", value, torch.get_num_threads())
 
@@ -256,8 +257,9 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
                     "high or medium with true)", hw.allow_tf32, hw.float32_matmul_precision,
                     "TF32 allowed" if hw.float32_matmul_precision != "highest" else "exact float32")
     quota_note = _quota_note(hw)
+    thread_variable = os.environ.get("OMP_NUM_THREADS")
     host_memory = set_process_flags(hw)
-    _check_thread_variable(hw.num_threads)
+    _check_thread_variable(thread_variable, hw.num_threads)
     log.info(
         "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d%s host memory: %s",
         hw.name, hw.accelerator, hw.precision, hw.float32_matmul_precision, hw.allow_tf32,
@@ -318,9 +320,10 @@ def _quota_note(hw: DictConfig) -> str:
             f"has {affinity_cores()} cores)")
 
 
-def _omp_threads_given() -> bool:
-    """Whether ``OMP_NUM_THREADS`` holds a number of threads that OpenMP reads (``4``, ``4,2``)."""
-    return re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", os.environ.get("OMP_NUM_THREADS", "").strip()) is not None
+def _omp_threads_given(value: Optional[str] = None) -> bool:
+    """Whether ``value`` (default: ``OMP_NUM_THREADS`` now) is a number of threads that OpenMP reads (``4``, ``4,2``)."""
+    value = os.environ.get("OMP_NUM_THREADS", "") if value is None else value
+    return re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", value.strip()) is not None
 
 
 def check_trainer_devices(trainer: DictConfig) -> None:
