@@ -238,7 +238,9 @@ def energy(seconds: float, cuda: bool) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - no driver or no nvidia-ml-py: say which
         return {"skipped": f"NVML is not usable ({type(exc).__name__}: {exc})"}
     ident = visible_physical_devices([torch.cuda.current_device()])[0]
-    readers = open_readers(pynvml, [ident], interval_s=0.1)
+    readers, why = open_readers(pynvml, [ident], interval_s=0.1)
+    if why:
+        return {"skipped": f"the meter measures nothing here: {why}"}
     handle = pynvml.nvmlDeviceGetHandleByUUID(ident) if ident.startswith(("GPU-", "MIG-")) \
         else pynvml.nvmlDeviceGetHandleByIndex(int(ident))
     zeus = zeus_monitor()

@@ -18,9 +18,23 @@ class FakeNVML:
     class NVMLError(Exception):
         pass
 
-    def __init__(self, counters: dict | None = None, power_mw: dict | None = None):
+    NVML_DEVICE_MIG_ENABLE = 1
+
+    def __init__(self, counters: dict | None = None, power_mw: dict | None = None, mig: dict | None = None):
         self.counters = {k: list(v) for k, v in (counters or {}).items()}  # device -> readings
         self.power_mw = power_mw or {}
+        self.mig = mig or {}  # handle -> "instance" (a MIG device handle) or "mode" (a GPU in MIG mode)
+
+    def nvmlDeviceGetName(self, handle):
+        return b"NVIDIA Fake"
+
+    def nvmlDeviceIsMigDeviceHandle(self, handle):
+        return self.mig.get(handle) == "instance"
+
+    def nvmlDeviceGetMigMode(self, handle):
+        if self.mig.get(handle) == "instance":
+            raise self.NVMLError("Invalid Argument")
+        return [int(self.mig.get(handle) == "mode")] * 2
 
     def nvmlDeviceGetHandleByIndex(self, index: int):
         return f"idx{index}"
@@ -35,6 +49,8 @@ class FakeNVML:
         return readings.pop(0) if len(readings) > 1 else readings[0]
 
     def nvmlDeviceGetPowerUsage(self, handle):
+        if handle not in self.power_mw:
+            raise self.NVMLError("Not Supported")  # some laptop boards
         value = self.power_mw[handle]
         return value() if callable(value) else value
 
@@ -90,8 +106,9 @@ def test_sampling_thread_samples_on_its_own():
 
 def test_readers_chosen_per_board():
     nvml = FakeNVML(counters={"idx0": [0]}, power_mw={"idx1": 1000})
-    readers = open_readers(nvml, ["0", "1"], interval_s=3600)
+    readers, why = open_readers(nvml, ["0", "1"], interval_s=3600)
     try:
+        assert why is None
         assert [type(r) for r in readers] == [CounterReader, SamplingReader]
     finally:
         for r in readers:
@@ -165,3 +182,34 @@ def test_gpu_run_without_driver_is_one_info_line(monkeypatch, caplog):
     assert meter.readers == [] and "NVMLError_LibraryNotFound" in meter.reason
     assert caplog.text.count("energy: not measured") == 1
     assert meter.summary()["measured"] is False
+
+
+def fitting_meter(monkeypatch, nvml, handles: list) -> EnergyMeter:
+    """An EnergyMeter set up for a fit on ``handles`` of ``nvml`` (as open_nvml would hand them over)."""
+    monkeypatch.setattr("trainlab.callbacks.energy.open_nvml", lambda trainer: (nvml, handles, None))
+    meter = EnergyMeter(sample_interval_s=3600)
+    meter.setup(None, None, "fit")
+    return meter
+
+
+@pytest.mark.parametrize("board, why", [
+    (FakeNVML(), "NVIDIA Fake reports neither an energy counter nor its power (NVML: Not Supported)"),
+    (FakeNVML(counters={"idx0": [0]}, power_mw={"idx0": 1}, mig={"idx0": "instance"}),
+     "NVIDIA Fake is a MIG instance: NVML's power and energy are the whole GPU's, shared with its other instances"),
+    (FakeNVML(counters={"idx0": [0]}, mig={"idx0": "mode"}),
+     "NVIDIA Fake is in MIG mode: NVML's power and energy are the whole GPU's, shared with its instances"),
+])
+def test_a_board_without_a_reading_of_its_own_is_one_line_not_a_crash(monkeypatch, caplog, board, why):
+    """Before: a board with neither counter nor power raised NVMLError out of setup (the run crashed), and
+    a MIG instance was measured with the whole GPU's counter (other tenants' energy counted as the run's)."""
+    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
+        meter = fitting_meter(monkeypatch, board, ["idx0"])
+    assert meter.readers == [] and meter.reason == why
+    assert caplog.text.count("energy: not measured") == 1 and why in caplog.text
+    assert meter.summary() == {"measured": False, "reason": why}
+
+
+def test_one_unmeasurable_board_means_no_partial_total(monkeypatch):
+    nvml = FakeNVML(counters={"idx0": [0]})  # idx1: neither counter nor power
+    meter = fitting_meter(monkeypatch, nvml, ["idx0", "idx1"])
+    assert meter.readers == [] and "neither an energy counter nor its power" in meter.reason

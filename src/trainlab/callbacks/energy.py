@@ -18,6 +18,7 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
+from trainlab.callbacks.nvml import board_name, shared_board
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -151,19 +152,34 @@ def open_nvml(trainer: pl.Trainer) -> tuple[Any, list[Any], Optional[str]]:
         return None, [], f"NVML is not usable ({type(exc).__name__}: {exc})"
 
 
-def open_readers(nvml: Any, device_ids: list[Any], interval_s: float, handles: bool = False) -> list[Any]:
-    """One reader per device: the counter where the board has one, else power sampling.
+def open_readers(nvml: Any, device_ids: list[Any], interval_s: float,
+                 handles: bool = False) -> tuple[list[Any], Optional[str]]:
+    """(One reader per device, None): the counter where the board has one, else power sampling; or
+    ([], why not) where a board gives no reading that is this run's: neither counter nor power (NVML's
+    NotSupported), or a MIG instance (:func:`trainlab.callbacks.nvml.shared_board`). A total over some of
+    the boards only would pass for the whole, so one such board means nothing is measured.
 
     ``device_ids`` are indices or UUIDs, or NVML handles already opened when ``handles`` is true.
     """
-    readers = []
+    readers: list[Any] = []
     for ident in device_ids:
         handle = ident if handles else device_handle(nvml, ident)
-        try:
-            readers.append(CounterReader(nvml, handle))
-        except nvml.NVMLError:  # NotSupported on boards older than Volta
-            readers.append(SamplingReader(nvml, handle, interval_s))
-    return readers
+        why = shared_board(nvml, handle)
+        if why is None:
+            try:
+                readers.append(CounterReader(nvml, handle))
+                continue
+            except nvml.NVMLError:  # NotSupported on boards older than Volta (and on some since)
+                pass
+            try:
+                readers.append(SamplingReader(nvml, handle, interval_s))
+                continue
+            except nvml.NVMLError as exc:  # no power reading either (some laptop boards)
+                why = f"{board_name(nvml, handle)} reports neither an energy counter nor its power (NVML: {exc})"
+        for reader in readers:
+            reader.close()
+        return [], why
+    return readers, None
 
 
 class EnergyMeter(pl.Callback):
@@ -201,7 +217,7 @@ class EnergyMeter(pl.Callback):
             return
         nvml, handles, self.reason = open_nvml(trainer)
         if nvml is not None:
-            self.readers = open_readers(nvml, handles, self.interval, handles=True)
+            self.readers, self.reason = open_readers(nvml, handles, self.interval, handles=True)
         if self.reason:
             log.info("energy: not measured, %s", self.reason)
         else:

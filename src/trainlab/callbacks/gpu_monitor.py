@@ -11,6 +11,7 @@ import lightning.pytorch as pl
 import torch
 
 from trainlab.callbacks.energy import check_interval, open_nvml
+from trainlab.callbacks.nvml import board_name, not_supported, shared_board
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,14 @@ class BoardSampler:
 
     NVML's utilisation is the share of the last sample period (1/6 s to 1 s, by board) in which a
     kernel ran; sampling it regularly and averaging over an epoch gives the epoch's utilisation.
-    Nothing here touches CUDA, so it never waits for the GPU.
+    Nothing here touches CUDA, so it never waits for the GPU. ``utilisation`` and ``power`` false
+    leave out a reading the board does not have (:meth:`GpuMonitor.start` asks once).
     """
 
-    def __init__(self, nvml: Any, handle: Any, interval_s: float = 0.5):
+    def __init__(self, nvml: Any, handle: Any, interval_s: float = 0.5, utilisation: bool = True,
+                 power: bool = True):
         self.nvml, self.handle, self.interval_s = nvml, handle, interval_s
+        self.utilisation, self.power = utilisation, power
         self._lock = threading.Lock()
         self._util: list[float] = []
         self._watts: list[float] = []
@@ -36,13 +40,11 @@ class BoardSampler:
         self._thread.start()
 
     def sample(self) -> None:
-        util = float(self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu)
-        try:
-            watts = self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0  # mW -> W
-        except self.nvml.NVMLError:  # some boards (and MIG slices) report no power
-            watts = None
+        util = float(self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu) if self.utilisation else None
+        watts = self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0 if self.power else None  # mW -> W
         with self._lock:
-            self._util.append(util)
+            if util is not None:
+                self._util.append(util)
             if watts is not None:
                 self._watts.append(watts)
 
@@ -97,13 +99,20 @@ class GpuMonitor(pl.Callback):
         self.start(nvml, handles[min(trainer.local_rank, len(handles) - 1)], trainer.strategy.root_device)
 
     def start(self, nvml: Any, handle: Any, device: torch.device) -> None:
-        """Begin sampling ``handle`` (the board of ``device``)."""
+        """Begin sampling ``handle`` (the board of ``device``): each reading the board has, and one line
+        naming those it has not (utilisation on a MIG instance, power on some laptop boards; a MIG
+        instance's power is the whole GPU's, so it is not taken for the run's)."""
         self.device = device
-        name = nvml.nvmlDeviceGetName(handle)
-        self.name = name.decode() if isinstance(name, bytes) else str(name)
-        self.sampler = BoardSampler(nvml, handle, self.interval)
+        self.name = board_name(nvml, handle)
+        missing = {"utilisation": not_supported(nvml, nvml.nvmlDeviceGetUtilizationRates, handle),
+                   "power": shared_board(nvml, handle) or not_supported(nvml, nvml.nvmlDeviceGetPowerUsage, handle)}
+        self.sampler = BoardSampler(nvml, handle, self.interval, utilisation=missing["utilisation"] is None,
+                                    power=missing["power"] is None)
         self._nvml, self._handle = nvml, handle
         log.info("gpu monitor: %s (%s), NVML samples every %.2f s", self.name, device, self.interval)
+        for what, why in missing.items():
+            if why is not None:
+                log.info("gpu monitor: no %s figures for %s (%s)", what, self.name, why)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.sampler is None:
@@ -115,8 +124,9 @@ class GpuMonitor(pl.Callback):
     def epoch_figures(self) -> dict[str, float]:
         """The current epoch's figures (the window opened by on_train_epoch_start)."""
         util, watts = self.sampler.take()
-        figures = {"gpu/utilization_pct": statistics.fmean(util) if util else float("nan"),
-                   "gpu/memory_used_gb": self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / GB}
+        figures = {"gpu/memory_used_gb": self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / GB}
+        if util:
+            figures["gpu/utilization_pct"] = statistics.fmean(util)
         if watts:
             figures["gpu/power_watts"] = statistics.fmean(watts)
         if self.device is not None and self.device.type == "cuda":
