@@ -8,51 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY
-from trainlab.callbacks.energy import (CounterReader, EnergyFigures, EnergyMeter, SamplingReader, open_readers,
-                             visible_physical_devices)
-
-
-class FakeNVML:
-    """Just enough of pynvml: scripted energy counters (mJ) and power readings (mW) per device."""
-
-    class NVMLError(Exception):
-        pass
-
-    NVML_DEVICE_MIG_ENABLE = 1
-
-    def __init__(self, counters: dict | None = None, power_mw: dict | None = None, mig: dict | None = None):
-        self.counters = {k: list(v) for k, v in (counters or {}).items()}  # device -> readings
-        self.power_mw = power_mw or {}
-        self.mig = mig or {}  # handle -> "instance" (a MIG device handle) or "mode" (a GPU in MIG mode)
-
-    def nvmlDeviceGetName(self, handle):
-        return b"NVIDIA Fake"
-
-    def nvmlDeviceIsMigDeviceHandle(self, handle):
-        return self.mig.get(handle) == "instance"
-
-    def nvmlDeviceGetMigMode(self, handle):
-        if self.mig.get(handle) == "instance":
-            raise self.NVMLError("Invalid Argument")
-        return [int(self.mig.get(handle) == "mode")] * 2
-
-    def nvmlDeviceGetHandleByIndex(self, index: int):
-        return f"idx{index}"
-
-    def nvmlDeviceGetHandleByUUID(self, uuid: str):
-        return uuid
-
-    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
-        if handle not in self.counters:
-            raise self.NVMLError("Not Supported")  # a pre-Volta board
-        readings = self.counters[handle]
-        return readings.pop(0) if len(readings) > 1 else readings[0]
-
-    def nvmlDeviceGetPowerUsage(self, handle):
-        if handle not in self.power_mw:
-            raise self.NVMLError("Not Supported")  # some laptop boards
-        value = self.power_mw[handle]
-        return value() if callable(value) else value
+from tests.gpu_fakes import Board, FakeMachine, FakeNVML, cuda_trainer
+from trainlab.callbacks.energy import CounterReader, EnergyFigures, EnergyMeter, SamplingReader, open_readers
 
 
 class Clock:
@@ -106,23 +63,13 @@ def test_sampling_thread_samples_on_its_own():
 
 def test_readers_chosen_per_board():
     nvml = FakeNVML(counters={"idx0": [0]}, power_mw={"idx1": 1000})
-    readers, why = open_readers(nvml, ["0", "1"], interval_s=3600)
+    readers, why = open_readers(nvml, ["idx0", "idx1"], interval_s=3600)
     try:
         assert why is None
         assert [type(r) for r in readers] == [CounterReader, SamplingReader]
     finally:
         for r in readers:
             r.close()
-
-
-def test_cuda_visible_devices_maps_to_physical_boards(monkeypatch):
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
-    assert visible_physical_devices([0]) == ["2"]
-    assert visible_physical_devices([0, 1]) == ["2", "3"]
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-aaaa, GPU-bbbb")
-    assert visible_physical_devices([1]) == ["GPU-bbbb"]
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    assert visible_physical_devices([0, 1]) == ["0", "1"]
 
 
 def test_meter_logs_each_epoch_and_totals(monkeypatch):
@@ -213,3 +160,48 @@ def test_one_unmeasurable_board_means_no_partial_total(monkeypatch):
     nvml = FakeNVML(counters={"idx0": [0]})  # idx1: neither counter nor power
     meter = fitting_meter(monkeypatch, nvml, ["idx0", "idx1"])
     assert meter.readers == [] and "neither an energy counter nor its power" in meter.reason
+
+
+# -- which board: CUDA's device, found in NVML by its UUID -------------------------------------------------
+# PCI bus order (NVML's indices): a T4 first, then two A100s; CUDA puts the A100s first (fastest first).
+T4, A100_1, A100_2 = (Board("GPU-1111aaaa-0000", "Tesla T4", speed=1, major=7), Board("GPU-2222bbbb-0000", "A100 #1", speed=3),
+                      Board("GPU-3333cccc-0000", "A100 #2", speed=3))
+MIG = Board("MIG-4444dddd-0000", "A100 MIG 1g.10gb")
+
+
+@pytest.mark.parametrize("env, device_ids, boards", [
+    ({}, [0], [A100_1]),  # fastest first: cuda:0 is an A100, NVML's index 0 the T4 (before: the T4 was read)
+    ({"CUDA_VISIBLE_DEVICES": "0"}, [0], [A100_1]),  # index 0 in CUDA's order (before: NVML's 0, the T4)
+    ({"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "2,0"}, [0, 1], [A100_2, T4]),
+    ({"CUDA_VISIBLE_DEVICES": "GPU-3333"}, [0], [A100_2]),  # a UUID's prefix (before: NVML found none)
+    ({"CUDA_VISIBLE_DEVICES": "GPU-1111aaaa-0000,GPU-2222bbbb-0000"}, [1], [A100_1]),
+    ({"CUDA_VISIBLE_DEVICES": "MIG-4444dddd-0000"}, [0], [MIG]),
+])
+def test_nvml_reads_the_board_cuda_trains_on(monkeypatch, env, device_ids, boards):
+    """NVML numbers the boards in PCI order whatever CUDA_VISIBLE_DEVICES says; CUDA numbers the visible
+    ones, fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID. Before, cuda:i went to NVML by the i-th entry
+    of CUDA_VISIBLE_DEVICES (or NVML's index i), which is another board in the cases marked above."""
+    import sys
+
+    from trainlab.callbacks.nvml import open_nvml
+
+    for key in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    nvml = FakeMachine([T4, A100_1, A100_2], migs=[MIG]).install(monkeypatch)
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    module, handles, why = open_nvml(cuda_trainer(*device_ids))
+    assert why is None and handles == [b.uuid for b in boards]
+
+
+def test_a_device_nvml_does_not_know_is_not_guessed(monkeypatch):
+    import sys
+
+    from trainlab.callbacks.nvml import open_nvml
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    nvml = FakeMachine([T4]).install(monkeypatch)
+    nvml.machine = FakeMachine([A100_1])  # NVML sees another machine's board (a container's stale libnvidia-ml)
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    assert open_nvml(cuda_trainer(0)) == (None, [], "NVML finds no GPU with the UUID of cuda:0 (1111aaaa-0000)")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tests.test_energy import FakeNVML
+from tests.gpu_fakes import FakeNVML
 from trainlab.callbacks.gpu_monitor import GB, BoardSampler, GpuMonitor
 
 

@@ -281,13 +281,23 @@ def test_more_slots_than_trials_or_cores_are_said(compose_cfg, tmp_path, monkeyp
     assert "hydra.sweeper.n_jobs=3 trials at once on 2 cores: they share the cores" in caplog.text
 
 
-def test_the_energy_meter_reads_the_board_a_slot_trains_on(monkeypatch):
-    from trainlab.callbacks.energy import visible_physical_devices
+def test_slots_keep_to_the_gpus_cuda_visible_devices_gives(compose_cfg, tmp_path, monkeypatch):
+    """A SLURM job given GPUs 4 and 5 (CUDA_VISIBLE_DEVICES=4,5) on a 6-GPU node: the slots train on
+    cuda:0 and cuda:1, which are boards 4 and 5, and the energy meter reads those."""
+    import sys
 
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    assert visible_physical_devices([2]) == ["2"]  # hardware.devices=[2] -> trainer.device_ids [2] -> NVML 2
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6")
-    assert visible_physical_devices([2]) == ["6"]
+    from tests.gpu_fakes import Board, FakeMachine, cuda_trainer
+    from trainlab.callbacks.nvml import open_nvml
+
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
+    boards = [Board(f"GPU-{i}{i}{i}{i}-0000") for i in range(6)]
+    nvml = FakeMachine(boards).install(monkeypatch)
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    assert plan_module.visible_gpu_count() == 2
+    search = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=2"])
+    assert search.plan.slot_overrides == [["hardware.devices=[0]"], ["hardware.devices=[1]"]]
+    assert open_nvml(cuda_trainer(1))[1] == [boards[5].uuid]  # hardware.devices=[1] -> trainer.device_ids [1]
 
 
 # -- staged search ---------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ the trapezoid rule. Without an NVIDIA GPU or driver nothing is measured and noth
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
-from trainlab.callbacks.nvml import board_name, shared_board
+from trainlab.callbacks.nvml import board_name, open_nvml, shared_board
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -111,59 +110,14 @@ class SamplingReader:
         self._thread.join(timeout=2 * self.interval_s + 1)
 
 
-def visible_physical_devices(local_ids: list[int]) -> list[str]:
-    """NVML identifiers (index or UUID) of the CUDA devices a process numbers 0, 1, ...
-
-    CUDA_VISIBLE_DEVICES="2,3" makes cuda:0 the physical GPU 2; entries may also be UUIDs.
-    """
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None or visible.strip() == "":
-        return [str(i) for i in local_ids]
-    entries = [e.strip() for e in visible.split(",") if e.strip()]
-    return [entries[i] for i in local_ids if i < len(entries)]
-
-
-def device_handle(nvml: Any, ident: str) -> Any:
-    """NVML's handle of a board named by index or UUID (see visible_physical_devices)."""
-    if ident.startswith(("GPU-", "MIG-")):
-        return nvml.nvmlDeviceGetHandleByUUID(ident)
-    return nvml.nvmlDeviceGetHandleByIndex(int(ident))
-
-
-def open_nvml(trainer: pl.Trainer) -> tuple[Any, list[Any], Optional[str]]:
-    """(pynvml, NVML handles of the GPUs this process trains on, None) or (None, [], why not).
-
-    The one place where a run opens NVML: the energy meter and the GPU monitor both start here.
-    ``nvmlInit`` counts its callers, so each of them opening it is harmless.
-    """
-    from lightning.pytorch.accelerators import CUDAAccelerator
-
-    if not isinstance(trainer.accelerator, CUDAAccelerator):
-        return None, [], "the run is not on an NVIDIA GPU"
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        ids = visible_physical_devices(list(trainer.device_ids))
-        return pynvml, [device_handle(pynvml, ident) for ident in ids], None
-    except ImportError:
-        return None, [], "nvidia-ml-py is not installed"
-    except Exception as exc:  # noqa: BLE001 - any NVML failure means: no reading, say why
-        return None, [], f"NVML is not usable ({type(exc).__name__}: {exc})"
-
-
-def open_readers(nvml: Any, device_ids: list[Any], interval_s: float,
-                 handles: bool = False) -> tuple[list[Any], Optional[str]]:
+def open_readers(nvml: Any, handles: list[Any], interval_s: float) -> tuple[list[Any], Optional[str]]:
     """(One reader per device, None): the counter where the board has one, else power sampling; or
     ([], why not) where a board gives no reading that is this run's: neither counter nor power (NVML's
     NotSupported), or a MIG instance (:func:`trainlab.callbacks.nvml.shared_board`). A total over some of
     the boards only would pass for the whole, so one such board means nothing is measured.
-
-    ``device_ids`` are indices or UUIDs, or NVML handles already opened when ``handles`` is true.
     """
     readers: list[Any] = []
-    for ident in device_ids:
-        handle = ident if handles else device_handle(nvml, ident)
+    for handle in handles:
         why = shared_board(nvml, handle)
         if why is None:
             try:
@@ -217,7 +171,7 @@ class EnergyMeter(pl.Callback):
             return
         nvml, handles, self.reason = open_nvml(trainer)
         if nvml is not None:
-            self.readers, self.reason = open_readers(nvml, handles, self.interval, handles=True)
+            self.readers, self.reason = open_readers(nvml, handles, self.interval)
         if self.reason:
             log.info("energy: not measured, %s", self.reason)
         else:

@@ -10,8 +10,8 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
-from trainlab.callbacks.energy import check_interval, open_nvml
-from trainlab.callbacks.nvml import board_name, not_supported, shared_board
+from trainlab.callbacks.energy import check_interval
+from trainlab.callbacks.nvml import board_name, not_supported, open_nvml, shared_board
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,11 @@
 """What NVML (package nvidia-ml-py, module ``pynvml``) can say about the GPU a run trains on.
 
+Which board that is: NVML numbers every GPU of the machine in PCI bus order and ignores
+``CUDA_VISIBLE_DEVICES``; CUDA numbers only the visible ones, in the order that variable lists them
+(indices, GPU UUIDs or unique prefixes of them, MIG UUIDs), and without ``CUDA_DEVICE_ORDER=PCI_BUS_ID``
+the fastest first. An index means different boards to the two, so the one name they share is taken:
+the device's UUID, which torch gives for ``cuda:i`` and NVML finds a board (or MIG instance) by.
+
 Readings that a board does not have raise ``NVMLError_NotSupported``: the total-energy counter before
 Volta, power on some laptop boards, utilisation on a MIG instance (NVML's reference says so for
 ``nvmlDeviceGetUtilizationRates``). A MIG instance's power and energy, where NVML gives any, are the
@@ -9,6 +15,8 @@ whole GPU's, which the other instances share: they are not this run's, so they a
 from __future__ import annotations
 
 from typing import Any, Optional
+
+import lightning.pytorch as pl
 
 
 def board_name(nvml: Any, handle: Any) -> str:
@@ -47,3 +55,41 @@ def not_supported(nvml: Any, read: Any, handle: Any) -> Optional[str]:
     except nvml.NVMLError as exc:
         return str(exc) or type(exc).__name__
     return None
+
+
+def cuda_board(nvml: Any, index: int) -> Any:
+    """NVML's handle of this process's ``cuda:<index>``, found by the device's UUID; LookupError where
+    NVML has none with it (no guess by index: that could be another board)."""
+    import torch
+
+    uuid = str(torch.cuda.get_device_properties(index).uuid)  # hex without NVML's GPU-/MIG- prefix
+    for prefix in ("GPU-", "MIG-"):
+        try:
+            return nvml.nvmlDeviceGetHandleByUUID(prefix + uuid)
+        except nvml.NVMLError:  # NotFound: not a board of that kind
+            pass
+    raise LookupError(f"NVML finds no GPU with the UUID of cuda:{index} ({uuid})")
+
+
+def open_nvml(trainer: pl.Trainer) -> tuple[Any, list[Any], Optional[str]]:
+    """(pynvml, NVML handles of the GPUs this process trains on, None) or (None, [], why not).
+
+    The one place where a run opens NVML: the energy meter and the GPU monitor both start here.
+    ``nvmlInit`` counts its callers, so each of them opening it is harmless.
+    """
+    from lightning.pytorch.accelerators import CUDAAccelerator
+
+    if not isinstance(trainer.accelerator, CUDAAccelerator):
+        return None, [], "the run is not on an NVIDIA GPU"
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except ImportError:
+        return None, [], "nvidia-ml-py is not installed"
+    except Exception as exc:  # noqa: BLE001 - any NVML failure means: no reading, say why
+        return None, [], f"NVML is not usable ({type(exc).__name__}: {exc})"
+    try:
+        return pynvml, [cuda_board(pynvml, index) for index in trainer.device_ids], None
+    except LookupError as exc:
+        return None, [], str(exc)
