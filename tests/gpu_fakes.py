@@ -149,8 +149,29 @@ class MachineNVML(FakeNVML):
         return next(b for b in [*self.machine.boards, *self.machine.migs] if b.uuid == handle).name.encode()
 
 
-def cuda_trainer(*device_ids: int) -> SimpleNamespace:
-    """What open_nvml reads of a Lightning trainer on CUDA devices ``device_ids``."""
+def cuda_trainer(*device_ids: int, rank: int = 0, strategy=None) -> SimpleNamespace:
+    """What the callbacks read of a Lightning trainer whose processes train on CUDA devices ``device_ids``,
+    seen from process ``rank`` (one node: its local rank too), which trains on ``cuda:<device_ids[rank]>``."""
+    import torch
     from lightning.pytorch.accelerators import CUDAAccelerator
 
-    return SimpleNamespace(accelerator=CUDAAccelerator(), device_ids=list(device_ids), local_rank=0, world_size=1)
+    strategy = strategy or SimpleNamespace()
+    if not hasattr(strategy, "root_device"):
+        strategy.root_device = torch.device("cuda", device_ids[rank])
+    return SimpleNamespace(accelerator=CUDAAccelerator(), device_ids=list(device_ids), local_rank=rank,
+                           global_rank=rank, world_size=len(device_ids), strategy=strategy)
+
+
+class SummingStrategy:
+    """A DDP strategy's ``reduce(..., "sum")`` as one process sees it: its own tensor plus what the other
+    processes contribute, given in advance, one per call."""
+
+    def __init__(self, *others: list[float]):
+        import torch
+
+        self.root_device = torch.device("cpu")
+        self.others = [torch.tensor(o, dtype=torch.float64) for o in others]
+
+    def reduce(self, tensor, group=None, reduce_op="mean"):
+        assert reduce_op == "sum"
+        return tensor + self.others.pop(0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY
-from tests.gpu_fakes import Board, FakeMachine, FakeNVML, cuda_trainer
+from tests.gpu_fakes import Board, FakeMachine, FakeNVML, SummingStrategy, cuda_trainer
 from trainlab.callbacks.energy import CounterReader, EnergyFigures, EnergyMeter, SamplingReader, open_readers
 
 
@@ -112,20 +112,15 @@ def test_no_gpu_means_no_numbers(compose_cfg, run_train, caplog):
 
 def test_gpu_run_without_driver_is_one_info_line(monkeypatch, caplog):
     import pynvml
-    from lightning.pytorch.accelerators import CUDAAccelerator
 
     def no_library():
         raise pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
 
     monkeypatch.setattr(pynvml, "nvmlInit", no_library)
 
-    class Trainer:
-        accelerator = CUDAAccelerator()
-        device_ids = [0]
-
     meter = EnergyMeter()
     with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
-        meter.setup(Trainer(), None, "fit")
+        meter.setup(cuda_trainer(0), None, "fit")
     assert meter.readers == [] and "NVMLError_LibraryNotFound" in meter.reason
     assert caplog.text.count("energy: not measured") == 1
     assert meter.summary()["measured"] is False
@@ -135,7 +130,7 @@ def fitting_meter(monkeypatch, nvml, handles: list) -> EnergyMeter:
     """An EnergyMeter set up for a fit on ``handles`` of ``nvml`` (as open_nvml would hand them over)."""
     monkeypatch.setattr("trainlab.callbacks.energy.open_nvml", lambda trainer: (nvml, handles, None))
     meter = EnergyMeter(sample_interval_s=3600)
-    meter.setup(None, None, "fit")
+    meter.setup(cuda_trainer(0), None, "fit")
     return meter
 
 
@@ -169,15 +164,16 @@ T4, A100_1, A100_2 = (Board("GPU-1111aaaa-0000", "Tesla T4", speed=1, major=7), 
 MIG = Board("MIG-4444dddd-0000", "A100 MIG 1g.10gb")
 
 
-@pytest.mark.parametrize("env, device_ids, boards", [
-    ({}, [0], [A100_1]),  # fastest first: cuda:0 is an A100, NVML's index 0 the T4 (before: the T4 was read)
-    ({"CUDA_VISIBLE_DEVICES": "0"}, [0], [A100_1]),  # index 0 in CUDA's order (before: NVML's 0, the T4)
-    ({"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "2,0"}, [0, 1], [A100_2, T4]),
-    ({"CUDA_VISIBLE_DEVICES": "GPU-3333"}, [0], [A100_2]),  # a UUID's prefix (before: NVML found none)
-    ({"CUDA_VISIBLE_DEVICES": "GPU-1111aaaa-0000,GPU-2222bbbb-0000"}, [1], [A100_1]),
-    ({"CUDA_VISIBLE_DEVICES": "MIG-4444dddd-0000"}, [0], [MIG]),
+@pytest.mark.parametrize("env, device, board", [
+    ({}, 0, A100_1),  # fastest first: cuda:0 is an A100, NVML's index 0 the T4 (before: the T4 was read)
+    ({"CUDA_VISIBLE_DEVICES": "0"}, 0, A100_1),  # index 0 in CUDA's order (before: NVML's 0, the T4)
+    ({"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "2,0"}, 0, A100_2),
+    ({"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "2,0"}, 1, T4),
+    ({"CUDA_VISIBLE_DEVICES": "GPU-3333"}, 0, A100_2),  # a UUID's prefix (before: NVML found none)
+    ({"CUDA_VISIBLE_DEVICES": "GPU-1111aaaa-0000,GPU-2222bbbb-0000"}, 1, A100_1),
+    ({"CUDA_VISIBLE_DEVICES": "MIG-4444dddd-0000"}, 0, MIG),
 ])
-def test_nvml_reads_the_board_cuda_trains_on(monkeypatch, env, device_ids, boards):
+def test_nvml_reads_the_board_cuda_trains_on(monkeypatch, env, device, board):
     """NVML numbers the boards in PCI order whatever CUDA_VISIBLE_DEVICES says; CUDA numbers the visible
     ones, fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID. Before, cuda:i went to NVML by the i-th entry
     of CUDA_VISIBLE_DEVICES (or NVML's index i), which is another board in the cases marked above."""
@@ -191,8 +187,8 @@ def test_nvml_reads_the_board_cuda_trains_on(monkeypatch, env, device_ids, board
         monkeypatch.setenv(key, value)
     nvml = FakeMachine([T4, A100_1, A100_2], migs=[MIG]).install(monkeypatch)
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
-    module, handles, why = open_nvml(cuda_trainer(*device_ids))
-    assert why is None and handles == [b.uuid for b in boards]
+    module, handles, why = open_nvml(cuda_trainer(device))
+    assert why is None and handles == [board.uuid]
 
 
 def test_a_device_nvml_does_not_know_is_not_guessed(monkeypatch):
@@ -205,3 +201,58 @@ def test_a_device_nvml_does_not_know_is_not_guessed(monkeypatch):
     nvml.machine = FakeMachine([A100_1])  # NVML sees another machine's board (a container's stale libnvidia-ml)
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
     assert open_nvml(cuda_trainer(0)) == (None, [], "NVML finds no GPU with the UUID of cuda:0 (1111aaaa-0000)")
+
+
+# -- DDP: each process meters its own GPU, the figures are the sum over processes ---------------------------
+def test_each_ddp_process_meters_only_its_own_gpu(monkeypatch):
+    """Before, every process opened a reader on every GPU of trainer.device_ids: two processes metered
+    both boards each (double the readers, and a board read without its own process's CUDA synchronise)."""
+    import sys
+
+    from trainlab.callbacks.nvml import open_nvml
+
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setitem(sys.modules, "pynvml", FakeMachine([T4, A100_1, A100_2]).install(monkeypatch))
+    assert [open_nvml(cuda_trainer(1, 2, rank=rank))[1] for rank in (0, 1)] == [[A100_1.uuid], [A100_2.uuid]]
+
+
+def ddp_meter(monkeypatch, nvml, handles, strategy) -> EnergyMeter:
+    monkeypatch.setattr("trainlab.callbacks.energy.open_nvml", lambda trainer: (nvml, handles, None) if handles
+                        else (None, [], "NVML is not usable (NVMLError_Unknown: Unknown Error)"))
+    meter = EnergyMeter(grid_g_co2_per_kwh=500.0, sample_interval_s=3600)
+    meter.setup(cuda_trainer(0, 1, strategy=strategy), None, "fit")
+    return meter
+
+
+def test_ddp_figures_are_the_sum_over_the_processes(monkeypatch):
+    """This process's GPU used 10 J, the other's 25 J: 35 J logged and totalled, on every node. Before, each
+    process's own figures (over the boards of its node) were logged and written, rank 0's only."""
+    nvml = FakeNVML(counters={"idx0": [0, 0, 0, 10_000, 10_000]})
+    module = type("Module", (), {"logged": {}, "log": lambda self, k, v, **kw: self.logged.setdefault(k, []).append(v)})()
+    meter = ddp_meter(monkeypatch, nvml, ["idx0"], SummingStrategy([25.0, 0.0], [25.0, 0.0]))
+    meter.on_fit_start(None, module)
+    meter.on_train_epoch_start(None, module)
+    meter.on_train_epoch_end(None, module)
+    meter.on_train_end(None, module)
+    assert module.logged["energy/epoch_joules"] == [pytest.approx(35.0)]
+    assert meter.summary()["joules"] == pytest.approx(35.0)
+
+
+def test_ddp_with_one_process_unmeasured_gives_no_total(monkeypatch, caplog):
+    """The other process measured nothing: no figure at all (a half passed off as the whole is worse), in
+    one line; and a process that measured nothing still takes part in the sum, so no process waits."""
+    nvml = FakeNVML(counters={"idx0": [0, 0, 0, 10_000, 10_000]})
+    module = type("Module", (), {"logged": {}, "log": lambda self, k, v, **kw: self.logged.setdefault(k, []).append(v)})()
+    measuring = ddp_meter(monkeypatch, nvml, ["idx0"], SummingStrategy([0.0, 1.0], [0.0, 1.0]))
+    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
+        for hook in ("on_fit_start", "on_train_epoch_start", "on_train_epoch_end", "on_train_end"):
+            getattr(measuring, hook)(None, module)
+    assert module.logged == {}
+    assert measuring.summary() == {"measured": False,
+                                   "reason": "1 of the 2 GPU processes measured nothing (each one's log says why)"}
+    assert caplog.text.count("energy: not measured") == 1
+    unmeasured = ddp_meter(monkeypatch, nvml, [], SummingStrategy([10.0, 0.0], [10.0, 0.0]))
+    unmeasured.on_train_epoch_end(None, module)
+    unmeasured.on_train_end(None, module)
+    assert unmeasured.summary()["reason"].startswith("NVML is not usable") and not unmeasured._strategy.others

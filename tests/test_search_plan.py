@@ -297,7 +297,7 @@ def test_slots_keep_to_the_gpus_cuda_visible_devices_gives(compose_cfg, tmp_path
     assert plan_module.visible_gpu_count() == 2
     search = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=2"])
     assert search.plan.slot_overrides == [["hardware.devices=[0]"], ["hardware.devices=[1]"]]
-    assert open_nvml(cuda_trainer(1))[1] == [boards[5].uuid]  # hardware.devices=[1] -> trainer.device_ids [1]
+    assert open_nvml(cuda_trainer(1))[1] == [boards[5].uuid]  # hardware.devices=[1] -> cuda:1
 
 
 # -- staged search ---------------------------------------------------------------------------------------

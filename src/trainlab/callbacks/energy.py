@@ -17,7 +17,7 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
-from trainlab.callbacks.nvml import board_name, open_nvml, shared_board
+from trainlab.callbacks.nvml import board_name, on_nvidia, open_nvml, shared_board
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,10 @@ class EnergyMeter(pl.Callback):
     ``energy/epoch_co2_grams`` each epoch (to every logger, and so to epochs.jsonl); ``summary()``
     holds the totals, which RunRecords writes into training_summary.json.
 
+    Under DDP each process meters the one GPU it trains on (after synchronising that GPU) and the
+    figures are the sum over all processes, on every node; where one process cannot measure its GPU,
+    none is given, rather than a part passed off as the whole.
+
     Args:
         grid_g_co2_per_kwh: carbon intensity of the electricity, g CO2 per kWh (default: IEA 2019
             world average, 475).
@@ -159,6 +163,8 @@ class EnergyMeter(pl.Callback):
         self.reason: Optional[str] = None
         self._fit: Optional[tuple[float, float]] = None  # (time, joules) at fit start
         self._epoch: Optional[tuple[float, float]] = None
+        self._strategy: Any = None  # the trainer's strategy where GPU processes add up their figures
+        self._processes = 1
         self.total: Optional[EnergyFigures] = None
 
     def _joules(self) -> float:
@@ -172,11 +178,32 @@ class EnergyMeter(pl.Callback):
         nvml, handles, self.reason = open_nvml(trainer)
         if nvml is not None:
             self.readers, self.reason = open_readers(nvml, handles, self.interval)
+        # every GPU process takes part in the sum, measured or not, so that none waits for another
+        self._strategy = trainer.strategy if trainer.world_size > 1 and on_nvidia(trainer) else None
+        self._processes = trainer.world_size
         if self.reason:
             log.info("energy: not measured, %s", self.reason)
         else:
             kinds = sorted({type(r).__name__ for r in self.readers})
             log.info("energy: measuring %d GPU(s) with %s", len(self.readers), ", ".join(kinds))
+
+    def _since(self, mark: Optional[tuple[float, float]]) -> Optional[EnergyFigures]:
+        """The figures since ``mark``, summed over the GPU processes; None where a process measured nothing."""
+        own = EnergyFigures(self._joules() - mark[1], time.perf_counter() - mark[0], self.grid) \
+            if self.readers and mark is not None else None
+        if self._strategy is None:
+            return own
+        mine = [own.joules if own else 0.0, 0.0 if own else 1.0]
+        joules, unmeasured = self._strategy.reduce(torch.tensor(mine, dtype=torch.float64,
+                                                                device=self._strategy.root_device),
+                                                   reduce_op="sum").tolist()
+        if unmeasured:
+            if own is not None and self.reason is None:
+                self.reason = (f"{int(unmeasured)} of the {self._processes} GPU processes measured nothing "
+                               "(each one's log says why)")
+                log.info("energy: not measured, %s", self.reason)
+            return None
+        return EnergyFigures(joules, own.seconds, self.grid)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.readers:
@@ -187,17 +214,14 @@ class EnergyMeter(pl.Callback):
             self._epoch = (time.perf_counter(), self._joules())
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not self.readers or self._epoch is None:
+        figures = self._since(self._epoch)
+        if figures is None:
             return
-        start, joules = self._epoch
-        figures = EnergyFigures(self._joules() - joules, time.perf_counter() - start, self.grid)
         for key, value in figures.as_dict("energy/epoch_").items():
             pl_module.log(key, value, on_step=False, on_epoch=True)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.readers and self._fit is not None:
-            start, joules = self._fit
-            self.total = EnergyFigures(self._joules() - joules, time.perf_counter() - start, self.grid)
+        self.total = self._since(self._fit)
         self.teardown_readers()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:

@@ -95,8 +95,7 @@ class GpuMonitor(pl.Callback):
         if nvml is None:
             log.info("gpu monitor: nothing to monitor, %s", self.reason)
             return
-        # handles follow trainer.device_ids; under DDP each process trains on the one of its local rank
-        self.start(nvml, handles[min(trainer.local_rank, len(handles) - 1)], trainer.strategy.root_device)
+        self.start(nvml, handles[0], trainer.strategy.root_device)  # the GPU this process trains on
 
     def start(self, nvml: Any, handle: Any, device: torch.device) -> None:
         """Begin sampling ``handle`` (the board of ``device``): each reading the board has, and one line

@@ -71,15 +71,21 @@ def cuda_board(nvml: Any, index: int) -> Any:
     raise LookupError(f"NVML finds no GPU with the UUID of cuda:{index} ({uuid})")
 
 
-def open_nvml(trainer: pl.Trainer) -> tuple[Any, list[Any], Optional[str]]:
-    """(pynvml, NVML handles of the GPUs this process trains on, None) or (None, [], why not).
-
-    The one place where a run opens NVML: the energy meter and the GPU monitor both start here.
-    ``nvmlInit`` counts its callers, so each of them opening it is harmless.
-    """
+def on_nvidia(trainer: pl.Trainer) -> bool:
+    """Whether the trainer runs on CUDA (the same answer in every process of a run)."""
     from lightning.pytorch.accelerators import CUDAAccelerator
 
-    if not isinstance(trainer.accelerator, CUDAAccelerator):
+    return isinstance(trainer.accelerator, CUDAAccelerator)
+
+
+def open_nvml(trainer: pl.Trainer) -> tuple[Any, list[Any], Optional[str]]:
+    """(pynvml, [NVML handle of the GPU this process trains on], None) or (None, [], why not).
+
+    The one place where a run opens NVML: the energy meter and the GPU monitor both start here.
+    ``nvmlInit`` counts its callers, so each of them opening it is harmless. Under DDP each process
+    has its own GPU (``trainer.strategy.root_device``; ``trainer.device_ids`` lists every process's).
+    """
+    if not on_nvidia(trainer):
         return None, [], "the run is not on an NVIDIA GPU"
     try:
         import pynvml
@@ -90,6 +96,6 @@ def open_nvml(trainer: pl.Trainer) -> tuple[Any, list[Any], Optional[str]]:
     except Exception as exc:  # noqa: BLE001 - any NVML failure means: no reading, say why
         return None, [], f"NVML is not usable ({type(exc).__name__}: {exc})"
     try:
-        return pynvml, [cuda_board(pynvml, index) for index in trainer.device_ids], None
+        return pynvml, [cuda_board(pynvml, trainer.strategy.root_device.index or 0)], None
     except LookupError as exc:
         return None, [], str(exc)
