@@ -75,8 +75,9 @@ class Board:
     uuid: str  # NVML's form: GPU-<hex> or MIG-<hex>
     name: str = "NVIDIA Fake"
     speed: int = 1  # CUDA's fastest-first order
-    major: int = 8  # compute capability: bf16 from 8 (Ampere)
-    memory_gb: float = 80.0
+    major: int = 8  # compute capability: native bf16 from 8.0 (Ampere)
+    minor: int = 0
+    memory_gb: float = 80.0  # GiB, as torch's total_memory counts
 
 
 class FakeMachine:
@@ -114,12 +115,16 @@ class FakeMachine:
 
         def properties(index):
             board = self.cuda_devices()[index.index if hasattr(index, "index") else int(index)]
-            return SimpleNamespace(uuid=board.uuid.split("-", 1)[1], name=board.name, major=board.major, minor=0,
-                                   total_memory=int(board.memory_gb * GB))
+            return SimpleNamespace(uuid=board.uuid.split("-", 1)[1], name=board.name, major=board.major,
+                                   minor=board.minor, total_memory=int(board.memory_gb * GB))
 
         monkeypatch.setattr(torch.cuda, "is_available", lambda: bool(self.cuda_devices()))
         monkeypatch.setattr(torch.cuda, "device_count", lambda: len(self.cuda_devices()))
         monkeypatch.setattr(torch.cuda, "get_device_properties", properties)
+        monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+        # torch makes bfloat16 tensors on any CUDA GPU, emulating bf16 before Ampere: is_bf16_supported()
+        # (including_emulation=True by default) then says True
+        monkeypatch.setattr(torch.cuda, "_check_bf16_tensor_supported", lambda device: True)
         return MachineNVML(self)
 
 

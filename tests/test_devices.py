@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from tests.conftest import TINY
+from tests.gpu_fakes import Board, FakeMachine
 from trainlab.config.errors import UserError
 from trainlab.run import hardware
 from trainlab.run.pipeline import prepare
@@ -128,3 +129,38 @@ def test_ddp_on_cpu_processes_within_the_cores_trains(compose_cfg):
     """trainer=ddp_sim sets the trainer's own accelerator and devices: checked, and let through."""
     cfg = prepare(compose_cfg(["trainer=ddp_sim"]))
     assert (cfg.trainer.accelerator, cfg.trainer.devices) == ("cpu", 2)
+
+
+# -- the GPUs users have, on a fake machine (tests/gpu_fakes.py): what torch reports of each -----------------
+V100 = Board("GPU-aaaa", "Tesla V100-SXM2-32GB", major=7, memory_gb=31.7)
+T4 = Board("GPU-bbbb", "Tesla T4", speed=1, major=7, minor=5, memory_gb=14.6)
+A100 = Board("GPU-cccc", "NVIDIA A100-SXM4-40GB", speed=3, memory_gb=39.4)
+
+
+def on_machine(monkeypatch, *boards: Board) -> None:
+    for name in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"):
+        monkeypatch.delenv(name, raising=False)
+    FakeMachine(list(boards)).install(monkeypatch)
+
+
+def test_bf16_on_a_gpu_before_ampere_is_refused(compose_cfg, monkeypatch):
+    """Before: hardware=a100 (bf16-mixed) went ahead on a V100, whose bfloat16 torch emulates."""
+    on_machine(monkeypatch, V100)
+    with pytest.raises(UserError, match=r"^hardware.precision=bf16-mixed, but cuda:0 \(Tesla V100-SXM2-32GB, compute "
+                                        r"capability 7.0\) has no native bfloat16 .*use hardware.precision=16-mixed"):
+        prepare(compose_cfg(["hardware=a100"]))
+    with pytest.raises(UserError, match=r"^trainer.precision=bf16-true, but cuda:0"):
+        prepare(compose_cfg(["hardware=a100", "trainer.precision=bf16-true"]))
+    assert prepare(compose_cfg(["hardware=a100", "hardware.precision=16-mixed"])).hardware.precision == "16-mixed"
+
+
+@pytest.mark.parametrize("boards, devices, precision", [
+    ([V100], 1, "16-mixed"),  # before: bf16-mixed (torch.cuda.is_bf16_supported() counts emulation)
+    ([T4, A100], 1, "bf16-mixed"),  # cuda:0 is the A100 (CUDA puts the fastest first)
+    ([T4, A100], 2, "16-mixed"),  # DDP over both: the T4 has no bf16 (before: bf16-mixed, from cuda:0 alone)
+    ([T4, A100], "[1]", "16-mixed"),  # the T4 alone
+])
+def test_auto_takes_bf16_only_where_every_gpu_of_the_run_has_it(compose_cfg, monkeypatch, boards, devices, precision):
+    on_machine(monkeypatch, *boards)
+    cfg = compose_cfg(["hardware=auto", f"hardware.devices={devices}"])
+    assert hardware.apply_hardware(cfg.hardware).precision == precision

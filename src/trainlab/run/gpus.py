@@ -1,0 +1,58 @@
+"""The GPUs a run trains on, as torch sees them, against what the hardware profile asks of them.
+
+``hardware.devices`` (and ``trainer.devices``) name CUDA devices as this process numbers them, after
+``CUDA_VISIBLE_DEVICES``: a count takes ``cuda:0`` onwards, -1 or ``auto`` all of them, a list those
+listed. Under DDP every one of them trains, so a property the run needs must hold on each: on a
+machine with an A100 and a T4, bf16 is native on the first only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from omegaconf import OmegaConf
+
+
+def run_gpus(devices: Any) -> list[int]:
+    """The CUDA indices ``devices`` trains on (those torch has; the count is checked elsewhere)."""
+    available = torch.cuda.device_count()
+    try:
+        if OmegaConf.is_list(devices) or isinstance(devices, (list, tuple)):
+            wanted = [int(i) for i in devices]
+        elif isinstance(devices, str) and "," in devices:
+            wanted = [int(i) for i in devices.split(",") if i.strip()]
+        else:
+            count = -1 if str(devices).strip() == "auto" else int(devices)
+            wanted = list(range(available if count == -1 else count))
+    except ValueError:  # not a device setting at all: check_trainer_devices refuses it, naming the key
+        return []
+    return [i for i in wanted if 0 <= i < available]
+
+
+def named(index: int) -> str:
+    """``cuda:1 (Tesla V100-SXM2-32GB, compute capability 7.0)``."""
+    props = torch.cuda.get_device_properties(index)
+    return f"cuda:{index} ({props.name}, compute capability {props.major}.{props.minor})"
+
+
+def without_bf16(devices: Any) -> list[int]:
+    """Those of the run's GPUs that compute bfloat16 in emulation only (compute capability below 8.0, before
+    Ampere). ``torch.cuda.is_bf16_supported()`` says True on them (its default counts emulation: a bfloat16
+    tensor can be made), and asks about ``cuda:0`` only."""
+    return [i for i in run_gpus(devices) if torch.cuda.get_device_properties(i).major < 8]
+
+
+def auto_precision(devices: Any) -> str:
+    """bf16-mixed where every GPU of the run has native bfloat16 (Ampere and newer), else 16-mixed."""
+    return "16-mixed" if without_bf16(devices) else "bf16-mixed"
+
+
+def bf16_problem(precision: str, devices: Any, key: str) -> Optional[str]:
+    """Why ``precision`` (``key`` names its setting) does not suit the run's GPUs, or None."""
+    lacking = without_bf16(devices) if precision.startswith("bf16") else []
+    if not lacking:
+        return None
+    return (f"{key}={precision}, but {', '.join(named(i) for i in lacking)} has no native bfloat16 (it comes with "
+            f"compute capability 8.0, Ampere; torch emulates it on older GPUs, slower than float32); use "
+            f"{key}=16-mixed (or 32-true)")
