@@ -135,6 +135,7 @@ def test_ddp_on_cpu_processes_within_the_cores_trains(compose_cfg):
 V100 = Board("GPU-aaaa", "Tesla V100-SXM2-32GB", major=7, memory_gb=31.7)
 T4 = Board("GPU-bbbb", "Tesla T4", speed=1, major=7, minor=5, memory_gb=14.6)
 A100 = Board("GPU-cccc", "NVIDIA A100-SXM4-40GB", speed=3, memory_gb=39.4)
+A10 = Board("GPU-dddd", "NVIDIA A10", major=8, minor=6, memory_gb=22.0)
 
 
 def on_machine(monkeypatch, *boards: Board) -> None:
@@ -164,3 +165,19 @@ def test_auto_takes_bf16_only_where_every_gpu_of_the_run_has_it(compose_cfg, mon
     on_machine(monkeypatch, *boards)
     cfg = compose_cfg(["hardware=auto", f"hardware.devices={devices}"])
     assert hardware.apply_hardware(cfg.hardware).precision == precision
+
+
+def test_a_memory_budget_beyond_the_card_is_said(compose_cfg, monkeypatch, caplog):
+    """hardware=a100 (a 40 GB budget) on a 24 GB A10: the batch-size finder would keep to 40 GB. The profile's
+    nominal 40 GB on the A100 it is for (39.4 GiB) is no mistake, and is not warned about."""
+    on_machine(monkeypatch, A10)
+    with caplog.at_level("WARNING", logger="trainlab.run.hardware"):
+        hardware.apply_hardware(compose_cfg(["hardware=a100"]).hardware)
+    assert ("hardware.memory_gb=40 is more than cuda:0 (NVIDIA A10, compute capability 8.6) has (22.0 GB): the "
+            "batch-size finder takes the budget for the card's size, and the card runs out first; set "
+            "hardware.memory_gb=22 (or null: the card's own size)") in caplog.text
+    caplog.clear()
+    on_machine(monkeypatch, A100)
+    with caplog.at_level("WARNING", logger="trainlab.run.hardware"):
+        hardware.apply_hardware(compose_cfg(["hardware=a100"]).hardware)
+    assert "memory_gb" not in caplog.text

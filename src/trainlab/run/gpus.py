@@ -13,6 +13,8 @@ from typing import Any, Optional
 import torch
 from omegaconf import OmegaConf
 
+GB = 1024**3
+
 
 def run_gpus(devices: Any) -> list[int]:
     """The CUDA indices ``devices`` trains on (those torch has; the count is checked elsewhere)."""
@@ -56,3 +58,23 @@ def bf16_problem(precision: str, devices: Any, key: str) -> Optional[str]:
     return (f"{key}={precision}, but {', '.join(named(i) for i in lacking)} has no native bfloat16 (it comes with "
             f"compute capability 8.0, Ampere; torch emulates it on older GPUs, slower than float32); use "
             f"{key}=16-mixed (or 32-true)")
+
+
+# a card sold as 40 GB holds 39.6 GiB (A100 40GB), as 8 GB 7.996 GiB (RTX 4070 Laptop): the profiles give
+# the nominal size, and the budget is compared in GiB; a budget that far over the card is not a mistake
+NOMINAL_MARGIN = 1.1
+
+
+def memory_problem(memory_gb: Optional[float], devices: Any) -> Optional[str]:
+    """Where the profile's memory budget is more than a GPU of the run has (beyond the margin between a
+    card's nominal size and its GiB), what to set instead, or None."""
+    if memory_gb is None:
+        return None
+    sizes = {i: torch.cuda.get_device_properties(i).total_memory / GB for i in run_gpus(devices)}
+    smaller = {i: size for i, size in sizes.items() if size * NOMINAL_MARGIN < memory_gb}
+    if not smaller:
+        return None
+    index = min(smaller, key=smaller.get)
+    return (f"hardware.memory_gb={memory_gb:g} is more than {named(index)} has ({smaller[index]:.1f} GB): the batch-size "
+            f"finder takes the budget for the card's size, and the card runs out first; set "
+            f"hardware.memory_gb={int(smaller[index])} (or null: the card's own size)")

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
 from trainlab.run.cores import affinity_cores, cpu_quota, usable_cores
-from trainlab.run.gpus import auto_precision, bf16_problem
+from trainlab.run.gpus import auto_precision, bf16_problem, memory_problem
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +249,8 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     if problem:
         raise UserError(problem)
     _check_sizes(hw)
+    if hw.accelerator in _GPU_ACCELERATORS and memory_problem(hw.memory_gb, hw.devices):
+        log.warning(memory_problem(hw.memory_gb, hw.devices))
 
     if hw.accelerator in _GPU_ACCELERATORS and hw.allow_tf32 != (hw.float32_matmul_precision != "highest"):
         log.warning("hardware.allow_tf32=%s with hardware.float32_matmul_precision=%s: CUDA matmuls follow the "
