@@ -256,3 +256,54 @@ def test_ddp_with_one_process_unmeasured_gives_no_total(monkeypatch, caplog):
     unmeasured.on_train_epoch_end(None, module)
     unmeasured.on_train_end(None, module)
     assert unmeasured.summary()["reason"].startswith("NVML is not usable") and not unmeasured._strategy.others
+
+
+# -- NVML that stops answering during training (a GPU lost, a driver reloaded) -------------------------------
+class LostNVML(FakeNVML):
+    """Answers ``answers`` readings (energy or power), then NVML_ERROR_GPU_IS_LOST."""
+
+    def __init__(self, answers: int, **readings):
+        super().__init__(**readings)
+        self.answers = answers
+
+    def _answer(self):
+        self.answers -= 1
+        if self.answers < 0:
+            raise self.NVMLError("GPU is lost")
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        self._answer()
+        return super().nvmlDeviceGetTotalEnergyConsumption(handle)
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        self._answer()
+        return super().nvmlDeviceGetPowerUsage(handle)
+
+
+def test_a_gpu_lost_during_training_ends_the_measurement_not_the_run(monkeypatch, caplog):
+    """Before: the NVMLError of the epoch's last reading ended the run at the epoch's end."""
+    nvml = LostNVML(answers=3, counters={"idx0": [0, 0, 5_000]})  # opening, fit start, epoch start; then lost
+    meter = fitting_meter(monkeypatch, nvml, ["idx0"])
+    module = type("Module", (), {"logged": {}, "log": lambda self, k, v, **kw: self.logged.setdefault(k, []).append(v)})()
+    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
+        for hook in ("on_fit_start", "on_train_epoch_start", "on_train_epoch_end", "on_train_epoch_start",
+                     "on_train_epoch_end", "on_train_end"):
+            getattr(meter, hook)(None, module)
+    assert module.logged == {} and meter.readers == []
+    assert meter.summary() == {"measured": False, "reason": "NVML stopped answering during training (GPU is lost)"}
+    assert caplog.text.count("energy: not measured") == 1
+
+
+def test_a_sampling_thread_whose_board_is_lost_ends_quietly(monkeypatch):
+    """Before: the thread died with NVMLError's traceback printed into the run's output."""
+    import threading
+    import time
+
+    died = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
+    reader = SamplingReader(LostNVML(answers=2, power_mw={"idx0": 50_000}), "idx0", interval_s=0.01)
+    time.sleep(0.2)
+    assert not reader._thread.is_alive() and died == []
+    with pytest.raises(FakeNVML.NVMLError, match="GPU is lost"):  # the meter's next reading hears of it
+        reader.joules()
+    reader.close()

@@ -104,3 +104,21 @@ def test_a_board_without_power_says_so_once(caplog):
         monitor.start(nvml, "idx0", torch.device("cpu"))
     monitor.close()
     assert caplog.text.count("gpu monitor: no power figures for NVIDIA Fake 80GB (Not Supported)") == 1
+
+
+def test_a_gpu_lost_during_training_stops_the_monitor_not_the_run(caplog):
+    """Before: the NVMLError of the epoch's last sample ended the run at the epoch's end."""
+    nvml = MonitoredNVML(utilisation=[50], used_bytes=GB)
+    monitor = GpuMonitor(sample_interval_s=3600)
+    monitor.start(nvml, "idx0", torch.device("cpu"))
+    module = Module()
+    monitor.on_train_epoch_start(None, module)
+    monitor.on_train_epoch_end(None, module)
+    nvml.utilisation = []  # from now on: NVMLError
+    nvml.nvmlDeviceGetUtilizationRates = lambda handle: (_ for _ in ()).throw(nvml.NVMLError("GPU is lost"))
+    with caplog.at_level("WARNING", logger="trainlab.callbacks.gpu_monitor"):
+        monitor.on_train_epoch_start(None, module)
+        monitor.on_train_epoch_end(None, module)
+    assert monitor.sampler is None and len(module.logged["gpu/memory_used_gb"]) == 1
+    assert caplog.text.count("gpu monitor: stopped, NVML stopped answering during training (GPU is lost)") == 1
+    assert monitor.summary()["stopped"] == "NVML stopped answering during training (GPU is lost)"

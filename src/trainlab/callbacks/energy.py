@@ -98,7 +98,10 @@ class SamplingReader:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.sample()
+            try:
+                self.sample()
+            except self.nvml.NVMLError:  # the board stopped answering (GPU lost, driver reloaded): joules() raises it
+                return
 
     def joules(self) -> float:
         self.sample()
@@ -172,6 +175,19 @@ class EnergyMeter(pl.Callback):
             torch.cuda.synchronize()  # count the work queued so far, not just what has been launched
         return sum(r.joules() for r in self.readers)
 
+    def _read(self) -> Optional[float]:
+        """This process's joules so far, or None where there are no readers or NVML stopped answering during
+        training (a GPU lost, a driver reloaded): then once a line saying so, and nothing more is measured."""
+        if not self.readers:
+            return None
+        try:
+            return self._joules()
+        except tuple({r.nvml.NVMLError for r in self.readers}) as exc:
+            self.reason = f"NVML stopped answering during training ({exc})"
+            log.warning("energy: not measured, %s", self.reason)
+            self.teardown_readers()
+            return None
+
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit" or self.readers:
             return
@@ -189,8 +205,8 @@ class EnergyMeter(pl.Callback):
 
     def _since(self, mark: Optional[tuple[float, float]]) -> Optional[EnergyFigures]:
         """The figures since ``mark``, summed over the GPU processes; None where a process measured nothing."""
-        own = EnergyFigures(self._joules() - mark[1], time.perf_counter() - mark[0], self.grid) \
-            if self.readers and mark is not None else None
+        joules = self._read() if mark is not None else None
+        own = EnergyFigures(joules - mark[1], time.perf_counter() - mark[0], self.grid) if joules is not None else None
         if self._strategy is None:
             return own
         mine = [own.joules if own else 0.0, 0.0 if own else 1.0]
@@ -205,13 +221,15 @@ class EnergyMeter(pl.Callback):
             return None
         return EnergyFigures(joules, own.seconds, self.grid)
 
+    def _mark(self) -> Optional[tuple[float, float]]:
+        joules = self._read()
+        return (time.perf_counter(), joules) if joules is not None else None
+
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.readers:
-            self._fit = (time.perf_counter(), self._joules())
+        self._fit = self._mark()
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.readers:
-            self._epoch = (time.perf_counter(), self._joules())
+        self._epoch = self._mark()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         figures = self._since(self._epoch)

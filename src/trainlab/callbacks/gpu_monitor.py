@@ -50,7 +50,10 @@ class BoardSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.sample()
+            try:
+                self.sample()
+            except self.nvml.NVMLError:  # the board stopped answering (GPU lost, driver reloaded): take() raises it
+                return
 
     def take(self) -> tuple[list[float], list[float]]:
         """The samples since the previous call (utilisation %, watts); starts a new window."""
@@ -113,10 +116,20 @@ class GpuMonitor(pl.Callback):
             if why is not None:
                 log.info("gpu monitor: no %s figures for %s (%s)", what, self.name, why)
 
+    def _stopped(self, exc: Exception) -> None:
+        """NVML stopped answering during training: one line, and no more figures (training goes on)."""
+        self.reason = f"NVML stopped answering during training ({exc})"
+        log.warning("gpu monitor: stopped, %s", self.reason)
+        self.close()
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.sampler is None:
             return
-        self.sampler.take()  # start the epoch's window (drops validation and set-up samples)
+        try:
+            self.sampler.take()  # start the epoch's window (drops validation and set-up samples)
+        except self._nvml.NVMLError as exc:
+            self._stopped(exc)
+            return
         if self.device is not None and self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
 
@@ -136,7 +149,11 @@ class GpuMonitor(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.sampler is None:
             return
-        figures = self.epoch_figures()
+        try:
+            figures = self.epoch_figures()
+        except self._nvml.NVMLError as exc:
+            self._stopped(exc)
+            return
         self.epochs.append(figures)
         for key, value in figures.items():
             pl_module.log(key, value, on_step=False, on_epoch=True)
@@ -157,6 +174,8 @@ class GpuMonitor(pl.Callback):
         if not self.epochs:
             return {"monitored": False, "reason": self.reason or "no training epoch finished"}
         out: dict[str, Any] = {"monitored": True, "device": self.name, "epochs": len(self.epochs)}
+        if self.reason:  # it stopped after these epochs
+            out["stopped"] = self.reason
         for key in ("gpu/utilization_pct", "gpu/power_watts"):
             values = [e[key] for e in self.epochs if key in e]
             if values:
