@@ -199,6 +199,14 @@ def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is
 
 
 # -- one GPU per slot --------------------------------------------------------------------------------------
+def one_model_gpus(monkeypatch, count: int) -> None:
+    """torch.cuda answers for ``count`` GPUs of one model (tests/gpu_fakes.py)."""
+    from tests.gpu_fakes import Board, FakeMachine
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    FakeMachine([Board(f"GPU-{i:04d}", "NVIDIA A100-SXM4-40GB") for i in range(count)]).install(monkeypatch)
+
+
 @pytest.mark.parametrize("gpus,slots,expected", [
     (4, 4, [["hardware.devices=[0]"], ["hardware.devices=[1]"], ["hardware.devices=[2]"], ["hardware.devices=[3]"]]),
     (2, 3, [["hardware.devices=[0]"], ["hardware.devices=[1]"], ["hardware.devices=[0]"]]),
@@ -207,6 +215,7 @@ def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is
 ])
 def test_slot_i_trains_on_gpu_i_mod_k(compose_cfg, tmp_path, monkeypatch, gpus, slots, expected):
     monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: gpus)
+    one_model_gpus(monkeypatch, gpus)
     search = search_for(compose_cfg, tmp_path, ["hardware=a100", f"hydra.sweeper.n_jobs={slots}"])
     assert search.plan.slot_overrides == expected
     trial = search.study.ask()
@@ -218,6 +227,7 @@ def test_slot_i_trains_on_gpu_i_mod_k(compose_cfg, tmp_path, monkeypatch, gpus, 
 
 def test_no_gpus_are_assigned_on_the_cpu_or_when_the_devices_are_given(compose_cfg, tmp_path, monkeypatch):
     monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: 4)
+    one_model_gpus(monkeypatch, 4)
     assert search_for(compose_cfg, tmp_path, ["hardware=cpu", "hydra.sweeper.n_jobs=2"]).plan.slot_overrides == [[], []]
     given = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=2", "hardware.devices=2"])
     assert given.plan.slot_overrides == [[], []]
@@ -229,6 +239,7 @@ def test_slurm_jobs_keep_their_own_allocations_cpus_and_gpus(compose_cfg, tmp_pa
     from hydra_plugins.trainlab_slurm_launcher import TrainlabSlurmLauncher
 
     monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: 4)
+    one_model_gpus(monkeypatch, 4)
     slurm = StandIn()
     slurm.__class__ = type("OnSlurm", (StandIn, TrainlabSlurmLauncher), {})
     search = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=4"], launcher=slurm)
@@ -298,6 +309,29 @@ def test_slots_keep_to_the_gpus_cuda_visible_devices_gives(compose_cfg, tmp_path
     search = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=2"])
     assert search.plan.slot_overrides == [["hardware.devices=[0]"], ["hardware.devices=[1]"]]
     assert open_nvml(cuda_trainer(1))[1] == [boards[5].uuid]  # hardware.devices=[1] -> cuda:1
+
+
+def test_slots_on_gpus_of_different_models_train_in_one_precision(compose_cfg, tmp_path, monkeypatch, caplog):
+    """hardware=auto on an A100 and a T4: each trial resolved auto by its slot's GPU, bf16-mixed on the A100 and
+    16-mixed on the T4, and the study compared trials trained in two precisions. Now every trial gets what
+    both have, with a line saying so, and a warning that the slots' GPUs differ."""
+    import sys
+
+    from tests.gpu_fakes import Board, FakeMachine
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    machine = FakeMachine([Board("GPU-aaaa", "NVIDIA A100-SXM4-40GB"), Board("GPU-bbbb", "Tesla T4", major=7, minor=5)])
+    monkeypatch.setitem(sys.modules, "pynvml", machine.install(monkeypatch))
+    with caplog.at_level("INFO", logger="trainlab.search.plan"):
+        search = search_for(compose_cfg, tmp_path, ["hardware=auto", "hydra.sweeper.n_jobs=2"])
+    assert search.plan.slot_overrides == [["hardware.devices=[0]", "hardware.precision=16-mixed"],
+                                          ["hardware.devices=[1]", "hardware.precision=16-mixed"]]
+    assert ("the slots train on GPUs of different models (cuda:0 (NVIDIA A100-SXM4-40GB, compute capability 8.0), "
+            "cuda:1 (Tesla T4, compute capability 7.5))") in caplog.text
+    pinned = search_for(compose_cfg, tmp_path / "pinned", ["hardware=auto", "hardware.precision=32-true",
+                                                           "hydra.sweeper.n_jobs=2"])
+    assert pinned.plan.slot_overrides == [["hardware.devices=[0]"], ["hardware.devices=[1]"]]
 
 
 # -- staged search ---------------------------------------------------------------------------------------

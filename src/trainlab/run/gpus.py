@@ -38,6 +38,14 @@ def named(index: int) -> str:
     return f"cuda:{index} ({props.name}, compute capability {props.major}.{props.minor})"
 
 
+def mixed_models(indices: list[int]) -> Optional[str]:
+    """``cuda:0 (NVIDIA A100-SXM4-40GB, ...), cuda:1 (Tesla T4, ...)`` where these GPUs are not all one
+    model, else None."""
+    if len({torch.cuda.get_device_properties(i).name for i in indices}) < 2:
+        return None
+    return ", ".join(named(i) for i in indices)
+
+
 def without_bf16(devices: Any) -> list[int]:
     """Those of the run's GPUs that compute bfloat16 in emulation only (compute capability below 8.0, before
     Ampere). ``torch.cuda.is_bf16_supported()`` says True on them (its default counts emulation: a bfloat16

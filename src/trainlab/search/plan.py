@@ -279,7 +279,27 @@ def gpu_overrides(config: DictConfig, slots: int, launcher: Any, fixed: Sequence
     if count < 2:
         return nothing
     log.info("%d slots on %d GPUs: slot i trains on GPU i mod %d", slots, count, count)
-    return [[f"{key}=[{slot % count}]"] for slot in range(slots)]
+    same = _one_precision(config, list(range(min(slots, count))), fixed, space) or []
+    return [[f"{key}=[{slot % count}]", *same] for slot in range(slots)]
+
+
+def _one_precision(config: DictConfig, used: list[int], fixed: Sequence[str],
+                   space: Mapping[str, Any]) -> Optional[list[str]]:
+    """Where the slots' GPUs are of different models, a warning; and where ``hardware.precision=auto`` would
+    then resolve per trial by its slot's GPU (bf16 on an A100, fp16 on a T4), the precision every trial
+    takes instead, so that the trials compare (None: nothing to add)."""
+    from trainlab.run.gpus import auto_precision, mixed_models
+
+    mixed = mixed_models(used)
+    if mixed is None:
+        return None
+    log.warning("the slots train on GPUs of different models (%s): a trial's speed depends on its slot's GPU; "
+                "CUDA_VISIBLE_DEVICES=<ids of one model> keeps a sweep to one", mixed)
+    if str(config.hardware.get("precision")) != "auto" or _given("hardware.precision", fixed, space):
+        return None
+    precision = auto_precision(used)
+    log.info("hardware.precision=auto: every trial trains in %s, what all the slots' GPUs have", precision)
+    return [f"hardware.precision={precision}"]
 
 
 # --- the plan ------------------------------------------------------------------------------------------
