@@ -21,6 +21,7 @@ from optuna.trial import TrialState, create_trial
 
 from tests.conftest import config_options
 from trainlab.config.errors import UserError
+from trainlab.search import gpu_slots
 from trainlab.search import plan as plan_module
 from trainlab.search.analyze import importances
 from trainlab.search.handover import TrialHandover
@@ -214,7 +215,7 @@ def one_model_gpus(monkeypatch, count: int) -> None:
     (0, 2, [[], []]),
 ])
 def test_slot_i_trains_on_gpu_i_mod_k(compose_cfg, tmp_path, monkeypatch, gpus, slots, expected):
-    monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: gpus)
+    monkeypatch.setattr(gpu_slots, "visible_gpu_count", lambda: gpus)
     one_model_gpus(monkeypatch, gpus)
     search = search_for(compose_cfg, tmp_path, ["hardware=a100", f"hydra.sweeper.n_jobs={slots}"])
     assert search.plan.slot_overrides == expected
@@ -226,7 +227,7 @@ def test_slot_i_trains_on_gpu_i_mod_k(compose_cfg, tmp_path, monkeypatch, gpus, 
 
 
 def test_no_gpus_are_assigned_on_the_cpu_or_when_the_devices_are_given(compose_cfg, tmp_path, monkeypatch):
-    monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: 4)
+    monkeypatch.setattr(gpu_slots, "visible_gpu_count", lambda: 4)
     one_model_gpus(monkeypatch, 4)
     assert search_for(compose_cfg, tmp_path, ["hardware=cpu", "hydra.sweeper.n_jobs=2"]).plan.slot_overrides == [[], []]
     given = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=2", "hardware.devices=2"])
@@ -238,7 +239,7 @@ def test_slurm_jobs_keep_their_own_allocations_cpus_and_gpus(compose_cfg, tmp_pa
     its own from the scheduler (hydra/launcher=slurm is a subclass of submitit's SlurmLauncher)."""
     from hydra_plugins.trainlab_slurm_launcher import TrainlabSlurmLauncher
 
-    monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: 4)
+    monkeypatch.setattr(gpu_slots, "visible_gpu_count", lambda: 4)
     one_model_gpus(monkeypatch, 4)
     slurm = StandIn()
     slurm.__class__ = type("OnSlurm", (StandIn, TrainlabSlurmLauncher), {})
@@ -305,7 +306,7 @@ def test_slots_keep_to_the_gpus_cuda_visible_devices_gives(compose_cfg, tmp_path
     boards = [Board(f"GPU-{i}{i}{i}{i}-0000") for i in range(6)]
     nvml = FakeMachine(boards).install(monkeypatch)
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
-    assert plan_module.visible_gpu_count() == 2
+    assert gpu_slots.visible_gpu_count() == 2
     search = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=2"])
     assert search.plan.slot_overrides == [["hardware.devices=[0]"], ["hardware.devices=[1]"]]
     assert open_nvml(cuda_trainer(1))[1] == [boards[5].uuid]  # hardware.devices=[1] -> cuda:1
