@@ -307,3 +307,27 @@ def test_a_sampling_thread_whose_board_is_lost_ends_quietly(monkeypatch):
     with pytest.raises(FakeNVML.NVMLError, match="GPU is lost"):  # the meter's next reading hears of it
         reader.joules()
     reader.close()
+
+
+# -- a sweep's trials at once on one GPU: the board's readings are not one trial's ---------------------------
+@pytest.mark.parametrize("told_first", [False, True])
+def test_a_trial_on_a_shared_gpu_measures_nothing_and_says_why(monkeypatch, caplog, told_first):
+    """Two trials at once on a laptop's one GPU: its counter counts both. Before, each trial wrote the board's
+    energy as its own (the two trials' figures together counted the board twice)."""
+    from trainlab.callbacks.nvml import SharedGpu
+
+    nvml = FakeNVML(counters={"idx0": [0, 0, 10_000]})
+    meter = EnergyMeter(sample_interval_s=3600)
+    monkeypatch.setattr("trainlab.callbacks.energy.open_nvml", lambda trainer: (nvml, ["idx0"], None))
+    trainer = cuda_trainer(0)
+    trainer.callbacks = [meter]
+    hooks = [lambda: SharedGpu("2 trials at once on 1 GPU(s)").setup(trainer, None, "fit"),
+             lambda: meter.setup(trainer, None, "fit")]
+    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
+        for hook in hooks if told_first else hooks[::-1]:
+            hook()
+        meter.on_fit_start(None, None)
+        meter.on_train_end(None, None)
+    why = "the GPU is shared: 2 trials at once on 1 GPU(s), whose energy its counter and power include"
+    assert meter.readers == [] and meter.summary() == {"measured": False, "reason": why}
+    assert caplog.text.count("energy: not measured, the GPU is shared") == 1

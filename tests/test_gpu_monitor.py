@@ -122,3 +122,21 @@ def test_a_gpu_lost_during_training_stops_the_monitor_not_the_run(caplog):
     assert monitor.sampler is None and len(module.logged["gpu/memory_used_gb"]) == 1
     assert caplog.text.count("gpu monitor: stopped, NVML stopped answering during training (GPU is lost)") == 1
     assert monitor.summary()["stopped"] == "NVML stopped answering during training (GPU is lost)"
+
+
+def test_a_shared_gpus_figures_are_marked_as_the_boards(caplog):
+    from tests.gpu_fakes import cuda_trainer
+    from trainlab.callbacks.nvml import SharedGpu
+
+    monitor = GpuMonitor(sample_interval_s=3600)
+    monitor.start(MonitoredNVML(utilisation=[50], used_bytes=GB), "idx0", torch.device("cpu"))
+    trainer = cuda_trainer(0)
+    trainer.callbacks = [monitor]
+    with caplog.at_level("INFO", logger="trainlab.callbacks.gpu_monitor"):
+        SharedGpu("2 trials at once on 1 GPU(s)").setup(trainer, None, "fit")
+    module = Module()
+    monitor.on_train_epoch_start(None, module)
+    monitor.on_train_epoch_end(None, module)
+    monitor.close()
+    assert monitor.summary()["shared"] == "2 trials at once on 1 GPU(s)"
+    assert "gpu monitor: the GPU is shared (2 trials at once on 1 GPU(s)): its utilisation, power" in caplog.text

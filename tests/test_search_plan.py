@@ -335,6 +335,31 @@ def test_slots_on_gpus_of_different_models_train_in_one_precision(compose_cfg, t
     assert pinned.plan.slot_overrides == [["hardware.devices=[0]"], ["hardware.devices=[1]"]]
 
 
+@pytest.mark.parametrize("gpus, n_jobs, shared", [(1, 2, "2 trials at once on 1 GPU(s)"), (2, 2, None),
+                                                   (2, 3, "3 trials at once on 2 GPU(s)"), (0, 2, None)])
+def test_trials_at_once_on_shared_gpus_tell_their_meters(compose_cfg, tmp_path, monkeypatch, caplog, gpus, n_jobs, shared):
+    """A laptop's one GPU under hydra.sweeper.n_jobs=2 (README's example): each trial's energy meter read the
+    board's counter, both trials' energy, as its own. The hand-over now says the GPU is shared."""
+    from trainlab.search.handover import TrialHandover
+
+    monkeypatch.setattr(gpu_slots, "visible_gpu_count", lambda: gpus)
+    one_model_gpus(monkeypatch, gpus)
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        search = search_for(compose_cfg, tmp_path, ["hardware=rtx4070_mobile", f"hydra.sweeper.n_jobs={n_jobs}"])
+    assert search.plan.gpu_shared == shared
+    assert (f"{shared}: they share GPUs, so a trial's energy is not measured" in caplog.text) == (shared is not None)
+    trial = search.study.ask()
+    trial.suggest_int("model.net.num_layers", 1, 5)
+    handover = search.launch_overrides(trial, 0)[-1].split("=", 1)[1]
+    node = OverridesParser.create().parse_override(f"x={handover}").value()
+    assert TrialHandover.from_config(OmegaConf.create(node)).gpu_shared == shared
+    from trainlab.callbacks.nvml import SharedGpu
+    from trainlab.search.trial import optuna_trial
+
+    with optuna_trial(OmegaConf.create({"optuna_trial": node, "optimized_metric": "val/loss"})) as callbacks:
+        assert [c.why for c in callbacks if isinstance(c, SharedGpu)] == ([shared] if shared else [])
+
+
 # -- staged search ---------------------------------------------------------------------------------------
 def test_a_staged_search_fixes_each_stages_best_and_runs_it_first_in_the_next(compose_cfg, tmp_path):
     from trainlab.search.stages import run_stages

@@ -168,6 +168,7 @@ class EnergyMeter(pl.Callback):
         self._epoch: Optional[tuple[float, float]] = None
         self._strategy: Any = None  # the trainer's strategy where GPU processes add up their figures
         self._processes = 1
+        self.shared: Optional[str] = None  # why the GPU's readings are not this run's (gpu_shared)
         self.total: Optional[EnergyFigures] = None
 
     def _joules(self) -> float:
@@ -188,8 +189,19 @@ class EnergyMeter(pl.Callback):
             self.teardown_readers()
             return None
 
+    def gpu_shared(self, why: str) -> None:
+        """The GPU runs other trials of a sweep at the same time (:class:`trainlab.callbacks.nvml.SharedGpu`):
+        its counter and power are theirs too, so nothing is measured (said once, before or after set-up)."""
+        if self.shared is not None:
+            return
+        self.shared = f"the GPU is shared: {why}, whose energy its counter and power include"
+        self.teardown_readers()
+        self._strategy = None  # every process of the trial is told alike: none takes part in a sum
+        self.reason = self.shared
+        log.info("energy: not measured, %s", self.reason)
+
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage != "fit" or self.readers:
+        if stage != "fit" or self.readers or self.shared is not None:
             return
         nvml, handles, self.reason = open_nvml(trainer)
         if nvml is not None:

@@ -90,6 +90,7 @@ class GpuMonitor(pl.Callback):
         self.reason: Optional[str] = None
         self.name = ""
         self.epochs: list[dict[str, float]] = []
+        self.shared: Optional[str] = None  # why the board's figures are not this run's alone (gpu_shared)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit" or self.sampler is not None:
@@ -121,6 +122,14 @@ class GpuMonitor(pl.Callback):
         self.reason = f"NVML stopped answering during training ({exc})"
         log.warning("gpu monitor: stopped, %s", self.reason)
         self.close()
+
+    def gpu_shared(self, why: str) -> None:
+        """The GPU runs other trials of a sweep at the same time (:class:`trainlab.callbacks.nvml.SharedGpu`): its
+        utilisation, power and memory in use are the board's, theirs included; said once, and in the summary."""
+        if self.shared is None:
+            self.shared = why
+            log.info("gpu monitor: the GPU is shared (%s): its utilisation, power and memory in use are the board's, "
+                     "the other trials' included", why)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.sampler is None:
@@ -176,6 +185,8 @@ class GpuMonitor(pl.Callback):
         out: dict[str, Any] = {"monitored": True, "device": self.name, "epochs": len(self.epochs)}
         if self.reason:  # it stopped after these epochs
             out["stopped"] = self.reason
+        if self.shared:
+            out["shared"] = self.shared
         for key in ("gpu/utilization_pct", "gpu/power_watts"):
             values = [e[key] for e in self.epochs if key in e]
             if values:

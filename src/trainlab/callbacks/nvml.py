@@ -99,3 +99,16 @@ def open_nvml(trainer: pl.Trainer) -> tuple[Any, list[Any], Optional[str]]:
         return pynvml, [cuda_board(pynvml, trainer.strategy.root_device.index or 0)], None
     except LookupError as exc:
         return None, [], str(exc)
+
+
+class SharedGpu(pl.Callback):
+    """A sweep's trial whose GPU runs other trials at the same time (:func:`trainlab.search.gpu_slots.shared_gpus`):
+    tells the run's callbacks that read the board (``gpu_shared(why)``: the energy meter, the GPU monitor)."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        for callback in trainer.callbacks:
+            if callable(getattr(callback, "gpu_shared", None)):
+                callback.gpu_shared(self.why)

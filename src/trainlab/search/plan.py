@@ -28,7 +28,7 @@ from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_
                                     check_enqueue, check_grid, check_hyperband, check_objectives,
                                     check_objectives_measurable,
                                     check_sweep_families, check_value_types, idle_pruner)
-from trainlab.search.gpu_slots import gpu_overrides
+from trainlab.search.gpu_slots import gpu_overrides, shared_gpus
 from trainlab.search.handover import build_pruner, instantiate_node
 from trainlab.search.results import STUDY_FILE
 from trainlab.search.shared import storage_url
@@ -58,6 +58,8 @@ class SweepPlan:
             facts the job records on its trial (:data:`trainlab.search.checks.JOB_FACTS`).
         fixed: overrides every trial gets.
         slot_overrides: per slot, overrides its trials get (the slot's GPU); empty: none.
+        gpu_shared: where trials at once share GPUs, the words that say so (each trial's hand-over
+            carries them to its energy meter and GPU monitor); None: each has its own, or none.
         metric: the monitored metric's name, for messages.
         sampler: the sampler's config node; None keeps the study's own sampler (never re-seeded).
         pruner: the pruner's config node as a plain mapping; None: no pruning.
@@ -75,6 +77,7 @@ class SweepPlan:
     objectives: list[str] = field(default_factory=lambda: ["objective"])
     fixed: list[str] = field(default_factory=list)
     slot_overrides: list[list[str]] = field(default_factory=list)
+    gpu_shared: Optional[str] = None
     metric: str = "objective"
     trial_key: str = "+optuna_trial"
     max_failure_rate: float = 0.0
@@ -362,7 +365,8 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         space=space, n_trials=n_trials, sweep_dir=sweep_dir,
         storage=storage_url(conf.get("storage"), sweep_dir / STUDY_FILE),
         study_name=conf.get("study_name") or sweep_dir.name, directions=directions, objectives=objectives,
-        fixed=fixed, slot_overrides=slot_overrides, metric=str(config.get("optimized_metric", "objective")),
+        fixed=fixed, slot_overrides=slot_overrides, gpu_shared=shared_gpus(config, slots, on_scheduler(launcher)),
+        metric=str(config.get("optimized_metric", "objective")),
         trial_key="optuna_trial" if "optuna_trial" in config else "+optuna_trial",
         max_failure_rate=float(conf["max_failure_rate"]), sampler=conf["sampler"], pruner=pruner, custom=custom,
         enqueue=enqueue, warm_start=warm_start)

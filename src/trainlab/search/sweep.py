@@ -210,7 +210,8 @@ class OptunaSearch:
         """The job's overrides: the fixed ones, the slot's (its GPU), the trial's parameters and the
         hand-over, the one place it is built."""
         handover = TrialHandover(storage=self.plan.storage, study_name=self.plan.study_name,
-                                 trial_id=trial_id(trial), pruner=self.plan.pruner, sweeper=sweep_process())
+                                 trial_id=trial_id(trial), pruner=self.plan.pruner, sweeper=sweep_process(),
+                                 gpu_shared=self.plan.gpu_shared)
         slot_overrides = self.plan.slot_overrides[slot] if self.plan.slot_overrides else []
         return [*self.plan.fixed, *slot_overrides, *(as_override(k, v) for k, v in trial.params.items()),
                 handover.as_override(self.plan.trial_key)]
