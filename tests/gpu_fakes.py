@@ -138,6 +138,9 @@ class MachineNVML(FakeNVML):
         super().__init__(**readings)
         self.machine = machine
 
+    def nvmlDeviceGetCount(self):
+        return len(self.machine.boards)
+
     def nvmlDeviceGetHandleByIndex(self, index: int):
         return self.machine.boards[index].uuid
 

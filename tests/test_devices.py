@@ -181,3 +181,18 @@ def test_a_memory_budget_beyond_the_card_is_said(compose_cfg, monkeypatch, caplo
     with caplog.at_level("WARNING", logger="trainlab.run.hardware"):
         hardware.apply_hardware(compose_cfg(["hardware=a100"]).hardware)
     assert "memory_gb" not in caplog.text
+
+
+@pytest.mark.parametrize("visible", ["4,5", "GPU-ffff"])
+def test_gpu_ids_of_another_machine_are_named_as_the_cause(compose_cfg, monkeypatch, visible):
+    """CUDA_VISIBLE_DEVICES=4,5 (a SLURM job's ids) on a machine with 2 GPUs: torch sees none. Before, the line
+    said the machine has no GPU, the variable not named."""
+    import sys
+
+    on_machine(monkeypatch, A100, A10)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    monkeypatch.setitem(sys.modules, "pynvml", FakeMachine([A100, A10]).install(monkeypatch))
+    with pytest.raises(UserError, match=rf"torch.cuda.is_available\(\) is False; CUDA_VISIBLE_DEVICES='{visible}' names no "
+                                        r"GPU of this machine, which has 2 \(nvidia-smi -L lists them\): unset it, or "
+                                        r"list some of 0 to 1\)"):
+        prepare(compose_cfg(["hardware=a100"]))

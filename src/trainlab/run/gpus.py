@@ -32,6 +32,19 @@ def run_gpus(devices: Any) -> list[int]:
     return [i for i in wanted if 0 <= i < available]
 
 
+def nvml_gpu_count() -> int:
+    """The machine's NVIDIA GPUs as NVML counts them, whatever ``CUDA_VISIBLE_DEVICES`` says (0 without NVML)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        return int(pynvml.nvmlDeviceGetCount())
+    except ImportError:
+        return 0
+    except Exception:  # noqa: BLE001 - no driver, or any NVML failure: nothing NVML can count
+        return 0
+
+
 def named(index: int) -> str:
     """``cuda:1 (Tesla V100-SXM2-32GB, compute capability 7.0)``."""
     props = torch.cuda.get_device_properties(index)

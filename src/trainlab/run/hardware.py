@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
 from trainlab.run.cores import affinity_cores, cpu_quota, usable_cores
-from trainlab.run.gpus import auto_precision, bf16_problem, memory_problem
+from trainlab.run.gpus import auto_precision, bf16_problem, memory_problem, nvml_gpu_count
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +164,16 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
 def _hidden_gpus() -> str:
     """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU and the variable is why: an empty value, or one
     whose first entry is no device (-1; CUDA reads the list up to the first invalid entry); ``""`` for one
-    that lists a device (0, GPU-<uuid>): the machine has none, the variable is not at fault."""
+    that lists a device (0, GPU-<uuid>) unless NVML finds GPUs here: then the ids are another machine's or
+    job's (``4,5`` on a 2-GPU machine, a UUID of another node's GPU), and the variable is at fault again."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     first = (visible or "").split(",")[0].strip()
-    if visible is None or first.isdigit() or first.startswith(("GPU-", "MIG-")):
+    if visible is None:
         return ""
+    if first.isdigit() or first.startswith(("GPU-", "MIG-")):
+        count = nvml_gpu_count()
+        return "" if not count else (f"; CUDA_VISIBLE_DEVICES='{visible}' names no GPU of this machine, which has "
+                                     f"{count} (nvidia-smi -L lists them): unset it, or list some of 0 to {count - 1}")
     return f"; CUDA_VISIBLE_DEVICES='{visible}' hides GPUs from torch: unset it, or list the GPUs to use (0,1)"
 
 
