@@ -226,7 +226,8 @@ def workload(seconds: float, cuda: bool) -> int:
 
 
 def energy(seconds: float, cuda: bool) -> dict[str, Any]:
-    from trainlab.callbacks.energy import open_readers, visible_physical_devices
+    from trainlab.callbacks.energy import open_readers
+    from trainlab.callbacks.nvml import cuda_board
 
     if not cuda:
         workload(seconds, cuda)  # exercised, not measured
@@ -235,12 +236,12 @@ def energy(seconds: float, cuda: bool) -> dict[str, Any]:
         import pynvml
 
         pynvml.nvmlInit()
-    except Exception as exc:  # noqa: BLE001 - no driver or no nvidia-ml-py: say which
+        handle = cuda_board(pynvml, torch.cuda.current_device())
+    except Exception as exc:  # noqa: BLE001 - no driver, no nvidia-ml-py, no board with the device's UUID: say which
         return {"skipped": f"NVML is not usable ({type(exc).__name__}: {exc})"}
-    ident = visible_physical_devices([torch.cuda.current_device()])[0]
-    readers = open_readers(pynvml, [ident], interval_s=0.1)
-    handle = pynvml.nvmlDeviceGetHandleByUUID(ident) if ident.startswith(("GPU-", "MIG-")) \
-        else pynvml.nvmlDeviceGetHandleByIndex(int(ident))
+    readers, why = open_readers(pynvml, [handle], interval_s=0.1)
+    if why:
+        return {"skipped": f"the meter measures nothing here: {why}"}
     zeus = zeus_monitor()
     torch.cuda.synchronize()
     start_meter = readers[0].joules()

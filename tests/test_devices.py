@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from tests.conftest import TINY
+from tests.gpu_fakes import Board, FakeMachine
 from trainlab.config.errors import UserError
 from trainlab.run import hardware
 from trainlab.run.pipeline import prepare
@@ -128,3 +129,70 @@ def test_ddp_on_cpu_processes_within_the_cores_trains(compose_cfg):
     """trainer=ddp_sim sets the trainer's own accelerator and devices: checked, and let through."""
     cfg = prepare(compose_cfg(["trainer=ddp_sim"]))
     assert (cfg.trainer.accelerator, cfg.trainer.devices) == ("cpu", 2)
+
+
+# -- the GPUs users have, on a fake machine (tests/gpu_fakes.py): what torch reports of each -----------------
+V100 = Board("GPU-aaaa", "Tesla V100-SXM2-32GB", major=7, memory_gb=31.7)
+T4 = Board("GPU-bbbb", "Tesla T4", speed=1, major=7, minor=5, memory_gb=14.6)
+A100 = Board("GPU-cccc", "NVIDIA A100-SXM4-40GB", speed=3, memory_gb=39.4)
+A10 = Board("GPU-dddd", "NVIDIA A10", major=8, minor=6, memory_gb=22.0)
+
+
+def on_machine(monkeypatch, *boards: Board) -> None:
+    for name in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"):
+        monkeypatch.delenv(name, raising=False)
+    FakeMachine(list(boards)).install(monkeypatch)
+
+
+def test_bf16_on_a_gpu_before_ampere_is_refused(compose_cfg, monkeypatch):
+    """Before: hardware=a100 (bf16-mixed) went ahead on a V100, whose bfloat16 torch emulates."""
+    on_machine(monkeypatch, V100)
+    with pytest.raises(UserError, match=r"^hardware.precision=bf16-mixed, but cuda:0 \(Tesla V100-SXM2-32GB, compute "
+                                        r"capability 7.0\) has no native bfloat16 .*use hardware.precision=16-mixed"):
+        prepare(compose_cfg(["hardware=a100"]))
+    with pytest.raises(UserError, match=r"^trainer.precision=bf16-true, but cuda:0"):
+        prepare(compose_cfg(["hardware=a100", "trainer.precision=bf16-true"]))
+    assert prepare(compose_cfg(["hardware=a100", "hardware.precision=16-mixed"])).hardware.precision == "16-mixed"
+
+
+@pytest.mark.parametrize("boards, devices, precision", [
+    ([V100], 1, "16-mixed"),  # before: bf16-mixed (torch.cuda.is_bf16_supported() counts emulation)
+    ([T4, A100], 1, "bf16-mixed"),  # cuda:0 is the A100 (CUDA puts the fastest first)
+    ([T4, A100], 2, "16-mixed"),  # DDP over both: the T4 has no bf16 (before: bf16-mixed, from cuda:0 alone)
+    ([T4, A100], "[1]", "16-mixed"),  # the T4 alone
+])
+def test_auto_takes_bf16_only_where_every_gpu_of_the_run_has_it(compose_cfg, monkeypatch, boards, devices, precision):
+    on_machine(monkeypatch, *boards)
+    cfg = compose_cfg(["hardware=auto", f"hardware.devices={devices}"])
+    assert hardware.apply_hardware(cfg.hardware).precision == precision
+
+
+def test_a_memory_budget_beyond_the_card_is_said(compose_cfg, monkeypatch, caplog):
+    """hardware=a100 (a 40 GB budget) on a 24 GB A10: the batch-size finder would keep to 40 GB. The profile's
+    nominal 40 GB on the A100 it is for (39.4 GiB) is no mistake, and is not warned about."""
+    on_machine(monkeypatch, A10)
+    with caplog.at_level("WARNING", logger="trainlab.run.hardware"):
+        hardware.apply_hardware(compose_cfg(["hardware=a100"]).hardware)
+    assert ("hardware.memory_gb=40 is more than cuda:0 (NVIDIA A10, compute capability 8.6) has (22.0 GB): the "
+            "batch-size finder takes the budget for the card's size, and the card runs out first; set "
+            "hardware.memory_gb=22 (or null: the card's own size)") in caplog.text
+    caplog.clear()
+    on_machine(monkeypatch, A100)
+    with caplog.at_level("WARNING", logger="trainlab.run.hardware"):
+        hardware.apply_hardware(compose_cfg(["hardware=a100"]).hardware)
+    assert "memory_gb" not in caplog.text
+
+
+@pytest.mark.parametrize("visible", ["4,5", "GPU-ffff"])
+def test_gpu_ids_of_another_machine_are_named_as_the_cause(compose_cfg, monkeypatch, visible):
+    """CUDA_VISIBLE_DEVICES=4,5 (a SLURM job's ids) on a machine with 2 GPUs: torch sees none. Before, the line
+    said the machine has no GPU, the variable not named."""
+    import sys
+
+    on_machine(monkeypatch, A100, A10)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    monkeypatch.setitem(sys.modules, "pynvml", FakeMachine([A100, A10]).install(monkeypatch))
+    with pytest.raises(UserError, match=rf"torch.cuda.is_available\(\) is False; CUDA_VISIBLE_DEVICES='{visible}' names no "
+                                        r"GPU of this machine, which has 2 \(nvidia-smi -L lists them\): unset it, or "
+                                        r"list some of 0 to 1\)"):
+        prepare(compose_cfg(["hardware=a100"]))

@@ -8,35 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY
-from trainlab.callbacks.energy import (CounterReader, EnergyFigures, EnergyMeter, SamplingReader, open_readers,
-                             visible_physical_devices)
-
-
-class FakeNVML:
-    """Just enough of pynvml: scripted energy counters (mJ) and power readings (mW) per device."""
-
-    class NVMLError(Exception):
-        pass
-
-    def __init__(self, counters: dict | None = None, power_mw: dict | None = None):
-        self.counters = {k: list(v) for k, v in (counters or {}).items()}  # device -> readings
-        self.power_mw = power_mw or {}
-
-    def nvmlDeviceGetHandleByIndex(self, index: int):
-        return f"idx{index}"
-
-    def nvmlDeviceGetHandleByUUID(self, uuid: str):
-        return uuid
-
-    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
-        if handle not in self.counters:
-            raise self.NVMLError("Not Supported")  # a pre-Volta board
-        readings = self.counters[handle]
-        return readings.pop(0) if len(readings) > 1 else readings[0]
-
-    def nvmlDeviceGetPowerUsage(self, handle):
-        value = self.power_mw[handle]
-        return value() if callable(value) else value
+from tests.gpu_fakes import Board, FakeMachine, FakeNVML, SummingStrategy, cuda_trainer
+from trainlab.callbacks.energy import CounterReader, EnergyFigures, EnergyMeter, SamplingReader, open_readers
 
 
 class Clock:
@@ -90,22 +63,13 @@ def test_sampling_thread_samples_on_its_own():
 
 def test_readers_chosen_per_board():
     nvml = FakeNVML(counters={"idx0": [0]}, power_mw={"idx1": 1000})
-    readers = open_readers(nvml, ["0", "1"], interval_s=3600)
+    readers, why = open_readers(nvml, ["idx0", "idx1"], interval_s=3600)
     try:
+        assert why is None
         assert [type(r) for r in readers] == [CounterReader, SamplingReader]
     finally:
         for r in readers:
             r.close()
-
-
-def test_cuda_visible_devices_maps_to_physical_boards(monkeypatch):
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
-    assert visible_physical_devices([0]) == ["2"]
-    assert visible_physical_devices([0, 1]) == ["2", "3"]
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-aaaa, GPU-bbbb")
-    assert visible_physical_devices([1]) == ["GPU-bbbb"]
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    assert visible_physical_devices([0, 1]) == ["0", "1"]
 
 
 def test_meter_logs_each_epoch_and_totals(monkeypatch):
@@ -148,20 +112,222 @@ def test_no_gpu_means_no_numbers(compose_cfg, run_train, caplog):
 
 def test_gpu_run_without_driver_is_one_info_line(monkeypatch, caplog):
     import pynvml
-    from lightning.pytorch.accelerators import CUDAAccelerator
 
     def no_library():
         raise pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
 
     monkeypatch.setattr(pynvml, "nvmlInit", no_library)
 
-    class Trainer:
-        accelerator = CUDAAccelerator()
-        device_ids = [0]
-
     meter = EnergyMeter()
     with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
-        meter.setup(Trainer(), None, "fit")
+        meter.setup(cuda_trainer(0), None, "fit")
     assert meter.readers == [] and "NVMLError_LibraryNotFound" in meter.reason
     assert caplog.text.count("energy: not measured") == 1
     assert meter.summary()["measured"] is False
+
+
+def fitting_meter(monkeypatch, nvml, handles: list) -> EnergyMeter:
+    """An EnergyMeter set up for a fit on ``handles`` of ``nvml`` (as open_nvml would hand them over)."""
+    monkeypatch.setattr("trainlab.callbacks.energy.open_nvml", lambda trainer: (nvml, handles, None))
+    meter = EnergyMeter(sample_interval_s=3600)
+    meter.setup(cuda_trainer(0), None, "fit")
+    return meter
+
+
+@pytest.mark.parametrize("board, why", [
+    (FakeNVML(), "NVIDIA Fake reports neither an energy counter nor its power (NVML: Not Supported)"),
+    (FakeNVML(counters={"idx0": [0]}, power_mw={"idx0": 1}, mig={"idx0": "instance"}),
+     "NVIDIA Fake is a MIG instance: NVML's power and energy are the whole GPU's, shared with its other instances"),
+    (FakeNVML(counters={"idx0": [0]}, mig={"idx0": "mode"}),
+     "NVIDIA Fake is in MIG mode: NVML's power and energy are the whole GPU's, shared with its instances"),
+])
+def test_a_board_without_a_reading_of_its_own_is_one_line_not_a_crash(monkeypatch, caplog, board, why):
+    """Before: a board with neither counter nor power raised NVMLError out of setup (the run crashed), and
+    a MIG instance was measured with the whole GPU's counter (other tenants' energy counted as the run's)."""
+    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
+        meter = fitting_meter(monkeypatch, board, ["idx0"])
+    assert meter.readers == [] and meter.reason == why
+    assert caplog.text.count("energy: not measured") == 1 and why in caplog.text
+    assert meter.summary() == {"measured": False, "reason": why}
+
+
+def test_one_unmeasurable_board_means_no_partial_total(monkeypatch):
+    nvml = FakeNVML(counters={"idx0": [0]})  # idx1: neither counter nor power
+    meter = fitting_meter(monkeypatch, nvml, ["idx0", "idx1"])
+    assert meter.readers == [] and "neither an energy counter nor its power" in meter.reason
+
+
+# -- which board: CUDA's device, found in NVML by its UUID -------------------------------------------------
+# PCI bus order (NVML's indices): a T4 first, then two A100s; CUDA puts the A100s first (fastest first).
+T4, A100_1, A100_2 = (Board("GPU-1111aaaa-0000", "Tesla T4", speed=1, major=7), Board("GPU-2222bbbb-0000", "A100 #1", speed=3),
+                      Board("GPU-3333cccc-0000", "A100 #2", speed=3))
+MIG = Board("MIG-4444dddd-0000", "A100 MIG 1g.10gb")
+
+
+@pytest.mark.parametrize("env, device, board", [
+    ({}, 0, A100_1),  # fastest first: cuda:0 is an A100, NVML's index 0 the T4 (before: the T4 was read)
+    ({"CUDA_VISIBLE_DEVICES": "0"}, 0, A100_1),  # index 0 in CUDA's order (before: NVML's 0, the T4)
+    ({"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "2,0"}, 0, A100_2),
+    ({"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "2,0"}, 1, T4),
+    ({"CUDA_VISIBLE_DEVICES": "GPU-3333"}, 0, A100_2),  # a UUID's prefix (before: NVML found none)
+    ({"CUDA_VISIBLE_DEVICES": "GPU-1111aaaa-0000,GPU-2222bbbb-0000"}, 1, A100_1),
+    ({"CUDA_VISIBLE_DEVICES": "MIG-4444dddd-0000"}, 0, MIG),
+])
+def test_nvml_reads_the_board_cuda_trains_on(monkeypatch, env, device, board):
+    """NVML numbers the boards in PCI order whatever CUDA_VISIBLE_DEVICES says; CUDA numbers the visible
+    ones, fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID. Before, cuda:i went to NVML by the i-th entry
+    of CUDA_VISIBLE_DEVICES (or NVML's index i), which is another board in the cases marked above."""
+    import sys
+
+    from trainlab.callbacks.nvml import open_nvml
+
+    for key in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    nvml = FakeMachine([T4, A100_1, A100_2], migs=[MIG]).install(monkeypatch)
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    module, handles, why = open_nvml(cuda_trainer(device))
+    assert why is None and handles == [board.uuid]
+
+
+def test_a_device_nvml_does_not_know_is_not_guessed(monkeypatch):
+    import sys
+
+    from trainlab.callbacks.nvml import open_nvml
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    nvml = FakeMachine([T4]).install(monkeypatch)
+    nvml.machine = FakeMachine([A100_1])  # NVML sees another machine's board (a container's stale libnvidia-ml)
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    assert open_nvml(cuda_trainer(0)) == (None, [], "NVML finds no GPU with the UUID of cuda:0 (1111aaaa-0000)")
+
+
+# -- DDP: each process meters its own GPU, the figures are the sum over processes ---------------------------
+def test_each_ddp_process_meters_only_its_own_gpu(monkeypatch):
+    """Before, every process opened a reader on every GPU of trainer.device_ids: two processes metered
+    both boards each (double the readers, and a board read without its own process's CUDA synchronise)."""
+    import sys
+
+    from trainlab.callbacks.nvml import open_nvml
+
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setitem(sys.modules, "pynvml", FakeMachine([T4, A100_1, A100_2]).install(monkeypatch))
+    assert [open_nvml(cuda_trainer(1, 2, rank=rank))[1] for rank in (0, 1)] == [[A100_1.uuid], [A100_2.uuid]]
+
+
+def ddp_meter(monkeypatch, nvml, handles, strategy) -> EnergyMeter:
+    monkeypatch.setattr("trainlab.callbacks.energy.open_nvml", lambda trainer: (nvml, handles, None) if handles
+                        else (None, [], "NVML is not usable (NVMLError_Unknown: Unknown Error)"))
+    meter = EnergyMeter(grid_g_co2_per_kwh=500.0, sample_interval_s=3600)
+    meter.setup(cuda_trainer(0, 1, strategy=strategy), None, "fit")
+    return meter
+
+
+def test_ddp_figures_are_the_sum_over_the_processes(monkeypatch):
+    """This process's GPU used 10 J, the other's 25 J: 35 J logged and totalled, on every node. Before, each
+    process's own figures (over the boards of its node) were logged and written, rank 0's only."""
+    nvml = FakeNVML(counters={"idx0": [0, 0, 0, 10_000, 10_000]})
+    module = type("Module", (), {"logged": {}, "log": lambda self, k, v, **kw: self.logged.setdefault(k, []).append(v)})()
+    meter = ddp_meter(monkeypatch, nvml, ["idx0"], SummingStrategy([25.0, 0.0], [25.0, 0.0]))
+    meter.on_fit_start(None, module)
+    meter.on_train_epoch_start(None, module)
+    meter.on_train_epoch_end(None, module)
+    meter.on_train_end(None, module)
+    assert module.logged["energy/epoch_joules"] == [pytest.approx(35.0)]
+    assert meter.summary()["joules"] == pytest.approx(35.0)
+
+
+def test_ddp_with_one_process_unmeasured_gives_no_total(monkeypatch, caplog):
+    """The other process measured nothing: no figure at all (a half passed off as the whole is worse), in
+    one line; and a process that measured nothing still takes part in the sum, so no process waits."""
+    nvml = FakeNVML(counters={"idx0": [0, 0, 0, 10_000, 10_000]})
+    module = type("Module", (), {"logged": {}, "log": lambda self, k, v, **kw: self.logged.setdefault(k, []).append(v)})()
+    measuring = ddp_meter(monkeypatch, nvml, ["idx0"], SummingStrategy([0.0, 1.0], [0.0, 1.0]))
+    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
+        for hook in ("on_fit_start", "on_train_epoch_start", "on_train_epoch_end", "on_train_end"):
+            getattr(measuring, hook)(None, module)
+    assert module.logged == {}
+    assert measuring.summary() == {"measured": False,
+                                   "reason": "1 of the 2 GPU processes measured nothing (each one's log says why)"}
+    assert caplog.text.count("energy: not measured") == 1
+    unmeasured = ddp_meter(monkeypatch, nvml, [], SummingStrategy([10.0, 0.0], [10.0, 0.0]))
+    unmeasured.on_train_epoch_end(None, module)
+    unmeasured.on_train_end(None, module)
+    assert unmeasured.summary()["reason"].startswith("NVML is not usable") and not unmeasured._strategy.others
+
+
+# -- NVML that stops answering during training (a GPU lost, a driver reloaded) -------------------------------
+class LostNVML(FakeNVML):
+    """Answers ``answers`` readings (energy or power), then NVML_ERROR_GPU_IS_LOST."""
+
+    def __init__(self, answers: int, **readings):
+        super().__init__(**readings)
+        self.answers = answers
+
+    def _answer(self):
+        self.answers -= 1
+        if self.answers < 0:
+            raise self.NVMLError("GPU is lost")
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        self._answer()
+        return super().nvmlDeviceGetTotalEnergyConsumption(handle)
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        self._answer()
+        return super().nvmlDeviceGetPowerUsage(handle)
+
+
+def test_a_gpu_lost_during_training_ends_the_measurement_not_the_run(monkeypatch, caplog):
+    """Before: the NVMLError of the epoch's last reading ended the run at the epoch's end."""
+    nvml = LostNVML(answers=3, counters={"idx0": [0, 0, 5_000]})  # opening, fit start, epoch start; then lost
+    meter = fitting_meter(monkeypatch, nvml, ["idx0"])
+    module = type("Module", (), {"logged": {}, "log": lambda self, k, v, **kw: self.logged.setdefault(k, []).append(v)})()
+    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
+        for hook in ("on_fit_start", "on_train_epoch_start", "on_train_epoch_end", "on_train_epoch_start",
+                     "on_train_epoch_end", "on_train_end"):
+            getattr(meter, hook)(None, module)
+    assert module.logged == {} and meter.readers == []
+    assert meter.summary() == {"measured": False, "reason": "NVML stopped answering during training (GPU is lost)"}
+    assert caplog.text.count("energy: not measured") == 1
+
+
+def test_a_sampling_thread_whose_board_is_lost_ends_quietly(monkeypatch):
+    """Before: the thread died with NVMLError's traceback printed into the run's output."""
+    import threading
+    import time
+
+    died = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
+    reader = SamplingReader(LostNVML(answers=2, power_mw={"idx0": 50_000}), "idx0", interval_s=0.01)
+    time.sleep(0.2)
+    assert not reader._thread.is_alive() and died == []
+    with pytest.raises(FakeNVML.NVMLError, match="GPU is lost"):  # the meter's next reading hears of it
+        reader.joules()
+    reader.close()
+
+
+# -- a sweep's trials at once on one GPU: the board's readings are not one trial's ---------------------------
+@pytest.mark.parametrize("told_first", [False, True])
+def test_a_trial_on_a_shared_gpu_measures_nothing_and_says_why(monkeypatch, caplog, told_first):
+    """Two trials at once on a laptop's one GPU: its counter counts both. Before, each trial wrote the board's
+    energy as its own (the two trials' figures together counted the board twice)."""
+    from trainlab.callbacks.nvml import SharedGpu
+
+    nvml = FakeNVML(counters={"idx0": [0, 0, 10_000]})
+    meter = EnergyMeter(sample_interval_s=3600)
+    monkeypatch.setattr("trainlab.callbacks.energy.open_nvml", lambda trainer: (nvml, ["idx0"], None))
+    trainer = cuda_trainer(0)
+    trainer.callbacks = [meter]
+    hooks = [lambda: SharedGpu("2 trials at once on 1 GPU(s)").setup(trainer, None, "fit"),
+             lambda: meter.setup(trainer, None, "fit")]
+    with caplog.at_level("INFO", logger="trainlab.callbacks.energy"):
+        for hook in hooks if told_first else hooks[::-1]:
+            hook()
+        meter.on_fit_start(None, None)
+        meter.on_train_end(None, None)
+    why = "the GPU is shared: 2 trials at once on 1 GPU(s), whose energy its counter and power include"
+    assert meter.readers == [] and meter.summary() == {"measured": False, "reason": why}
+    assert caplog.text.count("energy: not measured, the GPU is shared") == 1

@@ -199,7 +199,8 @@ def test_planning_a_sweep_imports_neither_torch_nor_lightning():
 
     code = ("import sys\n"
             "from trainlab.config.families import family_mismatch\n"
-            "from trainlab.search.plan import visible_gpu_count\n"
+            "from trainlab.search.plan import plan_sweep\n"
+            "from trainlab.search.gpu_slots import visible_gpu_count\n"
             "assert family_mismatch('trainlab.models.timeseries.RegressionModule',"
             " 'trainlab.data.graph.module.StarGraphDataModule', 'lstm', 'gaia')\n"
             "import pynvml\n"

@@ -21,6 +21,7 @@ from optuna.trial import TrialState, create_trial
 
 from tests.conftest import config_options
 from trainlab.config.errors import UserError
+from trainlab.search import gpu_slots
 from trainlab.search import plan as plan_module
 from trainlab.search.analyze import importances
 from trainlab.search.handover import TrialHandover
@@ -199,6 +200,14 @@ def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is
 
 
 # -- one GPU per slot --------------------------------------------------------------------------------------
+def one_model_gpus(monkeypatch, count: int) -> None:
+    """torch.cuda answers for ``count`` GPUs of one model (tests/gpu_fakes.py)."""
+    from tests.gpu_fakes import Board, FakeMachine
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    FakeMachine([Board(f"GPU-{i:04d}", "NVIDIA A100-SXM4-40GB") for i in range(count)]).install(monkeypatch)
+
+
 @pytest.mark.parametrize("gpus,slots,expected", [
     (4, 4, [["hardware.devices=[0]"], ["hardware.devices=[1]"], ["hardware.devices=[2]"], ["hardware.devices=[3]"]]),
     (2, 3, [["hardware.devices=[0]"], ["hardware.devices=[1]"], ["hardware.devices=[0]"]]),
@@ -206,7 +215,8 @@ def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is
     (0, 2, [[], []]),
 ])
 def test_slot_i_trains_on_gpu_i_mod_k(compose_cfg, tmp_path, monkeypatch, gpus, slots, expected):
-    monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: gpus)
+    monkeypatch.setattr(gpu_slots, "visible_gpu_count", lambda: gpus)
+    one_model_gpus(monkeypatch, gpus)
     search = search_for(compose_cfg, tmp_path, ["hardware=a100", f"hydra.sweeper.n_jobs={slots}"])
     assert search.plan.slot_overrides == expected
     trial = search.study.ask()
@@ -217,7 +227,8 @@ def test_slot_i_trains_on_gpu_i_mod_k(compose_cfg, tmp_path, monkeypatch, gpus, 
 
 
 def test_no_gpus_are_assigned_on_the_cpu_or_when_the_devices_are_given(compose_cfg, tmp_path, monkeypatch):
-    monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: 4)
+    monkeypatch.setattr(gpu_slots, "visible_gpu_count", lambda: 4)
+    one_model_gpus(monkeypatch, 4)
     assert search_for(compose_cfg, tmp_path, ["hardware=cpu", "hydra.sweeper.n_jobs=2"]).plan.slot_overrides == [[], []]
     given = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=2", "hardware.devices=2"])
     assert given.plan.slot_overrides == [[], []]
@@ -228,7 +239,8 @@ def test_slurm_jobs_keep_their_own_allocations_cpus_and_gpus(compose_cfg, tmp_pa
     its own from the scheduler (hydra/launcher=slurm is a subclass of submitit's SlurmLauncher)."""
     from hydra_plugins.trainlab_slurm_launcher import TrainlabSlurmLauncher
 
-    monkeypatch.setattr(plan_module, "visible_gpu_count", lambda: 4)
+    monkeypatch.setattr(gpu_slots, "visible_gpu_count", lambda: 4)
+    one_model_gpus(monkeypatch, 4)
     slurm = StandIn()
     slurm.__class__ = type("OnSlurm", (StandIn, TrainlabSlurmLauncher), {})
     search = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=4"], launcher=slurm)
@@ -281,13 +293,71 @@ def test_more_slots_than_trials_or_cores_are_said(compose_cfg, tmp_path, monkeyp
     assert "hydra.sweeper.n_jobs=3 trials at once on 2 cores: they share the cores" in caplog.text
 
 
-def test_the_energy_meter_reads_the_board_a_slot_trains_on(monkeypatch):
-    from trainlab.callbacks.energy import visible_physical_devices
+def test_slots_keep_to_the_gpus_cuda_visible_devices_gives(compose_cfg, tmp_path, monkeypatch):
+    """A SLURM job given GPUs 4 and 5 (CUDA_VISIBLE_DEVICES=4,5) on a 6-GPU node: the slots train on
+    cuda:0 and cuda:1, which are boards 4 and 5, and the energy meter reads those."""
+    import sys
+
+    from tests.gpu_fakes import Board, FakeMachine, cuda_trainer
+    from trainlab.callbacks.nvml import open_nvml
+
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
+    boards = [Board(f"GPU-{i}{i}{i}{i}-0000") for i in range(6)]
+    nvml = FakeMachine(boards).install(monkeypatch)
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    assert gpu_slots.visible_gpu_count() == 2
+    search = search_for(compose_cfg, tmp_path, ["hardware=a100", "hydra.sweeper.n_jobs=2"])
+    assert search.plan.slot_overrides == [["hardware.devices=[0]"], ["hardware.devices=[1]"]]
+    assert open_nvml(cuda_trainer(1))[1] == [boards[5].uuid]  # hardware.devices=[1] -> cuda:1
+
+
+def test_slots_on_gpus_of_different_models_train_in_one_precision(compose_cfg, tmp_path, monkeypatch, caplog):
+    """hardware=auto on an A100 and a T4: each trial resolved auto by its slot's GPU, bf16-mixed on the A100 and
+    16-mixed on the T4, and the study compared trials trained in two precisions. Now every trial gets what
+    both have, with a line saying so, and a warning that the slots' GPUs differ."""
+    import sys
+
+    from tests.gpu_fakes import Board, FakeMachine
 
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    assert visible_physical_devices([2]) == ["2"]  # hardware.devices=[2] -> trainer.device_ids [2] -> NVML 2
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6")
-    assert visible_physical_devices([2]) == ["6"]
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    machine = FakeMachine([Board("GPU-aaaa", "NVIDIA A100-SXM4-40GB"), Board("GPU-bbbb", "Tesla T4", major=7, minor=5)])
+    monkeypatch.setitem(sys.modules, "pynvml", machine.install(monkeypatch))
+    with caplog.at_level("INFO", logger="trainlab.search.plan"):
+        search = search_for(compose_cfg, tmp_path, ["hardware=auto", "hydra.sweeper.n_jobs=2"])
+    assert search.plan.slot_overrides == [["hardware.devices=[0]", "hardware.precision=16-mixed"],
+                                          ["hardware.devices=[1]", "hardware.precision=16-mixed"]]
+    assert ("the slots train on GPUs of different models (cuda:0 (NVIDIA A100-SXM4-40GB, compute capability 8.0), "
+            "cuda:1 (Tesla T4, compute capability 7.5))") in caplog.text
+    pinned = search_for(compose_cfg, tmp_path / "pinned", ["hardware=auto", "hardware.precision=32-true",
+                                                           "hydra.sweeper.n_jobs=2"])
+    assert pinned.plan.slot_overrides == [["hardware.devices=[0]"], ["hardware.devices=[1]"]]
+
+
+@pytest.mark.parametrize("gpus, n_jobs, shared", [(1, 2, "2 trials at once on 1 GPU(s)"), (2, 2, None),
+                                                   (2, 3, "3 trials at once on 2 GPU(s)"), (0, 2, None)])
+def test_trials_at_once_on_shared_gpus_tell_their_meters(compose_cfg, tmp_path, monkeypatch, caplog, gpus, n_jobs, shared):
+    """A laptop's one GPU under hydra.sweeper.n_jobs=2 (README's example): each trial's energy meter read the
+    board's counter, both trials' energy, as its own. The hand-over now says the GPU is shared."""
+    from trainlab.search.handover import TrialHandover
+
+    monkeypatch.setattr(gpu_slots, "visible_gpu_count", lambda: gpus)
+    one_model_gpus(monkeypatch, gpus)
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        search = search_for(compose_cfg, tmp_path, ["hardware=rtx4070_mobile", f"hydra.sweeper.n_jobs={n_jobs}"])
+    assert search.plan.gpu_shared == shared
+    assert (f"{shared}: they share GPUs, so a trial's energy is not measured" in caplog.text) == (shared is not None)
+    trial = search.study.ask()
+    trial.suggest_int("model.net.num_layers", 1, 5)
+    handover = search.launch_overrides(trial, 0)[-1].split("=", 1)[1]
+    node = OverridesParser.create().parse_override(f"x={handover}").value()
+    assert TrialHandover.from_config(OmegaConf.create(node)).gpu_shared == shared
+    from trainlab.callbacks.nvml import SharedGpu
+    from trainlab.search.trial import optuna_trial
+
+    with optuna_trial(OmegaConf.create({"optuna_trial": node, "optimized_metric": "val/loss"})) as callbacks:
+        assert [c.why for c in callbacks if isinstance(c, SharedGpu)] == ([shared] if shared else [])
 
 
 # -- staged search ---------------------------------------------------------------------------------------

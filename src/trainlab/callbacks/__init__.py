@@ -6,7 +6,8 @@
   non-finite loss stop, stop on a signal)
 - ``records``: the run's records (per-epoch records, summary, curves, the end-of-run baselines line)
 - ``baselines``: a forecasting run's figures beside the classical baselines' (its last line)
-- ``energy``, ``gpu_monitor``: GPU energy, and utilisation, memory and power per epoch (NVML)
+- ``energy``, ``gpu_monitor``: GPU energy, and utilisation, memory and power per epoch (NVML); ``nvml``:
+  which NVML board is this process's GPU (by its UUID), and what NVML can read of it
 - ``batch_size``: the largest training batch that fits on the GPU
 
 :func:`build_callbacks` instantiates the group, leaving out what Lightning would refuse.

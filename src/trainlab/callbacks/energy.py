@@ -9,7 +9,6 @@ the trapezoid rule. Without an NVIDIA GPU or driver nothing is measured and noth
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
+from trainlab.callbacks.nvml import board_name, on_nvidia, open_nvml, shared_board
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,10 @@ class SamplingReader:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.sample()
+            try:
+                self.sample()
+            except self.nvml.NVMLError:  # the board stopped answering (GPU lost, driver reloaded): joules() raises it
+                return
 
     def joules(self) -> float:
         self.sample()
@@ -110,60 +113,30 @@ class SamplingReader:
         self._thread.join(timeout=2 * self.interval_s + 1)
 
 
-def visible_physical_devices(local_ids: list[int]) -> list[str]:
-    """NVML identifiers (index or UUID) of the CUDA devices a process numbers 0, 1, ...
-
-    CUDA_VISIBLE_DEVICES="2,3" makes cuda:0 the physical GPU 2; entries may also be UUIDs.
+def open_readers(nvml: Any, handles: list[Any], interval_s: float) -> tuple[list[Any], Optional[str]]:
+    """(One reader per device, None): the counter where the board has one, else power sampling; or
+    ([], why not) where a board gives no reading that is this run's: neither counter nor power (NVML's
+    NotSupported), or a MIG instance (:func:`trainlab.callbacks.nvml.shared_board`). A total over some of
+    the boards only would pass for the whole, so one such board means nothing is measured.
     """
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None or visible.strip() == "":
-        return [str(i) for i in local_ids]
-    entries = [e.strip() for e in visible.split(",") if e.strip()]
-    return [entries[i] for i in local_ids if i < len(entries)]
-
-
-def device_handle(nvml: Any, ident: str) -> Any:
-    """NVML's handle of a board named by index or UUID (see visible_physical_devices)."""
-    if ident.startswith(("GPU-", "MIG-")):
-        return nvml.nvmlDeviceGetHandleByUUID(ident)
-    return nvml.nvmlDeviceGetHandleByIndex(int(ident))
-
-
-def open_nvml(trainer: pl.Trainer) -> tuple[Any, list[Any], Optional[str]]:
-    """(pynvml, NVML handles of the GPUs this process trains on, None) or (None, [], why not).
-
-    The one place where a run opens NVML: the energy meter and the GPU monitor both start here.
-    ``nvmlInit`` counts its callers, so each of them opening it is harmless.
-    """
-    from lightning.pytorch.accelerators import CUDAAccelerator
-
-    if not isinstance(trainer.accelerator, CUDAAccelerator):
-        return None, [], "the run is not on an NVIDIA GPU"
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        ids = visible_physical_devices(list(trainer.device_ids))
-        return pynvml, [device_handle(pynvml, ident) for ident in ids], None
-    except ImportError:
-        return None, [], "nvidia-ml-py is not installed"
-    except Exception as exc:  # noqa: BLE001 - any NVML failure means: no reading, say why
-        return None, [], f"NVML is not usable ({type(exc).__name__}: {exc})"
-
-
-def open_readers(nvml: Any, device_ids: list[Any], interval_s: float, handles: bool = False) -> list[Any]:
-    """One reader per device: the counter where the board has one, else power sampling.
-
-    ``device_ids`` are indices or UUIDs, or NVML handles already opened when ``handles`` is true.
-    """
-    readers = []
-    for ident in device_ids:
-        handle = ident if handles else device_handle(nvml, ident)
-        try:
-            readers.append(CounterReader(nvml, handle))
-        except nvml.NVMLError:  # NotSupported on boards older than Volta
-            readers.append(SamplingReader(nvml, handle, interval_s))
-    return readers
+    readers: list[Any] = []
+    for handle in handles:
+        why = shared_board(nvml, handle)
+        if why is None:
+            try:
+                readers.append(CounterReader(nvml, handle))
+                continue
+            except nvml.NVMLError:  # NotSupported on boards older than Volta (and on some since)
+                pass
+            try:
+                readers.append(SamplingReader(nvml, handle, interval_s))
+                continue
+            except nvml.NVMLError as exc:  # no power reading either (some laptop boards)
+                why = f"{board_name(nvml, handle)} reports neither an energy counter nor its power (NVML: {exc})"
+        for reader in readers:
+            reader.close()
+        return [], why
+    return readers, None
 
 
 class EnergyMeter(pl.Callback):
@@ -172,6 +145,10 @@ class EnergyMeter(pl.Callback):
     Logs ``energy/epoch_joules``, ``energy/epoch_watt_hours``, ``energy/epoch_mean_watts`` and
     ``energy/epoch_co2_grams`` each epoch (to every logger, and so to epochs.jsonl); ``summary()``
     holds the totals, which RunRecords writes into training_summary.json.
+
+    Under DDP each process meters the one GPU it trains on (after synchronising that GPU) and the
+    figures are the sum over all processes, on every node; where one process cannot measure its GPU,
+    none is given, rather than a part passed off as the whole.
 
     Args:
         grid_g_co2_per_kwh: carbon intensity of the electricity, g CO2 per kWh (default: IEA 2019
@@ -189,6 +166,9 @@ class EnergyMeter(pl.Callback):
         self.reason: Optional[str] = None
         self._fit: Optional[tuple[float, float]] = None  # (time, joules) at fit start
         self._epoch: Optional[tuple[float, float]] = None
+        self._strategy: Any = None  # the trainer's strategy where GPU processes add up their figures
+        self._processes = 1
+        self.shared: Optional[str] = None  # why the GPU's readings are not this run's (gpu_shared)
         self.total: Optional[EnergyFigures] = None
 
     def _joules(self) -> float:
@@ -196,38 +176,82 @@ class EnergyMeter(pl.Callback):
             torch.cuda.synchronize()  # count the work queued so far, not just what has been launched
         return sum(r.joules() for r in self.readers)
 
+    def _read(self) -> Optional[float]:
+        """This process's joules so far, or None where there are no readers or NVML stopped answering during
+        training (a GPU lost, a driver reloaded): then once a line saying so, and nothing more is measured."""
+        if not self.readers:
+            return None
+        try:
+            return self._joules()
+        except tuple({r.nvml.NVMLError for r in self.readers}) as exc:
+            self.reason = f"NVML stopped answering during training ({exc})"
+            log.warning("energy: not measured, %s", self.reason)
+            self.teardown_readers()
+            return None
+
+    def gpu_shared(self, why: str) -> None:
+        """The GPU runs other trials of a sweep at the same time (:class:`trainlab.callbacks.nvml.SharedGpu`):
+        its counter and power are theirs too, so nothing is measured (said once, before or after set-up)."""
+        if self.shared is not None:
+            return
+        self.shared = f"the GPU is shared: {why}, whose energy its counter and power include"
+        self.teardown_readers()
+        self._strategy = None  # every process of the trial is told alike: none takes part in a sum
+        self.reason = self.shared
+        log.info("energy: not measured, %s", self.reason)
+
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage != "fit" or self.readers:
+        if stage != "fit" or self.readers or self.shared is not None:
             return
         nvml, handles, self.reason = open_nvml(trainer)
         if nvml is not None:
-            self.readers = open_readers(nvml, handles, self.interval, handles=True)
+            self.readers, self.reason = open_readers(nvml, handles, self.interval)
+        # every GPU process takes part in the sum, measured or not, so that none waits for another
+        self._strategy = trainer.strategy if trainer.world_size > 1 and on_nvidia(trainer) else None
+        self._processes = trainer.world_size
         if self.reason:
             log.info("energy: not measured, %s", self.reason)
         else:
             kinds = sorted({type(r).__name__ for r in self.readers})
             log.info("energy: measuring %d GPU(s) with %s", len(self.readers), ", ".join(kinds))
 
+    def _since(self, mark: Optional[tuple[float, float]]) -> Optional[EnergyFigures]:
+        """The figures since ``mark``, summed over the GPU processes; None where a process measured nothing."""
+        joules = self._read() if mark is not None else None
+        own = EnergyFigures(joules - mark[1], time.perf_counter() - mark[0], self.grid) if joules is not None else None
+        if self._strategy is None:
+            return own
+        mine = [own.joules if own else 0.0, 0.0 if own else 1.0]
+        joules, unmeasured = self._strategy.reduce(torch.tensor(mine, dtype=torch.float64,
+                                                                device=self._strategy.root_device),
+                                                   reduce_op="sum").tolist()
+        if unmeasured:
+            if own is not None and self.reason is None:
+                self.reason = (f"{int(unmeasured)} of the {self._processes} GPU processes measured nothing "
+                               "(each one's log says why)")
+                log.info("energy: not measured, %s", self.reason)
+            return None
+        return EnergyFigures(joules, own.seconds, self.grid)
+
+    def _mark(self) -> Optional[tuple[float, float]]:
+        joules = self._read()
+        return (time.perf_counter(), joules) if joules is not None else None
+
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.readers:
-            self._fit = (time.perf_counter(), self._joules())
+        self._fit = self._mark()
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.readers:
-            self._epoch = (time.perf_counter(), self._joules())
+        self._epoch = self._mark()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not self.readers or self._epoch is None:
+        figures = self._since(self._epoch)
+        if figures is None:
             return
-        start, joules = self._epoch
-        figures = EnergyFigures(self._joules() - joules, time.perf_counter() - start, self.grid)
         for key, value in figures.as_dict("energy/epoch_").items():
             pl_module.log(key, value, on_step=False, on_epoch=True)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.readers and self._fit is not None:
-            start, joules = self._fit
-            self.total = EnergyFigures(self._joules() - joules, time.perf_counter() - start, self.grid)
+        self.total = self._since(self._fit)
         self.teardown_readers()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:

@@ -10,7 +10,8 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
-from trainlab.callbacks.energy import check_interval, open_nvml
+from trainlab.callbacks.energy import check_interval
+from trainlab.callbacks.nvml import board_name, not_supported, open_nvml, shared_board
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,14 @@ class BoardSampler:
 
     NVML's utilisation is the share of the last sample period (1/6 s to 1 s, by board) in which a
     kernel ran; sampling it regularly and averaging over an epoch gives the epoch's utilisation.
-    Nothing here touches CUDA, so it never waits for the GPU.
+    Nothing here touches CUDA, so it never waits for the GPU. ``utilisation`` and ``power`` false
+    leave out a reading the board does not have (:meth:`GpuMonitor.start` asks once).
     """
 
-    def __init__(self, nvml: Any, handle: Any, interval_s: float = 0.5):
+    def __init__(self, nvml: Any, handle: Any, interval_s: float = 0.5, utilisation: bool = True,
+                 power: bool = True):
         self.nvml, self.handle, self.interval_s = nvml, handle, interval_s
+        self.utilisation, self.power = utilisation, power
         self._lock = threading.Lock()
         self._util: list[float] = []
         self._watts: list[float] = []
@@ -36,19 +40,20 @@ class BoardSampler:
         self._thread.start()
 
     def sample(self) -> None:
-        util = float(self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu)
-        try:
-            watts = self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0  # mW -> W
-        except self.nvml.NVMLError:  # some boards (and MIG slices) report no power
-            watts = None
+        util = float(self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu) if self.utilisation else None
+        watts = self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0 if self.power else None  # mW -> W
         with self._lock:
-            self._util.append(util)
+            if util is not None:
+                self._util.append(util)
             if watts is not None:
                 self._watts.append(watts)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.sample()
+            try:
+                self.sample()
+            except self.nvml.NVMLError:  # the board stopped answering (GPU lost, driver reloaded): take() raises it
+                return
 
     def take(self) -> tuple[list[float], list[float]]:
         """The samples since the previous call (utilisation %, watts); starts a new window."""
@@ -85,6 +90,7 @@ class GpuMonitor(pl.Callback):
         self.reason: Optional[str] = None
         self.name = ""
         self.epochs: list[dict[str, float]] = []
+        self.shared: Optional[str] = None  # why the board's figures are not this run's alone (gpu_shared)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit" or self.sampler is not None:
@@ -93,30 +99,55 @@ class GpuMonitor(pl.Callback):
         if nvml is None:
             log.info("gpu monitor: nothing to monitor, %s", self.reason)
             return
-        # handles follow trainer.device_ids; under DDP each process trains on the one of its local rank
-        self.start(nvml, handles[min(trainer.local_rank, len(handles) - 1)], trainer.strategy.root_device)
+        self.start(nvml, handles[0], trainer.strategy.root_device)  # the GPU this process trains on
 
     def start(self, nvml: Any, handle: Any, device: torch.device) -> None:
-        """Begin sampling ``handle`` (the board of ``device``)."""
+        """Begin sampling ``handle`` (the board of ``device``): each reading the board has, and one line
+        naming those it has not (utilisation on a MIG instance, power on some laptop boards; a MIG
+        instance's power is the whole GPU's, so it is not taken for the run's)."""
         self.device = device
-        name = nvml.nvmlDeviceGetName(handle)
-        self.name = name.decode() if isinstance(name, bytes) else str(name)
-        self.sampler = BoardSampler(nvml, handle, self.interval)
+        self.name = board_name(nvml, handle)
+        missing = {"utilisation": not_supported(nvml, nvml.nvmlDeviceGetUtilizationRates, handle),
+                   "power": shared_board(nvml, handle) or not_supported(nvml, nvml.nvmlDeviceGetPowerUsage, handle)}
+        self.sampler = BoardSampler(nvml, handle, self.interval, utilisation=missing["utilisation"] is None,
+                                    power=missing["power"] is None)
         self._nvml, self._handle = nvml, handle
         log.info("gpu monitor: %s (%s), NVML samples every %.2f s", self.name, device, self.interval)
+        for what, why in missing.items():
+            if why is not None:
+                log.info("gpu monitor: no %s figures for %s (%s)", what, self.name, why)
+
+    def _stopped(self, exc: Exception) -> None:
+        """NVML stopped answering during training: one line, and no more figures (training goes on)."""
+        self.reason = f"NVML stopped answering during training ({exc})"
+        log.warning("gpu monitor: stopped, %s", self.reason)
+        self.close()
+
+    def gpu_shared(self, why: str) -> None:
+        """The GPU runs other trials of a sweep at the same time (:class:`trainlab.callbacks.nvml.SharedGpu`): its
+        utilisation, power and memory in use are the board's, theirs included; said once, and in the summary."""
+        if self.shared is None:
+            self.shared = why
+            log.info("gpu monitor: the GPU is shared (%s): its utilisation, power and memory in use are the board's, "
+                     "the other trials' included", why)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.sampler is None:
             return
-        self.sampler.take()  # start the epoch's window (drops validation and set-up samples)
+        try:
+            self.sampler.take()  # start the epoch's window (drops validation and set-up samples)
+        except self._nvml.NVMLError as exc:
+            self._stopped(exc)
+            return
         if self.device is not None and self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
 
     def epoch_figures(self) -> dict[str, float]:
         """The current epoch's figures (the window opened by on_train_epoch_start)."""
         util, watts = self.sampler.take()
-        figures = {"gpu/utilization_pct": statistics.fmean(util) if util else float("nan"),
-                   "gpu/memory_used_gb": self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / GB}
+        figures = {"gpu/memory_used_gb": self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / GB}
+        if util:
+            figures["gpu/utilization_pct"] = statistics.fmean(util)
         if watts:
             figures["gpu/power_watts"] = statistics.fmean(watts)
         if self.device is not None and self.device.type == "cuda":
@@ -127,7 +158,11 @@ class GpuMonitor(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.sampler is None:
             return
-        figures = self.epoch_figures()
+        try:
+            figures = self.epoch_figures()
+        except self._nvml.NVMLError as exc:
+            self._stopped(exc)
+            return
         self.epochs.append(figures)
         for key, value in figures.items():
             pl_module.log(key, value, on_step=False, on_epoch=True)
@@ -148,6 +183,10 @@ class GpuMonitor(pl.Callback):
         if not self.epochs:
             return {"monitored": False, "reason": self.reason or "no training epoch finished"}
         out: dict[str, Any] = {"monitored": True, "device": self.name, "epochs": len(self.epochs)}
+        if self.reason:  # it stopped after these epochs
+            out["stopped"] = self.reason
+        if self.shared:
+            out["shared"] = self.shared
         for key in ("gpu/utilization_pct", "gpu/power_watts"):
             values = [e[key] for e in self.epochs if key in e]
             if values:

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
 from trainlab.run.cores import affinity_cores, cpu_quota, usable_cores
+from trainlab.run.gpus import auto_precision, bf16_problem, memory_problem, nvml_gpu_count
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,10 @@ def cpu_has_bf16() -> bool:
     return bool(torch.backends.mkldnn.is_available() and probe is not None and probe())
 
 
-def _auto_precision() -> str:
-    """bf16 where the GPU has it (Ampere and newer), fp16 on older GPUs, fp32 on CPU."""
-    if not _cuda_usable():
-        return "32-true"
-    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+def _auto_precision(devices: Any) -> str:
+    """bf16 where every GPU of the run has it natively (Ampere and newer), fp16 where one is older, fp32 on CPU
+    (:func:`trainlab.run.gpus.auto_precision`)."""
+    return auto_precision(devices) if _cuda_usable() else "32-true"
 
 
 def _check_choice(hw: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
@@ -164,11 +164,16 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
 def _hidden_gpus() -> str:
     """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU and the variable is why: an empty value, or one
     whose first entry is no device (-1; CUDA reads the list up to the first invalid entry); ``""`` for one
-    that lists a device (0, GPU-<uuid>): the machine has none, the variable is not at fault."""
+    that lists a device (0, GPU-<uuid>) unless NVML finds GPUs here: then the ids are another machine's or
+    job's (``4,5`` on a 2-GPU machine, a UUID of another node's GPU), and the variable is at fault again."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     first = (visible or "").split(",")[0].strip()
-    if visible is None or first.isdigit() or first.startswith(("GPU-", "MIG-")):
+    if visible is None:
         return ""
+    if first.isdigit() or first.startswith(("GPU-", "MIG-")):
+        count = nvml_gpu_count()
+        return "" if not count else (f"; CUDA_VISIBLE_DEVICES='{visible}' names no GPU of this machine, which has "
+                                     f"{count} (nvidia-smi -L lists them): unset it, or list some of 0 to {count - 1}")
     return f"; CUDA_VISIBLE_DEVICES='{visible}' hides GPUs from torch: unset it, or list the GPUs to use (0,1)"
 
 
@@ -242,7 +247,7 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
             log.warning("hardware.pin_memory=true does nothing on the CPU (it speeds up copies to a GPU); left off")
         hw.pin_memory = False
     if hw.precision == "auto":
-        hw.precision = _auto_precision() if hw.accelerator != "cpu" else "32-true"
+        hw.precision = _auto_precision(hw.devices) if hw.accelerator != "cpu" else "32-true"
     # cpu and auto never ask for a device themselves: there hardware.accelerator was set on top of the profile
     who = f"hardware.accelerator={hw.accelerator}" if hw.name in ("cpu", "auto") else f"hardware={hw.name}"
     problem = _accelerator_problem(hw.accelerator, hw.precision, who, "hardware.precision",
@@ -250,6 +255,8 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     if problem:
         raise UserError(problem)
     _check_sizes(hw)
+    if hw.accelerator in _GPU_ACCELERATORS and memory_problem(hw.memory_gb, hw.devices):
+        log.warning(memory_problem(hw.memory_gb, hw.devices))
 
     if hw.accelerator in _GPU_ACCELERATORS and hw.allow_tf32 != (hw.float32_matmul_precision != "highest"):
         log.warning("hardware.allow_tf32=%s with hardware.float32_matmul_precision=%s: CUDA matmuls follow the "
@@ -359,6 +366,8 @@ def check_trainer_devices(trainer: DictConfig) -> None:
     if problem:
         raise UserError(problem)
     _check_devices(trainer.devices, accelerator, key("devices"))
+    if accelerator in _GPU_ACCELERATORS and bf16_problem(precision, trainer.devices, key("precision")):
+        raise UserError(bf16_problem(precision, trainer.devices, key("precision")))
     _check_strategy(trainer.strategy, accelerator)
     _check_nodes(int(trainer.num_nodes))
 

@@ -1,6 +1,7 @@
 """Hyperparameter search with Optuna (``python train.py -m hparams_search=optuna``).
 
 - ``plan``: ``hydra.sweeper`` checked into one SweepPlan (sampler, slots, threads and GPUs per slot)
+- ``gpu_slots``: which GPU each slot's trials train on (i mod k), in one precision on GPUs of different models
 - ``checks``: the checks of ``hydra.sweeper`` that need no study (objectives, enqueue, keys that act together)
 - ``sweep``: the sweeper's work (study, slots, trials' fate, faults); the Hydra plugin in
   src/hydra_plugins/trainlab_optuna_sweeper only holds its config and hands over to it

@@ -12,6 +12,8 @@ A Hydra job receives nothing but overrides, so the hand-over travels as one of t
   one function that builds a pruner (the sweeper checks the node with it before any trial).
 - ``sweeper``: ``<host>:<pid>`` of the sweep process that launched the job: a job in another process
   stops when that one is gone (:func:`trainlab.search.trial.stop_with_the_sweep`).
+- ``gpu_shared``: set where trials run at once on shared GPUs: the job's energy meter and GPU monitor
+  are told (:class:`trainlab.callbacks.nvml.SharedGpu`), the board's figures not being the trial's.
 
 Light on purpose (no optuna, no torch at import): train.py imports it, through
 :mod:`trainlab.search.trial`, before Hydra starts.
@@ -96,6 +98,7 @@ class TrialHandover:
             journal storage, and count every study of a shared database).
         pruner: the pruner's config node as a plain mapping, or None for no pruning.
         sweeper: ``<host>:<pid>`` of the sweep process that launched the job (None: not known).
+        gpu_shared: where the sweep runs trials at once on shared GPUs, the words that say so (None: not).
     """
 
     storage: str
@@ -103,6 +106,7 @@ class TrialHandover:
     trial_id: int
     pruner: Optional[dict[str, Any]] = None
     sweeper: Optional[str] = None
+    gpu_shared: Optional[str] = None
 
     def as_override(self, key: str = KEY) -> str:
         """``optuna_trial={storage:...,study_name:...,trial_id:...,pruner:{...}}`` in Hydra's grammar."""
@@ -120,7 +124,7 @@ class TrialHandover:
         values = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
         return cls(storage=str(values["storage"]), study_name=str(values["study_name"]),
                    trial_id=int(values["trial_id"]), pruner=values.get("pruner") or None,
-                   sweeper=values.get("sweeper") or None)
+                   sweeper=values.get("sweeper") or None, gpu_shared=values.get("gpu_shared") or None)
 
     def build_pruner(self) -> Any:
         """The pruner this trial is judged by (``optuna.pruners.NopPruner`` when there is none)."""

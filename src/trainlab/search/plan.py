@@ -11,7 +11,6 @@ import importlib
 import importlib.util
 import logging
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_
                                     check_enqueue, check_grid, check_hyperband, check_objectives,
                                     check_objectives_measurable,
                                     check_sweep_families, check_value_types, idle_pruner)
+from trainlab.search.gpu_slots import gpu_overrides, shared_gpus
 from trainlab.search.handover import build_pruner, instantiate_node
 from trainlab.search.results import STUDY_FILE
 from trainlab.search.shared import storage_url
@@ -58,6 +58,8 @@ class SweepPlan:
             facts the job records on its trial (:data:`trainlab.search.checks.JOB_FACTS`).
         fixed: overrides every trial gets.
         slot_overrides: per slot, overrides its trials get (the slot's GPU); empty: none.
+        gpu_shared: where trials at once share GPUs, the words that say so (each trial's hand-over
+            carries them to its energy meter and GPU monitor); None: each has its own, or none.
         metric: the monitored metric's name, for messages.
         sampler: the sampler's config node; None keeps the study's own sampler (never re-seeded).
         pruner: the pruner's config node as a plain mapping; None: no pruning.
@@ -75,6 +77,7 @@ class SweepPlan:
     objectives: list[str] = field(default_factory=lambda: ["objective"])
     fixed: list[str] = field(default_factory=list)
     slot_overrides: list[list[str]] = field(default_factory=list)
+    gpu_shared: Optional[str] = None
     metric: str = "objective"
     trial_key: str = "+optuna_trial"
     max_failure_rate: float = 0.0
@@ -232,56 +235,6 @@ def thread_override(config: DictConfig, slots: int, launcher: Any, fixed: Sequen
     return [f"{key}={max(1, machine_cores() // slots)}"]
 
 
-def visible_gpu_count() -> int:
-    """CUDA devices this process sees (CUDA_VISIBLE_DEVICES applies). NVML is asked first: where it
-    finds no NVIDIA driver, CUDA cannot run either, and the answer is 0 without importing torch (1-2 s
-    of a sweep's start, which only its trials need); otherwise torch counts."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
-        return 0
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        pynvml.nvmlShutdown()
-    except ImportError:
-        pass  # nvidia-ml-py missing: torch will tell
-    except (pynvml.NVMLError_LibraryNotFound, pynvml.NVMLError_DriverNotLoaded):
-        return 0
-    except Exception:  # any other NVML trouble: torch will tell
-        pass
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
-def gpu_overrides(config: DictConfig, slots: int, launcher: Any, fixed: Sequence[str],
-                  space: Mapping[str, Any]) -> list[list[str]]:
-    """Per slot, the GPU its trials train on: slot i -> ``hardware.devices=[i mod k]`` for k visible GPUs.
-
-    Lightning reads a list as device indices, so each job picks its own board whatever process it
-    runs in (a joblib worker that served another slot before, a fresh submitit_local process), and
-    the energy meter measures the board the trainer uses. Nothing is assigned when a single slot
-    runs, when the hardware profile is the CPU or asks for several devices per trial (DDP), when the
-    command line or the space sets ``hardware.devices``, under SLURM (the scheduler gives each job its
-    GPUs), or when fewer than two GPUs are visible (every trial then uses the only one).
-    """
-    nothing: list[list[str]] = [[] for _ in range(slots)]
-    key = "hardware.devices"
-    if slots == 1 or "hardware" not in config or _given(key, fixed, space):
-        return nothing
-    if on_scheduler(launcher) or str(config.hardware.get("accelerator")) == "cpu":
-        return nothing
-    devices = config.hardware.get("devices")
-    if devices not in (1, "1"):
-        log.info("%s=%s per trial: GPUs are not assigned to slots", key, devices)
-        return nothing
-    count = visible_gpu_count()
-    if count < 2:
-        return nothing
-    log.info("%d slots on %d GPUs: slot i trains on GPU i mod %d", slots, count, count)
-    return [[f"{key}=[{slot % count}]"] for slot in range(slots)]
-
-
 # --- the plan ------------------------------------------------------------------------------------------
 
 def pin_sweep_dir(config: DictConfig, folder: Optional[Path] = None) -> Path:
@@ -406,13 +359,14 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
                     "each trial takes longer (hydra.sweeper.n_jobs=%d gives each a core)", slots, machine_cores(),
                     machine_cores())
     fixed += thread_override(config, slots, launcher, fixed, space)
-    slot_overrides = gpu_overrides(config, slots, launcher, fixed, space)
+    slot_overrides = gpu_overrides(config, slots, on_scheduler(launcher), lambda key: _given(key, fixed, space))
     sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
     plan = SweepPlan(
         space=space, n_trials=n_trials, sweep_dir=sweep_dir,
         storage=storage_url(conf.get("storage"), sweep_dir / STUDY_FILE),
         study_name=conf.get("study_name") or sweep_dir.name, directions=directions, objectives=objectives,
-        fixed=fixed, slot_overrides=slot_overrides, metric=str(config.get("optimized_metric", "objective")),
+        fixed=fixed, slot_overrides=slot_overrides, gpu_shared=shared_gpus(config, slots, on_scheduler(launcher)),
+        metric=str(config.get("optimized_metric", "objective")),
         trial_key="optuna_trial" if "optuna_trial" in config else "+optuna_trial",
         max_failure_rate=float(conf["max_failure_rate"]), sampler=conf["sampler"], pruner=pruner, custom=custom,
         enqueue=enqueue, warm_start=warm_start)

@@ -11,7 +11,7 @@
   process, where trials would share torch's global state: with it, trials run one at a time.
   hydra-joblib-launcher runs them in a pool of worker processes that live through the sweep;
   submitit_local starts a new process per job (each trial pays Python's and torch's start-up again).
-  With several GPUs, slot i's trials train on GPU i mod k (:func:`trainlab.search.plan.gpu_overrides`).
+  With several GPUs, slot i's trials train on GPU i mod k (:func:`trainlab.search.gpu_slots.gpu_overrides`).
 - Job folders are ``<sweep dir>/<trial number>``: unique across resumed runs of a study.
 - The study is ``sqlite:///<sweep dir>/optuna.db`` unless ``storage`` names another; it continues
   until ``n_trials`` trials are COMPLETE or PRUNED, whichever run finished them. Several processes
@@ -210,7 +210,8 @@ class OptunaSearch:
         """The job's overrides: the fixed ones, the slot's (its GPU), the trial's parameters and the
         hand-over, the one place it is built."""
         handover = TrialHandover(storage=self.plan.storage, study_name=self.plan.study_name,
-                                 trial_id=trial_id(trial), pruner=self.plan.pruner, sweeper=sweep_process())
+                                 trial_id=trial_id(trial), pruner=self.plan.pruner, sweeper=sweep_process(),
+                                 gpu_shared=self.plan.gpu_shared)
         slot_overrides = self.plan.slot_overrides[slot] if self.plan.slot_overrides else []
         return [*self.plan.fixed, *slot_overrides, *(as_override(k, v) for k, v in trial.params.items()),
                 handover.as_override(self.plan.trial_key)]

@@ -88,10 +88,14 @@ def optuna_trial(cfg: DictConfig) -> Iterator[list[Any]]:
         return
     from trainlab.search.pruning import OptunaPruning  # lightning: only inside a sweep's job
 
-    callback = OptunaPruning.for_trial(handover, cfg.optimized_metric)
+    callbacks = [OptunaPruning.for_trial(handover, cfg.optimized_metric)]
+    if handover.gpu_shared:
+        from trainlab.callbacks.nvml import SharedGpu
+
+        callbacks.append(SharedGpu(handover.gpu_shared))
     stop_with_the_sweep(handover.sweeper)
     try:
-        yield [callback]
+        yield callbacks
     except Exception as exc:  # noqa: BLE001 - only UserErrors (a full disk too) are converted, the rest re-raised
         from trainlab.run.durable import DiskFull
 
