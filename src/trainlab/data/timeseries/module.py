@@ -307,7 +307,8 @@ class TimeSeriesDataModule(SplitDataModule):
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
     def fingerprint(self) -> dict[str, Any]:
         table = self.load()  # the series picked from a file of several, when one is (older checkpoints lack it)
-        return {"rows": int(table.targets.shape[0]), **({"series": table.series} if table.series else {})}
+        return {"rows": int(table.targets.shape[0]), **({"series": table.series} if table.series else {}),
+                **({"frequency": table.frequency} if table.frequency else {})}  # predict.py continues it
 
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         self.stats = stats

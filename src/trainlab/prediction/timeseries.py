@@ -1,0 +1,128 @@
+"""The forecast of a trained time-series model from the end of each series of its data.
+
+The model sees what it saw in training: the data module's rows (its missing-value policy applied),
+scaled with the checkpoint's statistics, in the inputs' order (``input_names``). A window ending
+``data.horizon`` rows before the first row to forecast gives the next ``data.steps`` rows; past them
+the forecasts, mapped to the data's units and scaled as inputs again, are appended to the series and the
+next window read from it (recursive forecasting), which :func:`trainlab.prediction.fit.check_reach`
+allows only for models whose inputs are their own targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from trainlab.config.errors import UserError
+from trainlab.data.timeseries.splits import series_name, series_spans
+
+CHUNK = 4096  # windows per forward pass: a file of 20,000 series in a few batches, each of bounded memory
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    """One series' history and forecast, in the data's units.
+
+    Args:
+        name: its value of ``data.source.series_column``, None for a file of one series.
+        index: its place among the table's series (its grid: ``table.times[index]``).
+        history: (rows, targets) its rows as the model read them (gaps filled by ``data.missing``).
+        forecast: (horizon, targets) the values after its last row.
+    """
+
+    name: Optional[str]
+    index: int
+    history: np.ndarray
+    forecast: np.ndarray
+
+
+def forecast(model: Any, data: Any, horizon: int, device: torch.device, recursive: bool) -> list[SeriesForecast]:
+    """``horizon`` rows after the end of every series of ``data`` (a restored TimeSeriesDataModule, set up)
+    by ``model`` (its RegressionModule); ``recursive``: forecasts fed back past ``data.steps``."""
+    table = data.load()
+    spans = [(first, end) for first, _, _, end in series_spans(table, 0.0, 0.0, whole_file=True)]
+    inputs = data.datasets["test"].features  # (rows, inputs): the data module's own scaling, the checkpoint's stats
+    _check_last_windows(data, table, spans)
+    histories = [inputs[first:end] for first, end in spans]
+    values = _blocks(model, data, histories, horizon, device, recursive)
+    # one series picked from a file of several (data.source.series=B) keeps its name: "store=B" -> B
+    names = [name for name, _ in table.series_rows] if table.series_rows else [
+        table.series.partition("=")[2] if table.series else None]
+    return [SeriesForecast(name, i, table.targets[first:end].astype(np.float64), values[i])
+            for i, (name, (first, end)) in enumerate(zip(names, spans))]
+
+
+@torch.inference_mode()
+def _blocks(model: Any, data: Any, histories: list[torch.Tensor], horizon: int, device: torch.device,
+            recursive: bool) -> list[np.ndarray]:
+    """(horizon, targets) of each series: block after block of ``data.steps`` rows, each from the window
+    that ends ``data.horizon`` rows before the block's first row."""
+    targets = data.num_targets
+    channels = list(range(data.num_features - targets, data.num_features))  # the past targets, last among the inputs
+    mean = torch.as_tensor(data.stats["feature_mean"][channels], dtype=torch.float32)
+    std = torch.as_tensor(data.stats["feature_std"][channels], dtype=torch.float32)
+    dtype = next(model.parameters()).dtype
+    model.to(device).eval()
+    blocks: list[list[torch.Tensor]] = [[] for _ in histories]
+    made = 0
+    while made < horizon:
+        ends = [len(h) - data.horizon + 1 for h in histories]  # exclusive end of each window
+        windows = torch.stack([h[end - data.window:end] for h, end in zip(histories, ends)])  # (series, window, inputs)
+        out = torch.cat([model.to_original_units(model(part.to(device, dtype))).float().cpu()
+                         for part in windows.split(CHUNK)])
+        out = out.reshape(len(histories), data.steps, targets)  # (series, steps, targets) in the data's units
+        for i in range(len(histories)):
+            blocks[i].append(out[i])
+        made += data.steps
+        if made < horizon and recursive:  # inputs are the targets alone: the forecast, scaled as inputs are
+            histories = [torch.cat([h, (o - mean) / std]) for h, o in zip(histories, out)]
+    return [torch.cat(b)[:horizon].double().numpy() for b in blocks]
+
+
+def _check_last_windows(data: Any, table: Any, spans: list[tuple[int, int]]) -> None:
+    """Each series must end in at least one window (+ ``data.horizon`` - 1 rows) of values: rows that
+    ``data.missing`` left empty there are refused, naming the row."""
+    need = data.window + data.horizon - 1
+    for index, (first, end) in enumerate(spans):
+        if end - first < need:
+            raise UserError(f"{series_name(table, index)} has {end - first} row(s), fewer than the data.window="
+                            f"{data.window} + data.horizon={data.horizon} - 1 = {need} the model forecasts from; "
+                            "give a longer file")
+        empty = np.flatnonzero(data.bad_rows[end - need:end])
+        if len(empty):
+            raise UserError(f"the last {need} rows of {series_name(table, index)}, which the model forecasts from, "
+                            f"lack a value at {table.row_name(end - need + int(empty[0]))} that data.missing="
+                            f"{data.missing} (data.max_gap={data.max_gap}) leaves empty; fill it in the file")
+
+
+def as_frame(forecasts: list[SeriesForecast], table: Any, source: Any) -> Any:
+    """forecast.csv's rows: the series (the file's series column), ``step`` (1 = the first row after the
+    data), the time (the file's time column, on its step and in its zone) and each target, in the data's units."""
+    import pandas as pd
+
+    from trainlab.prediction.calendar import stepped, written
+
+    column = getattr(source, "series_column", None) or "series"
+    time_column = getattr(source, "time_column", None) or "timestamp"
+    zone = getattr(source, "time_zone", None)
+    parts = []
+    for one in forecasts:
+        horizon = len(one.forecast)
+        part = {}
+        if one.name is not None:
+            part[column] = [one.name] * horizon
+        part["step"] = np.arange(1, horizon + 1)
+        grid = table.times[one.index] if table.times is not None else None
+        if grid is not None and grid.times is not None:
+            after = int(grid.positions[-1]) + np.arange(1, horizon + 1)
+            part[time_column] = list(written(stepped(grid, after), grid, zone))
+        for j, name in enumerate(table.target_names):
+            part[name] = one.forecast[:, j]
+        parts.append(pd.DataFrame(part))
+    frame = pd.concat(parts, ignore_index=True)
+    if time_column in frame.columns:  # a series without times of its own leaves its cells empty
+        frame.insert(1 if column in frame.columns else 0, time_column, frame.pop(time_column))
+    return frame

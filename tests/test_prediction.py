@@ -1,0 +1,175 @@
+"""predict.py / ``trainlab.predict``: a trained series model forecasting past the end of its data (README
+"Forecast past the data"): timestamps on the series' own step and zone, the data's units, the recursive
+path against a hand-rolled loop over the model's own forward, files of many series, newer files, refusals."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import trainlab
+from tests.conftest import TINY_ANY_DATA
+from trainlab.config.errors import UserError
+
+BASE = [*TINY_ANY_DATA, "trainer.max_epochs=1", "logger=none", "data=file", "data.ets_baseline=false"]
+
+
+def sine_file(path: Path, rows: int = 336) -> Path:
+    """Hourly 10 + 3 sin(day), Berlin clock times from 2021-03-14 00:00 to the last hour before the spring change."""
+    t = np.arange(rows)
+    times = pd.date_range("2021-03-14", periods=rows, freq="h").strftime("%Y-%m-%d %H:%M")
+    pd.DataFrame({"time": times, "y": 10 + 3 * np.sin(2 * np.pi * t / 24)}).to_csv(path, index=False)
+    return path
+
+
+def stores_file(path: Path, extra: int = 0, stores: tuple[str, ...] = ("A", "B", "C"), freq: str = "D") -> Path:
+    """Three daily series of different lengths and ends (rows: 120, 100, 130, each + ``extra``)."""
+    parts = []
+    for store, start, rows, level in zip(stores, ("2023-01-01", "2023-02-01", "2022-12-20", "2023-01-01"),
+                                         (120, 100, 130, 110), (50.0, 80.0, 20.0, 30.0)):
+        t = np.arange(rows + extra)
+        parts.append(pd.DataFrame({"store": store, "date": pd.date_range(start, periods=rows + extra, freq=freq),
+                                   "sales": level + 5 * np.sin(2 * np.pi * t / 7)}))
+    pd.concat(parts).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """Three tiny runs: the Berlin sine (steps=2), three stores (data.horizon=2) and a feature x beside y."""
+    folder = tmp_path_factory.mktemp("predict")
+    outputs = folder / "outputs"
+    xy = folder / "xy.csv"
+    t = np.arange(200)
+    pd.DataFrame({"x": np.cos(t / 5), "y": 10 + np.sin(t / 4)}).to_csv(xy, index=False)
+    settings = {
+        "sine": [f"data.source.path={sine_file(folder / 'sine.csv')}", "data.source.target_columns=[y]",
+                 "data.source.time_column=time", "data.source.time_zone=Europe/Berlin", "data.window=16",
+                 "data.steps=2"],
+        "stores": [f"data.source.path={stores_file(folder / 'stores.csv')}", "data.source.target_columns=[sales]",
+                   "data.source.time_column=date", "data.source.series_column=store", "data.window=14",
+                   "data.horizon=2"],
+        "xy": [f"data.source.path={xy}", "data.source.target_columns=[y]", "data.window=8"],
+    }
+    return {name: trainlab.train([*BASE, *given, f"paths.log_dir={outputs}"]).run_dir
+            for name, given in settings.items()}
+
+
+def predict(run: Path, horizon: int, tmp_path: Path, *overrides: str) -> trainlab.PredictResult:
+    return trainlab.predict(run, horizon, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}", *overrides])
+
+
+def hand_forecast(run: Path, values: np.ndarray, horizon: int) -> np.ndarray:
+    """The forecast of one series by hand: the checkpoint's scaling, the model's own forward on the last
+    window ending data.horizon rows before each block, its data.steps outputs appended to the series."""
+    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.pipeline import restore
+
+    folder = RunFolder(run)
+    saved = load_checkpoint(folder.best())
+    model, _ = restore(folder.config(), saved, "best")
+    stats = saved["TimeSeriesDataModule"]
+    data = folder.config().data
+    mean, std = stats["feature_mean"][-1], stats["feature_std"][-1]
+    series, made = list(values), []
+    with torch.no_grad():
+        while len(made) < horizon:
+            end = len(series) - data.horizon + 1
+            x = torch.tensor((np.array(series[end - data.window:end]) - mean) / std, dtype=torch.float32)
+            out = model.to_original_units(model.eval()(x[None, :, None])).reshape(-1).double().numpy()
+            made += list(out)
+            series += list(out)
+    return np.array(made[:horizon])
+
+
+def test_a_forecast_continues_the_series_in_its_zone_and_units_as_the_models_own_loop_does(runs, tmp_path):
+    result = predict(runs["sine"], 7, tmp_path)
+    assert result.out_dir.parent == tmp_path / "predict" / "runs"
+    assert result.plot.stat().st_size > 0 and result.details["recursive"] and result.details["horizon"] == 7
+    frame = pd.read_csv(result.forecast)
+    assert list(frame.columns) == ["time", "step", "y"] and list(frame.step) == list(range(1, 8))
+    # the file ends at 23:00 on 27 March, Berlin clock; at 02:00 on the 28th the clock jumps to 03:00
+    assert list(frame.time[:4]) == ["2021-03-28 00:00:00+01:00", "2021-03-28 01:00:00+01:00",
+                                    "2021-03-28 03:00:00+02:00", "2021-03-28 04:00:00+02:00"]
+    values = pd.read_csv(sine_file(tmp_path / "again.csv")).y.to_numpy()
+    expected = hand_forecast(runs["sine"], values, 7)  # steps=2: four blocks, three of them fed back
+    np.testing.assert_allclose(frame.y.to_numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(result.frame.y.to_numpy(), frame.y.to_numpy())
+    # within data.steps nothing is fed back: the same first block
+    direct = predict(runs["sine"], 2, tmp_path)
+    assert not direct.details["recursive"]
+    np.testing.assert_allclose(direct.frame.y.to_numpy(), expected[:2], rtol=1e-5)
+
+
+def test_every_series_of_a_newer_file_is_forecast_from_its_own_end(runs, tmp_path):
+    newer = stores_file(tmp_path / "newer.csv", extra=3)  # the training file with three more days per store
+    result = predict(runs["stores"], 5, tmp_path, f"+data.source.path={newer}")
+    frame = pd.read_csv(result.forecast)
+    assert list(frame.columns) == ["store", "date", "step", "sales"] and len(frame) == 15
+    rows = pd.read_csv(newer, parse_dates=["date"])
+    for store, own in rows.groupby("store"):
+        ahead = frame[frame.store == store]
+        last = own.date.max()
+        assert list(ahead.date) == [str((last + pd.Timedelta(days=k)).date()) for k in range(1, 6)]
+        # data.horizon=2: each value from the window ending two rows before it
+        np.testing.assert_allclose(ahead.sales.to_numpy(), hand_forecast(runs["stores"], own.sales.to_numpy(), 5),
+                                   rtol=1e-5)
+    picked = predict(runs["stores"], 2, tmp_path, f"+data.source.path={newer}", "+data.source.series=[B]")
+    assert list(picked.frame.store) == ["B", "B"]  # a few of the series it learned
+
+
+@pytest.mark.parametrize("given, message", [
+    (lambda d: stores_file(d / "d.csv", stores=("A", "B", "C", "D")),
+     r"the data hold series D, which '.*' was not trained on \(store=A,B,C\); forecast the series it learned"),
+    (lambda d: stores_file(d / "w.csv", freq="7D"),
+     r"the data steps by 7D, but '.*' was trained on a series stepping by D; give data on the step of D"),
+])
+def test_a_file_of_other_series_or_another_step_is_refused_naming_it(runs, tmp_path, given, message):
+    with pytest.raises(UserError, match=message):
+        predict(runs["stores"], 3, tmp_path, f"+data.source.path={given(tmp_path)}")
+
+
+def test_a_model_with_other_inputs_forecasts_only_its_steps_and_says_what_to_do(runs, tmp_path):
+    assert len(predict(runs["xy"], 1, tmp_path).frame) == 1
+    with pytest.raises(UserError, match=re.escape(
+            "horizon=3: the model predicts data.steps=1 step(s) at once and its inputs hold column(s) ['x'] besides "
+            "its targets ['y'], whose values after the data's end are unknown; give horizon=1 or less, or train a run "
+            "that predicts 3 at once: data.steps=3")):
+        predict(runs["xy"], 3, tmp_path)
+    with pytest.raises(UserError, match=r"^horizon=0 must be a whole number of steps after the data's end, 1 or more"):
+        predict(runs["xy"], 0, tmp_path)
+
+
+def test_other_families_are_refused_in_one_line():
+    from trainlab.prediction.fit import check_family
+
+    with pytest.raises(UserError, match=r"^predict.py forecasts time-series runs only; 'r' is a graph run, and "
+                                        r"predictions for a catalogue without labels, .* are not made yet"):
+        check_family("graph", "r")
+    with pytest.raises(UserError, match=r"'r' is a image run, and predictions for a sky image folder without masks"):
+        check_family("image", "r")
+
+
+def test_the_run_data_key_without_plus_is_told_the_plus(runs, capsys, monkeypatch, tmp_path):
+    import predict as predict_script
+    from tests.test_command_line_errors import refused
+
+    line = refused([f"ckpt_path={runs['xy']}", "horizon=2", "data.source.path=new.csv"], capsys, monkeypatch,
+                   tmp_path, script=predict_script, config="predict")
+    assert line == ("error: data.source.path is a setting of the run's own config, which predict.py changes with a "
+                    "'+' in front: +data.source.path=new.csv")
+
+
+def test_predict_keys_are_those_of_its_config():
+    from omegaconf import OmegaConf
+
+    from tests.conftest import ROOT
+    from trainlab.prediction.run import PREDICT_KEYS
+
+    own = set(OmegaConf.load(ROOT / "conf" / "predict.yaml")) - {"defaults"}
+    assert own | {"trainer", "hardware", "paths", "data"} == set(PREDICT_KEYS)
