@@ -173,3 +173,42 @@ def test_predict_keys_are_those_of_its_config():
 
     own = set(OmegaConf.load(ROOT / "conf" / "predict.yaml")) - {"defaults"}
     assert own | {"trainer", "hardware", "paths", "data"} == set(PREDICT_KEYS)
+
+
+@pytest.mark.parametrize("times, zone, expected", [
+    (["2020-01-31", "2020-02-29", "2020-03-31", "2020-04-30"], None, ["2020-05-31", "2020-06-30", "2020-07-31"]),
+    (["2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09", "2024-01-10", "2024-01-11", "2024-01-12"], None,
+     ["2024-01-15", "2024-01-16", "2024-01-17"]),  # business days: over the weekend
+    ([1990, 1991, 1992, 1994], None, ["1995", "1996", "1997"]),  # years as numbers, one missing
+    ([0.5, 1.0, 1.5, 2.0], None, ["2.5", "3.0", "3.5"]),
+    (["2021-10-31 00:00+02:00", "2021-10-31 01:00+02:00", "2021-10-31 02:00+02:00"], None,  # the last row's offset
+     ["2021-10-31 03:00:00+02:00", "2021-10-31 04:00:00+02:00", "2021-10-31 05:00:00+02:00"]),
+    (["2021-10-31 01:00", "2021-10-31 02:00", "2021-10-31 02:00", "2021-10-31 03:00"], "Europe/Berlin",
+     ["2021-10-31 04:00:00+01:00", "2021-10-31 05:00:00+01:00", "2021-10-31 06:00:00+01:00"]),  # after the autumn hour
+    (["2021-03-26", "2021-03-27", "2021-03-28"], "Europe/Berlin", ["2021-03-29", "2021-03-30", "2021-03-31"]),
+])
+def test_the_times_after_a_series_are_on_its_step_and_in_its_zone(times, zone, expected):
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end
+
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(len(times))}), "t", "f.csv", time_zone=zone)
+    made = after_end([grid, None], 3, zone)  # a second series without times: its cells empty
+    written = [str(t.date()) if isinstance(t, pd.Timestamp) and t == t.normalize() and t.tz is None else str(t)
+               for t in made[:3]]
+    assert written == expected and made[3:].isna().all()
+
+
+def test_the_command_line_refuses_in_one_line_and_keeps_no_folder(runs, capsys, monkeypatch, tmp_path):
+    import predict as predict_script
+    from trainlab.config.command_line import run_command_line
+
+    monkeypatch.setattr("sys.argv", ["predict.py", f"ckpt_path={runs['xy']}", "horizon=1.5", "hardware.num_threads=1",
+                                     f"paths.log_dir={tmp_path}"])
+    monkeypatch.setattr(predict_script.main.__wrapped__, "__module__", "__main__")
+    with pytest.raises(SystemExit) as exited:
+        run_command_line(predict_script.main, config_name="predict")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: horizon=1.5 must be a whole number of steps after the data's end, 1 or more (e.g. horizon=24); "
+        "nothing was run, so its run folder was removed"]
+    assert list((tmp_path / "predict" / "runs").iterdir()) == []  # nothing was made: no folder kept

@@ -99,30 +99,22 @@ def _check_last_windows(data: Any, table: Any, spans: list[tuple[int, int]]) -> 
 
 
 def as_frame(forecasts: list[SeriesForecast], table: Any, source: Any) -> Any:
-    """forecast.csv's rows: the series (the file's series column), ``step`` (1 = the first row after the
-    data), the time (the file's time column, on its step and in its zone) and each target, in the data's units."""
+    """forecast.csv's rows: the series (the file's series column), the time (the file's time column, on its
+    step and in its zone), ``step`` (1 = the first row after the data) and each target, in the data's units."""
     import pandas as pd
 
-    from trainlab.prediction.calendar import stepped, written
+    from trainlab.prediction.calendar import after_end
 
-    column = getattr(source, "series_column", None) or "series"
-    time_column = getattr(source, "time_column", None) or "timestamp"
-    zone = getattr(source, "time_zone", None)
-    parts = []
-    for one in forecasts:
-        horizon = len(one.forecast)
-        part = {}
-        if one.name is not None:
-            part[column] = [one.name] * horizon
-        part["step"] = np.arange(1, horizon + 1)
-        grid = table.times[one.index] if table.times is not None else None
-        if grid is not None and grid.times is not None:
-            after = int(grid.positions[-1]) + np.arange(1, horizon + 1)
-            part[time_column] = list(written(stepped(grid, after), grid, zone))
-        for j, name in enumerate(table.target_names):
-            part[name] = one.forecast[:, j]
-        parts.append(pd.DataFrame(part))
-    frame = pd.concat(parts, ignore_index=True)
-    if time_column in frame.columns:  # a series without times of its own leaves its cells empty
-        frame.insert(1 if column in frame.columns else 0, time_column, frame.pop(time_column))
-    return frame
+    horizon = len(forecasts[0].forecast)
+    columns: dict[str, Any] = {}
+    if forecasts[0].name is not None:
+        columns[getattr(source, "series_column", None) or "series"] = np.repeat([f.name for f in forecasts], horizon)
+    grids = [table.times[f.index] if table.times is not None else None for f in forecasts]
+    times = after_end(grids, horizon, getattr(source, "time_zone", None))
+    if times is not None:  # a series without times of its own (no regular step) leaves its cells empty
+        columns[getattr(source, "time_column", None) or "timestamp"] = times.to_numpy()
+    columns["step"] = np.tile(np.arange(1, horizon + 1), len(forecasts))
+    values = np.concatenate([f.forecast for f in forecasts])  # (series x horizon, targets)
+    for j, name in enumerate(table.target_names):
+        columns[name] = values[:, j]
+    return pd.DataFrame(columns)

@@ -349,8 +349,10 @@ def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, giv
         if whole_file and not changed and not forecast:
             log.warning("split=all on the data '%s' was trained on: most of the windows scored are ones it learned "
                         "from; give a new file: +data.source.path=<file>", ckpt_name)
-        if changed:  # evaluating on new data is legitimate, but should not pass for the run's own
-            log.warning("the data differ from those '%s' was trained on (%s); it is %s them with its training "
-                        "scaling", ckpt_name, "; ".join(changed), "forecast from" if forecast else "evaluated on")
+        if changed:  # evaluating on new data is legitimate, but should not pass for the run's own; a newer
+            # file is what a forecast is for: said, not warned
+            say = log.info if forecast else log.warning
+            say("the data differ from those '%s' was trained on (%s); it is %s them with its training scaling",
+                ckpt_name, "; ".join(changed), "forecast from" if forecast else "evaluated on")
         datamodule.load_state_dict(state)
     return datamodule
