@@ -41,7 +41,7 @@ def stores_file(path: Path, extra: int = 0, stores: tuple[str, ...] = ("A", "B",
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    """Three tiny runs: the Berlin sine (steps=2), three stores (data.horizon=2) and a feature x beside y."""
+    """Tiny runs: the Berlin sine (steps=2), three stores (data.horizon=2), a feature x beside y, El Niño."""
     folder = tmp_path_factory.mktemp("predict")
     outputs = folder / "outputs"
     xy = folder / "xy.csv"
@@ -55,8 +55,9 @@ def runs(tmp_path_factory) -> dict[str, Path]:
                    "data.source.time_column=date", "data.source.series_column=store", "data.window=14",
                    "data.horizon=2"],
         "xy": [f"data.source.path={xy}", "data.source.target_columns=[y]", "data.window=8"],
+        "elnino": ["data=elnino", "data.window=24"],  # inputs: the month as sin/cos, then the temperature
     }
-    return {name: trainlab.train([*BASE, *given, f"paths.log_dir={outputs}"]).run_dir
+    return {name: trainlab.train([*BASE, *given, f"paths.log_dir={outputs}", "data.ets_baseline=false"]).run_dir
             for name, given in settings.items()}
 
 
@@ -212,3 +213,45 @@ def test_the_command_line_refuses_in_one_line_and_keeps_no_folder(runs, capsys, 
         "error: horizon=1.5 must be a whole number of steps after the data's end, 1 or more (e.g. horizon=24); "
         "nothing was run, so its run folder was removed"]
     assert list((tmp_path / "predict" / "runs").iterdir()) == []  # nothing was made: no folder kept
+
+
+def test_a_gap_left_in_the_last_window_is_refused_naming_its_row(runs, tmp_path):
+    path = stores_file(tmp_path / "gap.csv")
+    rows = pd.read_csv(path)
+    last_a = rows.index[rows.store == "A"][-1]
+    rows.loc[last_a - 5:last_a - 2, "sales"] = np.nan  # four days: longer than data.max_gap=3, not interpolated
+    rows.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"^the last 15 rows of 'gap \(store=A,B,C\)' series A, which the model "
+                                        r"forecasts from, lack a value at 2023-04-2\d in series A that data.missing="
+                                        r"interpolate \(data.max_gap=3\) leaves empty; fill it in the file$"):
+        predict(runs["stores"], 3, tmp_path, f"+data.source.path={path}")
+
+
+def test_calendar_inputs_are_computed_for_the_rows_after_the_data_and_fed_in(runs, tmp_path):
+    """El Niño's inputs hold the month as sin/cos beside the temperature: known for any future month, so its
+    forecast is fed back past data.steps, with the months after December 2010 computed as the source does."""
+    from statsmodels.datasets import elnino
+
+    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.pipeline import restore
+
+    result = predict(runs["elnino"], 14, tmp_path)
+    assert result.details["recursive"] and list(result.frame.columns) == ["step", "sst"]
+    sst = elnino.load_pandas().data.iloc[:, 1:].to_numpy(dtype=np.float64).reshape(-1)
+    folder = RunFolder(runs["elnino"])
+    saved = load_checkpoint(folder.best())
+    model, _ = restore(folder.config(), saved, "best")
+    stats = saved["TimeSeriesDataModule"]
+    mean, std = np.array(stats["feature_mean"]), np.array(stats["feature_std"])
+
+    def row(i: int, value: float) -> np.ndarray:  # month_sin, month_cos, sst of the i-th month from January 1950
+        return np.array([np.sin(2 * np.pi * (i % 12) / 12), np.cos(2 * np.pi * (i % 12) / 12), value])
+
+    rows, made = [row(i, v) for i, v in enumerate(sst)], []
+    with torch.no_grad():
+        while len(made) < 14:
+            x = torch.tensor((np.array(rows[-24:]) - mean) / std, dtype=torch.float32)
+            value = float(model.to_original_units(model.eval()(x[None])).reshape(-1)[0])
+            made.append(value)
+            rows.append(row(len(rows), value))
+    np.testing.assert_allclose(result.frame.sst.to_numpy(), made, rtol=1e-5)

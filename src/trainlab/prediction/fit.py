@@ -1,7 +1,7 @@
 """Whether data and a horizon fit the model that forecasts them, each refused in one line naming the
 mismatch and the fix: another family's run, a file on another step between times or of other series
 than the model learned, and a horizon past ``data.steps`` for a model that needs inputs nobody knows
-after the data's end."""
+after the data's end (its targets are fed back, and calendar columns its source computes for any row)."""
 
 from __future__ import annotations
 
@@ -35,11 +35,14 @@ def check_horizon(horizon: Any) -> int:
 
 def check_reach(data: Any, horizon: int) -> bool:
     """Whether the forecast is fed back (``horizon`` past ``data.steps``); refused, in one line, for a model
-    whose inputs hold columns other than its own targets: their values after the data's end are unknown."""
+    whose inputs hold columns other than its own targets and the calendar its source computes for any row
+    (``source.CALENDAR``, ``source.calendar(rows)``): their values after the data's end are unknown."""
     if horizon <= data.steps:
         return False
     targets = list(data.load().target_names)
-    others = [name for name in data.input_names if not data.target_inputs or name not in targets]
+    calendar = set(getattr(data.source, "CALENDAR", ()))
+    others = [name for name in data.input_names if (not data.target_inputs or name not in targets)
+              and name not in calendar]
     if data.target_inputs and not others:
         return True
     why = (f"its inputs hold column(s) {others} besides its targets {targets}, whose values after the data's end "

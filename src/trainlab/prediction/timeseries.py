@@ -5,7 +5,8 @@ scaled with the checkpoint's statistics, in the inputs' order (``input_names``).
 ``data.horizon`` rows before the first row to forecast gives the next ``data.steps`` rows; past them
 the forecasts, mapped to the data's units and scaled as inputs again, are appended to the series and the
 next window read from it (recursive forecasting), which :func:`trainlab.prediction.fit.check_reach`
-allows only for models whose inputs are their own targets.
+allows only for models whose inputs are their own targets and calendar columns their source computes for
+any row (``source.CALENDAR``, ``source.calendar(rows)``: El Niño's month as sin/cos).
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ def _blocks(model: Any, data: Any, histories: list[torch.Tensor], horizon: int, 
     that ends ``data.horizon`` rows before the block's first row."""
     targets = data.num_targets
     channels = list(range(data.num_features - targets, data.num_features))  # the past targets, last among the inputs
-    mean = torch.as_tensor(data.stats["feature_mean"][channels], dtype=torch.float32)
-    std = torch.as_tensor(data.stats["feature_std"][channels], dtype=torch.float32)
+    mean = torch.as_tensor(data.stats["feature_mean"], dtype=torch.float32)  # (inputs,) the checkpoint's scaling
+    std = torch.as_tensor(data.stats["feature_std"], dtype=torch.float32)
+    calendar = [data.input_names.index(name) for name in getattr(data.source, "CALENDAR", ())
+                if name in data.input_names]  # computed for any row: the source's own function
     dtype = next(model.parameters()).dtype
     model.to(device).eval()
     blocks: list[list[torch.Tensor]] = [[] for _ in histories]
@@ -77,9 +80,21 @@ def _blocks(model: Any, data: Any, histories: list[torch.Tensor], horizon: int, 
         for i in range(len(histories)):
             blocks[i].append(out[i])
         made += data.steps
-        if made < horizon and recursive:  # inputs are the targets alone: the forecast, scaled as inputs are
-            histories = [torch.cat([h, (o - mean) / std]) for h, o in zip(histories, out)]
+        if made < horizon and recursive:  # the forecast as the next rows' past targets, scaled as inputs are
+            histories = [torch.cat([h, _next_rows(data, len(h), o, channels, calendar, mean, std)])
+                         for h, o in zip(histories, out)]
     return [torch.cat(b)[:horizon].double().numpy() for b in blocks]
+
+
+def _next_rows(data: Any, rows: int, forecast: torch.Tensor, channels: list[int], calendar: list[int],
+               mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(steps, inputs) the series' rows ``rows``, ``rows + 1``, ... as inputs: the forecast (steps, targets) in the
+    target channels, the source's calendar columns computed for those rows; scaled with the checkpoint's statistics."""
+    made = torch.zeros(len(forecast), len(mean))
+    made[:, channels] = forecast
+    if calendar:
+        made[:, calendar] = torch.as_tensor(data.source.calendar(rows + np.arange(len(forecast))), dtype=torch.float32)
+    return (made - mean) / std
 
 
 def _check_last_windows(data: Any, table: Any, spans: list[tuple[int, int]]) -> None:
