@@ -255,3 +255,13 @@ def test_calendar_inputs_are_computed_for_the_rows_after_the_data_and_fed_in(run
             made.append(value)
             rows.append(row(len(rows), value))
     np.testing.assert_allclose(result.frame.sst.to_numpy(), made, rtol=1e-5)
+
+
+def test_a_file_too_short_for_one_window_is_refused_by_predict_py_in_its_words(runs, tmp_path):
+    short = tmp_path / "short.csv"
+    pd.read_csv(stores_file(tmp_path / "all.csv")).groupby("store").tail(12).to_csv(short, index=False)
+    with pytest.raises(UserError, match=re.escape(
+            "'short (store=A,B,C)' series A has 12 rows, fewer than one window of data.window=14 + data.horizon=2 + "
+            "data.steps=1 - 1 = 16 rows, which predict.py reads the data in; give a longer file, or leave the short "
+            "series out of data.source.series (predict.py sets the run's data with a '+': +data.source.series=<value>")):
+        predict(runs["stores"], 3, tmp_path, f"+data.source.path={short}")

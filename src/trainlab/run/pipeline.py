@@ -334,7 +334,7 @@ def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, giv
         if not hasattr(datamodule, "score_whole_file"):
             raise UserError(f"split=all scores every window of a series file; this is a {datamodule.family} run, "
                             "whose data have no such reading: use split=test or split=val")
-        datamodule.score_whole_file()
+        datamodule.score_whole_file(forecast=True) if forecast else datamodule.score_whole_file()
     datamodule.setup("fit")  # the data's own refusals (a file not found) before the model's
     state = ckpt.get(type(datamodule).__qualname__)
     if state is not None:
