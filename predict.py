@@ -3,8 +3,9 @@
 Rebuilds data and model from the run's saved config, restores the checkpoint (weights and the data's
 scaling), forecasts ``horizon`` steps after the end of every series of the data (the run's file, or a
 newer one: ``+data.source.path=<file>``) and writes into outputs/predict/runs/<date>_<time>_<suffix>/:
-forecast.csv, forecast.png and forecast.json. The steps are ``trainlab.run.jobs.predict`` (which
-``trainlab.predict`` runs from Python too); time-series runs only.
+forecast.csv, forecast.png and forecast.json; an image run, ``images=<folder>``, the anomaly maps of
+sky images without masks. The steps are ``trainlab.run.jobs.predict`` (which ``trainlab.predict`` runs from
+Python too); graph runs are refused.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import torch
 
 import trainlab
 from tests.conftest import TINY_ANY_DATA
+from tests.families import FAMILIES
 from trainlab.config.errors import UserError
 
 BASE = [*TINY_ANY_DATA, "trainer.max_epochs=1", "logger=none", "data=file", "data.ets_baseline=false"]
@@ -41,7 +42,8 @@ def stores_file(path: Path, extra: int = 0, stores: tuple[str, ...] = ("A", "B",
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    """Tiny runs: the Berlin sine (steps=2), three stores (data.horizon=2), a feature x beside y, El Niño."""
+    """Tiny runs: the Berlin sine (steps=2), three stores (data.horizon=2), a feature x beside y, El Niño, and
+    the image family's U-Net on 32-pixel sky tiles."""
     folder = tmp_path_factory.mktemp("predict")
     outputs = folder / "outputs"
     xy = folder / "xy.csv"
@@ -57,8 +59,9 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         "xy": [f"data.source.path={xy}", "data.source.target_columns=[y]", "data.window=8"],
         "elnino": ["data=elnino", "data.window=24"],  # inputs: the month as sin/cos, then the temperature
     }
-    return {name: trainlab.train([*BASE, *given, f"paths.log_dir={outputs}", "data.ets_baseline=false"]).run_dir
-            for name, given in settings.items()}
+    sky = trainlab.train([*FAMILIES["image"].tiny(), "trainer.max_epochs=1", "logger=none", f"paths.log_dir={outputs}"])
+    return {**{name: trainlab.train([*BASE, *given, f"paths.log_dir={outputs}", "data.ets_baseline=false"]).run_dir
+               for name, given in settings.items()}, "sky": sky.run_dir}
 
 
 def predict(run: Path, horizon: int, tmp_path: Path, *overrides: str) -> trainlab.PredictResult:
@@ -149,11 +152,11 @@ def test_a_model_with_other_inputs_forecasts_only_its_steps_and_says_what_to_do(
 def test_other_families_are_refused_in_one_line():
     from trainlab.prediction.fit import check_family
 
-    with pytest.raises(UserError, match=r"^predict.py forecasts time-series runs only; 'r' is a graph run, and "
-                                        r"predictions for a catalogue without labels, .* are not made yet"):
+    with pytest.raises(UserError, match=r"^predict.py forecasts time-series runs and maps anomalies of image runs; 'r' "
+                                        r"is a graph run, and predictions for a catalogue without labels, .* are not "
+                                        r"made yet: score it on labelled data with python evaluate.py ckpt_path=<run>$"):
         check_family("graph", "r")
-    with pytest.raises(UserError, match=r"'r' is a image run, and predictions for a sky image folder without masks"):
-        check_family("image", "r")
+    check_family("image", "r")
 
 
 def test_the_run_data_key_without_plus_is_told_the_plus(runs, capsys, monkeypatch, tmp_path):
@@ -265,3 +268,45 @@ def test_a_file_too_short_for_one_window_is_refused_by_predict_py_in_its_words(r
             "data.steps=1 - 1 = 16 rows, which predict.py reads the data in; give a longer file, or leave the short "
             "series out of data.source.series (predict.py sets the run's data with a '+': +data.source.series=<value>")):
         predict(runs["stores"], 3, tmp_path, f"+data.source.path={short}")
+
+
+def test_an_image_run_maps_the_anomalies_of_a_folder_without_masks(runs, tmp_path):
+    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.pipeline import restore
+
+    folder = tmp_path / "night"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    images = {name: 10 + rng.normal(size=(2, 64, 48)) for name in ("a", "b")}  # the run's two epochs
+    images["b"][1, 40:43, 30:33] += 50  # a bright new source in the new epoch
+    for name, image in images.items():
+        np.save(folder / f"{name}.npy", image)
+    result = trainlab.predict(runs["sky"], images=folder, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
+    scores = pd.read_csv(result.forecast)
+    # 32-pixel tiles of the run, the last row and column flush with the edges: 2 x 2 per image
+    assert result.forecast.name == "anomaly_scores.csv" and len(scores) == 8 and result.plot.stat().st_size > 0
+    assert sorted(scores.tile) == sorted(f"{n}.npy y{y} x{x}" for n in "ab" for y in (0, 32) for x in (0, 16))
+    assert list(scores.score) == sorted(scores.score, reverse=True) and scores.score.between(0, 1).all()
+    maps = np.load(result.out_dir / "anomaly_maps.npz")
+    assert maps["maps"].shape == (8, 32, 32)
+    # by hand: the checkpoint's asinh normalisation, the model's own map and score
+    run = RunFolder(runs["sky"])
+    saved = load_checkpoint(run.best())
+    model, _ = restore(run.config(), saved, "best")
+    stats = {k: np.array(v) for k, v in saved["SkyDataModule"].items() if k in ("median", "sigma")}
+    tile = images["b"][:, 32:64, 16:48]
+    scaled = np.arcsinh((tile - stats["median"][:, None, None]) / stats["sigma"][:, None, None])
+    x = torch.tensor(scaled, dtype=torch.float32)[None]
+    with torch.no_grad():
+        expected = float(model.image_score(model.eval().anomaly_map(x))[0])
+    assert scores.set_index("tile").score["b.npy y32 x16"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_each_family_is_refused_the_other_familys_keys(runs, tmp_path):
+    with pytest.raises(UserError, match=r"^horizon=3: an image run's predictions are anomaly maps of images=<folder>, "
+                                        r"with no horizon; leave it out"):
+        predict(runs["sky"], 3, tmp_path, f"images={tmp_path}")
+    with pytest.raises(UserError, match=r"^images=<folder> is required for an image run"):
+        trainlab.predict(runs["sky"], overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
+    with pytest.raises(UserError, match=r"^images=.*: a timeseries run forecasts its data's series, it reads no images"):
+        predict(runs["xy"], 1, tmp_path, f"images={tmp_path}")

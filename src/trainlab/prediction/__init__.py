@@ -7,6 +7,7 @@
 - ``timeseries``: the forecast itself, from the end of each series, fed back past ``data.steps``.
 - ``calendar``: the times after a series' last row, on its own step and in its own zone.
 - ``plots``: forecast.png, the last stretch of history and the forecast.
+- ``image``: an image run's anomaly maps of a folder of sky images without masks.
 
-Only the time-series family forecasts; graph and image runs are refused (``fit.check_family``).
+Graph runs (a catalogue without labels) are refused (``fit.check_family``).
 """

@@ -9,20 +9,18 @@ from typing import Any, Optional
 
 from trainlab.config.errors import UserError
 
-FORECASTS = ("timeseries",)  # the families predict.py makes predictions for
-NOT_YET = {
-    "graph": "a catalogue without labels, a class and its probabilities per star",
-    "image": "a sky image folder without masks, an anomaly map per tile",
-}
+FORECASTS = ("timeseries", "image")  # the families predict.py makes predictions for
+NOT_YET = {"graph": "a catalogue without labels, a class and its probabilities per star"}
 
 
 def check_family(family: Optional[str], run: str) -> None:
-    """Refuse a run of a family that predict.py does not forecast (yet)."""
+    """Refuse a run of a family that predict.py does not predict for (yet)."""
     if family in FORECASTS:
         return
     wanted = NOT_YET.get(str(family), "its unlabelled inputs")
-    raise UserError(f"predict.py forecasts time-series runs only; '{run}' is a {family} run, and predictions for "
-                    f"{wanted}, are not made yet: score it on labelled data with python evaluate.py ckpt_path=<run>")
+    raise UserError(f"predict.py forecasts time-series runs and maps anomalies of image runs; '{run}' is a {family} "
+                    f"run, and predictions for {wanted}, are not made yet: score it on labelled data with python "
+                    "evaluate.py ckpt_path=<run>")
 
 
 def check_horizon(horizon: Any) -> int:
