@@ -47,7 +47,8 @@ def forecast(model: Any, data: Any, horizon: int, device: torch.device, recursiv
     spans = [(first, end) for first, _, _, end in series_spans(table, 0.0, 0.0, whole_file=True)]
     inputs = data.datasets["test"].features  # (rows, inputs): the data module's own scaling, the checkpoint's stats
     _check_last_windows(data, table, spans)
-    histories = [inputs[first:end] for first, end in spans]
+    keep = data.window + data.horizon - 1  # the rows a window reads, and those between it and the next row
+    histories = [(max(first, end - keep) - first, inputs[max(first, end - keep):end]) for first, end in spans]
     values = _blocks(model, data, histories, horizon, device, recursive)
     # one series picked from a file of several (data.source.series=B) keeps its name: "store=B" -> B
     names = [name for name, _ in table.series_rows] if table.series_rows else [
@@ -57,10 +58,11 @@ def forecast(model: Any, data: Any, horizon: int, device: torch.device, recursiv
 
 
 @torch.inference_mode()
-def _blocks(model: Any, data: Any, histories: list[torch.Tensor], horizon: int, device: torch.device,
+def _blocks(model: Any, data: Any, histories: list[tuple[int, torch.Tensor]], horizon: int, device: torch.device,
             recursive: bool) -> list[np.ndarray]:
     """(horizon, targets) of each series: block after block of ``data.steps`` rows, each from the window
-    that ends ``data.horizon`` rows before the block's first row."""
+    that ends ``data.horizon`` rows before the block's first row. ``histories``: each series' last rows as
+    inputs, and the row of the series (0: its first) they start at."""
     targets = data.num_targets
     channels = list(range(data.num_features - targets, data.num_features))  # the past targets, last among the inputs
     mean = torch.as_tensor(data.stats["feature_mean"], dtype=torch.float32)  # (inputs,) the checkpoint's scaling
@@ -71,9 +73,11 @@ def _blocks(model: Any, data: Any, histories: list[torch.Tensor], horizon: int, 
     model.to(device).eval()
     blocks: list[list[torch.Tensor]] = [[] for _ in histories]
     made = 0
+    keep = data.window + data.horizon - 1
     while made < horizon:
-        ends = [len(h) - data.horizon + 1 for h in histories]  # exclusive end of each window
-        windows = torch.stack([h[end - data.window:end] for h, end in zip(histories, ends)])  # (series, window, inputs)
+        ends = [len(h) - data.horizon + 1 for _, h in histories]  # exclusive end of each window
+        # (series, window, inputs)
+        windows = torch.stack([h[end - data.window:end] for (_, h), end in zip(histories, ends)])
         out = torch.cat([model.to_original_units(model(part.to(device, dtype))).float().cpu()
                          for part in windows.split(CHUNK)])
         out = out.reshape(len(histories), data.steps, targets)  # (series, steps, targets) in the data's units
@@ -81,15 +85,18 @@ def _blocks(model: Any, data: Any, histories: list[torch.Tensor], horizon: int, 
             blocks[i].append(out[i])
         made += data.steps
         if made < horizon and recursive:  # the forecast as the next rows' past targets, scaled as inputs are
-            histories = [torch.cat([h, _next_rows(data, len(h), o, channels, calendar, mean, std)])
-                         for h, o in zip(histories, out)]
+            grown = [(start, torch.cat([h, _next_rows(data, start + len(h), o, channels, calendar, mean, std)]))
+                     for (start, h), o in zip(histories, out)]
+            # only the rows the next windows read are kept: a long horizon copies little
+            histories = [(start + len(h) - keep, h[-keep:]) for start, h in grown]
     return [torch.cat(b)[:horizon].double().numpy() for b in blocks]
 
 
 def _next_rows(data: Any, rows: int, forecast: torch.Tensor, channels: list[int], calendar: list[int],
                mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """(steps, inputs) the series' rows ``rows``, ``rows + 1``, ... as inputs: the forecast (steps, targets) in the
-    target channels, the source's calendar columns computed for those rows; scaled with the checkpoint's statistics."""
+    """(steps, inputs) the series' rows ``rows``, ``rows + 1``, ... (0: its first) as inputs: the forecast
+    (steps, targets) in the target channels, the source's calendar columns computed for those rows; scaled with
+    the checkpoint's statistics."""
     made = torch.zeros(len(forecast), len(mean))
     made[:, channels] = forecast
     if calendar:
