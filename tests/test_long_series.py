@@ -84,7 +84,7 @@ def test_the_picked_series_alone_is_sorted_split_and_scaled(tmp_path):
     assert np.allclose(table.targets[:, 0], expected)
     train_end = 120 - 18 - 18
     assert np.isclose(dm.stats["target_mean"][0], expected[:train_end].mean())  # fit on B's training rows
-    assert dm.fingerprint() == {"rows": 120, "series": "store=B"}
+    assert dm.fingerprint() == {"rows": 120, "series": "store=B", "frequency": "D"}
     numbered = write(tmp_path, frame.assign(store=frame.store.map({"A": 1, "B": 2, "C": 3})), "numbered.csv")
     read = source(numbered, series_column="store", series=[2]).load().targets[:, 0]  # before data.missing
     assert np.isnan(read[31]) and np.array_equal(np.delete(read, 31), np.delete(expected, 31))
@@ -178,7 +178,7 @@ def test_several_series_are_split_each_on_its_own_and_windows_stay_inside_one(tm
     assert np.allclose(dm.stats["mase_scale"], [1.0])  # naive errors within a series (1 a day), not across (1000)
     train_rows = np.concatenate([np.arange(k * 120, k * 120 + 84) for k in range(3)])
     assert np.isclose(dm.stats["target_mean"][0], table.targets[train_rows, 0].mean())
-    assert dm.fingerprint() == {"rows": 360, "series": "store=A,B,C"}
+    assert dm.fingerprint() == {"rows": 360, "series": "store=A,B,C", "frequency": "D"}
     two = pooled(write(tmp_path, long_frame()), series=["C", "A"])  # in the order given
     assert two.load().series_rows == (("C", 120), ("A", 120)) and two.load().targets[0, 0] == 2000
 

@@ -1,6 +1,7 @@
 """trainlab: Hydra-composed PyTorch Lightning experiments.
 
-``trainlab.train([...overrides])`` and ``trainlab.evaluate(run)`` make the command line's runs from Python
+``trainlab.train([...overrides])``, ``trainlab.evaluate(run)`` and ``trainlab.predict(run, horizon)`` make the
+command line's runs from Python
 (:mod:`trainlab.api`).
 
 Importing the package is cheap on purpose: nothing here imports torch or lightning (nor the API's
@@ -10,7 +11,7 @@ in well under a second.
 
 __version__ = "0.1.0"
 
-_API = ("train", "evaluate", "TrainResult", "EvalResult")  # trainlab.api's, imported when first used
+_API = ("train", "evaluate", "predict", "TrainResult", "EvalResult", "PredictResult")  # trainlab.api's, imported when first used
 __all__ = [*_API, "__version__"]
 
 

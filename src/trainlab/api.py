@@ -1,11 +1,12 @@
 """Runs from Python in one call (a notebook, a script's loop of runs): ``trainlab.train([...])`` and
-``trainlab.evaluate(run)``, each the command line's run::
+``trainlab.evaluate(run)`` and ``trainlab.predict(run, horizon)``, each the command line's run::
 
     import trainlab
 
     result = trainlab.train(["model=cnn", "trainer.max_epochs=3"])   # python train.py model=cnn ...
     result.run_dir, result.metrics["test/rmse"], result.best_checkpoint
     report = trainlab.evaluate(result.run_dir, ["split=val"])        # python evaluate.py ckpt_path=<run> split=val
+    ahead = trainlab.predict(result.run_dir, 24)                       # python predict.py ckpt_path=<run> horizon=24
 
 The overrides are the command line's, in its grammar, composed as ``@hydra.main`` composes them (the
 same search path: conf/, experiments/, ``config_dir`` as ``--config-dir``), and the run is made by
@@ -64,6 +65,27 @@ class EvalResult:
     details: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class PredictResult:
+    """What :func:`predict` made.
+
+    Args:
+        out_dir: the prediction's folder (``outputs/predict/runs/...``): forecast.csv, forecast.png, forecast.json
+            (a series run), or anomaly_scores.csv, anomaly_maps.npz, anomaly_maps.png, anomaly_maps.json (an image run).
+        forecast: its csv: ``forecast.csv`` or ``anomaly_scores.csv``.
+        plot: its png: ``forecast.png`` or ``anomaly_maps.png``.
+        frame: the csv's rows as a pandas DataFrame (series, time, step, targets in the data's units; or tile,
+            score, anomalous pixels).
+        details: what its json holds (checkpoint, horizon, series, whether forecasts were fed back; or tiles).
+    """
+
+    out_dir: Path
+    forecast: Path
+    plot: Path
+    frame: Any
+    details: dict[str, Any]
+
+
 def train(overrides: Sequence[str] = (), *, config_dir: Optional[str | os.PathLike] = None,
           config_name: str = "train") -> TrainResult:
     """``python train.py <overrides>`` from Python: one run in a new folder; see the module's docstring.
@@ -92,6 +114,26 @@ def evaluate(ckpt_path_or_run: str | os.PathLike, overrides: Sequence[str] = (),
     given = [f"ckpt_path={grammar_value(str(ckpt_path_or_run))}", *_listed(overrides)]
     out_dir, report = _run("evaluate.py", config_name, given, config_dir, lambda cfg: evaluate_job(cfg, exits=False))
     return EvalResult(out_dir, out_dir / "report.md", report["metrics"], report)
+
+
+def predict(ckpt_path_or_run: str | os.PathLike, horizon: Optional[int] = None, overrides: Sequence[str] = (), *,
+            images: Optional[str | os.PathLike] = None, config_dir: Optional[str | os.PathLike] = None,
+            config_name: str = "predict") -> PredictResult:
+    """``python predict.py ckpt_path=<ckpt_path_or_run> horizon=<horizon> <overrides>`` from Python: the next
+    ``horizon`` steps after the end of every series of the run's data; ``overrides`` as predict.py takes
+    them (``+data.source.path=<newer file>``). An image run takes ``images=<folder>`` instead of a horizon."""
+    from trainlab.config.composition import grammar_value
+    from trainlab.run.jobs import predict_job
+
+    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int)):
+        raise UserError(f"horizon={horizon!r} must be a whole number of steps after the data's end (e.g. 24)")
+    given = [f"ckpt_path={grammar_value(str(ckpt_path_or_run))}", *([f"horizon={horizon}"] if horizon is not None else []),
+             *([f"images={grammar_value(str(images))}"] if images is not None else []), *_listed(overrides)]
+    out_dir, made = _run("predict.py", config_name, given, config_dir, lambda cfg: predict_job(cfg, exits=False))
+    frame = made.pop("forecast")
+    made.pop("out_dir")
+    csv, png = (next(f for f in made["files"] if f.endswith(end)) for end in (".csv", ".png"))
+    return PredictResult(out_dir, out_dir / csv, out_dir / png, frame, made)
 
 
 def _listed(overrides: Sequence[str]) -> list[str]:

@@ -157,7 +157,14 @@ def run_data_hint(problem: str, kept: tuple[str, ...] = ()) -> str:
     fixed = [k for k in named if k not in free]
     key = free[0] if free else "data.source.path" if fixed else "data.<key>"
     note = f"; the model keeps the run's {' and '.join(fixed)}" if fixed else ""
-    return f"{problem} (evaluate.py sets the run's data with a '+': +{key}=<value>{note})"
+    return f"{problem} ({_reader()} sets the run's data with a '+': +{key}=<value>{note})"
+
+
+def _reader() -> str:
+    """The script that reads a run's data again, for messages: predict.py where it runs, else evaluate.py."""
+    from trainlab.config.composition import _script
+
+    return "predict.py" if _script() == "predict.py" else "evaluate.py"
 
 
 def override_run_data(run_cfg: DictConfig, given: Any) -> list[str]:
@@ -173,7 +180,7 @@ def override_run_data(run_cfg: DictConfig, given: Any) -> list[str]:
     applied = []
     for key, value in leaves(OmegaConf.to_container(given, resolve=True)):
         if OmegaConf.select(run_cfg.data, key, default="<absent>") == "<absent>":
-            raise UserError(f"+data.{key}: the run's data config has no such key; evaluate.py can change what it has "
+            raise UserError(f"+data.{key}: the run's data config has no such key; {_reader()} can change what it has "
                             "(e.g. +data.source.path=<file> for a data file that moved)")
         OmegaConf.update(run_cfg.data, key, value, merge=False)
         applied.append(f"+data.{key}={_as_typed(value)}")

@@ -94,12 +94,13 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         return None
     refused_key = in_file.group(2) if in_file else refused.group(1)
     dropped = in_file.group(1).rpartition("/")[0] if in_file else refused_key  # composed again without it
-    if config_name == "eval":  # evaluate.py's own config
+    if config_name in ("eval", "predict"):  # evaluate.py's and predict.py's own configs
         from trainlab.config.checks import EVAL_RUN_KEYS
 
         if refused_key.split(".")[0] in EVAL_RUN_KEYS:
             given = next(o.input_line for o in single if o.key_or_group == refused_key)
-            return (f"{refused_key} is a setting of the run's own config, which evaluate.py changes with a '+' in "
+            script = "evaluate.py" if config_name == "eval" else "predict.py"
+            return (f"{refused_key} is a setting of the run's own config, which {script} changes with a '+' in "
                     f"front: +{given}")
     try:
         node = composed([o.input_line for o in single if o.key_or_group != dropped])

@@ -1,5 +1,5 @@
-"""What train.py's and evaluate.py's jobs do with a composed config: the scripts' ``@hydra.main``
-functions and :mod:`trainlab.api` (``trainlab.train``, ``trainlab.evaluate``) both run these, so a run
+"""What train.py's, evaluate.py's and predict.py's jobs do with a composed config: the scripts' ``@hydra.main``
+functions and :mod:`trainlab.api` (``trainlab.train``, ``trainlab.evaluate``, ``trainlab.predict``) both run these, so a run
 started from Python is the command line's run.
 
 Nothing here imports torch or lightning at module level: ``--help`` and ``--cfg`` stay fast.
@@ -67,6 +67,21 @@ def evaluate_job(cfg: DictConfig, exits: bool) -> dict[str, Any]:
     """evaluate.py's job: :func:`evaluate`; a UserError is one line and exit 2 (``exits``), or raised."""
     with report_user_errors(on_error=discard_unstarted_run, exits=exits):
         return evaluate(cfg)
+
+
+def predict(cfg: DictConfig) -> dict[str, Any]:
+    """Forecast ``cfg.horizon`` steps after the data of the run ``cfg.ckpt_path`` names (trainlab.prediction)."""
+    from trainlab.prediction.run import predict as forecast_run
+    from trainlab.run.process import settings_kept
+
+    with settings_kept():  # called from Python, torch's threads and flags are left as they were found
+        return forecast_run(cfg)
+
+
+def predict_job(cfg: DictConfig, exits: bool) -> dict[str, Any]:
+    """predict.py's job: :func:`predict`; a UserError is one line and exit 2 (``exits``), or raised."""
+    with report_user_errors(on_error=discard_unstarted_run, exits=exits):
+        return predict(cfg)
 
 
 def _evaluate(cfg: DictConfig) -> dict[str, Any]:

@@ -251,7 +251,7 @@ def objective(run: Run, metrics: dict[str, float]) -> float:
 
 
 def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
-            given: Sequence[str] = (), whole_file: bool = False) -> tuple[Any, Any]:
+            given: Sequence[str] = (), whole_file: bool = False, forecast: bool = False) -> tuple[Any, Any]:
     """(task module, data module) of a saved run: the checkpoint's weights, and the statistics its data
     module fit at training time (scaling, imputation), so evaluation sees data as training did.
 
@@ -259,11 +259,12 @@ def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
     the caller gets it from the run's config, not from its own command line. ``given``: the overrides
     of the run's data (``+data.steps=2``, evaluate.py's): data that no longer fit the trained model (other
     columns, steps, inputs) are refused in one line naming them, before any weight is loaded. ``whole_file``
-    (evaluate.py's ``split=all``): the data module's test split is every window of the file."""
+    (evaluate.py's ``split=all``): the data module's test split is every window of the file; ``forecast``
+    (predict.py, with ``whole_file``): nothing is scored, so data seen in training are no reason to warn."""
     from trainlab.run.checks import tensor_differences
 
     try:
-        datamodule = _restore_data(run_cfg, ckpt, ckpt_name, given, whole_file)
+        datamodule = _restore_data(run_cfg, ckpt, ckpt_name, given, whole_file, forecast)
     except UserError as exc:
         if DATA_KEY.search(str(exc)) and "+data." not in str(exc):
             raise UserError(run_data_hint(str(exc), _kept(run_cfg))) from None
@@ -321,7 +322,7 @@ def _kept(run_cfg: DictConfig) -> tuple[str, ...]:
 
 
 def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, given: Sequence[str],
-                  whole_file: bool = False) -> Any:
+                  whole_file: bool = False, forecast: bool = False) -> Any:
     changed = [g for g in given if g.split("=", 1)[0].removeprefix("+data.") in _kept(run_cfg)]
     if changed:
         key = changed[0].split("=", 1)[0].lstrip("+")
@@ -333,19 +334,25 @@ def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, giv
         if not hasattr(datamodule, "score_whole_file"):
             raise UserError(f"split=all scores every window of a series file; this is a {datamodule.family} run, "
                             "whose data have no such reading: use split=test or split=val")
-        datamodule.score_whole_file()
+        datamodule.score_whole_file(forecast=True) if forecast else datamodule.score_whole_file()
     datamodule.setup("fit")  # the data's own refusals (a file not found) before the model's
     state = ckpt.get(type(datamodule).__qualname__)
     if state is not None:
         sizes = datamodule.size_differences(state)
         if sizes:  # other columns (channels, features): scaling them with the checkpoint's would not even broadcast
             raise _misfit(given, ckpt_name, f"other columns or channels: {sizes[0]}")
+        if forecast:  # another step or other series: a forecast would continue what the model never learned
+            from trainlab.prediction.fit import check_same_series
+
+            check_same_series(state, datamodule.fingerprint(), ckpt_name)
         changed = datamodule.data_differences(state)
-        if whole_file and not changed:
+        if whole_file and not changed and not forecast:
             log.warning("split=all on the data '%s' was trained on: most of the windows scored are ones it learned "
                         "from; give a new file: +data.source.path=<file>", ckpt_name)
-        if changed:  # evaluating on new data is legitimate, but should not pass for the run's own
-            log.warning("the data differ from those '%s' was trained on (%s); it is evaluated on them with its "
-                        "training scaling", ckpt_name, "; ".join(changed))
+        if changed:  # evaluating on new data is legitimate, but should not pass for the run's own; a newer
+            # file is what a forecast is for: said, not warned
+            say = log.info if forecast else log.warning
+            say("the data differ from those '%s' was trained on (%s); it is %s them with its training scaling",
+                ckpt_name, "; ".join(changed), "forecast from" if forecast else "evaluated on")
         datamodule.load_state_dict(state)
     return datamodule

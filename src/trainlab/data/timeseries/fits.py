@@ -39,6 +39,10 @@ def _check_whole_file(data: TimeSeriesDataModule, span: int, rows: int, where: s
     """split=all: the shortest series (``where``, ``rows`` rows) must hold one whole window, and the
     ETS fit, when it runs, its rows."""
     season, before = data.season_length, lead_in(data)
+    if span + before > rows and data.forecasting:
+        raise UserError(f"{where} has {rows} rows, fewer than one window of data.window={data.window} + data.horizon="
+                        f"{data.horizon} + data.steps={data.steps} - 1 = {span} rows, which predict.py reads the data "
+                        f"in; give a longer file{longer_series(data.table)}")
     if span + before > rows:
         seasonal = f" after the first {before} (the seasonal naive's season before its first window)" if before else ""
         raise UserError(f"split=all: {where} has {rows} rows, fewer than one window of data.window={data.window} + "
@@ -54,7 +58,7 @@ def _check_whole_file(data: TimeSeriesDataModule, span: int, rows: int, where: s
 def lead_in(data: TimeSeriesDataModule) -> int:
     """split=all: rows of each series before its first scored window, so that the seasonal naive of
     that window has a season of the series before it (0 when the window is as long as the season)."""
-    return max(0, (data.season_length or 0) - data.window) if data.whole_file else 0
+    return max(0, (data.season_length or 0) - data.window) if data.whole_file and not data.forecasting else 0
 
 
 def longer_series(table: Optional[SeriesTable]) -> str:

@@ -112,15 +112,17 @@ class TimeSeriesDataModule(SplitDataModule):
         # split -> (windows covered, None: all; name -> forecasts)
         self._baselines: dict[str, tuple[Optional[int], dict[str, np.ndarray]]] = {}
         self.whole_file = False  # evaluate.py split=all: see score_whole_file
+        self.forecasting = False  # predict.py: the whole file read to forecast past its end, nothing scored
 
-    def score_whole_file(self) -> None:
+    def score_whole_file(self, forecast: bool = False) -> None:
         """evaluate.py's ``split=all``: the test split becomes every window of the file (of each series),
         the train and val splits are not built, and what is fit on training rows (the ETS baseline's
         parameters, a season that must fit) takes every row: a new file has none set apart. The scaling
-        and MASE's scale are the checkpoint's. Call it before :meth:`load`."""
+        and MASE's scale are the checkpoint's. Call it before :meth:`load`. ``forecast`` (predict.py): read to
+        forecast past the end, not scored: no season of rows is kept before the first window."""
         if self.table is not None:
             raise RuntimeError("score_whole_file() must come before the data are loaded")
-        self.whole_file = True
+        self.whole_file, self.forecasting = True, forecast
 
     # -- sizes the model needs, known after load() -------------------------------------------
     def load(self) -> SeriesTable:
@@ -287,7 +289,8 @@ class TimeSeriesDataModule(SplitDataModule):
                                                  int(starts[0]), int(starts[-1]), self.steps, torch.from_numpy(starts))
         gaps = f" ({dropped} dropped: they touch a gap)" if dropped else ""
         if self.whole_file:
-            self.log_once(log, "windows: %d, every one of the file (split=all)%s", len(self.datasets["test"]), gaps)
+            self.log_once(log, "windows: %d, every one of the file (%s)%s", len(self.datasets["test"]),
+                          "predict.py" if self.forecasting else "split=all", gaps)
         else:
             self.log_once(log, "windows: train %d, val %d, test %d%s",
                           *(len(self.datasets[s]) for s in ("train", "val", "test")), gaps)
@@ -307,7 +310,8 @@ class TimeSeriesDataModule(SplitDataModule):
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
     def fingerprint(self) -> dict[str, Any]:
         table = self.load()  # the series picked from a file of several, when one is (older checkpoints lack it)
-        return {"rows": int(table.targets.shape[0]), **({"series": table.series} if table.series else {})}
+        return {"rows": int(table.targets.shape[0]), **({"series": table.series} if table.series else {}),
+                **({"frequency": table.frequency} if table.frequency else {})}  # predict.py continues it
 
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         self.stats = stats

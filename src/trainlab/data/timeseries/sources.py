@@ -92,14 +92,21 @@ class ElNinoSST:
     sin/cos; target: the temperature ``horizon`` months ahead (the data module shifts it).
     """
 
+    CALENDAR = ("month_sin", "month_cos")  # inputs known for any row, after the data too (predict.py feeds them)
+
+    @staticmethod
+    def calendar(rows: np.ndarray) -> np.ndarray:
+        """(rows, 2): ``CALENDAR``'s columns of the rows ``rows`` (0: January 1950), the data's or later ones."""
+        month = np.asarray(rows) % 12
+        return np.stack([np.sin(2 * np.pi * month / 12), np.cos(2 * np.pi * month / 12)], axis=1)
+
     def load(self) -> SeriesTable:
         from statsmodels.datasets import elnino  # imported here: statsmodels is slow to import
 
         frame = elnino.load_pandas().data
         months = frame.columns[1:]  # YEAR, JAN..DEC
         sst = frame[months].to_numpy(dtype=np.float64).reshape(-1)  # row-major: year by year
-        month = np.tile(np.arange(12), len(frame))
-        features = np.stack([sst, np.sin(2 * np.pi * month / 12), np.cos(2 * np.pi * month / 12)], axis=1)
+        features = np.concatenate([sst[:, None], self.calendar(np.arange(len(sst)))], axis=1)
         return SeriesTable(
             features.astype(np.float32), sst[:, None].astype(np.float32),
             ["sst", "month_sin", "month_cos"], ["sst"], "elnino", season_length=12,

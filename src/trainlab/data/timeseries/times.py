@@ -40,6 +40,8 @@ class Grid:
     # each sorted row's time as the file has it (for the span a log line gives): the column's own array,
     # as a tuple a million times cost seconds, one Python object at a time
     written: Any = field(default_factory=lambda: np.empty(0, dtype=object))
+    # each sorted row's time as read (naive, UTC where a zone or offsets were read; or numbers): predict.py's start
+    times: Any = None
 
     @property
     def span(self) -> tuple[str, str]:
@@ -49,8 +51,8 @@ class Grid:
     def cut(self, first: int, end: int) -> "Grid":
         """The grid of the steps ``first`` to ``end`` (exclusive) alone: rows trimmed off its ends."""
         keep = (self.positions >= first) & (self.positions < end)
-        return replace(self, positions=self.positions[keep] - first,
-                       written=self.written[keep])
+        return replace(self, positions=self.positions[keep] - first, written=self.written[keep],
+                       times=None if self.times is None else self.times[keep])
 
 
 def describe_step(grids: list[Optional[Grid]], season: Optional[int], column: str,
@@ -172,7 +174,7 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     ordered = times.iloc[order].reset_index(drop=True)
     grid = number_grid(ordered.to_numpy()) if is_number else date_grid(ordered)
     if grid is not None:
-        grid = replace(grid, written=raw.array[order])
+        grid = replace(grid, written=raw.array[order], times=ordered.to_numpy())
     if grid is None:
         log.info("%s: no regular step between its times; rows are taken as consecutive steps", where)
         return rows, None
@@ -211,7 +213,7 @@ def _pieced(times: Any, raw: Any, where: str) -> Optional[Grid]:
     log.warning("%s: the rows step by %s in file order but for %d jump(s) between stretches of different periods "
                 "(first '%s' -> '%s', as in a typical meteorological year); kept in file order as consecutive steps",
                 where, grid.step, len(jumps), raw.iloc[jumps[0]], raw.iloc[jumps[0] + 1])
-    return replace(grid, written=raw.array)
+    return replace(grid, written=raw.array, times=times.to_numpy())
 
 
 def _written(time: Any) -> str:

@@ -1,0 +1,126 @@
+"""The times after a series' last row: on the step its time column was read with (a fixed interval,
+business days, whole months, quarters or years, or a step of plain numbers), written in the zone its
+times were read in (``data.source.time_zone``'s clock, or the offset the file wrote).
+
+A series' times come from its :class:`~trainlab.data.timeseries.times.Grid` as the data module read
+them (naive, UTC for steps under a day where a zone or offsets were read, the clock time for days and
+longer), so the forecast continues exactly the series the model was trained on. Computed with numpy for
+all series of a step at once: a file of thousands of series takes one pass, not one per series.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from trainlab.data.timeseries.times import Grid
+
+_CALENDAR = re.compile(r"(\d*)(MS|QS|YS)")
+_MONTHS = {"MS": 1, "QS": 3, "YS": 12}
+DAY = np.timedelta64(1, "D")
+
+
+def stepped(grid: Grid, offsets: np.ndarray) -> Any:
+    """The times ``offsets`` steps after the grid's first row (0: itself), as the grid's times are: a
+    ``DatetimeIndex`` (naive) or an array of numbers."""
+    import pandas as pd
+
+    offsets = np.asarray(offsets, dtype=np.int64)
+    made = _steps([grid] * len(offsets), grid.frequency, offsets)
+    return pd.DatetimeIndex(made) if np.issubdtype(made.dtype, np.datetime64) else made
+
+
+def _steps(grids: Sequence[Grid], frequency: Optional[str], offsets: np.ndarray) -> np.ndarray:
+    """Per (grid, offset) pair, the time ``offset`` steps after the grid's first row; grids of one step."""
+    first = np.array([g.times[0] for g in grids])
+    offsets = offsets - np.array([int(g.positions[0]) for g in grids])  # counted from the first row's place
+    if not np.issubdtype(first.dtype, np.datetime64):  # plain numbers (a year, a step count)
+        spans = np.array([max(int(g.positions[-1] - g.positions[0]), 1) for g in grids])
+        step = np.array([float(g.times[-1]) - float(g.times[0]) for g in grids]) / spans
+        values = first.astype(np.float64) + step * offsets
+        return values.astype(np.int64) if np.all(values % 1 == 0) else values
+    first = first.astype("datetime64[ns]")
+    day = first.astype("datetime64[D]")
+    clock = first - day  # the time of day, kept
+    monthly = _CALENDAR.fullmatch(frequency or "")
+    if monthly:  # from the first time each: a 31st stays the month's last day (Feb 29, then Mar 31), as pandas' DateOffset
+        start = first.astype("datetime64[M]") + offsets * int(monthly.group(1) or 1) * _MONTHS[monthly.group(2)]
+        length = (start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")
+        into = np.minimum(day - first.astype("datetime64[M]").astype("datetime64[D]"), length - DAY)
+        return start.astype("datetime64[D]") + into + clock
+    if frequency == "B":
+        return np.busday_offset(day, offsets, roll="forward") + clock
+    import pandas as pd
+
+    return first + np.timedelta64(pd.Timedelta(pd.tseries.frequencies.to_offset(frequency)).value, "ns") * offsets
+
+
+def after_end(grids: Sequence[Optional[Grid]], horizon: int, zone: Optional[str]) -> Optional[Any]:
+    """The ``horizon`` times after each series' last row, series after series, as the series write them
+    (:func:`written`), as one pandas Series (a series without times: empty cells); None when none has times."""
+    import pandas as pd
+
+    groups: dict[tuple, list[int]] = defaultdict(list)  # series of one step and one zone, computed together
+    for i, grid in enumerate(grids):
+        if grid is not None and grid.times is not None:
+            groups[(grid.frequency, str(_zone_of(grid, zone)))].append(i)
+    if not groups:
+        return None
+    out = np.full(len(grids) * horizon, None, dtype=object)
+    ahead = np.arange(1, horizon + 1)
+    for members in groups.values():
+        own = [grids[i] for i in members]
+        offsets = np.concatenate([int(g.positions[-1]) + ahead for g in own])
+        made = _steps([g for g in own for _ in ahead], own[0].frequency, offsets)
+        if np.issubdtype(made.dtype, np.datetime64):
+            made = _in_zone(pd.DatetimeIndex(made), _zone_of(own[0], zone))
+        places = np.concatenate([i * horizon + ahead - 1 for i in members])
+        out[places] = list(made)
+    made = pd.Series(list(out), dtype=object)  # years stay whole numbers beside the empty cells
+    return made if any(v is None for v in out) else made.infer_objects()
+
+
+def written(times: Any, grid: Grid, zone: Optional[str]) -> Any:
+    """``times`` (from :func:`stepped`) as the series writes its own: in ``zone`` (``data.source.time_zone``)
+    or the offset of its last row where its steps are under a day and were read in UTC; naive otherwise."""
+    import pandas as pd
+
+    return _in_zone(times, _zone_of(grid, zone)) if isinstance(times, pd.DatetimeIndex) else times
+
+
+def clock(times: Any) -> Any:
+    """Times for a plot's axis: zoned ones as their clock time."""
+    return times.tz_localize(None) if getattr(times, "tz", None) is not None else times
+
+
+def _in_zone(times: Any, tz: Any) -> Any:
+    """Naive UTC ``times`` in the zone ``tz``; as they are for None (naive clock times)."""
+    return times.tz_localize("UTC").tz_convert(tz) if tz is not None else times
+
+
+def _zone_of(grid: Grid, zone: Optional[str]) -> Any:
+    """The zone a grid's times are written in: ``zone``, or its last row's own offset, where it steps by a
+    fixed interval under a day (read in UTC); None (naive clock times) otherwise."""
+    import pandas as pd
+
+    if not _under_a_day(grid):
+        return None
+    if zone is not None:
+        return zone
+    last = grid.written[-1] if len(grid.written) else None
+    try:
+        return pd.Timestamp(last).tz if isinstance(last, (str, pd.Timestamp)) else None
+    except ValueError:  # a format pandas reads only with the column's own format: naive then
+        return None
+
+
+def _under_a_day(grid: Grid) -> bool:
+    """Whether the grid steps by a fixed interval under a day (read in UTC where a zone or offsets were given)."""
+    import pandas as pd
+
+    if grid.frequency is None or _CALENDAR.fullmatch(grid.frequency) or grid.frequency == "B":
+        return False
+    return pd.Timedelta(pd.tseries.frequencies.to_offset(grid.frequency)) < pd.Timedelta(DAY)

@@ -1,0 +1,85 @@
+"""Whether data and a horizon fit the model that forecasts them, each refused in one line naming the
+mismatch and the fix: another family's run, a file on another step between times or of other series
+than the model learned, and a horizon past ``data.steps`` for a model that needs inputs nobody knows
+after the data's end (its targets are fed back, and calendar columns its source computes for any row)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from trainlab.config.errors import UserError
+
+FORECASTS = ("timeseries", "image")  # the families predict.py makes predictions for
+NOT_YET = {"graph": "a catalogue without labels, a class and its probabilities per star"}
+
+
+def check_family(family: Optional[str], run: str) -> None:
+    """Refuse a run of a family that predict.py does not predict for (yet)."""
+    if family in FORECASTS:
+        return
+    wanted = NOT_YET.get(str(family), "its unlabelled inputs")
+    raise UserError(f"predict.py forecasts time-series runs and maps anomalies of image runs; '{run}' is a {family} "
+                    f"run, and predictions for {wanted}, are not made yet: score it on labelled data with python "
+                    "evaluate.py ckpt_path=<run>")
+
+
+def check_horizon(horizon: Any) -> int:
+    """``horizon`` as a whole number of steps, 1 or more."""
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise UserError(f"horizon={horizon!r} must be a whole number of steps after the data's end, 1 or more "
+                        "(e.g. horizon=24)")
+    return horizon
+
+
+def check_reach(data: Any, horizon: int) -> bool:
+    """Whether the forecast is fed back (``horizon`` past ``data.steps``); refused, in one line, for a model
+    whose inputs hold columns other than its own targets and the calendar its source computes for any row
+    (``source.CALENDAR``, ``source.calendar(rows)``): their values after the data's end are unknown."""
+    if horizon <= data.steps:
+        return False
+    targets = list(data.load().target_names)
+    calendar = set(getattr(data.source, "CALENDAR", ()))
+    others = [name for name in data.input_names if (not data.target_inputs or name not in targets)
+              and name not in calendar]
+    if data.target_inputs and not others:
+        return True
+    why = (f"its inputs hold column(s) {others} besides its targets {targets}, whose values after the data's end "
+           "are unknown" if data.target_inputs else
+           f"its inputs are column(s) {others} and not its targets' past values (data.target_inputs=false), so its "
+           "forecasts cannot be fed back")
+    raise UserError(f"horizon={horizon}: the model predicts data.steps={data.steps} step(s) at once and {why}; give "
+                    f"horizon={data.steps} or less, or train a run that predicts {horizon} at once: data.steps={horizon}")
+
+
+def check_same_series(state: dict[str, Any], here: dict[str, Any], ckpt_name: str) -> None:
+    """The data's step between times and their series against the checkpoint's (``state``, the data module's
+    saved fingerprint; ``here``, the data's own): a forecast on another step, or of a series the model never
+    learned, is refused. A checkpoint saved before the step was recorded is not checked for it."""
+    trained, given = state.get("frequency"), here.get("frequency")
+    if trained is not None and given != trained:
+        read = f"steps by {given}" if given else "has no regular step between its times"
+        raise UserError(f"the data {read}, but '{ckpt_name}' was trained on a series stepping by {trained}; give "
+                        f"data on the step of {trained} (resample it), or train a run on these")
+    trained, given = state.get("series"), here.get("series")
+    if trained == given:
+        return
+    if trained is None or given is None:
+        said = given or "one series"
+        raise UserError(f"the data hold {said}, but '{ckpt_name}' was trained on {trained or 'one series'}; give data "
+                        "of the run's own series (data.source.series_column, data.source.series), or train a run on these")
+    new = _new_series(trained, given)
+    if new == []:  # a few of the series it learned
+        return
+    named = f"series {', '.join(new[:5])}{' ...' if len(new) > 5 else ''}" if new else given
+    raise UserError(f"the data hold {named}, which '{ckpt_name}' was not trained on ({trained}); forecast the series "
+                    "it learned (+data.source.series=[...] picks them), or train a run on these")
+
+
+def _new_series(trained: str, given: str) -> Optional[list[str]]:
+    """The series of the label ``given`` (``store=A,B``) missing from ``trained``; None where a label does
+    not list its series (more than a dozen: counted and digested) or the series columns differ."""
+    (column, listed), (own_column, own) = (label.partition("=")[::2] for label in (given, trained))
+    if column != own_column or " series " in listed or " series " in own:
+        return None
+    learned = set(own.split(","))
+    return [name for name in listed.split(",") if name not in learned]

@@ -1,0 +1,107 @@
+"""predict.py for an image run: anomaly maps of a folder of sky images that have no masks.
+
+The images are read as ``data=sky_folder`` reads a folder (FITS, NPY or PNG; cut into the run's tiles,
+the quality check's filling and dropping of bad tiles), normalised with the checkpoint's statistics as
+its training tiles were, and given to the model: a map of each pixel's anomaly probability
+(``anomaly_map``) and the tile's score (``image_score``), as evaluate.py times and scores them.
+Writes ``anomaly_scores.csv`` (a tile per row, the most anomalous first), ``anomaly_maps.npz`` (the maps,
+float16, with the tile names) and ``anomaly_maps.png`` (the highest-scoring tiles beside their maps).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from trainlab.config.errors import UserError
+from trainlab.data.image.sources import ImageFolder
+
+SHOWN = 4  # tiles drawn in anomaly_maps.png, the highest scores
+BATCH = 16
+
+
+class UnmaskedFolder(ImageFolder):
+    """A folder of images read as :class:`ImageFolder` reads one, without masks: each image's mask is
+    empty (it is not read; nothing is scored). Its own folder stands in for the mask folder it checks."""
+
+    def __init__(self, path: str, tile_size: Optional[int] = None):
+        super().__init__(path, mask_dir=path, tile_size=tile_size)
+
+    def _mask_for(self, image_path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
+        return np.zeros(image_shape[-2:], dtype=bool)
+
+
+def read_images(folder: Any, run_cfg: Any) -> Any:
+    """The tiles of ``folder`` on the run's tile size (``data.source.tile_size``), bad tiles filled or dropped."""
+    from trainlab.data.image.module import quality_check
+
+    if folder is None:
+        raise UserError("images=<folder> is required for an image run: the sky images (FITS, NPY or PNG) to find "
+                        "anomalies in, e.g. images=new_night/")
+    return quality_check(UnmaskedFolder(str(folder), run_cfg.data.source.get("tile_size")).load())[0]
+
+
+@torch.inference_mode()
+def anomaly_maps(model: Any, data: Any, tiles: Any, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """(tiles, H, W) pixel probabilities and (tiles,) scores of ``tiles``, normalised with the data module's
+    (the checkpoint's) statistics."""
+    from trainlab.data.image.module import normalise
+
+    if tiles.images.shape[1] != data.dims["in"]:
+        raise UserError(f"the images have {tiles.images.shape[1]} channel(s), the model was trained on "
+                        f"{data.dims['in']}; give images with the run's channels")
+    images = torch.from_numpy(normalise(tiles.images, data.stats, data.normalize, data.asinh_softening))
+    model.to(device).eval()
+    dtype = next(model.parameters()).dtype
+    maps, scores = [], []
+    for batch in images.split(BATCH):
+        made = model.anomaly_map(batch.to(device, dtype))
+        maps.append(made.cpu())
+        scores.append(model.image_score(made).cpu())
+    return torch.cat(maps).numpy(), torch.cat(scores).double().numpy()
+
+
+def write(tiles: Any, maps: np.ndarray, scores: np.ndarray, out_dir: Path) -> tuple[Any, list[str]]:
+    """anomaly_scores.csv, anomaly_maps.npz and anomaly_maps.png into ``out_dir``; the csv's rows and the files."""
+    import io
+
+    import pandas as pd
+
+    from trainlab.run.durable import write_atomic
+
+    order = np.argsort(-scores, kind="stable")
+    frame = pd.DataFrame({"tile": np.asarray(tiles.tile_names, dtype=object)[order], "score": scores[order],
+                          "anomalous_pixels": (maps[order] >= 0.5).reshape(len(order), -1).sum(axis=1)})
+    write_atomic(out_dir / "anomaly_scores.csv", frame.to_csv(index=False))
+    packed = io.BytesIO()
+    np.savez_compressed(packed, maps=maps.astype(np.float16), tiles=np.asarray(tiles.tile_names))
+    write_atomic(out_dir / "anomaly_maps.npz", packed.getvalue())
+    _plot(tiles, maps, scores, order[:SHOWN], out_dir / "anomaly_maps.png")
+    return frame, ["anomaly_scores.csv", "anomaly_maps.npz", "anomaly_maps.png"]
+
+
+def _plot(tiles: Any, maps: np.ndarray, scores: np.ndarray, shown: np.ndarray, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from trainlab.run.durable import save_figure
+
+    fig, axes = plt.subplots(len(shown), 2, figsize=(6, 3 * len(shown)), squeeze=False)
+    for (left, right), i in zip(axes, shown):
+        image = tiles.images[i, -1]  # the newest channel
+        low, high = np.percentile(image, [1, 99.5])
+        left.imshow(image, cmap="gray", vmin=low, vmax=high, origin="lower")
+        left.set_title(str(tiles.tile_names[i]), fontsize=8)
+        right.imshow(maps[i], cmap="magma", vmin=0, vmax=1, origin="lower")
+        right.set_title(f"anomaly probability (score {scores[i]:.3f})", fontsize=8)
+        for ax in (left, right):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)

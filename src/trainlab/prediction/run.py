@@ -1,0 +1,136 @@
+"""predict.py's job: the run's model on data that have no answers yet.
+
+Composed as evaluate.py composes: the run's own ``.hydra/config.yaml`` rebuilds data and model, the
+checkpoint restores weights and the data's scaling, ``+data.<key>=<value>`` changes the run's data (a
+newer file of the same columns: ``+data.source.path=<file>``), and this machine's ``hardware`` runs it.
+A series run writes forecast.csv and forecast.png, an image run the anomaly maps of ``images=<folder>``
+(:mod:`trainlab.prediction.image`), into ``outputs/predict/runs/<date>_<time>_<suffix>/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.config.errors import UserError
+
+PREDICT_KEYS = ("task_name", "ckpt_path", "horizon", "history", "images", "trainer", "hardware", "paths", "data")
+
+
+def check_predict_config(cfg: DictConfig) -> None:
+    """predict.py's own keys: a checkpoint, a horizon, a history to plot, images; nothing else added."""
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
+        raise UserError("ckpt_path is required: python predict.py ckpt_path=<run folder or .ckpt file> horizon=<steps> "
+                        "(run folders are under outputs/train/runs/)")
+    unknown = sorted(set(cfg) - set(PREDICT_KEYS) - {"hydra"})
+    if unknown:
+        raise UserError(f"predict.py does not use {', '.join(unknown)}; its keys are {', '.join(PREDICT_KEYS)} (the "
+                        "model and data come from the run's own config; +data.<key>=... changes the run's data)")
+    if cfg.history is not None and (isinstance(cfg.history, bool) or not isinstance(cfg.history, int) or cfg.history < 1):
+        raise UserError(f"history={cfg.history!r} must be a whole number of rows shown before the forecast, 1 or "
+                        "more (null: four horizons, at least one window)")
+
+
+def _check_family_keys(cfg: DictConfig, family: str) -> None:
+    """A series run takes ``horizon`` (required) and ``history``; an image run ``images`` (required)."""
+    from trainlab.prediction.fit import check_horizon
+
+    if family == "image":
+        for key in ("horizon", "history"):
+            if cfg[key] is not None:
+                raise UserError(f"{key}={cfg[key]}: an image run's predictions are anomaly maps of images=<folder>, "
+                                f"with no {key}; leave it out")
+        return
+    if cfg.images is not None:
+        raise UserError(f"images={cfg.images}: a {family} run forecasts its data's series, it reads no images; leave "
+                        "it out (a newer series file: +data.source.path=<file>)")
+    if cfg.horizon is None:
+        raise UserError("horizon is required: the steps to forecast after the data's end, e.g. horizon=24")
+    check_horizon(cfg.horizon)
+
+
+def predict(cfg: DictConfig) -> dict[str, Any]:
+    """Predict for data without answers with the run ``cfg.ckpt_path`` names; returns what forecast.json
+    (series) or anomaly_maps.json (images) holds, plus ``out_dir`` and the csv's rows (``forecast``)."""
+    import torch
+
+    from trainlab.config.checks import override_run_data
+    from trainlab.config.families import family_of
+    from trainlab.prediction.fit import check_family
+    from trainlab.run.folder import RunFolder, load_checkpoint, note_snapshot, resolve_checkpoint
+    from trainlab.run.pipeline import build_trainer, prepare
+
+    check_predict_config(cfg)
+    cfg = prepare(cfg, training=False)
+    ckpt = resolve_checkpoint(cfg.ckpt_path)
+    saved = load_checkpoint(ckpt)
+    note_snapshot(ckpt, saved)
+    run_folder = RunFolder.of_checkpoint(ckpt)
+    run_cfg = run_folder.config()
+    family = family_of(run_cfg.data._target_, "data._target_")
+    check_family(family, str(run_folder.path))
+    _check_family_keys(cfg, family)
+    given = override_run_data(run_cfg, cfg.get("data"))
+    run_cfg.hardware = cfg.hardware  # this machine's threads and precision
+    made = {"checkpoint": str(ckpt), "checkpoint_epoch": saved.get("epoch"), "run_dir": str(run_folder.path)}
+    try:
+        device = build_trainer(cfg, enable_checkpointing=False).strategy.root_device
+        job = _images if family == "image" else _series
+        return job(cfg, run_cfg, saved, str(ckpt), given, device, made, Path(cfg.paths.output_dir))
+    finally:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
+            made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    from trainlab.prediction.fit import check_reach
+    from trainlab.prediction.plots import plot_forecasts
+    from trainlab.prediction.timeseries import as_frame, forecast
+    from trainlab.run.durable import write_atomic, write_json
+    from trainlab.run.pipeline import restore
+
+    if "ets_baseline" in run_cfg.data:
+        run_cfg.data.ets_baseline = False  # nothing is scored: no baseline to fit
+    horizon = int(cfg.horizon)
+    model, data = restore(run_cfg, saved, ckpt, given, whole_file=True, forecast=True)
+    recursive = check_reach(data, horizon)
+    forecasts = forecast(model, data, horizon, device, recursive)
+    table = data.load()
+    frame = as_frame(forecasts, table, data.source)
+    write_atomic(out_dir / "forecast.csv", frame.to_csv(index=False))
+    shown = cfg.history or max(4 * horizon, data.window)
+    left_out = plot_forecasts(forecasts, table, data.source, shown, out_dir / "forecast.png")
+    report = {
+        **made, "data": table.name, "horizon": horizon, "series": len(forecasts), "targets": list(table.target_names),
+        # fed back: forecasts past data.steps were read by the model as its own past values
+        "recursive": recursive, "steps_per_pass": data.steps,
+        "files": ["forecast.csv", "forecast.png"], **({"not_plotted": left_out} if left_out else {}),
+    }
+    write_json(out_dir / "forecast.json", report)
+    how = f", fed back past data.steps={data.steps}" if recursive else ""
+    panels = len(forecasts) * len(table.target_names)
+    plotted = f" (forecast.png shows {panels - len(left_out)} of its panels)" if left_out else ""
+    print(f"forecast of {horizon} step(s) after the end of {len(forecasts)} series{how} written to {out_dir}: "
+          f"forecast.csv, forecast.png{plotted}, forecast.json")
+    return {**report, "out_dir": str(out_dir), "forecast": frame}
+
+
+def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
+            made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    from trainlab.prediction.image import anomaly_maps, read_images, write
+    from trainlab.run.durable import write_json
+    from trainlab.run.pipeline import restore
+
+    tiles = read_images(cfg.images, run_cfg)  # before the run's data are rebuilt: a wrong folder is said at once
+    model, data = restore(run_cfg, saved, ckpt, given)
+    maps, scores = anomaly_maps(model, data, tiles, device)
+    frame, files = write(tiles, maps, scores, out_dir)
+    report = {**made, "images": str(cfg.images), "tiles": len(scores), "tile_shape": list(maps.shape[1:]),
+              "files": files}
+    write_json(out_dir / "anomaly_maps.json", report)
+    print(f"anomaly maps of {len(scores)} tile(s) of {cfg.images} written to {out_dir}: {', '.join(files)}, "
+          "anomaly_maps.json")
+    return {**report, "out_dir": str(out_dir), "forecast": frame}

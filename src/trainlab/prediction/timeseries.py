@@ -1,0 +1,142 @@
+"""The forecast of a trained time-series model from the end of each series of its data.
+
+The model sees what it saw in training: the data module's rows (its missing-value policy applied),
+scaled with the checkpoint's statistics, in the inputs' order (``input_names``). A window ending
+``data.horizon`` rows before the first row to forecast gives the next ``data.steps`` rows; past them
+the forecasts, mapped to the data's units and scaled as inputs again, are appended to the series and the
+next window read from it (recursive forecasting), which :func:`trainlab.prediction.fit.check_reach`
+allows only for models whose inputs are their own targets and calendar columns their source computes for
+any row (``source.CALENDAR``, ``source.calendar(rows)``: El Niño's month as sin/cos).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from trainlab.config.errors import UserError
+from trainlab.data.timeseries.splits import series_name, series_spans
+
+CHUNK = 4096  # windows per forward pass: a file of 20,000 series in a few batches, each of bounded memory
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    """One series' history and forecast, in the data's units.
+
+    Args:
+        name: its value of ``data.source.series_column``, None for a file of one series.
+        index: its place among the table's series (its grid: ``table.times[index]``).
+        history: (rows, targets) its rows as the model read them (gaps filled by ``data.missing``).
+        forecast: (horizon, targets) the values after its last row.
+    """
+
+    name: Optional[str]
+    index: int
+    history: np.ndarray
+    forecast: np.ndarray
+
+
+def forecast(model: Any, data: Any, horizon: int, device: torch.device, recursive: bool) -> list[SeriesForecast]:
+    """``horizon`` rows after the end of every series of ``data`` (a restored TimeSeriesDataModule, set up)
+    by ``model`` (its RegressionModule); ``recursive``: forecasts fed back past ``data.steps``."""
+    table = data.load()
+    spans = [(first, end) for first, _, _, end in series_spans(table, 0.0, 0.0, whole_file=True)]
+    inputs = data.datasets["test"].features  # (rows, inputs): the data module's own scaling, the checkpoint's stats
+    _check_last_windows(data, table, spans)
+    keep = data.window + data.horizon - 1  # the rows a window reads, and those between it and the next row
+    histories = [(max(first, end - keep) - first, inputs[max(first, end - keep):end]) for first, end in spans]
+    values = _blocks(model, data, histories, horizon, device, recursive)
+    # one series picked from a file of several (data.source.series=B) keeps its name: "store=B" -> B
+    names = [name for name, _ in table.series_rows] if table.series_rows else [
+        table.series.partition("=")[2] if table.series else None]
+    return [SeriesForecast(name, i, table.targets[first:end].astype(np.float64), values[i])
+            for i, (name, (first, end)) in enumerate(zip(names, spans))]
+
+
+@torch.inference_mode()
+def _blocks(model: Any, data: Any, histories: list[tuple[int, torch.Tensor]], horizon: int, device: torch.device,
+            recursive: bool) -> list[np.ndarray]:
+    """(horizon, targets) of each series: block after block of ``data.steps`` rows, each from the window
+    that ends ``data.horizon`` rows before the block's first row. ``histories``: each series' last rows as
+    inputs, and the row of the series (0: its first) they start at."""
+    targets = data.num_targets
+    channels = list(range(data.num_features - targets, data.num_features))  # the past targets, last among the inputs
+    mean = torch.as_tensor(data.stats["feature_mean"], dtype=torch.float32)  # (inputs,) the checkpoint's scaling
+    std = torch.as_tensor(data.stats["feature_std"], dtype=torch.float32)
+    calendar = [data.input_names.index(name) for name in getattr(data.source, "CALENDAR", ())
+                if name in data.input_names]  # computed for any row: the source's own function
+    dtype = next(model.parameters()).dtype
+    model.to(device).eval()
+    blocks: list[list[torch.Tensor]] = [[] for _ in histories]
+    made = 0
+    keep = data.window + data.horizon - 1
+    while made < horizon:
+        ends = [len(h) - data.horizon + 1 for _, h in histories]  # exclusive end of each window
+        # (series, window, inputs)
+        windows = torch.stack([h[end - data.window:end] for (_, h), end in zip(histories, ends)])
+        out = torch.cat([model.to_original_units(model(part.to(device, dtype))).float().cpu()
+                         for part in windows.split(CHUNK)])
+        out = out.reshape(len(histories), data.steps, targets)  # (series, steps, targets) in the data's units
+        for i in range(len(histories)):
+            blocks[i].append(out[i])
+        made += data.steps
+        if made < horizon and recursive:  # the forecast as the next rows' past targets, scaled as inputs are
+            grown = [(start, torch.cat([h, _next_rows(data, start + len(h), o, channels, calendar, mean, std)]))
+                     for (start, h), o in zip(histories, out)]
+            # only the rows the next windows read are kept: a long horizon copies little
+            histories = [(start + len(h) - keep, h[-keep:]) for start, h in grown]
+    return [torch.cat(b)[:horizon].double().numpy() for b in blocks]
+
+
+def _next_rows(data: Any, rows: int, forecast: torch.Tensor, channels: list[int], calendar: list[int],
+               mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(steps, inputs) the series' rows ``rows``, ``rows + 1``, ... (0: its first) as inputs: the forecast
+    (steps, targets) in the target channels, the source's calendar columns computed for those rows; scaled with
+    the checkpoint's statistics."""
+    made = torch.zeros(len(forecast), len(mean))
+    made[:, channels] = forecast
+    if calendar:
+        made[:, calendar] = torch.as_tensor(data.source.calendar(rows + np.arange(len(forecast))), dtype=torch.float32)
+    return (made - mean) / std
+
+
+def _check_last_windows(data: Any, table: Any, spans: list[tuple[int, int]]) -> None:
+    """Each series must end in at least one window (+ ``data.horizon`` - 1 rows) of values: rows that
+    ``data.missing`` left empty there are refused, naming the row."""
+    need = data.window + data.horizon - 1
+    for index, (first, end) in enumerate(spans):
+        if end - first < need:
+            raise UserError(f"{series_name(table, index)} has {end - first} row(s), fewer than the data.window="
+                            f"{data.window} + data.horizon={data.horizon} - 1 = {need} the model forecasts from; "
+                            "give a longer file")
+        empty = np.flatnonzero(data.bad_rows[end - need:end])
+        if len(empty):
+            raise UserError(f"the last {need} rows of {series_name(table, index)}, which the model forecasts from, "
+                            f"lack a value at {table.row_name(end - need + int(empty[0]))} that data.missing="
+                            f"{data.missing} (data.max_gap={data.max_gap}) leaves empty; fill it in the file")
+
+
+def as_frame(forecasts: list[SeriesForecast], table: Any, source: Any) -> Any:
+    """forecast.csv's rows: the series (the file's series column), the time (the file's time column, on its
+    step and in its zone), ``step`` (1 = the first row after the data) and each target, in the data's units."""
+    import pandas as pd
+
+    from trainlab.prediction.calendar import after_end
+
+    horizon = len(forecasts[0].forecast)
+    columns: dict[str, Any] = {}
+    if forecasts[0].name is not None:
+        columns[getattr(source, "series_column", None) or "series"] = np.repeat([f.name for f in forecasts], horizon)
+    grids = [table.times[f.index] if table.times is not None else None for f in forecasts]
+    times = after_end(grids, horizon, getattr(source, "time_zone", None))
+    if times is not None:  # a series without times of its own (no regular step) leaves its cells empty
+        columns[getattr(source, "time_column", None) or "timestamp"] = times.to_numpy()
+    columns["step"] = np.tile(np.arange(1, horizon + 1), len(forecasts))
+    values = np.concatenate([f.forecast for f in forecasts])  # (series x horizon, targets)
+    for j, name in enumerate(table.target_names):
+        columns[name] = values[:, j]
+    return pd.DataFrame(columns)

@@ -1,0 +1,312 @@
+"""predict.py / ``trainlab.predict``: a trained series model forecasting past the end of its data (README
+"Forecast past the data"): timestamps on the series' own step and zone, the data's units, the recursive
+path against a hand-rolled loop over the model's own forward, files of many series, newer files, refusals."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import trainlab
+from tests.conftest import TINY_ANY_DATA
+from tests.families import FAMILIES
+from trainlab.config.errors import UserError
+
+BASE = [*TINY_ANY_DATA, "trainer.max_epochs=1", "logger=none", "data=file", "data.ets_baseline=false"]
+
+
+def sine_file(path: Path, rows: int = 336) -> Path:
+    """Hourly 10 + 3 sin(day), Berlin clock times from 2021-03-14 00:00 to the last hour before the spring change."""
+    t = np.arange(rows)
+    times = pd.date_range("2021-03-14", periods=rows, freq="h").strftime("%Y-%m-%d %H:%M")
+    pd.DataFrame({"time": times, "y": 10 + 3 * np.sin(2 * np.pi * t / 24)}).to_csv(path, index=False)
+    return path
+
+
+def stores_file(path: Path, extra: int = 0, stores: tuple[str, ...] = ("A", "B", "C"), freq: str = "D") -> Path:
+    """Three daily series of different lengths and ends (rows: 120, 100, 130, each + ``extra``)."""
+    parts = []
+    for store, start, rows, level in zip(stores, ("2023-01-01", "2023-02-01", "2022-12-20", "2023-01-01"),
+                                         (120, 100, 130, 110), (50.0, 80.0, 20.0, 30.0)):
+        t = np.arange(rows + extra)
+        parts.append(pd.DataFrame({"store": store, "date": pd.date_range(start, periods=rows + extra, freq=freq),
+                                   "sales": level + 5 * np.sin(2 * np.pi * t / 7)}))
+    pd.concat(parts).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """Tiny runs: the Berlin sine (steps=2), three stores (data.horizon=2), a feature x beside y, El Niño, and
+    the image family's U-Net on 32-pixel sky tiles."""
+    folder = tmp_path_factory.mktemp("predict")
+    outputs = folder / "outputs"
+    xy = folder / "xy.csv"
+    t = np.arange(200)
+    pd.DataFrame({"x": np.cos(t / 5), "y": 10 + np.sin(t / 4)}).to_csv(xy, index=False)
+    settings = {
+        "sine": [f"data.source.path={sine_file(folder / 'sine.csv')}", "data.source.target_columns=[y]",
+                 "data.source.time_column=time", "data.source.time_zone=Europe/Berlin", "data.window=16",
+                 "data.steps=2"],
+        "stores": [f"data.source.path={stores_file(folder / 'stores.csv')}", "data.source.target_columns=[sales]",
+                   "data.source.time_column=date", "data.source.series_column=store", "data.window=14",
+                   "data.horizon=2"],
+        "xy": [f"data.source.path={xy}", "data.source.target_columns=[y]", "data.window=8"],
+        "elnino": ["data=elnino", "data.window=24"],  # inputs: the month as sin/cos, then the temperature
+    }
+    sky = trainlab.train([*FAMILIES["image"].tiny(), "trainer.max_epochs=1", "logger=none", f"paths.log_dir={outputs}"])
+    return {**{name: trainlab.train([*BASE, *given, f"paths.log_dir={outputs}", "data.ets_baseline=false"]).run_dir
+               for name, given in settings.items()}, "sky": sky.run_dir}
+
+
+def predict(run: Path, horizon: int, tmp_path: Path, *overrides: str) -> trainlab.PredictResult:
+    return trainlab.predict(run, horizon, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}", *overrides])
+
+
+def hand_forecast(run: Path, values: np.ndarray, horizon: int) -> np.ndarray:
+    """The forecast of one series by hand: the checkpoint's scaling, the model's own forward on the last
+    window ending data.horizon rows before each block, its data.steps outputs appended to the series."""
+    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.pipeline import restore
+
+    folder = RunFolder(run)
+    saved = load_checkpoint(folder.best())
+    model, _ = restore(folder.config(), saved, "best")
+    stats = saved["TimeSeriesDataModule"]
+    data = folder.config().data
+    mean, std = stats["feature_mean"][-1], stats["feature_std"][-1]
+    series, made = list(values), []
+    with torch.no_grad():
+        while len(made) < horizon:
+            end = len(series) - data.horizon + 1
+            x = torch.tensor((np.array(series[end - data.window:end]) - mean) / std, dtype=torch.float32)
+            out = model.to_original_units(model.eval()(x[None, :, None])).reshape(-1).double().numpy()
+            made += list(out)
+            series += list(out)
+    return np.array(made[:horizon])
+
+
+def test_a_forecast_continues_the_series_in_its_zone_and_units_as_the_models_own_loop_does(runs, tmp_path):
+    result = predict(runs["sine"], 7, tmp_path)
+    assert result.out_dir.parent == tmp_path / "predict" / "runs"
+    assert result.plot.stat().st_size > 0 and result.details["recursive"] and result.details["horizon"] == 7
+    frame = pd.read_csv(result.forecast)
+    assert list(frame.columns) == ["time", "step", "y"] and list(frame.step) == list(range(1, 8))
+    # the file ends at 23:00 on 27 March, Berlin clock; at 02:00 on the 28th the clock jumps to 03:00
+    assert list(frame.time[:4]) == ["2021-03-28 00:00:00+01:00", "2021-03-28 01:00:00+01:00",
+                                    "2021-03-28 03:00:00+02:00", "2021-03-28 04:00:00+02:00"]
+    values = pd.read_csv(sine_file(tmp_path / "again.csv")).y.to_numpy()
+    expected = hand_forecast(runs["sine"], values, 7)  # steps=2: four blocks, three of them fed back
+    np.testing.assert_allclose(frame.y.to_numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(result.frame.y.to_numpy(), frame.y.to_numpy())
+    # within data.steps nothing is fed back: the same first block
+    direct = predict(runs["sine"], 2, tmp_path)
+    assert not direct.details["recursive"]
+    np.testing.assert_allclose(direct.frame.y.to_numpy(), expected[:2], rtol=1e-5)
+
+
+def test_every_series_of_a_newer_file_is_forecast_from_its_own_end(runs, tmp_path):
+    newer = stores_file(tmp_path / "newer.csv", extra=3)  # the training file with three more days per store
+    result = predict(runs["stores"], 5, tmp_path, f"+data.source.path={newer}")
+    frame = pd.read_csv(result.forecast)
+    assert list(frame.columns) == ["store", "date", "step", "sales"] and len(frame) == 15
+    rows = pd.read_csv(newer, parse_dates=["date"])
+    for store, own in rows.groupby("store"):
+        ahead = frame[frame.store == store]
+        last = own.date.max()
+        assert list(ahead.date) == [str((last + pd.Timedelta(days=k)).date()) for k in range(1, 6)]
+        # data.horizon=2: each value from the window ending two rows before it
+        np.testing.assert_allclose(ahead.sales.to_numpy(), hand_forecast(runs["stores"], own.sales.to_numpy(), 5),
+                                   rtol=1e-5)
+    picked = predict(runs["stores"], 2, tmp_path, f"+data.source.path={newer}", "+data.source.series=[B]")
+    assert list(picked.frame.store) == ["B", "B"]  # a few of the series it learned
+
+
+@pytest.mark.parametrize("given, message", [
+    (lambda d: stores_file(d / "d.csv", stores=("A", "B", "C", "D")),
+     r"the data hold series D, which '.*' was not trained on \(store=A,B,C\); forecast the series it learned"),
+    (lambda d: stores_file(d / "w.csv", freq="7D"),
+     r"the data steps by 7D, but '.*' was trained on a series stepping by D; give data on the step of D"),
+])
+def test_a_file_of_other_series_or_another_step_is_refused_naming_it(runs, tmp_path, given, message):
+    with pytest.raises(UserError, match=message):
+        predict(runs["stores"], 3, tmp_path, f"+data.source.path={given(tmp_path)}")
+
+
+def test_a_model_with_other_inputs_forecasts_only_its_steps_and_says_what_to_do(runs, tmp_path):
+    assert len(predict(runs["xy"], 1, tmp_path).frame) == 1
+    with pytest.raises(UserError, match=re.escape(
+            "horizon=3: the model predicts data.steps=1 step(s) at once and its inputs hold column(s) ['x'] besides "
+            "its targets ['y'], whose values after the data's end are unknown; give horizon=1 or less, or train a run "
+            "that predicts 3 at once: data.steps=3")):
+        predict(runs["xy"], 3, tmp_path)
+    with pytest.raises(UserError, match=r"^horizon=0 must be a whole number of steps after the data's end, 1 or more"):
+        predict(runs["xy"], 0, tmp_path)
+
+
+def test_other_families_are_refused_in_one_line():
+    from trainlab.prediction.fit import check_family
+
+    with pytest.raises(UserError, match=r"^predict.py forecasts time-series runs and maps anomalies of image runs; 'r' "
+                                        r"is a graph run, and predictions for a catalogue without labels, .* are not "
+                                        r"made yet: score it on labelled data with python evaluate.py ckpt_path=<run>$"):
+        check_family("graph", "r")
+    check_family("image", "r")
+
+
+def test_the_run_data_key_without_plus_is_told_the_plus(runs, capsys, monkeypatch, tmp_path):
+    import predict as predict_script
+    from tests.test_command_line_errors import refused
+
+    line = refused([f"ckpt_path={runs['xy']}", "horizon=2", "data.source.path=new.csv"], capsys, monkeypatch,
+                   tmp_path, script=predict_script, config="predict")
+    assert line == ("error: data.source.path is a setting of the run's own config, which predict.py changes with a "
+                    "'+' in front: +data.source.path=new.csv")
+
+
+def test_predict_keys_are_those_of_its_config():
+    from omegaconf import OmegaConf
+
+    from tests.conftest import ROOT
+    from trainlab.prediction.run import PREDICT_KEYS
+
+    own = set(OmegaConf.load(ROOT / "conf" / "predict.yaml")) - {"defaults"}
+    assert own | {"trainer", "hardware", "paths", "data"} == set(PREDICT_KEYS)
+
+
+@pytest.mark.parametrize("times, zone, expected", [
+    (["2020-01-31", "2020-02-29", "2020-03-31", "2020-04-30"], None, ["2020-05-31", "2020-06-30", "2020-07-31"]),
+    (["2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09", "2024-01-10", "2024-01-11", "2024-01-12"], None,
+     ["2024-01-15", "2024-01-16", "2024-01-17"]),  # business days: over the weekend
+    ([1990, 1991, 1992, 1994], None, ["1995", "1996", "1997"]),  # years as numbers, one missing
+    ([0.5, 1.0, 1.5, 2.0], None, ["2.5", "3.0", "3.5"]),
+    (["2021-10-31 00:00+02:00", "2021-10-31 01:00+02:00", "2021-10-31 02:00+02:00"], None,  # the last row's offset
+     ["2021-10-31 03:00:00+02:00", "2021-10-31 04:00:00+02:00", "2021-10-31 05:00:00+02:00"]),
+    (["2021-10-31 01:00", "2021-10-31 02:00", "2021-10-31 02:00", "2021-10-31 03:00"], "Europe/Berlin",
+     ["2021-10-31 04:00:00+01:00", "2021-10-31 05:00:00+01:00", "2021-10-31 06:00:00+01:00"]),  # after the autumn hour
+    (["2021-03-26", "2021-03-27", "2021-03-28"], "Europe/Berlin", ["2021-03-29", "2021-03-30", "2021-03-31"]),
+])
+def test_the_times_after_a_series_are_on_its_step_and_in_its_zone(times, zone, expected):
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end
+
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(len(times))}), "t", "f.csv", time_zone=zone)
+    made = after_end([grid, None], 3, zone)  # a second series without times: its cells empty
+    written = [str(t.date()) if isinstance(t, pd.Timestamp) and t == t.normalize() and t.tz is None else str(t)
+               for t in made[:3]]
+    assert written == expected and made[3:].isna().all()
+
+
+def test_the_command_line_refuses_in_one_line_and_keeps_no_folder(runs, capsys, monkeypatch, tmp_path):
+    import predict as predict_script
+    from trainlab.config.command_line import run_command_line
+
+    monkeypatch.setattr("sys.argv", ["predict.py", f"ckpt_path={runs['xy']}", "horizon=1.5", "hardware.num_threads=1",
+                                     f"paths.log_dir={tmp_path}"])
+    monkeypatch.setattr(predict_script.main.__wrapped__, "__module__", "__main__")
+    with pytest.raises(SystemExit) as exited:
+        run_command_line(predict_script.main, config_name="predict")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: horizon=1.5 must be a whole number of steps after the data's end, 1 or more (e.g. horizon=24); "
+        "nothing was run, so its run folder was removed"]
+    assert list((tmp_path / "predict" / "runs").iterdir()) == []  # nothing was made: no folder kept
+
+
+def test_a_gap_left_in_the_last_window_is_refused_naming_its_row(runs, tmp_path):
+    path = stores_file(tmp_path / "gap.csv")
+    rows = pd.read_csv(path)
+    last_a = rows.index[rows.store == "A"][-1]
+    rows.loc[last_a - 5:last_a - 2, "sales"] = np.nan  # four days: longer than data.max_gap=3, not interpolated
+    rows.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"^the last 15 rows of 'gap \(store=A,B,C\)' series A, which the model "
+                                        r"forecasts from, lack a value at 2023-04-2\d in series A that data.missing="
+                                        r"interpolate \(data.max_gap=3\) leaves empty; fill it in the file$"):
+        predict(runs["stores"], 3, tmp_path, f"+data.source.path={path}")
+
+
+def test_calendar_inputs_are_computed_for_the_rows_after_the_data_and_fed_in(runs, tmp_path):
+    """El Niño's inputs hold the month as sin/cos beside the temperature: known for any future month, so its
+    forecast is fed back past data.steps, with the months after December 2010 computed as the source does."""
+    from statsmodels.datasets import elnino
+
+    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.pipeline import restore
+
+    result = predict(runs["elnino"], 14, tmp_path)
+    assert result.details["recursive"] and list(result.frame.columns) == ["step", "sst"]
+    sst = elnino.load_pandas().data.iloc[:, 1:].to_numpy(dtype=np.float64).reshape(-1)
+    folder = RunFolder(runs["elnino"])
+    saved = load_checkpoint(folder.best())
+    model, _ = restore(folder.config(), saved, "best")
+    stats = saved["TimeSeriesDataModule"]
+    mean, std = np.array(stats["feature_mean"]), np.array(stats["feature_std"])
+
+    def row(i: int, value: float) -> np.ndarray:  # month_sin, month_cos, sst of the i-th month from January 1950
+        return np.array([np.sin(2 * np.pi * (i % 12) / 12), np.cos(2 * np.pi * (i % 12) / 12), value])
+
+    rows, made = [row(i, v) for i, v in enumerate(sst)], []
+    with torch.no_grad():
+        while len(made) < 14:
+            x = torch.tensor((np.array(rows[-24:]) - mean) / std, dtype=torch.float32)
+            value = float(model.to_original_units(model.eval()(x[None])).reshape(-1)[0])
+            made.append(value)
+            rows.append(row(len(rows), value))
+    np.testing.assert_allclose(result.frame.sst.to_numpy(), made, rtol=1e-5)
+
+
+def test_a_file_too_short_for_one_window_is_refused_by_predict_py_in_its_words(runs, tmp_path):
+    short = tmp_path / "short.csv"
+    pd.read_csv(stores_file(tmp_path / "all.csv")).groupby("store").tail(12).to_csv(short, index=False)
+    with pytest.raises(UserError, match=re.escape(
+            "'short (store=A,B,C)' series A has 12 rows, fewer than one window of data.window=14 + data.horizon=2 + "
+            "data.steps=1 - 1 = 16 rows, which predict.py reads the data in; give a longer file, or leave the short "
+            "series out of data.source.series (predict.py sets the run's data with a '+': +data.source.series=<value>")):
+        predict(runs["stores"], 3, tmp_path, f"+data.source.path={short}")
+
+
+def test_an_image_run_maps_the_anomalies_of_a_folder_without_masks(runs, tmp_path):
+    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.pipeline import restore
+
+    folder = tmp_path / "night"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    images = {name: 10 + rng.normal(size=(2, 64, 48)) for name in ("a", "b")}  # the run's two epochs
+    images["b"][1, 40:43, 30:33] += 50  # a bright new source in the new epoch
+    for name, image in images.items():
+        np.save(folder / f"{name}.npy", image)
+    result = trainlab.predict(runs["sky"], images=folder, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
+    scores = pd.read_csv(result.forecast)
+    # 32-pixel tiles of the run, the last row and column flush with the edges: 2 x 2 per image
+    assert result.forecast.name == "anomaly_scores.csv" and len(scores) == 8 and result.plot.stat().st_size > 0
+    assert sorted(scores.tile) == sorted(f"{n}.npy y{y} x{x}" for n in "ab" for y in (0, 32) for x in (0, 16))
+    assert list(scores.score) == sorted(scores.score, reverse=True) and scores.score.between(0, 1).all()
+    maps = np.load(result.out_dir / "anomaly_maps.npz")
+    assert maps["maps"].shape == (8, 32, 32)
+    # by hand: the checkpoint's asinh normalisation, the model's own map and score
+    run = RunFolder(runs["sky"])
+    saved = load_checkpoint(run.best())
+    model, _ = restore(run.config(), saved, "best")
+    stats = {k: np.array(v) for k, v in saved["SkyDataModule"].items() if k in ("median", "sigma")}
+    tile = images["b"][:, 32:64, 16:48]
+    scaled = np.arcsinh((tile - stats["median"][:, None, None]) / stats["sigma"][:, None, None])
+    x = torch.tensor(scaled, dtype=torch.float32)[None]
+    with torch.no_grad():
+        expected = float(model.image_score(model.eval().anomaly_map(x))[0])
+    assert scores.set_index("tile").score["b.npy y32 x16"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_each_family_is_refused_the_other_familys_keys(runs, tmp_path):
+    with pytest.raises(UserError, match=r"^horizon=3: an image run's predictions are anomaly maps of images=<folder>, "
+                                        r"with no horizon; leave it out"):
+        predict(runs["sky"], 3, tmp_path, f"images={tmp_path}")
+    with pytest.raises(UserError, match=r"^images=<folder> is required for an image run"):
+        trainlab.predict(runs["sky"], overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
+    with pytest.raises(UserError, match=r"^images=.*: a timeseries run forecasts its data's series, it reads no images"):
+        predict(runs["xy"], 1, tmp_path, f"images={tmp_path}")
