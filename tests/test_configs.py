@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from tests.conftest import config_options, data_options, family_overrides
 from trainlab.config.instantiate import build, build_all
-from trainlab.run.pipeline import build_data, build_model_and_data, build_net
+from trainlab.run.pipeline import build_data, build_model_and_data
 from trainlab.config.errors import UserError
 from trainlab.run.hardware import apply_hardware, keep_host_memory, worker_start
 from trainlab.loggers import build_loggers

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.test_graph import QUIET, TINY_GNN, catalogue_file, catalogue_overrides
+from tests.test_graph import QUIET, catalogue_file, catalogue_overrides
 from trainlab.config.errors import UserError
 from trainlab.data.graph.catalogue import GAIA_FEATURES, StarCatalogue
 from trainlab.data.graph.synthetic import SyntheticGaia

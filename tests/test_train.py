@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.conftest import FAMILY_DATA, TINY, config_options, family_overrides
 from tests.families import QUIET

@@ -48,7 +48,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException, MissingConfigException
-    from omegaconf import DictConfig, OmegaConf
+    from omegaconf import DictConfig
     from omegaconf.errors import OmegaConfBaseException
 
     from trainlab.run.root import repo_root

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from hydra.core.hydra_config import HydraConfig
@@ -44,11 +45,10 @@ def announce_run_folder() -> None:
         logging.getLogger(__name__).info("run folder: %s", HydraConfig.get().runtime.output_dir)
 
 
-def home_folder() -> Optional["Path"]:
+def home_folder() -> Optional[Path]:
     """The user's home folder, or None where there is none to find: no ``HOME`` and no passwd entry for this
     uid (a container started with an arbitrary uid, ``docker run --user 12345``, as OpenShift does), where
     ``Path.home()`` raises RuntimeError."""
-    from pathlib import Path
 
     try:
         return Path.home()
@@ -79,7 +79,6 @@ def matplotlib_config_where_writable() -> Optional[str]:
     directory ..."); this folder stays, so the cache is built once. Call it before matplotlib is imported.
     """
     import tempfile
-    from pathlib import Path
 
     if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
         return None
