@@ -41,6 +41,14 @@ from trainlab.config.errors import UserError
         (["optimized_mode=maximum"], r"optimized_mode='maximum' must be min or max"),
         (["trainer.max_epochs=0"], r"trainer.max_epochs=0 trains nothing; give at least 1"),
         (["trainer.limit_train_batches=0"], r"trainer.limit_train_batches=0 trains nothing"),
+        # training that ends before its first validation: Lightning's EarlyStopping raised a RuntimeError traceback
+        (["trainer.max_steps=1"], r"trainer.max_steps=1 ends training before the first validation \(after \d+ step\(s\)\), "
+                                  r"but optimized_metric=val/loss, callbacks.early_stopping.monitor=val/loss, "
+                                  r"callbacks.model_checkpoint.monitor=val/loss watch\(es\) validation; give "
+                                  r"trainer.max_steps=\d+ or more, or validate sooner: trainer.val_check_interval=1 "
+                                  r"\(batches\)$"),
+        (["trainer.max_steps=3", "trainer.accumulate_grad_batches=2", "trainer.val_check_interval=8"],
+         r"trainer.max_steps=3 ends training before the first validation \(after 4 step\(s\)\)"),
     ],
 )
 def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, overrides, match):
@@ -48,6 +56,13 @@ def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, override
     with pytest.raises(UserError, match=match):
         run_train(cfg)
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))  # refused before anything was trained
+
+
+def test_a_max_steps_run_that_validates_in_time_trains(compose_cfg, run_train):
+    """The fix the max_steps refusal gives (validate sooner) trains, and scores the split it validated."""
+    cfg = compose_cfg([*TINY, "logger=none", "trainer.max_steps=1", "trainer.val_check_interval=1"])
+    run_train(cfg)
+    assert list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
 
 
 def test_epochs_shortcut_sets_max_epochs(compose_cfg):

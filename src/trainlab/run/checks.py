@@ -62,6 +62,25 @@ def _validation_off(trainer: pl.Trainer) -> Optional[str]:
     return None
 
 
+def _steps_before_validation(trainer: pl.Trainer, batches: Optional[int]) -> Optional[int]:
+    """Optimizer steps a fresh fit takes before its first validation (None when that cannot be known: a
+    loader without a length, an interval in time). Lightning validates after the ``val_check_interval``-th
+    batch of every ``check_val_every_n_epoch``-th epoch (an int interval with that null: of the fit), and
+    not when ``trainer.max_steps`` ends training between two checks."""
+    interval, every = trainer.val_check_interval, trainer.check_val_every_n_epoch
+    if every is None:
+        first_batch = interval if isinstance(interval, int) else None
+    elif batches is None or isinstance(interval, int) and interval > batches:
+        first_batch = None  # an interval longer than an epoch: refused on its own
+    else:
+        within = interval if isinstance(interval, int) else max(1, int(batches * float(interval)))
+        first_batch = (every - 1) * batches + within
+    if first_batch is None:
+        return None
+    accumulate = max(1, int(getattr(trainer, "accumulate_grad_batches", 1) or 1))
+    return -(-first_batch // accumulate)
+
+
 def _train_batches(trainer: pl.Trainer) -> Optional[int]:
     """Training batches per epoch, after ``limit_train_batches`` (None when the loader has no length)."""
     datamodule = trainer.datamodule
@@ -99,12 +118,19 @@ class FitChecks(pl.Callback):
                                 f"during training it logs: {', '.join(sorted(during_fit))} (and test/... after it)")
         off = _validation_off(trainer)
         needing = {k: m for k, m in watched.items() if m.startswith("val/")}
+        names = ", ".join(f"{k}={m}" for k, m in needing.items())
         if off and needing:
-            names = ", ".join(f"{k}={m}" for k, m in needing.items())
             raise UserError(f"{off}, but {names} watch(es) validation; turn validation on, or watch a training "
                             "metric: optimized_metric=train/loss_epoch (and callbacks.early_stopping=null)")
         interval = trainer.val_check_interval
         batches = _train_batches(trainer)
+        first = _steps_before_validation(trainer, batches)
+        if needing and first is not None and 0 <= trainer.max_steps < first and trainer.ckpt_path is None:
+            # Lightning's EarlyStopping raised a RuntimeError traceback at the end of such a fit
+            raise UserError(f"trainer.max_steps={trainer.max_steps} ends training before the first validation "
+                            f"(after {first} step(s)), but {names} watch(es) validation; give trainer.max_steps={first} "
+                            f"or more, or validate sooner: trainer.val_check_interval={trainer.max_steps} "
+                            f"(batches{', with trainer.check_val_every_n_epoch=null across epochs' if batches is not None and trainer.max_steps > batches else ''})")
         if isinstance(interval, int) and trainer.check_val_every_n_epoch is not None and batches is not None \
                 and interval > batches:
             raise UserError(f"trainer.val_check_interval={interval} is more than the {batches} training batches "
