@@ -95,7 +95,7 @@ mlflow: $(VENV)  ## MLflow UI over logger=mlflow's database (MLFLOW_DB=outputs/m
 
 # --- graph family figures
 .PHONY: bench-series
-bench-series: $(VENV)  ## a file of 2,000 series: read time, per-series ETS fits in one process vs worker processes
+bench-series: $(VENV)  ## a file of 2,000 series: read time (one pass vs one series at a time), per-series ETS fits in one process vs worker processes
 	$(PY) benchmarks/many_series.py $(ARGS)
 
 .PHONY: bench-graph
