@@ -14,6 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from trainlab.config.errors import UserError, require_path, why_missing
+from trainlab.data.memory import check_fits
 
 _READABLE = ".csv, .parquet or .npy"
 _READABLE_IN_FULL = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
@@ -33,6 +34,7 @@ def read_frame(path: str, key: str):
     if not p.is_file():
         raise UserError(f"{key}: file not found: '{path}'{why_missing(p)}; give the path of an existing {_READABLE} "
                         "file")
+    check_fits(p, key)
     size = p.stat().st_size
     if size >= LARGE_FILE:
         log.info("reading '%s' (%.0f MB) ...", p.name, size / 2**20)
