@@ -56,6 +56,16 @@ def zoned_file(tmp_path) -> str:
     return str(path)
 
 
+def parquet_file(tmp_path) -> str:
+    """Timestamps as Parquet stores them (datetime64, no text), a series with a gap among regular ones."""
+    days = pd.date_range("2021-01-01", periods=30, freq="D")
+    blocks = [_store(f"p{i}", days, 7.0 * i).assign(date=days) for i in range(4)]
+    blocks.append(_store("gap", days.delete(4), 1.0).assign(date=days.delete(4)))
+    path = tmp_path / "stores.parquet"
+    pd.concat(blocks).sample(frac=1.0, random_state=4).reset_index(drop=True).to_parquet(path)
+    return str(path)
+
+
 def _load_both(path: str, monkeypatch, caplog, **kwargs):
     """The table and log lines read as now, and read with every series going the per-series way."""
     tables, logs = [], []
@@ -88,7 +98,7 @@ def _same(new, old) -> None:
         [old.row_name(r) for r in range(0, len(old.targets), 7)]
 
 
-@pytest.mark.parametrize("make", [mixed_file, regular_file, zoned_file])
+@pytest.mark.parametrize("make", [mixed_file, regular_file, zoned_file, parquet_file])
 def test_series_sorted_in_one_pass_equal_series_sorted_one_at_a_time(tmp_path, monkeypatch, caplog, make):
     (new, old), (new_log, old_log) = _load_both(make(tmp_path), monkeypatch, caplog)
     _same(new, old)
