@@ -100,9 +100,14 @@ mlflow: $(VENV)  ## MLflow UI over logger=mlflow's database (MLFLOW_DB=outputs/m
 	.venv/bin/mlflow server --backend-store-uri sqlite:///$(abspath $(MLFLOW_DB)) \
 		--artifacts-destination $(dir $(abspath $(MLFLOW_DB)))mlartifacts --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1
 
+# --- image folder figures
+.PHONY: bench-images
+bench-images: $(VENV)  ## a folder of 1,000 small images with masks: read time, masks listed once vs once per image
+	$(PY) benchmarks/image_folder.py $(ARGS)
+
 # --- graph family figures
 .PHONY: bench-series
-bench-series: $(VENV)  ## a file of 2,000 series: read time, per-series ETS fits in one process vs worker processes
+bench-series: $(VENV)  ## a file of 2,000 series: read time (one pass vs one series at a time), per-series ETS fits in one process vs worker processes
 	$(PY) benchmarks/many_series.py $(ARGS)
 
 .PHONY: bench-graph

@@ -6,14 +6,18 @@ sources, catalogues: trainlab.data.graph.catalogue).
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import re
+import time
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
 from trainlab.config.errors import UserError, require_path, why_missing
+from trainlab.data.memory import check_fits
 
 _READABLE = ".csv, .parquet or .npy"
 _READABLE_IN_FULL = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
@@ -33,6 +37,7 @@ def read_frame(path: str, key: str):
     if not p.is_file():
         raise UserError(f"{key}: file not found: '{path}'{why_missing(p)}; give the path of an existing {_READABLE} "
                         "file")
+    check_fits(p, key)
     size = p.stat().st_size
     if size >= LARGE_FILE:
         log.info("reading '%s' (%.0f MB) ...", p.name, size / 2**20)
@@ -108,7 +113,9 @@ def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
     header = next(csv.reader(head[:1], delimiter=sep), [])
     skip = [*range(comments), *range(comments + 1, comments + 1 + under)]  # line numbers in the file
     rows = _rows_above_comments(path, comments + 1 + under, key) if under else None
-    frame = pd.read_csv(path, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows)
+    with _ReadProgress(path) as f:  # a large file says how far it is every 30 s
+        frame = pd.read_csv(f, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows,
+                            compression=_COMPRESSION.get(Path(path.name.lower()).suffix))
     if under:  # VizieR pads its columns: 'Plx  ' is Plx
         header = [name.strip() for name in header]
         frame.columns = [str(name).strip() for name in frame.columns]
@@ -117,6 +124,38 @@ def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
         log.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
         frame = frame.iloc[: filled[-1] + 1]
     return frame, header
+
+
+_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+PROGRESS_S = 30.0  # seconds between the progress lines of a long read
+
+
+class _ReadProgress(io.FileIO):
+    """The file's bytes as pandas reads them, with a line every PROGRESS_S seconds saying how far it is:
+    a CSV of several GB reads for minutes (0.1 GB takes ~2.5 s here), which was silent after its first line."""
+
+    def __init__(self, path: Path):
+        super().__init__(path, "rb")
+        self.name_shown, self.size = path.name, os.fstat(self.fileno()).st_size
+        self.start = self.last = time.monotonic()
+
+    def _said(self) -> None:
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_S and self.size:
+            self.last = now
+            done = self.tell()
+            log.info("reading '%s': %.0f%% (%.0f of %.0f MB) in %.0f s", self.name_shown, 100 * done / self.size,
+                     done / 2**20, self.size / 2**20, now - self.start)
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        self._said()
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        count = super().readinto(buffer)
+        self._said()
+        return count
 
 
 def _rows_above_comments(path: Path, start: int, key: str) -> Optional[int]:

@@ -189,10 +189,18 @@ class ImageFolder:
                             "per image (same name, all zeros for a clean image), or point mask_dir at yours")
         return files
 
-    def _mask_for(self, image_path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
+    def _masks(self) -> dict[str, list[Path]]:
+        """The mask files of ``mask_dir`` by name stem, listed once (listed again for every image, a folder
+        of 5,000 images took minutes: each listing stats every mask)."""
+        masks: dict[str, list[Path]] = {}
+        for p in listing(self.mask_dir, "data.source.mask_dir"):
+            if image_suffix(p) and p.is_file():
+                masks.setdefault(name_stem(p), []).append(p)
+        return masks
+
+    def _mask_for(self, image_path: Path, image_shape: tuple[int, ...], masks: dict[str, list[Path]]) -> np.ndarray:
         stem = name_stem(image_path)
-        found = [p for p in listing(self.mask_dir, "data.source.mask_dir") if p.is_file() and image_suffix(p)
-                 and name_stem(p) == stem]
+        found = masks.get(stem, [])
         if not found:
             raise UserError(f"no mask for image '{image_path.name}' in data.source.mask_dir='{self.mask_dir}' "
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
@@ -211,12 +219,14 @@ class ImageFolder:
         channels_last: list[str] = []
         see_through: dict[str, tuple[int, int]] = {}  # PNG name -> (transparent, partly transparent) pixels
         offsets: dict[str, tuple[float, float, float]] = {}  # name -> level subtracted, noise, float32 step
-        for index, path in enumerate(self._files()):
+        files = self._files()
+        mask_files = self._masks()
+        for index, path in enumerate(files):
             image = read_array(path, channels_last, offsets=offsets)
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
             if any(counts := transparent_as_missing(image, path)):
                 see_through[path.name] = counts
-            mask = self._mask_for(path, image.shape)
+            mask = self._mask_for(path, image.shape, mask_files)
             if first is None:
                 first = (path.name, image.shape)
             elif image.shape[0] != first[1][0]:

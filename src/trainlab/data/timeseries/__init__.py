@@ -11,6 +11,6 @@
 - ``table``: :class:`SeriesTable`, what every source returns, and how messages name its rows
 - ``sources``: the sources (generated, file); ``packaged``: real series shipped inside installed packages
 - a file's time column and layout: ``times`` (parsing, regular step), ``zones`` (local clock times),
-  ``layouts`` (wide tables, dates in columns), ``series`` (several series in one file), ``values``
-  (columns as numbers)
+  ``layouts`` (wide tables, dates in columns), ``series`` (several series in one file), ``regular``
+  (the series of such a file already on a fixed step, sorted in one pass), ``values`` (columns as numbers)
 """

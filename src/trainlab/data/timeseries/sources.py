@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -17,6 +18,7 @@ from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               wide_columns)
+from trainlab.data.timeseries.regular import regular_series
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
 from trainlab.data.timeseries.times import Grid, TimeReading, describe_step, read_times, sort_by_time, time_where
@@ -24,6 +26,8 @@ from trainlab.data.timeseries.values import numeric_columns, written_index
 from trainlab.data.timeseries.zones import check_zone
 
 log = logging.getLogger(__name__)
+
+PROGRESS_S = 30.0  # seconds between progress lines while series are sorted one at a time
 
 
 def _stretches(positions: Sequence[np.ndarray]) -> list[tuple[int, int]]:
@@ -245,15 +249,14 @@ class TableFile:
     def load(self) -> SeriesTable:
         frame = self._read(self.path, "data.source.path")
         target_frame = frame if self.target_path is None else self._read(self.target_path, "data.source.target_path")
-        picked, positions = self._series_frames(frame, target_frame)
-        readings = zip(self._readings(frame, self.path, positions),
-                       self._readings(target_frame, self.target_path, positions))
-        parts = [self._trimmed(*self._sorted(rows, target_rows, value, *reading), value)
-                 for (value, rows, target_rows), reading in zip(picked, readings)]
-        frame, target_frame = (stacked([part[i] for part in parts]) for i in (0, 1))
-        season, frequency = common_step([part[2] for part in parts], self.time_column)
-        read = describe_step([part[2] for part in parts], season, self.time_column,
-                             [f"{self.series_column}={value}" for value, _, _ in picked]) if self.time_column else None
+        values, pooled, target_pooled, positions = self._series_frames(frame, target_frame)
+        reading, target_reading = (self._reading(frame, self.path, positions),
+                                   self._reading(target_frame, self.target_path, positions))
+        frame, target_frame, grids, lengths = self._in_time_order(values, pooled, target_pooled, positions, reading,
+                                                                   target_reading)
+        season, frequency = common_step(grids, self.time_column)
+        read = describe_step(grids, season, self.time_column,
+                             [f"{self.series_column}={value}" for value in values]) if self.time_column else None
         if read:
             log.info(read)
         feature_columns = self.feature_columns
@@ -267,14 +270,13 @@ class TableFile:
                 _warn_time_features(feature_columns, self.path)
         frame.columns = [str(c) for c in frame.columns]
         target_frame.columns = [str(c) for c in target_frame.columns]
-        series_rows = tuple((value, len(part[0])) for (value, _, _), part in zip(picked, parts)) \
-            if len(parts) > 1 else None
-        times = row_times(parts)
+        series_rows = tuple(zip(values, lengths)) if len(values) > 1 else None
+        times = row_times(grids)
         named = partial(name_row, times=times, series_rows=series_rows)
         features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True, name_row=named)
         targets = numeric_columns(target_frame, self.target_columns, self.target_path or self.path, "target",
                                   allow_missing=True, name_row=named)
-        label = series_label(self.series_column, [value for value, _, _ in picked]) if self.series_column else None
+        label = series_label(self.series_column, values) if self.series_column else None
         return SeriesTable(features, targets, feature_columns, self.target_columns,
                            Path(self.path).stem + (f" ({label})" if label else ""), season_length=season,
                            frequency=frequency, series=label, series_rows=series_rows, times=times)
@@ -298,12 +300,12 @@ class TableFile:
         return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path)
 
     def _series_frames(self, frame: Any, target_frame: Any,
-                       ) -> tuple[list[tuple[Optional[str], Any, Any]], Optional[list[np.ndarray]]]:
-        """(value, rows, target rows) of each series of ``data.source.series`` (in both files: they are
-        row-aligned), and the file's row positions of each; without a series column the one series of
-        the whole file, value None (positions None)."""
+                       ) -> tuple[list[Optional[str]], Any, Any, Optional[list[np.ndarray]]]:
+        """The value of each series of ``data.source.series``, their rows gathered once, series after series
+        (and their target rows: the two files are row-aligned), and the file's row positions of each;
+        without a series column the one series of the whole file, value None (positions None)."""
         if self.series_column is None:
-            return [(None, frame, target_frame)], None
+            return [None], frame, target_frame, None
         own = [*self.target_columns] if self.target_path is None else []
         picks = pick_series(frame, self.series_column, self.series, self.path,
                             not_series=[*own, *([self.time_column] if self.time_column else [])])
@@ -320,26 +322,54 @@ class TableFile:
         gathered = np.concatenate(positions)
         pooled = frame.iloc[gathered].reset_index(drop=True)
         target_pooled = pooled if self.target_path is None else target_frame.iloc[gathered].reset_index(drop=True)
-        out = []
-        for (value, _), (first, end) in zip(picks, _stretches(positions)):
-            rows = pooled.iloc[first:end].reset_index(drop=True)
-            out.append((value, rows, rows if self.target_path is None
-                        else target_pooled.iloc[first:end].reset_index(drop=True)))
-        return out, positions
+        return [value for value, _ in picks], pooled, target_pooled, positions
 
-    def _readings(self, frame: Any, path: Optional[str], positions: Optional[list[np.ndarray]],
-                  ) -> list[Optional[TimeReading]]:
-        """The time column of each series' rows (``positions`` in the file; None: the whole file, one
-        series), read once for all of them (times.TimeReading); None for each where there is nothing to
-        read (no time column, no second file, or no such column: sort_by_time refuses that)."""
-        count = 1 if positions is None else len(positions)
+    def _reading(self, frame: Any, path: Optional[str], positions: Optional[list[np.ndarray]],
+                 ) -> Optional[TimeReading]:
+        """The time column of the picked rows (``positions`` in the file, series after series; None: the
+        whole file, one series), read once for all of them (times.TimeReading), each series then taking its
+        stretch; None where there is nothing to read (no time column, no second file, or no such column:
+        sort_by_time refuses that)."""
         if self.time_column is None or path is None or self.time_column not in frame.columns:
-            return [None] * count
+            return None
         raw = frame[self.time_column] if positions is None else frame[self.time_column].iloc[np.concatenate(positions)]
-        reading = read_times(raw, time_where(self.time_column, path), self.time_format)
-        if positions is None:
-            return [reading]
-        return [reading.rows(first, end) for first, end in _stretches(positions)]
+        return read_times(raw, time_where(self.time_column, path), self.time_format)
+
+    def _in_time_order(self, values: list[Optional[str]], pooled: Any, target_pooled: Any,
+                       positions: Optional[list[np.ndarray]], reading: Optional[TimeReading],
+                       target_reading: Optional[TimeReading]) -> tuple[Any, Any, list[Optional[Grid]], list[int]]:
+        """The rows and target rows of every series, each sorted by time with its missing steps added and its
+        empty ends trimmed, series after series; each series' grid and row count. Series already regular are
+        found in one pass (trainlab.data.timeseries.regular); the others go one at a time, with a progress
+        line every 30 s."""
+        stretches = [(0, len(pooled))] if positions is None else _stretches(positions)
+        regular = None
+        if positions is not None and reading is not None and self.target_path is None and self.time_zone is None \
+                and set(self.target_columns) <= set(pooled.columns):
+            filled = pooled[self.target_columns].notna().any(axis=1).to_numpy()
+            regular = regular_series(reading, pooled[self.time_column].array, stretches, filled)
+        if regular is not None:
+            ordered = pooled.iloc[regular.order].drop(columns=[self.time_column]).reset_index(drop=True)
+            if regular.all_regular:
+                return ordered, ordered, regular.grids, [end - first for first, end in stretches]
+        parts, start = [], time.monotonic()
+        last = start
+        for i, (value, (first, end)) in enumerate(zip(values, stretches)):
+            if regular is not None and regular.grids[i] is not None:
+                rows = ordered.iloc[first:end].reset_index(drop=True)
+                parts.append((rows, rows, regular.grids[i]))
+                continue
+            rows, target_rows = (pooled, target_pooled) if positions is None else \
+                (pooled.iloc[first:end].reset_index(drop=True), target_pooled.iloc[first:end].reset_index(drop=True))
+            if self.target_path is None:
+                target_rows = rows
+            own = [r if r is None or positions is None else r.rows(first, end) for r in (reading, target_reading)]
+            parts.append(self._trimmed(*self._sorted(rows, target_rows, value, *own), value))
+            if time.monotonic() - last >= PROGRESS_S:
+                last = time.monotonic()
+                log.info("'%s': %d of %d series sorted by time (%.0f s)", self.path, i + 1, len(values), last - start)
+        return (*(stacked([part[k] for part in parts]) for k in (0, 1)), [part[2] for part in parts],
+                [len(part[0]) for part in parts])
 
     def _trimmed(self, frame: Any, target_frame: Any, grid: Optional[Grid], value: Optional[str],
                  ) -> tuple[Any, Any, Optional[Grid]]:

@@ -73,9 +73,7 @@ def _time_name(time: Any) -> str:
     return f"{'time ' if isinstance(time, (int, float, np.number)) else ''}{_written(time)}"
 
 
-def row_times(parts: Sequence[tuple[Any, Any, Optional[Grid]]]) -> Optional[tuple[Optional[Grid], ...]]:
-    """The grid of each series from its (rows, target rows, grid), where it names every row's time;
-    None when no series has one."""
-    grids = tuple(grid if grid is not None and len(grid.written) == len(grid.positions) else None
-                  for _, _, grid in parts)
+def row_times(grids: Sequence[Optional[Grid]]) -> Optional[tuple[Optional[Grid], ...]]:
+    """Each series' grid where it names every row's time; None when no series has one."""
+    grids = tuple(grid if grid is not None and len(grid.written) == len(grid.positions) else None for grid in grids)
     return None if all(grid is None for grid in grids) else grids

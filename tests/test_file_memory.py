@@ -1,0 +1,77 @@
+"""A table file too large for the memory left is refused in one line before it is read (it ended with
+the OOM killer's bare "Killed" after minutes of reading); one that may not leave room for the run warns."""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainlab.config.errors import UserError
+from trainlab.data import memory
+from trainlab.data.files import read_frame
+
+
+def _csv(tmp_path, rows: int = 2000):
+    path = tmp_path / "load.csv"
+    pd.DataFrame({"t": np.arange(rows), "load": np.random.default_rng(0).normal(size=rows)}).to_csv(path, index=False)
+    return path
+
+
+def test_a_file_larger_than_the_memory_left_is_refused_in_one_line(tmp_path, monkeypatch):
+    path = _csv(tmp_path)
+    monkeypatch.setattr(memory, "available_bytes", lambda: path.stat().st_size // 2)
+    with pytest.raises(UserError, match=r"^data.source.path: 'load.csv' holds 0.0 GB of data, more than the 0.0 GB of "
+                                        r"memory left on this machine, and a table is read whole; give a smaller file"):
+        read_frame(str(path), "data.source.path")
+
+
+def test_a_file_that_may_not_leave_room_for_the_run_warns_and_is_read(tmp_path, monkeypatch, caplog):
+    path = _csv(tmp_path)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 3 * path.stat().st_size)
+    with caplog.at_level(logging.WARNING):
+        assert len(read_frame(str(path), "data.source.path")) == 2000
+    assert any("a run has needed 7x its data or more" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 100 * path.stat().st_size)
+    caplog.clear()
+    read_frame(str(path), "data.source.path")
+    assert not caplog.records
+
+
+def test_packed_files_count_what_they_unpack_to(tmp_path):
+    array = np.zeros((300, 7))
+    np.save(tmp_path / "a.npy", array)
+    assert memory.data_bytes(tmp_path / "a.npy") == array.nbytes
+    csv = _csv(tmp_path)
+    with zipfile.ZipFile(tmp_path / "load.csv.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(csv, "load.csv")
+    assert memory.data_bytes(tmp_path / "load.csv.zip") == csv.stat().st_size
+    pd.read_csv(csv).to_parquet(tmp_path / "load.parquet")
+    assert memory.data_bytes(tmp_path / "load.parquet") >= 2000 * 16
+
+
+def test_the_memory_left_is_read_from_this_machine():
+    left = memory.available_bytes()
+    assert left is None or 0 < left < 2**50
+
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip"])
+def test_a_long_read_says_how_far_it_is_and_reads_what_pandas_reads(tmp_path, monkeypatch, caplog, suffix):
+    """A CSV of several GB read for minutes after its one 'reading ...' line; now a line every 30 s."""
+    from trainlab.data import files
+
+    frame = pd.DataFrame({"when": pd.date_range("2021-01-01", periods=3000, freq="h").astype(str),
+                          "load": np.random.default_rng(1).normal(size=3000), "site": ["a", "b", "é"] * 1000})
+    path = tmp_path / f"load{suffix}"
+    frame.to_csv(path, index=False, encoding="utf-8-sig")  # with a byte-order mark, as spreadsheets write
+    monkeypatch.setattr(files, "PROGRESS_S", 0.0)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.files"):
+        read = read_frame(str(path), "data.source.path")
+    pd.testing.assert_frame_equal(read, pd.read_csv(path, encoding="utf-8-sig"))
+    assert list(read.columns) == ["when", "load", "site"]
+    assert any(r.getMessage().startswith(f"reading 'load{suffix}': ") and "%" in r.getMessage()
+               for r in caplog.records)
