@@ -94,6 +94,11 @@ def _same(new, old) -> None:
             assert a.positions.dtype == b.positions.dtype
             assert (a.step, a.season_length, a.frequency) == (b.step, b.season_length, b.frequency)
             assert list(a.written) == list(b.written)
+            # each row's time as read: where predict.py's forecast starts (the one-pass path left it None)
+            assert (a.times is None) == (b.times is None)
+            if a.times is not None:
+                np.testing.assert_array_equal(np.asarray(a.times, dtype="datetime64[ns]"),
+                                              np.asarray(b.times, dtype="datetime64[ns]"))
     assert [new.row_name(r) for r in range(0, len(new.targets), 7)] == \
         [old.row_name(r) for r in range(0, len(old.targets), 7)]
 

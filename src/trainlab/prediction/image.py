@@ -30,7 +30,10 @@ class UnmaskedFolder(ImageFolder):
     def __init__(self, path: str, tile_size: Optional[int] = None):
         super().__init__(path, mask_dir=path, tile_size=tile_size)
 
-    def _mask_for(self, image_path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
+    def _masks(self) -> dict[str, list[Path]]:
+        return {}
+
+    def _mask_for(self, image_path: Path, image_shape: tuple[int, ...], masks: dict[str, list[Path]]) -> np.ndarray:
         return np.zeros(image_shape[-2:], dtype=bool)
 
 

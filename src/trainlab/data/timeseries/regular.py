@@ -79,5 +79,6 @@ def regular_series(reading: TimeReading, written: Any, stretches: Sequence[tuple
             templates[step[i]] = date_grid(pd.Series(ns[first:end].astype("datetime64[ns]")))
         template = templates[step[i]]
         grids.append(None if template is None else
-                     replace(template, positions=np.arange(end - first, dtype=np.int64), written=written[first:end]))
+                     replace(template, positions=np.arange(end - first, dtype=np.int64), written=written[first:end],
+                                    times=ns[first:end].astype("datetime64[ns]")))
     return RegularSeries(order, grids)
