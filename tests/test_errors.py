@@ -245,3 +245,46 @@ def test_ckpt_path_names_a_run_its_checkpoints_folder_a_sweep_or_lightnings_name
                                             r"to evaluate: ckpt_path=<run directory> \(outputs/train/runs/<run>: "
                                             r"its best checkpoint\)"):
             resolve_checkpoint(name, prefer="best")
+
+
+def _meter_file(tmp_path: Path) -> str:
+    """A newcomer's hourly demand: several regions, a column name with a space, a text column."""
+    times = pd.date_range("2024-01-01", periods=60, freq="h", tz="Europe/Berlin").strftime("%Y-%m-%d %H:%M:%S%z")
+    frame = pd.concat([pd.DataFrame({"timestamp": times, "region": region, "Demand (MW)": np.arange(60.0) + k,
+                                     "temperature": np.sin(np.arange(60.0)), "day_type": "weekday"})
+                       for k, region in enumerate(["North", "South"])])
+    path = tmp_path / "demand.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize("settings, expected", [
+    # before: the file's other checks came first: 'timestamp' has duplicated times (with time_column), or
+    # "column 'Demand (MW)' ... is not numeric ...; convert it or leave it out of data.source.feature_columns"
+    # (taken as a feature once 'demand' named no column), then 'day_type' not numeric, and no hint of the name
+    ({"target_columns": ["demand"], "time_column": "timestamp"},
+     "data.source.target_columns: ['demand'] not in '{path}'; its columns are ['timestamp', 'region', 'Demand (MW)', "
+     "'temperature', 'day_type']; did you mean \"data.source.target_columns=['Demand (MW)']\"?"),
+    ({"target_columns": ["demand (mw)"], "feature_columns": ["Temperature"], "series_column": "region"},
+     "data.source.target_columns: ['demand (mw)'] not in '{path}'; its columns are ['timestamp', 'region', "
+     "'Demand (MW)', 'temperature', 'day_type']; did you mean \"data.source.target_columns=['Demand (MW)']\"?"),
+    ({"target_columns": ["Demand (MW)"], "feature_columns": ["Temperature"], "series_column": "region"},
+     "data.source.feature_columns: ['Temperature'] not in '{path}'; its columns are ['timestamp', 'region', "
+     "'Demand (MW)', 'temperature', 'day_type']; did you mean 'data.source.feature_columns=[temperature]'?"),
+    ({"target_columns": ["Demand (MW)"], "time_column": "Timestamp", "series_column": "region"},
+     "data.source.time_column 'Timestamp' not in '{path}'; its columns are ['timestamp', 'region', 'Demand (MW)', "
+     "'temperature', 'day_type']; did you mean data.source.time_column=timestamp?"),
+    ({"target_columns": ["Demand (MW)"], "time_column": "timestamp", "series_column": "Region"},
+     "data.source.series_column 'Region' not in '{path}'; its columns are ['timestamp', 'region', 'Demand (MW)', "
+     "'temperature', 'day_type']; did you mean data.source.series_column=region?"),
+    ({"target_columns": ["load"], "time_column": "timestamp"},  # nothing near: the columns alone
+     "data.source.target_columns: ['load'] not in '{path}'; its columns are ['timestamp', 'region', 'Demand (MW)', "
+     "'temperature', 'day_type']"),
+])
+def test_a_column_the_file_lacks_is_named_first_with_the_one_it_likely_meant(tmp_path, settings, expected):
+    from trainlab.data.timeseries.sources import TableFile
+
+    path = _meter_file(tmp_path)
+    with pytest.raises(UserError) as refused:
+        TableFile(path, **settings).load()
+    assert str(refused.value) == expected.format(path=path)

@@ -316,23 +316,25 @@ def parse_problem(override: str, message: str) -> str:
 
 def _quoted_text(value: str) -> str:
     """``value`` with its text in single quotes; a list's items each (``[load, Demand (MW)]`` ->
-    ``[load,'Demand (MW)']``: the whole list in quotes is one text, which names no column), those that
-    Hydra reads as they are left bare."""
+    ``[load,'Demand (MW)']``: the whole list in quotes is one text, which names no column)."""
+    items = value[1:-1]
+    if value.startswith("[") and value.endswith("]") and not re.search(r"[\[\]{}'\"]", items):
+        return "[" + ",".join(quoted_text(item.strip()) for item in items.split(",")) + "]"
+    return quoted_text(value)
+
+
+def quoted_text(text: str) -> str:
+    """``text`` as one text value in Hydra's grammar: as it is where Hydra reads it back so, else in single
+    quotes (``'Demand (MW)'``, where Hydra's own escaped spelling is ``Demand\\ \\(MW\\)``)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    def quoted(text: str) -> str:
-        try:
-            if OverridesParser.create().parse_override(f"k={text}").value() == text:
-                return text
-        except HydraException:
-            pass  # quoted below
-        return "'" + text.replace("'", "\\'") + "'"
-
-    items = value[1:-1]
-    if value.startswith("[") and value.endswith("]") and not re.search(r"[\[\]{}'\"]", items):
-        return "[" + ",".join(quoted(item.strip()) for item in items.split(",")) + "]"
-    return quoted(value)
+    try:
+        if OverridesParser.create().parse_override(f"k={text}").value() == text:
+            return text
+    except HydraException:
+        pass  # quoted below
+    return "'" + text.replace("'", "\\'") + "'"
 
 
 def typed_value_problem(cause: Any) -> Optional[str]:

@@ -23,11 +23,7 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     read in time order)."""
     import pandas as pd
 
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise UserError(
-            f"data.source.{role}_columns: {missing} not in '{path}'; its columns are {list(frame.columns)}"
-        )
+    require_columns(frame, columns, path, f"data.source.{role}_columns")
     for c in columns:
         grouped = _grouped_numbers(frame[c])
         if grouped is not None:
@@ -53,6 +49,47 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
         refuse_missing(values, columns, f"'{path}'", name_row=name_row)
     _check_finite(values, columns, path, role, name_row)
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
+
+
+def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool = False) -> None:
+    """Refuses ``names`` the file lacks, with its columns and, where each name has a near column (``demand``
+    for ``Demand (MW)``, ``Region`` for ``region``), the setting that names them; ``one``: ``key`` takes one
+    name, not a list."""
+    columns = [str(c) for c in frame.columns]
+    missing = [n for n in names if n not in columns]
+    if not missing:
+        return
+    named = f"{key} '{missing[0]}'" if one else f"{key}: {missing}"
+    meant = [n if n in columns else _nearest(n, columns) for n in names]
+    hint = f"; did you mean {_typed(key, meant, one)}?" if None not in meant else ""
+    raise UserError(f"{named} not in '{path}'; its columns are {columns}{hint}")
+
+
+def _nearest(name: str, columns: list[str]) -> Optional[str]:
+    """The column ``name`` likely meant: the same letters and digits in another case or spacing, else the
+    closest spelling (difflib's ratio of at least 0.6), else None."""
+    import difflib
+
+    def folded(text: str) -> str:
+        return re.sub(r"[\W_]+", "", text.casefold())
+
+    same = [c for c in columns if folded(c) == folded(name)]
+    if len(same) == 1:
+        return same[0]
+    close = difflib.get_close_matches(name.casefold(), [c.casefold() for c in columns], n=1, cutoff=0.6)
+    return next(c for c in columns if c.casefold() == close[0]) if close else None
+
+
+def _typed(key: str, names: list[str], one: bool) -> str:
+    """``key=<names>`` as typed in a shell: ``"data.source.target_columns=['Demand (MW)']"``."""
+    import shlex
+
+    from trainlab.config.composition import quoted_text
+
+    word = f"{key}={quoted_text(names[0]) if one else '[' + ','.join(map(quoted_text, names)) + ']'}"
+    if "'" in word and not re.search(r"[\"$`\\!]", word):
+        return f'"{word}"'  # the shell's quotes outside Hydra's single quotes
+    return shlex.quote(word)  # '...=[temperature]': a shell may read [..] as a pattern of file names
 
 
 # numbers as spreadsheets write them with thousands separators: (separator, decimal mark, example);
