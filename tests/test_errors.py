@@ -288,3 +288,38 @@ def test_a_column_the_file_lacks_is_named_first_with_the_one_it_likely_meant(tmp
     with pytest.raises(UserError) as refused:
         TableFile(path, **settings).load()
     assert str(refused.value) == expected.format(path=path)
+
+
+def test_a_few_values_that_are_no_number_are_named_as_typos_to_correct(tmp_path):
+    """A mistyped reading (letter O for 0) in a target: the fix was 'convert it or leave it out of
+    data.source.target_columns', which drops what is to be predicted."""
+    from trainlab.data.timeseries.sources import TableFile
+
+    frame = pd.read_csv(_meter_file(tmp_path)).drop(columns="day_type")
+    frame["Demand (MW)"] = frame["Demand (MW)"].astype(object)
+    frame.loc[3, "Demand (MW)"], frame.loc[70, "Demand (MW)"] = "1O23.4", "12,5"
+    path = tmp_path / "typos.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError) as refused:
+        TableFile(str(path), ["Demand (MW)"], time_column="timestamp", series_column="region").load()
+    assert str(refused.value) == (
+        f"column 'Demand (MW)' in '{path}' is not numeric (2024-01-01 03:00:00+0100 in series North: '1O23.4'); "
+        "2 of its 120 values are no number ('1O23.4', '12,5'): correct them in the file, or empty those cells "
+        "(missing values, which data.missing handles)")
+
+
+def test_a_text_column_among_the_inputs_gets_the_inputs_to_give(tmp_path):
+    """A category column (day_type) among the columns data.source.feature_columns=null takes: the fix was
+    'e.g. data.source.feature_columns=[a,b]', and a second text column was refused only after the first."""
+    from trainlab.data.timeseries.sources import TableFile
+
+    frame = pd.read_csv(_meter_file(tmp_path))
+    frame["note"] = "ok"
+    path = tmp_path / "categories.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError) as refused:
+        TableFile(str(path), ["Demand (MW)"], time_column="timestamp", series_column="region").load()
+    assert str(refused.value) == (
+        f"column 'day_type' in '{path}' is not numeric (2024-01-01 00:00:00+0100 in series North: 'weekday'), "
+        "nor is 'note'; make them numbers in the file (a category: a 0/1 column per value) or leave them out "
+        "of the inputs: 'data.source.feature_columns=[temperature]'")

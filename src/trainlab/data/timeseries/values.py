@@ -24,6 +24,7 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     import pandas as pd
 
     require_columns(frame, columns, path, f"data.source.{role}_columns")
+    text = []  # (column, its values that are no number)
     for c in columns:
         grouped = _grouped_numbers(frame[c])
         if grouped is not None:
@@ -32,23 +33,46 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             frame[c] = grouped[0]
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
             values = pd.to_numeric(frame[c], errors="coerce")
-            bad = frame[c][values.isna() & frame[c].notna()]
-            example = f" ({name_row(bad.index[0])}: {bad.iloc[0]!r})" if len(bad) else ""
-            fix = f"convert it or leave it out of data.source.{role}_columns"
-            if role == "feature":  # null takes every column: the user may never have set the key
-                fix += " (list the inputs, e.g. data.source.feature_columns=[a,b], or [] for none)"
-            if len(bad) and re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
-                fix = ("its numbers have decimal commas inside a comma-separated file: save it with decimal points, "
-                       "or separated by semicolons (read with decimal commas)")
-            elif _looks_like_times(frame[c]):
-                fix = f"if it is the time, set data.source.time_column={c}; else {fix}"
-            raise UserError(f"column '{c}' in '{path}' is not numeric{example}; {fix}")
+            text.append((c, frame[c][values.isna() & frame[c].notna()]))
+    if text:
+        raise UserError(_text_problem(text, columns, path, role, name_row, frame))
     block = frame[columns]
     values = block.to_numpy(dtype=np.float64)
     if not allow_missing:
         refuse_missing(values, columns, f"'{path}'", name_row=name_row)
     _check_finite(values, columns, path, role, name_row)
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
+
+
+def _text_problem(text: list, columns: list[str], path: str, role: str, name_row: Callable[[int], str],
+                  frame) -> str:
+    """The line refusing columns of text: the first named with its first value that is no number, and the
+    fix: a few such values among numbers are typos to correct; a column of text among the inputs is left
+    out by the list of the others."""
+    c, bad = text[0]
+    line = f"column '{c}' in '{path}' is not numeric"
+    line += f" ({name_row(bad.index[0])}: {bad.iloc[0]!r})" if len(bad) else ""
+    written = int(frame[c].notna().sum())
+    if len(bad) and re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
+        return (f"{line}; its numbers have decimal commas inside a comma-separated file: save it with decimal "
+                "points, or separated by semicolons (read with decimal commas)")
+    dates = _looks_like_times(frame[c])
+    if 0 < len(bad) <= max(3, written // 100) and not dates:  # a mistyped reading among numbers
+        shown = ", ".join(repr(v) for v in bad.iloc[:3]) + (", ..." if len(bad) > 3 else "")
+        if len(bad) == 1:
+            return (f"{line}; 1 of its {written} values is no number ({shown}): correct it in the file, or empty "
+                    "that cell (a missing value, which data.missing handles)")
+        return (f"{line}; {len(bad)} of its {written} values are no number ({shown}): correct them in the file, or "
+                "empty those cells (missing values, which data.missing handles)")
+    also = [name for name, _ in text[1:]] if role == "feature" else []
+    line += f", nor is {', '.join(repr(name) for name in also)}" if also else ""
+    them = "them" if also else "it"
+    fix = f"convert it or leave it out of data.source.{role}_columns"
+    if role == "feature":
+        kept = [name for name in columns if name not in {name for name, _ in text}]
+        fix = (f"{'' if dates else f'make {them} numbers in the file (a category: a 0/1 column per value) or '}"
+               f"leave {them} out of the inputs: {_typed('data.source.feature_columns', kept, False)}")
+    return f"{line}; if it is the time, set data.source.time_column={c}; else {fix}" if dates else f"{line}; {fix}"
 
 
 def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool = False) -> None:
