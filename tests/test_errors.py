@@ -323,3 +323,40 @@ def test_a_text_column_among_the_inputs_gets_the_inputs_to_give(tmp_path):
         f"column 'day_type' in '{path}' is not numeric (2024-01-01 00:00:00+0100 in series North: 'weekday'), "
         "nor is 'note'; make them numbers in the file (a category: a 0/1 column per value) or leave them out "
         "of the inputs: 'data.source.feature_columns=[temperature]'")
+
+
+def test_a_data_path_not_found_says_where_relative_paths_are_read_and_what_the_repository_holds(tmp_path,
+                                                                                                monkeypatch):
+    """train.py started in another folder than the one a relative data path was meant from: the line said
+    'file not found: ...' without the folder it looked in (the ckpt_path refusal said both)."""
+    from trainlab.data.files import read_frame
+    from trainlab.data.image.sources import ImageFolder
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as refused:
+        read_frame("conf/data/file.yaml", "data.source.path")
+    assert str(refused.value) == (
+        f"data.source.path: file not found: 'conf/data/file.yaml' in the working folder {tmp_path} (relative paths "
+        f"are read from there; the repository has it: data.source.path={ROOT / 'conf/data/file.yaml'}); give the "
+        "path of an existing .csv, .parquet or .npy file")
+    with pytest.raises(UserError) as refused:
+        read_frame("demand.csv", "data.source.path")
+    assert f"file not found: 'demand.csv' in the working folder {tmp_path} (relative paths are read from there);" \
+           in str(refused.value)
+    with pytest.raises(UserError) as refused:
+        ImageFolder("my_images")._files()
+    assert str(refused.value) == (f"data.source.path='my_images' is not a folder in the working folder {tmp_path} "
+                                  "(relative paths are read from there); give the folder holding your images")
+
+
+@pytest.mark.parametrize("path", [r"C:\Users\me\demand.csv", "C:/Users/me/demand.csv", r"data\demand.csv"])
+def test_a_windows_path_is_named_as_one(path, tmp_path, monkeypatch):
+    from trainlab.data.files import read_frame
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as refused:
+        read_frame(path, "data.source.path")
+    assert str(refused.value) == (
+        f"data.source.path: file not found: '{path}' (a Windows path, which this machine reads as one name: give "
+        "the file's path on this machine, with / between folders); give the path of an existing .csv, .parquet or "
+        ".npy file")

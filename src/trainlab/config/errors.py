@@ -62,13 +62,30 @@ def require_path(path: Any, key: str, what: str) -> None:
         raise UserError(problem)
 
 
-def why_missing(path: Path) -> str:
-    """What a path that names nothing usable is, as the end of a refusal: a link to nowhere, or a path
-    with ``~``/``$NAME`` that nothing expanded; ``""`` otherwise."""
+def why_missing(path: Path, key: Optional[str] = None) -> str:
+    """What a path that names nothing usable is, as the end of a refusal: a link to nowhere, a path with
+    ``~``/``$NAME`` that nothing expanded, a Windows path, or, relative, the folder it was looked for in
+    (with ``key``: ``key=<path>`` in the repository when that holds it: train.py started in another folder);
+    ``""`` otherwise."""
     if path.is_symlink():
         return f" (a link to '{os.readlink(path)}', which does not exist)"
     hint = shell_path_hint(str(path))
-    return f" ({hint})" if hint else ""
+    if hint:
+        return f" ({hint})"
+    if os.sep == "/" and (re.match(r"[A-Za-z]:[\\/]", str(path)) or "\\" in str(path)):
+        return (" (a Windows path, which this machine reads as one name: give the file's path on this machine, "
+                "with / between folders)")
+    if path.is_absolute() or key is None:
+        return ""
+    from trainlab.config.composition import typed_setting
+    from trainlab.run.root import repo_root
+
+    try:
+        found = repo_root() / path
+    except UserError:
+        found = None
+    held = f"; the repository has it: {typed_setting(key, found)}" if found is not None and found.exists() else ""
+    return f" in the working folder {Path.cwd()} (relative paths are read from there{held})"
 
 
 def unwrap_user_error(exc: BaseException) -> UserError | None:

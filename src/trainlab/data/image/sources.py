@@ -172,7 +172,7 @@ class ImageFolder:
 
     def _files(self) -> list[Path]:
         if not self.path.is_dir():
-            raise UserError(f"data.source.path='{self.path}' is not a folder{why_missing(self.path)}; give the folder "
+            raise UserError(f"data.source.path='{self.path}' is not a folder{why_missing(self.path, 'data.source.path')}; give the folder "
                             "holding your images")
         listed = listing(self.path, "data.source.path")
         files = sorted(p for p in listed if p.is_file() and image_suffix(p))
