@@ -226,3 +226,14 @@ def test_make_tensorboard_and_mlflow_take_the_folder_and_database_given(tmp_path
         run = subprocess.run([*make, target, setting], cwd=ROOT, capture_output=True, text=True)
         assert run.returncode == 2 and run.stderr.startswith(f"error: {setting} {line}"), run.stderr
     assert not (tmp_path / "mlfow.db").exists()
+
+
+def test_a_run_label_names_a_data_file_by_its_name(compose_cfg, tmp_path):
+    """A file given by its full path filled the label (cut at 120 characters) with its folders: a newcomer's
+    run read lstm_file__data.source.path=-tmp-h-newcomer-data-demand_fixed.csv,data.source.target_columns=-Demand-MW-,
+    data.source.tim, and the settings after it, those that told the runs apart, were cut off."""
+    from trainlab.loggers import run_label
+
+    path = tmp_path / "deep" / "folders" / "of" / "mine" / "demand.csv"
+    compose_cfg(["data=file", f"data.source.path={path}", "data.source.target_columns=[y]", "optimizer.lr=0.01"])
+    assert run_label() == "lstm_file__data.source.path=demand.csv,data.source.target_columns=-y-,optimizer.lr=0.01"
