@@ -360,3 +360,13 @@ def test_a_windows_path_is_named_as_one(path, tmp_path, monkeypatch):
         f"data.source.path: file not found: '{path}' (a Windows path, which this machine reads as one name: give "
         "the file's path on this machine, with / between folders); give the path of an existing .csv, .parquet or "
         ".npy file")
+
+
+def test_a_family_mismatch_reads_as_english():
+    """'or a image model: model=unet' for model=lstm data=sky_folder."""
+    from trainlab.config.families import family_mismatch
+
+    line = family_mismatch("trainlab.models.timeseries.RegressionModule", "trainlab.data.image.module.SkyDataModule",
+                           "lstm", "sky_folder")
+    assert line.endswith("but data=sky_folder is image data; use data=elnino or data=file or data=packaged or "
+                         "data=synthetic, or an image model: model=unet"), line
