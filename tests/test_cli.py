@@ -92,6 +92,14 @@ def test_make_help_expands_the_port():
     assert "$(PORT)" not in out and "http://127.0.0.1:6006 (PORT=<n> changes it)" in out
 
 
+def test_make_help_lines_up_every_description():
+    """Names longer than the column (install-mlflow, bench-forecast) pushed their description out of line."""
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    lines = [line for line in out.splitlines() if line.startswith("  make ")]
+    starts = {len(line) - len(line[len("  make "):].split(" ", 1)[1].lstrip()) for line in lines}
+    assert len(lines) > 20 and len(starts) == 1, out
+
+
 def test_run_label_leaves_the_logger_choice_out(compose_cfg):
     from trainlab.loggers import run_label
 
