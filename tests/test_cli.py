@@ -245,3 +245,25 @@ def test_a_run_label_names_a_data_file_by_its_name(compose_cfg, tmp_path):
     path = tmp_path / "deep" / "folders" / "of" / "mine" / "demand.csv"
     compose_cfg(["data=file", f"data.source.path={path}", "data.source.target_columns=[y]", "optimizer.lr=0.01"])
     assert run_label() == "lstm_file__data.source.path=demand.csv,data.source.target_columns=-y-,optimizer.lr=0.01"
+
+
+def test_fewer_training_batches_than_the_logging_interval_is_one_line_of_ours(compose_cfg, run_train, caplog):
+    """A newcomer's folder of 12 images (8 training tiles, one batch) got Lightning's Python warning,
+    '.../fit_loop.py:321: The number of training batches (1) is smaller than the logging interval
+    Trainer(log_every_n_steps=10). Set a lower value for log_every_n_steps if you want to see logs for the
+    training epoch', which names Trainer's argument, not the setting, and says the epoch's logs are lost:
+    only the per-step points thin out (Lightning counts steps across epochs)."""
+    import logging
+    import warnings
+
+    from tests.conftest import TINY
+
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
+        warnings.simplefilter("always")
+        run_train(compose_cfg([*TINY, "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+                               "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "data.ets_baseline=false",
+                               "logger=csv"]))
+    assert not [w for w in caught if "logging interval" in str(w.message)], [str(w.message) for w in caught]
+    assert ("trainer.log_every_n_steps=10 is more than the 3 training batch(es) of an epoch: what is logged per "
+            "step (train/loss, the learning rate) gets a point every 10 steps, less than once an epoch (epoch values "
+            "are logged every epoch); trainer.log_every_n_steps=1 logs every step") in caplog.text
