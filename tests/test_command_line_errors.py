@@ -61,6 +61,9 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
     ("model=", "model= gives no option; choose one of the model group's: cnn, gnn, lstm"),
     ("modle=lstm", "modle is not a top-level setting; did you mean model? (a '+' in front would add it"),
     ("model=lstn", "model=lstn is not an option of the model group; did you mean model=lstm?"),
+    # another case was no near spelling to difflib: model=LSTM got the list alone, data=File a hint
+    ("model=LSTM", "model=LSTM is not an option of the model group; did you mean model=lstm?"),
+    ("trainer.Max_Epochs=3", "trainer.Max_Epochs is not a setting of trainer; did you mean trainer.max_epochs?"),
     # in a list of options Hydra said "In 'train': Could not load 'logger/wandb'." and named none
     ("logger=[csv,wandb]", "logger=wandb is not an option of the logger group; its options: csv, mlflow, none, "
                            "tensorboard"),

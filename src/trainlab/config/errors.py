@@ -26,8 +26,12 @@ EXIT_USER_ERROR = 2
 
 def did_you_mean(name: str, options: Iterable[str], prefix: str = "", n: int = 1, cutoff: float = 0.6) -> str:
     """``"did you mean <prefix><nearest>?"`` (``" or "`` between several), or ``""`` when no option is
-    close: the one wording of every "misspelt?" hint (keys, arguments, metrics, classes)."""
-    close = difflib.get_close_matches(name, list(options), n=n, cutoff=cutoff)
+    close, in any case: the one wording of every "misspelt?" hint (keys, arguments, metrics, classes)."""
+    options = list(options)
+    folded = {option.casefold(): option for option in reversed(options)}  # the first of one spelling wins
+    close = difflib.get_close_matches(name, options, n=n, cutoff=cutoff)
+    if name.casefold() in folded or not close:  # model=LSTM: no letter alike to difflib, one option in any case
+        close = [folded[c] for c in difflib.get_close_matches(name.casefold(), list(folded), n=n, cutoff=cutoff)]
     return f"did you mean {' or '.join(prefix + c for c in close)}?" if close else ""
 
 
