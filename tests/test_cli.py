@@ -163,6 +163,14 @@ def test_test_metrics_are_explained():
     text = legend(["test/aaa", "test/loss", "test/accuracy", "test/r2"])
     assert text.startswith("aaa = average absolute accuracy, 1 - mape") and "r2 = " in text
     assert "accuracy =" not in text  # a word needs no legend
+    # a forecasting run's table: mase, smape and the baselines' rows had no word under it
+    text = legend(["test/mase", "test/smape", "test/baseline_ets_rmse", "test/baseline_last_value_mase",
+                   "test/rmse_vs_best_naive"])
+    assert text == ("baseline_<name>_<metric> = that metric of a naive forecast (last_value, seasonal_naive) or ETS on "
+                    "the same windows; mase = mean absolute scaled error, the MAE over a naive forecast's on the "
+                    "training rows (below 1: better than it); rmse_vs_best_naive = the best naive forecast's rmse over "
+                    "the model's (above 1: the model is better); smape = symmetric mean absolute percentage error, as "
+                    "a fraction (0 to 2)")
 
 
 def test_lr_monitor_logs_every_step(compose_cfg):
