@@ -15,7 +15,8 @@ LOGDIR  ?= outputs
 .PHONY: help install train test test-slow test-all tensorboard bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}' \
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{n[NR] = $$1; d[NR] = $$2; if (length($$1) > w) w = length($$1)} \
+		END {for (i = 1; i <= NR; i++) printf "  make " sprintf("%%-%ds", w) " %s\n", n[i], d[i]}' \
 		| sed -e 's/[$$](TENSORBOARD_PORT)/$(TENSORBOARD_PORT) (PORT=<n> changes it)/g' \
 		      -e 's/[$$](MLFLOW_PORT)/$(MLFLOW_PORT) (PORT=<n> changes it)/g' \
 		      -e 's/[$$](DASHBOARD_PORT)/$(DASHBOARD_PORT) (PORT=<n> changes it)/g'

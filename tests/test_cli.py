@@ -104,6 +104,14 @@ def test_the_servers_have_ports_of_their_own_so_they_can_run_side_by_side():
     assert [port(t, "PORT=7001") for t in ("tensorboard", "mlflow", "dashboard")] == ["7001"] * 3
 
 
+def test_make_help_lines_up_every_description():
+    """Names longer than the column (install-mlflow, bench-forecast) pushed their description out of line."""
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    lines = [line for line in out.splitlines() if line.startswith("  make ")]
+    starts = {len(line) - len(line[len("  make "):].split(" ", 1)[1].lstrip()) for line in lines}
+    assert len(lines) > 20 and len(starts) == 1, out
+
+
 def test_run_label_leaves_the_logger_choice_out(compose_cfg):
     from trainlab.loggers import run_label
 
@@ -167,6 +175,14 @@ def test_test_metrics_are_explained():
     text = legend(["test/aaa", "test/loss", "test/accuracy", "test/r2"])
     assert text.startswith("aaa = average absolute accuracy, 1 - mape") and "r2 = " in text
     assert "accuracy =" not in text  # a word needs no legend
+    # a forecasting run's table: mase, smape and the baselines' rows had no word under it
+    text = legend(["test/mase", "test/smape", "test/baseline_ets_rmse", "test/baseline_last_value_mase",
+                   "test/rmse_vs_best_naive"])
+    assert text == ("baseline_<name>_<metric> = that metric of a naive forecast (last_value, seasonal_naive) or ETS on "
+                    "the same windows; mase = mean absolute scaled error, the MAE over a naive forecast's on the "
+                    "training rows (below 1: better than it); rmse_vs_best_naive = the best naive forecast's rmse over "
+                    "the model's (above 1: the model is better); smape = symmetric mean absolute percentage error, as "
+                    "a fraction (0 to 2)")
 
 
 def test_lr_monitor_logs_every_step(compose_cfg):
@@ -238,3 +254,36 @@ def test_make_tensorboard_and_mlflow_take_the_folder_and_database_given(tmp_path
         run = subprocess.run([*make, target, setting], cwd=ROOT, capture_output=True, text=True)
         assert run.returncode == 2 and run.stderr.startswith(f"error: {setting} {line}"), run.stderr
     assert not (tmp_path / "mlfow.db").exists()
+
+
+def test_a_run_label_names_a_data_file_by_its_name(compose_cfg, tmp_path):
+    """A file given by its full path filled the label (cut at 120 characters) with its folders: a newcomer's
+    run read lstm_file__data.source.path=-tmp-h-newcomer-data-demand_fixed.csv,data.source.target_columns=-Demand-MW-,
+    data.source.tim, and the settings after it, those that told the runs apart, were cut off."""
+    from trainlab.loggers import run_label
+
+    path = tmp_path / "deep" / "folders" / "of" / "mine" / "demand.csv"
+    compose_cfg(["data=file", f"data.source.path={path}", "data.source.target_columns=[y]", "optimizer.lr=0.01"])
+    assert run_label() == "lstm_file__data.source.path=demand.csv,data.source.target_columns=-y-,optimizer.lr=0.01"
+
+
+def test_fewer_training_batches_than_the_logging_interval_is_one_line_of_ours(compose_cfg, run_train, caplog):
+    """A newcomer's folder of 12 images (8 training tiles, one batch) got Lightning's Python warning,
+    '.../fit_loop.py:321: The number of training batches (1) is smaller than the logging interval
+    Trainer(log_every_n_steps=10). Set a lower value for log_every_n_steps if you want to see logs for the
+    training epoch', which names Trainer's argument, not the setting, and says the epoch's logs are lost:
+    only the per-step points thin out (Lightning counts steps across epochs)."""
+    import logging
+    import warnings
+
+    from tests.conftest import TINY
+
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
+        warnings.simplefilter("always")
+        run_train(compose_cfg([*TINY, "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+                               "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "data.ets_baseline=false",
+                               "logger=csv"]))
+    assert not [w for w in caught if "logging interval" in str(w.message)], [str(w.message) for w in caught]
+    assert ("trainer.log_every_n_steps=10 is more than the 3 training batch(es) of an epoch: what is logged per "
+            "step (train/loss, the learning rate) gets a point every 10 steps, less than once an epoch (epoch values "
+            "are logged every epoch); trainer.log_every_n_steps=1 logs every step") in caplog.text

@@ -61,6 +61,9 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
     ("model=", "model= gives no option; choose one of the model group's: cnn, gnn, lstm"),
     ("modle=lstm", "modle is not a top-level setting; did you mean model? (a '+' in front would add it"),
     ("model=lstn", "model=lstn is not an option of the model group; did you mean model=lstm?"),
+    # another case was no near spelling to difflib: model=LSTM got the list alone, data=File a hint
+    ("model=LSTM", "model=LSTM is not an option of the model group; did you mean model=lstm?"),
+    ("trainer.Max_Epochs=3", "trainer.Max_Epochs is not a setting of trainer; did you mean trainer.max_epochs?"),
     # in a list of options Hydra said "In 'train': Could not load 'logger/wandb'." and named none
     ("logger=[csv,wandb]", "logger=wandb is not an option of the logger group; its options: csv, mlflow, none, "
                            "tensorboard"),
@@ -160,3 +163,22 @@ def test_a_group_taken_out_is_refused_by_name(group, compose_cfg):
     with pytest.raises(UserError, match=rf"^the config has no {group} \(~{group} takes it out\), and every run needs "
                                         rf"one; choose one instead: {group}=<option>"):
         prepare(compose_cfg([f"~{group}"]))
+
+
+@pytest.mark.parametrize("override, fix", [
+    # the fix offered was "data.source.target_columns='[Demand (MW)]'": one text, no list, which then
+    # named no column of the file
+    ("data.source.target_columns=[Demand (MW)]", "\"data.source.target_columns=['Demand (MW)']\""),
+    ("data.source.target_columns=[load, Demand (MW)]", "\"data.source.target_columns=[load,'Demand (MW)']\""),
+    ("data.source.path=my file (1).csv", "\"data.source.path='my file (1).csv'\""),
+])
+def test_a_column_name_hydra_cannot_read_gets_a_fix_that_keeps_the_list(override, fix, capsys, monkeypatch,
+                                                                       tmp_path):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    line = refused(["data=file", override], capsys, monkeypatch, tmp_path)
+    assert f"quote the text: {fix} (the outer quotes are the shell's)" in line, line
+    typed = OverridesParser.create().parse_override(fix.strip('"')).value()  # what the shell hands Hydra
+    key, _, value = override.partition("=")
+    wanted = [item.strip() for item in value[1:-1].split(",")] if value.startswith("[") else value
+    assert typed == wanted

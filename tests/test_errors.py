@@ -245,3 +245,128 @@ def test_ckpt_path_names_a_run_its_checkpoints_folder_a_sweep_or_lightnings_name
                                             r"to evaluate: ckpt_path=<run directory> \(outputs/train/runs/<run>: "
                                             r"its best checkpoint\)"):
             resolve_checkpoint(name, prefer="best")
+
+
+def _meter_file(tmp_path: Path) -> str:
+    """A newcomer's hourly demand: several regions, a column name with a space, a text column."""
+    times = pd.date_range("2024-01-01", periods=60, freq="h", tz="Europe/Berlin").strftime("%Y-%m-%d %H:%M:%S%z")
+    frame = pd.concat([pd.DataFrame({"timestamp": times, "region": region, "Demand (MW)": np.arange(60.0) + k,
+                                     "temperature": np.sin(np.arange(60.0)), "day_type": "weekday"})
+                       for k, region in enumerate(["North", "South"])])
+    path = tmp_path / "demand.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize("settings, expected", [
+    # before: the file's other checks came first: 'timestamp' has duplicated times (with time_column), or
+    # "column 'Demand (MW)' ... is not numeric ...; convert it or leave it out of data.source.feature_columns"
+    # (taken as a feature once 'demand' named no column), then 'day_type' not numeric, and no hint of the name
+    ({"target_columns": ["demand"], "time_column": "timestamp"},
+     "data.source.target_columns: ['demand'] not in '{path}'; its columns are ['timestamp', 'region', 'Demand (MW)', "
+     "'temperature', 'day_type']; did you mean \"data.source.target_columns=['Demand (MW)']\"?"),
+    ({"target_columns": ["demand (mw)"], "feature_columns": ["Temperature"], "series_column": "region"},
+     "data.source.target_columns: ['demand (mw)'] not in '{path}'; its columns are ['timestamp', 'region', "
+     "'Demand (MW)', 'temperature', 'day_type']; did you mean \"data.source.target_columns=['Demand (MW)']\"?"),
+    ({"target_columns": ["Demand (MW)"], "feature_columns": ["Temperature"], "series_column": "region"},
+     "data.source.feature_columns: ['Temperature'] not in '{path}'; its columns are ['timestamp', 'region', "
+     "'Demand (MW)', 'temperature', 'day_type']; did you mean 'data.source.feature_columns=[temperature]'?"),
+    ({"target_columns": ["Demand (MW)"], "time_column": "Timestamp", "series_column": "region"},
+     "data.source.time_column 'Timestamp' not in '{path}'; its columns are ['timestamp', 'region', 'Demand (MW)', "
+     "'temperature', 'day_type']; did you mean data.source.time_column=timestamp?"),
+    ({"target_columns": ["Demand (MW)"], "time_column": "timestamp", "series_column": "Region"},
+     "data.source.series_column 'Region' not in '{path}'; its columns are ['timestamp', 'region', 'Demand (MW)', "
+     "'temperature', 'day_type']; did you mean data.source.series_column=region?"),
+    ({"target_columns": ["load"], "time_column": "timestamp"},  # nothing near: the columns alone
+     "data.source.target_columns: ['load'] not in '{path}'; its columns are ['timestamp', 'region', 'Demand (MW)', "
+     "'temperature', 'day_type']"),
+])
+def test_a_column_the_file_lacks_is_named_first_with_the_one_it_likely_meant(tmp_path, settings, expected):
+    from trainlab.data.timeseries.sources import TableFile
+
+    path = _meter_file(tmp_path)
+    with pytest.raises(UserError) as refused:
+        TableFile(path, **settings).load()
+    assert str(refused.value) == expected.format(path=path)
+
+
+def test_a_few_values_that_are_no_number_are_named_as_typos_to_correct(tmp_path):
+    """A mistyped reading (letter O for 0) in a target: the fix was 'convert it or leave it out of
+    data.source.target_columns', which drops what is to be predicted."""
+    from trainlab.data.timeseries.sources import TableFile
+
+    frame = pd.read_csv(_meter_file(tmp_path)).drop(columns="day_type")
+    frame["Demand (MW)"] = frame["Demand (MW)"].astype(object)
+    frame.loc[3, "Demand (MW)"], frame.loc[70, "Demand (MW)"] = "1O23.4", "12,5"
+    path = tmp_path / "typos.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError) as refused:
+        TableFile(str(path), ["Demand (MW)"], time_column="timestamp", series_column="region").load()
+    assert str(refused.value) == (
+        f"column 'Demand (MW)' in '{path}' is not numeric (2024-01-01 03:00:00+0100 in series North: '1O23.4'); "
+        "2 of its 120 values are no number ('1O23.4', '12,5'): correct them in the file, or empty those cells "
+        "(missing values, which data.missing handles)")
+
+
+def test_a_text_column_among_the_inputs_gets_the_inputs_to_give(tmp_path):
+    """A category column (day_type) among the columns data.source.feature_columns=null takes: the fix was
+    'e.g. data.source.feature_columns=[a,b]', and a second text column was refused only after the first."""
+    from trainlab.data.timeseries.sources import TableFile
+
+    frame = pd.read_csv(_meter_file(tmp_path))
+    frame["note"] = "ok"
+    path = tmp_path / "categories.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError) as refused:
+        TableFile(str(path), ["Demand (MW)"], time_column="timestamp", series_column="region").load()
+    assert str(refused.value) == (
+        f"column 'day_type' in '{path}' is not numeric (2024-01-01 00:00:00+0100 in series North: 'weekday'), "
+        "nor is 'note'; make them numbers in the file (a category: a 0/1 column per value) or leave them out "
+        "of the inputs: 'data.source.feature_columns=[temperature]'")
+
+
+def test_a_data_path_not_found_says_where_relative_paths_are_read_and_what_the_repository_holds(tmp_path,
+                                                                                                monkeypatch):
+    """train.py started in another folder than the one a relative data path was meant from: the line said
+    'file not found: ...' without the folder it looked in (the ckpt_path refusal said both)."""
+    from trainlab.data.files import read_frame
+    from trainlab.data.image.sources import ImageFolder
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as refused:
+        read_frame("conf/data/file.yaml", "data.source.path")
+    assert str(refused.value) == (
+        f"data.source.path: file not found: 'conf/data/file.yaml' in the working folder {tmp_path} (relative paths "
+        f"are read from there; the repository has it: data.source.path={ROOT / 'conf/data/file.yaml'}); give the "
+        "path of an existing .csv, .parquet or .npy file")
+    with pytest.raises(UserError) as refused:
+        read_frame("demand.csv", "data.source.path")
+    assert f"file not found: 'demand.csv' in the working folder {tmp_path} (relative paths are read from there);" \
+           in str(refused.value)
+    with pytest.raises(UserError) as refused:
+        ImageFolder("my_images")._files()
+    assert str(refused.value) == (f"data.source.path='my_images' is not a folder in the working folder {tmp_path} "
+                                  "(relative paths are read from there); give the folder holding your images")
+
+
+@pytest.mark.parametrize("path", [r"C:\Users\me\demand.csv", "C:/Users/me/demand.csv", r"data\demand.csv"])
+def test_a_windows_path_is_named_as_one(path, tmp_path, monkeypatch):
+    from trainlab.data.files import read_frame
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as refused:
+        read_frame(path, "data.source.path")
+    assert str(refused.value) == (
+        f"data.source.path: file not found: '{path}' (a Windows path, which this machine reads as one name: give "
+        "the file's path on this machine, with / between folders); give the path of an existing .csv, .parquet or "
+        ".npy file")
+
+
+def test_a_family_mismatch_reads_as_english():
+    """'or a image model: model=unet' for model=lstm data=sky_folder."""
+    from trainlab.config.families import family_mismatch
+
+    line = family_mismatch("trainlab.models.timeseries.RegressionModule", "trainlab.data.image.module.SkyDataModule",
+                           "lstm", "sky_folder")
+    assert line.endswith("but data=sky_folder is image data; use data=elnino or data=file or data=packaged or "
+                         "data=synthetic, or an image model: model=unet"), line

@@ -140,3 +140,24 @@ def test_split_all_is_refused_for_families_without_series_files(compose_cfg, cas
 
     with pytest.raises(UserError, match=rf"^split=all scores every window of a series file; this is a {case.name} run"):
         restore(compose_cfg(case.tiny()), {"state_dict": {}}, "x.ckpt", whole_file=True)
+
+
+@pytest.mark.slow
+def test_evaluate_py_prints_lightnings_lines_once(trained, tmp_path):
+    """evaluate.py imports Lightning after it routed Lightning's logs (train.py before): the handler that
+    `import lightning` adds printed every line a second time, 'INFO: GPU available: False, used: False'
+    above the same line in the run's format."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), f"ckpt_path={trained.paths.output_dir}",
+                           "hardware.num_threads=1", f"paths.log_dir={tmp_path / 'eval'}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = done.stdout + done.stderr
+    assert printed.count("GPU available: False, used: False") == 1, printed
+    assert "INFO: " not in printed

@@ -762,3 +762,32 @@ def test_a_float64_image_far_above_zero_keeps_its_noise_and_ordinary_images_load
         np.testing.assert_array_equal(read_array(path, offsets={}), raw.astype(np.float32))
     near = ImageFolder(str(tmp_path / "near")).load()
     assert near.images.dtype == np.float32 and near.images.min() > 20  # the level kept: 50 on ordinary images
+
+
+@pytest.mark.parametrize("names, hint", [
+    (("img_0_mask.png", "img_1_mask.png", "img_10_mask.png"),
+     "; it holds 'img_0_mask.png', named with '_mask' after the image's name: a mask takes its image's name alone "
+     "(img_0.png), so rename the masks without '_mask'"),
+    (("mask-img_0.png", "mask-img_1.png", "mask-img_10.png"),
+     "; it holds 'mask-img_0.png', named with 'mask-' before the image's name: a mask takes its image's name alone "
+     "(img_0.png), so rename the masks without 'mask-'"),
+    (("other.png",), ""),
+])
+def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, names, hint):
+    """A newcomer's masks beside their images as img_0_mask.png (a common convention): the refusal said
+    only that no mask was found for img_0.png."""
+    from PIL import Image
+
+    from trainlab.data.image.sources import ImageFolder
+
+    (tmp_path / "masks").mkdir()
+    for name in ("img_0", "img_1", "img_10"):
+        Image.fromarray(np.full((16, 16), 60, np.uint8)).save(tmp_path / f"{name}.png")
+    for name in names:
+        Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "masks" / name)
+    with pytest.raises(UserError) as refused:
+        ImageFolder(str(tmp_path)).load()
+    assert str(refused.value) == (
+        f"no mask for image 'img_0.png' in data.source.mask_dir='{tmp_path / 'masks'}' (looked for "
+        "img_0{.fits.gz,.fits,.fit,.fts,.npy,.png}); every image needs one, all zeros when it holds no anomaly"
+        + hint)

@@ -278,7 +278,7 @@ def test_the_ets_fits_run_on_one_blas_thread_found_once_per_process(monkeypatch)
     assert len(searches) - len(during) <= 1
 
 
-def test_the_ets_fits_go_to_processes_also_where_joblib_defaults_to_threads(monkeypatch):
+def test_the_ets_fits_go_to_processes_also_where_joblib_defaults_to_threads(monkeypatch, caplog):
     """In a trial run by hydra's joblib launcher (a loky worker) joblib's default backend is threads: the
     'worker processes' were threads of the trial, entering and leaving warnings.catch_warnings (process-wide:
     one thread's recorder could stay installed, swallowing later warnings) out of order."""
@@ -294,12 +294,39 @@ def test_the_ets_fits_go_to_processes_also_where_joblib_defaults_to_threads(monk
     monkeypatch.setattr(baselines, "PARALLEL_AFTER_S", 0.0)  # the rest to workers after the first fit
     rng = np.random.default_rng(0)
     pieces = [(np.cumsum(rng.normal(size=(60, 1)), axis=0), 45) for _ in range(5)]
-    with parallel_config(backend="threading"), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with parallel_config(backend="threading"), caplog.at_level("WARNING", logger=baselines.__name__):
         baselines.ets_fits(pieces, None, None, processes=2)
-    pids = [str(w.message) for w in caught if str(w.message).startswith("pid ")]
-    assert len(pids) == 5 and pids[0] == f"pid {os.getpid()}"  # the first fit here, to time it
+    # one line per text: 'ETS baseline: statsmodels warned while fitting 2 of 5 series (UserWarning: pid 123)'
+    lines = [r.getMessage() for r in caplog.records if "pid " in r.getMessage()]
+    pids = [line.split("(UserWarning: ")[1].rstrip(")") for line in lines]
+    assert sum(int(line.split("fitting ")[1].split(" of ")[0]) for line in lines) == 5  # every fit's warning came
+    assert pids[0] == f"pid {os.getpid()}" and len(pids) > 1  # the first fit here, to time it
     assert f"pid {os.getpid()}" not in pids[1:]
+
+
+def test_the_ets_fits_warnings_are_one_readable_line_per_text(monkeypatch, caplog):
+    """statsmodels' ConvergenceWarning was printed as Python prints a warning: the path and line of
+    baselines.py's warnings.warn, its source line below, once per text and no word of which fit it was."""
+    import warnings
+
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    from trainlab.data.timeseries import baselines
+
+    real = baselines.fit_columns
+    text = "Maximum Likelihood optimization failed to converge. Check mle_retvals"
+    calls = []
+    monkeypatch.setattr(baselines, "fit_columns", lambda *args: (
+        real(*args)[0], [(ConvergenceWarning, text)] if calls.append(1) or len(calls) <= 2 else []))
+    rng = np.random.default_rng(0)
+    pieces = [(np.cumsum(rng.normal(size=(60, 1)), axis=0), 45) for _ in range(3)]
+    with warnings.catch_warnings(record=True) as caught, \
+            caplog.at_level("WARNING", logger=baselines.__name__):
+        warnings.simplefilter("always")
+        baselines.ets_fits(pieces, None, None)
+    assert not caught, [str(w.message) for w in caught]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ETS baseline: statsmodels warned while fitting 2 of 3 series (ConvergenceWarning: {text})"]
 
 
 def test_a_test_cut_short_fits_ets_only_for_the_series_it_scores(tmp_path, monkeypatch):

@@ -169,6 +169,12 @@ class RunRecords(pl.Callback):
         run (a ``ckpt_path=`` resume into a new folder), or this folder's own (a run continued in its
         folder, e.g. a requeued SLURM job): records go on, never start over or repeat an epoch."""
         self.resumed_at = trainer.current_epoch or None
+        batches, every = trainer.num_training_batches, trainer.log_every_n_steps
+        if trainer.is_global_zero and trainer.loggers and every > 1 and batches < every and not trainer.fast_dev_run:
+            log.info("trainer.log_every_n_steps=%d is more than the %d training batch(es) of an epoch: what is logged "
+                     "per step (train/loss, the learning rate) gets a point every %d steps, less than once an epoch "
+                     "(epoch values are logged every epoch); trainer.log_every_n_steps=1 logs every step",
+                     every, batches, every)
         carried, self._restored = self._earlier_epochs(trainer), None
         own = self.dir / EPOCHS
         if carried is None and own.is_file():

@@ -295,7 +295,7 @@ def parse_problem(override: str, message: str) -> str:
                 f"{f' (or ~{bare} to delete the key)' if not key.startswith('~') else ''}")
     if not bare:
         return f"{override!r} names no key before the '=': write <key>={value}"
-    fix = f"quote the value if it is text: \"{key}='{value}'\" (the outer quotes are the shell's)"
+    fix = f"quote the text: \"{key}={_quoted_text(value)}\" (the outer quotes are the shell's)"
     if value.startswith("~"):  # quoting it would make a folder named '~'
         from trainlab.config.errors import shell_path_hint
 
@@ -312,6 +312,29 @@ def parse_problem(override: str, message: str) -> str:
     reason = next((line.strip() for line in message.splitlines() if line.strip() and "Error parsing" not in line
                    and not line.startswith("See https")), "")
     return f"{override}: Hydra cannot read this override ({reason}); {fix}; the grammar: {OVERRIDE_GRAMMAR}"
+
+
+def _quoted_text(value: str) -> str:
+    """``value`` with its text in single quotes; a list's items each (``[load, Demand (MW)]`` ->
+    ``[load,'Demand (MW)']``: the whole list in quotes is one text, which names no column)."""
+    items = value[1:-1]
+    if value.startswith("[") and value.endswith("]") and not re.search(r"[\[\]{}'\"]", items):
+        return "[" + ",".join(quoted_text(item.strip()) for item in items.split(",")) + "]"
+    return quoted_text(value)
+
+
+def quoted_text(text: str) -> str:
+    """``text`` as one text value in Hydra's grammar: as it is where Hydra reads it back so, else in single
+    quotes (``'Demand (MW)'``, where Hydra's own escaped spelling is ``Demand\\ \\(MW\\)``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        if OverridesParser.create().parse_override(f"k={text}").value() == text:
+            return text
+    except HydraException:
+        pass  # quoted below
+    return "'" + text.replace("'", "\\'") + "'"
 
 
 def typed_value_problem(cause: Any) -> Optional[str]:

@@ -26,8 +26,12 @@ EXIT_USER_ERROR = 2
 
 def did_you_mean(name: str, options: Iterable[str], prefix: str = "", n: int = 1, cutoff: float = 0.6) -> str:
     """``"did you mean <prefix><nearest>?"`` (``" or "`` between several), or ``""`` when no option is
-    close: the one wording of every "misspelt?" hint (keys, arguments, metrics, classes)."""
-    close = difflib.get_close_matches(name, list(options), n=n, cutoff=cutoff)
+    close, in any case: the one wording of every "misspelt?" hint (keys, arguments, metrics, classes)."""
+    options = list(options)
+    folded = {option.casefold(): option for option in reversed(options)}  # the first of one spelling wins
+    close = difflib.get_close_matches(name, options, n=n, cutoff=cutoff)
+    if name.casefold() in folded or not close:  # model=LSTM: no letter alike to difflib, one option in any case
+        close = [folded[c] for c in difflib.get_close_matches(name.casefold(), list(folded), n=n, cutoff=cutoff)]
     return f"did you mean {' or '.join(prefix + c for c in close)}?" if close else ""
 
 
@@ -62,13 +66,30 @@ def require_path(path: Any, key: str, what: str) -> None:
         raise UserError(problem)
 
 
-def why_missing(path: Path) -> str:
-    """What a path that names nothing usable is, as the end of a refusal: a link to nowhere, or a path
-    with ``~``/``$NAME`` that nothing expanded; ``""`` otherwise."""
+def why_missing(path: Path, key: Optional[str] = None) -> str:
+    """What a path that names nothing usable is, as the end of a refusal: a link to nowhere, a path with
+    ``~``/``$NAME`` that nothing expanded, a Windows path, or, relative, the folder it was looked for in
+    (with ``key``: ``key=<path>`` in the repository when that holds it: train.py started in another folder);
+    ``""`` otherwise."""
     if path.is_symlink():
         return f" (a link to '{os.readlink(path)}', which does not exist)"
     hint = shell_path_hint(str(path))
-    return f" ({hint})" if hint else ""
+    if hint:
+        return f" ({hint})"
+    if os.sep == "/" and (re.match(r"[A-Za-z]:[\\/]", str(path)) or "\\" in str(path)):
+        return (" (a Windows path, which this machine reads as one name: give the file's path on this machine, "
+                "with / between folders)")
+    if path.is_absolute() or key is None:
+        return ""
+    from trainlab.config.composition import typed_setting
+    from trainlab.run.root import repo_root
+
+    try:
+        found = repo_root() / path
+    except UserError:
+        found = None
+    held = f"; the repository has it: {typed_setting(key, found)}" if found is not None and found.exists() else ""
+    return f" in the working folder {Path.cwd()} (relative paths are read from there{held})"
 
 
 def unwrap_user_error(exc: BaseException) -> UserError | None:

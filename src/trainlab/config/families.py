@@ -195,7 +195,7 @@ def family_mismatch(model_target: str, data_target: str, model_name: str, data_n
     fitting = ' or '.join(f'data={d}' for d in options_of("data", model_family, sources)) or 'data that fits the model'
     models = ', '.join(f'model={m}' for m in options_of('model', data_family, sources)) or 'none yet'
     return (f"model={model_name} is {_article(model_family)} {model_family} model, but data={data_name} is "
-            f"{data_family} data; use {fitting}, or a {data_family} model: {models}")
+            f"{data_family} data; use {fitting}, or {_article(data_family)} {data_family} model: {models}")
 
 
 def base_class(key: str) -> type:

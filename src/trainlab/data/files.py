@@ -35,7 +35,7 @@ def read_frame(path: str, key: str):
     if p.is_dir():
         raise UserError(f"{key}: '{path}' is a folder; give the path of one {_READABLE} file in it")
     if not p.is_file():
-        raise UserError(f"{key}: file not found: '{path}'{why_missing(p)}; give the path of an existing {_READABLE} "
+        raise UserError(f"{key}: file not found: '{path}'{why_missing(p, key)}; give the path of an existing {_READABLE} "
                         "file")
     check_fits(p, key)
     size = p.stat().st_size

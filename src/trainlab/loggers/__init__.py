@@ -38,12 +38,21 @@ def run_label(max_len: int = 120) -> str:
     # left out: model and data (already in front), the logger choice (the logger itself shows the run),
     # where things are written, the sweeper's hand-over
     skip = ("model=", "data=", "optuna_trial=", "+optuna_trial=", "logger=", "logger.", "paths.")
-    overrides = [o for o in task_overrides() if not o.startswith(skip)]
+    overrides = [_named_by_file(o) for o in task_overrides() if not o.startswith(skip)]
     searched = set(hc.sweeper.get("params") or {}) if hc.mode == RunMode.MULTIRUN else set()
     overrides.sort(key=lambda o: o.lstrip("+~").partition("=")[0] not in searched)  # stable: else as typed
     if overrides:
         label += "__" + ",".join(overrides)
     return _UNSAFE.sub("-", label)[:max_len]
+
+
+def _named_by_file(override: str) -> str:
+    """``data.source.path=/home/me/data/demand.csv`` as ``data.source.path=demand.csv``: a path's folders
+    filled the label, cut at its length, and left out the settings after it; any key ending in ``path`` or
+    ``dir`` (``data.source.mask_dir``, ``ckpt_path``) keeps its last name."""
+    key, eq, value = override.partition("=")
+    name = value.strip("'\"").rstrip("/")
+    return f"{key}={name.rsplit('/', 1)[-1]}" if eq and key.endswith(("path", "dir")) and "/" in name else override
 
 
 def sweep_tags() -> dict[str, str]:

@@ -21,11 +21,19 @@ MEANINGS = {
     "iou": "intersection over union of the anomalous pixels",
     "dice": "Dice coefficient (pixel F1) of the anomalous pixels",
     "pixel_auprc": "area under the precision-recall curve of single pixels",
+    "mase": "mean absolute scaled error, the MAE over a naive forecast's on the training rows (below 1: better "
+            "than it)",
+    "smape": "symmetric mean absolute percentage error, as a fraction (0 to 2)",
+    "rmse_vs_best_naive": "the best naive forecast's rmse over the model's (above 1: the model is better)",
+    "baseline_<name>_<metric>": "that metric of a naive forecast (last_value, seasonal_naive) or ETS on the same "
+                                "windows",
 }
 
 
 def legend(keys: Iterable[str]) -> str:
     """``aaa = average absolute accuracy ...; r2 = ...`` for the abbreviated names among ``keys``
     (``test/aaa``, ``val/r2``); names that read as words (accuracy, f1_macro) are left out."""
-    names = sorted({key.split("/", 1)[-1] for key in keys} & set(MEANINGS))
+    names = {key.split("/", 1)[-1] for key in keys}
+    names = sorted({"baseline_<name>_<metric>" if name.startswith("baseline_") else name for name in names}
+                   & set(MEANINGS))
     return "; ".join(f"{name} = {MEANINGS[name]}" for name in names)

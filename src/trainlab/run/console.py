@@ -118,6 +118,9 @@ def route_lightning_logs() -> None:
     # `cpu` loads in the training process on purpose), and its count is the affinity's, 63 also in a
     # container with a quota of 2 CPUs
     warnings.filterwarnings("ignore", message=r"The '\w+' does not have many workers which may be a bottleneck")
+    # Lightning's advice for fewer training batches than trainer.log_every_n_steps names Trainer's argument and
+    # says the epoch's logs are lost (only the per-step points are): trainlab.callbacks.records says it instead
+    warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
     # Lightning advises prepending `srun` on every run of a machine that has it (a SLURM login node, CI),
     # also outside any allocation, where the advice is wrong; inside a SLURM job it is kept
     if "SLURM_JOB_ID" not in os.environ:

@@ -160,6 +160,7 @@ def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Se
     from trainlab.run.preemption import cluster_plugins
     from trainlab.run.profiling import NoProfiler
 
+    route_lightning_logs()  # again: evaluate.py imports Lightning after prepare(), and its import adds a handler
     trainer = build(cfg.trainer, "trainer", callbacks=list(callbacks), logger=list(loggers) or False,
                     plugins=[AtomicCheckpointIO(), *cluster_plugins()], **overrides)
     if type(trainer.profiler) is PassThroughProfiler:  # none asked for: the same, minus its cost per hook

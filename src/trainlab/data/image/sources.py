@@ -8,6 +8,7 @@ job (trainlab.data.image.module), the same for every source.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -142,6 +143,22 @@ class HubbleTiles:
 
 
 # -- your own images ----------------------------------------------------------------------------
+def _named_apart(image_path: Path, masks: list[Path]) -> str:
+    """``"; it holds 'img_0_mask.png', named with '_mask' after the image's name ..."`` for a mask named
+    after its image with a word before or after it (``_mask``, ``mask-``), as many tools save them; ``""``
+    when no mask is."""
+    stem = name_stem(image_path)
+    for mask in sorted(masks):
+        other = name_stem(mask)
+        after = re.fullmatch(re.escape(stem) + r"([-_. ]+[^\W\d_]\w*)", other)
+        before = re.fullmatch(r"([^\W\d_]\w*?[-_. ]+)" + re.escape(stem), other)
+        word, where = (after.group(1), "after") if after else (before.group(1), "before") if before else ("", "")
+        if word:
+            return (f"; it holds '{mask.name}', named with '{word}' {where} the image's name: a mask takes its "
+                    f"image's name alone ({stem}{mask.name[len(other):]}), so rename the masks without '{word}'")
+    return ""
+
+
 class ImageFolder:
     """Your own images and anomaly masks, matched by file name.
 
@@ -172,7 +189,7 @@ class ImageFolder:
 
     def _files(self) -> list[Path]:
         if not self.path.is_dir():
-            raise UserError(f"data.source.path='{self.path}' is not a folder{why_missing(self.path)}; give the folder "
+            raise UserError(f"data.source.path='{self.path}' is not a folder{why_missing(self.path, 'data.source.path')}; give the folder "
                             "holding your images")
         listed = listing(self.path, "data.source.path")
         files = sorted(p for p in listed if p.is_file() and image_suffix(p))
@@ -204,7 +221,7 @@ class ImageFolder:
         if not found:
             raise UserError(f"no mask for image '{image_path.name}' in data.source.mask_dir='{self.mask_dir}' "
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
-                            "when it holds no anomaly")
+                            f"when it holds no anomaly{_named_apart(image_path, [p for ps in masks.values() for p in ps])}")
         one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
         mask = read_mask(found[0])
         if mask.shape != image_shape[-2:]:

@@ -15,7 +15,6 @@ import hashlib
 import logging
 import os
 import time
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -151,10 +150,11 @@ def ets_fits(pieces: Sequence[tuple[np.ndarray, int]], season: Optional[int], ca
     todo = [i for i, fit in enumerate(fits) if fit is None]
     fitting, workers = time.perf_counter(), 1
     done = iter(fit_columns(*pieces[i], season) for i in todo)
+    warned: dict[tuple[type, str], int] = {}  # (category, text) -> series whose fit gave it, in order
     for count, i in enumerate(todo, start=1):
         fit, caught = next(done)
-        for category, message in caught:  # shown once per text, as the same fits in this process would be
-            warnings.warn(message, category, stacklevel=1)
+        for said in dict.fromkeys(caught):
+            warned[said] = warned.get(said, 0) + 1
         fits[i] = fit
         _store(paths[i], fit)
         now, rest = time.perf_counter(), todo[count:]
@@ -171,6 +171,9 @@ def ets_fits(pieces: Sequence[tuple[np.ndarray, int]], season: Optional[int], ca
         if rest and now - last >= PROGRESS_S:
             log.info("ETS baseline: %d of %d series fitted (%.0f s)", count, len(todo), now - start)
             last = now
+    for (category, text), series in warned.items():  # one line per text, where Python printed baselines.py's
+        log.warning("ETS baseline: statsmodels warned while fitting %s (%s: %s)",  # warn() and its source line
+                    f"{series} of {len(todo)} series" if len(todo) > 1 else "it", category.__name__, text)
     if pieces:  # one series too: where its fit is cached
         log.info("ETS baseline%s ready in %.1f s (%s)%s", f" of {len(pieces)} series" if len(pieces) > 1 else "",
                  time.perf_counter() - start,

@@ -16,6 +16,7 @@ from typing import Any, Collection, Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.timeseries.values import require_columns
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +115,7 @@ def pick_series(frame: Any, column: str, wanted: Optional[Union[Value, Sequence[
     """(value, row positions) of each series ``wanted`` in ``column`` (one value, a list, or null:
     every series, in sorted order); every problem (no such column, a column that is a target or the
     time, a value named twice or not in the column) is one line naming the key and the fix."""
-    if column not in frame.columns:
-        raise UserError(f"data.source.series_column '{column}' not in '{path}'; its columns are "
-                        f"{[str(c) for c in frame.columns]}")
+    require_columns(frame, [column], path, "data.source.series_column", one=True)
     if column in not_series:
         raise UserError(f"data.source.series_column '{column}' is also a target or the time column; name the "
                         "column that tells the series apart (e.g. store or unique_id)")

@@ -22,7 +22,7 @@ from trainlab.data.timeseries.regular import regular_series
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
 from trainlab.data.timeseries.times import Grid, TimeReading, describe_step, read_times, sort_by_time, time_where
-from trainlab.data.timeseries.values import numeric_columns, written_index
+from trainlab.data.timeseries.values import numeric_columns, require_columns, written_index
 from trainlab.data.timeseries.zones import check_zone
 
 log = logging.getLogger(__name__)
@@ -249,6 +249,7 @@ class TableFile:
     def load(self) -> SeriesTable:
         frame = self._read(self.path, "data.source.path")
         target_frame = frame if self.target_path is None else self._read(self.target_path, "data.source.target_path")
+        self._require_columns(frame, target_frame)
         values, pooled, target_pooled, positions = self._series_frames(frame, target_frame)
         reading, target_reading = (self._reading(frame, self.path, positions),
                                    self._reading(target_frame, self.target_path, positions))
@@ -280,6 +281,14 @@ class TableFile:
         return SeriesTable(features, targets, feature_columns, self.target_columns,
                            Path(self.path).stem + (f" ({label})" if label else ""), season_length=season,
                            frequency=frequency, series=label, series_rows=series_rows, times=times)
+
+    def _require_columns(self, frame: Any, target_frame: Any) -> None:
+        """Every column named is in its file, before anything is read from them: a target the file lacks
+        was taken for a feature, and refused as the feature's text or its times' repeats."""
+        require_columns(target_frame, self.target_columns, self.target_path or self.path, "data.source.target_columns")
+        require_columns(frame, self.feature_columns or [], self.path, "data.source.feature_columns")
+        for key, column in (("time", None if self.time_parts else self.time_column), ("series", self.series_column)):
+            require_columns(frame, [column] if column else [], self.path, f"data.source.{key}_column", one=True)
 
     def _read(self, path: str, key: str) -> Any:
         """The file as a frame, its time parts ([year, quarter]) joined into one date column."""

@@ -20,6 +20,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.layouts import calendar_hint
+from trainlab.data.timeseries.values import require_columns
 from trainlab.data.timeseries.zones import CLOCK_HINT, calendar_in_local_time, clock_change, in_utc, offset_rows
 
 log = logging.getLogger(__name__)
@@ -143,8 +144,7 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     without offsets are that zone's clock times (trainlab.data.timeseries.zones). ``reading``: the
     column already read (:func:`read_times`, aligned with ``frame``'s rows), as for one series of a
     file read once; the zone is still settled per series (it depends on each series' own step)."""
-    if column not in frame.columns:
-        raise UserError(f"data.source.time_column '{column}' not in '{path}'; its columns are {list(frame.columns)}")
+    require_columns(frame, [column], path, "data.source.time_column", one=True)
     raw = frame[column]
     where = time_where(column, path)
     reading = reading or read_times(raw, where, time_format)

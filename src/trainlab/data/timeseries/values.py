@@ -23,11 +23,8 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     read in time order)."""
     import pandas as pd
 
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise UserError(
-            f"data.source.{role}_columns: {missing} not in '{path}'; its columns are {list(frame.columns)}"
-        )
+    require_columns(frame, columns, path, f"data.source.{role}_columns")
+    text = []  # (column, its values that are no number)
     for c in columns:
         grouped = _grouped_numbers(frame[c])
         if grouped is not None:
@@ -36,23 +33,87 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             frame[c] = grouped[0]
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
             values = pd.to_numeric(frame[c], errors="coerce")
-            bad = frame[c][values.isna() & frame[c].notna()]
-            example = f" ({name_row(bad.index[0])}: {bad.iloc[0]!r})" if len(bad) else ""
-            fix = f"convert it or leave it out of data.source.{role}_columns"
-            if role == "feature":  # null takes every column: the user may never have set the key
-                fix += " (list the inputs, e.g. data.source.feature_columns=[a,b], or [] for none)"
-            if len(bad) and re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
-                fix = ("its numbers have decimal commas inside a comma-separated file: save it with decimal points, "
-                       "or separated by semicolons (read with decimal commas)")
-            elif _looks_like_times(frame[c]):
-                fix = f"if it is the time, set data.source.time_column={c}; else {fix}"
-            raise UserError(f"column '{c}' in '{path}' is not numeric{example}; {fix}")
+            text.append((c, frame[c][values.isna() & frame[c].notna()]))
+    if text:
+        raise UserError(_text_problem(text, columns, path, role, name_row, frame))
     block = frame[columns]
     values = block.to_numpy(dtype=np.float64)
     if not allow_missing:
         refuse_missing(values, columns, f"'{path}'", name_row=name_row)
     _check_finite(values, columns, path, role, name_row)
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
+
+
+def _text_problem(text: list, columns: list[str], path: str, role: str, name_row: Callable[[int], str],
+                  frame) -> str:
+    """The line refusing columns of text: the first named with its first value that is no number, and the
+    fix: a few such values among numbers are typos to correct; a column of text among the inputs is left
+    out by the list of the others."""
+    c, bad = text[0]
+    line = f"column '{c}' in '{path}' is not numeric"
+    line += f" ({name_row(bad.index[0])}: {bad.iloc[0]!r})" if len(bad) else ""
+    written = int(frame[c].notna().sum())
+    if len(bad) and re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
+        return (f"{line}; its numbers have decimal commas inside a comma-separated file: save it with decimal "
+                "points, or separated by semicolons (read with decimal commas)")
+    dates = _looks_like_times(frame[c])
+    if 0 < len(bad) <= max(3, written // 100) and not dates:  # a mistyped reading among numbers
+        shown = ", ".join(repr(v) for v in bad.iloc[:3]) + (", ..." if len(bad) > 3 else "")
+        if len(bad) == 1:
+            return (f"{line}; 1 of its {written} values is no number ({shown}): correct it in the file, or empty "
+                    "that cell (a missing value, which data.missing handles)")
+        return (f"{line}; {len(bad)} of its {written} values are no number ({shown}): correct them in the file, or "
+                "empty those cells (missing values, which data.missing handles)")
+    also = [name for name, _ in text[1:]] if role == "feature" else []
+    line += f", nor is {', '.join(repr(name) for name in also)}" if also else ""
+    them = "them" if also else "it"
+    fix = f"convert it or leave it out of data.source.{role}_columns"
+    if role == "feature":
+        kept = [name for name in columns if name not in {name for name, _ in text}]
+        fix = (f"{'' if dates else f'make {them} numbers in the file (a category: a 0/1 column per value) or '}"
+               f"leave {them} out of the inputs: {_typed('data.source.feature_columns', kept, False)}")
+    return f"{line}; if it is the time, set data.source.time_column={c}; else {fix}" if dates else f"{line}; {fix}"
+
+
+def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool = False) -> None:
+    """Refuses ``names`` the file lacks, with its columns and, where each name has a near column (``demand``
+    for ``Demand (MW)``, ``Region`` for ``region``), the setting that names them; ``one``: ``key`` takes one
+    name, not a list."""
+    columns = [str(c) for c in frame.columns]
+    missing = [n for n in names if n not in columns]
+    if not missing:
+        return
+    named = f"{key} '{missing[0]}'" if one else f"{key}: {missing}"
+    meant = [n if n in columns else _nearest(n, columns) for n in names]
+    hint = f"; did you mean {_typed(key, meant, one)}?" if None not in meant else ""
+    raise UserError(f"{named} not in '{path}'; its columns are {columns}{hint}")
+
+
+def _nearest(name: str, columns: list[str]) -> Optional[str]:
+    """The column ``name`` likely meant: the same letters and digits in another case or spacing, else the
+    closest spelling (difflib's ratio of at least 0.6), else None."""
+    import difflib
+
+    def folded(text: str) -> str:
+        return re.sub(r"[\W_]+", "", text.casefold())
+
+    same = [c for c in columns if folded(c) == folded(name)]
+    if len(same) == 1:
+        return same[0]
+    close = difflib.get_close_matches(name.casefold(), [c.casefold() for c in columns], n=1, cutoff=0.6)
+    return next(c for c in columns if c.casefold() == close[0]) if close else None
+
+
+def _typed(key: str, names: list[str], one: bool) -> str:
+    """``key=<names>`` as typed in a shell: ``"data.source.target_columns=['Demand (MW)']"``."""
+    import shlex
+
+    from trainlab.config.composition import quoted_text
+
+    word = f"{key}={quoted_text(names[0]) if one else '[' + ','.join(map(quoted_text, names)) + ']'}"
+    if "'" in word and not re.search(r"[\"$`\\!]", word):
+        return f'"{word}"'  # the shell's quotes outside Hydra's single quotes
+    return shlex.quote(word)  # '...=[temperature]': a shell may read [..] as a pattern of file names
 
 
 # numbers as spreadsheets write them with thousands separators: (separator, decimal mark, example);
