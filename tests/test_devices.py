@@ -196,3 +196,23 @@ def test_gpu_ids_of_another_machine_are_named_as_the_cause(compose_cfg, monkeypa
                                         r"GPU of this machine, which has 2 \(nvidia-smi -L lists them\): unset it, or "
                                         r"list some of 0 to 1\)"):
         prepare(compose_cfg(["hardware=a100"]))
+
+
+@pytest.mark.parametrize("visible", ["0", "1", "GPU-cccc", "GPU-d"])
+def test_gpu_ids_of_this_machine_are_not_blamed_where_torch_is_the_cause(compose_cfg, monkeypatch, visible):
+    """A SLURM job's CUDA_VISIBLE_DEVICES=0 on a GPU node whose torch is a CPU build (or built for a newer CUDA
+    than the driver has): NVML finds the GPUs, torch none. The line said the variable names no GPU of this
+    machine and advised unsetting it, which changes nothing; it now names torch's build."""
+    import sys
+
+    from tests.gpu_fakes import MachineNVML
+
+    on_machine(monkeypatch)  # torch sees no GPU
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setitem(sys.modules, "pynvml", MachineNVML(FakeMachine([A100, A10])))
+    with pytest.raises(UserError) as refused:
+        prepare(compose_cfg(["hardware=a100"]))
+    assert "CUDA_VISIBLE_DEVICES" not in str(refused.value)
+    assert ("torch.cuda.is_available() is False; NVML finds 2 GPU(s) here, so torch is why: it is a CPU-only build "
+            "(torch.version.cuda is None); install a CUDA build of torch") in str(refused.value)

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
 from trainlab.run.cores import affinity_cores, cpu_quota, usable_cores
-from trainlab.run.gpus import auto_precision, bf16_problem, memory_problem, nvml_gpu_count
+from trainlab.run.gpus import auto_precision, bf16_problem, memory_problem, names_a_gpu, nvml_gpu_uuids
 
 log = logging.getLogger(__name__)
 
@@ -163,18 +163,31 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
 
 def _hidden_gpus() -> str:
     """``CUDA_VISIBLE_DEVICES`` as set, when torch sees no GPU and the variable is why: an empty value, or one
-    whose first entry is no device (-1; CUDA reads the list up to the first invalid entry); ``""`` for one
-    that lists a device (0, GPU-<uuid>) unless NVML finds GPUs here: then the ids are another machine's or
-    job's (``4,5`` on a 2-GPU machine, a UUID of another node's GPU), and the variable is at fault again."""
+    whose first entry is no device (-1; CUDA reads the list up to the first invalid entry), or one whose first
+    entry names none of the GPUs NVML finds here (``4,5`` on a 2-GPU machine, a UUID of another node's GPU:
+    another machine's or job's ids). Where it names one of them (a SLURM job's ``0``), torch is why, not the
+    variable: its build or the driver. ``""`` where NVML finds no GPU: the machine has none."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     first = (visible or "").split(",")[0].strip()
     if visible is None:
         return ""
     if first.isdigit() or first.startswith(("GPU-", "MIG-")):
-        count = nvml_gpu_count()
-        return "" if not count else (f"; CUDA_VISIBLE_DEVICES='{visible}' names no GPU of this machine, which has "
-                                     f"{count} (nvidia-smi -L lists them): unset it, or list some of 0 to {count - 1}")
+        gpus = nvml_gpu_uuids()
+        if not gpus:
+            return ""
+        if names_a_gpu(first, gpus):
+            return f"; NVML finds {len(gpus)} GPU(s) here, so torch is why: {_torch_without_cuda()}"
+        return (f"; CUDA_VISIBLE_DEVICES='{visible}' names no GPU of this machine, which has {len(gpus)} "
+                f"(nvidia-smi -L lists them): unset it, or list some of 0 to {len(gpus) - 1}")
     return f"; CUDA_VISIBLE_DEVICES='{visible}' hides GPUs from torch: unset it, or list the GPUs to use (0,1)"
+
+
+def _torch_without_cuda() -> str:
+    """Why torch finds none of the GPUs NVML finds: its build."""
+    if torch.version.cuda is None:
+        return "it is a CPU-only build (torch.version.cuda is None); install a CUDA build of torch"
+    return (f"it is built for CUDA {torch.version.cuda}, which this NVIDIA driver may be too old for (nvidia-smi "
+            "shows the newest CUDA the driver runs)")
 
 
 def _on_a_login_node() -> str:
