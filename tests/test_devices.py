@@ -160,6 +160,9 @@ def test_bf16_on_a_gpu_before_ampere_is_refused(compose_cfg, monkeypatch):
     ([T4, A100], 1, "bf16-mixed"),  # cuda:0 is the A100 (CUDA puts the fastest first)
     ([T4, A100], 2, "16-mixed"),  # DDP over both: the T4 has no bf16 (before: bf16-mixed, from cuda:0 alone)
     ([T4, A100], "[1]", "16-mixed"),  # the T4 alone
+    ([T4, A100], -1, "16-mixed"),  # every GPU, the T4 too
+    ([T4, A100], "auto", "16-mixed"),
+    ([A100, A10], "auto", "bf16-mixed"),
 ])
 def test_auto_takes_bf16_only_where_every_gpu_of_the_run_has_it(compose_cfg, monkeypatch, boards, devices, precision):
     on_machine(monkeypatch, *boards)
