@@ -186,7 +186,7 @@ def test_a_memory_budget_beyond_the_card_is_said(compose_cfg, monkeypatch, caplo
     assert "memory_gb" not in caplog.text
 
 
-@pytest.mark.parametrize("visible", ["4,5", "GPU-ffff"])
+@pytest.mark.parametrize("visible", ["4,5", "GPU-ffff", "MIG-ffff-0000"])
 def test_gpu_ids_of_another_machine_are_named_as_the_cause(compose_cfg, monkeypatch, visible):
     """CUDA_VISIBLE_DEVICES=4,5 (a SLURM job's ids) on a machine with 2 GPUs: torch sees none. Before, the line
     said the machine has no GPU, the variable not named."""
@@ -201,7 +201,7 @@ def test_gpu_ids_of_another_machine_are_named_as_the_cause(compose_cfg, monkeypa
         prepare(compose_cfg(["hardware=a100"]))
 
 
-@pytest.mark.parametrize("visible", ["0", "1", "GPU-cccc", "GPU-d"])
+@pytest.mark.parametrize("visible", ["0", "1", "GPU-cccc", "GPU-d", "MIG-eeee-0000"])
 def test_gpu_ids_of_this_machine_are_not_blamed_where_torch_is_the_cause(compose_cfg, monkeypatch, visible):
     """A SLURM job's CUDA_VISIBLE_DEVICES=0 on a GPU node whose torch is a CPU build (or built for a newer CUDA
     than the driver has): NVML finds the GPUs, torch none. The line said the variable names no GPU of this
@@ -213,7 +213,8 @@ def test_gpu_ids_of_this_machine_are_not_blamed_where_torch_is_the_cause(compose
     on_machine(monkeypatch)  # torch sees no GPU
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
     monkeypatch.setattr(torch.version, "cuda", None)
-    monkeypatch.setitem(sys.modules, "pynvml", MachineNVML(FakeMachine([A100, A10])))
+    migs = [Board("MIG-eeee-0000", "NVIDIA A100-SXM4-40GB MIG 1g.5gb")]
+    monkeypatch.setitem(sys.modules, "pynvml", MachineNVML(FakeMachine([A100, A10], migs)))
     with pytest.raises(UserError) as refused:
         prepare(compose_cfg(["hardware=a100"]))
     assert "CUDA_VISIBLE_DEVICES" not in str(refused.value)
