@@ -67,7 +67,7 @@ clock = time.perf_counter
 
 def page_faults() -> int:
     """This process's minor page faults so far: memory the kernel had to map on first touch
-    (trainlab.run.hardware.keep_host_memory says why a training epoch can take 10^5 of them)."""
+    (trainlab.run.host_memory.keep_host_memory says why a training epoch can take 10^5 of them)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 

@@ -150,6 +150,9 @@ class MachineNVML(FakeNVML):
             raise self.NVMLError_NotFound("Not Found")
         return uuid
 
+    def nvmlDeviceGetUUID(self, handle):
+        return handle  # the handles are the boards' UUIDs
+
     def nvmlDeviceIsMigDeviceHandle(self, handle):
         return handle.startswith("MIG-")
 

@@ -16,7 +16,8 @@ from tests.conftest import config_options, data_options, family_overrides
 from trainlab.config.instantiate import build, build_all
 from trainlab.run.pipeline import build_data, build_model_and_data
 from trainlab.config.errors import UserError
-from trainlab.run.hardware import apply_hardware, keep_host_memory, worker_start
+from trainlab.run.hardware import apply_hardware
+from trainlab.run.host_memory import keep_host_memory, worker_start
 from trainlab.loggers import build_loggers
 from trainlab.run.pipeline import task_config
 
@@ -186,7 +187,7 @@ def test_run_dirs_are_timestamped_and_unique(compose_cfg):
 
 _FAULTS_SCRIPT = """
 import ctypes, resource, sys
-from trainlab.run.hardware import keep_host_memory
+from trainlab.run.host_memory import keep_host_memory
 if sys.argv[1] != "default":
     print(keep_host_memory(int(sys.argv[1])), file=sys.stderr)
 libc = ctypes.CDLL(None)

@@ -160,6 +160,9 @@ def test_bf16_on_a_gpu_before_ampere_is_refused(compose_cfg, monkeypatch):
     ([T4, A100], 1, "bf16-mixed"),  # cuda:0 is the A100 (CUDA puts the fastest first)
     ([T4, A100], 2, "16-mixed"),  # DDP over both: the T4 has no bf16 (before: bf16-mixed, from cuda:0 alone)
     ([T4, A100], "[1]", "16-mixed"),  # the T4 alone
+    ([T4, A100], -1, "16-mixed"),  # every GPU, the T4 too
+    ([T4, A100], "auto", "16-mixed"),
+    ([A100, A10], "auto", "bf16-mixed"),
 ])
 def test_auto_takes_bf16_only_where_every_gpu_of_the_run_has_it(compose_cfg, monkeypatch, boards, devices, precision):
     on_machine(monkeypatch, *boards)
@@ -183,7 +186,7 @@ def test_a_memory_budget_beyond_the_card_is_said(compose_cfg, monkeypatch, caplo
     assert "memory_gb" not in caplog.text
 
 
-@pytest.mark.parametrize("visible", ["4,5", "GPU-ffff"])
+@pytest.mark.parametrize("visible", ["4,5", "GPU-ffff", "MIG-ffff-0000"])
 def test_gpu_ids_of_another_machine_are_named_as_the_cause(compose_cfg, monkeypatch, visible):
     """CUDA_VISIBLE_DEVICES=4,5 (a SLURM job's ids) on a machine with 2 GPUs: torch sees none. Before, the line
     said the machine has no GPU, the variable not named."""
@@ -196,3 +199,24 @@ def test_gpu_ids_of_another_machine_are_named_as_the_cause(compose_cfg, monkeypa
                                         r"GPU of this machine, which has 2 \(nvidia-smi -L lists them\): unset it, or "
                                         r"list some of 0 to 1\)"):
         prepare(compose_cfg(["hardware=a100"]))
+
+
+@pytest.mark.parametrize("visible", ["0", "1", "GPU-cccc", "GPU-d", "MIG-eeee-0000"])
+def test_gpu_ids_of_this_machine_are_not_blamed_where_torch_is_the_cause(compose_cfg, monkeypatch, visible):
+    """A SLURM job's CUDA_VISIBLE_DEVICES=0 on a GPU node whose torch is a CPU build (or built for a newer CUDA
+    than the driver has): NVML finds the GPUs, torch none. The line said the variable names no GPU of this
+    machine and advised unsetting it, which changes nothing; it now names torch's build."""
+    import sys
+
+    from tests.gpu_fakes import MachineNVML
+
+    on_machine(monkeypatch)  # torch sees no GPU
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    migs = [Board("MIG-eeee-0000", "NVIDIA A100-SXM4-40GB MIG 1g.5gb")]
+    monkeypatch.setitem(sys.modules, "pynvml", MachineNVML(FakeMachine([A100, A10], migs)))
+    with pytest.raises(UserError) as refused:
+        prepare(compose_cfg(["hardware=a100"]))
+    assert "CUDA_VISIBLE_DEVICES" not in str(refused.value)
+    assert ("torch.cuda.is_available() is False; NVML finds 2 GPU(s) here, so torch is why: it is a CPU-only build "
+            "(torch.version.cuda is None); install a CUDA build of torch") in str(refused.value)

@@ -157,6 +157,17 @@ def test_one_unmeasurable_board_means_no_partial_total(monkeypatch):
     assert meter.readers == [] and "neither an energy counter nor its power" in meter.reason
 
 
+def test_readers_opened_before_an_unmeasurable_board_are_closed(monkeypatch):
+    """The power-sampling thread of a board opened before one without readings stops with the total it can no
+    longer be part of (it sampled on, unread, for the whole fit)."""
+    opened, start = [], SamplingReader.__init__
+    monkeypatch.setattr(SamplingReader, "__init__", lambda self, *a, **k: (start(self, *a, **k), opened.append(self))[0])
+    nvml = FakeNVML(power_mw={"idx0": 1000})  # idx0: power only, sampled; idx1: neither counter nor power
+    meter = fitting_meter(monkeypatch, nvml, ["idx0", "idx1"])
+    assert meter.readers == [] and len(opened) == 1
+    assert opened[0]._stop.is_set()  # its thread ends at its next wake-up
+
+
 # -- which board: CUDA's device, found in NVML by its UUID -------------------------------------------------
 # PCI bus order (NVML's indices): a T4 first, then two A100s; CUDA puts the A100s first (fastest first).
 T4, A100_1, A100_2 = (Board("GPU-1111aaaa-0000", "Tesla T4", speed=1, major=7), Board("GPU-2222bbbb-0000", "A100 #1", speed=3),

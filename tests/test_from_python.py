@@ -25,11 +25,11 @@ def test_a_run_gives_back_torch_threads_flags_and_environment(compose_cfg, run_t
     two APIs), after a run that set them; so also after a run that fails."""
     for name in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
-    from trainlab.run import hardware
+    from trainlab.run import host_memory
 
     before, thresholds = _process_settings(), []
-    set_thresholds = hardware._mallopt
-    monkeypatch.setattr(hardware, "_mallopt", lambda *sizes: thresholds.append(sizes) or set_thresholds(*sizes))
+    set_thresholds = host_memory._mallopt
+    monkeypatch.setattr(host_memory, "_mallopt", lambda *sizes: thresholds.append(sizes) or set_thresholds(*sizes))
     cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "logger=none", "trainer.deterministic=true",
                        "hardware.float32_matmul_precision=medium", "hardware.allow_tf32=true",
                        "hardware.cudnn_benchmark=true", "hardware.num_threads=1",
@@ -41,8 +41,8 @@ def test_a_run_gives_back_torch_threads_flags_and_environment(compose_cfg, run_t
         else:
             assert "test/rmse" in run_train(cfg)
         assert _process_settings() == before
-        if set_thresholds(hardware._GLIBC_START, hardware._GLIBC_START) is not None:  # glibc's malloc
-            assert thresholds[-1] == (hardware._GLIBC_START,) * 2  # the run kept 256 MB; back at glibc's start
+        if set_thresholds(host_memory._GLIBC_START, host_memory._GLIBC_START) is not None:  # glibc's malloc
+            assert thresholds[-1] == (host_memory._GLIBC_START,) * 2  # the run kept 256 MB; back at glibc's start
     finally:
         torch.use_deterministic_algorithms(False)
         torch.set_float32_matmul_precision(before["matmul"])

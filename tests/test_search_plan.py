@@ -360,6 +360,18 @@ def test_trials_at_once_on_shared_gpus_tell_their_meters(compose_cfg, tmp_path, 
         assert [c.why for c in callbacks if isinstance(c, SharedGpu)] == ([shared] if shared else [])
 
 
+@pytest.mark.parametrize("devices, gpus", [("[0]", 2), ("2", 4), ("[0,1]", 4)])
+def test_trials_given_the_same_gpus_share_them(compose_cfg, tmp_path, monkeypatch, devices, gpus):
+    """hardware.devices=[0] with two slots on two GPUs: no slot gets a GPU of its own, so both trials train on
+    cuda:0 (as both DDP trials of hardware.devices=2 train on cuda:0 and cuda:1 of four), and each energy meter
+    read the other trial's joules as its own: the count of GPUs against the devices per trial said they fit."""
+    monkeypatch.setattr(gpu_slots, "visible_gpu_count", lambda: gpus)
+    one_model_gpus(monkeypatch, gpus)
+    search = search_for(compose_cfg, tmp_path, ["hardware=a100", f"hardware.devices={devices}", "hydra.sweeper.n_jobs=2"])
+    assert search.plan.slot_overrides == [[], []]
+    assert search.plan.gpu_shared == f"2 trials at once on {gpus} GPU(s), each on hardware.devices={devices.replace(',', ', ')}"
+
+
 # -- staged search ---------------------------------------------------------------------------------------
 def test_a_staged_search_fixes_each_stages_best_and_runs_it_first_in_the_next(compose_cfg, tmp_path):
     from trainlab.search.stages import run_stages

@@ -74,7 +74,7 @@ class SplitDataModule(pl.LightningDataModule):
     def set_loader_options(self, num_workers: int, pin_memory: bool, persistent_workers: bool,
                            prefetch_factor: Optional[int], worker_init_fn: Optional[Callable[[int], None]] = None) -> None:
         """DataLoader keywords from the hardware profile (the worker-only ones only with workers);
-        ``worker_init_fn``: what each worker runs first (:func:`trainlab.run.hardware.worker_start`)."""
+        ``worker_init_fn``: what each worker runs first (:func:`trainlab.run.host_memory.worker_start`)."""
         self.loader_kwargs: dict[str, Any] = {"num_workers": num_workers, "pin_memory": pin_memory}
         if num_workers > 0:
             self.loader_kwargs.update(persistent_workers=persistent_workers, prefetch_factor=prefetch_factor)

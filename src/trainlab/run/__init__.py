@@ -1,10 +1,10 @@
 """One run, from a composed config to its folder.
 
-- ``jobs``: train.py's and evaluate.py's jobs, which the scripts and ``trainlab.api`` run
+- ``jobs``: train.py's, evaluate.py's and predict.py's jobs, which the scripts and ``trainlab.api`` run
 - ``pipeline``: the one pipeline every entry point, benchmark and test calls
 - ``hardware``: the hardware profile applied to torch and checked against the machine; ``cores``: the CPU
   cores this process may use (its affinity and its cgroup's CPU quota); ``gpus``: the run's GPUs as torch
-  sees them (native bf16, memory, models)
+  sees them (native bf16, memory, models); ``host_memory``: glibc's malloc keeping freed memory for the next step
 - ``process``: what a run set for its whole process (torch's threads and flags, ...), given back when it ends
 - ``folder``: the run folder's layout; ``root``: the repository root; ``checkpoint_io``: checkpoints safe
   against a kill mid-save; ``console``: what a run prints, and ``train.log``

@@ -32,17 +32,35 @@ def run_gpus(devices: Any) -> list[int]:
     return [i for i in wanted if 0 <= i < available]
 
 
-def nvml_gpu_count() -> int:
-    """The machine's NVIDIA GPUs as NVML counts them, whatever ``CUDA_VISIBLE_DEVICES`` says (0 without NVML)."""
+def nvml_gpu_uuids() -> list[str]:
+    """The UUIDs (``GPU-<hex>``) of the machine's NVIDIA GPUs as NVML counts them, whatever
+    ``CUDA_VISIBLE_DEVICES`` says; none without NVML (no driver, no nvidia-ml-py)."""
     try:
         import pynvml
 
         pynvml.nvmlInit()
-        return int(pynvml.nvmlDeviceGetCount())
-    except ImportError:
-        return 0
-    except Exception:  # noqa: BLE001 - no driver, or any NVML failure: nothing NVML can count
-        return 0
+        uuids = [pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetHandleByIndex(i))
+                 for i in range(pynvml.nvmlDeviceGetCount())]
+    except Exception:  # noqa: BLE001 - no nvidia-ml-py, no driver, or any NVML failure: nothing NVML can count
+        return []
+    return [u.decode() if isinstance(u, bytes) else str(u) for u in uuids]
+
+
+def names_a_gpu(entry: str, uuids: list[str]) -> bool:
+    """Whether a ``CUDA_VISIBLE_DEVICES`` entry names one of this machine's GPUs (``uuids``, NVML's): an index
+    below their count, a GPU's UUID or a unique prefix of one (as CUDA takes it), a MIG instance's UUID that NVML
+    finds."""
+    if entry.isdigit():
+        return int(entry) < len(uuids)
+    if entry.startswith("MIG-"):
+        import pynvml
+
+        try:
+            pynvml.nvmlDeviceGetHandleByUUID(entry)
+        except pynvml.NVMLError:
+            return False
+        return True
+    return sum(uuid.startswith(entry) for uuid in uuids) == 1
 
 
 def named(index: int) -> str:

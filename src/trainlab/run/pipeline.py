@@ -119,7 +119,7 @@ def build_task_module(cfg: DictConfig, datamodule: Any, optimizer: Any = None, s
 
 def build_data(cfg: DictConfig) -> Any:
     """The data module of ``cfg.data``, with the DataLoader settings of ``cfg.hardware`` (their one home)."""
-    from trainlab.run.hardware import worker_start
+    from trainlab.run.host_memory import worker_start
 
     datamodule = build(cfg.data, "data", kind=base_class("data"))
     hw = cfg.hardware

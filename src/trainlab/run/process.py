@@ -47,7 +47,7 @@ def settings_kept() -> Iterator[None]:
     """Around a run: afterwards (also after an error or a Ctrl-C) torch's threads, float32 precision,
     deterministic mode and cuDNN benchmark flag, the run's environment variables and glibc's malloc
     thresholds are as they were before."""
-    from trainlab.run.hardware import reset_host_memory
+    from trainlab.run.host_memory import reset_host_memory
 
     threads, precision, benchmark = torch.get_num_threads(), _precision(), torch.backends.cudnn.benchmark
     deterministic = (torch.are_deterministic_algorithms_enabled(),

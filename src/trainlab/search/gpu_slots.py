@@ -82,21 +82,24 @@ def _one_precision(config: DictConfig, used: list[int], given: Callable[[str], b
     return [f"hardware.precision={precision}"]
 
 
-def shared_gpus(config: DictConfig, slots: int, scheduled: bool) -> Optional[str]:
-    """Where trials running at once share this machine's GPUs (more of them than GPUs: two slots on a laptop's
-    one GPU), the words that say so, else None. A GPU's energy counter, power, utilisation and memory in use
-    are the board's, every trial on it included, so a trial's own figures cannot be told apart: its energy
-    meter and GPU monitor are told (:class:`trainlab.callbacks.nvml.SharedGpu`). A scheduler's jobs have
-    GPUs of their own (``scheduled``)."""
+def shared_gpus(config: DictConfig, slots: int, scheduled: bool, assigned: bool) -> Optional[str]:
+    """Where trials running at once share this machine's GPUs, the words that say so, else None. A GPU's energy
+    counter, power, utilisation and memory in use are the board's, every trial on it included, so a trial's own
+    figures cannot be told apart: its energy meter and GPU monitor are told
+    (:class:`trainlab.callbacks.nvml.SharedGpu`). ``assigned``: whether :func:`gpu_overrides` gave the slots
+    GPUs (i mod k), which they then share only when there are more slots than GPUs (two slots on a laptop's
+    one GPU); otherwise every trial trains on the same ones (``hardware.devices=[0]`` given, or a count: from
+    ``cuda:0`` on), which any two trials at once share. A scheduler's jobs have GPUs of their own
+    (``scheduled``)."""
     if slots == 1 or scheduled or "hardware" not in config or str(config.hardware.get("accelerator")) == "cpu":
         return None
     count = visible_gpu_count()
-    devices = config.hardware.get("devices")
-    per_trial = len(devices) if OmegaConf.is_list(devices) else (int(devices) if str(devices).lstrip("-").isdigit()
-                                                                 and int(devices) > 0 else count)
-    if count == 0 or slots * per_trial <= count:
+    if count == 0 or (assigned and slots <= count):
         return None
     why = f"{slots} trials at once on {count} GPU(s)"
+    if not assigned and count > 1:
+        why += f", each on hardware.devices={config.hardware.get('devices')}"
     log.warning("%s: they share GPUs, so a trial's energy is not measured and its GPU figures are the board's, "
-                "the other trials' included (one trial per GPU: hydra.sweeper.n_jobs=%d)", why, max(1, count // per_trial))
+                "the other trials' included (one trial per GPU: hydra.sweeper.n_jobs=%d)", why,
+                count if assigned else 1)
     return why
