@@ -17,6 +17,55 @@ DDP_RUN = ["trainer=ddp_sim", "data.source.num_rows=800", "trainer.max_epochs=2"
            "trainer.enable_progress_bar=false", "hardware.num_threads=1", "logger=csv"]
 
 
+# a callback that upsets one rank only, put on the ranks' path (every rank imports it: Hydra builds it there)
+FAULT = """
+import math, os, signal
+import lightning.pytorch as pl
+
+class Fault(pl.Callback):
+    def __init__(self, kind, rank=1, batch=2):
+        self.kind, self.rank, self.batch = kind, rank, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_rank != self.rank or trainer.current_epoch != 0 or batch_idx != self.batch:
+            return
+        if self.kind == "nan_batch":
+            batch[0].fill_(math.nan)  # this rank's inputs: its loss is NaN, the other's finite at that step
+        elif self.kind == "raise":
+            raise RuntimeError(f"fault on rank {self.rank}")
+        else:
+            os.kill(os.getpid(), getattr(signal, self.kind))
+"""
+
+
+def train_ddp(tmp_path: Path, *overrides: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    """train.py under trainer=ddp_sim in a session of its own, with :data:`FAULT` importable. A run that hangs
+    fails the test (its processes are killed); every process of the run must have ended with it."""
+    import signal
+    import time
+
+    (tmp_path / "ddp_fault.py").write_text(FAULT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *DDP_RUN, f"paths.log_dir={tmp_path}/outputs",
+                             *overrides], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"the DDP run hung: still running after {timeout} s")
+    for _ in range(100):  # the other rank leaves within moments of rank 0
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("a rank of the run was still running 10 s after train.py ended")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 def test_ddp_configs_compose(compose_cfg):
     sim = compose_cfg(["trainer=ddp_sim"]).trainer
     assert (sim.strategy, sim.devices, sim.accelerator) == ("ddp", 2, "cpu")
@@ -153,3 +202,31 @@ def test_slurm_launcher_refused_before_anything_starts(tmp_path, extra, message)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == f"error: {message}" or message in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.slow
+def test_a_nan_loss_on_one_rank_stops_every_rank_with_one_line(tmp_path):
+    """The rank whose loss was NaN raised alone; the other went on into the next gradient all-reduce, and the
+    first waited for it in the on-exception checkpoint's barrier: both waited forever, nothing printed."""
+    result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", "+callbacks.fault.kind=nan_batch",
+                       "trainer.log_every_n_steps=1")
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: the training loss became nan at epoch 0, step 3 (batch 2 of the epoch in process 1 of "
+                      "2); lower optimizer.lr, set trainer.gradient_clip_val=1.0, or look for extreme or missing "
+                      "values in the data"], result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
+    assert json.loads((run_dir / "training_summary.json").read_text())["stopped_by"].startswith("exception")
+
+
+@pytest.mark.slow
+def test_an_exception_on_one_rank_ends_every_rank(tmp_path):
+    """An error on one rank only: it waited in the on-exception checkpoint's barrier while the other waited in
+    the gradient all-reduce, forever. Now it leaves without a collective; the others' next one fails."""
+    result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", "+callbacks.fault.kind=raise")
+    assert result.returncode != 0
+    assert "RuntimeError: fault on rank 1" in result.stderr  # the rank's own error, for the user to read
+    (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    assert json.loads((run_dir / "training_summary.json").read_text())["stopped_by"] == "exception (RuntimeError)"

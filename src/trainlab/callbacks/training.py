@@ -14,6 +14,7 @@ import torch
 
 from trainlab.config.errors import UserError
 from trainlab.models.step_logging import logs_this_step
+from trainlab.run.ranks import EveryRankError, first_finding, on_rank
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ class FiniteLoss(pl.Callback):
         due = (len(self._steps) >= self.check_every_n_steps if self.check_every_n_steps
                else logs_this_step(trainer))
         if due:
-            self._check()
+            self._check(trainer)
 
     def _stack(self) -> torch.Tensor:
         """The kept losses as one 1-d tensor (a non-scalar loss by its sum: finite only if every term is)."""
@@ -187,10 +188,11 @@ class FiniteLoss(pl.Callback):
         return stacked
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._check()
+        self._check(trainer)
 
-    def _check(self) -> None:
-        """Read the kept losses (one host-device synchronisation); raise if one since the last read was bad."""
+    def _check(self, trainer: pl.Trainer) -> None:
+        """Read the kept losses (one host-device synchronisation); raise if one since the last read was bad,
+        on this rank or (a multi-process run) on another: :func:`trainlab.run.ranks.first_finding`."""
         if not self._steps:
             return
         parts = self._stacked + ([self._stack()] if self._losses else [])
@@ -198,12 +200,16 @@ class FiniteLoss(pl.Callback):
         values = torch.cat([part.to(device) for part in parts]).tolist()
         self._stacked.clear()
         bad = next((i for i, value in enumerate(values) if not math.isfinite(value)), None)
-        if bad is not None:
-            epoch, step, batch_idx = self._steps[bad]
-            raise UserError(
-                f"the training loss became {values[bad]} at epoch {epoch}, step {step} (batch "
-                f"{batch_idx} of the epoch); lower optimizer.lr, set trainer.gradient_clip_val=1.0, or look "
-                "for extreme or missing values in the data"
+        found = None if bad is None else (self._steps[bad][1], self._steps[bad][0], self._steps[bad][2], values[bad])
+        # every rank checks at the same steps: all of them stop together, on the first rank's finding (one
+        # rank alone stopping left the others waiting in the next gradient all-reduce, forever)
+        first = first_finding(trainer, found, width=4)
+        if first is not None:
+            rank, (step, epoch, batch_idx, value) = first
+            raise EveryRankError(
+                f"the training loss became {value} at epoch {int(epoch)}, step {int(step)} (batch "
+                f"{int(batch_idx)} of the epoch{on_rank(trainer, rank)}); lower optimizer.lr, set "
+                "trainer.gradient_clip_val=1.0, or look for extreme or missing values in the data"
             )
         self._steps.clear()
 

@@ -195,6 +195,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
 def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
     """Fit, record the best checkpoint in the run folder, test it (``cfg.test``); the logged metrics."""
     from trainlab.run.preemption import ctrl_c_raises
+    from trainlab.run.ranks import EveryRankError, leave_together
 
     trainer, model, datamodule = run.trainer, run.model, run.datamodule
     try:
@@ -208,6 +209,9 @@ def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
             with ctrl_c_raises(trainer):
                 trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    except EveryRankError as exc:  # every process of a multi-process run stops: rank 0 says why
+        leave_together(trainer, exc)
+        raise
     except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
         full = DiskFull.of(exc)
         if full is None:

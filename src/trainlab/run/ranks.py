@@ -1,0 +1,85 @@
+"""What the processes of a multi-process (DDP) run decide together, so that a stop on one is a stop on all.
+
+Every rank of a DDP run meets the others in collectives (the gradients' all-reduce in every backward,
+barriers around checkpoints). A rank that stops alone leaves the others waiting in the next one, and
+itself waits in the barrier of ``trainer.save_checkpoint`` on its way out: a NaN loss on one rank, or
+an exception there, left both processes waiting forever, with nothing printed (gloo's collectives have
+no timeout short of Lightning's 30 minutes). Two answers:
+
+- a check every rank makes at the same step (the training loss's finiteness) gathers every rank's
+  finding (:func:`first_finding`) and all of them raise the same :class:`EveryRankError`;
+- an exception that only one rank raised (:func:`alone`) takes no collective on its way out, so the
+  rank ends, its connections close and the others' next collective fails instead of waiting.
+
+A stop every rank agreed on is said once, by rank 0 (:func:`leave_together`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Optional
+
+import lightning.pytorch as pl
+import torch
+
+from trainlab.config.errors import UserError
+
+
+class EveryRankError(UserError):
+    """A UserError every rank of the run raised at the same step, after agreeing through a collective;
+    its way out may meet the other ranks in a collective again (the on-exception checkpoint's barrier)."""
+
+
+def alone(trainer: pl.Trainer, exception: BaseException) -> bool:
+    """Whether ``exception`` may have stopped this rank only, while others of the run train on: then no
+    collective is safe on its way out. One process: never. Ctrl-C reaches every process of the terminal's
+    group, and Lightning's own answer to it meets the others in the checkpoint's barrier."""
+    return trainer.world_size > 1 and not isinstance(exception, (EveryRankError, KeyboardInterrupt))
+
+
+def first_finding(trainer: pl.Trainer, found: Optional[Sequence[float]], width: int) -> Optional[tuple[int, list[float]]]:
+    """(rank, values) of the first finding across the run's ranks, or None when no rank found anything.
+
+    ``found`` is this rank's finding (``width`` numbers, the first the position it is ordered by, e.g.
+    the global step) or None. Every rank must call this at the same point: it is a collective (one
+    all-gather of ``width + 1`` numbers), so the check costs one message per rank where it is made."""
+    if trainer.world_size == 1:
+        return (0, list(found)) if found is not None else None
+    mine = torch.zeros(width + 1, dtype=torch.float64, device=trainer.strategy.root_device)
+    if found is not None:
+        mine[0] = 1
+        mine[1:] = torch.tensor([float(v) for v in found], dtype=torch.float64)
+    every = trainer.strategy.all_gather(mine).reshape(trainer.world_size, width + 1).cpu()  # (ranks, 1 + width)
+    ranks = [r for r in range(trainer.world_size) if every[r, 0] == 1]
+    if not ranks:
+        return None
+    first = min(ranks, key=lambda r: (float(every[r, 1]), r))
+    return first, every[first, 1:].tolist()
+
+
+def on_rank(trainer: pl.Trainer, rank: int) -> str:
+    """`` in process <rank> of <n>`` in a multi-process run (a message then says which one), else ``""``."""
+    return f" in process {rank} of {trainer.world_size}" if trainer.world_size > 1 else ""
+
+
+def leave_together(trainer: pl.Trainer, exception: EveryRankError) -> None:
+    """How a rank leaves once every rank raised ``exception``: rank 0 says it, the others stay quiet
+    (``exception.quiet``: the same line once per process said nothing more), and a rank that Lightning's
+    launcher started waits here until the launcher, its node's rank 0, has ended. That launcher watches
+    its ranks and SIGKILLs itself and them once one exits with an error (Lightning's process observer,
+    every 5 s): a rank that left first cut its line and records short (exit 137, nothing printed)."""
+    if trainer.global_rank == 0:
+        return
+    exception.quiet = True
+    from lightning.fabric.plugins.environments import LightningEnvironment
+
+    if trainer.local_rank == 0 or type(trainer.strategy.cluster_environment) is not LightningEnvironment:
+        return  # started by SLURM or torchrun, which wait for every rank themselves
+    parent, deadline = os.getppid(), time.monotonic() + PARENT_WAIT_S
+    while os.getppid() == parent and time.monotonic() < deadline:  # re-parented once the launcher has ended
+        time.sleep(0.05)
+
+
+PARENT_WAIT_S = 60  # what its launcher takes at most to write records and end, once training has stopped
