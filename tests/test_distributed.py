@@ -34,7 +34,9 @@ class Fault(pl.Callback):
             batch[0].fill_(math.nan)  # this rank's inputs: its loss is NaN, the other's finite at that step
         elif self.kind == "raise":
             raise RuntimeError(f"fault on rank {self.rank}")
-        else:
+        elif self.kind.endswith("_to_all"):  # as Ctrl-C in a terminal, or scancel: every process of the run
+            os.killpg(os.getpgid(0), getattr(signal, self.kind[:-len("_to_all")]))
+        else:  # as kill <pid>
             os.kill(os.getpid(), getattr(signal, self.kind))
 """
 
@@ -236,3 +238,30 @@ def test_an_exception_on_one_rank_ends_every_rank(tmp_path):
     assert "RuntimeError: fault on rank 1" in result.stderr  # the rank's own error, for the user to read
     (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
     assert json.loads((run_dir / "training_summary.json").read_text())["stopped_by"] == "exception (RuntimeError)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,rank", [("SIGTERM", 0), ("SIGTERM", 1), ("SIGTERM_to_all", 0)])
+def test_sigterm_to_one_rank_or_all_stops_every_rank_at_one_step(tmp_path, kind, rank):
+    """Lightning's SIGTERM handler broadcast from inside the handler, wherever the signal landed: a SIGTERM
+    to rank 0 while rank 1 was in the gradients' all-reduce left both waiting forever (not every time)."""
+    result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", f"+callbacks.fault.kind={kind}",
+                       f"+callbacks.fault.rank={rank}", "trainer.max_epochs=3")
+    assert result.returncode == 143, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: stopped by SIGTERM during epoch 0;"), errors
+    assert "Traceback" not in result.stderr
+    (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    assert json.loads((run_dir / "training_summary.json").read_text())["stopped_by"] == "signal SIGTERM"
+    assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_rank_and_the_run_resumes(tmp_path):
+    result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", "+callbacks.fault.kind=SIGINT_to_all",
+                       "+callbacks.fault.rank=0", "trainer.max_epochs=3")
+    assert result.returncode == 130, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: stopped by Ctrl-C during epoch 0;"), errors
+    (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()

@@ -112,6 +112,12 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
             stopped.resume = resume_hint(run_dir)
         if _in_multirun() or not exits:
             raise stopped from None
+        if callback.rank:  # a rank of a multi-process run: rank 0 says it (trainlab.run.ranks)
+            if callback.launched:
+                from trainlab.run.ranks import wait_for_launcher
+
+                wait_for_launcher()
+            sys.exit(EXIT_SIGTERM)
         if not callback.training and not any((Path(run_dir) / "checkpoints").glob("*.ckpt")):
             from trainlab.run.folder import discard_unstarted_run
 

@@ -35,8 +35,14 @@ class EveryRankError(UserError):
 def alone(trainer: pl.Trainer, exception: BaseException) -> bool:
     """Whether ``exception`` may have stopped this rank only, while others of the run train on: then no
     collective is safe on its way out. One process: never. Ctrl-C reaches every process of the terminal's
-    group, and Lightning's own answer to it meets the others in the checkpoint's barrier."""
-    return trainer.world_size > 1 and not isinstance(exception, (EveryRankError, KeyboardInterrupt))
+    group, and Lightning's own answer to it meets the others in the checkpoint's barrier; a signal stops
+    every rank at the same step (:class:`trainlab.callbacks.training.StopOnSignal`)."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    # Lightning raises SIGTERMException on every rank at the same step (it broadcasts rank 0's flag)
+    if getattr(exception, "every_rank", False):  # raised on every rank after they agreed (a signal's stop)
+        return False
+    return trainer.world_size > 1 and not isinstance(exception, (EveryRankError, KeyboardInterrupt, SIGTERMException))
 
 
 def first_finding(trainer: pl.Trainer, found: Optional[Sequence[float]], width: int) -> Optional[tuple[int, list[float]]]:
@@ -64,19 +70,29 @@ def on_rank(trainer: pl.Trainer, rank: int) -> str:
     return f" in process {rank} of {trainer.world_size}" if trainer.world_size > 1 else ""
 
 
-def leave_together(trainer: pl.Trainer, exception: EveryRankError) -> None:
+def leave_together(trainer: pl.Trainer, exception: BaseException) -> None:
     """How a rank leaves once every rank raised ``exception``: rank 0 says it, the others stay quiet
-    (``exception.quiet``: the same line once per process said nothing more), and a rank that Lightning's
-    launcher started waits here until the launcher, its node's rank 0, has ended. That launcher watches
-    its ranks and SIGKILLs itself and them once one exits with an error (Lightning's process observer,
-    every 5 s): a rank that left first cut its line and records short (exit 137, nothing printed)."""
+    (``exception.quiet``: the same line once per process said nothing more) and wait for their launcher
+    (:func:`wait_for_launcher`)."""
     if trainer.global_rank == 0:
         return
     exception.quiet = True
+    if launched_here(trainer):
+        wait_for_launcher()
+
+
+def launched_here(trainer: pl.Trainer) -> bool:
+    """Whether Lightning's own launcher started this rank, from its node's rank 0 (its parent process);
+    SLURM and torchrun start every rank themselves."""
     from lightning.fabric.plugins.environments import LightningEnvironment
 
-    if trainer.local_rank == 0 or type(trainer.strategy.cluster_environment) is not LightningEnvironment:
-        return  # started by SLURM or torchrun, which wait for every rank themselves
+    return trainer.local_rank > 0 and type(trainer.strategy.cluster_environment) is LightningEnvironment
+
+
+def wait_for_launcher() -> None:
+    """Wait until this rank's parent, the node's rank 0 that launched it, has ended. That launcher watches
+    its ranks and SIGKILLs itself and them once one exits with an error (Lightning's process observer,
+    every 5 s): a rank that left first cut its line and records short (exit 137, nothing printed)."""
     parent, deadline = os.getppid(), time.monotonic() + PARENT_WAIT_S
     while os.getppid() == parent and time.monotonic() < deadline:  # re-parented once the launcher has ended
         time.sleep(0.05)
