@@ -41,7 +41,7 @@ class Fault(pl.Callback):
 """
 
 
-def train_ddp(tmp_path: Path, *overrides: str, timeout: int = 240) -> subprocess.CompletedProcess:
+def train_ddp(tmp_path: Path, *overrides: str, timeout: int = 240, multirun: bool = False) -> subprocess.CompletedProcess:
     """train.py under trainer=ddp_sim in a session of its own, with :data:`FAULT` importable. A run that hangs
     fails the test (its processes are killed); every process of the run must have ended with it."""
     import signal
@@ -49,7 +49,7 @@ def train_ddp(tmp_path: Path, *overrides: str, timeout: int = 240) -> subprocess
 
     (tmp_path / "ddp_fault.py").write_text(FAULT)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *DDP_RUN, f"paths.log_dir={tmp_path}/outputs",
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *(["-m"] if multirun else []), *DDP_RUN, f"paths.log_dir={tmp_path}/outputs",
                              *overrides], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
                             env=env, start_new_session=True)
     try:
@@ -265,3 +265,16 @@ def test_ctrl_c_stops_every_rank_and_the_run_resumes(tmp_path):
     assert len(errors) == 1 and errors[0].startswith("error: stopped by Ctrl-C during epoch 0;"), errors
     (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
     assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
+
+
+@pytest.mark.slow
+def test_ddp_in_a_job_of_a_multirun_is_refused_in_one_line(tmp_path):
+    """Lightning starts the other ranks with the command line as typed, -m included: each rank ran the
+    multirun again (under hparams_search=optuna a second study, sampling its own hyperparameters for the
+    ranks of one trial), and the next job found the first one's ranks gone."""
+    result = train_ddp(tmp_path, "seed=1,2", multirun=True, timeout=240)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "error: trainer.strategy=ddp over 2 processes cannot run as a job of a multirun (-m): Lightning starts the "
+        "other ranks by running the whole command line again")
+    assert "Initializing distributed" not in result.stderr  # refused before any rank started

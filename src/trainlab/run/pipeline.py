@@ -174,6 +174,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     from trainlab.callbacks import build_callbacks
     from trainlab.loggers import build_loggers, run_label, run_tags
     from trainlab.run.checks import FitChecks, check_resume
+    from trainlab.run.ranks import check_ranks_can_start
     from trainlab.run.spawned import SpawnedRankSetup, spawns_ranks
 
     model, datamodule = build_model_and_data(cfg)
@@ -184,6 +185,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
                                 cfg.trainer.enable_model_summary)
     trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
                             loggers=loggers)
+    check_ranks_can_start(trainer, str(cfg.trainer.strategy))
     if spawns_ranks(trainer):  # ranks in fresh interpreters: their logging and hardware set up there too
         trainer.callbacks.append(SpawnedRankSetup(cfg.hardware))
     resolved = save_resolved_config(cfg, cfg.paths.output_dir)

@@ -99,3 +99,26 @@ def wait_for_launcher() -> None:
 
 
 PARENT_WAIT_S = 60  # what its launcher takes at most to write records and end, once training has stopped
+
+
+def check_ranks_can_start(trainer: pl.Trainer, strategy: str) -> None:
+    """Refuse a multi-process run whose ranks Lightning would start by running the script again, in a job
+    of a multirun (``-m``: a sweep, a list of runs). Lightning starts them with the command line as it was
+    typed, ``-m`` and all: each rank ran the whole multirun again (under ``hparams_search=optuna`` a study
+    of its own, sampling its own hyperparameters for the ranks of one trial), and the next job of the
+    process found the first one's ranks gone and waited. SLURM and torchrun start ranks themselves."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    # the launcher that runs the script again; Lightning names it private, but exports it (and tests it so)
+    from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
+
+    launcher = getattr(trainer.strategy, "launcher", None)
+    if (trainer.world_size == 1 or not isinstance(launcher, _SubprocessScriptLauncher)
+            or trainer.strategy.cluster_environment.creates_processes_externally):
+        return
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise UserError(f"trainer.strategy={strategy} over {trainer.world_size} processes cannot "
+                        "run as a job of a multirun (-m): Lightning starts the other ranks by running the whole command "
+                        "line again, -m included, so each rank would run the multirun (a sweep: its own study and "
+                        "hyperparameters); give each job one process (trainer.devices=1; parallel jobs with "
+                        "hydra/launcher=joblib), then train the chosen settings with DDP as a single run")
