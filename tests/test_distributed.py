@@ -257,7 +257,7 @@ def test_sigterm_to_one_rank_or_all_stops_every_rank_at_one_step(tmp_path, kind,
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_every_rank_and_the_run_resumes(tmp_path):
+def test_ctrl_c_stops_every_rank_with_one_line(tmp_path):
     result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", "+callbacks.fault.kind=SIGINT_to_all",
                        "+callbacks.fault.rank=0", "trainer.max_epochs=3")
     assert result.returncode == 130, result.stderr[-3000:]
@@ -278,3 +278,24 @@ def test_ddp_in_a_job_of_a_multirun_is_refused_in_one_line(tmp_path):
         "error: trainer.strategy=ddp over 2 processes cannot run as a job of a multirun (-m): Lightning starts the "
         "other ranks by running the whole command line again")
     assert "Initializing distributed" not in result.stderr  # refused before any rank started
+
+
+@pytest.mark.slow
+def test_a_ddp_run_resumed_from_last_ckpt_ends_as_the_run_never_stopped(tmp_path):
+    """Each rank's order comes from (seed, epoch) through Lightning's distributed wrapper of the training
+    sampler: 1 epoch and a resume to 2 end as 2 epochs in one go, on both processes."""
+    def summary(name: str, *overrides: str) -> tuple[dict, list, Path]:
+        (tmp_path / name).mkdir()
+        result = train_ddp(tmp_path / name, "trainer.max_epochs=2", *overrides)
+        assert result.returncode == 0, result.stderr[-3000:]
+        (run_dir,) = (tmp_path / name / "outputs" / "train" / "runs").iterdir()
+        records = [json.loads(line) for line in (run_dir / "epochs.jsonl").read_text().splitlines()]
+        return json.loads((run_dir / "training_summary.json").read_text())["test"], records, run_dir
+
+    whole, whole_records, _ = summary("whole")
+    _, _, first = summary("first", "trainer.max_epochs=1")
+    resumed, resumed_records, _ = summary("resumed", f"ckpt_path={first}")
+    assert [r["epoch"] for r in resumed_records] == [0, 1]
+    assert resumed_records[-1]["val/loss"] == pytest.approx(whole_records[-1]["val/loss"], rel=1e-5)
+    for key in ("test/rmse", "test/loss"):
+        assert resumed[key] == pytest.approx(whole[key], rel=1e-5), key
