@@ -246,7 +246,7 @@ class StopOnSignal(pl.Callback):
         self._check(trainer)  # a signal during Lightning's set-up or sanity check
 
     def _take_back_sigterm(self, trainer: pl.Trainer) -> None:
-        """In a multi-process run, SIGTERM to this handler alone. Lightning puts its own in front at the start
+        """In a multi-process run, SIGTERM (and Ctrl-C's SIGINT) to this handler alone. Lightning puts its own in front at the start
         of fit, which broadcasts from inside the signal handler, wherever the signal landed: a SIGTERM to rank
         0 while the other rank was in the gradients' all-reduce left both waiting forever (seen with
         trainer=ddp_sim). Ranks agree on a stop at batch ends instead (:meth:`_check`); Lightning gives the
@@ -254,6 +254,9 @@ class StopOnSignal(pl.Callback):
         self.rank, self.launched = trainer.global_rank, launched_here(trainer)
         if threading.current_thread() is threading.main_thread() and signal.SIGTERM in self.previous:
             signal.signal(signal.SIGTERM, self.handler)
+            # Ctrl-C reaches every rank wherever it is; as a KeyboardInterrupt, one rank met the checkpoint's
+            # barrier while another was still in a collective: here it stops them at one batch end too
+            signal.signal(signal.SIGINT, self.handler)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt):
