@@ -573,6 +573,32 @@ def test_a_checkpoint_of_an_earlier_version_makes_its_plateau_step_from_the_epoc
         assert len(warned) == 1 and "has no val/loss of that epoch: the step is not made" in warned[0]
 
 
+def test_a_resume_with_another_effective_batch_says_so_in_one_line(compose_cfg, run_train, caplog):
+    """A trainer=ddp_sim run (2 processes) resumed in one process went on at half its effective batch, its
+    batches in another order, without a word. Its checkpoint is made here by hand (the records' state of a
+    2-process run); accumulating gradients over 2 batches takes the same 64 samples per step: no warning."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping=null"]
+    first = compose_cfg([*common, "trainer.max_epochs=1"])
+    run_train(first)
+    last = Path(first.paths.output_dir) / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=False)
+    (key,) = [k for k in ckpt["callbacks"] if k.startswith("RunRecords")]
+    assert ckpt["callbacks"][key]["batch"]["effective_batch_size"] == 32
+    ckpt["callbacks"][key]["batch"].update(processes=2, effective_batch_size=64)
+    torch.save(ckpt, last)
+    said = {}
+    for extra in ([], ["trainer.accumulate_grad_batches=2"]):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="trainlab.callbacks.records"):
+            run_train(compose_cfg([*common, *extra, "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
+        said[tuple(extra)] = [r.message for r in caplog.records if "samples per optimizer step" in r.message]
+    assert said[()] == ["the checkpoint's run took 64 samples per optimizer step, this resume takes 32 (processes "
+                        "(trainer.devices x trainer.num_nodes) 2 -> 1): it goes on with another effective batch (and, "
+                        "with other processes, another order of batches), so it will not end as that run would have; "
+                        "resume with that run's settings for that"]
+    assert said[("trainer.accumulate_grad_batches=2",)] == []
+
+
 def test_a_resume_from_inside_an_epoch_says_in_one_line_that_it_is_not_exact(compose_cfg, run_train, caplog, recwarn):
     """trainlab before last.ckpt was written at epochs' ends wrote it at each validation: with
     trainer.val_check_interval=0.5 a killed run's last.ckpt lay inside an epoch, and a resume with this version

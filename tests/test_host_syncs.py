@@ -63,7 +63,7 @@ def test_the_counter_sees_every_way_a_value_reaches_python():
 
 def _finite_loss_run(losses: list[float], every: int = 4) -> FiniteLoss:
     callback = FiniteLoss(check_every_n_steps=every)
-    trainer = SimpleNamespace(current_epoch=3, global_step=0, log_every_n_steps=every)
+    trainer = SimpleNamespace(current_epoch=3, global_step=0, log_every_n_steps=every, world_size=1)
     for i, value in enumerate(losses):
         trainer.global_step = 100 + i + 1  # Lightning has counted the step by on_train_batch_end
         callback.on_train_batch_end(trainer, None, {"loss": torch.tensor(value)}, None, i)
@@ -86,7 +86,7 @@ def test_finite_loss_keeps_the_step_of_a_loss_stacked_before_the_read(monkeypatc
     with pytest.raises(UserError, match=r"became nan at epoch 3, step 102 \(batch 1"):
         _finite_loss_run([0.5, float("nan"), 0.3, 0.3, 0.2, 0.1, 0.4], every=7)
     callback = FiniteLoss(check_every_n_steps=3)
-    trainer = SimpleNamespace(current_epoch=0, global_step=7)
+    trainer = SimpleNamespace(current_epoch=0, global_step=7, world_size=1)
     losses = [torch.tensor([0.1, 0.2]), torch.tensor([0.3, float("inf")]), torch.tensor([0.5, 0.6])]
     with pytest.raises(UserError, match=r"became inf at epoch 0, step 7 \(batch 1"):
         for i, loss in enumerate(losses):
@@ -97,7 +97,7 @@ def test_finite_loss_reads_only_at_its_interval():
     reads = []
     with intercept_reads(lambda method, tensor: reads.append(method)):
         callback = FiniteLoss(check_every_n_steps=5)
-        trainer = SimpleNamespace(current_epoch=0, global_step=0, log_every_n_steps=5)
+        trainer = SimpleNamespace(current_epoch=0, global_step=0, log_every_n_steps=5, world_size=1)
         for i in range(9):
             callback.on_train_batch_end(trainer, None, {"loss": torch.tensor(1.0)}, None, i)
     assert len(reads) == 1  # after the 5th step, none for the 4 since

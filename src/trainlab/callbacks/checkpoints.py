@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from trainlab.config.errors import UserError
 from trainlab.run.durable import copy_file
 from trainlab.run.folder import EPOCHS, RunFolder
+from trainlab.run.ranks import alone
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +285,10 @@ class CheckpointOnException(pl.Callback):
         if trainer.global_step == 0:  # stopped before the first step (a check, a bad setting): nothing to keep
             return
         try:
-            trainer.save_checkpoint(self.path)
+            if alone(trainer, exception):  # the others may be in a collective: none here (trainlab.run.ranks)
+                self._save_without_barrier(trainer)
+            else:
+                trainer.save_checkpoint(self.path)
         except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
             full = DiskFull.of(exc)
             if full is None:
@@ -297,3 +301,11 @@ class CheckpointOnException(pl.Callback):
                 type(exception).__name__
             log.warning("%s: %s; %s not written, the run resumes from its last finished epoch", why, full.what,
                         self.path.name)
+
+    def _save_without_barrier(self, trainer: pl.Trainer) -> None:
+        """``trainer.save_checkpoint`` without its closing barrier, which waits for every rank: a rank stopped
+        alone would wait there forever. Rank 0 holds the weights every rank shares and writes them; the
+        checkpoint's contents are Lightning's (its connector is private, and its dump is what
+        ``save_checkpoint`` itself writes)."""
+        if trainer.is_global_zero:
+            trainer.strategy.save_checkpoint(trainer._checkpoint_connector.dump_checkpoint(), self.path)

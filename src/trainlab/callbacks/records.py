@@ -40,6 +40,22 @@ def effective_batch(trainer: pl.Trainer) -> dict[str, int]:
     return parts
 
 
+def warn_other_batch(saved: dict[str, int], now: dict[str, int]) -> None:
+    """One warning when a resume's optimizer steps average another number of samples than the checkpoint's
+    run (``saved``: its :func:`effective_batch`; empty in checkpoints before it was kept): a run of 2
+    processes resumed in one went on with half its effective batch, and batches in another order, without
+    a word. The resume may be meant (fewer GPUs at hand); it does not end as the run never stopped would."""
+    if not saved or saved.get("effective_batch_size") == now.get("effective_batch_size"):
+        return
+    names = {"processes": "processes (trainer.devices x trainer.num_nodes)", "batch_size": "data.batch_size",
+             "accumulate_grad_batches": "trainer.accumulate_grad_batches"}
+    differ = [f"{names[k]} {saved[k]} -> {now[k]}" for k in names if k in saved and saved[k] != now.get(k)]
+    log.warning("the checkpoint's run took %d samples per optimizer step, this resume takes %d (%s): it goes on "
+                "with another effective batch (and, with other processes, another order of batches), so it will "
+                "not end as that run would have; resume with that run's settings for that",
+                saved["effective_batch_size"], now["effective_batch_size"], "; ".join(differ))
+
+
 def parameter_counts(module: torch.nn.Module) -> dict[str, float]:
     """Total and trainable parameters, and the model's size in MB (parameters + buffers)."""
     total = sum(p.numel() for p in module.parameters())
@@ -134,7 +150,7 @@ class RunRecords(pl.Callback):
 
     # -- a resumed run carries the earlier run's records over -----------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"dir": str(self.dir), "epochs": list(self.epochs)}
+        return {"dir": str(self.dir), "epochs": list(self.epochs), "batch": dict(self.batch)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Called when training resumes from a checkpoint: its records are read in :meth:`on_train_start`,
@@ -175,6 +191,8 @@ class RunRecords(pl.Callback):
                      "per step (train/loss, the learning rate) gets a point every %d steps, less than once an epoch "
                      "(epoch values are logged every epoch); trainer.log_every_n_steps=1 logs every step",
                      every, batches, every)
+        if self._restored is not None and trainer.is_global_zero:
+            warn_other_batch(self._restored.get("batch") or {}, self.batch)
         carried, self._restored = self._earlier_epochs(trainer), None
         own = self.dir / EPOCHS
         if carried is None and own.is_file():

@@ -6,6 +6,7 @@ import logging
 import math
 import shutil
 import signal
+import threading
 import time
 from typing import Any, Optional
 
@@ -14,6 +15,7 @@ import torch
 
 from trainlab.config.errors import UserError
 from trainlab.models.step_logging import logs_this_step
+from trainlab.run.ranks import EveryRankError, first_finding, launched_here, on_rank
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +178,7 @@ class FiniteLoss(pl.Callback):
         due = (len(self._steps) >= self.check_every_n_steps if self.check_every_n_steps
                else logs_this_step(trainer))
         if due:
-            self._check()
+            self._check(trainer)
 
     def _stack(self) -> torch.Tensor:
         """The kept losses as one 1-d tensor (a non-scalar loss by its sum: finite only if every term is)."""
@@ -187,10 +189,11 @@ class FiniteLoss(pl.Callback):
         return stacked
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._check()
+        self._check(trainer)
 
-    def _check(self) -> None:
-        """Read the kept losses (one host-device synchronisation); raise if one since the last read was bad."""
+    def _check(self, trainer: pl.Trainer) -> None:
+        """Read the kept losses (one host-device synchronisation); raise if one since the last read was bad,
+        on this rank or (a multi-process run) on another: :func:`trainlab.run.ranks.first_finding`."""
         if not self._steps:
             return
         parts = self._stacked + ([self._stack()] if self._losses else [])
@@ -198,12 +201,16 @@ class FiniteLoss(pl.Callback):
         values = torch.cat([part.to(device) for part in parts]).tolist()
         self._stacked.clear()
         bad = next((i for i, value in enumerate(values) if not math.isfinite(value)), None)
-        if bad is not None:
-            epoch, step, batch_idx = self._steps[bad]
-            raise UserError(
-                f"the training loss became {values[bad]} at epoch {epoch}, step {step} (batch "
-                f"{batch_idx} of the epoch); lower optimizer.lr, set trainer.gradient_clip_val=1.0, or look "
-                "for extreme or missing values in the data"
+        found = None if bad is None else (self._steps[bad][1], self._steps[bad][0], self._steps[bad][2], values[bad])
+        # every rank checks at the same steps: all of them stop together, on the first rank's finding (one
+        # rank alone stopping left the others waiting in the next gradient all-reduce, forever)
+        first = first_finding(trainer, found, width=4)
+        if first is not None:
+            rank, (step, epoch, batch_idx, value) = first
+            raise EveryRankError(
+                f"the training loss became {value} at epoch {int(epoch)}, step {int(step)} (batch "
+                f"{int(batch_idx)} of the epoch{on_rank(trainer, rank)}); lower optimizer.lr, set "
+                "trainer.gradient_clip_val=1.0, or look for extreme or missing values in the data"
             )
         self._steps.clear()
 
@@ -230,10 +237,26 @@ class StopOnSignal(pl.Callback):
         self.previous: dict[int, Any] = {}
         self.interrupted = False  # Ctrl-C: Lightning writes the checkpoint and records, then exits 1 silently
         self.training = False  # until the first batch's loop starts, a signal stops the run at once
+        self.rank, self.launched = 0, False  # this process's rank; whether Lightning's launcher started it
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.training = True
+        if trainer.world_size > 1:
+            self._take_back_sigterm(trainer)
         self._check(trainer)  # a signal during Lightning's set-up or sanity check
+
+    def _take_back_sigterm(self, trainer: pl.Trainer) -> None:
+        """In a multi-process run, SIGTERM (and Ctrl-C's SIGINT) to this handler alone. Lightning puts its own in front at the start
+        of fit, which broadcasts from inside the signal handler, wherever the signal landed: a SIGTERM to rank
+        0 while the other rank was in the gradients' all-reduce left both waiting forever (seen with
+        trainer=ddp_sim). Ranks agree on a stop at batch ends instead (:meth:`_check`); Lightning gives the
+        handlers before fit back when fit ends."""
+        self.rank, self.launched = trainer.global_rank, launched_here(trainer)
+        if threading.current_thread() is threading.main_thread() and signal.SIGTERM in self.previous:
+            signal.signal(signal.SIGTERM, self.handler)
+            # Ctrl-C reaches every rank wherever it is; as a KeyboardInterrupt, one rank met the checkpoint's
+            # barrier while another was still in a collective: here it stops them at one batch end too
+            signal.signal(signal.SIGINT, self.handler)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt):
@@ -259,14 +282,24 @@ class StopOnSignal(pl.Callback):
 
     def _check(self, trainer: pl.Trainer) -> None:
         self.epoch = trainer.current_epoch
-        if self.received:
+        if trainer.world_size > 1 and self.training:
+            # every rank stops at the same batch end, on whichever rank received the signal (SLURM signals
+            # every rank, a kill one); a rank that stopped alone left the others in a collective
+            found = [signal.Signals[self.received[0]].value] if self.received else None
+            first = first_finding(trainer, found, width=1)
+            if first is not None:
+                stop = SignalStop(signal.Signals(int(first[1][0])).name)
+                stop.every_rank = True  # trainlab.run.ranks.alone
+                raise stop
+        elif self.received:
             raise SignalStop(self.received[0])
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self._check(trainer)
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        if not trainer.sanity_checking:
+        # ranks of a multi-process run may run one validation batch fewer than others: no collective here
+        if not trainer.sanity_checking and trainer.world_size == 1:
             self._check(trainer)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -173,4 +173,6 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None, e
         note = on_error() if on_error is not None else None
         if not exits:
             raise user_error from None
+        if getattr(user_error, "quiet", False):  # a rank of a multi-process run whose rank 0 says it
+            sys.exit(EXIT_USER_ERROR)
         refuse(f"{user_error}{'; ' + note if note else ''}")

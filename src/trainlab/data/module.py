@@ -114,10 +114,33 @@ class SplitDataModule(pl.LightningDataModule):
                           collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
 
     def val_dataloader(self) -> Any:
-        return self._eval_loader("val")
+        return self._once_per_rank(self._eval_loader("val"))
 
     def test_dataloader(self) -> Any:
-        return self._eval_loader("test")
+        return self._once_per_rank(self._eval_loader("test"))
+
+    def _once_per_rank(self, loader: Any) -> Any:
+        """An evaluation loader of a multi-process (DDP) run with every item on exactly one rank.
+
+        Lightning's DistributedSampler pads a split to a multiple of the ranks by repeating its first
+        items: a 121-window test split was scored on 122, its first window twice (test/rmse off in the
+        third digit from the same checkpoint's in one process), and so was the validation loss that
+        picks the best checkpoint. Ranks may now run one batch fewer than others, which evaluation allows: DDP syncs
+        buffers only in its first forward without gradients, and metrics are gathered at the epoch's end
+        (Lightning's prediction loop splits its data so). A split of fewer items than ranks (the graph
+        family's whole graph, one item) is left to Lightning: every rank scores it, every metric a mean
+        over identical copies."""
+        from torch.utils.data import DataLoader
+
+        trainer = getattr(self, "trainer", None)
+        kwargs = trainer.distributed_sampler_kwargs if trainer is not None and trainer.world_size > 1 else None
+        if not kwargs or type(loader) is not DataLoader or len(loader.dataset) < kwargs["num_replicas"]:
+            return loader
+        from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+        sampler = UnrepeatedDistributedSampler(loader.dataset, shuffle=False, **kwargs)  # rank r: items r, r + n, ...
+        return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler, collate_fn=loader.collate_fn,
+                          generator=loader.generator, drop_last=loader.drop_last, **self.loader_kwargs)
 
     def predict_dataloader(self) -> Any:
         return self._eval_loader("test")

@@ -11,5 +11,6 @@
 - ``preflight`` (before Hydra makes the folder) and ``checks`` (before the first step)
 - ``preemption``: a run stopped by a signal; ``profiling``: a cheap "no profiler"
 - ``spawned``: the logging and hardware set-up a rank started as a fresh interpreter (``ddp_spawn``) repeats
+- ``ranks``: what the ranks of a multi-process run decide together (a stop on one is a stop on all)
 - ``slurm``, ``slurm_request``: ``hydra/launcher=slurm``
 """

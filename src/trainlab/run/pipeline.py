@@ -175,6 +175,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     from trainlab.callbacks import build_callbacks
     from trainlab.loggers import build_loggers, run_label, run_tags
     from trainlab.run.checks import FitChecks, check_resume
+    from trainlab.run.ranks import check_ranks_can_start
     from trainlab.run.spawned import SpawnedRankSetup, spawns_ranks
 
     model, datamodule = build_model_and_data(cfg)
@@ -185,6 +186,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
                                 cfg.trainer.enable_model_summary)
     trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
                             loggers=loggers)
+    check_ranks_can_start(trainer, str(cfg.trainer.strategy))
     if spawns_ranks(trainer):  # ranks in fresh interpreters: their logging and hardware set up there too
         trainer.callbacks.append(SpawnedRankSetup(cfg.hardware))
     resolved = save_resolved_config(cfg, cfg.paths.output_dir)
@@ -196,6 +198,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
 def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
     """Fit, record the best checkpoint in the run folder, test it (``cfg.test``); the logged metrics."""
     from trainlab.run.preemption import ctrl_c_raises
+    from trainlab.run.ranks import EveryRankError, leave_together
 
     trainer, model, datamodule = run.trainer, run.model, run.datamodule
     try:
@@ -209,6 +212,9 @@ def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
             with ctrl_c_raises(trainer):
                 trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    except EveryRankError as exc:  # every process of a multi-process run stops: rank 0 says why
+        leave_together(trainer, exc)
+        raise
     except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
         full = DiskFull.of(exc)
         if full is None:

@@ -107,11 +107,20 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
     except (SignalStop, SIGTERMException) as exc:
         callback.pass_on_sigterm()  # a sweep's handler raises here: the sweep stops
         name = str(exc) if isinstance(exc, SignalStop) else "SIGTERM"
+        ctrl_c = name == "SIGINT"  # a multi-process run stops on Ctrl-C as on a signal (StopOnSignal)
+        name = "Ctrl-C" if ctrl_c else name
         stopped = RunStopped(name, callback.epoch if callback.training else None, run_dir)
         if _in_multirun():  # for the launcher's line (trainlab.run.slurm): Hydra's config is gone by then
             stopped.resume = resume_hint(run_dir)
         if _in_multirun() or not exits:
             raise stopped from None
+        code = EXIT_SIGINT if ctrl_c else EXIT_SIGTERM
+        if callback.rank:  # a rank of a multi-process run: rank 0 says it (trainlab.run.ranks)
+            if callback.launched:
+                from trainlab.run.ranks import wait_for_launcher
+
+                wait_for_launcher()
+            sys.exit(code)
         if not callback.training and not any((Path(run_dir) / "checkpoints").glob("*.ckpt")):
             from trainlab.run.folder import discard_unstarted_run
 
@@ -120,7 +129,7 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
                   f"Start it again with: {resume_hint(None)}", file=sys.stderr, flush=True)
             sys.exit(EXIT_SIGTERM)
         print(f"error: {stopped}. Resume with: {resume_hint(run_dir)}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_SIGTERM)
+        sys.exit(code)
     except KeyboardInterrupt:
         if not exits:
             raise
