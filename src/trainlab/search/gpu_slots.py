@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Optional
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 log = logging.getLogger("trainlab.search.plan")  # the plan's lines, as before this moved out of plan.py
 
