@@ -733,9 +733,11 @@ def test_the_closing_line_says_when_no_trial_completed():
                                                                                "running": 0}}, Path("s"))
     assert line.endswith("(1 pruned, 3 failed); trials.csv says why each failed (fail_reason); mend that and continue "
                          "the sweep")
-    line = results_line({"best_trial": 2, "best_value": 0.5, "best_params": {"optimizer.lr": 0.01}, "metric": "val/loss"},
-                        Path("s"))
-    assert line == "results in s: best val/loss 0.5 with {'optimizer.lr': 0.01}"
+    line = results_line({"best_trial": 2, "best_value": 0.1559877097606659, "metric": "val/loss",
+                         "best_params": {"optimizer.lr": 0.00010945075821685156, "model.net.hidden_size": 64}}, Path("s"))
+    # the line read a raw float and a Python dict: 0.1559877097606659 with {'optimizer.lr': 0.00010945075821685156, ...}
+    assert line == ("results in s: best val/loss 0.155988 (trial 2) with optimizer.lr=0.000109451 "
+                    "model.net.hidden_size=64")
 
 
 # -- a space's mistakes: one line naming the entry and the fix -------------------------------------------
