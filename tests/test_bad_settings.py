@@ -36,7 +36,10 @@ from trainlab.config.errors import UserError
         (["trainer.gradient_clip_val=-1"], r"trainer.gradient_clip_val=-1.0 must be > 0 \(e.g. 1.0\), or null"),
         (["scheduler=cyclic", "~scheduler.max_lr"], r"scheduler: CyclicLR missing a required argument: 'max_lr'; "
                                                     r"add scheduler.max_lr=<value>"),
-        (["data.batch_size=64.5"], r"data.batch_size=64.5 must be int"),
+        (["data.batch_size=64.5"], r"data.batch_size=64.5 must be int; e.g. data.batch_size=\d+$"),
+        # a value with a unit: the number alone (was 'must be int or null' and no example)
+        (["data.season_length=24h"], r"data.season_length='24h' must be int or null \(the number alone, without a "
+                                     r"unit\); e.g. data.season_length=24$"),
         (["epochs=3"], r"epochs=3 and trainer.max_epochs=2 contradict each other"),
         (["optimized_mode=maximum"], r"optimized_mode='maximum' must be min or max"),
         (["trainer.max_epochs=0"], r"trainer.max_epochs=0 trains nothing; give at least 1"),

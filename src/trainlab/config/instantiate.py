@@ -8,6 +8,7 @@ callable's signature (unknown arguments, wrong scalar types) and names the confi
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 from typing import Any, Optional
 
@@ -51,6 +52,21 @@ def _whole_number(value: Any, types: tuple[type, ...]) -> Optional[int]:
 
 def _type_name(types: tuple[type, ...]) -> str:
     return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+
+
+def _type_example(setting: str, value: Any, types: tuple[type, ...], default: Any) -> str:
+    """``"; e.g. <setting>=<value>"``: the number of a value written with a unit (``24h``, ``64MB``: the
+    unit goes), else the argument's own default where it is one, else a value of the first type."""
+    from trainlab.config.composition import _EXAMPLES
+
+    numeric = [t for t in types if t in (int, float)]
+    number = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[^\W\d_][\w/%]*\s*", value) if isinstance(value, str) else None
+    if number and numeric:
+        return f" (the number alone, without a unit); e.g. {setting}={number.group(1)}"
+    if default is not inspect.Parameter.empty and default is not None and _fits(default, types):
+        return f"; e.g. {setting}={str(default).lower() if isinstance(default, bool) else default}"
+    kind = next((t for t in types if t in _EXAMPLES), None)
+    return f"; e.g. {setting}={_EXAMPLES[kind]}" if kind else ""
 
 
 def import_target(path: str, key: str) -> Any:
@@ -169,7 +185,8 @@ def _check_arguments(node: DictConfig, key: str, target: Any, signature: inspect
         if types and not isinstance(value, (DictConfig, ListConfig)) and not _fits(value, types):
             whole = _whole_number(value, types)
             if whole is None:
-                raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}")
+                raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}"
+                                f"{_type_example(f'{key}.{name}', value, types, params[name].default)}")
             node[name] = whole  # ints stay ints: 64.0 is 64, 64.5 is refused above
 
 
