@@ -310,3 +310,24 @@ def test_each_family_is_refused_the_other_familys_keys(runs, tmp_path):
         trainlab.predict(runs["sky"], overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
     with pytest.raises(UserError, match=r"^images=.*: a timeseries run forecasts its data's series, it reads no images"):
         predict(runs["xy"], 1, tmp_path, f"images={tmp_path}")
+
+
+def test_every_panel_of_series_with_other_ends_names_its_own_dates(runs, tmp_path, monkeypatch):
+    """Stores ending on different days: each panel of forecast.png labels its own time axis (the figure's
+    shared date formatting showed the bottom panel's dates only, read as every series' end)."""
+    import trainlab.prediction.plots as plots
+
+    drawn = []
+
+    def keep(fig, path, **kwargs):
+        fig.canvas.draw()
+        drawn.append([[t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+                      for ax in fig.axes])
+        path.write_bytes(b"png")
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    predict(runs["stores"], 3, tmp_path)
+    labels = drawn[0]
+    assert len(labels) == 3 and all(labels), labels
+    assert len({tuple(own) for own in labels}) == 3  # stores ending on different days: different dates
+
