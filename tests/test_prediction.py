@@ -331,3 +331,21 @@ def test_every_panel_of_series_with_other_ends_names_its_own_dates(runs, tmp_pat
     assert len(labels) == 3 and all(labels), labels
     assert len({tuple(own) for own in labels}) == 3  # stores ending on different days: different dates
 
+
+@pytest.mark.parametrize("made, message", [
+    (None, r"^images='.*nope' is not a folder; give the folder holding your images"),
+    ((), r"^images='.*nope' holds no images \(.*\); give the folder of the sky images to map$"),
+    ((2, 20, 20), r"^image 'a.npy' \(20x20\) is smaller than data.source.tile_size=32; the run learned tiles of that "
+                  r"side: give images at least that large$"),
+])
+def test_a_folder_of_no_images_or_of_images_under_a_tile_is_refused_naming_images(runs, tmp_path, made, message):
+    """The folder is predict.py's images=<folder>: not data.source.path, no masks, and the run's tile size fixed
+    (the refusals named data.source.path, mask_dir and 'lower the tile size', none of them the user's to give)."""
+    folder = tmp_path / "nope"
+    if made is not None:
+        folder.mkdir()
+        if made:
+            np.save(folder / "a.npy", np.ones(made))
+    with pytest.raises(UserError, match=message):
+        trainlab.predict(runs["sky"], images=folder, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
+
