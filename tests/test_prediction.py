@@ -349,3 +349,19 @@ def test_a_folder_of_no_images_or_of_images_under_a_tile_is_refused_naming_image
     with pytest.raises(UserError, match=message):
         trainlab.predict(runs["sky"], images=folder, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
 
+
+def test_a_file_in_other_units_than_the_runs_is_warned_about(runs, tmp_path, monkeypatch):
+    """The sine in thousandths (values ~10,000 for a run trained on ~10): forecast without a word before, from
+    inputs thousands of the run's standard deviations away."""
+    import logging
+
+    said = []  # the job's logging is Hydra's (its handlers replace pytest's): the module's own logger, recorded
+    monkeypatch.setattr(logging.getLogger("trainlab.prediction.timeseries"), "warning",
+                        lambda message, *args: said.append(message % args))
+    values = pd.read_csv(sine_file(tmp_path / "sine.csv"))
+    values.assign(y=values.y * 1000).to_csv(tmp_path / "milli.csv", index=False)
+    predict(runs["sine"], 2, tmp_path, f"+data.source.path={tmp_path / 'sine.csv'}")
+    assert said == []
+    predict(runs["sine"], 2, tmp_path, f"+data.source.path={tmp_path / 'milli.csv'}")
+    assert len(said) == 1 and re.search(r"^the last rows of 1 series lie more than 10 standard deviations .* e\.g\. "
+                                        r"'y' of 'milli' at \d.*: a file in other units than the run's", said[0]), said
