@@ -365,3 +365,20 @@ def test_a_file_in_other_units_than_the_runs_is_warned_about(runs, tmp_path, mon
     predict(runs["sine"], 2, tmp_path, f"+data.source.path={tmp_path / 'milli.csv'}")
     assert len(said) == 1 and re.search(r"^the last rows of 1 series lie more than 10 standard deviations .* e\.g\. "
                                         r"'y' of 'milli' at \d.*: a file in other units than the run's", said[0]), said
+
+
+def test_forecast_csv_reads_back_into_pandas_with_its_times_in_their_zone(runs, tmp_path):
+    """Across Berlin's clock change the csv's times carry two offsets, which pandas reads back as text:
+    forecast.json names the column and zone that bring them back (it named neither before)."""
+    result = predict(runs["sine"], 5, tmp_path)
+    frame = pd.read_csv(result.forecast)
+    column, zone = result.details["time_column"], result.details["time_zone"]
+    assert (column, zone) == ("time", "Europe/Berlin")
+    times = pd.to_datetime(frame[column], utc=True).dt.tz_convert(zone)  # README's recipe
+    pd.testing.assert_series_equal(times, result.frame.time, check_dtype=False, check_index_type=False)
+    assert str(times.dtype).endswith(", Europe/Berlin]") and frame.y.dtype == np.float64
+    daily = predict(runs["stores"], 2, tmp_path)
+    assert (daily.details["time_column"], daily.details["time_zone"]) == ("date", None)
+    dates = pd.read_csv(daily.forecast, parse_dates=["date"])  # days: dates without a zone
+    assert str(dates.date.dtype).startswith("datetime64") and list(dates.date) == list(daily.frame.date)
+    assert "time_column" not in predict(runs["xy"], 1, tmp_path).details  # a file without times
