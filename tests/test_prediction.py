@@ -382,3 +382,10 @@ def test_forecast_csv_reads_back_into_pandas_with_its_times_in_their_zone(runs, 
     dates = pd.read_csv(daily.forecast, parse_dates=["date"])  # days: dates without a zone
     assert str(dates.date.dtype).startswith("datetime64") and list(dates.date) == list(daily.frame.date)
     assert "time_column" not in predict(runs["xy"], 1, tmp_path).details  # a file without times
+
+
+def test_trainlab_predict_takes_numpy_integers_as_the_horizon(runs, tmp_path):
+    """A horizon computed with numpy (np.int64) was refused as not 'a whole number of steps'."""
+    assert len(predict(runs["xy"], np.int64(1), tmp_path).frame) == 1
+    with pytest.raises(UserError, match=r"^horizon=1.5 must be a whole number"):
+        predict(runs["xy"], 1.5, tmp_path)
