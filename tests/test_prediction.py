@@ -389,3 +389,23 @@ def test_trainlab_predict_takes_numpy_integers_as_the_horizon(runs, tmp_path):
     assert len(predict(runs["xy"], np.int64(1), tmp_path).frame) == 1
     with pytest.raises(UserError, match=r"^horizon=1.5 must be a whole number"):
         predict(runs["xy"], 1.5, tmp_path)
+
+
+def test_one_series_of_a_run_of_more_than_a_dozen_is_forecast_and_a_renamed_one_refused(tmp_path):
+    """A checkpoint keeps more than a dozen series as a count and a digest: +data.source.series=[S01], as the
+    refusal itself advised, was refused as a series the model 'was not trained on'."""
+    def shops(path: Path, names: list[str]) -> Path:
+        pd.concat(pd.DataFrame({"shop": name, "day": pd.date_range("2024-01-01", periods=40, freq="D"),
+                                "sales": 10 + i + np.sin(np.arange(40) / 3)}) for i, name in enumerate(names)
+                  ).to_csv(path, index=False)
+        return path
+
+    names = [f"S{i:02d}" for i in range(13)]
+    run = trainlab.train([*BASE, f"data.source.path={shops(tmp_path / 'shops.csv', names)}", "data.window=8",
+                          "data.source.target_columns=[sales]", "data.source.time_column=day",
+                          "data.source.series_column=shop", f"paths.log_dir={tmp_path}"]).run_dir
+    picked = predict(run, 2, tmp_path, "+data.source.series=[S01]")
+    assert list(picked.frame.shop) == ["S01", "S01"]
+    renamed = shops(tmp_path / "renamed.csv", [*names[:-1], "X"])
+    with pytest.raises(UserError, match=r"^the data hold shop=13 series S00 \.\. X .*which '.*' was not trained on"):
+        predict(run, 2, tmp_path, f"+data.source.path={renamed}")
