@@ -409,3 +409,16 @@ def test_one_series_of_a_run_of_more_than_a_dozen_is_forecast_and_a_renamed_one_
     renamed = shops(tmp_path / "renamed.csv", [*names[:-1], "X"])
     with pytest.raises(UserError, match=r"^the data hold shop=13 series S00 \.\. X .*which '.*' was not trained on"):
         predict(run, 2, tmp_path, f"+data.source.path={renamed}")
+
+
+def test_a_checkpoint_copied_out_of_its_run_is_refused_in_predict_pys_words(runs, tmp_path):
+    """A .ckpt copied on its own into another folder: the refusal said 'evaluate needs a run directory'."""
+    from trainlab.run.folder import RunFolder
+
+    alone = tmp_path / "models" / "sine.ckpt"
+    alone.parent.mkdir()
+    alone.write_bytes(RunFolder(runs["sine"]).best().read_bytes())
+    with pytest.raises(UserError, match=r"^'.*' has no .hydra/config.yaml; a checkpoint is read with the config its run "
+                                        r"saved: give a run directory written by train.py, or a .ckpt file in its "
+                                        r"checkpoints/ folder$"):
+        predict(alone, 2, tmp_path)
