@@ -422,3 +422,20 @@ def test_a_checkpoint_copied_out_of_its_run_is_refused_in_predict_pys_words(runs
                                         r"saved: give a run directory written by train.py, or a .ckpt file in its "
                                         r"checkpoints/ folder$"):
         predict(alone, 2, tmp_path)
+
+
+def test_the_first_block_from_a_window_inside_the_data_is_what_evaluate_py_scored(runs, tmp_path):
+    """The sine without its last data.steps=2 rows: predict.py's forecast is evaluate.py's prediction for the
+    file's last window (split=all reads every window, with the same model, scaling and loader)."""
+    from trainlab.evaluation.timeseries import predictions
+    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.pipeline import restore
+
+    folder = RunFolder(runs["sine"])
+    model, data = restore(folder.config(), load_checkpoint(folder.best()), "best", whole_file=True)
+    data.setup("test")
+    scored = predictions(model.eval(), data.test_dataloader(), data.stats)  # (windows, steps, targets)
+    rows = pd.read_csv(sine_file(tmp_path / "sine.csv"))
+    rows.iloc[:-2].to_csv(tmp_path / "short.csv", index=False)
+    ahead = predict(runs["sine"], 2, tmp_path, f"+data.source.path={tmp_path / 'short.csv'}")
+    np.testing.assert_allclose(ahead.frame.y.to_numpy(), scored[-1, :, 0], rtol=1e-5)
