@@ -439,3 +439,11 @@ def test_the_first_block_from_a_window_inside_the_data_is_what_evaluate_py_score
     rows.iloc[:-2].to_csv(tmp_path / "short.csv", index=False)
     ahead = predict(runs["sine"], 2, tmp_path, f"+data.source.path={tmp_path / 'short.csv'}")
     np.testing.assert_allclose(ahead.frame.y.to_numpy(), scored[-1, :, 0], rtol=1e-5)
+
+
+def test_a_data_size_the_model_was_trained_with_is_refused_in_predict_pys_words(runs, tmp_path):
+    """+data.window=8 on predict.py: the refusal spoke of being 'tested' and of what 'evaluate.py keeps'."""
+    with pytest.raises(UserError, match=r"^\+data.window=8: the model in '.*' was trained with the run's own "
+                                        r"data.window, and with another it would be forecast on a task it was not "
+                                        r"trained for; predict.py keeps it: leave the override out"):
+        predict(runs["sine"], 2, tmp_path, "+data.window=8")
