@@ -121,7 +121,8 @@ def _fake_run(tmp_path: Path, config_text: str) -> Path:
         ("trainer=ddp_sim", r"trainer.devices=2: evaluate.py"),
         ("corrupt config", r"config.yaml' is not readable YAML \(.*\); the run's config was damaged"),
         ("config without model", r"config.yaml has no model and no data: it is not \(or no longer\) the config"),
-        ("config missing", r"has no .hydra/config.yaml; evaluate needs a run directory written by train.py"),
+        ("config missing", r"has no .hydra/config.yaml; a checkpoint is read with the config its run saved: give a run directory "
+                           r"written by train.py, or a .ckpt file in its checkpoints/ folder"),
     ],
 )
 def test_evaluate_mistakes_get_one_line(compose_cfg, tmp_path, case, match):

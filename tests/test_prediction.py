@@ -310,3 +310,140 @@ def test_each_family_is_refused_the_other_familys_keys(runs, tmp_path):
         trainlab.predict(runs["sky"], overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
     with pytest.raises(UserError, match=r"^images=.*: a timeseries run forecasts its data's series, it reads no images"):
         predict(runs["xy"], 1, tmp_path, f"images={tmp_path}")
+
+
+def test_every_panel_of_series_with_other_ends_names_its_own_dates(runs, tmp_path, monkeypatch):
+    """Stores ending on different days: each panel of forecast.png labels its own time axis (the figure's
+    shared date formatting showed the bottom panel's dates only, read as every series' end)."""
+    import trainlab.prediction.plots as plots
+
+    drawn = []
+
+    def keep(fig, path, **kwargs):
+        fig.canvas.draw()
+        drawn.append([[t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+                      for ax in fig.axes])
+        path.write_bytes(b"png")
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    predict(runs["stores"], 3, tmp_path)
+    labels = drawn[0]
+    assert len(labels) == 3 and all(labels), labels
+    assert len({tuple(own) for own in labels}) == 3  # stores ending on different days: different dates
+
+
+@pytest.mark.parametrize("made, message", [
+    (None, r"^images='.*nope' is not a folder; give the folder holding your images"),
+    ((), r"^images='.*nope' holds no images \(.*\); give the folder of the sky images to map$"),
+    ((2, 20, 20), r"^image 'a.npy' \(20x20\) is smaller than data.source.tile_size=32; the run learned tiles of that "
+                  r"side: give images at least that large$"),
+])
+def test_a_folder_of_no_images_or_of_images_under_a_tile_is_refused_naming_images(runs, tmp_path, made, message):
+    """The folder is predict.py's images=<folder>: not data.source.path, no masks, and the run's tile size fixed
+    (the refusals named data.source.path, mask_dir and 'lower the tile size', none of them the user's to give)."""
+    folder = tmp_path / "nope"
+    if made is not None:
+        folder.mkdir()
+        if made:
+            np.save(folder / "a.npy", np.ones(made))
+    with pytest.raises(UserError, match=message):
+        trainlab.predict(runs["sky"], images=folder, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
+
+
+def test_a_file_in_other_units_than_the_runs_is_warned_about(runs, tmp_path, monkeypatch):
+    """The sine in thousandths (values ~10,000 for a run trained on ~10): forecast without a word before, from
+    inputs thousands of the run's standard deviations away."""
+    import logging
+
+    said = []  # the job's logging is Hydra's (its handlers replace pytest's): the module's own logger, recorded
+    monkeypatch.setattr(logging.getLogger("trainlab.prediction.timeseries"), "warning",
+                        lambda message, *args: said.append(message % args))
+    values = pd.read_csv(sine_file(tmp_path / "sine.csv"))
+    values.assign(y=values.y * 1000).to_csv(tmp_path / "milli.csv", index=False)
+    predict(runs["sine"], 2, tmp_path, f"+data.source.path={tmp_path / 'sine.csv'}")
+    assert said == []
+    predict(runs["sine"], 2, tmp_path, f"+data.source.path={tmp_path / 'milli.csv'}")
+    assert len(said) == 1 and re.search(r"^the last rows of 1 series lie more than 10 standard deviations .* e\.g\. "
+                                        r"'y' of 'milli' at \d.*: a file in other units than the run's", said[0]), said
+
+
+def test_forecast_csv_reads_back_into_pandas_with_its_times_in_their_zone(runs, tmp_path):
+    """Across Berlin's clock change the csv's times carry two offsets, which pandas reads back as text:
+    forecast.json names the column and zone that bring them back (it named neither before)."""
+    result = predict(runs["sine"], 5, tmp_path)
+    frame = pd.read_csv(result.forecast)
+    column, zone = result.details["time_column"], result.details["time_zone"]
+    assert (column, zone) == ("time", "Europe/Berlin")
+    times = pd.to_datetime(frame[column], utc=True).dt.tz_convert(zone)  # README's recipe
+    pd.testing.assert_series_equal(times, result.frame.time, check_dtype=False, check_index_type=False)
+    assert str(times.dtype).endswith(", Europe/Berlin]") and frame.y.dtype == np.float64
+    daily = predict(runs["stores"], 2, tmp_path)
+    assert (daily.details["time_column"], daily.details["time_zone"]) == ("date", None)
+    dates = pd.read_csv(daily.forecast, parse_dates=["date"])  # days: dates without a zone
+    assert str(dates.date.dtype).startswith("datetime64") and list(dates.date) == list(daily.frame.date)
+    assert "time_column" not in predict(runs["xy"], 1, tmp_path).details  # a file without times
+
+
+def test_trainlab_predict_takes_numpy_integers_as_the_horizon(runs, tmp_path):
+    """A horizon computed with numpy (np.int64) was refused as not 'a whole number of steps'."""
+    assert len(predict(runs["xy"], np.int64(1), tmp_path).frame) == 1
+    with pytest.raises(UserError, match=r"^horizon=1.5 must be a whole number"):
+        predict(runs["xy"], 1.5, tmp_path)
+
+
+def test_one_series_of_a_run_of_more_than_a_dozen_is_forecast_and_a_renamed_one_refused(tmp_path):
+    """A checkpoint keeps more than a dozen series as a count and a digest: +data.source.series=[S01], as the
+    refusal itself advised, was refused as a series the model 'was not trained on'."""
+    def shops(path: Path, names: list[str]) -> Path:
+        pd.concat(pd.DataFrame({"shop": name, "day": pd.date_range("2024-01-01", periods=40, freq="D"),
+                                "sales": 10 + i + np.sin(np.arange(40) / 3)}) for i, name in enumerate(names)
+                  ).to_csv(path, index=False)
+        return path
+
+    names = [f"S{i:02d}" for i in range(13)]
+    run = trainlab.train([*BASE, f"data.source.path={shops(tmp_path / 'shops.csv', names)}", "data.window=8",
+                          "data.source.target_columns=[sales]", "data.source.time_column=day",
+                          "data.source.series_column=shop", f"paths.log_dir={tmp_path}"]).run_dir
+    picked = predict(run, 2, tmp_path, "+data.source.series=[S01]")
+    assert list(picked.frame.shop) == ["S01", "S01"]
+    renamed = shops(tmp_path / "renamed.csv", [*names[:-1], "X"])
+    with pytest.raises(UserError, match=r"^the data hold shop=13 series S00 \.\. X .*which '.*' was not trained on"):
+        predict(run, 2, tmp_path, f"+data.source.path={renamed}")
+
+
+def test_a_checkpoint_copied_out_of_its_run_is_refused_in_predict_pys_words(runs, tmp_path):
+    """A .ckpt copied on its own into another folder: the refusal said 'evaluate needs a run directory'."""
+    from trainlab.run.folder import RunFolder
+
+    alone = tmp_path / "models" / "sine.ckpt"
+    alone.parent.mkdir()
+    alone.write_bytes(RunFolder(runs["sine"]).best().read_bytes())
+    with pytest.raises(UserError, match=r"^'.*' has no .hydra/config.yaml; a checkpoint is read with the config its run "
+                                        r"saved: give a run directory written by train.py, or a .ckpt file in its "
+                                        r"checkpoints/ folder$"):
+        predict(alone, 2, tmp_path)
+
+
+def test_the_first_block_from_a_window_inside_the_data_is_what_evaluate_py_scored(runs, tmp_path):
+    """The sine without its last data.steps=2 rows: predict.py's forecast is evaluate.py's prediction for the
+    file's last window (split=all reads every window, with the same model, scaling and loader)."""
+    from trainlab.evaluation.timeseries import predictions
+    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.pipeline import restore
+
+    folder = RunFolder(runs["sine"])
+    model, data = restore(folder.config(), load_checkpoint(folder.best()), "best", whole_file=True)
+    data.setup("test")
+    scored = predictions(model.eval(), data.test_dataloader(), data.stats)  # (windows, steps, targets)
+    rows = pd.read_csv(sine_file(tmp_path / "sine.csv"))
+    rows.iloc[:-2].to_csv(tmp_path / "short.csv", index=False)
+    ahead = predict(runs["sine"], 2, tmp_path, f"+data.source.path={tmp_path / 'short.csv'}")
+    np.testing.assert_allclose(ahead.frame.y.to_numpy(), scored[-1, :, 0], rtol=1e-5)
+
+
+def test_a_data_size_the_model_was_trained_with_is_refused_in_predict_pys_words(runs, tmp_path):
+    """+data.window=8 on predict.py: the refusal spoke of being 'tested' and of what 'evaluate.py keeps'."""
+    with pytest.raises(UserError, match=r"^\+data.window=8: the model in '.*' was trained with the run's own "
+                                        r"data.window, and with another it would be forecast on a task it was not "
+                                        r"trained for; predict.py keeps it: leave the override out"):
+        predict(runs["sine"], 2, tmp_path, "+data.window=8")

@@ -736,7 +736,7 @@ def test_the_closing_line_says_when_no_trial_completed():
     line = results_line({"best_trial": 2, "best_value": 0.1559877097606659, "metric": "val/loss",
                          "best_params": {"optimizer.lr": 0.00010945075821685156, "model.net.hidden_size": 64}}, Path("s"))
     # the line read a raw float and a Python dict: 0.1559877097606659 with {'optimizer.lr': 0.00010945075821685156, ...}
-    assert line == ("results in s: best val/loss 0.155988 (trial 2) with optimizer.lr=0.000109451 "
+    assert line == ("results in s: best val/loss 0.155988 (trial 2) with optimizer.lr=0.0001095 "
                     "model.net.hidden_size=64")
 
 

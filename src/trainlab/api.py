@@ -21,6 +21,7 @@ Nothing here imports torch, lightning or Hydra at module level: ``import trainla
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -125,8 +126,9 @@ def predict(ckpt_path_or_run: str | os.PathLike, horizon: Optional[int] = None, 
     from trainlab.config.composition import grammar_value
     from trainlab.run.jobs import predict_job
 
-    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int)):
+    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral)):
         raise UserError(f"horizon={horizon!r} must be a whole number of steps after the data's end (e.g. 24)")
+    horizon = None if horizon is None else int(horizon)  # numpy's integers too (a length, np.arange's values)
     given = [f"ckpt_path={grammar_value(str(ckpt_path_or_run))}", *([f"horizon={horizon}"] if horizon is not None else []),
              *([f"images={grammar_value(str(images))}"] if images is not None else []), *_listed(overrides)]
     out_dir, made = _run("predict.py", config_name, given, config_dir, lambda cfg: predict_job(cfg, exits=False))

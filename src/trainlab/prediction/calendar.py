@@ -83,6 +83,15 @@ def after_end(grids: Sequence[Optional[Grid]], horizon: int, zone: Optional[str]
     return made if any(v is None for v in out) else made.infer_objects()
 
 
+def written_zone(grids: Sequence[Optional[Grid]], zone: Optional[str]) -> Optional[str]:
+    """``zone`` (``data.source.time_zone``) where the times after the series are written in it (steps under a
+    day); None where they are clock times or carry the file's own offsets. A zone whose offset changes (a
+    clock change) leaves offsets that pandas reads back as text: forecast.json names it for
+    ``pd.to_datetime(column, utc=True).dt.tz_convert(zone)``."""
+    return zone if zone is not None and any(g is not None and g.times is not None and _zone_of(g, zone) == zone
+                                            for g in grids) else None
+
+
 def written(times: Any, grid: Grid, zone: Optional[str]) -> Any:
     """``times`` (from :func:`stepped`) as the series writes its own: in ``zone`` (``data.source.time_zone``)
     or the offset of its last row where its steps are under a day and were read in UTC; naive otherwise."""

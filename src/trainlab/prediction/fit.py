@@ -5,9 +5,13 @@ after the data's end (its targets are fed back, and calendar columns its source 
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any, Optional
 
 from trainlab.config.errors import UserError
+
+log = logging.getLogger(__name__)
 
 FORECASTS = ("timeseries", "image")  # the families predict.py makes predictions for
 NOT_YET = {"graph": "a catalogue without labels, a class and its probabilities per star"}
@@ -70,9 +74,24 @@ def check_same_series(state: dict[str, Any], here: dict[str, Any], ckpt_name: st
     new = _new_series(trained, given)
     if new == []:  # a few of the series it learned
         return
+    if new is None and _fewer_of_many(trained, given):
+        log.info("the data hold %s of the %s '%s' was trained on, whose checkpoint keeps their count and a digest, "
+                 "not their names: that they are among them is not checked", given, trained, ckpt_name)
+        return
     named = f"series {', '.join(new[:5])}{' ...' if len(new) > 5 else ''}" if new else given
     raise UserError(f"the data hold {named}, which '{ckpt_name}' was not trained on ({trained}); forecast the series "
                     "it learned (+data.source.series=[...] picks them), or train a run on these")
+
+
+def _fewer_of_many(trained: str, given: str) -> bool:
+    """Whether ``given`` picks fewer series of the same column than ``trained``, a label of more than a dozen
+    (``store=50 series A .. Z (digest)``: +data.source.series=[B] of such a run, or a newer file lacking some)."""
+    (column, listed), (own_column, own) = (label.partition("=")[::2] for label in (given, trained))
+    counted = re.fullmatch(r"(\d+) series .*", own)
+    if column != own_column or not counted:
+        return False
+    many = re.fullmatch(r"(\d+) series .*", listed)
+    return (int(many.group(1)) if many else len(listed.split(","))) < int(counted.group(1))
 
 
 def _new_series(trained: str, given: str) -> Optional[list[str]]:

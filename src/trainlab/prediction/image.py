@@ -25,7 +25,12 @@ BATCH = 16
 
 class UnmaskedFolder(ImageFolder):
     """A folder of images read as :class:`ImageFolder` reads one, without masks: each image's mask is
-    empty (it is not read; nothing is scored). Its own folder stands in for the mask folder it checks."""
+    empty (it is not read; nothing is scored). Its own folder stands in for the mask folder it checks.
+    Refusals name ``images=`` (the setting the user gave) and the run's tile size as a given."""
+
+    KEY = "images"
+    NO_IMAGES = "give the folder of the sky images to map"
+    TOO_SMALL = "the run learned tiles of that side: give images at least that large"
 
     def __init__(self, path: str, tile_size: Optional[int] = None):
         super().__init__(path, mask_dir=path, tile_size=tile_size)

@@ -44,7 +44,9 @@ def plot_forecasts(forecasts: list[SeriesForecast], table: Any, source: Any, sho
         ax.axvline(x_past[-1], color="grey", lw=0.8, ls=":")
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=8, loc="upper left")
-    fig.autofmt_xdate()
+        # each panel its own dates: series end on different days (the figure's autofmt_xdate kept the
+        # bottom panel's labels only, which read as every series' end)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -86,6 +86,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
 
 def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    from trainlab.prediction.calendar import written_zone
     from trainlab.prediction.fit import check_reach
     from trainlab.prediction.plots import plot_forecasts
     from trainlab.prediction.timeseries import as_frame, forecast
@@ -100,13 +101,17 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     forecasts = forecast(model, data, horizon, device, recursive)
     table = data.load()
     frame = as_frame(forecasts, table, data.source)
+    times = {}  # the csv's time column and the zone its times are written in (read back: README)
+    if table.times is not None and any(g is not None and g.times is not None for g in table.times):
+        times = {"time_column": getattr(data.source, "time_column", None) or "timestamp",
+                 "time_zone": written_zone(table.times, getattr(data.source, "time_zone", None))}
     write_atomic(out_dir / "forecast.csv", frame.to_csv(index=False))
     shown = cfg.history or max(4 * horizon, data.window)
     left_out = plot_forecasts(forecasts, table, data.source, shown, out_dir / "forecast.png")
     report = {
         **made, "data": table.name, "horizon": horizon, "series": len(forecasts), "targets": list(table.target_names),
         # fed back: forecasts past data.steps were read by the model as its own past values
-        "recursive": recursive, "steps_per_pass": data.steps,
+        "recursive": recursive, "steps_per_pass": data.steps, **times,
         "files": ["forecast.csv", "forecast.png"], **({"not_plotted": left_out} if left_out else {}),
     }
     write_json(out_dir / "forecast.json", report)

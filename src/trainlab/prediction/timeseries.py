@@ -11,6 +11,7 @@ any row (``source.CALENDAR``, ``source.calendar(rows)``: El Niño's month as sin
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -21,6 +22,11 @@ from trainlab.config.errors import UserError
 from trainlab.data.timeseries.splits import series_name, series_spans
 
 CHUNK = 4096  # windows per forward pass: a file of 20,000 series in a few batches, each of bounded memory
+# standard deviations of the training data (the checkpoint's scaling) from its mean past which a value of a
+# series' last window is named: a trend leaves the training range by a few, a file in other units by thousands
+FAR = 10.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ def forecast(model: Any, data: Any, horizon: int, device: torch.device, recursiv
     _check_last_windows(data, table, spans)
     keep = data.window + data.horizon - 1  # the rows a window reads, and those between it and the next row
     histories = [(max(first, end - keep) - first, inputs[max(first, end - keep):end]) for first, end in spans]
+    _warn_far_from_training(data, table, [h for _, h in histories])
     values = _blocks(model, data, histories, horizon, device, recursive)
     # one series picked from a file of several (data.source.series=B) keeps its name: "store=B" -> B
     names = [name for name, _ in table.series_rows] if table.series_rows else [
@@ -118,6 +125,21 @@ def _check_last_windows(data: Any, table: Any, spans: list[tuple[int, int]]) -> 
             raise UserError(f"the last {need} rows of {series_name(table, index)}, which the model forecasts from, "
                             f"lack a value at {table.row_name(end - need + int(empty[0]))} that data.missing="
                             f"{data.missing} (data.max_gap={data.max_gap}) leaves empty; fill it in the file")
+
+
+def _warn_far_from_training(data: Any, table: Any, windows: list[torch.Tensor]) -> None:
+    """One warning naming the series whose last rows (as inputs, in the checkpoint's standard units) lie more
+    than :data:`FAR` standard deviations from the training mean: nothing detects a file in other units than
+    the run's (kW for W), and the model forecasts from it as if it were the run's."""
+    far = [(i, int(torch.argmax(peak)), float(peak.max())) for i, w in enumerate(windows)
+           if len(w) and float((peak := w.abs().amax(dim=0)).max()) > FAR]
+    if not far:
+        return
+    i, channel, z = max(far, key=lambda found: found[2])
+    log.warning("the last rows of %d series lie more than %g standard deviations of the training data from its mean "
+                "(the checkpoint's scaling), e.g. '%s' of %s at %.3g: a file in other units than the run's, or values "
+                "the model never saw; read their forecasts with care", len(far), FAR, data.input_names[channel],
+                series_name(table, i), z)
 
 
 def as_frame(forecasts: list[SeriesForecast], table: Any, source: Any) -> Any:

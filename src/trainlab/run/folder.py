@@ -188,7 +188,9 @@ class RunFolder:
         """The composed config the run saved (.hydra/config.yaml), with moved modules and classes upgraded."""
         path = self.path / CONFIG
         if not path.is_file():
-            raise UserError(f"'{self.path}' has no {CONFIG}; evaluate needs a run directory written by train.py")
+            # said for evaluate.py and predict.py alike; a .ckpt copied out of its run lands here too
+            raise UserError(f"'{self.path}' has no {CONFIG}; a checkpoint is read with the config its run saved: give "
+                            f"a run directory written by train.py, or a .ckpt file in its {CHECKPOINTS}/ folder")
         cfg = read_yaml(path, "the run's config was damaged: restore it, or evaluate another run", OmegaConf.load)
         if not isinstance(cfg, DictConfig):
             raise UserError(f"'{path}' holds no mapping of config keys; restore the run's config, or evaluate another run")

@@ -333,8 +333,9 @@ def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, giv
     changed = [g for g in given if g.split("=", 1)[0].removeprefix("+data.") in _kept(run_cfg)]
     if changed:
         key = changed[0].split("=", 1)[0].lstrip("+")
+        task, script = ("forecast", "predict.py") if forecast else ("tested", "evaluate.py")
         raise UserError(f"{changed[0]}: the model in '{ckpt_name}' was trained with the run's own {key}, and with "
-                        "another it would be tested on a task it was not trained for; evaluate.py keeps it: leave "
+                        f"another it would be {task} on a task it was not trained for; {script} keeps it: leave "
                         "the override out, or train a run with it")
     datamodule = build_data(run_cfg)
     if whole_file:

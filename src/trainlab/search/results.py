@@ -407,15 +407,11 @@ def results_line(result: dict[str, Any], sweep_dir: Path) -> str:
         if "trials" not in result:
             return f"results in {sweep_dir}: no trial completed, so there is no best; trials.csv says how each ended"
         return f"results in {sweep_dir}: no trial completed, so there is no best {why_no_best(result['trials'])}"
+    # as the progress lines write them (a raw float and a Python dict before); exact in optimization_results.yaml
     params = " ".join(f"{key}={_short(value)}" for key, value in (result.get("best_params") or {}).items())
-    return (f"results in {sweep_dir}: best {result['metric']} {_short(result['best_value'])} (trial "
-            f"{result['best_trial']}) with {params or 'no searched parameter'}")
-
-
-def _short(value: Any) -> str:
-    """A float in 6 significant digits (``0.000109451``, not ``0.00010945075821685156``): the closing line
-    is read; the exact values are in optimization_results.yaml."""
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    value = result["best_value"]
+    return (f"results in {sweep_dir}: best {result['metric']} {f'{value:.6g}' if isinstance(value, float) else value} "
+            f"(trial {result['best_trial']}) with {params or 'no searched parameter'}")
 
 
 def write_results(study: optuna.Study, sweep_dir: Path, storage: str, metric: str,

@@ -179,28 +179,33 @@ class ImageFolder:
             away; null: use every image whole, which then must all have one size.
     """
 
+    # the setting that names the folder, and the fixes of a folder without images and of an image under a
+    # tile, as refusals say them (predict.py's images=<folder> words them its own way)
+    KEY = "data.source.path"
+    NO_IMAGES = "put the images there, their masks in data.source.mask_dir"
+    TOO_SMALL = "lower the tile size"
+
     def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None):
         if tile_size is not None and tile_size < 8:
             raise UserError(f"data.source.tile_size={tile_size} must be at least 8, or null for whole images")
-        require_path(path, "data.source.path", "the folder holding your images")
+        require_path(path, self.KEY, "the folder holding your images")
         self.path = Path(path).expanduser()
         self.mask_dir = Path(mask_dir).expanduser() if mask_dir else self.path / "masks"
         self.tile_size = tile_size
 
     def _files(self) -> list[Path]:
         if not self.path.is_dir():
-            raise UserError(f"data.source.path='{self.path}' is not a folder{why_missing(self.path, 'data.source.path')}; give the folder "
+            raise UserError(f"{self.KEY}='{self.path}' is not a folder{why_missing(self.path, self.KEY)}; give the folder "
                             "holding your images")
-        listed = listing(self.path, "data.source.path")
+        listed = listing(self.path, self.KEY)
         files = sorted(p for p in listed if p.is_file() and image_suffix(p))
         others = sorted(p.name for p in listed if p.is_file() and not image_suffix(p))
         if others:
-            log.info("data.source.path='%s': %d file(s) that are no image left out (%s%s)", self.path, len(others),
+            log.info("%s='%s': %d file(s) that are no image left out (%s%s)", self.KEY, self.path, len(others),
                      ", ".join(others[:3]), ", ..." if len(others) > 3 else "")
-        one_file_per_stem(files, "data.source.path", self.path)
+        one_file_per_stem(files, self.KEY, self.path)
         if not files:
-            raise UserError(f"data.source.path='{self.path}' holds no images ({', '.join(SUFFIXES)}); "
-                            "put the images there, their masks in data.source.mask_dir")
+            raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}); {self.NO_IMAGES}")
         if not self.mask_dir.is_dir():
             raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder; make it, with one mask "
                             "per image (same name, all zeros for a clean image), or point mask_dir at yours")
@@ -259,7 +264,7 @@ class ImageFolder:
                 pieces = cut_tiles(image, self.tile_size, cover=True)
                 if not pieces:
                     raise UserError(f"image '{path.name}' ({image.shape[1]}x{image.shape[2]}) is smaller than "
-                                    f"data.source.tile_size={self.tile_size}; lower the tile size")
+                                    f"data.source.tile_size={self.tile_size}; {self.TOO_SMALL}")
             for row, col, tile in pieces:
                 size = tile.shape[-1]
                 images.append(tile)
