@@ -57,6 +57,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
                    "data.source.time_column=date", "data.source.series_column=store", "data.window=14",
                    "data.horizon=2"],
         "xy": [f"data.source.path={xy}", "data.source.target_columns=[y]", "data.window=8"],
+        "xy_ahead": [f"data.source.path={xy}", "data.source.target_columns=[y]", "data.window=8", "data.horizon=2"],
         "elnino": ["data=elnino", "data.window=24"],  # inputs: the month as sin/cos, then the temperature
     }
     sky = trainlab.train([*FAMILIES["image"].tiny(), "trainer.max_epochs=1", "logger=none", f"paths.log_dir={outputs}"])
@@ -147,6 +148,31 @@ def test_a_model_with_other_inputs_forecasts_only_its_steps_and_says_what_to_do(
         predict(runs["xy"], 3, tmp_path)
     with pytest.raises(UserError, match=r"^horizon=0 must be a whole number of steps after the data's end, 1 or more"):
         predict(runs["xy"], 0, tmp_path)
+
+
+def test_rows_that_windows_of_the_data_reach_are_forecast_without_feeding_back(runs, tmp_path):
+    """data.horizon=2: the row after the data's end comes from the window ending a row before the last, the
+    next from the window ending at the last row: no forecast is read, so a model with other inputs forecasts
+    both (it was refused past data.steps=1, and a run of its targets alone reported them fed back)."""
+    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.pipeline import restore
+
+    result = predict(runs["xy_ahead"], 2, tmp_path)
+    assert not result.details["recursive"]
+    saved = load_checkpoint(RunFolder(runs["xy_ahead"]).best())
+    model, _ = restore(RunFolder(runs["xy_ahead"]).config(), saved, "best")
+    stats = saved["TimeSeriesDataModule"]
+    rows = pd.read_csv(RunFolder(runs["xy_ahead"]).config().data.source.path)[["x", "y"]].to_numpy()
+    inputs = torch.tensor((rows - stats["feature_mean"]) / stats["feature_std"], dtype=torch.float32)
+    with torch.no_grad():
+        expected = [model.to_original_units(model.eval()(inputs[end - 8:end][None])).item() for end in (199, 200)]
+    np.testing.assert_allclose(result.frame.y.to_numpy(), expected, rtol=1e-5)
+    with pytest.raises(UserError, match=re.escape("horizon=3: the model predicts data.steps=1 step(s) at once, "
+                                                  "data.horizon=2 rows ahead, and its inputs hold column(s) ['x'] "
+                                                  "besides its targets ['y'], whose values after the data's end are "
+                                                  "unknown; give horizon=2 or less")):
+        predict(runs["xy_ahead"], 3, tmp_path)
+    assert not predict(runs["stores"], 2, tmp_path).details["recursive"]  # its targets alone, data.horizon=2
 
 
 def test_other_families_are_refused_in_one_line():

@@ -35,11 +35,18 @@ def check_horizon(horizon: Any) -> int:
     return horizon
 
 
+def reach(data: Any) -> int:
+    """Rows after the data's end forecast from windows of the data alone: a block of ``data.steps`` rows
+    comes from the window that ends ``data.horizon`` rows before its first row, so the first
+    ceil(data.horizon / data.steps) blocks read no row past the data."""
+    return data.steps * -(-data.horizon // data.steps)
+
+
 def check_reach(data: Any, horizon: int) -> bool:
-    """Whether the forecast is fed back (``horizon`` past ``data.steps``); refused, in one line, for a model
+    """Whether the forecast is fed back (``horizon`` past :func:`reach`); refused, in one line, for a model
     whose inputs hold columns other than its own targets and the calendar its source computes for any row
     (``source.CALENDAR``, ``source.calendar(rows)``): their values after the data's end are unknown."""
-    if horizon <= data.steps:
+    if horizon <= reach(data):
         return False
     targets = list(data.load().target_names)
     calendar = set(getattr(data.source, "CALENDAR", ()))
@@ -51,8 +58,10 @@ def check_reach(data: Any, horizon: int) -> bool:
            "are unknown" if data.target_inputs else
            f"its inputs are column(s) {others} and not its targets' past values (data.target_inputs=false), so its "
            "forecasts cannot be fed back")
-    raise UserError(f"horizon={horizon}: the model predicts data.steps={data.steps} step(s) at once and {why}; give "
-                    f"horizon={data.steps} or less, or train a run that predicts {horizon} at once: data.steps={horizon}")
+    ahead = f", data.horizon={data.horizon} rows ahead," if data.horizon > 1 else ""
+    raise UserError(f"horizon={horizon}: the model predicts data.steps={data.steps} step(s) at once{ahead} and {why}; "
+                    f"give horizon={reach(data)} or less, or train a run that predicts {horizon} at once: "
+                    f"data.steps={horizon}")
 
 
 def check_same_series(state: dict[str, Any], here: dict[str, Any], ckpt_name: str) -> None:

@@ -87,7 +87,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
 def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     from trainlab.prediction.calendar import written_zone
-    from trainlab.prediction.fit import check_reach
+    from trainlab.prediction.fit import check_reach, reach
     from trainlab.prediction.plots import plot_forecasts
     from trainlab.prediction.timeseries import as_frame, forecast
     from trainlab.run.durable import write_atomic, write_json
@@ -98,7 +98,7 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     horizon = int(cfg.horizon)
     model, data = restore(run_cfg, saved, ckpt, given, whole_file=True, forecast=True)
     recursive = check_reach(data, horizon)
-    forecasts = forecast(model, data, horizon, device, recursive)
+    forecasts = forecast(model, data, horizon, device)
     table = data.load()
     frame = as_frame(forecasts, table, data.source)
     times = {}  # the csv's time column and the zone its times are written in (read back: README)
@@ -110,12 +110,12 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     left_out = plot_forecasts(forecasts, table, data.source, shown, out_dir / "forecast.png")
     report = {
         **made, "data": table.name, "horizon": horizon, "series": len(forecasts), "targets": list(table.target_names),
-        # fed back: forecasts past data.steps were read by the model as its own past values
+        # fed back: forecasts past fit.reach were read by the model as its own past values
         "recursive": recursive, "steps_per_pass": data.steps, **times,
         "files": ["forecast.csv", "forecast.png"], **({"not_plotted": left_out} if left_out else {}),
     }
     write_json(out_dir / "forecast.json", report)
-    how = f", fed back past data.steps={data.steps}" if recursive else ""
+    how = f", fed back past {reach(data)} step(s)" if recursive else ""
     panels = len(forecasts) * len(table.target_names)
     plotted = f" (forecast.png shows {panels - len(left_out)} of its panels)" if left_out else ""
     print(f"forecast of {horizon} step(s) after the end of {len(forecasts)} series{how} written to {out_dir}: "

@@ -46,9 +46,10 @@ class SeriesForecast:
     forecast: np.ndarray
 
 
-def forecast(model: Any, data: Any, horizon: int, device: torch.device, recursive: bool) -> list[SeriesForecast]:
+def forecast(model: Any, data: Any, horizon: int, device: torch.device) -> list[SeriesForecast]:
     """``horizon`` rows after the end of every series of ``data`` (a restored TimeSeriesDataModule, set up)
-    by ``model`` (its RegressionModule); ``recursive``: forecasts fed back past ``data.steps``."""
+    by ``model`` (its RegressionModule), fed back past :func:`trainlab.prediction.fit.reach` (which
+    :func:`~trainlab.prediction.fit.check_reach` allows or refuses first)."""
     table = data.load()
     spans = [(first, end) for first, _, _, end in series_spans(table, 0.0, 0.0, whole_file=True)]
     inputs = data.datasets["test"].features  # (rows, inputs): the data module's own scaling, the checkpoint's stats
@@ -56,7 +57,7 @@ def forecast(model: Any, data: Any, horizon: int, device: torch.device, recursiv
     keep = data.window + data.horizon - 1  # the rows a window reads, and those between it and the next row
     histories = [(max(first, end - keep) - first, inputs[max(first, end - keep):end]) for first, end in spans]
     _warn_far_from_training(data, table, [h for _, h in histories])
-    values = _blocks(model, data, histories, horizon, device, recursive)
+    values = _blocks(model, data, histories, horizon, device)
     # one series picked from a file of several (data.source.series=B) keeps its name: "store=B" -> B
     names = [name for name, _ in table.series_rows] if table.series_rows else [
         table.series.partition("=")[2] if table.series else None]
@@ -65,8 +66,8 @@ def forecast(model: Any, data: Any, horizon: int, device: torch.device, recursiv
 
 
 @torch.inference_mode()
-def _blocks(model: Any, data: Any, histories: list[tuple[int, torch.Tensor]], horizon: int, device: torch.device,
-            recursive: bool) -> list[np.ndarray]:
+def _blocks(model: Any, data: Any, histories: list[tuple[int, torch.Tensor]], horizon: int,
+            device: torch.device) -> list[np.ndarray]:
     """(horizon, targets) of each series: block after block of ``data.steps`` rows, each from the window
     that ends ``data.horizon`` rows before the block's first row. ``histories``: each series' last rows as
     inputs, and the row of the series (0: its first) they start at."""
@@ -91,7 +92,9 @@ def _blocks(model: Any, data: Any, histories: list[tuple[int, torch.Tensor]], ho
         for i in range(len(histories)):
             blocks[i].append(out[i])
         made += data.steps
-        if made < horizon and recursive:  # the forecast as the next rows' past targets, scaled as inputs are
+        # the forecast as the next rows' past targets, scaled as inputs are: past fit.reach the next windows read
+        # them (fed back, where check_reach allows it); within it they only move the windows on over the data
+        if made < horizon:
             grown = [(start, torch.cat([h, _next_rows(data, start + len(h), o, channels, calendar, mean, std)]))
                      for (start, h), o in zip(histories, out)]
             # only the rows the next windows read are kept: a long horizon copies little
