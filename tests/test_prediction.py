@@ -175,6 +175,14 @@ def test_rows_that_windows_of_the_data_reach_are_forecast_without_feeding_back(r
     assert not predict(runs["stores"], 2, tmp_path).details["recursive"]  # its targets alone, data.horizon=2
 
 
+def test_every_family_predict_py_predicts_for_has_its_own_job():
+    """A family added to FORECASTS without a job was run as a time series."""
+    from trainlab.prediction.fit import FORECASTS
+    from trainlab.prediction.run import JOBS
+
+    assert set(JOBS) == set(FORECASTS)
+
+
 def test_other_families_are_refused_in_one_line():
     from trainlab.prediction.fit import check_family
 

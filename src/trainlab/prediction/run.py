@@ -77,7 +77,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     made = {"checkpoint": str(ckpt), "checkpoint_epoch": saved.get("epoch"), "run_dir": str(run_folder.path)}
     try:
         device = build_trainer(cfg, enable_checkpointing=False).strategy.root_device
-        job = _images if family == "image" else _series
+        job = JOBS[family]  # check_family refused a family without one
         return job(cfg, run_cfg, saved, str(ckpt), given, device, made, Path(cfg.paths.output_dir))
     finally:
         if torch.cuda.is_available():
@@ -139,3 +139,8 @@ def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     print(f"anomaly maps of {len(scores)} tile(s) of {cfg.images} written to {out_dir}: {', '.join(files)}, "
           "anomaly_maps.json")
     return {**report, "out_dir": str(out_dir), "forecast": frame}
+
+
+# each family predict.py predicts for (fit.FORECASTS) and its job: a family added there needs one here
+# (before, every family but image went to the series job)
+JOBS = {"timeseries": _series, "image": _images}
