@@ -421,7 +421,8 @@ def test_forecast_csv_reads_back_into_pandas_with_its_times_in_their_zone(runs, 
 def test_trainlab_predict_takes_numpy_integers_as_the_horizon(runs, tmp_path):
     """A horizon computed with numpy (np.int64) was refused as not 'a whole number of steps'."""
     assert len(predict(runs["xy"], np.int64(1), tmp_path).frame) == 1
-    with pytest.raises(UserError, match=r"^horizon=1.5 must be a whole number"):
+    with pytest.raises(UserError, match=r"^horizon=1.5 must be a whole number of steps after the data's end, 1 or "
+                                        r"more \(e.g. horizon=24\)$"):  # predict.py's words (was its own line)
         predict(runs["xy"], 1.5, tmp_path)
 
 

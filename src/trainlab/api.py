@@ -126,8 +126,10 @@ def predict(ckpt_path_or_run: str | os.PathLike, horizon: Optional[int] = None, 
     from trainlab.config.composition import grammar_value
     from trainlab.run.jobs import predict_job
 
+    from trainlab.prediction.fit import check_horizon
+
     if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral)):
-        raise UserError(f"horizon={horizon!r} must be a whole number of steps after the data's end (e.g. 24)")
+        check_horizon(horizon)  # predict.py's own line (the same value on its command line)
     horizon = None if horizon is None else int(horizon)  # numpy's integers too (a length, np.arange's values)
     given = [f"ckpt_path={grammar_value(str(ckpt_path_or_run))}", *([f"horizon={horizon}"] if horizon is not None else []),
              *([f"images={grammar_value(str(images))}"] if images is not None else []), *_listed(overrides)]
