@@ -175,6 +175,15 @@ def test_rows_that_windows_of_the_data_reach_are_forecast_without_feeding_back(r
     assert not predict(runs["stores"], 2, tmp_path).details["recursive"]  # its targets alone, data.horizon=2
 
 
+@pytest.mark.parametrize("override", ["+data.batch_size=8", "+data.val_fraction=0.3", "+data.season_length=7"])
+def test_a_data_key_a_forecast_does_not_read_is_refused_not_ignored(runs, tmp_path, override):
+    """Accepted before, and without effect: predict.py batches the last windows itself and scores nothing."""
+    key = override.split("=")[0].lstrip("+")
+    with pytest.raises(UserError, match=re.escape(f"{override}: predict.py does not read {key} (it forecasts from the "
+                                                  "last rows of every series")):
+        predict(runs["xy"], 1, tmp_path, override)
+
+
 def test_every_family_predict_py_predicts_for_has_its_own_job():
     """A family added to FORECASTS without a job was run as a time series."""
     from trainlab.prediction.fit import FORECASTS

@@ -93,6 +93,11 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     from trainlab.run.durable import write_atomic, write_json
     from trainlab.run.pipeline import restore
 
+    unread = [g for g in given if g.split("=", 1)[0].removeprefix("+data.").split(".")[0] in UNREAD_SERIES_KEYS]
+    if unread:  # accepted and then without effect, before
+        key = unread[0].split("=", 1)[0].lstrip("+")
+        raise UserError(f"{unread[0]}: predict.py does not read {key} (it forecasts from the last rows of every "
+                        "series, in batches of its own, and scores nothing); leave it out")
     if "ets_baseline" in run_cfg.data:
         run_cfg.data.ets_baseline = False  # nothing is scored: no baseline to fit
     horizon = int(cfg.horizon)
@@ -144,3 +149,8 @@ def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
 # each family predict.py predicts for (fit.FORECASTS) and its job: a family added there needs one here
 # (before, every family but image went to the series job)
 JOBS = {"timeseries": _series, "image": _images}
+
+# a series run's data keys a forecast does not read: the splits, the windows' stride and batches, the
+# baselines and the season they score with, the seed of the training order
+UNREAD_SERIES_KEYS = ("stride", "batch_size", "val_batch_multiplier", "val_fraction", "test_fraction", "ets_baseline",
+                      "baseline_cache", "season_length", "seed")
