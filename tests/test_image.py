@@ -791,3 +791,19 @@ def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, n
         f"no mask for image 'img_0.png' in data.source.mask_dir='{tmp_path / 'masks'}' (looked for "
         "img_0{.fits.gz,.fits,.fit,.fts,.npy,.png}); every image needs one, all zeros when it holds no anomaly"
         + hint)
+
+
+def test_the_mask_of_another_image_is_not_pointed_out_as_misnamed(tmp_path):
+    """field_north.png is the mask of the image field_north.png; a missing mask for field.png was told to
+    rename it ('named with '_north' after the image's name'), which would take it from its own image."""
+    from PIL import Image
+
+    from trainlab.data.image.sources import ImageFolder
+
+    (tmp_path / "masks").mkdir()
+    for name in ("field", "field_north"):
+        Image.fromarray(np.full((16, 16), 60, np.uint8)).save(tmp_path / f"{name}.png")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "masks" / "field_north.png")
+    with pytest.raises(UserError) as refused:
+        ImageFolder(str(tmp_path)).load()
+    assert str(refused.value).endswith("every image needs one, all zeros when it holds no anomaly")
