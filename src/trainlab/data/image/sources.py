@@ -215,6 +215,10 @@ class ImageFolder:
     def _masks(self) -> dict[str, list[Path]]:
         """The mask files of ``mask_dir`` by name stem, listed once (listed again for every image, a folder
         of 5,000 images took minutes: each listing stats every mask)."""
+        if self.mask_dir.resolve() == self.path.resolve():  # each image its own mask, each mask an image
+            raise UserError(f"data.source.mask_dir='{self.mask_dir}' is the folder of the images ({self.KEY}): each "
+                            "image would be read as its own mask; put the masks in a folder of their own, each named "
+                            f"as its image (the default: '{self.path / 'masks'}')")
         masks: dict[str, list[Path]] = {}
         for p in listing(self.mask_dir, "data.source.mask_dir"):
             if image_suffix(p) and p.is_file():
