@@ -370,3 +370,20 @@ def test_a_family_mismatch_reads_as_english():
                            "lstm", "sky_folder")
     assert line.endswith("but data=sky_folder is image data; use data=elnino or data=file or data=packaged or "
                          "data=synthetic, or an image model: model=unet"), line
+
+
+def test_a_column_of_a_few_texts_and_no_number_is_no_typo(tmp_path):
+    """A sparse text column among the inputs (an event named on two days, empty otherwise) was told '2 of its
+    2 values are no number: correct them in the file', as if they were mistyped readings among numbers."""
+    from trainlab.data.timeseries.sources import TableFile
+
+    frame = pd.read_csv(_meter_file(tmp_path)).drop(columns="day_type")
+    frame["event"] = None
+    frame.loc[[5, 60], "event"] = "holiday"
+    path = tmp_path / "events.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError) as refused:
+        TableFile(str(path), ["Demand (MW)"], time_column="timestamp", series_column="region").load()
+    assert str(refused.value).endswith(
+        "; make it numbers in the file (a category: a 0/1 column per value) or leave it out of the inputs: "
+        "'data.source.feature_columns=[temperature]'")

@@ -75,3 +75,17 @@ def test_a_long_read_says_how_far_it_is_and_reads_what_pandas_reads(tmp_path, mo
     assert list(read.columns) == ["when", "load", "site"]
     assert any(r.getMessage().startswith(f"reading 'load{suffix}': ") and "%" in r.getMessage()
                for r in caplog.records)
+
+
+def test_a_gzipped_csv_counts_what_it_unpacks_to(tmp_path, monkeypatch):
+    """A .csv.gz was counted at its packed size (a tenth of its table, or less): one whose table cannot fit
+    went on to the read and the OOM killer."""
+    import gzip
+
+    csv = _csv(tmp_path, rows=20000)
+    packed = tmp_path / "load.csv.gz"
+    packed.write_bytes(gzip.compress(csv.read_bytes()))
+    assert memory.data_bytes(packed) == csv.stat().st_size
+    monkeypatch.setattr(memory, "available_bytes", lambda: csv.stat().st_size // 2)
+    with pytest.raises(UserError, match=r"^data.source.path: 'load.csv.gz' holds"):
+        read_frame(str(packed), "data.source.path")

@@ -791,3 +791,37 @@ def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, n
         f"no mask for image 'img_0.png' in data.source.mask_dir='{tmp_path / 'masks'}' (looked for "
         "img_0{.fits.gz,.fits,.fit,.fts,.npy,.png}); every image needs one, all zeros when it holds no anomaly"
         + hint)
+
+
+def test_the_mask_of_another_image_is_not_pointed_out_as_misnamed(tmp_path):
+    """field_north.png is the mask of the image field_north.png; a missing mask for field.png was told to
+    rename it ('named with '_north' after the image's name'), which would take it from its own image."""
+    from PIL import Image
+
+    from trainlab.data.image.sources import ImageFolder
+
+    (tmp_path / "masks").mkdir()
+    for name in ("field", "field_north"):
+        Image.fromarray(np.full((16, 16), 60, np.uint8)).save(tmp_path / f"{name}.png")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "masks" / "field_north.png")
+    with pytest.raises(UserError) as refused:
+        ImageFolder(str(tmp_path)).load()
+    assert str(refused.value).endswith("every image needs one, all zeros when it holds no anomaly")
+
+
+def test_a_mask_folder_that_is_the_image_folder_is_refused(tmp_path):
+    """data.source.mask_dir=<the images' folder> (masks beside their images, img_0_mask.png): every image was
+    read as its own mask and every mask as an image, each tile all anomaly, without a word."""
+    from PIL import Image
+
+    from trainlab.data.image.sources import ImageFolder
+
+    for name in ("img_0", "img_1"):
+        Image.fromarray(np.full((16, 16), 60, np.uint8)).save(tmp_path / f"{name}.png")
+        Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / f"{name}_mask.png")
+    with pytest.raises(UserError) as refused:
+        ImageFolder(str(tmp_path), mask_dir=str(tmp_path / ".")).load()
+    assert str(refused.value) == (
+        f"data.source.mask_dir='{tmp_path}' is the folder of the images (data.source.path): each image would be "
+        "read as its own mask; put the masks in a folder of their own, each named as its image (the default: "
+        f"'{tmp_path / 'masks'}')")

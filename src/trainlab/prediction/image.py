@@ -38,7 +38,8 @@ class UnmaskedFolder(ImageFolder):
     def _masks(self) -> dict[str, list[Path]]:
         return {}
 
-    def _mask_for(self, image_path: Path, image_shape: tuple[int, ...], masks: dict[str, list[Path]]) -> np.ndarray:
+    def _mask_for(self, image_path: Path, image_shape: tuple[int, ...], masks: dict[str, list[Path]],
+                  images: set[str]) -> np.ndarray:
         return np.zeros(image_shape[-2:], dtype=bool)
 
 

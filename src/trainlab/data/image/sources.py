@@ -143,12 +143,13 @@ class HubbleTiles:
 
 
 # -- your own images ----------------------------------------------------------------------------
-def _named_apart(image_path: Path, masks: list[Path]) -> str:
+def _named_apart(image_path: Path, masks: dict[str, list[Path]], images: set[str]) -> str:
     """``"; it holds 'img_0_mask.png', named with '_mask' after the image's name ..."`` for a mask named
     after its image with a word before or after it (``_mask``, ``mask-``), as many tools save them; ``""``
-    when no mask is."""
+    when no mask is. ``masks`` by name stem; one named after another of the ``images`` (stems) is that
+    image's (field_north.png beside field.png), not a misnamed one."""
     stem = name_stem(image_path)
-    for mask in sorted(masks):
+    for mask in sorted(p for other, ps in masks.items() if other not in images for p in ps):
         other = name_stem(mask)
         after = re.fullmatch(re.escape(stem) + r"([-_. ]+[^\W\d_]\w*)", other)
         before = re.fullmatch(r"([^\W\d_]\w*?[-_. ]+)" + re.escape(stem), other)
@@ -214,19 +215,25 @@ class ImageFolder:
     def _masks(self) -> dict[str, list[Path]]:
         """The mask files of ``mask_dir`` by name stem, listed once (listed again for every image, a folder
         of 5,000 images took minutes: each listing stats every mask)."""
+        if self.mask_dir.resolve() == self.path.resolve():  # each image its own mask, each mask an image
+            raise UserError(f"data.source.mask_dir='{self.mask_dir}' is the folder of the images ({self.KEY}): each "
+                            "image would be read as its own mask; put the masks in a folder of their own, each named "
+                            f"as its image (the default: '{self.path / 'masks'}')")
         masks: dict[str, list[Path]] = {}
         for p in listing(self.mask_dir, "data.source.mask_dir"):
             if image_suffix(p) and p.is_file():
                 masks.setdefault(name_stem(p), []).append(p)
         return masks
 
-    def _mask_for(self, image_path: Path, image_shape: tuple[int, ...], masks: dict[str, list[Path]]) -> np.ndarray:
+    def _mask_for(self, image_path: Path, image_shape: tuple[int, ...], masks: dict[str, list[Path]],
+                  images: set[str]) -> np.ndarray:
+        """``image_path``'s mask among ``masks`` (by name stem); ``images``: the folder's image stems."""
         stem = name_stem(image_path)
         found = masks.get(stem, [])
         if not found:
             raise UserError(f"no mask for image '{image_path.name}' in data.source.mask_dir='{self.mask_dir}' "
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
-                            f"when it holds no anomaly{_named_apart(image_path, [p for ps in masks.values() for p in ps])}")
+                            f"when it holds no anomaly{_named_apart(image_path, masks, images)}")
         one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
         mask = read_mask(found[0])
         if mask.shape != image_shape[-2:]:
@@ -242,13 +249,13 @@ class ImageFolder:
         see_through: dict[str, tuple[int, int]] = {}  # PNG name -> (transparent, partly transparent) pixels
         offsets: dict[str, tuple[float, float, float]] = {}  # name -> level subtracted, noise, float32 step
         files = self._files()
-        mask_files = self._masks()
+        mask_files, stems = self._masks(), {name_stem(path) for path in files}
         for index, path in enumerate(files):
             image = read_array(path, channels_last, offsets=offsets)
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
             if any(counts := transparent_as_missing(image, path)):
                 see_through[path.name] = counts
-            mask = self._mask_for(path, image.shape, mask_files)
+            mask = self._mask_for(path, image.shape, mask_files, stems)
             if first is None:
                 first = (path.name, image.shape)
             elif image.shape[0] != first[1][0]:

@@ -57,7 +57,8 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
         return (f"{line}; its numbers have decimal commas inside a comma-separated file: save it with decimal "
                 "points, or separated by semicolons (read with decimal commas)")
     dates = _looks_like_times(frame[c])
-    if 0 < len(bad) <= max(3, written // 100) and not dates:  # a mistyped reading among numbers
+    # a mistyped reading among numbers: few, and the column mostly numbers (a few texts alone are a category)
+    if 0 < len(bad) <= max(3, written // 100) and len(bad) < written - len(bad) and not dates:
         shown = ", ".join(repr(v) for v in bad.iloc[:3]) + (", ..." if len(bad) > 3 else "")
         if len(bad) == 1:
             return (f"{line}; 1 of its {written} values is no number ({shown}): correct it in the file, or empty "
