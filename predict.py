@@ -4,8 +4,8 @@ Rebuilds data and model from the run's saved config, restores the checkpoint (we
 scaling), forecasts ``horizon`` steps after the end of every series of the data (the run's file, or a
 newer one: ``+data.source.path=<file>``) and writes into outputs/predict/runs/<date>_<time>_<suffix>/:
 forecast.csv, forecast.png and forecast.json; an image run, ``images=<folder>``, the anomaly maps of
-sky images without masks. The steps are ``trainlab.run.jobs.predict`` (which ``trainlab.predict`` runs from
-Python too); graph runs are refused.
+sky images without masks; a graph run, ``catalogue=<file>``, the classes of the stars of a catalogue without
+labels. The steps are ``trainlab.run.jobs.predict`` (which ``trainlab.predict`` runs from Python too).
 """
 
 from __future__ import annotations

@@ -195,11 +195,13 @@ def test_every_family_predict_py_predicts_for_has_its_own_job():
 def test_other_families_are_refused_in_one_line():
     from trainlab.prediction.fit import check_family
 
-    with pytest.raises(UserError, match=r"^predict.py forecasts time-series runs and maps anomalies of image runs; 'r' "
-                                        r"is a graph run, and predictions for a catalogue without labels, .* are not "
-                                        r"made yet: score it on labelled data with python evaluate.py ckpt_path=<run>$"):
-        check_family("graph", "r")
-    check_family("image", "r")
+    with pytest.raises(UserError, match=r"^predict.py forecasts time-series runs, maps anomalies of image runs and "
+                                        r"classifies the stars of graph runs; 'r' is a None run, whose predictions "
+                                        r"are not made yet: score it on labelled data with python evaluate.py "
+                                        r"ckpt_path=<run>$"):
+        check_family(None, "r")
+    for family in FAMILIES:
+        check_family(family, "r")
 
 
 def test_the_run_data_key_without_plus_is_told_the_plus(runs, capsys, monkeypatch, tmp_path):

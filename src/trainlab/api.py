@@ -72,12 +72,14 @@ class PredictResult:
 
     Args:
         out_dir: the prediction's folder (``outputs/predict/runs/...``): forecast.csv, forecast.png, forecast.json
-            (a series run), or anomaly_scores.csv, anomaly_maps.npz, anomaly_maps.png, anomaly_maps.json (an image run).
-        forecast: its csv: ``forecast.csv`` or ``anomaly_scores.csv``.
-        plot: its png: ``forecast.png`` or ``anomaly_maps.png``.
+            (a series run), anomaly_scores.csv, anomaly_maps.npz, anomaly_maps.png, anomaly_maps.json (an image run),
+            or predictions.csv, predictions_map.png, predictions.json (a graph run).
+        forecast: its csv: ``forecast.csv``, ``anomaly_scores.csv`` or ``predictions.csv``.
+        plot: its png: ``forecast.png``, ``anomaly_maps.png`` or ``predictions_map.png``.
         frame: the csv's rows as a pandas DataFrame (series, time, step, targets in the data's units; or tile,
-            score, anomalous pixels).
-        details: what its json holds (checkpoint, horizon, series, whether forecasts were fed back; or tiles).
+            score, anomalous pixels; or star identifier, predicted class, class probabilities).
+        details: what its json holds (checkpoint, horizon, series, whether forecasts were fed back; or tiles; or
+            stars and the count predicted per class).
     """
 
     out_dir: Path
@@ -118,11 +120,12 @@ def evaluate(ckpt_path_or_run: str | os.PathLike, overrides: Sequence[str] = (),
 
 
 def predict(ckpt_path_or_run: str | os.PathLike, horizon: Optional[int] = None, overrides: Sequence[str] = (), *,
-            images: Optional[str | os.PathLike] = None, config_dir: Optional[str | os.PathLike] = None,
-            config_name: str = "predict") -> PredictResult:
+            images: Optional[str | os.PathLike] = None, catalogue: Optional[str | os.PathLike] = None,
+            config_dir: Optional[str | os.PathLike] = None, config_name: str = "predict") -> PredictResult:
     """``python predict.py ckpt_path=<ckpt_path_or_run> horizon=<horizon> <overrides>`` from Python: the next
     ``horizon`` steps after the end of every series of the run's data; ``overrides`` as predict.py takes
-    them (``+data.source.path=<newer file>``). An image run takes ``images=<folder>`` instead of a horizon."""
+    them (``+data.source.path=<newer file>``). An image run takes ``images=<folder>`` instead of a horizon, a graph
+    run ``catalogue=<file>`` (stars without labels)."""
     from trainlab.config.composition import grammar_value
     from trainlab.run.jobs import predict_job
 
@@ -132,7 +135,8 @@ def predict(ckpt_path_or_run: str | os.PathLike, horizon: Optional[int] = None, 
         check_horizon(horizon)  # predict.py's own line (the same value on its command line)
     horizon = None if horizon is None else int(horizon)  # numpy's integers too (a length, np.arange's values)
     given = [f"ckpt_path={grammar_value(str(ckpt_path_or_run))}", *([f"horizon={horizon}"] if horizon is not None else []),
-             *([f"images={grammar_value(str(images))}"] if images is not None else []), *_listed(overrides)]
+             *([f"images={grammar_value(str(images))}"] if images is not None else []),
+             *([f"catalogue={grammar_value(str(catalogue))}"] if catalogue is not None else []), *_listed(overrides)]
     out_dir, made = _run("predict.py", config_name, given, config_dir, lambda cfg: predict_job(cfg, exits=False))
     frame = made.pop("forecast")
     made.pop("out_dir")

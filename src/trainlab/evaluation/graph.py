@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -99,9 +99,10 @@ def write_predictions(datamodule: Any, nodes: np.ndarray, labels: np.ndarray, pr
     return path.name
 
 
-def plot_map(plane: tuple[np.ndarray, str, str], labels: np.ndarray, predicted: np.ndarray, names: list[str],
+def plot_map(plane: tuple[np.ndarray, str, str], labels: Optional[np.ndarray], predicted: np.ndarray, names: list[str],
              path: Path, split: str, limit: int = 20000) -> None:
-    """The split's stars on a map, coloured by predicted class, misclassified ones ringed in black.
+    """The split's stars on a map, coloured by predicted class, misclassified ones ringed in black (``labels``
+    None: stars without labels, predict.py's, nothing ringed).
     ``plane``: (stars, 2) coordinates and the two axes' labels (``StarTable.map_plane``: x, y in pc, or
     the two angles in degrees for a catalogue without distances, drawn as on the sky: longitude
     increasing to the left)."""
@@ -111,16 +112,18 @@ def plot_map(plane: tuple[np.ndarray, str, str], labels: np.ndarray, predicted: 
     import matplotlib.pyplot as plt
 
     positions, xlabel, ylabel = plane
-    if len(labels) > limit:  # keep the file small and the drawing quick: an even subsample
-        keep = np.linspace(0, len(labels) - 1, limit).astype(int)
-        positions, labels, predicted = positions[keep], labels[keep], predicted[keep]
+    if len(predicted) > limit:  # keep the file small and the drawing quick: an even subsample
+        keep = np.linspace(0, len(predicted) - 1, limit).astype(int)
+        positions, predicted = positions[keep], predicted[keep]
+        labels = None if labels is None else labels[keep]
     fig, ax = plt.subplots(figsize=(7, 6.5), constrained_layout=True)
     for k, name in enumerate(names):
         chosen = predicted == k
         ax.scatter(positions[chosen, 0], positions[chosen, 1], s=4, alpha=0.7, label=f"predicted {name}")
-    wrong = predicted != labels
-    ax.scatter(positions[wrong, 0], positions[wrong, 1], s=22, facecolors="none", edgecolors="black",
-               linewidths=0.6, label=f"misclassified ({int(wrong.sum())} of {len(labels)})")
+    if labels is not None:
+        wrong = predicted != labels
+        ax.scatter(positions[wrong, 0], positions[wrong, 1], s=22, facecolors="none", edgecolors="black",
+                   linewidths=0.6, label=f"misclassified ({int(wrong.sum())} of {len(labels)})")
     ax.set(title=f"{split}: predicted classes", xlabel=xlabel, ylabel=ylabel, aspect="equal")
     if xlabel.endswith("(deg)"):
         ax.invert_xaxis()  # east to the left, as the sky is seen

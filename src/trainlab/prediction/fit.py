@@ -13,18 +13,16 @@ from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
 
-FORECASTS = ("timeseries", "image")  # the families predict.py makes predictions for
-NOT_YET = {"graph": "a catalogue without labels, a class and its probabilities per star"}
+FORECASTS = ("timeseries", "image", "graph")  # the families predict.py makes predictions for
 
 
 def check_family(family: Optional[str], run: str) -> None:
     """Refuse a run of a family that predict.py does not predict for (yet)."""
     if family in FORECASTS:
         return
-    wanted = NOT_YET.get(str(family), "its unlabelled inputs")
-    raise UserError(f"predict.py forecasts time-series runs and maps anomalies of image runs; '{run}' is a {family} "
-                    f"run, and predictions for {wanted}, are not made yet: score it on labelled data with python "
-                    "evaluate.py ckpt_path=<run>")
+    raise UserError(f"predict.py forecasts time-series runs, maps anomalies of image runs and classifies the stars "
+                    f"of graph runs; '{run}' is a {family} run, whose predictions are not made yet: score it on "
+                    "labelled data with python evaluate.py ckpt_path=<run>")
 
 
 def check_horizon(horizon: Any) -> int:

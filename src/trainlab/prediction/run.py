@@ -4,7 +4,8 @@ Composed as evaluate.py composes: the run's own ``.hydra/config.yaml`` rebuilds 
 checkpoint restores weights and the data's scaling, ``+data.<key>=<value>`` changes the run's data (a
 newer file of the same columns: ``+data.source.path=<file>``), and this machine's ``hardware`` runs it.
 A series run writes forecast.csv and forecast.png, an image run the anomaly maps of ``images=<folder>``
-(:mod:`trainlab.prediction.image`), into ``outputs/predict/runs/<date>_<time>_<suffix>/``.
+(:mod:`trainlab.prediction.image`), a graph run the classes of the stars of ``catalogue=<file>``
+(:mod:`trainlab.prediction.graph`), into ``outputs/predict/runs/<date>_<time>_<suffix>/``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError
 
-PREDICT_KEYS = ("task_name", "ckpt_path", "horizon", "history", "images", "trainer", "hardware", "paths", "data")
+PREDICT_KEYS = ("task_name", "ckpt_path", "horizon", "history", "images", "catalogue", "trainer", "hardware", "paths",
+                "data")
 
 
 def check_predict_config(cfg: DictConfig) -> None:
-    """predict.py's own keys: a checkpoint, a horizon, a history to plot, images; nothing else added."""
+    """predict.py's own keys: a checkpoint, a horizon, a history to plot, images, a catalogue; nothing else added."""
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
         raise UserError("ckpt_path is required: python predict.py ckpt_path=<run folder or .ckpt file> horizon=<steps> "
                         "(run folders are under outputs/train/runs/)")
@@ -34,9 +36,20 @@ def check_predict_config(cfg: DictConfig) -> None:
 
 
 def _check_family_keys(cfg: DictConfig, family: str) -> None:
-    """A series run takes ``horizon`` (required) and ``history``; an image run ``images`` (required)."""
+    """A series run takes ``horizon`` (required) and ``history``; an image run ``images`` (required); a graph
+    run ``catalogue`` (required)."""
     from trainlab.prediction.fit import check_horizon
+    from trainlab.prediction.graph import check_catalogue
 
+    if family == "graph":
+        for key in ("horizon", "history", "images"):
+            if cfg[key] is not None:
+                raise UserError(f"{key}={cfg[key]}: a graph run's predictions are the classes of the stars of "
+                                f"catalogue=<file>, with no {key}; leave it out")
+        check_catalogue(cfg.catalogue)
+        return
+    if cfg.catalogue is not None:
+        raise UserError(f"catalogue={cfg.catalogue}: a {family} run reads no star catalogue; leave it out")
     if family == "image":
         for key in ("horizon", "history"):
             if cfg[key] is not None:
@@ -53,7 +66,7 @@ def _check_family_keys(cfg: DictConfig, family: str) -> None:
 
 def predict(cfg: DictConfig) -> dict[str, Any]:
     """Predict for data without answers with the run ``cfg.ckpt_path`` names; returns what forecast.json
-    (series) or anomaly_maps.json (images) holds, plus ``out_dir`` and the csv's rows (``forecast``)."""
+    (series), anomaly_maps.json (images) or predictions.json (a catalogue) holds, plus ``out_dir`` and the csv's rows (``forecast``)."""
     import torch
 
     from trainlab.config.checks import override_run_data
@@ -146,9 +159,32 @@ def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     return {**report, "out_dir": str(out_dir), "forecast": frame}
 
 
+def _catalogue(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
+               made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    from trainlab.prediction.graph import FILES, classify, restore_unlabelled, write
+    from trainlab.run.durable import write_json
+
+    if given:
+        raise UserError(f"{given[0]}: a graph run's predict.py reads catalogue=<file> with the run's own data "
+                        "settings; leave it out")
+    model, data = restore_unlabelled(run_cfg, saved, ckpt, cfg.catalogue)
+    names = list(model.class_names)
+    nodes, probs = classify(model, data, device)
+    frame = write(data, nodes, probs, names, out_dir)
+    counts = frame["predicted"].value_counts()
+    report = {**made, "catalogue": str(cfg.catalogue), "stars": len(frame), "k": data.k, "classes": names,
+              "predicted": {name: int(counts.get(name, 0)) for name in names}, "id_column": data.table.id_name,
+              "stars_left_out": data.table.left_out, "missing_values_imputed": data.missing_counts(),
+              "batches": "sampled ego nets" if data.sampled else "whole graph", "files": FILES}
+    write_json(out_dir / "predictions.json", report)
+    print(f"classes of {len(frame)} star(s) of {cfg.catalogue} written to {out_dir}: {', '.join(FILES)}, "
+          "predictions.json")
+    return {**report, "out_dir": str(out_dir), "forecast": frame}
+
+
 # each family predict.py predicts for (fit.FORECASTS) and its job: a family added there needs one here
 # (before, every family but image went to the series job)
-JOBS = {"timeseries": _series, "image": _images}
+JOBS = {"timeseries": _series, "image": _images, "graph": _catalogue}
 
 # a series run's data keys a forecast does not read: the splits, the windows' stride and batches, the
 # baselines and the season they score with, the seed of the training order

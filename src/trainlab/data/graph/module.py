@@ -236,10 +236,15 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
         self.graph = Data(x=self._scaled_features(), edge_index=edge_index_from_table(self.neighbours),
                           y=torch.from_numpy(table.labels),
                           **{f"{s}_mask": torch.from_numpy(m) for s, m in masks.items()})
-        counts = dict(zip(table.class_names, np.bincount(table.labels, minlength=len(table.class_names)).tolist()))
         log.info("graph of '%s': %d stars, %d edges (k=%d), features %s, classes %s; train %d, val %d, test %d; %s",
-                 table.name, self.graph.num_nodes, self.graph.num_edges, self.k, self.feature_names, counts,
+                 table.name, self.graph.num_nodes, self.graph.num_edges, self.k, self.feature_names,
+                 self._class_counts(),
                  *(int(m.sum()) for m in masks.values()), self.batches.describe(self.graph.num_nodes))
+
+    def _class_counts(self) -> Any:
+        """Stars per class, for the graph's log line."""
+        table = self.load()
+        return dict(zip(table.class_names, np.bincount(table.labels, minlength=len(table.class_names)).tolist()))
 
     # -- batches -------------------------------------------------------------------------------
     def _masked_graph(self, split: str) -> Data:

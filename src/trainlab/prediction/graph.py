@@ -1,0 +1,162 @@
+"""predict.py for a graph run: the classes of the stars of a catalogue that has no labels.
+
+The catalogue (``catalogue=<file>``, CSV or Parquet) is read as the run's own source read its file: the
+same feature, position and identifier columns, angle units, parallax floor and missing-value policy; its
+class column may be absent or empty. Its stars are joined to their ``data.k`` nearest neighbours as the
+run's data module joins them, their features filled with the checkpoint's training medians (and the
+run's "was missing" columns) and scaled with the checkpoint's statistics; nothing is fit on these stars.
+The GNN then classifies every star in the graph (the whole graph, or ego nets with every neighbour when
+it exceeds the run's node budget, as evaluate.py reads a split). Writes ``predictions.csv`` (identifier,
+predicted class, a probability per class) and ``predictions_map.png`` (the stars coloured by class).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+from trainlab.data.graph.catalogue import StarTable, table_from_frame
+from trainlab.data.graph.module import StarGraphDataModule
+
+FILES = ["predictions.csv", "predictions_map.png"]
+
+
+def reading_of(source: Any) -> dict[str, Any]:
+    """How the run's source read its catalogue: the arguments of :func:`table_from_frame` but path and classes."""
+    from trainlab.data.graph.catalogue import GAIA_FEATURES, PARALLAX_FLOOR, SKY_COLUMNS, StarCatalogue
+    from trainlab.data.graph.columns import ID_COLUMN
+    from trainlab.data.graph.synthetic import SyntheticGaia
+
+    if isinstance(source, SyntheticGaia):  # its frame is read as a file of these columns would be
+        return {"label_column": "label", "feature_columns": list(GAIA_FEATURES), "position": "sky",
+                "position_columns": list(SKY_COLUMNS), "parallax_floor": PARALLAX_FLOOR, "missing": "impute",
+                "id_column": ID_COLUMN, "angle_units": "deg"}
+    if isinstance(source, StarCatalogue):
+        return {"label_column": source.label_column, "feature_columns": list(source.feature_columns),
+                "position": source.position, "position_columns": source.position_columns,
+                "parallax_floor": source.parallax_floor, "missing": source.missing, "id_column": source.id_column,
+                "angle_units": source.angle_units}
+    raise UserError(f"predict.py reads catalogues for runs on a catalogue file or the synthetic Gaia catalogue; this "
+                    f"run's data.source is {type(source).__name__}")
+
+
+class UnlabelledCatalogue:
+    """The source of ``catalogue=<file>``: read with the run's ``reading`` (:func:`reading_of`), each star
+    given the first of ``class_names`` as a stand-in label (nothing is scored or fit on them)."""
+
+    def __init__(self, path: str, reading: dict[str, Any], class_names: Sequence[str], k: int):
+        self.path, self.reading, self.class_names, self.k = str(path), reading, [str(c) for c in class_names], k
+
+    def load(self) -> StarTable:
+        from trainlab.data.files import read_frame
+
+        frame = read_frame(self.path, "catalogue")
+        frame.columns = [str(c) for c in frame.columns]
+        reading = self.reading
+        position_columns = reading["position_columns"] or (["ra", "dec", "parallax"] if reading["position"] == "sky"
+                                                           else ["x", "y", "z"])
+        wanted = [*reading["feature_columns"], *position_columns]
+        if reading["id_column"] and reading["id_column"] != "source_id":  # source_id: taken when there
+            wanted.append(reading["id_column"])
+        absent = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
+        if absent:
+            raise UserError(f"catalogue={self.path} lacks column(s) {absent}, which the run read (features "
+                            f"{reading['feature_columns']}, positions {list(position_columns)}); its columns are "
+                            f"{list(frame.columns)}: give a catalogue with the run's columns, named as in its file")
+        label = reading["label_column"]
+        if label in frame.columns:
+            values = frame[label]
+            labelled = values.notna() & (values.astype(str).str.strip() != "")
+            if labelled.any():
+                raise UserError(f"catalogue={self.path} has {int(labelled.sum())} label(s) in column '{label}': "
+                                "predict.py classifies stars without labels; score labelled ones with python "
+                                f"evaluate.py ckpt_path=<run> +data.source.path={self.path}, or drop the column")
+        frame[label] = self.class_names[0]
+        table = table_from_frame(frame, self.path, label, reading["feature_columns"], reading["position"],
+                                 position_columns, self.class_names, reading["parallax_floor"], reading["missing"],
+                                 reading["id_column"] if reading["id_column"] in frame.columns else None,
+                                 reading["angle_units"])
+        if len(table.labels) <= self.k:
+            raise UserError(f"catalogue={self.path} has {len(table.labels)} star(s) to place; the run joins each to "
+                            f"its data.k={self.k} nearest neighbours, which needs at least {self.k + 1}: give a larger "
+                            "catalogue")
+        return table
+
+
+class UnlabelledStarGraph(StarGraphDataModule):
+    """The run's graph data module over a catalogue without labels: no split (every star is in the test
+    split, which the evaluation loaders cover), medians, indicator columns and scaling from the checkpoint."""
+
+    def _split_masks(self) -> dict[str, np.ndarray]:
+        if self.masks is None:
+            n = len(self.load().labels)
+            self.masks = {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": np.ones(n, bool)}
+        return self.masks
+
+    def _class_counts(self) -> str:
+        return f"{self.class_names} to predict (no labels)"
+
+
+def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any) -> tuple[Any, UnlabelledStarGraph]:
+    """(task module, data module) of the run over ``catalogue``: the checkpoint's weights and data state."""
+    from trainlab.run.checks import tensor_differences
+    from trainlab.run.pipeline import build_data, build_task_module
+
+    run_data = build_data(run_cfg)  # the run's own settings, its source unread
+    state = saved.get(type(run_data).__qualname__)
+    if not state or "impute_value" not in state:
+        raise UserError(f"'{ckpt}' keeps no training medians and 'was missing' columns of its data (written before "
+                        "they were saved): predict.py cannot fill or scale a catalogue as it was trained; retrain it")
+    class_names = (saved.get("hyper_parameters") or {}).get("class_names")
+    if not class_names:
+        raise UserError(f"'{ckpt}' does not name its classes (hyper_parameters.class_names); retrain it")
+    source = UnlabelledCatalogue(catalogue, reading_of(run_data.source), class_names, run_data.k)
+    data = UnlabelledStarGraph(source, k=run_data.k, density_feature=run_data.density_feature,
+                               batch_size=run_data.batch_size, val_batch_multiplier=run_data.batches.val_batch_multiplier,
+                               sampler=run_data.batches.sampler, num_hops=run_data.batches.num_hops,
+                               max_nodes_per_graph=run_data.batches.max_nodes_per_graph, seed=run_data.seed)
+    data.loader_kwargs = run_data.loader_kwargs
+    data.load_state_dict(state)  # before the graph: its features are filled and scaled with these
+    data.setup("test")
+    model = build_task_module(run_cfg, data)
+    missing, unexpected, shapes = tensor_differences(model.state_dict(), saved["state_dict"])
+    if missing or unexpected or shapes:
+        raise UserError(f"'{ckpt}' does not fit the model its run's config builds ({(missing + unexpected + shapes)[:2]})")
+    model.load_state_dict(saved["state_dict"])
+    return model, data
+
+
+def classify(model: Any, data: UnlabelledStarGraph, device: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(stars,) node indices and (stars, classes) probabilities of every star, as evaluate.py predicts a split."""
+    from trainlab.evaluation.graph import predict
+
+    model.to(device)
+    probs, _, nodes = predict(model, data.test_dataloader())
+    order = np.argsort(nodes.numpy(), kind="stable")  # ego-net batches come in seed order; rows in file order
+    return nodes.numpy()[order], probs.numpy()[order]
+
+
+def write(data: UnlabelledStarGraph, nodes: np.ndarray, probs: np.ndarray, names: list[str], out_dir: Path) -> Any:
+    """predictions.csv and predictions_map.png into ``out_dir``; the csv's rows."""
+    import pandas as pd
+
+    from trainlab.evaluation.graph import plot_map
+    from trainlab.run.durable import write_atomic
+
+    table = data.table
+    predicted = probs.argmax(axis=1)
+    frame = pd.DataFrame({table.id_name: table.ids[nodes], "predicted": np.asarray(names)[predicted]})
+    for k, name in enumerate(names):
+        frame[f"p_{name}"] = probs[:, k]
+    write_atomic(out_dir / FILES[0], frame.to_csv(index=False, float_format="%.6g"))
+    plot_map(table.map_plane(nodes), None, predicted, names, out_dir / FILES[1], table.name)
+    return frame
+
+
+def check_catalogue(catalogue: Optional[Any]) -> None:
+    if catalogue is None:
+        raise UserError("catalogue=<file> is required for a graph run: the stars (CSV or Parquet, the run's columns, "
+                        "no labels) to classify, e.g. catalogue=new_stars.csv")

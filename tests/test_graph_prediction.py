@@ -1,0 +1,112 @@
+"""predict.py for a graph run (README "Forecast past the data", its graph part): the classes of the stars of a
+catalogue without labels, as the run's GNN gives them on the same stars in evaluate.py, and the refusals."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import trainlab
+from tests.test_graph import TINY_GNN
+from tests.test_graph_catalogues import gaia_like
+from trainlab.config.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
+    """A tiny GNN run on a Gaia-like catalogue with gaps (BP-RP imputed with a 'was missing' column), its
+    evaluate.py folder, and the catalogue."""
+    folder = tmp_path_factory.mktemp("graph_predict")
+    frame = gaia_like()
+    path = folder / "stars.csv"
+    frame.to_csv(path, index=False)
+    trained = trainlab.train([*TINY_GNN, "data=catalogue", f"data.source.path={path}", "data.source.label_column=label",
+                              "trainer.max_epochs=2", "logger=none", f"paths.log_dir={folder / 'out'}"])
+    evaluated = trainlab.evaluate(trained.run_dir, ["hardware.num_threads=1", f"paths.log_dir={folder / 'out'}"])
+    return trained.run_dir, evaluated.out_dir, frame
+
+
+def predict(run_dir: Path, catalogue: object, tmp_path: Path, *overrides: str) -> trainlab.PredictResult:
+    return trainlab.predict(run_dir, catalogue=catalogue, overrides=["hardware.num_threads=1",
+                                                                     f"paths.log_dir={tmp_path}", *overrides])
+
+
+@pytest.mark.parametrize("labels, sampled", [("dropped", False), ("empty", False), ("dropped", True)])
+def test_a_catalogue_without_labels_gets_the_classes_evaluate_py_gave_its_stars(run, tmp_path, labels, sampled):
+    """Whole graph, or (sampled: the graph above this machine's node budget) ego nets with every neighbour."""
+    run_dir, eval_dir, frame = run
+    stars = frame.drop(columns="label") if labels == "dropped" else frame.assign(label="")
+    path = tmp_path / "unlabelled.csv"
+    stars.to_csv(path, index=False)
+    result = predict(run_dir, path, tmp_path, *(["hardware.max_nodes_per_graph=200"] if sampled else []))
+    made = pd.read_csv(result.forecast, dtype={"source_id": np.int64})
+    scored = pd.read_csv(eval_dir / "test_predictions.csv", dtype={"source_id": np.int64})
+    classes = ["field", "old_cluster", "young_cluster"]
+    assert list(made.columns) == ["source_id", "predicted", *(f"p_{c}" for c in classes)]
+    assert len(made) == len(frame) - 10  # ten stars without a parallax cannot be placed, as in training
+    assert made.source_id.is_monotonic_increasing  # the file's order
+    both = scored.merge(made, on="source_id", suffixes=("_eval", ""))
+    assert len(both) == len(scored) > 0
+    assert (both.predicted_eval == both.predicted).all()
+    for c in classes:
+        np.testing.assert_allclose(both[f"p_{c}"], both[f"p_{c}_eval"], atol=2e-6)
+    details = json.loads((result.out_dir / "predictions.json").read_text())
+    assert details["stars"] == len(made) and sum(details["predicted"].values()) == len(made)
+    assert details["missing_values_imputed"] == {"bp_rp": int((frame.bp_rp.isna() & frame.parallax.notna()).sum())}
+    assert result.plot.name == "predictions_map.png" and result.plot.stat().st_size > 0
+    assert details["batches"] == ("sampled ego nets" if sampled else "whole graph")
+
+
+def test_a_catalogue_without_identifiers_is_keyed_by_row(run, tmp_path):
+    run_dir, _, frame = run
+    path = tmp_path / "rows.csv"
+    frame.drop(columns=["label", "source_id"]).dropna(subset=["parallax"]).head(50).to_csv(path, index=False)
+    made = predict(run_dir, path, tmp_path).frame
+    assert list(made["row"]) == list(range(50))
+
+
+def test_refusals_name_the_culprit_in_one_line(run, tmp_path):
+    run_dir, _, frame = run
+    stars = frame.drop(columns="label")
+    cases = {
+        "no_pmra": (stars.drop(columns="pmra"), r"^catalogue=\S+no_pmra.csv lacks column\(s\) \['pmra'\], which the run "
+                                                r"read .*give a catalogue with the run's columns"),
+        "labelled": (frame, r"^catalogue=\S+ has 600 label\(s\) in column 'label': predict.py classifies stars without "
+                            r"labels; score labelled ones with python evaluate.py"),
+        "few": (stars.dropna(subset=["parallax"]).head(3),
+                r"^catalogue=\S+ has 3 star\(s\) to place; the run joins each to its data.k=\d+ nearest neighbours, "
+                r"which needs at least \d+: give a larger catalogue$"),
+    }
+    for name, (table, message) in cases.items():
+        path = tmp_path / f"{name}.csv"
+        table.to_csv(path, index=False)
+        with pytest.raises(UserError, match=message):
+            predict(run_dir, path, tmp_path)
+    path = tmp_path / "few.csv"
+    with pytest.raises(UserError, match=r"^horizon=3: a graph run's predictions are the classes of the stars of "
+                                        r"catalogue=<file>, with no horizon; leave it out$"):
+        trainlab.predict(run_dir, 3, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}"], catalogue=path)
+    with pytest.raises(UserError, match=r"^images=\S+: a graph run's predictions are .* with no images; leave it out$"):
+        predict(run_dir, path, tmp_path, f"images={tmp_path}")
+    with pytest.raises(UserError, match=re.escape("catalogue=<file> is required for a graph run")):
+        trainlab.predict(run_dir, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
+    with pytest.raises(UserError, match=r"^\+data.k=3: a graph run's predict.py reads catalogue=<file> with the run's "
+                                        r"own data settings; leave it out$"):
+        predict(run_dir, path, tmp_path, "+data.k=3")
+
+
+@pytest.mark.parametrize("family", ["timeseries", "image"])
+def test_other_families_are_refused_a_catalogue(family):
+    from omegaconf import OmegaConf
+
+    from trainlab.prediction.run import _check_family_keys
+
+    cfg = OmegaConf.create({"horizon": 2 if family == "timeseries" else None, "history": None, "images": None,
+                            "catalogue": "stars.csv"})
+    with pytest.raises(UserError, match=rf"^catalogue=stars.csv: a {family} run reads no star catalogue; leave it out$"):
+        _check_family_keys(cfg, family)
