@@ -43,6 +43,15 @@ def data_options(family: str) -> list[str]:
     return options_of("data", family)
 
 
+@pytest.fixture(autouse=True)
+def idle_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load average of 0 in-process: the warning about cores other work holds
+    (trainlab.run.cores.busy_cores) would otherwise come and go with this machine's load in tests that
+    list a run's warnings; the tests of that warning set their own."""
+    if hasattr(os, "getloadavg"):
+        monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+
+
 @pytest.fixture
 def compose_cfg(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:
     """compose_cfg(overrides, config_name="train") -> a config whose run folder is inside tmp_path."""

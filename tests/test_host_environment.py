@@ -307,3 +307,34 @@ def test_lightnings_ddp_launcher_keeps_the_profiles_threads(tmp_path, monkeypatc
             _set_num_threads_if_needed(num_processes=2)  # what the DDP launcher does in rank 0 before training
             assert torch.get_num_threads() == threads and os.environ["OMP_NUM_THREADS"] == str(threads)
         assert "OMP_NUM_THREADS" not in os.environ  # given back with the run's other settings
+
+
+@pytest.mark.parametrize("load, threads, warned", [(4.5, None, True), (0.5, None, False), (4.5, 1, False)])
+def test_torch_threads_on_cores_other_work_holds_get_one_line(monkeypatch, compose_cfg, caplog, load, threads,
+                                                               warned):
+    """A user's 8,700-row file trained at 75 s an epoch on 2 threads with the machine's load average at 4-9 on
+    2 cores, and 60 steps took 1-2 s on one thread; nothing said why. The line names hardware.num_threads=1; a thread
+    count the user chose, or an idle machine, gets none."""
+    import logging
+
+    import torch
+
+    from trainlab.run import cores
+    from trainlab.run.hardware import apply_hardware
+    from trainlab.run.process import settings_kept
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cores, "cpu_quota", lambda: None)
+    monkeypatch.setattr(cores, "affinity_cores", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    profile = compose_cfg(["hardware=cpu", f"hardware.num_threads={threads or 'null'}",
+                           "hardware.host_memory_keep_mb=null"]).hardware
+    with settings_kept():
+        torch.set_num_threads(2)
+        with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+            apply_hardware(profile)
+    lines = [r.getMessage() for r in caplog.records if "load average" in r.getMessage()]
+    assert lines == ([f"the machine's load average is {load:.1f} on 2 usable cores: other work holds them, and "
+                      "torch's 2 threads wait on each other for a core at every step (steps here were 7-40x slower "
+                      "than on one thread); hardware.num_threads=1 trains faster while the machine is this busy"]
+                     if warned else [])

@@ -81,3 +81,22 @@ def usable_cores() -> int:
     """CPU cores this process may run on: its affinity, or fewer where its cgroup's CPU quota allows fewer."""
     quota = cpu_quota()
     return min(affinity_cores(), quota) if quota is not None else affinity_cores()
+
+
+def busy_cores(threads: int) -> Optional[str]:
+    """Where other work already holds this process's cores, the words that say so for ``threads`` torch threads.
+
+    torch's threads meet at the end of every operation; when the machine's one-minute load average is at or
+    above the usable cores, one of them waits for a core another process holds, and the rest wait for it.
+    The default LSTM on 8,700 rows, load average 3-4 on 2 cores, fitted 2 epochs of 60 steps in 50.6-64.7 s on 2
+    threads and 1.6-2.3 s on 1 (README "Speed and the GPU path"). None where there is no such load, one thread,
+    or no load average on this platform."""
+    cores = usable_cores()
+    if threads < 2 or not hasattr(os, "getloadavg"):
+        return None
+    load = os.getloadavg()[0]
+    if load < cores:
+        return None
+    return (f"the machine's load average is {load:.1f} on {cores} usable cores: other work holds them, and torch's "
+            f"{threads} threads wait on each other for a core at every step (steps here were 7-40x slower than on "
+            "one thread); hardware.num_threads=1 trains faster while the machine is this busy")

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
-from trainlab.run.cores import affinity_cores, cpu_quota, usable_cores
+from trainlab.run.cores import affinity_cores, busy_cores, cpu_quota, usable_cores
 from trainlab.run.gpus import auto_precision, bf16_problem, memory_problem, names_a_gpu, nvml_gpu_uuids
 from trainlab.run.host_memory import keep_host_memory
 
@@ -203,6 +203,8 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     thread_variable = os.environ.get("OMP_NUM_THREADS")
     host_memory = set_process_flags(hw)
     _check_thread_variable(thread_variable, hw.num_threads)
+    if hw.num_threads is None and (busy := busy_cores(torch.get_num_threads())):
+        log.warning(busy)
     log.info(
         "hardware=%s: accelerator=%s precision=%s matmul=%s tf32=%s cudnn.benchmark=%s threads=%d%s host memory: %s",
         hw.name, hw.accelerator, hw.precision, hw.float32_matmul_precision, hw.allow_tf32,
