@@ -335,6 +335,7 @@ def test_torch_threads_on_cores_other_work_holds_get_one_line(monkeypatch, compo
             apply_hardware(profile)
     lines = [r.getMessage() for r in caplog.records if "load average" in r.getMessage()]
     assert lines == ([f"the machine's load average is {load:.1f} on 2 usable cores: other work holds them, and "
-                      "torch's 2 threads wait on each other for a core at every step (steps here were 7-40x slower "
-                      "than on one thread); hardware.num_threads=1 trains faster while the machine is this busy"]
+                      "torch's 2 threads wait on each other for a core at every step (on a busy 2-core machine steps "
+                      "were 7-40x slower than on one thread); hardware.num_threads=1 trains faster while the machine "
+                      "is this busy"]
                      if warned else [])

@@ -98,5 +98,5 @@ def busy_cores(threads: int) -> Optional[str]:
     if load < cores:
         return None
     return (f"the machine's load average is {load:.1f} on {cores} usable cores: other work holds them, and torch's "
-            f"{threads} threads wait on each other for a core at every step (steps here were 7-40x slower than on "
-            "one thread); hardware.num_threads=1 trains faster while the machine is this busy")
+            f"{threads} threads wait on each other for a core at every step (on a busy 2-core machine steps were "
+            "7-40x slower than on one thread); hardware.num_threads=1 trains faster while the machine is this busy")
