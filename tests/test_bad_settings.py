@@ -273,6 +273,7 @@ def test_a_logger_whose_package_is_missing_is_refused_before_training(compose_cf
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
 
 
+@pytest.mark.slow  # 10 s: trains, then evaluates (make test kept under 10 min)
 def test_evaluate_says_how_to_change_the_runs_data(compose_cfg, tmp_path):
     """The run's data file moved: the line named data.source.path, which evaluate.py refuses without a '+'."""
     from trainlab.config.command_line import unknown_key_problem

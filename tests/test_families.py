@@ -24,7 +24,8 @@ def _family_of_preset(compose_cfg, experiment: str) -> FamilyCase:
     return FAMILIES[family_of(cfg.model._target_)]
 
 
-@pytest.mark.parametrize("experiment", config_options("experiment"))
+@pytest.mark.parametrize("experiment", [  # gaia_classifier's catalogue build took 31 s: slow (make test under 10 min)
+    pytest.param(e, marks=pytest.mark.slow) if e == "gaia_classifier" else e for e in config_options("experiment")])
 def test_fast_dev_run_of_every_preset(compose_cfg, run_train, experiment):
     case = _family_of_preset(compose_cfg, experiment)
     metrics = run_train(compose_cfg([f"experiment={experiment}", "debug=fdr", *QUIET]))
@@ -34,6 +35,7 @@ def test_fast_dev_run_of_every_preset(compose_cfg, run_train, experiment):
     assert all(torch.isfinite(torch.tensor(v)) for k, v in metrics.items() if k.startswith(("val/", "test/")))
 
 
+@pytest.mark.slow  # 18 s for the three families (make test kept under 10 min)
 @pytest.mark.parametrize("case", CASES)
 def test_resume_equals_uninterrupted(compose_cfg, run_train, case):
     """Stop after k epochs and resume to n == n epochs straight (to float precision on CPU): shuffling,

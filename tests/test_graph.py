@@ -382,6 +382,7 @@ def test_records_count_labelled_nodes(compose_cfg, run_train):
         assert {"val/accuracy", "val/f1_macro", "val/mcc", "val/balanced_accuracy"} <= set(r)
 
 
+@pytest.mark.slow  # 8 s: a real training run (make test kept under 10 min)
 def test_short_run_beats_the_majority_class(compose_cfg, run_train):
     """The default data and model, 60 full-graph epochs: test accuracy clearly above calling every
     star 'field' (the majority class, 70% of the stars)."""

@@ -81,6 +81,7 @@ def test_the_records_say_whether_the_code_differed_from_its_commit(tmp_path):
     assert git_dirty(tmp_path) is True
 
 
+@pytest.mark.slow  # 8 s: a real training run (make test kept under 10 min)
 def test_learns_better_than_repeating_the_last_value(compose_cfg, run_train):
     """A short real run on the default data beats the naive forecast y[t+1] = y[t] on test RMSE."""
     from trainlab.config.instantiate import build
