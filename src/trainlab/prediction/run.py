@@ -72,16 +72,11 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     from trainlab.config.checks import override_run_data
     from trainlab.config.families import family_of
     from trainlab.prediction.fit import check_family
-    from trainlab.run.folder import RunFolder, load_checkpoint, note_snapshot, resolve_checkpoint
-    from trainlab.run.pipeline import build_trainer, prepare
+    from trainlab.run.jobs import open_run
+    from trainlab.run.pipeline import build_trainer
 
     check_predict_config(cfg)
-    cfg = prepare(cfg, training=False)
-    ckpt = resolve_checkpoint(cfg.ckpt_path)
-    saved = load_checkpoint(ckpt)
-    note_snapshot(ckpt, saved)
-    run_folder = RunFolder.of_checkpoint(ckpt)
-    run_cfg = run_folder.config()
+    cfg, ckpt, saved, run_folder, run_cfg = open_run(cfg)
     family = family_of(run_cfg.data._target_, "data._target_")
     check_family(family, str(run_folder.path))
     _check_family_keys(cfg, family)

@@ -88,19 +88,13 @@ def _evaluate(cfg: DictConfig) -> dict[str, Any]:
     import torch
 
     from trainlab.evaluation import family_module, measure_latency, write_report
-    from trainlab.run.folder import RunFolder, load_checkpoint, note_snapshot, resolve_checkpoint
     from trainlab.config.checks import check_eval_config, override_run_data
     from trainlab.run.durable import write_json
-    from trainlab.run.pipeline import build_trainer, prepare, restore
+    from trainlab.run.pipeline import build_trainer, restore
     from trainlab.run.preemption import ctrl_c_raises
 
     check_eval_config(cfg)
-    cfg = prepare(cfg, training=False)
-    ckpt = resolve_checkpoint(cfg.ckpt_path)
-    saved = load_checkpoint(ckpt)
-    note_snapshot(ckpt, saved)
-    run_folder = RunFolder.of_checkpoint(ckpt)
-    run_cfg = run_folder.config()
+    cfg, ckpt, saved, run_folder, run_cfg = open_run(cfg)
     given = override_run_data(run_cfg, cfg.get("data"))
     run_cfg.hardware = cfg.hardware  # this machine's workers and precision
     if cfg.batch_size is not None:
@@ -138,3 +132,18 @@ def _evaluate(cfg: DictConfig) -> dict[str, Any]:
     write_report(full, out_dir)
     print(f"report written to {out_dir}: metrics.json, report.json, report.md, {', '.join(made['plots'])}")
     return full
+
+
+def open_run(cfg: DictConfig) -> tuple[DictConfig, Path, dict[str, Any], Any, DictConfig]:
+    """What evaluate.py and predict.py open first: their config prepared, the checkpoint ``ckpt_path`` names
+    (resolved, loaded, its snapshot noted) and the run folder it belongs to with that run's own config.
+    Returns (cfg, ckpt, saved checkpoint, run folder, run config)."""
+    from trainlab.run.folder import RunFolder, load_checkpoint, note_snapshot, resolve_checkpoint
+    from trainlab.run.pipeline import prepare
+
+    cfg = prepare(cfg, training=False)
+    ckpt = resolve_checkpoint(cfg.ckpt_path)
+    saved = load_checkpoint(ckpt)
+    note_snapshot(ckpt, saved)
+    run_folder = RunFolder.of_checkpoint(ckpt)
+    return cfg, ckpt, saved, run_folder, run_folder.config()
