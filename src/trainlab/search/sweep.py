@@ -1,7 +1,8 @@
 """The Optuna sweeper's work: open the study, run trials in slots, record their fate.
 
-- The plan (:mod:`trainlab.search.plan`) is checked first; then :class:`OptunaSearch` opens the study,
-  applies warm starts (:mod:`trainlab.search.warmstart`) and runs the trials.
+- The plan (:mod:`trainlab.search.plan`) is checked first; then :class:`OptunaSearch` opens the study
+  (:mod:`trainlab.search.study`), applies warm starts (:mod:`trainlab.search.warmstart`) and runs the
+  trials.
 - Every job gets one :class:`~trainlab.search.handover.TrialHandover` (``optuna_trial=...``), built in
   :meth:`OptunaSearch.launch_overrides`; it reports at every validation check and may be pruned in its
   own process.
@@ -32,20 +33,18 @@ from pathlib import Path
 from typing import Any, Optional
 
 import optuna
-import sqlalchemy
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import TrialState
 
-from trainlab.config.errors import UserError, refuse
+from trainlab.config.errors import refuse
 from trainlab.run.durable import DiskFull, write_atomic
 from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, build_pruner, sweep_process
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import (METRIC, MULTIRUN_YAML, RUN_DIR, STUDY_FILE, as_stored, intended_directions,
-                                     progress_line, results_line, searched_the_other_way, study_folder, write_results)
-from trainlab.search.shared import (ask_admitted, close_orphans, create_or_load, is_copied, is_surplus, out_of_space,
-                                    storage_file, storage_url, taken, tell, trial_id)
+from trainlab.search.results import MULTIRUN_YAML, RUN_DIR, as_stored, progress_line, results_line, study_folder, write_results
+from trainlab.search.shared import ask_admitted, is_copied, out_of_space, storage_file, taken, tell, trial_id
 from trainlab.search.space import as_override
+from trainlab.search.study import open_study
 from trainlab.search.warmstart import copy_trials, enqueue
 
 log = logging.getLogger(__name__)
@@ -86,61 +85,6 @@ def job_exception(outcome: JobReturn) -> BaseException:
     private ``_return_value``. The one place this project reads it.
     """
     return outcome._return_value
-
-
-def open_study(plan: SweepPlan) -> optuna.Study:
-    """Create the plan's study or continue it; its sampler and pruner are set by the caller."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress lines say what matters
-    own_file = plan.sweep_dir / STUDY_FILE
-    if plan.storage == storage_url(None, own_file) and own_file.is_file():
-        try:
-            others = optuna.get_all_study_names(storage=plan.storage)
-        except sqlalchemy.exc.SQLAlchemyError:  # a new file whose tables another process is creating now
-            others = []
-        if others and plan.study_name not in others:
-            # the folder was renamed or copied: its study keeps the name it was created with
-            raise UserError(f"{own_file} holds the study {others[0]}, not {plan.study_name} (the folder's name: was "
-                            f"it renamed or copied?); continue it with hydra.sweeper.study_name={others[0]}, or give "
-                            "another hydra.sweep.dir for a new study")
-    try:
-        study = create_or_load(plan.storage, plan.study_name, plan.directions)
-    except (ValueError, ImportError) as exc:
-        hint = ("; for psycopg2 (pip install psycopg2-binary) write postgresql+psycopg2://..."
-                if isinstance(exc, ImportError) and plan.storage.startswith("postgresql:") else "")
-        raise UserError(f"hydra.sweeper.storage={plan.storage}: cannot open the study: {exc}{hint}") from None
-    # a new study in the sweep folder's own file would share the folder's trial folders (0, 1, ...)
-    new_study = ("give another hydra.sweep.dir for a new study" if plan.storage == storage_url(None, own_file)
-                 else "use another hydra.sweeper.study_name for a new study")
-    found = [d.name.lower() for d in study.directions]
-    if found != plan.directions and intended_directions(plan.sweep_dir, study) == plan.directions:
-        raise UserError(f"{plan.sweep_dir}: {searched_the_other_way(study)}, and a study keeps its directions; to search "
-                        f"on toward the most, warm start a new sweep from it: hydra.sweeper.warm_start={plan.sweep_dir} "
-                        "with another hydra.sweep.dir")
-    if found != plan.directions:
-        raise UserError(f"study {plan.study_name} in {plan.storage} has direction {found}, not {plan.directions}; "
-                        f"continue it with its direction (optimized_mode as before), or {new_study}")
-    metric = study.user_attrs.get(METRIC)
-    if metric is not None and metric != plan.metric:
-        raise UserError(f"study {plan.study_name} in {plan.storage} ranks its trials by {metric}, not {plan.metric}: "
-                        f"their values would be compared with each other; continue it with optimized_metric={metric}, "
-                        f"or {new_study}")
-    if metric is None and study.trials == []:  # a study of an earlier version keeps no name: not guessed
-        study.set_user_attr(METRIC, plan.metric)
-    if plan.custom is None:  # a custom function draws further parameters of its own, trial by trial
-        from trainlab.search.warmstart import space_difference
-
-        earlier = [t for t in study.get_trials(deepcopy=False)  # enqueued ones have no distributions yet
-                   if t.distributions and not is_copied(t) and not is_surplus(t)]
-        # another process's RUNNING trial may be drawing its parameters one by one right now (and a killed
-        # one may have stopped half-way): only trials that ran tell which parameters the space had
-        ran = [t for t in earlier if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-        difference = space_difference(earlier, plan.space) or space_difference(ran, plan.space, added=True)
-        if difference:
-            raise UserError(f"study {plan.study_name} in {plan.storage} has {len(earlier)} trial(s) already, and "
-                            f"{difference}; a continued study keeps its space: give another hydra.sweep.dir (or "
-                            "hydra.sweeper.study_name) for a new study, or search as before")
-    close_orphans(study)  # trials of this host's sweeps that were killed
-    return study
 
 
 class OptunaSearch:
