@@ -14,7 +14,7 @@ from optuna.trial import TrialState, create_trial
 
 from trainlab.search import advice, importance
 from trainlab.search.analyze import importance_lines, parallel_coordinates
-from trainlab.search.results import best_trials
+from trainlab.search.trials import best_trials
 
 SPACE = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
 SPACE_X = {"x": SPACE["x"]}

@@ -538,7 +538,7 @@ def test_stage_two_through_the_sweeper_keys_is_refused_in_their_names(compose_cf
 def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(compose_cfg, tmp_path, caplog):
     from trainlab.search.analyze import report
     from trainlab.search.front import pick
-    from trainlab.search.results import best_trials
+    from trainlab.search.trials import best_trials
 
     search = search_for(compose_cfg, tmp_path, ["hparams_search=optuna_two_objectives", "hydra.sweeper.n_trials=8"],
                         StandIn(facts={"fit_seconds": 10.0}))
@@ -1392,7 +1392,8 @@ def test_a_two_objective_sweep_that_an_earlier_version_minimised_against_optimiz
     worst r2 without a word, and continuing it was told to keep 'its direction (optimized_mode as before)',
     which it had. Its front is read toward the most now, with a warning; continuing it says what happened and
     what to do (a warm start, which is accepted)."""
-    from trainlab.search.results import METRIC, best_trials, load_sweep_study
+    from trainlab.search.results import METRIC, load_sweep_study
+    from trainlab.search.trials import best_trials
 
     folder = tmp_path / "sweep"
     folder.mkdir()

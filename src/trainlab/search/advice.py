@@ -36,7 +36,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.search.results import ALL_PRUNED_FIX, METRIC, epochs_run, finite, own_complete, whole
+from trainlab.search.results import ALL_PRUNED_FIX, METRIC
+from trainlab.search.trials import epochs_run, finite, own_complete, whole
 from trainlab.search.importance import fmt as _fmt, importances, searched, too_few_to_rank
 from trainlab.search.shared import is_copied, is_surplus
 

@@ -28,8 +28,8 @@ from trainlab.search import importance as ranking
 from trainlab.search.advice import convergence, pruning_stats, recommendations, top_trials  # noqa: F401
 from trainlab.search.importance import analysed_study, importances, not_ranked, ranked_study, unranked  # noqa: F401
 from trainlab.search.front import front_lines, plot_front
-from trainlab.search.results import (DAMAGED_RESULTS, RESULTS_YAML, best_trials, epochs_run, in_memory,
-                                     load_sweep_study, own_complete)
+from trainlab.search.results import DAMAGED_RESULTS, RESULTS_YAML, in_memory, load_sweep_study
+from trainlab.search.trials import best_trials, epochs_run, own_complete
 from trainlab.search.shared import is_copied, is_surplus
 
 REPORT = "analysis.txt"

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import optuna
 from optuna.trial import FrozenTrial
 
-from trainlab.search.results import own_complete
+from trainlab.search.trials import own_complete
 
 MIN_TRIALS_FOR_IMPORTANCE = 10
 # complete trials a searched parameter before fANOVA ranks them (2 parameters: the 10 above); ranked from

@@ -5,7 +5,8 @@ Per-trial facts the sweeper records as user attributes (Optuna keeps them in the
 ``run_dir``, ``seconds`` (wall time of the job) and ``fail_reason``; the job itself records
 ``epochs``, ``checks``, ``final_train_loss``, ``fit_seconds``, ``pruned_at_epoch`` (and
 ``energy_joules`` where measured), see :class:`trainlab.search.pruning.OptunaPruning`. Trials of a
-study without those (older studies, constructed ones) count one epoch per reported value.
+study without those (older studies, constructed ones) count one epoch per reported value
+(:mod:`trainlab.search.trials` reads them).
 
 Surplus trials (asked by one of several processes sharing a study when the others had taken the last
 places, see :mod:`trainlab.search.shared`) are FAIL in Optuna but were never launched: they are not
@@ -26,7 +27,6 @@ import csv
 import io
 import json
 import logging
-import math
 from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
@@ -39,6 +39,7 @@ from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.run.folder import resolve_checkpoint
 from trainlab.config.errors import UserError
 from trainlab.search.shared import is_copied, is_surplus, storage_file, storage_url
+from trainlab.search.trials import best_reported, best_trials, epochs_run, pruned_at, whole
 
 log = logging.getLogger(__name__)
 
@@ -101,32 +102,6 @@ def sweep_storage(sweep_dir: Path) -> str:
     if stored and not (written_at is not None and written_at.name == STUDY_FILE and own.is_file()):
         return stored
     return storage_url(None, own)
-
-
-def epochs_run(trial: FrozenTrial) -> float:
-    """Epochs the trial trained (fractional when a pruner stopped it between checks of an epoch)."""
-    epochs = trial.user_attrs.get("epochs")
-    return whole(epochs) if epochs is not None else len(trial.intermediate_values)
-
-
-def pruned_at(trial: FrozenTrial) -> Optional[int]:
-    """The 0-based epoch in which the pruner stopped the trial (as in checkpoint names)."""
-    if trial.state != TrialState.PRUNED:
-        return None
-    return trial.user_attrs.get("pruned_at_epoch", trial.last_step)
-
-
-def best_reported(trial: FrozenTrial, minimize: bool = True) -> Optional[float]:
-    """The best value the trial reported at any check (its best validation loss), else its value."""
-    reported = list(trial.intermediate_values.values())
-    if reported:
-        return min(reported) if minimize else max(reported)
-    return trial.value if trial.values and len(trial.values) == 1 else None
-
-
-def whole(value: Any) -> Any:
-    """Whole floats as ints (4.0 -> 4), so that files read as the counts they are."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def load_sweep_study(sweep_dir: Path) -> optuna.Study:
@@ -195,40 +170,6 @@ def in_memory(study: optuna.Study, directions: Optional[list[str]] = None) -> op
         copy.set_user_attr(key, value)
     copy.add_trials(study.get_trials(deepcopy=False))
     return copy
-
-
-def finite(trial: FrozenTrial) -> bool:
-    """Whether every value of a complete trial is a number (not inf or nan: a diverged run)."""
-    return all(math.isfinite(v) for v in trial.values or ())
-
-
-def own_complete(study: optuna.Study) -> list[FrozenTrial]:
-    """The complete trials run in this study (a warm start's copies are the earlier study's) with
-    finite values (:func:`finite`: a maximised inf was taken as the best, and refine retrained it)."""
-    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if not is_copied(t) and finite(t)]
-
-
-def best_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """The best trial run in this study, or its Pareto front when it has several objectives (empty
-    before any), of :func:`own_complete`."""
-    done = own_complete(study)
-    if not done:
-        return []
-    signs = [1 if d == optuna.study.StudyDirection.MINIMIZE else -1 for d in study.directions]
-    if len(signs) == 1:
-        return [min(done, key=lambda t: signs[0] * t.value)]
-    return pareto_front(done, signs)
-
-
-def pareto_front(trials: list[FrozenTrial], signs: list[int]) -> list[FrozenTrial]:
-    """Trials no other trial beats in every objective (``signs``: 1 minimise, -1 maximise)."""
-    scored = [(t, [s * v for s, v in zip(signs, t.values)]) for t in trials]
-
-    def dominated(a: list[float]) -> bool:
-        return any(all(x <= y for x, y in zip(b, a)) and b != a for _, b in scored)
-
-    return sorted((t for t, a in scored if not dominated(a)), key=lambda t: t.values)
 
 
 def checkpoint_of(run_dir: Optional[Path]) -> Optional[str]:
