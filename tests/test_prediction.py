@@ -309,10 +309,26 @@ def test_a_file_too_short_for_one_window_is_refused_by_predict_py_in_its_words(r
     short = tmp_path / "short.csv"
     pd.read_csv(stores_file(tmp_path / "all.csv")).groupby("store").tail(12).to_csv(short, index=False)
     with pytest.raises(UserError, match=re.escape(
-            "'short (store=A,B,C)' series A has 12 rows, fewer than one window of data.window=14 + data.horizon=2 + "
-            "data.steps=1 - 1 = 16 rows, which predict.py reads the data in; give a longer file, or leave the short "
-            "series out of data.source.series (predict.py sets the run's data with a '+': +data.source.series=<value>")):
+            "'short (store=A,B,C)' series A has 12 rows, fewer than the data.window=14 + data.horizon=2 - 1 = 15 "
+            "predict.py forecasts from (the last window, ending data.horizon=2 row(s) before the first row after the "
+            "data); give a longer file, or leave the short series out of data.source.series (predict.py sets the "
+            "run's data with a '+': +data.source.series=<value>")):
         predict(runs["stores"], 3, tmp_path, f"+data.source.path={short}")
+
+
+def test_the_last_window_alone_is_enough_to_forecast_from(runs, tmp_path):
+    """data.window=16 rows of the sine (data.horizon=1): the last window is all a forecast reads. Refused before,
+    as fewer than data.window + data.horizon + data.steps - 1 = 17 rows: a window with its targets, which only
+    scoring reads."""
+    rows = pd.read_csv(sine_file(tmp_path / "sine.csv"))
+    rows.tail(16).to_csv(tmp_path / "last.csv", index=False)
+    result = predict(runs["sine"], 5, tmp_path, f"+data.source.path={tmp_path / 'last.csv'}")
+    np.testing.assert_allclose(result.frame.y.to_numpy(), hand_forecast(runs["sine"], rows.y.to_numpy()[-16:], 5),
+                               rtol=1e-5)
+    rows.tail(15).to_csv(tmp_path / "fewer.csv", index=False)
+    with pytest.raises(UserError, match=r"^'fewer' has 15 rows, fewer than the data.window=16 \+ data.horizon=1 - 1 = "
+                                        r"16 predict.py forecasts from"):
+        predict(runs["sine"], 5, tmp_path, f"+data.source.path={tmp_path / 'fewer.csv'}")
 
 
 def test_an_image_run_maps_the_anomalies_of_a_folder_without_masks(runs, tmp_path):
