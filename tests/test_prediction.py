@@ -143,8 +143,9 @@ def test_a_model_with_other_inputs_forecasts_only_its_steps_and_says_what_to_do(
     assert len(predict(runs["xy"], 1, tmp_path).frame) == 1
     with pytest.raises(UserError, match=re.escape(
             "horizon=3: the model predicts data.steps=1 step(s) at once and its inputs hold column(s) ['x'] besides "
-            "its targets ['y'], whose values after the data's end are unknown; give horizon=1 or less, or train a run "
-            "that predicts 3 at once: data.steps=3")):
+            "its targets ['y'], whose values after the data's end are unknown; give horizon=1 or less, their values "
+            "after the data's end in future=<file> (README: Forecast past the data), or train a run that predicts 3 "
+            "at once: data.steps=3")):
         predict(runs["xy"], 3, tmp_path)
     with pytest.raises(UserError, match=r"^horizon=0 must be a whole number of steps after the data's end, 1 or more"):
         predict(runs["xy"], 0, tmp_path)
