@@ -285,7 +285,10 @@ def test_calendar_inputs_are_computed_for_the_rows_after_the_data_and_fed_in(run
     from trainlab.run.pipeline import restore
 
     result = predict(runs["elnino"], 14, tmp_path)
-    assert result.details["recursive"] and list(result.frame.columns) == ["step", "sst"]
+    assert result.details["recursive"] and list(result.frame.columns) == ["month", "step", "sst"]
+    # the months after December 2010 (its rows had none: forecast.csv held the step alone)
+    written = pd.read_csv(result.forecast).month
+    assert list(written[:3]) == ["2011-01-01", "2011-02-01", "2011-03-01"] and written.iloc[-1] == "2012-02-01"
     sst = elnino.load_pandas().data.iloc[:, 1:].to_numpy(dtype=np.float64).reshape(-1)
     folder = RunFolder(runs["elnino"])
     saved = load_checkpoint(folder.best())
@@ -304,6 +307,23 @@ def test_calendar_inputs_are_computed_for_the_rows_after_the_data_and_fed_in(run
             made.append(value)
             rows.append(row(len(rows), value))
     np.testing.assert_allclose(result.frame.sst.to_numpy(), made, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name, last, after", [
+    ("co2", "2001-12-29", ["2002-01-05", "2002-01-12"]), ("sunspots", "2008", [2009, 2010]),
+    ("nile", "1970", [1971, 1972]), ("macrodata_realgdp", "2009-07-01", ["2009-10-01", "2010-01-01"]),
+])
+def test_the_packaged_series_have_their_times_and_forecast_csv_continues_them(name, last, after):
+    """They had none (as El Niño): forecast.csv's rows held a step number alone, and messages named row numbers."""
+    from trainlab.data.timeseries.packaged import PackagedSeries
+    from trainlab.prediction.calendar import after_end
+
+    table = PackagedSeries(name).load()
+    grid = table.times[0]
+    assert grid.written[-1] == last and len(grid.positions) == len(table.targets)
+    made = list(after_end([grid], 2, None))
+    assert [str(t.date()) if isinstance(t, pd.Timestamp) else t for t in made] == after
+    assert PackagedSeries("tmy3_temperature").load().times is None  # a typical year: months of different years
 
 
 def test_a_file_too_short_for_one_window_is_refused_by_predict_py_in_its_words(runs, tmp_path):
