@@ -414,6 +414,29 @@ def test_every_panel_of_series_with_other_ends_names_its_own_dates(runs, tmp_pat
     assert len({tuple(own) for own in labels}) == 3  # stores ending on different days: different dates
 
 
+def test_forecast_png_places_the_hours_across_a_clock_change_by_their_instant(runs, tmp_path, monkeypatch):
+    """The sine's forecast crosses Berlin's spring change (01:00, then 03:00): plotted at its clock times, the
+    hour between them was drawn two hours wide (and the autumn hour ran back); by instant, in the zone's labels."""
+    import matplotlib.dates as mdates
+
+    import trainlab.prediction.plots as plots
+
+    drawn = []
+
+    def keep(fig, path, **kwargs):
+        ax = fig.axes[0]
+        drawn.append((np.asarray(ax.lines[1].get_xdata(orig=False), dtype=float), ax.xaxis.get_major_formatter()))
+        path.write_bytes(b"png")
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    result = predict(runs["sine"], 6, tmp_path)
+    x, formatter = drawn[0]
+    np.testing.assert_allclose(np.diff(x), 1 / 24, rtol=1e-6)  # the last hour of the data, then six: one apart
+    instants = pd.to_datetime(pd.read_csv(result.forecast).time, utc=True)
+    np.testing.assert_allclose(x[1:], mdates.date2num(instants.dt.tz_localize(None).to_numpy()), rtol=1e-12)
+    assert str(getattr(formatter, "_tz", "")) == "Europe/Berlin"  # labelled on the zone's clock
+
+
 @pytest.mark.parametrize("made, message", [
     (None, r"^images='.*nope' is not a folder; give the folder holding your images"),
     ((), r"^images='.*nope' holds no images \(.*\); give the folder of the sky images to map$"),

@@ -100,9 +100,10 @@ def written(times: Any, grid: Grid, zone: Optional[str]) -> Any:
     return _in_zone(times, _zone_of(grid, zone)) if isinstance(times, pd.DatetimeIndex) else times
 
 
-def clock(times: Any) -> Any:
-    """Times for a plot's axis: zoned ones as their clock time."""
-    return times.tz_localize(None) if getattr(times, "tz", None) is not None else times
+def on_axis(times: Any) -> Any:
+    """Times for a plot's axis: zoned ones as zoned datetimes, which matplotlib places by their instant and labels
+    in their zone (their clock times, naive, jumped an hour at a clock change and ran back at the autumn one)."""
+    return list(times.to_pydatetime()) if getattr(times, "tz", None) is not None else times
 
 
 def _in_zone(times: Any, tz: Any) -> Any:
