@@ -489,6 +489,32 @@ def test_forecast_csv_reads_back_into_pandas_with_its_times_in_their_zone(runs, 
     assert "time_column" not in predict(runs["xy"], 1, tmp_path).details  # a file without times
 
 
+def test_forecast_csv_writes_dates_as_the_file_does(runs, tmp_path):
+    """A newer file of the stores with day-first dates: forecast.csv wrote 2023-05-01 after 30/04/2023."""
+    newer = tmp_path / "dayfirst.csv"
+    rows = pd.read_csv(stores_file(tmp_path / "stores.csv"), parse_dates=["date"])
+    rows.assign(date=rows.date.dt.strftime("%d/%m/%Y")).to_csv(newer, index=False)
+    frame = pd.read_csv(predict(runs["stores"], 2, tmp_path, f"+data.source.path={newer}").forecast, dtype=str)
+    assert list(frame[frame.store == "A"].date) == ["01/05/2023", "02/05/2023"]
+
+
+@pytest.mark.parametrize("times, expected", [
+    (["2020-01", "2020-02", "2020-03"], ["2020-04", "2020-05"]),  # months as a file writes them, not 2020-04-01
+    (["2020-01-31", "2020-02-29", "2020-03-31"], ["2020-04-30", "2020-05-31"]),
+    (["01/01/2020", "01/02/2020", "01/03/2020"], ["01/04/2020", "01/05/2020"]),  # day-first, read so by the run
+    (["2020-01-01 00:00", "2020-02-01 00:00", "2020-03-01 00:00"], ["2020-04-01 00:00", "2020-05-01 00:00"]),
+])
+def test_the_times_after_a_series_are_written_in_its_files_format(times, expected):
+    """Beside a series without times (its cells empty) the dates were written with a midnight (2020-04-01 00:00:00)."""
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end, as_written
+
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(3)}), "t", "f.csv",
+                           time_format="%d/%m/%Y" if "/" in times[0] else None)
+    made = as_written(after_end([grid, None], 2, None), [grid, None])
+    assert pd.DataFrame({"t": made.to_numpy()}).to_csv(index=False).splitlines() == ["t", *expected, '""', '""']
+
+
 def test_trainlab_predict_takes_numpy_integers_as_the_horizon(runs, tmp_path):
     """A horizon computed with numpy (np.int64) was refused as not 'a whole number of steps'."""
     assert len(predict(runs["xy"], np.int64(1), tmp_path).frame) == 1

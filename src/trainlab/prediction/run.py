@@ -94,7 +94,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
 
 def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    from trainlab.prediction.calendar import written_zone
+    from trainlab.prediction.calendar import as_written, written_zone
     from trainlab.prediction.fit import check_reach, reach
     from trainlab.prediction.future import drivers, read_future
     from trainlab.prediction.plots import plot_forecasts
@@ -122,7 +122,10 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     if table.times is not None and any(g is not None and g.times is not None for g in table.times):
         times = {"time_column": getattr(data.source, "time_column", None) or "timestamp",
                  "time_zone": written_zone(table.times, getattr(data.source, "time_zone", None))}
-    write_atomic(out_dir / "forecast.csv", frame.to_csv(index=False))
+    written = frame
+    if times and times["time_column"] in frame:  # dates as the file writes them (2020-04 after 2020-03)
+        written = frame.assign(**{times["time_column"]: as_written(frame[times["time_column"]], table.times).to_numpy()})
+    write_atomic(out_dir / "forecast.csv", written.to_csv(index=False))
     shown = cfg.history or max(4 * horizon, data.window)
     left_out = plot_forecasts(forecasts, table, data.source, shown, out_dir / "forecast.png")
     report = {
