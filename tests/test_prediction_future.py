@@ -165,3 +165,18 @@ def test_without_the_future_file_the_refusal_names_it(runs, tmp_path):
             "their values after the data's end in future=<file> (README: Forecast past the data), or train a run that "
             "predicts 5 at once: data.steps=5")):
         predict(runs["promo"], 5, tmp_path)
+
+
+@pytest.mark.parametrize("family, message", [
+    ("image", "future=f.csv: an image run's predictions are anomaly maps of images=<folder>, with no future; leave it out"),
+    ("graph", "future=f.csv: a graph run's predictions are the classes of the stars of catalogue=<file>, with no "
+              "future; leave it out"),
+])
+def test_an_image_or_a_graph_run_refuses_future(family, message):
+    from omegaconf import OmegaConf
+
+    from trainlab.prediction.run import _check_family_keys
+
+    cfg = OmegaConf.create({"horizon": None, "history": None, "future": "f.csv", "images": None, "catalogue": None})
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        _check_family_keys(cfg, family)
