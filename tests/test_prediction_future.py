@@ -103,6 +103,11 @@ def test_a_file_of_rows_in_order_feeds_a_series_without_times(runs, tmp_path):
     rows = pd.read_csv(trainlab.run.folder.RunFolder(runs["xy"]).config().data.source.path)[["x", "y"]].to_numpy()
     np.testing.assert_allclose(result.frame.y.to_numpy(), hand_forecast(runs["xy"], rows, np.cos(t / 5), 6),
                                rtol=1e-5)
+    pd.DataFrame({"x": np.cos(t[:4] / 5)}).to_csv(tmp_path / "four.csv", index=False)
+    with pytest.raises(UserError, match=re.escape(  # said "4 row(s) of its rows" before
+            f"future={tmp_path / 'four.csv'} has 4 row(s) after the data's end; horizon=6 reads the inputs of the "
+            "first 5 (data.steps=1 row(s) per forecast: the last window ends 1 row(s) before the last block")):
+        predict(runs["xy"], 6, tmp_path, f"future={tmp_path / 'four.csv'}")
 
 
 def _edit(path: Path, change) -> Path:

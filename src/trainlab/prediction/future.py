@@ -104,7 +104,7 @@ def read_future(path: str, data: Any, horizon: int) -> list[np.ndarray]:
     for i, name in enumerate(own):
         j = place[name]
         first, end = int(ends[j - 1]) if j else 0, int(ends[j])
-        where = f"series {name}" if name is not None else "its rows"
+        where = f"series {name}" if name is not None else "the file"  # what starts, steps, lacks a value
         grid = table.times[i] if table.times is not None else None
         theirs_grid = future.times[j] if future.times is not None else None
         if grid is not None and grid.times is not None and theirs_grid is not None and theirs_grid.times is not None:
@@ -120,7 +120,8 @@ def read_future(path: str, data: Any, horizon: int) -> list[np.ndarray]:
         values = future.targets[first:end]
         if len(values) < need:
             ahead = f" and data.horizon={data.horizon} row(s) ahead" if data.horizon > 1 else ""
-            raise UserError(f"future={path} has {len(values)} row(s) of {where} after the data's end; horizon={horizon} "
+            of = f" of series {name}" if name is not None else ""
+            raise UserError(f"future={path} has {len(values)} row(s){of} after the data's end; horizon={horizon} "
                             f"reads the inputs of the first {need} (data.steps={data.steps} row(s) per forecast"
                             f"{ahead}: the last window ends {data.horizon} row(s) before the last block of "
                             f"data.steps rows); give {need} rows or more, or a shorter horizon")
