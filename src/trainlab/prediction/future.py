@@ -19,7 +19,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.sources import TableFile
-from trainlab.data.timeseries.values import numeric_columns, require_columns
+from trainlab.data.timeseries.values import numeric_columns
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
-from trainlab.data.timeseries.packaged import grid_of
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               wide_columns)
+from trainlab.data.timeseries.packaged import grid_of
 from trainlab.data.timeseries.regular import regular_series
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
