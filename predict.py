@@ -3,7 +3,8 @@
 Rebuilds data and model from the run's saved config, restores the checkpoint (weights and the data's
 scaling), forecasts ``horizon`` steps after the end of every series of the data (the run's file, or a
 newer one: ``+data.source.path=<file>``) and writes into outputs/predict/runs/<date>_<time>_<suffix>/:
-forecast.csv, forecast.png and forecast.json; an image run, ``images=<folder>``, the anomaly maps of
+forecast.csv, forecast.png and forecast.json (a model that reads inputs besides its targets and calendar past the data's
+end: their values in ``future=<file>``); an image run, ``images=<folder>``, the anomaly maps of
 sky images without masks; a graph run, ``catalogue=<file>``, the classes of the stars of a catalogue without
 labels. The steps are ``trainlab.run.jobs.predict`` (which ``trainlab.predict`` runs from Python too).
 """

@@ -143,8 +143,9 @@ def test_a_model_with_other_inputs_forecasts_only_its_steps_and_says_what_to_do(
     assert len(predict(runs["xy"], 1, tmp_path).frame) == 1
     with pytest.raises(UserError, match=re.escape(
             "horizon=3: the model predicts data.steps=1 step(s) at once and its inputs hold column(s) ['x'] besides "
-            "its targets ['y'], whose values after the data's end are unknown; give horizon=1 or less, or train a run "
-            "that predicts 3 at once: data.steps=3")):
+            "its targets ['y'], whose values after the data's end are unknown; give horizon=1 or less, their values "
+            "after the data's end in future=<file> (README: Forecast past the data), or train a run that predicts 3 "
+            "at once: data.steps=3")):
         predict(runs["xy"], 3, tmp_path)
     with pytest.raises(UserError, match=r"^horizon=0 must be a whole number of steps after the data's end, 1 or more"):
         predict(runs["xy"], 0, tmp_path)
@@ -284,7 +285,10 @@ def test_calendar_inputs_are_computed_for_the_rows_after_the_data_and_fed_in(run
     from trainlab.run.pipeline import restore
 
     result = predict(runs["elnino"], 14, tmp_path)
-    assert result.details["recursive"] and list(result.frame.columns) == ["step", "sst"]
+    assert result.details["recursive"] and list(result.frame.columns) == ["month", "step", "sst"]
+    # the months after December 2010 (its rows had none: forecast.csv held the step alone)
+    written = pd.read_csv(result.forecast).month
+    assert list(written[:3]) == ["2011-01-01", "2011-02-01", "2011-03-01"] and written.iloc[-1] == "2012-02-01"
     sst = elnino.load_pandas().data.iloc[:, 1:].to_numpy(dtype=np.float64).reshape(-1)
     folder = RunFolder(runs["elnino"])
     saved = load_checkpoint(folder.best())
@@ -305,14 +309,47 @@ def test_calendar_inputs_are_computed_for_the_rows_after_the_data_and_fed_in(run
     np.testing.assert_allclose(result.frame.sst.to_numpy(), made, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name, last, after", [
+    ("co2", "2001-12-29", ["2002-01-05", "2002-01-12"]), ("sunspots", "2008", [2009, 2010]),
+    ("nile", "1970", [1971, 1972]), ("macrodata_realgdp", "2009-07-01", ["2009-10-01", "2010-01-01"]),
+])
+def test_the_packaged_series_have_their_times_and_forecast_csv_continues_them(name, last, after):
+    """They had none (as El Niño): forecast.csv's rows held a step number alone, and messages named row numbers."""
+    from trainlab.data.timeseries.packaged import PackagedSeries
+    from trainlab.prediction.calendar import after_end
+
+    table = PackagedSeries(name).load()
+    grid = table.times[0]
+    assert grid.written[-1] == last and len(grid.positions) == len(table.targets)
+    made = list(after_end([grid], 2, None))
+    assert [str(t.date()) if isinstance(t, pd.Timestamp) else t for t in made] == after
+    assert PackagedSeries("tmy3_temperature").load().times is None  # a typical year: months of different years
+
+
 def test_a_file_too_short_for_one_window_is_refused_by_predict_py_in_its_words(runs, tmp_path):
     short = tmp_path / "short.csv"
     pd.read_csv(stores_file(tmp_path / "all.csv")).groupby("store").tail(12).to_csv(short, index=False)
     with pytest.raises(UserError, match=re.escape(
-            "'short (store=A,B,C)' series A has 12 rows, fewer than one window of data.window=14 + data.horizon=2 + "
-            "data.steps=1 - 1 = 16 rows, which predict.py reads the data in; give a longer file, or leave the short "
-            "series out of data.source.series (predict.py sets the run's data with a '+': +data.source.series=<value>")):
+            "'short (store=A,B,C)' series A has 12 rows, fewer than the data.window=14 + data.horizon=2 - 1 = 15 "
+            "predict.py forecasts from (the last window, ending data.horizon=2 row(s) before the first row after the "
+            "data); give a longer file, or leave the short series out of data.source.series (predict.py sets the "
+            "run's data with a '+': +data.source.series=<value>")):
         predict(runs["stores"], 3, tmp_path, f"+data.source.path={short}")
+
+
+def test_the_last_window_alone_is_enough_to_forecast_from(runs, tmp_path):
+    """data.window=16 rows of the sine (data.horizon=1): the last window is all a forecast reads. Refused before,
+    as fewer than data.window + data.horizon + data.steps - 1 = 17 rows: a window with its targets, which only
+    scoring reads."""
+    rows = pd.read_csv(sine_file(tmp_path / "sine.csv"))
+    rows.tail(16).to_csv(tmp_path / "last.csv", index=False)
+    result = predict(runs["sine"], 5, tmp_path, f"+data.source.path={tmp_path / 'last.csv'}")
+    np.testing.assert_allclose(result.frame.y.to_numpy(), hand_forecast(runs["sine"], rows.y.to_numpy()[-16:], 5),
+                               rtol=1e-5)
+    rows.tail(15).to_csv(tmp_path / "fewer.csv", index=False)
+    with pytest.raises(UserError, match=r"^'fewer' has 15 rows, fewer than the data.window=16 \+ data.horizon=1 - 1 = "
+                                        r"16 predict.py forecasts from"):
+        predict(runs["sine"], 5, tmp_path, f"+data.source.path={tmp_path / 'fewer.csv'}")
 
 
 def test_an_image_run_maps_the_anomalies_of_a_folder_without_masks(runs, tmp_path):
@@ -377,6 +414,29 @@ def test_every_panel_of_series_with_other_ends_names_its_own_dates(runs, tmp_pat
     assert len({tuple(own) for own in labels}) == 3  # stores ending on different days: different dates
 
 
+def test_forecast_png_places_the_hours_across_a_clock_change_by_their_instant(runs, tmp_path, monkeypatch):
+    """The sine's forecast crosses Berlin's spring change (01:00, then 03:00): plotted at its clock times, the
+    hour between them was drawn two hours wide (and the autumn hour ran back); by instant, in the zone's labels."""
+    import matplotlib.dates as mdates
+
+    import trainlab.prediction.plots as plots
+
+    drawn = []
+
+    def keep(fig, path, **kwargs):
+        ax = fig.axes[0]
+        drawn.append((np.asarray(ax.lines[1].get_xdata(orig=False), dtype=float), ax.xaxis.get_major_formatter()))
+        path.write_bytes(b"png")
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    result = predict(runs["sine"], 6, tmp_path)
+    x, formatter = drawn[0]
+    np.testing.assert_allclose(np.diff(x), 1 / 24, rtol=1e-6)  # the last hour of the data, then six: one apart
+    instants = pd.to_datetime(pd.read_csv(result.forecast).time, utc=True)
+    np.testing.assert_allclose(x[1:], mdates.date2num(instants.dt.tz_localize(None).to_numpy()), rtol=1e-12)
+    assert str(getattr(formatter, "_tz", "")) == "Europe/Berlin"  # labelled on the zone's clock
+
+
 @pytest.mark.parametrize("made, message", [
     (None, r"^images='.*nope' is not a folder; give the folder holding your images"),
     ((), r"^images='.*nope' holds no images \(.*\); give the folder of the sky images to map$"),
@@ -427,6 +487,32 @@ def test_forecast_csv_reads_back_into_pandas_with_its_times_in_their_zone(runs, 
     dates = pd.read_csv(daily.forecast, parse_dates=["date"])  # days: dates without a zone
     assert str(dates.date.dtype).startswith("datetime64") and list(dates.date) == list(daily.frame.date)
     assert "time_column" not in predict(runs["xy"], 1, tmp_path).details  # a file without times
+
+
+def test_forecast_csv_writes_dates_as_the_file_does(runs, tmp_path):
+    """A newer file of the stores with day-first dates: forecast.csv wrote 2023-05-01 after 30/04/2023."""
+    newer = tmp_path / "dayfirst.csv"
+    rows = pd.read_csv(stores_file(tmp_path / "stores.csv"), parse_dates=["date"])
+    rows.assign(date=rows.date.dt.strftime("%d/%m/%Y")).to_csv(newer, index=False)
+    frame = pd.read_csv(predict(runs["stores"], 2, tmp_path, f"+data.source.path={newer}").forecast, dtype=str)
+    assert list(frame[frame.store == "A"].date) == ["01/05/2023", "02/05/2023"]
+
+
+@pytest.mark.parametrize("times, expected", [
+    (["2020-01", "2020-02", "2020-03"], ["2020-04", "2020-05"]),  # months as a file writes them, not 2020-04-01
+    (["2020-01-31", "2020-02-29", "2020-03-31"], ["2020-04-30", "2020-05-31"]),
+    (["01/01/2020", "01/02/2020", "01/03/2020"], ["01/04/2020", "01/05/2020"]),  # day-first, read so by the run
+    (["2020-01-01 00:00", "2020-02-01 00:00", "2020-03-01 00:00"], ["2020-04-01 00:00", "2020-05-01 00:00"]),
+])
+def test_the_times_after_a_series_are_written_in_its_files_format(times, expected):
+    """Beside a series without times (its cells empty) the dates were written with a midnight (2020-04-01 00:00:00)."""
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end, as_written
+
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(3)}), "t", "f.csv",
+                           time_format="%d/%m/%Y" if "/" in times[0] else None)
+    made = as_written(after_end([grid, None], 2, None), [grid, None])
+    assert pd.DataFrame({"t": made.to_numpy()}).to_csv(index=False).splitlines() == ["t", *expected, '""', '""']
 
 
 def test_trainlab_predict_takes_numpy_integers_as_the_horizon(runs, tmp_path):

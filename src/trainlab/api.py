@@ -121,10 +121,11 @@ def evaluate(ckpt_path_or_run: str | os.PathLike, overrides: Sequence[str] = (),
 
 def predict(ckpt_path_or_run: str | os.PathLike, horizon: Optional[int] = None, overrides: Sequence[str] = (), *,
             images: Optional[str | os.PathLike] = None, catalogue: Optional[str | os.PathLike] = None,
-            config_dir: Optional[str | os.PathLike] = None, config_name: str = "predict") -> PredictResult:
+            future: Optional[str | os.PathLike] = None, config_dir: Optional[str | os.PathLike] = None, config_name: str = "predict") -> PredictResult:
     """``python predict.py ckpt_path=<ckpt_path_or_run> horizon=<horizon> <overrides>`` from Python: the next
     ``horizon`` steps after the end of every series of the run's data; ``overrides`` as predict.py takes
-    them (``+data.source.path=<newer file>``). An image run takes ``images=<folder>`` instead of a horizon, a graph
+    them (``+data.source.path=<newer file>``); ``future``: the values after the data's end of inputs besides the
+    targets and calendar (predict.py's ``future=<file>``). An image run takes ``images=<folder>`` instead of a horizon, a graph
     run ``catalogue=<file>`` (stars without labels)."""
     from trainlab.config.composition import grammar_value
     from trainlab.run.jobs import predict_job
@@ -136,7 +137,8 @@ def predict(ckpt_path_or_run: str | os.PathLike, horizon: Optional[int] = None, 
     horizon = None if horizon is None else int(horizon)  # numpy's integers too (a length, np.arange's values)
     given = [f"ckpt_path={grammar_value(str(ckpt_path_or_run))}", *([f"horizon={horizon}"] if horizon is not None else []),
              *([f"images={grammar_value(str(images))}"] if images is not None else []),
-             *([f"catalogue={grammar_value(str(catalogue))}"] if catalogue is not None else []), *_listed(overrides)]
+             *([f"catalogue={grammar_value(str(catalogue))}"] if catalogue is not None else []),
+             *([f"future={grammar_value(str(future))}"] if future is not None else []), *_listed(overrides)]
     out_dir, made = _run("predict.py", config_name, given, config_dir, lambda cfg: predict_job(cfg, exits=False))
     frame = made.pop("forecast")
     made.pop("out_dir")

@@ -5,6 +5,7 @@
 - ``fit``: whether the data and the horizon fit the model (its step between times, its series, inputs
   it can be fed beyond the data's end).
 - ``timeseries``: the forecast itself, from the end of each series, fed back past ``data.steps``.
+- ``future``: ``future=<file>``, the values after the data's end of inputs nobody computes (drivers).
 - ``calendar``: the times after a series' last row, on its own step and in its own zone.
 - ``plots``: forecast.png, the last stretch of history and the forecast.
 - ``image``: an image run's anomaly maps of a folder of sky images without masks.

@@ -11,6 +11,7 @@ all series of a step at once: a file of thousands of series takes one pass, not 
 from __future__ import annotations
 
 import re
+import warnings
 from collections import defaultdict
 from typing import Any, Optional, Sequence
 
@@ -83,6 +84,43 @@ def after_end(grids: Sequence[Optional[Grid]], horizon: int, zone: Optional[str]
     return made if any(v is None for v in out) else made.infer_objects()
 
 
+def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
+    """The format (strftime codes) the series' time column writes its dates in, for forecast.csv to write the
+    times after them alike (a file of months as ``2020-03`` gets ``2020-04``, not ``2020-04-01``): where the
+    last time of every series with times reads back as written with one format, and they step by a day or
+    more (times under a day keep their zone's offsets); None otherwise."""
+    import pandas as pd
+
+    formats = set()
+    for grid in grids:
+        if grid is None or grid.times is None or not len(grid.written):
+            continue
+        last = grid.written[-1]
+        if _under_a_day(grid) or not isinstance(last, str) or not np.issubdtype(np.asarray(grid.times).dtype,
+                                                                              np.datetime64):
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": tried both
+            guesses = [pd.tseries.api.guess_datetime_format(last.strip(), dayfirst=first) for first in (False, True)]
+        # the format that writes the last time back as the file did (01/03/2020 is March's or January's)
+        fits = [f for f in guesses if f and pd.Timestamp(grid.times[-1]).strftime(f) == last.strip()]
+        if not fits:
+            return None
+        formats.add(fits[0])
+    return formats.pop() if len(formats) == 1 else None
+
+
+def as_written(column: Any, grids: Sequence[Optional[Grid]]) -> Any:
+    """forecast.csv's time column: in the file's own format (:func:`file_format`) as text, the cells of series
+    without times empty; as it is where there is none (pandas writes it)."""
+    import pandas as pd
+
+    found = file_format(grids)
+    if found is None:
+        return column
+    return pd.to_datetime(pd.Series(column), errors="coerce").dt.strftime(found)
+
+
 def written_zone(grids: Sequence[Optional[Grid]], zone: Optional[str]) -> Optional[str]:
     """``zone`` (``data.source.time_zone``) where the times after the series are written in it (steps under a
     day); None where they are clock times or carry the file's own offsets. A zone whose offset changes (a
@@ -100,9 +138,10 @@ def written(times: Any, grid: Grid, zone: Optional[str]) -> Any:
     return _in_zone(times, _zone_of(grid, zone)) if isinstance(times, pd.DatetimeIndex) else times
 
 
-def clock(times: Any) -> Any:
-    """Times for a plot's axis: zoned ones as their clock time."""
-    return times.tz_localize(None) if getattr(times, "tz", None) is not None else times
+def on_axis(times: Any) -> Any:
+    """Times for a plot's axis: zoned ones as zoned datetimes, which matplotlib places by their instant and labels
+    in their zone (their clock times, naive, jumped an hour at a clock change and ran back at the autumn one)."""
+    return list(times.to_pydatetime()) if getattr(times, "tz", None) is not None else times
 
 
 def _in_zone(times: Any, tz: Any) -> Any:

@@ -1,7 +1,8 @@
 """Whether data and a horizon fit the model that forecasts them, each refused in one line naming the
 mismatch and the fix: another family's run, a file on another step between times or of other series
 than the model learned, and a horizon past ``data.steps`` for a model that needs inputs nobody knows
-after the data's end (its targets are fed back, and calendar columns its source computes for any row)."""
+after the data's end without ``future=<file>`` (its targets are fed back, and calendar columns its source
+computes for any row), or that needs none with it."""
 
 from __future__ import annotations
 
@@ -40,26 +41,38 @@ def reach(data: Any) -> int:
     return data.steps * -(-data.horizon // data.steps)
 
 
-def check_reach(data: Any, horizon: int) -> bool:
-    """Whether the forecast is fed back (``horizon`` past :func:`reach`); refused, in one line, for a model
-    whose inputs hold columns other than its own targets and the calendar its source computes for any row
-    (``source.CALENDAR``, ``source.calendar(rows)``): their values after the data's end are unknown."""
-    if horizon <= reach(data):
-        return False
+def check_reach(data: Any, horizon: int, future: Optional[str] = None) -> bool:
+    """Whether the forecast reads rows after the data's end (``horizon`` past :func:`reach`): their targets are
+    the forecasts fed back, calendar columns the source computes (``source.CALENDAR``, ``source.calendar(rows)``),
+    and any other input (a driver) comes from ``future`` (:mod:`trainlab.prediction.future`); refused in one line
+    without it. ``future`` given where nothing reads it is refused too, saying why."""
+    from trainlab.prediction.future import drivers
+
     targets = list(data.load().target_names)
-    calendar = set(getattr(data.source, "CALENDAR", ()))
-    others = [name for name in data.input_names if (not data.target_inputs or name not in targets)
-              and name not in calendar]
-    if data.target_inputs and not others:
+    others = drivers(data)
+    if horizon <= reach(data):
+        if future is not None:
+            raise UserError(f"future={future} is not read: horizon={horizon} is forecast from windows of the data "
+                            f"alone (data.steps={data.steps}, data.horizon={data.horizon}: up to {reach(data)} row(s) "
+                            "after its end); leave it out, or give a longer horizon")
+        return False
+    if not others:
+        if future is not None:
+            calendar = [n for n in data.input_names if n not in targets]
+            also = f" and calendar column(s) {calendar} its source computes" if calendar else ""
+            raise UserError(f"future={future} is not read: the model's inputs are its targets {targets}{also}, "
+                            "which predict.py feeds past the data's end itself; leave it out")
+        return True
+    if future is not None:
         return True
     why = (f"its inputs hold column(s) {others} besides its targets {targets}, whose values after the data's end "
            "are unknown" if data.target_inputs else
-           f"its inputs are column(s) {others} and not its targets' past values (data.target_inputs=false), so its "
-           "forecasts cannot be fed back")
+           f"its inputs are column(s) {others} and not its targets' past values (data.target_inputs=false), whose "
+           "values after the data's end are unknown")
     ahead = f", data.horizon={data.horizon} rows ahead," if data.horizon > 1 else ""
     raise UserError(f"horizon={horizon}: the model predicts data.steps={data.steps} step(s) at once{ahead} and {why}; "
-                    f"give horizon={reach(data)} or less, or train a run that predicts {horizon} at once: "
-                    f"data.steps={horizon}")
+                    f"give horizon={reach(data)} or less, their values after the data's end in future=<file> (README: "
+                    f"Forecast past the data), or train a run that predicts {horizon} at once: data.steps={horizon}")
 
 
 def check_same_series(state: dict[str, Any], here: dict[str, Any], ckpt_name: str) -> None:

@@ -21,7 +21,7 @@ def plot_forecasts(forecasts: list[SeriesForecast], table: Any, source: Any, sho
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from trainlab.prediction.calendar import clock, stepped, written
+    from trainlab.prediction.calendar import on_axis, stepped, written
 
     panels = [(one, j) for one in forecasts for j in range(len(table.target_names))]
     column = getattr(source, "series_column", None) or "series"
@@ -32,9 +32,9 @@ def plot_forecasts(forecasts: list[SeriesForecast], table: Any, source: Any, sho
         first = max(0, rows - shown_rows)
         past, future = np.arange(first, rows), rows + np.arange(horizon)
         grid = table.times[one.index] if table.times is not None else None
-        if grid is not None and grid.times is not None:  # the times as forecast.csv writes them, on the clock
+        if grid is not None and grid.times is not None:  # the times as forecast.csv writes them, in their zone
             zone = getattr(source, "time_zone", None)
-            x_past, x_future = (clock(written(stepped(grid, k), grid, zone)) for k in (past, future))
+            x_past, x_future = (on_axis(written(stepped(grid, k), grid, zone)) for k in (past, future))
         else:
             x_past, x_future = past, future
         ax.plot(x_past, one.history[first:, j], color="tab:blue", lw=1, label="history")

@@ -17,8 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError
 
-PREDICT_KEYS = ("task_name", "ckpt_path", "horizon", "history", "images", "catalogue", "trainer", "hardware", "paths",
-                "data")
+PREDICT_KEYS = ("task_name", "ckpt_path", "horizon", "history", "future", "images", "catalogue", "trainer", "hardware",
+                "paths", "data")
 
 
 def check_predict_config(cfg: DictConfig) -> None:
@@ -42,7 +42,7 @@ def _check_family_keys(cfg: DictConfig, family: str) -> None:
     from trainlab.prediction.graph import check_catalogue
 
     if family == "graph":
-        for key in ("horizon", "history", "images"):
+        for key in ("horizon", "history", "future", "images"):
             if cfg[key] is not None:
                 raise UserError(f"{key}={cfg[key]}: a graph run's predictions are the classes of the stars of "
                                 f"catalogue=<file>, with no {key}; leave it out")
@@ -51,7 +51,7 @@ def _check_family_keys(cfg: DictConfig, family: str) -> None:
     if cfg.catalogue is not None:
         raise UserError(f"catalogue={cfg.catalogue}: a {family} run reads no star catalogue; leave it out")
     if family == "image":
-        for key in ("horizon", "history"):
+        for key in ("horizon", "history", "future"):
             if cfg[key] is not None:
                 raise UserError(f"{key}={cfg[key]}: an image run's predictions are anomaly maps of images=<folder>, "
                                 f"with no {key}; leave it out")
@@ -94,8 +94,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
 
 def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    from trainlab.prediction.calendar import written_zone
+    from trainlab.prediction.calendar import as_written, written_zone
     from trainlab.prediction.fit import check_reach, reach
+    from trainlab.prediction.future import drivers, read_future
     from trainlab.prediction.plots import plot_forecasts
     from trainlab.prediction.timeseries import as_frame, forecast
     from trainlab.run.durable import write_atomic, write_json
@@ -110,25 +111,33 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
         run_cfg.data.ets_baseline = False  # nothing is scored: no baseline to fit
     horizon = int(cfg.horizon)
     model, data = restore(run_cfg, saved, ckpt, given, whole_file=True, forecast=True)
-    recursive = check_reach(data, horizon)
-    forecasts = forecast(model, data, horizon, device)
+    future = None if cfg.future is None else str(cfg.future)
+    after_end = check_reach(data, horizon, future)  # rows after the data's end are read (their drivers: future)
+    known = read_future(future, data, horizon) if future is not None else None
+    recursive = after_end and data.target_inputs  # forecasts read back as the model's own past values
+    forecasts = forecast(model, data, horizon, device, known)
     table = data.load()
     frame = as_frame(forecasts, table, data.source)
     times = {}  # the csv's time column and the zone its times are written in (read back: README)
     if table.times is not None and any(g is not None and g.times is not None for g in table.times):
         times = {"time_column": getattr(data.source, "time_column", None) or "timestamp",
                  "time_zone": written_zone(table.times, getattr(data.source, "time_zone", None))}
-    write_atomic(out_dir / "forecast.csv", frame.to_csv(index=False))
+    written = frame
+    if times and times["time_column"] in frame:  # dates as the file writes them (2020-04 after 2020-03)
+        written = frame.assign(**{times["time_column"]: as_written(frame[times["time_column"]], table.times).to_numpy()})
+    write_atomic(out_dir / "forecast.csv", written.to_csv(index=False))
     shown = cfg.history or max(4 * horizon, data.window)
     left_out = plot_forecasts(forecasts, table, data.source, shown, out_dir / "forecast.png")
     report = {
         **made, "data": table.name, "horizon": horizon, "series": len(forecasts), "targets": list(table.target_names),
         # fed back: forecasts past fit.reach were read by the model as its own past values
         "recursive": recursive, "steps_per_pass": data.steps, **times,
+        **({"future": future, "future_columns": drivers(data)} if future is not None else {}),
         "files": ["forecast.csv", "forecast.png"], **({"not_plotted": left_out} if left_out else {}),
     }
     write_json(out_dir / "forecast.json", report)
     how = f", fed back past {reach(data)} step(s)" if recursive else ""
+    how += f"{',' if recursive else ''} with {', '.join(drivers(data))} from {future}" if future is not None else ""
     panels = len(forecasts) * len(table.target_names)
     plotted = f" (forecast.png shows {panels - len(left_out)} of its panels)" if left_out else ""
     print(f"forecast of {horizon} step(s) after the end of {len(forecasts)} series{how} written to {out_dir}: "

@@ -5,15 +5,16 @@ scaled with the checkpoint's statistics, in the inputs' order (``input_names``).
 ``data.horizon`` rows before the first row to forecast gives the next ``data.steps`` rows; past them
 the forecasts, mapped to the data's units and scaled as inputs again, are appended to the series and the
 next window read from it (recursive forecasting), which :func:`trainlab.prediction.fit.check_reach`
-allows only for models whose inputs are their own targets and calendar columns their source computes for
-any row (``source.CALENDAR``, ``source.calendar(rows)``: El Niño's month as sin/cos).
+allows for models whose inputs are their own targets and calendar columns their source computes for any row
+(``source.CALENDAR``, ``source.calendar(rows)``: El Niño's month as sin/cos), and for models that read other
+inputs (drivers) when ``future=<file>`` gives their values (:mod:`trainlab.prediction.future`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -46,10 +47,12 @@ class SeriesForecast:
     forecast: np.ndarray
 
 
-def forecast(model: Any, data: Any, horizon: int, device: torch.device) -> list[SeriesForecast]:
+def forecast(model: Any, data: Any, horizon: int, device: torch.device,
+             future: Optional[list[np.ndarray]] = None) -> list[SeriesForecast]:
     """``horizon`` rows after the end of every series of ``data`` (a restored TimeSeriesDataModule, set up)
     by ``model`` (its RegressionModule), fed back past :func:`trainlab.prediction.fit.reach` (which
-    :func:`~trainlab.prediction.fit.check_reach` allows or refuses first)."""
+    :func:`~trainlab.prediction.fit.check_reach` allows or refuses first); ``future``: each series' drivers
+    after its end (:func:`trainlab.prediction.future.read_future`), where the model reads any."""
     table = data.load()
     spans = [(first, end) for first, _, _, end in series_spans(table, 0.0, 0.0, whole_file=True)]
     inputs = data.datasets["test"].features  # (rows, inputs): the data module's own scaling, the checkpoint's stats
@@ -57,7 +60,7 @@ def forecast(model: Any, data: Any, horizon: int, device: torch.device) -> list[
     keep = data.window + data.horizon - 1  # the rows a window reads, and those between it and the next row
     histories = [(max(first, end - keep) - first, inputs[max(first, end - keep):end]) for first, end in spans]
     _warn_far_from_training(data, table, [h for _, h in histories])
-    values = _blocks(model, data, histories, horizon, device)
+    values = _blocks(model, data, histories, horizon, device, [end - first for first, end in spans], future)
     # one series picked from a file of several (data.source.series=B) keeps its name: "store=B" -> B
     names = [name for name, _ in table.series_rows] if table.series_rows else [
         table.series.partition("=")[2] if table.series else None]
@@ -66,17 +69,21 @@ def forecast(model: Any, data: Any, horizon: int, device: torch.device) -> list[
 
 
 @torch.inference_mode()
-def _blocks(model: Any, data: Any, histories: list[tuple[int, torch.Tensor]], horizon: int,
-            device: torch.device) -> list[np.ndarray]:
+def _blocks(model: Any, data: Any, histories: list[tuple[int, torch.Tensor]], horizon: int, device: torch.device,
+            lengths: list[int], future: Optional[list[np.ndarray]]) -> list[np.ndarray]:
     """(horizon, targets) of each series: block after block of ``data.steps`` rows, each from the window
     that ends ``data.horizon`` rows before the block's first row. ``histories``: each series' last rows as
-    inputs, and the row of the series (0: its first) they start at."""
+    inputs, and the row of the series (0: its first) they start at; ``lengths``: each series' rows;
+    ``future``: each series' drivers after its end."""
+    from trainlab.prediction.future import drivers
+
     targets = data.num_targets
     channels = list(range(data.num_features - targets, data.num_features))  # the past targets, last among the inputs
     mean = torch.as_tensor(data.stats["feature_mean"], dtype=torch.float32)  # (inputs,) the checkpoint's scaling
     std = torch.as_tensor(data.stats["feature_std"], dtype=torch.float32)
     calendar = [data.input_names.index(name) for name in getattr(data.source, "CALENDAR", ())
                 if name in data.input_names]  # computed for any row: the source's own function
+    known = [data.input_names.index(name) for name in drivers(data)] if future is not None else []
     dtype = next(model.parameters()).dtype
     model.to(device).eval()
     blocks: list[list[torch.Tensor]] = [[] for _ in histories]
@@ -95,20 +102,37 @@ def _blocks(model: Any, data: Any, histories: list[tuple[int, torch.Tensor]], ho
         # the forecast as the next rows' past targets, scaled as inputs are: past fit.reach the next windows read
         # them (fed back, where check_reach allows it); within it they only move the windows on over the data
         if made < horizon:
-            grown = [(start, torch.cat([h, _next_rows(data, start + len(h), o, channels, calendar, mean, std)]))
-                     for (start, h), o in zip(histories, out)]
+            grown = [(start, torch.cat([h, _next_rows(data, start + len(h), o, channels, calendar, mean, std,
+                                                      _given(future, i, start + len(h) - lengths[i], data.steps),
+                                                      known)]))
+                     for i, ((start, h), o) in enumerate(zip(histories, out))]
             # only the rows the next windows read are kept: a long horizon copies little
             histories = [(start + len(h) - keep, h[-keep:]) for start, h in grown]
     return [torch.cat(b)[:horizon].double().numpy() for b in blocks]
 
 
+def _given(future: Optional[list[np.ndarray]], series: int, after: int, steps: int) -> Optional[torch.Tensor]:
+    """(steps, drivers) of the series' rows ``after``, ``after + 1``, ... after its end (0: the first) from
+    ``future``; rows past what the file had to hold are NaN: no window reads them (see future.rows_read)."""
+    if future is None:
+        return None
+    own = torch.full((steps, future[series].shape[1]), float("nan"))
+    given = torch.as_tensor(future[series][after:after + steps], dtype=torch.float32)
+    own[:len(given)] = given
+    return own
+
+
 def _next_rows(data: Any, rows: int, forecast: torch.Tensor, channels: list[int], calendar: list[int],
-               mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+               mean: torch.Tensor, std: torch.Tensor, given: Optional[torch.Tensor] = None,
+               known: Sequence[int] = ()) -> torch.Tensor:
     """(steps, inputs) the series' rows ``rows``, ``rows + 1``, ... (0: its first) as inputs: the forecast
-    (steps, targets) in the target channels, the source's calendar columns computed for those rows; scaled with
-    the checkpoint's statistics."""
+    (steps, targets) in the target channels, the source's calendar columns computed for those rows, the drivers
+    ``given`` (steps, drivers) in their channels ``known``; scaled with the checkpoint's statistics."""
     made = torch.zeros(len(forecast), len(mean))
-    made[:, channels] = forecast
+    if data.target_inputs:
+        made[:, channels] = forecast
+    if known:
+        made[:, known] = given
     if calendar:
         made[:, calendar] = torch.as_tensor(data.source.calendar(rows + np.arange(len(forecast))), dtype=torch.float32)
     return (made - mean) / std

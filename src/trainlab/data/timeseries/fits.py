@@ -36,13 +36,18 @@ def check_fits(data: TimeSeriesDataModule, train_end: int, where: str) -> None:
 
 
 def _check_whole_file(data: TimeSeriesDataModule, span: int, rows: int, where: str) -> None:
-    """split=all: the shortest series (``where``, ``rows`` rows) must hold one whole window, and the
-    ETS fit, when it runs, its rows."""
+    """split=all: the shortest series (``where``, ``rows`` rows) must hold one whole window (its targets
+    too), and the ETS fit, when it runs, its rows; predict.py's forecast (``data.forecasting``) reads no target
+    row, so the last window and the ``data.horizon`` - 1 rows after it are enough."""
     season, before = data.season_length, lead_in(data)
-    if span + before > rows and data.forecasting:
-        raise UserError(f"{where} has {rows} rows, fewer than one window of data.window={data.window} + data.horizon="
-                        f"{data.horizon} + data.steps={data.steps} - 1 = {span} rows, which predict.py reads the data "
-                        f"in; give a longer file{longer_series(data.table)}")
+    if data.forecasting:  # no target row is read: the last window alone, ending data.horizon rows before the first forecast
+        need = data.window + data.horizon - 1
+        if rows < need:
+            raise UserError(f"{where} has {rows} rows, fewer than the data.window={data.window} + data.horizon="
+                            f"{data.horizon} - 1 = {need} predict.py forecasts from (the last window, ending "
+                            f"data.horizon={data.horizon} row(s) before the first row after the data); give a longer "
+                            f"file{longer_series(data.table)}")
+        return
     if span + before > rows:
         seasonal = f" after the first {before} (the seasonal naive's season before its first window)" if before else ""
         raise UserError(f"split=all: {where} has {rows} rows, fewer than one window of data.window={data.window} + "

@@ -18,50 +18,75 @@ public sample file shipped with pvlib (``pvlib/data/723170TYA.CSV``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.table import SeriesTable
+from trainlab.data.timeseries.times import Grid, date_grid, number_grid
 
 
-def _co2() -> np.ndarray:
+def _co2() -> tuple[np.ndarray, Any]:
     from statsmodels.datasets import co2
 
-    return co2.load_pandas().data["co2"].to_numpy()
+    frame = co2.load_pandas().data
+    return frame["co2"].to_numpy(), frame.index  # weeks ending on Saturdays
 
 
-def _sunspots() -> np.ndarray:
+def _sunspots() -> tuple[np.ndarray, Any]:
     from statsmodels.datasets import sunspots
 
-    return sunspots.load_pandas().data["SUNACTIVITY"].to_numpy()
+    frame = sunspots.load_pandas().data
+    return frame["SUNACTIVITY"].to_numpy(), frame["YEAR"].to_numpy().astype(np.int64)
 
 
-def _nile() -> np.ndarray:
+def _nile() -> tuple[np.ndarray, Any]:
     from statsmodels.datasets import nile
 
-    return nile.load_pandas().data["volume"].to_numpy()
+    frame = nile.load_pandas().data
+    return frame["volume"].to_numpy(), frame["year"].to_numpy().astype(np.int64)
 
 
-def _realgdp() -> np.ndarray:
+def _realgdp() -> tuple[np.ndarray, Any]:
+    import pandas as pd
     from statsmodels.datasets import macrodata
 
-    return macrodata.load_pandas().data["realgdp"].to_numpy()
+    frame = macrodata.load_pandas().data
+    quarters = pd.PeriodIndex.from_fields(year=frame["year"].astype(int), quarter=frame["quarter"].astype(int),
+                                          freq="Q")
+    return frame["realgdp"].to_numpy(), quarters.to_timestamp()  # each quarter's first day
 
 
-def _tmy3_temperature() -> np.ndarray:
+def _tmy3_temperature() -> tuple[np.ndarray, Any]:
     try:
         import pvlib
     except ImportError as exc:
         raise UserError("data.source.name=tmy3_temperature needs pvlib: pip install -r requirements.txt") from exc
     frame, _ = pvlib.iotools.read_tmy3(Path(pvlib.__file__).parent / "data" / "723170TYA.CSV", map_variables=True)
-    return frame["temp_air"].to_numpy()
+    return frame["temp_air"].to_numpy(), None  # a typical year: each month from another year, no time line
 
 
-# name -> (loader, target name, season length or None)
-SERIES: dict[str, tuple[Callable[[], np.ndarray], str, Optional[int]]] = {
+def grid_of(times: Any) -> Optional[Grid]:
+    """The grid of a packaged series' times (datetimes, or whole years as numbers), as a file's time column of
+    them reads (trainlab.data.timeseries.times): predict.py continues it, messages name rows by it."""
+    import pandas as pd
+
+    if times is None:
+        return None
+    if np.issubdtype(np.asarray(times).dtype, np.number):
+        grid = number_grid(np.asarray(times))
+        read, written = np.asarray(times), [str(t) for t in times]
+    else:
+        read = pd.Series(pd.DatetimeIndex(times).astype("datetime64[ns]"))
+        grid, written = date_grid(read), list(read.dt.strftime("%Y-%m-%d"))
+    return replace(grid, written=np.asarray(written, dtype=object), times=np.asarray(read))
+
+
+# name -> (loader of its values and times, target name, season length or None)
+SERIES: dict[str, tuple[Callable[[], tuple[np.ndarray, Any]], str, Optional[int]]] = {
     "co2": (_co2, "co2", 52),
     "sunspots": (_sunspots, "sunactivity", None),
     "nile": (_nile, "volume", None),
@@ -71,7 +96,8 @@ SERIES: dict[str, tuple[Callable[[], np.ndarray], str, Optional[int]]] = {
 
 
 class PackagedSeries:
-    """One of the series in :data:`SERIES` as a univariate table (the past values are the inputs).
+    """One of the series in :data:`SERIES` as a univariate table (the past values are the inputs), with its
+    times where it has a time line (every one but the TMY3 year).
 
     Args:
         name: a key of SERIES.
@@ -84,5 +110,8 @@ class PackagedSeries:
 
     def load(self) -> SeriesTable:
         loader, target, season = SERIES[self.name]
-        values = loader().astype(np.float32)[:, None]
-        return SeriesTable(np.zeros((len(values), 0), np.float32), values, [], [target], self.name, season)
+        values, times = loader()
+        values = values.astype(np.float32)[:, None]
+        grid = grid_of(times)
+        return SeriesTable(np.zeros((len(values), 0), np.float32), values, [], [target], self.name, season,
+                           frequency=grid.frequency if grid else None, times=(grid,) if grid else None)

@@ -18,6 +18,7 @@ from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               wide_columns)
+from trainlab.data.timeseries.packaged import grid_of
 from trainlab.data.timeseries.regular import regular_series
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
@@ -97,6 +98,7 @@ class ElNinoSST:
     """
 
     CALENDAR = ("month_sin", "month_cos")  # inputs known for any row, after the data too (predict.py feeds them)
+    time_column = "month"  # forecast.csv's column of the months after the data (its first day: 2011-01-01)
 
     @staticmethod
     def calendar(rows: np.ndarray) -> np.ndarray:
@@ -105,15 +107,19 @@ class ElNinoSST:
         return np.stack([np.sin(2 * np.pi * month / 12), np.cos(2 * np.pi * month / 12)], axis=1)
 
     def load(self) -> SeriesTable:
+        import pandas as pd
         from statsmodels.datasets import elnino  # imported here: statsmodels is slow to import
 
         frame = elnino.load_pandas().data
         months = frame.columns[1:]  # YEAR, JAN..DEC
         sst = frame[months].to_numpy(dtype=np.float64).reshape(-1)  # row-major: year by year
         features = np.concatenate([sst[:, None], self.calendar(np.arange(len(sst)))], axis=1)
+        # each row's month, from January of the first year: predict.py continues them (forecast.csv's dates),
+        # messages name rows by them
+        grid = grid_of(pd.date_range(f"{int(frame.iloc[0, 0])}-01-01", periods=len(sst), freq="MS"))
         return SeriesTable(
             features.astype(np.float32), sst[:, None].astype(np.float32),
-            ["sst", "month_sin", "month_cos"], ["sst"], "elnino", season_length=12,
+            ["sst", "month_sin", "month_cos"], ["sst"], "elnino", season_length=12, frequency="MS", times=(grid,),
         )
 
 

@@ -1,0 +1,151 @@
+"""The values after the data's end of inputs nobody can compute (drivers: a temperature, a planned promotion),
+given by the user for the forecast's rows: ``future=<file>``.
+
+The file is read as the run's data are (:class:`~trainlab.data.timeseries.sources.TableFile`: the same file
+formats, time column, time format and zone, series column; scaled with the checkpoint's statistics by the
+forecast), holding the time column, the series column of a file of several series, and every driver. Each
+series' rows must start at the step after its last row and follow it without a gap for as many rows as the
+forecast's windows read (:func:`rows_read`); a series without a time column takes the file's rows in order.
+Refused in one line each: a driver column missing, a series missing, rows that start elsewhere or on another
+step, a gap or an empty cell among the rows read, too few rows, a value that is no number.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+from trainlab.data.timeseries.sources import TableFile
+from trainlab.data.timeseries.values import numeric_columns
+
+log = logging.getLogger(__name__)
+
+
+def drivers(data: Any) -> list[str]:
+    """The model's inputs whose values after the data's end are unknown: neither its targets fed back (with
+    ``data.target_inputs``) nor calendar columns its source computes for any row (``source.CALENDAR``)."""
+    targets = set(data.load().target_names)
+    calendar = set(getattr(data.source, "CALENDAR", ()))
+    return [name for name in data.input_names if (not data.target_inputs or name not in targets)
+            and name not in calendar]
+
+
+def rows_read(data: Any, horizon: int) -> int:
+    """Rows after the data's end whose inputs the forecast reads: its last block of ``data.steps`` rows starts
+    ``data.steps`` x (ceil(horizon / data.steps) - 1) rows after the end and its window ends ``data.horizon``
+    rows before that; 0 within :func:`trainlab.prediction.fit.reach`."""
+    return max(0, data.steps * (-(-horizon // data.steps) - 1) - data.horizon + 1)
+
+
+class FutureFile(TableFile):
+    """The run's :class:`TableFile` reading ``future=<file>``: the drivers as its columns, every row kept (a gap
+    stays an empty row, found by :func:`read_future`), its own refusals naming ``future``."""
+
+    def _require_columns(self, frame: Any, target_frame: Any) -> None:
+        columns = [str(c) for c in frame.columns]
+        wanted = [c for c in (None if self.time_parts else self.time_column, self.series_column) if c]
+        wanted += list(self.time_parts or ())
+        missing = [c for c in [*wanted, *self.target_columns] if c not in columns]
+        if missing:
+            raise UserError(f"future={self.path} lacks column(s) {missing}; it holds the rows after the data's end: "
+                            f"{'the time column, ' if self.time_column else ''}"
+                            f"{'the series column, ' if self.series_column else ''}and every input the model reads "
+                            f"besides its targets and calendar, {self.target_columns} (its columns are {columns})")
+        try:
+            numeric_columns(frame, self.target_columns, self.path, "target", allow_missing=True)
+        except UserError as exc:
+            said = str(exc).split("; ")[0]  # "column 'x' in 'f.csv' is not numeric (row 3: 'abc')"
+            raise UserError(f"future={self.path}: {said}; give the inputs' values after the data's end as numbers, "
+                            "in the units of the run's data") from None
+
+    def _trimmed(self, frame: Any, target_frame: Any, grid: Any, value: Any) -> tuple[Any, Any, Any]:
+        return frame, target_frame, grid  # empty rows at either end are refused by read_future, not left out
+
+
+def reader(path: str, source: Any, names: list[str]) -> TableFile:
+    """The run's source reading ``path`` with ``names`` as its columns; a source of no file (the generator)
+    reads the file's rows in order, without a time column."""
+    if not isinstance(source, TableFile):
+        return FutureFile(path, names)
+    time_column = source.time_parts or source.time_column
+    return FutureFile(path, names, feature_columns=[], time_column=time_column, time_format=source.time_format,
+                      series_column=source.series_column, layout=None if source.layout == "wide" else source.layout,
+                      time_zone=source.time_zone)
+
+
+def read_future(path: str, data: Any, horizon: int) -> list[np.ndarray]:
+    """(rows, drivers) of every series of ``data`` (a loaded TimeSeriesDataModule), in its order: the drivers'
+    values of the :func:`rows_read` rows after its end, in the data's units, the columns in input order."""
+    from trainlab.prediction.calendar import after_end, stepped
+
+    names, need, table = drivers(data), rows_read(data, horizon), data.load()
+    future = reader(path, data.source, names).load()
+    own = _series_names(table)
+    theirs = _series_names(future)
+    if own != [None] and theirs == [None]:
+        theirs = own[:1]  # one series of a file that lacks the others: refused below, by name
+    place = {name: j for j, name in enumerate(theirs)}  # by name: a file of 20,000 series, no list search each
+    missing = [name for name in own if name not in place]
+    if missing:
+        raise UserError(f"future={path} has no rows of series {', '.join(map(str, missing[:5]))}"
+                        f"{' ...' if len(missing) > 5 else ''}; give the rows after the data's end of every series "
+                        "forecast, or forecast fewer (+data.source.series=[...])")
+    known = set(own)
+    extra = [name for name in theirs if name not in known]
+    if extra:
+        log.info("future=%s: the rows of %d series the data do not hold are not read (%s)", path, len(extra),
+                 ", ".join(map(str, extra[:3])))
+    ends = np.cumsum([n for _, n in future.series_rows]) if future.series_rows else np.array([len(future.targets)])
+    zone = getattr(data.source, "time_zone", None)
+    out = []
+    for i, name in enumerate(own):
+        j = place[name]
+        first, end = int(ends[j - 1]) if j else 0, int(ends[j])
+        where = f"series {name}" if name is not None else "the file"  # what starts, steps, lacks a value
+        grid = table.times[i] if table.times is not None else None
+        theirs_grid = future.times[j] if future.times is not None else None
+        if grid is not None and grid.times is not None and theirs_grid is not None and theirs_grid.times is not None:
+            if theirs_grid.frequency and grid.frequency and theirs_grid.frequency != grid.frequency:
+                raise UserError(f"future={path}: {where} steps by {theirs_grid.frequency}, the data by "
+                                f"{grid.frequency}; give its rows on the data's step")
+            expected = stepped(grid, [int(grid.positions[-1]) + 1])[0]
+            if theirs_grid.times[0] != expected:
+                next_time = _as_written(after_end([grid], 1, zone).iloc[0])
+                raise UserError(f"future={path}: {where} starts at {theirs_grid.written[0]}, but the data"
+                                f"{f' of {name}' if name is not None else ''} end at {grid.written[-1]}: its first "
+                                f"row is the step after the data's last, {next_time}; give the rows from there on")
+        values = future.targets[first:end]
+        if len(values) < need:
+            ahead = f" and data.horizon={data.horizon} row(s) ahead" if data.horizon > 1 else ""
+            of = f" of series {name}" if name is not None else ""
+            raise UserError(f"future={path} has {len(values)} row(s){of} after the data's end; horizon={horizon} "
+                            f"reads the inputs of the first {need} (data.steps={data.steps} row(s) per forecast"
+                            f"{ahead}: the last window ends {data.horizon} row(s) before the last block of "
+                            f"data.steps rows); give {need} rows or more, or a shorter horizon")
+        empty = np.argwhere(np.isnan(values[:need]))
+        if len(empty):
+            row, column = (int(k) for k in empty[0])
+            raise UserError(f"future={path}: {names[column]} has no value at {future.row_name(first + row)}, one of "
+                            f"the {need} row(s) after the data's end that horizon={horizon} reads; fill it (a missing "
+                            "time step: add its row)")
+        out.append(values[:need].astype(np.float64))
+    return out
+
+
+def _series_names(table: Any) -> list[Optional[str]]:
+    """Each series' name (its value of the series column), None for a table of one series not picked by name."""
+    if table.series_rows:
+        return [name for name, _ in table.series_rows]
+    return [table.series.partition("=")[2] if table.series else None]
+
+
+def _as_written(time: Any) -> str:
+    """A time for a message: a date alone where it is midnight without a zone (a day, a month)."""
+    import pandas as pd
+
+    if isinstance(time, pd.Timestamp) and time.tz is None and time == time.normalize():
+        return str(time.date())
+    return str(time)
