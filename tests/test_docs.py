@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.plugins import Plugins
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from tests.conftest import ROOT, config_options
 
@@ -96,10 +96,13 @@ def _paths(node: DictConfig, prefix: str = "") -> set[str]:
 def composed_keys() -> frozenset[str]:
     """Every key of the configs train.py, evaluate.py and predict.py compose, over every option of every
     group: the n-th composition takes each group's n-th option (fewer compositions than options)."""
+    assert set(OmegaConf.load(ROOT / "conf/callbacks/default.yaml").defaults) >= group_options("callbacks") - {
+        "default", "none"}
     from trainlab.config.schemas import register_configs
 
     register_configs()
-    options = {g: sorted(group_options(g)) for g in GROUPS if g not in ("paths", "experiment")}
+    # callbacks=default composes every callback option (the others are one of them alone, or none)
+    options = {g: sorted(group_options(g)) for g in GROUPS if g not in ("paths", "experiment", "callbacks")}
     options["hydra/launcher"] = ["slurm", "joblib"]
     samplers, pruners = sorted(store_options("hydra/sweeper/sampler")), sorted(store_options("hydra/sweeper/pruner"))
     runs = [("eval", []), ("predict", [])]
