@@ -173,3 +173,20 @@ def test_readme_contents_link_every_section():
     assert not sorted(set(links) - set(slug.values())), f"links to no heading: {sorted(set(links) - set(slug.values()))}"
     unlisted = [h for level, h in headings if level == "##" and slug[h] not in links]
     assert not unlisted, f"README's contents do not list section(s) {unlisted}"
+
+
+def test_files_named_in_the_docs_exist():
+    """Paths in the repository (``src/...``, ``tests/...``, ``benchmarks/...``, ``conf/...``) and test files
+    named by their own name (``test_errors.py``) exist; ``<name>`` placeholders are left alone."""
+    code = all_code()
+    paths = {p.rstrip(".,:;)") for p in re.findall(r"(?<![\w/.~<$-])((?:src|tests|benchmarks|conf|experiments|\.ci)/[\w./-]*)(?![\w./-]*<)",
+                                                     code)}
+    paths -= {"conf/experiment/"}  # conf/README.md: why there is no such folder
+    assert {"src/trainlab/run/pipeline.py", "tests/families.py", "conf/hparams_search/optuna.yaml"} <= paths
+    missing = sorted(p for p in paths if not (ROOT / p).exists())
+    assert not missing, f"the docs name path(s) that do not exist: {missing}"
+    tests = set(re.findall(r"(?<![\w/])(test_\w+\.py)", "\n".join((ROOT / name).read_text(encoding="utf-8")
+                                                                   for name in DOCS)))
+    assert len(tests) >= 5
+    missing = sorted(t for t in tests if not (ROOT / "tests" / t).exists())
+    assert not missing, f"the docs name test file(s) that do not exist: {missing}"
