@@ -28,6 +28,9 @@ def test_help_lists_groups_and_options(tmp_path):
     for group, option in [("model", "lstm_attention"), ("hardware", "rtx4070_mobile"), ("scheduler", "onecycle"),
                           ("debug", "fdr"), ("experiment", "lstm_seed"), ("data", "elnino"), ("logger", "csv")]:
         assert f"{group}: " in out and option in out, (group, option)
+    # predict.py's line for each family that predicts (series, images, star catalogues)
+    for argument in ("horizon=<steps>", "images=<folder>", "catalogue=<file>"):
+        assert f"python predict.py ckpt_path=<run> {argument}" in out, argument
 
 
 def test_cfg_job_composes_without_torch(tmp_path):

@@ -599,6 +599,26 @@ def test_a_resume_with_another_effective_batch_says_so_in_one_line(compose_cfg, 
     assert said[("trainer.accumulate_grad_batches=2",)] == []
 
 
+def test_a_resume_under_another_seed_says_so_in_one_line(compose_cfg, run_train, caplog):
+    """A resume composes its config anew: a run trained with seed=1, resumed without it, went on under the
+    default seed (its training order and dropout drawn from another seed) without a word, where README
+    promises a resume that ends as the run never stopped. The data here do not depend on the seed (their
+    own seeds fixed), so nothing else refuses it; the same seed again says nothing."""
+    common = [*TINY, "logger=none", "callbacks.early_stopping=null", "data.source.seed=7", "data.seed=7"]
+    first = compose_cfg([*common, "seed=1", "trainer.max_epochs=1"])
+    run_train(first)
+    said = {}
+    for seed in ("3407", "1"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="trainlab.run.checks"):
+            run_train(compose_cfg([*common, f"seed={seed}", "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
+        said[seed] = [r.message for r in caplog.records if "seed=" in r.message]
+    assert said["3407"] == [f"ckpt_path={first.paths.output_dir}/checkpoints/last.ckpt: that run was trained with seed=1, this resume runs with "
+                            "seed=3407: its training order and dropout from here on are drawn from another seed, so it "
+                            "will not end as that run would have; resume with seed=1 for that"]
+    assert said["1"] == []
+
+
 def test_a_resume_from_inside_an_epoch_says_in_one_line_that_it_is_not_exact(compose_cfg, run_train, caplog, recwarn):
     """trainlab before last.ckpt was written at epochs' ends wrote it at each validation: with
     trainer.val_check_interval=0.5 a killed run's last.ckpt lay inside an epoch, and a resume with this version

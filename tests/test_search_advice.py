@@ -13,7 +13,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState, create_trial
 
 from trainlab.search import advice, importance
-from trainlab.search.analyze import importance_lines, parallel_coordinates
+from trainlab.search.analyze import importance_lines, parallel_coordinates, plot
 from trainlab.search.trials import best_trials
 
 SPACE = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
@@ -495,3 +495,13 @@ def test_the_best_value_of_each_choice_is_reported():
             study.add_trial(create_trial(params={"opt": opt, "x": 0.5}, distributions=dists, value=value))
         assert advice.choices(study) == [f"  opt (best trial of each choice): {expected}; never tried: rmsprop"]
     assert advice.choices(quadratic_study(1.0, n=3)) == []  # no choice searched
+
+
+def test_a_study_of_one_complete_trial_draws_no_parallel_coordinates_and_no_warning(tmp_path, recwarn):
+    """make analyze on a sweep with one complete trial drew a parallel-coordinate plot of single points per
+    axis, and matplotlib printed "Attempting to set identical low and high ylims" three times above the
+    report; with two trials it is drawn."""
+    study = quadratic_study(weight_y=1.0, n=1)
+    assert [p.name for p in plot(study, tmp_path, found={})] == ["optimization_history.png"]
+    assert not [w for w in recwarn if "identical low and high ylims" in str(w.message)]
+    assert "parallel_coordinate.png" in [p.name for p in plot(quadratic_study(weight_y=1.0, n=3), tmp_path, found={})]

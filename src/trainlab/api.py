@@ -3,10 +3,11 @@
 
     import trainlab
 
-    result = trainlab.train(["model=cnn", "trainer.max_epochs=3"])   # python train.py model=cnn ...
+    result = trainlab.train(["data=elnino", "model=cnn", "trainer.max_epochs=3"])   # python train.py data=elnino ...
     result.run_dir, result.metrics["test/rmse"], result.best_checkpoint
     report = trainlab.evaluate(result.run_dir, ["split=val"])        # python evaluate.py ckpt_path=<run> split=val
     ahead = trainlab.predict(result.run_dir, 24)                       # python predict.py ckpt_path=<run> horizon=24
+    # (24 months fed back: El Nino's inputs are its past and the month; the default data's are refused past data.steps)
 
 The overrides are the command line's, in its grammar, composed as ``@hydra.main`` composes them (the
 same search path: conf/, experiments/, ``config_dir`` as ``--config-dir``), and the run is made by

@@ -353,7 +353,19 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         f"callbacks.early_stopping.patience={patience}), and would end this one before it trains; "
                         f"to train on, raise callbacks.early_stopping.patience (e.g. {patience + 5}) or set "
                         f"callbacks.early_stopping=null{_untested_hint(folder, cfg)}")
+    warn_other_seed(old_cfg, cfg, ckpt_path)
     warn_mid_epoch(ckpt_path, ckpt)
+
+
+def warn_other_seed(old_cfg: Optional[DictConfig], cfg: DictConfig, ckpt_path: str) -> None:
+    """One warning when a resume runs under another ``seed`` than the checkpoint's run (a resume composes
+    its config anew: a run's ``seed=1`` left out went on with the default 3407 without a word). Its training
+    order and dropout are drawn from (seed, epoch), so it goes on, but will not end as that run would have."""
+    if old_cfg is None or old_cfg.get("seed") == cfg.get("seed"):
+        return
+    log.warning("ckpt_path=%s: that run was trained with seed=%s, this resume runs with seed=%s: its training order "
+                "and dropout from here on are drawn from another seed, so it will not end as that run would have; "
+                "resume with seed=%s for that", ckpt_path, old_cfg.get("seed"), cfg.get("seed"), old_cfg.get("seed"))
 
 
 # Lightning's own warning for the same resume: a Python warning of several lines, raised after the model was set up

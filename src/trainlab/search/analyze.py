@@ -61,6 +61,8 @@ def plot(study: optuna.Study, out_dir: Optional[Path], found: Optional[dict[str,
                        ("parallel_coordinate", lambda: parallel_coordinates(study, shown))):
         if name == "param_importances" and not found:
             continue
+        if name == "parallel_coordinate" and len(own_complete(study)) < 2:
+            continue  # one trial's coordinates are a point per axis: an empty plot and three matplotlib warnings
         try:
             with warnings.catch_warnings():  # "experimental since v2.2": noise for a reader of the report
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
