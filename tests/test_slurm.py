@@ -651,7 +651,7 @@ def test_sigterm_saves_records_and_the_job_does_not_finish(slurm, tmp_path):
         process.kill()
     run_dir = last.parent.parent
     assert code == 1, stderr[-3000:]
-    line = next((line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} failed:")), None)
+    line = next((line for line in stderr.splitlines() if line.startswith(f"error: SLURM job {job_id} failed:")), None)
     assert line is not None, stderr[-3000:]
     assert "stopped by SIGTERM during epoch" in line and "not requeued (hydra.launcher.requeue=timeout)" in line
     assert "Traceback" not in stderr
@@ -706,7 +706,7 @@ def test_a_time_limit_requeues_until_max_num_timeout(slurm, tmp_path):
     finally:
         process.kill()
     assert code == 1, stderr[-3000:]
-    line = next((line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} failed:")), None)
+    line = next((line for line in stderr.splitlines() if line.startswith(f"error: SLURM job {job_id} failed:")), None)
     assert line is not None, stderr[-3000:]
     assert "stopped by SIGUSR2" in line and "not requeued: time limit reached more often than " \
                                            "hydra.launcher.max_num_timeout allows" in line
@@ -726,6 +726,9 @@ def test_a_job_pending_too_long_is_cancelled_with_slurms_reason(slurm, tmp_path)
     assert code == 1, stderr[-3000:]
     assert "pending for more than 0.1 min (SLURM's reason: Resources); cancelled " \
            "(hydra.launcher.pending_timeout_min)" in stderr, stderr[-3000:]
+    # one line, last: Hydra's advice (HYDRA_FULL_ERROR=1, which shows the launcher's frames) followed it
+    assert stderr.strip().splitlines()[-1].startswith("error: SLURM job ") and "HYDRA_FULL_ERROR" not in stderr, \
+        stderr[-3000:]
     assert slurm.jobs() == [blocker]  # ours is gone from the queue
 
 
@@ -745,5 +748,5 @@ def test_a_job_killed_without_a_result_is_reported_at_once(slurm, tmp_path):
     finally:
         process.kill()
     assert code == 1 and time.monotonic() - killed < 60, stderr[-3000:]  # accounting is off: no sacct to wait for
-    line = next((line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} ended ")), None)
+    line = next((line for line in stderr.splitlines() if line.startswith(f"error: SLURM job {job_id} ended ")), None)
     assert line is not None and "without a result" in line, stderr[-3000:]

@@ -54,7 +54,11 @@ REQUEUED_LINE = "requeued: "  # what finish_in_job prints last, on the job's std
 
 
 class SlurmJobFailed(CompactHydraException):
-    """A job ended without a result, was stopped, or was cancelled while pending (one line)."""
+    """A job ended without a result, was stopped, or was cancelled while pending (one line: the command line
+    prints it as ``error: ...`` with this exit status, without Hydra's HYDRA_FULL_ERROR advice, whose
+    traceback would be the launcher's; the job's own is in its log)."""
+
+    exit_status = 1
 
 
 def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
