@@ -38,7 +38,6 @@ from typing import Any, Optional, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
-from omegaconf import OmegaConf
 
 from trainlab.run.slurm_request import job_resources, slurm_executor, warn_early_signal
 
