@@ -214,6 +214,15 @@ def test_a_misspelt_key_gets_the_nearest_setting_and_exit_2(tmp_path):
                                         "did you mean hydra/launcher=joblib?"),
     (["split=val", "hardware=cpuu"], "eval", "hardware=cpuu is not an option of the hardware group; did you "
                                              "mean hardware=cpu?"),
+    # a mapping given whole: 'hydra.launcher.additional_parameters is not a setting of hydra.launcher; did you mean
+    # hydra.launcher.additional_parameters?', before
+    (["-m", "hydra/launcher=slurm", "hydra.launcher.partition=debug",
+      "hydra.launcher.additional_parameters={reservation:maint,exclusive:true}"], "train",
+     "hydra.launcher.additional_parameters holds no key yet, and a mapping given whole cannot add one (reservation): "
+     "add each with a '+' in front: +hydra.launcher.additional_parameters.reservation=maint "
+     "+hydra.launcher.additional_parameters.exclusive=True"),
+    (["data.source={num_rowz:5}"], "train", "data.source.num_rowz is not a setting of data.source; did you mean "
+                                            "data.source.num_rows?"),
     (["trainer.max_epochs=5", "model=cnn"], "train", None),  # composes: Hydra's error was another one
     (["model.net.hiden_size=8,16"], "train", None),  # a sweep's key is the sweeper's to check
 ])

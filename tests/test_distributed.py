@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,9 @@ class Fault(pl.Callback):
             batch[0].fill_(math.nan)  # this rank's inputs: its loss is NaN, the other's finite at that step
         elif self.kind == "raise":
             raise RuntimeError(f"fault on rank {self.rank}")
+        elif self.kind == "refuse":
+            from trainlab.config.errors import UserError
+            raise UserError(f"fault on rank {self.rank}")
         elif self.kind.endswith("_to_all"):  # as Ctrl-C in a terminal, or scancel: every process of the run
             os.killpg(os.getpgid(0), getattr(signal, self.kind[:-len("_to_all")]))
         else:  # as kill <pid>
@@ -238,6 +242,26 @@ def test_an_exception_on_one_rank_ends_every_rank(tmp_path):
     assert "RuntimeError: fault on rank 1" in result.stderr  # the rank's own error, for the user to read
     (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
     assert json.loads((run_dir / "training_summary.json").read_text())["stopped_by"] == "exception (RuntimeError)"
+
+
+@pytest.mark.slow
+def test_a_refusal_on_rank_0_is_one_line_on_each_rank_and_train_log_holds_rank_0s_lines(tmp_path):
+    """Rank 0 refused alone: the other rank's next collective failed with gloo's traceback ('Connection closed
+    by peer', HYDRA_FULL_ERROR advice); and every line of rank 1 (its run folder, hardware, data, seed, energy)
+    was in train.log a second time, among rank 0's."""
+    result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", "+callbacks.fault.kind=refuse",
+                       "+callbacks.fault.rank=0")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors[0] == "error: fault on rank 0", errors
+    assert len(errors) == 2 and re.fullmatch(
+        r"error: \[rank 1\] another process of this 2-process run ended, so this one stopped too \(gloo: Connection "
+        r"(closed|reset) by peer\); the error that process printed, above, says why \(none: it was killed, e.g. out of "
+        r"memory\)", errors[1]), result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    log = (run_dir / "train.log").read_text()
+    assert log.count("run folder: ") == 1 and "[rank: 1]" not in log and log.count("hardware=cpu") == 1, log
 
 
 @pytest.mark.slow

@@ -1416,3 +1416,32 @@ def test_a_two_objective_sweep_that_an_earlier_version_minimised_against_optimiz
         OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn()), StandIn(), config=cfg)
     (folder / "multirun.yaml").write_text("optimized_metric: val/r2\noptimized_mode: min\n")  # a sweep that meant it
     assert sorted(t.number for t in best_trials(load_sweep_study(folder))) == [0, 2]
+
+
+def test_a_continued_staged_search_checks_every_stages_study_before_the_first_trial(compose_cfg, tmp_path, capsys):
+    """Stage 2's study searched another range: a continued staged search was refused when stage 2 began,
+    after stage 1's new trials had run (seen with train.py -m, stage_trials [1,1] then [2,1] with stage 2's
+    lr range changed: stage 1 ran trial 1 first)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    from trainlab.search.results import load_sweep_study
+    from trainlab.search.stages import run_stages
+
+    def staged(trials: str) -> None:
+        cfg = compose_cfg(["hparams_search=staged", "hydra/sweeper/pruner=nop", f"hydra.sweeper.stage_trials={trials}",
+                           f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+        run_stages(cfg.hydra.sweeper, cfg, [], launcher)
+
+    launcher = StandIn()
+    staged("[2,1]")
+    assert len(launcher.jobs) == 3
+    stage2 = load_sweep_study(tmp_path / "sweep" / "2_optimisation")
+    stage2.add_trial(create_trial(  # a trial of that study searched over another lr range
+        params={"optimizer.lr": 0.001, "data.batch_size": 32}, value=1.0,
+        distributions={"optimizer.lr": FloatDistribution(0.0002, 0.01, log=True),
+                       "data.batch_size": CategoricalDistribution([16, 32, 64])}))
+    with pytest.raises(SystemExit):
+        staged("[3,1]")
+    err = capsys.readouterr().err
+    assert "optimizer.lr was searched over" in err and "a continued study keeps its space" in err, err
+    assert len(launcher.jobs) == 3  # stage 1 ran no trial more

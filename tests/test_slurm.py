@@ -24,6 +24,7 @@ from typing import Optional
 
 import optuna
 import pytest
+from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from tests.conftest import ROOT, skip_engine
@@ -492,13 +493,70 @@ def test_the_request_is_checked_against_sinfo(slurm, compose_cfg, overrides, exp
     assert problem is None if expected is None else expected in problem, problem
 
 
-def test_an_option_sbatch_refuses_is_one_line(slurm, tmp_path):
-    """A key sinfo cannot check (a node feature the cluster lacks): submitit's traceback, before."""
+def test_an_option_sbatch_refuses_is_one_line_before_any_folder(slurm, tmp_path):
+    """A key sinfo cannot check (a node feature the cluster lacks): refused at submission with exit 1, Hydra's
+    HYDRA_FULL_ERROR advice, and the sweep folder left with its multirun.yaml and submitit's files."""
     code, stderr = finish(start(*TINY, "hydra.launcher.constraint=nosuchfeature", tmp_path=tmp_path), timeout=120)
-    assert code != 0 and "Traceback" not in stderr, stderr[-3000:]
-    assert re.search(r"sbatch refused the job\(s\): Batch job submission failed: .*feature.*; nothing was submitted "
-                     r"\(hydra.launcher.\* keys become sbatch's options: fix the one it names\)", stderr), stderr[-3000:]
-    assert not slurm.jobs()
+    assert code == 2 and "Traceback" not in stderr and "HYDRA_FULL_ERROR" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == (
+        "error: sbatch refuses the job: Invalid feature specification (asked with sbatch --test-only; nothing was "
+        "submitted); it comes from hydra.launcher.constraint=nosuchfeature: change or remove it"), stderr[-3000:]
+    assert not slurm.jobs() and not (tmp_path / "outputs" / "train" / "multiruns").exists()
+
+
+@pytest.mark.parametrize("said,overrides,expected", [
+    # what clusters with accounting answer (this one has none): the key behind sbatch's words is named
+    ("sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified",
+     ["hydra.launcher.account=nobody"], "Invalid account or account/partition combination specified (asked with "
+     "sbatch --test-only; nothing was submitted); it comes from hydra.launcher.account=nobody or "
+     "hydra.launcher.partition=debug: change or remove it"),
+    ("sbatch: error: Batch job submission failed: Invalid qos specification", ["hydra.launcher.qos=gold"],
+     "it comes from hydra.launcher.qos=gold: change or remove it"),
+    ("sbatch: error: Batch job submission failed: Requested time limit is invalid (missing or exceeds some limit)",
+     ["hydra.launcher.timeout_min=100000"], "it comes from hydra.launcher.timeout_min=100000: change or remove it"),
+    ("sbatch: error: Batch job submission failed: Socket timed out on send/recv operation", [],
+     "Socket timed out on send/recv operation (asked with sbatch --test-only; nothing was submitted); "
+     "hydra.launcher.* keys become sbatch's options: fix the one it names"),
+    (None, [], None),
+])
+def test_what_sbatch_refuses_is_asked_before_submission_and_names_its_key(compose_cfg, tmp_path, monkeypatch, said,
+                                                                        overrides, expected):
+    from trainlab.run.slurm_request import sbatch_problem
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    answer = f"echo '{said}' >&2; exit 1" if said else "echo 'sbatch: Job 3 to start at now' >&2"
+    (folder / "sbatch").write_text(f"#!/bin/sh\ncat > {tmp_path}/script; echo \"$@\" > {tmp_path}/args; {answer}\n")
+    (folder / "sbatch").chmod(0o755)
+    (folder / "srun").write_text("#!/bin/sh\n")
+    (folder / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", *overrides])
+    problem = sbatch_problem(job_resources(OmegaConf.to_container(cfg.hydra.launcher, resolve=True), cfg))
+    assert problem is None if expected is None else expected in problem, problem
+    assert (tmp_path / "args").read_text().split() == ["--test-only"]  # the script on stdin, as submitit writes it
+    assert "#SBATCH --partition=debug" in (tmp_path / "script").read_text()
+
+
+def test_a_refused_submission_removes_what_it_wrote(tmp_path):
+    """sbatch refusing what its --test-only took (a submission limit): submitit's pickled call and script stayed
+    in .submitit/, and a plain multirun's folder held them and its multirun.yaml, no run."""
+    from trainlab.run.slurm import _undo_submission
+
+    sweep = tmp_path / "sweep"
+    scripts = sweep / ".submitit"
+    scripts.mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text("x: 1\n")
+    (scripts / "7").mkdir()  # an earlier job's folder: kept
+    before = set(scripts.iterdir())
+    (scripts / "abc.pkl").write_bytes(b"")
+    (scripts / ".submission_file_abc.sh").write_text("#!/bin/bash\n")
+    assert _undo_submission(scripts, before, sweep) == ""
+    assert {p.name for p in scripts.iterdir()} == {"7"}
+    (scripts / "7").rmdir()
+    (scripts / "abc.pkl").write_bytes(b"")
+    assert _undo_submission(scripts, set(), sweep) == f", and its folder {sweep} was removed"
+    assert not sweep.exists()
 
 
 # -- real jobs --------------------------------------------------------------------------------------------
@@ -593,7 +651,7 @@ def test_sigterm_saves_records_and_the_job_does_not_finish(slurm, tmp_path):
         process.kill()
     run_dir = last.parent.parent
     assert code == 1, stderr[-3000:]
-    line = next((line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} failed:")), None)
+    line = next((line for line in stderr.splitlines() if line.startswith(f"error: SLURM job {job_id} failed:")), None)
     assert line is not None, stderr[-3000:]
     assert "stopped by SIGTERM during epoch" in line and "not requeued (hydra.launcher.requeue=timeout)" in line
     assert "Traceback" not in stderr
@@ -648,7 +706,7 @@ def test_a_time_limit_requeues_until_max_num_timeout(slurm, tmp_path):
     finally:
         process.kill()
     assert code == 1, stderr[-3000:]
-    line = next((line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} failed:")), None)
+    line = next((line for line in stderr.splitlines() if line.startswith(f"error: SLURM job {job_id} failed:")), None)
     assert line is not None, stderr[-3000:]
     assert "stopped by SIGUSR2" in line and "not requeued: time limit reached more often than " \
                                            "hydra.launcher.max_num_timeout allows" in line
@@ -668,6 +726,9 @@ def test_a_job_pending_too_long_is_cancelled_with_slurms_reason(slurm, tmp_path)
     assert code == 1, stderr[-3000:]
     assert "pending for more than 0.1 min (SLURM's reason: Resources); cancelled " \
            "(hydra.launcher.pending_timeout_min)" in stderr, stderr[-3000:]
+    # one line, last: Hydra's advice (HYDRA_FULL_ERROR=1, which shows the launcher's frames) followed it
+    assert stderr.strip().splitlines()[-1].startswith("error: SLURM job ") and "HYDRA_FULL_ERROR" not in stderr, \
+        stderr[-3000:]
     assert slurm.jobs() == [blocker]  # ours is gone from the queue
 
 
@@ -687,5 +748,5 @@ def test_a_job_killed_without_a_result_is_reported_at_once(slurm, tmp_path):
     finally:
         process.kill()
     assert code == 1 and time.monotonic() - killed < 60, stderr[-3000:]  # accounting is off: no sacct to wait for
-    line = next((line for line in stderr.splitlines() if line.startswith(f"SLURM job {job_id} ended ")), None)
+    line = next((line for line in stderr.splitlines() if line.startswith(f"error: SLURM job {job_id} ended ")), None)
     assert line is not None and "without a result" in line, stderr[-3000:]

@@ -88,12 +88,18 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         in_file = re.match(r"In '([^']+)': ConfigKeyError raised while composing config:.*full_key: (\S+)", str(exc),
                            re.DOTALL)
         refused = re.match(r"Could not override '([^']+)'", str(exc))
+        cause = str(exc.__cause__)
         if in_file is None and (refused is None or "not in" not in str(exc.__cause__)):
             return None
     except OmegaConfBaseException:
         return None
     refused_key = in_file.group(2) if in_file else refused.group(1)
     dropped = in_file.group(1).rpartition("/")[0] if in_file else refused_key  # composed again without it
+    # a mapping given whole (hydra.launcher.additional_parameters={reservation:x}): the key refused is one of
+    # its keys, which the node lacks (it was told 'additional_parameters is not a setting ... did you mean
+    # additional_parameters?')
+    inner = re.search(r"full_key: (\S+)", cause) if refused else None
+    missing = inner.group(1) if inner and inner.group(1).startswith(refused_key + ".") else refused_key
     if config_name in ("eval", "predict"):  # evaluate.py's and predict.py's own configs
         from trainlab.config.checks import EVAL_RUN_KEYS
 
@@ -109,11 +115,18 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     finally:
         GlobalHydra.instance().clear()
     # the first part of the key the config lacks (evaul.x: evaul), below the deepest node it has
-    parts, depth = refused_key.split("."), 0
+    parts, depth = missing.split("."), 0
     while depth < len(parts) - 1 and isinstance(node, DictConfig) and parts[depth] in node:
         node, depth = node[parts[depth]], depth + 1
     key, parent, name = ".".join(parts[: depth + 1]), ".".join(parts[:depth]), parts[depth]
     settings = [str(k) for k in node.keys() if parent or k != "hydra"] if isinstance(node, DictConfig) else []
+    given = next((o.value() for o in single if o.key_or_group == refused_key), None)
+    if missing != refused_key and parent == refused_key and not settings and isinstance(given, dict):
+        from trainlab.config.composition import grammar_value
+
+        adds = " ".join(f"+{refused_key}.{k}={grammar_value(v)}" for k, v in given.items())
+        return (f"{refused_key} holds no key yet, and a mapping given whole cannot add one ({name}): add each with a "
+                f"'+' in front: {adds}")
     where = f"a setting of {parent}" if parent else "a top-level setting"
     hint = (did_you_mean(name, settings, prefix=f"{parent}." if parent else "")
             or (f"its settings: {', '.join(settings)}" if settings else ""))

@@ -154,6 +154,10 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
             return func()
         except Exception as exc:  # noqa: BLE001 - what is not described goes back to Hydra unchanged
             problem = start_problem(exc, argv, config_name)
+            status = getattr(exc, "exit_status", None)  # a launcher's one-line account of its jobs (trainlab.run.slurm)
+            if problem is None and status is not None and os.environ.get("HYDRA_FULL_ERROR") != "1":
+                print(f"error: {exc}", file=sys.stderr, flush=True)  # Hydra's advice would show only the launcher's frames
+                sys.exit(status)
             if problem is None:
                 return original(lambda: _raise(exc))
         from trainlab.config.errors import refuse

@@ -175,4 +175,7 @@ def report_user_errors(on_error: Optional[Callable[[], Optional[str]]] = None, e
             raise user_error from None
         if getattr(user_error, "quiet", False):  # a rank of a multi-process run whose rank 0 says it
             sys.exit(EXIT_USER_ERROR)
+        if getattr(user_error, "exit_status", None) is not None:  # one line, but no refusal (a rank whose peer ended)
+            print(f"error: {user_error}", file=sys.stderr, flush=True)
+            sys.exit(user_error.exit_status)
         refuse(f"{user_error}{'; ' + note if note else ''}")

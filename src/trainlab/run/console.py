@@ -39,6 +39,36 @@ class LauncherNoise(logging.Filter):
         return not str(record.getMessage()).startswith(self.PREFIXES)
 
 
+# where a rank of a multi-process run finds its number (Lightning reads the same): torchrun's RANK, srun's
+# SLURM_PROCID, and LOCAL_RANK / NODE_RANK of the ranks Lightning starts itself
+RANK_VARIABLES = ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK")
+
+
+def process_rank() -> int:
+    """This process's rank in a multi-process run (0 alone, and in a rank 0): the first of
+    :data:`RANK_VARIABLES` that holds a number other than 0."""
+    for name in RANK_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) != 0:
+            return int(value)
+    return 0
+
+
+def other_ranks_say_warnings_only() -> None:
+    """In a rank other than 0 of a DDP run (Lightning starts it running the command again, into rank 0's
+    folder), Hydra gave the root logger the same console and ``train.log`` handlers: each of its lines (the
+    run folder, the hardware, the data, its ETS baseline) came a second time, mixed into rank 0's. There its
+    handlers now keep warnings and errors only, each marked ``[rank N]``."""
+    rank = process_rank()
+    if rank == 0:
+        return
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(max(handler.level, logging.WARNING))
+        fmt = handler.formatter
+        handler.setFormatter(logging.Formatter(f"[rank {rank}]" + (fmt._fmt if fmt and fmt._fmt else "%(message)s"),
+                                               fmt.datefmt if fmt else None))
+
+
 def announce_run_folder() -> None:
     """Name the run folder as the first line of a run, before the seconds of imports that follow."""
     if HydraConfig.initialized():

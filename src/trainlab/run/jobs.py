@@ -45,10 +45,11 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 def train_job(cfg: DictConfig, exits: bool) -> dict[str, float]:
     """train.py's job in its run folder: :func:`train`, with a sweep's trial reporting and signal handling;
     a UserError is one line and exit 2 (``exits``), or raised to a caller in Python."""
-    from trainlab.run.console import announce_run_folder
+    from trainlab.run.console import announce_run_folder, other_ranks_say_warnings_only
     from trainlab.run.preemption import stop_on_signals
     from trainlab.search.trial import optuna_trial
 
+    other_ranks_say_warnings_only()
     announce_run_folder()
     with report_user_errors(on_error=discard_unstarted_run, exits=exits), optuna_trial(cfg) as trial_callbacks, \
             stop_on_signals(cfg.paths.output_dir, exits) as stop_callbacks:  # a signal: exit 143, or the launcher's
@@ -65,6 +66,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 def evaluate_job(cfg: DictConfig, exits: bool) -> dict[str, Any]:
     """evaluate.py's job: :func:`evaluate`; a UserError is one line and exit 2 (``exits``), or raised."""
+    from trainlab.run.console import other_ranks_say_warnings_only
+
+    other_ranks_say_warnings_only()
     with report_user_errors(on_error=discard_unstarted_run, exits=exits):
         return evaluate(cfg)
 

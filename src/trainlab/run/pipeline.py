@@ -198,7 +198,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
 def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
     """Fit, record the best checkpoint in the run folder, test it (``cfg.test``); the logged metrics."""
     from trainlab.run.preemption import ctrl_c_raises
-    from trainlab.run.ranks import EveryRankError, leave_together
+    from trainlab.run.ranks import EveryRankError, leave_together, peer_gone
 
     trainer, model, datamodule = run.trainer, run.model, run.datamodule
     try:
@@ -215,7 +215,10 @@ def fit_and_test(run: Run, ckpt_path: Optional[str]) -> dict[str, float]:
     except EveryRankError as exc:  # every process of a multi-process run stops: rank 0 says why
         leave_together(trainer, exc)
         raise
-    except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
+    except Exception as exc:  # noqa: BLE001 - only a full disk and a peer gone are answered here, the rest re-raised
+        gone = peer_gone(trainer, exc)
+        if gone is not None:
+            raise gone from None
         full = DiskFull.of(exc)
         if full is None:
             raise

@@ -109,7 +109,11 @@ def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig
         from trainlab.run.slurm_request import request_problem
 
         return request_problem(launcher, config)
-    return None if config is None else _no_gpu_asked_problem(launcher, config, name)
+    if config is None:
+        return None
+    from trainlab.run.slurm_request import submitit_request_problem
+
+    return _no_gpu_asked_problem(launcher, config, name) or submitit_request_problem(launcher)
 
 
 def _no_gpu_asked_problem(launcher: DictConfig, config: DictConfig, name: str) -> Optional[str]:

@@ -65,6 +65,33 @@ def first_finding(trainer: pl.Trainer, found: Optional[Sequence[float]], width: 
     return first, every[first, 1:].tolist()
 
 
+class RankGone(UserError):
+    """This rank's collective failed because another process of the run had ended: that process's own error
+    (or its silence: the OOM killer) is the cause. Exit status 1, not a refusal's 2: the cause may be a bug."""
+
+    exit_status = 1
+
+
+# what a collective raises once a peer process has gone (gloo's TCP pairs; NCCL's communicator)
+PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "remote process exited",
+             "communicator was aborted")
+
+
+def peer_gone(trainer: pl.Trainer, exception: BaseException) -> Optional[RankGone]:
+    """The one line for a rank whose collective failed because another rank had ended (its error, printed by
+    that rank, says why), instead of gloo's traceback on every other rank; None for any other exception."""
+    if trainer.world_size == 1:
+        return None
+    text = str(exception)
+    found = next((fragment for fragment in PEER_GONE if fragment in text), None)
+    if found is None:
+        return None
+    backend = getattr(trainer.strategy, "process_group_backend", None) or "its collective"
+    return RankGone(f"[rank {trainer.global_rank}] another process of this {trainer.world_size}-process run ended, so "
+                    f"this one stopped too ({backend}: {found}); the error that process printed, above, says why "
+                    "(none: it was killed, e.g. out of memory)")
+
+
 def on_rank(trainer: pl.Trainer, rank: int) -> str:
     """`` in process <rank> of <n>`` in a multi-process run (a message then says which one), else ``""``."""
     return f" in process {rank} of {trainer.world_size}" if trainer.world_size > 1 else ""

@@ -38,9 +38,8 @@ from typing import Any, Optional, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
-from omegaconf import OmegaConf
 
-from trainlab.run.slurm_request import job_resources, warn_early_signal
+from trainlab.run.slurm_request import job_resources, slurm_executor, warn_early_signal
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,11 @@ REQUEUED_LINE = "requeued: "  # what finish_in_job prints last, on the job's std
 
 
 class SlurmJobFailed(CompactHydraException):
-    """A job ended without a result, was stopped, or was cancelled while pending (one line)."""
+    """A job ended without a result, was stopped, or was cancelled while pending (one line: the command line
+    prints it as ``error: ...`` with this exit status, without Hydra's HYDRA_FULL_ERROR advice, whose
+    traceback would be the launcher's; the job's own is in its log)."""
+
+    exit_status = 1
 
 
 def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
@@ -65,27 +68,26 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     import submitit
     from hydra.core.singleton import Singleton
     from hydra.core.utils import filter_overrides
-    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 
     params = job_resources(launcher.params, launcher.config)
     warn_early_signal(params)
-    max_timeouts = params.pop("max_num_timeout")
-    executor = submitit.AutoExecutor(folder=params.pop("submitit_folder"), cluster="slurm",
-                                     slurm_max_num_timeout=max_timeouts if launcher.requeue != "never" else 0)
-    shared = set(OmegaConf.structured(BaseQueueConf).keys())
-    executor.update_parameters(**{key if key in shared else f"slurm_{key}": value for key, value in params.items()})
+    executor = slurm_executor(params, launcher.requeue)
     Path(str(launcher.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     calls = []
     for number, overrides in enumerate(job_overrides, start=initial_job_idx):
         log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
         calls.append((list(overrides), "hydra.sweep.dir", number, f"job_id_for_{number}", Singleton.get_state()))
+    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
+    scripts = submitit.core.utils.JobPaths.get_first_id_independent_folder(params["submitit_folder"])  # its first writes
+    before = set(scripts.iterdir()) if scripts.is_dir() else set()
     try:
         jobs = executor.map_array(launcher, *zip(*calls))
-    except submitit.core.utils.FailedJobError as exc:  # sbatch refused: a key sinfo cannot check (constraint, qos ...)
+    except submitit.core.utils.FailedJobError as exc:  # sbatch refused what its --test-only took (a submit limit ...)
         said = [line.removeprefix("sbatch: ").removeprefix("error: ") for line in str(exc).strip().splitlines()
                 if line.strip()]
         raise SlurmJobFailed(f"sbatch refused the job(s): {said[-1] if said else 'no message'}; nothing was "
-                             "submitted (hydra.launcher.* keys become sbatch's options: fix the one it names)") from None
+                             f"submitted{_undo_submission(scripts, before, sweep_dir)} (hydra.launcher.* keys become "
+                             "sbatch's options: fix the one it names)") from None
     log.info("SLURM job(s) %s submitted to partition %s; folder %s", ", ".join(j.job_id for j in jobs),
              params.get("partition"), launcher.config.hydra.sweep.dir)
     ids = {job.job_id for job in jobs}
@@ -94,6 +96,22 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         lost = watch(jobs, launcher.pending_timeout_min, launcher.poll_interval_s)
     launcher.in_flight.difference_update(ids)
     return [outcome(job, overrides, lost.get(job.job_id)) for job, overrides in zip(jobs, job_overrides)]
+
+
+def _undo_submission(scripts: Any, before: set, sweep_dir: Any) -> str:
+    """Remove what a refused submission left: submitit's pickled calls and script in ``scripts`` (those not
+    in ``before``), then the folders left empty, and a sweep folder that holds nothing but the
+    ``multirun.yaml`` of this launch (a plain multirun's); what was removed, for the refusal's line."""
+    import shutil
+
+    for path in set(scripts.iterdir()) - before if scripts.is_dir() else ():
+        path.unlink(missing_ok=True)
+    if scripts.is_dir() and not any(scripts.iterdir()):
+        scripts.rmdir()
+    if sweep_dir.is_dir() and {p.name for p in sweep_dir.iterdir()} <= {"multirun.yaml"}:
+        shutil.rmtree(sweep_dir, ignore_errors=True)
+        return f", and its folder {sweep_dir} was removed"
+    return ""
 
 
 # --- while the jobs run ----------------------------------------------------------------------------------

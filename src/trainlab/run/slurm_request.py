@@ -233,7 +233,100 @@ def request_problem(launcher: DictConfig, config: DictConfig) -> Optional[str]:
     if problem:
         return problem
     partition, missing = query_partition(str(params.get("partition")))
-    return missing or (resources_problem(params, partition) if partition is not None else None)
+    if missing or partition is None:  # no answer from SLURM: sbatch cannot be asked either
+        return missing
+    return resources_problem(params, partition) or sbatch_problem(params)
+
+
+def submitit_request_problem(launcher: DictConfig) -> Optional[str]:
+    """hydra/launcher=submitit_slurm (hydra-submitit-launcher's own, its keys as given): an unknown partition
+    or a job sbatch refuses, before the sweep folder is made; None when it would be taken or SLURM cannot be
+    asked."""
+    params = OmegaConf.to_container(launcher, resolve=True)
+    partition, missing = query_partition(str(params.get("partition")))
+    return missing or (sbatch_problem(params) if partition is not None else None)
+
+
+# keys of the launchers' configs that are no sbatch option (ours, and Hydra's _target_)
+NOT_SBATCH = ("_target_", "requeue", "pending_timeout_min", "poll_interval_s")
+
+
+def slurm_executor(params: dict[str, Any], requeue: str = "timeout", folder: Optional[str] = None) -> Any:
+    """submitit's SLURM executor for the request ``params`` (the launcher's keys, :func:`job_resources`
+    filled), in ``folder`` (default: its ``submitit_folder``): the one that submits the jobs, and the one
+    whose script :func:`sbatch_problem` asks sbatch about."""
+    import submitit
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    params = {key: value for key, value in params.items() if key not in NOT_SBATCH}
+    max_timeouts = params.pop("max_num_timeout", 0)
+    submitit_folder = params.pop("submitit_folder")
+    executor = submitit.AutoExecutor(folder=folder or submitit_folder, cluster="slurm",
+                                     slurm_max_num_timeout=max_timeouts if requeue != "never" else 0)
+    shared = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor.update_parameters(**{key if key in shared else f"slurm_{key}": value for key, value in params.items()})
+    return executor
+
+
+# words of sbatch's refusal -> the launcher keys that make the options it is about
+SBATCH_REFUSALS = (
+    ("feature", ("constraint",)),
+    ("generic resource", ("gres", "gpus_per_node", "gpus_per_task")),
+    ("gres", ("gres", "gpus_per_node", "gpus_per_task")),
+    ("account", ("account",)),
+    ("qos", ("qos",)),
+    ("partition", ("partition",)),
+    ("time limit", ("timeout_min",)),
+    ("--time", ("timeout_min",)),
+    ("memory", ("mem_gb", "mem_per_cpu", "mem_per_gpu")),
+    ("--mem", ("mem_gb", "mem_per_cpu", "mem_per_gpu")),
+    ("node configuration", ("constraint", "cpus_per_task", "mem_gb", "gpus_per_node", "tasks_per_node", "nodes")),
+    ("node count", ("nodes",)),
+    ("node name", ("nodelist", "exclude")),
+    ("nodelist", ("nodelist", "exclude")),
+    ("dependency", ("dependency",)),
+    ("reservation", ("additional_parameters",)),
+)
+
+
+def _refused_keys(reason: str, params: dict[str, Any]) -> list[str]:
+    """``hydra.launcher.<key>=<value>`` for the keys given that make the options sbatch's ``reason`` is about."""
+    words = reason.lower()
+    keys = [key for found, keys in SBATCH_REFUSALS if found in words for key in keys]
+    extra = params.get("additional_parameters") or {}
+    named = [f"hydra.launcher.additional_parameters.{key}={value}" for key, value in extra.items()
+             if any(part in words for part in str(key).lower().replace("_", "-").split("-") if len(part) > 3)]
+    given = [f"hydra.launcher.{key}={params[key]}" for key in dict.fromkeys(keys)
+             if key != "additional_parameters" and params.get(key) not in (None, "", {})]
+    return given + named
+
+
+def sbatch_problem(params: dict[str, Any]) -> Optional[str]:
+    """What sbatch says of the job script submitit would submit for ``params``, asked with ``sbatch
+    --test-only`` (nothing is queued), as one line naming the keys it is about; None when sbatch takes it
+    or cannot be asked. What ``sinfo`` cannot tell (a node feature, a GRES name, an account or a qos SLURM
+    does not know) was refused at submission, with the sweep folder made and the job's files in it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="trainlab-sbatch-") as folder:
+        slurm = slurm_executor(params, folder=folder)._executor
+        # submitit's own script (a private method, the one its submission writes): sbatch checks what would go
+        script = slurm._make_submission_file_text(slurm._submitit_command_str, "test-only")
+        try:
+            out = subprocess.run(["sbatch", "--test-only"], input=script, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    if out.returncode == 0:
+        return None
+    said = [line.strip() for line in (out.stderr + out.stdout).splitlines() if line.strip()]
+    reason = said[-1] if said else f"exit status {out.returncode}"
+    for prefix in ("sbatch: ", "error: ", "fatal: ", "allocation failure: ", "Batch job submission failed: "):
+        reason = reason.removeprefix(prefix)
+    reason = reason.rstrip(".")
+    keys = _refused_keys(reason, params)
+    culprit = (f"it comes from {' or '.join(keys)}: change or remove it" if keys
+               else "hydra.launcher.* keys become sbatch's options: fix the one it names")
+    return f"sbatch refuses the job: {reason} (asked with sbatch --test-only; nothing was submitted); {culprit}"
 
 
 def targets_problem(config: DictConfig) -> Optional[str]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import optuna
+import sqlalchemy
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -177,6 +178,27 @@ def stage_plans(base: SweepPlan, conf: Mapping[str, Any]) -> list[tuple[str, Swe
     return plans
 
 
+def check_continued_stages(plans: Sequence[tuple[str, SweepPlan]]) -> None:
+    """A continued staged search: every stage whose study exists already is opened, and so checked (its
+    space, direction, metric, name), before the first stage runs a trial. A later stage's changed range was
+    refused only when that stage began, after the earlier stages' new trials had run. Studies not made yet
+    are not made here: a refusal meanwhile leaves no empty stage folder."""
+    from trainlab.search.shared import open_storage, storage_url
+    from trainlab.search.sweep import open_study
+
+    for _, plan in plans:
+        own_file = plan.sweep_dir / STUDY_FILE
+        if plan.storage == storage_url(None, own_file):
+            exists = own_file.is_file()
+        else:  # a shared storage holds every stage's study under its own name
+            try:
+                exists = plan.study_name in optuna.get_all_study_names(storage=open_storage(plan.storage))
+            except sqlalchemy.exc.SQLAlchemyError:  # not answering: said by the first stage's opening, with retries
+                exists = False
+        if exists:
+            open_study(plan)
+
+
 def defaults_of(config: DictConfig, keys: Sequence[str]) -> dict[str, Any]:
     return {k: OmegaConf.select(config, k, default=None) for k in keys}
 
@@ -190,6 +212,7 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
         check_stage_trials(conf, config)
         base = plan_sweep(conf, config, arguments, launcher)
         plans = stage_plans(base, conf)
+        check_continued_stages(plans)
     fixed: dict[str, Any] = {}
     record: list[dict[str, Any]] = []
     for i, (name, plan) in enumerate(plans, 1):
