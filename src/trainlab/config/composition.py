@@ -219,7 +219,7 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     if isinstance(exc, OverrideParseException):
         return parse_problem(exc.override, str(exc))
     if isinstance(exc, MissingConfigException):
-        return _unknown_option(exc) or _one_line(exc)
+        return _unknown_option(exc, argv) or _one_line(exc)
     keyless = next((a for a in argv if a.lstrip("+~").startswith("=")), None)
     if keyless is not None:  # Hydra's grammar reads "=5" as a group override and fails with a ValueError
         return parse_problem(keyless, str(exc))

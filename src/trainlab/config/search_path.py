@@ -57,6 +57,36 @@ def group_options(group: str, sources: Sources = None) -> list[str]:
     return sorted({path.stem for folder in config_folders(sources) for path in (folder / group).glob("*.yaml")})
 
 
+def option_given_as_path(group: str, value: str) -> str:
+    """What to say for ``group=<a file's path>`` (``model=conf/model/cnn.yaml``, ``model=~/myconf/model/mine.yaml``):
+    a group's option is a file's name, without ``.yaml``, found in the config folders; a file of one's own is
+    found by giving the folder above its group folder with ``--config-dir``."""
+    import shlex
+
+    path = Path(value.replace("\\", "/")).expanduser()
+    name = path.name.removesuffix(".yaml").removesuffix(".yml")
+    head = f"{group}={value} gives a file's path, but a config group's option is a file's name without .yaml"
+    options = group_options(group)
+    if group == "data" and (path.is_dir() or path.suffix.lower() not in (".yaml", ".yml")):  # the data itself
+        from trainlab.config.composition import typed_setting
+
+        kind, what = ("sky_folder", "a folder of sky images") if path.is_dir() else ("file", "a series file")
+        return (f"data={value} gives the data's path, but data= chooses a kind of data ({', '.join(options)}); "
+                f"for {what}: data={kind} {typed_setting('data.source.path', value)} (a star catalogue: "
+                f"data=catalogue, the same path key)")
+    ours = [found.resolve() for found in option_files(group, name)]
+    if ours and (not path.is_file() or path.resolve() in ours):
+        return f"{head}, found in the config folders: {group}={name}"
+    if path.is_file():
+        folder = path.resolve().parent
+        if folder.name == group.rsplit("/", 1)[-1]:  # already <folder>/<group>/<name>.yaml
+            return (f"{head}; to use your own file, give the folder above its {folder.name}/ folder: "
+                    f"--config-dir {shlex.quote(str(folder.parent))} {group}={name}")
+        return (f"{head}; to use your own file, put it in <your folder>/{group}/{name}.yaml and give "
+                f"--config-dir <your folder> {group}={name}")
+    return f"{head}; there is no file {value} either; the options of the {group} group: {', '.join(options)}"
+
+
 def check_shadowed_choices() -> None:
     """Refuse a chosen option (this run's ``hydra.runtime.choices``) that two folders hold (a user's
     ``model/cnn.yaml`` beside the repository's): Hydra reads the first and never the other, without a word."""
