@@ -52,6 +52,11 @@ from trainlab.config.errors import UserError
                                   r"\(batches\)$"),
         (["trainer.max_steps=3", "trainer.accumulate_grad_batches=2", "trainer.val_check_interval=8"],
          r"trainer.max_steps=3 ends training before the first validation \(after 4 step\(s\)\)"),
+        # one step per epoch of a quarter of the gradient, logged as an effective batch 4x the one it had
+        (["trainer.accumulate_grad_batches=4", "trainer.limit_train_batches=2"],
+         r"^trainer.accumulate_grad_batches=4 is more than the 2 training batch\(es\) of an epoch: Lightning steps "
+         r"the optimizer at each epoch's end, after 2, and scales each batch's gradient by 1/4; give at most "
+         r"trainer.accumulate_grad_batches=2, or more batches per epoch \(a smaller data.batch_size\)$"),
     ],
 )
 def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, overrides, match):
