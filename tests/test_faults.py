@@ -735,6 +735,34 @@ def test_ctrl_c_mid_training_says_where_the_run_is_and_it_resumes(compose_cfg, r
     assert "test/rmse" in resumed
 
 
+class _CtrlCWhileTesting(pl.Callback):
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_testing_says_to_test_the_run_not_to_resume_it(compose_cfg, run_train, capsys):
+    """Training had ended: the line said 'stopped by Ctrl-C during epoch 2 ... Resume with: ... ckpt_path=<run>',
+    a command that is refused (nothing left to train); on_exception.ckpt was written with the tested weights and
+    the summary rewritten as stopped by KeyboardInterrupt."""
+    from trainlab.run.preemption import stop_on_signals
+
+    cfg = compose_cfg([*TINY, "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)) as callbacks:
+            run_train(cfg, extra_callbacks=[_CtrlCWhileTesting(), *callbacks])
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)
+    assert exited.value.code == 130
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line == (f"error: stopped by Ctrl-C while testing; its training had ended, and its checkpoints and records "
+                    f"are in {run_dir}. Test its best checkpoint with: python evaluate.py ckpt_path={run_dir}")
+    assert not (run_dir / "checkpoints" / "on_exception.ckpt").exists()
+    summary = json.loads((run_dir / "training_summary.json").read_text())
+    assert summary["stopped_by"] != "exception (KeyboardInterrupt)" and "test" not in summary
+
+
 def test_ctrl_c_on_a_full_disk_is_still_ctrl_c(compose_cfg, run_train, monkeypatch, capsys, caplog):
     """Ctrl-C on a disk that filled since the last epoch: on_exception.ckpt cannot be written, and that error
     took Ctrl-C's place (exit 2, a line naming on_exception.ckpt); Ctrl-C stays what stopped the run (exit
