@@ -212,3 +212,18 @@ def test_a_group_option_given_as_a_path_is_named_as_one(capsys, monkeypatch, tmp
         "packaged, sky, sky_folder, synthetic); for a series file: data=file data.source.path=my.csv (a star "
         "catalogue: data=catalogue, the same path key)")
     assert "for a folder of sky images: data=sky_folder" in line(f"data={tmp_path}/")
+
+
+@pytest.mark.parametrize("script, config, override, expected", [
+    # a train.py option copied onto evaluate.py's command line: Hydra advised '+logger=none', a group nothing reads
+    (evaluate_script, "eval", "logger=none", "logger=none: evaluate.py chooses no logger; the model and data come "
+                                             "from the run's own config (+data.<key>=<value> changes the run's data) "
+                                             "and it writes no training logs: leave logger= out"),
+    (evaluate_script, "eval", "data=file", "data=file: evaluate.py chooses no data;"),
+    (train_script, "train", "hydra/sweeper/sampler=random",
+     "hydra/sweeper/sampler=random chooses a part of the Optuna sweeper, which only a search has: python train.py -m "
+     "hparams_search=optuna hydra/sweeper/sampler=random ..."),
+])
+def test_a_group_the_scripts_config_never_chooses(script, config, override, expected, capsys, monkeypatch, tmp_path):
+    argv = ["ckpt_path=x", override] if config == "eval" else [override]
+    assert refused(argv, capsys, monkeypatch, tmp_path, script=script, config=config).startswith(f"error: {expected}")

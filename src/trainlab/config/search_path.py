@@ -87,6 +87,27 @@ def option_given_as_path(group: str, value: str) -> str:
     return f"{head}; there is no file {value} either; the options of the {group} group: {', '.join(options)}"
 
 
+def unchosen_group_problem(message: str, argv: list[str], config_name: Optional[str]) -> Optional[str]:
+    """A group option for a group the script's config never chooses: Hydra said "Could not override 'logger'.
+    No match in the defaults list ... use +logger=none", a '+' that adds a group nothing reads (evaluate.py
+    and predict.py take model and data from the run; the Optuna sweeper's sampler needs the search)."""
+    import re
+
+    found = re.match(r"Could not override '([^']+)'\. No match in the defaults list", message)
+    if found is None:
+        return None
+    group = found.group(1)
+    override = next((a for a in argv if a.split("=", 1)[0] == group), f"{group}=...")
+    if config_name in ("eval", "predict"):
+        script = "evaluate.py" if config_name == "eval" else "predict.py"
+        return (f"{override}: {script} chooses no {group}; the model and data come from the run's own config "
+                f"(+data.<key>=<value> changes the run's data) and it writes no training logs: leave {group}= out")
+    if group.startswith("hydra/sweeper/"):
+        return (f"{override} chooses a part of the Optuna sweeper, which only a search has: python train.py -m "
+                f"hparams_search=optuna {override} ...")
+    return f"{override}: no config chooses a {group}, so nothing would read it; leave it out"
+
+
 def check_shadowed_choices() -> None:
     """Refuse a chosen option (this run's ``hydra.runtime.choices``) that two folders hold (a user's
     ``model/cnn.yaml`` beside the repository's): Hydra reads the first and never the other, without a word."""
