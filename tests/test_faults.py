@@ -217,6 +217,25 @@ def test_a_run_dir_that_holds_files_is_refused_before_hydra_writes_into_it(tmp_p
     Preflight(min_free_mb=0).on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run)}}}))
 
 
+def test_two_runs_started_at_once_into_one_run_dir_do_not_share_it(tmp_path, capsys):
+    """Both found hydra.run.dir empty (neither had written yet) and trained into it, each overwriting the other's
+    config, checkpoints and records; the second is now refused while the first holds the folder."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.preflight import Preflight
+
+    config = OmegaConf.create({"hydra": {"run": {"dir": str(tmp_path / "shared")}}})
+    first, second = Preflight(min_free_mb=0), Preflight(min_free_mb=0)
+    first.on_run_start(config)  # nothing written yet: the moment the second one starts
+    with pytest.raises(SystemExit) as stop:
+        second.on_run_start(config)
+    assert stop.value.code == 2 and capsys.readouterr().err == (
+        f"error: hydra.run.dir '{tmp_path / 'shared'}' is in use by another run started at the same moment; leave "
+        "hydra.run.dir out (each run gets a new folder under paths.log_dir), or give each run its own\n")
+    first.on_run_end(config)  # a run ended (a loop of runs from Python) gives the folder back
+    Preflight(min_free_mb=0).on_run_start(config)
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
                           cwd=cwd, timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
