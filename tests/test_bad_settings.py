@@ -52,6 +52,11 @@ from trainlab.config.errors import UserError
                                   r"\(batches\)$"),
         (["trainer.max_steps=3", "trainer.accumulate_grad_batches=2", "trainer.val_check_interval=8"],
          r"trainer.max_steps=3 ends training before the first validation \(after 4 step\(s\)\)"),
+        # one step per epoch of a quarter of the gradient, logged as an effective batch 4x the one it had
+        (["trainer.accumulate_grad_batches=4", "trainer.limit_train_batches=2"],
+         r"^trainer.accumulate_grad_batches=4 is more than the 2 training batch\(es\) of an epoch: Lightning steps "
+         r"the optimizer at each epoch's end, after 2, and scales each batch's gradient by 1/4; give at most "
+         r"trainer.accumulate_grad_batches=2, or more batches per epoch \(a smaller data.batch_size\)$"),
     ],
 )
 def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, overrides, match):
@@ -299,3 +304,25 @@ def test_a_logger_folder_that_cannot_be_written_is_refused_before_training(compo
                                         r"writable folder, or change paths.log_dir \(every run writes below it\)$"):
         run_train(cfg)
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
+
+
+def test_an_experiments_choice_replaced_on_the_command_line_is_named(compose_cfg, caplog):
+    """experiment=lstm_seed model=cnn: the experiment's model.net.hidden_size, set for the LSTM, reached the
+    CNN, refused as 'model.net.hidden_size is not an argument of TemporalCNN; did you mean kernel_size?'."""
+    from trainlab.config.checks import check_config
+
+    with pytest.raises(UserError, match=r"^experiment=lstm_seed chooses model=lstm and sets model keys for it, but "
+                                        r"model=cnn on the command line replaced that choice, and cnn has no "
+                                        r"model.net.hidden_size; leave model=cnn out, or make an experiment of your "
+                                        r"own for cnn \(experiments/experiment/lstm_seed.yaml shows the form\)$"):
+        check_config(compose_cfg(["experiment=lstm_seed", "model=cnn"]))
+    # the keys all fit the other model: they apply to it, and one warning says so
+    with caplog.at_level(logging.WARNING, logger="trainlab.config.checks"):
+        check_config(compose_cfg(["experiment=lstm_seed", "model=lstm_attention", "model.net.num_layers=2"]))
+    assert ("experiment=lstm_seed chooses model=lstm and sets model keys for it, but model=lstm_attention on the "
+            "command line replaced that choice: its model settings apply to lstm_attention (model.window_scaling=none, "
+            "model.net.hidden_size=128, model.net.num_layers=2, model.net.dropout=0.0)") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainlab.config.checks"):
+        check_config(compose_cfg(["experiment=lstm_seed", "model=lstm"]))
+    assert "experiment=" not in caplog.text

@@ -182,3 +182,48 @@ def test_a_column_name_hydra_cannot_read_gets_a_fix_that_keeps_the_list(override
     key, _, value = override.partition("=")
     wanted = [item.strip() for item in value[1:-1].split(",")] if value.startswith("[") else value
     assert typed == wanted
+
+
+def test_a_group_option_given_as_a_path_is_named_as_one(capsys, monkeypatch, tmp_path):
+    """Hydra took a path's folders for groups: ``model=conf/model/cnn.yaml`` got "model/conf/model=cnn.yaml is
+    not an option of the model/conf/model group", and ``data=my.csv`` a list of data options without the fix."""
+    from trainlab.run.root import repo_root
+
+    def line(override: str) -> str:
+        return refused([override], capsys, monkeypatch, tmp_path)
+
+    shipped = "a config group's option is a file's name without .yaml, found in the config folders"
+    assert line("model=conf/model/cnn.yaml") == (
+        f"error: model=conf/model/cnn.yaml gives a file's path, but {shipped}: model=cnn")
+    assert line(f"experiment={repo_root()}/experiments/experiment/lstm_seed.yaml").endswith(
+        f"{shipped}: experiment=lstm_seed")
+    own = tmp_path / "my conf" / "model"  # a file of one's own, in a folder named after its group
+    own.mkdir(parents=True)
+    (own / "mine.yaml").write_text("{}\n")
+    assert line(f"model={own / 'mine.yaml'}").endswith(
+        f"to use your own file, give the folder above its model/ folder: --config-dir '{own.parent}' model=mine")
+    loose = tmp_path / "loose.yaml"
+    loose.write_text("{}\n")
+    assert line(f"model={loose}").endswith(
+        "put it in <your folder>/model/loose.yaml and give --config-dir <your folder> model=loose")
+    assert "there is no file nope/x.yaml either; the options of the model group: cnn," in line("model=nope/x.yaml")
+    assert line("data=my.csv") == (
+        "error: data=my.csv gives the data's path, but data= chooses a kind of data (catalogue, elnino, file, gaia, "
+        "packaged, sky, sky_folder, synthetic); for a series file: data=file data.source.path=my.csv (a star "
+        "catalogue: data=catalogue, the same path key)")
+    assert "for a folder of sky images: data=sky_folder" in line(f"data={tmp_path}/")
+
+
+@pytest.mark.parametrize("script, config, override, expected", [
+    # a train.py option copied onto evaluate.py's command line: Hydra advised '+logger=none', a group nothing reads
+    (evaluate_script, "eval", "logger=none", "logger=none: evaluate.py chooses no logger; the model and data come "
+                                             "from the run's own config (+data.<key>=<value> changes the run's data) "
+                                             "and it writes no training logs: leave logger= out"),
+    (evaluate_script, "eval", "data=file", "data=file: evaluate.py chooses no data;"),
+    (train_script, "train", "hydra/sweeper/sampler=random",
+     "hydra/sweeper/sampler=random chooses a part of the Optuna sweeper, which only a search has: python train.py -m "
+     "hparams_search=optuna hydra/sweeper/sampler=random ..."),
+])
+def test_a_group_the_scripts_config_never_chooses(script, config, override, expected, capsys, monkeypatch, tmp_path):
+    argv = ["ckpt_path=x", override] if config == "eval" else [override]
+    assert refused(argv, capsys, monkeypatch, tmp_path, script=script, config=config).startswith(f"error: {expected}")

@@ -233,6 +233,13 @@ def test_ckpt_path_names_a_run_its_checkpoints_folder_a_sweep_or_lightnings_name
     with pytest.raises(UserError, match=rf"^ckpt_path: '{tmp_path}' holds 1 run\(s\), not one; give one of them, e.g. "
                                         rf"the newest: ckpt_path={tmp_path / 'run'}$"):  # a sweep's folder
         resolve_checkpoint(str(tmp_path), prefer="last")
+    # a sweep's folder names its best trial (it named the newest, no better than any other)
+    (tmp_path / "0" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "optimization_results.yaml").write_text("best_trial: 0\nbest_run_dir: '0'\nmetric: val/loss\n"
+                                                        "best_value: 0.18147052824497223\n")
+    with pytest.raises(UserError, match=rf"^ckpt_path: '{tmp_path}' holds 2 run\(s\), not one; give one of them, e.g. "
+                                        rf"the sweep's best \(trial 0, val/loss 0.1815\): ckpt_path={tmp_path / '0'}$"):
+        resolve_checkpoint(str(tmp_path))
     for name in ("last", "best"):
         with pytest.raises(UserError, match=rf"^ckpt_path={name} is Lightning's name for a checkpoint of the run in "
                                             r"progress, but every train.py run starts in a new folder; give the run "

@@ -217,6 +217,25 @@ def test_a_run_dir_that_holds_files_is_refused_before_hydra_writes_into_it(tmp_p
     Preflight(min_free_mb=0).on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run)}}}))
 
 
+def test_two_runs_started_at_once_into_one_run_dir_do_not_share_it(tmp_path, capsys):
+    """Both found hydra.run.dir empty (neither had written yet) and trained into it, each overwriting the other's
+    config, checkpoints and records; the second is now refused while the first holds the folder."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.preflight import Preflight
+
+    config = OmegaConf.create({"hydra": {"run": {"dir": str(tmp_path / "shared")}}})
+    first, second = Preflight(min_free_mb=0), Preflight(min_free_mb=0)
+    first.on_run_start(config)  # nothing written yet: the moment the second one starts
+    with pytest.raises(SystemExit) as stop:
+        second.on_run_start(config)
+    assert stop.value.code == 2 and capsys.readouterr().err == (
+        f"error: hydra.run.dir '{tmp_path / 'shared'}' is in use by another run started at the same moment; leave "
+        "hydra.run.dir out (each run gets a new folder under paths.log_dir), or give each run its own\n")
+    first.on_run_end(config)  # a run ended (a loop of runs from Python) gives the folder back
+    Preflight(min_free_mb=0).on_run_start(config)
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
                           cwd=cwd, timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
@@ -753,6 +772,34 @@ def test_ctrl_c_mid_training_says_where_the_run_is_and_it_resumes(compose_cfg, r
     assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
     resumed = run_train(compose_cfg([*TINY, "trainer.max_epochs=3", "logger=none", f"ckpt_path={run_dir}"]))
     assert "test/rmse" in resumed
+
+
+class _CtrlCWhileTesting(pl.Callback):
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_testing_says_to_test_the_run_not_to_resume_it(compose_cfg, run_train, capsys):
+    """Training had ended: the line said 'stopped by Ctrl-C during epoch 2 ... Resume with: ... ckpt_path=<run>',
+    a command that is refused (nothing left to train); on_exception.ckpt was written with the tested weights and
+    the summary rewritten as stopped by KeyboardInterrupt."""
+    from trainlab.run.preemption import stop_on_signals
+
+    cfg = compose_cfg([*TINY, "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)) as callbacks:
+            run_train(cfg, extra_callbacks=[_CtrlCWhileTesting(), *callbacks])
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)
+    assert exited.value.code == 130
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line == (f"error: stopped by Ctrl-C while testing; its training had ended, and its checkpoints and records "
+                    f"are in {run_dir}. Test its best checkpoint with: python evaluate.py ckpt_path={run_dir}")
+    assert not (run_dir / "checkpoints" / "on_exception.ckpt").exists()
+    summary = json.loads((run_dir / "training_summary.json").read_text())
+    assert summary["stopped_by"] != "exception (KeyboardInterrupt)" and "test" not in summary
 
 
 def test_ctrl_c_on_a_full_disk_is_still_ctrl_c(compose_cfg, run_train, monkeypatch, capsys, caplog):

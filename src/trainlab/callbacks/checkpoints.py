@@ -284,6 +284,8 @@ class CheckpointOnException(pl.Callback):
             return
         if trainer.global_step == 0:  # stopped before the first step (a check, a bad setting): nothing to keep
             return
+        if trainer.state.fn == "test":  # training had ended: its checkpoints are complete, and these weights
+            return  # are the tested checkpoint's, not a snapshot of training
         try:
             if alone(trainer, exception):  # the others may be in a collective: none here (trainlab.run.ranks)
                 self._save_without_barrier(trainer)

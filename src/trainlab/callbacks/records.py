@@ -256,6 +256,8 @@ class RunRecords(pl.Callback):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         from trainlab.run.preemption import stop_reason
 
+        if trainer.state.fn == "test":  # training had ended and its records were written: they stand (a run
+            return  # stopped by Ctrl-C or an error while testing is one whose test did not end)
         self.stopped_by = stop_reason(exception) or f"exception ({type(exception).__name__})"
         try:
             self._flush(trainer)

@@ -236,6 +236,7 @@ class StopOnSignal(pl.Callback):
         self.epoch: Optional[int] = None
         self.previous: dict[int, Any] = {}
         self.interrupted = False  # Ctrl-C: Lightning writes the checkpoint and records, then exits 1 silently
+        self.testing = False  # that Ctrl-C came while the trained model was tested
         self.training = False  # until the first batch's loop starts, a signal stops the run at once
         self.rank, self.launched = 0, False  # this process's rank; whether Lightning's launcher started it
 
@@ -261,6 +262,7 @@ class StopOnSignal(pl.Callback):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt):
             self.interrupted, self.epoch = True, trainer.current_epoch
+            self.testing = trainer.state.fn == "test"  # after training: nothing to resume, the test to run again
 
     def handler(self, signum: int, frame: Any) -> None:
         self.received.append(signal.Signals(signum).name)

@@ -101,6 +101,43 @@ def check_top_level_keys(cfg: DictConfig) -> None:
                         f"settings: {', '.join(own)}; the groups: {', '.join(groups)}")
 
 
+def check_experiment_choices(cfg: DictConfig) -> None:
+    """An experiment's group choice replaced on the command line (``experiment=lstm_seed model=cnn``): the
+    experiment's settings for its own choice apply to the other. One it sets that the other lacks is refused
+    naming both (it was ``model.net.hidden_size is not an argument of ...TemporalCNN``, a key the user never
+    typed); when they all fit, one warning says that they apply."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from trainlab.config.composition import leaves
+    from trainlab.config.families import experiment_options
+    from trainlab.config.search_path import option_file
+
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    name = choices.get("experiment")
+    if not name:
+        return
+    for group, chosen in experiment_options(name).items():
+        replaced_by = choices.get(group)
+        source = option_file(group, str(replaced_by)) if replaced_by not in (None, chosen) else None
+        if source is None or "/" in group:
+            continue
+        settings = OmegaConf.load(option_file("experiment", name)).get(group)
+        if not isinstance(settings, DictConfig) or not settings:
+            continue
+        own = OmegaConf.load(source)
+        given = [k for k, _ in leaves(OmegaConf.to_container(settings))]
+        lacking = [k for k in given if OmegaConf.select(own, k, default="<absent>") == "<absent>"]
+        head = (f"experiment={name} chooses {group}={chosen} and sets {group} keys for it, but {group}={replaced_by} "
+                f"on the command line replaced that choice")
+        if lacking and not any(d != "_self_" for d in own.get("defaults", [])):  # no other file adds keys to it
+            raise UserError(f"{head}, and {replaced_by} has no {', '.join(f'{group}.{k}' for k in lacking)}; leave "
+                            f"{group}={replaced_by} out, or make an experiment of your own for {replaced_by} "
+                            f"(experiments/experiment/{name}.yaml shows the form)")
+        log.warning("%s: its %s settings apply to %s (%s)", head, group, replaced_by,
+                    ", ".join(f"{group}.{k}={OmegaConf.select(cfg, f'{group}.{k}')}" for k in given))
+
+
 def warn_unread_hardware_keys(cfg: DictConfig) -> None:
     """A ``hardware.<key>=...`` of the command line that reaches its reader only through an interpolation
     (``max_nodes_per_graph: ${hardware.max_nodes_per_graph}`` in the graph data options) which this run's
@@ -131,6 +168,7 @@ def warn_unread_hardware_keys(cfg: DictConfig) -> None:
 def check_config(cfg: DictConfig) -> None:
     """Everything :func:`train` can check on the config alone, before it builds anything."""
     check_top_level_keys(cfg)
+    check_experiment_choices(cfg)
     warn_unread_hardware_keys(cfg)
     if cfg.get("optimized_mode") not in DIRECTION_OF_MODE:
         raise UserError(f"optimized_mode={cfg.get('optimized_mode')!r} must be min or max")

@@ -79,7 +79,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         composed([o.input_line for o in single])
         return None
     except MissingConfigException as exc:  # a group option that does not exist (model=lstn)
-        return _unknown_option(exc)
+        return _unknown_option(exc, argv)
     except HydraException as exc:
         hint = _launcher_value_hint(exc.__cause__)
         if hint:
@@ -206,16 +206,24 @@ def _flag_values(argv: list[str], *names: str) -> list[str]:
     return values
 
 
-def _unknown_option(exc: Any) -> Optional[str]:
+def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
     """``model=lstn``: Hydra lists the group's options over several lines and exits with 1; this is
     the one line naming the option meant (None when Hydra did not say which group it searched). In a list
-    (``logger=[csv,wandb]``) Hydra lists no options: they are read from the config folders."""
+    (``logger=[csv,wandb]``) Hydra lists no options: they are read from the config folders. An option given
+    as a file's path (``model=conf/model/cnn.yaml``) is named as one: Hydra took the path's folders for
+    groups (``model/conf/model=cnn.yaml is not an option of the model/conf/model group``)."""
     if not exc.missing_cfg_file:
         return None
+    from trainlab.config.search_path import group_options, option_given_as_path
+
+    for override in _parsed(argv):  # the override as typed: its group, and the path that Hydra split
+        group, value = override.key_or_group, override.value()
+        if isinstance(value, str) and exc.missing_cfg_file == f"{group}/{value}" and (
+                re.search(r"[/\\]", value) or group == "data" and re.search(r"\.(csv|parquet|npy)$", value, re.I)):
+            return option_given_as_path(group, value)
     group, _, option = exc.missing_cfg_file.rpartition("/")
     if not group:
         return None
-    from trainlab.config.search_path import group_options
 
     options = exc.options or group_options(group)
     if not options:
@@ -229,6 +237,17 @@ def _unknown_option(exc: Any) -> Optional[str]:
     hint = did_you_mean(option, options, prefix=f"{group}=")
     return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
             f"its options: {', '.join(options)}")
+
+
+def _parsed(argv: list[str]) -> list[Any]:
+    """The command line's overrides as Hydra's grammar reads them (none when it cannot read one)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        return OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])
+    except HydraException:
+        return []
 
 
 def _launcher_value_hint(cause: Optional[BaseException]) -> Optional[str]:

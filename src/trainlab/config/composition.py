@@ -219,11 +219,12 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     from omegaconf.errors import OmegaConfBaseException, ValidationError
 
     from trainlab.config.command_line import _launcher_value_hint, _unknown_option, unknown_key_problem
+    from trainlab.config.search_path import unchosen_group_problem
 
     if isinstance(exc, OverrideParseException):
         return parse_problem(exc.override, str(exc))
     if isinstance(exc, MissingConfigException):
-        return _unknown_option(exc) or _one_line(exc)
+        return _unknown_option(exc, argv) or _one_line(exc)
     keyless = next((a for a in argv if a.lstrip("+~").startswith("=")), None)
     if keyless is not None:  # Hydra's grammar reads "=5" as a group override and fails with a ValueError
         return parse_problem(keyless, str(exc))
@@ -233,6 +234,8 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     if isinstance(cause, ValidationError):
         return _launcher_value_hint(cause) or typed_value_problem(cause) or _one_line(exc)
     message = str(exc)
+    if (unchosen := unchosen_group_problem(message, argv, config_name)) is not None:
+        return unchosen
     if config_name and (message.startswith("Could not override")
                         or (message.startswith("In '") and "ConfigKeyError" in message)):  # a key a file sets
         return unknown_key_problem(argv, config_name) or _one_line(exc)

@@ -57,6 +57,57 @@ def group_options(group: str, sources: Sources = None) -> list[str]:
     return sorted({path.stem for folder in config_folders(sources) for path in (folder / group).glob("*.yaml")})
 
 
+def option_given_as_path(group: str, value: str) -> str:
+    """What to say for ``group=<a file's path>`` (``model=conf/model/cnn.yaml``, ``model=~/myconf/model/mine.yaml``):
+    a group's option is a file's name, without ``.yaml``, found in the config folders; a file of one's own is
+    found by giving the folder above its group folder with ``--config-dir``."""
+    import shlex
+
+    path = Path(value.replace("\\", "/")).expanduser()
+    name = path.name.removesuffix(".yaml").removesuffix(".yml")
+    head = f"{group}={value} gives a file's path, but a config group's option is a file's name without .yaml"
+    options = group_options(group)
+    if group == "data" and (path.is_dir() or path.suffix.lower() not in (".yaml", ".yml")):  # the data itself
+        from trainlab.config.composition import typed_setting
+
+        kind, what = ("sky_folder", "a folder of sky images") if path.is_dir() else ("file", "a series file")
+        return (f"data={value} gives the data's path, but data= chooses a kind of data ({', '.join(options)}); "
+                f"for {what}: data={kind} {typed_setting('data.source.path', value)} (a star catalogue: "
+                f"data=catalogue, the same path key)")
+    ours = [found.resolve() for found in option_files(group, name)]
+    if ours and (not path.is_file() or path.resolve() in ours):
+        return f"{head}, found in the config folders: {group}={name}"
+    if path.is_file():
+        folder = path.resolve().parent
+        if folder.name == group.rsplit("/", 1)[-1]:  # already <folder>/<group>/<name>.yaml
+            return (f"{head}; to use your own file, give the folder above its {folder.name}/ folder: "
+                    f"--config-dir {shlex.quote(str(folder.parent))} {group}={name}")
+        return (f"{head}; to use your own file, put it in <your folder>/{group}/{name}.yaml and give "
+                f"--config-dir <your folder> {group}={name}")
+    return f"{head}; there is no file {value} either; the options of the {group} group: {', '.join(options)}"
+
+
+def unchosen_group_problem(message: str, argv: list[str], config_name: Optional[str]) -> Optional[str]:
+    """A group option for a group the script's config never chooses: Hydra said "Could not override 'logger'.
+    No match in the defaults list ... use +logger=none", a '+' that adds a group nothing reads (evaluate.py
+    and predict.py take model and data from the run; the Optuna sweeper's sampler needs the search)."""
+    import re
+
+    found = re.match(r"Could not override '([^']+)'\. No match in the defaults list", message)
+    if found is None:
+        return None
+    group = found.group(1)
+    override = next((a for a in argv if a.split("=", 1)[0] == group), f"{group}=...")
+    if config_name in ("eval", "predict"):
+        script = "evaluate.py" if config_name == "eval" else "predict.py"
+        return (f"{override}: {script} chooses no {group}; the model and data come from the run's own config "
+                f"(+data.<key>=<value> changes the run's data) and it writes no training logs: leave {group}= out")
+    if group.startswith("hydra/sweeper/"):
+        return (f"{override} chooses a part of the Optuna sweeper, which only a search has: python train.py -m "
+                f"hparams_search=optuna {override} ...")
+    return f"{override}: no config chooses a {group}, so nothing would read it; leave it out"
+
+
 def check_shadowed_choices() -> None:
     """Refuse a chosen option (this run's ``hydra.runtime.choices``) that two folders hold (a user's
     ``model/cnn.yaml`` beside the repository's): Hydra reads the first and never the other, without a word."""

@@ -97,7 +97,7 @@ def _train_batches(trainer: pl.Trainer) -> Optional[int]:
 class FitChecks(pl.Callback):
     """Refuses, at ``on_fit_start`` (data set up, nothing trained yet), settings that would fail or do
     nothing later: a watched metric the module never logs, a validation metric watched while validation
-    is off, ``val_check_interval`` longer than an epoch.
+    is off, ``val_check_interval`` or ``accumulate_grad_batches`` longer than an epoch.
 
     Args:
         optimized_metric: the run's ``optimized_metric`` (what a sweep reads at the end).
@@ -131,6 +131,15 @@ class FitChecks(pl.Callback):
                             f"(after {first} step(s)), but {names} watch(es) validation; give trainer.max_steps={first} "
                             f"or more, or validate sooner: trainer.val_check_interval={trainer.max_steps} "
                             f"(batches{', with trainer.check_val_every_n_epoch=null across epochs' if batches is not None and trainer.max_steps > batches else ''})")
+        accumulate = int(trainer.accumulate_grad_batches)
+        if batches is not None and 0 < batches < accumulate:
+            # Lightning steps at each epoch's end and divides every batch's loss by the setting: a quarter of the
+            # gradient with 4 on a one-batch epoch, while the run logged an effective batch 4x the one it had
+            raise UserError(f"trainer.accumulate_grad_batches={accumulate} is more than the {batches} training "
+                            f"batch(es) of an epoch: Lightning steps the optimizer at each epoch's end, after "
+                            f"{batches}, and scales each batch's gradient by 1/{accumulate}; give at most "
+                            f"trainer.accumulate_grad_batches={batches}, or more batches per epoch (a smaller "
+                            "data.batch_size)")
         if isinstance(interval, int) and trainer.check_val_every_n_epoch is not None and batches is not None \
                 and interval > batches:
             raise UserError(f"trainer.val_check_interval={interval} is more than the {batches} training batches "

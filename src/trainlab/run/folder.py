@@ -128,6 +128,23 @@ class RunFolder:
         candidate = self.checkpoints / Path(pointer.read_text().strip()).name
         return candidate if candidate.is_file() else None
 
+    def _best_of_sweep(self, runs: list[Path]) -> Optional[str]:
+        """``the sweep's best (trial 1, val/loss 0.1815): ckpt_path=<its folder>`` for a sweep folder whose
+        optimization_results.yaml names its best run (the newest trial is no better than any other); else None."""
+        import yaml
+
+        try:
+            results = yaml.safe_load((self.path / "optimization_results.yaml").read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            return None
+        best = results.get("best_run_dir") if isinstance(results, dict) else None
+        if not isinstance(best, str) or (self.path / best) not in runs:
+            return None
+        return (f"the sweep's best (trial {results.get('best_trial')}, {results.get('metric')} "
+                f"{results.get('best_value'):.4g}): {typed_setting('ckpt_path', self.path / best)}"
+                if isinstance(results.get("best_value"), float) else
+                f"the sweep's best: {typed_setting('ckpt_path', self.path / best)}")
+
     def checkpoint(self, prefer: str = "best", given: str = "") -> Path:
         """``prefer="best"`` (evaluation): the best checkpoint (recorded in best.txt when training ended, else
         the one the checkpoint callback held best when last.ckpt was written: an interrupted run's), else
@@ -140,7 +157,7 @@ class RunFolder:
             runs = sorted((p for p in self.path.iterdir() if (p / CHECKPOINTS).is_dir()), key=lambda p: p.stat().st_mtime)
             if runs:  # a sweep's folder, or outputs/train/runs itself
                 raise UserError(f"ckpt_path: '{shown}' holds {len(runs)} run(s), not one; give one of them, e.g. "
-                                f"the newest: {typed_setting('ckpt_path', runs[-1])}")
+                                f"{self._best_of_sweep(runs) or 'the newest: ' + typed_setting('ckpt_path', runs[-1])}")
             if (self.path / CONFIG).is_file():  # a train.py run stopped (killed) before its first checkpoint
                 raise UserError(f"ckpt_path: '{shown}' is a run that stopped before its first checkpoint (no "
                                 f"{CHECKPOINTS}/): nothing to resume or evaluate; start it again: "

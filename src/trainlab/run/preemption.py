@@ -133,6 +133,13 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
     except KeyboardInterrupt:
         if not exits:
             raise
+        if callback.interrupted and callback.testing:  # training had ended: a resume would be refused
+            from trainlab.config.composition import command_line
+
+            print(f"error: stopped by Ctrl-C while testing; its training had ended, and its checkpoints and records "
+                  f"are in {run_dir}. Test its best checkpoint with: "
+                  f"{command_line('evaluate.py', [], ckpt_path=run_dir)}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_SIGINT)
         if callback.interrupted:  # in training: Lightning wrote the checkpoint and records; say where and how to go on
             stopped = RunStopped("Ctrl-C", callback.epoch, run_dir)
             print(f"error: {stopped}. Resume with: {resume_hint(run_dir)}", file=sys.stderr, flush=True)

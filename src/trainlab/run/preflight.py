@@ -150,6 +150,29 @@ def single_run_launcher_problem(chosen: Optional[str]) -> Optional[str]:
             f"in this process: add -m (python {_script()} -m hydra/launcher={chosen} ...), or leave hydra/launcher out")
 
 
+def claim_run_folder(path: str | os.PathLike) -> tuple[Optional[int], Optional[str]]:
+    """Make ``hydra.run.dir`` and hold an exclusive lock on it until the run ends: (the lock's descriptor,
+    None), or (None, why not). Two runs started at once with one ``hydra.run.dir`` both found it empty and
+    trained into it, each overwriting the other's config, checkpoints and records; the second now stops here.
+    (``flock``: released by the system when the process ends, however it ends.)"""
+    import fcntl
+
+    target = Path(path).expanduser().absolute()
+    target.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None, (f"hydra.run.dir '{target}' is in use by another run started at the same moment; leave "
+                      "hydra.run.dir out (each run gets a new folder under paths.log_dir), or give each run its own")
+    problem = occupied_problem(target)  # its files may have landed between the first look and the lock
+    if problem:
+        os.close(fd)
+        return None, problem
+    return fd, None
+
+
 class Preflight(HydraCallback):
     """Hydra callback (conf/hydra/default.yaml): refuse to start what cannot work, before any folder exists.
 
@@ -202,6 +225,15 @@ class Preflight(HydraCallback):
                                       or occupied_problem(OmegaConf.select(config, "hydra.run.dir")))
         if problem:
             refuse(problem)
+        if not joins:
+            self._claimed, problem = claim_run_folder(OmegaConf.select(config, "hydra.run.dir"))
+            if problem:
+                refuse(problem)
+
+    def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if getattr(self, "_claimed", None) is not None:  # a loop of runs from Python holds one folder at a time
+            os.close(self._claimed)
+            self._claimed = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_output(config, "hydra.sweep.dir")
