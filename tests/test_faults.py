@@ -236,6 +236,26 @@ def test_two_runs_started_at_once_into_one_run_dir_do_not_share_it(tmp_path, cap
     Preflight(min_free_mb=0).on_run_start(config)
 
 
+@pytest.mark.parametrize("errno_name", ["ENOLCK", "ENOSYS", "EOPNOTSUPP"])
+def test_a_file_system_without_locks_runs_as_before(tmp_path, monkeypatch, errno_name):
+    """Lustre mounted without -o flock answers flock with ENOSYS, some NFS setups with ENOLCK: every run there
+    was refused as 'in use by another run'; only a lock another process holds refuses one."""
+    import errno
+    import fcntl
+
+    from omegaconf import OmegaConf
+
+    from trainlab.run.preflight import Preflight
+
+    def no_locks(fd, operation):
+        raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    config = OmegaConf.create({"hydra": {"run": {"dir": str(tmp_path / "run")}}})
+    Preflight(min_free_mb=0).on_run_start(config)
+    assert (tmp_path / "run").is_dir()
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
                           cwd=cwd, timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "0"})

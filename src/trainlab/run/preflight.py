@@ -11,6 +11,7 @@ its callbacks at every start.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -20,6 +21,8 @@ from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import empty_path_problem, refuse, shell_path_hint
+
+log = logging.getLogger(__name__)
 
 # Disk space a run needs before it starts: checkpoints (top 3 + last of the largest model here are a
 # few MB), logs, records and plots. Users with big models raise it: hydra.callbacks.preflight.min_free_mb
@@ -154,7 +157,10 @@ def claim_run_folder(path: str | os.PathLike) -> tuple[Optional[int], Optional[s
     """Make ``hydra.run.dir`` and hold an exclusive lock on it until the run ends: (the lock's descriptor,
     None), or (None, why not). Two runs started at once with one ``hydra.run.dir`` both found it empty and
     trained into it, each overwriting the other's config, checkpoints and records; the second now stops here.
-    (``flock``: released by the system when the process ends, however it ends.)"""
+    (``flock``: released by the system when the process ends, however it ends.) A file system without
+    ``flock`` (Lustre mounted without ``-o flock``, some NFS setups: ENOSYS, ENOLCK, EOPNOTSUPP) is run
+    without the lock, as before it existed: only a lock another process holds refuses the run."""
+    import errno
     import fcntl
 
     target = Path(path).expanduser().absolute()
@@ -162,8 +168,12 @@ def claim_run_folder(path: str | os.PathLike) -> tuple[Optional[int], Optional[s
     fd = os.open(target, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as exc:
         os.close(fd)
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            log.debug("%s: no lock on this file system (%s); two runs started into it at once are not told apart",
+                      target, exc)
+            return None, None
         return None, (f"hydra.run.dir '{target}' is in use by another run started at the same moment; leave "
                       "hydra.run.dir out (each run gets a new folder under paths.log_dir), or give each run its own")
     problem = occupied_problem(target)  # its files may have landed between the first look and the lock
