@@ -248,7 +248,7 @@ def test_commands_printed_to_resume_paste_back_into_a_shell():
 
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from trainlab.config.composition import command_line
+    from trainlab.config.spelling import command_line
 
     run = "/tmp/my runs/José/2026-11-30_00-00-00_abcdef"
     line = command_line("train.py", ["paths.log_dir='/tmp/my runs/José'", "model=cnn"], ckpt_path=run)

@@ -112,7 +112,7 @@ def evaluate(ckpt_path_or_run: str | os.PathLike, overrides: Sequence[str] = (),
     """``python evaluate.py ckpt_path=<ckpt_path_or_run> <overrides>`` from Python (a run folder, e.g.
     :attr:`TrainResult.run_dir`, or a ``.ckpt`` file); ``overrides`` as evaluate.py takes them
     (``split=val``, ``+data.source.path=<file>``)."""
-    from trainlab.config.composition import grammar_value
+    from trainlab.config.spelling import grammar_value
     from trainlab.run.jobs import evaluate_job
 
     given = [f"ckpt_path={grammar_value(str(ckpt_path_or_run))}", *_listed(overrides)]
@@ -128,7 +128,7 @@ def predict(ckpt_path_or_run: str | os.PathLike, horizon: Optional[int] = None, 
     them (``+data.source.path=<newer file>``); ``future``: the values after the data's end of inputs besides the
     targets and calendar (predict.py's ``future=<file>``). An image run takes ``images=<folder>`` instead of a horizon, a graph
     run ``catalogue=<file>`` (stars without labels)."""
-    from trainlab.config.composition import grammar_value
+    from trainlab.config.spelling import grammar_value
     from trainlab.run.jobs import predict_job
 
     from trainlab.prediction.fit import check_horizon

@@ -122,7 +122,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     settings = [str(k) for k in node.keys() if parent or k != "hydra"] if isinstance(node, DictConfig) else []
     given = next((o.value() for o in single if o.key_or_group == refused_key), None)
     if missing != refused_key and parent == refused_key and not settings and isinstance(given, dict):
-        from trainlab.config.composition import grammar_value
+        from trainlab.config.spelling import grammar_value
 
         adds = " ".join(f"+{refused_key}.{k}={grammar_value(v)}" for k, v in given.items())
         return (f"{refused_key} holds no key yet, and a mapping given whole cannot add one ({name}): add each with a "
@@ -190,7 +190,7 @@ def _search_path_override(argv: list[str], overrides: list[Any], folders: list[s
     folders = [*folders, *config_dir_flags(argv)]
     given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
     entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
-    from trainlab.config.composition import grammar_value  # the one spelling of values for Hydra's grammar
+    from trainlab.config.spelling import grammar_value  # the one spelling of values for Hydra's grammar
 
     return [f"hydra.searchpath={grammar_value([str(e) for e in entries])}"] if entries else []
 

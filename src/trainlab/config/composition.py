@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
+from trainlab.config.spelling import quoted_text
+
 OVERRIDE_GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 # a value of each type, for "e.g. <key>=<value>" where the schema's default is null
 _EXAMPLES = {int: "1", float: "0.5", bool: "true", str: "text", list: "[1,2]", dict: "{a:1}"}
@@ -250,47 +252,6 @@ def _one_line(exc: BaseException) -> str:
     return "; ".join(dict.fromkeys(kept))
 
 
-def grammar_value(value: Any) -> str:
-    """``value`` in Hydra's override grammar, so that Hydra reads back the same value: Hydra's own spelling
-    (``Transformer.str``), except for text its unquoted spelling does not carry (letters outside ASCII,
-    ``?``, ``#``, quotes: a sweep folder under ``/home/José`` failed every trial), which is quoted."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.core.override_parser.types import Transformer
-    from hydra.errors import HydraException
-
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{key}:{grammar_value(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(grammar_value(item) for item in value) + "]"
-    plain = Transformer.str(value)
-    if not isinstance(value, str):
-        return plain
-    try:
-        if OverridesParser.create().parse_override(f"k={plain}").value() == value:
-            return plain
-    except HydraException:
-        pass  # quoted below
-    # inside quotes only a quote, and backslashes before a quote or at the end, are escaped
-    return "'" + re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value).replace("'", "\\'") + "'"
-
-
-def command_line(script: str, overrides: typing.Sequence[str], **settings: Any) -> str:
-    """``python <script> <overrides> <key>=<value> ...`` to paste into a shell: each value in Hydra's grammar
-    (a run folder under ``/home/José``), each word quoted where the shell needs it (a space in a path)."""
-    import shlex
-
-    return " ".join([shlex.join(["python", script, *overrides]),
-                     *(typed_setting(key, value) for key, value in settings.items())])
-
-
-def typed_setting(key: str, value: Any) -> str:
-    """``key=value`` as a user types it on a command line (a ``ckpt_path=<run>`` a message advises): the value
-    in Hydra's grammar, the word quoted for the shell where it needs it."""
-    import shlex
-
-    return shlex.quote(f"{key}={grammar_value(str(value))}")
-
-
 def parse_problem(override: str, message: str) -> str:
     """An override Hydra's grammar cannot read: what is wrong with it and how to write it."""
     key, eq, value = override.partition("=")
@@ -328,20 +289,6 @@ def _quoted_text(value: str) -> str:
     if value.startswith("[") and value.endswith("]") and not re.search(r"[\[\]{}'\"]", items):
         return "[" + ",".join(quoted_text(item.strip()) for item in items.split(",")) + "]"
     return quoted_text(value)
-
-
-def quoted_text(text: str) -> str:
-    """``text`` as one text value in Hydra's grammar: as it is where Hydra reads it back so, else in single
-    quotes (``'Demand (MW)'``, where Hydra's own escaped spelling is ``Demand\\ \\(MW\\)``)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    try:
-        if OverridesParser.create().parse_override(f"k={text}").value() == text:
-            return text
-    except HydraException:
-        pass  # quoted below
-    return "'" + text.replace("'", "\\'") + "'"
 
 
 def typed_value_problem(cause: Any) -> Optional[str]:

@@ -81,7 +81,7 @@ def why_missing(path: Path, key: Optional[str] = None) -> str:
                 "with / between folders)")
     if path.is_absolute() or key is None:
         return ""
-    from trainlab.config.composition import typed_setting
+    from trainlab.config.spelling import typed_setting
     from trainlab.run.root import repo_root
 
     try:

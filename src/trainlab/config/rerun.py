@@ -7,7 +7,8 @@ import typing
 from pathlib import Path
 from typing import Any, Optional
 
-from trainlab.config.composition import grammar_value, leaves, task_overrides
+from trainlab.config.composition import leaves, task_overrides
+from trainlab.config.spelling import grammar_value
 
 
 # a sweep's own overrides, which a command for one of its runs leaves out (the search, the trial's hand-over)

@@ -68,7 +68,7 @@ def option_given_as_path(group: str, value: str) -> str:
     head = f"{group}={value} gives a file's path, but a config group's option is a file's name without .yaml"
     options = group_options(group)
     if group == "data" and (path.is_dir() or path.suffix.lower() not in (".yaml", ".yml")):  # the data itself
-        from trainlab.config.composition import typed_setting
+        from trainlab.config.spelling import typed_setting
 
         kind, what = ("sky_folder", "a folder of sky images") if path.is_dir() else ("file", "a series file")
         return (f"data={value} gives the data's path, but data= chooses a kind of data ({', '.join(options)}); "

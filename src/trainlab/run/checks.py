@@ -248,7 +248,7 @@ def _untested_hint(folder: Any, cfg: DictConfig) -> str:
     """For a run that trained all its epochs but was stopped (killed) before its test ended: how to test it."""
     if not cfg.get("test") or folder.tested():
         return ""
-    from trainlab.config.composition import command_line
+    from trainlab.config.spelling import command_line
 
     return (f"; its training ended but its test did not (stopped before or while testing): "
             f"{command_line('evaluate.py', [], ckpt_path=folder.path)} tests its best checkpoint")
@@ -259,7 +259,7 @@ def _repeat_hint(folder: Any, ckpt_path: str) -> str:
     so the run's own options must be given again."""
     import shlex
 
-    from trainlab.config.composition import typed_setting
+    from trainlab.config.spelling import typed_setting
     from trainlab.config.rerun import one_run_overrides
 
     try:  # a sweep's trial as one run (hparams_search= repeated would start a sweep)

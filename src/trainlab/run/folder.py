@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from trainlab.config.composition import command_line, typed_setting
+from trainlab.config.spelling import command_line, typed_setting
 from trainlab.config.errors import UserError, why_missing
 from trainlab.run.durable import read_json, read_yaml, write_atomic
 from trainlab.run.root import repo_root

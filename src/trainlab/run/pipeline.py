@@ -230,7 +230,7 @@ def _after_a_full_disk(cfg: DictConfig, fitted: bool) -> str:
     """What to do once a full disk stopped the run: test it (``fitted``: its training loop ended, the
     records or the test did not), resume it (it has a checkpoint of a finished epoch) or start it again
     (it has none), after freeing space."""
-    from trainlab.config.composition import command_line
+    from trainlab.config.spelling import command_line
     from trainlab.run.preemption import resume_hint
 
     folder = Path(cfg.paths.output_dir)

@@ -68,7 +68,8 @@ def resume_hint(run_dir: Optional[str]) -> str:
     """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>`` (None: the
     command that starts it again, its own ``ckpt_path`` kept); for a job of a multirun, through its
     launcher (:func:`~trainlab.config.rerun.rerun_overrides`)."""
-    from trainlab.config.composition import _script, command_line
+    from trainlab.config.composition import _script
+    from trainlab.config.spelling import command_line
     from trainlab.config.rerun import rerun_overrides
 
     overrides = [o for o in rerun_overrides() if run_dir is None or not o.startswith("ckpt_path=")]
@@ -134,7 +135,7 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
         if not exits:
             raise
         if callback.interrupted and callback.testing:  # training had ended: a resume would be refused
-            from trainlab.config.composition import command_line
+            from trainlab.config.spelling import command_line
 
             print(f"error: stopped by Ctrl-C while testing; its training had ended, and its checkpoints and records "
                   f"are in {run_dir}. Test its best checkpoint with: "

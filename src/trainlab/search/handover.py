@@ -110,7 +110,7 @@ class TrialHandover:
 
     def as_override(self, key: str = KEY) -> str:
         """``optuna_trial={storage:...,study_name:...,trial_id:...,pruner:{...}}`` in Hydra's grammar."""
-        from trainlab.config.composition import grammar_value
+        from trainlab.config.spelling import grammar_value
 
         return f"{key}={grammar_value(asdict(self))}"
 

@@ -316,6 +316,6 @@ def grid_values(space: Mapping[str, BaseDistribution]) -> dict[str, list[Any]]:
 
 def as_override(name: str, value: Any) -> str:
     """``name=value`` in Hydra's override grammar (strings quoted where the grammar needs it)."""
-    from trainlab.config.composition import grammar_value
+    from trainlab.config.spelling import grammar_value
 
     return f"{name}={grammar_value(value)}"

@@ -109,7 +109,7 @@ def _typed(key: str, names: list[str], one: bool) -> str:
     """``key=<names>`` as typed in a shell: ``"data.source.target_columns=['Demand (MW)']"``."""
     import shlex
 
-    from trainlab.config.composition import quoted_text
+    from trainlab.config.spelling import quoted_text
 
     word = f"{key}={quoted_text(names[0]) if one else '[' + ','.join(map(quoted_text, names)) + ']'}"
     if "'" in word and not re.search(r"[\"$`\\!]", word):

@@ -1,0 +1,67 @@
+"""Values written as a command line reads them back: Hydra's override grammar, then the shell's quoting.
+
+Every line this project prints for a user to paste (a resume, a sweep's best trial, a fix in a refusal)
+and every override the sweeper hands a trial goes through :func:`grammar_value`, so that a value reads
+back as the same value (a run folder under ``/home/José``, a column named ``Demand (MW)``).
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Any
+
+
+def grammar_value(value: Any) -> str:
+    """``value`` in Hydra's override grammar, so that Hydra reads back the same value: Hydra's own spelling
+    (``Transformer.str``), except for text its unquoted spelling does not carry (letters outside ASCII,
+    ``?``, ``#``, quotes: a sweep folder under ``/home/José`` failed every trial), which is quoted."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Transformer
+    from hydra.errors import HydraException
+
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{key}:{grammar_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(grammar_value(item) for item in value) + "]"
+    plain = Transformer.str(value)
+    if not isinstance(value, str):
+        return plain
+    try:
+        if OverridesParser.create().parse_override(f"k={plain}").value() == value:
+            return plain
+    except HydraException:
+        pass  # quoted below
+    # inside quotes only a quote, and backslashes before a quote or at the end, are escaped
+    return "'" + re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value).replace("'", "\\'") + "'"
+
+
+def command_line(script: str, overrides: typing.Sequence[str], **settings: Any) -> str:
+    """``python <script> <overrides> <key>=<value> ...`` to paste into a shell: each value in Hydra's grammar
+    (a run folder under ``/home/José``), each word quoted where the shell needs it (a space in a path)."""
+    import shlex
+
+    return " ".join([shlex.join(["python", script, *overrides]),
+                     *(typed_setting(key, value) for key, value in settings.items())])
+
+
+def typed_setting(key: str, value: Any) -> str:
+    """``key=value`` as a user types it on a command line (a ``ckpt_path=<run>`` a message advises): the value
+    in Hydra's grammar, the word quoted for the shell where it needs it."""
+    import shlex
+
+    return shlex.quote(f"{key}={grammar_value(str(value))}")
+
+
+def quoted_text(text: str) -> str:
+    """``text`` as one text value in Hydra's grammar: as it is where Hydra reads it back so, else in single
+    quotes (``'Demand (MW)'``, where Hydra's own escaped spelling is ``Demand\\ \\(MW\\)``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        if OverridesParser.create().parse_override(f"k={text}").value() == text:
+            return text
+    except HydraException:
+        pass  # quoted below
+    return "'" + text.replace("'", "\\'") + "'"
