@@ -284,7 +284,7 @@ def test_the_start_again_and_evaluate_commands_paste_back_under_any_folder(tmp_p
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
-    from trainlab.run.checks import _untested_hint
+    from trainlab.run.resume_checks import _untested_hint
 
     run = _run_folder(tmp_path / "my runs" / "José")
     (run / ".hydra" / "overrides.yaml").write_text("- data=file\n- \"data.source.path='my data/a.csv'\"\n")
@@ -401,7 +401,7 @@ def test_run_and_sweep_files_are_written_through_the_durable_writers():
 def test_a_run_killed_while_testing_is_told_to_evaluate_not_resume(tmp_path):
     from omegaconf import OmegaConf
 
-    from trainlab.run.checks import _untested_hint
+    from trainlab.run.resume_checks import _untested_hint
 
     run = _run_folder(tmp_path)
     folder, cfg = RunFolder(run), OmegaConf.create({"test": True})

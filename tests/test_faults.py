@@ -649,7 +649,7 @@ def test_a_resume_under_another_seed_says_so_in_one_line(compose_cfg, run_train,
     said = {}
     for seed in ("3407", "1"):
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="trainlab.run.checks"):
+        with caplog.at_level(logging.WARNING, logger="trainlab.run.resume_checks"):
             run_train(compose_cfg([*common, f"seed={seed}", "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
         said[seed] = [r.message for r in caplog.records if "seed=" in r.message]
     assert said["3407"] == [f"ckpt_path={first.paths.output_dir}/checkpoints/last.ckpt: that run was trained with seed=1, this resume runs with "
@@ -674,7 +674,7 @@ def test_a_resume_from_inside_an_epoch_says_in_one_line_that_it_is_not_exact(com
         {"ready": 2, "started": 2, "processed": 1, "completed": 1}
     fit_loop["epoch_loop.batch_progress"]["current"] = {"ready": 3, "started": 3, "processed": 3, "completed": 3}
     torch.save(ckpt, last)
-    with caplog.at_level(logging.WARNING, logger="trainlab.run.checks"):
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.resume_checks"):
         run_train(compose_cfg([*common, "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
     said = [r.message for r in caplog.records if "was written inside epoch" in r.message]
     assert len(said) == 1 and said[0].startswith(f"ckpt_path={last} was written inside epoch 1 (3 of its training "

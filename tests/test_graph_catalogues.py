@@ -300,7 +300,7 @@ def test_resume_reads_a_moved_catalogue_and_refuses_other_contents(compose_cfg, 
     moved = Path(tmp_path / "after" / "stars.csv")
     moved.parent.mkdir()
     Path(path).rename(moved)  # the run's own file, somewhere else now
-    with caplog.at_level("INFO", logger="trainlab.run.checks"):
+    with caplog.at_level("INFO", logger="trainlab.run.resume_checks"):
         run_train(compose_cfg([*catalogue_overrides(str(moved)), *base, "trainer.max_epochs=2",
                                f"ckpt_path={first.paths.output_dir}"]))
     assert f"data read from another place (data.source.path: {path} -> {moved})" in caplog.text

@@ -94,7 +94,7 @@ def test_a_class_moved_out_of_its_module_is_upgraded(compose_cfg):
     from hydra.utils import instantiate
 
     from trainlab.data.graph.synthetic import SyntheticGaia
-    from trainlab.run.checks import _config_differences
+    from trainlab.run.resume_checks import _config_differences
 
     new = "trainlab.data.graph.synthetic.SyntheticGaia"
     for old in ("trainlab.data.graph.catalogue.SyntheticGaia", "trainlab.data.catalogue.SyntheticGaia"):

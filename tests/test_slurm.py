@@ -265,7 +265,7 @@ def test_a_trials_resume_command_keeps_what_its_search_file_set(compose_cfg):
     from omegaconf import read_write
 
     from trainlab.config.rerun import rerun_overrides
-    from trainlab.run.checks import _config_differences
+    from trainlab.run.resume_checks import _config_differences
 
     trial = compose_cfg(["scheduler=cosine", "hparams_search=optuna", "optimizer.lr=0.003"])
     assert trial.trainer.max_epochs == 10  # the search file's
@@ -318,7 +318,7 @@ def test_a_refused_resume_of_a_trial_says_to_repeat_one_runs_options(compose_cfg
     the command started a sweep."""
     import yaml
 
-    from trainlab.run.checks import _repeat_hint
+    from trainlab.run.resume_checks import _repeat_hint
     from trainlab.run.folder import RunFolder
 
     trial = compose_cfg(["hparams_search=optuna", "optimizer.lr=0.003"])

@@ -230,7 +230,7 @@ class EarlyStopping(pl.callbacks.EarlyStopping):
     ``callbacks.early_stopping.patience`` to train on a run that early stopping ended did nothing (the
     resumed run stopped after one epoch), and it kept the stop it had recorded, which the resumed run's
     ``training_summary.json`` then gave as its own end. A resume that the configured patience would
-    stop at once is refused before it starts (:func:`trainlab.run.checks.check_resume`).
+    stop at once is refused before it starts (:func:`trainlab.run.resume_checks.check_resume`).
     """
 
     _restored_stop: Optional[str] = None

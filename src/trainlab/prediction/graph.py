@@ -102,7 +102,7 @@ class UnlabelledStarGraph(StarGraphDataModule):
 
 def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any) -> tuple[Any, UnlabelledStarGraph]:
     """(task module, data module) of the run over ``catalogue``: the checkpoint's weights and data state."""
-    from trainlab.run.checks import tensor_differences
+    from trainlab.run.resume_checks import tensor_differences
     from trainlab.run.pipeline import build_data, build_task_module
 
     run_data = build_data(run_cfg)  # the run's own settings, its source unread

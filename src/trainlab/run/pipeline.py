@@ -174,8 +174,9 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     the model and data built here before anything trains."""
     from trainlab.callbacks import build_callbacks
     from trainlab.loggers import build_loggers, run_label, run_tags
-    from trainlab.run.checks import FitChecks, check_resume
+    from trainlab.run.checks import FitChecks
     from trainlab.run.ranks import check_ranks_can_start
+    from trainlab.run.resume_checks import check_resume
     from trainlab.run.spawned import SpawnedRankSetup, spawns_ranks
 
     model, datamodule = build_model_and_data(cfg)
@@ -271,7 +272,7 @@ def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
     columns, steps, inputs) are refused in one line naming them, before any weight is loaded. ``whole_file``
     (evaluate.py's ``split=all``): the data module's test split is every window of the file; ``forecast``
     (predict.py, with ``whole_file``): nothing is scored, so data seen in training are no reason to warn."""
-    from trainlab.run.checks import tensor_differences
+    from trainlab.run.resume_checks import tensor_differences
 
     try:
         datamodule = _restore_data(run_cfg, ckpt, ckpt_name, given, whole_file, forecast)
