@@ -359,6 +359,23 @@ def test_folder_reads_tiff_images_and_masks(tmp_path):
     assert ImageFolder(str(rgb)).load().images.shape == (1, 3, 32, 32)  # channels last, moved first
 
 
+def test_folder_reads_tile_compressed_fits(tmp_path):
+    """fpack's .fits.fz (a compressed image HDU after an empty primary one), as survey archives serve images,
+    was left out as no image; its mask's name stem is the image's ('a' for 'a.fits.fz')."""
+    from astropy.io import fits
+
+    root = tmp_path / "sky"
+    (root / "masks").mkdir(parents=True)
+    image = np.random.default_rng(0).normal(100.0, 5.0, (32, 32)).astype(np.float32)
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(image)]).writeto(root / "a.fits.fz")
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(image[::-1].copy())]).writeto(root / "b.fz")
+    for stem in "ab":
+        np.save(root / "masks" / f"{stem}.npy", np.zeros((32, 32), np.uint8))
+    tiles = ImageFolder(str(root)).load()
+    assert tiles.tile_names == ["a.fits.fz", "b.fz"] and tiles.images.shape == (2, 1, 32, 32)
+    np.testing.assert_allclose(tiles.images[0, 0], image, atol=0.5)  # fpack quantises floats to noise / 16
+
+
 def test_the_mask_folder_is_listed_once_not_once_per_image(tmp_path, monkeypatch):
     """Listed for every image (each listing stats every mask), 5,000 images took over ten minutes."""
     from trainlab.data.image import sources as image_sources
@@ -407,7 +424,7 @@ def test_folder_with_nan_and_constant_images_is_trained_on_what_is_left(compose_
 @pytest.mark.parametrize(
     "damage,match",
     [
-        ("empty", r"data.source.path='.*empty' holds no images \(.fits.gz, .fits, .fit, .fts, .npy, .png, .tif, .tiff\)"),
+        ("empty", r"data.source.path='.*empty' holds no images \(.fits.gz, .fits.fz, .fz, .fits, .fit, .fts, .npy, .png, .tif, .tiff\)"),
         ("sizes", r"images differ in size: 'img5.npy' is 40x32 but 'img0.npy' is 32x32; .*tile_size=<side>"),
         ("no mask", r"no mask for image 'img3.npy' in data.source.mask_dir=.*every image needs one, all zeros"),
         ("mask shape", r"mask 'img2.npy' is 16x32 but image 'img2.npy' is 32x32; a mask must have its image's height"),
@@ -815,7 +832,7 @@ def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, n
         ImageFolder(str(tmp_path)).load()
     assert str(refused.value) == (
         f"no mask for image 'img_0.png' in data.source.mask_dir='{tmp_path / 'masks'}' (looked for "
-        "img_0{.fits.gz,.fits,.fit,.fts,.npy,.png,.tif,.tiff}); every image needs one, all zeros when it holds no anomaly"
+        "img_0{.fits.gz,.fits.fz,.fz,.fits,.fit,.fts,.npy,.png,.tif,.tiff}); every image needs one, all zeros when it holds no anomaly"
         + hint)
 
 

@@ -56,7 +56,8 @@ def as_float32(array: np.ndarray, offsets: Optional[dict[str, tuple[float, float
     return values.astype(np.float32)
 
 
-SUFFIXES = (".fits.gz", ".fits", ".fit", ".fts", ".npy", ".png", ".tif", ".tiff")
+# .fits.fz / .fz: tile-compressed FITS (fpack), as survey archives serve images; astropy decompresses them
+SUFFIXES = (".fits.gz", ".fits.fz", ".fz", ".fits", ".fit", ".fts", ".npy", ".png", ".tif", ".tiff")
 
 
 def image_suffix(path: Path) -> Optional[str]:
