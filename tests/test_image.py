@@ -376,6 +376,18 @@ def test_folder_reads_tile_compressed_fits(tmp_path):
     np.testing.assert_allclose(tiles.images[0, 0], image, atol=0.5)  # fpack quantises floats to noise / 16
 
 
+def test_a_folder_of_other_files_is_refused_naming_them(tmp_path):
+    """The refusal named the suffixes read but not what the folder held (a log line above it did): a folder
+    of JPEGs or of the catalogue read for the wrong family read as empty."""
+    root = tmp_path / "night"
+    (root / "masks").mkdir(parents=True)
+    for name in ("m31.jpg", "m33.jpg", "notes.txt", "stars.csv"):
+        (root / name).write_text("x")
+    with pytest.raises(UserError, match=r"^data.source.path='.*night' holds no images \(.fits.gz, .*, .tiff\), only 4 "
+                                        r"other file\(s\) \(m31.jpg, m33.jpg, notes.txt, ...\); put the images there"):
+        ImageFolder(str(root)).load()
+
+
 def test_the_mask_folder_is_listed_once_not_once_per_image(tmp_path, monkeypatch):
     """Listed for every image (each listing stats every mask), 5,000 images took over ten minutes."""
     from trainlab.data.image import sources as image_sources
