@@ -144,6 +144,25 @@ def test_knn_table_matches_brute_force():
     assert 11 in neighbours[10] and 10 in neighbours[11]
 
 
+def test_a_long_neighbour_search_says_how_far_it_is(monkeypatch, caplog):
+    """A million stars' search ran ~100 s on a busy machine between its announcement and the graph's line,
+    silent; in chunks it reports every PROGRESS_S seconds, and finds the same neighbours."""
+    import trainlab.data.graph.subgraphs as subgraphs
+
+    points = np.random.default_rng(0).normal(size=(1000, 3))
+    whole = knn_table(points, 6)
+    monkeypatch.setattr(subgraphs, "QUERY_CHUNK", 300)
+    monkeypatch.setattr(subgraphs, "PROGRESS_S", 0.0)
+    with caplog.at_level("INFO", logger="trainlab.data.graph.subgraphs"):
+        chunked = knn_table(points, 6, workers=1)
+    assert [r.getMessage().split(" in ")[0] for r in caplog.records] == [
+        "nearest neighbours: 300 of 1000 stars (30%)", "nearest neighbours: 600 of 1000 stars (60%)",
+        "nearest neighbours: 900 of 1000 stars (90%)"]
+    assert "s left" in caplog.records[0].getMessage()
+    np.testing.assert_array_equal(chunked[0], whole[0])
+    np.testing.assert_array_equal(chunked[1], whole[1])
+
+
 def test_graph_edges_masks_and_sizes():
     dm = datamodule(600, k=8)
     g = dm.graph

@@ -126,6 +126,19 @@ def test_source_id_is_exact_and_never_a_feature(tmp_path, suffix):
         StarCatalogue(write(tmp_path, frame, suffix), "label", feature_columns=["pmra", "source_id"]).load()
 
 
+def test_source_id_in_capitals_is_the_identifier(tmp_path, caplog):
+    """An export that writes SOURCE_ID (TOPCAT, some archive outputs) named its stars by row number in
+    evaluate.py's and predict.py's files, without a word."""
+    frame = gaia_like(colour_gaps=0, parallax_gaps=0).rename(columns={"source_id": "SOURCE_ID"})
+    with caplog.at_level("INFO"):
+        table = StarCatalogue(write(tmp_path, frame, ".csv"), "label").load()
+    assert table.id_name == "SOURCE_ID" and table.ids[0] == BIG_ID
+    np.testing.assert_array_equal(table.ids, frame["SOURCE_ID"].to_numpy())
+    assert "column 'SOURCE_ID' taken as the stars' identifier (source_id)" in caplog.text
+    both = frame.assign(source_id=np.arange(len(frame)))  # the exact name wins over another spelling
+    assert StarCatalogue(write(tmp_path, both, ".csv"), "label").load().id_name == "source_id"
+
+
 def test_identifier_problems(tmp_path):
     frame = gaia_like(colour_gaps=0, parallax_gaps=0)
     as_float = frame.assign(source_id=frame["source_id"].astype(np.float64))

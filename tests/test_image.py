@@ -303,6 +303,10 @@ def write_image(path: Path, array: np.ndarray) -> None:
         from PIL import Image
 
         Image.fromarray(array.astype(np.uint8)).save(path)
+    elif suffix in ("tif", "tiff"):
+        import tifffile
+
+        tifffile.imwrite(path, array)
     else:
         from astropy.io import fits
 
@@ -331,6 +335,57 @@ def test_folder_reads_fits_npy_png_with_masks_by_name(tmp_path):
     assert tiles.tile_names == [f"img{i}.{s}" for i, s in enumerate(["fits", "npy", "png"] * 2)]
     assert [bool(m.any()) for m in tiles.masks] == [False, True] * 3
     assert tiles.masks[1].sum() == 16 and tiles.images[1][0][tiles.masks[1]].mean() > 120
+
+
+def test_folder_reads_tiff_images_and_masks(tmp_path):
+    """TIFF (float32, 16-bit, RGB; a mask too) is read as the other formats are: it was left out of a folder
+    as "no image" (a log line only), and a folder of TIFFs alone was refused as holding no images."""
+    import tifffile
+
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("tif", "tiff"))
+    tifffile.imwrite(root / "counts.tif", np.full((32, 32), 40000, np.uint16))
+    np.save(root / "masks" / "counts.npy", np.zeros((32, 32), np.uint8))
+    (root / "masks" / "img1.png").unlink()  # its mask as a TIFF: the same square
+    tifffile.imwrite(root / "masks" / "img1.tif", np.pad(np.ones((4, 4), np.uint8), ((5, 23), (10, 18))))
+    tiles = ImageFolder(str(root)).load()
+    assert tiles.tile_names == ["counts.tif", "img0.tif", "img1.tiff", "img2.tif", "img3.tiff"]
+    assert tiles.images.shape == (5, 1, 32, 32) and float(tiles.images[0].max()) == 40000.0
+    assert [int(m.sum()) for m in tiles.masks] == [0, 0, 16, 0, 16]
+    assert tiles.images[2][0][tiles.masks[2]].mean() > 120
+    rgb = tmp_path / "rgb"
+    (rgb / "masks").mkdir(parents=True)
+    tifffile.imwrite(rgb / "a.tif", np.zeros((32, 32, 3), np.uint8), photometric="rgb")
+    np.save(rgb / "masks" / "a.npy", np.zeros((32, 32), np.uint8))
+    assert ImageFolder(str(rgb)).load().images.shape == (1, 3, 32, 32)  # channels last, moved first
+
+
+def test_folder_reads_tile_compressed_fits(tmp_path):
+    """fpack's .fits.fz (a compressed image HDU after an empty primary one), as survey archives serve images,
+    was left out as no image; its mask's name stem is the image's ('a' for 'a.fits.fz')."""
+    from astropy.io import fits
+
+    root = tmp_path / "sky"
+    (root / "masks").mkdir(parents=True)
+    image = np.random.default_rng(0).normal(100.0, 5.0, (32, 32)).astype(np.float32)
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(image)]).writeto(root / "a.fits.fz")
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(image[::-1].copy())]).writeto(root / "b.fz")
+    for stem in "ab":
+        np.save(root / "masks" / f"{stem}.npy", np.zeros((32, 32), np.uint8))
+    tiles = ImageFolder(str(root)).load()
+    assert tiles.tile_names == ["a.fits.fz", "b.fz"] and tiles.images.shape == (2, 1, 32, 32)
+    np.testing.assert_allclose(tiles.images[0, 0], image, atol=0.5)  # fpack quantises floats to noise / 16
+
+
+def test_a_folder_of_other_files_is_refused_naming_them(tmp_path):
+    """The refusal named the suffixes read but not what the folder held (a log line above it did): a folder
+    of JPEGs or of the catalogue read for the wrong family read as empty."""
+    root = tmp_path / "night"
+    (root / "masks").mkdir(parents=True)
+    for name in ("m31.jpg", "m33.jpg", "notes.txt", "stars.csv"):
+        (root / name).write_text("x")
+    with pytest.raises(UserError, match=r"^data.source.path='.*night' holds no images \(.fits.gz, .*, .tiff\), only 4 "
+                                        r"other file\(s\) \(m31.jpg, m33.jpg, notes.txt, ...\); put the images there"):
+        ImageFolder(str(root)).load()
 
 
 def test_the_mask_folder_is_listed_once_not_once_per_image(tmp_path, monkeypatch):
@@ -381,7 +436,7 @@ def test_folder_with_nan_and_constant_images_is_trained_on_what_is_left(compose_
 @pytest.mark.parametrize(
     "damage,match",
     [
-        ("empty", r"data.source.path='.*empty' holds no images \(.fits.gz, .fits, .fit, .fts, .npy, .png\)"),
+        ("empty", r"data.source.path='.*empty' holds no images \(.fits.gz, .fits.fz, .fz, .fits, .fit, .fts, .npy, .png, .tif, .tiff\)"),
         ("sizes", r"images differ in size: 'img5.npy' is 40x32 but 'img0.npy' is 32x32; .*tile_size=<side>"),
         ("no mask", r"no mask for image 'img3.npy' in data.source.mask_dir=.*every image needs one, all zeros"),
         ("mask shape", r"mask 'img2.npy' is 16x32 but image 'img2.npy' is 32x32; a mask must have its image's height"),
@@ -789,7 +844,7 @@ def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, n
         ImageFolder(str(tmp_path)).load()
     assert str(refused.value) == (
         f"no mask for image 'img_0.png' in data.source.mask_dir='{tmp_path / 'masks'}' (looked for "
-        "img_0{.fits.gz,.fits,.fit,.fts,.npy,.png}); every image needs one, all zeros when it holds no anomaly"
+        "img_0{.fits.gz,.fits.fz,.fz,.fits,.fit,.fts,.npy,.png,.tif,.tiff}); every image needs one, all zeros when it holds no anomaly"
         + hint)
 
 

@@ -6,6 +6,7 @@
 - ``shared_memory``: a worker's batch moved into shared memory by its collate function, and the one line
   for workers that ran out of it (a container's small ``/dev/shm``)
 - ``files``: table files (CSV, Parquet, NPY) read and checked one way for every family
+- ``astro_tables``: the astronomy archives' tables (ECSV, VOTable, FITS) for ``files``, nulls and units kept
 - ``memory``: whether a table file fits in the memory left, said before it is read
 - ``timeseries/``, ``graph/``, ``image/``: one package per family, its sources and its data module
 """

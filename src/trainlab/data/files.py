@@ -17,17 +17,21 @@ from typing import Any, Optional
 import numpy as np
 
 from trainlab.config.errors import UserError, require_path, why_missing
+from trainlab.data.astro_tables import read_table, table_format
 from trainlab.data.memory import check_fits
 
-_READABLE = ".csv, .parquet or .npy"
-_READABLE_IN_FULL = ".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), .parquet or .npy"
+_READABLE = ".csv, .parquet, .npy, .ecsv, .vot or .fits"
+_READABLE_IN_FULL = (".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), "
+                     ".parquet, .npy, or an astronomy archive's table: .ecsv, .vot (.votable, .xml) or .fits (.fit, "
+                     ".fts), each also .gz")
 CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
 log = logging.getLogger(__name__)
 LARGE_FILE = 20 * 2**20  # bytes; a file this large takes seconds to read and check: said before it starts
 
 
 def read_frame(path: str, key: str):
-    """Read a CSV, Parquet or NPY file into a pandas DataFrame (NPY columns are named 0, 1, ...)."""
+    """Read a CSV, Parquet, NPY, ECSV, VOTable or FITS table file into a pandas DataFrame (NPY columns are
+    named 0, 1, ...; the astronomy formats through :mod:`trainlab.data.astro_tables`)."""
     import pandas as pd
 
     require_path(path, key, f"the path of a {_READABLE} file")
@@ -45,6 +49,9 @@ def read_frame(path: str, key: str):
     if p.name.lower().endswith(CSV_SUFFIXES):
         suffix = ".csv"
     try:
+        if table_format(p):
+            frame = read_table(p, key)
+            return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
         if suffix == ".csv":
             frame, header = _read_csv(p, key)
             return _checked_frame(frame, header, path, key)

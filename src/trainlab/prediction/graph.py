@@ -1,6 +1,6 @@
 """predict.py for a graph run: the classes of the stars of a catalogue that has no labels.
 
-The catalogue (``catalogue=<file>``, CSV or Parquet) is read as the run's own source read its file: the
+The catalogue (``catalogue=<file>``, CSV, Parquet, ECSV, VOTable or FITS) is read as the run's own source read its file: the
 same feature, position and identifier columns, angle units, parallax floor and missing-value policy; its
 class column may be absent or empty. Its stars are joined to their ``data.k`` nearest neighbours as the
 run's data module joins them, their features filled with the checkpoint's training medians (and the
@@ -158,5 +158,5 @@ def write(data: UnlabelledStarGraph, nodes: np.ndarray, probs: np.ndarray, names
 
 def check_catalogue(catalogue: Optional[Any]) -> None:
     if catalogue is None:
-        raise UserError("catalogue=<file> is required for a graph run: the stars (CSV or Parquet, the run's columns, "
+        raise UserError("catalogue=<file> is required for a graph run: the stars (CSV, Parquet, ECSV, VOTable or FITS, the run's columns, "
                         "no labels) to classify, e.g. catalogue=new_stars.csv")

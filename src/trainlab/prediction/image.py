@@ -1,6 +1,6 @@
 """predict.py for an image run: anomaly maps of a folder of sky images that have no masks.
 
-The images are read as ``data=sky_folder`` reads a folder (FITS, NPY or PNG; cut into the run's tiles,
+The images are read as ``data=sky_folder`` reads a folder (FITS, NPY, PNG or TIFF; cut into the run's tiles,
 the quality check's filling and dropping of bad tiles), normalised with the checkpoint's statistics as
 its training tiles were, and given to the model: a map of each pixel's anomaly probability
 (``anomaly_map``) and the tile's score (``image_score``), as evaluate.py times and scores them.
@@ -48,7 +48,7 @@ def read_images(folder: Any, run_cfg: Any) -> Any:
     from trainlab.data.image.module import quality_check
 
     if folder is None:
-        raise UserError("images=<folder> is required for an image run: the sky images (FITS, NPY or PNG) to find "
+        raise UserError("images=<folder> is required for an image run: the sky images (FITS, NPY, PNG or TIFF) to find "
                         "anomalies in, e.g. images=new_night/")
     return quality_check(UnmaskedFolder(str(folder), run_cfg.data.source.get("tile_size")).load())[0]
 

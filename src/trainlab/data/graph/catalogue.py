@@ -31,7 +31,7 @@ import numpy as np
 
 from trainlab.data.graph.columns import MISSING, apply_missing_policy, once_per_star, placeable, star_ids, with_gaps
 from trainlab.data.files import read_frame
-from trainlab.data.graph.sky import check_angle_units, read_sexagesimal, sky_angles, sky_positions
+from trainlab.data.graph.sky import check_angle_units, check_file_units, read_sexagesimal, sky_angles, sky_positions
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
         raise UserError(f"data.source.feature_columns names '{label_column}', the data.source.label_column: a model "
                         "that is shown each star's class learns nothing; leave it out")
     if position == "sky":
+        check_file_units(frame.attrs.get("units", {}), position_columns, angle_units, path)
         read_sexagesimal(frame, position_columns, angle_units, path)
     features = with_gaps(frame, feature_columns, path, "feature")
     coordinates = with_gaps(frame, position_columns, path, "position")
@@ -192,7 +193,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
 
 
 class StarCatalogue:
-    """Your own catalogue: a CSV or Parquet file, one star per row, columns named as you like.
+    """Your own catalogue: a CSV, Parquet, ECSV, VOTable or FITS table file, one star per row, columns named as you like.
 
     Args:
         path: the file.

@@ -27,13 +27,17 @@ def with_gaps(frame, columns: list[str], path: str, role: str) -> np.ndarray:
 
 def star_ids(frame, path: str, id_column: Optional[str]) -> tuple[np.ndarray, str]:
     """(stars,) int64 identifiers, exact, and their name: ``id_column``, else ``source_id`` when the
-    file has it, else the 0-based row number (``row``)."""
+    file has it (in any case: ``SOURCE_ID``, as some archive exports and TOPCAT write it), else the 0-based
+    row number (``row``)."""
     import pandas as pd
 
     if id_column is None:
-        if ID_COLUMN not in frame.columns:
+        named = [ID_COLUMN] if ID_COLUMN in frame.columns else [c for c in frame.columns if c.casefold() == ID_COLUMN]
+        if len(named) != 1:  # none, or two other spellings: the row number (data.source.id_column picks one)
             return np.arange(len(frame), dtype=np.int64), "row"
-        id_column = ID_COLUMN
+        id_column = named[0]
+        if id_column != ID_COLUMN:  # it was passed over: predictions named stars by row number
+            log.info("'%s': column '%s' taken as the stars' identifier (%s)", path, id_column, ID_COLUMN)
     elif id_column not in frame.columns:
         raise UserError(f"data.source.id_column: '{id_column}' not in '{path}'; its columns are {list(frame.columns)} "
                         "(null: source_id when present, else the row number)")

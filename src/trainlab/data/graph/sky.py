@@ -66,6 +66,35 @@ def _suspect_units(ra: np.ndarray, dec: np.ndarray) -> str | None:
     return None
 
 
+def check_file_units(units: dict[str, str], columns: list[str], angle_units: str, path: str) -> None:
+    """Refuse position columns whose unit, as the file states it (an ECSV, VOTable or FITS table:
+    ``frame.attrs["units"]``), contradicts how they would be read: ra and dec in ``angle_units``,
+    parallax in mas. A CSV states none, and a unit astropy cannot parse or that is no angle is passed over."""
+    if not any(column in units for column in columns):  # a CSV: nothing to check, and astropy's import is slow
+        return
+    import astropy.units as u
+
+    wanted = [(TO_DEGREES[angle_units][0], u.deg), (TO_DEGREES[angle_units][1], u.deg), (1.0, u.mas)]
+    for column, (scale, unit) in zip(columns, wanted):
+        if column not in units:
+            continue
+        try:
+            factor = u.Unit(units[column]).to(unit) / scale
+        except (ValueError, TypeError, u.UnitsError):
+            continue
+        if abs(factor - 1) < 1e-6:
+            continue
+        if unit is u.mas:
+            raise UserError(f"'{path}' gives column '{column}' in {units[column]}, and parallaxes are read in mas; "
+                            f"write them in mas (multiply by {factor:g}), or name another column in "
+                            "data.source.position_columns")
+        said = {"deg": "deg", "rad": "rad", "hourangle": "hours", "h": "hours"}.get(units[column])
+        fix = (f"set data.source.angle_units={said}" if said and said != angle_units and
+               (said != "hours" or column == columns[0]) else f"write the column in {angle_units}")
+        raise UserError(f"'{path}' gives column '{column}' in {units[column]}, but data.source.angle_units="
+                        f"{angle_units} reads it as {'hours' if scale == 15.0 else angle_units}; {fix}")
+
+
 # '12:02:30.87', '-06 40 57.8', '12h02m30.87s', '+02d26m49.3s', '-00°30′00″': sign, degrees or hours, minutes, seconds
 SEXAGESIMAL = r"^\s*([+-]?)\s*(\d+)\s*[:hHdD°\s]\s*(\d+)\s*[:mM'′\s]\s*(\d+(?:\.\d*)?)\s*[sS\"″]?\s*$"
 

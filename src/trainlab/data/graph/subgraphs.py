@@ -10,6 +10,8 @@ per call; tests/test_graph.py checks that both give the same subgraph).
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from typing import Optional
 
@@ -20,6 +22,10 @@ from torch.utils.data import Dataset
 from torch_geometric.data import Data
 
 from trainlab.data.shared_memory import in_shared_memory
+
+log = logging.getLogger(__name__)
+QUERY_CHUNK = 50_000  # stars per query and thread: a million stars' search reports every PROGRESS_S seconds
+PROGRESS_S = 15.0  # seconds between the progress lines of a long neighbour search
 
 
 def knn_table(positions: np.ndarray, k: int, workers: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +39,18 @@ def knn_table(positions: np.ndarray, k: int, workers: Optional[int] = None) -> t
 
     workers = torch.get_num_threads() if workers is None else workers
     n = len(positions)
-    distances, indices = cKDTree(positions).query(positions, k=k + 1, workers=workers)
+    tree, chunk = cKDTree(positions), QUERY_CHUNK * max(workers, 1)  # workers=-1: every core
+    distances, indices = np.empty((n, k + 1)), np.empty((n, k + 1), dtype=np.int64)
+    start = said = time.monotonic()
+    for first in range(0, n, chunk):  # in chunks, so that a long search says how far it is
+        rows = slice(first, min(first + chunk, n))
+        distances[rows], indices[rows] = tree.query(positions[rows], k=k + 1, workers=workers)
+        now = time.monotonic()
+        if now - said >= PROGRESS_S and rows.stop < n:
+            done = rows.stop / n
+            log.info("nearest neighbours: %d of %d stars (%.0f%%) in %.0f s, about %.0f s left", rows.stop, n,
+                     100 * done, now - start, (now - start) * (1 - done) / done)
+            said = now
     is_self = indices == np.arange(n)[:, None]
     no_self = ~is_self.any(axis=1)  # duplicates of a position can push the star itself out
     is_self[no_self, -1] = True

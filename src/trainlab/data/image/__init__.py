@@ -2,6 +2,6 @@
 
 - ``module``: :class:`SkyDataModule` (quality checks, split by sky region, normalisation, augmentation)
 - ``sources``: :class:`SkyTiles` and the sources (the Hubble image, your own folder)
-- ``files``: image files (FITS, NPY, PNG) and masks, read one way for every source
+- ``files``: image files (FITS, NPY, PNG, TIFF) and masks, read one way for every source
 - ``anomalies``: the anomalies injected into tiles
 """

@@ -1,4 +1,4 @@
-"""Image files read one way for every source: FITS (astropy), NPY and PNG, one file per name stem,
+"""Image files read one way for every source: FITS (astropy), NPY, PNG and TIFF (tifffile), one file per name stem,
 masks as booleans, a PNG's transparent pixels as missing ones, arrays cast to float32 without losing
 their noise.
 """
@@ -56,7 +56,8 @@ def as_float32(array: np.ndarray, offsets: Optional[dict[str, tuple[float, float
     return values.astype(np.float32)
 
 
-SUFFIXES = (".fits.gz", ".fits", ".fit", ".fts", ".npy", ".png")
+# .fits.fz / .fz: tile-compressed FITS (fpack), as survey archives serve images; astropy decompresses them
+SUFFIXES = (".fits.gz", ".fits.fz", ".fz", ".fits", ".fit", ".fts", ".npy", ".png", ".tif", ".tiff")
 
 
 def image_suffix(path: Path) -> Optional[str]:
@@ -81,9 +82,10 @@ def one_file_per_stem(files: list[Path], key: str, folder: Path) -> None:
 
 def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
                offsets: Optional[dict[str, tuple[float, float, float]]] = None) -> np.ndarray:
-    """A FITS, NPY or PNG file as a float array, (H, W) or (channels, H, W).
+    """A FITS, NPY, PNG or TIFF file as a float array, (H, W) or (channels, H, W).
 
-    FITS: the first image HDU holding data; NPY: as stored; PNG: grey (8 or 16 bit), RGB, or with a palette
+    FITS: the first image HDU holding data; NPY and TIFF (tifffile, any dtype, pages as channels): as
+    stored; PNG: grey (8 or 16 bit), RGB, or with a palette
     (turned into its colours, or with ``palette_indices`` kept as the indices, as segmentation masks
     store classes); alpha left out here: :class:`ImageFolder` reads an image's as where it has data
     (:func:`transparent_as_missing`), :func:`read_mask` a mask's as where it is clean. Leading axes of length 1 beyond
@@ -95,6 +97,10 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
     try:
         if suffix == ".npy":
             array = np.load(path, allow_pickle=False)
+        elif suffix in (".tif", ".tiff"):  # pages (or samples) as channels; (H, W, <=4) moved below
+            import tifffile
+
+            array = tifffile.imread(path)
         elif suffix == ".png":
             from PIL import Image
 
@@ -115,7 +121,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
             array = np.asarray(data)
     except UserError:
         raise
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # tifffile's TiffFileError is a ValueError
         raise UserError(f"cannot read '{path}' as {suffix[1:]}: {exc}") from exc
     while array.ndim > 3 and array.shape[0] == 1:  # FITS cubes (1, 1, H, W): Stokes and frequency axes of one
         array = array[0]

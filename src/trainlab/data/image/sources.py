@@ -206,7 +206,9 @@ class ImageFolder:
                      ", ".join(others[:3]), ", ..." if len(others) > 3 else "")
         one_file_per_stem(files, self.KEY, self.path)
         if not files:
-            raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}); {self.NO_IMAGES}")
+            held = (f", only {len(others)} other file(s) ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''})"
+                    if others else "")
+            raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}){held}; {self.NO_IMAGES}")
         if not self.mask_dir.is_dir():
             raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder; make it, with one mask "
                             "per image (same name, all zeros for a clean image), or point mask_dir at yours")
