@@ -24,11 +24,16 @@ def load(tmp_path, times, values=None, **kwargs):
     return TableFile(str(path), ["y"], time_column="t", **kwargs).load()
 
 
-@pytest.mark.parametrize("freq,season", [("ME", 12), ("MS", 12), ("QS", 4), ("W-SUN", 52), ("h", None), ("D", None),
-                                         ("YS", None)])
-def test_season_inferred_only_when_unambiguous(freq, season):
+@pytest.mark.parametrize("freq,season,step", [
+    ("ME", 12, "1 month"), ("MS", 12, "1 month"), ("QS", 4, "1 quarter"), ("W-SUN", 52, "1 week"), ("YS", None, "1 year"),
+    ("D", 7, "1 day"), ("B", 5, "1 business day"), ("h", 24, "1 hour"), ("30min", 48, "30 minutes"),
+    ("15min", 96, "15 minutes"), ("6h", 4, "6 hours"), ("min", 1440, "1 minute"), ("30s", None, "30 seconds"),
+    ("2D", None, "2 days"), ("7h", None, "7 hours")])
+def test_the_season_follows_the_step(freq, season, step):
+    # a day for steps of minutes or hours that divide it, a week for days, a year for weeks, months, quarters
     grid = date_grid(pd.Series(pd.date_range("2000-01-31", periods=30, freq=freq)))
-    assert grid.season_length == season and list(grid.positions) == list(range(30))  # hourly: 24 or 168? daily: 7 or 365?
+    assert grid.season_length == season and list(grid.positions) == list(range(30))
+    assert grid.step == step  # 15 minutes was '0 days 00:15:00'
     assert grid.frequency == {"ME": "MS", "QS": "3MS", "W-SUN": "7D", "YS": "12MS"}.get(freq, freq)  # for the hint
 
 
