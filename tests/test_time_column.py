@@ -475,3 +475,40 @@ def test_dates_written_two_ways_in_a_picked_series_are_named_by_its_own_first_ro
     frame.to_csv(tmp_path / "stores.csv", index=False)
     with pytest.raises(UserError, match=r"more than one way \(row 3: '2021-01-01'\)"):
         TableFile(str(tmp_path / "stores.csv"), ["y"], time_column="t", series_column="store", series="b").load()
+
+
+
+def test_cells_marked_as_missing_are_read_as_missing_values(tmp_path, caplog):
+    # FRED writes '.', Eurostat ':', many national tables '-' or '..'; pandas' reader takes none of them as missing,
+    # and the column was refused as text ("1 of its 296 values is no number ('-')")
+    values = [f"{v:.3f}" for v in np.sin(np.arange(300) / 5) + 10]
+    for row, mark in zip((20, 50, 90, 130, 170), ("-", ".", ":", " n/a ", "..")):
+        values[row] = mark
+    path = tmp_path / "fred.csv"
+    pd.DataFrame({"t": pd.date_range("2020-01-01", periods=300, freq="D").strftime("%Y-%m-%d"), "x": values,
+                  "y": values}).to_csv(path, index=False)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.values"):
+        table = TableFile(str(path), ["y"], time_column="t").load()
+    assert np.flatnonzero(np.isnan(table.targets[:, 0])).tolist() == [20, 50, 90, 130, 170]
+    assert np.flatnonzero(np.isnan(table.features[:, 0])).tolist() == [20, 50, 90, 130, 170]
+    assert "column 'y' in '" in caplog.text and "marks 5 missing value(s) with '-', '.', ':', 'n/a', '..'" in caplog.text
+    values[7] = "1O.5"  # a typo is still refused
+    pd.DataFrame({"t": range(300), "y": values}).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"1 of its 29\d values is no number \('1O.5'\)"):
+        TableFile(str(path), ["y"], time_column="t").load()
+
+
+def test_a_column_without_any_value_is_no_feature_and_refused_when_named(tmp_path, caplog):
+    # a separator at the end of every line ('date,x,y,': pandas names the fourth column 'Unnamed: 3') or an empty
+    # column became a feature whose gap touched every window: "holds no window ... clear of gaps"
+    path = tmp_path / "export.csv"
+    t = pd.date_range("2020-01-01", periods=200, freq="D").strftime("%Y-%m-%d")
+    pd.DataFrame({"date": t, "x": np.arange(200.0), "y": np.sin(np.arange(200) / 3), "blank": ["-"] * 200,
+                  "Unnamed: 4": np.nan}).to_csv(path, index=False)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.values"):
+        table = TableFile(str(path), ["y"], time_column="date").load()
+    assert table.feature_names == ["x"] and not np.isnan(table.features).any()
+    assert "column(s) ['blank', 'Unnamed: 4'] of '" in caplog.text and "hold no value in any row" in caplog.text
+    with pytest.raises(UserError, match=r"data.source.feature_columns names \['Unnamed: 4'\], which hold\(s\) no value "
+                                        r"in any row of '.*export.csv'; leave it out: 'data.source.feature_columns=\[x\]'"):
+        TableFile(str(path), ["y"], time_column="date", feature_columns=["x", "Unnamed: 4"]).load()

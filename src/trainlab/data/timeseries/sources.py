@@ -22,7 +22,7 @@ from trainlab.data.timeseries.regular import regular_series
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
 from trainlab.data.timeseries.times import Grid, TimeReading, describe_step, read_times, sort_by_time, time_where
-from trainlab.data.timeseries.values import numeric_columns, require_columns, written_index
+from trainlab.data.timeseries.values import numeric_columns, require_columns, with_values, written_index
 from trainlab.data.timeseries.zones import check_zone
 
 log = logging.getLogger(__name__)
@@ -266,9 +266,12 @@ class TableFile:
             if self.target_path is None:
                 skip |= set(self.target_columns)
             skip |= set(written_index(frame))
-            feature_columns = [str(c) for c in frame.columns if str(c) not in skip]
+            feature_columns = with_values(frame, [str(c) for c in frame.columns if str(c) not in skip], self.path,
+                                          named=False)
             if self.time_column is None:
                 _warn_time_features(feature_columns, self.path)
+        else:
+            with_values(frame, feature_columns, self.path, named=True)
         frame.columns = [str(c) for c in frame.columns]
         target_frame.columns = [str(c) for c in target_frame.columns]
         series_rows = tuple(zip(values, lengths)) if len(values) > 1 else None
