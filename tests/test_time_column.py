@@ -477,7 +477,6 @@ def test_dates_written_two_ways_in_a_picked_series_are_named_by_its_own_first_ro
         TableFile(str(tmp_path / "stores.csv"), ["y"], time_column="t", series_column="store", series="b").load()
 
 
-
 def test_cells_marked_as_missing_are_read_as_missing_values(tmp_path, caplog):
     # FRED writes '.', Eurostat ':', many national tables '-' or '..'; pandas' reader takes none of them as missing,
     # and the column was refused as text ("1 of its 296 values is no number ('-')")
@@ -512,3 +511,29 @@ def test_a_column_without_any_value_is_no_feature_and_refused_when_named(tmp_pat
     with pytest.raises(UserError, match=r"data.source.feature_columns names \['Unnamed: 4'\], which hold\(s\) no value "
                                         r"in any row of '.*export.csv'; leave it out: 'data.source.feature_columns=\[x\]'"):
         TableFile(str(path), ["y"], time_column="date", feature_columns=["x", "Unnamed: 4"]).load()
+
+
+def test_a_date_and_a_time_of_day_in_two_columns_are_read_as_one_time(tmp_path, caplog):
+    # loggers and grid operators write 'Datum;Uhrzeit': [date,time] was refused ("not a whole number from 1 to
+    # 9999", read as [year, month]), and time_column=date alone advised taking each hour for a series of its own
+    times = pd.date_range("2023-03-01", periods=400, freq="h")  # days past the 12th: read day-first
+    path = tmp_path / "meter.csv"
+    frame = pd.DataFrame({"Datum": times.strftime("%d.%m.%Y"), "Uhrzeit": times.strftime("%H:%M"),
+                          "kW": np.arange(400.0)})
+    frame.iloc[::-1].to_csv(path, index=False)  # newest first
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.sources"):
+        table = TableFile(str(path), ["kW"], time_column=["Datum", "Uhrzeit"]).load()
+    assert table.targets[:, 0].tolist() == list(range(400)) and table.season_length == 24
+    assert "step 1 hour from '01.03.2023 00:00' to '17.03.2023 15:00'" in caplog.text
+    given = TableFile(str(path), ["kW"], time_column=["Datum", "Uhrzeit"], time_format="%d.%m.%Y %H:%M").load()
+    assert given.targets[:, 0].tolist() == list(range(400))
+    with pytest.raises(UserError, match=r"has 383 duplicated time\(s\) \(first '17.03.2023'\); column 'Uhrzeit' holds "
+                                        r"the time of day: set data.source.time_column=\[Datum,Uhrzeit\]"):
+        TableFile(str(path), ["kW"], time_column="Datum").load()
+    frame.loc[5, "Uhrzeit"] = "7 Uhr"
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"column 'Uhrzeit' row 5 holds '7 Uhr', not a time of day"):
+        TableFile(str(path), ["kW"], time_column=["Datum", "Uhrzeit"]).load()
+    pd.DataFrame({"year": [2020] * 12, "month": range(1, 13), "kW": range(12)}).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"time_format='%Y' is set, but .* holds the date in parts"):
+        TableFile(str(path), ["kW"], time_column=["year", "month"], time_format="%Y").load()

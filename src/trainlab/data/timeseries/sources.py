@@ -163,7 +163,8 @@ class TableFile:
         target_path: optional separate file with the targets, row-aligned with ``path``.
         time_column: optional column to sort rows by and then drop (see trainlab.data.timeseries.times:
             one date format for every row, missing steps added as empty rows, the season it implies);
-            or the date's parts in columns of their own, [year, quarter], [year, month] or [year, month, day].
+            or the date's parts in columns of their own, [year, quarter], [year, month] or [year, month, day],
+            or a date and a time of day, [date, time] (``time_format`` then reads the two joined by a space).
         time_format: the time column's date format (strftime codes, e.g. ``%d/%m/%Y``), ``unix`` or
             ``unix_ms`` (numbers as Unix time), ``number`` (numbers stay numbers: no date is read into
             them); null: inferred, refusing dates that read differently month-first and day-first, and
@@ -215,10 +216,11 @@ class TableFile:
         if self.time_parts is not None and len(self.time_parts) == 1:
             time_column, self.time_parts = self.time_parts[0], None
         if self.time_parts is not None:
-            if len(self.time_parts) > 3 or time_format:
+            if len(self.time_parts) > 3 or (time_format and len(self.time_parts) == 3):
                 raise UserError(f"data.source.time_column={self.time_parts}: several time columns are read as "
                                 "[year, quarter], [year, month] or [year, month, day], without "
-                                "data.source.time_format; name one date column, or those parts")
+                                "data.source.time_format, or as [date, time of day]; name one date column, or those "
+                                "parts")
             time_column = "/".join(self.time_parts)
         time_column = None if time_column is None else _name(time_column)
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
@@ -309,7 +311,8 @@ class TableFile:
                             f"data.source.layout=wide {keys} 'data.source.target_columns=[<a name for the values>]' "
                             "to read it in the long layout, or data.source.layout=long to take the columns as they "
                             "are")
-        return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path)
+        return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path,
+                                                                     self.time_format)
 
     def _series_frames(self, frame: Any, target_frame: Any,
                        ) -> tuple[list[Optional[str]], Any, Any, Optional[list[np.ndarray]]]:
