@@ -7,6 +7,7 @@ import logging
 from typing import Optional
 
 from trainlab.data.timeseries import baselines
+from trainlab.data.timeseries.steps import DAY_NS, HOUR_NS, WEEK_NS, step_words
 from trainlab.data.timeseries.table import SeriesTable
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,6 @@ def season_hint(frequency: Optional[str]) -> str:
     """Season lengths that suit a time column's frequency (``"h"``, ``"15min"``, ``"D"``; None: unknown):
     for a fixed step, the steps of an hourly, a daily and a weekly cycle that it divides."""
     import pandas as pd
-
-    from trainlab.data.timeseries.times import DAY_NS, HOUR_NS, WEEK_NS, step_words
 
     base = (frequency or "").split("-")[0]
     if not base or base in SEASON_HINTS:

@@ -5,7 +5,7 @@ refusing a column where both readings work and disagree), with UTC offsets honou
 daylight-saving change stays in order). When the sorted times step regularly (a fixed interval, or
 whole months, quarters or years), missing steps become empty rows, so that ``data.missing`` treats a
 row absent from the file like a row with empty cells; the step also gives the season length: the cycle
-series on that step most often follow (:func:`step_season`: a day for steps of minutes or hours, a week
+series on that step most often follow (steps.step_season: a day for steps of minutes or hours, a week
 for days and business days, a year for weeks, months and quarters; none for years).
 """
 
@@ -21,15 +21,12 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.layouts import calendar_hint
+from trainlab.data.timeseries.steps import DAY_NS, step_alias, step_season, step_words
 from trainlab.data.timeseries.values import require_columns
 from trainlab.data.timeseries.zones import CLOCK_HINT, calendar_in_local_time, clock_change, in_utc, offset_rows
 
 log = logging.getLogger(__name__)
 
-MINUTE_NS = 60 * 10**9
-HOUR_NS = 60 * MINUTE_NS
-DAY_NS = 24 * HOUR_NS
-WEEK_NS = 7 * DAY_NS
 WEEKENDS = (5, 6)  # Saturday, Sunday (Monday is 0)
 MAX_FILL = 4  # a grid may hold at most this many times the file's rows; more is not one series with gaps
 
@@ -344,7 +341,7 @@ def date_grid(times: Any) -> Optional[Grid]:
         if step_ns == DAY_NS and _business_days(times):
             days = times.to_numpy().astype("datetime64[D]")
             return Grid(np.busday_count(days[0], days).astype(np.int64), "1 business day", 5, "B")  # a week
-        return Grid(positions, step_words(step_ns), step_season(step_ns), _alias(step_ns))
+        return Grid(positions, step_words(step_ns), step_season(step_ns), step_alias(step_ns))
     for freq, name, alias, per_year in (("M", "month", "MS", 12), ("Q", "quarter", "QS", 4), ("Y", "year", "YS", 1)):
         ordinals = np.asarray(times.dt.to_period(freq).array.asi8)
         if len(np.unique(ordinals)) < len(ordinals):
@@ -355,28 +352,6 @@ def date_grid(times: Any) -> Optional[Grid]:
             season = per_year // k if per_year % k == 0 and per_year // k > 1 else None
             return Grid(found[0], _in_words(k, name), season, f"{k if k > 1 else ''}{alias}")
     return None
-
-
-def step_season(step_ns: int) -> Optional[int]:
-    """The season a fixed step implies: the calendar cycle that series on such a step most often follow
-    (README, "Season length"). A step of whole minutes under a day that divides it: one day (hourly 24,
-    half-hourly 48, 15 minutes 96, 6 hours 4); a day: one week (7); a week: one year (52). None for any
-    other step (seconds: a day of them is tens of thousands of steps; 2 days: no calendar cycle)."""
-    if step_ns < DAY_NS and step_ns % MINUTE_NS == 0 and DAY_NS % step_ns == 0:
-        return DAY_NS // step_ns
-    return {DAY_NS: 7, WEEK_NS: 52}.get(step_ns)
-
-
-def step_words(step_ns: int) -> str:
-    """A fixed step in its largest whole unit, for log lines: "1 day", "1 week", "15 minutes", "90 seconds"."""
-    import pandas as pd
-
-    for unit_ns, unit in ((WEEK_NS, "week"), (DAY_NS, "day"), (HOUR_NS, "hour"), (MINUTE_NS, "minute"),
-                          (10**9, "second")):
-        if step_ns % unit_ns == 0:
-            count = step_ns // unit_ns
-            return f"{count} {unit}{'s' if count > 1 else ''}"
-    return str(pd.Timedelta(step_ns, unit="ns"))
 
 
 def _in_words(count: int, unit: str) -> str:
@@ -400,15 +375,6 @@ def _on_step(values: np.ndarray) -> Optional[tuple[np.ndarray, float]]:
     if not np.allclose(multiples, np.round(multiples), rtol=0, atol=1e-6):
         return None
     return np.concatenate([[0], np.cumsum(np.round(multiples))]).astype(np.int64), step
-
-
-def _alias(step_ns: int) -> str:
-    """A fixed step as a pandas offset alias in its largest whole unit: "D", "7D", "h", "15min", "30s"."""
-    for unit_ns, name in ((DAY_NS, "D"), (HOUR_NS, "h"), (MINUTE_NS, "min"), (10**9, "s")):
-        if step_ns % unit_ns == 0:
-            count = step_ns // unit_ns
-            return f"{count if count > 1 else ''}{name}"
-    return f"{step_ns}ns"
 
 
 def _business_days(times: Any) -> bool:
