@@ -130,7 +130,9 @@ def test_semicolons_decimal_commas_and_compressed_files_are_read(tmp_path):
     assert np.allclose(table.targets[:, 0], values)
     packed = tmp_path / "series.csv.gz"
     pd.DataFrame({"t": np.arange(30), "y": values}).to_csv(packed, index=False)
-    assert np.allclose(TableFile(str(packed), ["y"], time_column="t").load().targets[:, 0], values)
+    packed_table = TableFile(str(packed), ["y"], time_column="t").load()
+    assert np.allclose(packed_table.targets[:, 0], values)
+    assert packed_table.name == "series"  # its log lines and plots said 'series.csv' (Path.stem of series.csv.gz)
     tabbed = tmp_path / "series.tsv"
     pd.DataFrame({"t": np.arange(30), "y": values, "y2": values}).to_csv(tabbed, index=False, sep="\t")
     with pytest.raises(UserError, match=r"names the column\(s\) \['y'\] more than once"):

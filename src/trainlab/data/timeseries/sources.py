@@ -9,13 +9,12 @@ import logging
 import re
 import time
 from functools import partial
-from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.files import read_frame
+from trainlab.data.files import data_name, read_frame
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               wide_columns)
 from trainlab.data.timeseries.regular import regular_series
@@ -284,7 +283,7 @@ class TableFile:
                                   allow_missing=True, name_row=named)
         label = series_label(self.series_column, values) if self.series_column else None
         return SeriesTable(features, targets, feature_columns, self.target_columns,
-                           Path(self.path).stem + (f" ({label})" if label else ""), season_length=season,
+                           data_name(self.path) + (f" ({label})" if label else ""), season_length=season,
                            frequency=frequency, series=label, series_rows=series_rows, times=times)
 
     def _require_columns(self, frame: Any, target_frame: Any) -> None:
