@@ -539,3 +539,21 @@ def test_a_date_and_a_time_of_day_in_two_columns_are_read_as_one_time(tmp_path, 
     pd.DataFrame({"year": [2020] * 12, "month": range(1, 13), "kW": range(12)}).to_csv(path, index=False)
     with pytest.raises(UserError, match=r"time_format='%Y' is set, but .* holds the date in parts"):
         TableFile(str(path), ["kW"], time_column=["year", "month"], time_format="%Y").load()
+
+
+def test_spreadsheet_serial_dates_are_read_with_the_excel_format_and_pointed_out_without_it(tmp_path, caplog):
+    # a spreadsheet saved with its date cells formatted as numbers: 43831 is 2020-01-01; they were steps of 1
+    # without a word (no season, forecast.csv counting on from 44031)
+    path = tmp_path / "book.csv"
+    pd.DataFrame({"Date": 43831 + np.arange(200), "y": np.arange(200.0)}).to_csv(path, index=False)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries"):
+        numbers = TableFile(str(path), ["y"], time_column="Date").load()
+    assert numbers.season_length is None
+    assert ("numbers from 43831 to 44030 in a column named as a date look like spreadsheet serial dates (2020-01-01 "
+            "to 2020-07-18); data.source.time_format=excel reads them as dates") in caplog.text
+    days = TableFile(str(path), ["y"], time_column="Date", time_format="excel").load()
+    assert days.season_length == 7 and days.frequency == "D"
+    assert str(days.times[0].times[0])[:10] == "2020-01-01"
+    pd.DataFrame({"Date": 45000 + np.arange(300) / 24, "y": np.arange(300.0)}).to_csv(path, index=False)  # hourly
+    hours = TableFile(str(path), ["y"], time_column="Date", time_format="excel").load()
+    assert hours.frequency == "h" and hours.season_length == 24

@@ -165,8 +165,8 @@ class TableFile:
             or the date's parts in columns of their own, [year, quarter], [year, month] or [year, month, day],
             or a date and a time of day, [date, time] (``time_format`` then reads the two joined by a space).
         time_format: the time column's date format (strftime codes, e.g. ``%d/%m/%Y``), ``unix`` or
-            ``unix_ms`` (numbers as Unix time), ``number`` (numbers stay numbers: no date is read into
-            them); null: inferred, refusing dates that read differently month-first and day-first, and
+            ``unix_ms`` (numbers as Unix time), ``excel`` (spreadsheet serial dates), ``number`` (numbers
+            stay numbers: no date is read into them); null: inferred, refusing dates that read differently month-first and day-first, and
             reading whole numbers as dates where they look like ones (logged).
         series_column: in a file of several series (long layout: ``store,date,sales``), the column
             that tells them apart; the rows of each series picked are taken apart before anything else

@@ -12,6 +12,7 @@ for days and business days, a year for weeks, months and quarters; none for year
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
@@ -228,6 +229,9 @@ def _written(time: Any) -> str:
 
 
 UNIX_UNITS = {"unix": "s", "unix_ms": "ms"}
+EXCEL = "excel"  # data.source.time_format=excel: spreadsheet serial dates, days (and fractions) since 1899-12-30
+_EXCEL_RANGE = (20_000, 80_000)  # 1954 to 2119
+_DATE_NAME = re.compile(r".*(date|datum|time|day|tag).*", re.IGNORECASE)
 NUMBERS = "number"  # data.source.time_format=number: a column of numbers stays numbers (no date reading)
 KEEP_NUMBERS = f"data.source.time_format={NUMBERS} keeps them as numbers"
 _UNIX_RANGE = (-2.2e9, 4.1e9)  # seconds: 1900 to 2099
@@ -238,8 +242,9 @@ def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
     """A column of numbers that are dates, as naive UTC times, or None when they are plain numbers (a
     year, a step count): Unix time in seconds or milliseconds (at least 1e8 seconds from 1970, on a
     step of whole minutes, as databases and loggers export it), whole numbers written YYYYMMDD or
-    YYYYMM, or any numbers read by ``time_format`` ("unix", "unix_ms", or strftime codes); "number"
-    keeps them numbers. Each reading of the guess is logged with the setting that keeps the numbers."""
+    YYYYMM, or any numbers read by ``time_format`` ("unix", "unix_ms", "excel": spreadsheet serial dates,
+    or strftime codes); "number" keeps them numbers. Numbers that look like spreadsheet serial dates in a
+    column named as a date stay numbers, with a warning naming "excel". Each reading of the guess is logged with the setting that keeps the numbers."""
     import pandas as pd
 
     if time_format == NUMBERS:
@@ -250,7 +255,15 @@ def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
     if time_format:
         if time_format in UNIX_UNITS:
             return pd.to_datetime(raw, unit=UNIX_UNITS[time_format])
+        if time_format == EXCEL:  # to the second: 1/24 of a day is no whole number of nanoseconds in float64
+            return (pd.Timestamp("1899-12-30") + pd.to_timedelta(values, unit="D")).round("s").to_series(index=raw.index)
         return parse_dates(raw.astype(np.int64) if whole else raw, where, time_format)
+    if _DATE_NAME.fullmatch(str(raw.name)) and _EXCEL_RANGE[0] <= values.min() and values.max() <= _EXCEL_RANGE[1]:
+        log.warning("%s: numbers from %g to %g in a column named as a date look like spreadsheet serial dates (%s to "
+                    "%s); data.source.time_format=%s reads them as dates, and they stay numbers without it", where,
+                    values.min(), values.max(), *(_written(pd.Timestamp("1899-12-30") + pd.Timedelta(days=float(v)))
+                                                  for v in (values.min(), values.max())), EXCEL)
+        return None
     if not whole:
         return None
     ints = pd.Series(values.astype(np.int64), index=raw.index)
