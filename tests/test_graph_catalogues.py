@@ -667,3 +667,16 @@ def test_the_map_of_a_catalogue_without_distances_is_drawn_in_degrees_on_the_sky
     out = tmp_path / "map.png"
     plot_map(table.map_plane(rows), table.labels, table.labels, table.class_names, out, "test")
     assert matplotlib.image.imread(out).shape[0] > 100
+
+
+def test_missing_value_marks_and_thousands_separators_in_a_catalogue_are_read(tmp_path):
+    # the catalogue reader checked a copy of the columns and then converted the file's own text: a '-' or '1,234.5'
+    # ended in a ValueError traceback (could not convert string to float) instead of being read
+    frame = gaia_like(colour_gaps=0)
+    frame["bp_rp"] = frame["bp_rp"].map("{:.4f}".format).astype(object)
+    frame.loc[[3, 8], "bp_rp"] = "-"
+    frame["phot_g_mean_mag"] = frame["phot_g_mean_mag"].map("{:,.4f}".format)
+    frame.loc[0, "phot_g_mean_mag"] = "1,234.5000"
+    table = StarCatalogue(write(tmp_path, frame), "label").load()
+    rows = {name: table.features[:, table.feature_names.index(name)] for name in ("bp_rp", "phot_g_mean_mag")}
+    assert int(np.isnan(rows["bp_rp"]).sum()) == 2 and 1234.5 in rows["phot_g_mean_mag"]

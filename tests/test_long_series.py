@@ -97,7 +97,7 @@ def test_the_time_column_line_describes_every_series_pooled(tmp_path, caplog):
     with caplog.at_level("INFO", logger="trainlab.data.timeseries.sources"):
         source(write(tmp_path, frame), series_column="store").load()
     assert ("data.source.time_column 'date': step 1 day, 3 series of 70 to 120 steps (shortest store=C '2021-01-31' "
-            "to '2021-04-10', longest store=A '2021-01-01' to '2021-04-30'), no season length from the step") in caplog.text
+            "to '2021-04-10', longest store=A '2021-01-01' to '2021-04-30'), season length 7") in caplog.text
     caplog.clear()
     with caplog.at_level("INFO", logger="trainlab.data.timeseries.sources"):
         source(write(tmp_path, long_frame(), "even.csv"), series_column="store").load()
@@ -157,7 +157,7 @@ def test_training_on_one_series_and_resuming_on_another_is_refused(tmp_path, com
 # -- several series in one model -------------------------------------------------------------------
 def pooled(path: str, window: int = 8, **kwargs) -> TimeSeriesDataModule:
     dm = TimeSeriesDataModule(source(path, series_column="store", **kwargs), window=window, target_inputs=True,
-                              ets_baseline=False)
+                              ets_baseline=False, season_length=0)  # MASE by the one-step naive: 1 a day
     dm.setup("fit")
     return dm
 
@@ -338,7 +338,7 @@ def test_a_test_cut_short_fits_ets_only_for_the_series_it_scores(tmp_path, monke
     real = baselines.fit_columns
     monkeypatch.setattr(baselines, "fit_columns", lambda *args: fitted.append(args) or real(*args))
     dm = TimeSeriesDataModule(source(write(tmp_path, long_frame()), series_column="store"), window=8,
-                              target_inputs=True, baseline_cache=None)
+                              target_inputs=True, baseline_cache=None, season_length=0)
     dm.setup("fit")
     first = dm.series_windows("test")[0][1]
     assert len(first) and set(dm.baseline_scores("test", windows=len(first))) == {"last_value", "ets"}
@@ -421,7 +421,7 @@ def test_evaluate_scores_and_draws_each_series(tmp_path, compose_cfg, run_train,
     path = write(tmp_path, long_frame(stores=stores, days=DAYS[:60]))
     cfg = compose_cfg([*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[sales]",
                        "data.source.time_column=date", "data.source.series_column=store", "data.window=8",
-                       "data.ets_baseline=false", "logger=none", "trainer.max_epochs=1"])
+                       "data.ets_baseline=false", "data.season_length=0", "logger=none", "trainer.max_epochs=1"])
     run_train(cfg)
     drawn = []
     monkeypatch.setattr(evaluation, "plot_predictions",

@@ -72,19 +72,43 @@ def test_a_given_season_that_does_not_fit_is_refused_and_zero_means_none(tmp_pat
 def test_the_season_hint_suits_the_frequency():
     from trainlab.data.timeseries.seasons import season_hint
 
-    assert season_hint("D").startswith("7 for a weekly cycle in daily data")
-    assert season_hint("h").startswith("24 for a daily cycle in hourly data, 168")
-    assert season_hint("15min").startswith("60 for an hourly cycle")
+    assert season_hint("D") == "7 for a weekly cycle (steps of 1 day)"
+    assert season_hint("h") == "24 for a daily cycle, 168 for a weekly cycle (steps of 1 hour)"
+    # it said 60 and 1440, a minute's cycles, for 15-minute steps
+    assert season_hint("15min") == "4 for an hourly cycle, 96 for a daily cycle, 672 for a weekly cycle (steps of 15 minutes)"
+    assert season_hint("7D").startswith("52 for a yearly cycle")
     assert "24 or 168 for hourly" in season_hint(None)
     assert season_hint("12MS").startswith("yearly data has no calendar season")  # sunspots, Nile: years or dates
 
 
 def test_no_season_known_says_how_to_give_one(tmp_path, caplog):
-    daily = series_csv(tmp_path, 100, "D", "2020-01-01")  # 7 or 365? not inferred
+    seconds = series_csv(tmp_path, 300, "30s", "2020-01-01")  # a day of 30-second steps: none inferred
     with caplog.at_level("INFO", logger="trainlab.data.timeseries.seasons"):
-        assert data(daily).season_length is None
+        assert data(seconds).season_length is None
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("no season length"))
-    assert "give data.season_length (7 for a weekly cycle in daily data, 365 for a yearly one)" in line
+    assert "give data.season_length (120 for an hourly cycle, 2880 for a daily cycle" in line
+
+
+@pytest.mark.parametrize("freq,season", [("h", 24), ("15min", 96), ("D", 7)])
+def test_hourly_quarter_hourly_and_daily_series_get_their_daily_or_weekly_season(tmp_path, freq, season):
+    # a season of the step's day (or a daily series' week): the seasonal naive and a seasonal ETS score the
+    # test windows; before, hourly and daily files had neither without data.season_length
+    dm = data(series_csv(tmp_path, 3 * season + 40, freq, "2020-01-01"))
+    assert dm.season_length == season
+    forecasts = dm.baseline_forecasts("test")
+    assert "seasonal_naive" in forecasts and np.isfinite(forecasts["ets"]).all()
+
+
+def test_an_ets_of_a_long_season_starts_from_the_first_cycles(tmp_path):
+    from trainlab.data.timeseries import ets
+
+    # estimating an initial state per season step took 29 s for 96 and did not converge; two cycles give them
+    assert [ets.initialisation(m) for m in (None, 12, 52, 96, 168)] == ["estimated"] * 3 + ["heuristic"] * 2
+    t = np.arange(700)
+    y = 5 + np.sin(2 * np.pi * t / 96) + np.random.default_rng(0).normal(0, 0.05, len(t))
+    states, phi = ets.fit_ets_states(y, 500, 96)
+    forecast = ets.ets_forecast(states, phi, np.arange(499, 699), np.array([1]), 96)[:, 0]
+    assert np.sqrt(np.mean((forecast - y[500:700]) ** 2)) < 0.1  # the noise is 0.05, the cycle's amplitude 1
 
 
 # -- checks before training ---------------------------------------------------------------------------

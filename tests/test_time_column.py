@@ -24,11 +24,16 @@ def load(tmp_path, times, values=None, **kwargs):
     return TableFile(str(path), ["y"], time_column="t", **kwargs).load()
 
 
-@pytest.mark.parametrize("freq,season", [("ME", 12), ("MS", 12), ("QS", 4), ("W-SUN", 52), ("h", None), ("D", None),
-                                         ("YS", None)])
-def test_season_inferred_only_when_unambiguous(freq, season):
+@pytest.mark.parametrize("freq,season,step", [
+    ("ME", 12, "1 month"), ("MS", 12, "1 month"), ("QS", 4, "1 quarter"), ("W-SUN", 52, "1 week"), ("YS", None, "1 year"),
+    ("D", 7, "1 day"), ("B", 5, "1 business day"), ("h", 24, "1 hour"), ("30min", 48, "30 minutes"),
+    ("15min", 96, "15 minutes"), ("6h", 4, "6 hours"), ("min", 1440, "1 minute"), ("30s", None, "30 seconds"),
+    ("2D", None, "2 days"), ("7h", None, "7 hours")])
+def test_the_season_follows_the_step(freq, season, step):
+    # a day for steps of minutes or hours that divide it, a week for days, a year for weeks, months, quarters
     grid = date_grid(pd.Series(pd.date_range("2000-01-31", periods=30, freq=freq)))
-    assert grid.season_length == season and list(grid.positions) == list(range(30))  # hourly: 24 or 168? daily: 7 or 365?
+    assert grid.season_length == season and list(grid.positions) == list(range(30))
+    assert grid.step == step  # 15 minutes was '0 days 00:15:00'
     assert grid.frequency == {"ME": "MS", "QS": "3MS", "W-SUN": "7D", "YS": "12MS"}.get(freq, freq)  # for the hint
 
 
@@ -125,7 +130,9 @@ def test_semicolons_decimal_commas_and_compressed_files_are_read(tmp_path):
     assert np.allclose(table.targets[:, 0], values)
     packed = tmp_path / "series.csv.gz"
     pd.DataFrame({"t": np.arange(30), "y": values}).to_csv(packed, index=False)
-    assert np.allclose(TableFile(str(packed), ["y"], time_column="t").load().targets[:, 0], values)
+    packed_table = TableFile(str(packed), ["y"], time_column="t").load()
+    assert np.allclose(packed_table.targets[:, 0], values)
+    assert packed_table.name == "series"  # its log lines and plots said 'series.csv' (Path.stem of series.csv.gz)
     tabbed = tmp_path / "series.tsv"
     pd.DataFrame({"t": np.arange(30), "y": values, "y2": values}).to_csv(tabbed, index=False, sep="\t")
     with pytest.raises(UserError, match=r"names the column\(s\) \['y'\] more than once"):
@@ -470,3 +477,83 @@ def test_dates_written_two_ways_in_a_picked_series_are_named_by_its_own_first_ro
     frame.to_csv(tmp_path / "stores.csv", index=False)
     with pytest.raises(UserError, match=r"more than one way \(row 3: '2021-01-01'\)"):
         TableFile(str(tmp_path / "stores.csv"), ["y"], time_column="t", series_column="store", series="b").load()
+
+
+def test_cells_marked_as_missing_are_read_as_missing_values(tmp_path, caplog):
+    # FRED writes '.', Eurostat ':', many national tables '-' or '..'; pandas' reader takes none of them as missing,
+    # and the column was refused as text ("1 of its 296 values is no number ('-')")
+    values = [f"{v:.3f}" for v in np.sin(np.arange(300) / 5) + 10]
+    for row, mark in zip((20, 50, 90, 130, 170), ("-", ".", ":", " n/a ", "..")):
+        values[row] = mark
+    path = tmp_path / "fred.csv"
+    pd.DataFrame({"t": pd.date_range("2020-01-01", periods=300, freq="D").strftime("%Y-%m-%d"), "x": values,
+                  "y": values}).to_csv(path, index=False)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.values"):
+        table = TableFile(str(path), ["y"], time_column="t").load()
+    assert np.flatnonzero(np.isnan(table.targets[:, 0])).tolist() == [20, 50, 90, 130, 170]
+    assert np.flatnonzero(np.isnan(table.features[:, 0])).tolist() == [20, 50, 90, 130, 170]
+    assert "column 'y' in '" in caplog.text and "marks 5 missing value(s) with '-', '.', ':', 'n/a', '..'" in caplog.text
+    values[7] = "1O.5"  # a typo is still refused
+    pd.DataFrame({"t": range(300), "y": values}).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"1 of its 29\d values is no number \('1O.5'\)"):
+        TableFile(str(path), ["y"], time_column="t").load()
+
+
+def test_a_column_without_any_value_is_no_feature_and_refused_when_named(tmp_path, caplog):
+    # a separator at the end of every line ('date,x,y,': pandas names the fourth column 'Unnamed: 3') or an empty
+    # column became a feature whose gap touched every window: "holds no window ... clear of gaps"
+    path = tmp_path / "export.csv"
+    t = pd.date_range("2020-01-01", periods=200, freq="D").strftime("%Y-%m-%d")
+    pd.DataFrame({"date": t, "x": np.arange(200.0), "y": np.sin(np.arange(200) / 3), "blank": ["-"] * 200,
+                  "Unnamed: 4": np.nan}).to_csv(path, index=False)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.values"):
+        table = TableFile(str(path), ["y"], time_column="date").load()
+    assert table.feature_names == ["x"] and not np.isnan(table.features).any()
+    assert "column(s) ['blank', 'Unnamed: 4'] of '" in caplog.text and "hold no value in any row" in caplog.text
+    with pytest.raises(UserError, match=r"data.source.feature_columns names \['Unnamed: 4'\], which hold\(s\) no value "
+                                        r"in any row of '.*export.csv'; leave it out: 'data.source.feature_columns=\[x\]'"):
+        TableFile(str(path), ["y"], time_column="date", feature_columns=["x", "Unnamed: 4"]).load()
+
+
+def test_a_date_and_a_time_of_day_in_two_columns_are_read_as_one_time(tmp_path, caplog):
+    # loggers and grid operators write 'Datum;Uhrzeit': [date,time] was refused ("not a whole number from 1 to
+    # 9999", read as [year, month]), and time_column=date alone advised taking each hour for a series of its own
+    times = pd.date_range("2023-03-01", periods=400, freq="h")  # days past the 12th: read day-first
+    path = tmp_path / "meter.csv"
+    frame = pd.DataFrame({"Datum": times.strftime("%d.%m.%Y"), "Uhrzeit": times.strftime("%H:%M"),
+                          "kW": np.arange(400.0)})
+    frame.iloc[::-1].to_csv(path, index=False)  # newest first
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.sources"):
+        table = TableFile(str(path), ["kW"], time_column=["Datum", "Uhrzeit"]).load()
+    assert table.targets[:, 0].tolist() == list(range(400)) and table.season_length == 24
+    assert "step 1 hour from '01.03.2023 00:00' to '17.03.2023 15:00'" in caplog.text
+    given = TableFile(str(path), ["kW"], time_column=["Datum", "Uhrzeit"], time_format="%d.%m.%Y %H:%M").load()
+    assert given.targets[:, 0].tolist() == list(range(400))
+    with pytest.raises(UserError, match=r"has 383 duplicated time\(s\) \(first '17.03.2023'\); column 'Uhrzeit' holds "
+                                        r"the time of day: set data.source.time_column=\[Datum,Uhrzeit\]"):
+        TableFile(str(path), ["kW"], time_column="Datum").load()
+    frame.loc[5, "Uhrzeit"] = "7 Uhr"
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"column 'Uhrzeit' row 5 holds '7 Uhr', not a time of day"):
+        TableFile(str(path), ["kW"], time_column=["Datum", "Uhrzeit"]).load()
+    pd.DataFrame({"year": [2020] * 12, "month": range(1, 13), "kW": range(12)}).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"time_format='%Y' is set, but .* holds the date in parts"):
+        TableFile(str(path), ["kW"], time_column=["year", "month"], time_format="%Y").load()
+
+
+def test_spreadsheet_serial_dates_are_read_with_the_excel_format_and_pointed_out_without_it(tmp_path, caplog):
+    # a spreadsheet saved with its date cells formatted as numbers: 43831 is 2020-01-01; they were steps of 1
+    # without a word (no season, forecast.csv counting on from 44031)
+    path = tmp_path / "book.csv"
+    pd.DataFrame({"Date": 43831 + np.arange(200), "y": np.arange(200.0)}).to_csv(path, index=False)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries"):
+        numbers = TableFile(str(path), ["y"], time_column="Date").load()
+    assert numbers.season_length is None
+    assert ("numbers from 43831 to 44030 in a column named as a date look like spreadsheet serial dates (2020-01-01 "
+            "to 2020-07-18); data.source.time_format=excel reads them as dates") in caplog.text
+    days = TableFile(str(path), ["y"], time_column="Date", time_format="excel").load()
+    assert days.season_length == 7 and days.frequency == "D"
+    assert str(days.times[0].times[0])[:10] == "2020-01-01"
+    pd.DataFrame({"Date": 45000 + np.arange(300) / 24, "y": np.arange(300.0)}).to_csv(path, index=False)  # hourly
+    hours = TableFile(str(path), ["y"], time_column="Date", time_format="excel").load()
+    assert hours.frequency == "h" and hours.season_length == 24

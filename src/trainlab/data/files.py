@@ -29,6 +29,16 @@ log = logging.getLogger(__name__)
 LARGE_FILE = 20 * 2**20  # bytes; a file this large takes seconds to read and check: said before it starts
 
 
+def data_name(path: str) -> str:
+    """A data file's name without its suffixes, for log lines and messages: 'load' for load.csv.gz, as for
+    load.csv (Path.stem kept '.csv')."""
+    name = Path(path).name
+    for suffix in (*sorted(CSV_SUFFIXES, key=len, reverse=True), ".parquet", ".npy"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[:-len(suffix)]
+    return Path(path).stem
+
+
 def read_frame(path: str, key: str):
     """Read a CSV, Parquet, NPY, ECSV, VOTable or FITS table file into a pandas DataFrame (NPY columns are
     named 0, 1, ...; the astronomy formats through :mod:`trainlab.data.astro_tables`)."""

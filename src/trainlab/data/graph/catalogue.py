@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from trainlab.data.graph.columns import MISSING, apply_missing_policy, once_per_star, placeable, star_ids, with_gaps
-from trainlab.data.files import read_frame
+from trainlab.data.files import data_name, read_frame
 from trainlab.data.graph.sky import check_angle_units, check_file_units, read_sexagesimal, sky_angles, sky_positions
 from trainlab.config.errors import UserError
 
@@ -188,7 +187,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
         positions = sky_positions(coordinates, position_columns, angle_units, parallax_floor, path)
     else:
         positions = coordinates.astype(np.float64)
-    return StarTable(positions, features, label_ids, feature_columns, class_names, Path(path).stem, ids, id_name,
+    return StarTable(positions, features, label_ids, feature_columns, class_names, data_name(path), ids, id_name,
                      left_out, position, tuple(position_columns))
 
 

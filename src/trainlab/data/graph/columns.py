@@ -19,10 +19,9 @@ ID_COLUMN = "source_id"  # Gaia's identifier: taken as the stars' id when a file
 
 
 def with_gaps(frame, columns: list[str], path: str, role: str) -> np.ndarray:
-    """Columns as float64 with NaN where values are missing; the same checks as
-    :func:`numeric_columns` (present, numeric), whose refusal of gaps the missing policy replaces."""
-    numeric_columns(frame.fillna({c: 0.0 for c in columns if c in frame.columns}), columns, path, role)
-    return frame[columns].to_numpy(dtype=np.float64)
+    """Columns as float64 with NaN where values are missing, read by :func:`numeric_columns` (present, numeric,
+    thousands separators and missing-value marks read), whose refusal of gaps the missing policy replaces."""
+    return numeric_columns(frame, columns, path, role, allow_missing=True)
 
 
 def star_ids(frame, path: str, id_column: Optional[str]) -> tuple[np.ndarray, str]:

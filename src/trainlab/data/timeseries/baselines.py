@@ -22,7 +22,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.timeseries.ets import ets_forecast, fit_columns
+from trainlab.data.timeseries.ets import ets_forecast, fit_columns, initialisation
 from trainlab.data.module import constant_columns
 from trainlab.run.durable import DiskFull, replacing
 
@@ -88,7 +88,8 @@ def _cache_path(series: np.ndarray, train_end: int, season: Optional[int], cache
     if not cache_dir:
         return None
     key = hashlib.sha256()
-    for part in (ETS_VERSION, str(train_end), str(season), str(series.shape)):
+    started = "" if initialisation(season) == "estimated" else initialisation(season)  # the keys before it, kept
+    for part in (ETS_VERSION, str(train_end), f"{season}{started}", str(series.shape)):
         key.update(part.encode())
     key.update(np.ascontiguousarray(series, dtype=np.float64).tobytes())
     return Path(cache_dir) / f"ets-{key.hexdigest()[:20]}.npz"

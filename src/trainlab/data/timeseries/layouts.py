@@ -1,6 +1,6 @@
 """How a file lays out its time: a series laid out wide, a row per year and a column per month
 (``YEAR,JAN,...,DEC``, as NOAA and statsmodels' El Niño table have it) or per quarter (``year,Q1,...,Q4``);
-and a date written in columns of its own (``year,quarter``: :func:`calendar_column`).
+and a date written in columns of its own (``year,quarter``, or a date and a time of day: :func:`calendar_column`).
 
 A row per series and a column per year (the World Bank's ``Country Name,...,1960,1961,...``) is the
 same layout turned: its rows are series. Read as written, such a file would be twelve (or sixty)
@@ -119,11 +119,13 @@ _MONTH = re.compile(r"m|mon|mth|months?", re.IGNORECASE)
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
-def calendar_column(frame: Any, parts: Sequence[str], name: str, path: str) -> Any:
+def calendar_column(frame: Any, parts: Sequence[str], name: str, path: str, time_format: Optional[str] = None) -> Any:
     """``frame`` with the time written in separate columns (``data.source.time_column=[year,quarter]``,
     ``[year,month]`` or ``[year,month,day]``, as statistics offices publish) joined into one column of
     dates named ``name`` (first), the parts dropped. The second part is a quarter when its name says so
-    (quarter, qtr, q), else a month (a number or a name); every value is checked, the row named."""
+    (quarter, qtr, q), else a month (a number or a name); every value is checked, the row named. Two parts
+    whose first is not numbers are a date and a time of day (``[date,time]``), joined as text and read by
+    ``time_format`` like one date column."""
     import pandas as pd
 
     absent = [p for p in parts if p not in frame.columns]
@@ -131,6 +133,11 @@ def calendar_column(frame: Any, parts: Sequence[str], name: str, path: str) -> A
         raise UserError(f"data.source.time_column {list(parts)}: {absent} not in '{path}'; its columns are "
                         f"{[str(c) for c in frame.columns]}")
     where = f"data.source.time_column {list(parts)} in '{path}'"
+    if len(parts) == 2 and pd.to_numeric(frame[parts[0]], errors="coerce").isna().any():
+        return _date_and_clock(frame, parts, name, where)
+    if time_format:
+        raise UserError(f"data.source.time_format='{time_format}' is set, but {where} holds the date in parts (year, "
+                        "quarter or month, day), which are read without a format; drop the format")
     year = whole_numbers(frame[parts[0]], frame[parts[0]], where, 1, 9999)
     if _QUARTER.fullmatch(parts[1].strip()):
         quarter = frame[parts[1]].astype(str).str.upper().str.lstrip("Q")  # 1 or Q1
@@ -145,6 +152,24 @@ def calendar_column(frame: Any, parts: Sequence[str], name: str, path: str) -> A
         raise UserError(f"{where}: row {row} is no date ({', '.join(str(frame[p][row]) for p in parts)}); fix it")
     out = frame.drop(columns=list(parts))
     out.insert(0, name, dates)
+    return out
+
+
+_CLOCK = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?")  # 7:00, 07:00, 07:00:00, 07:00:00.5
+
+
+def _date_and_clock(frame: Any, parts: Sequence[str], name: str, where: str) -> Any:
+    """``frame`` with a date column and a column of clock times (``[date,time]``, as loggers and grid operators
+    export them) joined into one text column ``name`` ("2023-01-01 07:00"), read as one date column is."""
+    clock = frame[parts[1]].astype(str).str.strip()
+    bad = ~clock.str.fullmatch(_CLOCK.pattern)
+    if bad.any():
+        row = bad.index[bad.to_numpy()][0]
+        raise UserError(f"{where}: column '{parts[1]}' row {row} holds '{frame[parts[1]][row]}', not a time of day "
+                        "(07:00 or 07:00:00); two time columns are read as [date, time of day], or as [year, quarter] "
+                        "or [year, month] when the first holds years")
+    out = frame.drop(columns=list(parts))
+    out.insert(0, name, frame[parts[0]].astype(str).str.strip() + " " + clock)
     return out
 
 
@@ -167,7 +192,13 @@ def calendar_hint(frame: Any, column: str, times: Any) -> str:
     (named so, and each (year, part) once), as the fix "set data.source.time_column=[year,quarter]"."""
     import pandas as pd
 
-    if not pd.api.types.is_numeric_dtype(times):
+    if not pd.api.types.is_numeric_dtype(times):  # dates that repeat: the time of day in a column beside them?
+        for other in frame.columns:
+            text = frame[other].astype(str).str.strip()
+            if other != column and text.str.fullmatch(_CLOCK.pattern).all() and \
+                    not frame[[other]].assign(__time__=times.to_numpy()).duplicated().any():
+                return (f"column '{other}' holds the time of day: set data.source.time_column=[{column},{other}] to "
+                        "read the two as one time")
         return ""
     for other in frame.columns:
         kind = "quarter" if _QUARTER.fullmatch(str(other).strip()) else "month" if _MONTH.fullmatch(

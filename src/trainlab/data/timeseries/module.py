@@ -54,7 +54,7 @@ class TimeSeriesDataModule(SplitDataModule):
             old behaviour, so configs saved before the key existed rebuild their runs unchanged.
         season_length: steps per seasonal cycle for the seasonal naive and ETS baselines and for
             MASE; 0: none (no seasonal baseline, MASE by the one-step naive); null takes the
-            source's (its nature or its time column's frequency, where that is unambiguous) when it
+            source's (its nature, or the cycle its time column's step implies: times.step_season) when it
             fits the training rows, and none, with a warning saying why, when it does not. A season
             given here that does not fit is refused.
         missing: "interpolate" (gaps of up to ``max_gap`` rows filled linearly, windows touching

@@ -7,27 +7,36 @@ import logging
 from typing import Optional
 
 from trainlab.data.timeseries import baselines
+from trainlab.data.timeseries.steps import DAY_NS, HOUR_NS, WEEK_NS, step_words
 from trainlab.data.timeseries.table import SeriesTable
 
 log = logging.getLogger(__name__)
 
-# What to suggest for data.season_length when a time column's frequency (pandas offset alias, its
-# letters) has no single obvious cycle; the frequencies with one are inferred by the source.
-SEASON_HINTS = {"D": "7 for a weekly cycle in daily data, 365 for a yearly one",
-                "B": "5 for a weekly cycle in business-day data",
-                "h": "24 for a daily cycle in hourly data, 168 for a weekly one",
-                "H": "24 for a daily cycle in hourly data, 168 for a weekly one",
-                "min": "60 for an hourly cycle in minute data, 1440 for a daily one",
-                "T": "60 for an hourly cycle in minute data, 1440 for a daily one",
+# What to suggest for data.season_length when a time column's step gives no season, or one that does not
+# fit (times.step_season infers a day for minutes and hours, a week for days, a year for weeks and months);
+# fixed steps get their hourly, daily and weekly cycles worked out (season_hint)
+SEASON_HINTS = {"B": "5 for a weekly cycle in business-day data", "7D": "52 for a yearly cycle in weekly data",
+                "MS": "12 for a yearly cycle in monthly data", "3MS": "4 for a yearly cycle in quarterly data",
                 "12MS": "yearly data has no calendar season: the years of a cycle you know, e.g. 11 for sunspots"}
+GENERIC_HINT = "the steps of one cycle: 7 for daily data with a weekly cycle, 24 or 168 for hourly data, 12 for monthly"
 
 
 def season_hint(frequency: Optional[str]) -> str:
-    """Season lengths that suit a time column's frequency (``"h"``, ``"15min"``, ``"D"``; None: unknown)."""
+    """Season lengths that suit a time column's frequency (``"h"``, ``"15min"``, ``"D"``; None: unknown):
+    for a fixed step, the steps of an hourly, a daily and a weekly cycle that it divides."""
+    import pandas as pd
+
     base = (frequency or "").split("-")[0]
-    return SEASON_HINTS.get(base) or SEASON_HINTS.get(
-        base.lstrip("0123456789"), "the steps of one cycle: 7 for daily data with a weekly cycle, 24 or 168 for hourly "
-                                   "data, 12 for monthly")
+    if not base or base in SEASON_HINTS:
+        return SEASON_HINTS.get(base, GENERIC_HINT)
+    try:
+        step = int(pd.Timedelta(pd.tseries.frequencies.to_offset(base)).value)
+    except (ValueError, TypeError):  # months, quarters, years: no fixed length
+        return GENERIC_HINT
+    cycles = [f"{length // step} for {name} cycle" for name, length in (("an hourly", HOUR_NS), ("a daily", DAY_NS),
+                                                                         ("a weekly", WEEK_NS))
+              if step > 0 and length % step == 0 and length // step > 1]
+    return f"{', '.join(cycles)} (steps of {step_words(step)})" if cycles else GENERIC_HINT
 
 
 def season_rows(season: int, ets_baseline: bool) -> int:

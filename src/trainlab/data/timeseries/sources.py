@@ -9,13 +9,12 @@ import logging
 import re
 import time
 from functools import partial
-from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.files import read_frame
+from trainlab.data.files import data_name, read_frame
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               wide_columns)
 from trainlab.data.timeseries.packaged import grid_of
@@ -23,7 +22,7 @@ from trainlab.data.timeseries.regular import regular_series
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
 from trainlab.data.timeseries.times import Grid, TimeReading, describe_step, read_times, sort_by_time, time_where
-from trainlab.data.timeseries.values import numeric_columns, require_columns, written_index
+from trainlab.data.timeseries.values import numeric_columns, require_columns, with_values, written_index
 from trainlab.data.timeseries.zones import check_zone
 
 log = logging.getLogger(__name__)
@@ -169,10 +168,11 @@ class TableFile:
         target_path: optional separate file with the targets, row-aligned with ``path``.
         time_column: optional column to sort rows by and then drop (see trainlab.data.timeseries.times:
             one date format for every row, missing steps added as empty rows, the season it implies);
-            or the date's parts in columns of their own, [year, quarter], [year, month] or [year, month, day].
+            or the date's parts in columns of their own, [year, quarter], [year, month] or [year, month, day],
+            or a date and a time of day, [date, time] (``time_format`` then reads the two joined by a space).
         time_format: the time column's date format (strftime codes, e.g. ``%d/%m/%Y``), ``unix`` or
-            ``unix_ms`` (numbers as Unix time), ``number`` (numbers stay numbers: no date is read into
-            them); null: inferred, refusing dates that read differently month-first and day-first, and
+            ``unix_ms`` (numbers as Unix time), ``excel`` (spreadsheet serial dates), ``number`` (numbers
+            stay numbers: no date is read into them); null: inferred, refusing dates that read differently month-first and day-first, and
             reading whole numbers as dates where they look like ones (logged).
         series_column: in a file of several series (long layout: ``store,date,sales``), the column
             that tells them apart; the rows of each series picked are taken apart before anything else
@@ -221,10 +221,11 @@ class TableFile:
         if self.time_parts is not None and len(self.time_parts) == 1:
             time_column, self.time_parts = self.time_parts[0], None
         if self.time_parts is not None:
-            if len(self.time_parts) > 3 or time_format:
+            if len(self.time_parts) > 3 or (time_format and len(self.time_parts) == 3):
                 raise UserError(f"data.source.time_column={self.time_parts}: several time columns are read as "
                                 "[year, quarter], [year, month] or [year, month, day], without "
-                                "data.source.time_format; name one date column, or those parts")
+                                "data.source.time_format, or as [date, time of day]; name one date column, or those "
+                                "parts")
             time_column = "/".join(self.time_parts)
         time_column = None if time_column is None else _name(time_column)
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
@@ -272,9 +273,12 @@ class TableFile:
             if self.target_path is None:
                 skip |= set(self.target_columns)
             skip |= set(written_index(frame))
-            feature_columns = [str(c) for c in frame.columns if str(c) not in skip]
+            feature_columns = with_values(frame, [str(c) for c in frame.columns if str(c) not in skip], self.path,
+                                          named=False)
             if self.time_column is None:
                 _warn_time_features(feature_columns, self.path)
+        else:
+            with_values(frame, feature_columns, self.path, named=True)
         frame.columns = [str(c) for c in frame.columns]
         target_frame.columns = [str(c) for c in target_frame.columns]
         series_rows = tuple(zip(values, lengths)) if len(values) > 1 else None
@@ -285,7 +289,7 @@ class TableFile:
                                   allow_missing=True, name_row=named)
         label = series_label(self.series_column, values) if self.series_column else None
         return SeriesTable(features, targets, feature_columns, self.target_columns,
-                           Path(self.path).stem + (f" ({label})" if label else ""), season_length=season,
+                           data_name(self.path) + (f" ({label})" if label else ""), season_length=season,
                            frequency=frequency, series=label, series_rows=series_rows, times=times)
 
     def _require_columns(self, frame: Any, target_frame: Any) -> None:
@@ -312,7 +316,8 @@ class TableFile:
                             f"data.source.layout=wide {keys} 'data.source.target_columns=[<a name for the values>]' "
                             "to read it in the long layout, or data.source.layout=long to take the columns as they "
                             "are")
-        return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path)
+        return frame if self.time_parts is None else calendar_column(frame, self.time_parts, self.time_column, path,
+                                                                     self.time_format)
 
     def _series_frames(self, frame: Any, target_frame: Any,
                        ) -> tuple[list[Optional[str]], Any, Any, Optional[list[np.ndarray]]]:

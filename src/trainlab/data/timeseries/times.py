@@ -4,13 +4,15 @@ Dates are read with one format for the whole column (ISO 8601 first; then month-
 refusing a column where both readings work and disagree), with UTC offsets honoured (a series across a
 daylight-saving change stays in order). When the sorted times step regularly (a fixed interval, or
 whole months, quarters or years), missing steps become empty rows, so that ``data.missing`` treats a
-row absent from the file like a row with empty cells; the step also gives the season length where it
-is unambiguous (monthly 12, quarterly 4, weekly 52).
+row absent from the file like a row with empty cells; the step also gives the season length: the cycle
+series on that step most often follow (steps.step_season: a day for steps of minutes or hours, a week
+for days and business days, a year for weeks, months and quarters; none for years).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
@@ -20,12 +22,12 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.layouts import calendar_hint
+from trainlab.data.timeseries.steps import DAY_NS, step_alias, step_season, step_words
 from trainlab.data.timeseries.values import require_columns
 from trainlab.data.timeseries.zones import CLOCK_HINT, calendar_in_local_time, clock_change, in_utc, offset_rows
 
 log = logging.getLogger(__name__)
 
-DAY_NS = 86_400 * 10**9
 WEEKENDS = (5, 6)  # Saturday, Sunday (Monday is 0)
 MAX_FILL = 4  # a grid may hold at most this many times the file's rows; more is not one series with gaps
 
@@ -227,6 +229,9 @@ def _written(time: Any) -> str:
 
 
 UNIX_UNITS = {"unix": "s", "unix_ms": "ms"}
+EXCEL = "excel"  # data.source.time_format=excel: spreadsheet serial dates, days (and fractions) since 1899-12-30
+_EXCEL_RANGE = (20_000, 80_000)  # 1954 to 2119
+_DATE_NAME = re.compile(r".*(date|datum|time|day|tag).*", re.IGNORECASE)
 NUMBERS = "number"  # data.source.time_format=number: a column of numbers stays numbers (no date reading)
 KEEP_NUMBERS = f"data.source.time_format={NUMBERS} keeps them as numbers"
 _UNIX_RANGE = (-2.2e9, 4.1e9)  # seconds: 1900 to 2099
@@ -237,8 +242,9 @@ def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
     """A column of numbers that are dates, as naive UTC times, or None when they are plain numbers (a
     year, a step count): Unix time in seconds or milliseconds (at least 1e8 seconds from 1970, on a
     step of whole minutes, as databases and loggers export it), whole numbers written YYYYMMDD or
-    YYYYMM, or any numbers read by ``time_format`` ("unix", "unix_ms", or strftime codes); "number"
-    keeps them numbers. Each reading of the guess is logged with the setting that keeps the numbers."""
+    YYYYMM, or any numbers read by ``time_format`` ("unix", "unix_ms", "excel": spreadsheet serial dates,
+    or strftime codes); "number" keeps them numbers. Numbers that look like spreadsheet serial dates in a
+    column named as a date stay numbers, with a warning naming "excel". Each reading of the guess is logged with the setting that keeps the numbers."""
     import pandas as pd
 
     if time_format == NUMBERS:
@@ -249,7 +255,15 @@ def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
     if time_format:
         if time_format in UNIX_UNITS:
             return pd.to_datetime(raw, unit=UNIX_UNITS[time_format])
+        if time_format == EXCEL:  # to the second: 1/24 of a day is no whole number of nanoseconds in float64
+            return (pd.Timestamp("1899-12-30") + pd.to_timedelta(values, unit="D")).round("s").to_series(index=raw.index)
         return parse_dates(raw.astype(np.int64) if whole else raw, where, time_format)
+    if _DATE_NAME.fullmatch(str(raw.name)) and _EXCEL_RANGE[0] <= values.min() and values.max() <= _EXCEL_RANGE[1]:
+        log.warning("%s: numbers from %g to %g in a column named as a date look like spreadsheet serial dates (%s to "
+                    "%s); data.source.time_format=%s reads them as dates, and they stay numbers without it", where,
+                    values.min(), values.max(), *(_written(pd.Timestamp("1899-12-30") + pd.Timedelta(days=float(v)))
+                                                  for v in (values.min(), values.max())), EXCEL)
+        return None
     if not whole:
         return None
     ints = pd.Series(values.astype(np.int64), index=raw.index)
@@ -339,10 +353,8 @@ def date_grid(times: Any) -> Optional[Grid]:
         positions, step_ns = fixed[0], int(fixed[1])
         if step_ns == DAY_NS and _business_days(times):
             days = times.to_numpy().astype("datetime64[D]")
-            return Grid(np.busday_count(days[0], days).astype(np.int64), "1 business day", None, "B")
-        words = {DAY_NS: "1 day", 7 * DAY_NS: "1 week", 3_600 * 10**9: "1 hour", 60 * 10**9: "1 minute"}
-        season = 52 if step_ns == 7 * DAY_NS else None
-        return Grid(positions, words.get(step_ns, str(pd.Timedelta(step_ns, unit="ns"))), season, _alias(step_ns))
+            return Grid(np.busday_count(days[0], days).astype(np.int64), "1 business day", 5, "B")  # a week
+        return Grid(positions, step_words(step_ns), step_season(step_ns), step_alias(step_ns))
     for freq, name, alias, per_year in (("M", "month", "MS", 12), ("Q", "quarter", "QS", 4), ("Y", "year", "YS", 1)):
         ordinals = np.asarray(times.dt.to_period(freq).array.asi8)
         if len(np.unique(ordinals)) < len(ordinals):
@@ -376,15 +388,6 @@ def _on_step(values: np.ndarray) -> Optional[tuple[np.ndarray, float]]:
     if not np.allclose(multiples, np.round(multiples), rtol=0, atol=1e-6):
         return None
     return np.concatenate([[0], np.cumsum(np.round(multiples))]).astype(np.int64), step
-
-
-def _alias(step_ns: int) -> str:
-    """A fixed step as a pandas offset alias in its largest whole unit: "D", "7D", "h", "15min", "30s"."""
-    for unit_ns, name in ((DAY_NS, "D"), (3_600 * 10**9, "h"), (60 * 10**9, "min"), (10**9, "s")):
-        if step_ns % unit_ns == 0:
-            count = step_ns // unit_ns
-            return f"{count if count > 1 else ''}{name}"
-    return f"{step_ns}ns"
 
 
 def _business_days(times: Any) -> bool:

@@ -1,6 +1,7 @@
 """A file's columns as numbers: text refused with the column and row named (and the likely reason:
 a date column not named as the time, decimal commas in a comma-separated file), numbers written with
-thousands separators read, infinite or overflowing values refused, a written index left out.
+thousands separators read, cells marked as missing ('-', '.', ':', 'n/a') read as missing, infinite or
+overflowing values refused, a written index left out.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     require_columns(frame, columns, path, f"data.source.{role}_columns")
     text = []  # (column, its values that are no number)
     for c in columns:
+        marked = _missing_marks(frame[c])
+        if marked is not None:
+            log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (data.missing handles "
+                     "them)", c, path, marked[1], marked[2])
+            frame[c] = marked[0]
         grouped = _grouped_numbers(frame[c])
         if grouped is not None:
             log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as numbers, "
@@ -33,7 +39,11 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             frame[c] = grouped[0]
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
             values = pd.to_numeric(frame[c], errors="coerce")
-            text.append((c, frame[c][values.isna() & frame[c].notna()]))
+            bad = frame[c][values.isna() & frame[c].notna()]
+            if len(bad) or pd.api.types.is_bool_dtype(frame[c]):
+                text.append((c, bad))
+            else:  # numbers written as text beside the missing-value marks read above
+                frame[c] = values
     if text:
         raise UserError(_text_problem(text, columns, path, role, name_row, frame))
     block = frame[columns]
@@ -117,6 +127,27 @@ def _typed(key: str, names: list[str], one: bool) -> str:
     return shlex.quote(word)  # '...=[temperature]': a shell may read [..] as a pattern of file names
 
 
+# cells that say "no value" in the ways statistics agencies and spreadsheets write it (FRED '.', Eurostat ':',
+# '-' and '..' in many national tables, 'NA ' with a space), beyond the exact words pandas' reader takes as missing
+_MISSING_MARKS = frozenset({"-", "--", "---", "\u2013", "\u2014", ".", "..", "...", ":", "?", "na", "n/a", "n.a.", "nan",
+                            "null", "none", "missing", "#n/a", "#na", "<na>"})
+
+
+def _missing_marks(column) -> Optional[tuple[Any, int, str]]:
+    """(the column with its missing-value marks as empty cells, how many, the marks written) for a text column
+    that holds such marks, else None."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column):
+        return None
+    text = column.astype(str).str.strip()
+    marked = column.notna() & text.str.lower().isin(_MISSING_MARKS)
+    if not marked.any():
+        return None
+    marks = ", ".join(repr(m) for m in dict.fromkeys(text[marked]))
+    return column.mask(marked), int(marked.sum()), marks
+
+
 # numbers as spreadsheets write them with thousands separators: (separator, decimal mark, example);
 # every value of a column must fit one way, with whole groups of three digits ("1,120" not "1,12")
 _GROUPINGS = ((",", ".", "1,234.5"), (".", ",", "1.234,5"), (" ", ",", "1 234,5"), (" ", ".", "1 234.5"),
@@ -154,6 +185,26 @@ def written_index(frame) -> list[str]:
     if found:
         log.info("column(s) %s count the rows (an index written with the table): not used as features", found)
     return found
+
+
+def with_values(frame, columns: list[str], path: str, named: bool) -> list[str]:
+    """``columns`` without those that hold no value in any row (a spreadsheet's empty column, or the
+    'Unnamed: 3' a separator at the end of every line makes), logged; ``named`` (listed in
+    data.source.feature_columns) such a column is refused: as an input, every window would touch its gap."""
+    def no_value(column) -> bool:
+        marked = _missing_marks(column)
+        return bool((column if marked is None else marked[0]).isna().all())
+
+    empty = [c for c in columns if c in frame.columns and no_value(frame[c])]
+    if not empty:
+        return columns
+    kept = [c for c in columns if c not in empty]
+    if named:
+        raise UserError(f"data.source.feature_columns names {empty}, which hold(s) no value in any row of '{path}'; "
+                        f"leave it out: {_typed('data.source.feature_columns', kept, False)}")
+    log.info("column(s) %s of '%s' hold no value in any row (an empty column, or a separator at the end of every "
+             "line): not used as features", empty, path)
+    return kept
 
 
 def _looks_like_times(column) -> bool:
