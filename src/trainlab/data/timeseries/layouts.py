@@ -207,3 +207,19 @@ def calendar_hint(frame: Any, column: str, times: Any) -> str:
             return (f"column '{other}' holds the {kind} of each year: set data.source.time_column=[{column},{other}] "
                     "to read the two as one date")
     return ""
+
+
+_TIME_NAME = re.compile(r"(date|time|timestamp|datetime|year|yr|month|quarter|qtr|week|day|hour)s?", re.IGNORECASE)
+
+
+def warn_time_features(features: Sequence[str], path: str) -> None:
+    """One warning when columns named as the time (year, quarter: numbers, so they read as features)
+    become inputs because no time column is named: the rows stay in file order, the time is learnt from."""
+    timed = [c for c in features if _TIME_NAME.fullmatch(c.strip())]
+    if timed:
+        parts = len(timed) > 1 and re.fullmatch(r"(year|yr)s?", timed[0].strip(), re.IGNORECASE)
+        setting = f"[{','.join(timed)}] (the date in parts)" if parts else "<one of them>" if len(timed) > 1 \
+            else timed[0]
+        log.warning("column(s) %s of '%s' look like the time but are taken as features (data.source.time_column is "
+                    "null): set data.source.time_column=%s to sort by it and leave it out, or list "
+                    "data.source.feature_columns", timed, path, setting)

@@ -6,7 +6,6 @@ Every source returns a :class:`SeriesTable`; the data module does the rest (spli
 from __future__ import annotations
 
 import logging
-import re
 import time
 from functools import partial
 from typing import Any, Optional, Sequence, Union
@@ -16,13 +15,14 @@ import numpy as np
 from trainlab.config.errors import UserError
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
-                                              wide_columns)
+                                              warn_time_features, wide_columns)
 from trainlab.data.timeseries.packaged import grid_of
 from trainlab.data.timeseries.regular import regular_series
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
 from trainlab.data.timeseries.times import Grid, TimeReading, describe_step, read_times, sort_by_time, time_where
-from trainlab.data.timeseries.values import numeric_columns, require_columns, with_values, written_index
+from trainlab.data.timeseries.values import (column_name, numeric_columns, require_columns, stripped_header,
+                                             with_values, written_index)
 from trainlab.data.timeseries.zones import check_zone
 
 log = logging.getLogger(__name__)
@@ -125,38 +125,6 @@ class ElNinoSST:
 Columns = Optional[Sequence[Union[str, int]]]
 
 
-_TIME_NAME = re.compile(r"(date|time|timestamp|datetime|year|yr|month|quarter|qtr|week|day|hour)s?", re.IGNORECASE)
-
-
-def _warn_time_features(features: Sequence[str], path: str) -> None:
-    """One warning when columns named as the time (year, quarter: numbers, so they read as features)
-    become inputs because no time column is named: the rows stay in file order, the time is learnt from."""
-    timed = [c for c in features if _TIME_NAME.fullmatch(c.strip())]
-    if timed:
-        parts = len(timed) > 1 and re.fullmatch(r"(year|yr)s?", timed[0].strip(), re.IGNORECASE)
-        setting = f"[{','.join(timed)}] (the date in parts)" if parts else "<one of them>" if len(timed) > 1 \
-            else timed[0]
-        log.warning("column(s) %s of '%s' look like the time but are taken as features (data.source.time_column is "
-                    "null): set data.source.time_column=%s to sort by it and leave it out, or list "
-                    "data.source.feature_columns", timed, path, setting)
-
-
-def _name(column: Union[str, int]) -> str:
-    """A column as a setting names it, without the spaces around it (matched to a header read likewise)."""
-    return str(column).strip()
-
-
-def _stripped_header(frame: Any, path: str) -> Any:
-    """``frame`` with column names stripped of surrounding spaces (a spreadsheet's 'Date , CO2 (ppm)'),
-    logged, unless two names would then be one."""
-    names = [_name(c) for c in frame.columns]
-    changed = [str(c) for c, n in zip(frame.columns, names) if str(c) != n]
-    if changed and len(set(names)) == len(names):
-        log.info("'%s': spaces around the column name(s) %s left out", path, changed)
-        frame.columns = names
-    return frame
-
-
 class TableFile:
     """A series from files: CSV, Parquet or NPY; features and targets in one file or two.
 
@@ -204,8 +172,8 @@ class TableFile:
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
         # one name without brackets (target_columns=load) is one column, not the letters of its name
-        names = [_name(target_columns)] if isinstance(target_columns, (str, int)) \
-            else [_name(c) for c in target_columns]
+        names = [column_name(target_columns)] if isinstance(target_columns, (str, int)) \
+            else [column_name(c) for c in target_columns]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise UserError(f"data.source.target_columns names {twice} more than once; list each target once")
@@ -217,7 +185,7 @@ class TableFile:
                             "column that tells the series apart (e.g. data.source.series_column=store), or drop the "
                             "series")
         self.time_parts = None if time_column is None or isinstance(time_column, (str, int)) \
-            else [_name(c) for c in time_column]  # [year, quarter]: the time in columns of its own
+            else [column_name(c) for c in time_column]  # [year, quarter]: the time in columns of its own
         if self.time_parts is not None and len(self.time_parts) == 1:
             time_column, self.time_parts = self.time_parts[0], None
         if self.time_parts is not None:
@@ -227,7 +195,7 @@ class TableFile:
                                 "data.source.time_format, or as [date, time of day]; name one date column, or those "
                                 "parts")
             time_column = "/".join(self.time_parts)
-        time_column = None if time_column is None else _name(time_column)
+        time_column = None if time_column is None else column_name(time_column)
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
         self.layout, self.time_zone = layout, check_zone(time_zone)
         if time_zone is not None and not time_column:
@@ -246,8 +214,8 @@ class TableFile:
         self.target_columns = names
         if isinstance(feature_columns, (str, int)):
             feature_columns = [feature_columns]
-        self.feature_columns = None if feature_columns is None else [_name(c) for c in feature_columns]
-        self.series_column = None if series_column is None else _name(series_column)
+        self.feature_columns = None if feature_columns is None else [column_name(c) for c in feature_columns]
+        self.series_column = None if series_column is None else column_name(series_column)
         self.series = series
         if self.series_column is not None and self.series_column in (self.feature_columns or ()):
             raise UserError(f"data.source.feature_columns names the series column '{self.series_column}'; leave "
@@ -276,7 +244,7 @@ class TableFile:
             feature_columns = with_values(frame, [str(c) for c in frame.columns if str(c) not in skip], self.path,
                                           named=False)
             if self.time_column is None:
-                _warn_time_features(feature_columns, self.path)
+                warn_time_features(feature_columns, self.path)
         else:
             with_values(frame, feature_columns, self.path, named=True)
         frame.columns = [str(c) for c in frame.columns]
@@ -302,7 +270,7 @@ class TableFile:
 
     def _read(self, path: str, key: str) -> Any:
         """The file as a frame, its time parts ([year, quarter]) joined into one date column."""
-        frame = _stripped_header(read_frame(path, key), path)
+        frame = stripped_header(read_frame(path, key), path)
         wide = wide_columns(frame) if self.layout != "long" else None
         if self.layout == "wide":
             if wide is None:

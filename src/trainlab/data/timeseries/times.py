@@ -345,8 +345,6 @@ def number_grid(values: np.ndarray) -> Optional[Grid]:
 
 def date_grid(times: Any) -> Optional[Grid]:
     """Positions of sorted datetimes on a fixed interval, business days, or whole months, quarters or years."""
-    import pandas as pd
-
     ns = times.to_numpy().astype("datetime64[ns]").astype(np.int64)
     fixed = _on_step(ns)
     if fixed is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -248,3 +248,19 @@ def refuse_missing(block: np.ndarray, columns: Sequence[str], where: str, fix: s
         cols = [str(c) for c, bad in zip(columns, nan.any(axis=0)) if bad]
         raise UserError(f"{where} has {len(rows)} row(s) with missing values in {cols} (first at "
                         f"{name_row(int(rows[0]))}); fill or drop them before training{fix}")
+
+
+def column_name(column: Union[str, int]) -> str:
+    """A column as a setting names it, without the spaces around it (matched to a header read likewise)."""
+    return str(column).strip()
+
+
+def stripped_header(frame: Any, path: str) -> Any:
+    """``frame`` with column names stripped of surrounding spaces (a spreadsheet's 'Date , CO2 (ppm)'),
+    logged, unless two names would then be one."""
+    names = [column_name(c) for c in frame.columns]
+    changed = [str(c) for c, n in zip(frame.columns, names) if str(c) != n]
+    if changed and len(set(names)) == len(names):
+        log.info("'%s': spaces around the column name(s) %s left out", path, changed)
+        frame.columns = names
+    return frame
