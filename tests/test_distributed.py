@@ -185,12 +185,13 @@ def test_a_launcher_chosen_for_a_single_run_is_refused_not_ignored(launcher, tmp
 
     from trainlab.run.preflight import Preflight
 
-    def start(chosen: str) -> None:
-        config = {"paths": {"log_dir": str(tmp_path)}, "hydra": {"run": {"dir": str(tmp_path / "run")},
+    def start(chosen: str, folder: str = "run") -> None:
+        config = {"paths": {"log_dir": str(tmp_path)}, "hydra": {"run": {"dir": str(tmp_path / folder)},
                                                                  "runtime": {"choices": {"hydra/launcher": chosen}}}}
         Preflight(min_free_mb=0).on_run_start(OmegaConf.create(config))
 
-    start("basic")  # the single run's own launcher: starts
+    start("basic", "basic_run")  # the single run's own launcher: starts (and makes its folder)
+    assert (tmp_path / "basic_run").is_dir()
     with pytest.raises(SystemExit) as stop:
         start(launcher)
     assert stop.value.code == 2
