@@ -495,3 +495,31 @@ def test_the_best_value_of_each_choice_is_reported():
             study.add_trial(create_trial(params={"opt": opt, "x": 0.5}, distributions=dists, value=value))
         assert advice.choices(study) == [f"  opt (best trial of each choice): {expected}; never tried: rmsprop"]
     assert advice.choices(quadratic_study(1.0, n=3)) == []  # no choice searched
+
+
+def test_requirements_install_what_the_fanova_importances_import():
+    """Optuna 5's FanovaImportanceEvaluator imports scikit-learn (its random forest), which no package of
+    requirements.txt required: a venv from `make install` alone (tools/check_pythons.sh on 3.10, 3.11, 3.12)
+    failed `make analyze` and the importance tests with "Tried to import 'sklearn' but failed"; CI and the
+    lead's .venv had it only through the MLflow extra."""
+    import re
+    from importlib import metadata
+    from pathlib import Path
+
+    def name(requirement: str) -> str:
+        return re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+    lines = (Path(__file__).parents[1] / "requirements.txt").read_text().splitlines()
+    todo = [name(line) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    installed = set()
+    while todo:  # requirements.txt and everything they require, as this environment's metadata says
+        package = todo.pop()
+        if package in installed:
+            continue
+        installed.add(package)
+        try:
+            requires = metadata.requires(package) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [name(r) for r in requires if "extra ==" not in r]
+    assert "scikit-learn" in installed
