@@ -182,3 +182,20 @@ def test_a_column_name_hydra_cannot_read_gets_a_fix_that_keeps_the_list(override
     key, _, value = override.partition("=")
     wanted = [item.strip() for item in value[1:-1].split(",")] if value.startswith("[") else value
     assert typed == wanted
+
+
+@pytest.mark.parametrize("script, config, argv", [(train_script, "train", []),
+                                                 (evaluate_script, "eval", ["ckpt_path=x"])])
+def test_a_python_without_torch_is_one_line_naming_it(script, config, argv, capsys, monkeypatch, tmp_path):
+    """A venv without torch and Lightning (tools/check_pythons.sh on Python 3.10/3.12/3.13, where torch's pin
+    resolves only to a CUDA build) met train.py with a ModuleNotFoundError traceback; --help still works."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("torch", "lightning") else find_spec(name, *a))
+    line = refused(argv, capsys, monkeypatch, tmp_path, script=script, config=config)
+    assert line.startswith("error: torch, lightning not installed in this Python (") and "make install" in line
+    from trainlab.config.command_line import start_checks
+
+    assert start_checks(["--help"]) is None and start_checks(["--cfg", "job"]) is None
