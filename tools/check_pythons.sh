@@ -11,13 +11,14 @@
 # torch: where torch's pinned version resolves to a CUDA build (nvidia-* packages, several GB), it is not
 # installed unless TORCH_CUDA_OK=1; PIP_FIND_LINKS or PIP_EXTRA_INDEX_URL pointing at CPU wheels for that
 # Python gives the CPU build. Without torch the version is checked up to what needs no torch (install of the
-# other requirements, compile, `train.py --help`) and reported PARTIAL. Exit status 0 only when every step of
-# every version passed.
+# other requirements, compile, `train.py --help`, the tests in TESTS_WITHOUT_TORCH) and reported PARTIAL.
+# Exit status 0 only when every step of every version passed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
 CHECK_DIR=${CHECK_DIR:-/tmp/trainlab-pythons}
 TESTS=${TESTS:-tests/test_configs.py tests/test_train.py tests/test_search_plan.py tests/test_prediction.py tests/test_graph_prediction.py}
+TESTS_WITHOUT_TORCH=${TESTS_WITHOUT_TORCH:-tests/test_search_advice.py}  # what a venv without torch can run
 [ $# -gt 0 ] || { echo "usage: $0 3.10 [3.12 ...] (the Python versions to check)" >&2; exit 2; }
 mkdir -p "$CHECK_DIR" || exit 2
 
@@ -107,6 +108,9 @@ for path in sorted(p for d in ("src", "tests", "benchmarks", "tools") for p in p
 sys.exit(1 if bad else 0)' || ok=1
     step help "$log/help.log" "$vpy" train.py --help || ok=1
     if [ $torch_ok = 0 ]; then
+        # shellcheck disable=SC2086 - a list of paths
+        step tests "$log/tests.log" "$vpy" -m pytest -m "not slow" -q -x -p no:cacheprovider $TESTS_WITHOUT_TORCH || ok=1
+        echo "  skip  train, evaluate, predict, sweep, $TESTS: no torch in $venv"
         VERDICT[$v]="PARTIAL (no torch)"
         return 1
     fi
