@@ -134,3 +134,8 @@ bench-steps: $(VENV)  ## where a training step's time goes (cProfile of train.py
 .PHONY: bench-forecast
 bench-forecast: $(VENV)  ## lstm / lstm_attention / cnn / tcn vs last value, seasonal naive, ETS on 7 real and synthetic series (three seeds, ~11-15 min on 2 cores; ARGS="--seeds 1" for one)
 	$(PY) benchmarks/forecast.py $(ARGS)
+# --- other Python versions (README "Tests"); not part of make test
+.PHONY: check-pythons
+PYTHONS ?= 3.10 3.12 3.13
+check-pythons:  ## per Python in PYTHONS="3.10 3.12 3.13": a venv as make install makes it, train, evaluate, predict, a 2-trial sweep, some fast tests (tools/check_pythons.sh)
+	bash tools/check_pythons.sh $(PYTHONS)

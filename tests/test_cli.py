@@ -299,3 +299,16 @@ def test_fewer_training_batches_than_the_logging_interval_is_one_line_of_ours(co
     assert ("trainer.log_every_n_steps=10 is more than the 3 training batch(es) of an epoch: what is logged per "
             "step (train/loss, the learning rate) gets a point every 10 steps, less than once an epoch (epoch values "
             "are logged every epoch); trainer.log_every_n_steps=1 logs every step") in caplog.text
+
+
+def test_check_pythons_names_a_version_it_cannot_find_and_fails(tmp_path):
+    """tools/check_pythons.sh (make check-pythons) repeats README's check on other Pythons; a version with no
+    interpreter is named in one line and in the summary, makes nothing and fails the run."""
+    env = {**os.environ, "CHECK_DIR": str(tmp_path / "check"), "PYENV_ROOT": str(tmp_path / "no-pyenv")}
+    out = subprocess.run(["bash", "tools/check_pythons.sh", "2.1"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "Python 2.1: no python2.1 on PATH" in out.stdout and "Python 2.1: MISSING" in out.stdout
+    assert not (tmp_path / "check" / "venv-2.1").exists()
+    usage = subprocess.run(["bash", "tools/check_pythons.sh"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "usage:" in usage.stderr

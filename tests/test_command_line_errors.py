@@ -227,3 +227,20 @@ def test_a_group_option_given_as_a_path_is_named_as_one(capsys, monkeypatch, tmp
 def test_a_group_the_scripts_config_never_chooses(script, config, override, expected, capsys, monkeypatch, tmp_path):
     argv = ["ckpt_path=x", override] if config == "eval" else [override]
     assert refused(argv, capsys, monkeypatch, tmp_path, script=script, config=config).startswith(f"error: {expected}")
+
+
+@pytest.mark.parametrize("script, config, argv", [(train_script, "train", []),
+                                                 (evaluate_script, "eval", ["ckpt_path=x"])])
+def test_a_python_without_torch_is_one_line_naming_it(script, config, argv, capsys, monkeypatch, tmp_path):
+    """A venv without torch and Lightning (tools/check_pythons.sh on Python 3.10/3.12/3.13, where torch's pin
+    resolves only to a CUDA build) met train.py with a ModuleNotFoundError traceback; --help still works."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("torch", "lightning") else find_spec(name, *a))
+    line = refused(argv, capsys, monkeypatch, tmp_path, script=script, config=config)
+    assert line.startswith("error: torch, lightning not installed in this Python (") and "make install" in line
+    from trainlab.config.command_line import start_checks
+
+    assert start_checks(["--help"]) is None and start_checks(["--cfg", "job"]) is None

@@ -505,3 +505,31 @@ def test_a_study_of_one_complete_trial_draws_no_parallel_coordinates_and_no_warn
     assert [p.name for p in plot(study, tmp_path, found={})] == ["optimization_history.png"]
     assert not [w for w in recwarn if "identical low and high ylims" in str(w.message)]
     assert "parallel_coordinate.png" in [p.name for p in plot(quadratic_study(weight_y=1.0, n=3), tmp_path, found={})]
+
+
+def test_requirements_install_what_the_fanova_importances_import():
+    """Optuna 5's FanovaImportanceEvaluator imports scikit-learn (its random forest), which no package of
+    requirements.txt required: a venv from `make install` alone (tools/check_pythons.sh on 3.10, 3.11, 3.12)
+    failed `make analyze` and the importance tests with "Tried to import 'sklearn' but failed"; CI and the
+    lead's .venv had it only through the MLflow extra."""
+    import re
+    from importlib import metadata
+    from pathlib import Path
+
+    def name(requirement: str) -> str:
+        return re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+    lines = (Path(__file__).parents[1] / "requirements.txt").read_text().splitlines()
+    todo = [name(line) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    installed = set()
+    while todo:  # requirements.txt and everything they require, as this environment's metadata says
+        package = todo.pop()
+        if package in installed:
+            continue
+        installed.add(package)
+        try:
+            requires = metadata.requires(package) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [name(r) for r in requires if "extra ==" not in r]
+    assert "scikit-learn" in installed

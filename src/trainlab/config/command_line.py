@@ -368,7 +368,28 @@ def start_checks(argv: list[str]) -> Optional[str]:
         return ("the working folder this command was started in no longer exists (removed after the shell "
                 "entered it); cd to an existing folder and run it again")
     matplotlib_config_where_writable()
-    return _undecoded_argument(argv) or config_dir_problem(argv)
+    return _undecoded_argument(argv) or config_dir_problem(argv) or _missing_stack(argv)
+
+
+# what a run imports that requirements.txt installs apart from the rest: torch's line first, and the two that need it
+_STACK = ("torch", "lightning", "torchmetrics")
+_NO_STACK_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
+
+
+def _missing_stack(argv: list[str]) -> Optional[str]:
+    """torch, Lightning or torchmetrics missing from this Python (a venv made without torch: one for a Python
+    whose torch pin resolves only to a CUDA build, tools/check_pythons.sh) met a run as a ModuleNotFoundError
+    traceback from deep inside it. ``--help`` and ``--cfg`` need none of them."""
+    import importlib.util
+
+    if any(arg.split("=", 1)[0] in _NO_STACK_FLAGS for arg in argv):
+        return None
+    missing = [name for name in _STACK if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    version = ".".join(map(str, sys.version_info[:3]))
+    return (f"{', '.join(missing)} not installed in this Python ({sys.executable}, {version}); install "
+            "requirements.txt into it, its torch line first (make install does), then run this again")
 
 
 def _undecoded_argument(argv: list[str]) -> Optional[str]:
