@@ -107,3 +107,22 @@ def test_a_votable_trains(compose_cfg, run_train, tmp_path):
     path = write(tmp_path, archive_table(gaia_frame(400)), ".vot")
     metrics = run_train(compose_cfg(catalogue_overrides(path, "debug=fdr")))
     assert {"val/accuracy", "test/f1_macro"} <= set(metrics)
+
+
+@pytest.mark.parametrize("suffix", [".vot", ".fits", ".csv"])
+def test_a_null_or_blank_label_is_no_class(tmp_path, suffix):
+    # a VOTable or FITS null in the text column of labels reads back as '' (astropy keeps no mask there),
+    # a CSV cell of spaces is blank: those stars trained as a class '' of their own before
+    frame = gaia_frame()
+    if suffix == ".csv":
+        frame.loc[[4, 9], "label"] = "  "
+        path = tmp_path / "cone.csv"
+        frame.to_csv(path, index=False)
+    else:
+        table = archive_table(frame)
+        gaps = np.isin(np.arange(len(frame)), [4, 9])
+        table["label"] = MaskedColumn(frame["label"].to_numpy().astype(str), mask=gaps)  # nulls, as the archive's
+        path = write(tmp_path, table, suffix)
+    with pytest.raises(UserError, match=r"2 star\(s\) without a label in column 'label' \(first at row 4\); "
+                                        r"label them or drop them .*predict.py"):
+        StarCatalogue(str(path), "label").load()

@@ -219,8 +219,11 @@ def test_advice_lists_only_what_the_run_does_not_use():
     done = advice(RunSettings("last", True, 48, 12, False))
     assert "random walk" in done and "try" not in done
     assert "data.season_length" in advice(RunSettings("revin", True, 48, None, False))
-    # evaluate.py does not know how training ended: no epochs advice
-    assert "max_epochs" not in advice(RunSettings("last", True, 48, 12, None))
+    # evaluate.py does not know how training ended: no epochs advice, and no claim that it ran to early stopping
+    # (it said so of a 3-epoch run that had stopped at trainer.max_epochs=3, which train.py's own warning named)
+    unknown = advice(RunSettings("last", True, 48, 12, None))
+    assert "max_epochs" not in unknown and "training until early stopping) are already" not in unknown
+    assert "not known here" in unknown and "stopped_by" in unknown
     line, warning = comparison(2.0, {"last_value": {"rmse": 1.0}}, settings=RunSettings("last", True, 48, 12, False))
     assert "random walk" in warning and "window_scaling" not in warning
 

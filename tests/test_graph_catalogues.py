@@ -680,3 +680,23 @@ def test_missing_value_marks_and_thousands_separators_in_a_catalogue_are_read(tm
     table = StarCatalogue(write(tmp_path, frame), "label").load()
     rows = {name: table.features[:, table.feature_names.index(name)] for name in ("bp_rp", "phot_g_mean_mag")}
     assert int(np.isnan(rows["bp_rp"]).sum()) == 2 and 1234.5 in rows["phot_g_mean_mag"]
+
+
+@pytest.mark.parametrize("rare", [0, 1])
+def test_a_rare_class_on_the_map_is_drawn_above_the_common_one(tmp_path, rare):
+    """The classes were drawn in their order: 61 predicted cluster members inside a cone of 239 field stars
+    ('cluster' before 'field') were covered by them, the legend naming a colour the map did not show."""
+    import matplotlib.image
+    from trainlab.evaluation.graph import plot_map
+
+    common = np.random.default_rng(0).uniform(-1, 1, (600, 2))
+    points = np.concatenate([common, common[:60]])  # each rare star where a common one is, as a cluster in a cone
+    predicted = np.r_[np.full(600, 1 - rare), np.full(60, rare)]
+    order = np.random.default_rng(1).permutation(len(points))  # the file's order says nothing
+    points, predicted = points[order], predicted[order]
+    out = tmp_path / "map.png"
+    plot_map((points, "x", "y"), None, predicted, ["cluster", "field"], out, "test")
+    rgb = matplotlib.image.imread(out)[..., :3]
+    blue, orange = rgb[..., 2] > rgb[..., 0] + 0.2, rgb[..., 0] > rgb[..., 2] + 0.2  # C0 and C1 over white
+    rare_pixels = (blue if rare == 0 else orange).sum()
+    assert rare_pixels > 0.02 * (blue | orange).sum()  # 9% of the stars: 4.8% of the coloured pixels; 0.3% hidden

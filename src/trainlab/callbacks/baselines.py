@@ -63,6 +63,11 @@ def advice(settings: RunSettings) -> str:
         tips.append("more trainer.max_epochs (training ran them all without early stopping)")
     if tips:
         return "try " + ", ".join(tips)
+    if settings.epochs_exhausted is None:  # evaluate.py: it said training had run to early stopping, unknown there
+        return ("the simple remedies of the data and model (window scaling, past values as inputs, a window of two "
+                "seasons) are already in effect; whether training ran until early stopping is not known here: "
+                "the run's training_summary.json says (stopped_by), and if it did, the series may be close to a "
+                "random walk, where the last value is hard to beat")
     return ("the simple remedies (window scaling, past values as inputs, a window of two seasons, training until "
             "early stopping) are already in effect: the series may be close to a random walk, where the last value "
             "is hard to beat")

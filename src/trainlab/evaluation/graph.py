@@ -117,16 +117,22 @@ def plot_map(plane: tuple[np.ndarray, str, str], labels: Optional[np.ndarray], p
         positions, predicted = positions[keep], predicted[keep]
         labels = None if labels is None else labels[keep]
     fig, ax = plt.subplots(figsize=(7, 6.5), constrained_layout=True)
-    for k, name in enumerate(names):
+    counts = np.bincount(predicted, minlength=len(names))
+    for k in np.argsort(-counts, kind="stable"):  # the most stars first: a rare class drawn under them was hidden
         chosen = predicted == k
-        ax.scatter(positions[chosen, 0], positions[chosen, 1], s=4, alpha=0.7, label=f"predicted {name}")
+        ax.scatter(positions[chosen, 0], positions[chosen, 1], s=4, alpha=0.7, color=f"C{k % 10}",
+                   label=f"predicted {names[k]}")
+    handles, texts = ax.get_legend_handles_labels()  # the legend in the classes' order
+    order = np.argsort(np.argsort(-counts, kind="stable"))  # class k's place in the drawing order
+    handles, texts = [handles[i] for i in order], [texts[i] for i in order]
     if labels is not None:
         wrong = predicted != labels
-        ax.scatter(positions[wrong, 0], positions[wrong, 1], s=22, facecolors="none", edgecolors="black",
-                   linewidths=0.6, label=f"misclassified ({int(wrong.sum())} of {len(labels)})")
+        handles.append(ax.scatter(positions[wrong, 0], positions[wrong, 1], s=22, facecolors="none",
+                                  edgecolors="black", linewidths=0.6))
+        texts.append(f"misclassified ({int(wrong.sum())} of {len(labels)})")
     ax.set(title=f"{split}: predicted classes", xlabel=xlabel, ylabel=ylabel, aspect="equal")
     if xlabel.endswith("(deg)"):
         ax.invert_xaxis()  # east to the left, as the sky is seen
-    ax.legend(loc="upper right", fontsize=8, markerscale=2)
+    ax.legend(handles, texts, loc="upper right", fontsize=8, markerscale=2)
     save_figure(fig, path, dpi=100)
     plt.close(fig)

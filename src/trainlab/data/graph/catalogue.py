@@ -87,10 +87,15 @@ def _label_strings(values, path: str, column: str) -> np.ndarray:
     """Labels as strings; whole numbers written as floats (1.0, from a CSV with gaps) become '1'."""
     import pandas as pd
 
-    missing = np.flatnonzero(values.isna().to_numpy())
+    # an empty or blank label is none: a VOTable or FITS null in a text column reads back as '' (astropy
+    # keeps no mask there), and a CSV cell of spaces is one; taken as a class '', those stars trained
+    blank = (np.zeros(len(values), dtype=bool) if pd.api.types.is_numeric_dtype(values)
+             else values.astype(str).str.strip().eq("").to_numpy())
+    missing = np.flatnonzero(values.isna().to_numpy() | blank)
     if len(missing):
         raise UserError(f"'{path}' has {len(missing)} star(s) without a label in column '{column}' (first at "
-                        f"row {values.index[missing[0]]}); label them or drop them before training")
+                        f"row {values.index[missing[0]]}); label them or drop them before training (python "
+                        "predict.py ckpt_path=<run> catalogue=<a file of them> classifies stars without labels)")
     if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
         values = values.astype(np.int64)
     labels = values.astype(str).to_numpy()
