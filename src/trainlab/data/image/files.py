@@ -80,6 +80,27 @@ def one_file_per_stem(files: list[Path], key: str, folder: Path) -> None:
                             "and masks are matched by name: rename or remove one of them")
 
 
+def _read_tiff(path: Path) -> np.ndarray:
+    """A TIFF's pages (or samples) as tifffile reads them. tifffile decodes LZW and JPEG (the compressions
+    GIMP, ImageMagick and Photoshop write by default) only with the imagecodecs package, which trainlab does not
+    require: such a file is read by Pillow instead, its pages stacked as channels."""
+    import tifffile
+
+    try:
+        return tifffile.imread(path)
+    except ValueError as exc:
+        if "imagecodecs" not in str(exc):
+            raise
+        from PIL import Image, ImageSequence
+
+        try:
+            with Image.open(path) as image:
+                pages = [np.asarray(page) for page in ImageSequence.Iterator(image)]
+        except (OSError, ValueError):  # what Pillow cannot decode either: tifffile's line names the package
+            raise ValueError(f"{exc} (pip install imagecodecs)") from exc
+        return pages[0] if len(pages) == 1 else np.stack(pages)
+
+
 def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
                offsets: Optional[dict[str, tuple[float, float, float]]] = None) -> np.ndarray:
     """A FITS, NPY, PNG or TIFF file as a float array, (H, W) or (channels, H, W).
@@ -98,9 +119,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
         if suffix == ".npy":
             array = np.load(path, allow_pickle=False)
         elif suffix in (".tif", ".tiff"):  # pages (or samples) as channels; (H, W, <=4) moved below
-            import tifffile
-
-            array = tifffile.imread(path)
+            array = _read_tiff(path)
         elif suffix == ".png":
             from PIL import Image
 
