@@ -306,6 +306,23 @@ def test_a_logger_folder_that_cannot_be_written_is_refused_before_training(compo
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
 
 
+def test_a_required_key_of_the_replacing_option_is_one_it_has(compose_cfg, caplog, monkeypatch, tmp_path):
+    """A key the replacing option requires (``???``, as data=file's source.path) was read as absent: experiment=...
+    data=file was refused as 'file has no data.source.path', a key it has, instead of the warning that it applies."""
+    from trainlab.config import checks, search_path
+
+    mine = tmp_path / "cnn.yaml"  # the model option replacing lstm_seed's lstm: every key it sets, one required
+    mine.write_text("window_scaling: none\nnet:\n  hidden_size: ???\n  num_layers: 2\n  dropout: 0.0\n")
+    real = search_path.option_file
+    monkeypatch.setattr(search_path, "option_file",
+                        lambda group, option, sources=None: mine if (group, option) == ("model", "cnn")
+                        else real(group, option, sources))
+    cfg = compose_cfg(["experiment=lstm_seed", "model=cnn"])
+    with caplog.at_level(logging.WARNING, logger="trainlab.config.checks"):
+        checks.check_experiment_choices(cfg)
+    assert "model=cnn on the command line replaced that choice: its model settings apply to cnn" in caplog.text
+
+
 def test_an_experiments_choice_replaced_on_the_command_line_is_named(compose_cfg, caplog):
     """experiment=lstm_seed model=cnn: the experiment's model.net.hidden_size, set for the LSTM, reached the
     CNN, refused as 'model.net.hidden_size is not an argument of TemporalCNN; did you mean kernel_size?'."""
