@@ -56,7 +56,7 @@ from trainlab.config.errors import UserError
         (["trainer.accumulate_grad_batches=4", "trainer.limit_train_batches=2"],
          r"^trainer.accumulate_grad_batches=4 is more than the 2 training batch\(es\) of an epoch: Lightning steps "
          r"the optimizer at each epoch's end, after 2, and scales each batch's gradient by 1/4; give at most "
-         r"trainer.accumulate_grad_batches=2, or more batches per epoch \(a smaller data.batch_size\)$"),
+         r"trainer.accumulate_grad_batches=2, or more batches per epoch \(trainer.limit_train_batches=2 limits them\)$"),
     ],
 )
 def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, overrides, match):
@@ -64,6 +64,14 @@ def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, override
     with pytest.raises(UserError, match=match):
         run_train(cfg)
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))  # refused before anything was trained
+
+
+def test_a_smoke_run_of_accumulated_batches_runs(compose_cfg, run_train):
+    """debug=fdr (fast_dev_run: one batch) of a run that accumulates 2 batches was refused as 'more than the 1
+    training batch(es) of an epoch ... or more batches per epoch (a smaller data.batch_size)': the smoke run of a
+    valid config failed, and no batch size was the fix."""
+    metrics = run_train(compose_cfg([*TINY, "logger=none", "debug=fdr", "trainer.accumulate_grad_batches=2"]))
+    assert "val/loss" in metrics and "train/loss_step" in metrics  # one batch trained and validated
 
 
 def test_a_max_steps_run_that_validates_in_time_trains(compose_cfg, run_train):
@@ -304,6 +312,23 @@ def test_a_logger_folder_that_cannot_be_written_is_refused_before_training(compo
                                         r"writable folder, or change paths.log_dir \(every run writes below it\)$"):
         run_train(cfg)
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
+
+
+def test_a_required_key_of_the_replacing_option_is_one_it_has(compose_cfg, caplog, monkeypatch, tmp_path):
+    """A key the replacing option requires (``???``, as data=file's source.path) was read as absent: experiment=...
+    data=file was refused as 'file has no data.source.path', a key it has, instead of the warning that it applies."""
+    from trainlab.config import checks, search_path
+
+    mine = tmp_path / "cnn.yaml"  # the model option replacing lstm_seed's lstm: every key it sets, one required
+    mine.write_text("window_scaling: none\nnet:\n  hidden_size: ???\n  num_layers: 2\n  dropout: 0.0\n")
+    real = search_path.option_file
+    monkeypatch.setattr(search_path, "option_file",
+                        lambda group, option, sources=None: mine if (group, option) == ("model", "cnn")
+                        else real(group, option, sources))
+    cfg = compose_cfg(["experiment=lstm_seed", "model=cnn"])
+    with caplog.at_level(logging.WARNING, logger="trainlab.config.checks"):
+        checks.check_experiment_choices(cfg)
+    assert "model=cnn on the command line replaced that choice: its model settings apply to cnn" in caplog.text
 
 
 def test_an_experiments_choice_replaced_on_the_command_line_is_named(compose_cfg, caplog):

@@ -236,6 +236,31 @@ def test_two_runs_started_at_once_into_one_run_dir_do_not_share_it(tmp_path, cap
     Preflight(min_free_mb=0).on_run_start(config)
 
 
+def test_a_run_stopped_by_ctrl_c_from_python_gives_its_folder_back(tmp_path, monkeypatch):
+    """Hydra skips on_run_end after a KeyboardInterrupt: each run of a loop stopped by Ctrl-C kept its folder locked
+    (the same process refused it as 'in use by another run started at the same moment') and its descriptor open."""
+    import fcntl
+
+    import trainlab
+    from trainlab.run import jobs
+
+    def stopped(cfg, exits):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "train_job", stopped)
+    for name in ("one", "two"):
+        with pytest.raises(KeyboardInterrupt):
+            trainlab.train([f"hydra.run.dir={tmp_path / name}"])
+    open_on = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+               if os.path.islink(f"/proc/self/fd/{fd}") and str(tmp_path) in os.readlink(f"/proc/self/fd/{fd}")]
+    assert open_on == []
+    fd = os.open(tmp_path / "one", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raised BlockingIOError: the stopped run's lock
+    finally:
+        os.close(fd)
+
+
 @pytest.mark.parametrize("errno_name", ["ENOLCK", "ENOSYS", "EOPNOTSUPP"])
 def test_a_file_system_without_locks_runs_as_before(tmp_path, monkeypatch, errno_name):
     """Lustre mounted without -o flock answers flock with ENOSYS, some NFS setups with ENOLCK: every run there

@@ -359,6 +359,58 @@ def test_folder_reads_tiff_images_and_masks(tmp_path):
     assert ImageFolder(str(rgb)).load().images.shape == (1, 3, 32, 32)  # channels last, moved first
 
 
+def test_lzw_and_jpeg_tiffs_are_read_without_imagecodecs(tmp_path):
+    """LZW (what GIMP, ImageMagick and Photoshop write by default) and JPEG TIFFs: tifffile decodes them only with
+    imagecodecs, which trainlab does not require; they were refused ("cannot read ... <COMPRESSION.LZW: 5> requires
+    the 'imagecodecs' package"). Pillow reads them: 16-bit grey, float32, RGB channels first, pages as channels."""
+    from PIL import Image
+
+    from trainlab.data.image.files import read_array
+
+    counts = (np.arange(32 * 32).reshape(32, 32) * 61 % 65521).astype(np.uint16)
+    Image.fromarray(counts).save(tmp_path / "counts.tif", compression="tiff_lzw")
+    np.testing.assert_array_equal(read_array(tmp_path / "counts.tif"), counts.astype(np.float32))
+    level = np.random.default_rng(0).normal(50.0, 5.0, (32, 32)).astype(np.float32)
+    Image.fromarray(level).save(tmp_path / "level.tif", compression="tiff_lzw")
+    np.testing.assert_array_equal(read_array(tmp_path / "level.tif"), level)
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    rgb[..., 0] = 200
+    Image.fromarray(rgb).save(tmp_path / "rgb.tif", compression="jpeg")
+    assert read_array(tmp_path / "rgb.tif").shape == (3, 32, 32)
+    pages = [Image.fromarray(counts), Image.fromarray(counts // 2)]
+    pages[0].save(tmp_path / "pages.tif", compression="tiff_lzw", save_all=True, append_images=pages[1:])
+    np.testing.assert_array_equal(read_array(tmp_path / "pages.tif"), np.stack([counts, counts // 2]).astype(np.float32))
+
+
+def test_a_tiffs_alpha_is_transparency_not_a_channel(tmp_path):
+    """An RGBA TIFF (GIMP's export of a layer) read its alpha as a fourth channel, and a mask painted on a
+    transparent layer (empty pixels white) as anomalous everywhere (1024 of 1024 pixels): as a PNG's, the alpha
+    says where an image has data and a mask is clean, planar or not, LZW-compressed too (read by Pillow)."""
+    import tifffile
+    from PIL import Image
+
+    from trainlab.data.image.files import read_array, read_mask
+
+    mask = np.zeros((32, 32, 4), np.uint8)
+    mask[..., :3] = 255  # transparent white
+    mask[5:9, 10:14] = (255, 0, 0, 255)  # an opaque red square
+    tifffile.imwrite(tmp_path / "contig.tif", mask, photometric="rgb", extrasamples=["unassalpha"])
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(mask, -1, 0), photometric="rgb", planarconfig="separate",
+                     extrasamples=["unassalpha"])
+    Image.fromarray(mask, "RGBA").save(tmp_path / "lzw.tif", compression="tiff_lzw")
+    for name in ("contig.tif", "planar.tif", "lzw.tif"):
+        assert int(read_mask(tmp_path / name).sum()) == 16, name
+        assert read_array(tmp_path / name).shape == (3, 32, 32), name
+    root = make_folder(tmp_path / "sky", count=2, suffixes=("tif",))
+    image = np.full((32, 32, 4), 60, np.uint8)
+    image[..., 3] = 255
+    image[:, :4, 3] = 0  # a mosaic's blank edge
+    tifffile.imwrite(root / "img0.tif", image, photometric="rgb", extrasamples=["unassalpha"])
+    tifffile.imwrite(root / "img1.tif", image, photometric="rgb", extrasamples=["unassalpha"])
+    tiles = ImageFolder(str(root)).load()
+    assert tiles.images.shape[1] == 3  # the alpha is no channel; its transparent edge is no data (filled)
+
+
 def test_folder_reads_tile_compressed_fits(tmp_path):
     """fpack's .fits.fz (a compressed image HDU after an empty primary one), as survey archives serve images,
     was left out as no image; its mask's name stem is the image's ('a' for 'a.fits.fz')."""

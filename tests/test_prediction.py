@@ -502,6 +502,9 @@ def test_forecast_csv_writes_dates_as_the_file_does(runs, tmp_path):
     (["2020-01", "2020-02", "2020-03"], ["2020-04", "2020-05"]),  # months as a file writes them, not 2020-04-01
     (["2020-01-31", "2020-02-29", "2020-03-31"], ["2020-04-30", "2020-05-31"]),
     (["01/01/2020", "01/02/2020", "01/03/2020"], ["01/04/2020", "01/05/2020"]),  # day-first, read so by the run
+    # day-first files whose last date reads back month-first too (day = month): written 02/01/2021 for February
+    (["01/11/2020", "01/12/2020", "01/01/2021"], ["01/02/2021", "01/03/2021"]),
+    (["01/03/2020", "02/03/2020", "03/03/2020"], ["04/03/2020", "05/03/2020"]),
     (["2020-01-01 00:00", "2020-02-01 00:00", "2020-03-01 00:00"], ["2020-04-01 00:00", "2020-05-01 00:00"]),
 ])
 def test_the_times_after_a_series_are_written_in_its_files_format(times, expected):

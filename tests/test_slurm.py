@@ -514,9 +514,13 @@ def test_an_option_sbatch_refuses_is_one_line_before_any_folder(slurm, tmp_path)
      "it comes from hydra.launcher.qos=gold: change or remove it"),
     ("sbatch: error: Batch job submission failed: Requested time limit is invalid (missing or exceeds some limit)",
      ["hydra.launcher.timeout_min=100000"], "it comes from hydra.launcher.timeout_min=100000: change or remove it"),
+    # a controller that did not answer says nothing of the keys: it was 'hydra.launcher.* keys become sbatch's
+    # options: fix the one it names', a fix no key makes work
     ("sbatch: error: Batch job submission failed: Socket timed out on send/recv operation", [],
-     "Socket timed out on send/recv operation (asked with sbatch --test-only; nothing was submitted); "
-     "hydra.launcher.* keys become sbatch's options: fix the one it names"),
+     "sbatch could not ask SLURM's controller about the job: Socket timed out on send/recv operation (asked with "
+     "sbatch --test-only; nothing was submitted); start it again once the controller answers"),
+    ("sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)", [],
+     "sbatch could not ask SLURM's controller about the job: Unable to contact slurm controller (connect failure)"),
     (None, [], None),
 ])
 def test_what_sbatch_refuses_is_asked_before_submission_and_names_its_key(compose_cfg, tmp_path, monkeypatch, said,

@@ -557,3 +557,17 @@ def test_spreadsheet_serial_dates_are_read_with_the_excel_format_and_pointed_out
     pd.DataFrame({"Date": 45000 + np.arange(300) / 24, "y": np.arange(300.0)}).to_csv(path, index=False)  # hourly
     hours = TableFile(str(path), ["y"], time_column="Date", time_format="excel").load()
     assert hours.frequency == "h" and hours.season_length == 24
+
+
+@pytest.mark.parametrize("time_format, what", [("excel", "days since 1899-12-30"), ("unix", "seconds since 1970"),
+                                               ("unix_ms", "milliseconds since 1970")])
+def test_a_format_of_numbers_on_dates_written_as_text_says_to_drop_it(tmp_path, time_format, what):
+    """time_format=excel (or unix) on a column of dates as text said 'does not match data.source.time_format='excel';
+    fix the row or the format (Python strftime codes ...)': no row fix and no strftime code make text a number."""
+    path = tmp_path / "book.csv"
+    pd.DataFrame({"Date": pd.date_range("2020-01-01", periods=30).strftime("%Y-%m-%d"), "y": np.arange(30.0)}).to_csv(
+        path, index=False)
+    with pytest.raises(UserError, match=re.escape(
+            f"data.source.time_format={time_format} reads numbers ({what}), but data.source.time_column 'Date' in "
+            f"'{path}' holds text (row 0: '2020-01-01'); drop the format (null reads dates written as text)")):
+        TableFile(str(path), ["y"], time_column="Date", time_format=time_format).load()

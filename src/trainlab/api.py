@@ -172,6 +172,7 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
     from trainlab.config.errors import refusals_raised
     from trainlab.config.command_line import process_given_back, start_checks
     from trainlab.config.schemas import register_configs
+    from trainlab.run.preflight import release_run_folder
     from trainlab.run.root import repo_root
 
     overrides = _listed(overrides)
@@ -204,6 +205,7 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
                 raise
             raise UserError(problem) from None
         finally:
+            release_run_folder()  # the run folder's lock, also after a Ctrl-C (Hydra's on_run_end is skipped then)
             global_hydra.clear()
             if caller_hydra is not None:
                 global_hydra.initialize(caller_hydra)

@@ -101,6 +101,16 @@ def check_top_level_keys(cfg: DictConfig) -> None:
                         f"settings: {', '.join(own)}; the groups: {', '.join(groups)}")
 
 
+def _has_key(config: DictConfig, key: str) -> bool:
+    """Whether ``config`` holds the dotted ``key``, a required one (``???``) included: select's default stands for
+    both an absent key and a required one, which data=file's source.path is."""
+    from omegaconf import OmegaConf
+
+    parent, _, last = key.rpartition(".")
+    node = OmegaConf.select(config, parent, throw_on_missing=False) if parent else config
+    return isinstance(node, DictConfig) and last in node.keys()
+
+
 def check_experiment_choices(cfg: DictConfig) -> None:
     """An experiment's group choice replaced on the command line (``experiment=lstm_seed model=cnn``): the
     experiment's settings for its own choice apply to the other. One it sets that the other lacks is refused
@@ -127,7 +137,7 @@ def check_experiment_choices(cfg: DictConfig) -> None:
             continue
         own = OmegaConf.load(source)
         given = [k for k, _ in leaves(OmegaConf.to_container(settings))]
-        lacking = [k for k in given if OmegaConf.select(own, k, default="<absent>") == "<absent>"]
+        lacking = [k for k in given if not _has_key(own, k)]
         head = (f"experiment={name} chooses {group}={chosen} and sets {group} keys for it, but {group}={replaced_by} "
                 f"on the command line replaced that choice")
         if lacking and not any(d != "_self_" for d in own.get("defaults", [])):  # no other file adds keys to it

@@ -87,11 +87,13 @@ def after_end(grids: Sequence[Optional[Grid]], horizon: int, zone: Optional[str]
 def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
     """The format (strftime codes) the series' time column writes its dates in, for forecast.csv to write the
     times after them alike (a file of months as ``2020-03`` gets ``2020-04``, not ``2020-04-01``): where the
-    last time of every series with times reads back as written with one format, and they step by a day or
-    more (times under a day keep their zone's offsets); None otherwise."""
+    times of every series with times (their last :data:`CHECKED_ROWS`) read back as written with one format, and they
+    step by a day or more (times under a day keep their zone's offsets); None otherwise. Every row is
+    checked, not the last alone: a day-first file ending on 01/01/2021 or 03/03/2020 reads back month-first too,
+    and its forecasts were written month-first (1 February as 02/01/2021)."""
     import pandas as pd
 
-    formats = set()
+    formats: Optional[set[str]] = None
     for grid in grids:
         if grid is None or grid.times is None or not len(grid.written):
             continue
@@ -99,15 +101,22 @@ def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
         if _under_a_day(grid) or not isinstance(last, str) or not np.issubdtype(np.asarray(grid.times).dtype,
                                                                               np.datetime64):
             return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": tried both
-            guesses = [pd.tseries.api.guess_datetime_format(last.strip(), dayfirst=first) for first in (False, True)]
-        # the format that writes the last time back as the file did (01/03/2020 is March's or January's)
-        fits = [f for f in guesses if f and pd.Timestamp(grid.times[-1]).strftime(f) == last.strip()]
-        if not fits:
+        if formats is not None and len(formats) == 1:  # found: each further series' last row written alike
+            fits = {f for f in formats if pd.Timestamp(grid.times[-1]).strftime(f) == last.strip()}
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": tried both
+                guesses = [pd.tseries.api.guess_datetime_format(last.strip(), dayfirst=first) for first in (False, True)]
+            written = [str(w).strip() for w in grid.written[-CHECKED_ROWS:]]
+            times = pd.DatetimeIndex(np.asarray(grid.times)[-CHECKED_ROWS:])
+            fits = {f for f in guesses if f and list(times.strftime(f)) == written}
+        formats = fits if formats is None else formats & fits
+        if not formats:
             return None
-        formats.add(fits[0])
-    return formats.pop() if len(formats) == 1 else None
+    return formats.pop() if formats and len(formats) == 1 else None
+
+
+CHECKED_ROWS = 100  # a series' last rows whose dates a format must write back as the file did: a day over 12
 
 
 def as_written(column: Any, grids: Sequence[Optional[Grid]]) -> Any:

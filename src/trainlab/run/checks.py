@@ -89,6 +89,16 @@ def _train_batches(trainer: pl.Trainer) -> Optional[int]:
     return int(batches * limit) if limit is not None else batches
 
 
+def _batch_limit(trainer: pl.Trainer) -> Optional[str]:
+    """The setting that cuts an epoch's training batches short, as the fix to it: ``trainer.overfit_batches=1``
+    (debug=overfit), ``trainer.limit_train_batches=5`` (debug=limit); None when the epoch is the whole loader."""
+    if trainer.overfit_batches:
+        return f"trainer.overfit_batches={trainer.overfit_batches} limits them"
+    if trainer.limit_train_batches not in (None, 1.0):
+        return f"trainer.limit_train_batches={trainer.limit_train_batches} limits them"
+    return None
+
+
 class FitChecks(pl.Callback):
     """Refuses, at ``on_fit_start`` (data set up, nothing trained yet), settings that would fail or do
     nothing later: a watched metric the module never logs, a validation metric watched while validation
@@ -127,14 +137,15 @@ class FitChecks(pl.Callback):
                             f"or more, or validate sooner: trainer.val_check_interval={trainer.max_steps} "
                             f"(batches{', with trainer.check_val_every_n_epoch=null across epochs' if batches is not None and trainer.max_steps > batches else ''})")
         accumulate = int(trainer.accumulate_grad_batches)
-        if batches is not None and 0 < batches < accumulate:
+        # a smoke run (debug=fdr: fast_dev_run's one batch) checks that the pipeline runs, not its steps
+        if batches is not None and 0 < batches < accumulate and not trainer.fast_dev_run:
             # Lightning steps at each epoch's end and divides every batch's loss by the setting: a quarter of the
             # gradient with 4 on a one-batch epoch, while the run logged an effective batch 4x the one it had
             raise UserError(f"trainer.accumulate_grad_batches={accumulate} is more than the {batches} training "
                             f"batch(es) of an epoch: Lightning steps the optimizer at each epoch's end, after "
                             f"{batches}, and scales each batch's gradient by 1/{accumulate}; give at most "
-                            f"trainer.accumulate_grad_batches={batches}, or more batches per epoch (a smaller "
-                            "data.batch_size)")
+                            f"trainer.accumulate_grad_batches={batches}, or more batches per epoch "
+                            f"({_batch_limit(trainer) or 'a smaller data.batch_size'})")
         if isinstance(interval, int) and trainer.check_val_every_n_epoch is not None and batches is not None \
                 and interval > batches:
             raise UserError(f"trainer.val_check_interval={interval} is more than the {batches} training batches "

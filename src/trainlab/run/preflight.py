@@ -183,6 +183,19 @@ def claim_run_folder(path: str | os.PathLike) -> tuple[Optional[int], Optional[s
     return fd, None
 
 
+# The run folder this process holds (claim_run_folder's descriptor): released at the run's end by Preflight, and
+# by trainlab.api whatever ended the run. Hydra calls on_run_end only after a job that returned or raised an
+# Exception: a KeyboardInterrupt (Ctrl-C from Python) skipped it, and each stopped run of a loop kept its folder
+# locked, refused by the same process as 'in use by another run', and its descriptor open
+_held: list[int] = []
+
+
+def release_run_folder() -> None:
+    """Close the lock on the run folder this process holds, if any."""
+    while _held:
+        os.close(_held.pop())
+
+
 class Preflight(HydraCallback):
     """Hydra callback (conf/hydra/default.yaml): refuse to start what cannot work, before any folder exists.
 
@@ -236,14 +249,14 @@ class Preflight(HydraCallback):
         if problem:
             refuse(problem)
         if not joins:
-            self._claimed, problem = claim_run_folder(OmegaConf.select(config, "hydra.run.dir"))
+            claimed, problem = claim_run_folder(OmegaConf.select(config, "hydra.run.dir"))
             if problem:
                 refuse(problem)
+            if claimed is not None:
+                _held.append(claimed)
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if getattr(self, "_claimed", None) is not None:  # a loop of runs from Python holds one folder at a time
-            os.close(self._claimed)
-            self._claimed = None
+        release_run_folder()  # a loop of runs from Python holds one folder at a time
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_output(config, "hydra.sweep.dir")

@@ -289,6 +289,11 @@ SBATCH_REFUSALS = (
 )
 
 
+# sbatch's words when SLURM's controller did not answer: nothing about the job, so no launcher key is named
+CONTROLLER_SILENT = ("Socket timed out", "Unable to contact slurm controller", "Zero Bytes were transmitted",
+                     "Slurm backup controller in standby", "Connection refused")
+
+
 def _refused_keys(reason: str, params: dict[str, Any]) -> list[str]:
     """``hydra.launcher.<key>=<value>`` for the keys given that make the options sbatch's ``reason`` is about."""
     words = reason.lower()
@@ -323,6 +328,9 @@ def sbatch_problem(params: dict[str, Any]) -> Optional[str]:
     for prefix in ("sbatch: ", "error: ", "fatal: ", "allocation failure: ", "Batch job submission failed: "):
         reason = reason.removeprefix(prefix)
     reason = reason.rstrip(".")
+    if any(words in reason for words in CONTROLLER_SILENT):  # no answer about the job: no key to blame
+        return (f"sbatch could not ask SLURM's controller about the job: {reason} (asked with sbatch --test-only; "
+                "nothing was submitted); start it again once the controller answers (squeue shows whether it does)")
     keys = _refused_keys(reason, params)
     culprit = (f"it comes from {' or '.join(keys)}: change or remove it" if keys
                else "hydra.launcher.* keys become sbatch's options: fix the one it names")

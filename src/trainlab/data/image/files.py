@@ -80,6 +80,41 @@ def one_file_per_stem(files: list[Path], key: str, folder: Path) -> None:
                             "and masks are matched by name: rename or remove one of them")
 
 
+def _read_tiff(path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """A TIFF's pages (or samples) as tifffile reads them, less an alpha sample, and that alpha as opacity 0..1
+    (None without one): the alpha was read as one more channel, and a mask painted on a transparent layer (its
+    empty pixels white, as PNG's often are) as anomalous everywhere. tifffile decodes LZW and JPEG (GIMP's,
+    ImageMagick's and Photoshop's default compressions) only with the imagecodecs package, which trainlab does
+    not require: such a file is read by Pillow instead, its pages stacked as channels."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        page = tiff.pages[0]
+        extras, samples = tuple(page.extrasamples or ()), page.samplesperpixel
+    # tifffile's EXTRASAMPLE: 1 associated (premultiplied) alpha, 2 unassociated; 0 is data of no stated kind
+    alpha_at = next((samples - len(extras) + i for i, kind in enumerate(extras) if int(kind) in (1, 2)), None)
+    try:
+        array = tifffile.imread(path)
+    except ValueError as exc:
+        if "imagecodecs" not in str(exc):
+            raise
+        from PIL import Image, ImageSequence
+
+        try:
+            with Image.open(path) as image:
+                pages = [np.asarray(page) for page in ImageSequence.Iterator(image)]
+        except (OSError, ValueError):  # what Pillow cannot decode either: tifffile's line names the package
+            raise ValueError(f"{exc} (pip install imagecodecs)") from exc
+        array = pages[0] if len(pages) == 1 else np.stack(pages)
+    if alpha_at is None or array.ndim != 3 or samples not in (array.shape[0], array.shape[-1]):
+        return array, None
+    axis = -1 if array.shape[-1] == samples else 0  # (H, W, samples) as stored, or (samples, H, W): planar
+    alpha = np.take(array, alpha_at, axis=axis).astype(np.float64)
+    if np.issubdtype(array.dtype, np.integer):
+        alpha /= np.iinfo(array.dtype).max
+    return np.delete(array, alpha_at, axis=axis), alpha
+
+
 def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
                offsets: Optional[dict[str, tuple[float, float, float]]] = None) -> np.ndarray:
     """A FITS, NPY, PNG or TIFF file as a float array, (H, W) or (channels, H, W).
@@ -98,9 +133,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
         if suffix == ".npy":
             array = np.load(path, allow_pickle=False)
         elif suffix in (".tif", ".tiff"):  # pages (or samples) as channels; (H, W, <=4) moved below
-            import tifffile
-
-            array = tifffile.imread(path)
+            array = _read_tiff(path)[0]
         elif suffix == ".png":
             from PIL import Image
 
@@ -147,7 +180,9 @@ def listing(folder: Path, key: str) -> list[Path]:
 
 def png_opacity(path: Path) -> Optional[np.ndarray]:
     """(H, W) opacity 0..1 of a PNG with transparency (an alpha channel, or a palette entry or colour
-    declared transparent); None for an opaque PNG or another format."""
+    declared transparent) or a TIFF with an alpha sample; None for an opaque one or another format."""
+    if image_suffix(path) in (".tif", ".tiff"):
+        return _read_tiff(path)[1]
     if image_suffix(path) != ".png":
         return None
     from PIL import Image
@@ -159,7 +194,7 @@ def png_opacity(path: Path) -> Optional[np.ndarray]:
 
 
 def transparent_as_missing(image: np.ndarray, path: Path) -> tuple[int, int]:
-    """A PNG image's transparency as where it has data: fully transparent pixels of the (channels, H, W)
+    """A PNG's (or a TIFF's alpha sample's) transparency as where it has data: fully transparent pixels of the (channels, H, W)
     ``image`` become NaN in place (no data, like a mosaic's blank edge: the data module's quality check
     fills them with their tile's median, or drops a tile that is mostly empty), partly transparent ones
     keep their colour. Returns (transparent, partly transparent) pixel counts; (0, 0) for an opaque PNG
@@ -176,7 +211,7 @@ def read_mask(path: Path) -> np.ndarray:
     """(H, W) bool, True where a pixel is anomalous: any non-zero value (1, 255, True; in any channel).
 
     A mask must say clean or anomalous for every pixel: NaN (which would read as clean) and fractions
-    (0.01 of a soft mask would read as anomalous) are refused with the file named. A PNG's transparency
+    (0.01 of a soft mask would read as anomalous) are refused with the file named. A PNG's (or TIFF's) transparency
     is honoured: a transparent pixel is clean whatever its colour (a mask painted on a transparent
     layer, whose empty pixels are often white); a partly transparent one that is set (a soft brush's
     edge) is a fraction too."""

@@ -123,6 +123,11 @@ def read_times(raw: Any, where: str, time_format: Optional[str] = None) -> TimeR
         raise UserError(f"data.source.time_format={NUMBERS} keeps a column of numbers as numbers, but {where} holds "
                         f"text (row {raw.index[0]}: '{raw.iloc[0]}'); drop the format (null reads dates), or give "
                         "their format")
+    if time_format in TIME_NUMBERS and not is_number:  # numbers by nature (pandas reads a column of numbers as such)
+        row = raw.index[pd.to_numeric(raw, errors="coerce").isna()][0]
+        raise UserError(f"data.source.time_format={time_format} reads numbers ({TIME_NUMBERS[time_format]}), but {where} "
+                        f"holds text (row {row}: '{raw[row]}'); drop the format (null reads dates written as text), or "
+                        "give their strftime codes (e.g. %d/%m/%Y)")
     dates = numbers_as_dates(raw, where, time_format) if is_number else None
     if dates is not None:
         times, is_number = dates, False
@@ -230,6 +235,7 @@ def _written(time: Any) -> str:
 
 UNIX_UNITS = {"unix": "s", "unix_ms": "ms"}
 EXCEL = "excel"  # data.source.time_format=excel: spreadsheet serial dates, days (and fractions) since 1899-12-30
+TIME_NUMBERS = {"unix": "seconds since 1970", "unix_ms": "milliseconds since 1970", EXCEL: "days since 1899-12-30"}
 _EXCEL_RANGE = (20_000, 80_000)  # 1954 to 2119
 _DATE_NAME = re.compile(r".*(date|datum|time|day|tag).*", re.IGNORECASE)
 NUMBERS = "number"  # data.source.time_format=number: a column of numbers stays numbers (no date reading)
