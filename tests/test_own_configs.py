@@ -96,9 +96,9 @@ def test_the_config_folders_composed_again_are_the_ones_given(folder):
     grammar_value's."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from trainlab.config.command_line import _search_path_override
+    from trainlab.config.search_path import search_path_override
 
-    (override,) = _search_path_override(["--config-dir", folder, "model=x"], [])
+    (override,) = search_path_override(["--config-dir", folder, "model=x"], [])
     assert OverridesParser.create().parse_override(override).value() == [f"file://{folder}"]
 
 

@@ -473,7 +473,7 @@ def test_a_config_dir_that_names_no_folder_is_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr == (f"error: --config-dir ~/myconf: no such folder ({tmp_path}/~/myconf); Hydra expands neither ~ "
                            "nor $NAME; write --config-dir ~/myconf (a space, not '=', lets the shell expand it)\n")
-    from trainlab.config.command_line import config_dir_problem
+    from trainlab.config.search_path import config_dir_problem
 
     # quoted, after a space: the quotes, not the '=', kept the shell from expanding it
     for quoted in ("~/myconf", "$HOME/myconf"):

@@ -12,10 +12,10 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Optional
 
-from trainlab.config.errors import did_you_mean, refuse, shell_path_hint
+from trainlab.config.errors import did_you_mean, refuse
+from trainlab.config.search_path import config_dir_flags, config_dir_problem, flag_values, search_path_override
 
 
 def in_a_hydra_job() -> bool:
@@ -59,14 +59,14 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         return None  # an override Hydra cannot parse: its own message says where
     single = [o for o in parsed if not o.is_sweep_override()]  # a multirun's sweeps are the sweeper's
     # the primary config as Hydra's main read it: --config-path (absolute, or from the scripts' folder), --config-name
-    config_dir = next(iter(_flag_values(argv, "--config-path", "-cp")[-1:]), "conf")
+    config_dir = next(iter(flag_values(argv, "--config-path", "-cp")[-1:]), "conf")
     config_dir = os.path.join(repo_root(), os.path.expanduser(config_dir))  # an absolute path stays itself
-    config_name = next(iter(_flag_values(argv, "--config-name", "-cn")[-1:]), config_name)
+    config_name = next(iter(flag_values(argv, "--config-name", "-cn")[-1:]), config_name)
     # a user's own config folders, as Hydra's main saw them; Hydra's compose looks for the primary config in
     # config_dir alone: one of theirs (--config-dir d --config-name mine) is composed from its own folder
     own = [os.path.abspath(os.path.expanduser(f)) for f in config_dir_flags(argv)]
     primary = next((f for f in own if os.path.isfile(os.path.join(f, f"{config_name}.yaml"))), None)
-    search_path = _search_path_override(argv, single, [config_dir] if primary else [])
+    search_path = search_path_override(argv, single, [config_dir] if primary else [])
     config_dir = primary or config_dir
 
     def composed(overrides: list[str]) -> DictConfig:
@@ -139,71 +139,6 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
                 f"{script} --cfg {shown} shows every setting)")
     return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front would add it as a new key, "
             f"which nothing reads; python {script} --cfg {shown} shows every setting)")
-
-
-def config_dir_flags(argv: list[str]) -> list[str]:
-    """The folders the command line gives with ``--config-dir`` / ``-cd`` (either spelling), as typed."""
-    return _flag_values(argv, "--config-dir", "-cd")
-
-
-def config_dir_problem(argv: list[str]) -> Optional[str]:
-    """A ``--config-dir`` that names no folder, in one line (Hydra's three lines, exit 1, named no fix);
-    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is, and so does a quoted
-    '~' or '$NAME' anywhere."""
-    for folder in config_dir_flags(argv):
-        if Path(folder).is_dir():
-            continue
-        hint = shell_path_hint(folder)
-        after_equals = folder.startswith("~") and any(arg in (f"--config-dir={folder}", f"-cd={folder}")
-                                                      for arg in argv)
-        how = "a space, not '=', lets the shell expand it" if after_equals else "unquoted, the shell expands it"
-        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} ({how})" if hint
-               else "give the folder that holds your config groups (model/, data/, ...)")
-        return f"--config-dir {folder}: no such folder ({Path(folder).absolute()}); {fix}"
-    for folder in _searchpath_folders(argv):  # Hydra skips a search path folder that is not there, unsaid
-        if not Path(folder).is_dir():
-            return (f"hydra.searchpath: no such folder file://{folder} ({Path(folder).absolute()}); give the folder "
-                    "that holds your config groups, or --config-dir <folder>")
-    return None
-
-
-def _searchpath_folders(argv: list[str]) -> list[str]:
-    """The ``file://`` folders of a ``hydra.searchpath=[...]`` override; [] when there is none, or Hydra's
-    grammar cannot read it (its own refusal then says why)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    given = [arg for arg in argv if arg.lstrip("+").startswith("hydra.searchpath=")]
-    try:
-        entries = [e for arg in given for e in (OverridesParser.create().parse_override(arg).value() or [])]
-    except (HydraException, TypeError):
-        return []
-    return [str(e)[len("file://"):] for e in entries if str(e).startswith("file://")]
-
-
-def _search_path_override(argv: list[str], overrides: list[Any], folders: list[str] = ()) -> list[str]:
-    """``hydra.searchpath=[...]`` holding the command line's own search path entries and the folders of
-    ``--config-dir`` / ``-cd`` (which Hydra's main adds, and ``compose`` has no flag for), so that the
-    config composed again finds a user's own options (``--config-dir ~/myconf model=mymodel``); [] when
-    the command line adds none. ``folders``: more folders to add (the primary one, when the primary
-    config is a user's own)."""
-    folders = [*folders, *config_dir_flags(argv)]
-    given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
-    entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
-    from trainlab.config.spelling import grammar_value  # the one spelling of values for Hydra's grammar
-
-    return [f"hydra.searchpath={grammar_value([str(e) for e in entries])}"] if entries else []
-
-
-def _flag_values(argv: list[str], *names: str) -> list[str]:
-    """The values given to a Hydra flag (``--config-dir d``, ``-cd d``, ``--config-dir=d``), in order."""
-    values = []
-    for i, arg in enumerate(argv):
-        if arg in names and i + 1 < len(argv):
-            values.append(argv[i + 1])
-        elif arg.startswith(tuple(f"{n}=" for n in names)):
-            values.append(arg.split("=", 1)[1])
-    return values
 
 
 def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:

@@ -1,5 +1,6 @@
 """The folders Hydra finds config options in, in its order: the repository's ``conf/``, ``experiments/``,
-and a user's own folders (``--config-dir``, ``hydra.searchpath``).
+and a user's own folders (``--config-dir``, ``hydra.searchpath``; read from a command line by
+:func:`config_dir_flags`, refused when they name no folder by :func:`config_dir_problem`).
 
 Hydra takes an option from the first folder that holds it, so a user's ``model/cnn.yaml`` beside the
 repository's is never read: :func:`check_shadowed_choices` refuses such a choice. Lists of a group's
@@ -9,11 +10,12 @@ options (in messages, the family checks of a sweep) come from every folder (:fun
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, shell_path_hint
 
 
 Sources = Optional[Sequence[Any]]  # a composed config's hydra.runtime.config_sources
@@ -123,3 +125,68 @@ def check_shadowed_choices() -> None:
                 f"{group}={option} is {files[0]}, found first on the config search path; {', '.join(map(str, files[1:]))} "
                 f"of the same name is never read: rename it (e.g. {files[1].parent / ('my_' + option + '.yaml')}) and "
                 f"choose {group}=my_{option}; to start from {group}={option}, begin it with defaults: [{option}, _self_]")
+
+
+def config_dir_flags(argv: list[str]) -> list[str]:
+    """The folders the command line gives with ``--config-dir`` / ``-cd`` (either spelling), as typed."""
+    return flag_values(argv, "--config-dir", "-cd")
+
+
+def config_dir_problem(argv: list[str]) -> Optional[str]:
+    """A ``--config-dir`` that names no folder, in one line (Hydra's three lines, exit 1, named no fix);
+    ``--config-dir=~/myconf`` gets its own: the shell leaves a '~' after '=' as it is, and so does a quoted
+    '~' or '$NAME' anywhere."""
+    for folder in config_dir_flags(argv):
+        if Path(folder).is_dir():
+            continue
+        hint = shell_path_hint(folder)
+        after_equals = folder.startswith("~") and any(arg in (f"--config-dir={folder}", f"-cd={folder}")
+                                                      for arg in argv)
+        how = "a space, not '=', lets the shell expand it" if after_equals else "unquoted, the shell expands it"
+        fix = (f"{hint.split(';')[0]}; write --config-dir {folder} ({how})" if hint
+               else "give the folder that holds your config groups (model/, data/, ...)")
+        return f"--config-dir {folder}: no such folder ({Path(folder).absolute()}); {fix}"
+    for folder in _searchpath_folders(argv):  # Hydra skips a search path folder that is not there, unsaid
+        if not Path(folder).is_dir():
+            return (f"hydra.searchpath: no such folder file://{folder} ({Path(folder).absolute()}); give the folder "
+                    "that holds your config groups, or --config-dir <folder>")
+    return None
+
+
+def _searchpath_folders(argv: list[str]) -> list[str]:
+    """The ``file://`` folders of a ``hydra.searchpath=[...]`` override; [] when there is none, or Hydra's
+    grammar cannot read it (its own refusal then says why)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    given = [arg for arg in argv if arg.lstrip("+").startswith("hydra.searchpath=")]
+    try:
+        entries = [e for arg in given for e in (OverridesParser.create().parse_override(arg).value() or [])]
+    except (HydraException, TypeError):
+        return []
+    return [str(e)[len("file://"):] for e in entries if str(e).startswith("file://")]
+
+
+def search_path_override(argv: list[str], overrides: list[Any], folders: list[str] = ()) -> list[str]:
+    """``hydra.searchpath=[...]`` holding the command line's own search path entries and the folders of
+    ``--config-dir`` / ``-cd`` (which Hydra's main adds, and ``compose`` has no flag for), so that the
+    config composed again finds a user's own options (``--config-dir ~/myconf model=mymodel``); [] when
+    the command line adds none. ``folders``: more folders to add (the primary one, when the primary
+    config is a user's own)."""
+    folders = [*folders, *config_dir_flags(argv)]
+    given = next((list(o.value()) for o in overrides if o.key_or_group == "hydra.searchpath"), [])
+    entries = [*given, *(f"file://{os.path.abspath(os.path.expanduser(f))}" for f in folders)]
+    from trainlab.config.spelling import grammar_value  # the one spelling of values for Hydra's grammar
+
+    return [f"hydra.searchpath={grammar_value([str(e) for e in entries])}"] if entries else []
+
+
+def flag_values(argv: list[str], *names: str) -> list[str]:
+    """The values given to a Hydra flag (``--config-dir d``, ``-cd d``, ``--config-dir=d``), in order."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg in names and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith(tuple(f"{n}=" for n in names)):
+            values.append(arg.split("=", 1)[1])
+    return values
