@@ -409,15 +409,21 @@ class EachBetter(StandIn):
         return [job]
 
 
+def run_staged(compose_cfg, sweep_dir, launcher, trials: str) -> None:
+    """hparams_search=staged without a pruner, its stages' trials ``trials`` (``[2,1]``), into ``sweep_dir``."""
+    from trainlab.search.stages import run_stages
+
+    cfg = compose_cfg(["hparams_search=staged", "hydra/sweeper/pruner=nop", f"hydra.sweeper.stage_trials={trials}",
+                       f"hydra.sweep.dir={sweep_dir}"])
+    run_stages(cfg.hydra.sweeper, cfg, [], launcher)
+
+
 def test_a_continued_staged_search_whose_earlier_best_moved_is_refused(compose_cfg, tmp_path, capsys):
     """Stage 2's trials ran with stage 1's best; more stage-1 trials moved it: stage 2 would mix both
     (and stages.yaml would name values its best trial never ran with)."""
-    from trainlab.search.stages import run_stages
 
     def staged(trials: str) -> None:
-        cfg = compose_cfg(["hparams_search=staged", "hydra/sweeper/pruner=nop", f"hydra.sweeper.stage_trials={trials}",
-                           f"hydra.sweep.dir={tmp_path / 'sweep'}"])
-        run_stages(cfg.hydra.sweeper, cfg, [], launcher)
+        run_staged(compose_cfg, tmp_path / "sweep", launcher, trials)
 
     launcher = EachBetter()
     staged("[2,2]")
@@ -1425,12 +1431,9 @@ def test_a_continued_staged_search_checks_every_stages_study_before_the_first_tr
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
     from trainlab.search.results import load_sweep_study
-    from trainlab.search.stages import run_stages
 
     def staged(trials: str) -> None:
-        cfg = compose_cfg(["hparams_search=staged", "hydra/sweeper/pruner=nop", f"hydra.sweeper.stage_trials={trials}",
-                           f"hydra.sweep.dir={tmp_path / 'sweep'}"])
-        run_stages(cfg.hydra.sweeper, cfg, [], launcher)
+        run_staged(compose_cfg, tmp_path / "sweep", launcher, trials)
 
     launcher = StandIn()
     staged("[2,1]")
