@@ -819,15 +819,24 @@ def test_ctrl_c_mid_training_says_where_the_run_is_and_it_resumes(compose_cfg, r
     assert "test/rmse" in resumed
 
 
-class _CtrlCWhileTesting(pl.Callback):
+class _StopWhileTesting(pl.Callback):
+    """Ctrl-C (a KeyboardInterrupt) or a signal to this process in the first test batch."""
+
+    def __init__(self, how: str):
+        self.how = how
+
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-        raise KeyboardInterrupt
+        if self.how == "Ctrl-C":
+            raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.Signals[self.how])
 
 
-def test_ctrl_c_while_testing_says_to_test_the_run_not_to_resume_it(compose_cfg, run_train, capsys):
-    """Training had ended: the line said 'stopped by Ctrl-C during epoch 2 ... Resume with: ... ckpt_path=<run>',
+@pytest.mark.parametrize(("how", "code"), [("Ctrl-C", 130), ("SIGTERM", 143)])
+def test_a_stop_while_testing_says_to_test_the_run_not_to_resume_it(compose_cfg, run_train, capsys, how, code):
+    """Training had ended. Ctrl-C: the line said 'stopped by Ctrl-C during epoch 2 ... Resume with: ... ckpt_path=<run>',
     a command that is refused (nothing left to train); on_exception.ckpt was written with the tested weights and
-    the summary rewritten as stopped by KeyboardInterrupt."""
+    the summary rewritten as stopped by KeyboardInterrupt. SIGTERM (a scheduler's preemption, `kill`): the test ran
+    to its end and the run exited 0, as if nothing had asked it to stop."""
     from trainlab.run.preemption import stop_on_signals
 
     cfg = compose_cfg([*TINY, "logger=none"])
@@ -835,16 +844,37 @@ def test_ctrl_c_while_testing_says_to_test_the_run_not_to_resume_it(compose_cfg,
     ctrl_c = signal.getsignal(signal.SIGINT)
     try:
         with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)) as callbacks:
-            run_train(cfg, extra_callbacks=[_CtrlCWhileTesting(), *callbacks])
+            run_train(cfg, extra_callbacks=[_StopWhileTesting(how), *callbacks])
     finally:
         signal.signal(signal.SIGINT, ctrl_c)
-    assert exited.value.code == 130
+    assert exited.value.code == code
     line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert line == (f"error: stopped by Ctrl-C while testing; its training had ended, and its checkpoints and records "
+    assert line == (f"error: stopped by {how} while testing; its training had ended, and its checkpoints and records "
                     f"are in {run_dir}. Test its best checkpoint with: python evaluate.py ckpt_path={run_dir}")
     assert not (run_dir / "checkpoints" / "on_exception.ckpt").exists()
     summary = json.loads((run_dir / "training_summary.json").read_text())
-    assert summary["stopped_by"] != "exception (KeyboardInterrupt)" and "test" not in summary
+    assert summary["stopped_by"] == "max_epochs or max_steps" and "test" not in summary
+
+
+def test_a_signal_while_testing_in_a_job_names_the_test_to_run_and_is_not_requeued(compose_cfg, run_train):
+    """In a job of a multirun (a sweep's trial, a SLURM job): RunStopped says the test was cut short, its
+    command is evaluate.py's, and the SLURM launcher does not requeue it (an attempt more trains nothing)."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from trainlab.run.preemption import RunStopped, stop_on_signals
+    from trainlab.run.slurm import finish_in_job
+
+    cfg = compose_cfg([*TINY, "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    with pytest.raises(RunStopped) as stopped, stop_on_signals(str(run_dir), exits=False) as callbacks:
+        run_train(cfg, extra_callbacks=[_StopWhileTesting("SIGTERM"), *callbacks])
+    assert stopped.value.testing and str(stopped.value) == (
+        f"stopped by SIGTERM while testing (its training had ended); checkpoints and records are in {run_dir}")
+    stopped.value.resume = f"python evaluate.py ckpt_path={run_dir}"  # set in a multirun, from Hydra's config
+    ret = JobReturn()
+    ret.status, ret._return_value = JobStatus.FAILED, stopped.value
+    with pytest.raises(RunStopped, match=r"while testing .*; not requeued; test it with: python evaluate.py "):
+        finish_in_job(ret, requeue="always", handler=object())
 
 
 def test_ctrl_c_on_a_full_disk_is_still_ctrl_c(compose_cfg, run_train, monkeypatch, capsys, caplog):

@@ -260,9 +260,9 @@ class StopOnSignal(pl.Callback):
             signal.signal(signal.SIGINT, self.handler)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.testing = trainer.state.fn == "test"  # after training: nothing to resume, the test to run again
         if isinstance(exception, KeyboardInterrupt):
             self.interrupted, self.epoch = True, trainer.current_epoch
-            self.testing = trainer.state.fn == "test"  # after training: nothing to resume, the test to run again
 
     def handler(self, signum: int, frame: Any) -> None:
         self.received.append(signal.Signals(signum).name)
@@ -303,6 +303,13 @@ class StopOnSignal(pl.Callback):
         # ranks of a multi-process run may run one validation batch fewer than others: no collective here
         if not trainer.sanity_checking and trainer.world_size == 1:
             self._check(trainer)
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        # training had ended: a signal (a scheduler's preemption, `kill`) stops the test as Ctrl-C does; one
+        # process only, as for validation (a multi-process run's ranks finish the test)
+        if self.received and trainer.world_size == 1:
+            self.testing = True
+            raise SignalStop(self.received[0])
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._check(trainer)

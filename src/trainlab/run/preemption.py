@@ -44,10 +44,13 @@ class RunStopped(CompactHydraException):
     """Training was stopped by a signal; its checkpoint and records are in ``run_dir``. (Compact: where
     Hydra reports it, in a multirun of the basic launcher, it prints the message, not a traceback.)"""
 
-    def __init__(self, signal_name: str, epoch: Optional[int], run_dir: str, resume: Optional[str] = None):
+    def __init__(self, signal_name: str, epoch: Optional[int], run_dir: str, resume: Optional[str] = None,
+                 testing: bool = False):
         self.signal_name, self.epoch, self.run_dir = signal_name, epoch, run_dir
         self.resume = resume  # the command that resumes it (set in a multirun's job, while Hydra's config is at hand)
-        where = f" during epoch {epoch}" if epoch is not None else ""
+        self.testing = testing  # stopped while testing: training had ended, nothing to resume (test it instead)
+        where = " while testing (its training had ended)" if testing else \
+            f" during epoch {epoch}" if epoch is not None else ""
         super().__init__(f"stopped by {signal_name}{where}; checkpoints and records are in {run_dir}")
 
 
@@ -110,12 +113,15 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
         name = str(exc) if isinstance(exc, SignalStop) else "SIGTERM"
         ctrl_c = name == "SIGINT"  # a multi-process run stops on Ctrl-C as on a signal (StopOnSignal)
         name = "Ctrl-C" if ctrl_c else name
-        stopped = RunStopped(name, callback.epoch if callback.training else None, run_dir)
+        stopped = RunStopped(name, callback.epoch if callback.training else None, run_dir, testing=callback.testing)
         if _in_multirun():  # for the launcher's line (trainlab.run.slurm): Hydra's config is gone by then
-            stopped.resume = resume_hint(run_dir)
+            stopped.resume = _test_hint(run_dir) if callback.testing else resume_hint(run_dir)
         if _in_multirun() or not exits:
             raise stopped from None
         code = EXIT_SIGINT if ctrl_c else EXIT_SIGTERM
+        if callback.testing:  # one process (StopOnSignal.on_test_batch_end): a resume would be refused
+            _say_test_it(name, run_dir)
+            sys.exit(code)
         if callback.rank:  # a rank of a multi-process run: rank 0 says it (trainlab.run.ranks)
             if callback.launched:
                 from trainlab.run.ranks import wait_for_launcher
@@ -135,11 +141,7 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
         if not exits:
             raise
         if callback.interrupted and callback.testing:  # training had ended: a resume would be refused
-            from trainlab.config.spelling import command_line
-
-            print(f"error: stopped by Ctrl-C while testing; its training had ended, and its checkpoints and records "
-                  f"are in {run_dir}. Test its best checkpoint with: "
-                  f"{command_line('evaluate.py', [], ckpt_path=run_dir)}", file=sys.stderr, flush=True)
+            _say_test_it("Ctrl-C", run_dir)
             sys.exit(EXIT_SIGINT)
         if callback.interrupted:  # in training: Lightning wrote the checkpoint and records; say where and how to go on
             stopped = RunStopped("Ctrl-C", callback.epoch, run_dir)
@@ -156,6 +158,19 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
             for sig, previous in callback.previous.items():
                 signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
     callback.pass_on_sigterm()  # SIGTERM after training (the test, the records): a sweep stops before its next trial
+
+
+def _test_hint(run_dir: str) -> str:
+    """The command that tests a run whose training had ended (its best checkpoint)."""
+    from trainlab.config.spelling import command_line
+
+    return command_line("evaluate.py", [], ckpt_path=run_dir)
+
+
+def _say_test_it(name: str, run_dir: str) -> None:
+    """The line for a run stopped while testing: nothing to resume, its test to run again."""
+    print(f"error: stopped by {name} while testing; its training had ended, and its checkpoints and records "
+          f"are in {run_dir}. Test its best checkpoint with: {_test_hint(run_dir)}", file=sys.stderr, flush=True)
 
 
 @contextmanager

@@ -298,6 +298,9 @@ def finish_in_job(ret: JobReturn, requeue: str, handler: Any) -> JobReturn:
     why = "its time limit was near" if time_limit else f"{stopped.signal_name} (preempted or cancelled)"
     wanted = requeue == "always" or (requeue == "timeout" and time_limit)
     resume = f"; resume with: {stopped.resume}" if stopped.resume else ""
+    if stopped.testing:  # training had ended: an attempt more would train nothing; the test is run by evaluate.py
+        test = f"; test it with: {stopped.resume}" if stopped.resume else ""
+        raise RunStopped(stopped.signal_name, None, f"{stopped.run_dir}; not requeued{test}", testing=True)
     if not wanted or handler is None:
         setting = "" if handler is None else f" (hydra.launcher.requeue={requeue})"
         raise RunStopped(stopped.signal_name, stopped.epoch,
