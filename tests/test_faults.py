@@ -856,9 +856,10 @@ def test_a_stop_while_testing_says_to_test_the_run_not_to_resume_it(compose_cfg,
     assert summary["stopped_by"] == "max_epochs or max_steps" and "test" not in summary
 
 
-def test_a_signal_while_testing_in_a_job_names_the_test_to_run_and_is_not_requeued(compose_cfg, run_train):
-    """In a job of a multirun (a sweep's trial, a SLURM job): RunStopped says the test was cut short, its
-    command is evaluate.py's, and the SLURM launcher does not requeue it (an attempt more trains nothing)."""
+def test_a_signal_while_testing_in_a_job_names_the_test_to_run(compose_cfg, run_train):
+    """In a job of a multirun (a sweep's trial, a SLURM job): RunStopped says the test was cut short and its
+    command is evaluate.py's; a job the SLURM launcher does not requeue says so (a requeued one tests its run:
+    test_a_requeued_job_whose_training_had_ended_tests_its_run)."""
     from hydra.core.utils import JobReturn, JobStatus
 
     from trainlab.run.preemption import RunStopped, stop_on_signals
@@ -873,8 +874,9 @@ def test_a_signal_while_testing_in_a_job_names_the_test_to_run_and_is_not_requeu
     stopped.value.resume = f"python evaluate.py ckpt_path={run_dir}"  # set in a multirun, from Hydra's config
     ret = JobReturn()
     ret.status, ret._return_value = JobStatus.FAILED, stopped.value
-    with pytest.raises(RunStopped, match=r"while testing .*; not requeued; test it with: python evaluate.py "):
-        finish_in_job(ret, requeue="always", handler=object())
+    with pytest.raises(RunStopped, match=r"while testing .*; not requeued \(hydra.launcher.requeue=timeout\); "
+                                         r"test it with: python evaluate.py "):
+        finish_in_job(ret, requeue="timeout", handler=object())  # SIGTERM: requeued only with requeue=always
 
 
 def test_ctrl_c_on_a_full_disk_is_still_ctrl_c(compose_cfg, run_train, monkeypatch, capsys, caplog):

@@ -297,14 +297,12 @@ def finish_in_job(ret: JobReturn, requeue: str, handler: Any) -> JobReturn:
     time_limit = stopped.signal_name == TIME_LIMIT_SIGNAL
     why = "its time limit was near" if time_limit else f"{stopped.signal_name} (preempted or cancelled)"
     wanted = requeue == "always" or (requeue == "timeout" and time_limit)
-    resume = f"; resume with: {stopped.resume}" if stopped.resume else ""
-    if stopped.testing:  # training had ended: an attempt more would train nothing; the test is run by evaluate.py
-        test = f"; test it with: {stopped.resume}" if stopped.resume else ""
-        raise RunStopped(stopped.signal_name, None, f"{stopped.run_dir}; not requeued{test}", testing=True)
+    # stopped while testing (training had ended): evaluate.py's command; a requeued attempt tests the run
+    resume = f"; {'test it' if stopped.testing else 'resume'} with: {stopped.resume}" if stopped.resume else ""
     if not wanted or handler is None:
         setting = "" if handler is None else f" (hydra.launcher.requeue={requeue})"
         raise RunStopped(stopped.signal_name, stopped.epoch,
-                         f"{stopped.run_dir}; not requeued{setting}{resume}")
+                         f"{stopped.run_dir}; not requeued{setting}{resume}", testing=stopped.testing)
     from submitit.core.job_environment import _checkpoint
 
     countdown = handler._delayed._timeout_countdown - int(time_limit)
