@@ -132,6 +132,18 @@ def test_a_catalogue_that_loses_every_star_or_a_class_says_which_column_emptied_
         StarCatalogue(write(tmp_path, gone), "label").load()
 
 
+def test_a_feature_value_that_flattens_the_other_stars_into_one_float32_value_is_refused(tmp_path):
+    # one pmra of 1e12 (an error code) left every other training star's pmra one float32 value in standard
+    # units, and the run trained on without a word
+    frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
+    frame.loc[7, "pmra"] = 1e12
+    dm = StarGraphDataModule(StarCatalogue(write(tmp_path, frame), "label"), seed=3)
+    with pytest.raises(UserError, match=rf"a few extreme values set the scaling of the training stars of 'stars': 'pmra' "
+                                        rf"1e\+12 at source_id {BIG_ID + 14} \(std .*: its \d+ distinct training values "
+                                        r"become [12] in float32 standard units\); .*\(data.source.missing imputes it\)"):
+        dm.setup()
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_source_id_is_exact_and_never_a_feature(tmp_path, suffix):
     pytest.importorskip("pyarrow") if suffix == ".parquet" else None

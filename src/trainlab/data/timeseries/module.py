@@ -18,7 +18,7 @@ from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.fits import check_fits, lead_in, longer_series
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
-from trainlab.data.timeseries.ranges import value_warnings
+from trainlab.data.timeseries.ranges import refuse_erased, value_warnings
 from trainlab.data.timeseries.seasons import resolve_season
 from trainlab.data.timeseries.table import SeriesTable
 from trainlab.data.timeseries.splits import series_name, series_spans, shortest_training, split_rows
@@ -233,8 +233,11 @@ class TimeSeriesDataModule(SplitDataModule):
             log.warning("feature column(s) %s of '%s' have one value in every training row: they carry no "
                         "information (left unscaled); leave them out of data.source.feature_columns", idle_names,
                         table.name)
+        refuse_erased(inputs[train], self.stats["feature_mean"], self.stats["feature_std"], self.input_names,
+                      table, train)
         if self.scale_targets:
             self.stats["target_mean"], self.stats["target_std"] = target_stats
+            refuse_erased(table.targets[train], *target_stats, table.target_names, table, train)
         else:
             n = table.targets.shape[1]
             self.stats["target_mean"], self.stats["target_std"] = np.zeros(n), np.ones(n)
