@@ -138,6 +138,23 @@ def test_a_value_that_dominates_the_training_scaling_is_named(caplog):
     assert "the validation and test rows" in warning and "'y' 1e+06 at row 370" in warning and "RMSE" in warning
 
 
+def test_a_value_that_flattens_the_rest_into_one_float32_value_is_refused():
+    """One 1e12 among values of 1 (a unit slip, a sensor's error code) left every other training value one
+    float32 number in standard units: training ran to a loss of exactly 0, R2 NaN, after a warning alone."""
+    rng = np.random.default_rng(0)
+    wave = np.sin(np.arange(400) / 4) + 0.1 * rng.normal(size=400)
+    counts = rng.poisson(3, 400).astype(float)  # integer counts: 11 distinct values, all kept below 1e12
+    for y, features in ((wave, None), (counts, None), (wave, np.cos(np.arange(400) / 7)[:, None])):
+        spiked = (features if features is not None else y).copy()
+        spiked[100] = 1e12
+        name = "f0" if features is not None else "y"
+        table = table_of(y, spiked) if features is not None else table_of(spiked)
+        with pytest.raises(UserError, match=rf"a few extreme values set the scaling of 'fixed': '{name}' 1e\+12 at row "
+                                            r"100 \(std .*: its \d+ distinct training values become [12] in float32 "
+                                            r"standard units\); .* empty its cell \(data.missing fills it\)"):
+            module(table)
+
+
 def test_later_values_beyond_the_training_range_are_named(caplog):
     """A strong trend puts the test split above every training value: the model, scaled on the
     training rows, must extrapolate (with window_scaling=none it lost 41x to the last value)."""

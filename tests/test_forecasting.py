@@ -294,6 +294,26 @@ def test_short_gaps_are_interpolated_and_long_gaps_drop_their_windows(caplog):
     assert "18 dropped" in caplog.text
 
 
+def test_a_split_without_a_window_names_the_emptiest_column_or_its_fraction():
+    # a feature missing in most rows left no window clear of gaps, and the refusal named only the window
+    rng = np.random.default_rng(0)
+    y = np.sin(np.arange(200) / 5)
+    x = np.cos(np.arange(200) / 7)
+    x[rng.random(200) < 0.95] = np.nan
+    with pytest.raises(UserError, match=r"the train split of 'fixed' \(140 rows\) holds no window of .* clear of gaps: "
+                                        r"values still missing there after data.missing=interpolate \(data.max_gap=3\): "
+                                        r"'f0' \d+ of 140; leave 'f0' out of data.source.feature_columns, fill its gaps, "
+                                        r"or raise data.max_gap"):
+        module(table_of(y, x[:, None]), window=16)
+    y[rng.random(200) < 0.95] = np.nan
+    with pytest.raises(UserError, match=r"\(data.max_gap=3\): 'y' \d+ of 140; fill the gaps of 'y', or raise"):
+        module(table_of(y), window=16)
+    # a split of no row at all (a tiny fraction): the fix is its fraction, not the window
+    with pytest.raises(UserError, match=r"the val split of 'fixed' \(0 rows\) .* \(it holds no target row: raise "
+                                        r"data.val_fraction\)"):
+        module(table_of(np.sin(np.arange(60) / 5)), window=16, val_fraction=0.001)
+
+
 def test_drop_and_refuse_policies():
     y = np.arange(200, dtype=np.float64)
     y[50] = np.nan

@@ -113,6 +113,37 @@ def test_a_column_without_training_values_is_refused(tmp_path):
         StarGraphDataModule(StarCatalogue(write(tmp_path, frame), "label"), seed=3).setup()
 
 
+def test_a_catalogue_that_loses_every_star_or_a_class_says_which_column_emptied_it(tmp_path):
+    # every parallax missing (a two-parameter export): every star was left out, and the refusal said
+    # "has only the class [] in column 'label'"
+    frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
+    with pytest.raises(UserError, match=r"no star of '.*' can be placed in the graph: all 200 lack a position \(200 "
+                                        r"without parallax\); fill parallax, or place the stars on the sky alone: "
+                                        r"data.source.position_columns=\[ra,dec\] \(and parallax out of"):
+        StarCatalogue(write(tmp_path, frame.assign(parallax=np.nan)), "label").load()
+    with pytest.raises(UserError, match=r"no star of '.*' is left: data.source.missing=drop left out all 200 placed "
+                                        r"stars for missing features \(bp_rp 200\); data.source.missing=impute"):
+        StarCatalogue(write(tmp_path, frame.assign(bp_rp=np.nan)), "label", missing="drop").load()
+    # the stars of all but one class without a parallax: the class count says what was left out
+    gone = frame.assign(parallax=frame["parallax"].where(frame["label"] == "field"))
+    lost = int((frame["label"] != "field").sum())
+    with pytest.raises(UserError, match=rf"has only the class \['field'\] in column 'label' among the {200 - lost} "
+                                        rf"stars kept \(left out {lost} of 200: {lost} without a position\)"):
+        StarCatalogue(write(tmp_path, gone), "label").load()
+
+
+def test_a_feature_value_that_flattens_the_other_stars_into_one_float32_value_is_refused(tmp_path):
+    # one pmra of 1e12 (an error code) left every other training star's pmra one float32 value in standard
+    # units, and the run trained on without a word
+    frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
+    frame.loc[7, "pmra"] = 1e12
+    dm = StarGraphDataModule(StarCatalogue(write(tmp_path, frame), "label"), seed=3)
+    with pytest.raises(UserError, match=rf"a few extreme values set the scaling of the training stars of 'stars': 'pmra' "
+                                        rf"1e\+12 at source_id {BIG_ID + 14} \(std .*: its \d+ distinct training values "
+                                        r"become [12] in float32 standard units\); .*\(data.source.missing imputes it\)"):
+        dm.setup()
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_source_id_is_exact_and_never_a_feature(tmp_path, suffix):
     pytest.importorskip("pyarrow") if suffix == ".parquet" else None

@@ -1,7 +1,8 @@
 """Data modules and the sources they read (conf/data).
 
 - ``module``: :class:`~trainlab.data.module.SplitDataModule`, the base of every family's data module
-  (shared settings checked, seeded loaders, scaling statistics kept in the checkpoint)
+  (shared settings checked, seeded loaders, scaling statistics kept in the checkpoint, columns a scaling
+  flattens in float32 refused)
 - ``sampling``: the training order drawn from (seed, epoch), shared by every family's loaders
 - ``shared_memory``: a worker's batch moved into shared memory by its collate function, and the one line
   for workers that ran out of it (a container's small ``/dev/shm``)

@@ -4,7 +4,7 @@ loader for validation, test and prediction, and scaling statistics kept in the c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -207,3 +207,42 @@ def _close(saved: Any, fitted: Any) -> bool:
     that float32 rounds to 0 equal to 0."""
     a, b = np.asarray(saved, dtype=np.float64), np.asarray(fitted, dtype=np.float64)
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-5, atol=1e-30, equal_nan=True))
+
+
+# float32 keeps 24 bits: where a few extreme values set a column's standard deviation (one reading of 1e12 among
+# values of 1), its other values can lie within float32's step of one another in standard units and become one
+# value: the net sees a constant and, for a target, the loss is 0. Columns whose middle half spans more than this
+# share of a standard deviation keep thousands of float32 steps there and are not counted (no np.unique needed)
+ERASED_SPREAD = 1e-3
+
+
+def erased_columns(block: np.ndarray, mean: np.ndarray, std: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(column, row of its most extreme value, distinct values, distinct after scaling) for each column of
+    (rows, columns) ``block`` (training rows, NaN ignored) whose values, standardised with ``mean`` and ``std``
+    and cast to float32 as the nets get them, keep fewer than half of their distinct values."""
+    found = []
+    for j in range(block.shape[1]):
+        rows = np.flatnonzero(~np.isnan(block[:, j]))
+        column = block[rows, j]
+        if len(column) < 3 or not std[j] > 0:
+            continue
+        low, high = np.percentile(column, [25, 75])
+        if high - low > ERASED_SPREAD * std[j]:
+            continue
+        distinct = len(np.unique(column))
+        kept = len(np.unique(((column - mean[j]) / std[j]).astype(np.float32)))
+        if kept < distinct / 2:
+            worst = int(rows[np.argmax(np.abs(column - np.median(column)))])
+            found.append((j, worst, distinct, kept))
+    return found
+
+
+def erased_refusal(block: np.ndarray, std: np.ndarray, erased: list[tuple[int, int, int, int]],
+                   names: Sequence[str], where: str, name_row: Callable[[int], str], empty_cell: str) -> str:
+    """The one-line refusal for :func:`erased_columns`' ``erased`` columns of ``block``; ``name_row``: how a
+    row of the block is named (``row 200``, ``source_id 7``); ``empty_cell``: what becomes of an emptied cell."""
+    named = [f"'{names[j]}' {block[worst, j]:.4g} at {name_row(worst)} (std {std[j]:.4g}: its {distinct} distinct "
+             f"training values become {kept} in float32 standard units)" for j, worst, distinct, kept in erased]
+    return (f"a few extreme values set the scaling of {where}: {'; '.join(named)}; the model would see the other "
+            f"values as one; if such a value is an error, empty its cell ({empty_cell}), if it is real, give the "
+            "column on a log scale")

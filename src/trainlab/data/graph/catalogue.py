@@ -28,7 +28,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.data.graph.columns import MISSING, apply_missing_policy, once_per_star, placeable, star_ids, with_gaps
+from trainlab.data.graph.columns import (MISSING, apply_missing_policy, nothing_left, once_per_star, placeable, star_ids,
+                                          with_gaps)
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.graph.sky import check_angle_units, check_file_units, read_sexagesimal, sky_angles, sky_positions
 from trainlab.config.errors import UserError
@@ -166,6 +167,9 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     left_out = {reason: int(n) for reason, n in (("repeated rows", (~first).sum()),
                                                  ("without a position", (first & ~placed).sum()),
                                                  ("missing features (missing=drop)", (placed & ~keep).sum())) if n}
+    if not keep.any():
+        raise UserError(nothing_left(path, coordinates[first], position_columns, features[placed], feature_columns,
+                                     missing))
     if not keep.all():
         frame, features, coordinates, ids = frame[keep], features[keep], coordinates[keep], ids[keep]
     labels = _label_strings(frame[label_column], path, label_column)
@@ -184,7 +188,10 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
                 "fix those rows or add the class to data.source.classes"
             )
     if len(class_names) < 2:
-        raise UserError(f"'{path}' has only the class {class_names} in column '{label_column}'; "
+        gone = sum(left_out.values())
+        after = (f" among the {len(keep) - gone} stars kept (left out {gone} of {len(keep)}: "
+                 f"{', '.join(f'{n} {reason}' for reason, n in left_out.items())})" if gone else "")
+        raise UserError(f"'{path}' has only the class {class_names} in column '{label_column}'{after}; "
                         "classification needs at least 2 classes")
     index = {name: i for i, name in enumerate(class_names)}
     label_ids = np.fromiter((index[s] for s in labels), dtype=np.int64, count=len(labels))

@@ -111,3 +111,26 @@ def apply_missing_policy(features: np.ndarray, feature_columns: list[str], missi
     log.info("missing values (data.source.missing=drop): left out %d of %d stars of '%s' (%s)", int(rows.sum()),
              int(keep.sum()), path, ", ".join(f"{c} {n}" for c, n in columns.items()))
     return keep & ~rows
+
+
+def nothing_left(path: str, coordinates: np.ndarray, position_columns: list[str], features: np.ndarray,
+                 feature_columns: list[str], missing: str) -> str:
+    """The refusal for a catalogue of which every star was left out, naming the columns that emptied it
+    (``coordinates``: the stars listed once; ``features``: those that could be placed) and the fix; the
+    class check after it would otherwise say the file holds no class at all."""
+    unplaced = np.isnan(coordinates).any(axis=1)
+    if unplaced.all():
+        empty = [c for j, c in enumerate(position_columns) if np.isnan(coordinates[:, j]).all()]
+        counts = ", ".join(f"{int(np.isnan(coordinates[:, j]).sum())} without {c}" for j, c in enumerate(position_columns)
+                           if np.isnan(coordinates[:, j]).any())
+        fix = (f"fill {empty[0]}, or place the stars on the sky alone: data.source.position_columns="
+               f"[{','.join(c for c in position_columns if c not in empty)}] (and {empty[0]} out of "
+               "data.source.feature_columns)" if empty == [position_columns[-1]] and len(position_columns) == 3
+               else "fill those columns, or name others in data.source.position_columns")
+        return (f"no star of '{path}' can be placed in the graph: all {len(coordinates)} lack a position ({counts}); "
+                f"{fix}")
+    gaps = np.isnan(features)
+    counts = ", ".join(f"{c} {int(gaps[:, j].sum())}" for j, c in enumerate(feature_columns) if gaps[:, j].any())
+    return (f"no star of '{path}' is left: data.source.missing={missing} left out all {len(features)} placed stars "
+            f"for missing features ({counts}); data.source.missing=impute keeps them (imputed, with a 'was missing' "
+            "feature), or leave the emptiest column out of data.source.feature_columns")

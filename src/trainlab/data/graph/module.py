@@ -19,7 +19,7 @@ from trainlab.data.graph.catalogue import StarTable
 from trainlab.data.graph.split import stratified_split
 from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, knn_table, only_item
 from trainlab.data.shared_memory import SharedInWorkers
-from trainlab.data.module import SplitDataModule, constant_columns
+from trainlab.data.module import SplitDataModule, constant_columns, erased_columns, erased_refusal
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +209,13 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
             log.warning("feature(s) %s have one value on every training star: they carry no information (left "
                         "unscaled)", [n for n, c in zip(self.feature_names, constant) if c])
         self.stats = {"feature_mean": block.mean(axis=0), "feature_std": np.where(constant, 1.0, std)}
+        erased = erased_columns(block, self.stats["feature_mean"], self.stats["feature_std"])
+        if erased:  # one pmra of 1e12 left every other star's pmra one float32 value, without a word
+            table, stars = self.load(), np.flatnonzero(train_mask)
+            raise UserError(erased_refusal(block, self.stats["feature_std"], erased, self.feature_names,
+                                           f"the training stars of '{table.name}'",
+                                           lambda i: f"{table.id_name} {table.ids[stars[i]]}",
+                                           "data.source.missing imputes it"))
 
     def _scaled_features(self) -> torch.Tensor:
         x = (self.raw_features - self.stats["feature_mean"]) / self.stats["feature_std"]

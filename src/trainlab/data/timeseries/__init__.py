@@ -5,7 +5,7 @@
   ``seasons``: the season length in use
 - ``windows``: sliding windows as views over one array; ``gaps``: the missing-value policy
 - ``ranges``: the warnings a series' values give when it loads (dominating values, values beyond the
-  training range, zero or constant targets)
+  training range, zero or constant targets), and the refusal of values that flatten the rest of their column
 - ``baselines``: last value, seasonal naive and ETS forecasts on the model's windows; ``ets``: the
   ETS fit itself (light to import: worker processes fit many series)
 - ``table``: :class:`SeriesTable`, what every source returns, and how messages name its rows

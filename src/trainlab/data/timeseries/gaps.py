@@ -77,3 +77,23 @@ def check_policy(policy: str, max_gap: int) -> None:
         raise UserError(f"data.missing={policy!r} is not one of {', '.join(POLICIES)}")
     if max_gap < 0:
         raise UserError(f"data.max_gap={max_gap} must be >= 0 (rows of a gap that are interpolated)")
+
+
+def emptiest_columns(features: np.ndarray, targets: np.ndarray, feature_names: Sequence[str],
+                     target_names: Sequence[str], first: int, end: int, policy: str, max_gap: int) -> str:
+    """What a split of rows ``first``..``end`` without a window clear of gaps says after the window sizes: the
+    columns still missing values there after the policy, emptiest first, and the fix for the emptiest (a
+    feature that is mostly empty emptied every window, and the refusal named only the window)."""
+    rows = end - first
+    counts = [(int(np.isnan(block[first:end, j]).sum()), name, role)
+              for block, names, role in ((features, feature_names, "feature"), (targets, target_names, "target"))
+              for j, name in enumerate(names)]
+    named = sorted((c for c in counts if c[0]), key=lambda c: -c[0])
+    if not named:
+        return ""
+    listed = ", ".join(f"'{name}' {n} of {rows}" for n, name, _ in named[:3])
+    _, worst, role = named[0]
+    fix = (f"leave '{worst}' out of data.source.feature_columns, fill its gaps" if role == "feature"
+           else f"fill the gaps of '{worst}'")
+    return (f": values still missing there after data.missing={policy} (data.max_gap={max_gap}): {listed}; {fix}, "
+            "or raise data.max_gap")

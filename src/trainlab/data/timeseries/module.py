@@ -17,8 +17,8 @@ from trainlab.config.errors import UserError
 from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.fits import check_fits, lead_in, longer_series
-from trainlab.data.timeseries.gaps import apply_policy, check_policy, fill_all
-from trainlab.data.timeseries.ranges import value_warnings
+from trainlab.data.timeseries.gaps import apply_policy, check_policy, emptiest_columns, fill_all
+from trainlab.data.timeseries.ranges import refuse_erased, value_warnings
 from trainlab.data.timeseries.seasons import resolve_season
 from trainlab.data.timeseries.table import SeriesTable
 from trainlab.data.timeseries.splits import series_name, series_spans, shortest_training, split_rows
@@ -233,8 +233,11 @@ class TimeSeriesDataModule(SplitDataModule):
             log.warning("feature column(s) %s of '%s' have one value in every training row: they carry no "
                         "information (left unscaled); leave them out of data.source.feature_columns", idle_names,
                         table.name)
+        refuse_erased(inputs[train], self.stats["feature_mean"], self.stats["feature_std"], self.input_names,
+                      table, train)
         if self.scale_targets:
             self.stats["target_mean"], self.stats["target_std"] = target_stats
+            refuse_erased(table.targets[train], *target_stats, table.target_names, table, train)
         else:
             n = table.targets.shape[1]
             self.stats["target_mean"], self.stats["target_std"] = np.zeros(n), np.ones(n)
@@ -278,11 +281,15 @@ class TimeSeriesDataModule(SplitDataModule):
                 clean = own[bad[own + lead + self.steps] == bad[own]]
                 dropped += len(own) - len(clean)
                 if len(clean) == 0 and not self.forecasting:  # predict.py reads the last rows, not these windows
+                    gaps = emptiest_columns(table.features, table.targets, table.feature_names, table.target_names,
+                                            first_target, end_target, self.missing, self.max_gap) if dropped else ""
+                    if end_target - first_target < self.steps:  # no target row: no window could help
+                        gaps = f" (it holds no target row: raise data.{split}_fraction)"
                     raise UserError(
                         f"the {split} split of {series_name(table, index)} ({end_target - first_target} rows) "
                         f"holds no window of data.window={self.window} + data.horizon={self.horizon} + data.steps="
-                        f"{self.steps} - 1{' clear of gaps' if dropped else ''}; use a shorter window or more data"
-                        f"{longer_series(self.table)}")
+                        f"{self.steps} - 1{' clear of gaps' if dropped else ''}{gaps}; use a shorter window or more "
+                        f"data{longer_series(self.table)}")
                 starts.append(clean)
             starts = np.concatenate(starts)
             self.datasets[split] = WindowDataset(features, targets, self.window, self.horizon, self.stride,

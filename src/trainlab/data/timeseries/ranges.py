@@ -11,7 +11,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from trainlab.data.module import constant_columns
+from trainlab.config.errors import UserError
+from trainlab.data.module import constant_columns, erased_columns, erased_refusal
 from trainlab.data.timeseries.baselines import mase_scale
 from trainlab.data.timeseries.table import SeriesTable
 from trainlab.metrics.regression import zero_target_warning
@@ -125,3 +126,14 @@ def constant_splits(spans: Sequence[tuple[int, int, int, int]], targets: np.ndar
         return None
     return (f"constant targets in {where}: {', '.join(found)}: R2 (1 - error / spread) is undefined there and "
             "reported as NaN; read RMSE and MASE")
+
+
+def refuse_erased(block: np.ndarray, mean: np.ndarray, std: np.ndarray, names: Sequence[str], table: SeriesTable,
+                  train: np.ndarray) -> None:
+    """Refuses columns of the training ``block`` (the table's ``train`` rows) that the fitted scaling flattens
+    into a constant in float32, beyond what :func:`dominating_values` warns of: one 1e12 among values of 1
+    trained to a loss of exactly 0, R2 NaN and every target called zero, after that warning alone."""
+    erased = erased_columns(block, mean, std)
+    if erased:
+        raise UserError(erased_refusal(block, std, erased, names, f"'{table.name}'",
+                                       lambda i: table.row_name(int(train[i])), "data.missing fills it"))
