@@ -58,6 +58,25 @@ def test_resume_equals_uninterrupted(compose_cfg, run_train, case):
     assert [k for k in weights[0] if not torch.equal(weights[0][k], weights[1][k])] == []
 
 
+@pytest.mark.slow  # a training run and two evaluations per family
+@pytest.mark.parametrize("case", CASES)
+def test_evaluate_twice_gives_the_runs_own_test_line_bit_for_bit(compose_cfg, run_train, case):
+    """evaluate.py on a run, twice, with the hardware the run tested on: both reports hold training's test
+    metrics exactly (README, Resume and evaluate; a time-series run's data were scaled with float32 statistics
+    in training and float64 ones from the checkpoint until the statistics were fit in float64)."""
+    import evaluate as evaluate_script
+
+    cfg = compose_cfg([*case.tiny(), *case.resume, "logger=none", "trainer.max_epochs=1"])
+    trained = {k: v for k, v in run_train(cfg).items() if k.startswith("test/")}
+    own_hardware = [o for o in case.resume if o.startswith("hardware.")]  # graph: ego nets of 200 nodes
+    reports = [evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}", "hardware.num_threads=1",
+                                                     *own_hardware], config_name="eval"))["metrics"] for _ in range(2)]
+    assert reports[0] == reports[1]
+    shared = [k for k in trained if k in reports[0]]
+    assert {k: reports[0][k] for k in shared} == {k: trained[k] for k in shared}
+    assert {f"test/{key}" for key in ("loss", *case.metrics)} <= set(reports[0])
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_a_resumed_runs_first_loader_draws_the_order_of_its_epoch(compose_cfg, case):
     """Lightning makes the first training iterator before it calls set_epoch, and keeps it for a resumed run's
