@@ -75,7 +75,7 @@ IMAGE = FamilyCase(
     other_data=("synthetic", "data=sky or data=sky_folder"),
     resume=["model.net.dropout=0.2"],  # with the data's flips and rotations, seeded per epoch
     resume_epochs=(1, 2),
-    resume_keys=("val/loss", "val/iou", "val/auroc", "test/loss", "test/iou", "objective"),
+    resume_keys=("val/loss", "val/iou", "val/auroc", "test/loss", "test/iou", "test/pixel_auprc", "objective"),
     metrics=("iou", "dice", "pixel_auprc", "accuracy", "balanced_accuracy", "f1_macro", "f1_micro", "f1_weighted",
              "precision_macro", "recall_weighted", "auroc", "auprc", "mcc", "ece", "brier"),
     search_keys=("model.net.base_channels", "model.net.depth", "model.pos_weight", "optimizer.lr"),

@@ -104,6 +104,24 @@ def test_sampler_order_depends_on_seed_and_epoch_only():
     assert list(s) != first and sorted(s) == list(range(50))
 
 
+def test_each_epoch_draws_the_same_numbers_from_every_global_generator_however_the_run_got_there():
+    """A resumed run starts epoch k with the generators seed_everything left (epoch 0's state) where the run
+    never stopped had drawn k epochs on: dropout (torch) was reseeded per epoch, but numpy's and Python's
+    generators, which a net, augmentation or dataset of one's own may draw from, were not."""
+    import random
+    from types import SimpleNamespace
+
+    from trainlab.callbacks.checkpoints import EpochSeed
+
+    def draws(epoch: int, before: int) -> tuple:
+        random.seed(before), np.random.seed(before), torch.manual_seed(before)  # where the run got to
+        EpochSeed(seed=2**40 + 3).on_train_epoch_start(SimpleNamespace(current_epoch=epoch), None)
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    assert draws(3, before=0) == draws(3, before=1)
+    assert draws(3, before=0)[:2] != draws(4, before=0)[:2]
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy"])
 def test_table_files(tmp_path, suffix):
     rng = np.random.default_rng(0)

@@ -220,3 +220,22 @@ def test_gpu_ids_of_this_machine_are_not_blamed_where_torch_is_the_cause(compose
     assert "CUDA_VISIBLE_DEVICES" not in str(refused.value)
     assert ("torch.cuda.is_available() is False; NVML finds 2 GPU(s) here, so torch is why: it is a CPU-only build "
             "(torch.version.cuda is None); install a CUDA build of torch") in str(refused.value)
+
+
+def test_a_gpu_run_says_its_seed_repeats_it_closely_not_bit_for_bit(compose_cfg, monkeypatch, caplog):
+    """The CPU repeats a run bit for bit; a GPU profile (cuDNN benchmark on, Lightning's deterministic mode off)
+    does not promise it, and said nothing of it."""
+    import logging
+
+    on_machine(monkeypatch, A100)
+    said = []
+    for overrides in (["hardware=a100"], ["hardware=a100", "trainer.deterministic=true"], ["hardware=cpu"]):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="trainlab.run.repeatability"):
+            prepare(compose_cfg(overrides))
+        said.append([r.getMessage() for r in caplog.records if r.name == "trainlab.run.repeatability"])
+    assert said[1:] == [[], []]
+    assert said[0] == ["on the GPU the same seed repeats this run closely, not bit for bit (cuDNN's benchmark and "
+                       "CUDA kernels that add in a varying order); trainer.deterministic=true "
+                       "hardware.cudnn_benchmark=false asks for repeatable kernels, at some speed ('warn' instead of "
+                       "true: an op without a repeatable kernel warns instead of failing)"]

@@ -161,3 +161,25 @@ def test_evaluate_py_prints_lightnings_lines_once(trained, tmp_path):
     printed = done.stdout + done.stderr
     assert printed.count("GPU available: False, used: False") == 1, printed
     assert "INFO: " not in printed
+
+
+def test_an_evaluation_that_batches_otherwise_than_the_runs_test_says_so(compose_cfg, caplog):
+    """evaluate.py tests on this machine's hardware: a graph run that tested in ego nets of 200 nodes
+    (hardware.max_nodes_per_graph=200) was evaluated as one whole graph, and its test loss was off training's
+    in its last digits without a word; with the run's value it is equal (tests/test_families.py)."""
+    import copy
+    import logging
+
+    from trainlab.run.jobs import say_tested_otherwise
+
+    run = compose_cfg([*FAMILIES["graph"].tiny(), "hardware.max_nodes_per_graph=200"])
+    here = copy.deepcopy(run)
+    here.hardware = compose_cfg([], config_name="eval").hardware  # as evaluate.py does
+    here.data.batch_size = 64  # evaluate.py batch_size=64
+    with caplog.at_level(logging.INFO, logger="trainlab.run.jobs"):
+        say_tested_otherwise(run, here)
+        say_tested_otherwise(run, run)
+    assert [r.getMessage() for r in caplog.records] == [
+        "evaluating with data.batch_size 256 -> 64, data.max_nodes_per_graph 200 -> null (evaluate.py takes this "
+        "machine's hardware profile and its own batch_size): the metrics may differ from the run's own test line in "
+        "their last digits; batch_size=256 hardware.max_nodes_per_graph=200 repeats that line"]

@@ -341,7 +341,7 @@ def test_last_ckpt_is_every_epochs_end_and_resumes_exactly_with_validation_twice
     assert last["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 1  # the epoch's end, not inside it
     resumed = run_train(compose_cfg([*common, "trainer.max_epochs=3", f"ckpt_path={first.paths.output_dir}"]))
     for key in ("val/loss", "val/rmse", "test/rmse", "objective"):
-        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
+        assert resumed[key] == straight[key], key  # bit for bit
 
 
 # -- a disk that fills mid-run ---------------------------------------------------------------------
@@ -587,7 +587,7 @@ def test_a_resume_with_loader_workers_ends_like_the_run_never_stopped(compose_cf
     run_train(first)
     resumed = run_train(compose_cfg([*common, "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
     for key in ("val/loss", "test/rmse", "objective"):
-        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
+        assert resumed[key] == straight[key], key  # bit for bit
 
 
 def test_a_resume_makes_the_plateau_step_its_checkpoint_was_written_before(compose_cfg, run_train):
@@ -603,7 +603,7 @@ def test_a_resume_makes_the_plateau_step_its_checkpoint_was_written_before(compo
     rates = [json.loads(line)["lr"] for line in (Path(resumed_cfg.paths.output_dir) / "epochs.jsonl").read_text().splitlines()]
     assert rates == pytest.approx([1e-3, 1e-3, 1e-4])
     for key in ("val/loss", "val/rmse", "test/rmse", "objective"):
-        assert resumed[key] == pytest.approx(straight[key], rel=1e-5, abs=1e-7), key
+        assert resumed[key] == straight[key], key  # bit for bit
 
 
 @pytest.mark.parametrize("records", [True, False])

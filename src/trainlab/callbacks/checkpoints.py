@@ -22,11 +22,14 @@ from trainlab.run.ranks import alone
 log = logging.getLogger(__name__)
 
 class EpochSeed(pl.Callback):
-    """Reseed torch's global RNG from (seed, epoch) at the start of every training epoch.
+    """Reseed the global generators (torch's, numpy's and Python's) from (seed, epoch) at the start of
+    every training epoch.
 
     Lightning checkpoints do not carry the global RNG, so dropout masks after a resume would
     differ from an uninterrupted run; reseeding per epoch makes epoch k draw the same numbers
-    either way. Together with trainlab.data.timeseries.windows.EpochSeededSampler, a run resumed from an
+    either way. numpy's and Python's are reseeded too: a net, augmentation or dataset of one's own that
+    draws from them would otherwise start a resumed epoch k where seed_everything left them (epoch 0's
+    state). Together with trainlab.data.sampling.EpochSeededSampler, a run resumed from an
     epoch-end checkpoint ends with the same weights as one that never stopped.
     """
 
@@ -34,7 +37,14 @@ class EpochSeed(pl.Callback):
         self.seed = seed
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        torch.manual_seed(self.seed * 7_919 + trainer.current_epoch)
+        import random
+
+        import numpy as np
+
+        epoch_seed = self.seed * 7_919 + trainer.current_epoch
+        torch.manual_seed(epoch_seed)
+        random.seed(epoch_seed)
+        np.random.seed(epoch_seed % 2**32)  # numpy's legacy seed takes 32 bits
 
 
 class ModelCheckpoint(pl.callbacks.ModelCheckpoint):

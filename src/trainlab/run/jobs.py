@@ -7,6 +7,7 @@ Nothing here imports torch or lightning at module level: ``--help`` and ``--cfg`
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -100,9 +101,11 @@ def _evaluate(cfg: DictConfig) -> dict[str, Any]:
     check_eval_config(cfg)
     cfg, ckpt, saved, run_folder, run_cfg = open_run(cfg)
     given = override_run_data(run_cfg, cfg.get("data"))
+    trained_on = copy.deepcopy(run_cfg)
     run_cfg.hardware = cfg.hardware  # this machine's workers and precision
     if cfg.batch_size is not None:
         run_cfg.data.batch_size = cfg.batch_size
+    say_tested_otherwise(trained_on, run_cfg)
     try:
         model, datamodule = restore(run_cfg, saved, str(ckpt), given, whole_file=cfg.split == "all")
         split = "val" if cfg.split == "val" else "test"  # split=all: the data module's test split is the whole file
@@ -136,6 +139,35 @@ def _evaluate(cfg: DictConfig) -> dict[str, Any]:
     write_report(full, out_dir)
     print(f"report written to {out_dir}: metrics.json, report.json, report.md, {', '.join(made['plots'])}")
     return full
+
+
+# what makes a test's arithmetic differ from the one training ran (a mean over other batches is rounded
+# otherwise; another precision), and the evaluate.py override that sets each
+TESTED_WITH = {"data.batch_size": "batch_size", "data.max_nodes_per_graph": "hardware.max_nodes_per_graph",
+               "hardware.precision": "hardware.precision",
+               "hardware.float32_matmul_precision": "hardware.float32_matmul_precision"}
+
+
+def say_tested_otherwise(trained_on: DictConfig, here: DictConfig) -> None:
+    """One line when evaluate.py batches or computes otherwise than the run's own test did (``here``: the run's
+    config with this machine's hardware and evaluate.py's batch_size): its figures then differ from training's
+    test line in their last digits (a graph run trained with hardware.max_nodes_per_graph=200 and evaluated as
+    one whole graph: its test loss differed in the last digits), and the line gives the overrides that repeat it."""
+    import logging
+
+    from omegaconf import OmegaConf
+
+    def shown(value: Any) -> str:
+        return "null" if value is None else str(value)
+
+    values = [[OmegaConf.select(c, key, default=None) for key in TESTED_WITH] for c in (trained_on, here)]
+    changed = [(key, a, b) for key, a, b in zip(TESTED_WITH, *values) if a != b]
+    if changed:
+        logging.getLogger(__name__).info(
+            "evaluating with %s (evaluate.py takes this machine's hardware profile and its own batch_size): the "
+            "metrics may differ from the run's own test line in their last digits; %s repeats that line",
+            ", ".join(f"{key} {shown(a)} -> {shown(b)}" for key, a, b in changed),
+            " ".join(f"{TESTED_WITH[key]}={shown(a)}" for key, a, _ in changed))
 
 
 def open_run(cfg: DictConfig) -> tuple[DictConfig, Path, dict[str, Any], Any, DictConfig]:

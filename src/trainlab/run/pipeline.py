@@ -51,6 +51,7 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     """
     from trainlab.config.composition import check_interpolations, task_overrides
     from trainlab.run.hardware import apply_hardware, check_trainer_devices
+    from trainlab.run.repeatability import say_gpu_repeat
 
     route_lightning_logs()
     check_shadowed_choices()
@@ -66,6 +67,7 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     if training:
         check_trainer(cfg.trainer)
         check_config(cfg)
+        say_gpu_repeat(cfg)
     return cfg
 
 

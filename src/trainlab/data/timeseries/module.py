@@ -215,7 +215,11 @@ class TimeSeriesDataModule(SplitDataModule):
     def _fit_stats(self, inputs: np.ndarray, table: SeriesTable, train: np.ndarray) -> None:
         """Means and standard deviations on the ``train`` rows (those of every series, pooled)."""
         def mean_std(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            """Means, standard deviations (1 for a constant column: left as it is) and which are constant."""
+            """Means, standard deviations (1 for a constant column: left as it is) and which are constant.
+
+            In float64, as a checkpoint restores them (SplitDataModule.load_state_dict): fit in the data's
+            float32, a resumed run or evaluate.py scaled every value differently in its last bit."""
+            block = block.astype(np.float64)
             mean, std = np.nanmean(block, axis=0), np.nanstd(block, axis=0)
             constant = constant_columns(block, std)
             return mean, np.where(constant, 1.0, std), constant
