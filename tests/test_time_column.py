@@ -493,6 +493,18 @@ def test_cells_marked_as_missing_are_read_as_missing_values(tmp_path, caplog):
     assert np.flatnonzero(np.isnan(table.targets[:, 0])).tolist() == [20, 50, 90, 130, 170]
     assert np.flatnonzero(np.isnan(table.features[:, 0])).tolist() == [20, 50, 90, 130, 170]
     assert "column 'y' in '" in caplog.text and "marks 5 missing value(s) with '-', '.', ':', 'n/a', '..'" in caplog.text
+    kept = np.setdiff1d(np.arange(300), [20, 50, 90, 130, 170])  # '10.125' is 10.125, not 10125 in thousands
+    np.testing.assert_allclose(table.targets[kept, 0], np.asarray(values, dtype=object)[kept].astype(float))
+    comma = [v.replace(".", ",") if v[0].isdigit() else v for v in values]  # a file separated by ';' reads '10,125' with decimal commas
+    comma[7] = "1O,5"
+    semicolons = tmp_path / "de.csv"
+    pd.DataFrame({"t": range(300), "y": comma}).to_csv(semicolons, index=False, sep=";")
+    with pytest.raises(UserError, match=r"1 of its 29\d values is no number \('1O,5'\)"):
+        TableFile(str(semicolons), ["y"], time_column="t").load()
+    comma[7] = values[7].replace(".", ",")
+    pd.DataFrame({"t": range(300), "y": comma}).to_csv(semicolons, index=False, sep=";")
+    read = TableFile(str(semicolons), ["y"], time_column="t").load()
+    np.testing.assert_allclose(read.targets[kept, 0], np.asarray(values, dtype=object)[kept].astype(float))
     values[7] = "1O.5"  # a typo is still refused
     pd.DataFrame({"t": range(300), "y": values}).to_csv(path, index=False)
     with pytest.raises(UserError, match=r"1 of its 29\d values is no number \('1O.5'\)"):

@@ -133,6 +133,7 @@ def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
     with _ReadProgress(path) as f:  # a large file says how far it is every 30 s
         frame = pd.read_csv(f, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows,
                             compression=_COMPRESSION.get(Path(path.name.lower()).suffix))
+    frame.attrs["decimal"] = decimal  # a column read as text (a missing-value mark in it) reads its numbers so
     if under:  # VizieR pads its columns: 'Plx  ' is Plx
         header = [name.strip() for name in header]
         frame.columns = [str(name).strip() for name in frame.columns]
