@@ -541,6 +541,13 @@ def test_a_date_and_a_time_of_day_in_two_columns_are_read_as_one_time(tmp_path, 
     assert "step 1 hour from '01.03.2023 00:00' to '17.03.2023 15:00'" in caplog.text
     given = TableFile(str(path), ["kW"], time_column=["Datum", "Uhrzeit"], time_format="%d.%m.%Y %H:%M").load()
     assert given.targets[:, 0].tolist() == list(range(400))
+    # Parquet keeps dates as datetimes and times of day as times or durations: the dates were read as a year
+    # ("row 0 holds '2023-03-01 00:00:00', not a whole number from 1 to 9999")
+    for clock in (times.time, times - times.normalize()):
+        stored = tmp_path / "meter.parquet"
+        pd.DataFrame({"Datum": times.normalize(), "Uhrzeit": clock, "kW": np.arange(400.0)}).to_parquet(stored)
+        table = TableFile(str(stored), ["kW"], time_column=["Datum", "Uhrzeit"]).load()
+        assert table.targets[:, 0].tolist() == list(range(400)) and table.season_length == 24
     with pytest.raises(UserError, match=r"has 383 duplicated time\(s\) \(first '17.03.2023'\); column 'Uhrzeit' holds "
                                         r"the time of day: set data.source.time_column=\[Datum,Uhrzeit\]"):
         TableFile(str(path), ["kW"], time_column="Datum").load()
