@@ -576,6 +576,16 @@ def test_spreadsheet_serial_dates_are_read_with_the_excel_format_and_pointed_out
     pd.DataFrame({"Date": 45000 + np.arange(300) / 24, "y": np.arange(300.0)}).to_csv(path, index=False)  # hourly
     hours = TableFile(str(path), ["y"], time_column="Date", time_format="excel").load()
     assert hours.frequency == "h" and hours.season_length == 24
+    # a spreadsheet's times are its clock's: refused with a zone as 'times with UTC offsets (or Unix time)'
+    pd.DataFrame({"Date": 45000 + np.arange(200) / 24, "y": np.arange(200.0)}).to_csv(path, index=False)  # to Mar 23
+    local = TableFile(str(path), ["y"], time_column="Date", time_format="excel", time_zone="Europe/Berlin").load()
+    assert str(local.times[0].times[0]) == "2023-03-14T23:00:00.000000000"  # 2023-03-15 00:00 in Berlin (UTC+1)
+    pd.DataFrame({"Date": pd.date_range("2020-01-01", periods=60).strftime("%Y%m%d").astype(int),
+                  "y": np.arange(60.0)}).to_csv(path, index=False)  # YYYYMMDD numbers: dates, no zone either
+    assert TableFile(str(path), ["y"], time_column="Date", time_zone="Europe/Berlin").load().frequency == "D"
+    pd.DataFrame({"Date": 1.6e9 + 3600 * np.arange(60), "y": np.arange(60.0)}).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"holds times with UTC offsets \(or Unix time\)"):  # an instant: still so
+        TableFile(str(path), ["y"], time_column="Date", time_zone="Europe/Berlin").load()
 
 
 @pytest.mark.parametrize("time_format, what", [("excel", "days since 1899-12-30"), ("unix", "seconds since 1970"),
