@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from trainlab.config.errors import UserError, require_path, why_missing
-from trainlab.data.astro_tables import read_table, table_format
+from trainlab.data.astro_tables import SUFFIXES, read_table, table_format
 from trainlab.data.memory import check_fits
 
 _READABLE = ".csv, .parquet, .npy, .ecsv, .vot or .fits"
@@ -25,6 +25,7 @@ _READABLE_IN_FULL = (".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; com
                      ".parquet, .npy, or an astronomy archive's table: .ecsv, .vot (.votable, .xml) or .fits (.fit, "
                      ".fts), each also .gz")
 CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
+DATA_SUFFIXES = (*CSV_SUFFIXES, ".parquet", ".npy", *SUFFIXES)  # what read_frame reads (the astro tables' gzipped too)
 log = logging.getLogger(__name__)
 LARGE_FILE = 20 * 2**20  # bytes; a file this large takes seconds to read and check: said before it starts
 
