@@ -34,7 +34,7 @@ def data_name(path: str) -> str:
     """A data file's name without its suffixes, for log lines and messages: 'load' for load.csv.gz, as for
     load.csv (Path.stem kept '.csv')."""
     name = Path(path).name
-    for suffix in (*sorted(CSV_SUFFIXES, key=len, reverse=True), ".parquet", ".npy"):
+    for suffix in sorted(DATA_SUFFIXES, key=len, reverse=True):  # stars.vot.gz: 'stars', not 'stars.vot'
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             return name[:-len(suffix)]
     return Path(path).stem
