@@ -65,6 +65,7 @@ def test_archive_formats_read_as_the_csv(tmp_path, suffix):
     frame.to_csv(csv, index=False)
     expected = StarCatalogue(str(csv), "label").load()
     table = StarCatalogue(write(tmp_path, archive_table(frame), suffix), "label").load()
+    assert table.name == "cone"  # as cone.csv's (a gzipped one was 'cone.vot', 'cone.fits')
     assert table.id_name == "source_id" and np.array_equal(table.ids, expected.ids)  # every digit of 2^60..2^62
     assert table.class_names == expected.class_names and np.array_equal(table.labels, expected.labels)
     np.testing.assert_allclose(table.positions, expected.positions, rtol=1e-12)

@@ -57,6 +57,9 @@ from trainlab.config.errors import UserError
          r"^trainer.accumulate_grad_batches=4 is more than the 2 training batch\(es\) of an epoch: Lightning steps "
          r"the optimizer at each epoch's end, after 2, and scales each batch's gradient by 1/4; give at most "
          r"trainer.accumulate_grad_batches=2, or more batches per epoch \(trainer.limit_train_batches=2 limits them\)$"),
+        # one batch as a whole number (1, not 1.0: the whole loader) was no limit to the message: 'a smaller batch_size'
+        (["trainer.accumulate_grad_batches=2", "trainer.limit_train_batches=1"],
+         r"or more batches per epoch \(trainer.limit_train_batches=1 limits them\)$"),
     ],
 )
 def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, overrides, match):

@@ -212,6 +212,8 @@ def test_a_group_option_given_as_a_path_is_named_as_one(capsys, monkeypatch, tmp
         "packaged, sky, sky_folder, synthetic); for a series file: data=file data.source.path=my.csv (a star "
         "catalogue: data=catalogue, the same path key)")
     assert "for a folder of sky images: data=sky_folder" in line(f"data={tmp_path}/")
+    for name in ("stars.vot", "load.csv.gz", "stars.fits", "load.tsv"):  # every file data=file and catalogue read
+        assert line(f"data={name}").startswith(f"error: data={name} gives the data's path, but data= chooses")
 
 
 @pytest.mark.parametrize("script, config, override, expected", [

@@ -81,6 +81,20 @@ def test_ddp_configs_compose(compose_cfg):
 
 
 @pytest.mark.slow
+def test_only_a_collectives_error_is_taken_for_another_rank_gone():
+    """A BrokenPipeError of this process's own (its console piped into a 'head' that ended) was told as 'another
+    process of this 2-process run ended, so this one stopped too', hiding the real error; gloo's is a RuntimeError."""
+    from types import SimpleNamespace
+
+    from trainlab.run.ranks import RankGone, peer_gone
+
+    trainer = SimpleNamespace(world_size=2, global_rank=0, strategy=SimpleNamespace(process_group_backend="gloo"))
+    gloo = RuntimeError("[pair.cc:534] Read error [127.0.0.1]:4242: Connection reset by peer")
+    assert isinstance(peer_gone(trainer, gloo), RankGone)
+    assert peer_gone(trainer, BrokenPipeError(32, "Broken pipe")) is None
+    assert peer_gone(trainer, ConnectionResetError(104, "Connection reset by peer")) is None
+
+
 def test_ddp_sim_writes_one_run_folder_and_gathers_metrics(compose_cfg, tmp_path):
     import evaluate as evaluate_script
 

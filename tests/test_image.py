@@ -382,6 +382,24 @@ def test_lzw_and_jpeg_tiffs_are_read_without_imagecodecs(tmp_path):
     np.testing.assert_array_equal(read_array(tmp_path / "pages.tif"), np.stack([counts, counts // 2]).astype(np.float32))
 
 
+def test_a_palette_tiff_image_reads_its_colours_as_a_palette_png_does(tmp_path):
+    """A TIFF with a palette (Photometric=palette) was read as its indices, one channel of 0, 1, ...: the same image
+    as a PNG read as its three colour channels. As a mask, its indices stay classes, as a PNG's do."""
+    from PIL import Image
+
+    from trainlab.data.image.files import read_array
+
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    rgb[:16], rgb[16:] = (200, 30, 30), (10, 10, 240)
+    indexed = Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    for name, how in (("plain.tif", {}), ("lzw.tif", {"compression": "tiff_lzw"}), ("same.png", {})):
+        indexed.save(tmp_path / name, **how)
+    for name in ("plain.tif", "lzw.tif"):
+        np.testing.assert_array_equal(read_array(tmp_path / name), np.moveaxis(rgb, -1, 0).astype(np.float32))
+        np.testing.assert_array_equal(read_array(tmp_path / name, palette_indices=True),
+                                      read_array(tmp_path / "same.png", palette_indices=True))
+
+
 def test_a_tiffs_alpha_is_transparency_not_a_channel(tmp_path):
     """An RGBA TIFF (GIMP's export of a layer) read its alpha as a fourth channel, and a mask painted on a
     transparent layer (empty pixels white) as anomalous everywhere (1024 of 1024 pixels): as a PNG's, the alpha

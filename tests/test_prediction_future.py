@@ -185,3 +185,19 @@ def test_an_image_or_a_graph_run_refuses_future(family, message):
     cfg = OmegaConf.create({"horizon": None, "history": None, "future": "f.csv", "images": None, "catalogue": None})
     with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
         _check_family_keys(cfg, family)
+
+
+def test_a_future_file_of_one_or_two_rows_per_series_is_checked_for_where_it_starts(runs, tmp_path):
+    """Under three rows a series has no step of its own to read (times.date_grid), and rows that did not start at
+    the step after the data's last (the 3rd and 4th day of a plan) were fed as if they did, without a word."""
+    future = _edit(future_of(tmp_path / "plan.csv", 6), lambda r: r.groupby("store").nth([2, 3]))
+    with pytest.raises(UserError, match=r"^future=.*plan.csv: series A starts at 2023-05-03, but the data of A end at "
+                                        r"2023-04-30: its first row is the step after the data's last, 2023-05-01; "
+                                        r"give the rows from there on"):
+        predict(runs["promo"], 3, tmp_path, f"future={future}")  # data.steps=2: 2 rows read
+    future = _edit(future_of(tmp_path / "plan.csv", 6), lambda r: r.groupby("store").nth([0, 2]))
+    with pytest.raises(UserError, match=r"^future=.*plan.csv: series A holds 2023-05-01, 2023-05-03, not consecutive "
+                                        r"steps of the data's 1 day; give its rows one step apart"):
+        predict(runs["promo"], 3, tmp_path, f"future={future}")
+    future = _edit(future_of(tmp_path / "plan.csv", 6), lambda r: r.groupby("store").head(2))
+    predict(runs["promo"], 3, tmp_path, f"future={future}")  # the two rows after the data's end: taken

@@ -493,6 +493,18 @@ def test_cells_marked_as_missing_are_read_as_missing_values(tmp_path, caplog):
     assert np.flatnonzero(np.isnan(table.targets[:, 0])).tolist() == [20, 50, 90, 130, 170]
     assert np.flatnonzero(np.isnan(table.features[:, 0])).tolist() == [20, 50, 90, 130, 170]
     assert "column 'y' in '" in caplog.text and "marks 5 missing value(s) with '-', '.', ':', 'n/a', '..'" in caplog.text
+    kept = np.setdiff1d(np.arange(300), [20, 50, 90, 130, 170])  # '10.125' is 10.125, not 10125 in thousands
+    np.testing.assert_allclose(table.targets[kept, 0], np.asarray(values, dtype=object)[kept].astype(float))
+    comma = [v.replace(".", ",") if v[0].isdigit() else v for v in values]  # a file separated by ';' reads '10,125' with decimal commas
+    comma[7] = "1O,5"
+    semicolons = tmp_path / "de.csv"
+    pd.DataFrame({"t": range(300), "y": comma}).to_csv(semicolons, index=False, sep=";")
+    with pytest.raises(UserError, match=r"1 of its 29\d values is no number \('1O,5'\)"):
+        TableFile(str(semicolons), ["y"], time_column="t").load()
+    comma[7] = values[7].replace(".", ",")
+    pd.DataFrame({"t": range(300), "y": comma}).to_csv(semicolons, index=False, sep=";")
+    read = TableFile(str(semicolons), ["y"], time_column="t").load()
+    np.testing.assert_allclose(read.targets[kept, 0], np.asarray(values, dtype=object)[kept].astype(float))
     values[7] = "1O.5"  # a typo is still refused
     pd.DataFrame({"t": range(300), "y": values}).to_csv(path, index=False)
     with pytest.raises(UserError, match=r"1 of its 29\d values is no number \('1O.5'\)"):
@@ -529,6 +541,13 @@ def test_a_date_and_a_time_of_day_in_two_columns_are_read_as_one_time(tmp_path, 
     assert "step 1 hour from '01.03.2023 00:00' to '17.03.2023 15:00'" in caplog.text
     given = TableFile(str(path), ["kW"], time_column=["Datum", "Uhrzeit"], time_format="%d.%m.%Y %H:%M").load()
     assert given.targets[:, 0].tolist() == list(range(400))
+    # Parquet keeps dates as datetimes and times of day as times or durations: the dates were read as a year
+    # ("row 0 holds '2023-03-01 00:00:00', not a whole number from 1 to 9999")
+    for clock in (times.time, times - times.normalize()):
+        stored = tmp_path / "meter.parquet"
+        pd.DataFrame({"Datum": times.normalize(), "Uhrzeit": clock, "kW": np.arange(400.0)}).to_parquet(stored)
+        table = TableFile(str(stored), ["kW"], time_column=["Datum", "Uhrzeit"]).load()
+        assert table.targets[:, 0].tolist() == list(range(400)) and table.season_length == 24
     with pytest.raises(UserError, match=r"has 383 duplicated time\(s\) \(first '17.03.2023'\); column 'Uhrzeit' holds "
                                         r"the time of day: set data.source.time_column=\[Datum,Uhrzeit\]"):
         TableFile(str(path), ["kW"], time_column="Datum").load()
@@ -557,6 +576,16 @@ def test_spreadsheet_serial_dates_are_read_with_the_excel_format_and_pointed_out
     pd.DataFrame({"Date": 45000 + np.arange(300) / 24, "y": np.arange(300.0)}).to_csv(path, index=False)  # hourly
     hours = TableFile(str(path), ["y"], time_column="Date", time_format="excel").load()
     assert hours.frequency == "h" and hours.season_length == 24
+    # a spreadsheet's times are its clock's: refused with a zone as 'times with UTC offsets (or Unix time)'
+    pd.DataFrame({"Date": 45000 + np.arange(200) / 24, "y": np.arange(200.0)}).to_csv(path, index=False)  # to Mar 23
+    local = TableFile(str(path), ["y"], time_column="Date", time_format="excel", time_zone="Europe/Berlin").load()
+    assert str(local.times[0].times[0]) == "2023-03-14T23:00:00.000000000"  # 2023-03-15 00:00 in Berlin (UTC+1)
+    pd.DataFrame({"Date": pd.date_range("2020-01-01", periods=60).strftime("%Y%m%d").astype(int),
+                  "y": np.arange(60.0)}).to_csv(path, index=False)  # YYYYMMDD numbers: dates, no zone either
+    assert TableFile(str(path), ["y"], time_column="Date", time_zone="Europe/Berlin").load().frequency == "D"
+    pd.DataFrame({"Date": 1.6e9 + 3600 * np.arange(60), "y": np.arange(60.0)}).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"holds times with UTC offsets \(or Unix time\)"):  # an instant: still so
+        TableFile(str(path), ["y"], time_column="Date", time_zone="Europe/Berlin").load()
 
 
 @pytest.mark.parametrize("time_format, what", [("excel", "days since 1899-12-30"), ("unix", "seconds since 1970"),

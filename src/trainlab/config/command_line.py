@@ -150,11 +150,12 @@ def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
     if not exc.missing_cfg_file:
         return None
     from trainlab.config.search_path import group_options, option_given_as_path
+    from trainlab.data.files import DATA_SUFFIXES
 
     for override in _parsed(argv):  # the override as typed: its group, and the path that Hydra split
         group, value = override.key_or_group, override.value()
         if isinstance(value, str) and exc.missing_cfg_file == f"{group}/{value}" and (
-                re.search(r"[/\\]", value) or group == "data" and re.search(r"\.(csv|parquet|npy)$", value, re.I)):
+                re.search(r"[/\\]", value) or group == "data" and value.lower().endswith(DATA_SUFFIXES)):
             return option_given_as_path(group, value)
     group, _, option = exc.missing_cfg_file.rpartition("/")
     if not group:

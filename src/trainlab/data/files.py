@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from trainlab.config.errors import UserError, require_path, why_missing
-from trainlab.data.astro_tables import read_table, table_format
+from trainlab.data.astro_tables import SUFFIXES, read_table, table_format
 from trainlab.data.memory import check_fits
 
 _READABLE = ".csv, .parquet, .npy, .ecsv, .vot or .fits"
@@ -25,6 +25,7 @@ _READABLE_IN_FULL = (".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; com
                      ".parquet, .npy, or an astronomy archive's table: .ecsv, .vot (.votable, .xml) or .fits (.fit, "
                      ".fts), each also .gz")
 CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
+DATA_SUFFIXES = (*CSV_SUFFIXES, ".parquet", ".npy", *SUFFIXES)  # what read_frame reads (the astro tables' gzipped too)
 log = logging.getLogger(__name__)
 LARGE_FILE = 20 * 2**20  # bytes; a file this large takes seconds to read and check: said before it starts
 
@@ -33,7 +34,7 @@ def data_name(path: str) -> str:
     """A data file's name without its suffixes, for log lines and messages: 'load' for load.csv.gz, as for
     load.csv (Path.stem kept '.csv')."""
     name = Path(path).name
-    for suffix in (*sorted(CSV_SUFFIXES, key=len, reverse=True), ".parquet", ".npy"):
+    for suffix in sorted(DATA_SUFFIXES, key=len, reverse=True):  # stars.vot.gz: 'stars', not 'stars.vot'
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             return name[:-len(suffix)]
     return Path(path).stem
@@ -133,6 +134,7 @@ def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
     with _ReadProgress(path) as f:  # a large file says how far it is every 30 s
         frame = pd.read_csv(f, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows,
                             compression=_COMPRESSION.get(Path(path.name.lower()).suffix))
+    frame.attrs["decimal"] = decimal  # a column read as text (a missing-value mark in it) reads its numbers so
     if under:  # VizieR pads its columns: 'Plx  ' is Plx
         header = [name.strip() for name in header]
         frame.columns = [str(name).strip() for name in frame.columns]

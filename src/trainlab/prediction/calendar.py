@@ -51,12 +51,21 @@ def _steps(grids: Sequence[Grid], frequency: Optional[str], offsets: np.ndarray)
         start = first.astype("datetime64[M]") + offsets * int(monthly.group(1) or 1) * _MONTHS[monthly.group(2)]
         length = (start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")
         into = np.minimum(day - first.astype("datetime64[M]").astype("datetime64[D]"), length - DAY)
+        ends = {id(g): _month_ends(g) for g in grids}  # a series of month ends from Apr 30 goes on to Jan 31, not 30
+        into = np.where([ends[id(g)] for g in grids], length - DAY, into)
         return start.astype("datetime64[D]") + into + clock
     if frequency == "B":
         return np.busday_offset(day, offsets, roll="forward") + clock
     import pandas as pd
 
     return first + np.timedelta64(pd.Timedelta(pd.tseries.frequencies.to_offset(frequency)).value, "ns") * offsets
+
+
+def _month_ends(grid: Grid) -> bool:
+    """Whether every time of a grid on whole months falls on its month's last day (a series of month ends,
+    whatever day its first month ends on: Apr 30, Feb 28)."""
+    days = np.asarray(grid.times).astype("datetime64[D]")
+    return bool(len(days)) and bool(np.all((days + 1).astype("datetime64[M]") != days.astype("datetime64[M]")))
 
 
 def after_end(grids: Sequence[Optional[Grid]], horizon: int, zone: Optional[str]) -> Optional[Any]:

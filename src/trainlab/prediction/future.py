@@ -61,8 +61,40 @@ class FutureFile(TableFile):
             raise UserError(f"future={self.path}: {said}; give the inputs' values after the data's end as numbers, "
                             "in the units of the run's data") from None
 
+    def _sorted(self, frame: Any, target_frame: Any, value: Any, reading: Any = None,
+                target_reading: Any = None) -> tuple[Any, Any, Any]:
+        """As the run's; a series of one or two rows, which has no step of its own (times.date_grid needs three),
+        keeps its times, read as the run's are, so that read_future checks them (they were fed without a look)."""
+        raw = frame[self.time_column] if self.time_column in frame.columns else None
+        frame, target_frame, grid = super()._sorted(frame, target_frame, value, reading, target_reading)
+        if grid is not None or raw is None or not 0 < len(raw) < 3:
+            return frame, target_frame, grid
+        return frame, target_frame, _few_times(raw.reset_index(drop=True), self, reading)
+
     def _trimmed(self, frame: Any, target_frame: Any, grid: Any, value: Any) -> tuple[Any, Any, Any]:
         return frame, target_frame, grid  # empty rows at either end are refused by read_future, not left out
+
+
+def _few_times(raw: Any, source: TableFile, reading: Any) -> Any:
+    """The times of a series too short for a step (one or two rows), as sort_by_time reads a longer one's (naive
+    UTC under a zone, clock times otherwise), in a Grid without a step; None for numbers."""
+    from functools import partial
+
+    from trainlab.data.timeseries.times import Grid, parse_dates, read_times, time_where
+    from trainlab.data.timeseries.zones import calendar_in_local_time, in_utc
+
+    where = time_where(source.time_column, source.path)
+    reading = reading or read_times(raw, where, source.time_format)
+    if reading.is_number:
+        return None
+    times = reading.times.reset_index(drop=True)
+    if source.time_zone is not None:
+        times = in_utc(times, raw, source.time_zone, where, zoned=reading.zoned)
+    else:
+        times = calendar_in_local_time(times, raw, partial(parse_dates, where=where, time_format=source.time_format),
+                                       zoned=reading.zoned)
+    order = np.argsort(times.to_numpy(), kind="stable")
+    return Grid(np.arange(len(raw)), "", None, None, written=raw.array[order], times=times.to_numpy()[order])
 
 
 def reader(path: str, source: Any, names: list[str]) -> TableFile:
@@ -112,6 +144,11 @@ def read_future(path: str, data: Any, horizon: int) -> list[np.ndarray]:
                 raise UserError(f"future={path}: {where} steps by {theirs_grid.frequency}, the data by "
                                 f"{grid.frequency}; give its rows on the data's step")
             expected = stepped(grid, [int(grid.positions[-1]) + 1])[0]
+            if theirs_grid.frequency is None and grid.frequency is not None and theirs_grid.times[0] == expected:
+                ahead = stepped(grid, int(grid.positions[-1]) + 1 + np.arange(len(theirs_grid.times)))
+                if not np.array_equal(np.asarray(ahead), np.asarray(theirs_grid.times)):  # one or two rows, a gap
+                    raise UserError(f"future={path}: {where} holds {', '.join(map(str, theirs_grid.written))}, not "
+                                    f"consecutive steps of the data's {grid.step}; give its rows one step apart")
             if theirs_grid.times[0] != expected:
                 next_time = _as_written(after_end([grid], 1, zone).iloc[0])
                 raise UserError(f"future={path}: {where} starts at {theirs_grid.written[0]}, but the data"

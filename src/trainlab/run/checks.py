@@ -94,8 +94,9 @@ def _batch_limit(trainer: pl.Trainer) -> Optional[str]:
     (debug=overfit), ``trainer.limit_train_batches=5`` (debug=limit); None when the epoch is the whole loader."""
     if trainer.overfit_batches:
         return f"trainer.overfit_batches={trainer.overfit_batches} limits them"
-    if trainer.limit_train_batches not in (None, 1.0):
-        return f"trainer.limit_train_batches={trainer.limit_train_batches} limits them"
+    limit = trainer.limit_train_batches  # a whole number counts batches (1: one batch); 1.0 is the whole loader
+    if limit is not None and (isinstance(limit, int) or limit != 1.0):
+        return f"trainer.limit_train_batches={limit} limits them"
     return None
 
 

@@ -80,8 +80,8 @@ PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pi
 def peer_gone(trainer: pl.Trainer, exception: BaseException) -> Optional[RankGone]:
     """The one line for a rank whose collective failed because another rank had ended (its error, printed by
     that rank, says why), instead of gloo's traceback on every other rank; None for any other exception."""
-    if trainer.world_size == 1:
-        return None
+    if trainer.world_size == 1 or not isinstance(exception, RuntimeError):  # gloo's and NCCL's errors are; a
+        return None  # BrokenPipeError (an OSError: stdout piped into a 'head' that ended) is this process's own
     text = str(exception)
     found = next((fragment for fragment in PEER_GONE if fragment in text), None)
     if found is None:

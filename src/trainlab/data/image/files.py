@@ -80,17 +80,19 @@ def one_file_per_stem(files: list[Path], key: str, folder: Path) -> None:
                             "and masks are matched by name: rename or remove one of them")
 
 
-def _read_tiff(path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
+def _read_tiff(path: Path, colours: bool = False) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """A TIFF's pages (or samples) as tifffile reads them, less an alpha sample, and that alpha as opacity 0..1
     (None without one): the alpha was read as one more channel, and a mask painted on a transparent layer (its
     empty pixels white, as PNG's often are) as anomalous everywhere. tifffile decodes LZW and JPEG (GIMP's,
     ImageMagick's and Photoshop's default compressions) only with the imagecodecs package, which trainlab does
-    not require: such a file is read by Pillow instead, its pages stacked as channels."""
+    not require: such a file is read by Pillow instead, its pages stacked as channels. ``colours``: a palette
+    image's indices turned into its colours (3, H, W), 8-bit as a PNG's (read_array's ``palette_indices``)."""
     import tifffile
 
     with tifffile.TiffFile(path) as tiff:
         page = tiff.pages[0]
         extras, samples = tuple(page.extrasamples or ()), page.samplesperpixel
+        palette = page.colormap if page.photometric == tifffile.PHOTOMETRIC.PALETTE else None
     # tifffile's EXTRASAMPLE: 1 associated (premultiplied) alpha, 2 unassociated; 0 is data of no stated kind
     alpha_at = next((samples - len(extras) + i for i, kind in enumerate(extras) if int(kind) in (1, 2)), None)
     try:
@@ -106,6 +108,9 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
         except (OSError, ValueError):  # what Pillow cannot decode either: tifffile's line names the package
             raise ValueError(f"{exc} (pip install imagecodecs)") from exc
         array = pages[0] if len(pages) == 1 else np.stack(pages)
+    if colours and palette is not None and array.ndim == 2:  # indices into a (3, 2**bits) table of 16-bit colours
+        table = np.asarray(palette)
+        array = (table >> 8 if table.max() > 255 else table).astype(np.uint8)[:, array]  # v*256 or v*257: v
     if alpha_at is None or array.ndim != 3 or samples not in (array.shape[0], array.shape[-1]):
         return array, None
     axis = -1 if array.shape[-1] == samples else 0  # (H, W, samples) as stored, or (samples, H, W): planar
@@ -120,7 +125,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
     """A FITS, NPY, PNG or TIFF file as a float array, (H, W) or (channels, H, W).
 
     FITS: the first image HDU holding data; NPY and TIFF (tifffile, any dtype, pages as channels): as
-    stored; PNG: grey (8 or 16 bit), RGB, or with a palette
+    stored; PNG and TIFF: grey (8 or 16 bit), RGB, or with a palette
     (turned into its colours, or with ``palette_indices`` kept as the indices, as segmentation masks
     store classes); alpha left out here: :class:`ImageFolder` reads an image's as where it has data
     (:func:`transparent_as_missing`), :func:`read_mask` a mask's as where it is clean. Leading axes of length 1 beyond
@@ -133,7 +138,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
         if suffix == ".npy":
             array = np.load(path, allow_pickle=False)
         elif suffix in (".tif", ".tiff"):  # pages (or samples) as channels; (H, W, <=4) moved below
-            array = _read_tiff(path)[0]
+            array = _read_tiff(path, colours=not palette_indices)[0]
         elif suffix == ".png":
             from PIL import Image
 

@@ -133,7 +133,9 @@ def calendar_column(frame: Any, parts: Sequence[str], name: str, path: str, time
         raise UserError(f"data.source.time_column {list(parts)}: {absent} not in '{path}'; its columns are "
                         f"{[str(c) for c in frame.columns]}")
     where = f"data.source.time_column {list(parts)} in '{path}'"
-    if len(parts) == 2 and pd.to_numeric(frame[parts[0]], errors="coerce").isna().any():
+    first = frame[parts[0]]  # dates: text, or datetimes (Parquet), which to_numeric reads as nanoseconds
+    if len(parts) == 2 and (pd.api.types.is_datetime64_any_dtype(first)
+                            or pd.to_numeric(first, errors="coerce").isna().any()):
         return _date_and_clock(frame, parts, name, where)
     if time_format:
         raise UserError(f"data.source.time_format='{time_format}' is set, but {where} holds the date in parts (year, "
@@ -161,7 +163,12 @@ _CLOCK = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?")  # 7:00, 07:00, 07:00:00,
 def _date_and_clock(frame: Any, parts: Sequence[str], name: str, where: str) -> Any:
     """``frame`` with a date column and a column of clock times (``[date,time]``, as loggers and grid operators
     export them) joined into one text column ``name`` ("2023-01-01 07:00"), read as one date column is."""
-    clock = frame[parts[1]].astype(str).str.strip()
+    import pandas as pd
+
+    clock = frame[parts[1]]
+    if pd.api.types.is_timedelta64_dtype(clock):  # a Parquet time of day read as a duration: '0 days 07:00:00'
+        clock = clock.astype(str).str.rsplit(" ", n=1).str[-1]
+    clock = clock.astype(str).str.strip()
     bad = ~clock.str.fullmatch(_CLOCK.pattern)
     if bad.any():
         row = bad.index[bad.to_numpy()][0]

@@ -131,6 +131,8 @@ def read_times(raw: Any, where: str, time_format: Optional[str] = None) -> TimeR
     dates = numbers_as_dates(raw, where, time_format) if is_number else None
     if dates is not None:
         times, is_number = dates, False
+        if not _unix(raw, time_format):  # spreadsheet serial dates, YYYYMMDD, strftime codes: clock times, no zone
+            return TimeReading(times, False, lambda: np.zeros(len(raw), dtype=bool))
     elif is_number:
         times = raw.astype(np.float64)
     elif pd.api.types.is_datetime64_any_dtype(raw):  # e.g. a Parquet timestamp column
@@ -291,6 +293,12 @@ def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
                      _written(parsed.max()), KEEP_NUMBERS)
             return parsed
     return None
+
+
+def _unix(raw: Any, time_format: Optional[str]) -> bool:
+    """Whether numbers :func:`numbers_as_dates` read as dates were read as Unix time, an instant (the guess's Unix
+    reading needs 1e8 seconds or more from 1970; YYYYMMDD numbers stay under 3e7)."""
+    return time_format in UNIX_UNITS or (not time_format and float(np.abs(raw.to_numpy(np.float64)).max()) >= 1e8)
 
 
 def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:

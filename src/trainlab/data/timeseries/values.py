@@ -26,19 +26,23 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
 
     require_columns(frame, columns, path, f"data.source.{role}_columns")
     text = []  # (column, its values that are no number)
+    decimal = frame.attrs.get("decimal", ".")  # the decimal mark the file was read with (files.py)
     for c in columns:
         marked = _missing_marks(frame[c])
         if marked is not None:
             log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (data.missing handles "
                      "them)", c, path, marked[1], marked[2])
             frame[c] = marked[0]
+        plain = _plain_numbers(frame[c], decimal)
+        if plain is not None:  # '10.125' beside a '-' is 10.125 as the file's reader takes it, not grouped 10125
+            frame[c] = plain
         grouped = _grouped_numbers(frame[c])
         if grouped is not None:
             log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as numbers, "
                      "e.g. %s", c, path, grouped[1], grouped[2])
             frame[c] = grouped[0]
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
-            values = pd.to_numeric(frame[c], errors="coerce")
+            values = _as_numbers(frame[c], decimal)
             bad = frame[c][values.isna() & frame[c].notna()]
             if len(bad) or pd.api.types.is_bool_dtype(frame[c]):
                 text.append((c, bad))
@@ -146,6 +150,34 @@ def _missing_marks(column) -> Optional[tuple[Any, int, str]]:
         return None
     marks = ", ".join(repr(m) for m in dict.fromkeys(text[marked]))
     return column.mask(marked), int(marked.sum()), marks
+
+
+def _plain_numbers(column, decimal: str) -> Optional[Any]:
+    """A text column's values as numbers where every one is written as the file's reader takes numbers
+    (:func:`_as_numbers`), else None: a column left as text by a missing-value mark in it reads '10.125' as the
+    file's numeric columns do, not as 10125 grouped in thousands."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column) or column.isna().all():
+        return None
+    values = _as_numbers(column, decimal)
+    return None if (values.isna() & column.notna()).any() else values
+
+
+_DECIMAL_COMMA = r"\s*[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?\s*"  # '10,5' in a file read with decimal commas
+
+
+def _as_numbers(column, decimal: str) -> Any:
+    """A text column as numbers written with ``decimal`` as the decimal mark, as the file's reader takes them
+    (files.py gives the frame's ``attrs["decimal"]``: ',' in a file separated by ';' with digit,digit values), NaN
+    where a value is none; no thousands separator ('1.234,5' is :func:`_grouped_numbers`')."""
+    import pandas as pd
+
+    if decimal == ",":  # '1.234' there groups thousands: no number of this reading
+        text = column.astype(str)
+        comma = column.notna() & text.str.fullmatch(_DECIMAL_COMMA)
+        column = text.str.replace(",", ".", regex=False).where(comma)
+    return pd.to_numeric(column, errors="coerce")
 
 
 # numbers as spreadsheets write them with thousands separators: (separator, decimal mark, example);
