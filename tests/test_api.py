@@ -64,6 +64,16 @@ def test_the_metrics_returned_are_those_the_run_recorded(two_runs):
         assert result.best_checkpoint.parent == result.run_dir / "checkpoints" and result.best_checkpoint.is_file()
 
 
+def test_a_run_ends_naming_its_folder_its_best_checkpoint_and_the_next_command(two_runs):
+    """The run folder was named only in the first line, which Lightning's tables scrolled away; nothing said
+    what to do with the run. Its last line now names the folder, the best checkpoint and evaluate.py's command."""
+    for result in two_runs[1]:
+        last = (result.run_dir / "train.log").read_text().splitlines()[-1]
+        assert (f"run done: {result.run_dir} (best val/loss {result.objective:.4g}: "
+                f"checkpoints/{result.best_checkpoint.name}); its report and plots: "
+                f"python evaluate.py ckpt_path={result.run_dir}") in last, last
+
+
 def test_evaluate_on_the_returned_run(two_runs, tmp_path):
     result = two_runs[1][0]
     report = trainlab.evaluate(result.run_dir, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])

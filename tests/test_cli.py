@@ -90,6 +90,30 @@ def test_help_starts_with_our_text_and_lists_only_real_choices(tmp_path):
     assert "powered by Hydra" not in out
 
 
+def test_help_of_evaluate_and_predict_lists_only_the_groups_they_take(capsys):
+    """evaluate.py --help and predict.py --help listed model, data, experiment ... (train.py's groups), which
+    both refuse (`model=cnn: evaluate.py chooses no model`); train.py's list stays whole."""
+    from trainlab.config.help import chosen_groups, print_help
+
+    hydra_help = ("== Configuration groups ==\nCompose your configuration from those groups (group=option)\n\n"
+                  "data: elnino, synthetic\nhardware: auto, cpu\nhparams_search/space: cnn, lstm\n"
+                  "model: cnn, lstm\ntrainer: ddp, default\n\n\n== Config ==\ntrainer:\n  max_epochs: 20\n"
+                  "model:\n  lr: 0.1\n")
+
+    def main():
+        print(hydra_help, end="")
+        raise SystemExit(0)  # as Hydra ends --help
+
+    assert chosen_groups("eval") == chosen_groups("predict") == {"trainer", "hardware", "paths", "hydra"}
+    for config_name, groups in [("eval", ["hardware", "trainer"]), ("predict", ["hardware", "trainer"]),
+                                ("train", ["data", "hardware", "model", "trainer"])]:
+        with pytest.raises(SystemExit):
+            print_help(main, config_name)
+        listed, config = capsys.readouterr().out.split("== Config ==")
+        assert [line.split(":")[0] for line in listed.splitlines() if ": " in line] == groups, config_name
+        assert config == "\ntrainer:\n  max_epochs: 20\nmodel:\n  lr: 0.1\n"  # the config is never cut
+
+
 def test_make_help_expands_the_port():
     out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
     assert "$(" not in out and "http://127.0.0.1:6006 (PORT=<n> changes it)" in out

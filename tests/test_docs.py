@@ -191,3 +191,51 @@ def test_files_named_in_the_docs_exist():
     assert len(tests) >= 5
     missing = sorted(t for t in tests if not (ROOT / "tests" / t).exists())
     assert not missing, f"the docs name test file(s) that do not exist: {missing}"
+
+
+def _top_level_names(path: Path) -> set[str]:
+    """What a module defines or imports at its top level (functions, classes, assignments, imports), and, in
+    a module with a ``__getattr__`` (trainlab's own: ``trainlab.train`` imported when first used), the names
+    its top-level lists of strings give."""
+    import ast
+
+    names, listed = set(), set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+            if isinstance(node.value, (ast.Tuple, ast.List)):
+                listed |= {e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names | (listed if "__getattr__" in names else set())
+
+
+def _python_name_exists(dotted: str) -> bool:
+    """``trainlab.run.durable.write_atomic``: the longest prefix that is a module or package under src/, then
+    a name that module defines (or a submodule of the package); read from the source, nothing imported."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        base = ROOT / "src" / Path(*parts[:cut])
+        module = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+        if module.is_file():
+            rest = parts[cut:]
+            return not rest or rest[0] in _top_level_names(module) or (base / f"{rest[0]}.py").is_file()
+    return False
+
+
+def test_python_names_in_the_docs_exist():
+    """CONTRIBUTING.md sent a contributor to trainlab.config.composition.command_line and .grammar_value, which
+    live in trainlab.config.spelling: every ``trainlab.*`` / ``hydra_plugins.*`` name the docs show, and
+    every ``from trainlab... import X`` of their code, names a module and a name it defines."""
+    code = all_code()
+    names = set(re.findall(r"(?<![\w.])((?:trainlab|hydra_plugins)(?:\.\w+)+)", code))
+    names |= {f"{module}.{name.strip()}" for module, imported in
+              re.findall(r"from ((?:trainlab|hydra_plugins)[\w.]*) import ([\w, ]+)", code)
+              for name in imported.split(",")}
+    names = {n.removesuffix(".py") for n in names if not n.endswith((".yaml", ".log"))}
+    assert {"trainlab.config.errors.refuse", "trainlab.data.timeseries.sources.SyntheticSeries"} <= names
+    missing = sorted(n for n in names if not _python_name_exists(n))
+    assert not missing, f"the docs name Python module(s) or name(s) that do not exist: {missing}"

@@ -271,6 +271,47 @@ class Shout(Callback):
     assert "test/rmse" in metrics and "epoch-ended 0" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("family", ["timeseries", "graph", "image"])
+def test_a_net_that_returns_another_shape_is_named_in_one_line(compose_cfg, family):
+    """A user's net returning one column too many (README: Your own configs) ended the run in a broadcast
+    error's traceback deep in the loss (time series: 'The size of tensor a (128) must match the size of
+    tensor b (64)'); every family's task module now names model.net, the shape it got and the one it reads."""
+    import torch
+    from torch import nn
+
+    from tests.families import FAMILIES
+    from trainlab.config.errors import UserError
+    from trainlab.run.pipeline import build_model_and_data
+
+    case = FAMILIES[family]
+    model, datamodule = build_model_and_data(compose_cfg([*case.tiny(), "hardware.num_threads=1"]))
+    width, out = datamodule.dims["in"], datamodule.dims["out"]  # the sizes the net was built with
+
+    class OneTooMany(nn.Module):
+        def __init__(self, right: tuple[int, ...]):
+            super().__init__()
+            self.right = right
+
+        def forward(self, x, *rest):
+            return torch.zeros(*self.right[:-1], self.right[-1] + 1)
+
+    if family == "timeseries":
+        inputs, right = (torch.zeros(4, 16, width),), (4, out)
+        layout = "(batch, data.steps x targets)"
+    elif family == "graph":
+        inputs = (torch.zeros(5, width), torch.zeros(2, 0, dtype=torch.long))
+        right, layout = (5, out), "(stars, classes)"
+    else:
+        inputs, right = (torch.zeros(2, width, 16, 16),), (2, out, 16, 16)
+        layout = "(batch, 1, height, width)"
+    model.net = OneTooMany(right)
+    with pytest.raises(UserError) as info:
+        model(*inputs)
+    wrong = (*right[:-1], right[-1] + 1)
+    assert str(info.value).startswith(f"model.net (OneTooMany) returned shape {wrong}, but the {family} task module "
+                                      f"reads {layout} = {right} for this batch; make the net return that shape")
+
+
 @pytest.mark.parametrize("group, option", [("model", "cnn"), ("hardware", "cpu"), ("experiment", "lstm_seed")])
 def test_an_option_that_shadows_a_built_in_one_is_refused(own_config, user_code, compose_cfg, run_train, group, option):
     """Hydra reads the first folder on its search path that holds an option: the repository's conf/

@@ -746,6 +746,27 @@ def test_the_closing_line_says_when_no_trial_completed():
                     "model.net.hidden_size=64")
 
 
+def test_a_finished_sweep_closes_with_what_to_do_next(compose_cfg, tmp_path, monkeypatch, caplog):
+    """A sweep ended on its best ('results in <dir>: best val/loss ...') and nothing named the tools that read
+    it (a staged search's closing line named make refine); now the next line names make analyze and make
+    refine with the sweep's folder, quoted for the shell. Without a best there is nothing to name."""
+    from hydra.core.plugins import Plugins
+
+    from trainlab.search.sweep import run_sweep
+
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'my sweep'}", "hydra.sweeper.n_trials=1"])
+    monkeypatch.setattr(Plugins, "instantiate_launcher", lambda self, **kwargs: StandIn())
+    with caplog.at_level("INFO", logger="trainlab.search.sweep"):
+        run_sweep(cfg.hydra.sweeper, hydra_context=None, task_function=None, config=cfg, arguments=[])
+    sweep = f"'{tmp_path / 'my sweep'}'"
+    assert caplog.messages[-1] == (f"next: make analyze SWEEP={sweep} (importances, what to change in the search; "
+                                   f"analysis.txt), make refine SWEEP={sweep} EPOCHS=50 (the best configuration "
+                                   "trained longer)")
+    from trainlab.search.results import next_steps
+
+    assert next_steps({"best_trial": None, "metric": "val/loss"}, tmp_path) is None
+
+
 # -- a space's mistakes: one line naming the entry and the fix -------------------------------------------
 @pytest.mark.parametrize("params,arguments,search_space,message", [
     ({"optimizer.lr": "interval(1e-2, 1e-4)"}, [], None,

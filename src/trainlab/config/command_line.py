@@ -358,7 +358,7 @@ def _run_command_line(main, config_name: Optional[str]) -> None:
 
     try:
         with hydra_errors_as_one_line(sys.argv[1:], config_name):
-            print_help(main) if help_requested(sys.argv[1:]) else main()
+            print_help(main, config_name) if help_requested(sys.argv[1:]) else main()
     except ValueError as exc:
         if "can be specified" not in str(exc):
             raise

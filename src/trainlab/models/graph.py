@@ -128,7 +128,8 @@ class NodeClassificationModule(TaskModule):
         return weights
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        return self.net(x, edge_index)  # (nodes, classes) logits
+        return self.checked_output(self.net(x, edge_index), (x.shape[0], len(self.class_names)),
+                                   "(stars, classes)")  # logits
 
     @staticmethod
     def _targets(batch: Any) -> tuple[torch.Tensor, int]:

@@ -107,7 +107,8 @@ class SegmentationModule(TaskModule):
 
     # -- what evaluation and prediction use ------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)  # (batch, 1, H, W) logits
+        return self.checked_output(self.net(x), (x.shape[0], 1, *x.shape[2:]),
+                                   "(batch, 1, height, width)")  # logits
 
     def anomaly_map(self, x: torch.Tensor) -> torch.Tensor:
         """Probability that each pixel is anomalous: (batch, C, H, W) images -> (batch, H, W)."""

@@ -12,6 +12,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from trainlab.config.errors import UserError
 from trainlab.metrics.aggregation import WeightedMean
 from trainlab.models.optim import configure_optimizers
 from trainlab.models.step_logging import log_eval_epoch
@@ -56,6 +57,18 @@ class TaskModule(pl.LightningModule):
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
+
+    def checked_output(self, out: Any, expected: tuple[int, ...], layout: str) -> torch.Tensor:
+        """The net's output, if it has the shape this task module reads (``layout`` names it); else one line
+        naming ``model.net``: a net of a user's own (README: Your own configs) that returned another shape
+        ended the run in a broadcast error's traceback deep in the loss, or was broadcast without a word.
+        A comparison of sizes the host knows: nothing is read from the device."""
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(expected):
+            got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+            raise UserError(f"model.net ({type(self.net).__name__}) returned {got}, but the {self.family} task "
+                            f"module reads {layout} = {tuple(expected)} for this batch; make the net return "
+                            "that shape (its sizes from the data arrive as its output_size / out_channels)")
+        return out
 
     def eval_metrics(self, stage: str) -> tuple[Any, ...]:
         """The metric collections of ``stage`` ("val" or "test"), logged at the epoch's end."""

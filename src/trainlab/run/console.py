@@ -75,6 +75,26 @@ def announce_run_folder() -> None:
         logging.getLogger(__name__).info("run folder: %s", HydraConfig.get().runtime.output_dir)
 
 
+def announce_run_done(run_dir: str, monitor: str, best_value: float) -> None:
+    """Name the run folder again as a finished run's last line, with its best checkpoint and the command that
+    reports on it: the first line (:func:`announce_run_folder`) had scrolled away under Lightning's tables, and
+    nothing said what to do next. Rank 0 of a plain run only: a sweep's trials are summed up by the sweep."""
+    from hydra.types import RunMode
+
+    from trainlab.config.spelling import command_line
+    from trainlab.run.folder import RunFolder
+
+    if process_rank() != 0 or HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return
+    best = RunFolder(run_dir).best()
+    if best is None:  # callbacks without model_checkpoint: nothing for evaluate.py to read
+        logging.getLogger(__name__).info("run done: %s (no checkpoint kept)", run_dir)
+        return
+    logging.getLogger(__name__).info("run done: %s (best %s %.4g: checkpoints/%s); its report and plots: %s",
+                                     run_dir, monitor, best_value, best.name,
+                                     command_line("evaluate.py", [], ckpt_path=run_dir))
+
+
 def home_folder() -> Optional[Path]:
     """The user's home folder, or None where there is none to find: no ``HOME`` and no passwd entry for this
     uid (a container started with an arbitrary uid, ``docker run --user 12345``, as OpenShift does), where

@@ -355,6 +355,19 @@ def results_line(result: dict[str, Any], sweep_dir: Path) -> str:
             f"(trial {result['best_trial']}) with {params or 'no searched parameter'}")
 
 
+def next_steps(result: dict[str, Any], sweep_dir: Path) -> Optional[str]:
+    """What to do with a sweep that has a best (or a Pareto front): read its analysis, retrain its best longer.
+    None where no trial completed (:func:`results_line` said what to do then). A staged search closes with
+    its own line (:func:`trainlab.search.stages.run_stages`)."""
+    import shlex
+
+    if result.get("best_trial") is None and not result.get("solutions"):
+        return None
+    sweep = shlex.quote(str(sweep_dir))
+    return (f"next: make analyze SWEEP={sweep} (importances, what to change in the search; analysis.txt), "
+            f"make refine SWEEP={sweep} EPOCHS=50 (the best configuration trained longer)")
+
+
 def write_results(study: optuna.Study, sweep_dir: Path, storage: str, metric: str,
                   objectives: Optional[list[str]] = None) -> dict[str, Any]:
     """Write trials.csv, trials.jsonl and optimization_results.yaml / .json into ``sweep_dir``;

@@ -41,7 +41,8 @@ from trainlab.config.errors import refuse
 from trainlab.run.durable import DiskFull, write_atomic
 from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, build_pruner, sweep_process
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import MULTIRUN_YAML, RUN_DIR, as_stored, progress_line, results_line, study_folder, write_results
+from trainlab.search.results import (MULTIRUN_YAML, RUN_DIR, as_stored, next_steps, progress_line, results_line,
+                                     study_folder, write_results)
 from trainlab.search.shared import ask_admitted, is_copied, out_of_space, storage_file, taken, tell, trial_id
 from trainlab.search.space import as_override
 from trainlab.search.study import open_study
@@ -393,4 +394,6 @@ def run_sweep(conf: Mapping[str, Any], *, hydra_context: Any, task_function: Any
         return
     with report_user_errors(on_error=lambda: discard_empty_sweep_dir(config)):
         search = OptunaSearch(plan_sweep(conf, config, arguments, launcher), launcher, config=config)
-    search.run()
+    advice = next_steps(search.run(), search.plan.sweep_dir)
+    if advice:
+        log.info(advice)
