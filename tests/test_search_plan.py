@@ -846,11 +846,19 @@ def test_whole_numbers_and_numbers_for_a_fraction_are_searched(compose_cfg, tmp_
     assert isinstance(plan.space["model.net.num_layers"], optuna.distributions.IntDistribution)
 
 
-def test_the_command_line_replaces_a_search_space_entry_as_it_replaces_a_params_entry():
-    """optimizer.lr=0.01 was passed to every trial and then overridden by the trial's searched value."""
-    space, fixed = parse_space({"data.batch_size": "choice(16,32)"},
-                               {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, ["optimizer.lr=0.01"])
+def test_the_command_line_replaces_a_search_space_entry_as_it_replaces_a_params_entry(caplog):
+    """optimizer.lr=0.01 was passed to every trial and then overridden by the trial's searched value.
+    The replaced entry is said: the search file's range was dropped without a word."""
+    with caplog.at_level("INFO", logger="trainlab.search.space"):
+        space, fixed = parse_space({"data.batch_size": "choice(16,32)"},
+                                   {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, ["optimizer.lr=0.01"])
+        parse_space({"model.net.hidden_size": "range(32, 129, 16)"}, None, ["model.net.hidden_size=64"])
     assert list(space) == ["data.batch_size"] and fixed == ["optimizer.lr=0.01"]
+    assert caplog.messages == [
+        "optimizer.lr=0.01 on the command line replaces hydra.sweeper.search_space.optimizer.lr={'type': 'float', "
+        "'low': 0.0001, 'high': 0.01}: fixed at that value, not searched",
+        "model.net.hidden_size=64 on the command line replaces hydra.sweeper.params' model.net.hidden_size=range(32, "
+        "129, 16): fixed at that value, not searched"]
     space, _ = parse_space(None, {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}},
                            ["optimizer.lr=choice(0.1,0.2)"])
     assert list(space["optimizer.lr"].choices) == [0.1, 0.2]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
@@ -23,6 +24,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from trainlab.config.errors import UserError, did_you_mean
+
+log = logging.getLogger(__name__)
 
 _CATEGORICAL_TYPES = (type(None), bool, int, float, str)
 
@@ -198,6 +201,8 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
                 and (override.is_sweep_override() or earlier[1].is_sweep_override())):
             raise UserError(f"{override.get_key_element()} is given twice on {where} ({earlier[0]} and {line}); "
                             "keep one")
+        if earlier is not None and earlier[2] != where:
+            _say_replaced(line, f"{earlier[2]}' {earlier[0]}", override.is_sweep_override())
         by_key[override.get_key_element()] = (line, override, where)
     space: dict[str, BaseDistribution] = {}
     fixed: list[str] = []
@@ -212,8 +217,10 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
             raise UserError(f"{culprit}: {exc}") from None
     for key, spec in (search_space or {}).items():
         culprit = f"hydra.sweeper.search_space.{key}"
-        if key in by_key and by_key[key][2] == "the command line":
-            continue  # the command line's value or sweep replaces it, as it replaces an entry of params
+        if key in by_key and by_key[key][2] == "the command line":  # it replaces the entry, as one of params
+            entry = OmegaConf.to_container(spec) if isinstance(spec, DictConfig) else spec
+            _say_replaced(by_key[key][0], f"{culprit}={entry}", by_key[key][1].is_sweep_override())
+            continue
         if key in by_key:
             raise UserError(f"{culprit} and hydra.sweeper.params: {by_key[key][0]} both search {key}; keep one")
         try:
@@ -221,6 +228,12 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
         except ValueError as exc:
             raise UserError(f"{culprit}: {exc}") from None
     return space, fixed
+
+
+def _say_replaced(line: str, replaced: str, sweep: bool) -> None:
+    """A search file's entry that the command line replaces: said, since the file's range is not searched."""
+    done = "searched as the command line gives it" if sweep else "fixed at that value, not searched"
+    log.info("%s on the command line replaces %s: %s", line, replaced, done)
 
 
 def params_override_problem(argv: Sequence[str]) -> str | None:
