@@ -436,14 +436,18 @@ def test_a_continued_staged_search_whose_earlier_best_moved_is_refused(compose_c
     assert len(launcher.jobs) == 7  # stage 1's two new trials ran and are kept; stage 2 ran none
 
 
-def test_a_study_that_cannot_be_opened_leaves_no_empty_sweep_folder(compose_cfg, tmp_path, capsys):
+@pytest.mark.parametrize("storage", ["journal:{}/study.journal", "sqlite:///{}/study.db"])
+def test_a_study_that_cannot_be_opened_leaves_no_empty_sweep_folder(compose_cfg, tmp_path, capsys, storage):
+    """A study file in a folder that does not exist is refused before the sweep folder is made; a sqlite one
+    was found only after five tries to open it ('unable to open database file')."""
     from trainlab.search.stages import run_stages
 
-    cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-                       f"hydra.sweeper.storage=journal:{tmp_path / 'nowhere' / 'study.journal'}"])
+    given = storage.format(tmp_path / "nowhere")
+    cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.storage={given}"])
     with pytest.raises(SystemExit):
         run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
-    assert "does not exist; nothing was run, so its sweep folder was removed" in capsys.readouterr().err
+    assert (f"error: hydra.sweeper.storage={given}: the folder {tmp_path / 'nowhere'} does not exist; make it, or "
+            "give a file in a folder that exists") in capsys.readouterr().err
     assert not (tmp_path / "sweep").exists()
 
 
