@@ -217,6 +217,13 @@ def fail_trial(study: optuna.Study, trial_id: int, reason: str) -> bool:
     return True
 
 
+def queue_again(study: optuna.Study, trial: Union[optuna.trial.Trial, FrozenTrial]) -> None:
+    """The configuration of a trial stopped from outside (Ctrl-C, SIGTERM, its sweep process killed), queued
+    to run first: its trial never trained to its end, and the sweep went on drawing new ones."""
+    if trial.params:
+        study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number})
+
+
 def _close_if_orphaned(study: optuna.Study, trial: FrozenTrial) -> Optional[bool]:
     """For a RUNNING trial: None while its sweeper is (or may be) alive; else tell it FAIL and return
     whether this call closed it (False: another process did first)."""
@@ -225,7 +232,8 @@ def _close_if_orphaned(study: optuna.Study, trial: FrozenTrial) -> Optional[bool
         return None
     closed = fail_trial(study, trial_id(trial), reason)
     if closed:
-        log.info("trial %d marked FAIL: %s", trial.number, reason)
+        queue_again(study, trial)
+        log.info("trial %d marked FAIL: %s; its configuration runs again first", trial.number, reason)
     return closed
 
 
