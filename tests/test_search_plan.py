@@ -766,7 +766,9 @@ def test_the_closing_line_says_when_no_trial_completed():
     ({}, ["optimizer.lr=interval(0.01,0.01)"], None, "has one value (0.01)"),
     ({}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.01}},
      "hydra.sweeper.search_space.optimizer.lr: the low end 0.1 is above the high end 0.01"),
-    ({}, [], {"optimizer.lr": {"type": "float", "low": 0, "high": 0.01, "log": True}}, "a log scale needs a low end"),
+    # an entry of search_space is told its own fix (it was told to drop tag(log, ...), which it has not)
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 0, "high": 0.01, "log": True}},
+     "a log scale needs a low end above 0, got 0.0; start at a small positive value (e.g. 1e-6), or set log: false"),
     ({}, [], {"data.batch_size": {"type": "categorical", "choices": [32]}}, "has one value (32)"),
     ({}, [], {"data.batch_size": {"type": "int", "low": "a", "high": 3}}, "its ends 'a' and 3 must be numbers"),
     # a step that does not divide the range: Optuna lowered the high end with a Python warning only
@@ -781,7 +783,8 @@ def test_the_closing_line_says_when_no_trial_completed():
      "optimizer.lr is given twice on the command line (optimizer.lr=interval(1e-4,1e-2) and optimizer.lr=0.01); keep one"),
     ({"optimizer.lr": "interval(1e-4,1e-2)"}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.5}},
      "hydra.sweeper.search_space.optimizer.lr and hydra.sweeper.params: optimizer.lr=interval(1e-4,1e-2) both search "
-     "optimizer.lr; keep one"),
+     "optimizer.lr; keep one (a search file that extends optuna has the model's space, hparams_search/space/<model>.yaml,"
+     " in params: params: null in that file searches its search_space alone)"),
     # read by nothing, so the search ran without them: another tag, a scale on a choice, an entry's unknown key
     ({}, ["optimizer.lr=tag(lg,interval(1e-5,1e-2))"], None,
      "the command line: optimizer.lr=tag(lg,interval(1e-5,1e-2)): tag lg means nothing to the sweeper; the one tag it "

@@ -48,8 +48,9 @@ def _numeric(where: str, low: Any, high: Any, log: bool = False, step: Any = Non
     if low > high:
         raise UserError(f"{where}: the low end {low} is above the high end {high}; swap them")
     if log and low <= 0:
+        linear = "set log: false" if where.startswith("hydra.sweeper.search_space") else "drop tag(log, ...)"
         raise UserError(f"{where}: a log scale needs a low end above 0, got {low}; start at a small positive "
-                        "value (e.g. 1e-6), or drop tag(log, ...)")
+                        f"value (e.g. 1e-6), or {linear}")
     if log and step is not None and not (kind is int and step == 1):
         # Optuna draws a log scale without a step (its own refusal names neither the entry nor the fix)
         raise UserError(f"{where}: a log scale takes no step (got step {step}); drop the step (a log scale over "
@@ -222,7 +223,9 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
             _say_replaced(by_key[key][0], f"{culprit}={entry}", by_key[key][1].is_sweep_override())
             continue
         if key in by_key:
-            raise UserError(f"{culprit} and hydra.sweeper.params: {by_key[key][0]} both search {key}; keep one")
+            raise UserError(f"{culprit} and hydra.sweeper.params: {by_key[key][0]} both search {key}; keep one (a "
+                            "search file that extends optuna has the model's space, hparams_search/space/<model>.yaml, "
+                            "in params: params: null in that file searches its search_space alone)")
         try:
             space[key] = _searchable(culprit, key, _from_mapping(culprit, spec))
         except ValueError as exc:
