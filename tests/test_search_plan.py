@@ -1104,6 +1104,20 @@ def test_continuing_a_study_with_another_space_is_refused(compose_cfg, tmp_path,
     assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db").trials) == 2
 
 
+def test_a_shared_studys_other_space_is_told_to_take_another_study_name(compose_cfg, tmp_path):
+    """A study in a storage of its own (hydra.sweeper.storage, study_name given): another hydra.sweep.dir, which
+    the refusal offered first, opens the same study and is refused again."""
+    shared = [f"hydra.sweeper.storage=sqlite:///{tmp_path}/shared.db", "hydra.sweeper.study_name=lstm"]
+    search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2", *shared]).run()
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'other'}", "hydra.sweeper.n_trials=4", *shared])
+    launcher = StandIn()
+    with pytest.raises(UserError) as refused:
+        OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, ["model.net.dropout=interval(0.0,0.3)"], launcher), launcher,
+                     config=cfg)
+    assert str(refused.value).endswith("a continued study keeps its space: use another hydra.sweeper.study_name for a "
+                                       "new study, or search as before"), refused.value
+
+
 @pytest.mark.parametrize("low,high,refusal", [(32, 128, None), (16, 64, "model.net.hidden_size was searched over")])
 def test_a_trial_drawing_its_parameters_in_another_process_is_no_other_space(compose_cfg, tmp_path, low, high,
                                                                              refusal):
