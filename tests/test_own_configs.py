@@ -355,6 +355,21 @@ def test_a_misspelt_key_in_a_users_file_of_a_typed_group(own_config, user_code, 
     assert unknown_key_problem([own_config, *argv], "train").startswith(expected)
 
 
+def test_a_value_of_the_wrong_type_in_a_users_search_file_names_the_key(own_config, user_code, compose_cfg):
+    """Hydra's line named the file, and the key only on a line the one-line error leaves out:
+    'In 'hparams_search/mine': ValidationError raised while composing config:; Value '2.5' of type 'float' ...'."""
+    from trainlab.config.composition import composition_problem
+
+    user_code({"myconf/hparams_search/mine.yaml": "# @package _global_\ndefaults:\n  - optuna\nhydra:\n  sweeper:\n"
+               "    n_trials: 2.5\n"})
+    argv = [own_config, "hparams_search=mine"]
+    with pytest.raises(Exception) as composing:
+        compose_cfg(argv)
+    assert composition_problem(composing.value, argv, "train") == (
+        "hparams_search/mine.yaml sets hydra.sweeper.n_trials: Value '2.5' of type 'float' could not be converted to "
+        "Integer")
+
+
 def test_a_sweep_over_a_users_model_refuses_other_family_data_before_the_first_trial(own_config, user_code,
                                                                                      compose_cfg, tmp_path):
     """The sweeper plans outside any run (no HydraConfig): the family check of each pair took the options
