@@ -94,6 +94,9 @@ def test_enqueue_outside_the_space_is_refused(compose_cfg, tmp_path):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.num_layers:9}]"])
     with pytest.raises(UserError, match=r"hydra.sweeper.enqueue\[0\].model.net.dropout is not a searched parameter"):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.dropout:0.1}]"])
+    with pytest.raises(UserError, match=r"enqueue\[0\].model.net.hidden_sise is not a searched parameter; searched: "
+                                        r".*; did you mean model.net.hidden_size\?$"):  # stages named it, enqueue not
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.hidden_sise:64}]"])
     # off the step grid or not whole: Optuna would sample another value instead, with a Python warning only
     with pytest.raises(UserError, match=r"enqueue\[0\].model.net.hidden_size=33 is not on its search grid 32..128 "
                                         r"step 16; the nearest values are 32 and 48"):
