@@ -373,6 +373,19 @@ def test_values_nothing_reads_or_that_cannot_be_resolved(own_config, compose_cfg
     ({"myconf/experiment/short.yaml": "# @package _global_\ntrainer:\n  max_epoch: 1\n"}, ["experiment=short"],
      "experiment/short.yaml sets trainer.max_epoch, which is not a setting of trainer; did you mean "
      "trainer.max_epochs?"),
+    # the search file chose the pruner / sampler whose node refused the key: composed without that file, the
+    # line named hydra/sweeper=basic's settings ('hydra.sweeper.pruner ... is not a setting of hydra.sweeper;
+    # its settings: _target_, max_batch_size, params')
+    ({"myconf/hparams_search/mine.yaml": "# @package _global_\ndefaults:\n  - optuna\nhydra:\n  sweeper:\n"
+      "    pruner:\n      _target_: optuna.pruners.ThresholdPruner\n      upper: 0.0\n"}, ["-m", "hparams_search=mine"],
+     "hparams_search/mine.yaml sets hydra.sweeper.pruner.upper, which is not a setting of hydra.sweeper.pruner "
+     "(hydra/sweeper/pruner=median takes _target_, n_startup_trials, n_warmup_steps, interval_steps, n_min_trials); "
+     "choose another option in that file's defaults list, - override /hydra/sweeper/pruner: <option> (hyperband, "
+     "median, nop, percentile, successive_halving), or add your own as hydra/sweeper/pruner/<name>.yaml"),
+    ({"myconf/hparams_search/mine.yaml": "# @package _global_\ndefaults:\n  - optuna\nhydra:\n  sweeper:\n"
+      "    sampler:\n      population_size: 10\n"}, ["-m", "hparams_search=mine"],
+     "hparams_search/mine.yaml sets hydra.sweeper.sampler.population_size, which is not a setting of "
+     "hydra.sweeper.sampler (hydra/sweeper/sampler=tpe takes "),
 ])
 def test_a_misspelt_key_in_a_users_file_of_a_typed_group(own_config, user_code, files, argv, expected):
     """Hydra refuses it in several lines ending 'object_type=HardwareConf', exit 1, without the key
@@ -381,6 +394,21 @@ def test_a_misspelt_key_in_a_users_file_of_a_typed_group(own_config, user_code, 
 
     user_code(files)
     assert unknown_key_problem([own_config, *argv], "train").startswith(expected)
+
+
+def test_a_value_of_the_wrong_type_in_a_users_search_file_names_the_key(own_config, user_code, compose_cfg):
+    """Hydra's line named the file, and the key only on a line the one-line error leaves out:
+    'In 'hparams_search/mine': ValidationError raised while composing config:; Value '2.5' of type 'float' ...'."""
+    from trainlab.config.composition import composition_problem
+
+    user_code({"myconf/hparams_search/mine.yaml": "# @package _global_\ndefaults:\n  - optuna\nhydra:\n  sweeper:\n"
+               "    n_trials: 2.5\n"})
+    argv = [own_config, "hparams_search=mine"]
+    with pytest.raises(Exception) as composing:
+        compose_cfg(argv)
+    assert composition_problem(composing.value, argv, "train") == (
+        "hparams_search/mine.yaml sets hydra.sweeper.n_trials: Value '2.5' of type 'float' could not be converted to "
+        "Integer")
 
 
 def test_a_sweep_over_a_users_model_refuses_other_family_data_before_the_first_trial(own_config, user_code,

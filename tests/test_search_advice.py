@@ -243,6 +243,19 @@ def test_failures_are_grouped_by_reason():
     assert advice.failure_advice(quadratic_study(1.0)) == []
 
 
+def test_a_failure_reason_keeps_the_numbers_of_its_names():
+    """Every trial failed with the same line naming val/r2 and hidden_size=64: the report printed it
+    as 'val/r#' and 'hidden_size=#' (a misspelt optimized_metric's line listed metrics no one logs)."""
+    study = new_study()
+    reason = "optimized_metric=val/nothing is never logged; it logs: val/loss, val/r2 [model.net.hidden_size=64]"
+    for _ in range(2):
+        add(study, {"x": 0.1}, None, TrialState.FAIL, fail_reason=reason)
+    add(study, {"x": 0.1}, None, TrialState.FAIL, fail_reason="conv2d: CUDA out of memory, tried 20 MiB")
+    add(study, {"x": 0.1}, None, TrialState.FAIL, fail_reason="conv2d: CUDA out of memory, tried 40 MiB")
+    assert advice.failure_advice(study) == [f'2 trial(s) failed with "{reason}" (trials 0, 1)',
+                                            '2 trial(s) failed with "conv2d: CUDA out of memory, tried # MiB" (trials 2, 3)']
+
+
 def test_top_trials_that_tie_but_disagree_on_an_important_parameter():
     apart, together = new_study(), new_study()
     for i, x in enumerate((0.1, 0.5, 0.9)):

@@ -94,6 +94,9 @@ def test_enqueue_outside_the_space_is_refused(compose_cfg, tmp_path):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.num_layers:9}]"])
     with pytest.raises(UserError, match=r"hydra.sweeper.enqueue\[0\].model.net.dropout is not a searched parameter"):
         search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.dropout:0.1}]"])
+    with pytest.raises(UserError, match=r"enqueue\[0\].model.net.hidden_sise is not a searched parameter; searched: "
+                                        r".*; did you mean model.net.hidden_size\?$"):  # stages named it, enqueue not
+        search_for(compose_cfg, tmp_path, ["hydra.sweeper.enqueue=[{model.net.hidden_sise:64}]"])
     # off the step grid or not whole: Optuna would sample another value instead, with a Python warning only
     with pytest.raises(UserError, match=r"enqueue\[0\].model.net.hidden_size=33 is not on its search grid 32..128 "
                                         r"step 16; the nearest values are 32 and 48"):
@@ -436,14 +439,18 @@ def test_a_continued_staged_search_whose_earlier_best_moved_is_refused(compose_c
     assert len(launcher.jobs) == 7  # stage 1's two new trials ran and are kept; stage 2 ran none
 
 
-def test_a_study_that_cannot_be_opened_leaves_no_empty_sweep_folder(compose_cfg, tmp_path, capsys):
+@pytest.mark.parametrize("storage", ["journal:{}/study.journal", "sqlite:///{}/study.db"])
+def test_a_study_that_cannot_be_opened_leaves_no_empty_sweep_folder(compose_cfg, tmp_path, capsys, storage):
+    """A study file in a folder that does not exist is refused before the sweep folder is made; a sqlite one
+    was found only after five tries to open it ('unable to open database file')."""
     from trainlab.search.stages import run_stages
 
-    cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-                       f"hydra.sweeper.storage=journal:{tmp_path / 'nowhere' / 'study.journal'}"])
+    given = storage.format(tmp_path / "nowhere")
+    cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.storage={given}"])
     with pytest.raises(SystemExit):
         run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
-    assert "does not exist; nothing was run, so its sweep folder was removed" in capsys.readouterr().err
+    assert (f"error: hydra.sweeper.storage={given}: the folder {tmp_path / 'nowhere'} does not exist; make it, or "
+            "give a file in a folder that exists") in capsys.readouterr().err
     assert not (tmp_path / "sweep").exists()
 
 
@@ -783,7 +790,9 @@ def test_a_finished_sweep_closes_with_what_to_do_next(compose_cfg, tmp_path, mon
     ({}, ["optimizer.lr=interval(0.01,0.01)"], None, "has one value (0.01)"),
     ({}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.01}},
      "hydra.sweeper.search_space.optimizer.lr: the low end 0.1 is above the high end 0.01"),
-    ({}, [], {"optimizer.lr": {"type": "float", "low": 0, "high": 0.01, "log": True}}, "a log scale needs a low end"),
+    # an entry of search_space is told its own fix (it was told to drop tag(log, ...), which it has not)
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 0, "high": 0.01, "log": True}},
+     "a log scale needs a low end above 0, got 0.0; start at a small positive value (e.g. 1e-6), or set log: false"),
     ({}, [], {"data.batch_size": {"type": "categorical", "choices": [32]}}, "has one value (32)"),
     ({}, [], {"data.batch_size": {"type": "int", "low": "a", "high": 3}}, "its ends 'a' and 3 must be numbers"),
     # a step that does not divide the range: Optuna lowered the high end with a Python warning only
@@ -798,7 +807,8 @@ def test_a_finished_sweep_closes_with_what_to_do_next(compose_cfg, tmp_path, mon
      "optimizer.lr is given twice on the command line (optimizer.lr=interval(1e-4,1e-2) and optimizer.lr=0.01); keep one"),
     ({"optimizer.lr": "interval(1e-4,1e-2)"}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.5}},
      "hydra.sweeper.search_space.optimizer.lr and hydra.sweeper.params: optimizer.lr=interval(1e-4,1e-2) both search "
-     "optimizer.lr; keep one"),
+     "optimizer.lr; keep one (a search file that extends optuna has the model's space, hparams_search/space/<model>.yaml,"
+     " in params: params: null in that file searches its search_space alone)"),
     # read by nothing, so the search ran without them: another tag, a scale on a choice, an entry's unknown key
     ({}, ["optimizer.lr=tag(lg,interval(1e-5,1e-2))"], None,
      "the command line: optimizer.lr=tag(lg,interval(1e-5,1e-2)): tag lg means nothing to the sweeper; the one tag it "
@@ -867,11 +877,19 @@ def test_whole_numbers_and_numbers_for_a_fraction_are_searched(compose_cfg, tmp_
     assert isinstance(plan.space["model.net.num_layers"], optuna.distributions.IntDistribution)
 
 
-def test_the_command_line_replaces_a_search_space_entry_as_it_replaces_a_params_entry():
-    """optimizer.lr=0.01 was passed to every trial and then overridden by the trial's searched value."""
-    space, fixed = parse_space({"data.batch_size": "choice(16,32)"},
-                               {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, ["optimizer.lr=0.01"])
+def test_the_command_line_replaces_a_search_space_entry_as_it_replaces_a_params_entry(caplog):
+    """optimizer.lr=0.01 was passed to every trial and then overridden by the trial's searched value.
+    The replaced entry is said: the search file's range was dropped without a word."""
+    with caplog.at_level("INFO", logger="trainlab.search.space"):
+        space, fixed = parse_space({"data.batch_size": "choice(16,32)"},
+                                   {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}, ["optimizer.lr=0.01"])
+        parse_space({"model.net.hidden_size": "range(32, 129, 16)"}, None, ["model.net.hidden_size=64"])
     assert list(space) == ["data.batch_size"] and fixed == ["optimizer.lr=0.01"]
+    assert caplog.messages == [
+        "optimizer.lr=0.01 on the command line replaces hydra.sweeper.search_space.optimizer.lr={'type': 'float', "
+        "'low': 0.0001, 'high': 0.01}: fixed at that value, not searched",
+        "model.net.hidden_size=64 on the command line replaces hydra.sweeper.params' model.net.hidden_size=range(32, "
+        "129, 16): fixed at that value, not searched"]
     space, _ = parse_space(None, {"optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2}},
                            ["optimizer.lr=choice(0.1,0.2)"])
     assert list(space["optimizer.lr"].choices) == [0.1, 0.2]
@@ -1108,6 +1126,20 @@ def test_continuing_a_study_with_another_space_is_refused(compose_cfg, tmp_path,
                                         "study keeps its space: give another hydra.sweep.dir"):
         OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher), launcher, config=cfg)
     assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db").trials) == 2
+
+
+def test_a_shared_studys_other_space_is_told_to_take_another_study_name(compose_cfg, tmp_path):
+    """A study in a storage of its own (hydra.sweeper.storage, study_name given): another hydra.sweep.dir, which
+    the refusal offered first, opens the same study and is refused again."""
+    shared = [f"hydra.sweeper.storage=sqlite:///{tmp_path}/shared.db", "hydra.sweeper.study_name=lstm"]
+    search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=2", *shared]).run()
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'other'}", "hydra.sweeper.n_trials=4", *shared])
+    launcher = StandIn()
+    with pytest.raises(UserError) as refused:
+        OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, ["model.net.dropout=interval(0.0,0.3)"], launcher), launcher,
+                     config=cfg)
+    assert str(refused.value).endswith("a continued study keeps its space: use another hydra.sweeper.study_name for a "
+                                       "new study, or search as before"), refused.value
 
 
 @pytest.mark.parametrize("low,high,refusal", [(32, 128, None), (16, 64, "model.net.hidden_size was searched over")])

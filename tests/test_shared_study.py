@@ -123,12 +123,18 @@ def test_running_trials_of_live_or_unknown_owners_count_and_dead_ones_are_failed
     done = study.ask()
     study.tell(done, 1.0)
     for who in ("elsewhere:1", f"{socket.gethostname()}:{dead_pid()}", f"{socket.gethostname()}:{os.getpid()}"):
-        study.ask().set_user_attr("sweeper", who)
+        trial = study.ask()
+        trial.set_user_attr("sweeper", who)
+        trial.suggest_float("x", 0.0, 1.0)
     study.ask()  # just asked, its owner not written yet
     assert taken(study) == 4  # complete, other host's, this process's, the owner-less young one
     states = [t.state for t in study.trials]
-    assert states == [TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL, TrialState.RUNNING, TrialState.RUNNING]
+    assert states == [TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL, TrialState.RUNNING, TrialState.RUNNING,
+                      TrialState.WAITING]
     assert study.trials[2].user_attrs["fail_reason"].startswith("its sweep process (")
+    # the dead one's configuration is queued to run first (it was lost: a new one was drawn in its place)
+    waiting = study.trials[5]
+    assert waiting.system_attrs["fixed_params"] == study.trials[2].params and waiting.user_attrs == {"rerun_of": 2}
     assert close_orphans(study) == 0  # closed already, and by one process only
 
 

@@ -261,8 +261,44 @@ def test_an_interrupted_sweep_cancels_the_jobs_of_its_running_trials(tmp_path, m
         sweep_module._signals_seen.pop()
     search._interrupt("SIGTERM")
     assert (tmp_path / "cancelled").read_text().split() == ["15_0"] and not launcher.in_flight
-    (trial,) = search.study.trials
+    trial, again = search.study.trials  # the second: its configuration, queued to run first when continued
     assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["fail_reason"] == "interrupted (SIGTERM)"
+
+
+def test_an_interrupted_trials_configuration_runs_first_when_the_sweep_is_continued(tmp_path):
+    """Ctrl-C marked the running trial FAIL, and the continued sweep drew new configurations: the one
+    interrupted was never trained to its end. It is queued again and the continued sweep runs it first."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from trainlab.search import sweep as sweep_module
+    from trainlab.search.sweep import OptunaSearch
+
+    def interrupted(jobs, initial_job_idx):
+        sweep_module._signals_seen.append("Ctrl-C")
+        raise KeyboardInterrupt
+
+    search = stand_in_search(tmp_path, interrupted, n_trials=2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            search._run_slot()
+    finally:
+        sweep_module._signals_seen.pop()
+    search._interrupt("Ctrl-C")
+    lr = search.study.trials[0].params["optimizer.lr"]
+    launched = []
+
+    def launch(jobs, initial_job_idx):
+        launched.append(next(o for o in jobs[0] if o.startswith("optimizer.lr=")))
+        job = JobReturn(overrides=jobs[0], status=JobStatus.COMPLETED)
+        job.return_value = 0.5
+        return [job]
+
+    continued = OptunaSearch(search.plan, SimpleNamespace(launch=launch),
+                             study=optuna.load_study(study_name="slots", storage=search.plan.storage))
+    continued._run_slot()
+    states = [t.state.name for t in continued.study.trials]
+    assert states == ["FAIL", "COMPLETE", "COMPLETE"] and len(launched) == 2
+    assert launched[0] == f"optimizer.lr={lr}" and continued.study.trials[1].params == {"optimizer.lr": lr}
 
 
 def test_a_ctrl_c_handed_back_by_a_worker_ends_a_slot_thread_quietly(tmp_path):

@@ -88,11 +88,17 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         in_file = re.match(r"In '([^']+)': ConfigKeyError raised while composing config:.*full_key: (\S+)", str(exc),
                            re.DOTALL)
         refused = re.match(r"Could not override '([^']+)'", str(exc))
-        cause = str(exc.__cause__)
+        cause, message = str(exc.__cause__), str(exc)
         if in_file is None and (refused is None or "not in" not in str(exc.__cause__)):
             return None
     except OmegaConfBaseException:
         return None
+    if in_file:  # composed without that file, the node may be another option's (hydra/sweeper=basic's)
+        from trainlab.config.schemas import group_node_problem
+
+        problem = group_node_problem(in_file.group(1), in_file.group(2), message)
+        if problem:
+            return problem
     refused_key = in_file.group(2) if in_file else refused.group(1)
     dropped = in_file.group(1).rpartition("/")[0] if in_file else refused_key  # composed again without it
     # a mapping given whole (hydra.launcher.additional_parameters={reservation:x}): the key refused is one of

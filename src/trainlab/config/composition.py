@@ -241,6 +241,12 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     if config_name and (message.startswith("Could not override")
                         or (message.startswith("In '") and "ConfigKeyError" in message)):  # a key a file sets
         return unknown_key_problem(argv, config_name) or _one_line(exc)
+    # a value a file sets that its typed node refuses (a search file's n_trials: 2.5): Hydra's line names the file, and
+    # the key only on a line of its own, which the one line leaves out
+    typed = re.match(r"In '([^']+)': ValidationError raised while composing config:\n(.+?)\n\s*full_key: (\S+)",
+                     message)
+    if typed:
+        return f"{typed.group(1)}.yaml sets {typed.group(3)}: {typed.group(2).strip()}"
     return _add_or_delete_problem(message, argv) or _one_line(exc)
 
 

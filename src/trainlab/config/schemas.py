@@ -160,3 +160,28 @@ def register_configs() -> None:
     # stored at the root, not in a group, so that --help lists only real choices
     cs.store(name="hardware_schema", node=HardwareConf)
     cs.store(name="trainer_schema", node=TrainerConf)
+
+
+def group_node_problem(file: str, full_key: str, message: str) -> Optional[str]:
+    """A config file set a key that the typed node of a config group's option lacks, where that file also
+    chose the option (a search file's ``pruner: {_target_: ..ThresholdPruner, upper: 0}`` on the median
+    pruner it selects): the line naming the option, its settings, and how another option is chosen.
+    None when the key's node is no option of a group in the ConfigStore."""
+    import re
+
+    typed = re.search(r"object_type=(\w+)", message)
+    parent, _, name = full_key.rpartition(".")
+    group = parent.replace(".", "/")
+    cs = ConfigStore.instance()
+    try:
+        options = sorted(o.removesuffix(".yaml") for o in cs.list(group))
+    except (OSError, ValueError):  # no such group in the ConfigStore
+        return None
+    chosen = next((o for o in options if typed and
+                   OmegaConf.get_type(cs.load(f"{group}/{o}.yaml").node).__name__ == typed.group(1)), None)
+    if chosen is None:
+        return None
+    settings = ", ".join(str(k) for k in cs.load(f"{group}/{chosen}.yaml").node.keys())
+    return (f"{file}.yaml sets {full_key}, which is not a setting of {parent} ({group}={chosen} takes {settings}); "
+            f"choose another option in that file's defaults list, - override /{group}: <option> ({', '.join(options)}), "
+            f"or add your own as {group}/<name>.yaml in your config folder (--config-dir)")

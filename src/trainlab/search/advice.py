@@ -297,15 +297,23 @@ def overfitting_advice(study: optuna.Study) -> list[str]:
             "add regularisation (dropout, weight decay), more data, or stop earlier"]
 
 
+# a number standing alone (a value, a count), not one inside a name: val/r2, conv2d, fp16 stay as written
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(\.\d+)?(e-?\d+)?")
+
+
 def failure_groups(study: optuna.Study) -> dict[str, list[int]]:
-    """Failed trials by reason, numbers in a reason replaced by # so that one cause is one group."""
+    """Failed trials by reason, numbers in a reason replaced by # so that one cause is one group; a
+    group whose trials all failed with the same words is keyed by them as written."""
     groups: dict[str, list[int]] = defaultdict(list)
+    reasons: dict[str, set[str]] = defaultdict(set)
     for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         if is_surplus(t):
             continue
         reason = str(t.user_attrs.get("fail_reason", "no reason recorded"))
-        groups[re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", reason)].append(t.number)
-    return dict(sorted(groups.items(), key=lambda item: -len(item[1])))
+        groups[_NUMBER.sub("#", reason)].append(t.number)
+        reasons[_NUMBER.sub("#", reason)].add(reason)
+    shown = {(next(iter(reasons[key])) if len(reasons[key]) == 1 else key): numbers for key, numbers in groups.items()}
+    return dict(sorted(shown.items(), key=lambda item: -len(item[1])))
 
 
 def failure_advice(study: optuna.Study) -> list[str]:

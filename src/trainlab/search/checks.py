@@ -14,7 +14,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.families import experiment_options, family_mismatch, option_target
 
 DIRECTIONS = ("minimize", "maximize")
@@ -117,9 +117,10 @@ def check_enqueue(entries: Any, space: Mapping[str, BaseDistribution]) -> list[d
             raise UserError(f"hydra.sweeper.enqueue[{i}] repeats hydra.sweeper.enqueue[{checked.index(params)}] "
                             f"({params}), which runs once; drop one")
         for key, value in params.items():
-            if key not in space:
+            if key not in space:  # a misspelling is named, as in hydra.sweeper.stages
+                close = did_you_mean(key, space)
                 raise UserError(f"hydra.sweeper.enqueue[{i}].{key} is not a searched parameter; searched: "
-                                f"{', '.join(space)}")
+                                f"{', '.join(space)}{'; ' + close if close else ''}")
             problem = not_in(space[key], value)
             if problem:
                 raise UserError(f"hydra.sweeper.enqueue[{i}].{key}={value!r} {problem}")

@@ -79,6 +79,7 @@ def out_of_space(exc: BaseException) -> Optional[DiskFull]:
 def storage_url(spec: Optional[str], default_file: Path) -> str:
     """``hydra.sweeper.storage`` as every process opens it: sqlite with a lock timeout, journal paths
     absolute (jobs may run in another folder); null -> ``sqlite:///<default_file>``."""
+    given = spec
     if not spec:  # a URL reads '?' as its options, '#' as a fragment and %xx as an escape: those three escaped
         spec = "sqlite:///" + "".join(_URL_ESCAPES.get(c, c) for c in str(default_file))
     spec = str(spec)
@@ -86,13 +87,17 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
         path = spec[len(JOURNAL):]
         if not path:
             raise UserError(f"hydra.sweeper.storage={spec} names no file: journal:<path>, e.g. journal:study.journal")
-        return JOURNAL + str(Path(path).expanduser().resolve())
-    if "://" not in spec:
+        spec = JOURNAL + str(Path(path).expanduser().resolve())
+    elif "://" not in spec:
         raise UserError(f"hydra.sweeper.storage={spec} is neither a database URL (sqlite:///<file>, "
                         "postgresql://<user>@<host>:<port>/<db>) nor journal:<file>")
     url = _sqlite(spec)
     if url is not None and "timeout" not in url.query:
         spec += ("&" if url.query else "?") + f"timeout={SQLITE_TIMEOUT_S}"
+    folder = storage_file(spec).parent if given and storage_file(spec) is not None else None
+    if folder is not None and not folder.is_dir():  # a sqlite file's was found after 5 tries to open it
+        raise UserError(f"hydra.sweeper.storage={given}: the folder {folder} does not exist; make it, or give a file "
+                        "in a folder that exists")
     return spec
 
 
@@ -212,6 +217,13 @@ def fail_trial(study: optuna.Study, trial_id: int, reason: str) -> bool:
     return True
 
 
+def queue_again(study: optuna.Study, trial: Union[optuna.trial.Trial, FrozenTrial]) -> None:
+    """The configuration of a trial stopped from outside (Ctrl-C, SIGTERM, its sweep process killed), queued
+    to run first: its trial never trained to its end, and the sweep went on drawing new ones."""
+    if trial.params:
+        study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number})
+
+
 def _close_if_orphaned(study: optuna.Study, trial: FrozenTrial) -> Optional[bool]:
     """For a RUNNING trial: None while its sweeper is (or may be) alive; else tell it FAIL and return
     whether this call closed it (False: another process did first)."""
@@ -220,7 +232,8 @@ def _close_if_orphaned(study: optuna.Study, trial: FrozenTrial) -> Optional[bool
         return None
     closed = fail_trial(study, trial_id(trial), reason)
     if closed:
-        log.info("trial %d marked FAIL: %s", trial.number, reason)
+        queue_again(study, trial)
+        log.info("trial %d marked FAIL: %s; its configuration runs again first", trial.number, reason)
     return closed
 
 

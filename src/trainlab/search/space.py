@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
@@ -23,6 +24,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from trainlab.config.errors import UserError, did_you_mean
+
+log = logging.getLogger(__name__)
 
 _CATEGORICAL_TYPES = (type(None), bool, int, float, str)
 
@@ -45,8 +48,9 @@ def _numeric(where: str, low: Any, high: Any, log: bool = False, step: Any = Non
     if low > high:
         raise UserError(f"{where}: the low end {low} is above the high end {high}; swap them")
     if log and low <= 0:
+        linear = "set log: false" if where.startswith("hydra.sweeper.search_space") else "drop tag(log, ...)"
         raise UserError(f"{where}: a log scale needs a low end above 0, got {low}; start at a small positive "
-                        "value (e.g. 1e-6), or drop tag(log, ...)")
+                        f"value (e.g. 1e-6), or {linear}")
     if log and step is not None and not (kind is int and step == 1):
         # Optuna draws a log scale without a step (its own refusal names neither the entry nor the fix)
         raise UserError(f"{where}: a log scale takes no step (got step {step}); drop the step (a log scale over "
@@ -198,6 +202,8 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
                 and (override.is_sweep_override() or earlier[1].is_sweep_override())):
             raise UserError(f"{override.get_key_element()} is given twice on {where} ({earlier[0]} and {line}); "
                             "keep one")
+        if earlier is not None and earlier[2] != where:
+            _say_replaced(line, f"{earlier[2]}' {earlier[0]}", override.is_sweep_override())
         by_key[override.get_key_element()] = (line, override, where)
     space: dict[str, BaseDistribution] = {}
     fixed: list[str] = []
@@ -212,15 +218,25 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
             raise UserError(f"{culprit}: {exc}") from None
     for key, spec in (search_space or {}).items():
         culprit = f"hydra.sweeper.search_space.{key}"
-        if key in by_key and by_key[key][2] == "the command line":
-            continue  # the command line's value or sweep replaces it, as it replaces an entry of params
+        if key in by_key and by_key[key][2] == "the command line":  # it replaces the entry, as one of params
+            entry = OmegaConf.to_container(spec) if isinstance(spec, DictConfig) else spec
+            _say_replaced(by_key[key][0], f"{culprit}={entry}", by_key[key][1].is_sweep_override())
+            continue
         if key in by_key:
-            raise UserError(f"{culprit} and hydra.sweeper.params: {by_key[key][0]} both search {key}; keep one")
+            raise UserError(f"{culprit} and hydra.sweeper.params: {by_key[key][0]} both search {key}; keep one (a "
+                            "search file that extends optuna has the model's space, hparams_search/space/<model>.yaml, "
+                            "in params: params: null in that file searches its search_space alone)")
         try:
             space[key] = _searchable(culprit, key, _from_mapping(culprit, spec))
         except ValueError as exc:
             raise UserError(f"{culprit}: {exc}") from None
     return space, fixed
+
+
+def _say_replaced(line: str, replaced: str, sweep: bool) -> None:
+    """A search file's entry that the command line replaces: said, since the file's range is not searched."""
+    done = "searched as the command line gives it" if sweep else "fixed at that value, not searched"
+    log.info("%s on the command line replaces %s: %s", line, replaced, done)
 
 
 def params_override_problem(argv: Sequence[str]) -> str | None:

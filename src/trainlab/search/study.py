@@ -68,7 +68,6 @@ def open_study(plan: SweepPlan) -> optuna.Study:
         difference = space_difference(earlier, plan.space) or space_difference(ran, plan.space, added=True)
         if difference:
             raise UserError(f"study {plan.study_name} in {plan.storage} has {len(earlier)} trial(s) already, and "
-                            f"{difference}; a continued study keeps its space: give another hydra.sweep.dir (or "
-                            "hydra.sweeper.study_name) for a new study, or search as before")
+                            f"{difference}; a continued study keeps its space: {new_study}, or search as before")
     close_orphans(study)  # trials of this host's sweeps that were killed
     return study

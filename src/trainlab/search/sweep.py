@@ -43,7 +43,8 @@ from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace
 from trainlab.search.plan import SweepPlan
 from trainlab.search.results import (MULTIRUN_YAML, RUN_DIR, as_stored, next_steps, progress_line, results_line,
                                      study_folder, write_results)
-from trainlab.search.shared import ask_admitted, is_copied, out_of_space, storage_file, taken, tell, trial_id
+from trainlab.search.shared import (ask_admitted, is_copied, out_of_space, queue_again, storage_file, taken, tell,
+                                    trial_id)
 from trainlab.search.space import as_override
 from trainlab.search.study import open_study
 from trainlab.search.warmstart import copy_trials, enqueue
@@ -307,6 +308,7 @@ class OptunaSearch:
                 if run_dir.is_dir():  # the job had started: its folder keeps what it wrote (checkpoints)
                     self._keep_run_dir(trial, run_dir)
                 tell(self.study, trial, None, TrialState.FAIL)
+                queue_again(self.study, trial)  # run first when the study is continued
             self._write_results()
         cancel = getattr(self.launcher, "cancel_unfinished", None)  # hydra/launcher=slurm: the trials' jobs
         cancelled = cancel() if cancel is not None else []
@@ -353,8 +355,9 @@ class OptunaSearch:
             # Lightning turns Ctrl-C during training into SystemExit(1); a job may also exit by itself
             why = _signals_seen[-1] if _signals_seen else f"a job exited the process ({exc})"
             self._interrupt(why)
-            print(f"sweep interrupted ({why}); running trials marked FAIL. Continue the study with the same "
-                  f"command plus hydra.sweep.dir={plan.sweep_dir}", file=sys.stderr, flush=True)
+            print(f"sweep interrupted ({why}); running trials marked FAIL and their configurations queued to run first. "
+                  f"Continue the study with the same command plus hydra.sweep.dir={plan.sweep_dir}", file=sys.stderr,
+                  flush=True)
             sys.exit(143 if why == "SIGTERM" else 130)
         except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
             self._stop_out_of_space(out_of_space(exc))
