@@ -512,3 +512,58 @@ def test_a_read_only_home_gets_a_lasting_matplotlib_folder_and_no_warnings(tmp_p
     from trainlab.run.console import matplotlib_config_where_writable
 
     assert matplotlib_config_where_writable() is None and os.environ["MPLCONFIGDIR"] == str(tmp_path / "mine")
+
+
+def _unreadable_case(kind: str, tmp_path: Path):
+    """(the file to refuse, what reads it, the key its refusal names) for each reader of a user's file."""
+    import numpy as np
+
+    if kind in ("series", "catalogue"):
+        path = tmp_path / "table.csv"
+        path.write_text("member,parallax,pmra,pmdec,phot_g_mean_mag,bp_rp,ra,dec\n" + "0,1,1,1,1,1,1,1\n" * 4)
+        if kind == "series":
+            from trainlab.data.timeseries.sources import TableFile
+
+            return path, TableFile(str(path), ["parallax"]).load, "data.source.path"
+        from trainlab.data.graph.catalogue import StarCatalogue
+
+        return path, StarCatalogue(str(path), "member").load, "data.source.path"
+    if kind in ("image", "mask"):
+        from trainlab.data.image.sources import ImageFolder
+
+        (tmp_path / "images" / "masks").mkdir(parents=True)
+        np.save(tmp_path / "images" / "a.npy", np.ones((16, 16), np.float32))
+        np.save(tmp_path / "images" / "masks" / "a.npy", np.zeros((16, 16), np.uint8))
+        path = tmp_path / "images" / ("a.npy" if kind == "image" else "masks/a.npy")
+        return path, ImageFolder(str(tmp_path / "images")).load, \
+            "data.source.path" if kind == "image" else "data.source.mask_dir"
+    from trainlab.run.folder import load_checkpoint
+
+    path = tmp_path / "last.ckpt"
+    path.write_bytes(b"not read")
+    return path, lambda: load_checkpoint(path), "ckpt_path"
+
+
+@pytest.mark.parametrize("kind", ["series", "catalogue", "image", "mask", "checkpoint"])
+def test_a_file_this_user_may_not_read_is_one_line_naming_the_setting_and_chmod(kind, tmp_path, monkeypatch):
+    """chmod 000 on a data file, an image, a mask or a checkpoint: 'cannot read ... as csv: [Errno 13]
+    Permission denied' without a fix, and for a checkpoint 'is not a readable checkpoint (PermissionError ...);
+    was it cut short?'. Faked (the suite may run as root, which reads any file): open() refuses that file."""
+    import builtins
+    import io
+
+    path, read, key = _unreadable_case(kind, tmp_path)
+    real = builtins.open
+
+    def refused(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refused)
+    monkeypatch.setattr(io, "open", refused)
+    monkeypatch.setenv("USER", "ann")
+    with pytest.raises(UserError, match=rf"^{key}: '{path}' cannot be read by user 'ann' \(Permission denied\); let "
+                                        rf"that user read it \(chmod u\+r '{path}' for a file, u\+rx for a folder, "
+                                        r"by its owner\), or give another$"):
+        read()

@@ -253,7 +253,7 @@ class ImageFolder:
         files = self._files()
         mask_files, stems = self._masks(), {name_stem(path) for path in files}
         for index, path in enumerate(files):
-            image = read_array(path, channels_last, offsets=offsets)
+            image = read_array(path, channels_last, offsets=offsets, key=self.KEY)
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
             if any(counts := transparent_as_missing(image, path)):
                 see_through[path.name] = counts
