@@ -185,3 +185,16 @@ def test_an_image_or_a_graph_run_refuses_future(family, message):
     cfg = OmegaConf.create({"horizon": None, "history": None, "future": "f.csv", "images": None, "catalogue": None})
     with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
         _check_family_keys(cfg, family)
+
+
+@pytest.mark.parametrize("given, said", [("plans", "'{}' is a folder; give the path of one"),
+                                         ("plan.csv", "file not found: '{}'")])
+def test_a_future_path_that_is_no_file_is_refused_naming_future(tmp_path, given, said):
+    """future=<a folder> or a missing file was refused as 'data.source.path: ...', a setting the user had not given
+    (predict.py reads the run's data.source.path too, so the line pointed at the wrong file's setting)."""
+    from trainlab.prediction.future import reader
+
+    (tmp_path / "plans").mkdir()
+    path = tmp_path / given
+    with pytest.raises(UserError, match="^" + re.escape("future: " + said.format(path))):
+        reader(str(path), object(), ["promo"]).load()
