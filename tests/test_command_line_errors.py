@@ -244,3 +244,28 @@ def test_a_python_without_torch_is_one_line_naming_it(script, config, argv, caps
     from trainlab.config.command_line import start_checks
 
     assert start_checks(["--help"]) is None and start_checks(["--cfg", "job"]) is None
+
+
+@pytest.mark.parametrize("path, marker", [
+    # a quote inside a file's name was taken for one never closed, and the fix kept it unescaped:
+    # "data.source.path='/d/q'uote.csv'", which Hydra refused again
+    ("/d/Bob's data.csv", "quote the text: "),
+    # a " inside ended the shell's double quotes of the fix: the shell handed Hydra a cut word
+    ('/d/the "best" run.csv', "quote the text: "),
+    ("/d/a!b [1].csv", "quote the text: "),
+    ("/d/ünï,b.csv", "quote the text: "),
+    ("/d/a,b.csv", "for text with a comma "),
+    ("'/d/unclosed.csv", "in the other kind: "),
+])
+def test_the_fix_for_a_path_hydra_cannot_read_reads_back_as_that_path(path, marker, capsys, monkeypatch, tmp_path):
+    """The word a refusal offers, read as a POSIX shell reads it (shlex) and then by Hydra, is the path typed."""
+    import shlex
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    line = refused(["data=file", f"data.source.path={path}"], capsys, monkeypatch, tmp_path)
+    assert marker in line, line
+    lexer = shlex.shlex(line.split(marker, 1)[1], posix=True)
+    lexer.whitespace_split = True
+    word = lexer.get_token()  # the first word only: the shell reads no further
+    assert OverridesParser.create().parse_override(word).value() == path.strip("'"), (line, word)
