@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -567,3 +568,29 @@ def test_a_file_this_user_may_not_read_is_one_line_naming_the_setting_and_chmod(
                                         rf"that user read it \(chmod u\+r '{path}' for a file, u\+rx for a folder, "
                                         r"by its owner\), or give another$"):
         read()
+
+
+@pytest.mark.parametrize("spec, said", [
+    ("sqlite:///{tmp}/studies", "'{tmp}/studies' is a folder; name a file in it: sqlite:///{tmp}/studies/optuna.db"),
+    ("journal:{tmp}/studies", "'{tmp}/studies' is a folder; name a file in it: journal:{tmp}/studies/study.journal"),
+    ("sqlite:///{tmp}/nope/s.db", "the folder '{tmp}/nope' does not exist; create it (mkdir -p '{tmp}/nope'), or name "
+                                  "a file in another folder"),
+    ("journal:{tmp}/nope/s.journal", "the folder '{tmp}/nope' does not exist"),
+    ("sqlite:///{tmp}/shared/s.db", "user 'ann' may not write '{tmp}/shared' (Permission denied); let that user write "
+                                    "there (its owner can chmod or chown it), or name a file in a folder of yours"),
+])
+def test_a_study_file_that_cannot_be_kept_there_is_one_line_naming_why(spec, said, tmp_path, monkeypatch):
+    """hydra.sweeper.storage=sqlite:///<a folder, or a file in a missing or unwritable folder>: 'cannot open the
+    study after 5 tries: unable to open database file' (five tries, no reason); journal:<a folder>: an
+    IsADirectoryError traceback, exit 1. Unwritable is faked (the suite may run as root): os.access says no."""
+    from trainlab.search.shared import create_or_load, storage_url
+
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "shared").mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path / "shared" else real(p, mode))
+    monkeypatch.setenv("USER", "ann")
+    url = storage_url(spec.format(tmp=tmp_path), tmp_path / "unused.db")
+    with pytest.raises(UserError, match="^" + re.escape(f"hydra.sweeper.storage={url}: {said.format(tmp=tmp_path)}")):
+        create_or_load(url, "s", ["minimize"])
+    assert list((tmp_path / "studies").iterdir()) == [] and list((tmp_path / "shared").iterdir()) == []
