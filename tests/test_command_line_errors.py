@@ -3,6 +3,9 @@ above it (in-process: the scripts' own ``run_command_line``, which never reaches
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
 import evaluate as evaluate_script
@@ -269,3 +272,26 @@ def test_the_fix_for_a_path_hydra_cannot_read_reads_back_as_that_path(path, mark
     lexer.whitespace_split = True
     word = lexer.get_token()  # the first word only: the shell reads no further
     assert OverridesParser.create().parse_override(word).value() == path.strip("'"), (line, word)
+
+
+@pytest.mark.parametrize("error", [errno.EFBIG, errno.ENOSPC, errno.EACCES])
+def test_hydras_own_files_on_a_full_disk_are_one_line(error, capsys, monkeypatch, tmp_path):
+    """Hydra writes .hydra/config.yaml, hydra.yaml and overrides.yaml before the task function: a full disk, a
+    file size limit (prlimit --fsize) or a folder it may not write there was Hydra's traceback, exit 1."""
+    import hydra.core.utils
+
+    from trainlab.config.command_line import run_command_line
+
+    def full(*args, **kwargs):
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(hydra.core.utils, "_save_config", full)
+    monkeypatch.setattr("sys.argv", ["train.py", f"paths.log_dir={tmp_path}"])
+    monkeypatch.setattr(train_script.main.__wrapped__, "__module__", "__main__")
+    with pytest.raises(SystemExit) as exited:
+        run_command_line(train_script.main, config_name="train")
+    lines = capsys.readouterr().err.splitlines()
+    assert exited.value.code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {'permission denied' if error == errno.EACCES else 'the disk is full'} "
+                               f"({os.strerror(error)}, met by "), lines  # the writer: here the fake, else hydra
+    assert lines[0].endswith(", or write elsewhere with paths.log_dir=<a folder on another disk>, and run it again")

@@ -156,6 +156,13 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
             return func()
         except Exception as exc:  # noqa: BLE001 - what is not described goes back to Hydra unchanged
             problem = start_problem(exc, argv, config_name)
+            if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1":
+                from trainlab.run.durable import DiskFull
+
+                # Hydra's own writes before the task function (.hydra/*.yaml, the job's log file) on a full
+                # disk, under a file size limit or without permission: its traceback, exit 1
+                full = DiskFull.of(exc)
+                problem = None if full is None else str(full)
             status = getattr(exc, "exit_status", None)  # a launcher's one-line account of its jobs (trainlab.run.slurm)
             if problem is None and status is not None and os.environ.get("HYDRA_FULL_ERROR") != "1":
                 print(f"error: {exc}", file=sys.stderr, flush=True)  # Hydra's advice would show only the launcher's frames
