@@ -594,3 +594,30 @@ def test_a_study_file_that_cannot_be_kept_there_is_one_line_naming_why(spec, sai
     with pytest.raises(UserError, match="^" + re.escape(f"hydra.sweeper.storage={url}: {said.format(tmp=tmp_path)}")):
         create_or_load(url, "s", ["minimize"])
     assert list((tmp_path / "studies").iterdir()) == [] and list((tmp_path / "shared").iterdir()) == []
+
+
+@pytest.mark.parametrize("code", ["SQLITE_FULL", "SQLITE_IOERR_WRITE"])
+def test_a_study_that_cannot_be_written_is_a_full_disk_at_once(code, tmp_path, monkeypatch):
+    """A sweep under prlimit --fsize: sqlite's 'disk I/O error' (SQLITE_IOERR_WRITE) was tried five times and
+    refused as 'cannot open the study after 5 tries: disk I/O error', naming no disk; a full one (SQLITE_FULL) was
+    tried five times too."""
+    import sqlite3
+
+    import optuna
+    import sqlalchemy.exc
+
+    from trainlab.search.shared import create_or_load, storage_url
+
+    calls = []
+
+    def refused(**kwargs):
+        calls.append(kwargs)
+        cause = sqlite3.OperationalError("disk I/O error")
+        cause.sqlite_errorcode = getattr(sqlite3, code, 778)
+        raise sqlalchemy.exc.OperationalError("INSERT INTO studies ...", {}, cause) from cause  # as SQLAlchemy does
+
+    monkeypatch.setattr(optuna, "create_study", refused)
+    with pytest.raises(UserError, match=r"^the disk is full: the study could not be written \(disk I/O error\)\. "
+                                        r"Free some space on that disk"):
+        create_or_load(storage_url(None, tmp_path / "optuna.db"), "s", ["minimize"])
+    assert len(calls) == 1

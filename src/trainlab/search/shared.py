@@ -192,6 +192,8 @@ def create_or_load(url: str, study_name: str, directions: list[str]) -> optuna.S
             return optuna.create_study(storage=open_storage(url), study_name=study_name, directions=directions,
                                        sampler=optuna.samplers.RandomSampler(), load_if_exists=True)
         except sqlalchemy.exc.SQLAlchemyError as exc:
+            if full_database(exc) is not None:  # no other process's doing: trying again fills nothing
+                raise out_of_space(exc) from None
             if attempt == OPEN_ATTEMPTS - 1:
                 raise UserError(f"hydra.sweeper.storage={url}: cannot open the study after {OPEN_ATTEMPTS} tries: "
                                 f"{str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}") from None
