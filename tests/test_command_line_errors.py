@@ -10,6 +10,7 @@ import pytest
 
 import evaluate as evaluate_script
 import train as train_script
+from tests.conftest import ROOT
 
 
 def refused(argv: list[str], capsys, monkeypatch, tmp_path, script=train_script, config="train") -> str:
@@ -295,3 +296,25 @@ def test_hydras_own_files_on_a_full_disk_are_one_line(error, capsys, monkeypatch
     assert lines[0].startswith(f"error: {'permission denied' if error == errno.EACCES else 'the disk is full'} "
                                f"({os.strerror(error)}, met by "), lines  # the writer: here the fake, else hydra
     assert lines[0].endswith(", or write elsewhere with paths.log_dir=<a folder on another disk>, and run it again")
+
+
+def test_a_config_file_this_user_may_not_read_is_one_line_saying_so(capsys, monkeypatch, tmp_path):
+    """chmod 000 on a file of --config-dir: Hydra's PermissionError traceback, exit 1 (faked: the suite may run
+    as root, which reads any file)."""
+    import builtins
+
+    (tmp_path / "conf" / "model").mkdir(parents=True)
+    mine = tmp_path / "conf" / "model" / "mine.yaml"
+    mine.write_text((ROOT / "conf" / "model" / "lstm.yaml").read_text())
+    real = builtins.open
+
+    def denied(file, *args, **kwargs):
+        if str(file) == str(mine):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
+    monkeypatch.setenv("USER", "ann")
+    line = refused(["--config-dir", str(tmp_path / "conf"), "model=mine"], capsys, monkeypatch, tmp_path)
+    assert line == (f"error: a config file: '{mine}' cannot be read by user 'ann' (Permission denied); let that user "
+                    f"read it (chmod u+r '{mine}' for a file, u+rx for a folder, by its owner), or give another")

@@ -157,11 +157,13 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
         except Exception as exc:  # noqa: BLE001 - what is not described goes back to Hydra unchanged
             problem = start_problem(exc, argv, config_name)
             if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1":
+                from trainlab.config.errors import unreadable
                 from trainlab.run.durable import DiskFull
 
-                # Hydra's own writes before the task function (.hydra/*.yaml, the job's log file) on a full
-                # disk, under a file size limit or without permission: its traceback, exit 1
-                full = DiskFull.of(exc)
+                # a config file it may not read (composing), Hydra's own writes before the task function
+                # (.hydra/*.yaml, the job's log file) on a full disk, under a file size limit or without
+                # permission: its traceback, exit 1
+                full = (None if _in_job(exc) else unreadable(exc, "", "a config file")) or DiskFull.of(exc)
                 problem = None if full is None else str(full)
             status = getattr(exc, "exit_status", None)  # a launcher's one-line account of its jobs (trainlab.run.slurm)
             if problem is None and status is not None and os.environ.get("HYDRA_FULL_ERROR") != "1":
