@@ -485,6 +485,13 @@ def test_a_config_dir_that_names_no_folder_is_one_line(tmp_path):
     assert config_dir_problem(["-cd", str(tmp_path / "nope")]) == (
         f"--config-dir {tmp_path / 'nope'}: no such folder ({tmp_path / 'nope'}); give the folder that holds your config "
         "groups (model/, data/, ...)")
+    # a config file given for its folder, a link to nowhere: both were 'no such folder'
+    (tmp_path / "mine" / "model.yaml").write_text("x: 1\n")
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    assert config_dir_problem(["-cd", str(tmp_path / "mine" / "model.yaml")]).startswith(
+        f"--config-dir {tmp_path / 'mine' / 'model.yaml'}: a file, not a folder ({tmp_path / 'mine' / 'model.yaml'}); ")
+    assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'gone'}]"]).startswith(
+        f"hydra.searchpath: a link to nowhere at file://{tmp_path / 'gone'} ")
     # the same folders given as a search path: Hydra skipped one that is not there without a word
     assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'mine'}]"]) is None
     assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'nope'}]"]) == (
