@@ -628,3 +628,20 @@ def test_a_study_that_cannot_be_written_is_a_full_disk_at_once(code, tmp_path, m
                                         r"Free some space on that disk"):
         create_or_load(storage_url(None, tmp_path / "optuna.db"), "s", ["minimize"])
     assert len(calls) == 1
+
+
+def test_a_relative_mask_dir_missing_from_the_working_folder_names_it(tmp_path, monkeypatch):
+    """data.source.mask_dir=masks typed in another folder than the images': 'is not a folder; make it ...', with
+    no word that a relative path is read from the working folder (data.source.path's refusal says so)."""
+    import numpy as np
+
+    from trainlab.data.image.sources import ImageFolder
+
+    (tmp_path / "images").mkdir()
+    np.save(tmp_path / "images" / "a.npy", np.ones((16, 16), np.float32))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(UserError, match="^" + re.escape(
+            f"data.source.mask_dir='masks' is not a folder in the working folder {tmp_path / 'elsewhere'} (relative "
+            "paths are read from there); make it")):
+        ImageFolder(str(tmp_path / "images"), mask_dir="masks").load()
