@@ -239,4 +239,10 @@ def test_the_retrain_and_stage_2_of_a_moved_sweep_write_beside_it_not_where_it_r
                      f"data.source.path={tmp_path}/series.csv", f"paths.output_dir={tmp_path}/elsewhere"]
     assert f"the sweep ran in {ran}/train/multiruns/s1 and lies in {here} now: paths.log_dir follows it" in caplog.text
     assert f"paths.log_dir={tmp_path}/laptop/outputs" in stage2_command(here, 1, [], Path("/repo"))
+    # moved out of that layout (renamed, one level deep): 'as many levels up' named a folder nobody chose (here
+    # tmp_path's parent; /tmp for /tmp/me/sweep), or none (/sweep: IndexError); now the folder it lies in
+    kept = tmp_path / "kept" / "my sweep"
+    kept.parent.mkdir()
+    shutil.move(here, kept)
+    assert follow_move(kept, task)[len(SEED_SPACE)] == f"paths.log_dir={tmp_path / 'kept'}"
 
