@@ -3,10 +3,14 @@ above it (in-process: the scripts' own ``run_command_line``, which never reaches
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
 import evaluate as evaluate_script
 import train as train_script
+from tests.conftest import ROOT
 
 
 def refused(argv: list[str], capsys, monkeypatch, tmp_path, script=train_script, config="train") -> str:
@@ -246,3 +250,73 @@ def test_a_python_without_torch_is_one_line_naming_it(script, config, argv, caps
     from trainlab.config.command_line import start_checks
 
     assert start_checks(["--help"]) is None and start_checks(["--cfg", "job"]) is None
+
+
+@pytest.mark.parametrize("path, marker", [
+    # a quote inside a file's name was taken for one never closed, and the fix kept it unescaped:
+    # "data.source.path='/d/q'uote.csv'", which Hydra refused again
+    ("/d/Bob's data.csv", "quote the text: "),
+    # a " inside ended the shell's double quotes of the fix: the shell handed Hydra a cut word
+    ('/d/the "best" run.csv', "quote the text: "),
+    ("/d/a!b [1].csv", "quote the text: "),
+    ("/d/ünï,b.csv", "quote the text: "),
+    ("/d/a,b.csv", "for text with a comma "),
+    ("'/d/unclosed.csv", "in the other kind: "),
+])
+def test_the_fix_for_a_path_hydra_cannot_read_reads_back_as_that_path(path, marker, capsys, monkeypatch, tmp_path):
+    """The word a refusal offers, read as a POSIX shell reads it (shlex) and then by Hydra, is the path typed."""
+    import shlex
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    line = refused(["data=file", f"data.source.path={path}"], capsys, monkeypatch, tmp_path)
+    assert marker in line, line
+    lexer = shlex.shlex(line.split(marker, 1)[1], posix=True)
+    lexer.whitespace_split = True
+    word = lexer.get_token()  # the first word only: the shell reads no further
+    assert OverridesParser.create().parse_override(word).value() == path.strip("'"), (line, word)
+
+
+@pytest.mark.parametrize("error", [errno.EFBIG, errno.ENOSPC, errno.EACCES])
+def test_hydras_own_files_on_a_full_disk_are_one_line(error, capsys, monkeypatch, tmp_path):
+    """Hydra writes .hydra/config.yaml, hydra.yaml and overrides.yaml before the task function: a full disk, a
+    file size limit (prlimit --fsize) or a folder it may not write there was Hydra's traceback, exit 1."""
+    import hydra.core.utils
+
+    from trainlab.config.command_line import run_command_line
+
+    def full(*args, **kwargs):
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(hydra.core.utils, "_save_config", full)
+    monkeypatch.setattr("sys.argv", ["train.py", f"paths.log_dir={tmp_path}"])
+    monkeypatch.setattr(train_script.main.__wrapped__, "__module__", "__main__")
+    with pytest.raises(SystemExit) as exited:
+        run_command_line(train_script.main, config_name="train")
+    lines = capsys.readouterr().err.splitlines()
+    assert exited.value.code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {'permission denied' if error == errno.EACCES else 'the disk is full'} "
+                               f"({os.strerror(error)}, met by "), lines  # the writer: here the fake, else hydra
+    assert lines[0].endswith(", or write elsewhere with paths.log_dir=<a folder on another disk>, and run it again")
+
+
+def test_a_config_file_this_user_may_not_read_is_one_line_saying_so(capsys, monkeypatch, tmp_path):
+    """chmod 000 on a file of --config-dir: Hydra's PermissionError traceback, exit 1 (faked: the suite may run
+    as root, which reads any file)."""
+    import builtins
+
+    (tmp_path / "conf" / "model").mkdir(parents=True)
+    mine = tmp_path / "conf" / "model" / "mine.yaml"
+    mine.write_text((ROOT / "conf" / "model" / "lstm.yaml").read_text())
+    real = builtins.open
+
+    def denied(file, *args, **kwargs):
+        if str(file) == str(mine):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
+    monkeypatch.setenv("USER", "ann")
+    line = refused(["--config-dir", str(tmp_path / "conf"), "model=mine"], capsys, monkeypatch, tmp_path)
+    assert line == (f"error: a config file: '{mine}' cannot be read by user 'ann' (Permission denied); let that user "
+                    f"read it (chmod u+r '{mine}' for a file, u+rx for a folder, by its owner), or give another")

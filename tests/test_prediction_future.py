@@ -201,3 +201,16 @@ def test_a_future_file_of_one_or_two_rows_per_series_is_checked_for_where_it_sta
         predict(runs["promo"], 3, tmp_path, f"future={future}")
     future = _edit(future_of(tmp_path / "plan.csv", 6), lambda r: r.groupby("store").head(2))
     predict(runs["promo"], 3, tmp_path, f"future={future}")  # the two rows after the data's end: taken
+
+
+@pytest.mark.parametrize("given, said", [("plans", "'{}' is a folder; give the path of one"),
+                                         ("plan.csv", "file not found: '{}'")])
+def test_a_future_path_that_is_no_file_is_refused_naming_future(tmp_path, given, said):
+    """future=<a folder> or a missing file was refused as 'data.source.path: ...', a setting the user had not given
+    (predict.py reads the run's data.source.path too, so the line pointed at the wrong file's setting)."""
+    from trainlab.prediction.future import reader
+
+    (tmp_path / "plans").mkdir()
+    path = tmp_path / given
+    with pytest.raises(UserError, match="^" + re.escape("future: " + said.format(path))):
+        reader(str(path), object(), ["promo"]).load()

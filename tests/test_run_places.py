@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -484,6 +485,13 @@ def test_a_config_dir_that_names_no_folder_is_one_line(tmp_path):
     assert config_dir_problem(["-cd", str(tmp_path / "nope")]) == (
         f"--config-dir {tmp_path / 'nope'}: no such folder ({tmp_path / 'nope'}); give the folder that holds your config "
         "groups (model/, data/, ...)")
+    # a config file given for its folder, a link to nowhere: both were 'no such folder'
+    (tmp_path / "mine" / "model.yaml").write_text("x: 1\n")
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    assert config_dir_problem(["-cd", str(tmp_path / "mine" / "model.yaml")]).startswith(
+        f"--config-dir {tmp_path / 'mine' / 'model.yaml'}: a file, not a folder ({tmp_path / 'mine' / 'model.yaml'}); ")
+    assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'gone'}]"]).startswith(
+        f"hydra.searchpath: a link to nowhere at file://{tmp_path / 'gone'} ")
     # the same folders given as a search path: Hydra skipped one that is not there without a word
     assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'mine'}]"]) is None
     assert config_dir_problem([f"hydra.searchpath=[file://{tmp_path / 'nope'}]"]) == (
@@ -512,3 +520,128 @@ def test_a_read_only_home_gets_a_lasting_matplotlib_folder_and_no_warnings(tmp_p
     from trainlab.run.console import matplotlib_config_where_writable
 
     assert matplotlib_config_where_writable() is None and os.environ["MPLCONFIGDIR"] == str(tmp_path / "mine")
+
+
+def _unreadable_case(kind: str, tmp_path: Path):
+    """(the file to refuse, what reads it, the key its refusal names) for each reader of a user's file."""
+    import numpy as np
+
+    if kind in ("series", "catalogue"):
+        path = tmp_path / "table.csv"
+        path.write_text("member,parallax,pmra,pmdec,phot_g_mean_mag,bp_rp,ra,dec\n" + "0,1,1,1,1,1,1,1\n" * 4)
+        if kind == "series":
+            from trainlab.data.timeseries.sources import TableFile
+
+            return path, TableFile(str(path), ["parallax"]).load, "data.source.path"
+        from trainlab.data.graph.catalogue import StarCatalogue
+
+        return path, StarCatalogue(str(path), "member").load, "data.source.path"
+    if kind in ("image", "mask"):
+        from trainlab.data.image.sources import ImageFolder
+
+        (tmp_path / "images" / "masks").mkdir(parents=True)
+        np.save(tmp_path / "images" / "a.npy", np.ones((16, 16), np.float32))
+        np.save(tmp_path / "images" / "masks" / "a.npy", np.zeros((16, 16), np.uint8))
+        path = tmp_path / "images" / ("a.npy" if kind == "image" else "masks/a.npy")
+        return path, ImageFolder(str(tmp_path / "images")).load, \
+            "data.source.path" if kind == "image" else "data.source.mask_dir"
+    from trainlab.run.folder import load_checkpoint
+
+    path = tmp_path / "last.ckpt"
+    path.write_bytes(b"not read")
+    return path, lambda: load_checkpoint(path), "ckpt_path"
+
+
+@pytest.mark.parametrize("kind", ["series", "catalogue", "image", "mask", "checkpoint"])
+def test_a_file_this_user_may_not_read_is_one_line_naming_the_setting_and_chmod(kind, tmp_path, monkeypatch):
+    """chmod 000 on a data file, an image, a mask or a checkpoint: 'cannot read ... as csv: [Errno 13]
+    Permission denied' without a fix, and for a checkpoint 'is not a readable checkpoint (PermissionError ...);
+    was it cut short?'. Faked (the suite may run as root, which reads any file): open() refuses that file."""
+    import builtins
+    import io
+
+    path, read, key = _unreadable_case(kind, tmp_path)
+    real = builtins.open
+
+    def refused(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refused)
+    monkeypatch.setattr(io, "open", refused)
+    monkeypatch.setenv("USER", "ann")
+    with pytest.raises(UserError, match=rf"^{key}: '{path}' cannot be read by user 'ann' \(Permission denied\); let "
+                                        rf"that user read it \(chmod u\+r '{path}' for a file, u\+rx for a folder, "
+                                        r"by its owner\), or give another$"):
+        read()
+
+
+@pytest.mark.parametrize("spec, said", [
+    ("sqlite:///{tmp}/studies", "'{tmp}/studies' is a folder; name a file in it: sqlite:///{tmp}/studies/optuna.db"),
+    ("journal:{tmp}/studies", "'{tmp}/studies' is a folder; name a file in it: journal:{tmp}/studies/study.journal"),
+    ("sqlite:///{tmp}/nope/s.db", "the folder '{tmp}/nope' does not exist; create it (mkdir -p '{tmp}/nope'), or name "
+                                  "a file in another folder"),
+    ("journal:{tmp}/nope/s.journal", "the folder '{tmp}/nope' does not exist"),
+    ("sqlite:///{tmp}/shared/s.db", "user 'ann' may not write '{tmp}/shared' (Permission denied); let that user write "
+                                    "there (its owner can chmod or chown it), or name a file in a folder of yours"),
+])
+def test_a_study_file_that_cannot_be_kept_there_is_one_line_naming_why(spec, said, tmp_path, monkeypatch):
+    """hydra.sweeper.storage=sqlite:///<a folder, or a file in a missing or unwritable folder>: 'cannot open the
+    study after 5 tries: unable to open database file' (five tries, no reason); journal:<a folder>: an
+    IsADirectoryError traceback, exit 1. Unwritable is faked (the suite may run as root): os.access says no."""
+    from trainlab.search.shared import create_or_load, storage_url
+
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "shared").mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path / "shared" else real(p, mode))
+    monkeypatch.setenv("USER", "ann")
+    url = storage_url(spec.format(tmp=tmp_path), tmp_path / "unused.db")
+    with pytest.raises(UserError, match="^" + re.escape(f"hydra.sweeper.storage={url}: {said.format(tmp=tmp_path)}")):
+        create_or_load(url, "s", ["minimize"])
+    assert list((tmp_path / "studies").iterdir()) == [] and list((tmp_path / "shared").iterdir()) == []
+
+
+@pytest.mark.parametrize("code", ["SQLITE_FULL", "SQLITE_IOERR_WRITE"])
+def test_a_study_that_cannot_be_written_is_a_full_disk_at_once(code, tmp_path, monkeypatch):
+    """A sweep under prlimit --fsize: sqlite's 'disk I/O error' (SQLITE_IOERR_WRITE) was tried five times and
+    refused as 'cannot open the study after 5 tries: disk I/O error', naming no disk; a full one (SQLITE_FULL) was
+    tried five times too."""
+    import sqlite3
+
+    import optuna
+    import sqlalchemy.exc
+
+    from trainlab.search.shared import create_or_load, storage_url
+
+    calls = []
+
+    def refused(**kwargs):
+        calls.append(kwargs)
+        cause = sqlite3.OperationalError("disk I/O error")
+        cause.sqlite_errorcode = getattr(sqlite3, code, 778)
+        raise sqlalchemy.exc.OperationalError("INSERT INTO studies ...", {}, cause) from cause  # as SQLAlchemy does
+
+    monkeypatch.setattr(optuna, "create_study", refused)
+    with pytest.raises(UserError, match=r"^the disk is full: the study could not be written \(disk I/O error\)\. "
+                                        r"Free some space on that disk"):
+        create_or_load(storage_url(None, tmp_path / "optuna.db"), "s", ["minimize"])
+    assert len(calls) == 1
+
+
+def test_a_relative_mask_dir_missing_from_the_working_folder_names_it(tmp_path, monkeypatch):
+    """data.source.mask_dir=masks typed in another folder than the images': 'is not a folder; make it ...', with
+    no word that a relative path is read from the working folder (data.source.path's refusal says so)."""
+    import numpy as np
+
+    from trainlab.data.image.sources import ImageFolder
+
+    (tmp_path / "images").mkdir()
+    np.save(tmp_path / "images" / "a.npy", np.ones((16, 16), np.float32))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(UserError, match="^" + re.escape(
+            f"data.source.mask_dir='masks' is not a folder in the working folder {tmp_path / 'elsewhere'} (relative "
+            "paths are read from there); make it")):
+        ImageFolder(str(tmp_path / "images"), mask_dir="masks").load()

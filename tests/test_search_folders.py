@@ -137,7 +137,8 @@ def test_a_copied_sweep_folder_reads_its_own_trials_not_the_originals(compose_cf
 
 def test_a_read_only_sweep_folder_is_analysed_and_says_nothing_was_saved(compose_cfg, tmp_path, monkeypatch, capsys):
     """A shared project's sweep (a read-only folder): the analysis wrote its plots there and ended in a
-    'Read-only file system' traceback. Now it is printed with one warning; --out saves it elsewhere."""
+    'Read-only file system' traceback. Now it is printed with one warning; --out saves it elsewhere, and an --out
+    that is a file or cannot be written is one line naming --out."""
     import os
 
     from trainlab.search import analyze
@@ -155,6 +156,30 @@ def test_a_read_only_sweep_folder_is_analysed_and_says_nothing_was_saved(compose
     assert analyze.main([str(sweep_dir), "--out", str(tmp_path / "elsewhere")]) == 0
     assert (tmp_path / "elsewhere" / "analysis.txt").read_text() == capsys.readouterr().out
     assert sorted(p.name for p in sweep_dir.iterdir()) == before
+    # --out <a file>: a FileExistsError traceback, exit 1; --out <a folder this user may not write>: '... or write
+    # elsewhere with paths.log_dir=<...>', a setting analyze does not have (faked: the suite may run as root)
+    (tmp_path / "notes.txt").write_text("mine\n")
+    for out in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "analysis"):
+        with pytest.raises(SystemExit) as exited:
+            analyze.main([str(sweep_dir), "--out", str(out)])
+        assert exited.value.code == 2
+        assert capsys.readouterr().err == (f"error: --out '{out}' is a file, or inside one; give a folder for "
+                                           "analysis.txt and the plots (make analyze ... OUT=<folder>)\n")
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+    shared, real_mkdir = tmp_path / "shared", Path.mkdir
+
+    def refused(self, *args, **kwargs):
+        if self == shared:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    with pytest.raises(SystemExit) as exited:
+        analyze.main([str(sweep_dir), "--out", str(shared)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.startswith(f"error: permission denied: '{shared}'"), err
+    assert err.endswith(", or save them elsewhere with --out <folder> (make analyze ... OUT=<folder>), and run it "
+                        "again\n") and "paths.log_dir" not in err, err
 
 
 def test_a_warm_started_sweep_keeps_the_earlier_sweeps_folders(compose_cfg, tmp_path):
@@ -214,3 +239,10 @@ def test_the_retrain_and_stage_2_of_a_moved_sweep_write_beside_it_not_where_it_r
                      f"data.source.path={tmp_path}/series.csv", f"paths.output_dir={tmp_path}/elsewhere"]
     assert f"the sweep ran in {ran}/train/multiruns/s1 and lies in {here} now: paths.log_dir follows it" in caplog.text
     assert f"paths.log_dir={tmp_path}/laptop/outputs" in stage2_command(here, 1, [], Path("/repo"))
+    # moved out of that layout (renamed, one level deep): 'as many levels up' named a folder nobody chose (here
+    # tmp_path's parent; /tmp for /tmp/me/sweep), or none (/sweep: IndexError); now the folder it lies in
+    kept = tmp_path / "kept" / "my sweep"
+    kept.parent.mkdir()
+    shutil.move(here, kept)
+    assert follow_move(kept, task)[len(SEED_SPACE)] == f"paths.log_dir={tmp_path / 'kept'}"
+

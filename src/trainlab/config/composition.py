@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
-from trainlab.config.spelling import quoted_text
+from trainlab.config.spelling import quoted_text, shell_word, single_quoted
 
 OVERRIDE_GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 # a value of each type, for "e.g. <key>=<value>" where the schema's default is null
@@ -156,6 +156,15 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
             return func()
         except Exception as exc:  # noqa: BLE001 - what is not described goes back to Hydra unchanged
             problem = start_problem(exc, argv, config_name)
+            if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1":
+                from trainlab.config.errors import unreadable
+                from trainlab.run.durable import DiskFull
+
+                # a config file it may not read (composing), Hydra's own writes before the task function
+                # (.hydra/*.yaml, the job's log file) on a full disk, under a file size limit or without
+                # permission: its traceback, exit 1
+                full = (None if _in_job(exc) else unreadable(exc, "", "a config file")) or DiskFull.of(exc)
+                problem = None if full is None else str(full)
             status = getattr(exc, "exit_status", None)  # a launcher's one-line account of its jobs (trainlab.run.slurm)
             if problem is None and status is not None and os.environ.get("HYDRA_FULL_ERROR") != "1":
                 print(f"error: {exc}", file=sys.stderr, flush=True)  # Hydra's advice would show only the launcher's frames
@@ -269,7 +278,7 @@ def parse_problem(override: str, message: str) -> str:
                 f"{f' (or ~{bare} to delete the key)' if not key.startswith('~') else ''}")
     if not bare:
         return f"{override!r} names no key before the '=': write <key>={value}"
-    fix = f"quote the text: \"{key}={_quoted_text(value)}\" (the outer quotes are the shell's)"
+    fix = f"quote the text: {shell_word(f'{key}={_quoted_text(value)}')} (the outer quotes are the shell's)"
     if value.startswith("~"):  # quoting it would make a folder named '~'
         from trainlab.config.errors import shell_path_hint
 
@@ -280,9 +289,10 @@ def parse_problem(override: str, message: str) -> str:
         if value.count(opening) != value.count(closing):
             return f"{override}: a '{opening}' is not closed by a '{closing}'; close it, or {fix}"
     for quote in "'\"":
-        if value.count(quote) % 2:
-            return (f"{override}: a {quote} quote is not closed (the shell removes quotes it reads: put the "
-                    f"whole override in the other kind, \"{key}='{value.strip(quote)}'\")")
+        if value.count(quote) % 2 and quote not in value.strip(quote):  # one at an end: opened, never closed
+            return (f"{override}: a {quote} quote is not closed (the shell removes quotes it reads); put the "
+                    f"whole override in the other kind: {shell_word(f'{key}={single_quoted(value.strip(quote))}')}")
+    # a quote inside the text (a file named "Bob's data.csv") is part of it: quoted and escaped by the fix
     reason = next((line.strip() for line in message.splitlines() if line.strip() and "Error parsing" not in line
                    and not line.startswith("See https")), "")
     return f"{override}: Hydra cannot read this override ({reason}); {fix}; the grammar: {OVERRIDE_GRAMMAR}"
@@ -348,7 +358,7 @@ def _add_or_delete_problem(message: str, argv: list[str]) -> Optional[str]:
     if (found := re.match(r"Ambiguous value for argument '(([^=']+)=(.*))'", message)):
         override, key, value = found.groups()
         return (f"{override}: the ',' makes several values, which only a sweep tries: add -m (python {_script()} -m "
-                f"... {override}); for a list write {key}=[{value}], for text with a comma \"{key}='{value}'\"")
+                f"... {override}); for a list write {key}=[{value}], for text with a comma {shell_word(f'{key}={single_quoted(value)}')}")
     if (found := re.match(r"Sweep parameters? '(([^=']+)=.*)' requires? --multirun", message)):
         override, key = found.groups()
         return (f"{override} is a search range, which only a sweep uses: add -m (python {_script()} -m "

@@ -92,6 +92,25 @@ def why_missing(path: Path, key: Optional[str] = None) -> str:
     return f" in the working folder {Path.cwd()} (relative paths are read from there{held})"
 
 
+def unreadable(exc: BaseException, path: Any, key: str) -> Optional[UserError]:
+    """A file this user may not read (``exc``: the reader's PermissionError, or an error raised from one), as
+    one line naming ``key``, the file, the user and the fix; None for any other error. Readers said
+    ``cannot read '<file>' as csv: [Errno 13] ...`` (a checkpoint: ``was it cut short?``) without the fix."""
+    import errno
+
+    seen = exc
+    while seen is not None and not (isinstance(seen, OSError) and seen.errno in (errno.EACCES, errno.EPERM)):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    from trainlab.run.console import user_name
+
+    where = seen.filename or path  # the file itself, or a folder on its way that may not be entered
+    return UserError(f"{key}: '{where}' cannot be read by user '{user_name()}' ({os.strerror(seen.errno)}); let "
+                     f"that user read it (chmod u+r '{where}' for a file, u+rx for a folder, by its owner), or "
+                     "give another")
+
+
 def unwrap_user_error(exc: BaseException) -> UserError | None:
     """Return the UserError behind ``exc`` (Hydra's instantiate wraps constructor errors)."""
     seen: set[int] = set()

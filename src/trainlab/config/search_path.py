@@ -145,12 +145,21 @@ def config_dir_problem(argv: list[str]) -> Optional[str]:
         how = "a space, not '=', lets the shell expand it" if after_equals else "unquoted, the shell expands it"
         fix = (f"{hint.split(';')[0]}; write --config-dir {folder} ({how})" if hint
                else "give the folder that holds your config groups (model/, data/, ...)")
-        return f"--config-dir {folder}: no such folder ({Path(folder).absolute()}); {fix}"
+        return f"--config-dir {folder}: {_no_folder(folder)} ({Path(folder).absolute()}); {fix}"
     for folder in _searchpath_folders(argv):  # Hydra skips a search path folder that is not there, unsaid
         if not Path(folder).is_dir():
-            return (f"hydra.searchpath: no such folder file://{folder} ({Path(folder).absolute()}); give the folder "
-                    "that holds your config groups, or --config-dir <folder>")
+            what = _no_folder(folder)
+            return (f"hydra.searchpath: {what}{'' if what == 'no such folder' else ' at'} file://{folder} "
+                    f"({Path(folder).absolute()}); give the "
+                    "folder that holds your config groups, or --config-dir <folder>")
     return None
+
+
+def _no_folder(folder: str) -> str:
+    """What a config folder that is none is: a file (a config file given for its folder, said to be 'no such
+    folder'), a link to nowhere, or nothing."""
+    path = Path(folder)
+    return "a file, not a folder" if path.is_file() else "a link to nowhere" if path.is_symlink() else "no such folder"
 
 
 def _searchpath_folders(argv: list[str]) -> list[str]:

@@ -32,8 +32,25 @@ def grammar_value(value: Any) -> str:
             return plain
     except HydraException:
         pass  # quoted below
-    # inside quotes only a quote, and backslashes before a quote or at the end, are escaped
-    return "'" + re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value).replace("'", "\\'") + "'"
+    return single_quoted(value)
+
+
+def single_quoted(text: str) -> str:
+    """``text`` in single quotes as Hydra's grammar reads them: inside, only a quote, and backslashes before a
+    quote or at the end, are escaped (``/d/q'uote.csv`` -> ``'/d/q\\'uote.csv'``)."""
+    return "'" + re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, text).replace("'", "\\'") + "'"
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word of a POSIX shell, as a refusal shows a fix to paste: in double quotes where the shell
+    reads nothing inside them (``"key='a b'"``, Hydra's quotes kept readable), else as :func:`shlex.quote` writes
+    it. In double quotes a ``"``, ``$``, a backquote and ``!`` (bash's history) are read, and a backslash before
+    them or at the end: a path holding one ("key='/d/dq"x.csv'") was cut there by the shell."""
+    import shlex
+
+    if re.search(r'["$`!]|\\([\\"$`]|$)', text) is None:
+        return f'"{text}"'
+    return shlex.quote(text)
 
 
 def command_line(script: str, overrides: typing.Sequence[str], **settings: Any) -> str:
@@ -64,4 +81,4 @@ def quoted_text(text: str) -> str:
             return text
     except HydraException:
         pass  # quoted below
-    return "'" + text.replace("'", "\\'") + "'"
+    return single_quoted(text)

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from trainlab.config.errors import UserError, require_path, why_missing
+from trainlab.config.errors import UserError, require_path, unreadable, why_missing
 from trainlab.data.astro_tables import SUFFIXES, read_table, table_format
 from trainlab.data.memory import check_fits
 
@@ -80,7 +80,7 @@ def read_frame(path: str, key: str):
     except UserError:
         raise
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise UserError(f"{key}: cannot read '{path}' as {suffix[1:]}: {exc}") from exc
+        raise unreadable(exc, path, key) or UserError(f"{key}: cannot read '{path}' as {suffix[1:]}: {exc}") from exc
     raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE_IN_FULL}")
 
 

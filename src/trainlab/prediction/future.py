@@ -44,6 +44,8 @@ class FutureFile(TableFile):
     """The run's :class:`TableFile` reading ``future=<file>``: the drivers as its columns, every row kept (a gap
     stays an empty row, found by :func:`read_future`), its own refusals naming ``future``."""
 
+    KEY = "future"  # a folder, a missing or an unreadable file: named as the user gave it (was data.source.path)
+
     def _require_columns(self, frame: Any, target_frame: Any) -> None:
         columns = [str(c) for c in frame.columns]
         wanted = [c for c in (None if self.time_parts else self.time_column, self.series_column) if c]

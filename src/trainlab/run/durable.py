@@ -81,11 +81,14 @@ def disk_full_cause(exc: Optional[BaseException]) -> Optional[OSError]:
 
 def full_database(exc: Optional[BaseException]) -> Optional[BaseException]:
     """The error of an SQLite database that its full disk stopped (``database or disk is full``: MLflow's
-    ``mlflow.db``, an Optuna study; SQLAlchemy and Optuna wrap it), or None."""
+    ``mlflow.db``, an Optuna study; SQLAlchemy and Optuna wrap it), or None. A write the system refused
+    (``disk I/O error``, SQLITE_IOERR_WRITE: a file size limit, a quota) counts too: sqlite says FULL only
+    for ENOSPC, and a study under ``prlimit --fsize`` was tried five times and refused as 'cannot open'."""
     import sqlite3
 
+    stopped = {sqlite3.SQLITE_FULL, getattr(sqlite3, "SQLITE_IOERR_WRITE", 778)}
     return next((e for e in _chain(exc)
-                 if isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL), None)
+                 if isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorcode", None) in stopped), None)
 
 
 class DiskFull(UserError):

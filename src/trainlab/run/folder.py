@@ -26,7 +26,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.spelling import command_line, typed_setting
-from trainlab.config.errors import UserError, why_missing
+from trainlab.config.errors import UserError, unreadable, why_missing
 from trainlab.run.durable import read_json, read_yaml, write_atomic
 from trainlab.run.root import repo_root
 
@@ -375,6 +375,9 @@ def load_checkpoint(path: Path) -> dict:
             AttributeError) as exc:
         # torch's own advice there (weights_only=False) would run any code the file holds: not repeated
         said = str(exc).split(" In PyTorch 2.6", 1)[0].strip().splitlines()  # EOFError on an empty file says nothing
+        denied = unreadable(exc, path, "ckpt_path")
+        if denied is not None:  # no damaged file: its permissions
+            raise denied from None
         why = f"{type(exc).__name__}: {said[0][:200]}" if said else f"{type(exc).__name__}, {Path(path).stat().st_size} bytes"
         raise UserError(f"ckpt_path: '{path}' is not a readable checkpoint ({why}); was it cut short? pick "
                         "another .ckpt") from None

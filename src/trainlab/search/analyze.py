@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import TrialState
 
 from trainlab.config.errors import UserError, report_user_errors
-from trainlab.run.durable import read_yaml, save_figure, write_atomic
+from trainlab.run.durable import DiskFull, read_yaml, save_figure, write_atomic
 from trainlab.search import advice as rules
 from trainlab.search import importance as ranking
 from trainlab.search.advice import convergence, pruning_stats, recommendations, top_trials  # noqa: F401
@@ -121,7 +121,11 @@ def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -
     study = in_memory(load_sweep_study(sweep_dir))  # first: a mistyped sweep folder was made, then 'holds no study'
     out = (out_dir or sweep_dir) if save else None
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a file there, or on its way: a traceback
+            raise UserError(f"--out '{out}' is a file, or inside one; give a folder for {REPORT} and the plots "
+                            "(make analyze ... OUT=<folder>)") from None
     surplus = sum(is_surplus(t) for t in study.get_trials(deepcopy=False))
     copied = sum(is_copied(t) for t in study.get_trials(deepcopy=False))
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
@@ -208,7 +212,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     # a sweep in a read-only folder (a shared project's) is read all the same; what it cannot hold is said
     read_only = args.out is None and args.sweep_dir.is_dir() and not os.access(args.sweep_dir, os.W_OK)
     with report_user_errors():
-        print(report(args.sweep_dir, args.out, save=not read_only), end="")
+        try:
+            text = report(args.sweep_dir, args.out, save=not read_only)
+        except Exception as exc:  # a folder it may not write, a full disk: what to do is --out, not paths.log_dir
+            unwritable = DiskFull.of(exc)
+            if unwritable is None:
+                raise
+            raise unwritable.then("{Remedy}, or save them elsewhere with --out <folder> (make analyze ... "
+                                  "OUT=<folder>), and run it again", "that disk") from None
+        print(text, end="")
     if read_only:
         print(f"warning: '{args.sweep_dir}' is not writable: {REPORT} and the plots were not saved; "
               f"add --out <folder> (make analyze ... OUT=<folder>) to save them there", file=sys.stderr, flush=True)

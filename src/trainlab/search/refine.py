@@ -68,7 +68,8 @@ def check_rule(rule: Optional[dict[str, Any]], objectives: int, sweep_dir: Path)
 def follow_move(sweep_dir: Path, overrides: list[str]) -> list[str]:
     """``overrides`` of a sweep that was moved or copied since it ran (its multirun.yaml names another
     ``hydra.sweep.dir``), with each ``paths.*`` folder that held it where it ran (``paths.log_dir``)
-    moved along: the sweep's place now, as many levels up. Retraining a sweep copied from a cluster
+    moved along: the sweep's place now, as many levels up where it kept the layout below that folder
+    (``train/multiruns/<name>``), else the folder it lies in. Retraining a sweep copied from a cluster
     wrote to the cluster's folder, made anew on this machine. Other paths (the data's) are kept."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -86,8 +87,13 @@ def follow_move(sweep_dir: Path, overrides: list[str]) -> list[str]:
         key = override.split("=", 1)[0]
         value = parser.parse_override(override).value() if key.startswith("paths.") and "=" in override else None
         if isinstance(value, str) and Path(value).is_absolute() and was.is_relative_to(value):
-            depth = len(was.relative_to(value).parts)
-            now = here.parents[depth - 1] if depth else here
+            below = was.relative_to(value).parts  # (train, multiruns, <sweep>)
+            if not below:
+                now = here
+            elif len(here.parts) > len(below) and here.parts[-len(below):-1] == below[:-1]:
+                now = here.parents[len(below) - 1]  # moved with its layout: as many levels up
+            else:  # moved out of it (/data/my_sweep): levels up named a folder nobody chose (/), or none (IndexError)
+                now = here.parent
             log.warning("the sweep ran in %s and lies in %s now: %s follows it to %s", was, here, key, now)
             override = as_override(key, str(now))
         moved.append(override)

@@ -126,15 +126,47 @@ def storage_file(url: str) -> Optional[Path]:
 def open_storage(url: str) -> Union[str, optuna.storages.BaseStorage]:
     """What ``optuna.create_study`` / ``load_study`` take for a :func:`storage_url`: the URL itself
     (Optuna builds an RDBStorage), or the journal file's storage."""
+    problem = storage_place_problem(url)
+    if problem is not None:
+        raise UserError(f"hydra.sweeper.storage={url}: {problem}")
     if not url.startswith(JOURNAL):
         return url
     from optuna.storages.journal import JournalFileBackend
 
     path = Path(url[len(JOURNAL):])
-    if not path.parent.is_dir():
-        raise UserError(f"hydra.sweeper.storage={url}: the folder {path.parent} does not exist")
     repair_journal(path)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def storage_place_problem(url: str, writing: bool = False) -> Optional[str]:
+    """Why this user cannot keep a study in the file of a :func:`storage_url` (a folder given for the file, a
+    folder that does not exist; ``writing``: one it may not write, a read-only disk; a finished sweep's study
+    is read from a read-only folder), said before Optuna opens it (sqlite said "cannot open the study after 5
+    tries: unable to open database file", a journal on a folder was an IsADirectoryError traceback); None when
+    it can, or the study is on a server."""
+    import errno
+    import os
+
+    path = storage_file(url)
+    if path is None:
+        return None
+    kind = "journal:" if url.startswith(JOURNAL) else "sqlite:///"
+    if path.is_dir():
+        return (f"'{path}' is a folder; name a file in it: {kind}{path / ('study.journal' if kind == 'journal:' else 'optuna.db')}")
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder '{folder}' does not exist; create it (mkdir -p '{folder}'), or name a file in another folder"
+    # sqlite writes a journal beside its file, Optuna's journal a lock: the folder is written either way
+    denied = next((p for p, need in ((folder, os.W_OK | os.X_OK), (path, os.R_OK | os.W_OK))
+                   if writing and p.exists() and not os.access(p, need)), None)
+    if denied is None:
+        return None
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        return f"'{folder}' is on a read-only disk ({os.strerror(errno.EROFS)}); name a file on a writable one"
+    from trainlab.run.console import user_name
+
+    return (f"user '{user_name()}' may not write '{denied}' ({os.strerror(errno.EACCES)}); let that user write "
+            "there (its owner can chmod or chown it), or name a file in a folder of yours")
 
 
 def repair_journal(path: Path) -> None:
@@ -157,11 +189,16 @@ def create_or_load(url: str, study_name: str, directions: list[str]) -> optuna.S
     """``optuna.create_study(load_if_exists=True)``, tried again when several processes create a new
     database's tables at the same moment (the later ones get "table ... already exists" or a
     duplicate key) or the server does not answer yet; its sampler is set by the caller."""
+    problem = storage_place_problem(url, writing=True)
+    if problem is not None:
+        raise UserError(f"hydra.sweeper.storage={url}: {problem}")
     for attempt in range(OPEN_ATTEMPTS):
         try:
             return optuna.create_study(storage=open_storage(url), study_name=study_name, directions=directions,
                                        sampler=optuna.samplers.RandomSampler(), load_if_exists=True)
         except sqlalchemy.exc.SQLAlchemyError as exc:
+            if full_database(exc) is not None:  # no other process's doing: trying again fills nothing
+                raise out_of_space(exc) from None
             if attempt == OPEN_ATTEMPTS - 1:
                 raise UserError(f"hydra.sweeper.storage={url}: cannot open the study after {OPEN_ATTEMPTS} tries: "
                                 f"{str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}") from None

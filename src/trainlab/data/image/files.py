@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, unreadable
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,10 @@ def _read_tiff(path: Path, colours: bool = False) -> tuple[np.ndarray, Optional[
 
 
 def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
-               offsets: Optional[dict[str, tuple[float, float, float]]] = None) -> np.ndarray:
-    """A FITS, NPY, PNG or TIFF file as a float array, (H, W) or (channels, H, W).
+               offsets: Optional[dict[str, tuple[float, float, float]]] = None, key: str = "data.source.path",
+               ) -> np.ndarray:
+    """A FITS, NPY, PNG or TIFF file as a float array, (H, W) or (channels, H, W); ``key``: the setting
+    that named its folder, for a refusal of a file this user may not read.
 
     FITS: the first image HDU holding data; NPY and TIFF (tifffile, any dtype, pages as channels): as
     stored; PNG and TIFF: grey (8 or 16 bit), RGB, or with a palette
@@ -160,7 +162,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
     except UserError:
         raise
     except (OSError, ValueError) as exc:  # tifffile's TiffFileError is a ValueError
-        raise UserError(f"cannot read '{path}' as {suffix[1:]}: {exc}") from exc
+        raise unreadable(exc, path, key) or UserError(f"cannot read '{path}' as {suffix[1:]}: {exc}") from exc
     while array.ndim > 3 and array.shape[0] == 1:  # FITS cubes (1, 1, H, W): Stokes and frequency axes of one
         array = array[0]
     if array.ndim not in (2, 3) or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
@@ -220,7 +222,7 @@ def read_mask(path: Path) -> np.ndarray:
     is honoured: a transparent pixel is clean whatever its colour (a mask painted on a transparent
     layer, whose empty pixels are often white); a partly transparent one that is set (a soft brush's
     edge) is a fraction too."""
-    mask = read_array(path, palette_indices=True)
+    mask = read_array(path, palette_indices=True, key="data.source.mask_dir")
     bad = ~np.isfinite(mask)
     if bad.any():
         raise UserError(f"mask '{path}' has {int(bad.sum())} NaN/inf pixel(s); write 0 where a pixel is clean and "

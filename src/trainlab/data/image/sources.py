@@ -192,6 +192,7 @@ class ImageFolder:
         require_path(path, self.KEY, "the folder holding your images")
         self.path = Path(path).expanduser()
         self.mask_dir = Path(mask_dir).expanduser() if mask_dir else self.path / "masks"
+        self.mask_dir_given = bool(mask_dir)
         self.tile_size = tile_size
 
     def _files(self) -> list[Path]:
@@ -210,7 +211,9 @@ class ImageFolder:
                     if others else "")
             raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}){held}; {self.NO_IMAGES}")
         if not self.mask_dir.is_dir():
-            raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder; make it, with one mask "
+            # a mask_dir given relative is read from the working folder, as data.source.path is: said so
+            where = why_missing(self.mask_dir, "data.source.mask_dir") if self.mask_dir_given else ""
+            raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder{where}; make it, with one mask "
                             "per image (same name, all zeros for a clean image), or point mask_dir at yours")
         return files
 
@@ -253,7 +256,7 @@ class ImageFolder:
         files = self._files()
         mask_files, stems = self._masks(), {name_stem(path) for path in files}
         for index, path in enumerate(files):
-            image = read_array(path, channels_last, offsets=offsets)
+            image = read_array(path, channels_last, offsets=offsets, key=self.KEY)
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
             if any(counts := transparent_as_missing(image, path)):
                 see_through[path.name] = counts

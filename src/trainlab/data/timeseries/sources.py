@@ -156,6 +156,8 @@ class TableFile:
             offsets are written in: read in UTC, so a daylight-saving change is no gap and no duplicate.
     """
 
+    KEY = "data.source.path"  # the setting that names the file, as refusals say it (predict.py's future=<file>: its own)
+
     def __init__(
         self,
         path: str,
@@ -222,7 +224,7 @@ class TableFile:
                             "it out (it tells the series apart, it is no input)")
 
     def load(self) -> SeriesTable:
-        frame = self._read(self.path, "data.source.path")
+        frame = self._read(self.path, self.KEY)
         target_frame = frame if self.target_path is None else self._read(self.target_path, "data.source.target_path")
         self._require_columns(frame, target_frame)
         values, pooled, target_pooled, positions = self._series_frames(frame, target_frame)
