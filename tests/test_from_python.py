@@ -4,6 +4,7 @@ found it (README "From Python")."""
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import torch
@@ -130,3 +131,13 @@ def test_main_called_from_python_raises_a_stop_instead_of_exiting(compose_cfg, c
     with pytest.raises(KeyboardInterrupt if sig == "SIGINT" else RunStopped):
         train_script.main(compose_cfg([*TINY, "logger=none"]))
     assert signal.getsignal(signal.SIGTERM) == before and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(("argv0", "named"), [("-c", "train.py"), ("/repo/evaluate.py", "evaluate.py"), ("", "train.py")])
+def test_a_command_a_message_names_is_a_script_even_from_python_c(monkeypatch, argv0, named):
+    """Under `python -c "import train; ..."` (and pytest-xdist's workers) a message's command read `python -c
+    data.window=16 ... ckpt_path=<run>`, which runs nothing: no script was typed, and train.py makes that run."""
+    from trainlab.config.composition import _script
+
+    monkeypatch.setattr(sys, "argv", [argv0])
+    assert _script() == named

@@ -203,6 +203,8 @@ def _script() -> str:
     within :func:`as_script`, the script whose run is made from Python (not ``ipykernel_launcher.py``); in a
     submitit (SLURM) job, the script Hydra's job is named after (not submitit's ``_submit.py``)."""
     name = _SCRIPT.get() or (sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py")
+    if name == "-c":  # `python -c "..."` (and pytest-xdist's workers): no script typed; train.py's run
+        name = "train.py"
     if name == SUBMITIT_ENTRY:
         from hydra.core.hydra_config import HydraConfig
 
