@@ -221,8 +221,11 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     from omegaconf.errors import OmegaConfBaseException, ValidationError
 
     from trainlab.config.command_line import _launcher_value_hint, _unknown_option, unknown_key_problem
+    from trainlab.config.file_problems import file_problem
     from trainlab.config.search_path import unchosen_group_problem
 
+    if (in_a_file := file_problem(exc, argv)) is not None:
+        return in_a_file
     if isinstance(exc, OverrideParseException):
         return parse_problem(exc.override, str(exc))
     if isinstance(exc, MissingConfigException):

@@ -1,0 +1,63 @@
+"""Mistakes inside a user's own config files (trainlab.config.file_problems): each is one line naming the
+file and the fix, where Hydra's were a traceback (YAML, a defaults list that is no list) or named another
+thing (an experiment without ``# @package _global_``, a file's defaults entry taken for a '+' typed on the
+command line, an option nobody typed). Composed in-process; nothing runs."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from tests.conftest import ROOT
+
+FILES = {
+    "model/brackets.yaml": "_target_: x.Y\nnet:\n  hidden_size: [8\nmonitor: ${optimized_metric}\n",
+    "model/tabs.yaml": "_target_: x.Y\nnet:\n\thidden_size: 8\n",
+    "model/basetypo.yaml": "defaults: [lstmm, _self_]\n",
+    "model/defaultstext.yaml": "defaults: lstm\n",
+    "experiment/nopackage.yaml": "defaults:\n  - override /model: cnn\nseed: 3\n",
+    "experiment/nooverride.yaml": "# @package _global_\ndefaults:\n  - /model: cnn\n",
+}
+
+
+@pytest.mark.parametrize("flag", ["--config-dir", "hydra.searchpath"])
+@pytest.mark.parametrize("override, message", [
+    ("model=brackets", "{root}/model/brackets.yaml, line 4, column 8 is not readable YAML: expected ',' or ']', but "
+                       "got ':', while parsing a flow sequence begun at line 3, column 16 (monitor: ${{optimized_metric}}); "
+                       "correct the file there"),
+    ("model=tabs", "{root}/model/tabs.yaml, line 3, column 1 is not readable YAML: found character '\\t' that cannot "
+                   "start any token (hidden_size: 8); YAML indents with spaces only: replace the tab(s) in the file "
+                   "with spaces"),
+    ("model=basetypo", "{root}/model/basetypo.yaml: its defaults name model/lstmm, which no config folder holds; did "
+                       "you mean lstm?; the model group's options: basetypo, brackets, cnn, defaultstext, gnn, lstm"),
+    ("model=defaultstext", "{root}/model/defaultstext.yaml: its defaults must be a list (got str); write a list, "
+                           "e.g. defaults: [lstm, _self_]"),
+    ("experiment=nopackage", "{root}/experiment/nopackage.yaml is read into experiment.* (Hydra puts a file's settings "
+                             "under its folder's name), so its 'override /model' reaches no choice of the config; "
+                             "make its first line '# @package _global_'"),
+    ("experiment=nooverride", "a defaults list chooses model: cnn, but model is chosen already (conf/train.yaml's "
+                              "defaults); in your file write '- override /model: cnn'"),
+])
+def test_a_mistake_inside_a_users_config_file_is_one_line_naming_it(tmp_path, flag, override, message):
+    """Before: yaml's ParserError / ScannerError and Hydra's ValueError ('Invalid defaults list') with a
+    traceback and exit 1; 'Could not override model@experiment.model. Did you mean to override model?';
+    '+model=... adds a second model' (nobody typed '+'); 'model=lstmm is not an option' (nobody typed it)."""
+    from trainlab.config.composition import composition_problem
+
+    root = tmp_path / "myconf"
+    for name, text in FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    argv = (["--config-dir", str(root)] if flag == "--config-dir" else [f"hydra.searchpath=[file://{root}]"])
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        with pytest.raises(Exception) as info:
+            compose("train", overrides=[f"hydra.searchpath=[file://{root}]", override])
+    GlobalHydra.instance().clear()
+    problem = composition_problem(info.value, [*argv, override], "train")
+    assert problem is not None and problem.startswith(message.format(root=root)), problem
