@@ -61,3 +61,25 @@ def test_a_mistake_inside_a_users_config_file_is_one_line_naming_it(tmp_path, fl
     GlobalHydra.instance().clear()
     problem = composition_problem(info.value, [*argv, override], "train")
     assert problem is not None and problem.startswith(message.format(root=root)), problem
+
+
+def test_an_experiment_file_without_its_package_line_is_not_ignored(tmp_path, compose_cfg):
+    """Its settings landed under experiment.* and the run trained without them, without a word."""
+    from trainlab.config.checks import check_top_level_keys
+    from trainlab.config.errors import UserError
+
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    path = tmp_path / "myconf" / "experiment" / "small.yaml"
+    path.write_text(textwrap.dedent("""\
+        model:
+          net:
+            hidden_size: 8
+        """))
+    cfg = compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=small"])
+    with pytest.raises(UserError, match="^" + re.escape(
+            f"experiment=small ({path}) sets experiment.model.net.hidden_size, under experiment.*, where nothing "
+            "reads it: a file of the experiment group changes the config's own keys only with '# @package _global_' "
+            "as its first line; add it")):
+        check_top_level_keys(cfg)
+    path.write_text("# @package _global_\n" + path.read_text())
+    check_top_level_keys(compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=small"]))

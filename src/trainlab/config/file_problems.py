@@ -75,8 +75,8 @@ def file_problem(exc: BaseException, argv: list[str]) -> Optional[str]:
         name, group, package = found.groups()
         folder = name.rpartition("/")[0]
         if package != group and folder and package.startswith(folder.replace("/", ".")):
-            return (f"{_file(name, argv)} is read into {package.rsplit('.', 1)[0]}.* (Hydra puts a file's settings under "
-                    f"its folder's name), so its 'override /{group}' reaches no choice of the config; make its "
+            return (f"{_file(name, argv)} is read into {package.rsplit('.', 1)[0]}.* (Hydra puts a file's settings "
+                    f"under its folder's name), so its 'override /{group}' reaches no choice of the config; make its "
                     f"first line '# @package _global_' ({EXAMPLE_EXPERIMENT} shows the form)")
     if isinstance(exc, ConfigCompositionException) and (
             found := re.match(r"Multiple values for ([\w/]+)\. To override a value use 'override ([\w/]+): (\S+)'",
