@@ -83,3 +83,23 @@ def test_an_experiment_file_without_its_package_line_is_not_ignored(tmp_path, co
         check_top_level_keys(cfg)
     path.write_text("# @package _global_\n" + path.read_text())
     check_top_level_keys(compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=small"]))
+
+
+def test_our_data_option_following_a_key_a_users_model_lacks(tmp_path, compose_cfg):
+    """data=gaia's num_hops follows model.net.num_layers; a user's graph net without that argument got
+    'data.num_hops: interpolation key model.net.num_layers not found; write the full key of another setting',
+    a key and a fix in a file the user never wrote."""
+    from trainlab.config.composition import check_interpolations
+    from trainlab.config.errors import UserError
+
+    (tmp_path / "myconf" / "model").mkdir(parents=True)
+    (tmp_path / "myconf" / "model" / "mygnn.yaml").write_text(
+        "_target_: trainlab.models.graph.NodeClassificationModule\nnet:\n  _target_: mypkg.GraphNet\n"
+        "  in_channels: null\n  out_channels: null\nmonitor: ${optimized_metric}\n")
+    searchpath = f"hydra.searchpath=[file://{tmp_path / 'myconf'}]"
+    with pytest.raises(UserError, match="^" + re.escape(
+            "data.num_hops=${model.net.num_layers} follows model.net.num_layers, which model=mygnn does not have; give "
+            "data.num_hops=<value> (on the command line, or in a config file of yours), or add model.net.num_layers to "
+            "model=mygnn")):
+        check_interpolations(compose_cfg([searchpath, "model=mygnn", "data=gaia"]))
+    check_interpolations(compose_cfg([searchpath, "model=mygnn", "data=gaia", "data.num_hops=2"]))
