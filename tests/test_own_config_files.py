@@ -103,3 +103,52 @@ def test_our_data_option_following_a_key_a_users_model_lacks(tmp_path, compose_c
             "model=mygnn")):
         check_interpolations(compose_cfg([searchpath, "model=mygnn", "data=gaia"]))
     check_interpolations(compose_cfg([searchpath, "model=mygnn", "data=gaia", "data.num_hops=2"]))
+
+
+class NoLoad:
+    def read(self):
+        return None
+
+
+class Frame:
+    def load(self):
+        return {"y": [1.0, 2.0]}
+
+
+@pytest.mark.parametrize("family", ["timeseries", "graph", "image"])
+def test_a_users_data_source_that_does_not_fit_is_named(family, compose_cfg):
+    """A source without load(), or whose load() returns another thing than the family's table, failed in the data
+    module with an AttributeError ('NoLoad' object has no attribute 'load', 'DataFrame' object has no attribute
+    'features')."""
+    from omegaconf import open_dict
+
+    from tests.families import FAMILIES
+    from trainlab.config.errors import UserError
+    from trainlab.run.pipeline import build_data
+
+    need = {"timeseries": "trainlab.data.timeseries.table.SeriesTable", "graph": "trainlab.data.graph.catalogue.StarTable",
+            "image": "trainlab.data.image.sources.SkyTiles"}[family]
+    cfg = compose_cfg(FAMILIES[family].tiny())
+    for source, message in (("NoLoad", f" has no load() method: a data source's load() returns a {need}"),
+                            ("Frame", f": its load() returned a builtins.dict, where a {need} is needed")):
+        with open_dict(cfg):
+            cfg.data.source = {"_target_": f"{__name__}.{source}"}
+        with pytest.raises(UserError, match="^" + re.escape(f"data.source._target_={__name__}.{source}{message}")):
+            build_data(cfg).load()
+
+
+def test_a_series_table_of_one_dimensional_targets_is_named():
+    """1-D targets failed in numpy ('all the input arrays must have same number of dimensions')."""
+    import numpy as np
+
+    from trainlab.config.errors import UserError
+    from trainlab.data.timeseries.table import SeriesTable
+
+    with pytest.raises(UserError, match=re.escape(
+            "sine: SeriesTable.targets must be a numpy array of (rows, columns), 2-D; got a ndarray of shape (5,) (one "
+            "column: values[:, None])")):
+        SeriesTable(features=np.zeros((5, 1)), targets=np.zeros(5), feature_names=["t"], target_names=["y"], name="sine")
+    with pytest.raises(UserError, match=re.escape("sine: SeriesTable.features has 1 column(s) but feature_names ['a', "
+                                                  "'b'] names 2; give one name per column")):
+        SeriesTable(features=np.zeros((5, 1)), targets=np.zeros((5, 1)), feature_names=["a", "b"], target_names=["y"],
+                    name="sine")
