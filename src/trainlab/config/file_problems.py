@@ -101,3 +101,17 @@ def file_problem(exc: BaseException, argv: list[str]) -> Optional[str]:
         return (f"{_file(name, argv)}: its defaults name {missing}, which no config folder holds"
                 f"{'; ' + hint if hint else ''}{listed}")
     return None
+
+
+def misplaced(group: str, option: str, argv: list[str]) -> str:
+    """For ``group=option`` that no folder holds: ``"; <folder>/<other>/<option>.yaml exists: ..."`` where a file of
+    that name lies in another group's folder (an optimizer written into model/), else ``""``."""
+    if not option or "/" in option:
+        return ""
+    for folder in _folders(argv):
+        for path in sorted(folder.glob(f"*/{option}.yaml")) + sorted(folder.glob(f"*/*/{option}.yaml")):
+            other = path.parent.relative_to(folder).as_posix()
+            if other != group:
+                return (f"; {path} exists, in the {other} group's folder: options of the {group} group go "
+                        f"in {folder / group}/ (move it there), or choose it as {other}={option}")
+    return ""
