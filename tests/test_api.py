@@ -131,3 +131,11 @@ def test_a_callers_own_hydra_is_given_back(tmp_path):
         with pytest.raises(UserError, match="model=lstn is not an option"):
             trainlab.train(["model=lstn", f"paths.log_dir={tmp_path / 'outputs'}"])
         assert GlobalHydra.instance().hydra is own
+
+
+def test_a_refusal_inside_the_run_is_raised_without_hydras_line(capsys, tmp_path):
+    """A UserError raised in the job (the data module's check) reached the caller after Hydra had written
+    'Error executing job with overrides: [...]' to stderr."""
+    with pytest.raises(UserError, match=r"^data.window=0 must be at least 1"):
+        trainlab.train(["data.window=0", "hardware.num_threads=1", f"paths.log_dir={tmp_path / 'outputs'}"])
+    assert "Error executing job" not in capsys.readouterr().err

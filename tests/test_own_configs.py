@@ -131,6 +131,7 @@ def test_hints_compose_the_users_primary_config_and_flags_go_anywhere(own_config
     ("import numpyy_not_installed\n", 1, "ModuleNotFoundError: No module named 'numpyy_not_installed'"),
     ("import math\nx = undefined_name + 1\n", 2, "NameError: name 'undefined_name' is not defined"),
     ("from math import floorr\n", 1, "ImportError: cannot import name 'floorr' from 'math'"),
+    ("import math\n\ndef broken(:\n    pass\n", 3, "SyntaxError: invalid syntax"),  # it named importlib's line 126
 ])
 def test_an_error_inside_a_users_module_is_shown_with_its_line(user_code, module, line, error):
     """Their module fails while it is imported: the message shows their file, line and error (it said

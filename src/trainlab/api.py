@@ -198,7 +198,8 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
         global_hydra.clear()
         try:
             hydra = Hydra.create_main_hydra2(task_name=script.removesuffix(".py"), config_search_path=search_path)
-            done = hydra.run(config_name=config_name, task_function=job, overrides=[*overrides, "hydra.mode=RUN"])
+            done = hydra.run(config_name=config_name, task_function=lambda cfg: _refusal_returned(job, cfg),
+                             overrides=[*overrides, "hydra.mode=RUN"])
         except Exception as exc:  # noqa: BLE001 - a refusal before the job becomes its one line, the rest re-raised
             problem = start_problem(exc, argv, config_name)
             if problem is None:
@@ -209,4 +210,22 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
             global_hydra.clear()
             if caller_hydra is not None:
                 global_hydra.initialize(caller_hydra)
+    if isinstance(done.return_value, _Refusal):
+        raise done.return_value.error
     return Path(done.hydra_cfg.hydra.runtime.output_dir), done.return_value
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """A job's refusal carried out of Hydra's ``run_job`` as its value: raised there, Hydra writes ``Error
+    executing job with overrides: [...]`` to stderr before passing it on, a second line beside the one
+    the caller gets (in a notebook's loop of runs, at every bad run)."""
+
+    error: UserError
+
+
+def _refusal_returned(job: Callable[[Any], Any], cfg: Any) -> Any:
+    try:
+        return job(cfg)
+    except UserError as exc:
+        return _Refusal(exc)

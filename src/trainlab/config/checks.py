@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # optimized_mode (checkpoints, early stopping, plateau) -> the Optuna study direction that agrees with it
 DIRECTION_OF_MODE = {"min": "minimize", "max": "maximize"}
+# groups whose files set keys of the whole config (``# @package _global_``), not keys under their own name
+GLOBAL_GROUPS = ("experiment", "hparams_search", "debug")
 
 
 def check_seed(seed: Any) -> int:
@@ -93,6 +95,19 @@ def check_top_level_keys(cfg: DictConfig) -> None:
     # list its choices, and its folders are conf/'s
     folders = [p.name for folder in config_folders() if folder.is_dir() for p in folder.iterdir() if p.is_dir()]
     groups = sorted({g.split("/")[0] for g in [*choices, *folders]} - {"hydra"})
+    for group in GLOBAL_GROUPS:  # a file of these groups without '# @package _global_': Hydra nests it under the group
+        if isinstance(cfg.get(group), DictConfig) and len(cfg[group]):
+            from trainlab.config.composition import leaves
+            from trainlab.config.file_problems import EXAMPLE_EXPERIMENT
+            from trainlab.config.search_path import option_file
+
+            key, _ = next(iter(leaves(OmegaConf.to_container(cfg[group], resolve=False))))
+            chosen = choices.get(group)
+            where = f"{group}={chosen} ({option_file(group, chosen) or f'{group}/{chosen}.yaml'})" if chosen \
+                else f"a {group} file"
+            raise UserError(f"{where} sets {group}.{key}, under {group}.*, where nothing reads it: a file of the "
+                            f"{group} group changes the config's own keys only with '# @package _global_' as its "
+                            f"first line; add it ({EXAMPLE_EXPERIMENT} shows the form)")
     unknown = [k for k in cfg if k not in (*own, *groups, "hydra")]
     if unknown:
         hint = did_you_mean(unknown[0], [*own, *groups])

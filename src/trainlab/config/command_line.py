@@ -176,9 +176,11 @@ def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
                 "optimizer.lr: tag(log, interval(1e-5, 1e-3)); conf/hparams_search/space/ has examples)")
     if not option:
         return f"{group}= gives no option; choose one of the {group} group's: {', '.join(options)}"
+    from trainlab.config.file_problems import misplaced
+
     hint = did_you_mean(option, options, prefix=f"{group}=")
     return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
-            f"its options: {', '.join(options)}")
+            f"its options: {', '.join(options)}{misplaced(group, option, argv)}")
 
 
 def _parsed(argv: list[str]) -> list[Any]:

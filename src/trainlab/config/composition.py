@@ -123,6 +123,22 @@ def interpolation_problem(exc: Any) -> str:
         name = missing.group(1)
         return (f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; ${{{name}}} names a setting, and the environment "
                 f"variable {name} is read with ${{oc.env:{name}}}")
+    dotted = re.search(r"Interpolation key '(([A-Za-z_]\w*)\.[\w.]+)' not found", reason)
+    if dotted and exc.child_node is not None:  # a key an option of a group would set (data.num_hops: model.net.num_layers)
+        from hydra.core.hydra_config import HydraConfig
+
+        from trainlab.config.search_path import option_file
+        from trainlab.run.root import repo_root
+
+        target, group = dotted.groups()
+        holder = exc.full_key.split(".")[0]
+        choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+        chosen, held_by = choices.get(group), choices.get(holder)
+        ours = held_by and (option_file(holder, held_by) or repo_root()).is_relative_to(repo_root())
+        if chosen and holder != group and ours:  # one of our options reads a key a user's option lacks
+            return (f"{exc.full_key}={exc.child_node._value()} follows {target}, which {group}={chosen} does not "
+                    f"have; give {exc.full_key}=<value> (on the command line, or in a config file of yours), or add "
+                    f"{target} to {group}={chosen}")
     return (f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
             f"(e.g. ${{data.batch_size}}) or a value (python {_script()} --cfg job shows every setting)")
 
@@ -232,8 +248,11 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     from omegaconf.errors import OmegaConfBaseException, ValidationError
 
     from trainlab.config.command_line import _launcher_value_hint, _unknown_option, unknown_key_problem
+    from trainlab.config.file_problems import file_problem
     from trainlab.config.search_path import unchosen_group_problem
 
+    if (in_a_file := file_problem(exc, argv)) is not None:
+        return in_a_file
     if isinstance(exc, OverrideParseException):
         return parse_problem(exc.override, str(exc))
     if isinstance(exc, MissingConfigException):

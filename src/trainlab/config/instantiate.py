@@ -118,6 +118,8 @@ def _failed_import(setting: str, module_name: str, error: BaseException) -> str:
 
     frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith("<frozen")]
     where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    if isinstance(error, SyntaxError) and error.filename:  # raised by the compiler: the place is the error's own
+        where = f" ({error.filename}, line {error.lineno})"  # (the last frame is importlib's)
     return (f"{setting}: importing {module_name} failed{where}: {type(error).__name__}: {error}; the error is in "
             "that module (or one it imports), not in the config")
 

@@ -71,6 +71,22 @@ class SplitDataModule(pl.LightningDataModule):
             raise UserError(f"data.val_fraction + data.test_fraction = {val_fraction + test_fraction:.2f} leaves "
                             f"under 10% of the {items} for training; lower them")
 
+    @staticmethod
+    def load_source(source: Any, table: type, examples: str) -> Any:
+        """``source.load()``, refused in one line naming ``data.source._target_`` where a source (a user's own
+        class) has no ``load()`` or returns another thing than ``table`` (an AttributeError deep in the data
+        module before). ``examples``: the module holding trainlab's sources of this kind, to read."""
+        name = f"data.source._target_={type(source).__module__}.{type(source).__qualname__}"
+        need = f"{table.__module__}.{table.__qualname__}"
+        if not callable(getattr(source, "load", None)):
+            raise UserError(f"{name} has no load() method: a data source's load() returns a {need} ({examples} "
+                            "has examples)")
+        loaded = source.load()
+        if not isinstance(loaded, table):
+            raise UserError(f"{name}: its load() returned a {type(loaded).__module__}.{type(loaded).__qualname__}, "
+                            f"where a {need} is needed ({examples} has examples); build one from your data")
+        return loaded
+
     def set_loader_options(self, num_workers: int, pin_memory: bool, persistent_workers: bool,
                            prefetch_factor: Optional[int], worker_init_fn: Optional[Callable[[int], None]] = None) -> None:
         """DataLoader keywords from the hardware profile (the worker-only ones only with workers);

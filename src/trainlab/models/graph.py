@@ -15,7 +15,7 @@ from torchmetrics import MetricCollection
 from trainlab.config.errors import UserError
 from trainlab.metrics.classification import CurveFigures, classification_metrics
 from trainlab.models.step_logging import record_train_loss
-from trainlab.models.task import TaskModule
+from trainlab.models.task import NetCall, TaskModule
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,9 @@ class NodeClassificationModule(TaskModule):
             raise UserError(f"model.figures_every_n_epochs={figures_every_n_epochs} must be at least 1")
         # the partials stay out of the checkpoint's hyperparameters (see RegressionModule)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        num_classes = len(class_names) if class_names else net.out_channels
-        if num_classes != net.out_channels:
+        given = getattr(net, "out_channels", None)  # a user's net may keep no such attribute (checked on a batch)
+        num_classes = len(class_names) if class_names else given
+        if given is not None and num_classes != given:
             raise UserError(f"model.net.out_channels={net.out_channels} but the data has {num_classes} classes "
                             f"{list(class_names)}; leave out_channels null")
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
@@ -130,6 +131,14 @@ class NodeClassificationModule(TaskModule):
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         return self.checked_output(self.net(x, edge_index), (x.shape[0], len(self.class_names)),
                                    "(stars, classes)")  # logits
+
+    def net_call(self, batch: Any) -> NetCall:
+        nodes, classes = batch.x.shape[0], len(self.class_names)
+        return NetCall({"x": batch.x, "edge_index": batch.edge_index}, (nodes, classes),
+                       f"(nodes, classes) = ({nodes}, {classes}), a logit per class for every node of the batch",
+                       f"the data has {classes} classes {self.class_names}: build the last layer with the "
+                       f"out_channels the pipeline passes (model.net.out_channels: null takes it from the data), "
+                       f"and return every node's logits, not a pooled graph's")
 
     @staticmethod
     def _targets(batch: Any) -> tuple[torch.Tensor, int]:

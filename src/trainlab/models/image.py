@@ -13,7 +13,7 @@ from torchmetrics.classification import BinaryAveragePrecision, BinaryF1Score, B
 from trainlab.config.errors import UserError
 from trainlab.metrics.classification import UNCHECKED, CurveFigures, classification_metrics
 from trainlab.models.step_logging import record_train_loss
-from trainlab.models.task import TaskModule
+from trainlab.models.task import NetCall, TaskModule
 
 CLASS_NAMES = ["clean", "anomalous"]  # image-level classes; class 1 is the positive one
 IMAGE_SCORES = ("max", "topk_mean")
@@ -109,6 +109,14 @@ class SegmentationModule(TaskModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.checked_output(self.net(x), (x.shape[0], 1, *x.shape[2:]),
                                    "(batch, 1, height, width)")  # logits
+
+    def net_call(self, batch: tuple[torch.Tensor, torch.Tensor]) -> NetCall:
+        x = batch[0][:2]
+        n, height, width = x.shape[0], x.shape[2], x.shape[3]
+        return NetCall({"x": x}, (n, 1, height, width),
+                       f"(batch, 1, height, width) = ({n}, 1, {height}, {width}), one anomaly logit per pixel",
+                       "build the last layer with the out_channels the pipeline passes (1; model.net.out_channels: "
+                       "null takes it from the data), and keep the input's height and width (padding=kernel_size // 2)")
 
     def anomaly_map(self, x: torch.Tensor) -> torch.Tensor:
         """Probability that each pixel is anomalous: (batch, C, H, W) images -> (batch, H, W)."""

@@ -6,6 +6,7 @@ metrics and ``_shared_step(batch, stage)``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -16,6 +17,25 @@ from trainlab.config.errors import UserError
 from trainlab.metrics.aggregation import WeightedMean
 from trainlab.models.optim import configure_optimizers
 from trainlab.models.step_logging import log_eval_epoch
+
+
+@dataclass(frozen=True)
+class NetCall:
+    """How a task module calls its net on a batch, and what it needs back.
+
+    Args:
+        inputs: the net's positional inputs by name, in call order (``{"x": ...}``).
+        shape: the output's shape.
+        meaning: that shape in words.
+        fix: what to do when the shape is another, with where its sizes come from.
+        flat: any shape with ``shape[0]`` first and as many values per sample (the module reshapes).
+    """
+
+    inputs: dict[str, torch.Tensor]
+    shape: tuple[int, ...]
+    meaning: str
+    fix: str
+    flat: bool = False
 
 
 class TaskModule(pl.LightningModule):
@@ -69,6 +89,11 @@ class TaskModule(pl.LightningModule):
                             f"module reads {layout} = {tuple(expected)} for this batch; make the net return "
                             "that shape (its sizes from the data arrive as its output_size / out_channels)")
         return out
+
+    def net_call(self, batch: Any) -> NetCall:
+        """How the net is called on ``batch`` (at most two samples of it) and what it must return; the
+        check of a net before training (trainlab.run.net_checks) reads it."""
+        raise NotImplementedError
 
     def eval_metrics(self, stage: str) -> tuple[Any, ...]:
         """The metric collections of ``stage`` ("val" or "test"), logged at the epoch's end."""

@@ -14,7 +14,7 @@ from trainlab.metrics.regression import (AverageAbsoluteAccuracy, MeanAbsolutePe
                                         MeanAbsoluteScaledError, RootMeanSquaredError, StandardR2,
                                         SymmetricMeanAbsolutePercentageError, zero_floor)
 from trainlab.models.step_logging import record_train_loss
-from trainlab.models.task import TaskModule
+from trainlab.models.task import NetCall, TaskModule
 from trainlab.models.window_scaling import WindowScaler
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
@@ -98,6 +98,15 @@ class RegressionModule(TaskModule):
                                   "(batch, data.steps x targets)")  # step-major
         y = self.scaler.unscale(out.reshape(x.shape[0], self.steps, -1), centre, spread)
         return y[:, 0] if self.steps == 1 else y
+
+    def net_call(self, batch: tuple[torch.Tensor, torch.Tensor]) -> NetCall:
+        x = batch[0][:2]
+        n, targets = x.shape[0], len(self.target_std)
+        return NetCall({"x": self.scaler.scale(x)[0]}, (n, self.steps * targets),
+                       f"(batch, data.steps x targets) = ({n}, {self.steps} x {targets})",
+                       f"the data gives {targets} target(s) and data.steps={self.steps}: build the last layer with "
+                       f"the output_size the pipeline passes (model.net.output_size: null takes it from the data)",
+                       flat=True)
 
     def to_original_units(self, y: torch.Tensor) -> torch.Tensor:
         return y * self.target_std + self.target_mean

@@ -112,6 +112,13 @@ class FitChecks(pl.Callback):
     def __init__(self, optimized_metric: str):
         self.optimized_metric = optimized_metric
 
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """The net on one batch (trainlab.run.net_checks), before the optimizer takes its parameters."""
+        from trainlab.run.net_checks import check_net
+
+        if stage == "fit" and trainer.datamodule is not None:
+            check_net(pl_module, trainer.datamodule)
+
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         logged = logged_metrics(pl_module)
         watched = _monitors(trainer, pl_module, self.optimized_metric)

@@ -153,10 +153,13 @@ DATA_PLACES = ("data.source.path", "data.source.target_path", "data.source.mask_
 def tensor_differences(own: dict[str, Any], theirs: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     """How a checkpoint's ``state_dict`` (``theirs``) fails a model's (``own``): tensors it lacks, tensors
     the model lacks, and ``"<name> (32, 2) in the checkpoint, (32, 1) here"`` for shapes that differ."""
+    from torch.nn.parameter import is_lazy
+
     missing = [k for k in own if k not in theirs]
     unexpected = [k for k in theirs if k not in own]
-    shapes = [f"{k} {tuple(theirs[k].shape)} in the checkpoint, {tuple(v.shape)} here"
-              for k, v in own.items() if k in theirs and tuple(theirs[k].shape) != tuple(v.shape)]
+    # a lazy layer's (nn.LazyLinear) tensors have no shape until loading the checkpoint gives them one
+    shapes = [f"{k} {tuple(theirs[k].shape)} in the checkpoint, {tuple(v.shape)} here" for k, v in own.items()
+              if k in theirs and not is_lazy(v) and tuple(theirs[k].shape) != tuple(v.shape)]
     return missing, unexpected, shapes
 
 

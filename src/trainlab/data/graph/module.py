@@ -114,7 +114,7 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
     def load(self) -> StarTable:
         """Read the source once (idempotent)."""
         if self.table is None:
-            self.table = self.source.load()
+            self.table = self.load_source(self.source, StarTable, "trainlab.data.graph.synthetic")
             n = len(self.table.labels)
             if n <= self.k:
                 raise UserError(f"'{self.table.name}' has {n} stars; data.k={self.k} neighbours need at least "

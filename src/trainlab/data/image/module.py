@@ -261,7 +261,7 @@ class SkyDataModule(SplitDataModule):
     def load(self) -> SkyTiles:
         """Read the source and drop bad tiles, once; ``setup`` calls it, train.py calls it for sizes."""
         if self.tiles is None:
-            self.tiles, self.quality = quality_check(self.source.load())
+            self.tiles, self.quality = quality_check(self.load_source(self.source, SkyTiles, "trainlab.data.image.sources"))
         return self.tiles
 
     @property

@@ -129,7 +129,7 @@ class TimeSeriesDataModule(SplitDataModule):
         """Read the source once (idempotent); ``setup`` calls it, train.py calls it for sizes."""
         if self.table is None:
             start = time.perf_counter()
-            table = self.source.load()
+            table = self.load_source(self.source, SeriesTable, "trainlab.data.timeseries.sources")
             rows = table.features.shape[0]
             log.info("data %s: %d rows, features %s, targets %s (read in %.1f s)", table.name, rows,
                      table.feature_names, table.target_names, time.perf_counter() - start)

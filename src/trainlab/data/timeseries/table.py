@@ -35,6 +35,16 @@ class SeriesTable:
     times: Optional[tuple[Optional[Grid], ...]] = None
 
     def __post_init__(self) -> None:
+        for key, names in (("features", self.feature_names), ("targets", self.target_names)):
+            values = getattr(self, key)
+            if not isinstance(values, np.ndarray) or values.ndim != 2:
+                shape = getattr(values, "shape", None)
+                raise UserError(f"{self.name}: SeriesTable.{key} must be a numpy array of (rows, columns), 2-D; got a "
+                                f"{type(values).__name__}{f' of shape {shape}' if shape is not None else ''} (one "
+                                f"column: values[:, None])")
+            if values.shape[1] != len(names):
+                raise UserError(f"{self.name}: SeriesTable.{key} has {values.shape[1]} column(s) but "
+                                f"{key[:-1]}_names {list(names)} names {len(names)}; give one name per column")
         if self.series_rows is not None and sum(n for _, n in self.series_rows) != self.targets.shape[0]:
             raise ValueError(f"series_rows {self.series_rows} do not add up to the {self.targets.shape[0]} rows")
         if self.features.shape[0] != self.targets.shape[0]:

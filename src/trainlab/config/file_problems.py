@@ -1,0 +1,117 @@
+"""Mistakes inside a config file (one of conf/, experiments/ or a user's own ``--config-dir``), as one
+line naming the file and the fix: YAML that cannot be read (a tab in the indentation, a bracket not
+closed), a defaults list that is no list, a defaults entry choosing a group the config has already
+chosen, an option a defaults list names that does not exist, and an experiment file without
+``# @package _global_``. Hydra reported them with a traceback (``yaml.scanner.ScannerError``, ``ValueError:
+Invalid defaults list``) or in words that named another thing (``Could not override 'model@experiment.model'``;
+``+model=... adds a second model`` for a file's entry; ``model=lstmm is not an option`` for an option
+nobody typed). :func:`trainlab.config.composition.composition_problem` asks here first.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+EXAMPLE_EXPERIMENT = "experiments/experiment/lstm_seed.yaml"
+
+
+def _folders(argv: list[str]) -> list[Path]:
+    """The config folders in Hydra's order: the repository's, then the command line's own (``--config-dir``,
+    ``hydra.searchpath``), which no composed config names yet when composing failed."""
+    from trainlab.config.search_path import _searchpath_folders, config_dir_flags, config_folders
+
+    own = [Path(f).expanduser().absolute() for f in (*config_dir_flags(argv), *_searchpath_folders(argv))]
+    return [*config_folders(), *own]
+
+
+def _file(name: str, argv: list[str]) -> str:
+    """``model/badbase`` (Hydra's name of a config) -> its path on the search path, or ``model/badbase.yaml``."""
+    found = next((path for folder in _folders(argv) if (path := folder / f"{name}.yaml").is_file()), None)
+    return str(found) if found is not None else f"{name}.yaml"
+
+
+def _options(group: str, argv: list[str]) -> list[str]:
+    return sorted({path.stem for folder in _folders(argv) for path in (folder / group).glob("*.yaml")})
+
+
+def _yaml_problem(exc: Any) -> Optional[str]:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return None
+    problem = str(getattr(exc, "problem", "") or "").strip()
+    where = f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}"
+    context, began = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and began is not None and began.line != mark.line:  # a bracket opened lines before
+        problem += f", {context} begun at line {began.line + 1}, column {began.column + 1}"
+    line = ""
+    try:
+        line = Path(mark.name).read_text(encoding="utf-8").splitlines()[mark.line]
+    except (OSError, IndexError, UnicodeDecodeError):
+        pass
+    if "\t" in problem or "\t" in line[: mark.column + 1]:
+        fix = "YAML indents with spaces only: replace the tab(s) in the file with spaces"
+    else:
+        fix = "correct the file there (a bracket or quote not closed, a ':' missing or misplaced, an indent off)"
+    return f"{where} is not readable YAML: {problem}{f' ({line.strip()})' if line.strip() else ''}; {fix}"
+
+
+def file_problem(exc: BaseException, argv: list[str]) -> Optional[str]:
+    """The one line for a mistake inside a config file, or None when ``exc`` is no such mistake."""
+    import yaml
+    from hydra.errors import ConfigCompositionException, MissingConfigException
+
+    if isinstance(exc, yaml.YAMLError):
+        return _yaml_problem(exc)
+    message = str(exc)
+    if isinstance(exc, ValueError) and (found := re.match(r"Invalid defaults list in '([^']+)', (.*)", message)):
+        name, why = found.groups()
+        why = why.strip().removeprefix("defaults ")
+        return (f"{_file(name, argv)}: its defaults {why}; write a list, e.g. defaults: [lstm, _self_], "
+                "or one entry per line with '- '")
+    if isinstance(exc, ConfigCompositionException) and (
+            found := re.match(r"In '([^']+)': Could not override '([^'@]+)@([^']+)'", message)):
+        name, group, package = found.groups()
+        folder = name.rpartition("/")[0]
+        if package != group and folder and package.startswith(folder.replace("/", ".")):
+            return (f"{_file(name, argv)} is read into {package.rsplit('.', 1)[0]}.* (Hydra puts a file's settings "
+                    f"under its folder's name), so its 'override /{group}' reaches no choice of the config; make its "
+                    f"first line '# @package _global_' ({EXAMPLE_EXPERIMENT} shows the form)")
+    if isinstance(exc, ConfigCompositionException) and (
+            found := re.match(r"Multiple values for ([\w/]+)\. To override a value use 'override ([\w/]+): (\S+)'",
+                              message)):
+        group, _, option = found.groups()
+        if any(a.startswith(f"+{group}=") for a in argv):
+            return None  # typed on the command line: the command line's own refusal says it
+        return (f"a defaults list chooses {group}: {option}, but {group} is chosen already (conf/train.yaml's "
+                f"defaults); in your file write '- override /{group}: {option}' (an experiment file, under "
+                f"'# @package _global_'; {EXAMPLE_EXPERIMENT} shows the form)")
+    if isinstance(exc, MissingConfigException) and (
+            found := re.match(r"In '([^']+)': Could not load '([^']+)'", message)):
+        name, missing = found.groups()
+        from trainlab.config.errors import did_you_mean
+
+        group, _, option = missing.rpartition("/")
+        if "/" not in name or any(a.lstrip("+~").startswith(f"{group}=") and option in a for a in argv):
+            return None  # the primary config's list holds the command line's choices: the command line's refusal
+        options = _options(group, argv) if group else []
+        hint = did_you_mean(option, options)
+        listed = f"; the {group} group's options: {', '.join(options)}" if options else ""
+        return (f"{_file(name, argv)}: its defaults name {missing}, which no config folder holds"
+                f"{'; ' + hint if hint else ''}{listed}")
+    return None
+
+
+def misplaced(group: str, option: str, argv: list[str]) -> str:
+    """For ``group=option`` that no folder holds: ``"; <folder>/<other>/<option>.yaml exists: ..."`` where a file of
+    that name lies in another group's folder (an optimizer written into model/), else ``""``."""
+    if not option or "/" in option:
+        return ""
+    for folder in _folders(argv):
+        for path in sorted(folder.glob(f"*/{option}.yaml")) + sorted(folder.glob(f"*/*/{option}.yaml")):
+            other = path.parent.relative_to(folder).as_posix()
+            if other != group:
+                return (f"; {path} exists, in the {other} group's folder: options of the {group} group go "
+                        f"in {folder / group}/ (move it there), or choose it as {other}={option}")
+    return ""
