@@ -35,8 +35,9 @@ install: $(VENV)  ## make .venv: torch first, then requirements.txt, then this p
 train: $(VENV)  ## train the default LSTM on the embedded data (extra overrides: make train ARGS="model=cnn")
 	$(PY) train.py $(ARGS)
 
-test: $(VENV)  ## run the default test suite (fast; excludes tests marked slow)
-	$(PY) -m pytest -m "not slow" $(ARGS)
+TEST_WORKERS ?= 2
+test: $(VENV)  ## run the default test suite (fast; excludes tests marked slow) in TEST_WORKERS=2 processes, a file each (0: one process)
+	$(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-slow: $(VENV)  ## run only the slow tests (real training runs, CLI subprocesses)
 	$(PY) -m pytest -m slow $(ARGS)

@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TRAINLAB_ROOT", str(ROOT))
 sys.path.insert(0, str(ROOT))
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # make test: TEST_WORKERS processes share the cores
+    import torch
+
+    # one thread each: torch's threads meet at the end of every operation, and on cores the other
+    # workers hold that wait is most of a step (README, "A busy machine: one thread")
+    torch.set_num_threads(1)
+
 import train as train_script  # noqa: E402 - registers the schemas
 from tests.families import FAMILIES, QUIET, TIMESERIES  # noqa: E402
 

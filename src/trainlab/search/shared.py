@@ -94,10 +94,6 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
     url = _sqlite(spec)
     if url is not None and "timeout" not in url.query:
         spec += ("&" if url.query else "?") + f"timeout={SQLITE_TIMEOUT_S}"
-    folder = storage_file(spec).parent if given and storage_file(spec) is not None else None
-    if folder is not None and not folder.is_dir():  # a sqlite file's was found after 5 tries to open it
-        raise UserError(f"hydra.sweeper.storage={given}: the folder {folder} does not exist; make it, or give a file "
-                        "in a folder that exists")
     return spec
 
 
