@@ -449,8 +449,8 @@ def test_a_study_that_cannot_be_opened_leaves_no_empty_sweep_folder(compose_cfg,
     cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.storage={given}"])
     with pytest.raises(SystemExit):
         run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
-    assert (f"error: hydra.sweeper.storage={given}: the folder {tmp_path / 'nowhere'} does not exist; make it, or "
-            "give a file in a folder that exists") in capsys.readouterr().err
+    assert (f"error: hydra.sweeper.storage={given}: the folder '{tmp_path / 'nowhere'}' does not exist; create it "
+            f"(mkdir -p '{tmp_path / 'nowhere'}'), or name a file in another folder") in capsys.readouterr().err
     assert not (tmp_path / "sweep").exists()
 
 
