@@ -83,6 +83,21 @@ def test_hydras_refusals_are_our_one_line_alone(override, expected, capsys, monk
     assert refused([override], capsys, monkeypatch, tmp_path).startswith(f"error: {expected}")
 
 
+@pytest.mark.parametrize("override, expected", [
+    ("optimizer=none", "optimizer=none is not an option of the optimizer group; its options: adam, adamw, sgd; "
+                       "callbacks=none is an option of the callbacks group ("),
+    ("trainer=cpu", "; hardware=cpu is an option of the hardware group ("),
+    ("hparams_search=lstm", "; model=lstm is an option of the model group ("),
+])
+def test_an_option_of_another_built_in_group_is_named_as_that_choice_not_a_file_to_move(override, expected, capsys,
+                                                                                        monkeypatch, tmp_path):
+    """A repository's option chosen in the wrong group was told '.../conf/callbacks/none.yaml exists, in the
+    callbacks group's folder: options of the optimizer group go in .../conf/optimizer/ (move it there)': a move
+    of trainlab's own file, meant for a file of the user's in the wrong folder (README: Mistakes inside your files)."""
+    line = refused([override], capsys, monkeypatch, tmp_path)
+    assert expected in line and "move it" not in line, line
+
+
 def test_hydra_full_error_still_gets_hydras_whole_report(capsys, monkeypatch, tmp_path):
     """HYDRA_FULL_ERROR=1 is how a user asks Hydra for the traceback: the one line must not take it away."""
     from trainlab.config.command_line import run_command_line

@@ -301,7 +301,7 @@ def test_a_net_that_returns_another_shape_is_named_in_one_line(compose_cfg, fami
         layout = "(batch, data.steps x targets)"
     elif family == "graph":
         inputs = (torch.zeros(5, width), torch.zeros(2, 0, dtype=torch.long))
-        right, layout = (5, out), "(stars, classes)"
+        right, layout = (5, out), "(nodes, classes)"
     else:
         inputs, right = (torch.zeros(2, width, 16, 16),), (2, out, 16, 16)
         layout = "(batch, 1, height, width)"
@@ -309,8 +309,9 @@ def test_a_net_that_returns_another_shape_is_named_in_one_line(compose_cfg, fami
     with pytest.raises(UserError) as info:
         model(*inputs)
     wrong = (*right[:-1], right[-1] + 1)
-    assert str(info.value).startswith(f"model.net (OneTooMany) returned shape {wrong}, but the {family} task module "
-                                      f"reads {layout} = {right} for this batch; make the net return that shape")
+    assert str(info.value).startswith(f"model.net._target_={__name__}.{OneTooMany.__qualname__} returned shape "
+                                      f"{wrong}, where {layout} = {right} is needed for this batch of the {family} "
+                                      "task module; make the net return that shape")
 
 
 @pytest.mark.parametrize("group, option", [("model", "cnn"), ("hardware", "cpu"), ("experiment", "lstm_seed")])

@@ -196,3 +196,20 @@ def test_a_checkpoint_of_lazy_layers_fits_and_a_graph_net_needs_no_out_channels_
     assert tensor_differences(Net(nn.Linear(3, 3)).state_dict(), trained.state_dict())[2] == [
         "layer.weight (2, 3) in the checkpoint, (3, 3) here", "layer.bias (2,) in the checkpoint, (3,) here"]
     assert graph(Net(nn.Linear(3, 3)))[0].class_names == ["a", "b", "c"]
+
+
+def test_the_check_before_training_and_every_forward_agree_on_a_series_net():
+    """A series net returning (batch, steps, targets), which README and the check before training take, was
+    refused by the task module's own check at the first training step (checked_output read only (batch,
+    steps x targets)); a net of another shape is told in the same words by both."""
+    fits = Net(nn.Linear(3, 6), lambda n, x: n.layer(x[:, -1]).reshape(len(x), 3, 2))
+    module, data = series(fits, steps=3)
+    check_net(module, data)
+    assert module(data.batch[0]).shape == (4, 3, 2)
+    module, data = series(Net(nn.Linear(3, 5), last_step), steps=3)
+    with pytest.raises(UserError) as before:
+        check_net(module, data)
+    with pytest.raises(UserError) as forward:
+        module(data.batch[0])
+    assert str(before.value).startswith(f"{PREFIX} returned shape (2, 5), where (batch, data.steps x targets) = (2, 3")
+    assert str(forward.value).startswith(f"{PREFIX} returned shape (4, 5), where (batch, data.steps x targets) = (4, 6)")

@@ -222,6 +222,7 @@ def test_a_study_url_typed_with_a_hash_in_its_path_names_the_file_sqlalchemy_ope
 
     from trainlab.search.shared import storage_file, storage_url
 
+    (tmp_path / "run#2").mkdir()  # a given file's folder must exist (storage_url refuses it otherwise)
     url = storage_url(f"sqlite:///{tmp_path}/run#2/s.db{query}", tmp_path / "unused.db")
     assert storage_file(url) == Path(make_url(url).database) == tmp_path / "run#2" / "s.db"
     assert make_url(url).query == {"timeout": "5" if query else "60"}
@@ -590,17 +591,39 @@ def test_a_study_file_that_cannot_be_kept_there_is_one_line_naming_why(spec, sai
     """hydra.sweeper.storage=sqlite:///<a folder, or a file in a missing or unwritable folder>: 'cannot open the
     study after 5 tries: unable to open database file' (five tries, no reason); journal:<a folder>: an
     IsADirectoryError traceback, exit 1. Unwritable is faked (the suite may run as root): os.access says no."""
-    from trainlab.search.shared import create_or_load, storage_url
+    from trainlab.search.shared import SQLITE_TIMEOUT_S, create_or_load, storage_url
 
     (tmp_path / "studies").mkdir()
     (tmp_path / "shared").mkdir()
     real = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path / "shared" else real(p, mode))
     monkeypatch.setenv("USER", "ann")
-    url = storage_url(spec.format(tmp=tmp_path), tmp_path / "unused.db")
+    given = spec.format(tmp=tmp_path)
+    # refused at the sweep's plan (storage_url, before the sweep folder is made), and where the study is opened
+    with pytest.raises(UserError, match="^" + re.escape(f"hydra.sweeper.storage={given}: {said.format(tmp=tmp_path)}")):
+        storage_url(given, tmp_path / "unused.db")
+    url = f"{given}?timeout={SQLITE_TIMEOUT_S}" if given.startswith("sqlite") else given  # as storage_url writes it
     with pytest.raises(UserError, match="^" + re.escape(f"hydra.sweeper.storage={url}: {said.format(tmp=tmp_path)}")):
         create_or_load(url, "s", ["minimize"])
     assert list((tmp_path / "studies").iterdir()) == [] and list((tmp_path / "shared").iterdir()) == []
+
+
+def test_a_finished_sweeps_study_whose_folder_is_gone_is_not_a_folder_to_create(tmp_path):
+    """make analyze / refine of a sweep whose hydra.sweeper.storage file lay in a folder since removed was told
+    'the folder ... does not exist; create it (mkdir -p ...)': a new folder holds no study (an empty database,
+    then 'Record does not exist')."""
+    import yaml
+
+    from trainlab.search.results import load_sweep_study
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    gone = tmp_path / "gone" / "s.db"
+    (sweep / "optimization_results.yaml").write_text(yaml.safe_dump({"storage": f"sqlite:///{gone}", "study_name": "s"}))
+    with pytest.raises(UserError, match=re.escape(f"the folder '{gone.parent}' does not exist, so the study is not "
+                                                  "there (moved or removed?)")):
+        load_sweep_study(sweep)
+    assert not gone.parent.exists()
 
 
 @pytest.mark.parametrize("code", ["SQLITE_FULL", "SQLITE_IOERR_WRITE"])

@@ -376,14 +376,18 @@ def test_trials_given_the_same_gpus_share_them(compose_cfg, tmp_path, monkeypatc
 
 
 # -- staged search ---------------------------------------------------------------------------------------
-def test_a_staged_search_fixes_each_stages_best_and_runs_it_first_in_the_next(compose_cfg, tmp_path):
+def test_a_staged_search_fixes_each_stages_best_and_runs_it_first_in_the_next(compose_cfg, tmp_path, caplog):
     from trainlab.search.stages import run_stages
 
     cfg = compose_cfg(["hparams_search=staged", "hydra/sweeper/pruner=nop", "hydra.sweeper.stage_trials=[4,3]",
-                       f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+                       f"hydra.sweep.dir={tmp_path / 'my sweep'}"])
+    sweep = tmp_path / "my sweep"
     launcher = StandIn()
-    run_stages(cfg.hydra.sweeper, cfg, [], launcher)
-    record = yaml.safe_load((tmp_path / "sweep" / "stages.yaml").read_text())["stages"]
+    with caplog.at_level("INFO", logger="trainlab.search.stages"):
+        run_stages(cfg.hydra.sweeper, cfg, [], launcher)
+    # its closing line's folder is one word for the shell, as a plain sweep's 'next:' line's (it split at the space)
+    assert caplog.messages[-1].endswith(f"make refine SWEEP='{sweep / '2_optimisation'}'")
+    record = yaml.safe_load((sweep / "stages.yaml").read_text())["stages"]
     first, second = record
     assert first["searched"] == ["model.net.hidden_size", "model.net.num_layers"] and first["fixed"] == {}
     assert second["searched"] == ["optimizer.lr", "data.batch_size"]
@@ -398,7 +402,7 @@ def test_a_staged_search_fixes_each_stages_best_and_runs_it_first_in_the_next(co
     # first in stage 2: stage 1's best as it ran (lr and batch size at their defaults)
     assert second["enqueued_first"] == {"optimizer.lr": cfg.optimizer.lr, "data.batch_size": cfg.data.batch_size}
     assert params_of(stage2_jobs[0], "optimizer.lr") == str(cfg.optimizer.lr)
-    assert (tmp_path / "sweep" / "2_optimisation" / "optuna.db").is_file()
+    assert (sweep / "2_optimisation" / "optuna.db").is_file()
     for job in launcher.jobs[:4]:  # stage 1: stage 2's parameters at their defaults (not passed)
         assert not [o for o in job if o.startswith(("optimizer.lr=", "data.batch_size="))]
 
@@ -449,9 +453,8 @@ def test_a_study_that_cannot_be_opened_leaves_no_empty_sweep_folder(compose_cfg,
     cfg = compose_cfg(["hparams_search=staged", f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.storage={given}"])
     with pytest.raises(SystemExit):
         run_stages(cfg.hydra.sweeper, cfg, [], StandIn())
-    nowhere = tmp_path / "nowhere"
-    assert (f"error: hydra.sweeper.storage={given}: the folder '{nowhere}' does not exist; create it (mkdir -p "
-            f"'{nowhere}'), or name a file in another folder") in capsys.readouterr().err
+    assert (f"error: hydra.sweeper.storage={given}: the folder '{tmp_path / 'nowhere'}' does not exist; create it "
+            f"(mkdir -p '{tmp_path / 'nowhere'}'), or name a file in another folder") in capsys.readouterr().err
     assert not (tmp_path / "sweep").exists()
 
 

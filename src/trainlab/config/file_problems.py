@@ -105,13 +105,23 @@ def file_problem(exc: BaseException, argv: list[str]) -> Optional[str]:
 
 def misplaced(group: str, option: str, argv: list[str]) -> str:
     """For ``group=option`` that no folder holds: ``"; <folder>/<other>/<option>.yaml exists: ..."`` where a file of
-    that name lies in another group's folder (an optimizer written into model/), else ``""``."""
+    that name lies in another group's folder of the user's (an optimizer written into model/), else ``""``. A file
+    of the repository's own (conf/, experiments/) is an option of its group, where it belongs: the line names that
+    choice alone (``optimizer=none``: ``callbacks=none``), never a move of trainlab's file."""
+    from trainlab.run.root import repo_root
+
     if not option or "/" in option:
         return ""
+    ours = {(repo_root() / name).resolve() for name in ("conf", "experiments")}
     for folder in _folders(argv):
         for path in sorted(folder.glob(f"*/{option}.yaml")) + sorted(folder.glob(f"*/*/{option}.yaml")):
             other = path.parent.relative_to(folder).as_posix()
-            if other != group:
-                return (f"; {path} exists, in the {other} group's folder: options of the {group} group go "
-                        f"in {folder / group}/ (move it there), or choose it as {other}={option}")
+            if other == group:
+                continue
+            if folder.resolve() in ours:
+                if "/" in other:  # hparams_search/space/<model>.yaml: chosen by the model's name, not typed
+                    continue
+                return f"; {other}={option} is an option of the {other} group ({path}), if that is what you meant"
+            return (f"; {path} exists, in the {other} group's folder: options of the {group} group go "
+                    f"in {folder / group}/ (move it there), or choose it as {other}={option}")
     return ""

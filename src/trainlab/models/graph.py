@@ -130,7 +130,7 @@ class NodeClassificationModule(TaskModule):
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         return self.checked_output(self.net(x, edge_index), (x.shape[0], len(self.class_names)),
-                                   "(stars, classes)")  # logits
+                                   "(nodes, classes)")  # logits
 
     def net_call(self, batch: Any) -> NetCall:
         nodes, classes = batch.x.shape[0], len(self.class_names)

@@ -5,6 +5,7 @@ metrics and ``_shared_step(batch, stage)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -36,6 +37,19 @@ class NetCall:
     meaning: str
     fix: str
     flat: bool = False
+
+
+def output_fits(shape: tuple[int, ...], expected: tuple[int, ...], flat: bool) -> bool:
+    """Whether a net's output of ``shape`` is what its task module reads, ``expected`` (``flat``: any shape
+    with as many values per sample, which the module reshapes). One rule for the check before training
+    (trainlab.run.net_checks) and every forward (:meth:`TaskModule.checked_output`)."""
+    return shape == expected or (flat and len(shape) >= 1 and shape[0] == expected[0]
+                                 and math.prod(shape[1:]) == math.prod(expected[1:]))
+
+
+def net_name(net: nn.Module) -> str:
+    """The net as the setting that chose it: ``model.net._target_=<module>.<class>``."""
+    return f"model.net._target_={type(net).__module__}.{type(net).__qualname__}"
 
 
 class TaskModule(pl.LightningModule):
@@ -78,17 +92,18 @@ class TaskModule(pl.LightningModule):
         else:
             super().__setattr__(name, value)
 
-    def checked_output(self, out: Any, expected: tuple[int, ...], layout: str) -> torch.Tensor:
-        """The net's output, if it has the shape this task module reads (``layout`` names it); else one line
-        naming ``model.net``: a net of a user's own (README: Your own configs) that returned another shape
-        ended the run in a broadcast error's traceback deep in the loss, or was broadcast without a word.
-        A comparison of sizes the host knows: nothing is read from the device."""
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(expected):
-            got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
-            raise UserError(f"model.net ({type(self.net).__name__}) returned {got}, but the {self.family} task "
-                            f"module reads {layout} = {tuple(expected)} for this batch; make the net return "
-                            "that shape (its sizes from the data arrive as its output_size / out_channels)")
-        return out
+    def checked_output(self, out: Any, expected: tuple[int, ...], layout: str, flat: bool = False) -> torch.Tensor:
+        """The net's output, if it has the shape this task module reads (``layout`` names it; ``flat`` as in
+        :class:`NetCall`); else one line naming ``model.net``, in the words of the check before training
+        (trainlab.run.net_checks), which catches it first in train.py: this one holds for every batch,
+        evaluate.py, predict.py and a module called from Python. A comparison of sizes the host knows:
+        nothing is read from the device."""
+        if isinstance(out, torch.Tensor) and output_fits(tuple(out.shape), tuple(expected), flat):
+            return out
+        got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+        raise UserError(f"{net_name(self.net)} returned {got}, where {layout} = {tuple(expected)} is needed for "
+                        f"this batch of the {self.family} task module; make the net return that shape (its sizes "
+                        "from the data arrive as its output_size / out_channels)")
 
     def net_call(self, batch: Any) -> NetCall:
         """How the net is called on ``batch`` (at most two samples of it) and what it must return; the

@@ -95,7 +95,7 @@ class RegressionModule(TaskModule):
         (batch, targets) when steps is 1, the shape of the data module's targets."""
         scaled, centre, spread = self.scaler.scale(x)
         out = self.checked_output(self.net(scaled), (x.shape[0], self.steps * len(self.target_std)),
-                                  "(batch, data.steps x targets)")  # step-major
+                                  "(batch, data.steps x targets)", flat=True)  # step-major; or (batch, steps, targets)
         y = self.scaler.unscale(out.reshape(x.shape[0], self.steps, -1), centre, spread)
         return y[:, 0] if self.steps == 1 else y
 

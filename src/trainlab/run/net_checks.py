@@ -28,14 +28,10 @@ import torch
 from torch import nn
 
 from trainlab.config.errors import UserError
-from trainlab.models.task import NetCall
+from trainlab.models.task import NetCall, net_name, output_fits
 
 # what the task module's loss and metrics compute in; float64 made the whole step run in float64 unasked
 OUTPUT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-
-
-def net_name(net: nn.Module) -> str:
-    return f"model.net._target_={type(net).__module__}.{type(net).__qualname__}"
 
 
 def _own(net: nn.Module) -> bool:
@@ -103,9 +99,7 @@ def _output_problem(out: Any, call: NetCall) -> Optional[str]:
         return (f"returned a {kind}, where one tensor {call.meaning} is needed; "
                 f"return that tensor alone{' (the first of the tuple?)' if isinstance(out, tuple) else ''}")
     shape = tuple(out.shape)
-    fits = shape == call.shape or (call.flat and len(shape) >= 1 and shape[0] == call.shape[0]
-                                   and int(np.prod(shape[1:])) == int(np.prod(call.shape[1:])))
-    if not fits:
+    if not output_fits(shape, call.shape, call.flat):
         return f"returned shape {shape}, where {call.meaning} is needed; {call.fix}"
     if out.dtype not in OUTPUT_DTYPES:
         if out.dtype == torch.float64:

@@ -31,7 +31,7 @@ from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_
 from trainlab.search.gpu_slots import gpu_overrides, shared_gpus
 from trainlab.search.handover import build_pruner, instantiate_node
 from trainlab.search.results import STUDY_FILE
-from trainlab.search.shared import storage_place_problem, storage_url
+from trainlab.search.shared import storage_url
 from trainlab.search.space import as_override, check_keys, grid_values, parse_space
 from trainlab.search.variants import check_every_variant, composer
 
@@ -361,9 +361,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     fixed += thread_override(config, slots, launcher, fixed, space)
     slot_overrides = gpu_overrides(config, slots, on_scheduler(launcher), lambda key: _given(key, fixed, space))
     sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
-    storage = storage_url(conf.get("storage"), sweep_dir / STUDY_FILE)
-    if conf.get("storage") and (problem := storage_place_problem(storage)):  # before the sweep folder is made
-        raise UserError(f"hydra.sweeper.storage={conf.get('storage')}: {problem}")
+    storage = storage_url(conf.get("storage"), sweep_dir / STUDY_FILE)  # a given file's place checked there
     plan = SweepPlan(
         space=space, n_trials=n_trials, sweep_dir=sweep_dir,
         storage=storage, study_name=conf.get("study_name") or sweep_dir.name, directions=directions, objectives=objectives,

@@ -94,6 +94,10 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
     url = _sqlite(spec)
     if url is not None and "timeout" not in url.query:
         spec += ("&" if url.query else "?") + f"timeout={SQLITE_TIMEOUT_S}"
+    # a given file's place, before the sweep folder is made: a sqlite file's missing folder was found after 5 tries
+    problem = storage_place_problem(spec, writing=True) if given else None
+    if problem is not None:
+        raise UserError(f"hydra.sweeper.storage={given}: {problem}")
     return spec
 
 
@@ -136,8 +140,9 @@ def open_storage(url: str) -> Union[str, optuna.storages.BaseStorage]:
 
 def storage_place_problem(url: str, writing: bool = False) -> Optional[str]:
     """Why this user cannot keep a study in the file of a :func:`storage_url` (a folder given for the file, a
-    folder that does not exist; ``writing``: one it may not write, a read-only disk; a finished sweep's study
-    is read from a read-only folder), said before Optuna opens it (sqlite said "cannot open the study after 5
+    folder that does not exist: to be made where the study is to be written, ``writing``, else the study is not
+    there; ``writing``: one it may not write, a read-only disk; a finished sweep's study is read from a read-only
+    folder), said before Optuna opens it (at the sweep's plan, :func:`storage_url`, for a storage given) (sqlite said "cannot open the study after 5
     tries: unable to open database file", a journal on a folder was an IsADirectoryError traceback); None when
     it can, or the study is on a server."""
     import errno
@@ -150,6 +155,9 @@ def storage_place_problem(url: str, writing: bool = False) -> Optional[str]:
     if path.is_dir():
         return (f"'{path}' is a folder; name a file in it: {kind}{path / ('study.journal' if kind == 'journal:' else 'optuna.db')}")
     folder = path.parent
+    if not folder.is_dir() and not writing:  # a finished sweep's study read: a new folder would hold no study
+        return (f"the folder '{folder}' does not exist, so the study is not there (moved or removed?); give the "
+                "study's file where it is now")
     if not folder.is_dir():
         return f"the folder '{folder}' does not exist; create it (mkdir -p '{folder}'), or name a file in another folder"
     # sqlite writes a journal beside its file, Optuna's journal a lock: the folder is written either way

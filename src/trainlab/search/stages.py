@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -236,7 +237,7 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
         fixed.update(params)
         write_atomic(base.sweep_dir / STAGES_YAML, yaml.safe_dump({"stages": record}, sort_keys=False))
     log.info("stages done: %s; retrain the best longer with make refine SWEEP=%s", base.sweep_dir / STAGES_YAML,
-             plans[-1][1].sweep_dir)
+             shlex.quote(str(plans[-1][1].sweep_dir)))  # one word for the shell, as a plain sweep's 'next:' line
 
 
 FIXED_ATTR = "stage_fixed"  # a stage study's user attribute: the earlier stages' values its trials ran with
