@@ -65,6 +65,11 @@ def test_a_command_line_run_inside_python_gives_back_signals_and_logging(monkeyp
                                      f"paths.log_dir={tmp_path}"])
     monkeypatch.setattr(train_script.main.__wrapped__, "__module__", "__main__")  # Hydra finds conf/ as a script's
     root = logging.getLogger()
+    inherited = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Python's own handlers, as in a notebook: a process started in the background of a shell (or a
+    # pytest-xdist worker) inherits SIGINT ignored, which the quiet stop rightly leaves alone
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     handlers, level = list(root.handlers), root.level
     try:
@@ -78,7 +83,7 @@ def test_a_command_line_run_inside_python_gives_back_signals_and_logging(monkeyp
         logging.getLogger("after.the.run").warning("a line of the notebook's own")
         assert log_file.read_text() == written
     finally:
-        for sig, handler in before.items():
+        for sig, handler in inherited.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         root.handlers[:], root.level = handlers, level
 
