@@ -705,8 +705,9 @@ def test_sigterm_under_submitit_stops_the_job_at_its_next_epoch(tmp_path):
             f"hydra.sweep.dir={tmp_path}/sweep", *TINY_SWEEP, "trainer.max_epochs=5000",
             "callbacks.early_stopping.patience=10000"]  # minutes of training if nothing stopped it
     stderr = sigterm_once_training(args, tmp_path)
-    (trial,) = trials_of(tmp_path / "sweep")
+    trial, queued = trials_of(tmp_path / "sweep")  # the interrupted one, and its configuration queued to run again
     assert trial["state"] == "FAIL" and trial["fail_reason"] == "interrupted (SIGTERM)"
+    assert queued["state"] == "WAITING"
 
     deadline = time.time() + 60  # the job's result appears when its process ends
     while time.time() < deadline and not list((tmp_path / "sweep" / ".submitit").rglob("*_result.pkl")):
@@ -724,9 +725,10 @@ def test_sigterm_marks_running_trial_failed_and_the_study_resumes(tmp_path):
             *TINY_SWEEP, "trainer.max_epochs=200", "callbacks.early_stopping.patience=1000"]
     stderr = sigterm_once_training(args, tmp_path)
     assert "running trials marked FAIL" in stderr
-    (trial,) = trials_of(tmp_path / "sweep")
+    trial, queued = trials_of(tmp_path / "sweep")  # the interrupted one, and its configuration queued to run again
     assert trial["state"] == "FAIL" and trial["fail_reason"] == "interrupted (SIGTERM)"
     assert trial["run_dir"] == "0"  # where its checkpoints are, relative to the sweep folder
+    assert queued["state"] == "WAITING"
 
     resumed = sweep(*args[:3], *TINY_SWEEP, "trainer.max_epochs=1", tmp_path=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
