@@ -111,6 +111,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.longrepr = f"CI=true and this test was skipped ({reason}); CI must run it (.ci/run installs the engines)"
 
 
+def deny_reading(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """open() refuses ``path`` as chmod 000 would for a user other than root (the suite may run as root,
+    which reads any file); every other file opens as before."""
+    import builtins
+    import io
+
+    real = builtins.open
+
+    def refused(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refused)
+    monkeypatch.setattr(io, "open", refused)
+
+
 def config_options(group: str) -> list[str]:
     """Every option of a config group, read from its folder (the experiment group from experiments/)."""
     folder = ROOT / ("experiments/experiment" if group == "experiment" else f"conf/{group}")

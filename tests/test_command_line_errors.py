@@ -318,19 +318,12 @@ def test_hydras_own_files_on_a_full_disk_are_one_line(error, capsys, monkeypatch
 def test_a_config_file_this_user_may_not_read_is_one_line_saying_so(capsys, monkeypatch, tmp_path):
     """chmod 000 on a file of --config-dir: Hydra's PermissionError traceback, exit 1 (faked: the suite may run
     as root, which reads any file)."""
-    import builtins
+    from tests.conftest import deny_reading
 
     (tmp_path / "conf" / "model").mkdir(parents=True)
     mine = tmp_path / "conf" / "model" / "mine.yaml"
     mine.write_text((ROOT / "conf" / "model" / "lstm.yaml").read_text())
-    real = builtins.open
-
-    def denied(file, *args, **kwargs):
-        if str(file) == str(mine):
-            raise PermissionError(13, "Permission denied", str(file))
-        return real(file, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", denied)
+    deny_reading(monkeypatch, mine)
     monkeypatch.setenv("USER", "ann")
     line = refused(["--config-dir", str(tmp_path / "conf"), "model=mine"], capsys, monkeypatch, tmp_path)
     assert line == (f"error: a config file: '{mine}' cannot be read by user 'ann' (Permission denied); let that user "

@@ -558,19 +558,10 @@ def test_a_file_this_user_may_not_read_is_one_line_naming_the_setting_and_chmod(
     """chmod 000 on a data file, an image, a mask or a checkpoint: 'cannot read ... as csv: [Errno 13]
     Permission denied' without a fix, and for a checkpoint 'is not a readable checkpoint (PermissionError ...);
     was it cut short?'. Faked (the suite may run as root, which reads any file): open() refuses that file."""
-    import builtins
-    import io
+    from tests.conftest import deny_reading
 
     path, read, key = _unreadable_case(kind, tmp_path)
-    real = builtins.open
-
-    def refused(file, *args, **kwargs):
-        if str(file) == str(path):
-            raise PermissionError(13, "Permission denied", str(file))
-        return real(file, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", refused)
-    monkeypatch.setattr(io, "open", refused)
+    deny_reading(monkeypatch, path)
     monkeypatch.setenv("USER", "ann")
     with pytest.raises(UserError, match=rf"^{key}: '{path}' cannot be read by user 'ann' \(Permission denied\); let "
                                         rf"that user read it \(chmod u\+r '{path}' for a file, u\+rx for a folder, "
