@@ -82,7 +82,8 @@ def _few_times(raw: Any, source: TableFile, reading: Any) -> Any:
     UTC under a zone, clock times otherwise), in a Grid without a step; None for numbers."""
     from functools import partial
 
-    from trainlab.data.timeseries.times import Grid, parse_dates, read_times, time_where
+    from trainlab.data.timeseries.dates import parse_dates
+    from trainlab.data.timeseries.times import Grid, read_times, time_where
     from trainlab.data.timeseries.zones import calendar_in_local_time, in_utc
 
     where = time_where(source.time_column, source.path)

@@ -10,8 +10,8 @@
   ETS fit itself (light to import: worker processes fit many series)
 - ``table``: :class:`SeriesTable`, what every source returns, and how messages name its rows
 - ``sources``: the sources (generated, file); ``packaged``: real series shipped inside installed packages
-- a file's time column and layout: ``times`` (parsing, regular step), ``steps`` (a fixed step in words and the
-  season it implies), ``zones`` (local clock times),
+- a file's time column and layout: ``times`` (sorting, regular step), ``dates`` (text and numbers read as
+  dates), ``steps`` (a fixed step in words and the season it implies), ``zones`` (local clock times),
   ``layouts`` (wide tables, dates in columns), ``series`` (several series in one file), ``regular``
   (the series of such a file already on a fixed step, sorted in one pass), ``values`` (columns as numbers)
 """

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+
 MINUTE_NS = 60 * 10**9
 HOUR_NS = 60 * MINUTE_NS
 DAY_NS = 24 * HOUR_NS
@@ -39,3 +41,9 @@ def step_alias(step_ns: int) -> str:
             count = step_ns // unit_ns
             return f"{count if count > 1 else ''}{name}"
     return f"{step_ns}ns"
+
+
+def most_common(diffs: np.ndarray) -> float:
+    """The most common of the differences between sorted times: the step they are on, where they have one."""
+    values, counts = np.unique(diffs, return_counts=True)
+    return float(values[np.argmax(counts)])

@@ -10,7 +10,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.timeseries.times import Grid, _written
+from trainlab.data.timeseries.dates import written
+from trainlab.data.timeseries.times import Grid
 
 
 @dataclass
@@ -80,7 +81,7 @@ def name_row(row: int, times: Optional[Sequence[Optional[Grid]]],
 
 def _time_name(time: Any) -> str:
     """A time as the file writes it; a time column of numbers (0, 1, 2 ...) says so: "time 7"."""
-    return f"{'time ' if isinstance(time, (int, float, np.number)) else ''}{_written(time)}"
+    return f"{'time ' if isinstance(time, (int, float, np.number)) else ''}{written(time)}"
 
 
 def row_times(grids: Sequence[Optional[Grid]]) -> Optional[tuple[Optional[Grid], ...]]:

@@ -1,0 +1,139 @@
+"""A time column's values read as dates: text in one format for every row (ISO 8601 first, then
+month-first or day-first where only one of them reads, or ``data.source.time_format``), and numbers
+that are dates (Unix time, spreadsheet serial dates, YYYYMMDD), each reading logged with the setting
+that keeps the numbers. :mod:`trainlab.data.timeseries.times` lays the times read here on their step."""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from typing import Any, Optional
+
+import numpy as np
+
+from trainlab.config.errors import UserError
+from trainlab.data.timeseries.steps import most_common
+
+log = logging.getLogger(__name__)
+
+
+def written(time: Any) -> str:
+    """A time as the log shows it: as the file wrote it; a date without its midnight when it was read
+    as a timestamp (Parquet, or joined from [year, month])."""
+    import pandas as pd
+
+    if isinstance(time, pd.Timestamp) and time == time.normalize():
+        return time.strftime("%Y-%m-%d")
+    return str(time)
+
+
+UNIX_UNITS = {"unix": "s", "unix_ms": "ms"}
+EXCEL = "excel"  # data.source.time_format=excel: spreadsheet serial dates, days (and fractions) since 1899-12-30
+TIME_NUMBERS = {"unix": "seconds since 1970", "unix_ms": "milliseconds since 1970", EXCEL: "days since 1899-12-30"}
+_EXCEL_RANGE = (20_000, 80_000)  # 1954 to 2119
+_DATE_NAME = re.compile(r".*(date|datum|time|day|tag).*", re.IGNORECASE)
+NUMBERS = "number"  # data.source.time_format=number: a column of numbers stays numbers (no date reading)
+KEEP_NUMBERS = f"data.source.time_format={NUMBERS} keeps them as numbers"
+_UNIX_RANGE = (-2.2e9, 4.1e9)  # seconds: 1900 to 2099
+_COMPACT = ((8, "%Y%m%d", "YYYYMMDD"), (6, "%Y%m", "YYYYMM"))
+
+
+def numbers_as_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
+    """A column of numbers that are dates, as naive UTC times, or None when they are plain numbers (a
+    year, a step count): Unix time in seconds or milliseconds (at least 1e8 seconds from 1970, on a
+    step of whole minutes, as databases and loggers export it), whole numbers written YYYYMMDD or
+    YYYYMM, or any numbers read by ``time_format`` ("unix", "unix_ms", "excel": spreadsheet serial dates,
+    or strftime codes); "number" keeps them numbers. Numbers that look like spreadsheet serial dates in a
+    column named as a date stay numbers, with a warning naming "excel". Each reading of the guess is logged with the setting that keeps the numbers."""
+    import pandas as pd
+
+    if time_format == NUMBERS:
+        log.info("%s: numbers kept as numbers (data.source.time_format=%s)", where, NUMBERS)
+        return None
+    values = raw.to_numpy(dtype=np.float64)
+    whole = bool(np.all(values % 1 == 0))
+    if time_format:
+        if time_format in UNIX_UNITS:
+            return pd.to_datetime(raw, unit=UNIX_UNITS[time_format])
+        if time_format == EXCEL:  # to the second: 1/24 of a day is no whole number of nanoseconds in float64
+            return (pd.Timestamp("1899-12-30") + pd.to_timedelta(values, unit="D")).round("s").to_series(index=raw.index)
+        return parse_dates(raw.astype(np.int64) if whole else raw, where, time_format)
+    if _DATE_NAME.fullmatch(str(raw.name)) and _EXCEL_RANGE[0] <= values.min() and values.max() <= _EXCEL_RANGE[1]:
+        log.warning("%s: numbers from %g to %g in a column named as a date look like spreadsheet serial dates (%s to "
+                    "%s); data.source.time_format=%s reads them as dates, and they stay numbers without it", where,
+                    values.min(), values.max(), *(written(pd.Timestamp("1899-12-30") + pd.Timedelta(days=float(v)))
+                                                  for v in (values.min(), values.max())), EXCEL)
+        return None
+    if not whole:
+        return None
+    ints = pd.Series(values.astype(np.int64), index=raw.index)
+    for digits, codes, name in _COMPACT:
+        if ints.between(10 ** (digits - 1), 3 * 10 ** (digits - 1) - 1).all():
+            parsed = pd.to_datetime(ints.astype(str), format=codes, errors="coerce")
+            if parsed.notna().all():
+                log.info("%s: numbers written %s, read as dates (%s to %s); %s", where, name, written(parsed.min()),
+                         written(parsed.max()), KEEP_NUMBERS)
+                return parsed
+    diffs = np.diff(np.unique(values))
+    step = most_common(diffs) if len(diffs) else 0.0
+    for unit, scale, name in (("s", 1, "seconds"), ("ms", 1000, "milliseconds")):
+        low, high = (bound * scale for bound in _UNIX_RANGE)
+        if values.min() >= low and values.max() <= high and np.abs(values).max() >= 1e8 * scale \
+                and step > 0 and step % (60 * scale) == 0:
+            parsed = pd.to_datetime(ints, unit=unit)
+            log.info("%s: numbers read as Unix time in %s (%s to %s); %s", where, name, written(parsed.min()),
+                     written(parsed.max()), KEEP_NUMBERS)
+            return parsed
+    return None
+
+
+def read_as_unix(raw: Any, time_format: Optional[str]) -> bool:
+    """Whether numbers :func:`numbers_as_dates` read as dates were read as Unix time, an instant (the guess's Unix
+    reading needs 1e8 seconds or more from 1970; YYYYMMDD numbers stay under 3e7)."""
+    return time_format in UNIX_UNITS or (not time_format and float(np.abs(raw.to_numpy(np.float64)).max()) >= 1e8)
+
+
+def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
+    """One reading for the whole column, as naive UTC times (see the module docstring)."""
+    import pandas as pd
+
+    text = raw.astype(str)
+    if time_format:
+        parsed = pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
+        if parsed.isna().any():
+            row = parsed.index[parsed.isna()][0]
+            raise UserError(f"{where}: row {row} ('{text[row]}') does not match data.source.time_format="
+                            f"'{time_format}'; fix the row or the format (Python strftime codes, e.g. %d/%m/%Y)")
+        return parsed.dt.tz_localize(None)
+    iso = _attempt(text, format="ISO8601")
+    if iso is not None:
+        return iso
+    month_first, day_first = _attempt(text, dayfirst=False), _attempt(text, dayfirst=True)
+    if month_first is None and day_first is None:
+        mixed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+        if mixed.isna().any():
+            row = mixed.index[mixed.isna()][0]
+            raise UserError(f"{where} is neither numbers nor dates (row {row}: '{text[row]}'); fix that row, set "
+                            "data.source.time_format, or set data.source.time_column=null to keep the file's row order")
+        raise UserError(f"{where} holds dates written in more than one way (row {text.index[0]}: "
+                        f"'{text.iloc[0]}'); write them one way, or set data.source.time_format (e.g. '%Y-%m-%d')")
+    if month_first is not None and day_first is not None and not month_first.equals(day_first):
+        example = text[(month_first != day_first).to_numpy()].iloc[0]
+        formats = {pd.tseries.api.guess_datetime_format(example, dayfirst=d) for d in (False, True)}
+        hint = " or ".join(f"'{f}'" for f in sorted(formats, key=str) if f) or "'%d/%m/%Y' or '%m/%d/%Y'"
+        raise UserError(f"{where}: dates such as '{example}' read month-first and day-first give two different "
+                        f"series; set data.source.time_format={hint}")
+    return month_first if month_first is not None else day_first
+
+
+def _attempt(text: Any, **how: Any) -> Any:
+    """The column read with one format inferred for all rows (pandas), or None where a row does not fit."""
+    import pandas as pd
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "could not infer format": a row that does not fit is None here
+            return pd.to_datetime(text, utc=True, **how).dt.tz_localize(None)
+    except (ValueError, TypeError, OverflowError):
+        return None
