@@ -6,7 +6,8 @@
 - ``windows``: sliding windows as views over one array; ``gaps``: the missing-value policy
 - ``ranges``: the warnings a series' values give when it loads (dominating values, values beyond the
   training range, zero or constant targets), and the refusal of values that flatten the rest of their column
-- ``baselines``: last value, seasonal naive and ETS forecasts on the model's windows; ``ets``: the
+- ``baselines``: last value, seasonal naive and ETS forecasts on the model's windows (``window_baselines``:
+  the data module's side, series by series, cached per split); ``ets``: the
   ETS fit itself (light to import: worker processes fit many series)
 - ``table``: :class:`SeriesTable`, what every source returns, and how messages name its rows
 - ``sources``: the sources (generated, file); ``packaged``: real series shipped inside installed packages
