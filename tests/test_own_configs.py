@@ -202,13 +202,13 @@ class Shout(Callback):
      f"model._target_={PACKAGE}.parts.OwnTask has no family tag; give the class the attribute family = 'timeseries' | "
      "'graph' | 'image'"),
     ([f"model._target_={PACKAGE}.parts.PlainModule", "~model.monitor"],
-     f"model._target_={PACKAGE}.parts.PlainModule builds a PlainModule < LightningModule < _DeviceDtypeModuleMixin, not "
+     f"model._target_={PACKAGE}.parts.PlainModule builds a PlainModule < LightningModule < Module, not "
      "a trainlab.models.task.TaskModule; model must be one (derive your task module from it"),
     (["model._target_=trainlab.data.timeseries.module.TimeSeriesDataModule"],
      "model._target_=trainlab.data.timeseries.module.TimeSeriesDataModule builds a TimeSeriesDataModule < "
      "SplitDataModule < LightningDataModule, not a trainlab.models.task.TaskModule"),
     ([f"data._target_={PACKAGE}.parts.PlainModule"],
-     f"data._target_={PACKAGE}.parts.PlainModule builds a PlainModule < LightningModule < _DeviceDtypeModuleMixin, not a "
+     f"data._target_={PACKAGE}.parts.PlainModule builds a PlainModule < LightningModule < Module, not a "
      "trainlab.data.module.SplitDataModule; data must be one (derive your data module from it"),
     ([f"model.net._target_={PACKAGE}.parts.Shout", "~model.net.scale"],
      f"model.net._target_={PACKAGE}.parts.Shout builds a Shout < Callback, not a torch.nn.modules.module.Module"),

@@ -230,7 +230,10 @@ def _check_kind(cls: type, key: str, kind: type, path: str) -> None:
     or a UserError naming what it is instead."""
     if issubclass(cls, kind):
         return
-    bases = [c.__name__ for c in cls.__mro__ if c is not object][:3]
+    bases = [cls.__name__]  # along each class's last base: mixins come first, so the lineage skips them
+    while len(bases) < 3 and cls.__bases__[-1] is not object:
+        cls = cls.__bases__[-1]
+        bases.append(cls.__name__)
     raise UserError(f"{key}._target_={path} builds a {' < '.join(bases)}, not a {kind.__module__}.{kind.__qualname__}; "
                     f"{key} must be one{_KIND_HINTS.get(key, '')}")
 
