@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from trainlab.data.timeseries.sources import ElNinoSST, SyntheticSeries, TableFile
+from trainlab.data.timeseries.packaged import ElNinoSST
+from trainlab.data.timeseries.sources import TableFile
+from trainlab.data.timeseries.synthetic import SyntheticSeries
 from trainlab.data.timeseries.module import TimeSeriesDataModule
 from trainlab.data.sampling import EpochSeededSampler
 from trainlab.data.timeseries.windows import WindowDataset

@@ -238,6 +238,6 @@ def test_python_names_in_the_docs_exist():
               re.findall(r"from ((?:trainlab|hydra_plugins)[\w.]*) import ([\w, ]+)", code)
               for name in imported.split(",")}
     names = {n.removesuffix(".py") for n in names if not n.endswith((".yaml", ".log"))}
-    assert {"trainlab.config.errors.refuse", "trainlab.data.timeseries.sources.SyntheticSeries"} <= names
+    assert {"trainlab.config.errors.refuse", "trainlab.data.timeseries.synthetic.SyntheticSeries"} <= names
     missing = sorted(n for n in names if not _python_name_exists(n))
     assert not missing, f"the docs name Python module(s) or name(s) that do not exist: {missing}"

@@ -78,7 +78,7 @@ def test_round_one_module_paths_are_upgraded(tmp_path):
     assert cfg.model._target_ == "trainlab.models.timeseries.RegressionModule"
     assert cfg.model.net._target_ == "trainlab.models.nets.lstm.LSTMNet"
     assert cfg.data._target_ == "trainlab.data.timeseries.module.TimeSeriesDataModule"
-    assert cfg.data.source._target_ == "trainlab.data.timeseries.sources.SyntheticSeries"
+    assert cfg.data.source._target_ == "trainlab.data.timeseries.synthetic.SyntheticSeries"
     assert cfg.callbacks.x._target_ == "trainlab.callbacks.checkpoints.EpochSeed"  # moved twice
     assert cfg.callbacks.y._target_ == "trainlab.callbacks.records.RunRecords"  # already new: unchanged
     from hydra.utils import get_class

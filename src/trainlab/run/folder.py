@@ -66,6 +66,8 @@ _MOVED_MODULES = {
 # of a class that moved twice reaches its present home)
 _MOVED_CLASSES = {
     "trainlab.data.graph.catalogue.SyntheticGaia": "trainlab.data.graph.synthetic.SyntheticGaia",
+    "trainlab.data.timeseries.sources.SyntheticSeries": "trainlab.data.timeseries.synthetic.SyntheticSeries",
+    "trainlab.data.timeseries.sources.ElNinoSST": "trainlab.data.timeseries.packaged.ElNinoSST",
     **{f"trainlab.callbacks.training.{name}": f"trainlab.callbacks.checkpoints.{name}"
        for name in ("EpochSeed", "ModelCheckpoint", "CheckpointOnException")},
 }

@@ -10,7 +10,8 @@
   the data module's side, series by series, cached per split); ``ets``: the
   ETS fit itself (light to import: worker processes fit many series)
 - ``table``: :class:`SeriesTable`, what every source returns, and how messages name its rows
-- ``sources``: the sources (generated, file); ``packaged``: real series shipped inside installed packages
+- the sources: ``sources`` (a user's files), ``synthetic`` (the seeded default), ``packaged`` (real series
+  shipped inside installed packages, El Niño among them)
 - a file's time column and layout: ``times`` (sorting, regular step), ``dates`` (text and numbers read as
   dates), ``steps`` (a fixed step in words and the season it implies), ``zones`` (local clock times),
   ``layouts`` (wide tables, dates in columns), ``series`` (several series in one file), ``regular``

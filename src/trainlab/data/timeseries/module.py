@@ -40,7 +40,7 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
     did.
 
     Args:
-        source: object with ``load() -> SeriesTable`` (see trainlab.data.timeseries.sources).
+        source: object with ``load() -> SeriesTable`` (see trainlab.data.timeseries.synthetic, .packaged, .sources).
         window: rows of history in one sample.
         horizon: steps between the window's last row and the first target row (>= 1).
         steps: consecutive target rows predicted per window (1: one value per target).
@@ -130,7 +130,7 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
         """Read the source once (idempotent); ``setup`` calls it, train.py calls it for sizes."""
         if self.table is None:
             start = time.perf_counter()
-            table = self.load_source(self.source, SeriesTable, "trainlab.data.timeseries.sources")
+            table = self.load_source(self.source, SeriesTable, "trainlab.data.timeseries.synthetic")
             rows = table.features.shape[0]
             log.info("data %s: %d rows, features %s, targets %s (read in %.1f s)", table.name, rows,
                      table.feature_names, table.target_names, time.perf_counter() - start)

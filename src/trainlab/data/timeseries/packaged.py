@@ -12,7 +12,8 @@ tmy3_temperature        hour      8760   24      air temperature of a typical ye
                                                  daily and yearly cycles
 ======================  ========  =====  ======  ==================================================
 
-The statsmodels data sets are public domain (statsmodels ``datasets``); the TMY3 year is NREL's
+``data=elnino`` (:class:`ElNinoSST`, monthly El Niño sea-surface temperatures) is another statsmodels
+series, with the month as inputs. The statsmodels data sets are public domain (statsmodels ``datasets``); the TMY3 year is NREL's
 public sample file shipped with pvlib (``pvlib/data/723170TYA.CSV``).
 """
 
@@ -115,3 +116,36 @@ class PackagedSeries:
         grid = grid_of(times)
         return SeriesTable(np.zeros((len(values), 0), np.float32), values, [], [target], self.name, season,
                            frequency=grid.frequency if grid else None, times=(grid,) if grid else None)
+
+
+class ElNinoSST:
+    """Monthly El Niño sea-surface temperature, 1950-2010 (732 values), shipped with statsmodels.
+
+    Public domain (NOAA, via statsmodels' datasets). Features: the temperature and the month as
+    sin/cos; target: the temperature ``horizon`` months ahead (the data module shifts it).
+    """
+
+    CALENDAR = ("month_sin", "month_cos")  # inputs known for any row, after the data too (predict.py feeds them)
+    time_column = "month"  # forecast.csv's column of the months after the data (its first day: 2011-01-01)
+
+    @staticmethod
+    def calendar(rows: np.ndarray) -> np.ndarray:
+        """(rows, 2): ``CALENDAR``'s columns of the rows ``rows`` (0: January 1950), the data's or later ones."""
+        month = np.asarray(rows) % 12
+        return np.stack([np.sin(2 * np.pi * month / 12), np.cos(2 * np.pi * month / 12)], axis=1)
+
+    def load(self) -> SeriesTable:
+        import pandas as pd
+        from statsmodels.datasets import elnino  # imported here: statsmodels is slow to import
+
+        frame = elnino.load_pandas().data
+        months = frame.columns[1:]  # YEAR, JAN..DEC
+        sst = frame[months].to_numpy(dtype=np.float64).reshape(-1)  # row-major: year by year
+        features = np.concatenate([sst[:, None], self.calendar(np.arange(len(sst)))], axis=1)
+        # each row's month, from January of the first year: predict.py continues them (forecast.csv's dates),
+        # messages name rows by them
+        grid = grid_of(pd.date_range(f"{int(frame.iloc[0, 0])}-01-01", periods=len(sst), freq="MS"))
+        return SeriesTable(
+            features.astype(np.float32), sst[:, None].astype(np.float32),
+            ["sst", "month_sin", "month_cos"], ["sst"], "elnino", season_length=12, frequency="MS", times=(grid,),
+        )

@@ -1,4 +1,6 @@
-"""Where a multivariate series comes from: a seeded generator, a packaged real series, or files.
+"""Where a user's series comes from: their files (:class:`TableFile`: CSV, Parquet, Excel, ... with
+a time column, several series in one file, wide layouts). The other sources are the seeded generator
+(:mod:`.synthetic`) and real series shipped inside installed packages (:mod:`.packaged`).
 
 Every source returns a :class:`SeriesTable`; the data module does the rest (split, scale, window).
 """
@@ -16,7 +18,6 @@ from trainlab.config.errors import UserError
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               warn_time_features, wide_columns)
-from trainlab.data.timeseries.packaged import grid_of
 from trainlab.data.timeseries.regular import regular_series
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
@@ -34,92 +35,6 @@ def _stretches(positions: Sequence[np.ndarray]) -> list[tuple[int, int]]:
     """(first, end) of each series' rows once the rows at ``positions`` are gathered series after series."""
     ends = np.cumsum([len(rows) for rows in positions])
     return [(int(end) - len(rows), int(end)) for rows, end in zip(positions, ends)]
-
-
-class SyntheticSeries:
-    """A seeded multivariate series with known, learnable structure (the embedded default).
-
-    Hourly-like steps t = 0..num_rows-1. Features:
-      f0 = sin(2πt/24), f1 = sin(2πt/168)       daily and weekly cycles
-      f2 = AR(1), φ=0.9;  f3 = AR(1), φ=0.7      slow "weather" drivers, unit variance
-      f4 = 0.5·cos(2πt/24) + 0.3·N(0,1)          a noisy phase signal
-      f5.. = N(0,1)                               distractors when num_features > 5
-    Target (one column, positive so percentage errors are meaningful):
-      y[t] = 10 + 2·f0[t] + f1[t] + 1.5·f2[t-3] + 0.8·f3[t-1]·f0[t] + noise·N(0,1)
-    A model that sees the feature window can predict y up to the noise; repeating the last value
-    of y cannot follow the daily cycle, which is what the baseline test checks.
-    """
-
-    def __init__(self, num_rows: int = 4000, num_features: int = 5, noise: float = 0.1, seed: int = 3407):
-        if num_rows < 100:
-            raise UserError(f"data.source.num_rows={num_rows}: the generator needs at least 100 rows")
-        if num_features < 5:
-            raise UserError(f"data.source.num_features={num_features}: the generator makes at least 5")
-        if noise < 0:
-            raise UserError(f"data.source.noise={noise} must be >= 0")
-        self.num_rows, self.num_features, self.noise, self.seed = num_rows, num_features, noise, seed
-
-    @staticmethod
-    def _ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
-        eps = rng.standard_normal(n) * np.sqrt(1.0 - phi**2)  # stationary variance 1
-        out = np.empty(n)
-        out[0] = rng.standard_normal()
-        for i in range(1, n):
-            out[i] = phi * out[i - 1] + eps[i]
-        return out
-
-    def load(self) -> SeriesTable:
-        rng = np.random.default_rng(self.seed)
-        n = self.num_rows
-        t = np.arange(n, dtype=np.float64)
-        f0 = np.sin(2 * np.pi * t / 24)
-        f1 = np.sin(2 * np.pi * t / 168)
-        f2 = self._ar1(rng, n, 0.9)
-        f3 = self._ar1(rng, n, 0.7)
-        f4 = 0.5 * np.cos(2 * np.pi * t / 24) + 0.3 * rng.standard_normal(n)
-        extra = [rng.standard_normal(n) for _ in range(self.num_features - 5)]
-        features = np.stack([f0, f1, f2, f3, f4, *extra], axis=1)
-        lag3 = np.concatenate([np.zeros(3), f2[:-3]])
-        lag1 = np.concatenate([np.zeros(1), f3[:-1]])
-        y = 10 + 2 * f0 + f1 + 1.5 * lag3 + 0.8 * lag1 * f0 + self.noise * rng.standard_normal(n)
-        names = ["daily", "weekly", "driver_a", "driver_b", "phase"] + [
-            f"noise_{i}" for i in range(len(extra))
-        ]
-        return SeriesTable(features.astype(np.float32), y[:, None].astype(np.float32), names, ["y"], "synthetic",
-                           season_length=24)  # the daily cycle; the weekly one is 168
-
-
-class ElNinoSST:
-    """Monthly El Niño sea-surface temperature, 1950-2010 (732 values), shipped with statsmodels.
-
-    Public domain (NOAA, via statsmodels' datasets). Features: the temperature and the month as
-    sin/cos; target: the temperature ``horizon`` months ahead (the data module shifts it).
-    """
-
-    CALENDAR = ("month_sin", "month_cos")  # inputs known for any row, after the data too (predict.py feeds them)
-    time_column = "month"  # forecast.csv's column of the months after the data (its first day: 2011-01-01)
-
-    @staticmethod
-    def calendar(rows: np.ndarray) -> np.ndarray:
-        """(rows, 2): ``CALENDAR``'s columns of the rows ``rows`` (0: January 1950), the data's or later ones."""
-        month = np.asarray(rows) % 12
-        return np.stack([np.sin(2 * np.pi * month / 12), np.cos(2 * np.pi * month / 12)], axis=1)
-
-    def load(self) -> SeriesTable:
-        import pandas as pd
-        from statsmodels.datasets import elnino  # imported here: statsmodels is slow to import
-
-        frame = elnino.load_pandas().data
-        months = frame.columns[1:]  # YEAR, JAN..DEC
-        sst = frame[months].to_numpy(dtype=np.float64).reshape(-1)  # row-major: year by year
-        features = np.concatenate([sst[:, None], self.calendar(np.arange(len(sst)))], axis=1)
-        # each row's month, from January of the first year: predict.py continues them (forecast.csv's dates),
-        # messages name rows by them
-        grid = grid_of(pd.date_range(f"{int(frame.iloc[0, 0])}-01-01", periods=len(sst), freq="MS"))
-        return SeriesTable(
-            features.astype(np.float32), sst[:, None].astype(np.float32),
-            ["sst", "month_sin", "month_cos"], ["sst"], "elnino", season_length=12, frequency="MS", times=(grid,),
-        )
 
 
 Columns = Optional[Sequence[Union[str, int]]]
