@@ -12,7 +12,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from trainlab.search import advice, importance
+from trainlab.search import advice, importance, pruned
 from trainlab.search.analyze import importance_lines, parallel_coordinates, plot
 from trainlab.search.trials import best_trials
 
@@ -203,9 +203,9 @@ def test_warm_up_too_long_when_every_pruned_trial_stopped_at_its_first_allowed_c
     for i in range(3):
         add(too_long, {"x": 0.1 * i}, None, TrialState.PRUNED, steps={0: 3.0, 1: 3.0, 2: 3.0})
         add(fine, {"x": 0.1 * i}, None, TrialState.PRUNED, steps={s: 3.0 for s in range(3 + i)})
-    (line,) = advice.pruning_advice(too_long)
+    (line,) = pruned.pruning_advice(too_long)
     assert line.startswith("warm-up may be too long: all 3 pruned trials were stopped at the first check allowed")
-    assert advice.pruning_advice(fine) == []
+    assert pruned.pruning_advice(fine) == []
 
 
 def test_warm_up_too_short_when_early_values_rank_trials_unlike_their_final_values():
@@ -214,10 +214,10 @@ def test_warm_up_too_short_when_early_values_rank_trials_unlike_their_final_valu
         final = 0.1 * i
         add(too_short, {"x": 0.1 * i}, final, steps={0: 5.0, 1: 1.0 - 0.1 * i, 2: final})  # ranks reversed
         add(fine, {"x": 0.1 * i}, final, steps={0: 5.0, 1: 1.0 + 0.1 * i, 2: final})  # same ranks
-    (line,) = advice.pruning_advice(too_short)
+    (line,) = pruned.pruning_advice(too_short)
     assert line.startswith("warm-up may be too short: at step 1") and "Spearman -1.00" in line
-    assert advice.pruning_advice(fine) == []
-    assert advice.pruning_advice(new_study()) == []  # no pruner recorded: nothing to judge
+    assert pruned.pruning_advice(fine) == []
+    assert pruned.pruning_advice(new_study()) == []  # no pruner recorded: nothing to judge
 
 
 def test_overfitting_of_the_top_trials():
@@ -288,18 +288,18 @@ def test_pruning_stats_count_fractional_epochs_of_jobs_that_recorded_them():
     study = new_study()
     add(study, {"x": 0.1}, 0.5, steps={s: 1.0 for s in range(8)}, epochs=4)  # 2 checks per epoch
     add(study, {"x": 0.2}, None, TrialState.PRUNED, steps={s: 2.0 for s in range(3)}, epochs=1.5)
-    assert advice.pruning_stats(study) == {"trials": 2, "pruned": 1, "epochs_trained": 5.5, "epochs_saved": 2.5}
+    assert pruned.pruning_stats(study) == {"trials": 2, "pruned": 1, "epochs_trained": 5.5, "epochs_saved": 2.5}
     pruned_only = new_study()  # 'all 5 pruned, 0 epochs saved': nothing to measure the savings against
     add(pruned_only, {"x": 0.2}, None, TrialState.PRUNED, steps={0: 2.0})
-    assert advice.pruning_stats(pruned_only)["epochs_saved"] is None
+    assert pruned.pruning_stats(pruned_only)["epochs_saved"] is None
     add(pruned_only, {"x": 0.3}, 1.0)  # a complete trial that reported nothing: 0 epochs, a measure all the same
-    assert advice.pruning_stats(pruned_only)["epochs_saved"] == 0
+    assert pruned.pruning_stats(pruned_only)["epochs_saved"] == 0
 
 
 def test_spearman_ranks_with_ties():
-    assert math.isclose(advice.spearman([3.0, 1.0, 2.0], [1.0, 2.0, 3.0]), -0.5)
-    assert math.isclose(advice.spearman([1.0, 1.0, 2.0], [1.0, 2.0, 3.0]), 0.8660254, rel_tol=1e-6)  # mean ranks
-    assert advice.spearman([1.0, 1.0], [1.0, 2.0]) is None  # a constant side says nothing
+    assert math.isclose(pruned.spearman([3.0, 1.0, 2.0], [1.0, 2.0, 3.0]), -0.5)
+    assert math.isclose(pruned.spearman([1.0, 1.0, 2.0], [1.0, 2.0, 3.0]), 0.8660254, rel_tol=1e-6)  # mean ranks
+    assert pruned.spearman([1.0, 1.0], [1.0, 2.0]) is None  # a constant side says nothing
 
 
 def test_int_positions_count_like_floats():

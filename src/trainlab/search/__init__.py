@@ -14,6 +14,7 @@
 - ``variants``: the configs a sweep's trials can get, and the keys each must have
 - ``stages``: staged search (one command, or stage 2 from an earlier sweep)
 - ``results``: trials.csv, trials.jsonl, optimization_results.yaml/.json and the progress lines
-- ``analyze``, ``advice``, ``front``: the report, its recommendations, the Pareto front of two objectives
+- ``analyze``, ``advice``, ``front``: the report, its recommendations, the Pareto front of two objectives;
+  ``pruned``: what the pruner did (trials pruned, epochs saved) and its recommendations
 - ``refine``: retrain the best configuration longer
 """

@@ -7,7 +7,8 @@ data supports it (tests build studies where each must fire and where each must s
 - ``convergence``: when the best was found; if the last quarter of the trials improved the best by
   more than :data:`IMPROVING` of the spread of the trials' values (their interquartile range) the
   search has not converged: run more trials.
-- ``pruning``: every trial pruned, none complete (what to change); fraction pruned and epochs saved; a warm-up that looks too long (the pruned trials were
+- ``pruning`` (:mod:`.pruned`): every trial pruned, none complete (what to change); fraction pruned and
+  epochs saved; a warm-up that looks too long (the pruned trials were
   all stopped at the first check the warm-up allowed: they were bad earlier) or too short (at the
   end of the warm-up, the complete trials' values do not rank them as their final values do).
 - ``overfitting``: the top trials' best validation loss is far above their final training loss.
@@ -36,8 +37,9 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.search.results import ALL_PRUNED_FIX, METRIC
-from trainlab.search.trials import epochs_run, finite, own_complete, whole
+from trainlab.search.results import METRIC
+from trainlab.search.trials import finite, own_complete
+from trainlab.search.pruned import all_pruned_advice, pruning_advice
 from trainlab.search.importance import fmt as _fmt, importances, searched, too_few_to_rank
 from trainlab.search.shared import is_copied, is_surplus
 
@@ -47,7 +49,6 @@ UNIMPORTANT = 0.05  # fANOVA importance (they sum to 1) below which a parameter 
 # interquartile range), that means "not converged": a gain relative to the best overstated progress near
 # 0 (random values on [0, 1]: 0.0004 -> 0.00005 read '86.5%') and meant nothing across 0 (r2 -0.2 -> 0.1)
 IMPROVING = 0.05
-RANK_AGREEMENT = 0.3  # Spearman correlation of warm-up-end and final values below which warm-up is too short
 OVERFIT_RATIO = 1.5  # best val loss / final train loss of the top trials above which they overfit
 TOP = 3
 DISAGREE_SPREAD = 0.5  # top trials spread over half a parameter's range or more
@@ -227,57 +228,6 @@ def convergence_advice(study: optuna.Study) -> list[str]:
             f"{found['complete']}): run more trials"]
 
 
-def pruning_advice(study: optuna.Study) -> list[str]:
-    """Warm-up too long / too short, judged from the trials (see the module's docstring)."""
-    pruner = study.user_attrs.get("pruner") or {}
-    warmup = pruner.get("n_warmup_steps")
-    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t) and not is_copied(t)]
-    pruned = [t for t in trials if t.state == TrialState.PRUNED]
-    advice = []
-    if warmup is not None and len(pruned) >= 3 and all(t.last_step == warmup for t in pruned):
-        advice.append(f"warm-up may be too long: all {len(pruned)} pruned trials were stopped at the first "
-                      f"check allowed (step {warmup}); try hydra.sweeper.pruner.n_warmup_steps={max(0, warmup // 2)}")
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and warmup in t.intermediate_values]
-    if warmup is not None and len(complete) >= 5:
-        agreement = spearman([t.intermediate_values[warmup] for t in complete], [t.value for t in complete])
-        if agreement is not None and agreement < RANK_AGREEMENT:
-            advice.append(f"warm-up may be too short: at step {warmup} the complete trials rank differently from "
-                          f"their final values (Spearman {agreement:.2f}); the pruner judges on noise. Try "
-                          f"hydra.sweeper.pruner.n_warmup_steps={warmup * 2 + 1}")
-    return advice
-
-
-def all_pruned_advice(study: optuna.Study) -> list[str]:
-    """No trial complete, some pruned: the pruner stopped every trial that was not failing (the report
-    said 'recommendations: none')."""
-    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t) and not is_copied(t)]
-    pruned = [t for t in trials if t.state == TrialState.PRUNED]
-    if not pruned or any(t.state == TrialState.COMPLETE for t in trials):
-        return []
-    return [f"no trial ran to its end: {len(pruned)} of {len(trials)} trials were pruned, so there is no best; "
-            f"{ALL_PRUNED_FIX}"]
-
-
-def spearman(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
-    """Rank correlation (ties get their mean rank); None when either side is constant."""
-    def ranks(values: Sequence[float]) -> list[float]:
-        order = sorted(range(len(values)), key=lambda i: values[i])
-        out = [0.0] * len(values)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                out[order[k]] = (i + j) / 2
-            i = j + 1
-        return out
-    ra, rb = ranks(a), ranks(b)
-    if len(set(ra)) < 2 or len(set(rb)) < 2:
-        return None
-    return statistics.correlation(ra, rb)
-
-
 def overfitting_advice(study: optuna.Study) -> list[str]:
     """Only where the objective is a validation loss, minimised: a maximised metric (accuracy) or
     another one (val/rmse against an MSE training loss) is no measure against the training loss."""
@@ -385,17 +335,3 @@ def recommendations(study: optuna.Study, found: Optional[dict[str, float]] = Non
     if single:
         advice += disagreement_advice(study, found)
     return advice + not_finite_advice(study) + no_variation_advice(study)
-
-
-def pruning_stats(study: optuna.Study) -> dict[str, Any]:
-    """Pruned trials and the epochs they did not train (against the longest complete trial; None
-    without one: there is nothing to measure against, and 'all 5 pruned, 0 epochs saved' was said), of
-    the trials that ran here and ended (a running trial was counted as one not pruned)."""
-    trials = [t for t in study.get_trials(deepcopy=False)
-              if t.state.is_finished() and not is_surplus(t) and not is_copied(t)]
-    complete = [epochs_run(t) for t in trials if t.state == TrialState.COMPLETE]
-    pruned = [t for t in trials if t.state == TrialState.PRUNED]
-    saved = sum(max(0, max(complete) - epochs_run(t)) for t in pruned) if complete else None
-    return {"trials": len(trials), "pruned": len(pruned),
-            "epochs_trained": whole(round(sum(epochs_run(t) for t in trials), 2)),
-            "epochs_saved": None if saved is None else whole(round(saved, 2))}

@@ -25,7 +25,8 @@ from trainlab.config.errors import UserError, report_user_errors
 from trainlab.run.durable import DiskFull, read_yaml, save_figure, write_atomic
 from trainlab.search import advice as rules
 from trainlab.search import importance as ranking
-from trainlab.search.advice import convergence, pruning_stats, recommendations, top_trials  # noqa: F401
+from trainlab.search.advice import convergence, recommendations, top_trials  # noqa: F401
+from trainlab.search.pruned import pruning_stats  # noqa: F401
 from trainlab.search.importance import analysed_study, importances, not_ranked, ranked_study, unranked  # noqa: F401
 from trainlab.search.front import front_lines, plot_front
 from trainlab.search.results import DAMAGED_RESULTS, RESULTS_YAML, in_memory, load_sweep_study
