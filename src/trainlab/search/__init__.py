@@ -5,7 +5,8 @@
 - ``checks``: the checks of ``hydra.sweeper`` that need no study (objectives, enqueue, keys that act together)
 - ``sweep``: the sweeper's work (study, slots, trials' fate, faults); the Hydra plugin in
   src/hydra_plugins/trainlab_optuna_sweeper only holds its config and hands over to it
-- ``handover``: what a trial's job receives (one TrialHandover: study, trial id, pruner)
+- ``handover``: what a trial's job receives (one TrialHandover: study, trial id, pruner); ``outcome``: what it
+  gives back (objective values, the exception of a failed job)
 - ``trial``: the job side: the callbacks a run gets for its trial (``optuna_trial``) and how it fails
 - ``pruning``: the Lightning callback that reports at every validation check and stops a pruned run
 - ``space``: Hydra sweep grammar -> Optuna distributions

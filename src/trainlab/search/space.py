@@ -335,3 +335,15 @@ def as_override(name: str, value: Any) -> str:
     from trainlab.config.spelling import grammar_value
 
     return f"{name}={grammar_value(value)}"
+
+
+def suggest(trial: Any, space: Mapping[str, BaseDistribution]) -> None:
+    """Draw the space's parameters, in its order: what ``study.ask(space)`` does, after the ask
+    (an enqueued trial gets its given values here)."""
+    for name, dist in space.items():
+        if isinstance(dist, FloatDistribution):
+            trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+        elif isinstance(dist, IntDistribution):
+            trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+        else:
+            trial.suggest_categorical(name, dist.choices)

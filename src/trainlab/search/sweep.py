@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import signal
 import sys
 import threading
@@ -34,7 +33,7 @@ from typing import Any, Optional
 
 import optuna
 from hydra.core.utils import JobReturn, JobStatus
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from trainlab.config.errors import refuse
@@ -45,7 +44,8 @@ from trainlab.search.results import (MULTIRUN_YAML, RUN_DIR, as_stored, next_ste
                                      study_folder, write_results)
 from trainlab.search.shared import (ask_admitted, is_copied, out_of_space, queue_again, storage_file, taken, tell,
                                     trial_id)
-from trainlab.search.space import as_override
+from trainlab.search.outcome import job_exception, objective_values
+from trainlab.search.space import as_override, suggest
 from trainlab.search.study import open_study
 from trainlab.search.warmstart import copy_trials, enqueue
 
@@ -65,28 +65,6 @@ def _on_signal(signum: int, frame: Any) -> None:
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Interrupted(_signals_seen[-1])
-
-
-def _suggest(trial: optuna.trial.Trial, space: Mapping[str, Any]) -> None:
-    """Draw the space's parameters, in its order: what ``study.ask(space)`` does, after the ask
-    (an enqueued trial gets its given values here)."""
-    for name, dist in space.items():
-        if isinstance(dist, optuna.distributions.FloatDistribution):
-            trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
-        elif isinstance(dist, optuna.distributions.IntDistribution):
-            trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
-        else:
-            trial.suggest_categorical(name, dist.choices)
-
-
-def job_exception(outcome: JobReturn) -> BaseException:
-    """The exception a failed job raised.
-
-    Hydra's public ``JobReturn.return_value`` re-raises it, but first writes "Error executing job with
-    overrides: ..." to stderr, for every pruned trial too; the exception itself is only kept in the
-    private ``_return_value``. The one place this project reads it.
-    """
-    return outcome._return_value
 
 
 class OptunaSearch:
@@ -146,7 +124,7 @@ class OptunaSearch:
             if trial is None:
                 return None
             self._reseed(trial.number)
-            _suggest(trial, self.plan.space)
+            suggest(trial, self.plan.space)
             if self.plan.custom is not None:
                 self.plan.custom(self.config, trial)
             self.running[trial.number] = trial
@@ -219,7 +197,7 @@ class OptunaSearch:
         if isinstance(outcome, JobReturn):
             run_dir = str(outcome.hydra_cfg.hydra.runtime.output_dir) if outcome.hydra_cfg else run_dir
             if outcome.status == JobStatus.COMPLETED:
-                values, reason = self._values(outcome.return_value, trial.number)
+                values, reason = objective_values(outcome.return_value, self._frozen(trial.number).user_attrs, self.plan)
                 state = TrialState.COMPLETE if reason is None else TrialState.FAIL
             elif isinstance(job_exception(outcome), optuna.TrialPruned):
                 state = TrialState.PRUNED
@@ -265,26 +243,6 @@ class OptunaSearch:
 
     def _frozen(self, number: int) -> optuna.trial.FrozenTrial:
         return next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
-
-    def _values(self, returned: Any, number: int) -> tuple[Optional[list[float]], Optional[str]]:
-        """The trial's objective values: what the job returned, then the job facts the plan names."""
-        values = list(returned) if isinstance(returned, (list, tuple, ListConfig)) else [returned]
-        facts = [name for name in self.plan.objectives if not name.startswith("objective")]
-        if facts:
-            recorded = self._frozen(number).user_attrs
-            missing = [name for name in facts if recorded.get(name) is None]
-            if missing:
-                return None, f"the job recorded no {', '.join(missing)} (hydra.sweeper.objectives)"
-            values += [recorded[name] for name in facts]
-        if len(values) != len(self.plan.directions):
-            return None, f"the job returned {len(values)} value(s) for {len(self.plan.directions)} direction(s)"
-        try:
-            values = [float(v) for v in values]
-        except (TypeError, ValueError):
-            return None, f"the job returned {returned!r}, not a number"
-        if not all(math.isfinite(v) for v in values):
-            return None, f"{self.plan.metric} is {values if len(values) > 1 else values[0]}"
-        return values, None
 
     def _failure(self, exc: BaseException, run_dir: str) -> str:
         """The reason in one line; the traceback goes to <run dir>/trial_error.txt (a full disk there
