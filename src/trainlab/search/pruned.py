@@ -5,7 +5,6 @@ end the complete trials rank differently from their final values)."""
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -51,23 +50,12 @@ def all_pruned_advice(study: optuna.Study) -> list[str]:
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
-    """Rank correlation (ties get their mean rank); None when either side is constant."""
-    def ranks(values: Sequence[float]) -> list[float]:
-        order = sorted(range(len(values)), key=lambda i: values[i])
-        out = [0.0] * len(values)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                out[order[k]] = (i + j) / 2
-            i = j + 1
-        return out
-    ra, rb = ranks(a), ranks(b)
-    if len(set(ra)) < 2 or len(set(rb)) < 2:
+    """Rank correlation (scipy's; ties get their mean rank); None when either side is constant."""
+    from scipy.stats import spearmanr
+
+    if len(set(a)) < 2 or len(set(b)) < 2:
         return None
-    return statistics.correlation(ra, rb)
+    return float(spearmanr(a, b).statistic)
 
 
 def pruning_stats(study: optuna.Study) -> dict[str, Any]:
