@@ -106,8 +106,9 @@ def bf16_problem(precision: str, devices: Any, key: str) -> Optional[str]:
     lacking = without_bf16(devices) if precision.startswith("bf16") else []
     if not lacking:
         return None
-    return (f"{key}={precision}, but {', '.join(named(i) for i in lacking)} {'has' if len(lacking) == 1 else 'have'} "
-            f"no native bfloat16 (it comes with compute capability 8.0, Ampere; torch emulates it on older GPUs, slower than float32); use "
+    verb = "has" if len(lacking) == 1 else "have"
+    return (f"{key}={precision}, but {', '.join(named(i) for i in lacking)} {verb} no native bfloat16 (it comes with "
+            f"compute capability 8.0, Ampere; torch emulates it on older GPUs, slower than float32); use "
             f"{key}=16-mixed (or 32-true)")
 
 
