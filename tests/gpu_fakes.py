@@ -8,6 +8,8 @@ The rules come from NVIDIA's documentation, not from what the code under test as
   lists the visible ones in the order given, as indices, GPU UUIDs (a unique prefix is enough) or MIG
   UUIDs; the list ends at the first entry that names no device; empty: none. The process numbers the
   visible ones 0, 1, ... (``cuda:0`` is the first listed).
+- A process enumerates one MIG instance at most (NVIDIA's MIG user guide, "CUDA Device Enumeration": "only
+  enumeration of a single MIG instance is supported"): a list naming several gives it the first of them.
 - torch gives each CUDA device's UUID without its prefix (``torch.cuda.get_device_properties(i).uuid``).
 """
 
@@ -107,7 +109,8 @@ class FakeMachine:
             if board is None:
                 break
             seen.append(board)
-        return seen
+        migs = [board for board in seen if board.uuid.startswith("MIG-")]
+        return migs[:1] if migs else seen
 
     def install(self, monkeypatch) -> "MachineNVML":
         """torch.cuda answers for this machine; returns its NVML."""

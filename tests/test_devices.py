@@ -222,6 +222,33 @@ def test_gpu_ids_of_this_machine_are_not_blamed_where_torch_is_the_cause(compose
             "(torch.version.cuda is None); install a CUDA build of torch") in str(refused.value)
 
 
+MIG_A = Board("MIG-eeee-0000", "NVIDIA A100-SXM4-40GB MIG 3g.20gb", memory_gb=19.5)
+MIG_B = Board("MIG-eeee-0001", "NVIDIA A100-SXM4-40GB MIG 3g.20gb", memory_gb=19.5)
+
+
+def test_ddp_over_several_mig_instances_is_refused_with_the_reason(compose_cfg, monkeypatch):
+    """A job given two MIG instances (CUDA_VISIBLE_DEVICES=MIG-...,MIG-...) sees one: CUDA enumerates the first
+    only. The line said torch sees 1 GPU, as if the second had gone; it now says why, and what to do instead."""
+    import sys
+
+    on_machine(monkeypatch, A100)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", f"{MIG_A.uuid},{MIG_B.uuid}")
+    monkeypatch.setitem(sys.modules, "pynvml", FakeMachine([A100], [MIG_A, MIG_B]).install(monkeypatch))
+    with pytest.raises(UserError, match=r"^hardware.devices=2 but torch sees 1 GPU\(s\) on this machine "
+                                        r"\(CUDA_VISIBLE_DEVICES=MIG-eeee-0000,MIG-eeee-0001\), numbered from 0: CUDA "
+                                        r"gives a process one MIG instance, the first listed \(MIG-eeee-0000\), so DDP "
+                                        r"cannot span MIG instances; train on one, or on whole GPUs; give at most 1"):
+        prepare(compose_cfg(["hardware=a100", "hardware.devices=2", "trainer=ddp"]))
+    assert prepare(compose_cfg(["hardware=a100", "hardware.memory_gb=null"])).trainer.devices == 1  # one instance
+
+
+def test_bf16_refused_on_several_gpus_names_each(compose_cfg, monkeypatch):
+    on_machine(monkeypatch, V100, T4)
+    with pytest.raises(UserError, match=r"cuda:0 \(Tesla V100-SXM2-32GB, compute capability 7.0\), cuda:1 \(Tesla T4, "
+                                        r"compute capability 7.5\) have no native bfloat16"):
+        prepare(compose_cfg(["hardware=a100", "hardware.devices=2", "trainer=ddp"]))
+
+
 def test_a_gpu_run_says_its_seed_repeats_it_closely_not_bit_for_bit(compose_cfg, monkeypatch, caplog):
     """The CPU repeats a run bit for bit; a GPU profile (cuDNN benchmark on, Lightning's deterministic mode off)
     does not promise it, and said nothing of it."""

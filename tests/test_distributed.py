@@ -21,27 +21,36 @@ DDP_RUN = ["trainer=ddp_sim", "data.source.num_rows=807", "trainer.max_epochs=2"
 
 # a callback that upsets one rank only, put on the ranks' path (every rank imports it: Hydra builds it there)
 FAULT = """
-import math, os, signal
+import math, os, signal, time
 import lightning.pytorch as pl
 
 class Fault(pl.Callback):
     def __init__(self, kind, rank=1, batch=2):
         self.kind, self.rank, self.batch = kind, rank, batch
 
+    def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        if self.kind.startswith("test_") and trainer.global_rank == self.rank and batch_idx == 0:
+            self.upset(self.kind[len("test_"):], batch)
+            time.sleep(0.5)  # the signal arrives while this rank tests
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_rank != self.rank or trainer.current_epoch != 0 or batch_idx != self.batch:
             return
-        if self.kind == "nan_batch":
+        if not self.kind.startswith("test_"):
+            self.upset(self.kind, batch)
+
+    def upset(self, kind, batch=None):
+        if kind == "nan_batch":
             batch[0].fill_(math.nan)  # this rank's inputs: its loss is NaN, the other's finite at that step
-        elif self.kind == "raise":
+        elif kind == "raise":
             raise RuntimeError(f"fault on rank {self.rank}")
-        elif self.kind == "refuse":
+        elif kind == "refuse":
             from trainlab.config.errors import UserError
             raise UserError(f"fault on rank {self.rank}")
-        elif self.kind.endswith("_to_all"):  # as Ctrl-C in a terminal, or scancel: every process of the run
-            os.killpg(os.getpgid(0), getattr(signal, self.kind[:-len("_to_all")]))
+        elif kind.endswith("_to_all"):  # as Ctrl-C in a terminal, or scancel: every process of the run
+            os.killpg(os.getpgid(0), getattr(signal, kind[:-len("_to_all")]))
         else:  # as kill <pid>
-            os.kill(os.getpid(), getattr(signal, self.kind))
+            os.kill(os.getpid(), getattr(signal, kind))
 """
 
 
@@ -101,6 +110,7 @@ def test_ddp_sim_writes_one_run_folder_and_gathers_metrics(compose_cfg, tmp_path
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), *DDP_RUN, f"paths.log_dir={tmp_path}/outputs"],
                             capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "sync_dist=True" not in result.stderr  # Lightning's advice for the baselines rank 0 logs alone: 16 lines
     runs = list((tmp_path / "outputs" / "train" / "runs").iterdir())
     assert len(runs) == 1, runs  # one folder for the run, not one per rank
     run_dir = runs[0]
@@ -304,6 +314,36 @@ def test_ctrl_c_stops_every_rank_with_one_line(tmp_path):
     assert len(errors) == 1 and errors[0].startswith("error: stopped by Ctrl-C during epoch 0;"), errors
     (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
     assert (run_dir / "checkpoints" / "on_exception.ckpt").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,rank", [("SIGTERM", 1), ("SIGTERM_to_all", 0)])
+def test_sigterm_while_a_ddp_run_tests_lets_the_test_end_and_says_so(tmp_path, kind, rank):
+    """Lightning puts its SIGTERM handler in front again for the test, and it broadcasts from inside the handler:
+    a SIGTERM to rank 1 while testing left both ranks waiting forever. The ranks cannot stop at one test batch
+    together (one may have a batch fewer): they finish the test, agree at its end, and rank 0 says so."""
+    result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", f"+callbacks.fault.kind=test_{kind}",
+                       f"+callbacks.fault.rank={rank}", "trainer.max_epochs=1", timeout=150)
+    assert result.returncode == 0, result.stderr[-3000:]
+    told = [line for line in (result.stdout + result.stderr).splitlines() if "came while testing" in line]
+    assert len(told) == 1 and told[0].endswith("SIGTERM came while testing: the 2 processes of this run finish "
+                                               "the test together, so it ran to its end; the run is complete"), told
+    assert "Traceback" not in result.stderr and "error:" not in result.stderr, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    summary = json.loads((run_dir / "training_summary.json").read_text())
+    assert "test/rmse" in summary["test"] and summary["stopped_by"] == "max_epochs or max_steps"
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_a_ddp_run_tests_stops_it_with_one_line(tmp_path):
+    result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", "+callbacks.fault.kind=test_SIGINT_to_all",
+                       "+callbacks.fault.rank=0", "trainer.max_epochs=1", timeout=150)
+    assert result.returncode == 130, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: stopped by Ctrl-C while testing; its training had ended, and its checkpoints and "
+                      f"records are in {run_dir}. Test its best checkpoint with: python evaluate.py "
+                      f"ckpt_path={run_dir}"], result.stderr[-3000:]
 
 
 @pytest.mark.slow

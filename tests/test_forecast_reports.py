@@ -254,6 +254,37 @@ def test_the_callback_knows_whether_training_ran_every_epoch(stopped_epoch, curr
     assert report.epochs_exhausted is exhausted
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_only_rank_0_of_a_ddp_run_fits_and_logs_the_baselines(rank):
+    """Every rank of a DDP run fitted ETS on the whole test split (the same data, the same fits: work done
+    twice over on the run's cores) and logged the result; the model's RMSE is still computed on every rank,
+    since that gathers the metric's states from all of them."""
+    import torch
+
+    class RMSE:
+        weight = torch.tensor(4.0)
+        computed = 0
+
+        def compute(self):
+            RMSE.computed += 1
+            return torch.tensor(2.0)
+
+    fitted, logged = [], []
+    datamodule = SimpleNamespace(truth=lambda split: np.zeros(4),
+                                 baseline_scores=lambda split, windows: fitted.append(split) or {
+                                     "last_value": {"rmse": 1.0}})
+    trainer = SimpleNamespace(datamodule=datamodule, is_global_zero=rank == 0, global_rank=rank, world_size=2,
+                              fast_dev_run=False)
+    module = SimpleNamespace(test_metrics={"test/rmse": RMSE()}, steps=1, target_std=[1.0],
+                             log=lambda key, value, **kwargs: logged.append((key, kwargs)))
+    report = BaselineReport()
+    report.on_test_epoch_end(trainer, module)
+    assert RMSE.computed == 1
+    assert fitted == (["test"] if rank == 0 else [])
+    assert logged == ([("test/baseline_last_value_rmse", {"rank_zero_only": True}),
+                       ("test/rmse_vs_best_naive", {"rank_zero_only": True})] if rank == 0 else [])
+
+
 def test_the_line_says_when_the_seasonal_naive_was_skipped():
     with_season = {"last_value": {"rmse": 2.0}, "seasonal_naive": {"rmse": 1.0}}
     assert NO_SEASON not in comparison(1.5, with_season)[0]

@@ -493,6 +493,34 @@ def test_the_request_is_checked_against_sinfo(slurm, compose_cfg, overrides, exp
     assert problem is None if expected is None else expected in problem, problem
 
 
+@pytest.mark.parametrize("settings,overrides,expected", [
+    # each was taken by sbatch and pended for ever (squeue: PartitionConfig, MaxMemPerLimit, PartitionDown, or
+    # the account's refusal) until pending_timeout_min cancelled it, an hour later
+    ("MaxCPUsPerNode=1", ["hydra.launcher.cpus_per_task=2"],
+     "the job does not fit partition limited: hydra.launcher.cpus_per_task x tasks_per_node = 2 CPUs but the "
+     "partition allows 1 per node (MaxCPUsPerNode)"),
+    ("MaxMemPerNode=1024", [], "hydra.launcher.mem_gb=8 but the partition allows 1 GB per node (MaxMemPerNode)"),
+    ("MaxTime=30", [], "hydra.launcher.timeout_min=240 but the partition's limit is 30 min"),
+    ("MaxTime=30", ["hydra.launcher.timeout_min=30"], None),
+    ("AllowAccounts=physics", ["hydra.launcher.account=chemistry"],
+     "hydra.launcher.account=chemistry but the partition takes account physics only"),
+    ("DenyQos=high", ["hydra.launcher.qos=high"], "hydra.launcher.qos=high but the partition refuses qos high"),
+    ("State=DOWN", [], "hydra.launcher.partition=limited is down (sinfo): SLURM starts no job there until an "
+                       "administrator brings it up; use hydra.launcher.partition=debug (up: debug), or "
+                       "hydra.launcher.pending_timeout_min=null to queue there and wait until it is up"),
+    ("State=DOWN", ["hydra.launcher.pending_timeout_min=null"], "until an administrator brings it up; use "
+                                                                "hydra.launcher.partition=debug (up: debug)"),
+])
+def test_what_the_partition_allows_is_checked_before_submission(slurm, compose_cfg, settings, overrides, expected):
+    slurm.command("scontrol", "create", "PartitionName=limited", "Nodes=ALL", settings)
+    try:
+        cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=limited", *overrides])
+        problem = request_problem(cfg.hydra.launcher, cfg)
+    finally:
+        slurm.command("scontrol", "delete", "PartitionName=limited")
+    assert problem is None if expected is None else expected in (problem or ""), problem
+
+
 def test_an_option_sbatch_refuses_is_one_line_before_any_folder(slurm, tmp_path):
     """A key sinfo cannot check (a node feature the cluster lacks): refused at submission with exit 1, Hydra's
     HYDRA_FULL_ERROR advice, and the sweep folder left with its multirun.yaml and submitit's files."""

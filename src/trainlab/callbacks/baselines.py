@@ -141,7 +141,9 @@ class BaselineReport(pl.Callback):
         rmse = dict(metrics.items()).get("test/rmse") if metrics is not None else None
         if not hasattr(datamodule, "baseline_scores") or rmse is None:
             return
-        model_rmse = float(rmse.compute())
+        model_rmse = float(rmse.compute())  # every rank: it gathers the metric's states from all of them
+        if not trainer.is_global_zero:  # the baselines are the data's, the same on every rank: rank 0 fits and
+            return  # logs them (every rank fitted ETS on the whole split, a DDP run's cores busy twice over)
         # trainer.limit_test_batches scores the model on the split's first windows (one process: the
         # loader keeps its order): the baselines on the same ones. Its error counts one per window,
         # step and target
@@ -152,7 +154,7 @@ class BaselineReport(pl.Callback):
         self.cut = (seen, total, cause) if seen < total and trainer.world_size == 1 else None
         self.scores = datamodule.baseline_scores("test", seen if self.cut else None)
         for key, value in baseline_metrics(self.scores, model_rmse).items():
-            pl_module.log(key, value)
+            pl_module.log(key, value, rank_zero_only=True)  # no rank waits for another's value: none is sent
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         # after Lightning's table of test metrics: the comparison is the run's last line

@@ -246,7 +246,7 @@ class StopOnSignal(pl.Callback):
             self._take_back_sigterm(trainer)
         self._check(trainer)  # a signal during Lightning's set-up or sanity check
 
-    def _take_back_sigterm(self, trainer: pl.Trainer) -> None:
+    def _take_back_sigterm(self, trainer: pl.Trainer, interrupt: bool = True) -> None:
         """In a multi-process run, SIGTERM (and Ctrl-C's SIGINT) to this handler alone. Lightning puts its own in front at the start
         of fit, which broadcasts from inside the signal handler, wherever the signal landed: a SIGTERM to rank
         0 while the other rank was in the gradients' all-reduce left both waiting forever (seen with
@@ -257,7 +257,8 @@ class StopOnSignal(pl.Callback):
             signal.signal(signal.SIGTERM, self.handler)
             # Ctrl-C reaches every rank wherever it is; as a KeyboardInterrupt, one rank met the checkpoint's
             # barrier while another was still in a collective: here it stops them at one batch end too
-            signal.signal(signal.SIGINT, self.handler)
+            if interrupt:
+                signal.signal(signal.SIGINT, self.handler)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self.testing = trainer.state.fn == "test"  # after training: nothing to resume, the test to run again
@@ -303,6 +304,29 @@ class StopOnSignal(pl.Callback):
         # ranks of a multi-process run may run one validation batch fewer than others: no collective here
         if not trainer.sanity_checking and trainer.world_size == 1:
             self._check(trainer)
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Lightning put its SIGTERM handler in front again for the test: the same hang (a SIGTERM to rank 1 while
+        # testing left both ranks waiting forever). Ctrl-C stays a KeyboardInterrupt on every rank: no checkpoint's
+        # barrier to meet, each stops at once (StopOnSignal.on_exception)
+        if trainer.world_size > 1:
+            self._take_back_sigterm(trainer, interrupt=False)
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A multi-process run's ranks finish the test together (no collective at its batch ends: a rank may
+        have one batch fewer); here, where they all are, they agree on a signal any of them got meanwhile,
+        and rank 0 says that the test ran to its end."""
+        if trainer.world_size == 1 or not self.training:
+            return
+        found = [signal.Signals[self.received[0]].value] if self.received else None
+        first = first_finding(trainer, found, width=1)
+        if first is None:
+            return
+        name = signal.Signals(int(first[1][0])).name
+        self.received = self.received or [name]  # rank 0 passes a SIGTERM on to a sweep's handler, whoever got it
+        if trainer.is_global_zero:
+            log.warning("%s came while testing: the %d processes of this run finish the test together, so it ran to "
+                        "its end; the run is complete", name, trainer.world_size)
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         # training had ended: a signal (a scheduler's preemption, `kill`) stops the test as Ctrl-C does; one

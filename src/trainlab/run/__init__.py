@@ -13,5 +13,5 @@
 - ``repeatability``: what a run's seed repeats, said where it cannot promise bit for bit (a GPU run)
 - ``spawned``: the logging and hardware set-up a rank started as a fresh interpreter (``ddp_spawn``) repeats
 - ``ranks``: what the ranks of a multi-process run decide together (a stop on one is a stop on all)
-- ``slurm``, ``slurm_request``: ``hydra/launcher=slurm``
+- ``slurm``, ``slurm_request``, ``slurm_partition``: ``hydra/launcher=slurm`` (submitting; the request; what a partition allows)
 """

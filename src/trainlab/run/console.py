@@ -171,6 +171,11 @@ def route_lightning_logs() -> None:
     # Lightning's advice for fewer training batches than trainer.log_every_n_steps names Trainer's argument and
     # says the epoch's logs are lost (only the per-step points are): trainlab.callbacks.records says it instead
     warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
+    # Lightning advises sync_dist=True for every value logged at an epoch's end of a multi-process run without it:
+    # the test's baselines (trainlab.callbacks.baselines) are rank 0's on purpose, the data's, nothing to gather
+    # (16 lines at the end of every DDP run's test)
+    warnings.filterwarnings("ignore",
+                            message=r"It is recommended to use `self.log\('test/(baseline_\w+|rmse_vs_best_naive)'")
     # Lightning advises prepending `srun` on every run of a machine that has it (a SLURM login node, CI),
     # also outside any allocation, where the advice is wrong; inside a SLURM job it is kept
     if "SLURM_JOB_ID" not in os.environ:

@@ -8,6 +8,7 @@ machine with an A100 and a T4, bf16 is native on the first only.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 import torch
@@ -63,6 +64,17 @@ def names_a_gpu(entry: str, uuids: list[str]) -> bool:
     return sum(uuid.startswith(entry) for uuid in uuids) == 1
 
 
+def mig_note() -> str:
+    """Where ``CUDA_VISIBLE_DEVICES`` lists several MIG instances, why torch counts one: a process enumerates one
+    MIG instance at most, the first listed (NVIDIA's MIG user guide, "CUDA Device Enumeration"); else ''."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") or ""
+    migs = [entry.strip() for entry in visible.split(",") if entry.strip().startswith("MIG-")]
+    if len(migs) < 2:
+        return ""
+    return (f": CUDA gives a process one MIG instance, the first listed ({migs[0]}), so DDP cannot span MIG "
+            "instances; train on one, or on whole GPUs")
+
+
 def named(index: int) -> str:
     """``cuda:1 (Tesla V100-SXM2-32GB, compute capability 7.0)``."""
     props = torch.cuda.get_device_properties(index)
@@ -94,7 +106,8 @@ def bf16_problem(precision: str, devices: Any, key: str) -> Optional[str]:
     lacking = without_bf16(devices) if precision.startswith("bf16") else []
     if not lacking:
         return None
-    return (f"{key}={precision}, but {', '.join(named(i) for i in lacking)} has no native bfloat16 (it comes with "
+    verb = "has" if len(lacking) == 1 else "have"
+    return (f"{key}={precision}, but {', '.join(named(i) for i in lacking)} {verb} no native bfloat16 (it comes with "
             f"compute capability 8.0, Ampere; torch emulates it on older GPUs, slower than float32); use "
             f"{key}=16-mixed (or 32-true)")
 

@@ -15,7 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
 from trainlab.run.cores import affinity_cores, busy_cores, cpu_quota, usable_cores
-from trainlab.run.gpus import auto_precision, bf16_problem, memory_problem, names_a_gpu, nvml_gpu_uuids
+from trainlab.run.gpus import (auto_precision, bf16_problem, memory_problem, mig_note, names_a_gpu,
+                                 nvml_gpu_uuids)
 from trainlab.run.host_memory import keep_host_memory
 
 log = logging.getLogger(__name__)
@@ -371,8 +372,8 @@ def _check_devices(devices: Any, accelerator: str, key: str) -> None:
         if (ids is not None and max(ids) >= available) or (count is not None and count > available):
             visible = os.environ.get("CUDA_VISIBLE_DEVICES")
             seen = f" (CUDA_VISIBLE_DEVICES={visible})" if visible is not None else ""
-            raise UserError(f"{key}={devices} but torch sees {available} GPU(s) on this machine{seen}, numbered from 0; "
-                            f"give at most {available}, or -1 for all of them")
+            raise UserError(f"{key}={devices} but torch sees {available} GPU(s) on this machine{seen}, numbered from 0"
+                            f"{mig_note()}; give at most {available}, or -1 for all of them")
 
 
 def _check_nodes(num_nodes: int) -> None:

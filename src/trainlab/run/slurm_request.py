@@ -3,9 +3,10 @@
 :func:`job_resources` fills what the config leaves open from the hardware profile (GPUs only when
 ``hardware`` asks for them; CPUs = its DataLoader workers + one for training), and
 :func:`request_problem` (the preflight check, before any folder is made) refuses with one line a
-request no node of the partition can hold, according to ``sinfo`` (instead of SLURM's ``Invalid
-generic resource`` traceback or a job pending forever), values below their minimum, and a signal
-warning that leaves no time to save. Without a reachable ``sinfo`` the partition check is skipped.
+request no node of the partition can hold, or more than the partition allows (according to ``sinfo`` and
+``scontrol``: :mod:`trainlab.run.slurm_partition`; instead of SLURM's ``Invalid generic resource`` traceback
+or a job pending forever), values below their minimum, and a signal warning that leaves no time to save.
+Without a reachable ``sinfo`` the partition check is skipped.
 Submitting, watching and requeueing: :mod:`trainlab.run.slurm`.
 """
 
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import subprocess
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from trainlab.run.slurm_partition import slurm_minutes, query_partition, resources_problem, state_problem
 
 log = logging.getLogger(__name__)
 
@@ -44,34 +45,6 @@ def job_resources(params: dict[str, Any], config: DictConfig) -> dict[str, Any]:
     return filled
 
 
-@dataclass
-class Partition:
-    """What ``sinfo`` reports for one partition: the largest node and the partition's limits."""
-
-    name: str
-    nodes: int
-    cpus: int  # per node
-    memory_mb: int  # per node
-    gpus: int  # per node
-    time_limit_min: Optional[float]  # None: no limit
-
-
-def _minutes(limit: str) -> Optional[float]:
-    """SLURM's time format (minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]])
-    in minutes; None when unlimited."""
-    if limit.lower() in ("infinite", "unlimited", "n/a", ""):
-        return None
-    days, _, clock = limit.rpartition("-")
-    parts = [float(p) for p in clock.split(":")]
-    if days or len(parts) == 3:
-        hours, minutes, seconds = parts + [0.0] * (3 - len(parts))
-    elif len(parts) == 2:
-        hours, (minutes, seconds) = 0.0, parts
-    else:
-        hours, minutes, seconds = 0.0, parts[0], 0.0
-    return (float(days or 0) * 24 + hours) * 60 + minutes + seconds / 60
-
-
 _MEMORY_UNITS = {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1, "t": 1024}
 
 
@@ -82,7 +55,7 @@ def launcher_value_hint(key: str, value: Any) -> Optional[str]:
 
     text = str(value).strip()
     if key == "timeout_min" and re.fullmatch(r"(\d+-)?\d+(:\d+){0,2}|\d+-\d+", text):
-        minutes = math.ceil(_minutes(text))  # a whole number: the key is an int
+        minutes = math.ceil(slurm_minutes(text))  # a whole number: the key is an int
         return (f"hydra.launcher.timeout_min is a number of minutes, not sbatch's time format: {text} is "
                 f"hydra.launcher.timeout_min={minutes}")
     found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt])i?b?", text, re.IGNORECASE) if key == "mem_gb" else None
@@ -90,68 +63,6 @@ def launcher_value_hint(key: str, value: Any) -> Optional[str]:
         gb = float(found.group(1)) * _MEMORY_UNITS[found.group(2).lower()]
         return f"hydra.launcher.mem_gb is a number of GB, not sbatch's --mem format: {text} is hydra.launcher.mem_gb={gb:g}"
     return None
-
-
-def _gpus(gres: str) -> int:
-    """GPUs in a node's GRES string (``gpu:a100:4(S:0-1),shard:8`` -> 4)."""
-    total = 0
-    for item in gres.split(","):
-        fields = item.split("(")[0].split(":")
-        if fields[0] == "gpu" and fields[-1].isdigit():
-            total += int(fields[-1])
-    return total
-
-
-def query_partition(name: str) -> tuple[Optional[Partition], Optional[str]]:
-    """The partition as ``sinfo`` sees it, or why it is not there (no such partition, or SLURM refuses
-    to answer: sbatch would fail the same way, after the sweep folder exists); (None, None) when SLURM
-    cannot be asked (no sinfo, a timeout): then nothing is checked."""
-    if shutil.which("sinfo") is None:
-        return None, None
-    try:
-        out = subprocess.run(["sinfo", "-h", "-p", name, "-o", "%D|%c|%m|%G|%l"], capture_output=True,
-                             text=True, timeout=20)
-        if out.returncode != 0 or (not out.stdout.strip() and "error" in out.stderr):
-            said = (out.stderr.strip().splitlines() or ["no message"])[-1].removeprefix("sinfo: ")
-            return None, (f"hydra/launcher=slurm: SLURM does not answer on this machine (sinfo: {said}); submit "
-                          "from a login node of the cluster, whose slurm.conf (or SLURM_CONF) names its controller")
-        if not out.stdout.strip():
-            listed = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=20).stdout
-            return None, (f"hydra.launcher.partition={name}: SLURM has no such partition; it has: "
-                          f"{', '.join(sorted(set(listed.split()))) or 'none'}")
-    except (OSError, subprocess.TimeoutExpired):
-        return None, None
-    rows = [line.split("|") for line in out.stdout.strip().splitlines()]
-    return Partition(
-        name=name, nodes=sum(int(r[0]) for r in rows),
-        cpus=max(int(r[1].rstrip("+")) for r in rows), memory_mb=max(int(r[2].rstrip("+")) for r in rows),
-        gpus=max(_gpus(r[3]) for r in rows), time_limit_min=_minutes(rows[0][4])), None
-
-
-def resources_problem(params: dict[str, Any], part: Partition) -> Optional[str]:
-    """What of the request does not fit the partition, as one line naming the keys, or None."""
-    tasks = int(params.get("tasks_per_node") or 1)
-    cpus = int(params.get("cpus_per_task") or 1) * tasks
-    gpus = int(params.get("gpus_per_node") or 0)
-    mem_mb = float(params.get("mem_gb") or 0) * 1024
-    problems = []
-    if int(params.get("nodes") or 1) > part.nodes:
-        problems.append(f"hydra.launcher.nodes={params['nodes']} but the partition has {part.nodes} node(s)")
-    if cpus > part.cpus:
-        problems.append(f"hydra.launcher.cpus_per_task x tasks_per_node = {cpus} CPUs but its nodes have at most "
-                        f"{part.cpus}")
-    if mem_mb > part.memory_mb:
-        problems.append(f"hydra.launcher.mem_gb={params['mem_gb']} but its nodes have at most "
-                        f"{part.memory_mb / 1024:.1f} GB")
-    if gpus > part.gpus:
-        problems.append(f"hydra.launcher.gpus_per_node={gpus} (hardware.devices of a GPU profile, unless set) "
-                        f"but its nodes have {part.gpus or 'no'} GPU(s)")
-    if part.time_limit_min is not None and float(params.get("timeout_min") or 0) > part.time_limit_min:
-        problems.append(f"hydra.launcher.timeout_min={params['timeout_min']} but the partition's limit is "
-                        f"{part.time_limit_min:g} min")
-    if not problems:
-        return None
-    return f"the job does not fit partition {part.name}: " + "; ".join(problems)
 
 
 def _signal_window(params: dict[str, Any]) -> tuple[float, float]:
@@ -235,7 +146,7 @@ def request_problem(launcher: DictConfig, config: DictConfig) -> Optional[str]:
     partition, missing = query_partition(str(params.get("partition")))
     if missing or partition is None:  # no answer from SLURM: sbatch cannot be asked either
         return missing
-    return resources_problem(params, partition) or sbatch_problem(params)
+    return state_problem(params, partition) or resources_problem(params, partition) or sbatch_problem(params)
 
 
 def submitit_request_problem(launcher: DictConfig) -> Optional[str]:
@@ -244,7 +155,7 @@ def submitit_request_problem(launcher: DictConfig) -> Optional[str]:
     asked."""
     params = OmegaConf.to_container(launcher, resolve=True)
     partition, missing = query_partition(str(params.get("partition")))
-    return missing or (sbatch_problem(params) if partition is not None else None)
+    return missing or (state_problem(params, partition) or sbatch_problem(params) if partition is not None else None)
 
 
 # keys of the launchers' configs that are no sbatch option (ours, and Hydra's _target_)
