@@ -589,12 +589,18 @@ def test_one_name_in_two_files_is_refused(tmp_path, where):
 
 
 def test_files_that_are_no_images_are_named_in_the_log(tmp_path, caplog):
+    """Hidden files too: macOS writes an AppleDouble '._img0.npy' beside 'img0.npy' on other disks and in
+    archives, which ended the run ('cannot read ._img0.npy as npy: This file contains pickled (object) data')."""
     root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
     for name in ("README.txt", "notes.csv"):
         (root / name).write_text("a,b\n")
+    for folder in (root, root / "masks"):
+        for name in ("._img0.npy", "._img1.png", ".DS_Store"):
+            (folder / name).write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
     with caplog.at_level(logging.INFO):
         assert len(ImageFolder(str(root)).load().images) == 3
     assert "2 file(s) that are no image left out (README.txt, notes.csv)" in caplog.text
+    assert "3 hidden file(s) left out (.DS_Store, ._img0.npy, ._img1.png)" in caplog.text
 
 
 def test_a_folder_whose_masks_mark_nothing_is_refused(tmp_path):

@@ -61,8 +61,11 @@ SUFFIXES = (".fits.gz", ".fits.fz", ".fz", ".fits", ".fit", ".fts", ".npy", ".pn
 
 
 def image_suffix(path: Path) -> Optional[str]:
+    """The image suffix of ``path`` (``.fits.gz``, ``.png``, ...); None for another file, and for a hidden one
+    (``._a.fits``: the AppleDouble file macOS writes beside ``a.fits`` on other disks and in archives; ``.a.npy``
+    an editor's or a sync tool's copy): no image of the user's, and read as one it ended the run."""
     name = path.name.lower()
-    return next((s for s in SUFFIXES if name.endswith(s)), None)
+    return None if name.startswith(".") else next((s for s in SUFFIXES if name.endswith(s)), None)
 
 
 def name_stem(path: Path) -> str:

@@ -201,10 +201,14 @@ class ImageFolder:
                             "holding your images")
         listed = listing(self.path, self.KEY)
         files = sorted(p for p in listed if p.is_file() and image_suffix(p))
-        others = sorted(p.name for p in listed if p.is_file() and not image_suffix(p))
+        others = sorted(p.name for p in listed if p.is_file() and not image_suffix(p) and not p.name.startswith("."))
         if others:
             log.info("%s='%s': %d file(s) that are no image left out (%s%s)", self.KEY, self.path, len(others),
                      ", ".join(others[:3]), ", ..." if len(others) > 3 else "")
+        hidden = sorted(p.name for p in listed if p.is_file() and p.name.startswith("."))
+        if hidden:  # macOS's ._a.fits beside a.fits, .DS_Store: named, as other files are
+            log.info("%s='%s': %d hidden file(s) left out (%s%s)", self.KEY, self.path, len(hidden),
+                     ", ".join(hidden[:3]), ", ..." if len(hidden) > 3 else "")
         one_file_per_stem(files, self.KEY, self.path)
         if not files:
             held = (f", only {len(others)} other file(s) ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''})"
