@@ -714,6 +714,42 @@ def test_fits_reads_the_first_image_hdu_past_tables(tmp_path):
     np.testing.assert_array_equal(read_array(tmp_path / "b.fits"), image)
 
 
+def test_a_fits_of_several_image_hdus_is_read_at_the_chosen_one_and_said(tmp_path, caplog):
+    """A camera's chips (or SCI, ERR and DQ) in one file: the first image HDU was read, the others never seen,
+    without a word, and no setting chose another; predict.py reads the HDU its run read."""
+    from astropy.io import fits
+    from omegaconf import OmegaConf
+
+    from trainlab.prediction.image import read_images
+
+    root = tmp_path / "sky"
+    (root / "masks").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    chips = [rng.normal(i * 100, 1, (16, 16)).astype(np.float32) for i in range(3)]
+    for stem in "abc":
+        fits.HDUList([fits.PrimaryHDU(), *(fits.ImageHDU(chip, name="SCI") for chip in chips),
+                      fits.ImageHDU(np.zeros((16, 16), np.int16), name="DQ")]).writeto(root / f"{stem}.fits")
+        np.save(root / "masks" / f"{stem}.npy", np.zeros((16, 16), np.uint8))
+    with caplog.at_level(logging.WARNING):
+        np.testing.assert_array_equal(ImageFolder(str(root)).load().images[0, 0], chips[0])
+    assert ("3 FITS image file(s) hold several image HDUs with data (e.g. 'a.fits': 1 (SCI), 2 (SCI), 3 (SCI), 4 (DQ), "
+            "as index (EXTNAME)); the first of each is read: choose another with data.source.hdu=<index or EXTNAME>"
+            in caplog.text)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        np.testing.assert_array_equal(ImageFolder(str(root), hdu=3).load().images[0, 0], chips[2])
+        np.testing.assert_array_equal(ImageFolder(str(root), hdu="sci").load().images[0, 0], chips[0])
+    assert "several" not in caplog.text  # chosen: nothing to say
+    run = OmegaConf.create({"data": {"source": {"tile_size": None, "hdu": 2}}})
+    np.testing.assert_array_equal(read_images(root, run).images[0, 0], chips[1])
+    with pytest.raises(UserError, match=r"^data.source.hdu=ERR: 'a.fits' has no HDU 'ERR'; its image HDUs with data "
+                                        r"\(index, name\): 1 \(SCI\), 2 \(SCI\), 3 \(SCI\), 4 \(DQ\)$"):
+        ImageFolder(str(root), hdu="ERR").load()
+    with caplog.at_level(logging.WARNING):
+        ImageFolder(str(make_folder(tmp_path / "npy", count=3, suffixes=("npy",))), hdu=1).load()
+    assert "data.source.hdu=1 is not used: '" in caplog.text and "' holds no FITS image" in caplog.text
+
+
 def test_folder_data_without_a_path(compose_cfg, run_train):
     with pytest.raises(UserError, match=r"data.source.path has no value \(\?\?\? in the config\)"):
         run_train(compose_cfg([*TINY_UNET, "data=sky_folder"]))

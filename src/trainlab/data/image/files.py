@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -123,13 +123,41 @@ def _read_tiff(path: Path, colours: bool = False) -> tuple[np.ndarray, Optional[
     return np.delete(array, alpha_at, axis=axis), alpha
 
 
+def _fits_image(path: Path, hdu: Optional[Union[int, str]], several: Optional[dict[str, list[str]]]) -> np.ndarray:
+    """The image of a FITS file: HDU ``hdu`` (its index, or its EXTNAME: the first of that name) or, with None,
+    the first image HDU holding data (tables before it, catalogues beside the image, are passed over). A file
+    of several image HDUs with data (a camera's chips, SCI/ERR/DQ, two exposures) read at the first has its
+    name and those HDUs recorded in ``several`` when given, for one warning naming ``data.source.hdu``."""
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdus:
+        filled = [(i, h) for i, h in enumerate(hdus) if h.is_image and h.data is not None and h.data.size]
+        listed = ", ".join(f"{i} ({h.name or 'unnamed'})" for i, h in filled) or "none"
+        if hdu is None:
+            if not filled:
+                raise UserError(f"'{path}' holds no image data in any FITS HDU")
+            if several is not None and len(filled) > 1:
+                several[path.name] = [f"{i} ({h.name or 'unnamed'})" for i, h in filled]
+            return np.asarray(filled[0][1].data)
+        try:
+            chosen = hdus[hdu.upper() if isinstance(hdu, str) else hdu]
+        except (KeyError, IndexError):
+            raise UserError(f"data.source.hdu={hdu}: '{path.name}' has no HDU {hdu!r}; its image HDUs with data "
+                            f"(index, name): {listed}") from None
+        if not chosen.is_image or chosen.data is None or not chosen.data.size:
+            raise UserError(f"data.source.hdu={hdu}: HDU {hdu!r} of '{path.name}' holds no image data; its image "
+                            f"HDUs with data (index, name): {listed}")
+        return np.asarray(chosen.data)
+
+
 def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
                offsets: Optional[dict[str, tuple[float, float, float]]] = None, key: str = "data.source.path",
-               ) -> np.ndarray:
+               hdu: Optional[Union[int, str]] = None, several: Optional[dict[str, list[str]]] = None) -> np.ndarray:
     """A FITS, NPY, PNG or TIFF file as a float array, (H, W) or (channels, H, W); ``key``: the setting
     that named its folder, for a refusal of a file this user may not read.
 
-    FITS: the first image HDU holding data; NPY and TIFF (tifffile, any dtype, pages as channels): as
+    FITS: HDU ``hdu``, or the first image HDU holding data (:func:`_fits_image`; ``several`` records files
+    with more); NPY and TIFF (tifffile, any dtype, pages as channels): as
     stored; PNG and TIFF: grey (8 or 16 bit), RGB, or with a palette
     (turned into its colours, or with ``palette_indices`` kept as the indices, as segmentation masks
     store classes); alpha left out here: :class:`ImageFolder` reads an image's as where it has data
@@ -155,13 +183,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
                 array = np.moveaxis(array[..., :3] if array.shape[-1] == 4 else array[..., :1] if array.shape[-1] == 2
                                     else array, -1, 0)
         else:
-            from astropy.io import fits
-
-            with fits.open(path, memmap=False) as hdus:  # tables (catalogues beside the image) are no image
-                data = next((h.data for h in hdus if h.is_image and h.data is not None), None)
-            if data is None:
-                raise UserError(f"'{path}' holds no image data in any FITS HDU")
-            array = np.asarray(data)
+            array = _fits_image(path, hdu, several)
     except UserError:
         raise
     except (OSError, ValueError) as exc:  # tifffile's TiffFileError is a ValueError
@@ -217,15 +239,15 @@ def transparent_as_missing(image: np.ndarray, path: Path) -> tuple[int, int]:
     return int(transparent.sum()), int(((opacity > 0) & (opacity < 1)).sum())
 
 
-def read_mask(path: Path) -> np.ndarray:
+def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None) -> np.ndarray:
     """(H, W) bool, True where a pixel is anomalous: any non-zero value (1, 255, True; in any channel).
 
     A mask must say clean or anomalous for every pixel: NaN (which would read as clean) and fractions
     (0.01 of a soft mask would read as anomalous) are refused with the file named. A PNG's (or TIFF's) transparency
     is honoured: a transparent pixel is clean whatever its colour (a mask painted on a transparent
     layer, whose empty pixels are often white); a partly transparent one that is set (a soft brush's
-    edge) is a fraction too."""
-    mask = read_array(path, palette_indices=True, key="data.source.mask_dir")
+    edge) is a fraction too. FITS: the first image HDU with data (``several``: as :func:`read_array`'s)."""
+    mask = read_array(path, palette_indices=True, key="data.source.mask_dir", several=several)
     bad = ~np.isfinite(mask)
     if bad.any():
         raise UserError(f"mask '{path}' has {int(bad.sum())} NaN/inf pixel(s); write 0 where a pixel is clean and "

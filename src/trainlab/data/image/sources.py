@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -178,6 +178,9 @@ class ImageFolder:
             side does not divide the image, a last row and column of tiles flush with its edges
             (overlapping their neighbours) cover the rest, so an anomaly at the edge is never cut
             away; null: use every image whole, which then must all have one size.
+        hdu: the HDU of each FITS image to read, by index (1) or EXTNAME (SCI: the first of that name);
+            null: the first image HDU with data, and a warning names the files that hold more (a
+            camera's chips, SCI/ERR/DQ). Masks are read at their first image HDU with data.
     """
 
     # the setting that names the folder, and the fixes of a folder without images and of an image under a
@@ -185,15 +188,18 @@ class ImageFolder:
     KEY = "data.source.path"
     NO_IMAGES = "put the images there, their masks in data.source.mask_dir"
     TOO_SMALL = "lower the tile size"
+    HDU_KEY, HDU_FIX = "data.source.hdu", "choose another with data.source.hdu=<index or EXTNAME>"
 
-    def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None):
+    def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None,
+                 hdu: Optional[Union[int, str]] = None):
         if tile_size is not None and tile_size < 8:
             raise UserError(f"data.source.tile_size={tile_size} must be at least 8, or null for whole images")
         require_path(path, self.KEY, "the folder holding your images")
         self.path = Path(path).expanduser()
         self.mask_dir = Path(mask_dir).expanduser() if mask_dir else self.path / "masks"
         self.mask_dir_given = bool(mask_dir)
-        self.tile_size = tile_size
+        self.tile_size, self.hdu = tile_size, hdu
+        self.several: dict[str, dict[str, list[str]]] = {"image": {}, "mask": {}}  # FITS files of several image HDUs
 
     def _files(self) -> list[Path]:
         if not self.path.is_dir():
@@ -244,12 +250,24 @@ class ImageFolder:
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
                             f"when it holds no anomaly{_named_apart(image_path, masks, images)}")
         one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
-        mask = read_mask(found[0])
+        mask = read_mask(found[0], self.several["mask"])
         if mask.shape != image_shape[-2:]:
             raise UserError(f"mask '{found[0].name}' is {mask.shape[0]}x{mask.shape[1]} but image "
                             f"'{image_path.name}' is {image_shape[-2]}x{image_shape[-1]}; a mask must have "
                             "its image's height and width")
         return mask
+
+    def _say_hdus(self, files: list[Path]) -> None:
+        """One warning for the FITS files of several image HDUs read at their first (the others' pixels never
+        seen), one for a data.source.hdu that no file of the folder is read with."""
+        for role, fix in (("image", self.HDU_FIX), ("mask", "write each mask in a file of one image HDU")):
+            several = self.several[role]
+            if several:
+                name, hdus = next(iter(several.items()))
+                log.warning("%d FITS %s file(s) hold several image HDUs with data (e.g. '%s': %s, as index (EXTNAME)); "
+                            "the first of each is read: %s", len(several), role, name, ", ".join(hdus), fix)
+        if self.hdu is not None and not any(image_suffix(p).startswith((".fits", ".fit", ".fts", ".fz")) for p in files):
+            log.warning("%s=%s is not used: '%s' holds no FITS image", self.HDU_KEY, self.hdu, self.path)
 
     def load(self) -> SkyTiles:
         images, masks, groups, names = [], [], [], []
@@ -260,7 +278,8 @@ class ImageFolder:
         files = self._files()
         mask_files, stems = self._masks(), {name_stem(path) for path in files}
         for index, path in enumerate(files):
-            image = read_array(path, channels_last, offsets=offsets, key=self.KEY)
+            image = read_array(path, channels_last, offsets=offsets, key=self.KEY, hdu=self.hdu,
+                               several=self.several["image"])
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
             if any(counts := transparent_as_missing(image, path)):
                 see_through[path.name] = counts
@@ -297,6 +316,7 @@ class ImageFolder:
                      "(NaN: the quality check fills or drops them), %d partly transparent one(s) keep their colour; "
                      "the alpha channel is no image channel", len(see_through), next(iter(see_through)),
                      transparent, partly)
+        self._say_hdus(files)
         if offsets:
             name, (level, noise, step) = next(iter(offsets.items()))
             log.info("%d image(s) of %s (e.g. '%s': level %.6g, noise %.3g) lie so far above 0 that float32 would "
