@@ -630,6 +630,45 @@ def test_png_modes_read_as_intensities(tmp_path):
     np.testing.assert_array_equal(read_array(tmp_path / "deep.png"), deep)  # 16 bits kept
 
 
+def png_16_bit(path: Path, array: np.ndarray, colour_type: int) -> None:
+    """``array`` (H, W, samples) as a 16-bit PNG written by hand: Pillow writes none in colour."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in array)  # filter 0 (none) per row
+    header = struct.pack(">IIBBBBB", array.shape[1], array.shape[0], 16, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+
+
+def test_images_whose_values_would_be_read_otherwise_than_stored_are_refused(tmp_path):
+    """A 16-bit colour PNG was read at 8 bits (Pillow drops the low byte: values up to 61,420 read as 0..239, and a
+    16-bit mask's 1 as 0, clean), a complex NPY as its real part (numpy's ComplexWarning alone), and an image of
+    no pixels got the mask blamed for its size."""
+    from trainlab.data.image.files import read_array, read_mask
+
+    values = (np.arange(16 * 16 * 3).reshape(16, 16, 3) * 80).astype(np.uint16)
+    for colour_type, samples, kind in ((2, 3, "RGB"), (6, 4, "RGBA"), (4, 2, "grey \\+ alpha")):
+        png_16_bit(tmp_path / f"c{colour_type}.png", np.dstack([values] * 2)[..., :samples], colour_type)
+        with pytest.raises(UserError, match=rf"c{colour_type}.png' is a 16-bit {kind} PNG, which Pillow reads at 8 bits "
+                                            r"\(the low 8 bits of every value lost\); save it as a 16-bit TIFF"):
+            read_array(tmp_path / f"c{colour_type}.png")
+    with pytest.raises(UserError, match="16-bit RGB PNG"):
+        read_mask(tmp_path / "c2.png")
+    png_16_bit(tmp_path / "grey.png", values[..., :1], 0)  # 16-bit grey: read whole, as before
+    np.testing.assert_array_equal(read_array(tmp_path / "grey.png"), values[..., 0])
+    np.save(tmp_path / "wave.npy", np.full((8, 8), 1 + 2j))
+    with pytest.raises(UserError, match=r"wave.npy' holds complex values \(complex128\); give a real image: its "
+                                        r"amplitude \(np.abs\) or its real part$"):
+        read_array(tmp_path / "wave.npy")
+    np.save(tmp_path / "empty.npy", np.zeros((0, 8)))
+    with pytest.raises(UserError, match=r"empty.npy' holds an image of no pixels \(0, 8\); give an image, or remove"):
+        read_array(tmp_path / "empty.npy")
+
+
 def test_a_png_images_transparent_pixels_are_no_data_and_alpha_is_no_channel(tmp_path, caplog):
     """An image's alpha was dropped without a word, so a mosaic's transparent edge (often black or white)
     was read as sky. Fully transparent pixels are now no data (NaN: filled or their tile dropped by the

@@ -150,6 +150,21 @@ def _fits_image(path: Path, hdu: Optional[Union[int, str]], several: Optional[di
         return np.asarray(chosen.data)
 
 
+PNG_DEPTH = {2: "RGB", 4: "grey + alpha", 6: "RGBA"}  # IHDR colour types Pillow reads at 8 bits when stored at 16
+
+
+def _refuse_16_bit_colour(path: Path, image) -> None:
+    """Pillow reads a 16-bit colour PNG (RGB, RGBA, grey + alpha) at 8 bits, its low byte dropped without a word:
+    an image's faint sky flattened to 256 levels, and a mask's 1 read as 0 (clean). 16-bit grey is read whole."""
+    if image.format == "PNG":
+        with open(path, "rb") as f:
+            header = f.read(26)  # signature (8), IHDR length and type (8), width, height (8), bit depth, colour type
+        kind = PNG_DEPTH.get(header[25]) if len(header) == 26 and header[24] == 16 else None
+        if kind:
+            raise UserError(f"'{path}' is a 16-bit {kind} PNG, which Pillow reads at 8 bits (the low 8 bits of every "
+                            "value lost); save it as a 16-bit TIFF, FITS or NPY, or one grey 16-bit PNG per channel")
+
+
 def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
                offsets: Optional[dict[str, tuple[float, float, float]]] = None, key: str = "data.source.path",
                hdu: Optional[Union[int, str]] = None, several: Optional[dict[str, list[str]]] = None) -> np.ndarray:
@@ -176,6 +191,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
             from PIL import Image
 
             with Image.open(path) as image:
+                _refuse_16_bit_colour(path, image)
                 if image.mode in ("P", "PA") and not palette_indices:  # the values index a colour table
                     image = image.convert("RGBA")
                 array = np.asarray(image)
@@ -193,6 +209,11 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
     if array.ndim not in (2, 3) or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise UserError(f"'{path}' holds a {array.ndim}-D {array.dtype} array {array.shape}; expected a numeric "
                         "image (H, W) or (channels, H, W)")
+    if np.iscomplexobj(array):  # the cast to float keeps the real part, with numpy's warning only
+        raise UserError(f"'{path}' holds complex values ({array.dtype}); give a real image: its amplitude (np.abs) or "
+                        "its real part")
+    if not array.size:  # a FITS HDU of NAXISn = 0, an empty array: no tile, and the mask check blamed the mask
+        raise UserError(f"'{path}' holds an image of no pixels {array.shape}; give an image, or remove the file")
     if suffix != ".png" and array.ndim == 3 and array.shape[-1] <= 4 < min(array.shape[:2]):
         log.debug("'%s' is %s: read as channels last (H, W, channels)", path.name, array.shape)
         array = np.moveaxis(array, -1, 0)
