@@ -132,6 +132,18 @@ def test_a_catalogue_that_loses_every_star_or_a_class_says_which_column_emptied_
         StarCatalogue(write(tmp_path, gone), "label").load()
 
 
+@pytest.mark.parametrize("columns", [["ra", "dec", "parallax"], ["ra", "dec"]])
+def test_a_catalogue_whose_stars_are_all_at_one_position_is_refused(tmp_path, columns):
+    """A query's centre copied onto every row (or a constant column named as a position) gave a graph that joined
+    stars by file order, trained and scored without a word."""
+    frame = gaia_like(colour_gaps=0, parallax_gaps=0)
+    frame[columns] = [10.5, -20.25, 1.5][: len(columns)]
+    where = ", ".join(f"{c}={v:g}" for c, v in zip(columns, [10.5, -20.25, 1.5]))
+    with pytest.raises(UserError, match=rf"^every star of '.*' is at one position \({where}\): the neighbour graph "
+                                        r"would join stars at random; give each star's own position"):
+        StarCatalogue(write(tmp_path, frame), "label", position_columns=columns).load()
+
+
 def test_a_feature_value_that_flattens_the_other_stars_into_one_float32_value_is_refused(tmp_path):
     # one pmra of 1e12 (an error code) left every other training star's pmra one float32 value in standard
     # units, and the run trained on without a word

@@ -199,6 +199,11 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
         positions = sky_positions(coordinates, position_columns, angle_units, parallax_floor, path)
     else:
         positions = coordinates.astype(np.float64)
+    if len(positions) > 1 and not np.ptp(positions, axis=0).any():
+        # the neighbour graph would join stars by file order: a query's centre copied onto every row, a constant
+        where = ", ".join(f"{c}={v:g}" for c, v in zip(position_columns, coordinates[0]))
+        raise UserError(f"every star of '{path}' is at one position ({where}): the neighbour graph would join stars at "
+                        "random; give each star's own position (data.source.position_columns names its columns)")
     return StarTable(positions, features, label_ids, feature_columns, class_names, data_name(path), ids, id_name,
                      left_out, position, tuple(position_columns))
 
