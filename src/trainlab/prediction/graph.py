@@ -20,6 +20,7 @@ import numpy as np
 from trainlab.config.errors import UserError
 from trainlab.data.graph.catalogue import StarTable, table_from_frame
 from trainlab.data.graph.module import StarGraphDataModule
+from trainlab.data.graph.sky import convert_file_units
 
 FILES = ["predictions.csv", "predictions_map.png"]
 
@@ -75,6 +76,8 @@ class UnlabelledCatalogue:
                                 "predict.py classifies stars without labels; score labelled ones with python "
                                 f"evaluate.py ckpt_path=<run> +data.source.path={self.path}, or drop the column")
         frame[label] = self.class_names[0]
+        if reading["position"] == "sky":  # its units as the file states them, into the run's (fixed here)
+            convert_file_units(frame, list(position_columns), reading["angle_units"], self.path)
         table = table_from_frame(frame, self.path, label, reading["feature_columns"], reading["position"],
                                  position_columns, self.class_names, reading["parallax_floor"], reading["missing"],
                                  reading["id_column"] if reading["id_column"] in frame.columns else None,
