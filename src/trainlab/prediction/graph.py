@@ -19,6 +19,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.graph.catalogue import StarTable, table_from_frame
+from trainlab.data.graph.columns import match_case
 from trainlab.data.graph.module import StarGraphDataModule
 from trainlab.data.graph.sky import convert_file_units
 
@@ -62,6 +63,7 @@ class UnlabelledCatalogue:
         wanted = [*reading["feature_columns"], *position_columns]
         if reading["id_column"] and reading["id_column"] != "source_id":  # source_id: taken when there
             wanted.append(reading["id_column"])
+        match_case(frame, [*wanted, reading["label_column"]], self.path)
         absent = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
         if absent:
             raise UserError(f"catalogue={self.path} lacks column(s) {absent}, which the run read (features "

@@ -28,8 +28,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.data.graph.columns import (MISSING, apply_missing_policy, nothing_left, once_per_star, placeable, star_ids,
-                                          with_gaps)
+from trainlab.data.graph.columns import (MISSING, apply_missing_policy, match_case, nothing_left, once_per_star, placeable,
+                                          star_ids, with_gaps)
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.graph.sky import check_angle_units, check_file_units, read_sexagesimal, sky_angles, sky_positions
 from trainlab.config.errors import UserError
@@ -146,6 +146,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if not feature_columns:
         raise UserError("data.source.feature_columns is empty; name the columns the classifier sees")
     frame.columns = [str(c) for c in frame.columns]
+    match_case(frame, [label_column, *position_columns, *feature_columns, *([id_column] if id_column else [])], path)
     if label_column not in frame.columns:
         raise UserError(f"data.source.label_column: '{label_column}' not in '{path}'; its columns are "
                         f"{list(frame.columns)}")
