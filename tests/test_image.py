@@ -566,6 +566,26 @@ def test_folder_reads_cubes_channels_last_and_bool_masks(tmp_path, caplog):
     assert tiles.masks[1].sum() == 16 and tiles.images[1][1][tiles.masks[1]].mean() > 40  # mask on the anomaly
 
 
+def test_masks_holding_several_or_negative_values_are_warned_about(tmp_path, caplog):
+    """Masks of classes (1, 2), of an 'ignore' of -1 (or 255 beside 1) read every such pixel as anomalous without a
+    word; masks of one value (1, or 255 from a PNG) say nothing."""
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("npy",))
+    with caplog.at_level(logging.WARNING):
+        ImageFolder(str(root)).load()
+    assert "non-zero value" not in caplog.text
+    (root / "masks" / "img1.png").unlink()
+    classes = np.zeros((32, 32), np.uint8)
+    classes[5:9, 10:12], classes[5:9, 12:14] = 1, 2
+    np.save(root / "masks" / "img1.npy", classes)
+    np.save(root / "masks" / "img2.npy", -np.eye(32, dtype=np.int16))
+    with caplog.at_level(logging.WARNING):
+        tiles = ImageFolder(str(root)).load()
+    assert tiles.masks[1].sum() == 16 and tiles.masks[2].sum() == 32  # read as before: every non-zero pixel
+    assert ("2 mask(s) hold a negative or more than one non-zero value (e.g. 'img1.npy': 1, 2); every non-zero pixel is "
+            "read as anomalous: if a value means something else (a class to leave out, 'ignore', a soft edge), write 0 "
+            "there, and 1 where a pixel is anomalous") in caplog.text
+
+
 @pytest.mark.parametrize("value,match", [(np.nan, r"has 1024 NaN/inf pixel\(s\); write 0 where a pixel is clean"),
                                          (0.01, r"holds fractions \(e.g. 0.01\); .*threshold a soft mask first")])
 def test_masks_that_would_read_wrong_are_refused(tmp_path, value, match):

@@ -260,14 +260,18 @@ def transparent_as_missing(image: np.ndarray, path: Path) -> tuple[int, int]:
     return int(transparent.sum()), int(((opacity > 0) & (opacity < 1)).sum())
 
 
-def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None) -> np.ndarray:
+def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None,
+              values: Optional[dict[str, np.ndarray]] = None) -> np.ndarray:
     """(H, W) bool, True where a pixel is anomalous: any non-zero value (1, 255, True; in any channel).
 
     A mask must say clean or anomalous for every pixel: NaN (which would read as clean) and fractions
     (0.01 of a soft mask would read as anomalous) are refused with the file named. A PNG's (or TIFF's) transparency
     is honoured: a transparent pixel is clean whatever its colour (a mask painted on a transparent
     layer, whose empty pixels are often white); a partly transparent one that is set (a soft brush's
-    edge) is a fraction too. FITS: the first image HDU with data (``several``: as :func:`read_array`'s)."""
+    edge) is a fraction too. FITS: the first image HDU with data (``several``: as :func:`read_array`'s).
+    ``values``, when given, records the non-zero values of a one-channel mask that holds more than one or a
+    negative one (classes 1, 2, 3; an 'ignore' of 255 or -1; a soft edge of 1..254 beside 255), each read as
+    anomalous."""
     mask = read_array(path, palette_indices=True, key="data.source.mask_dir", several=several)
     bad = ~np.isfinite(mask)
     if bad.any():
@@ -277,6 +281,10 @@ def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None) -> np.
     if fraction.size:
         raise UserError(f"mask '{path}' holds fractions (e.g. {float(fraction[0]):.3g}); a mask is 0 where a pixel is "
                         "clean and a whole number (1, 255) where it is anomalous: threshold a soft mask first")
+    if values is not None and (mask.ndim == 2 or len(mask) == 1):  # a colour mask's channels differ anyway
+        set_values = mask[mask != 0]
+        if set_values.size and (set_values.min() != set_values.max() or set_values.min() < 0):
+            values[path.name] = np.unique(set_values)
     marked = mask.any(axis=0) if mask.ndim == 3 else mask != 0  # (1, H, W) or a colour PNG: any channel set
     opacity = png_opacity(path)
     if opacity is None:

@@ -200,6 +200,7 @@ class ImageFolder:
         self.mask_dir_given = bool(mask_dir)
         self.tile_size, self.hdu = tile_size, hdu
         self.several: dict[str, dict[str, list[str]]] = {"image": {}, "mask": {}}  # FITS files of several image HDUs
+        self.mask_values: dict[str, np.ndarray] = {}  # mask name -> its non-zero values, where it holds several
 
     def _files(self) -> list[Path]:
         if not self.path.is_dir():
@@ -250,7 +251,7 @@ class ImageFolder:
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
                             f"when it holds no anomaly{_named_apart(image_path, masks, images)}")
         one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
-        mask = read_mask(found[0], self.several["mask"])
+        mask = read_mask(found[0], self.several["mask"], self.mask_values)
         if mask.shape != image_shape[-2:]:
             raise UserError(f"mask '{found[0].name}' is {mask.shape[0]}x{mask.shape[1]} but image "
                             f"'{image_path.name}' is {image_shape[-2]}x{image_shape[-1]}; a mask must have "
@@ -317,6 +318,12 @@ class ImageFolder:
                      "the alpha channel is no image channel", len(see_through), next(iter(see_through)),
                      transparent, partly)
         self._say_hdus(files)
+        if self.mask_values:  # classes, an 'ignore' value, a soft edge: all read as anomalous, which may not be meant
+            name, found = next(iter(self.mask_values.items()))
+            shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")
+            log.warning("%d mask(s) hold a negative or more than one non-zero value (e.g. '%s': %s); every non-zero pixel is read as "
+                        "anomalous: if a value means something else (a class to leave out, 'ignore', a soft edge), write "
+                        "0 there, and 1 where a pixel is anomalous", len(self.mask_values), name, shown)
         if offsets:
             name, (level, noise, step) = next(iter(offsets.items()))
             log.info("%d image(s) of %s (e.g. '%s': level %.6g, noise %.3g) lie so far above 0 that float32 would "
