@@ -997,6 +997,9 @@ def test_a_float64_image_far_above_zero_keeps_its_noise_and_ordinary_images_load
     (("mask-img_0.png", "mask-img_1.png", "mask-img_10.png"),
      "; it holds 'mask-img_0.png', named with 'mask-' before the image's name: a mask takes its image's name alone "
      "(img_0.png), so rename the masks without 'mask-'"),
+    (("IMG_0.png", "IMG_1.png", "IMG_10.png"),  # a case-blind disk (macOS, Windows) shows them as the images' names
+     "; it holds 'IMG_0.png', the image's name in another case: names are matched exactly, so rename the masks as "
+     "their images (img_0.png)"),
     (("other.png",), ""),
 ])
 def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, names, hint):

@@ -147,10 +147,14 @@ def _named_apart(image_path: Path, masks: dict[str, list[Path]], images: set[str
     """``"; it holds 'img_0_mask.png', named with '_mask' after the image's name ..."`` for a mask named
     after its image with a word before or after it (``_mask``, ``mask-``), as many tools save them; ``""``
     when no mask is. ``masks`` by name stem; one named after another of the ``images`` (stems) is that
-    image's (field_north.png beside field.png), not a misnamed one."""
+    image's (field_north.png beside field.png), not a misnamed one. A mask of the image's name in another case
+    (Field0.npy for field0.fits: a case-blind disk, macOS's or Windows', shows them as one name) is named too."""
     stem = name_stem(image_path)
     for mask in sorted(p for other, ps in masks.items() if other not in images for p in ps):
         other = name_stem(mask)
+        if other.casefold() == stem.casefold():
+            return (f"; it holds '{mask.name}', the image's name in another case: names are matched exactly, so "
+                    f"rename the masks as their images ({stem}{mask.name[len(other):]})")
         after = re.fullmatch(re.escape(stem) + r"([-_. ]+[^\W\d_]\w*)", other)
         before = re.fullmatch(r"([^\W\d_]\w*?[-_. ]+)" + re.escape(stem), other)
         word, where = (after.group(1), "after") if after else (before.group(1), "before") if before else ("", "")
