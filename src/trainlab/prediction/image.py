@@ -32,6 +32,9 @@ class UnmaskedFolder(ImageFolder):
     NO_IMAGES = "give the folder of the sky images to map"
     TOO_SMALL = "the run learned tiles of that side: give images at least that large"
     HDU_KEY = "the run's data.source.hdu"
+    # the run's tile size is kept (+data.source.tile_size is refused): whole images are mapped in one array
+    SIZES_FIX = ("the run took whole images (its data.source.tile_size is null), which are mapped together: give a "
+                 "folder of images of one size, and one folder for each other size")
     HDU_FIX = "as the run read its own images (a run trained with data.source.hdu=<index or EXTNAME> reads that one)"
 
     def __init__(self, path: str, tile_size: Optional[int] = None, hdu: Optional[Union[int, str]] = None):

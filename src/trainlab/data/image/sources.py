@@ -193,6 +193,7 @@ class ImageFolder:
     NO_IMAGES = "put the images there, their masks in data.source.mask_dir"
     TOO_SMALL = "lower the tile size"
     HDU_KEY, HDU_FIX = "data.source.hdu", "choose another with data.source.hdu=<index or EXTNAME>"
+    SIZES_FIX = "give images of one size, or cut them into tiles with data.source.tile_size=<side>"
 
     def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None,
                  hdu: Optional[Union[int, str]] = None):
@@ -296,8 +297,7 @@ class ImageFolder:
                                 f"{first[1][0]}; all images must have the same channels")
             elif self.tile_size is None and image.shape != first[1]:
                 raise UserError(f"images differ in size: '{path.name}' is {image.shape[1]}x{image.shape[2]} but "
-                                f"'{first[0]}' is {first[1][1]}x{first[1][2]}; give images of one size, or cut "
-                                "them into tiles with data.source.tile_size=<side>")
+                                f"'{first[0]}' is {first[1][1]}x{first[1][2]}; {self.SIZES_FIX}")
             if self.tile_size is None:
                 pieces = [(0, 0, image)]
             else:
