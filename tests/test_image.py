@@ -245,6 +245,11 @@ def test_normalisation_statistics_come_from_training_tiles_and_travel_in_checkpo
     assert np.allclose(fresh.stats["sigma"], 2 * dm.stats["sigma"])  # loaded, not refit
     with pytest.raises(UserError, match=r"checkpoint lacks the data statistics \['median'"):
         fresh.load_state_dict({"mean": [0.0]})
+    # images of other channels than the checkpoint's (evaluate.py +data.source.path=): said in channels, not as
+    # 'median has 2 value(s) in the checkpoint, 1 here', a statistic the user never set
+    one = SkyDataModule(HubbleTiles(tile_size=32, num_tiles=30, seed=1, reference=False), batch_size=4, seed=1)
+    assert one.size_differences(dm.state_dict()) == ["the images have 1 channel(s), the model was trained on 2"]
+    assert fresh.size_differences(dm.state_dict()) == []
 
 
 def test_augmentation_is_a_symmetry_of_image_and_mask_together_and_only_in_training():
