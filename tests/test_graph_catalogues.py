@@ -4,6 +4,7 @@ features-only baseline that shows what the graph adds."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -132,6 +133,18 @@ def test_a_catalogue_that_loses_every_star_or_a_class_says_which_column_emptied_
         StarCatalogue(write(tmp_path, gone), "label").load()
 
 
+@pytest.mark.parametrize("columns", [["ra", "dec", "parallax"], ["ra", "dec"]])
+def test_a_catalogue_whose_stars_are_all_at_one_position_is_refused(tmp_path, columns):
+    """A query's centre copied onto every row (or a constant column named as a position) gave a graph that joined
+    stars by file order, trained and scored without a word."""
+    frame = gaia_like(colour_gaps=0, parallax_gaps=0)
+    frame[columns] = [10.5, -20.25, 1.5][: len(columns)]
+    where = ", ".join(f"{c}={v:g}" for c, v in zip(columns, [10.5, -20.25, 1.5]))
+    with pytest.raises(UserError, match=rf"^every star of '.*' is at one position \({where}\): the neighbour graph "
+                                        r"would join stars at random; give each star's own position"):
+        StarCatalogue(write(tmp_path, frame), "label", position_columns=columns).load()
+
+
 def test_a_feature_value_that_flattens_the_other_stars_into_one_float32_value_is_refused(tmp_path):
     # one pmra of 1e12 (an error code) left every other training star's pmra one float32 value in standard
     # units, and the run trained on without a word
@@ -168,6 +181,29 @@ def test_source_id_in_capitals_is_the_identifier(tmp_path, caplog):
     assert "column 'SOURCE_ID' taken as the stars' identifier (source_id)" in caplog.text
     both = frame.assign(source_id=np.arange(len(frame)))  # the exact name wins over another spelling
     assert StarCatalogue(write(tmp_path, both, ".csv"), "label").load().id_name == "source_id"
+
+
+def test_columns_named_in_another_case_are_read_as_the_settings_name_them(tmp_path, caplog):
+    """A FITS table (or an archive's export) writes RA, PARALLAX, BP_RP: a run's settings name ra, parallax, bp_rp,
+    so train.py needed every column renamed in data.source.*, and predict.py, whose columns are its run's, refused
+    the file ('lacks column(s) [...]') with no setting to give."""
+    from trainlab.prediction.graph import UnlabelledCatalogue, reading_of
+
+    frame = gaia_like()
+    lower = StarCatalogue(write(tmp_path / "lower", frame), "label").load()
+    with caplog.at_level(logging.INFO):
+        upper = StarCatalogue(write(tmp_path / "upper", frame.rename(columns=str.upper)), "label").load()
+    np.testing.assert_array_equal(upper.features, lower.features)
+    np.testing.assert_array_equal(upper.positions, lower.positions)
+    assert upper.class_names == lower.class_names and upper.id_name == "SOURCE_ID"
+    assert "column(s) ['LABEL', 'RA', 'DEC', 'PARALLAX', 'PMRA', 'PMDEC', 'PHOT_G_MEAN_MAG', 'BP_RP'] read as " in caplog.text
+    reading = reading_of(StarCatalogue(str(tmp_path / "lower"), "label"))
+    stars = write(tmp_path / "new", frame.drop(columns="label").rename(columns=str.upper))
+    np.testing.assert_array_equal(UnlabelledCatalogue(stars, reading, lower.class_names, 10).load().positions,
+                                  lower.positions)
+    both = frame.rename(columns={"ra": "RA"}).assign(Ra=frame["ra"])  # two candidates: none is guessed
+    with pytest.raises(UserError, match=r"data.source.position_columns: \['ra'\] not in"):
+        StarCatalogue(write(tmp_path / "both", both), "label").load()
 
 
 def test_identifier_problems(tmp_path):

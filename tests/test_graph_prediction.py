@@ -100,6 +100,32 @@ def test_refusals_name_the_culprit_in_one_line(run, tmp_path):
         predict(run_dir, path, tmp_path, "+data.k=3")
 
 
+def test_a_catalogue_stating_other_position_units_than_the_run_read_is_converted(tmp_path, caplog):
+    """An ECSV (VOTable, FITS) with ra in hourangle and parallax in arcsec, for a run trained in degrees and mas,
+    was refused naming data.source.angle_units=hours, which predict.py keeps (its data settings are the run's)."""
+    import logging
+
+    import astropy.units as u
+    from astropy.table import Table
+
+    from trainlab.data.graph.catalogue import StarCatalogue
+    from trainlab.prediction.graph import UnlabelledCatalogue, reading_of
+
+    stars = gaia_like(colour_gaps=0, parallax_gaps=0).drop(columns="label")
+    stars.to_csv(tmp_path / "deg.csv", index=False)
+    table = Table.from_pandas(stars)
+    table["ra"], table["parallax"] = table["ra"] / 15 * u.hourangle, table["parallax"] / 1000 * u.arcsec
+    table["dec"].unit = u.deg
+    table.write(tmp_path / "hours.ecsv")
+    reading = reading_of(StarCatalogue(str(tmp_path / "deg.csv"), "label"))
+    with caplog.at_level(logging.INFO):
+        converted = UnlabelledCatalogue(tmp_path / "hours.ecsv", reading, ["a", "b"], 10).load()
+    np.testing.assert_allclose(converted.positions, UnlabelledCatalogue(tmp_path / "deg.csv", reading, ["a", "b"],
+                                                                        10).load().positions, rtol=1e-9)
+    assert "column 'ra' is in hourangle, converted to deg as the run read it (x 15)" in caplog.text
+    assert "column 'parallax' is in arcsec, converted to mas as the run read it (x 1000)" in caplog.text
+
+
 @pytest.mark.parametrize("family", ["timeseries", "image"])
 def test_other_families_are_refused_a_catalogue(family):
     from omegaconf import OmegaConf

@@ -245,6 +245,11 @@ def test_normalisation_statistics_come_from_training_tiles_and_travel_in_checkpo
     assert np.allclose(fresh.stats["sigma"], 2 * dm.stats["sigma"])  # loaded, not refit
     with pytest.raises(UserError, match=r"checkpoint lacks the data statistics \['median'"):
         fresh.load_state_dict({"mean": [0.0]})
+    # images of other channels than the checkpoint's (evaluate.py +data.source.path=): said in channels, not as
+    # 'median has 2 value(s) in the checkpoint, 1 here', a statistic the user never set
+    one = SkyDataModule(HubbleTiles(tile_size=32, num_tiles=30, seed=1, reference=False), batch_size=4, seed=1)
+    assert one.size_differences(dm.state_dict()) == ["the images have 1 channel(s), the model was trained on 2"]
+    assert fresh.size_differences(dm.state_dict()) == []
 
 
 def test_augmentation_is_a_symmetry_of_image_and_mask_together_and_only_in_training():
@@ -566,6 +571,26 @@ def test_folder_reads_cubes_channels_last_and_bool_masks(tmp_path, caplog):
     assert tiles.masks[1].sum() == 16 and tiles.images[1][1][tiles.masks[1]].mean() > 40  # mask on the anomaly
 
 
+def test_masks_holding_several_or_negative_values_are_warned_about(tmp_path, caplog):
+    """Masks of classes (1, 2), of an 'ignore' of -1 (or 255 beside 1) read every such pixel as anomalous without a
+    word; masks of one value (1, or 255 from a PNG) say nothing."""
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("npy",))
+    with caplog.at_level(logging.WARNING):
+        ImageFolder(str(root)).load()
+    assert "non-zero value" not in caplog.text
+    (root / "masks" / "img1.png").unlink()
+    classes = np.zeros((32, 32), np.uint8)
+    classes[5:9, 10:12], classes[5:9, 12:14] = 1, 2
+    np.save(root / "masks" / "img1.npy", classes)
+    np.save(root / "masks" / "img2.npy", -np.eye(32, dtype=np.int16))
+    with caplog.at_level(logging.WARNING):
+        tiles = ImageFolder(str(root)).load()
+    assert tiles.masks[1].sum() == 16 and tiles.masks[2].sum() == 32  # read as before: every non-zero pixel
+    assert ("2 mask(s) hold a negative or more than one non-zero value (e.g. 'img1.npy': 1, 2); every non-zero pixel is "
+            "read as anomalous: if a value means something else (a class to leave out, 'ignore', a soft edge), write 0 "
+            "there, and 1 where a pixel is anomalous") in caplog.text
+
+
 @pytest.mark.parametrize("value,match", [(np.nan, r"has 1024 NaN/inf pixel\(s\); write 0 where a pixel is clean"),
                                          (0.01, r"holds fractions \(e.g. 0.01\); .*threshold a soft mask first")])
 def test_masks_that_would_read_wrong_are_refused(tmp_path, value, match):
@@ -589,12 +614,18 @@ def test_one_name_in_two_files_is_refused(tmp_path, where):
 
 
 def test_files_that_are_no_images_are_named_in_the_log(tmp_path, caplog):
+    """Hidden files too: macOS writes an AppleDouble '._img0.npy' beside 'img0.npy' on other disks and in
+    archives, which ended the run ('cannot read ._img0.npy as npy: This file contains pickled (object) data')."""
     root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
     for name in ("README.txt", "notes.csv"):
         (root / name).write_text("a,b\n")
+    for folder in (root, root / "masks"):
+        for name in ("._img0.npy", "._img1.png", ".DS_Store"):
+            (folder / name).write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
     with caplog.at_level(logging.INFO):
         assert len(ImageFolder(str(root)).load().images) == 3
     assert "2 file(s) that are no image left out (README.txt, notes.csv)" in caplog.text
+    assert "3 hidden file(s) left out (.DS_Store, ._img0.npy, ._img1.png)" in caplog.text
 
 
 def test_a_folder_whose_masks_mark_nothing_is_refused(tmp_path):
@@ -622,6 +653,45 @@ def test_png_modes_read_as_intensities(tmp_path):
     deep = (np.arange(256, dtype=np.uint16) * 250).reshape(16, 16)
     Image.fromarray(deep).save(tmp_path / "deep.png")
     np.testing.assert_array_equal(read_array(tmp_path / "deep.png"), deep)  # 16 bits kept
+
+
+def png_16_bit(path: Path, array: np.ndarray, colour_type: int) -> None:
+    """``array`` (H, W, samples) as a 16-bit PNG written by hand: Pillow writes none in colour."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in array)  # filter 0 (none) per row
+    header = struct.pack(">IIBBBBB", array.shape[1], array.shape[0], 16, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+
+
+def test_images_whose_values_would_be_read_otherwise_than_stored_are_refused(tmp_path):
+    """A 16-bit colour PNG was read at 8 bits (Pillow drops the low byte: values up to 61,420 read as 0..239, and a
+    16-bit mask's 1 as 0, clean), a complex NPY as its real part (numpy's ComplexWarning alone), and an image of
+    no pixels got the mask blamed for its size."""
+    from trainlab.data.image.files import read_array, read_mask
+
+    values = (np.arange(16 * 16 * 3).reshape(16, 16, 3) * 80).astype(np.uint16)
+    for colour_type, samples, kind in ((2, 3, "RGB"), (6, 4, "RGBA"), (4, 2, "grey \\+ alpha")):
+        png_16_bit(tmp_path / f"c{colour_type}.png", np.dstack([values] * 2)[..., :samples], colour_type)
+        with pytest.raises(UserError, match=rf"c{colour_type}.png' is a 16-bit {kind} PNG, which Pillow reads at 8 bits "
+                                            r"\(the low 8 bits of every value lost\); save it as a 16-bit TIFF"):
+            read_array(tmp_path / f"c{colour_type}.png")
+    with pytest.raises(UserError, match="16-bit RGB PNG"):
+        read_mask(tmp_path / "c2.png")
+    png_16_bit(tmp_path / "grey.png", values[..., :1], 0)  # 16-bit grey: read whole, as before
+    np.testing.assert_array_equal(read_array(tmp_path / "grey.png"), values[..., 0])
+    np.save(tmp_path / "wave.npy", np.full((8, 8), 1 + 2j))
+    with pytest.raises(UserError, match=r"wave.npy' holds complex values \(complex128\); give a real image: its "
+                                        r"amplitude \(np.abs\) or its real part$"):
+        read_array(tmp_path / "wave.npy")
+    np.save(tmp_path / "empty.npy", np.zeros((0, 8)))
+    with pytest.raises(UserError, match=r"empty.npy' holds an image of no pixels \(0, 8\); give an image, or remove"):
+        read_array(tmp_path / "empty.npy")
 
 
 def test_a_png_images_transparent_pixels_are_no_data_and_alpha_is_no_channel(tmp_path, caplog):
@@ -706,6 +776,42 @@ def test_fits_reads_the_first_image_hdu_past_tables(tmp_path):
     np.testing.assert_array_equal(read_array(tmp_path / "a.fits"), image)
     fits.CompImageHDU(image).writeto(tmp_path / "b.fits")  # tile-compressed: an image in a table extension
     np.testing.assert_array_equal(read_array(tmp_path / "b.fits"), image)
+
+
+def test_a_fits_of_several_image_hdus_is_read_at_the_chosen_one_and_said(tmp_path, caplog):
+    """A camera's chips (or SCI, ERR and DQ) in one file: the first image HDU was read, the others never seen,
+    without a word, and no setting chose another; predict.py reads the HDU its run read."""
+    from astropy.io import fits
+    from omegaconf import OmegaConf
+
+    from trainlab.prediction.image import read_images
+
+    root = tmp_path / "sky"
+    (root / "masks").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    chips = [rng.normal(i * 100, 1, (16, 16)).astype(np.float32) for i in range(3)]
+    for stem in "abc":
+        fits.HDUList([fits.PrimaryHDU(), *(fits.ImageHDU(chip, name="SCI") for chip in chips),
+                      fits.ImageHDU(np.zeros((16, 16), np.int16), name="DQ")]).writeto(root / f"{stem}.fits")
+        np.save(root / "masks" / f"{stem}.npy", np.zeros((16, 16), np.uint8))
+    with caplog.at_level(logging.WARNING):
+        np.testing.assert_array_equal(ImageFolder(str(root)).load().images[0, 0], chips[0])
+    assert ("3 FITS image file(s) hold several image HDUs with data (e.g. 'a.fits': 1 (SCI), 2 (SCI), 3 (SCI), 4 (DQ), "
+            "as index (EXTNAME)); the first of each is read: choose another with data.source.hdu=<index or EXTNAME>"
+            in caplog.text)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        np.testing.assert_array_equal(ImageFolder(str(root), hdu=3).load().images[0, 0], chips[2])
+        np.testing.assert_array_equal(ImageFolder(str(root), hdu="sci").load().images[0, 0], chips[0])
+    assert "several" not in caplog.text  # chosen: nothing to say
+    run = OmegaConf.create({"data": {"source": {"tile_size": None, "hdu": 2}}})
+    np.testing.assert_array_equal(read_images(root, run).images[0, 0], chips[1])
+    with pytest.raises(UserError, match=r"^data.source.hdu=ERR: 'a.fits' has no HDU 'ERR'; its image HDUs with data "
+                                        r"\(index, name\): 1 \(SCI\), 2 \(SCI\), 3 \(SCI\), 4 \(DQ\)$"):
+        ImageFolder(str(root), hdu="ERR").load()
+    with caplog.at_level(logging.WARNING):
+        ImageFolder(str(make_folder(tmp_path / "npy", count=3, suffixes=("npy",))), hdu=1).load()
+    assert "data.source.hdu=1 is not used: '" in caplog.text and "' holds no FITS image" in caplog.text
 
 
 def test_folder_data_without_a_path(compose_cfg, run_train):
@@ -896,6 +1002,9 @@ def test_a_float64_image_far_above_zero_keeps_its_noise_and_ordinary_images_load
     (("mask-img_0.png", "mask-img_1.png", "mask-img_10.png"),
      "; it holds 'mask-img_0.png', named with 'mask-' before the image's name: a mask takes its image's name alone "
      "(img_0.png), so rename the masks without 'mask-'"),
+    (("IMG_0.png", "IMG_1.png", "IMG_10.png"),  # a case-blind disk (macOS, Windows) shows them as the images' names
+     "; it holds 'IMG_0.png', the image's name in another case: names are matched exactly, so rename the masks as "
+     "their images (img_0.png)"),
     (("other.png",), ""),
 ])
 def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, names, hint):

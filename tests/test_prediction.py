@@ -458,6 +458,22 @@ def test_a_folder_of_no_images_or_of_images_under_a_tile_is_refused_naming_image
         trainlab.predict(runs["sky"], images=folder, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
 
 
+def test_whole_images_of_other_sizes_are_refused_with_a_fix_predict_py_takes(tmp_path):
+    """A run on whole images (data.source.tile_size null) given a folder of two sizes: the refusal said 'or cut
+    them into tiles with data.source.tile_size=<side>', which predict.py refuses (the run's data settings are kept)."""
+    from omegaconf import OmegaConf
+
+    from trainlab.prediction.image import read_images
+
+    np.save(tmp_path / "a.npy", np.random.default_rng(0).normal(size=(64, 64)))
+    np.save(tmp_path / "b.npy", np.random.default_rng(1).normal(size=(50, 64)))
+    run = OmegaConf.create({"data": {"source": {"tile_size": None}}})
+    with pytest.raises(UserError, match=r"^images differ in size: 'b.npy' is 50x64 but 'a.npy' is 64x64; the run took "
+                                        r"whole images \(its data.source.tile_size is null\), which are mapped "
+                                        r"together: give a folder of images of one size, and one folder for each other"):
+        read_images(tmp_path, run)
+
+
 def test_a_file_in_other_units_than_the_runs_is_warned_about(runs, tmp_path, monkeypatch):
     """The sine in thousandths (values ~10,000 for a run trained on ~10): forecast without a word before, from
     inputs thousands of the run's standard deviations away."""

@@ -19,7 +19,9 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.graph.catalogue import StarTable, table_from_frame
+from trainlab.data.graph.columns import match_case
 from trainlab.data.graph.module import StarGraphDataModule
+from trainlab.data.graph.sky import convert_file_units
 
 FILES = ["predictions.csv", "predictions_map.png"]
 
@@ -61,6 +63,7 @@ class UnlabelledCatalogue:
         wanted = [*reading["feature_columns"], *position_columns]
         if reading["id_column"] and reading["id_column"] != "source_id":  # source_id: taken when there
             wanted.append(reading["id_column"])
+        match_case(frame, [*wanted, reading["label_column"]], self.path)
         absent = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
         if absent:
             raise UserError(f"catalogue={self.path} lacks column(s) {absent}, which the run read (features "
@@ -75,6 +78,8 @@ class UnlabelledCatalogue:
                                 "predict.py classifies stars without labels; score labelled ones with python "
                                 f"evaluate.py ckpt_path=<run> +data.source.path={self.path}, or drop the column")
         frame[label] = self.class_names[0]
+        if reading["position"] == "sky":  # its units as the file states them, into the run's (fixed here)
+            convert_file_units(frame, list(position_columns), reading["angle_units"], self.path)
         table = table_from_frame(frame, self.path, label, reading["feature_columns"], reading["position"],
                                  position_columns, self.class_names, reading["parallax_floor"], reading["missing"],
                                  reading["id_column"] if reading["id_column"] in frame.columns else None,

@@ -11,7 +11,7 @@ float16, with the tile names) and ``anomaly_maps.png`` (the highest-scoring tile
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -31,9 +31,14 @@ class UnmaskedFolder(ImageFolder):
     KEY = "images"
     NO_IMAGES = "give the folder of the sky images to map"
     TOO_SMALL = "the run learned tiles of that side: give images at least that large"
+    HDU_KEY = "the run's data.source.hdu"
+    # the run's tile size is kept (+data.source.tile_size is refused): whole images are mapped in one array
+    SIZES_FIX = ("the run took whole images (its data.source.tile_size is null), which are mapped together: give a "
+                 "folder of images of one size, and one folder for each other size")
+    HDU_FIX = "as the run read its own images (a run trained with data.source.hdu=<index or EXTNAME> reads that one)"
 
-    def __init__(self, path: str, tile_size: Optional[int] = None):
-        super().__init__(path, mask_dir=path, tile_size=tile_size)
+    def __init__(self, path: str, tile_size: Optional[int] = None, hdu: Optional[Union[int, str]] = None):
+        super().__init__(path, mask_dir=path, tile_size=tile_size, hdu=hdu)
 
     def _masks(self) -> dict[str, list[Path]]:
         return {}
@@ -44,13 +49,15 @@ class UnmaskedFolder(ImageFolder):
 
 
 def read_images(folder: Any, run_cfg: Any) -> Any:
-    """The tiles of ``folder`` on the run's tile size (``data.source.tile_size``), bad tiles filled or dropped."""
+    """The tiles of ``folder`` on the run's tile size and FITS HDU (``data.source.tile_size``, ``hdu``), bad tiles
+    filled or dropped."""
     from trainlab.data.image.module import quality_check
 
     if folder is None:
         raise UserError("images=<folder> is required for an image run: the sky images (FITS, NPY, PNG or TIFF) to find "
                         "anomalies in, e.g. images=new_night/")
-    return quality_check(UnmaskedFolder(str(folder), run_cfg.data.source.get("tile_size")).load())[0]
+    source = run_cfg.data.source
+    return quality_check(UnmaskedFolder(str(folder), source.get("tile_size"), source.get("hdu")).load())[0]
 
 
 @torch.inference_mode()

@@ -28,8 +28,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.data.graph.columns import (MISSING, apply_missing_policy, nothing_left, once_per_star, placeable, star_ids,
-                                          with_gaps)
+from trainlab.data.graph.columns import (MISSING, apply_missing_policy, match_case, nothing_left, once_per_star, placeable,
+                                          star_ids, with_gaps)
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.graph.sky import check_angle_units, check_file_units, read_sexagesimal, sky_angles, sky_positions
 from trainlab.config.errors import UserError
@@ -146,6 +146,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if not feature_columns:
         raise UserError("data.source.feature_columns is empty; name the columns the classifier sees")
     frame.columns = [str(c) for c in frame.columns]
+    match_case(frame, [label_column, *position_columns, *feature_columns, *([id_column] if id_column else [])], path)
     if label_column not in frame.columns:
         raise UserError(f"data.source.label_column: '{label_column}' not in '{path}'; its columns are "
                         f"{list(frame.columns)}")
@@ -199,6 +200,11 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
         positions = sky_positions(coordinates, position_columns, angle_units, parallax_floor, path)
     else:
         positions = coordinates.astype(np.float64)
+    if len(positions) > 1 and not np.ptp(positions, axis=0).any():
+        # the neighbour graph would join stars by file order: a query's centre copied onto every row, a constant
+        where = ", ".join(f"{c}={v:g}" for c, v in zip(position_columns, coordinates[0]))
+        raise UserError(f"every star of '{path}' is at one position ({where}): the neighbour graph would join stars at "
+                        "random; give each star's own position (data.source.position_columns names its columns)")
     return StarTable(positions, features, label_ids, feature_columns, class_names, data_name(path), ids, id_name,
                      left_out, position, tuple(position_columns))
 

@@ -24,6 +24,27 @@ def with_gaps(frame, columns: list[str], path: str, role: str) -> np.ndarray:
     return numeric_columns(frame, columns, path, role, allow_missing=True)
 
 
+def match_case(frame, wanted: list[str], path: str) -> None:
+    """Columns the file names in another case than the settings do (RA, PARALLAX: FITS tables and some archives
+    write capitals) renamed to the settings' names, in ``frame`` and its stated units, in place, with a log line:
+    a run on a CSV with ra could not read the archive's FITS of the same stars (predict.py, whose columns are its
+    run's, had no setting to give). Only where the exact name is absent and one column matches; two (RA and
+    Ra) are left to the refusal of a missing column."""
+    renames = {}
+    for name in dict.fromkeys(wanted):
+        found = [c for c in frame.columns if c.casefold() == name.casefold() and c not in wanted]
+        if name not in frame.columns and len(found) == 1:
+            renames[found[0]] = name
+    if renames:
+        log.info("'%s': column(s) %s read as %s (the same names in another case)", path, list(renames),
+                 list(renames.values()))
+        frame.rename(columns=renames, inplace=True)
+        units = frame.attrs.get("units", {})
+        for old, new in renames.items():
+            if old in units:
+                units[new] = units.pop(old)
+
+
 def star_ids(frame, path: str, id_column: Optional[str]) -> tuple[np.ndarray, str]:
     """(stars,) int64 identifiers, exact, and their name: ``id_column``, else ``source_id`` when the
     file has it (in any case: ``SOURCE_ID``, as some archive exports and TOPCAT write it), else the 0-based

@@ -95,6 +95,35 @@ def check_file_units(units: dict[str, str], columns: list[str], angle_units: str
                         f"{angle_units} reads it as {'hours' if scale == 15.0 else angle_units}; {fix}")
 
 
+def convert_file_units(frame, columns: list[str], angle_units: str, path: str) -> None:
+    """Position columns whose unit, as the file states it, is another than a run reads them in (ra and dec in
+    ``angle_units``, parallax in mas) converted to it, in ``frame``, in place, with a log line: for predict.py's
+    catalogue, whose reading is its run's (a run trained in degrees given an ECSV with ra in hourangle was
+    refused naming data.source.angle_units=hours, which predict.py keeps). Text columns and units astropy
+    cannot parse are left to :func:`check_file_units` and the reader."""
+    import pandas as pd
+
+    units = frame.attrs.get("units", {})
+    if not any(column in units for column in columns):
+        return
+    import astropy.units as u
+
+    check_angle_units(angle_units)
+    angle = {"deg": u.deg, "rad": u.rad, "hours": u.hourangle}[angle_units]
+    for column, unit in zip(columns, [angle, u.deg if angle_units == "hours" else angle, u.mas]):
+        if column not in units or column not in frame.columns or not pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        try:
+            factor = u.Unit(units[column]).to(unit)
+        except (ValueError, TypeError, u.UnitsError):
+            continue
+        if abs(factor - 1) > 1e-6:
+            log.info("'%s': column '%s' is in %s, converted to %s as the run read it (x %g)", path, column,
+                     units[column], unit, factor)
+            frame[column] = frame[column] * factor
+            units[column] = unit.to_string()
+
+
 # '12:02:30.87', '-06 40 57.8', '12h02m30.87s', '+02d26m49.3s', '-00°30′00″': sign, degrees or hours, minutes, seconds
 SEXAGESIMAL = r"^\s*([+-]?)\s*(\d+)\s*[:hHdD°\s]\s*(\d+)\s*[:mM'′\s]\s*(\d+(?:\.\d*)?)\s*[sS\"″]?\s*$"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -61,8 +61,11 @@ SUFFIXES = (".fits.gz", ".fits.fz", ".fz", ".fits", ".fit", ".fts", ".npy", ".pn
 
 
 def image_suffix(path: Path) -> Optional[str]:
+    """The image suffix of ``path`` (``.fits.gz``, ``.png``, ...); None for another file, and for a hidden one
+    (``._a.fits``: the AppleDouble file macOS writes beside ``a.fits`` on other disks and in archives; ``.a.npy``
+    an editor's or a sync tool's copy): no image of the user's, and read as one it ended the run."""
     name = path.name.lower()
-    return next((s for s in SUFFIXES if name.endswith(s)), None)
+    return None if name.startswith(".") else next((s for s in SUFFIXES if name.endswith(s)), None)
 
 
 def name_stem(path: Path) -> str:
@@ -120,13 +123,56 @@ def _read_tiff(path: Path, colours: bool = False) -> tuple[np.ndarray, Optional[
     return np.delete(array, alpha_at, axis=axis), alpha
 
 
+def _fits_image(path: Path, hdu: Optional[Union[int, str]], several: Optional[dict[str, list[str]]]) -> np.ndarray:
+    """The image of a FITS file: HDU ``hdu`` (its index, or its EXTNAME: the first of that name) or, with None,
+    the first image HDU holding data (tables before it, catalogues beside the image, are passed over). A file
+    of several image HDUs with data (a camera's chips, SCI/ERR/DQ, two exposures) read at the first has its
+    name and those HDUs recorded in ``several`` when given, for one warning naming ``data.source.hdu``."""
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdus:
+        filled = [(i, h) for i, h in enumerate(hdus) if h.is_image and h.data is not None and h.data.size]
+        listed = ", ".join(f"{i} ({h.name or 'unnamed'})" for i, h in filled) or "none"
+        if hdu is None:
+            if not filled:
+                raise UserError(f"'{path}' holds no image data in any FITS HDU")
+            if several is not None and len(filled) > 1:
+                several[path.name] = [f"{i} ({h.name or 'unnamed'})" for i, h in filled]
+            return np.asarray(filled[0][1].data)
+        try:
+            chosen = hdus[hdu.upper() if isinstance(hdu, str) else hdu]
+        except (KeyError, IndexError):
+            raise UserError(f"data.source.hdu={hdu}: '{path.name}' has no HDU {hdu!r}; its image HDUs with data "
+                            f"(index, name): {listed}") from None
+        if not chosen.is_image or chosen.data is None or not chosen.data.size:
+            raise UserError(f"data.source.hdu={hdu}: HDU {hdu!r} of '{path.name}' holds no image data; its image "
+                            f"HDUs with data (index, name): {listed}")
+        return np.asarray(chosen.data)
+
+
+PNG_DEPTH = {2: "RGB", 4: "grey + alpha", 6: "RGBA"}  # IHDR colour types Pillow reads at 8 bits when stored at 16
+
+
+def _refuse_16_bit_colour(path: Path, image) -> None:
+    """Pillow reads a 16-bit colour PNG (RGB, RGBA, grey + alpha) at 8 bits, its low byte dropped without a word:
+    an image's faint sky flattened to 256 levels, and a mask's 1 read as 0 (clean). 16-bit grey is read whole."""
+    if image.format == "PNG":
+        with open(path, "rb") as f:
+            header = f.read(26)  # signature (8), IHDR length and type (8), width, height (8), bit depth, colour type
+        kind = PNG_DEPTH.get(header[25]) if len(header) == 26 and header[24] == 16 else None
+        if kind:
+            raise UserError(f"'{path}' is a 16-bit {kind} PNG, which Pillow reads at 8 bits (the low 8 bits of every "
+                            "value lost); save it as a 16-bit TIFF, FITS or NPY, or one grey 16-bit PNG per channel")
+
+
 def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
                offsets: Optional[dict[str, tuple[float, float, float]]] = None, key: str = "data.source.path",
-               ) -> np.ndarray:
+               hdu: Optional[Union[int, str]] = None, several: Optional[dict[str, list[str]]] = None) -> np.ndarray:
     """A FITS, NPY, PNG or TIFF file as a float array, (H, W) or (channels, H, W); ``key``: the setting
     that named its folder, for a refusal of a file this user may not read.
 
-    FITS: the first image HDU holding data; NPY and TIFF (tifffile, any dtype, pages as channels): as
+    FITS: HDU ``hdu``, or the first image HDU holding data (:func:`_fits_image`; ``several`` records files
+    with more); NPY and TIFF (tifffile, any dtype, pages as channels): as
     stored; PNG and TIFF: grey (8 or 16 bit), RGB, or with a palette
     (turned into its colours, or with ``palette_indices`` kept as the indices, as segmentation masks
     store classes); alpha left out here: :class:`ImageFolder` reads an image's as where it has data
@@ -145,6 +191,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
             from PIL import Image
 
             with Image.open(path) as image:
+                _refuse_16_bit_colour(path, image)
                 if image.mode in ("P", "PA") and not palette_indices:  # the values index a colour table
                     image = image.convert("RGBA")
                 array = np.asarray(image)
@@ -152,13 +199,7 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
                 array = np.moveaxis(array[..., :3] if array.shape[-1] == 4 else array[..., :1] if array.shape[-1] == 2
                                     else array, -1, 0)
         else:
-            from astropy.io import fits
-
-            with fits.open(path, memmap=False) as hdus:  # tables (catalogues beside the image) are no image
-                data = next((h.data for h in hdus if h.is_image and h.data is not None), None)
-            if data is None:
-                raise UserError(f"'{path}' holds no image data in any FITS HDU")
-            array = np.asarray(data)
+            array = _fits_image(path, hdu, several)
     except UserError:
         raise
     except (OSError, ValueError) as exc:  # tifffile's TiffFileError is a ValueError
@@ -168,6 +209,11 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
     if array.ndim not in (2, 3) or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise UserError(f"'{path}' holds a {array.ndim}-D {array.dtype} array {array.shape}; expected a numeric "
                         "image (H, W) or (channels, H, W)")
+    if np.iscomplexobj(array):  # the cast to float keeps the real part, with numpy's warning only
+        raise UserError(f"'{path}' holds complex values ({array.dtype}); give a real image: its amplitude (np.abs) or "
+                        "its real part")
+    if not array.size:  # a FITS HDU of NAXISn = 0, an empty array: no tile, and the mask check blamed the mask
+        raise UserError(f"'{path}' holds an image of no pixels {array.shape}; give an image, or remove the file")
     if suffix != ".png" and array.ndim == 3 and array.shape[-1] <= 4 < min(array.shape[:2]):
         log.debug("'%s' is %s: read as channels last (H, W, channels)", path.name, array.shape)
         array = np.moveaxis(array, -1, 0)
@@ -214,15 +260,19 @@ def transparent_as_missing(image: np.ndarray, path: Path) -> tuple[int, int]:
     return int(transparent.sum()), int(((opacity > 0) & (opacity < 1)).sum())
 
 
-def read_mask(path: Path) -> np.ndarray:
+def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None,
+              values: Optional[dict[str, np.ndarray]] = None) -> np.ndarray:
     """(H, W) bool, True where a pixel is anomalous: any non-zero value (1, 255, True; in any channel).
 
     A mask must say clean or anomalous for every pixel: NaN (which would read as clean) and fractions
     (0.01 of a soft mask would read as anomalous) are refused with the file named. A PNG's (or TIFF's) transparency
     is honoured: a transparent pixel is clean whatever its colour (a mask painted on a transparent
     layer, whose empty pixels are often white); a partly transparent one that is set (a soft brush's
-    edge) is a fraction too."""
-    mask = read_array(path, palette_indices=True, key="data.source.mask_dir")
+    edge) is a fraction too. FITS: the first image HDU with data (``several``: as :func:`read_array`'s).
+    ``values``, when given, records the non-zero values of a one-channel mask that holds more than one or a
+    negative one (classes 1, 2, 3; an 'ignore' of 255 or -1; a soft edge of 1..254 beside 255), each read as
+    anomalous."""
+    mask = read_array(path, palette_indices=True, key="data.source.mask_dir", several=several)
     bad = ~np.isfinite(mask)
     if bad.any():
         raise UserError(f"mask '{path}' has {int(bad.sum())} NaN/inf pixel(s); write 0 where a pixel is clean and "
@@ -231,6 +281,10 @@ def read_mask(path: Path) -> np.ndarray:
     if fraction.size:
         raise UserError(f"mask '{path}' holds fractions (e.g. {float(fraction[0]):.3g}); a mask is 0 where a pixel is "
                         "clean and a whole number (1, 255) where it is anomalous: threshold a soft mask first")
+    if values is not None and (mask.ndim == 2 or len(mask) == 1):  # a colour mask's channels differ anyway
+        set_values = mask[mask != 0]
+        if set_values.size and (set_values.min() != set_values.max() or set_values.min() < 0):
+            values[path.name] = np.unique(set_values)
     marked = mask.any(axis=0) if mask.ndim == 3 else mask != 0  # (1, H, W) or a colour PNG: any channel set
     opacity = png_opacity(path)
     if opacity is None:

@@ -351,6 +351,14 @@ class SkyDataModule(SplitDataModule):
         return self.batched_loader(self.datasets[split], train=False)
 
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
+    def size_differences(self, state: dict[str, Any]) -> list[str]:
+        """As :meth:`SplitDataModule.size_differences`, in channels (the statistics are per channel): 'median has
+        1 value(s) in the checkpoint, 3 here' named a statistic the user never set."""
+        if not super().size_differences(state):
+            return []
+        return [f"the images have {np.size(self.stats['median'])} channel(s), the model was trained on "
+                f"{np.size(state['median'])}"]
+
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         self.stats = stats
         if self.datasets:  # Lightning restores state after setup(): normalise again with these statistics

@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -147,10 +147,14 @@ def _named_apart(image_path: Path, masks: dict[str, list[Path]], images: set[str
     """``"; it holds 'img_0_mask.png', named with '_mask' after the image's name ..."`` for a mask named
     after its image with a word before or after it (``_mask``, ``mask-``), as many tools save them; ``""``
     when no mask is. ``masks`` by name stem; one named after another of the ``images`` (stems) is that
-    image's (field_north.png beside field.png), not a misnamed one."""
+    image's (field_north.png beside field.png), not a misnamed one. A mask of the image's name in another case
+    (Field0.npy for field0.fits: a case-blind disk, macOS's or Windows', shows them as one name) is named too."""
     stem = name_stem(image_path)
     for mask in sorted(p for other, ps in masks.items() if other not in images for p in ps):
         other = name_stem(mask)
+        if other.casefold() == stem.casefold():
+            return (f"; it holds '{mask.name}', the image's name in another case: names are matched exactly, so "
+                    f"rename the masks as their images ({stem}{mask.name[len(other):]})")
         after = re.fullmatch(re.escape(stem) + r"([-_. ]+[^\W\d_]\w*)", other)
         before = re.fullmatch(r"([^\W\d_]\w*?[-_. ]+)" + re.escape(stem), other)
         word, where = (after.group(1), "after") if after else (before.group(1), "before") if before else ("", "")
@@ -178,6 +182,9 @@ class ImageFolder:
             side does not divide the image, a last row and column of tiles flush with its edges
             (overlapping their neighbours) cover the rest, so an anomaly at the edge is never cut
             away; null: use every image whole, which then must all have one size.
+        hdu: the HDU of each FITS image to read, by index (1) or EXTNAME (SCI: the first of that name);
+            null: the first image HDU with data, and a warning names the files that hold more (a
+            camera's chips, SCI/ERR/DQ). Masks are read at their first image HDU with data.
     """
 
     # the setting that names the folder, and the fixes of a folder without images and of an image under a
@@ -185,15 +192,20 @@ class ImageFolder:
     KEY = "data.source.path"
     NO_IMAGES = "put the images there, their masks in data.source.mask_dir"
     TOO_SMALL = "lower the tile size"
+    HDU_KEY, HDU_FIX = "data.source.hdu", "choose another with data.source.hdu=<index or EXTNAME>"
+    SIZES_FIX = "give images of one size, or cut them into tiles with data.source.tile_size=<side>"
 
-    def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None):
+    def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None,
+                 hdu: Optional[Union[int, str]] = None):
         if tile_size is not None and tile_size < 8:
             raise UserError(f"data.source.tile_size={tile_size} must be at least 8, or null for whole images")
         require_path(path, self.KEY, "the folder holding your images")
         self.path = Path(path).expanduser()
         self.mask_dir = Path(mask_dir).expanduser() if mask_dir else self.path / "masks"
         self.mask_dir_given = bool(mask_dir)
-        self.tile_size = tile_size
+        self.tile_size, self.hdu = tile_size, hdu
+        self.several: dict[str, dict[str, list[str]]] = {"image": {}, "mask": {}}  # FITS files of several image HDUs
+        self.mask_values: dict[str, np.ndarray] = {}  # mask name -> its non-zero values, where it holds several
 
     def _files(self) -> list[Path]:
         if not self.path.is_dir():
@@ -201,10 +213,14 @@ class ImageFolder:
                             "holding your images")
         listed = listing(self.path, self.KEY)
         files = sorted(p for p in listed if p.is_file() and image_suffix(p))
-        others = sorted(p.name for p in listed if p.is_file() and not image_suffix(p))
+        others = sorted(p.name for p in listed if p.is_file() and not image_suffix(p) and not p.name.startswith("."))
         if others:
             log.info("%s='%s': %d file(s) that are no image left out (%s%s)", self.KEY, self.path, len(others),
                      ", ".join(others[:3]), ", ..." if len(others) > 3 else "")
+        hidden = sorted(p.name for p in listed if p.is_file() and p.name.startswith("."))
+        if hidden:  # macOS's ._a.fits beside a.fits, .DS_Store: named, as other files are
+            log.info("%s='%s': %d hidden file(s) left out (%s%s)", self.KEY, self.path, len(hidden),
+                     ", ".join(hidden[:3]), ", ..." if len(hidden) > 3 else "")
         one_file_per_stem(files, self.KEY, self.path)
         if not files:
             held = (f", only {len(others)} other file(s) ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''})"
@@ -240,12 +256,24 @@ class ImageFolder:
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
                             f"when it holds no anomaly{_named_apart(image_path, masks, images)}")
         one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
-        mask = read_mask(found[0])
+        mask = read_mask(found[0], self.several["mask"], self.mask_values)
         if mask.shape != image_shape[-2:]:
             raise UserError(f"mask '{found[0].name}' is {mask.shape[0]}x{mask.shape[1]} but image "
                             f"'{image_path.name}' is {image_shape[-2]}x{image_shape[-1]}; a mask must have "
                             "its image's height and width")
         return mask
+
+    def _say_hdus(self, files: list[Path]) -> None:
+        """One warning for the FITS files of several image HDUs read at their first (the others' pixels never
+        seen), one for a data.source.hdu that no file of the folder is read with."""
+        for role, fix in (("image", self.HDU_FIX), ("mask", "write each mask in a file of one image HDU")):
+            several = self.several[role]
+            if several:
+                name, hdus = next(iter(several.items()))
+                log.warning("%d FITS %s file(s) hold several image HDUs with data (e.g. '%s': %s, as index (EXTNAME)); "
+                            "the first of each is read: %s", len(several), role, name, ", ".join(hdus), fix)
+        if self.hdu is not None and not any(image_suffix(p).startswith((".fits", ".fit", ".fts", ".fz")) for p in files):
+            log.warning("%s=%s is not used: '%s' holds no FITS image", self.HDU_KEY, self.hdu, self.path)
 
     def load(self) -> SkyTiles:
         images, masks, groups, names = [], [], [], []
@@ -256,7 +284,8 @@ class ImageFolder:
         files = self._files()
         mask_files, stems = self._masks(), {name_stem(path) for path in files}
         for index, path in enumerate(files):
-            image = read_array(path, channels_last, offsets=offsets, key=self.KEY)
+            image = read_array(path, channels_last, offsets=offsets, key=self.KEY, hdu=self.hdu,
+                               several=self.several["image"])
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
             if any(counts := transparent_as_missing(image, path)):
                 see_through[path.name] = counts
@@ -268,8 +297,7 @@ class ImageFolder:
                                 f"{first[1][0]}; all images must have the same channels")
             elif self.tile_size is None and image.shape != first[1]:
                 raise UserError(f"images differ in size: '{path.name}' is {image.shape[1]}x{image.shape[2]} but "
-                                f"'{first[0]}' is {first[1][1]}x{first[1][2]}; give images of one size, or cut "
-                                "them into tiles with data.source.tile_size=<side>")
+                                f"'{first[0]}' is {first[1][1]}x{first[1][2]}; {self.SIZES_FIX}")
             if self.tile_size is None:
                 pieces = [(0, 0, image)]
             else:
@@ -293,6 +321,13 @@ class ImageFolder:
                      "(NaN: the quality check fills or drops them), %d partly transparent one(s) keep their colour; "
                      "the alpha channel is no image channel", len(see_through), next(iter(see_through)),
                      transparent, partly)
+        self._say_hdus(files)
+        if self.mask_values:  # classes, an 'ignore' value, a soft edge: all read as anomalous, which may not be meant
+            name, found = next(iter(self.mask_values.items()))
+            shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")
+            log.warning("%d mask(s) hold a negative or more than one non-zero value (e.g. '%s': %s); every non-zero pixel is read as "
+                        "anomalous: if a value means something else (a class to leave out, 'ignore', a soft edge), write "
+                        "0 there, and 1 where a pixel is anomalous", len(self.mask_values), name, shown)
         if offsets:
             name, (level, noise, step) = next(iter(offsets.items()))
             log.info("%d image(s) of %s (e.g. '%s': level %.6g, noise %.3g) lie so far above 0 that float32 would "
