@@ -234,12 +234,29 @@ def test_a_key_below_the_groups_taken_out_is_one_line_naming_the_override(compos
     (["~trainer", "trainer.max_epochs=1"], "trainer.max_epochs=1 sets a setting of trainer, which ~trainer takes "
                                            "out; leave one of the two out"),
     (["~epochs"], "~epochs deletes epochs, which the config does not have, or holds as null already"),
+    (["~hydra.run.dir"], "~hydra.run.dir: hydra.run.dir is a setting of a typed schema (RunDir), which keeps every one "
+                         "of its settings; give it a value instead: hydra.run.dir=<value> (python train.py --cfg hydra "
+                         "shows its own)"),
 ])
 def test_a_deletion_hydra_refuses_is_one_line_saying_why(argv, expected, capsys, monkeypatch, tmp_path):
     """Hydra's words were 'Error merging override ~trainer.max_epochs; TrainerConf (DictConfig) does not support
     deletion', and for ~trainer with trainer.max_epochs=1 'To append to your config use +trainer.max_epochs=1'."""
     line = refused(argv, capsys, monkeypatch, tmp_path)
     assert line.startswith(f"error: {expected}"), line
+
+
+@pytest.mark.parametrize("script, config", [(train_script, "train"), (evaluate_script, "eval")])
+def test_hydras_own_settings_taken_out_are_refused_before_a_folder_is_made(script, config, capsys, monkeypatch,
+                                                                           tmp_path):
+    """~hydra took out conf/hydra/default.yaml: the run went to Hydra's own outputs/<date>/<time> in the working
+    folder, past the paths.log_dir given beside it, without a word."""
+    monkeypatch.chdir(tmp_path)
+    line = refused(["~hydra", "ckpt_path=x"] if config == "eval" else ["~hydra"], capsys, monkeypatch, tmp_path,
+                   script=script, config=config)
+    assert line.startswith("error: ~hydra takes out trainlab's Hydra settings (conf/hydra/default.yaml: the run folder "
+                           "under paths.log_dir, "), line
+    assert line.endswith(f"python {config}.py --cfg hydra shows them)")  # the script as typed (refused() types eval.py)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("override, fix", [

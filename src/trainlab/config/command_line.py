@@ -312,7 +312,21 @@ def start_checks(argv: list[str]) -> Optional[str]:
         return ("the working folder this command was started in no longer exists (removed after the shell "
                 "entered it); cd to an existing folder and run it again")
     matplotlib_config_where_writable()
-    return _undecoded_argument(argv) or config_dir_problem(argv) or _missing_stack(argv)
+    return _undecoded_argument(argv) or config_dir_problem(argv) or _hydra_taken_out(argv) or _missing_stack(argv)
+
+
+def _hydra_taken_out(argv: list[str]) -> Optional[str]:
+    """``~hydra`` takes out conf/hydra/default.yaml's settings (Hydra keeps its own node, which its schema
+    holds): the run went to Hydra's own ``outputs/<date>/<time>`` in the working folder, past ``paths.log_dir``,
+    without train.log's handler or the preflight checks. (``~hydra.<key>`` is refused by Hydra's schema.)"""
+    if "~hydra" not in argv:
+        return None
+    from trainlab.config.composition import _script
+
+    return ("~hydra takes out trainlab's Hydra settings (conf/hydra/default.yaml: the run folder under paths.log_dir, "
+            "train.log, the checks before a run), and the run would go to Hydra's own outputs/<date>/<time> in the "
+            f"working folder; leave ~hydra out (hydra.<key>=<value> changes one of them; python {_script()} --cfg "
+            "hydra shows them)")
 
 
 # what a run imports that requirements.txt installs apart from the rest: torch's line first, and the two that need it

@@ -394,7 +394,8 @@ def _add_or_delete_problem(message: str, argv: list[str]) -> Optional[str]:
                           message)):  # a key of a typed schema (trainer, hardware): every one is read
         key = found.group(1)
         return (f"~{key}: {key} is a setting of a typed schema ({found.group(2)}), which keeps every one of its "
-                f"settings; give it a value instead: {key}=<value> (python {_script()} --cfg job shows its own)")
+                f"settings; give it a value instead: {key}=<value> (python {_script()} --cfg "
+                f"{'hydra' if key.startswith('hydra.') else 'job'} shows its own)")
     if (found := re.match(r"Could not override '([^']+)'", message)):  # a key below one that ~ takes out
         key = found.group(1)
         above = next((k for k in given if given[k].startswith("~") and key.startswith(k + ".")), None)
