@@ -72,6 +72,16 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
     ("logger=[csv,wandb]", "logger=wandb is not an option of the logger group; its options: csv, mlflow, none, "
                            "tensorboard"),
     ("trainer.max_epoch=3", "trainer.max_epoch is not a setting of trainer; did you mean trainer.max_epochs?"),
+    # a key of another option of the group: it was told the run's option's settings alone, or 'did you mean
+    # data.source._target_?'
+    ("data.source.path=my.csv", "data.source.path is not a setting of data.source; data=catalogue, data=file, "
+                                "data=sky_folder have it (data=synthetic does not): add one of them (a '+' in front"),
+    ("data.source.target_columns=[y]", "data.source.target_columns is not a setting of data.source; data=file has it "
+                                       "(data=synthetic does not): add data=file (a '+'"),
+    ("model.net.attention=scaled_dot", "model.net.attention is not a setting of model.net; model=lstm_attention has "
+                                       "it (model=lstm does not): add model=lstm_attention (a '+'"),
+    ("optimizer.momentum=0.9", "optimizer.momentum is not a setting of optimizer; optimizer=sgd has it "
+                               "(optimizer=adam does not): add optimizer=sgd (a '+'"),
     ("+seed=3", "+seed=3 adds seed, which the config already has; drop the '+' to change it: seed=3"),
     ("+model=cnn", "+model=cnn adds a second model, but model is already chosen; drop the '+' to choose "
                    "another: model=cnn"),

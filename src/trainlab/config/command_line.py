@@ -121,11 +121,13 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     finally:
         GlobalHydra.instance().clear()
     # the first part of the key the config lacks (evaul.x: evaul), below the deepest node it has
-    parts, depth = missing.split("."), 0
+    parts, depth, root = missing.split("."), 0, node
     while depth < len(parts) - 1 and isinstance(node, DictConfig) and parts[depth] in node:
         node, depth = node[parts[depth]], depth + 1
     key, parent, name = ".".join(parts[: depth + 1]), ".".join(parts[:depth]), parts[depth]
     settings = [str(k) for k in node.keys() if parent or k != "hydra"] if isinstance(node, DictConfig) else []
+    from trainlab.config.search_path import other_options_hint
+
     given = next((o.value() for o in single if o.key_or_group == refused_key), None)
     if missing != refused_key and parent == refused_key and not settings and isinstance(given, dict):
         from trainlab.config.spelling import grammar_value
@@ -134,8 +136,10 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         return (f"{refused_key} holds no key yet, and a mapping given whole cannot add one ({name}): add each with a "
                 f"'+' in front: {adds}")
     where = f"a setting of {parent}" if parent else "a top-level setting"
-    hint = (did_you_mean(name, settings, prefix=f"{parent}." if parent else "")
-            or (f"its settings: {', '.join(settings)}" if settings else ""))
+    ours = [k for k in settings if not k.startswith("_") or name.startswith("_")]  # _target_ is no spelling of a key
+    hint = "; ".join(h for h in (did_you_mean(name, ours, prefix=f"{parent}." if parent else ""),
+                                 other_options_hint(key, root)) if h) \
+        or (f"its settings: {', '.join(settings)}" if settings else "")
     from trainlab.config.composition import _script
 
     script = _script()
