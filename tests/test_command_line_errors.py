@@ -72,6 +72,16 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
     ("logger=[csv,wandb]", "logger=wandb is not an option of the logger group; its options: csv, mlflow, none, "
                            "tensorboard"),
     ("trainer.max_epoch=3", "trainer.max_epoch is not a setting of trainer; did you mean trainer.max_epochs?"),
+    # a key of another option of the group: it was told the run's option's settings alone, or 'did you mean
+    # data.source._target_?'
+    ("data.source.path=my.csv", "data.source.path is not a setting of data.source; data=catalogue, data=file, "
+                                "data=sky_folder have it (data=synthetic does not): add one of them (a '+' in front"),
+    ("data.source.target_columns=[y]", "data.source.target_columns is not a setting of data.source; data=file has it "
+                                       "(data=synthetic does not): add data=file (a '+'"),
+    ("model.net.attention=scaled_dot", "model.net.attention is not a setting of model.net; model=lstm_attention has "
+                                       "it (model=lstm does not): add model=lstm_attention (a '+'"),
+    ("optimizer.momentum=0.9", "optimizer.momentum is not a setting of optimizer; optimizer=sgd has it "
+                               "(optimizer=adam does not): add optimizer=sgd (a '+'"),
     ("+seed=3", "+seed=3 adds seed, which the config already has; drop the '+' to change it: seed=3"),
     ("+model=cnn", "+model=cnn adds a second model, but model is already chosen; drop the '+' to choose "
                    "another: model=cnn"),
@@ -174,14 +184,89 @@ def test_an_interpolation_to_a_missing_key_is_one_line_before_anything_is_built(
     prepare(compose_cfg(["seed=${data.batch_size}"]))  # one that resolves is fine
 
 
-@pytest.mark.parametrize("group", ["model", "data"])
+@pytest.mark.parametrize("group", ["model", "data", "logger", "callbacks", "optimizer"])
 def test_a_group_taken_out_is_refused_by_name(group, compose_cfg):
+    """~logger, ~callbacks, ~optimizer ended in OmegaConf's "Key 'logger' is not in struct" and a traceback."""
     from trainlab.config.errors import UserError
     from trainlab.run.pipeline import prepare
 
     with pytest.raises(UserError, match=rf"^the config has no {group} \(~{group} takes it out\), and every run needs "
-                                        rf"one; choose one instead: {group}=<option>"):
+                                        rf"one; choose one instead: {group}=<option>") as refused_:
         prepare(compose_cfg([f"~{group}"]))
+    if group in ("logger", "callbacks"):
+        assert str(refused_.value).endswith(f"; {group}=none for none")
+
+
+@pytest.mark.parametrize("config, override, expected", [
+    ("train", "~seed", "the config has no seed (~seed takes it out), and every run reads it; leave ~seed out (its "
+                       "default: seed=3407), or give a value: seed=<value>"),
+    ("train", "~test", "the config has no test (~test takes it out), and every run reads it; leave ~test out (its "
+                       "default: test=true)"),
+    ("eval", "~hardware", "the config has no hardware (~hardware takes it out), and every run needs one; choose one "
+                          "instead: hardware=<option> (a100, auto, cpu"),
+    ("eval", "~latency", "the config has no latency (~latency takes it out), and every run reads it; leave ~latency "
+                         "out, or give"),
+    ("predict", "~horizon", "the config has no horizon (~horizon takes it out), and every run reads it"),
+])
+def test_a_setting_of_the_scripts_own_config_taken_out_is_refused_by_name(config, override, expected, compose_cfg):
+    """evaluate.py ~hardware ended in a traceback, predict.py ~hardware in 'interpolation key hardware.accelerator
+    not found', which named no ~."""
+    from trainlab.config.errors import UserError
+    from trainlab.config.families import check_nothing_taken_out
+
+    extra = {"train": [], "eval": ["ckpt_path=x"], "predict": ["ckpt_path=x", "horizon=2"]}[config]
+    with pytest.raises(UserError) as refused_:
+        check_nothing_taken_out(compose_cfg([*extra, override], config_name=config), config)
+    assert str(refused_.value).startswith(expected), refused_.value
+
+
+def test_a_key_below_the_groups_taken_out_is_one_line_naming_the_override(compose_cfg):
+    """~model.net ended in "Key 'net' is not in struct" and a traceback, where the pipeline read it."""
+    from omegaconf.errors import ConfigAttributeError
+
+    from trainlab.config.composition import as_script
+    from trainlab.config.errors import known_error
+    from trainlab.run.pipeline import prepare
+
+    cfg = prepare(compose_cfg(["~model.net"]))
+    with pytest.raises(ConfigAttributeError) as missing:
+        cfg.model.net
+    with as_script("train.py"):
+        assert str(known_error(missing.value)).startswith(
+            "~model.net takes out model.net, which train.py reads (model.net is missing); leave ~model.net out")
+    compose_cfg(["seed=3"])  # no ~ on this command line: the same error is no user's
+    assert known_error(missing.value) is None
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["~trainer.max_epochs"], "~trainer.max_epochs: trainer.max_epochs is a setting of a typed schema (TrainerConf), "
+                              "which keeps every one of its settings; give it a value instead: trainer.max_epochs=<value>"),
+    (["~trainer", "trainer.max_epochs=1"], "trainer.max_epochs=1 sets a setting of trainer, which ~trainer takes "
+                                           "out; leave one of the two out"),
+    (["~epochs"], "~epochs deletes epochs, which the config does not have, or holds as null already"),
+    (["~hydra.run.dir"], "~hydra.run.dir: hydra.run.dir is a setting of a typed schema (RunDir), which keeps every one "
+                         "of its settings; give it a value instead: hydra.run.dir=<value> (python train.py --cfg hydra "
+                         "shows its own)"),
+])
+def test_a_deletion_hydra_refuses_is_one_line_saying_why(argv, expected, capsys, monkeypatch, tmp_path):
+    """Hydra's words were 'Error merging override ~trainer.max_epochs; TrainerConf (DictConfig) does not support
+    deletion', and for ~trainer with trainer.max_epochs=1 'To append to your config use +trainer.max_epochs=1'."""
+    line = refused(argv, capsys, monkeypatch, tmp_path)
+    assert line.startswith(f"error: {expected}"), line
+
+
+@pytest.mark.parametrize("script, config", [(train_script, "train"), (evaluate_script, "eval")])
+def test_hydras_own_settings_taken_out_are_refused_before_a_folder_is_made(script, config, capsys, monkeypatch,
+                                                                           tmp_path):
+    """~hydra took out conf/hydra/default.yaml: the run went to Hydra's own outputs/<date>/<time> in the working
+    folder, past the paths.log_dir given beside it, without a word."""
+    monkeypatch.chdir(tmp_path)
+    line = refused(["~hydra", "ckpt_path=x"] if config == "eval" else ["~hydra"], capsys, monkeypatch, tmp_path,
+                   script=script, config=config)
+    assert line.startswith("error: ~hydra takes out trainlab's Hydra settings (conf/hydra/default.yaml: the run folder "
+                           "under paths.log_dir, "), line
+    assert line.endswith(f"python {config}.py --cfg hydra shows them)")  # the script as typed (refused() types eval.py)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("override, fix", [

@@ -663,7 +663,7 @@ def test_a_resume_with_another_effective_batch_says_so_in_one_line(compose_cfg, 
     assert said[("trainer.accumulate_grad_batches=2",)] == []
 
 
-def test_a_resume_under_another_seed_says_so_in_one_line(compose_cfg, run_train, caplog):
+def test_a_resume_under_another_seed_or_settings_says_so_in_one_line(compose_cfg, run_train, caplog):
     """A resume composes its config anew: a run trained with seed=1, resumed without it, went on under the
     default seed (its training order and dropout drawn from another seed) without a word, where README
     promises a resume that ends as the run never stopped. The data here do not depend on the seed (their
@@ -671,16 +671,25 @@ def test_a_resume_under_another_seed_says_so_in_one_line(compose_cfg, run_train,
     common = [*TINY, "logger=none", "callbacks.early_stopping=null", "data.source.seed=7", "data.seed=7"]
     first = compose_cfg([*common, "seed=1", "trainer.max_epochs=1"])
     run_train(first)
-    said = {}
-    for seed in ("3407", "1"):
+    said, other = {}, {}
+    for seed, extra in (("3407", []), ("1", []), ("1", ["data.window=12", "model.net.dropout=0.3"])):
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="trainlab.run.resume_checks"):
-            run_train(compose_cfg([*common, f"seed={seed}", "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
-        said[seed] = [r.message for r in caplog.records if "seed=" in r.message]
-    assert said["3407"] == [f"ckpt_path={first.paths.output_dir}/checkpoints/last.ckpt: that run was trained with seed=1, this resume runs with "
-                            "seed=3407: its training order and dropout from here on are drawn from another seed, so it "
-                            "will not end as that run would have; resume with seed=1 for that"]
-    assert said["1"] == []
+            run_train(compose_cfg([*common, f"seed={seed}", *extra, "trainer.max_epochs=2",
+                                   f"ckpt_path={first.paths.output_dir}"]))
+        said[seed, bool(extra)] = [r.message for r in caplog.records if "seed=" in r.message]
+        other[seed, bool(extra)] = [r.message for r in caplog.records if "settings differ" in r.message]
+    assert said["3407", False] == [f"ckpt_path={first.paths.output_dir}/checkpoints/last.ckpt: that run was trained with seed=1, this resume runs with "
+                                   "seed=3407: its training order and dropout from here on are drawn from another seed, so it "
+                                   "will not end as that run would have; resume with seed=1 for that"]
+    assert said["1", False] == [] and said["1", True] == []
+    # the same for the model's and data's settings, which went on without a word (data.window=12 where the run
+    # had 16): other settings that still fit the checkpoint's tensors
+    assert other["3407", False] == other["1", False] == []
+    assert other["1", True] == [f"ckpt_path={first.paths.output_dir}/checkpoints/last.ckpt: this resume's settings differ "
+                                "from that run's: model.net.dropout: 0.1 -> 0.3; data.window: 16 -> 12; it goes on with "
+                                "them, so it will not end as that run would have; resume with that run's settings for "
+                                "that"]
 
 
 def test_a_resume_from_inside_an_epoch_says_in_one_line_that_it_is_not_exact(compose_cfg, run_train, caplog, recwarn):

@@ -121,11 +121,13 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     finally:
         GlobalHydra.instance().clear()
     # the first part of the key the config lacks (evaul.x: evaul), below the deepest node it has
-    parts, depth = missing.split("."), 0
+    parts, depth, root = missing.split("."), 0, node
     while depth < len(parts) - 1 and isinstance(node, DictConfig) and parts[depth] in node:
         node, depth = node[parts[depth]], depth + 1
     key, parent, name = ".".join(parts[: depth + 1]), ".".join(parts[:depth]), parts[depth]
     settings = [str(k) for k in node.keys() if parent or k != "hydra"] if isinstance(node, DictConfig) else []
+    from trainlab.config.search_path import other_options_hint
+
     given = next((o.value() for o in single if o.key_or_group == refused_key), None)
     if missing != refused_key and parent == refused_key and not settings and isinstance(given, dict):
         from trainlab.config.spelling import grammar_value
@@ -134,8 +136,10 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         return (f"{refused_key} holds no key yet, and a mapping given whole cannot add one ({name}): add each with a "
                 f"'+' in front: {adds}")
     where = f"a setting of {parent}" if parent else "a top-level setting"
-    hint = (did_you_mean(name, settings, prefix=f"{parent}." if parent else "")
-            or (f"its settings: {', '.join(settings)}" if settings else ""))
+    ours = [k for k in settings if not k.startswith("_") or name.startswith("_")]  # _target_ is no spelling of a key
+    hint = "; ".join(h for h in (did_you_mean(name, ours, prefix=f"{parent}." if parent else ""),
+                                 other_options_hint(key, root)) if h) \
+        or (f"its settings: {', '.join(settings)}" if settings else "")
     from trainlab.config.composition import _script
 
     script = _script()
@@ -312,7 +316,21 @@ def start_checks(argv: list[str]) -> Optional[str]:
         return ("the working folder this command was started in no longer exists (removed after the shell "
                 "entered it); cd to an existing folder and run it again")
     matplotlib_config_where_writable()
-    return _undecoded_argument(argv) or config_dir_problem(argv) or _missing_stack(argv)
+    return _undecoded_argument(argv) or config_dir_problem(argv) or _hydra_taken_out(argv) or _missing_stack(argv)
+
+
+def _hydra_taken_out(argv: list[str]) -> Optional[str]:
+    """``~hydra`` takes out conf/hydra/default.yaml's settings (Hydra keeps its own node, which its schema
+    holds): the run went to Hydra's own ``outputs/<date>/<time>`` in the working folder, past ``paths.log_dir``,
+    without train.log's handler or the preflight checks. (``~hydra.<key>`` is refused by Hydra's schema.)"""
+    if "~hydra" not in argv:
+        return None
+    from trainlab.config.composition import _script
+
+    return ("~hydra takes out trainlab's Hydra settings (conf/hydra/default.yaml: the run folder under paths.log_dir, "
+            "train.log, the checks before a run), and the run would go to Hydra's own outputs/<date>/<time> in the "
+            f"working folder; leave ~hydra out (hydra.<key>=<value> changes one of them; python {_script()} --cfg "
+            "hydra shows them)")
 
 
 # what a run imports that requirements.txt installs apart from the rest: torch's line first, and the two that need it

@@ -268,6 +268,8 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     message = str(exc)
     if (unchosen := unchosen_group_problem(message, argv, config_name)) is not None:
         return unchosen
+    if (taken := _add_or_delete_problem(f"{message}; {cause}" if cause else message, argv)) is not None:
+        return taken
     if config_name and (message.startswith("Could not override")
                         or (message.startswith("In '") and "ConfigKeyError" in message)):  # a key a file sets
         return unknown_key_problem(argv, config_name) or _one_line(exc)
@@ -277,7 +279,7 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
                      message)
     if typed:
         return f"{typed.group(1)}.yaml sets {typed.group(3)}: {typed.group(2).strip()}"
-    return _add_or_delete_problem(message, argv) or _one_line(exc)
+    return _one_line(exc)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -385,7 +387,20 @@ def _add_or_delete_problem(message: str, argv: list[str]) -> Optional[str]:
         return (f"{override} is a search range, which only a sweep uses: add -m (python {_script()} -m "
                 f"hparams_search=optuna ... {override}), or give one value: {key}=<value>")
     if (found := re.match(r"Could not delete from config\. '([^']+)' does not exist", message)):
+        key = found.group(1)  # Hydra deletes no key that holds null either (~epochs)
+        return (f"{given.get(key, '~' + key)} deletes {key}, which the config does not have, or holds as null "
+                f"already; leave it out (python {_script()} --cfg job shows every setting)")
+    if (found := re.match(r"Error merging override ~([\w.]+)\S*; (\w+) \(DictConfig\) does not support deletion",
+                          message)):  # a key of a typed schema (trainer, hardware): every one is read
         key = found.group(1)
-        return (f"{given.get(key, '~' + key)} deletes {key}, which the config does not have; leave it out "
-                f"(python {_script()} --cfg job shows every setting)")
+        return (f"~{key}: {key} is a setting of a typed schema ({found.group(2)}), which keeps every one of its "
+                f"settings; give it a value instead: {key}=<value> (python {_script()} --cfg "
+                f"{'hydra' if key.startswith('hydra.') else 'job'} shows its own)")
+    if (found := re.match(r"Could not override '([^']+)'", message)):  # a key below one that ~ takes out
+        key = found.group(1)
+        above = next((k for k in given if given[k].startswith("~") and key.startswith(k + ".")), None)
+        if above is not None:
+            typed = next((a for a in argv if a.lstrip("+").startswith(key + "=")), key + "=...")
+            return (f"{typed} sets a setting of {above}, which {given[above]} takes out; "
+                    f"leave one of the two out")
     return None

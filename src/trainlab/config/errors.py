@@ -129,12 +129,36 @@ def known_error(exc: BaseException) -> Optional[UserError]:
     (:func:`trainlab.data.shared_memory.shared_memory_error`); None for anything else."""
     from trainlab.run.durable import DiskFull
 
-    found = unwrap_user_error(exc) or DiskFull.of(exc)
+    found = unwrap_user_error(exc) or DiskFull.of(exc) or taken_out(exc)
     if found is None and "torch" in sys.modules:  # only torch's DataLoader workers use shared memory
         from trainlab.data.shared_memory import shared_memory_error
 
         found = shared_memory_error(exc)
     return found
+
+
+def taken_out(exc: BaseException) -> Optional[UserError]:
+    """A setting the run reads, missing because ``~key`` on the command line took it (or a node above it)
+    out: one line naming the override (``~model.net`` ended in ``Key 'net' is not in struct`` and a
+    traceback); None for any other error. The settings of the config file itself and its groups are checked
+    before the run (:func:`trainlab.config.families.check_nothing_taken_out`); this catches the keys below them."""
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen and not isinstance(exc, (ConfigAttributeError, ConfigKeyError)):
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    if exc is None or id(exc) in seen or not exc.full_key:
+        return None
+    from trainlab.config.composition import _script, task_overrides
+
+    missing = str(exc.full_key)
+    for override in task_overrides():
+        key = override[1:].split("=", 1)[0]
+        if override.startswith("~") and (missing == key or missing.startswith(key + ".")):
+            return UserError(f"{override} takes out {key}, which {_script()} reads ({missing} is missing); leave "
+                             f"{override} out (python {_script()} --cfg job shows the setting it would take out)")
+    return None
 
 
 class Refused(BaseException):

@@ -210,17 +210,33 @@ def base_class(key: str) -> type:
     return SplitDataModule
 
 
-def check_model_and_data_given(cfg: DictConfig) -> None:
-    """``~model`` or ``~data`` on the command line takes the group out; every run needs both (checked
-    before anything reads them, interpolations to ``data.*`` included). The options offered are those of
-    every config folder (a user's ``--config-dir`` too)."""
+def check_nothing_taken_out(cfg: DictConfig, config_name: str = "train") -> None:
+    """``~group`` or ``~key`` on the command line takes out a group or setting of the script's own config file
+    (``conf/<config_name>.yaml``); every one of them is read (``~logger`` ended in ``Key 'logger' is not in
+    struct`` and a traceback), so each is refused, naming the override and what to give instead (checked
+    before anything reads them, interpolations to ``data.*`` included). A group's options are those of every
+    config folder (a user's ``--config-dir`` too); groups chosen ``null`` there (``experiment``) are optional."""
     from trainlab.config.search_path import group_options
+    from trainlab.run.root import repo_root
 
-    for group in ("model", "data"):
+    path = repo_root() / "conf" / f"{config_name}.yaml"
+    if not path.is_file():  # a primary config of the user's own (--config-name): its keys are theirs
+        return
+    own = OmegaConf.load(path)
+    groups = [next(iter(d)) for d in own.get("defaults", []) if isinstance(d, DictConfig)
+              and next(iter(d.values())) is not None]
+    for group in [g for g in groups if g != "hydra"]:
         if not isinstance(cfg.get(group), DictConfig):
-            options = ", ".join(group_options(group))
+            options = group_options(group)
+            off = f"; {group}=none for none" if "none" in options else ""
             raise UserError(f"the config has no {group} (~{group} takes it out), and every run needs one; choose "
-                            f"one instead: {group}=<option> ({options})")
+                            f"one instead: {group}=<option> ({', '.join(options)}){off}")
+    for key in [k for k in own if k != "defaults" and k not in cfg]:
+        value = OmegaConf.to_container(own, resolve=False)[key]
+        shown = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        default = f" (its default: {key}={shown})" if not isinstance(value, dict) and shown != "???" else ""
+        raise UserError(f"the config has no {key} (~{key} takes it out), and every run reads it; leave ~{key} out"
+                        f"{default}, or give a value: {key}=<value>")
 
 
 def check_families(cfg: DictConfig) -> None:

@@ -59,6 +59,47 @@ def group_options(group: str, sources: Sources = None) -> list[str]:
     return sorted({path.stem for folder in config_folders(sources) for path in (folder / group).glob("*.yaml")})
 
 
+def options_with_key(group: str, key: str, sources: Sources = None) -> list[str]:
+    """The options of ``group`` whose own file sets ``key`` (dotted, below the group: ``source.path``), as
+    ``group=option``: where a key this run's option lacks lives (``data.source.path=my.csv`` without
+    ``data=file``). Read from each option's file alone (what its defaults list adds is not seen)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    found = []
+    for option in group_options(group, sources):
+        try:  # as written: a required value (???) and interpolations are keys all the same
+            node: Any = OmegaConf.to_container(OmegaConf.load(option_file(group, option, sources)), resolve=False)
+        except (OSError, OmegaConfBaseException):
+            continue  # a file Hydra cannot read either: its own refusal names it
+        for part in key.split("."):
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+        if node is not _ABSENT:
+            found.append(f"{group}={option}")
+    return found
+
+
+_ABSENT = object()
+
+
+def other_options_hint(key: str, composed: Any) -> str:
+    """``data.source.path`` is no setting of ``data=synthetic`` but of ``data=file``: which options of the key's
+    group have it ("" when none, or the key is no group's); it was told the settings of the run's option alone,
+    or 'did you mean data.source._target_?'."""
+    from omegaconf import OmegaConf
+
+    group, _, below = key.partition(".")
+    if not below or group == "hydra":
+        return ""
+    others = options_with_key(group, below)
+    if not others:
+        return ""
+    chosen = OmegaConf.select(composed, f"hydra.runtime.choices.{group}", default=None)
+    lacking = f" ({group}={chosen} does not)" if chosen else ""
+    return (f"{', '.join(others)} {'has' if len(others) == 1 else 'have'} it{lacking}: add "
+            f"{others[0] if len(others) == 1 else 'one of them'}")
+
+
 def option_given_as_path(group: str, value: str) -> str:
     """What to say for ``group=<a file's path>`` (``model=conf/model/cnn.yaml``, ``model=~/myconf/model/mine.yaml``):
     a group's option is a file's name, without ``.yaml``, found in the config folders; a file of one's own is

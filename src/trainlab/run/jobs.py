@@ -61,8 +61,10 @@ def train_job(cfg: DictConfig, exits: bool) -> dict[str, float]:
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test the checkpoint named by ``cfg.ckpt_path``; returns what metrics.json holds."""
+    from trainlab.config.families import check_nothing_taken_out
     from trainlab.run.process import settings_kept
 
+    check_nothing_taken_out(cfg, "eval")  # ~hardware: before an interpolation to it fails
     with settings_kept():  # called from Python, torch's threads and flags are left as they were found
         return _evaluate(cfg)
 
@@ -78,9 +80,11 @@ def evaluate_job(cfg: DictConfig, exits: bool) -> dict[str, Any]:
 
 def predict(cfg: DictConfig) -> dict[str, Any]:
     """Forecast ``cfg.horizon`` steps after the data of the run ``cfg.ckpt_path`` names (trainlab.prediction)."""
+    from trainlab.config.families import check_nothing_taken_out
     from trainlab.prediction.run import predict as forecast_run
     from trainlab.run.process import settings_kept
 
+    check_nothing_taken_out(cfg, "predict")  # ~hardware: before an interpolation to it fails
     with settings_kept():  # called from Python, torch's threads and flags are left as they were found
         return forecast_run(cfg)
 

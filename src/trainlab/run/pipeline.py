@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.checks import DATA_KEY, check_config, run_data_hint
 from trainlab.config.errors import UserError
-from trainlab.config.families import base_class, check_families, check_model_and_data_given
+from trainlab.config.families import base_class, check_families, check_nothing_taken_out
 from trainlab.config.instantiate import build
 from trainlab.config.schemas import check_schema_additions, check_trainer
 from trainlab.config.search_path import check_shadowed_choices
@@ -57,7 +57,7 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     check_shadowed_choices()
     check_schema_additions(cfg, task_overrides())
     if training:  # before values: another family's data interpolates keys this model lacks (gaia's ${model.net.num_layers})
-        check_model_and_data_given(cfg)
+        check_nothing_taken_out(cfg)
         check_families(cfg)
     check_interpolations(cfg)
     hardware = apply_hardware(cfg.hardware)

@@ -240,7 +240,26 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         f"to train on, raise callbacks.early_stopping.patience (e.g. {patience + 5}) or set "
                         f"callbacks.early_stopping=null{_untested_hint(folder, cfg)}")
     warn_other_seed(old_cfg, cfg, ckpt_path)
+    warn_other_settings([d for d in differs if d not in moved], ckpt_path, repeat)
     warn_mid_epoch(ckpt_path, ckpt)
+
+
+# said by a warning of their own: the effective batch (trainlab.callbacks.records.warn_other_batch)
+_SAID_ELSEWHERE = ("data.batch_size: ",)
+
+
+def warn_other_settings(differs: list[str], ckpt_path: str, repeat: str) -> None:
+    """One warning when a resume's model or data settings differ from the checkpoint's run where its tensors
+    still fit (``data.window: 48 -> 24``, a run's ``model.net.dropout=0.3`` left out): a resume composes its
+    config anew, and it went on with them without a word. It may be meant (fine-tuning on longer windows); it
+    does not end as that run would have. ``repeat``: how that run was started."""
+    shown = [d for d in differs if not d.startswith(_SAID_ELSEWHERE)]
+    if not shown:
+        return
+    more = f" (and {len(shown) - 4} more)" if len(shown) > 4 else ""
+    log.warning("ckpt_path=%s: this resume's settings differ from that run's: %s%s; it goes on with them, so it will "
+                "not end as that run would have%s", ckpt_path, "; ".join(shown[:4]), more,
+                repeat or "; resume with that run's settings for that")
 
 
 def warn_other_seed(old_cfg: Optional[DictConfig], cfg: DictConfig, ckpt_path: str) -> None:
