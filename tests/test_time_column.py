@@ -600,3 +600,29 @@ def test_a_format_of_numbers_on_dates_written_as_text_says_to_drop_it(tmp_path, 
             f"data.source.time_format={time_format} reads numbers ({what}), but data.source.time_column 'Date' in "
             f"'{path}' holds text (row 0: '2020-01-01'); drop the format (null reads dates written as text)")):
         TableFile(str(path), ["y"], time_column="Date", time_format=time_format).load()
+
+
+@pytest.mark.parametrize("written, step, season", [
+    (["2020-06-30", "2020-09-30", "2020-12-31"], "1 quarter", 4),  # 92 days apart both times
+    (["2020-07-01", "2020-10-01", "2021-01-01"], "1 quarter", 4),
+    (["2020-07-01", "2020-08-01", "2020-09-01"], "1 month", 12),  # 31 days apart both times
+    (["2001", "2002", "2003"], "1 year", None),  # 365 days apart both times
+    (["2021-01-31", "2021-02-28", "2021-03-28"], "4 weeks", None),  # 4 weeks from a month end: no calendar step
+    (["2020-01-03", "2020-01-10", "2020-01-17"], "1 week", 52)])  # weeks ending Friday
+def test_a_few_calendar_dates_equally_many_days_apart_step_by_the_calendar(written, step, season):
+    # three quarter ends read as a fixed step of 92 days: no season, and the next one 92 days on (Apr 2, not Mar 31)
+    grid = date_grid(pd.to_datetime(pd.Series(written)))
+    assert (grid.step, grid.season_length) == (step, season)
+
+
+def test_a_short_series_of_quarter_ends_beside_a_long_one_shares_its_step_and_forecast_calendar(tmp_path):
+    from trainlab.prediction.calendar import after_end
+
+    ends = pd.date_range("2015-03-31", periods=24, freq="QE")
+    frame = pd.DataFrame({"store": ["long"] * 24 + ["short"] * 3, "y": np.arange(27.0),
+                          "t": [*ends.strftime("%Y-%m-%d"), "2020-06-30", "2020-09-30", "2020-12-31"]})
+    path = tmp_path / "stores.csv"
+    frame.to_csv(path, index=False)
+    table = TableFile(str(path), ["y"], time_column="t", series_column="store").load()
+    assert [g.step for g in table.times] == ["1 quarter"] * 2 and table.frequency == "3MS"  # were 1 quarter, 92 days
+    assert list(after_end(table.times, 2, None).dt.strftime("%Y-%m-%d")) == ["2021-03-31", "2021-06-30", "2021-03-31", "2021-06-30"]

@@ -239,12 +239,35 @@ def date_grid(times: Any) -> Optional[Grid]:
     """Positions of sorted datetimes on a fixed interval, business days, or whole months, quarters or years."""
     ns = times.to_numpy().astype("datetime64[ns]").astype(np.int64)
     fixed = _on_step(ns)
-    if fixed is not None:
+    # a few quarter ends (Jun 30, Sep 30, Dec 31), month starts (Jul 1, Aug 1, Sep 1) or years (2001-2003) can
+    # lie equally many days apart: on one day of their months (or on its last), they are calendar steps
+    if fixed is not None and not (fixed[1] >= 28 * DAY_NS and _on_one_day_of_the_month(times)):
         positions, step_ns = fixed[0], int(fixed[1])
         if step_ns == DAY_NS and _business_days(times):
             days = times.to_numpy().astype("datetime64[D]")
             return Grid(np.busday_count(days[0], days).astype(np.int64), "1 business day", 5, "B")  # a week
         return Grid(positions, step_words(step_ns), step_season(step_ns), step_alias(step_ns))
+    calendar = _calendar_grid(times)
+    if calendar is None and fixed is not None:
+        step_ns = int(fixed[1])
+        return Grid(fixed[0], step_words(step_ns), step_season(step_ns), step_alias(step_ns))
+    return calendar
+
+
+def _on_one_day_of_the_month(times: Any) -> bool:
+    """Whether every time falls on one day of its month (the 1st, the 15th), or every one on its month's last
+    day, at one time of day: the marks of whole months, quarters or years."""
+    stamps = times.to_numpy().astype("datetime64[ns]")
+    days = stamps.astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    if len(np.unique(stamps - days)) > 1:
+        return False
+    last = (days + 1).astype("datetime64[M]") != months
+    return bool(last.all()) or len(np.unique(days - months.astype("datetime64[D]"))) == 1
+
+
+def _calendar_grid(times: Any) -> Optional[Grid]:
+    """Positions of sorted datetimes on whole months, quarters or years."""
     for freq, name, alias, per_year in (("M", "month", "MS", 12), ("Q", "quarter", "QS", 4), ("Y", "year", "YS", 1)):
         ordinals = np.asarray(times.dt.to_period(freq).array.asi8)
         if len(np.unique(ordinals)) < len(ordinals):
