@@ -626,3 +626,26 @@ def test_a_short_series_of_quarter_ends_beside_a_long_one_shares_its_step_and_fo
     table = TableFile(str(path), ["y"], time_column="t", series_column="store").load()
     assert [g.step for g in table.times] == ["1 quarter"] * 2 and table.frequency == "3MS"  # were 1 quarter, 92 days
     assert list(after_end(table.times, 2, None).dt.strftime("%Y-%m-%d")) == ["2021-03-31", "2021-06-30", "2021-03-31", "2021-06-30"]
+
+
+def test_a_clock_at_24_00_is_the_next_days_midnight_and_a_leap_second_is_named(tmp_path, caplog):
+    # grid operators write an hour's end ('2023-03-01 24:00'): that row was refused as 'neither numbers nor dates'
+    hours = pd.date_range("2023-03-13 01:00", periods=48, freq="h")
+    ends = [t.strftime("%d.%m.%Y %H:%M") if t.hour else (t - pd.Timedelta(days=1)).strftime("%d.%m.%Y 24:00")
+            for t in hours]
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.dates"):
+        table = load(tmp_path, ends)
+        assert table.times[0].step == "1 hour" and len(table.targets) == 48
+        assert "2 time(s) written 24:00 (first row 23: '13.03.2023 24:00') read as 00:00 of the next day" in caplog.text
+        assert pd.Timestamp(table.times[0].times[23]) == pd.Timestamp("2023-03-14 00:00")
+        given = load(tmp_path, ends, time_format="%d.%m.%Y %H:%M")  # a format given reads it too
+        assert list(given.times[0].times) == list(table.times[0].times)
+    path = tmp_path / "split.csv"  # a date and a time of day in two columns
+    pd.DataFrame({"Datum": [e[:10] for e in ends], "Uhrzeit": [e[11:] for e in ends], "y": np.arange(48.0)}).to_csv(
+        path, index=False)
+    split = TableFile(str(path), ["y"], time_column=["Datum", "Uhrzeit"]).load()
+    assert list(split.times[0].times) == list(table.times[0].times)
+    # a leap second was read as the next second and refused as its duplicate, or as no date, by the way it was written
+    seconds = ["2016-12-31 23:59:58", "2016-12-31 23:59:59", "2016-12-31 23:59:60", "2017-01-01 00:00:00"]
+    with pytest.raises(UserError, match=r"row 2 \('2016-12-31 23:59:60'\) is a leap second, .* drop that row, or add"):
+        load(tmp_path, seconds)
