@@ -649,3 +649,19 @@ def test_a_clock_at_24_00_is_the_next_days_midnight_and_a_leap_second_is_named(t
     seconds = ["2016-12-31 23:59:58", "2016-12-31 23:59:59", "2016-12-31 23:59:60", "2017-01-01 00:00:00"]
     with pytest.raises(UserError, match=r"row 2 \('2016-12-31 23:59:60'\) is a leap second, .* drop that row, or add"):
         load(tmp_path, seconds)
+
+
+def test_iso_week_dates_are_read_and_fiscal_years_get_their_fix(tmp_path, caplog):
+    # Eurostat writes weekly data '2019W01', ISO 8601 '2019-W01': both were refused as 'neither numbers nor dates'
+    mondays = pd.date_range("2018-12-31", periods=60, freq="W-MON")
+    for written_as in ("%G-W%V", "%GW%V"):
+        with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.dates"):
+            table = load(tmp_path, list(mondays.strftime(written_as))[::-1])
+        assert table.times[0].step == "1 week" and table.times[0].season_length == 52
+        assert list(table.times[0].times) == list(mondays)  # 2020-W53 included: a long ISO year
+        assert "ISO week dates read as each week's Monday (2018-12-31 to 2020-02-17)" in caplog.text
+    # fiscal years name no one calendar year: the line says how to write them (it said 'fix that row')
+    for fiscal in (["FY2019", "FY2020", "FY2021"], ["2019/20", "2020/21", "2021/22"], ["2019-2020", "2020-2021", "2021-2022"]):
+        with pytest.raises(UserError, match=rf"holds fiscal or split years \(row 0: '{fiscal[0]}'\), which name no one "
+                                            r"calendar year; write each as the year it starts or ends \(2019\)"):
+            load(tmp_path, fiscal)
