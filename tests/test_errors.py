@@ -351,6 +351,11 @@ def test_truth_values_are_read_as_one_and_zero_in_targets_and_inputs(tmp_path, c
         assert np.isnan(table.features[5, 1]) and np.nan_to_num(table.features[:, 1]).tolist() == \
             np.where(np.arange(30) == 5, 0, on).astype(float).tolist()
         assert f"column 'holiday' in '{path}' holds Yes/no: read as 1 and 0" in caplog.text
+    only = tmp_path / "future.csv"  # a future= file's rows may hold one of the two
+    frame.assign(holiday="no").to_csv(only, index=False)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.values"):
+        assert TableFile(str(only), ["y"], time_column="t").load().features[:, 1].tolist() == [0.0] * 30
+    assert f"column 'holiday' in '{only}' holds no only (of yes/no): read as 1 and 0" in caplog.text
     frame.loc[7, "holiday"] = "true"  # two kinds of flag in one column: no pair to read
     frame.to_csv(tmp_path / "flags.csv", index=False)
     with pytest.raises(UserError, match=r"column 'holiday' .* is not numeric \(2024-01-01: 'Yes'\)"):

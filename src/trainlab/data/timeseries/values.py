@@ -81,7 +81,8 @@ def _flags(column) -> Optional[tuple[Any, str]]:
             ones = words == pair[0]
             values = pd.Series(np.nan, index=column.index)
             values[present.index] = ones.astype(np.float64).to_numpy()
-            return values, "/".join(sorted({str(v).strip() for v in present}, key=lambda v: v.lower() != pair[0]))
+            seen = sorted({str(v).strip() for v in present}, key=lambda v: v.lower() != pair[0])
+            return values, "/".join(seen) if len(seen) == 2 else f"{seen[0]} only (of {'/'.join(pair)})"
     return None
 
 
