@@ -665,3 +665,18 @@ def test_iso_week_dates_are_read_and_fiscal_years_get_their_fix(tmp_path, caplog
         with pytest.raises(UserError, match=rf"holds fiscal or split years \(row 0: '{fiscal[0]}'\), which name no one "
                                             r"calendar year; write each as the year it starts or ends \(2019\)"):
             load(tmp_path, fiscal)
+
+
+@pytest.mark.parametrize("freq, ahead", [("SMS", ["2021-04-01", "2021-04-15", "2021-05-01"]),
+                                         ("SME", ["2021-04-15", "2021-04-30", "2021-05-15"])])
+def test_half_months_step_by_half_months(tmp_path, freq, ahead):
+    # pay periods and semi-monthly reports (the 1st and 15th, or the 15th and the month's end) had no regular step:
+    # rows taken as consecutive, a missing half month no gap, no season, and forecast.csv without dates
+    from trainlab.prediction.calendar import after_end
+
+    times = pd.Series(pd.date_range("2020-01-01", periods=30, freq=freq)).drop([5, 6])  # a month missing
+    table = load(tmp_path, list(times.dt.strftime("%Y-%m-%d")))
+    grid = table.times[0]
+    assert (grid.step, grid.season_length, table.frequency) == ("half a month", 24, freq)
+    assert len(table.targets) == 30 and np.isnan(table.targets[5:7, 0]).all()
+    assert list(after_end([grid], 3, None).dt.strftime("%Y-%m-%d")) == ahead
