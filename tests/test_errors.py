@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -330,6 +331,35 @@ def test_a_text_column_among_the_inputs_gets_the_inputs_to_give(tmp_path):
         f"column 'day_type' in '{path}' is not numeric (2024-01-01 00:00:00+0100 in series North: 'weekday'), "
         "nor is 'note'; make them numbers in the file (a category: a 0/1 column per value) or leave them out "
         "of the inputs: 'data.source.feature_columns=[temperature]'")
+
+
+def test_truth_values_are_read_as_one_and_zero_in_targets_and_inputs(tmp_path, caplog):
+    """An event's flag (a holiday 'yes'/'no', a CSV's True/False, a Parquet bool column) as an input or as
+    the target: refused as 'is not numeric; convert it or leave it out of data.source.target_columns'."""
+    from trainlab.data.timeseries.sources import TableFile
+
+    days = pd.date_range("2024-01-01", periods=30, freq="D").strftime("%Y-%m-%d")
+    on = np.arange(30) % 4 == 0
+    frame = pd.DataFrame({"t": days, "open": on, "holiday": np.where(on, "Yes", "no"), "y": ~on})
+    frame.loc[5, "holiday"] = None  # an empty cell stays missing, for data.missing
+    for path in (tmp_path / "flags.csv", tmp_path / "flags.parquet"):
+        frame.to_csv(path, index=False) if path.suffix == ".csv" else frame.to_parquet(path)
+        with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.values"):
+            table = TableFile(str(path), ["y"], time_column="t").load()
+        assert table.targets[:, 0].tolist() == (~on).astype(float).tolist()
+        assert table.features[:, 0].tolist() == on.astype(float).tolist()
+        assert np.isnan(table.features[5, 1]) and np.nan_to_num(table.features[:, 1]).tolist() == \
+            np.where(np.arange(30) == 5, 0, on).astype(float).tolist()
+        assert f"column 'holiday' in '{path}' holds Yes/no: read as 1 and 0" in caplog.text
+    only = tmp_path / "future.csv"  # a future= file's rows may hold one of the two
+    frame.assign(holiday="no").to_csv(only, index=False)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.values"):
+        assert TableFile(str(only), ["y"], time_column="t").load().features[:, 1].tolist() == [0.0] * 30
+    assert f"column 'holiday' in '{only}' holds no only (of yes/no): read as 1 and 0" in caplog.text
+    frame.loc[7, "holiday"] = "true"  # two kinds of flag in one column: no pair to read
+    frame.to_csv(tmp_path / "flags.csv", index=False)
+    with pytest.raises(UserError, match=r"column 'holiday' .* is not numeric \(2024-01-01: 'Yes'\)"):
+        TableFile(str(tmp_path / "flags.csv"), ["y"], time_column="t").load()
 
 
 def test_a_data_path_not_found_says_where_relative_paths_are_read_and_what_the_repository_holds(tmp_path,

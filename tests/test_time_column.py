@@ -600,3 +600,83 @@ def test_a_format_of_numbers_on_dates_written_as_text_says_to_drop_it(tmp_path, 
             f"data.source.time_format={time_format} reads numbers ({what}), but data.source.time_column 'Date' in "
             f"'{path}' holds text (row 0: '2020-01-01'); drop the format (null reads dates written as text)")):
         TableFile(str(path), ["y"], time_column="Date", time_format=time_format).load()
+
+
+@pytest.mark.parametrize("written, step, season", [
+    (["2020-06-30", "2020-09-30", "2020-12-31"], "1 quarter", 4),  # 92 days apart both times
+    (["2020-07-01", "2020-10-01", "2021-01-01"], "1 quarter", 4),
+    (["2020-07-01", "2020-08-01", "2020-09-01"], "1 month", 12),  # 31 days apart both times
+    (["2001", "2002", "2003"], "1 year", None),  # 365 days apart both times
+    (["2021-01-31", "2021-02-28", "2021-03-28"], "4 weeks", None),  # 4 weeks from a month end: no calendar step
+    (["2020-01-03", "2020-01-10", "2020-01-17"], "1 week", 52)])  # weeks ending Friday
+def test_a_few_calendar_dates_equally_many_days_apart_step_by_the_calendar(written, step, season):
+    # three quarter ends read as a fixed step of 92 days: no season, and the next one 92 days on (Apr 2, not Mar 31)
+    grid = date_grid(pd.to_datetime(pd.Series(written)))
+    assert (grid.step, grid.season_length) == (step, season)
+
+
+def test_a_short_series_of_quarter_ends_beside_a_long_one_shares_its_step_and_forecast_calendar(tmp_path):
+    from trainlab.prediction.calendar import after_end
+
+    ends = pd.date_range("2015-03-31", periods=24, freq="QE")
+    frame = pd.DataFrame({"store": ["long"] * 24 + ["short"] * 3, "y": np.arange(27.0),
+                          "t": [*ends.strftime("%Y-%m-%d"), "2020-06-30", "2020-09-30", "2020-12-31"]})
+    path = tmp_path / "stores.csv"
+    frame.to_csv(path, index=False)
+    table = TableFile(str(path), ["y"], time_column="t", series_column="store").load()
+    assert [g.step for g in table.times] == ["1 quarter"] * 2 and table.frequency == "3MS"  # were 1 quarter, 92 days
+    assert list(after_end(table.times, 2, None).dt.strftime("%Y-%m-%d")) == ["2021-03-31", "2021-06-30", "2021-03-31", "2021-06-30"]
+
+
+def test_a_clock_at_24_00_is_the_next_days_midnight_and_a_leap_second_is_named(tmp_path, caplog):
+    # grid operators write an hour's end ('2023-03-01 24:00'): that row was refused as 'neither numbers nor dates'
+    hours = pd.date_range("2023-03-13 01:00", periods=48, freq="h")
+    ends = [t.strftime("%d.%m.%Y %H:%M") if t.hour else (t - pd.Timedelta(days=1)).strftime("%d.%m.%Y 24:00")
+            for t in hours]
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.dates"):
+        table = load(tmp_path, ends)
+        assert table.times[0].step == "1 hour" and len(table.targets) == 48
+        assert "2 time(s) written 24:00 (first row 23: '13.03.2023 24:00') read as 00:00 of the next day" in caplog.text
+        assert pd.Timestamp(table.times[0].times[23]) == pd.Timestamp("2023-03-14 00:00")
+        given = load(tmp_path, ends, time_format="%d.%m.%Y %H:%M")  # a format given reads it too
+        assert list(given.times[0].times) == list(table.times[0].times)
+    path = tmp_path / "split.csv"  # a date and a time of day in two columns
+    pd.DataFrame({"Datum": [e[:10] for e in ends], "Uhrzeit": [e[11:] for e in ends], "y": np.arange(48.0)}).to_csv(
+        path, index=False)
+    split = TableFile(str(path), ["y"], time_column=["Datum", "Uhrzeit"]).load()
+    assert list(split.times[0].times) == list(table.times[0].times)
+    # a leap second was read as the next second and refused as its duplicate, or as no date, by the way it was written
+    seconds = ["2016-12-31 23:59:58", "2016-12-31 23:59:59", "2016-12-31 23:59:60", "2017-01-01 00:00:00"]
+    with pytest.raises(UserError, match=r"row 2 \('2016-12-31 23:59:60'\) is a leap second, .* drop that row, or add"):
+        load(tmp_path, seconds)
+
+
+def test_iso_week_dates_are_read_and_fiscal_years_get_their_fix(tmp_path, caplog):
+    # Eurostat writes weekly data '2019W01', ISO 8601 '2019-W01': both were refused as 'neither numbers nor dates'
+    mondays = pd.date_range("2018-12-31", periods=60, freq="W-MON")
+    for written_as in ("%G-W%V", "%GW%V"):
+        with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.dates"):
+            table = load(tmp_path, list(mondays.strftime(written_as))[::-1])
+        assert table.times[0].step == "1 week" and table.times[0].season_length == 52
+        assert list(table.times[0].times) == list(mondays)  # 2020-W53 included: a long ISO year
+        assert "ISO week dates read as each week's Monday (2018-12-31 to 2020-02-17)" in caplog.text
+    # fiscal years name no one calendar year: the line says how to write them (it said 'fix that row')
+    for fiscal in (["FY2019", "FY2020", "FY2021"], ["2019/20", "2020/21", "2021/22"], ["2019-2020", "2020-2021", "2021-2022"]):
+        with pytest.raises(UserError, match=rf"holds fiscal or split years \(row 0: '{fiscal[0]}'\), which name no one "
+                                            r"calendar year; write each as the year it starts or ends \(2019\)"):
+            load(tmp_path, fiscal)
+
+
+@pytest.mark.parametrize("freq, ahead", [("SMS", ["2021-04-01", "2021-04-15", "2021-05-01"]),
+                                         ("SME", ["2021-04-15", "2021-04-30", "2021-05-15"])])
+def test_half_months_step_by_half_months(tmp_path, freq, ahead):
+    # pay periods and semi-monthly reports (the 1st and 15th, or the 15th and the month's end) had no regular step:
+    # rows taken as consecutive, a missing half month no gap, no season, and forecast.csv without dates
+    from trainlab.prediction.calendar import after_end
+
+    times = pd.Series(pd.date_range("2020-01-01", periods=30, freq=freq)).drop([5, 6])  # a month missing
+    table = load(tmp_path, list(times.dt.strftime("%Y-%m-%d")))
+    grid = table.times[0]
+    assert (grid.step, grid.season_length, table.frequency) == ("half a month", 24, freq)
+    assert len(table.targets) == 30 and np.isnan(table.targets[5:7, 0]).all()
+    assert list(after_end([grid], 3, None).dt.strftime("%Y-%m-%d")) == ahead

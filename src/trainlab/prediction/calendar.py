@@ -21,6 +21,7 @@ from trainlab.data.timeseries.times import Grid
 
 _CALENDAR = re.compile(r"(\d*)(MS|QS|YS)")
 _MONTHS = {"MS": 1, "QS": 3, "YS": 12}
+HALF_MONTHS = ("SMS", "SME")  # half months: times.date_grid
 DAY = np.timedelta64(1, "D")
 
 
@@ -54,6 +55,14 @@ def _steps(grids: Sequence[Grid], frequency: Optional[str], offsets: np.ndarray)
         ends = {id(g): _month_ends(g) for g in grids}  # a series of month ends from Apr 30 goes on to Jan 31, not 30
         into = np.where([ends[id(g)] for g in grids], length - DAY, into)
         return start.astype("datetime64[D]") + into + clock
+    if frequency in HALF_MONTHS:  # the 1st and 15th (SMS), or the 15th and the month's last day (SME)
+        months = first.astype("datetime64[M]")
+        into = day - months.astype("datetime64[D]")
+        second = into >= np.timedelta64(14, "D") if frequency == "SMS" else (day + 1).astype("datetime64[M]") != months
+        halves = second.astype(np.int64) + offsets
+        start = (months + halves // 2).astype("datetime64[D]")
+        later = start + 14 if frequency == "SMS" else (start.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+        return np.where(halves % 2 == 1, later, start if frequency == "SMS" else start + 14) + clock
     if frequency == "B":
         return np.busday_offset(day, offsets, roll="forward") + clock
     import pandas as pd
@@ -187,6 +196,6 @@ def _under_a_day(grid: Grid) -> bool:
     """Whether the grid steps by a fixed interval under a day (read in UTC where a zone or offsets were given)."""
     import pandas as pd
 
-    if grid.frequency is None or _CALENDAR.fullmatch(grid.frequency) or grid.frequency == "B":
+    if grid.frequency is None or _CALENDAR.fullmatch(grid.frequency) or grid.frequency in ("B", *HALF_MONTHS):
         return False
     return pd.Timedelta(pd.tseries.frequencies.to_offset(grid.frequency)) < pd.Timedelta(DAY)

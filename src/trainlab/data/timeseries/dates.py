@@ -94,16 +94,69 @@ def read_as_unix(raw: Any, time_format: Optional[str]) -> bool:
     return time_format in UNIX_UNITS or (not time_format and float(np.abs(raw.to_numpy(np.float64)).max()) >= 1e8)
 
 
+# a clock at the end of its day (grid operators' and loggers' '2023-03-01 24:00', ISO 8601's 'T24:00:00'), and a
+# leap second ('23:59:60', in UTC records), neither of which Python's datetime holds
+_END_OF_DAY = re.compile(r"(?<![\d:])24:00(?=(?::00(?:[.,]0+)?)?(?![\d:]))")
+_LEAP_SECOND = re.compile(r"(?<![\d:])23:59:60(?:[.,]\d+)?(?![\d:])")
+# ISO 8601 week dates, as Eurostat and ISO-week reports write weekly data: '2019-W01', '2019W01', '2019-W01-1'
+_ISO_WEEK = re.compile(r"\s*(\d{4})-?W(\d{2})(?:-?([1-7]))?\s*")
+# fiscal or split years ('FY2019', 'FY 2019/20', '2019/20', '2019-2020'): which calendar year each is, no file says
+_FISCAL_YEAR = re.compile(r"\s*(FY\s*'?)?(\d{2}|\d{4})(?:\s*[/-]\s*(\d{2}|\d{4}))?\s*", re.IGNORECASE)
+
+
+def _fiscal_year(text: str) -> bool:
+    """Whether ``text`` is a fiscal year ('FY2019', 'FY19/20') or a year split in two ('2019/20', '2019-2020': the
+    second year the next, not a month as in '2019-13')."""
+    found = _FISCAL_YEAR.fullmatch(text)
+    if found is None:
+        return False
+    first, second = found.group(2), found.group(3)
+    if found.group(1):
+        return True
+    return len(first) == 4 and second is not None and int(second) % 100 == (int(first) + 1) % 100
+
+
 def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
-    """One reading for the whole column, as naive UTC times (see the module docstring)."""
+    """One reading for the whole column, as naive UTC times (see the module docstring). A clock at 24:00 is
+    read as 00:00 of the next day, logged; a leap second (23:59:60) is refused naming its row and the fix."""
     import pandas as pd
 
     text = raw.astype(str)
+    leap = text.str.contains(_LEAP_SECOND)
+    if leap.any():
+        row = leap.index[leap.to_numpy()][0]
+        raise UserError(f"{where}: row {row} ('{text[row]}') is a leap second, which these times (as POSIX time) do "
+                        "not count; drop that row, or add its values to the row of the next second")
+    if time_format is None and text.str.fullmatch(_ISO_WEEK).all():
+        weeks = text.str.extract(_ISO_WEEK)
+        parsed = pd.to_datetime(weeks[0] + "-" + weeks[1] + "-" + weeks[2].fillna("1"), format="%G-%V-%u",
+                                errors="coerce")
+        if parsed.isna().any():
+            row = parsed.index[parsed.isna()][0]
+            raise UserError(f"{where}: row {row} ('{text[row]}') is no ISO week (weeks 01 to 52, or 53 in a long year); "
+                            "fix that row")
+        log.info("%s: ISO week dates read as each week's %s (%s to %s)", where,
+                 "Monday" if weeks[2].isna().all() else "given day", written(parsed.min()), written(parsed.max()))
+        return parsed
+    ends = text.str.contains(_END_OF_DAY)
+    if not ends.any():
+        return _parse(text, text, where, time_format)
+    parsed = _parse(text.str.replace(_END_OF_DAY, "00:00", regex=True), text, where, time_format)
+    row = ends.index[ends.to_numpy()][0]
+    log.info("%s: %d time(s) written 24:00 (first row %s: '%s') read as 00:00 of the next day", where,
+             int(ends.sum()), row, text[row])
+    return parsed + pd.to_timedelta(ends.to_numpy().astype(np.int64), unit="D")
+
+
+def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any:
+    """:func:`parse_dates` on ``text`` (``shown``: the rows as written, for messages)."""
+    import pandas as pd
+
     if time_format:
         parsed = pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
         if parsed.isna().any():
             row = parsed.index[parsed.isna()][0]
-            raise UserError(f"{where}: row {row} ('{text[row]}') does not match data.source.time_format="
+            raise UserError(f"{where}: row {row} ('{shown[row]}') does not match data.source.time_format="
                             f"'{time_format}'; fix the row or the format (Python strftime codes, e.g. %d/%m/%Y)")
         return parsed.dt.tz_localize(None)
     iso = _attempt(text, format="ISO8601")
@@ -114,12 +167,16 @@ def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
         mixed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
         if mixed.isna().any():
             row = mixed.index[mixed.isna()][0]
-            raise UserError(f"{where} is neither numbers nor dates (row {row}: '{text[row]}'); fix that row, set "
+            if _fiscal_year(shown[row]):
+                raise UserError(f"{where} holds fiscal or split years (row {row}: '{shown[row]}'), which name no one "
+                                "calendar year; write each as the year it starts or ends (2019), as numbers, or set "
+                                "data.source.time_column=null to keep the file's row order")
+            raise UserError(f"{where} is neither numbers nor dates (row {row}: '{shown[row]}'); fix that row, set "
                             "data.source.time_format, or set data.source.time_column=null to keep the file's row order")
         raise UserError(f"{where} holds dates written in more than one way (row {text.index[0]}: "
-                        f"'{text.iloc[0]}'); write them one way, or set data.source.time_format (e.g. '%Y-%m-%d')")
+                        f"'{shown.iloc[0]}'); write them one way, or set data.source.time_format (e.g. '%Y-%m-%d')")
     if month_first is not None and day_first is not None and not month_first.equals(day_first):
-        example = text[(month_first != day_first).to_numpy()].iloc[0]
+        example = shown[(month_first != day_first).to_numpy()].iloc[0]
         formats = {pd.tseries.api.guess_datetime_format(example, dayfirst=d) for d in (False, True)}
         hint = " or ".join(f"'{f}'" for f in sorted(formats, key=str) if f) or "'%d/%m/%Y' or '%m/%d/%Y'"
         raise UserError(f"{where}: dates such as '{example}' read month-first and day-first give two different "

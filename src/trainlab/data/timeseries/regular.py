@@ -75,9 +75,12 @@ def regular_series(reading: TimeReading, written: Any, stretches: Sequence[tuple
             grids.append(None)
             continue
         first, end = int(starts[i]), int(starts[i] + lengths[i])
-        if step[i] not in templates:  # a fixed step's words, season and alias depend on the step alone
-            templates[step[i]] = date_grid(pd.Series(ns[first:end].astype("datetime64[ns]")))
-        template = templates[step[i]]
+        # a fixed step's words, season and alias depend on the step alone; one of 28 days or more on the dates
+        # too (92 days from Jun 30 are quarter ends, from Jan 1 not: times.date_grid)
+        key = int(step[i]) if step[i] < 28 * DAY_NS else i - len(stretches)
+        if key not in templates:
+            templates[key] = date_grid(pd.Series(ns[first:end].astype("datetime64[ns]")))
+        template = templates[key]
         grids.append(None if template is None else
                      replace(template, positions=np.arange(end - first, dtype=np.int64), written=written[first:end],
                                     times=ns[first:end].astype("datetime64[ns]")))

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 # fixed steps get their hourly, daily and weekly cycles worked out (season_hint)
 SEASON_HINTS = {"B": "5 for a weekly cycle in business-day data", "7D": "52 for a yearly cycle in weekly data",
                 "MS": "12 for a yearly cycle in monthly data", "3MS": "4 for a yearly cycle in quarterly data",
+                "SMS": "24 for a yearly cycle in half-monthly data", "SME": "24 for a yearly cycle in half-monthly data",
                 "12MS": "yearly data has no calendar season: the years of a cycle you know, e.g. 11 for sunspots"}
 GENERIC_HINT = "the steps of one cycle: 7 for daily data with a weekly cycle, 24 or 168 for hourly data, 12 for monthly"
 

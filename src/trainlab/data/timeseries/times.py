@@ -236,15 +236,39 @@ def number_grid(values: np.ndarray) -> Optional[Grid]:
 
 
 def date_grid(times: Any) -> Optional[Grid]:
-    """Positions of sorted datetimes on a fixed interval, business days, or whole months, quarters or years."""
+    """Positions of sorted datetimes on a fixed interval, business days, whole months, quarters or years, or half
+    months."""
     ns = times.to_numpy().astype("datetime64[ns]").astype(np.int64)
     fixed = _on_step(ns)
-    if fixed is not None:
+    # a few quarter ends (Jun 30, Sep 30, Dec 31), month starts (Jul 1, Aug 1, Sep 1) or years (2001-2003) can
+    # lie equally many days apart: on one day of their months (or on its last), they are calendar steps
+    if fixed is not None and not (fixed[1] >= 28 * DAY_NS and _on_one_day_of_the_month(times)):
         positions, step_ns = fixed[0], int(fixed[1])
         if step_ns == DAY_NS and _business_days(times):
             days = times.to_numpy().astype("datetime64[D]")
             return Grid(np.busday_count(days[0], days).astype(np.int64), "1 business day", 5, "B")  # a week
         return Grid(positions, step_words(step_ns), step_season(step_ns), step_alias(step_ns))
+    calendar = _calendar_grid(times)
+    if calendar is None and fixed is not None:
+        step_ns = int(fixed[1])
+        return Grid(fixed[0], step_words(step_ns), step_season(step_ns), step_alias(step_ns))
+    return calendar
+
+
+def _on_one_day_of_the_month(times: Any) -> bool:
+    """Whether every time falls on one day of its month (the 1st, the 15th), or every one on its month's last
+    day, at one time of day: the marks of whole months, quarters or years."""
+    stamps = times.to_numpy().astype("datetime64[ns]")
+    days = stamps.astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    if len(np.unique(stamps - days)) > 1:
+        return False
+    last = (days + 1).astype("datetime64[M]") != months
+    return bool(last.all()) or len(np.unique(days - months.astype("datetime64[D]"))) == 1
+
+
+def _calendar_grid(times: Any) -> Optional[Grid]:
+    """Positions of sorted datetimes on whole months, quarters or years."""
     for freq, name, alias, per_year in (("M", "month", "MS", 12), ("Q", "quarter", "QS", 4), ("Y", "year", "YS", 1)):
         ordinals = np.asarray(times.dt.to_period(freq).array.asi8)
         if len(np.unique(ordinals)) < len(ordinals):
@@ -254,7 +278,30 @@ def date_grid(times: Any) -> Optional[Grid]:
             k = int(found[1])
             season = per_year // k if per_year % k == 0 and per_year // k > 1 else None
             return Grid(found[0], _in_words(k, name), season, f"{k if k > 1 else ''}{alias}")
-    return None
+    return _half_month_grid(times)
+
+
+def _half_month_grid(times: Any) -> Optional[Grid]:
+    """Positions of sorted datetimes on half months (pay periods, semi-monthly reports): every 1st and 15th
+    (pandas' "SMS"), or every 15th and month's last day ("SME"), at one time of day; a year of them, 24."""
+    stamps = times.to_numpy().astype("datetime64[ns]")
+    days = stamps.astype("datetime64[D]")
+    if len(np.unique(stamps - days)) > 1:
+        return None
+    months = days.astype("datetime64[M]")
+    day = (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+    last = (days + 1).astype("datetime64[M]") != months
+    if np.isin(day, (1, 15)).all():
+        alias, second = "SMS", day == 15
+    elif (last | (day == 15)).all():
+        alias, second = "SME", last
+    else:
+        return None
+    halves = months.astype(np.int64) * 2 + second
+    found = _on_step(halves) if len(np.unique(halves)) == len(halves) else None
+    if found is None or found[1] != 1:
+        return None
+    return Grid(found[0], "half a month", 24, alias)
 
 
 def _in_words(count: int, unit: str) -> str:

@@ -33,6 +33,10 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (data.missing handles "
                      "them)", c, path, marked[1], marked[2])
             frame[c] = marked[0]
+        flags = _flags(frame[c])
+        if flags is not None:  # an event's flag: 1 where it holds (a Parquet bool column, a CSV's True/False, yes/no)
+            log.info("column '%s' in '%s' holds %s: read as 1 and 0", c, path, flags[1])
+            frame[c] = flags[0]
         plain = _plain_numbers(frame[c], decimal)
         if plain is not None:  # '10.125' beside a '-' is 10.125 as the file's reader takes it, not grouped 10125
             frame[c] = plain
@@ -56,6 +60,30 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
         refuse_missing(values, columns, f"'{path}'", name_row=name_row)
     _check_finite(values, columns, path, role, name_row)
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
+
+
+_FLAG_PAIRS = (("true", "false"), ("yes", "no"))
+
+
+def _flags(column) -> Optional[tuple[Any, str]]:
+    """A column of truth values (True/False, or the words true/false or yes/no in any case, with empty
+    cells) as 1.0/0.0 (NaN where empty), and the pair it holds for the log line; None for any other column."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return None
+    present = column.dropna()
+    if not len(present):
+        return None
+    words = present.map(lambda value: str(value).strip().lower())
+    for pair in _FLAG_PAIRS:
+        if words.isin(pair).all():
+            ones = words == pair[0]
+            values = pd.Series(np.nan, index=column.index)
+            values[present.index] = ones.astype(np.float64).to_numpy()
+            seen = sorted({str(v).strip() for v in present}, key=lambda v: v.lower() != pair[0])
+            return values, "/".join(seen) if len(seen) == 2 else f"{seen[0]} only (of {'/'.join(pair)})"
+    return None
 
 
 def _text_problem(text: list, columns: list[str], path: str, role: str, name_row: Callable[[int], str],
