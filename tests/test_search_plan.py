@@ -778,6 +778,25 @@ def test_a_finished_sweep_closes_with_what_to_do_next(compose_cfg, tmp_path, mon
     assert next_steps({"best_trial": None, "metric": "val/loss"}, tmp_path) is None
 
 
+@pytest.mark.parametrize("overrides,said", [
+    ([], None),
+    (["callbacks.model_checkpoint.monitor=val/rmse"],
+     "callbacks.model_checkpoint.monitor=val/rmse keeps the best checkpoint by val/rmse, not by "
+     "optimized_metric=val/loss; set callbacks.model_checkpoint.monitor=val/loss to keep the best by it"),
+    (["callbacks=none"], "no callback of the callbacks group keeps a checkpoint by val/loss (Lightning's own keeps "
+                         "the last epoch's)"),
+])
+def test_a_sweep_whose_checkpoints_are_not_kept_by_its_metric_says_a_trials_value_is_its_last(compose_cfg, tmp_path,
+                                                                                               caplog, overrides, said):
+    """A trial's value was silently its metric at the last epoch (pipeline.objective), not its best, and its
+    best_checkpoint the best by another metric, or the last epoch's."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    told = [m for m in caplog.messages if m.startswith("a trial's value is its val/loss at its last epoch, not its best")]
+    assert (told == []) if said is None else (said in told[0])
+
+
 class AllPruned(StandIn):
     """A launcher whose every job raises TrialPruned, as a job whose run the pruner stopped."""
 
