@@ -413,3 +413,31 @@ def test_a_config_file_this_user_may_not_read_is_one_line_saying_so(capsys, monk
     line = refused(["--config-dir", str(tmp_path / "conf"), "model=mine"], capsys, monkeypatch, tmp_path)
     assert line == (f"error: a config file: '{mine}' cannot be read by user 'ann' (Permission denied); let that user "
                     f"read it (chmod u+r '{mine}' for a file, u+rx for a folder, by its owner), or give another")
+
+
+@pytest.mark.parametrize("override, expected", [
+    # OmegaConf said "Error merging override ...; Cannot merge DictConfig with ListConfig", whichever way round
+    ("hydra.sweeper.enqueue={optimizer.lr:0.001}", "hydra.sweeper.enqueue={optimizer.lr:0.001} is a mapping, but "
+     "hydra.sweeper.enqueue takes a list (or null); put it in brackets: hydra.sweeper.enqueue=[{optimizer.lr:0.001}]"),
+    ("hydra.sweeper.stages={name:lr,params:[optimizer.lr]}", "hydra.sweeper.stages={name:lr,params:[optimizer.lr]} is a "
+     "mapping, but hydra.sweeper.stages takes a list (or null); put it in brackets: "
+     "hydra.sweeper.stages=[{name:lr,params:[optimizer.lr]}]"),
+    ("hydra.sweeper.objectives={a:1}", "hydra.sweeper.objectives={a:1} is a mapping, but hydra.sweeper.objectives takes "
+     "a list of text (or null): hydra.sweeper.objectives=[<item>,...]"),
+    ("hydra.job.env_set=[1]", "hydra.job.env_set=[1] is a list, but hydra.job.env_set takes a mapping {key:value}; "
+     "e.g. hydra.job.env_set={a:1}"),
+])
+def test_a_mapping_for_a_list_key_or_a_list_for_a_mapping_names_the_key_and_the_shape(override, expected, capsys,
+                                                                                       monkeypatch, tmp_path):
+    assert refused(["-m", "hparams_search=optuna", override], capsys, monkeypatch, tmp_path) == f"error: {expected}"
+
+
+def test_a_search_file_giving_enqueue_as_a_mapping_names_the_file_and_the_key(capsys, monkeypatch, tmp_path):
+    """Hydra's line named the file but no key: 'In 'hparams_search/mine': ConfigTypeError ...'."""
+    mine = tmp_path / "conf" / "hparams_search" / "mine.yaml"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("# @package _global_\ndefaults:\n  - optuna\nhydra:\n  sweeper:\n    enqueue:\n"
+                    "      optimizer.lr: 0.001\n")
+    line = refused(["-m", "--config-dir", str(tmp_path / "conf"), "hparams_search=mine"], capsys, monkeypatch, tmp_path)
+    assert line == (f"error: {mine} sets hydra.sweeper.enqueue to a mapping, but hydra.sweeper.enqueue takes a list "
+                    "(or null); write each mapping as a list entry starting with '- '")

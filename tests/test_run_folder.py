@@ -144,3 +144,26 @@ def test_an_interrupted_run_evaluates_its_best_epoch_and_one_stopped_in_its_firs
     assert report["checkpoint_epoch"] == 1  # the report says which epoch a file named without one holds
     assert "on_exception.ckpt`, saved after epoch 1" in (Path(eval_cfg.paths.output_dir) / "report.md").read_text()
     assert any("holds the weights of the moment training stopped (epoch 1, step" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("kept_by,line", [
+    ("val/loss", "(best val/loss 0.25: checkpoints/epoch02.ckpt)"),
+    # it said "best val/loss 0.25" beside a checkpoint kept by val/rmse, whatever epoch that was
+    ("val/rmse", "(val/loss 0.25 at the last epoch; checkpoints/epoch02.ckpt is the best by val/rmse)"),
+    (None, "(val/loss 0.25 at the last epoch; checkpoints/epoch02.ckpt is the last epoch's (no checkpoint callback "
+           "watches a metric))"),
+])
+def test_the_run_end_line_says_whose_best_the_checkpoint_is(tmp_path, caplog, monkeypatch, kept_by, line):
+    from hydra.core.hydra_config import HydraConfig
+
+    from trainlab.run.console import announce_run_done
+
+    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: False))  # a plain run's, not a sweep's
+
+    folder = RunFolder(tmp_path)
+    folder.checkpoints.mkdir()
+    (folder.checkpoints / "epoch02.ckpt").write_bytes(b"")
+    folder.record_best(folder.checkpoints / "epoch02.ckpt")
+    with caplog.at_level("INFO", logger="trainlab.run.console"):
+        announce_run_done(str(tmp_path), "val/loss", 0.25, kept_by)
+    assert caplog.messages[-1].startswith(f"run done: {tmp_path} {line}; its report and plots: ")

@@ -778,6 +778,56 @@ def test_a_finished_sweep_closes_with_what_to_do_next(compose_cfg, tmp_path, mon
     assert next_steps({"best_trial": None, "metric": "val/loss"}, tmp_path) is None
 
 
+@pytest.mark.parametrize("overrides,said", [
+    ([], None),
+    (["callbacks.model_checkpoint.monitor=val/rmse"],
+     "callbacks.model_checkpoint.monitor=val/rmse keeps the best checkpoint by val/rmse, not by "
+     "optimized_metric=val/loss; set callbacks.model_checkpoint.monitor=val/loss to keep the best by it"),
+    (["callbacks=none"], "no callback of the callbacks group keeps a checkpoint by val/loss (Lightning's own keeps "
+                         "the last epoch's)"),
+])
+def test_a_sweep_whose_checkpoints_are_not_kept_by_its_metric_says_a_trials_value_is_its_last(compose_cfg, tmp_path,
+                                                                                               caplog, overrides, said):
+    """A trial's value was silently its metric at the last epoch (pipeline.objective), not its best, and its
+    best_checkpoint the best by another metric, or the last epoch's."""
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides])
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    told = [m for m in caplog.messages if m.startswith("a trial's value is its val/loss at its last epoch, not its best")]
+    assert (told == []) if said is None else (said in told[0])
+
+
+class AllPruned(StandIn):
+    """A launcher whose every job raises TrialPruned, as a job whose run the pruner stopped."""
+
+    def launch(self, jobs: list[list[str]], initial_job_idx: int) -> list[JobReturn]:
+        (job,) = super().launch(jobs, initial_job_idx)
+        job.status, job._return_value = JobStatus.FAILED, optuna.TrialPruned()
+        return [job]
+
+
+def test_a_sweep_whose_every_trial_was_pruned_exits_1_on_its_closing_line(compose_cfg, tmp_path, monkeypatch, capsys):
+    """It exited 0, as one with a best: a script or CI job could not tell it gave nothing to refine (a sweep whose
+    every trial failed or diverged, FAIL either way, already ended with 'error: the sweep stopped ...', exit 1)."""
+    from hydra.core.plugins import Plugins
+
+    from trainlab.search.results import no_best
+    from trainlab.search.sweep import run_sweep
+
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.sweeper.n_trials=3"])
+    monkeypatch.setattr(Plugins, "instantiate_launcher", lambda self, **kwargs: AllPruned())
+    with pytest.raises(SystemExit) as exited:
+        run_sweep(cfg.hydra.sweeper, hydra_context=None, task_function=None, config=cfg, arguments=[])
+    assert exited.value.code == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"error: results in {tmp_path / 'sweep'}: no trial completed, so there is no best (3 pruned); "
+                           "every trial was pruned before its end: continue the sweep with a longer warm-up")
+    results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    assert results["best_trial"] is None and sum(results["trials"].values()) == 3
+    # trials still running in another process of a shared study may give a best: that process's part ended well
+    assert not no_best({"best_trial": None, "trials": {"complete": 0, "pruned": 2, "fail": 0, "running": 1}})
+
+
 # -- a space's mistakes: one line naming the entry and the fix -------------------------------------------
 @pytest.mark.parametrize("params,arguments,search_space,message", [
     ({"optimizer.lr": "interval(1e-2, 1e-4)"}, [], None,

@@ -36,3 +36,28 @@ def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger:
     refused += () if has_logger else (LearningRateMonitor,)
     return [c for c in build_all(nodes, "callbacks", Callback)
             if not isinstance(c, refused) and getattr(c, "enabled", True) is not False]
+
+
+def kept_by(nodes: Optional[DictConfig]) -> tuple[Optional[str], Optional[str]]:
+    """(setting, metric): what the callbacks group's checkpoint callback keeps its best by,
+    ``("callbacks.model_checkpoint.monitor", "val/loss")``; (None, None) where none of the group watches a metric
+    (``callbacks=none``, a user's group without one: Lightning's own checkpoint keeps the last epoch). Read from the
+    config, by the class name of each ``_target_`` (no import of Lightning: a sweep process asks too)."""
+    for name, node in (nodes or {}).items():
+        target = str(node.get("_target_", "")) if isinstance(node, DictConfig) else ""
+        if "Checkpoint" in target.rpartition(".")[2] and node.get("monitor"):
+            return f"callbacks.{name}.monitor", str(node.monitor)
+    return None, None
+
+
+def not_kept_by(optimized_metric: str, nodes: Optional[DictConfig]) -> Optional[str]:
+    """Why a run's checkpoint is not its best by ``optimized_metric`` (None when it is): its value is then the
+    metric at its last epoch, not its best (:func:`trainlab.run.pipeline.objective`)."""
+    setting, metric = kept_by(nodes)
+    if metric == optimized_metric:
+        return None
+    if metric is None:
+        return (f"no callback of the callbacks group keeps a checkpoint by {optimized_metric} (Lightning's own keeps the "
+                "last epoch's); add model_checkpoint to it (conf/callbacks/model_checkpoint.yaml) to keep the best")
+    return (f"{setting}={metric} keeps the best checkpoint by {metric}, not by optimized_metric={optimized_metric}; "
+            f"set {setting}={optimized_metric} to keep the best by it")

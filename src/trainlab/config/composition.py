@@ -250,6 +250,7 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     from trainlab.config.command_line import _launcher_value_hint, _unknown_option, unknown_key_problem
     from trainlab.config.file_problems import file_problem
     from trainlab.config.search_path import unchosen_group_problem
+    from trainlab.config.shapes import shape_problem
 
     if (in_a_file := file_problem(exc, argv)) is not None:
         return in_a_file
@@ -262,6 +263,8 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
         return parse_problem(keyless, str(exc))
     if not isinstance(exc, (ConfigCompositionException, OmegaConfBaseException)):
         return None
+    if (shape := shape_problem(exc, argv)) is not None:  # a mapping for a list, or a list for a mapping
+        return shape
     cause = exc.__cause__
     if isinstance(cause, ValidationError):
         return _launcher_value_hint(cause) or typed_value_problem(cause) or _one_line(exc)

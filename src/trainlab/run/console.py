@@ -75,10 +75,12 @@ def announce_run_folder() -> None:
         logging.getLogger(__name__).info("run folder: %s", HydraConfig.get().runtime.output_dir)
 
 
-def announce_run_done(run_dir: str, monitor: str, best_value: float) -> None:
+def announce_run_done(run_dir: str, monitor: str, best_value: float, kept_by: Optional[str] = None) -> None:
     """Name the run folder again as a finished run's last line, with its best checkpoint and the command that
     reports on it: the first line (:func:`announce_run_folder`) had scrolled away under Lightning's tables, and
-    nothing said what to do next. Rank 0 of a plain run only: a sweep's trials are summed up by the sweep."""
+    nothing said what to do next. Rank 0 of a plain run only: a sweep's trials are summed up by the sweep.
+    ``kept_by``: the metric the checkpoint callback keeps its best by (:func:`trainlab.callbacks.kept_by`); where
+    it is not ``monitor``, the value is ``monitor`` at the last epoch and the line says whose best the checkpoint is."""
     from hydra.types import RunMode
 
     from trainlab.config.spelling import command_line
@@ -90,8 +92,12 @@ def announce_run_done(run_dir: str, monitor: str, best_value: float) -> None:
     if best is None:  # callbacks without model_checkpoint: nothing for evaluate.py to read
         logging.getLogger(__name__).info("run done: %s (no checkpoint kept)", run_dir)
         return
-    logging.getLogger(__name__).info("run done: %s (best %s %.4g: checkpoints/%s); its report and plots: %s",
-                                     run_dir, monitor, best_value, best.name,
+    if kept_by == monitor:
+        held = f"best {monitor} {best_value:.4g}: checkpoints/{best.name}"
+    else:  # it said "best val/loss 0.19" beside a checkpoint chosen by val/rmse, or the last epoch's
+        whose = f"the best by {kept_by}" if kept_by else "the last epoch's (no checkpoint callback watches a metric)"
+        held = f"{monitor} {best_value:.4g} at the last epoch; checkpoints/{best.name} is {whose}"
+    logging.getLogger(__name__).info("run done: %s (%s); its report and plots: %s", run_dir, held,
                                      command_line("evaluate.py", [], ckpt_path=run_dir))
 
 

@@ -46,6 +46,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
 def train_job(cfg: DictConfig, exits: bool) -> dict[str, float]:
     """train.py's job in its run folder: :func:`train`, with a sweep's trial reporting and signal handling;
     a UserError is one line and exit 2 (``exits``), or raised to a caller in Python."""
+    from trainlab.callbacks import kept_by
     from trainlab.run.console import announce_run_done, announce_run_folder, other_ranks_say_warnings_only
     from trainlab.run.preemption import stop_on_signals
     from trainlab.search.trial import optuna_trial
@@ -55,7 +56,7 @@ def train_job(cfg: DictConfig, exits: bool) -> dict[str, float]:
     with report_user_errors(on_error=discard_unstarted_run, exits=exits), optuna_trial(cfg) as trial_callbacks, \
             stop_on_signals(cfg.paths.output_dir, exits) as stop_callbacks:  # a signal: exit 143, or the launcher's
         metrics = train(cfg, extra_callbacks=[*trial_callbacks, *stop_callbacks])
-    announce_run_done(cfg.paths.output_dir, cfg.optimized_metric, metrics["objective"])
+    announce_run_done(cfg.paths.output_dir, cfg.optimized_metric, metrics["objective"], kept_by(cfg.get("callbacks"))[1])
     return metrics
 
 

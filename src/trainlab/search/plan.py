@@ -20,6 +20,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from optuna.distributions import BaseDistribution
 
+from trainlab.callbacks import not_kept_by
 from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError
 from trainlab.config.instantiate import import_callable
@@ -331,6 +332,9 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     check_hyperband(pruner, config)
     for warning in idle_pruner(pruner, config, int(conf["n_trials"]), warm=bool(conf.get("warm_start"))):
         log.warning(warning)
+    if "optimized_metric" in config and (why := not_kept_by(str(config.optimized_metric), config.get("callbacks"))):
+        log.warning("a trial's value is its %s at its last epoch, not its best, and its checkpoint (best_checkpoint, "
+                    "evaluate.py) not its best by it: %s", config.optimized_metric, why)
     check_companions(conf, directions)
     n_trials = int(conf["n_trials"])
     if isinstance(sampler, optuna.samplers.GridSampler):

@@ -355,6 +355,13 @@ def results_line(result: dict[str, Any], sweep_dir: Path) -> str:
             f"(trial {result['best_trial']}) with {params or 'no searched parameter'}")
 
 
+def no_best(result: dict[str, Any]) -> bool:
+    """Whether a sweep ended, by its :func:`summary`, with nothing to take (no best, an empty front) and no
+    trial still running elsewhere that could give one: its closing line is then an error and exits 1."""
+    return (result.get("best_trial") is None and not result.get("solutions")
+            and not (result.get("trials") or {}).get("running"))
+
+
 def next_steps(result: dict[str, Any], sweep_dir: Path) -> Optional[str]:
     """What to do with a sweep that has a best (or a Pareto front): read its analysis, retrain its best longer.
     None where no trial completed (:func:`results_line` said what to do then). A staged search closes with

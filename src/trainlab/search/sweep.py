@@ -40,8 +40,8 @@ from trainlab.config.errors import refuse
 from trainlab.run.durable import DiskFull, write_atomic
 from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, build_pruner, sweep_process
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import (MULTIRUN_YAML, RUN_DIR, as_stored, next_steps, progress_line, results_line,
-                                     study_folder, write_results)
+from trainlab.search.results import (MULTIRUN_YAML, RUN_DIR, as_stored, next_steps, no_best, progress_line,
+                                     results_line, study_folder, write_results)
 from trainlab.search.shared import (ask_admitted, is_copied, out_of_space, queue_again, storage_file, taken, tell,
                                     trial_id)
 from trainlab.search.outcome import job_exception, objective_values
@@ -285,7 +285,8 @@ class OptunaSearch:
 
     def run(self) -> dict[str, Any]:
         """Run trials until the study has ``n_trials``; returns the results summary. Exits the process
-        (130 / 143) on Ctrl-C / SIGTERM, and (1) when too many trials failed."""
+        (130 / 143) on Ctrl-C / SIGTERM, and (1) when too many trials failed or the study ended without a
+        best (every trial pruned, failed or diverged; not while other processes still run trials)."""
         plan = self.plan
         if self.config is not None:  # shared sweeps: each process writes it
             write_atomic(plan.sweep_dir / MULTIRUN_YAML, OmegaConf.to_yaml(self.config))
@@ -329,8 +330,13 @@ class OptunaSearch:
         except Exception as exc:  # noqa: BLE001 - as above
             self._stop_out_of_space(out_of_space(exc))
             raise
-        log.info(results_line(result, plan.sweep_dir))
-        if self._too_many_failures() or (self.failed_here and taken(self.study) < plan.n_trials):
+        line = results_line(result, plan.sweep_dir)
+        stopped = self._too_many_failures() or (self.failed_here and taken(self.study) < plan.n_trials)
+        if no_best(result) and not stopped:  # exit 0 told scripts and CI that this sweep gave a best to take
+            print(f"error: {line}", file=sys.stderr, flush=True)
+            sys.exit(1)
+        log.info(line)
+        if stopped:
             print(f"error: the sweep stopped: {self.failed_here} of {self.done_here} trials failed "
                   f"(hydra.sweeper.max_failure_rate={plan.max_failure_rate}); last failure: "
                   f"{self.last_failure}. Results so far: {plan.sweep_dir}", file=sys.stderr, flush=True)
