@@ -104,6 +104,7 @@ def test_only_a_collectives_error_is_taken_for_another_rank_gone():
     assert peer_gone(trainer, ConnectionResetError(104, "Connection reset by peer")) is None
 
 
+@pytest.mark.slow  # a 2-process training run in a subprocess (~60 s on 2 busy cores)
 def test_ddp_sim_writes_one_run_folder_and_gathers_metrics(compose_cfg, tmp_path):
     import evaluate as evaluate_script
 
