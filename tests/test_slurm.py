@@ -348,6 +348,37 @@ def test_a_job_that_failed_on_its_node_names_its_log(tmp_path, last_line, expect
     assert str(ret._return_value) == expected.format(err=job.paths.stderr)
 
 
+@pytest.mark.parametrize("raised,expected", [
+    # a bug in the run: Hydra's run_job kept the exception in the JobReturn, so the job "completed successfully",
+    # its log held no traceback, and the launcher re-raised it: a traceback of the launcher's frames only
+    (RuntimeError("a bug in a callback"), "SLURM job 9_0 failed: RuntimeError: a bug in a callback; its traceback "
+                                          "is in {err}"),
+    (optuna.TrialPruned("pruned at epoch 2"), None),  # what a sweep reads from the JobReturn: kept as it is
+])
+def test_a_run_that_raised_in_its_job_is_one_line_and_its_traceback_is_in_the_jobs_log(tmp_path, capsys, raised,
+                                                                                         expected):
+    from hydra.core.utils import JobReturn, JobStatus
+    from submitit.core.utils import cloudpickle_dump
+
+    from trainlab.run.slurm import finish_in_job, outcome
+
+    try:
+        raise raised
+    except Exception as exc:  # as Hydra's run_job keeps it, with its traceback, in the job's process
+        ret = JobReturn(overrides=["a=1"], status=JobStatus.FAILED, _return_value=exc)
+    assert finish_in_job(ret, "timeout", None) is ret
+    err = capsys.readouterr().err
+    assert (f"{type(raised).__name__}: {raised}" in err and "Traceback" in err) if expected else err == ""
+    job = _Job("9_0", tmp_path, err)
+    cloudpickle_dump(("success", ret), job.paths.result_pickle)
+    back = outcome(job, ["a=1"], None)
+    assert back.status == JobStatus.FAILED
+    if expected:
+        assert str(back._return_value) == expected.format(err=job.paths.stderr)
+    else:
+        assert isinstance(back._return_value, optuna.TrialPruned)
+
+
 def test_a_squeue_that_does_not_answer_is_said_while_the_launcher_waits(tmp_path, monkeypatch, caplog):
     """slurmctld down or restarting: the launcher waited on without a word (possibly for hours)."""
     from trainlab.run import slurm as slurm_module

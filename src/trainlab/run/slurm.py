@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
          "DEADLINE")
 ONE_LINE_ERRORS = ("RunStopped", "TrialFailed")  # a job's errors whose message says it all
+SWEEP_OUTCOMES = ONE_LINE_ERRORS + ("TrialPruned",)  # a job's errors the sweep reads from its JobReturn
 RESULT_GRACE_S = 15  # a job's result file may reach a shared file system after SLURM says it ended
 REQUEUE_GRACE_S = 180  # a job that asked for its requeue may show as ended until slurmctld has done it
 UNANSWERED_S = 300  # squeue silent this long (slurmctld down or restarting): said, then every as long again
@@ -260,8 +261,14 @@ def outcome(job: Any, overrides: Sequence[str], lost: Optional[str]) -> JobRetur
 
     if lost is None:
         kind, value = pickle_load(job.paths.result_pickle)
-        if kind == "success":
+        raised = value._return_value if kind == "success" and value.status == JobStatus.FAILED else None
+        if kind == "success" and (raised is None or type(raised).__name__ in SWEEP_OUTCOMES):
             return value
+        if raised is not None:  # the run raised, and Hydra's run_job kept the exception: its traceback stayed in the
+            # job (finish_in_job printed it to the job's log); re-raised here it showed the launcher's frames only
+            lost = f"failed: {type(raised).__name__}: {raised}; its traceback is in {job.paths.stderr}"
+            return JobReturn(overrides=list(overrides), status=JobStatus.FAILED,
+                             _return_value=SlurmJobFailed(f"SLURM job {job.job_id} {lost}"))
         lines = [line for line in str(value).strip().splitlines() if line.strip()]
         last = lines[-1] if lines else "no traceback"
         kind, _, message = last.partition(": ")
@@ -293,6 +300,10 @@ def finish_in_job(ret: JobReturn, requeue: str, handler: Any) -> JobReturn:
 
     stopped = ret._return_value if ret.status == JobStatus.FAILED else None
     if not isinstance(stopped, RunStopped):
+        if isinstance(stopped, BaseException) and type(stopped).__name__ not in SWEEP_OUTCOMES:
+            import traceback  # the run's error, kept by Hydra's run_job without a word: into the job's log
+
+            traceback.print_exception(stopped, file=sys.stderr)
         return ret
     time_limit = stopped.signal_name == TIME_LIMIT_SIGNAL
     why = "its time limit was near" if time_limit else f"{stopped.signal_name} (preempted or cancelled)"
