@@ -230,10 +230,11 @@ class ImageFolder:
             log.info("%s='%s': %d hidden file(s) left out (%s%s)", self.KEY, self.path, len(hidden),
                      ", ".join(hidden[:3]), ", ..." if len(hidden) > 3 else "")
         # folders beside the mask folder (night1/, night2/): not read, which left their images out without a word
+        masks = {self.mask_dir.resolve(), (self.path / "masks").resolve()}  # predict.py's images= on a run's folder
         folders = sorted(p.name for p in listed if p.is_dir() and not p.name.startswith(".")
-                         and p.resolve() != self.mask_dir.resolve() and _holds_images(p))
+                         and p.resolve() not in masks and _holds_images(p))
         inside = (f"{len(folders)} folder(s) of images ({', '.join(folders[:3])}{', ...' if len(folders) > 3 else ''}), "
-                  f"which are not read: images are read from {self.KEY} itself, not its folders")
+                  "which are not read: images are read from that folder itself, not its folders")
         one_file_per_stem(files, self.KEY, self.path)
         if not files:
             held = (f", only {len(others)} other file(s) ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''})"
