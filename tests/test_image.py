@@ -463,6 +463,31 @@ def test_a_folder_of_other_files_is_refused_naming_them(tmp_path):
         ImageFolder(str(root)).load()
 
 
+def test_folders_of_images_inside_the_image_folder_are_named_not_passed_over(tmp_path, caplog):
+    """Images kept in night folders (sky/night1/, sky/night2/) were never read: a folder of such folders was refused
+    as holding no images without naming them, and beside images of its own they were left out without a word."""
+    from trainlab.prediction.image import UnmaskedFolder
+
+    root = make_folder(tmp_path / "sky", count=3, suffixes=("npy",))
+    for night in ("night1", "night2"):
+        make_folder(root / night, count=3, suffixes=("npy",))
+    (root / "calib").mkdir()
+    (root / "calib" / "notes.txt").write_text("flat fields to come")
+    with caplog.at_level(logging.WARNING):
+        assert len(ImageFolder(str(root)).load().images) == 3
+    assert ("holds 2 folder(s) of images (night1, night2), which are not read: images are read from that folder "
+            "itself, not its folders") in caplog.text  # not masks/, nor calib/ of no images
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # predict.py images= on a run's own folder: its masks/ is no such folder
+        assert len(UnmaskedFolder(str(root)).load().images) == 3
+    assert "(night1, night2)" in caplog.text
+    for index in range(3):
+        (root / f"img{index}.npy").unlink()
+    with pytest.raises(UserError, match=r"^data.source.path='.*sky' holds no images \(.*\), only 2 folder\(s\) of "
+                                        r"images \(night1, night2\), which are not read: .*; put the images there"):
+        ImageFolder(str(root)).load()
+
+
 def test_the_mask_folder_is_listed_once_not_once_per_image(tmp_path, monkeypatch):
     """Listed for every image (each listing stats every mask), 5,000 images took over ten minutes."""
     from trainlab.data.image import sources as image_sources

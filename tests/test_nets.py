@@ -10,6 +10,7 @@ from trainlab.config.errors import UserError
 from trainlab.models.nets.cnn import TemporalCNN
 from trainlab.models.nets.lstm import LSTMAttentionNet, LSTMNet
 from trainlab.models.nets.tcn import TCNNet, tcn_receptive_field
+from trainlab.models.nets.unet import UNet
 
 B, W, F, O = 4, 12, 5, 2
 
@@ -113,6 +114,22 @@ def test_a_convolutional_default_sees_the_default_window(model, compose_cfg):
     cfg = compose_cfg([f"model={model}"])
     net = build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, {"in": F, "out": 1}))
     assert net.receptive_field >= cfg.data.window
+
+
+def test_tiles_smaller_than_the_unets_downsampling_are_warned_about(caplog):
+    """5 x 5 whole images in a depth-3 U-Net were padded to 8 x 8 and trained on mostly padding without a word."""
+    from trainlab.run.pipeline import check_downsampling
+
+    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
+        check_downsampling(UNet(1, depth=3), (64, 48))
+        check_downsampling(UNet(1, depth=3), (8, 8))
+        check_downsampling(TCNNet(F, hidden_channels=8), (5, 5))  # no downsampling to speak of
+        assert not caplog.records
+        check_downsampling(UNet(1, depth=3), (5, 7))
+    (record,) = caplog.records
+    assert record.getMessage() == ("tiles of 5 x 7 px are smaller than UNet's downsampling of 8 (2**model.net.depth): "
+                                   "each is padded to 8 px with its edge values repeated, and its deepest level sees "
+                                   "mostly padding; give model.net.depth=2 or larger tiles")
 
 
 def test_window_longer_than_the_receptive_field_is_logged_once(caplog):

@@ -149,10 +149,11 @@ def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     from trainlab.prediction.image import anomaly_maps, read_images, write
     from trainlab.run.durable import write_json
-    from trainlab.run.pipeline import restore
+    from trainlab.run.pipeline import check_downsampling, restore
 
     tiles = read_images(cfg.images, run_cfg)  # before the run's data are rebuilt: a wrong folder is said at once
     model, data = restore(run_cfg, saved, ckpt, given)
+    check_downsampling(model.net, tuple(tiles.images.shape[-2:]))  # whole images of their own size, smaller ones too
     maps, scores = anomaly_maps(model, data, tiles, device)
     frame, files = write(tiles, maps, scores, out_dir)
     report = {**made, "images": str(cfg.images), "tiles": len(scores), "tile_shape": list(maps.shape[1:]),

@@ -101,7 +101,21 @@ def build_net(cfg: DictConfig, datamodule: Any) -> Any:
 
     net = build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, datamodule.dims))
     check_receptive_field(net, getattr(datamodule, "window", None))
+    check_downsampling(net, getattr(datamodule, "tile_shape", None))
     return net
+
+
+def check_downsampling(net: Any, tile_shape: Optional[tuple[int, int]]) -> None:
+    """Warn when tiles are smaller than a net's downsampling (a U-Net's ``multiple``, 2**depth): they are padded
+    up to it, edge values repeated, and its deepest level sees mostly padding (5 x 5 tiles in a depth-3 U-Net:
+    8 x 8, 1 pixel at the bottleneck), which trained without a word."""
+    multiple = getattr(net, "multiple", None)
+    if multiple is None or tile_shape is None or min(tile_shape) >= multiple:
+        return
+    fits = max(1, min(tile_shape).bit_length() - 1)  # the deepest depth whose 2**depth the tiles' side holds
+    log.warning(f"tiles of {tile_shape[0]} x {tile_shape[1]} px are smaller than {type(net).__name__}'s downsampling "
+                f"of {multiple} (2**model.net.depth): each is padded to {multiple} px with its edge values repeated, "
+                f"and its deepest level sees mostly padding; give model.net.depth={fits} or larger tiles")
 
 
 def check_receptive_field(net: Any, window: Optional[int]) -> None:

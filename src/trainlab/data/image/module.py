@@ -269,6 +269,11 @@ class SkyDataModule(SplitDataModule):
         """Sizes the net takes from the data: ``in`` (image channels), ``out`` (1: one anomaly map)."""
         return {"in": int(self.load().images.shape[1]), "out": 1}
 
+    @property
+    def tile_shape(self) -> tuple[int, int]:
+        """(H, W) of every tile, for the pipeline's check against the net's downsampling."""
+        return tuple(int(n) for n in self.load().images.shape[-2:])
+
     def model_kwargs(self) -> dict[str, Any]:
         """Nothing from the data is needed by the segmentation module beyond the sizes in ``dims``."""
         return {}

@@ -164,6 +164,14 @@ def _named_apart(image_path: Path, masks: dict[str, list[Path]], images: set[str
     return ""
 
 
+def _holds_images(folder: Path) -> bool:
+    """Whether ``folder`` holds an image file (itself, not its folders); one that cannot be listed does not."""
+    try:
+        return any(image_suffix(p) for p in folder.iterdir())
+    except OSError:
+        return False
+
+
 class ImageFolder:
     """Your own images and anomaly masks, matched by file name.
 
@@ -221,11 +229,20 @@ class ImageFolder:
         if hidden:  # macOS's ._a.fits beside a.fits, .DS_Store: named, as other files are
             log.info("%s='%s': %d hidden file(s) left out (%s%s)", self.KEY, self.path, len(hidden),
                      ", ".join(hidden[:3]), ", ..." if len(hidden) > 3 else "")
+        # folders beside the mask folder (night1/, night2/): not read, which left their images out without a word
+        masks = {self.mask_dir.resolve(), (self.path / "masks").resolve()}  # predict.py's images= on a run's folder
+        folders = sorted(p.name for p in listed if p.is_dir() and not p.name.startswith(".")
+                         and p.resolve() not in masks and _holds_images(p))
+        inside = (f"{len(folders)} folder(s) of images ({', '.join(folders[:3])}{', ...' if len(folders) > 3 else ''}), "
+                  "which are not read: images are read from that folder itself, not its folders")
         one_file_per_stem(files, self.KEY, self.path)
         if not files:
             held = (f", only {len(others)} other file(s) ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''})"
                     if others else "")
+            held += f"{' and' if others else ', only'} {inside}" if folders else ""
             raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}){held}; {self.NO_IMAGES}")
+        if folders:
+            log.warning("%s='%s' holds %s", self.KEY, self.path, inside)
         if not self.mask_dir.is_dir():
             # a mask_dir given relative is read from the working folder, as data.source.path is: said so
             where = why_missing(self.mask_dir, "data.source.mask_dir") if self.mask_dir_given else ""
