@@ -144,3 +144,15 @@ def test_an_interrupted_run_evaluates_its_best_epoch_and_one_stopped_in_its_firs
     assert report["checkpoint_epoch"] == 1  # the report says which epoch a file named without one holds
     assert "on_exception.ckpt`, saved after epoch 1" in (Path(eval_cfg.paths.output_dir) / "report.md").read_text()
     assert any("holds the weights of the moment training stopped (epoch 1, step" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("metric, name", [("val/loss", "epoch03-loss0.1250.ckpt"), ("val/rmse", "epoch03-rmse0.5000.ckpt")])
+def test_a_checkpoint_is_named_after_the_metric_it_is_ranked_on(compose_cfg, metric, name):
+    """The template named val/loss whatever the run kept its top 3 on: optimized_metric=val/rmse wrote
+    epoch03-loss0.1250.ckpt, ranked on an rmse its name did not show."""
+    import torch
+    from hydra.utils import instantiate
+
+    callback = instantiate(compose_cfg([f"optimized_metric={metric}"]).callbacks.model_checkpoint)
+    metrics = {"epoch": 3, "val/loss": torch.tensor(0.125), "val/rmse": torch.tensor(0.5)}
+    assert Path(callback.format_checkpoint_name(metrics)).name == name
