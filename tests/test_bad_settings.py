@@ -30,6 +30,13 @@ from trainlab.config.errors import UserError
         (["optimized_metric=val/rmsee"], r"optimized_metric=val/rmsee is a metric that RegressionModule never logs; "
                                          r"did you mean val/rmse\? during training it logs: .*val/mase, .*val/rmse, val/smape \(and "),  # + MASE, sMAPE (issue 12)
         (["callbacks.early_stopping.monitor=val/foo"], r"callbacks.early_stopping.monitor=val/foo is a metric"),
+        # a mode against the metric's direction kept the worst checkpoints and tested the worst, without a word
+        (["optimized_metric=val/rmse", "optimized_mode=max"],
+         r"^optimized_mode=max ranks val/rmse largest first, but a smaller rmse is better: checkpoints, early stopping "
+         r"and a sweep would keep the worst; set optimized_mode=min$"),
+        (["optimized_mode=max"], r"^optimized_mode=max ranks val/loss largest first, but a smaller loss is better"),
+        (["optimized_metric=val/r2"], r"^optimized_mode=min ranks val/r2 smallest first, but a larger r2 is better: "
+                                      r".*; set optimized_mode=max$"),
         (["callbacks.early_stopping.monitor=test/rmse"], r"callbacks.early_stopping.monitor=test/rmse is a metric"),
         (["seed=abc"], r"seed='abc' must be a whole number"),
         (["seed=null"], r"^seed=null must be a whole number \(e.g. seed=42\)"),  # said seed=None
@@ -67,6 +74,24 @@ def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, override
     with pytest.raises(UserError, match=match):
         run_train(cfg)
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))  # refused before anything was trained
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_a_classifiers_mode_is_checked_against_its_metrics_direction(classes):
+    """The graph and image families' metrics: torchmetrics' own, a binary one wrapped (LambdaInputTransformer, which
+    leaves higher_is_better unset) and the Brier score; each direction both ways."""
+    import lightning.pytorch as pl
+
+    from trainlab.metrics.classification import classification_metrics
+    from trainlab.run.checks import _against_direction
+
+    module = pl.LightningModule()
+    module.val_metrics = classification_metrics(classes).clone(prefix="val/")
+    for metric, better in (("val/auroc", "max"), ("val/mcc", "max"), ("val/ece", "min"), ("val/brier", "min"),
+                           ("val/loss", "min")):
+        worse = "min" if better == "max" else "max"
+        assert _against_direction(module, metric, better) is None
+        assert _against_direction(module, metric, worse).endswith(f"set optimized_mode={better}"), metric
 
 
 def test_a_smoke_run_of_accumulated_batches_runs(compose_cfg, run_train):

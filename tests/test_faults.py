@@ -331,7 +331,7 @@ def test_last_ckpt_is_every_epochs_end_and_resumes_exactly_with_validation_twice
     twice an epoch it wrote it inside the epoch: resumed from there, the run started the epoch's batches
     over and ended with other metrics than the run that was never stopped (val/loss 0.1870 against 0.1871)."""
     common = [*TINY, "logger=none", "callbacks.early_stopping=null", "trainer.val_check_interval=0.5",
-              "callbacks.model_checkpoint.save_top_k=1", "optimized_mode=max"]
+              "callbacks.model_checkpoint.save_top_k=1", "callbacks.model_checkpoint.mode=max"]  # the first check stays the top 1
     straight_cfg = compose_cfg([*common, "trainer.max_epochs=3"])
     straight = run_train(straight_cfg)
     assert torch.load(Path(straight_cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2

@@ -167,3 +167,17 @@ def test_the_run_end_line_says_whose_best_the_checkpoint_is(tmp_path, caplog, mo
     with caplog.at_level("INFO", logger="trainlab.run.console"):
         announce_run_done(str(tmp_path), "val/loss", 0.25, kept_by)
     assert caplog.messages[-1].startswith(f"run done: {tmp_path} {line}; its report and plots: ")
+
+
+@pytest.mark.parametrize("metric, name", [("val/loss", "epoch03-loss0.1250.ckpt"), ("val/rmse", "epoch03-rmse0.5000.ckpt"),
+                                          ("val/r2", "epoch03-r2_0.7500.ckpt")])
+def test_a_checkpoint_is_named_after_the_metric_it_is_ranked_on(compose_cfg, metric, name):
+    """The template named val/loss whatever the run kept its top 3 on: optimized_metric=val/rmse wrote
+    epoch03-loss0.1250.ckpt, ranked on an rmse its name did not show; a name ending in a digit is kept apart from
+    the value (r2_0.7500: the first try wrote r20.7500)."""
+    import torch
+    from hydra.utils import instantiate
+
+    callback = instantiate(compose_cfg([f"optimized_metric={metric}"]).callbacks.model_checkpoint)
+    metrics = {"epoch": 3, "val/loss": torch.tensor(0.125), "val/rmse": torch.tensor(0.5), "val/r2": torch.tensor(0.75)}
+    assert Path(callback.format_checkpoint_name(metrics)).name == name

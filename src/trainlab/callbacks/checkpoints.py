@@ -57,6 +57,16 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
     the same best checkpoint an uninterrupted run would, and its folder is complete on its own.
     """
 
+    def __init__(self, *args: Any, filename: Optional[str] = None, monitor: Optional[str] = None, **kwargs: Any):
+        """``filename`` null names a checkpoint after its epoch and the metric it is ranked on
+        (``epoch03-rmse0.8123`` for ``monitor=val/rmse``): the template named val/loss whatever the run kept
+        its top k on, so a run on val/rmse or val/auroc named its files after a metric it did not rank."""
+        if filename is None and monitor:  # no "/" in the name: val/rmse would make a folder
+            name = monitor.rsplit("/", 1)[-1]
+            name += "_" if name[-1:].isdigit() else ""  # r2_0.8906, not r20.8906
+            filename = f"epoch{{epoch:02d}}-{name}{{{monitor}:.4f}}"
+        super().__init__(*args, filename=filename, monitor=monitor, **kwargs)
+
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Lightning warns about a checkpoint folder that is not empty; a requeued SLURM job continues in
         its own folder (trainlab.run.preemption) and finds its own checkpoints there."""

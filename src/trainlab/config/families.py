@@ -231,7 +231,7 @@ def check_nothing_taken_out(cfg: DictConfig, config_name: str = "train") -> None
             off = f"; {group}=none for none" if "none" in options else ""
             raise UserError(f"the config has no {group} (~{group} takes it out), and every run needs one; choose "
                             f"one instead: {group}=<option> ({', '.join(options)}){off}")
-    for key in [k for k in own if k != "defaults" and k not in cfg]:
+    for key in [k for k in own if k != "defaults" and k not in cfg.keys()]:  # `in` says no for a ??? value
         value = OmegaConf.to_container(own, resolve=False)[key]
         shown = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
         default = f" (its default: {key}={shown})" if not isinstance(value, dict) and shown != "???" else ""

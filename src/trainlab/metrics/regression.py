@@ -35,6 +35,8 @@ def zero_floor(mase_scale) -> "np.ndarray | torch.Tensor":
 class RootMeanSquaredError(ElementMean):
     """sqrt(mean(error²)); ``error`` = ŷ - y in original units."""
 
+    higher_is_better = False  # torchmetrics' direction flag: optimized_mode is checked against it
+
     def update(self, error: torch.Tensor) -> None:  # type: ignore[override]
         super().update(error.square())
 
@@ -45,6 +47,8 @@ class RootMeanSquaredError(ElementMean):
 class MeanAbsolutePercentageError(ElementMean):
     """mean(|ŷ - y| / |y|), a fraction; undefined where y = 0 (|y| is clamped at ``floor``, see
     :func:`zero_floor`)."""
+
+    higher_is_better = False
 
     def update(self, error: torch.Tensor, target: torch.Tensor, floor: torch.Tensor) -> None:  # type: ignore[override]
         super().update(error.abs() / torch.maximum(target.abs(), floor))
@@ -57,12 +61,16 @@ class AverageAbsoluteAccuracy(MeanAbsolutePercentageError):
     goes negative when errors exceed the targets themselves. Like MAPE it needs targets away from 0.
     """
 
+    higher_is_better = True
+
     def compute(self) -> torch.Tensor:
         return 1.0 - super().compute()
 
 
 class SymmetricMeanAbsolutePercentageError(ElementMean):
     """mean(2 |ŷ - y| / (|y| + |ŷ|)), a fraction between 0 and 2."""
+
+    higher_is_better = False
 
     def update(self, error: torch.Tensor, target: torch.Tensor, pred: torch.Tensor,  # type: ignore[override]
                floor: torch.Tensor) -> None:
@@ -71,6 +79,8 @@ class SymmetricMeanAbsolutePercentageError(ElementMean):
 
 class MeanAbsoluteScaledError(ElementMean):
     """MASE: mean |error / scale| with the target's MASE scale (see data.timeseries.baselines.mase_scale)."""
+
+    higher_is_better = False
 
     def update(self, scaled_error: torch.Tensor) -> None:  # type: ignore[override]
         super().update(scaled_error.abs())

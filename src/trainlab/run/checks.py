@@ -46,6 +46,27 @@ def _monitors(trainer: pl.Trainer, module: pl.LightningModule, optimized_metric:
     return watched
 
 
+def _against_direction(module: pl.LightningModule, metric: str, mode: Optional[str]) -> Optional[str]:
+    """``optimized_mode`` against the direction of the metric it ranks (a loss is better smaller; a torchmetrics
+    metric says so in ``higher_is_better``): ``optimized_metric=val/rmse optimized_mode=max`` kept the three
+    worst checkpoints, tested the worst and stopped early when the error stopped rising, without a word."""
+    if mode not in ("min", "max"):
+        return None
+    higher = False if metric in set(getattr(module, "loss_keys", LOSS_KEYS)) else None
+    for child in module.modules():
+        if higher is None and isinstance(child, MetricCollection):
+            found = dict(child.items(keep_base=False)).get(metric)
+            higher = getattr(found, "higher_is_better", None)
+            if higher is None:  # a wrapper (LambdaInputTransformer: a binary AUROC on the positive class) leaves it
+                higher = getattr(getattr(found, "wrapped_metric", None), "higher_is_better", None)
+    if higher is None or higher == (mode == "max"):
+        return None
+    wanted = "max" if higher else "min"
+    return (f"optimized_mode={mode} ranks {metric} {'largest' if mode == 'max' else 'smallest'} first, but a "
+            f"{'larger' if higher else 'smaller'} {metric.rsplit('/', 1)[-1]} is better: checkpoints, early stopping "
+            f"and a sweep would keep the worst; set optimized_mode={wanted}")
+
+
 def _validation_off(trainer: pl.Trainer) -> Optional[str]:
     """Why validation never runs in this fit, or None when it does."""
     if trainer.limit_val_batches == 0:
@@ -107,10 +128,12 @@ class FitChecks(pl.Callback):
 
     Args:
         optimized_metric: the run's ``optimized_metric`` (what a sweep reads at the end).
+        optimized_mode: ``min`` or ``max``, checked against the metric's own direction (None: not checked).
     """
 
-    def __init__(self, optimized_metric: str):
+    def __init__(self, optimized_metric: str, optimized_mode: Optional[str] = None):
         self.optimized_metric = optimized_metric
+        self.optimized_mode = optimized_mode
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """The net on one batch (trainlab.run.net_checks), before the optimizer takes its parameters."""
@@ -129,6 +152,9 @@ class FitChecks(pl.Callback):
                 raise UserError(f"{key}={metric} is a metric that {type(pl_module).__name__} never logs; "
                                 f"{hint + ' ' if hint else ''}"
                                 f"during training it logs: {', '.join(sorted(during_fit))} (and test/... after it)")
+        wrong_way = _against_direction(pl_module, self.optimized_metric, self.optimized_mode)
+        if wrong_way:
+            raise UserError(wrong_way)
         off = _validation_off(trainer)
         needing = {k: m for k, m in watched.items() if m.startswith("val/")}
         names = ", ".join(f"{k}={m}" for k, m in needing.items())

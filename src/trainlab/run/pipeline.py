@@ -201,7 +201,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
                             tags=run_tags(ckpt_path))
     callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers),
                                 cfg.trainer.enable_model_summary)
-    trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric), *callbacks, *extra_callbacks],
+    trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric, cfg.optimized_mode), *callbacks, *extra_callbacks],
                             loggers=loggers)
     check_ranks_can_start(trainer, str(cfg.trainer.strategy))
     if spawns_ranks(trainer):  # ranks in fresh interpreters: their logging and hardware set up there too
