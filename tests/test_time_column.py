@@ -702,3 +702,14 @@ def test_a_stations_line_above_the_header_is_left_out(tmp_path, caplog):
     path.write_text('"x","y"\n' + "\n".join(f'"{i + 1}",{i / 2},{i}' for i in range(30)) + "\n")
     table = TableFile(str(path), ["y"]).load()
     assert table.feature_names == ["x"] and table.targets[:, 0].tolist() == list(range(30))
+
+
+def test_the_clock_checks_search_only_rows_that_hold_their_text(monkeypatch):
+    # searching two patterns in every row of a 2-million-row column added ~6 s to a ~2 s read: each pattern is
+    # searched only in the rows holding its plain text ('24:00', ':60'); patterns that match anything show it
+    from trainlab.data.timeseries import dates
+
+    monkeypatch.setattr(dates, "_END_OF_DAY", re.compile(r"^"))
+    monkeypatch.setattr(dates, "_LEAP_SECOND", re.compile(r"^"))
+    minutes = pd.Series(pd.date_range("2020-01-01", periods=50, freq="min").strftime("%Y-%m-%d %H:%M"))
+    assert list(dates.parse_dates(minutes, "t", None)) == list(pd.to_datetime(minutes))
