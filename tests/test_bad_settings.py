@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -219,6 +220,10 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
         ("folder", r"data.source.path: '.*' is a folder; give the path of one .csv, .parquet, .npy, .ecsv, .vot or .fits file in it"),
         ("repeated names", r"names the column\(s\) \['a'\] more than once; rename them"),
         ("window longer than the data", r"'series' has 300 row\(s\), fewer than one window of data.window=400"),
+        # one short series among long ones: the fix was 'leave the short series out of data.source.series'
+        ("a short series", r"series B has 5 row\(s\), fewer than one window of data.window=16 \+ data.horizon=1; use "
+                           r"a shorter window or horizon, or more data, or leave the 1 short series out: "
+                           r"'data.source.series=\[A,C\]'$"),
     ],
 )
 def test_data_files_that_cannot_train(compose_cfg, run_train, tmp_path, case, match):
@@ -239,6 +244,9 @@ def test_data_files_that_cannot_train(compose_cfg, run_train, tmp_path, case, ma
         path = str(tmp_path)
     elif case == "repeated names":
         path = _write(tmp_path, "series.csv", "a,a,y\n" + "".join(f"{i},{i % 5},{i % 3}\n" for i in range(300)))
+    elif case == "a short series":
+        frame = pd.concat([frame.assign(s="A"), frame.iloc[:5].assign(s="B"), frame.assign(s="C")])
+        path, extra = csv_file(tmp_path, frame), ["data.source.series_column=s"]
     else:
         path, extra = csv_file(tmp_path, frame), ["data.window=400"]
     with pytest.raises(UserError, match=match):

@@ -120,6 +120,13 @@ def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
         sep = csv.Sniffer().sniff("".join(head), delimiters=",;\t|").delimiter
     except csv.Error:  # one column, or nothing to tell by
         sep = ","
+    above = _preamble(head, sep)
+    if above:  # a station's or logger's line above the header (NREL's TMY3: id, name, state, zone, lat, lon, elevation)
+        log.info("'%s': %d line(s) above the header left out (%s: %d field(s), the header and rows %d)", path.name, above,
+                 repr(head[0].strip()[:60]), len(next(csv.reader(head[:1], delimiter=sep), [])),
+                 len(next(csv.reader(head[above:above + 1], delimiter=sep), [])))
+        head = head[above:]
+        comments += above
     under = _lines_under_header(head, sep)
     if under:
         head = head[:1] + head[1 + under:]
@@ -198,6 +205,27 @@ def _rows_above_comments(path: Path, start: int, key: str) -> Optional[int]:
         log.info("'%s': the comment line(s) (#) below the data, from line %d, left out", path.name, closing)
         return rows
     return None
+
+
+def _preamble(head: list[str], sep: str) -> int:
+    """How many lines above the header are no part of the table: lines of other field counts (a station's
+    name and place) before the first line of the count every line below it has. None where the
+    line before it has one field fewer (R's write.table leaves the row names' column unnamed: that line is
+    the header) or the lines below differ (ragged rows are pandas' to refuse)."""
+    import csv
+
+    lines = [next(csv.reader([line], delimiter=sep), []) if line.strip() else [] for line in head]
+    counts = [len(fields) for fields in lines]
+    body = [c for c in counts[len(counts) // 2:] if c]
+    if len(body) < 2:
+        return 0
+    width = max(set(body), key=body.count)
+    first = next(i for i, c in enumerate(counts) if c == width)
+    # a header of more fields whose extra ones are empty ('a,b,c,' above '1,2,3') is the header still
+    padded = any(len(fields) > width and not any(f.strip() for f in fields[width:]) for fields in lines[:first])
+    if first == 0 or counts[first - 1] == width - 1 or padded:
+        return 0
+    return first if all(c in (0, width) for c in counts[first:]) else 0
 
 
 def _lines_under_header(head: list[str], sep: str) -> int:

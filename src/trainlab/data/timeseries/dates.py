@@ -122,12 +122,12 @@ def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
     import pandas as pd
 
     text = raw.astype(str)
-    leap = text.str.contains(_LEAP_SECOND)
+    leap = _holds(text, ":60", _LEAP_SECOND)
     if leap.any():
         row = leap.index[leap.to_numpy()][0]
         raise UserError(f"{where}: row {row} ('{text[row]}') is a leap second, which these times (as POSIX time) do "
                         "not count; drop that row, or add its values to the row of the next second")
-    if time_format is None and text.str.fullmatch(_ISO_WEEK).all():
+    if time_format is None and len(text) and _ISO_WEEK.fullmatch(text.iloc[0]) and text.str.fullmatch(_ISO_WEEK).all():
         weeks = text.str.extract(_ISO_WEEK)
         parsed = pd.to_datetime(weeks[0] + "-" + weeks[1] + "-" + weeks[2].fillna("1"), format="%G-%V-%u",
                                 errors="coerce")
@@ -138,7 +138,7 @@ def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
         log.info("%s: ISO week dates read as each week's %s (%s to %s)", where,
                  "Monday" if weeks[2].isna().all() else "given day", written(parsed.min()), written(parsed.max()))
         return parsed
-    ends = text.str.contains(_END_OF_DAY)
+    ends = _holds(text, "24:00", _END_OF_DAY)
     if not ends.any():
         return _parse(text, text, where, time_format)
     parsed = _parse(text.str.replace(_END_OF_DAY, "00:00", regex=True), text, where, time_format)
@@ -146,6 +146,15 @@ def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
     log.info("%s: %d time(s) written 24:00 (first row %s: '%s') read as 00:00 of the next day", where,
              int(ends.sum()), row, text[row])
     return parsed + pd.to_timedelta(ends.to_numpy().astype(np.int64), unit="D")
+
+
+def _holds(text: Any, part: str, pattern: re.Pattern) -> Any:
+    """Per row, whether ``pattern`` is found in it; searched only in the rows that hold ``part`` (a plain search: a
+    pattern per row of a 2-million-row column took ~3 s)."""
+    found = text.str.contains(part, regex=False)
+    if found.any():
+        found[found] = text[found].str.contains(pattern)
+    return found
 
 
 def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any:

@@ -66,9 +66,26 @@ def lead_in(data: TimeSeriesDataModule) -> int:
     return max(0, (data.season_length or 0) - data.window) if data.whole_file and not data.forecasting else 0
 
 
-def longer_series(table: Optional[SeriesTable]) -> str:
-    """The other fix for too few rows when they are one series of a file of several."""
+KEPT_LISTED = 10  # series a fix names one by one in data.source.series=[...]; more are counted
+
+
+def longer_series(table: Optional[SeriesTable], sizes: Optional[list[int]] = None, need: int = 0) -> str:
+    """The other fix for too few rows when they are one series of a file of several; with each series'
+    ``sizes`` (rows) and the rows it ``need``s, how many are short and the pick that leaves them out."""
     picked = table.series if table is not None else None
+    if picked and table.series_rows and sizes is not None and len(sizes) == len(table.series_rows):
+        import shlex
+
+        from trainlab.config.spelling import grammar_value
+
+        kept = [str(name) for (name, _), size in zip(table.series_rows, sizes) if size >= need]
+        short = len(sizes) - len(kept)
+        if kept and len(kept) <= KEPT_LISTED:
+            pick = "data.source.series=[" + ",".join(grammar_value(name) for name in kept) + "]"
+            return f", or leave the {short} short series out: {shlex.quote(pick)}"
+        if kept:
+            return (f", or leave the {short} short series out of data.source.series (a list of the {len(kept)} "
+                    "others)")
     if picked and table.series_rows:
         return ", or leave the short series out of data.source.series"
     return f", or pick a longer series than {picked} (data.source.series)" if picked else ""

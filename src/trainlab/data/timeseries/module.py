@@ -258,7 +258,8 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
         if self.window + self.horizon > min(sizes) and not self.whole_file:  # split=all: check_fits says it
             raise UserError(f"{series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
                             f"one window of data.window={self.window} + data.horizon={self.horizon}; use a shorter "
-                            f"window or horizon, or more data{longer_series(self.table)}")
+                            f"window or horizon, or more data"
+                            f"{longer_series(self.table, sizes, self.window + self.horizon)}")
         check_fits(self, *shortest_training(table, spans))
         inputs = self._inputs(table)
         train = self.training_rows()

@@ -70,18 +70,23 @@ def _flags(column) -> Optional[tuple[Any, str]]:
     cells) as 1.0/0.0 (NaN where empty), and the pair it holds for the log line; None for any other column."""
     import pandas as pd
 
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+    if pd.api.types.is_bool_dtype(column) and not column.isna().any():  # a Parquet bool column, a CSV's True/False
+        seen = [v for v in ("True", "False") if (column == (v == "True")).any()]
+        return column.astype(np.float64), "/".join(seen) if len(seen) == 2 else f"{seen[0]} only (of True/False)"
+    if pd.api.types.is_numeric_dtype(column):
         return None
-    present = column.dropna()
-    if not len(present):
+    first = column.first_valid_index()
+    if first is None or str(column[first]).strip().lower() not in {w for pair in _FLAG_PAIRS for w in pair}:
+        return None  # the usual text column (a category, numbers beside a mark) is told by its first value
+    distinct = pd.unique(column.dropna())  # a few values: looked at one by one, not the rows
+    words = {value: str(value).strip().lower() for value in distinct[:5]}
+    if not len(distinct) or len(distinct) > 4:  # a flag is written at most two ways per pair ('Yes', 'yes')
         return None
-    words = present.map(lambda value: str(value).strip().lower())
     for pair in _FLAG_PAIRS:
-        if words.isin(pair).all():
-            ones = words == pair[0]
-            values = pd.Series(np.nan, index=column.index)
-            values[present.index] = ones.astype(np.float64).to_numpy()
-            seen = sorted({str(v).strip() for v in present}, key=lambda v: v.lower() != pair[0])
+        if all(word in pair for word in words.values()):
+            ones = column.isin([value for value, word in words.items() if word == pair[0]]).to_numpy(np.float64)
+            values = pd.Series(np.where(column.isna().to_numpy(), np.nan, ones), index=column.index)
+            seen = sorted({str(v).strip() for v in distinct}, key=lambda v: v.lower() != pair[0])
             return values, "/".join(seen) if len(seen) == 2 else f"{seen[0]} only (of {'/'.join(pair)})"
     return None
 
