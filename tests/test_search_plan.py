@@ -997,6 +997,22 @@ def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_
 
 
 
+@pytest.mark.parametrize("arguments,message", [
+    # it said "hydra.sweeper.params: model.net.hidden_size ...", a key the user had typed on the command line
+    (["model=cnn", "model.net.hidden_size=interval(8,16)"],
+     "the command line: model.net.hidden_size=interval(8,16): model.net.hidden_size is not a key of the config nor a "
+     "config group: it is a key of model=lstm, but model=cnn is selected"),
+    # it said "does not compose: In 'train': Could not find 'data/synthetc'"
+    (["data=choice(synthetic,synthetc)"], "data=synthetc, one of the sweep's data choices, is not an option of the data "
+                                          "group; did you mean data=synthetic?; its options: catalogue, elnino, file"),
+])
+def test_a_searched_name_the_config_lacks_is_named_where_it_was_given(compose_cfg, tmp_path, arguments, message):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                       *[a for a in arguments if "(" not in a]])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [a for a in arguments if "(" in a], StandIn())
+
+
 def finished_sweep(folder: Path, value: float | None = 1.0) -> Path:
     """A sweep folder's study (optuna.db, named after the folder) with one trial: complete with
     ``value``, or failed when it is None."""
