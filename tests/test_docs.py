@@ -29,7 +29,8 @@ STORE_GROUPS = ["hydra/launcher", "hydra/sweeper", "hydra/sweeper/sampler", "hyd
 NOT_OPTIONS = {"model=lstn", "model=LSTM", "model=choice", "hardware=h10", "hydra/launcher=jobib",
                "scheduler=CosineAnnealingLR", "model=mymlp", "data=mydata", "hparams_search=mysearch",
                "optimizer=adam2", "model=adam2",  # a user's optimizer written into their model/ folder
-               "optimizer=none"}  # a built-in option chosen in another group
+               "optimizer=none",  # a built-in option chosen in another group
+               "data=synthetc"}  # a misspelt choice of a searched group
 NOT_KEYS = {"trainer.max_epoch", "model.net.hiden_size", "callbacks.x", "model.foo", "hardware.pin_mem",
             "hydra.sweeper.n_trial", "trainer.max_time", "callbacks.mine", "callbacks.mine._target_",
             "data.nope"}

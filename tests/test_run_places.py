@@ -390,11 +390,21 @@ def test_make_dashboard_opens_the_study_the_sweep_wrote(tmp_path):
 
     odd = tmp_path / "runs?2 #3 %41"
     odd.mkdir()
+    (odd / "optuna.db").touch()
     assert make_url(opened(odd)).database == str(odd / "optuna.db")
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "optimization_results.yaml").write_text("storage: postgresql://me@db:5432/studies\nstudy_name: s\n")
     assert opened(shared) == "postgresql://me@db:5432/studies"
+    # a folder whose optuna.db is gone: optuna-dashboard made an empty one there and showed no study
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        opened(gone)
+    errors = [line for line in refused.value.stderr.splitlines() if line.startswith("error: ")]  # then make's own
+    assert len(errors) == 1 and errors[0].startswith(
+        f"error: {gone}: its study file '{gone / 'optuna.db'}' does not exist (moved or removed?)")
+    assert not (gone / "optuna.db").exists()
 
 
 def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp_path):

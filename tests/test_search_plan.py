@@ -997,6 +997,22 @@ def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_
 
 
 
+@pytest.mark.parametrize("arguments,message", [
+    # it said "hydra.sweeper.params: model.net.hidden_size ...", a key the user had typed on the command line
+    (["model=cnn", "model.net.hidden_size=interval(8,16)"],
+     "the command line: model.net.hidden_size=interval(8,16): model.net.hidden_size is not a key of the config nor a "
+     "config group: it is a key of model=lstm, but model=cnn is selected"),
+    # it said "does not compose: In 'train': Could not find 'data/synthetc'"
+    (["data=choice(synthetic,synthetc)"], "data=synthetc, one of the sweep's data choices, is not an option of the data "
+                                          "group; did you mean data=synthetic?; its options: catalogue, elnino, file"),
+])
+def test_a_searched_name_the_config_lacks_is_named_where_it_was_given(compose_cfg, tmp_path, arguments, message):
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                       *[a for a in arguments if "(" not in a]])
+    with pytest.raises(UserError, match=re.escape(message)):
+        plan_sweep(cfg.hydra.sweeper, cfg, [a for a in arguments if "(" in a], StandIn())
+
+
 def finished_sweep(folder: Path, value: float | None = 1.0) -> Path:
     """A sweep folder's study (optuna.db, named after the folder) with one trial: complete with
     ``value``, or failed when it is None."""
@@ -1021,6 +1037,9 @@ def sweep_clis():
     ("nowhere", "is not a folder; give a sweep folder"),
     ("plain", "holds no study (optimization_results.yaml or optuna.db)"),
     ("staged", "is a staged search, with a study per stage: give one of its stages' folders ({tmp}/staged/1_a)"),
+    # sqlite made an empty optuna.db in its place, and Optuna raised KeyError: 'Record does not exist.' (a traceback)
+    ("nodb", "{tmp}/nodb: its study file '{tmp}/nodb/optuna.db' does not exist (moved or removed?); put it back"),
+    ("other", "{tmp}/other: study elsewhere is not in sqlite:///{tmp}/other/optuna.db"),
 ])
 def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, monkeypatch, capsys, cli, folder,
                                                                       message):
@@ -1029,12 +1048,25 @@ def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, 
     (tmp_path / "plain").mkdir()
     finished_sweep(tmp_path / "staged" / "1_a")
     (tmp_path / "staged" / "stages.yaml").write_text("stages: []\n")
+    (tmp_path / "nodb").mkdir()
+    (tmp_path / "nodb" / "optimization_results.yaml").write_text("study_name: nodb\nstorage: null\n")
+    finished_sweep(tmp_path / "other")
+    (tmp_path / "other" / "optimization_results.yaml").write_text("study_name: elsewhere\nstorage: null\n")
     monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
     with pytest.raises(SystemExit) as exited:
         sweep_clis()[cli]([str(tmp_path / folder)])
     assert exited.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: ") and message.format(tmp=tmp_path) in line
+    assert not (tmp_path / "nodb" / "optuna.db").exists()
+
+
+def test_a_renamed_sweep_folder_without_its_results_file_is_read_by_its_one_study(tmp_path):
+    """Its study is named after the folder it was made in: looked up by the new name, Optuna raised KeyError."""
+    from trainlab.search.results import load_sweep_study
+
+    finished_sweep(tmp_path / "before").rename(tmp_path / "after")
+    assert load_sweep_study(tmp_path / "after").study_name == "before"
 
 
 @pytest.mark.parametrize("cli", ["refine", "stage2"])

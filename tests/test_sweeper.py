@@ -481,7 +481,8 @@ def test_a_full_disk_in_a_slot_thread_stops_the_sweep_in_one_line(tmp_path, caps
     ("hydra.sweeper.sampler._target_=optuna.samplers.FooSampler",
      "error: hydra.sweeper.sampler._target_=optuna.samplers.FooSampler is not an Optuna sampler"),
     ("model.net.hiden_size=range(8,17,8)",
-     "error: hydra.sweeper.params: model.net.hiden_size is not a key of the config nor a config group; "
+     "error: the command line: model.net.hiden_size=range(8,17,8): model.net.hiden_size is not a key of the config "
+     "nor a config group; "
      "did you mean model.net.hidden_size?"),
     ("hydra.sweeper.params=null", "error: the search space is empty"),
     ("hydra/sweeper/sampler=grid", "error: hydra/sweeper/sampler=grid needs discrete values, but optimizer.lr"),

@@ -308,7 +308,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     if not space and custom is None:
         raise UserError("the search space is empty: give hydra.sweeper.params (e.g. "
                         "optimizer.lr: tag(log, interval(1e-5, 1e-3))) or hydra.sweeper.search_space")
-    check_keys(config, space)
+    check_keys(config, space, arguments, conf.get("search_space"))
     check_value_types(config, space)
     check_sweep_families(config, space, fixed)
     check_every_variant(config, space, fixed, composer(launcher, config), conf.get("params"))

@@ -106,13 +106,13 @@ def sweep_storage(sweep_dir: Path) -> str:
 
 def load_sweep_study(sweep_dir: Path) -> optuna.Study:
     """The study a sweep folder belongs to (from optimization_results.yaml, else its optuna.db)."""
-    from trainlab.search.shared import open_storage
+    from trainlab.search.shared import load_existing
 
     results = sweep_dir / RESULTS_YAML
     if results.is_file():
         storage, name = sweep_storage(sweep_dir), read_yaml(results, DAMAGED_RESULTS)["study_name"]
-    elif (sweep_dir / STUDY_FILE).is_file():
-        storage, name = sweep_storage(sweep_dir), sweep_dir.absolute().name
+    elif (sweep_dir / STUDY_FILE).is_file():  # the folder's name, or the file's one study (a renamed folder)
+        storage, name = sweep_storage(sweep_dir), None
     elif not sweep_dir.is_dir():
         raise UserError(f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)")
     elif (sweep_dir / STAGES_YAML).is_file():  # a staged search's folder holds one study a stage
@@ -123,7 +123,7 @@ def load_sweep_study(sweep_dir: Path) -> optuna.Study:
     else:
         raise UserError(f"{sweep_dir} holds no study ({RESULTS_YAML} or {STUDY_FILE}); give a sweep folder "
                         "(outputs/train/multiruns/...)")
-    study = optuna.load_study(study_name=name, storage=open_storage(storage))
+    study = load_existing(storage, name, sweep_dir)
     meant = intended_directions(sweep_dir, study)
     if meant is None:
         return study

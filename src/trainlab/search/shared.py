@@ -173,6 +173,48 @@ def storage_place_problem(url: str, writing: bool = False) -> Optional[str]:
             "there (its owner can chmod or chown it), or name a file in a folder of yours")
 
 
+def missing_study_file(url: str, folder: Path) -> Optional[str]:
+    """Why the sweep folder ``folder``'s study cannot be read: its study file is gone (sqlite and optuna-dashboard
+    made an empty one in its place); None when it is there, or on a server."""
+    path = storage_file(url)
+    if path is not None and not path.exists() and path.parent.is_dir():
+        return (f"{folder}: its study file '{path}' does not exist (moved or removed?); put it back, or give the "
+                "folder that holds it")
+    return None
+
+
+def dashboard_storage(sweep_dir: Path) -> str:
+    """``make dashboard``'s storage, :func:`trainlab.search.results.sweep_storage`; refused where its study file
+    is gone (optuna-dashboard made an empty one and showed no study)."""
+    from trainlab.config.errors import refuse
+    from trainlab.search.results import sweep_storage
+
+    problem = missing_study_file(url := sweep_storage(sweep_dir), sweep_dir)
+    return refuse(problem) if problem else url
+
+
+def load_existing(url: str, study_name: Optional[str], folder: Path) -> optuna.Study:
+    """A finished sweep's study, read by the tools (``make analyze`` / ``refine`` / ``stage2``): a study file
+    that is gone is said (sqlite made an empty one in its place and Optuna raised ``KeyError: 'Record does not
+    exist.'``), and so is a study name the storage lacks, with the names it holds; ``study_name`` None: the one
+    named as ``folder``, else the file's only study (a renamed sweep folder without optimization_results.yaml)."""
+    problem = missing_study_file(url, folder)
+    if problem is not None:
+        raise UserError(problem)
+    storage = open_storage(url)
+    names = optuna.get_all_study_names(storage=storage)
+    if study_name is None and folder.absolute().name in names:
+        study_name = folder.absolute().name
+    if study_name is None or study_name not in names:
+        if study_name is None and len(names) == 1:
+            study_name = names[0]
+        else:
+            held = f"it holds {', '.join(names)}" if names else "it holds no study"
+            raise UserError(f"{folder}: study {study_name or folder.name} is not in {url} ({held}); give the sweep "
+                            "folder whose study it is")
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
 def repair_journal(path: Path) -> None:
     """Cut a journal's torn last line (a process killed mid-append, power loss), under the journal's own
     lock. Optuna skips such a line when it reads, but its next append continues it, and from then on every

@@ -272,8 +272,11 @@ def params_override_problem(argv: Sequence[str]) -> str | None:
     return None
 
 
-def check_keys(config: DictConfig, names: Iterable[str]) -> None:
-    """Every searched name is a key of the composed config or a config group (``model=...``)."""
+def check_keys(config: DictConfig, names: Iterable[str], arguments: Sequence[str] = (),
+               search_space: Optional[Mapping[str, Any]] = None) -> None:
+    """Every searched name is a key of the composed config or a config group (``model=...``); a refusal names
+    where the name was given: the command line (``arguments``), ``hydra.sweeper.search_space`` or ``params``."""
+    typed = {a.split("=", 1)[0].lstrip("+~"): a for a in arguments if "=" in a}
     choices = set(config.hydra.runtime.choices) if "hydra" in config else set()
     keys = _all_keys(OmegaConf.masked_copy(config, [k for k in config if k != "hydra"]))
     missing = object()
@@ -290,7 +293,9 @@ def check_keys(config: DictConfig, names: Iterable[str]) -> None:
                 chosen = config.hydra.runtime.choices[group]
                 hint = (f": it is a key of {' or '.join(f'{group}={o}' for o in owners)}, but {group}={chosen} is "
                         f"selected; select {group}={owners[0]}, or search {group}={chosen}'s own keys")
-            raise UserError(f"hydra.sweeper.params: {name} is not a key of the config nor a config group{hint}")
+            where = (f"the command line: {typed[name]}" if name in typed else "hydra.sweeper.search_space"
+                     if name in (search_space or {}) else "hydra.sweeper.params")
+            raise UserError(f"{where}: {name} is not a key of the config nor a config group{hint}")
 
 
 def options_with_key(group: str, key: str, sources: Optional[Sequence[Any]] = None) -> list[str]:
