@@ -267,3 +267,23 @@ def test_host_memory_keep_is_checked(compose_cfg):
     with pytest.raises(UserError, match=r"hardware.host_memory_keep_mb=0 must be 1 or more \(or null"):
         apply_hardware(cfg.hardware)
     assert compose_cfg(["hardware.host_memory_keep_mb=null"]).hardware.host_memory_keep_mb is None
+
+
+def test_one_callbacks_option_chosen_alone_says_what_the_run_lacks(compose_cfg, caplog):
+    """callbacks=early_stopping replaced the defaults without a word: the run kept no best checkpoint and wrote no
+    epochs.jsonl, and its end said only '(no checkpoint kept)'. callbacks=none and the defaults stay quiet."""
+    import logging
+
+    from trainlab.config.checks import warn_lone_callbacks
+
+    with caplog.at_level(logging.WARNING, logger="trainlab.config.checks"):
+        warn_lone_callbacks(compose_cfg(["callbacks=early_stopping"]))
+        (line,) = caplog.messages
+        assert line.startswith("callbacks=early_stopping is chosen instead of the default callbacks, not added to them: "
+                               "this run has no model_checkpoint, on_exception, ")
+        assert "(no best checkpoint kept; no epochs.jsonl, training_summary.json or curves plot)" in line
+        assert "change one (callbacks.early_stopping.<key>=...), drop one (callbacks.<name>=null)" in line
+        caplog.clear()
+        for quiet in (["callbacks=none"], [], ["callbacks.lr_monitor=null"]):
+            warn_lone_callbacks(compose_cfg(quiet))
+        assert caplog.messages == []

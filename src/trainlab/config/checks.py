@@ -190,11 +190,44 @@ def warn_unread_hardware_keys(cfg: DictConfig) -> None:
                         "nothing here", match.group(1), match.group(2), ", ".join(readers), reference)
 
 
+def warn_lone_callbacks(cfg: DictConfig) -> None:
+    """``callbacks=early_stopping`` (one callback's option, or a group of the user's) is chosen instead of the
+    defaults, not added to them: the run then kept no best checkpoint and wrote no epochs.jsonl or
+    training_summary.json, and said only '(no checkpoint kept)' at its end. Where a callbacks group has callbacks
+    but not the defaults' checkpoint and records (by class), one warning names the default callbacks it lacks and
+    the keys that change, drop or add one; an empty group (``callbacks=none``) is taken as meant."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from trainlab.run.root import repo_root
+
+    nodes = [node for node in (cfg.get("callbacks") or {}).values() if isinstance(node, DictConfig)]
+    have = {str(node.get("_target_")) for node in nodes}
+    folder = repo_root() / "conf" / "callbacks"
+    defaults = {name: OmegaConf.load(folder / f"{name}.yaml")[name]
+                for name in OmegaConf.load(folder / "default.yaml").defaults if name != "_self_"}
+    if not nodes or all(str(defaults[name]._target_) in have for name in _LOST):
+        return
+    lacking = [name for name, node in defaults.items()
+               if node.get("enabled", True) is not False and str(node._target_) not in have]
+    chosen = (HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}).get("callbacks")
+    log.warning("%s is chosen instead of the default callbacks, not added to them: this run has no %s (%s). To keep the "
+                "defaults, leave callbacks= out and change one (callbacks.%s.<key>=...), drop one "
+                "(callbacks.<name>=null) or add your own (+callbacks.<name>._target_=<class>)",
+                f"callbacks={chosen}" if chosen else "the config's callbacks group", ", ".join(lacking),
+                "; ".join(what for name, what in _LOST.items() if name in lacking), next(iter(cfg.callbacks)))
+
+
+# the default callbacks whose absence the warning above is for, and what a run lacks without each
+_LOST = {"model_checkpoint": "no best checkpoint kept", "run_records": "no epochs.jsonl, training_summary.json or curves plot"}
+
+
 def check_config(cfg: DictConfig) -> None:
     """Everything :func:`train` can check on the config alone, before it builds anything."""
     check_top_level_keys(cfg)
     check_experiment_choices(cfg)
     warn_unread_hardware_keys(cfg)
+    warn_lone_callbacks(cfg)
     if cfg.get("optimized_mode") not in DIRECTION_OF_MODE:
         raise UserError(f"optimized_mode={cfg.get('optimized_mode')!r} must be min or max")
     apply_epochs_shortcut(cfg)
