@@ -1200,7 +1200,11 @@ def test_the_analysis_of_a_sweep_without_a_complete_trial_reports_its_failures_o
 
 # -- continuing a study ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("arguments,message", [
-    (["optimizer.lr=tag(log,interval(1e-4,1e-2))"], "optimizer.lr was searched over .* there and is .* here"),
+    # it read "searched over FloatDistribution(high=0.001, log=True, low=1e-05, step=None) there and is ..."
+    (["optimizer.lr=tag(log,interval(1e-4,1e-2))"], re.escape("optimizer.lr was searched over 1e-05..0.001 on a log "
+                                                              "scale there and is 0.0001..0.01 on a log scale here")),
+    (["model.net.num_layers=range(1,9,2)"], re.escape("model.net.num_layers was searched over whole numbers 1..5 there "
+                                                      "and is whole numbers 1..7 step 2 here")),
     (["data.batch_size=32"], "data.batch_size was searched there and is not here"),
     (["model.net.dropout=interval(0.0,0.3)"], "model.net.dropout is searched here and was not there"),
 ])

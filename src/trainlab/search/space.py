@@ -66,6 +66,17 @@ def _numeric(where: str, low: Any, high: Any, log: bool = False, step: Any = Non
     return FloatDistribution(low, high, log=log, step=float(step) if step is not None else None)
 
 
+def in_words(dist: BaseDistribution) -> str:
+    """A distribution as a message says it: ``1e-05..0.001 on a log scale``, ``whole numbers 32..128 step 32``,
+    ``the choices [16, 32]`` (Optuna's repr read ``FloatDistribution(high=0.001, log=True, low=1e-05, step=None)``)."""
+    if isinstance(dist, CategoricalDistribution):
+        return f"the choices {list(dist.choices)}"
+    whole = isinstance(dist, IntDistribution)
+    step = getattr(dist, "step", None)
+    return (f"{'whole numbers ' if whole else ''}{dist.low:g}..{dist.high:g}{' on a log scale' if dist.log else ''}"
+            f"{f' step {step:g}' if step and not (whole and step == 1) else ''}")
+
+
 def _whole(where: str, end: Any, what: str = "end") -> int:
     """An end or the step of an integer range: a whole number (8.5 was cut to 8 without a word)."""
     if isinstance(end, bool) or not isinstance(end, (int, float, str)):

@@ -27,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from trainlab.config.errors import UserError
 from trainlab.search.results import METRIC, RUN_DIR, load_sweep_study, run_dir_of, study_folder, sweep_storage
 from trainlab.search.shared import COPIED, is_copied, is_surplus
+from trainlab.search.space import in_words
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def space_difference(trials: list[FrozenTrial], space: Mapping[str, BaseDistribu
             if name not in space:
                 return f"{name} was searched there and is not here (fixed on the command line, or another model's?)"
             if space[name] != dist:
-                return f"{name} was searched over {dist} there and is {space[name]} here"
+                return f"{name} was searched over {in_words(dist)} there and is {in_words(space[name])} here"
     new = [name for name in space if name not in seen]
     if added and trials and new:
         return f"{', '.join(new)} is searched here and was not there"
