@@ -474,6 +474,26 @@ def test_whole_images_of_other_sizes_are_refused_with_a_fix_predict_py_takes(tmp
         read_images(tmp_path, run)
 
 
+def test_images_far_from_the_runs_training_images_are_warned_about(caplog):
+    """Images of another band or unit (the run's sky at 100 with noise 5, these at 0.1 with noise 0.005) were
+    normalised with the checkpoint's statistics and mapped without a word, as a series file in other units was not."""
+    import logging
+
+    from trainlab.prediction.image import warn_far_from_training
+
+    rng = np.random.default_rng(0)
+    stats = {"median": np.array([100.0]), "sigma": np.array([5.0])}
+    like = rng.normal(103.0, 6.0, (4, 1, 32, 32))
+    with caplog.at_level(logging.WARNING, logger="trainlab.prediction.image"):
+        warn_far_from_training(like, stats)
+        assert not caplog.records
+        warn_far_from_training(like * 1e-3, stats)
+    (record,) = caplog.records
+    assert re.match(r"the images lie far from the run's training images in 1 channel\(s\) \(the checkpoint's "
+                    r"normalisation\), e.g. channel 0: sky level 0.10\d* against 100, noise 0.00\d* against 5; images "
+                    r"of another band, unit or exposure than the run's: read their maps with care$", record.getMessage())
+
+
 def test_a_file_in_other_units_than_the_runs_is_warned_about(runs, tmp_path, monkeypatch):
     """The sine in thousandths (values ~10,000 for a run trained on ~10): forecast without a word before, from
     inputs thousands of the run's standard deviations away."""

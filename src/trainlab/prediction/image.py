@@ -10,6 +10,7 @@ float16, with the tile names) and ``anomaly_maps.png`` (the highest-scoring tile
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -18,6 +19,8 @@ import torch
 
 from trainlab.config.errors import UserError
 from trainlab.data.image.sources import ImageFolder
+
+log = logging.getLogger(__name__)
 
 SHOWN = 4  # tiles drawn in anomaly_maps.png, the highest scores
 BATCH = 16
@@ -60,6 +63,29 @@ def read_images(folder: Any, run_cfg: Any) -> Any:
     return quality_check(UnmaskedFolder(str(folder), source.get("tile_size"), source.get("hdu")).load())[0]
 
 
+FAR = 10.0  # training noise sigmas between sky levels, or the factor between noises, past which images are named
+
+
+def warn_far_from_training(images: np.ndarray, stats: dict[str, np.ndarray], seed: int = 0) -> None:
+    """One warning when the (tiles, C, H, W) ``images``' sky level (median) lies more than :data:`FAR` of the
+    checkpoint's noise sigmas from its training median, or their noise (1.4826 MAD) is :data:`FAR` times larger or
+    smaller, in some channel: images of another band, unit or exposure than the run's were normalised with its
+    statistics and mapped without a word (as a series file in other units is warned about)."""
+    from trainlab.data.image.module import fit_stats
+
+    found = fit_stats(images, [1.0, 99.0], seed, max_pixels=200_000)
+    trained, noise = np.asarray(stats["median"], float), np.asarray(stats["sigma"], float)
+    level = np.abs(found["median"] - trained) / noise
+    ratio = np.maximum(found["sigma"] / noise, noise / found["sigma"])
+    far = np.flatnonzero((level > FAR) | (ratio > FAR))
+    if len(far):
+        c = int(far[0])
+        log.warning("the images lie far from the run's training images in %d channel(s) (the checkpoint's "
+                    "normalisation), e.g. channel %d: sky level %.4g against %.4g, noise %.4g against %.4g; images of "
+                    "another band, unit or exposure than the run's: read their maps with care", len(far), c,
+                    found["median"][c], trained[c], found["sigma"][c], noise[c])
+
+
 @torch.inference_mode()
 def anomaly_maps(model: Any, data: Any, tiles: Any, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """(tiles, H, W) pixel probabilities and (tiles,) scores of ``tiles``, normalised with the data module's
@@ -69,6 +95,7 @@ def anomaly_maps(model: Any, data: Any, tiles: Any, device: torch.device) -> tup
     if tiles.images.shape[1] != data.dims["in"]:
         raise UserError(f"the images have {tiles.images.shape[1]} channel(s), the model was trained on "
                         f"{data.dims['in']}; give images with the run's channels")
+    warn_far_from_training(tiles.images, data.stats)
     images = torch.from_numpy(normalise(tiles.images, data.stats, data.normalize, data.asinh_softening))
     model.to(device).eval()
     dtype = next(model.parameters()).dtype
