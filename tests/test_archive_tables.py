@@ -4,6 +4,7 @@ downloads come): read as the same catalogue's CSV is, their nulls missing, their
 from __future__ import annotations
 
 import gzip
+import logging
 import shutil
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def test_archive_formats_read_as_the_csv(tmp_path, suffix):
     np.testing.assert_allclose(table.features, expected.features, rtol=1e-12)
 
 
-def test_units_a_file_states_are_checked_against_the_settings(tmp_path):
+def test_units_a_file_states_are_checked_against_the_settings(tmp_path, caplog):
     frame = gaia_frame()
     radians = frame.assign(ra=np.radians(frame["ra"]), dec=np.radians(frame["dec"]))
     path = write(tmp_path, archive_table(radians, {**UNITS, "ra": u.rad, "dec": u.rad}), ".fits")
@@ -81,11 +82,16 @@ def test_units_a_file_states_are_checked_against_the_settings(tmp_path):
                                         r"set data.source.angle_units=rad"):
         StarCatalogue(path, "label").load()
     assert StarCatalogue(path, "label", angle_units="rad").load().positions.shape == (300, 3)
+    # a parallax in arcsec, as the file states it, is converted: no setting reads another unit (it was refused,
+    # 'write them in mas (multiply by 1000)', where predict.py converted the same file)
     arcsec = frame.assign(parallax=frame["parallax"] / 1000)
     path = write(tmp_path, archive_table(arcsec, {**UNITS, "parallax": u.arcsec}), ".vot")
-    with pytest.raises(UserError, match=r"gives column 'parallax' in arcsec, and parallaxes are read in mas; write "
-                                        r"them in mas \(multiply by 1000\)"):
-        StarCatalogue(path, "label").load()
+    (tmp_path / "mas").mkdir()
+    in_mas = write(tmp_path / "mas", archive_table(frame, UNITS), ".vot")
+    with caplog.at_level(logging.INFO, logger="trainlab.data.graph.sky"):
+        converted = StarCatalogue(path, "label").load()
+    assert "column 'parallax' is in arcsec, converted to mas, the unit it is read in (x 1000)" in caplog.text
+    np.testing.assert_allclose(converted.positions, StarCatalogue(in_mas, "label").load().positions, rtol=1e-9)
 
 
 def test_array_columns_are_left_out_and_a_fits_without_a_table_is_refused(tmp_path, caplog):

@@ -122,8 +122,8 @@ def test_a_catalogue_stating_other_position_units_than_the_run_read_is_converted
         converted = UnlabelledCatalogue(tmp_path / "hours.ecsv", reading, ["a", "b"], 10).load()
     np.testing.assert_allclose(converted.positions, UnlabelledCatalogue(tmp_path / "deg.csv", reading, ["a", "b"],
                                                                         10).load().positions, rtol=1e-9)
-    assert "column 'ra' is in hourangle, converted to deg as the run read it (x 15)" in caplog.text
-    assert "column 'parallax' is in arcsec, converted to mas as the run read it (x 1000)" in caplog.text
+    assert "column 'ra' is in hourangle, converted to deg, the unit it is read in (x 15)" in caplog.text
+    assert "column 'parallax' is in arcsec, converted to mas, the unit it is read in (x 1000)" in caplog.text
 
 
 @pytest.mark.parametrize("family", ["timeseries", "image"])

@@ -31,7 +31,8 @@ import numpy as np
 from trainlab.data.graph.columns import (MISSING, apply_missing_policy, match_case, nothing_left, once_per_star, placeable,
                                           star_ids, with_gaps)
 from trainlab.data.files import data_name, read_frame
-from trainlab.data.graph.sky import check_angle_units, check_file_units, read_sexagesimal, sky_angles, sky_positions
+from trainlab.data.graph.sky import (check_angle_units, check_file_units, convert_file_units, read_sexagesimal,
+                                     sky_angles, sky_positions)
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
                         "that is shown each star's class learns nothing; leave it out")
     if position == "sky":
         check_file_units(frame.attrs.get("units", {}), position_columns, angle_units, path)
+        convert_file_units(frame, position_columns, angle_units, path)
         read_sexagesimal(frame, position_columns, angle_units, path)
     features = with_gaps(frame, feature_columns, path, "feature")
     coordinates = with_gaps(frame, position_columns, path, "position")

@@ -67,9 +67,10 @@ def _suspect_units(ra: np.ndarray, dec: np.ndarray) -> str | None:
 
 
 def check_file_units(units: dict[str, str], columns: list[str], angle_units: str, path: str) -> None:
-    """Refuse position columns whose unit, as the file states it (an ECSV, VOTable or FITS table:
-    ``frame.attrs["units"]``), contradicts how they would be read: ra and dec in ``angle_units``,
-    parallax in mas. A CSV states none, and a unit astropy cannot parse or that is no angle is passed over."""
+    """Refuse ra and dec whose unit, as the file states it (an ECSV, VOTable or FITS table:
+    ``frame.attrs["units"]``), contradicts how data.source.angle_units reads them (a parallax in another unit
+    than mas is converted, :func:`convert_file_units`: no setting says its unit). A CSV states none, and a
+    unit astropy cannot parse or that is no angle is passed over."""
     if not any(column in units for column in columns):  # a CSV: nothing to check, and astropy's import is slow
         return
     import astropy.units as u
@@ -84,10 +85,8 @@ def check_file_units(units: dict[str, str], columns: list[str], angle_units: str
             continue
         if abs(factor - 1) < 1e-6:
             continue
-        if unit is u.mas:
-            raise UserError(f"'{path}' gives column '{column}' in {units[column]}, and parallaxes are read in mas; "
-                            f"write them in mas (multiply by {factor:g}), or name another column in "
-                            "data.source.position_columns")
+        if unit is u.mas:  # no setting reads parallaxes in another unit: convert_file_units converts them
+            continue
         said = {"deg": "deg", "rad": "rad", "hourangle": "hours", "h": "hours"}.get(units[column])
         fix = (f"set data.source.angle_units={said}" if said and said != angle_units and
                (said != "hours" or column == columns[0]) else f"write the column in {angle_units}")
@@ -96,11 +95,12 @@ def check_file_units(units: dict[str, str], columns: list[str], angle_units: str
 
 
 def convert_file_units(frame, columns: list[str], angle_units: str, path: str) -> None:
-    """Position columns whose unit, as the file states it, is another than a run reads them in (ra and dec in
-    ``angle_units``, parallax in mas) converted to it, in ``frame``, in place, with a log line: for predict.py's
-    catalogue, whose reading is its run's (a run trained in degrees given an ECSV with ra in hourangle was
-    refused naming data.source.angle_units=hours, which predict.py keeps). Text columns and units astropy
-    cannot parse are left to :func:`check_file_units` and the reader."""
+    """Position columns whose unit, as the file states it, is another than they are read in (ra and dec in
+    ``angle_units``, parallax in mas) converted to it, in ``frame``, in place, with a log line: a training
+    catalogue's parallax in arcsec (it was refused: no setting reads another unit), and every position column
+    of predict.py's catalogue, whose reading is its run's (a run trained in degrees given an ECSV with ra in
+    hourangle was refused naming data.source.angle_units=hours, which predict.py keeps). Text columns and units
+    astropy cannot parse are left to :func:`check_file_units` and the reader."""
     import pandas as pd
 
     units = frame.attrs.get("units", {})
@@ -118,7 +118,7 @@ def convert_file_units(frame, columns: list[str], angle_units: str, path: str) -
         except (ValueError, TypeError, u.UnitsError):
             continue
         if abs(factor - 1) > 1e-6:
-            log.info("'%s': column '%s' is in %s, converted to %s as the run read it (x %g)", path, column,
+            log.info("'%s': column '%s' is in %s, converted to %s, the unit it is read in (x %g)", path, column,
                      units[column], unit, factor)
             frame[column] = frame[column] * factor
             units[column] = unit.to_string()
