@@ -247,6 +247,8 @@ def test_a_key_below_the_groups_taken_out_is_one_line_naming_the_override(compos
     (["~hydra.run.dir"], "~hydra.run.dir: hydra.run.dir is a setting of a typed schema (RunDir), which keeps every one "
                          "of its settings; give it a value instead: hydra.run.dir=<value> (python train.py --cfg hydra "
                          "shows its own)"),
+    # Hydra's run folder reads it before any job: 'hydra.run.dir: interpolation key 'task_name' not found'
+    (["~task_name"], "~task_name takes out task_name, which hydra.run.dir reads (${task_name}); leave ~task_name out"),
 ])
 def test_a_deletion_hydra_refuses_is_one_line_saying_why(argv, expected, capsys, monkeypatch, tmp_path):
     """Hydra's words were 'Error merging override ~trainer.max_epochs; TrainerConf (DictConfig) does not support

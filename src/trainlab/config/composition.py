@@ -139,6 +139,12 @@ def interpolation_problem(exc: Any) -> str:
             return (f"{exc.full_key}={exc.child_node._value()} follows {target}, which {group}={chosen} does not "
                     f"have; give {exc.full_key}=<value> (on the command line, or in a config file of yours), or add "
                     f"{target} to {group}={chosen}")
+    read = re.search(r"Interpolation key '([\w.]+)' not found", reason)
+    for override in (task_overrides() or sys.argv[1:]) if read else []:  # before the job (hydra.run.dir): argv's
+        taken = override[1:].split("=", 1)[0]
+        if override.startswith("~") and (read.group(1) == taken or read.group(1).startswith(taken + ".")):
+            return (f"{override} takes out {taken}, which {exc.full_key} reads (${{{read.group(1)}}}); leave {override} "
+                    f"out (python {_script()} --cfg job shows the setting it would take out)")
     return (f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
             f"(e.g. ${{data.batch_size}}) or a value (python {_script()} --cfg job shows every setting)")
 
