@@ -181,3 +181,19 @@ def test_a_checkpoint_is_named_after_the_metric_it_is_ranked_on(compose_cfg, met
     callback = instantiate(compose_cfg([f"optimized_metric={metric}"]).callbacks.model_checkpoint)
     metrics = {"epoch": 3, "val/loss": torch.tensor(0.125), "val/rmse": torch.tensor(0.5), "val/r2": torch.tensor(0.75)}
     assert Path(callback.format_checkpoint_name(metrics)).name == name
+
+
+@pytest.mark.parametrize("overrides, added", [(["callbacks=none"], True), (["callbacks=none", "logger=csv"], True),
+                                              ([], False)])
+def test_lightnings_own_checkpoint_is_kept_in_the_run_folder(compose_cfg, overrides, added):
+    """With no checkpoint callback in the group, Lightning's own went into its first logger's folder
+    (tensorboard/<run name>/checkpoints/): the run's end said 'no checkpoint kept' and evaluate.py found none."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from trainlab.callbacks.checkpoints import ModelCheckpoint as Ours
+    from trainlab.run.pipeline import assemble
+
+    cfg = compose_cfg(["data.source.num_rows=600", *overrides])
+    (callback,) = [c for c in assemble(cfg).trainer.callbacks if isinstance(c, ModelCheckpoint)]
+    assert Path(callback.dirpath) == Path(cfg.paths.output_dir) / CHECKPOINTS
+    assert isinstance(callback, Ours) is not added  # the group's own is left as it is

@@ -26,7 +26,7 @@ from trainlab.config.instantiate import build
 from trainlab.config.schemas import check_schema_additions, check_trainer
 from trainlab.config.search_path import check_shadowed_choices
 from trainlab.run.console import route_lightning_logs
-from trainlab.run.folder import RESOLVED_CONFIG, RunFolder
+from trainlab.run.folder import CHECKPOINTS, RESOLVED_CONFIG, RunFolder
 from trainlab.run.durable import DiskFull, write_atomic
 
 log = logging.getLogger(__name__)
@@ -184,6 +184,18 @@ def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Se
     return trainer
 
 
+def lightnings_checkpoint(cfg: DictConfig, callbacks: Sequence[Any]) -> list[Any]:
+    """Lightning's own checkpoint (the last epoch's), in the run's checkpoints/ folder, for a callbacks group without
+    one (``callbacks=none``): Lightning put it in its first logger's folder
+    (``tensorboard/<run name>/checkpoints/``), where the run's end said 'no checkpoint kept', evaluate.py found none
+    in the run folder and the best checkpoint's record named the logger's folder as the run's."""
+    from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
+
+    if not cfg.trainer.get("enable_checkpointing", True) or any(isinstance(c, Checkpoint) for c in callbacks):
+        return []
+    return [ModelCheckpoint(dirpath=Path(cfg.paths.output_dir) / CHECKPOINTS)]
+
+
 def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Optional[str] = None) -> Run:
     """A training run: model, data, loggers, callbacks and trainer; the resolved config is saved and
     handed to every logger. ``ckpt_path``: the checkpoint a resumed run starts from, checked against
@@ -201,6 +213,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
                             tags=run_tags(ckpt_path))
     callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers),
                                 cfg.trainer.enable_model_summary)
+    callbacks += lightnings_checkpoint(cfg, [*callbacks, *extra_callbacks])
     trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric, cfg.optimized_mode), *callbacks, *extra_callbacks],
                             loggers=loggers)
     check_ranks_can_start(trainer, str(cfg.trainer.strategy))
