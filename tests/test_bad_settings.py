@@ -46,6 +46,9 @@ from trainlab.config.errors import UserError
         (["callbacks.early_stopping.monitor=val/r2"],
          r"^callbacks.early_stopping.monitor=val/r2 with callbacks.early_stopping.mode=min .*; set "
          r"callbacks.early_stopping.mode=max$"),
+        (["scheduler=plateau", "model.monitor=val/r2"],
+         r"^model.monitor=val/r2 \(scheduler=plateau\) with scheduler.mode=min .*: it would cut the learning rate while "
+         r"the metric still improves; set scheduler.mode=max$"),
         (["callbacks.early_stopping.monitor=test/rmse"], r"callbacks.early_stopping.monitor=test/rmse is a metric"),
         (["seed=abc"], r"seed='abc' must be a whole number"),
         (["seed=null"], r"^seed=null must be a whole number \(e.g. seed=42\)"),  # said seed=None

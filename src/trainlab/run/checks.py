@@ -75,9 +75,9 @@ _RANKERS = ((pl.callbacks.ModelCheckpoint, "callbacks.model_checkpoint", "the ch
 
 def _callbacks_against_direction(trainer: pl.Trainer, module: pl.LightningModule,
                                  optimized_metric: str) -> Optional[str]:
-    """A checkpoint or early-stopping callback watching another metric than ``optimized_metric``
-    (``callbacks.model_checkpoint.monitor=val/r2``) ranks it by its ``mode``, which follows ``optimized_mode``
-    (``min`` for val/loss) unless set: the direction checked for optimized_mode alone, so such a run kept its
+    """A checkpoint or early-stopping callback, or ``scheduler=plateau``, watching another metric than
+    ``optimized_metric`` (``callbacks.model_checkpoint.monitor=val/r2``) ranks it by its ``mode``, which follows
+    ``optimized_mode`` (``min`` for val/loss) unless set: the direction checked for optimized_mode alone, so such a run kept its
     three worst r2 without a word. A callback on ``optimized_metric`` itself keeps a mode set on purpose."""
     for cb in trainer.callbacks:
         for kind, key, keeps in _RANKERS:
@@ -86,6 +86,14 @@ def _callbacks_against_direction(trainer: pl.Trainer, module: pl.LightningModule
                 wrong_way = _against_direction(module, monitor, getattr(cb, "mode", None), f"{key}.mode", keeps)
                 if wrong_way:
                     return f"{key}.monitor={monitor} with {wrong_way}"
+    plateau = getattr(module, "make_scheduler", None)
+    monitor = module.hparams.get("monitor")
+    if "ReduceLROnPlateau" in str(getattr(plateau, "func", "")) and monitor and monitor != optimized_metric:
+        mode = getattr(plateau, "keywords", {}).get("mode", "min")  # ReduceLROnPlateau's default
+        wrong_way = _against_direction(module, monitor, mode, "scheduler.mode",
+                                       "it would cut the learning rate while the metric still improves")
+        if wrong_way:
+            return f"model.monitor={monitor} (scheduler=plateau) with {wrong_way}"
     return None
 
 
