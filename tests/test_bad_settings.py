@@ -38,6 +38,17 @@ from trainlab.config.errors import UserError
         (["optimized_mode=max"], r"^optimized_mode=max ranks val/loss largest first, but a smaller loss is better"),
         (["optimized_metric=val/r2"], r"^optimized_mode=min ranks val/r2 smallest first, but a larger r2 is better: "
                                       r".*; set optimized_mode=max$"),
+        # a callback watching another metric ranks it by optimized_mode's direction unless its own mode is set
+        (["callbacks.model_checkpoint.monitor=val/r2"],
+         r"^callbacks.model_checkpoint.monitor=val/r2 with callbacks.model_checkpoint.mode=min ranks val/r2 smallest "
+         r"first, but a larger r2 is better: the checkpoints kept would be the worst; set "
+         r"callbacks.model_checkpoint.mode=max$"),
+        (["callbacks.early_stopping.monitor=val/r2"],
+         r"^callbacks.early_stopping.monitor=val/r2 with callbacks.early_stopping.mode=min .*; set "
+         r"callbacks.early_stopping.mode=max$"),
+        (["scheduler=plateau", "model.monitor=val/r2"],
+         r"^model.monitor=val/r2 \(scheduler=plateau\) with scheduler.mode=min .*: it would cut the learning rate while "
+         r"the metric still improves; set scheduler.mode=max$"),
         (["callbacks.early_stopping.monitor=test/rmse"], r"callbacks.early_stopping.monitor=test/rmse is a metric"),
         (["seed=abc"], r"seed='abc' must be a whole number"),
         (["seed=null"], r"^seed=null must be a whole number \(e.g. seed=42\)"),  # said seed=None

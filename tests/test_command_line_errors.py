@@ -257,16 +257,17 @@ def test_a_deletion_hydra_refuses_is_one_line_saying_why(argv, expected, capsys,
     assert line.startswith(f"error: {expected}"), line
 
 
-@pytest.mark.parametrize("script, config", [(train_script, "train"), (evaluate_script, "eval")])
-def test_hydras_own_settings_taken_out_are_refused_before_a_folder_is_made(script, config, capsys, monkeypatch,
+@pytest.mark.parametrize("script, config, taken", [(train_script, "train", "~hydra"), (evaluate_script, "eval", "~hydra"),
+                                                   (train_script, "train", "~hydra=default")])
+def test_hydras_own_settings_taken_out_are_refused_before_a_folder_is_made(script, config, taken, capsys, monkeypatch,
                                                                            tmp_path):
     """~hydra took out conf/hydra/default.yaml: the run went to Hydra's own outputs/<date>/<time> in the working
-    folder, past the paths.log_dir given beside it, without a word."""
+    folder, past the paths.log_dir given beside it, without a word. ~hydra=default (the option named) likewise."""
     monkeypatch.chdir(tmp_path)
-    line = refused(["~hydra", "ckpt_path=x"] if config == "eval" else ["~hydra"], capsys, monkeypatch, tmp_path,
+    line = refused([taken, "ckpt_path=x"] if config == "eval" else [taken], capsys, monkeypatch, tmp_path,
                    script=script, config=config)
-    assert line.startswith("error: ~hydra takes out trainlab's Hydra settings (conf/hydra/default.yaml: the run folder "
-                           "under paths.log_dir, "), line
+    assert line.startswith(f"error: {taken} takes out trainlab's Hydra settings (conf/hydra/default.yaml: the run "
+                           "folder under paths.log_dir, "), line
     assert line.endswith(f"python {config}.py --cfg hydra shows them)")  # the script as typed (refused() types eval.py)
     assert list(tmp_path.iterdir()) == []
 

@@ -388,6 +388,9 @@ def test_truth_values_are_told_by_their_few_distinct_values_not_row_by_row():
     assert said == "Yes/no" and np.nansum(values) == 400 and np.isnan(values.iloc[-1])
     assert Word.told <= 6  # the first value, then each distinct one (and the log line's pair)
     assert _flags(pd.Series([True, False] * 5))[1] == "True/False"
+    # one word written two ways beside the other was logged as 'Yes only (of yes/no)'
+    assert _flags(pd.Series(["Yes", "yes", "No"]))[1] == "Yes/yes/No"
+    assert _flags(pd.Series(["no", "No"]))[1] == "No/no only (of yes/no)"
 
 
 def test_a_data_path_not_found_says_where_relative_paths_are_read_and_what_the_repository_holds(tmp_path,

@@ -94,7 +94,7 @@ def test_our_data_option_following_a_key_a_users_model_lacks(tmp_path, compose_c
     """data=gaia's num_hops follows model.net.num_layers; a user's graph net without that argument got
     'data.num_hops: interpolation key model.net.num_layers not found; write the full key of another setting',
     a key and a fix in a file the user never wrote."""
-    from trainlab.config.composition import check_interpolations
+    from trainlab.config.interpolations import check_interpolations
     from trainlab.config.errors import UserError
 
     (tmp_path / "myconf" / "model").mkdir(parents=True)

@@ -323,14 +323,16 @@ def _hydra_taken_out(argv: list[str]) -> Optional[str]:
     """``~hydra`` takes out conf/hydra/default.yaml's settings (Hydra keeps its own node, which its schema
     holds): the run went to Hydra's own ``outputs/<date>/<time>`` in the working folder, past ``paths.log_dir``,
     without train.log's handler or the preflight checks. (``~hydra.<key>`` is refused by Hydra's schema.)"""
-    if "~hydra" not in argv:
+    # ~hydra=default (Hydra's deletion of a group's option by its name) takes them out alike
+    typed = next((a for a in argv if a.split("=", 1)[0] == "~hydra"), None)
+    if typed is None:
         return None
     from trainlab.config.composition import _script
 
-    return ("~hydra takes out trainlab's Hydra settings (conf/hydra/default.yaml: the run folder under paths.log_dir, "
-            "train.log, the checks before a run), and the run would go to Hydra's own outputs/<date>/<time> in the "
-            f"working folder; leave ~hydra out (hydra.<key>=<value> changes one of them; python {_script()} --cfg "
-            "hydra shows them)")
+    return (f"{typed} takes out trainlab's Hydra settings (conf/hydra/default.yaml: the run folder under "
+            "paths.log_dir, train.log, the checks before a run), and the run would go to Hydra's own "
+            f"outputs/<date>/<time> in the working folder; leave {typed} out (hydra.<key>=<value> changes one of "
+            f"them; python {_script()} --cfg hydra shows them)")
 
 
 # what a run imports that requirements.txt installs apart from the rest: torch's line first, and the two that need it

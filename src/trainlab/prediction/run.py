@@ -153,7 +153,8 @@ def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
 
     tiles = read_images(cfg.images, run_cfg)  # before the run's data are rebuilt: a wrong folder is said at once
     model, data = restore(run_cfg, saved, ckpt, given)
-    check_downsampling(model.net, tuple(tiles.images.shape[-2:]))  # whole images of their own size, smaller ones too
+    # whole images of their own size, smaller ones too; the run's depth and tile size are kept here
+    check_downsampling(model.net, tuple(tiles.images.shape[-2:]), trained=True)
     maps, scores = anomaly_maps(model, data, tiles, device)
     frame, files = write(tiles, maps, scores, out_dir)
     report = {**made, "images": str(cfg.images), "tiles": len(scores), "tile_shape": list(maps.shape[1:]),

@@ -46,10 +46,12 @@ def _monitors(trainer: pl.Trainer, module: pl.LightningModule, optimized_metric:
     return watched
 
 
-def _against_direction(module: pl.LightningModule, metric: str, mode: Optional[str]) -> Optional[str]:
-    """``optimized_mode`` against the direction of the metric it ranks (a loss is better smaller; a torchmetrics
-    metric says so in ``higher_is_better``): ``optimized_metric=val/rmse optimized_mode=max`` kept the three
-    worst checkpoints, tested the worst and stopped early when the error stopped rising, without a word."""
+def _against_direction(module: pl.LightningModule, metric: str, mode: Optional[str], key: str = "optimized_mode",
+                       keeps: str = "checkpoints, early stopping and a sweep would keep the worst") -> Optional[str]:
+    """``optimized_mode`` (or the setting ``key``) against the direction of the metric it ranks (a loss is better
+    smaller; a torchmetrics metric says so in ``higher_is_better``): ``optimized_metric=val/rmse optimized_mode=max``
+    kept the three worst checkpoints, tested the worst and stopped early when the error stopped rising, without a
+    word. ``keeps``: what the wrong direction does."""
     if mode not in ("min", "max"):
         return None
     higher = False if metric in set(getattr(module, "loss_keys", LOSS_KEYS)) else None
@@ -62,9 +64,37 @@ def _against_direction(module: pl.LightningModule, metric: str, mode: Optional[s
     if higher is None or higher == (mode == "max"):
         return None
     wanted = "max" if higher else "min"
-    return (f"optimized_mode={mode} ranks {metric} {'largest' if mode == 'max' else 'smallest'} first, but a "
-            f"{'larger' if higher else 'smaller'} {metric.rsplit('/', 1)[-1]} is better: checkpoints, early stopping "
-            f"and a sweep would keep the worst; set optimized_mode={wanted}")
+    return (f"{key}={mode} ranks {metric} {'largest' if mode == 'max' else 'smallest'} first, but a "
+            f"{'larger' if higher else 'smaller'} {metric.rsplit('/', 1)[-1]} is better: {keeps}; set {key}={wanted}")
+
+
+# a callback that ranks its own metric: (its setting, what it keeps by the wrong direction)
+_RANKERS = ((pl.callbacks.ModelCheckpoint, "callbacks.model_checkpoint", "the checkpoints kept would be the worst"),
+            (pl.callbacks.EarlyStopping, "callbacks.early_stopping", "it would stop training while the metric still improves"))
+
+
+def _callbacks_against_direction(trainer: pl.Trainer, module: pl.LightningModule,
+                                 optimized_metric: str) -> Optional[str]:
+    """A checkpoint or early-stopping callback, or ``scheduler=plateau``, watching another metric than
+    ``optimized_metric`` (``callbacks.model_checkpoint.monitor=val/r2``) ranks it by its ``mode``, which follows
+    ``optimized_mode`` (``min`` for val/loss) unless set: the direction checked for optimized_mode alone, so such a run kept its
+    three worst r2 without a word. A callback on ``optimized_metric`` itself keeps a mode set on purpose."""
+    for cb in trainer.callbacks:
+        for kind, key, keeps in _RANKERS:
+            monitor = getattr(cb, "monitor", None)
+            if isinstance(cb, kind) and monitor and monitor != optimized_metric:
+                wrong_way = _against_direction(module, monitor, getattr(cb, "mode", None), f"{key}.mode", keeps)
+                if wrong_way:
+                    return f"{key}.monitor={monitor} with {wrong_way}"
+    plateau = getattr(module, "make_scheduler", None)
+    monitor = module.hparams.get("monitor")
+    if "ReduceLROnPlateau" in str(getattr(plateau, "func", "")) and monitor and monitor != optimized_metric:
+        mode = getattr(plateau, "keywords", {}).get("mode", "min")  # ReduceLROnPlateau's default
+        wrong_way = _against_direction(module, monitor, mode, "scheduler.mode",
+                                       "it would cut the learning rate while the metric still improves")
+        if wrong_way:
+            return f"model.monitor={monitor} (scheduler=plateau) with {wrong_way}"
+    return None
 
 
 def _validation_off(trainer: pl.Trainer) -> Optional[str]:
@@ -152,7 +182,8 @@ class FitChecks(pl.Callback):
                 raise UserError(f"{key}={metric} is a metric that {type(pl_module).__name__} never logs; "
                                 f"{hint + ' ' if hint else ''}"
                                 f"during training it logs: {', '.join(sorted(during_fit))} (and test/... after it)")
-        wrong_way = _against_direction(pl_module, self.optimized_metric, self.optimized_mode)
+        wrong_way = (_against_direction(pl_module, self.optimized_metric, self.optimized_mode)
+                     or _callbacks_against_direction(trainer, pl_module, self.optimized_metric))
         if wrong_way:
             raise UserError(wrong_way)
         off = _validation_off(trainer)

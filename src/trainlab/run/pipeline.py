@@ -49,7 +49,8 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     has), so that the trainer's and data's interpolations (``${hardware.precision}``) and the saved
     resolved config see the real values. The config given is left as it is.
     """
-    from trainlab.config.composition import check_interpolations, task_overrides
+    from trainlab.config.composition import task_overrides
+    from trainlab.config.interpolations import check_interpolations
     from trainlab.run.hardware import apply_hardware, check_trainer_devices
     from trainlab.run.repeatability import say_gpu_repeat
 
@@ -105,17 +106,20 @@ def build_net(cfg: DictConfig, datamodule: Any) -> Any:
     return net
 
 
-def check_downsampling(net: Any, tile_shape: Optional[tuple[int, int]]) -> None:
+def check_downsampling(net: Any, tile_shape: Optional[tuple[int, int]], trained: bool = False) -> None:
     """Warn when tiles are smaller than a net's downsampling (a U-Net's ``multiple``, 2**depth): they are padded
     up to it, edge values repeated, and its deepest level sees mostly padding (5 x 5 tiles in a depth-3 U-Net:
-    8 x 8, 1 pixel at the bottleneck), which trained without a word."""
+    8 x 8, 1 pixel at the bottleneck), which trained without a word. ``trained``: the net is a run's, whose
+    settings predict.py keeps (model.net.depth is no fix there: larger images, or a run of a depth that fits)."""
     multiple = getattr(net, "multiple", None)
     if multiple is None or tile_shape is None or min(tile_shape) >= multiple:
         return
     fits = max(1, min(tile_shape).bit_length() - 1)  # the deepest depth whose 2**depth the tiles' side holds
+    fix = (f"give images of at least {multiple} x {multiple} px, or a run trained with model.net.depth={fits}"
+           if trained else f"give model.net.depth={fits} or larger tiles")
     log.warning(f"tiles of {tile_shape[0]} x {tile_shape[1]} px are smaller than {type(net).__name__}'s downsampling "
                 f"of {multiple} (2**model.net.depth): each is padded to {multiple} px with its edge values repeated, "
-                f"and its deepest level sees mostly padding; give model.net.depth={fits} or larger tiles")
+                f"and its deepest level sees mostly padding; {fix}")
 
 
 def check_receptive_field(net: Any, window: Optional[int]) -> None:

@@ -212,7 +212,7 @@ class Preflight(HydraCallback):
     def _check_output(self, config: DictConfig, key: str) -> None:
         from omegaconf.errors import InterpolationResolutionError
 
-        from trainlab.config.composition import interpolation_problem
+        from trainlab.config.interpolations import interpolation_problem
 
         for given in ("paths.log_dir", key):  # the setting the user gave, then the folder Hydra makes of it
             parent, _, name = given.rpartition(".")

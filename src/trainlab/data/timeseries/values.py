@@ -86,8 +86,10 @@ def _flags(column) -> Optional[tuple[Any, str]]:
         if all(word in pair for word in words.values()):
             ones = column.isin([value for value, word in words.items() if word == pair[0]]).to_numpy(np.float64)
             values = pd.Series(np.where(column.isna().to_numpy(), np.nan, ones), index=column.index)
-            seen = sorted({str(v).strip() for v in distinct}, key=lambda v: v.lower() != pair[0])
-            return values, "/".join(seen) if len(seen) == 2 else f"{seen[0]} only (of {'/'.join(pair)})"
+            seen = sorted({str(v).strip() for v in distinct}, key=lambda v: (v.lower() != pair[0], v))
+            # 'Yes', 'yes' and 'No' are both words of the pair, written three ways
+            both = len({v.lower() for v in seen}) == 2
+            return values, "/".join(seen) if both else f"{'/'.join(seen)} only (of {'/'.join(pair)})"
     return None
 
 
