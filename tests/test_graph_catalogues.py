@@ -318,6 +318,17 @@ def test_without_information_in_the_graph_the_gnn_matches_features_only(compose_
     assert abs(float(np.mean(gaps))) <= 0.03, gaps
 
 
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_a_catalogue_saved_by_a_spreadsheet_with_padded_rows_is_read_as_its_header_names_it(tmp_path, sep):
+    # '...,field,,' rows under a header without the empty fields lost the header (the first star was read as it)
+    frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
+    lines = frame.to_csv(index=False, sep=sep).splitlines()
+    path = tmp_path / "padded.csv"
+    path.write_text("\n".join(lines[:1] + [line + sep * 3 for line in lines[1:]]) + "\n")
+    table = StarCatalogue(str(path), "label").load()
+    assert len(table.labels) == 200 and table.class_names == sorted(set(frame["label"]))
+
+
 def test_labels_padded_with_spaces_are_one_class_and_labels_differing_in_case_are_refused(tmp_path, caplog):
     frame = gaia_like(num_stars=200, colour_gaps=0, parallax_gaps=0)
     padded = frame.assign(label=np.where(np.arange(len(frame)) % 2, frame["label"] + " ", frame["label"]))

@@ -704,6 +704,31 @@ def test_a_stations_line_above_the_header_is_left_out(tmp_path, caplog):
     assert table.feature_names == ["x"] and table.targets[:, 0].tolist() == list(range(30))
 
 
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_rows_or_a_header_padded_with_empty_fields_read_as_the_header_names_them(tmp_path, caplog, sep):
+    # a spreadsheet's "Save as CSV" pads every line to its widest formatted column: '2020-01-01,1,,' under 'time,y'
+    # lost the header ("'time' not in ...; its columns are ['2020-01-01', '1', ...]": the header was taken for a
+    # station's line), a header 'time,y,,' above '2020-01-01,1' was refused for naming '' twice, and a semicolon
+    # or tab file of padded rows was read as one column (the separator was not sniffed)
+    days = pd.date_range("2020-01-01", periods=30, freq="D").strftime("%Y-%m-%d")
+    padded = [f"{d}{sep}{i}{sep}{sep}" for i, d in enumerate(days)]
+    station = f'723170{sep}"GREENSBORO"{sep}NC{sep}-5.0{sep}36.100{sep}-79.950{sep}273\n'
+    path = tmp_path / "padded.csv"
+    for text in (f"time{sep}y\n" + "\n".join(padded), f"time{sep}y{sep}{sep}\n" + "\n".join(p[:-2] for p in padded),
+                 station + f"time{sep}y\n" + "\n".join(padded)):
+        path.write_text(text + "\n")
+        with caplog.at_level(logging.INFO, logger="trainlab.data.files"):
+            table = TableFile(str(path), ["y"], time_column="time").load()
+        assert table.targets[:, 0].tolist() == list(range(30)) and table.times[0].times[0] == np.datetime64("2020-01-01")
+        assert "2 empty column(s) without a name at the right left out" in caplog.text
+    assert "1 line(s) above the header left out ('723170" in caplog.text
+    # a value in a column the header does not name is one line, not dropped or turned into the index
+    path.write_text(f"time{sep}y\n" + "\n".join(padded[:5] + [padded[5] + "7"] + padded[6:]) + "\n")
+    with pytest.raises(UserError, match=r"^data.path: '.*' has a value in column 4, which its header leaves unnamed "
+                                        r"\(data row 6: '7.0'\); name that column"):
+        files.read_frame(str(path), "data.path")
+
+
 def test_the_clock_checks_search_only_rows_that_hold_their_text(monkeypatch):
     # searching two patterns in every row of a 2-million-row column added ~6 s to a ~2 s read: each pattern is
     # searched only in the rows holding its plain text ('24:00', ':60'); patterns that match anything show it

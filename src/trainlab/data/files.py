@@ -116,10 +116,7 @@ def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
         log.info("'%s': %d comment line(s) (#)%s above the header left out", path.name, comments - blank,
                  f" and {blank} blank line(s)" if blank else "")
         head = head[comments:]
-    try:
-        sep = csv.Sniffer().sniff("".join(head), delimiters=",;\t|").delimiter
-    except csv.Error:  # one column, or nothing to tell by
-        sep = ","
+    sep = _separator(head)
     above = _preamble(head, sep)
     if above:  # a station's or logger's line above the header (NREL's TMY3: id, name, state, zone, lat, lon, elevation)
         log.info("'%s': %d line(s) above the header left out (%s: %d field(s), the header and rows %d)", path.name, above,
@@ -138,9 +135,14 @@ def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
     header = next(csv.reader(head[:1], delimiter=sep), [])
     skip = [*range(comments), *range(comments + 1, comments + 1 + under)]  # line numbers in the file
     rows = _rows_above_comments(path, comments + 1 + under, key) if under else None
+    names = _padded_names(header, head[1 + under:], sep)
+    if names:  # rows padded with empty fields ('1,2,,' under 'a,b'): named by the header, not made its index
+        skip = sorted([*skip, comments])
     with _ReadProgress(path) as f:  # a large file says how far it is every 30 s
         frame = pd.read_csv(f, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows,
-                            compression=_COMPRESSION.get(Path(path.name.lower()).suffix))
+                            compression=_COMPRESSION.get(Path(path.name.lower()).suffix),
+                            **({"header": None, "names": names} if names else {}))
+    frame, header = _without_padding(frame, header, path, key)
     frame.attrs["decimal"] = decimal  # a column read as text (a missing-value mark in it) reads its numbers so
     if under:  # VizieR pads its columns: 'Plx  ' is Plx
         header = [name.strip() for name in header]
@@ -207,6 +209,52 @@ def _rows_above_comments(path: Path, start: int, key: str) -> Optional[int]:
     return None
 
 
+def _separator(head: list[str]) -> str:
+    """The separator among , ; tab and | (',' where nothing tells: one column); lines padded with empty fields
+    at their end ('1;2;;' under 'a;b', as a spreadsheet saves them) are told by the lines without them."""
+    import csv
+
+    for lines in (head, [re.sub(r"[,;\t|]+(\r?\n)?$", r"\1", line) for line in head]):
+        try:
+            return csv.Sniffer().sniff("".join(lines), delimiters=",;\t|").delimiter
+        except csv.Error:
+            continue
+    return ","
+
+
+def _padded_names(header: list[str], rows: list[str], sep: str) -> Optional[list[str]]:
+    """Column names for rows wider than the header (a spreadsheet's "Save as CSV" pads every row with empty
+    fields to its widest formatted column): the header's, then 'Unnamed: i' (refused by _without_padding
+    where they hold a value); None where no row is wider, or the rows have one field more with a value in
+    it (R's write.table: the header leaves its row names unnamed, and pandas makes them the index)."""
+    import csv
+
+    fields = [next(csv.reader([line], delimiter=sep), []) for line in rows if line.strip()]
+    width = max((len(f) for f in fields), default=0)
+    if width <= len(header) or (width == len(header) + 1 and any(f[-1].strip() for f in fields if len(f) == width)):
+        return None
+    return [*header, *(f"Unnamed: {i}" for i in range(len(header), width))]
+
+
+def _without_padding(frame, header: list[str], path: Path, key: str) -> tuple[Any, list[str]]:
+    """The frame without the columns at its right that the header leaves unnamed (or pads with empty names)
+    and that hold no value, said in a log line; such a column with values is refused (it would be read
+    under a made-up name, or shift the others)."""
+    names = [*header, *[""] * (frame.shape[1] - len(header))]
+    unnamed = len(names) - next((i for i, name in enumerate(reversed(names)) if name.strip()), len(names))
+    if unnamed == len(names):
+        return frame, header
+    for column in range(unnamed, len(names)):
+        filled = np.flatnonzero(frame.iloc[:, column].notna().to_numpy())
+        if len(filled):
+            raise UserError(f"{key}: '{path}' has a value in column {column + 1}, which its header leaves unnamed "
+                            f"(data row {filled[0] + 1}: '{frame.iat[filled[0], column]}'); name that column in "
+                            "the header, or delete the value")
+    log.info("'%s': %d empty column(s) without a name at the right left out (a spreadsheet's padding)", path.name,
+             len(names) - unnamed)
+    return frame.iloc[:, :unnamed], header[:unnamed]
+
+
 def _preamble(head: list[str], sep: str) -> int:
     """How many lines above the header are no part of the table: lines of other field counts (a station's
     name and place) before the first line of the count every line below it has. None where the
@@ -223,9 +271,13 @@ def _preamble(head: list[str], sep: str) -> int:
     first = next(i for i, c in enumerate(counts) if c == width)
     # a header of more fields whose extra ones are empty ('a,b,c,' above '1,2,3') is the header still
     padded = any(len(fields) > width and not any(f.strip() for f in fields[width:]) for fields in lines[:first])
-    if first == 0 or counts[first - 1] == width - 1 or padded:
+    if first == 0 or counts[first - 1] == width - 1 or padded or not all(c in (0, width) for c in counts[first:]):
         return 0
-    return first if all(c in (0, width) for c in counts[first:]) else 0
+    # rows padded with empty fields ('1,2,,' under 'a,b', a spreadsheet's export): the line above them is the
+    # header when it names at least the columns the rows mostly fill, and fewer than their padded width
+    filled = [len(fields) - next((i for i, f in enumerate(reversed(fields)) if f.strip()), len(fields))
+              for fields in lines[first:] if fields]
+    return first - 1 if max(filled, key=filled.count) <= counts[first - 1] < width else first
 
 
 def _lines_under_header(head: list[str], sep: str) -> int:
