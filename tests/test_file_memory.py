@@ -89,3 +89,23 @@ def test_a_gzipped_csv_counts_what_it_unpacks_to(tmp_path, monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: csv.stat().st_size // 2)
     with pytest.raises(UserError, match=r"^data.source.path: 'load.csv.gz' holds"):
         read_frame(str(packed), "data.source.path")
+
+
+def test_a_fits_table_counts_what_reading_it_takes_and_is_read_a_column_at_a_time(tmp_path, monkeypatch):
+    # reading a 278 MB FITS table peaked at 3.5x the file (the table, its columns byte-swapped and pandas' block of
+    # them at once; benchmarks/astro_table_memory.py), and the refusal counted the file's size only
+    from astropy.table import MaskedColumn, Table
+
+    path = tmp_path / "stars.fits"
+    Table({"source_id": np.arange(2000, dtype=np.int64) + 2**62, "ra": np.linspace(0, 1, 2000),
+           "dec": np.linspace(-1, 0, 2000),
+           "rv": MaskedColumn(np.arange(2000, dtype=np.int32), mask=np.arange(2000) % 7 == 0),
+           "label": np.where(np.arange(2000) % 2, "field", "hyades")}).write(path)
+    frame = read_frame(str(path), "data.source.path")
+    expected = Table.read(path).to_pandas()
+    pd.testing.assert_frame_equal(frame, expected)  # as astropy's own conversion reads it
+    assert frame._mgr.nblocks == 5  # one block per column: not copied into one block of the floats
+    monkeypatch.setattr(memory, "available_bytes", lambda: int(1.5 * path.stat().st_size))
+    with pytest.raises(UserError, match=r"^data.source.path: 'stars.fits' holds 0.0 GB of data, and reading a FITS "
+                                        r"table takes 2x that \(0.0 GB\), more than the 0.0 GB of memory left"):
+        read_frame(str(path), "data.source.path")

@@ -21,6 +21,7 @@ from trainlab.config.errors import UserError
 log = logging.getLogger(__name__)
 
 RUN_FACTOR = 7  # peak memory of a run over its file's size, the least seen (a long series' CSV)
+FITS_READ_FACTOR = 2  # a FITS table's read holds ~2x its data (2.1x measured: benchmarks/astro_table_memory.py)
 
 
 def _read_int(path: str) -> Optional[int]:
@@ -89,10 +90,15 @@ def check_fits(path: Path, key: str) -> None:
     except (OSError, ValueError, zipfile.BadZipFile):
         return  # unreadable: the read itself says why
     gb = 2**30
-    if needed > available:
-        raise UserError(f"{key}: '{path.name}' holds {needed / gb:.1f} GB of data, more than the {available / gb:.1f} "
-                        "GB of memory left on this machine, and a table is read whole; give a smaller file (fewer "
-                        "rows or columns: a time range, data.source.series), or run where there is more memory")
+    name = path.name.lower()
+    fits = name.removesuffix(".gz").endswith((".fits", ".fit", ".fts"))
+    if needed * (FITS_READ_FACTOR if fits else 1) > available:
+        read = f", and reading a FITS table takes {FITS_READ_FACTOR}x that ({needed * FITS_READ_FACTOR / gb:.1f} GB)" \
+            if fits else ""
+        raise UserError(f"{key}: '{path.name}' holds {needed / gb:.1f} GB of data{read}, more than the "
+                        f"{available / gb:.1f} GB of memory left on this machine, and a table is read whole; give a "
+                        "smaller file (fewer rows or columns: a time range, data.source.series), or run where there "
+                        "is more memory")
     if needed * RUN_FACTOR > available:
         log.warning("%s: '%s' holds %.1f GB of data, and a run has needed %dx its data or more (%.0f GB); %.1f GB of "
                     "memory is left on this machine, so this run may run out of it", key, path.name, needed / gb,
