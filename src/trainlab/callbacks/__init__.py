@@ -10,11 +10,14 @@
   which NVML board is this process's GPU (by its UUID), and what NVML can read of it
 - ``batch_size``: the largest training batch that fits on the GPU
 
-:func:`build_callbacks` instantiates the group, leaving out what Lightning would refuse.
+:func:`build_callbacks` instantiates the group, leaving out what Lightning would refuse; :func:`lightnings_checkpoint`
+keeps Lightning's own checkpoint in the run folder for a group without one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Optional
 
 from omegaconf import DictConfig
@@ -61,3 +64,13 @@ def not_kept_by(optimized_metric: str, nodes: Optional[DictConfig]) -> Optional[
                 "last epoch's); add model_checkpoint to it (conf/callbacks/model_checkpoint.yaml) to keep the best")
     return (f"{setting}={metric} keeps the best checkpoint by {metric}, not by optimized_metric={optimized_metric}; "
             f"set {setting}={optimized_metric} to keep the best by it")
+
+
+def lightnings_checkpoint(callbacks: Sequence[Any], folder: Path) -> list[Any]:
+    """Lightning's own checkpoint (the last epoch's) in ``folder``, the run's checkpoints/, for a callbacks group
+    without one (``callbacks=none``): Lightning put it in its first logger's folder
+    (``tensorboard/<run name>/checkpoints/``), where the run's end said 'no checkpoint kept', evaluate.py found none
+    in the run folder and the best checkpoint's record named the logger's folder as the run's."""
+    from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
+
+    return [] if any(isinstance(c, Checkpoint) for c in callbacks) else [ModelCheckpoint(dirpath=folder)]

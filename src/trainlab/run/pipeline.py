@@ -188,23 +188,11 @@ def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Se
     return trainer
 
 
-def lightnings_checkpoint(cfg: DictConfig, callbacks: Sequence[Any]) -> list[Any]:
-    """Lightning's own checkpoint (the last epoch's), in the run's checkpoints/ folder, for a callbacks group without
-    one (``callbacks=none``): Lightning put it in its first logger's folder
-    (``tensorboard/<run name>/checkpoints/``), where the run's end said 'no checkpoint kept', evaluate.py found none
-    in the run folder and the best checkpoint's record named the logger's folder as the run's."""
-    from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
-
-    if not cfg.trainer.get("enable_checkpointing", True) or any(isinstance(c, Checkpoint) for c in callbacks):
-        return []
-    return [ModelCheckpoint(dirpath=Path(cfg.paths.output_dir) / CHECKPOINTS)]
-
-
 def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Optional[str] = None) -> Run:
     """A training run: model, data, loggers, callbacks and trainer; the resolved config is saved and
     handed to every logger. ``ckpt_path``: the checkpoint a resumed run starts from, checked against
     the model and data built here before anything trains."""
-    from trainlab.callbacks import build_callbacks
+    from trainlab.callbacks import build_callbacks, lightnings_checkpoint
     from trainlab.loggers import build_loggers, run_label, run_tags
     from trainlab.run.checks import FitChecks
     from trainlab.run.ranks import check_ranks_can_start
@@ -217,7 +205,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
                             tags=run_tags(ckpt_path))
     callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers),
                                 cfg.trainer.enable_model_summary)
-    callbacks += lightnings_checkpoint(cfg, [*callbacks, *extra_callbacks])
+    callbacks += lightnings_checkpoint([*callbacks, *extra_callbacks], Path(cfg.paths.output_dir) / CHECKPOINTS)
     trainer = build_trainer(cfg, callbacks=[FitChecks(cfg.optimized_metric, cfg.optimized_mode), *callbacks, *extra_callbacks],
                             loggers=loggers)
     check_ranks_can_start(trainer, str(cfg.trainer.strategy))
