@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig
 
-from trainlab.config.instantiate import build_all
+from trainlab.config.instantiate import build_all, group_nodes
 
 
 def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger: bool,
@@ -34,8 +34,10 @@ def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger:
     refused = () if progress_bar else (ProgressBar,)
     refused += () if model_summary else (ModelSummary,)
     refused += () if has_logger else (LearningRateMonitor,)
-    return [c for c in build_all(nodes, "callbacks", Callback)
-            if not isinstance(c, refused) and getattr(c, "enabled", True) is not False]
+    built = build_all(nodes, "callbacks", Callback)
+    for (name, _), callback in zip(group_nodes(nodes, "callbacks"), built):
+        callback.trainlab_setting = f"callbacks.{name}"  # its key, for a line about it (callbacks.best_r2.monitor=...)
+    return [c for c in built if not isinstance(c, refused) and getattr(c, "enabled", True) is not False]
 
 
 def kept_by(nodes: Optional[DictConfig]) -> tuple[Optional[str], Optional[str]]:
