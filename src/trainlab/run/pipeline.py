@@ -197,7 +197,9 @@ def lightnings_checkpoint(cfg: DictConfig, callbacks: Sequence[Any]) -> list[Any
 
     if not cfg.trainer.get("enable_checkpointing", True) or any(isinstance(c, Checkpoint) for c in callbacks):
         return []
-    return [ModelCheckpoint(dirpath=Path(cfg.paths.output_dir) / CHECKPOINTS)]
+    # epoch03-step12.ckpt: Lightning's epoch=3-step=12.ckpt, pasted as ckpt_path=<file>, is refused by Hydra's grammar
+    return [ModelCheckpoint(dirpath=Path(cfg.paths.output_dir) / CHECKPOINTS, filename="epoch{epoch:02d}-step{step}",
+                            auto_insert_metric_name=False)]
 
 
 def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Optional[str] = None) -> Run:
