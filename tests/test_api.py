@@ -86,7 +86,8 @@ def test_evaluate_on_the_returned_run(two_runs, tmp_path):
         trainlab.evaluate(result.run_dir, [f"hydra.run.dir={result.run_dir}"])
 
 
-@pytest.mark.parametrize("override", ["trainer.max_epoch=3", "model=lstn", "seed=choice(1,2)"])
+# ~task_name: read by Hydra's run folder before the job, where the overrides were looked for in sys.argv alone
+@pytest.mark.parametrize("override", ["trainer.max_epoch=3", "model=lstn", "seed=choice(1,2)", "~task_name"])
 def test_a_bad_override_raises_the_command_lines_line(override, capsys, monkeypatch, tmp_path):
     with pytest.raises(UserError) as raised:
         trainlab.train([override, f"paths.log_dir={tmp_path / 'outputs'}"])

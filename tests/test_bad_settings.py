@@ -46,6 +46,11 @@ from trainlab.config.errors import UserError
         (["callbacks.early_stopping.monitor=val/r2"],
          r"^callbacks.early_stopping.monitor=val/r2 with callbacks.early_stopping.mode=min .*; set "
          r"callbacks.early_stopping.mode=max$"),
+        # a callback of the user's own is named by its own key, not the default's
+        (["+callbacks.best_r2._target_=lightning.pytorch.callbacks.ModelCheckpoint", "+callbacks.best_r2.monitor=val/r2"],
+         r"^callbacks.best_r2.monitor=val/r2 with callbacks.best_r2.mode=min .*; set callbacks.best_r2.mode=max$"),
+        (["+callbacks.stop_r2._target_=lightning.pytorch.callbacks.EarlyStopping", "+callbacks.stop_r2.monitor=val/r3"],
+         r"^callbacks.stop_r2.monitor=val/r3 is a metric"),
         (["scheduler=plateau", "model.monitor=val/r2"],
          r"^model.monitor=val/r2 \(scheduler=plateau\) with scheduler.mode=min .*: it would cut the learning rate while "
          r"the metric still improves; set scheduler.mode=max$"),

@@ -284,6 +284,9 @@ def test_one_callbacks_option_chosen_alone_says_what_the_run_lacks(compose_cfg, 
         assert "(no best checkpoint kept; no epochs.jsonl, training_summary.json or curves plot)" in line
         assert "change one (callbacks.early_stopping.<key>=...), drop one (callbacks.<name>=null)" in line
         caplog.clear()
-        for quiet in (["callbacks=none"], [], ["callbacks.lr_monitor=null"]):
+        # a default dropped by its key (callbacks.<name>=null, as the line advises) is meant: it read
+        # 'callbacks=default is chosen instead of the default callbacks'
+        for quiet in (["callbacks=none"], [], ["callbacks.lr_monitor=null"], ["callbacks.model_checkpoint=null"],
+                      ["callbacks.run_records=null"]):
             warn_lone_callbacks(compose_cfg(quiet))
         assert caplog.messages == []

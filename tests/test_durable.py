@@ -413,6 +413,14 @@ def test_a_run_killed_while_testing_is_told_to_evaluate_not_resume(tmp_path):
     assert re.search(hint, _untested_hint(folder, cfg))  # cut short
     (run / "training_summary.json").write_text('{"monitor": "val/loss", "test": {"test/loss": 0.2}}\n')
     assert _untested_hint(folder, cfg) == "" and _untested_hint(folder, OmegaConf.create({"test": False})) == ""
+    # a run whose callbacks write no summary (callbacks=none) is not known untested: it was told it was
+    (run / "training_summary.json").unlink()
+    config = (run / ".hydra" / "config.yaml").read_text()
+    (run / ".hydra" / "config.yaml").write_text(config + "callbacks: {}\n")
+    assert _untested_hint(folder, cfg) == ""
+    (run / ".hydra" / "config.yaml").write_text(config + "callbacks:\n  run_records:\n"
+                                                "    _target_: trainlab.callbacks.records.RunRecords\n")
+    assert re.search(hint, _untested_hint(folder, cfg))
 
 
 def test_a_copy_stopped_midway_leaves_no_cut_short_file(tmp_path, monkeypatch):

@@ -194,7 +194,7 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
     # refusals_raised: a check Hydra runs before the job (Preflight: hydra.run.dir holds a run, a full disk)
     global_hydra = GlobalHydra.instance()  # one per process: a caller's own initialize() is given back after
     caller_hydra = global_hydra.hydra if global_hydra.is_initialized() else None
-    with process_given_back(), as_script(script), refusals_raised():
+    with process_given_back(), as_script(script, argv), refusals_raised():
         global_hydra.clear()
         try:
             hydra = Hydra.create_main_hydra2(task_name=script.removesuffix(".py"), config_search_path=search_path)

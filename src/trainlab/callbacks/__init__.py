@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig
 
-from trainlab.config.instantiate import build_all
+from trainlab.config.instantiate import build_all, group_nodes
 
 
 def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger: bool,
@@ -37,8 +37,10 @@ def build_callbacks(nodes: Optional[DictConfig], progress_bar: bool, has_logger:
     refused = () if progress_bar else (ProgressBar,)
     refused += () if model_summary else (ModelSummary,)
     refused += () if has_logger else (LearningRateMonitor,)
-    return [c for c in build_all(nodes, "callbacks", Callback)
-            if not isinstance(c, refused) and getattr(c, "enabled", True) is not False]
+    built = build_all(nodes, "callbacks", Callback)
+    for (name, _), callback in zip(group_nodes(nodes, "callbacks"), built):
+        callback.trainlab_setting = f"callbacks.{name}"  # its key, for a line about it (callbacks.best_r2.monitor=...)
+    return [c for c in built if not isinstance(c, refused) and getattr(c, "enabled", True) is not False]
 
 
 def kept_by(nodes: Optional[DictConfig]) -> tuple[Optional[str], Optional[str]]:
@@ -73,4 +75,7 @@ def lightnings_checkpoint(callbacks: Sequence[Any], folder: Path) -> list[Any]:
     in the run folder and the best checkpoint's record named the logger's folder as the run's."""
     from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
-    return [] if any(isinstance(c, Checkpoint) for c in callbacks) else [ModelCheckpoint(dirpath=folder)]
+    if any(isinstance(c, Checkpoint) for c in callbacks):
+        return []
+    # epoch03-step12.ckpt: Lightning's epoch=3-step=12.ckpt, pasted as ckpt_path=<file>, is refused by Hydra's grammar
+    return [ModelCheckpoint(dirpath=folder, filename="epoch{epoch:02d}-step{step}", auto_insert_metric_name=False)]

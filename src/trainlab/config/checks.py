@@ -195,27 +195,32 @@ def warn_lone_callbacks(cfg: DictConfig) -> None:
     defaults, not added to them: the run then kept no best checkpoint and wrote no epochs.jsonl or
     training_summary.json, and said only '(no checkpoint kept)' at its end. Where a callbacks group has callbacks
     but not the defaults' checkpoint and records (by class), one warning names the default callbacks it lacks and
-    the keys that change, drop or add one; an empty group (``callbacks=none``) is taken as meant."""
+    the keys that change, drop or add one; an empty group (``callbacks=none``) and a default dropped by its key
+    (``callbacks.model_checkpoint=null``, which read 'callbacks=default is chosen instead of ...') are meant."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
     from trainlab.run.root import repo_root
 
-    nodes = [node for node in (cfg.get("callbacks") or {}).values() if isinstance(node, DictConfig)]
-    have = {str(node.get("_target_")) for node in nodes}
+    group = cfg.get("callbacks") or {}
+    nodes = {name: node for name, node in group.items() if isinstance(node, DictConfig)}
+    have = {str(node.get("_target_")) for node in nodes.values()}
+    dropped = {name for name, node in group.items() if node is None}  # callbacks.<name>=null: meant, as advised
     folder = repo_root() / "conf" / "callbacks"
     defaults = {name: OmegaConf.load(folder / f"{name}.yaml")[name]
                 for name in OmegaConf.load(folder / "default.yaml").defaults if name != "_self_"}
-    if not nodes or all(str(defaults[name]._target_) in have for name in _LOST):
+    def missing(name: str) -> bool:
+        return name not in dropped and str(defaults[name]._target_) not in have
+
+    if not nodes or not any(missing(name) for name in _LOST):
         return
-    lacking = [name for name, node in defaults.items()
-               if node.get("enabled", True) is not False and str(node._target_) not in have]
+    lacking = [name for name, node in defaults.items() if node.get("enabled", True) is not False and missing(name)]
     chosen = (HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}).get("callbacks")
     log.warning("%s is chosen instead of the default callbacks, not added to them: this run has no %s (%s). To keep the "
                 "defaults, leave callbacks= out and change one (callbacks.%s.<key>=...), drop one "
                 "(callbacks.<name>=null) or add your own (+callbacks.<name>._target_=<class>)",
                 f"callbacks={chosen}" if chosen else "the config's callbacks group", ", ".join(lacking),
-                "; ".join(what for name, what in _LOST.items() if name in lacking), next(iter(cfg.callbacks)))
+                "; ".join(what for name, what in _LOST.items() if name in lacking), next(iter(nodes)))
 
 
 # the default callbacks whose absence the warning above is for, and what a run lacks without each

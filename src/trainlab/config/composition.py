@@ -171,14 +171,26 @@ def _script() -> str:
     return name
 
 
+_TYPED: contextvars.ContextVar[Optional[list[str]]] = contextvars.ContextVar("trainlab_typed", default=None)
+
+
+def typed_overrides() -> list[str]:
+    """The overrides as typed, before Hydra records them (its run folder is made before the job): the command
+    line's, or within :func:`as_script` those a run made from Python was given (not the notebook's argv)."""
+    typed = _TYPED.get()
+    return list(typed) if typed is not None else sys.argv[1:]
+
+
 @contextmanager
-def as_script(name: str) -> Iterator[None]:
-    """Within it, messages name ``name`` as the script (``trainlab.train`` makes train.py's run)."""
-    token = _SCRIPT.set(name)
+def as_script(name: str, argv: Optional[list[str]] = None) -> Iterator[None]:
+    """Within it, messages name ``name`` as the script (``trainlab.train`` makes train.py's run), and ``argv`` are
+    the overrides as typed."""
+    tokens = _SCRIPT.set(name), _TYPED.set(argv)
     try:
         yield
     finally:
-        _SCRIPT.reset(token)
+        _SCRIPT.reset(tokens[0])
+        _TYPED.reset(tokens[1])
 
 
 def _raise(exc: BaseException) -> None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from typing import Any
 
-from trainlab.config.composition import _script, task_overrides
+from trainlab.config.composition import _script, task_overrides, typed_overrides
 
 
 def check_interpolations(cfg: Any) -> None:
@@ -66,7 +65,7 @@ def interpolation_problem(exc: Any) -> str:
                     f"have; give {exc.full_key}=<value> (on the command line, or in a config file of yours), or add "
                     f"{target} to {group}={chosen}")
     read = re.search(r"Interpolation key '([\w.]+)' not found", reason)
-    for override in [*task_overrides(), *sys.argv[1:]] if read else []:  # before the job (hydra.run.dir): argv's
+    for override in [*task_overrides(), *typed_overrides()] if read else []:  # before the job (hydra.run.dir)
         taken = override[1:].split("=", 1)[0]
         if override.startswith("~") and (read.group(1) == taken or read.group(1).startswith(taken + ".")):
             return (f"{override} takes out {taken}, which {exc.full_key} reads (${{{read.group(1)}}}); leave {override} "

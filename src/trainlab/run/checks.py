@@ -32,18 +32,34 @@ def logged_metrics(module: pl.LightningModule) -> set[str]:
     return keys
 
 
+# what a ranking callback's wrong direction does
+_KEEPS = ((pl.callbacks.ModelCheckpoint, "model_checkpoint", "the checkpoints kept would be the worst"),
+          (pl.callbacks.EarlyStopping, "early_stopping", "it would stop training while the metric still improves"))
+
+
+def _watchers(trainer: pl.Trainer, module: pl.LightningModule) -> list[tuple[str, str, Optional[str], str, str]]:
+    """(setting, metric, mode, mode's setting, what the wrong mode does) of each checkpoint or early-stopping
+    callback watching a metric, named by its own key in the callbacks group (``callbacks.best_r2``: a user's
+    ModelCheckpoint beside the default was named callbacks.model_checkpoint), and of ``scheduler=plateau``."""
+    found = []
+    for cb in trainer.callbacks:
+        for kind, default, keeps in _KEEPS:
+            monitor = getattr(cb, "monitor", None)
+            if isinstance(cb, kind) and monitor:
+                key = getattr(cb, "trainlab_setting", f"callbacks.{default}")
+                found.append((f"{key}.monitor", monitor, getattr(cb, "mode", None), f"{key}.mode", keeps))
+    plateau = getattr(module, "make_scheduler", None)
+    if "ReduceLROnPlateau" in str(getattr(plateau, "func", "")):
+        found.append(("scheduler=plateau (model.monitor)", module.hparams.get("monitor"),
+                      getattr(plateau, "keywords", {}).get("mode", "min"),  # ReduceLROnPlateau's default
+                      "scheduler.mode", "it would cut the learning rate while the metric still improves"))
+    return found
+
+
 def _monitors(trainer: pl.Trainer, module: pl.LightningModule, optimized_metric: str) -> dict[str, str]:
     """Setting name -> the metric it watches."""
-    watched = {"optimized_metric": optimized_metric}
-    for cb in trainer.callbacks:
-        monitor = getattr(cb, "monitor", None)
-        if isinstance(cb, pl.callbacks.EarlyStopping):
-            watched["callbacks.early_stopping.monitor"] = monitor
-        elif isinstance(cb, pl.callbacks.ModelCheckpoint) and monitor:
-            watched["callbacks.model_checkpoint.monitor"] = monitor
-    if module.make_scheduler is not None and "ReduceLROnPlateau" in str(getattr(module.make_scheduler, "func", "")):
-        watched["scheduler=plateau (model.monitor)"] = module.hparams.monitor
-    return watched
+    return {"optimized_metric": optimized_metric,
+            **{setting: metric for setting, metric, *_ in _watchers(trainer, module)}}
 
 
 def _against_direction(module: pl.LightningModule, metric: str, mode: Optional[str], key: str = "optimized_mode",
@@ -68,32 +84,19 @@ def _against_direction(module: pl.LightningModule, metric: str, mode: Optional[s
             f"{'larger' if higher else 'smaller'} {metric.rsplit('/', 1)[-1]} is better: {keeps}; set {key}={wanted}")
 
 
-# a callback that ranks its own metric: (its setting, what it keeps by the wrong direction)
-_RANKERS = ((pl.callbacks.ModelCheckpoint, "callbacks.model_checkpoint", "the checkpoints kept would be the worst"),
-            (pl.callbacks.EarlyStopping, "callbacks.early_stopping", "it would stop training while the metric still improves"))
-
-
 def _callbacks_against_direction(trainer: pl.Trainer, module: pl.LightningModule,
                                  optimized_metric: str) -> Optional[str]:
     """A checkpoint or early-stopping callback, or ``scheduler=plateau``, watching another metric than
     ``optimized_metric`` (``callbacks.model_checkpoint.monitor=val/r2``) ranks it by its ``mode``, which follows
-    ``optimized_mode`` (``min`` for val/loss) unless set: the direction checked for optimized_mode alone, so such a run kept its
-    three worst r2 without a word. A callback on ``optimized_metric`` itself keeps a mode set on purpose."""
-    for cb in trainer.callbacks:
-        for kind, key, keeps in _RANKERS:
-            monitor = getattr(cb, "monitor", None)
-            if isinstance(cb, kind) and monitor and monitor != optimized_metric:
-                wrong_way = _against_direction(module, monitor, getattr(cb, "mode", None), f"{key}.mode", keeps)
-                if wrong_way:
-                    return f"{key}.monitor={monitor} with {wrong_way}"
-    plateau = getattr(module, "make_scheduler", None)
-    monitor = module.hparams.get("monitor")
-    if "ReduceLROnPlateau" in str(getattr(plateau, "func", "")) and monitor and monitor != optimized_metric:
-        mode = getattr(plateau, "keywords", {}).get("mode", "min")  # ReduceLROnPlateau's default
-        wrong_way = _against_direction(module, monitor, mode, "scheduler.mode",
-                                       "it would cut the learning rate while the metric still improves")
-        if wrong_way:
-            return f"model.monitor={monitor} (scheduler=plateau) with {wrong_way}"
+    ``optimized_mode`` (``min`` for val/loss) unless set: the direction checked for optimized_mode alone, so such a
+    run kept its three worst r2 without a word. A callback on ``optimized_metric`` itself keeps a mode set on purpose."""
+    for setting, monitor, mode, mode_key, keeps in _watchers(trainer, module):
+        if monitor and monitor != optimized_metric:
+            wrong_way = _against_direction(module, monitor, mode, mode_key, keeps)
+            if wrong_way:
+                shown = (f"model.monitor={monitor} (scheduler=plateau)" if mode_key == "scheduler.mode"
+                         else f"{setting}={monitor}")
+                return f"{shown} with {wrong_way}"
     return None
 
 

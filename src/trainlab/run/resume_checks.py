@@ -118,9 +118,21 @@ def _saved_config(folder: Any) -> Optional[DictConfig]:
         return None
 
 
+def _writes_summary(folder: Any) -> bool:
+    """Whether the run's callbacks wrote training_summary.json (its run_records, by class); True where its saved
+    config names no callbacks group (unreadable, or older)."""
+    saved = _saved_config(folder)
+    if saved is None or "callbacks" not in saved:
+        return True
+    group = saved.callbacks
+    return isinstance(group, DictConfig) and any(
+        isinstance(node, DictConfig) and str(node.get("_target_", "")).endswith(".RunRecords") for node in group.values())
+
+
 def _untested_hint(folder: Any, cfg: DictConfig) -> str:
-    """For a run that trained all its epochs but was stopped (killed) before its test ended: how to test it."""
-    if not cfg.get("test") or folder.tested():
+    """For a run that trained all its epochs but was stopped (killed) before its test ended: how to test it. A run
+    whose callbacks write no training_summary.json (``callbacks=none``, no run_records) is not known untested."""
+    if not cfg.get("test") or folder.tested() or not _writes_summary(folder):
         return ""
     from trainlab.config.spelling import command_line
 
