@@ -150,14 +150,14 @@ def main(argv: Optional[list[str]] = None) -> None:
         for mode in MODES:
             run_all("lstm", mode, 1.0)
         chosen, scores = choose(results, {m: (lambda s, m=m: (s, "lstm", m, 1.0)) for m in MODES})
-        print(f"validation: geometric mean of best val loss / best mode's: "
+        print("validation: geometric mean of best val loss / best mode's: "
               + ", ".join(f"{m} {v:.3f}" for m, v in scores.items()) + f" -> default window_scaling={chosen}")
         print(f"stage 2: lstm ({chosen}) at other window lengths (chosen on validation)", flush=True)
         for factor in FACTORS:
             if factor != 1.0:
                 run_all("lstm", chosen, factor)
         factor, window_scores = choose(results, {f: (lambda s, f=f: (s, "lstm", chosen, f)) for f in FACTORS})
-        print(f"validation: geometric mean of best val loss / best window's: "
+        print("validation: geometric mean of best val loss / best window's: "
               + ", ".join(f"x{f:g} {v:.3f}" for f, v in window_scores.items()) + f" -> window x{factor:g}")
         print(f"stage 3: {' and '.join(OTHER_MODELS)} with the chosen scaling and window", flush=True)
         for model in OTHER_MODELS:

@@ -283,7 +283,6 @@ def test_the_ets_fits_go_to_processes_also_where_joblib_defaults_to_threads(monk
     'worker processes' were threads of the trial, entering and leaving warnings.catch_warnings (process-wide:
     one thread's recorder could stay installed, swallowing later warnings) out of order."""
     import os
-    import warnings
 
     from joblib import parallel_config
 

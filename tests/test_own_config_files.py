@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import textwrap
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir

@@ -705,7 +705,7 @@ def test_sigterm_under_submitit_stops_the_job_at_its_next_epoch(tmp_path):
     args = ["hydra/launcher=submitit_local", "hydra.sweeper.n_trials=2", "hydra/sweeper/pruner=nop",
             f"hydra.sweep.dir={tmp_path}/sweep", *TINY_SWEEP, "trainer.max_epochs=5000",
             "callbacks.early_stopping.patience=10000"]  # minutes of training if nothing stopped it
-    stderr = sigterm_once_training(args, tmp_path)
+    sigterm_once_training(args, tmp_path)
     trial, queued = trials_of(tmp_path / "sweep")  # the interrupted one, and its configuration queued to run again
     assert trial["state"] == "FAIL" and trial["fail_reason"] == "interrupted (SIGTERM)"
     assert queued["state"] == "WAITING"
