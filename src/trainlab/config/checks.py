@@ -206,15 +206,22 @@ def warn_lone_callbacks(cfg: DictConfig) -> None:
     nodes = {name: node for name, node in group.items() if isinstance(node, DictConfig)}
     have = {str(node.get("_target_")) for node in nodes.values()}
     dropped = {name for name, node in group.items() if node is None}  # callbacks.<name>=null: meant, as advised
-    folder = repo_root() / "conf" / "callbacks"
-    defaults = {name: OmegaConf.load(folder / f"{name}.yaml")[name]
-                for name in OmegaConf.load(folder / "default.yaml").defaults if name != "_self_"}
-    def missing(name: str) -> bool:
-        return name not in dropped and str(defaults[name]._target_) not in have
-
-    if not nodes or not any(missing(name) for name in _LOST):
+    if not nodes:
         return
-    lacking = [name for name, node in defaults.items() if node.get("enabled", True) is not False and missing(name)]
+    folder = repo_root() / "conf" / "callbacks"
+
+    def default(name: str) -> DictConfig:
+        return OmegaConf.load(folder / f"{name}.yaml")[name]
+
+    def missing(name: str, node: DictConfig) -> bool:
+        return name not in dropped and str(node._target_) not in have
+
+    # every run starts here: the two files that decide first, the rest of the defaults only for the warning
+    if not any(missing(name, default(name)) for name in _LOST):
+        return
+    defaults = {name: default(name) for name in OmegaConf.load(folder / "default.yaml").defaults if name != "_self_"}
+    lacking = [name for name, node in defaults.items()
+               if node.get("enabled", True) is not False and missing(name, node)]
     chosen = (HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}).get("callbacks")
     log.warning("%s is chosen instead of the default callbacks, not added to them: this run has no %s (%s). To keep the "
                 "defaults, leave callbacks= out and change one (callbacks.%s.<key>=...), drop one "
