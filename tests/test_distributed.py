@@ -28,6 +28,16 @@ class Fault(pl.Callback):
     def __init__(self, kind, rank=1, batch=2):
         self.kind, self.rank, self.batch = kind, rank, batch
 
+    def on_test_start(self, trainer, pl_module):
+        if self.kind.endswith("_to_all") and self.kind.startswith("test_") and trainer.global_rank != self.rank:
+            time.sleep(1.5)  # the other rank is still setting up its test when the signal comes (Lightning's handler)
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        sanity = self.kind.startswith("sanity_") and trainer.sanity_checking
+        if sanity and trainer.global_rank == self.rank and batch_idx == 0:
+            self.upset(self.kind[len("sanity_"):], batch)
+            time.sleep(0.5)  # the signal arrives while this rank checks
+
     def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
         if self.kind.startswith("test_") and trainer.global_rank == self.rank and batch_idx == 0:
             self.upset(self.kind[len("test_"):], batch)
@@ -336,6 +346,22 @@ def test_sigterm_while_a_ddp_run_tests_lets_the_test_end_and_says_so(tmp_path, k
     (run_dir,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
     summary = json.loads((run_dir / "training_summary.json").read_text())
     assert "test/rmse" in summary["test"] and summary["stopped_by"] == "max_epochs or max_steps"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,rank", [("SIGTERM", 1), ("SIGTERM_to_all", 0)])
+def test_sigterm_during_a_ddp_runs_sanity_check_stops_every_rank_with_one_line(tmp_path, kind, rank):
+    """Raised at once on the rank that got it, as before training in one process: a SIGTERM to rank 1 alone
+    ended the run with exit 1 and two lines (rank 1 removed the run folder, rank 0 said another process had
+    ended); to every rank, each said its own. The ranks now agree at the start of training."""
+    result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", f"+callbacks.fault.kind=sanity_{kind}",
+                       f"+callbacks.fault.rank={rank}", "trainer.max_epochs=1", timeout=150)
+    assert result.returncode == 143, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("error: stopped by SIGTERM before training started"), errors
+    assert "Traceback" not in result.stderr
+    runs = tmp_path / "outputs" / "train" / "runs"
+    assert not runs.exists() or not any(runs.iterdir())  # nothing was trained: removed, by rank 0 alone
 
 
 @pytest.mark.slow

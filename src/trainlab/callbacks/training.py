@@ -220,6 +220,10 @@ class SignalStop(Exception):
     Lightning's exception hooks write the checkpoint and the records."""
 
 
+def _lightning_notifier_muted(signum: int, frame: Any) -> None:
+    """In place of Lightning's SIGTERM notifier in a multi-process run (:meth:`StopOnSignal.setup`)."""
+
+
 class StopOnSignal(pl.Callback):
     """Stops training at the next batch boundary once :meth:`handler` has received a signal; before
     training has started (data and model being built, Lightning's set-up and sanity check), at once.
@@ -239,26 +243,33 @@ class StopOnSignal(pl.Callback):
         self.testing = False  # that Ctrl-C came while the trained model was tested
         self.training = False  # until the first batch's loop starts, a signal stops the run at once
         self.rank, self.launched = 0, False  # this process's rank; whether Lightning's launcher started it
+        self.agreeing = False  # a multi-process run past its ranks' meeting: signals are agreed on (setup)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """A multi-process run, once its ranks have met: a signal is noted and agreed on where every rank gets to
+        (the start of training, batch ends, the end of the test), never acted on by one rank alone. Raised at
+        once during the sanity check, rank 1 alone removed the run folder and printed its own line.
+
+        Lightning's SIGTERM handler, which it puts in front once set-up is done (for fit and again for the test),
+        calls this one and nothing else: its own broadcasts from inside the handler, wherever the signal landed.
+        A SIGTERM to rank 0 while the other rank was in the gradients' all-reduce left both waiting forever, and
+        so did one to every rank while a rank was still setting up its test."""
+        if trainer.world_size == 1:
+            return
+        self.rank, self.launched, self.agreeing = trainer.global_rank, launched_here(trainer), True
+        connector = getattr(trainer, "_signal_connector", None)
+        if connector is not None:
+            connector._sigterm_notifier_fn = _lightning_notifier_muted
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.training = True
-        if trainer.world_size > 1:
-            self._take_back_sigterm(trainer)
-        self._check(trainer)  # a signal during Lightning's set-up or sanity check
-
-    def _take_back_sigterm(self, trainer: pl.Trainer, interrupt: bool = True) -> None:
-        """In a multi-process run, SIGTERM (and Ctrl-C's SIGINT) to this handler alone. Lightning puts its own in front at the start
-        of fit, which broadcasts from inside the signal handler, wherever the signal landed: a SIGTERM to rank
-        0 while the other rank was in the gradients' all-reduce left both waiting forever (seen with
-        trainer=ddp_sim). Ranks agree on a stop at batch ends instead (:meth:`_check`); Lightning gives the
-        handlers before fit back when fit ends."""
-        self.rank, self.launched = trainer.global_rank, launched_here(trainer)
-        if threading.current_thread() is threading.main_thread() and signal.SIGTERM in self.previous:
-            signal.signal(signal.SIGTERM, self.handler)
+        if trainer.world_size > 1 and signal.SIGTERM in self.previous and \
+                threading.current_thread() is threading.main_thread():
             # Ctrl-C reaches every rank wherever it is; as a KeyboardInterrupt, one rank met the checkpoint's
-            # barrier while another was still in a collective: here it stops them at one batch end too
-            if interrupt:
-                signal.signal(signal.SIGINT, self.handler)
+            # barrier while another was still in a collective: noted, it stops them at one batch end too. Lightning
+            # gives the handler from before fit back when fit ends: a KeyboardInterrupt on every rank in the test
+            signal.signal(signal.SIGINT, self.handler)
+        self._check(trainer)  # a signal during Lightning's set-up or sanity check: stopped before training started
+        self.training = True
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self.testing = trainer.state.fn == "test"  # after training: nothing to resume, the test to run again
@@ -267,7 +278,7 @@ class StopOnSignal(pl.Callback):
 
     def handler(self, signum: int, frame: Any) -> None:
         self.received.append(signal.Signals(signum).name)
-        if not self.training:  # building data and model, Lightning's set-up: nothing a raise could cut short
+        if not self.training and not self.agreeing:  # building data and model: nothing a raise could cut short
             raise SignalStop(self.received[0])
 
     def pass_on_sigterm(self) -> None:
@@ -285,7 +296,7 @@ class StopOnSignal(pl.Callback):
 
     def _check(self, trainer: pl.Trainer) -> None:
         self.epoch = trainer.current_epoch
-        if trainer.world_size > 1 and self.training:
+        if trainer.world_size > 1:
             # every rank stops at the same batch end, on whichever rank received the signal (SLURM signals
             # every rank, a kill one); a rank that stopped alone left the others in a collective
             found = [signal.Signals[self.received[0]].value] if self.received else None
@@ -304,13 +315,6 @@ class StopOnSignal(pl.Callback):
         # ranks of a multi-process run may run one validation batch fewer than others: no collective here
         if not trainer.sanity_checking and trainer.world_size == 1:
             self._check(trainer)
-
-    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Lightning put its SIGTERM handler in front again for the test: the same hang (a SIGTERM to rank 1 while
-        # testing left both ranks waiting forever). Ctrl-C stays a KeyboardInterrupt on every rank: no checkpoint's
-        # barrier to meet, each stops at once (StopOnSignal.on_exception)
-        if trainer.world_size > 1:
-            self._take_back_sigterm(trainer, interrupt=False)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A multi-process run's ranks finish the test together (no collective at its batch ends: a rank may
