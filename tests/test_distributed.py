@@ -349,16 +349,18 @@ def test_sigterm_while_a_ddp_run_tests_lets_the_test_end_and_says_so(tmp_path, k
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind,rank", [("SIGTERM", 1), ("SIGTERM_to_all", 0)])
-def test_sigterm_during_a_ddp_runs_sanity_check_stops_every_rank_with_one_line(tmp_path, kind, rank):
+@pytest.mark.parametrize("kind,rank", [("SIGTERM", 1), ("SIGTERM_to_all", 0), ("SIGINT_to_all", 0)])
+def test_a_signal_during_a_ddp_runs_sanity_check_stops_every_rank_with_one_line(tmp_path, kind, rank):
     """Raised at once on the rank that got it, as before training in one process: a SIGTERM to rank 1 alone
     ended the run with exit 1 and two lines (rank 1 removed the run folder, rank 0 said another process had
-    ended); to every rank, each said its own. The ranks now agree at the start of training."""
+    ended); to every rank, each said its own. Ctrl-C: each rank said 'stopped by Ctrl-C during epoch 0 ...
+    Resume with: ... ckpt_path=<run>', a folder without a checkpoint. The ranks now agree at training's start."""
     result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", f"+callbacks.fault.kind=sanity_{kind}",
                        f"+callbacks.fault.rank={rank}", "trainer.max_epochs=1", timeout=150)
-    assert result.returncode == 143, result.stderr[-3000:]
+    name = "Ctrl-C" if kind.startswith("SIGINT") else "SIGTERM"
+    assert result.returncode == (130 if name == "Ctrl-C" else 143), result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
-    assert len(errors) == 1 and errors[0].startswith("error: stopped by SIGTERM before training started"), errors
+    assert len(errors) == 1 and errors[0].startswith(f"error: stopped by {name} before training started"), errors
     assert "Traceback" not in result.stderr
     runs = tmp_path / "outputs" / "train" / "runs"
     assert not runs.exists() or not any(runs.iterdir())  # nothing was trained: removed, by rank 0 alone

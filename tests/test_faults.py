@@ -806,19 +806,24 @@ class _CtrlCAt(pl.Callback):
             raise KeyboardInterrupt
 
 
-def test_ctrl_c_mid_training_says_where_the_run_is_and_it_resumes(compose_cfg, run_train, capsys):
-    """Lightning wrote the checkpoint and records, then exited 1 without a word on where they are."""
+def _stopped_run(run_train, cfg, *stoppers: pl.Callback) -> int:
+    """train.py's run of ``cfg`` with the stopping callbacks, as the script handles a stop: its exit status."""
     from trainlab.run.preemption import stop_on_signals
 
-    cfg = compose_cfg([*TINY, "trainer.max_epochs=3", "logger=none"])
-    run_dir = Path(cfg.paths.output_dir)
     ctrl_c = signal.getsignal(signal.SIGINT)
     try:
-        with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)) as callbacks:
-            run_train(cfg, extra_callbacks=[_CtrlCAt(1), *callbacks])
+        with pytest.raises(SystemExit) as exited, stop_on_signals(cfg.paths.output_dir) as callbacks:
+            run_train(cfg, extra_callbacks=[*stoppers, *callbacks])
     finally:
         signal.signal(signal.SIGINT, ctrl_c)  # Lightning ignores SIGINT after a Ctrl-C; not in this test process
-    assert exited.value.code == 130
+    return exited.value.code
+
+
+def test_ctrl_c_mid_training_says_where_the_run_is_and_it_resumes(compose_cfg, run_train, capsys):
+    """Lightning wrote the checkpoint and records, then exited 1 without a word on where they are."""
+    cfg = compose_cfg([*TINY, "trainer.max_epochs=3", "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    assert _stopped_run(run_train, cfg, _CtrlCAt(1)) == 130
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith(f"error: stopped by Ctrl-C during epoch 1; checkpoints and records are in {run_dir}. "
                            "Resume with: python ") and line.endswith(f"ckpt_path={run_dir}")
@@ -846,17 +851,9 @@ def test_a_stop_while_testing_says_to_test_the_run_not_to_resume_it(compose_cfg,
     a command that is refused (nothing left to train); on_exception.ckpt was written with the tested weights and
     the summary rewritten as stopped by KeyboardInterrupt. SIGTERM (a scheduler's preemption, `kill`): the test ran
     to its end and the run exited 0, as if nothing had asked it to stop."""
-    from trainlab.run.preemption import stop_on_signals
-
     cfg = compose_cfg([*TINY, "logger=none"])
     run_dir = Path(cfg.paths.output_dir)
-    ctrl_c = signal.getsignal(signal.SIGINT)
-    try:
-        with pytest.raises(SystemExit) as exited, stop_on_signals(str(run_dir)) as callbacks:
-            run_train(cfg, extra_callbacks=[_StopWhileTesting(how), *callbacks])
-    finally:
-        signal.signal(signal.SIGINT, ctrl_c)
-    assert exited.value.code == code
+    assert _stopped_run(run_train, cfg, _StopWhileTesting(how)) == code
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line == (f"error: stopped by {how} while testing; its training had ended, and its checkpoints and records "
                     f"are in {run_dir}. Test its best checkpoint with: python evaluate.py ckpt_path={run_dir}")
@@ -985,6 +982,30 @@ def test_sigterm_before_training_stops_at_once_and_says_there_is_nothing_to_resu
                            "nothing was run, so its run folder was removed. Start it again with: python "), line
     assert "ckpt_path=" not in line and not run_dir.exists()
     assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)  # handlers given back
+
+
+class _StopInSanityCheck(pl.Callback):
+    def __init__(self, how: str):
+        self.how = how
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        if trainer.sanity_checking:
+            if self.how == "Ctrl-C":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.Signals[self.how])
+
+
+def test_a_ctrl_c_in_the_sanity_check_offers_no_resume_from_a_checkpoint_never_written(compose_cfg, run_train, capsys):
+    """It said 'stopped by Ctrl-C during epoch 0; checkpoints and records are in <run>. Resume with: ...
+    ckpt_path=<run>', a folder without a checkpoint (none is written before the first step). A signal there
+    was already told as before training (test_sigterm_before_training_stops_at_once_...)."""
+    cfg = compose_cfg([*TINY, "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    assert _stopped_run(run_train, cfg, _StopInSanityCheck("Ctrl-C")) == 130
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("error: stopped by Ctrl-C before training started, so there is nothing to resume; "), line
+    assert "Start it again with: python " in line and "ckpt_path=" not in line, line
+    assert not any(run_dir.glob("checkpoints/*.ckpt"))
 
 
 @pytest.mark.parametrize("sig, name", [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")])

@@ -244,6 +244,7 @@ class StopOnSignal(pl.Callback):
         self.training = False  # until the first batch's loop starts, a signal stops the run at once
         self.rank, self.launched = 0, False  # this process's rank; whether Lightning's launcher started it
         self.agreeing = False  # a multi-process run past its ranks' meeting: signals are agreed on (setup)
+        self.sigint_before_fit: Any = None  # Ctrl-C's handler that a multi-process fit replaced
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """A multi-process run, once its ranks have met: a signal is noted and agreed on where every rank gets to
@@ -260,14 +261,23 @@ class StopOnSignal(pl.Callback):
         connector = getattr(trainer, "_signal_connector", None)
         if connector is not None:
             connector._sigterm_notifier_fn = _lightning_notifier_muted
+        in_main = threading.current_thread() is threading.main_thread()
+        if stage == "fit" and in_main and signal.SIGTERM in self.previous and \
+                signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a job started in the background: left alone
+            # Ctrl-C reaches every rank wherever it is; as a KeyboardInterrupt, one rank met the checkpoint's
+            # barrier while another was still in a collective, and each rank said its own line: noted, it stops
+            # them at one batch end too. The test gets the handler from before fit back (:meth:`teardown`)
+            self.sigint_before_fit = signal.signal(signal.SIGINT, self.handler)
+            self.previous.setdefault(signal.SIGINT, self.sigint_before_fit)  # for a fit that ends by an exception
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """After fit, Ctrl-C is a KeyboardInterrupt again: a multi-process run's test stops on it at once, on
+        every rank (no checkpoint's barrier to meet there)."""
+        if stage == "fit" and self.sigint_before_fit is not None:
+            signal.signal(signal.SIGINT, self.sigint_before_fit)
+            self.sigint_before_fit = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.world_size > 1 and signal.SIGTERM in self.previous and \
-                threading.current_thread() is threading.main_thread():
-            # Ctrl-C reaches every rank wherever it is; as a KeyboardInterrupt, one rank met the checkpoint's
-            # barrier while another was still in a collective: noted, it stops them at one batch end too. Lightning
-            # gives the handler from before fit back when fit ends: a KeyboardInterrupt on every rank in the test
-            signal.signal(signal.SIGINT, self.handler)
         self._check(trainer)  # a signal during Lightning's set-up or sanity check: stopped before training started
         self.training = True
 

@@ -128,13 +128,9 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
 
                 wait_for_launcher()
             sys.exit(code)
-        if not callback.training and not any((Path(run_dir) / "checkpoints").glob("*.ckpt")):
-            from trainlab.run.folder import discard_unstarted_run
-
-            note = discard_unstarted_run() or f"what was written is in {run_dir}"
-            print(f"error: stopped by {name} before training started, so there is nothing to resume; {note}. "
-                  f"Start it again with: {resume_hint(None)}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_SIGTERM)
+        if not _resumable(run_dir):
+            _say_start_again(name, callback.training, run_dir)
+            sys.exit(code)
         print(f"error: {stopped}. Resume with: {resume_hint(run_dir)}", file=sys.stderr, flush=True)
         sys.exit(code)
     except KeyboardInterrupt:
@@ -142,6 +138,9 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
             raise
         if callback.interrupted and callback.testing:  # training had ended: a resume would be refused
             _say_test_it("Ctrl-C", run_dir)
+            sys.exit(EXIT_SIGINT)
+        if callback.interrupted and not _resumable(run_dir):  # Lightning's set-up, its sanity check, the first step
+            _say_start_again("Ctrl-C", callback.training, run_dir)
             sys.exit(EXIT_SIGINT)
         if callback.interrupted:  # in training: Lightning wrote the checkpoint and records; say where and how to go on
             stopped = RunStopped("Ctrl-C", callback.epoch, run_dir)
@@ -165,6 +164,23 @@ def _test_hint(run_dir: str) -> str:
     from trainlab.config.spelling import command_line
 
     return command_line("evaluate.py", [], ckpt_path=run_dir)
+
+
+def _resumable(run_dir: str) -> bool:
+    """Whether the run folder holds a checkpoint that ``ckpt_path=<run dir>`` resumes from: none is written
+    before the first step (a signal in Lightning's set-up or its sanity check)."""
+    return any((Path(run_dir) / "checkpoints").glob("*.ckpt"))
+
+
+def _say_start_again(name: str, training: bool, run_dir: str) -> None:
+    """The line for a run stopped before it had a checkpoint: its folder removed if nothing in it is kept, and
+    the command that starts it again. A resume was offered: ``ckpt_path=<run dir>``, which holds nothing."""
+    from trainlab.run.folder import discard_unstarted_run
+
+    note = discard_unstarted_run() or f"what was written is in {run_dir}"
+    when = "before its first checkpoint" if training else "before training started"
+    print(f"error: stopped by {name} {when}, so there is nothing to resume; {note}. Start it again with: "
+          f"{resume_hint(None)}", file=sys.stderr, flush=True)
 
 
 def _say_test_it(name: str, run_dir: str) -> None:
