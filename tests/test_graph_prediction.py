@@ -3,6 +3,8 @@ catalogue without labels, as the run's GNN gives them on the same stars in evalu
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 from pathlib import Path
@@ -16,6 +18,8 @@ from tests.test_graph import TINY_GNN
 from tests.test_graph_catalogues import gaia_like
 from trainlab.config.errors import UserError
 
+PRINTED: dict[str, str] = {}  # what the fixture's evaluation printed
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
@@ -27,8 +31,19 @@ def run(tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
     frame.to_csv(path, index=False)
     trained = trainlab.train([*TINY_GNN, "data=catalogue", f"data.source.path={path}", "data.source.label_column=label",
                               "trainer.max_epochs=2", "logger=none", f"paths.log_dir={folder / 'out'}"])
-    evaluated = trainlab.evaluate(trained.run_dir, ["hardware.num_threads=1", f"paths.log_dir={folder / 'out'}"])
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        evaluated = trainlab.evaluate(trained.run_dir, ["hardware.num_threads=1", f"paths.log_dir={folder / 'out'}"])
+    PRINTED["evaluate"] = printed.getvalue()
     return trained.run_dir, evaluated.out_dir, frame
+
+
+def test_evaluate_names_every_file_it_wrote(run):
+    """Its closing line, 'report written to <folder>: metrics.json, ...', left out test_predictions.csv (the
+    per-star classes, which README's graph section points to): every file but its log is named now."""
+    _, eval_dir, _ = run
+    line = next(x for x in PRINTED["evaluate"].splitlines() if x.startswith("report written to"))
+    named = line.split(": ", 1)[1].split(", ")
+    assert sorted(named) == sorted(p.name for p in eval_dir.iterdir() if p.is_file() and p.suffix != ".log")
 
 
 def predict(run_dir: Path, catalogue: object, tmp_path: Path, *overrides: str) -> trainlab.PredictResult:

@@ -776,6 +776,12 @@ def test_a_finished_sweep_closes_with_what_to_do_next(compose_cfg, tmp_path, mon
     from trainlab.search.results import next_steps
 
     assert next_steps({"best_trial": None, "metric": "val/loss"}, tmp_path) is None
+    # a Pareto front has no importances in its analysis and no single best: the line said both
+    front = next_steps({"best_trial": None, "metric": "val/loss", "solutions": [{"trial": 1}, {"trial": 2}],
+                        "objectives": ["objective", "fit_seconds"]}, tmp_path)
+    assert front == (f"next: make analyze SWEEP={tmp_path} (the Pareto front; analysis.txt), make refine "
+                     f"SWEEP={tmp_path} EPOCHS=50 (one trial of the front trained longer: the one hydra.sweeper.pick "
+                     "names, else the best val/loss)")
 
 
 @pytest.mark.parametrize("overrides,said", [

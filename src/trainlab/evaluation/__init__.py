@@ -7,7 +7,8 @@ model's family (:func:`family_module`, declared in trainlab.config.families):
   ``device``; returns how many samples (windows, nodes, images) it held. Timed for latency.
 - ``artifacts(model, datamodule, split, out_dir) -> {"plots": [file names], "extra": {name: value}}``:
   plots written into ``out_dir`` and figures worth reporting beside the metrics (baselines, chance);
-  optionally ``"per_series": {series: {key: value}}``, each series' own figures of a file of several,
+  optionally ``"files": [file names]``, other files it wrote there (a graph's per-star predictions), which the
+  closing line names with the plots; ``"per_series": {series: {key: value}}``, each series' own figures of a file of several,
   and ``"notes": [lines]``, what makes figures meaningless or forecasts unusable as they are (a MAPE
   over zero targets, negative forecasts of counts), shown under the metrics.
 """

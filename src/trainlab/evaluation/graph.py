@@ -65,7 +65,7 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
     log.info("%s", versus["line"])
     if versus["caution"]:
         log.warning("%s", versus["caution"])
-    return {"plots": plots, "extra": {
+    return {"plots": plots, "files": [predictions], "extra": {
         "versus_baselines": versus["line"],
         "baselines_caution": versus["caution"],
         "baseline_features_only_accuracy": versus["scores"]["features only"],

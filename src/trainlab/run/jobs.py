@@ -144,7 +144,8 @@ def _evaluate(cfg: DictConfig) -> dict[str, Any]:
     write_json(out_dir / "metrics.json", report)
     full = {**report, "latency": latency, "plots": made["plots"], "extra": made["extra"]}
     write_report(full, out_dir)
-    print(f"report written to {out_dir}: metrics.json, report.json, report.md, {', '.join(made['plots'])}")
+    written = ["metrics.json", "report.json", "report.md", *made.get("files", []), *made["plots"]]
+    print(f"report written to {out_dir}: {', '.join(written)}")
     return full
 
 

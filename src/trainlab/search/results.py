@@ -371,6 +371,12 @@ def next_steps(result: dict[str, Any], sweep_dir: Path) -> Optional[str]:
     if result.get("best_trial") is None and not result.get("solutions"):
         return None
     sweep = shlex.quote(str(sweep_dir))
+    if result.get("solutions"):  # a Pareto front: no importances, no single best (make analyze says so)
+        first = (result.get("objectives") or ["objective"])[0]
+        first = result.get("metric", first) if first == "objective" else first
+        return (f"next: make analyze SWEEP={sweep} (the Pareto front; analysis.txt), make refine SWEEP={sweep} "
+                f"EPOCHS=50 (one trial of the front trained longer: the one hydra.sweeper.pick names, else the best "
+                f"{first})")
     return (f"next: make analyze SWEEP={sweep} (importances, what to change in the search; analysis.txt), "
             f"make refine SWEEP={sweep} EPOCHS=50 (the best configuration trained longer)")
 
