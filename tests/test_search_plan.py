@@ -1004,7 +1004,7 @@ def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_
      "config group: it is a key of model=lstm, but model=cnn is selected"),
     # it said "does not compose: In 'train': Could not find 'data/synthetc'"
     (["data=choice(synthetic,synthetc)"], "data=synthetc, one of the sweep's data choices, is not an option of the data "
-                                          "group; did you mean data=synthetic?; its options: catalogue, elnino, file"),
+                                          "group; did you mean data=synthetic? its options: catalogue, elnino, file"),
 ])
 def test_a_searched_name_the_config_lacks_is_named_where_it_was_given(compose_cfg, tmp_path, arguments, message):
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}",

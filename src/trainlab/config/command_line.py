@@ -159,7 +159,7 @@ def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
     groups (``model/conf/model=cnn.yaml is not an option of the model/conf/model group``)."""
     if not exc.missing_cfg_file:
         return None
-    from trainlab.config.search_path import group_options, option_given_as_path
+    from trainlab.config.search_path import group_options, not_an_option, option_given_as_path
     from trainlab.data.files import DATA_SUFFIXES
 
     for override in _parsed(argv):  # the override as typed: its group, and the path that Hydra split
@@ -182,9 +182,7 @@ def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
         return f"{group}= gives no option; choose one of the {group} group's: {', '.join(options)}"
     from trainlab.config.file_problems import misplaced
 
-    hint = did_you_mean(option, options, prefix=f"{group}=")
-    return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
-            f"its options: {', '.join(options)}{misplaced(group, option, argv)}")
+    return not_an_option(group, option, options) + misplaced(group, option, argv)
 
 
 def _parsed(argv: list[str]) -> list[Any]:
