@@ -994,6 +994,11 @@ def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_
         check_keys(cfg, ["model.net.hidden_size"])
     with pytest.raises(UserError, match=r"model.net.hiden_channels .* did you mean model.net.hidden_channels\?$"):
         check_keys(cfg, ["model.net.hiden_channels"])  # a misspelt key of the selected model keeps its hint
+    # a key the other models' files hold as null (filled from the data) is theirs too: it said "did you mean
+    # model.net.kernel_size?", from the sweep's own copy of options_with_key, which counted only keys holding a value
+    with pytest.raises(UserError, match=r"model.net.input_size is not a key of the config nor a config group: it is a "
+                                        r"key of model=lstm or model=tcn, but model=cnn is selected; select model=lstm"):
+        check_keys(cfg, ["model.net.input_size"])
 
 
 

@@ -138,12 +138,12 @@ def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: i
 
 def _stage_key_hint(key: str, space_keys: Sequence[str]) -> str:
     """Another model's key (hparams_search=staged groups the LSTM's), or a misspelt one."""
-    from trainlab.search.space import options_with_key
+    from trainlab.config.search_path import options_with_key
 
     group, _, rest = key.partition(".")
     owners = options_with_key(group, rest) if group == "model" else []
     if owners:
-        return (f" ({key} is a key of {' or '.join(f'model={o}' for o in owners)}; for another model give stages of "
+        return (f" ({key} is a key of {' or '.join(owners)}; for another model give stages of "
                 "its own space: hydra.sweeper.stages=[{name: ..., params: [...]}, ...])")
     hint = did_you_mean(key, space_keys)
     return f"; {hint}" if hint else ""
