@@ -380,7 +380,7 @@ def _run_command_line(main, config_name: Optional[str]) -> None:
         problem = params_override_problem(sys.argv[1:])
         if problem:
             refuse(problem)
-    from trainlab.config.composition import hydra_errors_as_one_line
+    from trainlab.config.composition import _script, hydra_errors_as_one_line
 
     try:
         with hydra_errors_as_one_line(sys.argv[1:], config_name):
@@ -388,5 +388,4 @@ def _run_command_line(main, config_name: Optional[str]) -> None:
     except ValueError as exc:
         if "can be specified" not in str(exc):
             raise
-        script = sys.argv[0].rsplit("/", 1)[-1]
-        refuse(f"{exc}; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>")
+        refuse(f"{exc}; to see a sweep's config, leave out -m: python {_script()} --cfg job <overrides>")
