@@ -172,6 +172,17 @@ def _script() -> str:
 _TYPED: contextvars.ContextVar[Optional[list[str]]] = contextvars.ContextVar("trainlab_typed", default=None)
 
 
+def taken_out_by(key: str, overrides: typing.Iterable[str], reader: str, read: str) -> Optional[str]:
+    """The line for ``key``, which ``reader`` reads (as ``read`` shows), when a ``~`` among ``overrides`` took it or a
+    node above it out of the config; None when none did."""
+    for override in overrides:
+        taken = override[1:].split("=", 1)[0]
+        if override.startswith("~") and (key == taken or key.startswith(taken + ".")):
+            return (f"{override} takes out {taken}, which {reader} reads ({read}); leave {override} out (python "
+                    f"{_script()} --cfg job shows the setting it would take out)")
+    return None
+
+
 def typed_overrides() -> list[str]:
     """The overrides as typed, before Hydra records them (its run folder is made before the job): the command
     line's, or within :func:`as_script` those a run made from Python was given (not the notebook's argv)."""

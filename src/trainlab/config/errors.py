@@ -162,15 +162,11 @@ def taken_out(exc: BaseException) -> Optional[UserError]:
         exc = exc.__cause__ or exc.__context__
     if exc is None or id(exc) in seen or not exc.full_key:
         return None
-    from trainlab.config.composition import _script, task_overrides
+    from trainlab.config.composition import _script, taken_out_by, task_overrides
 
     missing = str(exc.full_key)
-    for override in task_overrides():
-        key = override[1:].split("=", 1)[0]
-        if override.startswith("~") and (missing == key or missing.startswith(key + ".")):
-            return UserError(f"{override} takes out {key}, which {_script()} reads ({missing} is missing); leave "
-                             f"{override} out (python {_script()} --cfg job shows the setting it would take out)")
-    return None
+    line = taken_out_by(missing, task_overrides(), _script(), f"{missing} is missing")
+    return UserError(line) if line else None
 
 
 class Refused(BaseException):
