@@ -43,8 +43,9 @@ from trainlab.config.errors import UserError, did_you_mean, report_user_errors
 from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
-from trainlab.search.results import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGES_YAML, STUDY_FILE, as_stored, load_sweep_study,
-                                     trial_counts, warn_running, why_no_best)
+from trainlab.search.results import trial_counts, warn_running, why_no_best
+from trainlab.search.sweep_folder import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGES_YAML, STUDY_FILE, as_stored,
+                                          load_sweep_study)
 from trainlab.search.trials import best_trials
 from trainlab.search.space import as_override
 
