@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from epoch_time import ROOT, compose_cfg, quiet_lightning  # noqa: E402 - also sets TRAINLAB_ROOT
 import train  # noqa: E402
+from trainlab.models.window_scaling import MODES  # noqa: E402 - every window scaling model.window_scaling takes
 
 # name -> overrides choosing the data; every series with its own season (packaged.py, elnino, synthetic)
 PANEL = {
@@ -50,7 +51,6 @@ PANEL = {
 }
 WINDOW = {"nile (yearly)": 24}  # 70 training rows; every other series: the data configs' 48
 DEFAULT_WINDOW = 48
-MODES = ("none", "revin", "last")
 FACTORS = (0.5, 1.0, 2.0)  # window lengths tried with the chosen mode, relative to the usual one
 BASELINES = ("last_value", "seasonal_naive", "ets")
 OTHER_MODELS = ("lstm_attention", "cnn", "tcn")  # stage 3: run with the scaling and window chosen for lstm

@@ -134,6 +134,21 @@ def test_cfg_job_shares_the_handling(capsys, monkeypatch, tmp_path):
         "error: trainer.max_epochs=1.5 is not a whole number")
 
 
+@pytest.mark.parametrize("argv0, script", [("/home/me/trainlab/evaluate.py", "evaluate.py"), ("-c", "train.py")])
+def test_a_sweeps_cfg_names_the_script_as_every_message_does(argv0, script, capsys, monkeypatch, tmp_path):
+    """``-m --cfg job`` names the script as trainlab.config.composition._script does; it read sys.argv[0] itself,
+    and said 'python -c --cfg job' where no script was typed (python -c, pytest-xdist's workers)."""
+    from trainlab.config.command_line import run_command_line
+
+    monkeypatch.setattr("sys.argv", [argv0, "-m", "--cfg", "job", f"paths.log_dir={tmp_path}"])
+    monkeypatch.setattr(train_script.main.__wrapped__, "__module__", "__main__")
+    with pytest.raises(SystemExit) as exited:
+        run_command_line(train_script.main, config_name="train")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>")
+
+
 @pytest.mark.parametrize("override, expected", [
     ("+hardware.pin_mem=true", "+hardware.pin_mem=true: hardware.pin_mem is not a setting of hardware, and a key "
                                "added with '+' is read by nothing; did you mean hardware.pin_memory?"),

@@ -447,7 +447,7 @@ def test_a_copy_stopped_midway_leaves_no_cut_short_file(tmp_path, monkeypatch):
 
 def test_sweep_files_cut_short_are_one_line_naming_them(tmp_path):
     from trainlab.search.refine import sweep_pick
-    from trainlab.search.results import load_sweep_study
+    from trainlab.search.sweep_folder import load_sweep_study
 
     (tmp_path / "optimization_results.yaml").write_text("name: optuna\nstudy_name: 'swe")
     with pytest.raises(UserError, match=r"optimization_results.yaml' is not readable YAML .*delete it: the sweep "

@@ -298,6 +298,20 @@ def test_a_column_the_file_lacks_is_named_first_with_the_one_it_likely_meant(tmp
     assert str(refused.value) == expected.format(path=path)
 
 
+@pytest.mark.parametrize("name, options, meant", [
+    # the same letters in another spelling beat a closer string: it said "did you mean demand_ma?" for a key, a
+    # metric or a class, where the column check (its own copy of the rule, now this one) said Demand (MW)
+    ("demand_mw", ["demand_ma", "Demand (MW)"], "did you mean Demand (MW)?"),
+    ("val_loss", ["val/acc", "val/loss"], "did you mean val/loss?"),
+    ("LSTM", ["cnn", "lstm", "lstm_attention"], "did you mean lstm?"),  # in any case when nothing is close as typed
+    ("load", ["timestamp", "region", "Demand (MW)"], ""),  # nothing near: no hint
+])
+def test_one_rule_finds_the_option_a_misspelt_name_meant(name, options, meant):
+    from trainlab.config.errors import did_you_mean
+
+    assert did_you_mean(name, options) == meant
+
+
 def test_a_few_values_that_are_no_number_are_named_as_typos_to_correct(tmp_path):
     """A mistyped reading (letter O for 0) in a target: the fix was 'convert it or leave it out of
     data.source.target_columns', which drops what is to be predicted."""

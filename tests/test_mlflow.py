@@ -5,7 +5,6 @@ mlflow is an optional extra (make install-mlflow); tests that need it skip witho
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from tests.conftest import TINY
 from trainlab.config.errors import UserError
 from trainlab.run.folder import RunFolder
+from trainlab.testing.ports import free_port
 
 
 def mlflow_overrides(tmp_path: Path, *extra: str) -> list[str]:
@@ -33,12 +33,6 @@ class FakeEnergyCounter:
 
     def close(self) -> None:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_default_tracking_uri_is_a_database_under_outputs(compose_cfg, tmp_path):

@@ -251,6 +251,22 @@ def test_the_times_after_a_series_are_on_its_step_and_in_its_zone(times, zone, e
     assert written == expected and made[3:].isna().all()
 
 
+@pytest.mark.parametrize("overrides, expected", [
+    ([], "ckpt_path is required: python predict.py ckpt_path=<run folder or .ckpt file> horizon=<steps> (run folders "
+         "are under outputs/train/runs/)"),
+    (["ckpt_path=somewhere", "+notes=x"], "predict.py does not use notes; its keys are task_name, ckpt_path, horizon, "
+     "history, future, images, catalogue, trainer, hardware, paths, data (the model and data come from the run's own "
+     "config; +data.<key>=... changes the run's data)"),
+])
+def test_predict_refuses_no_checkpoint_and_a_key_it_does_not_use_as_evaluate_does(compose_cfg, overrides, expected):
+    """The two refusals predict.py shares with evaluate.py (trainlab.config.checks.check_run_reader_keys)."""
+    from trainlab.prediction.run import check_predict_config
+
+    with pytest.raises(UserError) as refused:
+        check_predict_config(compose_cfg(overrides, config_name="predict"))
+    assert str(refused.value) == expected
+
+
 def test_the_command_line_refuses_in_one_line_and_keeps_no_folder(runs, capsys, monkeypatch, tmp_path):
     import predict as predict_script
     from trainlab.config.command_line import run_command_line

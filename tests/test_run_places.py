@@ -615,7 +615,7 @@ def test_a_finished_sweeps_study_whose_folder_is_gone_is_not_a_folder_to_create(
     then 'Record does not exist')."""
     import yaml
 
-    from trainlab.search.results import load_sweep_study
+    from trainlab.search.sweep_folder import load_sweep_study
 
     sweep = tmp_path / "sweep"
     sweep.mkdir()

@@ -19,7 +19,7 @@ from tests.test_search_plan import SEED_SPACE, StandIn, search_for
 from trainlab.search import sweep as sweep_module
 from trainlab.search.analyze import report
 from trainlab.search.refine import best_overrides
-from trainlab.search.results import load_sweep_study, run_dir_of, study_folder, sweep_storage
+from trainlab.search.sweep_folder import load_sweep_study, run_dir_of, study_folder, sweep_storage
 from trainlab.search.stages import stage2_command, top_fixed
 
 
@@ -209,7 +209,7 @@ def test_the_file_a_storage_keeps_its_study_in(url, file):
 
 def test_an_optuna_study_with_its_storage_elsewhere_keeps_absolute_run_folders(tmp_path):
     """A study file outside the sweep folder (a shared study): run folders there are stored absolute."""
-    from trainlab.search.results import as_stored
+    from trainlab.search.sweep_folder import as_stored
 
     assert as_stored(tmp_path / "sweep" / "3", tmp_path / "db") == str(tmp_path / "sweep" / "3")
     assert as_stored(tmp_path / "sweep" / "3", tmp_path) == "sweep/3"

@@ -1000,6 +1000,11 @@ def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_
         check_keys(cfg, ["model.net.hidden_size"])
     with pytest.raises(UserError, match=r"model.net.hiden_channels .* did you mean model.net.hidden_channels\?$"):
         check_keys(cfg, ["model.net.hiden_channels"])  # a misspelt key of the selected model keeps its hint
+    # a key the other models' files hold as null (filled from the data) is theirs too: it said "did you mean
+    # model.net.kernel_size?", from the sweep's own copy of options_with_key, which counted only keys holding a value
+    with pytest.raises(UserError, match=r"model.net.input_size is not a key of the config nor a config group: it is a "
+                                        r"key of model=lstm or model=tcn, but model=cnn is selected; select model=lstm"):
+        check_keys(cfg, ["model.net.input_size"])
 
 
 
@@ -1010,7 +1015,7 @@ def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_
      "config group: it is a key of model=lstm, but model=cnn is selected"),
     # it said "does not compose: In 'train': Could not find 'data/synthetc'"
     (["data=choice(synthetic,synthetc)"], "data=synthetc, one of the sweep's data choices, is not an option of the data "
-                                          "group; did you mean data=synthetic?; its options: catalogue, elnino, file"),
+                                          "group; did you mean data=synthetic? its options: catalogue, elnino, file"),
 ])
 def test_a_searched_name_the_config_lacks_is_named_where_it_was_given(compose_cfg, tmp_path, arguments, message):
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}",
@@ -1069,7 +1074,7 @@ def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, 
 
 def test_a_renamed_sweep_folder_without_its_results_file_is_read_by_its_one_study(tmp_path):
     """Its study is named after the folder it was made in: looked up by the new name, Optuna raised KeyError."""
-    from trainlab.search.results import load_sweep_study
+    from trainlab.search.sweep_folder import load_sweep_study
 
     finished_sweep(tmp_path / "before").rename(tmp_path / "after")
     assert load_sweep_study(tmp_path / "after").study_name == "before"
@@ -1547,7 +1552,7 @@ def test_a_two_objective_sweep_that_an_earlier_version_minimised_against_optimiz
     worst r2 without a word, and continuing it was told to keep 'its direction (optimized_mode as before)',
     which it had. Its front is read toward the most now, with a warning; continuing it says what happened and
     what to do (a warm start, which is accepted)."""
-    from trainlab.search.results import METRIC, load_sweep_study
+    from trainlab.search.sweep_folder import METRIC, load_sweep_study
     from trainlab.search.trials import best_trials
 
     folder = tmp_path / "sweep"
@@ -1559,7 +1564,7 @@ def test_a_two_objective_sweep_that_an_earlier_version_minimised_against_optimiz
     for i, values in enumerate([(0.60, 1.0), (0.70, 2.0), (0.65, 0.5)]):  # (val/r2, fit_seconds)
         study.add_trial(create_trial(params={"optimizer.lr": 1e-3 * (1 + i)}, distributions=dist, values=list(values)))
     (folder / "multirun.yaml").write_text("optimized_metric: val/r2\noptimized_mode: max\n")
-    with caplog.at_level("WARNING", logger="trainlab.search.results"):
+    with caplog.at_level("WARNING", logger="trainlab.search.sweep_folder"):
         assert sorted(t.number for t in best_trials(load_sweep_study(folder))) == [1, 2]  # was [0, 2]
     assert "its study was searched toward the least val/r2, though it ran with optimized_mode=max" in caplog.text
     continued = ["hparams_search=optuna_two_objectives", "hydra/sweeper/pruner=nop", "optimized_mode=max",
@@ -1579,7 +1584,7 @@ def test_a_continued_staged_search_checks_every_stages_study_before_the_first_tr
     lr range changed: stage 1 ran trial 1 first)."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-    from trainlab.search.results import load_sweep_study
+    from trainlab.search.sweep_folder import load_sweep_study
 
     def staged(trials: str) -> None:
         run_staged(compose_cfg, tmp_path / "sweep", launcher, trials)

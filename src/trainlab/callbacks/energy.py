@@ -9,7 +9,6 @@ the trapezoid rule. Without an NVIDIA GPU or driver nothing is measured and noth
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -17,7 +16,7 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
-from trainlab.callbacks.nvml import board_name, on_nvidia, open_nvml, shared_board
+from trainlab.callbacks.nvml import SamplingThread, board_name, on_nvidia, open_nvml, shared_board
 from trainlab.config.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -73,17 +72,15 @@ def check_interval(seconds: float, key: str) -> None:
         raise UserError(f"{key}={seconds} must be more than 0 seconds (e.g. 0.1)")
 
 
-class SamplingReader:
+class SamplingReader(SamplingThread):
     """Cumulative joules integrated from power samples taken by a background thread."""
 
     def __init__(self, nvml: Any, handle: Any, interval_s: float = 0.1, clock=time.monotonic):
-        self.nvml, self.handle, self.interval_s, self.clock = nvml, handle, interval_s, clock
-        self._lock = threading.Lock()
+        super().__init__(nvml, handle, interval_s, name="energy-sampler")
+        self.clock = clock
         self._total = 0.0
         self._last = (self.clock(), self._watts())
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="energy-sampler", daemon=True)
-        self._thread.start()
+        self._start()
 
     def _watts(self) -> float:
         return self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0  # mW -> W
@@ -96,21 +93,10 @@ class SamplingReader:
             self._total += 0.5 * (before + watts) * (now - then)
             self._last = (now, watts)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.sample()
-            except self.nvml.NVMLError:  # the board stopped answering (GPU lost, driver reloaded): joules() raises it
-                return
-
     def joules(self) -> float:
         self.sample()
         with self._lock:
             return self._total
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2 * self.interval_s + 1)
 
 
 def open_readers(nvml: Any, handles: list[Any], interval_s: float) -> tuple[list[Any], Optional[str]]:

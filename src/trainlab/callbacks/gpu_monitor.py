@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import logging
 import statistics
-import threading
 from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch
 
 from trainlab.callbacks.energy import check_interval
-from trainlab.callbacks.nvml import board_name, not_supported, open_nvml, shared_board
+from trainlab.callbacks.nvml import SamplingThread, board_name, not_supported, open_nvml, shared_board
 
 log = logging.getLogger(__name__)
 
 GB = 1024**3
 
 
-class BoardSampler:
+class BoardSampler(SamplingThread):
     """Samples utilisation (%) and power (W) of one board from a background thread.
 
     NVML's utilisation is the share of the last sample period (1/6 s to 1 s, by board) in which a
@@ -29,15 +28,12 @@ class BoardSampler:
 
     def __init__(self, nvml: Any, handle: Any, interval_s: float = 0.5, utilisation: bool = True,
                  power: bool = True):
-        self.nvml, self.handle, self.interval_s = nvml, handle, interval_s
+        super().__init__(nvml, handle, interval_s, name="gpu-monitor")
         self.utilisation, self.power = utilisation, power
-        self._lock = threading.Lock()
         self._util: list[float] = []
         self._watts: list[float] = []
-        self._stop = threading.Event()
         self.sample()
-        self._thread = threading.Thread(target=self._run, name="gpu-monitor", daemon=True)
-        self._thread.start()
+        self._start()
 
     def sample(self) -> None:
         util = float(self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu) if self.utilisation else None
@@ -48,23 +44,12 @@ class BoardSampler:
             if watts is not None:
                 self._watts.append(watts)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.sample()
-            except self.nvml.NVMLError:  # the board stopped answering (GPU lost, driver reloaded): take() raises it
-                return
-
     def take(self) -> tuple[list[float], list[float]]:
         """The samples since the previous call (utilisation %, watts); starts a new window."""
         self.sample()
         with self._lock:
             util, watts, self._util, self._watts = self._util, self._watts, [], []
         return util, watts
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2 * self.interval_s + 1)
 
 
 class GpuMonitor(pl.Callback):

@@ -10,13 +10,47 @@ Readings that a board does not have raise ``NVMLError_NotSupported``: the total-
 Volta, power on some laptop boards, utilisation on a MIG instance (NVML's reference says so for
 ``nvmlDeviceGetUtilizationRates``). A MIG instance's power and energy, where NVML gives any, are the
 whole GPU's, which the other instances share: they are not this run's, so they are not taken for it.
+
+:class:`SamplingThread` is the background thread that the energy and GPU-monitor callbacks read a board through.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Optional
 
 import lightning.pytorch as pl
+
+
+class SamplingThread:
+    """Calls :meth:`sample` (a subclass's reading of one board) every ``interval_s`` seconds from a daemon thread
+    named ``name``, from :meth:`_start` until :meth:`close`; the thread ends when the board stops answering (an
+    ``NVMLError``: GPU lost, driver reloaded), which the next reading asked for by training raises. Its ``_lock``
+    guards what :meth:`sample` keeps from the reads of training's thread."""
+
+    def __init__(self, nvml: Any, handle: Any, interval_s: float, name: str):
+        self.nvml, self.handle, self.interval_s = nvml, handle, interval_s
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _start(self) -> None:
+        """A subclass calls this once its own state is set (and its first reading taken)."""
+        self._thread.start()
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.sample()
+            except self.nvml.NVMLError:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2 * self.interval_s + 1)
 
 
 def board_name(nvml: Any, handle: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from omegaconf import DictConfig, open_dict
@@ -302,17 +303,26 @@ def _as_typed(value: Any) -> str:
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def check_run_reader_keys(cfg: DictConfig, script: str, keys: Sequence[str], also: str = "") -> None:
+    """What evaluate.py and predict.py, which read a trained run, both refuse: no ``ckpt_path``, and a top-level
+    key beyond their ``keys`` (added with +: nothing would read it). ``also``: what else the example command
+    gives (`` horizon=<steps>``)."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
+        raise UserError(f"ckpt_path is required: python {script} ckpt_path=<run folder or .ckpt file>{also} "
+                        "(run folders are under outputs/train/runs/)")
+    unknown = sorted(set(cfg) - set(keys) - {"hydra"})  # hydra: in configs composed by tests
+    if unknown:
+        raise UserError(f"{script} does not use {', '.join(unknown)}; its keys are {', '.join(keys)} (the model and "
+                        "data come from the run's own config; +data.<key>=... changes the run's data)")
+
+
 def check_eval_config(cfg: DictConfig) -> None:
     """evaluate.py's own keys: a checkpoint to evaluate and a split it knows."""
     from omegaconf import OmegaConf
 
-    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
-        raise UserError("ckpt_path is required: python evaluate.py ckpt_path=<run folder or .ckpt file> "
-                        "(run folders are under outputs/train/runs/)")
-    unknown = sorted(set(cfg) - set(EVAL_KEYS) - {"hydra"})  # hydra: in configs composed by tests
-    if unknown:  # added with +: nothing would read them
-        raise UserError(f"evaluate.py does not use {', '.join(unknown)}; its keys are {', '.join(EVAL_KEYS)} (the "
-                        "model and data come from the run's own config; +data.<key>=... changes the run's data)")
+    check_run_reader_keys(cfg, "evaluate.py", EVAL_KEYS)
     if cfg.split not in EVAL_SPLITS:
         raise UserError(f"split={cfg.split!r} is not one of {', '.join(EVAL_SPLITS)}; e.g. split=val (all: every window of a series file)")
     devices, trainer = cfg.trainer.devices, cfg.trainer

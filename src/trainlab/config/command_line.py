@@ -159,7 +159,7 @@ def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
     groups (``model/conf/model=cnn.yaml is not an option of the model/conf/model group``)."""
     if not exc.missing_cfg_file:
         return None
-    from trainlab.config.search_path import group_options, option_given_as_path
+    from trainlab.config.search_path import group_options, not_an_option, option_given_as_path
     from trainlab.data.files import DATA_SUFFIXES
 
     for override in _parsed(argv):  # the override as typed: its group, and the path that Hydra split
@@ -182,9 +182,7 @@ def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
         return f"{group}= gives no option; choose one of the {group} group's: {', '.join(options)}"
     from trainlab.config.file_problems import misplaced
 
-    hint = did_you_mean(option, options, prefix=f"{group}=")
-    return (f"{group}={option} is not an option of the {group} group; {hint + ' ' if hint else ''}"
-            f"its options: {', '.join(options)}{misplaced(group, option, argv)}")
+    return not_an_option(group, option, options) + misplaced(group, option, argv)
 
 
 def _parsed(argv: list[str]) -> list[Any]:
@@ -382,7 +380,7 @@ def _run_command_line(main, config_name: Optional[str]) -> None:
         problem = params_override_problem(sys.argv[1:])
         if problem:
             refuse(problem)
-    from trainlab.config.composition import hydra_errors_as_one_line
+    from trainlab.config.composition import _script, hydra_errors_as_one_line
 
     try:
         with hydra_errors_as_one_line(sys.argv[1:], config_name):
@@ -390,5 +388,4 @@ def _run_command_line(main, config_name: Optional[str]) -> None:
     except ValueError as exc:
         if "can be specified" not in str(exc):
             raise
-        script = sys.argv[0].rsplit("/", 1)[-1]
-        refuse(f"{exc}; to see a sweep's config, leave out -m: python {script} --cfg job <overrides>")
+        refuse(f"{exc}; to see a sweep's config, leave out -m: python {_script()} --cfg job <overrides>")

@@ -25,13 +25,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
-from trainlab.config.spelling import quoted_text, shell_word, single_quoted
+from trainlab.config.spelling import KIND_WORDS, quoted_text, shell_word, single_quoted
 
 OVERRIDE_GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 # a value of each type, for "e.g. <key>=<value>" where the schema's default is null
 _EXAMPLES = {int: "1", float: "0.5", bool: "true", str: "text", list: "[1,2]", dict: "{a:1}"}
-_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text", list: "a list [..]",
-          dict: "a mapping {key:value}"}
 
 
 def flags_first(argv: list[str]) -> list[str]:
@@ -174,6 +172,17 @@ def _script() -> str:
 _TYPED: contextvars.ContextVar[Optional[list[str]]] = contextvars.ContextVar("trainlab_typed", default=None)
 
 
+def taken_out_by(key: str, overrides: typing.Iterable[str], reader: str, read: str) -> Optional[str]:
+    """The line for ``key``, which ``reader`` reads (as ``read`` shows), when a ``~`` among ``overrides`` took it or a
+    node above it out of the config; None when none did."""
+    for override in overrides:
+        taken = override[1:].split("=", 1)[0]
+        if override.startswith("~") and (key == taken or key.startswith(taken + ".")):
+            return (f"{override} takes out {taken}, which {reader} reads ({read}); leave {override} out (python "
+                    f"{_script()} --cfg job shows the setting it would take out)")
+    return None
+
+
 def typed_overrides() -> list[str]:
     """The overrides as typed, before Hydra records them (its run folder is made before the job): the command
     line's, or within :func:`as_script` those a run made from Python was given (not the notebook's argv)."""
@@ -301,11 +310,11 @@ def typed_value_problem(cause: Any) -> Optional[str]:
     optional = type(None) in typing.get_args(hint)
     kind = next((typing.get_origin(a) or a for a in typing.get_args(hint) if a is not type(None)), None) \
         if optional else (typing.get_origin(hint) or hint)
-    if kind not in _KINDS:
+    if kind not in KIND_WORDS:
         return None
     default = next((f.default for f in dataclasses.fields(owner) if f.name == cause.key), None)
     example = _yaml_value(default) if isinstance(default, kind) and default not in ("", None) else _EXAMPLES[kind]
-    takes = f"{_KINDS[kind]}{' or null' if optional else ''}"
+    takes = f"{KIND_WORDS[kind][0]}{' or null' if optional else ''}"
     if cause.value is None:
         return f"{key}=null: this key cannot be empty, it takes {takes}; e.g. {key}={example}"
     return f"{key}={_yaml_value(cause.value)} is not {takes}, which this key takes; e.g. {key}={example}"

@@ -24,14 +24,26 @@ class UserError(Exception):
 EXIT_USER_ERROR = 2
 
 
-def did_you_mean(name: str, options: Iterable[str], prefix: str = "", n: int = 1, cutoff: float = 0.6) -> str:
-    """``"did you mean <prefix><nearest>?"`` (``" or "`` between several), or ``""`` when no option is
-    close, in any case: the one wording of every "misspelt?" hint (keys, arguments, metrics, classes)."""
+def nearest(name: str, options: Iterable[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """The options ``name`` likely meant, nearest first (at most ``n``, none when no option is close): the one
+    option with the same letters and digits in another case or spacing (``demand_mw`` for ``Demand (MW)``), else
+    the closest spellings (difflib's ratio of at least ``cutoff``) as typed, else in any case (``model=LSTM``)."""
     options = list(options)
+    letters = re.sub(r"[\W_]+", "", name.casefold())
+    same = [option for option in options if letters and re.sub(r"[\W_]+", "", option.casefold()) == letters]
+    if len(same) == 1:
+        return same
     folded = {option.casefold(): option for option in reversed(options)}  # the first of one spelling wins
     close = difflib.get_close_matches(name, options, n=n, cutoff=cutoff)
     if name.casefold() in folded or not close:  # model=LSTM: no letter alike to difflib, one option in any case
         close = [folded[c] for c in difflib.get_close_matches(name.casefold(), list(folded), n=n, cutoff=cutoff)]
+    return close
+
+
+def did_you_mean(name: str, options: Iterable[str], prefix: str = "", n: int = 1, cutoff: float = 0.6) -> str:
+    """``"did you mean <prefix><nearest>?"`` (``" or "`` between several), or ``""`` when no option is
+    close (:func:`nearest`): the one wording of every "misspelt?" hint (keys, arguments, metrics, classes)."""
+    close = nearest(name, options, n, cutoff)
     return f"did you mean {' or '.join(prefix + c for c in close)}?" if close else ""
 
 
@@ -150,15 +162,11 @@ def taken_out(exc: BaseException) -> Optional[UserError]:
         exc = exc.__cause__ or exc.__context__
     if exc is None or id(exc) in seen or not exc.full_key:
         return None
-    from trainlab.config.composition import _script, task_overrides
+    from trainlab.config.composition import _script, taken_out_by, task_overrides
 
     missing = str(exc.full_key)
-    for override in task_overrides():
-        key = override[1:].split("=", 1)[0]
-        if override.startswith("~") and (missing == key or missing.startswith(key + ".")):
-            return UserError(f"{override} takes out {key}, which {_script()} reads ({missing} is missing); leave "
-                             f"{override} out (python {_script()} --cfg job shows the setting it would take out)")
-    return None
+    line = taken_out_by(missing, task_overrides(), _script(), f"{missing} is missing")
+    return UserError(line) if line else None
 
 
 class Refused(BaseException):

@@ -8,7 +8,7 @@ import os
 import re
 from typing import Any
 
-from trainlab.config.composition import _script, task_overrides, typed_overrides
+from trainlab.config.composition import _script, taken_out_by, task_overrides, typed_overrides
 
 
 def check_interpolations(cfg: Any) -> None:
@@ -65,10 +65,9 @@ def interpolation_problem(exc: Any) -> str:
                     f"have; give {exc.full_key}=<value> (on the command line, or in a config file of yours), or add "
                     f"{target} to {group}={chosen}")
     read = re.search(r"Interpolation key '([\w.]+)' not found", reason)
-    for override in [*task_overrides(), *typed_overrides()] if read else []:  # before the job (hydra.run.dir)
-        taken = override[1:].split("=", 1)[0]
-        if override.startswith("~") and (read.group(1) == taken or read.group(1).startswith(taken + ".")):
-            return (f"{override} takes out {taken}, which {exc.full_key} reads (${{{read.group(1)}}}); leave {override} "
-                    f"out (python {_script()} --cfg job shows the setting it would take out)")
+    taken = read and taken_out_by(read.group(1), [*task_overrides(), *typed_overrides()],  # before the job: hydra.run.dir
+                                  exc.full_key, f"${{{read.group(1)}}}")
+    if taken:
+        return taken
     return (f"{exc.full_key}: {reason[:1].lower()}{reason[1:]}; write the full key of another setting "
             f"(e.g. ${{data.batch_size}}) or a value (python {_script()} --cfg job shows every setting)")

@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "auto")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
+GPU_ACCELERATORS = ("gpu", "cuda")  # the two of them that mean a CUDA GPU
 MATMUL_PRECISIONS = ("highest", "high", "medium")
 
 

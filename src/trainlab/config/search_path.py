@@ -15,7 +15,7 @@ from pathlib import Path
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from trainlab.config.errors import UserError, shell_path_hint
+from trainlab.config.errors import UserError, did_you_mean, shell_path_hint
 
 
 Sources = Optional[Sequence[Any]]  # a composed config's hydra.runtime.config_sources
@@ -57,6 +57,15 @@ def option_file(group: str, option: str, sources: Sources = None) -> Optional[Pa
 def group_options(group: str, sources: Sources = None) -> list[str]:
     """The options of config group ``group`` in every folder of the search path, sorted."""
     return sorted({path.stem for folder in config_folders(sources) for path in (folder / group).glob("*.yaml")})
+
+
+def not_an_option(group: str, option: str, options: Sequence[str], given_as: str = "") -> str:
+    """``<group>=<option> is not an option of the <group> group; did you mean <group>=<near>? its options: ...``,
+    the one wording for a choice that no config folder holds: typed on the command line, or one of a sweep's
+    choices (``given_as``, after the choice: ``", one of the sweep's data choices,"``)."""
+    hint = did_you_mean(option, options, prefix=f"{group}=")
+    return (f"{group}={option}{given_as} is not an option of the {group} group; {hint + ' ' if hint else ''}"
+            f"its options: {', '.join(options)}")
 
 
 def options_with_key(group: str, key: str, sources: Sources = None) -> list[str]:

@@ -14,7 +14,8 @@ import re
 import typing
 from typing import Any, Optional
 
-_KINDS = {str: "text", int: "whole numbers", float: "numbers"}
+from trainlab.config.spelling import KIND_WORDS
+
 _MERGE = re.compile(r"Cannot merge (?:DictConfig|ListConfig) with (?:DictConfig|ListConfig)")
 
 
@@ -30,7 +31,8 @@ def shape_problem(exc: BaseException, argv: list[str]) -> Optional[str]:
         if getattr(cause, "object_type", None) is list:
             items = typing.get_args(next(iter(typing.get_args(getattr(cause, "ref_type", None))), None))
             if items and items[0] is not Any:  # a list of names or numbers: brackets around the mapping won't do
-                return (f"{given} is a mapping, but {key} takes a list of {_KINDS.get(items[0], items[0])} (or null): "
+                kind = KIND_WORDS[items[0]][1] if items[0] in KIND_WORDS else items[0]
+                return (f"{given} is a mapping, but {key} takes a list of {kind} (or null): "
                         f"{key}=[<item>,...]")
             return (f"{given} is a mapping, but {key} takes a list (or null); put it in brackets: "
                     f"{key}=[{value}]")

@@ -2,7 +2,8 @@
 
 Every line this project prints for a user to paste (a resume, a sweep's best trial, a fix in a refusal)
 and every override the sweeper hands a trial goes through :func:`grammar_value`, so that a value reads
-back as the same value (a run folder under ``/home/José``, a column named ``Demand (MW)``).
+back as the same value (a run folder under ``/home/José``, a column named ``Demand (MW)``). A message
+names a value's type in the words of :data:`KIND_WORDS`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from __future__ import annotations
 import re
 import typing
 from typing import Any
+
+# what a message calls a value of each type: one value ("is not a whole number"), several (a list's items)
+KIND_WORDS = {int: ("a whole number", "whole numbers"), float: ("a number", "numbers"),
+              bool: ("true or false", "true or false values"), str: ("text", "text"), list: ("a list [..]", "lists"),
+              dict: ("a mapping {key:value}", "mappings")}
 
 
 def grammar_value(value: Any) -> str:

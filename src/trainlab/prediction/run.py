@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.config.checks import check_run_reader_keys
 from trainlab.config.errors import UserError
 
 PREDICT_KEYS = ("task_name", "ckpt_path", "horizon", "history", "future", "images", "catalogue", "trainer", "hardware",
@@ -23,13 +24,7 @@ PREDICT_KEYS = ("task_name", "ckpt_path", "horizon", "history", "future", "image
 
 def check_predict_config(cfg: DictConfig) -> None:
     """predict.py's own keys: a checkpoint, a horizon, a history to plot, images, a catalogue; nothing else added."""
-    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
-        raise UserError("ckpt_path is required: python predict.py ckpt_path=<run folder or .ckpt file> horizon=<steps> "
-                        "(run folders are under outputs/train/runs/)")
-    unknown = sorted(set(cfg) - set(PREDICT_KEYS) - {"hydra"})
-    if unknown:
-        raise UserError(f"predict.py does not use {', '.join(unknown)}; its keys are {', '.join(PREDICT_KEYS)} (the "
-                        "model and data come from the run's own config; +data.<key>=... changes the run's data)")
+    check_run_reader_keys(cfg, "predict.py", PREDICT_KEYS, " horizon=<steps>")
     if cfg.history is not None and (isinstance(cfg.history, bool) or not isinstance(cfg.history, int) or cfg.history < 1):
         raise UserError(f"history={cfg.history!r} must be a whole number of rows shown before the forecast, 1 or "
                         "more (null: four horizons, at least one window)")

@@ -13,7 +13,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean
-from trainlab.config.schemas import ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
+from trainlab.config.schemas import ACCELERATORS, GPU_ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
 from trainlab.run.cores import affinity_cores, busy_cores, cpu_quota, usable_cores
 from trainlab.run.gpus import (auto_precision, bf16_problem, memory_problem, mig_note, names_a_gpu,
                                  nvml_gpu_uuids)
@@ -21,7 +21,6 @@ from trainlab.run.host_memory import keep_host_memory
 
 log = logging.getLogger(__name__)
 
-_GPU_ACCELERATORS = ("gpu", "cuda")
 # Lightning's older spellings of a precision (it takes them with a deprecation warning), with today's
 LEGACY_PRECISIONS = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true", "64": "64-true", "half": "16-true",
                      "bf16-half": "bf16-true", "double": "64-true"}
@@ -71,7 +70,7 @@ def _accelerator_problem(accelerator: str, precision: str, who: str, precision_k
     """Why ``accelerator`` with ``precision`` cannot run on this machine, or None. ``who`` names the
     setting that chose the accelerator (``hardware=a100``, ``trainer.accelerator=gpu``), ``precision_key``
     the one of the precision; ``fix`` says what to do where the accelerator is missing."""
-    if accelerator in _GPU_ACCELERATORS and not _cuda_usable():
+    if accelerator in GPU_ACCELERATORS and not _cuda_usable():
         return (f"{who} needs an NVIDIA GPU with CUDA, but torch sees none on this machine (torch {torch.__version__}, "
                 f"torch.cuda.is_available() is False{_hidden_gpus()}); {fix}{_on_a_login_node()}")
     if accelerator == "mps" and not torch.backends.mps.is_available():
@@ -192,10 +191,10 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     if problem:
         raise UserError(problem)
     _check_sizes(hw)
-    if hw.accelerator in _GPU_ACCELERATORS and memory_problem(hw.memory_gb, hw.devices):
+    if hw.accelerator in GPU_ACCELERATORS and memory_problem(hw.memory_gb, hw.devices):
         log.warning(memory_problem(hw.memory_gb, hw.devices))
 
-    if hw.accelerator in _GPU_ACCELERATORS and hw.allow_tf32 != (hw.float32_matmul_precision != "highest"):
+    if hw.accelerator in GPU_ACCELERATORS and hw.allow_tf32 != (hw.float32_matmul_precision != "highest"):
         log.warning("hardware.allow_tf32=%s with hardware.float32_matmul_precision=%s: CUDA matmuls follow the "
                     "matmul precision (%s), allow_tf32 cuDNN's convolutions; set both alike (highest with false, "
                     "high or medium with true)", hw.allow_tf32, hw.float32_matmul_precision,
@@ -305,7 +304,7 @@ def check_trainer_devices(trainer: DictConfig) -> None:
     if problem:
         raise UserError(problem)
     _check_devices(trainer.devices, accelerator, key("devices"))
-    if accelerator in _GPU_ACCELERATORS and bf16_problem(precision, trainer.devices, key("precision")):
+    if accelerator in GPU_ACCELERATORS and bf16_problem(precision, trainer.devices, key("precision")):
         raise UserError(bf16_problem(precision, trainer.devices, key("precision")))
     _check_strategy(trainer.strategy, accelerator)
     _check_nodes(int(trainer.num_nodes))
@@ -323,7 +322,7 @@ def _check_strategy(strategy: Any, accelerator: str) -> None:
         hint = did_you_mean(strategy, known) or "e.g. ddp"
         raise UserError(f"trainer.strategy={strategy!r} is not a strategy Lightning knows; {hint} (trainer=ddp, "
                         "or trainer=ddp_sim for DDP on CPU processes)")
-    if accelerator not in _GPU_ACCELERATORS and strategy.startswith(("fsdp", "deepspeed")):
+    if accelerator not in GPU_ACCELERATORS and strategy.startswith(("fsdp", "deepspeed")):
         raise UserError(f"trainer.strategy={strategy} shards the model over GPUs, and the run is on the {accelerator}; "
                         "use a GPU profile (hardware=a100 ...) on a machine with GPUs, or trainer=ddp_sim for DDP "
                         "on CPU processes")
@@ -367,7 +366,7 @@ def _check_devices(devices: Any, accelerator: str, key: str) -> None:
             raise UserError(f"{key}={count} on the CPU starts {count} training processes (DDP over gloo), more than the "
                             f"{cores} CPU core(s) this process may use; give at most {cores}, or train on GPUs: a GPU "
                             "profile (hardware=a100 ...) on a machine that has them")
-    elif accelerator in _GPU_ACCELERATORS:
+    elif accelerator in GPU_ACCELERATORS:
         available = torch.cuda.device_count()
         if (ids is not None and max(ids) >= available) or (count is not None and count > available):
             visible = os.environ.get("CUDA_VISIBLE_DEVICES")

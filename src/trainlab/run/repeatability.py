@@ -7,6 +7,8 @@ import logging
 
 from omegaconf import DictConfig
 
+from trainlab.config.schemas import GPU_ACCELERATORS
+
 log = logging.getLogger(__name__)
 
 
@@ -17,9 +19,7 @@ def gpu_repeat_note(cfg: DictConfig) -> str | None:
     kernels (atomic adds: a graph's neighbour aggregation, index_add, embedding gradients) sum in the order
     threads finish (PyTorch's "Reproducibility" notes); ``trainer.deterministic=true`` makes Lightning ask torch
     for deterministic kernels, where an op without one raises (``warn``: it only warns)."""
-    from trainlab.run.hardware import _GPU_ACCELERATORS
-
-    if str(cfg.hardware.accelerator) not in _GPU_ACCELERATORS or cfg.trainer.get("deterministic"):
+    if str(cfg.hardware.accelerator) not in GPU_ACCELERATORS or cfg.trainer.get("deterministic"):
         return None
     benchmark = " hardware.cudnn_benchmark=false" if cfg.hardware.get("cudnn_benchmark") else ""
     return (f"on the GPU the same seed repeats this run closely, not bit for bit (cuDNN's benchmark and CUDA kernels "

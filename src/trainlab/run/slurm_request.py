@@ -19,12 +19,12 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from trainlab.config.schemas import GPU_ACCELERATORS
 from trainlab.run.slurm_partition import slurm_minutes, query_partition, resources_problem, state_problem
 
 log = logging.getLogger(__name__)
 
 REQUEUE_CHOICES = ("never", "timeout", "always")
-GPU_ACCELERATORS = ("gpu", "cuda")
 EARLY_SIGNAL_S = 60  # sbatch(1): "the signal may be sent up to 60 seconds earlier than specified"
 STARTUP_S = 60  # a job's Python start (imports, submitit's handler) on a busy node, with room to spare
 

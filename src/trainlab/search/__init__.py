@@ -14,6 +14,7 @@
 - ``warmstart``: configurations enqueued first, studies started from an earlier one's trials
 - ``variants``: the configs a sweep's trials can get, and the keys each must have
 - ``stages``: staged search (one command, or stage 2 from an earlier sweep)
+- ``sweep_folder``: what a sweep folder holds (its files, the study it belongs to, its trials' run folders)
 - ``results``: trials.csv, trials.jsonl, optimization_results.yaml/.json and the progress lines
 - ``analyze``, ``advice``, ``front``: the report, its recommendations, the Pareto front of two objectives;
   ``pruned``: what the pruner did (trials pruned, epochs saved) and its recommendations

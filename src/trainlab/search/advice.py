@@ -37,7 +37,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.search.results import METRIC
+from trainlab.search.sweep_folder import METRIC
 from trainlab.search.trials import finite, own_complete
 from trainlab.search.pruned import all_pruned_advice, pruning_advice
 from trainlab.search.importance import fmt as _fmt, importances, searched, too_few_to_rank

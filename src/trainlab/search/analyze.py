@@ -29,7 +29,7 @@ from trainlab.search.advice import convergence, recommendations, top_trials  # n
 from trainlab.search.pruned import pruning_stats  # noqa: F401
 from trainlab.search.importance import analysed_study, importances, not_ranked, ranked_study, unranked  # noqa: F401
 from trainlab.search.front import front_lines, plot_front
-from trainlab.search.results import DAMAGED_RESULTS, RESULTS_YAML, in_memory, load_sweep_study
+from trainlab.search.sweep_folder import DAMAGED_RESULTS, RESULTS_YAML, in_memory, load_sweep_study
 from trainlab.search.trials import best_trials, epochs_run, own_complete
 from trainlab.search.shared import is_copied, is_surplus
 

@@ -16,6 +16,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, IntD
 
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.families import experiment_options, family_mismatch, option_target
+from trainlab.config.spelling import KIND_WORDS
 
 DIRECTIONS = ("minimize", "maximize")
 # what a job records on its trial (trainlab.search.pruning), usable as further objectives of a
@@ -274,9 +275,9 @@ def check_value_types(config: DictConfig, space: Mapping[str, BaseDistribution])
             bad = [v for v in dist.choices
                    if v is not None and (isinstance(v, (str, bool)) or (whole and isinstance(v, float)))]
             if bad:
-                kind = "a whole number" if whole else "a number"
+                one, several = KIND_WORDS[int if whole else float]
                 raise UserError(f"{key}: its choices {list(dist.choices)} hold {bad[0]!r}, but {key}={current} in the "
-                                f"config is {kind}; give {'whole numbers' if whole else 'numbers'} only")
+                                f"config is {one}; give {several} only")
         elif whole and not isinstance(dist, IntDistribution):
             high = int(math.floor(dist.high))
             raise UserError(f"{key}: its search draws fractions ({dist.low:g}..{dist.high:g}), but {key}={current} in "

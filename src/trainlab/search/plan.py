@@ -31,7 +31,7 @@ from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_
                                     check_sweep_families, check_value_types, idle_pruner)
 from trainlab.search.gpu_slots import gpu_overrides, shared_gpus
 from trainlab.search.handover import build_pruner, instantiate_node
-from trainlab.search.results import STUDY_FILE
+from trainlab.search.sweep_folder import STUDY_FILE
 from trainlab.search.shared import storage_url
 from trainlab.search.space import as_override, check_keys, grid_values, parse_space
 from trainlab.search.variants import check_every_variant, composer

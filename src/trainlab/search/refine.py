@@ -33,7 +33,8 @@ _SEARCH_ONLY = (*SWEEP_ONLY, "trainer.max_epochs=", "hydra.")  # and the epoch c
 def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> list[str]:
     """The chosen trial's overrides, without the search's own."""
     from trainlab.config.errors import UserError
-    from trainlab.search.results import load_sweep_study, run_dir_of, study_folder, sweep_storage, warn_running
+    from trainlab.search.results import warn_running
+    from trainlab.search.sweep_folder import load_sweep_study, run_dir_of, study_folder, sweep_storage
     from trainlab.search.stages import best_params
 
     study = load_sweep_study(sweep_dir)
@@ -73,7 +74,7 @@ def follow_move(sweep_dir: Path, overrides: list[str]) -> list[str]:
     wrote to the cluster's folder, made anew on this machine. Other paths (the data's) are kept."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from trainlab.search.results import DAMAGED_MULTIRUN, MULTIRUN_YAML
+    from trainlab.search.sweep_folder import DAMAGED_MULTIRUN, MULTIRUN_YAML
     from trainlab.search.space import as_override
 
     path = sweep_dir / MULTIRUN_YAML
@@ -104,7 +105,7 @@ def sweep_pick(sweep_dir: Path) -> Optional[dict[str, Any]]:
     """The sweep's own ``hydra.sweeper.pick`` (hparams_search=optuna_two_objectives sets one), from the
     multirun.yaml it wrote: refine takes the trial it names unless --within says otherwise (it took the
     best first objective, ignoring the search file's rule)."""
-    from trainlab.search.results import DAMAGED_MULTIRUN, MULTIRUN_YAML
+    from trainlab.search.sweep_folder import DAMAGED_MULTIRUN, MULTIRUN_YAML
 
     path = sweep_dir / MULTIRUN_YAML
     if not path.is_file():

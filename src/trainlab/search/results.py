@@ -13,12 +13,7 @@ places, see :mod:`trainlab.search.shared`) are FAIL in Optuna but were never lau
 counted as failures; trials.csv lists them with state SURPLUS. Several processes write these files
 into one folder: each is written whole to a temporary file, then renamed over the old one.
 
-Paths are stored relative to the folder that holds the record (:func:`as_stored`), so that a copied or
-moved sweep folder keeps working: a trial's ``run_dir`` attribute relative to the study file's folder
-(the sweep folder, unless ``hydra.sweeper.storage`` names another file), the files' run folders and
-checkpoint relative to the sweep folder, and the folder's own study file as ``storage: null``. Paths
-outside stay absolute; files and studies written before, with absolute paths, are still read
-(:func:`run_dir_of`, :func:`sweep_storage`).
+The folder's layout, and where a record's paths start from: :mod:`trainlab.search.sweep_folder`.
 """
 
 from __future__ import annotations
@@ -35,151 +30,13 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from trainlab.run.durable import read_yaml, write_atomic
-from trainlab.run.folder import resolve_checkpoint
-from trainlab.config.errors import UserError
-from trainlab.search.shared import is_copied, is_surplus, storage_file, storage_url
+from trainlab.run.durable import write_atomic
+from trainlab.search.shared import is_copied, is_surplus, storage_file
+from trainlab.search.sweep_folder import (RESULTS_JSON, RESULTS_YAML, STUDY_FILE, TRIALS_CSV, TRIALS_JSONL, as_stored,
+                                          checkpoint_of, run_dir_of, study_folder)
 from trainlab.search.trials import best_reported, best_trials, epochs_run, pruned_at, whole
 
 log = logging.getLogger(__name__)
-
-# the files a sweep folder holds (a staged search's folder: STAGES_YAML and a folder per stage)
-STUDY_FILE = "optuna.db"  # the study, unless hydra.sweeper.storage names another
-STAGES_YAML = "stages.yaml"
-TRIALS_CSV = "trials.csv"
-TRIALS_JSONL = "trials.jsonl"
-RESULTS_YAML = "optimization_results.yaml"
-RESULTS_JSON = "optimization_results.json"
-MULTIRUN_YAML = "multirun.yaml"  # the sweep's config, as the sweeper writes it
-# what to do with a sweep file a power loss cut short (they are replaced whole: a kill leaves none so)
-DAMAGED_RESULTS = "delete it: the sweep folder's optuna.db is read instead"
-DAMAGED_MULTIRUN = "continue the sweep (the same command), which writes it again"
-RUN_DIR = "run_dir"  # a trial's user attribute: its run folder (see as_stored)
-METRIC = "metric"  # a study's user attribute: the optimized_metric its trials' values are
-
-
-def as_stored(path: Any, base: Optional[Path]) -> str:
-    """``path`` as a record in ``base`` stores it: relative to ``base`` when inside it, else absolute."""
-    path = Path(path).absolute()
-    if base is not None:
-        for inner, outer in ((path, base.absolute()), (path.resolve(), base.resolve())):
-            if inner.is_relative_to(outer):
-                return inner.relative_to(outer).as_posix()
-    return str(path)
-
-
-def study_folder(storage: str) -> Optional[Path]:
-    """The folder of a study file, which its trials' relative ``run_dir`` start from; None for a server."""
-    found = storage_file(storage)
-    return found.absolute().parent if found is not None else None
-
-
-def run_dir_of(trial: FrozenTrial, base: Optional[Path]) -> Optional[Path]:
-    """A trial's run folder, None when it has none. ``base``: the folder of the study file it was read
-    from (:func:`study_folder`), where a relative one lies. An absolute one (a study written before
-    paths were stored relative) is taken as it is, unless ``base`` holds a folder of its name and it
-    lies elsewhere: the sweep folder was moved or copied (its trials' folders with it). A trial copied
-    from an earlier study (warm start) keeps that study's folder."""
-    stored = trial.user_attrs.get(RUN_DIR)
-    if not stored:
-        return None
-    path = Path(stored)
-    if not path.is_absolute():
-        return (base or Path.cwd()) / path
-    if base is not None and not is_copied(trial) and path.parent != base and (base / path.name).is_dir():
-        return base / path.name
-    return path
-
-
-def sweep_storage(sweep_dir: Path) -> str:
-    """The storage URL of a sweep folder's study: the one its optimization_results.yaml names, except
-    that ``storage: null``, and an older file's URL of an optuna.db where this folder has its own (the
-    folder's own study file at its place before a move or copy), mean this folder's optuna.db."""
-    own = sweep_dir.absolute() / STUDY_FILE
-    results = sweep_dir / RESULTS_YAML
-    stored = (read_yaml(results, DAMAGED_RESULTS) or {}).get("storage") if results.is_file() else None
-    written_at = storage_file(stored) if stored else None
-    if stored and not (written_at is not None and written_at.name == STUDY_FILE and own.is_file()):
-        return stored
-    return storage_url(None, own)
-
-
-def load_sweep_study(sweep_dir: Path) -> optuna.Study:
-    """The study a sweep folder belongs to (from optimization_results.yaml, else its optuna.db)."""
-    from trainlab.search.shared import load_existing
-
-    results = sweep_dir / RESULTS_YAML
-    if results.is_file():
-        storage, name = sweep_storage(sweep_dir), read_yaml(results, DAMAGED_RESULTS)["study_name"]
-    elif (sweep_dir / STUDY_FILE).is_file():  # the folder's name, or the file's one study (a renamed folder)
-        storage, name = sweep_storage(sweep_dir), None
-    elif not sweep_dir.is_dir():
-        raise UserError(f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)")
-    elif (sweep_dir / STAGES_YAML).is_file():  # a staged search's folder holds one study a stage
-        stages = sorted(p.name for p in sweep_dir.iterdir()
-                        if (p / RESULTS_YAML).is_file() or (p / STUDY_FILE).is_file())
-        raise UserError(f"{sweep_dir} is a staged search, with a study per stage: give one of its stages' folders "
-                        f"({', '.join(str(sweep_dir / s) for s in stages) or 'none has started'})")
-    else:
-        raise UserError(f"{sweep_dir} holds no study ({RESULTS_YAML} or {STUDY_FILE}); give a sweep folder "
-                        "(outputs/train/multiruns/...)")
-    study = load_existing(storage, name, sweep_dir)
-    meant = intended_directions(sweep_dir, study)
-    if meant is None:
-        return study
-    log.warning("%s: %s; its trials are read toward the most here", sweep_dir, searched_the_other_way(study))
-    return in_memory(study, meant)
-
-
-def intended_directions(sweep_dir: Path, study: optuna.Study) -> Optional[list[str]]:
-    """The directions the sweep in ``sweep_dir`` was run for, where its study has others: trainlab before
-    8e46706 minimised the first of several objectives (hparams_search=optuna_two_objectives) whatever
-    optimized_mode said, which its multirun.yaml keeps. None where the study follows its optimized_mode."""
-    path = sweep_dir / MULTIRUN_YAML
-    if len(study.directions) < 2 or not path.is_file():
-        return None
-    try:
-        mode = (read_yaml(path, DAMAGED_MULTIRUN) or {}).get("optimized_mode")
-    except UserError:  # a multirun.yaml cut short says nothing here; its readers refuse it
-        return None
-    found = [d.name.lower() for d in study.directions]
-    if mode != "max" or found[0] != "minimize":
-        return None
-    return ["maximize", *found[1:]]
-
-
-def searched_the_other_way(study: optuna.Study) -> str:
-    """What a study of :func:`intended_directions` is."""
-    metric = study.user_attrs.get(METRIC, "its first objective")
-    return (f"its study was searched toward the least {metric}, though it ran with optimized_mode=max (trainlab before "
-            "8e46706 minimised the first of several objectives whatever optimized_mode said)")
-
-
-def in_memory(study: optuna.Study, directions: Optional[list[str]] = None) -> optuna.Study:
-    """The study as it stands, in memory (``directions``: read toward these instead of its own), for
-    readers that go through its trials many times: on an SQLite study of 10,000 trials each read took
-    0.6 s, and ``study.trials`` (a deep copy) 7 s."""
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not 'A new study created in memory' in refine's output
-    try:
-        copy = optuna.create_study(study_name=study.study_name,
-                                   directions=directions or [d.name.lower() for d in study.directions])
-    finally:
-        optuna.logging.set_verbosity(verbosity)
-    for key, value in study.user_attrs.items():
-        copy.set_user_attr(key, value)
-    copy.add_trials(study.get_trials(deepcopy=False))
-    return copy
-
-
-def checkpoint_of(run_dir: Optional[Path]) -> Optional[str]:
-    """The run's best checkpoint as evaluate.py would pick it (best.txt, else last.ckpt), or None."""
-    if not run_dir:
-        return None
-    try:
-        return str(resolve_checkpoint(str(run_dir)))
-    except UserError:  # the trial ended before its first checkpoint
-        return None
 
 
 def progress_line(study: optuna.Study, n_trials: int, trial: FrozenTrial, metric: str) -> str:

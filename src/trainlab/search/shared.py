@@ -184,10 +184,10 @@ def missing_study_file(url: str, folder: Path) -> Optional[str]:
 
 
 def dashboard_storage(sweep_dir: Path) -> str:
-    """``make dashboard``'s storage, :func:`trainlab.search.results.sweep_storage`; refused where its study file
+    """``make dashboard``'s storage, :func:`trainlab.search.sweep_folder.sweep_storage`; refused where its study file
     is gone (optuna-dashboard made an empty one and showed no study)."""
     from trainlab.config.errors import refuse
-    from trainlab.search.results import sweep_storage
+    from trainlab.search.sweep_folder import sweep_storage
 
     problem = missing_study_file(url := sweep_storage(sweep_dir), sweep_dir)
     return refuse(problem) if problem else url

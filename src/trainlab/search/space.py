@@ -24,6 +24,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from trainlab.config.errors import UserError, did_you_mean
+from trainlab.config.search_path import options_with_key
 
 log = logging.getLogger(__name__)
 
@@ -302,20 +303,11 @@ def check_keys(config: DictConfig, names: Iterable[str], arguments: Sequence[str
             owners = options_with_key(group, rest, sources) if group in choices else []
             if owners:
                 chosen = config.hydra.runtime.choices[group]
-                hint = (f": it is a key of {' or '.join(f'{group}={o}' for o in owners)}, but {group}={chosen} is "
-                        f"selected; select {group}={owners[0]}, or search {group}={chosen}'s own keys")
+                hint = (f": it is a key of {' or '.join(owners)}, but {group}={chosen} is selected; select "
+                        f"{owners[0]}, or search {group}={chosen}'s own keys")
             where = (f"the command line: {typed[name]}" if name in typed else "hydra.sweeper.search_space"
                      if name in (search_space or {}) else "hydra.sweeper.params")
             raise UserError(f"{where}: {name} is not a key of the config nor a config group{hint}")
-
-
-def options_with_key(group: str, key: str, sources: Optional[Sequence[Any]] = None) -> list[str]:
-    """The options of config group ``group`` (conf/<group>/*.yaml and a user's own) that have ``key``: a
-    searched key of a model that is not the one selected names the models it belongs to."""
-    from trainlab.config.search_path import group_options, option_file
-
-    return [option for option in group_options(group, sources) if OmegaConf.select(
-        OmegaConf.load(option_file(group, option, sources)), key, default=None, throw_on_resolution_failure=False) is not None]
 
 
 def _all_keys(node: Any, prefix: str = "") -> list[str]:

@@ -43,8 +43,9 @@ from trainlab.config.errors import UserError, did_you_mean, report_user_errors
 from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
-from trainlab.search.results import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGES_YAML, STUDY_FILE, as_stored, load_sweep_study,
-                                     trial_counts, warn_running, why_no_best)
+from trainlab.search.results import trial_counts, warn_running, why_no_best
+from trainlab.search.sweep_folder import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGES_YAML, STUDY_FILE, as_stored,
+                                          load_sweep_study)
 from trainlab.search.trials import best_trials
 from trainlab.search.space import as_override
 
@@ -138,12 +139,12 @@ def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: i
 
 def _stage_key_hint(key: str, space_keys: Sequence[str]) -> str:
     """Another model's key (hparams_search=staged groups the LSTM's), or a misspelt one."""
-    from trainlab.search.space import options_with_key
+    from trainlab.config.search_path import options_with_key
 
     group, _, rest = key.partition(".")
     owners = options_with_key(group, rest) if group == "model" else []
     if owners:
-        return (f" ({key} is a key of {' or '.join(f'model={o}' for o in owners)}; for another model give stages of "
+        return (f" ({key} is a key of {' or '.join(owners)}; for another model give stages of "
                 "its own space: hydra.sweeper.stages=[{name: ..., params: [...]}, ...])")
     hint = did_you_mean(key, space_keys)
     return f"; {hint}" if hint else ""

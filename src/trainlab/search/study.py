@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from trainlab.config.errors import UserError
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import METRIC, STUDY_FILE, intended_directions, searched_the_other_way
+from trainlab.search.sweep_folder import METRIC, STUDY_FILE, intended_directions, searched_the_other_way
 from trainlab.search.shared import close_orphans, create_or_load, is_copied, is_surplus, storage_url
 
 

@@ -40,8 +40,8 @@ from trainlab.config.errors import refuse
 from trainlab.run.durable import DiskFull, write_atomic
 from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, build_pruner, sweep_process
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import (MULTIRUN_YAML, RUN_DIR, as_stored, next_steps, no_best, progress_line,
-                                     results_line, study_folder, write_results)
+from trainlab.search.results import next_steps, no_best, progress_line, results_line, write_results
+from trainlab.search.sweep_folder import MULTIRUN_YAML, RUN_DIR, as_stored, study_folder
 from trainlab.search.shared import (ask_admitted, is_copied, out_of_space, queue_again, storage_file, taken, tell,
                                     trial_id)
 from trainlab.search.outcome import job_exception, objective_values
@@ -234,7 +234,7 @@ class OptunaSearch:
 
     def _keep_run_dir(self, trial: optuna.trial.Trial, run_dir: Any) -> None:
         """Record the trial's run folder relative to the study file's folder (the sweep folder, which
-        may be moved or copied whole; :func:`trainlab.search.results.as_stored`)."""
+        may be moved or copied whole; :func:`trainlab.search.sweep_folder.as_stored`)."""
         trial.set_user_attr(RUN_DIR, as_stored(run_dir, study_folder(self.plan.storage)))
 
     def _write_results(self) -> dict[str, Any]:

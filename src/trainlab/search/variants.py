@@ -85,16 +85,13 @@ def check_every_variant(config: DictConfig, space: Mapping[str, BaseDistribution
             try:
                 trial_config = compose(overrides)
             except HydraException as exc:
-                from trainlab.config.errors import did_you_mean
-                from trainlab.config.search_path import group_options
+                from trainlab.config.search_path import group_options, not_an_option
 
                 sources = OmegaConf.select(config, "hydra.runtime.config_sources", default=None)
                 options = group_options(group, sources)
                 if option not in options:  # Hydra said "In 'train': Could not find 'data/stars'"
-                    hint = did_you_mean(option, options, prefix=f"{group}=")
-                    raise UserError(f"{group}={option}, one of the sweep's {group} choices, is not an option of the "
-                                    f"{group} group{'; ' + hint if hint else ''}; its options: "
-                                    f"{', '.join(options)}") from None
+                    raise UserError(not_an_option(group, option, options, f", one of the sweep's {group} choices,")) \
+                        from None
                 raise UserError(f"{group}={option}, one of the sweep's {group} choices, does not compose: "
                                 f"{str(exc).strip().splitlines()[0]}") from None
             missing = object()

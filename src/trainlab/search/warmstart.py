@@ -25,7 +25,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from trainlab.config.errors import UserError
-from trainlab.search.results import METRIC, RUN_DIR, load_sweep_study, run_dir_of, study_folder, sweep_storage
+from trainlab.search.sweep_folder import METRIC, RUN_DIR, load_sweep_study, run_dir_of, study_folder, sweep_storage
 from trainlab.search.shared import COPIED, is_copied, is_surplus
 from trainlab.search.space import in_words
 

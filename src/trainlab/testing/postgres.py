@@ -16,13 +16,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
+
+from trainlab.testing.ports import free_port
 
 DATABASE = "optuna"
 START_TIMEOUT_S = 60
@@ -40,12 +41,6 @@ def bin_dir() -> Optional[Path]:
         return Path(found[-1]).parent
     on_path = shutil.which("initdb")
     return Path(on_path).resolve().parent if on_path else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _run(command: list[str], as_postgres: bool) -> None:
@@ -69,7 +64,7 @@ def throwaway_postgres() -> Iterator[str]:
         raise PostgresUnavailable("running as root, and initdb refuses root, but there is no 'postgres' user "
                                   "(or no runuser) to run the server as")
     folder = Path(tempfile.mkdtemp(prefix="trainlab-pg-"))  # short: a unix socket path has ~100 characters
-    data, port = folder / "data", _free_port()
+    data, port = folder / "data", free_port()
     started = False
     try:
         if as_postgres:

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from trainlab.testing.ports import free_port
+
 PARTITION = "debug"
 START_TIMEOUT_S = 30
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo", "scancel")
@@ -126,12 +128,6 @@ def missing_binaries() -> list[str]:
 
 def _binary(name: str) -> str:
     return shutil.which(name) or str(Path("/usr/sbin", name))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _memory_mb() -> int:
@@ -254,7 +250,7 @@ def throwaway_slurm(cpus: Optional[int] = None, memory_mb: Optional[int] = None)
         (folder / sub).mkdir()
     conf.write_text(CONF_TEMPLATE.format(
         cluster=f"tl{folder.name[-6:].lower().replace('_', 'x')}", host=socket.gethostname(), node=socket.gethostname(),
-        ctld_port=_free_port(), slurmd_port=_free_port(), user=pwd.getpwuid(os.geteuid()).pw_name,
+        ctld_port=free_port(), slurmd_port=free_port(), user=pwd.getpwuid(os.geteuid()).pw_name,
         munge_socket=folder / "munge" / "munge.socket", folder=folder, cpus=cluster.cpus,
         memory_mb=cluster.memory_mb, partition=PARTITION))
     previous = os.environ.get("SLURM_CONF")

@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, nearest
 
 log = logging.getLogger(__name__)
 
@@ -134,24 +134,9 @@ def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool 
     if not missing:
         return
     named = f"{key} '{missing[0]}'" if one else f"{key}: {missing}"
-    meant = [n if n in columns else _nearest(n, columns) for n in names]
+    meant = [n if n in columns else next(iter(nearest(n, columns)), None) for n in names]
     hint = f"; did you mean {_typed(key, meant, one)}?" if None not in meant else ""
     raise UserError(f"{named} not in '{path}'; its columns are {columns}{hint}")
-
-
-def _nearest(name: str, columns: list[str]) -> Optional[str]:
-    """The column ``name`` likely meant: the same letters and digits in another case or spacing, else the
-    closest spelling (difflib's ratio of at least 0.6), else None."""
-    import difflib
-
-    def folded(text: str) -> str:
-        return re.sub(r"[\W_]+", "", text.casefold())
-
-    same = [c for c in columns if folded(c) == folded(name)]
-    if len(same) == 1:
-        return same[0]
-    close = difflib.get_close_matches(name.casefold(), [c.casefold() for c in columns], n=1, cutoff=0.6)
-    return next(c for c in columns if c.casefold() == close[0]) if close else None
 
 
 def _typed(key: str, names: list[str], one: bool) -> str:
