@@ -176,6 +176,36 @@ def test_the_later_of_two_racing_asks_is_surplus_and_never_launched(tmp_path, mo
     assert ask_admitted(study, n_trials=2) is None and len(study.trials) == 3  # full: nothing more asked
 
 
+def test_a_place_freed_while_this_process_asked_a_surplus_trial_is_taken_again(tmp_path, monkeypatch):
+    """Another process asked the last place just before this one, so this one's trial was surplus; that
+    other trial then failed, and its process, asking again, counted this one's trial (running until told
+    surplus) as taken and ended. This process ended too: the study finished a trial short (11 of 12 in the
+    4-process race, on a loaded machine)."""
+    from trainlab.search import shared
+
+    study = new_study(f"sqlite:///{tmp_path}/s.db")
+    study.tell(study.ask(), 1.0)
+    real_ask, real_taken, others = study.ask, shared.taken, []
+
+    def another_process_asks_first() -> optuna.trial.Trial:
+        if not others:  # between this process's count and its ask
+            others.append(real_ask())
+            others[-1].set_user_attr("sweeper", "elsewhere:7")
+        return real_ask()
+
+    def the_other_fails_after_this_count(study_, below=None):
+        count = real_taken(study_, below)
+        if below is not None and study_.trials[others[0].number].state == TrialState.RUNNING:
+            study_.tell(others[0], state=TrialState.FAIL)
+        return count
+
+    monkeypatch.setattr(study, "ask", another_process_asks_first)
+    monkeypatch.setattr(shared, "taken", the_other_fails_after_this_count)
+    trial = ask_admitted(study, n_trials=2)
+    assert is_surplus(study.trials[2]) and study.trials[1].state == TrialState.FAIL
+    assert trial is not None and trial.number == 3  # the place trial 1 left, taken
+
+
 def test_surplus_trials_are_not_failures_in_results_and_analysis(tmp_path):
     from trainlab.search.analyze import pruning_stats, report
 
