@@ -512,6 +512,8 @@ def test_slurm_commands_missing_beside_sbatch_are_one_line(compose_cfg, tmp_path
     (["hardware=a100"], "hydra.launcher.gpus_per_node=1 (hardware.devices of a GPU profile, unless set) but its "
                         "nodes have no GPU(s)"),
     (["hydra.launcher.cpus_per_task=512"], "= 512 CPUs but its nodes have at most"),
+    (["hydra.launcher.mem_gb=null", "hydra.launcher.mem_per_cpu=100000G"],
+     "hydra.launcher.mem_per_cpu=100000G x 1 CPU(s) but its nodes have at most"),
     (["hydra.launcher.partition=gpu"], "hydra.launcher.partition=gpu: SLURM has no such partition; it has: debug"),
     (["hydra.launcher.requeue=sometimes"], "hydra.launcher.requeue=sometimes must be one of never, timeout, always"),
     (["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=120"],
@@ -530,6 +532,14 @@ def test_the_request_is_checked_against_sinfo(slurm, compose_cfg, overrides, exp
      "the job does not fit partition limited: hydra.launcher.cpus_per_task x tasks_per_node = 2 CPUs but the "
      "partition allows 1 per node (MaxCPUsPerNode)"),
     ("MaxMemPerNode=1024", [], "hydra.launcher.mem_gb=8 but the partition allows 1 GB per node (MaxMemPerNode)"),
+    # memory per CPU beyond MaxMemPerCPU: SLURM gives the job more CPUs, and sbatch (whose --test-only took it)
+    # refused it at submission ('Requested node configuration is not available') where no node has so many
+    ("MaxMemPerCPU=100", [], "hydra.launcher.mem_gb=8 is 8192 MB per CPU over 1 CPU(s), and the partition allows "
+                             "100 MB per CPU (MaxMemPerCPU): SLURM would give the job 82 CPUs, its nodes have at most"),
+    ("MaxMemPerCPU=100", ["hydra.launcher.mem_gb=null", "hydra.launcher.mem_per_cpu=1G"],
+     "hydra.launcher.mem_per_cpu=1G is 1024 MB per CPU over 1 CPU(s), and the partition allows 100 MB per CPU "
+     "(MaxMemPerCPU): SLURM would give the job 11 CPUs, its nodes have at most"),
+    ("MaxMemPerCPU=8192", [], None),
     ("MaxTime=30", [], "hydra.launcher.timeout_min=240 but the partition's limit is 30 min"),
     ("MaxTime=30", ["hydra.launcher.timeout_min=30"], None),
     ("AllowAccounts=physics", ["hydra.launcher.account=chemistry"],
