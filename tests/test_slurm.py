@@ -610,6 +610,35 @@ def test_what_sbatch_refuses_is_asked_before_submission_and_names_its_key(compos
     assert "#SBATCH --partition=debug" in (tmp_path / "script").read_text()
 
 
+def test_a_submission_sbatch_refuses_names_the_keys_behind_it(compose_cfg, tmp_path, monkeypatch):
+    """What sbatch's --test-only took and its submission refused (memory over a partition's MaxMemPerCPU needs more
+    CPUs than a node has): the line said 'fix the one it names', and sbatch named no key."""
+    import types
+
+    import submitit
+
+    from trainlab.run import slurm as slurm_module
+
+    said = ("sbatch: error: CPU count per node can not be satisfied\nsbatch: error: Batch job submission failed: "
+            "Requested node configuration is not available")
+
+    class Refused:
+        def map_array(self, *args):
+            raise submitit.core.utils.FailedJobError(said)
+
+    monkeypatch.setattr(slurm_module, "slurm_executor", lambda params, requeue: Refused())
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.mem_gb=4",
+                       f"hydra.sweep.dir={tmp_path}/sweep", f"hydra.launcher.submitit_folder={tmp_path}/sweep/.submitit"])
+    params = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    launcher = types.SimpleNamespace(params=params, config=cfg, requeue="timeout")
+    with pytest.raises(slurm_module.SlurmJobFailed) as refused:
+        slurm_module.submit(launcher, [["trainer.max_epochs=1"]], 0)
+    assert str(refused.value) == (
+        f"sbatch refused the job(s): Requested node configuration is not available; nothing was submitted, and its "
+        f"folder {tmp_path}/sweep was removed; it comes from hydra.launcher.cpus_per_task=1 or "
+        "hydra.launcher.tasks_per_node=1 or hydra.launcher.mem_gb=4 or hydra.launcher.nodes=1: change or remove it")
+
+
 def test_a_refused_submission_removes_what_it_wrote(tmp_path):
     """sbatch refusing what its --test-only took (a submission limit): submitit's pickled call and script stayed
     in .submitit/, and a plain multirun's folder held them and its multirun.yaml, no run."""

@@ -39,7 +39,7 @@ from typing import Any, Optional, Sequence
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
 
-from trainlab.run.slurm_request import job_resources, slurm_executor, warn_early_signal
+from trainlab.run.slurm_request import job_resources, sbatch_refusal, slurm_executor, warn_early_signal
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,10 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     try:
         jobs = executor.map_array(launcher, *zip(*calls))
     except submitit.core.utils.FailedJobError as exc:  # sbatch refused what its --test-only took (a submit limit ...)
-        said = [line.removeprefix("sbatch: ").removeprefix("error: ") for line in str(exc).strip().splitlines()
-                if line.strip()]
-        raise SlurmJobFailed(f"sbatch refused the job(s): {said[-1] if said else 'no message'}; nothing was "
-                             f"submitted{_undo_submission(scripts, before, sweep_dir)} (hydra.launcher.* keys become "
-                             "sbatch's options: fix the one it names)") from None
+        reason, culprit = sbatch_refusal(str(exc), params)
+        culprit = culprit or "start it again once SLURM's controller answers (squeue shows whether it does)"
+        raise SlurmJobFailed(f"sbatch refused the job(s): {reason}; nothing was submitted"
+                             f"{_undo_submission(scripts, before, sweep_dir)}; {culprit}") from None
     log.info("SLURM job(s) %s submitted to partition %s; folder %s", ", ".join(j.job_id for j in jobs),
              params.get("partition"), launcher.config.hydra.sweep.dir)
     ids = {job.job_id for job in jobs}
