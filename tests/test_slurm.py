@@ -639,6 +639,41 @@ def test_a_submission_sbatch_refuses_names_the_keys_behind_it(compose_cfg, tmp_p
         "hydra.launcher.tasks_per_node=1 or hydra.launcher.mem_gb=4 or hydra.launcher.nodes=1: change or remove it")
 
 
+def test_every_failed_job_of_a_plain_multirun_is_said(compose_cfg, tmp_path, monkeypatch, caplog):
+    """train.py -m hydra/launcher=slurm data.window=12,100000,abc: all three jobs ran (one array), and Hydra's
+    sweeper raised the first failure only; job 16_2's (data.window='abc') was said nowhere, nor that 16_0 completed."""
+    import types
+
+    from hydra.core.utils import JobReturn, JobStatus
+    from submitit.core.utils import cloudpickle_dump
+
+    from trainlab.run import slurm as slurm_module
+
+    jobs = [_Job(f"16_{i}", tmp_path, words) for i, words in
+            enumerate(["done", "error: 'synthetic' has 400 row(s)", "error: data.window='abc' must be int"])]
+    cloudpickle_dump(("success", JobReturn(overrides=["data.window=12"], status=JobStatus.COMPLETED, _return_value=1.0)),
+                     jobs[0].paths.result_pickle)
+
+    class Submitted:
+        def map_array(self, *args):
+            return jobs
+
+    monkeypatch.setattr(slurm_module, "slurm_executor", lambda params, requeue: Submitted())
+    monkeypatch.setattr(slurm_module, "watch", lambda jobs, pending, poll: {
+        j.job_id: f"ended FAILED (NonZeroExitCode) without a result{slurm_module._log_tail(j, 1)}" for j in jobs[1:]})
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", f"hydra.sweep.dir={tmp_path}/sweep",
+                       f"hydra.launcher.submitit_folder={tmp_path}/sweep/.submitit"])
+    launcher = types.SimpleNamespace(params=OmegaConf.to_container(cfg.hydra.launcher, resolve=True), config=cfg,
+                                     requeue="timeout", in_flight=set(), pending_timeout_min=60, poll_interval_s=1)
+    with caplog.at_level("ERROR", logger="trainlab.run.slurm"):
+        returns = slurm_module.submit(launcher, [[f"data.window={w}"] for w in (12, 100000, "abc")], 0)
+    assert [r.status for r in returns] == [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.FAILED]
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0].startswith("SLURM job 16_2 ended FAILED") and said[0].endswith("error: data.window='abc' must be int")
+    assert said[1:] == [f"2 of 3 SLURM jobs failed (16_1, 16_2); 1 completed, their runs in {tmp_path}/sweep; the first "
+                        "one's line follows, the others' are above"]
+
+
 def test_a_refused_submission_removes_what_it_wrote(tmp_path):
     """sbatch refusing what its --test-only took (a submission limit): submitit's pickled call and script stayed
     in .submitit/, and a plain multirun's folder held them and its multirun.yaml, no run."""
