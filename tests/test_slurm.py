@@ -674,6 +674,37 @@ def test_every_failed_job_of_a_plain_multirun_is_said(compose_cfg, tmp_path, mon
                         "one's line follows, the others' are above"]
 
 
+_LOST = ("Job 3618 (task: 0) with path /s/.submitit/3618/3618_0_result.pkl\nhas not produced any output (state: {state})\n"
+         "Error stream produced:\n----------------------------------------\n{stream}\n")
+
+
+@pytest.mark.parametrize("state,stream,code,expected", [
+    # the run refused its settings in the job (as it does with no launcher, exit 2)
+    ("FINISHED", "[2026-11-30 23:33:20][trainlab.run.console][INFO] - run folder: /s/0\nerror: 'synthetic' has 400 "
+                 "row(s), fewer than one window of data.window=100000 + data.horizon=1; use a shorter window",
+     2, "error: job 3618 ended without a result (state: FINISHED): 'synthetic' has 400 row(s), fewer than one window "
+        "of data.window=100000 + data.horizon=1; use a shorter window; its log is /s/.submitit/3618/3618_0_log.err"),
+    # killed (the OOM killer, scancel) while it trained: its last line is whatever it logged last
+    ("FAILED", "epoch 3 ...\nsrun: error: vm: task 0: Killed", 1,
+     "error: job 3618 ended without a result (state: FAILED); the last line of its log "
+     "/s/.submitit/3618/3618_0_log.err: epoch 3 ..."),
+])
+def test_a_submitit_job_without_a_result_is_one_line(state, stream, code, expected, capsys):
+    """hydra/launcher=submitit_local or submitit_slurm (hydra-submitit-launcher's own): a job that wrote no result
+    was submitit's UncompletedJobError, a traceback of the launcher's frames (exit 1), the job's words below it."""
+    import hydra._internal.utils as hydra_utils
+    from submitit.core.utils import UncompletedJobError
+
+    from trainlab.config.composition import hydra_errors_as_one_line
+
+    def multirun():
+        raise UncompletedJobError(_LOST.format(state=state, stream=stream))
+
+    with hydra_errors_as_one_line(["-m"], "train"), pytest.raises(SystemExit) as exited:
+        hydra_utils.run_and_report(multirun)
+    assert (exited.value.code, capsys.readouterr().err.strip()) == (code, expected)
+
+
 def test_a_refused_submission_removes_what_it_wrote(tmp_path):
     """sbatch refusing what its --test-only took (a submission limit): submitit's pickled call and script stayed
     in .submitit/, and a plain multirun's folder held them and its multirun.yaml, no run."""

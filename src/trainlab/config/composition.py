@@ -128,6 +128,12 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
             if problem is None and status is not None and os.environ.get("HYDRA_FULL_ERROR") != "1":
                 print(f"error: {exc}", file=sys.stderr, flush=True)  # Hydra's advice would show only the launcher's frames
                 sys.exit(status)
+            from trainlab.run.submitit_jobs import lost_job_line  # submitit_local's and submitit_slurm's lost jobs
+
+            lost = lost_job_line(exc) if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1" else None
+            if lost is not None:
+                print(f"error: {lost[0]}", file=sys.stderr, flush=True)
+                sys.exit(lost[1])
             if problem is None:
                 return original(lambda: _raise(exc))
         from trainlab.config.errors import refuse
