@@ -444,3 +444,54 @@ def test_a_search_file_giving_enqueue_as_a_mapping_names_the_file_and_the_key(ca
     line = refused(["-m", "--config-dir", str(tmp_path / "conf"), "hparams_search=mine"], capsys, monkeypatch, tmp_path)
     assert line == (f"error: {mine} sets hydra.sweeper.enqueue to a mapping, but hydra.sweeper.enqueue takes a list "
                     "(or null); write each mapping as a list entry starting with '- '")
+
+
+@pytest.mark.parametrize("launcher,kept", [
+    ("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", True),
+    ("hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher", True),
+    ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", False),  # in this process: Hydra's own report
+])
+def test_a_jobs_own_error_in_a_worker_process_keeps_its_traceback_in_its_log(launcher, kept, tmp_path, capsys):
+    """-m hydra/launcher=joblib (or submitit_local) +callbacks.boom._target_=<a callback that raises>: the job's
+    exception came back pickled, without its traceback; the command printed the sweeper's frames ending in
+    'raise self._return_value', and the job's own frames were nowhere (not in its train.log either)."""
+    import logging
+    import pickle
+
+    import hydra._internal.utils as hydra_utils
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import OmegaConf
+
+    from trainlab.config.composition import hydra_errors_as_one_line
+    from trainlab.run.job_errors import JobErrors
+
+    def on_train_epoch_end():
+        raise RuntimeError("boom in a callback")
+
+    try:
+        on_train_epoch_end()
+    except RuntimeError as exc:
+        raised = exc
+    handler = logging.FileHandler(tmp_path / "train.log")
+    logging.getLogger().addHandler(handler)
+    try:
+        config = OmegaConf.create({"hydra": {"mode": "MULTIRUN", "launcher": {"_target_": launcher}}})
+        JobErrors().on_job_end(config, JobReturn(status=JobStatus.FAILED, _return_value=raised))
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    log = (tmp_path / "train.log").read_text()
+    assert ("on_train_epoch_end" in log and "Traceback" in log) is kept, log
+    capsys.readouterr()
+    if not kept:
+        return
+    came_back = pickle.loads(pickle.dumps(raised))  # as the launcher hands it to the sweeper: no traceback
+
+    def multirun():
+        raise came_back
+
+    with hydra_errors_as_one_line(["-m"], "train"), pytest.raises(SystemExit) as exited:
+        hydra_utils.run_and_report(multirun)
+    assert (exited.value.code, capsys.readouterr().err.strip()) == (
+        1, f"error: a job of this multirun failed: RuntimeError: boom in a callback; its traceback is in "
+           f"{tmp_path / 'train.log'}")

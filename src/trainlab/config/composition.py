@@ -130,10 +130,13 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
                 sys.exit(status)
             from trainlab.run.submitit_jobs import lost_job_line  # submitit_local's and submitit_slurm's lost jobs
 
+            from trainlab.run.job_errors import worker_error_line  # a worker's job error, its traceback in its log
+
             lost = lost_job_line(exc) if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1" else None
-            if lost is not None:
-                print(f"error: {lost[0]}", file=sys.stderr, flush=True)
-                sys.exit(lost[1])
+            noted = worker_error_line(exc) if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1" else None
+            if lost is not None or noted is not None:
+                print(f"error: {lost[0] if lost else noted}", file=sys.stderr, flush=True)
+                sys.exit(lost[1] if lost else 1)
             if problem is None:
                 return original(lambda: _raise(exc))
         from trainlab.config.errors import refuse
