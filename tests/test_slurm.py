@@ -443,6 +443,24 @@ def test_the_request_is_checked_before_sinfo_is_asked(compose_cfg, overrides, ex
     assert problem is not None and problem.startswith(expected), problem
 
 
+@pytest.mark.parametrize("launcher,override,expected", [
+    # a traceback after the sweep folder was made: 'n_jobs == 0 in Parallel has no meaning'
+    ("joblib", "hydra.launcher.n_jobs=0", "hydra.launcher.n_jobs=0 runs no job: give the number of worker processes"),
+    ("joblib", "hydra.launcher.n_jobs=-1", None),
+    # each job killed as it started, with no word of why
+    ("submitit_local", "hydra.launcher.timeout_min=0", "hydra.launcher.timeout_min=0 must be at least 1"),
+    # a traceback: AssertionError: Nothing to do!
+    ("submitit_local", "hydra.launcher.tasks_per_node=0", "hydra.launcher.tasks_per_node=0 must be at least 1"),
+    ("submitit_slurm", "hydra.launcher.timeout_min=0", "hydra.launcher.timeout_min=0 must be at least 1"),
+])
+def test_the_counts_of_every_launcher_with_worker_processes_are_checked(compose_cfg, launcher, override, expected):
+    from trainlab.run.preflight import launcher_problem
+
+    cfg = compose_cfg([f"hydra/launcher={launcher}", override])
+    problem = launcher_problem(cfg.hydra.launcher, cfg)
+    assert problem is None if expected is None else (problem or "").startswith(expected), problem
+
+
 @pytest.mark.parametrize("override,expected", [
     ("hydra.launcher.timeout_min=1:00:00", "hydra.launcher.timeout_min is a number of minutes, not sbatch's time "
                                            "format: 1:00:00 is hydra.launcher.timeout_min=60"),
