@@ -495,3 +495,50 @@ def test_a_jobs_own_error_in_a_worker_process_keeps_its_traceback_in_its_log(lau
     assert (exited.value.code, capsys.readouterr().err.strip()) == (
         1, f"error: a job of this multirun failed: RuntimeError: boom in a callback; its traceback is in "
            f"{tmp_path / 'train.log'}")
+
+
+def _errors_a_job_hands_back():
+    from trainlab.run.durable import DiskFull
+    from trainlab.run.preemption import RunStopped
+    from trainlab.run.ranks import RankGone
+    from trainlab.run.slurm import SlurmJobFailed
+    from trainlab.search.handover import TrialOutOfSpace
+
+    return [RunStopped("SIGUSR2", 5, "/s/0", resume="python train.py -m ... ckpt_path=/s/0"),
+            DiskFull("the disk is full: writing '/s/0/last.ckpt' failed (No space left on device)"),
+            TrialOutOfSpace("the disk is full: writing '/s/0/x' failed"), RankGone("another process ended"),
+            SlurmJobFailed("SLURM job 9 failed: ...")]
+
+
+@pytest.mark.parametrize("error", _errors_a_job_hands_back(), ids=lambda e: type(e).__name__)
+def test_an_error_a_job_hands_back_through_a_worker_process_is_the_same_error(error):
+    """hydra/launcher=submitit_local hydra.launcher.timeout_min=1: the run stopped cleanly at its time limit, and
+    the command ended in a traceback, 'TypeError: RunStopped.__init__() missing 2 required positional arguments'
+    (the job's RunStopped came back pickled, and unpickling called its __init__ with the message alone);
+    DiskFull's line was built again around the finished one."""
+    import pickle
+
+    came_back = pickle.loads(pickle.dumps(error))
+    assert (type(came_back), str(came_back), came_back.__dict__) == (type(error), str(error), error.__dict__)
+
+
+def test_a_job_stopped_by_a_signal_ends_the_multirun_with_its_line_and_resume_command(capsys):
+    """submitit_local's time limit (SIGUSR2), or SIGTERM to a joblib worker: Hydra printed the message alone,
+    without the command that resumes the run, then its HYDRA_FULL_ERROR advice, and exited 1."""
+    import pickle
+
+    import hydra._internal.utils as hydra_utils
+
+    from trainlab.config.composition import hydra_errors_as_one_line
+    from trainlab.run.preemption import RunStopped
+
+    stopped = RunStopped("SIGUSR2", 2, "/s/0", resume="python train.py -m hydra/launcher=submitit_local ckpt_path=/s/0")
+
+    def multirun():
+        raise pickle.loads(pickle.dumps(stopped))  # as the worker hands it back
+
+    with hydra_errors_as_one_line(["-m"], "train"), pytest.raises(SystemExit) as exited:
+        hydra_utils.run_and_report(multirun)
+    assert (exited.value.code, capsys.readouterr().err.strip()) == (
+        143, "error: stopped by SIGUSR2 during epoch 2; checkpoints and records are in /s/0; resume with: python "
+             "train.py -m hydra/launcher=submitit_local ckpt_path=/s/0")
