@@ -542,3 +542,17 @@ def test_a_job_stopped_by_a_signal_ends_the_multirun_with_its_line_and_resume_co
     assert (exited.value.code, capsys.readouterr().err.strip()) == (
         143, "error: stopped by SIGUSR2 during epoch 2; checkpoints and records are in /s/0; resume with: python "
              "train.py -m hydra/launcher=submitit_local ckpt_path=/s/0")
+
+
+def test_a_stop_signal_that_lands_while_a_target_is_imported_stays_a_stop(tmp_path, monkeypatch):
+    """submitit_local's time-limit signal came while the job imported its callbacks: the run was refused with
+    'callbacks.run_records._target_=...: importing trainlab.callbacks.records failed (...): SignalStop: SIGUSR2;
+    the error is in that module (or one it imports), not in the config' (exit 2), not stopped by the signal."""
+    from trainlab.callbacks.training import SignalStop
+    from trainlab.config.instantiate import import_target
+
+    (tmp_path / "slow_to_import.py").write_text(
+        "from trainlab.callbacks.training import SignalStop\nraise SignalStop('SIGUSR2')  # the handler, mid-import\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SignalStop, match="SIGUSR2"):
+        import_target("slow_to_import.Callback", "callbacks.slow")
