@@ -459,3 +459,115 @@ def test_a_search_file_giving_enqueue_as_a_mapping_names_the_file_and_the_key(ca
     line = refused(["-m", "--config-dir", str(tmp_path / "conf"), "hparams_search=mine"], capsys, monkeypatch, tmp_path)
     assert line == (f"error: {mine} sets hydra.sweeper.enqueue to a mapping, but hydra.sweeper.enqueue takes a list "
                     "(or null); write each mapping as a list entry starting with '- '")
+
+
+@pytest.mark.parametrize("launcher,kept", [
+    ("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", True),
+    ("hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher", True),
+    ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", False),  # in this process: Hydra's own report
+])
+def test_a_jobs_own_error_in_a_worker_process_keeps_its_traceback_in_its_log(launcher, kept, tmp_path, capsys):
+    """-m hydra/launcher=joblib (or submitit_local) +callbacks.boom._target_=<a callback that raises>: the job's
+    exception came back pickled, without its traceback; the command printed the sweeper's frames ending in
+    'raise self._return_value', and the job's own frames were nowhere (not in its train.log either)."""
+    import logging
+    import pickle
+
+    import hydra._internal.utils as hydra_utils
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import OmegaConf
+
+    from trainlab.config.composition import hydra_errors_as_one_line
+    from trainlab.run.job_errors import JobErrors
+
+    def on_train_epoch_end():
+        raise RuntimeError("boom in a callback")
+
+    try:
+        on_train_epoch_end()
+    except RuntimeError as exc:
+        raised = exc
+    handler = logging.FileHandler(tmp_path / "train.log")
+    logging.getLogger().addHandler(handler)
+    try:
+        config = OmegaConf.create({"hydra": {"mode": "MULTIRUN", "launcher": {"_target_": launcher}}})
+        JobErrors().on_job_end(config, JobReturn(status=JobStatus.FAILED, _return_value=raised))
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    log = (tmp_path / "train.log").read_text()
+    assert ("on_train_epoch_end" in log and "Traceback" in log) is kept, log
+    capsys.readouterr()
+    if not kept:
+        return
+    came_back = pickle.loads(pickle.dumps(raised))  # as the launcher hands it to the sweeper: no traceback
+
+    def multirun():
+        raise came_back
+
+    with hydra_errors_as_one_line(["-m"], "train"), pytest.raises(SystemExit) as exited:
+        hydra_utils.run_and_report(multirun)
+    assert (exited.value.code, capsys.readouterr().err.strip()) == (
+        1, f"error: a job of this multirun failed: RuntimeError: boom in a callback; its traceback is in "
+           f"{tmp_path / 'train.log'}")
+
+
+def _errors_a_job_hands_back():
+    from trainlab.run.durable import DiskFull
+    from trainlab.run.preemption import RunStopped
+    from trainlab.run.ranks import RankGone
+    from trainlab.run.slurm import SlurmJobFailed
+    from trainlab.search.handover import TrialOutOfSpace
+
+    return [RunStopped("SIGUSR2", 5, "/s/0", resume="python train.py -m ... ckpt_path=/s/0"),
+            DiskFull("the disk is full: writing '/s/0/last.ckpt' failed (No space left on device)"),
+            TrialOutOfSpace("the disk is full: writing '/s/0/x' failed"), RankGone("another process ended"),
+            SlurmJobFailed("SLURM job 9 failed: ...")]
+
+
+@pytest.mark.parametrize("error", _errors_a_job_hands_back(), ids=lambda e: type(e).__name__)
+def test_an_error_a_job_hands_back_through_a_worker_process_is_the_same_error(error):
+    """hydra/launcher=submitit_local hydra.launcher.timeout_min=1: the run stopped cleanly at its time limit, and
+    the command ended in a traceback, 'TypeError: RunStopped.__init__() missing 2 required positional arguments'
+    (the job's RunStopped came back pickled, and unpickling called its __init__ with the message alone);
+    DiskFull's line was built again around the finished one."""
+    import pickle
+
+    came_back = pickle.loads(pickle.dumps(error))
+    assert (type(came_back), str(came_back), came_back.__dict__) == (type(error), str(error), error.__dict__)
+
+
+def test_a_job_stopped_by_a_signal_ends_the_multirun_with_its_line_and_resume_command(capsys):
+    """submitit_local's time limit (SIGUSR2), or SIGTERM to a joblib worker: Hydra printed the message alone,
+    without the command that resumes the run, then its HYDRA_FULL_ERROR advice, and exited 1."""
+    import pickle
+
+    import hydra._internal.utils as hydra_utils
+
+    from trainlab.config.composition import hydra_errors_as_one_line
+    from trainlab.run.preemption import RunStopped
+
+    stopped = RunStopped("SIGUSR2", 2, "/s/0", resume="python train.py -m hydra/launcher=submitit_local ckpt_path=/s/0")
+
+    def multirun():
+        raise pickle.loads(pickle.dumps(stopped))  # as the worker hands it back
+
+    with hydra_errors_as_one_line(["-m"], "train"), pytest.raises(SystemExit) as exited:
+        hydra_utils.run_and_report(multirun)
+    assert (exited.value.code, capsys.readouterr().err.strip()) == (
+        143, "error: stopped by SIGUSR2 during epoch 2; checkpoints and records are in /s/0; resume with: python "
+             "train.py -m hydra/launcher=submitit_local ckpt_path=/s/0")
+
+
+def test_a_stop_signal_that_lands_while_a_target_is_imported_stays_a_stop(tmp_path, monkeypatch):
+    """submitit_local's time-limit signal came while the job imported its callbacks: the run was refused with
+    'callbacks.run_records._target_=...: importing trainlab.callbacks.records failed (...): SignalStop: SIGUSR2;
+    the error is in that module (or one it imports), not in the config' (exit 2), not stopped by the signal."""
+    from trainlab.callbacks.training import SignalStop
+    from trainlab.config.instantiate import import_target
+
+    (tmp_path / "slow_to_import.py").write_text(
+        "from trainlab.callbacks.training import SignalStop\nraise SignalStop('SIGUSR2')  # the handler, mid-import\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SignalStop, match="SIGUSR2"):
+        import_target("slow_to_import.Callback", "callbacks.slow")

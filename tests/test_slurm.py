@@ -443,6 +443,24 @@ def test_the_request_is_checked_before_sinfo_is_asked(compose_cfg, overrides, ex
     assert problem is not None and problem.startswith(expected), problem
 
 
+@pytest.mark.parametrize("launcher,override,expected", [
+    # a traceback after the sweep folder was made: 'n_jobs == 0 in Parallel has no meaning'
+    ("joblib", "hydra.launcher.n_jobs=0", "hydra.launcher.n_jobs=0 runs no job: give the number of worker processes"),
+    ("joblib", "hydra.launcher.n_jobs=-1", None),
+    # each job killed as it started, with no word of why
+    ("submitit_local", "hydra.launcher.timeout_min=0", "hydra.launcher.timeout_min=0 must be at least 1"),
+    # a traceback: AssertionError: Nothing to do!
+    ("submitit_local", "hydra.launcher.tasks_per_node=0", "hydra.launcher.tasks_per_node=0 must be at least 1"),
+    ("submitit_slurm", "hydra.launcher.timeout_min=0", "hydra.launcher.timeout_min=0 must be at least 1"),
+])
+def test_the_counts_of_every_launcher_with_worker_processes_are_checked(compose_cfg, launcher, override, expected):
+    from trainlab.run.preflight import launcher_problem
+
+    cfg = compose_cfg([f"hydra/launcher={launcher}", override])
+    problem = launcher_problem(cfg.hydra.launcher, cfg)
+    assert problem is None if expected is None else (problem or "").startswith(expected), problem
+
+
 @pytest.mark.parametrize("override,expected", [
     ("hydra.launcher.timeout_min=1:00:00", "hydra.launcher.timeout_min is a number of minutes, not sbatch's time "
                                            "format: 1:00:00 is hydra.launcher.timeout_min=60"),
@@ -512,6 +530,8 @@ def test_slurm_commands_missing_beside_sbatch_are_one_line(compose_cfg, tmp_path
     (["hardware=a100"], "hydra.launcher.gpus_per_node=1 (hardware.devices of a GPU profile, unless set) but its "
                         "nodes have no GPU(s)"),
     (["hydra.launcher.cpus_per_task=512"], "= 512 CPUs but its nodes have at most"),
+    (["hydra.launcher.mem_gb=null", "hydra.launcher.mem_per_cpu=100000G"],
+     "hydra.launcher.mem_per_cpu=100000G x 1 CPU(s) but its nodes have at most"),
     (["hydra.launcher.partition=gpu"], "hydra.launcher.partition=gpu: SLURM has no such partition; it has: debug"),
     (["hydra.launcher.requeue=sometimes"], "hydra.launcher.requeue=sometimes must be one of never, timeout, always"),
     (["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=120"],
@@ -530,6 +550,14 @@ def test_the_request_is_checked_against_sinfo(slurm, compose_cfg, overrides, exp
      "the job does not fit partition limited: hydra.launcher.cpus_per_task x tasks_per_node = 2 CPUs but the "
      "partition allows 1 per node (MaxCPUsPerNode)"),
     ("MaxMemPerNode=1024", [], "hydra.launcher.mem_gb=8 but the partition allows 1 GB per node (MaxMemPerNode)"),
+    # memory per CPU beyond MaxMemPerCPU: SLURM gives the job more CPUs, and sbatch (whose --test-only took it)
+    # refused it at submission ('Requested node configuration is not available') where no node has so many
+    ("MaxMemPerCPU=100", [], "hydra.launcher.mem_gb=8 is 8192 MB per CPU over 1 CPU(s), and the partition allows "
+                             "100 MB per CPU (MaxMemPerCPU): SLURM would give the job 82 CPUs, its nodes have at most"),
+    ("MaxMemPerCPU=100", ["hydra.launcher.mem_gb=null", "hydra.launcher.mem_per_cpu=1G"],
+     "hydra.launcher.mem_per_cpu=1G is 1024 MB per CPU over 1 CPU(s), and the partition allows 100 MB per CPU "
+     "(MaxMemPerCPU): SLURM would give the job 11 CPUs, its nodes have at most"),
+    ("MaxMemPerCPU=8192", [], None),
     ("MaxTime=30", [], "hydra.launcher.timeout_min=240 but the partition's limit is 30 min"),
     ("MaxTime=30", ["hydra.launcher.timeout_min=30"], None),
     ("AllowAccounts=physics", ["hydra.launcher.account=chemistry"],
@@ -598,6 +626,101 @@ def test_what_sbatch_refuses_is_asked_before_submission_and_names_its_key(compos
     assert problem is None if expected is None else expected in problem, problem
     assert (tmp_path / "args").read_text().split() == ["--test-only"]  # the script on stdin, as submitit writes it
     assert "#SBATCH --partition=debug" in (tmp_path / "script").read_text()
+
+
+def test_a_submission_sbatch_refuses_names_the_keys_behind_it(compose_cfg, tmp_path, monkeypatch):
+    """What sbatch's --test-only took and its submission refused (memory over a partition's MaxMemPerCPU needs more
+    CPUs than a node has): the line said 'fix the one it names', and sbatch named no key."""
+    import types
+
+    import submitit
+
+    from trainlab.run import slurm as slurm_module
+
+    said = ("sbatch: error: CPU count per node can not be satisfied\nsbatch: error: Batch job submission failed: "
+            "Requested node configuration is not available")
+
+    class Refused:
+        def map_array(self, *args):
+            raise submitit.core.utils.FailedJobError(said)
+
+    monkeypatch.setattr(slurm_module, "slurm_executor", lambda params, requeue: Refused())
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.mem_gb=4",
+                       f"hydra.sweep.dir={tmp_path}/sweep", f"hydra.launcher.submitit_folder={tmp_path}/sweep/.submitit"])
+    params = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    launcher = types.SimpleNamespace(params=params, config=cfg, requeue="timeout")
+    with pytest.raises(slurm_module.SlurmJobFailed) as refused:
+        slurm_module.submit(launcher, [["trainer.max_epochs=1"]], 0)
+    assert str(refused.value) == (
+        f"sbatch refused the job(s): Requested node configuration is not available; nothing was submitted, and its "
+        f"folder {tmp_path}/sweep was removed; it comes from hydra.launcher.cpus_per_task=1 or "
+        "hydra.launcher.tasks_per_node=1 or hydra.launcher.mem_gb=4 or hydra.launcher.nodes=1: change or remove it")
+
+
+def test_every_failed_job_of_a_plain_multirun_is_said(compose_cfg, tmp_path, monkeypatch, caplog):
+    """train.py -m hydra/launcher=slurm data.window=12,100000,abc: all three jobs ran (one array), and Hydra's
+    sweeper raised the first failure only; job 16_2's (data.window='abc') was said nowhere, nor that 16_0 completed."""
+    import types
+
+    from hydra.core.utils import JobReturn, JobStatus
+    from submitit.core.utils import cloudpickle_dump
+
+    from trainlab.run import slurm as slurm_module
+
+    jobs = [_Job(f"16_{i}", tmp_path, words) for i, words in
+            enumerate(["done", "error: 'synthetic' has 400 row(s)", "error: data.window='abc' must be int"])]
+    cloudpickle_dump(("success", JobReturn(overrides=["data.window=12"], status=JobStatus.COMPLETED, _return_value=1.0)),
+                     jobs[0].paths.result_pickle)
+
+    class Submitted:
+        def map_array(self, *args):
+            return jobs
+
+    monkeypatch.setattr(slurm_module, "slurm_executor", lambda params, requeue: Submitted())
+    monkeypatch.setattr(slurm_module, "watch", lambda jobs, pending, poll: {
+        j.job_id: f"ended FAILED (NonZeroExitCode) without a result{slurm_module._log_tail(j, 1)}" for j in jobs[1:]})
+    cfg = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug", f"hydra.sweep.dir={tmp_path}/sweep",
+                       f"hydra.launcher.submitit_folder={tmp_path}/sweep/.submitit"])
+    launcher = types.SimpleNamespace(params=OmegaConf.to_container(cfg.hydra.launcher, resolve=True), config=cfg,
+                                     requeue="timeout", in_flight=set(), pending_timeout_min=60, poll_interval_s=1)
+    with caplog.at_level("ERROR", logger="trainlab.run.slurm"):
+        returns = slurm_module.submit(launcher, [[f"data.window={w}"] for w in (12, 100000, "abc")], 0)
+    assert [r.status for r in returns] == [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.FAILED]
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0].startswith("SLURM job 16_2 ended FAILED") and said[0].endswith("error: data.window='abc' must be int")
+    assert said[1:] == [f"2 of 3 SLURM jobs failed (16_1, 16_2); 1 completed, their runs in {tmp_path}/sweep; the first "
+                        "one's line follows, the others' are above"]
+
+
+_LOST = ("Job 3618 (task: 0) with path /s/.submitit/3618/3618_0_result.pkl\nhas not produced any output (state: {state})\n"
+         "Error stream produced:\n----------------------------------------\n{stream}\n")
+
+
+@pytest.mark.parametrize("state,stream,code,expected", [
+    # the run refused its settings in the job (as it does with no launcher, exit 2)
+    ("FINISHED", "[2026-11-30 23:33:20][trainlab.run.console][INFO] - run folder: /s/0\nerror: 'synthetic' has 400 "
+                 "row(s), fewer than one window of data.window=100000 + data.horizon=1; use a shorter window",
+     2, "error: job 3618 ended without a result (state: FINISHED): 'synthetic' has 400 row(s), fewer than one window "
+        "of data.window=100000 + data.horizon=1; use a shorter window; its log is /s/.submitit/3618/3618_0_log.err"),
+    # killed (the OOM killer, scancel) while it trained: its last line is whatever it logged last
+    ("FAILED", "epoch 3 ...\nsrun: error: vm: task 0: Killed", 1,
+     "error: job 3618 ended without a result (state: FAILED); the last line of its log "
+     "/s/.submitit/3618/3618_0_log.err: epoch 3 ..."),
+])
+def test_a_submitit_job_without_a_result_is_one_line(state, stream, code, expected, capsys):
+    """hydra/launcher=submitit_local or submitit_slurm (hydra-submitit-launcher's own): a job that wrote no result
+    was submitit's UncompletedJobError, a traceback of the launcher's frames (exit 1), the job's words below it."""
+    import hydra._internal.utils as hydra_utils
+    from submitit.core.utils import UncompletedJobError
+
+    from trainlab.config.composition import hydra_errors_as_one_line
+
+    def multirun():
+        raise UncompletedJobError(_LOST.format(state=state, stream=stream))
+
+    with hydra_errors_as_one_line(["-m"], "train"), pytest.raises(SystemExit) as exited:
+        hydra_utils.run_and_report(multirun)
+    assert (exited.value.code, capsys.readouterr().err.strip()) == (code, expected)
 
 
 def test_a_refused_submission_removes_what_it_wrote(tmp_path):

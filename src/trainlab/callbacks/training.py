@@ -215,9 +215,13 @@ class FiniteLoss(pl.Callback):
         self._steps.clear()
 
 
-class SignalStop(Exception):
+class SignalStop(BaseException):
     """Raised inside training by :class:`StopOnSignal` (the signal's name as message), so that
-    Lightning's exception hooks write the checkpoint and the records."""
+    Lightning's exception hooks write the checkpoint and the records (Lightning hands any BaseException but
+    KeyboardInterrupt to them). Before training it is raised from the signal handler, wherever the signal lands:
+    not an Exception, so that no ``except Exception`` on the way (a module imported for a ``_target_``, a file
+    reader) turns it into another error. A time-limit signal that came while a job imported its callbacks ended
+    it with 'importing trainlab.callbacks.records failed ... SignalStop: SIGUSR2; the error is in that module'."""
 
 
 def _lightning_notifier_muted(signum: int, frame: Any) -> None:

@@ -126,6 +126,17 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
             if problem is None and status is not None and os.environ.get("HYDRA_FULL_ERROR") != "1":
                 print(f"error: {exc}", file=sys.stderr, flush=True)  # Hydra's advice would show only the launcher's frames
                 sys.exit(status)
+            from trainlab.run.submitit_jobs import lost_job_line  # submitit_local's and submitit_slurm's lost jobs
+
+            if problem is None and type(exc).__name__ == "RunStopped" and os.environ.get("HYDRA_FULL_ERROR") != "1":
+                _say_stopped(exc)  # a job of a multirun stopped by a signal, any launcher but slurm (which says it)
+            from trainlab.run.job_errors import worker_error_line  # a worker's job error, its traceback in its log
+
+            lost = lost_job_line(exc) if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1" else None
+            noted = worker_error_line(exc) if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1" else None
+            if lost is not None or noted is not None:
+                print(f"error: {lost[0] if lost else noted}", file=sys.stderr, flush=True)
+                sys.exit(lost[1] if lost else 1)
             if problem is None:
                 return original(lambda: _raise(exc))
         from trainlab.config.errors import refuse
@@ -137,6 +148,17 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
         yield
     finally:
         hydra_utils.run_and_report = original
+
+
+def _say_stopped(stopped: Any) -> None:
+    """A multirun's job stopped by a signal (trainlab.run.preemption.RunStopped, handed back by the launcher): its
+    line with the command that resumes it, and a signal's exit status, as a single run says it. Hydra printed the
+    message alone, without that command, then its HYDRA_FULL_ERROR advice, and exited 1."""
+    from trainlab.run.preemption import EXIT_SIGINT, EXIT_SIGTERM
+
+    go_on = f"; {'test it' if stopped.testing else 'resume'} with: {stopped.resume}" if stopped.resume else ""
+    print(f"error: {stopped}{go_on}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_SIGINT if stopped.signal_name == "Ctrl-C" else EXIT_SIGTERM)
 
 
 def start_problem(exc: BaseException, argv: list[str], config_name: Optional[str]) -> Optional[str]:

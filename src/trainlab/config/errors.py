@@ -13,7 +13,26 @@ from pathlib import Path
 from typing import Any, NoReturn, Optional
 
 
-class UserError(Exception):
+def rebuilt(cls: type, args: tuple, state: dict) -> BaseException:
+    """An exception pickled by :class:`KeepsItsState`: its message and attributes, its ``__init__`` not run again."""
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
+class KeepsItsState:
+    """For an exception whose ``__init__`` takes other arguments than the message it builds: pickled as its
+    message and attributes. A job in a worker process (``hydra/launcher=submitit_local``, ``joblib``) hands its
+    error back pickled, and unpickling called ``__init__(message)``: RunStopped's failed ('missing 2 required
+    positional arguments'), a traceback where the run had stopped cleanly; DiskFull's built its line again
+    around the finished one."""
+
+    def __reduce__(self) -> tuple:
+        return rebuilt, (type(self), self.args, dict(self.__dict__))
+
+
+class UserError(KeepsItsState, Exception):
     """Something the user asked for cannot be done; the message names the culprit and the fix.
 
     Raised where the fact is known (a data loader, a net's constructor, the hardware check) and

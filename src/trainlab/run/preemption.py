@@ -34,13 +34,15 @@ from typing import Any, Optional
 
 from hydra.errors import CompactHydraException
 
+from trainlab.config.errors import KeepsItsState
+
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: what a shell reports for a process ended by SIGTERM
 EXIT_SIGINT = 128 + signal.SIGINT  # 130: ... by Ctrl-C
 SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
 TIME_LIMIT_SIGNAL = "SIGUSR2"  # submitit's warning before the time limit (hydra.launcher.signal_delay_s)
 
 
-class RunStopped(CompactHydraException):
+class RunStopped(KeepsItsState, CompactHydraException):
     """Training was stopped by a signal; its checkpoint and records are in ``run_dir``. (Compact: where
     Hydra reports it, in a multirun of the basic launcher, it prints the message, not a traceback.)"""
 

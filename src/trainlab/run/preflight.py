@@ -94,8 +94,9 @@ def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig
     """Why a SLURM launcher cannot submit from here, or None. With the whole ``config``, the request
     (resources from the hardware profile) is also checked against what ``sinfo`` reports."""
     target = str(launcher.get("_target_", "")) if launcher else ""
-    if not target.endswith("SlurmLauncher"):
-        return None
+    counts = counts_problem(launcher, target) if launcher else None
+    if counts or not target.endswith("SlurmLauncher"):
+        return counts
     ours = "requeue" in launcher  # src/hydra_plugins/trainlab_slurm_launcher
     name = f"hydra/launcher={_choice(config, 'hydra/launcher') or 'slurm'}"
     if OmegaConf.is_missing(launcher, "partition") or launcher.get("partition") is None:
@@ -117,6 +118,23 @@ def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig
     from trainlab.run.slurm_request import submitit_request_problem
 
     return _no_gpu_asked_problem(launcher, config, name) or submitit_request_problem(launcher)
+
+
+def counts_problem(launcher: DictConfig, target: str) -> Optional[str]:
+    """A count of a launcher with worker processes that runs nothing or cannot be (joblib's ``n_jobs=0``; submitit's
+    ``timeout_min``, ``tasks_per_node``, ... below their minimum), or None. joblib raised 'n_jobs == 0 in Parallel
+    has no meaning', submitit_local 'Nothing to do!' (tasks_per_node=0), both as tracebacks after the sweep folder
+    was made, and submitit_local's timeout_min=0 killed each job as it started, with no word of why."""
+    if target.endswith("JoblibLauncher"):
+        if launcher.get("n_jobs") == 0:
+            return ("hydra.launcher.n_jobs=0 runs no job: give the number of worker processes (1 or more), or -1 for "
+                    "one per core")
+        return None
+    if "submitit" not in target and not target.endswith("SlurmLauncher"):
+        return None
+    from trainlab.run.slurm_request import range_problem
+
+    return range_problem(OmegaConf.to_container(launcher, resolve=True))
 
 
 def _no_gpu_asked_problem(launcher: DictConfig, config: DictConfig, name: str) -> Optional[str]:

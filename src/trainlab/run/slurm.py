@@ -39,7 +39,7 @@ from typing import Any, Optional, Sequence
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
 
-from trainlab.run.slurm_request import job_resources, slurm_executor, warn_early_signal
+from trainlab.run.slurm_request import job_resources, sbatch_refusal, slurm_executor, warn_early_signal
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,10 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     try:
         jobs = executor.map_array(launcher, *zip(*calls))
     except submitit.core.utils.FailedJobError as exc:  # sbatch refused what its --test-only took (a submit limit ...)
-        said = [line.removeprefix("sbatch: ").removeprefix("error: ") for line in str(exc).strip().splitlines()
-                if line.strip()]
-        raise SlurmJobFailed(f"sbatch refused the job(s): {said[-1] if said else 'no message'}; nothing was "
-                             f"submitted{_undo_submission(scripts, before, sweep_dir)} (hydra.launcher.* keys become "
-                             "sbatch's options: fix the one it names)") from None
+        reason, culprit = sbatch_refusal(str(exc), params)
+        culprit = culprit or "start it again once SLURM's controller answers (squeue shows whether it does)"
+        raise SlurmJobFailed(f"sbatch refused the job(s): {reason}; nothing was submitted"
+                             f"{_undo_submission(scripts, before, sweep_dir)}; {culprit}") from None
     log.info("SLURM job(s) %s submitted to partition %s; folder %s", ", ".join(j.job_id for j in jobs),
              params.get("partition"), launcher.config.hydra.sweep.dir)
     ids = {job.job_id for job in jobs}
@@ -96,7 +95,25 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     with stops_say_what_goes_on(sorted(ids), str(launcher.config.hydra.sweep.dir)):
         lost = watch(jobs, launcher.pending_timeout_min, launcher.poll_interval_s)
     launcher.in_flight.difference_update(ids)
-    return [outcome(job, overrides, lost.get(job.job_id)) for job, overrides in zip(jobs, job_overrides)]
+    returns = [outcome(job, overrides, lost.get(job.job_id)) for job, overrides in zip(jobs, job_overrides)]
+    say_every_failure([job.job_id for job in jobs], returns, str(sweep_dir))
+    return returns
+
+
+def say_every_failure(job_ids: Sequence[str], returns: Sequence[JobReturn], sweep_dir: str) -> None:
+    """A plain multirun's jobs (a sweep launches one at a time) all run, as one array, and Hydra's sweeper raises
+    the first failure only: the others were said nowhere. Each other failure is logged as its line, then how many
+    failed; the first one's line ends the command."""
+    failed = [(job_id, ret) for job_id, ret in zip(job_ids, returns) if ret.status == JobStatus.FAILED
+              and type(ret._return_value).__name__ not in SWEEP_OUTCOMES]
+    if len(returns) < 2 or not failed:
+        return
+    for _, ret in failed[1:]:
+        log.error("%s", ret._return_value)
+    done = len(returns) - len(failed)
+    log.error("%d of %d SLURM jobs failed (%s)%s; %s", len(failed), len(returns), ", ".join(job_id for job_id, _ in failed),
+              f"; {done} completed, their runs in {sweep_dir}" if done else "",
+              "the first one's line follows, the others' are above" if len(failed) > 1 else "its line follows")
 
 
 def _undo_submission(scripts: Any, before: set, sweep_dir: Any) -> str:

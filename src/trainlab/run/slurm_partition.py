@@ -3,14 +3,18 @@ saying which key of ``hydra/launcher=slurm`` asks for more.
 
 ``sinfo`` gives the partition's nodes (the largest one's CPUs, memory and GPUs), its time limit and whether
 it is up; ``scontrol show partition`` the limits a partition sets over its nodes (``MaxCPUsPerNode``,
-``MaxMemPerNode``, ``MaxNodes``) and whom it takes (``AllowAccounts``, ``DenyQos`` ...). A request beyond any
+``MaxMemPerNode``, ``MaxMemPerCPU``, ``MaxNodes``) and whom it takes (``AllowAccounts``, ``DenyQos`` ...). A request beyond any
 of them was taken by sbatch and then pended for ever, its reason ``PartitionConfig``, ``MaxMemPerLimit`` or
-``PartitionDown`` in squeue, until ``pending_timeout_min`` cancelled it (an hour by default). Used by
+``PartitionDown`` in squeue, until ``pending_timeout_min`` cancelled it (an hour by default). Memory beyond ``MaxMemPerCPU`` makes SLURM
+give the job more CPUs; where no node has that many, sbatch refused it at submission (its ``--test-only``
+took it), with the sweep folder made. Used by
 :mod:`trainlab.run.slurm_request`'s preflight check.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -31,6 +35,7 @@ class Partition:
     max_nodes: Optional[int] = None  # MaxNodes (per job)
     max_cpus_per_node: Optional[int] = None  # MaxCPUsPerNode
     max_mem_per_node_mb: Optional[int] = None  # MaxMemPerNode
+    max_mem_per_cpu_mb: Optional[int] = None  # MaxMemPerCPU (a partition has this or MaxMemPerNode)
     # "account" / "qos" -> (allowed, or None for ALL; denied)
     access: dict[str, tuple[Optional[list[str]], list[str]]] = field(default_factory=dict)
     others_up: list[str] = field(default_factory=list)  # the other partitions that are up
@@ -111,6 +116,7 @@ def query_partition(name: str) -> tuple[Optional[Partition], Optional[str]]:
         gpus=max(_gpus(r[3]) for r in rows), time_limit_min=slurm_minutes(rows[0][4]), state=rows[0][5] or "up",
         max_nodes=_limit(settings.get("MaxNodes")), max_cpus_per_node=_limit(settings.get("MaxCPUsPerNode")),
         max_mem_per_node_mb=_limit(settings.get("MaxMemPerNode")),
+        max_mem_per_cpu_mb=_limit(settings.get("MaxMemPerCPU")),
         access={kind: (_names(settings.get(f"Allow{word}")), _names(settings.get(f"Deny{word}")) or [])
                 for kind, word in (("account", "Accounts"), ("qos", "Qos"))},
         others_up=sorted(p.rstrip("*") for p, state in states.items() if state == "up" and p.rstrip("*") != name),
@@ -128,6 +134,37 @@ def state_problem(params: dict[str, Any], part: Partition) -> Optional[str]:
             if part.state == "down" and params.get("pending_timeout_min") is not None else "")
     return (f"hydra.launcher.partition={part.name} is {part.state} (sinfo): SLURM starts no job there "
             f"until an administrator brings it up; use {elsewhere}{wait}")
+
+
+_SBATCH_MB = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}
+
+
+def sbatch_mb(value: Any) -> Optional[float]:
+    """sbatch's memory format (``4096``, ``4G``, ``500M``; MB without a unit) in MB; None when not given or not
+    in that format (sbatch says so itself)."""
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt]?)b?", str(value or "").strip(), re.IGNORECASE)
+    return float(found.group(1)) * _SBATCH_MB[found.group(2).lower() or "m"] if found else None
+
+
+def _memory_per_cpu_problem(params: dict[str, Any], part: Partition, cpus: int) -> Optional[str]:
+    """Memory per CPU beyond the partition's ``MaxMemPerCPU``, which SLURM meets by giving the job more CPUs, when
+    no node has that many, as one line with the most memory that fits; None otherwise."""
+    most = part.max_mem_per_cpu_mb
+    per_cpu = sbatch_mb(params.get("mem_per_cpu"))
+    if not most or (per_cpu is None and not params.get("mem_gb")):
+        return None
+    cpu_cap = min(part.cpus, part.max_cpus_per_node or part.cpus)
+    if per_cpu is not None:  # --mem-per-cpu: each CPU asked becomes ceil(per_cpu / most) CPUs
+        needed, key, fits = cpus * math.ceil(per_cpu / most), f"mem_per_cpu={params['mem_per_cpu']}", f"mem_per_cpu={most}M"
+    else:  # --mem: the node's memory over MaxMemPerCPU, in CPUs
+        mem_mb = float(params["mem_gb"]) * 1024
+        per_cpu, needed, key = mem_mb / cpus, math.ceil(mem_mb / most), f"mem_gb={params['mem_gb']}"
+        fits = f"mem_gb={math.floor(most * cpu_cap / 1024) or most / 1024:g}"
+    if needed <= cpu_cap:
+        return None
+    return (f"hydra.launcher.{key} is {per_cpu:.0f} MB per CPU over {cpus} CPU(s), and the partition allows "
+            f"{most} MB per CPU (MaxMemPerCPU): SLURM would give the job {needed} CPUs, its nodes have at "
+            f"most {cpu_cap}; ask at most hydra.launcher.{fits}")
 
 
 def resources_problem(params: dict[str, Any], part: Partition) -> Optional[str]:
@@ -155,6 +192,13 @@ def resources_problem(params: dict[str, Any], part: Partition) -> Optional[str]:
     elif part.max_mem_per_node_mb is not None and mem_mb > part.max_mem_per_node_mb:
         problems.append(f"hydra.launcher.mem_gb={params['mem_gb']} but the partition allows "
                         f"{part.max_mem_per_node_mb / 1024:g} GB per node (MaxMemPerNode)")
+    per_cpu_mb = sbatch_mb(params.get("mem_per_cpu"))
+    if per_cpu_mb is not None and per_cpu_mb * cpus > part.memory_mb:
+        problems.append(f"hydra.launcher.mem_per_cpu={params['mem_per_cpu']} x {cpus} CPU(s) but its nodes have at "
+                        f"most {part.memory_mb / 1024:.1f} GB")
+    memory_per_cpu = _memory_per_cpu_problem(params, part, cpus)
+    if memory_per_cpu:
+        problems.append(memory_per_cpu)
     if gpus > part.gpus:
         problems.append(f"hydra.launcher.gpus_per_node={gpus} (hardware.devices of a GPU profile, unless set) "
                         f"but its nodes have {part.gpus or 'no'} GPU(s)")

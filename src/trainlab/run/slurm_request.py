@@ -191,6 +191,7 @@ SBATCH_REFUSALS = (
     ("--time", ("timeout_min",)),
     ("memory", ("mem_gb", "mem_per_cpu", "mem_per_gpu")),
     ("--mem", ("mem_gb", "mem_per_cpu", "mem_per_gpu")),
+    ("cpu count", ("cpus_per_task", "tasks_per_node", "mem_gb", "mem_per_cpu")),  # memory over MaxMemPerCPU too
     ("node configuration", ("constraint", "cpus_per_task", "mem_gb", "gpus_per_node", "tasks_per_node", "nodes")),
     ("node count", ("nodes",)),
     ("node name", ("nodelist", "exclude")),
@@ -234,18 +235,26 @@ def sbatch_problem(params: dict[str, Any]) -> Optional[str]:
             return None
     if out.returncode == 0:
         return None
-    said = [line.strip() for line in (out.stderr + out.stdout).splitlines() if line.strip()]
-    reason = said[-1] if said else f"exit status {out.returncode}"
-    for prefix in ("sbatch: ", "error: ", "fatal: ", "allocation failure: ", "Batch job submission failed: "):
-        reason = reason.removeprefix(prefix)
-    reason = reason.rstrip(".")
-    if any(words in reason for words in CONTROLLER_SILENT):  # no answer about the job: no key to blame
+    said = (out.stderr + out.stdout).strip() or f"exit status {out.returncode}"
+    reason, culprit = sbatch_refusal(said, params)
+    if culprit is None:  # no answer about the job: no key to blame
         return (f"sbatch could not ask SLURM's controller about the job: {reason} (asked with sbatch --test-only; "
                 "nothing was submitted); start it again once the controller answers (squeue shows whether it does)")
-    keys = _refused_keys(reason, params)
-    culprit = (f"it comes from {' or '.join(keys)}: change or remove it" if keys
-               else "hydra.launcher.* keys become sbatch's options: fix the one it names")
     return f"sbatch refuses the job: {reason} (asked with sbatch --test-only; nothing was submitted); {culprit}"
+
+
+def sbatch_refusal(said: str, params: dict[str, Any]) -> tuple[str, Optional[str]]:
+    """sbatch's refusal ``said`` (its stderr) as (its last line, what to change: the keys behind any of its lines,
+    or the advice to fix the one it names); what to change is None when the controller did not answer."""
+    lines = [line.strip() for line in said.splitlines() if line.strip()] or ["no message"]
+    for prefix in ("sbatch: ", "error: ", "fatal: ", "allocation failure: ", "Batch job submission failed: "):
+        lines = [line.removeprefix(prefix) for line in lines]
+    reason = lines[-1].rstrip(".")
+    if any(words in reason for words in CONTROLLER_SILENT):
+        return reason, None
+    keys = _refused_keys(" ".join(lines), params)  # 'CPU count per node can not be satisfied' comes first
+    return reason, (f"it comes from {' or '.join(keys)}: change or remove it" if keys
+                    else "hydra.launcher.* keys become sbatch's options: fix the one it names")
 
 
 def targets_problem(config: DictConfig) -> Optional[str]:
