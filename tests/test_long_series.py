@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,17 @@ def test_integer_ids_and_pairs_of_columns_are_found_and_features_come_last(tmp_p
     twice = pd.concat([once, once.assign(sales=once.sales + 0.5)])  # rows would be left out as exported twice)
     with pytest.raises(UserError, match=r"has 120 duplicated time\(s\) .*; keep one row per time step"):
         source(write(tmp_path, twice)).load()
+
+
+def test_the_pick_a_refusal_advises_pastes_as_one_word_per_setting(tmp_path):
+    """A series column or value with a space (an export's 'Store ID', 'North store'): each setting of the fix is
+    one shell word (written bare, 'data.source.series=North store' was two)."""
+    frame = long_frame(stores=("North store", "South store")).rename(columns={"store": "Store ID"})
+    with pytest.raises(UserError) as refused:
+        source(write(tmp_path, frame)).load()
+    pick = re.search(r"pick one with (.*), or train one model on all with (.*)$", str(refused.value))
+    assert shlex.split(pick.group(1)) == ["data.source.series_column=Store ID", "data.source.series=North store"]
+    assert shlex.split(pick.group(2)) == ["data.source.series_column=Store ID"]
 
 
 # -- picking one series ---------------------------------------------------------------------------
