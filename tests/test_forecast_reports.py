@@ -111,6 +111,32 @@ def test_zero_targets_warn_once_naming_the_column(caplog):
     assert not [r for r in caplog.records if "zero target" in r.getMessage()]
 
 
+def test_the_scoring_warnings_name_the_rows_scored_and_predict_gets_none(caplog):
+    """evaluate.py split=all scores every row: its zero-target and dominating-value warnings said 'the validation
+    and test rows' (with the count of all 400). predict.py scores nothing and scales with the checkpoint's
+    statistics: it warned that MAPE would be meaningless, about rows it never scored."""
+    from tests.test_forecasting import Fixed
+    from trainlab.data.timeseries.module import TimeSeriesDataModule
+
+    y = 10 + np.sin(np.arange(400) / 3)
+    y[::7] = 0.0
+    y[20] = 1e6
+    for forecast in (False, True):
+        caplog.clear()
+        dm = TimeSeriesDataModule(Fixed(table_of(y)), window=8, target_inputs=True, ets_baseline=False)
+        dm.score_whole_file(forecast=forecast)
+        with caplog.at_level(logging.WARNING, logger="trainlab.data.timeseries.module"):
+            dm.load()
+        said = [r.getMessage() for r in caplog.records]
+        if forecast:
+            assert said == []
+            continue
+        zero = next(w for w in said if "zero target" in w)
+        dominating = next(w for w in said if "dominate the rows scored" in w)
+        assert "the rows scored (split=all: every row) of 'fixed' ('y' 58 of 400 zero)" in zero
+        assert "'y' 1e+06 at row 20" in dominating and not [w for w in said if "validation and test" in w]
+
+
 def data_warnings(y: np.ndarray, caplog) -> list[str]:
     """The warnings the data module logs for a one-column series ``y``."""
     caplog.clear()

@@ -144,10 +144,11 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
             self.table = replace(table, features=features, targets=targets)
             self._season = resolve_season(self.given_season, self.table, table.frequency,
                                           shortest_training(table, self._spans(table)), self.ets_baseline)
-            # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of them
+            # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of them;
+            # predict.py scores nothing and scales with the checkpoint's statistics: none of these apply there
             scored = np.arange(len(targets)) if self.whole_file else None
-            for warning in value_warnings(self.table, self._spans(self.table), self.training_rows(), self._season,
-                                          scored):
+            for warning in [] if self.forecasting else value_warnings(self.table, self._spans(self.table),
+                                                                      self.training_rows(), self._season, scored):
                 log.warning(warning)
         return self.table
 
