@@ -247,6 +247,27 @@ def test_zero_rmse_never_gives_inf_or_nan_ratios(model_rmse, naive_rmse):
     assert not np.isnan(ratio) and (ratio == 1.0 if model_rmse == naive_rmse == 0 else True)
 
 
+def test_a_naive_forecast_exact_up_to_rounding_is_exact():
+    """An hourly series a formula made (100 + 10 sin(2 pi t / 24)) repeats its day up to float64 rounding: the
+    seasonal naive scored rmse 5.9e-14 and the end line read 'seasonal naive 5.907e-14 | ... ->
+    25941042775384.81x WORSE than the seasonal naive' (09_dst_offsets.csv); it is exact, as a zero RMSE is."""
+    from tests.test_forecasting import Fixed
+    from trainlab.data.timeseries.module import TimeSeriesDataModule
+    from trainlab.data.timeseries.table import SeriesTable
+
+    y = 100 + 10 * np.sin(2 * np.pi * np.arange(480) / 24)
+    assert np.abs(y[24:] - y[:-24]).max() > 0  # not equal as floats
+    dm = TimeSeriesDataModule(Fixed(SeriesTable(np.zeros((480, 0)), y[:, None], [], ["y"], "formula", 24)),
+                              window=8, target_inputs=True, ets_baseline=False)
+    dm.setup("fit")
+    scores = dm.baseline_scores("test")
+    assert scores["seasonal_naive"]["rmse"] == 0.0 and scores["seasonal_naive"]["mase"] == 0.0
+    line, warning = comparison(1.5, scores)
+    assert line.endswith("WORSE than the seasonal naive, which is exact (rmse 0)") and warning is not None
+    near = forecast_scores(np.array([[[1e9 + 1.0]]]), np.array([[[1e9]]]), np.ones(1))
+    assert near["rmse"] == 1.0  # an error of 1 at 1e9 is an error (1e-9 of the value, far above rounding)
+
+
 def test_labels_name_the_split():
     scores = {"last_value": {"rmse": 2.0}, "seasonal_naive": {"rmse": 3.0}}
     line, warning = comparison(4.0, scores, "val")
