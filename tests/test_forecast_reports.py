@@ -345,6 +345,21 @@ def test_the_line_says_when_the_seasonal_naive_was_skipped():
         table_of(np.sin(np.arange(300) / 4)))).season_off
 
 
+def test_a_season_dropped_for_too_few_training_rows_is_named_not_set(caplog):
+    """30 daily rows (06_short.csv): the step's season 7 needs 24 training rows for ETS, the split has 22; the
+    end line said 'seasonal naive: no season length (set data.season_length)', which sets what is then refused,
+    and the warning did not say that without ETS the seasonal naive keeps it (two cycles: 14 rows)."""
+    y = np.sin(2 * np.pi * np.arange(30) / 7) + 0.1 * np.arange(30)
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.timeseries.seasons"):
+        dm = module(table_of(y, season=7), window=4, ets_baseline=True)
+    assert dm.season_length is None and "data.ets_baseline=false to keep it for the seasonal naive" in caplog.text
+    settings = RunSettings.of(SimpleNamespace(), dm)
+    line, warning = comparison(2.5, {"last_value": {"rmse": 2.0}}, settings=settings)
+    assert "| seasonal naive: none (season length 7 does not fit the training rows) ->" in line
+    assert NO_SEASON not in line and "data.season_length" not in warning
+    assert module(table_of(y, season=7), window=4).season_length == 7  # without ETS: two cycles fit
+
+
 def test_a_run_far_from_zero_reports_as_without_the_offset_and_evaluates_val(compose_cfg, run_train, tmp_path,
                                                                              caplog):
     """The trial's series: 500 daily rows of 1e9 + 1000 sin + noise, no time column (no season);

@@ -21,6 +21,8 @@ LABELS = {"last_value": "last value", "seasonal_naive": "seasonal naive", "ets":
 NAIVE = ("last_value", "seasonal_naive")
 NO_SEASON = "seasonal naive: no season length (set data.season_length)"
 SEASON_OFF = "seasonal naive: none (data.season_length=0)"
+# the source's season that the training rows are too short for: setting it would be refused
+SEASON_DROPPED = "seasonal naive: none (season length {} does not fit the training rows)"
 
 
 @dataclass
@@ -30,7 +32,8 @@ class RunSettings:
 
     window_scaling: model.window_scaling; target_inputs: data.target_inputs; window: data.window;
     season: the season length in use (None: none known); season_off: data.season_length=0 said there is
-    none; epochs_exhausted: every trainer.max_epochs ran without early stopping ending training."""
+    none; epochs_exhausted: every trainer.max_epochs ran without early stopping ending training; dropped: the
+    source's season, left out because the training rows are too few for it (warned when the data loaded)."""
 
     window_scaling: Optional[str] = None
     target_inputs: Optional[bool] = None
@@ -38,13 +41,14 @@ class RunSettings:
     season: Optional[int] = None
     epochs_exhausted: Optional[bool] = None
     season_off: bool = False
+    dropped: Optional[int] = None
 
     @classmethod
     def of(cls, pl_module: Any, datamodule: Any, epochs_exhausted: Optional[bool] = None) -> "RunSettings":
         scaling = getattr(getattr(pl_module, "scaler", None), "mode", None)
         return cls(scaling, getattr(datamodule, "target_inputs", None), getattr(datamodule, "window", None),
                    getattr(datamodule, "season_length", None), epochs_exhausted,
-                   getattr(datamodule, "given_season", None) == 0)
+                   getattr(datamodule, "given_season", None) == 0, getattr(datamodule, "dropped_season", None))
 
 
 def advice(settings: RunSettings) -> str:
@@ -57,7 +61,8 @@ def advice(settings: RunSettings) -> str:
     if settings.season and settings.window is not None and settings.window < 2 * settings.season:
         tips.append(f"data.window={2 * settings.season} or more (two cycles of season length {settings.season}; "
                     f"now {settings.window})")
-    if settings.season is None and settings.window is not None and not settings.season_off:  # a data module's
+    if settings.season is None and settings.window is not None and not settings.season_off \
+            and not settings.dropped:  # a data module's; a dropped season was refused if given, and said why
         tips.append("data.season_length, if the series has a cycle")
     if settings.epochs_exhausted:
         tips.append("more trainer.max_epochs (training ran them all without early stopping)")
@@ -91,8 +96,10 @@ def comparison(model_rmse: float, scores: dict[str, dict[str, float]], split: st
                settings: Optional[RunSettings] = None) -> tuple[str, Optional[str]]:
     """The one-line summary of ``split`` and, when a naive baseline beats the model, the warning."""
     parts = [f"{split} rmse {model_rmse:.4g}"] + [f"{LABELS.get(n, n)} {s['rmse']:.4g}" for n, s in scores.items()]
-    if "seasonal_naive" not in scores:  # skipped only when no season length is known, or 0 is given
-        parts.append(SEASON_OFF if settings is not None and settings.season_off else NO_SEASON)
+    if "seasonal_naive" not in scores:  # skipped only when no season length is in use, or 0 is given
+        dropped = settings.dropped if settings is not None else None
+        parts.append(SEASON_OFF if settings is not None and settings.season_off else
+                     SEASON_DROPPED.format(dropped) if dropped else NO_SEASON)
     naive = {n: s["rmse"] for n, s in scores.items() if n in NAIVE}
     best = min(naive, key=naive.get)
     verdict, lost = ratio_text(model_rmse, LABELS[best], naive[best])
