@@ -210,6 +210,12 @@ def test_gaps_and_baselines_are_per_series(tmp_path):
     assert np.allclose(truth - forecasts, 1.0)  # each series' own last value: a step of 1, never a jump of 1000
     scores = dm.baseline_scores("test")["last_value"]
     assert scores["rmse"] == pytest.approx(1.0) and scores["mase"] == pytest.approx(1.0)
+    # data.season_length=0: each series' line in report.json says so, as the overall one (it said 'set it')
+    from trainlab.evaluation.timeseries import series_scores
+
+    truth = dm.truth("test")
+    rows = series_scores(dm, "test", truth + 0.5, truth, dm.series_windows("test"))
+    assert all("| seasonal naive: none (data.season_length=0) ->" in row["test/comparison"] for row in rows.values())
 
 
 def test_the_per_series_ets_fits_are_announced_before_training_and_counted_while_they_run(tmp_path, caplog,
