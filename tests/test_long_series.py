@@ -340,10 +340,10 @@ def test_the_ets_fits_warnings_are_one_readable_line_per_text(monkeypatch, caplo
     with warnings.catch_warnings(record=True) as caught, \
             caplog.at_level("WARNING", logger=baselines.__name__):
         warnings.simplefilter("always")
-        baselines.ets_fits(pieces, None, None)
+        baselines.ets_fits(pieces, None, None, names=["store=A", "store=B", "store=C"])
     assert not caught, [str(w.message) for w in caught]
-    assert [r.getMessage() for r in caplog.records] == [
-        f"ETS baseline: statsmodels warned while fitting 2 of 3 series (ConvergenceWarning: {text})"]
+    assert [r.getMessage() for r in caplog.records] == [  # the series named (a line said '1 of 3 series' alone)
+        f"ETS baseline: statsmodels warned while fitting 2 of 3 series (store=A, store=B) (ConvergenceWarning: {text})"]
 
 
 def test_a_test_cut_short_fits_ets_only_for_the_series_it_scores(tmp_path, monkeypatch):
