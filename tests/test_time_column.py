@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -132,6 +133,16 @@ def test_the_fix_for_a_date_column_with_a_space_in_its_name_pastes_as_one_word(t
     fix = re.search(r"if it is the time, set (.*); else", str(refused.value)).group(1)
     assert shlex.split(fix) == ["data.source.time_column=Unnamed: 0"]
     assert len(TableFile(str(path), ["y"], time_column="Unnamed: 0").load().targets) == 30
+
+
+@pytest.mark.parametrize("name,fix", [("sales.xlsx", "save its sheet as CSV"), ("old.XLS", "save its sheet as CSV"),
+                                      ("export.txt", "reads once named .csv")])
+def test_a_spreadsheet_or_a_text_export_gets_what_to_save_it_as(tmp_path, name, fix):
+    """A workbook or a .txt export (Excel's 'Text (Tab delimited)') was refused with the list of formats alone."""
+    path = tmp_path / name
+    path.write_text("date\ty\n2021-01-01\t1\n")
+    with pytest.raises(UserError, match=rf"has suffix '{Path(name).suffix.lower()}'; readable files are .*; .*{fix}"):
+        files.read_frame(str(path), "data.source.path")
 
 
 def test_semicolons_decimal_commas_and_compressed_files_are_read(tmp_path):
