@@ -29,6 +29,7 @@ _SPREADSHEET = "; a spreadsheet's workbook is not read: save its sheet as CSV (o
 _SAVE_AS = {**dict.fromkeys((".xlsx", ".xlsm", ".xls", ".ods", ".numbers"), _SPREADSHEET),
             **dict.fromkeys((".txt", ".dat"), "; text separated by commas, semicolons, tabs or | reads once named .csv "
                                               "(tabs: also .tsv)")}
+SAVE_AS_SUFFIXES = tuple(_SAVE_AS)  # files users bring as data that are no table read here
 CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
 DATA_SUFFIXES = (*CSV_SUFFIXES, ".parquet", ".npy", *SUFFIXES)  # what read_frame reads (the astro tables' gzipped too)
 log = logging.getLogger(__name__)
