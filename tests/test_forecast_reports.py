@@ -268,6 +268,17 @@ def test_a_naive_forecast_exact_up_to_rounding_is_exact():
     assert near["rmse"] == 1.0  # an error of 1 at 1e9 is an error (1e-9 of the value, far above rounding)
 
 
+def test_a_near_tie_is_written_with_the_digits_that_tell_it_apart():
+    """A model one epoch in that echoes the last value (30_one_series.csv) ended '1.00x WORSE than the last value'
+    and 'THE MODEL LOSES ...: last value rmse 1.314 < model 1.314'."""
+    line, warning = comparison(1.31412, {"last_value": {"rmse": 1.31405}, "ets": {"rmse": 1.31410}})
+    assert line.startswith("test rmse 1.3141 | last value 1.314 | ETS 1.314 |")  # 1.31405 to 5 digits: 1.3140
+    assert "-> 1.0001x WORSE than the last value; ETS is 1.00002x better" in line
+    assert "last value rmse 1.314 < model 1.3141" in warning
+    assert comparison(1.5, {"last_value": {"rmse": 2.0}})[0] == "test rmse 1.5 | last value 2 | " \
+        f"{NO_SEASON} -> 1.33x better than the best naive"
+
+
 def test_labels_name_the_split():
     scores = {"last_value": {"rmse": 2.0}, "seasonal_naive": {"rmse": 3.0}}
     line, warning = comparison(4.0, scores, "val")

@@ -88,29 +88,48 @@ def ratio_text(model_rmse: float, best_label: str, best_rmse: float) -> tuple[st
         return f"WORSE than the {best_label}, which is exact (rmse 0)", True
     ratio = best_rmse / model_rmse
     if ratio >= 1:
-        return f"{ratio:.2f}x better than the best naive", False
-    return f"{1 / ratio:.2f}x WORSE than the {best_label}", True
+        return f"{_times(ratio)}x better than the best naive", False
+    return f"{_times(1 / ratio)}x WORSE than the {best_label}", True
+
+
+def _times(ratio: float) -> str:
+    """A ratio of RMSEs, with the digits that tell it from 1: '1.00x WORSE' read as a tie and made a loud warning
+    with equal numbers look wrong (a model one epoch in, echoing the last value: 1.314 against 1.314)."""
+    digits = 2
+    while f"{ratio:.{digits}f}" == f"{1:.{digits}f}" and digits < 8:
+        digits += 1
+    return f"{ratio:.{digits}f}"
+
+
+def _apart(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with four significant digits, or as many more as tell them apart (up to 10)."""
+    digits = 4
+    while f"{a:.{digits}g}" == f"{b:.{digits}g}" and a != b and digits < 10:
+        digits += 1
+    return f"{a:.{digits}g}", f"{b:.{digits}g}"
 
 
 def comparison(model_rmse: float, scores: dict[str, dict[str, float]], split: str = "test",
                settings: Optional[RunSettings] = None) -> tuple[str, Optional[str]]:
     """The one-line summary of ``split`` and, when a naive baseline beats the model, the warning."""
-    parts = [f"{split} rmse {model_rmse:.4g}"] + [f"{LABELS.get(n, n)} {s['rmse']:.4g}" for n, s in scores.items()]
+    naive = {n: s["rmse"] for n, s in scores.items() if n in NAIVE}
+    best = min(naive, key=naive.get)
+    model_text, best_text = _apart(model_rmse, naive[best])  # the numbers the verdict compares, told apart
+    parts = [f"{split} rmse {model_text}"] + [
+        f"{LABELS.get(n, n)} {best_text if n == best else format(s['rmse'], '.4g')}" for n, s in scores.items()]
     if "seasonal_naive" not in scores:  # skipped only when no season length is in use, or 0 is given
         dropped = settings.dropped if settings is not None else None
         parts.append(SEASON_OFF if settings is not None and settings.season_off else
                      SEASON_DROPPED.format(dropped) if dropped else NO_SEASON)
-    naive = {n: s["rmse"] for n, s in scores.items() if n in NAIVE}
-    best = min(naive, key=naive.get)
     verdict, lost = ratio_text(model_rmse, LABELS[best], naive[best])
     line = " | ".join(parts) + f" -> {verdict}"
     ets = scores.get("ets", {}).get("rmse")
     if ets is not None and model_rmse > ets:
-        line += f"; ETS is {model_rmse / ets:.2f}x better" if ets > 0 else "; ETS is exact (rmse 0)"
+        line += f"; ETS is {_times(model_rmse / ets)}x better" if ets > 0 else "; ETS is exact (rmse 0)"
     warning = None
     if lost:
-        warning = (f"THE MODEL LOSES TO THE NAIVE FORECAST: {LABELS[best]} rmse {naive[best]:.4g} < model "
-                   f"{model_rmse:.4g} on the same {split} windows; {advice(settings or RunSettings())}")
+        warning = (f"THE MODEL LOSES TO THE NAIVE FORECAST: {LABELS[best]} rmse {best_text} < model "
+                   f"{model_text} on the same {split} windows; {advice(settings or RunSettings())}")
     return line, warning
 
 
