@@ -119,13 +119,17 @@ def beyond_training(spans: Sequence[tuple[int, int, int, int]], targets: np.ndar
 def constant_splits(spans: Sequence[tuple[int, int, int, int]], targets: np.ndarray, names: Sequence[str],
                     where: str) -> Optional[str]:
     """The warning for targets that are constant over the validation or the test rows (of every series
-    together, as R2 pools them): R2 is undefined there, reported as NaN; None when none is."""
+    together, as R2 pools them): R2 is undefined there, reported as NaN; None when none is. Targets constant
+    in the training rows too are left to their refusal (the data module's check_fits): this warning came
+    first, about R2 of a run that never starts."""
     found = []
-    for i, split in ((1, "validation"), (2, "test")):
+    for i, split in ((0, "training"), (1, "validation"), (2, "test")):
         block = targets[np.concatenate([np.arange(span[i], span[i + 1]) for span in spans])]
-        if len(block):
-            flat = constant_columns(block, np.nanstd(block, axis=0))
-            found += [f"'{n}' in the {split} rows" for n, c in zip(names, flat) if c]
+        flat = constant_columns(block, np.nanstd(block, axis=0)) if len(block) else np.zeros(len(names), bool)
+        if i == 0:
+            refused = flat
+            continue
+        found += [f"'{n}' in the {split} rows" for n, c, r in zip(names, flat, refused) if c and not r]
     if not found:
         return None
     return (f"constant targets in {where}: {', '.join(found)}: R2 (1 - error / spread) is undefined there and "
