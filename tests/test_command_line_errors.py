@@ -334,7 +334,8 @@ def test_a_group_option_given_as_a_path_is_named_as_one(capsys, monkeypatch, tmp
         "packaged, sky, sky_folder, synthetic); for a series file: data=file data.source.path=my.csv (a star "
         "catalogue: data=catalogue, the same path key)")
     assert "for a folder of sky images: data=sky_folder" in line(f"data={tmp_path}/")
-    for name in ("stars.vot", "load.csv.gz", "stars.fits", "load.tsv"):  # every file data=file and catalogue read
+    # every file data=file and catalogue read, and those whose read says what to save them as
+    for name in ("stars.vot", "load.csv.gz", "stars.fits", "load.tsv", "sales.xlsx", "export.txt"):
         assert line(f"data={name}").startswith(f"error: data={name} gives the data's path, but data= chooses")
 
 

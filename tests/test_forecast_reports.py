@@ -111,6 +111,32 @@ def test_zero_targets_warn_once_naming_the_column(caplog):
     assert not [r for r in caplog.records if "zero target" in r.getMessage()]
 
 
+def test_the_scoring_warnings_name_the_rows_scored_and_predict_gets_none(caplog):
+    """evaluate.py split=all scores every row: its zero-target and dominating-value warnings said 'the validation
+    and test rows' (with the count of all 400). predict.py scores nothing and scales with the checkpoint's
+    statistics: it warned that MAPE would be meaningless, about rows it never scored."""
+    from tests.test_forecasting import Fixed
+    from trainlab.data.timeseries.module import TimeSeriesDataModule
+
+    y = 10 + np.sin(np.arange(400) / 3)
+    y[::7] = 0.0
+    y[20] = 1e6
+    for forecast in (False, True):
+        caplog.clear()
+        dm = TimeSeriesDataModule(Fixed(table_of(y)), window=8, target_inputs=True, ets_baseline=False)
+        dm.score_whole_file(forecast=forecast)
+        with caplog.at_level(logging.WARNING, logger="trainlab.data.timeseries.module"):
+            dm.load()
+        said = [r.getMessage() for r in caplog.records]
+        if forecast:
+            assert said == []
+            continue
+        zero = next(w for w in said if "zero target" in w)
+        dominating = next(w for w in said if "dominate the rows scored" in w)
+        assert "the rows scored (split=all: every row) of 'fixed' ('y' 58 of 400 zero)" in zero
+        assert "'y' 1e+06 at row 20" in dominating and not [w for w in said if "validation and test" in w]
+
+
 def data_warnings(y: np.ndarray, caplog) -> list[str]:
     """The warnings the data module logs for a one-column series ``y``."""
     caplog.clear()
@@ -202,9 +228,10 @@ def test_a_feature_with_one_value_in_every_training_row_is_named(caplog):
     assert "['f0'] of 'fixed'" in warning and "data.source.feature_columns" in warning
 
 
-def test_a_constant_target_is_refused_before_training():
-    with pytest.raises(UserError, match=r"'y'.*constant in the training split"):
+def test_a_constant_target_is_refused_before_training(caplog):
+    with caplog.at_level(logging.WARNING), pytest.raises(UserError, match=r"'y'.*constant in the training split"):
         module(table_of(np.full(300, 5.0)))
+    assert "R2" not in caplog.text  # a warning on R2 of the validation and test rows came first (05_const.csv)
     # constant in training only: still nothing to learn
     with pytest.raises(UserError, match="constant"):
         module(table_of(np.concatenate([np.full(250, 5.0), np.arange(50.0)])))
@@ -219,6 +246,38 @@ def test_zero_rmse_never_gives_inf_or_nan_ratios(model_rmse, naive_rmse):
     assert (warning is not None) == (model_rmse > naive_rmse)
     ratio = baseline_metrics(scores, model_rmse)["test/rmse_vs_best_naive"]
     assert not np.isnan(ratio) and (ratio == 1.0 if model_rmse == naive_rmse == 0 else True)
+
+
+def test_a_naive_forecast_exact_up_to_rounding_is_exact():
+    """An hourly series a formula made (100 + 10 sin(2 pi t / 24)) repeats its day up to float64 rounding: the
+    seasonal naive scored rmse 5.9e-14 and the end line read 'seasonal naive 5.907e-14 | ... ->
+    25941042775384.81x WORSE than the seasonal naive' (09_dst_offsets.csv); it is exact, as a zero RMSE is."""
+    from tests.test_forecasting import Fixed
+    from trainlab.data.timeseries.module import TimeSeriesDataModule
+    from trainlab.data.timeseries.table import SeriesTable
+
+    y = 100 + 10 * np.sin(2 * np.pi * np.arange(480) / 24)
+    assert np.abs(y[24:] - y[:-24]).max() > 0  # not equal as floats
+    dm = TimeSeriesDataModule(Fixed(SeriesTable(np.zeros((480, 0)), y[:, None], [], ["y"], "formula", 24)),
+                              window=8, target_inputs=True, ets_baseline=False)
+    dm.setup("fit")
+    scores = dm.baseline_scores("test")
+    assert scores["seasonal_naive"]["rmse"] == 0.0 and scores["seasonal_naive"]["mase"] == 0.0
+    line, warning = comparison(1.5, scores)
+    assert line.endswith("WORSE than the seasonal naive, which is exact (rmse 0)") and warning is not None
+    near = forecast_scores(np.array([[[1e9 + 1.0]]]), np.array([[[1e9]]]), np.ones(1))
+    assert near["rmse"] == 1.0  # an error of 1 at 1e9 is an error (1e-9 of the value, far above rounding)
+
+
+def test_a_near_tie_is_written_with_the_digits_that_tell_it_apart():
+    """A model one epoch in that echoes the last value (30_one_series.csv) ended '1.00x WORSE than the last value'
+    and 'THE MODEL LOSES ...: last value rmse 1.314 < model 1.314'."""
+    line, warning = comparison(1.31412, {"last_value": {"rmse": 1.31405}, "ets": {"rmse": 1.31410}})
+    assert line.startswith("test rmse 1.3141 | last value 1.314 | ETS 1.314 |")  # 1.31405 to 5 digits: 1.3140
+    assert "-> 1.0001x WORSE than the last value; ETS is 1.00002x better" in line
+    assert "last value rmse 1.314 < model 1.3141" in warning
+    assert comparison(1.5, {"last_value": {"rmse": 2.0}})[0] == "test rmse 1.5 | last value 2 | " \
+        f"{NO_SEASON} -> 1.33x better than the best naive"
 
 
 def test_labels_name_the_split():
@@ -296,6 +355,21 @@ def test_the_line_says_when_the_seasonal_naive_was_skipped():
     dm = module(table_of(np.sin(np.arange(300) / 4)), season_length=0)
     assert RunSettings.of(SimpleNamespace(), dm).season_off and not RunSettings.of(SimpleNamespace(), module(
         table_of(np.sin(np.arange(300) / 4)))).season_off
+
+
+def test_a_season_dropped_for_too_few_training_rows_is_named_not_set(caplog):
+    """30 daily rows (06_short.csv): the step's season 7 needs 24 training rows for ETS, the split has 22; the
+    end line said 'seasonal naive: no season length (set data.season_length)', which sets what is then refused,
+    and the warning did not say that without ETS the seasonal naive keeps it (two cycles: 14 rows)."""
+    y = np.sin(2 * np.pi * np.arange(30) / 7) + 0.1 * np.arange(30)
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.timeseries.seasons"):
+        dm = module(table_of(y, season=7), window=4, ets_baseline=True)
+    assert dm.season_length is None and "data.ets_baseline=false to keep it for the seasonal naive" in caplog.text
+    settings = RunSettings.of(SimpleNamespace(), dm)
+    line, warning = comparison(2.5, {"last_value": {"rmse": 2.0}}, settings=settings)
+    assert "| seasonal naive: none (season length 7 does not fit the training rows) ->" in line
+    assert NO_SEASON not in line and "data.season_length" not in warning
+    assert module(table_of(y, season=7), window=4).season_length == 7  # without ETS: two cycles fit
 
 
 def test_a_run_far_from_zero_reports_as_without_the_offset_and_evaluates_val(compose_cfg, run_train, tmp_path,

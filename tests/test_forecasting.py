@@ -4,6 +4,7 @@ multi-step outputs, the missing-value policy, classical baselines and the bad-in
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,21 @@ def test_ets_is_as_good_for_a_series_at_any_scale(unit, offset):
                                       - series[origins + 1]) ** 2)))
 
     assert rmse(unit * y + offset) / unit == pytest.approx(rmse(y), rel=1e-3)
+
+
+@pytest.mark.parametrize("value", [0.0, 7.0])
+def test_ets_of_training_rows_of_one_value_is_not_fit(value):
+    """A series constant in its training rows (a closed store's zero sales, a stuck sensor; one of several series
+    of a file): statsmodels' fit took 7.6 s to fail (ConvergenceWarning and nine 'divide by zero encountered in
+    log' warnings, logged by the run without the series' name); each forecast is now the last value, which is
+    the constant itself until the series moves."""
+    series = np.full((300, 1), value)
+    series[250:, 0] = value + 1
+    start = time.perf_counter()
+    [(states, phi)], said = ets.fit_columns(series, 210, 7)
+    assert said == [] and time.perf_counter() - start < 0.5
+    got = ets.ets_forecast(states, phi, np.array([209, 260]), np.array([1, 3]), 7)
+    assert np.array_equal(got, [[value, value], [value + 1, value + 1]])
 
 
 def test_baselines_are_scored_on_the_models_windows_and_cached(tmp_path):

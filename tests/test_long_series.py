@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,17 @@ def test_integer_ids_and_pairs_of_columns_are_found_and_features_come_last(tmp_p
     twice = pd.concat([once, once.assign(sales=once.sales + 0.5)])  # rows would be left out as exported twice)
     with pytest.raises(UserError, match=r"has 120 duplicated time\(s\) .*; keep one row per time step"):
         source(write(tmp_path, twice)).load()
+
+
+def test_the_pick_a_refusal_advises_pastes_as_one_word_per_setting(tmp_path):
+    """A series column or value with a space (an export's 'Store ID', 'North store'): each setting of the fix is
+    one shell word (written bare, 'data.source.series=North store' was two)."""
+    frame = long_frame(stores=("North store", "South store")).rename(columns={"store": "Store ID"})
+    with pytest.raises(UserError) as refused:
+        source(write(tmp_path, frame)).load()
+    pick = re.search(r"pick one with (.*), or train one model on all with (.*)$", str(refused.value))
+    assert shlex.split(pick.group(1)) == ["data.source.series_column=Store ID", "data.source.series=North store"]
+    assert shlex.split(pick.group(2)) == ["data.source.series_column=Store ID"]
 
 
 # -- picking one series ---------------------------------------------------------------------------
@@ -198,6 +210,12 @@ def test_gaps_and_baselines_are_per_series(tmp_path):
     assert np.allclose(truth - forecasts, 1.0)  # each series' own last value: a step of 1, never a jump of 1000
     scores = dm.baseline_scores("test")["last_value"]
     assert scores["rmse"] == pytest.approx(1.0) and scores["mase"] == pytest.approx(1.0)
+    # data.season_length=0: each series' line in report.json says so, as the overall one (it said 'set it')
+    from trainlab.evaluation.timeseries import series_scores
+
+    truth = dm.truth("test")
+    rows = series_scores(dm, "test", truth + 0.5, truth, dm.series_windows("test"))
+    assert all("| seasonal naive: none (data.season_length=0) ->" in row["test/comparison"] for row in rows.values())
 
 
 def test_the_per_series_ets_fits_are_announced_before_training_and_counted_while_they_run(tmp_path, caplog,
@@ -322,10 +340,10 @@ def test_the_ets_fits_warnings_are_one_readable_line_per_text(monkeypatch, caplo
     with warnings.catch_warnings(record=True) as caught, \
             caplog.at_level("WARNING", logger=baselines.__name__):
         warnings.simplefilter("always")
-        baselines.ets_fits(pieces, None, None)
+        baselines.ets_fits(pieces, None, None, names=["store=A", "store=B", "store=C"])
     assert not caught, [str(w.message) for w in caught]
-    assert [r.getMessage() for r in caplog.records] == [
-        f"ETS baseline: statsmodels warned while fitting 2 of 3 series (ConvergenceWarning: {text})"]
+    assert [r.getMessage() for r in caplog.records] == [  # the series named (a line said '1 of 3 series' alone)
+        f"ETS baseline: statsmodels warned while fitting 2 of 3 series (store=A, store=B) (ConvergenceWarning: {text})"]
 
 
 def test_a_test_cut_short_fits_ets_only_for_the_series_it_scores(tmp_path, monkeypatch):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -119,6 +121,28 @@ def test_a_date_column_not_named_as_the_time_column_is_pointed_out(tmp_path):
                                         r"time, set data.source.time_column=date; else leave it out of the inputs: "
                                         r"'data.source.feature_columns=\[\]'$"):
         TableFile(str(path), ["y"]).load()
+
+
+def test_the_fix_for_a_date_column_with_a_space_in_its_name_pastes_as_one_word(tmp_path):
+    """pandas' to_csv() with the dates as index writes a header without their name: the column reads as
+    'Unnamed: 0', and 'set data.source.time_column=Unnamed: 0' pasted into a shell was two words."""
+    path = tmp_path / "indexed.csv"
+    pd.DataFrame({"y": np.arange(30.0)}, index=pd.date_range("2021-01-01", periods=30)).to_csv(path)
+    with pytest.raises(UserError) as refused:
+        TableFile(str(path), ["y"]).load()
+    fix = re.search(r"if it is the time, set (.*); else", str(refused.value)).group(1)
+    assert shlex.split(fix) == ["data.source.time_column=Unnamed: 0"]
+    assert len(TableFile(str(path), ["y"], time_column="Unnamed: 0").load().targets) == 30
+
+
+@pytest.mark.parametrize("name,fix", [("sales.xlsx", "save its sheet as CSV"), ("old.XLS", "save its sheet as CSV"),
+                                      ("export.txt", "reads once named .csv")])
+def test_a_spreadsheet_or_a_text_export_gets_what_to_save_it_as(tmp_path, name, fix):
+    """A workbook or a .txt export (Excel's 'Text (Tab delimited)') was refused with the list of formats alone."""
+    path = tmp_path / name
+    path.write_text("date\ty\n2021-01-01\t1\n")
+    with pytest.raises(UserError, match=rf"has suffix '{Path(name).suffix.lower()}'; readable files are .*; .*{fix}"):
+        files.read_frame(str(path), "data.source.path")
 
 
 def test_semicolons_decimal_commas_and_compressed_files_are_read(tmp_path):

@@ -21,6 +21,8 @@ LABELS = {"last_value": "last value", "seasonal_naive": "seasonal naive", "ets":
 NAIVE = ("last_value", "seasonal_naive")
 NO_SEASON = "seasonal naive: no season length (set data.season_length)"
 SEASON_OFF = "seasonal naive: none (data.season_length=0)"
+# the source's season that the training rows are too short for: setting it would be refused
+SEASON_DROPPED = "seasonal naive: none (season length {} does not fit the training rows)"
 
 
 @dataclass
@@ -30,7 +32,8 @@ class RunSettings:
 
     window_scaling: model.window_scaling; target_inputs: data.target_inputs; window: data.window;
     season: the season length in use (None: none known); season_off: data.season_length=0 said there is
-    none; epochs_exhausted: every trainer.max_epochs ran without early stopping ending training."""
+    none; epochs_exhausted: every trainer.max_epochs ran without early stopping ending training; dropped: the
+    source's season, left out because the training rows are too few for it (warned when the data loaded)."""
 
     window_scaling: Optional[str] = None
     target_inputs: Optional[bool] = None
@@ -38,13 +41,14 @@ class RunSettings:
     season: Optional[int] = None
     epochs_exhausted: Optional[bool] = None
     season_off: bool = False
+    dropped: Optional[int] = None
 
     @classmethod
     def of(cls, pl_module: Any, datamodule: Any, epochs_exhausted: Optional[bool] = None) -> "RunSettings":
         scaling = getattr(getattr(pl_module, "scaler", None), "mode", None)
         return cls(scaling, getattr(datamodule, "target_inputs", None), getattr(datamodule, "window", None),
                    getattr(datamodule, "season_length", None), epochs_exhausted,
-                   getattr(datamodule, "given_season", None) == 0)
+                   getattr(datamodule, "given_season", None) == 0, getattr(datamodule, "dropped_season", None))
 
 
 def advice(settings: RunSettings) -> str:
@@ -57,7 +61,8 @@ def advice(settings: RunSettings) -> str:
     if settings.season and settings.window is not None and settings.window < 2 * settings.season:
         tips.append(f"data.window={2 * settings.season} or more (two cycles of season length {settings.season}; "
                     f"now {settings.window})")
-    if settings.season is None and settings.window is not None and not settings.season_off:  # a data module's
+    if settings.season is None and settings.window is not None and not settings.season_off \
+            and not settings.dropped:  # a data module's; a dropped season was refused if given, and said why
         tips.append("data.season_length, if the series has a cycle")
     if settings.epochs_exhausted:
         tips.append("more trainer.max_epochs (training ran them all without early stopping)")
@@ -83,27 +88,48 @@ def ratio_text(model_rmse: float, best_label: str, best_rmse: float) -> tuple[st
         return f"WORSE than the {best_label}, which is exact (rmse 0)", True
     ratio = best_rmse / model_rmse
     if ratio >= 1:
-        return f"{ratio:.2f}x better than the best naive", False
-    return f"{1 / ratio:.2f}x WORSE than the {best_label}", True
+        return f"{_times(ratio)}x better than the best naive", False
+    return f"{_times(1 / ratio)}x WORSE than the {best_label}", True
+
+
+def _times(ratio: float) -> str:
+    """A ratio of RMSEs, with the digits that tell it from 1: '1.00x WORSE' read as a tie and made a loud warning
+    with equal numbers look wrong (a model one epoch in, echoing the last value: 1.314 against 1.314)."""
+    digits = 2
+    while f"{ratio:.{digits}f}" == f"{1:.{digits}f}" and digits < 8:
+        digits += 1
+    return f"{ratio:.{digits}f}"
+
+
+def _apart(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with four significant digits, or as many more as tell them apart (up to 10)."""
+    digits = 4
+    while f"{a:.{digits}g}" == f"{b:.{digits}g}" and a != b and digits < 10:
+        digits += 1
+    return f"{a:.{digits}g}", f"{b:.{digits}g}"
 
 
 def comparison(model_rmse: float, scores: dict[str, dict[str, float]], split: str = "test",
                settings: Optional[RunSettings] = None) -> tuple[str, Optional[str]]:
     """The one-line summary of ``split`` and, when a naive baseline beats the model, the warning."""
-    parts = [f"{split} rmse {model_rmse:.4g}"] + [f"{LABELS.get(n, n)} {s['rmse']:.4g}" for n, s in scores.items()]
-    if "seasonal_naive" not in scores:  # skipped only when no season length is known, or 0 is given
-        parts.append(SEASON_OFF if settings is not None and settings.season_off else NO_SEASON)
     naive = {n: s["rmse"] for n, s in scores.items() if n in NAIVE}
     best = min(naive, key=naive.get)
+    model_text, best_text = _apart(model_rmse, naive[best])  # the numbers the verdict compares, told apart
+    parts = [f"{split} rmse {model_text}"] + [
+        f"{LABELS.get(n, n)} {best_text if n == best else format(s['rmse'], '.4g')}" for n, s in scores.items()]
+    if "seasonal_naive" not in scores:  # skipped only when no season length is in use, or 0 is given
+        dropped = settings.dropped if settings is not None else None
+        parts.append(SEASON_OFF if settings is not None and settings.season_off else
+                     SEASON_DROPPED.format(dropped) if dropped else NO_SEASON)
     verdict, lost = ratio_text(model_rmse, LABELS[best], naive[best])
     line = " | ".join(parts) + f" -> {verdict}"
     ets = scores.get("ets", {}).get("rmse")
     if ets is not None and model_rmse > ets:
-        line += f"; ETS is {model_rmse / ets:.2f}x better" if ets > 0 else "; ETS is exact (rmse 0)"
+        line += f"; ETS is {_times(model_rmse / ets)}x better" if ets > 0 else "; ETS is exact (rmse 0)"
     warning = None
     if lost:
-        warning = (f"THE MODEL LOSES TO THE NAIVE FORECAST: {LABELS[best]} rmse {naive[best]:.4g} < model "
-                   f"{model_rmse:.4g} on the same {split} windows; {advice(settings or RunSettings())}")
+        warning = (f"THE MODEL LOSES TO THE NAIVE FORECAST: {LABELS[best]} rmse {best_text} < model "
+                   f"{model_text} on the same {split} windows; {advice(settings or RunSettings())}")
     return line, warning
 
 

@@ -160,12 +160,14 @@ def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
     if not exc.missing_cfg_file:
         return None
     from trainlab.config.search_path import group_options, not_an_option, option_given_as_path
-    from trainlab.data.files import DATA_SUFFIXES
+    from trainlab.data.files import DATA_SUFFIXES, SAVE_AS_SUFFIXES
 
     for override in _parsed(argv):  # the override as typed: its group, and the path that Hydra split
         group, value = override.key_or_group, override.value()
+        # a workbook too (data=sales.xlsx): named as a path, whose read then says what to save it as
         if isinstance(value, str) and exc.missing_cfg_file == f"{group}/{value}" and (
-                re.search(r"[/\\]", value) or group == "data" and value.lower().endswith(DATA_SUFFIXES)):
+                re.search(r"[/\\]", value) or group == "data"
+                and value.lower().endswith((*DATA_SUFFIXES, *SAVE_AS_SUFFIXES))):
             return option_given_as_path(group, value)
     group, _, option = exc.missing_cfg_file.rpartition("/")
     if not group:

@@ -24,6 +24,12 @@ _READABLE = ".csv, .parquet, .npy, .ecsv, .vot or .fits"
 _READABLE_IN_FULL = (".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), "
                      ".parquet, .npy, or an astronomy archive's table: .ecsv, .vot (.votable, .xml) or .fits (.fit, "
                      ".fts), each also .gz")
+# what to do with files users bring that are no such table: the refusal listed the formats alone
+_SPREADSHEET = "; a spreadsheet's workbook is not read: save its sheet as CSV (or tab-delimited text, named .tsv)"
+_SAVE_AS = {**dict.fromkeys((".xlsx", ".xlsm", ".xls", ".ods", ".numbers"), _SPREADSHEET),
+            **dict.fromkeys((".txt", ".dat"), "; text separated by commas, semicolons, tabs or | reads once named .csv "
+                                              "(tabs: also .tsv)")}
+SAVE_AS_SUFFIXES = tuple(_SAVE_AS)  # files users bring as data that are no table read here
 CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
 DATA_SUFFIXES = (*CSV_SUFFIXES, ".parquet", ".npy", *SUFFIXES)  # what read_frame reads (the astro tables' gzipped too)
 log = logging.getLogger(__name__)
@@ -81,7 +87,8 @@ def read_frame(path: str, key: str):
         raise
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise unreadable(exc, path, key) or UserError(f"{key}: cannot read '{path}' as {suffix[1:]}: {exc}") from exc
-    raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE_IN_FULL}")
+    raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE_IN_FULL}"
+                    f"{_SAVE_AS.get(suffix, '')}")
 
 
 def _index_as_columns(frame, path: Path):

@@ -99,12 +99,15 @@ def series_scores(datamodule: Any, split: str, pred: np.ndarray, true: np.ndarra
     ``test/baseline_<name>_<metric>``, ``test/rmse_vs_best_naive``, ``test/comparison``), its MASE
     scaled by its own training rows; one warning names the series where a naive forecast wins."""
     forecasts = datamodule.baseline_forecasts(split)
+    # what the lines say of a seasonal naive left out (data.season_length=0, a season too long for the rows), as
+    # the overall line says it: each series' line said 'no season length (set data.season_length)'
+    settings = RunSettings.of(None, datamodule)
     rows, losing = {}, []
     for name, where, scale in series:
         own = forecast_scores(pred[where], true[where], scale)
         own["aaa"] = 1.0 - own["mape"]  # as the model logs it
         base = {b: forecast_scores(f[where], true[where], scale) for b, f in forecasts.items()}
-        line, lost = comparison(own["rmse"], base, split)
+        line, lost = comparison(own["rmse"], base, split, settings)  # lost: the warning, None when the model wins
         rows[name] = {"windows": len(where), **{f"{split}/{k}": v for k, v in own.items()},
                       **baseline_metrics(base, own["rmse"], split), f"{split}/comparison": line}
         if lost:

@@ -132,17 +132,19 @@ def cached_ets(series: np.ndarray, train_end: int, season: Optional[int],
     return ets_fits([(series, train_end)], season, cache_dir)[0]
 
 
+SHOWN = 3  # series named in a line on the fits' warnings before "..."
 PROGRESS_S = 30.0  # seconds between progress lines of the per-series ETS fits
 PARALLEL_AFTER_S = 10.0  # fits still to do beyond this many seconds go to worker processes (each starts in ~1-3 s)
 
 
 def ets_fits(pieces: Sequence[tuple[np.ndarray, int]], season: Optional[int], cache_dir: Optional[str],
-             processes: int = 1) -> list[list[tuple[np.ndarray, float]]]:
+             processes: int = 1, names: Sequence[str] = ()) -> list[list[tuple[np.ndarray, float]]]:
     """The ETS fits of each (series, training rows) in ``pieces`` (:func:`cached_ets`), the cache read
     and written here. Those not cached are fit here, one after the other, until the rest would take
     over ``PARALLEL_AFTER_S`` at the pace so far: then the rest is shared among up to ``processes``
     worker processes (the fits are independent; a worker's start costs the time of a hundred short
-    fits, so short jobs stay here). Progress every 30 s, and one line at the end (where they are cached)."""
+    fits, so short jobs stay here). Progress every 30 s, and one line at the end (where they are cached).
+    ``names``: each piece's series, for the lines on statsmodels' warnings to name the series that gave them."""
     for _, train_end in pieces:
         check_ets_rows(train_end, season)
     start = last = time.perf_counter()  # the cache's reads count too (2,000 files: seconds)
@@ -151,11 +153,11 @@ def ets_fits(pieces: Sequence[tuple[np.ndarray, int]], season: Optional[int], ca
     todo = [i for i, fit in enumerate(fits) if fit is None]
     fitting, workers = time.perf_counter(), 1
     done = iter(fit_columns(*pieces[i], season) for i in todo)
-    warned: dict[tuple[type, str], int] = {}  # (category, text) -> series whose fit gave it, in order
+    warned: dict[tuple[type, str], list[int]] = {}  # (category, text) -> the pieces whose fit gave it, in order
     for count, i in enumerate(todo, start=1):
         fit, caught = next(done)
         for said in dict.fromkeys(caught):
-            warned[said] = warned.get(said, 0) + 1
+            warned.setdefault(said, []).append(i)
         fits[i] = fit
         _store(paths[i], fit)
         now, rest = time.perf_counter(), todo[count:]
@@ -172,9 +174,12 @@ def ets_fits(pieces: Sequence[tuple[np.ndarray, int]], season: Optional[int], ca
         if rest and now - last >= PROGRESS_S:
             log.info("ETS baseline: %d of %d series fitted (%.0f s)", count, len(todo), now - start)
             last = now
-    for (category, text), series in warned.items():  # one line per text, where Python printed baselines.py's
-        log.warning("ETS baseline: statsmodels warned while fitting %s (%s: %s)",  # warn() and its source line
-                    f"{series} of {len(todo)} series" if len(todo) > 1 else "it", category.__name__, text)
+    for (category, text), which in warned.items():  # one line per text, where Python printed baselines.py's
+        # warn() and its source line; the series named (a closed store among open ones: which one gave it?)
+        named = f" ({', '.join(names[i] for i in which[:SHOWN])}{', ...' if len(which) > SHOWN else ''})" \
+            if len(names) == len(pieces) else ""
+        log.warning("ETS baseline: statsmodels warned while fitting %s (%s: %s)",
+                    f"{len(which)} of {len(todo)} series{named}" if len(todo) > 1 else "it", category.__name__, text)
     if pieces:  # one series too: where its fit is cached
         log.info("ETS baseline%s ready in %.1f s (%s)%s", f" of {len(pieces)} series" if len(pieces) > 1 else "",
                  time.perf_counter() - start,

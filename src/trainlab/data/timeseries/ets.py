@@ -25,6 +25,9 @@ import numpy as np
 # rows and did not converge, 288 took 100 s; heuristic, 0.8 s and 1.3 s for 168, as accurate on a sine with noise
 # (one timing each, by hand, on this 2-core machine with other work on it)
 LONG_SEASON = 52
+# training rows whose spread is within float64 rounding of their values are constant (data.module's ROUNDING; this
+# module stays free of torch, which data.module imports)
+CONSTANT = 1e-12
 
 
 def initialisation(season: Optional[int]) -> str:
@@ -39,11 +42,13 @@ def fit_ets_states(series: np.ndarray, train_end: int, season: Optional[int]) ->
     series standardised by its training rows, and the states are mapped back (an additive model is
     equivariant: level -> level * std + mean, trend and season -> * std): statsmodels' optimiser works
     in the data's units, and a series around 1e-9 got an ETS 10x worse than its seasonal naive, where
-    the same series around 1 got one better than it."""
+    the same series around 1 got one better than it. Training rows of one value are not fit
+    (:func:`_constant_states`)."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-    centre = float(np.mean(series[:train_end]))
-    spread = float(np.std(series[:train_end])) or 1.0
+    centre, spread = float(np.mean(series[:train_end])), float(np.std(series[:train_end]))
+    if spread <= CONSTANT * float(np.max(np.abs(series[:train_end]))):  # nothing to fit (all zeros too)
+        return _constant_states(np.asarray(series, dtype=np.float64)), 1.0
     series = (np.asarray(series, dtype=np.float64) - centre) / spread
 
     spec = dict(error="add", trend="add", damped_trend=True, seasonal="add" if season else None,
@@ -59,6 +64,17 @@ def fit_ets_states(series: np.ndarray, train_end: int, season: Optional[int]) ->
     states[:, 0] = states[:, 0] * spread + centre
     states[:, 1:] *= spread
     return states, float(params[list(model.param_names).index("damping_trend")])
+
+
+def _constant_states(series: np.ndarray) -> np.ndarray:
+    """The states of a series whose training rows hold one value (a store closed all year, a sensor stuck): its
+    likelihood is flat in every smoothing parameter, and statsmodels' fit took 7.6 s to fail to converge (ten
+    warnings, divide by zero in log) where a fit takes ~20 ms. Every ETS forecast of such rows is that value; the
+    states take each later row's value as the level (smoothing 1: trend and season stay 0), so a series that
+    starts to move after training is forecast by its last value, not by a flat line."""
+    states = np.zeros((len(series), 3))
+    states[:, 0] = series
+    return states
 
 
 def ets_forecast(states: np.ndarray, phi: float, origins: np.ndarray, offsets: np.ndarray,

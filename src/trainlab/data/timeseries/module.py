@@ -107,6 +107,7 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
         self.ets_baseline, self.baseline_cache = ets_baseline, baseline_cache
         self.table: Optional[SeriesTable] = None
         self._season: Optional[int] = None  # the season in use, resolved by load()
+        self.dropped_season: Optional[int] = None  # the source's, where it did not fit the training rows
         self.bad_rows: Optional[np.ndarray] = None  # rows still missing a value after the policy
         self.stats: dict[str, np.ndarray] = {}
         self.datasets: dict[str, WindowDataset] = {}
@@ -144,10 +145,14 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
             self.table = replace(table, features=features, targets=targets)
             self._season = resolve_season(self.given_season, self.table, table.frequency,
                                           shortest_training(table, self._spans(table)), self.ets_baseline)
-            # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of them
+            # the source's season, dropped for too few training rows (warned): the end line says so, not "set it"
+            self.dropped_season = table.season_length if self.given_season is None and self._season is None \
+                else None
+            # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of them;
+            # predict.py scores nothing and scales with the checkpoint's statistics: none of these apply there
             scored = np.arange(len(targets)) if self.whole_file else None
-            for warning in value_warnings(self.table, self._spans(self.table), self.training_rows(), self._season,
-                                          scored):
+            for warning in [] if self.forecasting else value_warnings(self.table, self._spans(self.table),
+                                                                      self.training_rows(), self._season, scored):
                 log.warning(warning)
         return self.table
 

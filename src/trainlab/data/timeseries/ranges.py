@@ -26,20 +26,21 @@ def value_warnings(table: SeriesTable, spans: Sequence[tuple[int, int, int, int]
                    season: Optional[int], scored: Optional[np.ndarray] = None) -> list[str]:
     """The warnings for a table whose series span ``spans`` ((first, train end, val end, end) rows), its
     ``training`` rows those of the first part of each, with ``season`` in use: targets at or across 0
-    where MAPE and AAA are reported (the ``scored`` rows; by default those after training's), a few
-    values that dominate the training scaling or the scored rows, later values beyond the training
-    range, constant validation or test targets."""
+    where MAPE and AAA are reported (the ``scored`` rows, evaluate.py split=all's every row; by default
+    those after training's), a few values that dominate the training scaling or the scored rows, later
+    values beyond the training range, constant validation or test targets."""
     later = scored if scored is not None else np.concatenate([np.arange(train_end, end)
                                                               for _, train_end, _, end in spans])
     # 0 is relative to the series' own steps (MASE's scale): a series around 1e-9 has no zeros
     scale = mase_scale([table.targets[first:train_end] for first, train_end, _, _ in spans], season)
     where = f"'{table.name}'"
-    found = (zero_target_warning(table.targets[later], table.target_names, f"the validation and test rows of {where}",
-                                 scale),
+    part = EFFECTS["evaluated"][0] if scored is None else "the rows scored (split=all: every row)"
+    found = (zero_target_warning(table.targets[later], table.target_names, f"{part} of {where}", scale),
              dominating_values(np.concatenate([table.features, table.targets], axis=1)[training],
                                [*table.feature_names, *table.target_names], training, where,
                                name_row=table.row_name),
-             dominating_values(table.targets[later], table.target_names, later, where, "evaluated", table.row_name),
+             dominating_values(table.targets[later], table.target_names, later, where, "evaluated", table.row_name,
+                               part),
              beyond_training(spans, table.targets, table.target_names, where),
              constant_splits(spans, table.targets, table.target_names, where))
     return [warning for warning in found if warning]
@@ -53,11 +54,13 @@ EFFECTS = {"training": ("the scaling fit on the training rows", "every other val
 
 
 def dominating_values(block: np.ndarray, names: Sequence[str], rows: np.ndarray, where: str,
-                      role: str = "training", name_row: Callable[[int], str] = "row {}".format) -> Optional[str]:
+                      role: str = "training", name_row: Callable[[int], str] = "row {}".format,
+                      part: Optional[str] = None) -> Optional[str]:
     """The warning for columns of (rows, columns) ``block`` (the table's ``rows``, NaN ignored) whose
     standard deviation is more than ten times what it is without their most extreme values (a tenth
-    of a per cent, at least one); ``role``: the rows' part (see EFFECTS); ``name_row``: how a table row
-    is named (:meth:`~trainlab.data.timeseries.table.SeriesTable.row_name`). None when there are none."""
+    of a per cent, at least one); ``role``: the rows' part (see EFFECTS), ``part`` naming them otherwise;
+    ``name_row``: how a table row is named (:meth:`~trainlab.data.timeseries.table.SeriesTable.row_name`).
+    None when there are none."""
     found = []
     for j, name in enumerate(names):
         column = block[:, j]
@@ -75,7 +78,8 @@ def dominating_values(block: np.ndarray, names: Sequence[str], rows: np.ndarray,
                          f"most extreme value(s), {without:.4g} without)")
     if not found:
         return None
-    part, effect = EFFECTS[role]
+    named, effect = EFFECTS[role]
+    part = part or named
     return (f"a few values dominate {part} of {where}: {'; '.join(found)}; {effect}: if such a value is an error, "
             "remove it (an empty cell is filled or skipped by data.missing)")
 
@@ -115,13 +119,17 @@ def beyond_training(spans: Sequence[tuple[int, int, int, int]], targets: np.ndar
 def constant_splits(spans: Sequence[tuple[int, int, int, int]], targets: np.ndarray, names: Sequence[str],
                     where: str) -> Optional[str]:
     """The warning for targets that are constant over the validation or the test rows (of every series
-    together, as R2 pools them): R2 is undefined there, reported as NaN; None when none is."""
+    together, as R2 pools them): R2 is undefined there, reported as NaN; None when none is. Targets constant
+    in the training rows too are left to their refusal (the data module's check_fits): this warning came
+    first, about R2 of a run that never starts."""
     found = []
-    for i, split in ((1, "validation"), (2, "test")):
+    for i, split in ((0, "training"), (1, "validation"), (2, "test")):
         block = targets[np.concatenate([np.arange(span[i], span[i + 1]) for span in spans])]
-        if len(block):
-            flat = constant_columns(block, np.nanstd(block, axis=0))
-            found += [f"'{n}' in the {split} rows" for n, c in zip(names, flat) if c]
+        flat = constant_columns(block, np.nanstd(block, axis=0)) if len(block) else np.zeros(len(names), bool)
+        if i == 0:
+            refused = flat
+            continue
+        found += [f"'{n}' in the {split} rows" for n, c, r in zip(names, flat, refused) if c and not r]
     if not found:
         return None
     return (f"constant targets in {where}: {', '.join(found)}: R2 (1 - error / spread) is undefined there and "

@@ -62,9 +62,12 @@ def resolve_season(given: Optional[int], table: SeriesTable, frequency: Optional
     train_end, where = shortest_training
     need = season_rows(season, ets_baseline)
     if train_end < need:
+        # two cycles are enough for the seasonal naive: without the ETS fit the season is kept
+        keep = (f", data.ets_baseline=false to keep it for the seasonal naive (two cycles, {2 * season} rows)"
+                if ets_baseline and train_end >= 2 * season else "")
         log.warning("season length %d, the source's own for %s, does not fit: it needs %d training rows%s, "
                     "the training split has %d; going on without a season (%s); give "
-                    "data.season_length=<steps> that fits, or 0 to say none", season, where, need,
-                    " for the ETS baseline" if ets_baseline else " (two cycles)", train_end, no_season)
+                    "data.season_length=<steps> that fits%s, or 0 to say none", season, where, need,
+                    " for the ETS baseline" if ets_baseline else " (two cycles)", train_end, no_season, keep)
         return None
     return season

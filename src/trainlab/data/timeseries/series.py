@@ -16,7 +16,7 @@ from typing import Any, Collection, Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.timeseries.values import require_columns
+from trainlab.data.timeseries.values import require_columns, typed_names
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,10 @@ def _repeats(columns: Any, times: Any) -> bool:
 def _describe(column: Any, name: str) -> str:
     counts = _counts(column)
     first = counts.index[0]
+    column = typed_names("data.source.series_column", [name], True)  # each one word to paste: 'Store ID'
     return (f"the file holds several series: column '{name}' holds {len(counts)} ({_values(counts)}); pick one "
-            f"with data.source.series_column={name} data.source.series={first}, or train one model on all with "
-            f"data.source.series_column={name}")
+            f"with {column} {typed_names('data.source.series', [first], True)}, or train one model on all with "
+            f"{column}")
 
 
 def _counts(column: Any) -> Any:

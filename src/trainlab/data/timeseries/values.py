@@ -121,8 +121,9 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
     if role == "feature":
         kept = [name for name in columns if name not in {name for name, _ in text}]
         fix = (f"{'' if dates else f'make {them} numbers in the file (a category: a 0/1 column per value) or '}"
-               f"leave {them} out of the inputs: {_typed('data.source.feature_columns', kept, False)}")
-    return f"{line}; if it is the time, set data.source.time_column={c}; else {fix}" if dates else f"{line}; {fix}"
+               f"leave {them} out of the inputs: {typed_names('data.source.feature_columns', kept, False)}")
+    time = typed_names("data.source.time_column", [c], True)
+    return f"{line}; if it is the time, set {time}; else {fix}" if dates else f"{line}; {fix}"
 
 
 def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool = False) -> None:
@@ -135,17 +136,20 @@ def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool 
         return
     named = f"{key} '{missing[0]}'" if one else f"{key}: {missing}"
     meant = [n if n in columns else next(iter(nearest(n, columns)), None) for n in names]
-    hint = f"; did you mean {_typed(key, meant, one)}?" if None not in meant else ""
+    hint = f"; did you mean {typed_names(key, meant, one)}?" if None not in meant else ""
     raise UserError(f"{named} not in '{path}'; its columns are {columns}{hint}")
 
 
-def _typed(key: str, names: list[str], one: bool) -> str:
-    """``key=<names>`` as typed in a shell: ``"data.source.target_columns=['Demand (MW)']"``."""
+def typed_names(key: str, names: list, one: bool) -> str:
+    """``key=<names>`` as typed in a shell, one word to paste: ``"data.source.target_columns=['Demand (MW)']"``,
+    ``'data.source.time_column=Unnamed: 0'`` (written bare, a shell split it into two words)."""
     import shlex
 
     from trainlab.config.spelling import quoted_text
 
-    word = f"{key}={quoted_text(names[0]) if one else '[' + ','.join(map(quoted_text, names)) + ']'}"
+    # a series named by a number (store 7) stays a number: the pick compares them as text
+    written = [quoted_text(name) if isinstance(name, str) else str(name) for name in names]
+    word = f"{key}={written[0] if one else '[' + ','.join(written) + ']'}"
     if "'" in word and not re.search(r"[\"$`\\!]", word):
         return f'"{word}"'  # the shell's quotes outside Hydra's single quotes
     return shlex.quote(word)  # '...=[temperature]': a shell may read [..] as a pattern of file names
@@ -253,7 +257,7 @@ def with_values(frame, columns: list[str], path: str, named: bool) -> list[str]:
     kept = [c for c in columns if c not in empty]
     if named:
         raise UserError(f"data.source.feature_columns names {empty}, which hold(s) no value in any row of '{path}'; "
-                        f"leave it out: {_typed('data.source.feature_columns', kept, False)}")
+                        f"leave it out: {typed_names('data.source.feature_columns', kept, False)}")
     log.info("column(s) %s of '%s' hold no value in any row (an empty column, or a separator at the end of every "
              "line): not used as features", empty, path)
     return kept

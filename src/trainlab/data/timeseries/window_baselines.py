@@ -43,15 +43,17 @@ class WindowBaselines:
             table = self.load()
             origins = (self.datasets[split].starts.numpy() + self.window - 1)[:windows]  # ascending, series after series
             offsets = self.horizon + np.arange(self.steps)
-            spans = list(zip(self._spans(table), self._per_series(origins)))
-            spans = [(span, part) for span, part in spans if part.stop > part.start] or spans[:1]
+            names = [str(name) for name, _ in table.series_rows or ()] or [table.name]
+            spans = list(zip(self._spans(table), self._per_series(origins), names))
+            spans = [(span, part, name) for span, part, name in spans if part.stop > part.start] or spans[:1]
             pieces = [(np.stack([fill_all(c) for c in table.targets[first:end].astype(np.float64).T], axis=1),
-                       train_end - first) for (first, train_end, _, end), _ in spans]
+                       train_end - first) for (first, train_end, _, end), _, _ in spans]
             # as many processes as the run has threads (hardware.num_threads): a sweep's slots share the cores
-            fits = baselines.ets_fits(pieces, self.season_length, self.baseline_cache, torch.get_num_threads()) \
+            fits = baselines.ets_fits(pieces, self.season_length, self.baseline_cache, torch.get_num_threads(),
+                                      [name for _, _, name in spans]) \
                 if self.ets_baseline else [None] * len(pieces)
             parts = [baselines.forecasts(series, train_end, origins[part] - first, offsets, self.season_length, fit)
-                     for ((first, _, _, _), part), (series, train_end), fit in zip(spans, pieces, fits)]
+                     for ((first, _, _, _), part, _), (series, train_end), fit in zip(spans, pieces, fits)]
             have = (windows, {name: np.concatenate([part[name] for part in parts]) for name in parts[0]})
             self._baselines[split] = have
         return {name: forecast[:windows] for name, forecast in have[1].items()}
