@@ -935,3 +935,40 @@ def test_a_job_killed_without_a_result_is_reported_at_once(slurm, tmp_path):
     assert code == 1 and time.monotonic() - killed < 60, stderr[-3000:]  # accounting is off: no sacct to wait for
     line = next((line for line in stderr.splitlines() if line.startswith(f"error: SLURM job {job_id} ended ")), None)
     assert line is not None and "without a result" in line, stderr[-3000:]
+
+
+@pytest.mark.slow  # starts a cluster of its own in a subprocess (~5 s)
+def test_a_killed_test_run_leaves_no_slurm_daemons_running(tmp_path):
+    """A test run killed (``timeout`` ran out, SIGKILL) runs no clean-up: its clusters' slurmctld, slurmd and
+    munged ran on for hours, two per killed pytest-xdist run."""
+    from trainlab.testing.slurm import missing_binaries
+
+    if missing_binaries():
+        skip_engine(f"no {', '.join(missing_binaries())} on this machine")
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom trainlab.testing.slurm import "
+                               "throwaway_slurm\nwith throwaway_slurm() as c:\n    print(c.conf, flush=True)\n"
+                               "    time.sleep(600)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    conf = holder.stdout.readline().strip()
+    assert conf, holder.stderr.read()[-2000:]
+    folder = str(Path(conf).parent)
+
+    def daemons() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and folder in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return found
+
+    try:
+        assert len(daemons()) >= 3  # munged, slurmctld, slurmd
+        holder.kill()
+        holder.wait()
+        wait_for("the daemons to end", lambda: not daemons(), timeout=30)
+    finally:
+        holder.kill()
+        for pid in daemons():  # what this test would otherwise leave running
+            os.kill(pid, signal.SIGKILL)

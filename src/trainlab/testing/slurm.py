@@ -172,7 +172,7 @@ def _start_munge(folder: Path, as_root: bool) -> subprocess.Popen:
          f"--key-file={key}", f"--pid-file={munge_dir}/munged.pid", f"--log-file={folder}/munged.log",
          f"--seed-file={munge_dir}/munged.seed"],
         user=user, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=_die_with_parent)
 
 
 def _conf_processes(conf: Path) -> list[int]:
@@ -197,6 +197,17 @@ def _become_subreaper() -> None:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _die_with_parent() -> None:
+    """In a daemon's child process before it runs: SIGTERM to it when the process that started it ends. A
+    test run killed (``timeout``, SIGKILL) ran no clean-up, and its clusters' daemons ran on for hours."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
@@ -261,7 +272,7 @@ def throwaway_slurm(cpus: Optional[int] = None, memory_mb: Optional[int] = None)
         daemons["munged"] = _start_munge(folder, as_root)
         _wait_for("munged did not open its socket", (folder / "munge" / "munge.socket").exists, daemons, folder)
         quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT,
-                 "start_new_session": True}
+                 "start_new_session": True, "preexec_fn": _die_with_parent}
         daemons["slurmctld"] = subprocess.Popen([_binary("slurmctld"), "-D", "-i", "-f", str(conf)], **quiet)
         daemons["slurmd"] = subprocess.Popen([_binary("slurmd"), "-D", "-f", str(conf)], **quiet)
 
