@@ -862,27 +862,59 @@ def test_a_stop_while_testing_says_to_test_the_run_not_to_resume_it(compose_cfg,
     assert summary["stopped_by"] == "max_epochs or max_steps" and "test" not in summary
 
 
-def test_a_signal_while_testing_in_a_job_names_the_test_to_run(compose_cfg, run_train):
-    """In a job of a multirun (a sweep's trial, a SLURM job): RunStopped says the test was cut short and its
-    command is evaluate.py's; a job the SLURM launcher does not requeue says so (a requeued one tests its run:
-    test_a_requeued_job_whose_training_had_ended_tests_its_run)."""
+def _stopped_job(run_train, cfg, stopper: pl.Callback, resume: str):
+    """A job of a multirun stopped by ``stopper``: its RunStopped, with the command a multirun sets, and the
+    launcher's line for it when not requeued (``finish_in_job``'s RunStopped)."""
     from hydra.core.utils import JobReturn, JobStatus
 
     from trainlab.run.preemption import RunStopped, stop_on_signals
     from trainlab.run.slurm import finish_in_job
 
-    cfg = compose_cfg([*TINY, "logger=none"])
-    run_dir = Path(cfg.paths.output_dir)
-    with pytest.raises(RunStopped) as stopped, stop_on_signals(str(run_dir), exits=False) as callbacks:
-        run_train(cfg, extra_callbacks=[_StopWhileTesting("SIGTERM"), *callbacks])
-    assert stopped.value.testing and str(stopped.value) == (
-        f"stopped by SIGTERM while testing (its training had ended); checkpoints and records are in {run_dir}")
-    stopped.value.resume = f"python evaluate.py ckpt_path={run_dir}"  # set in a multirun, from Hydra's config
+    with pytest.raises(RunStopped) as stopped, stop_on_signals(cfg.paths.output_dir, exits=False) as callbacks:
+        run_train(cfg, extra_callbacks=[stopper, *callbacks])
+    stopped.value.resume = resume  # set in a multirun, from Hydra's config
     ret = JobReturn()
     ret.status, ret._return_value = JobStatus.FAILED, stopped.value
-    with pytest.raises(RunStopped, match=r"while testing .*; not requeued \(hydra.launcher.requeue=timeout\); "
-                                         r"test it with: python evaluate.py "):
+    with pytest.raises(RunStopped) as told:
         finish_in_job(ret, requeue="timeout", handler=object())  # SIGTERM: requeued only with requeue=always
+    return stopped.value, str(told.value)
+
+
+def test_a_signal_while_testing_in_a_job_names_the_test_to_run(compose_cfg, run_train):
+    """In a job of a multirun (a sweep's trial, a SLURM job): RunStopped says the test was cut short and its
+    command is evaluate.py's; a job the SLURM launcher does not requeue says so (a requeued one tests its run:
+    test_a_requeued_job_whose_training_had_ended_tests_its_run)."""
+    cfg = compose_cfg([*TINY, "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    evaluate = f"python evaluate.py ckpt_path={run_dir}"
+    stopped, line = _stopped_job(run_train, cfg, _StopWhileTesting("SIGTERM"), evaluate)
+    assert stopped.testing and str(stopped) == (
+        f"stopped by SIGTERM while testing (its training had ended); checkpoints and records are in {run_dir}")
+    assert re.search(r"while testing .*; not requeued \(hydra.launcher.requeue=timeout\); test it with: python "
+                     r"evaluate.py ", line), line
+
+
+class _StopInSanityCheck(pl.Callback):
+    def __init__(self, how: str):
+        self.how = how
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        if trainer.sanity_checking:
+            if self.how == "Ctrl-C":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.Signals[self.how])
+
+
+def test_a_job_stopped_before_its_first_checkpoint_says_to_start_it_again(compose_cfg, run_train):
+    """A job of a multirun stopped in Lightning's sanity check said 'stopped by SIGTERM; checkpoints and records
+    are in <run>; not requeued ...; resume with: ... ckpt_path=<run>', a folder without a checkpoint."""
+    cfg = compose_cfg([*TINY, "logger=none"])
+    run_dir = Path(cfg.paths.output_dir)
+    stopped, line = _stopped_job(run_train, cfg, _StopInSanityCheck("SIGTERM"), "python train.py -m data.window=16")
+    assert stopped.restart
+    assert str(stopped) == f"stopped by SIGTERM before its first checkpoint; what it wrote is in {run_dir}"
+    assert re.search(r"before its first checkpoint; what it wrote is in .*; not requeued "
+                     r"\(hydra.launcher.requeue=timeout\); start it again with: python train.py ", line), line
 
 
 def test_ctrl_c_on_a_full_disk_is_still_ctrl_c(compose_cfg, run_train, monkeypatch, capsys, caplog):
@@ -982,17 +1014,6 @@ def test_sigterm_before_training_stops_at_once_and_says_there_is_nothing_to_resu
                            "nothing was run, so its run folder was removed. Start it again with: python "), line
     assert "ckpt_path=" not in line and not run_dir.exists()
     assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)  # handlers given back
-
-
-class _StopInSanityCheck(pl.Callback):
-    def __init__(self, how: str):
-        self.how = how
-
-    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
-        if trainer.sanity_checking:
-            if self.how == "Ctrl-C":
-                raise KeyboardInterrupt
-            os.kill(os.getpid(), signal.Signals[self.how])
 
 
 def test_a_ctrl_c_in_the_sanity_check_offers_no_resume_from_a_checkpoint_never_written(compose_cfg, run_train, capsys):

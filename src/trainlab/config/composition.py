@@ -156,8 +156,7 @@ def _say_stopped(stopped: Any) -> None:
     message alone, without that command, then its HYDRA_FULL_ERROR advice, and exited 1."""
     from trainlab.run.preemption import EXIT_SIGINT, EXIT_SIGTERM
 
-    go_on = f"; {'test it' if stopped.testing else 'resume'} with: {stopped.resume}" if stopped.resume else ""
-    print(f"error: {stopped}{go_on}", file=sys.stderr, flush=True)
+    print(f"error: {stopped}{stopped.go_on()}", file=sys.stderr, flush=True)
     sys.exit(EXIT_SIGINT if stopped.signal_name == "Ctrl-C" else EXIT_SIGTERM)
 
 

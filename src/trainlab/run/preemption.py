@@ -47,13 +47,22 @@ class RunStopped(KeepsItsState, CompactHydraException):
     Hydra reports it, in a multirun of the basic launcher, it prints the message, not a traceback.)"""
 
     def __init__(self, signal_name: str, epoch: Optional[int], run_dir: str, resume: Optional[str] = None,
-                 testing: bool = False):
+                 testing: bool = False, restart: bool = False):
         self.signal_name, self.epoch, self.run_dir = signal_name, epoch, run_dir
         self.resume = resume  # the command that resumes it (set in a multirun's job, while Hydra's config is at hand)
         self.testing = testing  # stopped while testing: training had ended, nothing to resume (test it instead)
-        where = " while testing (its training had ended)" if testing else \
-            f" during epoch {epoch}" if epoch is not None else ""
-        super().__init__(f"stopped by {signal_name}{where}; checkpoints and records are in {run_dir}")
+        self.restart = restart  # stopped before its first checkpoint: nothing to resume (start it again instead)
+        where = " while testing (its training had ended)" if testing else " before its first checkpoint" if restart \
+            else f" during epoch {epoch}" if epoch is not None else ""
+        held = "what it wrote is" if restart else "checkpoints and records are"
+        super().__init__(f"stopped by {signal_name}{where}; {held} in {run_dir}")
+
+    def go_on(self) -> str:
+        """``; resume with: <command>`` for the line that reports it (``test it``, ``start it again``); empty
+        where no command was set."""
+        if not self.resume:
+            return ""
+        return f"; {'test it' if self.testing else 'start it again' if self.restart else 'resume'} with: {self.resume}"
 
 
 def stop_reason(exception: BaseException) -> Optional[str]:
@@ -115,9 +124,11 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
         name = str(exc) if isinstance(exc, SignalStop) else "SIGTERM"
         ctrl_c = name == "SIGINT"  # a multi-process run stops on Ctrl-C as on a signal (StopOnSignal)
         name = "Ctrl-C" if ctrl_c else name
-        stopped = RunStopped(name, callback.epoch if callback.training else None, run_dir, testing=callback.testing)
+        restart = not callback.testing and not _resumable(run_dir)
+        stopped = RunStopped(name, callback.epoch if callback.training else None, run_dir, testing=callback.testing,
+                             restart=restart)
         if _in_multirun():  # for the launcher's line (trainlab.run.slurm): Hydra's config is gone by then
-            stopped.resume = _test_hint(run_dir) if callback.testing else resume_hint(run_dir)
+            stopped.resume = _test_hint(run_dir) if callback.testing else resume_hint(None if restart else run_dir)
         if _in_multirun() or not exits:
             raise stopped from None
         code = EXIT_SIGINT if ctrl_c else EXIT_SIGTERM
@@ -130,7 +141,7 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
 
                 wait_for_launcher()
             sys.exit(code)
-        if not _resumable(run_dir):
+        if restart:
             _say_start_again(name, callback.training, run_dir)
             sys.exit(code)
         print(f"error: {stopped}. Resume with: {resume_hint(run_dir)}", file=sys.stderr, flush=True)

@@ -326,18 +326,18 @@ def finish_in_job(ret: JobReturn, requeue: str, handler: Any) -> JobReturn:
     why = "its time limit was near" if time_limit else f"{stopped.signal_name} (preempted or cancelled)"
     wanted = requeue == "always" or (requeue == "timeout" and time_limit)
     # stopped while testing (training had ended): evaluate.py's command; a requeued attempt tests the run
-    resume = f"; {'test it' if stopped.testing else 'resume'} with: {stopped.resume}" if stopped.resume else ""
+    resume = stopped.go_on()
     if not wanted or handler is None:
         setting = "" if handler is None else f" (hydra.launcher.requeue={requeue})"
-        raise RunStopped(stopped.signal_name, stopped.epoch,
-                         f"{stopped.run_dir}; not requeued{setting}{resume}", testing=stopped.testing)
+        raise RunStopped(stopped.signal_name, stopped.epoch, f"{stopped.run_dir}; not requeued{setting}{resume}",
+                         testing=stopped.testing, restart=stopped.restart)
     from submitit.core.job_environment import _checkpoint
 
     countdown = handler._delayed._timeout_countdown - int(time_limit)
     if countdown < 0:
         raise RunStopped(stopped.signal_name, stopped.epoch,
                          f"{stopped.run_dir}; not requeued: time limit reached more often than "
-                         f"hydra.launcher.max_num_timeout allows{resume}")
+                         f"hydra.launcher.max_num_timeout allows{resume}", restart=stopped.restart)
     _checkpoint(handler._delayed, handler._job_paths.submitted_pickle, countdown)
     handler.env._requeue(countdown)
     print(f"{REQUEUED_LINE}{why}; the next attempt continues in {stopped.run_dir}", file=sys.stderr, flush=True)
