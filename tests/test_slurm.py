@@ -461,6 +461,21 @@ def test_the_counts_of_every_launcher_with_worker_processes_are_checked(compose_
     assert problem is None if expected is None else (problem or "").startswith(expected), problem
 
 
+@pytest.mark.parametrize("gpus,expected", [
+    (0, "hydra.launcher.gpus_per_node=1 but this machine has no GPU (CUDA_VISIBLE_DEVICES applies), and "
+        "submitit_local runs its jobs here: leave it out to train on the CPU"),
+    (1, None),
+])
+def test_gpus_submitit_local_cannot_give_are_refused(compose_cfg, monkeypatch, gpus, expected):
+    """On a machine without a GPU the jobs trained on the CPU, the setting ignored, exit 0."""
+    from trainlab.run.preflight import launcher_problem
+    from trainlab.search import gpu_slots
+
+    monkeypatch.setattr(gpu_slots, "visible_gpu_count", lambda: gpus)
+    cfg = compose_cfg(["hydra/launcher=submitit_local", "hydra.launcher.gpus_per_node=1"])
+    assert launcher_problem(cfg.hydra.launcher, cfg) == expected
+
+
 @pytest.mark.parametrize("override,expected", [
     ("hydra.launcher.timeout_min=1:00:00", "hydra.launcher.timeout_min is a number of minutes, not sbatch's time "
                                            "format: 1:00:00 is hydra.launcher.timeout_min=60"),

@@ -94,7 +94,7 @@ def launcher_problem(launcher: Optional[DictConfig], config: Optional[DictConfig
     """Why a SLURM launcher cannot submit from here, or None. With the whole ``config``, the request
     (resources from the hardware profile) is also checked against what ``sinfo`` reports."""
     target = str(launcher.get("_target_", "")) if launcher else ""
-    counts = counts_problem(launcher, target) if launcher else None
+    counts = (counts_problem(launcher, target) or local_gpus_problem(launcher, target)) if launcher else None
     if counts or not target.endswith("SlurmLauncher"):
         return counts
     ours = "requeue" in launcher  # src/hydra_plugins/trainlab_slurm_launcher
@@ -135,6 +135,21 @@ def counts_problem(launcher: DictConfig, target: str) -> Optional[str]:
     from trainlab.run.slurm_request import range_problem
 
     return range_problem(OmegaConf.to_container(launcher, resolve=True))
+
+
+def local_gpus_problem(launcher: DictConfig, target: str) -> Optional[str]:
+    """``gpus_per_node`` under ``submitit_local`` beyond the GPUs this machine has, or None: the jobs run here,
+    and without a GPU submitit gave them none and they trained on the CPU, the setting ignored (exit 0)."""
+    if not target.endswith("LocalLauncher") or not launcher.get("gpus_per_node"):
+        return None
+    from trainlab.search.gpu_slots import visible_gpu_count
+
+    asked, have = int(launcher.gpus_per_node), visible_gpu_count()
+    if asked <= have:
+        return None
+    return (f"hydra.launcher.gpus_per_node={asked} but this machine has {f'{have} GPU(s)' if have else 'no GPU'} "
+            f"(CUDA_VISIBLE_DEVICES applies), and submitit_local runs its jobs here: " +
+            ("leave it out to train on the CPU" if not have else f"ask at most hydra.launcher.gpus_per_node={have}"))
 
 
 def _no_gpu_asked_problem(launcher: DictConfig, config: DictConfig, name: str) -> Optional[str]:
