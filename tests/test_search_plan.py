@@ -1425,6 +1425,24 @@ def test_a_pruner_that_can_never_prune_is_said(compose_cfg, tmp_path, caplog):
     assert "never prunes" not in caplog.text
 
 
+@pytest.mark.parametrize("trials,message", [
+    ("[2,2]", "MedianPruner never prunes here: hydra.sweeper.pruner.n_startup_trials=3 trials run unpruned in each "
+              "stage (a study of its own), and hydra.sweeper.stage_trials=[2, 2]; lower n_startup_trials or raise "
+              "those stages' trials"),
+    ("[6,2]", "MedianPruner never prunes in stage 2: "),
+    ("[6,6]", None),
+])
+def test_a_staged_searchs_pruner_is_judged_by_its_stages_trials(compose_cfg, tmp_path, caplog, trials, message):
+    """Each stage is a study of its own, with its own start-up trials: 3 of them never pruned a stage of 2
+    trials, and the warning compared them with the 4 of the whole sweep (none), or said 'the sweep has 4'."""
+    cfg = compose_cfg(["hparams_search=staged", "hydra/sweeper/pruner=median", f"hydra.sweeper.stage_trials={trials}",
+                       "hydra.sweeper.pruner.n_startup_trials=3", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    told = [r.getMessage() for r in caplog.records if "never prunes" in r.getMessage()]
+    assert told == [] if message is None else len(told) == 1 and told[0].startswith(message), told
+
+
 @pytest.mark.parametrize("overrides,message", [
     (["trainer.max_epochs=-1"], "hydra.sweeper.pruner.max_resource=-1 (trainer.max_epochs=-1) must be a whole number of "
                                 "at least min_resource=1"),

@@ -85,9 +85,10 @@ def checks_per_trial(config: DictConfig) -> Optional[int]:
 
 
 def idle_pruner(pruner: Optional[Mapping[str, Any]], config: DictConfig, n_trials: int,
-                warm: bool = False) -> list[str]:
+                warm: bool = False, stage_trials: Optional[list[int]] = None) -> list[str]:
     """Why a pruner asked for can never stop a trial of this sweep: its warm-up outlasts every trial,
-    or its start-up trials are all the trials there are (``warm``: copied trials count among them)."""
+    or its start-up trials are all the trials there are (``warm``: copied trials count among them). A staged
+    search's stages (``stage_trials``) are studies of their own, each with its own start-up trials."""
     if not pruner:
         return []
     name, why = str(pruner.get("_target_", "")).rpartition(".")[2], []
@@ -97,7 +98,15 @@ def idle_pruner(pruner: Optional[Mapping[str, Any]], config: DictConfig, n_trial
         why.append(f"{name} never prunes here: hydra.sweeper.pruner.n_warmup_steps={warmup} is not below the {checks} "
                    f"validation check(s) a trial makes (trainer.max_epochs={checks}); lower n_warmup_steps")
     startup = pruner.get("n_startup_trials")
-    if isinstance(startup, int) and startup >= n_trials and not warm:
+    if not isinstance(startup, int) or warm:
+        return why
+    if stage_trials and startup >= min(stage_trials):
+        idle = [i + 1 for i, count in enumerate(stage_trials) if startup >= count]
+        where = "here" if len(idle) == len(stage_trials) else f"in stage {', '.join(map(str, idle))}"
+        why.append(f"{name} never prunes {where}: hydra.sweeper.pruner.n_startup_trials={startup} trials run unpruned "
+                   f"in each stage (a study of its own), and hydra.sweeper.stage_trials={list(stage_trials)}; lower "
+                   "n_startup_trials or raise those stages' trials")
+    elif not stage_trials and startup >= n_trials:
         why.append(f"{name} never prunes here: hydra.sweeper.pruner.n_startup_trials={startup} trials run unpruned, "
                    f"and the sweep has {n_trials}; lower n_startup_trials or raise hydra.sweeper.n_trials")
     return why

@@ -330,7 +330,9 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         pruner = None
     build_pruner(pruner)  # a bad pruner argument is found here, not in every job
     check_hyperband(pruner, config)
-    for warning in idle_pruner(pruner, config, int(conf["n_trials"]), warm=bool(conf.get("warm_start"))):
+    stage_trials = ([int(n) for n in conf.get("stage_trials") or [conf["n_trials"]] * len(conf["stages"])]
+                    if conf.get("stages") else None)
+    for warning in idle_pruner(pruner, config, int(conf["n_trials"]), bool(conf.get("warm_start")), stage_trials):
         log.warning(warning)
     if "optimized_metric" in config and (why := not_kept_by(str(config.optimized_metric), config.get("callbacks"))):
         log.warning("a trial's value is its %s at its last epoch, not its best, and its checkpoint (best_checkpoint, "
