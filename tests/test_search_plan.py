@@ -568,6 +568,7 @@ def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(
     assert results["objectives"] == ["objective", "fit_seconds"] and results["solutions"]
     text = report(sweep_dir)
     assert "Pareto front (" in text and (sweep_dir / "pareto_front.png").is_file()
+    assert "val/loss=" in text and "objective=" not in text  # the front's trials by the metric's name
     front = best_trials(search.study)
     chosen = pick(front, search.study.directions, {"within": 0.5, "then": 1})
     best_loss = min(t.values[0] for t in front)

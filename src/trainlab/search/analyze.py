@@ -110,10 +110,14 @@ def importance_bars(found: dict[str, float]) -> Any:
 
 
 def objective_names(sweep_dir: Path, study: optuna.Study) -> list[str]:
-    """The objectives' names from optimization_results.yaml (objective, fit_seconds, ...)."""
+    """The objectives' names from optimization_results.yaml (val/loss, fit_seconds, ...)."""
+    from trainlab.search import results as sweep_results
+
     results = sweep_dir / RESULTS_YAML
     info = (read_yaml(results, DAMAGED_RESULTS) or {}) if results.is_file() else {}
-    return list(info.get("objectives") or [f"objective {i}" for i in range(len(study.directions))])
+    if not info.get("objectives"):
+        return [f"objective {i}" for i in range(len(study.directions))]
+    return sweep_results.objective_names(info)
 
 
 def report(sweep_dir: Path, out_dir: Optional[Path] = None, save: bool = True) -> str:

@@ -23,6 +23,7 @@ import io
 import json
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
@@ -193,12 +194,18 @@ def warn_running(study: optuna.Study, sweep_dir: Path) -> None:
                     "wait for the sweep to end for its final best", sweep_dir, running)
 
 
+def objective_names(result: Mapping[str, Any]) -> list[str]:
+    """The names of a sweep's objectives, from its :func:`summary` (optimization_results.yaml): the trials' own
+    value under its metric's name (``val/loss``, stored as ``objective``), then the facts searched beside it."""
+    metric = result.get("metric") or "objective"
+    return [metric if name == "objective" else str(name) for name in result.get("objectives") or [metric]]
+
+
 def results_line(result: dict[str, Any], sweep_dir: Path) -> str:
     """The sweep's closing line, from its :func:`summary`: the best, the size of the Pareto front of a
     study with several objectives, or that no trial completed."""
     if result.get("solutions"):
-        names = ", ".join(result["metric"] if name == "objective" else name
-                          for name in result.get("objectives") or [result["metric"]])
+        names = ", ".join(objective_names(result))
         return (f"results in {sweep_dir}: {len(result['solutions'])} trial(s) on the Pareto front of "
                 f"({names}), no single best; make analyze SWEEP={sweep_dir} lists them")
     if result.get("best_trial") is None:
@@ -229,8 +236,7 @@ def next_steps(result: dict[str, Any], sweep_dir: Path) -> Optional[str]:
         return None
     sweep = shlex.quote(str(sweep_dir))
     if result.get("solutions"):  # a Pareto front: no importances, no single best (make analyze says so)
-        first = (result.get("objectives") or ["objective"])[0]
-        first = result.get("metric", first) if first == "objective" else first
+        first = objective_names(result)[0]
         return (f"next: make analyze SWEEP={sweep} (the Pareto front; analysis.txt), make refine SWEEP={sweep} "
                 f"EPOCHS=50 (one trial of the front trained longer: the one hydra.sweeper.pick names, else the best "
                 f"{first})")
