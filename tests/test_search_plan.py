@@ -564,6 +564,9 @@ def test_a_two_objective_search_writes_its_front_and_plot_and_picks_by_the_rule(
     sweep_dir = tmp_path / "sweep"
     # the closing line names the front, not a "best val/loss None with None"
     assert f"on the Pareto front of (val/loss, fit_seconds), no single best; make analyze SWEEP={sweep_dir}" in caplog.text
+    # each trial's line names both values, and counts the front (it read 'val/loss=18.1314,60 ... best 18.1314,60')
+    assert re.search(r"trial 0 complete after \d+ epochs, val/loss=[\d.]+, fit_seconds=\d+ \[.*\| 1/8 done "
+                     r"\(0 pruned\), 0 failed, 1 on the front", caplog.text), caplog.text
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert results["objectives"] == ["objective", "fit_seconds"] and results["solutions"]
     text = report(sweep_dir)

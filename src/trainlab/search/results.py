@@ -23,7 +23,7 @@ import io
 import json
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -40,22 +40,33 @@ from trainlab.search.trials import best_reported, best_trials, epochs_run, prune
 log = logging.getLogger(__name__)
 
 
-def progress_line(study: optuna.Study, n_trials: int, trial: FrozenTrial, metric: str) -> str:
-    """One line per finished trial: its fate, then the sweep's counts and the best so far."""
+def progress_line(study: optuna.Study, n_trials: int, trial: FrozenTrial, names: str | Sequence[str]) -> str:
+    """One line per finished trial: its fate, then the sweep's counts and the best so far (``names``: the
+    objectives', :func:`objective_names`; a study of several has a front, never one best)."""
+    names = [names] if isinstance(names, str) else list(names)
     trials = study.get_trials(deepcopy=False)
     states = Counter(t.state for t in trials if not is_surplus(t) and not is_copied(t))
     finished = states[TrialState.COMPLETE] + states[TrialState.PRUNED]
     if trial.state == TrialState.COMPLETE:
-        fate = f"complete after {epochs_run(trial)} epochs, {metric}={_values(trial)}"
+        fate = f"complete after {epochs_run(trial)} epochs, {_named(trial, names)}"
     elif trial.state == TrialState.PRUNED:
-        fate = f"PRUNED after {epochs_run(trial)} epochs, {metric}={_values(trial)}"
+        fate = f"PRUNED after {epochs_run(trial)} epochs, {_named(trial, names)}"
     else:
         fate = f"FAILED: {trial.user_attrs.get('fail_reason', 'unknown reason')}"
     best = best_trials(study)
-    best_text = f"best {_values(best[0])} (trial {best[0].number})" if len(best) == 1 else f"{len(best)} on the front"
+    best_text = f"{len(best)} on the front" if len(study.directions) > 1 else \
+        f"best {_values(best[0])} (trial {best[0].number})" if best else ""
     params = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
-    return (f"trial {trial.number} {fate} [{params}] | {finished}/{n_trials} done "
-            f"({states[TrialState.PRUNED]} pruned), {states[TrialState.FAIL]} failed, {best_text if best else 'no best yet'}")
+    return (f"trial {trial.number} {fate} [{params}] | {finished}/{n_trials} done ({states[TrialState.PRUNED]} "
+            f"pruned), {states[TrialState.FAIL]} failed, {best_text if best else 'no best yet'}")
+
+
+def _named(trial: FrozenTrial, names: Sequence[str]) -> str:
+    """``val/loss=0.5`` or, for several objectives, ``val/loss=0.5, fit_seconds=40``."""
+    values = trial.values or []
+    if len(names) != len(values) or len(names) == 1:
+        return f"{names[0]}={_values(trial)}"
+    return ", ".join(f"{name}={value:.6g}" for name, value in zip(names, values))
 
 
 def _short(value: Any) -> str:

@@ -40,7 +40,8 @@ from trainlab.config.errors import refuse
 from trainlab.run.durable import DiskFull, write_atomic
 from trainlab.search.handover import TrialFailed, TrialHandover, TrialOutOfSpace, build_pruner, sweep_process
 from trainlab.search.plan import SweepPlan
-from trainlab.search.results import next_steps, no_best, progress_line, results_line, write_results
+from trainlab.search.results import (next_steps, no_best, objective_names, progress_line, results_line,
+                                     write_results)
 from trainlab.search.sweep_folder import MULTIRUN_YAML, RUN_DIR, as_stored, study_folder
 from trainlab.search.shared import (ask_admitted, is_copied, out_of_space, queue_again, storage_file, taken, tell,
                                     trial_id)
@@ -224,7 +225,8 @@ class OptunaSearch:
             tell(self.study, trial, values if state == TrialState.COMPLETE else None, state)
         # outside the lock, so that the other slots are not kept waiting to ask their next trial (each
         # writer has its own temporary files; run() writes the final results once all slots are done)
-        log.info(progress_line(self.study, self.plan.n_trials, self._frozen(trial.number), self.plan.metric))
+        names = objective_names({"metric": self.plan.metric, "objectives": self.plan.objectives})
+        log.info(progress_line(self.study, self.plan.n_trials, self._frozen(trial.number), names))
         self._write_results()
 
     def _run_dir(self, number: int) -> Path:
