@@ -519,6 +519,10 @@ def test_a_baseline_that_wins_is_said_and_a_split_of_one_class_cautions_against_
     assert versus.line("GNN", 0.95).endswith("| majority class 0.970 -> majority class does as well or better")
     assert "->" not in versus.line("GNN", 0.98) and "->" not in versus.line("GNN", None)
     assert Baselines("val", "rmse", {"last value": 2.0}, higher_is_better=False).winner(1.5) is None
+    # a near tie with the best baseline is written with the decimals that tell them apart (it read GNN 0.850 |
+    # majority class 0.850, without a verdict, the model being ahead by 8e-4)
+    near = Baselines("test", "accuracy", {"features only": 0.8496, "majority class": 0.7})
+    assert near.line("GNN", 0.8504) == "test accuracy: GNN 0.8504 | features only 0.8496 | majority class 0.700"
 
     frame = SyntheticGaia(600, seed=5).frame()
     frame["label"] = np.where(np.arange(len(frame)) % 30 == 0, "member", "field")

@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 import lightning.pytorch as pl
 
+from trainlab.evaluation.baselines import apart
+
 log = logging.getLogger(__name__)
 
 LABELS = {"last_value": "last value", "seasonal_naive": "seasonal naive", "ets": "ETS"}
@@ -101,20 +103,12 @@ def _times(ratio: float) -> str:
     return f"{ratio:.{digits}f}"
 
 
-def _apart(a: float, b: float) -> tuple[str, str]:
-    """``a`` and ``b`` with four significant digits, or as many more as tell them apart (up to 10)."""
-    digits = 4
-    while f"{a:.{digits}g}" == f"{b:.{digits}g}" and a != b and digits < 10:
-        digits += 1
-    return f"{a:.{digits}g}", f"{b:.{digits}g}"
-
-
 def comparison(model_rmse: float, scores: dict[str, dict[str, float]], split: str = "test",
                settings: Optional[RunSettings] = None) -> tuple[str, Optional[str]]:
     """The one-line summary of ``split`` and, when a naive baseline beats the model, the warning."""
     naive = {n: s["rmse"] for n, s in scores.items() if n in NAIVE}
     best = min(naive, key=naive.get)
-    model_text, best_text = _apart(model_rmse, naive[best])  # the numbers the verdict compares, told apart
+    model_text, best_text = apart(model_rmse, naive[best])  # the numbers the verdict compares, told apart
     parts = [f"{split} rmse {model_text}"] + [
         f"{LABELS.get(n, n)} {best_text if n == best else format(s['rmse'], '.4g')}" for n, s in scores.items()]
     if "seasonal_naive" not in scores:  # skipped only when no season length is in use, or 0 is given

@@ -49,9 +49,14 @@ class Baselines:
         return f"{self.split}/{self.metric}"
 
     def line(self, model_name: str, model_score: Optional[float]) -> str:
-        """``test accuracy: GNN 0.918 | features only 0.850 | majority class 0.700``."""
-        shown = "n/a" if model_score is None else f"{model_score:.3f}"
-        parts = [f"{model_name} {shown}"] + [f"{name} {value:.3f}" for name, value in self.scores.items()]
+        """``test accuracy: GNN 0.918 | features only 0.850 | majority class 0.700``; the model and its best
+        baseline with as many more decimals as tell them apart (0.8504 against 0.8496 read 0.850 and 0.850)."""
+        shown = {name: f"{value:.3f}" for name, value in self.scores.items()}
+        model_text = "n/a" if model_score is None else f"{model_score:.3f}"
+        if model_score is not None and self.scores:
+            best = (max if self.higher_is_better else min)(self.scores, key=self.scores.get)
+            model_text, shown[best] = apart(model_score, self.scores[best], 3, "f")
+        parts = [f"{model_name} {model_text}"] + [f"{name} {text}" for name, text in shown.items()]
         line = f"{self.split} {self.metric}: " + " | ".join(parts)
         beaten = self.winner(model_score)
         return line if beaten is None else f"{line} -> {beaten} does as well or better"
@@ -76,6 +81,14 @@ class Baselines:
         """Logger keys: ``test/accuracy_baseline_features_only``."""
         return {f"{self.key}_baseline_{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}": float(value)
                 for name, value in self.scores.items()}
+
+
+def apart(a: float, b: float, digits: int = 4, kind: str = "g") -> tuple[str, str]:
+    """``a`` and ``b`` with ``digits`` (significant for ``g``, decimals for ``f``), or as many more as tell them
+    apart (up to 10): a near tie written as two equal numbers beside a verdict read as a mistake."""
+    while f"{a:.{digits}{kind}}" == f"{b:.{digits}{kind}}" and a != b and digits < 10:
+        digits += 1
+    return f"{a:.{digits}{kind}}", f"{b:.{digits}{kind}}"
 
 
 def baselines_of(datamodule: Any, split: str) -> Optional[Baselines]:
