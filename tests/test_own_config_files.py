@@ -34,7 +34,7 @@ FILES = {
                    "start any token (hidden_size: 8); YAML indents with spaces only: replace the tab(s) in the file "
                    "with spaces"),
     ("model=basetypo", "{root}/model/basetypo.yaml: its defaults name model/lstmm, which no config folder holds; did "
-                       "you mean lstm?; the model group's options: adam2, basetypo, brackets, cnn, defaultstext, gnn, lstm"),
+                       "you mean lstm? the model group's options: adam2, basetypo, brackets, cnn, defaultstext, gnn, lstm"),
     ("model=defaultstext", "{root}/model/defaultstext.yaml: its defaults must be a list (got str); write a list, "
                            "e.g. defaults: [lstm, _self_]"),
     ("experiment=nopackage", "{root}/experiment/nopackage.yaml is read into experiment.* (Hydra puts a file's settings "

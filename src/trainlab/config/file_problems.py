@@ -96,10 +96,11 @@ def file_problem(exc: BaseException, argv: list[str]) -> Optional[str]:
         if "/" not in name or any(a.lstrip("+~").startswith(f"{group}=") and option in a for a in argv):
             return None  # the primary config's list holds the command line's choices: the command line's refusal
         options = _options(group, argv) if group else []
-        hint = did_you_mean(option, options)
-        listed = f"; the {group} group's options: {', '.join(options)}" if options else ""
+        # punctuated as the command line's line for an option no folder holds (search_path.not_an_option)
+        listed = f"the {group} group's options: {', '.join(options)}" if options else ""
+        told = " ".join(part for part in (did_you_mean(option, options), listed) if part)
         return (f"{_file(name, argv)}: its defaults name {missing}, which no config folder holds"
-                f"{'; ' + hint if hint else ''}{listed}")
+                f"{'; ' + told if told else ''}")
     return None
 
 
