@@ -54,7 +54,7 @@ class Baselines:
         shown = {name: f"{value:.3f}" for name, value in self.scores.items()}
         model_text = "n/a" if model_score is None else f"{model_score:.3f}"
         if model_score is not None and self.scores:
-            best = (max if self.higher_is_better else min)(self.scores, key=self.scores.get)
+            best = self._best()
             model_text, shown[best] = apart(model_score, self.scores[best], 3, "f")
         parts = [f"{model_name} {model_text}"] + [f"{name} {text}" for name, text in shown.items()]
         line = f"{self.split} {self.metric}: " + " | ".join(parts)
@@ -66,10 +66,13 @@ class Baselines:
         no score)."""
         if model_score is None or not self.scores:
             return None
-        pick = max if self.higher_is_better else min
-        best = pick(self.scores, key=self.scores.get)
+        best = self._best()
         ties_or_wins = self.scores[best] >= model_score if self.higher_is_better else self.scores[best] <= model_score
         return best if ties_or_wins else None
+
+    def _best(self) -> str:
+        """The name of the best-scoring baseline (there is at least one)."""
+        return (max if self.higher_is_better else min)(self.scores, key=self.scores.get)
 
     def summary(self, model_name: str, model_score: Optional[float]) -> dict[str, Any]:
         """What training_summary.json and evaluate.py's report record."""
