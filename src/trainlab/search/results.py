@@ -54,11 +54,11 @@ def progress_line(study: optuna.Study, n_trials: int, trial: FrozenTrial, names:
     else:
         fate = f"FAILED: {trial.user_attrs.get('fail_reason', 'unknown reason')}"
     best = best_trials(study)
-    best_text = f"{len(best)} on the front" if len(study.directions) > 1 else \
-        f"best {_values(best[0])} (trial {best[0].number})" if best else ""
+    best_text = "no best yet" if not best else f"{len(best)} on the front" if len(study.directions) > 1 else \
+        f"best {_values(best[0])} (trial {best[0].number})"
     params = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
     return (f"trial {trial.number} {fate} [{params}] | {finished}/{n_trials} done ({states[TrialState.PRUNED]} "
-            f"pruned), {states[TrialState.FAIL]} failed, {best_text if best else 'no best yet'}")
+            f"pruned), {states[TrialState.FAIL]} failed, {best_text}")
 
 
 def _named(trial: FrozenTrial, names: Sequence[str]) -> str:
