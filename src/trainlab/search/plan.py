@@ -330,8 +330,11 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         pruner = None
     build_pruner(pruner)  # a bad pruner argument is found here, not in every job
     check_hyperband(pruner, config)
-    stage_trials = ([int(n) for n in conf.get("stage_trials") or [conf["n_trials"]] * len(conf["stages"])]
-                    if conf.get("stages") else None)
+    stage_trials = None
+    if conf.get("stages"):
+        from trainlab.search.stages import stage_counts
+
+        stage_trials = [int(n) for n in stage_counts(conf, conf["n_trials"])]
     for warning in idle_pruner(pruner, config, int(conf["n_trials"]), bool(conf.get("warm_start")), stage_trials):
         log.warning(warning)
     if "optimized_metric" in config and (why := not_kept_by(str(config.optimized_metric), config.get("callbacks"))):

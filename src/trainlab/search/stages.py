@@ -98,6 +98,11 @@ def check_stage_entries(stages: Any) -> None:
                             f"without /, or leave it out (stage{i + 1})")
 
 
+def stage_counts(conf: Mapping[str, Any], n_trials: int) -> list[int]:
+    """The trials of each of ``hydra.sweeper.stages``: ``stage_trials``, or ``n_trials`` each where null."""
+    return list(conf.get("stage_trials") or [n_trials] * len(conf["stages"]))
+
+
 def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: int,
                  fixed: Sequence[str] = ()) -> list[tuple[str, list[str], int]]:
     """(name, parameters, trials) per stage; every searched parameter in exactly one stage. A stage's key that
@@ -105,7 +110,7 @@ def stage_groups(conf: Mapping[str, Any], space_keys: Sequence[str], n_trials: i
     skipped. Both are logged."""
     check_stage_entries(conf["stages"])
     given = {f.split("=", 1)[0].lstrip("+~") for f in fixed}
-    counts = conf.get("stage_trials") or [n_trials] * len(conf["stages"])
+    counts = stage_counts(conf, n_trials)
     if len(counts) != len(conf["stages"]):
         raise UserError(f"hydra.sweeper.stage_trials has {len(counts)} entries for {len(conf['stages'])} stages; give "
                         "one count per stage (or null: hydra.sweeper.n_trials each)")
