@@ -190,26 +190,26 @@ def _conf_processes(conf: Path) -> list[int]:
     return found
 
 
-def _become_subreaper() -> None:
-    """Adopt orphaned descendants (slurmd daemonizes each ``slurmstepd``): where PID 1 does not reap,
-    as in containers, they would stay zombies; :func:`_reap_steps` reaps them."""
+def _prctl(option: int, value: int) -> None:
+    """Linux's prctl for this process (a no-op where there is none)."""
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _become_subreaper() -> None:
+    """Adopt orphaned descendants (slurmd daemonizes each ``slurmstepd``): where PID 1 does not reap,
+    as in containers, they would stay zombies; :func:`_reap_steps` reaps them."""
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
 def _die_with_parent() -> None:
     """In a daemon's child process before it runs: SIGTERM to it when the process that started it ends. A
     test run killed (``timeout``, SIGKILL) ran no clean-up, and its clusters' daemons ran on for hours."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _reap_steps() -> None:
