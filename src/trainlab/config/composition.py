@@ -113,7 +113,8 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
             return func()
         except Exception as exc:  # noqa: BLE001 - what is not described goes back to Hydra unchanged
             problem = start_problem(exc, argv, config_name)
-            if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1":
+            described = os.environ.get("HYDRA_FULL_ERROR") != "1"  # HYDRA_FULL_ERROR=1 asks for Hydra's traceback
+            if problem is None and described:
                 from trainlab.config.errors import unreadable
                 from trainlab.run.durable import DiskFull
 
@@ -122,21 +123,10 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
                 # permission: its traceback, exit 1
                 full = (None if _in_job(exc) else unreadable(exc, "", "a config file")) or DiskFull.of(exc)
                 problem = None if full is None else str(full)
-            status = getattr(exc, "exit_status", None)  # a launcher's one-line account of its jobs (trainlab.run.slurm)
-            if problem is None and status is not None and os.environ.get("HYDRA_FULL_ERROR") != "1":
-                print(f"error: {exc}", file=sys.stderr, flush=True)  # Hydra's advice would show only the launcher's frames
-                sys.exit(status)
-            from trainlab.run.submitit_jobs import lost_job_line  # submitit_local's and submitit_slurm's lost jobs
-
-            if problem is None and type(exc).__name__ == "RunStopped" and os.environ.get("HYDRA_FULL_ERROR") != "1":
-                _say_stopped(exc)  # a job of a multirun stopped by a signal, any launcher but slurm (which says it)
-            from trainlab.run.job_errors import worker_error_line  # a worker's job error, its traceback in its log
-
-            lost = lost_job_line(exc) if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1" else None
-            noted = worker_error_line(exc) if problem is None and os.environ.get("HYDRA_FULL_ERROR") != "1" else None
-            if lost is not None or noted is not None:
-                print(f"error: {lost[0] if lost else noted}", file=sys.stderr, flush=True)
-                sys.exit(lost[1] if lost else 1)
+            told = _launcher_line(exc) if problem is None and described else None
+            if told is not None:  # Hydra's advice would show only the launcher's frames
+                print(f"error: {told[0]}", file=sys.stderr, flush=True)
+                sys.exit(told[1])
             if problem is None:
                 return original(lambda: _raise(exc))
         from trainlab.config.errors import refuse
@@ -150,14 +140,24 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
         hydra_utils.run_and_report = original
 
 
-def _say_stopped(stopped: Any) -> None:
-    """A multirun's job stopped by a signal (trainlab.run.preemption.RunStopped, handed back by the launcher): its
-    line with the command that resumes it, and a signal's exit status, as a single run says it. Hydra printed the
-    message alone, without that command, then its HYDRA_FULL_ERROR advice, and exited 1."""
-    from trainlab.run.preemption import EXIT_SIGINT, EXIT_SIGTERM
+def _launcher_line(exc: BaseException) -> Optional[tuple[str, int]]:
+    """(one line, exit status) for a multirun's job that a launcher handed back, or None for any other error:
+    a launcher's own account of its jobs (``exit_status``: trainlab.run.slurm); a job stopped by a signal
+    (RunStopped, any launcher but slurm, which says it), with the command that resumes it and a signal's exit
+    status, where Hydra printed the message alone, then its HYDRA_FULL_ERROR advice, and exited 1; a job of
+    submitit_local or submitit_slurm without a result; a worker's job error, its traceback in its log."""
+    from trainlab.run.job_errors import worker_error_line
+    from trainlab.run.submitit_jobs import lost_job_line
 
-    print(f"error: {stopped}{stopped.go_on()}", file=sys.stderr, flush=True)
-    sys.exit(EXIT_SIGINT if stopped.signal_name == "Ctrl-C" else EXIT_SIGTERM)
+    status = getattr(exc, "exit_status", None)
+    if status is not None:
+        return str(exc), status
+    if type(exc).__name__ == "RunStopped":
+        from trainlab.run.preemption import EXIT_SIGINT, EXIT_SIGTERM
+
+        return f"{exc}{exc.go_on()}", EXIT_SIGINT if exc.signal_name == "Ctrl-C" else EXIT_SIGTERM
+    noted = worker_error_line(exc)
+    return lost_job_line(exc) or (None if noted is None else (noted, 1))
 
 
 def start_problem(exc: BaseException, argv: list[str], config_name: Optional[str]) -> Optional[str]:
