@@ -1,4 +1,5 @@
-"""Loggers of conf/logger: Lightning's TensorBoard and CSV loggers, and MLflow (``mlflow.py``).
+"""Loggers of conf/logger: TensorBoard (Lightning's, flushed less often: ``tensorboard.py``), Lightning's CSV
+logger, and MLflow (``mlflow.py``).
 
 :func:`build_loggers` instantiates the group and names each logger's run after the run itself
 (:func:`run_label`), so TensorBoard over all of outputs/ tells the runs apart.

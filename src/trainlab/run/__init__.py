@@ -9,7 +9,7 @@
 - ``folder``: the run folder's layout; ``root``: the repository root; ``checkpoint_io``: checkpoints safe
   against a kill mid-save; ``console``: what a run prints, and ``train.log``
 - ``preflight`` (before Hydra makes the folder) and ``checks`` (before the first step)
-- ``preemption``: a run stopped by a signal; ``profiling``: a cheap "no profiler"
+- ``preemption``: a run stopped by a signal; ``profiling``: a cheap "no profiler" and hook dispatch
 - ``repeatability``: what a run's seed repeats, said where it cannot promise bit for bit (a GPU run)
 - ``spawned``: the logging and hardware set-up a rank started as a fresh interpreter (``ddp_spawn``) repeats
 - ``ranks``: what the ranks of a multi-process run decide together (a stop on one is a stop on all)

@@ -178,13 +178,14 @@ def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Se
 
     from trainlab.run.checkpoint_io import AtomicCheckpointIO
     from trainlab.run.preemption import cluster_plugins
-    from trainlab.run.profiling import NoProfiler
+    from trainlab.run.profiling import NoProfiler, use_lean_dispatch
 
     route_lightning_logs()  # again: evaluate.py imports Lightning after prepare(), and its import adds a handler
     trainer = build(cfg.trainer, "trainer", callbacks=list(callbacks), logger=list(loggers) or False,
                     plugins=[AtomicCheckpointIO(), *cluster_plugins()], **overrides)
     if type(trainer.profiler) is PassThroughProfiler:  # none asked for: the same, minus its cost per hook
         trainer.profiler = NoProfiler()  # (set here: conf/trainer's profiler key takes a name, not an object)
+        use_lean_dispatch()  # and each hook goes only to the callbacks that have it
     return trainer
 
 
