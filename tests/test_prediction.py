@@ -351,6 +351,22 @@ def test_the_packaged_series_have_their_times_and_forecast_csv_continues_them(na
     assert PackagedSeries("tmy3_temperature").load().times is None  # a typical year: months of different years
 
 
+def test_predict_py_says_nothing_of_seasons_baselines_or_training_advice(runs, tmp_path):
+    """A newer file shorter than two days of the hourly sine (season 24) was forecast with 'season length 24 ... does
+    not fit: ... going on without a season (no seasonal naive baseline, MASE scaled by the one-step naive)', and a
+    feature constant in it with 'leave them out of data.source.feature_columns': predict.py scores nothing and
+    trains nothing."""
+    rows = pd.read_csv(sine_file(tmp_path / "sine.csv")).tail(30)
+    rows.to_csv(tmp_path / "newer.csv", index=False)
+    pd.DataFrame({"x": 1.0, "y": 10 + np.sin(np.arange(30) / 4)}).to_csv(tmp_path / "flat.csv", index=False)
+    logs = [(predict(runs["sine"], 2, tmp_path, f"+data.source.path={tmp_path / 'newer.csv'}").out_dir
+             / "predict.log").read_text()]
+    logs.append((predict(runs["xy"], 1, tmp_path, f"+data.source.path={tmp_path / 'flat.csv'}").out_dir
+                 / "predict.log").read_text())
+    assert all("data newer: 30 rows" in logs[0] and "forecast" in text for text in logs)
+    assert not [line for text in logs for line in text.splitlines() if "[WARNING]" in line or "season_length" in line]
+
+
 def test_a_file_too_short_for_one_window_is_refused_by_predict_py_in_its_words(runs, tmp_path):
     short = tmp_path / "short.csv"
     pd.read_csv(stores_file(tmp_path / "all.csv")).groupby("store").tail(12).to_csv(short, index=False)

@@ -143,11 +143,13 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
                 table.features, table.targets, [*table.feature_names, *table.target_names], f"data {table.name}",
                 self.missing, self.max_gap, spans, table.row_name)
             self.table = replace(table, features=features, targets=targets)
-            self._season = resolve_season(self.given_season, self.table, table.frequency,
-                                          shortest_training(table, self._spans(table)), self.ets_baseline)
+            # predict.py scores nothing: no season for baselines or MASE (their scale is the checkpoint's), no word on it
+            self._season = None if self.forecasting else resolve_season(
+                self.given_season, self.table, table.frequency, shortest_training(table, self._spans(table)),
+                self.ets_baseline)
             # the source's season, dropped for too few training rows (warned): the end line says so, not "set it"
             self.dropped_season = table.season_length if self.given_season is None and self._season is None \
-                else None
+                and not self.forecasting else None
             # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of them;
             # predict.py scores nothing and scales with the checkpoint's statistics: none of these apply there
             scored = np.arange(len(targets)) if self.whole_file else None
@@ -239,7 +241,7 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
                             "data.source.target_columns or give data whose target varies")
         self.stats["feature_mean"], self.stats["feature_std"], idle = mean_std(inputs[train])
         idle_names = [n for n, c in zip(self.input_names, idle) if c]
-        if idle_names:
+        if idle_names and self.advising:
             log.warning("feature column(s) %s of '%s' have one value in every training row: they carry no "
                         "information (left unscaled); leave them out of data.source.feature_columns", idle_names,
                         table.name)
