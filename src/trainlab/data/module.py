@@ -52,6 +52,11 @@ class SplitDataModule(pl.LightningDataModule):
         settings it was trained with. What concerns the scores or the forecast is still said."""
         self.advising = False
 
+    def score_notes(self) -> list[str]:
+        """How the test metrics are to be read where a setting fell back without the user's word (time series: MASE's
+        scale), for training_summary.json's and evaluate.py's report's ``notes``; none by default."""
+        return []
+
     def log_once(self, logger: logging.Logger, message: str, *args: Any) -> None:
         """``logger.info`` a line about the data unless this module has said it already: datasets rebuilt
         with a checkpoint's statistics (resume, evaluate: :meth:`_restore_stats`) hold the same items,
