@@ -529,3 +529,54 @@ def test_a_row_added_for_a_missing_time_step_is_named_so():
     assert table_of(np.zeros(5)).row_name(3) == "row 3"
     numbers = (grid([0, 1], np.array([1990, 1991])),)
     assert SeriesTable(np.zeros((2, 0)), np.zeros((2, 1)), [], ["y"], "t", times=numbers).row_name(1) == "time 1991"
+
+
+def test_a_mase_scale_that_fell_back_is_said_once_in_the_log_and_in_the_records(caplog, tmp_path):
+    """A quarterly series repeating its year exactly in training (seasonal naive exact: no error to scale by) had its
+    MASE scaled by 1, its MAE, and a season dropped for too few training rows the one-step naive's: neither reached
+    training_summary.json or evaluate.py's report, and the first not even the log."""
+    from trainlab.callbacks.records import RunRecords
+    from trainlab.evaluation.timeseries import notes
+
+    t = np.arange(80)
+    periodic = np.sin(2 * np.pi * t / 4) + (t >= 56) * 0.1 * t  # exact in the training rows, then a trend
+    with caplog.at_level(logging.WARNING):
+        dm = module(table_of(periodic, season=4))
+    exact = ("MASE of 'y' is its mean absolute error, not scaled (scale 1): the seasonal naive (lag 4) is exact on the "
+             "training rows, leaving no error to scale by")
+    assert dm.score_notes() == [exact] and [r.getMessage() for r in caplog.records if "MASE" in r.getMessage()] == [exact]
+    assert notes(dm, "test", dm.truth("test"), dm.truth("test"), ["y"])[0] == exact  # evaluate.py's report
+    state = dm.state_dict()
+    assert state["mase_notes"] == [exact]
+    other = module(table_of(np.sin(t / 3) + 0.05 * t, season=4))  # evaluate.py on other data: the checkpoint's scale
+    assert other.score_notes() == []
+    other.load_state_dict(state)
+    assert other.score_notes() == [exact]
+
+    caplog.clear()
+    y = np.sin(2 * np.pi * np.arange(30) / 7) + 0.1 * np.arange(30)
+    with caplog.at_level(logging.WARNING):
+        dropped = module(table_of(y, season=7), window=4, ets_baseline=True)
+    assert dropped.score_notes() == ["MASE is scaled by the one-step naive's errors, not by those of the seasonal naive "
+                                     "of season length 7 (the source's), which does not fit the training rows"]
+    assert len([r for r in caplog.records if "MASE" in r.getMessage()]) == 1  # the season's own warning says it
+
+    (tmp_path / "training_summary.json").write_text("{}")  # the test's records, as training wrote them
+    trainer = SimpleNamespace(callback_metrics={"test/mase": torch.tensor(0.5)}, is_global_zero=True, datamodule=dm,
+                              loggers=[])
+    RunRecords(str(tmp_path)).on_test_end(trainer, None)
+    written = json.loads((tmp_path / "training_summary.json").read_text())
+    assert written["test"] == {"test/mase": 0.5} and written["notes"] == [exact]
+
+
+def test_series_whose_own_mase_is_not_scaled_are_named():
+    """Several series pool their naive errors; one constant in its training rows has none of its own, and its
+    MASE among evaluate.py's per-series figures was its MAE without a word."""
+    from trainlab.data.timeseries.baselines import mase_notes
+
+    rows = np.arange(50.0)
+    blocks = [np.sin(rows / 3)[:, None], np.full((50, 1), 4.0), (rows / 7)[:, None]]
+    assert mase_notes(blocks, None, ["sales"], ["A", "B", "C"]) == [
+        "1 of 3 series (B) have no error of the one-step naive of their own in their training rows (too few rows, or "
+        "repeated exactly): their own MASE (evaluate.py's per-series figures) is their mean absolute error, not scaled"]
+    assert mase_notes(blocks[:1] + blocks[2:], None, ["sales"], ["A", "C"]) == []

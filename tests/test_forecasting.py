@@ -290,9 +290,13 @@ def test_tcn_trains_reports_its_baselines_and_its_checkpoint_evaluates(compose_c
                       "num_layers, kernel_size)"]
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("test rmse"))
     assert "| last value " in line and "| seasonal naive " in line and "| ETS " in line and " -> " in line
-    report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}"], config_name="eval"))
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}"], config_name="eval"))
     assert report["metrics"]["test/rmse"] == pytest.approx(metrics["test/rmse"], rel=1e-5)
     assert report["test/comparison"].startswith("test rmse")
+    # advice for training (shorten data.window) is not given again for the saved run: it was, by evaluate.py too
+    assert not [r for r in caplog.records if "receptive field" in r.getMessage()]
 
 
 # -- missing values --------------------------------------------------------------------------------

@@ -230,6 +230,12 @@ def test_predict_keys_are_those_of_its_config():
     # month ends from a month of 30 or 28 days on: they stay month ends (it was Aug 30, Sep 30, Oct 30)
     (["2020-04-30", "2020-05-31", "2020-06-30", "2020-07-31"], None, ["2020-08-31", "2020-09-30", "2020-10-31"]),
     (["2021-02-28", "2021-05-31", "2021-08-31", "2021-11-30"], None, ["2022-02-28", "2022-05-31", "2022-08-31"]),
+    # the last and first business days of months (pandas' BME, BMS) stay so: it was Sat 2020-05-30 and Sun 2020-05-31,
+    # Wed 2020-04-01 (the 1st of the first month), the 31st as month ends but of the first day's month
+    (["2020-01-31", "2020-02-28", "2020-03-31", "2020-04-30"], None, ["2020-05-29", "2020-06-30", "2020-07-31"]),
+    (["2019-12-31", "2020-03-31", "2020-06-30", "2020-09-30"], None, ["2020-12-31", "2021-03-31", "2021-06-30"]),
+    (["2020-06-01", "2020-07-01", "2020-08-03", "2020-09-01"], None, ["2020-10-01", "2020-11-02", "2020-12-01"]),
+    (["2023-03-31", "2023-06-30", "2023-09-29", "2023-12-29"], None, ["2024-03-29", "2024-06-28", "2024-09-30"]),
     (["2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09", "2024-01-10", "2024-01-11", "2024-01-12"], None,
      ["2024-01-15", "2024-01-16", "2024-01-17"]),  # business days: over the weekend
     ([1990, 1991, 1992, 1994], None, ["1995", "1996", "1997"]),  # years as numbers, one missing
@@ -343,6 +349,22 @@ def test_the_packaged_series_have_their_times_and_forecast_csv_continues_them(na
     made = list(after_end([grid], 2, None))
     assert [str(t.date()) if isinstance(t, pd.Timestamp) else t for t in made] == after
     assert PackagedSeries("tmy3_temperature").load().times is None  # a typical year: months of different years
+
+
+def test_predict_py_says_nothing_of_seasons_baselines_or_training_advice(runs, tmp_path):
+    """A newer file shorter than two days of the hourly sine (season 24) was forecast with 'season length 24 ... does
+    not fit: ... going on without a season (no seasonal naive baseline, MASE scaled by the one-step naive)', and a
+    feature constant in it with 'leave them out of data.source.feature_columns': predict.py scores nothing and
+    trains nothing."""
+    rows = pd.read_csv(sine_file(tmp_path / "sine.csv")).tail(30)
+    rows.to_csv(tmp_path / "newer.csv", index=False)
+    pd.DataFrame({"x": 1.0, "y": 10 + np.sin(np.arange(30) / 4)}).to_csv(tmp_path / "flat.csv", index=False)
+    logs = [(predict(runs["sine"], 2, tmp_path, f"+data.source.path={tmp_path / 'newer.csv'}").out_dir
+             / "predict.log").read_text()]
+    logs.append((predict(runs["xy"], 1, tmp_path, f"+data.source.path={tmp_path / 'flat.csv'}").out_dir
+                 / "predict.log").read_text())
+    assert all("data newer: 30 rows" in logs[0] and "forecast" in text for text in logs)
+    assert not [line for text in logs for line in text.splitlines() if "[WARNING]" in line or "season_length" in line]
 
 
 def test_a_file_too_short_for_one_window_is_refused_by_predict_py_in_its_words(runs, tmp_path):

@@ -214,3 +214,29 @@ def test_a_future_path_that_is_no_file_is_refused_naming_future(tmp_path, given,
     path = tmp_path / given
     with pytest.raises(UserError, match="^" + re.escape("future: " + said.format(path))):
         reader(str(path), object(), ["promo"]).load()
+
+
+@pytest.mark.parametrize("rows", [3, 4, 5])
+def test_a_few_business_days_after_a_business_day_series_are_read_on_its_step(tmp_path, rows):
+    """Rows from a Wednesday to a Friday read alone as days (the step 'D'), from a Wednesday to a Monday as days with
+    the weekend missing: either file was refused as 'steps by D, the data by B'. On the data's own step (or with a
+    weekend among them) they are consecutive business days."""
+    from trainlab.data.timeseries.module import TimeSeriesDataModule
+    from trainlab.data.timeseries.sources import TableFile
+    from trainlab.prediction.future import read_future
+
+    days = pd.bdate_range("2024-01-01", "2024-03-05")  # ends on a Tuesday
+    pd.DataFrame({"date": days, "x": np.arange(len(days)) % 3, "y": np.sin(np.arange(len(days)))}).to_csv(
+        tmp_path / "trading.csv", index=False)
+    after = pd.bdate_range("2024-03-06", periods=rows).strftime("%Y-%m-%d")  # Wednesday, Thursday, Friday, Monday ...
+    pd.DataFrame({"date": after, "x": [7.0, 8.0, 9.0, 10.0, 11.0][:rows]}).to_csv(tmp_path / "plan.csv", index=False)
+    data = TimeSeriesDataModule(TableFile(str(tmp_path / "trading.csv"), ["y"], time_column="date"), window=8,
+                                target_inputs=True, ets_baseline=False)
+    assert data.load().frequency == "B"
+    (values,) = read_future(str(tmp_path / "plan.csv"), data, 4)
+    assert values[:, 0].tolist() == [7.0, 8.0, 9.0]
+    gap = pd.bdate_range("2024-03-06", periods=4).strftime("%Y-%m-%d")[[0, 2, 3]]  # Wednesday, Friday, Monday
+    pd.DataFrame({"date": gap, "x": [7.0, 9.0, 10.0]}).to_csv(tmp_path / "gap.csv", index=False)
+    with pytest.raises(UserError, match=r"^future=.*gap.csv: x has no value at row 1, a time step missing from the "
+                                        r"file \(after 2024-03-06\)"):
+        read_future(str(tmp_path / "gap.csv"), data, 4)

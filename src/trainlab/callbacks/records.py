@@ -274,6 +274,9 @@ class RunRecords(pl.Callback):
         if trainer.is_global_zero and path.is_file():
             summary = read_json(path, "its test metrics are in the log; evaluate.py ckpt_path=<run> tests it again")
             summary["test"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+            notes = trainer.datamodule.score_notes() if hasattr(trainer.datamodule, "score_notes") else []
+            if notes:  # a scale that fell back (MASE's), said in the log when the data were read
+                summary["notes"] = notes
             self._add_baselines(trainer, pl_module, summary)
             write_json(path, summary)
 

@@ -44,6 +44,18 @@ class SplitDataModule(pl.LightningDataModule):
         self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
         self.set_loader_options(num_workers=0, pin_memory=False, persistent_workers=False, prefetch_factor=None)
         self._said: set[str] = set()
+        self.advising = True  # advice for a run still to train: off for a saved run's data (of_a_saved_run)
+
+    def of_a_saved_run(self) -> None:
+        """These are a saved run's data (evaluate.py, predict.py): advice for its training (a feature column to leave
+        out of data.source.feature_columns) is not repeated; the run's train.log holds it, and the model keeps the
+        settings it was trained with. What concerns the scores or the forecast is still said."""
+        self.advising = False
+
+    def score_notes(self) -> list[str]:
+        """How the test metrics are to be read where a setting fell back without the user's word (time series: MASE's
+        scale), for training_summary.json's and evaluate.py's report's ``notes``; none by default."""
+        return []
 
     def log_once(self, logger: logging.Logger, message: str, *args: Any) -> None:
         """``logger.info`` a line about the data unless this module has said it already: datasets rebuilt

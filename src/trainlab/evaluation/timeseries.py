@@ -71,11 +71,13 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path) -> dict[st
 
 
 def notes(datamodule: Any, split: str, pred: np.ndarray, true: np.ndarray, names: list[str]) -> list[str]:
-    """What the report's reader must know: targets at or across 0 in the evaluated windows (MAPE and
+    """What the report's reader must know: where MASE's scale is not the naive's own errors (the checkpoint's notes),
+    targets at or across 0 in the evaluated windows (MAPE and
     AAA meaningless), constant ones (R2 undefined) (both logged when the data loads), and forecasts below 0 of targets never below 0 in training
     (counts, demand), with the RMSE the forecasts would have clipped at 0."""
     flat_true = true.reshape(-1, true.shape[-1])
-    found = [zero_target_warning(flat_true, names, f"the {split} windows", datamodule.stats["mase_scale"])]
+    found = [*datamodule.score_notes(),  # MASE's scale as training fit it, where it fell back
+             zero_target_warning(flat_true, names, f"the {split} windows", datamodule.stats["mase_scale"])]
     flat = constant_columns(flat_true, flat_true.std(axis=0))
     found += [f"the {split} targets of '{n}' are constant: R2 is undefined there (NaN); read RMSE and MASE"
               for n, c in zip(names, flat) if c]

@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from trainlab.data.timeseries.times import Grid
+from trainlab.data.timeseries.times import MONTH_ANCHORS, Grid, month_anchors
 
 _CALENDAR = re.compile(r"(\d*)(MS|QS|YS)")
 _MONTHS = {"MS": 1, "QS": 3, "YS": 12}
@@ -37,6 +37,8 @@ def stepped(grid: Grid, offsets: np.ndarray) -> Any:
 
 def _steps(grids: Sequence[Grid], frequency: Optional[str], offsets: np.ndarray) -> np.ndarray:
     """Per (grid, offset) pair, the time ``offset`` steps after the grid's first row; grids of one step."""
+    import pandas as pd
+
     first = np.array([g.times[0] for g in grids])
     offsets = offsets - np.array([int(g.positions[0]) for g in grids])  # counted from the first row's place
     if not np.issubdtype(first.dtype, np.datetime64):  # plain numbers (a year, a step count)
@@ -52,9 +54,17 @@ def _steps(grids: Sequence[Grid], frequency: Optional[str], offsets: np.ndarray)
         start = first.astype("datetime64[M]") + offsets * int(monthly.group(1) or 1) * _MONTHS[monthly.group(2)]
         length = (start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")
         into = np.minimum(day - first.astype("datetime64[M]").astype("datetime64[D]"), length - DAY)
-        ends = {id(g): _month_ends(g) for g in grids}  # a series of month ends from Apr 30 goes on to Jan 31, not 30
-        into = np.where([ends[id(g)] for g in grids], length - DAY, into)
-        return start.astype("datetime64[D]") + into + clock
+        made = start.astype("datetime64[D]") + into
+        # month ends from Apr 30 go on to Jan 31, not 30; the last (first) business days of months to the next one's
+        own = {id(g): g for g in grids}
+        anchors = dict(zip(own, month_anchors([g.times for g in own.values()])))
+        anchor = np.array([anchors[id(g)] or "" for g in grids])
+        for alias in MONTH_ANCHORS:
+            rows = anchor == alias
+            if rows.any():  # the month's first day rolled onto the anchor by pandas' offset of that name
+                firsts = pd.DatetimeIndex(start[rows].astype("datetime64[D]").astype("datetime64[ns]"))
+                made[rows] = (firsts + pd.tseries.frequencies.to_offset(alias) * 0).to_numpy().astype("datetime64[D]")
+        return made + clock
     if frequency in HALF_MONTHS:  # the 1st and 15th (SMS), or the 15th and the month's last day (SME)
         months = first.astype("datetime64[M]")
         into = day - months.astype("datetime64[D]")
@@ -65,16 +75,7 @@ def _steps(grids: Sequence[Grid], frequency: Optional[str], offsets: np.ndarray)
         return np.where(halves % 2 == 1, later, start if frequency == "SMS" else start + 14) + clock
     if frequency == "B":
         return np.busday_offset(day, offsets, roll="forward") + clock
-    import pandas as pd
-
     return first + np.timedelta64(pd.Timedelta(pd.tseries.frequencies.to_offset(frequency)).value, "ns") * offsets
-
-
-def _month_ends(grid: Grid) -> bool:
-    """Whether every time of a grid on whole months falls on its month's last day (a series of month ends,
-    whatever day its first month ends on: Apr 30, Feb 28)."""
-    days = np.asarray(grid.times).astype("datetime64[D]")
-    return bool(len(days)) and bool(np.all((days + 1).astype("datetime64[M]") != days.astype("datetime64[M]")))
 
 
 def after_end(grids: Sequence[Optional[Grid]], horizon: int, zone: Optional[str]) -> Optional[Any]:

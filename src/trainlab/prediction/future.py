@@ -13,12 +13,15 @@ step, a gap or an empty cell among the rows read, too few rows, a value that is 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from functools import partial
 from typing import Any, Optional
 
 import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.sources import TableFile
+from trainlab.data.timeseries.table import name_row
 from trainlab.data.timeseries.values import numeric_columns
 
 log = logging.getLogger(__name__)
@@ -65,21 +68,23 @@ class FutureFile(TableFile):
 
     def _sorted(self, frame: Any, target_frame: Any, value: Any, reading: Any = None,
                 target_reading: Any = None) -> tuple[Any, Any, Any]:
-        """As the run's; a series of one or two rows, which has no step of its own (times.date_grid needs three),
-        keeps its times, read as the run's are, so that read_future checks them (they were fed without a look)."""
+        """As the run's; a series without a step of its own (one or two rows, too few for times.date_grid; times on
+        no regular step, such as a Wednesday, a Friday and a Monday) keeps its times, read as the run's are, so that
+        read_future checks them on the data's step (they were fed as consecutive rows without a look)."""
         raw = frame[self.time_column] if self.time_column in frame.columns else None
         frame, target_frame, grid = super()._sorted(frame, target_frame, value, reading, target_reading)
-        if grid is not None or raw is None or not 0 < len(raw) < 3:
+        if grid is not None or raw is None or not len(raw):
             return frame, target_frame, grid
-        return frame, target_frame, _few_times(raw.reset_index(drop=True), self, reading)
+        return frame, target_frame, _stepless_times(raw.reset_index(drop=True), self, reading)
 
     def _trimmed(self, frame: Any, target_frame: Any, grid: Any, value: Any) -> tuple[Any, Any, Any]:
         return frame, target_frame, grid  # empty rows at either end are refused by read_future, not left out
 
 
-def _few_times(raw: Any, source: TableFile, reading: Any) -> Any:
-    """The times of a series too short for a step (one or two rows), as sort_by_time reads a longer one's (naive
-    UTC under a zone, clock times otherwise), in a Grid without a step; None for numbers."""
+def _stepless_times(raw: Any, source: TableFile, reading: Any) -> Any:
+    """The times of a series without a step of its own (one or two rows, or times on no regular step), as
+    sort_by_time reads a stepped one's (naive UTC under a zone, clock times otherwise), in a Grid without a step;
+    None for numbers."""
     from functools import partial
 
     from trainlab.data.timeseries.dates import parse_dates
@@ -142,22 +147,28 @@ def read_future(path: str, data: Any, horizon: int) -> list[np.ndarray]:
         where = f"series {name}" if name is not None else "the file"  # what starts, steps, lacks a value
         grid = table.times[i] if table.times is not None else None
         theirs_grid = future.times[j] if future.times is not None else None
+        values, row_name = future.targets[first:end], lambda row, first=first: future.row_name(first + row)
         if grid is not None and grid.times is not None and theirs_grid is not None and theirs_grid.times is not None:
+            placed = _on_the_datas_step(grid, theirs_grid, values, need)
+            if placed is not None:  # a few rows whose own step reads otherwise (a Thursday to a Tuesday: 'D')
+                values, theirs_grid = placed
+                row_name = partial(name_row, times=(theirs_grid,),
+                                   series_rows=None if name is None else [(name, len(values))])
             if theirs_grid.frequency and grid.frequency and theirs_grid.frequency != grid.frequency:
                 raise UserError(f"future={path}: {where} steps by {theirs_grid.frequency}, the data by "
                                 f"{grid.frequency}; give its rows on the data's step")
             expected = stepped(grid, [int(grid.positions[-1]) + 1])[0]
             if theirs_grid.frequency is None and grid.frequency is not None and theirs_grid.times[0] == expected:
                 ahead = stepped(grid, int(grid.positions[-1]) + 1 + np.arange(len(theirs_grid.times)))
-                if not np.array_equal(np.asarray(ahead), np.asarray(theirs_grid.times)):  # one or two rows, a gap
-                    raise UserError(f"future={path}: {where} holds {', '.join(map(str, theirs_grid.written))}, not "
+                if not np.array_equal(np.asarray(ahead), np.asarray(theirs_grid.times)):  # a gap, an other step
+                    shown = [str(w) for w in theirs_grid.written[:4]] + ["..."] * (len(theirs_grid.written) > 4)
+                    raise UserError(f"future={path}: {where} holds {', '.join(shown)}, not "
                                     f"consecutive steps of the data's {grid.step}; give its rows one step apart")
             if theirs_grid.times[0] != expected:
                 next_time = _as_written(after_end([grid], 1, zone).iloc[0])
                 raise UserError(f"future={path}: {where} starts at {theirs_grid.written[0]}, but the data"
                                 f"{f' of {name}' if name is not None else ''} end at {grid.written[-1]}: its first "
                                 f"row is the step after the data's last, {next_time}; give the rows from there on")
-        values = future.targets[first:end]
         if len(values) < need:
             ahead = f" and data.horizon={data.horizon} row(s) ahead" if data.horizon > 1 else ""
             of = f" of series {name}" if name is not None else ""
@@ -168,11 +179,37 @@ def read_future(path: str, data: Any, horizon: int) -> list[np.ndarray]:
         empty = np.argwhere(np.isnan(values[:need]))
         if len(empty):
             row, column = (int(k) for k in empty[0])
-            raise UserError(f"future={path}: {names[column]} has no value at {future.row_name(first + row)}, one of "
+            raise UserError(f"future={path}: {names[column]} has no value at {row_name(row)}, one of "
                             f"the {need} row(s) after the data's end that horizon={horizon} reads; fill it (a missing "
                             "time step: add its row)")
         out.append(values[:need].astype(np.float64))
     return out
+
+
+def _on_the_datas_step(grid: Any, theirs: Any, values: np.ndarray, need: int) -> Optional[tuple[np.ndarray, Any]]:
+    """(values, grid) of a future file's series laid on the data's own step after its end, where that step explains
+    its times with no more missing steps than the file's own reading (three business days from a Wednesday to a
+    Friday read alone as days: 'D'), or the file's times have no step of their own (a Wednesday, a Friday and a
+    Monday: a missing step then); None where the file's own reading is the data's, or explains them better (every
+    other day: 2D, refused), or a time lies between the data's steps."""
+    from trainlab.prediction.calendar import stepped
+
+    if grid.frequency is None or theirs.frequency == grid.frequency or (theirs.frequency is None
+                                                                        and len(theirs.times) < 3):
+        return None  # one or two rows: read_future checks that they are consecutive
+    ahead = np.asarray(stepped(grid, int(grid.positions[-1]) + 1 + np.arange(len(theirs.times) + need)))
+    times = np.asarray(theirs.times)
+    read = times <= ahead[-1]  # later rows are not read
+    slots = np.searchsorted(ahead, times[read])
+    if not read.any() or not np.array_equal(ahead[slots], times[read]):
+        return None
+    if theirs.frequency is not None and \
+            int(slots[-1]) + 1 - len(slots) > int(theirs.positions[-1]) + 1 - len(theirs.positions):
+        return None
+    placed = np.full((int(slots[-1]) + 1, values.shape[1]), np.nan)
+    placed[slots] = values[np.asarray(theirs.positions)[read]]
+    return placed, replace(theirs, positions=slots.astype(np.int64), written=theirs.written[read], times=times[read],
+                           frequency=grid.frequency)
 
 
 def _series_names(table: Any) -> list[Optional[str]]:

@@ -124,6 +124,7 @@ def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any) -> 
                                sampler=run_data.batches.sampler, num_hops=run_data.batches.num_hops,
                                max_nodes_per_graph=run_data.batches.max_nodes_per_graph, seed=run_data.seed)
     data.loader_kwargs = run_data.loader_kwargs
+    data.of_a_saved_run()
     data.load_state_dict(state)  # before the graph: its features are filled and scaled with these
     data.setup("test")
     model = build_task_module(run_cfg, data)

@@ -97,12 +97,14 @@ def bind_data_dims(net: DictConfig, dims: dict[str, int], key: str = "model.net"
 
 def build_net(cfg: DictConfig, datamodule: Any) -> Any:
     """The plain nn.Module of ``cfg.model.net``, sized by the data; a window longer than the net's
-    ``receptive_field`` (convolutional nets state theirs) is logged once."""
+    ``receptive_field`` (convolutional nets state theirs) is logged once, and tiles smaller than its downsampling:
+    advice for a run still to train, not repeated for a saved run's data (evaluate.py, predict.py)."""
     from torch import nn
 
     net = build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, datamodule.dims))
-    check_receptive_field(net, getattr(datamodule, "window", None))
-    check_downsampling(net, getattr(datamodule, "tile_shape", None))
+    if getattr(datamodule, "advising", True):
+        check_receptive_field(net, getattr(datamodule, "window", None))
+        check_downsampling(net, getattr(datamodule, "tile_shape", None))
     return net
 
 
@@ -364,6 +366,7 @@ def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, giv
                         f"another it would be {task} on a task it was not trained for; {script} keeps it: leave "
                         "the override out, or train a run with it")
     datamodule = build_data(run_cfg)
+    datamodule.of_a_saved_run()
     if whole_file:
         if not hasattr(datamodule, "score_whole_file"):
             raise UserError(f"split=all scores every window of a series file; this is a {datamodule.family} run, "

@@ -205,7 +205,7 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
         block = self.raw_features[train_mask].astype(np.float64)
         std = block.std(axis=0)
         constant = constant_columns(block, std)  # a flux in erg/s/cm^2 ~ 1e-12 is not constant
-        if constant.any():
+        if constant.any() and self.advising:
             log.warning("feature(s) %s have one value on every training star: they carry no information (left "
                         "unscaled)", [n for n, c in zip(self.feature_names, constant) if c])
         self.stats = {"feature_mean": block.mean(axis=0), "feature_std": np.where(constant, 1.0, std)}

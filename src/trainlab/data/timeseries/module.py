@@ -108,6 +108,7 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
         self.table: Optional[SeriesTable] = None
         self._season: Optional[int] = None  # the season in use, resolved by load()
         self.dropped_season: Optional[int] = None  # the source's, where it did not fit the training rows
+        self.mase_notes: list[str] = []  # where MASE's scale is not the naive's own (baselines.mase_notes); saved
         self.bad_rows: Optional[np.ndarray] = None  # rows still missing a value after the policy
         self.stats: dict[str, np.ndarray] = {}
         self.datasets: dict[str, WindowDataset] = {}
@@ -143,11 +144,13 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
                 table.features, table.targets, [*table.feature_names, *table.target_names], f"data {table.name}",
                 self.missing, self.max_gap, spans, table.row_name)
             self.table = replace(table, features=features, targets=targets)
-            self._season = resolve_season(self.given_season, self.table, table.frequency,
-                                          shortest_training(table, self._spans(table)), self.ets_baseline)
+            # predict.py scores nothing: no season for baselines or MASE (their scale is the checkpoint's), no word on it
+            self._season = None if self.forecasting else resolve_season(
+                self.given_season, self.table, table.frequency, shortest_training(table, self._spans(table)),
+                self.ets_baseline)
             # the source's season, dropped for too few training rows (warned): the end line says so, not "set it"
             self.dropped_season = table.season_length if self.given_season is None and self._season is None \
-                else None
+                and not self.forecasting else None
             # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of them;
             # predict.py scores nothing and scales with the checkpoint's statistics: none of these apply there
             scored = np.arange(len(targets)) if self.whole_file else None
@@ -239,7 +242,7 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
                             "data.source.target_columns or give data whose target varies")
         self.stats["feature_mean"], self.stats["feature_std"], idle = mean_std(inputs[train])
         idle_names = [n for n, c in zip(self.input_names, idle) if c]
-        if idle_names:
+        if idle_names and self.advising:
             log.warning("feature column(s) %s of '%s' have one value in every training row: they carry no "
                         "information (left unscaled); leave them out of data.source.feature_columns", idle_names,
                         table.name)
@@ -271,9 +274,12 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
         if not self.stats:  # a checkpoint's statistics, when loaded, take precedence
             self._fit_stats(inputs, table, train)
         if "mase_scale" not in self.stats:
-            self.stats["mase_scale"] = baselines.mase_scale(
-                [table.targets[first:train_end].astype(np.float64) for first, train_end, _, _ in spans],
-                self.season_length)
+            blocks = [table.targets[first:train_end].astype(np.float64) for first, train_end, _, _ in spans]
+            self.stats["mase_scale"] = baselines.mase_scale(blocks, self.season_length)
+            self.mase_notes = baselines.mase_notes(blocks, self.season_length, table.target_names,
+                                                   [name for name, _ in table.series_rows or ()], self.dropped_season)
+            for note in self.mase_notes[1 if self.dropped_season else 0:] if self.advising else ():
+                log.warning(note)  # a dropped season's is its warning's, when the data loaded
         features = torch.from_numpy((inputs - self.stats["feature_mean"]) / self.stats["feature_std"]).float()
         targets = torch.from_numpy((table.targets - self.stats["target_mean"]) / self.stats["target_std"]).float()
         lead = self.window - 1 + self.horizon  # first target row = start + lead
@@ -332,6 +338,17 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
         table = self.load()  # the series picked from a file of several, when one is (older checkpoints lack it)
         return {"rows": int(table.targets.shape[0]), **({"series": table.series} if table.series else {}),
                 **({"frequency": table.frequency} if table.frequency else {})}  # predict.py continues it
+
+    def score_notes(self) -> list[str]:
+        return list(self.mase_notes)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "mase_notes": list(self.mase_notes)}  # the scale saved with it is said so
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        if "mase_notes" in state_dict:  # older checkpoints: what these data say
+            self.mase_notes = list(state_dict["mase_notes"])
 
     def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
         self.stats = stats

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -27,7 +27,6 @@ from trainlab.data.timeseries.zones import CLOCK_HINT, calendar_in_local_time, c
 
 log = logging.getLogger(__name__)
 
-WEEKENDS = (5, 6)  # Saturday, Sunday (Monday is 0)
 MAX_FILL = 4  # a grid may hold at most this many times the file's rows; more is not one series with gaps
 
 
@@ -242,7 +241,7 @@ def date_grid(times: Any) -> Optional[Grid]:
     fixed = _on_step(ns)
     # a few quarter ends (Jun 30, Sep 30, Dec 31), month starts (Jul 1, Aug 1, Sep 1) or years (2001-2003) can
     # lie equally many days apart: on one day of their months (or on its last), they are calendar steps
-    if fixed is not None and not (fixed[1] >= 28 * DAY_NS and _on_one_day_of_the_month(times)):
+    if fixed is not None and not (fixed[1] >= 28 * DAY_NS and month_anchor(times) is not None):
         positions, step_ns = fixed[0], int(fixed[1])
         if step_ns == DAY_NS and _business_days(times):
             days = times.to_numpy().astype("datetime64[D]")
@@ -255,16 +254,43 @@ def date_grid(times: Any) -> Optional[Grid]:
     return calendar
 
 
-def _on_one_day_of_the_month(times: Any) -> bool:
-    """Whether every time falls on one day of its month (the 1st, the 15th), or every one on its month's last
-    day, at one time of day: the marks of whole months, quarters or years."""
-    stamps = times.to_numpy().astype("datetime64[ns]")
-    days = stamps.astype("datetime64[D]")
-    months = days.astype("datetime64[M]")
-    if len(np.unique(stamps - days)) > 1:
-        return False
-    last = (days + 1).astype("datetime64[M]") != months
-    return bool(last.all()) or len(np.unique(days - months.astype("datetime64[D]"))) == 1
+# where in its month a series of whole months puts each time, as pandas' offsets name them: its last day ("ME"), its
+# last or first business day ("BME", "BMS": banks', exchanges' and statistics offices' months), or one day of each month
+MONTH_ANCHORS = ("ME", "BME", "BMS")
+DAY_OF_MONTH = "day"
+
+
+def month_anchor(times: Any) -> Optional[str]:
+    """Where every time falls in its month, at one time of day: on its last day ("ME"), one day of every month, the
+    1st or the 15th (:data:`DAY_OF_MONTH`), its last business day ("BME") or its first ("BMS"), each as pandas' offset
+    of that name finds it; None otherwise. The calendar's readings come first: month ends or 1sts that all happen to
+    be weekdays stay calendar days. The marks of whole months, quarters or years, which can lie equally many days
+    apart (quarter ends Jun 30, Sep 30, Dec 31) and are then calendar steps all the same."""
+    return month_anchors([times])[0]
+
+
+def month_anchors(series: Sequence[Any]) -> list[Optional[str]]:
+    """:func:`month_anchor` of each of many series' times at once (a file of thousands of monthly series: one pass
+    of pandas' offsets over all their times, not one per series)."""
+    import pandas as pd
+
+    sizes = np.array([len(times) for times in series], dtype=np.int64)
+    if not sizes.all():
+        return [None if not n else month_anchor(times) for n, times in zip(sizes, series)]
+    stamps = pd.DatetimeIndex(np.concatenate([np.asarray(t).astype("datetime64[ns]") for t in series]))
+    days = stamps.normalize()
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+
+    def every(flags: np.ndarray) -> np.ndarray:  # per series: all its times
+        return np.minimum.reduceat(flags.astype(np.int8), starts).astype(bool)
+
+    def one(values: np.ndarray) -> np.ndarray:  # per series: one value in all its times
+        return every(values == np.repeat(values[starts], sizes))
+
+    on = {alias: every(days + pd.tseries.frequencies.to_offset(alias) * 0 == days) for alias in MONTH_ANCHORS}
+    found = np.select([on["ME"], one(np.asarray(days.day)), on["BME"], on["BMS"]],
+                      ["ME", DAY_OF_MONTH, "BME", "BMS"], "")
+    return [str(a) or None if clock else None for a, clock in zip(found, one(np.asarray(stamps - days)))]
 
 
 def _calendar_grid(times: Any) -> Optional[Grid]:
@@ -328,8 +354,9 @@ def _on_step(values: np.ndarray) -> Optional[tuple[np.ndarray, float]]:
 
 
 def _business_days(times: Any) -> bool:
-    """Whether a daily series has no row on a weekend over a span that holds weekends (trading days):
-    its steps are business days, and weekends are not gaps."""
-    days = times.to_numpy().astype("datetime64[D]").astype(np.int64)
-    weekday = (days + 3) % 7  # 1970-01-01, day 0, was a Thursday (Monday is 0)
-    return days[-1] - days[0] >= 7 and not np.isin(weekday, WEEKENDS).any()
+    """Whether a daily series has no row on a weekend over a span that holds one (trading days): its steps are
+    business days, and weekends are not gaps. Four rows from a Thursday to a Tuesday are too (a forecast's
+    ``future=`` file of a business-day run: the weekend between them is no gap of 2 days)."""
+    days = times.to_numpy().astype("datetime64[D]")
+    weekdays = int(np.busday_count(days[0], days[-1] + 1))  # numpy's business days: Monday to Friday
+    return weekdays < (days[-1] - days[0]).astype(np.int64) + 1 and bool(np.is_busday(days).all())
