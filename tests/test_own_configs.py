@@ -400,7 +400,8 @@ def test_a_misspelt_key_in_a_users_file_of_a_typed_group(own_config, user_code, 
 
 def test_a_value_of_the_wrong_type_in_a_users_search_file_names_the_key(own_config, user_code, compose_cfg):
     """Hydra's line named the file, and the key only on a line the one-line error leaves out:
-    'In 'hparams_search/mine': ValidationError raised while composing config:; Value '2.5' of type 'float' ...'."""
+    'In 'hparams_search/mine': ValidationError raised while composing config:; Value '2.5' of type 'float' ...';
+    then the key in OmegaConf's words ('could not be converted to Integer'), with a file path relative to no folder."""
     from trainlab.config.composition import composition_problem
 
     user_code({"myconf/hparams_search/mine.yaml": "# @package _global_\ndefaults:\n  - optuna\nhydra:\n  sweeper:\n"
@@ -408,9 +409,9 @@ def test_a_value_of_the_wrong_type_in_a_users_search_file_names_the_key(own_conf
     argv = [own_config, "hparams_search=mine"]
     with pytest.raises(Exception) as composing:
         compose_cfg(argv)
+    mine = own_config.split("file://", 1)[1].rstrip("]") + "/hparams_search/mine.yaml"
     assert composition_problem(composing.value, argv, "train") == (
-        "hparams_search/mine.yaml sets hydra.sweeper.n_trials: Value '2.5' of type 'float' could not be converted to "
-        "Integer")
+        f"{mine} sets hydra.sweeper.n_trials to 2.5, which is not a whole number, which this key takes; e.g. n_trials: 20")
 
 
 def test_a_sweep_over_a_users_model_refuses_other_family_data_before_the_first_trial(own_config, user_code,
