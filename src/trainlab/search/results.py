@@ -196,6 +196,15 @@ def why_no_best(counts: dict[str, int]) -> str:
     return f"({held or 'no trial'}); {fix}"
 
 
+def no_best_line(where: str, counts: dict[str, int]) -> str:
+    """The one verdict on a study without a best, in the sweep's closing line and in refine, analyze and stage 2
+    (``where``: the sweep folder, or ``results in <folder>``): '<where>: no trial completed, so there is no best (3
+    pruned); <what to do>'; ``yet`` while trials run, ``with a finite value`` where complete ones diverged."""
+    finite = " with a finite value" if counts.get("complete") else ""
+    yet = " yet" if counts.get("running") else ""
+    return f"{where}: no trial completed{finite}{yet}, so there is no best {why_no_best(counts)}"
+
+
 def warn_running(study: optuna.Study, sweep_dir: Path) -> None:
     """Say that a sweep whose best is taken (refine, stage 2) still has trials running: the best so far
     may be beaten by one of them."""
@@ -222,7 +231,7 @@ def results_line(result: dict[str, Any], sweep_dir: Path) -> str:
     if result.get("best_trial") is None:
         if "trials" not in result:
             return f"results in {sweep_dir}: no trial completed, so there is no best; trials.csv says how each ended"
-        return f"results in {sweep_dir}: no trial completed, so there is no best {why_no_best(result['trials'])}"
+        return no_best_line(f"results in {sweep_dir}", result["trials"])
     # as the progress lines write them (a raw float and a Python dict before); exact in optimization_results.yaml
     params = " ".join(f"{key}={_short(value)}" for key, value in (result.get("best_params") or {}).items())
     value = result["best_value"]
