@@ -807,6 +807,28 @@ def test_a_sweep_whose_checkpoints_are_not_kept_by_its_metric_says_a_trials_valu
     assert (told == []) if said is None else (said in told[0])
 
 
+@pytest.mark.parametrize("kept_by, written", [("val/rmse", "val/rmse"), (None, "last epoch"), ("val/loss", "absent")])
+def test_the_sweeps_results_say_which_metric_its_best_checkpoint_is_the_best_by(tmp_path, kept_by, written):
+    """optimization_results.yaml paired best_value (the trial's val/loss at its last epoch, when its checkpoints are
+    kept by another metric) with best_checkpoint (the best by that other metric) without a word."""
+    import json
+
+    from trainlab.run.folder import RunFolder
+    from trainlab.search.results import summary
+
+    folder = sweep_of(tmp_path / "sweep", [TrialState.COMPLETE])
+    run = RunFolder(folder / "0")
+    run.checkpoints.mkdir(parents=True)
+    (run.checkpoints / "epoch01.ckpt").write_bytes(b"")
+    run.record_best(run.checkpoints / "epoch01.ckpt")
+    (run.path / "training_summary.json").write_text(json.dumps({"checkpoint": {"file": "epoch01.ckpt",
+                                                                               "kept_by": kept_by}}))
+    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{folder}/optuna.db")
+    result = summary(study, f"sqlite:///{folder}/optuna.db", "val/loss", folder)
+    assert result["best_checkpoint"] == "0/checkpoints/epoch01.ckpt"
+    assert result.get("best_checkpoint_kept_by", "absent") == written
+
+
 class AllPruned(StandIn):
     """A launcher whose every job raises TrialPruned, as a job whose run the pruner stopped."""
 
