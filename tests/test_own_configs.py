@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.families import QUIET, TIMESERIES
 
 PACKAGE = "owncode"  # the user's package, written into tmp_path by `user_code`
@@ -270,6 +271,29 @@ class Shout(Callback):
                        "+callbacks.shout.word=epoch-ended"])
     metrics = run_train(cfg)
     assert "test/rmse" in metrics and "epoch-ended 0" in capsys.readouterr().out
+
+
+def test_a_users_callbacks_file_replaces_ours_unless_it_begins_with_them(own_config, user_code, compose_cfg, caplog):
+    """Hydra's rule: callbacks=mine is the user's group alone (no checkpoint kept, no records); README says how
+    to add to ours (defaults: [default, _self_]), and the run's warning says it to a user who did not."""
+    import logging
+
+    from trainlab.config.checks import warn_lone_callbacks
+
+    shout = "shout:\n  _target_: lightning.pytorch.callbacks.Timer\n"
+    user_code({"myconf/callbacks/added.yaml": f"defaults: [default, _self_]\n{shout}early_stopping:\n  patience: 10\n",
+               "myconf/callbacks/alone.yaml": shout})
+    ours = (ROOT / "conf" / "callbacks" / "default.yaml").read_text()
+    with caplog.at_level(logging.WARNING, logger="trainlab.config.checks"):
+        added = compose_cfg([own_config, "callbacks=added"])
+        warn_lone_callbacks(added)
+        assert caplog.messages == []
+        assert [name for name in added.callbacks if f"- {name}" not in ours] == ["shout"]
+        assert added.callbacks.early_stopping.patience == 10 and added.callbacks.model_checkpoint is not None
+        warn_lone_callbacks(compose_cfg([own_config, "callbacks=alone"]))
+    (line,) = caplog.messages
+    assert line.startswith("callbacks=alone is chosen instead of the default callbacks, not added to them")
+    assert "To keep the defaults, begin your callbacks/alone.yaml with 'defaults: [default, _self_]'" in line
 
 
 @pytest.mark.parametrize("family", ["timeseries", "graph", "image"])
