@@ -468,6 +468,14 @@ def test_a_mapping_for_a_list_key_or_a_list_for_a_mapping_names_the_key_and_the_
      "n_trials: 20"),
     ("objectives: val/loss", "sets hydra.sweeper.objectives to val/loss, which is not a list [..] or null, which this "
      "key takes; e.g. objectives: [objective,fit_seconds]"),
+    # 'In 'hparams_search/mine': ValidationError raised while composing config:; Merge error: str is not a subclass
+    # of TPESamplerConf. value: tpe' (the command line's hydra.sweeper.sampler=tpe had its line already)
+    ("sampler: random", "sets hydra.sweeper.sampler to the name random; a sampler is chosen as a config group: in the "
+     "file's defaults list, - override /hydra/sweeper/sampler: random (tpe | random | cmaes | grid | nsgaii | "
+     "nsgaii_small | qmc), and its settings under hydra.sweeper.sampler"),
+    ("pruner: 3", "sets hydra.sweeper.pruner to the name 3; a pruner is chosen as a config group: in the file's defaults "
+     "list, - override /hydra/sweeper/pruner: <option> (median | percentile | successive_halving | hyperband | nop), "
+     "and its settings under hydra.sweeper.pruner"),
 ])
 def test_a_search_file_giving_a_sweeper_key_of_another_shape_or_type_names_the_file_key_and_fix(
         capsys, monkeypatch, tmp_path, setting, expected):

@@ -48,6 +48,13 @@ def shape_problem(exc: BaseException, argv: list[str]) -> Optional[str]:
         return _misshapen_sweeper_key(path) or (
             f"{path} gives a mapping where its key takes a list, or a list where it takes a mapping; correct that "
             "key's shape in the file")
+    # a name where a typed node goes (sampler: tpe onto the TPE sampler's node): OmegaConf named neither file key nor fix
+    named = re.match(r"In '([^']+)': ValidationError raised while composing config:\nMerge error: \w+ is not a "
+                     r"subclass of \w+", str(exc))
+    if named:
+        from trainlab.config.file_problems import _file
+
+        return _misshapen_sweeper_key(_file(named.group(1), argv))
     return None
 
 
@@ -61,6 +68,15 @@ def _misshapen_sweeper_key(path: str) -> Optional[str]:
     sweeper = _file_node(path, "hydra.sweeper")
     if not isinstance(sweeper, DictConfig):
         return None
+    from trainlab.search.checks import PRUNER_NAMES, SAMPLER_NAMES
+
+    for group, names in (("sampler", SAMPLER_NAMES), ("pruner", PRUNER_NAMES)):  # as check_chosen_by_group says it
+        value = sweeper.get(group)
+        if isinstance(value, (str, int, float, bool)):
+            option = value if str(value) in names.split(" | ") else "<option>"
+            return (f"{path} sets hydra.sweeper.{group} to the name {value}; a {group} is chosen as a config group: in "
+                    f"the file's defaults list, - override /hydra/sweeper/{group}: {option} ({names}), and its "
+                    f"settings under hydra.sweeper.{group}")
     for name, hint in typing.get_type_hints(OptunaSweeperConf).items():
         key, value = f"hydra.sweeper.{name}", sweeper.get(name)
         kinds = {typing.get_origin(a) for a in (*typing.get_args(hint), hint)}
