@@ -62,6 +62,9 @@ def test_the_metrics_returned_are_those_the_run_recorded(two_runs):
         assert val and val == {k: v for k, v in last_epoch.items() if k.startswith("val/")}
         assert result.objective == summary["best_value"] == result.metrics["val/loss"]
         assert result.best_checkpoint.parent == result.run_dir / "checkpoints" and result.best_checkpoint.is_file()
+        assert summary["checkpoint"] == {"file": result.best_checkpoint.name, "kept_by": "val/loss",
+                                         "score": pytest.approx(result.objective)}
+        assert result.checkpoint_kept_by == "val/loss"
 
 
 def test_a_run_ends_naming_its_folder_its_best_checkpoint_and_the_next_command(two_runs):
@@ -115,10 +118,14 @@ def test_config_dir_is_the_command_lines_config_dir(tmp_path):
         net:
           init: kaiming
         """))
-    result = trainlab.train([*FAST, "model=tiny_lstm", f"paths.log_dir={tmp_path / 'outputs'}"],
-                            config_dir=tmp_path / "myconf")
+    # checkpoints kept by another metric than optimized_metric (val/loss): the records say whose each figure is
+    result = trainlab.train([*FAST, "model=tiny_lstm", "callbacks.model_checkpoint.monitor=val/rmse",
+                             f"paths.log_dir={tmp_path / 'outputs'}"], config_dir=tmp_path / "myconf")
     saved = (result.run_dir / "resolved_config.yaml").read_text()
     assert "init: kaiming" in saved and "test/rmse" in result.metrics
+    summary = json.loads((result.run_dir / "training_summary.json").read_text())
+    assert result.checkpoint_kept_by == summary["checkpoint"]["kept_by"] == "val/rmse"
+    assert summary["monitor"] == "val/loss" and summary["checkpoint"]["file"] == result.best_checkpoint.name
     assert "model=tiny_lstm" in (result.run_dir / ".hydra" / "overrides.yaml").read_text()
 
 

@@ -451,15 +451,57 @@ def test_a_mapping_for_a_list_key_or_a_list_for_a_mapping_names_the_key_and_the_
     assert refused(["-m", "hparams_search=optuna", override], capsys, monkeypatch, tmp_path) == f"error: {expected}"
 
 
-def test_a_search_file_giving_enqueue_as_a_mapping_names_the_file_and_the_key(capsys, monkeypatch, tmp_path):
-    """Hydra's line named the file but no key: 'In 'hparams_search/mine': ConfigTypeError ...'."""
+@pytest.mark.parametrize("setting, expected", [
+    # Hydra's line named the file but no key: 'In 'hparams_search/mine': ConfigTypeError ...'
+    ("enqueue:\n      optimizer.lr: 0.001", "sets hydra.sweeper.enqueue to a mapping, but hydra.sweeper.enqueue takes a "
+     "list (or null); write each mapping as a list entry starting with '- '"),
+    # the same hint for a list of numbers; and a list for a mapping: 'gives a mapping where its key takes a list, or a
+    # list where it takes a mapping', naming no key
+    ("stage_trials:\n      a: 1", "sets hydra.sweeper.stage_trials to a mapping, but hydra.sweeper.stage_trials takes a "
+     "list of whole numbers (or null); e.g. stage_trials: [...]"),
+    ("params:\n      - optimizer.lr", "sets hydra.sweeper.params to a list, but hydra.sweeper.params takes a mapping "
+     "(key: value on lines of their own, without '- ')"),
+    # OmegaConf's words: 'sets hydra.sweeper.enqueue: Invalid value assigned: AnyNode is not a ListConfig, list or tuple.'
+    ("enqueue: 5", "sets hydra.sweeper.enqueue to 5, which is not a list [..] or null, which this key takes; e.g. "
+     "enqueue: [{optimizer.lr:0.001}]"),
+    ("n_trials: [3]", "sets hydra.sweeper.n_trials to [3], which is not a whole number, which this key takes; e.g. "
+     "n_trials: 20"),
+    ("objectives: val/loss", "sets hydra.sweeper.objectives to val/loss, which is not a list [..] or null, which this "
+     "key takes; e.g. objectives: [objective,fit_seconds]"),
+    # 'In 'hparams_search/mine': ValidationError raised while composing config:; Merge error: str is not a subclass
+    # of TPESamplerConf. value: tpe' (the command line's hydra.sweeper.sampler=tpe had its line already)
+    ("sampler: random", "sets hydra.sweeper.sampler to the name random; a sampler is chosen as a config group: in the "
+     "file's defaults list, - override /hydra/sweeper/sampler: random (tpe | random | cmaes | grid | nsgaii | "
+     "nsgaii_small | qmc), and its settings under hydra.sweeper.sampler"),
+    ("pruner: 3", "sets hydra.sweeper.pruner to the name 3; a pruner is chosen as a config group: in the file's defaults "
+     "list, - override /hydra/sweeper/pruner: <option> (median | percentile | successive_halving | hyperband | nop), "
+     "and its settings under hydra.sweeper.pruner"),
+])
+def test_a_search_file_giving_a_sweeper_key_of_another_shape_or_type_names_the_file_key_and_fix(
+        capsys, monkeypatch, tmp_path, setting, expected):
+    """The file's path, the key and how to write it, as the command line's refusal of the same value says."""
     mine = tmp_path / "conf" / "hparams_search" / "mine.yaml"
     mine.parent.mkdir(parents=True)
-    mine.write_text("# @package _global_\ndefaults:\n  - optuna\nhydra:\n  sweeper:\n    enqueue:\n"
-                    "      optimizer.lr: 0.001\n")
+    mine.write_text(f"# @package _global_\ndefaults:\n  - optuna\nhydra:\n  sweeper:\n    {setting}\n")
     line = refused(["-m", "--config-dir", str(tmp_path / "conf"), "hparams_search=mine"], capsys, monkeypatch, tmp_path)
-    assert line == (f"error: {mine} sets hydra.sweeper.enqueue to a mapping, but hydra.sweeper.enqueue takes a list "
-                    "(or null); write each mapping as a list entry starting with '- '")
+    assert line == f"error: {mine} {expected}"
+
+
+@pytest.mark.parametrize("name, text, choice, expected", [
+    # 'sets hardware.num_threads: Value '[1]' of type 'ListConfig' could not be converted to Integer'
+    ("hardware/myhw.yaml", "defaults: [cpu, _self_]\nnum_threads: [1]\n", "hardware=myhw",
+     "sets hardware.num_threads to [1], which is not a whole number or null, which this key takes; e.g. num_threads: 1"),
+    ("experiment/typed.yaml", "# @package _global_\ntrainer:\n  max_epochs: 2.5\n", "experiment=typed",
+     "sets trainer.max_epochs to 2.5, which is not a whole number, which this key takes; e.g. max_epochs: 20"),
+])
+def test_a_value_of_another_type_in_a_file_of_a_typed_group_names_the_file_key_and_fix(
+        capsys, monkeypatch, tmp_path, name, text, choice, expected):
+    """Every typed node (hardware and trainer too), and a group's file whose keys lie below the group's package."""
+    mine = tmp_path / "conf" / name
+    mine.parent.mkdir(parents=True)
+    mine.write_text(text)
+    line = refused(["--config-dir", str(tmp_path / "conf"), choice], capsys, monkeypatch, tmp_path)
+    assert line == f"error: {mine} {expected}"
 
 
 @pytest.mark.parametrize("launcher,kept", [

@@ -27,7 +27,7 @@ GROUPS = ["data", "model", "optimizer", "scheduler", "trainer", "hardware", "cal
 STORE_GROUPS = ["hydra/launcher", "hydra/sweeper", "hydra/sweeper/sampler", "hydra/sweeper/pruner"]
 # what the docs show as a user's mistake or as a user's own option (README: Bad input, Your own configs)
 NOT_OPTIONS = {"model=lstn", "model=LSTM", "model=choice", "hardware=h10", "hydra/launcher=jobib",
-               "scheduler=CosineAnnealingLR", "model=mymlp", "data=mydata", "hparams_search=mysearch",
+               "scheduler=CosineAnnealingLR", "model=mymlp", "data=mydata", "hparams_search=mysearch", "callbacks=mine",
                "optimizer=adam2", "model=adam2",  # a user's optimizer written into their model/ folder
                "optimizer=none",  # a built-in option chosen in another group
                "data=synthetc"}  # a misspelt choice of a searched group

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.families import QUIET, TIMESERIES
 
 PACKAGE = "owncode"  # the user's package, written into tmp_path by `user_code`
@@ -272,6 +273,29 @@ class Shout(Callback):
     assert "test/rmse" in metrics and "epoch-ended 0" in capsys.readouterr().out
 
 
+def test_a_users_callbacks_file_replaces_ours_unless_it_begins_with_them(own_config, user_code, compose_cfg, caplog):
+    """Hydra's rule: callbacks=mine is the user's group alone (no checkpoint kept, no records); README says how
+    to add to ours (defaults: [default, _self_]), and the run's warning says it to a user who did not."""
+    import logging
+
+    from trainlab.config.checks import warn_lone_callbacks
+
+    shout = "shout:\n  _target_: lightning.pytorch.callbacks.Timer\n"
+    user_code({"myconf/callbacks/added.yaml": f"defaults: [default, _self_]\n{shout}early_stopping:\n  patience: 10\n",
+               "myconf/callbacks/alone.yaml": shout})
+    ours = (ROOT / "conf" / "callbacks" / "default.yaml").read_text()
+    with caplog.at_level(logging.WARNING, logger="trainlab.config.checks"):
+        added = compose_cfg([own_config, "callbacks=added"])
+        warn_lone_callbacks(added)
+        assert caplog.messages == []
+        assert [name for name in added.callbacks if f"- {name}" not in ours] == ["shout"]
+        assert added.callbacks.early_stopping.patience == 10 and added.callbacks.model_checkpoint is not None
+        warn_lone_callbacks(compose_cfg([own_config, "callbacks=alone"]))
+    (line,) = caplog.messages
+    assert line.startswith("callbacks=alone is chosen instead of the default callbacks, not added to them")
+    assert "To keep the defaults, begin your callbacks/alone.yaml with 'defaults: [default, _self_]'" in line
+
+
 @pytest.mark.parametrize("family", ["timeseries", "graph", "image"])
 def test_a_net_that_returns_another_shape_is_named_in_one_line(compose_cfg, family):
     """A user's net returning one column too many (README: Your own configs) ended the run in a broadcast
@@ -400,7 +424,8 @@ def test_a_misspelt_key_in_a_users_file_of_a_typed_group(own_config, user_code, 
 
 def test_a_value_of_the_wrong_type_in_a_users_search_file_names_the_key(own_config, user_code, compose_cfg):
     """Hydra's line named the file, and the key only on a line the one-line error leaves out:
-    'In 'hparams_search/mine': ValidationError raised while composing config:; Value '2.5' of type 'float' ...'."""
+    'In 'hparams_search/mine': ValidationError raised while composing config:; Value '2.5' of type 'float' ...';
+    then the key in OmegaConf's words ('could not be converted to Integer'), with a file path relative to no folder."""
     from trainlab.config.composition import composition_problem
 
     user_code({"myconf/hparams_search/mine.yaml": "# @package _global_\ndefaults:\n  - optuna\nhydra:\n  sweeper:\n"
@@ -408,9 +433,9 @@ def test_a_value_of_the_wrong_type_in_a_users_search_file_names_the_key(own_conf
     argv = [own_config, "hparams_search=mine"]
     with pytest.raises(Exception) as composing:
         compose_cfg(argv)
+    mine = own_config.split("file://", 1)[1].rstrip("]") + "/hparams_search/mine.yaml"
     assert composition_problem(composing.value, argv, "train") == (
-        "hparams_search/mine.yaml sets hydra.sweeper.n_trials: Value '2.5' of type 'float' could not be converted to "
-        "Integer")
+        f"{mine} sets hydra.sweeper.n_trials to 2.5, which is not a whole number, which this key takes; e.g. n_trials: 20")
 
 
 def test_a_sweep_over_a_users_model_refuses_other_family_data_before_the_first_trial(own_config, user_code,

@@ -45,7 +45,8 @@ class Loader(SimpleNamespace):
 
 def series(net: nn.Module, steps: int = 1) -> tuple[RegressionModule, Loader]:
     """(the regression module of ``net``, data of 4 windows of 16 steps x 3 inputs, 2 targets)."""
-    module = RegressionModule(net, None, target_mean=[0.0, 0.0], target_std=[1.0, 1.0], steps=steps)
+    module = RegressionModule(net, None, target_mean=[0.0, 0.0], target_std=[1.0, 1.0], steps=steps,
+                              window_scaling="none")  # these inputs hold no past targets to scale
     return module, Loader(batch=(torch.randn(4, 16, 3), torch.randn(4, 2)))
 
 

@@ -3,6 +3,7 @@ the folder, a copied folder evaluated from its own files, round-1 run configs st
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -167,6 +168,27 @@ def test_the_run_end_line_says_whose_best_the_checkpoint_is(tmp_path, caplog, mo
     with caplog.at_level("INFO", logger="trainlab.run.console"):
         announce_run_done(str(tmp_path), "val/loss", 0.25, kept_by)
     assert caplog.messages[-1].startswith(f"run done: {tmp_path} {line}; its report and plots: ")
+
+
+@pytest.mark.parametrize("monitor, score", [("val/rmse", 0.5), (None, None)])
+def test_the_summary_says_which_metric_its_checkpoint_is_the_best_by(tmp_path, monitor, score):
+    """training_summary.json's best_value and best_epoch are optimized_metric's, its test metrics the kept
+    checkpoint's: with callbacks.model_checkpoint.monitor set apart, nothing said they were of different epochs."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from trainlab.callbacks.records import kept_checkpoint
+
+    callback = SimpleNamespace(best_model_path=str(tmp_path / "checkpoints" / "epoch02-rmse0.5000.ckpt"), monitor=monitor,
+                               best_model_score=None if score is None else torch.tensor(score))
+    kept = kept_checkpoint(SimpleNamespace(checkpoint_callback=callback))
+    assert kept == {"file": "epoch02-rmse0.5000.ckpt", "kept_by": monitor, "score": score}
+    assert kept_checkpoint(SimpleNamespace(checkpoint_callback=None)) is None
+    folder = RunFolder(tmp_path)
+    assert folder.checkpoint_kept_by() == (False, None)  # no summary: not known
+    (tmp_path / "training_summary.json").write_text(json.dumps({"monitor": "val/loss", "checkpoint": kept}))
+    assert folder.checkpoint_kept_by() == (True, monitor)
 
 
 @pytest.mark.parametrize("metric, name", [("val/loss", "epoch03-loss0.1250.ckpt"), ("val/rmse", "epoch03-rmse0.5000.ckpt"),

@@ -40,14 +40,19 @@ class TrainResult:
         run_dir: the run folder (``outputs/train/runs/<date>_<time>_<suffix>``), as ``ckpt_path=`` takes it.
         metrics: the logged metrics: ``train/*`` and ``val/*`` as the last epoch left them, ``test/*`` of the
             best checkpoint (with ``test=true``), as ``training_summary.json`` records them.
-        objective: what a sweep optimises: the best value of ``optimized_metric``.
+        objective: what a sweep optimises: the best value of ``optimized_metric``, where the checkpoint callback
+            keeps its best by it (the default); else ``optimized_metric`` at the last epoch.
         best_checkpoint: the best checkpoint's file, or None when none was kept.
+        checkpoint_kept_by: the metric ``best_checkpoint`` is the best by (``callbacks.model_checkpoint.monitor``,
+            ``optimized_metric`` unless set apart); None where it is the last epoch's, or the run wrote no
+            training_summary.json to say.
     """
 
     run_dir: Path
     metrics: dict[str, float]
     objective: float
     best_checkpoint: Optional[Path]
+    checkpoint_kept_by: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,8 @@ def train(overrides: Sequence[str] = (), *, config_dir: Optional[str | os.PathLi
 
     run_dir, metrics = _run("train.py", config_name, overrides, config_dir, lambda cfg: train_job(cfg, exits=False))
     objective = metrics.pop("objective")
-    return TrainResult(run_dir, metrics, objective, RunFolder(run_dir).best())
+    folder = RunFolder(run_dir)
+    return TrainResult(run_dir, metrics, objective, folder.best(), folder.checkpoint_kept_by()[1])
 
 
 def evaluate(ckpt_path_or_run: str | os.PathLike, overrides: Sequence[str] = (), *,

@@ -159,22 +159,26 @@ class OptunaSweeperConf:
     custom_search_space: Optional[str] = None
     # warm starts (src/trainlab/search/warmstart.py): configurations {param: value} run first (they
     # count towards n_trials), and an earlier sweep folder whose finished trials a new study starts from
-    enqueue: Optional[List[Any]] = None
+    enqueue: Optional[List[Any]] = field(default=None, metadata={"example": "[{optimizer.lr:0.001}]"})
     warm_start: Optional[str] = None
     # several objectives: [objective, fit_seconds | energy_joules | epochs], one direction each; the
     # first is what the job returns, the others what it records (null: the job returns them all)
-    objectives: Optional[List[str]] = None
+    objectives: Optional[List[str]] = field(default=None, metadata={"example": "[objective,fit_seconds]"})
     # staged search (src/trainlab/search/stages.py): a list of {name, params: [keys]}; each stage is a
     # study of its own, searching its keys with the earlier stages' best values fixed
-    stages: Optional[List[Any]] = None
+    stages: Optional[List[Any]] = field(default=None, metadata={"example": "[{name:model,params:[model.net.hidden_size]}]"})
     # with stages: trials per stage (null: n_trials each)
-    stage_trials: Optional[List[int]] = None
+    stage_trials: Optional[List[int]] = field(default=None, metadata={"example": "[10,20]"})
     # stage 2 from an earlier sweep folder: fix its fix_top most important parameters at its best values
     fix_top_of: Optional[str] = None
     fix_top: Optional[int] = None  # null: 3 (set without fix_top_of, it is refused rather than ignored)
     # several objectives: which front trial a next stage takes, {within: 0.01, then: 1}: of the trials
     # within 1 % of the best first objective, the best by objective 1 (e.g. the fastest)
     pick: Any = None  # a mapping
+
+
+# keys typed Any above (their keys are the user's, or a sampler's or pruner's own) that take a mapping
+MAPPING_KEYS = ("sampler", "pruner", "params", "search_space", "pick")
 
 
 class TrainlabOptunaSweeper(Sweeper):

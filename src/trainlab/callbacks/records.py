@@ -114,6 +114,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def kept_checkpoint(trainer: pl.Trainer) -> Optional[dict[str, Any]]:
+    """The summary's ``checkpoint``: the file the run keeps as its best (``test`` holds its metrics; evaluate.py reads
+    it) and the metric that chose it, ``kept_by`` (null: the last epoch's, no checkpoint callback watches one), with
+    its ``score``. Where ``kept_by`` is not the summary's ``monitor`` (callbacks.model_checkpoint.monitor set apart
+    from optimized_metric), ``best_value`` and ``best_epoch`` are not the checkpoint's: the record says whose each
+    figure is. None where no checkpoint was kept."""
+    callback = trainer.checkpoint_callback
+    path = getattr(callback, "best_model_path", "") if callback is not None else ""
+    if not path:
+        return None
+    score = getattr(callback, "best_model_score", None)
+    return {"file": Path(path).name, "kept_by": getattr(callback, "monitor", None),
+            "score": float(score) if score is not None else None}
+
+
 class RunRecords(pl.Callback):
     """Writes ``epochs.jsonl``, ``training_summary.json`` and ``training_curves.png`` into the run folder.
 
@@ -325,6 +340,7 @@ class RunRecords(pl.Callback):
             "resumed_at_epoch": self.resumed_at,
             "stopped_by": self.stopped_by or ("early stopping" if early and early.stopped_epoch > 0
                                               else "max_epochs or max_steps"),
+            "checkpoint": kept_checkpoint(trainer),
             **self.sizes,
             **self.batch,
             "hardware": self.hardware,

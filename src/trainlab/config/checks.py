@@ -224,11 +224,15 @@ def warn_lone_callbacks(cfg: DictConfig) -> None:
     lacking = [name for name, node in defaults.items()
                if node.get("enabled", True) is not False and missing(name, node)]
     chosen = (HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}).get("callbacks")
+    # a group file of the user's (Hydra's rule: an option replaces the group) adds to ours by naming them first
+    own = chosen and not (folder / f"{chosen}.yaml").is_file()
     log.warning("%s is chosen instead of the default callbacks, not added to them: this run has no %s (%s). To keep the "
-                "defaults, leave callbacks= out and change one (callbacks.%s.<key>=...), drop one "
+                "defaults, %sleave callbacks= out and change one (callbacks.%s.<key>=...), drop one "
                 "(callbacks.<name>=null) or add your own (+callbacks.<name>._target_=<class>)",
                 f"callbacks={chosen}" if chosen else "the config's callbacks group", ", ".join(lacking),
-                "; ".join(what for name, what in _LOST.items() if name in lacking), next(iter(nodes)))
+                "; ".join(what for name, what in _LOST.items() if name in lacking),
+                f"begin your callbacks/{chosen}.yaml with 'defaults: [default, _self_]' (its callbacks are then added "
+                "to ours), or " if own else "", next(iter(nodes)))
 
 
 # the default callbacks whose absence the warning above is for, and what a run lacks without each

@@ -235,7 +235,7 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     from trainlab.config.command_line import _launcher_value_hint, _unknown_option, unknown_key_problem
     from trainlab.config.file_problems import file_problem
     from trainlab.config.search_path import unchosen_group_problem
-    from trainlab.config.shapes import shape_problem
+    from trainlab.config.shapes import file_value_problem, shape_problem
 
     if (in_a_file := file_problem(exc, argv)) is not None:
         return in_a_file
@@ -266,7 +266,7 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     typed = re.match(r"In '([^']+)': ValidationError raised while composing config:\n(.+?)\n\s*full_key: (\S+)",
                      message)
     if typed:
-        return f"{typed.group(1)}.yaml sets {typed.group(3)}: {typed.group(2).strip()}"
+        return file_value_problem(message, argv) or f"{typed.group(1)}.yaml sets {typed.group(3)}: {typed.group(2).strip()}"
     return _one_line(exc)
 
 
@@ -321,11 +321,16 @@ def _quoted_text(value: str) -> str:
 def typed_value_problem(cause: Any) -> Optional[str]:
     """A value a typed schema refuses, with the type it takes and a value that works; None when the
     schema (a dataclass) does not say the key's type."""
-    key, owner = str(cause.full_key), cause.object_type
+    return typed_value_line(str(cause.full_key), cause.object_type, str(cause.key), cause.value)
+
+
+def typed_value_line(key: str, owner: Any, leaf: str, value: Any, file: Optional[str] = None) -> Optional[str]:
+    """:func:`typed_value_problem`'s line for ``key`` (``leaf`` in the dataclass ``owner``) set to ``value``, on
+    the command line or, ``file``, in that config file (then the example is written as in the file)."""
     if not key or not dataclasses.is_dataclass(owner):
         return None
     try:
-        hint = typing.get_type_hints(owner).get(str(cause.key))
+        hint = typing.get_type_hints(owner).get(leaf)
     except (NameError, TypeError):
         return None
     optional = type(None) in typing.get_args(hint)
@@ -333,12 +338,17 @@ def typed_value_problem(cause: Any) -> Optional[str]:
         if optional else (typing.get_origin(hint) or hint)
     if kind not in KIND_WORDS:
         return None
-    default = next((f.default for f in dataclasses.fields(owner) if f.name == cause.key), None)
-    example = _yaml_value(default) if isinstance(default, kind) and default not in ("", None) else _EXAMPLES[kind]
+    own = next((f for f in dataclasses.fields(owner) if f.name == leaf), None)
+    default = own.default if own is not None else None
+    example = (own.metadata.get("example") if own is not None else None) or (
+        _yaml_value(default) if isinstance(default, kind) and default not in ("", None) else _EXAMPLES[kind])
     takes = f"{KIND_WORDS[kind][0]}{' or null' if optional else ''}"
-    if cause.value is None:
+    if file is not None:
+        return (f"{file} sets {key} to {'null' if value is None else _yaml_value(value)}, which is not {takes}, "
+                f"which this key takes; e.g. {leaf}: {example}")
+    if value is None:
         return f"{key}=null: this key cannot be empty, it takes {takes}; e.g. {key}={example}"
-    return f"{key}={_yaml_value(cause.value)} is not {takes}, which this key takes; e.g. {key}={example}"
+    return f"{key}={_yaml_value(value)} is not {takes}, which this key takes; e.g. {key}={example}"
 
 
 def _yaml_value(value: Any) -> str:

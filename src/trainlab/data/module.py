@@ -4,7 +4,7 @@ loader for validation, test and prediction, and scaling statistics kept in the c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -56,6 +56,13 @@ class SplitDataModule(pl.LightningDataModule):
         """How the test metrics are to be read where a setting fell back without the user's word (time series: MASE's
         scale), for training_summary.json's and evaluate.py's report's ``notes``; none by default."""
         return []
+
+    @classmethod
+    def trained_settings(cls, trained: dict[str, Any], given: Collection[str]) -> dict[str, Any]:
+        """The arguments a checkpoint's data were read with that ``given`` (the keys its run's config writes)
+        leaves to the defaults, which may have changed since, told by what the data gave its model
+        (``trained``: the task module's hyperparameters; trainlab.run.trained). None by default."""
+        return {}
 
     def log_once(self, logger: logging.Logger, message: str, *args: Any) -> None:
         """``logger.info`` a line about the data unless this module has said it already: datasets rebuilt

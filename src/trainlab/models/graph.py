@@ -85,7 +85,7 @@ class NodeClassificationModule(TaskModule):
         class_names: Optional[Sequence[str]] = None,
         label_smoothing: float = 0.0,
         class_weights: Union[None, str, Sequence[float]] = None,
-        figures_every_n_epochs: int = 1,
+        figures_every_n_epochs: int = 10,
         monitor: str = "val/loss",
         compile: bool = False,
     ):

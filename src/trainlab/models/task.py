@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -79,6 +79,9 @@ class TaskModule(pl.LightningModule):
     """
 
     family = ""  # trainlab.config.families: set by each family's module
+    # arguments added after checkpoints were written: the value one whose hyperparameters lack the key was
+    # trained with (trainlab.run.trained rebuilds it so, where its run's config does not give the key)
+    ADDED_LATER: dict[str, Any] = {}
     SHOWN: tuple[str, ...] = ()  # metrics (without stage prefix) also put on the progress bar
 
     def __init__(self, net: nn.Module, optimizer: Optional[Callable[..., torch.optim.Optimizer]],
@@ -90,6 +93,21 @@ class TaskModule(pl.LightningModule):
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
         self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
+
+    @classmethod
+    def trained_settings(cls, trained: dict[str, Any], given: Collection[str]) -> dict[str, Any]:
+        """The arguments a checkpoint's module was built with (``trained``: its hyperparameters) that ``given``
+        (the keys its run's config writes, and the data's) leaves to the defaults, which may have changed
+        since: the value it stores, or ``ADDED_LATER``'s for an argument it predates (trainlab.run.trained)."""
+        found = {}
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            if name in given or name in ("self", "net", "optimizer", "scheduler") or parameter.default is parameter.empty:
+                continue
+            if name in trained:
+                found[name] = trained[name]
+            elif name in cls.ADDED_LATER:
+                found[name] = cls.ADDED_LATER[name]
+        return found
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Lightning names the hook it is in on the module before and after every hook it calls (~50

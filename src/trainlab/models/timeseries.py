@@ -15,7 +15,7 @@ from trainlab.metrics.regression import (AverageAbsoluteAccuracy, MeanAbsolutePe
                                         SymmetricMeanAbsolutePercentageError, zero_floor)
 from trainlab.models.step_logging import record_train_loss
 from trainlab.models.task import NetCall, TaskModule
-from trainlab.models.window_scaling import WindowScaler
+from trainlab.models.window_scaling import DEFAULT as DEFAULT_WINDOW_SCALING, WindowScaler
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 
@@ -39,9 +39,9 @@ class RegressionModule(TaskModule):
         loss: "mse", "mae" or "huber".
         target_mean, target_std: per-target scaling used by the data module (from the data).
         monitor: metric ReduceLROnPlateau watches.
-        window_scaling: "none", "revin" or "last" (see trainlab.models.window_scaling). The
-            constructor's default is the old behaviour, so configs saved before the key existed
-            rebuild their runs unchanged; conf/model sets the benchmarked default.
+        window_scaling: "none", "revin" or "last" (see trainlab.models.window_scaling; its DEFAULT).
+            A checkpoint is rebuilt with the mode it was trained with, whatever the default is now
+            (trainlab.run.trained; one from before the setting existed: "none", ADDED_LATER).
         target_channels: input channel of each target's past values (from the data).
         steps: consecutive steps predicted per window (from the data).
         mase_scale: per-target MASE denominator in original units (from the data; 1 when absent).
@@ -49,6 +49,7 @@ class RegressionModule(TaskModule):
     """
 
     family = "timeseries"  # trainlab.config.families: models and data of one family go together
+    ADDED_LATER = {"window_scaling": "none"}  # checkpoints written before it existed scaled globally only
 
     def __init__(
         self,
@@ -60,7 +61,7 @@ class RegressionModule(TaskModule):
         target_std: Optional[Sequence[float]] = None,
         monitor: str = "val/loss",
         compile: bool = False,
-        window_scaling: str = "none",
+        window_scaling: str = DEFAULT_WINDOW_SCALING,
         target_channels: Sequence[int] = (),
         steps: int = 1,
         mase_scale: Optional[Sequence[float]] = None,

@@ -25,6 +25,10 @@ from torch import nn
 from trainlab.config.errors import UserError
 
 MODES = ("none", "revin", "last")
+# The default, chosen on validation by benchmarks/forecast.py (README: forecasting). It is the constructor's
+# default (RegressionModule), so a model config without the key, a shipped one and the Python API agree; a
+# checkpoint keeps the mode it was trained with (trainlab.run.trained).
+DEFAULT = "last"
 EPS = 1e-5  # added to the variance, as in RevIN: a flat window does not divide by zero
 
 

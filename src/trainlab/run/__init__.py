@@ -6,6 +6,7 @@
   cores this process may use (its affinity and its cgroup's CPU quota); ``gpus``: the run's GPUs as torch
   sees them (native bf16, memory, models); ``host_memory``: glibc's malloc keeping freed memory for the next step
 - ``process``: what a run set for its whole process (torch's threads and flags, ...), given back when it ends
+- ``trained``: what a checkpoint was trained with where its run's config left a key to a default (which may change)
 - ``folder``: the run folder's layout; ``root``: the repository root; ``checkpoint_io``: checkpoints safe
   against a kill mid-save; ``console``: what a run prints, and ``train.log``
 - ``preflight`` (before Hydra makes the folder) and ``checks`` (before the first step)

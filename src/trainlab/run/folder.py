@@ -256,6 +256,16 @@ class RunFolder:
         except (OSError, UserError, TypeError):
             return False
 
+    def checkpoint_kept_by(self) -> tuple[bool, Optional[str]]:
+        """(known, metric): the metric the run's kept checkpoint is the best by, as training_summary.json's
+        ``checkpoint`` records it (None: the last epoch's); (False, None) where the summary does not say (no
+        run_records, a run of an older trainlab, no checkpoint kept)."""
+        try:
+            kept = read_json(self.path / SUMMARY, "").get("checkpoint")
+        except (OSError, UserError, TypeError, AttributeError):
+            return False, None
+        return (True, kept.get("kept_by")) if isinstance(kept, dict) else (False, None)
+
     def _start_again(self) -> str:
         """The command that starts the run again with its own options, quoted for the shell (an option holding
         a folder with a space); with a placeholder when they are unreadable."""

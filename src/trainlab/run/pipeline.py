@@ -297,7 +297,9 @@ def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
     (evaluate.py's ``split=all``): the data module's test split is every window of the file; ``forecast``
     (predict.py, with ``whole_file``): nothing is scored, so data seen in training are no reason to warn."""
     from trainlab.run.resume_checks import tensor_differences
+    from trainlab.run.trained import with_trained
 
+    run_cfg = with_trained(run_cfg, "data", ckpt)  # what the config leaves to defaults, as it was trained
     try:
         datamodule = _restore_data(run_cfg, ckpt, ckpt_name, given, whole_file, forecast)
     except UserError as exc:
@@ -310,6 +312,7 @@ def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
              if k in trained and _exact(v) and _exact(trained[k]) and _items(trained[k]) != _items(v)]
     if other:  # same sizes, other meaning: the outputs would be read as the wrong classes
         raise _misfit(given, ckpt_name, "; ".join(other[:2]))
+    run_cfg = with_trained(run_cfg, "model", ckpt, told)
     try:
         model = build_task_module(run_cfg, datamodule)
     except UserError as exc:

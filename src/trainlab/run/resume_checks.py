@@ -252,7 +252,10 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         f"to train on, raise callbacks.early_stopping.patience (e.g. {patience + 5}) or set "
                         f"callbacks.early_stopping=null{_untested_hint(folder, cfg)}")
     warn_other_seed(old_cfg, cfg, ckpt_path)
-    warn_other_settings([d for d in differs if d not in moved], ckpt_path, repeat)
+    from trainlab.run.trained import silent_changes
+
+    warn_other_settings([d for d in differs if d not in moved] + silent_changes(cfg, ckpt, model, datamodule),
+                        ckpt_path, repeat)
     warn_mid_epoch(ckpt_path, ckpt)
 
 

@@ -229,7 +229,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     if read_only:
         print(f"warning: '{args.sweep_dir}' is not writable: {REPORT} and the plots were not saved; "
               f"add --out <folder> (make analyze ... OUT=<folder>) to save them there", file=sys.stderr, flush=True)
-    return 0
+    return _verdict(args.sweep_dir)
+
+
+def _verdict(sweep_dir: Path) -> int:
+    """1, after the sweep's own closing verdict as the last line, for a sweep that ended without a best (every
+    trial pruned or failed): its report lists the failures, but nothing is left to refine; else 0."""
+    from trainlab.search import results as sweep_results
+
+    study = load_sweep_study(sweep_dir)
+    counts = sweep_results.trial_counts(study)
+    if best_trials(study) or counts.get("running"):
+        return 0
+    print(f"error: {sweep_results.no_best_line(str(sweep_dir), counts)}", file=sys.stderr, flush=True)
+    return 1
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> li
 
     study = load_sweep_study(sweep_dir)
     check_rule(rule, len(study.directions), sweep_dir)
-    chosen, _ = best_params(study, rule)
+    chosen, _ = best_params(study, rule, where=str(sweep_dir))
     warn_running(study, sweep_dir)
     run_dir = run_dir_of(chosen, study_folder(sweep_storage(sweep_dir)))
     if not run_dir or not (RunFolder(run_dir) / OVERRIDES).is_file():

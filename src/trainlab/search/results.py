@@ -32,6 +32,7 @@ from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.run.durable import write_atomic
+from trainlab.run.folder import RunFolder
 from trainlab.search.shared import is_copied, is_surplus, storage_file
 from trainlab.search.sweep_folder import (RESULTS_JSON, RESULTS_YAML, STUDY_FILE, TRIALS_CSV, TRIALS_JSONL, as_stored,
                                           checkpoint_of, run_dir_of, study_folder)
@@ -148,11 +149,15 @@ def summary(study: optuna.Study, storage: str, metric: str, sweep_dir: Path) -> 
     top = best[0] if best else None
     top_dir = run_dir_of(top, study_folder(storage)) if top else None
     checkpoint, study_file = checkpoint_of(top_dir), storage_file(storage)
+    known, kept_by = RunFolder(top_dir).checkpoint_kept_by() if checkpoint else (False, None)
     own = study_file is not None and study_file.resolve() == (sweep_dir / STUDY_FILE).resolve()
     result.update({
         "best_trial": top.number if top else None,
         "best_run_dir": as_stored(top_dir, sweep_dir) if top_dir else None,
         "best_checkpoint": as_stored(checkpoint, sweep_dir) if checkpoint else None,
+        # where the trials' checkpoints are kept by another metric (best_value is then the trial's metric at its
+        # last epoch, not the checkpoint's score): by which, or "last epoch" (no checkpoint callback watches one)
+        **({"best_checkpoint_kept_by": kept_by or "last epoch"} if known and kept_by != metric else {}),
         "metric": metric,
         "direction": [d.name.lower() for d in study.directions] if len(study.directions) > 1
         else study.direction.name.lower(),
@@ -196,6 +201,15 @@ def why_no_best(counts: dict[str, int]) -> str:
     return f"({held or 'no trial'}); {fix}"
 
 
+def no_best_line(where: str, counts: dict[str, int]) -> str:
+    """The one verdict on a study without a best, in the sweep's closing line and in refine, analyze and stage 2
+    (``where``: the sweep folder, or ``results in <folder>``): '<where>: no trial completed, so there is no best (3
+    pruned); <what to do>'; ``yet`` while trials run, ``with a finite value`` where complete ones diverged."""
+    finite = " with a finite value" if counts.get("complete") else ""
+    yet = " yet" if counts.get("running") else ""
+    return f"{where}: no trial completed{finite}{yet}, so there is no best {why_no_best(counts)}"
+
+
 def warn_running(study: optuna.Study, sweep_dir: Path) -> None:
     """Say that a sweep whose best is taken (refine, stage 2) still has trials running: the best so far
     may be beaten by one of them."""
@@ -222,7 +236,7 @@ def results_line(result: dict[str, Any], sweep_dir: Path) -> str:
     if result.get("best_trial") is None:
         if "trials" not in result:
             return f"results in {sweep_dir}: no trial completed, so there is no best; trials.csv says how each ended"
-        return f"results in {sweep_dir}: no trial completed, so there is no best {why_no_best(result['trials'])}"
+        return no_best_line(f"results in {sweep_dir}", result["trials"])
     # as the progress lines write them (a raw float and a Python dict before); exact in optimization_results.yaml
     params = " ".join(f"{key}={_short(value)}" for key, value in (result.get("best_params") or {}).items())
     value = result["best_value"]

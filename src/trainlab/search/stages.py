@@ -43,7 +43,7 @@ from trainlab.config.errors import UserError, did_you_mean, report_user_errors
 from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
-from trainlab.search.results import trial_counts, warn_running, why_no_best
+from trainlab.search.results import no_best_line, trial_counts, warn_running
 from trainlab.search.sweep_folder import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGES_YAML, STUDY_FILE, as_stored,
                                           load_sweep_study)
 from trainlab.search.trials import best_trials
@@ -155,14 +155,15 @@ def _stage_key_hint(key: str, space_keys: Sequence[str]) -> str:
     return f"; {hint}" if hint else ""
 
 
-def best_params(study: optuna.Study, rule: Any = None) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
-    """The trial a stage hands on: the best, or on a Pareto front the one ``rule`` picks."""
+def best_params(study: optuna.Study, rule: Any = None,
+                where: Optional[str] = None) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
+    """The trial a stage hands on: the best, or on a Pareto front the one ``rule`` picks; without one, the
+    verdict naming ``where`` (the sweep folder; default: the study) is refused."""
     from trainlab.search.front import pick
 
     front = best_trials(study)
     if not front:
-        raise UserError(f"study {study.study_name} has no complete trial yet, so it has no best "
-                        f"{why_no_best(trial_counts(study))}")
+        raise UserError(no_best_line(where or f"study {study.study_name}", trial_counts(study)))
     chosen = front[0] if len(front) == 1 else pick(front, study.directions, rule)
     return chosen, dict(chosen.params)
 
@@ -360,7 +361,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     with report_user_errors():  # what can be known here is refused before train.py starts
         study = load_sweep_study(args.sweep_dir)
-        best_params(study)
+        best_params(study, where=str(args.sweep_dir))
         warn_running(study, args.sweep_dir)
         if args.top < 1:
             raise UserError(f"TOP={args.top}: give how many of the sweep's most important parameters to fix, 1 or more")

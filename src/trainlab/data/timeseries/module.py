@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -51,8 +52,8 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
         scale_targets: standardise targets too (the model then predicts in standard units and the
             regression module maps back for its metrics).
         target_inputs: past targets are inputs (last channels). False suits features and targets
-            that are different quantities (the seed's two files). The constructor's default is the
-            old behaviour, so configs saved before the key existed rebuild their runs unchanged.
+            that are different quantities (the seed's two files). A checkpoint is rebuilt with the
+            setting it was trained with, whatever the default is now (:meth:`trained_settings`).
         season_length: steps per seasonal cycle for the seasonal naive and ETS baselines and for
             MASE; 0: none (no seasonal baseline, MASE by the one-step naive); null takes the
             source's (its nature, or the cycle its time column's step implies: times.step_season) when it
@@ -72,6 +73,12 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
 
     family = "timeseries"  # trainlab.config.families: models and data of one family go together
 
+    @classmethod
+    def trained_settings(cls, trained: dict[str, Any], given: Collection[str]) -> dict[str, Any]:
+        """``target_inputs`` of a run whose config left it to the default: its model was given the past targets
+        when its checkpoint holds their channels (none in one from before past targets could be inputs)."""
+        return {} if "target_inputs" in given else {"target_inputs": bool(trained.get("target_channels"))}
+
     def __init__(
         self,
         source: Any,
@@ -85,7 +92,7 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
         scale_targets: bool = True,
         seed: int = 3407,
         steps: int = 1,
-        target_inputs: bool = False,
+        target_inputs: bool = True,
         season_length: Optional[int] = None,
         missing: str = "interpolate",
         max_gap: int = 3,

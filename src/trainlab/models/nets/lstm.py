@@ -31,7 +31,7 @@ class LSTMNet(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int = 64, num_layers: int = 2, output_size: int = 1,
-                 dropout: float = 0.0, init: str = "xavier", checkpointing: bool = False):
+                 dropout: float = 0.1, init: str = "xavier", checkpointing: bool = False):
         super().__init__()
         require_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, output_size=output_size)
         require_dropout(dropout)
@@ -110,7 +110,7 @@ class LSTMAttentionNet(LSTMNet):
     """
 
     def __init__(self, input_size: int, hidden_size: int = 64, num_layers: int = 2, output_size: int = 1,
-                 dropout: float = 0.0, init: str = "xavier", attention: str = "additive", checkpointing: bool = False):
+                 dropout: float = 0.1, init: str = "xavier", attention: str = "additive", checkpointing: bool = False):
         if attention not in ATTENTIONS:
             raise UserError(f"model.net.attention={attention!r} is not one of {', '.join(ATTENTIONS)}")
         super().__init__(input_size, hidden_size, num_layers, output_size, dropout, init, checkpointing)

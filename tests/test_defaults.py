@@ -1,0 +1,101 @@
+"""One default per setting: a config that leaves a key out, a shipped config and the Python API build the
+same run, and a checkpoint is rebuilt as it was trained when a default changes (trainlab.run.trained)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from tests.conftest import TINY, config_options
+from trainlab.run.pipeline import build_model_and_data, prepare, restore
+
+# an option's own values for its own data, where the class default suits data in general
+OWN_VALUES = {("data", "elnino"): {"window", "batch_size"}}  # 24 months of a monthly series, in batches of 16
+
+
+def _written_defaults(node: DictConfig, key: str, option: tuple[str, str]):
+    """(key, the config's value, the class default) for every argument ``node`` writes, its children too."""
+    if not OmegaConf.is_dict(node) or not isinstance(node.get("_target_"), str):
+        return
+    raw = OmegaConf.to_container(node, resolve=False)
+    for name, parameter in inspect.signature(get_class(node._target_)).parameters.items():
+        value = raw.get(name)
+        if (parameter.default is parameter.empty or name not in raw or value is None or name in OWN_VALUES.get(option, ())
+                or (isinstance(value, str) and value.startswith("${"))):
+            continue  # null: a size from the data; ${...}: another setting's
+        default = list(parameter.default) if isinstance(parameter.default, tuple) else parameter.default
+        yield f"{key}.{name}", value, default
+    for name in raw:
+        if name != "_target_" and not OmegaConf.is_missing(node, name):
+            yield from _written_defaults(node[name], f"{key}.{name}", option)
+
+
+@pytest.mark.parametrize("group, option", [(g, o) for g in ("model", "data") for o in config_options(g)])
+def test_shipped_configs_write_the_class_defaults(compose_cfg, group, option):
+    """A user's config that leaves a key out gets the class default; a shipped one must then mean the same."""
+    cfg = compose_cfg([f"{group}={option}"])
+    differ = [f"{key}={value}, class default {default}"
+              for key, value, default in _written_defaults(cfg[group], group, (group, option)) if value != default]
+    assert not differ, "; ".join(differ)
+
+
+def _without(cfg: DictConfig, *keys: str) -> DictConfig:
+    """``cfg`` as a user's config that does not write ``keys`` (``model.window_scaling``) composes it."""
+    with open_dict(cfg):
+        for key in keys:
+            group, name = key.split(".")
+            del cfg[group][name]
+    return cfg
+
+
+def test_a_config_without_window_scaling_gets_the_documented_default(compose_cfg):
+    """README (forecasting): ``model.window_scaling``, default ``last``; a user's model config without the key
+    got the constructor's ``none``."""
+    cfg = prepare(_without(compose_cfg(TINY), "model.window_scaling", "data.target_inputs"))
+    model, datamodule = build_model_and_data(cfg)
+    assert (model.scaler.mode, datamodule.target_inputs) == ("last", True)
+
+
+@pytest.mark.parametrize("mode", ["none", "revin", "last", "before the setting existed"])
+def test_a_checkpoint_is_rebuilt_with_the_window_scaling_it_was_trained_with(compose_cfg, mode):
+    """A run whose config left window_scaling (and target_inputs) to the default is rebuilt from its checkpoint's
+    hyperparameters, whatever the default is now; a checkpoint from before the setting existed scaled globally."""
+    trained_mode = "none" if mode.startswith("before") else mode
+    target_inputs = trained_mode != "none"
+    cfg = prepare(compose_cfg([*TINY, f"model.window_scaling={trained_mode}", f"data.target_inputs={target_inputs}"]))
+    model, datamodule = build_model_and_data(cfg, training=False)
+    datamodule.setup("fit")
+    hparams = dict(model.hparams)
+    if mode.startswith("before"):
+        del hparams["window_scaling"]
+    ckpt = {"state_dict": model.state_dict(), "hyper_parameters": hparams,
+            type(datamodule).__qualname__: datamodule.state_dict()}
+    restored, data = restore(_without(cfg, "model.window_scaling", "data.target_inputs"), ckpt, "best.ckpt")
+    assert (restored.scaler.mode, data.target_inputs) == (trained_mode, target_inputs)
+
+
+def test_a_resume_names_a_default_that_changed_since_its_checkpoint(compose_cfg, tmp_path, caplog):
+    """A resume composes its config anew: one that leaves window_scaling out goes on with today's default, which
+    its checkpoint (trained with none) did not have; the warning of differing settings names it."""
+    import logging
+
+    import torch
+
+    from trainlab.run.resume_checks import check_resume
+
+    cfg = prepare(compose_cfg([*TINY, "model.window_scaling=none"]))
+    model, datamodule = build_model_and_data(cfg)
+    datamodule.setup("fit")
+    path = tmp_path / "old" / "checkpoints" / "last.ckpt"
+    path.parent.mkdir(parents=True)
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams), "epoch": 0,
+                type(datamodule).__qualname__: datamodule.state_dict()}, path)
+    cfg = prepare(_without(compose_cfg(TINY), "model.window_scaling"))
+    model, datamodule = build_model_and_data(cfg)
+    datamodule.setup("fit")
+    with caplog.at_level(logging.WARNING):
+        check_resume(cfg, model, datamodule, str(path))
+    assert "model.window_scaling: none -> last (the default now" in caplog.text
