@@ -82,6 +82,17 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
                                        "it (model=lstm does not): add model=lstm_attention (a '+'"),
     ("optimizer.momentum=0.9", "optimizer.momentum is not a setting of optimizer; optimizer=sgd has it "
                                "(optimizer=adam does not): add optimizer=sgd (a '+'"),
+    # a key of the Optuna sweeper or of another launcher: it was told the basic one's settings ("its settings:
+    # _target_, max_batch_size, params"), which say nothing of the search or launcher that has the key
+    ("hydra.sweeper.n_trials=3", "hydra.sweeper.n_trials is not a setting of hydra.sweeper; hydra/sweeper=optuna has "
+                                 "it (hydra/sweeper=basic does not), which a search chooses: add -m "
+                                 "hparams_search=optuna (a '+'"),
+    ("hydra.sweeper.pruner.n_warmup_steps=1", "hydra.sweeper.pruner is not a setting of hydra.sweeper; "
+                                              "hydra/sweeper=optuna has it"),
+    ("hydra.launcher.n_jobs=2", "hydra.launcher.n_jobs is not a setting of hydra.launcher; hydra/launcher=joblib has "
+                                "it (hydra/launcher=basic does not): add hydra/launcher=joblib (a '+'"),
+    ("hydra.launcher.partition=gpu", "hydra.launcher.partition is not a setting of hydra.launcher; "
+                                     "hydra/launcher=submitit_slurm, hydra/launcher=slurm have it"),
     ("+seed=3", "+seed=3 adds seed, which the config already has; drop the '+' to change it: seed=3"),
     ("+model=cnn", "+model=cnn adds a second model, but model is already chosen; drop the '+' to choose "
                    "another: model=cnn"),

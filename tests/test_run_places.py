@@ -405,6 +405,20 @@ def test_make_dashboard_opens_the_study_the_sweep_wrote(tmp_path):
     assert len(errors) == 1 and errors[0].startswith(
         f"error: {gone}: its study file '{gone / 'optuna.db'}' does not exist (moved or removed?)")
     assert not (gone / "optuna.db").exists()
+    # a folder that is not there (a typo in SWEEP=), and a staged search's, whose stages hold the studies: the first
+    # met optuna-dashboard's sqlalchemy traceback, the second was told its optuna.db was 'moved or removed?'
+    staged = tmp_path / "staged"
+    (staged / "1_architecture").mkdir(parents=True)
+    (staged / "1_architecture" / "optuna.db").touch()
+    (staged / "stages.yaml").write_text("stages: []\n")
+    for sweep, expected in ((tmp_path / "typo", f"error: {tmp_path / 'typo'} is not a folder; give a sweep folder"),
+                            (staged, f"error: {staged} is a staged search, with a study per stage: give one of its "
+                                     f"stages' folders ({staged / '1_architecture'})")):
+        with pytest.raises(subprocess.CalledProcessError) as refused:
+            opened(sweep)
+        errors = [line for line in refused.value.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and errors[0].startswith(expected), refused.value.stderr
+        assert "Traceback" not in refused.value.stderr and not (sweep / "optuna.db").exists()
 
 
 def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp_path):

@@ -197,6 +197,29 @@ def test_evaluate_reads_a_moved_data_file_and_refuses_keys_it_would_not_use(comp
         evaluate_script.evaluate(compose_cfg([run, "+model.net.hidden_size=4"], config_name="eval"))
 
 
+@pytest.mark.parametrize("given, expected", [
+    # a run on built-in data was told "... can change what it has (e.g. +data.source.path=<file> for a data file
+    # that moved)", the very override it had refused
+    ({"source": {"path": "my.csv"}}, "+data.source.path: the run's data config has no such key: its data come from "
+                                     "ElNinoSST, which reads no file, so there is no file to replace; evaluate.py "
+                                     "reads another file for a run trained on one (data=file, "),
+    ({"source": {"nmae": "x"}}, "+data.source.nmae: the run's data config has no such key; did you mean "
+                                "+data.source.name?"),
+    ({"sourc": {"path": "x"}}, "+data.sourc.path: the run's data config has no such key; did you mean +data.source?"),
+    ({"source": {"zzz": 1}}, "+data.source.zzz: the run's data config has no such key; it has +data.source.name"),
+])
+def test_a_key_the_runs_data_lacks_is_refused_with_what_it_has(given, expected):
+    from omegaconf import OmegaConf
+
+    from trainlab.config.checks import override_run_data
+
+    run = OmegaConf.create({"data": {"source": {"_target_": "trainlab.data.timeseries.packaged.ElNinoSST",
+                                                "name": "elnino"}, "window": 24}})
+    with pytest.raises(UserError) as refused:
+        override_run_data(run, OmegaConf.create(given))
+    assert str(refused.value).startswith(expected), str(refused.value)
+
+
 def test_decimal_commas_in_a_comma_file_and_a_target_named_twice_are_explained(tmp_path):
     path = tmp_path / "series.csv"
     path.write_text("t,y\n" + "".join(f'{i},"{i},5"\n' for i in range(30)))

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, open_dict
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -293,11 +293,33 @@ def override_run_data(run_cfg: DictConfig, given: Any) -> list[str]:
     applied = []
     for key, value in leaves(OmegaConf.to_container(given, resolve=True)):
         if OmegaConf.select(run_cfg.data, key, default="<absent>") == "<absent>":
-            raise UserError(f"+data.{key}: the run's data config has no such key; {_reader()} can change what it has "
-                            "(e.g. +data.source.path=<file> for a data file that moved)")
+            raise UserError(_absent_data_key(run_cfg.data, key))
         OmegaConf.update(run_cfg.data, key, value, merge=False)
         applied.append(f"+data.{key}={_as_typed(value)}")
     return applied
+
+
+def _absent_data_key(data: DictConfig, key: str) -> str:
+    """Why ``+data.<key>`` names nothing of the run's data config, and what it has there instead: the nearest
+    spelling of the first part it lacks, or the keys beside it. ``+data.source.path`` for a run on built-in data
+    (data=elnino, synthetic) was told "... can change what it has (e.g. +data.source.path=<file> ...)", the
+    override it had just refused."""
+    from omegaconf import OmegaConf
+
+    line = f"+data.{key}: the run's data config has no such key"
+    source = OmegaConf.select(data, "source._target_", default=None)
+    if key == "source.path" and source:
+        return (f"{line}: its data come from {str(source).rsplit('.', 1)[-1]}, which reads no file, so there is no "
+                f"file to replace; {_reader()} reads another file for a run trained on one (data=file, data=catalogue, "
+                "data=sky_folder)")
+    parts, node, depth = key.split("."), data, 0
+    while depth < len(parts) - 1 and isinstance(node, DictConfig) and parts[depth] in node:
+        node, depth = node[parts[depth]], depth + 1
+    prefix = ".".join(["+data", *parts[:depth]]) + "."
+    keys = [str(k) for k in node.keys() if not str(k).startswith("_")] if isinstance(node, DictConfig) else []
+    hint = did_you_mean(parts[depth], keys, prefix=prefix) or (
+        f"it has {', '.join(prefix + k for k in keys)}" if keys else f"{prefix.rstrip('.')} holds no keys")
+    return f"{line}; {hint}"
 
 
 def _as_typed(value: Any) -> str:

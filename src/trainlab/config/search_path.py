@@ -98,7 +98,9 @@ def other_options_hint(key: str, composed: Any) -> str:
     from omegaconf import OmegaConf
 
     group, _, below = key.partition(".")
-    if not below or group == "hydra":
+    if group == "hydra":
+        return _hydra_option_hint(below, composed)
+    if not below:
         return ""
     others = options_with_key(group, below)
     if not others:
@@ -107,6 +109,60 @@ def other_options_hint(key: str, composed: Any) -> str:
     lacking = f" ({group}={chosen} does not)" if chosen else ""
     return (f"{', '.join(others)} {'has' if len(others) == 1 else 'have'} it{lacking}: add "
             f"{others[0] if len(others) == 1 else 'one of them'}")
+
+
+def _hydra_option_hint(below: str, composed: Any) -> str:
+    """``hydra.sweeper.n_trials`` without a search, ``hydra.launcher.n_jobs`` without ``hydra/launcher=joblib``: which
+    other sweeper or launcher has the key (it was told the basic one's settings, "_target_, max_batch_size, params",
+    which say nothing of the search or launcher the key belongs to)."""
+    from omegaconf import OmegaConf
+
+    part, _, name = below.partition(".")
+    if part not in ("sweeper", "launcher") or not name:
+        return ""
+    group = f"hydra/{part}"
+    chosen = OmegaConf.select(composed, f"hydra.runtime.choices.{group}", default=None)
+    others = [option for option, keys in hydra_option_keys(group).items()
+              if name.split(".")[0] in keys and option != chosen]
+    if not others:
+        return ""
+    lacking = f" ({group}={chosen} does not)" if chosen else ""
+    if group == "hydra/sweeper" and others == ["optuna"]:  # chosen by a search file, not on its own
+        return f"{group}=optuna has it{lacking}, which a search chooses: add -m hparams_search=optuna"
+    named = [f"{group}={option}" for option in others]
+    return (f"{', '.join(named)} {'has' if len(named) == 1 else 'have'} it{lacking}: add "
+            f"{named[0] if len(named) == 1 else 'one of them'}")
+
+
+def hydra_option_keys(group: str) -> dict[str, set[str]]:
+    """The options of one of Hydra's own groups (``hydra/sweeper``, ``hydra/launcher``) and the keys of each: the
+    plugins' configs in Hydra's ConfigStore and the files of the config folders (conf/hydra/launcher/slurm.yaml,
+    with the keys of the stored config its defaults list extends; that stored base is no option of its own)."""
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    Plugins.instance()  # the plugins' configs are stored when Hydra imports them
+    folder: Any = ConfigStore.instance().repo
+    for part in group.split("/"):
+        folder = folder.get(part, {}) if isinstance(folder, dict) else {}
+    stored = {name.removesuffix(".yaml"): {str(k) for k in entry.node.keys()}
+              for name, entry in folder.items() if name.endswith(".yaml") and hasattr(entry, "node")}
+    options, bases = {}, set()
+    for option in group_options(group):
+        try:
+            node: Any = OmegaConf.to_container(OmegaConf.load(option_file(group, option)), resolve=False)
+        except (OSError, OmegaConfBaseException):
+            continue  # a file Hydra cannot read either: its own refusal names it
+        node = node if isinstance(node, dict) else {}
+        keys = {str(k) for k in node if k != "defaults"}
+        for base in node.get("defaults") or []:
+            if isinstance(base, str) and base in stored:
+                keys |= stored[base]
+                bases.add(base)
+        options[option] = keys
+    return {**{name: keys for name, keys in stored.items() if name not in bases}, **options}
 
 
 def option_given_as_path(group: str, value: str) -> str:

@@ -87,6 +87,21 @@ def sweep_storage(sweep_dir: Path) -> str:
     return storage_url(None, own)
 
 
+def no_sweep_folder(sweep_dir: Path) -> Optional[str]:
+    """Why ``sweep_dir``, given to a sweep's tool (make analyze, refine, stage2, dashboard), holds no study of its
+    own: it is no folder (a typo), or a staged search's, with a study per stage; None otherwise."""
+    if (sweep_dir / RESULTS_YAML).is_file() or (sweep_dir / STUDY_FILE).is_file():
+        return None
+    if not sweep_dir.is_dir():
+        return f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)"
+    if (sweep_dir / STAGES_YAML).is_file():  # a staged search's folder holds one study a stage
+        stages = sorted(p.name for p in sweep_dir.iterdir()
+                        if (p / RESULTS_YAML).is_file() or (p / STUDY_FILE).is_file())
+        return (f"{sweep_dir} is a staged search, with a study per stage: give one of its stages' folders "
+                f"({', '.join(str(sweep_dir / s) for s in stages) or 'none has started'})")
+    return None
+
+
 def load_sweep_study(sweep_dir: Path) -> optuna.Study:
     """The study a sweep folder belongs to (from optimization_results.yaml, else its optuna.db)."""
     from trainlab.search.shared import load_existing
@@ -96,13 +111,8 @@ def load_sweep_study(sweep_dir: Path) -> optuna.Study:
         storage, name = sweep_storage(sweep_dir), read_yaml(results, DAMAGED_RESULTS)["study_name"]
     elif (sweep_dir / STUDY_FILE).is_file():  # the folder's name, or the file's one study (a renamed folder)
         storage, name = sweep_storage(sweep_dir), None
-    elif not sweep_dir.is_dir():
-        raise UserError(f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)")
-    elif (sweep_dir / STAGES_YAML).is_file():  # a staged search's folder holds one study a stage
-        stages = sorted(p.name for p in sweep_dir.iterdir()
-                        if (p / RESULTS_YAML).is_file() or (p / STUDY_FILE).is_file())
-        raise UserError(f"{sweep_dir} is a staged search, with a study per stage: give one of its stages' folders "
-                        f"({', '.join(str(sweep_dir / s) for s in stages) or 'none has started'})")
+    elif (problem := no_sweep_folder(sweep_dir)) is not None:
+        raise UserError(problem)
     else:
         raise UserError(f"{sweep_dir} holds no study ({RESULTS_YAML} or {STUDY_FILE}); give a sweep folder "
                         "(outputs/train/multiruns/...)")
