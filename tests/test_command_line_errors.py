@@ -50,8 +50,9 @@ def test_a_value_a_typed_schema_refuses_names_key_value_type_and_an_example(over
 
 def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
     line = refused(["-m", "hparams_search=optuna", "hydra.sweeper.stage_trials=3"], capsys, monkeypatch, tmp_path)
+    # the example is the key's own (its schema's field metadata: trials per stage), no longer any list's [1,2]
     assert line == ("error: hydra.sweeper.stage_trials=3 is not a list [..] or null, which this key takes; "
-                    "e.g. hydra.sweeper.stage_trials=[1,2]")
+                    "e.g. hydra.sweeper.stage_trials=[10,20]")
 
 
 @pytest.mark.parametrize("override, expected", [
