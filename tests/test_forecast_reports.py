@@ -237,6 +237,23 @@ def test_a_constant_target_is_refused_before_training(caplog):
         module(table_of(np.concatenate([np.full(250, 5.0), np.arange(50.0)])))
 
 
+@pytest.mark.parametrize("window, refused", [
+    (48, r"'fixed' has 12 row\(s\), fewer than one window of data.window=48 \+ data.horizon=1"),
+    (8, r"the training split of 'fixed' \(8 rows\) holds no window of data.window=8"),
+])
+def test_a_series_too_short_for_its_window_is_refused_before_any_word_on_its_season_or_values(caplog, window,
+                                                                                              refused):
+    """Twelve months (short12.csv) logged 'season length 12 ... does not fit ... going on without a season' and 'the
+    validation and test values ... leave the training range' before the refusal: warnings about a run that never
+    starts."""
+    with caplog.at_level(logging.INFO), pytest.raises(UserError, match=refused):
+        module(table_of(np.arange(12.0), season=12), window=window, ets_baseline=True)
+    assert "season" not in caplog.text and "training range" not in caplog.text
+    with caplog.at_level(logging.INFO):
+        module(table_of(np.arange(40.0), season=12), window=4, ets_baseline=True)
+    assert "season length 12, the source's own for 'fixed', does not fit" in caplog.text  # once it runs, it is said
+
+
 @pytest.mark.parametrize("model_rmse,naive_rmse", [(0.0, 0.0), (0.0, 2.0), (1.5, 0.0)])
 def test_zero_rmse_never_gives_inf_or_nan_ratios(model_rmse, naive_rmse):
     scores = {"last_value": {"rmse": naive_rmse}, "seasonal_naive": {"rmse": naive_rmse + 1}, "ets": {"rmse": 0.0}}
