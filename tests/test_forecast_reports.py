@@ -389,6 +389,24 @@ def test_a_season_dropped_for_too_few_training_rows_is_named_not_set(caplog):
     assert module(table_of(y, season=7), window=4).season_length == 7  # without ETS: two cycles fit
 
 
+def test_evaluate_pys_word_on_a_dropped_season_is_about_its_own_scale_rows_and_command_line(caplog):
+    """evaluate.py split=all on 20 monthly rows said '... the training split has 20; going on without a season (no
+    seasonal naive baseline, MASE scaled by the one-step naive); give data.season_length=<steps>': its MASE is the
+    checkpoint's, every row of the file counts, and its command line takes +data.season_length."""
+    from tests.test_forecasting import Fixed
+    from trainlab.data.timeseries.module import TimeSeriesDataModule
+
+    y = np.sin(2 * np.pi * np.arange(20) / 12) + 0.1 * np.arange(20)
+    dm = TimeSeriesDataModule(Fixed(table_of(y, season=12)), window=4, target_inputs=True, ets_baseline=True)
+    dm.of_a_saved_run()
+    dm.score_whole_file()
+    with caplog.at_level(logging.WARNING):
+        dm.load()
+    assert ("season length 12, the source's own for 'fixed', does not fit: it needs 34 rows for the ETS baseline, the "
+            "file has 20; going on without a season (no seasonal naive baseline, MASE with the checkpoint's scale); "
+            "give +data.season_length=<steps> that fits, or 0 to say none") in caplog.text
+
+
 def test_a_run_far_from_zero_reports_as_without_the_offset_and_evaluates_val(compose_cfg, run_train, tmp_path,
                                                                              caplog):
     """The trial's series: 500 daily rows of 1e9 + 1000 sin + noise, no time column (no season);

@@ -147,7 +147,8 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
             spans = self._spans(self.table)
             # predict.py scores nothing: no season for baselines or MASE (their scale is the checkpoint's), no word on it
             self._season, said = (None, []) if self.forecasting else resolve_season(
-                self.given_season, self.table, table.frequency, shortest_training(table, spans), self.ets_baseline)
+                self.given_season, self.table, table.frequency, shortest_training(table, spans), self.ets_baseline,
+                saved_run=not self.advising, whole_file=self.whole_file)
             # the source's season, dropped for too few training rows (warned): the end line says so, not "set it"
             self.dropped_season = table.season_length if self.given_season is None and self._season is None \
                 and not self.forecasting else None
