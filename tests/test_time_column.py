@@ -691,6 +691,21 @@ def test_iso_week_dates_are_read_and_fiscal_years_get_their_fix(tmp_path, caplog
             load(tmp_path, fiscal)
 
 
+@pytest.mark.parametrize("written_as", ["{y}Q{q}", "{y}-Q{q}", "{y} Q{q}", "Q{q} {y}", "Q{q}-{y}", "{y}/q{q}"])
+def test_quarters_written_as_text_are_read_as_quarters(tmp_path, caplog, written_as):
+    """'Q1 2015' and '2015 Q1' (statistics offices' tables) were refused as 'neither numbers nor dates ... set
+    data.source.time_format', a fix strftime (no code for a quarter) cannot give; '2015Q1' was read by a pandas
+    reading it deprecates (Pandas4Warning)."""
+    quarters = pd.period_range("2015Q1", periods=24, freq="Q")
+    times = [written_as.format(y=q.year, q=q.quarter) for q in quarters]
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.dates"):
+        table = load(tmp_path, times[:9] + times[10:])  # one quarter missing
+    grid = table.times[0]
+    assert grid.step == "1 quarter" and grid.season_length == 4 and np.isnan(table.targets[9, 0])
+    assert list(grid.times) == list(quarters.delete(9).to_timestamp())
+    assert "quarters read as each quarter's first day (2015-01-01 to 2020-10-01)" in caplog.text
+
+
 @pytest.mark.parametrize("freq, ahead", [("SMS", ["2021-04-01", "2021-04-15", "2021-05-01"]),
                                          ("SME", ["2021-04-15", "2021-04-30", "2021-05-15"])])
 def test_half_months_step_by_half_months(tmp_path, freq, ahead):

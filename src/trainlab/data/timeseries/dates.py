@@ -100,6 +100,10 @@ _END_OF_DAY = re.compile(r"(?<![\d:])24:00(?=(?::00(?:[.,]0+)?)?(?![\d:]))")
 _LEAP_SECOND = re.compile(r"(?<![\d:])23:59:60(?:[.,]\d+)?(?![\d:])")
 # ISO 8601 week dates, as Eurostat and ISO-week reports write weekly data: '2019-W01', '2019W01', '2019-W01-1'
 _ISO_WEEK = re.compile(r"\s*(\d{4})-?W(\d{2})(?:-?([1-7]))?\s*")
+# quarters as statistics offices write them: '2019Q1', '2019-Q1', '2019 Q1', 'Q1 2019', 'Q1-2019' (pandas reads the first
+# two only, by a reading it deprecates, and strftime has no code for a quarter: data.source.time_format cannot read them)
+_QUARTER = re.compile(r"\s*(?:(?P<year>\d{4})\s*[-/ ]?\s*[Qq](?P<quarter>[1-4])|[Qq](?P<quarter_first>[1-4])\s*[-/ ]?\s*"
+                      r"(?P<year_last>\d{4}))\s*")
 # fiscal or split years ('FY2019', 'FY 2019/20', '2019/20', '2019-2020'): which calendar year each is, no file says
 _FISCAL_YEAR = re.compile(r"\s*(FY\s*'?)?(\d{2}|\d{4})(?:\s*[/-]\s*(\d{2}|\d{4}))?\s*", re.IGNORECASE)
 
@@ -137,6 +141,14 @@ def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
                             "fix that row")
         log.info("%s: ISO week dates read as each week's %s (%s to %s)", where,
                  "Monday" if weeks[2].isna().all() else "given day", written(parsed.min()), written(parsed.max()))
+        return parsed
+    if time_format is None and len(text) and _QUARTER.fullmatch(text.iloc[0]) and text.str.fullmatch(_QUARTER).all():
+        parts = text.str.extract(_QUARTER)
+        years = parts["year"].fillna(parts["year_last"]).astype(np.int64)
+        quarters = parts["quarter"].fillna(parts["quarter_first"]).astype(np.int64)
+        parsed = pd.to_datetime(pd.DataFrame({"year": years, "month": 3 * quarters - 2, "day": 1}))
+        log.info("%s: quarters read as each quarter's first day (%s to %s)", where, written(parsed.min()),
+                 written(parsed.max()))
         return parsed
     ends = _holds(text, "24:00", _END_OF_DAY)
     if not ends.any():
