@@ -237,6 +237,23 @@ def test_a_constant_target_is_refused_before_training(caplog):
         module(table_of(np.concatenate([np.full(250, 5.0), np.arange(50.0)])))
 
 
+@pytest.mark.parametrize("window, refused", [
+    (48, r"'fixed' has 12 row\(s\), fewer than one window of data.window=48 \+ data.horizon=1"),
+    (8, r"the training split of 'fixed' \(8 rows\) holds no window of data.window=8"),
+])
+def test_a_series_too_short_for_its_window_is_refused_before_any_word_on_its_season_or_values(caplog, window,
+                                                                                              refused):
+    """Twelve months (short12.csv) logged 'season length 12 ... does not fit ... going on without a season' and 'the
+    validation and test values ... leave the training range' before the refusal: warnings about a run that never
+    starts."""
+    with caplog.at_level(logging.INFO), pytest.raises(UserError, match=refused):
+        module(table_of(np.arange(12.0), season=12), window=window, ets_baseline=True)
+    assert "season" not in caplog.text and "training range" not in caplog.text
+    with caplog.at_level(logging.INFO):
+        module(table_of(np.arange(40.0), season=12), window=4, ets_baseline=True)
+    assert "season length 12, the source's own for 'fixed', does not fit" in caplog.text  # once it runs, it is said
+
+
 @pytest.mark.parametrize("model_rmse,naive_rmse", [(0.0, 0.0), (0.0, 2.0), (1.5, 0.0)])
 def test_zero_rmse_never_gives_inf_or_nan_ratios(model_rmse, naive_rmse):
     scores = {"last_value": {"rmse": naive_rmse}, "seasonal_naive": {"rmse": naive_rmse + 1}, "ets": {"rmse": 0.0}}
@@ -370,6 +387,24 @@ def test_a_season_dropped_for_too_few_training_rows_is_named_not_set(caplog):
     assert "| seasonal naive: none (season length 7 does not fit the training rows) ->" in line
     assert NO_SEASON not in line and "data.season_length" not in warning
     assert module(table_of(y, season=7), window=4).season_length == 7  # without ETS: two cycles fit
+
+
+def test_evaluate_pys_word_on_a_dropped_season_is_about_its_own_scale_rows_and_command_line(caplog):
+    """evaluate.py split=all on 20 monthly rows said '... the training split has 20; going on without a season (no
+    seasonal naive baseline, MASE scaled by the one-step naive); give data.season_length=<steps>': its MASE is the
+    checkpoint's, every row of the file counts, and its command line takes +data.season_length."""
+    from tests.test_forecasting import Fixed
+    from trainlab.data.timeseries.module import TimeSeriesDataModule
+
+    y = np.sin(2 * np.pi * np.arange(20) / 12) + 0.1 * np.arange(20)
+    dm = TimeSeriesDataModule(Fixed(table_of(y, season=12)), window=4, target_inputs=True, ets_baseline=True)
+    dm.of_a_saved_run()
+    dm.score_whole_file()
+    with caplog.at_level(logging.WARNING):
+        dm.load()
+    assert ("season length 12, the source's own for 'fixed', does not fit: it needs 34 rows for the ETS baseline, the "
+            "file has 20; going on without a season (no seasonal naive baseline, MASE with the checkpoint's scale); "
+            "give +data.season_length=<steps> that fits, or 0 to say none") in caplog.text
 
 
 def test_a_run_far_from_zero_reports_as_without_the_offset_and_evaluates_val(compose_cfg, run_train, tmp_path,

@@ -583,6 +583,9 @@ def test_forecast_csv_writes_dates_as_the_file_does(runs, tmp_path):
     (["01/11/2020", "01/12/2020", "01/01/2021"], ["01/02/2021", "01/03/2021"]),
     (["01/03/2020", "02/03/2020", "03/03/2020"], ["04/03/2020", "05/03/2020"]),
     (["2020-01-01 00:00", "2020-02-01 00:00", "2020-03-01 00:00"], ["2020-04-01 00:00", "2020-05-01 00:00"]),
+    # months as text (Excel's, Eurostat's), which pandas' format guess does not write back: 2020-04-01 was written
+    (["Jan-20", "Feb-20", "Mar-20"], ["Apr-20", "May-20"]), (["Nov 2020", "Dec 2020", "Jan 2021"], ["Feb 2021", "Mar 2021"]),
+    (["2020M10", "2020M11", "2020M12"], ["2021M01", "2021M02"]),
 ])
 def test_the_times_after_a_series_are_written_in_its_files_format(times, expected):
     """Beside a series without times (its cells empty) the dates were written with a midnight (2020-04-01 00:00:00)."""

@@ -714,6 +714,43 @@ def test_iso_week_dates_are_read_and_fiscal_years_get_their_fix(tmp_path, caplog
             load(tmp_path, fiscal)
 
 
+@pytest.mark.parametrize("written_as", ["{y}Q{q}", "{y}-Q{q}", "{y} Q{q}", "Q{q} {y}", "Q{q}-{y}", "{y}/q{q}"])
+def test_quarters_written_as_text_are_read_as_quarters(tmp_path, caplog, written_as):
+    """'Q1 2015' and '2015 Q1' (statistics offices' tables) were refused as 'neither numbers nor dates ... set
+    data.source.time_format', a fix strftime (no code for a quarter) cannot give; '2015Q1' was read by a pandas
+    reading it deprecates (Pandas4Warning)."""
+    quarters = pd.period_range("2015Q1", periods=24, freq="Q")
+    times = [written_as.format(y=q.year, q=q.quarter) for q in quarters]
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.dates"):
+        table = load(tmp_path, times[:9] + times[10:])  # one quarter missing
+    grid = table.times[0]
+    assert grid.step == "1 quarter" and grid.season_length == 4 and np.isnan(table.targets[9, 0])
+    assert list(grid.times) == list(quarters.delete(9).to_timestamp())
+    assert "quarters read as each quarter's first day (2015-01-01 to 2020-10-01)" in caplog.text
+
+
+@pytest.mark.parametrize("written_as", ["%b-%y", "%b'%y", "%b %Y", "%B %Y", "%b-%Y", "%YM%m", "%Y-M%m"])
+def test_months_written_as_text_are_read_as_months(tmp_path, caplog, written_as):
+    """Excel's 'Jan-15' was read as 15 January of the year 1: 30 months from 2015 as days of one year, sorted into
+    another order (the rows shuffled) and taken as consecutive rows with a warning on their step ('Jan-98' to 'Jun-00'
+    refused at 'Jan-00'); Eurostat's '2015-M01' as a second past midnight, '2015M01' refused."""
+    months = pd.period_range("2015-01", periods=30, freq="M")
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.dates"):
+        table = load(tmp_path, list(months.strftime(written_as)))
+    grid = table.times[0]
+    assert grid.step == "1 month" and grid.season_length == 12 and table.targets[:, 0].tolist() == list(range(30))
+    assert list(grid.times) == list(months.to_timestamp())
+    assert "months read as each month's first day (2015-01-01 to 2017-06-01)" in caplog.text
+
+
+@pytest.mark.parametrize("times", [["1-Jan", "2-Jan", "3-Jan"], ["Mar 01", "Mar 02", "Mar 03"]])
+def test_dates_without_a_year_are_refused(tmp_path, times):
+    """Read as days of the year 1 (pandas' year where none is written), and trained on without a word."""
+    with pytest.raises(UserError, match=rf"holds dates without a year \(row 0: '{times[0]}'\); write the year in every "
+                                        r"row, or set data.source.time_format"):
+        load(tmp_path, times)
+
+
 @pytest.mark.parametrize("freq, ahead", [("SMS", ["2021-04-01", "2021-04-15", "2021-05-01"]),
                                          ("SME", ["2021-04-15", "2021-04-30", "2021-05-15"])])
 def test_half_months_step_by_half_months(tmp_path, freq, ahead):

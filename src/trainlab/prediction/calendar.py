@@ -126,6 +126,7 @@ def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": tried both
                 guesses = [pd.tseries.api.guess_datetime_format(last.strip(), dayfirst=first) for first in (False, True)]
+            guesses += MONTH_TEXTS  # months as text (dates._month_text), which pandas' guess does not give
             written = [str(w).strip() for w in grid.written[-CHECKED_ROWS:]]
             times = pd.DatetimeIndex(np.asarray(grid.times)[-CHECKED_ROWS:])
             fits = {f for f in guesses if f and list(times.strftime(f)) == written}
@@ -135,6 +136,9 @@ def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
     return formats.pop() if formats and len(formats) == 1 else None
 
 
+# months as spreadsheets and statistics offices write them (Excel's Jan-15, Eurostat's 2015M01), read by
+# dates._month_text: forecast.csv writes the months after the data alike where one of these writes every row back
+MONTH_TEXTS = ("%b-%y", "%b'%y", "%b %Y", "%B %Y", "%b-%Y", "%YM%m", "%Y-M%m")
 CHECKED_ROWS = 100  # a series' last rows whose dates a format must write back as the file did: a day over 12
 
 

@@ -100,6 +100,16 @@ _END_OF_DAY = re.compile(r"(?<![\d:])24:00(?=(?::00(?:[.,]0+)?)?(?![\d:]))")
 _LEAP_SECOND = re.compile(r"(?<![\d:])23:59:60(?:[.,]\d+)?(?![\d:])")
 # ISO 8601 week dates, as Eurostat and ISO-week reports write weekly data: '2019-W01', '2019W01', '2019-W01-1'
 _ISO_WEEK = re.compile(r"\s*(\d{4})-?W(\d{2})(?:-?([1-7]))?\s*")
+# quarters as statistics offices write them: '2019Q1', '2019-Q1', '2019 Q1', 'Q1 2019', 'Q1-2019' (pandas reads the first
+# two only, by a reading it deprecates, and strftime has no code for a quarter: data.source.time_format cannot read them)
+_QUARTER = re.compile(r"\s*(?:(?P<year>\d{4})\s*[-/ ]?\s*[Qq](?P<quarter>[1-4])|[Qq](?P<quarter_first>[1-4])\s*[-/ ]?\s*"
+                      r"(?P<year_last>\d{4}))\s*")
+# months as spreadsheets and statistics offices write them: Excel's 'mmm-yy' ('Jan-15', which pandas read as January
+# 15th of the year 1), and Eurostat's and Stata's '2015M01', '2015-M01', '2015m1' (pandas read '2015-M01' as a second
+# past midnight); a month name in English, abbreviated or whole
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_TEXT = re.compile(r"\s*(?:(?P<name>[A-Za-z]{3,9})\.?(?:[-/ ]?(?P<year>\d{4})|[-'](?P<yy>\d{2}))"
+                         r"|(?P<year_first>\d{4})-?[Mm](?P<month>\d{1,2}))\s*")  # 'Mar 03' stays a day without a year
 # fiscal or split years ('FY2019', 'FY 2019/20', '2019/20', '2019-2020'): which calendar year each is, no file says
 _FISCAL_YEAR = re.compile(r"\s*(FY\s*'?)?(\d{2}|\d{4})(?:\s*[/-]\s*(\d{2}|\d{4}))?\s*", re.IGNORECASE)
 
@@ -138,6 +148,19 @@ def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
         log.info("%s: ISO week dates read as each week's %s (%s to %s)", where,
                  "Monday" if weeks[2].isna().all() else "given day", written(parsed.min()), written(parsed.max()))
         return parsed
+    if time_format is None and len(text) and _QUARTER.fullmatch(text.iloc[0]) and text.str.fullmatch(_QUARTER).all():
+        parts = text.str.extract(_QUARTER)
+        years = parts["year"].fillna(parts["year_last"]).astype(np.int64)
+        quarters = parts["quarter"].fillna(parts["quarter_first"]).astype(np.int64)
+        parsed = pd.to_datetime(pd.DataFrame({"year": years, "month": 3 * quarters - 2, "day": 1}))
+        log.info("%s: quarters read as each quarter's first day (%s to %s)", where, written(parsed.min()),
+                 written(parsed.max()))
+        return parsed
+    months = _month_text(text) if time_format is None else None
+    if months is not None:
+        log.info("%s: months read as each month's first day (%s to %s)", where, written(months.min()),
+                 written(months.max()))
+        return months
     ends = _holds(text, "24:00", _END_OF_DAY)
     if not ends.any():
         return _parse(text, text, where, time_format)
@@ -146,6 +169,26 @@ def parse_dates(raw: Any, where: str, time_format: Optional[str]) -> Any:
     log.info("%s: %d time(s) written 24:00 (first row %s: '%s') read as 00:00 of the next day", where,
              int(ends.sum()), row, text[row])
     return parsed + pd.to_timedelta(ends.to_numpy().astype(np.int64), unit="D")
+
+
+def _month_text(text: Any) -> Any:
+    """A column of months written 'Jan-15', 'January 2015', '2015M01' or '2015-M01', as each month's first day; None
+    for any other column. Two-digit years (after '-' or an apostrophe, as Excel writes them) as strptime's %y reads
+    them (69-99: 1900s, 00-68: 2000s)."""
+    import pandas as pd
+
+    if not len(text) or not _MONTH_TEXT.fullmatch(text.iloc[0]) or not text.str.fullmatch(_MONTH_TEXT).all():
+        return None
+    parts = text.str.extract(_MONTH_TEXT)
+    named = parts["name"].notna()
+    month = parts["month"].astype(float)
+    names = parts["name"][named].str[:3].str.lower()
+    if not names.isin(_MONTHS).all() or not month[~named].between(1, 12).all():
+        return None  # 'Day-15', 'Q1 15', month 13: not months
+    month[named] = names.map(lambda name: _MONTHS.index(name) + 1).astype(float)
+    yy = parts["yy"].astype(float)
+    year = parts["year"].fillna(parts["year_first"]).astype(float).fillna(yy + np.where(yy < 69, 2000, 1900))
+    return pd.to_datetime(pd.DataFrame({"year": year.astype(np.int64), "month": month.astype(np.int64), "day": 1}))
 
 
 def _holds(text: Any, part: str, pattern: re.Pattern) -> Any:
@@ -190,7 +233,14 @@ def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any
         hint = " or ".join(f"'{f}'" for f in sorted(formats, key=str) if f) or "'%d/%m/%Y' or '%m/%d/%Y'"
         raise UserError(f"{where}: dates such as '{example}' read month-first and day-first give two different "
                         f"series; set data.source.time_format={hint}")
-    return month_first if month_first is not None else day_first
+    parsed = month_first if month_first is not None else day_first
+    undated = parsed.dt.year == 1  # pandas' year where the text names none ('15-Jan', 'Mar 3')
+    if undated.any():
+        row = parsed.index[undated.to_numpy()][0]
+        raise UserError(f"{where} holds dates without a year (row {row}: '{shown[row]}'); write the year in every row, "
+                        "or set data.source.time_format to the codes of the way they are written (e.g. '%b-%y' for "
+                        "Jan-15 meaning January 2015)")
+    return parsed
 
 
 def _attempt(text: Any, **how: Any) -> Any:

@@ -10,7 +10,7 @@ from trainlab.data.timeseries import baselines
 from trainlab.data.timeseries.steps import DAY_NS, HOUR_NS, WEEK_NS, step_words
 from trainlab.data.timeseries.table import SeriesTable
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)  # resolve_season's lines, logged by the data module once its windows fit
 
 # What to suggest for data.season_length when a time column's step gives no season, or one that does not
 # fit (times.step_season infers a day for minutes and hours, a week for days, a year for weeks and months);
@@ -46,28 +46,34 @@ def season_rows(season: int, ets_baseline: bool) -> int:
 
 
 def resolve_season(given: Optional[int], table: SeriesTable, frequency: Optional[str],
-                   shortest_training: tuple[int, str], ets_baseline: bool) -> Optional[int]:
+                   shortest_training: tuple[int, str], ets_baseline: bool, saved_run: bool = False,
+                   whole_file: bool = False) -> tuple[Optional[int], list[tuple[int, str]]]:
     """The season in use: the one ``given`` (0: none), else the source's where it fits the training
     rows (``shortest_training``: the fewest of a series, and its name); an inferred one that does not
-    fit falls back to none with one warning."""
+    fit falls back to none with one warning. With it the (level, line) to log once the windows are known to fit
+    the rows (a warning about a run refused for its window was noise). ``saved_run`` (evaluate.py): MASE keeps the
+    checkpoint's scale, and the fix is ``+data.`` on its command line; ``whole_file`` (split=all): every row of the
+    file counts, not a training split."""
     if given is not None:
-        return given or None
+        return given or None, []
     season = table.season_length
-    no_season = "no seasonal naive baseline, MASE scaled by the one-step naive"
+    key = f"{'+' if saved_run else ''}data.season_length"
+    no_season = "no seasonal naive baseline, " + ("MASE with the checkpoint's scale" if saved_run
+                                                  else "MASE scaled by the one-step naive")
     if season is None:
-        log.info("no season length for %s (data.season_length=null, none known from the source or its time "
-                 "column): %s; give data.season_length (%s) to add them", table.name, no_season,
-                 season_hint(frequency))
-        return None
+        return None, [(logging.INFO, f"no season length for {table.name} (data.season_length=null, none known from "
+                                     f"the source or its time column): {no_season}; give {key} "
+                                     f"({season_hint(frequency)}) to add {'it' if saved_run else 'them'}")]
     train_end, where = shortest_training
     need = season_rows(season, ets_baseline)
     if train_end < need:
         # two cycles are enough for the seasonal naive: without the ETS fit the season is kept
-        keep = (f", data.ets_baseline=false to keep it for the seasonal naive (two cycles, {2 * season} rows)"
-                if ets_baseline and train_end >= 2 * season else "")
-        log.warning("season length %d, the source's own for %s, does not fit: it needs %d training rows%s, "
-                    "the training split has %d; going on without a season (%s); give "
-                    "data.season_length=<steps> that fits%s, or 0 to say none", season, where, need,
-                    " for the ETS baseline" if ets_baseline else " (two cycles)", train_end, no_season, keep)
-        return None
-    return season
+        keep = (f", {'+' if saved_run else ''}data.ets_baseline=false to keep it for the seasonal naive (two cycles, "
+                f"{2 * season} rows)" if ets_baseline and train_end >= 2 * season else "")
+        rows = f"the file has {train_end}" if whole_file else f"the training split has {train_end}"
+        return None, [(logging.WARNING, f"season length {season}, the source's own for {where}, does not fit: it needs "
+                                        f"{need}{' training' if not whole_file else ''} rows"
+                                        f"{' for the ETS baseline' if ets_baseline else ' (two cycles)'}, {rows}; "
+                                        f"going on without a season ({no_season}); give {key}=<steps> that fits"
+                                        f"{keep}, or 0 to say none")]
+    return season, []
