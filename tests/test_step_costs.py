@@ -80,6 +80,24 @@ def test_the_lean_dispatch_skips_only_the_base_classs_empty_hooks():
     assert defines_hook(ModelCheckpoint(), "on_train_batch_end")  # Lightning's own callbacks count as any
 
 
+def test_a_hook_given_to_a_callbacks_class_later_is_dispatched_to(tmp_path):
+    """A class patched after the dispatch has seen it (mock.patch.object in a user's test, a hook added
+    between two runs of one process) gets its hook called, as Lightning calls it."""
+    from unittest import mock
+
+    class Later(Callback):
+        pass
+
+    use_lean_dispatch()
+    trainer = pl.Trainer(default_root_dir=tmp_path, callbacks=[Later()], logger=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.profiler = NoProfiler()
+    call._call_callback_hooks(trainer, "on_train_start")  # seen once without the hook
+    with mock.patch.object(Later, "on_train_start") as hook:
+        call._call_callback_hooks(trainer, "on_train_start")
+    assert hook.call_count == 1
+
+
 def test_a_trainer_with_another_profiler_gets_lightnings_dispatch(monkeypatch):
     use_lean_dispatch()
     called = []
