@@ -154,3 +154,18 @@ def test_tensorboard_events_are_all_on_disk_after_finalize(tmp_path, status):
     logger.finalize(status)
     events = EventAccumulator(str(tmp_path / "v")).Reload()
     assert [e.step for e in events.Scalars("loss")] == list(range(25))
+
+
+@pytest.mark.parametrize("flush_secs", [0, -1])
+def test_a_flush_interval_not_above_0_is_refused_in_one_line(tmp_path, flush_secs):
+    """0 or less left TensorBoard's writer thread polling its queue without a pause: a whole core for the run."""
+    from omegaconf import OmegaConf
+
+    from trainlab.config.errors import UserError
+    from trainlab.loggers import build_loggers
+
+    nodes = OmegaConf.create({"tensorboard": {"_target_": "trainlab.loggers.tensorboard.TensorBoardLogger",
+                                              "save_dir": str(tmp_path), "name": "", "flush_secs": flush_secs}})
+    with pytest.raises(UserError, match=rf"^logger.tensorboard.flush_secs={flush_secs} must be above 0 .*"
+                                        r"e.g. logger.tensorboard.flush_secs=10$"):
+        build_loggers(nodes, "run")
