@@ -77,6 +77,26 @@ def test_a_catalogue_without_labels_gets_the_classes_evaluate_py_gave_its_stars(
     assert details["batches"] == ("sampled ego nets" if sampled else "whole graph")
 
 
+def test_a_checkpoint_is_rebuilt_with_the_settings_it_was_trained_with(run, tmp_path):
+    """predict.py's graph model, as evaluate.py's (trainlab.run.trained): a setting its run's config leaves to the
+    default is the checkpoint's, not today's default; it took today's before."""
+    from omegaconf import open_dict
+
+    from trainlab.prediction.graph import restore_unlabelled
+    from trainlab.run.folder import RunFolder, load_checkpoint
+
+    run_dir, _, frame = run
+    folder = RunFolder(run_dir)
+    run_cfg, saved = folder.config(), load_checkpoint(folder.best())
+    with open_dict(run_cfg):
+        del run_cfg.model["figures_every_n_epochs"]  # a user's model config without the key
+    saved["hyper_parameters"]["figures_every_n_epochs"] = 3  # trained when the default was another
+    path = tmp_path / "unlabelled.csv"
+    frame.drop(columns="label").to_csv(path, index=False)
+    model, _ = restore_unlabelled(run_cfg, saved, "best.ckpt", str(path))
+    assert model.hparams.figures_every_n_epochs == 3
+
+
 def test_a_catalogue_without_identifiers_is_keyed_by_row(run, tmp_path):
     run_dir, _, frame = run
     path = tmp_path / "rows.csv"

@@ -80,6 +80,24 @@ def test_the_lean_dispatch_skips_only_the_base_classs_empty_hooks():
     assert defines_hook(ModelCheckpoint(), "on_train_batch_end")  # Lightning's own callbacks count as any
 
 
+def test_a_hook_given_to_a_callbacks_class_later_is_dispatched_to(tmp_path):
+    """A class patched after the dispatch has seen it (mock.patch.object in a user's test, a hook added
+    between two runs of one process) gets its hook called, as Lightning calls it."""
+    from unittest import mock
+
+    class Later(Callback):
+        pass
+
+    use_lean_dispatch()
+    trainer = pl.Trainer(default_root_dir=tmp_path, callbacks=[Later()], logger=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.profiler = NoProfiler()
+    call._call_callback_hooks(trainer, "on_train_start")  # seen once without the hook
+    with mock.patch.object(Later, "on_train_start") as hook:
+        call._call_callback_hooks(trainer, "on_train_start")
+    assert hook.call_count == 1
+
+
 def test_a_trainer_with_another_profiler_gets_lightnings_dispatch(monkeypatch):
     use_lean_dispatch()
     called = []
@@ -136,3 +154,18 @@ def test_tensorboard_events_are_all_on_disk_after_finalize(tmp_path, status):
     logger.finalize(status)
     events = EventAccumulator(str(tmp_path / "v")).Reload()
     assert [e.step for e in events.Scalars("loss")] == list(range(25))
+
+
+@pytest.mark.parametrize("flush_secs", [0, -1])
+def test_a_flush_interval_not_above_0_is_refused_in_one_line(tmp_path, flush_secs):
+    """0 or less left TensorBoard's writer thread polling its queue without a pause: a whole core for the run."""
+    from omegaconf import OmegaConf
+
+    from trainlab.config.errors import UserError
+    from trainlab.loggers import build_loggers
+
+    nodes = OmegaConf.create({"tensorboard": {"_target_": "trainlab.loggers.tensorboard.TensorBoardLogger",
+                                              "save_dir": str(tmp_path), "name": "", "flush_secs": flush_secs}})
+    with pytest.raises(UserError, match=rf"^logger.tensorboard.flush_secs={flush_secs} must be above 0 .*"
+                                        r"e.g. logger.tensorboard.flush_secs=10$"):
+        build_loggers(nodes, "run")

@@ -207,14 +207,19 @@ def test_evaluate_reads_a_moved_data_file_and_refuses_keys_it_would_not_use(comp
                                 "+data.source.name?"),
     ({"sourc": {"path": "x"}}, "+data.sourc.path: the run's data config has no such key; did you mean +data.source?"),
     ({"source": {"zzz": 1}}, "+data.source.zzz: the run's data config has no such key; it has +data.source.name"),
+    # a source of the user's own reads its file by another key: it was said to read no file
+    ({"source": {"path": "x"}, "own": True}, "+data.source.path: the run's data config has no such key; it has "
+                                             "+data.source.csv_file"),
 ])
 def test_a_key_the_runs_data_lacks_is_refused_with_what_it_has(given, expected):
     from omegaconf import OmegaConf
 
     from trainlab.config.checks import override_run_data
 
-    run = OmegaConf.create({"data": {"source": {"_target_": "trainlab.data.timeseries.packaged.ElNinoSST",
-                                                "name": "elnino"}, "window": 24}})
+    given = dict(given)
+    source = ({"_target_": "mypkg.readers.MyReader", "csv_file": "a.csv"} if given.pop("own", False)
+              else {"_target_": "trainlab.data.timeseries.packaged.ElNinoSST", "name": "elnino"})
+    run = OmegaConf.create({"data": {"source": source, "window": 24}})
     with pytest.raises(UserError) as refused:
         override_run_data(run, OmegaConf.create(given))
     assert str(refused.value).startswith(expected), str(refused.value)

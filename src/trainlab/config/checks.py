@@ -303,12 +303,12 @@ def _absent_data_key(data: DictConfig, key: str) -> str:
     """Why ``+data.<key>`` names nothing of the run's data config, and what it has there instead: the nearest
     spelling of the first part it lacks, or the keys beside it. ``+data.source.path`` for a run on built-in data
     (data=elnino, synthetic) was told "... can change what it has (e.g. +data.source.path=<file> ...)", the
-    override it had just refused."""
+    override it had just refused. A source of the user's own is not said to read no file: its keys are listed."""
     from omegaconf import OmegaConf
 
     line = f"+data.{key}: the run's data config has no such key"
     source = OmegaConf.select(data, "source._target_", default=None)
-    if key == "source.path" and source:
+    if key == "source.path" and str(source).startswith("trainlab."):  # a user's own source may read one by another key
         return (f"{line}: its data come from {str(source).rsplit('.', 1)[-1]}, which reads no file, so there is no "
                 f"file to replace; {_reader()} reads another file for a run trained on one (data=file, data=catalogue, "
                 "data=sky_folder)")

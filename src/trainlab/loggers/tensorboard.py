@@ -17,18 +17,23 @@ from typing import Any, Optional, Union
 from lightning.pytorch.loggers import TensorBoardLogger as LightningTensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from trainlab.config.errors import UserError
+
 
 class TensorBoardLogger(LightningTensorBoardLogger):
     """Lightning's TensorBoardLogger whose ``save()`` flushes at most every ``flush_secs`` seconds.
 
     Args:
         save_dir, name, version: Lightning's (trainlab.loggers.build_loggers sets ``version`` to the run's label).
-        flush_secs: the longest time a logged value waits in memory before it is on the disk.
+        flush_secs: the longest time a logged value waits in memory before it is on the disk; above 0.
         **kwargs: Lightning's other TensorBoardLogger arguments (default_hp_metric, log_graph, ...).
     """
 
     def __init__(self, save_dir: str, name: Optional[str] = "lightning_logs", version: Optional[Union[int, str]] = None,
                  flush_secs: float = 10.0, **kwargs: Any):
+        if not flush_secs > 0:  # 0 or less: TensorBoard's writer thread polls its queue without waiting, a whole core
+            raise UserError(f"logger.tensorboard.flush_secs={flush_secs} must be above 0 (seconds between flushes; "
+                            "the run's end flushes all the same); e.g. logger.tensorboard.flush_secs=10")
         super().__init__(save_dir, name=name, version=version, flush_secs=flush_secs, **kwargs)
         self.flush_secs = flush_secs
         self._flushed_at = time.monotonic()

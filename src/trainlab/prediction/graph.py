@@ -109,7 +109,9 @@ def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any) -> 
     """(task module, data module) of the run over ``catalogue``: the checkpoint's weights and data state."""
     from trainlab.run.resume_checks import tensor_differences
     from trainlab.run.pipeline import build_data, build_task_module
+    from trainlab.run.trained import with_trained
 
+    run_cfg = with_trained(run_cfg, "data", saved)  # what the config leaves to defaults, as it was trained
     run_data = build_data(run_cfg)  # the run's own settings, its source unread
     state = saved.get(type(run_data).__qualname__)
     if not state or "impute_value" not in state:
@@ -127,7 +129,7 @@ def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any) -> 
     data.of_a_saved_run()
     data.load_state_dict(state)  # before the graph: its features are filled and scaled with these
     data.setup("test")
-    model = build_task_module(run_cfg, data)
+    model = build_task_module(with_trained(run_cfg, "model", saved, data.model_kwargs()), data)
     missing, unexpected, shapes = tensor_differences(model.state_dict(), saved["state_dict"])
     if missing or unexpected or shapes:
         raise UserError(f"'{ckpt}' does not fit the model its run's config builds ({(missing + unexpected + shapes)[:2]})")

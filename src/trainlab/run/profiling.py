@@ -32,7 +32,6 @@ _NOTHING = contextlib.nullcontext()
 _LIGHTNINGS = call._call_callback_hooks
 # the signature the lean dispatch stands in for; another Lightning keeps its own dispatch
 _EXPECTED = ["trainer", "hook_name", "args", "monitoring_callbacks", "kwargs"]
-_defines: dict[tuple[type, str], bool] = {}
 
 
 class NoProfiler(PassThroughProfiler):
@@ -44,13 +43,12 @@ class NoProfiler(PassThroughProfiler):
 
 def defines_hook(callback: Callback, hook_name: str) -> bool:
     """Whether ``callback`` has a ``hook_name`` of its own (its class's or set on it), not the base
-    class's empty method."""
+    class's empty method. Looked up on every call, not remembered per class: a class given a hook later
+    (``mock.patch.object``, a hook added between two runs of one process) is dispatched to as Lightning
+    would, and the two lookups cost less than a cache's."""
     if hook_name in getattr(callback, "__dict__", ()):
         return True
-    key = (type(callback), hook_name)
-    if key not in _defines:
-        _defines[key] = getattr(type(callback), hook_name, None) is not getattr(Callback, hook_name, None)
-    return _defines[key]
+    return getattr(type(callback), hook_name, None) is not getattr(Callback, hook_name, None)
 
 
 def lean_call_callback_hooks(trainer: Any, hook_name: str, *args: Any, monitoring_callbacks: Optional[bool] = None,
