@@ -411,14 +411,16 @@ def test_make_dashboard_opens_the_study_the_sweep_wrote(tmp_path):
     (staged / "1_architecture").mkdir(parents=True)
     (staged / "1_architecture" / "optuna.db").touch()
     (staged / "stages.yaml").write_text("stages: []\n")
-    for sweep, expected in ((tmp_path / "typo", f"error: {tmp_path / 'typo'} is not a folder; give a sweep folder"),
+    for sweep, expected in (("", "error: no sweep folder given: make dashboard SWEEP=outputs/train/multiruns/<sweep>, "
+                                 "or STORAGE=<url>"),  # it was told '.: its study file .../optuna.db does not exist'
+                            (tmp_path / "typo", f"error: {tmp_path / 'typo'} is not a folder; give a sweep folder"),
                             (staged, f"error: {staged} is a staged search, with a study per stage: give one of its "
                                      f"stages' folders ({staged / '1_architecture'})")):
         with pytest.raises(subprocess.CalledProcessError) as refused:
             opened(sweep)
         errors = [line for line in refused.value.stderr.splitlines() if line.startswith("error: ")]
         assert len(errors) == 1 and errors[0].startswith(expected), refused.value.stderr
-        assert "Traceback" not in refused.value.stderr and not (sweep / "optuna.db").exists()
+        assert "Traceback" not in refused.value.stderr and not (Path(sweep) / "optuna.db").exists()
 
 
 def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp_path):
