@@ -405,22 +405,32 @@ def test_make_dashboard_opens_the_study_the_sweep_wrote(tmp_path):
     assert len(errors) == 1 and errors[0].startswith(
         f"error: {gone}: its study file '{gone / 'optuna.db'}' does not exist (moved or removed?)")
     assert not (gone / "optuna.db").exists()
-    # a folder that is not there (a typo in SWEEP=), and a staged search's, whose stages hold the studies: the first
-    # met optuna-dashboard's sqlalchemy traceback, the second was told its optuna.db was 'moved or removed?'
+    # SWEEP= left empty: the Makefile handed '.', told '.: its study file <checkout>/optuna.db does not exist'
+    # (now handed as given, and refused by dashboard_storage: the next test)
+    shown = subprocess.run(["make", "-s", "-n", "dashboard", "PY=python", "VENV=", "SWEEP="], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    assert "print(dashboard_storage(sys.argv[1]))' \"\")" in shown, shown
+
+
+def test_make_dashboard_refuses_a_folder_that_is_no_sweep_as_the_other_tools_do(tmp_path, capsys):
+    """A typo in SWEEP= met optuna-dashboard's sqlalchemy traceback; a staged search's folder, whose stages hold the
+    studies, was told its optuna.db was 'moved or removed?'."""
+    from trainlab.search.shared import dashboard_storage
+
     staged = tmp_path / "staged"
     (staged / "1_architecture").mkdir(parents=True)
     (staged / "1_architecture" / "optuna.db").touch()
     (staged / "stages.yaml").write_text("stages: []\n")
     for sweep, expected in (("", "error: no sweep folder given: make dashboard SWEEP=outputs/train/multiruns/<sweep>, "
-                                 "or STORAGE=<url>"),  # it was told '.: its study file .../optuna.db does not exist'
+                                 "or STORAGE=<url> for a study elsewhere"),
                             (tmp_path / "typo", f"error: {tmp_path / 'typo'} is not a folder; give a sweep folder"),
                             (staged, f"error: {staged} is a staged search, with a study per stage: give one of its "
                                      f"stages' folders ({staged / '1_architecture'})")):
-        with pytest.raises(subprocess.CalledProcessError) as refused:
-            opened(sweep)
-        errors = [line for line in refused.value.stderr.splitlines() if line.startswith("error: ")]
-        assert len(errors) == 1 and errors[0].startswith(expected), refused.value.stderr
-        assert "Traceback" not in refused.value.stderr and not (Path(sweep) / "optuna.db").exists()
+        with pytest.raises(SystemExit) as exited:
+            dashboard_storage(str(sweep))
+        (line,) = capsys.readouterr().err.splitlines()
+        assert exited.value.code == 2 and line.startswith(expected), line
+        assert not (Path(sweep) / "optuna.db").exists()
 
 
 def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp_path):
