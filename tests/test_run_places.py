@@ -433,6 +433,40 @@ def test_make_dashboard_refuses_a_folder_that_is_no_sweep_as_the_other_tools_do(
         assert not (Path(sweep) / "optuna.db").exists()
 
 
+def _journal_sweep(tmp_path: Path) -> tuple[Path, Path]:
+    """A sweep folder whose study lives in a journal file beside it (hydra.sweeper.storage=journal:<file>)."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    journal = tmp_path / "lstm.journal"
+    optuna.create_study(study_name="lstm", storage=JournalStorage(JournalFileBackend(str(journal))))
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "optimization_results.yaml").write_text(f"storage: journal:{journal}\nstudy_name: lstm\n")
+    return sweep, journal
+
+
+def test_make_dashboard_hands_a_sweeps_journal_as_its_file(tmp_path):
+    """A sweep on hydra.sweeper.storage=journal:<file> was handed to optuna-dashboard as 'journal:<file>', which it
+    refused with a traceback (ValueError: Failed to guess storage class from storage_url)."""
+    from trainlab.search.shared import dashboard_storage
+
+    sweep, journal = _journal_sweep(tmp_path)
+    assert dashboard_storage(str(sweep)) == str(journal)
+
+
+@pytest.mark.slow  # optuna-dashboard's import alone takes 3.5 s
+def test_optuna_dashboard_opens_the_journal_make_dashboard_hands_it(tmp_path):
+    import optuna
+    from optuna_dashboard._storage_url import get_storage
+
+    from trainlab.search.shared import dashboard_storage
+
+    sweep, _ = _journal_sweep(tmp_path)
+    assert optuna.get_all_study_names(get_storage(dashboard_storage(str(sweep)))) == ["lstm"]
+
+
 def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp_path):
     """hydra.sweeper.fix_top_of=<sweep> was written bare: a sweep under '/home/José' was refused by Hydra's grammar."""
     import yaml
