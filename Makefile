@@ -78,7 +78,8 @@ DASHBOARD ?= .venv/bin/optuna-dashboard
 SWEEP_STORAGE = $$($(PY) -c 'import sys; from trainlab.search.shared import dashboard_storage; \
 	print(dashboard_storage(sys.argv[1]))' "$(SWEEP)")
 dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(DASHBOARD_PORT) (STORAGE=<url> for another study)
-	storage="$(or $(STORAGE),$(SWEEP_STORAGE))" && $(DASHBOARD) "$$storage" --host 127.0.0.1 --port $(DASHBOARD_PORT)
+	storage="$(or $(STORAGE),$(SWEEP_STORAGE))" && storage="$${storage#journal:}" && \
+		$(DASHBOARD) "$$storage" --host 127.0.0.1 --port $(DASHBOARD_PORT)  # a journal by its file, as optuna-dashboard reads one
 
 refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
 	$(PY) -m trainlab.search.refine $(SWEEP_ARG) --epochs $(EPOCHS) $(ARGS)

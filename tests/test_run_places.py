@@ -456,6 +456,21 @@ def test_make_dashboard_hands_a_sweeps_journal_as_its_file(tmp_path):
     assert dashboard_storage(str(sweep)) == str(journal)
 
 
+def test_make_dashboard_hands_a_journal_given_as_storage_as_its_file(tmp_path):
+    """STORAGE=journal:<file> (the sweep's hydra.sweeper.storage, copied) reached optuna-dashboard as it was typed,
+    which it refuses with a traceback; STORAGE= of a server goes as typed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("no make here")
+    for storage, opened in ((f"journal:{tmp_path}/s.journal", f"{tmp_path}/s.journal"),
+                            ("postgresql://me@db:5432/studies", "postgresql://me@db:5432/studies")):
+        shown = subprocess.run(["make", "-s", "dashboard", "VENV=", "DASHBOARD=echo", f"STORAGE={storage}"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout
+        assert shown.split(" --host")[0] == opened
+
+
 @pytest.mark.slow  # optuna-dashboard's import alone takes 3.5 s
 def test_optuna_dashboard_opens_the_journal_make_dashboard_hands_it(tmp_path):
     import optuna
