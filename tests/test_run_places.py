@@ -276,8 +276,18 @@ def test_a_relative_run_path_typed_in_another_folder_names_the_repositorys(monke
                                         rf"{tmp_path} \(relative paths are read from there\); the repository has it: "
                                         rf"ckpt_path={run}; give"):
         resolve_checkpoint("outputs/train/runs/r1")
-    with pytest.raises(UserError, match=r"^ckpt_path: 'outputs/x' does not exist; give a .ckpt file"):
+    with pytest.raises(UserError, match=rf"^ckpt_path: 'outputs/x' does not exist in the working folder {tmp_path} "
+                                        r"\(relative paths are read from there\); give a .ckpt file"):
         resolve_checkpoint("outputs/x")
+    # runs put elsewhere by paths.log_dir: it was told only that the path does not exist, and to give a run
+    # 'under outputs/', which held none
+    logs = tmp_path / "scratch"
+    (logs / "train" / "runs" / "r2" / "checkpoints").mkdir(parents=True)
+    with pytest.raises(UserError, match=rf"^ckpt_path: 'outputs/train/runs/r2' does not exist in the working folder "
+                                        rf"{tmp_path} \(relative paths are read from there\); paths.log_dir has it: "
+                                        rf"ckpt_path={logs}/train/runs/r2; give a .ckpt file or a run directory under "
+                                        rf"{logs}/train/runs/$"):
+        resolve_checkpoint("outputs/train/runs/r2", log_dir=str(logs))
 
 
 # -- the real command line: exit codes and the working folder -------------------------------------------
