@@ -73,11 +73,13 @@ analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a
 DASHBOARD ?= .venv/bin/optuna-dashboard
 # the sweep's study as the sweep itself opens it (results.sweep_storage: a shared storage it recorded, or its
 # optuna.db with '?', '#' and '%' in the folder's name escaped); no commas: make's $(or) would split there
-# (refused in one line where its optuna.db is gone: optuna-dashboard made an empty one and showed no study)
-SWEEP_STORAGE = $$($(PY) -c 'import sys; import pathlib; from trainlab.search.shared import dashboard_storage; \
-	print(dashboard_storage(pathlib.Path(sys.argv[1])))' "$(or $(SWEEP),.)")
+# (refused in one line where its optuna.db is gone: optuna-dashboard made an empty one and showed no study;
+# and where SWEEP= is empty, no folder or a staged search's)
+SWEEP_STORAGE = $$($(PY) -c 'import sys; from trainlab.search.shared import dashboard_storage; \
+	print(dashboard_storage(sys.argv[1]))' "$(SWEEP)")
 dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:$(DASHBOARD_PORT) (STORAGE=<url> for another study)
-	storage="$(or $(STORAGE),$(SWEEP_STORAGE))" && $(DASHBOARD) "$$storage" --host 127.0.0.1 --port $(DASHBOARD_PORT)
+	storage="$(or $(STORAGE),$(SWEEP_STORAGE))" && storage="$${storage#journal:}" && \
+		$(DASHBOARD) "$$storage" --host 127.0.0.1 --port $(DASHBOARD_PORT)  # a journal by its file, as optuna-dashboard reads one
 
 refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
 	$(PY) -m trainlab.search.refine $(SWEEP_ARG) --epochs $(EPOCHS) $(ARGS)

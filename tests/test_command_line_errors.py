@@ -357,6 +357,10 @@ def test_a_group_option_given_as_a_path_is_named_as_one(capsys, monkeypatch, tmp
                                              "from the run's own config (+data.<key>=<value> changes the run's data) "
                                              "and it writes no training logs: leave logger= out"),
     (evaluate_script, "eval", "data=file", "data=file: evaluate.py chooses no data;"),
+    # it was told to add -m hparams_search=optuna, which evaluate.py has not
+    (evaluate_script, "eval", "hydra.sweeper.n_trials=3",
+     "hydra.sweeper.n_trials is not a setting of hydra.sweeper; hydra/sweeper=optuna has it (hydra/sweeper=basic does "
+     "not), which only train.py's search chooses: this script searches nothing (a '+'"),
     (train_script, "train", "hydra/sweeper/sampler=random",
      "hydra/sweeper/sampler=random chooses a part of the Optuna sweeper, which only a search has: python train.py -m "
      "hparams_search=optuna hydra/sweeper/sampler=random ..."),

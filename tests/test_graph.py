@@ -380,11 +380,34 @@ def test_gaia_classifier_is_the_seed(compose_cfg):
 
 
 @pytest.mark.parametrize("sampler,conv", [("ego", "sage"), ("ego", "gcn"), ("random_nodes", "gat")])
-def test_fast_dev_run_on_sampled_subgraphs(compose_cfg, run_train, sampler, conv):
+def test_fast_dev_run_on_sampled_subgraphs(compose_cfg, run_train, sampler, conv, caplog):
     overrides = [*TINY_GRAPH, "hardware.max_nodes_per_graph=200", f"data.sampler={sampler}", f"model.net.conv={conv}",
                  "trainer.fast_dev_run=3"]
-    metrics = run_train(compose_cfg(overrides))
+    with caplog.at_level("INFO", logger="trainlab.callbacks.records"):
+        metrics = run_train(compose_cfg(overrides))
     assert {"val/loss", "test/accuracy"} <= set(metrics)
+    if sampler == "random_nodes":  # it said "effective batch 256 = data.batch_size 256 x ...", a setting unused here
+        assert ("effective batch: a random node part of <= 200 nodes, x trainer.accumulate_grad_batches 1 x 1 "
+                "process(es); data.batch_size=256 applies to data.sampler=ego only") in caplog.text, caplog.text
+
+
+def test_a_training_steps_batch_is_said_where_it_is_not_data_batch_size():
+    """The effective-batch line named data.batch_size for every graph run: 'effective batch 64 = data.batch_size 64
+    x ...' for a graph that trains whole, where data.batch_size is read by nothing (a setting ignored without a word)."""
+    from trainlab.data.graph.batching import BatchPlan
+
+    def plan(budget, sampler="ego", batch_size=64):
+        return BatchPlan(sampler, k=4, num_hops=2, fanout=None, max_nodes_per_graph=budget, batch_size=batch_size,
+                         val_batch_multiplier=2)
+
+    assert plan(None).step_note(500, 350) == (
+        "the whole graph, its 350 training stars",
+        "data.batch_size=64 applies only to a graph sampled above hardware.max_nodes_per_graph (null: none is)")
+    assert plan(1000).step_note(500, 350)[1].endswith("hardware.max_nodes_per_graph (1000)")
+    assert plan(200, "random_nodes").step_note(500, 350)[0] == "a random node part of <= 200 nodes"
+    assert plan(200).step_note(500, 350) == (  # ego nets of 1 + 4 + 16 nodes: 9 seeds fit 200
+        "9 seed stars", "data.batch_size=64 capped so that their ego nets fit hardware.max_nodes_per_graph=200")
+    assert plan(200, batch_size=8).step_note(500, 350) is None  # data.batch_size seeds a batch: the plain line
 
 
 def test_records_count_labelled_nodes(compose_cfg, run_train):

@@ -146,8 +146,13 @@ def test_window_longer_than_the_receptive_field_is_logged_once(caplog):
         assert not caplog.records
         check_receptive_field(net, 20)
     (record,) = caplog.records
-    assert record.getMessage().startswith("data.window=20 is longer than TCNNet's receptive field of 13 steps: "
-                                          "its first 7 step(s) never reach the forecast")
+    assert record.getMessage() == ("data.window=20 is longer than TCNNet's receptive field of 13 steps: its first 7 "
+                                   "step(s) never reach the forecast; shorten data.window or widen the field "
+                                   "(model.net.num_blocks, model.net.kernel_size)")
+    caplog.clear()  # the CNN's keys, not the TCN's: it was told 'model.net.num_blocks / num_layers' either way
+    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
+        check_receptive_field(TemporalCNN(F, hidden_channels=8, num_layers=2, kernel_size=3), 20)
+    assert caplog.records[0].getMessage().endswith("widen the field (model.net.num_layers, model.net.kernel_size)")
 
 
 @pytest.mark.parametrize("init", ["xavier", "kaiming", "default"])

@@ -258,19 +258,32 @@ def test_the_times_after_a_series_are_on_its_step_and_in_its_zone(times, zone, e
 
 
 @pytest.mark.parametrize("overrides, expected", [
+    # the runs of this paths.log_dir (compose_cfg's, in tmp_path): it named outputs/train/runs/ whatever it was
     ([], "ckpt_path is required: python predict.py ckpt_path=<run folder or .ckpt file> horizon=<steps> (run folders "
-         "are under outputs/train/runs/)"),
+         "are under {tmp}/outputs/train/runs/)"),
     (["ckpt_path=somewhere", "+notes=x"], "predict.py does not use notes; its keys are task_name, ckpt_path, horizon, "
      "history, future, images, catalogue, trainer, hardware, paths, data (the model and data come from the run's own "
      "config; +data.<key>=... changes the run's data)"),
 ])
-def test_predict_refuses_no_checkpoint_and_a_key_it_does_not_use_as_evaluate_does(compose_cfg, overrides, expected):
+def test_predict_refuses_no_checkpoint_and_a_key_it_does_not_use_as_evaluate_does(compose_cfg, overrides, expected,
+                                                                                  tmp_path):
     """The two refusals predict.py shares with evaluate.py (trainlab.config.checks.check_run_reader_keys)."""
     from trainlab.prediction.run import check_predict_config
 
     with pytest.raises(UserError) as refused:
         check_predict_config(compose_cfg(overrides, config_name="predict"))
-    assert str(refused.value) == expected
+    assert str(refused.value) == expected.format(tmp=tmp_path)
+
+
+def test_no_checkpoint_names_the_repositorys_runs_as_outputs():
+    from omegaconf import OmegaConf
+
+    from trainlab.config.checks import check_run_reader_keys
+    from trainlab.run.root import repo_root
+
+    cfg = OmegaConf.create({"ckpt_path": None, "paths": {"log_dir": str(repo_root() / "outputs")}})
+    with pytest.raises(UserError, match=r"\(run folders are under outputs/train/runs/\)$"):
+        check_run_reader_keys(cfg, "evaluate.py", ["ckpt_path", "paths"])
 
 
 def test_the_command_line_refuses_in_one_line_and_keeps_no_folder(runs, capsys, monkeypatch, tmp_path):

@@ -276,8 +276,18 @@ def test_a_relative_run_path_typed_in_another_folder_names_the_repositorys(monke
                                         rf"{tmp_path} \(relative paths are read from there\); the repository has it: "
                                         rf"ckpt_path={run}; give"):
         resolve_checkpoint("outputs/train/runs/r1")
-    with pytest.raises(UserError, match=r"^ckpt_path: 'outputs/x' does not exist; give a .ckpt file"):
+    with pytest.raises(UserError, match=rf"^ckpt_path: 'outputs/x' does not exist in the working folder {tmp_path} "
+                                        r"\(relative paths are read from there\); give a .ckpt file"):
         resolve_checkpoint("outputs/x")
+    # runs put elsewhere by paths.log_dir: it was told only that the path does not exist, and to give a run
+    # 'under outputs/', which held none
+    logs = tmp_path / "scratch"
+    (logs / "train" / "runs" / "r2" / "checkpoints").mkdir(parents=True)
+    with pytest.raises(UserError, match=rf"^ckpt_path: 'outputs/train/runs/r2' does not exist in the working folder "
+                                        rf"{tmp_path} \(relative paths are read from there\); paths.log_dir has it: "
+                                        rf"ckpt_path={logs}/train/runs/r2; give a .ckpt file or a run directory under "
+                                        rf"{logs}/train/runs/$"):
+        resolve_checkpoint("outputs/train/runs/r2", log_dir=str(logs))
 
 
 # -- the real command line: exit codes and the working folder -------------------------------------------
@@ -405,20 +415,81 @@ def test_make_dashboard_opens_the_study_the_sweep_wrote(tmp_path):
     assert len(errors) == 1 and errors[0].startswith(
         f"error: {gone}: its study file '{gone / 'optuna.db'}' does not exist (moved or removed?)")
     assert not (gone / "optuna.db").exists()
-    # a folder that is not there (a typo in SWEEP=), and a staged search's, whose stages hold the studies: the first
-    # met optuna-dashboard's sqlalchemy traceback, the second was told its optuna.db was 'moved or removed?'
+    # SWEEP= left empty: the Makefile handed '.', told '.: its study file <checkout>/optuna.db does not exist'
+    # (now handed as given, and refused by dashboard_storage: the next test)
+    shown = subprocess.run(["make", "-s", "-n", "dashboard", "PY=python", "VENV=", "SWEEP="], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    assert "print(dashboard_storage(sys.argv[1]))' \"\")" in shown, shown
+
+
+def test_make_dashboard_refuses_a_folder_that_is_no_sweep_as_the_other_tools_do(tmp_path, capsys):
+    """A typo in SWEEP= met optuna-dashboard's sqlalchemy traceback; a staged search's folder, whose stages hold the
+    studies, was told its optuna.db was 'moved or removed?'."""
+    from trainlab.search.shared import dashboard_storage
+
     staged = tmp_path / "staged"
     (staged / "1_architecture").mkdir(parents=True)
     (staged / "1_architecture" / "optuna.db").touch()
     (staged / "stages.yaml").write_text("stages: []\n")
-    for sweep, expected in ((tmp_path / "typo", f"error: {tmp_path / 'typo'} is not a folder; give a sweep folder"),
+    for sweep, expected in (("", "error: no sweep folder given: make dashboard SWEEP=outputs/train/multiruns/<sweep>, "
+                                 "or STORAGE=<url> for a study elsewhere"),
+                            (tmp_path / "typo", f"error: {tmp_path / 'typo'} is not a folder; give a sweep folder"),
                             (staged, f"error: {staged} is a staged search, with a study per stage: give one of its "
                                      f"stages' folders ({staged / '1_architecture'})")):
-        with pytest.raises(subprocess.CalledProcessError) as refused:
-            opened(sweep)
-        errors = [line for line in refused.value.stderr.splitlines() if line.startswith("error: ")]
-        assert len(errors) == 1 and errors[0].startswith(expected), refused.value.stderr
-        assert "Traceback" not in refused.value.stderr and not (sweep / "optuna.db").exists()
+        with pytest.raises(SystemExit) as exited:
+            dashboard_storage(str(sweep))
+        (line,) = capsys.readouterr().err.splitlines()
+        assert exited.value.code == 2 and line.startswith(expected), line
+        assert not (Path(sweep) / "optuna.db").exists()
+
+
+def _journal_sweep(tmp_path: Path) -> tuple[Path, Path]:
+    """A sweep folder whose study lives in a journal file beside it (hydra.sweeper.storage=journal:<file>)."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    journal = tmp_path / "lstm.journal"
+    optuna.create_study(study_name="lstm", storage=JournalStorage(JournalFileBackend(str(journal))))
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "optimization_results.yaml").write_text(f"storage: journal:{journal}\nstudy_name: lstm\n")
+    return sweep, journal
+
+
+def test_make_dashboard_hands_a_sweeps_journal_as_its_file(tmp_path):
+    """A sweep on hydra.sweeper.storage=journal:<file> was handed to optuna-dashboard as 'journal:<file>', which it
+    refused with a traceback (ValueError: Failed to guess storage class from storage_url)."""
+    from trainlab.search.shared import dashboard_storage
+
+    sweep, journal = _journal_sweep(tmp_path)
+    assert dashboard_storage(str(sweep)) == str(journal)
+
+
+def test_make_dashboard_hands_a_journal_given_as_storage_as_its_file(tmp_path):
+    """STORAGE=journal:<file> (the sweep's hydra.sweeper.storage, copied) reached optuna-dashboard as it was typed,
+    which it refuses with a traceback; STORAGE= of a server goes as typed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("no make here")
+    for storage, opened in ((f"journal:{tmp_path}/s.journal", f"{tmp_path}/s.journal"),
+                            ("postgresql://me@db:5432/studies", "postgresql://me@db:5432/studies")):
+        shown = subprocess.run(["make", "-s", "dashboard", "VENV=", "DASHBOARD=echo", f"STORAGE={storage}"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout
+        assert shown.split(" --host")[0] == opened
+
+
+@pytest.mark.slow  # optuna-dashboard's import alone takes 3.5 s
+def test_optuna_dashboard_opens_the_journal_make_dashboard_hands_it(tmp_path):
+    import optuna
+    from optuna_dashboard._storage_url import get_storage
+
+    from trainlab.search.shared import dashboard_storage
+
+    sweep, _ = _journal_sweep(tmp_path)
+    assert optuna.get_all_study_names(get_storage(dashboard_storage(str(sweep)))) == ["lstm"]
 
 
 def test_stage_two_names_an_earlier_sweep_under_any_folder_in_hydras_grammar(tmp_path):

@@ -1069,6 +1069,18 @@ def sweep_clis():
     return {"analyze": analyze.main, "refine": refine.main, "stage2": lambda argv: stages.main([*argv, "--top", "1"])}
 
 
+@pytest.mark.parametrize("cli, module", [("analyze", "analyze"), ("refine", "refine"), ("stage2", "stages")])
+def test_the_sweep_tools_without_a_folder_name_makes_sweep(capsys, cli, module):
+    """make refine without SWEEP= (which the Makefile then leaves out) met argparse's usage and 'the following
+    arguments are required: sweep_dir, overrides', the overrides being optional and SWEEP= not named."""
+    with pytest.raises(SystemExit) as exited:
+        sweep_clis()[cli]([])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (f"error: no sweep folder given: make {cli} SWEEP=outputs/train/multiruns/<sweep> (python -m "
+                    f"trainlab.search.{module} <sweep folder>)")
+
+
 @pytest.mark.parametrize("cli", ["analyze", "refine", "stage2"])
 @pytest.mark.parametrize("folder,message", [
     ("nowhere", "is not a folder; give a sweep folder"),

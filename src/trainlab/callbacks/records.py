@@ -224,7 +224,11 @@ class RunRecords(pl.Callback):
         self._fit_start = time.perf_counter()
         self.sizes = parameter_counts(pl_module)
         self.batch = effective_batch(trainer)
-        if self.batch["batch_size"] and trainer.is_global_zero:
+        note = getattr(trainer.datamodule, "training_batch_note", lambda: None)()
+        if note and trainer.is_global_zero:  # not data.batch_size samples a batch: a star graph that trains whole
+            log.info("effective batch: %s, x trainer.accumulate_grad_batches %d x %d process(es); %s", note[0],
+                     self.batch["accumulate_grad_batches"], self.batch["processes"], note[1])
+        elif self.batch["batch_size"] and trainer.is_global_zero:
             b = self.batch
             log.info("effective batch %d = data.batch_size %d x trainer.accumulate_grad_batches %d x %d process(es)",
                      b["effective_batch_size"], b["batch_size"], b["accumulate_grad_batches"], b["processes"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Optional
 
 from omegaconf import DictConfig, open_dict
@@ -337,11 +338,27 @@ def check_run_reader_keys(cfg: DictConfig, script: str, keys: Sequence[str], als
 
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
         raise UserError(f"ckpt_path is required: python {script} ckpt_path=<run folder or .ckpt file>{also} "
-                        "(run folders are under outputs/train/runs/)")
+                        f"(run folders are under {_runs_folder(cfg)})")
     unknown = sorted(set(cfg) - set(keys) - {"hydra"})  # hydra: in configs composed by tests
     if unknown:
         raise UserError(f"{script} does not use {', '.join(unknown)}; its keys are {', '.join(keys)} (the model and "
                         "data come from the run's own config; +data.<key>=... changes the run's data)")
+
+
+def _runs_folder(cfg: DictConfig) -> str:
+    """Where train.py's runs are, for messages: ``outputs/train/runs/``, or the folder ``paths.log_dir`` names
+    instead (the messages said outputs/ either way)."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.root import repo_root
+
+    log_dir = OmegaConf.select(cfg, "paths.log_dir", default=None, throw_on_missing=False)
+    try:
+        if log_dir is None or Path(log_dir).expanduser().resolve() == (repo_root() / "outputs").resolve():
+            return "outputs/train/runs/"
+    except (OSError, UserError, ValueError):  # no repository found, or a folder that cannot be resolved
+        pass
+    return f"{log_dir}/train/runs/" if log_dir is not None else "outputs/train/runs/"
 
 
 def check_eval_config(cfg: DictConfig) -> None:

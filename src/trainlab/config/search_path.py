@@ -128,6 +128,9 @@ def _hydra_option_hint(below: str, composed: Any) -> str:
         return ""
     lacking = f" ({group}={chosen} does not)" if chosen else ""
     if group == "hydra/sweeper" and others == ["optuna"]:  # chosen by a search file, not on its own
+        choices = OmegaConf.select(composed, "hydra.runtime.choices", default=None) or {}
+        if "hparams_search" not in choices:  # evaluate.py, predict.py: no search to add
+            return f"{group}=optuna has it{lacking}, which only train.py's search chooses: this script searches nothing"
         return f"{group}=optuna has it{lacking}, which a search chooses: add -m hparams_search=optuna"
     named = [f"{group}={option}" for option in others]
     return (f"{', '.join(named)} {'has' if len(named) == 1 else 'have'} it{lacking}: add "

@@ -180,6 +180,11 @@ class SplitDataModule(pl.LightningDataModule):
     def predict_dataloader(self) -> Any:
         return self._eval_loader("test")
 
+    def training_batch_note(self) -> Optional[tuple[str, str]]:
+        """(what one training batch holds, why) where it is not ``data.batch_size`` samples (a star graph that
+        trains whole), for the run's effective-batch line; None where it is."""
+        return None
+
     # -- checkpointed state ------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
         """Facts of the data besides the statistics (a subclass's row count ...), saved in every

@@ -342,9 +342,18 @@ def _in_the_repository(path: Path) -> Optional[Path]:
     return found if found.exists() else None
 
 
-def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
+def _in_the_log_dir(path: Path, log_dir: Optional[str]) -> Optional[Path]:
+    """``outputs/train/runs/<run>`` typed where ``paths.log_dir`` puts the runs elsewhere: that folder's run, when it
+    holds it; else None (it was told only that the path does not exist, and to give a run 'under outputs/')."""
+    if log_dir is None or path.is_absolute() or not path.parts or path.parts[0] != "outputs":
+        return None
+    found = Path(log_dir).expanduser().joinpath(*path.parts[1:])
+    return found if found.exists() else None
+
+
+def resolve_checkpoint(path: str, prefer: str = "best", log_dir: Optional[str] = None) -> Path:
     """What the user typed as ``ckpt_path``: a .ckpt file as given, or a run directory's checkpoint
-    (see :meth:`RunFolder.checkpoint`)."""
+    (see :meth:`RunFolder.checkpoint`). ``log_dir``: ``paths.log_dir``, where a missing path is looked for too."""
     p = Path(path).expanduser()
     if p.is_dir() and p.name == CHECKPOINTS and not (p / CHECKPOINTS).is_dir():
         p = p.parent  # a run's checkpoints/ folder: the run
@@ -357,11 +366,13 @@ def resolve_checkpoint(path: str, prefer: str = "best") -> Path:
                         f"train.py run starts in a new folder; give the run {what}: ckpt_path=<run directory> "
                         f"(outputs/train/runs/<run>: {means}) or a .ckpt file")
     if not p.is_file():
-        elsewhere = _in_the_repository(p)
-        where = (f" in the working folder {Path.cwd()} (relative paths are read from there); the repository has "
-                 f"it: {typed_setting('ckpt_path', elsewhere)}" if elsewhere else why_missing(p))
+        held = [("the repository has it", _in_the_repository(p)), ("paths.log_dir has it", _in_the_log_dir(p, log_dir))]
+        owner, elsewhere = next(((owner, found) for owner, found in held if found is not None), (None, None))
+        where = (f" in the working folder {Path.cwd()} (relative paths are read from there); {owner}: "
+                 f"{typed_setting('ckpt_path', elsewhere)}" if elsewhere else why_missing(p, "ckpt_path"))
+        runs = f"{Path(log_dir).expanduser()}/train/runs/" if log_dir is not None else "outputs/"
         raise UserError(f"ckpt_path: '{path}' does not exist{where}; give a .ckpt file or a run directory under "
-                        "outputs/")
+                        f"{runs}")
     return p
 
 

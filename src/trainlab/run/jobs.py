@@ -31,7 +31,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
         cfg = prepare(cfg)
         # a requeued SLURM job goes on in its own folder; ckpt_path= resumes into a new one
         ckpt_path = requeued_checkpoint(cfg.paths.output_dir) or (
-            str(resolve_checkpoint(cfg.ckpt_path, prefer="last")) if cfg.ckpt_path else None)
+            str(resolve_checkpoint(cfg.ckpt_path, prefer="last", log_dir=cfg.paths.log_dir)) if cfg.ckpt_path else None)
         pl.seed_everything(cfg.seed, workers=True)
         try:
             run = assemble(cfg, extra_callbacks, ckpt_path=ckpt_path)
@@ -186,7 +186,7 @@ def open_run(cfg: DictConfig) -> tuple[DictConfig, Path, dict[str, Any], Any, Di
     from trainlab.run.pipeline import prepare
 
     cfg = prepare(cfg, training=False)
-    ckpt = resolve_checkpoint(cfg.ckpt_path)
+    ckpt = resolve_checkpoint(cfg.ckpt_path, log_dir=cfg.paths.log_dir)
     saved = load_checkpoint(ckpt)
     note_snapshot(ckpt, saved)
     run_folder = RunFolder.of_checkpoint(ckpt)

@@ -132,7 +132,7 @@ def call_train(command: list[str]) -> int:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("sweep_dir", type=Path, nargs="?")  # none: refused in one line naming make's SWEEP=
     parser.add_argument("--epochs", type=int, default=50, help="trainer.max_epochs of the retraining")
     parser.add_argument("--within", type=float, help="two objectives: tolerance on objective 0 (0.01 = 1 %%)")
     parser.add_argument("--then", type=int, help="two objectives: the objective to take the best of (1 unless given)")
@@ -142,7 +142,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_intermixed_args(argv)
     from trainlab.config.errors import UserError, report_user_errors
 
+    from trainlab.search.sweep_folder import given_sweep
+
     with report_user_errors():
+        given_sweep(args.sweep_dir, "refine", "refine")
         if args.epochs < 1:  # -1 is Lightning's 'no limit': the retrain would never end by itself
             raise UserError(f"--epochs {args.epochs} (make refine's EPOCHS): retrain for 1 epoch or more")
         if args.then is not None and args.within is None:  # the sweep's own rule (or the best) was taken without a word

@@ -183,15 +183,24 @@ def missing_study_file(url: str, folder: Path) -> Optional[str]:
     return None
 
 
-def dashboard_storage(sweep_dir: Path) -> str:
+def dashboard_storage(sweep: Union[str, Path]) -> str:
     """``make dashboard``'s storage, :func:`trainlab.search.sweep_folder.sweep_storage`; refused where its study file
     is gone (optuna-dashboard made an empty one and showed no study), and where the folder is none (optuna-dashboard
-    failed with sqlalchemy's traceback) or a staged search's (its stages hold the studies)."""
+    failed with sqlalchemy's traceback) or a staged search's (its stages hold the studies). A journal is handed as
+    its file's path, which is how optuna-dashboard tells a journal file."""
     from trainlab.config.errors import refuse
     from trainlab.search.sweep_folder import no_sweep_folder, sweep_storage
 
+    if not str(sweep):  # make dashboard without SWEEP= was told '.: its study file .../optuna.db does not exist'
+        refuse("no sweep folder given: make dashboard SWEEP=outputs/train/multiruns/<sweep>, or STORAGE=<url> for "
+               "a study elsewhere")
+    sweep_dir = Path(sweep)
     problem = no_sweep_folder(sweep_dir) or missing_study_file(url := sweep_storage(sweep_dir), sweep_dir)
-    return refuse(problem) if problem else url
+    if problem:
+        refuse(problem)
+    # optuna-dashboard reads a journal by its file's path alone ('journal:<file>' failed with its traceback,
+    # 'ValueError: Failed to guess storage class from storage_url')
+    return str(storage_file(url)) if url.startswith(JOURNAL) else url
 
 
 def load_existing(url: str, study_name: Optional[str], folder: Path) -> optuna.Study:

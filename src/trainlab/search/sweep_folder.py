@@ -87,6 +87,16 @@ def sweep_storage(sweep_dir: Path) -> str:
     return storage_url(None, own)
 
 
+def given_sweep(sweep_dir: Optional[Path], target: str, module: str) -> Path:
+    """The sweep folder a sweep's tool was given (``make <target>``, ``python -m trainlab.search.<module>``); none is
+    refused in one line naming SWEEP= (argparse said "the following arguments are required: sweep_dir, overrides",
+    the overrides being optional, and nothing of make's SWEEP=)."""
+    if sweep_dir is None:
+        raise UserError(f"no sweep folder given: make {target} SWEEP=outputs/train/multiruns/<sweep> (python -m "
+                        f"trainlab.search.{module} <sweep folder>)")
+    return sweep_dir
+
+
 def no_sweep_folder(sweep_dir: Path) -> Optional[str]:
     """Why ``sweep_dir``, given to a sweep's tool (make analyze, refine, stage2, dashboard), holds no study of its
     own: it is no folder (a typo), or a staged search's, with a study per stage; None otherwise."""

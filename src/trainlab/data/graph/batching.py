@@ -55,6 +55,24 @@ class BatchPlan:
         if unused:
             log.warning("%s not used: %s", " and ".join(unused), why)
 
+    def step_note(self, stars: int, train_stars: int) -> Optional[tuple[str, str]]:
+        """(what one training batch of a graph of ``stars`` holds, why it is not ``batch_size`` seed stars), for the
+        run's effective-batch line, which said "data.batch_size 256" for a graph that trains whole; None where
+        a batch is ``batch_size`` seed stars."""
+        budget = self.max_nodes_per_graph if self.max_nodes_per_graph is not None else "null: none is"
+        if not self.sampled(stars):
+            return (f"the whole graph, its {train_stars} training stars",
+                    f"data.batch_size={self.batch_size} applies only to a graph sampled above "
+                    f"hardware.max_nodes_per_graph ({budget})")
+        if self.sampler == "random_nodes":
+            return (f"a random node part of <= {self.max_nodes_per_graph} nodes",
+                    f"data.batch_size={self.batch_size} applies to data.sampler=ego only")
+        seeds = self.seeds_per_batch()
+        if seeds < self.batch_size:
+            return (f"{seeds} seed stars", f"data.batch_size={self.batch_size} capped so that their ego nets fit "
+                                           f"hardware.max_nodes_per_graph={self.max_nodes_per_graph}")
+        return None
+
     def train_bound(self) -> int:
         """Most nodes of one training ego net."""
         return ego_net_bound(self.fanout or self.k, self.num_hops)

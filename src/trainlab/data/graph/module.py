@@ -149,6 +149,11 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
         """True when training runs on sampled subgraphs (the graph exceeds max_nodes_per_graph)."""
         return self.batches.sampled(len(self.load().labels))
 
+    def training_batch_note(self) -> Optional[tuple[str, str]]:
+        if self.graph is None:
+            return None
+        return self.batches.step_note(self.graph.num_nodes, int(self.graph.train_mask.sum()))
+
     # -- graph, split and scaling ------------------------------------------------------------
     def setup(self, stage: Optional[str] = None) -> None:
         if self.graph is None:
