@@ -286,8 +286,8 @@ def test_tcn_trains_reports_its_baselines_and_its_checkpoint_evaluates(compose_c
         metrics = run_train(cfg)
     warned = [r.getMessage() for r in caplog.records if "receptive field" in r.getMessage()]
     assert warned == ["data.window=16 is longer than TCNNet's receptive field of 13 steps: its first 3 step(s) "
-                      "never reach the forecast; shorten data.window or widen the field (model.net.num_blocks / "
-                      "num_layers, kernel_size)"]
+                      "never reach the forecast; shorten data.window or widen the field (model.net.num_blocks, "
+                      "model.net.kernel_size)"]
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("test rmse"))
     assert "| last value " in line and "| seasonal naive " in line and "| ETS " in line and " -> " in line
     caplog.clear()

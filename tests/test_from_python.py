@@ -107,7 +107,8 @@ def test_main_called_from_python_raises_the_command_lines_user_error(compose_cfg
     with pytest.raises(UserError) as raised:
         module.main(compose_cfg(overrides, config_name=config))
     assert capsys.readouterr().err == ""
-    monkeypatch.setattr("sys.argv", [f"{script}.py", *overrides, f"paths.log_dir={tmp_path / 'cli'}"])
+    # the same paths.log_dir as compose_cfg's: messages name the folder runs are under
+    monkeypatch.setattr("sys.argv", [f"{script}.py", *overrides, f"paths.log_dir={tmp_path / 'outputs'}"])
     monkeypatch.setattr(module.main.__wrapped__, "__module__", "__main__")  # Hydra finds conf/ as a script's
     with pytest.raises(SystemExit) as exited:
         run_command_line(module.main, config_name=config)
