@@ -1,12 +1,11 @@
 """The time-series data module: train-only scaling, sliding windows, the missing-value policy and the
 classical baselines on the same windows (:mod:`.window_baselines`); the chronological split is
-:mod:`.splits`, the season length in use :mod:`.seasons`."""
+:mod:`.splits`, the season length in use :mod:`.seasons`, what a checkpoint holds of the data :mod:`.saved_state`."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -20,6 +19,7 @@ from trainlab.data.timeseries import baselines, seasons
 from trainlab.data.timeseries.fits import check_fits, lead_in, longer_series
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, emptiest_columns
 from trainlab.data.timeseries.ranges import refuse_erased, value_warnings
+from trainlab.data.timeseries.saved_state import SavedSeriesState
 from trainlab.data.timeseries.seasons import resolve_season
 from trainlab.data.timeseries.table import SeriesTable
 from trainlab.data.timeseries.splits import series_name, series_spans, shortest_training, split_rows
@@ -28,7 +28,7 @@ from trainlab.data.timeseries.windows import WindowDataset
 
 log = logging.getLogger(__name__)
 
-class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
+class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
     """Windows of a multivariate series for forecasting.
 
     A window's inputs are its rows of the feature columns followed, with ``target_inputs``, by the
@@ -72,12 +72,6 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
     TRAINED_WITH = ("window", "horizon", "steps", "target_inputs", "scale_targets")  # evaluate.py keeps them
 
     family = "timeseries"  # trainlab.config.families: models and data of one family go together
-
-    @classmethod
-    def trained_settings(cls, trained: dict[str, Any], given: Collection[str]) -> dict[str, Any]:
-        """``target_inputs`` of a run whose config left it to the default: its model was given the past targets
-        when its checkpoint holds their channels (none in one from before past targets could be inputs)."""
-        return {} if "target_inputs" in given else {"target_inputs": bool(trained.get("target_channels"))}
 
     def __init__(
         self,
@@ -356,29 +350,6 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
 
     def _eval_loader(self, split: str) -> DataLoader:
         return self.batched_loader(self.datasets[split], train=False)
-
-    # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
-    def fingerprint(self) -> dict[str, Any]:
-        table = self.load()  # the series picked from a file of several, when one is (older checkpoints lack it)
-        return {"rows": int(table.targets.shape[0]), **({"series": table.series} if table.series else {}),
-                **({"frequency": table.frequency} if table.frequency else {})}  # predict.py continues it
-
-    def score_notes(self) -> list[str]:
-        return list(self.mase_notes)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "mase_notes": list(self.mase_notes)}  # the scale saved with it is said so
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
-        if "mase_notes" in state_dict:  # older checkpoints: what these data say
-            self.mase_notes = list(state_dict["mase_notes"])
-
-    def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
-        self.stats = stats
-        if self.datasets:  # Lightning restores state after setup(): rescale with these statistics
-            self.datasets = {}
-            self._build_datasets()
 
     # -- baselines on the same windows ---------------------------------------------------------
     def truth(self, split: str) -> np.ndarray:
