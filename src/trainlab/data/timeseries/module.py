@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from trainlab.config.errors import UserError
 from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.timeseries import baselines, seasons
-from trainlab.data.timeseries.fits import check_fits, lead_in, longer_series
+from trainlab.data.timeseries.fits import lead_in, longer_series, size_refusal
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, emptiest_columns
 from trainlab.data.timeseries.ranges import refuse_erased, value_warnings
 from trainlab.data.timeseries.saved_state import SavedSeriesState
@@ -153,7 +153,7 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
             # the source's season, dropped for too few training rows (warned): the end line says so, not "set it"
             self.dropped_season = table.season_length if self.given_season is None and self._season is None \
                 and not self.forecasting else None
-            if self._size_refusal() is None:  # else setup() refuses: a word on the season or values would be about a
+            if size_refusal(self) is None:  # else setup() refuses: a word on the season or values would be about a
                 for level, line in said:      # run that never starts (12 months for a window of 48)
                     seasons.log.log(level, line)  # the lines of seasons.py, from its logger
                 # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of
@@ -163,23 +163,6 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
                                                                           self._season, scored):
                     log.warning(warning)
         return self.table
-
-    def _size_refusal(self) -> Optional[UserError]:
-        """Why the windows do not fit the rows (a series shorter than one window; :func:`check_fits`: the window, the
-        steps and the season against the training rows), or None; :meth:`setup` raises it."""
-        table = self.table
-        spans = self._spans(table)
-        sizes = [end - first for first, _, _, end in spans]
-        if self.window + self.horizon > min(sizes) and not self.whole_file:  # split=all: check_fits says it
-            return UserError(f"{series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
-                             f"one window of data.window={self.window} + data.horizon={self.horizon}; use a "
-                             f"shorter window or horizon, or more data"
-                             f"{longer_series(table, sizes, self.window + self.horizon)}")
-        try:
-            check_fits(self, *shortest_training(table, spans))
-        except UserError as refusal:
-            return refusal
-        return None
 
     @property
     def input_names(self) -> list[str]:
@@ -283,7 +266,7 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
 
     def _build_datasets(self) -> None:
         table = self.load()
-        refusal = self._size_refusal()
+        refusal = size_refusal(self)
         if refusal is not None:
             raise refusal
         spans = self._spans(table)
