@@ -148,7 +148,7 @@ def test_cfg_job_shares_the_handling(capsys, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("argv0, script", [("/home/me/trainlab/evaluate.py", "evaluate.py"), ("-c", "train.py")])
 def test_a_sweeps_cfg_names_the_script_as_every_message_does(argv0, script, capsys, monkeypatch, tmp_path):
-    """``-m --cfg job`` names the script as trainlab.config.composition._script does; it read sys.argv[0] itself,
+    """``-m --cfg job`` names the script as trainlab.config.invocation._script does; it read sys.argv[0] itself,
     and said 'python -c --cfg job' where no script was typed (python -c, pytest-xdist's workers)."""
     from trainlab.config.command_line import run_command_line
 
@@ -200,7 +200,7 @@ def test_a_jobs_own_error_keeps_hydras_report():
 def test_an_interpolation_to_a_missing_key_is_one_line_before_anything_is_built(compose_cfg):
     """It ended in an OmegaConf traceback: first where the run read its own overrides, then in the
     data module's constructor."""
-    from trainlab.config.composition import task_overrides
+    from trainlab.config.invocation import task_overrides
     from trainlab.config.errors import UserError
     from trainlab.run.pipeline import prepare
 
@@ -251,7 +251,7 @@ def test_a_key_below_the_groups_taken_out_is_one_line_naming_the_override(compos
     """~model.net ended in "Key 'net' is not in struct" and a traceback, where the pipeline read it."""
     from omegaconf.errors import ConfigAttributeError
 
-    from trainlab.config.composition import as_script
+    from trainlab.config.invocation import as_script
     from trainlab.config.errors import known_error
     from trainlab.run.pipeline import prepare
 

@@ -143,7 +143,7 @@ def test_main_called_from_python_raises_a_stop_instead_of_exiting(compose_cfg, c
 def test_a_command_a_message_names_is_a_script_even_from_python_c(monkeypatch, argv0, named):
     """Under `python -c "import train; ..."` (and pytest-xdist's workers) a message's command read `python -c
     data.window=16 ... ckpt_path=<run>`, which runs nothing: no script was typed, and train.py makes that run."""
-    from trainlab.config.composition import _script
+    from trainlab.config.invocation import _script
 
     monkeypatch.setattr(sys, "argv", [argv0])
     assert _script() == named

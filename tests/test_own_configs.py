@@ -107,7 +107,7 @@ def test_hints_compose_the_users_primary_config_and_flags_go_anywhere(own_config
     """--config-name / --config-path reach the config composed again for a hint (it composed conf/train.yaml
     whatever the command line named), and Hydra's flags may stand among the overrides (Hydra's argparse
     refused 'model=x --config-dir d seed=1': unrecognized arguments: seed=1)."""
-    from trainlab.config.composition import flags_first
+    from trainlab.config.invocation import flags_first
     from trainlab.config.command_line import unknown_key_problem
 
     folder = own_config.split("file://")[1].rstrip("]")

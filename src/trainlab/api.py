@@ -174,7 +174,8 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
     from hydra.core.config_search_path import SearchPathQuery
     from hydra.core.global_hydra import GlobalHydra
 
-    from trainlab.config.composition import as_script, start_problem
+    from trainlab.config.composition import start_problem
+    from trainlab.config.invocation import as_script
     from trainlab.config.errors import refusals_raised
     from trainlab.config.command_line import process_given_back, start_checks
     from trainlab.config.schemas import register_configs

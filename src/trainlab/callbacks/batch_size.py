@@ -17,8 +17,8 @@ import lightning.pytorch as pl
 import torch
 from omegaconf import OmegaConf
 
-from trainlab.config.composition import task_overrides
 from trainlab.config.errors import UserError
+from trainlab.config.invocation import task_overrides
 from trainlab.run.durable import write_atomic
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,8 @@
 
 - ``schemas``: typed schemas (hardware, trainer); ``instantiate``: instantiation checked against signatures
 - ``checks``: settings that contradict each other or do nothing; ``composition``: Hydra's refusals as one line;
-  ``rerun``: the command that runs one of a sweep's runs again
+  ``invocation``: the script's name and overrides as typed, which messages name; ``rerun``: the command that
+  runs one of a sweep's runs again
 - ``families``: the model families, declared once; ``search_path``: where Hydra finds config options
 - ``errors``: :class:`UserError` (one line, exit 2); ``command_line``: the scripts' own run (Hydra's
   refusals and an early Ctrl-C as one line); ``help``: ``train.py --help``

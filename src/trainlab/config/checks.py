@@ -46,7 +46,7 @@ def apply_epochs_shortcut(cfg: DictConfig, command_line: Optional[list[str]] = N
     if epochs is None:
         return
     if command_line is None:
-        from trainlab.config.composition import task_overrides
+        from trainlab.config.invocation import task_overrides
 
         command_line = task_overrides()
     given = [o.split("=", 1)[1] for o in command_line if o.lstrip("+~").startswith("trainer.max_epochs=")]
@@ -99,7 +99,7 @@ def check_top_level_keys(cfg: DictConfig) -> None:
     groups = sorted({g.split("/")[0] for g in [*choices, *folders]} - {"hydra"})
     for group in GLOBAL_GROUPS:  # a file of these groups without '# @package _global_': Hydra nests it under the group
         if isinstance(cfg.get(group), DictConfig) and len(cfg[group]):
-            from trainlab.config.composition import leaves
+            from trainlab.config.invocation import leaves
             from trainlab.config.file_problems import EXAMPLE_EXPERIMENT
             from trainlab.config.search_path import option_file
 
@@ -136,7 +136,7 @@ def check_experiment_choices(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    from trainlab.config.composition import leaves
+    from trainlab.config.invocation import leaves
     from trainlab.config.families import experiment_options
     from trainlab.config.search_path import option_file
 
@@ -276,7 +276,7 @@ def run_data_hint(problem: str, kept: tuple[str, ...] = ()) -> str:
 
 def _reader() -> str:
     """The script that reads a run's data again, for messages: predict.py where it runs, else evaluate.py."""
-    from trainlab.config.composition import _script
+    from trainlab.config.invocation import _script
 
     return "predict.py" if _script() == "predict.py" else "evaluate.py"
 
@@ -287,7 +287,7 @@ def override_run_data(run_cfg: DictConfig, given: Any) -> list[str]:
     Returns the overrides as the user wrote them (``+data.source.path=new.csv``), for messages."""
     from omegaconf import OmegaConf
 
-    from trainlab.config.composition import leaves
+    from trainlab.config.invocation import leaves
 
     if not given:
         return []

@@ -140,7 +140,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     hint = "; ".join(h for h in (did_you_mean(name, ours, prefix=f"{parent}." if parent else ""),
                                  other_options_hint(key, root)) if h) \
         or (f"its settings: {', '.join(settings)}" if settings else "")
-    from trainlab.config.composition import _script
+    from trainlab.config.invocation import _script
 
     script = _script()
     shown = "hydra" if key.startswith("hydra.") else "job"
@@ -327,7 +327,7 @@ def _hydra_taken_out(argv: list[str]) -> Optional[str]:
     typed = next((a for a in argv if a.split("=", 1)[0] == "~hydra"), None)
     if typed is None:
         return None
-    from trainlab.config.composition import _script
+    from trainlab.config.invocation import _script
 
     return (f"{typed} takes out trainlab's Hydra settings (conf/hydra/default.yaml: the run folder under "
             "paths.log_dir, train.log, the checks before a run), and the run would go to Hydra's own "
@@ -369,7 +369,7 @@ def _undecoded_argument(argv: list[str]) -> Optional[str]:
 
 
 def _run_command_line(main, config_name: Optional[str]) -> None:
-    from trainlab.config.composition import flags_first
+    from trainlab.config.invocation import flags_first
     from trainlab.config.help import help_requested, print_help
 
     sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
@@ -382,7 +382,8 @@ def _run_command_line(main, config_name: Optional[str]) -> None:
         problem = params_override_problem(sys.argv[1:])
         if problem:
             refuse(problem)
-    from trainlab.config.composition import _script, hydra_errors_as_one_line
+    from trainlab.config.composition import hydra_errors_as_one_line
+    from trainlab.config.invocation import _script
 
     try:
         with hydra_errors_as_one_line(sys.argv[1:], config_name):

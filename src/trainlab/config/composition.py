@@ -15,7 +15,6 @@ these refusals into one line naming the override, what is wrong with it and how 
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import os
 import re
@@ -25,63 +24,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
+from trainlab.config.invocation import _script
 from trainlab.config.spelling import KIND_WORDS, quoted_text, shell_word, single_quoted
 
 OVERRIDE_GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 # a value of each type, for "e.g. <key>=<value>" where the schema's default is null
 _EXAMPLES = {int: "1", float: "0.5", bool: "true", str: "text", list: "[1,2]", dict: "{a:1}"}
-
-
-def flags_first(argv: list[str]) -> list[str]:
-    """``argv`` with Hydra's flags (``--config-dir d``, ``-m``, ``--cfg job``) and their values moved before
-    the overrides, each group in its order: Hydra's argparse takes the overrides as one run of positional
-    arguments, so ``model=x --config-dir d seed=1`` was refused (``unrecognized arguments: seed=1``).
-
-    Which flags take a value is read from Hydra's own parser (``hydra._internal.utils.get_args_parser``, a
-    private function: the one place here that knows Hydra's flags). A value is the next argument for a flag
-    that needs one, and for ``--info`` only when it is one of its choices; ``--flag=value`` is one argument.
-    An argument starting with '-' that Hydra does not know stays where it is (argparse names it)."""
-    from hydra._internal.utils import get_args_parser
-
-    actions = {flag: action for action in get_args_parser()._actions for flag in action.option_strings}
-    flags, overrides, i = [], [], 0
-    while i < len(argv):
-        arg = argv[i]
-        name, inline, _ = arg.partition("=")
-        action = actions.get(name) if arg.startswith("-") else None
-        i += 1
-        if action is None:
-            overrides.append(arg)
-            continue
-        flags.append(arg)
-        takes_next = not inline and i < len(argv) and (
-            action.nargs is None or (action.nargs == "?" and argv[i] in (action.choices or ())))
-        if takes_next:
-            flags.append(argv[i])
-            i += 1
-    return [*flags, *overrides]
-
-
-def task_overrides() -> list[str]:
-    """This run's command-line overrides as typed (Hydra's ``hydra.overrides.task``; [] outside Hydra).
-
-    Read unresolved: OmegaConf would take a ``${...}`` in an override's value for an interpolation of
-    Hydra's own config, and fail on one it cannot find there (``data.batch_size=${oops}``)."""
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
-
-    if not HydraConfig.initialized():
-        return []
-    return [str(o) for o in OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)]
-
-
-def leaves(node: typing.Mapping[str, Any], sep: str = ".", prefix: str = "") -> typing.Iterator[tuple[str, Any]]:
-    """(``a.b.c``, value) for each leaf of nested mappings (``sep``: what joins the keys)."""
-    for key, value in node.items():
-        if isinstance(value, dict) and value:
-            yield from leaves(value, sep, f"{prefix}{key}{sep}")
-        else:
-            yield f"{prefix}{key}", value
 
 
 def _in_job(exc: BaseException) -> bool:
@@ -169,58 +117,6 @@ def start_problem(exc: BaseException, argv: list[str], config_name: Optional[str
         return None
     return composition_problem(exc, argv, config_name)
 
-
-_SCRIPT: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("trainlab_script", default=None)
-
-
-SUBMITIT_ENTRY = "_submit.py"  # what a submitit job runs (python -m submitit.core._submit): not the user's script
-
-
-def _script() -> str:
-    """The script's name as typed (train.py, evaluate.py), which messages name (``python train.py --cfg job``);
-    within :func:`as_script`, the script whose run is made from Python (not ``ipykernel_launcher.py``); in a
-    submitit (SLURM) job, the script Hydra's job is named after (not submitit's ``_submit.py``)."""
-    name = _SCRIPT.get() or (sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "train.py")
-    if name == "-c":  # `python -c "..."` (and pytest-xdist's workers): no script typed; train.py's run
-        name = "train.py"
-    if name == SUBMITIT_ENTRY:
-        from hydra.core.hydra_config import HydraConfig
-
-        return f"{HydraConfig.get().job.name}.py" if HydraConfig.initialized() else "train.py"
-    return name
-
-
-_TYPED: contextvars.ContextVar[Optional[list[str]]] = contextvars.ContextVar("trainlab_typed", default=None)
-
-
-def taken_out_by(key: str, overrides: typing.Iterable[str], reader: str, read: str) -> Optional[str]:
-    """The line for ``key``, which ``reader`` reads (as ``read`` shows), when a ``~`` among ``overrides`` took it or a
-    node above it out of the config; None when none did."""
-    for override in overrides:
-        taken = override[1:].split("=", 1)[0]
-        if override.startswith("~") and (key == taken or key.startswith(taken + ".")):
-            return (f"{override} takes out {taken}, which {reader} reads ({read}); leave {override} out (python "
-                    f"{_script()} --cfg job shows the setting it would take out)")
-    return None
-
-
-def typed_overrides() -> list[str]:
-    """The overrides as typed, before Hydra records them (its run folder is made before the job): the command
-    line's, or within :func:`as_script` those a run made from Python was given (not the notebook's argv)."""
-    typed = _TYPED.get()
-    return list(typed) if typed is not None else sys.argv[1:]
-
-
-@contextmanager
-def as_script(name: str, argv: Optional[list[str]] = None) -> Iterator[None]:
-    """Within it, messages name ``name`` as the script (``trainlab.train`` makes train.py's run), and ``argv`` are
-    the overrides as typed."""
-    tokens = _SCRIPT.set(name), _TYPED.set(argv)
-    try:
-        yield
-    finally:
-        _SCRIPT.reset(tokens[0])
-        _TYPED.reset(tokens[1])
 
 
 def _raise(exc: BaseException) -> None:

@@ -181,7 +181,7 @@ def taken_out(exc: BaseException) -> Optional[UserError]:
         exc = exc.__cause__ or exc.__context__
     if exc is None or id(exc) in seen or not exc.full_key:
         return None
-    from trainlab.config.composition import _script, taken_out_by, task_overrides
+    from trainlab.config.invocation import _script, taken_out_by, task_overrides
 
     missing = str(exc.full_key)
     line = taken_out_by(missing, task_overrides(), _script(), f"{missing} is missing")

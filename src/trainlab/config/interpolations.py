@@ -8,7 +8,7 @@ import os
 import re
 from typing import Any
 
-from trainlab.config.composition import _script, taken_out_by, task_overrides, typed_overrides
+from trainlab.config.invocation import _script, taken_out_by, task_overrides, typed_overrides
 
 
 def check_interpolations(cfg: Any) -> None:

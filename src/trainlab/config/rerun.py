@@ -7,7 +7,7 @@ import typing
 from pathlib import Path
 from typing import Any, Optional
 
-from trainlab.config.composition import leaves, task_overrides
+from trainlab.config.invocation import leaves, task_overrides
 from trainlab.config.spelling import grammar_value
 
 

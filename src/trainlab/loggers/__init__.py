@@ -16,9 +16,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.composition import task_overrides
 from trainlab.config.errors import UserError
 from trainlab.config.instantiate import build, group_nodes, import_target
+from trainlab.config.invocation import task_overrides
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9=.,_+-]+")
 

@@ -35,8 +35,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from trainlab.config.composition import leaves
 from trainlab.config.errors import UserError
+from trainlab.config.invocation import leaves
 from trainlab.run.folder import RECORDS
 
 log = logging.getLogger(__name__)

@@ -158,7 +158,7 @@ def _check_thread_variable(value: Optional[str], num_threads: Optional[int]) -> 
 
 def _given_on_the_command_line(keys: tuple[str, ...]) -> list[str]:
     """Those of the ``hardware.<key>`` that the command line sets (Hydra's task overrides)."""
-    from trainlab.config.composition import task_overrides
+    from trainlab.config.invocation import task_overrides
 
     given = [o.lstrip("+~").split("=", 1)[0] for o in task_overrides()]
     return [key for key in keys if f"hardware.{key}" in given]

@@ -49,7 +49,7 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     has), so that the trainer's and data's interpolations (``${hardware.precision}``) and the saved
     resolved config see the real values. The config given is left as it is.
     """
-    from trainlab.config.composition import task_overrides
+    from trainlab.config.invocation import task_overrides
     from trainlab.config.interpolations import check_interpolations
     from trainlab.run.hardware import apply_hardware, check_trainer_devices
     from trainlab.run.repeatability import say_gpu_repeat

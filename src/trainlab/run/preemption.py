@@ -82,7 +82,7 @@ def resume_hint(run_dir: Optional[str]) -> str:
     """The command that resumes this run: the same overrides plus ``ckpt_path=<run dir>`` (None: the
     command that starts it again, its own ``ckpt_path`` kept); for a job of a multirun, through its
     launcher (:func:`~trainlab.config.rerun.rerun_overrides`)."""
-    from trainlab.config.composition import _script
+    from trainlab.config.invocation import _script
     from trainlab.config.spelling import command_line
     from trainlab.config.rerun import rerun_overrides
 

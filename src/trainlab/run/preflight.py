@@ -180,7 +180,7 @@ def single_run_launcher_problem(chosen: Optional[str]) -> Optional[str]:
     without a word."""
     if chosen in (None, "basic"):
         return None
-    from trainlab.config.composition import _script
+    from trainlab.config.invocation import _script
 
     return (f"hydra/launcher={chosen} launches the jobs of a multirun, and without -m this run would train here, "
             f"in this process: add -m (python {_script()} -m hydra/launcher={chosen} ...), or leave hydra/launcher out")

@@ -1,6 +1,7 @@
 """Time-series family (conf/data: synthetic, elnino, file, packaged).
 
-- ``module``: :class:`TimeSeriesDataModule` (train-only scaling, windows, the baselines on them)
+- ``module``: :class:`TimeSeriesDataModule` (train-only scaling, windows, the baselines on them);
+  ``saved_state``: what its checkpoints hold of the data, and how a saved run's data are restored
 - ``splits``: the chronological split of each series; ``fits``: whether the windows fit its rows;
   ``seasons``: the season length in use
 - ``windows``: sliding windows as views over one array; ``gaps``: the missing-value policy

@@ -6,12 +6,33 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+import numpy as np
+
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries import baselines
+from trainlab.data.timeseries.splits import series_name, shortest_training
 from trainlab.data.timeseries.table import SeriesTable
 
 if TYPE_CHECKING:
     from trainlab.data.timeseries.module import TimeSeriesDataModule
+
+
+def size_refusal(data: TimeSeriesDataModule) -> Optional[UserError]:
+    """Why the windows do not fit the rows (a series shorter than one window; :func:`check_fits`: the window, the
+    steps and the season against the training rows), or None; the data module's ``setup`` raises it."""
+    table = data.table
+    spans = data._spans(table)
+    sizes = [end - first for first, _, _, end in spans]
+    if data.window + data.horizon > min(sizes) and not data.whole_file:  # split=all: check_fits says it
+        return UserError(f"{series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
+                         f"one window of data.window={data.window} + data.horizon={data.horizon}; use a "
+                         f"shorter window or horizon, or more data"
+                         f"{longer_series(table, sizes, data.window + data.horizon)}")
+    try:
+        check_fits(data, *shortest_training(table, spans))
+    except UserError as refusal:
+        return refusal
+    return None
 
 
 def check_fits(data: TimeSeriesDataModule, train_end: int, where: str) -> None:

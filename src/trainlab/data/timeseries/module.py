@@ -1,12 +1,11 @@
 """The time-series data module: train-only scaling, sliding windows, the missing-value policy and the
 classical baselines on the same windows (:mod:`.window_baselines`); the chronological split is
-:mod:`.splits`, the season length in use :mod:`.seasons`."""
+:mod:`.splits`, the season length in use :mod:`.seasons`, what a checkpoint holds of the data :mod:`.saved_state`."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -17,9 +16,10 @@ from torch.utils.data import DataLoader
 from trainlab.config.errors import UserError
 from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.timeseries import baselines, seasons
-from trainlab.data.timeseries.fits import check_fits, lead_in, longer_series
+from trainlab.data.timeseries.fits import lead_in, longer_series, size_refusal
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, emptiest_columns
 from trainlab.data.timeseries.ranges import refuse_erased, value_warnings
+from trainlab.data.timeseries.saved_state import SavedSeriesState
 from trainlab.data.timeseries.seasons import resolve_season
 from trainlab.data.timeseries.table import SeriesTable
 from trainlab.data.timeseries.splits import series_name, series_spans, shortest_training, split_rows
@@ -28,7 +28,7 @@ from trainlab.data.timeseries.windows import WindowDataset
 
 log = logging.getLogger(__name__)
 
-class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
+class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
     """Windows of a multivariate series for forecasting.
 
     A window's inputs are its rows of the feature columns followed, with ``target_inputs``, by the
@@ -72,12 +72,6 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
     TRAINED_WITH = ("window", "horizon", "steps", "target_inputs", "scale_targets")  # evaluate.py keeps them
 
     family = "timeseries"  # trainlab.config.families: models and data of one family go together
-
-    @classmethod
-    def trained_settings(cls, trained: dict[str, Any], given: Collection[str]) -> dict[str, Any]:
-        """``target_inputs`` of a run whose config left it to the default: its model was given the past targets
-        when its checkpoint holds their channels (none in one from before past targets could be inputs)."""
-        return {} if "target_inputs" in given else {"target_inputs": bool(trained.get("target_channels"))}
 
     def __init__(
         self,
@@ -159,7 +153,7 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
             # the source's season, dropped for too few training rows (warned): the end line says so, not "set it"
             self.dropped_season = table.season_length if self.given_season is None and self._season is None \
                 and not self.forecasting else None
-            if self._size_refusal() is None:  # else setup() refuses: a word on the season or values would be about a
+            if size_refusal(self) is None:  # else setup() refuses: a word on the season or values would be about a
                 for level, line in said:      # run that never starts (12 months for a window of 48)
                     seasons.log.log(level, line)  # the lines of seasons.py, from its logger
                 # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of
@@ -169,23 +163,6 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
                                                                           self._season, scored):
                     log.warning(warning)
         return self.table
-
-    def _size_refusal(self) -> Optional[UserError]:
-        """Why the windows do not fit the rows (a series shorter than one window; :func:`check_fits`: the window, the
-        steps and the season against the training rows), or None; :meth:`setup` raises it."""
-        table = self.table
-        spans = self._spans(table)
-        sizes = [end - first for first, _, _, end in spans]
-        if self.window + self.horizon > min(sizes) and not self.whole_file:  # split=all: check_fits says it
-            return UserError(f"{series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
-                             f"one window of data.window={self.window} + data.horizon={self.horizon}; use a "
-                             f"shorter window or horizon, or more data"
-                             f"{longer_series(table, sizes, self.window + self.horizon)}")
-        try:
-            check_fits(self, *shortest_training(table, spans))
-        except UserError as refusal:
-            return refusal
-        return None
 
     @property
     def input_names(self) -> list[str]:
@@ -289,7 +266,7 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
 
     def _build_datasets(self) -> None:
         table = self.load()
-        refusal = self._size_refusal()
+        refusal = size_refusal(self)
         if refusal is not None:
             raise refusal
         spans = self._spans(table)
@@ -356,29 +333,6 @@ class TimeSeriesDataModule(WindowBaselines, SplitDataModule):
 
     def _eval_loader(self, split: str) -> DataLoader:
         return self.batched_loader(self.datasets[split], train=False)
-
-    # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
-    def fingerprint(self) -> dict[str, Any]:
-        table = self.load()  # the series picked from a file of several, when one is (older checkpoints lack it)
-        return {"rows": int(table.targets.shape[0]), **({"series": table.series} if table.series else {}),
-                **({"frequency": table.frequency} if table.frequency else {})}  # predict.py continues it
-
-    def score_notes(self) -> list[str]:
-        return list(self.mase_notes)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "mase_notes": list(self.mase_notes)}  # the scale saved with it is said so
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
-        if "mase_notes" in state_dict:  # older checkpoints: what these data say
-            self.mase_notes = list(state_dict["mase_notes"])
-
-    def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
-        self.stats = stats
-        if self.datasets:  # Lightning restores state after setup(): rescale with these statistics
-            self.datasets = {}
-            self._build_datasets()
 
     # -- baselines on the same windows ---------------------------------------------------------
     def truth(self, split: str) -> np.ndarray:

@@ -1,0 +1,42 @@
+"""What a checkpoint holds of :class:`~trainlab.data.timeseries.module.TimeSeriesDataModule` besides the scaling
+statistics :class:`~trainlab.data.module.SplitDataModule` saves and checks (``STATS``): MASE's notes and the data's
+fingerprint, and how a saved run's data are rebuilt from it (the settings it was trained with, its statistics)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import numpy as np
+
+
+class SavedSeriesState:
+    """The time-series data module's side of a checkpoint; SplitDataModule saves and checks ``self.stats``."""
+
+    @classmethod
+    def trained_settings(cls, trained: dict[str, Any], given: Collection[str]) -> dict[str, Any]:
+        """``target_inputs`` of a run whose config left it to the default: its model was given the past targets
+        when its checkpoint holds their channels (none in one from before past targets could be inputs)."""
+        return {} if "target_inputs" in given else {"target_inputs": bool(trained.get("target_channels"))}
+
+    def fingerprint(self) -> dict[str, Any]:
+        table = self.load()  # the series picked from a file of several, when one is (older checkpoints lack it)
+        return {"rows": int(table.targets.shape[0]), **({"series": table.series} if table.series else {}),
+                **({"frequency": table.frequency} if table.frequency else {})}  # predict.py continues it
+
+    def score_notes(self) -> list[str]:
+        return list(self.mase_notes)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "mase_notes": list(self.mase_notes)}  # the scale saved with it is said so
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        if "mase_notes" in state_dict:  # older checkpoints: what these data say
+            self.mase_notes = list(state_dict["mase_notes"])
+
+    def _restore_stats(self, stats: dict[str, np.ndarray]) -> None:
+        self.stats = stats
+        if self.datasets:  # Lightning restores state after setup(): rescale with these statistics
+            self.datasets = {}
+            self._build_datasets()
