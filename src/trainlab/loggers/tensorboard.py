@@ -11,6 +11,7 @@ is ``flush_secs`` old; the end of a run (``finalize``, also after a failure) flu
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Optional, Union
 
@@ -36,19 +37,17 @@ class TensorBoardLogger(LightningTensorBoardLogger):
                             "the run's end flushes all the same); e.g. logger.tensorboard.flush_secs=10")
         super().__init__(save_dir, name=name, version=version, flush_secs=flush_secs, **kwargs)
         self.flush_secs = flush_secs
-        self._flushed_at = time.monotonic()
-        self._hparams_saved = False
+        self._flushed_at = -math.inf  # never: the first save (it writes hparams.yaml) is a full one
 
     @rank_zero_only
     def save(self) -> None:
         now = time.monotonic()
-        if self._hparams_saved and now - self._flushed_at < self.flush_secs:
+        if now - self._flushed_at < self.flush_secs:
             return
         self._flushed_at = now
         super().save()
-        self._hparams_saved = True
 
     @rank_zero_only
     def finalize(self, status: str) -> None:
-        self._hparams_saved = False  # the full save again, as Lightning's finalize asks for it
+        self._flushed_at = -math.inf  # the full save again, as Lightning's finalize asks for it
         super().finalize(status)
