@@ -60,6 +60,28 @@ from trainlab.config.errors import UserError
         (["trainer.gradient_clip_val=-1"], r"trainer.gradient_clip_val=-1.0 must be > 0 \(e.g. 1.0\), or null"),
         (["scheduler=cyclic", "~scheduler.max_lr"], r"scheduler: CyclicLR missing a required argument: 'max_lr'; "
                                                     r"add scheduler.max_lr=<value>"),
+        # values that fail only when the scheduler steps: a traceback an epoch (or hours) into the run
+        (["scheduler=cosine", "scheduler.T_max=0"],
+         r"^scheduler: CosineAnnealingLR \(scheduler.T_max=0, scheduler.eta_min=1e-06\) fails at its step 1 of this "
+         r"run's 2: integer modulo by zero; change these values \(conf/scheduler/ shows working ones\)$"),
+        (["scheduler=onecycle", "+scheduler.total_steps=3"],
+         r"^scheduler: OneCycleLR \(.*scheduler.total_steps=3\) fails at its step 4 of this run's \d+: Tried to step 4 "
+         r"times"),
+        # the learning rate below 0: the optimizer would climb the loss without a word
+        (["scheduler=cosine", "scheduler.eta_min=-1"],
+         r"^scheduler: CosineAnnealingLR \(scheduler.T_max=2, scheduler.eta_min=-1\) takes the learning rate to "
+         r"-0.4995 at its step 1 of this run's 2; a learning rate must stay finite and >= 0"),
+        (["scheduler=cyclic", "scheduler.step_size_up=0"],  # a ZeroDivisionError traceback while being built
+         r"^scheduler: CyclicLR \(.*scheduler.step_size_up=0.*\) cannot be built: float division by zero"),
+        (["scheduler=plateau", "scheduler.factor=2"],  # torch's line alone: "scheduler: Factor should be < 1.0."
+         r"^scheduler: ReduceLROnPlateau \(scheduler.mode=min, scheduler.factor=2, scheduler.patience=2\) cannot be "
+         r"built: Factor should be < 1.0."),
+        (["scheduler=plateau", "scheduler.patience=-1"],  # cut the rate after every validation
+         r"^scheduler.patience=-1 must be 0 or more \(ReduceLROnPlateau"),
+        (["callbacks.early_stopping.patience=-2"],  # stopped at the first validation without improvement
+         r"^callbacks.early_stopping.patience=-2 must be a whole number of validations, 0 or more"),
+        (["callbacks.early_stopping.min_delta=-1"],  # counted a worse value as an improvement
+         r"^callbacks.early_stopping.min_delta=-1 would count a worse value as an improvement"),
         (["data.batch_size=64.5"], r"data.batch_size=64.5 must be int; e.g. data.batch_size=\d+$"),
         # a value with a unit: the number alone (was 'must be int or null' and no example)
         (["data.season_length=24h"], r"data.season_length='24h' must be int or null \(the number alone, without a "

@@ -255,6 +255,18 @@ class EarlyStopping(pl.callbacks.EarlyStopping):
 
     _restored_stop: Optional[str] = None
 
+    def __init__(self, monitor: str, min_delta: float = 0.0, patience: int = 5, **kwargs: Any) -> None:
+        # Lightning takes both as given: a negative patience stops at the first validation that does not
+        # improve, as 0 does, and a negative min_delta counts a worse value as an improvement
+        key = "callbacks.early_stopping"
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise UserError(f"{key}.patience={patience} must be a whole number of validations, 0 or more "
+                            f"(0: stop at the first that does not improve; e.g. {key}.patience=5)")
+        if not min_delta >= 0:
+            raise UserError(f"{key}.min_delta={min_delta} would count a worse value as an improvement: it is the "
+                            f"least change that counts as one, 0 or more (e.g. {key}.min_delta=0.001)")
+        super().__init__(monitor=monitor, min_delta=min_delta, patience=patience, **kwargs)
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         patience = self.patience
         super().load_state_dict(state_dict)

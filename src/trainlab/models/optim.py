@@ -7,7 +7,9 @@ them with the parameters, the trainer's step count (OneCycleLR) and the monitore
 from __future__ import annotations
 
 import inspect
+import math
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -18,6 +20,8 @@ from torch.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from trainlab.config.errors import UserError
 
 _STEP_SCHEDULERS = (OneCycleLR, CyclicLR)  # stepped every batch; the rest once per epoch
+# how many of a run's scheduler steps are tried before it trains (a step of torch's schedulers costs ~10 us)
+TRIED_STEPS = 5000
 
 
 def _check_arguments(partial: Any, key: str, **supplied: Any) -> None:
@@ -58,9 +62,73 @@ def configure_optimizers(module: pl.LightningModule, make_optimizer: Callable[..
     _check_arguments(make_scheduler, "scheduler", optimizer=optimizer, **extra)
     try:
         scheduler = make_scheduler(optimizer=optimizer, **extra)
-    except ValueError as exc:
-        raise UserError(f"scheduler: {exc}") from None
+    except (ValueError, ArithmeticError) as exc:  # torch's checks ("Factor should be < 1.0.", without the key),
+        # or a division by zero (CyclicLR's step_size_up=0)
+        raise UserError(f"scheduler: {_named(make_scheduler)} cannot be built: {exc}; {_CHANGE}") from None
     config = {"scheduler": scheduler, "interval": "step" if isinstance(scheduler, _STEP_SCHEDULERS) else "epoch"}
-    if isinstance(scheduler, ReduceLROnPlateau):
+    if isinstance(scheduler, ReduceLROnPlateau):  # it steps on a metric, so it is not tried: its counts checked
+        _check_plateau(scheduler, make_scheduler)
         config["monitor"] = monitor
+    else:
+        _try_schedule(make_optimizer, make_scheduler, extra, _run_steps(module.trainer, config["interval"]))
     return {"optimizer": optimizer, "lr_scheduler": config}
+
+
+def _check_plateau(scheduler: ReduceLROnPlateau, make_scheduler: Callable[..., Any]) -> None:
+    """What ReduceLROnPlateau's constructor lets through: a negative ``patience`` cuts the learning rate after
+    every validation, improving or not, a negative ``cooldown`` or ``threshold`` acts as 0 or counts a worse
+    value as better, a negative ``min_lr`` lets the rate fall below 0."""
+    for key, value in (("patience", scheduler.patience), ("cooldown", scheduler.cooldown),
+                       ("threshold", scheduler.threshold), ("min_lr", min(scheduler.min_lrs)), ("eps", scheduler.eps)):
+        if value < 0:
+            raise UserError(f"scheduler.{key}={value} must be 0 or more ({_named(make_scheduler)}); {_CHANGE}")
+
+
+def _run_steps(trainer: Optional[pl.Trainer], interval: str) -> Optional[int]:
+    """How many times Lightning will step a scheduler of this ``interval`` in the run (None: not known)."""
+    if trainer is None:
+        return None
+    if interval == "epoch":
+        epochs = trainer.max_epochs
+        return epochs if epochs is not None and epochs > 0 else None
+    steps = trainer.estimated_stepping_batches
+    return int(steps) if math.isfinite(steps) else None
+
+
+def _try_schedule(make_optimizer: Callable[..., torch.optim.Optimizer], make_scheduler: Callable[..., Any],
+                  extra: dict[str, Any], steps: Optional[int]) -> None:
+    """Step a copy of the scheduler, over one throwaway parameter, through the run's first ``TRIED_STEPS`` steps.
+
+    Some values fail only when the scheduler steps: CosineAnnealingLR with ``T_max=0`` divides by zero at its
+    first step (the end of epoch 1), StepLR with ``step_size=0`` likewise, OneCycleLR given fewer
+    ``total_steps`` than the run takes raises once it passes them, and a ``gamma`` below 0 makes the learning
+    rate negative (the optimizer then climbs the loss, without a word). Tried here they are named before
+    anything trains instead of in a traceback an epoch, or hours, later.
+    """
+    tried = TRIED_STEPS if steps is None else min(steps, TRIED_STEPS)
+    of_run = "" if steps is None else f" of this run's {steps}"
+    optimizer = make_optimizer(params=[torch.nn.Parameter(torch.zeros(1))])
+    step = 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "lr_scheduler.step() before optimizer.step()": nothing is optimised
+            scheduler = make_scheduler(optimizer=optimizer, **extra)
+            for step in range(1, tried + 1):
+                scheduler.step()
+                rates = [group["lr"] for group in optimizer.param_groups]
+                bad = next((rate for rate in rates if not (math.isfinite(rate) and rate >= 0)), None)
+                if bad is not None:
+                    raise UserError(f"scheduler: {_named(make_scheduler)} takes the learning rate to {bad:.4g} at its step "
+                                    f"{step}{of_run}; a learning rate must stay finite and >= 0: {_CHANGE}")
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        raise UserError(f"scheduler: {_named(make_scheduler)} fails at its step {step}{of_run}: {exc}; "
+                        f"{_CHANGE}") from None
+
+
+_CHANGE = "change these values (conf/scheduler/ shows working ones)"
+
+
+def _named(make_scheduler: Callable[..., Any]) -> str:
+    """``CosineAnnealingLR (scheduler.T_max=0, scheduler.eta_min=1e-06)``: the class and the values it was given."""
+    values = ", ".join(f"scheduler.{key}={value}" for key, value in make_scheduler.keywords.items())
+    return f"{make_scheduler.func.__name__} ({values})"
