@@ -78,6 +78,8 @@ from trainlab.config.errors import UserError
          r"built: Factor should be < 1.0."),
         (["scheduler=plateau", "scheduler.patience=-1"],  # cut the rate after every validation
          r"^scheduler.patience=-1 must be 0 or more \(ReduceLROnPlateau"),
+        (["optimizer=sgd", "optimizer.momentum=2"],  # trained to a forecast worse than the last value, no word
+         r"^optimizer.momentum=2 must be below 1 \(e.g. optimizer.momentum=0.9\)"),
         (["callbacks.early_stopping.patience=-2"],  # stopped at the first validation without improvement
          r"^callbacks.early_stopping.patience=-2 must be a whole number of validations, 0 or more"),
         (["callbacks.early_stopping.min_delta=-1"],  # counted a worse value as an improvement

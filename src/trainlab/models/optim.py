@@ -53,6 +53,10 @@ def configure_optimizers(module: pl.LightningModule, make_optimizer: Callable[..
         optimizer = make_optimizer(params=module.parameters())
     except ValueError as exc:  # torch checks lr, betas, momentum ... here
         raise UserError(f"optimizer: {exc}") from None
+    momentum = optimizer.defaults.get("momentum")
+    if isinstance(momentum, (int, float)) and momentum >= 1:  # torch checks >= 0 only (SGD, RMSprop)
+        raise UserError(f"optimizer.momentum={momentum} must be below 1 (e.g. optimizer.momentum=0.9): at 1 or more "
+                        "each step adds all of the step before, and the weights run away")
     if make_scheduler is None:
         return optimizer
     extra = {}
