@@ -77,7 +77,7 @@ def test_tensors_that_do_not_fit_are_named_before_any_is_loaded(trained):
     """The backstop behind the data's own checks: a net whose sizes differ from the checkpoint's tensors."""
     import torch
 
-    from trainlab.run.folder import load_checkpoint, resolve_checkpoint
+    from trainlab.run.checkpoint_path import load_checkpoint, resolve_checkpoint
     from trainlab.run.pipeline import restore
 
     saved = load_checkpoint(resolve_checkpoint(trained.paths.output_dir))

@@ -145,7 +145,7 @@ def test_a_series_too_short_for_the_window_says_so(tmp_path):
 
 # -- a run keeps its pick -------------------------------------------------------------------------
 def test_training_on_one_series_and_resuming_on_another_is_refused(tmp_path, compose_cfg, run_train, caplog):
-    from trainlab.run.folder import load_checkpoint, resolve_checkpoint
+    from trainlab.run.checkpoint_path import load_checkpoint, resolve_checkpoint
     from trainlab.run.pipeline import build_data, restore
 
     path = write(tmp_path, long_frame())

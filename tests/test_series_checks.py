@@ -143,7 +143,7 @@ def test_a_baseline_cache_that_cannot_be_written_is_refused_at_once(tmp_path):
 
 # -- resume and evaluation on changed data ------------------------------------------------------------
 def test_a_resume_on_a_file_that_changed_is_refused_and_evaluation_warns(tmp_path, compose_cfg, run_train, caplog):
-    from trainlab.run.folder import load_checkpoint, resolve_checkpoint
+    from trainlab.run.checkpoint_path import load_checkpoint, resolve_checkpoint
     from trainlab.run.pipeline import restore
 
     path = series_csv(tmp_path, 100, "MS", "2000-01-01")

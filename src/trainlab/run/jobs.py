@@ -22,7 +22,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     import lightning.pytorch as pl  # heavy imports here, so --help and --cfg stay fast
     import torch
 
-    from trainlab.run.folder import resolve_checkpoint
+    from trainlab.run.checkpoint_path import resolve_checkpoint
     from trainlab.run.pipeline import assemble, fit_and_test, objective, prepare
     from trainlab.run.preemption import requeued_checkpoint
     from trainlab.run.process import settings_kept
@@ -182,7 +182,8 @@ def open_run(cfg: DictConfig) -> tuple[DictConfig, Path, dict[str, Any], Any, Di
     """What evaluate.py and predict.py open first: their config prepared, the checkpoint ``ckpt_path`` names
     (resolved, loaded, its snapshot noted) and the run folder it belongs to with that run's own config.
     Returns (cfg, ckpt, saved checkpoint, run folder, run config)."""
-    from trainlab.run.folder import RunFolder, load_checkpoint, note_snapshot, resolve_checkpoint
+    from trainlab.run.checkpoint_path import load_checkpoint, note_snapshot, resolve_checkpoint
+    from trainlab.run.folder import RunFolder
     from trainlab.run.pipeline import prepare
 
     cfg = prepare(cfg, training=False)
