@@ -74,7 +74,7 @@ def hand_forecast(run: Path, values: np.ndarray, horizon: int) -> np.ndarray:
     window ending data.horizon rows before each block, its data.steps outputs appended to the series."""
     from trainlab.run.checkpoint_path import load_checkpoint
     from trainlab.run.folder import RunFolder
-    from trainlab.run.pipeline import restore
+    from trainlab.run.restore import restore
 
     folder = RunFolder(run)
     saved = load_checkpoint(folder.best())
@@ -158,7 +158,7 @@ def test_rows_that_windows_of_the_data_reach_are_forecast_without_feeding_back(r
     both (it was refused past data.steps=1, and a run of its targets alone reported them fed back)."""
     from trainlab.run.checkpoint_path import load_checkpoint
     from trainlab.run.folder import RunFolder
-    from trainlab.run.pipeline import restore
+    from trainlab.run.restore import restore
 
     result = predict(runs["xy_ahead"], 2, tmp_path)
     assert not result.details["recursive"]
@@ -323,7 +323,7 @@ def test_calendar_inputs_are_computed_for_the_rows_after_the_data_and_fed_in(run
 
     from trainlab.run.checkpoint_path import load_checkpoint
     from trainlab.run.folder import RunFolder
-    from trainlab.run.pipeline import restore
+    from trainlab.run.restore import restore
 
     result = predict(runs["elnino"], 14, tmp_path)
     assert result.details["recursive"] and list(result.frame.columns) == ["month", "step", "sst"]
@@ -412,7 +412,7 @@ def test_the_last_window_alone_is_enough_to_forecast_from(runs, tmp_path):
 def test_an_image_run_maps_the_anomalies_of_a_folder_without_masks(runs, tmp_path):
     from trainlab.run.checkpoint_path import load_checkpoint
     from trainlab.run.folder import RunFolder
-    from trainlab.run.pipeline import restore
+    from trainlab.run.restore import restore
 
     folder = tmp_path / "night"
     folder.mkdir()
@@ -662,7 +662,7 @@ def test_the_first_block_from_a_window_inside_the_data_is_what_evaluate_py_score
     from trainlab.evaluation.timeseries import predictions
     from trainlab.run.checkpoint_path import load_checkpoint
     from trainlab.run.folder import RunFolder
-    from trainlab.run.pipeline import restore
+    from trainlab.run.restore import restore
 
     folder = RunFolder(runs["sine"])
     model, data = restore(folder.config(), load_checkpoint(folder.best()), "best", whole_file=True)

@@ -60,7 +60,7 @@ def hand_forecast(run: Path, rows: np.ndarray, drivers: np.ndarray, horizon: int
     on the last data.window rows, its data.steps outputs appended as targets beside the drivers given."""
     from trainlab.run.checkpoint_path import load_checkpoint
     from trainlab.run.folder import RunFolder
-    from trainlab.run.pipeline import restore
+    from trainlab.run.restore import restore
 
     folder = RunFolder(run)
     saved = load_checkpoint(folder.best())

@@ -1,7 +1,8 @@
 """One run, from a composed config to its folder.
 
 - ``jobs``: train.py's, evaluate.py's and predict.py's jobs, which the scripts and ``trainlab.api`` run
-- ``pipeline``: the one pipeline every entry point, benchmark and test calls
+- ``pipeline``: the one pipeline every entry point, benchmark and test calls; ``restore``: a saved run built again
+  through it, with its checkpoint's weights and data statistics (evaluate.py, predict.py)
 - ``hardware``: the hardware profile applied to torch and checked against the machine; ``cores``: the CPU
   cores this process may use (its affinity and its cgroup's CPU quota); ``gpus``: the run's GPUs as torch
   sees them (native bf16, memory, models); ``host_memory``: glibc's malloc keeping freed memory for the next step

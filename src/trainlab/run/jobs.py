@@ -102,7 +102,8 @@ def _evaluate(cfg: DictConfig) -> dict[str, Any]:
     from trainlab.evaluation import family_module, measure_latency, write_report
     from trainlab.config.checks import check_eval_config, override_run_data
     from trainlab.run.durable import write_json
-    from trainlab.run.pipeline import build_trainer, restore
+    from trainlab.run.pipeline import build_trainer
+    from trainlab.run.restore import restore
     from trainlab.run.preemption import ctrl_c_raises
 
     check_eval_config(cfg)
