@@ -8,6 +8,7 @@
   sees them (native bf16, memory, models); ``host_memory``: glibc's malloc keeping freed memory for the next step
 - ``process``: what a run set for its whole process (torch's threads and flags, ...), given back when it ends
 - ``trained``: what a checkpoint was trained with where its run's config left a key to a default (which may change)
+- ``provenance``: what code a run ran (its git commit, a checkout that differed from it, package versions)
 - ``folder``: the run folder's layout; ``checkpoint_path``: what a user typed as ``ckpt_path``, found and read;
   ``root``: the repository root; ``checkpoint_io``: checkpoints safe against a kill mid-save; ``console``: what a
   run prints, and ``train.log``
