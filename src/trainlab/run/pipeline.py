@@ -26,7 +26,7 @@ from trainlab.config.instantiate import build
 from trainlab.config.schemas import check_schema_additions, check_trainer
 from trainlab.config.search_path import check_shadowed_choices
 from trainlab.run.console import route_lightning_logs
-from trainlab.run.folder import CHECKPOINTS, RESOLVED_CONFIG, RunFolder
+from trainlab.run.folder import CHECKPOINTS, LAST, RESOLVED_CONFIG, RunFolder
 from trainlab.run.durable import DiskFull, write_atomic
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,7 @@ def _after_a_full_disk(cfg: DictConfig, fitted: bool) -> str:
     if fitted:
         return ("Training ended; {remedy}" + elsewhere + ", then test its best checkpoint: "
                 + _braced(command_line("evaluate.py", [], ckpt_path=folder)))
-    if (folder / "checkpoints" / "last.ckpt").is_file():
+    if (folder / CHECKPOINTS / LAST).is_file():
         return "{Remedy}, then resume: " + _braced(resume_hint(str(folder)))
     return "{Remedy}" + elsewhere + ", then start it again: " + _braced(resume_hint(None))
 
