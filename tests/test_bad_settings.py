@@ -366,7 +366,7 @@ def test_a_logger_whose_package_is_missing_is_refused_before_training(compose_cf
 def test_evaluate_says_how_to_change_the_runs_data(compose_cfg, tmp_path):
     """The run's data file moved: the line named data.source.path, which evaluate.py refuses without a '+'."""
     from trainlab.config.command_line import unknown_key_problem
-    from trainlab.run.pipeline import restore
+    from trainlab.run.restore import restore
 
     run_cfg = compose_cfg([*TINY_ANY_DATA, "data=file", "data.source.target_columns=[y]",
                            f"data.source.path={tmp_path / 'gone.csv'}"])

@@ -10,7 +10,8 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tests.conftest import TINY, config_options
-from trainlab.run.pipeline import build_model_and_data, prepare, restore
+from trainlab.run.pipeline import build_model_and_data, prepare
+from trainlab.run.restore import restore
 
 # an option's own values for its own data, where the class default suits data in general
 OWN_VALUES = {("data", "elnino"): {"window", "batch_size"}}  # 24 months of a monthly series, in batches of 16

@@ -1,6 +1,6 @@
 """The docs name what exists: every `make <target>`, `group=option` and `group.key` that README.md,
-CONTRIBUTING.md, conf/README.md and experiments/README.md show in code (a backticked span or a fenced
-block) is a Makefile target, a config option or a key of a composed config; conf/README.md's table has
+CONTRIBUTING.md, conf/README.md, experiments/README.md and docs/speed-history.md show in code (a backticked
+span or a fenced block) is a Makefile target, a config option or a key of a composed config; conf/README.md's table has
 a row for every config group and names each of its options; README's contents link to its sections.
 
 Examples of mistakes that the docs show on purpose (the "Bad input" table) are listed below, and must
@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from tests.conftest import ROOT, config_options
 
-DOCS = ["README.md", "CONTRIBUTING.md", "conf/README.md", "experiments/README.md"]
+DOCS = ["README.md", "CONTRIBUTING.md", "conf/README.md", "experiments/README.md", "docs/speed-history.md"]
 GROUPS = ["data", "model", "optimizer", "scheduler", "trainer", "hardware", "callbacks", "logger", "paths",
           "debug", "hparams_search", "experiment"]
 # groups whose options (some or all) live in Hydra's ConfigStore: the plugins' launchers, our sweeper's

@@ -19,7 +19,8 @@ from trainlab.callbacks.records import RunRecords
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.baselines import cached_ets
 from trainlab.run.durable import append_json_line, read_json, read_json_lines, save_figure, write_atomic
-from trainlab.run.folder import RunFolder, resolve_checkpoint
+from trainlab.run.checkpoint_path import resolve_checkpoint
+from trainlab.run.folder import RunFolder
 
 
 def _warnings(caplog) -> list[str]:

@@ -213,7 +213,7 @@ def test_cli_reports_one_line_and_keeps_earlier_runs(tmp_path):
                                      b""])  # empty: torch's EOFError has no message (an IndexError traceback)
 def test_any_file_that_is_no_checkpoint_gets_one_line(tmp_path, content):
     """Bytes the unpickler reads as something else raised its own errors (a KeyError for 'hello') as tracebacks."""
-    from trainlab.run.folder import load_checkpoint
+    from trainlab.run.checkpoint_path import load_checkpoint
 
     path = tmp_path / "x.ckpt"
     path.write_bytes(content)
@@ -224,7 +224,7 @@ def test_any_file_that_is_no_checkpoint_gets_one_line(tmp_path, content):
 
 
 def test_ckpt_path_names_a_run_its_checkpoints_folder_a_sweep_or_lightnings_names(tmp_path):
-    from trainlab.run.folder import resolve_checkpoint
+    from trainlab.run.checkpoint_path import resolve_checkpoint
 
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
     last.parent.mkdir(parents=True)

@@ -77,8 +77,8 @@ def test_tensors_that_do_not_fit_are_named_before_any_is_loaded(trained):
     """The backstop behind the data's own checks: a net whose sizes differ from the checkpoint's tensors."""
     import torch
 
-    from trainlab.run.folder import load_checkpoint, resolve_checkpoint
-    from trainlab.run.pipeline import restore
+    from trainlab.run.checkpoint_path import load_checkpoint, resolve_checkpoint
+    from trainlab.run.restore import restore
 
     saved = load_checkpoint(resolve_checkpoint(trained.paths.output_dir))
     saved["state_dict"]["net.head.weight"] = torch.zeros(3, 16)
@@ -93,7 +93,7 @@ def test_every_family_keeps_what_its_model_was_trained_for(compose_cfg, case):
     before any data are read."""
     from hydra.utils import get_class
 
-    from trainlab.run.pipeline import restore
+    from trainlab.run.restore import restore
 
     cfg = compose_cfg(case.tiny())
     kept = get_class(cfg.data._target_).TRAINED_WITH
@@ -121,7 +121,7 @@ def test_split_all_scores_every_window_of_a_new_file_with_the_baselines_on_the_s
     last_value_rmse = np.sqrt(np.mean((values[8:] - values[7:-1]) ** 2))  # the baseline on exactly those rows
     assert whole["extra"]["test/baseline_last_value_rmse"] == pytest.approx(last_value_rmse, rel=1e-6)
     assert whole["metrics"]["test/rmse"] != default["metrics"]["test/rmse"]
-    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):  # the new file: no word of training rows
+    with caplog.at_level("WARNING", logger="trainlab.run.restore"):  # the new file: no word of training rows
         assert evaluate_with(compose_cfg, run_dir, "split=all")["extra"]["test/scored"].startswith("192 windows")
     warned = [r.getMessage() for r in caplog.records  # warnings only: an earlier test may have let INFO through
               if r.levelno >= logging.WARNING and "split=all" in r.getMessage()]
@@ -136,7 +136,7 @@ def test_split_all_scores_every_window_of_a_new_file_with_the_baselines_on_the_s
 @pytest.mark.parametrize("case", [c for c in FAMILIES.values() if c.name != "timeseries"],
                          ids=[n for n, c in FAMILIES.items() if c.name != "timeseries"])
 def test_split_all_is_refused_for_families_without_series_files(compose_cfg, case):
-    from trainlab.run.pipeline import restore
+    from trainlab.run.restore import restore
 
     with pytest.raises(UserError, match=rf"^split=all scores every window of a series file; this is a {case.name} run"):
         restore(compose_cfg(case.tiny()), {"state_dict": {}}, "x.ckpt", whole_file=True)

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf, open_dict
 
 from tests.conftest import ROOT, TINY
 from trainlab.run.checkpoint_io import AtomicCheckpointIO
-from trainlab.run.folder import resolve_checkpoint
+from trainlab.run.checkpoint_path import resolve_checkpoint
 from trainlab.run.preflight import output_problem
 from trainlab.config.errors import UserError
 

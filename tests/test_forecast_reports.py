@@ -615,3 +615,22 @@ def test_series_whose_own_mase_is_not_scaled_are_named():
         "1 of 3 series (B) have no error of the one-step naive of their own in their training rows (too few rows, or "
         "repeated exactly): their own MASE (evaluate.py's per-series figures) is their mean absolute error, not scaled"]
     assert mase_notes(blocks[:1] + blocks[2:], None, ["sales"], ["A", "C"]) == []
+
+
+def test_one_series_and_many_at_once_draw_the_rounding_line_in_the_same_place():
+    """A series' MASE scale falls back to 1 where its naive errors are within float64 rounding of its values: decided
+    for the pooled series by constant_columns and for each series of many at once by _unscaled_series (vectorised),
+    both through trainlab.data.rounding.
+    Series of two rows whose one naive error is exactly at that threshold, a step of float64 below it and above it:
+    both must draw the line in the same place (a changed threshold or comparison in one of them moves it)."""
+    from trainlab.data.rounding import ROUNDING
+    from trainlab.data.timeseries.baselines import _unscaled_series, mase_scale
+
+    error = 2.0 ** -40  # rows L and L - error: the naive error is exactly `error`, the largest value L
+    edge = error / ROUNDING
+    assert ROUNDING * edge == error  # the rounding threshold is met exactly, not approximately
+    tops = [np.nextafter(edge, 0.0), edge, np.nextafter(np.nextafter(edge, 2.0), 2.0), 0.5, 2.0]
+    blocks = [np.array([[top], [top - error]]) for top in tops]
+    alone = [mase_scale(block, None)[0] == 1.0 for block in blocks]
+    assert alone == [False, True, True, False, True]  # below the edge, on it, above it; far off either side
+    assert _unscaled_series(blocks, 1).tolist() == alone

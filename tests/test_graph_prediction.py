@@ -83,7 +83,8 @@ def test_a_checkpoint_is_rebuilt_with_the_settings_it_was_trained_with(run, tmp_
     from omegaconf import open_dict
 
     from trainlab.prediction.graph import restore_unlabelled
-    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.checkpoint_path import load_checkpoint
+    from trainlab.run.folder import RunFolder
 
     run_dir, _, frame = run
     folder = RunFolder(run_dir)

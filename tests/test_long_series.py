@@ -145,8 +145,9 @@ def test_a_series_too_short_for_the_window_says_so(tmp_path):
 
 # -- a run keeps its pick -------------------------------------------------------------------------
 def test_training_on_one_series_and_resuming_on_another_is_refused(tmp_path, compose_cfg, run_train, caplog):
-    from trainlab.run.folder import load_checkpoint, resolve_checkpoint
-    from trainlab.run.pipeline import build_data, restore
+    from trainlab.run.checkpoint_path import load_checkpoint, resolve_checkpoint
+    from trainlab.run.pipeline import build_data
+    from trainlab.run.restore import restore
 
     path = write(tmp_path, long_frame())
     base = [*TINY_ANY_DATA, "data=file", f"data.source.path={path}", "data.source.target_columns=[sales]",
@@ -161,7 +162,7 @@ def test_training_on_one_series_and_resuming_on_another_is_refused(tmp_path, com
     with pytest.raises(UserError, match=r"was trained on other data \(data.source.series: A -> B"):
         run_train(compose_cfg([*base, "data.source.series=B", "trainer.max_epochs=2", f"ckpt_path={run_dir}"]))
     other = compose_cfg([*base, "data.source.series=C"])  # evaluating on another series: allowed, with a warning
-    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
+    with caplog.at_level("WARNING", logger="trainlab.run.restore"):
         restore(other, saved, "last.ckpt")
     assert any("series store=A -> store=C" in r.getMessage() for r in caplog.records)
 

@@ -163,7 +163,7 @@ def test_a_misspelt_target_of_a_users_package(own_config, target, message):
         import_target(target, "model.net")
 
 
-PARTS = f'''
+PARTS = '''
 from lightning.pytorch import LightningModule
 from lightning.pytorch.callbacks import Callback
 from trainlab.models.timeseries import RegressionModule

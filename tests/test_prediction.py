@@ -72,8 +72,9 @@ def predict(run: Path, horizon: int, tmp_path: Path, *overrides: str) -> trainla
 def hand_forecast(run: Path, values: np.ndarray, horizon: int) -> np.ndarray:
     """The forecast of one series by hand: the checkpoint's scaling, the model's own forward on the last
     window ending data.horizon rows before each block, its data.steps outputs appended to the series."""
-    from trainlab.run.folder import RunFolder, load_checkpoint
-    from trainlab.run.pipeline import restore
+    from trainlab.run.checkpoint_path import load_checkpoint
+    from trainlab.run.folder import RunFolder
+    from trainlab.run.restore import restore
 
     folder = RunFolder(run)
     saved = load_checkpoint(folder.best())
@@ -155,8 +156,9 @@ def test_rows_that_windows_of_the_data_reach_are_forecast_without_feeding_back(r
     """data.horizon=2: the row after the data's end comes from the window ending a row before the last, the
     next from the window ending at the last row: no forecast is read, so a model with other inputs forecasts
     both (it was refused past data.steps=1, and a run of its targets alone reported them fed back)."""
-    from trainlab.run.folder import RunFolder, load_checkpoint
-    from trainlab.run.pipeline import restore
+    from trainlab.run.checkpoint_path import load_checkpoint
+    from trainlab.run.folder import RunFolder
+    from trainlab.run.restore import restore
 
     result = predict(runs["xy_ahead"], 2, tmp_path)
     assert not result.details["recursive"]
@@ -319,8 +321,9 @@ def test_calendar_inputs_are_computed_for_the_rows_after_the_data_and_fed_in(run
     forecast is fed back past data.steps, with the months after December 2010 computed as the source does."""
     from statsmodels.datasets import elnino
 
-    from trainlab.run.folder import RunFolder, load_checkpoint
-    from trainlab.run.pipeline import restore
+    from trainlab.run.checkpoint_path import load_checkpoint
+    from trainlab.run.folder import RunFolder
+    from trainlab.run.restore import restore
 
     result = predict(runs["elnino"], 14, tmp_path)
     assert result.details["recursive"] and list(result.frame.columns) == ["month", "step", "sst"]
@@ -407,8 +410,9 @@ def test_the_last_window_alone_is_enough_to_forecast_from(runs, tmp_path):
 
 
 def test_an_image_run_maps_the_anomalies_of_a_folder_without_masks(runs, tmp_path):
-    from trainlab.run.folder import RunFolder, load_checkpoint
-    from trainlab.run.pipeline import restore
+    from trainlab.run.checkpoint_path import load_checkpoint
+    from trainlab.run.folder import RunFolder
+    from trainlab.run.restore import restore
 
     folder = tmp_path / "night"
     folder.mkdir()
@@ -656,8 +660,9 @@ def test_the_first_block_from_a_window_inside_the_data_is_what_evaluate_py_score
     """The sine without its last data.steps=2 rows: predict.py's forecast is evaluate.py's prediction for the
     file's last window (split=all reads every window, with the same model, scaling and loader)."""
     from trainlab.evaluation.timeseries import predictions
-    from trainlab.run.folder import RunFolder, load_checkpoint
-    from trainlab.run.pipeline import restore
+    from trainlab.run.checkpoint_path import load_checkpoint
+    from trainlab.run.folder import RunFolder
+    from trainlab.run.restore import restore
 
     folder = RunFolder(runs["sine"])
     model, data = restore(folder.config(), load_checkpoint(folder.best()), "best", whole_file=True)

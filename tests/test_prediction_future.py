@@ -58,8 +58,9 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 def hand_forecast(run: Path, rows: np.ndarray, drivers: np.ndarray, horizon: int) -> np.ndarray:
     """One series by hand: (rows, [driver, target]) scaled with the checkpoint's statistics, the model's forward
     on the last data.window rows, its data.steps outputs appended as targets beside the drivers given."""
-    from trainlab.run.folder import RunFolder, load_checkpoint
-    from trainlab.run.pipeline import restore
+    from trainlab.run.checkpoint_path import load_checkpoint
+    from trainlab.run.folder import RunFolder
+    from trainlab.run.restore import restore
 
     folder = RunFolder(run)
     saved = load_checkpoint(folder.best())

@@ -13,7 +13,8 @@ from omegaconf import OmegaConf
 from tests.conftest import TINY
 from tests.families import GRAPH
 from trainlab.config.errors import UserError
-from trainlab.run.folder import BEST_POINTER, CHECKPOINTS, RunFolder, resolve_checkpoint
+from trainlab.run.checkpoint_path import resolve_checkpoint
+from trainlab.run.folder import BEST_POINTER, CHECKPOINTS, RunFolder
 from trainlab.run.root import repo_root
 
 
@@ -140,7 +141,7 @@ def test_an_interrupted_run_evaluates_its_best_epoch_and_one_stopped_in_its_firs
     snapshot = folder.checkpoints / "on_exception.ckpt"
     assert resolve_checkpoint(str(folder.path), prefer="last") == snapshot
     eval_cfg = compose_cfg([f"ckpt_path={snapshot}", "hardware.num_threads=1"], config_name="eval")
-    with caplog.at_level("WARNING", logger="trainlab.run.folder"):
+    with caplog.at_level("WARNING", logger="trainlab.run.checkpoint_path"):
         report = evaluate_script.evaluate(eval_cfg)
     assert report["checkpoint_epoch"] == 1  # the report says which epoch a file named without one holds
     assert "on_exception.ckpt`, saved after epoch 1" in (Path(eval_cfg.paths.output_dir) / "report.md").read_text()

@@ -263,7 +263,7 @@ def test_commands_printed_to_resume_paste_back_into_a_shell():
 def test_a_relative_run_path_typed_in_another_folder_names_the_repositorys(monkeypatch, tmp_path):
     """Runs go to the repository's outputs/ wherever train.py starts; 'outputs/train/runs/<run>' typed in
     another folder said only that it does not exist."""
-    from trainlab.run.folder import resolve_checkpoint
+    from trainlab.run.checkpoint_path import resolve_checkpoint
 
     run = tmp_path / "repo" / "outputs" / "train" / "runs" / "r1"
     (run / "checkpoints").mkdir(parents=True)
@@ -641,7 +641,7 @@ def _unreadable_case(kind: str, tmp_path: Path):
         path = tmp_path / "images" / ("a.npy" if kind == "image" else "masks/a.npy")
         return path, ImageFolder(str(tmp_path / "images")).load, \
             "data.source.path" if kind == "image" else "data.source.mask_dir"
-    from trainlab.run.folder import load_checkpoint
+    from trainlab.run.checkpoint_path import load_checkpoint
 
     path = tmp_path / "last.ckpt"
     path.write_bytes(b"not read")

@@ -143,8 +143,8 @@ def test_a_baseline_cache_that_cannot_be_written_is_refused_at_once(tmp_path):
 
 # -- resume and evaluation on changed data ------------------------------------------------------------
 def test_a_resume_on_a_file_that_changed_is_refused_and_evaluation_warns(tmp_path, compose_cfg, run_train, caplog):
-    from trainlab.run.folder import load_checkpoint, resolve_checkpoint
-    from trainlab.run.pipeline import restore
+    from trainlab.run.checkpoint_path import load_checkpoint, resolve_checkpoint
+    from trainlab.run.restore import restore
 
     path = series_csv(tmp_path, 100, "MS", "2000-01-01")
     first = compose_cfg(file_run(path, "trainer.max_epochs=1"))
@@ -153,7 +153,7 @@ def test_a_resume_on_a_file_that_changed_is_refused_and_evaluation_warns(tmp_pat
     ckpt = resolve_checkpoint(run_dir)
     saved = load_checkpoint(ckpt)
     assert saved["TimeSeriesDataModule"]["rows"] == 100
-    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
+    with caplog.at_level("WARNING", logger="trainlab.run.restore"):
         restore(first, saved, str(ckpt))
     assert not [r for r in caplog.records if "data differ" in r.getMessage()]  # the same file: no warning
 
@@ -162,7 +162,7 @@ def test_a_resume_on_a_file_that_changed_is_refused_and_evaluation_warns(tmp_pat
                                         r"training statistics feature_mean, feature_std, target_mean, target_std\); "
                                         r"train a new run .* or restore the original data"):
         run_train(compose_cfg(file_run(path, "trainer.max_epochs=2", f"ckpt_path={run_dir}")))
-    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
+    with caplog.at_level("WARNING", logger="trainlab.run.restore"):
         model, datamodule = restore(first, saved, str(ckpt))
     warned = [r.getMessage() for r in caplog.records if "data differ" in r.getMessage()]
     assert len(warned) == 1 and "rows 100 -> 160" in warned[0]

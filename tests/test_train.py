@@ -68,7 +68,7 @@ def test_the_records_say_whether_the_code_differed_from_its_commit(tmp_path):
     """training_summary.json named the checkout's commit alone: a run of edited code read as a run of that commit."""
     import subprocess
 
-    from trainlab.callbacks.records import git_commit, git_dirty
+    from trainlab.run.provenance import git_commit, git_dirty
 
     assert git_dirty(tmp_path) is None and git_commit(tmp_path) is None  # no checkout
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]

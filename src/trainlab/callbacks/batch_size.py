@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from trainlab.config.errors import UserError
 from trainlab.config.invocation import task_overrides
 from trainlab.run.durable import write_atomic
+from trainlab.run.folder import RESOLVED_CONFIG
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def refusal(trainer: pl.Trainer, datamodule: Any) -> Optional[str]:
 
 def record_in_resolved_config(output_dir: str | Path, batch_size: int) -> None:
     """Set ``data.batch_size`` in ``<output_dir>/resolved_config.yaml`` (written before fitting)."""
-    path = Path(output_dir) / "resolved_config.yaml"
+    path = Path(output_dir) / RESOLVED_CONFIG
     if not path.is_file():
         return
     resolved = OmegaConf.load(path)

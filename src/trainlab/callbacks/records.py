@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import logging
-import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -15,13 +11,13 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
-import trainlab
 from trainlab.callbacks.batch_size import BatchSizeFinder
 from trainlab.callbacks.energy import EnergyMeter
 from trainlab.config.errors import UserError
 from trainlab.run.durable import (DiskFull, append_json_line, read_json, read_json_lines, save_figure,
                                   write_atomic, write_json)
 from trainlab.run.folder import CURVES, EPOCHS, SUMMARY, RunFolder
+from trainlab.run.provenance import git_commit, git_dirty, package_versions
 from trainlab.run.root import repo_root
 from trainlab.callbacks.gpu_monitor import GpuMonitor
 
@@ -72,46 +68,6 @@ def batch_samples(module: pl.LightningModule, batch: Any) -> int:
         return int(count(batch))
     first = batch[0] if isinstance(batch, (list, tuple)) else batch
     return len(first) if hasattr(first, "__len__") else 1
-
-
-def _git(root: Path, *args: str) -> Optional[str]:
-    """What ``git <args>`` prints in ``root``, or None where git or a checkout is missing."""
-    try:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout if out.returncode == 0 else None
-
-
-def git_commit(root: Path) -> Optional[str]:
-    return (_git(root, "rev-parse", "HEAD") or "").strip() or None
-
-
-def git_dirty(root: Path) -> Optional[bool]:
-    """Whether the checkout differs from its commit (changed, staged or new files that git does not
-    ignore): the commit alone does not say which code ran. None outside a git checkout."""
-    status = _git(root, "status", "--porcelain")
-    return None if status is None else bool(status.strip())
-
-
-# packages whose version changes a run's numbers, recorded when the run imported them (module: distribution)
-RECORDED_PACKAGES = {"numpy": "numpy", "torchmetrics": "torchmetrics", "torch_geometric": "torch-geometric",
-                     "hydra": "hydra-core", "omegaconf": "omegaconf", "optuna": "optuna"}
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of python, torch, lightning, trainlab and the :data:`RECORDED_PACKAGES` this process imported."""
-    import lightning
-
-    versions = {"python": platform.python_version(), "torch": torch.__version__,
-                "lightning": lightning.__version__, "trainlab": trainlab.__version__}
-    for module, dist in RECORDED_PACKAGES.items():
-        if module in sys.modules:
-            try:
-                versions[module] = importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                versions[module] = getattr(sys.modules[module], "__version__", "unknown")
-    return versions
 
 
 def kept_checkpoint(trainer: pl.Trainer) -> Optional[dict[str, Any]]:

@@ -42,11 +42,12 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
     from omegaconf import OmegaConf
 
     from trainlab.config.search_path import option_file
+    from trainlab.run.folder import CONFIG, HYDRA_CONFIG
 
     kept = [o for o in overrides if not o.startswith(SWEEP_ONLY)]
     search = search or next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hparams_search=")), None)
-    run = _readable(run_dir / ".hydra" / "config.yaml")  # the run's config, as Hydra wrote it
-    choices = OmegaConf.select(_readable(run_dir / ".hydra" / "hydra.yaml") or OmegaConf.create(),
+    run = _readable(run_dir / CONFIG)  # the run's config, as Hydra wrote it
+    choices = OmegaConf.select(_readable(run_dir / HYDRA_CONFIG) or OmegaConf.create(),
                                "hydra.runtime.choices", default={})  # the run's choices of config groups
     typed = {o.split("=", 1)[0].lstrip("+~") for o in kept}
     settings, pending, seen = {}, [search], set()

@@ -9,5 +9,6 @@
 - ``files``: table files (CSV, Parquet, NPY) read and checked one way for every family
 - ``astro_tables``: the astronomy archives' tables (ECSV, VOTable, FITS) for ``files``, nulls and units kept
 - ``memory``: whether a table file fits in the memory left, said before it is read
+- ``rounding``: when a spread is no more than float64 rounding of its values (a constant column or series)
 - ``timeseries/``, ``graph/``, ``image/``: one package per family, its sources and its data module
 """

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from trainlab.config.errors import UserError
+from trainlab.data.rounding import beyond_rounding, magnitudes
 from trainlab.data.sampling import EpochSeededSampler, keep_batch
 
 
@@ -225,18 +226,11 @@ class SplitDataModule(pl.LightningDataModule):
         raise NotImplementedError
 
 
-# a column is constant when its spread is within float64 rounding of its own values: relative, since an
-# absolute threshold (1e-8) calls a series of small values (a flux of 1e-12, a rate of 1e-9) constant and
-# scales it to ~0 without a word, or refuses it as a target
-ROUNDING = 1e-12
-
-
 def constant_columns(block: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """(columns,) True where ``spread`` (a standard deviation or mean absolute difference of each
     column of (rows, columns) ``block``, NaN ignored) is no more than float64 rounding of the column's
-    largest value; all-NaN columns count as constant."""
-    largest = np.abs(np.nan_to_num(block, nan=0.0)).max(axis=0, initial=0.0)
-    return ~(np.asarray(spread) > ROUNDING * largest)
+    largest value (:mod:`trainlab.data.rounding`); all-NaN columns count as constant."""
+    return ~beyond_rounding(spread, magnitudes(block).max(axis=0, initial=0.0))
 
 
 def _close(saved: Any, fitted: Any) -> bool:

@@ -37,7 +37,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from trainlab.config.errors import UserError
 from trainlab.config.invocation import leaves
-from trainlab.run.folder import RECORDS
+from trainlab.run.folder import CHECKPOINTS, RECORDS
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ class MLflowRun(MLFlowLogger):
         if self._initialized:  # else no run was ever started: nothing to add to
             best = self.best_checkpoint
             if best is not None:
-                self._upload(best, "checkpoints")
+                self._upload(best, CHECKPOINTS)
             for pattern in RUN_FILES:
                 for path in sorted(self.run_dir.glob(pattern)):
                     parent = path.parent.relative_to(self.run_dir).as_posix()

@@ -95,7 +95,7 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     from trainlab.prediction.plots import plot_forecasts
     from trainlab.prediction.timeseries import as_frame, forecast
     from trainlab.run.durable import write_atomic, write_json
-    from trainlab.run.pipeline import restore
+    from trainlab.run.restore import restore
 
     unread = [g for g in given if g.split("=", 1)[0].removeprefix("+data.").split(".")[0] in UNREAD_SERIES_KEYS]
     if unread:  # accepted and then without effect, before
@@ -144,7 +144,8 @@ def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     from trainlab.prediction.image import anomaly_maps, read_images, write
     from trainlab.run.durable import write_json
-    from trainlab.run.pipeline import check_downsampling, restore
+    from trainlab.run.pipeline import check_downsampling
+    from trainlab.run.restore import restore
 
     tiles = read_images(cfg.images, run_cfg)  # before the run's data are rebuilt: a wrong folder is said at once
     model, data = restore(run_cfg, saved, ckpt, given)

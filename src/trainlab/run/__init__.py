@@ -1,14 +1,17 @@
 """One run, from a composed config to its folder.
 
 - ``jobs``: train.py's, evaluate.py's and predict.py's jobs, which the scripts and ``trainlab.api`` run
-- ``pipeline``: the one pipeline every entry point, benchmark and test calls
+- ``pipeline``: the one pipeline every entry point, benchmark and test calls; ``restore``: a saved run built again
+  through it, with its checkpoint's weights and data statistics (evaluate.py, predict.py)
 - ``hardware``: the hardware profile applied to torch and checked against the machine; ``cores``: the CPU
   cores this process may use (its affinity and its cgroup's CPU quota); ``gpus``: the run's GPUs as torch
   sees them (native bf16, memory, models); ``host_memory``: glibc's malloc keeping freed memory for the next step
 - ``process``: what a run set for its whole process (torch's threads and flags, ...), given back when it ends
 - ``trained``: what a checkpoint was trained with where its run's config left a key to a default (which may change)
-- ``folder``: the run folder's layout; ``root``: the repository root; ``checkpoint_io``: checkpoints safe
-  against a kill mid-save; ``console``: what a run prints, and ``train.log``
+- ``provenance``: what code a run ran (its git commit, a checkout that differed from it, package versions)
+- ``folder``: the run folder's layout; ``checkpoint_path``: what a user typed as ``ckpt_path``, found and read;
+  ``root``: the repository root; ``checkpoint_io``: checkpoints safe against a kill mid-save; ``console``: what a
+  run prints, and ``train.log``
 - ``preflight`` (before Hydra makes the folder) and ``checks`` (before the first step)
 - ``preemption``: a run stopped by a signal; ``profiling``: a cheap "no profiler" and hook dispatch
 - ``repeatability``: what a run's seed repeats, said where it cannot promise bit for bit (a GPU run)

@@ -22,7 +22,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     import lightning.pytorch as pl  # heavy imports here, so --help and --cfg stay fast
     import torch
 
-    from trainlab.run.folder import resolve_checkpoint
+    from trainlab.run.checkpoint_path import resolve_checkpoint
     from trainlab.run.pipeline import assemble, fit_and_test, objective, prepare
     from trainlab.run.preemption import requeued_checkpoint
     from trainlab.run.process import settings_kept
@@ -102,7 +102,8 @@ def _evaluate(cfg: DictConfig) -> dict[str, Any]:
     from trainlab.evaluation import family_module, measure_latency, write_report
     from trainlab.config.checks import check_eval_config, override_run_data
     from trainlab.run.durable import write_json
-    from trainlab.run.pipeline import build_trainer, restore
+    from trainlab.run.pipeline import build_trainer
+    from trainlab.run.restore import restore
     from trainlab.run.preemption import ctrl_c_raises
 
     check_eval_config(cfg)
@@ -182,7 +183,8 @@ def open_run(cfg: DictConfig) -> tuple[DictConfig, Path, dict[str, Any], Any, Di
     """What evaluate.py and predict.py open first: their config prepared, the checkpoint ``ckpt_path`` names
     (resolved, loaded, its snapshot noted) and the run folder it belongs to with that run's own config.
     Returns (cfg, ckpt, saved checkpoint, run folder, run config)."""
-    from trainlab.run.folder import RunFolder, load_checkpoint, note_snapshot, resolve_checkpoint
+    from trainlab.run.checkpoint_path import load_checkpoint, note_snapshot, resolve_checkpoint
+    from trainlab.run.folder import RunFolder
     from trainlab.run.pipeline import prepare
 
     cfg = prepare(cfg, training=False)

@@ -29,7 +29,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Optional
 
 from hydra.errors import CompactHydraException
@@ -182,7 +181,9 @@ def _test_hint(run_dir: str) -> str:
 def _resumable(run_dir: str) -> bool:
     """Whether the run folder holds a checkpoint that ``ckpt_path=<run dir>`` resumes from: none is written
     before the first step (a signal in Lightning's set-up or its sanity check)."""
-    return any((Path(run_dir) / "checkpoints").glob("*.ckpt"))
+    from trainlab.run.folder import RunFolder
+
+    return any(RunFolder(run_dir).checkpoints.glob("*.ckpt"))
 
 
 def _say_start_again(name: str, training: bool, run_dir: str) -> None:
@@ -237,9 +238,11 @@ def requeued_checkpoint(run_dir: str | os.PathLike) -> Optional[str]:
     """
     if not is_requeued_attempt():
         return None
-    checkpoints = Path(run_dir) / "checkpoints"
-    (checkpoints / "on_exception.ckpt").unlink(missing_ok=True)
-    last = checkpoints / "last.ckpt"
+    from trainlab.run.folder import LAST, ON_EXCEPTION, RunFolder
+
+    checkpoints = RunFolder(run_dir).checkpoints
+    (checkpoints / ON_EXCEPTION).unlink(missing_ok=True)
+    last = checkpoints / LAST
     return str(last) if last.is_file() else None
 
 

@@ -185,7 +185,8 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
         return
     from pathlib import Path
 
-    from trainlab.run.folder import RunFolder, load_checkpoint
+    from trainlab.run.checkpoint_path import load_checkpoint
+    from trainlab.run.folder import RunFolder
 
     ckpt = load_checkpoint(Path(ckpt_path))
     folder = RunFolder.of_checkpoint(Path(ckpt_path))

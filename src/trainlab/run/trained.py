@@ -7,7 +7,7 @@ as. The checkpoint says what it was: its task module's hyperparameters (``save_h
 every argument, defaults included) and what the data gave the model (``target_channels``). Each
 class reads its own arguments from them (``trained_settings``: TaskModule, SplitDataModule);
 :func:`with_trained` writes them into a copy of the run's config before the run is rebuilt (evaluate.py,
-predict.py: trainlab.run.pipeline.restore; a graph run's predict.py: trainlab.prediction.graph), and :func:`silent_changes` names them for a resume,
+predict.py: trainlab.run.restore.restore; a graph run's predict.py: trainlab.prediction.graph), and :func:`silent_changes` names them for a resume,
 which composes its config anew (trainlab.run.resume_checks).
 """
 

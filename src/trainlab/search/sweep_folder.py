@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial
 
 from trainlab.config.errors import UserError
 from trainlab.run.durable import read_yaml
-from trainlab.run.folder import resolve_checkpoint
+from trainlab.run.checkpoint_path import resolve_checkpoint
 from trainlab.search.shared import is_copied, storage_file, storage_url
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,8 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.ets import ets_forecast, fit_columns, initialisation
-from trainlab.data.module import ROUNDING, constant_columns
+from trainlab.data.module import constant_columns
+from trainlab.data.rounding import beyond_rounding, magnitudes
 from trainlab.run.durable import DiskFull, replacing
 
 log = logging.getLogger(__name__)
@@ -268,7 +269,7 @@ def _unscaled_series(blocks: Sequence[np.ndarray], m: int) -> np.ndarray:
     total = np.stack([np.bincount(owner[m:][same], np.where(ok[:, j], errors[:, j], 0.0), len(blocks))
                       for j in range(rows.shape[1])], axis=1)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    largest = np.maximum.reduceat(np.abs(np.nan_to_num(rows, nan=0.0)), starts, axis=0)
+    largest = np.maximum.reduceat(magnitudes(rows), starts, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        scaled = total / count > ROUNDING * largest  # as constant_columns decides it; no error at all: NaN, not scaled
+        scaled = beyond_rounding(total / count, largest)  # as constant_columns decides it; no error at all: NaN, not scaled
     return ~scaled.all(axis=1)

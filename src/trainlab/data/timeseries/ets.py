@@ -18,6 +18,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from trainlab.data.rounding import beyond_rounding
+
 
 # Seasons longer than this (96 for 15-minute steps, 168 for hourly data's week) start from statsmodels'
 # heuristic initial states (Hyndman et al. 2008, section 2.6.1: from the first two cycles) instead of estimating
@@ -25,9 +27,6 @@ import numpy as np
 # rows and did not converge, 288 took 100 s; heuristic, 0.8 s and 1.3 s for 168, as accurate on a sine with noise
 # (one timing each, by hand, on this 2-core machine with other work on it)
 LONG_SEASON = 52
-# training rows whose spread is within float64 rounding of their values are constant (data.module's ROUNDING; this
-# module stays free of torch, which data.module imports)
-CONSTANT = 1e-12
 
 
 def initialisation(season: Optional[int]) -> str:
@@ -47,7 +46,8 @@ def fit_ets_states(series: np.ndarray, train_end: int, season: Optional[int]) ->
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     centre, spread = float(np.mean(series[:train_end])), float(np.std(series[:train_end]))
-    if spread <= CONSTANT * float(np.max(np.abs(series[:train_end]))):  # nothing to fit (all zeros too)
+    # training rows within float64 rounding of one value: nothing to fit (all zeros too); rows with NaN are fit
+    if not np.isnan(spread) and not beyond_rounding(spread, float(np.max(np.abs(series[:train_end])))):
         return _constant_states(np.asarray(series, dtype=np.float64)), 1.0
     series = (np.asarray(series, dtype=np.float64) - centre) / spread
 
