@@ -117,6 +117,20 @@ def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, override
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))  # refused before anything was trained
 
 
+def test_a_checkpoint_name_template_naming_a_metric_the_run_does_not_log(compose_cfg, run_train):
+    """Lightning writes 0 for such a name: '{epoch}-{val_acc:.2f}' named every checkpoint 0-0.00.ckpt, each top-k
+    save replacing the last. Refused at the first save, the epoch's weights kept in on_exception.ckpt."""
+    cfg = compose_cfg([*TINY, "logger=none", "callbacks.model_checkpoint.filename='{epoch}-{val_acc:.2f}'"])
+    with pytest.raises(UserError, match=r"^callbacks.model_checkpoint.filename='\{epoch\}-\{val_acc:.2f\}' names "
+                                        r"val_acc, which this run does not log .*; it logs epoch, step, .*val/loss"):
+        run_train(cfg)
+    assert [p.name for p in Path(cfg.paths.output_dir).rglob("*.ckpt")] == ["on_exception.ckpt"]
+    # the names it does log are taken, "/" and all (written without it: auto_insert_metric_name is off)
+    cfg = compose_cfg([*TINY, "logger=none", "callbacks.model_checkpoint.filename='e{epoch}-{val/loss:.3f}'"])
+    run_train(cfg)
+    assert any(p.name.startswith("e0-") for p in Path(cfg.paths.output_dir).rglob("*.ckpt"))
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 def test_a_classifiers_mode_is_checked_against_its_metrics_direction(classes):
     """The graph and image families' metrics: torchmetrics' own, a binary one wrapped (LambdaInputTransformer, which

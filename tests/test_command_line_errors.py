@@ -94,6 +94,15 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
                                 "it (hydra/launcher=basic does not): add hydra/launcher=joblib (a '+'"),
     ("hydra.launcher.partition=gpu", "hydra.launcher.partition is not a setting of hydra.launcher; "
                                      "hydra/launcher=submitit_slurm, hydra/launcher=slurm have it"),
+    # an argument of the node's constructor that the config does not list is read when added with '+' (README:
+    # the trainer schema): it was told '... did you mean trainer.max_steps? (a '+' in front would add it as a new
+    # key, which nothing reads ...'
+    ("trainer.max_time=00:00:10:00", "trainer.max_time is an argument of lightning.pytorch.Trainer that the config "
+                                     "does not list, so it is added with a '+' in front: +trainer.max_time=00:00:10:00"),
+    ("callbacks.early_stopping.stopping_threshold=0.01", "callbacks.early_stopping.stopping_threshold is an argument "
+     "of trainlab.callbacks.checkpoints.EarlyStopping that the config does not list, so it is added with a '+' in "
+     "front: +callbacks.early_stopping.stopping_threshold=0.01"),
+    ("optimizer.amsgrad=true", "optimizer.amsgrad is an argument of torch.optim.Adam that the config does not list"),
     ("+seed=3", "+seed=3 adds seed, which the config already has; drop the '+' to change it: seed=3"),
     ("+model=cnn", "+model=cnn adds a second model, but model is already chosen; drop the '+' to choose "
                    "another: model=cnn"),

@@ -5,7 +5,9 @@ patience, and the checkpoint an exception leaves."""
 
 from __future__ import annotations
 
+import inspect
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Optional
@@ -80,6 +82,22 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
 
     _state_key: Optional[str] = None
     _trainer: Optional[pl.Trainer] = None
+
+    def format_checkpoint_name(self, metrics: dict[str, Any], filename: Optional[str] = None,
+                               ver: Optional[int] = None, prefix: Optional[str] = None) -> str:
+        """A template naming a metric the run does not log is refused: Lightning writes 0 in its place
+        (``{epoch}-{val_acc:.2f}`` named every checkpoint ``0-0.00.ckpt``, each replacing the last)."""
+        template = self.filename if filename is None else filename
+        if template:
+            names = {match.group(1) for match in re.finditer(r"\{([^{}:]+)[:}]", template)}
+            unknown = sorted(names - set(metrics) - {"epoch", "step"})
+            if unknown:
+                logged = ", ".join(sorted(name for name in metrics if name not in ("epoch", "step")))
+                raise UserError(f"callbacks.model_checkpoint.filename='{template}' names {', '.join(unknown)}, which "
+                                f"this run does not log (Lightning would write 0 there, the same name every time); "
+                                f"it logs epoch, step, {logged}: name those, or leave filename null (the epoch and "
+                                "the monitored metric)")
+        return super().format_checkpoint_name(metrics, filename, ver, prefix)
 
     @property
     def state_key(self) -> str:
@@ -243,6 +261,9 @@ def epoch_record(ckpt_path: Optional[str], epoch: int) -> Optional[dict[str, Any
     return next((r for r in records if r.get("epoch") == epoch), None)
 
 
+_EARLY_STOPPING = inspect.signature(pl.callbacks.EarlyStopping.__init__)
+
+
 class EarlyStopping(pl.callbacks.EarlyStopping):
     """Lightning's EarlyStopping, resumed with the configured patience.
 
@@ -255,9 +276,12 @@ class EarlyStopping(pl.callbacks.EarlyStopping):
 
     _restored_stop: Optional[str] = None
 
-    def __init__(self, monitor: str, min_delta: float = 0.0, patience: int = 5, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Lightning takes both as given: a negative patience stops at the first validation that does not
         # improve, as 0 does, and a negative min_delta counts a worse value as an improvement
+        given = _EARLY_STOPPING.bind(self, *args, **kwargs)
+        given.apply_defaults()
+        patience, min_delta = given.arguments["patience"], given.arguments["min_delta"]
         key = "callbacks.early_stopping"
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise UserError(f"{key}.patience={patience} must be a whole number of validations, 0 or more "
@@ -265,7 +289,10 @@ class EarlyStopping(pl.callbacks.EarlyStopping):
         if not min_delta >= 0:
             raise UserError(f"{key}.min_delta={min_delta} would count a worse value as an improvement: it is the "
                             f"least change that counts as one, 0 or more (e.g. {key}.min_delta=0.001)")
-        super().__init__(monitor=monitor, min_delta=min_delta, patience=patience, **kwargs)
+        super().__init__(*args, **kwargs)
+
+    # Lightning's arguments, for the config checks that read a constructor's signature (trainlab.config.instantiate)
+    __init__.__signature__ = _EARLY_STOPPING
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         patience = self.patience
