@@ -77,6 +77,28 @@ def test_a_checkpoint_is_rebuilt_with_the_window_scaling_it_was_trained_with(com
     assert (restored.scaler.mode, data.target_inputs) == (trained_mode, target_inputs)
 
 
+@pytest.mark.parametrize("target_inputs", [True, False])
+def test_a_checkpoint_of_a_task_module_that_keeps_no_target_channels_is_rebuilt_with_its_target_inputs(compose_cfg,
+                                                                                                    target_inputs):
+    """data.target_inputs was guessed from the task module's stored target_channels: a user's own module that keeps
+    none was rebuilt with False, and then refused by the check of the weights' shapes. The data's own record in the
+    checkpoint says it; a checkpoint with neither keeps today's default (nothing guessed)."""
+    scaling = "last" if target_inputs else "none"
+    cfg = prepare(compose_cfg([*TINY, f"data.target_inputs={target_inputs}", f"model.window_scaling={scaling}"]))
+    model, datamodule = build_model_and_data(cfg, training=False)
+    datamodule.setup("fit")
+    hparams = {k: v for k, v in model.hparams.items() if k != "target_channels"}  # as a user's module keeps them
+    ckpt = {"state_dict": model.state_dict(), "hyper_parameters": hparams,
+            type(datamodule).__qualname__: datamodule.state_dict()}
+    left_out = _without(cfg, "data.target_inputs")
+    restored, data = restore(left_out, ckpt, "best.ckpt")
+    assert data.target_inputs is target_inputs and restored.net.lstm.input_size == datamodule.num_features
+    del ckpt[type(datamodule).__qualname__]["trained_with"]  # a checkpoint from before the record
+    from trainlab.run.trained import trained_settings
+
+    assert "target_inputs" not in trained_settings(left_out, "data", ckpt)
+
+
 def test_a_resume_names_a_default_that_changed_since_its_checkpoint(compose_cfg, tmp_path, caplog):
     """A resume composes its config anew: one that leaves window_scaling out goes on with today's default, which
     its checkpoint (trained with none) did not have; the warning of differing settings names it."""

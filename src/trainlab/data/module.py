@@ -15,6 +15,9 @@ from trainlab.config.errors import UserError
 from trainlab.data.sampling import EpochSeededSampler, keep_batch
 
 
+TRAINED_WITH_KEY = "trained_with"  # a checkpoint's data state: SplitDataModule.trained_with()
+
+
 class SplitDataModule(pl.LightningDataModule):
     """Base of the family data modules.
 
@@ -192,7 +195,22 @@ class SplitDataModule(pl.LightningDataModule):
         return {}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**{k: np.asarray(v).tolist() for k, v in self.stats.items()}, **self.fingerprint()}
+        return {**{k: np.asarray(v).tolist() for k, v in self.stats.items()}, **self.fingerprint(),
+                TRAINED_WITH_KEY: self.trained_with()}
+
+    def trained_with(self) -> dict[str, Any]:
+        """The ``TRAINED_WITH`` settings as these data were read (``{"target_inputs": True, "window": 48}``), which
+        every checkpoint records: a saved run is rebuilt with them where its config leaves them to a default
+        (trainlab.run.trained), not with one guessed from the model's hyperparameters (a user's own task module
+        need not keep ``target_channels``)."""
+        found = {}
+        for key in self.TRAINED_WITH:
+            value = getattr(self, key, None)
+            value = list(value) if isinstance(value, tuple) else value
+            if value is None or isinstance(value, (str, int, float, bool)) or (
+                    isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value)):
+                found[key] = value
+        return found
 
     def data_differences(self, state: dict[str, Any]) -> list[str]:
         """What differs between the data here and those a checkpoint's ``state`` was saved from:

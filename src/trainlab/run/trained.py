@@ -26,16 +26,23 @@ def trained_settings(cfg: DictConfig, group: str, ckpt: dict[str, Any], given: I
     config (what the data module tells the model)."""
     from hydra.utils import get_class
 
+    from trainlab.data.module import TRAINED_WITH_KEY
+
     node = cfg.get(group)
-    trained = ckpt.get("hyper_parameters")
-    if not OmegaConf.is_dict(node) or not isinstance(node.get("_target_"), str) or not trained:
+    trained = ckpt.get("hyper_parameters") or {}
+    if not OmegaConf.is_dict(node) or not isinstance(node.get("_target_"), str):
         return {}
     try:
         cls = get_class(node._target_)
     except (ImportError, ValueError):  # refused in one line where the run is built
         return {}
     read = getattr(cls, "trained_settings", None)
-    return read(trained, {*node, *given}) if read is not None else {}
+    found = read(trained, {*node, *given}) if read is not None and trained else {}
+    state = ckpt.get(cls.__qualname__) if group == "data" else None  # the data's own record, where it has one
+    recorded = state.get(TRAINED_WITH_KEY) if isinstance(state, dict) else None
+    if isinstance(recorded, dict):
+        found.update({k: v for k, v in recorded.items() if k not in node and k not in given})
+    return found
 
 
 def with_trained(cfg: DictConfig, group: str, ckpt: dict[str, Any], given: Iterable[str] = ()) -> DictConfig:
