@@ -190,7 +190,10 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     ckpt = load_checkpoint(Path(ckpt_path))
     folder = RunFolder.of_checkpoint(Path(ckpt_path))
     old_cfg = _saved_config(folder)
-    differs = _config_differences(old_cfg, cfg, ("model", "data")) if old_cfg is not None else []
+    from trainlab.run.trained import recorded_differences
+
+    differs = (recorded_differences(_config_differences(old_cfg, cfg, ("model", "data")), ckpt)
+               if old_cfg is not None else [])
     repeat = _repeat_hint(folder, ckpt_path) if differs else ""
     hint = f"; the checkpoint's run had {'; '.join(differs[:6])}{repeat}" if differs else ""
 
