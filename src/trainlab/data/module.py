@@ -188,6 +188,12 @@ class SplitDataModule(pl.LightningDataModule):
         trains whole), for the run's effective-batch line; None where it is."""
         return None
 
+    def step_samples(self, processes: int) -> int:
+        """Samples one training step (before gradient accumulation) averages its loss over, across ``processes``:
+        ``data.batch_size`` on each; a family whose batches are not that many samples says its own (a star graph that
+        trains whole: its training stars, the same on every process)."""
+        return self.batch_size * processes
+
     # -- checkpointed state ------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
         """Facts of the data besides the statistics (a subclass's row count ...), saved in every
