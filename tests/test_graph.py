@@ -417,7 +417,7 @@ def test_the_effective_batch_counts_what_a_graph_step_trains_on(caplog):
     same settings, is not warned of another effective batch."""
     import logging
 
-    from trainlab.callbacks.records import warn_other_batch
+    from trainlab.callbacks.effective_batch import warn_other_batch
     from trainlab.data.graph.batching import BatchPlan
 
     def plan(budget, sampler="ego", batch_size=64):
@@ -429,7 +429,7 @@ def test_the_effective_batch_counts_what_a_graph_step_trains_on(caplog):
     assert plan(200).step_samples(500, 350, 2) == 18 and plan(200, batch_size=8).step_samples(500, 350, 1) == 8
     old = {"batch_size": 64, "accumulate_grad_batches": 1, "processes": 1, "effective_batch_size": 64}
     now = {**old, "step_samples": 350, "effective_batch_size": 350}
-    with caplog.at_level(logging.WARNING, logger="trainlab.callbacks.records"):
+    with caplog.at_level(logging.WARNING, logger="trainlab.callbacks.effective_batch"):
         warn_other_batch(old, now)
         assert caplog.messages == []
         warn_other_batch(old, {**now, "accumulate_grad_batches": 2, "effective_batch_size": 700})

@@ -262,7 +262,7 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     warn_mid_epoch(ckpt_path, ckpt)
 
 
-# said by a warning of their own: the effective batch (trainlab.callbacks.records.warn_other_batch)
+# said by a warning of their own: the effective batch (trainlab.callbacks.effective_batch.warn_other_batch)
 _SAID_ELSEWHERE = ("data.batch_size: ",)
 
 
