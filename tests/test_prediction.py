@@ -614,6 +614,18 @@ def test_the_times_after_a_series_are_written_in_its_files_format(times, expecte
     assert pd.DataFrame({"t": made.to_numpy()}).to_csv(index=False).splitlines() == ["t", *expected, '""', '""']
 
 
+@pytest.mark.parametrize("times, expected", [(["2019Q3", "2019Q4", "2020Q1"], "2020Q2"),
+                                             (["2020-01-30", "2020-01-31", "2020-02-01"], "2020-02-02")])
+def test_a_future_files_refusal_names_the_next_step_as_the_file_writes_it(times, expected):
+    """'its first row is the step after the data's last, 2020-04-01' for a file of quarters written 2020Q1."""
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end
+    from trainlab.prediction.future import _as_written
+
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(3)}), "t", "f.csv")
+    assert _as_written(after_end([grid], 1, None), grid) == expected
+
+
 def test_trainlab_predict_takes_numpy_integers_as_the_horizon(runs, tmp_path):
     """A horizon computed with numpy (np.int64) was refused as not 'a whole number of steps'."""
     assert len(predict(runs["xy"], np.int64(1), tmp_path).frame) == 1
