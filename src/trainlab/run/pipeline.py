@@ -214,10 +214,11 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     from trainlab.run.spawned import SpawnedRankSetup, spawns_ranks
     from trainlab.run.trained import resume_with_trained_net
 
-    if ckpt_path:  # the net's arguments whose default changed since, as the checkpoint was built
-        cfg = resume_with_trained_net(cfg, load_checkpoint(Path(ckpt_path)), ckpt_path)
+    ckpt = load_checkpoint(Path(ckpt_path)) if ckpt_path else None  # read once, for both
+    if ckpt is not None:  # the net's arguments whose default changed since, as the checkpoint was built
+        cfg = resume_with_trained_net(cfg, ckpt, ckpt_path)
     model, datamodule = build_model_and_data(cfg)
-    check_resume(cfg, model, datamodule, ckpt_path)
+    check_resume(cfg, model, datamodule, ckpt_path, ckpt)
     loggers = build_loggers(cfg.logger, run_label(), open_runs=not cfg.trainer.get("fast_dev_run"),
                             tags=run_tags(ckpt_path))
     callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers),

@@ -175,19 +175,20 @@ def tensor_differences(own: dict[str, Any], theirs: dict[str, Any]) -> tuple[lis
     return missing, unexpected, shapes
 
 
-def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
+def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str],
+                 ckpt: Optional[dict[str, Any]] = None) -> None:
     """Refuse a resume that cannot continue this run: the checkpoint's tensors don't fit this model
     (another model or size; the message says which config keys differ from the checkpoint's own run),
     it belongs to another dataset or the data changed since (rows, training statistics), its optimizer
     or scheduler settings changed (the checkpoint's state would override them), or it has already
-    trained ``trainer.max_epochs`` epochs."""
+    trained ``trainer.max_epochs`` epochs. ``ckpt``: the checkpoint already loaded (read from ``ckpt_path`` if not)."""
     if not ckpt_path:
         return
     from pathlib import Path
 
     from trainlab.run.folder import RunFolder, load_checkpoint
 
-    ckpt = load_checkpoint(Path(ckpt_path))
+    ckpt = ckpt if ckpt is not None else load_checkpoint(Path(ckpt_path))
     folder = RunFolder.of_checkpoint(Path(ckpt_path))
     old_cfg = _saved_config(folder)
     from trainlab.run.trained import recorded_differences

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,11 @@ def net_arguments(net: DictConfig, given: Mapping[str, Any]) -> dict[str, Any]:
     parameters = _signature(net.get("_target_"))
     if parameters is None:
         return {}
-    written = {k: v for k, v in OmegaConf.to_container(net, resolve=True).items() if k != "_target_"}
+    try:
+        written = OmegaConf.to_container(net, resolve=True)
+    except OmegaConfBaseException:  # an interpolation a saved run's config cannot resolve: as written
+        written = OmegaConf.to_container(net, resolve=False)
+    written = {k: v for k, v in written.items() if k != "_target_"}
     found: dict[str, Any] = {"_target_": str(net._target_)}
     for name, parameter in parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD) or name == "self":
