@@ -121,7 +121,8 @@ def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
                                                                               np.datetime64):
             return None
         if formats is not None and len(formats) == 1:  # found: each further series' last row written alike
-            fits = {f for f in formats if _strftime(pd.DatetimeIndex(np.asarray(grid.times)[-1:]), f)[0] == last.strip()}
+            final = pd.DatetimeIndex(np.asarray(grid.times)[-1:])
+            fits = {f for f in formats if _strftime(final, f)[0] == last.strip()}
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": tried both
