@@ -211,7 +211,9 @@ class SplitDataModule(pl.LightningDataModule):
         need not keep ``target_channels``)."""
         found = {}
         for key in self.TRAINED_WITH:
-            value = getattr(self, key, None)
+            if not hasattr(self, key):  # a data module of a user's that keeps the setting under another name
+                continue
+            value = getattr(self, key)
             value = list(value) if isinstance(value, tuple) else value
             if value is None or isinstance(value, (str, int, float, bool)) or (
                     isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value)):
