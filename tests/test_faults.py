@@ -653,7 +653,7 @@ def test_a_resume_with_another_effective_batch_says_so_in_one_line(compose_cfg, 
     said = {}
     for extra in ([], ["trainer.accumulate_grad_batches=2"]):
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="trainlab.callbacks.records"):
+        with caplog.at_level(logging.WARNING, logger="trainlab.callbacks.effective_batch"):
             run_train(compose_cfg([*common, *extra, "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
         said[tuple(extra)] = [r.message for r in caplog.records if "samples per optimizer step" in r.message]
     assert said[()] == ["the checkpoint's run took 64 samples per optimizer step, this resume takes 32 (processes "

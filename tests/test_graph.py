@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -387,8 +388,8 @@ def test_fast_dev_run_on_sampled_subgraphs(compose_cfg, run_train, sampler, conv
         metrics = run_train(compose_cfg(overrides))
     assert {"val/loss", "test/accuracy"} <= set(metrics)
     if sampler == "random_nodes":  # it said "effective batch 256 = data.batch_size 256 x ...", a setting unused here
-        assert ("effective batch: a random node part of <= 200 nodes, x trainer.accumulate_grad_batches 1 x 1 "
-                "process(es); data.batch_size=256 applies to data.sampler=ego only") in caplog.text, caplog.text
+        assert re.search(r"effective batch \d+: a random node part of <= 200 nodes, x trainer.accumulate_grad_batches "
+                         r"1 x 1 process\(es\); data.batch_size=256 applies to data.sampler=ego only", caplog.text)
 
 
 def test_a_training_steps_batch_is_said_where_it_is_not_data_batch_size():
@@ -408,6 +409,32 @@ def test_a_training_steps_batch_is_said_where_it_is_not_data_batch_size():
     assert plan(200).step_note(500, 350) == (  # ego nets of 1 + 4 + 16 nodes: 9 seeds fit 200
         "9 seed stars", "data.batch_size=64 capped so that their ego nets fit hardware.max_nodes_per_graph=200")
     assert plan(200, batch_size=8).step_note(500, 350) is None  # data.batch_size seeds a batch: the plain line
+
+
+def test_the_effective_batch_counts_what_a_graph_step_trains_on(caplog):
+    """training_summary.json's effective_batch_size was data.batch_size x accumulation x processes for every graph
+    run: 64 for a graph that trains whole on its 350 training stars. A resume of a checkpoint recorded so, with the
+    same settings, is not warned of another effective batch."""
+    import logging
+
+    from trainlab.callbacks.effective_batch import warn_other_batch
+    from trainlab.data.graph.batching import BatchPlan
+
+    def plan(budget, sampler="ego", batch_size=64):
+        return BatchPlan(sampler, k=4, num_hops=2, fanout=None, max_nodes_per_graph=budget, batch_size=batch_size,
+                         val_batch_multiplier=2)
+
+    assert plan(None).step_samples(500, 350, 1) == 350 and plan(None).step_samples(500, 350, 2) == 350  # one graph
+    assert plan(200, "random_nodes").step_samples(500, 350, 1) == 117  # 3 parts of the 500 stars
+    assert plan(200).step_samples(500, 350, 2) == 18 and plan(200, batch_size=8).step_samples(500, 350, 1) == 8
+    old = {"batch_size": 64, "accumulate_grad_batches": 1, "processes": 1, "effective_batch_size": 64}
+    now = {**old, "step_samples": 350, "effective_batch_size": 350}
+    with caplog.at_level(logging.WARNING, logger="trainlab.callbacks.effective_batch"):
+        warn_other_batch(old, now)
+        assert caplog.messages == []
+        warn_other_batch(old, {**now, "accumulate_grad_batches": 2, "effective_batch_size": 700})
+    assert caplog.messages[0].startswith("the checkpoint's run had other batch settings (trainer.accumulate_grad_"
+                                         "batches 1 -> 2)")
 
 
 def test_records_count_labelled_nodes(compose_cfg, run_train):
@@ -458,6 +485,11 @@ def test_evaluate_a_graph_run(compose_cfg, run_train):
     dm.setup()
     assert report["extra"]["test_nodes"] == int(dm.graph.test_mask.sum())
     assert report["latency"]["samples_per_second"] > 0
+    # a whole-graph step averages over the training stars: it recorded data.batch_size (64) x 1 x 1
+    summary = json.loads((Path(train_cfg.paths.output_dir) / "training_summary.json").read_text())
+    stars = int(dm.graph.train_mask.sum())
+    assert (summary["effective_batch_size"], summary["step_samples"], summary["batch_size"]) == (
+        stars, stars, train_cfg.data.batch_size)
 
 
 def test_figures_reach_tensorboard(compose_cfg, run_train):

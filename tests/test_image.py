@@ -946,7 +946,9 @@ def test_train_then_evaluate_writes_maps_curves_and_baselines(compose_cfg, run_t
     trained = run_train(cfg)
     run_dir = Path(cfg.paths.output_dir)
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    assert set(ckpt["SkyDataModule"]) == {"median", "sigma", "low", "high"}
+    assert set(ckpt["SkyDataModule"]) == {"median", "sigma", "low", "high", "trained_with"}
+    assert ckpt["SkyDataModule"]["trained_with"] == {"normalize": cfg.data.normalize, "percentiles": list(
+        cfg.data.percentiles), "asinh_softening": cfg.data.asinh_softening}  # what evaluate.py keeps
     tb = [p for p in (run_dir / "tensorboard").rglob("events.out.tfevents.*")]
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

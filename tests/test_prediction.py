@@ -603,6 +603,10 @@ def test_forecast_csv_writes_dates_as_the_file_does(runs, tmp_path):
     # months as text (Excel's, Eurostat's), which pandas' format guess does not write back: 2020-04-01 was written
     (["Jan-20", "Feb-20", "Mar-20"], ["Apr-20", "May-20"]), (["Nov 2020", "Dec 2020", "Jan 2021"], ["Feb 2021", "Mar 2021"]),
     (["2020M10", "2020M11", "2020M12"], ["2021M01", "2021M02"]),
+    # quarters and ISO weeks as text, which strftime cannot write: 2020-04-01 and 2021-01-04 were written
+    (["2019Q3", "2019Q4", "2020Q1"], ["2020Q2", "2020Q3"]), (["Q3 2019", "Q4 2019", "Q1 2020"], ["Q2 2020", "Q3 2020"]),
+    (["2019-q3", "2019-q4", "2020-q1"], ["2020-q2", "2020-q3"]),
+    (["2020-W51", "2020-W52", "2020-W53"], ["2021-W01", "2021-W02"]),
 ])
 def test_the_times_after_a_series_are_written_in_its_files_format(times, expected):
     """Beside a series without times (its cells empty) the dates were written with a midnight (2020-04-01 00:00:00)."""
@@ -613,6 +617,18 @@ def test_the_times_after_a_series_are_written_in_its_files_format(times, expecte
                            time_format="%d/%m/%Y" if "/" in times[0] else None)
     made = as_written(after_end([grid, None], 2, None), [grid, None])
     assert pd.DataFrame({"t": made.to_numpy()}).to_csv(index=False).splitlines() == ["t", *expected, '""', '""']
+
+
+@pytest.mark.parametrize("times, expected", [(["2019Q3", "2019Q4", "2020Q1"], "2020Q2"),
+                                             (["2020-01-30", "2020-01-31", "2020-02-01"], "2020-02-02")])
+def test_a_future_files_refusal_names_the_next_step_as_the_file_writes_it(times, expected):
+    """'its first row is the step after the data's last, 2020-04-01' for a file of quarters written 2020Q1."""
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end
+    from trainlab.prediction.future import _as_written
+
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(3)}), "t", "f.csv")
+    assert _as_written(after_end([grid], 1, None), grid) == expected
 
 
 def test_trainlab_predict_takes_numpy_integers_as_the_horizon(runs, tmp_path):

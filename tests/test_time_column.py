@@ -103,6 +103,30 @@ def test_business_days_have_no_weekend_gaps(tmp_path):
     assert len(holiday.targets) == 60 and np.isnan(holiday.targets[20, 0])  # a missing trading day is
 
 
+def test_a_short_series_of_weekdays_among_business_day_ones_steps_by_business_days(tmp_path, caplog):
+    """A share listed four days (Monday to Thursday) read as days beside the others' business days: the file's
+    series stepped differently (B, D), and no season length or frequency was taken from them."""
+    path = tmp_path / "shares.csv"
+    pd.concat([pd.DataFrame({"s": "A", "d": pd.bdate_range("2020-01-01", periods=40).strftime("%Y-%m-%d"),
+                             "y": np.arange(40.0)}),
+               pd.DataFrame({"s": "B", "d": pd.bdate_range("2020-02-17", periods=4).strftime("%Y-%m-%d"),
+                             "y": np.arange(4.0)})]).to_csv(path, index=False)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.sources"):
+        table = TableFile(str(path), ["y"], time_column="d", series_column="s").load()
+    assert (table.frequency, table.season_length) == ("B", 5)
+    assert "step 1 business day, 2 series of 4 to 40 steps" in caplog.text
+
+
+@pytest.mark.parametrize("freq, step", [("BME", "1 business month (last business day of each)"),
+                                        ("BMS", "1 business month (first business day of each)"),
+                                        ("BQE", "1 business quarter (last business day of each)"),
+                                        ("ME", "1 month"), ("QS", "1 quarter")])
+def test_business_months_are_said_as_such(freq, step):
+    """Each month's last business day was said to step by '1 month', as month ends or firsts are."""
+    grid = date_grid(pd.Series(pd.date_range("2020-01-01", periods=24, freq=freq)))
+    assert grid.step == step and grid.season_length == {"BQE": 4, "QS": 4}.get(freq, 12)
+
+
 def test_irregular_or_mostly_missing_times_keep_the_rows_as_they_are(tmp_path, caplog):
     rng = np.random.default_rng(0)
     events = np.cumsum(rng.uniform(0.5, 3.0, 50))

@@ -5,6 +5,7 @@
 - ``training``: training control and our variants of stock callbacks (progress bar, model summary,
   non-finite loss stop, stop on a signal)
 - ``records``: the run's records (per-epoch records, summary, curves, the end-of-run baselines line)
+- ``effective_batch``: samples per optimizer step (the records' figure), and the warning of a resume with another
 - ``baselines``: a forecasting run's figures beside the classical baselines' (its last line)
 - ``energy``, ``gpu_monitor``: GPU energy, and utilisation, memory and power per epoch (NVML); ``nvml``:
   which NVML board is this process's GPU (by its UUID), and what NVML can read of it

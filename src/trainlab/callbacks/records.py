@@ -12,6 +12,7 @@ import lightning.pytorch as pl
 import torch
 
 from trainlab.callbacks.batch_size import BatchSizeFinder
+from trainlab.callbacks.effective_batch import effective_batch, warn_other_batch
 from trainlab.callbacks.energy import EnergyMeter
 from trainlab.config.errors import UserError
 from trainlab.run.durable import (DiskFull, append_json_line, read_json, read_json_lines, save_figure,
@@ -25,31 +26,6 @@ from trainlab.callbacks.gpu_monitor import GpuMonitor
 SUMMARY_SECTIONS = {"energy": EnergyMeter, "gpu": GpuMonitor, "batch_size_finder": BatchSizeFinder}
 
 log = logging.getLogger(__name__)
-
-
-def effective_batch(trainer: pl.Trainer) -> dict[str, int]:
-    """Samples per optimizer step: batch size x gradient accumulation x processes (devices x nodes)."""
-    batch = int(getattr(trainer.datamodule, "batch_size", 0) or 0)
-    parts = {"batch_size": batch, "accumulate_grad_batches": int(trainer.accumulate_grad_batches),
-             "processes": int(trainer.world_size)}
-    parts["effective_batch_size"] = parts["batch_size"] * parts["accumulate_grad_batches"] * parts["processes"]
-    return parts
-
-
-def warn_other_batch(saved: dict[str, int], now: dict[str, int]) -> None:
-    """One warning when a resume's optimizer steps average another number of samples than the checkpoint's
-    run (``saved``: its :func:`effective_batch`; empty in checkpoints before it was kept): a run of 2
-    processes resumed in one went on with half its effective batch, and batches in another order, without
-    a word. The resume may be meant (fewer GPUs at hand); it does not end as the run never stopped would."""
-    if not saved or saved.get("effective_batch_size") == now.get("effective_batch_size"):
-        return
-    names = {"processes": "processes (trainer.devices x trainer.num_nodes)", "batch_size": "data.batch_size",
-             "accumulate_grad_batches": "trainer.accumulate_grad_batches"}
-    differ = [f"{names[k]} {saved[k]} -> {now[k]}" for k in names if k in saved and saved[k] != now.get(k)]
-    log.warning("the checkpoint's run took %d samples per optimizer step, this resume takes %d (%s): it goes on "
-                "with another effective batch (and, with other processes, another order of batches), so it will "
-                "not end as that run would have; resume with that run's settings for that",
-                saved["effective_batch_size"], now["effective_batch_size"], "; ".join(differ))
 
 
 def parameter_counts(module: torch.nn.Module) -> dict[str, float]:
@@ -182,8 +158,9 @@ class RunRecords(pl.Callback):
         self.batch = effective_batch(trainer)
         note = getattr(trainer.datamodule, "training_batch_note", lambda: None)()
         if note and trainer.is_global_zero:  # not data.batch_size samples a batch: a star graph that trains whole
-            log.info("effective batch: %s, x trainer.accumulate_grad_batches %d x %d process(es); %s", note[0],
-                     self.batch["accumulate_grad_batches"], self.batch["processes"], note[1])
+            log.info("effective batch %d: %s, x trainer.accumulate_grad_batches %d x %d process(es); %s",
+                     self.batch["effective_batch_size"], note[0], self.batch["accumulate_grad_batches"],
+                     self.batch["processes"], note[1])
         elif self.batch["batch_size"] and trainer.is_global_zero:
             b = self.batch
             log.info("effective batch %d = data.batch_size %d x trainer.accumulate_grad_batches %d x %d process(es)",

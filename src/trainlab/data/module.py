@@ -16,6 +16,9 @@ from trainlab.data.rounding import beyond_rounding, magnitudes
 from trainlab.data.sampling import EpochSeededSampler, keep_batch
 
 
+TRAINED_WITH_KEY = "trained_with"  # a checkpoint's data state: SplitDataModule.trained_with()
+
+
 class SplitDataModule(pl.LightningDataModule):
     """Base of the family data modules.
 
@@ -186,6 +189,12 @@ class SplitDataModule(pl.LightningDataModule):
         trains whole), for the run's effective-batch line; None where it is."""
         return None
 
+    def step_samples(self, processes: int) -> int:
+        """Samples one training step (before gradient accumulation) averages its loss over, across ``processes``:
+        ``data.batch_size`` on each; a family whose batches are not that many samples says its own (a star graph that
+        trains whole: its training stars, the same on every process)."""
+        return self.batch_size * processes
+
     # -- checkpointed state ------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
         """Facts of the data besides the statistics (a subclass's row count ...), saved in every
@@ -193,7 +202,24 @@ class SplitDataModule(pl.LightningDataModule):
         return {}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**{k: np.asarray(v).tolist() for k, v in self.stats.items()}, **self.fingerprint()}
+        return {**{k: np.asarray(v).tolist() for k, v in self.stats.items()}, **self.fingerprint(),
+                TRAINED_WITH_KEY: self.trained_with()}
+
+    def trained_with(self) -> dict[str, Any]:
+        """The ``TRAINED_WITH`` settings as these data were read (``{"target_inputs": True, "window": 48}``), which
+        every checkpoint records: a saved run is rebuilt with them where its config leaves them to a default
+        (trainlab.run.trained), not with one guessed from the model's hyperparameters (a user's own task module
+        need not keep ``target_channels``)."""
+        found = {}
+        for key in self.TRAINED_WITH:
+            if not hasattr(self, key):  # a data module of a user's that keeps the setting under another name
+                continue
+            value = getattr(self, key)
+            value = list(value) if isinstance(value, tuple) else value
+            if value is None or isinstance(value, (str, int, float, bool)) or (
+                    isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value)):
+                found[key] = value
+        return found
 
     def data_differences(self, state: dict[str, Any]) -> list[str]:
         """What differs between the data here and those a checkpoint's ``state`` was saved from:

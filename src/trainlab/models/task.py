@@ -91,6 +91,9 @@ class TaskModule(pl.LightningModule):
         if compile:
             self.net.compile()
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
+        # the net's constructor arguments, defaults included, which its checkpoints record (the pipeline sets them:
+        # trainlab.run.trained.net_arguments); a resume or rebuild takes them where a default changed since
+        self.net_arguments: dict[str, Any] = {}
         self.train_loss = WeightedMean()  # no host read per step (see WeightedMean)
         self.val_loss, self.test_loss = WeightedMean(), WeightedMean()
 
@@ -108,6 +111,12 @@ class TaskModule(pl.LightningModule):
             elif name in cls.ADDED_LATER:
                 found[name] = cls.ADDED_LATER[name]
         return found
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from trainlab.run.trained import NET_ARGUMENTS
+
+        if self.net_arguments:
+            checkpoint[NET_ARGUMENTS] = dict(self.net_arguments)
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Lightning names the hook it is in on the module before and after every hook it calls (~50

@@ -121,15 +121,16 @@ def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
                                                                               np.datetime64):
             return None
         if formats is not None and len(formats) == 1:  # found: each further series' last row written alike
-            fits = {f for f in formats if pd.Timestamp(grid.times[-1]).strftime(f) == last.strip()}
+            final = pd.DatetimeIndex(np.asarray(grid.times)[-1:])
+            fits = {f for f in formats if _strftime(final, f)[0] == last.strip()}
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": tried both
                 guesses = [pd.tseries.api.guess_datetime_format(last.strip(), dayfirst=first) for first in (False, True)]
-            guesses += MONTH_TEXTS  # months as text (dates._month_text), which pandas' guess does not give
-            written = [str(w).strip() for w in grid.written[-CHECKED_ROWS:]]
+            guesses += TEXT_FORMATS  # months, quarters and weeks as text (trainlab.data.timeseries.dates), which
+            written = [str(w).strip() for w in grid.written[-CHECKED_ROWS:]]  # pandas' guess does not give
             times = pd.DatetimeIndex(np.asarray(grid.times)[-CHECKED_ROWS:])
-            fits = {f for f in guesses if f and list(times.strftime(f)) == written}
+            fits = {f for f in guesses if f and _strftime(times, f) == written}
         formats = fits if formats is None else formats & fits
         if not formats:
             return None
@@ -139,6 +140,12 @@ def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
 # months as spreadsheets and statistics offices write them (Excel's Jan-15, Eurostat's 2015M01), read by
 # dates._month_text: forecast.csv writes the months after the data alike where one of these writes every row back
 MONTH_TEXTS = ("%b-%y", "%b'%y", "%b %Y", "%B %Y", "%b-%Y", "%YM%m", "%Y-M%m")
+# quarters as dates._QUARTER reads them ('2019Q1', '2019-Q1', 'Q1 2019' ...): strftime has no quarter, so %q is
+# pandas' Period code (:func:`_strftime`); 2020-01-01 was written after 2019Q4
+QUARTER_TEXTS = tuple(f for q in ("Q", "q") for sep in ("", "-", "/", " ") for f in (f"%Y{sep}{q}%q", f"{q}%q{sep}%Y"))
+# ISO 8601 week dates ('2019-W01', '2019W01', '2019-W01-1'), as dates._ISO_WEEK reads them
+WEEK_TEXTS = ("%G-W%V", "%GW%V", "%G-W%V-%u", "%GW%V%u")
+TEXT_FORMATS = MONTH_TEXTS + QUARTER_TEXTS + WEEK_TEXTS
 CHECKED_ROWS = 100  # a series' last rows whose dates a format must write back as the file did: a day over 12
 
 
@@ -150,7 +157,14 @@ def as_written(column: Any, grids: Sequence[Optional[Grid]]) -> Any:
     found = file_format(grids)
     if found is None:
         return column
-    return pd.to_datetime(pd.Series(column), errors="coerce").dt.strftime(found)
+    times = pd.to_datetime(pd.Series(column), errors="coerce")
+    return times.dt.to_period("Q").dt.strftime(found) if "%q" in found else times.dt.strftime(found)
+
+
+def _strftime(times: Any, code: str) -> list[str]:
+    """``times`` (a DatetimeIndex) written with ``code``: strftime's codes, or with ``%q`` (a quarter, which
+    strftime lacks) pandas' Period codes of each time's quarter."""
+    return list(times.to_period("Q").strftime(code) if "%q" in code else times.strftime(code))
 
 
 def written_zone(grids: Sequence[Optional[Grid]], zone: Optional[str]) -> Optional[str]:

@@ -139,9 +139,14 @@ def check_receptive_field(net: Any, window: Optional[int]) -> None:
 
 
 def build_task_module(cfg: DictConfig, datamodule: Any, optimizer: Any = None, scheduler: Any = None) -> Any:
-    """The LightningModule of ``cfg.model``, holding its net, with the data module's arguments for it."""
-    return build(cfg.model, "model", kind=base_class("model"), net=build_net(cfg, datamodule), optimizer=optimizer,
-                 scheduler=scheduler, **datamodule.model_kwargs())
+    """The LightningModule of ``cfg.model``, holding its net, with the data module's arguments for it; the net's
+    arguments, defaults included, are set on it for its checkpoints (trainlab.run.trained.net_arguments)."""
+    from trainlab.run.trained import net_arguments
+
+    model = build(cfg.model, "model", kind=base_class("model"), net=build_net(cfg, datamodule), optimizer=optimizer,
+                  scheduler=scheduler, **datamodule.model_kwargs())
+    model.net_arguments = net_arguments(cfg.model.net, bind_data_dims(cfg.model.net, datamodule.dims))
+    return model
 
 
 def build_data(cfg: DictConfig) -> Any:
@@ -204,11 +209,16 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     from trainlab.loggers import build_loggers, run_label, run_tags
     from trainlab.run.checks import FitChecks
     from trainlab.run.ranks import check_ranks_can_start
+    from trainlab.run.folder import load_checkpoint
     from trainlab.run.resume_checks import check_resume
     from trainlab.run.spawned import SpawnedRankSetup, spawns_ranks
+    from trainlab.run.trained import resume_with_trained_net
 
+    ckpt = load_checkpoint(Path(ckpt_path)) if ckpt_path else None  # read once, for both
+    if ckpt is not None:  # the net's arguments whose default changed since, as the checkpoint was built
+        cfg = resume_with_trained_net(cfg, ckpt, ckpt_path)
     model, datamodule = build_model_and_data(cfg)
-    check_resume(cfg, model, datamodule, ckpt_path)
+    check_resume(cfg, model, datamodule, ckpt_path, ckpt)
     loggers = build_loggers(cfg.logger, run_label(), open_runs=not cfg.trainer.get("fast_dev_run"),
                             tags=run_tags(ckpt_path))
     callbacks = build_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, bool(loggers),

@@ -175,12 +175,13 @@ def tensor_differences(own: dict[str, Any], theirs: dict[str, Any]) -> tuple[lis
     return missing, unexpected, shapes
 
 
-def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str]) -> None:
+def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_path: Optional[str],
+                 ckpt: Optional[dict[str, Any]] = None) -> None:
     """Refuse a resume that cannot continue this run: the checkpoint's tensors don't fit this model
     (another model or size; the message says which config keys differ from the checkpoint's own run),
     it belongs to another dataset or the data changed since (rows, training statistics), its optimizer
     or scheduler settings changed (the checkpoint's state would override them), or it has already
-    trained ``trainer.max_epochs`` epochs."""
+    trained ``trainer.max_epochs`` epochs. ``ckpt``: the checkpoint already loaded (read from ``ckpt_path`` if not)."""
     if not ckpt_path:
         return
     from pathlib import Path
@@ -188,10 +189,13 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     from trainlab.run.checkpoint_path import load_checkpoint
     from trainlab.run.folder import RunFolder
 
-    ckpt = load_checkpoint(Path(ckpt_path))
+    ckpt = ckpt if ckpt is not None else load_checkpoint(Path(ckpt_path))
     folder = RunFolder.of_checkpoint(Path(ckpt_path))
     old_cfg = _saved_config(folder)
-    differs = _config_differences(old_cfg, cfg, ("model", "data")) if old_cfg is not None else []
+    from trainlab.run.trained import recorded_differences
+
+    differs = (recorded_differences(_config_differences(old_cfg, cfg, ("model", "data")), ckpt)
+               if old_cfg is not None else [])
     repeat = _repeat_hint(folder, ckpt_path) if differs else ""
     hint = f"; the checkpoint's run had {'; '.join(differs[:6])}{repeat}" if differs else ""
 
@@ -260,7 +264,7 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     warn_mid_epoch(ckpt_path, ckpt)
 
 
-# said by a warning of their own: the effective batch (trainlab.callbacks.records.warn_other_batch)
+# said by a warning of their own: the effective batch (trainlab.callbacks.effective_batch.warn_other_batch)
 _SAID_ELSEWHERE = ("data.batch_size: ",)
 
 

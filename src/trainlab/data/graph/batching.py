@@ -73,6 +73,16 @@ class BatchPlan:
                                            f"hardware.max_nodes_per_graph={self.max_nodes_per_graph}")
         return None
 
+    def step_samples(self, stars: int, train_stars: int, processes: int) -> int:
+        """Labelled stars one training step's loss averages over, across ``processes``: a graph that trains whole
+        gives every process the same graph (its ``train_stars``, once); a random node part about its share of them;
+        an ego batch its seed stars, on each process."""
+        if not self.sampled(stars):
+            return train_stars
+        if self.sampler == "random_nodes":
+            return max(1, round(train_stars / self.parts(stars))) * processes
+        return self.seeds_per_batch() * processes
+
     def train_bound(self) -> int:
         """Most nodes of one training ego net."""
         return ego_net_bound(self.fanout or self.k, self.num_hops)

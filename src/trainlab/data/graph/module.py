@@ -154,6 +154,11 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
             return None
         return self.batches.step_note(self.graph.num_nodes, int(self.graph.train_mask.sum()))
 
+    def step_samples(self, processes: int) -> int:
+        if self.graph is None:
+            return super().step_samples(processes)
+        return self.batches.step_samples(self.graph.num_nodes, int(self.graph.train_mask.sum()), processes)
+
     # -- graph, split and scaling ------------------------------------------------------------
     def setup(self, stage: Optional[str] = None) -> None:
         if self.graph is None:

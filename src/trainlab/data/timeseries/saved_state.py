@@ -15,9 +15,13 @@ class SavedSeriesState:
 
     @classmethod
     def trained_settings(cls, trained: dict[str, Any], given: Collection[str]) -> dict[str, Any]:
-        """``target_inputs`` of a run whose config left it to the default: its model was given the past targets
-        when its checkpoint holds their channels (none in one from before past targets could be inputs)."""
-        return {} if "target_inputs" in given else {"target_inputs": bool(trained.get("target_channels"))}
+        """``target_inputs`` of a run whose config left it to the default, for a checkpoint without the data's own
+        record of it (SplitDataModule.trained_with): its model was given the past targets when its hyperparameters
+        hold their channels (none in one from before past targets could be inputs); where they do not name them at
+        all (a user's own task module that keeps no ``target_channels``), nothing is guessed."""
+        if "target_inputs" in given or "target_channels" not in trained:
+            return {}
+        return {"target_inputs": bool(trained["target_channels"])}
 
     def fingerprint(self) -> dict[str, Any]:
         table = self.load()  # the series picked from a file of several, when one is (older checkpoints lack it)

@@ -21,7 +21,8 @@ from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe
 from trainlab.data.timeseries.regular import regular_series
 from trainlab.data.timeseries.series import Value, common_step, pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
-from trainlab.data.timeseries.times import Grid, TimeReading, describe_step, read_times, sort_by_time, time_where
+from trainlab.data.timeseries.times import (Grid, TimeReading, business_days_alike, describe_step, read_times,
+                                           sort_by_time, time_where)
 from trainlab.data.timeseries.values import (column_name, numeric_columns, require_columns, stripped_header,
                                              with_values, written_index)
 from trainlab.data.timeseries.zones import check_zone
@@ -147,6 +148,7 @@ class TableFile:
                                    self._reading(target_frame, self.target_path, positions))
         frame, target_frame, grids, lengths = self._in_time_order(values, pooled, target_pooled, positions, reading,
                                                                    target_reading)
+        grids = business_days_alike(grids)  # a short series of weekdays among business-day ones
         season, frequency = common_step(grids, self.time_column)
         read = describe_step(grids, season, self.time_column,
                              [f"{self.series_column}={value}" for value in values]) if self.time_column else None

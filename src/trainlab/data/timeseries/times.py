@@ -251,7 +251,26 @@ def date_grid(times: Any) -> Optional[Grid]:
     if calendar is None and fixed is not None:
         step_ns = int(fixed[1])
         return Grid(fixed[0], step_words(step_ns), step_season(step_ns), step_alias(step_ns))
-    return calendar
+    return _business_months(calendar, times)
+
+
+def _business_months(grid: Optional[Grid], times: Any) -> Optional[Grid]:
+    """``grid`` (of whole months, quarters or years) with its step in words as business months where every time is
+    its month's last or first business day (``month_anchor``: "BME", "BMS"; forecasts continue on them,
+    trainlab.prediction.calendar): "1 business month (last business day of each)", where "1 month" was said."""
+    if grid is None or not (grid.frequency or "").endswith("MS"):
+        return grid
+    days = times.to_numpy().astype("datetime64[D]")
+    day = days - days.astype("datetime64[M]").astype("datetime64[D]")
+    last = (days + 1).astype("datetime64[M]") != days.astype("datetime64[M]")
+    if not np.is_busday(days).all() or (day == day[0]).all() or last.all():  # calendar days: no business reading
+        return grid
+    anchor = month_anchor(times)
+    if anchor not in ("BME", "BMS"):
+        return grid
+    count, unit = grid.step.split(" ", 1)
+    which = "last" if anchor == "BME" else "first"
+    return replace(grid, step=f"{count} business {unit} ({which} business day of each)")
 
 
 # where in its month a series of whole months puts each time, as pandas' offsets name them: its last day ("ME"), its
@@ -351,6 +370,24 @@ def _on_step(values: np.ndarray) -> Optional[tuple[np.ndarray, float]]:
     if not np.allclose(multiples, np.round(multiples), rtol=0, atol=1e-6):
         return None
     return np.concatenate([[0], np.cumsum(np.round(multiples))]).astype(np.int64), step
+
+
+def business_days_alike(grids: list[Optional[Grid]]) -> list[Optional[Grid]]:
+    """The series of one file on business days where some step by them ("B") and others, shorter than a week and
+    never across a weekend (a share listed on a Monday, four rows), read as days ("D"): those too, on the same
+    positions (no weekend lies between their rows); they read as another step, and the file's series had no common
+    step, season length or frequency (trainlab.data.timeseries.series.common_step)."""
+    if not any(g is not None and g.frequency == "B" for g in grids):
+        return grids
+    return [_as_business_days(g) if g is not None and g.frequency == "D" and g.times is not None else g for g in grids]
+
+
+def _as_business_days(grid: Grid) -> Grid:
+    days = np.asarray(grid.times).astype("datetime64[D]")
+    if not np.is_busday(days).all() or int(np.busday_count(days[0], days[-1] + 1)) != int((days[-1] - days[0]).astype(
+            np.int64)) + 1:
+        return grid
+    return replace(grid, step="1 business day", season_length=5, frequency="B")
 
 
 def _business_days(times: Any) -> bool:
