@@ -170,6 +170,20 @@ def test_auto_takes_bf16_only_where_every_gpu_of_the_run_has_it(compose_cfg, mon
     assert hardware.apply_hardware(cfg.hardware).precision == precision
 
 
+def test_auto_on_a_mac_says_how_to_train_on_its_gpu(compose_cfg, monkeypatch, caplog):
+    """hardware=auto picks CUDA or the CPU: on Apple silicon it took the CPU without a word about the GPU there."""
+    monkeypatch.setattr(hardware, "_cuda_usable", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    with caplog.at_level("WARNING", logger="trainlab.run.hardware"):
+        assert hardware.apply_hardware(compose_cfg(["hardware=auto"]).hardware).accelerator == "cpu"
+    assert "this machine's Apple GPU (MPS) trains with hardware.accelerator=mps" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with caplog.at_level("WARNING", logger="trainlab.run.hardware"):
+        hardware.apply_hardware(compose_cfg(["hardware=auto"]).hardware)
+    assert "MPS" not in caplog.text
+
+
 def test_a_memory_budget_beyond_the_card_is_said(compose_cfg, monkeypatch, caplog):
     """hardware=a100 (a 40 GB budget) on a 24 GB A10: the batch-size finder would keep to 40 GB. The profile's
     nominal 40 GB on the A100 it is for (39.4 GiB) is no mistake, and is not warned about."""

@@ -33,7 +33,7 @@ NOT_OPTIONS = {"model=lstn", "model=LSTM", "model=choice", "hardware=h10", "hydr
                "data=synthetc"}  # a misspelt choice of a searched group
 NOT_KEYS = {"trainer.max_epoch", "model.net.hiden_size", "callbacks.x", "model.foo", "hardware.pin_mem",
             "hydra.sweeper.n_trial", "trainer.max_time", "callbacks.mine", "callbacks.mine._target_",
-            "data.nope", "data.source.num_rowz"}
+            "data.nope", "data.source.num_rowz", "optimizer.amsgrad", "callbacks.early_stopping.stopping_threshold"}
 FILE_SUFFIXES = ("py", "yaml", "yml", "csv", "json", "jsonl", "md", "png", "ckpt", "npz", "npy", "log", "db",
                  "txt", "parquet", "fits", "gz", "out", "sh", "toml", "html", "pt")
 

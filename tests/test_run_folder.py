@@ -222,4 +222,4 @@ def test_lightnings_own_checkpoint_is_kept_in_the_run_folder(compose_cfg, overri
     assert isinstance(callback, Ours) is not added  # the group's own is left as it is
     # no '=' in its name: Lightning's epoch=3-step=12.ckpt, pasted as ckpt_path=<run>/checkpoints/<file>, was
     # refused by Hydra's grammar ('mismatched input '='') until quoted
-    assert "=" not in Path(callback.format_checkpoint_name({"epoch": 3, "step": 12})).name
+    assert "=" not in Path(callback.format_checkpoint_name({"epoch": 3, "step": 12, "val/loss": 0.5})).name

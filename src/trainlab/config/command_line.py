@@ -136,14 +136,13 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
         return (f"{refused_key} holds no key yet, and a mapping given whole cannot add one ({name}): add each with a "
                 f"'+' in front: {adds}")
     where = f"a setting of {parent}" if parent else "a top-level setting"
-    target = node.get("_target_") if isinstance(node, DictConfig) and depth == len(parts) - 1 else None
-    if target is not None and not name.startswith("_"):
-        from trainlab.config.schemas import _takes_argument
+    if isinstance(node, DictConfig) and depth == len(parts) - 1:  # trainer.max_time: an argument not listed
+        from trainlab.config.schemas import unlisted_argument
 
-        if _takes_argument(target, name, parent):  # trainer.max_time: Lightning's, the config does not list it
-            line = next((o.input_line for o in single if o.key_or_group == refused_key), f"{key}=<value>")
-            return (f"{key} is an argument of {target} that the config does not list, so it is added with a '+' in "
-                    f"front: +{line}")
+        line = next((o.input_line for o in single if o.key_or_group == refused_key), f"{key}=<value>")
+        if unlisted_argument(node.get("_target_"), name, parent):
+            return f"{key} is an argument of {node._target_} that the config does not list, so it is added with a " \
+                   f"'+' in front: +{line}"
     ours = [k for k in settings if not k.startswith("_") or name.startswith("_")]  # _target_ is no spelling of a key
     hint = "; ".join(h for h in (did_you_mean(name, ours, prefix=f"{parent}." if parent else ""),
                                  other_options_hint(key, root)) if h) \

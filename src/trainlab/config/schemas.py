@@ -127,6 +127,12 @@ def check_schema_additions(cfg: Any, overrides: Iterable[str]) -> None:
                             f"nothing; {hint}")
 
 
+def unlisted_argument(target: Any, name: str, key: str) -> bool:
+    """Whether ``name``, a key that the node at ``key`` lacks, is an argument of its ``_target_`` (read when added
+    with '+': ``+trainer.max_time=...``, ``+optimizer.amsgrad=true``)."""
+    return target is not None and not name.startswith("_") and _takes_argument(target, name, key)
+
+
 def _takes_argument(target: Any, name: str, key: str) -> bool:
     """Whether ``target`` (a node's ``_target_``) has a parameter ``name``: the schema lists the keys this
     project sets, ``+trainer.max_time=...`` adds another argument of Lightning's Trainer."""

@@ -178,6 +178,9 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
         hw.accelerator = "gpu" if _cuda_usable() else "cpu"
         if hw.accelerator == "cpu" and _hidden_gpus():
             log.warning("hardware.accelerator=auto takes the CPU: torch sees no GPU%s", _hidden_gpus())
+        elif hw.accelerator == "cpu" and torch.backends.mps.is_available():  # a Mac: auto takes NVIDIA GPUs only
+            log.warning("hardware.accelerator=auto takes the CPU: it picks NVIDIA GPUs only; this machine's Apple GPU "
+                        "(MPS) trains with hardware.accelerator=mps (with hardware.precision=32-true)")
     if hw.accelerator == "cpu" and hw.pin_memory:  # pinned host memory only speeds up copies to a GPU
         if _given_on_the_command_line(("pin_memory",)):
             log.warning("hardware.pin_memory=true does nothing on the CPU (it speeds up copies to a GPU); left off")

@@ -207,9 +207,9 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     the model and data built here before anything trains."""
     from trainlab.callbacks import build_callbacks, lightnings_checkpoint
     from trainlab.loggers import build_loggers, run_label, run_tags
+    from trainlab.run.checkpoint_path import load_checkpoint
     from trainlab.run.checks import FitChecks
     from trainlab.run.ranks import check_ranks_can_start
-    from trainlab.run.folder import load_checkpoint
     from trainlab.run.resume_checks import check_resume
     from trainlab.run.spawned import SpawnedRankSetup, spawns_ranks
     from trainlab.run.trained import resume_with_trained_net
