@@ -27,6 +27,14 @@ import lightning.pytorch as pl
 class Fault(pl.Callback):
     def __init__(self, kind, rank=1, batch=2):
         self.kind, self.rank, self.batch = kind, rank, batch
+        if kind.startswith("build_") and os.environ.get("LOCAL_RANK") == str(rank):  # this rank builds its run
+            self.upset(kind[len("build_"):])
+            time.sleep(2)  # the signal arrives while this rank builds, rank 0 waiting for it
+
+    def setup(self, trainer, pl_module, stage):
+        if self.kind.startswith("setup_") and trainer.global_rank == self.rank:  # the data built, the callbacks next
+            self.upset(self.kind[len("setup_"):])
+            time.sleep(2)
 
     def on_test_start(self, trainer, pl_module):
         if self.kind.endswith("_to_all") and self.kind.startswith("test_") and trainer.global_rank != self.rank:
@@ -364,6 +372,21 @@ def test_a_signal_during_a_ddp_runs_sanity_check_stops_every_rank_with_one_line(
     assert "Traceback" not in result.stderr
     runs = tmp_path / "outputs" / "train" / "runs"
     assert not runs.exists() or not any(runs.iterdir())  # nothing was trained: removed, by rank 0 alone
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["build", "setup"])
+def test_ctrl_c_while_a_rank_builds_its_data_stops_the_run_with_one_line(tmp_path, when):
+    """Rank 1, started by Lightning's launcher, builds its own data and model (the script run again; 'build') and
+    sets its data up in fit ('setup') while rank 0 waits for it. Ctrl-C to every rank then: in setup, rank 1 said
+    'stopped by Ctrl-C before training started ...' and removed rank 0's run folder, and rank 0 'another process of
+    this 2-process run ended' (exit 1); while building, rank 1 said it alone, rank 0 was killed (exit -9)."""
+    result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", f"+callbacks.fault.kind={when}_SIGINT_to_all",
+                       "+callbacks.fault.rank=1", "trainer.max_epochs=1", timeout=150)
+    assert result.returncode == 130, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("error: stopped by Ctrl-C before training started"), errors
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import torch
 
 from trainlab.config.errors import UserError
 from trainlab.models.step_logging import logs_this_step
+from trainlab.run.console import process_rank, started_by_lightning
 from trainlab.run.ranks import EveryRankError, first_finding, launched_here, on_rank
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,9 @@ class StopOnSignal(pl.Callback):
         self.interrupted = False  # Ctrl-C: Lightning writes the checkpoint and records, then exits 1 silently
         self.testing = False  # that Ctrl-C came while the trained model was tested
         self.training = False  # until the first batch's loop starts, a signal stops the run at once
-        self.rank, self.launched = 0, False  # this process's rank; whether Lightning's launcher started it
+        # this process's rank (from the environment until setup knows it: a rank other than 0 is told apart before
+        # its fit, and stays quiet); whether Lightning's launcher started it
+        self.rank, self.launched = process_rank(), started_by_lightning()
         self.agreeing = False  # a multi-process run past its ranks' meeting: signals are agreed on (setup)
         self.sigint_before_fit: Any = None  # Ctrl-C's handler that a multi-process fit replaced
 
@@ -271,7 +274,9 @@ class StopOnSignal(pl.Callback):
             # Ctrl-C reaches every rank wherever it is; as a KeyboardInterrupt, one rank met the checkpoint's
             # barrier while another was still in a collective, and each rank said its own line: noted, it stops
             # them at one batch end too. The test gets the handler from before fit back (:meth:`teardown`)
-            self.sigint_before_fit = signal.signal(signal.SIGINT, self.handler)
+            before = signal.signal(signal.SIGINT, self.handler)
+            # a rank other than 0 noted Ctrl-C from its start (stop_on_signals): the test gets Ctrl-C's own back
+            self.sigint_before_fit = signal.default_int_handler if before == self.handler else before
             self.previous.setdefault(signal.SIGINT, self.sigint_before_fit)  # for a fit that ends by an exception
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
