@@ -795,3 +795,22 @@ def test_every_search_file_starts_a_sweep_and_says_so_when_m_is_not_given(compos
         assert lines == ([f"hparams_search={search} starts a sweep without -m: its search file sets hydra.mode=MULTIRUN, "
                           f"as every search file does (a search is many runs); python train.py -m "
                           f"hparams_search={search} ... is the same"] if said else [])
+
+
+def test_a_search_file_chosen_for_one_run_is_refused_not_ignored(compose_cfg, tmp_path, monkeypatch):
+    """A search file of one's own without hydra.mode: MULTIRUN, run without -m, and trainlab.train([...,
+    'hparams_search=optuna']) (one job) trained once and read none of the search, without a word."""
+    import trainlab
+    from trainlab.config.invocation import search_run_once
+
+    monkeypatch.setattr(sys, "argv", ["train.py"])
+    compose_cfg(["hparams_search=optuna", "hydra.mode=RUN"])  # as Hydra's run of a file without the mode
+    assert search_run_once() == ("hparams_search=optuna is a search, but this command trains once (its file does not "
+                                 "set hydra.mode: MULTIRUN, as conf/hparams_search/optuna.yaml does) and would read none "
+                                 "of it; add -m: python train.py -m hparams_search=optuna ...")
+    compose_cfg(["hparams_search=optuna"])
+    assert search_run_once() is None  # the sweep's own config
+    with pytest.raises(UserError, match=r"^hparams_search=optuna is a search, a sweep of runs, which runs on the command "
+                                        r"line: python train.py -m hparams_search=optuna ...; train\(\) makes one run"):
+        trainlab.train(["hparams_search=optuna", f"paths.log_dir={tmp_path}"])
+    assert not any((tmp_path / "train" / "runs").iterdir())  # nothing was run: its folder removed

@@ -62,6 +62,28 @@ def sweep_without_m(config: Any, argv: list[str]) -> Optional[str]:
             f"search file does (a search is many runs); python {_script()} -m hparams_search={search} ... is the same")
 
 
+def search_run_once() -> Optional[str]:
+    """Why a single run (Hydra's RUN mode) with a search file chosen is refused, or None: it would train once
+    and read none of the search (a search file of one's own without ``hydra.mode: MULTIRUN``, run without
+    ``-m``; ``trainlab.train([..., "hparams_search=optuna"])``, which runs one job)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.RUN:
+        return None
+    search = HydraConfig.get().runtime.choices.get("hparams_search")
+    if search is None:
+        return None
+    script = _script()
+    if _TYPED.get() is not None:  # a run made from Python (trainlab.api)
+        return (f"hparams_search={search} is a search, a sweep of runs, which runs on the command line: python "
+                f"{script} -m hparams_search={search} ...; {script.removesuffix('.py')}() makes one run (leave "
+                "hparams_search out)")
+    return (f"hparams_search={search} is a search, but this command trains once (its file does not set hydra.mode: "
+            f"MULTIRUN, as conf/hparams_search/optuna.yaml does) and would read none of it; add -m: python {script} -m "
+            f"hparams_search={search} ...")
+
+
 def task_overrides() -> list[str]:
     """This run's command-line overrides as typed (Hydra's ``hydra.overrides.task``; [] outside Hydra).
 
