@@ -125,6 +125,40 @@ def test_only_a_collectives_error_is_taken_for_another_rank_gone():
     assert peer_gone(trainer, ConnectionResetError(104, "Connection reset by peer")) is None
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_lightning_whose_sigterm_notifier_moved_keeps_it_and_says_so_once_on_rank_zero(monkeypatch, caplog, rank):
+    """trainlab mutes Lightning's SIGTERM notifier (a private method) in a multi-process run; where a Lightning
+    release keeps it elsewhere, the attribute was set on the connector and read by nothing, without a word."""
+    import logging
+    from types import SimpleNamespace
+
+    from lightning.fabric.plugins.environments import LightningEnvironment
+    from lightning.pytorch.trainer.connectors.signal_connector import _SignalConnector
+
+    from trainlab.callbacks import training
+
+    class Moved:  # another release's connector
+        def _notify_on_sigterm(self, signum, frame):
+            pass
+
+    monkeypatch.setattr(training, "_NOTIFIER_KEPT_SAID", [])
+
+    def trainer(connector):
+        return SimpleNamespace(world_size=2, global_rank=rank, is_global_zero=rank == 0, local_rank=rank,
+                               strategy=SimpleNamespace(cluster_environment=LightningEnvironment()),
+                               _signal_connector=connector)
+
+    ours = _SignalConnector(None)
+    with caplog.at_level(logging.WARNING, logger="trainlab.callbacks.training"):
+        training.StopOnSignal().setup(trainer(ours), None, "test")
+        assert ours._sigterm_notifier_fn is training._lightning_notifier_muted and not caplog.records
+        for _ in range(2):
+            training.StopOnSignal().setup(trainer(Moved()), None, "test")
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == (rank == 0) and all(line.startswith("Lightning ") and "_sigterm_notifier_fn" in line
+                                            for line in said), said
+
+
 @pytest.mark.slow  # a 2-process training run in a subprocess (~60 s on 2 busy cores)
 def test_ddp_sim_writes_one_run_folder_and_gathers_metrics(compose_cfg, tmp_path):
     import evaluate as evaluate_script

@@ -229,6 +229,22 @@ def _lightning_notifier_muted(signum: int, frame: Any) -> None:
     """In place of Lightning's SIGTERM notifier in a multi-process run (:meth:`StopOnSignal.setup`)."""
 
 
+_NOTIFIER_KEPT_SAID: list[bool] = []  # once per process
+
+
+def _say_notifier_kept(trainer: pl.Trainer) -> None:
+    """Once, on rank 0: this Lightning's SIGTERM notifier (a private method, trainer._signal_connector's
+    _sigterm_notifier_fn) is not where trainlab mutes it, so it stays."""
+    if _NOTIFIER_KEPT_SAID or not trainer.is_global_zero:
+        return
+    from lightning import __version__ as lightning_version
+
+    _NOTIFIER_KEPT_SAID.append(True)
+    log.warning("Lightning %s has no trainer._signal_connector._sigterm_notifier_fn, which trainlab mutes in a "
+                "multi-process run: Lightning's SIGTERM handler stays, and a SIGTERM while a rank is in a collective "
+                "may leave the ranks waiting for each other (trainlab.callbacks.training)", lightning_version)
+
+
 class StopOnSignal(pl.Callback):
     """Stops training at the next batch boundary once :meth:`handler` has received a signal; before
     training has started (data and model being built, Lightning's set-up and sanity check), at once.
@@ -266,8 +282,10 @@ class StopOnSignal(pl.Callback):
             return
         self.rank, self.launched, self.agreeing = trainer.global_rank, launched_here(trainer), True
         connector = getattr(trainer, "_signal_connector", None)
-        if connector is not None:
+        if connector is not None and hasattr(type(connector), "_sigterm_notifier_fn"):
             connector._sigterm_notifier_fn = _lightning_notifier_muted
+        else:  # another Lightning: set all the same, the attribute would be read by nothing
+            _say_notifier_kept(trainer)
         in_main = threading.current_thread() is threading.main_thread()
         if stage == "fit" and in_main and signal.SIGTERM in self.previous and \
                 signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a job started in the background: left alone
