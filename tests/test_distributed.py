@@ -494,3 +494,20 @@ def test_a_ddp_run_resumed_from_last_ckpt_ends_as_the_run_never_stopped(tmp_path
     assert resumed_records[-1]["val/loss"] == pytest.approx(whole_records[-1]["val/loss"], rel=1e-5)
     for key in ("test/rmse", "test/loss"):
         assert resumed[key] == pytest.approx(whole[key], rel=1e-5), key
+
+
+def test_a_stop_is_said_by_rank_zero_whatever_the_run(monkeypatch):
+    """The rank comes from the environment until setup (a rank started by Lightning's launcher is quiet from its
+    start); a one-process run says its own stop whatever rank its environment names (srun -n 2 of two runs)."""
+    from types import SimpleNamespace
+
+    from trainlab.callbacks.training import StopOnSignal
+
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    started = StopOnSignal()
+    assert (started.rank, started.launched) == (1, True)
+    started.setup(SimpleNamespace(world_size=1), None, "fit")
+    assert (started.rank, started.launched) == (0, False)
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "x")  # torchrun's ranks start themselves
+    assert StopOnSignal().launched is False

@@ -278,7 +278,8 @@ class StopOnSignal(pl.Callback):
         calls this one and nothing else: its own broadcasts from inside the handler, wherever the signal landed.
         A SIGTERM to rank 0 while the other rank was in the gradients' all-reduce left both waiting forever, and
         so did one to every rank while a rank was still setting up its test."""
-        if trainer.world_size == 1:
+        if trainer.world_size == 1:  # one process: its own lines, whatever rank its environment names
+            self.rank, self.launched = 0, False
             return
         self.rank, self.launched, self.agreeing = trainer.global_rank, launched_here(trainer), True
         connector = getattr(trainer, "_signal_connector", None)
