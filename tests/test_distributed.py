@@ -27,6 +27,14 @@ import lightning.pytorch as pl
 class Fault(pl.Callback):
     def __init__(self, kind, rank=1, batch=2):
         self.kind, self.rank, self.batch = kind, rank, batch
+        if kind.startswith("build_") and os.environ.get("LOCAL_RANK") == str(rank):  # this rank builds its run
+            self.upset(kind[len("build_"):])
+            time.sleep(2)  # the signal arrives while this rank builds, rank 0 waiting for it
+
+    def setup(self, trainer, pl_module, stage):
+        if self.kind.startswith("setup_") and trainer.global_rank == self.rank:  # the data built, the callbacks next
+            self.upset(self.kind[len("setup_"):])
+            time.sleep(2)
 
     def on_test_start(self, trainer, pl_module):
         if self.kind.endswith("_to_all") and self.kind.startswith("test_") and trainer.global_rank != self.rank:
@@ -115,6 +123,40 @@ def test_only_a_collectives_error_is_taken_for_another_rank_gone():
     assert isinstance(peer_gone(trainer, gloo), RankGone)
     assert peer_gone(trainer, BrokenPipeError(32, "Broken pipe")) is None
     assert peer_gone(trainer, ConnectionResetError(104, "Connection reset by peer")) is None
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_lightning_whose_sigterm_notifier_moved_keeps_it_and_says_so_once_on_rank_zero(monkeypatch, caplog, rank):
+    """trainlab mutes Lightning's SIGTERM notifier (a private method) in a multi-process run; where a Lightning
+    release keeps it elsewhere, the attribute was set on the connector and read by nothing, without a word."""
+    import logging
+    from types import SimpleNamespace
+
+    from lightning.fabric.plugins.environments import LightningEnvironment
+    from lightning.pytorch.trainer.connectors.signal_connector import _SignalConnector
+
+    from trainlab.callbacks import training
+
+    class Moved:  # another release's connector
+        def _notify_on_sigterm(self, signum, frame):
+            pass
+
+    monkeypatch.setattr(training, "_NOTIFIER_KEPT_SAID", [])
+
+    def trainer(connector):
+        return SimpleNamespace(world_size=2, global_rank=rank, is_global_zero=rank == 0, local_rank=rank,
+                               strategy=SimpleNamespace(cluster_environment=LightningEnvironment()),
+                               _signal_connector=connector)
+
+    ours = _SignalConnector(None)
+    with caplog.at_level(logging.WARNING, logger="trainlab.callbacks.training"):
+        training.StopOnSignal().setup(trainer(ours), None, "test")
+        assert ours._sigterm_notifier_fn is training._lightning_notifier_muted and not caplog.records
+        for _ in range(2):
+            training.StopOnSignal().setup(trainer(Moved()), None, "test")
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == (rank == 0) and all(line.startswith("Lightning ") and "_sigterm_notifier_fn" in line
+                                            for line in said), said
 
 
 @pytest.mark.slow  # a 2-process training run in a subprocess (~60 s on 2 busy cores)
@@ -367,6 +409,21 @@ def test_a_signal_during_a_ddp_runs_sanity_check_stops_every_rank_with_one_line(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("when", ["build", "setup"])
+def test_ctrl_c_while_a_rank_builds_its_data_stops_the_run_with_one_line(tmp_path, when):
+    """Rank 1, started by Lightning's launcher, builds its own data and model (the script run again; 'build') and
+    sets its data up in fit ('setup') while rank 0 waits for it. Ctrl-C to every rank then: in setup, rank 1 said
+    'stopped by Ctrl-C before training started ...' and removed rank 0's run folder, and rank 0 'another process of
+    this 2-process run ended' (exit 1); while building, rank 1 said it alone, rank 0 was killed (exit -9)."""
+    result = train_ddp(tmp_path, "+callbacks.fault._target_=ddp_fault.Fault", f"+callbacks.fault.kind={when}_SIGINT_to_all",
+                       "+callbacks.fault.rank=1", "trainer.max_epochs=1", timeout=150)
+    assert result.returncode == 130, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("error: stopped by Ctrl-C before training started"), errors
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+
+
+@pytest.mark.slow
 def test_ctrl_c_while_a_ddp_run_tests_stops_it_with_one_line(tmp_path):
     """Ctrl-C to every rank while rank 0 tests stops the run with one line naming evaluate.py (exit 130). In a
     fresh-clone run started in the background it exited 0: SIGINT came ignored, the scripts then leave no quiet stop
@@ -437,3 +494,20 @@ def test_a_ddp_run_resumed_from_last_ckpt_ends_as_the_run_never_stopped(tmp_path
     assert resumed_records[-1]["val/loss"] == pytest.approx(whole_records[-1]["val/loss"], rel=1e-5)
     for key in ("test/rmse", "test/loss"):
         assert resumed[key] == pytest.approx(whole[key], rel=1e-5), key
+
+
+def test_a_stop_is_said_by_rank_zero_whatever_the_run(monkeypatch):
+    """The rank comes from the environment until setup (a rank started by Lightning's launcher is quiet from its
+    start); a one-process run says its own stop whatever rank its environment names (srun -n 2 of two runs)."""
+    from types import SimpleNamespace
+
+    from trainlab.callbacks.training import StopOnSignal
+
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    started = StopOnSignal()
+    assert (started.rank, started.launched) == (1, True)
+    started.setup(SimpleNamespace(world_size=1), None, "fit")
+    assert (started.rank, started.launched) == (0, False)
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "x")  # torchrun's ranks start themselves
+    assert StopOnSignal().launched is False

@@ -5,6 +5,7 @@ mlflow is an optional extra (make install-mlflow); tests that need it skip witho
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -198,7 +199,8 @@ def test_tracking_uris_mlflow_cannot_use_get_one_line(tmp_path, monkeypatch, uri
 
 def test_settings_mlflow_would_drop_are_refused(tmp_path):
     """log_model=maybe was taken as false or true; an artifact_location for an experiment that exists was
-    dropped (MLflow sets it only when it creates the experiment)."""
+    dropped (MLflow sets it only when it creates the experiment); the place of a moved database's experiment
+    was refused as an artifact_location the user had not given."""
     pytest.importorskip("mlflow")
     from trainlab.loggers.mlflow import MLflowRun
 
@@ -212,6 +214,25 @@ def test_settings_mlflow_would_drop_are_refused(tmp_path):
                                         r"exists already, with its artifacts in .*/a, and MLflow sets the place only "
                                         r"for a new experiment; .*logger.mlflow.experiment_name=<name>$"):
         MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, artifact_location=str(tmp_path / "b"))
+    # MLflow records an experiment's place absolute (a relative one too: it resolves it when it creates the
+    # experiment): a database moved with its mlartifacts/ points at the old place. A run into it was refused as
+    # 'logger.mlflow.artifact_location=file:///<new>/mlartifacts: ...', a key the user never set; now the line says
+    # the database was moved, and a link from the old place to the new is taken
+    MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=uri, experiment_name="beside").experiment  # mlartifacts/
+    old, new = tmp_path / "mlartifacts", tmp_path / "moved" / "mlartifacts"
+    new.mkdir(parents=True)
+    (tmp_path / "m.db").rename(tmp_path / "moved" / "m.db")
+    moved = f"sqlite:///{tmp_path}/moved/m.db"
+    with pytest.raises(UserError) as refused:
+        MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=moved, experiment_name="beside")
+    assert str(refused.value) == (
+        f"logger.mlflow.tracking_uri={moved}: experiment 'beside' keeps its artifacts in {old.as_uri()}, not beside "
+        f"this database ({new.as_uri()}): the database was moved or copied, and MLflow records that place absolute; "
+        f"link the old place to the new (ln -s {new} {old}), or start a new experiment beside it: "
+        "logger.mlflow.experiment_name=<name> (README: MLflow, moving runs)")
+    shutil.rmtree(old, ignore_errors=True)
+    old.symlink_to(new)
+    MLflowRun(run_dir=str(tmp_path / "run"), tracking_uri=moved, experiment_name="beside")  # the old place is the new
 
 
 def test_a_folder_store_allowed_but_not_writable_gets_one_line(tmp_path, monkeypatch):
@@ -413,3 +434,4 @@ def test_long_parameter_values_are_kept_up_to_mlflows_limit(tmp_path, monkeypatc
     assert [r.getMessage() for r in caplog.records if r.name == "trainlab.loggers.mlflow"] == [
         "mlflow: data/source/path longer than MLflow's 6000 characters, cut there; resolved_config.yaml among the "
         "run's artifacts holds the whole config"]
+

@@ -194,7 +194,7 @@ def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is
     with pytest.raises(UserError, match="data.batch_size was searched there and is not here"):
         plan_sweep(cfg.hydra.sweeper, cfg, ["data.batch_size=32"], StandIn())
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.warm_start={tmp_path}"])
-    with pytest.raises(UserError, match=f"hydra.sweeper.warm_start: {tmp_path} holds no study"):
+    with pytest.raises(UserError, match=f"hydra.sweeper.warm_start={tmp_path}: it holds no study"):
         plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={source}", f"hydra.sweeper.warm_start={source}"])
     with pytest.raises(UserError, match="is this sweep's own folder: its trials are in the study already"):
@@ -1666,3 +1666,22 @@ def test_a_continued_staged_search_checks_every_stages_study_before_the_first_tr
     err = capsys.readouterr().err
     assert "optimizer.lr was searched over" in err and "a continued study keeps its space" in err, err
     assert len(launcher.jobs) == 3  # stage 1 ran no trial more
+
+
+@pytest.mark.parametrize("key,states,then", [
+    ("fix_top_of", [TrialState.PRUNED] * 3, "no trial completed, so there is no best (3 pruned); every trial was pruned"),
+    ("fix_top_of", [TrialState.FAIL], "no trial completed, so there is no best (1 failed)"),
+    ("warm_start", [TrialState.FAIL], "its study has no finished trial (complete or pruned) to start from (1 fail)"),
+    ("warm_start", [TrialState.PRUNED], "optimizer.lr was searched over 0.0001..0.01"),  # pruned trials are taken
+])
+def test_an_earlier_sweep_that_cannot_be_used_is_refused_naming_the_folder_as_typed(compose_cfg, tmp_path, monkeypatch,
+                                                                                    key, states, then):
+    """hydra.sweeper.fix_top_of=<a sweep whose every trial was pruned or failed> was refused as 'study <its name>: no
+    trial completed ...', and warm_start named the folder resolved, a path the user never typed: both now name the key
+    and the folder as given (a relative one stays relative)."""
+    sweep_of(tmp_path / "earlier", states)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as refused:
+        search_for(compose_cfg, tmp_path / "new", [f"hydra.sweeper.{key}=earlier"])
+    assert str(refused.value).startswith(f"hydra.sweeper.{key}=earlier: {then}"), str(refused.value)
+    assert not (tmp_path / "new" / "sweep").exists()

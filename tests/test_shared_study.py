@@ -22,6 +22,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -541,3 +542,54 @@ def test_sigkilled_joblib_worker_fails_its_trial_and_the_sweep_goes_on(tmp_path)
     assert killed.user_attrs["fail_reason"].startswith("TerminatedWorkerError: A worker process managed by the "
                                                        "executor was unexpectedly terminated")
     assert len(killed.intermediate_values) < 8  # it did not train to the end
+
+
+KILLED_PYTEST = """
+import os, time
+from pathlib import Path
+from trainlab.testing.postgres import throwaway_postgres
+
+def test_holds_a_server():
+    with throwaway_postgres() as url:
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        Path(os.environ["STARTED"]).write_text(port)
+        time.sleep(120)
+"""
+
+
+@pytest.mark.slow  # a pytest in a subprocess, killed while its PostgreSQL server runs
+def test_the_postgresql_server_ends_with_the_pytest_that_started_it(tmp_path):
+    """Started by pg_ctl (a daemon), the server of a test run that was killed (timeout, SIGKILL) ran on, and its
+    folder stayed in the temp folder. The server is now the test process's child and gets SIGQUIT when it ends;
+    the next start removes the folder."""
+    from trainlab.testing.postgres import PREFIX, PostgresUnavailable, bin_dir, throwaway_postgres
+
+    if bin_dir() is None:
+        skip_engine("no PostgreSQL server binaries (apt-get install postgresql)")
+    (tmp_path / "test_holds.py").write_text(KILLED_PYTEST)
+    started = tmp_path / "port"
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_holds.py"], cwd=tmp_path,
+                            env={**os.environ, "STARTED": str(started)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not started.exists():
+        proc.kill()
+        pytest.fail(f"the pytest started no server: {proc.communicate()[0].decode()[-2000:]}")
+    port = started.read_text()
+    folders = [f for f in Path(tempfile.gettempdir()).glob(f"{PREFIX}*") if (f / "data" / "postmaster.pid").is_file()
+               and (f / "data" / "postmaster.pid").read_text().splitlines()[3] == port]
+    (folder,) = folders
+    server = int((folder / "data" / "postmaster.pid").read_text().splitlines()[0])
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{server}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{server}").exists(), "the server outlived the pytest that started it"
+    assert folder.is_dir()  # nothing could remove it: the next start does
+    try:
+        with throwaway_postgres():
+            assert not folder.exists()
+    except PostgresUnavailable as exc:
+        skip_engine(f"no PostgreSQL server could be started: {exc}")

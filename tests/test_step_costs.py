@@ -169,3 +169,30 @@ def test_a_flush_interval_not_above_0_is_refused_in_one_line(tmp_path, flush_sec
     with pytest.raises(UserError, match=rf"^logger.tensorboard.flush_secs={flush_secs} must be above 0 .*"
                                         r"e.g. logger.tensorboard.flush_secs=10$"):
         build_loggers(nodes, "run")
+
+
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_a_changed_lightning_dispatch_is_kept_and_said_once_on_rank_zero(monkeypatch, caplog, rank):
+    """Another Lightning whose _call_callback_hooks takes other arguments keeps its own dispatch: that fell back
+    without a word, every hook of every run paying Lightning's cost. Now one line, once per process, on rank 0."""
+    import logging
+
+    import lightning
+
+    from trainlab.run import profiling
+
+    def changed(trainer, hook_name, *args, monitoring=None, **kwargs):  # a renamed keyword
+        pass
+
+    monkeypatch.setattr(profiling, "_LIGHTNINGS", changed)
+    monkeypatch.setattr(profiling, "_FALLBACK_SAID", False)
+    monkeypatch.setattr(call, "_call_callback_hooks", changed)
+    monkeypatch.setenv("LOCAL_RANK", rank)
+    with caplog.at_level(logging.INFO, logger="trainlab.run.profiling"):
+        assert not use_lean_dispatch() and not use_lean_dispatch()
+    assert call._call_callback_hooks is changed
+    said = [r.getMessage() for r in caplog.records if r.name == "trainlab.run.profiling"]
+    assert said == ([f"Lightning {lightning.__version__}'s hook dispatch (lightning.pytorch.trainer.call."
+                     "_call_callback_hooks) is not the one trainlab's lean dispatch stands in for: hooks go through "
+                     "Lightning's own dispatch, so runs are a little slower (trainlab.run.profiling)"]
+                    if rank == "0" else [])

@@ -759,3 +759,58 @@ def test_analysis_reports_top_trials_edges_pruning_and_plots(tmp_path):
     assert ("parameter importance: not yet (too few trials to rank: 6 complete trial(s) for 2 searched parameter(s)"
             in text) and "widen" not in text
     assert (tmp_path / "optimization_history.png").is_file() and (tmp_path / "analysis.txt").read_text() == text
+
+
+SEARCH_FILES = sorted(p.stem for p in (ROOT / "conf" / "hparams_search").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("search", SEARCH_FILES)
+def test_every_search_file_starts_a_sweep_and_says_so_when_m_is_not_given(compose_cfg, monkeypatch, caplog, search):
+    """hparams_search=<file> without -m swept without a word about it (Hydra starts a sweep with -m; the search
+    files set hydra.mode=MULTIRUN, as lightning-hydra-template's do). Every search file follows that one rule, and
+    the sweep's first line says so when -m was not typed."""
+    import logging
+
+    from hydra.core.plugins import Plugins
+    from hydra.types import RunMode
+
+    from trainlab.search.sweep import run_sweep
+
+    cfg = compose_cfg([f"hparams_search={search}"])
+    assert cfg.hydra.mode == RunMode.MULTIRUN
+
+    class Started(Exception):
+        pass
+
+    def no_launcher(*args, **kwargs):
+        raise Started
+
+    monkeypatch.setattr(Plugins.instance(), "instantiate_launcher", no_launcher)
+    for argv, said in ([f"hparams_search={search}", "trainer.max_epochs=2"], True), (["-m", f"hparams_search={search}"], False):
+        monkeypatch.setattr(sys, "argv", ["train.py", *argv])
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="trainlab.search.sweep"), pytest.raises(Started):
+            run_sweep(cfg.hydra.sweeper, hydra_context=None, task_function=None, config=cfg, arguments=[])
+        lines = [r.getMessage() for r in caplog.records if "without -m" in r.getMessage()]
+        assert lines == ([f"hparams_search={search} starts a sweep without -m: its search file sets hydra.mode=MULTIRUN, "
+                          f"as every search file does (a search is many runs); python train.py -m "
+                          f"hparams_search={search} ... is the same"] if said else [])
+
+
+def test_a_search_file_chosen_for_one_run_is_refused_not_ignored(compose_cfg, tmp_path, monkeypatch):
+    """A search file of one's own without hydra.mode: MULTIRUN, run without -m, and trainlab.train([...,
+    'hparams_search=optuna']) (one job) trained once and read none of the search, without a word."""
+    import trainlab
+    from trainlab.config.invocation import search_run_once
+
+    monkeypatch.setattr(sys, "argv", ["train.py"])
+    compose_cfg(["hparams_search=optuna", "hydra.mode=RUN"])  # as Hydra's run of a file without the mode
+    assert search_run_once() == ("hparams_search=optuna is a search, but this command trains once (its file does not "
+                                 "set hydra.mode: MULTIRUN, as conf/hparams_search/optuna.yaml does) and would read none "
+                                 "of it; add -m: python train.py -m hparams_search=optuna ...")
+    compose_cfg(["hparams_search=optuna"])
+    assert search_run_once() is None  # the sweep's own config
+    with pytest.raises(UserError, match=r"^hparams_search=optuna is a search, a sweep of runs, which runs on the command "
+                                        r"line: python train.py -m hparams_search=optuna ...; train\(\) makes one run"):
+        trainlab.train(["hparams_search=optuna", f"paths.log_dir={tmp_path}"])
+    assert not any((tmp_path / "train" / "runs").iterdir())  # nothing was run: its folder removed

@@ -15,6 +15,7 @@ import torch
 
 from trainlab.config.errors import UserError
 from trainlab.models.step_logging import logs_this_step
+from trainlab.run.console import process_rank, started_by_lightning
 from trainlab.run.ranks import EveryRankError, first_finding, launched_here, on_rank
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,22 @@ def _lightning_notifier_muted(signum: int, frame: Any) -> None:
     """In place of Lightning's SIGTERM notifier in a multi-process run (:meth:`StopOnSignal.setup`)."""
 
 
+_NOTIFIER_KEPT_SAID: list[bool] = []  # once per process
+
+
+def _say_notifier_kept(trainer: pl.Trainer) -> None:
+    """Once, on rank 0: this Lightning's SIGTERM notifier (a private method, trainer._signal_connector's
+    _sigterm_notifier_fn) is not where trainlab mutes it, so it stays."""
+    if _NOTIFIER_KEPT_SAID or not trainer.is_global_zero:
+        return
+    from lightning import __version__ as lightning_version
+
+    _NOTIFIER_KEPT_SAID.append(True)
+    log.warning("Lightning %s has no trainer._signal_connector._sigterm_notifier_fn, which trainlab mutes in a "
+                "multi-process run: Lightning's SIGTERM handler stays, and a SIGTERM while a rank is in a collective "
+                "may leave the ranks waiting for each other (trainlab.callbacks.training)", lightning_version)
+
+
 class StopOnSignal(pl.Callback):
     """Stops training at the next batch boundary once :meth:`handler` has received a signal; before
     training has started (data and model being built, Lightning's set-up and sanity check), at once.
@@ -246,7 +263,9 @@ class StopOnSignal(pl.Callback):
         self.interrupted = False  # Ctrl-C: Lightning writes the checkpoint and records, then exits 1 silently
         self.testing = False  # that Ctrl-C came while the trained model was tested
         self.training = False  # until the first batch's loop starts, a signal stops the run at once
-        self.rank, self.launched = 0, False  # this process's rank; whether Lightning's launcher started it
+        # this process's rank (from the environment until setup knows it: a rank other than 0 is told apart before
+        # its fit, and stays quiet); whether Lightning's launcher started it
+        self.rank, self.launched = process_rank(), started_by_lightning()
         self.agreeing = False  # a multi-process run past its ranks' meeting: signals are agreed on (setup)
         self.sigint_before_fit: Any = None  # Ctrl-C's handler that a multi-process fit replaced
 
@@ -259,19 +278,24 @@ class StopOnSignal(pl.Callback):
         calls this one and nothing else: its own broadcasts from inside the handler, wherever the signal landed.
         A SIGTERM to rank 0 while the other rank was in the gradients' all-reduce left both waiting forever, and
         so did one to every rank while a rank was still setting up its test."""
-        if trainer.world_size == 1:
+        if trainer.world_size == 1:  # one process: its own lines, whatever rank its environment names
+            self.rank, self.launched = 0, False
             return
         self.rank, self.launched, self.agreeing = trainer.global_rank, launched_here(trainer), True
         connector = getattr(trainer, "_signal_connector", None)
-        if connector is not None:
+        if connector is not None and hasattr(type(connector), "_sigterm_notifier_fn"):
             connector._sigterm_notifier_fn = _lightning_notifier_muted
+        else:  # another Lightning: set all the same, the attribute would be read by nothing
+            _say_notifier_kept(trainer)
         in_main = threading.current_thread() is threading.main_thread()
         if stage == "fit" and in_main and signal.SIGTERM in self.previous and \
                 signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a job started in the background: left alone
             # Ctrl-C reaches every rank wherever it is; as a KeyboardInterrupt, one rank met the checkpoint's
             # barrier while another was still in a collective, and each rank said its own line: noted, it stops
             # them at one batch end too. The test gets the handler from before fit back (:meth:`teardown`)
-            self.sigint_before_fit = signal.signal(signal.SIGINT, self.handler)
+            before = signal.signal(signal.SIGINT, self.handler)
+            # a rank other than 0 noted Ctrl-C from its start (stop_on_signals): the test gets Ctrl-C's own back
+            self.sigint_before_fit = signal.default_int_handler if before == self.handler else before
             self.previous.setdefault(signal.SIGINT, self.sigint_before_fit)  # for a fit that ends by an exception
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:

@@ -221,6 +221,10 @@ def _stop_quietly(signum: int, frame: object) -> None:
     """Ctrl-C or SIGTERM outside training (the script's imports, Hydra composing, a run's set-up before
     :func:`trainlab.run.preemption.stop_on_signals`, evaluate.py): one line, the folder of a run that
     produced nothing removed, and exit 130 / 143 (what a shell reports for a process ended by that signal)."""
+    from trainlab.run.console import started_by_lightning
+
+    if signum == signal.SIGINT and started_by_lightning():  # Ctrl-C reaches every rank: rank 0, its parent, says it
+        return
     name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
     note, sweep = "nothing was written", False
     if "hydra.core.hydra_config" in sys.modules:  # the run folder exists only once Hydra has made it

@@ -1,8 +1,8 @@
 """How this run was invoked, for messages that tell the user what to type: the script's name as typed
 (:func:`_script`: train.py, evaluate.py, or the one a run made from Python stands for, :func:`as_script`), its
 overrides as typed (:func:`typed_overrides`) and as Hydra recorded them (:func:`task_overrides`), Hydra's flags
-put before the overrides (:func:`flags_first`), and a config's leaves as the dotted keys an override names
-(:func:`leaves`)."""
+put before the overrides (:func:`flags_first`), a config's leaves as the dotted keys an override names
+(:func:`leaves`), and the line that says a search file started a sweep without ``-m`` (:func:`sweep_without_m`)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,46 @@ def flags_first(argv: list[str]) -> list[str]:
             flags.append(argv[i])
             i += 1
     return [*flags, *overrides]
+
+
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
+def sweep_without_m(config: Any, argv: list[str]) -> Optional[str]:
+    """The line that opens a sweep a search file started without ``-m`` (None with ``-m``, or where no search
+    file was chosen). Every file under conf/hparams_search sets ``hydra.mode: MULTIRUN`` (optuna.yaml, which the
+    others start from), as lightning-hydra-template's search files do: ``hparams_search=`` means a search, and
+    without the mode the command trained once with the search's settings unread. Hydra's own way to start a
+    sweep is ``-m``; the line says why this one started without it."""
+    from omegaconf import OmegaConf
+
+    search = OmegaConf.select(config, "hydra.runtime.choices.hparams_search", default=None)
+    if search is None or any(arg in MULTIRUN_FLAGS for arg in argv):
+        return None
+    return (f"hparams_search={search} starts a sweep without -m: its search file sets hydra.mode=MULTIRUN, as every "
+            f"search file does (a search is many runs); python {_script()} -m hparams_search={search} ... is the same")
+
+
+def search_run_once() -> Optional[str]:
+    """Why a single run (Hydra's RUN mode) with a search file chosen is refused, or None: it would train once
+    and read none of the search (a search file of one's own without ``hydra.mode: MULTIRUN``, run without
+    ``-m``; ``trainlab.train([..., "hparams_search=optuna"])``, which runs one job)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.RUN:
+        return None
+    search = HydraConfig.get().runtime.choices.get("hparams_search")
+    if search is None:
+        return None
+    script = _script()
+    if _TYPED.get() is not None:  # a run made from Python (trainlab.api)
+        return (f"hparams_search={search} is a search, a sweep of runs, which runs on the command line: python "
+                f"{script} -m hparams_search={search} ...; {script.removesuffix('.py')}() makes one run (leave "
+                "hparams_search out)")
+    return (f"hparams_search={search} is a search, but this command trains once (its file does not set hydra.mode: "
+            f"MULTIRUN, as conf/hparams_search/optuna.yaml does) and would read none of it; add -m: python {script} -m "
+            f"hparams_search={search} ...")
 
 
 def task_overrides() -> list[str]:

@@ -122,10 +122,12 @@ def sqlite_database(uri: str) -> Path:
     return Path(url.database)
 
 
-def _check_experiment(tracking_uri: str, experiment_name: str, location: Optional[str]) -> None:
+def _check_experiment(tracking_uri: str, experiment_name: str, location: Optional[str], beside: bool = False) -> None:
     """An experiment of that name that MLflow would not log into, or where the setting would be dropped:
     one deleted (in MLflow's trash: the run's first metric raised MLflow's traceback), or one that exists with
-    another ``artifact_location`` (MLflow applies it only when it creates the experiment)."""
+    another ``artifact_location`` (MLflow applies it only when it creates the experiment). ``beside``: the
+    location is the default beside a sqlite database, which differs from the experiment's when the database was
+    moved or copied since (MLflow records the place absolute): said so, not as a setting the user never gave."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -147,10 +149,32 @@ def _check_experiment(tracking_uri: str, experiment_name: str, location: Optiona
     def bare(uri: str) -> str:
         return str(uri).removeprefix("file://").rstrip("/")
 
-    if location is not None and bare(existing.artifact_location) != bare(location):
+    if location is not None and _same_place(existing.artifact_location, location):
+        return
+    if location is not None and beside:
+        raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: experiment '{experiment_name}' keeps its artifacts in "
+                        f"{existing.artifact_location}, not beside this database ({location}): the database was moved "
+                        "or copied, and MLflow records that place absolute; link the old place to the new (ln -s "
+                        f"{bare(location)} {bare(existing.artifact_location)}), or start a new experiment beside it: "
+                        "logger.mlflow.experiment_name=<name> (README: MLflow, moving runs)")
+    if location is not None:
         raise UserError(f"logger.mlflow.artifact_location={location}: experiment '{experiment_name}' exists already, "
                         f"with its artifacts in {existing.artifact_location}, and MLflow sets the place only for a new "
                         "experiment; leave the key out, or name a new one: logger.mlflow.experiment_name=<name>")
+
+
+def _same_place(one: str, other: str) -> bool:
+    """Whether two artifact locations name one place: the same text, or local folders that resolve to one (the
+    old place of a moved store linked to the new)."""
+    from urllib.parse import unquote, urlparse
+
+    def local(uri: str) -> Optional[Path]:
+        parsed = urlparse(str(uri))
+        return Path(unquote(parsed.path)).resolve() if parsed.scheme in ("", "file") else None
+
+    if str(one).removeprefix("file://").rstrip("/") == str(other).removeprefix("file://").rstrip("/"):
+        return True
+    return local(one) is not None and local(one) == local(other)
 
 
 def unreachable(uri: str, timeout_s: float = PROBE_TIMEOUT_S) -> Optional[str]:
@@ -211,6 +235,7 @@ class MLflowRun(MLFlowLogger):
         problem = uri_problem(tracking_uri)
         if problem:
             raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: {problem}")
+        beside = False  # artifact_location: the default beside a sqlite database, not the user's
         if tracking_uri.startswith(("http://", "https://")):
             reason = unreachable(tracking_uri)
             if reason is not None:
@@ -232,6 +257,7 @@ class MLflowRun(MLFlowLogger):
                                 f"({exc}); give a writable folder (or an MLflow database file), or change paths.log_dir") from None
             if artifact_location is None:
                 artifact_location = (database.parent / "mlartifacts").resolve().as_uri()
+                beside = True
         if not str(experiment_name).strip():  # MLflow refused it only when the run started, with a traceback
             raise UserError(f"logger.mlflow.experiment_name={experiment_name!r} is empty; name the experiment (any "
                             "text), or leave the key out for 'trainlab'")
@@ -250,7 +276,7 @@ class MLflowRun(MLFlowLogger):
             raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: MLflow needs the Python package {exc.name} for "
                             f"this database, which is not installed; pip install {exc.name}, or leave the key out to "
                             "log into the local database outputs/mlflow.db") from None
-        _check_experiment(tracking_uri, experiment_name, given_location)
+        _check_experiment(tracking_uri, experiment_name, given_location, beside)
         self.run_dir = Path(run_dir)
         self.register_model, self.registered_model_name = register_model, registered_model_name
         self._best_from: Optional[ModelCheckpoint] = None

@@ -43,6 +43,16 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Any] = ()) -> dict[str, flo
     return metrics
 
 
+def refuse_search_run_once() -> None:
+    """A search file chosen for a single run is refused (:func:`trainlab.config.invocation.search_run_once`)."""
+    from trainlab.config.errors import UserError
+    from trainlab.config.invocation import search_run_once
+
+    problem = search_run_once()
+    if problem:
+        raise UserError(problem)
+
+
 def train_job(cfg: DictConfig, exits: bool) -> dict[str, float]:
     """train.py's job in its run folder: :func:`train`, with a sweep's trial reporting and signal handling;
     a UserError is one line and exit 2 (``exits``), or raised to a caller in Python."""
@@ -53,6 +63,8 @@ def train_job(cfg: DictConfig, exits: bool) -> dict[str, float]:
 
     other_ranks_say_warnings_only()
     announce_run_folder()
+    with report_user_errors(on_error=discard_unstarted_run, exits=exits):
+        refuse_search_run_once()
     with report_user_errors(on_error=discard_unstarted_run, exits=exits), optuna_trial(cfg) as trial_callbacks, \
             stop_on_signals(cfg.paths.output_dir, exits) as stop_callbacks:  # a signal: exit 143, or the launcher's
         metrics = train(cfg, extra_callbacks=[*trial_callbacks, *stop_callbacks])

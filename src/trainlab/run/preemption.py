@@ -114,8 +114,12 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
     if in_main:  # signal handlers can only be set there (joblib runs some jobs in threads)
         callback.previous = {sig: signal.signal(sig, callback.handler) for sig in SIGNALS}
         if is_quiet_stop(signal.getsignal(signal.SIGINT)):  # the script's (a sweep's stays)
-            # Ctrl-C as a KeyboardInterrupt again: Lightning stops a fit cleanly on it
-            callback.previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+            # Ctrl-C as a KeyboardInterrupt again: Lightning stops a fit cleanly on it. A rank that Lightning's
+            # launcher started notes it instead and stops where the ranks agree (StopOnSignal), or when rank 0 ends
+            # it: raised while it built its data, it stopped alone, with a line of its own beside rank 0's
+            callback.previous[signal.SIGINT] = signal.signal(
+                signal.SIGINT, callback.handler if callback.launched else signal.default_int_handler)
+            callback.agreeing = callback.launched
     try:
         yield [callback]
     except (SignalStop, SIGTERMException) as exc:
@@ -148,6 +152,12 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
     except KeyboardInterrupt:
         if not exits:
             raise
+        if callback.rank:  # a rank of a multi-process run: rank 0 says it, and nothing here removes its folder
+            if callback.launched:
+                from trainlab.run.ranks import wait_for_launcher
+
+                wait_for_launcher()
+            sys.exit(EXIT_SIGINT)
         if callback.interrupted and callback.testing:  # training had ended: a resume would be refused
             _say_test_it("Ctrl-C", run_dir)
             sys.exit(EXIT_SIGINT)

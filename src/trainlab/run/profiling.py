@@ -28,6 +28,7 @@ from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.trainer import call
 
+log = logging.getLogger(__name__)
 _NOTHING = contextlib.nullcontext()
 _LIGHTNINGS = call._call_callback_hooks
 # the signature the lean dispatch stands in for; another Lightning keeps its own dispatch
@@ -78,10 +79,25 @@ def lean_call_callback_hooks(trainer: Any, hook_name: str, *args: Any, monitorin
 
 def use_lean_dispatch() -> bool:
     """Put :func:`lean_call_callback_hooks` in Lightning's place (once); False, leaving Lightning's, when
-    its dispatch is not the one this stands in for."""
+    its dispatch is not the one this stands in for (another Lightning release): said once per process, on
+    rank 0, since every run of it then pays Lightning's cost per hook."""
+    global _FALLBACK_SAID
     if call._call_callback_hooks is lean_call_callback_hooks:
         return True
     if list(inspect.signature(_LIGHTNINGS).parameters) != _EXPECTED:
+        if not _FALLBACK_SAID:
+            from lightning import __version__ as lightning_version
+
+            from trainlab.run.console import process_rank
+
+            _FALLBACK_SAID = True
+            if process_rank() == 0:
+                log.info("Lightning %s's hook dispatch (lightning.pytorch.trainer.call._call_callback_hooks) is not the "
+                         "one trainlab's lean dispatch stands in for: hooks go through Lightning's own dispatch, so runs "
+                         "are a little slower (trainlab.run.profiling)", lightning_version)
         return False
     call._call_callback_hooks = lean_call_callback_hooks
     return True
+
+
+_FALLBACK_SAID = False  # the line that Lightning's dispatch is kept, once per process

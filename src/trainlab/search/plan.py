@@ -269,14 +269,15 @@ def discard_empty_sweep_dir(config: DictConfig, top: Optional[Path] = None) -> O
     return "nothing was run, so its sweep folder was removed" if removed else None
 
 
-def check_warm_start(source: Path, plan: SweepPlan, searched: Mapping[str, BaseDistribution], config: DictConfig) -> None:
+def check_warm_start(source: Path, plan: SweepPlan, searched: Mapping[str, BaseDistribution], config: DictConfig,
+                     typed: Any = None) -> None:
     """The warm start's study against this one's space, directions and metric, before anything is written
     (when the study was opened first, a refusal left an optuna.db behind). ``searched``: the space before
     ``fix_top_of`` fixed some of its keys, which a refusal names."""
     from trainlab.search.warmstart import earlier_trials
 
     try:
-        earlier_trials(source, plan.space, plan.directions, str(config.get("optimized_metric", "objective")))
+        earlier_trials(source, plan.space, plan.directions, str(config.get("optimized_metric", "objective")), typed)
     except UserError as exc:
         fixed = [k for k in searched if k not in plan.space]
         if not fixed:
@@ -385,6 +386,6 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
 
         plan = fix_top_of_earlier(plan, conf)
     if warm_start is not None:  # against the space the study searches: fix_top_of takes keys out of it
-        check_warm_start(warm_start, plan, space, config)
+        check_warm_start(warm_start, plan, space, config, conf["warm_start"])
     pin_sweep_dir(config, sweep_dir)  # the first write, after every check
     return plan

@@ -45,7 +45,7 @@ from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
 from trainlab.search.results import no_best_line, trial_counts, warn_running
 from trainlab.search.sweep_folder import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGES_YAML, STUDY_FILE, as_stored,
-                                          given_sweep, load_sweep_study)
+                                          given_sweep, load_sweep_study, said_of)
 from trainlab.search.trials import best_trials
 from trainlab.search.space import as_override
 
@@ -284,7 +284,7 @@ def top_fixed(sweep_dir: Path, top: int, key: str = "TOP") -> tuple[dict[str, An
     from trainlab.search.analyze import importances
 
     study = load_sweep_study(sweep_dir)
-    best, params = best_params(study)
+    best, params = best_params(study, where=str(sweep_dir))  # the folder given, not the study's name
     found = importances(study)
     if not found:
         from trainlab.search.importance import not_ranked
@@ -303,15 +303,16 @@ def top_fixed(sweep_dir: Path, top: int, key: str = "TOP") -> tuple[dict[str, An
 def fix_top_of_earlier(plan: SweepPlan, conf: Mapping[str, Any]) -> SweepPlan:
     """Apply ``fix_top_of`` / ``fix_top`` to a plan: fixed keys leave the space, the rest start at the
     earlier best."""
-    source = Path(str(conf["fix_top_of"])).expanduser().resolve()
+    typed = conf["fix_top_of"]
+    source = Path(str(typed)).expanduser().resolve()
     top = conf.get("fix_top")
     try:
         fixed, rest, found, trials = top_fixed(source, 3 if top is None else int(top), "hydra.sweeper.fix_top")
-    except UserError as exc:  # the earlier sweep's refusal, said of the key that named it
-        raise UserError(f"hydra.sweeper.fix_top_of={conf['fix_top_of']}: {exc}") from None
+    except UserError as exc:  # the earlier sweep's refusal, said of the key and the folder as typed
+        raise said_of("hydra.sweeper.fix_top_of", typed, source, exc) from None
     unknown = [k for k in fixed if k not in plan.space]
     if unknown:
-        raise UserError(f"hydra.sweeper.fix_top_of={source}: {', '.join(unknown)} is not searched here")
+        raise UserError(f"hydra.sweeper.fix_top_of={typed}: {', '.join(unknown)} is not searched here")
     for i, entry in enumerate(plan.enqueue):  # its value would be dropped for the fixed one without a word
         clash = [k for k in entry if k in fixed]
         if clash:

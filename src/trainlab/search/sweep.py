@@ -353,9 +353,13 @@ def run_sweep(conf: Mapping[str, Any], *, hydra_context: Any, task_function: Any
     from hydra.core.plugins import Plugins
 
     from trainlab.config.errors import report_user_errors
+    from trainlab.config.invocation import sweep_without_m, typed_overrides
     from trainlab.search.plan import discard_empty_sweep_dir, plan_sweep
     from trainlab.search.stages import run_stages
 
+    started = sweep_without_m(config, typed_overrides())
+    if started:
+        log.info(started)
     launcher = Plugins.instance().instantiate_launcher(hydra_context=hydra_context, task_function=task_function,
                                                       config=config)
     if conf.get("stages"):

@@ -112,6 +112,16 @@ def no_sweep_folder(sweep_dir: Path) -> Optional[str]:
     return None
 
 
+def said_of(key: str, typed: Any, folder: Path, refusal: UserError) -> UserError:
+    """An earlier sweep's refusal (read from ``folder``, resolved) said of the sweeper key that named it and of the
+    folder as the user typed it: ``hydra.sweeper.fix_top_of=outputs/s: no trial completed ...``, not the study's
+    name or an absolute path the user never wrote."""
+    text = str(refusal).replace(str(folder), str(typed)).removeprefix(f"{typed}: ")
+    if text.startswith(f"{typed} "):  # '<folder> holds no study ...': the key has named it already
+        text = "it" + text[len(str(typed)):]
+    return UserError(f"{key}={typed}: {text}")
+
+
 def load_sweep_study(sweep_dir: Path) -> optuna.Study:
     """The study a sweep folder belongs to (from optimization_results.yaml, else its optuna.db)."""
     from trainlab.search.shared import load_existing

@@ -25,7 +25,8 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from trainlab.config.errors import UserError
-from trainlab.search.sweep_folder import METRIC, RUN_DIR, load_sweep_study, run_dir_of, study_folder, sweep_storage
+from trainlab.search.sweep_folder import (METRIC, RUN_DIR, load_sweep_study, run_dir_of, said_of, study_folder,
+                                          sweep_storage)
 from trainlab.search.shared import COPIED, is_copied, is_surplus
 from trainlab.search.space import in_words
 
@@ -67,7 +68,7 @@ def space_difference(trials: list[FrozenTrial], space: Mapping[str, BaseDistribu
     return None
 
 
-def check_same_space(trials: list[FrozenTrial], space: Mapping[str, BaseDistribution], source: Path) -> None:
+def check_same_space(trials: list[FrozenTrial], space: Mapping[str, BaseDistribution], source: Any) -> None:
     difference = space_difference(trials, space)
     if difference:
         raise UserError(f"hydra.sweeper.warm_start={source}: {difference}; warm starts need the same space: search "
@@ -75,29 +76,31 @@ def check_same_space(trials: list[FrozenTrial], space: Mapping[str, BaseDistribu
 
 
 def earlier_trials(source: Path, space: Mapping[str, BaseDistribution], directions: list[str],
-                   metric: Optional[str] = None) -> tuple[str, list[FrozenTrial]]:
+                   metric: Optional[str] = None, typed: Any = None) -> tuple[str, list[FrozenTrial]]:
     """The earlier study's name and its finished trials, checked against this study's space,
     directions (``minimize`` / ``maximize``) and metric (where both studies keep theirs): called when
-    the sweep is planned, before anything is written, and again when the trials are copied."""
+    the sweep is planned, before anything is written, and again when the trials are copied. ``typed``: the
+    folder as the user gave it, which a refusal names (default: ``source``)."""
+    shown = source if typed is None else typed
     try:
         earlier = load_sweep_study(source)
     except UserError as exc:
-        raise UserError(f"hydra.sweeper.warm_start: {exc}") from None
+        raise said_of("hydra.sweeper.warm_start", shown, source, exc) from None
     there = [d.name.lower() for d in earlier.directions]
     if there != list(directions):
-        raise UserError(f"hydra.sweeper.warm_start={source}: its study has directions {there}, this one "
+        raise UserError(f"hydra.sweeper.warm_start={shown}: its study has directions {there}, this one "
                         f"{list(directions)}; warm start from a study with the same objectives")
     there_metric = earlier.user_attrs.get(METRIC)
     if metric is not None and there_metric is not None and there_metric != metric:
-        raise UserError(f"hydra.sweeper.warm_start={source}: its trials' values are {there_metric}, this sweep ranks "
+        raise UserError(f"hydra.sweeper.warm_start={shown}: its trials' values are {there_metric}, this sweep ranks "
                         f"by {metric}; warm start from a sweep of the same optimized_metric")
     trials = [t for t in earlier.get_trials(deepcopy=False) if copyable(t)]
     if not trials:  # the new study started from nothing, with a log line saying 0 were copied
         states = Counter(t.state.name.lower() for t in earlier.get_trials(deepcopy=False) if not is_surplus(t))
         held = ", ".join(f"{n} {state}" for state, n in states.items()) or "no trial at all"
-        raise UserError(f"hydra.sweeper.warm_start={source}: its study has no finished trial (complete or pruned) to "
+        raise UserError(f"hydra.sweeper.warm_start={shown}: its study has no finished trial (complete or pruned) to "
                         f"start from ({held}); continue that sweep first, or leave out warm_start")
-    check_same_space(trials, space, source)
+    check_same_space(trials, space, shown)
     return earlier.study_name, trials
 
 

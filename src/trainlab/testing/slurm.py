@@ -27,7 +27,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,9 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from trainlab.testing.lifetime import die_with_parent, owned_folder, prctl, remove_abandoned
 from trainlab.testing.ports import free_port
 
 PARTITION = "debug"
+PREFIX = "trainlab-slurm-"  # the temp folders of the clusters
 START_TIMEOUT_S = 30
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo", "scancel")
 CONF_TEMPLATE = """\
@@ -190,26 +191,15 @@ def _conf_processes(conf: Path) -> list[int]:
     return found
 
 
-def _prctl(option: int, value: int) -> None:
-    """Linux's prctl for this process (a no-op where there is none)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _become_subreaper() -> None:
     """Adopt orphaned descendants (slurmd daemonizes each ``slurmstepd``): where PID 1 does not reap,
     as in containers, they would stay zombies; :func:`_reap_steps` reaps them."""
-    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
-def _die_with_parent() -> None:
-    """In a daemon's child process before it runs: SIGTERM to it when the process that started it ends. A
-    test run killed (``timeout``, SIGKILL) ran no clean-up, and its clusters' daemons ran on for hours."""
-    _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+# In a daemon's child process before it runs: SIGTERM to it when the process that started it ends. A test run
+# killed (``timeout``, SIGKILL) ran no clean-up, and its clusters' daemons ran on for hours.
+_die_with_parent = die_with_parent(signal.SIGTERM)
 
 
 def _reap_steps() -> None:
@@ -252,7 +242,8 @@ def throwaway_slurm(cpus: Optional[int] = None, memory_mb: Optional[int] = None)
         raise SlurmUnavailable(f"no {', '.join(missing)} on this machine; install them with: "
                                "apt-get install slurm-wlm munge")
     as_root = os.geteuid() == 0
-    folder = Path(tempfile.mkdtemp(prefix="trainlab-slurm-"))
+    remove_abandoned(PREFIX)  # the folders of killed runs' clusters (their daemons ended with them)
+    folder = owned_folder(PREFIX)
     folder.chmod(0o755)  # munged (another user) must reach its folder
     conf = folder / "slurm.conf"
     cluster = SlurmCluster(folder=folder, conf=conf, partition=PARTITION, cpus=cpus or os.cpu_count() or 1,
