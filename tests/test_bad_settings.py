@@ -131,6 +131,17 @@ def test_a_checkpoint_name_template_naming_a_metric_the_run_does_not_log(compose
     assert any(p.name.startswith("e0-") for p in Path(cfg.paths.output_dir).rglob("*.ckpt"))
 
 
+def test_a_checkpoint_name_template_naming_a_metric_logged_later_is_taken(compose_cfg, run_train):
+    """A name the run logs, but not yet at a save, is not one it never logs: with two validations an epoch the
+    first top-k save comes mid-epoch, before train/loss_epoch is logged at the epoch's end (Lightning writes 0
+    there once, and the value from then on); it was refused as a metric 'this run does not log'."""
+    cfg = compose_cfg([*TINY, "logger=none", "trainer.val_check_interval=0.5",
+                       "callbacks.model_checkpoint.filename='e{epoch}-{step}-{train/loss_epoch:.3f}'"])
+    run_train(cfg)
+    names = sorted(p.name for p in Path(cfg.paths.output_dir).rglob("e*.ckpt"))
+    assert names and not any(name.endswith("-0.000.ckpt") for name in names[1:]), names
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 def test_a_classifiers_mode_is_checked_against_its_metrics_direction(classes):
     """The graph and image families' metrics: torchmetrics' own, a binary one wrapped (LambdaInputTransformer, which
