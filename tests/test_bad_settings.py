@@ -452,3 +452,28 @@ def test_an_experiments_choice_replaced_on_the_command_line_is_named(compose_cfg
     with caplog.at_level(logging.WARNING, logger="trainlab.config.checks"):
         check_config(compose_cfg(["experiment=lstm_seed", "model=lstm"]))
     assert "experiment=" not in caplog.text
+
+
+@pytest.mark.parametrize("max_epochs, max_steps, known", [(-1, 40, 40), (3, 40, 3), (-1, -1, None)])
+def test_a_scheduler_is_tried_through_the_epochs_a_run_can_reach(max_epochs, max_steps, known):
+    """trainer.max_epochs=-1 with trainer.max_steps=40 ends within 40 epochs (each takes a step at least); an
+    epoch scheduler was tried through 5,000 epochs all the same, refusing a growth (ExponentialLR gamma=1.2: 1e-3
+    x 1.2**40 ~ 1.5) that only overflows thousands of epochs past the run's end."""
+    from functools import partial
+    from types import SimpleNamespace
+
+    import lightning.pytorch as pl
+
+    from trainlab.models.optim import configure_optimizers
+
+    module = pl.LightningModule()
+    module.layer = torch.nn.Linear(2, 1)
+    module.trainer = SimpleNamespace(max_epochs=max_epochs, max_steps=max_steps, estimated_stepping_batches=float("inf"))
+    growing = partial(torch.optim.lr_scheduler.ExponentialLR, gamma=1.2)
+    make = partial(torch.optim.SGD, lr=1e-3)
+    if known is None:  # a run with no end in epochs or steps: tried through TRIED_STEPS, and refused there
+        with pytest.raises(UserError, match=r"^scheduler: ExponentialLR \(scheduler.gamma=1.2\) takes the learning "
+                                            r"rate to inf at its step \d+; "):
+            configure_optimizers(module, make, growing, "val/loss")
+    else:
+        assert configure_optimizers(module, make, growing, "val/loss")["lr_scheduler"]["interval"] == "epoch"

@@ -92,9 +92,9 @@ def _run_steps(trainer: Optional[pl.Trainer], interval: str) -> Optional[int]:
     """How many times Lightning will step a scheduler of this ``interval`` in the run (None: not known)."""
     if trainer is None:
         return None
-    if interval == "epoch":
-        epochs = trainer.max_epochs
-        return epochs if epochs is not None and epochs > 0 else None
+    if interval == "epoch":  # each epoch takes a step at least: max_steps bounds the epochs of max_epochs=-1
+        bounds = [n for n in (trainer.max_epochs, trainer.max_steps) if n is not None and n > 0]
+        return min(bounds) if bounds else None
     steps = trainer.estimated_stepping_batches
     return int(steps) if math.isfinite(steps) else None
 
