@@ -477,3 +477,23 @@ def test_a_scheduler_is_tried_through_the_epochs_a_run_can_reach(max_epochs, max
             configure_optimizers(module, make, growing, "val/loss")
     else:
         assert configure_optimizers(module, make, growing, "val/loss")["lr_scheduler"]["interval"] == "epoch"
+
+
+def test_a_scheduler_given_as_a_plain_function_is_named_in_its_refusal():
+    """From Python a task module takes any callable as its scheduler (trainlab.models.task: only the config's are
+    partials); one failing the dry run ended in AttributeError ('function' object has no attribute 'keywords')
+    while its refusal was being written."""
+    from types import SimpleNamespace
+
+    import lightning.pytorch as pl
+
+    from trainlab.models.optim import configure_optimizers
+
+    def every_zero_epochs(optimizer):
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=0)
+
+    module = pl.LightningModule()
+    module.layer = torch.nn.Linear(2, 1)
+    module.trainer = SimpleNamespace(max_epochs=3, max_steps=-1, estimated_stepping_batches=30)
+    with pytest.raises(UserError, match=r"^scheduler: every_zero_epochs fails at its step 1 of this run's 3: "):
+        configure_optimizers(module, lambda params: torch.optim.SGD(params, lr=0.1), every_zero_epochs, "val/loss")

@@ -134,5 +134,8 @@ _CHANGE = "change these values (conf/scheduler/ shows working ones)"
 
 def _named(make_scheduler: Callable[..., Any]) -> str:
     """``CosineAnnealingLR (scheduler.T_max=0, scheduler.eta_min=1e-06)``: the class and the values it was given."""
+    func = getattr(make_scheduler, "func", None)
+    if func is None:  # a callable of one's own (from Python), not a partial of the config
+        return getattr(make_scheduler, "__name__", repr(make_scheduler))
     values = ", ".join(f"scheduler.{key}={value}" for key, value in make_scheduler.keywords.items())
-    return f"{make_scheduler.func.__name__} ({values})"
+    return f"{func.__name__} ({values})"
