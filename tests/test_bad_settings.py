@@ -497,3 +497,23 @@ def test_a_scheduler_given_as_a_plain_function_is_named_in_its_refusal():
     module.trainer = SimpleNamespace(max_epochs=3, max_steps=-1, estimated_stepping_batches=30)
     with pytest.raises(UserError, match=r"^scheduler: every_zero_epochs fails at its step 1 of this run's 3: "):
         configure_optimizers(module, lambda params: torch.optim.SGD(params, lr=0.1), every_zero_epochs, "val/loss")
+
+
+def test_a_scheduler_is_completed_for_a_module_outside_a_trainer():
+    """configure_optimizers of a module no Trainer holds (a loop of one's own, a test) built an epoch scheduler
+    until the dry run of 7fb669e read module.trainer, which Lightning's property refuses there (RuntimeError: 'not
+    attached to a `Trainer`'); the dry run meant to try TRIED_STEPS steps when no trainer tells the run's."""
+    from functools import partial
+
+    import lightning.pytorch as pl
+
+    from trainlab.models.optim import configure_optimizers
+
+    module = pl.LightningModule()
+    module.layer = torch.nn.Linear(2, 1)
+    built = configure_optimizers(module, partial(torch.optim.SGD, lr=0.1),
+                                 partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=10), "val/loss")
+    assert isinstance(built["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.CosineAnnealingLR)
+    with pytest.raises(UserError, match=r"^scheduler: CosineAnnealingLR \(scheduler.T_max=0\) fails at its step 1: "):
+        configure_optimizers(module, partial(torch.optim.SGD, lr=0.1),
+                             partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=0), "val/loss")

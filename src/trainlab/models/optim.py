@@ -74,7 +74,7 @@ def configure_optimizers(module: pl.LightningModule, make_optimizer: Callable[..
         _check_plateau(scheduler, make_scheduler)
         config["monitor"] = monitor
     else:
-        _try_schedule(make_optimizer, make_scheduler, extra, _run_steps(module.trainer, config["interval"]))
+        _try_schedule(make_optimizer, make_scheduler, extra, _run_steps(_trainer_of(module), config["interval"]))
     return {"optimizer": optimizer, "lr_scheduler": config}
 
 
@@ -86,6 +86,14 @@ def _check_plateau(scheduler: ReduceLROnPlateau, make_scheduler: Callable[..., A
                        ("threshold", scheduler.threshold), ("min_lr", min(scheduler.min_lrs)), ("eps", scheduler.eps)):
         if value < 0:
             raise UserError(f"scheduler.{key}={value} must be 0 or more ({_named(make_scheduler)}); {_CHANGE}")
+
+
+def _trainer_of(module: pl.LightningModule) -> Optional[pl.Trainer]:
+    """The trainer that holds ``module``, or None (Lightning's ``module.trainer`` raises outside one)."""
+    try:
+        return module.trainer
+    except RuntimeError:  # "... is not attached to a `Trainer`": a loop of one's own, a test
+        return None
 
 
 def _run_steps(trainer: Optional[pl.Trainer], interval: str) -> Optional[int]:
