@@ -98,7 +98,8 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
             later = set() if module is None else logged_metrics(module)
             unknown = sorted(names - set(metrics) - later - {"epoch", "step"})
             if unknown:
-                logged = ", ".join(sorted(name for name in metrics if name not in ("epoch", "step")))
+                logged = ", ".join(sorted(name for name in {*metrics, *later} if name not in ("epoch", "step")
+                                          and not name.startswith("test/")))
                 raise UserError(f"callbacks.model_checkpoint.filename='{template}' names {', '.join(unknown)}, which "
                                 f"this run does not log (Lightning would write 0 there, the same name every time); "
                                 f"it logs epoch, step, {logged}: name those, or leave filename null (the epoch and "
