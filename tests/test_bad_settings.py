@@ -519,19 +519,21 @@ def test_a_scheduler_is_completed_for_a_module_outside_a_trainer():
                              partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=0), "val/loss")
 
 
-def test_a_template_refused_before_anything_is_logged_names_what_the_run_logs(compose_cfg):
+@pytest.mark.parametrize("name", ["val_acc", "test/loss"])
+def test_a_template_refused_before_anything_is_logged_names_what_the_run_logs(compose_cfg, name):
     """A save before the run logged anything (every_n_train_steps, a monitor of None) refused the template with
-    'it logs epoch, step, : name those', an empty list: the metrics the module logs are named."""
+    'it logs epoch, step, : name those', an empty list: the metrics the module logs are named. A test metric is
+    logged after training only: no checkpoint of the run has it (Lightning would write 0 in every name)."""
     from types import SimpleNamespace
 
     from hydra.utils import instantiate
 
     from trainlab.run.pipeline import build_model_and_data, prepare
 
-    cfg = prepare(compose_cfg([*TINY, "callbacks.model_checkpoint.filename='{epoch}-{val_acc:.2f}'"]))
+    cfg = prepare(compose_cfg([*TINY, f"callbacks.model_checkpoint.filename='{{epoch}}-{{{name}:.2f}}'"]))
     module, _ = build_model_and_data(cfg)
     callback = instantiate(cfg.callbacks.model_checkpoint)
     callback._trainer = SimpleNamespace(lightning_module=module)
-    with pytest.raises(UserError, match=r"names val_acc, which this run does not log .*; it logs epoch, step, "
+    with pytest.raises(UserError, match=rf"names {name}, which this run does not log .*; it logs epoch, step, "
                                         r"train/loss_epoch, train/loss_step, val/aaa, .*val/rmse, val/smape: name"):
         callback.format_checkpoint_name({"epoch": 0, "step": 3})

@@ -95,11 +95,11 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
         if template:
             names = {match.group(1) for match in re.finditer(r"\{([^{}:]+)[:}]", template)}
             module = None if self._trainer is None else self._trainer.lightning_module
-            later = set() if module is None else logged_metrics(module)
+            # a test metric is logged after training only: no checkpoint of the run has it
+            later = set() if module is None else {k for k in logged_metrics(module) if not k.startswith("test/")}
             unknown = sorted(names - set(metrics) - later - {"epoch", "step"})
             if unknown:
-                logged = ", ".join(sorted(name for name in {*metrics, *later} if name not in ("epoch", "step")
-                                          and not name.startswith("test/")))
+                logged = ", ".join(sorted(name for name in {*metrics, *later} if name not in ("epoch", "step")))
                 raise UserError(f"callbacks.model_checkpoint.filename='{template}' names {', '.join(unknown)}, which "
                                 f"this run does not log (Lightning would write 0 there, the same name every time); "
                                 f"it logs epoch, step, {logged}: name those, or leave filename null (the epoch and "
