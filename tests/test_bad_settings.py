@@ -533,7 +533,28 @@ def test_a_template_refused_before_anything_is_logged_names_what_the_run_logs(co
     cfg = prepare(compose_cfg([*TINY, f"callbacks.model_checkpoint.filename='{{epoch}}-{{{name}:.2f}}'"]))
     module, _ = build_model_and_data(cfg)
     callback = instantiate(cfg.callbacks.model_checkpoint)
-    callback._trainer = SimpleNamespace(lightning_module=module)
+    callback._trainer = SimpleNamespace(lightning_module=module, limit_val_batches=1.0, check_val_every_n_epoch=1,
+                                        max_epochs=2)
     with pytest.raises(UserError, match=rf"names {name}, which this run does not log .*; it logs epoch, step, "
                                         r"train/loss_epoch, train/loss_step, val/aaa, .*val/rmse, val/smape: name"):
         callback.format_checkpoint_name({"epoch": 0, "step": 3})
+
+
+def test_a_template_naming_a_validation_metric_is_refused_when_validation_is_off(compose_cfg):
+    """With validation off (trainer.limit_val_batches=0, optimized_metric=train/loss_epoch) a val/ metric is never
+    logged: no checkpoint of the run has it, though the module has it among its metrics."""
+    from types import SimpleNamespace
+
+    from hydra.utils import instantiate
+
+    from trainlab.run.pipeline import build_model_and_data, prepare
+
+    cfg = prepare(compose_cfg([*TINY, "callbacks.model_checkpoint.filename='{epoch}-{val/rmse:.2f}'"]))
+    module, _ = build_model_and_data(cfg)
+    callback = instantiate(cfg.callbacks.model_checkpoint)
+    trainer = SimpleNamespace(lightning_module=module, limit_val_batches=0, check_val_every_n_epoch=1, max_epochs=2)
+    callback._trainer = trainer
+    with pytest.raises(UserError, match=r"names val/rmse, which this run does not log"):
+        callback.format_checkpoint_name({"epoch": 0, "step": 3, "train/loss_epoch": torch.tensor(1.0)})
+    trainer.limit_val_batches = 1.0  # validating: logged later, taken
+    assert callback.format_checkpoint_name({"epoch": 0, "step": 3}).endswith("0-0.00.ckpt")

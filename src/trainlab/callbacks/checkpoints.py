@@ -89,14 +89,16 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
         (``{epoch}-{val_acc:.2f}`` named every checkpoint ``0-0.00.ckpt``, each replacing the last). A metric the
         module logs, not yet logged at this save (``train/loss_epoch`` at a validation inside the first epoch), is
         not refused: Lightning writes 0 there this once."""
-        from trainlab.run.checks import logged_metrics
+        from trainlab.run.checks import logged_metrics, validation_off
 
         template = self.filename if filename is None else filename
         if template:
             names = {match.group(1) for match in re.finditer(r"\{([^{}:]+)[:}]", template)}
             module = None if self._trainer is None else self._trainer.lightning_module
-            # a test metric is logged after training only: no checkpoint of the run has it
-            later = set() if module is None else {k for k in logged_metrics(module) if not k.startswith("test/")}
+            # a test metric is logged after training only, a validation one never with validation off: no
+            # checkpoint of the run has it
+            never = ("test/",) if module is None or not validation_off(self._trainer) else ("test/", "val/")
+            later = set() if module is None else {k for k in logged_metrics(module) if not k.startswith(never)}
             unknown = sorted(names - set(metrics) - later - {"epoch", "step"})
             if unknown:
                 logged = ", ".join(sorted(name for name in {*metrics, *later} if name not in ("epoch", "step")))
