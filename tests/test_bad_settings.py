@@ -131,6 +131,17 @@ def test_a_checkpoint_name_template_naming_a_metric_the_run_does_not_log(compose
     assert any(p.name.startswith("e0-") for p in Path(cfg.paths.output_dir).rglob("*.ckpt"))
 
 
+def test_a_checkpoint_name_template_naming_a_metric_logged_later_is_taken(compose_cfg, run_train):
+    """A name the run logs, but not yet at a save, is not one it never logs: with two validations an epoch the
+    first top-k save comes mid-epoch, before train/loss_epoch is logged at the epoch's end (Lightning writes 0
+    there once, and the value from then on); it was refused as a metric 'this run does not log'."""
+    cfg = compose_cfg([*TINY, "logger=none", "trainer.val_check_interval=0.5",
+                       "callbacks.model_checkpoint.filename='e{epoch}-{step}-{train/loss_epoch:.3f}'"])
+    run_train(cfg)
+    names = sorted(p.name for p in Path(cfg.paths.output_dir).rglob("e*.ckpt"))
+    assert names and not any(name.endswith("-0.000.ckpt") for name in names[1:]), names
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 def test_a_classifiers_mode_is_checked_against_its_metrics_direction(classes):
     """The graph and image families' metrics: torchmetrics' own, a binary one wrapped (LambdaInputTransformer, which
@@ -441,3 +452,109 @@ def test_an_experiments_choice_replaced_on_the_command_line_is_named(compose_cfg
     with caplog.at_level(logging.WARNING, logger="trainlab.config.checks"):
         check_config(compose_cfg(["experiment=lstm_seed", "model=lstm"]))
     assert "experiment=" not in caplog.text
+
+
+@pytest.mark.parametrize("max_epochs, max_steps, known", [(-1, 40, 40), (3, 40, 3), (-1, -1, None)])
+def test_a_scheduler_is_tried_through_the_epochs_a_run_can_reach(max_epochs, max_steps, known):
+    """trainer.max_epochs=-1 with trainer.max_steps=40 ends within 40 epochs (each takes a step at least); an
+    epoch scheduler was tried through 5,000 epochs all the same, refusing a growth (ExponentialLR gamma=1.2: 1e-3
+    x 1.2**40 ~ 1.5) that only overflows thousands of epochs past the run's end."""
+    from functools import partial
+    from types import SimpleNamespace
+
+    import lightning.pytorch as pl
+
+    from trainlab.models.optim import configure_optimizers
+
+    module = pl.LightningModule()
+    module.layer = torch.nn.Linear(2, 1)
+    module.trainer = SimpleNamespace(max_epochs=max_epochs, max_steps=max_steps, estimated_stepping_batches=float("inf"))
+    growing = partial(torch.optim.lr_scheduler.ExponentialLR, gamma=1.2)
+    make = partial(torch.optim.SGD, lr=1e-3)
+    if known is None:  # a run with no end in epochs or steps: tried through TRIED_STEPS, and refused there
+        with pytest.raises(UserError, match=r"^scheduler: ExponentialLR \(scheduler.gamma=1.2\) takes the learning "
+                                            r"rate to inf at its step \d+; "):
+            configure_optimizers(module, make, growing, "val/loss")
+    else:
+        assert configure_optimizers(module, make, growing, "val/loss")["lr_scheduler"]["interval"] == "epoch"
+
+
+def test_a_scheduler_given_as_a_plain_function_is_named_in_its_refusal():
+    """From Python a task module takes any callable as its scheduler (trainlab.models.task: only the config's are
+    partials); one failing the dry run ended in AttributeError ('function' object has no attribute 'keywords')
+    while its refusal was being written."""
+    from types import SimpleNamespace
+
+    import lightning.pytorch as pl
+
+    from trainlab.models.optim import configure_optimizers
+
+    def every_zero_epochs(optimizer):
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=0)
+
+    module = pl.LightningModule()
+    module.layer = torch.nn.Linear(2, 1)
+    module.trainer = SimpleNamespace(max_epochs=3, max_steps=-1, estimated_stepping_batches=30)
+    with pytest.raises(UserError, match=r"^scheduler: every_zero_epochs fails at its step 1 of this run's 3: "):
+        configure_optimizers(module, lambda params: torch.optim.SGD(params, lr=0.1), every_zero_epochs, "val/loss")
+
+
+def test_a_scheduler_is_completed_for_a_module_outside_a_trainer():
+    """configure_optimizers of a module no Trainer holds (a loop of one's own, a test) built an epoch scheduler
+    until the dry run of 7fb669e read module.trainer, which Lightning's property refuses there (RuntimeError: 'not
+    attached to a `Trainer`'); the dry run meant to try TRIED_STEPS steps when no trainer tells the run's."""
+    from functools import partial
+
+    import lightning.pytorch as pl
+
+    from trainlab.models.optim import configure_optimizers
+
+    module = pl.LightningModule()
+    module.layer = torch.nn.Linear(2, 1)
+    built = configure_optimizers(module, partial(torch.optim.SGD, lr=0.1),
+                                 partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=10), "val/loss")
+    assert isinstance(built["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.CosineAnnealingLR)
+    with pytest.raises(UserError, match=r"^scheduler: CosineAnnealingLR \(scheduler.T_max=0\) fails at its step 1: "):
+        configure_optimizers(module, partial(torch.optim.SGD, lr=0.1),
+                             partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=0), "val/loss")
+
+
+@pytest.mark.parametrize("name", ["val_acc", "test/loss"])
+def test_a_template_refused_before_anything_is_logged_names_what_the_run_logs(compose_cfg, name):
+    """A save before the run logged anything (every_n_train_steps, a monitor of None) refused the template with
+    'it logs epoch, step, : name those', an empty list: the metrics the module logs are named. A test metric is
+    logged after training only: no checkpoint of the run has it (Lightning would write 0 in every name)."""
+    from types import SimpleNamespace
+
+    from hydra.utils import instantiate
+
+    from trainlab.run.pipeline import build_model_and_data, prepare
+
+    cfg = prepare(compose_cfg([*TINY, f"callbacks.model_checkpoint.filename='{{epoch}}-{{{name}:.2f}}'"]))
+    module, _ = build_model_and_data(cfg)
+    callback = instantiate(cfg.callbacks.model_checkpoint)
+    callback._trainer = SimpleNamespace(lightning_module=module, limit_val_batches=1.0, check_val_every_n_epoch=1,
+                                        max_epochs=2)
+    with pytest.raises(UserError, match=rf"names {name}, which this run does not log .*; it logs epoch, step, "
+                                        r"train/loss_epoch, train/loss_step, val/aaa, .*val/rmse, val/smape: name"):
+        callback.format_checkpoint_name({"epoch": 0, "step": 3})
+
+
+def test_a_template_naming_a_validation_metric_is_refused_when_validation_is_off(compose_cfg):
+    """With validation off (trainer.limit_val_batches=0, optimized_metric=train/loss_epoch) a val/ metric is never
+    logged: no checkpoint of the run has it, though the module has it among its metrics."""
+    from types import SimpleNamespace
+
+    from hydra.utils import instantiate
+
+    from trainlab.run.pipeline import build_model_and_data, prepare
+
+    cfg = prepare(compose_cfg([*TINY, "callbacks.model_checkpoint.filename='{epoch}-{val/rmse:.2f}'"]))
+    module, _ = build_model_and_data(cfg)
+    callback = instantiate(cfg.callbacks.model_checkpoint)
+    trainer = SimpleNamespace(lightning_module=module, limit_val_batches=0, check_val_every_n_epoch=1, max_epochs=2)
+    callback._trainer = trainer
+    with pytest.raises(UserError, match=r"names val/rmse, which this run does not log"):
+        callback.format_checkpoint_name({"epoch": 0, "step": 3, "train/loss_epoch": torch.tensor(1.0)})
+    trainer.limit_val_batches = 1.0  # validating: logged later, taken
+    assert callback.format_checkpoint_name({"epoch": 0, "step": 3}).endswith("0-0.00.ckpt")

@@ -86,13 +86,22 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
     def format_checkpoint_name(self, metrics: dict[str, Any], filename: Optional[str] = None,
                                ver: Optional[int] = None, prefix: Optional[str] = None) -> str:
         """A template naming a metric the run does not log is refused: Lightning writes 0 in its place
-        (``{epoch}-{val_acc:.2f}`` named every checkpoint ``0-0.00.ckpt``, each replacing the last)."""
+        (``{epoch}-{val_acc:.2f}`` named every checkpoint ``0-0.00.ckpt``, each replacing the last). A metric the
+        module logs, not yet logged at this save (``train/loss_epoch`` at a validation inside the first epoch), is
+        not refused: Lightning writes 0 there this once."""
+        from trainlab.run.checks import logged_metrics, validation_off
+
         template = self.filename if filename is None else filename
         if template:
             names = {match.group(1) for match in re.finditer(r"\{([^{}:]+)[:}]", template)}
-            unknown = sorted(names - set(metrics) - {"epoch", "step"})
+            module = None if self._trainer is None else self._trainer.lightning_module
+            # a test metric is logged after training only, a validation one never with validation off: no
+            # checkpoint of the run has it
+            never = ("test/",) if module is None or not validation_off(self._trainer) else ("test/", "val/")
+            later = set() if module is None else {k for k in logged_metrics(module) if not k.startswith(never)}
+            unknown = sorted(names - set(metrics) - later - {"epoch", "step"})
             if unknown:
-                logged = ", ".join(sorted(name for name in metrics if name not in ("epoch", "step")))
+                logged = ", ".join(sorted(name for name in {*metrics, *later} if name not in ("epoch", "step")))
                 raise UserError(f"callbacks.model_checkpoint.filename='{template}' names {', '.join(unknown)}, which "
                                 f"this run does not log (Lightning would write 0 there, the same name every time); "
                                 f"it logs epoch, step, {logged}: name those, or leave filename null (the epoch and "

@@ -74,7 +74,7 @@ def configure_optimizers(module: pl.LightningModule, make_optimizer: Callable[..
         _check_plateau(scheduler, make_scheduler)
         config["monitor"] = monitor
     else:
-        _try_schedule(make_optimizer, make_scheduler, extra, _run_steps(module.trainer, config["interval"]))
+        _try_schedule(make_optimizer, make_scheduler, extra, _run_steps(_trainer_of(module), config["interval"]))
     return {"optimizer": optimizer, "lr_scheduler": config}
 
 
@@ -88,13 +88,21 @@ def _check_plateau(scheduler: ReduceLROnPlateau, make_scheduler: Callable[..., A
             raise UserError(f"scheduler.{key}={value} must be 0 or more ({_named(make_scheduler)}); {_CHANGE}")
 
 
+def _trainer_of(module: pl.LightningModule) -> Optional[pl.Trainer]:
+    """The trainer that holds ``module``, or None (Lightning's ``module.trainer`` raises outside one)."""
+    try:
+        return module.trainer
+    except RuntimeError:  # "... is not attached to a `Trainer`": a loop of one's own, a test
+        return None
+
+
 def _run_steps(trainer: Optional[pl.Trainer], interval: str) -> Optional[int]:
     """How many times Lightning will step a scheduler of this ``interval`` in the run (None: not known)."""
     if trainer is None:
         return None
-    if interval == "epoch":
-        epochs = trainer.max_epochs
-        return epochs if epochs is not None and epochs > 0 else None
+    if interval == "epoch":  # each epoch takes a step at least: max_steps bounds the epochs of max_epochs=-1
+        bounds = [n for n in (trainer.max_epochs, trainer.max_steps) if n is not None and n > 0]
+        return min(bounds) if bounds else None
     steps = trainer.estimated_stepping_batches
     return int(steps) if math.isfinite(steps) else None
 
@@ -134,5 +142,8 @@ _CHANGE = "change these values (conf/scheduler/ shows working ones)"
 
 def _named(make_scheduler: Callable[..., Any]) -> str:
     """``CosineAnnealingLR (scheduler.T_max=0, scheduler.eta_min=1e-06)``: the class and the values it was given."""
+    func = getattr(make_scheduler, "func", None)
+    if func is None:  # a callable of one's own (from Python), not a partial of the config
+        return getattr(make_scheduler, "__name__", repr(make_scheduler))
     values = ", ".join(f"scheduler.{key}={value}" for key, value in make_scheduler.keywords.items())
-    return f"{make_scheduler.func.__name__} ({values})"
+    return f"{func.__name__} ({values})"

@@ -100,7 +100,7 @@ def _callbacks_against_direction(trainer: pl.Trainer, module: pl.LightningModule
     return None
 
 
-def _validation_off(trainer: pl.Trainer) -> Optional[str]:
+def validation_off(trainer: pl.Trainer) -> Optional[str]:
     """Why validation never runs in this fit, or None when it does."""
     if trainer.limit_val_batches == 0:
         return f"trainer.limit_val_batches={trainer.limit_val_batches} switches validation off"
@@ -189,7 +189,7 @@ class FitChecks(pl.Callback):
                      or _callbacks_against_direction(trainer, pl_module, self.optimized_metric))
         if wrong_way:
             raise UserError(wrong_way)
-        off = _validation_off(trainer)
+        off = validation_off(trainer)
         needing = {k: m for k, m in watched.items() if m.startswith("val/")}
         names = ", ".join(f"{k}={m}" for k, m in needing.items())
         if off and needing:
