@@ -117,6 +117,42 @@ def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, override
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))  # refused before anything was trained
 
 
+# -- argument types the signature check could not read: a traceback at the first step, or a value taken as another
+@pytest.mark.parametrize(
+    "overrides,key,match",
+    [
+        # torch's ``lr: float | Tensor`` (a union written with |) was not checked: Adam's own comparison, a TypeError
+        (["optimizer.lr=abc"], "optimizer", r"^optimizer.lr='abc' must be float; e.g. optimizer.lr=0.001$"),
+        (["optimizer=sgd", "optimizer.lr=1e-3x"], "optimizer", r"^optimizer.lr='1e-3x' must be float"),
+        # Lightning's ``save_last: bool | Literal['link']`` behind our subclass's **kwargs: a last.ckpt, as if true
+        (["callbacks.model_checkpoint.save_last=sometimes"], "callbacks",
+         r"^callbacks.model_checkpoint.save_last='sometimes' must be bool or 'link' or null; e.g. "
+         r"callbacks.model_checkpoint.save_last=true$"),
+        (["callbacks.lr_monitor.logging_interval=batch"], "callbacks",
+         r"^callbacks.lr_monitor.logging_interval='batch' must be 'step' or 'epoch' or null$"),
+        # a list where one number goes: '<' not supported between instances of 'list' and 'int' (a traceback)
+        (["model=gnn", "data=gaia", "data.fanout=[5,5]"], "data", r"^data.fanout=\[5, 5\] must be int or null, not a list"),
+    ],
+)
+def test_argument_types_the_signature_check_missed(compose_cfg, overrides, key, match):
+    from trainlab.config.instantiate import check_node
+
+    cfg = compose_cfg(overrides)
+    nodes = cfg[key].items() if key == "callbacks" else [(None, cfg[key])]
+    with pytest.raises(UserError, match=match):
+        for name, node in nodes:
+            check_node(node, f"{key}.{name}" if name else key)
+
+
+def test_the_values_those_types_admit_pass(compose_cfg):
+    from trainlab.config.instantiate import check_node
+
+    cfg = compose_cfg(["callbacks.model_checkpoint.save_last=link", "optimizer.lr=0.01"])
+    check_node(cfg.callbacks.model_checkpoint, "callbacks.model_checkpoint")
+    check_node(cfg.optimizer, "optimizer")
+    check_node(compose_cfg(["model=gnn", "data=gaia", "data.fanout=5"]).data, "data")
+
+
 def test_a_checkpoint_name_template_naming_a_metric_the_run_does_not_log(compose_cfg, run_train):
     """Lightning writes 0 for such a name: '{epoch}-{val_acc:.2f}' named every checkpoint 0-0.00.ckpt, each top-k
     save replacing the last. Refused at the first save, the epoch's weights kept in on_exception.ckpt."""
