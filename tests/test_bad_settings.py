@@ -84,6 +84,19 @@ from trainlab.config.errors import UserError
          r"^callbacks.early_stopping.patience=-2 must be a whole number of validations, 0 or more"),
         (["callbacks.early_stopping.min_delta=-1"],  # counted a worse value as an improvement
          r"^callbacks.early_stopping.min_delta=-1 would count a worse value as an improvement"),
+        # trainer values Lightning took: a ZeroDivisionError at the first batch, validation after every batch,
+        # a minimum it never reached, an AttributeError traceback, a test skipped without a word
+        (["trainer.val_check_interval=0"], r"^trainer.val_check_interval=0 must be above 0: a number of training "
+                                           r"batches \(e.g. 100\) or a fraction of the epoch \(e.g. 0.25\), or null"),
+        (["trainer.val_check_interval=0.0"], r"^trainer.val_check_interval=0.0 must be above 0"),
+        (["trainer.min_epochs=3"], r"^trainer.min_epochs=3 is more than trainer.max_epochs=2: training stops at 2 "
+                                   r"epochs all the same; give trainer.min_epochs=2 or less, or raise trainer.max_epochs$"),
+        (["+trainer.min_steps=100", "trainer.max_steps=50", "trainer.val_check_interval=1"],
+         r"^trainer.min_steps=100 is more than trainer.max_steps=50: training stops at 50 steps"),
+        (["+trainer.max_time=60"], r"^trainer.max_time=60 must be a duration DD:HH:MM:SS \(e.g. "
+                                   r"\+trainer.max_time=00:12:00:00\), or null$"),
+        (["trainer.limit_test_batches=0"], r"^trainer.limit_test_batches=0 tests nothing, but test=true; give "
+                                           r"test=false to train without testing, or a limit above 0$"),
         (["data.batch_size=64.5"], r"data.batch_size=64.5 must be int; e.g. data.batch_size=\d+$"),
         # a value with a unit: the number alone (was 'must be int or null' and no example)
         (["data.season_length=24h"], r"data.season_length='24h' must be int or null \(the number alone, without a "
