@@ -166,6 +166,37 @@ def test_the_values_those_types_admit_pass(compose_cfg):
     check_node(compose_cfg(["model=gnn", "data=gaia", "data.fanout=5"]).data, "data")
 
 
+# -- settings of trainlab's own callbacks out of their range: a traceback at the start of fit, or taken as another
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("callbacks.model_summary.max_depth=-2",  # Lightning's ValueError traceback at the start of fit
+         r"^callbacks.model_summary.max_depth=-2 must be -1 \(every layer\), 0 \(no summary\) or more"),
+        ("callbacks.rich_progress_bar.min_interval_s=-1",  # redrawn at every batch
+         r"^callbacks.rich_progress_bar.min_interval_s=-1 must be 0 or more \(seconds between redraws; 0: every batch\)$"),
+        ("callbacks.run_records.mode=maximum",  # training_summary.json named the largest value the best
+         r"^callbacks.run_records.mode='maximum' must be min or max"),
+        ("callbacks.on_exception.filename=''",  # checkpoints/.ckpt, a hidden file
+         r"^callbacks.on_exception.filename='' must be a file name without .ckpt and without '/'"),
+    ],
+)
+def test_callback_settings_out_of_range(compose_cfg, override, match):
+    from trainlab.config.instantiate import build
+
+    name = override.split(".")[1]
+    with pytest.raises(UserError, match=match):
+        build(compose_cfg([override]).callbacks[name], f"callbacks.{name}")
+
+
+def test_callback_settings_at_their_limits_build(compose_cfg):
+    from trainlab.config.instantiate import build
+
+    cfg = compose_cfg(["callbacks.model_summary.max_depth=-1", "callbacks.rich_progress_bar.min_interval_s=0",
+                       "callbacks.run_records.mode=max"])
+    for name in ("model_summary", "rich_progress_bar", "run_records", "on_exception"):
+        build(cfg.callbacks[name], f"callbacks.{name}")
+
+
 def test_a_checkpoint_name_template_naming_a_metric_the_run_does_not_log(compose_cfg, run_train):
     """Lightning writes 0 for such a name: '{epoch}-{val_acc:.2f}' named every checkpoint 0-0.00.ckpt, each top-k
     save replacing the last. Refused at the first save, the epoch's weights kept in on_exception.ckpt."""
