@@ -229,6 +229,18 @@ def test_a_classifiers_mode_is_checked_against_its_metrics_direction(classes):
         assert _against_direction(module, metric, worse).endswith(f"set optimized_mode={better}"), metric
 
 
+def test_the_epochs_shortcut_is_weighed_against_min_epochs(compose_cfg, run_train):
+    """epochs=2 sets trainer.max_epochs after the trainer's checks had passed its default of 20: trainer.min_epochs=3
+    was taken, and training stopped at 2 epochs all the same."""
+    from tests.families import QUIET, TIMESERIES
+
+    cfg = compose_cfg([*TIMESERIES.small_data, *TIMESERIES.small_model, *QUIET, "logger=none", "epochs=2",
+                       "trainer.min_epochs=3"])
+    with pytest.raises(UserError, match=r"^trainer.min_epochs=3 is more than trainer.max_epochs=2: training stops"):
+        run_train(cfg)
+    assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
+
+
 def test_a_smoke_run_of_accumulated_batches_runs(compose_cfg, run_train):
     """debug=fdr (fast_dev_run: one batch) of a run that accumulates 2 batches was refused as 'more than the 1
     training batch(es) of an epoch ... or more batches per epoch (a smaller data.batch_size)': the smoke run of a
