@@ -84,6 +84,19 @@ from trainlab.config.errors import UserError
          r"^callbacks.early_stopping.patience=-2 must be a whole number of validations, 0 or more"),
         (["callbacks.early_stopping.min_delta=-1"],  # counted a worse value as an improvement
          r"^callbacks.early_stopping.min_delta=-1 would count a worse value as an improvement"),
+        # trainer values Lightning took: a ZeroDivisionError at the first batch, validation after every batch,
+        # a minimum it never reached, an AttributeError traceback, a test skipped without a word
+        (["trainer.val_check_interval=0"], r"^trainer.val_check_interval=0 must be above 0: a number of training "
+                                           r"batches \(e.g. 100\) or a fraction of the epoch \(e.g. 0.25\), or null"),
+        (["trainer.val_check_interval=0.0"], r"^trainer.val_check_interval=0.0 must be above 0"),
+        (["trainer.min_epochs=3"], r"^trainer.min_epochs=3 is more than trainer.max_epochs=2: training stops at 2 "
+                                   r"epochs all the same; give trainer.min_epochs=2 or less, or raise trainer.max_epochs$"),
+        (["+trainer.min_steps=100", "trainer.max_steps=50", "trainer.val_check_interval=1"],
+         r"^trainer.min_steps=100 is more than trainer.max_steps=50: training stops at 50 steps"),
+        (["+trainer.max_time=60"], r"^trainer.max_time=60 must be a duration DD:HH:MM:SS \(e.g. "
+                                   r"\+trainer.max_time=00:12:00:00\), or null$"),
+        (["trainer.limit_test_batches=0"], r"^trainer.limit_test_batches=0 tests nothing, but test=true; give "
+                                           r"test=false to train without testing, or a limit above 0$"),
         (["data.batch_size=64.5"], r"data.batch_size=64.5 must be int; e.g. data.batch_size=\d+$"),
         # a value with a unit: the number alone (was 'must be int or null' and no example)
         (["data.season_length=24h"], r"data.season_length='24h' must be int or null \(the number alone, without a "
@@ -115,6 +128,73 @@ def test_settings_that_would_fail_or_do_nothing(compose_cfg, run_train, override
     with pytest.raises(UserError, match=match):
         run_train(cfg)
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))  # refused before anything was trained
+
+
+# -- argument types the signature check could not read: a traceback at the first step, or a value taken as another
+@pytest.mark.parametrize(
+    "overrides,key,match",
+    [
+        # torch's ``lr: float | Tensor`` (a union written with |) was not checked: Adam's own comparison, a TypeError
+        (["optimizer.lr=abc"], "optimizer", r"^optimizer.lr='abc' must be float; e.g. optimizer.lr=0.001$"),
+        (["optimizer=sgd", "optimizer.lr=1e-3x"], "optimizer", r"^optimizer.lr='1e-3x' must be float"),
+        # Lightning's ``save_last: bool | Literal['link']`` behind our subclass's **kwargs: a last.ckpt, as if true
+        (["callbacks.model_checkpoint.save_last=sometimes"], "callbacks",
+         r"^callbacks.model_checkpoint.save_last='sometimes' must be bool or 'link' or null; e.g. "
+         r"callbacks.model_checkpoint.save_last=true$"),
+        (["callbacks.lr_monitor.logging_interval=batch"], "callbacks",
+         r"^callbacks.lr_monitor.logging_interval='batch' must be 'step' or 'epoch' or null$"),
+        # a list where one number goes: '<' not supported between instances of 'list' and 'int' (a traceback)
+        (["model=gnn", "data=gaia", "data.fanout=[5,5]"], "data", r"^data.fanout=\[5, 5\] must be int or null, not a list"),
+    ],
+)
+def test_argument_types_the_signature_check_missed(compose_cfg, overrides, key, match):
+    from trainlab.config.instantiate import check_node
+
+    cfg = compose_cfg(overrides)
+    nodes = cfg[key].items() if key == "callbacks" else [(None, cfg[key])]
+    with pytest.raises(UserError, match=match):
+        for name, node in nodes:
+            check_node(node, f"{key}.{name}" if name else key)
+
+
+def test_the_values_those_types_admit_pass(compose_cfg):
+    from trainlab.config.instantiate import check_node
+
+    cfg = compose_cfg(["callbacks.model_checkpoint.save_last=link", "optimizer.lr=0.01"])
+    check_node(cfg.callbacks.model_checkpoint, "callbacks.model_checkpoint")
+    check_node(cfg.optimizer, "optimizer")
+    check_node(compose_cfg(["model=gnn", "data=gaia", "data.fanout=5"]).data, "data")
+
+
+# -- settings of trainlab's own callbacks out of their range: a traceback at the start of fit, or taken as another
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("callbacks.model_summary.max_depth=-2",  # Lightning's ValueError traceback at the start of fit
+         r"^callbacks.model_summary.max_depth=-2 must be -1 \(every layer\), 0 \(no summary\) or more"),
+        ("callbacks.rich_progress_bar.min_interval_s=-1",  # redrawn at every batch
+         r"^callbacks.rich_progress_bar.min_interval_s=-1 must be 0 or more \(seconds between redraws; 0: every batch\)$"),
+        ("callbacks.run_records.mode=maximum",  # training_summary.json named the largest value the best
+         r"^callbacks.run_records.mode='maximum' must be min or max"),
+        ("callbacks.on_exception.filename=''",  # checkpoints/.ckpt, a hidden file
+         r"^callbacks.on_exception.filename='' must be a file name without .ckpt and without '/'"),
+    ],
+)
+def test_callback_settings_out_of_range(compose_cfg, override, match):
+    from trainlab.config.instantiate import build
+
+    name = override.split(".")[1]
+    with pytest.raises(UserError, match=match):
+        build(compose_cfg([override]).callbacks[name], f"callbacks.{name}")
+
+
+def test_callback_settings_at_their_limits_build(compose_cfg):
+    from trainlab.config.instantiate import build
+
+    cfg = compose_cfg(["callbacks.model_summary.max_depth=-1", "callbacks.rich_progress_bar.min_interval_s=0",
+                       "callbacks.run_records.mode=max"])
+    for name in ("model_summary", "rich_progress_bar", "run_records", "on_exception"):
+        build(cfg.callbacks[name], f"callbacks.{name}")
 
 
 def test_a_checkpoint_name_template_naming_a_metric_the_run_does_not_log(compose_cfg, run_train):
@@ -158,6 +238,18 @@ def test_a_classifiers_mode_is_checked_against_its_metrics_direction(classes):
         worse = "min" if better == "max" else "max"
         assert _against_direction(module, metric, better) is None
         assert _against_direction(module, metric, worse).endswith(f"set optimized_mode={better}"), metric
+
+
+def test_the_epochs_shortcut_is_weighed_against_min_epochs(compose_cfg, run_train):
+    """epochs=2 sets trainer.max_epochs after the trainer's checks had passed its default of 20: trainer.min_epochs=3
+    was taken, and training stopped at 2 epochs all the same."""
+    from tests.families import QUIET, TIMESERIES
+
+    cfg = compose_cfg([*TIMESERIES.small_data, *TIMESERIES.small_model, *QUIET, "logger=none", "epochs=2",
+                       "trainer.min_epochs=3"])
+    with pytest.raises(UserError, match=r"^trainer.min_epochs=3 is more than trainer.max_epochs=2: training stops"):
+        run_train(cfg)
+    assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
 
 
 def test_a_smoke_run_of_accumulated_batches_runs(compose_cfg, run_train):

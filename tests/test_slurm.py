@@ -426,6 +426,10 @@ def test_a_plain_multirun_stopped_while_its_jobs_run_says_they_go_on(monkeypatch
     (["hydra.launcher.timeout_min=-5"], "hydra.launcher.timeout_min=-5 must be at least 1"),  # it blamed signal_delay_s
     (["hydra.launcher.mem_gb=0"], "hydra.launcher.mem_gb=0 must be more than 0 (or null: no limit)"),
     (["hydra.launcher.cpus_per_task=0"], "hydra.launcher.cpus_per_task=0 must be at least 1"),
+    # read only once the jobs were submitted: time.sleep's ValueError traceback left them running unwatched
+    (["hydra.launcher.poll_interval_s=-1"], "hydra.launcher.poll_interval_s=-1 must be more than 0 (seconds between "
+                                            "two looks at the jobs; e.g. 30)"),
+    (["hydra.launcher.poll_interval_s=0"], "hydra.launcher.poll_interval_s=0 must be more than 0"),  # squeue non-stop
     # Lightning refused these when the job started, after its wait in the queue
     (["trainer=ddp", "trainer.num_nodes=2"], "hydra.launcher.nodes=1 but trainer.num_nodes=2: Lightning refuses a job "
                                              "whose nodes differ from it; give both the same number "

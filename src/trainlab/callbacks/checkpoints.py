@@ -343,6 +343,9 @@ class CheckpointOnException(pl.Callback):
     """
 
     def __init__(self, dirpath: str, filename: str = "on_exception"):
+        if not str(filename).strip() or "/" in str(filename):  # '' wrote a hidden '.ckpt'; a '/' a folder of its own
+            raise UserError(f"callbacks.on_exception.filename={filename!r} must be a file name without .ckpt and "
+                            "without '/' (e.g. on_exception)")
         self.path = Path(dirpath) / f"{filename}.ckpt"
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:

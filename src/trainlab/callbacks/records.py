@@ -79,6 +79,8 @@ class RunRecords(pl.Callback):
 
     def __init__(self, output_dir: str, monitor: str = "val/loss", mode: str = "min", hardware: str = "cpu",
                  seed: Optional[int] = None):
+        if mode not in ("min", "max"):  # anything else reported the largest value as the best, without a word
+            raise UserError(f"callbacks.run_records.mode={mode!r} must be min or max (optimized_mode's, by default)")
         self.dir = Path(output_dir)
         self.monitor, self.mode, self.hardware, self.seed = monitor, mode, hardware, seed
         self.epochs: list[dict[str, Any]] = []

@@ -47,6 +47,9 @@ class RichProgressBar(pl.callbacks.RichProgressBar):
     BAR_WIDTH = 12  # below 100 columns
 
     def __init__(self, min_interval_s: float = 0.1, step_keys: tuple[str, ...] = ("train/loss_step",), **kwargs):
+        if min_interval_s < 0:  # redrawn at every batch, as 0 asks, without a word
+            raise UserError(f"callbacks.rich_progress_bar.min_interval_s={min_interval_s} must be 0 or more (seconds "
+                            "between redraws; 0: every batch)")
         super().__init__(**kwargs)
         self.min_interval_s = min_interval_s
         self.step_keys = tuple(step_keys)
@@ -110,6 +113,12 @@ class ModelSummary(pl.callbacks.RichModelSummary):
     Lightning counts FLOPs only for modules with an ``example_input_array``; ours have none (input
     sizes come from the data), so the column would be a row of zeros.
     """
+
+    def __init__(self, max_depth: int = 1, **kwargs: Any):
+        if max_depth < -1:  # Lightning's ValueError traceback at the start of fit
+            raise UserError(f"callbacks.model_summary.max_depth={max_depth} must be -1 (every layer), 0 (no summary) "
+                            "or more (layers nested that deep)")
+        super().__init__(max_depth=max_depth, **kwargs)
 
     @staticmethod
     def summarize(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,

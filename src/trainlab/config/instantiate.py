@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
+from types import UnionType
 from typing import Any, Optional
 
 from hydra.errors import InstantiationException
@@ -21,25 +22,45 @@ from trainlab.config.errors import UserError, did_you_mean, unwrap_user_error
 _SCALARS = (bool, int, float, str)
 
 
-def _scalar_types(annotation: Any) -> Optional[tuple[type, ...]]:
-    """The scalar types an annotation admits, or None when it is not a plain scalar annotation."""
+def _scalar_types(annotation: Any) -> Optional[tuple[Any, ...]]:
+    """The scalar types an annotation admits (and the values of its ``Literal``s), or None when it is not a plain
+    scalar annotation. Unions written either way: ``Optional[int]`` and ``float | Tensor`` (torch's ``lr``; a
+    config cannot hold a tensor, so a number is what it takes: ``optimizer.lr=abc`` reached Adam's comparison,
+    a TypeError traceback)."""
     if annotation in _SCALARS:
         return (annotation,)
-    if typing.get_origin(annotation) is typing.Union:
+    if typing.get_origin(annotation) is typing.Literal:  # save_last: bool | Literal["link"]
         args = typing.get_args(annotation)
-        if all(a in _SCALARS or a is type(None) for a in args):
-            return tuple(a for a in args if a is not type(None)) + (type(None),)
+        return args if all(isinstance(a, _SCALARS) for a in args) else None
+    if typing.get_origin(annotation) in (typing.Union, UnionType):
+        admitted: list[Any] = []
+        for arg in typing.get_args(annotation):
+            if arg is type(None) or _is_tensor(arg):
+                continue
+            inner = _scalar_types(arg)
+            if inner is None:
+                return None
+            admitted.extend(inner)
+        return tuple(admitted) + ((type(None),) if type(None) in typing.get_args(annotation) else ())
     return None
 
 
-def _fits(value: Any, types: tuple[type, ...]) -> bool:
+def _is_tensor(annotation: Any) -> bool:
+    return getattr(annotation, "__name__", "") == "Tensor" and getattr(annotation, "__module__", "").startswith("torch")
+
+
+def _fits(value: Any, types: tuple[Any, ...]) -> bool:
+    """Whether ``value`` is of one of ``types``, or one of the ``Literal`` values kept beside them."""
+    kinds = tuple(t for t in types if isinstance(t, type) and t is not type(None))
     if value is None:
         return type(None) in types
+    if any(not isinstance(t, type) and value == t and type(value) is type(t) for t in types):
+        return True
     if isinstance(value, bool):
-        return bool in types
+        return bool in kinds
     if isinstance(value, int):
-        return int in types or float in types
-    return isinstance(value, tuple(t for t in types if t is not type(None)))
+        return int in kinds or float in kinds
+    return bool(kinds) and isinstance(value, kinds)
 
 
 def _whole_number(value: Any, types: tuple[type, ...]) -> Optional[int]:
@@ -50,8 +71,8 @@ def _whole_number(value: Any, types: tuple[type, ...]) -> Optional[int]:
     return None
 
 
-def _type_name(types: tuple[type, ...]) -> str:
-    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+def _type_name(types: tuple[Any, ...]) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ if isinstance(t, type) else repr(t) for t in types)
 
 
 def _type_example(setting: str, value: Any, types: tuple[type, ...], default: Any) -> str:
@@ -175,21 +196,42 @@ def _check_arguments(node: DictConfig, key: str, target: Any, signature: inspect
             continue
         if OmegaConf.is_missing(node, name):
             raise UserError(f"{key}.{name} has no value (??? in the config); set it: {key}.{name}=<value>")
-        if name not in params:
+        parameter, hint_of = params.get(name), hints.get(name)
+        if parameter is None:
             if not takes_any:
                 valid = [p for p in params if p != "self"]
                 hint = did_you_mean(name, valid, prefix=f"{key}.")
                 raise UserError(f"{key}.{name} is not an argument of {node._target_}; {hint + ' ' if hint else ''}"
                                 f"valid ones: {', '.join(valid)}")
-            continue
-        types = _scalar_types(hints.get(name))
+            parameter, hint_of = _inherited(target, name)
+            if parameter is None:
+                continue
+        types = _scalar_types(hint_of)
         value = OmegaConf.select(node, name)
-        if types and not isinstance(value, (DictConfig, ListConfig)) and not _fits(value, types):
+        if types and isinstance(value, (DictConfig, ListConfig)):  # data.fanout=[5,5]: a TypeError traceback
+            raise UserError(f"{key}.{name}={OmegaConf.to_container(value)} must be {_type_name(types)}, not a "
+                            f"{'list' if isinstance(value, ListConfig) else 'mapping'}"
+                            f"{_type_example(f'{key}.{name}', value, types, parameter.default)}")
+        if types and not _fits(value, types):
             whole = _whole_number(value, types)
             if whole is None:
                 raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}"
-                                f"{_type_example(f'{key}.{name}', value, types, params[name].default)}")
+                                f"{_type_example(f'{key}.{name}', value, types, parameter.default)}")
             node[name] = whole  # ints stay ints: 64.0 is 64, 64.5 is refused above
+
+
+def _inherited(target: Any, name: str) -> tuple[Optional[inspect.Parameter], Any]:
+    """The parameter ``name`` of the nearest base class whose constructor takes it, and its annotation, for a
+    subclass that passes ``**kwargs`` on (trainlab's ModelCheckpoint: ``save_last=sometimes`` went to Lightning's
+    ``bool | Literal['link']`` unchecked and saved a last.ckpt as if true). (None, None) when no base has it."""
+    for base in inspect.getmro(target)[1:] if inspect.isclass(target) else ():
+        parameter = inspect.signature(base.__init__).parameters.get(name) if "__init__" in vars(base) else None
+        if parameter is not None and parameter.kind is not inspect.Parameter.VAR_KEYWORD:
+            try:
+                return parameter, typing.get_type_hints(base.__init__).get(name)
+            except Exception:  # noqa: BLE001 - unresolvable hints: no type check
+                return parameter, None
+    return None, None
 
 
 def build(node: DictConfig, key: str, kind: Optional[type] = None, **kwargs: Any) -> Any:

@@ -87,8 +87,9 @@ _TRAINER_MINIMUMS = {"num_nodes": 1, "accumulate_grad_batches": 1, "log_every_n_
                      "min_epochs": 0, "num_sanity_val_steps": -1}
 
 
-def check_trainer(trainer: Any) -> None:
-    """Ranges the schema's types cannot express, checked before Lightning divides by them."""
+def check_trainer(trainer: Any, test: bool = False) -> None:
+    """Ranges the schema's types cannot express, checked before Lightning divides by them; ``test``: the run tests
+    its best checkpoint after training (``test=true``)."""
     from trainlab.config.errors import UserError
 
     for key, low in _TRAINER_MINIMUMS.items():
@@ -103,6 +104,31 @@ def check_trainer(trainer: Any) -> None:
     if clip is not None and clip < 0:
         # Lightning skips clipping for any value <= 0 without a word
         raise UserError(f"trainer.gradient_clip_val={clip} must be > 0 (e.g. 1.0), or null for no clipping")
+    _check_trainer_limits(trainer, test)
+
+
+def _check_trainer_limits(trainer: Any, test: bool) -> None:
+    """Values Lightning takes and then fails on mid-run, or ignores without a word."""
+    from trainlab.config.errors import UserError
+
+    interval = trainer.val_check_interval
+    if isinstance(interval, (int, float)) and not isinstance(interval, bool) and interval == 0:
+        # 0: 'integer modulo by zero' at the first training batch; 0.0: validation after every batch
+        raise UserError(f"trainer.val_check_interval={interval} must be above 0: a number of training batches "
+                        "(e.g. 100) or a fraction of the epoch (e.g. 0.25), or null for once per epoch")
+    for low, high, unit in (("min_epochs", "max_epochs", "epochs"), ("min_steps", "max_steps", "steps")):
+        least, most = trainer.get(low), trainer.get(high)
+        if least is not None and most is not None and most >= 0 and least > most:  # Lightning stops at the most
+            raise UserError(f"trainer.{low}={least} is more than trainer.{high}={most}: training stops at "
+                            f"{most} {unit} all the same; give trainer.{low}={most} or less, or raise trainer.{high}")
+    max_time = trainer.get("max_time")
+    if isinstance(max_time, (int, float)):  # 'int' object has no attribute 'total_seconds' (a traceback)
+        raise UserError(f"trainer.max_time={max_time} must be a duration DD:HH:MM:SS (e.g. "
+                        "+trainer.max_time=00:12:00:00), or null")
+    limit = trainer.limit_test_batches
+    if test and limit is not None and not isinstance(limit, bool) and limit == 0:  # the test was skipped, no word
+        raise UserError(f"trainer.limit_test_batches={limit} tests nothing, but test=true; give test=false to "
+                        "train without testing, or a limit above 0")
 
 
 def check_schema_additions(cfg: Any, overrides: Iterable[str]) -> None:

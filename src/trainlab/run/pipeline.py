@@ -66,8 +66,8 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     cfg.hardware = hardware
     check_trainer_devices(cfg.trainer)  # what the trainer gets, ``trainer.*`` overrides of the profile included
     if training:
-        check_trainer(cfg.trainer)
-        check_config(cfg)
+        check_config(cfg)  # first: epochs=N sets trainer.max_epochs, which check_trainer weighs min_epochs against
+        check_trainer(cfg.trainer, test=bool(cfg.get("test")))
         say_gpu_repeat(cfg)
     return cfg
 

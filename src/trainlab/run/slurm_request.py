@@ -104,6 +104,9 @@ def range_problem(params: dict[str, Any]) -> Optional[str]:
     for key in ("mem_gb", "pending_timeout_min"):
         if params.get(key) is not None and params[key] <= 0:
             return f"hydra.launcher.{key}={params[key]} must be more than 0 (or null: no limit)"
+    poll = params.get("poll_interval_s")
+    if poll is not None and poll <= 0:  # after submission: time.sleep's ValueError (< 0), or squeue asked non-stop (0)
+        return f"hydra.launcher.poll_interval_s={poll:g} must be more than 0 (seconds between two looks at the jobs; e.g. 30)"
     return None
 
 
