@@ -9,7 +9,8 @@ family's plots (src/trainlab/evaluation/<family>.py). The steps are ``trainlab.r
 
 from __future__ import annotations
 
-from trainlab.config.command_line import in_a_hydra_job, run_command_line, stop_quietly_until_training
+from trainlab.config.command_line import in_a_hydra_job, run_command_line
+from trainlab.config.quiet_stop import stop_quietly_until_training
 
 if __name__ == "__main__":  # first: Ctrl-C or SIGTERM while the rest imports is one line, not a traceback
     stop_quietly_until_training()

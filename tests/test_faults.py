@@ -1034,7 +1034,7 @@ def test_a_signal_while_the_script_imports_is_one_line(sig, name, capsys, monkey
     """Before the run's own handling is there (train.py's imports, Hydra composing): no traceback."""
     from hydra.core.hydra_config import HydraConfig
 
-    from trainlab.config.command_line import stop_quietly_until_training
+    from trainlab.config.quiet_stop import stop_quietly_until_training
 
     monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: False))  # no run folder yet
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -1065,7 +1065,7 @@ def test_a_signal_while_hydra_sets_its_config_is_one_line(capsys, monkeypatch):
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
-    from trainlab.config.command_line import _stop_quietly
+    from trainlab.config.quiet_stop import _stop_quietly
     from trainlab.run.folder import discard_unstarted_run
 
     GlobalHydra.instance().clear()

@@ -59,7 +59,8 @@ def test_a_command_line_run_inside_python_gives_back_signals_and_logging(monkeyp
     import signal
 
     import train as train_script
-    from trainlab.config.command_line import is_quiet_stop, run_command_line, stop_quietly_until_training
+    from trainlab.config.command_line import run_command_line
+    from trainlab.config.quiet_stop import is_quiet_stop, stop_quietly_until_training
 
     monkeypatch.setattr("sys.argv", ["train.py", *TINY, "trainer.max_epochs=1", "logger=none", "test=false",
                                      f"paths.log_dir={tmp_path}"])

@@ -133,7 +133,7 @@ def test_any_http_reply_counts_as_a_server():
     import http.server
     import threading
 
-    from trainlab.loggers.mlflow import unreachable
+    from trainlab.loggers.mlflow_store import unreachable
 
     class LoginWall(http.server.BaseHTTPRequestHandler):
         def do_GET(self):

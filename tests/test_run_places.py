@@ -185,7 +185,7 @@ def test_an_mlflow_database_in_a_folder_with_a_question_mark_is_refused(tmp_path
     """sqlite:///<log_dir>/mlflow.db with a '?' in paths.log_dir: SQLAlchemy took the rest for options and
     MLflow wrote its tables into a file named after the part before the '?', beside the database checked here."""
     pytest.importorskip("sqlalchemy")  # MLflow's, and the logger's module needs Lightning only
-    from trainlab.loggers.mlflow import sqlite_database
+    from trainlab.loggers.mlflow_store import sqlite_database
 
     uri = f"sqlite:///{tmp_path}/runs?2/mlflow.db"
     with pytest.raises(UserError) as refused:

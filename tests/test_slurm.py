@@ -403,7 +403,7 @@ def test_a_squeue_that_does_not_answer_is_said_while_the_launcher_waits(tmp_path
 def test_a_plain_multirun_stopped_while_its_jobs_run_says_they_go_on(monkeypatch, capsys):
     """Ctrl-C while the launcher watched: the script's handler said 'nothing was written', with the
     sweep folder made and the jobs queued, which went on to run."""
-    from trainlab.config.command_line import _stop_quietly
+    from trainlab.config.quiet_stop import _stop_quietly
     from trainlab.run import slurm as slurm_module
 
     def exits(code):

@@ -177,7 +177,8 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
     from trainlab.config.composition import start_problem
     from trainlab.config.invocation import as_script
     from trainlab.config.errors import refusals_raised
-    from trainlab.config.command_line import process_given_back, start_checks
+    from trainlab.config.command_line import start_checks
+    from trainlab.config.quiet_stop import process_given_back
     from trainlab.config.schemas import register_configs
     from trainlab.run.preflight import release_run_folder
     from trainlab.run.root import repo_root

@@ -335,7 +335,7 @@ class StopOnSignal(pl.Callback):
         its exception landed wherever the signal did (inside a lock, a checkpoint write). Neither the
         script's own quiet stop nor the handler of submitit's time-limit signal is called: they would
         exit from inside the run."""
-        from trainlab.config.command_line import is_quiet_stop
+        from trainlab.config.quiet_stop import is_quiet_stop
 
         previous = self.previous.get(signal.SIGTERM)
         if "SIGTERM" in self.received and callable(previous) and not is_quiet_stop(previous):

@@ -6,5 +6,5 @@
   runs one of a sweep's runs again
 - ``families``: the model families, declared once; ``search_path``: where Hydra finds config options
 - ``errors``: :class:`UserError` (one line, exit 2); ``command_line``: the scripts' own run (Hydra's
-  refusals and an early Ctrl-C as one line); ``help``: ``train.py --help``
+  refusals as one line); ``quiet_stop``: a Ctrl-C or SIGTERM before training as one line; ``help``: ``train.py --help``
 """

@@ -1,5 +1,5 @@
 """Loggers of conf/logger: TensorBoard (Lightning's, flushed less often: ``tensorboard.py``), Lightning's CSV
-logger, and MLflow (``mlflow.py``).
+logger, and MLflow (``mlflow.py``; ``mlflow_store.py`` checks where it tracks).
 
 :func:`build_loggers` instantiates the group and names each logger's run after the run itself
 (:func:`run_label`), so TensorBoard over all of outputs/ tells the runs apart.

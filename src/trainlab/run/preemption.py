@@ -11,7 +11,7 @@ would record a stopped job as COMPLETED. Here (:func:`stop_on_signals`):
 - a signal before training has started (data and model being built, Lightning's set-up) stops the
   run at once, and the line says there is nothing to resume yet (the folder of a run that produced
   nothing is removed); before this takes over (the script's imports, Hydra composing), the script's
-  own handler does the same (:func:`trainlab.config.command_line.stop_quietly_until_training`);
+  own handler does the same (:func:`trainlab.config.quiet_stop.stop_quietly_until_training`);
 - a plain run then prints one line (how to resume) and exits 143, as a process ended by SIGTERM;
 - a job of a multirun raises :class:`RunStopped` instead: the launcher decides (the SLURM launcher
   requeues it through submitit, :mod:`trainlab.run.slurm`; a sweep records the trial FAIL).
@@ -107,7 +107,7 @@ def stop_on_signals(run_dir: str, exits: bool = True) -> Iterator[list[Any]]:
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from trainlab.callbacks.training import SignalStop, StopOnSignal
-    from trainlab.config.command_line import is_quiet_stop
+    from trainlab.config.quiet_stop import is_quiet_stop
 
     callback = StopOnSignal()
     in_main = threading.current_thread() is threading.main_thread()

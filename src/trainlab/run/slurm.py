@@ -140,7 +140,7 @@ def stops_say_what_goes_on(job_ids: Sequence[str], folder: str) -> Iterator[None
     SIGTERM ends the launcher with one line saying that the jobs go on in SLURM and how to stop them (it
     said 'stopped by Ctrl-C; nothing was written', with the jobs queued). A sweep has handlers of its
     own, and cancels its trials' jobs (``cancel_unfinished``)."""
-    from trainlab.config.command_line import is_quiet_stop
+    from trainlab.config.quiet_stop import is_quiet_stop
 
     if threading.current_thread() is not threading.main_thread() or not is_quiet_stop(signal.getsignal(signal.SIGINT)):
         yield
