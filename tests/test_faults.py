@@ -11,7 +11,9 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
+import types
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -1087,6 +1089,48 @@ def test_a_signal_while_hydra_sets_its_config_is_one_line(capsys, monkeypatch):
         GlobalHydra.instance().clear()
     assert exited.value.code == 130
     assert capsys.readouterr().err == "error: stopped by Ctrl-C; nothing was written\n"
+
+
+@pytest.mark.parametrize("sig, name", [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")])
+def test_the_quiet_stop_imports_nothing(sig, name):
+    """The signal can land in the middle of any import (CI: ``inspect`` half made by the time the handler ran):
+    an import started from the handler met the half-made module, raised out of it, and the script died with a
+    traceback, exit 1. The handler runs on the modules already loaded, in a fresh interpreter that has
+    loaded only its own module."""
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        from trainlab.config import quiet_stop
+        loaded, exit_now = set(sys.modules), os._exit
+        def reported_exit(code):
+            print(sorted(set(sys.modules) - loaded), flush=True)
+            exit_now(code)
+        os._exit = reported_exit
+        quiet_stop._stop_quietly({int(sig)}, None)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 128 + sig, done.stderr
+    assert done.stdout == "[]\n", f"the handler imported {done.stdout}"
+    assert done.stderr == f"error: stopped by {name}; nothing was written\n"
+
+
+def test_a_half_made_module_leaves_the_stop_line_whole(capsys, monkeypatch):
+    """A module that is in ``sys.modules`` but half made (what the signal interrupted) gives the plain line
+    with the reason the folder was not looked at, not an exception out of the handler."""
+    from trainlab.config.quiet_stop import _stop_quietly
+
+    monkeypatch.setitem(sys.modules, "hydra.core.hydra_config", types.ModuleType("hydra.core.hydra_config"))
+
+    def exit_now(code: int) -> None:  # os._exit would end pytest too
+        raise SystemExit(code)
+
+    monkeypatch.setattr(os, "_exit", exit_now)
+    monkeypatch.setattr(logging, "shutdown", lambda: None)
+    with pytest.raises(SystemExit) as exited:
+        _stop_quietly(signal.SIGTERM, None)
+    assert exited.value.code == 143
+    assert capsys.readouterr().err == ("error: stopped by SIGTERM; nothing was written "
+                                       "(the run folder was not looked at: AttributeError)\n")
 
 
 def _catches(pid: int, sig: signal.Signals) -> bool:

@@ -14,8 +14,9 @@ import lightning.pytorch as pl
 import torch
 
 from trainlab.config.errors import UserError
+from trainlab.config.quiet_stop import started_by_lightning
 from trainlab.models.step_logging import logs_this_step
-from trainlab.run.console import process_rank, started_by_lightning
+from trainlab.run.console import process_rank
 from trainlab.run.ranks import EveryRankError, first_finding, launched_here, on_rank
 
 log = logging.getLogger(__name__)

@@ -13,31 +13,52 @@ from contextlib import contextmanager
 from typing import Any
 
 
+def started_by_lightning() -> bool:
+    """Whether Lightning's launcher started this process as a rank other than 0 of its node, told from the
+    environment before any trainer exists: it sets ``LOCAL_RANK`` in the children it starts (torchrun too, with
+    ``TORCHELASTIC_RUN_ID``). Such a rank's parent is its node's rank 0, which ends it on Ctrl-C (Lightning kills
+    its children), so it leaves Ctrl-C to rank 0. Here, with the standard library only, because the quiet stop
+    asks it from a signal handler that may land in the middle of any import."""
+    local = os.environ.get("LOCAL_RANK", "")
+    return local.isdigit() and int(local) != 0 and "TORCHELASTIC_RUN_ID" not in os.environ
+
+
+def _loaded(name: str) -> Any:
+    """A module already imported, else None. The quiet stop imports nothing: the signal can land in the middle
+    of an import (``inspect`` half made, say), and an import started from the handler then met that half-made
+    module and raised, out of the handler: a traceback and exit 1 instead of the one line."""
+    return sys.modules.get(name)
+
+
+def _run_folder_note(note: str) -> tuple[str, bool]:
+    """The end of the stop line for a run whose folder Hydra has made (the folder removed when the run
+    produced nothing, else named), and whether the process is a sweep's. Only modules already loaded are
+    used: the run folder exists only once Hydra has made it, by then they all are."""
+    hydra_config, hydra_types = _loaded("hydra.core.hydra_config"), _loaded("hydra.types")
+    omegaconf, folders = _loaded("omegaconf"), _loaded("trainlab.run.folder")
+    if not (hydra_config and hydra_types and omegaconf) or not hydra_config.HydraConfig.initialized():
+        return note, False
+    config = hydra_config.HydraConfig.get()
+    select = omegaconf.OmegaConf.select
+    if select(config, "mode", default=None) == hydra_types.RunMode.MULTIRUN:  # a sweep's config has no run folder
+        return note, True
+    folder = select(config, "runtime.output_dir", default=None, throw_on_missing=False)
+    discarded = folders.discard_unstarted_run() if folders else None
+    return discarded or (f"what was written is in {folder}" if folder else note), False
+
+
 def _stop_quietly(signum: int, frame: object) -> None:
     """Ctrl-C or SIGTERM outside training (the script's imports, Hydra composing, a run's set-up before
     :func:`trainlab.run.preemption.stop_on_signals`, evaluate.py): one line, the folder of a run that
     produced nothing removed, and exit 130 / 143 (what a shell reports for a process ended by that signal)."""
-    from trainlab.run.console import started_by_lightning
-
     if signum == signal.SIGINT and started_by_lightning():  # Ctrl-C reaches every rank: rank 0, its parent, says it
         return
     name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
     note, sweep = "nothing was written", False
-    if "hydra.core.hydra_config" in sys.modules:  # the run folder exists only once Hydra has made it
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
-        from omegaconf import OmegaConf
-
-        from trainlab.run.folder import discard_unstarted_run
-
-        try:  # the signal lands anywhere, Hydra's config half set included: nothing here may raise
-            if HydraConfig.initialized():  # a sweep's own config has no run folder
-                sweep = OmegaConf.select(HydraConfig.get(), "mode", default=None) == RunMode.MULTIRUN
-                folder = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None,
-                                          throw_on_missing=False)
-                note = discard_unstarted_run() or (f"what was written is in {folder}" if folder else note)
-        except Exception as exc:  # noqa: BLE001 - the stop goes on with the note it has
-            note = f"{note} (the run folder was not looked at: {type(exc).__name__})"
+    try:  # the signal lands anywhere, half-made modules and Hydra's config half set included: nothing may raise
+        note, sweep = _run_folder_note(note)
+    except Exception as exc:  # noqa: BLE001 - the stop goes on with the note it has
+        note = f"{note} (the run folder was not looked at: {type(exc).__name__})"
     print(f"error: stopped by {name}; {note}", file=sys.stderr, flush=True)  # the words stop_on_signals uses
     if sweep:  # the sweep's own handling (running trials marked FAIL) needs the exception to unwind
         raise SystemExit(128 + signum)

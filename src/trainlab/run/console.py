@@ -54,15 +54,6 @@ def process_rank() -> int:
     return 0
 
 
-def started_by_lightning() -> bool:
-    """Whether Lightning's launcher started this process as a rank other than 0 of its node, told from the
-    environment before any trainer exists: it sets ``LOCAL_RANK`` in the children it starts (torchrun too, with
-    ``TORCHELASTIC_RUN_ID``). Such a rank's parent is its node's rank 0, which ends it on Ctrl-C (Lightning kills
-    its children), so it leaves Ctrl-C to rank 0."""
-    local = os.environ.get("LOCAL_RANK", "")
-    return local.isdigit() and int(local) != 0 and "TORCHELASTIC_RUN_ID" not in os.environ
-
-
 def other_ranks_say_warnings_only() -> None:
     """In a rank other than 0 of a DDP run (Lightning starts it running the command again, into rank 0's
     folder), Hydra gave the root logger the same console and ``train.log`` handlers: each of its lines (the
