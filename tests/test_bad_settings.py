@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
+import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from tests.conftest import TINY, TINY_ANY_DATA
 from tests.test_errors import csv_file, file_overrides, good_frame
@@ -155,6 +158,62 @@ def test_argument_types_the_signature_check_missed(compose_cfg, overrides, key, 
     with pytest.raises(UserError, match=match):
         for name, node in nodes:
             check_node(node, f"{key}.{name}" if name else key)
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        # behind our subclasses' **kwargs, read as "takes anything": Hydra's traceback of Lightning's TypeError
+        # after the data was built (ModelCheckpoint, RichProgressBar), or ignored without a word (ModelSummary)
+        (["+callbacks.model_checkpoint.save_top_kk=3"],
+         r"^callbacks.model_checkpoint.save_top_kk is not an argument of .*ModelCheckpoint; did you mean "
+         r"callbacks.model_checkpoint.save_top_k\? valid ones: filename, monitor, dirpath, "),
+        (["+callbacks.rich_progress_bar.leavee=true"],
+         r"^callbacks.rich_progress_bar.leavee is not an argument .* did you mean callbacks.rich_progress_bar.leave\?"),
+        (["+callbacks.model_summary.foo=1"], r"^callbacks.model_summary.foo is not an argument .* valid ones: "
+                                             r"max_depth, header_style$"),
+        (["+callbacks.early_stopping.stopping_threshhold=0.1"],
+         r"did you mean callbacks.early_stopping.stopping_threshold\?"),
+        (["+callbacks.early_stopping.check_finite=often"],
+         r"^callbacks.early_stopping.check_finite='often' must be bool"),
+    ],
+)
+def test_keys_a_subclass_hands_on_to_its_base_are_checked_as_the_bases(compose_cfg, overrides, match):
+    from trainlab.config.instantiate import check_node
+
+    cfg = compose_cfg(overrides)
+    with pytest.raises(UserError, match=match):
+        for name, node in cfg.callbacks.items():
+            check_node(node, f"callbacks.{name}")
+
+
+class _KeepsItsKeywords(pl.callbacks.EarlyStopping):
+    """A user's subclass whose **kwargs are its own (not handed on): it still takes any key."""
+
+    def __init__(self, monitor: str, **options: Any):
+        super().__init__(monitor=monitor)
+        self.options = options
+
+
+class _GivesTheMonitorItself(pl.callbacks.EarlyStopping):
+    """A user's subclass that gives a base's required argument itself: the config need not, and cannot."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(monitor="val/loss", **kwargs)
+
+
+def test_a_users_subclass_takes_what_its_own_code_says():
+    from trainlab.config.instantiate import arguments_of, check_node
+
+    keeps = OmegaConf.create({"_target_": f"{__name__}._KeepsItsKeywords", "monitor": "val/loss", "colour": "red"})
+    check_node(keeps, "callbacks.mine")
+    assert arguments_of(_KeepsItsKeywords).takes_any
+    gives = arguments_of(_GivesTheMonitorItself)
+    assert not gives.takes_any and "patience" in gives.parameters and "monitor" not in gives.parameters
+    check_node(OmegaConf.create({"_target_": f"{__name__}._GivesTheMonitorItself", "patience": 3}), "callbacks.mine")
+    with pytest.raises(UserError, match=r"callbacks.mine.monitor is not an argument"):
+        check_node(OmegaConf.create({"_target_": f"{__name__}._GivesTheMonitorItself", "monitor": "x"}),
+                   "callbacks.mine")
 
 
 def test_the_values_those_types_admit_pass(compose_cfg):

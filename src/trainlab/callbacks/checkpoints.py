@@ -300,9 +300,6 @@ class EarlyStopping(pl.callbacks.EarlyStopping):
                             f"least change that counts as one, 0 or more (e.g. {key}.min_delta=0.001)")
         super().__init__(*args, **kwargs)
 
-    # Lightning's arguments, for the config checks that read a constructor's signature (trainlab.config.instantiate)
-    __init__.__signature__ = _EARLY_STOPPING
-
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         patience = self.patience
         super().load_state_dict(state_dict)

@@ -115,11 +115,13 @@ class ModelSummary(pl.callbacks.RichModelSummary):
     sizes come from the data), so the column would be a row of zeros.
     """
 
-    def __init__(self, max_depth: int = 1, **kwargs: Any):
+    def __init__(self, max_depth: int = 1, header_style: str = "bold magenta"):
+        """``header_style``: the table header's Rich style, the one setting Lightning's Rich summary reads from
+        its ``**summarize_kwargs`` (any other key went there and was ignored without a word)."""
         if max_depth < -1:  # Lightning's ValueError traceback at the start of fit
             raise UserError(f"callbacks.model_summary.max_depth={max_depth} must be -1 (every layer), 0 (no summary) "
                             "or more (layers nested that deep)")
-        super().__init__(max_depth=max_depth, **kwargs)
+        super().__init__(max_depth=max_depth, header_style=header_style)
 
     @staticmethod
     def summarize(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,

@@ -7,8 +7,10 @@ callable's signature (unknown arguments, wrong scalar types) and names the confi
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
+import textwrap
 import typing
 from types import UnionType
 from typing import Any, Optional
@@ -158,55 +160,137 @@ def check_node(node: Any, key: str, given: frozenset[str] = frozenset()) -> None
         return
     if "_target_" in node:
         target = import_target(node._target_, key) if isinstance(node._target_, str) else node._target_
-        try:
-            signature = inspect.signature(target)
-        except (TypeError, ValueError):
-            signature = None
-        if signature is not None:
-            _check_arguments(node, key, target, signature, given)
+        arguments = arguments_of(target)
+        if arguments is not None:
+            _check_arguments(node, key, target, arguments, given)
     for name in node:
         if name not in given:
             check_node(node[name], f"{key}.{name}")
 
 
-def _check_arguments(node: DictConfig, key: str, target: Any, signature: inspect.Signature,
-                     given: frozenset[str]) -> None:
-    """The keys of ``node`` and the arguments ``given`` by the caller against ``target``'s signature:
-    each is an argument it takes, of a type it takes, and every argument it needs is there (a user's
-    own class with another signature than the config's fails here, naming the key and the signature,
-    not in Hydra's multi-line TypeError)."""
-    params = signature.parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    shown = f"{node._target_}{signature}"
+class Arguments(typing.NamedTuple):
+    """What a callable takes by name (:func:`arguments_of`)."""
+
+    signature: inspect.Signature  # its own, as shown in messages
+    parameters: dict[str, inspect.Parameter]  # its own named arguments, then those its bases take through **kwargs
+    hints: dict[str, Any]  # their annotations, each read from the function that declares it
+    takes_any: bool  # whether some other keyword is taken too (a **kwargs that is not handed on to a base)
+
+
+def arguments_of(target: Any) -> Optional[Arguments]:
+    """The arguments ``target`` takes by name; None when Python cannot tell (a builtin).
+
+    A class whose ``__init__`` hands its ``**kwargs`` on to its base's (``super().__init__(..., **kwargs)``,
+    read from its source) takes the base's arguments too, and nothing else: trainlab's ModelCheckpoint and
+    EarlyStopping, and a user's subclass of them. Read as "takes anything", a misspelt
+    ``+callbacks.model_checkpoint.save_top_kk=3`` passed every check and ended in Hydra's traceback of the
+    base's TypeError after the data was built, and ``save_last=sometimes`` reached Lightning unchecked. A
+    ``**kwargs`` kept by the class itself, or one whose source cannot be read, still takes anything."""
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return None
+    function = _constructor(target) if inspect.isclass(target) else target
+    parameters = {name: p for name, p in signature.parameters.items()
+                  if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
+    hints = {name: hint for name, hint in _hints(function).items() if name in parameters}
+    keywords = next((p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+    takes_any = keywords is not None
+    owner = _defining_class(target) if inspect.isclass(target) else None
+    while takes_any and owner is not None and getattr(function, "__signature__", None) is None:
+        passed = _passes_on(function, keywords)
+        base = _defining_class(owner, after=owner)
+        if passed is None or base is None:
+            break
+        function = _constructor(base, owner=base)
+        try:
+            base_signature = inspect.signature(function)
+        except (TypeError, ValueError):
+            break
+        positional, named = passed
+        base_parameters = [p for p in base_signature.parameters.values() if p.name != "self"]
+        taken = {p.name for p in base_parameters[:positional]} | named  # the subclass gives these itself
+        base_hints = _hints(function)
+        for p in base_parameters:
+            if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                continue
+            if p.name not in parameters and p.name not in taken:
+                parameters[p.name] = p
+                if p.name in base_hints:
+                    hints[p.name] = base_hints[p.name]
+        keywords = next((p.name for p in base_parameters if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+        takes_any, owner = keywords is not None, base
+    return Arguments(signature, parameters, hints, takes_any)
+
+
+def _defining_class(cls: type, after: Optional[type] = None) -> Optional[type]:
+    """The first class of ``cls``'s MRO (past ``after``) that defines ``__init__``; None at ``object``."""
+    mro = inspect.getmro(cls)
+    start = mro.index(after) + 1 if after is not None else 0
+    return next((c for c in mro[start:] if "__init__" in vars(c) and c is not object), None)
+
+
+def _constructor(cls: type, owner: Optional[type] = None) -> Any:
+    return vars(owner or _defining_class(cls) or object).get("__init__", cls.__init__)
+
+
+def _hints(function: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(function)
+    except Exception:  # noqa: BLE001 - unresolvable hints: skip type checks, keep name checks
+        return {}
+
+
+def _passes_on(function: Any, keywords: str) -> Optional[tuple[int, set[str]]]:
+    """Whether ``function`` (an ``__init__``) calls a base's ``__init__`` with ``**<keywords>``: then the number of
+    positional arguments and the names of the keywords it gives that call itself; None when it does not (or its
+    source cannot be read)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    for call in ast.walk(tree):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "__init__"):
+            continue
+        if any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == keywords for k in call.keywords):
+            positional = sum(not isinstance(a, ast.Starred) for a in call.args)
+            if not isinstance(call.func.value, ast.Call):  # Base.__init__(self, ...): self is not an argument
+                positional = max(positional - 1, 0)
+            return positional, {k.arg for k in call.keywords if k.arg is not None}
+    return None
+
+
+def _check_arguments(node: DictConfig, key: str, target: Any, arguments: Arguments, given: frozenset[str]) -> None:
+    """The keys of ``node`` and the arguments ``given`` by the caller against what ``target`` takes
+    (:func:`arguments_of`): each is an argument it takes, of a type it takes, and every argument it needs is
+    there (a user's own class with another signature than the config's fails here, naming the key and the
+    signature, not in Hydra's multi-line TypeError)."""
+    params, hints, takes_any = arguments.parameters, arguments.hints, arguments.takes_any
+    shown = f"{node._target_}{arguments.signature}"
     refused = sorted(name for name in given if name not in params and not takes_any)
     if refused:
         raise UserError(f"{key}._target_={shown} does not take {', '.join(refused)}, which trainlab passes to it "
                         f"(from the pipeline and the data module); add {'them' if len(refused) > 1 else 'it'} to its arguments (or **kwargs)")
-    needed = [name for name, p in params.items() if p.default is p.empty and name not in node.keys() and name not in given
+    own = arguments.signature.parameters
+    needed = [name for name, p in own.items() if p.default is p.empty and name not in node.keys() and name not in given
               and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
     if needed and not node.get("_partial_") and "_args_" not in node:
         raise UserError(f"{key}._target_={shown} needs {', '.join(needed)}, which the config does not give; add "
                         f"{' '.join(f'{key}.{name}=<value>' for name in needed)}")
-    try:
-        hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
-    except Exception:  # noqa: BLE001 - unresolvable hints: skip type checks, keep name checks
-        hints = {}
     for name in node:
         if (name.startswith("_") and name.endswith("_")) or name in given:
             continue
         if OmegaConf.is_missing(node, name):
             raise UserError(f"{key}.{name} has no value (??? in the config); set it: {key}.{name}=<value>")
-        parameter, hint_of = params.get(name), hints.get(name)
+        parameter = params.get(name)
         if parameter is None:
             if not takes_any:
                 valid = [p for p in params if p != "self"]
                 hint = did_you_mean(name, valid, prefix=f"{key}.")
                 raise UserError(f"{key}.{name} is not an argument of {node._target_}; {hint + ' ' if hint else ''}"
                                 f"valid ones: {', '.join(valid)}")
-            parameter, hint_of = _inherited(target, name)
-            if parameter is None:
-                continue
-        types = _scalar_types(hint_of)
+            continue
+        types = _scalar_types(hints.get(name))
         value = OmegaConf.select(node, name)
         if types and isinstance(value, (DictConfig, ListConfig)):  # data.fanout=[5,5]: a TypeError traceback
             raise UserError(f"{key}.{name}={OmegaConf.to_container(value)} must be {_type_name(types)}, not a "
@@ -218,20 +302,6 @@ def _check_arguments(node: DictConfig, key: str, target: Any, signature: inspect
                 raise UserError(f"{key}.{name}={value!r} must be {_type_name(types)}"
                                 f"{_type_example(f'{key}.{name}', value, types, parameter.default)}")
             node[name] = whole  # ints stay ints: 64.0 is 64, 64.5 is refused above
-
-
-def _inherited(target: Any, name: str) -> tuple[Optional[inspect.Parameter], Any]:
-    """The parameter ``name`` of the nearest base class whose constructor takes it, and its annotation, for a
-    subclass that passes ``**kwargs`` on (trainlab's ModelCheckpoint: ``save_last=sometimes`` went to Lightning's
-    ``bool | Literal['link']`` unchecked and saved a last.ckpt as if true). (None, None) when no base has it."""
-    for base in inspect.getmro(target)[1:] if inspect.isclass(target) else ():
-        parameter = inspect.signature(base.__init__).parameters.get(name) if "__init__" in vars(base) else None
-        if parameter is not None and parameter.kind is not inspect.Parameter.VAR_KEYWORD:
-            try:
-                return parameter, typing.get_type_hints(base.__init__).get(name)
-            except Exception:  # noqa: BLE001 - unresolvable hints: no type check
-                return parameter, None
-    return None, None
 
 
 def build(node: DictConfig, key: str, kind: Optional[type] = None, **kwargs: Any) -> Any:

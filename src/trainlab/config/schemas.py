@@ -162,15 +162,12 @@ def unlisted_argument(target: Any, name: str, key: str) -> bool:
 def _takes_argument(target: Any, name: str, key: str) -> bool:
     """Whether ``target`` (a node's ``_target_``) has a parameter ``name``: the schema lists the keys this
     project sets, ``+trainer.max_time=...`` adds another argument of Lightning's Trainer."""
-    import inspect
-
-    from trainlab.config.instantiate import import_target
+    from trainlab.config.instantiate import arguments_of, import_target
 
     if not isinstance(target, str):
         return False
-    parameters = inspect.signature(import_target(target, key)).parameters
-    return name in parameters and parameters[name].kind not in (inspect.Parameter.VAR_POSITIONAL,
-                                                               inspect.Parameter.VAR_KEYWORD)
+    arguments = arguments_of(import_target(target, key))
+    return arguments is not None and name in arguments.parameters
 
 
 def _unique_suffix() -> str:
