@@ -81,6 +81,13 @@ from trainlab.config.errors import UserError
          r"built: Factor should be < 1.0."),
         (["scheduler=plateau", "scheduler.patience=-1"],  # cut the rate after every validation
          r"^scheduler.patience=-1 must be 0 or more \(ReduceLROnPlateau"),
+        # a learning rate of 0 (torch takes it): trained for hours without changing a weight, without a word
+        (["optimizer.lr=0"], r"^optimizer.lr=0 trains nothing: each step moves a weight by the learning rate times "
+                             r"its update; give one above 0 \(e.g. optimizer.lr=0.001\)$"),
+        (["scheduler=cosine", "optimizer.lr=0.0"], r"^optimizer.lr=0 trains nothing \(CosineAnnealingLR only scales it\)"),
+        (["scheduler=onecycle", "optimizer.lr=0"],  # its max_lr is optimizer.lr: 0 at every step
+         r"^scheduler: OneCycleLR \(scheduler.max_lr=0, .*\) keeps the learning rate at 0 through its \d+ steps of this "
+         r"run's \d+ \(optimizer.lr=0\): nothing would train"),
         (["optimizer=sgd", "optimizer.momentum=2"],  # trained to a forecast worse than the last value, no word
          r"^optimizer.momentum=2 must be below 1 \(e.g. optimizer.momentum=0.9\)"),
         (["callbacks.early_stopping.patience=-2"],  # stopped at the first validation without improvement
@@ -668,6 +675,24 @@ def test_a_scheduler_is_completed_for_a_module_outside_a_trainer():
     with pytest.raises(UserError, match=r"^scheduler: CosineAnnealingLR \(scheduler.T_max=0\) fails at its step 1: "):
         configure_optimizers(module, partial(torch.optim.SGD, lr=0.1),
                              partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=0), "val/loss")
+
+
+def test_a_schedule_of_ones_own_that_holds_the_rate_at_zero_is_refused_and_a_warm_up_from_zero_is_not():
+    from functools import partial
+
+    import lightning.pytorch as pl
+
+    from trainlab.models.optim import configure_optimizers
+
+    module = pl.LightningModule()
+    module.layer = torch.nn.Linear(2, 1)
+    sgd = partial(torch.optim.SGD, lr=0.1)
+    warm_up = partial(torch.optim.lr_scheduler.LambdaLR, lr_lambda=lambda step: min(step / 10, 1.0))
+    configure_optimizers(module, sgd, warm_up, "val/loss")  # 0 at its first step only
+    held = partial(torch.optim.lr_scheduler.LambdaLR, lr_lambda=lambda step: 0.0)
+    with pytest.raises(UserError, match=r"^scheduler: LambdaLR \(scheduler.lr_lambda=.*\) keeps the learning rate at 0 "
+                                        r"through its 5000 steps \(optimizer.lr=0.1\): nothing would train"):
+        configure_optimizers(module, sgd, held, "val/loss")
 
 
 @pytest.mark.parametrize("name", ["val_acc", "test/loss"])

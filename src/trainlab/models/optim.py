@@ -57,10 +57,14 @@ def configure_optimizers(module: pl.LightningModule, make_optimizer: Callable[..
     if isinstance(momentum, (int, float)) and momentum >= 1:  # torch checks >= 0 only (SGD, RMSprop)
         raise UserError(f"optimizer.momentum={momentum} must be below 1 (e.g. optimizer.momentum=0.9): at 1 or more "
                         "each step adds all of the step before, and the weights run away")
+    target = getattr(make_scheduler, "func", None)
+    if not _moves(optimizer) and (make_scheduler is None or _scales_the_rate(target)):
+        scaled = f" ({target.__name__} only scales it)" if make_scheduler is not None else ""
+        raise UserError(f"optimizer.lr={_rates(optimizer)} trains nothing{scaled}: each step moves a weight by the "
+                        "learning rate times its update; give one above 0 (e.g. optimizer.lr=0.001)")
     if make_scheduler is None:
         return optimizer
     extra = {}
-    target = getattr(make_scheduler, "func", None)
     if target is OneCycleLR and not {"total_steps", "epochs"} & set(make_scheduler.keywords):
         extra["total_steps"] = int(module.trainer.estimated_stepping_batches)
     _check_arguments(make_scheduler, "scheduler", optimizer=optimizer, **extra)
@@ -125,8 +129,10 @@ def _try_schedule(make_optimizer: Callable[..., torch.optim.Optimizer], make_sch
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "lr_scheduler.step() before optimizer.step()": nothing is optimised
             scheduler = make_scheduler(optimizer=optimizer, **extra)
+            moved = _moves(optimizer)  # a warm-up from 0 (LambdaLR) moves from its second step on
             for step in range(1, tried + 1):
                 scheduler.step()
+                moved = moved or _moves(optimizer)
                 rates = [group["lr"] for group in optimizer.param_groups]
                 bad = next((rate for rate in rates if not (math.isfinite(rate) and rate >= 0)), None)
                 if bad is not None:
@@ -135,6 +141,29 @@ def _try_schedule(make_optimizer: Callable[..., torch.optim.Optimizer], make_sch
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise UserError(f"scheduler: {_named(make_scheduler)} fails at its step {step}{of_run}: {exc}; "
                         f"{_CHANGE}") from None
+    if not moved:  # optimizer.lr=0 (the scheduler scales it), or a schedule that holds the rate at 0
+        raise UserError(f"scheduler: {_named(make_scheduler)} keeps the learning rate at 0 through its {tried} steps"
+                        f"{of_run} (optimizer.lr={_rates(make_optimizer(params=[torch.nn.Parameter(torch.zeros(1))]))}): "
+                        "nothing would train; give optimizer.lr above 0 (e.g. optimizer.lr=0.001), or " + _CHANGE)
+
+
+def _scales_the_rate(target: Any) -> bool:
+    """Whether ``target`` is one of torch's schedulers that multiply the optimizer's learning rate (cosine,
+    plateau, step, lambda, ...): from 0 they stay at 0, or climb to a floor of their own (cosine's ``eta_min``).
+    OneCycleLR and CyclicLR set the rate from their own values; a scheduler of one's own is tried instead."""
+    return (isinstance(target, type) and target.__module__ == torch.optim.lr_scheduler.__name__
+            and not issubclass(target, _STEP_SCHEDULERS))
+
+
+def _moves(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether a step of ``optimizer`` can change a weight: some group's learning rate is above 0."""
+    return any(float(group["lr"]) > 0 for group in optimizer.param_groups)
+
+
+def _rates(optimizer: torch.optim.Optimizer) -> str:
+    """The groups' learning rates, as given: ``0`` (one group), ``[0, 0.001]``."""
+    rates = [float(group["lr"]) for group in optimizer.param_groups]
+    return f"{rates[0]:g}" if len(set(rates)) == 1 else "[" + ", ".join(f"{rate:g}" for rate in rates) + "]"
 
 
 _CHANGE = "change these values (conf/scheduler/ shows working ones)"
