@@ -695,6 +695,42 @@ def test_a_schedule_of_ones_own_that_holds_the_rate_at_zero_is_refused_and_a_war
         configure_optimizers(module, sgd, held, "val/loss")
 
 
+class _CountingWarmUp:
+    """An lr_lambda of one's own that keeps state: how often it was asked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, step: int) -> float:
+        self.calls += 1
+        return 1.0
+
+
+def test_the_dry_run_steps_a_copy_of_a_stateful_schedule_and_names_any_error_it_raises():
+    """The dry run stepped the config's own lr_lambda object 5,000 times before training (its state was then the
+    run's); an error other than ValueError/ArithmeticError/TypeError from one's own code was a traceback."""
+    from functools import partial
+
+    import lightning.pytorch as pl
+
+    from trainlab.models.optim import configure_optimizers
+
+    module = pl.LightningModule()
+    module.layer = torch.nn.Linear(2, 1)
+    sgd = partial(torch.optim.SGD, lr=0.1)
+    counting = _CountingWarmUp()
+    built = configure_optimizers(module, sgd, partial(torch.optim.lr_scheduler.LambdaLR, lr_lambda=counting), "val/loss")
+    assert counting.calls == 1  # the run's scheduler, built once; the 5,000 tried steps were a copy's
+    assert built["lr_scheduler"]["scheduler"].lr_lambdas[0] is counting
+
+    def broken(step: int) -> float:
+        return {0: 1.0}[step]
+
+    with pytest.raises(UserError, match=r"^scheduler: LambdaLR \(scheduler.lr_lambda=.*\) fails at its step 1: "
+                                        r"KeyError: 1; the error is in its code or values$"):
+        configure_optimizers(module, sgd, partial(torch.optim.lr_scheduler.LambdaLR, lr_lambda=broken), "val/loss")
+
+
 @pytest.mark.parametrize("name", ["val_acc", "test/loss"])
 def test_a_template_refused_before_anything_is_logged_names_what_the_run_logs(compose_cfg, name):
     """A save before the run logged anything (every_n_train_steps, a monitor of None) refused the template with

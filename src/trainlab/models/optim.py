@@ -6,6 +6,7 @@ them with the parameters, the trainer's step count (OneCycleLR) and the monitore
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import re
@@ -126,9 +127,13 @@ def _try_schedule(make_optimizer: Callable[..., torch.optim.Optimizer], make_sch
     optimizer = make_optimizer(params=[torch.nn.Parameter(torch.zeros(1))])
     step = 0
     try:
+        trial = copy.deepcopy(make_scheduler)  # a stateful lr_lambda of one's own is stepped in a copy, not the run's
+    except Exception:  # noqa: BLE001 - what cannot be copied (a lambda is shared, and stateless) is tried itself
+        trial = make_scheduler
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "lr_scheduler.step() before optimizer.step()": nothing is optimised
-            scheduler = make_scheduler(optimizer=optimizer, **extra)
+            scheduler = trial(optimizer=optimizer, **extra)
             moved = _moves(optimizer)  # a warm-up from 0 (LambdaLR) moves from its second step on
             for step in range(1, tried + 1):
                 scheduler.step()
@@ -138,9 +143,14 @@ def _try_schedule(make_optimizer: Callable[..., torch.optim.Optimizer], make_sch
                 if bad is not None:
                     raise UserError(f"scheduler: {_named(make_scheduler)} takes the learning rate to {bad:.4g} at its step "
                                     f"{step}{of_run}; a learning rate must stay finite and >= 0: {_CHANGE}")
-    except (ArithmeticError, ValueError, TypeError) as exc:
+    except UserError:
+        raise
+    except (ArithmeticError, ValueError, TypeError) as exc:  # torch's schedulers on values they do not take
         raise UserError(f"scheduler: {_named(make_scheduler)} fails at its step {step}{of_run}: {exc}; "
                         f"{_CHANGE}") from None
+    except Exception as exc:  # noqa: BLE001 - only the scheduler runs here: a lr_lambda of one's own, say, raising
+        raise UserError(f"scheduler: {_named(make_scheduler)} fails at its step {step}{of_run}: "
+                        f"{type(exc).__name__}: {exc}; the error is in its code or values") from None
     if not moved:  # optimizer.lr=0 (the scheduler scales it), or a schedule that holds the rate at 0
         raise UserError(f"scheduler: {_named(make_scheduler)} keeps the learning rate at 0 through its {tried} steps"
                         f"{of_run} (optimizer.lr={_rates(make_optimizer(params=[torch.nn.Parameter(torch.zeros(1))]))}): "
