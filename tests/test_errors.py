@@ -330,21 +330,19 @@ def test_a_few_values_that_are_no_number_are_named_as_typos_to_correct(tmp_path)
         "(missing values, which data.missing handles)")
 
 
-def test_a_text_column_among_the_inputs_gets_the_inputs_to_give(tmp_path):
-    """A category column (day_type) among the columns data.source.feature_columns=null takes: the fix was
-    'e.g. data.source.feature_columns=[a,b]', and a second text column was refused only after the first."""
+def test_text_columns_among_the_inputs_are_categories_every_one_at_once(tmp_path):
+    """A category column (day_type) among the columns data.source.feature_columns=null takes: refused first with 'e.g.
+    data.source.feature_columns=[a,b]', then with 'make them numbers in the file (a category: a 0/1 column per
+    value)'; now every text column is read as categories (encoded by the data module: tests/test_categories.py)."""
     from trainlab.data.timeseries.sources import TableFile
 
     frame = pd.read_csv(_meter_file(tmp_path))
     frame["note"] = "ok"
     path = tmp_path / "categories.csv"
     frame.to_csv(path, index=False)
-    with pytest.raises(UserError) as refused:
-        TableFile(str(path), ["Demand (MW)"], time_column="timestamp", series_column="region").load()
-    assert str(refused.value) == (
-        f"column 'day_type' in '{path}' is not numeric (2024-01-01 00:00:00+0100 in series North: 'weekday'), "
-        "nor is 'note'; make them numbers in the file (a category: a 0/1 column per value) or leave them out "
-        "of the inputs: 'data.source.feature_columns=[temperature]'")
+    table = TableFile(str(path), ["Demand (MW)"], time_column="timestamp", series_column="region").load()
+    assert table.feature_names == ["temperature"] and list(table.categories) == ["day_type", "note"]
+    assert set(table.categories["day_type"]) == {"weekday"} and set(table.categories["note"]) == {"ok"}
 
 
 def test_truth_values_are_read_as_one_and_zero_in_targets_and_inputs(tmp_path, caplog):
@@ -370,10 +368,10 @@ def test_truth_values_are_read_as_one_and_zero_in_targets_and_inputs(tmp_path, c
     with caplog.at_level(logging.INFO, logger="trainlab.data.timeseries.values"):
         assert TableFile(str(only), ["y"], time_column="t").load().features[:, 1].tolist() == [0.0] * 30
     assert f"column 'holiday' in '{only}' holds no only (of yes/no): read as 1 and 0" in caplog.text
-    frame.loc[7, "holiday"] = "true"  # two kinds of flag in one column: no pair to read
+    frame.loc[7, "holiday"] = "true"  # two kinds of flag in one column: no pair to read, text (was refused as such)
     frame.to_csv(tmp_path / "flags.csv", index=False)
-    with pytest.raises(UserError, match=r"column 'holiday' .* is not numeric \(2024-01-01: 'Yes'\)"):
-        TableFile(str(tmp_path / "flags.csv"), ["y"], time_column="t").load()
+    table = TableFile(str(tmp_path / "flags.csv"), ["y"], time_column="t").load()
+    assert table.feature_names == ["open"] and set(table.categories["holiday"]) == {"Yes", "no", "true", None}
 
 
 def test_truth_values_are_told_by_their_few_distinct_values_not_row_by_row():
@@ -456,7 +454,8 @@ def test_a_family_mismatch_reads_as_english():
 
 def test_a_column_of_a_few_texts_and_no_number_is_no_typo(tmp_path):
     """A sparse text column among the inputs (an event named on two days, empty otherwise) was told '2 of its
-    2 values are no number: correct them in the file', as if they were mistyped readings among numbers."""
+    2 values are no number: correct them in the file', as if they were mistyped readings among numbers; then it was
+    refused as text; now it is a category (tests/test_categories.py: its empty cells are none of the categories)."""
     from trainlab.data.timeseries.sources import TableFile
 
     frame = pd.read_csv(_meter_file(tmp_path)).drop(columns="day_type")
@@ -464,8 +463,5 @@ def test_a_column_of_a_few_texts_and_no_number_is_no_typo(tmp_path):
     frame.loc[[5, 60], "event"] = "holiday"
     path = tmp_path / "events.csv"
     frame.to_csv(path, index=False)
-    with pytest.raises(UserError) as refused:
-        TableFile(str(path), ["Demand (MW)"], time_column="timestamp", series_column="region").load()
-    assert str(refused.value).endswith(
-        "; make it numbers in the file (a category: a 0/1 column per value) or leave it out of the inputs: "
-        "'data.source.feature_columns=[temperature]'")
+    table = TableFile(str(path), ["Demand (MW)"], time_column="timestamp", series_column="region").load()
+    assert table.feature_names == ["temperature"] and set(table.categories["event"]) == {"holiday", None}

@@ -240,6 +240,11 @@ class SplitDataModule(pl.LightningDataModule):
         return [f"{k} has {np.size(state[k])} value(s) in the checkpoint, {np.size(self.stats[k])} here"
                 for k in self.STATS if k in state and k in self.stats and np.shape(state[k]) != np.shape(self.stats[k])]
 
+    def read_as_saved(self, state: dict[str, Any]) -> None:
+        """Take what of a checkpoint's data ``state`` decides how the data are read (the time series' categories),
+        before they are read: a saved run's data are then read as its training read them (trainlab.run.restore; a
+        resume, trainlab.run.pipeline.build_model_and_data). Nothing by default."""
+
     def load_state_dict(self, state_dict: dict[str, list[float]]) -> None:
         missing = [k for k in self.STATS if k not in state_dict]
         if missing:

@@ -46,10 +46,10 @@ def check_reach(data: Any, horizon: int, future: Optional[str] = None) -> bool:
     the forecasts fed back, calendar columns the source computes (``source.CALENDAR``, ``source.calendar(rows)``),
     and any other input (a driver) comes from ``future`` (:mod:`trainlab.prediction.future`); refused in one line
     without it. ``future`` given where nothing reads it is refused too, saying why."""
-    from trainlab.prediction.future import drivers
+    from trainlab.prediction.future import driver_columns
 
     targets = list(data.load().target_names)
-    others = drivers(data)
+    others = driver_columns(data)
     if horizon <= reach(data):
         if future is not None:
             raise UserError(f"future={future} is not read: horizon={horizon} is forecast from windows of the data "

@@ -20,6 +20,7 @@ from typing import Any, Optional
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.timeseries import categories
 from trainlab.data.timeseries.sources import TableFile
 from trainlab.data.timeseries.table import name_row
 from trainlab.data.timeseries.values import numeric_columns
@@ -36,6 +37,12 @@ def drivers(data: Any) -> list[str]:
             and name not in calendar]
 
 
+def driver_columns(data: Any) -> list[str]:
+    """The file's columns the :func:`drivers` come from: a category column once for its 0/1 inputs (``day_type`` for
+    ``day_type=holiday``, ``day_type=weekday``), as a ``future=`` file holds them."""
+    return categories.raw_columns(drivers(data), getattr(data, "encoding", None) or {})
+
+
 def rows_read(data: Any, horizon: int) -> int:
     """Rows after the data's end whose inputs the forecast reads: its last block of ``data.steps`` rows starts
     ``data.steps`` x (ceil(horizon / data.steps) - 1) rows after the end and its window ends ``data.horizon``
@@ -48,6 +55,16 @@ class FutureFile(TableFile):
     stays an empty row, found by :func:`read_future`), its own refusals naming ``future``."""
 
     KEY = "future"  # a folder, a missing or an unreadable file: named as the user gave it (was data.source.path)
+    encoding: categories.Encoding = {}  # the run's category columns among the drivers: read as codes (categories.codes)
+
+    def _read(self, path: str, key: str) -> Any:
+        """The file's frame, each category column of the run as numbers in the run's categories (categories.codes),
+        so that it is read, sorted and checked as a driver of numbers is."""
+        frame = super()._read(path, key)
+        for column, known in self.encoding.items():
+            if column in frame.columns:
+                frame[column] = categories.codes(frame[column], known, f"future={self.path}")
+        return frame
 
     def _require_columns(self, frame: Any, target_frame: Any) -> None:
         columns = [str(c) for c in frame.columns]
@@ -105,24 +122,31 @@ def _stepless_times(raw: Any, source: TableFile, reading: Any) -> Any:
     return Grid(np.arange(len(raw)), "", None, None, written=raw.array[order], times=times.to_numpy()[order])
 
 
-def reader(path: str, source: Any, names: list[str]) -> TableFile:
-    """The run's source reading ``path`` with ``names`` as its columns; a source of no file (the generator)
-    reads the file's rows in order, without a time column."""
+def reader(path: str, source: Any, names: list[str], encoding: Optional[categories.Encoding] = None) -> TableFile:
+    """The run's source reading ``path`` with ``names`` as its columns, those of ``encoding`` (the run's category
+    columns) as codes of its categories; a source of no file (the generator) reads the file's rows in order, without
+    a time column."""
     if not isinstance(source, TableFile):
-        return FutureFile(path, names)
-    time_column = source.time_parts or source.time_column
-    return FutureFile(path, names, feature_columns=[], time_column=time_column, time_format=source.time_format,
-                      series_column=source.series_column, layout=None if source.layout == "wide" else source.layout,
-                      time_zone=source.time_zone)
+        made = FutureFile(path, names)
+    else:
+        time_column = source.time_parts or source.time_column
+        made = FutureFile(path, names, feature_columns=[], time_column=time_column, time_format=source.time_format,
+                          series_column=source.series_column, layout=None if source.layout == "wide" else source.layout,
+                          time_zone=source.time_zone)
+    made.encoding = {c: list(v) for c, v in (encoding or {}).items() if c in names}
+    return made
 
 
 def read_future(path: str, data: Any, horizon: int) -> list[np.ndarray]:
     """(rows, drivers) of every series of ``data`` (a loaded TimeSeriesDataModule), in its order: the drivers'
-    values of the :func:`rows_read` rows after its end, in the data's units, the columns in input order."""
+    values of the :func:`rows_read` rows after its end, in the data's units, the columns in input order (a category
+    column of the run as its 0/1 inputs, in the run's categories)."""
     from trainlab.prediction.calendar import after_end, stepped
 
-    names, need, table = drivers(data), rows_read(data, horizon), data.load()
-    future = reader(path, data.source, names).load()
+    inputs, need, table = drivers(data), rows_read(data, horizon), data.load()
+    encoding = getattr(data, "encoding", None) or {}
+    names = driver_columns(data)  # the file's columns: day_type for day_type=holiday, ...
+    future = reader(path, data.source, names, encoding).load()
     own = _series_names(table)
     theirs = _series_names(future)
     if own != [None] and theirs == [None]:
@@ -182,7 +206,7 @@ def read_future(path: str, data: Any, horizon: int) -> list[np.ndarray]:
             raise UserError(f"future={path}: {names[column]} has no value at {row_name(row)}, one of "
                             f"the {need} row(s) after the data's end that horizon={horizon} reads; fill it (a missing "
                             "time step: add its row)")
-        out.append(values[:need].astype(np.float64))
+        out.append(categories.expand(values[:need].astype(np.float64), names, inputs, encoding))
     return out
 
 

@@ -91,7 +91,7 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     from trainlab.prediction.calendar import as_written, written_zone
     from trainlab.prediction.fit import check_reach, reach
-    from trainlab.prediction.future import drivers, read_future
+    from trainlab.prediction.future import driver_columns, read_future
     from trainlab.prediction.plots import plot_forecasts
     from trainlab.prediction.timeseries import as_frame, forecast
     from trainlab.run.durable import write_atomic, write_json
@@ -127,12 +127,12 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
         **made, "data": table.name, "horizon": horizon, "series": len(forecasts), "targets": list(table.target_names),
         # fed back: forecasts past fit.reach were read by the model as its own past values
         "recursive": recursive, "steps_per_pass": data.steps, **times,
-        **({"future": future, "future_columns": drivers(data)} if future is not None else {}),
+        **({"future": future, "future_columns": driver_columns(data)} if future is not None else {}),
         "files": ["forecast.csv", "forecast.png"], **({"not_plotted": left_out} if left_out else {}),
     }
     write_json(out_dir / "forecast.json", report)
     how = f", fed back past {reach(data)} step(s)" if recursive else ""
-    how += f"{',' if recursive else ''} with {', '.join(drivers(data))} from {future}" if future is not None else ""
+    how += f"{',' if recursive else ''} with {', '.join(driver_columns(data))} from {future}" if future is not None else ""
     panels = len(forecasts) * len(table.target_names)
     plotted = f" (forecast.png shows {panels - len(left_out)} of its panels)" if left_out else ""
     print(f"forecast of {horizon} step(s) after the end of {len(forecasts)} series{how} written to {out_dir}: "

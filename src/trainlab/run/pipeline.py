@@ -161,9 +161,14 @@ def build_data(cfg: DictConfig) -> Any:
     return datamodule
 
 
-def build_model_and_data(cfg: DictConfig, *, training: bool = True) -> tuple[Any, Any]:
-    """(task module, data module). ``training=False`` leaves out optimizer and scheduler (evaluation)."""
+def build_model_and_data(cfg: DictConfig, *, training: bool = True,
+                         ckpt: Optional[dict[str, Any]] = None) -> tuple[Any, Any]:
+    """(task module, data module). ``training=False`` leaves out optimizer and scheduler (evaluation); ``ckpt``: the
+    checkpoint a resume starts from, whose data state decides how the data are read (their categories)."""
     datamodule = build_data(cfg)
+    state = (ckpt or {}).get(type(datamodule).__qualname__)
+    if isinstance(state, dict):
+        datamodule.read_as_saved(state)
     optimizer = build(cfg.optimizer, "optimizer") if training else None
     scheduler = build(cfg.scheduler, "scheduler") if training and cfg.get("scheduler") else None
     return build_task_module(cfg, datamodule, optimizer, scheduler), datamodule
@@ -217,7 +222,7 @@ def assemble(cfg: DictConfig, extra_callbacks: Sequence[Any] = (), ckpt_path: Op
     ckpt = load_checkpoint(Path(ckpt_path)) if ckpt_path else None  # read once, for both
     if ckpt is not None:  # the net's arguments whose default changed since, as the checkpoint was built
         cfg = resume_with_trained_net(cfg, ckpt, ckpt_path)
-    model, datamodule = build_model_and_data(cfg)
+    model, datamodule = build_model_and_data(cfg, ckpt=ckpt)
     check_resume(cfg, model, datamodule, ckpt_path, ckpt)
     loggers = build_loggers(cfg.logger, run_label(), open_runs=not cfg.trainer.get("fast_dev_run"),
                             tags=run_tags(ckpt_path))

@@ -108,8 +108,10 @@ def _restore_data(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str, giv
             raise UserError(f"split=all scores every window of a series file; this is a {datamodule.family} run, "
                             "whose data have no such reading: use split=test or split=val")
         datamodule.score_whole_file(forecast=True) if forecast else datamodule.score_whole_file()
-    datamodule.setup("fit")  # the data's own refusals (a file not found) before the model's
     state = ckpt.get(type(datamodule).__qualname__)
+    if state is not None:  # read as the run read them (its categories), not as this file alone would be
+        datamodule.read_as_saved(state)
+    datamodule.setup("fit")  # the data's own refusals (a file not found) before the model's
     if state is not None:
         sizes = datamodule.size_differences(state)
         if sizes:  # other columns (channels, features): scaling them with the checkpoint's would not even broadcast

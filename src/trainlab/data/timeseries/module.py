@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from trainlab.config.errors import UserError
 from trainlab.data.module import SplitDataModule, constant_columns
-from trainlab.data.timeseries import baselines, seasons
+from trainlab.data.timeseries import baselines, categories, seasons
 from trainlab.data.timeseries.fits import lead_in, longer_series, size_refusal
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, emptiest_columns
 from trainlab.data.timeseries.ranges import refuse_erased, value_warnings
@@ -111,6 +111,9 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
         self.dropped_season: Optional[int] = None  # the source's, where it did not fit the training rows
         self.mase_notes: list[str] = []  # where MASE's scale is not the naive's own (baselines.mase_notes); saved
         self.bad_rows: Optional[np.ndarray] = None  # rows still missing a value after the policy
+        # category column -> its categories (trainlab.data.timeseries.categories): a checkpoint's, given before the
+        # data are read (read_as_saved), else those of the training rows; saved
+        self.encoding: Optional[categories.Encoding] = None
         self.stats: dict[str, np.ndarray] = {}
         self.datasets: dict[str, WindowDataset] = {}
         # split -> (windows covered, None: all; name -> forecasts)
@@ -136,7 +139,8 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
             table = self.load_source(self.source, SeriesTable, "trainlab.data.timeseries.synthetic")
             rows = table.features.shape[0]
             log.info("data %s: %d rows, features %s, targets %s (read in %.1f s)", table.name, rows,
-                     table.feature_names, table.target_names, time.perf_counter() - start)
+                     [*table.feature_names, *(table.categories or ())], table.target_names, time.perf_counter() - start)
+            table = self._with_categories(table)
             if table.features.shape[1] == 0 and not self.target_inputs:
                 raise UserError(f"'{table.name}' has no feature columns besides the targets; set "
                                 "data.target_inputs=true to learn from the targets' past values")
@@ -159,10 +163,32 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
                 # with split=all every row is scored: MAPE's zeros and dominating values are looked for in all of
                 # them; predict.py scores nothing and scales with the checkpoint's statistics: none apply there
                 scored = np.arange(len(targets)) if self.whole_file else None
-                for warning in [] if self.forecasting else value_warnings(self.table, spans, self.training_rows(),
+                plain = len(self.table.feature_names) - len(categories.input_names(self.encoding))  # 0/1 left out
+                numbers = replace(self.table, features=self.table.features[:, :plain],
+                                  feature_names=self.table.feature_names[:plain])
+                for warning in [] if self.forecasting else value_warnings(numbers, spans, self.training_rows(),
                                                                           self._season, scored):
                     log.warning(warning)
         return self.table
+
+    def _with_categories(self, table: SeriesTable) -> SeriesTable:
+        """``table`` with its category columns one-hot encoded after its numeric features (:mod:`.categories`), in
+        the categories of a saved run's checkpoint (:meth:`read_as_saved`), else in those of the training rows."""
+        columns, where = table.categories or {}, f"'{table.name}'"
+        if self.encoding is not None:
+            categories.check_columns(columns, self.encoding, where, table.feature_names)
+        else:
+            train = np.concatenate([np.arange(first, end) for first, end, _, _ in self._spans(table)])
+            self.encoding = categories.fit(columns, train, where, table.feature_names)
+            if self.encoding and self.advising:
+                log.info("category column(s) one-hot encoded in the training rows' categories, one 0/1 input each "
+                         "(left unscaled): %s", "; ".join(f"{c} ({len(v)}: {', '.join(v[:5])}{', ...' * (len(v) > 5)})"
+                                                          for c, v in self.encoding.items()))
+        if not columns:
+            return table
+        block = categories.encode(columns, self.encoding, where, table.row_name)
+        return replace(table, features=np.concatenate([table.features, block], axis=1), categories=None,
+                       feature_names=[*table.feature_names, *categories.input_names(self.encoding)])
 
     @property
     def input_names(self) -> list[str]:
@@ -246,6 +272,9 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
                             f"training split ({rows}): nothing to forecast; choose another "
                             "data.source.target_columns or give data whose target varies")
         self.stats["feature_mean"], self.stats["feature_std"], idle = mean_std(inputs[train])
+        # 0/1 inputs of categories stay 0 and 1: standardised, a rare category's 1 became tens of standard units
+        one_hot = np.isin(self.input_names, categories.input_names(self.encoding or {}))
+        self.stats["feature_mean"][one_hot], self.stats["feature_std"][one_hot] = 0.0, 1.0
         idle_names = [n for n, c in zip(self.input_names, idle) if c]
         if idle_names and self.advising:
             log.warning("feature column(s) %s of '%s' have one value in every training row: they carry no "

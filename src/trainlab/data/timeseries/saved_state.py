@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from trainlab.data.timeseries import categories
+
 
 class SavedSeriesState:
     """The time-series data module's side of a checkpoint; SplitDataModule saves and checks ``self.stats``."""
@@ -32,9 +34,18 @@ class SavedSeriesState:
         return list(self.mase_notes)
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "mase_notes": list(self.mase_notes)}  # the scale saved with it is said so
+        state = {**super().state_dict(), "mase_notes": list(self.mase_notes)}  # the scale saved with it is said so
+        return {**state, categories.STATE_KEY: {c: list(v) for c, v in (self.encoding or {}).items()}}
+
+    def read_as_saved(self, state: dict[str, Any]) -> None:
+        """The checkpoint's categories (none recorded: none), taken before the data are read: their category
+        columns are encoded in them, never in categories read anew from the file (trainlab.run.restore)."""
+        self.encoding = categories.saved(state)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved = categories.saved(state_dict)
+        if self.table is None or saved != self.encoding:  # read in other categories (no read_as_saved): read again
+            self.encoding, self.table = saved, None
         super().load_state_dict(state_dict)
         if "mase_notes" in state_dict:  # older checkpoints: what these data say
             self.mase_notes = list(state_dict["mase_notes"])

@@ -16,6 +16,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.files import data_name, read_frame
+from trainlab.data.timeseries.categories import as_text
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               warn_time_features, wide_columns)
 from trainlab.data.timeseries.regular import regular_series
@@ -24,7 +25,7 @@ from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
 from trainlab.data.timeseries.times import (Grid, TimeReading, business_days_alike, describe_step, read_times,
                                            sort_by_time, time_where)
 from trainlab.data.timeseries.values import (column_name, numeric_columns, require_columns, stripped_header,
-                                             with_values, written_index)
+                                             text_columns, with_values, written_index)
 from trainlab.data.timeseries.zones import check_zone
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class TableFile:
             as they are; null (default) refuses a wide file, which would read as many feature columns.
         time_zone: the zone (IANA, e.g. Europe/Berlin) whose clock the time column's dates without
             offsets are written in: read in UTC, so a daylight-saving change is no gap and no duplicate.
+        categorical_columns: input columns of integer codes (a ``store_type`` of 1/2/3) that are categories, one
+            0/1 input per value as a column of text is without being named (trainlab.data.timeseries.categories).
     """
 
     KEY = "data.source.path"  # the setting that names the file, as refusals say it (predict.py's future=<file>: its own)
@@ -86,6 +89,7 @@ class TableFile:
         series: Optional[Union[Value, Sequence[Value]]] = None,
         layout: Optional[str] = None,
         time_zone: Optional[str] = None,
+        categorical_columns: Columns = None,
     ):
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
@@ -122,11 +126,12 @@ class TableFile:
         if layout is not None and layout not in LAYOUTS:
             raise UserError(f"data.source.layout={layout!r} is not one of {', '.join(LAYOUTS)} (null: long, refusing a "
                             "file laid out wide)")
-        if layout == "wide" and (self.time_parts or len(names) > 1 or target_path or feature_columns):
+        if layout == "wide" and (self.time_parts or len(names) > 1 or target_path or feature_columns
+                                 or categorical_columns):
             raise UserError("data.source.layout=wide reads a row per year and a column per month or quarter, or a row "
                             "per series and a column per year, as one value: give one name for it in "
-                            "data.source.target_columns, without feature_columns, target_path or a time column in "
-                            "parts")
+                            "data.source.target_columns, without feature_columns, categorical_columns, target_path or "
+                            "a time column in parts")
         if layout == "wide" and not time_column:
             self.time_column = "year"  # the years' column, or the column made from a header of years
         self.target_columns = names
@@ -138,6 +143,25 @@ class TableFile:
         if self.series_column is not None and self.series_column in (self.feature_columns or ()):
             raise UserError(f"data.source.feature_columns names the series column '{self.series_column}'; leave "
                             "it out (it tells the series apart, it is no input)")
+        self.categorical_columns = self._categorical(categorical_columns)
+
+    def _categorical(self, columns: Columns) -> list[str]:
+        """``categorical_columns`` as names, each an input: a target, the time or series column, or a column that
+        data.source.feature_columns leaves out is refused in one line."""
+        names = [] if columns is None else [column_name(c) for c in ([columns] if isinstance(columns, (str, int))
+                                                                     else columns)]
+        for name in names:
+            role = ("a target: a forecast of a category is classification, which the time-series family does not "
+                    "do" if name in self.target_columns and self.target_path is None else
+                    "the time column" if name == self.time_column or name in (self.time_parts or ()) else
+                    "the series column" if name == self.series_column else None)
+            if role:
+                raise UserError(f"data.source.categorical_columns names '{name}', {role}; name input columns only "
+                                "(e.g. data.source.categorical_columns=[store_type])")
+            if self.feature_columns is not None and name not in self.feature_columns:
+                raise UserError(f"data.source.categorical_columns names '{name}', which data.source.feature_columns "
+                                f"leaves out of the inputs {self.feature_columns}; add it there, or leave it out here")
+        return names
 
     def load(self) -> SeriesTable:
         frame = self._read(self.path, self.KEY)
@@ -171,19 +195,29 @@ class TableFile:
         series_rows = tuple(zip(values, lengths)) if len(values) > 1 else None
         times = row_times(grids)
         named = partial(name_row, times=times, series_rows=series_rows)
-        features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True, name_row=named)
+        empty = [c for c in self.categorical_columns if c not in feature_columns]
+        if empty:  # with_values left it out
+            raise UserError(f"data.source.categorical_columns names {empty}, which hold(s) no value in any row of "
+                            f"'{self.path}'; leave it out")
+        text = set(text_columns(frame, [c for c in feature_columns if c not in self.categorical_columns], self.path))
+        categorical = [c for c in feature_columns if c in self.categorical_columns or c in text]
+        feature_columns = [c for c in feature_columns if c not in categorical]
+        features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True, name_row=named,
+                                   others=categorical)
         targets = numeric_columns(target_frame, self.target_columns, self.target_path or self.path, "target",
                                   allow_missing=True, name_row=named)
         label = series_label(self.series_column, values) if self.series_column else None
         return SeriesTable(features, targets, feature_columns, self.target_columns,
                            data_name(self.path) + (f" ({label})" if label else ""), season_length=season,
-                           frequency=frequency, series=label, series_rows=series_rows, times=times)
+                           frequency=frequency, series=label, series_rows=series_rows, times=times,
+                           categories={c: as_text(frame[c]) for c in categorical} or None)
 
     def _require_columns(self, frame: Any, target_frame: Any) -> None:
         """Every column named is in its file, before anything is read from them: a target the file lacks
         was taken for a feature, and refused as the feature's text or its times' repeats."""
         require_columns(target_frame, self.target_columns, self.target_path or self.path, "data.source.target_columns")
         require_columns(frame, self.feature_columns or [], self.path, "data.source.feature_columns")
+        require_columns(frame, self.categorical_columns, self.path, "data.source.categorical_columns")
         for key, column in (("time", None if self.time_parts else self.time_column), ("series", self.series_column)):
             require_columns(frame, [column] if column else [], self.path, f"data.source.{key}_column", one=True)
 

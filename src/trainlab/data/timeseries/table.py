@@ -19,7 +19,8 @@ class SeriesTable:
     """Rows in time order. features: (rows, num_features), possibly no columns; targets: (rows,
     num_targets). Missing values are NaN (the data module's ``missing`` policy deals with them).
     ``season_length``: steps per seasonal cycle when the source knows it (from its nature or the
-    time column's frequency), else None; ``frequency``: the time column's step, where it has one."""
+    time column's frequency), else None; ``frequency``: the time column's step, where it has one;
+    ``categories``: input columns of categories as text, one-hot encoded by the data module."""
 
     features: np.ndarray
     targets: np.ndarray
@@ -34,6 +35,9 @@ class SeriesTable:
     # them), None for a series without a regular step: messages name rows by it (:meth:`row_name`). The
     # file's own arrays, kept as they are (2M times as Python strings would hold ~140 MB)
     times: Optional[tuple[Optional[Grid], ...]] = None
+    # input columns of categories (text, or integer codes named as such), not among ``feature_names``: column ->
+    # (rows,) its values as text, None where empty; the data module encodes them (trainlab.data.timeseries.categories)
+    categories: Optional[dict[str, np.ndarray]] = None
 
     def __post_init__(self) -> None:
         for key, names in (("features", self.feature_names), ("targets", self.target_names)):
@@ -46,6 +50,10 @@ class SeriesTable:
             if values.shape[1] != len(names):
                 raise UserError(f"{self.name}: SeriesTable.{key} has {values.shape[1]} column(s) but "
                                 f"{key[:-1]}_names {list(names)} names {len(names)}; give one name per column")
+        for column, values in (self.categories or {}).items():
+            if len(values) != self.targets.shape[0]:
+                raise UserError(f"{self.name}: SeriesTable.categories['{column}'] has {len(values)} values for "
+                                f"{self.targets.shape[0]} rows; give one per row")
         if self.series_rows is not None and sum(n for _, n in self.series_rows) != self.targets.shape[0]:
             raise ValueError(f"series_rows {self.series_rows} do not add up to the {self.targets.shape[0]} rows")
         if self.features.shape[0] != self.targets.shape[0]:

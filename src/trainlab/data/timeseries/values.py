@@ -18,33 +18,17 @@ log = logging.getLogger(__name__)
 
 
 def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missing: bool = False,
-                    name_row: Callable[[int], str] = "row {}".format) -> np.ndarray:
+                    name_row: Callable[[int], str] = "row {}".format, others: Sequence[str] = ()) -> np.ndarray:
     """Columns as float64, refusing text (and missing values unless ``allow_missing``: they become
     NaN) with the column and row named (``name_row`` of the frame's row number: its time, in a file
-    read in time order)."""
+    read in time order); ``others``: the inputs read otherwise (categories), kept in the inputs a refusal gives."""
     import pandas as pd
 
     require_columns(frame, columns, path, f"data.source.{role}_columns")
     text = []  # (column, its values that are no number)
     decimal = frame.attrs.get("decimal", ".")  # the decimal mark the file was read with (files.py)
     for c in columns:
-        marked = _missing_marks(frame[c])
-        if marked is not None:
-            log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (data.missing handles "
-                     "them)", c, path, marked[1], marked[2])
-            frame[c] = marked[0]
-        flags = _flags(frame[c])
-        if flags is not None:  # an event's flag: 1 where it holds (a Parquet bool column, a CSV's True/False, yes/no)
-            log.info("column '%s' in '%s' holds %s: read as 1 and 0", c, path, flags[1])
-            frame[c] = flags[0]
-        plain = _plain_numbers(frame[c], decimal)
-        if plain is not None:  # '10.125' beside a '-' is 10.125 as the file's reader takes it, not grouped 10125
-            frame[c] = plain
-        grouped = _grouped_numbers(frame[c])
-        if grouped is not None:
-            log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as numbers, "
-                     "e.g. %s", c, path, grouped[1], grouped[2])
-            frame[c] = grouped[0]
+        _clean(frame, c, path, decimal)
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
             values = _as_numbers(frame[c], decimal)
             bad = frame[c][values.isna() & frame[c].notna()]
@@ -53,13 +37,72 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             else:  # numbers written as text beside the missing-value marks read above
                 frame[c] = values
     if text:
-        raise UserError(_text_problem(text, columns, path, role, name_row, frame))
+        raise UserError(_text_problem(text, [*columns, *others], path, role, name_row, frame))
     block = frame[columns]
     values = block.to_numpy(dtype=np.float64)
     if not allow_missing:
         refuse_missing(values, columns, f"'{path}'", name_row=name_row)
     _check_finite(values, columns, path, role, name_row)
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
+
+
+def _clean(frame, c: str, path: str, decimal: str) -> None:
+    """Column ``c`` of ``frame`` as the file means it, in place, logged: missing-value marks as empty cells, truth
+    values as 1 and 0, numbers written as text or with thousands separators as numbers (a column already read so
+    is left as it is)."""
+    marked = _missing_marks(frame[c])
+    if marked is not None:
+        log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (data.missing handles "
+                 "them)", c, path, marked[1], marked[2])
+        frame[c] = marked[0]
+    flags = _flags(frame[c])
+    if flags is not None:  # an event's flag: 1 where it holds (a Parquet bool column, a CSV's True/False, yes/no)
+        log.info("column '%s' in '%s' holds %s: read as 1 and 0", c, path, flags[1])
+        frame[c] = flags[0]
+    plain = _plain_numbers(frame[c], decimal)
+    if plain is not None:  # '10.125' beside a '-' is 10.125 as the file's reader takes it, not grouped 10125
+        frame[c] = plain
+    grouped = _grouped_numbers(frame[c])
+    if grouped is not None:
+        log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as numbers, "
+                 "e.g. %s", c, path, grouped[1], grouped[2])
+        frame[c] = grouped[0]
+
+
+def text_columns(frame, columns: Sequence[str], path: str) -> list[str]:
+    """The ``columns`` that hold text meant as text (a category: a weekday's name, a region), read as such once
+    their missing-value marks are empty cells; not a column of numbers, flags, numbers with a few typos among them,
+    decimal commas in a comma-separated file or dates (:func:`numeric_columns` refuses those with their fix)."""
+    import pandas as pd
+
+    decimal = frame.attrs.get("decimal", ".")
+    found = []
+    for c in columns:
+        _clean(frame, c, path, decimal)
+        column = frame[c]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        values = _as_numbers(column, decimal)
+        bad = column[values.isna() & column.notna()]
+        if len(bad) and _reading(column, bad) == "text":
+            found.append(c)
+    return found
+
+
+def _reading(column, bad) -> str:
+    """What a column's values that are no number (``bad``, not empty) are: "decimal commas" ('1,12' in a
+    comma-separated file), "typos" (a few among numbers: at most 3, or 1 %, in a column mostly of numbers),
+    "dates" (a time column not named as one; a month's or a weekday's name alone, without a digit, is no date: a
+    category), else "text" (a category, free text)."""
+    if re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
+        return "decimal commas"
+    if _looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(r"\d").all():
+        return "dates"
+    written = int(column.notna().sum())
+    # a mistyped reading among numbers: few, and the column mostly numbers (a few texts alone are a category)
+    if len(bad) <= max(3, written // 100) and len(bad) < written - len(bad):
+        return "typos"
+    return "text"
 
 
 _FLAG_PAIRS = (("true", "false"), ("yes", "no"))
@@ -102,18 +145,21 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
     line = f"column '{c}' in '{path}' is not numeric"
     line += f" ({name_row(bad.index[0])}: {bad.iloc[0]!r})" if len(bad) else ""
     written = int(frame[c].notna().sum())
-    if len(bad) and re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
+    reading = _reading(frame[c], bad) if len(bad) else "text"
+    if reading == "decimal commas":
         return (f"{line}; its numbers have decimal commas inside a comma-separated file: save it with decimal "
                 "points, or separated by semicolons (read with decimal commas)")
-    dates = _looks_like_times(frame[c])
-    # a mistyped reading among numbers: few, and the column mostly numbers (a few texts alone are a category)
-    if 0 < len(bad) <= max(3, written // 100) and len(bad) < written - len(bad) and not dates:
+    dates = reading == "dates"
+    if reading == "typos":
         shown = ", ".join(repr(v) for v in bad.iloc[:3]) + (", ..." if len(bad) > 3 else "")
         if len(bad) == 1:
             return (f"{line}; 1 of its {written} values is no number ({shown}): correct it in the file, or empty "
                     "that cell (a missing value, which data.missing handles)")
         return (f"{line}; {len(bad)} of its {written} values are no number ({shown}): correct them in the file, or "
                 "empty those cells (missing values, which data.missing handles)")
+    if role == "target" and len(bad) and not dates:  # the time-series family's: categories among inputs are encoded
+        return (f"{line}; a forecast of a category is classification, which the time-series family does not do: "
+                "give a numeric target (a category among the inputs is read as one 0/1 input per value)")
     also = [name for name, _ in text[1:]] if role == "feature" else []
     line += f", nor is {', '.join(repr(name) for name in also)}" if also else ""
     them = "them" if also else "it"
