@@ -167,3 +167,24 @@ def test_saved_statistics_compare_relatively_at_any_scale():
     assert _close([1e-12, 5.0], [float(np.float32(1e-12)), float(np.float32(5.0))])
     assert _close([0.0, 1e3], [0.0, 1e3 * (1 + 1e-7)])
     assert not _close([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+def test_a_batch_size_above_the_training_windows_is_one_batch_said_and_counted(caplog):
+    """data.batch_size=100000 over 2,752 windows trained one batch of all of them an epoch, without a word, and the
+    run recorded 'effective batch 100000'. Said once as a warning; the records count what a step holds."""
+    import logging
+
+    dm = make_dm(batch_size=1000)
+    windows = len(dm.datasets["train"])
+    assert windows < 1000
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.module"):
+        dm.train_dataloader()
+        dm.train_dataloader()
+    said = [r.getMessage() for r in caplog.records if "data.batch_size" in r.getMessage()]
+    assert said == [f"data.batch_size=1000 is more than the {windows} training windows: each epoch is one batch of "
+                    f"all {windows} (one optimizer step an epoch); data.batch_size={windows} does the same, a smaller "
+                    "one takes more steps an epoch"]
+    assert dm.step_samples(1) == windows and dm.step_samples(2) == 2 * -(-windows // 2)
+    assert dm.training_batch_note()[0] == f"all {windows} training windows a batch"
+    small = make_dm(batch_size=32)
+    assert small.step_samples(2) == 64 and small.training_batch_note() is None

@@ -18,6 +18,8 @@ from trainlab.data.sampling import EpochSeededSampler, keep_batch
 
 TRAINED_WITH_KEY = "trained_with"  # a checkpoint's data state: SplitDataModule.trained_with()
 
+log = logging.getLogger(__name__)
+
 
 class SplitDataModule(pl.LightningDataModule):
     """Base of the family data modules.
@@ -32,6 +34,7 @@ class SplitDataModule(pl.LightningDataModule):
     # arguments that shape what the model learned from (window, horizon, normalisation): evaluate.py refuses
     # to change them (+data.<key>), the model would be tested on a task it was not trained for
     TRAINED_WITH: tuple[str, ...] = ()
+    SAMPLES = "samples"  # what a training batch holds data.batch_size of (windows, tiles), in messages
 
     def __init__(self, batch_size: int, val_batch_multiplier: int, val_fraction: float, test_fraction: float,
                  seed: int, items: str, **minimums: tuple[Optional[int], int]):
@@ -147,6 +150,7 @@ class SplitDataModule(pl.LightningDataModule):
         from torch.utils.data import DataLoader
 
         if train:
+            self._say_one_batch(len(dataset))
             return DataLoader(dataset, batch_size=self.batch_size, sampler=self.training_sampler(len(dataset), sampler),
                               collate_fn=keep_batch, generator=self._generator(), **self.loader_kwargs)
         return DataLoader(dataset, batch_size=self.batch_size * self.val_batch_multiplier, shuffle=False,
@@ -184,16 +188,40 @@ class SplitDataModule(pl.LightningDataModule):
     def predict_dataloader(self) -> Any:
         return self._eval_loader("test")
 
+    def _say_one_batch(self, samples: int) -> None:
+        """A ``data.batch_size`` above the training samples is one batch of all of them an epoch: the run went on
+        with it and recorded an effective batch of the setting (``effective batch 100000 = data.batch_size 100000``
+        over 2,752 windows). Said once, as a warning; the records count what a step holds (:meth:`step_samples`)."""
+        text = (f"data.batch_size={self.batch_size} is more than the {samples} training {self.SAMPLES}: each epoch is "
+                f"one batch of all {samples} (one optimizer step an epoch); data.batch_size={samples} does the same, "
+                "a smaller one takes more steps an epoch")
+        if samples < self.batch_size and text not in self._said:
+            self._said.add(text)
+            log.warning("%s", text)
+
+    def _training_samples(self) -> Optional[int]:
+        """The training split's samples where the family holds them as a dataset (windows, tiles); else None."""
+        train = (getattr(self, "datasets", None) or {}).get("train")
+        return len(train) if train is not None else None
+
     def training_batch_note(self) -> Optional[tuple[str, str]]:
         """(what one training batch holds, why) where it is not ``data.batch_size`` samples (a star graph that
-        trains whole), for the run's effective-batch line; None where it is."""
-        return None
+        trains whole, a batch size above the training samples), for the run's effective-batch line; None where it
+        is."""
+        samples = self._training_samples()
+        if samples is None or samples >= self.batch_size:
+            return None
+        return (f"all {samples} training {self.SAMPLES} a batch", f"data.batch_size {self.batch_size} is more than "
+                "there are, so an epoch is one optimizer step")
 
     def step_samples(self, processes: int) -> int:
         """Samples one training step (before gradient accumulation) averages its loss over, across ``processes``:
-        ``data.batch_size`` on each; a family whose batches are not that many samples says its own (a star graph that
-        trains whole: its training stars, the same on every process)."""
-        return self.batch_size * processes
+        ``data.batch_size`` on each, or each process's share of the training samples where that is fewer; a family
+        whose batches are not that many samples says its own (a star graph that trains whole: its training stars,
+        the same on every process)."""
+        samples = self._training_samples()
+        share = self.batch_size if samples is None else min(self.batch_size, -(-samples // max(processes, 1)))
+        return share * processes
 
     # -- checkpointed state ------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:

@@ -224,6 +224,7 @@ class SkyDataModule(SplitDataModule):
 
     STATS = ("median", "sigma", "low", "high")  # per channel, fit on the training tiles
     TRAINED_WITH = ("normalize", "asinh_softening", "percentiles")  # evaluate.py keeps them
+    SAMPLES = "tiles"
     MAX_BATCH_PIXELS = 2**26  # pixels per batch and channel (16 tiles of 2048 x 2048) above which a warning says so
 
     family = "image"  # trainlab.config.families: models and data of one family go together

@@ -70,6 +70,7 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
     STATS = ("feature_mean", "feature_std", "target_mean", "target_std")
     OPTIONAL_STATS = ("mase_scale",)  # absent from checkpoints written before MASE was reported
     TRAINED_WITH = ("window", "horizon", "steps", "target_inputs", "scale_targets")  # evaluate.py keeps them
+    SAMPLES = "windows"
 
     family = "timeseries"  # trainlab.config.families: models and data of one family go together
 
