@@ -164,7 +164,7 @@ def test_evaluate_refuses_a_corrupt_checkpoint(compose_cfg, tmp_path):
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / ".hydra").mkdir()
     (run_dir / ".hydra" / "config.yaml").write_text("seed: 1\n")
-    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint at all")
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 a zip archive cut short")
     with pytest.raises(UserError, match=r"is not a readable checkpoint"):
         evaluate_script.evaluate(compose_cfg([f"ckpt_path={run_dir}"], config_name="eval"))
 
@@ -209,10 +209,10 @@ def test_cli_reports_one_line_and_keeps_earlier_runs(tmp_path):
 
 
 
-@pytest.mark.parametrize("content", [b"hello\n", b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01h\x65", bytes(range(256)) * 40,
+@pytest.mark.parametrize("content", [b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01h\x65", b"PK\x03\x04" + bytes(100),
                                      b""])  # empty: torch's EOFError has no message (an IndexError traceback)
-def test_any_file_that_is_no_checkpoint_gets_one_line(tmp_path, content):
-    """Bytes the unpickler reads as something else raised its own errors (a KeyError for 'hello') as tracebacks."""
+def test_a_checkpoint_cut_short_gets_one_line(tmp_path, content):
+    """Bytes the unpickler reads as something else raised its own errors as tracebacks."""
     from trainlab.run.checkpoint_path import load_checkpoint
 
     path = tmp_path / "x.ckpt"
@@ -221,6 +221,20 @@ def test_any_file_that_is_no_checkpoint_gets_one_line(tmp_path, content):
                                         r"cut short\? pick another .ckpt$") as refused:
         load_checkpoint(path)
     assert "weights_only" not in str(refused.value)  # torch's advice to load it unsafely is not passed on
+
+
+@pytest.mark.parametrize("name, content", [("train.log", b"[2026-12-01 08:37:54][trainlab] run folder\n"),
+                                           ("x.ckpt", b"hello\n"), ("noise.ckpt", bytes(range(256)) * 40)])
+def test_a_file_that_is_no_checkpoint_at_all_is_named_so(tmp_path, name, content):
+    """A run's train.log given as ckpt_path was asked 'was it cut short?' (a KeyError for 'hello' was a traceback)."""
+    from trainlab.run.checkpoint_path import load_checkpoint
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=rf"^ckpt_path: '.*{name}' is no checkpoint \(torch saves a zip archive; this "
+                                        r"file is not one\): give the run folder \(ckpt_path=<run dir>\) or one of its "
+                                        r"checkpoints/\*.ckpt$"):
+        load_checkpoint(path)
 
 
 def test_ckpt_path_names_a_run_its_checkpoints_folder_a_sweep_or_lightnings_names(tmp_path):

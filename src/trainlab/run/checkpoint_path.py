@@ -76,6 +76,17 @@ def note_snapshot(path: Path, saved: dict) -> None:
             path, saved.get("epoch", "?"), saved.get("global_step", "?"))
 
 
+def _saved_by_torch(path: Path) -> bool:
+    """Whether the file begins as torch.save writes: a zip archive (``PK``), or the pickle of its legacy format; an
+    empty file (a save cut short at its start) counts as one."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4)
+    except OSError:
+        return True  # the load's own error says what went wrong
+    return not head or head.startswith(b"PK") or head[:1] == b"\x80"
+
+
 def load_checkpoint(path: Path) -> dict:
     """torch.load with weights_only=True; a truncated or foreign file gets a clear message."""
     import pickle
@@ -92,6 +103,9 @@ def load_checkpoint(path: Path) -> dict:
         denied = unreadable(exc, path, "ckpt_path")
         if denied is not None:  # no damaged file: its permissions
             raise denied from None
+        if not _saved_by_torch(path):  # a run's train.log, a config, an image: no checkpoint cut short
+            raise UserError(f"ckpt_path: '{path}' is no checkpoint (torch saves a zip archive; this file is not one): "
+                            "give the run folder (ckpt_path=<run dir>) or one of its checkpoints/*.ckpt") from None
         why = f"{type(exc).__name__}: {said[0][:200]}" if said else f"{type(exc).__name__}, {Path(path).stat().st_size} bytes"
         raise UserError(f"ckpt_path: '{path}' is not a readable checkpoint ({why}); was it cut short? pick "
                         "another .ckpt") from None
