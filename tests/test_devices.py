@@ -71,6 +71,29 @@ def test_a_profiles_own_worker_settings_pass_with_no_workers(compose_cfg):
 
 
 @NO_GPU
+def test_more_loader_workers_than_cores_is_said_once_in_our_words(compose_cfg, caplog):
+    """hardware.num_workers=64 on 2 cores: torch's multi-line UserWarning at every loader, naming no setting."""
+    import logging
+    import warnings
+
+    from torch.utils.data import DataLoader
+
+    with warnings.catch_warnings(record=True) as caught, \
+            caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        warnings.simplefilter("always")
+        prepare(compose_cfg([f"hardware.num_workers={TOO_MANY}"]))
+        DataLoader(list(range(4)), num_workers=TOO_MANY)  # torch checks the count when the loader is made
+    said = [r.getMessage() for r in caplog.records if "num_workers" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"hardware.num_workers={TOO_MANY} starts more loader processes than "
+                                                 "the "), said
+    assert said[0].endswith("or fewer")
+    assert not [w for w in caught if "worker processes" in str(w.message)], [str(w.message) for w in caught]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+        prepare(compose_cfg(["hardware.num_workers=1"]))
+    assert not [r for r in caplog.records if "num_workers" in r.getMessage()]
+
+
 def test_a_gpu_profile_on_a_slurm_login_node_says_to_submit_it(compose_cfg, tmp_path, monkeypatch):
     """There, 'use hardware=cpu' alone sent a cluster user the wrong way."""
     sbatch = tmp_path / "sbatch"

@@ -100,3 +100,16 @@ def busy_cores(threads: int) -> Optional[str]:
     return (f"the machine's load average is {load:.1f} on {cores} usable cores: other work holds them, and torch's "
             f"{threads} threads wait on each other for a core at every step (on a busy 2-core machine steps were "
             "7-40x slower than on one thread); hardware.num_threads=1 trains faster while the machine is this busy")
+
+
+def too_many_workers(num_workers: int) -> Optional[str]:
+    """The words for ``hardware.num_workers`` above the usable cores, or None: the loader's workers and the training
+    process then take turns on the cores. torch says it in a multi-line warning at each loader it makes
+    (``This DataLoader will create 64 worker processes ...``), naming no setting; the run says this once instead
+    (trainlab.run.hardware silences torch's)."""
+    cores = usable_cores()
+    if num_workers <= cores:
+        return None
+    return (f"hardware.num_workers={num_workers} starts more loader processes than the {cores} CPU core(s) this "
+            "process may use: they and training take turns on the cores, which slows the run (and each holds a copy "
+            f"of what it loads); give hardware.num_workers={cores} or fewer")

@@ -7,6 +7,7 @@ import copy
 import logging
 import os
 import re
+import warnings
 from typing import Any, Optional
 
 import torch
@@ -14,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, GPU_ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
-from trainlab.run.cores import affinity_cores, busy_cores, cpu_quota, usable_cores
+from trainlab.run.cores import affinity_cores, busy_cores, cpu_quota, too_many_workers, usable_cores
 from trainlab.run.gpus import (auto_precision, bf16_problem, memory_problem, mig_note, names_a_gpu,
                                  nvml_gpu_uuids)
 from trainlab.run.host_memory import keep_host_memory
@@ -131,6 +132,9 @@ def _check_sizes(hw: DictConfig) -> None:
                         "use (more threads than cores wait on each other); or null for torch's default")
     if hw.num_workers < 0:
         raise UserError(f"hardware.num_workers={hw.num_workers} must be 0 or more")
+    if too_many_workers(hw.num_workers):  # said once here, not by torch at every loader
+        log.warning(too_many_workers(hw.num_workers))
+        warnings.filterwarnings("ignore", message=r"This DataLoader will create \d+ worker processes")
     for key in ("memory_gb", "max_nodes_per_graph", "prefetch_factor"):
         if hw[key] is not None and hw[key] <= 0:
             raise UserError(f"hardware.{key}={hw[key]} must be more than 0, or null (no limit, or the default)")
