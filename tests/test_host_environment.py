@@ -97,7 +97,8 @@ def test_torch_threads_follow_a_cpu_quota_below_the_affinity(tmp_path, monkeypat
 
     _cgroups(tmp_path, monkeypatch, "0::/\n", {"cpu.max": "100000 100000\n"}, cores=64)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    profile = compose_cfg(["hardware=auto", "hardware.num_threads=null", "hardware.host_memory_keep_mb=null"]).hardware
+    profile = compose_cfg(["hardware=auto", "hardware.num_threads=null", "hardware.host_memory_keep_mb=null",
+                           "hardware.num_workers=0"]).hardware  # auto's 2 workers on 1 core: a warning of their own
     with settings_kept():
         torch.set_num_threads(2)  # torch's own count of this machine's cores (64 in the container)
         with caplog.at_level(logging.INFO, logger="trainlab.run.hardware"):
@@ -126,7 +127,8 @@ def test_an_unreadable_omp_num_threads_is_named_also_where_the_cpu_quota_chooses
 
     _cgroups(tmp_path, monkeypatch, "0::/\n", {"cpu.max": "100000 100000\n"}, cores=64)
     monkeypatch.setenv("OMP_NUM_THREADS", "abc")
-    profile = compose_cfg(["hardware=auto", "hardware.num_threads=null", "hardware.host_memory_keep_mb=null"]).hardware
+    profile = compose_cfg(["hardware=auto", "hardware.num_threads=null", "hardware.host_memory_keep_mb=null",
+                           "hardware.num_workers=0"]).hardware  # auto's 2 workers on 1 core: a warning of their own
     with settings_kept():
         torch.set_num_threads(2)
         with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
