@@ -1,4 +1,4 @@
-"""Categories among a series' inputs (trainlab.data.timeseries.categories): a column of text, or integer codes named in
+"""Categories among a series' inputs (trainlab.data.categories): a column of text, or integer codes named in
 data.source.categorical_columns, one 0/1 input per category of the training rows; the encoding kept in the checkpoint
 for evaluate.py, predict.py (its future= file too) and a resume. Each was refused before ('is not numeric; make it
 numbers in the file (a category: a 0/1 column per value) or leave it out of the inputs') or read as one number."""
@@ -213,7 +213,7 @@ def test_a_future_file_is_read_in_the_checkpoints_categories_and_a_new_value_is_
 
 
 def test_a_resume_encodes_in_the_checkpoints_categories_without_fitting_them_anew(trained, monkeypatch):
-    from trainlab.data.timeseries import categories
+    from trainlab.data import categories
 
     def fit(*args, **kwargs):
         raise AssertionError("the categories were fit anew on a resume")
@@ -225,7 +225,7 @@ def test_a_resume_encodes_in_the_checkpoints_categories_without_fitting_them_ane
 
 
 def test_a_checkpoint_from_before_categories_reads_none_and_a_text_column_is_refused(tmp_path):
-    from trainlab.data.timeseries.categories import saved
+    from trainlab.data.categories import saved
 
     assert saved({"feature_mean": [0.0]}) == {}  # recorded nothing: it had no category columns
     data = data_module(demand(tmp_path / "demand.csv"))
