@@ -62,6 +62,18 @@ def test_a_text_column_among_the_inputs_is_one_0_1_input_per_category(tmp_path):
     assert data.state_dict()["categories"] == {"day_type": ["holiday", "weekday", "weekend"]}
 
 
+def test_a_cell_of_spaces_is_empty_not_a_category(tmp_path):
+    """It was the category '', an input named 'day_type=' (a VOTable or FITS null in a text column reads back as ''
+    too)."""
+    frame = pd.read_csv(demand(tmp_path / "demand.csv")).astype({"day_type": object})
+    frame.loc[20, "day_type"] = "   "
+    frame.to_csv(tmp_path / "demand.csv", index=False)
+    data = data_module(tmp_path / "demand.csv")
+    data.setup("fit")
+    assert data.input_names[2:5] == ["day_type=holiday", "day_type=weekday", "day_type=weekend"]
+    assert data.table.features[20, 2:5].tolist() == [0.0, 0.0, 0.0]
+
+
 def test_categories_come_from_the_training_rows_and_a_later_value_is_none_of_them_said_once(tmp_path, caplog):
     frame = pd.read_csv(demand(tmp_path / "demand.csv"))
     frame.loc[104:107, "day_type"] = "strike"  # in the test rows only

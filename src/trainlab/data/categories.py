@@ -32,12 +32,12 @@ Encoding = dict[str, list[str]]  # column -> its categories, in the order of its
 
 
 def as_text(column: Any) -> np.ndarray:
-    """A column's values as (rows,) text, None where a cell is empty; whole numbers without their '.0' (a column of
-    integer codes with an empty cell reads as floats: 3.0 is the category '3')."""
+    """A column's values as (rows,) text, None where a cell is empty (or blank); whole numbers without their '.0' (a
+    column of integer codes with an empty cell reads as floats: 3.0 is the category '3')."""
     import pandas as pd
 
     values = column.to_numpy(dtype=object)
-    empty = pd.isna(column).to_numpy()
+    empty = pd.isna(column).to_numpy().copy()
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         numbers = column.to_numpy(dtype=np.float64)
         whole = ~empty & (numbers == np.round(np.where(empty, 0.0, numbers)))
@@ -45,6 +45,9 @@ def as_text(column: Any) -> np.ndarray:
         values = values.astype(object)
     else:
         values = np.array([str(v).strip() for v in values], dtype=object)
+        # a cell of spaces, or a VOTable or FITS null in a text column (astropy reads it back as ''), is empty: taken
+        # as a category '', it was an input named 'day_type='
+        empty |= values == ""
     values[empty] = None
     return values
 
