@@ -1,4 +1,4 @@
-"""Categories among a series' inputs (trainlab.data.timeseries.categories): a column of text, or integer codes named in
+"""Categories among a series' inputs (trainlab.data.categories): a column of text, or integer codes named in
 data.source.categorical_columns, one 0/1 input per category of the training rows; the encoding kept in the checkpoint
 for evaluate.py, predict.py (its future= file too) and a resume. Each was refused before ('is not numeric; make it
 numbers in the file (a category: a 0/1 column per value) or leave it out of the inputs') or read as one number."""
@@ -60,6 +60,18 @@ def test_a_text_column_among_the_inputs_is_one_0_1_input_per_category(tmp_path):
     assert data.stats["feature_mean"][2:5].tolist() == [0.0] * 3 and data.stats["feature_std"][2:5].tolist() == [1.0] * 3
     assert data.stats["feature_std"][1] != 1.0
     assert data.state_dict()["categories"] == {"day_type": ["holiday", "weekday", "weekend"]}
+
+
+def test_a_cell_of_spaces_is_empty_not_a_category(tmp_path):
+    """It was the category '', an input named 'day_type=' (a VOTable or FITS null in a text column reads back as ''
+    too)."""
+    frame = pd.read_csv(demand(tmp_path / "demand.csv")).astype({"day_type": object})
+    frame.loc[20, "day_type"] = "   "
+    frame.to_csv(tmp_path / "demand.csv", index=False)
+    data = data_module(tmp_path / "demand.csv")
+    data.setup("fit")
+    assert data.input_names[2:5] == ["day_type=holiday", "day_type=weekday", "day_type=weekend"]
+    assert data.table.features[20, 2:5].tolist() == [0.0, 0.0, 0.0]
 
 
 def test_categories_come_from_the_training_rows_and_a_later_value_is_none_of_them_said_once(tmp_path, caplog):
@@ -213,7 +225,7 @@ def test_a_future_file_is_read_in_the_checkpoints_categories_and_a_new_value_is_
 
 
 def test_a_resume_encodes_in_the_checkpoints_categories_without_fitting_them_anew(trained, monkeypatch):
-    from trainlab.data.timeseries import categories
+    from trainlab.data import categories
 
     def fit(*args, **kwargs):
         raise AssertionError("the categories were fit anew on a resume")
@@ -225,7 +237,7 @@ def test_a_resume_encodes_in_the_checkpoints_categories_without_fitting_them_ane
 
 
 def test_a_checkpoint_from_before_categories_reads_none_and_a_text_column_is_refused(tmp_path):
-    from trainlab.data.timeseries.categories import saved
+    from trainlab.data.categories import saved
 
     assert saved({"feature_mean": [0.0]}) == {}  # recorded nothing: it had no category columns
     data = data_module(demand(tmp_path / "demand.csv"))

@@ -1,5 +1,7 @@
 """predict.py for a graph run (README "Forecast past the data", its graph part): the classes of the stars of a
-catalogue without labels, as the run's GNN gives them on the same stars in evaluate.py, and the refusals."""
+catalogue without labels, as the run's GNN gives them on the same stars in evaluate.py, and the refusals. The run
+has a category column (survey: trainlab.data.graph.node_categories), whose encoding evaluate.py, predict.py and a
+resume take from its checkpoint."""
 
 from __future__ import annotations
 
@@ -19,18 +21,21 @@ from tests.test_graph_catalogues import gaia_like
 from trainlab.config.errors import UserError
 
 PRINTED: dict[str, str] = {}  # what the fixture's evaluation printed
+SURVEYS = ["2MASS", "APOGEE", "SDSS"]
+FEATURES = "data.source.feature_columns=[parallax,pmra,pmdec,phot_g_mean_mag,bp_rp,survey]"
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
-    """A tiny GNN run on a Gaia-like catalogue with gaps (BP-RP imputed with a 'was missing' column), its
-    evaluate.py folder, and the catalogue."""
+    """A tiny GNN run on a Gaia-like catalogue with gaps (BP-RP imputed with a 'was missing' column) and a survey
+    column (text: one 0/1 feature per survey), its evaluate.py folder, and the catalogue."""
     folder = tmp_path_factory.mktemp("graph_predict")
     frame = gaia_like()
+    frame["survey"] = np.random.default_rng(1).choice(SURVEYS, len(frame))
     path = folder / "stars.csv"
     frame.to_csv(path, index=False)
     trained = trainlab.train([*TINY_GNN, "data=catalogue", f"data.source.path={path}", "data.source.label_column=label",
-                              "trainer.max_epochs=2", "logger=none", f"paths.log_dir={folder / 'out'}"])
+                              FEATURES, "trainer.max_epochs=2", "logger=none", f"paths.log_dir={folder / 'out'}"])
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         evaluated = trainlab.evaluate(trained.run_dir, ["hardware.num_threads=1", f"paths.log_dir={folder / 'out'}"])
     PRINTED["evaluate"] = printed.getvalue()
@@ -96,6 +101,39 @@ def test_a_checkpoint_is_rebuilt_with_the_settings_it_was_trained_with(run, tmp_
     frame.drop(columns="label").to_csv(path, index=False)
     model, _ = restore_unlabelled(run_cfg, saved, "best.ckpt", str(path))
     assert model.hparams.figures_every_n_epochs == 3
+
+
+def test_evaluate_on_another_catalogue_encodes_it_in_the_runs_categories(run, tmp_path):
+    """A catalogue whose training stars hold two of the three surveys (fit anew: 8 features, refused for a model of
+    9) and one unseen survey: encoded in the checkpoint's categories, the unseen one said once."""
+    run_dir, _, frame = run
+    other = frame.assign(survey=frame.survey.replace("APOGEE", "SDSS"))
+    other.loc[:3, "survey"] = "LAMOST"
+    path = tmp_path / "other.csv"
+    other.to_csv(path, index=False)
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        evaluated = trainlab.evaluate(run_dir, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}",
+                                                f"+data.source.path={path}"])
+    assert np.isfinite(evaluated.metrics["test/accuracy"])
+    said = re.findall(r"values of 'other' that the training stars never held.*", printed.getvalue())
+    assert len(said) == 1 and "survey 'LAMOST' (" in said[0] and "its categories: 2MASS, APOGEE, SDSS" in said[0]
+
+
+def test_a_resume_reads_the_catalogue_in_the_checkpoints_categories(run, monkeypatch):
+    from trainlab.data import categories
+    from trainlab.run.checkpoint_path import load_checkpoint
+    from trainlab.run.folder import RunFolder
+    from trainlab.run.pipeline import build_model_and_data
+
+    def fit(*args, **kwargs):
+        raise AssertionError("the categories were fit anew on a resume")
+
+    folder = RunFolder(run[0])
+    saved = load_checkpoint(folder.best())
+    assert saved["StarGraphDataModule"]["categories"] == {"survey": SURVEYS}
+    monkeypatch.setattr(categories, "fit", fit)
+    model, data = build_model_and_data(folder.config(), ckpt=saved)  # what a resume (ckpt_path=) builds
+    assert data.encoding == {"survey": SURVEYS} and data.dims["in"] == 9
 
 
 def test_a_catalogue_without_identifiers_is_keyed_by_row(run, tmp_path):

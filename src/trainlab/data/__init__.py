@@ -10,5 +10,6 @@
 - ``astro_tables``: the astronomy archives' tables (ECSV, VOTable, FITS) for ``files``, nulls and units kept
 - ``memory``: whether a table file fits in the memory left, said before it is read
 - ``rounding``: when a spread is no more than float64 rounding of its values (a constant column or series)
+- ``categories``: input columns of categories, one 0/1 input per category of the training rows, kept in checkpoints
 - ``timeseries/``, ``graph/``, ``image/``: one package per family, its sources and its data module
 """

@@ -269,7 +269,7 @@ class SplitDataModule(pl.LightningDataModule):
                 for k in self.STATS if k in state and k in self.stats and np.shape(state[k]) != np.shape(self.stats[k])]
 
     def read_as_saved(self, state: dict[str, Any]) -> None:
-        """Take what of a checkpoint's data ``state`` decides how the data are read (the time series' categories),
+        """Take what of a checkpoint's data ``state`` decides how the data are read (their columns' categories),
         before they are read: a saved run's data are then read as its training read them (trainlab.run.restore; a
         resume, trainlab.run.pipeline.build_model_and_data). Nothing by default."""
 

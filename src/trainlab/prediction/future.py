@@ -20,7 +20,7 @@ from typing import Any, Optional
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.timeseries import categories
+from trainlab.data import categories
 from trainlab.data.timeseries.sources import TableFile
 from trainlab.data.timeseries.table import name_row
 from trainlab.data.timeseries.values import numeric_columns

@@ -4,7 +4,8 @@ The catalogue (``catalogue=<file>``, CSV, Parquet, ECSV, VOTable or FITS) is rea
 same feature, position and identifier columns, angle units, parallax floor and missing-value policy; its
 class column may be absent or empty. Its stars are joined to their ``data.k`` nearest neighbours as the
 run's data module joins them, their features filled with the checkpoint's training medians (and the
-run's "was missing" columns) and scaled with the checkpoint's statistics; nothing is fit on these stars.
+run's "was missing" columns), their category columns encoded in the checkpoint's categories (a value the
+training stars never held: none of them) and scaled with the checkpoint's statistics; nothing is fit on these stars.
 The GNN then classifies every star in the graph (the whole graph, or ego nets with every neighbour when
 it exceeds the run's node budget, as evaluate.py reads a split). Writes ``predictions.csv`` (identifier,
 predicted class, a probability per class) and ``predictions_map.png`` (the stars coloured by class).
@@ -35,12 +36,12 @@ def reading_of(source: Any) -> dict[str, Any]:
     if isinstance(source, SyntheticGaia):  # its frame is read as a file of these columns would be
         return {"label_column": "label", "feature_columns": list(GAIA_FEATURES), "position": "sky",
                 "position_columns": list(SKY_COLUMNS), "parallax_floor": PARALLAX_FLOOR, "missing": "impute",
-                "id_column": ID_COLUMN, "angle_units": "deg"}
+                "id_column": ID_COLUMN, "angle_units": "deg", "categorical_columns": []}
     if isinstance(source, StarCatalogue):
         return {"label_column": source.label_column, "feature_columns": list(source.feature_columns),
                 "position": source.position, "position_columns": source.position_columns,
                 "parallax_floor": source.parallax_floor, "missing": source.missing, "id_column": source.id_column,
-                "angle_units": source.angle_units}
+                "angle_units": source.angle_units, "categorical_columns": list(source.categorical_columns)}
     raise UserError(f"predict.py reads catalogues for runs on a catalogue file or the synthetic Gaia catalogue; this "
                     f"run's data.source is {type(source).__name__}")
 
@@ -83,7 +84,7 @@ class UnlabelledCatalogue:
         table = table_from_frame(frame, self.path, label, reading["feature_columns"], reading["position"],
                                  position_columns, self.class_names, reading["parallax_floor"], reading["missing"],
                                  reading["id_column"] if reading["id_column"] in frame.columns else None,
-                                 reading["angle_units"])
+                                 reading["angle_units"], reading["categorical_columns"])
         if len(table.labels) <= self.k:
             raise UserError(f"catalogue={self.path} has {len(table.labels)} star(s) to place; the run joins each to "
                             f"its data.k={self.k} nearest neighbours, which needs at least {self.k + 1}: give a larger "

@@ -28,8 +28,9 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from trainlab.data.graph.columns import (MISSING, apply_missing_policy, match_case, nothing_left, once_per_star, placeable,
-                                          star_ids, with_gaps)
+from trainlab.data.categories import as_text
+from trainlab.data.graph.columns import (MISSING, apply_missing_policy, category_columns, match_case, nothing_left,
+                                          once_per_star, placeable, star_ids, with_gaps)
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.graph.sky import (check_angle_units, check_file_units, convert_file_units, read_sexagesimal,
                                      sky_angles, sky_positions)
@@ -52,8 +53,10 @@ class StarTable:
 
     positions: (stars, 3) float64 Cartesian coordinates the neighbour graph is built on (pc for sky
     catalogues); features: (stars, features) float64 in the catalogue's units, NaN where a value is
-    missing (``missing=impute``); labels: (stars,) int64 indices into ``class_names``; ids: (stars,)
-    int64 identifiers, exact (Gaia's ``source_id`` exceeds 2^53, so it never passes through a
+    missing (``missing=impute``), of the numeric feature columns (``feature_names``); categories: the feature
+    columns of categories, column -> (stars,) its values as text (None where empty), which the data module
+    one-hot encodes (:mod:`trainlab.data.categories`); labels: (stars,) int64 indices into ``class_names``;
+    ids: (stars,) int64 identifiers, exact (Gaia's ``source_id`` exceeds 2^53, so it never passes through a
     float), named ``id_name`` (``row``: the 0-based row in the file); left_out: stars of the file
     not in the table, per reason; position, position_columns: what the positions were made from
     (``data.source.position`` and its columns), which says how to draw them (:func:`map_plane`).
@@ -70,6 +73,7 @@ class StarTable:
     left_out: dict[str, int] = field(default_factory=dict)
     position: str = "cartesian"
     position_columns: tuple[str, ...] = ("x", "y", "z")
+    categories: Optional[dict[str, np.ndarray]] = None
 
     def map_plane(self, rows: np.ndarray) -> tuple[np.ndarray, str, str]:
         """(len(rows), 2) coordinates to draw stars ``rows`` on a map, and the two axes' labels: the two
@@ -128,7 +132,7 @@ def _found_classes(labels: np.ndarray, path: str, column: str) -> list[str]:
 def table_from_frame(frame, path: str, label_column: str, feature_columns: Sequence[str], position: str,
                      position_columns: Optional[Sequence[str]], classes: Optional[Sequence[Union[str, int]]],
                      parallax_floor: float, missing: str = "impute", id_column: Optional[str] = None,
-                     angle_units: str = "deg") -> StarTable:
+                     angle_units: str = "deg", categorical_columns: Sequence[str] = ()) -> StarTable:
     """Check a catalogue's columns and turn it into a :class:`StarTable` (see :class:`StarCatalogue`).
 
     Columns not named (as features, positions, label or identifier) are ignored."""
@@ -162,17 +166,19 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
         check_file_units(frame.attrs.get("units", {}), position_columns, angle_units, path)
         convert_file_units(frame, position_columns, angle_units, path)
         read_sexagesimal(frame, position_columns, angle_units, path)
-    features = with_gaps(frame, feature_columns, path, "feature")
+    categorical = category_columns(frame, feature_columns, categorical_columns or (), label_column, position_columns,
+                                   id_name, path)
+    numeric = [c for c in feature_columns if c not in categorical]
+    features = with_gaps(frame, numeric, path, "feature", others=categorical)
     coordinates = with_gaps(frame, position_columns, path, "position")
     first = once_per_star(frame, ids, id_name, [label_column, *position_columns, *feature_columns], path)
     placed = placeable(coordinates, position_columns, missing, path) & first
-    keep = apply_missing_policy(features, feature_columns, missing, path, placed)
+    keep = apply_missing_policy(features, numeric, missing, path, placed)
     left_out = {reason: int(n) for reason, n in (("repeated rows", (~first).sum()),
                                                  ("without a position", (first & ~placed).sum()),
                                                  ("missing features (missing=drop)", (placed & ~keep).sum())) if n}
     if not keep.any():
-        raise UserError(nothing_left(path, coordinates[first], position_columns, features[placed], feature_columns,
-                                     missing))
+        raise UserError(nothing_left(path, coordinates[first], position_columns, features[placed], numeric, missing))
     if not keep.all():
         frame, features, coordinates, ids = frame[keep], features[keep], coordinates[keep], ids[keep]
     labels = _label_strings(frame[label_column], path, label_column)
@@ -207,8 +213,8 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
         where = ", ".join(f"{c}={v:g}" for c, v in zip(position_columns, coordinates[0]))
         raise UserError(f"every star of '{path}' is at one position ({where}): the neighbour graph would join stars at "
                         "random; give each star's own position (data.source.position_columns names its columns)")
-    return StarTable(positions, features, label_ids, feature_columns, class_names, data_name(path), ids, id_name,
-                     left_out, position, tuple(position_columns))
+    return StarTable(positions, features, label_ids, numeric, class_names, data_name(path), ids, id_name, left_out,
+                     position, tuple(position_columns), {c: as_text(frame[c]) for c in categorical} or None)
 
 
 class StarCatalogue:
@@ -218,7 +224,8 @@ class StarCatalogue:
         path: the file.
         label_column: the column with each star's class (text or integers).
         feature_columns: columns the classifier sees (default: Gaia DR3's parallax, pmra, pmdec,
-            phot_g_mean_mag, bp_rp).
+            phot_g_mean_mag, bp_rp); a column of text among them (a survey, a spectral type) is a category, one
+            0/1 feature per value of the training stars (:mod:`trainlab.data.categories`).
         position: "sky" (``position_columns`` are ra, dec [``angle_units``], parallax [mas]; converted to
             heliocentric x, y, z in pc, so neighbours are right across RA 0/360 and at the poles; galactic
             l, b work as well; [ra, dec] alone: points on the unit sphere, neighbours by angle) or
@@ -236,6 +243,8 @@ class StarCatalogue:
         angle_units: "deg", "rad" or "hours" (RA in hours, Dec in degrees), for ``position=sky``.
             Degrees that look like radians or hours, and parallaxes mostly below the floor (arcsec
             read as mas), are warned about (:mod:`trainlab.data.graph.sky`).
+        categorical_columns: feature columns of integer codes (a ``survey`` of 1/2/3) that are categories, one
+            0/1 feature per value as a column of text is without being named.
 
     Columns the file has but no argument names (``parallax_error``, ``ruwe``, ...) are ignored.
     """
@@ -243,7 +252,8 @@ class StarCatalogue:
     def __init__(self, path: str, label_column: str, feature_columns: Sequence[str] = tuple(GAIA_FEATURES),
                  position: str = "sky", position_columns: Optional[Sequence[str]] = None,
                  classes: Optional[Sequence[Union[str, int]]] = None, parallax_floor: float = PARALLAX_FLOOR,
-                 missing: str = "impute", id_column: Optional[str] = None, angle_units: str = "deg"):
+                 missing: str = "impute", id_column: Optional[str] = None, angle_units: str = "deg",
+                 categorical_columns: Optional[Sequence[str]] = None):
         if parallax_floor <= 0:
             raise UserError(f"data.source.parallax_floor={parallax_floor} must be > 0 (mas)")
         if position == "cartesian" and parallax_floor != PARALLAX_FLOOR:
@@ -258,12 +268,14 @@ class StarCatalogue:
         self.position, self.position_columns, self.classes = position, position_columns, classes
         self.parallax_floor, self.missing, self.id_column = parallax_floor, missing, id_column
         self.angle_units = angle_units
+        self.categorical_columns = ([categorical_columns] if isinstance(categorical_columns, (str, int))
+                                    else list(categorical_columns or []))
 
     def load(self) -> StarTable:
         frame = read_frame(self.path, "data.source.path")
         table = table_from_frame(frame, self.path, self.label_column, self.feature_columns, self.position,
                                  self.position_columns, self.classes, self.parallax_floor, self.missing,
-                                 self.id_column, self.angle_units)
+                                 self.id_column, self.angle_units, self.categorical_columns)
         absent = [c for i, c in enumerate(table.class_names) if not (table.labels == i).any()]
         if absent:  # named in data.source.classes, no star to train on or score: recall, F1, AUROC undefined
             raise UserError(f"data.source.classes names {absent}, which no star of '{self.path}' has in column "

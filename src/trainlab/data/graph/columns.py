@@ -5,12 +5,12 @@ that cannot be placed in the graph left out, and the ``data.source.missing`` pol
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
-from trainlab.config.errors import UserError
-from trainlab.data.timeseries.values import numeric_columns
+from trainlab.config.errors import UserError, nearest
+from trainlab.data.timeseries.values import numeric_columns, require_columns, text_columns, typed_names
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +18,38 @@ MISSING = ("impute", "drop", "error")
 ID_COLUMN = "source_id"  # Gaia's identifier: taken as the stars' id when a file has it
 
 
-def with_gaps(frame, columns: list[str], path: str, role: str) -> np.ndarray:
+def with_gaps(frame, columns: list[str], path: str, role: str, others: Sequence[str] = ()) -> np.ndarray:
     """Columns as float64 with NaN where values are missing, read by :func:`numeric_columns` (present, numeric,
-    thousands separators and missing-value marks read), whose refusal of gaps the missing policy replaces."""
-    return numeric_columns(frame, columns, path, role, allow_missing=True)
+    thousands separators and missing-value marks read), whose refusal of gaps the missing policy replaces;
+    ``others``: the features read as categories, kept in the features a refusal gives."""
+    return numeric_columns(frame, columns, path, role, allow_missing=True, others=others)
+
+
+def category_columns(frame, feature_columns: list[str], declared: Sequence[str], label_column: str,
+                     position_columns: list[str], id_name: str, path: str) -> list[str]:
+    """The feature columns that are categories (:mod:`trainlab.data.categories`), in their order: those of text (a
+    survey's name, a spectral type ``G2V``, a ``source`` flag) and the integer codes ``declared`` in
+    data.source.categorical_columns. A declared name that is the label, a position or the identifier, or that
+    data.source.feature_columns leaves out, is refused in one line; a position column is never a category (the
+    graph places the stars by its numbers)."""
+    require_columns(frame, feature_columns, path, "data.source.feature_columns")
+    declared = [str(c).strip() for c in declared]
+    for name in declared:
+        role = ("the data.source.label_column: the class a model is to learn is no input" if name == label_column
+                else "a position column (data.source.position_columns): the graph places the stars by its numbers"
+                if name in position_columns else "the stars' identifier: an identifier is no category"
+                if name == id_name else None)
+        if role:
+            raise UserError(f"data.source.categorical_columns names '{name}', {role}; name feature columns only "
+                            "(e.g. data.source.categorical_columns=[survey])")
+        if name not in feature_columns:
+            meant = [n if n in feature_columns else next(iter(nearest(n, feature_columns)), None) for n in declared]
+            hint = (f"; did you mean {typed_names('data.source.categorical_columns', meant, False)}?"
+                    if None not in meant else "")
+            raise UserError(f"data.source.categorical_columns names '{name}', which data.source.feature_columns "
+                            f"leaves out of the features {feature_columns}; add it there, or leave it out here{hint}")
+    text = text_columns(frame, [c for c in feature_columns if c not in position_columns], path)
+    return [c for c in feature_columns if c in declared or c in text]
 
 
 def match_case(frame, wanted: list[str], path: str) -> None:

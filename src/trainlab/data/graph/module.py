@@ -13,9 +13,11 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
 from trainlab.config.errors import UserError
+from trainlab.data import categories
 from trainlab.data.graph.baselines import GraphBaselines
 from trainlab.data.graph.batching import BatchPlan
 from trainlab.data.graph.catalogue import StarTable
+from trainlab.data.graph.node_categories import NodeCategories
 from trainlab.data.graph.split import stratified_split
 from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, knn_table, only_item
 from trainlab.data.shared_memory import SharedInWorkers
@@ -24,7 +26,7 @@ from trainlab.data.module import SplitDataModule, constant_columns, erased_colum
 log = logging.getLogger(__name__)
 
 
-class StarGraphDataModule(GraphBaselines, SplitDataModule):
+class StarGraphDataModule(GraphBaselines, NodeCategories, SplitDataModule):
     """Stars as nodes, each joined to its ``k`` nearest neighbours in 3-D, for node classification.
 
     The graph is built once with scipy's cKDTree on the catalogue's positions; edges run from each
@@ -38,6 +40,10 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
     ``<column>_missing``, so the net can tell a measured value from a filled one and lean on the
     neighbours instead (one log line gives the counts). Medians and those columns are fit on the
     training stars and saved in the checkpoint with the scaling.
+
+    Category columns among the features (text, or codes named in ``data.source.categorical_columns``) are one 0/1
+    feature per category of the training stars, after the indicators, left unscaled (:mod:`.node_categories`);
+    the encoding is saved in the checkpoint too.
 
     Batches are PyG ``Data`` objects with ``x``, ``edge_index``, ``y`` and ``target_mask`` (the
     nodes whose loss and metrics count). When the graph has at most ``max_nodes_per_graph`` nodes
@@ -105,6 +111,7 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
         self.masks: Optional[dict[str, np.ndarray]] = None  # the split, boolean per star
         self.impute_value: Optional[np.ndarray] = None  # per catalogue feature column: training median
         self.indicator_columns: Optional[list[str]] = None  # columns with a 0/1 "was missing" feature
+        self.encoding: Optional[categories.Encoding] = None  # category column -> its categories (.node_categories)
         self._features_only = None  # the fitted features-only baseline (trainlab.models.features_only)
         # (classes,) loss weights the task module resolved from model.class_weights (NodeClassificationModule.
         # weigh_classes); the features-only baseline trains with them too, so the two stay comparable
@@ -123,9 +130,11 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
 
     @property
     def feature_names(self) -> list[str]:
-        """The catalogue's feature columns, their "was missing" indicators, the density feature."""
+        """The catalogue's numeric feature columns, their "was missing" indicators, the 0/1 features of its category
+        columns, the density feature."""
         indicators = [c + self.INDICATOR_SUFFIX for c in self._indicators()]
-        return self.load().feature_names + indicators + (["log10_knn_distance"] if self.density_feature else [])
+        return (self.load().feature_names + indicators + self.category_inputs()
+                + (["log10_knn_distance"] if self.density_feature else []))
 
     @property
     def class_names(self) -> list[str]:
@@ -219,6 +228,9 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
             log.warning("feature(s) %s have one value on every training star: they carry no information (left "
                         "unscaled)", [n for n, c in zip(self.feature_names, constant) if c])
         self.stats = {"feature_mean": block.mean(axis=0), "feature_std": np.where(constant, 1.0, std)}
+        # the 0/1 features of categories stay 0 and 1: standardised, a rare category's 1 was tens of standard units
+        one_hot = self._one_hot()
+        self.stats["feature_mean"][one_hot], self.stats["feature_std"][one_hot] = 0.0, 1.0
         erased = erased_columns(block, self.stats["feature_mean"], self.stats["feature_std"])
         if erased:  # one pmra of 1e12 left every other star's pmra one float32 value, without a word
             table, stars = self.load(), np.flatnonzero(train_mask)
@@ -226,6 +238,11 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
                                            f"the training stars of '{table.name}'",
                                            lambda i: f"{table.id_name} {table.ids[stars[i]]}",
                                            "data.source.missing imputes it"))
+
+    def _one_hot(self) -> slice:
+        """Where the category columns' 0/1 features are among ``feature_names``: after the indicators."""
+        start = len(self.load().feature_names) + len(self._indicators())
+        return slice(start, start + len(self.category_inputs()))
 
     def _scaled_features(self) -> torch.Tensor:
         x = (self.raw_features - self.stats["feature_mean"]) / self.stats["feature_std"]
@@ -240,7 +257,7 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
             log.info("finding the %d nearest neighbours of each of %d stars (scipy cKDTree, %d thread(s)) ...", self.k,
                      len(table.labels), torch.get_num_threads())
         neighbours, distances = knn_table(table.positions, self.k)
-        features = self._imputed()
+        features = np.concatenate([self._imputed(), self._category_block()], axis=1)
         if np.isnan(table.features).any():
             self._log_missing(np.isnan(table.features))
         if self.density_feature:
@@ -310,15 +327,18 @@ class StarGraphDataModule(GraphBaselines, SplitDataModule):
 
     # -- checkpointed state: SplitDataModule saves and checks self.stats --------------------------
     def state_dict(self) -> dict[str, list]:
-        """Scaling statistics, imputation medians and the indicator columns (names)."""
+        """Scaling statistics, imputation medians, the indicator columns (names) and the categories' encoding."""
         self._indicators()
         if self.impute_value is None:
             self.setup()
         return {**super().state_dict(), "impute_value": self.impute_value.tolist(),
-                "indicator_columns": list(self.indicator_columns)}
+                "indicator_columns": list(self.indicator_columns),
+                categories.STATE_KEY: {c: list(v) for c, v in self._encoding().items()}}
 
     def load_state_dict(self, state_dict: dict[str, list]) -> None:
         self._features_only = None  # fitted on features scaled otherwise
+        # absent from checkpoints written before categories were encoded: none (they were refused as text then)
+        self._load_categories(state_dict, self._one_hot().start if self.graph is not None else 0)
         if "indicator_columns" in state_dict:  # absent from checkpoints written before imputation existed
             columns = [str(c) for c in state_dict["indicator_columns"]]
             if self.graph is not None and columns != self._indicators():

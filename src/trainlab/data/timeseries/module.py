@@ -14,8 +14,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.config.errors import UserError
+from trainlab.data import categories
 from trainlab.data.module import SplitDataModule, constant_columns
-from trainlab.data.timeseries import baselines, categories, seasons
+from trainlab.data.timeseries import baselines, seasons
 from trainlab.data.timeseries.fits import lead_in, longer_series, size_refusal
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, emptiest_columns
 from trainlab.data.timeseries.ranges import refuse_erased, value_warnings
@@ -112,7 +113,7 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
         self.dropped_season: Optional[int] = None  # the source's, where it did not fit the training rows
         self.mase_notes: list[str] = []  # where MASE's scale is not the naive's own (baselines.mase_notes); saved
         self.bad_rows: Optional[np.ndarray] = None  # rows still missing a value after the policy
-        # category column -> its categories (trainlab.data.timeseries.categories): a checkpoint's, given before the
+        # category column -> its categories (trainlab.data.categories): a checkpoint's, given before the
         # data are read (read_as_saved), else those of the training rows; saved
         self.encoding: Optional[categories.Encoding] = None
         self.stats: dict[str, np.ndarray] = {}

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.data.timeseries import categories
+from trainlab.data import categories
 
 
 class SavedSeriesState:

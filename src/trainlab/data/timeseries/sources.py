@@ -16,7 +16,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.files import data_name, read_frame
-from trainlab.data.timeseries.categories import as_text
+from trainlab.data.categories import as_text
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               warn_time_features, wide_columns)
 from trainlab.data.timeseries.regular import regular_series
@@ -72,7 +72,7 @@ class TableFile:
         time_zone: the zone (IANA, e.g. Europe/Berlin) whose clock the time column's dates without
             offsets are written in: read in UTC, so a daylight-saving change is no gap and no duplicate.
         categorical_columns: input columns of integer codes (a ``store_type`` of 1/2/3) that are categories, one
-            0/1 input per value as a column of text is without being named (trainlab.data.timeseries.categories).
+            0/1 input per value as a column of text is without being named (trainlab.data.categories).
     """
 
     KEY = "data.source.path"  # the setting that names the file, as refusals say it (predict.py's future=<file>: its own)

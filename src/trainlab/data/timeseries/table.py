@@ -36,7 +36,7 @@ class SeriesTable:
     # file's own arrays, kept as they are (2M times as Python strings would hold ~140 MB)
     times: Optional[tuple[Optional[Grid], ...]] = None
     # input columns of categories (text, or integer codes named as such), not among ``feature_names``: column ->
-    # (rows,) its values as text, None where empty; the data module encodes them (trainlab.data.timeseries.categories)
+    # (rows,) its values as text, None where empty; the data module encodes them (trainlab.data.categories)
     categories: Optional[dict[str, np.ndarray]] = None
 
     def __post_init__(self) -> None:

@@ -1,11 +1,13 @@
-"""Categories among a series' inputs, one-hot encoded: a column of text (a weekday's name, ``day_type`` weekday or
-holiday, a store's region) and integer codes named in ``data.source.categorical_columns`` (a ``store_type`` of
-1/2/3) become one 0/1 input per category, named ``day_type=holiday``.
+"""Categories among the inputs, one-hot encoded, for every family that reads tables: a column of text (a weekday's
+name, ``day_type`` weekday or holiday, a store's region; a star's survey or spectral type ``G2V``) and integer codes
+named in ``data.source.categorical_columns`` (a ``store_type`` of 1/2/3) become one 0/1 input per category, named
+``day_type=holiday``.
 
-The categories are taken from the training rows only (of every series of a file of several, pooled), so the
-validation and test rows are encoded as a model trained on the past would see them; a value first seen later
-(in validation, test, a new file or a ``future=`` file) is encoded as none of them, every one of its inputs 0,
-and said once per run. An empty cell is none of them too (an event column that names its days and leaves the
+The categories are taken from the training rows only (a series file: of every series of a file of several,
+pooled; a star catalogue: the training stars, whose features the scaling is fit on), so the validation and test
+rows are encoded as a model trained on them alone would see them; a value first seen later (in validation, test,
+a new file, a ``future=`` file or ``predict.py``'s catalogue) is encoded as none of them, every one of its inputs
+0, and said once per run. An empty cell is none of them too (an event column that names its days and leaves the
 others empty; pandas' ``get_dummies`` reads it so): a time step missing from the file has no target either, and
 ``data.missing`` deals with that row.
 The encoding (column -> its categories, in order) is part of the data's saved state: evaluate.py, predict.py and
@@ -32,12 +34,12 @@ Encoding = dict[str, list[str]]  # column -> its categories, in the order of its
 
 
 def as_text(column: Any) -> np.ndarray:
-    """A column's values as (rows,) text, None where a cell is empty; whole numbers without their '.0' (a column of
-    integer codes with an empty cell reads as floats: 3.0 is the category '3')."""
+    """A column's values as (rows,) text, None where a cell is empty (or blank); whole numbers without their '.0' (a
+    column of integer codes with an empty cell reads as floats: 3.0 is the category '3')."""
     import pandas as pd
 
     values = column.to_numpy(dtype=object)
-    empty = pd.isna(column).to_numpy()
+    empty = pd.isna(column).to_numpy().copy()
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         numbers = column.to_numpy(dtype=np.float64)
         whole = ~empty & (numbers == np.round(np.where(empty, 0.0, numbers)))
@@ -45,6 +47,9 @@ def as_text(column: Any) -> np.ndarray:
         values = values.astype(object)
     else:
         values = np.array([str(v).strip() for v in values], dtype=object)
+        # a cell of spaces, or a VOTable or FITS null in a text column (astropy reads it back as ''), is empty: taken
+        # as a category '', it was an input named 'day_type='
+        empty |= values == ""
     values[empty] = None
     return values
 
@@ -62,11 +67,12 @@ def _ordered(values: set) -> list[str]:
         return sorted(values)
 
 
-def fit(columns: Mapping[str, np.ndarray], rows: np.ndarray, where: str, others: Sequence[str]) -> Encoding:
+def fit(columns: Mapping[str, np.ndarray], rows: np.ndarray, where: str, others: Sequence[str],
+        unit: str = "row") -> Encoding:
     """Each column's categories: the values of its ``rows`` (the training rows), in order. A column with more than
     :data:`MAX_CATEGORIES` of them (an identifier, free text) is refused, naming it, its count and the inputs to give
     without it (``others``: the numeric inputs); one with none (empty in every training row) too; ``where``: the
-    data's name for messages."""
+    data's name for messages, ``unit``: what a row is there (a catalogue's: "star")."""
     found: Encoding = {}
     for column, values in columns.items():
         seen = {v for v in values[rows] if v is not None}
@@ -74,21 +80,22 @@ def fit(columns: Mapping[str, np.ndarray], rows: np.ndarray, where: str, others:
         fix = f"leave it out of the inputs: {typed_names('data.source.feature_columns', kept, False)}"
         if len(seen) > MAX_CATEGORIES:
             shown = ", ".join(repr(v) for v in _ordered(seen)[:3])
-            raise UserError(f"column '{column}' of {where} holds {len(seen)} distinct values in the training rows "
+            raise UserError(f"column '{column}' of {where} holds {len(seen)} distinct values in the training {unit}s "
                             f"({shown}, ...), more than the {MAX_CATEGORIES} a category may have (one 0/1 input "
                             f"each): an identifier or free text is no category; {fix}")
         if not seen:
-            raise UserError(f"column '{column}' of {where} has no value in any training row: no category to learn "
+            raise UserError(f"column '{column}' of {where} has no value in any training {unit}: no category to learn "
                             f"from; fill it, or {fix}")
         found[column] = _ordered(seen)
     return found
 
 
 def encode(columns: Mapping[str, np.ndarray], encoding: Mapping[str, Sequence[str]], where: str,
-           name_row: Any = "row {}".format) -> np.ndarray:
+           name_row: Any = "row {}".format, unit: str = "row") -> np.ndarray:
     """(rows, inputs) 0/1 of ``columns`` (:func:`as_text` values) in ``encoding``'s inputs (:func:`input_names`): an
     empty cell is none of its column's categories (every input 0), and so is a value not among them, said once in
-    one line naming the values and columns (``where``: the data, ``name_row``: how its rows are named)."""
+    one line naming the values and columns (``where``: the data, ``name_row``: how its rows are named, ``unit``:
+    what a row is there)."""
     blocks, unseen = [], []
     for column, categories in encoding.items():
         values = columns[column]
@@ -100,11 +107,11 @@ def encode(columns: Mapping[str, np.ndarray], encoding: Mapping[str, Sequence[st
         if len(new):
             names = list(dict.fromkeys(values[new]))
             shown = ", ".join(repr(v) for v in names[:SHOWN]) + (", ..." if len(names) > SHOWN else "")
-            unseen.append(f"{column} {shown} ({len(new)} row(s), first at {name_row(int(new[0]))}; its categories: "
+            unseen.append(f"{column} {shown} ({len(new)} {unit}(s), first at {name_row(int(new[0]))}; its categories: "
                           f"{', '.join(categories[:SHOWN])}{', ...' if len(categories) > SHOWN else ''})")
     if unseen:
-        log.warning("values of %s that the training rows never held, encoded as none of their column's categories "
-                    "(each of its 0/1 inputs 0): %s", where, "; ".join(unseen))
+        log.warning("values of %s that the training %ss never held, encoded as none of their column's categories "
+                    "(each of its 0/1 inputs 0): %s", where, unit, "; ".join(unseen))
     rows = len(next(iter(columns.values()))) if columns else 0
     return np.concatenate(blocks, axis=1) if blocks else np.zeros((rows, 0))
 
