@@ -1,8 +1,8 @@
 """Spreadsheet workbooks as data files (trainlab.data.workbooks): a sheet of an .xlsx read as the same CSV is, its sheet
 picked by data.source.sheet, title rows above its table, date and time cells, and a damaged, renamed, locked or
 password-protected workbook refused in one line. Each was refused before ("a spreadsheet's workbook is not read: save
-its sheet as CSV"). The workbooks are written by hand (tests/workbooks.py: neither openpyxl nor xlsxwriter is a
-dependency)."""
+its sheet as CSV"). The workbooks, .xlsx and .ods, are written by hand (tests/workbooks.py: neither openpyxl,
+xlsxwriter nor odfpy is a dependency)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import deny_reading
-from tests.workbooks import Formula, write_xlsx
+from tests.workbooks import Formula, write_ods, write_xlsx
 from trainlab.config.errors import UserError
 from trainlab.data.files import read_frame
 from trainlab.data.timeseries.sources import TableFile
@@ -64,6 +64,19 @@ def test_a_one_sheet_workbook_reads_and_scales_as_the_same_csv(tmp_path):
         np.testing.assert_array_equal(book.stats[key], value)
     assert book.fingerprint() == csv.fingerprint()  # what a checkpoint records, and a resume or evaluate compares
     assert book.table.name == "demand"
+
+
+def test_an_opendocument_sheet_reads_as_the_same_xlsx_sheet(tmp_path):
+    """LibreOffice's .ods, its table below a title row on its second sheet."""
+    sheet = [["Demand"], [], *rows_of(demand(30))]
+    write_xlsx(tmp_path / "d.xlsx", {"About": [["x"]], "Demand": sheet})
+    write_ods(tmp_path / "d.ods", {"About": [["x"]], "Demand": sheet})
+    ods, xlsx = (TableFile(str(tmp_path / name), ["demand"], time_column="date", sheet="Demand").load()
+                 for name in ("d.ods", "d.xlsx"))
+    np.testing.assert_array_equal(ods.targets, xlsx.targets)
+    np.testing.assert_array_equal(ods.features, xlsx.features)
+    assert ods.feature_names == xlsx.feature_names == ["temperature"] and ods.frequency == "D"
+    assert set(ods.categories["day_type"]) == {"weekday", "weekend"}
 
 
 def test_a_changed_workbook_differs_from_the_checkpoints_data_as_a_changed_csv_does(tmp_path):

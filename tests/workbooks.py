@@ -1,4 +1,4 @@
-"""Small .xlsx workbooks written by hand for the tests: a workbook is a zip of XML parts (ECMA-376, Office Open
+"""Small .xlsx workbooks (and an .ods, :func:`write_ods`) written by hand for the tests: a workbook is a zip of XML parts (ECMA-376, Office Open
 XML), and neither openpyxl nor xlsxwriter is a dependency (pandas writes .xlsx only through one of them). Cells:
 numbers, text (inline strings), None (no cell), :class:`datetime.datetime` / :class:`datetime.date` (a serial number
 in a date-formatted cell, as a spreadsheet stores a date), :class:`datetime.time` (a fraction of a day formatted as a
@@ -122,4 +122,41 @@ def write_xlsx(path: Path, sheets: dict[str, Sequence[Sequence[Any]]],
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for part, text in parts.items():
             archive.writestr(part, text)
+    return path
+
+
+_ODS_TYPE = "application/vnd.oasis.opendocument.spreadsheet"
+_ODS = {"office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+        "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+        "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0"}
+
+
+def _ods_cell(value: Any) -> str:
+    if value is None:
+        return "<table:table-cell/>"
+    if isinstance(value, dt.date):  # datetime too: office:date-value takes 2024-01-01T07:00:00
+        return f'<table:table-cell office:value-type="date" office:date-value="{value.isoformat()}"/>'
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f'<table:table-cell office:value-type="float" office:value="{float(value)!r}"/>'
+    return f'<table:table-cell office:value-type="string"><text:p>{escape(str(value))}</text:p></table:table-cell>'
+
+
+def write_ods(path: Path, sheets: dict[str, Sequence[Sequence[Any]]]) -> Path:
+    """Write ``sheets`` as an OpenDocument spreadsheet (.ods, as LibreOffice saves one): a zip whose first member,
+    stored, names its type, and content.xml holding the tables (OpenDocument 1.2, part 3)."""
+    tables = "".join(f'<table:table table:name="{escape(name)}">'
+                     + "".join("<table:table-row>" + "".join(_ods_cell(v) for v in row) + "</table:table-row>"
+                               for row in rows) + "</table:table>" for name, rows in sheets.items())
+    spaces = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in _ODS.items())
+    content = (f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content {spaces} office:version="1.2">'
+               f"<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>")
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?>\n<manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+                'opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{_ODS_TYPE}"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                "</manifest:manifest>")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), _ODS_TYPE)  # stored, first
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        archive.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
     return path
