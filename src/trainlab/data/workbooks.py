@@ -28,6 +28,7 @@ Sheet = Optional[Union[str, int]]
 _ZIP, _OLE = b"PK\x03\x04", bytes.fromhex("D0CF11E0A1B11AE1")  # xlsx/xlsm/xlsb/ods; xls and encrypted Office files
 _ENCRYPTED = "EncryptionInfo".encode("utf-16-le")  # the stream an encrypted .xlsx holds inside its OLE container
 _HEADER_ROWS = 50  # rows searched for the header, as the CSV reader's head
+_EXACT = 2.0**53  # the whole numbers a float64 (a spreadsheet's number) holds exactly
 _said: set[tuple[str, str]] = set()  # (file, sheet) already named in the log: a run reads its file more than once
 
 
@@ -215,7 +216,7 @@ def _table(rows: list[list[Any]], merged: list[Any], where: str, pick: str) -> t
     header = [header[c] for c in keep]
     frame = pd.DataFrame([[row[c] for c in keep] for row in body], columns=header, dtype=object)
     for column in range(len(header)):
-        frame.isetitem(column, _typed(frame.iloc[:, column]))
+        frame.isetitem(column, _typed(frame.iloc[:, column], where))
     empty = [name for name in header if not frame[name].notna().any()] if len(frame) else []
     if empty:
         log.warning("%s: column(s) %s hold no value in any row; cells of formulas read empty where the workbook was "
@@ -297,10 +298,12 @@ def _letters(index: int) -> str:
     return letters
 
 
-def _typed(column: Any) -> Any:
-    """A column of cells as pandas would read the same column from a CSV: numbers as numbers, dates (cells
-    formatted as dates) as datetimes, times of day as text '07:00:00' (read as the CSV's); a column mixing numbers
-    and text (a missing-value mark, 'n/a') as text, each number written as a CSV holds it."""
+def _typed(column: Any, where: str) -> Any:
+    """A column of cells as pandas would read the same column from a CSV: numbers as numbers (whole ones without
+    a gap as integers, as a CSV's '12' is: a spreadsheet stores every number as a float), dates (cells formatted as
+    dates) as datetimes, times of day as text '07:00:00' (read as the CSV's); a column mixing numbers and text (a
+    missing-value mark, 'n/a') as text, each number written as a CSV holds it."""
+    import numpy as np
     import pandas as pd
 
     values = column.dropna()
@@ -308,7 +311,16 @@ def _typed(column: Any) -> Any:
         return column.astype("float64")
     kinds = {_kind(v) for v in values}
     if kinds == {"number"}:
-        return pd.to_numeric(column)
+        numbers = pd.to_numeric(column).astype(np.float64)
+        whole = bool((np.mod(numbers.dropna(), 1) == 0).all())
+        if whole and numbers.abs().max() >= _EXACT:  # identifiers (Gaia's source_id, ~7e18) rounded to 15 digits
+            log.warning("%s: column '%s' holds whole numbers beyond 2^53 (%d), which a spreadsheet keeps to 15 "
+                        "digits: identifiers lost their last digits in it; keep them as text cells (format the column "
+                        "as Text before pasting them), or read the archive's own file", where, column.name,
+                        int(numbers.abs().max()))
+        elif whole and len(values) == len(column):
+            return numbers.astype(np.int64)
+        return numbers
     if kinds == {"bool"}:
         return column.astype("boolean") if len(values) < len(column) else column.astype(bool)
     if kinds == {"date"}:
