@@ -7,6 +7,8 @@
 # antlr4-python3-runtime 4.9.3, which exists only as a source release: its wheel is built here
 # (pure Python, so one py3-none-any wheel serves 3.12). Our own code travels as the working tree
 # (PYTHONPATH=src), torch is never bundled: the machine's CUDA build must stay.
+# python-calamine (workbooks as data files) is imported only when a workbook is read, which gpu_check never
+# does: not bundled.
 #
 # ZEUS=1 also fetches zeus (an independent energy reading for gpu_check) and the dependencies
 # its metadata names that the device image does not list; unverified on the device.

@@ -440,7 +440,7 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
         ("one row", r"'series' has 1 row\(s\), fewer than one window of data.window=16 \+ data.horizon=1"),
         ("inf", r"column 'a' in '.*series.csv' has an infinite value \(row 5: inf\)"),
         ("huge", r"column 'b' in '.*series.csv' has a value beyond ±1e\+18 \(row 0: .*e\+30\); fix or rescale it"),
-        ("folder", r"data.source.path: '.*' is a folder; give the path of one .csv, .parquet, .npy, .ecsv, .vot or .fits file in it"),
+        ("folder", r"data.source.path: '.*' is a folder; give the path of one .csv, .parquet, .npy, .xlsx, .xls, .ods, .ecsv, .vot or .fits file in it"),
         ("repeated names", r"names the column\(s\) \['a'\] more than once; rename them"),
         ("window longer than the data", r"'series' has 300 row\(s\), fewer than one window of data.window=400"),
         # one short series among long ones: the fix was 'leave the short series out of data.source.series'

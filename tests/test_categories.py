@@ -256,3 +256,32 @@ def test_a_checkpoint_from_before_categories_reads_none_and_a_text_column_is_ref
     data.load_state_dict(state)
     assert data.input_names[2:5] == ["day_type=weekday", "day_type=holiday", "day_type=weekend"]
     assert data.datasets["train"].features.shape[1] == 6
+
+
+def test_evaluate_and_predict_read_workbooks_as_the_runs_csv(run, tmp_path, capsys):
+    """The run's own rows as a workbook's second sheet below a title (evaluate.py: the same data as the checkpoint's,
+    no difference said), and predict.py's future= rows in a workbook's sheet (sheet=). Both were refused before: 'a
+    spreadsheet's workbook is not read: save its sheet as CSV'."""
+    from tests.workbooks import write_xlsx
+
+    frame = pd.read_csv(demand(tmp_path / "stores.csv", stores=("A", "B")))
+    frame["date"] = pd.to_datetime(frame.date).dt.date  # date cells
+    rows = [list(frame.columns), *map(list, frame.itertuples(index=False))]
+    book = write_xlsx(tmp_path / "stores.xlsx", {"About": [["demand of two stores"]],
+                                                 "Stores": [["Demand by store"], [], *rows]})
+    capsys.readouterr()
+    report = trainlab.evaluate(run, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}",
+                                     f"+data.source.path={book}", "+data.source.sheet=Stores"])
+    assert np.isfinite(report.metrics["test/rmse"])
+    said = capsys.readouterr().out
+    assert "the data differ" not in said and "1 row(s) above the header (row 3) left out" in said
+    days = pd.date_range("2024-04-30", periods=3, freq="D").date
+    plan = [["store", "date", "day_type", "store_type", "temperature"],
+            *([store, day, "weekday", 2, 0.5] for store in ("A", "B") for day in days)]
+    future = write_xlsx(tmp_path / "plan.xlsx", {"Notes": [["the plan for May"]], "Plan": plan})
+    result = trainlab.predict(run, 3, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}", f"future={future}",
+                                       "sheet=Plan"])
+    assert len(result.frame) == 6 and np.isfinite(result.frame.demand).all()
+    with pytest.raises(UserError, match=r"sheet=Plan picks the sheet of a workbook given as future=<file> or "
+                                        r"catalogue=<file>, and neither is given; leave it out"):
+        trainlab.predict(run, 3, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}", "sheet=Plan"])

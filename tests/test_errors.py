@@ -106,7 +106,7 @@ def test_file_data_without_a_path(compose_cfg, run_train):
 def test_unreadable_suffix(compose_cfg, run_train, tmp_path):
     path = tmp_path / "series.txt"
     path.write_text("a,b\n1,2\n")
-    with pytest.raises(UserError, match=r"has suffix '.txt'; readable files are .csv \(also .csv.gz, .*\), .parquet, .npy, or an astronomy archive.s table: .ecsv, .*"):
+    with pytest.raises(UserError, match=r"has suffix '.txt'; readable files are .csv \(also .csv.gz, .*\), .parquet, .npy, a workbook \(.xlsx, .*\), or an astronomy archive.s table: .ecsv, .*"):
         run_train(compose_cfg(file_overrides(str(path))))
 
 
@@ -432,7 +432,7 @@ def test_a_data_path_not_found_says_where_relative_paths_are_read_and_what_the_r
     assert str(refused.value) == (
         f"data.source.path: file not found: 'conf/data/file.yaml' in the working folder {tmp_path} (relative paths "
         f"are read from there; the repository has it: data.source.path={ROOT / 'conf/data/file.yaml'}); give the "
-        "path of an existing .csv, .parquet, .npy, .ecsv, .vot or .fits file")
+        "path of an existing .csv, .parquet, .npy, .xlsx, .xls, .ods, .ecsv, .vot or .fits file")
     with pytest.raises(UserError) as refused:
         read_frame("demand.csv", "data.source.path")
     assert f"file not found: 'demand.csv' in the working folder {tmp_path} (relative paths are read from there);" \
@@ -453,7 +453,7 @@ def test_a_windows_path_is_named_as_one(path, tmp_path, monkeypatch):
     assert str(refused.value) == (
         f"data.source.path: file not found: '{path}' (a Windows path, which this machine reads as one name: give "
         "the file's path on this machine, with / between folders); give the path of an existing .csv, .parquet, "
-        ".npy, .ecsv, .vot or .fits file")
+        ".npy, .xlsx, .xls, .ods, .ecsv, .vot or .fits file")
 
 
 def test_a_family_mismatch_reads_as_english():

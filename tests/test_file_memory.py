@@ -51,6 +51,12 @@ def test_packed_files_count_what_they_unpack_to(tmp_path):
     assert memory.data_bytes(tmp_path / "load.csv.zip") == csv.stat().st_size
     pd.read_csv(csv).to_parquet(tmp_path / "load.parquet")
     assert memory.data_bytes(tmp_path / "load.parquet") >= 2000 * 16
+    from tests.workbooks import write_xlsx  # a workbook counted as its file's size, a fraction of its sheets'
+
+    book = write_xlsx(tmp_path / "load.xlsx", {"S": [["t", "load"], *([i, i / 7] for i in range(2000))]})
+    with zipfile.ZipFile(book) as archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+    assert memory.data_bytes(book) == unpacked > 3 * book.stat().st_size
 
 
 def test_the_memory_left_is_read_from_this_machine():

@@ -264,8 +264,8 @@ def test_the_times_after_a_series_are_on_its_step_and_in_its_zone(times, zone, e
     ([], "ckpt_path is required: python predict.py ckpt_path=<run folder or .ckpt file> horizon=<steps> (run folders "
          "are under {tmp}/outputs/train/runs/)"),
     (["ckpt_path=somewhere", "+notes=x"], "predict.py does not use notes; its keys are task_name, ckpt_path, horizon, "
-     "history, future, images, catalogue, trainer, hardware, paths, data (the model and data come from the run's own "
-     "config; +data.<key>=... changes the run's data)"),
+     "history, future, images, catalogue, sheet, trainer, hardware, paths, data (the model and data come from the "
+     "run's own config; +data.<key>=... changes the run's data)"),
 ])
 def test_predict_refuses_no_checkpoint_and_a_key_it_does_not_use_as_evaluate_does(compose_cfg, overrides, expected,
                                                                                   tmp_path):

@@ -555,7 +555,7 @@ def test_an_empty_output_folder_or_data_path_is_refused(capsys):
         "error: paths.log_dir is empty (an unset shell variable in paths.log_dir=$NAME?), so runs would go to the top "
         "of the disk; give a folder: paths.log_dir=<folder>\n")
     with pytest.raises(UserError, match=r"^data.source.path is empty \(an unset shell variable in data.source.path="
-                                        r"\$NAME\?\); give the path of a .csv, .parquet, .npy, .ecsv, .vot or .fits file$"):
+                                        r"\$NAME\?\); give the path of a .csv, .parquet, .npy, .xlsx, .xls, .ods, .ecsv, .vot or .fits file$"):
         read_frame("", "data.source.path")
     from trainlab.data.image.sources import ImageFolder
 

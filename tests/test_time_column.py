@@ -159,10 +159,10 @@ def test_the_fix_for_a_date_column_with_a_space_in_its_name_pastes_as_one_word(t
     assert len(TableFile(str(path), ["y"], time_column="Unnamed: 0").load().targets) == 30
 
 
-@pytest.mark.parametrize("name,fix", [("sales.xlsx", "save its sheet as CSV"), ("old.XLS", "save its sheet as CSV"),
-                                      ("export.txt", "reads once named .csv")])
-def test_a_spreadsheet_or_a_text_export_gets_what_to_save_it_as(tmp_path, name, fix):
-    """A workbook or a .txt export (Excel's 'Text (Tab delimited)') was refused with the list of formats alone."""
+@pytest.mark.parametrize("name,fix", [("sales.numbers", "export it as .xlsx"), ("export.txt", "reads once named .csv")])
+def test_an_apple_numbers_file_or_a_text_export_gets_what_to_save_it_as(tmp_path, name, fix):
+    """An Apple Numbers file or a .txt export (Excel's 'Text (Tab delimited)') was refused with the list of formats
+    alone (workbooks are read: tests/test_workbooks.py)."""
     path = tmp_path / name
     path.write_text("date\ty\n2021-01-01\t1\n")
     with pytest.raises(UserError, match=rf"has suffix '{Path(name).suffix.lower()}'; readable files are .*; .*{fix}"):

@@ -168,7 +168,7 @@ def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
 
     for override in _parsed(argv):  # the override as typed: its group, and the path that Hydra split
         group, value = override.key_or_group, override.value()
-        # a workbook too (data=sales.xlsx): named as a path, whose read then says what to save it as
+        # a workbook too (data=sales.xlsx): named as a path (data=file data.source.path=sales.xlsx)
         if isinstance(value, str) and exc.missing_cfg_file == f"{group}/{value}" and (
                 re.search(r"[/\\]", value) or group == "data"
                 and value.lower().endswith((*DATA_SUFFIXES, *SAVE_AS_SUFFIXES))):

@@ -6,7 +6,9 @@
 - ``sampling``: the training order drawn from (seed, epoch), shared by every family's loaders
 - ``shared_memory``: a worker's batch moved into shared memory by its collate function, and the one line
   for workers that ran out of it (a container's small ``/dev/shm``)
-- ``files``: table files (CSV, Parquet, NPY) read and checked one way for every family
+- ``files``: table files (CSV, Parquet, NPY, workbooks) read and checked one way for every family
+- ``workbooks``: a spreadsheet workbook's sheet (.xlsx, .xls, .ods) for ``files``: its table found below title
+  rows, date cells as dates
 - ``astro_tables``: the astronomy archives' tables (ECSV, VOTable, FITS) for ``files``, nulls and units kept
 - ``memory``: whether a table file fits in the memory left, said before it is read
 - ``rounding``: when a spread is no more than float64 rounding of its values (a constant column or series)

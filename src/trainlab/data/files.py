@@ -1,5 +1,5 @@
 """Table files as every family reads them: CSV (compressed or not, any common separator, archive and
-VizieR exports as they come), Parquet and NPY, into a pandas DataFrame whose header and rows are
+VizieR exports as they come), Parquet, NPY and spreadsheet workbooks (one sheet: trainlab.data.workbooks), into a pandas DataFrame whose header and rows are
 checked; what the columns mean is each family's source's business (series: trainlab.data.timeseries.
 sources, catalogues: trainlab.data.graph.catalogue).
 """
@@ -19,19 +19,20 @@ import numpy as np
 from trainlab.config.errors import UserError, require_path, unreadable, why_missing
 from trainlab.data.astro_tables import SUFFIXES, read_table, table_format
 from trainlab.data.memory import check_fits
+from trainlab.data.workbooks import WORKBOOK_SUFFIXES, Sheet, is_workbook, read_workbook
 
-_READABLE = ".csv, .parquet, .npy, .ecsv, .vot or .fits"
+_READABLE = ".csv, .parquet, .npy, .xlsx, .xls, .ods, .ecsv, .vot or .fits"
 _READABLE_IN_FULL = (".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), "
-                     ".parquet, .npy, or an astronomy archive's table: .ecsv, .vot (.votable, .xml) or .fits (.fit, "
-                     ".fts), each also .gz")
+                     ".parquet, .npy, a workbook (.xlsx, .xlsm, .xlsb, .xls, .ods), or an astronomy archive's table: "
+                     ".ecsv, .vot (.votable, .xml) or .fits (.fit, .fts), each also .gz")
 # what to do with files users bring that are no such table: the refusal listed the formats alone
-_SPREADSHEET = "; a spreadsheet's workbook is not read: save its sheet as CSV (or tab-delimited text, named .tsv)"
-_SAVE_AS = {**dict.fromkeys((".xlsx", ".xlsm", ".xls", ".ods", ".numbers"), _SPREADSHEET),
+_NUMBERS = "; an Apple Numbers file is not read: export it as .xlsx (File > Export To > Excel) or CSV"
+_SAVE_AS = {".numbers": _NUMBERS,
             **dict.fromkeys((".txt", ".dat"), "; text separated by commas, semicolons, tabs or | reads once named .csv "
                                               "(tabs: also .tsv)")}
 SAVE_AS_SUFFIXES = tuple(_SAVE_AS)  # files users bring as data that are no table read here
 CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed in ("", ".gz", ".bz2", ".xz", ".zip"))
-DATA_SUFFIXES = (*CSV_SUFFIXES, ".parquet", ".npy", *SUFFIXES)  # what read_frame reads (the astro tables' gzipped too)
+DATA_SUFFIXES = (*CSV_SUFFIXES, ".parquet", ".npy", *WORKBOOK_SUFFIXES, *SUFFIXES)  # what read_frame reads
 log = logging.getLogger(__name__)
 LARGE_FILE = 20 * 2**20  # bytes; a file this large takes seconds to read and check: said before it starts
 
@@ -46,12 +47,18 @@ def data_name(path: str) -> str:
     return Path(path).stem
 
 
-def read_frame(path: str, key: str):
-    """Read a CSV, Parquet, NPY, ECSV, VOTable or FITS table file into a pandas DataFrame (NPY columns are
-    named 0, 1, ...; the astronomy formats through :mod:`trainlab.data.astro_tables`)."""
+def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str] = "data.source.sheet"):
+    """Read a CSV, Parquet, NPY, workbook, ECSV, VOTable or FITS table file into a pandas DataFrame (NPY columns
+    are named 0, 1, ...; the astronomy formats through :mod:`trainlab.data.astro_tables`, a workbook's ``sheet``
+    through :mod:`trainlab.data.workbooks`); ``sheet`` given for a file of another format is refused, naming
+    ``sheet_key`` (None: no setting picks it, a workbook is read at its first sheet)."""
     import pandas as pd
 
     require_path(path, key, f"the path of a {_READABLE} file")
+    if sheet is not None and not is_workbook(path):
+        raise UserError(f"{sheet_key}={sheet} is set, but {key} '{path}' is no workbook "
+                        f"({', '.join(WORKBOOK_SUFFIXES)}), which has no sheets; leave it out ({sheet_key}=null"
+                        f"{f'; evaluate.py, predict.py: +{sheet_key}=null' if sheet_key.startswith('data.') else ''})")
     p = Path(path).expanduser()
     if p.is_dir():
         raise UserError(f"{key}: '{path}' is a folder; give the path of one {_READABLE} file in it")
@@ -71,6 +78,9 @@ def read_frame(path: str, key: str):
             return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
         if suffix == ".csv":
             frame, header = _read_csv(p, key)
+            return _checked_frame(frame, header, path, key)
+        if is_workbook(p):
+            frame, header = read_workbook(p, key, sheet, sheet_key)
             return _checked_frame(frame, header, path, key)
         if suffix == ".parquet":
             frame = _index_as_columns(pd.read_parquet(p), p)

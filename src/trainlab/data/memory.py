@@ -52,14 +52,15 @@ def available_bytes() -> Optional[int]:
 
 def data_bytes(path: Path) -> int:
     """The bytes a file's table takes at least once read: its size, or what it unpacks to where the file
-    says so (a .zip's member, a .gz's last 4 bytes, a Parquet file's uncompressed row groups, an NPY array)."""
+    says so (a .zip's member, a workbook's XML parts, a .gz's last 4 bytes, a Parquet file's uncompressed row groups, an NPY array)."""
     name = path.name.lower()
     if name.endswith(".gz"):
         with open(path, "rb") as f:  # gzip's trailer: the unpacked size modulo 4 GiB, of its last member
             f.seek(-4, 2)
             unpacked = int.from_bytes(f.read(4), "little")
         return max(unpacked, path.stat().st_size)  # at least either: past 4 GiB the trailer has wrapped round
-    if name.endswith(".zip"):
+    # a workbook of today's formats is a zip of XML parts too: its sheets unpacked, several times its file's size
+    if name.endswith((".zip", ".xlsx", ".xlsm", ".xlsb", ".ods")) and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             return sum(info.file_size for info in archive.infolist())
     if name.endswith(".parquet"):

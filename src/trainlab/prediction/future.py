@@ -55,6 +55,7 @@ class FutureFile(TableFile):
     stays an empty row, found by :func:`read_future`), its own refusals naming ``future``."""
 
     KEY = "future"  # a folder, a missing or an unreadable file: named as the user gave it (was data.source.path)
+    SHEET_KEY = "sheet"  # predict.py's sheet=: the sheet of a workbook given as future=
     encoding: categories.Encoding = {}  # the run's category columns among the drivers: read as codes (categories.codes)
 
     def _read(self, path: str, key: str) -> Any:
@@ -122,22 +123,23 @@ def _stepless_times(raw: Any, source: TableFile, reading: Any) -> Any:
     return Grid(np.arange(len(raw)), "", None, None, written=raw.array[order], times=times.to_numpy()[order])
 
 
-def reader(path: str, source: Any, names: list[str], encoding: Optional[categories.Encoding] = None) -> TableFile:
+def reader(path: str, source: Any, names: list[str], encoding: Optional[categories.Encoding] = None,
+           sheet: Any = None) -> TableFile:
     """The run's source reading ``path`` with ``names`` as its columns, those of ``encoding`` (the run's category
     columns) as codes of its categories; a source of no file (the generator) reads the file's rows in order, without
     a time column."""
     if not isinstance(source, TableFile):
-        made = FutureFile(path, names)
+        made = FutureFile(path, names, sheet=sheet)
     else:
         time_column = source.time_parts or source.time_column
         made = FutureFile(path, names, feature_columns=[], time_column=time_column, time_format=source.time_format,
                           series_column=source.series_column, layout=None if source.layout == "wide" else source.layout,
-                          time_zone=source.time_zone)
+                          time_zone=source.time_zone, sheet=sheet)
     made.encoding = {c: list(v) for c, v in (encoding or {}).items() if c in names}
     return made
 
 
-def read_future(path: str, data: Any, horizon: int) -> list[np.ndarray]:
+def read_future(path: str, data: Any, horizon: int, sheet: Any = None) -> list[np.ndarray]:
     """(rows, drivers) of every series of ``data`` (a loaded TimeSeriesDataModule), in its order: the drivers'
     values of the :func:`rows_read` rows after its end, in the data's units, the columns in input order (a category
     column of the run as its 0/1 inputs, in the run's categories)."""
@@ -146,7 +148,7 @@ def read_future(path: str, data: Any, horizon: int) -> list[np.ndarray]:
     inputs, need, table = drivers(data), rows_read(data, horizon), data.load()
     encoding = getattr(data, "encoding", None) or {}
     names = driver_columns(data)  # the file's columns: day_type for day_type=holiday, ...
-    future = reader(path, data.source, names, encoding).load()
+    future = reader(path, data.source, names, encoding, sheet).load()
     own = _series_names(table)
     theirs = _series_names(future)
     if own != [None] and theirs == [None]:

@@ -1,6 +1,6 @@
 """predict.py for a graph run: the classes of the stars of a catalogue that has no labels.
 
-The catalogue (``catalogue=<file>``, CSV, Parquet, ECSV, VOTable or FITS) is read as the run's own source read its file: the
+The catalogue (``catalogue=<file>``, CSV, Parquet, ECSV, VOTable, FITS or a workbook's sheet, ``sheet=``) is read as the run's own source read its file: the
 same feature, position and identifier columns, angle units, parallax floor and missing-value policy; its
 class column may be absent or empty. Its stars are joined to their ``data.k`` nearest neighbours as the
 run's data module joins them, their features filled with the checkpoint's training medians (and the
@@ -50,13 +50,14 @@ class UnlabelledCatalogue:
     """The source of ``catalogue=<file>``: read with the run's ``reading`` (:func:`reading_of`), each star
     given the first of ``class_names`` as a stand-in label (nothing is scored or fit on them)."""
 
-    def __init__(self, path: str, reading: dict[str, Any], class_names: Sequence[str], k: int):
+    def __init__(self, path: str, reading: dict[str, Any], class_names: Sequence[str], k: int, sheet: Any = None):
         self.path, self.reading, self.class_names, self.k = str(path), reading, [str(c) for c in class_names], k
+        self.sheet = sheet  # predict.py's sheet=: the sheet of a workbook
 
     def load(self) -> StarTable:
         from trainlab.data.files import read_frame
 
-        frame = read_frame(self.path, "catalogue")
+        frame = read_frame(self.path, "catalogue", self.sheet, "sheet")
         frame.columns = [str(c) for c in frame.columns]
         reading = self.reading
         position_columns = reading["position_columns"] or (["ra", "dec", "parallax"] if reading["position"] == "sky"
@@ -106,8 +107,10 @@ class UnlabelledStarGraph(StarGraphDataModule):
         return f"{self.class_names} to predict (no labels)"
 
 
-def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any) -> tuple[Any, UnlabelledStarGraph]:
-    """(task module, data module) of the run over ``catalogue``: the checkpoint's weights and data state."""
+def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any, sheet: Any = None,
+                       ) -> tuple[Any, UnlabelledStarGraph]:
+    """(task module, data module) of the run over ``catalogue`` (``sheet``: a workbook's): the checkpoint's weights
+    and data state."""
     from trainlab.run.resume_checks import tensor_differences
     from trainlab.run.pipeline import build_data, build_task_module
     from trainlab.run.trained import with_trained
@@ -121,7 +124,7 @@ def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any) -> 
     class_names = (saved.get("hyper_parameters") or {}).get("class_names")
     if not class_names:
         raise UserError(f"'{ckpt}' does not name its classes (hyper_parameters.class_names); retrain it")
-    source = UnlabelledCatalogue(catalogue, reading_of(run_data.source), class_names, run_data.k)
+    source = UnlabelledCatalogue(catalogue, reading_of(run_data.source), class_names, run_data.k, sheet)
     data = UnlabelledStarGraph(source, k=run_data.k, density_feature=run_data.density_feature,
                                batch_size=run_data.batch_size, val_batch_multiplier=run_data.batches.val_batch_multiplier,
                                sampler=run_data.batches.sampler, num_hops=run_data.batches.num_hops,
@@ -167,5 +170,5 @@ def write(data: UnlabelledStarGraph, nodes: np.ndarray, probs: np.ndarray, names
 
 def check_catalogue(catalogue: Optional[Any]) -> None:
     if catalogue is None:
-        raise UserError("catalogue=<file> is required for a graph run: the stars (CSV, Parquet, ECSV, VOTable or FITS, the run's columns, "
+        raise UserError("catalogue=<file> is required for a graph run: the stars (CSV, Parquet, ECSV, VOTable, FITS or a workbook, the run's columns, "
                         "no labels) to classify, e.g. catalogue=new_stars.csv")

@@ -18,8 +18,8 @@ from omegaconf import DictConfig
 from trainlab.config.checks import check_run_reader_keys
 from trainlab.config.errors import UserError
 
-PREDICT_KEYS = ("task_name", "ckpt_path", "horizon", "history", "future", "images", "catalogue", "trainer", "hardware",
-                "paths", "data")
+PREDICT_KEYS = ("task_name", "ckpt_path", "horizon", "history", "future", "images", "catalogue", "sheet", "trainer",
+                "hardware", "paths", "data")
 
 
 def check_predict_config(cfg: DictConfig) -> None:
@@ -28,6 +28,9 @@ def check_predict_config(cfg: DictConfig) -> None:
     if cfg.history is not None and (isinstance(cfg.history, bool) or not isinstance(cfg.history, int) or cfg.history < 1):
         raise UserError(f"history={cfg.history!r} must be a whole number of rows shown before the forecast, 1 or "
                         "more (null: four horizons, at least one window)")
+    if cfg.get("sheet") is not None and cfg.future is None and cfg.catalogue is None:
+        raise UserError(f"sheet={cfg.sheet} picks the sheet of a workbook given as future=<file> or catalogue=<file>, "
+                        "and neither is given; leave it out (the run's own data: +data.source.sheet=<name>)")
 
 
 def _check_family_keys(cfg: DictConfig, family: str) -> None:
@@ -108,7 +111,7 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     model, data = restore(run_cfg, saved, ckpt, given, whole_file=True, forecast=True)
     future = None if cfg.future is None else str(cfg.future)
     after_end = check_reach(data, horizon, future)  # rows after the data's end are read (their drivers: future)
-    known = read_future(future, data, horizon) if future is not None else None
+    known = read_future(future, data, horizon, cfg.get("sheet")) if future is not None else None
     recursive = after_end and data.target_inputs  # forecasts read back as the model's own past values
     forecasts = forecast(model, data, horizon, device, known)
     table = data.load()
@@ -169,7 +172,7 @@ def _catalogue(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, giv
     if given:
         raise UserError(f"{given[0]}: a graph run's predict.py reads catalogue=<file> with the run's own data "
                         "settings; leave it out")
-    model, data = restore_unlabelled(run_cfg, saved, ckpt, cfg.catalogue)
+    model, data = restore_unlabelled(run_cfg, saved, ckpt, cfg.catalogue, cfg.get("sheet"))
     names = list(model.class_names)
     nodes, probs = classify(model, data, device)
     frame = write(data, nodes, probs, names, out_dir)

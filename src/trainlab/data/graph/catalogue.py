@@ -218,7 +218,8 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
 
 
 class StarCatalogue:
-    """Your own catalogue: a CSV, Parquet, ECSV, VOTable or FITS table file, one star per row, columns named as you like.
+    """Your own catalogue: a CSV, Parquet, ECSV, VOTable or FITS table file or a workbook's sheet, one star per row,
+    columns named as you like.
 
     Args:
         path: the file.
@@ -240,6 +241,8 @@ class StarCatalogue:
         id_column: the stars' identifier, kept exactly as a 64-bit integer and written beside each
             star's prediction by evaluate.py; never a feature. Null: ``source_id`` when the file has
             it, else the row number.
+        sheet: in a workbook (.xlsx, .xls, .ods, ...), the sheet read: its name or 0-based position; null: the first
+            (see trainlab.data.workbooks). Refused for a file of another format.
         angle_units: "deg", "rad" or "hours" (RA in hours, Dec in degrees), for ``position=sky``.
             Degrees that look like radians or hours, and parallaxes mostly below the floor (arcsec
             read as mas), are warned about (:mod:`trainlab.data.graph.sky`).
@@ -253,7 +256,7 @@ class StarCatalogue:
                  position: str = "sky", position_columns: Optional[Sequence[str]] = None,
                  classes: Optional[Sequence[Union[str, int]]] = None, parallax_floor: float = PARALLAX_FLOOR,
                  missing: str = "impute", id_column: Optional[str] = None, angle_units: str = "deg",
-                 categorical_columns: Optional[Sequence[str]] = None):
+                 categorical_columns: Optional[Sequence[str]] = None, sheet: Optional[Union[str, int]] = None):
         if parallax_floor <= 0:
             raise UserError(f"data.source.parallax_floor={parallax_floor} must be > 0 (mas)")
         if position == "cartesian" and parallax_floor != PARALLAX_FLOOR:
@@ -267,12 +270,12 @@ class StarCatalogue:
         self.path, self.label_column, self.feature_columns = path, label_column, list(feature_columns)
         self.position, self.position_columns, self.classes = position, position_columns, classes
         self.parallax_floor, self.missing, self.id_column = parallax_floor, missing, id_column
-        self.angle_units = angle_units
+        self.angle_units, self.sheet = angle_units, sheet
         self.categorical_columns = ([categorical_columns] if isinstance(categorical_columns, (str, int))
                                     else list(categorical_columns or []))
 
     def load(self) -> StarTable:
-        frame = read_frame(self.path, "data.source.path")
+        frame = read_frame(self.path, "data.source.path", self.sheet)
         table = table_from_frame(frame, self.path, self.label_column, self.feature_columns, self.position,
                                  self.position_columns, self.classes, self.parallax_floor, self.missing,
                                  self.id_column, self.angle_units, self.categorical_columns)

@@ -168,13 +168,17 @@ def _date_and_clock(frame: Any, parts: Sequence[str], name: str, where: str) -> 
     clock = frame[parts[1]]
     if pd.api.types.is_timedelta64_dtype(clock):  # a Parquet time of day read as a duration: '0 days 07:00:00'
         clock = clock.astype(str).str.rsplit(" ", n=1).str[-1]
+    elif pd.api.types.is_numeric_dtype(clock) and not pd.api.types.is_bool_dtype(clock) \
+            and clock.between(0, 1, inclusive="left").all():  # a spreadsheet's time of day: a fraction of a day
+        seconds = (clock.astype(np.float64) * 86400).round().astype(np.int64)
+        clock = pd.Series([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in seconds], index=clock.index)
     clock = clock.astype(str).str.strip()
     bad = ~clock.str.fullmatch(_CLOCK.pattern)
     if bad.any():
         row = bad.index[bad.to_numpy()][0]
         raise UserError(f"{where}: column '{parts[1]}' row {row} holds '{frame[parts[1]][row]}', not a time of day "
-                        "(07:00 or 07:00:00); two time columns are read as [date, time of day], or as [year, quarter] "
-                        "or [year, month] when the first holds years")
+                        "(07:00 or 07:00:00, or a spreadsheet's fraction of a day); two time columns are read as "
+                        "[date, time of day], or as [year, quarter] or [year, month] when the first holds years")
     out = frame.drop(columns=list(parts))
     out.insert(0, name, frame[parts[0]].astype(str).str.strip() + " " + clock)
     return out

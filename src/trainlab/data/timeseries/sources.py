@@ -43,10 +43,12 @@ Columns = Optional[Sequence[Union[str, int]]]
 
 
 class TableFile:
-    """A series from files: CSV, Parquet or NPY; features and targets in one file or two.
+    """A series from files: CSV, Parquet, NPY or a workbook's sheet; features and targets in one file or two.
 
     Args:
         path: file with the features (and the targets when ``target_path`` is null).
+        sheet: in a workbook (.xlsx, .xls, .ods, ...), the sheet read: its name or 0-based position; null: the first
+            (see trainlab.data.workbooks). Refused for a file of another format.
         target_columns: columns predicted (names; integer positions for NPY).
         feature_columns: input columns; null takes every column of the feature file except the
             targets (when they share the file) and ``time_column``.
@@ -76,6 +78,7 @@ class TableFile:
     """
 
     KEY = "data.source.path"  # the setting that names the file, as refusals say it (predict.py's future=<file>: its own)
+    SHEET_KEY = "data.source.sheet"  # the setting that picks its sheet in a workbook (predict.py's: sheet)
 
     def __init__(
         self,
@@ -90,6 +93,7 @@ class TableFile:
         layout: Optional[str] = None,
         time_zone: Optional[str] = None,
         categorical_columns: Columns = None,
+        sheet: Optional[Union[str, int]] = None,
     ):
         if not target_columns:
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
@@ -119,6 +123,7 @@ class TableFile:
             time_column = "/".join(self.time_parts)
         time_column = None if time_column is None else column_name(time_column)
         self.path, self.target_path, self.time_column, self.time_format = path, target_path, time_column, time_format
+        self.sheet = sheet
         self.layout, self.time_zone = layout, check_zone(time_zone)
         if time_zone is not None and not time_column:
             raise UserError(f"data.source.time_zone={time_zone} is set but data.source.time_column is null; name the "
@@ -223,7 +228,10 @@ class TableFile:
 
     def _read(self, path: str, key: str) -> Any:
         """The file as a frame, its time parts ([year, quarter]) joined into one date column."""
-        frame = stripped_header(read_frame(path, key), path)
+        # the sheet is data.source.path's; a workbook as target_path is read at its first sheet (said in the log)
+        own = path == self.path
+        frame = stripped_header(read_frame(path, key, self.sheet if own else None, self.SHEET_KEY if own else None),
+                                path)
         wide = wide_columns(frame) if self.layout != "long" else None
         if self.layout == "wide":
             if wide is None:
