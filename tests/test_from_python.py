@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import pytest
 import torch
@@ -16,19 +17,31 @@ def _process_settings() -> dict:
     return {"threads": torch.get_num_threads(), "matmul": torch.get_float32_matmul_precision(),
             "tf32": (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32),
             "benchmark": torch.backends.cudnn.benchmark, "deterministic": torch.are_deterministic_algorithms_enabled(),
-            "env": {k: os.environ.get(k) for k in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG")}}
+            "env": {k: os.environ.get(k) for k in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG")},
+            "showwarning": warnings.showwarning}
+
+
+def _filters_kept(before: list) -> None:
+    """What was there stays, in its order, and what the run silenced for itself is heard again; the filters of
+    modules first imported during the run (sympy's, statsmodels') stay too, before the old ones."""
+    after = list(warnings.filters)
+    assert after[len(after) - len(before):] == before
+    run_own = ("This DataLoader will create", "The '\\w+' does not have many workers")
+    assert not [f for f in after if f[1] is not None and f[1].pattern.startswith(run_own)]
 
 
 @pytest.mark.parametrize("fails", [False, True])
 def test_a_run_gives_back_torch_threads_flags_and_environment(compose_cfg, run_train, monkeypatch, fails):
     """A notebook's own torch code ran on the run's one thread, in deterministic mode, and could no longer
     read torch.get_float32_matmul_precision() (it raised: a profile's two precision settings mixed torch's
-    two APIs), after a run that set them; so also after a run that fails."""
+    two APIs), after a run that set them; so also after a run that fails. The warning filters too: a run that
+    silenced torch's advice on loader workers (its own line said it instead) silenced it for the notebook after."""
     for name in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
-    from trainlab.run import host_memory
+    from trainlab.run import hardware, host_memory
 
-    before, thresholds = _process_settings(), []
+    monkeypatch.setattr(hardware, "too_many_workers", lambda workers: "too many workers")  # the run adds a filter
+    before, thresholds, filters = _process_settings(), [], list(warnings.filters)
     set_thresholds = host_memory._mallopt
     monkeypatch.setattr(host_memory, "_mallopt", lambda *sizes: thresholds.append(sizes) or set_thresholds(*sizes))
     cfg = compose_cfg([*TINY, "trainer.max_epochs=1", "logger=none", "trainer.deterministic=true",
@@ -42,6 +55,7 @@ def test_a_run_gives_back_torch_threads_flags_and_environment(compose_cfg, run_t
         else:
             assert "test/rmse" in run_train(cfg)
         assert _process_settings() == before
+        _filters_kept(filters)
         if set_thresholds(host_memory._GLIBC_START, host_memory._GLIBC_START) is not None:  # glibc's malloc
             assert thresholds[-1] == (host_memory._GLIBC_START,) * 2  # the run kept 256 MB; back at glibc's start
     finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from hydra.core.hydra_config import HydraConfig
+
+from trainlab.run.process import silence_for_the_run
 
 
 # Lightning's info lines that tell a user nothing: its advertisements, and the note that our own model
@@ -168,24 +169,23 @@ def route_lightning_logs() -> None:
     # Lightning advertises its cloud services (litlogger, litmodels) on every run: not ours to print
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_advertisement)
     # Lightning 2.6 warns about its own use of a torch API on every run: nothing a user can act on
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    silence_for_the_run(r".*isinstance\(treespec, LeafSpec\)")
     # Lightning advises more DataLoader workers for every loader with fewer than 2 on a machine of more than 2
     # cores (three lines a run, `num_workers=63` on 64): the hardware profile chose them (hardware.num_workers;
     # `cpu` loads in the training process on purpose), and its count is the affinity's, 63 also in a
     # container with a quota of 2 CPUs
-    warnings.filterwarnings("ignore", message=r"The '\w+' does not have many workers which may be a bottleneck")
+    silence_for_the_run(r"The '\w+' does not have many workers which may be a bottleneck")
     # Lightning's advice for fewer training batches than trainer.log_every_n_steps names Trainer's argument and
     # says the epoch's logs are lost (only the per-step points are): trainlab.callbacks.records says it instead
-    warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
+    silence_for_the_run(r"The number of training batches \(\d+\) is smaller than the logging")
     # Lightning advises sync_dist=True for every value logged at an epoch's end of a multi-process run without it:
     # the test's baselines (trainlab.callbacks.baselines) are rank 0's on purpose, the data's, nothing to gather
     # (16 lines at the end of every DDP run's test)
-    warnings.filterwarnings("ignore",
-                            message=r"It is recommended to use `self.log\('test/(baseline_\w+|rmse_vs_best_naive)'")
+    silence_for_the_run(r"It is recommended to use `self.log\('test/(baseline_\w+|rmse_vs_best_naive)'")
     # Lightning advises prepending `srun` on every run of a machine that has it (a SLURM login node, CI),
     # also outside any allocation, where the advice is wrong; inside a SLURM job it is kept
     if "SLURM_JOB_ID" not in os.environ:
-        warnings.filterwarnings("ignore", message=r".*The `srun` command is available on your system but is not used")
+        silence_for_the_run(r".*The `srun` command is available on your system but is not used")
 
 
 class RunLogFile(logging.FileHandler):

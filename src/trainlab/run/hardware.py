@@ -7,7 +7,6 @@ import copy
 import logging
 import os
 import re
-import warnings
 from typing import Any, Optional
 
 import torch
@@ -19,6 +18,7 @@ from trainlab.run.cores import affinity_cores, busy_cores, cpu_quota, too_many_w
 from trainlab.run.gpus import (auto_precision, bf16_problem, memory_problem, mig_note, names_a_gpu,
                                  nvml_gpu_uuids)
 from trainlab.run.host_memory import keep_host_memory
+from trainlab.run.process import silence_for_the_run
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def _check_sizes(hw: DictConfig) -> None:
         raise UserError(f"hardware.num_workers={hw.num_workers} must be 0 or more")
     if too_many_workers(hw.num_workers):  # said once here, not by torch at every loader
         log.warning(too_many_workers(hw.num_workers))
-        warnings.filterwarnings("ignore", message=r"This DataLoader will create \d+ worker processes")
+        silence_for_the_run(r"This DataLoader will create \d+ worker processes")
     for key in ("memory_gb", "max_nodes_per_graph", "prefetch_factor"):
         if hw[key] is not None and hw[key] <= 0:
             raise UserError(f"hardware.{key}={hw[key]} must be more than 0, or null (no limit, or the default)")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import warnings
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -17,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from trainlab.config.errors import UserError
+from trainlab.run.process import silence_for_the_run
 
 log = logging.getLogger(__name__)
 
@@ -319,4 +319,4 @@ def warn_mid_epoch(ckpt_path: str, ckpt: dict[str, Any]) -> None:
                 "epoch's batches over (loaders keep no position), so it will not end as the run that was never stopped; "
                 "for that, resume from a checkpoint of an epoch's end, or train afresh",
                 ckpt_path, int(epoch.get("ready", 1)) - 1, "?" if batches is None else batches, origin)
-    warnings.filterwarnings("ignore", message=_LIGHTNING_MID_EPOCH)  # said here, in one line
+    silence_for_the_run(_LIGHTNING_MID_EPOCH)  # said here, in one line
