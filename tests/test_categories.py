@@ -285,3 +285,25 @@ def test_evaluate_and_predict_read_workbooks_as_the_runs_csv(run, tmp_path, caps
     with pytest.raises(UserError, match=r"sheet=Plan picks the sheet of a workbook given as future=<file> or "
                                         r"catalogue=<file>, and neither is given; leave it out"):
         trainlab.predict(run, 3, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}", "sheet=Plan"])
+
+
+def test_a_new_file_holds_a_saved_category_column_as_categories_however_it_reads(tmp_path, caplog):
+    """A saved run's category column in a new file is read in its categories whatever pandas makes of it: left empty
+    in every row (a plan without day types), it was dropped as an empty column, and a column of codes that read as
+    numbers was taken for a numeric input; either way the run was refused ('trained with the category column(s)
+    ['day_type'], which 'demand' holds not as categories')."""
+    frame = pd.read_csv(demand(tmp_path / "demand.csv"))
+    frame.assign(day_type=np.nan).to_csv(tmp_path / "blank.csv", index=False)
+    data = data_module(tmp_path / "blank.csv")
+    data.read_as_saved({"categories": {"day_type": ["holiday", "weekday", "weekend"]}})
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.categories"):
+        data.setup("fit")
+    assert data.input_names[2:5] == ["day_type=holiday", "day_type=weekday", "day_type=weekend"]
+    assert (data.table.features[:, 2:5] == 0).all()
+    assert "column(s) ['day_type'] of 'blank' hold no value in any row: none of their categories" in caplog.text
+    frame.assign(day_type=np.arange(DAYS) % 2 + 1).to_csv(tmp_path / "codes.csv", index=False)  # 1, 2: numbers
+    data = data_module(tmp_path / "codes.csv")
+    data.read_as_saved({"categories": {"day_type": ["1", "2", "holiday"]}})
+    data.setup("fit")
+    assert data.input_names[2:5] == ["day_type=1", "day_type=2", "day_type=holiday"]
+    np.testing.assert_array_equal(data.table.features[:4, 2:5], [[1, 0, 0], [0, 1, 0]] * 2)

@@ -165,3 +165,17 @@ def test_a_checkpoint_from_before_categories_reads_none_and_another_encoding_rea
     dm.load_state_dict(state)
     assert dm.feature_names[5:] == ["survey=SDSS", "survey=2MASS"] and dm.graph.x.shape == (300, 7)
     np.testing.assert_array_equal(dm.graph.x[:, 5].numpy(), (frame.survey == "SDSS").to_numpy())
+
+
+def test_a_new_catalogue_holds_a_saved_category_column_as_categories_however_it_reads(tmp_path, caplog):
+    """A saved run's category column in a new catalogue is read in its categories whatever pandas makes of it: left
+    empty for every star, it read as a column of numbers, all missing, and the run was refused ('trained with the
+    category column(s) ['survey'], which 'stars' holds as numbers')."""
+    frame = surveyed().assign(survey=np.nan)
+    dm = data(tmp_path, frame, ["pmra", "survey"])
+    dm.read_as_saved({"categories": {"survey": SURVEYS}})
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.categories"):
+        dm.setup()
+    assert dm.feature_names == ["pmra", *(f"survey={s}" for s in SURVEYS)]
+    assert (dm.graph.x[:, 1:] == 0).all()
+    assert "column(s) ['survey'] of 'stars' hold no value in any star" in caplog.text

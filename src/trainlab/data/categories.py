@@ -54,6 +54,15 @@ def as_text(column: Any) -> np.ndarray:
     return values
 
 
+def read_by(source: Any, encoding: Optional[Mapping[str, Sequence[str]]]) -> None:
+    """Tell a data ``source`` a saved run's category columns before it reads its file, where it asks for them (a
+    ``saved_categories`` attribute: trainlab's file sources): a new file holds such a column as categories whatever
+    pandas reads in it; all empty, it was dropped as an empty column, and a column of codes read as numbers, and the
+    run was refused as trained with categories the file holds otherwise."""
+    if hasattr(source, "saved_categories"):
+        source.saved_categories = tuple(encoding or ())
+
+
 def input_names(encoding: Mapping[str, Sequence[str]]) -> list[str]:
     """The inputs an encoding makes, column by column: ``day_type=holiday``, ``day_type=weekday``, ..."""
     return [f"{column}={category}" for column, categories in encoding.items() for category in categories]
@@ -97,6 +106,10 @@ def encode(columns: Mapping[str, np.ndarray], encoding: Mapping[str, Sequence[st
     one line naming the values and columns (``where``: the data, ``name_row``: how its rows are named, ``unit``:
     what a row is there)."""
     blocks, unseen = [], []
+    blank = [column for column in encoding if all(v is None for v in columns[column])]
+    if blank and _rows(columns):
+        log.warning("column(s) %s of %s hold no value in any %s: none of their categories (each of their 0/1 inputs "
+                    "0), so the model sees nothing of them", blank, where, unit)
     for column, categories in encoding.items():
         values = columns[column]
         place = {category: k for k, category in enumerate(categories)}
@@ -112,8 +125,11 @@ def encode(columns: Mapping[str, np.ndarray], encoding: Mapping[str, Sequence[st
     if unseen:
         log.warning("values of %s that the training %ss never held, encoded as none of their column's categories "
                     "(each of its 0/1 inputs 0): %s", where, unit, "; ".join(unseen))
-    rows = len(next(iter(columns.values()))) if columns else 0
-    return np.concatenate(blocks, axis=1) if blocks else np.zeros((rows, 0))
+    return np.concatenate(blocks, axis=1) if blocks else np.zeros((_rows(columns), 0))
+
+
+def _rows(columns: Mapping[str, np.ndarray]) -> int:
+    return len(next(iter(columns.values()))) if columns else 0
 
 
 def check_columns(columns: Mapping[str, np.ndarray], encoding: Mapping[str, Sequence[str]], where: str,

@@ -274,11 +274,17 @@ class StarCatalogue:
         self.categorical_columns = ([categorical_columns] if isinstance(categorical_columns, (str, int))
                                     else list(categorical_columns or []))
 
+    # a saved run's category columns (set by the data module's read_as_saved): categories in this catalogue whatever
+    # it holds in them, numbers or no value at all (each of their 0/1 features 0)
+    saved_categories: tuple[str, ...] = ()
+
     def load(self) -> StarTable:
         frame = read_frame(self.path, "data.source.path", self.sheet)
         table = table_from_frame(frame, self.path, self.label_column, self.feature_columns, self.position,
                                  self.position_columns, self.classes, self.parallax_floor, self.missing,
-                                 self.id_column, self.angle_units, self.categorical_columns)
+                                 self.id_column, self.angle_units,
+                                 list(dict.fromkeys([*self.categorical_columns, *(
+                                     c for c in self.saved_categories if c in self.feature_columns)])))
         absent = [c for i, c in enumerate(table.class_names) if not (table.labels == i).any()]
         if absent:  # named in data.source.classes, no star to train on or score: recall, F1, AUROC undefined
             raise UserError(f"data.source.classes names {absent}, which no star of '{self.path}' has in column "

@@ -62,6 +62,7 @@ class NodeCategories:
         """The checkpoint's categories (none recorded: none), taken before the catalogue is read: its category
         columns are encoded in them, never in categories fit anew on its stars (trainlab.run.restore, a resume)."""
         self.encoding = categories.saved(state)
+        categories.read_by(self.source, self.encoding)
 
     def _load_categories(self, state: dict[str, Any], start: int) -> None:
         """The checkpoint's encoding; a graph built in others gets its category features (columns ``start`` on of

@@ -41,11 +41,13 @@ class SavedSeriesState:
         """The checkpoint's categories (none recorded: none), taken before the data are read: their category
         columns are encoded in them, never in categories read anew from the file (trainlab.run.restore)."""
         self.encoding = categories.saved(state)
+        categories.read_by(self.source, self.encoding)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = categories.saved(state_dict)
         if self.table is None or saved != self.encoding:  # read in other categories (no read_as_saved): read again
             self.encoding, self.table = saved, None
+            categories.read_by(self.source, saved)
         super().load_state_dict(state_dict)
         if "mase_notes" in state_dict:  # older checkpoints: what these data say
             self.mase_notes = list(state_dict["mase_notes"])

@@ -78,6 +78,9 @@ class TableFile:
     """
 
     KEY = "data.source.path"  # the setting that names the file, as refusals say it (predict.py's future=<file>: its own)
+    # a saved run's category columns (set by the data module's read_as_saved): categories in this file whatever it
+    # holds in them, numbers or no value at all (each of their 0/1 inputs 0), never dropped as empty
+    saved_categories: tuple[str, ...] = ()
     SHEET_KEY = "data.source.sheet"  # the setting that picks its sheet in a workbook (predict.py's: sheet)
 
     def __init__(
@@ -190,11 +193,11 @@ class TableFile:
                 skip |= set(self.target_columns)
             skip |= set(written_index(frame))
             feature_columns = with_values(frame, [str(c) for c in frame.columns if str(c) not in skip], self.path,
-                                          named=False)
+                                          named=False, kept=self.saved_categories)
             if self.time_column is None:
                 warn_time_features(feature_columns, self.path)
         else:
-            with_values(frame, feature_columns, self.path, named=True)
+            with_values(frame, feature_columns, self.path, named=True, kept=self.saved_categories)
         frame.columns = [str(c) for c in frame.columns]
         target_frame.columns = [str(c) for c in target_frame.columns]
         series_rows = tuple(zip(values, lengths)) if len(values) > 1 else None
@@ -204,8 +207,9 @@ class TableFile:
         if empty:  # with_values left it out
             raise UserError(f"data.source.categorical_columns names {empty}, which hold(s) no value in any row of "
                             f"'{self.path}'; leave it out")
-        text = set(text_columns(frame, [c for c in feature_columns if c not in self.categorical_columns], self.path))
-        categorical = [c for c in feature_columns if c in self.categorical_columns or c in text]
+        declared = {*self.categorical_columns, *self.saved_categories}
+        text = set(text_columns(frame, [c for c in feature_columns if c not in declared], self.path))
+        categorical = [c for c in feature_columns if c in declared or c in text]
         feature_columns = [c for c in feature_columns if c not in categorical]
         features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True, name_row=named,
                                    others=categorical)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Collection, Optional, Sequence, Union
 
 import numpy as np
 
@@ -289,15 +289,16 @@ def written_index(frame) -> list[str]:
     return found
 
 
-def with_values(frame, columns: list[str], path: str, named: bool) -> list[str]:
+def with_values(frame, columns: list[str], path: str, named: bool, kept: Collection[str] = ()) -> list[str]:
     """``columns`` without those that hold no value in any row (a spreadsheet's empty column, or the
     'Unnamed: 3' a separator at the end of every line makes), logged; ``named`` (listed in
-    data.source.feature_columns) such a column is refused: as an input, every window would touch its gap."""
+    data.source.feature_columns) such a column is refused: as an input, every window would touch its gap.
+    ``kept``: columns kept however empty (a saved run's categories: an empty cell is none of them)."""
     def no_value(column) -> bool:
         marked = _missing_marks(column)
         return bool((column if marked is None else marked[0]).isna().all())
 
-    empty = [c for c in columns if c in frame.columns and no_value(frame[c])]
+    empty = [c for c in columns if c in frame.columns and c not in kept and no_value(frame[c])]
     if not empty:
         return columns
     kept = [c for c in columns if c not in empty]
