@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trainlab.config.errors import UserError
 from trainlab.data.timeseries.sources import TableFile
 
 
@@ -41,3 +42,34 @@ def test_a_header_in_a_code_page_names_its_columns_as_typed(tmp_path):
     path = _saved(tmp_path / "nil.csv", frame, "cp1252", sep=";")
     table = TableFile(path, ["Abfluss (m³)"], time_column="Jahr").load()
     assert table.target_names == ["Abfluss (m³)"] and table.targets[-1, 0] == 29.0
+
+
+def test_numbers_written_with_their_unit_are_read_as_the_numbers(tmp_path, caplog):
+    """'1120 m3' in every cell of the target, '45 %' and '$1,200' among the inputs: the target was refused as
+    "a forecast of a category is classification", the inputs one-hot encoded as categories without a word."""
+    volume = 1000.0 + np.arange(40) * 7.5
+    frame = pd.DataFrame({"year": range(1871, 1911), "volume": [f"{v:g} m3" for v in volume],
+                          "humidity": [f"{40 + i % 7} %" for i in range(40)],
+                          "price": [f"${1000 + 25 * i:,}" for i in range(40)]})
+    with caplog.at_level(logging.INFO):
+        table = TableFile(_saved(tmp_path / "nile.csv", frame, "utf-8"), ["volume"], time_column="year").load()
+    np.testing.assert_array_equal(table.targets[:, 0], volume)
+    assert table.feature_names == ["humidity", "price"] and not table.categories
+    np.testing.assert_array_equal(table.features[:3], [[40, 1000], [41, 1025], [42, 1050]])
+    assert "column 'volume' in '" in caplog.text and "with the unit 'm3' (e.g. '1000 m3'): read as the numbers" in caplog.text
+    # a file of decimal commas and points grouping thousands, separated by ';'
+    frame = pd.DataFrame({"Datum": pd.date_range("2021-01-01", periods=40).strftime("%d.%m.%Y"),
+                          "Verbrauch": [f"{1000 + i},5 kWh".replace("1", "1.", 1) for i in range(40)]})
+    table = TableFile(_saved(tmp_path / "de.csv", frame, "utf-8", sep=";"), ["Verbrauch"], time_column="Datum").load()
+    assert table.targets[0, 0] == 1000.5 and table.targets[-1, 0] == 1039.5
+
+
+def test_numbers_in_several_units_are_refused_naming_the_units(tmp_path):
+    frame = pd.DataFrame({"t": range(40), "weight": [f"{i} kg" if i % 2 else f"{500 + i} g" for i in range(40)],
+                          "y": np.arange(40.0)})
+    path = _saved(tmp_path / "w.csv", frame, "utf-8")
+    with pytest.raises(UserError, match=r"column 'weight' in '.*w.csv' is not numeric \(time 0: '500 g'\); its numbers "
+                                        r"are written in different units \('g', 'kg'\): write them in one unit"):
+        TableFile(path, ["weight"], time_column="t").load()
+    with pytest.raises(UserError, match=r"column 'weight' .* different units \('g', 'kg'\)"):
+        TableFile(path, ["y"], time_column="t").load()  # among the inputs: it was one-hot encoded, 40 categories

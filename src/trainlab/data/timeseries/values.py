@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError, nearest
+from trainlab.data.timeseries.units import numbers_with_unit, units_of
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,11 @@ def _clean(frame, c: str, path: str, decimal: str) -> None:
         log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as numbers, "
                  "e.g. %s", c, path, grouped[1], grouped[2])
         frame[c] = grouped[0]
+    unit = numbers_with_unit(frame[c], lambda text: _numbers_as_written(text, decimal))
+    if unit is not None:  # '1120 m3' in every cell: read as 1120, the unit said (it was refused as a category)
+        log.info("column '%s' in '%s' writes its numbers with the unit '%s' (e.g. '%s'): read as the numbers", c, path,
+                 unit[1], unit[2])
+        frame[c] = unit[0]
 
 
 def text_columns(frame, columns: Sequence[str], path: str) -> list[str]:
@@ -93,11 +99,14 @@ def _reading(column, bad) -> str:
     """What a column's values that are no number (``bad``, not empty) are: "decimal commas" ('1,12' in a
     comma-separated file), "typos" (a few among numbers: at most 3, or 1 %, in a column mostly of numbers),
     "dates" (a time column not named as one; a month's or a weekday's name alone, without a digit, is no date: a
-    category), else "text" (a category, free text)."""
+    category), "units" (numbers in several units, '12 kg' beside '500 g'), else "text" (a category, free text)."""
     if re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
         return "decimal commas"
     if _looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(r"\d").all():
         return "dates"
+    units = units_of(column)
+    if units is not None and len(units) > 1:
+        return "units"  # '12 kg' beside '500 g' (one unit throughout is read by _clean)
     written = int(column.notna().sum())
     # a mistyped reading among numbers: few, and the column mostly numbers (a few texts alone are a category)
     if len(bad) <= max(3, written // 100) and len(bad) < written - len(bad):
@@ -149,6 +158,10 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
     if reading == "decimal commas":
         return (f"{line}; its numbers have decimal commas inside a comma-separated file: save it with decimal "
                 "points, or separated by semicolons (read with decimal commas)")
+    if reading == "units":
+        shown = ", ".join(repr(u) for u in units_of(frame[c])[:4])
+        return (f"{line}; its numbers are written in different units ({shown}): write them in one unit in the file "
+                "(numbers with the same unit in every cell are read as the numbers)")
     dates = reading == "dates"
     if reading == "typos":
         shown = ", ".join(repr(v) for v in bad.iloc[:3]) + (", ..." if len(bad) > 3 else "")
@@ -232,6 +245,13 @@ def _plain_numbers(column, decimal: str) -> Optional[Any]:
         return None
     values = _as_numbers(column, decimal)
     return None if (values.isna() & column.notna()).any() else values
+
+
+def _numbers_as_written(column, decimal: str) -> Optional[Any]:
+    """A text column of numbers as the file writes them (its decimal mark, or grouped in thousands), else None."""
+    plain = _plain_numbers(column, decimal)
+    grouped = _grouped_numbers(column) if plain is None else None
+    return plain if plain is not None else None if grouped is None else grouped[0]
 
 
 _DECIMAL_COMMA = r"\s*[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?\s*"  # '10,5' in a file read with decimal commas
