@@ -12,14 +12,14 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from trainlab.config.errors import UserError, require_path, unreadable, why_missing
 from trainlab.data.astro_tables import SUFFIXES, read_table, table_format
 from trainlab.data.memory import check_fits
-from trainlab.data.workbooks import WORKBOOK_SUFFIXES, Sheet, is_workbook, read_workbook
+from trainlab.data.workbooks import WORKBOOK_SUFFIXES, Sheet, is_workbook, read_workbook, sheet_advice
 
 _READABLE = ".csv, .parquet, .npy, .xlsx, .xls, .ods, .ecsv, .vot or .fits"
 _READABLE_IN_FULL = (".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), "
@@ -47,11 +47,13 @@ def data_name(path: str) -> str:
     return Path(path).stem
 
 
-def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str] = "data.source.sheet"):
+def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str] = "data.source.sheet",
+               wanted: Sequence[str] = ()):
     """Read a CSV, Parquet, NPY, workbook, ECSV, VOTable or FITS table file into a pandas DataFrame (NPY columns
     are named 0, 1, ...; the astronomy formats through :mod:`trainlab.data.astro_tables`, a workbook's ``sheet``
     through :mod:`trainlab.data.workbooks`); ``sheet`` given for a file of another format is refused, naming
-    ``sheet_key`` (None: no setting picks it, a workbook is read at its first sheet)."""
+    ``sheet_key`` (None: no setting picks it, a workbook is read at its first sheet). ``wanted``: the columns the
+    caller needs, for the refusal of a workbook's sheet without rows (the sheet that holds them)."""
     import pandas as pd
 
     require_path(path, key, f"the path of a {_READABLE} file")
@@ -81,7 +83,7 @@ def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str
             return _checked_frame(frame, header, path, key)
         if is_workbook(p):
             frame, header = read_workbook(p, key, sheet, sheet_key)
-            return _checked_frame(frame, header, path, key)
+            return _checked_frame(frame, header, path, key, wanted)
         if suffix == ".parquet":
             frame = _index_as_columns(pd.read_parquet(p), p)
             return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
@@ -365,12 +367,14 @@ def _open_text(path: Path, encoding: str) -> Any:
     return open(path, newline="", encoding=encoding)
 
 
-def _checked_frame(frame, header: list[str], path: str, key: str):
-    """Refuse a table with repeated column names or without data rows."""
+def _checked_frame(frame, header: list[str], path: str, key: str, wanted: Sequence[str] = ()):
+    """Refuse a table with repeated column names or without data rows (a workbook's: naming the sheet that holds
+    the ``wanted`` columns)."""
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise UserError(f"{key}: '{path}' names the column(s) {repeated} more than once; rename them so that "
                         "each column has its own name")
     if len(frame) == 0:
-        raise UserError(f"{key}: '{path}' has no data rows (only a header, or nothing); give a file with the series")
+        raise UserError(f"{key}: '{path}' has no data rows (only a header, or nothing)"
+                        f"{sheet_advice(frame, path, wanted) or '; give a file with the series'}")
     return frame

@@ -16,9 +16,10 @@ import datetime as dt
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 from trainlab.config.errors import UserError, nearest
+from trainlab.config.spelling import typed_setting
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,42 @@ def read_workbook(path: Path, key: str, sheet: Sheet = None, sheet_key: Optional
         names = list(book.sheet_names)
     where = f"'{path}' sheet '{name}'"
     pick = (f"{sheet_key}=<name, or 0-based position> picks one" if sheet_key else "move it to the front")
-    return _table(rows, merged, where, f"its sheets are {', '.join(repr(n) for n in names)}: {pick}")
+    frame, header = _table(rows, merged, where, f"its sheets are {', '.join(repr(n) for n in names)}: {pick}")
+    frame.attrs["sheet"] = {"name": name, "names": names, "key": sheet_key}  # for sheet_advice
+    return frame, header
+
+
+def sheet_advice(frame: Any, path: Union[str, Path], columns: Sequence[str] = ()) -> str:
+    """What a refusal of a table read from a workbook's sheet adds (empty for any other table, or a workbook of one
+    sheet): the sheet read, and the sheet whose header holds ``columns`` (the first such), or how to pick another.
+    A workbook whose first sheet is a cover or notes was refused as having no rows, or lacking the columns, naming
+    the file alone."""
+    read = frame.attrs.get("sheet")
+    if not read or len(read["names"]) < 2:
+        return ""
+    said = f"; sheet '{read['name']}' was read, of {', '.join(repr(n) for n in read['names'])}"
+    holding = _sheet_holding(Path(path), columns, read["name"]) if columns else None
+    if holding is not None and read["key"]:
+        return f"{said}; sheet '{holding}' holds {list(columns)}: {typed_setting(read['key'], holding)}"
+    return said + (f": {read['key']}=<name, or 0-based position> reads another" if read["key"] else "")
+
+
+def _sheet_holding(path: Path, columns: Sequence[str], read: str) -> Optional[str]:
+    """The first sheet besides ``read`` whose header row (found as _table finds it) names every one of ``columns``."""
+    import python_calamine as calamine
+
+    with calamine.CalamineWorkbook.from_path(str(path)) as book:
+        for name in book.sheet_names:
+            try:
+                rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False) if name != read else []
+            except calamine.CalamineError:
+                continue
+            cells = [[v if _filled(v) else None for v in row] for row in rows]
+            counts = [sum(v is not None for v in row) for row in cells]
+            used = [i for i, c in enumerate(counts) if c]
+            if used and set(columns) <= {_name(v) for v in cells[_header_row(cells, counts, used)]}:
+                return name
+    return None
 
 
 def _check_container(path: Path, key: str) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError, nearest
 from trainlab.data.timeseries.units import numbers_with_unit, units_of
+from trainlab.data.workbooks import sheet_advice
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,8 @@ def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool 
     named = f"{key} '{missing[0]}'" if one else f"{key}: {missing}"
     meant = [n if n in columns else next(iter(nearest(n, columns)), None) for n in names]
     hint = f"; did you mean {typed_names(key, meant, one)}?" if None not in meant else ""
-    raise UserError(f"{named} not in '{path}'; its columns are {columns}{hint}")
+    sheet = sheet_advice(frame, path, missing)  # a workbook's other sheet that holds them
+    raise UserError(f"{named} not in '{path}'; its columns are {columns}{sheet if ' holds ' in sheet else hint + sheet}")
 
 
 def typed_names(key: str, names: list, one: bool) -> str:
