@@ -73,3 +73,32 @@ def test_numbers_in_several_units_are_refused_naming_the_units(tmp_path):
         TableFile(path, ["weight"], time_column="t").load()
     with pytest.raises(UserError, match=r"column 'weight' .* different units \('g', 'kg'\)"):
         TableFile(path, ["y"], time_column="t").load()  # among the inputs: it was one-hot encoded, 40 categories
+
+
+def test_a_file_without_a_header_keeps_its_first_row_and_names_its_columns_by_position(tmp_path, caplog):
+    """'1700,5.0' first (to_csv(header=False), a logger's export): that row was taken for the column names, lost as
+    data, and the refusal of 'SUNACTIVITY' listed ['1700', '5.0'] with no word of the missing header."""
+    from tests.workbooks import write_xlsx
+
+    years, spots = np.arange(1700, 1740), np.arange(40) * 1.5
+    path = tmp_path / "sun.csv"
+    pd.DataFrame({"YEAR": years, "SUNACTIVITY": spots}).to_csv(path, index=False, header=False)
+    with pytest.raises(UserError, match=r"\['SUNACTIVITY'\] not in '.*sun.csv', which has no header \(its first row "
+                                        r"holds values, read as data\): its columns are named by position, \['0', "
+                                        r"'1'\]; name them so, e.g. \"data.source.target_columns=\['1'\]\", or add a "
+                                        r"header row to the file"):
+        TableFile(str(path), ["SUNACTIVITY"], time_column="YEAR").load()
+    with caplog.at_level(logging.INFO):
+        table = TableFile(str(path), ["1"], time_column=0).load()  # as the pasted fix and time_column=0 give them
+    np.testing.assert_array_equal(table.targets[:, 0], spots)  # 40 rows: the first one too
+    assert "'sun.csv': its first row (1700, 0.0) holds values, not column names: read as data, the columns named 0, " \
+           "1" in caplog.text
+    days = pd.date_range("2021-01-01", periods=40).date
+    book = write_xlsx(tmp_path / "sun.xlsx", {"S": [[d, float(v), "a" if i % 2 else "b"]
+                                                    for i, (d, v) in enumerate(zip(days, spots))]})
+    table = TableFile(str(book), ["1"], time_column="0").load()
+    np.testing.assert_array_equal(table.targets[:, 0], spots)
+    assert list(table.categories) == ["2"] and table.frequency == "D"
+    # columns named by numbers that count up (sensors 1, 2, 3; years) are a header still
+    (tmp_path / "sensors.csv").write_text("1,2,3\n" + "".join(f"{i}.5,{i},{i * 2}\n" for i in range(40)))
+    assert TableFile(str(tmp_path / "sensors.csv"), ["3"]).load().targets[0, 0] == 0.0

@@ -17,9 +17,11 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from trainlab.config.errors import UserError, require_path, unreadable, why_missing
+from trainlab.data import headers
 from trainlab.data.astro_tables import SUFFIXES, read_table, table_format
 from trainlab.data.memory import check_fits
-from trainlab.data.workbooks import WORKBOOK_SUFFIXES, Sheet, is_workbook, read_workbook, sheet_advice
+from trainlab.data.sheet_advice import sheet_advice
+from trainlab.data.workbooks import WORKBOOK_SUFFIXES, Sheet, is_workbook, read_workbook
 
 _READABLE = ".csv, .parquet, .npy, .xlsx, .xls, .ods, .ecsv, .vot or .fits"
 _READABLE_IN_FULL = (".csv (also .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .tsv; comma, semicolon, tab or | separated), "
@@ -190,8 +192,14 @@ def _read_csv_as(path: Path, key: str, encoding: str) -> tuple[Any, list[str]]:
     header = next(csv.reader(head[:1], delimiter=sep), [])
     skip = [*range(comments), *range(comments + 1, comments + 1 + under)]  # line numbers in the file
     rows = _rows_above_comments(path, comments + 1 + under, key, encoding) if under else None
-    names = _padded_names(header, head[1 + under:], sep)
-    if names:  # rows padded with empty fields ('1,2,,' under 'a,b'): named by the header, not made its index
+    headerless = not under and headers.is_data_row(header, [next(csv.reader([line], delimiter=sep), [])
+                                                            for line in head[1:] if line.strip()])
+    if headerless:  # '1700,5.0' first: a row of data, not the columns' names
+        log.info(headers.describe(f"'{path.name}'", header))
+        names = header = headers.positions(max(len(next(csv.reader([line], delimiter=sep), [])) for line in head))
+    else:
+        names = _padded_names(header, head[1 + under:], sep)
+    if names and not headerless:  # rows padded with empty fields ('1,2,,' under 'a,b'): named by the header, not made its index
         skip = sorted([*skip, comments])
     with _ReadProgress(path) as f:  # a large file says how far it is every 30 s
         frame = pd.read_csv(f, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows,
@@ -200,6 +208,7 @@ def _read_csv_as(path: Path, key: str, encoding: str) -> tuple[Any, list[str]]:
                             **({"header": None, "names": names} if names else {}))
     frame, header = _without_padding(frame, header, path, key)
     frame.attrs["decimal"] = decimal  # a column read as text (a missing-value mark in it) reads its numbers so
+    frame.attrs["headerless"] = headerless  # its columns named by position: said where a column is not found
     if under:  # VizieR pads its columns: 'Plx  ' is Plx
         header = [name.strip() for name in header]
         frame.columns = [str(name).strip() for name in frame.columns]

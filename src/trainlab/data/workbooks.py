@@ -16,10 +16,10 @@ import datetime as dt
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 from trainlab.config.errors import UserError, nearest
-from trainlab.config.spelling import typed_setting
+from trainlab.data import headers
 
 log = logging.getLogger(__name__)
 
@@ -83,39 +83,6 @@ def read_workbook(path: Path, key: str, sheet: Sheet = None, sheet_key: Optional
     frame, header = _table(rows, merged, where, f"its sheets are {', '.join(repr(n) for n in names)}: {pick}")
     frame.attrs["sheet"] = {"name": name, "names": names, "key": sheet_key}  # for sheet_advice
     return frame, header
-
-
-def sheet_advice(frame: Any, path: Union[str, Path], columns: Sequence[str] = ()) -> str:
-    """What a refusal of a table read from a workbook's sheet adds (empty for any other table, or a workbook of one
-    sheet): the sheet read, and the sheet whose header holds ``columns`` (the first such), or how to pick another.
-    A workbook whose first sheet is a cover or notes was refused as having no rows, or lacking the columns, naming
-    the file alone."""
-    read = frame.attrs.get("sheet")
-    if not read or len(read["names"]) < 2:
-        return ""
-    said = f"; sheet '{read['name']}' was read, of {', '.join(repr(n) for n in read['names'])}"
-    holding = _sheet_holding(Path(path), columns, read["name"]) if columns else None
-    if holding is not None and read["key"]:
-        return f"{said}; sheet '{holding}' holds {list(columns)}: {typed_setting(read['key'], holding)}"
-    return said + (f": {read['key']}=<name, or 0-based position> reads another" if read["key"] else "")
-
-
-def _sheet_holding(path: Path, columns: Sequence[str], read: str) -> Optional[str]:
-    """The first sheet besides ``read`` whose header row (found as _table finds it) names every one of ``columns``."""
-    import python_calamine as calamine
-
-    with calamine.CalamineWorkbook.from_path(str(path)) as book:
-        for name in book.sheet_names:
-            try:
-                rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False) if name != read else []
-            except calamine.CalamineError:
-                continue
-            cells = [[v if _filled(v) else None for v in row] for row in rows]
-            counts = [sum(v is not None for v in row) for row in cells]
-            used = [i for i, c in enumerate(counts) if c]
-            if used and set(columns) <= {_name(v) for v in cells[_header_row(cells, counts, used)]}:
-                return name
-    return None
 
 
 def _check_container(path: Path, key: str) -> None:
@@ -230,13 +197,18 @@ def _filled(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
+def _cells(rows: list[list[Any]]) -> tuple[list[list[Any]], list[int], list[int]]:
+    """The sheet's cells (None where blank), each row's count of filled cells, and the rows with any."""
+    cells = [[v if _filled(v) else None for v in row] for row in rows]
+    counts = [sum(v is not None for v in row) for row in cells]
+    return cells, counts, [i for i, c in enumerate(counts) if c]
+
+
 def _table(rows: list[list[Any]], merged: list[Any], where: str, pick: str) -> tuple[Any, list[str]]:
     """The sheet's rows as a frame: header found, rows above it and empty rows left out, columns typed."""
     import pandas as pd
 
-    cells = [[v if _filled(v) else None for v in row] for row in rows]
-    counts = [sum(v is not None for v in row) for row in cells]
-    used = [i for i, c in enumerate(counts) if c]
+    cells, counts, used = _cells(rows)
     if not used:
         raise UserError(f"{where} is empty; give the sheet that holds the table ({pick})")
     top = _header_row(cells, counts, used)
@@ -246,8 +218,12 @@ def _table(rows: list[list[Any]], merged: list[Any], where: str, pick: str) -> t
         log.info("%s: %d row(s) above the header (row %d) left out (%r ...)", where, len(above), top + 1,
                  str(first)[:60])
     _fill_merged(cells, merged, top, where)
-    body = [row for i, row in enumerate(cells) if i > top and any(v is not None for v in row)]
-    header = [_name(v) for v in cells[top]]
+    headerless = headers.is_data_row(cells[top], cells[top + 1:top + _HEADER_ROWS])  # values from its first row on
+    if headerless:
+        log.info(headers.describe(where, [_name(v) for v in cells[top] if v is not None]))
+    body = [row for i, row in enumerate(cells) if i > top - headerless and any(v is not None for v in row)]
+    header = (headers.positions(1 + max(c for row in cells for c, v in enumerate(row) if v is not None)) if headerless
+              else [_name(v) for v in cells[top]])
     keep = _named_columns(header, body, top, where)
     header = [header[c] for c in keep]
     frame = pd.DataFrame([[row[c] for c in keep] for row in body], columns=header, dtype=object)
@@ -258,6 +234,7 @@ def _table(rows: list[list[Any]], merged: list[Any], where: str, pick: str) -> t
         log.warning("%s: column(s) %s hold no value in any row; cells of formulas read empty where the workbook was "
                     "saved without their values (written by a program, not a spreadsheet): open it in a spreadsheet "
                     "program and save it again", where, empty)
+    frame.attrs["headerless"] = headerless
     return frame, header
 
 

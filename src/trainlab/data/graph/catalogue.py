@@ -32,7 +32,7 @@ from trainlab.data.categories import as_text
 from trainlab.data.graph.columns import (MISSING, apply_missing_policy, category_columns, match_case, nothing_left,
                                           once_per_star, placeable, star_ids, with_gaps)
 from trainlab.data.files import data_name, read_frame
-from trainlab.data.workbooks import sheet_advice
+from trainlab.data.sheet_advice import sheet_advice
 from trainlab.data.graph.sky import (check_angle_units, check_file_units, convert_file_units, read_sexagesimal,
                                      sky_angles, sky_positions)
 from trainlab.config.errors import UserError

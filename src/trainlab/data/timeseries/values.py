@@ -14,7 +14,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError, nearest
 from trainlab.data.timeseries.units import numbers_with_unit, units_of
-from trainlab.data.workbooks import sheet_advice
+from trainlab.data.sheet_advice import sheet_advice
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +198,10 @@ def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool 
     meant = [n if n in columns else next(iter(nearest(n, columns)), None) for n in names]
     hint = f"; did you mean {typed_names(key, meant, one)}?" if None not in meant else ""
     sheet = sheet_advice(frame, path, missing)  # a workbook's other sheet that holds them
+    if frame.attrs.get("headerless"):  # named by position: a spelling near '5.0' or 'SUNACTIVITY' means nothing
+        raise UserError(f"{named} not in '{path}', which has no header (its first row holds values, read as data): "
+                        f"its columns are named by position, {columns}; name them so, e.g. "
+                        f"{typed_names(key, [columns[-1]], one)}, or add a header row to the file")
     raise UserError(f"{named} not in '{path}'; its columns are {columns}{sheet if ' holds ' in sheet else hint + sheet}")
 
 
