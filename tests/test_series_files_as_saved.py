@@ -102,3 +102,45 @@ def test_a_file_without_a_header_keeps_its_first_row_and_names_its_columns_by_po
     # columns named by numbers that count up (sensors 1, 2, 3; years) are a header still
     (tmp_path / "sensors.csv").write_text("1,2,3\n" + "".join(f"{i}.5,{i},{i * 2}\n" for i in range(40)))
     assert TableFile(str(tmp_path / "sensors.csv"), ["3"]).load().targets[0, 0] == 0.0
+
+
+def _pasted_fix(caplog, pattern: str) -> list[str]:
+    """The setting a warning advises, as a shell splits it when pasted."""
+    import shlex
+
+    [line] = [r.getMessage() for r in caplog.records if pattern in r.getMessage()]
+    return shlex.split(line.rsplit(": ", 1)[1])
+
+
+def test_the_fix_for_a_constant_input_pastes_as_the_inputs_without_it(compose_cfg, tmp_path, caplog):
+    """A file's constant column (a station's id) was named with 'leave them out of data.source.feature_columns',
+    where that key is null by default: nothing to paste. The setting given now leaves it out, categories kept."""
+    from trainlab.data.graph.catalogue import GAIA_FEATURES
+    from trainlab.run.pipeline import build_data
+    from tests.test_graph import catalogue_overrides
+    from trainlab.data.graph.synthetic import SyntheticGaia
+
+    rows = np.arange(300)
+    frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=300).strftime("%Y-%m-%d"), "station": 7.0,
+                          "Temp (C)": np.sin(rows / 5), "site": np.where(rows % 2, "a", "b"), "y": np.cos(rows / 7)})
+    path = _saved(tmp_path / "co2.csv", frame, "utf-8")
+    base = ["data=file", f"data.source.path={path}", "data.source.target_columns=[y]", "data.source.time_column=date",
+            "data.window=8", "data.ets_baseline=false"]
+    with caplog.at_level(logging.WARNING):
+        build_data(compose_cfg(base)).setup("fit")
+    fix = _pasted_fix(caplog, "one value in every training row")
+    assert fix == ["data.source.feature_columns=['Temp (C)',site]"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        data = build_data(compose_cfg([*base, *fix]))
+        data.setup("fit")
+    assert "one value in every training row" not in caplog.text and data.input_names[:1] == ["Temp (C)"]
+    stars = SyntheticGaia(300, seed=5).frame().assign(survey=1.0)
+    stars.to_csv(tmp_path / "stars.csv", index=False)
+    overrides = catalogue_overrides(str(tmp_path / "stars.csv"), "data.source.position=sky",
+                                    f"data.source.feature_columns=[{','.join([*GAIA_FEATURES, 'survey'])}]")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        build_data(compose_cfg(overrides)).setup("fit")
+    fix = _pasted_fix(caplog, "one value on every training star")
+    assert fix == [f"data.source.feature_columns=[{','.join(GAIA_FEATURES)}]"]
