@@ -144,3 +144,18 @@ def test_the_fix_for_a_constant_input_pastes_as_the_inputs_without_it(compose_cf
         build_data(compose_cfg(overrides)).setup("fit")
     fix = _pasted_fix(caplog, "one value on every training star")
     assert fix == [f"data.source.feature_columns=[{','.join(GAIA_FEATURES)}]"]
+
+
+def test_a_stray_text_among_numbers_grouped_in_thousands_is_named_as_the_one_value_to_correct(tmp_path):
+    """'1.000,5' in every row but one 'k.A.' (German 'no entry'): the column was taken for text, the target refused
+    as "a forecast of a category is classification" and, among the inputs, each of its 40 numbers one-hot encoded
+    as a category without a word."""
+    days = pd.date_range("2021-01-01", periods=40).strftime("%d.%m.%Y")
+    grouped = ["k.A." if i == 3 else f"1.{i:03d},5" for i in range(40)]
+    path = tmp_path / "umsatz.csv"
+    pd.DataFrame({"Datum": days, "Umsatz": grouped, "y": np.arange(40.0)}).to_csv(path, index=False, sep=";")
+    typo = (r"column 'Umsatz' in '.*umsatz.csv' is not numeric \(04.01.2021: 'k.A.'\); 1 of its 40 values is no "
+            r"number \('k.A.'\): correct it in the file, or empty that cell")
+    for target in ("Umsatz", "y"):
+        with pytest.raises(UserError, match=typo):
+            TableFile(str(path), [target], time_column="Datum").load()

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError, nearest
+from trainlab.data.timeseries.thousands import grouped_numbers, no_numbers
 from trainlab.data.timeseries.units import numbers_with_unit, units_of
 from trainlab.data.sheet_advice import sheet_advice
 
@@ -35,7 +36,7 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             values = _as_numbers(frame[c], decimal)
             bad = frame[c][values.isna() & frame[c].notna()]
             if len(bad) or pd.api.types.is_bool_dtype(frame[c]):
-                text.append((c, bad))
+                text.append((c, no_numbers(bad) if len(bad) else bad))
             else:  # numbers written as text beside the missing-value marks read above
                 frame[c] = values
     if text:
@@ -64,7 +65,7 @@ def _clean(frame, c: str, path: str, decimal: str) -> None:
     plain = _plain_numbers(frame[c], decimal)
     if plain is not None:  # '10.125' beside a '-' is 10.125 as the file's reader takes it, not grouped 10125
         frame[c] = plain
-    grouped = _grouped_numbers(frame[c])
+    grouped = grouped_numbers(frame[c])
     if grouped is not None:
         log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as numbers, "
                  "e.g. %s", c, path, grouped[1], grouped[2])
@@ -91,7 +92,7 @@ def text_columns(frame, columns: Sequence[str], path: str) -> list[str]:
             continue
         values = _as_numbers(column, decimal)
         bad = column[values.isna() & column.notna()]
-        if len(bad) and _reading(column, bad) == "text":
+        if len(bad) and _reading(column, no_numbers(bad)) == "text":
             found.append(c)
     return found
 
@@ -256,7 +257,7 @@ def _plain_numbers(column, decimal: str) -> Optional[Any]:
 def _numbers_as_written(column, decimal: str) -> Optional[Any]:
     """A text column of numbers as the file writes them (its decimal mark, or grouped in thousands), else None."""
     plain = _plain_numbers(column, decimal)
-    grouped = _grouped_numbers(column) if plain is None else None
+    grouped = grouped_numbers(column) if plain is None else None
     return plain if plain is not None else None if grouped is None else grouped[0]
 
 
@@ -266,7 +267,7 @@ _DECIMAL_COMMA = r"\s*[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?\s*"  # '10,5' in a f
 def _as_numbers(column, decimal: str) -> Any:
     """A text column as numbers written with ``decimal`` as the decimal mark, as the file's reader takes them
     (files.py gives the frame's ``attrs["decimal"]``: ',' in a file separated by ';' with digit,digit values), NaN
-    where a value is none; no thousands separator ('1.234,5' is :func:`_grouped_numbers`')."""
+    where a value is none; no thousands separator ('1.234,5' is :func:`~trainlab.data.timeseries.thousands.grouped_numbers`')."""
     import pandas as pd
 
     if decimal == ",":  # '1.234' there groups thousands: no number of this reading
@@ -274,35 +275,6 @@ def _as_numbers(column, decimal: str) -> Any:
         comma = column.notna() & text.str.fullmatch(_DECIMAL_COMMA)
         column = text.str.replace(",", ".", regex=False).where(comma)
     return pd.to_numeric(column, errors="coerce")
-
-
-# numbers as spreadsheets write them with thousands separators: (separator, decimal mark, example);
-# every value of a column must fit one way, with whole groups of three digits ("1,120" not "1,12")
-_GROUPINGS = ((",", ".", "1,234.5"), (".", ",", "1.234,5"), (" ", ",", "1 234,5"), (" ", ".", "1 234.5"),
-              ("'", ".", "1'234.5"))
-
-
-def _grouped_numbers(column) -> Optional[tuple[Any, str, str]]:
-    """(the values as numbers, the way they were written, the first grouped value and its number) for a
-    text column whose every value is a number with thousands separators (one value grouped at least),
-    else None."""
-    import pandas as pd
-
-    if pd.api.types.is_numeric_dtype(column):
-        return None
-    text = column.dropna().astype(str).str.strip().str.replace("\u00a0", " ").str.replace("\u202f", " ")
-    if text.empty:
-        return None
-    for sep, decimal, example in _GROUPINGS:
-        s, d = re.escape(sep), re.escape(decimal)
-        grouped = text.str.fullmatch(rf"[-+]?\d{{1,3}}({s}\d{{3}})+({d}\d*)?")
-        if grouped.any() and (grouped | text.str.fullmatch(rf"[-+]?\d+({d}\d*)?")).all():
-            plain = column.astype(str).str.strip().str.replace("\u00a0", "").str.replace("\u202f", "")
-            plain = plain.str.replace(sep, "", regex=False).str.replace(decimal, ".", regex=False)
-            values = pd.to_numeric(plain.where(column.notna()), errors="coerce")
-            first = int(np.flatnonzero(grouped.to_numpy())[0])
-            return values, f"like {example}", f"'{text.iloc[first]}' as {values[text.index[first]]:g}"
-    return None
 
 
 def written_index(frame) -> list[str]:
