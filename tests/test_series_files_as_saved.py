@@ -159,3 +159,25 @@ def test_a_stray_text_among_numbers_grouped_in_thousands_is_named_as_the_one_val
     for target in ("Umsatz", "y"):
         with pytest.raises(UserError, match=typo):
             TableFile(str(path), [target], time_column="Datum").load()
+
+
+def test_blank_rows_among_the_data_are_left_out_and_said_in_a_csv_as_in_a_workbook(tmp_path, caplog):
+    """A spreadsheet's blank row between two stretches ('2021-01-11;10,5', ';', '2021-01-12;11,5'), saved as CSV with
+    Windows line ends: refused as "has an empty value (row 11); every row needs its time", where the same sheet
+    as .xlsx read (its blank row left out without a word)."""
+    import datetime as dt
+
+    from tests.workbooks import write_xlsx
+
+    lines = "date;y\r\n" + "".join(f"2021-01-{i + 1:02d};{i},5\r\n" + (";\r\n" if i == 10 else "") for i in range(28))
+    (tmp_path / "blank.csv").write_bytes(lines.encode())
+    rows = [["date", "y"], *([dt.date(2021, 1, i + 1), i + 0.5] for i in range(11)), [None, None],
+            *([dt.date(2021, 1, i + 1), i + 0.5] for i in range(11, 28))]
+    write_xlsx(tmp_path / "blank.xlsx", {"S": rows})
+    with caplog.at_level(logging.INFO):
+        tables = [TableFile(str(tmp_path / name), ["y"], time_column="date").load()
+                  for name in ("blank.csv", "blank.xlsx")]
+    for table in tables:
+        np.testing.assert_array_equal(table.targets[:, 0], np.arange(28) + 0.5)
+    assert "'blank.csv': 1 empty row(s) among the data left out (the first after data row 11)" in caplog.text
+    assert "sheet 'S': 1 empty row(s) among the data left out (the first: row 13)" in caplog.text

@@ -216,6 +216,12 @@ def _read_csv_as(path: Path, key: str, encoding: str) -> tuple[Any, list[str]]:
     if len(filled) and filled[-1] + 1 < len(frame):  # ",,,," lines a spreadsheet left below the data
         log.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
         frame = frame.iloc[: filled[-1] + 1]
+    if len(filled) and len(filled) < len(frame):  # ';;' lines between stretches of rows: a sheet's blank rows, which
+        # the workbook reader leaves out too (the CSV's were refused as a row without its time, or read as a gap)
+        first = int(np.flatnonzero(np.diff(np.concatenate([[-1], filled])) > 1)[0])
+        log.info("'%s': %d empty row(s) among the data left out (the first after data row %d)", path.name,
+                 len(frame) - len(filled), first)
+        frame = frame.iloc[filled].reset_index(drop=True)
     return frame, header
 
 

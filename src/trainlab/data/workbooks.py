@@ -222,6 +222,9 @@ def _table(rows: list[list[Any]], merged: list[Any], where: str, pick: str) -> t
     if headerless:
         log.info(headers.describe(where, [_name(v) for v in cells[top] if v is not None]))
     body = [row for i, row in enumerate(cells) if i > top - headerless and any(v is not None for v in row)]
+    blank = [i for i in range(top + 1, used[-1]) if not counts[i]]
+    if blank:  # blank rows between stretches of the table: left out, as the CSV reader leaves out its ';;' lines
+        log.info("%s: %d empty row(s) among the data left out (the first: row %d)", where, len(blank), blank[0] + 1)
     header = (headers.positions(1 + max(c for row in cells for c, v in enumerate(row) if v is not None)) if headerless
               else [_name(v) for v in cells[top]])
     keep = _named_columns(header, body, top, where)
