@@ -263,3 +263,30 @@ def test_a_star_catalogue_reads_from_a_workbooks_sheet_as_from_its_csv(tmp_path,
         StarCatalogue(str(tmp_path / "gaia.xlsx"), "member", ["g"]).load()
     assert "column 'source_id' holds whole numbers beyond 2^53 (429580672000000064), which a spreadsheet keeps to 15 " \
            "digits: identifiers lost their last digits in it; keep them as text cells" in caplog.text
+
+
+def test_a_first_sheet_without_the_table_names_the_sheet_that_holds_it(tmp_path):
+    """A workbook whose first sheet is a cover or notes: refused as 'has no data rows', or lacking the target,
+    naming the file alone (the sheet read was said only in an INFO line above); the fix given reads the table."""
+    from trainlab.data.graph.catalogue import StarCatalogue
+
+    frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=30).date, "sales": np.arange(30.0)})
+    path = write_xlsx(tmp_path / "book.xlsx", {"Notes": [["made by hand"]], "Sales data": rows_of(frame)})
+    with pytest.raises(UserError, match=r"'.*book.xlsx' has no data rows \(only a header, or nothing\); sheet 'Notes' "
+                                        r"was read, of 'Notes', 'Sales data'; sheet 'Sales data' holds \['sales'\]: "
+                                        r"'data.source.sheet=Sales\\ data'$"):
+        TableFile(str(path), ["sales"], time_column="date").load()
+    path = write_xlsx(tmp_path / "book.xlsx", {"About": [["who", "what"], ["me", "sales"]],
+                                               "Sales data": rows_of(frame)})
+    with pytest.raises(UserError, match=r"\['sales'\] not in '.*book.xlsx'; its columns are \['who', 'what'\]; sheet "
+                                        r"'About' was read, of 'About', 'Sales data'; sheet 'Sales data' holds"):
+        TableFile(str(path), ["sales"], time_column="date").load()
+    with pytest.raises(UserError, match=r"\['sale'\] not in .*; sheet 'About' was read, of 'About', "
+                                        r"'Sales data': data.source.sheet=<name, or 0-based position> reads another"):
+        TableFile(str(path), ["sale"], time_column="date").load()
+    assert TableFile(str(path), ["sales"], time_column="date", sheet="Sales data").load().targets[-1, 0] == 29.0
+    stars = pd.DataFrame({"g": np.arange(12.0), "member": ["a", "b", "c"] * 4})
+    path = write_xlsx(tmp_path / "stars.xlsx", {"About": [["who", "what"], ["me", "stars"]], "Stars": rows_of(stars)})
+    with pytest.raises(UserError, match=r"label_column: 'member' not in .*; sheet 'Stars' holds \['member'\]: "
+                                        r"data.source.sheet=Stars$"):
+        StarCatalogue(str(path), "member", ["g"]).load()

@@ -8,7 +8,9 @@
   for workers that ran out of it (a container's small ``/dev/shm``)
 - ``files``: table files (CSV, Parquet, NPY, workbooks) read and checked one way for every family
 - ``workbooks``: a spreadsheet workbook's sheet (.xlsx, .xls, .ods) for ``files``: its table found below title
-  rows, date cells as dates
+  rows, date cells as dates; ``sheet_advice``: the sheet that holds the columns a refusal names
+- ``headers``: whether a table's first row names its columns or is data (a file without a header), for ``files``
+  and ``workbooks``
 - ``astro_tables``: the astronomy archives' tables (ECSV, VOTable, FITS) for ``files``, nulls and units kept
 - ``memory``: whether a table file fits in the memory left, said before it is read
 - ``rounding``: when a spread is no more than float64 rounding of its values (a constant column or series)

@@ -12,13 +12,15 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from trainlab.config.errors import UserError, require_path, unreadable, why_missing
+from trainlab.data import headers
 from trainlab.data.astro_tables import SUFFIXES, read_table, table_format
 from trainlab.data.memory import check_fits
+from trainlab.data.sheet_advice import sheet_advice
 from trainlab.data.workbooks import WORKBOOK_SUFFIXES, Sheet, is_workbook, read_workbook
 
 _READABLE = ".csv, .parquet, .npy, .xlsx, .xls, .ods, .ecsv, .vot or .fits"
@@ -47,11 +49,13 @@ def data_name(path: str) -> str:
     return Path(path).stem
 
 
-def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str] = "data.source.sheet"):
+def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str] = "data.source.sheet",
+               wanted: Sequence[str] = ()):
     """Read a CSV, Parquet, NPY, workbook, ECSV, VOTable or FITS table file into a pandas DataFrame (NPY columns
     are named 0, 1, ...; the astronomy formats through :mod:`trainlab.data.astro_tables`, a workbook's ``sheet``
     through :mod:`trainlab.data.workbooks`); ``sheet`` given for a file of another format is refused, naming
-    ``sheet_key`` (None: no setting picks it, a workbook is read at its first sheet)."""
+    ``sheet_key`` (None: no setting picks it, a workbook is read at its first sheet). ``wanted``: the columns the
+    caller needs, for the refusal of a workbook's sheet without rows (the sheet that holds them)."""
     import pandas as pd
 
     require_path(path, key, f"the path of a {_READABLE} file")
@@ -81,7 +85,7 @@ def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str
             return _checked_frame(frame, header, path, key)
         if is_workbook(p):
             frame, header = read_workbook(p, key, sheet, sheet_key)
-            return _checked_frame(frame, header, path, key)
+            return _checked_frame(frame, header, path, key, wanted)
         if suffix == ".parquet":
             frame = _index_as_columns(pd.read_parquet(p), p)
             return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
@@ -112,9 +116,45 @@ def _index_as_columns(frame, path: Path):
     return frame.reset_index()
 
 
+# what a text file that is no UTF-8 is read as: Excel on Windows saves "CSV" in the system's code page, for Western
+# Europe and the Americas Windows-1252 (Latin-1 with letters such as € in 0x80-0x9f), which leaves five bytes
+# undefined; Latin-1 reads any byte
+_FALLBACK_ENCODINGS = (("cp1252", "Windows-1252, as Excel saves a CSV on Windows"), ("latin-1", "Latin-1"))
+
+
 def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
-    """A CSV file (compressed by its suffix or not) and its header as written (pandas renames a repeated
-    name 'a' to 'a.1' without a word). The separator is sniffed among , ; tab and |; a file separated
+    """A CSV file as :func:`_read_csv_as` reads it, in UTF-8 (a byte-order mark left out; UTF-16 where its mark
+    says so), else, said in a log line, in Windows-1252 or Latin-1: a file saved by Excel on Windows (its degree
+    signs, accents and m³ in those code pages) was refused with Python's UnicodeDecodeError."""
+    encoding = _marked_encoding(path)
+    try:
+        return _read_csv_as(path, key, encoding)
+    except UnicodeDecodeError as exc:
+        if encoding != "utf-8-sig":
+            raise
+        bad = exc.object[exc.start:exc.start + 1].hex()
+        for fallback, said in _FALLBACK_ENCODINGS:
+            try:
+                read = _read_csv_as(path, key, fallback)
+            except UnicodeDecodeError:
+                continue
+            log.info("'%s' is not UTF-8 (byte 0x%s): read as %s; save it as UTF-8 if its text reads wrong",
+                     path.name, bad, said)
+            return read
+        raise
+
+
+def _marked_encoding(path: Path) -> str:
+    """UTF-16 where the file starts with its byte-order mark (Excel's "Unicode Text"), else UTF-8 (with or
+    without its mark)."""
+    with _open_text(path, "latin-1") as f:
+        start = f.read(2)
+    return "utf-16" if start in ("\xff\xfe", "\xfe\xff") else "utf-8-sig"
+
+
+def _read_csv_as(path: Path, key: str, encoding: str) -> tuple[Any, list[str]]:
+    """A CSV file (compressed by its suffix or not) in ``encoding`` and its header as written (pandas renames a
+    repeated name 'a' to 'a.1' without a word). The separator is sniffed among , ; tab and |; a file separated
     by something else than commas with digit,digit values has decimal commas (the European way).
 
     A VizieR export (ASU-TSV, as CDS's VizieR writes it) is read as it comes: its '#' lines and blank
@@ -125,7 +165,7 @@ def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
 
     import pandas as pd
 
-    with _open_text(path) as f:
+    with _open_text(path, encoding) as f:
         head = [line for _, line in zip(range(50), f)]
     comments = next((i for i, line in enumerate(head) if line.strip() and not line.startswith("#")), len(head))
     if comments:  # '# query, date, units' lines above the header, as archives, TOPCAT and VizieR write them
@@ -151,16 +191,24 @@ def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
         log.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
     header = next(csv.reader(head[:1], delimiter=sep), [])
     skip = [*range(comments), *range(comments + 1, comments + 1 + under)]  # line numbers in the file
-    rows = _rows_above_comments(path, comments + 1 + under, key) if under else None
-    names = _padded_names(header, head[1 + under:], sep)
-    if names:  # rows padded with empty fields ('1,2,,' under 'a,b'): named by the header, not made its index
+    rows = _rows_above_comments(path, comments + 1 + under, key, encoding) if under else None
+    headerless = not under and headers.is_data_row(header, [next(csv.reader([line], delimiter=sep), [])
+                                                            for line in head[1:] if line.strip()])
+    if headerless:  # '1700,5.0' first: a row of data, not the columns' names
+        log.info(headers.describe(f"'{path.name}'", header))
+        names = header = headers.positions(max(len(next(csv.reader([line], delimiter=sep), [])) for line in head))
+    else:
+        names = _padded_names(header, head[1 + under:], sep)
+    if names and not headerless:  # rows padded with empty fields ('1,2,,' under 'a,b'): named by the header, not made its index
         skip = sorted([*skip, comments])
     with _ReadProgress(path) as f:  # a large file says how far it is every 30 s
         frame = pd.read_csv(f, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows,
+                            encoding=encoding,
                             compression=_COMPRESSION.get(Path(path.name.lower()).suffix),
                             **({"header": None, "names": names} if names else {}))
     frame, header = _without_padding(frame, header, path, key)
     frame.attrs["decimal"] = decimal  # a column read as text (a missing-value mark in it) reads its numbers so
+    frame.attrs["headerless"] = headerless  # its columns named by position: said where a column is not found
     if under:  # VizieR pads its columns: 'Plx  ' is Plx
         header = [name.strip() for name in header]
         frame.columns = [str(name).strip() for name in frame.columns]
@@ -168,6 +216,12 @@ def _read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
     if len(filled) and filled[-1] + 1 < len(frame):  # ",,,," lines a spreadsheet left below the data
         log.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
         frame = frame.iloc[: filled[-1] + 1]
+    if len(filled) and len(filled) < len(frame):  # ';;' lines between stretches of rows: a sheet's blank rows, which
+        # the workbook reader leaves out too (the CSV's were refused as a row without its time, or read as a gap)
+        first = int(np.flatnonzero(np.diff(np.concatenate([[-1], filled])) > 1)[0])
+        log.info("'%s': %d empty row(s) among the data left out (the first after data row %d)", path.name,
+                 len(frame) - len(filled), first)
+        frame = frame.iloc[filled].reset_index(drop=True)
     return frame, header
 
 
@@ -203,12 +257,12 @@ class _ReadProgress(io.FileIO):
         return count
 
 
-def _rows_above_comments(path: Path, start: int, key: str) -> Optional[int]:
+def _rows_above_comments(path: Path, start: int, key: str, encoding: str) -> Optional[int]:
     """The data rows of an export above the '#' lines that close it (None: there are none), counted
     from line ``start`` on (0-based; blank lines do not count); a table below them (an export of
     several tables) is refused with its line number."""
     rows, closing = 0, None
-    with _open_text(path) as f:
+    with _open_text(path, encoding) as f:
         for number, line in enumerate(f):
             if number < start or not line.strip():
                 continue
@@ -309,7 +363,9 @@ def _lines_under_header(head: list[str], sep: str) -> int:
     return 0
 
 
-def _open_text(path: Path) -> Any:
+def _open_text(path: Path, encoding: str) -> Any:
+    """The file's text (unpacked by its suffix) in ``encoding``; a byte that is none of it raises
+    UnicodeDecodeError (the caller tries another encoding)."""
     import bz2
     import gzip
     import io
@@ -319,19 +375,21 @@ def _open_text(path: Path) -> Any:
     name = path.name.lower()
     opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(Path(name).suffix)
     if opener is not None:
-        return opener(path, "rt", newline="", errors="replace", encoding="utf-8-sig")
+        return opener(path, "rt", newline="", encoding=encoding)
     if name.endswith(".zip"):
         archive = zipfile.ZipFile(path)
-        return io.TextIOWrapper(archive.open(archive.namelist()[0]), newline="", errors="replace", encoding="utf-8-sig")
-    return open(path, newline="", errors="replace", encoding="utf-8-sig")
+        return io.TextIOWrapper(archive.open(archive.namelist()[0]), newline="", encoding=encoding)
+    return open(path, newline="", encoding=encoding)
 
 
-def _checked_frame(frame, header: list[str], path: str, key: str):
-    """Refuse a table with repeated column names or without data rows."""
+def _checked_frame(frame, header: list[str], path: str, key: str, wanted: Sequence[str] = ()):
+    """Refuse a table with repeated column names or without data rows (a workbook's: naming the sheet that holds
+    the ``wanted`` columns)."""
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise UserError(f"{key}: '{path}' names the column(s) {repeated} more than once; rename them so that "
                         "each column has its own name")
     if len(frame) == 0:
-        raise UserError(f"{key}: '{path}' has no data rows (only a header, or nothing); give a file with the series")
+        raise UserError(f"{key}: '{path}' has no data rows (only a header, or nothing)"
+                        f"{sheet_advice(frame, path, wanted) or '; give a file with the series'}")
     return frame

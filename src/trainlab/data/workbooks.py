@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from trainlab.config.errors import UserError, nearest
+from trainlab.data import headers
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,9 @@ def read_workbook(path: Path, key: str, sheet: Sheet = None, sheet_key: Optional
         names = list(book.sheet_names)
     where = f"'{path}' sheet '{name}'"
     pick = (f"{sheet_key}=<name, or 0-based position> picks one" if sheet_key else "move it to the front")
-    return _table(rows, merged, where, f"its sheets are {', '.join(repr(n) for n in names)}: {pick}")
+    frame, header = _table(rows, merged, where, f"its sheets are {', '.join(repr(n) for n in names)}: {pick}")
+    frame.attrs["sheet"] = {"name": name, "names": names, "key": sheet_key}  # for sheet_advice
+    return frame, header
 
 
 def _check_container(path: Path, key: str) -> None:
@@ -194,13 +197,18 @@ def _filled(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
+def _cells(rows: list[list[Any]]) -> tuple[list[list[Any]], list[int], list[int]]:
+    """The sheet's cells (None where blank), each row's count of filled cells, and the rows with any."""
+    cells = [[v if _filled(v) else None for v in row] for row in rows]
+    counts = [sum(v is not None for v in row) for row in cells]
+    return cells, counts, [i for i, c in enumerate(counts) if c]
+
+
 def _table(rows: list[list[Any]], merged: list[Any], where: str, pick: str) -> tuple[Any, list[str]]:
     """The sheet's rows as a frame: header found, rows above it and empty rows left out, columns typed."""
     import pandas as pd
 
-    cells = [[v if _filled(v) else None for v in row] for row in rows]
-    counts = [sum(v is not None for v in row) for row in cells]
-    used = [i for i, c in enumerate(counts) if c]
+    cells, counts, used = _cells(rows)
     if not used:
         raise UserError(f"{where} is empty; give the sheet that holds the table ({pick})")
     top = _header_row(cells, counts, used)
@@ -210,8 +218,15 @@ def _table(rows: list[list[Any]], merged: list[Any], where: str, pick: str) -> t
         log.info("%s: %d row(s) above the header (row %d) left out (%r ...)", where, len(above), top + 1,
                  str(first)[:60])
     _fill_merged(cells, merged, top, where)
-    body = [row for i, row in enumerate(cells) if i > top and any(v is not None for v in row)]
-    header = [_name(v) for v in cells[top]]
+    headerless = headers.is_data_row(cells[top], cells[top + 1:top + _HEADER_ROWS])  # values from its first row on
+    if headerless:
+        log.info(headers.describe(where, [_name(v) for v in cells[top] if v is not None]))
+    body = [row for i, row in enumerate(cells) if i > top - headerless and any(v is not None for v in row)]
+    blank = [i for i in range(top + 1, used[-1]) if not counts[i]]
+    if blank:  # blank rows between stretches of the table: left out, as the CSV reader leaves out its ';;' lines
+        log.info("%s: %d empty row(s) among the data left out (the first: row %d)", where, len(blank), blank[0] + 1)
+    header = (headers.positions(1 + max(c for row in cells for c, v in enumerate(row) if v is not None)) if headerless
+              else [_name(v) for v in cells[top]])
     keep = _named_columns(header, body, top, where)
     header = [header[c] for c in keep]
     frame = pd.DataFrame([[row[c] for c in keep] for row in body], columns=header, dtype=object)
@@ -222,6 +237,7 @@ def _table(rows: list[list[Any]], merged: list[Any], where: str, pick: str) -> t
         log.warning("%s: column(s) %s hold no value in any row; cells of formulas read empty where the workbook was "
                     "saved without their values (written by a program, not a spreadsheet): open it in a spreadsheet "
                     "program and save it again", where, empty)
+    frame.attrs["headerless"] = headerless
     return frame, header
 
 

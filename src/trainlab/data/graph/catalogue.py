@@ -32,6 +32,7 @@ from trainlab.data.categories import as_text
 from trainlab.data.graph.columns import (MISSING, apply_missing_policy, category_columns, match_case, nothing_left,
                                           once_per_star, placeable, star_ids, with_gaps)
 from trainlab.data.files import data_name, read_frame
+from trainlab.data.sheet_advice import sheet_advice
 from trainlab.data.graph.sky import (check_angle_units, check_file_units, convert_file_units, read_sexagesimal,
                                      sky_angles, sky_positions)
 from trainlab.config.errors import UserError
@@ -154,7 +155,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     match_case(frame, [label_column, *position_columns, *feature_columns, *([id_column] if id_column else [])], path)
     if label_column not in frame.columns:
         raise UserError(f"data.source.label_column: '{label_column}' not in '{path}'; its columns are "
-                        f"{list(frame.columns)}")
+                        f"{list(frame.columns)}{sheet_advice(frame, path, [label_column])}")
     ids, id_name = star_ids(frame, path, id_column)
     if id_name in feature_columns:
         raise UserError(f"data.source.feature_columns names '{id_name}', the stars' identifier: an identifier is "
@@ -279,7 +280,7 @@ class StarCatalogue:
     saved_categories: tuple[str, ...] = ()
 
     def load(self) -> StarTable:
-        frame = read_frame(self.path, "data.source.path", self.sheet)
+        frame = read_frame(self.path, "data.source.path", self.sheet, wanted=[self.label_column])
         table = table_from_frame(frame, self.path, self.label_column, self.feature_columns, self.position,
                                  self.position_columns, self.classes, self.parallax_floor, self.missing,
                                  self.id_column, self.angle_units,

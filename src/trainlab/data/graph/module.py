@@ -21,6 +21,7 @@ from trainlab.data.graph.node_categories import NodeCategories
 from trainlab.data.graph.split import stratified_split
 from trainlab.data.graph.subgraphs import EgoNets, NodeIds, edge_index_from_table, knn_table, only_item
 from trainlab.data.shared_memory import SharedInWorkers
+from trainlab.data.timeseries.values import typed_names
 from trainlab.data.module import SplitDataModule, constant_columns, erased_columns, erased_refusal
 
 log = logging.getLogger(__name__)
@@ -225,8 +226,12 @@ class StarGraphDataModule(GraphBaselines, NodeCategories, SplitDataModule):
         std = block.std(axis=0)
         constant = constant_columns(block, std)  # a flux in erg/s/cm^2 ~ 1e-12 is not constant
         if constant.any() and self.advising:
+            idle = [n for n, c in zip(self.feature_names, constant) if c]
+            kept = [n for n in self.load().feature_names if n not in idle]  # the catalogue's columns, to paste
+            fix = (f"; leave them out: {typed_names('data.source.feature_columns', [*kept, *self._encoding()], False)}"
+                   if hasattr(self.source, "feature_columns") and len(kept) < len(self.load().feature_names) else "")
             log.warning("feature(s) %s have one value on every training star: they carry no information (left "
-                        "unscaled)", [n for n, c in zip(self.feature_names, constant) if c])
+                        "unscaled)%s", idle, fix)
         self.stats = {"feature_mean": block.mean(axis=0), "feature_std": np.where(constant, 1.0, std)}
         # the 0/1 features of categories stay 0 and 1: standardised, a rare category's 1 was tens of standard units
         one_hot = self._one_hot()

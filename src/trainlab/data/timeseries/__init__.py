@@ -16,6 +16,7 @@
 - a file's time column and layout: ``times`` (sorting, regular step), ``dates`` (text and numbers read as
   dates), ``steps`` (a fixed step in words and the season it implies), ``zones`` (local clock times),
   ``layouts`` (wide tables, dates in columns), ``series`` (several series in one file), ``regular``
-  (the series of such a file already on a fixed step, sorted in one pass), ``values`` (columns as numbers);
+  (the series of such a file already on a fixed step, sorted in one pass), ``values`` (columns as numbers;
+  ``units``: numbers written with their unit; ``thousands``: grouped in thousands);
   its input columns of categories are :mod:`trainlab.data.categories`'
 """

@@ -23,6 +23,7 @@ from trainlab.data.timeseries.ranges import refuse_erased, value_warnings
 from trainlab.data.timeseries.saved_state import SavedSeriesState
 from trainlab.data.timeseries.seasons import resolve_season
 from trainlab.data.timeseries.table import SeriesTable
+from trainlab.data.timeseries.values import typed_names
 from trainlab.data.timeseries.splits import series_name, series_spans, shortest_training, split_rows
 from trainlab.data.timeseries.window_baselines import WindowBaselines
 from trainlab.data.timeseries.windows import WindowDataset
@@ -280,8 +281,8 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
         idle_names = [n for n, c in zip(self.input_names, idle) if c]
         if idle_names and self.advising:
             log.warning("feature column(s) %s of '%s' have one value in every training row: they carry no "
-                        "information (left unscaled); leave them out of data.source.feature_columns", idle_names,
-                        table.name)
+                        "information (left unscaled); leave them out of data.source.feature_columns%s", idle_names,
+                        table.name, self._kept_inputs(table, idle_names))
         refuse_erased(inputs[train], self.stats["feature_mean"], self.stats["feature_std"], self.input_names,
                       table, train)
         if self.scale_targets:
@@ -290,6 +291,15 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
         else:
             n = table.targets.shape[1]
             self.stats["target_mean"], self.stats["target_std"] = np.zeros(n), np.ones(n)
+
+    def _kept_inputs(self, table: SeriesTable, idle: list[str]) -> str:
+        """': data.source.feature_columns=[...]' of the input columns but ``idle``, to paste (a file's feature_columns
+        is mostly null: 'leave them out' alone said nothing to type), or '' for a source without the key."""
+        numeric = table.feature_names[:len(table.feature_names) - len(categories.input_names(self.encoding or {}))]
+        kept = [n for n in numeric if n not in idle]
+        if not hasattr(self.source, "feature_columns") or len(kept) == len(numeric):
+            return ""
+        return f": {typed_names('data.source.feature_columns', [*kept, *(self.encoding or {})], False)}"
 
     def setup(self, stage: Optional[str] = None) -> None:
         if not self.datasets:

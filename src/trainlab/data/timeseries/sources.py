@@ -234,8 +234,9 @@ class TableFile:
         """The file as a frame, its time parts ([year, quarter]) joined into one date column."""
         # the sheet is data.source.path's; a workbook as target_path is read at its first sheet (said in the log)
         own = path == self.path
-        frame = stripped_header(read_frame(path, key, self.sheet if own else None, self.SHEET_KEY if own else None),
-                                path)
+        targets = self.target_columns if path == (self.target_path or self.path) else ()
+        frame = stripped_header(read_frame(path, key, self.sheet if own else None, self.SHEET_KEY if own else None,
+                                           targets), path)
         wide = wide_columns(frame) if self.layout != "long" else None
         if self.layout == "wide":
             if wide is None:

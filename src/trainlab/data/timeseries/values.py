@@ -13,6 +13,9 @@ from typing import Any, Callable, Collection, Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError, nearest
+from trainlab.data.timeseries.thousands import grouped_numbers, no_numbers
+from trainlab.data.timeseries.units import numbers_with_unit, units_of
+from trainlab.data.sheet_advice import sheet_advice
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             values = _as_numbers(frame[c], decimal)
             bad = frame[c][values.isna() & frame[c].notna()]
             if len(bad) or pd.api.types.is_bool_dtype(frame[c]):
-                text.append((c, bad))
+                text.append((c, no_numbers(bad) if len(bad) else bad))
             else:  # numbers written as text beside the missing-value marks read above
                 frame[c] = values
     if text:
@@ -62,11 +65,16 @@ def _clean(frame, c: str, path: str, decimal: str) -> None:
     plain = _plain_numbers(frame[c], decimal)
     if plain is not None:  # '10.125' beside a '-' is 10.125 as the file's reader takes it, not grouped 10125
         frame[c] = plain
-    grouped = _grouped_numbers(frame[c])
+    grouped = grouped_numbers(frame[c])
     if grouped is not None:
         log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as numbers, "
                  "e.g. %s", c, path, grouped[1], grouped[2])
         frame[c] = grouped[0]
+    unit = numbers_with_unit(frame[c], lambda text: _numbers_as_written(text, decimal))
+    if unit is not None:  # '1120 m3' in every cell: read as 1120, the unit said (it was refused as a category)
+        log.info("column '%s' in '%s' writes its numbers with the unit '%s' (e.g. '%s'): read as the numbers", c, path,
+                 unit[1], unit[2])
+        frame[c] = unit[0]
 
 
 def text_columns(frame, columns: Sequence[str], path: str) -> list[str]:
@@ -84,7 +92,7 @@ def text_columns(frame, columns: Sequence[str], path: str) -> list[str]:
             continue
         values = _as_numbers(column, decimal)
         bad = column[values.isna() & column.notna()]
-        if len(bad) and _reading(column, bad) == "text":
+        if len(bad) and _reading(column, no_numbers(bad)) == "text":
             found.append(c)
     return found
 
@@ -93,11 +101,14 @@ def _reading(column, bad) -> str:
     """What a column's values that are no number (``bad``, not empty) are: "decimal commas" ('1,12' in a
     comma-separated file), "typos" (a few among numbers: at most 3, or 1 %, in a column mostly of numbers),
     "dates" (a time column not named as one; a month's or a weekday's name alone, without a digit, is no date: a
-    category), else "text" (a category, free text)."""
+    category), "units" (numbers in several units, '12 kg' beside '500 g'), else "text" (a category, free text)."""
     if re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
         return "decimal commas"
     if _looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(r"\d").all():
         return "dates"
+    units = units_of(column)
+    if units is not None and len(units) > 1:
+        return "units"  # '12 kg' beside '500 g' (one unit throughout is read by _clean)
     written = int(column.notna().sum())
     # a mistyped reading among numbers: few, and the column mostly numbers (a few texts alone are a category)
     if len(bad) <= max(3, written // 100) and len(bad) < written - len(bad):
@@ -149,6 +160,10 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
     if reading == "decimal commas":
         return (f"{line}; its numbers have decimal commas inside a comma-separated file: save it with decimal "
                 "points, or separated by semicolons (read with decimal commas)")
+    if reading == "units":
+        shown = ", ".join(repr(u) for u in units_of(frame[c])[:4])
+        return (f"{line}; its numbers are written in different units ({shown}): write them in one unit in the file "
+                "(numbers with the same unit in every cell are read as the numbers)")
     dates = reading == "dates"
     if reading == "typos":
         shown = ", ".join(repr(v) for v in bad.iloc[:3]) + (", ..." if len(bad) > 3 else "")
@@ -183,7 +198,12 @@ def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool 
     named = f"{key} '{missing[0]}'" if one else f"{key}: {missing}"
     meant = [n if n in columns else next(iter(nearest(n, columns)), None) for n in names]
     hint = f"; did you mean {typed_names(key, meant, one)}?" if None not in meant else ""
-    raise UserError(f"{named} not in '{path}'; its columns are {columns}{hint}")
+    sheet = sheet_advice(frame, path, missing)  # a workbook's other sheet that holds them
+    if frame.attrs.get("headerless"):  # named by position: a spelling near '5.0' or 'SUNACTIVITY' means nothing
+        raise UserError(f"{named} not in '{path}', which has no header (its first row holds values, read as data): "
+                        f"its columns are named by position, {columns}; name them so, e.g. "
+                        f"{typed_names(key, [columns[-1]], one)}, or add a header row to the file")
+    raise UserError(f"{named} not in '{path}'; its columns are {columns}{sheet if ' holds ' in sheet else hint + sheet}")
 
 
 def typed_names(key: str, names: list, one: bool) -> str:
@@ -234,13 +254,20 @@ def _plain_numbers(column, decimal: str) -> Optional[Any]:
     return None if (values.isna() & column.notna()).any() else values
 
 
+def _numbers_as_written(column, decimal: str) -> Optional[Any]:
+    """A text column of numbers as the file writes them (its decimal mark, or grouped in thousands), else None."""
+    plain = _plain_numbers(column, decimal)
+    grouped = grouped_numbers(column) if plain is None else None
+    return plain if plain is not None else None if grouped is None else grouped[0]
+
+
 _DECIMAL_COMMA = r"\s*[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?\s*"  # '10,5' in a file read with decimal commas
 
 
 def _as_numbers(column, decimal: str) -> Any:
     """A text column as numbers written with ``decimal`` as the decimal mark, as the file's reader takes them
     (files.py gives the frame's ``attrs["decimal"]``: ',' in a file separated by ';' with digit,digit values), NaN
-    where a value is none; no thousands separator ('1.234,5' is :func:`_grouped_numbers`')."""
+    where a value is none; no thousands separator ('1.234,5' is :func:`~trainlab.data.timeseries.thousands.grouped_numbers`')."""
     import pandas as pd
 
     if decimal == ",":  # '1.234' there groups thousands: no number of this reading
@@ -248,35 +275,6 @@ def _as_numbers(column, decimal: str) -> Any:
         comma = column.notna() & text.str.fullmatch(_DECIMAL_COMMA)
         column = text.str.replace(",", ".", regex=False).where(comma)
     return pd.to_numeric(column, errors="coerce")
-
-
-# numbers as spreadsheets write them with thousands separators: (separator, decimal mark, example);
-# every value of a column must fit one way, with whole groups of three digits ("1,120" not "1,12")
-_GROUPINGS = ((",", ".", "1,234.5"), (".", ",", "1.234,5"), (" ", ",", "1 234,5"), (" ", ".", "1 234.5"),
-              ("'", ".", "1'234.5"))
-
-
-def _grouped_numbers(column) -> Optional[tuple[Any, str, str]]:
-    """(the values as numbers, the way they were written, the first grouped value and its number) for a
-    text column whose every value is a number with thousands separators (one value grouped at least),
-    else None."""
-    import pandas as pd
-
-    if pd.api.types.is_numeric_dtype(column):
-        return None
-    text = column.dropna().astype(str).str.strip().str.replace("\u00a0", " ").str.replace("\u202f", " ")
-    if text.empty:
-        return None
-    for sep, decimal, example in _GROUPINGS:
-        s, d = re.escape(sep), re.escape(decimal)
-        grouped = text.str.fullmatch(rf"[-+]?\d{{1,3}}({s}\d{{3}})+({d}\d*)?")
-        if grouped.any() and (grouped | text.str.fullmatch(rf"[-+]?\d+({d}\d*)?")).all():
-            plain = column.astype(str).str.strip().str.replace("\u00a0", "").str.replace("\u202f", "")
-            plain = plain.str.replace(sep, "", regex=False).str.replace(decimal, ".", regex=False)
-            values = pd.to_numeric(plain.where(column.notna()), errors="coerce")
-            first = int(np.flatnonzero(grouped.to_numpy())[0])
-            return values, f"like {example}", f"'{text.iloc[first]}' as {values[text.index[first]]:g}"
-    return None
 
 
 def written_index(frame) -> list[str]:

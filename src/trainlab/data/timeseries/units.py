@@ -1,0 +1,57 @@
+"""Numbers written with their unit in every cell ('1120 m3', '12.5 kg', '45 %', '$1,200', '€ 3,50'), as a
+spreadsheet's cells formatted with a unit, or a hand-kept log, export them: read as the numbers, the unit said once
+(:mod:`trainlab.data.timeseries.values` calls :func:`numbers_with_unit` among the ways it reads a column); a column
+in several units ('12 kg' beside '500 g') is named as such where it is refused (its numbers would not compare).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Optional
+
+_CURRENCIES = "$€£¥"
+# a number as the file may write it (grouped in thousands, a decimal comma or point), then the unit after it, or a
+# currency's sign before it; the unit starts with no digit or separator, so '2021-01-01', '12:30', '1/2' and
+# '1 Jan 2021' are none
+_WORD = r"(?:[^\d\s]|(?<=[^\W\d_])\d)+"  # letters and signs, digits only after a letter: 'kg', 'm3', 'CO2', 'm³/s'
+_WITH_UNIT = re.compile(rf"(?P<before>[{_CURRENCIES}]?)\s*(?P<number>[-+]?\d(?:[\d.,'\u00a0\u202f ]*\d)?)\s*"
+                        rf"(?P<after>(?![.,:/+-]){_WORD}(?:\s+{_WORD})*)?")
+
+
+def _split(text: Any) -> Optional[tuple[str, str]]:
+    """(the number as written, its unit) of one cell, or None where it is no number with a unit."""
+    found = _WITH_UNIT.fullmatch(text)
+    if found is None:
+        return None
+    unit = (found["before"] + (found["after"] or "")).strip()
+    return (found["number"], unit) if unit else None
+
+
+def units_of(column) -> Optional[list[str]]:
+    """The units, in order of appearance, of a text column whose every value is a number with a unit; None for any
+    other column (a value without one, a value that is no number)."""
+    text = column.dropna().astype(str).str.strip()
+    if text.empty:
+        return None
+    split = [_split(value) for value in text.unique()[:10_000]]
+    if any(part is None for part in split):
+        return None
+    return list(dict.fromkeys(unit for _, unit in split))
+
+
+def numbers_with_unit(column, as_numbers: Callable[[Any], Any]) -> Optional[tuple[Any, str, str]]:
+    """(the column's numbers, its unit, its first value as written) for a text column whose every value is a number
+    with one and the same unit, read by ``as_numbers`` (the file's own reading of numbers: its decimal mark,
+    thousands separators); None for any other column."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column):
+        return None
+    units = units_of(column)
+    if units is None or len(units) != 1:
+        return None
+    text = column.astype(str).str.strip()
+    numbers = as_numbers(text.map(lambda value: (_split(value) or ("",))[0]).where(column.notna()))
+    if numbers is None or (numbers.isna() & column.notna()).any():
+        return None
+    return numbers, units[0], str(text[column.first_valid_index()])
