@@ -607,6 +607,10 @@ def test_forecast_csv_writes_dates_as_the_file_does(runs, tmp_path):
     (["2019Q3", "2019Q4", "2020Q1"], ["2020Q2", "2020Q3"]), (["Q3 2019", "Q4 2019", "Q1 2020"], ["Q2 2020", "Q3 2020"]),
     (["2019-q3", "2019-q4", "2020-q1"], ["2020-q2", "2020-q3"]),
     (["2020-W51", "2020-W52", "2020-W53"], ["2021-W01", "2021-W02"]),
+    # ISO 8601 in UTC with a Z (an API's export, Gaia's, NOAA's): written as plain dates, the time and zone lost
+    (["2020-01-04T00:00:00Z", "2020-01-11T00:00:00Z", "2020-01-18T00:00:00Z"],
+     ["2020-01-25T00:00:00Z", "2020-02-01T00:00:00Z"]),
+    (["2020-01-01T00:00Z", "2020-01-02T00:00Z", "2020-01-03T00:00Z"], ["2020-01-04T00:00Z", "2020-01-05T00:00Z"]),
 ])
 def test_the_times_after_a_series_are_written_in_its_files_format(times, expected):
     """Beside a series without times (its cells empty) the dates were written with a midnight (2020-04-01 00:00:00)."""

@@ -127,6 +127,8 @@ def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": tried both
                 guesses = [pd.tseries.api.guess_datetime_format(last.strip(), dayfirst=first) for first in (False, True)]
+            if last.strip().endswith("Z"):  # UTC as ISO 8601 writes it: strftime's %z writes +0000
+                guesses += [g[:-2] + "Z" for g in guesses if g and g.endswith("%z")]
             guesses += TEXT_FORMATS  # months, quarters and weeks as text (trainlab.data.timeseries.dates), which
             written = [str(w).strip() for w in grid.written[-CHECKED_ROWS:]]  # pandas' guess does not give
             times = pd.DatetimeIndex(np.asarray(grid.times)[-CHECKED_ROWS:])
