@@ -307,3 +307,13 @@ def test_a_new_file_holds_a_saved_category_column_as_categories_however_it_reads
     data.setup("fit")
     assert data.input_names[2:5] == ["day_type=1", "day_type=2", "day_type=holiday"]
     np.testing.assert_array_equal(data.table.features[:4, 2:5], [[1, 0, 0], [0, 1, 0]] * 2)
+
+
+def test_ordinals_among_the_inputs_are_categories_not_dates(tmp_path):
+    """A shift or class written '1st', '2nd', '3rd' reads as a day of this month to pandas' date parser: the column
+    was refused as dates ('... set data.source.time_column') where it is a category."""
+    frame = pd.read_csv(demand(tmp_path / "demand.csv"))
+    frame.assign(shift=np.array(["1st", "2nd", "3rd"])[np.arange(DAYS) % 3]).to_csv(tmp_path / "shifts.csv", index=False)
+    data = data_module(tmp_path / "shifts.csv")
+    data.setup("fit")
+    assert data.encoding["shift"] == ["1st", "2nd", "3rd"]

@@ -179,3 +179,12 @@ def test_a_new_catalogue_holds_a_saved_category_column_as_categories_however_it_
     assert dm.feature_names == ["pmra", *(f"survey={s}" for s in SURVEYS)]
     assert (dm.graph.x[:, 1:] == 0).all()
     assert "column(s) ['survey'] of 'stars' hold no value in any star" in caplog.text
+
+
+def test_ordinals_among_the_features_are_categories(tmp_path):
+    """A class written '1st', '2nd', '3rd' was read as numbers with the units 'st', 'nd', 'rd' and refused as a
+    column in several units."""
+    frame = surveyed().assign(rank=lambda f: np.array(["1st", "2nd", "3rd"])[np.arange(len(f)) % 3])
+    dm = data(tmp_path, frame, ["pmra", "rank"])
+    dm.setup()
+    assert dm.feature_names == ["pmra", "rank=1st", "rank=2nd", "rank=3rd"]

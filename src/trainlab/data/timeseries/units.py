@@ -17,6 +17,9 @@ _WORD = r"(?:[^\d\s]|(?<=[^\W\d_])\d)+"  # letters and signs, digits only after 
 _WITH_UNIT = re.compile(rf"(?P<before>[{_CURRENCIES}]?)\s*(?P<number>[-+]?\d(?:[\d.,'\u00a0\u202f ]*\d)?)\s*"
                         rf"(?P<after>(?![.,:/+-]){_WORD}(?:\s+{_WORD})*)?")
 
+# an ordinal's ending ('1st', '2nd', '3rd', '4th': a shift, a class, a floor) is no unit: such a column is a category
+_ORDINALS = ("st", "nd", "rd", "th")
+
 
 def _split(text: Any) -> Optional[tuple[str, str]]:
     """(the number as written, its unit) of one cell, or None where it is no number with a unit."""
@@ -24,7 +27,7 @@ def _split(text: Any) -> Optional[tuple[str, str]]:
     if found is None:
         return None
     unit = (found["before"] + (found["after"] or "")).strip()
-    return (found["number"], unit) if unit else None
+    return (found["number"], unit) if unit and unit.lower() not in _ORDINALS else None
 
 
 def units_of(column) -> Optional[list[str]]:

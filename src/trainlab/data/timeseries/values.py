@@ -104,7 +104,7 @@ def _reading(column, bad) -> str:
     category), "units" (numbers in several units, '12 kg' beside '500 g'), else "text" (a category, free text)."""
     if re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
         return "decimal commas"
-    if _looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(r"\d").all():
+    if _looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(_DATE_LIKE).all():
         return "dates"
     units = units_of(column)
     if units is not None and len(units) > 1:
@@ -306,6 +306,12 @@ def with_values(frame, columns: list[str], path: str, named: bool, kept: Collect
     log.info("column(s) %s of '%s' hold no value in any row (an empty column, or a separator at the end of every "
              "line): not used as features", empty, path)
     return kept
+
+
+# what a date or time holds beyond what pandas' parser takes for one: two groups of digits (2020-03, 03:00, 1/5), a
+# year, or a month's name beside a number (Mar-20, 5 May); an ordinal alone ('1st', '2nd': a shift, a class) is
+# a day of this month to the parser, and a column of them was refused as dates
+_DATE_LIKE = r"\d+\D+\d+|\d{4}|[A-Za-z]{3,}\W*\d|\d\W*[A-Za-z]{3,}"
 
 
 def _looks_like_times(column) -> bool:
