@@ -317,3 +317,12 @@ def test_ordinals_among_the_inputs_are_categories_not_dates(tmp_path):
     data = data_module(tmp_path / "shifts.csv")
     data.setup("fit")
     assert data.encoding["shift"] == ["1st", "2nd", "3rd"]
+
+
+def test_codes_of_a_number_and_a_letter_are_categories_not_numbers_in_several_units(tmp_path):
+    """A room or class code '1A', '1B', '2A' was refused as numbers 'written in different units ('A', 'B')'."""
+    frame = pd.read_csv(demand(tmp_path / "demand.csv"))
+    frame.assign(room=np.array(["1A", "1B", "2A"])[np.arange(DAYS) % 3]).to_csv(tmp_path / "rooms.csv", index=False)
+    data = data_module(tmp_path / "rooms.csv")
+    data.setup("fit")
+    assert data.encoding["room"] == ["1A", "1B", "2A"]

@@ -72,7 +72,8 @@ def _clean(frame, c: str, path: str, decimal: str) -> None:
         frame[c] = grouped[0]
     unit = numbers_with_unit(frame[c], lambda text: _numbers_as_written(text, decimal))
     if unit is not None:  # '1120 m3' in every cell: read as 1120, the unit said (it was refused as a category)
-        log.info("column '%s' in '%s' writes its numbers with the unit '%s' (e.g. '%s'): read as the numbers", c, path,
+        log.info("column '%s' in '%s' writes its numbers with the unit '%s' (e.g. '%s'): read as the numbers (codes, "
+                 "not amounts, are categories where data.source.categorical_columns names the column)", c, path,
                  unit[1], unit[2])
         frame[c] = unit[0]
 
@@ -107,8 +108,8 @@ def _reading(column, bad) -> str:
     if _looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(_DATE_LIKE).all():
         return "dates"
     units = units_of(column)
-    if units is not None and len(units) > 1:
-        return "units"  # '12 kg' beside '500 g' (one unit throughout is read by _clean)
+    if units is not None and len(units) > 1 and not all(len(unit) == 1 and unit.isalpha() for unit in units):
+        return "units"  # '12 kg' beside '500 g' (one unit throughout is read by _clean); '1A' beside '2B' is a code
     written = int(column.notna().sum())
     # a mistyped reading among numbers: few, and the column mostly numbers (a few texts alone are a category)
     if len(bad) <= max(3, written // 100) and len(bad) < written - len(bad):
