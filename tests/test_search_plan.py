@@ -1471,6 +1471,27 @@ def test_a_pruner_that_can_never_prune_is_said(compose_cfg, tmp_path, caplog):
     assert "never prunes" not in caplog.text
 
 
+def resolved_as_hydra_does(cfg: Any) -> dict[str, Any]:
+    """``hydra.sweeper`` as the sweeper receives it: Hydra resolves its interpolations before the sweep starts."""
+    return OmegaConf.to_container(cfg.hydra.sweeper, resolve=True)
+
+
+def test_the_epochs_shortcut_reaches_the_pruner_and_its_checks(compose_cfg, tmp_path, caplog):
+    """epochs=N (trainer.max_epochs=N) applied in each trial only: under epochs=2 Hyperband's max_resource
+    (${trainer.max_epochs}) stayed the search file's 10, epochs=1 hid the median pruner's idle warm-up, and
+    epochs=1 with trainer.max_epochs=3 failed every trial on the contradiction."""
+    cfg = compose_cfg(["hparams_search=optuna_hyperband", "epochs=2", f"hydra.sweep.dir={tmp_path / 'hb'}"])
+    assert plan_sweep(resolved_as_hydra_does(cfg), cfg, ["epochs=2"], StandIn()).pruner["max_resource"] == 2
+    cfg = compose_cfg(["hparams_search=optuna", "epochs=1", f"hydra.sweep.dir={tmp_path / 'median'}"])
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        plan_sweep(resolved_as_hydra_does(cfg), cfg, ["epochs=1"], StandIn())
+    assert "n_warmup_steps=3 is not below the 1 validation check(s) a trial makes (trainer.max_epochs=1)" in caplog.text
+    both = ["epochs=1", "trainer.max_epochs=3"]
+    cfg = compose_cfg(["hparams_search=optuna", *both, f"hydra.sweep.dir={tmp_path / 'both'}"])
+    with pytest.raises(UserError, match=re.escape("epochs=1 and trainer.max_epochs=3 contradict each other")):
+        plan_sweep(resolved_as_hydra_does(cfg), cfg, both, StandIn())
+
+
 @pytest.mark.parametrize("trials,message", [
     ("[2,2]", "MedianPruner never prunes here: hydra.sweeper.pruner.n_startup_trials=3 trials run unpruned in each "
               "stage (a study of its own), and hydra.sweeper.stage_trials=[2, 2]; lower n_startup_trials or raise "

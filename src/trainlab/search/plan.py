@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from optuna.distributions import BaseDistribution
 
 from trainlab.callbacks import not_kept_by
-from trainlab.config.checks import check_direction
+from trainlab.config.checks import apply_epochs_shortcut, check_direction
 from trainlab.config.errors import UserError
 from trainlab.config.instantiate import import_callable
 from trainlab.config.schemas import check_schema_additions
@@ -286,10 +286,26 @@ def check_warm_start(source: Path, plan: SweepPlan, searched: Mapping[str, BaseD
                         "searched only the parameters left)") from None
 
 
+def with_epochs_shortcut(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str]) -> Mapping[str, Any]:
+    """``epochs=N`` (which sets ``trainer.max_epochs`` in each trial) applied to the sweep's config too, and
+    ``conf``'s pruner read again from it: Hydra resolved ``hydra.sweeper`` before the sweep started, so under
+    ``epochs=2`` Hyperband's ``max_resource: ${trainer.max_epochs}`` was the search file's 10, and the warning of
+    a warm-up as long as the trials never came. A contradicting ``trainer.max_epochs`` is refused here, before
+    the first trial (each trial failed on it)."""
+    before = OmegaConf.select(config, "trainer.max_epochs", default=None)
+    with read_write(config):
+        apply_epochs_shortcut(config, list(arguments))
+    pruner = OmegaConf.select(config, "hydra.sweeper.pruner", default=None)
+    if conf.get("pruner") is None or pruner is None or config.trainer.max_epochs == before:
+        return conf
+    return {**conf, "pruner": pruner}
+
+
 def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str], launcher: Any) -> SweepPlan:
     """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
     before every check has passed."""
     check_chosen_by_group(conf)
+    conf = with_epochs_shortcut(conf, config, arguments)
     given = OmegaConf.select(config, "hydra.overrides.hydra", default=None)  # +hydra.sweeper.<key>=...
     check_schema_additions(config, OmegaConf.to_container(given, resolve=False) if given is not None else [])
     for key in ("n_trials", "n_jobs"):
