@@ -682,6 +682,34 @@ def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
     assert calls[0][2:] == ["optimizer.lr=0.001", "trainer.max_epochs=2", "logger=none"]
 
 
+def test_a_sweep_run_with_the_epochs_shortcut_is_refined_and_fed_to_stage2_with_other_epochs(tmp_path, monkeypatch):
+    """A sweep run with epochs=1 (the shortcut for trainer.max_epochs=1): make refine kept epochs=1 beside its
+    trainer.max_epochs=50, and train.py refused the pair ('epochs=1 and trainer.max_epochs=50 contradict each
+    other'); so did make stage2 with ARGS=trainer.max_epochs=5, and a trial's one-run command (its resume line)
+    with the search file's trainer.max_epochs=10 added."""
+    from trainlab.config.rerun import one_run_overrides
+    from trainlab.search import refine
+    from trainlab.search.stages import stage2_command
+
+    run_dir = tmp_path / "sweep" / "0"
+    (run_dir / ".hydra").mkdir(parents=True)
+    overrides = ["hparams_search=optuna", "epochs=1", "optimizer.lr=0.001", "optuna_trial={storage:x}"]
+    (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (run_dir / ".hydra" / "config.yaml").write_text("trainer:\n  max_epochs: 10\nepochs: 1\n")  # as Hydra saves it
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/sweep/optuna.db", study_name="sweep")
+    study.add_trial(create_trial(params={}, distributions={}, value=1.0, user_attrs={"run_dir": str(run_dir)}))
+    calls = []
+    monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
+    assert refine.main([str(tmp_path / "sweep"), "--epochs", "50"]) == 0
+    assert calls[0][2:] == ["optimizer.lr=0.001", "trainer.max_epochs=50"]
+    assert [o for o in one_run_overrides(overrides, run_dir) if o.startswith(("epochs", "trainer"))] == ["epochs=1"]
+    (tmp_path / "sweep" / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {
+        "hydra": [], "task": ["hparams_search=optuna", "epochs=1", "model=cnn"]}}}))
+    command = stage2_command(tmp_path / "sweep", 2, ["trainer.max_epochs=5"], Path("/repo"))
+    assert [o for o in command if o.startswith(("epochs", "trainer"))] == ["trainer.max_epochs=5"]
+    assert "epochs=1" in stage2_command(tmp_path / "sweep", 2, [], Path("/repo"))  # its own epochs, as it ran
+
+
 @pytest.mark.parametrize("search", config_options("hparams_search"))
 def test_every_search_file_composes_and_plans(compose_cfg, tmp_path, search):
     cfg = compose_cfg([f"hparams_search={search}", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
