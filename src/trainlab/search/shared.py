@@ -173,23 +173,13 @@ def storage_place_problem(url: str, writing: bool = False) -> Optional[str]:
             "there (its owner can chmod or chown it), or name a file in a folder of yours")
 
 
-def missing_study_file(url: str, folder: Path) -> Optional[str]:
-    """Why the sweep folder ``folder``'s study cannot be read: its study file is gone (sqlite and optuna-dashboard
-    made an empty one in its place); None when it is there, or on a server."""
-    path = storage_file(url)
-    if path is not None and not path.exists() and path.parent.is_dir():
-        return (f"{folder}: its study file '{path}' does not exist (moved or removed?); put it back, or give the "
-                "folder that holds it")
-    return None
-
-
 def dashboard_storage(sweep: Union[str, Path]) -> str:
     """``make dashboard``'s storage, :func:`trainlab.search.sweep_folder.sweep_storage`; refused where its study file
     is gone (optuna-dashboard made an empty one and showed no study), and where the folder is none (optuna-dashboard
     failed with sqlalchemy's traceback) or a staged search's (its stages hold the studies). A journal is handed as
     its file's path, which is how optuna-dashboard tells a journal file."""
     from trainlab.config.errors import refuse
-    from trainlab.search.sweep_folder import no_sweep_folder, sweep_storage
+    from trainlab.search.sweep_folder import missing_study_file, no_sweep_folder, sweep_storage
 
     if not str(sweep):  # make dashboard without SWEEP= was told '.: its study file .../optuna.db does not exist'
         refuse("no sweep folder given: make dashboard SWEEP=outputs/train/multiruns/<sweep>, or STORAGE=<url> for "
@@ -201,28 +191,6 @@ def dashboard_storage(sweep: Union[str, Path]) -> str:
     # optuna-dashboard reads a journal by its file's path alone ('journal:<file>' failed with its traceback,
     # 'ValueError: Failed to guess storage class from storage_url')
     return str(storage_file(url)) if url.startswith(JOURNAL) else url
-
-
-def load_existing(url: str, study_name: Optional[str], folder: Path) -> optuna.Study:
-    """A finished sweep's study, read by the tools (``make analyze`` / ``refine`` / ``stage2``): a study file
-    that is gone is said (sqlite made an empty one in its place and Optuna raised ``KeyError: 'Record does not
-    exist.'``), and so is a study name the storage lacks, with the names it holds; ``study_name`` None: the one
-    named as ``folder``, else the file's only study (a renamed sweep folder without optimization_results.yaml)."""
-    problem = missing_study_file(url, folder)
-    if problem is not None:
-        raise UserError(problem)
-    storage = open_storage(url)
-    names = optuna.get_all_study_names(storage=storage)
-    if study_name is None and folder.absolute().name in names:
-        study_name = folder.absolute().name
-    if study_name is None or study_name not in names:
-        if study_name is None and len(names) == 1:
-            study_name = names[0]
-        else:
-            held = f"it holds {', '.join(names)}" if names else "it holds no study"
-            raise UserError(f"{folder}: study {study_name or folder.name} is not in {url} ({held}); give the sweep "
-                            "folder whose study it is")
-    return optuna.load_study(study_name=study_name, storage=storage)
 
 
 def repair_journal(path: Path) -> None:

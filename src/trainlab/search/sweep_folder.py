@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial
 from trainlab.config.errors import UserError
 from trainlab.run.durable import read_yaml
 from trainlab.run.checkpoint_path import resolve_checkpoint
-from trainlab.search.shared import is_copied, storage_file, storage_url
+from trainlab.search.shared import is_copied, open_storage, storage_file, storage_url
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,40 @@ def said_of(key: str, typed: Any, folder: Path, refusal: UserError) -> UserError
     return UserError(f"{key}={typed}: {text}")
 
 
+def missing_study_file(url: str, folder: Path) -> Optional[str]:
+    """Why the sweep folder ``folder``'s study cannot be read: its study file is gone (sqlite and optuna-dashboard
+    made an empty one in its place); None when it is there, or on a server."""
+    path = storage_file(url)
+    if path is not None and not path.exists() and path.parent.is_dir():
+        return (f"{folder}: its study file '{path}' does not exist (moved or removed?); put it back, or give the "
+                "folder that holds it")
+    return None
+
+
+def load_existing(url: str, study_name: Optional[str], folder: Path) -> optuna.Study:
+    """A finished sweep's study, read by the tools (``make analyze`` / ``refine`` / ``stage2``): a study file
+    that is gone is said (sqlite made an empty one in its place and Optuna raised ``KeyError: 'Record does not
+    exist.'``), and so is a study name the storage lacks, with the names it holds; ``study_name`` None: the one
+    named as ``folder``, else the file's only study (a renamed sweep folder without optimization_results.yaml)."""
+    problem = missing_study_file(url, folder)
+    if problem is not None:
+        raise UserError(problem)
+    storage = open_storage(url)
+    names = optuna.get_all_study_names(storage=storage)
+    if study_name is None and folder.absolute().name in names:
+        study_name = folder.absolute().name
+    if study_name is None or study_name not in names:
+        if study_name is None and len(names) == 1:
+            study_name = names[0]
+        else:
+            held = f"it holds {', '.join(names)}" if names else "it holds no study"
+            raise UserError(f"{folder}: study {study_name or folder.name} is not in {url} ({held}); give the sweep "
+                            "folder whose study it is")
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
 def load_sweep_study(sweep_dir: Path) -> optuna.Study:
     """The study a sweep folder belongs to (from optimization_results.yaml, else its optuna.db)."""
-    from trainlab.search.shared import load_existing
-
     results = sweep_dir / RESULTS_YAML
     if results.is_file():
         storage, name = sweep_storage(sweep_dir), read_yaml(results, DAMAGED_RESULTS)["study_name"]
