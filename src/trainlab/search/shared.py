@@ -77,11 +77,11 @@ def out_of_space(exc: BaseException) -> Optional[DiskFull]:
 
 
 def storage_url(spec: Optional[str], default_file: Path) -> str:
-    """``hydra.sweeper.storage`` as every process opens it: sqlite with a lock timeout, journal paths
-    absolute (jobs may run in another folder); null -> ``sqlite:///<default_file>``."""
+    """``hydra.sweeper.storage`` as every process opens it: sqlite with a lock timeout, a journal's and a sqlite
+    file's path absolute (jobs and tools may run in another folder); null -> ``sqlite:///<default_file>``."""
     given = spec
-    if not spec:  # a URL reads '?' as its options, '#' as a fragment and %xx as an escape: those three escaped
-        spec = "sqlite:///" + "".join(_URL_ESCAPES.get(c, c) for c in str(default_file))
+    if not spec:
+        spec = "sqlite:///" + _escaped(default_file)
     spec = str(spec)
     if spec.startswith(JOURNAL):
         path = spec[len(JOURNAL):]
@@ -92,6 +92,8 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
         raise UserError(f"hydra.sweeper.storage={spec} is neither a database URL (sqlite:///<file>, "
                         "postgresql://<user>@<host>:<port>/<db>) nor journal:<file>")
     url = _sqlite(spec)
+    if url is not None:
+        spec, url = _sqlite_absolute(spec, url, given)
     if url is not None and "timeout" not in url.query:
         spec += ("&" if url.query else "?") + f"timeout={SQLITE_TIMEOUT_S}"
     # a given file's place, before the sweep folder is made: a sqlite file's missing folder was found after 5 tries
@@ -99,6 +101,31 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
     if problem is not None:
         raise UserError(f"hydra.sweeper.storage={given}: {problem}")
     return spec
+
+
+def _sqlite_absolute(spec: str, url: URL, given: Optional[str]) -> tuple[str, URL]:
+    """A sqlite URL with its file made absolute, as a journal's is (a relative one was looked for in the folder of
+    each job and of make analyze / refine: "its study file 'study.db' does not exist"); a host refused."""
+    if url.host:  # sqlite://tmp/s.db: SQLAlchemy takes tmp for a server and opens s.db in this folder
+        file = f"{url.host}/{url.database or ''}"
+        raise UserError(f"hydra.sweeper.storage={given}: a sqlite URL names no server, but '{url.host}' stands where one "
+                        f"would; give the file after three slashes: sqlite:///{file} (from this folder), or four for "
+                        f"an absolute path: sqlite:////{file}")
+    if url.database in (None, "", ":memory:") or Path(url.database).is_absolute():
+        return spec, url
+    path = Path(url.database).absolute()
+    query = spec.partition("?")[2]  # the path's own '?' are escaped (%3F): the first one left starts the options
+    if not path.parent.is_dir() and Path("/", url.database).parent.is_dir():  # sqlite:///tmp/s.db meant /tmp/s.db
+        raise UserError(f"hydra.sweeper.storage={given}: after sqlite:/// a path is read from this folder, as "
+                        f"'{path}', whose folder does not exist; for the absolute path /{url.database} write four "
+                        f"slashes: hydra.sweeper.storage=sqlite:////{url.database}")
+    spec = "sqlite:///" + _escaped(path) + (f"?{query}" if query else "")
+    return spec, make_url(spec)
+
+
+def _escaped(path: Path) -> str:
+    """A path as a URL holds it: '?' would start its options, '#' a fragment and %xx an escape."""
+    return "".join(_URL_ESCAPES.get(c, c) for c in str(path))
 
 
 def _sqlite(spec: str) -> Optional[URL]:
