@@ -1117,6 +1117,10 @@ def test_the_sweep_tools_without_a_folder_name_makes_sweep(capsys, cli, module):
     # sqlite made an empty optuna.db in its place, and Optuna raised KeyError: 'Record does not exist.' (a traceback)
     ("nodb", "{tmp}/nodb: its study file '{tmp}/nodb/optuna.db' does not exist (moved or removed?); put it back"),
     ("other", "{tmp}/other: study elsewhere is not in sqlite:///{tmp}/other/optuna.db"),
+    # a trial's run folder, and the folder the sweeps lie in, were told they hold no study (not which folder does)
+    ("other/0", "{tmp}/other/0 is the run folder of trial 0 of a sweep; give the sweep's folder: {tmp}/other"),
+    ("many", "{tmp}/many holds 2 sweep folder(s), not a study of its own; give one of them (the latest by name first: "
+             "{tmp}/many/2026-12-02, {tmp}/many/2026-12-01)"),
 ])
 def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, monkeypatch, capsys, cli, folder,
                                                                       message):
@@ -1129,6 +1133,9 @@ def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, 
     (tmp_path / "nodb" / "optimization_results.yaml").write_text("study_name: nodb\nstorage: null\n")
     finished_sweep(tmp_path / "other")
     (tmp_path / "other" / "optimization_results.yaml").write_text("study_name: elsewhere\nstorage: null\n")
+    (tmp_path / "other" / "0").mkdir()
+    for day in ("2026-12-01", "2026-12-02"):
+        finished_sweep(tmp_path / "many" / day)
     monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
     with pytest.raises(SystemExit) as exited:
         sweep_clis()[cli]([str(tmp_path / folder)])

@@ -97,18 +97,30 @@ def given_sweep(sweep_dir: Optional[Path], target: str, module: str) -> Path:
     return sweep_dir
 
 
+def _holds_study(folder: Path) -> bool:
+    return (folder / RESULTS_YAML).is_file() or (folder / STUDY_FILE).is_file()
+
+
 def no_sweep_folder(sweep_dir: Path) -> Optional[str]:
     """Why ``sweep_dir``, given to a sweep's tool (make analyze, refine, stage2, dashboard), holds no study of its
-    own: it is no folder (a typo), or a staged search's, with a study per stage; None otherwise."""
-    if (sweep_dir / RESULTS_YAML).is_file() or (sweep_dir / STUDY_FILE).is_file():
+    own: it is no folder (a typo), a staged search's, with a study per stage, one trial's run folder, or the folder
+    the sweeps lie in (both were told they hold no study, and not which folder does); None otherwise."""
+    if _holds_study(sweep_dir):
         return None
     if not sweep_dir.is_dir():
         return f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)"
     if (sweep_dir / STAGES_YAML).is_file():  # a staged search's folder holds one study a stage
-        stages = sorted(p.name for p in sweep_dir.iterdir()
-                        if (p / RESULTS_YAML).is_file() or (p / STUDY_FILE).is_file())
+        stages = sorted(p.name for p in sweep_dir.iterdir() if _holds_study(p))
         return (f"{sweep_dir} is a staged search, with a study per stage: give one of its stages' folders "
                 f"({', '.join(str(sweep_dir / s) for s in stages) or 'none has started'})")
+    if _holds_study(sweep_dir.absolute().parent) and sweep_dir.absolute().name.isdigit():
+        return (f"{sweep_dir} is the run folder of trial {sweep_dir.absolute().name} of a sweep; give the sweep's "
+                f"folder: {sweep_dir.absolute().parent}")
+    sweeps = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and _holds_study(p)), key=lambda p: p.name)
+    if sweeps:
+        shown = ", ".join(str(p) for p in sweeps[-3:][::-1])
+        return (f"{sweep_dir} holds {len(sweeps)} sweep folder(s), not a study of its own; give one of them (the "
+                f"latest by name first: {shown})")
     return None
 
 
