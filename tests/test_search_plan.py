@@ -194,7 +194,9 @@ def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is
     with pytest.raises(UserError, match="data.batch_size was searched there and is not here"):
         plan_sweep(cfg.hydra.sweeper, cfg, ["data.batch_size=32"], StandIn())
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.warm_start={tmp_path}"])
-    with pytest.raises(UserError, match=f"hydra.sweeper.warm_start={tmp_path}: it holds no study"):
+    with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.warm_start={tmp_path}: it holds 1 sweep folder(s), "
+                                                  f"not a study of its own; give one of them (the latest by name first: "
+                                                  f"{source})")):
         plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={source}", f"hydra.sweeper.warm_start={source}"])
     with pytest.raises(UserError, match="is this sweep's own folder: its trials are in the study already"):
