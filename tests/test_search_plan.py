@@ -1508,6 +1508,21 @@ def test_a_pruner_that_can_never_prune_is_said(compose_cfg, tmp_path, caplog):
     assert "never prunes" not in caplog.text
 
 
+def test_a_space_emptied_by_the_command_line_names_what_fixed_it(compose_cfg, tmp_path):
+    """Each searched key fixed on the command line (to search one of them, one fixes the rest, and that one too):
+    'the search space is empty: give hydra.sweeper.params ...', which the search file gives, and no word of the
+    command line's values that emptied it."""
+    fixed = ["model.net.hidden_size=8", "model.net.num_layers=2", "optimizer.lr=0.01", "data.batch_size=32"]
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *fixed])
+    with pytest.raises(UserError) as refused:
+        plan_sweep(cfg.hydra.sweeper, cfg, fixed, StandIn())
+    assert str(refused.value) == ("the search space is empty: the command line fixes every parameter the search file "
+                                  f"searches ({' '.join(fixed)}), so nothing is left to search; leave out the ones to "
+                                  "search (without data.batch_size=32, data.batch_size is searched over "
+                                  "choice(16, 32, 64))")
+    assert not (tmp_path / "sweep").exists()
+
+
 def resolved_as_hydra_does(cfg: Any) -> dict[str, Any]:
     """``hydra.sweeper`` as the sweeper receives it: Hydra resolves its interpolations before the sweep starts."""
     return OmegaConf.to_container(cfg.hydra.sweeper, resolve=True)

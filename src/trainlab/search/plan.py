@@ -21,19 +21,19 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from optuna.distributions import BaseDistribution
 
 from trainlab.callbacks import not_kept_by
-from trainlab.config.checks import apply_epochs_shortcut, check_direction
+from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError
 from trainlab.config.instantiate import import_callable
 from trainlab.config.schemas import check_schema_additions
 from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
                                     check_enqueue, check_grid, check_hyperband, check_objectives,
                                     check_objectives_measurable,
-                                    check_sweep_families, check_value_types, idle_pruner)
+                                    check_sweep_families, check_value_types, idle_pruner, with_epochs_shortcut)
 from trainlab.search.gpu_slots import gpu_overrides, shared_gpus
 from trainlab.search.handover import build_pruner, instantiate_node
 from trainlab.search.sweep_folder import STUDY_FILE
 from trainlab.search.shared import storage_url
-from trainlab.search.space import as_override, check_keys, grid_values, parse_space
+from trainlab.search.space import as_override, check_keys, empty_space, grid_values, parse_space
 from trainlab.search.variants import check_every_variant, composer
 
 log = logging.getLogger(__name__)
@@ -286,21 +286,6 @@ def check_warm_start(source: Path, plan: SweepPlan, searched: Mapping[str, BaseD
                         "searched only the parameters left)") from None
 
 
-def with_epochs_shortcut(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str]) -> Mapping[str, Any]:
-    """``epochs=N`` (which sets ``trainer.max_epochs`` in each trial) applied to the sweep's config too, and
-    ``conf``'s pruner read again from it: Hydra resolved ``hydra.sweeper`` before the sweep started, so under
-    ``epochs=2`` Hyperband's ``max_resource: ${trainer.max_epochs}`` was the search file's 10, and the warning of
-    a warm-up as long as the trials never came. A contradicting ``trainer.max_epochs`` is refused here, before
-    the first trial (each trial failed on it)."""
-    before = OmegaConf.select(config, "trainer.max_epochs", default=None)
-    with read_write(config):
-        apply_epochs_shortcut(config, list(arguments))
-    pruner = OmegaConf.select(config, "hydra.sweeper.pruner", default=None)
-    if conf.get("pruner") is None or pruner is None or config.trainer.max_epochs == before:
-        return conf
-    return {**conf, "pruner": pruner}
-
-
 def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str], launcher: Any) -> SweepPlan:
     """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
     before every check has passed."""
@@ -323,8 +308,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         custom = import_callable(conf["custom_search_space"],
                                  f"hydra.sweeper.custom_search_space={conf['custom_search_space']}")
     if not space and custom is None:
-        raise UserError("the search space is empty: give hydra.sweeper.params (e.g. "
-                        "optimizer.lr: tag(log, interval(1e-5, 1e-3))) or hydra.sweeper.search_space")
+        raise UserError(empty_space(conf.get("params"), conf.get("search_space"), arguments))
     check_keys(config, space, arguments, conf.get("search_space"))
     check_value_types(config, space)
     check_sweep_families(config, space, fixed)

@@ -245,6 +245,22 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
     return space, fixed
 
 
+def empty_space(params: Optional[Mapping[str, Any]], search_space: Optional[Mapping[str, Any]],
+                arguments: Sequence[str]) -> str:
+    """Why :func:`parse_space` found nothing to search: no entries, or each fixed on the command line (which was
+    told 'give hydra.sweeper.params', though the search file gave them, and nothing of the values that fixed them)."""
+    searched = [*(params or {}), *(search_space or {})]
+    typed = [a for a in arguments if a.split("=", 1)[0].lstrip("+~") in searched]
+    if not typed:
+        return ("the search space is empty: give hydra.sweeper.params (e.g. optimizer.lr: tag(log, interval(1e-5, "
+                "1e-3))) or hydra.sweeper.search_space")
+    key = typed[-1].split("=", 1)[0].lstrip("+~")
+    over = f"over {(params or {})[key]}" if key in (params or {}) else "as hydra.sweeper.search_space gives it"
+    return (f"the search space is empty: the command line fixes every parameter the search file searches "
+            f"({' '.join(typed)}), so nothing is left to search; leave out the ones to search (without {typed[-1]}, "
+            f"{key} is searched {over})")
+
+
 def _say_replaced(line: str, replaced: str, sweep: bool) -> None:
     """A search file's entry that the command line replaces: said, since the file's range is not searched."""
     done = "searched as the command line gives it" if sweep else "fixed at that value, not searched"
