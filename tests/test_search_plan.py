@@ -1312,6 +1312,24 @@ def test_continuing_a_study_with_another_space_is_refused(compose_cfg, tmp_path,
     assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db").trials) == 2
 
 
+def test_continuing_a_study_with_other_fixed_settings_is_said(compose_cfg, tmp_path, caplog):
+    """A sweep of 1-epoch trials continued with 10 epochs (or another fixed width) ranked both kinds of trial as one
+    study without a word; logger and thread settings, which change nothing learnt, are not compared."""
+    def run(arguments: list[str], n_trials: int) -> None:
+        cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.n_trials={n_trials}",
+                           *arguments])
+        OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, arguments, StandIn()), StandIn(), config=cfg).run()
+
+    run(["trainer.max_epochs=1", "model.net.hidden_size=8", "logger=none"], 2)
+    with caplog.at_level("WARNING", logger="trainlab.search.study"):
+        run(["trainer.max_epochs=1", "model.net.hidden_size=8", "hardware.num_threads=1"], 3)  # the same learning
+        assert "other fixed settings" not in caplog.text
+        run(["trainer.max_epochs=10", "model.net.hidden_size=8", "seed=3"], 4)
+    (said,) = [r.getMessage() for r in caplog.records if "other fixed settings" in r.getMessage()]
+    assert said.startswith("study sweep is continued with other fixed settings than its earlier trials had (seed: "
+                           "(not set) -> 3; trainer.max_epochs: 1 -> 10): all are ranked as one study"), said
+
+
 def test_a_shared_studys_other_space_is_told_to_take_another_study_name(compose_cfg, tmp_path):
     """A study in a storage of its own (hydra.sweeper.storage, study_name given): another hydra.sweep.dir, which
     the refusal offered first, opens the same study and is refused again."""
