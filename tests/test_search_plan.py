@@ -923,8 +923,13 @@ def test_a_sweep_whose_every_trial_was_pruned_exits_1_on_its_closing_line(compos
      "optimizer.lr is given twice on the command line (optimizer.lr=interval(1e-4,1e-2) and optimizer.lr=0.01); keep one"),
     ({"optimizer.lr": "interval(1e-4,1e-2)"}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.5}},
      "hydra.sweeper.search_space.optimizer.lr and hydra.sweeper.params: optimizer.lr=interval(1e-4,1e-2) both search "
-     "optimizer.lr; keep one (a search file that extends optuna has the model's space, hparams_search/space/<model>.yaml,"
-     " in params: params: null in that file searches its search_space alone)"),
+     "optimizer.lr; keep one: on the command line give 'optimizer.lr=interval(0.1, 0.5)' instead, which replaces the "
+     "search file's range; in a search file that extends optuna (whose params hold the model's space, "
+     "hparams_search/space/<model>.yaml), params: null searches its search_space alone"),
+    # given on the command line, where the one fix offered was a search file's (params: null there)
+    ({"model.net.hidden_size": "range(32, 129, 16)"}, [], {"model.net.hidden_size": {"type": "int", "low": 8, "high": 32,
+                                                                                    "step": 8}},
+     "keep one: on the command line give 'model.net.hidden_size=range(8, 40, 8)' instead"),
     # read by nothing, so the search ran without them: another tag, a scale on a choice, an entry's unknown key
     ({}, ["optimizer.lr=tag(lg,interval(1e-5,1e-2))"], None,
      "the command line: optimizer.lr=tag(lg,interval(1e-5,1e-2)): tag lg means nothing to the sweeper; the one tag it "
@@ -951,6 +956,18 @@ def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, 
     with pytest.raises(UserError) as refused:
         parse_space(params, search_space, arguments)
     assert message in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize("dist", [
+    optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True), optuna.distributions.FloatDistribution(0.0, 0.5),
+    optuna.distributions.FloatDistribution(0.0, 0.3, step=0.1), optuna.distributions.IntDistribution(32, 128, step=16),
+    optuna.distributions.IntDistribution(1, 9, log=True), optuna.distributions.CategoricalDistribution([16, "a b"]),
+])
+def test_a_range_written_for_the_command_line_reads_back_the_same(dist):
+    """What a refusal advises typing (as_sweep) is the range it was given as a search_space entry."""
+    from trainlab.search.space import as_sweep
+
+    assert parse_space({"k": as_sweep(dist)}, None, [])[0]["k"] == dist
 
 
 def test_a_log_scale_over_whole_numbers_is_searched_on_a_log_scale():
