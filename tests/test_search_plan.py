@@ -1061,7 +1061,13 @@ def test_continuing_a_finished_study_says_how_to_run_more(compose_cfg, tmp_path,
     with caplog.at_level("INFO", logger="trainlab.search.sweep"):
         again.run()
     assert again.launcher.jobs == []
-    assert "already has its 2 finished trials: nothing to run; to run more, raise hydra.sweeper.n_trials" in caplog.text
+    assert ("already has 2 finished trials, and hydra.sweeper.n_trials=2 counts them: nothing to run; to run more, "
+            "raise hydra.sweeper.n_trials (hydra.sweeper.n_trials=4 runs 2 more)") in caplog.text
+    caplog.clear()
+    fewer = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=1"])  # it said 'its 1 finished trials' of 2
+    with caplog.at_level("INFO", logger="trainlab.search.sweep"):
+        fewer.run()
+    assert "already has 2 finished trials, and hydra.sweeper.n_trials=1 counts them" in caplog.text
 
 
 def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_cfg):
