@@ -1146,6 +1146,8 @@ def test_the_sweep_tools_without_a_folder_name_makes_sweep(capsys, cli, module):
     ("other/0", "{tmp}/other/0 is the run folder of trial 0 of a sweep; give the sweep's folder: {tmp}/other"),
     ("many", "{tmp}/many holds 2 sweep folder(s), not a study of its own; give one of them (the latest by name first: "
              "{tmp}/many/2026-12-02, {tmp}/many/2026-12-01)"),
+    ("log", "{tmp}/log holds 1 sweep folder(s), not a study of its own; give one of them (the latest by name first: "
+            "{tmp}/log/train/multiruns/2026-12-03)"),  # paths.log_dir, the sweeps two levels below
 ])
 def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, monkeypatch, capsys, cli, folder,
                                                                       message):
@@ -1161,6 +1163,7 @@ def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, 
     (tmp_path / "other" / "0").mkdir()
     for day in ("2026-12-01", "2026-12-02"):
         finished_sweep(tmp_path / "many" / day)
+    finished_sweep(tmp_path / "log" / "train" / "multiruns" / "2026-12-03")
     monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
     with pytest.raises(SystemExit) as exited:
         sweep_clis()[cli]([str(tmp_path / folder)])

@@ -116,11 +116,13 @@ def no_sweep_folder(sweep_dir: Path) -> Optional[str]:
     if _holds_study(sweep_dir.absolute().parent) and sweep_dir.absolute().name.isdigit():
         return (f"{sweep_dir} is the run folder of trial {sweep_dir.absolute().name} of a sweep; give the sweep's "
                 f"folder: {sweep_dir.absolute().parent}")
-    sweeps = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and _holds_study(p)), key=lambda p: p.name)
-    if sweeps:
-        shown = ", ".join(str(p) for p in sweeps[-3:][::-1])
-        return (f"{sweep_dir} holds {len(sweeps)} sweep folder(s), not a study of its own; give one of them (the "
-                f"latest by name first: {shown})")
+    for depth in range(1, 4):  # multiruns/<sweep>, or paths.log_dir's train/multiruns/<sweep>
+        sweeps = sorted((p for p in sweep_dir.glob("/".join("*" * depth)) if p.is_dir() and _holds_study(p)),
+                        key=lambda p: p.name)
+        if sweeps:
+            shown = ", ".join(str(p) for p in sweeps[-3:][::-1])
+            return (f"{sweep_dir} holds {len(sweeps)} sweep folder(s), not a study of its own; give one of them (the "
+                    f"latest by name first: {shown})")
     return None
 
 
