@@ -1338,6 +1338,26 @@ def test_continuing_a_study_with_another_space_is_refused(compose_cfg, tmp_path,
     assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db").trials) == 2
 
 
+@pytest.mark.parametrize("given,said", [
+    ("multiruns/2026-12-01/3", "multiruns/2026-12-01/3 is the run folder of trial 3 of a sweep; to continue a sweep, give "
+                               "hydra.sweep.dir as the sweep's folder: {tmp}/multiruns/2026-12-01; for a new sweep, a "
+                               "folder of its own"),
+    ("multiruns", "multiruns holds 1 sweep folder(s), not a study of its own; to continue a sweep, give hydra.sweep.dir as "
+                  "one of them (the latest by name first: {tmp}/multiruns/2026-12-01)"),
+])
+def test_a_sweep_folder_given_as_a_trials_folder_or_the_sweeps_folder_is_refused(compose_cfg, tmp_path, given, said):
+    """hydra.sweep.dir=<sweep>/3 (a run_dir copied from trials.csv) to continue a sweep began a new study inside
+    trial 3's run folder; hydra.sweep.dir=<multiruns> one among the sweeps, its trials' folders beside them."""
+    finished_sweep(tmp_path / "multiruns" / "2026-12-01")
+    (tmp_path / "multiruns" / "2026-12-01" / "3").mkdir()
+    before = sorted((tmp_path / "multiruns").rglob("*"))
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / given}"])
+    with pytest.raises(UserError) as refused:
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert str(refused.value).startswith(f"hydra.sweep.dir={tmp_path}/" + said.format(tmp=tmp_path)), refused.value
+    assert sorted((tmp_path / "multiruns").rglob("*")) == before
+
+
 def test_continuing_a_study_with_other_fixed_settings_is_said(compose_cfg, tmp_path, caplog):
     """A sweep of 1-epoch trials continued with 10 epochs (or another fixed width) ranked both kinds of trial as one
     study without a word; logger and thread settings, which change nothing learnt, are not compared."""

@@ -113,16 +113,24 @@ def no_sweep_folder(sweep_dir: Path) -> Optional[str]:
         stages = sorted(p.name for p in sweep_dir.iterdir() if _holds_study(p))
         return (f"{sweep_dir} is a staged search, with a study per stage: give one of its stages' folders "
                 f"({', '.join(str(sweep_dir / s) for s in stages) or 'none has started'})")
+    found = beside_a_sweep(sweep_dir)
+    return f"{sweep_dir} {found[0]}; give {found[1]}" if found else None
+
+
+def beside_a_sweep(sweep_dir: Path) -> Optional[tuple[str, str]]:
+    """Where the sweep is that ``sweep_dir``, which holds no study, was given for: it is a trial's run folder, or
+    holds sweeps (multiruns/, paths.log_dir); (what it is, the sweep's folder or the latest ones), else None."""
+    if _holds_study(sweep_dir):
+        return None
     if _holds_study(sweep_dir.absolute().parent) and sweep_dir.absolute().name.isdigit():
-        return (f"{sweep_dir} is the run folder of trial {sweep_dir.absolute().name} of a sweep; give the sweep's "
-                f"folder: {sweep_dir.absolute().parent}")
+        return (f"is the run folder of trial {sweep_dir.absolute().name} of a sweep",
+                f"the sweep's folder: {sweep_dir.absolute().parent}")
     for depth in range(1, 4):  # multiruns/<sweep>, or paths.log_dir's train/multiruns/<sweep>
         sweeps = sorted((p for p in sweep_dir.glob("/".join("*" * depth)) if p.is_dir() and _holds_study(p)),
                         key=lambda p: p.name)
         if sweeps:
-            shown = ", ".join(str(p) for p in sweeps[-3:][::-1])
-            return (f"{sweep_dir} holds {len(sweeps)} sweep folder(s), not a study of its own; give one of them (the "
-                    f"latest by name first: {shown})")
+            return (f"holds {len(sweeps)} sweep folder(s), not a study of its own",
+                    f"one of them (the latest by name first: {', '.join(str(p) for p in sweeps[-3:][::-1])})")
     return None
 
 
