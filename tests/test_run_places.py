@@ -228,6 +228,30 @@ def test_a_study_url_typed_with_a_hash_in_its_path_names_the_file_sqlalchemy_ope
     assert make_url(url).query == {"timeout": "5" if query else "60"}
 
 
+def test_a_study_file_given_by_a_relative_sqlite_url_is_found_from_any_folder(tmp_path, monkeypatch):
+    """hydra.sweeper.storage=sqlite:///study.db was kept relative (a journal's path is made absolute): make analyze /
+    refine, run from the repository's folder, said "its study file 'study.db' does not exist", and jobs started in
+    another folder opened a study of their own. sqlite:///tmp/s.db (meant: /tmp/s.db) was told to mkdir -p 'tmp', and
+    sqlite://tmp/s.db (a server named tmp) that the folder 's.db' lies in did not exist."""
+    from sqlalchemy.engine import make_url
+
+    from trainlab.search.shared import storage_file, storage_url
+
+    (tmp_path / "here" / "my?studies").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "here")
+    url = storage_url("sqlite:///my%3Fstudies/s.db?timeout=5", tmp_path / "unused.db")
+    assert storage_file(url) == tmp_path / "here" / "my?studies" / "s.db" and make_url(url).query == {"timeout": "5"}
+    monkeypatch.chdir(tmp_path)
+    assert storage_file(url) == tmp_path / "here" / "my?studies" / "s.db"  # read from elsewhere: the same file
+    meant = str(tmp_path / "here")[1:]  # sqlite:///<this, without its leading slash>/s.db
+    with pytest.raises(UserError, match=re.escape(f"for the absolute path /{meant}/s.db write four slashes: "
+                                                  f"hydra.sweeper.storage=sqlite:////{meant}/s.db")):
+        storage_url(f"sqlite:///{meant}/s.db", tmp_path / "unused.db")
+    with pytest.raises(UserError, match=re.escape("a sqlite URL names no server, but 'tmp' stands where one would")):
+        storage_url("sqlite://tmp/s.db", tmp_path / "unused.db")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here"]
+
+
 @pytest.mark.parametrize("value", ["/home/José/runs", "/data/runs?2 #3", "it's", "a\\'b", "ends\\", "/plain/path_1",
                                    "relu", 0.001, 3, True, None, ["a", "é"],
                                    {"storage": "sqlite:////tmp/é/optuna.db?timeout=60", "trial_id": 3}])

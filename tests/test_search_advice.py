@@ -510,6 +510,20 @@ def test_the_best_value_of_each_choice_is_reported():
     assert advice.choices(quadratic_study(1.0, n=3)) == []  # no choice searched
 
 
+def test_a_choice_tried_only_in_pruned_or_failed_trials_is_not_said_to_be_never_tried():
+    """A batch size whose trials were all pruned (or failed) was listed as 'never tried': the pruner judged it,
+    and the report told the user to try it."""
+    dists = {"opt": CategoricalDistribution(["adam", "sgd", "rmsprop", "lion"])}
+    study = optuna.create_study()
+    study.add_trial(create_trial(params={"opt": "adam"}, distributions=dists, value=0.1))
+    for state in (TrialState.PRUNED, TrialState.PRUNED, TrialState.FAIL):
+        study.add_trial(create_trial(params={"opt": "sgd"}, distributions=dists, state=state,
+                                     **({"value": 0.9} if state == TrialState.PRUNED else {})))
+    study.add_trial(create_trial(params={"opt": "rmsprop"}, distributions=dists, state=TrialState.FAIL))
+    assert advice.choices(study) == ["  opt (best trial of each choice): adam 0.1 (1 trial); no complete trial: sgd (1 "
+                                     "fail, 2 pruned), rmsprop (1 fail); never tried: lion"]
+
+
 def test_a_study_of_one_complete_trial_draws_no_parallel_coordinates_and_no_warning(tmp_path, recwarn):
     """make analyze on a sweep with one complete trial drew a parallel-coordinate plot of single points per
     axis, and matplotlib printed "Attempting to set identical low and high ylims" three times above the

@@ -194,7 +194,9 @@ def test_a_warm_start_missing_a_searched_parameter_is_refused_before_anything_is
     with pytest.raises(UserError, match="data.batch_size was searched there and is not here"):
         plan_sweep(cfg.hydra.sweeper, cfg, ["data.batch_size=32"], StandIn())
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.warm_start={tmp_path}"])
-    with pytest.raises(UserError, match=f"hydra.sweeper.warm_start={tmp_path}: it holds no study"):
+    with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.warm_start={tmp_path}: it holds 1 sweep folder(s), "
+                                                  f"not a study of its own; give one of them (the latest by name first: "
+                                                  f"{source})")):
         plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
     cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={source}", f"hydra.sweeper.warm_start={source}"])
     with pytest.raises(UserError, match="is this sweep's own folder: its trials are in the study already"):
@@ -682,6 +684,34 @@ def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
     assert calls[0][2:] == ["optimizer.lr=0.001", "trainer.max_epochs=2", "logger=none"]
 
 
+def test_a_sweep_run_with_the_epochs_shortcut_is_refined_and_fed_to_stage2_with_other_epochs(tmp_path, monkeypatch):
+    """A sweep run with epochs=1 (the shortcut for trainer.max_epochs=1): make refine kept epochs=1 beside its
+    trainer.max_epochs=50, and train.py refused the pair ('epochs=1 and trainer.max_epochs=50 contradict each
+    other'); so did make stage2 with ARGS=trainer.max_epochs=5, and a trial's one-run command (its resume line)
+    with the search file's trainer.max_epochs=10 added."""
+    from trainlab.config.rerun import one_run_overrides
+    from trainlab.search import refine
+    from trainlab.search.stages import stage2_command
+
+    run_dir = tmp_path / "sweep" / "0"
+    (run_dir / ".hydra").mkdir(parents=True)
+    overrides = ["hparams_search=optuna", "epochs=1", "optimizer.lr=0.001", "optuna_trial={storage:x}"]
+    (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (run_dir / ".hydra" / "config.yaml").write_text("trainer:\n  max_epochs: 10\nepochs: 1\n")  # as Hydra saves it
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/sweep/optuna.db", study_name="sweep")
+    study.add_trial(create_trial(params={}, distributions={}, value=1.0, user_attrs={"run_dir": str(run_dir)}))
+    calls = []
+    monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
+    assert refine.main([str(tmp_path / "sweep"), "--epochs", "50"]) == 0
+    assert calls[0][2:] == ["optimizer.lr=0.001", "trainer.max_epochs=50"]
+    assert [o for o in one_run_overrides(overrides, run_dir) if o.startswith(("epochs", "trainer"))] == ["epochs=1"]
+    (tmp_path / "sweep" / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {
+        "hydra": [], "task": ["hparams_search=optuna", "epochs=1", "model=cnn"]}}}))
+    command = stage2_command(tmp_path / "sweep", 2, ["trainer.max_epochs=5"], Path("/repo"))
+    assert [o for o in command if o.startswith(("epochs", "trainer"))] == ["trainer.max_epochs=5"]
+    assert "epochs=1" in stage2_command(tmp_path / "sweep", 2, [], Path("/repo"))  # its own epochs, as it ran
+
+
 @pytest.mark.parametrize("search", config_options("hparams_search"))
 def test_every_search_file_composes_and_plans(compose_cfg, tmp_path, search):
     cfg = compose_cfg([f"hparams_search={search}", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
@@ -893,8 +923,13 @@ def test_a_sweep_whose_every_trial_was_pruned_exits_1_on_its_closing_line(compos
      "optimizer.lr is given twice on the command line (optimizer.lr=interval(1e-4,1e-2) and optimizer.lr=0.01); keep one"),
     ({"optimizer.lr": "interval(1e-4,1e-2)"}, [], {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.5}},
      "hydra.sweeper.search_space.optimizer.lr and hydra.sweeper.params: optimizer.lr=interval(1e-4,1e-2) both search "
-     "optimizer.lr; keep one (a search file that extends optuna has the model's space, hparams_search/space/<model>.yaml,"
-     " in params: params: null in that file searches its search_space alone)"),
+     "optimizer.lr; keep one: on the command line give 'optimizer.lr=interval(0.1, 0.5)' instead, which replaces the "
+     "search file's range; in a search file that extends optuna (whose params hold the model's space, "
+     "hparams_search/space/<model>.yaml), params: null searches its search_space alone"),
+    # given on the command line, where the one fix offered was a search file's (params: null there)
+    ({"model.net.hidden_size": "range(32, 129, 16)"}, [], {"model.net.hidden_size": {"type": "int", "low": 8, "high": 32,
+                                                                                    "step": 8}},
+     "keep one: on the command line give 'model.net.hidden_size=range(8, 40, 8)' instead"),
     # read by nothing, so the search ran without them: another tag, a scale on a choice, an entry's unknown key
     ({}, ["optimizer.lr=tag(lg,interval(1e-5,1e-2))"], None,
      "the command line: optimizer.lr=tag(lg,interval(1e-5,1e-2)): tag lg means nothing to the sweeper; the one tag it "
@@ -921,6 +956,18 @@ def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, 
     with pytest.raises(UserError) as refused:
         parse_space(params, search_space, arguments)
     assert message in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize("dist", [
+    optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True), optuna.distributions.FloatDistribution(0.0, 0.5),
+    optuna.distributions.FloatDistribution(0.0, 0.3, step=0.1), optuna.distributions.IntDistribution(32, 128, step=16),
+    optuna.distributions.IntDistribution(1, 9, log=True), optuna.distributions.CategoricalDistribution([16, "a b"]),
+])
+def test_a_range_written_for_the_command_line_reads_back_the_same(dist):
+    """What a refusal advises typing (as_sweep) is the range it was given as a search_space entry."""
+    from trainlab.search.space import as_sweep
+
+    assert parse_space({"k": as_sweep(dist)}, None, [])[0]["k"] == dist
 
 
 def test_a_log_scale_over_whole_numbers_is_searched_on_a_log_scale():
@@ -1014,7 +1061,13 @@ def test_continuing_a_finished_study_says_how_to_run_more(compose_cfg, tmp_path,
     with caplog.at_level("INFO", logger="trainlab.search.sweep"):
         again.run()
     assert again.launcher.jobs == []
-    assert "already has its 2 finished trials: nothing to run; to run more, raise hydra.sweeper.n_trials" in caplog.text
+    assert ("already has 2 finished trials, and hydra.sweeper.n_trials=2 counts them: nothing to run; to run more, "
+            "raise hydra.sweeper.n_trials (hydra.sweeper.n_trials=4 runs 2 more)") in caplog.text
+    caplog.clear()
+    fewer = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_trials=1"])  # it said 'its 1 finished trials' of 2
+    with caplog.at_level("INFO", logger="trainlab.search.sweep"):
+        fewer.run()
+    assert "already has 2 finished trials, and hydra.sweeper.n_trials=1 counts them" in caplog.text
 
 
 def test_a_searched_key_of_another_model_names_the_models_it_belongs_to(compose_cfg):
@@ -1089,6 +1142,12 @@ def test_the_sweep_tools_without_a_folder_name_makes_sweep(capsys, cli, module):
     # sqlite made an empty optuna.db in its place, and Optuna raised KeyError: 'Record does not exist.' (a traceback)
     ("nodb", "{tmp}/nodb: its study file '{tmp}/nodb/optuna.db' does not exist (moved or removed?); put it back"),
     ("other", "{tmp}/other: study elsewhere is not in sqlite:///{tmp}/other/optuna.db"),
+    # a trial's run folder, and the folder the sweeps lie in, were told they hold no study (not which folder does)
+    ("other/0", "{tmp}/other/0 is the run folder of trial 0 of a sweep; give the sweep's folder: {tmp}/other"),
+    ("many", "{tmp}/many holds 2 sweep folder(s), not a study of its own; give one of them (the latest by name first: "
+             "{tmp}/many/2026-12-02, {tmp}/many/2026-12-01)"),
+    ("log", "{tmp}/log holds 1 sweep folder(s), not a study of its own; give one of them (the latest by name first: "
+            "{tmp}/log/train/multiruns/2026-12-03)"),  # paths.log_dir, the sweeps two levels below
 ])
 def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, monkeypatch, capsys, cli, folder,
                                                                       message):
@@ -1101,6 +1160,10 @@ def test_the_sweep_tools_refuse_a_folder_that_is_no_sweep_in_one_line(tmp_path, 
     (tmp_path / "nodb" / "optimization_results.yaml").write_text("study_name: nodb\nstorage: null\n")
     finished_sweep(tmp_path / "other")
     (tmp_path / "other" / "optimization_results.yaml").write_text("study_name: elsewhere\nstorage: null\n")
+    (tmp_path / "other" / "0").mkdir()
+    for day in ("2026-12-01", "2026-12-02"):
+        finished_sweep(tmp_path / "many" / day)
+    finished_sweep(tmp_path / "log" / "train" / "multiruns" / "2026-12-03")
     monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
     with pytest.raises(SystemExit) as exited:
         sweep_clis()[cli]([str(tmp_path / folder)])
@@ -1273,6 +1336,44 @@ def test_continuing_a_study_with_another_space_is_refused(compose_cfg, tmp_path,
                                         "study keeps its space: give another hydra.sweep.dir"):
         OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, arguments, launcher), launcher, config=cfg)
     assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path}/sweep/optuna.db").trials) == 2
+
+
+@pytest.mark.parametrize("given,said", [
+    ("multiruns/2026-12-01/3", "multiruns/2026-12-01/3 is the run folder of trial 3 of a sweep; to continue a sweep, give "
+                               "hydra.sweep.dir as the sweep's folder: {tmp}/multiruns/2026-12-01; for a new sweep, a "
+                               "folder of its own"),
+    ("multiruns", "multiruns holds 1 sweep folder(s), not a study of its own; to continue a sweep, give hydra.sweep.dir as "
+                  "one of them (the latest by name first: {tmp}/multiruns/2026-12-01)"),
+])
+def test_a_sweep_folder_given_as_a_trials_folder_or_the_sweeps_folder_is_refused(compose_cfg, tmp_path, given, said):
+    """hydra.sweep.dir=<sweep>/3 (a run_dir copied from trials.csv) to continue a sweep began a new study inside
+    trial 3's run folder; hydra.sweep.dir=<multiruns> one among the sweeps, its trials' folders beside them."""
+    finished_sweep(tmp_path / "multiruns" / "2026-12-01")
+    (tmp_path / "multiruns" / "2026-12-01" / "3").mkdir()
+    before = sorted((tmp_path / "multiruns").rglob("*"))
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / given}"])
+    with pytest.raises(UserError) as refused:
+        plan_sweep(cfg.hydra.sweeper, cfg, [], StandIn())
+    assert str(refused.value).startswith(f"hydra.sweep.dir={tmp_path}/" + said.format(tmp=tmp_path)), refused.value
+    assert sorted((tmp_path / "multiruns").rglob("*")) == before
+
+
+def test_continuing_a_study_with_other_fixed_settings_is_said(compose_cfg, tmp_path, caplog):
+    """A sweep of 1-epoch trials continued with 10 epochs (or another fixed width) ranked both kinds of trial as one
+    study without a word; logger and thread settings, which change nothing learnt, are not compared."""
+    def run(arguments: list[str], n_trials: int) -> None:
+        cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"hydra.sweeper.n_trials={n_trials}",
+                           *arguments])
+        OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, arguments, StandIn()), StandIn(), config=cfg).run()
+
+    run(["trainer.max_epochs=1", "model.net.hidden_size=8", "logger=none"], 2)
+    with caplog.at_level("WARNING", logger="trainlab.search.study"):
+        run(["trainer.max_epochs=1", "model.net.hidden_size=8", "hardware.num_threads=1"], 3)  # the same learning
+        assert "other fixed settings" not in caplog.text
+        run(["trainer.max_epochs=10", "model.net.hidden_size=8", "seed=3"], 4)
+    (said,) = [r.getMessage() for r in caplog.records if "other fixed settings" in r.getMessage()]
+    assert said.startswith("study sweep is continued with other fixed settings than its earlier trials had (seed: "
+                           "(not set) -> 3; trainer.max_epochs: 1 -> 10): all are ranked as one study"), said
 
 
 def test_a_shared_studys_other_space_is_told_to_take_another_study_name(compose_cfg, tmp_path):
@@ -1469,6 +1570,42 @@ def test_a_pruner_that_can_never_prune_is_said(compose_cfg, tmp_path, caplog):
     with caplog.at_level("WARNING", logger="trainlab.search.plan"):
         search_for(compose_cfg, tmp_path / "seed", ["hydra/sweeper/pruner=median"])  # 10 epochs, 20 trials
     assert "never prunes" not in caplog.text
+
+
+def test_a_space_emptied_by_the_command_line_names_what_fixed_it(compose_cfg, tmp_path):
+    """Each searched key fixed on the command line (to search one of them, one fixes the rest, and that one too):
+    'the search space is empty: give hydra.sweeper.params ...', which the search file gives, and no word of the
+    command line's values that emptied it."""
+    fixed = ["model.net.hidden_size=8", "model.net.num_layers=2", "optimizer.lr=0.01", "data.batch_size=32"]
+    cfg = compose_cfg([*SEED_SPACE, f"hydra.sweep.dir={tmp_path / 'sweep'}", *fixed])
+    with pytest.raises(UserError) as refused:
+        plan_sweep(cfg.hydra.sweeper, cfg, fixed, StandIn())
+    assert str(refused.value) == ("the search space is empty: the command line fixes every parameter the search file "
+                                  f"searches ({' '.join(fixed)}), so nothing is left to search; leave out the ones to "
+                                  "search (without data.batch_size=32, data.batch_size is searched over "
+                                  "choice(16, 32, 64))")
+    assert not (tmp_path / "sweep").exists()
+
+
+def resolved_as_hydra_does(cfg: Any) -> dict[str, Any]:
+    """``hydra.sweeper`` as the sweeper receives it: Hydra resolves its interpolations before the sweep starts."""
+    return OmegaConf.to_container(cfg.hydra.sweeper, resolve=True)
+
+
+def test_the_epochs_shortcut_reaches_the_pruner_and_its_checks(compose_cfg, tmp_path, caplog):
+    """epochs=N (trainer.max_epochs=N) applied in each trial only: under epochs=2 Hyperband's max_resource
+    (${trainer.max_epochs}) stayed the search file's 10, epochs=1 hid the median pruner's idle warm-up, and
+    epochs=1 with trainer.max_epochs=3 failed every trial on the contradiction."""
+    cfg = compose_cfg(["hparams_search=optuna_hyperband", "epochs=2", f"hydra.sweep.dir={tmp_path / 'hb'}"])
+    assert plan_sweep(resolved_as_hydra_does(cfg), cfg, ["epochs=2"], StandIn()).pruner["max_resource"] == 2
+    cfg = compose_cfg(["hparams_search=optuna", "epochs=1", f"hydra.sweep.dir={tmp_path / 'median'}"])
+    with caplog.at_level("WARNING", logger="trainlab.search.plan"):
+        plan_sweep(resolved_as_hydra_does(cfg), cfg, ["epochs=1"], StandIn())
+    assert "n_warmup_steps=3 is not below the 1 validation check(s) a trial makes (trainer.max_epochs=1)" in caplog.text
+    both = ["epochs=1", "trainer.max_epochs=3"]
+    cfg = compose_cfg(["hparams_search=optuna", *both, f"hydra.sweep.dir={tmp_path / 'both'}"])
+    with pytest.raises(UserError, match=re.escape("epochs=1 and trainer.max_epochs=3 contradict each other")):
+        plan_sweep(resolved_as_hydra_does(cfg), cfg, both, StandIn())
 
 
 @pytest.mark.parametrize("trials,message", [

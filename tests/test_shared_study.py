@@ -84,9 +84,10 @@ def new_study(url: str, name: str = "s") -> optuna.Study:
 def test_storage_spellings(tmp_path, monkeypatch):
     default = tmp_path / "optuna.db"
     assert storage_url(None, default) == f"sqlite:///{default}?timeout={SQLITE_TIMEOUT_S}"
-    assert storage_url("sqlite:///a.db?timeout=5", default) == "sqlite:///a.db?timeout=5"  # the user's stays
     assert storage_url("postgresql+psycopg2://u@h:5/db", default) == "postgresql+psycopg2://u@h:5/db"
     monkeypatch.chdir(tmp_path)
+    # the user's timeout stays; a relative file is made absolute, as a journal's is, for the jobs and the tools
+    assert storage_url("sqlite:///a.db?timeout=5", default) == f"sqlite:///{tmp_path}/a.db?timeout=5"
     assert storage_url("journal:study.journal", default) == f"journal:{tmp_path}/study.journal"  # for the jobs
     assert isinstance(open_storage(f"journal:{tmp_path}/study.journal"), optuna.storages.JournalStorage)
     with pytest.raises(UserError, match=r"study.journal is neither a database URL .* nor journal:<file>"):

@@ -13,6 +13,20 @@ from trainlab.config.spelling import grammar_value
 
 # a sweep's own overrides, which a command for one of its runs leaves out (the search, the trial's hand-over)
 SWEEP_ONLY = ("hparams_search=", "optuna_trial=", "+optuna_trial=")
+# the epoch cap's two spellings (epochs=N, a root shortcut, sets trainer.max_epochs; the two given apart are
+# refused): a command that sets one of them replaces both
+EPOCH_KEYS = ("epochs", "trainer.max_epochs")
+
+
+def sets_epochs(override: str) -> bool:
+    """Whether ``override`` sets the epoch cap, in either spelling (:data:`EPOCH_KEYS`)."""
+    return override.split("=", 1)[0].lstrip("+~") in EPOCH_KEYS
+
+
+def without_epochs(overrides: typing.Sequence[str]) -> list[str]:
+    """``overrides`` without the epoch cap, for a command that gives its own (a run with ``epochs=1`` and
+    ``trainer.max_epochs=50`` after it was refused: they contradict each other)."""
+    return [o for o in overrides if not sets_epochs(o)]
 
 
 def rerun_overrides() -> list[str]:
@@ -50,6 +64,8 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
     choices = OmegaConf.select(_readable(run_dir / HYDRA_CONFIG) or OmegaConf.create(),
                                "hydra.runtime.choices", default={})  # the run's choices of config groups
     typed = {o.split("=", 1)[0].lstrip("+~") for o in kept}
+    if typed & set(EPOCH_KEYS):  # epochs=1 typed: the search file's trainer.max_epochs added contradicted it
+        typed |= set(EPOCH_KEYS)
     settings, pending, seen = {}, [search], set()
     while pending:
         option = pending.pop()

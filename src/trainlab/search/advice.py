@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -89,10 +89,22 @@ def choices(study: optuna.Study) -> list[str]:
         ranked = sorted(best.items(), key=lambda item: sign * item[1][0])
         shown = ", ".join(f"{_fmt(choice)} {_fmt(value)} ({count} trial{'s' if count > 1 else ''})"
                           for choice, (value, count) in ranked)
-        untried = [_fmt(c) for c in dist.choices if c not in best]
-        lines.append(f"  {name} (best trial of each choice): {shown}"
-                     + (f"; never tried: {', '.join(untried)}" if untried else ""))
+        lines.append(f"  {name} (best trial of each choice): {shown}{_not_complete(study, name, dist, best)}")
     return lines
+
+
+def _not_complete(study: optuna.Study, name: str, dist: CategoricalDistribution, complete: Any) -> str:
+    """The choices no complete trial has: those tried only in trials pruned, failed or still running, with their
+    states (a value whose trials were all pruned was said to be 'never tried'), then the rest."""
+    states: dict[Any, list[str]] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)):
+        if not is_copied(t) and name in t.params and t.params[name] not in complete:
+            states.setdefault(t.params[name], []).append(t.state.name.lower())
+    tried = [f"{_fmt(c)} ({', '.join(f'{n} {s}' for s, n in sorted(Counter(states[c]).items()))})"
+             for c in dist.choices if c in states]
+    untried = [_fmt(c) for c in dist.choices if c not in complete and c not in states]
+    return ((f"; no complete trial: {', '.join(tried)}" if tried else "")
+            + (f"; never tried: {', '.join(untried)}" if untried else ""))
 
 
 def position(value: Any, dist: Any) -> Optional[float]:

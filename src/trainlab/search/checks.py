@@ -1,6 +1,6 @@
 """The checks of ``hydra.sweeper`` that need no study and no launcher: directions and objectives,
 enqueued configurations, keys that act only together, the grid, how samplers and pruners are chosen,
-a pruner that cannot prune, a model and data of different families.
+a pruner that cannot prune (with the epochs=N shortcut applied), a model and data of different families.
 :func:`trainlab.search.plan.plan_sweep` runs them before anything is written; each refusal is a
 :class:`~trainlab.config.errors.UserError` naming the key and the fix.
 """
@@ -11,9 +11,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, read_write
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
+from trainlab.config.checks import apply_epochs_shortcut
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.families import experiment_options, family_mismatch, option_target
 from trainlab.config.spelling import KIND_WORDS
@@ -317,3 +318,18 @@ def check_hyperband(pruner: Optional[Mapping[str, Any]], config: DictConfig) -> 
         raise UserError(f"{key}.max_resource={high}{source} must be a whole number of at least min_resource={low}: "
                         f"Hyperband's brackets span min_resource..max_resource checks; give the checks a trial makes "
                         f"({key}.max_resource=<epochs>), or auto (the longest trial so far)")
+
+
+def with_epochs_shortcut(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[str]) -> Mapping[str, Any]:
+    """``epochs=N`` (which sets ``trainer.max_epochs`` in each trial) applied to the sweep's config too, and
+    ``conf``'s pruner read again from it: Hydra resolved ``hydra.sweeper`` before the sweep started, so under
+    ``epochs=2`` Hyperband's ``max_resource: ${trainer.max_epochs}`` was the search file's 10, and the warning of
+    a warm-up as long as the trials never came. A contradicting ``trainer.max_epochs`` is refused here, before
+    the first trial (each trial failed on it)."""
+    before = OmegaConf.select(config, "trainer.max_epochs", default=None)
+    with read_write(config):
+        apply_epochs_shortcut(config, list(arguments))
+    pruner = OmegaConf.select(config, "hydra.sweeper.pruner", default=None)
+    if conf.get("pruner") is None or pruner is None or config.trainer.max_epochs == before:
+        return conf
+    return {**conf, "pruner": pruner}

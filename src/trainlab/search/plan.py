@@ -28,12 +28,12 @@ from trainlab.config.schemas import check_schema_additions
 from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
                                     check_enqueue, check_grid, check_hyperband, check_objectives,
                                     check_objectives_measurable,
-                                    check_sweep_families, check_value_types, idle_pruner)
+                                    check_sweep_families, check_value_types, idle_pruner, with_epochs_shortcut)
 from trainlab.search.gpu_slots import gpu_overrides, shared_gpus
 from trainlab.search.handover import build_pruner, instantiate_node
-from trainlab.search.sweep_folder import STUDY_FILE
+from trainlab.search.sweep_folder import STUDY_FILE, beside_a_sweep
 from trainlab.search.shared import storage_url
-from trainlab.search.space import as_override, check_keys, grid_values, parse_space
+from trainlab.search.space import as_override, check_keys, empty_space, grid_values, parse_space
 from trainlab.search.variants import check_every_variant, composer
 
 log = logging.getLogger(__name__)
@@ -290,6 +290,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     """Check ``hydra.sweeper`` (``conf``) and the command line's ``arguments``; nothing is written
     before every check has passed."""
     check_chosen_by_group(conf)
+    conf = with_epochs_shortcut(conf, config, arguments)
     given = OmegaConf.select(config, "hydra.overrides.hydra", default=None)  # +hydra.sweeper.<key>=...
     check_schema_additions(config, OmegaConf.to_container(given, resolve=False) if given is not None else [])
     for key in ("n_trials", "n_jobs"):
@@ -307,8 +308,7 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         custom = import_callable(conf["custom_search_space"],
                                  f"hydra.sweeper.custom_search_space={conf['custom_search_space']}")
     if not space and custom is None:
-        raise UserError("the search space is empty: give hydra.sweeper.params (e.g. "
-                        "optimizer.lr: tag(log, interval(1e-5, 1e-3))) or hydra.sweeper.search_space")
+        raise UserError(empty_space(conf.get("params"), conf.get("search_space"), arguments))
     check_keys(config, space, arguments, conf.get("search_space"))
     check_value_types(config, space)
     check_sweep_families(config, space, fixed)
@@ -371,6 +371,10 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
     fixed += thread_override(config, slots, launcher, fixed, space)
     slot_overrides = gpu_overrides(config, slots, on_scheduler(launcher), lambda key: _given(key, fixed, space))
     sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+    beside = None if conf.get("stages") or not sweep_dir.is_dir() else beside_a_sweep(sweep_dir)
+    if beside:  # a new study would begin in a trial's folder, or among the sweeps
+        raise UserError(f"hydra.sweep.dir={config.hydra.sweep.dir} {beside[0]}; to continue a sweep, give hydra.sweep.dir "
+                        f"as {beside[1]}; for a new sweep, a folder of its own")
     storage = storage_url(conf.get("storage"), sweep_dir / STUDY_FILE)  # a given file's place checked there
     plan = SweepPlan(
         space=space, n_trials=n_trials, sweep_dir=sweep_dir,

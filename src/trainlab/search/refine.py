@@ -20,14 +20,14 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from trainlab.config.rerun import SWEEP_ONLY
+from trainlab.config.rerun import SWEEP_ONLY, without_epochs
 from trainlab.run.durable import read_yaml
 from trainlab.run.folder import OVERRIDES, RunFolder
 from trainlab.run.root import repo_root
 
 log = logging.getLogger(__name__)
 
-_SEARCH_ONLY = (*SWEEP_ONLY, "trainer.max_epochs=", "hydra.")  # and the epoch cap: --epochs gives it
+_SEARCH_ONLY = (*SWEEP_ONLY, "hydra.")  # and the epoch cap (either spelling): --epochs gives it
 
 
 def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> list[str]:
@@ -46,7 +46,7 @@ def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> li
         raise UserError(f"trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES} (moved or "
                         "removed?); retrain it by hand with its parameters from trials.csv")
     overrides = RunFolder(run_dir).overrides()
-    return follow_move(sweep_dir, [o for o in overrides if not o.startswith(_SEARCH_ONLY)])
+    return follow_move(sweep_dir, without_epochs([o for o in overrides if not o.startswith(_SEARCH_ONLY)]))
 
 
 def check_rule(rule: Optional[dict[str, Any]], objectives: int, sweep_dir: Path) -> None:

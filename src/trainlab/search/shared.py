@@ -77,11 +77,11 @@ def out_of_space(exc: BaseException) -> Optional[DiskFull]:
 
 
 def storage_url(spec: Optional[str], default_file: Path) -> str:
-    """``hydra.sweeper.storage`` as every process opens it: sqlite with a lock timeout, journal paths
-    absolute (jobs may run in another folder); null -> ``sqlite:///<default_file>``."""
+    """``hydra.sweeper.storage`` as every process opens it: sqlite with a lock timeout, a journal's and a sqlite
+    file's path absolute (jobs and tools may run in another folder); null -> ``sqlite:///<default_file>``."""
     given = spec
-    if not spec:  # a URL reads '?' as its options, '#' as a fragment and %xx as an escape: those three escaped
-        spec = "sqlite:///" + "".join(_URL_ESCAPES.get(c, c) for c in str(default_file))
+    if not spec:
+        spec = "sqlite:///" + _escaped(default_file)
     spec = str(spec)
     if spec.startswith(JOURNAL):
         path = spec[len(JOURNAL):]
@@ -92,6 +92,8 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
         raise UserError(f"hydra.sweeper.storage={spec} is neither a database URL (sqlite:///<file>, "
                         "postgresql://<user>@<host>:<port>/<db>) nor journal:<file>")
     url = _sqlite(spec)
+    if url is not None:
+        spec, url = _sqlite_absolute(spec, url, given)
     if url is not None and "timeout" not in url.query:
         spec += ("&" if url.query else "?") + f"timeout={SQLITE_TIMEOUT_S}"
     # a given file's place, before the sweep folder is made: a sqlite file's missing folder was found after 5 tries
@@ -99,6 +101,31 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
     if problem is not None:
         raise UserError(f"hydra.sweeper.storage={given}: {problem}")
     return spec
+
+
+def _sqlite_absolute(spec: str, url: URL, given: Optional[str]) -> tuple[str, URL]:
+    """A sqlite URL with its file made absolute, as a journal's is (a relative one was looked for in the folder of
+    each job and of make analyze / refine: "its study file 'study.db' does not exist"); a host refused."""
+    if url.host:  # sqlite://tmp/s.db: SQLAlchemy takes tmp for a server and opens s.db in this folder
+        file = f"{url.host}/{url.database or ''}"
+        raise UserError(f"hydra.sweeper.storage={given}: a sqlite URL names no server, but '{url.host}' stands where one "
+                        f"would; give the file after three slashes: sqlite:///{file} (from this folder), or four for "
+                        f"an absolute path: sqlite:////{file}")
+    if url.database in (None, "", ":memory:") or Path(url.database).is_absolute():
+        return spec, url
+    path = Path(url.database).absolute()
+    query = spec.partition("?")[2]  # the path's own '?' are escaped (%3F): the first one left starts the options
+    if not path.parent.is_dir() and Path("/", url.database).parent.is_dir():  # sqlite:///tmp/s.db meant /tmp/s.db
+        raise UserError(f"hydra.sweeper.storage={given}: after sqlite:/// a path is read from this folder, as "
+                        f"'{path}', whose folder does not exist; for the absolute path /{url.database} write four "
+                        f"slashes: hydra.sweeper.storage=sqlite:////{url.database}")
+    spec = "sqlite:///" + _escaped(path) + (f"?{query}" if query else "")
+    return spec, make_url(spec)
+
+
+def _escaped(path: Path) -> str:
+    """A path as a URL holds it: '?' would start its options, '#' a fragment and %xx an escape."""
+    return "".join(_URL_ESCAPES.get(c, c) for c in str(path))
 
 
 def _sqlite(spec: str) -> Optional[URL]:
@@ -173,23 +200,13 @@ def storage_place_problem(url: str, writing: bool = False) -> Optional[str]:
             "there (its owner can chmod or chown it), or name a file in a folder of yours")
 
 
-def missing_study_file(url: str, folder: Path) -> Optional[str]:
-    """Why the sweep folder ``folder``'s study cannot be read: its study file is gone (sqlite and optuna-dashboard
-    made an empty one in its place); None when it is there, or on a server."""
-    path = storage_file(url)
-    if path is not None and not path.exists() and path.parent.is_dir():
-        return (f"{folder}: its study file '{path}' does not exist (moved or removed?); put it back, or give the "
-                "folder that holds it")
-    return None
-
-
 def dashboard_storage(sweep: Union[str, Path]) -> str:
     """``make dashboard``'s storage, :func:`trainlab.search.sweep_folder.sweep_storage`; refused where its study file
     is gone (optuna-dashboard made an empty one and showed no study), and where the folder is none (optuna-dashboard
     failed with sqlalchemy's traceback) or a staged search's (its stages hold the studies). A journal is handed as
     its file's path, which is how optuna-dashboard tells a journal file."""
     from trainlab.config.errors import refuse
-    from trainlab.search.sweep_folder import no_sweep_folder, sweep_storage
+    from trainlab.search.sweep_folder import missing_study_file, no_sweep_folder, sweep_storage
 
     if not str(sweep):  # make dashboard without SWEEP= was told '.: its study file .../optuna.db does not exist'
         refuse("no sweep folder given: make dashboard SWEEP=outputs/train/multiruns/<sweep>, or STORAGE=<url> for "
@@ -201,28 +218,6 @@ def dashboard_storage(sweep: Union[str, Path]) -> str:
     # optuna-dashboard reads a journal by its file's path alone ('journal:<file>' failed with its traceback,
     # 'ValueError: Failed to guess storage class from storage_url')
     return str(storage_file(url)) if url.startswith(JOURNAL) else url
-
-
-def load_existing(url: str, study_name: Optional[str], folder: Path) -> optuna.Study:
-    """A finished sweep's study, read by the tools (``make analyze`` / ``refine`` / ``stage2``): a study file
-    that is gone is said (sqlite made an empty one in its place and Optuna raised ``KeyError: 'Record does not
-    exist.'``), and so is a study name the storage lacks, with the names it holds; ``study_name`` None: the one
-    named as ``folder``, else the file's only study (a renamed sweep folder without optimization_results.yaml)."""
-    problem = missing_study_file(url, folder)
-    if problem is not None:
-        raise UserError(problem)
-    storage = open_storage(url)
-    names = optuna.get_all_study_names(storage=storage)
-    if study_name is None and folder.absolute().name in names:
-        study_name = folder.absolute().name
-    if study_name is None or study_name not in names:
-        if study_name is None and len(names) == 1:
-            study_name = names[0]
-        else:
-            held = f"it holds {', '.join(names)}" if names else "it holds no study"
-            raise UserError(f"{folder}: study {study_name or folder.name} is not in {url} ({held}); give the sweep "
-                            "folder whose study it is")
-    return optuna.load_study(study_name=study_name, storage=storage)
 
 
 def repair_journal(path: Path) -> None:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import itertools
+import shlex
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -234,15 +235,36 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
             entry = OmegaConf.to_container(spec) if isinstance(spec, DictConfig) else spec
             _say_replaced(by_key[key][0], f"{culprit}={entry}", by_key[key][1].is_sweep_override())
             continue
-        if key in by_key:
-            raise UserError(f"{culprit} and hydra.sweeper.params: {by_key[key][0]} both search {key}; keep one (a "
-                            "search file that extends optuna has the model's space, hparams_search/space/<model>.yaml, "
-                            "in params: params: null in that file searches its search_space alone)")
+        if key in by_key:  # the fix was a search file's alone: given on the command line, params: null dropped the rest
+            try:
+                typed = shlex.quote(f"{key}={as_sweep(_from_mapping(culprit, spec))}")
+            except (UserError, ValueError):
+                typed = f"'{key}=interval(a, b)'"
+            raise UserError(f"{culprit} and hydra.sweeper.params: {by_key[key][0]} both search {key}; keep one: on the "
+                            f"command line give {typed} instead, which replaces the search file's range; in a search "
+                            "file that extends optuna (whose params hold the model's space, hparams_search/space/"
+                            "<model>.yaml), params: null searches its search_space alone")
         try:
             space[key] = _searchable(culprit, key, _from_mapping(culprit, spec))
         except ValueError as exc:
             raise UserError(f"{culprit}: {exc}") from None
     return space, fixed
+
+
+def empty_space(params: Optional[Mapping[str, Any]], search_space: Optional[Mapping[str, Any]],
+                arguments: Sequence[str]) -> str:
+    """Why :func:`parse_space` found nothing to search: no entries, or each fixed on the command line (which was
+    told 'give hydra.sweeper.params', though the search file gave them, and nothing of the values that fixed them)."""
+    searched = [*(params or {}), *(search_space or {})]
+    typed = [a for a in arguments if a.split("=", 1)[0].lstrip("+~") in searched]
+    if not typed:
+        return ("the search space is empty: give hydra.sweeper.params (e.g. optimizer.lr: tag(log, interval(1e-5, "
+                "1e-3))) or hydra.sweeper.search_space")
+    key = typed[-1].split("=", 1)[0].lstrip("+~")
+    over = f"over {(params or {})[key]}" if key in (params or {}) else "as hydra.sweeper.search_space gives it"
+    return (f"the search space is empty: the command line fixes every parameter the search file searches "
+            f"({' '.join(typed)}), so nothing is left to search; leave out the ones to search (without {typed[-1]}, "
+            f"{key} is searched {over})")
 
 
 def _say_replaced(line: str, replaced: str, sweep: bool) -> None:
@@ -336,6 +358,20 @@ def grid_values(space: Mapping[str, BaseDistribution]) -> dict[str, list[Any]]:
             raise UserError(f"hydra/sweeper/sampler=grid needs discrete values, but {key} is continuous; "
                             "write it as choice(...) or range(...)")
     return grid
+
+
+def as_sweep(dist: BaseDistribution) -> str:
+    """A distribution in Hydra's sweep grammar, which :func:`_from_override` reads back as the same one."""
+    if isinstance(dist, CategoricalDistribution):
+        from trainlab.config.spelling import grammar_value
+
+        return f"choice({', '.join(grammar_value(v) for v in dist.choices)})"
+    if isinstance(dist, IntDistribution):
+        sweep = f"range({dist.low}, {dist.high + dist.step}{f', {dist.step}' if dist.step != 1 else ''})"
+    else:
+        sweep = f"interval({dist.low!r}, {dist.high!r})" if dist.step is None else \
+            f"range({dist.low!r}, {round(dist.high + dist.step / 2, 12)!r}, {dist.step!r})"  # its stop is excluded
+    return f"tag(log, {sweep})" if dist.log else sweep
 
 
 def as_override(name: str, value: Any) -> str:

@@ -40,6 +40,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean, report_user_errors
+from trainlab.config.rerun import sets_epochs, without_epochs
 from trainlab.run.durable import read_yaml, write_atomic
 from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
@@ -343,6 +344,8 @@ def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) 
         log.info("stage 2 leaves out %s: those trials are in %s's study, whose best it starts from", ", ".join(left),
                  sweep_dir)
         earlier = [o for o in earlier if o not in left]
+    if any(sets_epochs(o) for o in extra):  # ARGS=trainer.max_epochs=5 after the sweep's epochs=1: refused as both
+        earlier = without_epochs(earlier)
     if not any(o.startswith("hparams_search=") for o in earlier):
         earlier.insert(0, "hparams_search=optuna")
     from trainlab.search.refine import follow_move

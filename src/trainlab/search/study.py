@@ -9,6 +9,8 @@ before, or start a new study. Trials of this host's sweeps that were killed are 
 
 from __future__ import annotations
 
+import logging
+
 import optuna
 import sqlalchemy
 from optuna.trial import TrialState
@@ -17,6 +19,13 @@ from trainlab.config.errors import UserError
 from trainlab.search.plan import SweepPlan
 from trainlab.search.sweep_folder import METRIC, STUDY_FILE, intended_directions, searched_the_other_way
 from trainlab.search.shared import close_orphans, create_or_load, is_copied, is_surplus, storage_url
+
+log = logging.getLogger(__name__)
+
+FIXED = "fixed"  # a study's user attribute: the settings its trials share, key -> value as typed
+# settings that change where a trial writes or how fast it runs, not what it learns: not compared
+_UNRANKED = ("hydra.", "paths.", "logger", "callbacks", "trainer.enable_", "hardware.num_threads", "hardware.num_workers",
+             "hardware.devices")
 
 
 def open_study(plan: SweepPlan) -> optuna.Study:
@@ -69,5 +78,26 @@ def open_study(plan: SweepPlan) -> optuna.Study:
         if difference:
             raise UserError(f"study {plan.study_name} in {plan.storage} has {len(earlier)} trial(s) already, and "
                             f"{difference}; a continued study keeps its space: {new_study}, or search as before")
+    compare_fixed(study, plan)
     close_orphans(study)  # trials of this host's sweeps that were killed
     return study
+
+
+def compare_fixed(study: optuna.Study, plan: SweepPlan) -> None:
+    """The settings fixed for every trial (``trainer.max_epochs=1``, ``model.net.hidden_size=8``), kept with a new
+    study and compared when it is continued: a continued sweep with other ones mixed trials of, say, 1 and 10 epochs in
+    one ranking, TPE's model and the best, without a word. Said in a warning, since a setting may not change what is
+    learnt (those of :data:`_UNRANKED` are not compared)."""
+    fixed = {key: value for key, _, value in (o.lstrip("+~").partition("=") for o in plan.fixed)
+             if not key.startswith(_UNRANKED)}
+    earlier = study.user_attrs.get(FIXED)
+    if earlier is None:  # a study of an earlier version keeps none: not guessed
+        if not study.trials:
+            study.set_user_attr(FIXED, fixed)
+        return
+    changed = [f"{key}: {earlier.get(key, '(not set)')} -> {fixed.get(key, '(not set)')}"
+               for key in sorted(set(earlier) | set(fixed)) if earlier.get(key) != fixed.get(key)]
+    if changed:
+        log.warning("study %s is continued with other fixed settings than its earlier trials had (%s): all are ranked "
+                    "as one study, and its best may come from either; if the change alters what a trial learns, give "
+                    "another hydra.sweep.dir for a new study", plan.study_name, "; ".join(changed))

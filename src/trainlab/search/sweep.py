@@ -297,8 +297,10 @@ class OptunaSearch:
                  plan.study_name, plan.storage, self._finished(), plan.n_trials, plan.slots,
                  type(self.study.sampler).__name__, type(self.study.pruner).__name__)
         if self._finished() >= plan.n_trials:
-            log.info("the study already has its %d finished trials: nothing to run; to run more, raise "
-                     "hydra.sweeper.n_trials", plan.n_trials)
+            done = self._finished()  # it said 'its 1 finished trials' of a study of 2 continued with n_trials=1
+            log.info("the study already has %d finished trials, and hydra.sweeper.n_trials=%d counts them: nothing to "
+                     "run; to run more, raise hydra.sweeper.n_trials (hydra.sweeper.n_trials=%d runs %d more)", done,
+                     plan.n_trials, done + plan.n_trials, plan.n_trials)
         previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             if plan.slots == 1:

@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial
 from trainlab.config.errors import UserError
 from trainlab.run.durable import read_yaml
 from trainlab.run.checkpoint_path import resolve_checkpoint
-from trainlab.search.shared import is_copied, storage_file, storage_url
+from trainlab.search.shared import is_copied, open_storage, storage_file, storage_url
 
 log = logging.getLogger(__name__)
 
@@ -97,18 +97,40 @@ def given_sweep(sweep_dir: Optional[Path], target: str, module: str) -> Path:
     return sweep_dir
 
 
+def _holds_study(folder: Path) -> bool:
+    return (folder / RESULTS_YAML).is_file() or (folder / STUDY_FILE).is_file()
+
+
 def no_sweep_folder(sweep_dir: Path) -> Optional[str]:
     """Why ``sweep_dir``, given to a sweep's tool (make analyze, refine, stage2, dashboard), holds no study of its
-    own: it is no folder (a typo), or a staged search's, with a study per stage; None otherwise."""
-    if (sweep_dir / RESULTS_YAML).is_file() or (sweep_dir / STUDY_FILE).is_file():
+    own: it is no folder (a typo), a staged search's, with a study per stage, one trial's run folder, or the folder
+    the sweeps lie in (both were told they hold no study, and not which folder does); None otherwise."""
+    if _holds_study(sweep_dir):
         return None
     if not sweep_dir.is_dir():
         return f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)"
     if (sweep_dir / STAGES_YAML).is_file():  # a staged search's folder holds one study a stage
-        stages = sorted(p.name for p in sweep_dir.iterdir()
-                        if (p / RESULTS_YAML).is_file() or (p / STUDY_FILE).is_file())
+        stages = sorted(p.name for p in sweep_dir.iterdir() if _holds_study(p))
         return (f"{sweep_dir} is a staged search, with a study per stage: give one of its stages' folders "
                 f"({', '.join(str(sweep_dir / s) for s in stages) or 'none has started'})")
+    found = beside_a_sweep(sweep_dir)
+    return f"{sweep_dir} {found[0]}; give {found[1]}" if found else None
+
+
+def beside_a_sweep(sweep_dir: Path) -> Optional[tuple[str, str]]:
+    """Where the sweep is that ``sweep_dir``, which holds no study, was given for: it is a trial's run folder, or
+    holds sweeps (multiruns/, paths.log_dir); (what it is, the sweep's folder or the latest ones), else None."""
+    if _holds_study(sweep_dir):
+        return None
+    if _holds_study(sweep_dir.absolute().parent) and sweep_dir.absolute().name.isdigit():
+        return (f"is the run folder of trial {sweep_dir.absolute().name} of a sweep",
+                f"the sweep's folder: {sweep_dir.absolute().parent}")
+    for depth in range(1, 4):  # multiruns/<sweep>, or paths.log_dir's train/multiruns/<sweep>
+        sweeps = sorted((p for p in sweep_dir.glob("/".join("*" * depth)) if p.is_dir() and _holds_study(p)),
+                        key=lambda p: p.name)
+        if sweeps:
+            return (f"holds {len(sweeps)} sweep folder(s), not a study of its own",
+                    f"one of them (the latest by name first: {', '.join(str(p) for p in sweeps[-3:][::-1])})")
     return None
 
 
@@ -122,10 +144,40 @@ def said_of(key: str, typed: Any, folder: Path, refusal: UserError) -> UserError
     return UserError(f"{key}={typed}: {text}")
 
 
+def missing_study_file(url: str, folder: Path) -> Optional[str]:
+    """Why the sweep folder ``folder``'s study cannot be read: its study file is gone (sqlite and optuna-dashboard
+    made an empty one in its place); None when it is there, or on a server."""
+    path = storage_file(url)
+    if path is not None and not path.exists() and path.parent.is_dir():
+        return (f"{folder}: its study file '{path}' does not exist (moved or removed?); put it back, or give the "
+                "folder that holds it")
+    return None
+
+
+def load_existing(url: str, study_name: Optional[str], folder: Path) -> optuna.Study:
+    """A finished sweep's study, read by the tools (``make analyze`` / ``refine`` / ``stage2``): a study file
+    that is gone is said (sqlite made an empty one in its place and Optuna raised ``KeyError: 'Record does not
+    exist.'``), and so is a study name the storage lacks, with the names it holds; ``study_name`` None: the one
+    named as ``folder``, else the file's only study (a renamed sweep folder without optimization_results.yaml)."""
+    problem = missing_study_file(url, folder)
+    if problem is not None:
+        raise UserError(problem)
+    storage = open_storage(url)
+    names = optuna.get_all_study_names(storage=storage)
+    if study_name is None and folder.absolute().name in names:
+        study_name = folder.absolute().name
+    if study_name is None or study_name not in names:
+        if study_name is None and len(names) == 1:
+            study_name = names[0]
+        else:
+            held = f"it holds {', '.join(names)}" if names else "it holds no study"
+            raise UserError(f"{folder}: study {study_name or folder.name} is not in {url} ({held}); give the sweep "
+                            "folder whose study it is")
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
 def load_sweep_study(sweep_dir: Path) -> optuna.Study:
     """The study a sweep folder belongs to (from optimization_results.yaml, else its optuna.db)."""
-    from trainlab.search.shared import load_existing
-
     results = sweep_dir / RESULTS_YAML
     if results.is_file():
         storage, name = sweep_storage(sweep_dir), read_yaml(results, DAMAGED_RESULTS)["study_name"]
