@@ -11,7 +11,6 @@ a top 5.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import warnings
@@ -32,6 +31,7 @@ from trainlab.search.front import front_lines, plot_front
 from trainlab.search.sweep_folder import DAMAGED_RESULTS, RESULTS_YAML, given_sweep, in_memory, load_sweep_study
 from trainlab.search.trials import best_trials, epochs_run, own_complete
 from trainlab.search.shared import is_copied, is_surplus
+from trainlab.search.tool_args import ToolParser
 
 REPORT = "analysis.txt"
 load_study = load_sweep_study  # the name this module had for it
@@ -208,7 +208,8 @@ def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ToolParser(description=__doc__.splitlines()[0], target="analyze", variables={"--out": "OUT"},
+                        overrides=False)
     parser.add_argument("sweep_dir", type=Path, nargs="?", help="outputs/train/multiruns/<date>_<time>_<id>")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"folder for {REPORT} and the plots (default: the sweep folder)")

@@ -11,7 +11,6 @@ objective 0 (:func:`trainlab.search.front.pick`); without them, the sweep's own 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shlex
 import signal
@@ -24,6 +23,7 @@ from trainlab.config.rerun import SWEEP_ONLY, without_epochs
 from trainlab.run.durable import read_yaml
 from trainlab.run.folder import OVERRIDES, RunFolder
 from trainlab.run.root import repo_root
+from trainlab.search.tool_args import ToolParser
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def call_train(command: list[str]) -> int:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ToolParser(description=__doc__.splitlines()[0], target="refine", variables={"--epochs": "EPOCHS"})
     parser.add_argument("sweep_dir", type=Path, nargs="?")  # none: refused in one line naming make's SWEEP=
     parser.add_argument("--epochs", type=int, default=50, help="trainer.max_epochs of the retraining")
     parser.add_argument("--within", type=float, help="two objectives: tolerance on objective 0 (0.01 = 1 %%)")
@@ -146,6 +146,11 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     with report_user_errors():
         given_sweep(args.sweep_dir, "refine", "refine")
+        swept = [o for o in args.overrides if o.lstrip("+~").startswith(SWEEP_ONLY)]
+        if swept:  # hparams_search=optuna in ARGS started a whole sweep where one run was asked for
+            raise UserError(f"make refine retrains one run, and ARGS {' '.join(swept)} would make it a sweep; leave "
+                            f"{'it' if len(swept) == 1 else 'them'} out (make stage2 SWEEP=<sweep> searches on from a "
+                            "sweep, python train.py -m hparams_search=... starts a new one)")
         if args.epochs < 1:  # -1 is Lightning's 'no limit': the retrain would never end by itself
             raise UserError(f"--epochs {args.epochs} (make refine's EPOCHS): retrain for 1 epoch or more")
         if args.then is not None and args.within is None:  # the sweep's own rule (or the best) was taken without a word

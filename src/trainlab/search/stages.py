@@ -25,7 +25,6 @@ The closing step, retraining the best configuration longer, is ``make refine SWE
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shlex
 import sys
@@ -49,6 +48,7 @@ from trainlab.search.sweep_folder import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGE
                                           given_sweep, load_sweep_study, said_of)
 from trainlab.search.trials import best_trials
 from trainlab.search.space import as_override
+from trainlab.search.tool_args import ToolParser
 
 log = logging.getLogger(__name__)
 
@@ -355,8 +355,8 @@ def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) 
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Stage 2 from an earlier sweep: fix its TOP most important "
-                                     "parameters at their best values and search the rest")
+    parser = ToolParser(description="Stage 2 from an earlier sweep: fix its TOP most important parameters at their "
+                        "best values and search the rest", target="stage2", variables={"--top": "TOP"})
     parser.add_argument("sweep_dir", type=Path, nargs="?")  # none: refused in one line naming make's SWEEP=
     parser.add_argument("--top", type=int, default=3, help="how many parameters to fix (by fANOVA importance)")
     parser.add_argument("overrides", nargs="*", help="more overrides for train.py")
