@@ -782,3 +782,21 @@ def test_a_rare_class_on_the_map_is_drawn_above_the_common_one(tmp_path, rare):
     blue, orange = rgb[..., 2] > rgb[..., 0] + 0.2, rgb[..., 0] > rgb[..., 2] + 0.2  # C0 and C1 over white
     rare_pixels = (blue if rare == 0 else orange).sum()
     assert rare_pixels > 0.02 * (blue | orange).sum()  # 9% of the stars: 4.8% of the coloured pixels; 0.3% hidden
+
+
+def test_a_missing_position_offers_the_archive_spelling_never_another_setting_column(tmp_path):
+    """A VizieR export's RA_ICRS, DE_ICRS (and Plx, Gmag, ...) beside Gaia's pmra, pmdec: the refusal offered
+    position_columns=[pmra,pmdec,parallax], which, pasted, placed the stars by their proper motions."""
+    frame = gaia_like(num_stars=100, colour_gaps=0, parallax_gaps=0).rename(columns={"ra": "RA_ICRS",
+                                                                                       "dec": "DE_ICRS"})
+    path = write(tmp_path, frame)
+    with pytest.raises(UserError) as refusal:
+        StarCatalogue(path, "label").load()
+    offered = re.search(r"did you mean 'data.source.position_columns=\[(.*)\]'\?", str(refusal.value))
+    assert offered and offered.group(1).split(",") == ["RA_ICRS", "DE_ICRS", "parallax"], str(refusal.value)
+    table = StarCatalogue(path, "label", position_columns=offered.group(1).split(",")).load()  # the fix, as pasted
+    assert len(table.ids) == 100
+    renamed = frame.rename(columns={"parallax": "Plx", "phot_g_mean_mag": "Gmag", "bp_rp": "BP-RP"})
+    with pytest.raises(UserError, match=re.escape("did you mean 'data.source.feature_columns=[Plx,pmra,pmdec,Gmag,"
+                                                  "BP-RP]'?")):
+        StarCatalogue(write(tmp_path, renamed), "label", position_columns=["RA_ICRS", "DE_ICRS", "Plx"]).load()

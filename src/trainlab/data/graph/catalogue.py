@@ -30,7 +30,8 @@ import numpy as np
 
 from trainlab.data.categories import as_text
 from trainlab.data.graph.columns import (MISSING, apply_missing_policy, category_columns, match_case, nothing_left,
-                                          once_per_star, placeable, star_ids, with_gaps)
+                                          once_per_star, placeable, require_positions, star_ids,
+                                          with_gaps)
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.graph.sky import (check_angle_units, check_file_units, convert_file_units, read_sexagesimal,
                                      sky_angles, sky_positions)
@@ -155,6 +156,8 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if label_column not in frame.columns:
         raise UserError(f"data.source.label_column: '{label_column}' not in '{path}'; its columns are "
                         f"{list(frame.columns)}")
+    require_positions(frame, position_columns, [label_column, *feature_columns, *([id_column] if id_column else [])],
+                      path)
     ids, id_name = star_ids(frame, path, id_column)
     if id_name in feature_columns:
         raise UserError(f"data.source.feature_columns names '{id_name}', the stars' identifier: an identifier is "

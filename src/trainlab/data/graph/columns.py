@@ -16,6 +16,22 @@ log = logging.getLogger(__name__)
 
 MISSING = ("impute", "drop", "error")
 ID_COLUMN = "source_id"  # Gaia's identifier: taken as the stars' id when a file has it
+# Gaia DR3's names as VizieR (I/355/gaiadr3) and other archives spell them, offered where a file lacks a name
+# (matched in any case): near spellings alone offered pmra for ra and pmdec for dec
+ARCHIVE_SPELLINGS = {
+    "ra": ("RA_ICRS", "RAJ2000", "_RAJ2000", "RAdeg", "RA_deg", "ra_icrs"),
+    "dec": ("DE_ICRS", "DEJ2000", "_DEJ2000", "DEdeg", "DE_deg", "Dec_deg", "Declination"),
+    "parallax": ("Plx", "parallax_mas"),
+    "l": ("GLON", "_Glon", "l_deg"), "b": ("GLAT", "_Glat", "b_deg"),
+    "pmra": ("pmRA",), "pmdec": ("pmDE",), "phot_g_mean_mag": ("Gmag", "G_mag"), "bp_rp": ("BP-RP", "BPmag-RPmag"),
+}
+
+
+def require_positions(frame, position_columns: list[str], others: Sequence[str], path: str) -> None:
+    """Refuses position columns the file lacks, offering the archives' spellings of them and never a column that
+    ``others`` (features, label, identifier) names: a VizieR export's ``RA_ICRS`` for ``ra``, not ``pmra``."""
+    require_columns(frame, position_columns, path, "data.source.position_columns", taken=others,
+                    spellings=ARCHIVE_SPELLINGS)
 
 
 def with_gaps(frame, columns: list[str], path: str, role: str, others: Sequence[str] = ()) -> np.ndarray:
@@ -32,7 +48,8 @@ def category_columns(frame, feature_columns: list[str], declared: Sequence[str],
     data.source.categorical_columns. A declared name that is the label, a position or the identifier, or that
     data.source.feature_columns leaves out, is refused in one line; a position column is never a category (the
     graph places the stars by its numbers)."""
-    require_columns(frame, feature_columns, path, "data.source.feature_columns")
+    require_columns(frame, feature_columns, path, "data.source.feature_columns",
+                    taken=[label_column, id_name], spellings=ARCHIVE_SPELLINGS)
     declared = [str(c).strip() for c in declared]
     for name in declared:
         role = ("the data.source.label_column: the class a model is to learn is no input" if name == label_column

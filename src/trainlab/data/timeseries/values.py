@@ -172,16 +172,23 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
     return f"{line}; if it is the time, set {time}; else {fix}" if dates else f"{line}; {fix}"
 
 
-def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool = False) -> None:
+def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool = False, taken: Sequence[str] = (),
+                    spellings: Optional[dict[str, Sequence[str]]] = None) -> None:
     """Refuses ``names`` the file lacks, with its columns and, where each name has a near column (``demand``
     for ``Demand (MW)``, ``Region`` for ``region``), the setting that names them; ``one``: ``key`` takes one
-    name, not a list."""
+    name, not a list. ``taken``: columns other settings read, never offered (``pmra`` is no spelling of ``ra``:
+    a position offered it placed the stars by their proper motions); ``spellings``: a name's other spellings in
+    archives, tried before the near ones (VizieR's ``RA_ICRS`` for ``ra``)."""
     columns = [str(c) for c in frame.columns]
     missing = [n for n in names if n not in columns]
     if not missing:
         return
     named = f"{key} '{missing[0]}'" if one else f"{key}: {missing}"
-    meant = [n if n in columns else next(iter(nearest(n, columns)), None) for n in names]
+    free = [c for c in columns if c not in taken or c in names]
+    folded = {c.casefold(): c for c in reversed(free)}
+    known = {n: next((folded[s.casefold()] for s in (spellings or {}).get(n, ()) if s.casefold() in folded), None)
+             for n in missing}
+    meant = [n if n in columns else known[n] or next(iter(nearest(n, free)), None) for n in names]
     hint = f"; did you mean {typed_names(key, meant, one)}?" if None not in meant else ""
     raise UserError(f"{named} not in '{path}'; its columns are {columns}{hint}")
 
