@@ -1086,3 +1086,29 @@ def test_a_mask_folder_that_is_the_image_folder_is_refused(tmp_path):
         f"data.source.mask_dir='{tmp_path}' is the folder of the images (data.source.path): each image would be "
         "read as its own mask; put the masks in a folder of their own, each named as its image (the default: "
         f"'{tmp_path / 'masks'}')")
+
+
+@pytest.mark.parametrize("damage", ["not npy", "objects", "cut short"])
+def test_a_damaged_npy_is_refused_with_its_fix_not_numpys_allow_pickle(tmp_path, damage):
+    """numpy said 'This file contains pickled (object) data. If you trust the file you can load it unsafely using
+    the `allow_pickle=` keyword argument' for any file that does not start as an NPY (a damaged download, another
+    format named .npy), an image's or a table's (data=file), a fix no setting reaches."""
+    from trainlab.data.files import read_frame
+
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("npy",))
+    bad = root / "img2.npy"
+    if damage == "not npy":
+        bad.write_bytes(b"SIMPLE  =                    T garbage")
+    elif damage == "objects":
+        np.save(bad, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    else:
+        bad.write_bytes(bad.read_bytes()[:300])
+    said = {"not npy": r"is no NPY file \(its first bytes are not numpy's: damaged, or another format named .npy\); "
+                       r"save the array again with numpy.save, or remove the file",
+            "objects": r"holds an array of Python objects, not numbers; save a numeric array",
+            "cut short": r"cannot be read as NPY \(.*\): it is damaged or was cut short; save the array again"}[damage]
+    with pytest.raises(UserError, match=rf"^data.source.path: '.*img2.npy' {said}") as refusal:
+        ImageFolder(str(root)).load()
+    assert "allow_pickle" not in str(refusal.value)
+    with pytest.raises(UserError, match=rf"^data.source.path: '.*img2.npy' {said}"):
+        read_frame(str(bad), "data.source.path")  # a series file (data=file) is read by the same reader

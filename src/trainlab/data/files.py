@@ -86,7 +86,7 @@ def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str
             frame = _index_as_columns(pd.read_parquet(p), p)
             return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
         if suffix == ".npy":
-            array = np.load(p, allow_pickle=False)
+            array = read_npy(p, key)
             if array.ndim == 1:
                 array = array[:, None]
             if array.ndim != 2:
@@ -99,6 +99,29 @@ def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str
         raise unreadable(exc, path, key) or UserError(f"{key}: cannot read '{path}' as {suffix[1:]}: {exc}") from exc
     raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE_IN_FULL}"
                     f"{_SAVE_AS.get(suffix, '')}")
+
+
+NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every file numpy.save writes
+
+
+def read_npy(path: Path, key: str) -> np.ndarray:
+    """The array of an NPY file (a table's or an image's). A file that is no NPY (damaged, cut short, another
+    format named .npy) and an array of Python objects are refused in one line naming ``key`` and the file: numpy
+    said 'contains pickled (object) data ... load it unsafely using allow_pickle=' for any file that does not start
+    as an NPY, a fix no setting reaches and no table or image needs."""
+    with open(path, "rb") as f:
+        magic = f.read(len(NPY_MAGIC))
+    if magic != NPY_MAGIC:
+        raise UserError(f"{key}: '{path}' is no NPY file (its first bytes are not numpy's: damaged, or another format "
+                        "named .npy); save the array again with numpy.save, or remove the file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise UserError(f"{key}: '{path}' holds an array of Python objects, not numbers; save a numeric array "
+                            "(numpy.save(path, array.astype(float)))") from None
+        raise UserError(f"{key}: '{path}' cannot be read as NPY ({exc}): it is damaged or was cut short; save the "
+                        "array again with numpy.save, or remove the file") from None
 
 
 def _index_as_columns(frame, path: Path):
