@@ -459,7 +459,8 @@ def test_a_folder_of_other_files_is_refused_naming_them(tmp_path):
     for name in ("m31.jpg", "m33.jpg", "notes.txt", "stars.csv"):
         (root / name).write_text("x")
     with pytest.raises(UserError, match=r"^data.source.path='.*night' holds no images \(.fits.gz, .*, .tiff\), only 4 "
-                                        r"other file\(s\) \(m31.jpg, m33.jpg, notes.txt, ...\); put the images there"):
+                                        r"other file\(s\) \(m31.jpg, m33.jpg, notes.txt, ...\); FITS, NPY, PNG and TIFF are "
+                                        r"read; save them as PNG \(lossless\) to use them, or put the images there"):
         ImageFolder(str(root)).load()
 
 
@@ -1112,3 +1113,31 @@ def test_a_damaged_npy_is_refused_with_its_fix_not_numpys_allow_pickle(tmp_path,
     assert "allow_pickle" not in str(refusal.value)
     with pytest.raises(UserError, match=rf"^data.source.path: '.*img2.npy' {said}"):
         read_frame(str(bad), "data.source.path")  # a series file (data=file) is read by the same reader
+
+
+def test_images_and_masks_in_formats_that_are_not_read_are_named(tmp_path, caplog):
+    """JPEG images beside the PNGs were left out in the info line of README.txt's kind, and a folder of JPEG masks
+    was refused as 'no mask for image' without naming the mask that was there."""
+    from PIL import Image
+
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("npy",))
+    Image.fromarray(np.full((32, 32), 60, np.uint8)).save(root / "extra.jpg")
+    (root / "notes.txt").write_text("seeing 0.8")
+    with caplog.at_level(logging.INFO):
+        assert len(ImageFolder(str(root)).load().images) == 4
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING and "extra.jpg" in r.getMessage()]
+    assert warned and ("1 image(s) in a format that is not read left out (extra.jpg): FITS, NPY, PNG and TIFF are "
+                       "read; save them as PNG (lossless) to use them") in warned[0].getMessage()
+    assert "1 file(s) that are no image left out (notes.txt)" in caplog.text
+    mask = next((root / "masks").glob("img1.*"))
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(root / "masks" / "img1.jpg")
+    mask.unlink()
+    with pytest.raises(UserError, match=r"no mask for image 'img1.npy' .*; it holds 'img1.jpg', in a format that is not "
+                                        r"read: FITS, NPY, PNG and TIFF are read; save them as PNG"):
+        ImageFolder(str(root)).load()
+    only = tmp_path / "jpegs"
+    (only / "masks").mkdir(parents=True)
+    Image.fromarray(np.full((32, 32), 60, np.uint8)).save(only / "a.jpg")
+    with pytest.raises(UserError, match=r"holds no images \(.*\), only 1 other file\(s\) \(a.jpg\); FITS, NPY, PNG and "
+                                        r"TIFF are read; save them as PNG \(lossless\) to use them, or put the images"):
+        ImageFolder(str(only)).load()
