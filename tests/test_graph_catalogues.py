@@ -800,3 +800,25 @@ def test_a_missing_position_offers_the_archive_spelling_never_another_setting_co
     with pytest.raises(UserError, match=re.escape("did you mean 'data.source.feature_columns=[Plx,pmra,pmdec,Gmag,"
                                                   "BP-RP]'?")):
         StarCatalogue(write(tmp_path, renamed), "label", position_columns=["RA_ICRS", "DE_ICRS", "Plx"]).load()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".fits", ".vot", ".npy", "header"])
+def test_an_empty_file_is_said_to_be_empty_in_every_reader(tmp_path, suffix):
+    """A file of 0 bytes got each library's words ('No columns to parse from file', ...), and a header without rows
+    was told to 'give a file with the series', a catalogue too."""
+    from trainlab.data.files import read_frame
+    from trainlab.data.image.sources import ImageFolder
+
+    path = tmp_path / f"stars{'.csv' if suffix == 'header' else suffix}"
+    path.write_text(",".join(["source_id", "ra", "dec", *GAIA_FEATURES, "label"]) + "\n" if suffix == "header" else "")
+    said = (r"has no data rows \(only a header, or nothing\); give a file that holds the data in rows under its header$"
+            if suffix == "header" else r"is empty \(0 bytes\): a save, download or copy that wrote nothing; give the "
+                                       r"file with the data, or save it again$")
+    with pytest.raises(UserError, match=rf"^data.source.path: '.*{path.name}' {said}"):
+        StarCatalogue(str(path), "label").load() if suffix != ".npy" else read_frame(str(path), "data.source.path")
+    if suffix in (".npy", ".csv"):  # an image folder's file (a PNG, an NPY) the same way
+        root = tmp_path / "sky"
+        (root / "masks").mkdir(parents=True)
+        (root / f"a{'.png' if suffix == '.csv' else suffix}").write_bytes(b"")
+        with pytest.raises(UserError, match=r"^data.source.path: '.*a\.(png|npy)' is empty \(0 bytes\)"):
+            ImageFolder(str(root)).load()

@@ -65,8 +65,10 @@ def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str
     if not p.is_file():
         raise UserError(f"{key}: file not found: '{path}'{why_missing(p, key)}; give the path of an existing {_READABLE} "
                         "file")
-    check_fits(p, key)
     size = p.stat().st_size
+    if not size:  # pandas said 'No columns to parse from file', astropy and pyarrow their own words
+        raise UserError(f"{key}: '{path}' {EMPTY_FILE}")
+    check_fits(p, key)
     if size >= LARGE_FILE:
         log.info("reading '%s' (%.0f MB) ...", p.name, size / 2**20)
     suffix = p.suffix.lower()
@@ -101,6 +103,8 @@ def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str
                     f"{_SAVE_AS.get(suffix, '')}")
 
 
+EMPTY_FILE = ("is empty (0 bytes): a save, download or copy that wrote nothing; give the file with the data, or "
+              "save it again")
 NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every file numpy.save writes
 
 
@@ -356,5 +360,6 @@ def _checked_frame(frame, header: list[str], path: str, key: str):
         raise UserError(f"{key}: '{path}' names the column(s) {repeated} more than once; rename them so that "
                         "each column has its own name")
     if len(frame) == 0:
-        raise UserError(f"{key}: '{path}' has no data rows (only a header, or nothing); give a file with the series")
+        raise UserError(f"{key}: '{path}' has no data rows (only a header, or nothing); give a file that holds the data "
+                        "in rows under its header")
     return frame

@@ -12,7 +12,7 @@ from typing import Optional, Union
 import numpy as np
 
 from trainlab.config.errors import UserError, unreadable
-from trainlab.data.files import read_npy
+from trainlab.data.files import EMPTY_FILE, read_npy
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,8 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
     """
     suffix = image_suffix(path)
     try:
+        if not path.stat().st_size:  # each reader said it its own way ('cannot identify image file', 'no NPY')
+            raise UserError(f"{key}: '{path}' {EMPTY_FILE}, or remove it")
         if suffix == ".npy":
             array = read_npy(path, key)
         elif suffix in (".tif", ".tiff"):  # pages (or samples) as channels; (H, W, <=4) moved below
