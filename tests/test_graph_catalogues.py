@@ -822,3 +822,20 @@ def test_an_empty_file_is_said_to_be_empty_in_every_reader(tmp_path, suffix):
         (root / f"a{'.png' if suffix == '.csv' else suffix}").write_bytes(b"")
         with pytest.raises(UserError, match=r"^data.source.path: '.*a\.(png|npy)' is empty \(0 bytes\)"):
             ImageFolder(str(root)).load()
+
+
+def test_a_catalogues_missing_values_are_said_to_be_data_source_missings(tmp_path, caplog):
+    """A catalogue's missing-value mark and typo were said to be handled by data.missing, the series family's key:
+    data.missing=drop on a catalogue run is refused as a key that does not exist."""
+    frame = gaia_like(num_stars=100, colour_gaps=0, parallax_gaps=0)
+    frame["pmra"] = frame["pmra"].astype(object)
+    frame.loc[3, "pmra"] = "--"
+    with caplog.at_level("INFO"):
+        StarCatalogue(write(tmp_path, frame), "label").load()
+    assert "marks 1 missing value(s) with '--': read as missing (data.source.missing handles them)" in caplog.text
+    frame.loc[4, "pmra"] = "1.2.3"
+    with pytest.raises(UserError, match=r"column 'pmra' .* 1 of its 99 values is no number \('1.2.3'\): correct it in "
+                                        r"the file, or empty that cell \(a missing value, which data.source.missing "
+                                        r"handles\)$"):
+        StarCatalogue(write(tmp_path, frame), "label").load()
+    assert "data.missing" not in caplog.text.replace("data.source.missing", "")

@@ -38,7 +38,8 @@ def with_gaps(frame, columns: list[str], path: str, role: str, others: Sequence[
     """Columns as float64 with NaN where values are missing, read by :func:`numeric_columns` (present, numeric,
     thousands separators and missing-value marks read), whose refusal of gaps the missing policy replaces;
     ``others``: the features read as categories, kept in the features a refusal gives."""
-    return numeric_columns(frame, columns, path, role, allow_missing=True, others=others)
+    return numeric_columns(frame, columns, path, role, allow_missing=True, others=others,
+                           missing_key="data.source.missing")
 
 
 def category_columns(frame, feature_columns: list[str], declared: Sequence[str], label_column: str,
@@ -65,7 +66,7 @@ def category_columns(frame, feature_columns: list[str], declared: Sequence[str],
                     if None not in meant else "")
             raise UserError(f"data.source.categorical_columns names '{name}', which data.source.feature_columns "
                             f"leaves out of the features {feature_columns}; add it there, or leave it out here{hint}")
-    text = text_columns(frame, [c for c in feature_columns if c not in position_columns], path)
+    text = text_columns(frame, [c for c in feature_columns if c not in position_columns], path, "data.source.missing")
     return [c for c in feature_columns if c in declared or c in text]
 
 

@@ -18,17 +18,19 @@ log = logging.getLogger(__name__)
 
 
 def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missing: bool = False,
-                    name_row: Callable[[int], str] = "row {}".format, others: Sequence[str] = ()) -> np.ndarray:
+                    name_row: Callable[[int], str] = "row {}".format, others: Sequence[str] = (),
+                    missing_key: str = "data.missing") -> np.ndarray:
     """Columns as float64, refusing text (and missing values unless ``allow_missing``: they become
     NaN) with the column and row named (``name_row`` of the frame's row number: its time, in a file
-    read in time order); ``others``: the inputs read otherwise (categories), kept in the inputs a refusal gives."""
+    read in time order); ``others``: the inputs read otherwise (categories), kept in the inputs a refusal gives;
+    ``missing_key``: the setting that handles missing values, as lines name it (a catalogue's data.source.missing)."""
     import pandas as pd
 
     require_columns(frame, columns, path, f"data.source.{role}_columns")
     text = []  # (column, its values that are no number)
     decimal = frame.attrs.get("decimal", ".")  # the decimal mark the file was read with (files.py)
     for c in columns:
-        _clean(frame, c, path, decimal)
+        _clean(frame, c, path, decimal, missing_key)
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
             values = _as_numbers(frame[c], decimal)
             bad = frame[c][values.isna() & frame[c].notna()]
@@ -37,7 +39,7 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             else:  # numbers written as text beside the missing-value marks read above
                 frame[c] = values
     if text:
-        raise UserError(_text_problem(text, [*columns, *others], path, role, name_row, frame))
+        raise UserError(_text_problem(text, [*columns, *others], path, role, name_row, frame, missing_key))
     block = frame[columns]
     values = block.to_numpy(dtype=np.float64)
     if not allow_missing:
@@ -46,14 +48,14 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
 
 
-def _clean(frame, c: str, path: str, decimal: str) -> None:
+def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.missing") -> None:
     """Column ``c`` of ``frame`` as the file means it, in place, logged: missing-value marks as empty cells, truth
     values as 1 and 0, numbers written as text or with thousands separators as numbers (a column already read so
     is left as it is)."""
     marked = _missing_marks(frame[c])
     if marked is not None:
-        log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (data.missing handles "
-                 "them)", c, path, marked[1], marked[2])
+        log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (%s handles them)",
+                 c, path, marked[1], marked[2], missing_key)
         frame[c] = marked[0]
     flags = _flags(frame[c])
     if flags is not None:  # an event's flag: 1 where it holds (a Parquet bool column, a CSV's True/False, yes/no)
@@ -69,7 +71,7 @@ def _clean(frame, c: str, path: str, decimal: str) -> None:
         frame[c] = grouped[0]
 
 
-def text_columns(frame, columns: Sequence[str], path: str) -> list[str]:
+def text_columns(frame, columns: Sequence[str], path: str, missing_key: str = "data.missing") -> list[str]:
     """The ``columns`` that hold text meant as text (a category: a weekday's name, a region), read as such once
     their missing-value marks are empty cells; not a column of numbers, flags, numbers with a few typos among them,
     decimal commas in a comma-separated file or dates (:func:`numeric_columns` refuses those with their fix)."""
@@ -78,7 +80,7 @@ def text_columns(frame, columns: Sequence[str], path: str) -> list[str]:
     decimal = frame.attrs.get("decimal", ".")
     found = []
     for c in columns:
-        _clean(frame, c, path, decimal)
+        _clean(frame, c, path, decimal, missing_key)
         column = frame[c]
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             continue
@@ -137,7 +139,7 @@ def _flags(column) -> Optional[tuple[Any, str]]:
 
 
 def _text_problem(text: list, columns: list[str], path: str, role: str, name_row: Callable[[int], str],
-                  frame) -> str:
+                  frame, missing_key: str = "data.missing") -> str:
     """The line refusing columns of text: the first named with its first value that is no number, and the
     fix: a few such values among numbers are typos to correct; a column of text among the inputs is left
     out by the list of the others."""
@@ -154,9 +156,9 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
         shown = ", ".join(repr(v) for v in bad.iloc[:3]) + (", ..." if len(bad) > 3 else "")
         if len(bad) == 1:
             return (f"{line}; 1 of its {written} values is no number ({shown}): correct it in the file, or empty "
-                    "that cell (a missing value, which data.missing handles)")
+                    f"that cell (a missing value, which {missing_key} handles)")
         return (f"{line}; {len(bad)} of its {written} values are no number ({shown}): correct them in the file, or "
-                "empty those cells (missing values, which data.missing handles)")
+                f"empty those cells (missing values, which {missing_key} handles)")
     if role == "target" and len(bad) and not dates:  # the time-series family's: categories among inputs are encoded
         return (f"{line}; a forecast of a category is classification, which the time-series family does not do: "
                 "give a numeric target (a category among the inputs is read as one 0/1 input per value)")
