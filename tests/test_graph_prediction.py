@@ -208,5 +208,7 @@ def test_other_families_are_refused_a_catalogue(family):
 
     cfg = OmegaConf.create({"horizon": 2 if family == "timeseries" else None, "history": None, "images": None,
                             "catalogue": "stars.csv"})
-    with pytest.raises(UserError, match=rf"^catalogue=stars.csv: a {family} run reads no star catalogue; leave it out$"):
+    does = ("an image run maps the anomalies of images=<folder>" if family == "image"  # it said 'a image run'
+            else r"a timeseries run forecasts its data's series \(horizon=<steps>\)")
+    with pytest.raises(UserError, match=rf"^catalogue=stars.csv: {does} and reads no star catalogue; leave it out$"):
         _check_family_keys(cfg, family)
