@@ -1141,3 +1141,14 @@ def test_images_and_masks_in_formats_that_are_not_read_are_named(tmp_path, caplo
     with pytest.raises(UserError, match=r"holds no images \(.*\), only 1 other file\(s\) \(a.jpg\); FITS, NPY, PNG and "
                                         r"TIFF are read; save them as PNG \(lossless\) to use them, or put the images"):
         ImageFolder(str(only)).load()
+
+
+def test_a_folder_of_two_images_is_told_that_tiles_do_not_help(tmp_path):
+    """Two images were told 'add images, or cut them with data.source.tile_size', but the tiles of one file stay in
+    one split: pasted, data.source.tile_size=8 was refused the same way."""
+    root = make_folder(tmp_path / "sky", count=2, suffixes=("npy",))
+    dm = SkyDataModule(ImageFolder(str(root), tile_size=8), seed=0)
+    with pytest.raises(UserError, match=r"^'sky' has 2 image file\(s\) with usable tiles; the tiles of one file stay in "
+                                        r"one split .*, so data.source.tile_size does not help: a train/val/test split "
+                                        r"needs at least 3 files; add images, or cut a large image into 3 or more"):
+        dm.setup("fit")
