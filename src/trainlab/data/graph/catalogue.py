@@ -133,10 +133,12 @@ def _found_classes(labels: np.ndarray, path: str, column: str) -> list[str]:
 def table_from_frame(frame, path: str, label_column: str, feature_columns: Sequence[str], position: str,
                      position_columns: Optional[Sequence[str]], classes: Optional[Sequence[Union[str, int]]],
                      parallax_floor: float, missing: str = "impute", id_column: Optional[str] = None,
-                     angle_units: str = "deg", categorical_columns: Sequence[str] = ()) -> StarTable:
+                     angle_units: str = "deg", categorical_columns: Sequence[str] = (),
+                     units_kept: bool = False) -> StarTable:
     """Check a catalogue's columns and turn it into a :class:`StarTable` (see :class:`StarCatalogue`).
 
-    Columns not named (as features, positions, label or identifier) are ignored."""
+    Columns not named (as features, positions, label or identifier) are ignored. ``units_kept``: the settings are a
+    run's, kept by predict.py (:func:`trainlab.data.graph.sky.sky_positions`)."""
     if position not in POSITIONS:
         raise UserError(f"data.source.position={position!r} is not one of {', '.join(POSITIONS)}")
     if missing not in MISSING:
@@ -208,7 +210,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     index = {name: i for i, name in enumerate(class_names)}
     label_ids = np.fromiter((index[s] for s in labels), dtype=np.int64, count=len(labels))
     if position == "sky":
-        positions = sky_positions(coordinates, position_columns, angle_units, parallax_floor, path)
+        positions = sky_positions(coordinates, position_columns, angle_units, parallax_floor, path, units_kept)
     else:
         positions = coordinates.astype(np.float64)
     if len(positions) > 1 and not np.ptp(positions, axis=0).any():
