@@ -1152,3 +1152,16 @@ def test_a_folder_of_two_images_is_told_that_tiles_do_not_help(tmp_path):
                                         r"one split .*, so data.source.tile_size does not help: a train/val/test split "
                                         r"needs at least 3 files; add images, or cut a large image into 3 or more"):
         dm.setup("fit")
+
+
+def test_grey_and_colour_images_in_one_folder_are_named_as_such(tmp_path):
+    """A folder of grey PNGs with one saved in colour was refused as '3 channel(s) but ... has 1' alone."""
+    from PIL import Image
+
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("png",))
+    grey = np.asarray(Image.open(root / "img2.png"))
+    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(root / "img2.png")
+    with pytest.raises(UserError, match=r"^image 'img2.png' has 3 channel\(s\) but 'img0.png' has 1; all images must "
+                                        r"have the same channels: save them all in one kind, grey or colour \('img2.png' "
+                                        r"is colour \(RGB\), 'img0.png' grey; an image's transparency is no channel\)$"):
+        ImageFolder(str(root)).load()

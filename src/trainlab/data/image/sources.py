@@ -329,8 +329,12 @@ class ImageFolder:
             if first is None:
                 first = (path.name, image.shape)
             elif image.shape[0] != first[1][0]:
+                kinds = {1: "grey", 3: "colour (RGB)"}  # a folder of grey and colour PNGs: which to change, and how
+                both = (f": save them all in one kind, grey or colour ('{path.name}' is {kinds[image.shape[0]]}, "
+                        f"'{first[0]}' {kinds[first[1][0]]}; an image's transparency is no channel)"
+                        if {image.shape[0], first[1][0]} == {1, 3} else "")
                 raise UserError(f"image '{path.name}' has {image.shape[0]} channel(s) but '{first[0]}' has "
-                                f"{first[1][0]}; all images must have the same channels")
+                                f"{first[1][0]}; all images must have the same channels{both}")
             elif self.tile_size is None and image.shape != first[1]:
                 raise UserError(f"images differ in size: '{path.name}' is {image.shape[1]}x{image.shape[2]} but "
                                 f"'{first[0]}' is {first[1][1]}x{first[1][2]}; {self.SIZES_FIX}")
