@@ -839,3 +839,20 @@ def test_a_catalogues_missing_values_are_said_to_be_data_source_missings(tmp_pat
                                         r"handles\)$"):
         StarCatalogue(write(tmp_path, frame), "label").load()
     assert "data.missing" not in caplog.text.replace("data.source.missing", "")
+
+
+def test_numbers_written_with_their_unit_are_told_to_drop_it(tmp_path):
+    """pmra of '-0.04 mas/yr' was read as a category of 100 values and refused as free text to leave out of the
+    features, and ra of '275.6°' was told to 'leave it out of data.source.position_columns'."""
+    frame = gaia_like(num_stars=100, colour_gaps=0, parallax_gaps=0)
+    written = frame.assign(pmra=frame["pmra"].map(lambda v: f"{v:.3f} mas/yr"))
+    with pytest.raises(UserError, match=r"column 'pmra' in '.*' is not numeric \(row 0: '.* mas/yr'\); its values are "
+                                        r"numbers followed by a unit \('mas/yr'\): write the numbers alone in the file"):
+        StarCatalogue(write(tmp_path, written), "label").load()
+    written = frame.assign(ra=frame["ra"].map(lambda v: f"{v:.5f}°"))
+    with pytest.raises(UserError, match=r"column 'ra' .* numbers followed by a unit \('°'\): write the numbers alone"):
+        StarCatalogue(write(tmp_path, written), "label").load()
+    survey = frame.assign(survey="2MASS")  # a category named with a number: no unit
+    survey.loc[::2, "survey"] = "Gaia"
+    table = StarCatalogue(write(tmp_path, survey), "label", feature_columns=[*GAIA_FEATURES, "survey"]).load()
+    assert list(table.categories) == ["survey"]

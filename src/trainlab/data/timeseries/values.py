@@ -98,6 +98,8 @@ def _reading(column, bad) -> str:
     category), else "text" (a category, free text)."""
     if re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
         return "decimal commas"
+    if _unit_after(column) is not None:
+        return "units"
     if _looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(r"\d").all():
         return "dates"
     written = int(column.notna().sum())
@@ -151,6 +153,9 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
     if reading == "decimal commas":
         return (f"{line}; its numbers have decimal commas inside a comma-separated file: save it with decimal "
                 "points, or separated by semicolons (read with decimal commas)")
+    if reading == "units":  # '-0.04 mas/yr', '275.6°': read as a category, or refused as text to leave out
+        return (f"{line}; its values are numbers followed by a unit ('{_unit_after(frame[c])}'): write the numbers "
+                "alone in the file (the unit in the column's name, or an ECSV's or VOTable's unit)")
     dates = reading == "dates"
     if reading == "typos":
         shown = ", ".join(repr(v) for v in bad.iloc[:3]) + (", ..." if len(bad) > 3 else "")
@@ -316,6 +321,19 @@ def with_values(frame, columns: list[str], path: str, named: bool) -> list[str]:
     log.info("column(s) %s of '%s' hold no value in any row (an empty column, or a separator at the end of every "
              "line): not used as features", empty, path)
     return kept
+
+
+_NUMBER_AND_UNIT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*([^\d\s.,:+-][^\d]*?)\s*")
+
+
+def _unit_after(column) -> str | None:
+    """The unit every value of a text column writes after its number ('mas/yr' of '-0.04 mas/yr', '°' of '275.6°'),
+    one for the column's first 50 values; None for any other column (a category, dates, typos among numbers)."""
+    values = column.dropna().head(50).astype(str)
+    found = [_NUMBER_AND_UNIT.fullmatch(v) for v in values]
+    units = {m.group(1) if m else None for m in found}
+    numbers = {v[: m.start(1)].strip() for v, m in zip(values, found) if m}  # one, as in '2MASS': a category's name
+    return next(iter(units)) if len(units) == 1 and None not in units and len(numbers) > 1 else None
 
 
 def _looks_like_times(column) -> bool:
