@@ -856,3 +856,15 @@ def test_numbers_written_with_their_unit_are_told_to_drop_it(tmp_path):
     survey.loc[::2, "survey"] = "Gaia"
     table = StarCatalogue(write(tmp_path, survey), "label", feature_columns=[*GAIA_FEATURES, "survey"]).load()
     assert list(table.categories) == ["survey"]
+
+
+def test_an_identifier_of_text_is_refused_with_its_row_and_fix(tmp_path):
+    """A source_id of text ('Gaia DR3 ...', a typo) was refused with Python's 'invalid literal for int() with base
+    10' and no fix."""
+    frame = gaia_like(num_stars=60, colour_gaps=0, parallax_gaps=0)
+    frame["source_id"] = frame["source_id"].astype(str)
+    frame.loc[4, "source_id"] = "Gaia DR3 4295806720"
+    with pytest.raises(UserError, match=r"column 'source_id' in '.*' is not a 64-bit integer identifier \(row 4: 'Gaia DR3 "
+                                        r"4295806720'\); an identifier is a whole number, .*: write whole numbers there, "
+                                        r"or name another column of them in data.source.id_column$"):
+        StarCatalogue(write(tmp_path, frame), "label").load()

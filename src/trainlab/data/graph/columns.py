@@ -5,6 +5,7 @@ that cannot be placed in the graph left out, and the ``data.source.missing`` pol
 from __future__ import annotations
 
 import logging
+import re
 from typing import Optional, Sequence
 
 import numpy as np
@@ -119,10 +120,21 @@ def star_ids(frame, path: str, id_column: Optional[str]) -> tuple[np.ndarray, st
         try:
             return np.array([int(v) for v in values], dtype=np.int64), id_column
         except (TypeError, ValueError, OverflowError) as exc:
-            raise UserError(f"column '{id_column}' in '{path}' is not a 64-bit integer identifier ({exc})") from exc
+            row = next((i for i, v in values.items() if not _whole_int64(v)), values.index[0])
+            raise UserError(f"column '{id_column}' in '{path}' is not a 64-bit integer identifier (row {row}: "
+                            f"{values[row]!r}); an identifier is a whole number, as Gaia's source_id (a designation "
+                            "'Gaia DR3 4295806720' holds it after 'Gaia DR3 '): write whole numbers there, or name "
+                            "another column of them in data.source.id_column") from exc
     if values.max() > np.iinfo(np.int64).max:  # uint64 beyond int64
         raise UserError(f"column '{id_column}' in '{path}' holds identifiers above 2^63 - 1")
     return values.to_numpy(dtype=np.int64), id_column
+
+
+def _whole_int64(value) -> bool:
+    """Whether ``value`` is written as a whole number that an int64 holds."""
+    if not re.fullmatch(r"\s*[-+]?\d+\s*", str(value)):
+        return False
+    return np.iinfo(np.int64).min <= int(str(value)) <= np.iinfo(np.int64).max
 
 
 def once_per_star(frame, ids: np.ndarray, id_name: str, columns: list[str], path: str) -> np.ndarray:
