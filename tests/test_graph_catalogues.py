@@ -782,3 +782,88 @@ def test_a_rare_class_on_the_map_is_drawn_above_the_common_one(tmp_path, rare):
     blue, orange = rgb[..., 2] > rgb[..., 0] + 0.2, rgb[..., 0] > rgb[..., 2] + 0.2  # C0 and C1 over white
     rare_pixels = (blue if rare == 0 else orange).sum()
     assert rare_pixels > 0.02 * (blue | orange).sum()  # 9% of the stars: 4.8% of the coloured pixels; 0.3% hidden
+
+
+def test_a_missing_position_offers_the_archive_spelling_never_another_setting_column(tmp_path):
+    """A VizieR export's RA_ICRS, DE_ICRS (and Plx, Gmag, ...) beside Gaia's pmra, pmdec: the refusal offered
+    position_columns=[pmra,pmdec,parallax], which, pasted, placed the stars by their proper motions."""
+    frame = gaia_like(num_stars=100, colour_gaps=0, parallax_gaps=0).rename(columns={"ra": "RA_ICRS",
+                                                                                       "dec": "DE_ICRS"})
+    path = write(tmp_path, frame)
+    with pytest.raises(UserError) as refusal:
+        StarCatalogue(path, "label").load()
+    offered = re.search(r"did you mean 'data.source.position_columns=\[(.*)\]'\?", str(refusal.value))
+    assert offered and offered.group(1).split(",") == ["RA_ICRS", "DE_ICRS", "parallax"], str(refusal.value)
+    table = StarCatalogue(path, "label", position_columns=offered.group(1).split(",")).load()  # the fix, as pasted
+    assert len(table.ids) == 100
+    renamed = frame.rename(columns={"parallax": "Plx", "phot_g_mean_mag": "Gmag", "bp_rp": "BP-RP"})
+    with pytest.raises(UserError, match=re.escape("did you mean 'data.source.feature_columns=[Plx,pmra,pmdec,Gmag,"
+                                                  "BP-RP]'?")):
+        StarCatalogue(write(tmp_path, renamed), "label", position_columns=["RA_ICRS", "DE_ICRS", "Plx"]).load()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".fits", ".vot", ".npy", "header"])
+def test_an_empty_file_is_said_to_be_empty_in_every_reader(tmp_path, suffix):
+    """A file of 0 bytes got each library's words ('No columns to parse from file', ...), and a header without rows
+    was told to 'give a file with the series', a catalogue too."""
+    from trainlab.data.files import read_frame
+    from trainlab.data.image.sources import ImageFolder
+
+    path = tmp_path / f"stars{'.csv' if suffix == 'header' else suffix}"
+    path.write_text(",".join(["source_id", "ra", "dec", *GAIA_FEATURES, "label"]) + "\n" if suffix == "header" else "")
+    said = (r"has no data rows \(only a header, or nothing\); give a file that holds the data in rows under its header$"
+            if suffix == "header" else r"is empty \(0 bytes\): a save, download or copy that wrote nothing; give the "
+                                       r"file with the data, or save it again$")
+    with pytest.raises(UserError, match=rf"^data.source.path: '.*{path.name}' {said}"):
+        StarCatalogue(str(path), "label").load() if suffix != ".npy" else read_frame(str(path), "data.source.path")
+    if suffix in (".npy", ".csv"):  # an image folder's file (a PNG, an NPY) the same way
+        root = tmp_path / "sky"
+        (root / "masks").mkdir(parents=True)
+        (root / f"a{'.png' if suffix == '.csv' else suffix}").write_bytes(b"")
+        with pytest.raises(UserError, match=r"^data.source.path: '.*a\.(png|npy)' is empty \(0 bytes\)"):
+            ImageFolder(str(root)).load()
+
+
+def test_a_catalogues_missing_values_are_said_to_be_data_source_missings(tmp_path, caplog):
+    """A catalogue's missing-value mark and typo were said to be handled by data.missing, the series family's key:
+    data.missing=drop on a catalogue run is refused as a key that does not exist."""
+    frame = gaia_like(num_stars=100, colour_gaps=0, parallax_gaps=0)
+    frame["pmra"] = frame["pmra"].astype(object)
+    frame.loc[3, "pmra"] = "--"
+    with caplog.at_level("INFO"):
+        StarCatalogue(write(tmp_path, frame), "label").load()
+    assert "marks 1 missing value(s) with '--': read as missing (data.source.missing handles them)" in caplog.text
+    frame.loc[4, "pmra"] = "1.2.3"
+    with pytest.raises(UserError, match=r"column 'pmra' .* 1 of its 99 values is no number \('1.2.3'\): correct it in "
+                                        r"the file, or empty that cell \(a missing value, which data.source.missing "
+                                        r"handles\)$"):
+        StarCatalogue(write(tmp_path, frame), "label").load()
+    assert "data.missing" not in caplog.text.replace("data.source.missing", "")
+
+
+def test_numbers_written_with_their_unit_are_read_as_the_numbers(tmp_path):
+    """pmra of '-0.04 mas/yr' was read as a category of 100 values and refused as free text to leave out of the
+    features, and ra of '275.6°' was told to 'leave it out of data.source.position_columns': each is read as its
+    numbers (trainlab.data.timeseries.units, shared with the series files); a category named with a number is not."""
+    frame = gaia_like(num_stars=100, colour_gaps=0, parallax_gaps=0)
+    plain = StarCatalogue(write(tmp_path, frame), "label").load()
+    written = frame.assign(pmra=frame["pmra"].map(lambda v: f"{v:.3f} mas/yr"), ra=frame["ra"].map(lambda v: f"{v:.5f}°"))
+    table = StarCatalogue(write(tmp_path, written), "label").load()
+    np.testing.assert_allclose(table.features, plain.features, atol=1e-3)
+    np.testing.assert_allclose(table.positions, plain.positions, rtol=1e-4)
+    survey = frame.assign(survey="2MASS")  # a category named with a number: no unit
+    survey.loc[::2, "survey"] = "Gaia"
+    table = StarCatalogue(write(tmp_path, survey), "label", feature_columns=[*GAIA_FEATURES, "survey"]).load()
+    assert list(table.categories) == ["survey"]
+
+
+def test_an_identifier_of_text_is_refused_with_its_row_and_fix(tmp_path):
+    """A source_id of text ('Gaia DR3 ...', a typo) was refused with Python's 'invalid literal for int() with base
+    10' and no fix."""
+    frame = gaia_like(num_stars=60, colour_gaps=0, parallax_gaps=0)
+    frame["source_id"] = frame["source_id"].astype(str)
+    frame.loc[4, "source_id"] = "Gaia DR3 4295806720"
+    with pytest.raises(UserError, match=r"column 'source_id' in '.*' is not a 64-bit integer identifier \(row 4: 'Gaia DR3 "
+                                        r"4295806720'\); an identifier is a whole number, .*: write whole numbers there, "
+                                        r"or name another column of them in data.source.id_column$"):
+        StarCatalogue(write(tmp_path, frame), "label").load()

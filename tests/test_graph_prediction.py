@@ -208,5 +208,42 @@ def test_other_families_are_refused_a_catalogue(family):
 
     cfg = OmegaConf.create({"horizon": 2 if family == "timeseries" else None, "history": None, "images": None,
                             "catalogue": "stars.csv"})
-    with pytest.raises(UserError, match=rf"^catalogue=stars.csv: a {family} run reads no star catalogue; leave it out$"):
+    does = ("an image run maps the anomalies of images=<folder>" if family == "image"  # it said 'a image run'
+            else r"a timeseries run forecasts its data's series \(horizon=<steps>\)")
+    with pytest.raises(UserError, match=rf"^catalogue=stars.csv: {does} and reads no star catalogue; leave it out$"):
         _check_family_keys(cfg, family)
+
+
+def test_a_catalogues_angle_warnings_in_predict_advise_the_file_not_a_setting_predict_keeps(tmp_path, caplog):
+    """RA in hours and a Dec beyond 90 in catalogue=<file> were told 'set data.source.angle_units=hours' and to check
+    data.source.position_columns, which predict.py refuses (its data settings are the run's); the fix is in the file,
+    or its stated unit, which is converted."""
+    import logging
+
+    import astropy.units as u
+    from astropy.table import Table
+
+    from trainlab.data.graph.catalogue import StarCatalogue
+    from trainlab.prediction.graph import UnlabelledCatalogue, reading_of
+
+    stars = gaia_like(colour_gaps=0, parallax_gaps=0).drop(columns="label")
+    stars.to_csv(tmp_path / "deg.csv", index=False)
+    reading = reading_of(StarCatalogue(str(tmp_path / "deg.csv"), "label"))
+    stars.assign(ra=stars["ra"] / 15).to_csv(tmp_path / "hours.csv", index=False)
+    with caplog.at_level(logging.WARNING):
+        UnlabelledCatalogue(tmp_path / "hours.csv", reading, ["a", "b"], 10).load()
+    assert ("read as degrees: if they are RA hours, write them in degrees in the file, as the run reads them (ra x 15), "
+            "or give an ECSV or VOTable stating their unit (hourangle), which is converted") in caplog.text
+    assert "data.source.angle_units" not in caplog.text
+    table = Table.from_pandas(stars.assign(ra=stars["ra"] / 15))  # the fix offered: the unit stated
+    table["ra"].unit, table["dec"].unit = u.hourangle, u.deg
+    table.write(tmp_path / "hours.ecsv")
+    np.testing.assert_allclose(UnlabelledCatalogue(tmp_path / "hours.ecsv", reading, ["a", "b"], 10).load().positions,
+                               UnlabelledCatalogue(tmp_path / "deg.csv", reading, ["a", "b"], 10).load().positions,
+                               rtol=1e-9)
+    stars.loc[3, "dec"] = 120.0
+    stars.to_csv(tmp_path / "dec.csv", index=False)
+    with pytest.raises(UserError, match=r"with dec beyond \+-90 deg \(e.g. 120 in deg, row 3\); the run reads \['ra', "
+                                        r"'dec', 'parallax'\] in that order, dec in deg: correct those rows, or write "
+                                        r"the columns so in the file$"):
+        UnlabelledCatalogue(tmp_path / "dec.csv", reading, ["a", "b"], 10).load()

@@ -459,7 +459,8 @@ def test_a_folder_of_other_files_is_refused_naming_them(tmp_path):
     for name in ("m31.jpg", "m33.jpg", "notes.txt", "stars.csv"):
         (root / name).write_text("x")
     with pytest.raises(UserError, match=r"^data.source.path='.*night' holds no images \(.fits.gz, .*, .tiff\), only 4 "
-                                        r"other file\(s\) \(m31.jpg, m33.jpg, notes.txt, ...\); put the images there"):
+                                        r"other file\(s\) \(m31.jpg, m33.jpg, notes.txt, ...\); FITS, NPY, PNG and TIFF are "
+                                        r"read; save them as PNG \(lossless\) to use them, or put the images there"):
         ImageFolder(str(root)).load()
 
 
@@ -1086,3 +1087,81 @@ def test_a_mask_folder_that_is_the_image_folder_is_refused(tmp_path):
         f"data.source.mask_dir='{tmp_path}' is the folder of the images (data.source.path): each image would be "
         "read as its own mask; put the masks in a folder of their own, each named as its image (the default: "
         f"'{tmp_path / 'masks'}')")
+
+
+@pytest.mark.parametrize("damage", ["not npy", "objects", "cut short"])
+def test_a_damaged_npy_is_refused_with_its_fix_not_numpys_allow_pickle(tmp_path, damage):
+    """numpy said 'This file contains pickled (object) data. If you trust the file you can load it unsafely using
+    the `allow_pickle=` keyword argument' for any file that does not start as an NPY (a damaged download, another
+    format named .npy), an image's or a table's (data=file), a fix no setting reaches."""
+    from trainlab.data.files import read_frame
+
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("npy",))
+    bad = root / "img2.npy"
+    if damage == "not npy":
+        bad.write_bytes(b"SIMPLE  =                    T garbage")
+    elif damage == "objects":
+        np.save(bad, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    else:
+        bad.write_bytes(bad.read_bytes()[:300])
+    said = {"not npy": r"is no NPY file \(its first bytes are not numpy's: damaged, or another format named .npy\); "
+                       r"save the array again with numpy.save, or remove the file",
+            "objects": r"holds an array of Python objects, not numbers; save a numeric array",
+            "cut short": r"cannot be read as NPY \(.*\): it is damaged or was cut short; save the array again"}[damage]
+    with pytest.raises(UserError, match=rf"^data.source.path: '.*img2.npy' {said}") as refusal:
+        ImageFolder(str(root)).load()
+    assert "allow_pickle" not in str(refusal.value)
+    with pytest.raises(UserError, match=rf"^data.source.path: '.*img2.npy' {said}"):
+        read_frame(str(bad), "data.source.path")  # a series file (data=file) is read by the same reader
+
+
+def test_images_and_masks_in_formats_that_are_not_read_are_named(tmp_path, caplog):
+    """JPEG images beside the PNGs were left out in the info line of README.txt's kind, and a folder of JPEG masks
+    was refused as 'no mask for image' without naming the mask that was there."""
+    from PIL import Image
+
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("npy",))
+    Image.fromarray(np.full((32, 32), 60, np.uint8)).save(root / "extra.jpg")
+    (root / "notes.txt").write_text("seeing 0.8")
+    with caplog.at_level(logging.INFO):
+        assert len(ImageFolder(str(root)).load().images) == 4
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING and "extra.jpg" in r.getMessage()]
+    assert warned and ("1 image(s) in a format that is not read left out (extra.jpg): FITS, NPY, PNG and TIFF are "
+                       "read; save them as PNG (lossless) to use them") in warned[0].getMessage()
+    assert "1 file(s) that are no image left out (notes.txt)" in caplog.text
+    mask = next((root / "masks").glob("img1.*"))
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(root / "masks" / "img1.jpg")
+    mask.unlink()
+    with pytest.raises(UserError, match=r"no mask for image 'img1.npy' .*; it holds 'img1.jpg', in a format that is not "
+                                        r"read: FITS, NPY, PNG and TIFF are read; save them as PNG"):
+        ImageFolder(str(root)).load()
+    only = tmp_path / "jpegs"
+    (only / "masks").mkdir(parents=True)
+    Image.fromarray(np.full((32, 32), 60, np.uint8)).save(only / "a.jpg")
+    with pytest.raises(UserError, match=r"holds no images \(.*\), only 1 other file\(s\) \(a.jpg\); FITS, NPY, PNG and "
+                                        r"TIFF are read; save them as PNG \(lossless\) to use them, or put the images"):
+        ImageFolder(str(only)).load()
+
+
+def test_a_folder_of_two_images_is_told_that_tiles_do_not_help(tmp_path):
+    """Two images were told 'add images, or cut them with data.source.tile_size', but the tiles of one file stay in
+    one split: pasted, data.source.tile_size=8 was refused the same way."""
+    root = make_folder(tmp_path / "sky", count=2, suffixes=("npy",))
+    dm = SkyDataModule(ImageFolder(str(root), tile_size=8), seed=0)
+    with pytest.raises(UserError, match=r"^'sky' has 2 image file\(s\) with usable tiles; the tiles of one file stay in "
+                                        r"one split .*, so data.source.tile_size does not help: a train/val/test split "
+                                        r"needs at least 3 files; add images, or cut a large image into 3 or more"):
+        dm.setup("fit")
+
+
+def test_grey_and_colour_images_in_one_folder_are_named_as_such(tmp_path):
+    """A folder of grey PNGs with one saved in colour was refused as '3 channel(s) but ... has 1' alone."""
+    from PIL import Image
+
+    root = make_folder(tmp_path / "sky", count=4, suffixes=("png",))
+    grey = np.asarray(Image.open(root / "img2.png"))
+    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(root / "img2.png")
+    with pytest.raises(UserError, match=r"^image 'img2.png' has 3 channel\(s\) but 'img0.png' has 1; all images must "
+                                        r"have the same channels: save them all in one kind, grey or colour \('img2.png' "
+                                        r"is colour \(RGB\), 'img0.png' grey; an image's transparency is no channel\)$"):
+        ImageFolder(str(root)).load()

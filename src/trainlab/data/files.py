@@ -69,8 +69,10 @@ def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str
     if not p.is_file():
         raise UserError(f"{key}: file not found: '{path}'{why_missing(p, key)}; give the path of an existing {_READABLE} "
                         "file")
-    check_fits(p, key)
     size = p.stat().st_size
+    if not size:  # pandas said 'No columns to parse from file', astropy and pyarrow their own words
+        raise UserError(f"{key}: '{path}' {EMPTY_FILE}")
+    check_fits(p, key)
     if size >= LARGE_FILE:
         log.info("reading '%s' (%.0f MB) ...", p.name, size / 2**20)
     suffix = p.suffix.lower()
@@ -90,7 +92,7 @@ def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str
             frame = _index_as_columns(pd.read_parquet(p), p)
             return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
         if suffix == ".npy":
-            array = np.load(p, allow_pickle=False)
+            array = read_npy(p, key)
             if array.ndim == 1:
                 array = array[:, None]
             if array.ndim != 2:
@@ -103,6 +105,31 @@ def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str
         raise unreadable(exc, path, key) or UserError(f"{key}: cannot read '{path}' as {suffix[1:]}: {exc}") from exc
     raise UserError(f"{key}: '{path}' has suffix '{suffix}'; readable files are {_READABLE_IN_FULL}"
                     f"{_SAVE_AS.get(suffix, '')}")
+
+
+EMPTY_FILE = ("is empty (0 bytes): a save, download or copy that wrote nothing; give the file with the data, or "
+              "save it again")
+NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every file numpy.save writes
+
+
+def read_npy(path: Path, key: str) -> np.ndarray:
+    """The array of an NPY file (a table's or an image's). A file that is no NPY (damaged, cut short, another
+    format named .npy) and an array of Python objects are refused in one line naming ``key`` and the file: numpy
+    said 'contains pickled (object) data ... load it unsafely using allow_pickle=' for any file that does not start
+    as an NPY, a fix no setting reaches and no table or image needs."""
+    with open(path, "rb") as f:
+        magic = f.read(len(NPY_MAGIC))
+    if magic != NPY_MAGIC:
+        raise UserError(f"{key}: '{path}' is no NPY file (its first bytes are not numpy's: damaged, or another format "
+                        "named .npy); save the array again with numpy.save, or remove the file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise UserError(f"{key}: '{path}' holds an array of Python objects, not numbers; save a numeric array "
+                            "(numpy.save(path, array.astype(float)))") from None
+        raise UserError(f"{key}: '{path}' cannot be read as NPY ({exc}): it is damaged or was cut short; save the "
+                        "array again with numpy.save, or remove the file") from None
 
 
 def _index_as_columns(frame, path: Path):
@@ -390,6 +417,6 @@ def _checked_frame(frame, header: list[str], path: str, key: str, wanted: Sequen
         raise UserError(f"{key}: '{path}' names the column(s) {repeated} more than once; rename them so that "
                         "each column has its own name")
     if len(frame) == 0:
-        raise UserError(f"{key}: '{path}' has no data rows (only a header, or nothing)"
-                        f"{sheet_advice(frame, path, wanted) or '; give a file with the series'}")
+        fix = sheet_advice(frame, path, wanted) or "; give a file that holds the data in rows under its header"
+        raise UserError(f"{key}: '{path}' has no data rows (only a header, or nothing){fix}")
     return frame

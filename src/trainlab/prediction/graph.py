@@ -85,7 +85,7 @@ class UnlabelledCatalogue:
         table = table_from_frame(frame, self.path, label, reading["feature_columns"], reading["position"],
                                  position_columns, self.class_names, reading["parallax_floor"], reading["missing"],
                                  reading["id_column"] if reading["id_column"] in frame.columns else None,
-                                 reading["angle_units"], reading["categorical_columns"])
+                                 reading["angle_units"], reading["categorical_columns"], units_kept=True)
         if len(table.labels) <= self.k:
             raise UserError(f"catalogue={self.path} has {len(table.labels)} star(s) to place; the run joins each to "
                             f"its data.k={self.k} nearest neighbours, which needs at least {self.k + 1}: give a larger "

@@ -47,7 +47,9 @@ def _check_family_keys(cfg: DictConfig, family: str) -> None:
         check_catalogue(cfg.catalogue)
         return
     if cfg.catalogue is not None:
-        raise UserError(f"catalogue={cfg.catalogue}: a {family} run reads no star catalogue; leave it out")
+        reads = ("an image run maps the anomalies of images=<folder>" if family == "image"
+                 else f"a {family} run forecasts its data's series (horizon=<steps>)")
+        raise UserError(f"catalogue={cfg.catalogue}: {reads} and reads no star catalogue; leave it out")
     if family == "image":
         for key in ("horizon", "history", "future"):
             if cfg[key] is not None:

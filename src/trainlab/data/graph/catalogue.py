@@ -30,7 +30,8 @@ import numpy as np
 
 from trainlab.data.categories import as_text
 from trainlab.data.graph.columns import (MISSING, apply_missing_policy, category_columns, match_case, nothing_left,
-                                          once_per_star, placeable, star_ids, with_gaps)
+                                          once_per_star, placeable, require_positions, star_ids,
+                                          with_gaps)
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.sheet_advice import sheet_advice
 from trainlab.data.graph.sky import (check_angle_units, check_file_units, convert_file_units, read_sexagesimal,
@@ -133,10 +134,12 @@ def _found_classes(labels: np.ndarray, path: str, column: str) -> list[str]:
 def table_from_frame(frame, path: str, label_column: str, feature_columns: Sequence[str], position: str,
                      position_columns: Optional[Sequence[str]], classes: Optional[Sequence[Union[str, int]]],
                      parallax_floor: float, missing: str = "impute", id_column: Optional[str] = None,
-                     angle_units: str = "deg", categorical_columns: Sequence[str] = ()) -> StarTable:
+                     angle_units: str = "deg", categorical_columns: Sequence[str] = (),
+                     units_kept: bool = False) -> StarTable:
     """Check a catalogue's columns and turn it into a :class:`StarTable` (see :class:`StarCatalogue`).
 
-    Columns not named (as features, positions, label or identifier) are ignored."""
+    Columns not named (as features, positions, label or identifier) are ignored. ``units_kept``: the settings are a
+    run's, kept by predict.py (:func:`trainlab.data.graph.sky.sky_positions`)."""
     if position not in POSITIONS:
         raise UserError(f"data.source.position={position!r} is not one of {', '.join(POSITIONS)}")
     if missing not in MISSING:
@@ -156,6 +159,8 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     if label_column not in frame.columns:
         raise UserError(f"data.source.label_column: '{label_column}' not in '{path}'; its columns are "
                         f"{list(frame.columns)}{sheet_advice(frame, path, [label_column])}")
+    require_positions(frame, position_columns, [label_column, *feature_columns, *([id_column] if id_column else [])],
+                      path)
     ids, id_name = star_ids(frame, path, id_column)
     if id_name in feature_columns:
         raise UserError(f"data.source.feature_columns names '{id_name}', the stars' identifier: an identifier is "
@@ -206,7 +211,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     index = {name: i for i, name in enumerate(class_names)}
     label_ids = np.fromiter((index[s] for s in labels), dtype=np.int64, count=len(labels))
     if position == "sky":
-        positions = sky_positions(coordinates, position_columns, angle_units, parallax_floor, path)
+        positions = sky_positions(coordinates, position_columns, angle_units, parallax_floor, path, units_kept)
     else:
         positions = coordinates.astype(np.float64)
     if len(positions) > 1 and not np.ptp(positions, axis=0).any():

@@ -5,6 +5,7 @@ that cannot be placed in the graph left out, and the ``data.source.missing`` pol
 from __future__ import annotations
 
 import logging
+import re
 from typing import Optional, Sequence
 
 import numpy as np
@@ -16,13 +17,30 @@ log = logging.getLogger(__name__)
 
 MISSING = ("impute", "drop", "error")
 ID_COLUMN = "source_id"  # Gaia's identifier: taken as the stars' id when a file has it
+# Gaia DR3's names as VizieR (I/355/gaiadr3) and other archives spell them, offered where a file lacks a name
+# (matched in any case): near spellings alone offered pmra for ra and pmdec for dec
+ARCHIVE_SPELLINGS = {
+    "ra": ("RA_ICRS", "RAJ2000", "_RAJ2000", "RAdeg", "RA_deg", "ra_icrs"),
+    "dec": ("DE_ICRS", "DEJ2000", "_DEJ2000", "DEdeg", "DE_deg", "Dec_deg", "Declination"),
+    "parallax": ("Plx", "parallax_mas"),
+    "l": ("GLON", "_Glon", "l_deg"), "b": ("GLAT", "_Glat", "b_deg"),
+    "pmra": ("pmRA",), "pmdec": ("pmDE",), "phot_g_mean_mag": ("Gmag", "G_mag"), "bp_rp": ("BP-RP", "BPmag-RPmag"),
+}
+
+
+def require_positions(frame, position_columns: list[str], others: Sequence[str], path: str) -> None:
+    """Refuses position columns the file lacks, offering the archives' spellings of them and never a column that
+    ``others`` (features, label, identifier) names: a VizieR export's ``RA_ICRS`` for ``ra``, not ``pmra``."""
+    require_columns(frame, position_columns, path, "data.source.position_columns", taken=others,
+                    spellings=ARCHIVE_SPELLINGS)
 
 
 def with_gaps(frame, columns: list[str], path: str, role: str, others: Sequence[str] = ()) -> np.ndarray:
     """Columns as float64 with NaN where values are missing, read by :func:`numeric_columns` (present, numeric,
     thousands separators and missing-value marks read), whose refusal of gaps the missing policy replaces;
     ``others``: the features read as categories, kept in the features a refusal gives."""
-    return numeric_columns(frame, columns, path, role, allow_missing=True, others=others)
+    return numeric_columns(frame, columns, path, role, allow_missing=True, others=others,
+                           missing_key="data.source.missing")
 
 
 def category_columns(frame, feature_columns: list[str], declared: Sequence[str], label_column: str,
@@ -32,7 +50,8 @@ def category_columns(frame, feature_columns: list[str], declared: Sequence[str],
     data.source.categorical_columns. A declared name that is the label, a position or the identifier, or that
     data.source.feature_columns leaves out, is refused in one line; a position column is never a category (the
     graph places the stars by its numbers)."""
-    require_columns(frame, feature_columns, path, "data.source.feature_columns")
+    require_columns(frame, feature_columns, path, "data.source.feature_columns",
+                    taken=[label_column, id_name], spellings=ARCHIVE_SPELLINGS)
     declared = [str(c).strip() for c in declared]
     for name in declared:
         role = ("the data.source.label_column: the class a model is to learn is no input" if name == label_column
@@ -48,7 +67,7 @@ def category_columns(frame, feature_columns: list[str], declared: Sequence[str],
                     if None not in meant else "")
             raise UserError(f"data.source.categorical_columns names '{name}', which data.source.feature_columns "
                             f"leaves out of the features {feature_columns}; add it there, or leave it out here{hint}")
-    text = text_columns(frame, [c for c in feature_columns if c not in position_columns], path)
+    text = text_columns(frame, [c for c in feature_columns if c not in position_columns], path, "data.source.missing")
     return [c for c in feature_columns if c in declared or c in text]
 
 
@@ -101,10 +120,21 @@ def star_ids(frame, path: str, id_column: Optional[str]) -> tuple[np.ndarray, st
         try:
             return np.array([int(v) for v in values], dtype=np.int64), id_column
         except (TypeError, ValueError, OverflowError) as exc:
-            raise UserError(f"column '{id_column}' in '{path}' is not a 64-bit integer identifier ({exc})") from exc
+            row = next((i for i, v in values.items() if not _whole_int64(v)), values.index[0])
+            raise UserError(f"column '{id_column}' in '{path}' is not a 64-bit integer identifier (row {row}: "
+                            f"{values[row]!r}); an identifier is a whole number, as Gaia's source_id (a designation "
+                            "'Gaia DR3 4295806720' holds it after 'Gaia DR3 '): write whole numbers there, or name "
+                            "another column of them in data.source.id_column") from exc
     if values.max() > np.iinfo(np.int64).max:  # uint64 beyond int64
         raise UserError(f"column '{id_column}' in '{path}' holds identifiers above 2^63 - 1")
     return values.to_numpy(dtype=np.int64), id_column
+
+
+def _whole_int64(value) -> bool:
+    """Whether ``value`` is written as a whole number that an int64 holds."""
+    if not re.fullmatch(r"\s*[-+]?\d+\s*", str(value)):
+        return False
+    return np.iinfo(np.int64).min <= int(str(value)) <= np.iinfo(np.int64).max
 
 
 def once_per_star(frame, ids: np.ndarray, id_name: str, columns: list[str], path: str) -> np.ndarray:

@@ -153,28 +153,34 @@ def read_sexagesimal(frame, columns: list[str], angle_units: str, path: str) -> 
 
 
 def sky_positions(coordinates: np.ndarray, columns: list[str], angle_units: str, parallax_floor: float,
-                  path: str) -> np.ndarray:
+                  path: str, units_kept: bool = False) -> np.ndarray:
     """(stars, 3) positions in pc from (stars, 3) ra, dec, parallax in ``angle_units`` and mas (``columns``:
     their names in the file, for messages); from (stars, 2) ra, dec alone (a catalogue without distances:
     photometric surveys, galaxies), points on the unit sphere, whose nearest neighbours are the nearest
-    on the sky."""
+    on the sky. ``units_kept``: the settings are a run's, which its reader keeps (predict.py's ``catalogue=``),
+    so a fix is made in the file, not in data.source.angle_units or data.source.position_columns."""
     check_angle_units(angle_units)
     ra_scale, dec_scale = TO_DEGREES[angle_units]
     ra, dec = coordinates[:, 0] * ra_scale, coordinates[:, 1] * dec_scale
     beyond = np.abs(dec) > 90
     if beyond.any():
+        fix = (f"the run reads {columns} in that order, {columns[1]} in {angle_units}: correct those rows, or write "
+               f"the columns so in the file" if units_kept else
+               f"data.source.position_columns is [ra, dec, parallax] in that order ({columns} now) and "
+               f"data.source.angle_units ({angle_units}) says their unit")
         raise UserError(f"'{path}' has {int(beyond.sum())} star(s) with {columns[1]} beyond +-90 deg (e.g. "
-                        f"{coordinates[beyond, 1][0]:g} in {angle_units}, row {int(np.flatnonzero(beyond)[0])}); "
-                        f"data.source.position_columns is [ra, dec, parallax] in that order ({columns} now) and "
-                        f"data.source.angle_units ({angle_units}) says their unit")
+                        f"{coordinates[beyond, 1][0]:g} in {angle_units}, row {int(np.flatnonzero(beyond)[0])}); {fix}")
     suspect = _suspect_units(coordinates[:, 0], coordinates[:, 1]) if angle_units == "deg" else None
     if suspect:
         what = ("every star's |ra| <= 2 pi and |dec| <= pi / 2" if suspect == "rad" else
                 "ra within 0..24 spans a 5x narrower angle than dec")
-        log.warning("'%s': %s, read as degrees: if they are %s, set data.source.angle_units=%s (else the catalogue "
-                    "shrinks onto a %s patch of sky and the neighbours are wrong)", path, what,
-                    "radians" if suspect == "rad" else "RA hours", suspect,
-                    "6 x 3 deg" if suspect == "rad" else "15x narrower")
+        fix = (f"set data.source.angle_units={suspect}" if not units_kept else
+               f"write them in degrees in the file, as the run reads them ({'x 57.29578' if suspect == 'rad' else 'ra x 15'}"
+               f"), or give an ECSV or VOTable stating their unit ({'rad' if suspect == 'rad' else 'hourangle'}), "
+               "which is converted")
+        log.warning("'%s': %s, read as degrees: if they are %s, %s (else the catalogue shrinks onto a %s patch of "
+                    "sky and the neighbours are wrong)", path, what, "radians" if suspect == "rad" else "RA hours",
+                    fix, "6 x 3 deg" if suspect == "rad" else "15x narrower")
     if coordinates.shape[1] == 2:
         log.info("'%s': positions from %s alone, no distances: neighbours are the nearest on the sky", path, columns)
         return sky_to_cartesian(ra, dec, np.full(len(ra), 1000.0), parallax_floor)  # 1 mas: at 1 pc, a unit sphere

@@ -12,6 +12,7 @@ from typing import Optional, Union
 import numpy as np
 
 from trainlab.config.errors import UserError, unreadable
+from trainlab.data.files import EMPTY_FILE, read_npy
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +184,10 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
     """
     suffix = image_suffix(path)
     try:
+        if not path.stat().st_size:  # each reader said it its own way ('cannot identify image file', 'no NPY')
+            raise UserError(f"{key}: '{path}' {EMPTY_FILE}, or remove it")
         if suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
+            array = read_npy(path, key)
         elif suffix in (".tif", ".tiff"):  # pages (or samples) as channels; (H, W, <=4) moved below
             array = _read_tiff(path, colours=not palette_indices)[0]
         elif suffix == ".png":

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.module import SplitDataModule
-from trainlab.data.image.sources import SkyTiles
+from trainlab.data.image.sources import ImageFolder, SkyTiles
 from trainlab.data.sampling import EpochSeededSampler
 from trainlab.config.errors import UserError
 
@@ -282,6 +282,11 @@ class SkyDataModule(SplitDataModule):
     # -- split and normalise -----------------------------------------------------------------
     def _split(self, tiles: SkyTiles) -> dict[str, np.ndarray]:
         groups = np.unique(tiles.groups)
+        if len(groups) < 3 and isinstance(self.source, ImageFolder):  # tiles of one file: one split, however small
+            raise UserError(f"'{tiles.name}' has {len(groups)} image file(s) with usable tiles; the tiles of one file "
+                            "stay in one split (beside a training tile, a test tile would be scored on sky training "
+                            "saw), so data.source.tile_size does not help: a train/val/test split needs at least 3 "
+                            "files; add images, or cut a large image into 3 or more files, one per part of the sky")
         if len(groups) < 3:
             raise UserError(f"'{tiles.name}' has {len(groups)} sky region(s)/file(s) with usable tiles; a "
                             "train/val/test split needs at least 3 (add images, or cut them with "

@@ -164,6 +164,12 @@ def _named_apart(image_path: Path, masks: dict[str, list[Path]], images: set[str
     return ""
 
 
+# image formats users bring that are not read (lossy or 8-bit colour only): left out with a warning, and named
+# where an image's mask is missing
+UNREAD_IMAGES = (".jpg", ".jpeg", ".jpe", ".bmp", ".gif", ".webp")
+UNREAD_FIX = "FITS, NPY, PNG and TIFF are read; save them as PNG (lossless) to use them"
+
+
 def _holds_images(folder: Path) -> bool:
     """Whether ``folder`` holds an image file (itself, not its folders); one that cannot be listed does not."""
     try:
@@ -214,6 +220,7 @@ class ImageFolder:
         self.tile_size, self.hdu = tile_size, hdu
         self.several: dict[str, dict[str, list[str]]] = {"image": {}, "mask": {}}  # FITS files of several image HDUs
         self.mask_values: dict[str, np.ndarray] = {}  # mask name -> its non-zero values, where it holds several
+        self.unread_masks: dict[str, Path] = {}  # name stem -> a mask file in a format that is not read (im0.jpg)
 
     def _files(self) -> list[Path]:
         if not self.path.is_dir():
@@ -222,9 +229,14 @@ class ImageFolder:
         listed = listing(self.path, self.KEY)
         files = sorted(p for p in listed if p.is_file() and image_suffix(p))
         others = sorted(p.name for p in listed if p.is_file() and not image_suffix(p) and not p.name.startswith("."))
-        if others:
-            log.info("%s='%s': %d file(s) that are no image left out (%s%s)", self.KEY, self.path, len(others),
-                     ", ".join(others[:3]), ", ..." if len(others) > 3 else "")
+        unread = [name for name in others if name.lower().endswith(UNREAD_IMAGES)]
+        if unread:  # the user's images, left out with the README.txt beside them in an info line
+            log.warning("%s='%s': %d image(s) in a format that is not read left out (%s%s): %s", self.KEY, self.path,
+                        len(unread), ", ".join(unread[:3]), ", ..." if len(unread) > 3 else "", UNREAD_FIX)
+        plain = [name for name in others if name not in unread]
+        if plain:
+            log.info("%s='%s': %d file(s) that are no image left out (%s%s)", self.KEY, self.path, len(plain),
+                     ", ".join(plain[:3]), ", ..." if len(plain) > 3 else "")
         hidden = sorted(p.name for p in listed if p.is_file() and p.name.startswith("."))
         if hidden:  # macOS's ._a.fits beside a.fits, .DS_Store: named, as other files are
             log.info("%s='%s': %d hidden file(s) left out (%s%s)", self.KEY, self.path, len(hidden),
@@ -240,7 +252,8 @@ class ImageFolder:
             held = (f", only {len(others)} other file(s) ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''})"
                     if others else "")
             held += f"{' and' if others else ', only'} {inside}" if folders else ""
-            raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}){held}; {self.NO_IMAGES}")
+            fix = f"{UNREAD_FIX}, or {self.NO_IMAGES}" if unread else self.NO_IMAGES
+            raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}){held}; {fix}")
         if folders:
             log.warning("%s='%s' holds %s", self.KEY, self.path, inside)
         if not self.mask_dir.is_dir():
@@ -261,6 +274,8 @@ class ImageFolder:
         for p in listing(self.mask_dir, "data.source.mask_dir"):
             if image_suffix(p) and p.is_file():
                 masks.setdefault(name_stem(p), []).append(p)
+            elif p.name.lower().endswith(UNREAD_IMAGES):  # named in the refusal of its image's missing mask
+                self.unread_masks.setdefault(p.stem, p)
         return masks
 
     def _mask_for(self, image_path: Path, image_shape: tuple[int, ...], masks: dict[str, list[Path]],
@@ -269,9 +284,13 @@ class ImageFolder:
         stem = name_stem(image_path)
         found = masks.get(stem, [])
         if not found:
+            unread = self.unread_masks.get(stem)
+            why = (f"; it holds '{unread.name}', in a format that is not read: {UNREAD_FIX} (a JPEG's compression "
+                   "also turns a mask's 0 and 255 into other values near its edges)" if unread
+                   else _named_apart(image_path, masks, images))
             raise UserError(f"no mask for image '{image_path.name}' in data.source.mask_dir='{self.mask_dir}' "
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
-                            f"when it holds no anomaly{_named_apart(image_path, masks, images)}")
+                            f"when it holds no anomaly{why}")
         one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
         mask = read_mask(found[0], self.several["mask"], self.mask_values)
         if mask.shape != image_shape[-2:]:
@@ -310,8 +329,12 @@ class ImageFolder:
             if first is None:
                 first = (path.name, image.shape)
             elif image.shape[0] != first[1][0]:
+                kinds = {1: "grey", 3: "colour (RGB)"}  # a folder of grey and colour PNGs: which to change, and how
+                both = (f": save them all in one kind, grey or colour ('{path.name}' is {kinds[image.shape[0]]}, "
+                        f"'{first[0]}' {kinds[first[1][0]]}; an image's transparency is no channel)"
+                        if {image.shape[0], first[1][0]} == {1, 3} else "")
                 raise UserError(f"image '{path.name}' has {image.shape[0]} channel(s) but '{first[0]}' has "
-                                f"{first[1][0]}; all images must have the same channels")
+                                f"{first[1][0]}; all images must have the same channels{both}")
             elif self.tile_size is None and image.shape != first[1]:
                 raise UserError(f"images differ in size: '{path.name}' is {image.shape[1]}x{image.shape[2]} but "
                                 f"'{first[0]}' is {first[1][1]}x{first[1][2]}; {self.SIZES_FIX}")

@@ -21,17 +21,19 @@ log = logging.getLogger(__name__)
 
 
 def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missing: bool = False,
-                    name_row: Callable[[int], str] = "row {}".format, others: Sequence[str] = ()) -> np.ndarray:
+                    name_row: Callable[[int], str] = "row {}".format, others: Sequence[str] = (),
+                    missing_key: str = "data.missing") -> np.ndarray:
     """Columns as float64, refusing text (and missing values unless ``allow_missing``: they become
     NaN) with the column and row named (``name_row`` of the frame's row number: its time, in a file
-    read in time order); ``others``: the inputs read otherwise (categories), kept in the inputs a refusal gives."""
+    read in time order); ``others``: the inputs read otherwise (categories), kept in the inputs a refusal gives;
+    ``missing_key``: the setting that handles missing values, as lines name it (a catalogue's data.source.missing)."""
     import pandas as pd
 
     require_columns(frame, columns, path, f"data.source.{role}_columns")
     text = []  # (column, its values that are no number)
     decimal = frame.attrs.get("decimal", ".")  # the decimal mark the file was read with (files.py)
     for c in columns:
-        _clean(frame, c, path, decimal)
+        _clean(frame, c, path, decimal, missing_key)
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
             values = _as_numbers(frame[c], decimal)
             bad = frame[c][values.isna() & frame[c].notna()]
@@ -40,7 +42,7 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
             else:  # numbers written as text beside the missing-value marks read above
                 frame[c] = values
     if text:
-        raise UserError(_text_problem(text, [*columns, *others], path, role, name_row, frame))
+        raise UserError(_text_problem(text, [*columns, *others], path, role, name_row, frame, missing_key))
     block = frame[columns]
     values = block.to_numpy(dtype=np.float64)
     if not allow_missing:
@@ -49,14 +51,14 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
 
 
-def _clean(frame, c: str, path: str, decimal: str) -> None:
+def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.missing") -> None:
     """Column ``c`` of ``frame`` as the file means it, in place, logged: missing-value marks as empty cells, truth
     values as 1 and 0, numbers written as text or with thousands separators as numbers (a column already read so
     is left as it is)."""
     marked = _missing_marks(frame[c])
     if marked is not None:
-        log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (data.missing handles "
-                 "them)", c, path, marked[1], marked[2])
+        log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (%s handles them)",
+                 c, path, marked[1], marked[2], missing_key)
         frame[c] = marked[0]
     flags = _flags(frame[c])
     if flags is not None:  # an event's flag: 1 where it holds (a Parquet bool column, a CSV's True/False, yes/no)
@@ -78,7 +80,7 @@ def _clean(frame, c: str, path: str, decimal: str) -> None:
         frame[c] = unit[0]
 
 
-def text_columns(frame, columns: Sequence[str], path: str) -> list[str]:
+def text_columns(frame, columns: Sequence[str], path: str, missing_key: str = "data.missing") -> list[str]:
     """The ``columns`` that hold text meant as text (a category: a weekday's name, a region), read as such once
     their missing-value marks are empty cells; not a column of numbers, flags, numbers with a few typos among them,
     decimal commas in a comma-separated file or dates (:func:`numeric_columns` refuses those with their fix)."""
@@ -87,7 +89,7 @@ def text_columns(frame, columns: Sequence[str], path: str) -> list[str]:
     decimal = frame.attrs.get("decimal", ".")
     found = []
     for c in columns:
-        _clean(frame, c, path, decimal)
+        _clean(frame, c, path, decimal, missing_key)
         column = frame[c]
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             continue
@@ -149,7 +151,7 @@ def _flags(column) -> Optional[tuple[Any, str]]:
 
 
 def _text_problem(text: list, columns: list[str], path: str, role: str, name_row: Callable[[int], str],
-                  frame) -> str:
+                  frame, missing_key: str = "data.missing") -> str:
     """The line refusing columns of text: the first named with its first value that is no number, and the
     fix: a few such values among numbers are typos to correct; a column of text among the inputs is left
     out by the list of the others."""
@@ -170,9 +172,9 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
         shown = ", ".join(repr(v) for v in bad.iloc[:3]) + (", ..." if len(bad) > 3 else "")
         if len(bad) == 1:
             return (f"{line}; 1 of its {written} values is no number ({shown}): correct it in the file, or empty "
-                    "that cell (a missing value, which data.missing handles)")
+                    f"that cell (a missing value, which {missing_key} handles)")
         return (f"{line}; {len(bad)} of its {written} values are no number ({shown}): correct them in the file, or "
-                "empty those cells (missing values, which data.missing handles)")
+                f"empty those cells (missing values, which {missing_key} handles)")
     if role == "target" and len(bad) and not dates:  # the time-series family's: categories among inputs are encoded
         return (f"{line}; a forecast of a category is classification, which the time-series family does not do: "
                 "give a numeric target (a category among the inputs is read as one 0/1 input per value)")
@@ -188,16 +190,23 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
     return f"{line}; if it is the time, set {time}; else {fix}" if dates else f"{line}; {fix}"
 
 
-def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool = False) -> None:
+def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool = False, taken: Sequence[str] = (),
+                    spellings: Optional[dict[str, Sequence[str]]] = None) -> None:
     """Refuses ``names`` the file lacks, with its columns and, where each name has a near column (``demand``
     for ``Demand (MW)``, ``Region`` for ``region``), the setting that names them; ``one``: ``key`` takes one
-    name, not a list."""
+    name, not a list. ``taken``: columns other settings read, never offered (``pmra`` is no spelling of ``ra``:
+    a position offered it placed the stars by their proper motions); ``spellings``: a name's other spellings in
+    archives, tried before the near ones (VizieR's ``RA_ICRS`` for ``ra``)."""
     columns = [str(c) for c in frame.columns]
     missing = [n for n in names if n not in columns]
     if not missing:
         return
     named = f"{key} '{missing[0]}'" if one else f"{key}: {missing}"
-    meant = [n if n in columns else next(iter(nearest(n, columns)), None) for n in names]
+    free = [c for c in columns if c not in taken or c in names]
+    folded = {c.casefold(): c for c in reversed(free)}
+    known = {n: next((folded[s.casefold()] for s in (spellings or {}).get(n, ()) if s.casefold() in folded), None)
+             for n in missing}
+    meant = [n if n in columns else known[n] or next(iter(nearest(n, free)), None) for n in names]
     hint = f"; did you mean {typed_names(key, meant, one)}?" if None not in meant else ""
     sheet = sheet_advice(frame, path, missing)  # a workbook's other sheet that holds them
     if frame.attrs.get("headerless"):  # named by position: a spelling near '5.0' or 'SUNACTIVITY' means nothing
