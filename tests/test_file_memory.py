@@ -68,14 +68,14 @@ def test_the_memory_left_is_read_from_this_machine():
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip"])
 def test_a_long_read_says_how_far_it_is_and_reads_what_pandas_reads(tmp_path, monkeypatch, caplog, suffix):
     """A CSV of several GB read for minutes after its one 'reading ...' line; now a line every 30 s."""
-    from trainlab.data import files
+    from trainlab.data import csv_files
 
     frame = pd.DataFrame({"when": pd.date_range("2021-01-01", periods=3000, freq="h").astype(str),
                           "load": np.random.default_rng(1).normal(size=3000), "site": ["a", "b", "é"] * 1000})
     path = tmp_path / f"load{suffix}"
     frame.to_csv(path, index=False, encoding="utf-8-sig")  # with a byte-order mark, as spreadsheets write
-    monkeypatch.setattr(files, "PROGRESS_S", 0.0)
-    with caplog.at_level(logging.INFO, logger="trainlab.data.files"):
+    monkeypatch.setattr(csv_files, "PROGRESS_S", 0.0)
+    with caplog.at_level(logging.INFO, logger="trainlab.data.csv_files"):
         read = read_frame(str(path), "data.source.path")
     pd.testing.assert_frame_equal(read, pd.read_csv(path, encoding="utf-8-sig"))
     assert list(read.columns) == ["when", "load", "site"]

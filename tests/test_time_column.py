@@ -805,7 +805,7 @@ def test_a_stations_line_above_the_header_is_left_out(tmp_path, caplog):
     path = tmp_path / "723170TYA.csv"
     path.write_text('723170,"GREENSBORO PIEDMONT TRIAD INT",NC,-5.0,36.100,-79.950,273\n'
                     "Date (MM/DD/YYYY),Time (HH:MM),GHI (W/m^2),Dry-bulb (C)\n" + "\n".join(rows) + "\n")
-    with caplog.at_level(logging.INFO, logger="trainlab.data.files"):
+    with caplog.at_level(logging.INFO, logger="trainlab.data.csv_files"):
         table = TableFile(str(path), ["Dry-bulb (C)"], time_column=["Date (MM/DD/YYYY)", "Time (HH:MM)"]).load()
     assert table.feature_names == ["GHI (W/m^2)"] and table.targets[:, 0].tolist() == [i / 10 for i in range(72)]
     assert table.frequency == "h" and pd.Timestamp(table.times[0].times[23]) == pd.Timestamp("1988-01-14")
@@ -830,7 +830,7 @@ def test_rows_or_a_header_padded_with_empty_fields_read_as_the_header_names_them
     for text in (f"time{sep}y\n" + "\n".join(padded), f"time{sep}y{sep}{sep}\n" + "\n".join(p[:-2] for p in padded),
                  station + f"time{sep}y\n" + "\n".join(padded)):
         path.write_text(text + "\n")
-        with caplog.at_level(logging.INFO, logger="trainlab.data.files"):
+        with caplog.at_level(logging.INFO, logger="trainlab.data.csv_files"):
             table = TableFile(str(path), ["y"], time_column="time").load()
         assert table.targets[:, 0].tolist() == list(range(30)) and table.times[0].times[0] == np.datetime64("2020-01-01")
         assert "2 empty column(s) without a name at the right left out" in caplog.text

@@ -7,6 +7,8 @@
 - ``shared_memory``: a worker's batch moved into shared memory by its collate function, and the one line
   for workers that ran out of it (a container's small ``/dev/shm``)
 - ``files``: table files (CSV, Parquet, NPY, workbooks) read and checked one way for every family
+- ``csv_files``: a CSV file for ``files``: its separator, decimal mark, encoding, preamble, padding and blank
+  rows found, its progress said
 - ``workbooks``: a spreadsheet workbook's sheet (.xlsx, .xls, .ods) for ``files``: its table found below title
   rows, date cells as dates; ``sheet_advice``: the sheet that holds the columns a refusal names
 - ``headers``: whether a table's first row names its columns or is data (a file without a header), for ``files``
