@@ -594,3 +594,28 @@ def test_the_postgresql_server_ends_with_the_pytest_that_started_it(tmp_path):
             assert not folder.exists()
     except PostgresUnavailable as exc:
         skip_engine(f"no PostgreSQL server could be started: {exc}")
+
+
+def test_a_storage_sqlalchemy_cannot_open_here_is_refused_when_the_sweep_is_planned(tmp_path, monkeypatch):
+    """foo:// failed after five tries with "Can't load plugin: sqlalchemy.dialects:foo"; postgresql:// (psycopg 3 to
+    SQLAlchemy 2, where requirements.txt installs psycopg2) and mysql:// with SQLAlchemy's "No module named ..." from
+    inside Optuna, after the sweep folder was made."""
+    import builtins
+
+    default = tmp_path / "optuna.db"
+    with pytest.raises(UserError, match=r"^hydra.sweeper.storage=foo://bar: 'foo' is no database SQLAlchemy knows; "
+                                        r"give sqlite:///<file>, postgresql\+psycopg2://"):
+        storage_url("foo://bar", default)
+    real_import = builtins.__import__
+
+    def without_psycopg(name, *args, **kwargs):  # psycopg 3 absent, whether or not this machine has it
+        if name == "psycopg" or name.startswith("psycopg."):
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_psycopg)
+    with pytest.raises(UserError, match=r"^hydra.sweeper.storage=postgresql://me@db:5432/s: its driver postgresql needs "
+                                        r"the Python module 'psycopg', which is not installed .*; psycopg2 is "
+                                        r"installed: postgresql\+psycopg2://me@db:5432/s$"):
+        storage_url("postgresql://me@db:5432/s", default)
+    assert storage_url("postgresql+psycopg2://me@db:5432/s", default) == "postgresql+psycopg2://me@db:5432/s"

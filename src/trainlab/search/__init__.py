@@ -11,6 +11,7 @@
 - ``pruning``: the Lightning callback that reports at every validation check and stops a pruned run
 - ``space``: Hydra sweep grammar -> Optuna distributions
 - ``shared``: several processes on one study (storage, owners, admission)
+- ``storage_driver``: whether SQLAlchemy can open a storage URL here (its dialect, its driver's package)
 - ``warmstart``: configurations enqueued first, studies started from an earlier one's trials
 - ``variants``: the configs a sweep's trials can get, and the keys each must have
 - ``stages``: staged search (one command, or stage 2 from an earlier sweep)

@@ -48,6 +48,7 @@ from optuna.trial import FrozenTrial, TrialState
 from trainlab.config.errors import UserError
 from trainlab.run.durable import DiskFull, cut_torn_tail, full_database
 from trainlab.search.handover import sweep_process, sweep_process_gone
+from trainlab.search.storage_driver import driver_problem
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,10 @@ def storage_url(spec: Optional[str], default_file: Path) -> str:
     elif "://" not in spec:
         raise UserError(f"hydra.sweeper.storage={spec} is neither a database URL (sqlite:///<file>, "
                         "postgresql://<user>@<host>:<port>/<db>) nor journal:<file>")
+    else:
+        problem = driver_problem(spec)
+        if problem is not None:
+            raise UserError(f"hydra.sweeper.storage={given}: {problem}")
     url = _sqlite(spec)
     if url is not None:
         spec, url = _sqlite_absolute(spec, url, given)
