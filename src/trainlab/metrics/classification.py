@@ -4,7 +4,9 @@ Every metric is a torchmetrics object, except the Brier score, which torchmetric
 Inputs everywhere: ``probs`` (N, C) class probabilities (softmax output) and ``target`` (N,) int64.
 With two classes, class 1 is the positive one ("anomalous", "member"): threshold-free scores (AUROC,
 AUPRC), calibration (ECE, Brier) and the curves are those of class 1, as is usual for detection;
-the averaged scores (macro, micro, weighted) still average over both classes.
+the averaged scores (macro, micro, weighted) still average over both classes. With more classes, AUROC and
+AUPRC score each class against the rest and take their unweighted mean (``average="macro"``: a rare class counts as
+much as a common one), and the curves are drawn per class.
 """
 
 from __future__ import annotations
