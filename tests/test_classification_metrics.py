@@ -82,3 +82,27 @@ def test_curve_figures_save_and_log(num_classes, tmp_path):
     assert set(events.Tags()["images"]) == {"val/confusion_matrix", "val/roc", "val/pr"}
     curves.reset()
     assert not curves.has_data()
+
+
+def test_more_classes_score_auroc_and_auprc_each_class_against_the_rest_unweighted():
+    """README said AUROC / AUPRC were given for two classes; with three (the synthetic catalogue's) they are the
+    unweighted mean of each class against the rest, which the legend under the test table now says too."""
+    from torchmetrics.functional.classification import binary_average_precision
+
+    from trainlab.metrics.names import legend
+
+    probs, target = _probs(3, signal=1.0)
+    target[target == 2] = torch.where(torch.arange(int((target == 2).sum())) % 3 == 0, 2, 0)  # class 2 rare
+    metrics = classification_metrics(3)
+    metrics.update(probs, target)
+    values = metrics.compute()
+    each = [(binary_auroc(probs[:, k], (target == k).long()), binary_average_precision(probs[:, k], (target == k).long()))
+            for k in range(3)]
+    assert float(values["auroc"]) == pytest.approx(float(sum(a for a, _ in each) / 3), rel=1e-5)
+    assert float(values["auprc"]) == pytest.approx(float(sum(p for _, p in each) / 3), rel=1e-5)
+    counts = torch.bincount(target, minlength=3).float()
+    weighted = float(sum(a * n for (a, _), n in zip(each, counts)) / counts.sum())
+    assert abs(float(values["auroc"]) - weighted) > 1e-3  # not weighted by the classes' sizes
+    text = legend(["test/auroc", "test/auprc"])
+    assert ("auroc = area under the ROC curve (of class 1 with two classes; with more, each class against the rest, "
+            "their unweighted mean)") in text and "auprc = area under the precision-recall curve, average precision" in text

@@ -580,6 +580,39 @@ def test_sky_neighbours_across_ra_zero_and_at_the_pole_and_angles_in_other_units
     assert "below data.source.parallax_floor=0.05 mas" in caplog.text and "in arcsec? multiply by 1000" in caplog.text
 
 
+@pytest.mark.parametrize("change, units, message", [
+    ({"ra": (7, 400.0)}, "deg", r"^'.*' has 1 star\(s\) with ra outside 0..360 deg \(or -180..180\) \(e.g. 400 in deg, "
+                                r"row 7\); data.source.position_columns is \[ra, dec, parallax\] in that order \(\['ra', "
+                                r"'dec', 'parallax'\] now\) and data.source.angle_units \(deg\) says their unit \(ra in "
+                                r"0..360 deg, 0..24 hours or 0..2 pi rad; dec in \+-90 deg or \+-pi / 2 rad\): correct "
+                                r"those rows, or those settings$"),
+    ({"ra": (4, -200.0)}, "deg", r"with ra outside 0..360 deg \(or -180..180\) \(e.g. -200 in deg, row 4\)"),
+    ({}, "hours", r"star\(s\) with ra outside 0..360 deg \(or -180..180\) \(e.g. \S+ in hours, row \d+\); they read "
+                  r"as degrees: set data.source.angle_units=deg \(now hours\)$"),
+    ({}, "rad", r"star\(s\) with ra outside 0..360 deg \(or -180..180\) \(e.g. \S+ in rad, row \d+\); they read as "
+                r"degrees: set data.source.angle_units=deg \(now rad\)$"),
+    ({"dec": (9, -91.0)}, "deg", r"with dec beyond \+-90 deg \(e.g. -91 in deg, row 9\); data.source.position_columns"),
+])
+def test_ra_and_dec_outside_the_sky_are_refused_naming_column_row_and_fix(tmp_path, change, units, message):
+    """An RA of 400 deg, or degrees read as RA hours (x 15) or radians (x 57.3), became directions as any other: the
+    catalogue trained scattered over the sky without a word. The rows named are the file's (0-based, as every
+    refusal of a catalogue row names them), also after stars without a position are left out."""
+    frame = SyntheticGaia(60, seed=2).frame()
+    frame.loc[2, "parallax"] = np.nan  # left out (no position): the rows after it keep their numbers
+    for column, (row, value) in change.items():
+        frame.loc[row, column] = value
+    with pytest.raises(UserError, match=message):
+        StarCatalogue(write(tmp_path, frame), "label", angle_units=units).load()
+
+
+def test_ra_from_minus_180_to_180_is_the_same_sky_as_from_0_to_360(tmp_path):
+    frame = SyntheticGaia(60, seed=2).frame()
+    wrapped = frame.assign(ra=(frame["ra"] + 180.0) % 360.0 - 180.0)
+    assert (wrapped["ra"] < 0).any()
+    np.testing.assert_allclose(StarCatalogue(write(tmp_path / "wrapped", wrapped), "label").load().positions,
+                               StarCatalogue(write(tmp_path, frame), "label").load().positions, atol=1e-9)
+
+
 def test_the_features_only_baseline_costs_on_a_million_stars_what_it_costs_on_200_000(monkeypatch):
     """It runs after the test, before the run's last line: a whole pass per epoch over 700,000 training stars
     took ~2 CPU s, up to 300 epochs. Epochs are capped at max_steps_per_epoch x max_batch_size rows, drawn

@@ -247,3 +247,21 @@ def test_a_catalogues_angle_warnings_in_predict_advise_the_file_not_a_setting_pr
                                         r"'dec', 'parallax'\] in that order, dec in deg: correct those rows, or write "
                                         r"the columns so in the file$"):
         UnlabelledCatalogue(tmp_path / "dec.csv", reading, ["a", "b"], 10).load()
+
+
+def test_a_catalogue_is_classified_with_the_runs_training_catalogue_moved_away(run, tmp_path):
+    """What predict.py needs of a graph run is in its checkpoint and config (the columns read, the training medians,
+    the scaling, the categories): its training catalogue is not read, and may have moved."""
+    run_dir, _, frame = run
+    path = tmp_path / "unlabelled.csv"
+    frame.drop(columns="label").to_csv(path, index=False)
+    before = pd.read_csv(predict(run_dir, path, tmp_path).forecast)
+    from trainlab.run.folder import RunFolder
+
+    trained_on = Path(RunFolder(run_dir).config().data.source.path)
+    moved = trained_on.rename(trained_on.with_name("elsewhere.csv"))
+    try:
+        after = pd.read_csv(predict(run_dir, path, tmp_path).forecast)
+    finally:
+        moved.rename(trained_on)
+    pd.testing.assert_frame_equal(before, after)

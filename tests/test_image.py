@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -1165,3 +1167,52 @@ def test_grey_and_colour_images_in_one_folder_are_named_as_such(tmp_path):
                                         r"have the same channels: save them all in one kind, grey or colour \('img2.png' "
                                         r"is colour \(RGB\), 'img0.png' grey; an image's transparency is no channel\)$"):
         ImageFolder(str(root)).load()
+
+
+def test_a_split_of_one_label_is_warned_about_once_a_run_and_torchmetrics_says_it_no_more(compose_cfg, run_train,
+                                                                                           tmp_path, caplog):
+    """Six files leave one file each to val and test: each split holds tiles of one label. Its warning was said twice
+    in a training run (the datasets are built again with the best checkpoint's statistics for the test), and
+    torchmetrics' own 'No negative samples in targets ...' / 'No positive samples ...' followed it, in training and in
+    evaluate.py (its curves and baselines), without the split's name."""
+    import evaluate as evaluate_script
+
+    root = make_folder(tmp_path / "sky", count=6, suffixes=("npy",))
+    cfg = compose_cfg([*TINY_UNET, "data=sky_folder", f"data.source.path={root}", "data.batch_size=2",
+                       "trainer.max_epochs=1"])
+    with warnings.catch_warnings(record=True) as seen, caplog.at_level(logging.WARNING, "trainlab.data.image.module"):
+        warnings.simplefilter("always")
+        run_train(cfg)
+        said = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        evaluate_script.evaluate(compose_cfg([f"ckpt_path={cfg.paths.output_dir}", "hardware.num_threads=1"],
+                                             config_name="eval"))
+        said_in_evaluation = [r.getMessage() for r in caplog.records]
+    one_label = [text for text in said if "holds only" in text]
+    assert sorted(one_label) == sorted(set(one_label)) and len(one_label) == 2, said
+    assert any(text.startswith("the test split of 'sky' holds only clean tiles: image-level AUROC/AUPRC, and with no "
+                               "anomalous pixel pixel AUPRC, IoU and Dice, are undefined there") for text in one_label)
+    assert any(text.startswith("the val split of 'sky' holds only anomalous tiles: image-level AUROC/AUPRC are "
+                               "undefined there") for text in one_label)
+    assert len([text for text in said_in_evaluation if "holds only" in text]) == 2  # evaluate.py is a run of its own
+    from trainlab.metrics.classification import ONE_CLASS_WARNING
+
+    assert not [str(w.message) for w in seen if re.search(ONE_CLASS_WARNING, str(w.message))]
+
+
+def test_torchmetrics_still_tells_of_targets_of_one_class_no_warning_of_ours_named():
+    """Only where a warning of ours said it is torchmetrics' warning left out (trainlab.metrics.classification)."""
+    from torchmetrics import MetricCollection
+    from torchmetrics.classification import BinaryAUROC
+
+    from trainlab.metrics.classification import one_class_said
+
+    for said in (False, True):
+        metrics = MetricCollection({"auroc": BinaryAUROC()})
+        metrics.update(torch.tensor([0.2, 0.7]), torch.tensor([1, 1]))
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with one_class_said(said, metrics):
+                pass
+            metrics.compute()  # as Lightning does after the epoch's hooks: the value kept inside
+        assert bool([w for w in seen if "No negative samples in targets" in str(w.message)]) is not said

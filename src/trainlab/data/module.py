@@ -80,6 +80,15 @@ class SplitDataModule(pl.LightningDataModule):
             self._said.add(text)
             logger.info(text)
 
+    def warn_once(self, logger: logging.Logger, message: str, *args: Any) -> None:
+        """``logger.warning`` a fact about the data unless this module has said it already: the datasets are
+        built again when a checkpoint's statistics replace the fitted ones (the test after training, evaluate.py:
+        :meth:`_restore_stats`), and each warning of their building was said twice in one run."""
+        text = message % args
+        if text not in self._said:
+            self._said.add(text)
+            logger.warning("%s", text)
+
     @staticmethod
     def check_minimums(**values: tuple[Optional[int], int]) -> None:
         """``key=(value, lowest)``: each value (unless null) at least its lowest, else one line naming it."""

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 
-from trainlab.metrics.classification import CurveFigures
+from trainlab.metrics.classification import CurveFigures, one_class_said
 from trainlab.models.image import CLASS_NAMES
 from trainlab.run.durable import save_figure
 
@@ -66,7 +66,9 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path, examples: 
                 metrics["image"].update(_squash(raw.flatten(1).amax(dim=1)), label)
         pixels += masks.numel()
     score, label = torch.cat(scores), torch.cat(labels)
-    plots = curves.save(out_dir, split)
+    one_class = split in (getattr(datamodule, "one_class", None) or {})  # a warning of the data module named it
+    with one_class_said(one_class):
+        plots = curves.save(out_dir, split)
     plots.append(plot_examples(model, datamodule, split, score, label, out_dir / f"{split}_anomaly_maps.png", examples))
     share = float(label.float().mean())
     extra: dict[str, Any] = {
@@ -77,8 +79,9 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path, examples: 
         "baseline_empty_mask_iou": 0.0,
     }
     for name, metrics in baselines.items():
-        extra[f"baseline_{name}_pixel_auprc"] = float(metrics["pixel"].compute())
-        extra[f"baseline_{name}_image_auroc"] = float(metrics["image"].compute())
+        with one_class_said(one_class):
+            extra[f"baseline_{name}_pixel_auprc"] = float(metrics["pixel"].compute())
+            extra[f"baseline_{name}_image_auroc"] = float(metrics["image"].compute())
     if tiles.kinds is not None:  # injected data: which kinds of anomaly the score finds (at 0.5)
         kinds = [tiles.kinds[i] for i in datamodule.indices[split]]
         for kind in sorted({k for joined in kinds for k in joined.split("+") if k}):

@@ -4,11 +4,16 @@ Every metric is a torchmetrics object, except the Brier score, which torchmetric
 Inputs everywhere: ``probs`` (N, C) class probabilities (softmax output) and ``target`` (N,) int64.
 With two classes, class 1 is the positive one ("anomalous", "member"): threshold-free scores (AUROC,
 AUPRC), calibration (ECE, Brier) and the curves are those of class 1, as is usual for detection;
-the averaged scores (macro, micro, weighted) still average over both classes.
+the averaged scores (macro, micro, weighted) still average over both classes. With more classes, AUROC and
+AUPRC score each class against the rest and take their unweighted mean (``average="macro"``: a rare class counts as
+much as a common one), and the curves are drawn per class.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,6 +31,28 @@ from trainlab.run.durable import save_figure
 # collections. The inputs here come from the task modules (softmax or sigmoid outputs; targets the
 # data modules have already mapped to class indices and checked), so the checks are off.
 UNCHECKED = {"validate_args": False}
+
+
+# what torchmetrics warns when the targets of a threshold-free score (AUROC, AUPRC, the ROC and PR curves) hold one
+# class: "No negative samples in targets, ...", "No positive samples in targets, ...", "No positive samples found in
+# target, recall is undefined ..."
+ONE_CLASS_WARNING = r"No (positive|negative) samples (found )?in target"
+
+
+@contextmanager
+def one_class_said(said: bool, *collections: MetricCollection) -> Iterator[None]:
+    """Where ``said`` (a warning of ours has named the split whose targets hold one class, and which scores are
+    undefined there), torchmetrics' own warning of it is left out of what is computed inside, and ``collections``
+    are computed here: torchmetrics keeps the values, and Lightning's compute after the epoch's hooks reads them
+    without warning again. Elsewhere nothing changes: one class in targets no warning of ours named is told."""
+    if not said:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=ONE_CLASS_WARNING, category=UserWarning)
+        for collection in collections:
+            collection.compute()
+        yield
 
 
 def _positive_class(probs: torch.Tensor) -> torch.Tensor:

@@ -14,8 +14,10 @@ MEANINGS = {
     "aaa": "average absolute accuracy, 1 - mape (1: perfect)",
     "r2": "coefficient of determination (1: perfect, 0: no better than the mean)",
     "mcc": "Matthews correlation coefficient (1: perfect, 0: chance)",
-    "auroc": "area under the ROC curve",
-    "auprc": "area under the precision-recall curve (average precision)",
+    "auroc": "area under the ROC curve (of class 1 with two classes; with more, each class against the rest, "
+             "their unweighted mean)",
+    "auprc": "area under the precision-recall curve, average precision (of class 1 with two classes; with more, each "
+             "class against the rest, their unweighted mean)",
     "ece": "expected calibration error (0: probabilities match frequencies)",
     "brier": "Brier score, squared error of the probabilities (0: perfect)",
     "iou": "intersection over union of the anomalous pixels",

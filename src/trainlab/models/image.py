@@ -11,7 +11,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAveragePrecision, BinaryF1Score, BinaryJaccardIndex
 
 from trainlab.config.errors import UserError
-from trainlab.metrics.classification import UNCHECKED, CurveFigures, classification_metrics
+from trainlab.metrics.classification import UNCHECKED, CurveFigures, classification_metrics, one_class_said
 from trainlab.models.step_logging import record_train_loss
 from trainlab.models.task import NetCall, TaskModule
 
@@ -173,6 +173,23 @@ class SegmentationModule(TaskModule):
 
     def eval_metrics(self, stage: str) -> tuple[MetricCollection, ...]:
         return (self.val_pixel, self.val_image) if stage == "val" else (self.test_pixel, self.test_image)
+
+    def on_validation_epoch_end(self) -> None:
+        with self._undefined_said("val"):
+            super().on_validation_epoch_end()
+
+    def on_test_epoch_end(self) -> None:
+        with self._undefined_said("test"):
+            super().on_test_epoch_end()
+
+    def _undefined_said(self, stage: str) -> Any:
+        """Quiet for torchmetrics' warning of targets of one class where the data module has warned that the
+        split holds tiles of one label (SkyDataModule.one_class), and in the sanity check, whose few batches may
+        hold one label and whose scores are thrown away; the user read the same fact twice, torchmetrics' after
+        ours and without the split's name."""
+        data = getattr(self.trainer, "datamodule", None)
+        said = stage in (getattr(data, "one_class", None) or {}) or self.trainer.sanity_checking
+        return one_class_said(said, *self.eval_metrics(stage))
 
     def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
         maps = self.anomaly_map(batch[0])

@@ -2,7 +2,7 @@
 
 The images are read as ``data=sky_folder`` reads a folder (FITS, NPY, PNG or TIFF; cut into the run's tiles,
 the quality check's filling and dropping of bad tiles), normalised with the checkpoint's statistics as
-its training tiles were, and given to the model: a map of each pixel's anomaly probability
+its training tiles were (the run's own images are not read: :func:`restore_for_images`), and given to the model: a map of each pixel's anomaly probability
 (``anomaly_map``) and the tile's score (``image_score``), as evaluate.py times and scores them.
 Writes ``anomaly_scores.csv`` (a tile per row, the most anomalous first), ``anomaly_maps.npz`` (the maps,
 float16, with the tile names) and ``anomaly_maps.png`` (the highest-scoring tiles beside their maps).
@@ -86,15 +86,42 @@ def warn_far_from_training(images: np.ndarray, stats: dict[str, np.ndarray], see
                     found["median"][c], trained[c], found["sigma"][c], noise[c])
 
 
+def restore_for_images(run_cfg: Any, saved: dict, ckpt: str, tiles: Any) -> tuple[Any, Any]:
+    """(task module, data module) of an image run to map ``tiles`` with: the data module built with the run's
+    settings, its source unread, holding ``tiles`` and the checkpoint's normalisation. The run's own images are not
+    read: rebuilt as evaluate.py rebuilds them, a run whose training folder had moved or gone was refused
+    ('data.source.path=... is not a folder'), though all a map needs is in the checkpoint and the run's config."""
+    from trainlab.run.pipeline import build_data, build_task_module
+    from trainlab.run.resume_checks import tensor_differences
+    from trainlab.run.trained import with_trained
+
+    run_cfg = with_trained(run_cfg, "data", saved)  # the normalisation it was trained with, where left to defaults
+    data = build_data(run_cfg)
+    state = saved.get(type(data).__qualname__)
+    if not state or any(k not in state for k in data.STATS):
+        raise UserError(f"'{ckpt}' keeps no normalisation statistics of its images ({', '.join(data.STATS)}): "
+                        "predict.py cannot scale new images as the run's were; retrain it")
+    data.of_a_saved_run()
+    data.load_state_dict(state)
+    trained = int(np.size(state["median"]))  # one value per channel
+    if tiles.images.shape[1] != trained:
+        raise UserError(f"the images have {tiles.images.shape[1]} channel(s), the model was trained on {trained}; "
+                        "give images with the run's channels")
+    data.tiles = tiles  # what the data module loads: the net's input channels and the tile shape are these images'
+    model = build_task_module(with_trained(run_cfg, "model", saved, data.model_kwargs()), data)
+    missing, unexpected, shapes = tensor_differences(model.state_dict(), saved["state_dict"])
+    if missing or unexpected or shapes:
+        raise UserError(f"'{ckpt}' does not fit the model its run's config builds ({(missing + unexpected + shapes)[:2]})")
+    model.load_state_dict(saved["state_dict"])
+    return model, data
+
+
 @torch.inference_mode()
 def anomaly_maps(model: Any, data: Any, tiles: Any, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """(tiles, H, W) pixel probabilities and (tiles,) scores of ``tiles``, normalised with the data module's
     (the checkpoint's) statistics."""
     from trainlab.data.image.module import normalise
 
-    if tiles.images.shape[1] != data.dims["in"]:
-        raise UserError(f"the images have {tiles.images.shape[1]} channel(s), the model was trained on "
-                        f"{data.dims['in']}; give images with the run's channels")
     warn_far_from_training(tiles.images, data.stats)
     images = torch.from_numpy(normalise(tiles.images, data.stats, data.normalize, data.asinh_softening))
     model.to(device).eval()

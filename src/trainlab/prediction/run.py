@@ -147,13 +147,15 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
 
 def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    from trainlab.prediction.image import anomaly_maps, read_images, write
+    from trainlab.prediction.image import anomaly_maps, read_images, restore_for_images, write
     from trainlab.run.durable import write_json
     from trainlab.run.pipeline import check_downsampling
-    from trainlab.run.restore import restore
 
-    tiles = read_images(cfg.images, run_cfg)  # before the run's data are rebuilt: a wrong folder is said at once
-    model, data = restore(run_cfg, saved, ckpt, given)
+    if given:  # the run's training images are not read, and its tile size, HDU and normalisation are kept
+        raise UserError(f"{given[0]}: an image run's predict.py maps images=<folder> with the run's own data settings "
+                        "and the checkpoint's normalisation, and reads none of its training images; leave it out")
+    tiles = read_images(cfg.images, run_cfg)
+    model, data = restore_for_images(run_cfg, saved, ckpt, tiles)
     # whole images of their own size, smaller ones too; the run's depth and tile size are kept here
     check_downsampling(model.net, tuple(tiles.images.shape[-2:]), trained=True)
     maps, scores = anomaly_maps(model, data, tiles, device)

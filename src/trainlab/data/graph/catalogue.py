@@ -211,7 +211,8 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     index = {name: i for i, name in enumerate(class_names)}
     label_ids = np.fromiter((index[s] for s in labels), dtype=np.int64, count=len(labels))
     if position == "sky":
-        positions = sky_positions(coordinates, position_columns, angle_units, parallax_floor, path, units_kept)
+        positions = sky_positions(coordinates, position_columns, angle_units, parallax_floor, path, units_kept,
+                                  rows=frame.index)
     else:
         positions = coordinates.astype(np.float64)
     if len(positions) > 1 and not np.ptp(positions, axis=0).any():

@@ -10,6 +10,8 @@ arcseconds read as mas put every star at the floor's distance. Both are said, on
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -152,24 +154,54 @@ def read_sexagesimal(frame, columns: list[str], angle_units: str, path: str) -> 
         frame[column] = np.where(given, degrees / TO_DEGREES[angle_units][j], np.nan)
 
 
+# the angles a sky position can have, in degrees: RA 0..360 (-180..180 as some maps write it, the same directions),
+# Dec -90..90; what lies outside is another unit (degrees read as hours or radians), another column, or an error
+SKY_RANGES = ((-180.0, 360.0, "outside 0..360 deg (or -180..180)"), (-90.0, 90.0, "beyond +-90 deg"))
+SKY_UNITS = {"deg": ("deg", "deg"), "rad": ("rad", "rad"), "hours": ("hours", "deg")}  # ra's, dec's
+
+
+def check_sky_ranges(coordinates: np.ndarray, columns: list[str], angle_units: str, path: str, units_kept: bool = False,
+                     rows: Optional[Sequence[Any]] = None) -> None:
+    """Refuse an ra or dec of (stars, 2 or 3) ``coordinates``, read in ``angle_units``, outside :data:`SKY_RANGES`,
+    naming the column, how many, the first value and its row (``rows``: the stars' rows in the file) and the fix: an
+    RA of 400 became a direction as any other, and degrees read as hours (x 15) or radians (x 57.3) scattered the
+    catalogue over the sky without a word. Where the values fit degrees, data.source.angle_units=deg is the fix."""
+    for j, (low, high, said) in enumerate(SKY_RANGES):
+        values = coordinates[:, j]
+        out = (values * TO_DEGREES[angle_units][j] < low) | (values * TO_DEGREES[angle_units][j] > high)
+        if not out.any():
+            continue
+        first = int(np.flatnonzero(out)[0])
+        unit = SKY_UNITS[angle_units][j]
+        finite = values[np.isfinite(values)]
+        if unit != "deg" and ((finite >= low) & (finite <= high)).all():  # degrees read as hours or radians
+            undo = "degrees / 15" if unit == "hours" else "degrees x pi / 180"
+            fix = (f"the run reads {columns[j]} in {unit}: write it so in the file ({undo}), or give an ECSV or "
+                   "VOTable stating its unit (deg), which is converted" if units_kept else
+                   f"they read as degrees: set data.source.angle_units=deg (now {angle_units})")
+        elif units_kept:
+            fix = (f"the run reads {columns} in that order, {columns[j]} in {unit}: correct those rows, or write "
+                   f"the columns so in the file")
+        else:
+            fix = (f"data.source.position_columns is [ra, dec, parallax] in that order ({columns} now) and "
+                   f"data.source.angle_units ({angle_units}) says their unit (ra in 0..360 deg, 0..24 hours or 0..2 pi "
+                   "rad; dec in +-90 deg or +-pi / 2 rad): correct those rows, or those settings")
+        where = f"row {rows[first] if rows is not None else first}"
+        raise UserError(f"'{path}' has {int(out.sum())} star(s) with {columns[j]} {said} (e.g. {values[first]:g} in "
+                        f"{unit}, {where}); {fix}")
+
+
 def sky_positions(coordinates: np.ndarray, columns: list[str], angle_units: str, parallax_floor: float,
-                  path: str, units_kept: bool = False) -> np.ndarray:
+                  path: str, units_kept: bool = False, rows: Optional[Sequence[Any]] = None) -> np.ndarray:
     """(stars, 3) positions in pc from (stars, 3) ra, dec, parallax in ``angle_units`` and mas (``columns``:
-    their names in the file, for messages); from (stars, 2) ra, dec alone (a catalogue without distances:
-    photometric surveys, galaxies), points on the unit sphere, whose nearest neighbours are the nearest
-    on the sky. ``units_kept``: the settings are a run's, which its reader keeps (predict.py's ``catalogue=``),
-    so a fix is made in the file, not in data.source.angle_units or data.source.position_columns."""
+    their names in the file, for messages; ``rows``: the stars' rows in it); from (stars, 2) ra, dec alone (a
+    catalogue without distances: photometric surveys, galaxies), points on the unit sphere, whose nearest neighbours
+    are the nearest on the sky. ``units_kept``: the settings are a run's, which its reader keeps (predict.py's
+    ``catalogue=``), so a fix is made in the file, not in data.source.angle_units or data.source.position_columns."""
     check_angle_units(angle_units)
     ra_scale, dec_scale = TO_DEGREES[angle_units]
+    check_sky_ranges(coordinates, columns, angle_units, path, units_kept, rows)
     ra, dec = coordinates[:, 0] * ra_scale, coordinates[:, 1] * dec_scale
-    beyond = np.abs(dec) > 90
-    if beyond.any():
-        fix = (f"the run reads {columns} in that order, {columns[1]} in {angle_units}: correct those rows, or write "
-               f"the columns so in the file" if units_kept else
-               f"data.source.position_columns is [ra, dec, parallax] in that order ({columns} now) and "
-               f"data.source.angle_units ({angle_units}) says their unit")
-        raise UserError(f"'{path}' has {int(beyond.sum())} star(s) with {columns[1]} beyond +-90 deg (e.g. "
-                        f"{coordinates[beyond, 1][0]:g} in {angle_units}, row {int(np.flatnonzero(beyond)[0])}); {fix}")
     suspect = _suspect_units(coordinates[:, 0], coordinates[:, 1]) if angle_units == "deg" else None
     if suspect:
         what = ("every star's |ra| <= 2 pi and |dec| <= pi / 2" if suspect == "rad" else

@@ -81,6 +81,16 @@ def quality_check(tiles: SkyTiles) -> tuple[SkyTiles, dict[str, int]]:
     return kept, counts
 
 
+def one_class_note(split: str, name: str, label: str) -> str:
+    """The warning for a split of ``name`` whose tiles are all ``label`` ("clean" or "anomalous"): which of its
+    scores are undefined, and what they are logged as."""
+    undefined = ("image-level AUROC/AUPRC, and with no anomalous pixel pixel AUPRC, IoU and Dice, are" if label == "clean"
+                 else "image-level AUROC/AUPRC are")
+    return (f"the {split} split of '{name}' holds only {label} tiles: {undefined} undefined there (their logged "
+            "figures are no score); a split takes whole image files or sky regions: add images, or try another "
+            "data.seed")
+
+
 def fit_stats(images: np.ndarray, percentiles: Sequence[float], seed: int,
               max_pixels: int = 1_000_000) -> dict[str, np.ndarray]:
     """Per-channel median, robust sigma (1.4826 MAD) and the two percentiles of (tiles, C, H, W) images.
@@ -256,6 +266,9 @@ class SkyDataModule(SplitDataModule):
         self.quality: dict[str, int] = {}
         self.stats: dict[str, np.ndarray] = {}
         self.indices: dict[str, np.ndarray] = {}  # split -> rows of self.tiles
+        # split -> "clean" or "anomalous" where it holds tiles of that label only: its threshold-free scores are
+        # undefined, which the warning of one_class_note says (the segmentation module keeps torchmetrics' own quiet)
+        self.one_class: dict[str, str] = {}
         self.datasets: dict[str, TileDataset] = {}
 
     # -- sizes the model needs, known after load() -------------------------------------------
@@ -298,9 +311,9 @@ class SkyDataModule(SplitDataModule):
                             "anomalous), or add images that hold anomalies")
         marked = float(tiles.masks.mean())
         if marked > 0.5:  # anomalies are rare: a mask of mostly ones is likely written the other way round
-            log.warning("the masks of '%s' mark %.1f%% of all pixels anomalous; if they mark where the sky is clean "
-                        "(0 = anomalous), invert them: a mask is non-zero where a pixel is anomalous (a U-Net calling "
-                        "every pixel anomalous scores pixel IoU %.2f on them)", tiles.name, 100 * marked, marked)
+            self.warn_once(log, "the masks of '%s' mark %.1f%% of all pixels anomalous; if they mark where the sky is "
+                           "clean (0 = anomalous), invert them: a mask is non-zero where a pixel is anomalous (a U-Net "
+                           "calling every pixel anomalous scores pixel IoU %.2f on them)", tiles.name, 100 * marked, marked)
         order = np.random.default_rng(self.seed).permutation(groups)
         n_test = max(1, int(round(len(groups) * self.test_fraction)))
         n_val = max(1, int(round(len(groups) * self.val_fraction)))
@@ -309,11 +322,12 @@ class SkyDataModule(SplitDataModule):
             raise UserError(f"no sky region of '{tiles.name}' is left for training; lower data.val_fraction "
                             "or data.test_fraction")
         split = {name: np.flatnonzero(np.isin(tiles.groups, members)) for name, members in parts.items()}
+        self.one_class = {}
         for name, rows in split.items():
             share = labels[rows].mean()
             if share in (0.0, 1.0):  # AUROC, AUPRC and the curves need both classes
-                log.warning("the %s split of '%s' holds only %s tiles; image-level AUROC/AUPRC are undefined there",
-                            name, tiles.name, "anomalous" if share else "clean")
+                self.one_class[name] = "anomalous" if share else "clean"
+                self.warn_once(log, "%s", one_class_note(name, tiles.name, self.one_class[name]))
         return split
 
     def _warn_large_batches(self, tiles: SkyTiles) -> None:
@@ -325,9 +339,8 @@ class SkyDataModule(SplitDataModule):
         text = (f"a batch of {self.batch_size} tiles of {height} x {width} px holds {pixels:.2g} pixels per channel "
                 f"({pixels * tiles.images.shape[1] * 4 / 1e9:.1f} GB of float32 input); a U-Net keeps feature maps many "
                 "times that: cut the images with data.source.tile_size (e.g. 256) or lower data.batch_size")
-        if pixels > self.MAX_BATCH_PIXELS and text not in self._said:  # once, also when datasets are rebuilt
-            self._said.add(text)
-            log.warning("%s", text)
+        if pixels > self.MAX_BATCH_PIXELS:
+            self.warn_once(log, "%s", text)
 
     def setup(self, stage: Optional[str] = None) -> None:
         if not self.datasets:

@@ -1,0 +1,57 @@
+"""predict.py for an image run on its own: what it needs travels in the run (the checkpoint's normalisation, the
+config's tile size and FITS HDU, the net's channels), not in the folder it was trained on."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import trainlab
+from tests.families import IMAGE
+from tests.test_image import make_folder
+from trainlab.config.errors import UserError
+
+TINY_UNET = [o for o in IMAGE.tiny() if not o.startswith(("data=", "data.source."))]
+
+
+def new_night(folder: Path, channels: int = 1) -> Path:
+    """Two 32 x 32 images without masks, one with a bright square."""
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    for name in ("a", "b"):
+        image = rng.normal(50.0, 5.0, (channels, 32, 32)).astype(np.float32)
+        if name == "b":
+            image[:, 10:14, 10:14] += 100
+        np.save(folder / f"{name}.npy", image[0] if channels == 1 else image)
+    return folder
+
+
+def predict(run: Path, images: Path, tmp_path: Path) -> pd.DataFrame:
+    result = trainlab.predict(run, images=images, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
+    return pd.read_csv(result.forecast)
+
+
+def test_a_folder_run_maps_new_images_after_its_training_folder_is_gone(tmp_path):
+    """predict.py images=<folder> rebuilt the run's data: with the training folder moved away it was refused,
+    'data.source.path=... is not a folder', though the checkpoint holds all a map needs."""
+    root = make_folder(tmp_path / "sky", count=6, suffixes=("npy",))
+    run = trainlab.train([*TINY_UNET, "data=sky_folder", f"data.source.path={root}", "data.batch_size=2",
+                          "trainer.max_epochs=1", "logger=none", f"paths.log_dir={tmp_path / 'outputs'}"]).run_dir
+    night = new_night(tmp_path / "night")
+    before = predict(run, night, tmp_path)
+    shutil.rmtree(root)
+    after = predict(run, night, tmp_path)
+    pd.testing.assert_frame_equal(before, after)
+    assert list(after.tile) == ["b.npy", "a.npy"]  # the bright square first
+    with pytest.raises(UserError, match=r"^\+data.source.path=\S+: an image run's predict.py maps images=<folder> "
+                                        r"with the run's own data settings and the checkpoint's normalisation, and reads "
+                                        r"none of its training images; leave it out$"):
+        trainlab.predict(run, images=night, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}",
+                                                       f"+data.source.path={night}"])
+    with pytest.raises(UserError, match=r"^the images have 3 channel\(s\), the model was trained on 1; give images "
+                                        r"with the run's channels$"):
+        predict(run, new_night(tmp_path / "colour", channels=3), tmp_path)
