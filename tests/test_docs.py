@@ -277,3 +277,22 @@ def test_readme_layout_lists_every_module_of_src_trainlab():
     assert not sorted(present - listed.keys()), f"README's Layout does not list {sorted(present - listed.keys())}"
     assert not sorted(listed.keys() - present), f"README's Layout lists what does not exist: {sorted(listed.keys() - present)}"
     assert all(len(reason) > 5 for reason in listed.values())
+
+
+def test_each_packages_docstring_names_its_modules():
+    """CONTRIBUTING.md says each package's __init__.py says which of its modules holds what; config's left out
+    file_problems, interpolations, shapes and spelling, run's durable and resume_checks, search's importance: every
+    module and subpackage of a package under src/trainlab is named in its docstring (the top package's are
+    README's Layout)."""
+    import ast
+
+    package = ROOT / "src" / "trainlab"
+    unnamed = []
+    for init in sorted(package.rglob("__init__.py")):
+        if init.parent == package:
+            continue
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        parts = [p.stem for p in init.parent.glob("*.py") if p.name != "__init__.py"]
+        parts += [p.name for p in init.parent.iterdir() if (p / "__init__.py").is_file()]
+        unnamed += [f"{init.parent.relative_to(package)}/{name}" for name in parts if not re.search(rf"\b{name}\b", doc)]
+    assert not unnamed, f"these modules are not named in their package's docstring: {sorted(unnamed)}"
