@@ -103,7 +103,7 @@ from trainlab.config.errors import UserError
         # Lightning's MisconfigurationException, which named neither setting as given here
         (["trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=0.5"],
          r"^trainer.val_check_interval=0.5 is a fraction of an epoch, but trainer.check_val_every_n_epoch=null counts "
-         r"training batches across epochs; give a number of batches \(e.g. trainer.val_check_interval=100\), or "
+         r"training batches across epochs; give a whole number of batches \(trainer.val_check_interval=<n>\), or "
          r"trainer.check_val_every_n_epoch=1 to validate within each epoch$"),
         (["trainer.min_epochs=3"], r"^trainer.min_epochs=3 is more than trainer.max_epochs=2: training stops at 2 "
                                    r"epochs all the same; give trainer.min_epochs=2 or less, or raise trainer.max_epochs$"),

@@ -119,8 +119,8 @@ def _check_trainer_limits(trainer: Any, test: bool) -> None:
     if trainer.check_val_every_n_epoch is None and isinstance(interval, float):
         # Lightning's own refusal names neither key as set here nor the fix
         raise UserError(f"trainer.val_check_interval={interval} is a fraction of an epoch, but "
-                        "trainer.check_val_every_n_epoch=null counts training batches across epochs; give a number "
-                        "of batches (e.g. trainer.val_check_interval=100), or trainer.check_val_every_n_epoch=1 to "
+                        "trainer.check_val_every_n_epoch=null counts training batches across epochs; give a whole "
+                        "number of batches (trainer.val_check_interval=<n>), or trainer.check_val_every_n_epoch=1 to "
                         "validate within each epoch")
     for low, high, unit in (("min_epochs", "max_epochs", "epochs"), ("min_steps", "max_steps", "steps")):
         least, most = trainer.get(low), trainer.get(high)
