@@ -147,3 +147,25 @@ def test_a_refusal_inside_the_run_is_raised_without_hydras_line(capsys, tmp_path
     with pytest.raises(UserError, match=r"^data.window=0 must be at least 1"):
         trainlab.train(["data.window=0", "hardware.num_threads=1", f"paths.log_dir={tmp_path / 'outputs'}"])
     assert "Error executing job" not in capsys.readouterr().err
+
+
+def test_a_run_called_from_another_folder_goes_to_the_repositorys_outputs(tmp_path, monkeypatch):
+    """trainlab.train in a notebook of another folder wrote into that folder's outputs/ (paths.root_dir reads
+    TRAINLAB_ROOT, which only the scripts set), where train.py started there writes into the repository's."""
+    import os
+
+    from tests.conftest import ROOT
+
+    checkout = tmp_path / "checkout"  # a checkout of this repository, its outputs/ this test's own
+    checkout.mkdir()
+    for name in ("conf", "experiments", "train.py", "evaluate.py", "predict.py"):
+        (checkout / name).symlink_to(ROOT / name)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    monkeypatch.chdir(notebooks)
+    monkeypatch.delenv("TRAINLAB_ROOT", raising=False)
+    monkeypatch.setattr("trainlab.run.root.repo_root", lambda: checkout)
+    result = trainlab.train(FAST)
+    assert result.run_dir.parent == checkout / "outputs" / "train" / "runs"
+    assert not (notebooks / "outputs").exists()
+    assert "TRAINLAB_ROOT" not in os.environ  # given back, as the run's other settings are

@@ -99,6 +99,12 @@ from trainlab.config.errors import UserError
         (["trainer.val_check_interval=0"], r"^trainer.val_check_interval=0 must be above 0: a number of training "
                                            r"batches \(e.g. 100\) or a fraction of the epoch \(e.g. 0.25\), or null"),
         (["trainer.val_check_interval=0.0"], r"^trainer.val_check_interval=0.0 must be above 0"),
+        # check_val_every_n_epoch=null (the advice of the refusal of an interval longer than an epoch) with a fraction:
+        # Lightning's MisconfigurationException, which named neither setting as given here
+        (["trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=0.5"],
+         r"^trainer.val_check_interval=0.5 is a fraction of an epoch, but trainer.check_val_every_n_epoch=null counts "
+         r"training batches across epochs; give a whole number of batches \(trainer.val_check_interval=<n>\), or "
+         r"trainer.check_val_every_n_epoch=1 to validate within each epoch$"),
         (["trainer.min_epochs=3"], r"^trainer.min_epochs=3 is more than trainer.max_epochs=2: training stops at 2 "
                                    r"epochs all the same; give trainer.min_epochs=2 or less, or raise trainer.max_epochs$"),
         (["+trainer.min_steps=100", "trainer.max_steps=50", "trainer.val_check_interval=1"],
@@ -123,6 +129,11 @@ from trainlab.config.errors import UserError
                                   r"\(batches\)$"),
         (["trainer.max_steps=3", "trainer.accumulate_grad_batches=2", "trainer.val_check_interval=8"],
          r"trainer.max_steps=3 ends training before the first validation \(after 4 step\(s\)\)"),
+        # batches counted across epochs, more than the fit has: trained and tested, then 'val/loss was never logged'
+        (["trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=1000"],
+         r"^trainer.val_check_interval=1000 with trainer.check_val_every_n_epoch=null validates after 1000 training "
+         r"batches, but trainer.max_epochs=2 trains (\d+) \(\d+ an epoch\), and optimized_metric=val/loss, .* watch\(es\) "
+         r"validation; give trainer.val_check_interval=\1 or less, or more trainer.max_epochs$"),
         # one step per epoch of a quarter of the gradient, logged as an effective batch 4x the one it had
         (["trainer.accumulate_grad_batches=4", "trainer.limit_train_batches=2"],
          r"^trainer.accumulate_grad_batches=4 is more than the 2 training batch\(es\) of an epoch: Lightning steps "

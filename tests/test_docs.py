@@ -243,3 +243,56 @@ def test_python_names_in_the_docs_exist():
     assert {"trainlab.config.errors.refuse", "trainlab.data.timeseries.synthetic.SyntheticSeries"} <= names
     missing = sorted(n for n in names if not _python_name_exists(n))
     assert not missing, f"the docs name Python module(s) or name(s) that do not exist: {missing}"
+
+
+def _layout_paths() -> dict[str, str]:
+    """README's Layout block under ``src/trainlab/``: each listed module or package (``data/csv_files.py``,
+    ``data/graph/``) -> the reason given, read from the indentation (two spaces a level)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## Layout\n", 1)[1]
+    block = re.search(r"^```\n(.*?)^```", text, flags=re.M | re.S).group(1).splitlines()
+    first = next(n for n, line in enumerate(block) if line.startswith("src/trainlab/"))
+    listed: dict[str, str] = {}
+    folders: list[str] = []
+    for line in block[first + 1:]:
+        match = re.match(r"^((?:  )+)(\S+)\s+(\S.*)$", line)
+        if not match:  # the next top-level entry
+            break
+        depth = len(match.group(1)) // 2
+        folders = folders[:depth - 1]
+        name = match.group(2)
+        listed["".join(folders) + name] = match.group(3)
+        if name.endswith("/"):
+            folders.append(name)
+    return listed
+
+
+def test_readme_layout_lists_every_module_of_src_trainlab():
+    """README's Layout did not list data/csv_files.py (split from data/files.py): every module and package under
+    src/trainlab is listed with a reason, and every listed one exists."""
+    listed = _layout_paths()
+    assert {"api.py", "data/", "data/files.py", "data/graph/module.py"} <= listed.keys()  # the reading finds them
+    package = ROOT / "src" / "trainlab"
+    present = {str(p.relative_to(package)) for p in package.rglob("*.py") if p.name != "__init__.py"}
+    present |= {f"{p.relative_to(package)}/" for p in package.rglob("*") if p.is_dir() and (p / "__init__.py").exists()}
+    assert not sorted(present - listed.keys()), f"README's Layout does not list {sorted(present - listed.keys())}"
+    assert not sorted(listed.keys() - present), f"README's Layout lists what does not exist: {sorted(listed.keys() - present)}"
+    assert all(len(reason) > 5 for reason in listed.values())
+
+
+def test_each_packages_docstring_names_its_modules():
+    """CONTRIBUTING.md says each package's __init__.py says which of its modules holds what; config's left out
+    file_problems, interpolations, shapes and spelling, run's durable and resume_checks, search's importance: every
+    module and subpackage of a package under src/trainlab is named in its docstring (the top package's are
+    README's Layout)."""
+    import ast
+
+    package = ROOT / "src" / "trainlab"
+    unnamed = []
+    for init in sorted(package.rglob("__init__.py")):
+        if init.parent == package:
+            continue
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        parts = [p.stem for p in init.parent.glob("*.py") if p.name != "__init__.py"]
+        parts += [p.name for p in init.parent.iterdir() if (p / "__init__.py").is_file()]
+        unnamed += [f"{init.parent.relative_to(package)}/{name}" for name in parts if not re.search(rf"\b{name}\b", doc)]
+    assert not unnamed, f"these modules are not named in their package's docstring: {sorted(unnamed)}"

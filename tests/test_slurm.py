@@ -991,3 +991,27 @@ def test_a_killed_test_run_leaves_no_slurm_daemons_running(tmp_path):
         holder.kill()
         for pid in daemons():  # what this test would otherwise leave running
             os.kill(pid, signal.SIGKILL)
+
+
+def test_the_readmes_extra_sbatch_options_reach_the_job_script(compose_cfg, tmp_path, monkeypatch):
+    """README's SLURM section shows how other sbatch options are given (hydra.launcher.additional_parameters): each
+    of its commands composes, and its options are #SBATCH lines of the script submitit would submit."""
+    import re
+    import shlex
+
+    from trainlab.run.slurm_request import slurm_executor
+
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("### SLURM", 1)[1].split("\n## ", 1)[0]
+    commands = [shlex.split(line)[3:] for line in section.splitlines() if "additional_parameters" in line
+                and line.startswith(".venv/bin/python train.py -m ")]
+    assert len(commands) == 2, commands
+    monkeypatch.setenv("PATH", str(_commands(tmp_path / "bin", "srun")))  # submitit wants srun to build its executor
+    for overrides in commands:
+        cfg = compose_cfg(overrides)
+        params = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+        params.pop("_target_")
+        slurm = slurm_executor(job_resources(params, cfg), folder=str(tmp_path / "submitit"))._executor
+        script = slurm._make_submission_file_text(slurm._submitit_command_str, "readme")
+        lines = set(re.findall(r"^#SBATCH (--\S+)$", script, flags=re.M))
+        assert {"--partition=cpu", "--reservation=maint"} <= lines
+        assert ("--mail-type=END" in lines) == ("mail_type" in " ".join(overrides))

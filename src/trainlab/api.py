@@ -11,7 +11,8 @@
 
 The overrides are the command line's, in its grammar, composed as ``@hydra.main`` composes them (the
 same search path: conf/, experiments/, ``config_dir`` as ``--config-dir``), and the run is made by
-Hydra's own ``run_job`` in a new folder under ``paths.log_dir`` (``.hydra/``, ``train.log``), so
+Hydra's own ``run_job`` in a new folder under ``paths.log_dir`` (``.hydra/``, ``train.log``; the repository's
+outputs/ by default, from whatever folder it is called), so
 evaluate.py and a resume read it as any other. A refusal raises :class:`UserError` with the line the
 command line prints (a misspelt key, a group option that does not exist, a folder that holds a run);
 a Ctrl-C or SIGTERM raises ``KeyboardInterrupt`` or ``RunStopped``. What a run set for the process
@@ -24,7 +25,8 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -202,7 +204,7 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
     # refusals_raised: a check Hydra runs before the job (Preflight: hydra.run.dir holds a run, a full disk)
     global_hydra = GlobalHydra.instance()  # one per process: a caller's own initialize() is given back after
     caller_hydra = global_hydra.hydra if global_hydra.is_initialized() else None
-    with process_given_back(), as_script(script, argv), refusals_raised():
+    with process_given_back(), as_script(script, argv), refusals_raised(), _repository_claimed(repo_root()):
         global_hydra.clear()
         try:
             hydra = Hydra.create_main_hydra2(task_name=script.removesuffix(".py"), config_search_path=search_path)
@@ -221,6 +223,22 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
     if isinstance(done.return_value, _Refusal):
         raise done.return_value.error
     return Path(done.hydra_cfg.hydra.runtime.output_dir), done.return_value
+
+
+@contextmanager
+def _repository_claimed(root: Path) -> Iterator[None]:
+    """``TRAINLAB_ROOT`` set to the checkout for the run where nothing set it, as train.py sets it for its process:
+    ``paths.root_dir`` (conf/paths) reads it, and without it a run from a notebook in another folder went to that
+    folder's outputs/ (the ETS cache too), where the scripts put every run in the repository's. Unset again after
+    the run, as the process's other settings are given back."""
+    if os.environ.get("TRAINLAB_ROOT"):
+        yield
+        return
+    os.environ["TRAINLAB_ROOT"] = str(root)
+    try:
+        yield
+    finally:
+        os.environ.pop("TRAINLAB_ROOT", None)
 
 
 @dataclass(frozen=True)

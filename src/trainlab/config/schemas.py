@@ -67,7 +67,7 @@ class TrainerConf:
     accumulate_grad_batches: int = 1  # >= 1; effective batch = data.batch_size x this
     gradient_clip_val: Optional[float] = None
     gradient_clip_algorithm: str = "norm"
-    check_val_every_n_epoch: int = 1
+    check_val_every_n_epoch: Optional[int] = 1  # null: val_check_interval (an int) counts batches across epochs
     val_check_interval: Any = None
     log_every_n_steps: int = 10
     num_sanity_val_steps: int = 2
@@ -116,6 +116,12 @@ def _check_trainer_limits(trainer: Any, test: bool) -> None:
         # 0: 'integer modulo by zero' at the first training batch; 0.0: validation after every batch
         raise UserError(f"trainer.val_check_interval={interval} must be above 0: a number of training batches "
                         "(e.g. 100) or a fraction of the epoch (e.g. 0.25), or null for once per epoch")
+    if trainer.check_val_every_n_epoch is None and isinstance(interval, float):
+        # Lightning's own refusal names neither key as set here nor the fix
+        raise UserError(f"trainer.val_check_interval={interval} is a fraction of an epoch, but "
+                        "trainer.check_val_every_n_epoch=null counts training batches across epochs; give a whole "
+                        "number of batches (trainer.val_check_interval=<n>), or trainer.check_val_every_n_epoch=1 to "
+                        "validate within each epoch")
     for low, high, unit in (("min_epochs", "max_epochs", "epochs"), ("min_steps", "max_steps", "steps")):
         least, most = trainer.get(low), trainer.get(high)
         if least is not None and most is not None and most >= 0 and least > most:  # Lightning stops at the most

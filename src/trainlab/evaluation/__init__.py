@@ -1,7 +1,8 @@
 """What evaluate.py measures beyond the test metrics: latency, throughput, plots and a report.
 
-The generic parts live here, the baselines' contract in ``baselines``; each model family has a module with two functions, picked by the
-model's family (:func:`family_module`, declared in trainlab.config.families):
+The generic parts live here, the baselines' contract in ``baselines``; each model family has a module (``timeseries``,
+``graph``, ``image``) with two functions, picked by the model's family (:func:`family_module`, declared in
+trainlab.config.families):
 
 - ``forward_batch(model, batch, device) -> int``: the forward pass alone on one batch moved to
   ``device``; returns how many samples (windows, nodes, images) it held. Timed for latency.

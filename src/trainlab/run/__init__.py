@@ -12,10 +12,14 @@
 - ``folder``: the run folder's layout; ``checkpoint_path``: what a user typed as ``ckpt_path``, found and read;
   ``root``: the repository root; ``checkpoint_io``: checkpoints safe against a kill mid-save; ``console``: what a
   run prints, and ``train.log``
-- ``preflight`` (before Hydra makes the folder) and ``checks`` (before the first step)
+- ``preflight`` (before Hydra makes the folder) and ``checks`` (before the first step); ``net_checks``: the net
+  on one real batch before training; ``resume_checks``: a resume against its checkpoint, before it trains
+- ``durable``: files that survive a hard kill, written atomically; a full disk as one line
 - ``preemption``: a run stopped by a signal; ``profiling``: a cheap "no profiler" and hook dispatch
 - ``repeatability``: what a run's seed repeats, said where it cannot promise bit for bit (a GPU run)
 - ``spawned``: the logging and hardware set-up a rank started as a fresh interpreter (``ddp_spawn``) repeats
 - ``ranks``: what the ranks of a multi-process run decide together (a stop on one is a stop on all)
 - ``slurm``, ``slurm_request``, ``slurm_partition``: ``hydra/launcher=slurm`` (submitting; the request; what a partition allows)
+- ``submitit_jobs``: hydra-submitit-launcher's own launchers, a job without a result in one line; ``job_errors``: a
+  multirun job's own error from another process (joblib, submitit), its traceback kept in the job's log
 """

@@ -204,6 +204,14 @@ class FitChecks(pl.Callback):
                             f"(after {first} step(s)), but {names} watch(es) validation; give trainer.max_steps={first} "
                             f"or more, or validate sooner: trainer.val_check_interval={trainer.max_steps} "
                             f"(batches{', with trainer.check_val_every_n_epoch=null across epochs' if batches is not None and trainer.max_steps > batches else ''})")
+        fit_batches = batches * trainer.max_epochs if batches is not None and trainer.max_epochs not in (None, -1) else None
+        if needing and trainer.check_val_every_n_epoch is None and isinstance(interval, int) and fit_batches \
+                and interval > fit_batches and trainer.ckpt_path is None:
+            # trained and tested, then 'optimized_metric=val/loss was never logged' at the very end
+            raise UserError(f"trainer.val_check_interval={interval} with trainer.check_val_every_n_epoch=null "
+                            f"validates after {interval} training batches, but trainer.max_epochs={trainer.max_epochs} "
+                            f"trains {fit_batches} ({batches} an epoch), and {names} watch(es) validation; give "
+                            f"trainer.val_check_interval={fit_batches} or less, or more trainer.max_epochs")
         accumulate = int(trainer.accumulate_grad_batches)
         # a smoke run (debug=fdr: fast_dev_run's one batch) checks that the pipeline runs, not its steps
         if batches is not None and 0 < batches < accumulate and not trainer.fast_dev_run:

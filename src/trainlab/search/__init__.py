@@ -19,5 +19,7 @@
 - ``results``: trials.csv, trials.jsonl, optimization_results.yaml/.json and the progress lines
 - ``analyze``, ``advice``, ``front``: the report, its recommendations, the Pareto front of two objectives;
   ``pruned``: what the pruner did (trials pruned, epochs saved) and its recommendations
-- ``refine``: retrain the best configuration longer
+- ``importance``: which searched parameters matter (fANOVA), and whether there are trials enough to say
+- ``refine``: retrain the best configuration longer; ``tool_args``: the command lines of the sweep tools that make
+  runs (make analyze / refine / stage2), a bad argument named by its make variable
 """
