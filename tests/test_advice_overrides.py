@@ -23,6 +23,7 @@ FIELD = "\x00"  # stands for an f-string's {field}: its value is only known at r
 CONTEXT = {
     "data.source.categorical_columns=[survey]": ["model=gnn", "data=catalogue"],
     "data.source.missing": ["model=gnn", "data=catalogue"],
+    "data.source.angle_units": ["model=gnn", "data=catalogue"],
     "data.sampler": ["model=gnn", "data=gaia"],
     "data.source.name": ["data=packaged"],
     "data.source.": ["data=file"],
