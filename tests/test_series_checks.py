@@ -208,3 +208,15 @@ def test_a_feature_another_setting_reads_is_refused_naming_it(tmp_path, features
         TableFile(str(path), ["y"], time_column=time_column, feature_columns=features).load()
     # targets of their own file (the seed's setup): a column of that name among the inputs is another column
     TableFile(str(path), ["y"], target_path=str(path), feature_columns=["temp", "y"])
+
+
+@pytest.mark.parametrize("time_column", ["time", ["year", "month"]])
+def test_a_target_that_is_the_time_column_is_refused_naming_it(tmp_path, time_column):
+    """It was refused as "data.source.target_columns: ['time'] not in 'x.csv'; its columns are [...]" without it."""
+    days = pd.date_range("2020-01-01", periods=40, freq="MS")
+    path = tmp_path / "x.csv"
+    pd.DataFrame({"time": days, "year": days.year, "month": days.month, "y": np.arange(40.0)}).to_csv(path, index=False)
+    target = "time" if time_column == "time" else "year"
+    with pytest.raises(UserError, match=f"^data.source.target_columns names the time column '{target}'; name the "
+                                        r"columns of values to forecast \(the time column puts the rows in order\)$"):
+        TableFile(str(path), [target, "y"], time_column=time_column).load()

@@ -155,7 +155,12 @@ class TableFile:
         """A name in data.source.feature_columns that another setting reads is refused in one line naming it and the
         list without it: the series column, the time column or one of its parts (dropped once the rows are in time
         order: the run stopped on a KeyError), or a target of the same file (an input twice over: its past values are
-        inputs already, data.target_inputs)."""
+        inputs already, data.target_inputs). A target that is the time column is refused too (it was said to be
+        missing from the file, whose columns were listed without it)."""
+        for name in self.target_columns:
+            if name == self.time_column or name in (self.time_parts or ()):
+                raise UserError(f"data.source.target_columns names the time column '{name}'; name the columns of values "
+                                "to forecast (the time column puts the rows in order)")
         for name in self.feature_columns or ():
             role = ("the series column" if name == self.series_column else
                     "the time column" if name == self.time_column or name in (self.time_parts or ()) else
