@@ -61,8 +61,14 @@ def rows_needed(data: TimeSeriesDataModule) -> Optional[int]:
     :func:`check_fits` and the data module's windows count them: more training rows than one window spans, and
     ``data.steps`` target rows in each of the others); None where no count does (a fraction of 0)."""
     span = data.window + data.horizon + data.steps - 1
-    for rows in range(span + 1, 100 * span + 1000):  # fractions of 0.01 and more find theirs well within this
-        train_end, val_end = split_rows(rows, data.val_fraction, data.test_fraction)
+    val, test = data.val_fraction, data.test_fraction
+    if min(val, test) <= 0 or val + test >= 1:
+        return None
+    # no fewer rows can do (each share rounds by half a row at most: the training rows are at least rows x (1 - val
+    # - test) - 1, a share of steps rows needs rows x share >= steps - 1/2); from there the first that does, counted
+    start = max(span + 1, int(max(span / (1 - val - test), (data.steps - 0.5) / min(val, test))))
+    for rows in range(start, start + 1000):
+        train_end, val_end = split_rows(rows, val, test)
         if train_end > span and min(val_end - train_end, rows - val_end) >= data.steps:
             return rows
     return None
