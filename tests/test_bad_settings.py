@@ -455,7 +455,9 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
         ("repeated names", r"names the column\(s\) \['a'\] more than once; rename them"),
         ("window longer than the data", r"'series' has 300 row\(s\), fewer than one window of data.window=400"),
         # one short series among long ones: the fix was 'leave the short series out of data.source.series'
-        ("a short series", r"series B has 5 row\(s\), fewer than one window of data.window=16 \+ data.horizon=1; use "
+        ("a short series", r"series B has 5 row\(s\), fewer than one window of data.window=16 \+ data.horizon=1 \(a "
+                           r"series needs at least 26 rows: a window in each of its training, validation and test "
+                           r"splits\); use "
                            r"a shorter window or horizon, or more data, or leave the 1 short series out: "
                            r"'data.source.series=\[A,C\]'$"),
     ],

@@ -319,6 +319,43 @@ def test_ordinals_among_the_inputs_are_categories_not_dates(tmp_path):
     assert data.encoding["shift"] == ["1st", "2nd", "3rd"]
 
 
+@pytest.mark.parametrize("codes", [["3G", "4G", "5G"], ["4G", "4G+", "5G"], ["2WD", "4WD"], ["1BR", "2BR", "3BR"],
+                                   ["4G LTE", "5G"]])
+def test_codes_of_a_number_and_letters_are_categories_not_numbers_with_a_unit(tmp_path, caplog, codes):
+    """A network's generation '3G', '4G', '5G' was read as the numbers 3, 4, 5 with the unit 'G' (one input); '4G'
+    beside '4G+' was refused as numbers 'written in different units ('G', 'G+')'."""
+    frame = pd.read_csv(demand(tmp_path / "demand.csv"))
+    frame.assign(net=np.array(codes)[np.arange(DAYS) % len(codes)]).to_csv(tmp_path / "net.csv", index=False)
+    data = data_module(tmp_path / "net.csv")
+    with caplog.at_level(logging.INFO):
+        data.setup("fit")
+    assert data.encoding["net"] == sorted(codes) and "net" not in data.table.feature_names[:2]
+    assert f"column 'net' in '{tmp_path / 'net.csv'}' holds codes of a number and letters ({codes[0]!r}" in caplog.text
+
+
+@pytest.mark.parametrize("amounts,numbers", [(["5kg", "10kg"], [5, 10]), (["8GB", "16GB"], [8, 16]),
+                                             (["12kWh", "15kWh"], [12, 15]), (["4 G", "5 G"], [4, 5]),
+                                             (["2.5G", "3G"], [2.5, 3]), (["21°C", "22°C"], [21, 22])])
+def test_amounts_glued_to_a_unit_stay_numbers(tmp_path, amounts, numbers):
+    """Beside the codes: a unit of more than one letter glued on, a space before a letter, decimals: amounts."""
+    frame = pd.read_csv(demand(tmp_path / "demand.csv"))
+    frame.assign(size=np.array(amounts)[np.arange(DAYS) % 2]).to_csv(tmp_path / "size.csv", index=False)
+    data = data_module(tmp_path / "size.csv")
+    data.setup("fit")
+    assert "size" not in data.encoding and data.input_names[2] == "size"
+    np.testing.assert_array_equal(data.table.features[:2, 2], numbers)
+
+
+def test_many_values_of_a_number_and_a_letter_are_amounts(tmp_path):
+    """More distinct values than a category may have ('1s' to '120s'): numbers in a unit, not refused as an
+    identifier."""
+    frame = pd.read_csv(demand(tmp_path / "demand.csv"))
+    frame.assign(wait=[f"{i + 1}s" for i in range(DAYS)]).to_csv(tmp_path / "wait.csv", index=False)
+    data = data_module(tmp_path / "wait.csv")
+    data.setup("fit")
+    assert "wait" not in data.encoding and data.table.features[:3, data.input_names.index("wait")].tolist() == [1, 2, 3]
+
+
 def test_codes_of_a_number_and_a_letter_are_categories_not_numbers_in_several_units(tmp_path):
     """A room or class code '1A', '1B', '2A' was refused as numbers 'written in different units ('A', 'B')'."""
     frame = pd.read_csv(demand(tmp_path / "demand.csv"))

@@ -82,6 +82,14 @@ def test_r2_of_a_constant_target_is_nan_in_training_and_evaluation_alike(caplog)
     assert not [w for w in data_warnings(np.sin(np.arange(400) / 4), caplog) if "constant targets" in w]
 
 
+def test_r2_of_one_sample_is_nan_not_a_traceback():
+    """evaluate.py split=all of a file of one window (two rows at data.window=1) ended in torchmetrics' "ValueError:
+    Needs at least two samples to calculate r2 score"; R2 is undefined there, NaN as forecast_scores gives it."""
+    logged = logged_metrics(np.array([0.5]), np.array([1.0]), 0.0, 1.0, 1.0)
+    assert np.isnan(logged["r2"]) and logged["rmse"] == pytest.approx(0.5)
+    assert np.isnan(forecast_scores(np.full((1, 1, 1), 0.5), np.ones((1, 1, 1)), np.ones(1))["r2"])
+
+
 def test_forecast_scores_r2_is_per_target_and_shift_invariant():
     rng = np.random.default_rng(1)
     truth = rng.normal(size=(50, 2, 2)) * [1.0, 100.0]

@@ -356,7 +356,8 @@ def test_time_column_problems(tmp_path):
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"window": 140}, r"training split of 'fixed' \(140 rows\) holds no window of data.window=140 \+ "
-                      r"data.horizon=1 \+ data.steps=1 - 1 = 141 rows; shorten"),
+                      r"data.horizon=1 \+ data.steps=1 - 1 = 141 rows \(a series needs at least 202 rows: a "
+                      r"window in each of its training, validation and test splits\); shorten"),
     ({"steps": 140, "window": 2}, r"\(140 rows\) holds no window .* data.steps=140 - 1 = 142 rows"),
     ({"season_length": 80}, r"data.season_length=80 needs two cycles \(160 rows\) in the 140 training rows"),
 ])

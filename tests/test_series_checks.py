@@ -5,6 +5,7 @@ depends only on data and config runs before training, and a resume on changed da
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,39 @@ def test_targets_at_or_across_zero_in_later_splits_get_one_mape_warning(tmp_path
     warnings = [r.getMessage() for r in caplog.records if "MAPE" in r.getMessage()]
     assert len(warnings) == 1 and "'rate' from -2.497 to 3.5, 'count' 1 of 60 zero)" in warnings[0]
     assert "'level'" not in warnings[0]
+
+
+@pytest.mark.parametrize("features,time_column,message", [
+    (["temp", "y"], "time", "data.source.feature_columns names the target column 'y'; leave it out (its past values "
+                            "are inputs with data.target_inputs=true, the default): 'data.source.feature_columns=[temp]'"),
+    (["y"], "time", "data.source.feature_columns names the target column 'y'; leave it out (its past values are "
+                    "inputs with data.target_inputs=true, the default): 'data.source.feature_columns=[]'"),
+    (["time", "temp"], "time", "data.source.feature_columns names the time column 'time'; leave it out (it puts the "
+                               "rows in order, it is no input): 'data.source.feature_columns=[temp]'"),
+    (["year", "temp"], ["year", "month"], "data.source.feature_columns names the time column 'year'; leave it out "
+                                          "(it puts the rows in order, it is no input): "
+                                          "'data.source.feature_columns=[temp]'"),
+])
+def test_a_feature_another_setting_reads_is_refused_naming_it(tmp_path, features, time_column, message):
+    """The target among the inputs was read twice over (input_names [temp, y, y]: with data.target_inputs its past
+    values are inputs already); the time column among them stopped the run on KeyError: 'time'."""
+    days = pd.date_range("2020-01-01", periods=40, freq="MS")
+    path = tmp_path / "x.csv"
+    pd.DataFrame({"time": days, "year": days.year, "month": days.month, "temp": np.arange(40.0),
+                  "y": np.arange(40.0)}).to_csv(path, index=False)
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        TableFile(str(path), ["y"], time_column=time_column, feature_columns=features).load()
+    # targets of their own file (the seed's setup): a column of that name among the inputs is another column
+    TableFile(str(path), ["y"], target_path=str(path), feature_columns=["temp", "y"])
+
+
+@pytest.mark.parametrize("time_column", ["time", ["year", "month"]])
+def test_a_target_that_is_the_time_column_is_refused_naming_it(tmp_path, time_column):
+    """It was refused as "data.source.target_columns: ['time'] not in 'x.csv'; its columns are [...]" without it."""
+    days = pd.date_range("2020-01-01", periods=40, freq="MS")
+    path = tmp_path / "x.csv"
+    pd.DataFrame({"time": days, "year": days.year, "month": days.month, "y": np.arange(40.0)}).to_csv(path, index=False)
+    target = "time" if time_column == "time" else "year"
+    with pytest.raises(UserError, match=f"^data.source.target_columns names the time column '{target}'; name the "
+                                        r"columns of values to forecast \(the time column puts the rows in order\)$"):
+        TableFile(str(path), [target, "y"], time_column=time_column).load()

@@ -103,9 +103,11 @@ class StandardR2(R2Score):
         """1 - RSS / TSS per target, averaged; NaN when a target is constant over the evaluated samples
         (TSS within float32 rounding of the sum of squares), as :func:`forecast_scores` gives it.
         torchmetrics reads such a target as R2 1.0 when the residual sum is below 1e-4, else 0.0: a model
-        that missed a constant test split by 2e-4 scored 1.0 while the exact last value scored NaN."""
+        that missed a constant test split by 2e-4 scored 1.0 while the exact last value scored NaN. Under two
+        samples it is NaN too, as :func:`forecast_scores` gives it: torchmetrics raised "Needs at least two samples",
+        and evaluate.py split=all of a file of one window (two rows at data.window=1) ended in that traceback."""
         if self.total < 2:
-            return super().compute()  # torchmetrics' own refusal
+            return torch.tensor(float("nan"), device=self.sum_error.device)
         tss = self.sum_squared_error - self.sum_error * self.sum_error / self.total
         flat = tss <= FLAT_TSS * self.sum_squared_error
         return torch.where(flat, torch.full_like(tss, float("nan")), 1 - self.residual / tss).mean()

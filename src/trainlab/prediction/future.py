@@ -95,8 +95,24 @@ class FutureFile(TableFile):
             return frame, target_frame, grid
         return frame, target_frame, _stepless_times(raw.reset_index(drop=True), self, reading)
 
+    def _in_time_order(self, *args: Any) -> tuple[Any, Any, list[Any], list[int]]:
+        """As the run's, but a series of two rows takes no step of its own from them (the data do: two times are
+        one step there, times._on_step): its step is the data's, on which read_future checks its rows (two days
+        apart are a gap in daily data, not a step of 2 days)."""
+        frame, target_frame, grids, lengths = super()._in_time_order(*args)
+        return frame, target_frame, [_two_times(grid) for grid in grids], lengths
+
     def _trimmed(self, frame: Any, target_frame: Any, grid: Any, value: Any) -> tuple[Any, Any, Any]:
         return frame, target_frame, grid  # empty rows at either end are refused by read_future, not left out
+
+
+def _two_times(grid: Any) -> Any:
+    """A grid read from two times as :func:`_stepless_times` gives one: the dates without a step, numbers none."""
+    if grid is None or len(grid.positions) > 2:
+        return grid
+    if grid.times is None or not np.issubdtype(np.asarray(grid.times).dtype, np.datetime64):
+        return None
+    return replace(grid, step="", season_length=None, frequency=None)
 
 
 def _stepless_times(raw: Any, source: TableFile, reading: Any) -> Any:

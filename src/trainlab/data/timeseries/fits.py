@@ -10,7 +10,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries import baselines
-from trainlab.data.timeseries.splits import series_name, shortest_training
+from trainlab.data.timeseries.splits import series_name, shortest_training, split_rows
 from trainlab.data.timeseries.table import SeriesTable
 
 if TYPE_CHECKING:
@@ -25,8 +25,8 @@ def size_refusal(data: TimeSeriesDataModule) -> Optional[UserError]:
     sizes = [end - first for first, _, _, end in spans]
     if data.window + data.horizon > min(sizes) and not data.whole_file:  # split=all: check_fits says it
         return UserError(f"{series_name(table, int(np.argmin(sizes)))} has {min(sizes)} row(s), fewer than "
-                         f"one window of data.window={data.window} + data.horizon={data.horizon}; use a "
-                         f"shorter window or horizon, or more data"
+                         f"one window of data.window={data.window} + data.horizon={data.horizon}{needed(data)}; use "
+                         f"a shorter window or horizon, or more data"
                          f"{longer_series(table, sizes, data.window + data.horizon)}")
     try:
         check_fits(data, *shortest_training(table, spans))
@@ -45,7 +45,7 @@ def check_fits(data: TimeSeriesDataModule, train_end: int, where: str) -> None:
     if span >= train_end:
         raise UserError(
             f"the training split of {where} ({train_end} rows) holds no window of data.window="
-            f"{data.window} + data.horizon={data.horizon} + data.steps={data.steps} - 1 = {span} rows; "
+            f"{data.window} + data.horizon={data.horizon} + data.steps={data.steps} - 1 = {span} rows{needed(data)}; "
             f"shorten them or give more data{longer_series(data.table)}")
     season = data.season_length
     if season and 2 * season > train_end:
@@ -54,6 +54,32 @@ def check_fits(data: TimeSeriesDataModule, train_end: int, where: str) -> None:
                         "data's own where it fits), or more data")
     if data.ets_baseline:
         baselines.check_ets_rows(train_end, season)
+
+
+def rows_needed(data: TimeSeriesDataModule) -> Optional[int]:
+    """The fewest rows a series needs for a window in each of its training, validation and test splits (as
+    :func:`check_fits` and the data module's windows count them: more training rows than one window spans, and
+    ``data.steps`` target rows in each of the others); None where no count does (a fraction of 0)."""
+    span = data.window + data.horizon + data.steps - 1
+    val, test = data.val_fraction, data.test_fraction
+    if min(val, test) <= 0 or val + test >= 1:
+        return None
+    # no fewer rows can do (each share rounds by half a row at most: the training rows are at least rows x (1 - val
+    # - test) - 1, a share of steps rows needs rows x share >= steps - 1/2); from there the first that does, counted
+    start = max(span + 1, int(max(span / (1 - val - test), (data.steps - 0.5) / min(val, test))))
+    for rows in range(start, start + 1000):
+        train_end, val_end = split_rows(rows, val, test)
+        if train_end > span and min(val_end - train_end, rows - val_end) >= data.steps:
+            return rows
+    return None
+
+
+def needed(data: TimeSeriesDataModule) -> str:
+    """The words naming :func:`rows_needed` for a refusal of too few rows ('' where no count does)."""
+    rows = rows_needed(data)
+    # no key named: evaluate.py offers the first data.<key> a refusal names as the one to set (here the file)
+    return "" if rows is None else (f" (a series needs at least {rows} rows: a window in each of its training, "
+                                    "validation and test splits)")
 
 
 def _check_whole_file(data: TimeSeriesDataModule, span: int, rows: int, where: str) -> None:

@@ -55,7 +55,7 @@ def regular_series(reading: TimeReading, written: Any, stretches: Sequence[tuple
     order = np.lexsort((ns, owner))  # stable: by series, then time (ties keep the file's order)
     ns, filled = ns[order], filled[order]
     diffs = np.diff(ns)
-    long_enough = lengths >= 3  # a grid needs three times (times._on_step)
+    long_enough = lengths >= 2  # a grid needs two times (times._on_step)
     step = np.zeros(len(stretches), dtype=np.int64)
     step[long_enough] = diffs[starts[long_enough]]  # each series' first step
     within = owner[1:] == owner[:-1]  # a difference between two rows of one series

@@ -25,7 +25,7 @@ from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
 from trainlab.data.timeseries.times import (Grid, TimeReading, business_days_alike, describe_step, read_times,
                                            sort_by_time, time_where)
 from trainlab.data.timeseries.values import (column_name, numeric_columns, require_columns, stripped_header,
-                                             text_columns, with_values, written_index)
+                                             text_columns, typed_names, with_values, written_index)
 from trainlab.data.timeseries.zones import check_zone
 
 log = logging.getLogger(__name__)
@@ -148,10 +148,31 @@ class TableFile:
         self.feature_columns = None if feature_columns is None else [column_name(c) for c in feature_columns]
         self.series_column = None if series_column is None else column_name(series_column)
         self.series = series
-        if self.series_column is not None and self.series_column in (self.feature_columns or ()):
-            raise UserError(f"data.source.feature_columns names the series column '{self.series_column}'; leave "
-                            "it out (it tells the series apart, it is no input)")
+        self._refuse_taken_features()
         self.categorical_columns = self._categorical(categorical_columns)
+
+    def _refuse_taken_features(self) -> None:
+        """A name in data.source.feature_columns that another setting reads is refused in one line naming it and the
+        list without it: the series column, the time column or one of its parts (dropped once the rows are in time
+        order: the run stopped on a KeyError), or a target of the same file (an input twice over: its past values are
+        inputs already, data.target_inputs). A target that is the time column is refused too (it was said to be
+        missing from the file, whose columns were listed without it)."""
+        for name in self.target_columns:
+            if name == self.time_column or name in (self.time_parts or ()):
+                raise UserError(f"data.source.target_columns names the time column '{name}'; name the columns of values "
+                                "to forecast (the time column puts the rows in order)")
+        for name in self.feature_columns or ():
+            role = ("the series column" if name == self.series_column else
+                    "the time column" if name == self.time_column or name in (self.time_parts or ()) else
+                    "the target column" if name in self.target_columns and self.target_path is None else None)
+            if role is None:
+                continue
+            why = {"the series column": "it tells the series apart, it is no input",
+                   "the time column": "it puts the rows in order, it is no input",
+                   "the target column": "its past values are inputs with data.target_inputs=true, the default"}[role]
+            kept = [c for c in self.feature_columns if c != name]
+            raise UserError(f"data.source.feature_columns names {role} '{name}'; leave it out ({why}): "
+                            f"{typed_names('data.source.feature_columns', kept, False)}")
 
     def _categorical(self, columns: Columns) -> list[str]:
         """``categorical_columns`` as names, each an input: a target, the time or series column, or a column that

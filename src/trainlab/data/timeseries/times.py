@@ -359,8 +359,10 @@ def _in_words(count: int, unit: str) -> str:
 
 def _on_step(values: np.ndarray) -> Optional[tuple[np.ndarray, float]]:
     """(positions, step) of sorted values on their most common step, when every step is a multiple of
-    it; None otherwise or for under 3 values. Integer values (nanoseconds) are differenced exactly."""
-    if len(values) < 3:
+    it; None otherwise or for under 2 values. Integer values (nanoseconds) are differenced exactly. Two times
+    make a step (a series of two rows, or a series of two among longer ones, is on it: not taken as without one,
+    which dropped the file's frequency and season length)."""
+    if len(values) < 2:
         return None
     diffs = np.diff(values)
     step = most_common(diffs)

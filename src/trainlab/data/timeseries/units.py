@@ -2,11 +2,16 @@
 spreadsheet's cells formatted with a unit, or a hand-kept log, export them: read as the numbers, the unit said once
 (:mod:`trainlab.data.timeseries.values` calls :func:`numbers_with_unit` among the ways it reads a column); a column
 in several units ('12 kg' beside '500 g') is named as such where it is refused (its numbers would not compare).
+
+Codes of a number and letters ('3G', '4G', '5G': a network's generation; '2B', '4WD', '1BR') look the same and are
+no amounts: :func:`codes_of` tells them apart (a whole number with its word glued on, no word a unit of more than
+one letter, few distinct values), and they stay text, a category.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any, Callable, Optional
 
 _CURRENCIES = "$€£¥"
@@ -42,6 +47,52 @@ def units_of(column) -> Optional[list[str]]:
     return list(dict.fromkeys(unit for _, unit in split))
 
 
+# a code's word, glued to a whole number: letters, digits only after one, a '+' at the end ('G', 'WD', 'G+', 'BHK'),
+# other words after it ('4G LTE')
+_CODE_WORD = re.compile(r"[^\W\d_][^\W_]*\+*(?:\s+[^\W\d_]+\+*)*")
+# units files write glued to their numbers that astropy does not parse (its units and the imperial ones it does):
+# energy and charge in watt or ampere hours, parts per, rates, times written as words
+_MORE_UNITS = frozenset({"Wh", "kWh", "MWh", "GWh", "TWh", "mWh", "Ah", "mAh", "kAh", "ppm", "ppb", "ppt", "rpm", "bpm",
+                         "kbps", "Mbps", "Gbps", "in", "lbs", "sec", "secs", "mins", "hrs", "days", "wks", "yrs"})
+
+
+@cache
+def _known_unit(word: str) -> bool:
+    """Whether ``word`` is a unit (astropy's, the imperial ones with them, or one of :data:`_MORE_UNITS`)."""
+    if word in _MORE_UNITS:
+        return True
+    import astropy.units as u
+
+    with u.imperial.enable():
+        try:
+            u.Unit(word, parse_strict="raise")
+        except ValueError:  # astropy's refusal of a string that is no unit
+            return False
+    return True
+
+
+def codes_of(column) -> Optional[list[str]]:
+    """The distinct values, in order of appearance, of a text column of codes of a number and letters ('3G', '4G',
+    '5G'; '2B', '4WD', '1BR'), not amounts in a unit; None for any other column. Codes are told by three things:
+    every value is a whole number with a word glued to it (no space, sign, decimals or grouping: '5 G', '2.5G', '-4G'
+    are amounts), no word is a unit of more than one letter ('12kg', '8GB', '15kWh' are amounts; a letter alone, 'G',
+    'A', 'B', names a unit and a code alike), and the column holds no more distinct values than a category may have
+    (trainlab.data.categories.MAX_CATEGORIES: '1s' to '300s' are amounts)."""
+    from trainlab.data.categories import MAX_CATEGORIES
+
+    text = column.dropna().astype(str).str.strip()
+    distinct = list(text.unique()[:MAX_CATEGORIES + 1])
+    if not distinct or len(distinct) > MAX_CATEGORIES:
+        return None
+    for value in distinct:
+        split = _split(value)
+        if split is None or not split[0].isdigit() or value != split[0] + split[1]:
+            return None
+        if not _CODE_WORD.fullmatch(split[1]) or (len(split[1]) > 1 and _known_unit(split[1])):
+            return None
+    return distinct
+
+
 def numbers_with_unit(column, as_numbers: Callable[[Any], Any]) -> Optional[tuple[Any, str, str]]:
     """(the column's numbers, its unit, its first value as written) for a text column whose every value is a number
     with one and the same unit, read by ``as_numbers`` (the file's own reading of numbers: its decimal mark,
@@ -51,7 +102,7 @@ def numbers_with_unit(column, as_numbers: Callable[[Any], Any]) -> Optional[tupl
     if pd.api.types.is_numeric_dtype(column):
         return None
     units = units_of(column)
-    if units is None or len(units) != 1:
+    if units is None or len(units) != 1 or codes_of(column) is not None:  # '4G', '5G': codes, a category
         return None
     text = column.astype(str).str.strip()
     numbers = as_numbers(text.map(lambda value: (_split(value) or ("",))[0]).where(column.notna()))

@@ -14,7 +14,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError, nearest
 from trainlab.data.timeseries.thousands import grouped_numbers, no_numbers
-from trainlab.data.timeseries.units import numbers_with_unit, units_of
+from trainlab.data.timeseries.units import codes_of, numbers_with_unit, units_of
 from trainlab.data.sheet_advice import sheet_advice
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.miss
     """Column ``c`` of ``frame`` as the file means it, in place, logged: missing-value marks as empty cells, truth
     values as 1 and 0, numbers written as text or with thousands separators as numbers (a column already read so
     is left as it is)."""
+    import pandas as pd
+
     marked = _missing_marks(frame[c])
     if marked is not None:
         log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (%s handles them)",
@@ -73,6 +75,12 @@ def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.miss
                  "e.g. %s", c, path, grouped[1], grouped[2])
         frame[c] = grouped[0]
     unit = numbers_with_unit(frame[c], lambda text: _numbers_as_written(text, decimal))
+    codes = codes_of(frame[c]) if unit is None and not pd.api.types.is_numeric_dtype(frame[c]) else None
+    if codes is not None:  # '4G', '5G': read as numbers 4 and 5 with the unit 'G' before
+        shown = ", ".join(repr(code) for code in codes[:3]) + (", ..." if len(codes) > 3 else "")
+        log.info("column '%s' in '%s' holds codes of a number and letters (%s): read as a category, not as numbers in "
+                 "a unit (numbers are read so with a space before their unit, '5 G', or a unit of more than one "
+                 "letter, '12kg')", c, path, shown)
     if unit is not None:  # '1120 m3' in every cell: read as 1120, the unit said (it was refused as a category)
         log.info("column '%s' in '%s' writes its numbers with the unit '%s' (e.g. '%s'): read as the numbers (codes, "
                  "not amounts, are categories where data.source.categorical_columns names the column)", c, path,
@@ -110,8 +118,10 @@ def _reading(column, bad) -> str:
     if _looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(_DATE_LIKE).all():
         return "dates"
     units = units_of(column)
-    if units is not None and len(units) > 1 and not all(len(unit) == 1 and unit.isalpha() for unit in units):
-        return "units"  # '12 kg' beside '500 g' (one unit throughout is read by _clean); '1A' beside '2B' is a code
+    if units is not None and len(units) > 1 and not all(len(unit) == 1 and unit.isalpha() for unit in units) \
+            and codes_of(column) is None:
+        return "units"  # '12 kg' beside '500 g' (one unit throughout is read by _clean); '1A' beside '2B', '2G' beside
+        # '4G+' or '4WD' beside '2WD' are codes
     written = int(column.notna().sum())
     # a mistyped reading among numbers: few, and the column mostly numbers (a few texts alone are a category)
     if len(bad) <= max(3, written // 100) and len(bad) < written - len(bad):
