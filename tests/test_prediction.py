@@ -623,6 +623,52 @@ def test_the_times_after_a_series_are_written_in_its_files_format(times, expecte
     assert pd.DataFrame({"t": made.to_numpy()}).to_csv(index=False).splitlines() == ["t", *expected, '""', '""']
 
 
+@pytest.mark.parametrize("times, expected", [
+    # UTC with a Z, hourly and every 15 minutes: written '2024-03-01 02:00:00+00:00', not as the file writes them
+    (["2024-03-01T21:00:00Z", "2024-03-01T22:00:00Z", "2024-03-01T23:00:00Z"],
+     ["2024-03-02T00:00:00Z", "2024-03-02T01:00:00Z"]),
+    (["2024-03-01T23:15Z", "2024-03-01T23:30Z", "2024-03-01T23:45Z"], ["2024-03-02T00:00Z", "2024-03-02T00:15Z"]),
+    # offsets with a colon (ISO 8601), and without; a file whose offset changes (the last row's is written)
+    (["2024-03-01T21:00:00+02:00",
+     "2024-03-01T22:00:00+02:00", "2024-03-01T23:00:00+02:00"], ["2024-03-02T00:00:00+02:00", "2024-03-02T01:00:00+02:00"]),
+    (["2024-03-01 22:00-0500", "2024-03-01 23:00-0500", "2024-03-02 00:00-0500"],
+     ["2024-03-02 01:00-0500", "2024-03-02 02:00-0500"]),
+    (["2021-03-28T00:00:00+01:00", "2021-03-28T01:00:00+01:00", "2021-03-28T03:00:00+02:00"],
+     ["2021-03-28T04:00:00+02:00", "2021-03-28T05:00:00+02:00"]),
+    # without a zone: the next midnight was a date alone (2024-03-02), the file's minutes lost
+    (["2024-03-01 21:00", "2024-03-01 22:00", "2024-03-01 23:00"], ["2024-03-02 00:00", "2024-03-02 01:00"]),
+    (["01/03/2024 23:15", "01/03/2024 23:30", "01/03/2024 23:45"], ["02/03/2024 00:00", "02/03/2024 00:15"]),
+    # days with a Z and without (as before)
+    (["2024-03-01T00:00:00Z", "2024-03-02T00:00:00Z", "2024-03-03T00:00:00Z"],
+     ["2024-03-04T00:00:00Z", "2024-03-05T00:00:00Z"]),
+    (["2024-03-01", "2024-03-02", "2024-03-03"], ["2024-03-04", "2024-03-05"]),
+])
+def test_times_under_a_day_after_a_series_are_written_as_the_file_writes_them(times, expected):
+    """Hourly and 15-minute times with a Z or an offset were written in pandas' form ('2024-03-02 00:00:00+00:00'),
+    naive ones at midnight as a date alone; each now as its file writes them, in its zone."""
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end, as_written
+
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(3)}), "t", "f.csv",
+                           time_format="%d/%m/%Y %H:%M" if "/" in times[0] else None)
+    assert pd.Series(as_written(after_end([grid], 1, None), [grid])).to_csv(index=False).splitlines()[1:] == expected[:1]
+    made = as_written(after_end([grid, None], 2, None), [grid, None])
+    assert pd.DataFrame({"t": made.to_numpy()}).to_csv(index=False).splitlines() == ["t", *expected, '""', '""']
+
+
+def test_times_under_a_day_of_a_zones_clock_keep_their_offsets():
+    """data.source.time_zone: the file's clock times are written with their offsets (the repeated autumn hour told
+    apart), and at midnight with their time of day."""
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end, as_written
+
+    times = ["2021-10-30 21:00", "2021-10-30 22:00", "2021-10-30 23:00"]
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(3)}), "t", "f.csv", time_zone="Europe/Berlin")
+    made = as_written(after_end([grid], 4, "Europe/Berlin"), [grid], "Europe/Berlin")
+    assert [str(t) for t in made] == ["2021-10-31 00:00:00+02:00", "2021-10-31 01:00:00+02:00",
+                                      "2021-10-31 02:00:00+02:00", "2021-10-31 02:00:00+01:00"]
+
+
 @pytest.mark.parametrize("times, expected", [(["2019Q3", "2019Q4", "2020Q1"], "2020Q2"),
                                              (["2020-01-30", "2020-01-31", "2020-02-01"], "2020-02-02")])
 def test_a_future_files_refusal_names_the_next_step_as_the_file_writes_it(times, expected):

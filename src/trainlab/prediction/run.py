@@ -124,7 +124,8 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
                  "time_zone": written_zone(table.times, getattr(data.source, "time_zone", None))}
     written = frame
     if times and times["time_column"] in frame:  # dates as the file writes them (2020-04 after 2020-03)
-        written = frame.assign(**{times["time_column"]: as_written(frame[times["time_column"]], table.times).to_numpy()})
+        written = frame.assign(**{times["time_column"]: as_written(frame[times["time_column"]], table.times,
+                                                                    getattr(data.source, "time_zone", None)).to_numpy()})
     write_atomic(out_dir / "forecast.csv", written.to_csv(index=False))
     shown = cfg.history or max(4 * horizon, data.window)
     left_out = plot_forecasts(forecasts, table, data.source, shown, out_dir / "forecast.png")
