@@ -37,6 +37,36 @@ def test_a_csv_saved_in_a_windows_code_page_or_utf16_reads_as_its_utf8_copy(tmp_
         assert "is not UTF-8 (byte 0xfc): read as " in caplog.text
 
 
+@pytest.mark.parametrize("encoding, read_as", [("cp1252", "Windows-1252"), ("latin-1", "Latin-1")])
+def test_a_csv_read_again_in_a_code_page_says_each_note_once(tmp_path, caplog, monkeypatch, encoding, read_as):
+    """A byte that is no UTF-8 far into the file (past the lines read to sniff it) is met by pandas' read, after the
+    notes on the file's head were said: they were said again by the read in Windows-1252 ('1 comment line(s) ...'
+    and 'columns separated by ...' twice each), and a long read's progress restarted at 0% unnamed."""
+    from trainlab.data import csv_files
+
+    monkeypatch.setattr(csv_files, "PROGRESS_S", 0.0)
+    path = tmp_path / "station.csv"
+    hours = pd.date_range("2024-03-01", periods=4000, freq="h").strftime("%Y-%m-%d %H:%M")
+    odd = "\x81" if encoding == "latin-1" else ""  # a byte Windows-1252 leaves undefined: read as Latin-1
+    with open(path, "w", encoding=encoding) as f:  # as a program on Windows writes it
+        f.write("# station Zurich\ntime;temp;note\n")
+        f.writelines(f"{t};{i % 24},5;{'Föhn °' + odd if i == 3000 else ''}\n" for i, t in enumerate(hours))
+        f.write(";;\n;;\n")
+    with caplog.at_level(logging.INFO, logger="trainlab.data.csv_files"):
+        table = TableFile(str(path), ["temp"], time_column="time").load()
+    assert table.targets[3, 0] == 3.5 and list(table.categories["note"][3000:3001]) == ["Föhn °" + odd]
+    said = [r.getMessage() for r in caplog.records if r.name == "trainlab.data.csv_files"]
+    notes = [m for m in said if not m.startswith("reading ")]
+    assert notes == ["'station.csv': 1 comment line(s) (#) above the header left out",
+                     "'station.csv': columns separated by ';', decimal ','",
+                     f"'station.csv' is not UTF-8 (byte 0xf6): read as {read_as}"
+                     + (", as Excel saves a CSV on Windows" if encoding == "cp1252" else "")
+                     + "; save it as UTF-8 if its text reads wrong",
+                     "'station.csv': 2 empty row(s) at the end left out"]
+    again = [m for m in said if m.startswith("reading ")][-1]
+    assert again.startswith(f"reading 'station.csv' as {read_as}: "), said
+
+
 def test_a_header_in_a_code_page_names_its_columns_as_typed(tmp_path):
     frame = pd.DataFrame({"Jahr": range(1871, 1901), "Abfluss (m³)": np.arange(30.0)})
     path = _saved(tmp_path / "nil.csv", frame, "cp1252", sep=";")
