@@ -592,6 +592,25 @@ def test_forecast_csv_writes_dates_as_the_file_does(runs, tmp_path):
     assert list(frame[frame.store == "A"].date) == ["01/05/2023", "02/05/2023"]
 
 
+@pytest.mark.parametrize("sep, decimal", [(";", ","), ("\t", "."), ("|", ",")])
+def test_forecast_csv_is_separated_and_its_decimals_marked_as_the_file_is(runs, tmp_path, sep, decimal):
+    """A newer file of the stores written the European way (';', 10,5) got a forecast.csv of ',' and '.'; now each
+    as the file is, and forecast.json names them for reading it back."""
+    rows = pd.read_csv(stores_file(tmp_path / "stores.csv"))
+    newer = tmp_path / "written.csv"
+    rows.to_csv(newer, index=False, sep=sep, decimal=decimal)
+    result = predict(runs["stores"], 2, tmp_path, f"+data.source.path={newer}")
+    text = result.forecast.read_text().splitlines()
+    assert text[0] == sep.join(["store", "date", "step", "sales"]) and text[1].startswith(f"A{sep}2023-05-01{sep}1{sep}")
+    assert decimal in text[1].rsplit(sep, 1)[1] and (decimal == "." or "." not in text[1])
+    assert (result.details["csv_separator"], result.details["csv_decimal"]) == (sep, decimal)
+    back = pd.read_csv(result.forecast, sep=sep, decimal=decimal)
+    np.testing.assert_allclose(back.sales.to_numpy(), result.frame.sales.to_numpy())
+    plain = predict(runs["stores"], 2, tmp_path)  # the run's own file, of commas: as before
+    assert plain.forecast.read_text().splitlines()[0] == "store,date,step,sales"
+    assert (plain.details["csv_separator"], plain.details["csv_decimal"]) == (",", ".")
+
+
 @pytest.mark.parametrize("times, expected", [
     (["2020-01", "2020-02", "2020-03"], ["2020-04", "2020-05"]),  # months as a file writes them, not 2020-04-01
     (["2020-01-31", "2020-02-29", "2020-03-31"], ["2020-04-30", "2020-05-31"]),

@@ -94,6 +94,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
 
 def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    from trainlab.data.csv_files import as_csv, csv_dialect
     from trainlab.prediction.calendar import as_written, written_zone
     from trainlab.prediction.fit import check_reach, reach
     from trainlab.prediction.future import driver_columns, read_future
@@ -126,13 +127,13 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     if times and times["time_column"] in frame:  # dates as the file writes them (2020-04 after 2020-03)
         written = frame.assign(**{times["time_column"]: as_written(frame[times["time_column"]], table.times,
                                                                     getattr(data.source, "time_zone", None)).to_numpy()})
-    write_atomic(out_dir / "forecast.csv", written.to_csv(index=False))
+    write_atomic(out_dir / "forecast.csv", as_csv(written, table.written_as))  # separated as the data file is
     shown = cfg.history or max(4 * horizon, data.window)
     left_out = plot_forecasts(forecasts, table, data.source, shown, out_dir / "forecast.png")
     report = {
         **made, "data": table.name, "horizon": horizon, "series": len(forecasts), "targets": list(table.target_names),
         # fed back: forecasts past fit.reach were read by the model as its own past values
-        "recursive": recursive, "steps_per_pass": data.steps, **times,
+        "recursive": recursive, "steps_per_pass": data.steps, **times, **csv_dialect(table.written_as),
         **({"future": future, "future_columns": driver_columns(data)} if future is not None else {}),
         "files": ["forecast.csv", "forecast.png"], **({"not_plotted": left_out} if left_out else {}),
     }
@@ -169,6 +170,7 @@ def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
 
 def _catalogue(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
                made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    from trainlab.data.csv_files import csv_dialect
     from trainlab.prediction.graph import FILES, classify, restore_unlabelled, write
     from trainlab.run.durable import write_json
 
@@ -182,6 +184,7 @@ def _catalogue(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, giv
     counts = frame["predicted"].value_counts()
     report = {**made, "catalogue": str(cfg.catalogue), "stars": len(frame), "k": data.k, "classes": names,
               "predicted": {name: int(counts.get(name, 0)) for name in names}, "id_column": data.table.id_name,
+              **csv_dialect(data.table.written_as),
               "stars_left_out": data.table.left_out, "missing_values_imputed": data.missing_counts(),
               "batches": "sampled ego nets" if data.sampled else "whole graph", "files": FILES}
     write_json(out_dir / "predictions.json", report)

@@ -38,6 +38,9 @@ class SeriesTable:
     # input columns of categories (text, or integer codes named as such), not among ``feature_names``: column ->
     # (rows,) its values as text, None where empty; the data module encodes them (trainlab.data.categories)
     categories: Optional[dict[str, np.ndarray]] = None
+    # the (separator, decimal mark) of the CSV file the rows were read from, for the CSVs written of them
+    # (trainlab.data.csv_files.as_csv: forecast.csv); None for another format or a source of no file
+    written_as: Optional[tuple[str, str]] = None
 
     def __post_init__(self) -> None:
         for key, names in (("features", self.feature_names), ("targets", self.target_names)):
