@@ -74,6 +74,23 @@ def test_a_header_in_a_code_page_names_its_columns_as_typed(tmp_path):
     assert table.target_names == ["Abfluss (m³)"] and table.targets[-1, 0] == 29.0
 
 
+def test_numbers_with_their_unit_in_a_column_of_empty_cells_are_read_as_the_numbers(tmp_path):
+    """A column empty but for a few cells of a number with its unit ('20 °C', '18,5 °C': a logger's remarks) ended
+    the read with Python's TypeError 'expected string or bytes-like object, got 'float'' (an empty cell handed to the
+    unit's pattern); its numbers are read, the empty cells missing."""
+    notes = [""] * 40
+    notes[10], notes[30] = "20 °C", "18,5 °C"
+    frame = pd.DataFrame({"time": pd.date_range("2024-03-01", periods=40, freq="h").strftime("%Y-%m-%d %H:%M"),
+                          "y": np.arange(40.0), "remark": notes})
+    for path, kwargs in ((tmp_path / "log.csv", {"sep": ";", "decimal": ","}), (tmp_path / "log.tsv", {"sep": "\t"})):
+        table = TableFile(_saved(path, frame.assign(remark=[n.replace(",", ".") if path.suffix == ".tsv" else n
+                                                            for n in notes]), "utf-8", **kwargs), ["y"],
+                          time_column="time").load()
+        assert table.feature_names == ["remark"] and not table.categories
+        np.testing.assert_array_equal(table.features[[10, 30], 0], [20.0, 18.5])
+        assert np.isnan(table.features[:, 0]).sum() == 38
+
+
 def test_numbers_written_with_their_unit_are_read_as_the_numbers(tmp_path, caplog):
     """'1120 m3' in every cell of the target, '45 %' and '$1,200' among the inputs: the target was refused as
     "a forecast of a category is classification", the inputs one-hot encoded as categories without a word."""
