@@ -67,6 +67,33 @@ def test_a_csv_read_again_in_a_code_page_says_each_note_once(tmp_path, caplog, m
     assert again.startswith(f"reading 'station.csv' as {read_as}: "), said
 
 
+@pytest.mark.parametrize("name, written, dialect", [
+    ("plain.csv", {}, (",", ".", "utf-8")), ("european.csv", {"sep": ";", "decimal": ","}, (";", ",", "utf-8")),
+    ("excel.csv", {"sep": ";", "decimal": ",", "encoding": "cp1252"}, (";", ",", "cp1252")),
+    ("unicode.csv", {"sep": "\t", "encoding": "utf-16"}, ("\t", ".", "utf-16")),
+    ("pipes.csv.gz", {"sep": "|", "decimal": ","}, ("|", ",", "utf-8")), ("table.parquet", None, None)])
+def test_the_csvs_written_of_a_file_are_written_as_it_is(tmp_path, name, written, dialect):
+    """forecast.csv and the predictions files were written with ',' and '.' whatever the file (a European ';' and
+    '10,5'); now as it is written (csv_writing.as_csv), after a code page or UTF-16 with UTF-8's byte-order mark."""
+    from trainlab.data.csv_writing import as_csv, csv_dialect
+
+    frame = pd.DataFrame({"Zeit": pd.date_range("2024-03-01", periods=30, freq="h").strftime("%Y-%m-%d %H:%M"),
+                          "Temperatur (°C)": np.arange(30) * 0.5})
+    path = tmp_path / name
+    if written is None:
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False, **written)
+    table = TableFile(str(path), ["Temperatur (°C)"], time_column="Zeit").load()
+    assert table.written_as == dialect
+    text = as_csv(pd.DataFrame({"Temperatur (°C)": [10.5]}), table.written_as)
+    sep, decimal = (dialect or (",", "."))[:2]
+    mark = "\ufeff" if dialect and dialect[2] != "utf-8" else ""
+    assert text.splitlines() == [f"{mark}Temperatur (°C)", f"10{decimal}5"]
+    assert csv_dialect(table.written_as) == {"csv_separator": sep, "csv_decimal": decimal,
+                                             "csv_encoding": "utf-8-sig" if mark else "utf-8"}
+
+
 def test_a_header_in_a_code_page_names_its_columns_as_typed(tmp_path):
     frame = pd.DataFrame({"Jahr": range(1871, 1901), "Abfluss (m³)": np.arange(30.0)})
     path = _saved(tmp_path / "nil.csv", frame, "cp1252", sep=";")

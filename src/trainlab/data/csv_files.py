@@ -19,6 +19,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data import headers
+from trainlab.data.csv_writing import DIALECT, CsvDialect
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,8 @@ def _read_csv_as(path: Path, key: str, encoding: str, notes: _Notes) -> tuple[An
                             **({"header": None, "names": names} if names else {}))
     frame, header = _without_padding(frame, header, path, key, notes)
     frame.attrs["decimal"] = decimal  # a column read as text (a missing-value mark in it) reads its numbers so
-    frame.attrs[DIALECT] = (sep, decimal)  # what predict.py / evaluate.py write their CSVs for this file in (as_csv)
+    # what predict.py / evaluate.py write their CSVs of this file in (csv_writing.as_csv)
+    frame.attrs[DIALECT] = CsvDialect(sep, decimal, "utf-8" if encoding == "utf-8-sig" else encoding)
     frame.attrs["headerless"] = headerless  # its columns named by position: said where a column is not found
     if under:  # VizieR pads its columns: 'Plx  ' is Plx
         header = [name.strip() for name in header]
@@ -165,31 +167,6 @@ def _read_csv_as(path: Path, key: str, encoding: str, notes: _Notes) -> tuple[An
 
 
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
-DIALECT = "csv_dialect"  # a frame's attrs key: the (separator, decimal mark) of the CSV file it was read from
-
-
-def dialect_of(frame: Any) -> Optional[tuple[str, str]]:
-    """The (separator, decimal mark) of the CSV file ``frame`` was read from (:func:`read_csv`); None for a frame
-    of another format (Parquet, a workbook, FITS ...)."""
-    found = frame.attrs.get(DIALECT)
-    return None if found is None else (str(found[0]), str(found[1]))
-
-
-def csv_dialect(like: Optional[tuple[str, str]]) -> dict[str, str]:
-    """How :func:`as_csv` writes for ``like``, as forecast.json and predictions.json name it for reading the CSV
-    back (``pd.read_csv(path, sep=..., decimal=...)``)."""
-    sep, decimal = like or (",", ".")
-    return {"csv_separator": sep, "csv_decimal": decimal}
-
-
-def as_csv(frame: Any, like: Optional[tuple[str, str]], float_format: Optional[str] = None) -> str:
-    """``frame`` as CSV text separated and with the decimal mark of the file its rows come from (``like``: its
-    :func:`dialect_of`; None: commas and points): a forecast of a file written the European way (';', '10,5') reads
-    back as that file does, in the same program and locale (it was written with ',' and '.')."""
-    sep, decimal = like or (",", ".")
-    return frame.to_csv(index=False, sep=sep, decimal=decimal, float_format=float_format)
-
-
 PROGRESS_S = 30.0  # seconds between the progress lines of a long read
 
 

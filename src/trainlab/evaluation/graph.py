@@ -12,7 +12,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from trainlab.data.csv_files import as_csv
+from trainlab.data.csv_writing import as_csv
 from trainlab.evaluation.baselines import model_name
 from trainlab.metrics.classification import CurveFigures
 from trainlab.run.durable import save_figure, write_atomic

@@ -155,7 +155,7 @@ def write(data: UnlabelledStarGraph, nodes: np.ndarray, probs: np.ndarray, names
     """predictions.csv and predictions_map.png into ``out_dir``; the csv's rows."""
     import pandas as pd
 
-    from trainlab.data.csv_files import as_csv
+    from trainlab.data.csv_writing import as_csv
     from trainlab.evaluation.graph import plot_map
     from trainlab.run.durable import write_atomic
 

@@ -94,7 +94,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
 
 def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    from trainlab.data.csv_files import as_csv, csv_dialect
+    from trainlab.data.csv_writing import as_csv, csv_dialect
     from trainlab.prediction.calendar import as_written, written_zone
     from trainlab.prediction.fit import check_reach, reach
     from trainlab.prediction.future import driver_columns, read_future
@@ -170,7 +170,7 @@ def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
 
 def _catalogue(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
                made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    from trainlab.data.csv_files import csv_dialect
+    from trainlab.data.csv_writing import csv_dialect
     from trainlab.prediction.graph import FILES, classify, restore_unlabelled, write
     from trainlab.run.durable import write_json
 

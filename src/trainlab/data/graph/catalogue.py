@@ -32,7 +32,7 @@ from trainlab.data.categories import as_text
 from trainlab.data.graph.columns import (MISSING, apply_missing_policy, category_columns, match_case, nothing_left,
                                           once_per_star, placeable, require_positions, star_ids,
                                           with_gaps)
-from trainlab.data.csv_files import dialect_of
+from trainlab.data.csv_writing import CsvDialect, dialect_of
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.sheet_advice import sheet_advice
 from trainlab.data.graph.sky import (check_angle_units, check_file_units, convert_file_units, read_sexagesimal,
@@ -77,9 +77,9 @@ class StarTable:
     position: str = "cartesian"
     position_columns: tuple[str, ...] = ("x", "y", "z")
     categories: Optional[dict[str, np.ndarray]] = None
-    # the (separator, decimal mark) of the CSV file it was read from, for the predictions CSVs written of it
-    # (trainlab.data.csv_files.as_csv); None for another format or the synthetic catalogue
-    written_as: Optional[tuple[str, str]] = None
+    # the separator, decimal mark and encoding of the CSV file it was read from, for the predictions CSVs written of
+    # it (trainlab.data.csv_writing.as_csv); None for another format or the synthetic catalogue
+    written_as: Optional[CsvDialect] = None
 
     def map_plane(self, rows: np.ndarray) -> tuple[np.ndarray, str, str]:
         """(len(rows), 2) coordinates to draw stars ``rows`` on a map, and the two axes' labels: the two

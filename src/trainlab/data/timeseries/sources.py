@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError
-from trainlab.data.csv_files import dialect_of
+from trainlab.data.csv_writing import CsvDialect, dialect_of
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.categories import as_text
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
@@ -83,7 +83,7 @@ class TableFile:
     # holds in them, numbers or no value at all (each of their 0/1 inputs 0), never dropped as empty
     saved_categories: tuple[str, ...] = ()
     SHEET_KEY = "data.source.sheet"  # the setting that picks its sheet in a workbook (predict.py's: sheet)
-    written_as: Optional[tuple[str, str]] = None  # (separator, decimal mark) of the CSV read (csv_files.dialect_of)
+    written_as: Optional[CsvDialect] = None  # separator, decimal mark, encoding of the CSV read (csv_writing)
 
     def __init__(
         self,
