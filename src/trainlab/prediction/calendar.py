@@ -129,16 +129,28 @@ def file_format(grids: Sequence[Optional[Grid]], zone: Optional[str] = None) -> 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": tried both
                 guesses = [pd.tseries.api.guess_datetime_format(last.strip(), dayfirst=first) for first in (False, True)]
-            if last.strip().endswith("Z"):  # UTC as ISO 8601 writes it: strftime's %z writes +0000
-                guesses += [g[:-2] + "Z" for g in guesses if g and g.endswith("%z")]
-            if _COLON_OFFSET.search(last.strip()):  # +02:00 as ISO 8601 writes it: strftime's %z writes +0200
-                guesses += [g[:-2] + COLON_Z for g in guesses if g and g.endswith("%z")]
+            guesses += _iso_variants([g for g in guesses if g], last.strip())
             guesses += TEXT_FORMATS  # months, quarters and weeks as text (trainlab.data.timeseries.dates), which
             fits = {f for f in guesses if f and _strftime(times, f) == written}  # pandas' guess does not give
         formats = fits if formats is None else formats & fits
         if not formats:
             return None
     return formats.pop() if formats and len(formats) == 1 else None
+
+
+def _iso_variants(guesses: list[str], last: str) -> list[str]:
+    """pandas' guesses for ``last`` (a time as the file writes it) as ISO 8601 and the programs that write it spell
+    what strftime writes otherwise: UTC as ``Z`` (strftime's %z: +0000), an offset with a colon (``+02:00``) or in
+    hours (``+00``, PostgreSQL's), milliseconds (``.000``, JavaScript's toISOString; %f writes six digits)."""
+    made = list(guesses)
+    if last.endswith("Z"):
+        made += [g[:-2] + "Z" for g in made if g.endswith("%z")]
+    for pattern, code in ((_COLON_OFFSET, COLON_Z), (_HOUR_OFFSET, HOUR_Z)):
+        if pattern.search(last):
+            made += [g[:-2] + code for g in made if g.endswith("%z")]
+    if _MILLISECONDS.search(last):
+        made += [g.replace(".%f", "." + MILLI) for g in made if ".%f" in g]
+    return made[len(guesses):]
 
 
 def _checked_rows(grid: Grid) -> tuple[list[str], Any]:
@@ -166,8 +178,17 @@ QUARTER_TEXTS = tuple(f for q in ("Q", "q") for sep in ("", "-", "/", " ") for f
 WEEK_TEXTS = ("%G-W%V", "%GW%V", "%G-W%V-%u", "%GW%V%u")
 TEXT_FORMATS = MONTH_TEXTS + QUARTER_TEXTS + WEEK_TEXTS
 CHECKED_ROWS = 100  # a series' last rows whose dates a format must write back as the file did: a day over 12
-COLON_Z = "%:z"  # an offset with a colon (+02:00), which strftime writes from Python 3.12 on only: _strftime writes it
+# what strftime does not write, which _strftime writes: an offset with a colon (+02:00; Python 3.12's %:z), in hours
+# (+00), and milliseconds (.000)
+COLON_Z, HOUR_Z, MILLI = "%:z", "%:h", "%:3f"
 _COLON_OFFSET = re.compile(r"[+-]\d{2}:\d{2}$")
+_HOUR_OFFSET = re.compile(r"\d[+-]\d{2}$")
+_MILLISECONDS = re.compile(r"\.\d{3}(?!\d)")
+# each code above as strftime's, and a mark after it (a control character no time is written with) that
+# _ISO_WRITTEN rewrites: %z's +0200 to +02:00 or +02, %f's 000000 to 000
+_AS_STRFTIME = {COLON_Z: "%z\x1d", HOUR_Z: "%z\x1e", MILLI: "%f\x1f"}
+_ISO_WRITTEN = ((re.compile(r"([+-]\d{2})(\d{2})\x1d"), r"\1:\2"), (re.compile(r"([+-]\d{2})\d{2}\x1e"), r"\1"),
+                (re.compile(r"(\d{3})\d{3}\x1f"), r"\1"))
 _TRAILING_OFFSET = re.compile(r"(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
 
@@ -199,10 +220,15 @@ def as_written(column: Any, grids: Sequence[Optional[Grid]], zone: Optional[str]
 
 def _strftime(times: Any, code: str) -> list[str]:
     """``times`` (a DatetimeIndex) written with ``code``: strftime's codes, or with ``%q`` (a quarter, which
-    strftime lacks) pandas' Period codes of each time's quarter, or ending in :data:`COLON_Z` the offset as
-    ``+02:00``."""
-    if code.endswith(COLON_Z):
-        return [t[:-2] + ":" + t[-2:] for t in times.strftime(code[:-len(COLON_Z)] + "%z")]
+    strftime lacks) pandas' Period codes of each time's quarter, or with :data:`COLON_Z`, :data:`HOUR_Z`,
+    :data:`MILLI` the offset as ``+02:00`` or ``+02``, milliseconds as ``.000``."""
+    if any(own in code for own in _AS_STRFTIME):
+        for own, plain in _AS_STRFTIME.items():
+            code = code.replace(own, plain)
+        made = list(times.strftime(code))
+        for pattern, written in _ISO_WRITTEN:
+            made = [pattern.sub(written, t) for t in made]
+        return made
     if "%q" in code:  # a quarter of the local clock (a Period has no zone)
         return list((times.tz_localize(None) if times.tz is not None else times).to_period("Q").strftime(code))
     return list(times.strftime(code))
