@@ -140,11 +140,14 @@ def file_format(grids: Sequence[Optional[Grid]], zone: Optional[str] = None) -> 
 
 def _iso_variants(guesses: list[str], last: str) -> list[str]:
     """pandas' guesses for ``last`` (a time as the file writes it) as ISO 8601 and the programs that write it spell
-    what strftime writes otherwise: UTC as ``Z`` (strftime's %z: +0000), an offset with a colon (``+02:00``) or in
+    what strftime writes otherwise: UTC as ``Z`` (strftime's %z: +0000) or ``GMT``, an offset with a colon (``+02:00``) or in
     hours (``+00``, PostgreSQL's), milliseconds (``.000``, JavaScript's toISOString; %f writes six digits)."""
     made = list(guesses)
     if last.endswith("Z"):
         made += [g[:-2] + "Z" for g in made if g.endswith("%z")]
+    word = re.search(r"(?<=\d)\s*(?:UTC|GMT)$", last, re.IGNORECASE)  # UTC in words: strftime's %Z writes 'UTC'
+    if word and word.group(0).strip() != "UTC":  # (both formats would fit, and none be taken)
+        made += [g[:-2] + word.group(0).lstrip() for g in made if g.endswith("%Z")]
     for pattern, code in ((_COLON_OFFSET, COLON_Z), (_HOUR_OFFSET, HOUR_Z)):
         if pattern.search(last):
             made += [g[:-2] + code for g in made if g.endswith("%z")]
