@@ -35,6 +35,9 @@ def test_a_csv_saved_in_a_windows_code_page_or_utf16_reads_as_its_utf8_copy(tmp_
     assert list(tables[1].categories["Ort"][-2:]) == ["Koln", "Zürich"]
     if encoding != "utf-16":
         assert "is not UTF-8 (byte 0xfc): read as " in caplog.text
+    else:  # read without a word before
+        assert f"'{name}' starts with UTF-16's byte-order mark (Excel's \"Unicode Text\"): read as UTF-16" in caplog.text
+    assert sum("read as" in r.getMessage() for r in caplog.records) == 1
 
 
 @pytest.mark.parametrize("encoding, read_as", [("cp1252", "Windows-1252"), ("latin-1", "Latin-1")])

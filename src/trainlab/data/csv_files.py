@@ -32,12 +32,14 @@ _FALLBACK_ENCODINGS = (("cp1252", "Windows-1252, as Excel saves a CSV on Windows
 
 def read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
     """A CSV file as :func:`_read_csv_as` reads it, in UTF-8 (a byte-order mark left out; UTF-16 where its mark
-    says so), else, said in a log line, in Windows-1252 or Latin-1: a file saved by Excel on Windows (its degree
+    says so, said in a log line), else, said in a log line, in Windows-1252 or Latin-1: a file saved by Excel on Windows (its degree
     signs, accents and m³ in those code pages) was refused with Python's UnicodeDecodeError. A byte that is no
     UTF-8 far into the file is met by pandas' read, after the lines about the file's head were said: the read
     in another encoding says the encoding it used once, then only its notes not said already (they were said
     twice, the second time after the first read's)."""
     encoding = _marked_encoding(path)
+    if encoding == "utf-16":  # said as a code page is: which encoding was read, before the notes of the read
+        log.info("'%s' starts with UTF-16's byte-order mark (Excel's \"Unicode Text\"): read as UTF-16", path.name)
     first = _Notes(held=False)
     try:
         return _read_csv_as(path, key, encoding, first)
