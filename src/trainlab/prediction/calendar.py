@@ -147,7 +147,12 @@ def _iso_variants(guesses: list[str], last: str) -> list[str]:
         made += [g[:-2] + "Z" for g in made if g.endswith("%z")]
     word = re.search(r"(?<=\d)\s*(?:UTC|GMT)$", last, re.IGNORECASE)  # UTC in words: strftime's %Z writes 'UTC'
     if word and word.group(0).strip() != "UTC":  # (both formats would fit, and none be taken)
-        made += [g[:-2] + word.group(0).lstrip() for g in made if g.endswith("%Z")]
+        import pandas as pd
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clock = pd.tseries.api.guess_datetime_format(last[:word.start()])  # the time before the word
+        made += [clock + word.group(0)] if clock else []
     for pattern, code in ((_COLON_OFFSET, COLON_Z), (_HOUR_OFFSET, HOUR_Z)):
         if pattern.search(last):
             made += [g[:-2] + code for g in made if g.endswith("%z")]
@@ -275,10 +280,35 @@ def _zone_of(grid: Grid, zone: Optional[str]) -> Any:
     if zone is not None:
         return zone
     last = grid.written[-1] if len(grid.written) else None
-    try:
-        return pd.Timestamp(last).tz if isinstance(last, (str, pd.Timestamp)) else None
-    except ValueError:  # a format pandas reads only with the column's own format: naive then
+    if isinstance(last, pd.Timestamp):
+        return last.tz
+    if not isinstance(last, str):
         return None
+    try:
+        found = pd.Timestamp(last).tz
+    except ValueError:  # a format pandas reads only with the column's own format ('01.03.2024 23:00 utc')
+        found = None
+    return found if found is not None else _written_offset(last.strip())
+
+
+def _written_offset(text: str) -> Any:
+    """The zone of the offset that ends ``text`` (``Z``, ``utc``, ``+02:00``, ``+0200``, ``+02``) as a fixed
+    offset; None where it ends in none (naive clock times)."""
+    import datetime
+
+    import pandas as pd
+
+    from trainlab.data.timeseries.zones import offset_rows
+
+    found = _TRAILING_OFFSET.search(text)
+    if found is None or not offset_rows(pd.Series([text]))[0]:  # after a time of day: '2024-03-01''s '-01' is none
+        return None
+    offset = found.group(0).strip()
+    if offset[0] not in "+-":
+        return datetime.timezone.utc
+    digits = offset[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + (int(digits[2:]) if len(digits) > 2 else 0)
+    return datetime.timezone(datetime.timedelta(minutes=minutes if offset[0] == "+" else -minutes))
 
 
 def _under_a_day(grid: Grid) -> bool:
