@@ -82,6 +82,32 @@ def test_a_catalogue_without_labels_gets_the_classes_evaluate_py_gave_its_stars(
     assert details["batches"] == ("sampled ego nets" if sampled else "whole graph")
 
 
+def test_predictions_csvs_are_separated_and_their_decimals_marked_as_the_catalogue_is(run, tmp_path):
+    """A catalogue written the European way (';', 0,5) got predictions.csv and evaluate.py's test_predictions.csv
+    of ',' and '.'; now both as the catalogue is, predictions.json naming them."""
+    run_dir, eval_dir, frame = run
+    path, unlabelled = tmp_path / "european.csv", tmp_path / "unlabelled.csv"
+    frame.to_csv(path, index=False, sep=";", decimal=",")
+    # saved by Excel on Windows: its code page, a remark the run does not read
+    frame.drop(columns="label").assign(Bemerkung="Föhn, 20 °C").to_csv(unlabelled, index=False, sep=";", decimal=",",
+                                                                         encoding="cp1252")
+    result = predict(run_dir, unlabelled, tmp_path)
+    assert result.forecast.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8's mark: Excel reads it as UTF-8
+    assert result.forecast.read_text(encoding="utf-8-sig").splitlines()[0] == \
+        "source_id;predicted;p_field;p_old_cluster;p_young_cluster"
+    made = pd.read_csv(result.forecast, sep=";", decimal=",", dtype={"source_id": np.int64})
+    assert made.p_field.dtype == np.float64 and made.p_field.between(0, 1).all() and len(made) == len(frame) - 10
+    details = json.loads((result.out_dir / "predictions.json").read_text())
+    assert (details["csv_separator"], details["csv_decimal"], details["csv_encoding"]) == (";", ",", "utf-8-sig")
+    evaluated = trainlab.evaluate(run_dir, ["hardware.num_threads=1", f"paths.log_dir={tmp_path}",
+                                            f"+data.source.path={path}"])
+    written = (evaluated.out_dir / "test_predictions.csv").read_text().splitlines()  # UTF-8: no mark
+    assert written[0].startswith("source_id;label;predicted;p_field;") and "," in written[1] and "." not in written[1]
+    scored = pd.read_csv(eval_dir / "test_predictions.csv", dtype={"source_id": np.int64})  # the run's own: commas
+    again = pd.read_csv(evaluated.out_dir / "test_predictions.csv", sep=";", decimal=",", dtype={"source_id": np.int64})
+    pd.testing.assert_frame_equal(again, scored)
+
+
 def test_a_checkpoint_is_rebuilt_with_the_settings_it_was_trained_with(run, tmp_path):
     """predict.py's graph model, as evaluate.py's (trainlab.run.trained): a setting its run's config leaves to the
     default is the checkpoint's, not today's default; it took today's before."""

@@ -592,6 +592,26 @@ def test_forecast_csv_writes_dates_as_the_file_does(runs, tmp_path):
     assert list(frame[frame.store == "A"].date) == ["01/05/2023", "02/05/2023"]
 
 
+@pytest.mark.parametrize("sep, decimal", [(";", ","), ("\t", "."), ("|", ",")])
+def test_forecast_csv_is_separated_and_its_decimals_marked_as_the_file_is(runs, tmp_path, sep, decimal):
+    """A newer file of the stores written the European way (';', 10,5) got a forecast.csv of ',' and '.'; now each
+    as the file is, and forecast.json names them for reading it back."""
+    rows = pd.read_csv(stores_file(tmp_path / "stores.csv"))
+    newer = tmp_path / "written.csv"
+    rows.to_csv(newer, index=False, sep=sep, decimal=decimal)
+    result = predict(runs["stores"], 2, tmp_path, f"+data.source.path={newer}")
+    text = result.forecast.read_text().splitlines()
+    assert text[0] == sep.join(["store", "date", "step", "sales"]) and text[1].startswith(f"A{sep}2023-05-01{sep}1{sep}")
+    assert decimal in text[1].rsplit(sep, 1)[1] and (decimal == "." or "." not in text[1])
+    assert (result.details["csv_separator"], result.details["csv_decimal"], result.details["csv_encoding"]) == \
+        (sep, decimal, "utf-8")
+    back = pd.read_csv(result.forecast, sep=sep, decimal=decimal)
+    np.testing.assert_allclose(back.sales.to_numpy(), result.frame.sales.to_numpy())
+    plain = predict(runs["stores"], 2, tmp_path)  # the run's own file, of commas: as before
+    assert plain.forecast.read_text().splitlines()[0] == "store,date,step,sales"
+    assert (plain.details["csv_separator"], plain.details["csv_decimal"]) == (",", ".")
+
+
 @pytest.mark.parametrize("times, expected", [
     (["2020-01", "2020-02", "2020-03"], ["2020-04", "2020-05"]),  # months as a file writes them, not 2020-04-01
     (["2020-01-31", "2020-02-29", "2020-03-31"], ["2020-04-30", "2020-05-31"]),
@@ -621,6 +641,67 @@ def test_the_times_after_a_series_are_written_in_its_files_format(times, expecte
                            time_format="%d/%m/%Y" if "/" in times[0] else None)
     made = as_written(after_end([grid, None], 2, None), [grid, None])
     assert pd.DataFrame({"t": made.to_numpy()}).to_csv(index=False).splitlines() == ["t", *expected, '""', '""']
+
+
+@pytest.mark.parametrize("times, expected", [
+    # UTC with a Z, hourly and every 15 minutes: written '2024-03-01 02:00:00+00:00', not as the file writes them
+    (["2024-03-01T21:00:00Z", "2024-03-01T22:00:00Z", "2024-03-01T23:00:00Z"],
+     ["2024-03-02T00:00:00Z", "2024-03-02T01:00:00Z"]),
+    (["2024-03-01T23:15Z", "2024-03-01T23:30Z", "2024-03-01T23:45Z"], ["2024-03-02T00:00Z", "2024-03-02T00:15Z"]),
+    # offsets with a colon (ISO 8601), and without; a file whose offset changes (the last row's is written)
+    (["2024-03-01T21:00:00+02:00",
+     "2024-03-01T22:00:00+02:00", "2024-03-01T23:00:00+02:00"], ["2024-03-02T00:00:00+02:00", "2024-03-02T01:00:00+02:00"]),
+    (["2024-03-01 22:00-0500", "2024-03-01 23:00-0500", "2024-03-02 00:00-0500"],
+     ["2024-03-02 01:00-0500", "2024-03-02 02:00-0500"]),
+    (["2021-03-28T00:00:00+01:00", "2021-03-28T01:00:00+01:00", "2021-03-28T03:00:00+02:00"],
+     ["2021-03-28T04:00:00+02:00", "2021-03-28T05:00:00+02:00"]),
+    # milliseconds (JavaScript's toISOString) and offsets in hours (PostgreSQL's), which strftime does not write
+    (["2024-03-01T21:00:00.000Z", "2024-03-01T22:00:00.000Z", "2024-03-01T23:00:00.000Z"],
+     ["2024-03-02T00:00:00.000Z", "2024-03-02T01:00:00.000Z"]),
+    (["2024-03-01T21:30:00.000+05:30", "2024-03-01T22:30:00.000+05:30", "2024-03-01T23:30:00.000+05:30"],
+     ["2024-03-02T00:30:00.000+05:30", "2024-03-02T01:30:00.000+05:30"]),
+    (["2024-03-01 21:00:00+00", "2024-03-01 22:00:00+00", "2024-03-01 23:00:00+00"],
+     ["2024-03-02 00:00:00+00", "2024-03-02 01:00:00+00"]),
+    (["2024-03-01 21:00:00-03", "2024-03-01 22:00:00-03", "2024-03-01 23:00:00-03"],
+     ["2024-03-02 00:00:00-03", "2024-03-02 01:00:00-03"]),
+    # UTC in words (a database's export): refused as reading month-first and day-first before
+    (["2024-03-01 21:00:00 UTC", "2024-03-01 22:00:00 UTC", "2024-03-01 23:00:00 UTC"],
+     ["2024-03-02 00:00:00 UTC", "2024-03-02 01:00:00 UTC"]),
+    (["2024-03-01 21:00 GMT", "2024-03-01 22:00 GMT", "2024-03-01 23:00 GMT"], ["2024-03-02 00:00 GMT", "2024-03-02 01:00 GMT"]),
+    (["2024-03-01T21:00:00 utc", "2024-03-01T22:00:00 utc", "2024-03-01T23:00:00 utc"],
+     ["2024-03-02T00:00:00 utc", "2024-03-02T01:00:00 utc"]),
+    # without a zone: the next midnight was a date alone (2024-03-02), the file's minutes lost
+    (["2024-03-01 21:00", "2024-03-01 22:00", "2024-03-01 23:00"], ["2024-03-02 00:00", "2024-03-02 01:00"]),
+    (["01/03/2024 23:15", "01/03/2024 23:30", "01/03/2024 23:45"], ["02/03/2024 00:00", "02/03/2024 00:15"]),
+    # days with a Z and without (as before)
+    (["2024-03-01T00:00:00Z", "2024-03-02T00:00:00Z", "2024-03-03T00:00:00Z"],
+     ["2024-03-04T00:00:00Z", "2024-03-05T00:00:00Z"]),
+    (["2024-03-01", "2024-03-02", "2024-03-03"], ["2024-03-04", "2024-03-05"]),
+])
+def test_times_under_a_day_after_a_series_are_written_as_the_file_writes_them(times, expected):
+    """Hourly and 15-minute times with a Z or an offset were written in pandas' form ('2024-03-02 00:00:00+00:00'),
+    naive ones at midnight as a date alone; each now as its file writes them, in its zone."""
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end, as_written
+
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(3)}), "t", "f.csv",
+                           time_format="%d/%m/%Y %H:%M" if "/" in times[0] else None)
+    assert pd.Series(as_written(after_end([grid], 1, None), [grid])).to_csv(index=False).splitlines()[1:] == expected[:1]
+    made = as_written(after_end([grid, None], 2, None), [grid, None])
+    assert pd.DataFrame({"t": made.to_numpy()}).to_csv(index=False).splitlines() == ["t", *expected, '""', '""']
+
+
+def test_times_under_a_day_of_a_zones_clock_keep_their_offsets():
+    """data.source.time_zone: the file's clock times are written with their offsets (the repeated autumn hour told
+    apart), and at midnight with their time of day."""
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end, as_written
+
+    times = ["2021-10-30 21:00", "2021-10-30 22:00", "2021-10-30 23:00"]
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(3)}), "t", "f.csv", time_zone="Europe/Berlin")
+    made = as_written(after_end([grid], 4, "Europe/Berlin"), [grid], "Europe/Berlin")
+    assert [str(t) for t in made] == ["2021-10-31 00:00:00+02:00", "2021-10-31 01:00:00+02:00",
+                                      "2021-10-31 02:00:00+02:00", "2021-10-31 02:00:00+01:00"]
 
 
 @pytest.mark.parametrize("times, expected", [(["2019Q3", "2019Q4", "2020Q1"], "2020Q2"),

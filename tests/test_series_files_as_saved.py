@@ -35,6 +35,66 @@ def test_a_csv_saved_in_a_windows_code_page_or_utf16_reads_as_its_utf8_copy(tmp_
     assert list(tables[1].categories["Ort"][-2:]) == ["Koln", "Zürich"]
     if encoding != "utf-16":
         assert "is not UTF-8 (byte 0xfc): read as " in caplog.text
+    else:  # read without a word before
+        assert f"'{name}' starts with UTF-16's byte-order mark (Excel's \"Unicode Text\"): read as UTF-16" in caplog.text
+    assert sum("read as" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("encoding, read_as", [("cp1252", "Windows-1252"), ("latin-1", "Latin-1")])
+def test_a_csv_read_again_in_a_code_page_says_each_note_once(tmp_path, caplog, monkeypatch, encoding, read_as):
+    """A byte that is no UTF-8 far into the file (past the lines read to sniff it) is met by pandas' read, after the
+    notes on the file's head were said: they were said again by the read in Windows-1252 ('1 comment line(s) ...'
+    and 'columns separated by ...' twice each), and a long read's progress restarted at 0% unnamed."""
+    from trainlab.data import csv_files
+
+    monkeypatch.setattr(csv_files, "PROGRESS_S", 0.0)
+    path = tmp_path / "station.csv"
+    hours = pd.date_range("2024-03-01", periods=4000, freq="h").strftime("%Y-%m-%d %H:%M")
+    odd = "\x81" if encoding == "latin-1" else ""  # a byte Windows-1252 leaves undefined: read as Latin-1
+    with open(path, "w", encoding=encoding) as f:  # as a program on Windows writes it
+        f.write("# station Zurich\ntime;temp;note\n")
+        f.writelines(f"{t};{i % 24},5;{'Föhn °' + odd if i == 3000 else ''}\n" for i, t in enumerate(hours))
+        f.write(";;\n;;\n")
+    with caplog.at_level(logging.INFO, logger="trainlab.data.csv_files"):
+        table = TableFile(str(path), ["temp"], time_column="time").load()
+    assert table.targets[3, 0] == 3.5 and list(table.categories["note"][3000:3001]) == ["Föhn °" + odd]
+    said = [r.getMessage() for r in caplog.records if r.name == "trainlab.data.csv_files"]
+    notes = [m for m in said if not m.startswith("reading ")]
+    assert notes == ["'station.csv': 1 comment line(s) (#) above the header left out",
+                     "'station.csv': columns separated by ';', decimal ','",
+                     f"'station.csv' is not UTF-8 (byte 0xf6): read as {read_as}"
+                     + (", as Excel saves a CSV on Windows" if encoding == "cp1252" else "")
+                     + "; save it as UTF-8 if its text reads wrong",
+                     "'station.csv': 2 empty row(s) at the end left out"]
+    again = [m for m in said if m.startswith("reading ")][-1]
+    assert again.startswith(f"reading 'station.csv' as {read_as}: "), said
+
+
+@pytest.mark.parametrize("name, written, dialect", [
+    ("plain.csv", {}, (",", ".", "utf-8")), ("european.csv", {"sep": ";", "decimal": ","}, (";", ",", "utf-8")),
+    ("excel.csv", {"sep": ";", "decimal": ",", "encoding": "cp1252"}, (";", ",", "cp1252")),
+    ("unicode.csv", {"sep": "\t", "encoding": "utf-16"}, ("\t", ".", "utf-16")),
+    ("pipes.csv.gz", {"sep": "|", "decimal": ","}, ("|", ",", "utf-8")), ("table.parquet", None, None)])
+def test_the_csvs_written_of_a_file_are_written_as_it_is(tmp_path, name, written, dialect):
+    """forecast.csv and the predictions files were written with ',' and '.' whatever the file (a European ';' and
+    '10,5'); now as it is written (csv_writing.as_csv), after a code page or UTF-16 with UTF-8's byte-order mark."""
+    from trainlab.data.csv_writing import as_csv, csv_dialect
+
+    frame = pd.DataFrame({"Zeit": pd.date_range("2024-03-01", periods=30, freq="h").strftime("%Y-%m-%d %H:%M"),
+                          "Temperatur (°C)": np.arange(30) * 0.5})
+    path = tmp_path / name
+    if written is None:
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False, **written)
+    table = TableFile(str(path), ["Temperatur (°C)"], time_column="Zeit").load()
+    assert table.written_as == dialect
+    text = as_csv(pd.DataFrame({"Temperatur (°C)": [10.5]}), table.written_as)
+    sep, decimal = (dialect or (",", "."))[:2]
+    mark = "\ufeff" if dialect and dialect[2] != "utf-8" else ""
+    assert text.splitlines() == [f"{mark}Temperatur (°C)", f"10{decimal}5"]
+    assert csv_dialect(table.written_as) == {"csv_separator": sep, "csv_decimal": decimal,
+                                             "csv_encoding": "utf-8-sig" if mark else "utf-8"}
 
 
 def test_a_header_in_a_code_page_names_its_columns_as_typed(tmp_path):
@@ -42,6 +102,23 @@ def test_a_header_in_a_code_page_names_its_columns_as_typed(tmp_path):
     path = _saved(tmp_path / "nil.csv", frame, "cp1252", sep=";")
     table = TableFile(path, ["Abfluss (m³)"], time_column="Jahr").load()
     assert table.target_names == ["Abfluss (m³)"] and table.targets[-1, 0] == 29.0
+
+
+def test_numbers_with_their_unit_in_a_column_of_empty_cells_are_read_as_the_numbers(tmp_path):
+    """A column empty but for a few cells of a number with its unit ('20 °C', '18,5 °C': a logger's remarks) ended
+    the read with Python's TypeError 'expected string or bytes-like object, got 'float'' (an empty cell handed to the
+    unit's pattern); its numbers are read, the empty cells missing."""
+    notes = [""] * 40
+    notes[10], notes[30] = "20 °C", "18,5 °C"
+    frame = pd.DataFrame({"time": pd.date_range("2024-03-01", periods=40, freq="h").strftime("%Y-%m-%d %H:%M"),
+                          "y": np.arange(40.0), "remark": notes})
+    for path, kwargs in ((tmp_path / "log.csv", {"sep": ";", "decimal": ","}), (tmp_path / "log.tsv", {"sep": "\t"})):
+        table = TableFile(_saved(path, frame.assign(remark=[n.replace(",", ".") if path.suffix == ".tsv" else n
+                                                            for n in notes]), "utf-8", **kwargs), ["y"],
+                          time_column="time").load()
+        assert table.feature_names == ["remark"] and not table.categories
+        np.testing.assert_array_equal(table.features[[10, 30], 0], [20.0, 18.5])
+        assert np.isnan(table.features[:, 0]).sum() == 38
 
 
 def test_numbers_written_with_their_unit_are_read_as_the_numbers(tmp_path, caplog):

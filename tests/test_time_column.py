@@ -60,6 +60,16 @@ def test_dates_that_read_both_ways_are_refused_until_the_format_is_given(tmp_pat
         TableFile("x.csv", ["y"], time_format="%d/%m/%Y")
 
 
+@pytest.mark.parametrize("written", ["%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M GMT", "%Y-%m-%dT%H:%M:%S utc"])
+def test_times_in_utc_written_with_the_word_read_as_with_its_z(tmp_path, written):
+    """'2024-03-01 21:00:00 UTC' (a database's or a log's export) was refused: 'dates such as ... read month-first
+    and day-first give two different series' (read day-first as 3 January); it reads as '2024-03-01T21:00:00Z'."""
+    hours = pd.date_range("2024-01-01 21:00", periods=60, freq="h")
+    table = load(tmp_path, hours.strftime(written))
+    assert table.frequency == "h" and list(table.times[0].times) == list(hours.to_numpy())
+    assert table.targets[:, 0].tolist() == list(range(60))
+
+
 def test_times_across_a_daylight_saving_change_stay_in_order(tmp_path):
     hours = pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin")  # clocks go forward on the 28th
     table = load(tmp_path, hours.astype(str))

@@ -19,6 +19,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data import headers
+from trainlab.data.csv_writing import DIALECT, CsvDialect
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +32,56 @@ _FALLBACK_ENCODINGS = (("cp1252", "Windows-1252, as Excel saves a CSV on Windows
 
 def read_csv(path: Path, key: str) -> tuple[Any, list[str]]:
     """A CSV file as :func:`_read_csv_as` reads it, in UTF-8 (a byte-order mark left out; UTF-16 where its mark
-    says so), else, said in a log line, in Windows-1252 or Latin-1: a file saved by Excel on Windows (its degree
-    signs, accents and m³ in those code pages) was refused with Python's UnicodeDecodeError."""
+    says so, said in a log line), else, said in a log line, in Windows-1252 or Latin-1: a file saved by Excel on Windows (its degree
+    signs, accents and m³ in those code pages) was refused with Python's UnicodeDecodeError. A byte that is no
+    UTF-8 far into the file is met by pandas' read, after the lines about the file's head were said: the read
+    in another encoding says the encoding it used once, then only its notes not said already (they were said
+    twice, the second time after the first read's)."""
     encoding = _marked_encoding(path)
+    if encoding == "utf-16":  # said as a code page is: which encoding was read, before the notes of the read
+        log.info("'%s' starts with UTF-16's byte-order mark (Excel's \"Unicode Text\"): read as UTF-16", path.name)
+    first = _Notes(held=False)
     try:
-        return _read_csv_as(path, key, encoding)
+        return _read_csv_as(path, key, encoding, first)
     except UnicodeDecodeError as exc:
         if encoding != "utf-8-sig":
             raise
         bad = exc.object[exc.start:exc.start + 1].hex()
         for fallback, said in _FALLBACK_ENCODINGS:
+            notes = _Notes(held=True, reading=f" as {said.split(',')[0]}")
             try:
-                read = _read_csv_as(path, key, fallback)
+                read = _read_csv_as(path, key, fallback, notes)
             except UnicodeDecodeError:
                 continue
             log.info("'%s' is not UTF-8 (byte 0x%s): read as %s; save it as UTF-8 if its text reads wrong",
                      path.name, bad, said)
+            notes.say(first.said)
             return read
         raise
+
+
+class _Notes:
+    """The log lines of one read of a CSV file in one encoding: said at once, or ``held`` (a read in a fallback
+    encoding) until the read succeeds and :meth:`say` them, those the failed read said already left out.
+    ``reading``: how the progress lines of a long read name it (`` as Windows-1252``: the second read)."""
+
+    def __init__(self, held: bool, reading: str = ""):
+        self.held, self.reading = held, reading
+        self.lines: list[str] = []
+        self.said: set[str] = set()
+
+    def info(self, message: str, *args: Any) -> None:
+        line = message % args if args else message
+        if self.held:
+            self.lines.append(line)
+        else:
+            self.said.add(line)
+            log.info("%s", line)
+
+    def say(self, already: set[str]) -> None:
+        for line in self.lines:
+            if line not in already:
+                log.info("%s", line)
 
 
 def _marked_encoding(path: Path) -> str:
@@ -59,7 +92,7 @@ def _marked_encoding(path: Path) -> str:
     return "utf-16" if start in ("\xff\xfe", "\xfe\xff") else "utf-8-sig"
 
 
-def _read_csv_as(path: Path, key: str, encoding: str) -> tuple[Any, list[str]]:
+def _read_csv_as(path: Path, key: str, encoding: str, notes: _Notes) -> tuple[Any, list[str]]:
     """A CSV file (compressed by its suffix or not) in ``encoding`` and its header as written (pandas renames a
     repeated name 'a' to 'a.1' without a word). The separator is sniffed among , ; tab and |; a file separated
     by something else than commas with digit,digit values has decimal commas (the European way).
@@ -67,7 +100,8 @@ def _read_csv_as(path: Path, key: str, encoding: str) -> tuple[Any, list[str]]:
     A VizieR export (ASU-TSV, as CDS's VizieR writes it) is read as it comes: its '#' lines and blank
     lines above the header, the units line and the dashes line under it are left out (said in a log
     line), and the values' padding spaces with them (a blank value is missing); '#' lines below the
-    data are left out too, and a second table below them (an export of several) is refused."""
+    data are left out too, and a second table below them (an export of several) is refused. Its log lines go
+    through ``notes`` (:class:`_Notes`: held during a read in a fallback encoding)."""
     import csv
 
     import pandas as pd
@@ -77,13 +111,13 @@ def _read_csv_as(path: Path, key: str, encoding: str) -> tuple[Any, list[str]]:
     comments = next((i for i, line in enumerate(head) if line.strip() and not line.startswith("#")), len(head))
     if comments:  # '# query, date, units' lines above the header, as archives, TOPCAT and VizieR write them
         blank = sum(not line.strip() for line in head[:comments])
-        log.info("'%s': %d comment line(s) (#)%s above the header left out", path.name, comments - blank,
+        notes.info("'%s': %d comment line(s) (#)%s above the header left out", path.name, comments - blank,
                  f" and {blank} blank line(s)" if blank else "")
         head = head[comments:]
     sep = _separator(head)
     above = _preamble(head, sep)
     if above:  # a station's or logger's line above the header (NREL's TMY3: id, name, state, zone, lat, lon, elevation)
-        log.info("'%s': %d line(s) above the header left out (%s: %d field(s), the header and rows %d)", path.name, above,
+        notes.info("'%s': %d line(s) above the header left out (%s: %d field(s), the header and rows %d)", path.name, above,
                  repr(head[0].strip()[:60]), len(next(csv.reader(head[:1], delimiter=sep), [])),
                  len(next(csv.reader(head[above:above + 1], delimiter=sep), [])))
         head = head[above:]
@@ -91,42 +125,44 @@ def _read_csv_as(path: Path, key: str, encoding: str) -> tuple[Any, list[str]]:
     under = _lines_under_header(head, sep)
     if under:
         head = head[:1] + head[1 + under:]
-        log.info("'%s': %s under the header left out (a VizieR export)", path.name,
+        notes.info("'%s': %s under the header left out (a VizieR export)", path.name,
                  "its units line and dashes line" if under == 2 else "its dashes line")
     decimal = "," if sep != "," and re.search(r"\d,\d", "".join(head[1:])) else "."
     if (sep, decimal) != (",", "."):
-        log.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
+        notes.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
     header = next(csv.reader(head[:1], delimiter=sep), [])
     skip = [*range(comments), *range(comments + 1, comments + 1 + under)]  # line numbers in the file
-    rows = _rows_above_comments(path, comments + 1 + under, key, encoding) if under else None
+    rows = _rows_above_comments(path, comments + 1 + under, key, encoding, notes) if under else None
     headerless = not under and headers.is_data_row(header, [next(csv.reader([line], delimiter=sep), [])
                                                             for line in head[1:] if line.strip()])
     if headerless:  # '1700,5.0' first: a row of data, not the columns' names
-        log.info(headers.describe(f"'{path.name}'", header))
+        notes.info(headers.describe(f"'{path.name}'", header))
         names = header = headers.positions(max(len(next(csv.reader([line], delimiter=sep), [])) for line in head))
     else:
         names = _padded_names(header, head[1 + under:], sep)
     if names and not headerless:  # rows padded with empty fields ('1,2,,' under 'a,b'): named by the header, not made its index
         skip = sorted([*skip, comments])
-    with _ReadProgress(path) as f:  # a large file says how far it is every 30 s
+    with _ReadProgress(path, notes.reading) as f:  # a large file says how far it is every 30 s
         frame = pd.read_csv(f, sep=sep, decimal=decimal, skiprows=skip, skipinitialspace=bool(under), nrows=rows,
                             encoding=encoding,
                             compression=_COMPRESSION.get(Path(path.name.lower()).suffix),
                             **({"header": None, "names": names} if names else {}))
-    frame, header = _without_padding(frame, header, path, key)
+    frame, header = _without_padding(frame, header, path, key, notes)
     frame.attrs["decimal"] = decimal  # a column read as text (a missing-value mark in it) reads its numbers so
+    # what predict.py / evaluate.py write their CSVs of this file in (csv_writing.as_csv)
+    frame.attrs[DIALECT] = CsvDialect(sep, decimal, "utf-8" if encoding == "utf-8-sig" else encoding)
     frame.attrs["headerless"] = headerless  # its columns named by position: said where a column is not found
     if under:  # VizieR pads its columns: 'Plx  ' is Plx
         header = [name.strip() for name in header]
         frame.columns = [str(name).strip() for name in frame.columns]
     filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
     if len(filled) and filled[-1] + 1 < len(frame):  # ",,,," lines a spreadsheet left below the data
-        log.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
+        notes.info("'%s': %d empty row(s) at the end left out", path.name, len(frame) - filled[-1] - 1)
         frame = frame.iloc[: filled[-1] + 1]
     if len(filled) and len(filled) < len(frame):  # ';;' lines between stretches of rows: a sheet's blank rows, which
         # the workbook reader leaves out too (the CSV's were refused as a row without its time, or read as a gap)
         first = int(np.flatnonzero(np.diff(np.concatenate([[-1], filled])) > 1)[0])
-        log.info("'%s': %d empty row(s) among the data left out (the first after data row %d)", path.name,
+        notes.info("'%s': %d empty row(s) among the data left out (the first after data row %d)", path.name,
                  len(frame) - len(filled), first)
         frame = frame.iloc[filled].reset_index(drop=True)
     return frame, header
@@ -140,9 +176,9 @@ class _ReadProgress(io.FileIO):
     """The file's bytes as pandas reads them, with a line every PROGRESS_S seconds saying how far it is:
     a CSV of several GB reads for minutes (0.1 GB takes ~2.5 s here), which was silent after its first line."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, reading: str = ""):
         super().__init__(path, "rb")
-        self.name_shown, self.size = path.name, os.fstat(self.fileno()).st_size
+        self.name_shown, self.size = f"'{path.name}'{reading}", os.fstat(self.fileno()).st_size
         self.start = self.last = time.monotonic()
 
     def _said(self) -> None:
@@ -150,7 +186,7 @@ class _ReadProgress(io.FileIO):
         if now - self.last >= PROGRESS_S and self.size:
             self.last = now
             done = self.tell()
-            log.info("reading '%s': %.0f%% (%.0f of %.0f MB) in %.0f s", self.name_shown, 100 * done / self.size,
+            log.info("reading %s: %.0f%% (%.0f of %.0f MB) in %.0f s", self.name_shown, 100 * done / self.size,
                      done / 2**20, self.size / 2**20, now - self.start)
 
     def read(self, size: int = -1) -> bytes:
@@ -164,7 +200,7 @@ class _ReadProgress(io.FileIO):
         return count
 
 
-def _rows_above_comments(path: Path, start: int, key: str, encoding: str) -> Optional[int]:
+def _rows_above_comments(path: Path, start: int, key: str, encoding: str, notes: _Notes) -> Optional[int]:
     """The data rows of an export above the '#' lines that close it (None: there are none), counted
     from line ``start`` on (0-based; blank lines do not count); a table below them (an export of
     several tables) is refused with its line number."""
@@ -182,7 +218,7 @@ def _rows_above_comments(path: Path, start: int, key: str, encoding: str) -> Opt
                                 f"tables, from line {number + 1}: {line.strip()[:40]!r}); export one table per file, "
                                 f"or delete line {closing} and below")
     if closing is not None:
-        log.info("'%s': the comment line(s) (#) below the data, from line %d, left out", path.name, closing)
+        notes.info("'%s': the comment line(s) (#) below the data, from line %d, left out", path.name, closing)
         return rows
     return None
 
@@ -214,7 +250,7 @@ def _padded_names(header: list[str], rows: list[str], sep: str) -> Optional[list
     return [*header, *(f"Unnamed: {i}" for i in range(len(header), width))]
 
 
-def _without_padding(frame, header: list[str], path: Path, key: str) -> tuple[Any, list[str]]:
+def _without_padding(frame, header: list[str], path: Path, key: str, notes: _Notes) -> tuple[Any, list[str]]:
     """The frame without the columns at its right that the header leaves unnamed (or pads with empty names)
     and that hold no value, said in a log line; such a column with values is refused (it would be read
     under a made-up name, or shift the others)."""
@@ -228,7 +264,7 @@ def _without_padding(frame, header: list[str], path: Path, key: str) -> tuple[An
             raise UserError(f"{key}: '{path}' has a value in column {column + 1}, which its header leaves unnamed "
                             f"(data row {filled[0] + 1}: '{frame.iat[filled[0], column]}'); name that column in "
                             "the header, or delete the value")
-    log.info("'%s': %d empty column(s) without a name at the right left out (a spreadsheet's padding)", path.name,
+    notes.info("'%s': %d empty column(s) without a name at the right left out (a spreadsheet's padding)", path.name,
              len(names) - unnamed)
     return frame.iloc[:, :unnamed], header[:unnamed]
 

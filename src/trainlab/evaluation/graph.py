@@ -12,6 +12,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from trainlab.data.csv_writing import as_csv
 from trainlab.evaluation.baselines import model_name
 from trainlab.metrics.classification import CurveFigures
 from trainlab.run.durable import save_figure, write_atomic
@@ -95,7 +96,7 @@ def write_predictions(datamodule: Any, nodes: np.ndarray, labels: np.ndarray, pr
                           "predicted": np.asarray(names)[probs.argmax(axis=1)]})
     for k, name in enumerate(names):
         frame[f"p_{name}"] = probs[:, k]
-    write_atomic(path, frame.to_csv(index=False, float_format="%.6g"))
+    write_atomic(path, as_csv(frame, table.written_as, float_format="%.6g"))  # as the catalogue is written
     return path.name
 
 

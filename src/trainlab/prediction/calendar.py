@@ -103,11 +103,13 @@ def after_end(grids: Sequence[Optional[Grid]], horizon: int, zone: Optional[str]
     return made if any(v is None for v in out) else made.infer_objects()
 
 
-def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
-    """The format (strftime codes) the series' time column writes its dates in, for forecast.csv to write the
-    times after them alike (a file of months as ``2020-03`` gets ``2020-04``, not ``2020-04-01``): where the
-    times of every series with times (their last :data:`CHECKED_ROWS`) read back as written with one format, and they
-    step by a day or more (times under a day keep their zone's offsets); None otherwise. Every row is
+def file_format(grids: Sequence[Optional[Grid]], zone: Optional[str] = None) -> Optional[str]:
+    """The format (strftime codes) the series' time column writes its times in, for forecast.csv to write the
+    times after them alike (a file of months as ``2020-03`` gets ``2020-04``, not ``2020-04-01``; hourly times as
+    ``2024-03-09T07:00:00Z`` get ``2024-03-09T08:00:00Z``, not ``2024-03-09 08:00:00+00:00``, and at midnight not
+    a date alone): where the times of every series with times (their last :data:`CHECKED_ROWS`) read back as
+    written with one format; None otherwise, and for steps under a day read as the clock of ``zone``
+    (``data.source.time_zone``: written with their offsets, which tell the repeated autumn hour apart). Every row is
     checked, not the last alone: a day-first file ending on 01/01/2021 or 03/03/2020 reads back month-first too,
     and its forecasts were written month-first (1 February as 02/01/2021)."""
     import pandas as pd
@@ -117,26 +119,61 @@ def file_format(grids: Sequence[Optional[Grid]]) -> Optional[str]:
         if grid is None or grid.times is None or not len(grid.written):
             continue
         last = grid.written[-1]
-        if _under_a_day(grid) or not isinstance(last, str) or not np.issubdtype(np.asarray(grid.times).dtype,
-                                                                              np.datetime64):
+        if (zone is not None and _under_a_day(grid)) or not isinstance(last, str) or \
+                not np.issubdtype(np.asarray(grid.times).dtype, np.datetime64):
             return None
+        written, times = _checked_rows(grid)
         if formats is not None and len(formats) == 1:  # found: each further series' last row written alike
-            final = pd.DatetimeIndex(np.asarray(grid.times)[-1:])
-            fits = {f for f in formats if _strftime(final, f)[0] == last.strip()}
+            fits = {f for f in formats if _strftime(times[-1:], f)[0] == last.strip()}
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": tried both
                 guesses = [pd.tseries.api.guess_datetime_format(last.strip(), dayfirst=first) for first in (False, True)]
-            if last.strip().endswith("Z"):  # UTC as ISO 8601 writes it: strftime's %z writes +0000
-                guesses += [g[:-2] + "Z" for g in guesses if g and g.endswith("%z")]
+            guesses += _iso_variants([g for g in guesses if g], last.strip())
             guesses += TEXT_FORMATS  # months, quarters and weeks as text (trainlab.data.timeseries.dates), which
-            written = [str(w).strip() for w in grid.written[-CHECKED_ROWS:]]  # pandas' guess does not give
-            times = pd.DatetimeIndex(np.asarray(grid.times)[-CHECKED_ROWS:])
-            fits = {f for f in guesses if f and _strftime(times, f) == written}
+            fits = {f for f in guesses if f and _strftime(times, f) == written}  # pandas' guess does not give
         formats = fits if formats is None else formats & fits
         if not formats:
             return None
     return formats.pop() if formats and len(formats) == 1 else None
+
+
+def _iso_variants(guesses: list[str], last: str) -> list[str]:
+    """pandas' guesses for ``last`` (a time as the file writes it) as ISO 8601 and the programs that write it spell
+    what strftime writes otherwise: UTC as ``Z`` (strftime's %z: +0000) or ``GMT``, an offset with a colon (``+02:00``) or in
+    hours (``+00``, PostgreSQL's), milliseconds (``.000``, JavaScript's toISOString; %f writes six digits)."""
+    made = list(guesses)
+    if last.endswith("Z"):
+        made += [g[:-2] + "Z" for g in made if g.endswith("%z")]
+    word = re.search(r"(?<=\d)\s*(?:UTC|GMT)$", last, re.IGNORECASE)  # UTC in words: strftime's %Z writes 'UTC'
+    if word and word.group(0).strip() != "UTC":  # (both formats would fit, and none be taken)
+        import pandas as pd
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clock = pd.tseries.api.guess_datetime_format(last[:word.start()])  # the time before the word
+        made += [clock + word.group(0)] if clock else []
+    for pattern, code in ((_COLON_OFFSET, COLON_Z), (_HOUR_OFFSET, HOUR_Z)):
+        if pattern.search(last):
+            made += [g[:-2] + code for g in made if g.endswith("%z")]
+    if _MILLISECONDS.search(last):
+        made += [g.replace(".%f", "." + MILLI) for g in made if ".%f" in g]
+    return made[len(guesses):]
+
+
+def _checked_rows(grid: Grid) -> tuple[list[str], Any]:
+    """A series' last :data:`CHECKED_ROWS` times as the file writes them and as read, the latter in the zone its
+    times after it are written in (:func:`_zone_of`: the last row's offset for steps under a day, else naive); of a
+    file whose offsets change (+01:00 in winter, +02:00 in summer) the rows of the last row's offset alone."""
+    import pandas as pd
+
+    written = [str(w).strip() for w in grid.written[-CHECKED_ROWS:]]
+    times = _in_zone(pd.DatetimeIndex(np.asarray(grid.times)[-CHECKED_ROWS:]), _zone_of(grid, None))
+    if times.tz is None:
+        return written, times
+    ending = _TRAILING_OFFSET.search(written[-1])
+    same = [bool(ending) and w.endswith(ending.group(0).strip()) for w in written]
+    return [w for w, s in zip(written, same) if s], times[np.array(same)]
 
 
 # months as spreadsheets and statistics offices write them (Excel's Jan-15, Eurostat's 2015M01), read by
@@ -149,24 +186,60 @@ QUARTER_TEXTS = tuple(f for q in ("Q", "q") for sep in ("", "-", "/", " ") for f
 WEEK_TEXTS = ("%G-W%V", "%GW%V", "%G-W%V-%u", "%GW%V%u")
 TEXT_FORMATS = MONTH_TEXTS + QUARTER_TEXTS + WEEK_TEXTS
 CHECKED_ROWS = 100  # a series' last rows whose dates a format must write back as the file did: a day over 12
+# what strftime does not write, which _strftime writes: an offset with a colon (+02:00; Python 3.12's %:z), in hours
+# (+00), and milliseconds (.000)
+COLON_Z, HOUR_Z, MILLI = "%:z", "%:h", "%:3f"
+_COLON_OFFSET = re.compile(r"[+-]\d{2}:\d{2}$")
+_HOUR_OFFSET = re.compile(r"\d[+-]\d{2}$")
+_MILLISECONDS = re.compile(r"\.\d{3}(?!\d)")
+# each code above as strftime's, and a mark after it (a control character no time is written with) that
+# _ISO_WRITTEN rewrites: %z's +0200 to +02:00 or +02, %f's 000000 to 000
+_AS_STRFTIME = {COLON_Z: "%z\x1d", HOUR_Z: "%z\x1e", MILLI: "%f\x1f"}
+_ISO_WRITTEN = ((re.compile(r"([+-]\d{2})(\d{2})\x1d"), r"\1:\2"), (re.compile(r"([+-]\d{2})\d{2}\x1e"), r"\1"),
+                (re.compile(r"(\d{3})\d{3}\x1f"), r"\1"))
+_TRAILING_OFFSET = re.compile(r"(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
 
-def as_written(column: Any, grids: Sequence[Optional[Grid]]) -> Any:
-    """forecast.csv's time column: in the file's own format (:func:`file_format`) as text, the cells of series
-    without times empty; as it is where there is none (pandas writes it)."""
+def as_written(column: Any, grids: Sequence[Optional[Grid]], zone: Optional[str] = None) -> Any:
+    """forecast.csv's time column: in the file's own format (:func:`file_format`; ``zone``:
+    ``data.source.time_zone``) as text, the cells of series without times empty; where there is none, as pandas
+    writes it, but times under a day without a zone with their time of day (pandas writes a column of midnights as
+    dates alone: ``2024-03-10`` for 00:00 after 23:00)."""
     import pandas as pd
 
-    found = file_format(grids)
+    found = file_format(grids, zone)
     if found is None:
-        return column
-    times = pd.to_datetime(pd.Series(column), errors="coerce")
-    return times.dt.to_period("Q").dt.strftime(found) if "%q" in found else times.dt.strftime(found)
+        if not any(g is not None and g.times is not None and _under_a_day(g) for g in grids):
+            return column
+        found = "%Y-%m-%d %H:%M:%S"  # naive ones; zoned ones are written as pandas writes them, with their offset
+        values = pd.Series(list(column), dtype=object)
+        naive = values.map(lambda v: isinstance(v, pd.Timestamp) and v.tz is None).to_numpy(dtype=bool)
+        values[naive] = list(pd.DatetimeIndex(list(values[naive])).strftime(found))
+        return values
+    values = pd.Series(list(column), dtype=object)
+    # each zone apart: the series of a file may carry different offsets (stations in several zones)
+    zones = values.map(lambda v: str(v.tz) if isinstance(v, pd.Timestamp) else "")
+    for name, rows in values.groupby(zones).groups.items():
+        if name:
+            times = pd.DatetimeIndex(list(values[rows]))
+            values[rows] = _strftime(times, found)
+    return values
 
 
 def _strftime(times: Any, code: str) -> list[str]:
     """``times`` (a DatetimeIndex) written with ``code``: strftime's codes, or with ``%q`` (a quarter, which
-    strftime lacks) pandas' Period codes of each time's quarter."""
-    return list(times.to_period("Q").strftime(code) if "%q" in code else times.strftime(code))
+    strftime lacks) pandas' Period codes of each time's quarter, or with :data:`COLON_Z`, :data:`HOUR_Z`,
+    :data:`MILLI` the offset as ``+02:00`` or ``+02``, milliseconds as ``.000``."""
+    if any(own in code for own in _AS_STRFTIME):
+        for own, plain in _AS_STRFTIME.items():
+            code = code.replace(own, plain)
+        made = list(times.strftime(code))
+        for pattern, written in _ISO_WRITTEN:
+            made = [pattern.sub(written, t) for t in made]
+        return made
+    if "%q" in code:  # a quarter of the local clock (a Period has no zone)
+        return list((times.tz_localize(None) if times.tz is not None else times).to_period("Q").strftime(code))
+    return list(times.strftime(code))
 
 
 def written_zone(grids: Sequence[Optional[Grid]], zone: Optional[str]) -> Optional[str]:
@@ -207,10 +280,35 @@ def _zone_of(grid: Grid, zone: Optional[str]) -> Any:
     if zone is not None:
         return zone
     last = grid.written[-1] if len(grid.written) else None
-    try:
-        return pd.Timestamp(last).tz if isinstance(last, (str, pd.Timestamp)) else None
-    except ValueError:  # a format pandas reads only with the column's own format: naive then
+    if isinstance(last, pd.Timestamp):
+        return last.tz
+    if not isinstance(last, str):
         return None
+    try:
+        found = pd.Timestamp(last).tz
+    except ValueError:  # a format pandas reads only with the column's own format ('01.03.2024 23:00 utc')
+        found = None
+    return found if found is not None else _written_offset(last.strip())
+
+
+def _written_offset(text: str) -> Any:
+    """The zone of the offset that ends ``text`` (``Z``, ``utc``, ``+02:00``, ``+0200``, ``+02``) as a fixed
+    offset; None where it ends in none (naive clock times)."""
+    import datetime
+
+    import pandas as pd
+
+    from trainlab.data.timeseries.zones import offset_rows
+
+    found = _TRAILING_OFFSET.search(text)
+    if found is None or not offset_rows(pd.Series([text]))[0]:  # after a time of day: '2024-03-01''s '-01' is none
+        return None
+    offset = found.group(0).strip()
+    if offset[0] not in "+-":
+        return datetime.timezone.utc
+    digits = offset[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + (int(digits[2:]) if len(digits) > 2 else 0)
+    return datetime.timezone(datetime.timedelta(minutes=minutes if offset[0] == "+" else -minutes))
 
 
 def _under_a_day(grid: Grid) -> bool:

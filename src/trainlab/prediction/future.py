@@ -207,7 +207,7 @@ def read_future(path: str, data: Any, horizon: int, sheet: Any = None) -> list[n
                     raise UserError(f"future={path}: {where} holds {', '.join(shown)}, not "
                                     f"consecutive steps of the data's {grid.step}; give its rows one step apart")
             if theirs_grid.times[0] != expected:
-                next_time = _as_written(after_end([grid], 1, zone), grid)
+                next_time = _as_written(after_end([grid], 1, zone), grid, zone)
                 raise UserError(f"future={path}: {where} starts at {theirs_grid.written[0]}, but the data"
                                 f"{f' of {name}' if name is not None else ''} end at {grid.written[-1]}: its first "
                                 f"row is the step after the data's last, {next_time}; give the rows from there on")
@@ -261,7 +261,7 @@ def _series_names(table: Any) -> list[Optional[str]]:
     return [table.series.partition("=")[2] if table.series else None]
 
 
-def _as_written(times: Any, grid: Any) -> str:
+def _as_written(times: Any, grid: Any, zone: Optional[str] = None) -> str:
     """The first of ``times`` (a pandas Series of the steps after ``grid``'s series) for a message: as the file writes
     its times (``2020Q2`` after ``2020Q1``, as forecast.csv writes them: calendar.as_written), else a date alone where
     it is midnight without a zone (a day, a month)."""
@@ -269,7 +269,7 @@ def _as_written(times: Any, grid: Any) -> str:
 
     from trainlab.prediction.calendar import as_written
 
-    written = as_written(times, [grid]).iloc[0]
+    written = as_written(times, [grid], zone).iloc[0]
     if isinstance(written, str):
         return written
     time = times.iloc[0]

@@ -155,6 +155,7 @@ def write(data: UnlabelledStarGraph, nodes: np.ndarray, probs: np.ndarray, names
     """predictions.csv and predictions_map.png into ``out_dir``; the csv's rows."""
     import pandas as pd
 
+    from trainlab.data.csv_writing import as_csv
     from trainlab.evaluation.graph import plot_map
     from trainlab.run.durable import write_atomic
 
@@ -163,7 +164,7 @@ def write(data: UnlabelledStarGraph, nodes: np.ndarray, probs: np.ndarray, names
     frame = pd.DataFrame({table.id_name: table.ids[nodes], "predicted": np.asarray(names)[predicted]})
     for k, name in enumerate(names):
         frame[f"p_{name}"] = probs[:, k]
-    write_atomic(out_dir / FILES[0], frame.to_csv(index=False, float_format="%.6g"))
+    write_atomic(out_dir / FILES[0], as_csv(frame, table.written_as, float_format="%.6g"))  # as the catalogue is
     plot_map(table.map_plane(nodes), None, predicted, names, out_dir / FILES[1], table.name)
     return frame
 

@@ -94,6 +94,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
 
 def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    from trainlab.data.csv_writing import as_csv, csv_dialect
     from trainlab.prediction.calendar import as_written, written_zone
     from trainlab.prediction.fit import check_reach, reach
     from trainlab.prediction.future import driver_columns, read_future
@@ -124,14 +125,15 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
                  "time_zone": written_zone(table.times, getattr(data.source, "time_zone", None))}
     written = frame
     if times and times["time_column"] in frame:  # dates as the file writes them (2020-04 after 2020-03)
-        written = frame.assign(**{times["time_column"]: as_written(frame[times["time_column"]], table.times).to_numpy()})
-    write_atomic(out_dir / "forecast.csv", written.to_csv(index=False))
+        written = frame.assign(**{times["time_column"]: as_written(frame[times["time_column"]], table.times,
+                                                                    getattr(data.source, "time_zone", None)).to_numpy()})
+    write_atomic(out_dir / "forecast.csv", as_csv(written, table.written_as))  # separated as the data file is
     shown = cfg.history or max(4 * horizon, data.window)
     left_out = plot_forecasts(forecasts, table, data.source, shown, out_dir / "forecast.png")
     report = {
         **made, "data": table.name, "horizon": horizon, "series": len(forecasts), "targets": list(table.target_names),
         # fed back: forecasts past fit.reach were read by the model as its own past values
-        "recursive": recursive, "steps_per_pass": data.steps, **times,
+        "recursive": recursive, "steps_per_pass": data.steps, **times, **csv_dialect(table.written_as),
         **({"future": future, "future_columns": driver_columns(data)} if future is not None else {}),
         "files": ["forecast.csv", "forecast.png"], **({"not_plotted": left_out} if left_out else {}),
     }
@@ -170,6 +172,7 @@ def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
 
 def _catalogue(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
                made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    from trainlab.data.csv_writing import csv_dialect
     from trainlab.prediction.graph import FILES, classify, restore_unlabelled, write
     from trainlab.run.durable import write_json
 
@@ -183,6 +186,7 @@ def _catalogue(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, giv
     counts = frame["predicted"].value_counts()
     report = {**made, "catalogue": str(cfg.catalogue), "stars": len(frame), "k": data.k, "classes": names,
               "predicted": {name: int(counts.get(name, 0)) for name in names}, "id_column": data.table.id_name,
+              **csv_dialect(data.table.written_as),
               "stars_left_out": data.table.left_out, "missing_values_imputed": data.missing_counts(),
               "batches": "sampled ego nets" if data.sampled else "whole graph", "files": FILES}
     write_json(out_dir / "predictions.json", report)

@@ -32,6 +32,7 @@ from trainlab.data.categories import as_text
 from trainlab.data.graph.columns import (MISSING, apply_missing_policy, category_columns, match_case, nothing_left,
                                           once_per_star, placeable, require_positions, star_ids,
                                           with_gaps)
+from trainlab.data.csv_writing import CsvDialect, dialect_of
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.sheet_advice import sheet_advice
 from trainlab.data.graph.sky import (check_angle_units, check_file_units, convert_file_units, read_sexagesimal,
@@ -76,6 +77,9 @@ class StarTable:
     position: str = "cartesian"
     position_columns: tuple[str, ...] = ("x", "y", "z")
     categories: Optional[dict[str, np.ndarray]] = None
+    # the separator, decimal mark and encoding of the CSV file it was read from, for the predictions CSVs written of
+    # it (trainlab.data.csv_writing.as_csv); None for another format or the synthetic catalogue
+    written_as: Optional[CsvDialect] = None
 
     def map_plane(self, rows: np.ndarray) -> tuple[np.ndarray, str, str]:
         """(len(rows), 2) coordinates to draw stars ``rows`` on a map, and the two axes' labels: the two
@@ -140,6 +144,7 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
 
     Columns not named (as features, positions, label or identifier) are ignored. ``units_kept``: the settings are a
     run's, kept by predict.py (:func:`trainlab.data.graph.sky.sky_positions`)."""
+    written_as = dialect_of(frame)  # before the frame is cut and converted
     if position not in POSITIONS:
         raise UserError(f"data.source.position={position!r} is not one of {', '.join(POSITIONS)}")
     if missing not in MISSING:
@@ -221,7 +226,8 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
         raise UserError(f"every star of '{path}' is at one position ({where}): the neighbour graph would join stars at "
                         "random; give each star's own position (data.source.position_columns names its columns)")
     return StarTable(positions, features, label_ids, numeric, class_names, data_name(path), ids, id_name, left_out,
-                     position, tuple(position_columns), {c: as_text(frame[c]) for c in categorical} or None)
+                     position, tuple(position_columns), {c: as_text(frame[c]) for c in categorical} or None,
+                     written_as)
 
 
 class StarCatalogue:

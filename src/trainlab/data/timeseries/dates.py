@@ -96,6 +96,7 @@ def read_as_unix(raw: Any, time_format: Optional[str]) -> bool:
 
 # a clock at the end of its day (grid operators' and loggers' '2023-03-01 24:00', ISO 8601's 'T24:00:00'), and a
 # leap second ('23:59:60', in UTC records), neither of which Python's datetime holds
+_UTC_WORD = re.compile(r"(?<=\d)\s*(?:UTC|GMT)\s*$", re.IGNORECASE)  # a time in UTC as databases, logs write it
 _END_OF_DAY = re.compile(r"(?<![\d:])24:00(?=(?::00(?:[.,]0+)?)?(?![\d:]))")
 _LEAP_SECOND = re.compile(r"(?<![\d:])23:59:60(?:[.,]\d+)?(?![\d:])")
 # ISO 8601 week dates, as Eurostat and ISO-week reports write weekly data: '2019-W01', '2019W01', '2019-W01-1'
@@ -212,7 +213,9 @@ def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any
                             f"'{time_format}'; fix the row or the format (Python strftime codes, e.g. %d/%m/%Y)")
         return parsed.dt.tz_localize(None)
     iso = _attempt(text, format="ISO8601")
-    if iso is not None:
+    if iso is None and text.str.contains(_UTC_WORD).all():  # '2024-03-01 21:00:00 UTC': ISO 8601 but for its word,
+        iso = _attempt(text.str.replace(_UTC_WORD, "Z", regex=True), format="ISO8601")  # read as its Z
+    if iso is not None:  # (it was read day-first too, 2024-01-03, and refused as reading two ways)
         return iso
     month_first, day_first = _attempt(text, dayfirst=False), _attempt(text, dayfirst=True)
     if month_first is None and day_first is None:

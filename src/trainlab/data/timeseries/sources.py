@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.csv_writing import CsvDialect, dialect_of
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.categories import as_text
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
@@ -82,6 +83,7 @@ class TableFile:
     # holds in them, numbers or no value at all (each of their 0/1 inputs 0), never dropped as empty
     saved_categories: tuple[str, ...] = ()
     SHEET_KEY = "data.source.sheet"  # the setting that picks its sheet in a workbook (predict.py's: sheet)
+    written_as: Optional[CsvDialect] = None  # separator, decimal mark, encoding of the CSV read (csv_writing)
 
     def __init__(
         self,
@@ -240,7 +242,7 @@ class TableFile:
         return SeriesTable(features, targets, feature_columns, self.target_columns,
                            data_name(self.path) + (f" ({label})" if label else ""), season_length=season,
                            frequency=frequency, series=label, series_rows=series_rows, times=times,
-                           categories={c: as_text(frame[c]) for c in categorical} or None)
+                           categories={c: as_text(frame[c]) for c in categorical} or None, written_as=self.written_as)
 
     def _require_columns(self, frame: Any, target_frame: Any) -> None:
         """Every column named is in its file, before anything is read from them: a target the file lacks
@@ -256,8 +258,10 @@ class TableFile:
         # the sheet is data.source.path's; a workbook as target_path is read at its first sheet (said in the log)
         own = path == self.path
         targets = self.target_columns if path == (self.target_path or self.path) else ()
-        frame = stripped_header(read_frame(path, key, self.sheet if own else None, self.SHEET_KEY if own else None,
-                                           targets), path)
+        frame = read_frame(path, key, self.sheet if own else None, self.SHEET_KEY if own else None, targets)
+        if own:  # the CSV dialect forecast.csv is written in
+            self.written_as = dialect_of(frame)
+        frame = stripped_header(frame, path)
         wide = wide_columns(frame) if self.layout != "long" else None
         if self.layout == "wide":
             if wide is None:

@@ -10,6 +10,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from trainlab.config.errors import UserError
+from trainlab.data.csv_writing import CsvDialect
 from trainlab.data.timeseries.dates import written
 from trainlab.data.timeseries.times import Grid
 
@@ -38,6 +39,9 @@ class SeriesTable:
     # input columns of categories (text, or integer codes named as such), not among ``feature_names``: column ->
     # (rows,) its values as text, None where empty; the data module encodes them (trainlab.data.categories)
     categories: Optional[dict[str, np.ndarray]] = None
+    # the separator, decimal mark and encoding of the CSV file the rows were read from, for the CSVs written of
+    # them (trainlab.data.csv_writing.as_csv: forecast.csv); None for another format or a source of no file
+    written_as: Optional[CsvDialect] = None
 
     def __post_init__(self) -> None:
         for key, names in (("features", self.feature_names), ("targets", self.target_names)):

@@ -105,7 +105,8 @@ def numbers_with_unit(column, as_numbers: Callable[[Any], Any]) -> Optional[tupl
     if units is None or len(units) != 1 or codes_of(column) is not None:  # '4G', '5G': codes, a category
         return None
     text = column.astype(str).str.strip()
-    numbers = as_numbers(text.map(lambda value: (_split(value) or ("",))[0]).where(column.notna()))
+    # an empty cell stays empty (NaN in pandas' text columns): it was handed to the pattern and raised TypeError
+    numbers = as_numbers(text.map(lambda value: (_split(value) or ("",))[0], na_action="ignore").where(column.notna()))
     if numbers is None or (numbers.isna() & column.notna()).any():
         return None
     return numbers, units[0], str(text[column.first_valid_index()])
