@@ -9,6 +9,7 @@
 - ``files``: table files (CSV, Parquet, NPY, workbooks) read and checked one way for every family
 - ``csv_files``: a CSV file for ``files``: its separator, decimal mark, encoding, preamble, padding and blank
   rows found, its progress said
+- ``csv_writing``: the CSVs predict.py and evaluate.py write of a user's file, with its separator and decimal mark
 - ``workbooks``: a spreadsheet workbook's sheet (.xlsx, .xls, .ods) for ``files``: its table found below title
   rows, date cells as dates; ``sheet_advice``: the sheet that holds the columns a refusal names
 - ``headers``: whether a table's first row names its columns or is data (a file without a header), for ``files``
