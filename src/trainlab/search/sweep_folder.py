@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial
 from trainlab.config.errors import UserError
 from trainlab.run.durable import read_yaml
 from trainlab.run.checkpoint_path import resolve_checkpoint
-from trainlab.search.shared import is_copied, open_storage, storage_file, storage_url
+from trainlab.search.shared import is_copied, open_storage, storage_file, storage_url, with_file
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,48 @@ def sweep_storage(sweep_dir: Path) -> str:
     stored = (read_yaml(results, DAMAGED_RESULTS) or {}).get("storage") if results.is_file() else None
     written_at = storage_file(stored) if stored else None
     if stored and not (written_at is not None and written_at.name == STUDY_FILE and own.is_file()):
-        return stored
+        return stored if written_at is None or written_at.is_absolute() else _placed(stored, written_at, sweep_dir)
     return storage_url(None, own)
+
+
+def _placed(stored: str, file: Path, sweep_dir: Path) -> str:
+    """A study file stored relative (``sqlite:///study.db``, as trainlab wrote it before storage paths were made
+    absolute) found where the sweep was run (its multirun.yaml's ``hydra.runtime.cwd``), in the sweep folder or a
+    folder above it (a checkout moved whole), or here; the file found is said. Opened from this folder alone, it
+    was "its study file 'study.db' does not exist" wherever a tool ran elsewhere (sqlite would have made an empty
+    one); where none holds it, one line names the places tried and the fix."""
+    tried: list[Path] = []
+    for base in (*_run_from(sweep_dir), sweep_dir.absolute(), *sweep_dir.absolute().parents, Path.cwd()):
+        candidate = base / file
+        if candidate in tried:
+            continue
+        tried.append(candidate)
+        if candidate.is_file():
+            log.warning("%s: its study is %s: %s names it %s, relative to the folder the sweep was run from (as "
+                        "trainlab wrote it before storage paths were made absolute), here %s", sweep_dir, candidate,
+                        RESULTS_YAML, stored, base)
+            return with_file(stored, candidate)
+    shown = ", ".join(str(p) for p in tried[:6]) + (f" (and {len(tried) - 6} folders above)" if len(tried) > 6 else "")
+    example = with_file(stored, Path("/", "<folder>", file.name))
+    # the sweep folder is looked in first of the places that do not depend on where the sweep ran: a file put
+    # there is found by every tool (make stage2's own train.py too), as is a URL written into the results
+    raise UserError(f"{sweep_dir}: its study file '{file}' ({RESULTS_YAML} names it {stored}, relative to the folder "
+                    f"the sweep was run from) is in none of {shown}; put the file in the sweep folder "
+                    f"({sweep_dir.absolute() / file}), or write its absolute URL as storage: in "
+                    f"{sweep_dir / RESULTS_YAML} ({example}); make dashboard also takes STORAGE={example}")
+
+
+def _run_from(sweep_dir: Path) -> list[Path]:
+    """The folder the sweep was run from, as its multirun.yaml records it (``hydra.runtime.cwd``); none where
+    that file is missing or unreadable."""
+    import yaml
+
+    try:
+        recorded = yaml.safe_load((sweep_dir / MULTIRUN_YAML).read_text(encoding="utf-8"))
+        cwd = recorded["hydra"]["runtime"]["cwd"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, UnicodeDecodeError):
+        return []
+    return [Path(cwd)] if isinstance(cwd, str) and Path(cwd).is_absolute() else []
 
 
 def given_sweep(sweep_dir: Optional[Path], target: str, module: str) -> Path:
