@@ -288,7 +288,7 @@ def test_an_older_sweeps_relative_study_url_is_found_where_the_sweep_ran_and_sai
         assert dashboard_storage(str(here)) == f"sqlite:///{root}/study.db?timeout=60"
     assert not (elsewhere / "study.db").exists()  # no empty study made here
 
-    (tmp_path / "moved" / "study.db").unlink()
+    shutil.move(tmp_path / "moved" / "study.db", tmp_path / "study.db.kept")
     here = tmp_path / "moved" / "outputs" / "sweep"
     with pytest.raises(UserError) as refused:
         load_sweep_study(here)
@@ -297,7 +297,22 @@ def test_an_older_sweeps_relative_study_url_is_found_where_the_sweep_ran_and_sai
         f"relative to the folder the sweep was run from) is in none of {checkout}/study.db, {here}/study.db, "
         f"{here.parent}/study.db, ")
     assert str(refused.value).endswith(
-        f"; put the file in the sweep folder ({here}/study.db), or write its absolute URL as storage: in "
-        f"{here}/optimization_results.yaml (sqlite:////<folder>/study.db?timeout=60); make dashboard also takes "
-        "STORAGE=sqlite:////<folder>/study.db?timeout=60")
+        f"; give its place: make analyze (or refine, stage2, dashboard) SWEEP={here} "
+        f"STORAGE=sqlite:////<folder>/study.db?timeout=60, or put the file in the sweep folder ({here}/study.db), "
+        "where every tool finds it")
     assert "\n" not in str(refused.value) and not (elsewhere / "study.db").exists()
+
+    # STORAGE= (the tools' --storage): a relative file from this folder; for that sweep folder alone
+    from trainlab.search import analyze
+    from trainlab.search.sweep_folder import GIVEN_STORAGE_ENV
+
+    monkeypatch.setenv(GIVEN_STORAGE_ENV, "")  # restored after the test: give_storage sets it for child processes
+    shutil.copy(tmp_path / "study.db.kept", tmp_path / "moved" / "kept.db")  # renamed, in the checkout
+    monkeypatch.chdir(tmp_path / "moved")
+    assert analyze.main([str(here), "--storage", "sqlite:///kept.db", "--out", str(tmp_path / "report")]) == 0
+    assert sweep_storage(here) == f"sqlite:///{tmp_path}/moved/kept.db"
+    assert best_overrides(here)  # make refine reads its trials' folders beside it
+    other = tmp_path / "moved" / "outputs" / "other"
+    shutil.copytree(here, other)
+    with pytest.raises(UserError, match="its study file 'study.db'"):
+        sweep_storage(other)  # given for that one sweep folder alone

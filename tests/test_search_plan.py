@@ -636,7 +636,7 @@ def test_refine_of_a_two_objective_sweep_takes_the_trial_its_pick_rule_names(com
     (2, ["--within", "-1"], "--within -1.0 must be a fraction of 0 or more"),
     # argparse's usage and its error on two lines, naming neither make refine nor EPOCHS
     (1, ["--epochs", "abc"], "error: make refine: EPOCHS (--epochs): invalid int value: 'abc'; it takes SWEEP=<sweep "
-                             "folder>, EPOCHS=... and ARGS=\"<train.py overrides>\""),
+                             "folder>, EPOCHS=..., STORAGE=... and ARGS=\"<train.py overrides>\""),
     (1, ["--bogus"], "error: make refine: unrecognized arguments: --bogus;"),
     # ARGS=hparams_search=optuna started a whole sweep instead of the one retraining
     (1, ["hparams_search=optuna"], "make refine retrains one run, and ARGS hparams_search=optuna would make it a sweep"),
