@@ -980,7 +980,8 @@ def test_a_sweep_whose_every_trial_was_pruned_exits_1_on_its_closing_line(compos
     ({}, [], {"data.batch_size": {"type": "categorical", "choices": []}}, ".choices=[] must be a list of two or more"),
     ({"optimizer.lr": "tag(log, intrval(1e-4, 1e-2))"}, [], None,
      "hydra.sweeper.params: cannot parse 'optimizer.lr=tag(log, intrval(1e-4, 1e-2))': intrval() is no function of "
-     "Hydra's sweep grammar; did you mean interval?"),
+     "Hydra's override grammar; did you mean interval? (the sweeper reads interval(a, b), range(start, stop, step), "
+     "choice(...) and tag(log, ...))"),
     ({}, [], [1, 2], "hydra.sweeper.search_space=[1, 2] must be a mapping parameter -> entry"),
 ])
 def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, search_space, message):

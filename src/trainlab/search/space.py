@@ -15,7 +15,6 @@ import itertools
 import shlex
 import logging
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 
@@ -241,18 +240,16 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
     return space, fixed
 
 
-_SWEEP_FUNCTIONS = ("interval", "range", "choice", "tag")  # those of Hydra's grammar the sweeper reads
-
-
 def _grammar_problem(exc: HydraException) -> str:
     """Hydra's refusal of a sweep in one line; a misspelt function (``intrval``) is told the nearest one (Hydra's
     own message listed every function it has, on a second line)."""
-    unknown = re.search(r"Unknown function '([^']*)'", str(exc))
-    if unknown is None:
+    from trainlab.config.composition import unknown_function
+
+    function = unknown_function(str(exc))
+    if function is None:
         return " ".join(str(exc).split())
-    close = did_you_mean(unknown.group(1), _SWEEP_FUNCTIONS)
-    return (f"{unknown.group(1)}() is no function of Hydra's sweep grammar{f'; {close}' if close else ''} (the "
-            "sweeper reads interval(a, b), range(start, stop, step), choice(...) and tag(log, ...))")
+    return (f"{function} (the sweeper reads interval(a, b), range(start, stop, step), choice(...) and "
+            "tag(log, ...))")
 
 
 def empty_space(params: Optional[Mapping[str, Any]], search_space: Optional[Mapping[str, Any]],
