@@ -316,3 +316,11 @@ def test_an_older_sweeps_relative_study_url_is_found_where_the_sweep_ran_and_sai
     shutil.copytree(here, other)
     with pytest.raises(UserError, match="its study file 'study.db'"):
         sweep_storage(other)  # given for that one sweep folder alone
+
+    # the file put into the sweep folder, as the refusal advises: its trials' folders (stored from the checkout,
+    # outputs/sweep/<n>) are found beside it
+    shutil.copy(tmp_path / "study.db.kept", here / "study.db")
+    monkeypatch.delenv(GIVEN_STORAGE_ENV)
+    study = load_sweep_study(here)
+    assert run_dir_of(study.best_trial, study_folder(sweep_storage(here))) == here / str(study.best_trial.number)
+    assert best_overrides(here)

@@ -70,7 +70,13 @@ def run_dir_of(trial: FrozenTrial, base: Optional[Path]) -> Optional[Path]:
         return None
     path = Path(stored)
     if not path.is_absolute():
-        return (base or Path.cwd()) / path
+        found = (base or Path.cwd()) / path
+        if found.is_dir() or base is None or is_copied(trial):
+            return found
+        # the study file moved below the folder its paths start from (an earlier trainlab's relative
+        # sqlite:///study.db, put into the sweep folder or given with STORAGE=): outputs/sweep/3 is base's sweep/3 or 3
+        inner = (base.joinpath(*path.parts[i:]) for i in range(1, len(path.parts)))
+        return next((p for p in inner if p.is_dir()), found)
     if base is not None and not is_copied(trial) and path.parent != base and (base / path.name).is_dir():
         return base / path.name
     return path
