@@ -65,10 +65,12 @@ clean:  ## remove outputs/, caches and .venv
 SWEEP   ?=
 # one word for the shell, a folder with spaces included (left out when empty: the tool then says it is missing)
 SWEEP_ARG = $(if $(SWEEP),"$(SWEEP)")
+# the sweep's study where its folder's records do not find it (a relative sqlite:///study.db of an earlier trainlab)
+STORAGE_ARG = $(if $(STORAGE),--storage "$(STORAGE)")
 EPOCHS  ?= 50
 
-analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir> [OUT=<dir>])
-	$(PY) -m trainlab.search.analyze $(SWEEP_ARG) $(if $(OUT),--out "$(OUT)")
+analyze: $(VENV)  ## top-5, importances, range advice, pruning stats, plots of a sweep (make analyze SWEEP=<dir> [OUT=<dir>] [STORAGE=<url>])
+	$(PY) -m trainlab.search.analyze $(SWEEP_ARG) $(if $(OUT),--out "$(OUT)") $(STORAGE_ARG)
 
 DASHBOARD ?= .venv/bin/optuna-dashboard
 # the sweep's study as the sweep itself opens it (results.sweep_storage: a shared storage it recorded, or its
@@ -81,8 +83,8 @@ dashboard: $(VENV)  ## optuna-dashboard for a sweep's study on http://127.0.0.1:
 	storage="$(or $(STORAGE),$(SWEEP_STORAGE))" && storage="$${storage#journal:}" && \
 		$(DASHBOARD) "$$storage" --host 127.0.0.1 --port $(DASHBOARD_PORT)  # a journal by its file, as optuna-dashboard reads one
 
-refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=...)
-	$(PY) -m trainlab.search.refine $(SWEEP_ARG) --epochs $(EPOCHS) $(ARGS)
+refine: $(VENV)  ## retrain a sweep's best trial with EPOCHS epochs (make refine SWEEP=<dir> EPOCHS=50 ARGS=... [STORAGE=<url>])
+	$(PY) -m trainlab.search.refine $(SWEEP_ARG) --epochs $(EPOCHS) $(STORAGE_ARG) $(ARGS)
 
 bench-search: $(VENV)  ## pruners (median/hyperband/nop), staged vs one stage, a hand-written optuna loop as peer, n_jobs=2 vs 1 (long on 2 cores; ARGS=--quick: a small check)
 	$(PY) benchmarks/search.py $(ARGS)
@@ -123,8 +125,8 @@ bench-graph: $(VENV)  ## kNN graph build time (1e5, 1e6 stars), memory of a samp
 .PHONY: stage2
 TOP ?= 3
 
-stage2: $(VENV)  ## search the rest with an earlier sweep's TOP most important parameters fixed at its best (make stage2 SWEEP=<dir> TOP=3)
-	$(PY) -m trainlab.search.stages $(SWEEP_ARG) --top $(TOP) $(ARGS)
+stage2: $(VENV)  ## search the rest with an earlier sweep's TOP most important parameters fixed at its best (make stage2 SWEEP=<dir> TOP=3 [STORAGE=<url>])
+	$(PY) -m trainlab.search.stages $(SWEEP_ARG) --top $(TOP) $(STORAGE_ARG) $(ARGS)
 # --- the GPU path (issue 17): see README "Checking a GPU"
 .PHONY: gpu-check gpu-bundle bench-steps
 gpu-check: $(VENV)  ## on one NVIDIA GPU, offline, < 8 min: gpu_report.json/.md in outputs/gpu_check (ARGS=--dry: a CPU rehearsal)

@@ -327,6 +327,21 @@ def test_a_column_name_hydra_cannot_read_gets_a_fix_that_keeps_the_list(override
     assert typed == wanted
 
 
+@pytest.mark.parametrize("override, meant", [
+    ("optimizer.lr=intrval(1e-4,1e-2)", "intrval() is no function of Hydra's override grammar; did you mean interval?"),
+    ("data.batch_size=choise(16,32)", "choise() is no function of Hydra's override grammar; did you mean choice?"),
+    ("optimizer.lr=tag(log,intervl(1e-4,1e-2))", "intervl() is no function of Hydra's override grammar; did you mean "
+                                                 "interval?"),
+])
+def test_a_misspelt_sweep_function_is_told_the_function_it_likely_meant(override, meant, capsys, monkeypatch,
+                                                                         tmp_path):
+    """It was told to quote the text, which would hand the sweep's text to the run as the value, and Hydra's own
+    list of its functions was on a second line that the one line left out."""
+    line = refused(["-m", override], capsys, monkeypatch, tmp_path)
+    assert line.startswith(f"error: {override}: {meant} (its sweeps: interval(a, b), range(start, stop, step), "
+                           "choice(a, b), tag(log, ...)); to pass the text as it is, quote the text: "), line
+
+
 def test_a_group_option_given_as_a_path_is_named_as_one(capsys, monkeypatch, tmp_path):
     """Hydra took a path's folders for groups: ``model=conf/model/cnn.yaml`` got "model/conf/model=cnn.yaml is
     not an option of the model/conf/model group", and ``data=my.csv`` a list of data options without the fix."""

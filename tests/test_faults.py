@@ -511,9 +511,17 @@ def test_resume_refuses_other_models_data_and_no_epochs_left_and_carries_the_rec
     run_train(first)
     run_dir = first.paths.output_dir
     # 6 inputs per step: the 5 features and the past target (data.target_inputs, issue 12)
-    with pytest.raises(UserError, match=r"does not fit .*LSTMNet \(net.lstm.weight_ih_l0 \(64, 6\) in the checkpoint, "
-                                        r"\(128, 6\) here.*the checkpoint's run had model.net.hidden_size: 16 -> 32"):
-        run_train(compose_cfg([*base, "model.net.hidden_size=32", f"ckpt_path={run_dir}"]))
+    # another shape of net: the key, its old and new values first, before the tensors they made (one line, before
+    # Lightning's load_state_dict error)
+    for changed, named, tensors in (("model.net.hidden_size=32", "model.net.hidden_size: 16 -> 32",
+                                     r"net.lstm.weight_ih_l0 \(64, 6\) in the checkpoint, \(128, 6\) here; net.lstm.weight_hh_l0 "
+                                     r"\(64, 16\) in the checkpoint, \(128, 32\) here"),
+                                    ("model.net.num_layers=2", "model.net.num_layers: 1 -> 2",
+                                     r"missing \['net.lstm.weight_ih_l1', 'net.lstm.weight_hh_l1'\]")):
+        with pytest.raises(UserError, match=rf"^ckpt_path=\S+ does not fit .*LSTMNet \(settings that differ from that "
+                                            rf"run: {named}\): {tensors}; resume with the model and data of that run") as no:
+            run_train(compose_cfg([*base, changed, f"ckpt_path={run_dir}"]))
+        assert "\n" not in str(no.value)
     with pytest.raises(UserError, match=r"was trained on other data \(data.source.num_rows: 600 -> 700"):
         run_train(compose_cfg([*base, "data.source.num_rows=700", f"ckpt_path={run_dir}"]))
     # a resume composes the config anew: the refusal says how the run was started (its overrides.yaml)
@@ -676,7 +684,7 @@ def test_a_resume_under_another_seed_or_settings_says_so_in_one_line(compose_cfg
     said, other = {}, {}
     for seed, extra in (("3407", []), ("1", []), ("1", ["data.window=12", "model.net.dropout=0.3"])):
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="trainlab.run.resume_checks"):
+        with caplog.at_level(logging.WARNING, logger="trainlab.run"):
             run_train(compose_cfg([*common, f"seed={seed}", *extra, "trainer.max_epochs=2",
                                    f"ckpt_path={first.paths.output_dir}"]))
         said[seed, bool(extra)] = [r.message for r in caplog.records if "seed=" in r.message]
@@ -692,6 +700,29 @@ def test_a_resume_under_another_seed_or_settings_says_so_in_one_line(compose_cfg
                                 "from that run's: model.net.dropout: 0.1 -> 0.3; data.window: 16 -> 12; it goes on with "
                                 "them, so it will not end as that run would have; resume with that run's settings for "
                                 "that"]
+
+
+def test_a_resume_names_every_setting_that_differs_from_its_run(compose_cfg, run_train, caplog):
+    """Only the model's and data's settings were named: a resume with another gradient clipping, precision of
+    matmuls or checkpoint monitor went on without a word. Now every differing setting is in the warning, and those
+    a resume is meant to change (more epochs, a raised patience, the logger) in an information line."""
+    common = [*TINY, "callbacks.early_stopping.patience=5"]
+    first = compose_cfg([*common, "logger=none", "trainer.max_epochs=1"])
+    run_train(first)
+    changed = ["model.net.dropout=0.3", "model.loss=mae", "trainer.gradient_clip_val=0.5",
+               "hardware.float32_matmul_precision=medium", "callbacks.early_stopping.patience=9", "logger=csv"]
+    with caplog.at_level(logging.INFO, logger="trainlab.run"):
+        run_train(compose_cfg([*common, *changed, "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
+    ckpt = f"ckpt_path={first.paths.output_dir}/checkpoints/last.ckpt"
+    warned = [r.message for r in caplog.records if r.levelno == logging.WARNING and "settings differ" in r.message]
+    assert warned == [f"{ckpt}: this resume's settings differ from that run's: model.loss: mse -> mae; "
+                      "model.net.dropout: 0.1 -> 0.3; trainer.gradient_clip_val: None -> 0.5; "
+                      "hardware.float32_matmul_precision: highest -> medium; it goes on with them, so it will not end as "
+                      "that run would have; resume with that run's settings for that"]
+    told = [r.message for r in caplog.records if r.levelno == logging.INFO and "this resume goes on with" in r.message]
+    assert told == [f"{ckpt}: this resume goes on with trainer.max_epochs: 1 -> 2; callbacks.early_stopping.patience: "
+                    "5 -> 9; logger.csv: None -> {...} (settings a resume may change: its length, its test, early "
+                    "stopping's patience, its display, its logger, its loader workers)"]
 
 
 def test_a_resume_from_inside_an_epoch_says_in_one_line_that_it_is_not_exact(compose_cfg, run_train, caplog, recwarn):

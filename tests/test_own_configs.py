@@ -412,6 +412,12 @@ def test_values_nothing_reads_or_that_cannot_be_resolved(own_config, compose_cfg
       "    sampler:\n      population_size: 10\n"}, ["-m", "hparams_search=mine"],
      "hparams_search/mine.yaml sets hydra.sweeper.sampler.population_size, which is not a setting of "
      "hydra.sweeper.sampler (hydra/sweeper/sampler=tpe takes "),
+    # a misspelt setting of the sweeper a search file chose: told the spelling, not to choose another sweeper
+    ({"myconf/hparams_search/mine.yaml": "# @package _global_\ndefaults:\n  - optuna\n  - _self_\nhydra:\n  sweeper:\n"
+      "    params: null\n    serch_space:\n      optimizer.lr: {type: float, low: 1e-4, high: 1e-2}\n"},
+     ["-m", "hparams_search=mine"],
+     "hparams_search/mine.yaml sets hydra.sweeper.serch_space, which is not a setting of hydra.sweeper; did you mean "
+     "hydra.sweeper.search_space? (hydra/sweeper=optuna takes _target_, "),
 ])
 def test_a_misspelt_key_in_a_users_file_of_a_typed_group(own_config, user_code, files, argv, expected):
     """Hydra refuses it in several lines ending 'object_type=HardwareConf', exit 1, without the key

@@ -246,3 +246,81 @@ def test_the_retrain_and_stage_2_of_a_moved_sweep_write_beside_it_not_where_it_r
     shutil.move(here, kept)
     assert follow_move(kept, task)[len(SEED_SPACE)] == f"paths.log_dir={tmp_path / 'kept'}"
 
+
+
+def test_an_older_sweeps_relative_study_url_is_found_where_the_sweep_ran_and_said(compose_cfg, tmp_path, monkeypatch,
+                                                                                 caplog):
+    """trainlab before storage paths were made absolute wrote hydra.sweeper.storage=sqlite:///study.db into
+    optimization_results.yaml as given: a file relative to the folder the sweep ran in. make analyze / refine /
+    stage2 / dashboard run from another folder said "its study file 'study.db' does not exist". It is looked for
+    where the sweep ran (multirun.yaml's hydra.runtime.cwd), in the sweep folder and the folders above it (a
+    checkout moved whole), and here; the file opened is said; where none holds it, one line names the places
+    tried and the fix."""
+    from trainlab.config.errors import UserError
+    from trainlab.search.shared import dashboard_storage
+
+    checkout = tmp_path / "checkout"
+    sweep_dir = checkout / "outputs" / "sweep"
+    sweep_dir.mkdir(parents=True)
+    search_for(compose_cfg, tmp_path, [f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.n_trials=3",
+                                       f"hydra.sweeper.storage=sqlite:///{checkout}/study.db"],
+               WritesJobFolders(sweep_dir)).run()
+    results_file = sweep_dir / "optimization_results.yaml"
+    results = yaml.safe_load(results_file.read_text())
+    results["storage"] = "sqlite:///study.db?timeout=60"  # as the sweep was given it, run in checkout/
+    results_file.write_text(yaml.safe_dump(results))
+    (sweep_dir / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"cwd": str(checkout)}}}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    for root in (checkout, tmp_path / "moved"):  # where it ran; then the checkout moved whole (its cwd stale)
+        if root != checkout:
+            shutil.move(checkout, root)
+        here = root / "outputs" / "sweep"
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="trainlab.search.sweep_folder"):
+            study = load_sweep_study(here)
+        assert len(study.trials) == 3
+        assert (f"{here}: its study is {root / 'study.db'}: optimization_results.yaml names it "
+                "sqlite:///study.db?timeout=60, relative to the folder the sweep was run from") in caplog.text
+        assert run_dir_of(study.best_trial, study_folder(sweep_storage(here))) == here / str(study.best_trial.number)
+        assert dashboard_storage(str(here)) == f"sqlite:///{root}/study.db?timeout=60"
+    assert not (elsewhere / "study.db").exists()  # no empty study made here
+
+    shutil.move(tmp_path / "moved" / "study.db", tmp_path / "study.db.kept")
+    here = tmp_path / "moved" / "outputs" / "sweep"
+    with pytest.raises(UserError) as refused:
+        load_sweep_study(here)
+    assert str(refused.value).startswith(
+        f"{here}: its study file 'study.db' (optimization_results.yaml names it sqlite:///study.db?timeout=60, "
+        f"relative to the folder the sweep was run from) is in none of {checkout}/study.db, {here}/study.db, "
+        f"{here.parent}/study.db, ")
+    assert str(refused.value).endswith(
+        f"; give its place: make analyze (or refine, stage2, dashboard) SWEEP={here} "
+        f"STORAGE=sqlite:////<folder>/study.db?timeout=60, or put the file in the sweep folder ({here}/study.db), "
+        "where every tool finds it")
+    assert "\n" not in str(refused.value) and not (elsewhere / "study.db").exists()
+
+    # STORAGE= (the tools' --storage): a relative file from this folder; for that sweep folder alone
+    from trainlab.search import analyze
+    from trainlab.search.sweep_folder import GIVEN_STORAGE_ENV
+
+    monkeypatch.setenv(GIVEN_STORAGE_ENV, "")  # restored after the test: give_storage sets it for child processes
+    shutil.copy(tmp_path / "study.db.kept", tmp_path / "moved" / "kept.db")  # renamed, in the checkout
+    monkeypatch.chdir(tmp_path / "moved")
+    assert analyze.main([str(here), "--storage", "sqlite:///kept.db", "--out", str(tmp_path / "report")]) == 0
+    assert sweep_storage(here) == f"sqlite:///{tmp_path}/moved/kept.db"
+    assert best_overrides(here)  # make refine reads its trials' folders beside it
+    other = tmp_path / "moved" / "outputs" / "other"
+    shutil.copytree(here, other)
+    with pytest.raises(UserError, match="its study file 'study.db'"):
+        sweep_storage(other)  # given for that one sweep folder alone
+
+    # the file put into the sweep folder, as the refusal advises: its trials' folders (stored from the checkout,
+    # outputs/sweep/<n>) are found beside it
+    shutil.copy(tmp_path / "study.db.kept", here / "study.db")
+    monkeypatch.delenv(GIVEN_STORAGE_ENV)
+    study = load_sweep_study(here)
+    assert run_dir_of(study.best_trial, study_folder(sweep_storage(here))) == here / str(study.best_trial.number)
+    assert best_overrides(here)

@@ -636,7 +636,7 @@ def test_refine_of_a_two_objective_sweep_takes_the_trial_its_pick_rule_names(com
     (2, ["--within", "-1"], "--within -1.0 must be a fraction of 0 or more"),
     # argparse's usage and its error on two lines, naming neither make refine nor EPOCHS
     (1, ["--epochs", "abc"], "error: make refine: EPOCHS (--epochs): invalid int value: 'abc'; it takes SWEEP=<sweep "
-                             "folder>, EPOCHS=... and ARGS=\"<train.py overrides>\""),
+                             "folder>, EPOCHS=..., STORAGE=... and ARGS=\"<train.py overrides>\""),
     (1, ["--bogus"], "error: make refine: unrecognized arguments: --bogus;"),
     # ARGS=hparams_search=optuna started a whole sweep instead of the one retraining
     (1, ["hparams_search=optuna"], "make refine retrains one run, and ARGS hparams_search=optuna would make it a sweep"),
@@ -956,12 +956,39 @@ def test_a_sweep_whose_every_trial_was_pruned_exits_1_on_its_closing_line(compos
     ({}, [], {"data.batch_size": {"type": "categorical", "choices": "abc"}}, ".choices='abc' must be a list"),
     ({}, [], {"data.batch_size": [16, 32]}, "hydra.sweeper.search_space.data.batch_size=[16, 32] must be a mapping"),
     (5, [], None, "hydra.sweeper.params=5 must be a mapping parameter -> sweep"),
+    # a misspelt type or key, or a type in another library's words, is told the word it likely meant
+    ({}, [], {"optimizer.lr": {"type": "flaot", "low": 1e-4, "high": 1e-2}},
+     "hydra.sweeper.search_space.optimizer.lr.type='flaot' is not a type of a search_space entry; did you mean "
+     "float? It takes float, int or categorical"),
+    ({}, [], {"data.batch_size": {"type": "categorial", "choices": [16, 32]}}, "'categorial' is not a type of a "
+     "search_space entry; did you mean categorical?"),
+    ({}, [], {"data.batch_size": {"type": "integer", "low": 16, "high": 32}}, "'integer' is not a type of a "
+     "search_space entry; did you mean int?"),
+    ({}, [], {"optimizer.lr": {"type": "interval", "low": 1e-4, "high": 1e-2}}, "did you mean float?"),
+    ({}, [], {"optimizer.lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}}, "did you mean float with log: true?"),
+    ({}, [], {"optimizer.lr": {"type": "Float", "low": 1e-4, "high": 1e-2}}, "did you mean float?"),
+    ({}, [], {"optimizer.lr": {"type": "float", "low": 1e-4, "hgih": 1e-2}},
+     "hydra.sweeper.search_space.optimizer.lr: hgih is not a key of a float entry, which takes type, low, high, step, "
+     "log; did you mean high?"),
+    ({}, [], {"data.batch_size": {"type": "int", "low": 16, "high": 64, "stpe": 16}}, "did you mean step?"),
+    ({}, [], {"data.batch_size": {"type": "categorical", "choice": [16, 32]}},
+     "hydra.sweeper.search_space.data.batch_size: choice is not a key of a categorical entry, which takes type, "
+     "choices; did you mean choices?"),
+    ({}, [], {"optimizer.lr": {"typ": "float", "low": 1e-4, "high": 1e-2}},
+     "hydra.sweeper.search_space.optimizer.lr: the entry has no type (typ is no key; did you mean type?); give type: "
+     "float, int or categorical"),
+    ({}, [], {"data.batch_size": {"type": "categorical", "choices": []}}, ".choices=[] must be a list of two or more"),
+    ({"optimizer.lr": "tag(log, intrval(1e-4, 1e-2))"}, [], None,
+     "hydra.sweeper.params: cannot parse 'optimizer.lr=tag(log, intrval(1e-4, 1e-2))': intrval() is no function of "
+     "Hydra's override grammar; did you mean interval? (the sweeper reads interval(a, b), range(start, stop, step), "
+     "choice(...) and tag(log, ...))"),
     ({}, [], [1, 2], "hydra.sweeper.search_space=[1, 2] must be a mapping parameter -> entry"),
 ])
 def test_a_bad_range_is_refused_naming_the_entry_and_the_fix(params, arguments, search_space, message):
     with pytest.raises(UserError) as refused:
         parse_space(params, search_space, arguments)
     assert message in str(refused.value), str(refused.value)
+    assert "\n" not in str(refused.value)  # one line
 
 
 @pytest.mark.parametrize("dist", [

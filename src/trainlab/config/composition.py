@@ -174,6 +174,20 @@ def _one_line(exc: BaseException) -> str:
     return "; ".join(dict.fromkeys(kept))
 
 
+def unknown_function(message: str) -> Optional[str]:
+    """For Hydra's refusal of a function its grammar lacks (``intrval(1e-4, 1e-2)``): ``"intrval() is no function of
+    Hydra's override grammar; did you mean interval?"``, the nearest of those its message lists (on a second line,
+    which one-line refusals dropped); None for any other message."""
+    unknown = re.search(r"Unknown function '([^']*)'", message)
+    if unknown is None:
+        return None
+    from trainlab.config.errors import did_you_mean
+
+    listed = re.search(r"Available: ([\w,]+)", message)
+    close = did_you_mean(unknown.group(1), listed.group(1).split(",") if listed else ())
+    return f"{unknown.group(1)}() is no function of Hydra's override grammar{f'; {close}' if close else ''}"
+
+
 def parse_problem(override: str, message: str) -> str:
     """An override Hydra's grammar cannot read: what is wrong with it and how to write it."""
     key, eq, value = override.partition("=")
@@ -199,6 +213,10 @@ def parse_problem(override: str, message: str) -> str:
         if value.count(quote) % 2 and quote not in value.strip(quote):  # one at an end: opened, never closed
             return (f"{override}: a {quote} quote is not closed (the shell removes quotes it reads); put the "
                     f"whole override in the other kind: {shell_word(f'{key}={single_quoted(value.strip(quote))}')}")
+    function = unknown_function(message)
+    if function:  # a misspelt sweep (choise(16, 32)) was told to quote it, which would pass the text as the value
+        return (f"{override}: {function} (its sweeps: interval(a, b), range(start, stop, step), choice(a, b), "
+                f"tag(log, ...)); to pass the text as it is, {fix}")
     # a quote inside the text (a file named "Bob's data.csv") is part of it: quoted and escaped by the fix
     reason = next((line.strip() for line in message.splitlines() if line.strip() and "Error parsing" not in line
                    and not line.startswith("See https")), "")

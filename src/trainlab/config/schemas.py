@@ -217,7 +217,14 @@ def group_node_problem(file: str, full_key: str, message: str) -> Optional[str]:
                    OmegaConf.get_type(cs.load(f"{group}/{o}.yaml").node).__name__ == typed.group(1)), None)
     if chosen is None:
         return None
-    settings = ", ".join(str(k) for k in cs.load(f"{group}/{chosen}.yaml").node.keys())
+    keys = [str(k) for k in cs.load(f"{group}/{chosen}.yaml").node.keys()]
+    settings = ", ".join(keys)
+    from trainlab.config.errors import did_you_mean
+
+    close = did_you_mean(name, keys, prefix=f"{parent}.")
+    if close:  # a misspelt setting (serch_space): its spelling is the fix, not another option of the group
+        return (f"{file}.yaml sets {full_key}, which is not a setting of {parent}; {close} ({group}={chosen} takes "
+                f"{settings})")
     return (f"{file}.yaml sets {full_key}, which is not a setting of {parent} ({group}={chosen} takes {settings}); "
             f"choose another option in that file's defaults list, - override /{group}: <option> ({', '.join(options)}), "
             f"or add your own as {group}/<name>.yaml in your config folder (--config-dir)")

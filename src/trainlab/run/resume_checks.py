@@ -105,7 +105,13 @@ def _option(scheduler: DictConfig) -> str:
 def _leaf_differences(a: Any, b: Any, key: str) -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         return [d for k in sorted(set(a) | set(b), key=str) for d in _leaf_differences(a.get(k), b.get(k), f"{key}.{k}")]
-    return [] if a == b else [f"{key}: {a} -> {b}"]
+    return [] if a == b else [f"{key}: {_shown(a)} -> {_shown(b)}"]
+
+
+def _shown(value: Any) -> Any:
+    """A value of a difference line: a whole group set or unset (``callbacks.early_stopping: {...} -> None``)
+    in short, not its every key."""
+    return "{...}" if isinstance(value, dict) and len(str(value)) > 60 else value
 
 
 def _saved_config(folder: Any) -> Optional[DictConfig]:
@@ -197,13 +203,15 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     differs = (recorded_differences(_config_differences(old_cfg, cfg, ("model", "data")), ckpt)
                if old_cfg is not None else [])
     repeat = _repeat_hint(folder, ckpt_path) if differs else ""
-    hint = f"; the checkpoint's run had {'; '.join(differs[:6])}{repeat}" if differs else ""
 
     missing, unexpected, shapes = tensor_differences(model.state_dict(), ckpt["state_dict"])
     if missing or unexpected or shapes:
         detail = "; ".join(shapes[:2] + [f"missing {missing[:2]}" if missing else ""]
                            + [f"unexpected {unexpected[:2]}" if unexpected else ""]).strip("; ")
-        raise UserError(f"ckpt_path={ckpt_path} does not fit {cfg.model.net._target_} ({detail}){hint}; "
+        # the settings first (model.net.hidden_size: 16 -> 32): they are what to change; the tensors say why
+        model_first = sorted(differs, key=lambda d: not d.startswith("model."))
+        settings = f" (settings that differ from that run: {'; '.join(model_first[:6])})" if differs else ""
+        raise UserError(f"ckpt_path={ckpt_path} does not fit {cfg.model.net._target_}{settings}: {detail}{repeat}; "
                         "resume with the model and data of that run, or leave ckpt_path out to start afresh")
     data_key = type(datamodule).__qualname__
     data_differs = [d for d in differs if d.startswith(("data._target_", "data.source"))]
@@ -257,29 +265,17 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         f"to train on, raise callbacks.early_stopping.patience (e.g. {patience + 5}) or set "
                         f"callbacks.early_stopping=null{_untested_hint(folder, cfg)}")
     warn_other_seed(old_cfg, cfg, ckpt_path)
+    from trainlab.run.resume_settings import say_changed_settings, setting_groups
     from trainlab.run.trained import silent_changes
 
-    warn_other_settings([d for d in differs if d not in moved] + silent_changes(cfg, ckpt, model, datamodule),
-                        ckpt_path, repeat)
+    # the other groups' settings (trainer, callbacks, hardware, ...): only the model's and data's were said;
+    # the optimizer's and scheduler's take effect where the checkpoint holds no optimizer state to restore
+    others = () if old_cfg is None else tuple(k for k in setting_groups(dict.fromkeys([*old_cfg, *cfg]))
+                                              if k not in ("model", "data", "optimizer", "scheduler"))
+    changed_too = (_config_differences(old_cfg, cfg, others) if others else []) + restored
+    all_changes = [d for d in differs if d not in moved] + silent_changes(cfg, ckpt, model, datamodule) + changed_too
+    say_changed_settings(all_changes, ckpt_path, repeat or (_repeat_hint(folder, ckpt_path) if changed_too else ""))
     warn_mid_epoch(ckpt_path, ckpt)
-
-
-# said by a warning of their own: the effective batch (trainlab.callbacks.effective_batch.warn_other_batch)
-_SAID_ELSEWHERE = ("data.batch_size: ",)
-
-
-def warn_other_settings(differs: list[str], ckpt_path: str, repeat: str) -> None:
-    """One warning when a resume's model or data settings differ from the checkpoint's run where its tensors
-    still fit (``data.window: 48 -> 24``, a run's ``model.net.dropout=0.3`` left out): a resume composes its
-    config anew, and it went on with them without a word. It may be meant (fine-tuning on longer windows); it
-    does not end as that run would have. ``repeat``: how that run was started."""
-    shown = [d for d in differs if not d.startswith(_SAID_ELSEWHERE)]
-    if not shown:
-        return
-    more = f" (and {len(shown) - 4} more)" if len(shown) > 4 else ""
-    log.warning("ckpt_path=%s: this resume's settings differ from that run's: %s%s; it goes on with them, so it will "
-                "not end as that run would have%s", ckpt_path, "; ".join(shown[:4]), more,
-                repeat or "; resume with that run's settings for that")
 
 
 def warn_other_seed(old_cfg: Optional[DictConfig], cfg: DictConfig, ckpt_path: str) -> None:

@@ -28,7 +28,8 @@ from trainlab.search.advice import convergence, recommendations, top_trials  # n
 from trainlab.search.pruned import pruning_stats  # noqa: F401
 from trainlab.search.importance import analysed_study, importances, not_ranked, ranked_study, unranked  # noqa: F401
 from trainlab.search.front import front_lines, plot_front
-from trainlab.search.sweep_folder import DAMAGED_RESULTS, RESULTS_YAML, given_sweep, in_memory, load_sweep_study
+from trainlab.search.sweep_folder import (DAMAGED_RESULTS, RESULTS_YAML, STORAGE_HELP, give_storage, given_sweep,
+                                          in_memory, load_sweep_study)
 from trainlab.search.trials import best_trials, epochs_run, own_complete
 from trainlab.search.shared import is_copied, is_surplus
 from trainlab.search.tool_args import ToolParser
@@ -208,16 +209,20 @@ def importance_lines(study: optuna.Study, found: dict[str, float]) -> list[str]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = ToolParser(description=__doc__.splitlines()[0], target="analyze", variables={"--out": "OUT"},
+    parser = ToolParser(description=__doc__.splitlines()[0], target="analyze",
+                        variables={"--out": "OUT", "--storage": "STORAGE"},
                         overrides=False)
     parser.add_argument("sweep_dir", type=Path, nargs="?", help="outputs/train/multiruns/<date>_<time>_<id>")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"folder for {REPORT} and the plots (default: the sweep folder)")
+    parser.add_argument("--storage", help=STORAGE_HELP)
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # a sweep in a read-only folder (a shared project's) is read all the same; what it cannot hold is said
     with report_user_errors():  # none given: one line naming make's SWEEP=
         given_sweep(args.sweep_dir, "analyze", "analyze")
+        if args.storage:
+            give_storage(args.sweep_dir, args.storage)
     read_only = args.out is None and args.sweep_dir.is_dir() and not os.access(args.sweep_dir, os.W_OK)
     with report_user_errors():
         try:

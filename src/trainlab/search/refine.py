@@ -131,21 +131,25 @@ def call_train(command: list[str]) -> int:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = ToolParser(description=__doc__.splitlines()[0], target="refine", variables={"--epochs": "EPOCHS"})
+    from trainlab.search.sweep_folder import STORAGE_HELP, give_storage, given_sweep
+
+    parser = ToolParser(description=__doc__.splitlines()[0], target="refine",
+                        variables={"--epochs": "EPOCHS", "--storage": "STORAGE"})
     parser.add_argument("sweep_dir", type=Path, nargs="?")  # none: refused in one line naming make's SWEEP=
     parser.add_argument("--epochs", type=int, default=50, help="trainer.max_epochs of the retraining")
     parser.add_argument("--within", type=float, help="two objectives: tolerance on objective 0 (0.01 = 1 %%)")
     parser.add_argument("--then", type=int, help="two objectives: the objective to take the best of (1 unless given)")
+    parser.add_argument("--storage", help=STORAGE_HELP)
     parser.add_argument("overrides", nargs="*", help="more overrides for train.py")
     # intermixed: the overrides may follow --epochs (argparse's plain parse_args would take the folder
     # and an empty override list together and refuse the later overrides as unrecognized)
     args = parser.parse_intermixed_args(argv)
     from trainlab.config.errors import UserError, report_user_errors
 
-    from trainlab.search.sweep_folder import given_sweep
-
     with report_user_errors():
         given_sweep(args.sweep_dir, "refine", "refine")
+        if args.storage:
+            give_storage(args.sweep_dir, args.storage)
         swept = [o for o in args.overrides if o.lstrip("+~").startswith(SWEEP_ONLY)]
         if swept:  # hparams_search=optuna in ARGS started a whole sweep where one run was asked for
             raise UserError(f"make refine retrains one run, and ARGS {' '.join(swept)} would make it a sweep; leave "

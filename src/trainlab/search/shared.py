@@ -155,6 +155,15 @@ def storage_file(url: str) -> Optional[Path]:
     return Path(sqlite.database)
 
 
+def with_file(url: str, path: Path) -> str:
+    """A sqlite or journal :func:`storage_url` that keeps its study in ``path`` instead, its options kept
+    (``sqlite:///study.db?timeout=60`` -> ``sqlite:////<folder>/study.db?timeout=60``)."""
+    if url.startswith(JOURNAL):
+        return JOURNAL + str(path)
+    query = url.partition("?")[2]  # the path's own '?' are escaped (%3F): the first one left starts the options
+    return "sqlite:///" + _escaped(path) + (f"?{query}" if query else "")
+
+
 def open_storage(url: str) -> Union[str, optuna.storages.BaseStorage]:
     """What ``optuna.create_study`` / ``load_study`` take for a :func:`storage_url`: the URL itself
     (Optuna builds an RDBStorage), or the journal file's storage."""

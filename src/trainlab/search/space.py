@@ -26,6 +26,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.search_path import options_with_key
+from trainlab.search.entry_words import entry_type
 
 log = logging.getLogger(__name__)
 
@@ -141,24 +142,12 @@ def _from_override(override: Override, where: str) -> BaseDistribution:
                     "or choice()")
 
 
-# the keys of one entry of upstream's search_space, by its type
-_MAPPING_KEYS = {"categorical": ("type", "choices"), "int": ("type", "low", "high", "step", "log"),
-                 "float": ("type", "low", "high", "step", "log")}
-
-
 def _from_mapping(where: str, spec: Any) -> BaseDistribution:
     """One entry of upstream's ``search_space``: {type: float | int | categorical, low, high, step, log, choices}."""
     if not isinstance(spec, (Mapping, DictConfig)):
         raise UserError(f"{where}={spec!r} must be a mapping: {{type: float, low: 1e-5, high: 1e-2, log: true}}, "
                         "{type: int, low: 1, high: 5}, or {type: categorical, choices: [16, 32]}")
-    kind = spec.get("type")
-    if kind not in _MAPPING_KEYS:
-        raise UserError(f"{where}.type={kind!r} must be float, int or categorical")
-    unknown = [k for k in spec if k not in _MAPPING_KEYS[kind]]
-    if unknown:  # read by nothing: lg: true searched a linear scale, q (upstream's old step) no step
-        hint = "; give step instead of q (Optuna 3 dropped q)" if "q" in unknown else ""
-        raise UserError(f"{where}: {', '.join(map(str, unknown))} is not a key of {'an' if kind == 'int' else 'a'} {kind} entry, which takes "
-                        f"{', '.join(_MAPPING_KEYS[kind])}{hint}")
+    kind = entry_type(where, spec)
     if kind == "categorical":
         choices = spec.get("choices")
         if not isinstance(choices, (Sequence, ListConfig)) or isinstance(choices, str) or not choices:
@@ -209,7 +198,7 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
         try:
             override = parser.parse_override(line)
         except HydraException as exc:
-            raise UserError(f"{where}: cannot parse {line!r}: {exc}") from None
+            raise UserError(f"{where}: cannot parse {line!r}: {_grammar_problem(exc)}") from None
         earlier = by_key.pop(override.get_key_element(), None)
         if (earlier is not None and earlier[2] == where  # twice on the command line, one a sweep: which was meant?
                 and (override.is_sweep_override() or earlier[1].is_sweep_override())):
@@ -249,6 +238,18 @@ def parse_space(params: Mapping[str, Any] | None, search_space: Mapping[str, Any
         except ValueError as exc:
             raise UserError(f"{culprit}: {exc}") from None
     return space, fixed
+
+
+def _grammar_problem(exc: HydraException) -> str:
+    """Hydra's refusal of a sweep in one line; a misspelt function (``intrval``) is told the nearest one (Hydra's
+    own message listed every function it has, on a second line)."""
+    from trainlab.config.composition import unknown_function
+
+    function = unknown_function(str(exc))
+    if function is None:
+        return " ".join(str(exc).split())
+    return (f"{function} (the sweeper reads interval(a, b), range(start, stop, step), choice(...) and "
+            "tag(log, ...))")
 
 
 def empty_space(params: Optional[Mapping[str, Any]], search_space: Optional[Mapping[str, Any]],

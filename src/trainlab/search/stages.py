@@ -45,7 +45,7 @@ from trainlab.search.checks import contains
 from trainlab.search.plan import SweepPlan, discard_empty_sweep_dir, pin_sweep_dir, plan_sweep
 from trainlab.search.results import no_best_line, trial_counts, warn_running
 from trainlab.search.sweep_folder import (DAMAGED_MULTIRUN, MULTIRUN_YAML, STAGES_YAML, STUDY_FILE, as_stored,
-                                          given_sweep, load_sweep_study, said_of)
+                                          STORAGE_HELP, give_storage, given_sweep, load_sweep_study, said_of)
 from trainlab.search.trials import best_trials
 from trainlab.search.space import as_override
 from trainlab.search.tool_args import ToolParser
@@ -356,15 +356,20 @@ def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = ToolParser(description="Stage 2 from an earlier sweep: fix its TOP most important parameters at their "
-                        "best values and search the rest", target="stage2", variables={"--top": "TOP"})
+                        "best values and search the rest", target="stage2",
+                        variables={"--top": "TOP", "--storage": "STORAGE"})
     parser.add_argument("sweep_dir", type=Path, nargs="?")  # none: refused in one line naming make's SWEEP=
     parser.add_argument("--top", type=int, default=3, help="how many parameters to fix (by fANOVA importance)")
+    parser.add_argument("--storage", help=STORAGE_HELP)
     parser.add_argument("overrides", nargs="*", help="more overrides for train.py")
     args = parser.parse_intermixed_args(argv)
     from trainlab.run.root import repo_root
 
     with report_user_errors():  # what can be known here is refused before train.py starts
-        study = load_sweep_study(given_sweep(args.sweep_dir, "stage2", "stages"))
+        given_sweep(args.sweep_dir, "stage2", "stages")
+        if args.storage:  # in the environment: the train.py started below reads the same study (fix_top_of)
+            give_storage(args.sweep_dir, args.storage)
+        study = load_sweep_study(args.sweep_dir)
         best_params(study, where=str(args.sweep_dir))
         warn_running(study, args.sweep_dir)
         if args.top < 1:

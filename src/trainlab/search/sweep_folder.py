@@ -12,7 +12,9 @@ outside stay absolute; files and studies written before, with absolute paths, ar
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,7 +24,7 @@ from optuna.trial import FrozenTrial
 from trainlab.config.errors import UserError
 from trainlab.run.durable import read_yaml
 from trainlab.run.checkpoint_path import resolve_checkpoint
-from trainlab.search.shared import is_copied, open_storage, storage_file, storage_url
+from trainlab.search.shared import JOURNAL, is_copied, open_storage, storage_file, storage_url, with_file
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +70,102 @@ def run_dir_of(trial: FrozenTrial, base: Optional[Path]) -> Optional[Path]:
         return None
     path = Path(stored)
     if not path.is_absolute():
-        return (base or Path.cwd()) / path
+        found = (base or Path.cwd()) / path
+        if found.is_dir() or base is None or is_copied(trial):
+            return found
+        # the study file moved below the folder its paths start from (an earlier trainlab's relative
+        # sqlite:///study.db, put into the sweep folder or given with STORAGE=): outputs/sweep/3 is base's sweep/3 or 3
+        inner = (base.joinpath(*path.parts[i:]) for i in range(1, len(path.parts)))
+        return next((p for p in inner if p.is_dir()), found)
     if base is not None and not is_copied(trial) and path.parent != base and (base / path.name).is_dir():
         return base / path.name
     return path
 
 
+# a study's place given by hand for one sweep folder (make analyze / refine / stage2 STORAGE=<url>, the tools'
+# --storage): in the environment, so that the train.py that make stage2 starts reads the same study
+GIVEN_STORAGE_ENV = "TRAINLAB_SWEEP_STORAGE"
+
+
+STORAGE_HELP = ("the sweep's study, where its folder's records do not find it (a relative sqlite:///study.db of an "
+                "earlier trainlab): sqlite:///<file>, journal:<file> or a database URL")
+
+
+def give_storage(sweep_dir: Path, url: str) -> None:
+    """Read ``sweep_dir``'s study from ``url`` (a relative file taken from this folder), here and in the processes
+    started from here."""
+    if not url.startswith(JOURNAL) and "://" not in url:
+        raise UserError(f"STORAGE={url} (--storage) is neither a database URL (sqlite:///<file>) nor journal:<file>")
+    file = storage_file(url)
+    placed = with_file(url, file.absolute()) if file is not None and not file.is_absolute() else url
+    os.environ[GIVEN_STORAGE_ENV] = json.dumps({"sweep": str(sweep_dir.resolve()), "storage": placed})
+
+
+def _given_storage(sweep_dir: Path) -> Optional[str]:
+    """The storage given by hand for ``sweep_dir`` (:func:`give_storage`), else None."""
+    try:
+        given = json.loads(os.environ.get(GIVEN_STORAGE_ENV) or "null")
+    except ValueError:
+        return None
+    if isinstance(given, dict) and given.get("sweep") == str(sweep_dir.resolve()):
+        return given.get("storage")
+    return None
+
+
 def sweep_storage(sweep_dir: Path) -> str:
-    """The storage URL of a sweep folder's study: the one its optimization_results.yaml names, except
-    that ``storage: null``, and an older file's URL of an optuna.db where this folder has its own (the
-    folder's own study file at its place before a move or copy), mean this folder's optuna.db."""
+    """The storage URL of a sweep folder's study: one given by hand (:func:`give_storage`), else the one its
+    optimization_results.yaml names, except that ``storage: null``, and an older file's URL of an optuna.db where
+    this folder has its own (the folder's own study file at its place before a move or copy), mean this folder's
+    optuna.db."""
+    given = _given_storage(sweep_dir)
+    if given:
+        return given
     own = sweep_dir.absolute() / STUDY_FILE
     results = sweep_dir / RESULTS_YAML
     stored = (read_yaml(results, DAMAGED_RESULTS) or {}).get("storage") if results.is_file() else None
     written_at = storage_file(stored) if stored else None
     if stored and not (written_at is not None and written_at.name == STUDY_FILE and own.is_file()):
-        return stored
+        return stored if written_at is None or written_at.is_absolute() else _placed(stored, written_at, sweep_dir)
     return storage_url(None, own)
+
+
+def _placed(stored: str, file: Path, sweep_dir: Path) -> str:
+    """A study file stored relative (``sqlite:///study.db``, as trainlab wrote it before storage paths were made
+    absolute) found where the sweep was run (its multirun.yaml's ``hydra.runtime.cwd``), in the sweep folder or a
+    folder above it (a checkout moved whole), or here; the file found is said. Opened from this folder alone, it
+    was "its study file 'study.db' does not exist" wherever a tool ran elsewhere (sqlite would have made an empty
+    one); where none holds it, one line names the places tried and the fix."""
+    tried: list[Path] = []
+    for base in (*_run_from(sweep_dir), sweep_dir.absolute(), *sweep_dir.absolute().parents, Path.cwd()):
+        candidate = base / file
+        if candidate in tried:
+            continue
+        tried.append(candidate)
+        if candidate.is_file():
+            log.warning("%s: its study is %s: %s names it %s, relative to the folder the sweep was run from (as "
+                        "trainlab wrote it before storage paths were made absolute), here %s", sweep_dir, candidate,
+                        RESULTS_YAML, stored, base)
+            return with_file(stored, candidate)
+    shown = ", ".join(str(p) for p in tried[:6]) + (f" (and {len(tried) - 6} more)" if len(tried) > 6 else "")
+    example = with_file(stored, Path("/", "<folder>", file.name))
+    # STORAGE= is for one command; a file put in the sweep folder is found by every tool (stage 2's train.py too)
+    raise UserError(f"{sweep_dir}: its study file '{file}' ({RESULTS_YAML} names it {stored}, relative to the folder "
+                    f"the sweep was run from) is in none of {shown}; give its place: make analyze (or refine, stage2, "
+                    f"dashboard) SWEEP={sweep_dir} STORAGE={example}, or put the file in the sweep folder "
+                    f"({sweep_dir.absolute() / file}), where every tool finds it")
+
+
+def _run_from(sweep_dir: Path) -> list[Path]:
+    """The folder the sweep was run from, as its multirun.yaml records it (``hydra.runtime.cwd``); none where
+    that file is missing or unreadable."""
+    import yaml
+
+    try:
+        recorded = yaml.safe_load((sweep_dir / MULTIRUN_YAML).read_text(encoding="utf-8"))
+        cwd = recorded["hydra"]["runtime"]["cwd"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, UnicodeDecodeError):
+        return []
+    return [Path(cwd)] if isinstance(cwd, str) and Path(cwd).is_absolute() else []
 
 
 def given_sweep(sweep_dir: Optional[Path], target: str, module: str) -> Path:
