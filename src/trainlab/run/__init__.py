@@ -13,7 +13,8 @@
   ``root``: the repository root; ``checkpoint_io``: checkpoints safe against a kill mid-save; ``console``: what a
   run prints, and ``train.log``
 - ``preflight`` (before Hydra makes the folder) and ``checks`` (before the first step); ``net_checks``: the net
-  on one real batch before training; ``resume_checks``: a resume against its checkpoint, before it trains
+  on one real batch before training; ``resume_checks``: a resume against its checkpoint, before it trains;
+  ``resume_settings``: each setting a resume changes from its run, said
 - ``durable``: files that survive a hard kill, written atomically; a full disk as one line
 - ``preemption``: a run stopped by a signal; ``profiling``: a cheap "no profiler" and hook dispatch
 - ``repeatability``: what a run's seed repeats, said where it cannot promise bit for bit (a GPU run)
