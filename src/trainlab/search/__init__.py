@@ -9,7 +9,8 @@
   gives back (objective values, the exception of a failed job)
 - ``trial``: the job side: the callbacks a run gets for its trial (``optuna_trial``) and how it fails
 - ``pruning``: the Lightning callback that reports at every validation check and stops a pruned run
-- ``space``: Hydra sweep grammar -> Optuna distributions; ``entry_words``: a search_space entry's type and keys checked, with a did-you-mean
+- ``space``: Hydra sweep grammar -> Optuna distributions; ``entry_words``: a search_space entry's type and keys
+  checked, with a did-you-mean
 - ``shared``: several processes on one study (storage, owners, admission)
 - ``storage_driver``: whether SQLAlchemy can open a storage URL here (its dialect, its driver's package)
 - ``warmstart``: configurations enqueued first, studies started from an earlier one's trials
