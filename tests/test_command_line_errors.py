@@ -455,8 +455,8 @@ def test_a_config_file_this_user_may_not_read_is_one_line_saying_so(capsys, monk
     deny_reading(monkeypatch, mine)
     monkeypatch.setenv("USER", "ann")
     line = refused(["--config-dir", str(tmp_path / "conf"), "model=mine"], capsys, monkeypatch, tmp_path)
-    assert line == (f"error: a config file: '{mine}' cannot be read by user 'ann' (Permission denied); let that user "
-                    f"read it (chmod u+r '{mine}' for a file, u+rx for a folder, by its owner), or give another")
+    assert line == (f"error: a config file: '{mine}' cannot be read by user 'ann' (Permission denied); let user 'ann', "
+                    f"its owner, read it: chmod u+r '{mine}'; or give another")
 
 
 @pytest.mark.parametrize("override, expected", [
