@@ -55,8 +55,9 @@ def let_user(path: Union[str, os.PathLike], need: str = "read") -> str:
     follow a refusal's semicolon: ``let user 'ann', its owner, read it: chmod u+r '<path>'`` where the user owns
     it; ``ask its owner 'bob' to let group 'lab' (user 'ann' is in it) read it: chmod g+r '<path>'`` where the
     user is in its group; else ``ask its owner 'bob' to let every user read it (chmod o+r '<path>') or to give
-    user 'ann' a copy, or run as a user who may read it``. A folder on the way that this user may not enter is the one named (its x
-    bit); a path that does not exist yet, the nearest folder above it that does (where it would be made)."""
+    user 'ann' a copy, or run as a user who may read it``. A folder on the way that this user may not enter is
+    the one named (its x bit); a path that does not exist yet, the nearest folder above it that does (where it
+    would be made)."""
     from trainlab.run.console import user_name  # console imports Hydra: not at import time of a refusal's module
 
     user, target, enter = user_name(), Path(path), False
