@@ -169,3 +169,12 @@ def test_a_run_called_from_another_folder_goes_to_the_repositorys_outputs(tmp_pa
     assert result.run_dir.parent == checkout / "outputs" / "train" / "runs"
     assert not (notebooks / "outputs").exists()
     assert "TRAINLAB_ROOT" not in os.environ  # given back, as the run's other settings are
+
+
+def test_a_train_group_added_with_a_plus_to_evaluate_or_predict_is_refused_as_on_the_command_line(tmp_path):
+    """trainlab.predict(run, 1, ["+data=file"]) was refused as 'data.source.path has no value; set it'."""
+    with pytest.raises(UserError, match=r"^\+data=file: predict.py chooses no data; the run's own data settings are "
+                                        r"used, .* \+data.source.path=<file> .*: leave it out$"):
+        trainlab.predict(tmp_path / "run", 1, ["+data=file"])
+    with pytest.raises(UserError, match=r"^\+logger=none: evaluate.py chooses no logger; it writes no training logs"):
+        trainlab.evaluate(tmp_path / "run", ["+logger=none"])

@@ -377,9 +377,9 @@ def test_a_group_option_given_as_a_path_is_named_as_one(capsys, monkeypatch, tmp
 
 @pytest.mark.parametrize("script, config, override, expected", [
     # a train.py option copied onto evaluate.py's command line: Hydra advised '+logger=none', a group nothing reads
-    (evaluate_script, "eval", "logger=none", "logger=none: evaluate.py chooses no logger; the model and data come "
-                                             "from the run's own config (+data.<key>=<value> changes the run's data) "
-                                             "and it writes no training logs: leave logger= out"),
+    (evaluate_script, "eval", "logger=none", "logger=none: evaluate.py chooses no logger; it writes no training logs "
+                                             "(what it finds goes to its own folder, outputs/eval/runs/...): leave "
+                                             "logger= out"),
     (evaluate_script, "eval", "data=file", "data=file: evaluate.py chooses no data;"),
     # it was told to add -m hparams_search=optuna, which evaluate.py has not
     (evaluate_script, "eval", "hydra.sweeper.n_trials=3",
@@ -392,6 +392,39 @@ def test_a_group_option_given_as_a_path_is_named_as_one(capsys, monkeypatch, tmp
 def test_a_group_the_scripts_config_never_chooses(script, config, override, expected, capsys, monkeypatch, tmp_path):
     argv = ["ckpt_path=x", override] if config == "eval" else [override]
     assert refused(argv, capsys, monkeypatch, tmp_path, script=script, config=config).startswith(f"error: {expected}")
+
+
+@pytest.mark.parametrize("config, override, why", [
+    ("predict", "data=file", "the run's own data settings are used, those its model was trained on (+data.<key>=<value> "
+                             "changes one); to forecast past the end of another file of the same columns: "
+                             "+data.source.path=<file> (values of its drivers after the end: future=<file>; an image "
+                             "run: images=<folder>, a graph run: catalogue=<file>)"),
+    ("eval", "data=file", "the run's own data settings are used, those its model was trained on (+data.<key>=<value> "
+                          "changes one); to score another file of the same columns: +data.source.path=<file> "
+                          "(split=all scores all of it)"),
+    ("predict", "model=cnn", "the model is the run's own, rebuilt with its trained weights (ckpt_path=<another run> "
+                             "for another model)"),
+    ("predict", "logger=none", "it writes no training logs (what it finds goes to its own folder, "
+                               "outputs/predict/runs/...)"),
+    ("eval", "optimizer=sgd", "it trains nothing: the run's weights are used as they are"),
+    ("eval", "callbacks=none", "it trains nothing, so no training callback (checkpoints, early stopping) runs"),
+    ("predict", "hparams_search=optuna", "it searches nothing (a search: python train.py -m hparams_search=<search>)"),
+    ("eval", "debug=fdr", "debug modes shape a training run (python train.py debug=<mode>)"),
+])
+def test_a_train_group_on_evaluate_or_predict_is_told_why_that_group_does_not_apply(config, override, why, capsys,
+                                                                                   monkeypatch, tmp_path):
+    """predict.py ckpt_path=<run> data=file was told 'the model and data come from the run's own config ... and it
+    writes no training logs', said of every group alike: nothing on where another file goes."""
+    import predict as predict_script
+
+    script, name = (evaluate_script, "evaluate.py") if config == "eval" else (predict_script, "predict.py")
+    group = override.split("=")[0]
+    line = refused(["ckpt_path=x", override], capsys, monkeypatch, tmp_path, script=script, config=config)
+    assert line == f"error: {override}: {name} chooses no {group}; {why}: leave {group}= out"
+    # with a '+', Hydra added the group: +data=file was told 'data.source.path has no value (??? in the config); set
+    # it', +logger=none 'predict.py does not use logger; its keys are ...'
+    line = refused(["ckpt_path=x", f"+{override}"], capsys, monkeypatch, tmp_path, script=script, config=config)
+    assert line == f"error: +{override}: {name} chooses no {group}; {why}: leave it out"
 
 
 @pytest.mark.parametrize("script, config, argv", [(train_script, "train", []),
@@ -470,8 +503,8 @@ def test_a_config_file_this_user_may_not_read_is_one_line_saying_so(capsys, monk
     deny_reading(monkeypatch, mine)
     monkeypatch.setenv("USER", "ann")
     line = refused(["--config-dir", str(tmp_path / "conf"), "model=mine"], capsys, monkeypatch, tmp_path)
-    assert line == (f"error: a config file: '{mine}' cannot be read by user 'ann' (Permission denied); let that user "
-                    f"read it (chmod u+r '{mine}' for a file, u+rx for a folder, by its owner), or give another")
+    assert line == (f"error: a config file: '{mine}' cannot be read by user 'ann' (Permission denied); let user 'ann', "
+                    f"its owner, read it: chmod u+r '{mine}'; or give another")
 
 
 @pytest.mark.parametrize("override, expected", [

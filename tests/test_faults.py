@@ -172,8 +172,8 @@ def test_output_problem_names_the_culprit(tmp_path):
 @pytest.mark.parametrize("read_only, said", [
     (True, r"'{}' is on a read-only disk, so the output folder '.*' cannot be made there; choose another place with "
            r"paths.log_dir=<folder>$"),
-    (False, r"'{}' is not writable by user '\w+', so the output folder '.*' cannot be made there; choose another place "
-            r"with paths.log_dir=<folder>, or let user '\w+' write there \(its owner can chmod or chown it\)$"),
+    (False, r"'{0}' is not writable by user '\w+', so the output folder '.*' cannot be made there; choose another place "
+            r"with paths.log_dir=<folder>; or let user '\w+', its owner, write in it: chmod u\+wx '{0}'$"),
 ])
 def test_an_unwritable_output_folder_is_refused_with_what_mends_it(tmp_path, monkeypatch, read_only, said):
     """A read-only disk is mended by no free space (the refusal said 'or free some space' whatever the cause)."""

@@ -47,7 +47,8 @@ def test_a_refusal_that_names_the_user_needs_no_passwd_entry(tmp_path, monkeypat
     monkeypatch.setattr(pwd, "getpwuid", _no_passwd_entry)
     monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)  # a folder this uid may not write
     uid = f"uid {os.getuid()}"
-    assert output_problem(tmp_path / "runs").endswith(f"or let user '{uid}' write there (its owner can chmod or chown it)")
+    assert output_problem(tmp_path / "runs").endswith(f"; or let user '{uid}', its owner, write in it: chmod u+wx "
+                                                      f"'{tmp_path}'")
     assert disk_state(OSError(errno.EACCES, "Permission denied"))[1] == (
         f"let user '{uid}' write there again (its owner can chmod or chown it)")
 

@@ -386,8 +386,10 @@ def test_an_image_folder_that_cannot_be_listed_is_one_line(tmp_path, monkeypatch
         return real(self)
 
     monkeypatch.setattr(Path, "iterdir", refused)
-    with pytest.raises(UserError, match=rf"^data.source.path='{tmp_path}/images' cannot be listed \(Permission denied\); "
-                                        rf"give this user read access \(chmod u\+rx '{tmp_path}/images'\), or another folder$"):
+    monkeypatch.setenv("USER", "ann")
+    with pytest.raises(UserError, match=rf"^data.source.path='{tmp_path}/images' cannot be listed by user 'ann' \(Permission "
+                                        rf"denied\); let user 'ann', its owner, list it: chmod u\+rx '{tmp_path}/images'; "
+                                        r"or give another folder$"):
         ImageFolder(str(tmp_path / "images")).load()
 
 
@@ -683,8 +685,7 @@ def test_a_file_this_user_may_not_read_is_one_line_naming_the_setting_and_chmod(
     deny_reading(monkeypatch, path)
     monkeypatch.setenv("USER", "ann")
     with pytest.raises(UserError, match=rf"^{key}: '{path}' cannot be read by user 'ann' \(Permission denied\); let "
-                                        rf"that user read it \(chmod u\+r '{path}' for a file, u\+rx for a folder, "
-                                        r"by its owner\), or give another$"):
+                                        rf"user 'ann', its owner, read it: chmod u\+r '{path}'; or give another$"):
         read()
 
 
@@ -694,8 +695,8 @@ def test_a_file_this_user_may_not_read_is_one_line_naming_the_setting_and_chmod(
     ("sqlite:///{tmp}/nope/s.db", "the folder '{tmp}/nope' does not exist; create it (mkdir -p '{tmp}/nope'), or name "
                                   "a file in another folder"),
     ("journal:{tmp}/nope/s.journal", "the folder '{tmp}/nope' does not exist"),
-    ("sqlite:///{tmp}/shared/s.db", "user 'ann' may not write '{tmp}/shared' (Permission denied); let that user write "
-                                    "there (its owner can chmod or chown it), or name a file in a folder of yours"),
+    ("sqlite:///{tmp}/shared/s.db", "user 'ann' may not write '{tmp}/shared' (Permission denied); let user 'ann', its "
+                                    "owner, write in it: chmod u+wx '{tmp}/shared'; or name a file in a folder of yours"),
 ])
 def test_a_study_file_that_cannot_be_kept_there_is_one_line_naming_why(spec, said, tmp_path, monkeypatch):
     """hydra.sweeper.storage=sqlite:///<a folder, or a file in a missing or unwritable folder>: 'cannot open the

@@ -215,6 +215,36 @@ def test_an_optuna_study_with_its_storage_elsewhere_keeps_absolute_run_folders(t
     assert as_stored(tmp_path / "sweep" / "3", tmp_path) == "sweep/3"
 
 
+def test_the_retrain_and_stage_2_of_a_sweep_made_outside_outputs_write_beside_it(compose_cfg, tmp_path, monkeypatch,
+                                                                                   caplog):
+    """make refine / make stage2 SWEEP=<a sweep made with hydra.sweep.dir=/tmp/x>: README said they write beside the
+    sweep, and they wrote into the repository's outputs/ (nothing in the sweep's overrides named a place)."""
+    from trainlab.run.root import repo_root
+    from trainlab.search import refine
+    from trainlab.search.space import as_override
+
+    sweep_dir = tiny_sweep(compose_cfg, tmp_path, folder=tmp_path / "x")
+    commands: list[list[str]] = []
+    monkeypatch.setattr(refine, "call_train", lambda command: commands.append(command) or 0)
+    with caplog.at_level("INFO", logger="trainlab.search.refine"):
+        assert refine.main([str(sweep_dir), "--epochs", "1", "logger=none"]) == 0
+    beside = as_override("paths.log_dir", str(tmp_path))
+    assert beside in commands[0] and commands[0][-2:] == ["trainer.max_epochs=1", "logger=none"]
+    assert f"{sweep_dir} lies outside {repo_root() / 'outputs'}: the retrained run goes beside it" in caplog.text
+    assert beside in stage2_command(sweep_dir, 1, [], repo_root())
+    # a place the user gives in ARGS is theirs alone (two paths.log_dir were refused as both)
+    mine = ["paths.log_dir=/elsewhere"]
+    assert not any(o.startswith("paths.log_dir=") for o in stage2_command(sweep_dir, 1, mine, repo_root())[:-1])
+    # in the layout a sweep folder is made in, the folder it starts from; a staged search's stage, its sweep's
+    layout = tmp_path / "scratch" / "train" / "multiruns" / "s1"
+    (layout / "2_optimisation").mkdir(parents=True)
+    (layout / "stages.yaml").write_text("stages: []\n")
+    for folder in (layout, layout / "2_optimisation"):
+        assert refine.beside(folder, [], [], repo_root(), "it") == [as_override("paths.log_dir", str(tmp_path / "scratch"))]
+    # the repository's own outputs/: train.py's default, nothing added
+    assert refine.beside(tmp_path / "repo" / "outputs" / "train" / "multiruns" / "s1", [], [], tmp_path / "repo", "it") == []
+
+
 def test_the_retrain_and_stage_2_of_a_moved_sweep_write_beside_it_not_where_it_ran(compose_cfg, tmp_path, caplog):
     """A sweep copied from a cluster (run with paths.log_dir=<its scratch folder>): make refine retrained
     it into that folder, made anew on this machine, and stage 2 put its new sweep there too. Folders

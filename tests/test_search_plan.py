@@ -687,7 +687,8 @@ def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
     assert refine.main([str(tmp_path / "sweep"), "--epochs", "2", "logger=none"]) == 0
-    assert calls[0][2:] == ["optimizer.lr=0.001", "trainer.max_epochs=2", "logger=none"]
+    # paths.log_dir: beside the sweep, which lies outside the repository's outputs/ (test_search_folders.py)
+    assert calls[0][2:] == ["optimizer.lr=0.001", f"paths.log_dir={tmp_path}", "trainer.max_epochs=2", "logger=none"]
 
 
 def test_a_sweep_run_with_the_epochs_shortcut_is_refined_and_fed_to_stage2_with_other_epochs(tmp_path, monkeypatch):
@@ -709,7 +710,7 @@ def test_a_sweep_run_with_the_epochs_shortcut_is_refined_and_fed_to_stage2_with_
     calls = []
     monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
     assert refine.main([str(tmp_path / "sweep"), "--epochs", "50"]) == 0
-    assert calls[0][2:] == ["optimizer.lr=0.001", "trainer.max_epochs=50"]
+    assert calls[0][2:] == ["optimizer.lr=0.001", f"paths.log_dir={tmp_path}", "trainer.max_epochs=50"]
     assert [o for o in one_run_overrides(overrides, run_dir) if o.startswith(("epochs", "trainer"))] == ["epochs=1"]
     (tmp_path / "sweep" / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {
         "hydra": [], "task": ["hparams_search=optuna", "epochs=1", "model=cnn"]}}}))
@@ -737,8 +738,9 @@ def test_make_stage2_runs_the_earlier_sweeps_command_with_the_fixing_keys(tmp_pa
         "task": ["hparams_search=optuna_hyperband", "model=cnn"]}}}))
     command = stage2_command(tmp_path, 2, ["hydra.sweeper.n_trials=10"], Path("/repo"))
     assert command[1:] == ["/repo/train.py", "-m", "hydra.sweeper.n_trials=30", "hparams_search=optuna_hyperband",
-                           "model=cnn", f"hydra.sweeper.fix_top_of={tmp_path}", "hydra.sweeper.fix_top=2",
-                           "hydra.sweeper.n_trials=10"]  # the earlier sweep's folder is not reused; later keys win
+                           "model=cnn", f"paths.log_dir={tmp_path.parent}", f"hydra.sweeper.fix_top_of={tmp_path}",
+                           "hydra.sweeper.fix_top=2", "hydra.sweeper.n_trials=10"]
+    # the earlier sweep's folder is not reused, the new one goes beside it; later keys win
 
 
 def test_make_stage2_leaves_out_the_earlier_sweeps_enqueued_and_warm_start_trials(tmp_path):

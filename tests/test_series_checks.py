@@ -210,6 +210,36 @@ def test_a_feature_another_setting_reads_is_refused_naming_it(tmp_path, features
     TableFile(str(path), ["y"], target_path=str(path), feature_columns=["temp", "y"])
 
 
+def test_a_feature_of_a_targets_name_in_its_own_file_is_refused_or_taken_once_never_dropped_silently(tmp_path, caplog):
+    """Targets of their own file (data.source.target_path) and a features file with a column of a target's name:
+    with data.target_inputs=true the inputs were [a, y] with y the target's past values, the feature y gone
+    without a word. Other values under that name are refused naming both files, the column and the fixes; the
+    target's own values (the same file twice) are an input once, said in the log; without target_inputs both stay."""
+    features, targets = tmp_path / "x.csv", tmp_path / "t.csv"
+    pd.DataFrame({"a": np.sin(np.arange(60) / 5), "y": np.cos(np.arange(60) / 3)}).to_csv(features, index=False)
+    pd.DataFrame({"y": np.arange(60.0) % 7}).to_csv(targets, index=False)
+    message = (f"data.source.path '{features}' and data.source.target_path '{targets}' both have a column 'y', of "
+               "other values in each: with data.target_inputs=true the target's past values are inputs under that name, "
+               "and the feature column would be lost; rename it in one of the files, leave it out of the inputs: "
+               "'data.source.feature_columns=[a]', or set data.target_inputs=false (that column an input, the "
+               "target's past values not)")
+    for columns in (None, ["a", "y"]):  # read by default, or named
+        dm = TimeSeriesDataModule(TableFile(str(features), ["y"], target_path=str(targets), feature_columns=columns),
+                                  window=8, ets_baseline=False)
+        with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+            dm.setup("fit")
+    apart = TimeSeriesDataModule(TableFile(str(features), ["y"], target_path=str(targets)), window=8,
+                                 ets_baseline=False, target_inputs=False)
+    apart.setup("fit")
+    assert apart.input_names == ["a", "y"] and apart.num_features == 2
+    caplog.set_level(logging.INFO, logger="trainlab.data.timeseries.named_twice")
+    twice = TimeSeriesDataModule(TableFile(str(features), ["y"], target_path=str(features)), window=8,
+                                 ets_baseline=False)
+    twice.setup("fit")
+    assert twice.input_names == ["a", "y"]
+    assert "both have a column 'y', of the same values: it is an input once" in caplog.text
+
+
 @pytest.mark.parametrize("time_column", ["time", ["year", "month"]])
 def test_a_target_that_is_the_time_column_is_refused_naming_it(tmp_path, time_column):
     """It was refused as "data.source.target_columns: ['time'] not in 'x.csv'; its columns are [...]" without it."""

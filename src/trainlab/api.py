@@ -193,7 +193,9 @@ def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Op
                         f"command line: python {script} -m ...")
     config_dir = os.path.expanduser(config_dir) if config_dir is not None else None  # a shell's ~, which Python lacks
     argv = [*(["--config-dir", config_dir] if config_dir is not None else []), *overrides]
-    problem = start_checks(argv)
+    from trainlab.config.search_path import added_group_problem
+
+    problem = start_checks(argv) or added_group_problem(argv, config_name)
     if problem:
         raise UserError(problem)
     register_configs()

@@ -300,7 +300,9 @@ def _run_command_line(main, config_name: Optional[str]) -> None:
     from trainlab.config.help import help_requested, print_help
 
     sys.argv[1:] = flags_first(sys.argv[1:])  # Hydra's flags anywhere: model=x --config-dir d seed=1
-    problem = start_checks(sys.argv[1:])
+    from trainlab.config.search_path import added_group_problem
+
+    problem = start_checks(sys.argv[1:]) or added_group_problem(sys.argv[1:], config_name)
     if problem:
         refuse(problem)
     if any("hydra.sweeper.params." in arg for arg in sys.argv[1:]):  # optuna is imported only then

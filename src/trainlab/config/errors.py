@@ -135,11 +135,11 @@ def unreadable(exc: BaseException, path: Any, key: str) -> Optional[UserError]:
     if seen is None:
         return None
     from trainlab.run.console import user_name
+    from trainlab.run.permissions import let_user
 
     where = seen.filename or path  # the file itself, or a folder on its way that may not be entered
-    return UserError(f"{key}: '{where}' cannot be read by user '{user_name()}' ({os.strerror(seen.errno)}); let "
-                     f"that user read it (chmod u+r '{where}' for a file, u+rx for a folder, by its owner), or "
-                     "give another")
+    return UserError(f"{key}: '{where}' cannot be read by user '{user_name()}' ({os.strerror(seen.errno)}); "
+                     f"{let_user(where, 'read')}; or give another")
 
 
 def unwrap_user_error(exc: BaseException) -> UserError | None:

@@ -198,6 +198,55 @@ def option_given_as_path(group: str, value: str) -> str:
     return f"{head}; there is no file {value} either; the options of the {group} group: {', '.join(options)}"
 
 
+def not_for_a_saved_run(group: str, script: str) -> str:
+    """Why evaluate.py or predict.py (``script``) takes no choice of ``group`` (a train.py group), and what does
+    what the user meant. One reason said of every group ('the model and data come from the run ... and it writes
+    no training logs') answered data=file with a word on logs, and said nothing of another file's place."""
+    top = group.split("/", 1)[0]
+    if top == "data":
+        other = ("to score another file of the same columns: +data.source.path=<file> (split=all scores all of it)"
+                 if script == "evaluate.py" else
+                 "to forecast past the end of another file of the same columns: +data.source.path=<file> (values of "
+                 "its drivers after the end: future=<file>; an image run: images=<folder>, a graph run: "
+                 "catalogue=<file>)")
+        return (f"the run's own data settings are used, those its model was trained on (+data.<key>=<value> changes "
+                f"one); {other}")
+    if top == "model":
+        return ("the model is the run's own, rebuilt with its trained weights (ckpt_path=<another run> "
+                "for another model)")
+    if top == "logger":
+        return (f"it writes no training logs (what it finds goes to its own folder, outputs/"
+                f"{'eval' if script == 'evaluate.py' else 'predict'}/runs/...)")
+    reasons = {
+        "optimizer": "it trains nothing: the run's weights are used as they are",
+        "scheduler": "it trains nothing: the run's weights are used as they are",
+        "callbacks": "it trains nothing, so no training callback (checkpoints, early stopping) runs",
+        "hparams_search": "it searches nothing (a search: python train.py -m hparams_search=<search>)",
+        "experiment": "an experiment presets a training run, and the run's own config holds what its one chose",
+        "debug": "debug modes shape a training run (python train.py debug=<mode>)",
+    }
+    return reasons.get(top, "the model and data come from the run's own config (+data.<key>=<value> changes the "
+                            "run's data)")
+
+
+def added_group_problem(argv: list[str], config_name: Optional[str]) -> Optional[str]:
+    """``+data=file`` (a '+' before a group of train.py) on evaluate.py's or predict.py's command line, which Hydra
+    adds: the file's own ``???`` was then refused as 'data.source.path has no value; set it', advice for a group
+    the run's data replace anyway. Refused as ``data=file`` is (:func:`unchosen_group_problem`), before Hydra."""
+    from trainlab.config.help import chosen_groups
+
+    if config_name not in ("eval", "predict"):
+        return None
+    trains, own = chosen_groups("train") or set(), chosen_groups(config_name) or set()
+    script = "evaluate.py" if config_name == "eval" else "predict.py"
+    for arg in argv:
+        key = arg.split("=", 1)[0]
+        group = key.lstrip("+")
+        if key.startswith("+") and "=" in arg and "." not in group and group.split("/", 1)[0] in trains - own:
+            return f"{arg}: {script} chooses no {group}; {not_for_a_saved_run(group, script)}: leave it out"
+    return None
+
+
 def unchosen_group_problem(message: str, argv: list[str], config_name: Optional[str]) -> Optional[str]:
     """A group option for a group the script's config never chooses: Hydra said "Could not override 'logger'.
     No match in the defaults list ... use +logger=none", a '+' that adds a group nothing reads (evaluate.py
@@ -211,8 +260,7 @@ def unchosen_group_problem(message: str, argv: list[str], config_name: Optional[
     override = next((a for a in argv if a.split("=", 1)[0] == group), f"{group}=...")
     if config_name in ("eval", "predict"):
         script = "evaluate.py" if config_name == "eval" else "predict.py"
-        return (f"{override}: {script} chooses no {group}; the model and data come from the run's own config "
-                f"(+data.<key>=<value> changes the run's data) and it writes no training logs: leave {group}= out")
+        return f"{override}: {script} chooses no {group}; {not_for_a_saved_run(group, script)}: leave {group}= out"
     if group.startswith("hydra/sweeper/"):
         return (f"{override} chooses a part of the Optuna sweeper, which only a search has: python train.py -m "
                 f"hparams_search=optuna {override} ...")

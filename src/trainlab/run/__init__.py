@@ -16,6 +16,7 @@
   on one real batch before training; ``resume_checks``: a resume against its checkpoint, before it trains;
   ``resume_settings``: each setting a resume changes from its run, said
 - ``durable``: files that survive a hard kill, written atomically; a full disk as one line
+- ``permissions``: what lets this user read or write a file it may not, by who owns it (every such refusal's advice)
 - ``preemption``: a run stopped by a signal; ``profiling``: a cheap "no profiler" and hook dispatch
 - ``repeatability``: what a run's seed repeats, said where it cannot promise bit for bit (a GPU run)
 - ``spawned``: the logging and hardware set-up a rank started as a fresh interpreter (``ddp_spawn``) repeats

@@ -57,10 +57,11 @@ def disk_state(cause: OSError, writing: bool = True) -> tuple[str, str]:
     if cause.errno == errno.EROFS:
         return "the disk became read-only", "make {where} writable again"
     if cause.errno in PERMISSION_ERRNOS:  # said of the file named before it, whatever disk it is on
-        from trainlab.run.console import user_name
+        from trainlab.run.permissions import let_user, plain_advice
 
-        access = "write there" if writing else "use it"
-        return "permission denied", f"let user '{user_name()}' {access} again (its owner can chmod or chown it)"
+        if cause.filename:  # by who owns it (trainlab.run.permissions)
+            return "permission denied", let_user(cause.filename, "write" if writing else "use").replace("{", "{{")
+        return "permission denied", plain_advice("write", "there again") if writing else plain_advice("use", "it again")
     return "the disk is full", "free some space on {where}"
 
 

@@ -49,10 +49,10 @@ def output_problem(path: str | os.PathLike, min_free_mb: float = DEFAULT_MIN_FRE
             problem = f"'{existing}' is on a read-only disk, {cannot}"
         else:
             from trainlab.run.console import user_name
+            from trainlab.run.permissions import let_user
 
-            user = user_name()
-            problem = f"'{existing}' is not writable by user '{user}', {cannot}"
-            mend = f", or let user '{user}' write there (its owner can chmod or chown it)"
+            problem = f"'{existing}' is not writable by user '{user_name()}', {cannot}"
+            mend = f"; or {let_user(existing, 'write')}"
     else:
         free_mb = shutil.disk_usage(existing).free / 2**20
         if free_mb >= min_free_mb:

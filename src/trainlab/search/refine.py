@@ -101,6 +101,29 @@ def follow_move(sweep_dir: Path, overrides: list[str]) -> list[str]:
     return moved
 
 
+def beside(sweep_dir: Path, overrides: list[str], extra: list[str], root: Path, run: str) -> list[str]:
+    """``['paths.log_dir=<folder>']`` that puts what make refine or make stage2 starts from a sweep beside that sweep,
+    or ``[]`` where it goes there already or the user chose the place (``paths.log_dir`` among the sweep's overrides,
+    which :func:`follow_move` moves along, or ``paths.log_dir`` / ``hydra.run.dir`` / ``hydra.sweep.dir`` in ARGS).
+    The folder is the one the sweep's layout starts from (``<folder>/train/multiruns/<name>``, a staged search's
+    stage one level further down), else the folder the sweep lies in: a sweep made with hydra.sweep.dir=/tmp/x was
+    retrained into the repository's outputs/, which README said it was not. ``root``: the repository, whose
+    outputs/ is train.py's own default (nothing added there); ``run``: what is written there, for the log line."""
+    chosen = ("paths.log_dir", "hydra.run.dir", "hydra.sweep.dir")
+    if any(o.lstrip("+~").split("=", 1)[0] in chosen for o in [*overrides, *extra]):
+        return []
+    from trainlab.search.space import as_override
+    from trainlab.search.sweep_folder import STAGES_YAML
+
+    sweep = sweep_dir.resolve()
+    sweep = sweep.parent if (sweep.parent / STAGES_YAML).is_file() else sweep  # <sweep>/2_optimisation
+    folder = sweep.parents[2] if sweep.parent.name == "multiruns" and len(sweep.parents) > 2 else sweep.parent
+    if folder == (root / "outputs").resolve():
+        return []
+    log.info("%s lies outside %s: %s goes beside it, paths.log_dir=%s", sweep_dir, root / "outputs", run, folder)
+    return [as_override("paths.log_dir", str(folder))]
+
+
 def sweep_pick(sweep_dir: Path) -> Optional[dict[str, Any]]:
     """The sweep's own ``hydra.sweeper.pick`` (hparams_search=optuna_two_objectives sets one), from the
     multirun.yaml it wrote: refine takes the trial it names unless --within says otherwise (it took the
@@ -163,6 +186,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         rule = ({"within": args.within, "then": 1 if args.then is None else args.then} if args.within is not None
                 else sweep_pick(args.sweep_dir))
         chosen = best_overrides(args.sweep_dir, rule)
+        chosen += beside(args.sweep_dir, chosen, args.overrides, repo_root(), "the retrained run")
         command = [sys.executable, str(repo_root() / "train.py"), *chosen,
                    f"trainer.max_epochs={args.epochs}", *args.overrides]
     return call_train(command)

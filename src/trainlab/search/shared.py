@@ -209,9 +209,10 @@ def storage_place_problem(url: str, writing: bool = False) -> Optional[str]:
     if os.statvfs(folder).f_flag & os.ST_RDONLY:
         return f"'{folder}' is on a read-only disk ({os.strerror(errno.EROFS)}); name a file on a writable one"
     from trainlab.run.console import user_name
+    from trainlab.run.permissions import let_user
 
-    return (f"user '{user_name()}' may not write '{denied}' ({os.strerror(errno.EACCES)}); let that user write "
-            "there (its owner can chmod or chown it), or name a file in a folder of yours")
+    return (f"user '{user_name()}' may not write '{denied}' ({os.strerror(errno.EACCES)}); "
+            f"{let_user(denied, 'write' if denied == folder else 'use')}; or name a file in a folder of yours")
 
 
 def dashboard_storage(sweep: Union[str, Path]) -> str:

@@ -230,8 +230,11 @@ def listing(folder: Path, key: str) -> list[Path]:
     try:
         return sorted(folder.iterdir())
     except OSError as exc:
-        raise UserError(f"{key}='{folder}' cannot be listed ({exc.strerror}); give this user read access "
-                        f"(chmod u+rx '{folder}'), or another folder") from None
+        from trainlab.run.console import user_name
+        from trainlab.run.permissions import let_user
+
+        raise UserError(f"{key}='{folder}' cannot be listed by user '{user_name()}' ({exc.strerror}); "
+                        f"{let_user(folder, 'read')}; or give another folder") from None
 
 
 def png_opacity(path: Path) -> Optional[np.ndarray]:

@@ -5,6 +5,7 @@
 - ``splits``: the chronological split of each series; ``fits``: whether the windows fit its rows;
   ``seasons``: the season length in use
 - ``windows``: sliding windows as views over one array; ``gaps``: the missing-value policy
+- ``named_twice``: a feature column named as a target (a file of targets of its own): an input once, or refused
 - ``ranges``: the warnings a series' values give when it loads (dominating values, values beyond the
   training range, zero or constant targets), and the refusal of values that flatten the rest of their column
 - ``baselines``: last value, seasonal naive and ETS forecasts on the model's windows (``window_baselines``:

@@ -19,6 +19,7 @@ from trainlab.data.module import SplitDataModule, constant_columns
 from trainlab.data.timeseries import baselines, seasons
 from trainlab.data.timeseries.fits import lead_in, longer_series, size_refusal
 from trainlab.data.timeseries.gaps import apply_policy, check_policy, emptiest_columns
+from trainlab.data.timeseries.named_twice import features_named_as_targets
 from trainlab.data.timeseries.ranges import refuse_erased, value_warnings
 from trainlab.data.timeseries.saved_state import SavedSeriesState
 from trainlab.data.timeseries.seasons import resolve_season
@@ -144,6 +145,9 @@ class TimeSeriesDataModule(WindowBaselines, SavedSeriesState, SplitDataModule):
             log.info("data %s: %d rows, features %s, targets %s (read in %.1f s)", table.name, rows,
                      [*table.feature_names, *(table.categories or ())], table.target_names, time.perf_counter() - start)
             table = self._with_categories(table)
+            if self.target_inputs:  # a feature of a target's name: an input once if it is the target, else refused
+                features_named_as_targets(table, self.source, lambda names: self._kept_inputs(table, names)[2:],
+                                          self.advising)
             if table.features.shape[1] == 0 and not self.target_inputs:
                 raise UserError(f"'{table.name}' has no feature columns besides the targets; set "
                                 "data.target_inputs=true to learn from the targets' past values")
