@@ -17,6 +17,7 @@ import numpy as np
 from trainlab.config.errors import UserError
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.categories import as_text
+from trainlab.data.timeseries.date_columns import written_index
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               warn_time_features, wide_columns)
 from trainlab.data.timeseries.regular import regular_series
@@ -25,7 +26,7 @@ from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
 from trainlab.data.timeseries.times import (Grid, TimeReading, business_days_alike, describe_step, read_times,
                                            sort_by_time, time_where)
 from trainlab.data.timeseries.values import (column_name, numeric_columns, require_columns, stripped_header,
-                                             text_columns, with_values, written_index)
+                                             text_columns, with_values)
 from trainlab.data.timeseries.zones import check_zone
 
 log = logging.getLogger(__name__)
