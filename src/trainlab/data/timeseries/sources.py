@@ -43,6 +43,15 @@ def _stretches(positions: Sequence[np.ndarray]) -> list[tuple[int, int]]:
 Columns = Optional[Sequence[Union[str, int]]]
 
 
+def _unset(value: Any) -> bool:
+    """Whether a column setting names no column: null, '' or []. Column 0 is a name (an NPY file's, or a file
+    without a header, has its columns named 0, 1, ...): taken for none, time_column=0 with a time_format was refused
+    as 'time_column is null', and target_columns=0 as empty."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return False
+    return value is None or (str(value).strip() == "" if isinstance(value, str) else len(value) == 0)
+
+
 class TableFile:
     """A series from files: CSV, Parquet, NPY or a workbook's sheet; features and targets in one file or two.
 
@@ -99,7 +108,7 @@ class TableFile:
         categorical_columns: Columns = None,
         sheet: Optional[Union[str, int]] = None,
     ):
-        if not target_columns:
+        if _unset(target_columns):
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
         # one name without brackets (target_columns=load) is one column, not the letters of its name
         names = [column_name(target_columns)] if isinstance(target_columns, (str, int)) \
@@ -107,10 +116,10 @@ class TableFile:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise UserError(f"data.source.target_columns names {twice} more than once; list each target once")
-        if time_format and not time_column:
+        if time_format and _unset(time_column):
             raise UserError(f"data.source.time_format='{time_format}' is set but data.source.time_column is null; "
                             "name the time column, or drop the format")
-        if series is not None and not series_column:
+        if series is not None and _unset(series_column):
             raise UserError(f"data.source.series={series} is set but data.source.series_column is null; name the "
                             "column that tells the series apart (e.g. data.source.series_column=store), or drop the "
                             "series")
