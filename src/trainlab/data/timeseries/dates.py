@@ -114,6 +114,11 @@ _MONTH_TEXT = re.compile(r"\s*(?:(?P<name>[A-Za-z]{3,9})\.?(?:[-/ ]?(?P<year>\d{
 _FISCAL_YEAR = re.compile(r"\s*(FY\s*'?)?(\d{2}|\d{4})(?:\s*[/-]\s*(\d{2}|\d{4}))?\s*", re.IGNORECASE)
 
 
+# a spreadsheet's summary rows below the data, in English and German exports
+_SUMMARY = re.compile(r"(grand |sub)?totals?|sum|average|mean|avg|median|min|max|summe|gesamt|insgesamt"
+                      r"|durchschnitt|mittelwert|all|overall", re.IGNORECASE)
+
+
 def _fiscal_year(text: str) -> bool:
     """Whether ``text`` is a fiscal year ('FY2019', 'FY19/20') or a year split in two ('2019/20', '2019-2020': the
     second year the next, not a month as in '2019-13')."""
@@ -219,6 +224,10 @@ def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any
         mixed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
         if mixed.isna().any():
             row = mixed.index[mixed.isna()][0]
+            if _SUMMARY.fullmatch(str(shown[row]).strip()):
+                raise UserError(f"{where}: row {row} ('{shown[row]}') is a summary of the rows above (a spreadsheet's "
+                                "total or average row), not a time step: delete that row from the file (read as "
+                                "data, its value would be one more step of the series)")
             if _fiscal_year(shown[row]):
                 raise UserError(f"{where} holds fiscal or split years (row {row}: '{shown[row]}'), which name no one "
                                 "calendar year; write each as the year it starts or ends (2019), as numbers, or set "

@@ -1,7 +1,8 @@
-"""A line of units under the header (`date,realgdp` over `,bn USD 2005`, as agencies and loggers export a series):
+"""Rows of a table that are no data. A line of units under the header (`date,realgdp` over `,bn USD 2005`, as agencies and loggers export a series):
 left out, logged, in a CSV and a workbook's sheet alike. Read as data, it gave the time column an empty first value
 ('has an empty value (row 0); every row needs its time') or made each column text ('1 of its 204 values is no
-number ('bn USD 2005'): correct it in the file')."""
+number ('bn USD 2005'): correct it in the file'). A summary row below the data (Total, Average) is refused
+naming it as such."""
 
 from __future__ import annotations
 
@@ -56,3 +57,16 @@ def test_a_first_row_of_data_with_a_word_among_its_numbers_is_data(tmp_path):
     path.write_text(path.read_text().replace(",n/a,n/a,holiday", "2020-01-01,1,n/a,holiday"))
     table = TableFile(str(path), ["y"], time_column="date").load()
     assert len(table.targets) == 29 and table.targets[0, 0] == 1 and np.isnan(table.features[0, 0])
+
+
+@pytest.mark.parametrize("word", ["Total", "Grand total", "Average", "Summe"])
+@pytest.mark.parametrize("times", [DATES.strftime("%Y-%m-%d"), np.arange(1959, 1983)])
+def test_a_summary_row_below_the_data_is_named_as_such(tmp_path, word, times):
+    """It was 'neither numbers nor dates (row 24: 'Total'); fix that row, set data.source.time_format, ...': a
+    format reads no total."""
+    path = tmp_path / "macro.csv"
+    frame = pd.DataFrame({"date": times, "realgdp": VALUES})
+    pd.concat([frame, pd.DataFrame({"date": [word], "realgdp": [VALUES.sum()]})]).to_csv(path, index=False)
+    with pytest.raises(UserError, match=rf"row 24 \('{word}'\) is a summary of the rows above .*: delete that row "
+                                        r"from the file"):
+        TableFile(str(path), ["realgdp"], time_column="date").load()
