@@ -150,7 +150,8 @@ class TableFile:
                             "per series and a column per year, as one value: give one name for it in "
                             "data.source.target_columns, without feature_columns, categorical_columns, target_path or "
                             "a time column in parts")
-        if layout == "wide" and not time_column:
+        self.years_by_default = layout == "wide" and not time_column
+        if self.years_by_default:
             self.time_column = "year"  # the years' column, or the column made from a header of years
         self.target_columns = names
         if isinstance(feature_columns, (str, int)):
@@ -252,6 +253,10 @@ class TableFile:
             if wide is None:
                 raise UserError(f"data.source.layout=wide: '{path}' has no column for every month (JAN .. DEC) or "
                                 f"quarter (Q1 .. Q4); its columns are {[str(c) for c in frame.columns]}")
+            years = [str(c) for c in frame.columns if str(c).casefold() == "year"]
+            if self.years_by_default and "year" not in years and len(years) == 1:  # El Nino's and NOAA's 'YEAR'
+                log.info("data.source.layout=wide: the years read from column '%s'", years[0])
+                frame = frame.rename(columns={years[0]: "year"})
             return long_from_wide(frame, wide, self.time_column, self.series_column, self.target_columns[0], path)
         if wide is not None:
             keys = (f"data.source.series_column={self.series_column or row_names(frame, wide[1])}"
