@@ -114,6 +114,8 @@ _MONTH_TEXT = re.compile(r"\s*(?:(?P<name>[A-Za-z]{3,9})\.?(?:[-/ ]?(?P<year>\d{
 _FISCAL_YEAR = re.compile(r"\s*(FY\s*'?)?(\d{2}|\d{4})(?:\s*[/-]\s*(\d{2}|\d{4}))?\s*", re.IGNORECASE)
 
 
+_DOTTED = r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}(\s|$)"  # 01.04.1959, 1.4.59, with a time of day after it or not
+
 # a spreadsheet's summary rows below the data, in English and German exports
 _SUMMARY = re.compile(r"(grand |sub)?totals?|sum|average|mean|avg|median|min|max|summe|gesamt|insgesamt"
                       r"|durchschnitt|mittelwert|all|overall", re.IGNORECASE)
@@ -236,6 +238,14 @@ def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any
                             "data.source.time_format, or set data.source.time_column=null to keep the file's row order")
         raise UserError(f"{where} holds dates written in more than one way (row {text.index[0]}: "
                         f"'{shown.iloc[0]}'); write them one way, or set data.source.time_format (e.g. '%Y-%m-%d')")
+    dotted = day_first is not None and bool(text.str.match(_DOTTED).all())
+    if dotted and month_first is not None and not month_first.equals(day_first):
+        # 01.04.1959: day-first wherever dates are written with dots (German, Swiss, Nordic, Slavic exports); no
+        # locale writes its months first with dots, as the US does with slashes
+        example = shown[(month_first != day_first).to_numpy()].iloc[0]
+        log.info("%s: dates with dots read day-first ('%s' is %s; data.source.time_format='%%m.%%d.%%Y' reads them "
+                 "month-first)", where, example, day_first[(month_first != day_first).to_numpy()].iloc[0].date())
+        month_first = None
     if month_first is not None and day_first is not None and not month_first.equals(day_first):
         example = shown[(month_first != day_first).to_numpy()].iloc[0]
         formats = {pd.tseries.api.guess_datetime_format(example, dayfirst=d) for d in (False, True)}
