@@ -114,6 +114,22 @@ def test_hydras_refusals_are_our_one_line_alone(override, expected, capsys, monk
     assert refused([override], capsys, monkeypatch, tmp_path).startswith(f"error: {expected}")
 
 
+@pytest.mark.parametrize("overrides, expected", [
+    (["data.source.path=my.csv", "data.source.target_columns=[y]"], "data=file has it (data=synthetic does not): add "
+                                                                     "data=file (a '+'"),
+    (["data.source.path=stars.csv", "data.source.label_column=member"], "data=catalogue has it (data=synthetic does "
+                                                                         "not): add data=catalogue (a '+'"),
+    (["data.source.path=imgs", "data.source.tile_size=64", "model.net.hidden_size=8"], "data=sky_folder has it"),
+])
+def test_several_keys_of_an_option_not_chosen_name_the_option_that_has_them_all(overrides, expected, capsys,
+                                                                                monkeypatch, tmp_path):
+    """Forgetting data=file, the usual first mistake with a file of one's own: two keys of it were answered with
+    Hydra's own 'Could not override 'data.source.path'.; To append to your config use +data.source.path=my.csv', a
+    '+' that nothing reads (one key alone got the options that have it)."""
+    line = refused(overrides, capsys, monkeypatch, tmp_path)
+    assert line.startswith("error: data.source.path is not a setting of data.source; ") and expected in line, line
+
+
 @pytest.mark.parametrize("override, expected", [
     ("optimizer=none", "optimizer=none is not an option of the optimizer group; its options: adam, adamw, sgd; "
                        "callbacks=none is an option of the callbacks group ("),

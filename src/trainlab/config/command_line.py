@@ -31,6 +31,32 @@ def in_a_hydra_job() -> bool:
     return False
 
 
+def _composed_without(composed: Any, single: list, dropped: str) -> tuple[Any, set[str]]:
+    """The config composed without the override of ``dropped`` and any other that Hydra refuses likewise (a
+    second key of an option not chosen: ``data.source.path=x data.source.target_columns=[y]`` without data=file
+    was answered with Hydra's own "Could not override ... use +data.source.path", a '+' that nothing reads); None
+    where it fails otherwise; and the keys left out."""
+    from hydra.errors import HydraException
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf.errors import OmegaConfBaseException
+
+    left_out = {dropped}
+    try:
+        for _ in range(len(single) + 1):
+            try:
+                return composed([o.input_line for o in single if o.key_or_group not in left_out]), left_out
+            except HydraException as exc:
+                again = re.match(r"Could not override '([^']+)'", str(exc))
+                if again is None or again.group(1) in left_out or "not in" not in str(exc.__cause__):
+                    return None, left_out
+                left_out.add(again.group(1))
+            except OmegaConfBaseException:
+                return None, left_out
+        return None, left_out
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     """What to say after Hydra refused to override a key the config does not have.
 
@@ -111,12 +137,9 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             script = "evaluate.py" if config_name == "eval" else "predict.py"
             return (f"{refused_key} is a setting of the run's own config, which {script} changes with a '+' in "
                     f"front: +{given}")
-    try:
-        node = composed([o.input_line for o in single if o.key_or_group != dropped])
-    except (HydraException, OmegaConfBaseException):
+    node, left_out = _composed_without(composed, single, dropped)
+    if node is None:
         return None
-    finally:
-        GlobalHydra.instance().clear()
     # the first part of the key the config lacks (evaul.x: evaul), below the deepest node it has
     parts, depth, root = missing.split("."), 0, node
     while depth < len(parts) - 1 and isinstance(node, DictConfig) and parts[depth] in node:
@@ -142,7 +165,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
                    f"'+' in front: +{line}"
     ours = [k for k in settings if not k.startswith("_") or name.startswith("_")]  # _target_ is no spelling of a key
     hint = "; ".join(h for h in (did_you_mean(name, ours, prefix=f"{parent}." if parent else ""),
-                                 other_options_hint(key, root)) if h) \
+                                 other_options_hint(key, root, sorted(left_out - {dropped}))) if h) \
         or (f"its settings: {', '.join(settings)}" if settings else "")
     from trainlab.config.invocation import _script
 
