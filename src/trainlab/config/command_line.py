@@ -164,7 +164,9 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             return f"{key} is an argument of {node._target_} that the config does not list, so it is added with a " \
                    f"'+' in front: +{line}"
     ours = [k for k in settings if not k.startswith("_") or name.startswith("_")]  # _target_ is no spelling of a key
-    hint = "; ".join(h for h in (did_you_mean(name, ours, prefix=f"{parent}." if parent else ""),
+    below = _one_level_down(node, name, parent)  # model.hidden_size for model.net.hidden_size
+    hint = "; ".join(h for h in (f"did you mean {below}?" if below else
+                                 did_you_mean(name, ours, prefix=f"{parent}." if parent else ""),
                                  other_options_hint(key, root, sorted(left_out - {dropped}))) if h) \
         or (f"its settings: {', '.join(settings)}" if settings else "")
     from trainlab.config.invocation import _script
@@ -176,6 +178,19 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
                 f"{script} --cfg {shown} shows every setting)")
     return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front would add it as a new key, "
             f"which nothing reads; python {script} --cfg {shown} shows every setting)")
+
+
+def _one_level_down(node: Any, name: str, parent: str) -> Optional[str]:
+    """The key ``name`` in one node right below ``node`` (``model.net.hidden_size`` for ``model.hidden_size``,
+    ``trainer.max_epochs`` for ``max_epochs``), written in full; None where no single node has it. It was told
+    the node's own settings, or a near name of them (max_epochs: 'did you mean epochs?')."""
+    from omegaconf import DictConfig
+
+    if not isinstance(node, DictConfig):
+        return None
+    found = [key for key in node.keys() if (parent or key != "hydra")
+             and isinstance(child := node._get_node(key), DictConfig) and name in child.keys()]
+    return f"{parent + '.' if parent else ''}{found[0]}.{name}" if len(found) == 1 else None
 
 
 def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
