@@ -168,7 +168,7 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     hint = "; ".join(h for h in (f"did you mean {below}?" if below else
                                  did_you_mean(name, ours, prefix=f"{parent}." if parent else ""),
                                  other_options_hint(key, root, sorted(left_out - {dropped}))) if h) \
-        or (f"its settings: {', '.join(settings)}" if settings else "")
+        or _other_options_below(node, name, parent, root) or (f"its settings: {', '.join(settings)}" if settings else "")
     from trainlab.config.invocation import _script
 
     script = _script()
@@ -191,6 +191,24 @@ def _one_level_down(node: Any, name: str, parent: str) -> Optional[str]:
     found = [key for key in node.keys() if (parent or key != "hydra")
              and isinstance(child := node._get_node(key), DictConfig) and name in child.keys()]
     return f"{parent + '.' if parent else ''}{found[0]}.{name}" if len(found) == 1 else None
+
+
+def _other_options_below(node: Any, name: str, parent: str, root: Any) -> str:
+    """``data.path`` on data=synthetic: the key one node down in other options of the group (``did you mean
+    data.source.path? data=catalogue, data=file, data=sky_folder have it ...``); "" where none has it."""
+    from omegaconf import DictConfig
+
+    from trainlab.config.search_path import other_options_hint
+
+    if not parent or not isinstance(node, DictConfig):
+        return ""
+    for key in node.keys():
+        if isinstance(node._get_node(key), DictConfig):
+            deeper = f"{parent}.{key}.{name}"
+            others = other_options_hint(deeper, root)
+            if others:
+                return f"did you mean {deeper}? {others}"
+    return ""
 
 
 def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:
