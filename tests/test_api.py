@@ -107,6 +107,15 @@ def test_overrides_as_one_string_or_a_flag_are_refused(tmp_path):
         trainlab.train([], config_dir=tmp_path / "nowhere")
 
 
+def test_overrides_as_a_dict_are_refused_with_the_list_to_give(tmp_path):
+    """A dict, as a notebook writes settings, was iterated for its keys alone: "data has no '='"."""
+    with pytest.raises(UserError, match=r"overrides is a dict: give a list, one override each \(\['data=elnino', "
+                                        r"'trainer.max_epochs=1', 'ckpt_path=null', 'data.source.series=\[A,B\]', "
+                                        r"'trainer.deterministic=true'\]\)$"):
+        trainlab.evaluate(tmp_path, {"data": "elnino", "trainer.max_epochs": 1, "ckpt_path": None,
+                                     "data.source.series": ["A", "B"], "trainer.deterministic": True})
+
+
 def test_config_dir_is_the_command_lines_config_dir(tmp_path):
     """A user's own option, in a folder given as config_dir= (--config-dir), with the repository's around it."""
     mine = tmp_path / "myconf" / "model"

@@ -73,6 +73,14 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
     ("logger=[csv,wandb]", "logger=wandb is not an option of the logger group; its options: csv, mlflow, none, "
                            "tensorboard"),
     ("trainer.max_epoch=3", "trainer.max_epoch is not a setting of trainer; did you mean trainer.max_epochs?"),
+    # a key one node too high: it was told the node's settings (model: _target_, net, ...), data.path with the
+    # ??? of data=file's data.source.path too, and max_epochs 'did you mean epochs?'
+    ("model.hidden_size=8", "model.hidden_size is not a setting of model; did you mean model.net.hidden_size? (a '+'"),
+    ("max_epochs=1", "max_epochs is not a top-level setting; did you mean trainer.max_epochs? (a '+'"),
+    ("data.path=my.csv", "data.path is not a setting of data; did you mean data.source.path? data=catalogue, "
+                         "data=file, data=sky_folder have it (data=synthetic does not): add one of them (a '+'"),
+    ("model.attention=scaled_dot", "model.attention is not a setting of model; did you mean model.net.attention? "
+                                   "model=lstm_attention has it (model=lstm does not): add model=lstm_attention"),
     # a key of another option of the group: it was told the run's option's settings alone, or 'did you mean
     # data.source._target_?'
     ("data.source.path=my.csv", "data.source.path is not a setting of data.source; data=catalogue, data=file, "
@@ -112,6 +120,23 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
 ])
 def test_hydras_refusals_are_our_one_line_alone(override, expected, capsys, monkeypatch, tmp_path):
     assert refused([override], capsys, monkeypatch, tmp_path).startswith(f"error: {expected}")
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["data=file", "data.path=my.csv"], "data.path is not a setting of data; did you mean data.source.path? (a '+'"),
+    (["data.source.path=my.csv", "data.source.target_columns=[y]"], "data=file has it (data=synthetic does not): add "
+                                                                     "data=file (a '+'"),
+    (["data.source.path=stars.csv", "data.source.label_column=member"], "data=catalogue has it (data=synthetic does "
+                                                                         "not): add data=catalogue (a '+'"),
+    (["data.source.path=imgs", "data.source.tile_size=64", "model.net.hidden_size=8"], "data=sky_folder has it"),
+])
+def test_several_keys_of_an_option_not_chosen_name_the_option_that_has_them_all(overrides, expected, capsys,
+                                                                                monkeypatch, tmp_path):
+    """Forgetting data=file, the usual first mistake with a file of one's own: two keys of it were answered with
+    Hydra's own 'Could not override 'data.source.path'.; To append to your config use +data.source.path=my.csv', a
+    '+' that nothing reads (one key alone got the options that have it)."""
+    line = refused(overrides, capsys, monkeypatch, tmp_path)
+    assert line.startswith("error: data.") and expected in line, line
 
 
 @pytest.mark.parametrize("override, expected", [

@@ -258,3 +258,23 @@ def test_blank_rows_among_the_data_are_left_out_and_said_in_a_csv_as_in_a_workbo
         np.testing.assert_array_equal(table.targets[:, 0], np.arange(28) + 0.5)
     assert "'blank.csv': 1 empty row(s) among the data left out (the first after data row 11)" in caplog.text
     assert "sheet 'S': 1 empty row(s) among the data left out (the first: row 13)" in caplog.text
+
+
+def test_column_0_of_a_file_named_by_position_is_a_name(tmp_path):
+    """Column 0 (an NPY file's first, or a headerless file's) read as no column: time_column=0 with a time_format was
+    refused as 'data.source.time_column is null', target_columns=0 as empty, and series_column=0 with a series as
+    null."""
+    path = tmp_path / "nile.csv"
+    pd.DataFrame({"year": np.arange(1871, 1911), "volume": np.arange(40) * 10.0}).to_csv(path, index=False, header=False)
+    table = TableFile(str(path), ["1"], time_column=0, time_format="number").load()
+    np.testing.assert_array_equal(table.targets[:, 0], np.arange(40) * 10.0)
+    array = tmp_path / "nile.npy"
+    np.save(array, np.arange(40) * 10.0)
+    assert TableFile(str(array), 0).load().target_names == ["0"]
+    long = tmp_path / "long.csv"
+    pd.DataFrame({"s": ["A"] * 20 + ["B"] * 20, "t": [*range(20), *range(20)], "y": np.arange(40.0)}).to_csv(
+        long, index=False, header=False)
+    assert len(TableFile(str(long), ["2"], time_column="1", series_column=0, series="A").load().targets) == 20
+    for empty in ([], "", None):
+        with pytest.raises(UserError, match="data.source.target_columns is empty"):
+            TableFile(str(array), empty)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,7 +160,19 @@ def _listed(overrides: Sequence[str]) -> list[str]:
     if isinstance(overrides, (str, bytes)):
         raise UserError(f"overrides={overrides!r} is one string: give a list, one override each "
                         f"({[str(o) for o in str(overrides).split()]!r})")
+    if isinstance(overrides, Mapping):  # iterated, its keys alone were taken: "data has no '='"
+        pairs = [f"{key}={_override_value(value)}" for key, value in overrides.items()]
+        raise UserError(f"overrides is a dict: give a list, one override each ({pairs!r})")
     return [str(o) for o in overrides]
+
+
+def _override_value(value: object) -> str:
+    """A Python value as an override writes it: None as null, True as true, a list as [a,b]."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_override_value(v) for v in value) + "]"
+    return str(value)
 
 
 def _run(script: str, config_name: str, overrides: Sequence[str], config_dir: Optional[str | os.PathLike],

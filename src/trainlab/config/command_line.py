@@ -31,6 +31,32 @@ def in_a_hydra_job() -> bool:
     return False
 
 
+def _composed_without(composed: Any, single: list, dropped: str) -> tuple[Any, set[str]]:
+    """The config composed without the override of ``dropped`` and any other that Hydra refuses likewise (a
+    second key of an option not chosen: ``data.source.path=x data.source.target_columns=[y]`` without data=file
+    was answered with Hydra's own "Could not override ... use +data.source.path", a '+' that nothing reads); None
+    where it fails otherwise; and the keys left out."""
+    from hydra.errors import HydraException
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf.errors import OmegaConfBaseException
+
+    left_out = {dropped}
+    try:
+        for _ in range(len(single) + 1):
+            try:
+                return composed([o.input_line for o in single if o.key_or_group not in left_out]), left_out
+            except HydraException as exc:
+                again = re.match(r"Could not override '([^']+)'", str(exc))
+                if again is None or again.group(1) in left_out or "not in" not in str(exc.__cause__):
+                    return None, left_out
+                left_out.add(again.group(1))
+            except OmegaConfBaseException:
+                return None, left_out
+        return None, left_out
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
     """What to say after Hydra refused to override a key the config does not have.
 
@@ -111,12 +137,9 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             script = "evaluate.py" if config_name == "eval" else "predict.py"
             return (f"{refused_key} is a setting of the run's own config, which {script} changes with a '+' in "
                     f"front: +{given}")
-    try:
-        node = composed([o.input_line for o in single if o.key_or_group != dropped])
-    except (HydraException, OmegaConfBaseException):
+    node, left_out = _composed_without(composed, single, dropped)
+    if node is None:
         return None
-    finally:
-        GlobalHydra.instance().clear()
     # the first part of the key the config lacks (evaul.x: evaul), below the deepest node it has
     parts, depth, root = missing.split("."), 0, node
     while depth < len(parts) - 1 and isinstance(node, DictConfig) and parts[depth] in node:
@@ -141,9 +164,11 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
             return f"{key} is an argument of {node._target_} that the config does not list, so it is added with a " \
                    f"'+' in front: +{line}"
     ours = [k for k in settings if not k.startswith("_") or name.startswith("_")]  # _target_ is no spelling of a key
-    hint = "; ".join(h for h in (did_you_mean(name, ours, prefix=f"{parent}." if parent else ""),
-                                 other_options_hint(key, root)) if h) \
-        or (f"its settings: {', '.join(settings)}" if settings else "")
+    below = _one_level_down(node, name, parent)  # model.hidden_size for model.net.hidden_size
+    hint = "; ".join(h for h in (f"did you mean {below}?" if below else
+                                 did_you_mean(name, ours, prefix=f"{parent}." if parent else ""),
+                                 other_options_hint(key, root, sorted(left_out - {dropped}))) if h) \
+        or _other_options_below(node, name, parent, root) or (f"its settings: {', '.join(settings)}" if settings else "")
     from trainlab.config.invocation import _script
 
     script = _script()
@@ -153,6 +178,37 @@ def unknown_key_problem(argv: list[str], config_name: str) -> Optional[str]:
                 f"{script} --cfg {shown} shows every setting)")
     return (f"{key} is not {where}{'; ' + hint if hint else ''} (a '+' in front would add it as a new key, "
             f"which nothing reads; python {script} --cfg {shown} shows every setting)")
+
+
+def _one_level_down(node: Any, name: str, parent: str) -> Optional[str]:
+    """The key ``name`` in one node right below ``node`` (``model.net.hidden_size`` for ``model.hidden_size``,
+    ``trainer.max_epochs`` for ``max_epochs``), written in full; None where no single node has it. It was told
+    the node's own settings, or a near name of them (max_epochs: 'did you mean epochs?')."""
+    from omegaconf import DictConfig
+
+    if not isinstance(node, DictConfig):
+        return None
+    found = [key for key in node.keys() if (parent or key != "hydra")
+             and isinstance(child := node._get_node(key), DictConfig) and name in child.keys()]
+    return f"{parent + '.' if parent else ''}{found[0]}.{name}" if len(found) == 1 else None
+
+
+def _other_options_below(node: Any, name: str, parent: str, root: Any) -> str:
+    """``data.path`` on data=synthetic: the key one node down in other options of the group (``did you mean
+    data.source.path? data=catalogue, data=file, data=sky_folder have it ...``); "" where none has it."""
+    from omegaconf import DictConfig
+
+    from trainlab.config.search_path import other_options_hint
+
+    if not parent or not isinstance(node, DictConfig):
+        return ""
+    for key in node.keys():
+        if isinstance(node._get_node(key), DictConfig):
+            deeper = f"{parent}.{key}.{name}"
+            others = other_options_hint(deeper, root)
+            if others:
+                return f"did you mean {deeper}? {others}"
+    return ""
 
 
 def _unknown_option(exc: Any, argv: list[str]) -> Optional[str]:

@@ -91,10 +91,12 @@ def options_with_key(group: str, key: str, sources: Sources = None) -> list[str]
 _ABSENT = object()
 
 
-def other_options_hint(key: str, composed: Any) -> str:
+def other_options_hint(key: str, composed: Any, also: Sequence[str] = ()) -> str:
     """``data.source.path`` is no setting of ``data=synthetic`` but of ``data=file``: which options of the key's
     group have it ("" when none, or the key is no group's); it was told the settings of the run's option alone,
-    or 'did you mean data.source._target_?'."""
+    or 'did you mean data.source._target_?'. ``also``: other keys the command line gives that the run's options
+    lack; the options of the group that have them all are named where there are any (data.source.path with
+    data.source.target_columns: data=file, not 'one of' three)."""
     from omegaconf import OmegaConf
 
     group, _, below = key.partition(".")
@@ -105,6 +107,10 @@ def other_options_hint(key: str, composed: Any) -> str:
     others = options_with_key(group, below)
     if not others:
         return ""
+    for other in also:  # keep the options that have every key given, where any does
+        other_group, _, other_below = other.partition(".")
+        having = [o for o in others if other_group == group and o in options_with_key(group, other_below)]
+        others = having or others
     chosen = OmegaConf.select(composed, f"hydra.runtime.choices.{group}", default=None)
     lacking = f" ({group}={chosen} does not)" if chosen else ""
     return (f"{', '.join(others)} {'has' if len(others) == 1 else 'have'} it{lacking}: add "

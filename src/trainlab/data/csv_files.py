@@ -127,11 +127,16 @@ def _read_csv_as(path: Path, key: str, encoding: str, notes: _Notes) -> tuple[An
         head = head[:1] + head[1 + under:]
         notes.info("'%s': %s under the header left out (a VizieR export)", path.name,
                  "its units line and dashes line" if under == 2 else "its dashes line")
+    parsed = [next(csv.reader([line], delimiter=sep), []) for line in head[1:4]]
+    units = int(not under and len(parsed) > 1 and headers.is_units_row(parsed[0], parsed[1:]))
+    if units:  # a second header line, of units ('date,co2' over ',ppm'): no row of data
+        log.info("'%s': its line of units under the header left out (%r)", path.name, head[1].strip()[:60])
+        head = head[:1] + head[2:]
     decimal = "," if sep != "," and re.search(r"\d,\d", "".join(head[1:])) else "."
     if (sep, decimal) != (",", "."):
         notes.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
     header = next(csv.reader(head[:1], delimiter=sep), [])
-    skip = [*range(comments), *range(comments + 1, comments + 1 + under)]  # line numbers in the file
+    skip = [*range(comments), *range(comments + 1, comments + 1 + under + units)]  # line numbers in the file
     rows = _rows_above_comments(path, comments + 1 + under, key, encoding, notes) if under else None
     headerless = not under and headers.is_data_row(header, [next(csv.reader([line], delimiter=sep), [])
                                                             for line in head[1:] if line.strip()])

@@ -131,8 +131,17 @@ def read_npy(path: Path, key: str) -> np.ndarray:
 def _index_as_columns(frame, path: Path):
     """A Parquet file written from a DataFrame with a named index (``set_index("source_id")``) stores
     that column as the index, which pandas gives back as the index: it becomes a column again, so it can
-    be named as a column (left as an index, it would be missing without a word)."""
+    be named as a column (left as an index, it would be missing without a word). An unnamed index of dates
+    (``df.to_parquet()`` of a frame indexed by its times, as statsmodels' and most pandas series are) becomes the
+    column ``index``, as ``reset_index`` names it: its dates were dropped, and the series read without its times.
+    An unnamed index of other values is row labels (pandas stores its default one as no column at all)."""
+    import pandas as pd
+
     named = [str(n) for n in frame.index.names if n is not None]
+    if not named and isinstance(frame.index, (pd.DatetimeIndex, pd.PeriodIndex)) and "index" not in frame.columns:
+        log.info("'%s': its index of dates, which has no name, is read as the column 'index' "
+                 "(data.source.time_column=index sorts by it)", path.name)
+        return frame.rename_axis("index").reset_index()
     if not named:
         return frame
     log.info("'%s': its index %s is read as column(s)", path.name, named)

@@ -49,6 +49,26 @@ def is_data_row(first: Sequence[Any], below: Sequence[Sequence[Any]]) -> bool:
     return values > 0
 
 
+# pandas' words for a missing value (and the agencies' marks with letters): a cell of data, not a unit
+_MISSING_WORDS = {"na", "n/a", "nan", "null", "none", "#n/a", "<na>", "n.a.", "k.a.", "nd", "n.d."}
+
+
+def is_units_row(row: Sequence[Any], below: Sequence[Sequence[Any]]) -> bool:
+    """Whether the row under a header holds the columns' units (``,bn USD 2005,%``, ``date,ppm``: a second header
+    line as agencies and loggers write it) rather than data: no number or date in it, and text over a column whose
+    rows ``below`` (a sample) hold numbers or dates. Read as data, it made every such column text (a target refused
+    with its first value as a typo) and gave the time column an empty first value."""
+    units = 0
+    for j, cell in enumerate(row):
+        if not _filled(cell):
+            continue
+        if _a_value(cell) or str(cell).strip().lower() in _MISSING_WORDS:
+            return False
+        column = [r[j] for r in below if j < len(r) and _filled(r[j])]
+        units += bool(column) and all(map(_a_value, column))
+    return units > 0
+
+
 def positions(width: int) -> list[str]:
     """Column names by position, as an NPY file's: '0', '1', ..."""
     return [str(i) for i in range(width)]

@@ -221,7 +221,13 @@ def _table(rows: list[list[Any]], merged: list[Any], where: str, pick: str) -> t
     headerless = headers.is_data_row(cells[top], cells[top + 1:top + _HEADER_ROWS])  # values from its first row on
     if headerless:
         log.info(headers.describe(where, [_name(v) for v in cells[top] if v is not None]))
-    body = [row for i, row in enumerate(cells) if i > top - headerless and any(v is not None for v in row)]
+    units = not headerless and top + 1 < len(cells) and headers.is_units_row(cells[top + 1],
+                                                                             cells[top + 2:top + _HEADER_ROWS])
+    if units:  # a second header row, of units: no row of data (as the CSV reader leaves out its line of units)
+        log.info("%s: its row of units under the header (row %d) left out (%s)", where, top + 2,
+                 ", ".join(str(v) for v in cells[top + 1] if v is not None)[:60])
+    body = [row for i, row in enumerate(cells) if i > top - headerless and any(v is not None for v in row)
+            and not (units and i == top + 1)]
     blank = [i for i in range(top + 1, used[-1]) if not counts[i]]
     if blank:  # blank rows between stretches of the table: left out, as the CSV reader leaves out its ';;' lines
         log.info("%s: %d empty row(s) among the data left out (the first: row %d)", where, len(blank), blank[0] + 1)

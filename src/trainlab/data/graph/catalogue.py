@@ -29,9 +29,9 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from trainlab.data.categories import as_text
-from trainlab.data.graph.columns import (MISSING, apply_missing_policy, category_columns, match_case, nothing_left,
-                                          once_per_star, placeable, require_positions, star_ids,
-                                          with_gaps)
+from trainlab.data.graph.columns import (MISSING, apply_missing_policy, category_columns, match_case, near_name,
+                                         nothing_left, once_per_star, placeable, require_positions, star_ids,
+                                         with_gaps)
 from trainlab.data.csv_writing import CsvDialect, dialect_of
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.sheet_advice import sheet_advice
@@ -162,8 +162,10 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
     frame.columns = [str(c) for c in frame.columns]
     match_case(frame, [label_column, *position_columns, *feature_columns, *([id_column] if id_column else [])], path)
     if label_column not in frame.columns:
+        advice = sheet_advice(frame, path, [label_column])  # a workbook's other sheet that holds it
         raise UserError(f"data.source.label_column: '{label_column}' not in '{path}'; its columns are "
-                        f"{list(frame.columns)}{sheet_advice(frame, path, [label_column])}")
+                        f"{list(frame.columns)}"
+                        f"{advice or near_name(frame, label_column, 'label', [*position_columns, *feature_columns])}")
     require_positions(frame, position_columns, [label_column, *feature_columns, *([id_column] if id_column else [])],
                       path)
     ids, id_name = star_ids(frame, path, id_column)

@@ -28,6 +28,13 @@ ARCHIVE_SPELLINGS = {
 }
 
 
+def near_name(frame, name: str, role: str, taken: Sequence[str] = ()) -> str:
+    """``"; did you mean data.source.<role>_column=<column>?"`` for the column of ``frame`` nearest ``name``
+    (``label`` for ``labels``), never one of ``taken`` (read by another setting); "" where none is near."""
+    meant = next(iter(nearest(name, [str(c) for c in frame.columns if str(c) not in taken])), None)
+    return f"; did you mean {typed_names(f'data.source.{role}_column', [meant], True)}?" if meant else ""
+
+
 def require_positions(frame, position_columns: list[str], others: Sequence[str], path: str) -> None:
     """Refuses position columns the file lacks, offering the archives' spellings of them and never a column that
     ``others`` (features, label, identifier) names: a VizieR export's ``RA_ICRS`` for ``ra``, not ``pmra``."""
@@ -107,7 +114,7 @@ def star_ids(frame, path: str, id_column: Optional[str]) -> tuple[np.ndarray, st
             log.info("'%s': column '%s' taken as the stars' identifier (%s)", path, id_column, ID_COLUMN)
     elif id_column not in frame.columns:
         raise UserError(f"data.source.id_column: '{id_column}' not in '{path}'; its columns are {list(frame.columns)} "
-                        "(null: source_id when present, else the row number)")
+                        f"(null: source_id when present, else the row number){near_name(frame, id_column, 'id')}")
     values = frame[id_column]
     if values.isna().any():
         raise UserError(f"'{path}' has {int(values.isna().sum())} star(s) without an identifier in column "

@@ -164,6 +164,22 @@ def _named_apart(image_path: Path, masks: dict[str, list[Path]], images: set[str
     return ""
 
 
+_MASK_WORD = re.compile(r"[-_. ]+(mask|masks|label|labels|seg|segmentation|gt|annotation)", re.IGNORECASE)
+
+
+def _masks_among(files: list[Path]) -> list[tuple[Path, Path]]:
+    """(mask, its image) for the files named as another with a mask's word after it (``camera_mask.png`` beside
+    ``camera.png``): masks saved in the images' folder."""
+    stems = {name_stem(p): p for p in files}
+    found = []
+    for p in files:
+        stem = name_stem(p)
+        for word in _MASK_WORD.finditer(stem):
+            if word.end() == len(stem) and stem[:word.start()] in stems:
+                found.append((p, stems[stem[:word.start()]]))
+    return found
+
+
 # image formats users bring that are not read (lossy or 8-bit colour only): left out with a warning, and named
 # where an image's mask is missing
 UNREAD_IMAGES = (".jpg", ".jpeg", ".jpe", ".bmp", ".gif", ".webp")
@@ -259,6 +275,13 @@ class ImageFolder:
         if not self.mask_dir.is_dir():
             # a mask_dir given relative is read from the working folder, as data.source.path is: said so
             where = why_missing(self.mask_dir, "data.source.mask_dir") if self.mask_dir_given else ""
+            among = _masks_among(files)
+            if among:  # camera_mask.png beside camera.png, as many tools save them
+                (mask, image), more = among[0], f", and {len(among) - 1} more" if len(among) > 1 else ""
+                raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder{where}; the masks are among "
+                                f"the images in '{self.path}' ('{mask.name}' beside '{image.name}'{more}): move them "
+                                f"into '{self.mask_dir}', each named as its image "
+                                f"('{name_stem(image)}{mask.name[len(name_stem(mask)):]}')")
             raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder{where}; make it, with one mask "
                             "per image (same name, all zeros for a clean image), or point mask_dir at yours")
         return files

@@ -115,6 +115,13 @@ _MONTH_TEXT = re.compile(r"\s*(?:(?P<name>[A-Za-z]{3,9})\.?(?:[-/ ]?(?P<year>\d{
 _FISCAL_YEAR = re.compile(r"\s*(FY\s*'?)?(\d{2}|\d{4})(?:\s*[/-]\s*(\d{2}|\d{4}))?\s*", re.IGNORECASE)
 
 
+_DOTTED = r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}(\s|$)"  # 01.04.1959, 1.4.59, with a time of day after it or not
+
+# a spreadsheet's summary rows below the data, in English and German exports
+_SUMMARY = re.compile(r"(grand |sub)?totals?|sum|average|mean|avg|median|min|max|summe|gesamt|insgesamt"
+                      r"|durchschnitt|mittelwert|all|overall", re.IGNORECASE)
+
+
 def _fiscal_year(text: str) -> bool:
     """Whether ``text`` is a fiscal year ('FY2019', 'FY19/20') or a year split in two ('2019/20', '2019-2020': the
     second year the next, not a month as in '2019-13')."""
@@ -222,6 +229,10 @@ def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any
         mixed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
         if mixed.isna().any():
             row = mixed.index[mixed.isna()][0]
+            if _SUMMARY.fullmatch(str(shown[row]).strip()):
+                raise UserError(f"{where}: row {row} ('{shown[row]}') is a summary of the rows above (a spreadsheet's "
+                                "total or average row), not a time step: delete that row from the file (read as "
+                                "data, its value would be one more step of the series)")
             if _fiscal_year(shown[row]):
                 raise UserError(f"{where} holds fiscal or split years (row {row}: '{shown[row]}'), which name no one "
                                 "calendar year; write each as the year it starts or ends (2019), as numbers, or set "
@@ -230,6 +241,14 @@ def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any
                             "data.source.time_format, or set data.source.time_column=null to keep the file's row order")
         raise UserError(f"{where} holds dates written in more than one way (row {text.index[0]}: "
                         f"'{shown.iloc[0]}'); write them one way, or set data.source.time_format (e.g. '%Y-%m-%d')")
+    dotted = day_first is not None and bool(text.str.match(_DOTTED).all())
+    if dotted and month_first is not None and not month_first.equals(day_first):
+        # 01.04.1959: day-first wherever dates are written with dots (German, Swiss, Nordic, Slavic exports); no
+        # locale writes its months first with dots, as the US does with slashes
+        example = shown[(month_first != day_first).to_numpy()].iloc[0]
+        log.info("%s: dates with dots read day-first ('%s' is %s; data.source.time_format='%%m.%%d.%%Y' reads them "
+                 "month-first)", where, example, day_first[(month_first != day_first).to_numpy()].iloc[0].date())
+        month_first = None
     if month_first is not None and day_first is not None and not month_first.equals(day_first):
         example = shown[(month_first != day_first).to_numpy()].iloc[0]
         formats = {pd.tseries.api.guess_datetime_format(example, dayfirst=d) for d in (False, True)}

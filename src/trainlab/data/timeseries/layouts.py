@@ -17,7 +17,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, nearest
+from trainlab.data.timeseries.values import typed_names
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,12 @@ def long_from_wide(frame: Any, found: tuple[str, list[str]], time_column: str, s
     keys = [c for c in ([time_column] if kind != "year" else []) + ([series_column] if series_column else [])]
     for key, role in ((k, "time" if k == time_column else "series") for k in keys):
         if key not in frame.columns:
+            names = [str(c) for c in frame.columns if str(c) not in columns]
+            meant = next(iter(nearest(key, names)), None)  # 'YEAR' for the default 'year' (El Nino's, NOAA's)
+            hint = f"; did you mean {typed_names(f'data.source.{role}_column', [meant], True)}?" if meant else ""
             raise UserError(f"data.source.{role}_column '{key}' not in '{path}'; with data.source.layout=wide it names "
                             f"the column of {'years' if role == 'time' else 'series'}; its columns are "
-                            f"{[str(c) for c in frame.columns]}")
+                            f"{[str(c) for c in frame.columns]}{hint}")
     if kind == "year" and not series_column and len(frame) > 1:
         raise UserError(f"{describe_wide(found, path)}; name the column that tells the rows apart with "
                         f"data.source.series_column={row_names(frame, columns)} (and pick one with "

@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from trainlab.config.errors import UserError
+from trainlab.config.errors import UserError, nearest
 from trainlab.data.timeseries.table import SeriesTable
 from trainlab.data.timeseries.times import Grid, date_grid, number_grid
 
@@ -106,7 +106,12 @@ class PackagedSeries:
 
     def __init__(self, name: str):
         if name not in SERIES:
-            raise UserError(f"data.source.name={name!r} is not one of {', '.join(SERIES)}")
+            text = str(name).strip().casefold()
+            meant = [key for key in SERIES if text and (text in key or key.startswith(text))] or \
+                list(nearest(str(name), list(SERIES)))  # macrodata, tmy3, realgdp: a part of the name
+            hint = (f"; did you mean data.source.name={meant[0]}?" if len(meant) == 1 else
+                    "; El Nino is an option of its own: data=elnino" if "nino" in text else "")
+            raise UserError(f"data.source.name={name!r} is not one of {', '.join(SERIES)}{hint}")
         self.name = name
 
     def load(self) -> SeriesTable:

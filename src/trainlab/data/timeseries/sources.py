@@ -18,6 +18,7 @@ from trainlab.config.errors import UserError
 from trainlab.data.csv_writing import CsvDialect, dialect_of
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.categories import as_text
+from trainlab.data.timeseries.date_columns import written_index
 from trainlab.data.timeseries.layouts import (LAYOUTS, calendar_column, describe_wide, long_from_wide, row_names,
                                               warn_time_features, wide_columns)
 from trainlab.data.timeseries.regular import regular_series
@@ -26,7 +27,7 @@ from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
 from trainlab.data.timeseries.times import (Grid, TimeReading, business_days_alike, describe_step, read_times,
                                            sort_by_time, time_where)
 from trainlab.data.timeseries.values import (column_name, numeric_columns, require_columns, stripped_header,
-                                             text_columns, typed_names, with_values, written_index)
+                                             text_columns, typed_names, with_values)
 from trainlab.data.timeseries.zones import check_zone
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,15 @@ def _stretches(positions: Sequence[np.ndarray]) -> list[tuple[int, int]]:
 
 
 Columns = Optional[Sequence[Union[str, int]]]
+
+
+def _unset(value: Any) -> bool:
+    """Whether a column setting names no column: null, '' or []. Column 0 is a name (an NPY file's, or a file
+    without a header, has its columns named 0, 1, ...): taken for none, time_column=0 with a time_format was refused
+    as 'time_column is null', and target_columns=0 as empty."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return False
+    return value is None or (str(value).strip() == "" if isinstance(value, str) else len(value) == 0)
 
 
 class TableFile:
@@ -100,7 +110,7 @@ class TableFile:
         categorical_columns: Columns = None,
         sheet: Optional[Union[str, int]] = None,
     ):
-        if not target_columns:
+        if _unset(target_columns):
             raise UserError("data.source.target_columns is empty; name at least one column to predict")
         # one name without brackets (target_columns=load) is one column, not the letters of its name
         names = [column_name(target_columns)] if isinstance(target_columns, (str, int)) \
@@ -108,10 +118,10 @@ class TableFile:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise UserError(f"data.source.target_columns names {twice} more than once; list each target once")
-        if time_format and not time_column:
+        if time_format and _unset(time_column):
             raise UserError(f"data.source.time_format='{time_format}' is set but data.source.time_column is null; "
                             "name the time column, or drop the format")
-        if series is not None and not series_column:
+        if series is not None and _unset(series_column):
             raise UserError(f"data.source.series={series} is set but data.source.series_column is null; name the "
                             "column that tells the series apart (e.g. data.source.series_column=store), or drop the "
                             "series")
@@ -142,7 +152,8 @@ class TableFile:
                             "per series and a column per year, as one value: give one name for it in "
                             "data.source.target_columns, without feature_columns, categorical_columns, target_path or "
                             "a time column in parts")
-        if layout == "wide" and not time_column:
+        self.years_by_default = layout == "wide" and not time_column
+        if self.years_by_default:
             self.time_column = "year"  # the years' column, or the column made from a header of years
         self.target_columns = names
         if isinstance(feature_columns, (str, int)):
@@ -267,6 +278,10 @@ class TableFile:
             if wide is None:
                 raise UserError(f"data.source.layout=wide: '{path}' has no column for every month (JAN .. DEC) or "
                                 f"quarter (Q1 .. Q4); its columns are {[str(c) for c in frame.columns]}")
+            years = [str(c) for c in frame.columns if str(c).casefold() == "year"]
+            if self.years_by_default and "year" not in years and len(years) == 1:  # El Nino's and NOAA's 'YEAR'
+                log.info("data.source.layout=wide: the years read from column '%s'", years[0])
+                frame = frame.rename(columns={years[0]: "year"})
             return long_from_wide(frame, wide, self.time_column, self.series_column, self.target_columns[0], path)
         if wide is not None:
             keys = (f"data.source.series_column={self.series_column or row_names(frame, wide[1])}"

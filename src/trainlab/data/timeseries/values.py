@@ -13,6 +13,7 @@ from typing import Any, Callable, Collection, Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError, nearest
+from trainlab.data.timeseries.date_columns import DATE_LIKE, looks_like_times, stored_dates, unnamed_dates
 from trainlab.data.timeseries.thousands import grouped_numbers, no_numbers
 from trainlab.data.timeseries.units import codes_of, numbers_with_unit, units_of
 from trainlab.data.sheet_advice import sheet_advice
@@ -34,6 +35,9 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     decimal = frame.attrs.get("decimal", ".")  # the decimal mark the file was read with (files.py)
     for c in columns:
         _clean(frame, c, path, decimal, missing_key)
+        if stored_dates(frame[c]):  # pd.to_numeric gives their nanoseconds since 1970, a number of no meaning here
+            text.append((c, frame[c].dropna().astype(str)))
+            continue
         if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
             values = _as_numbers(frame[c], decimal)
             bad = frame[c][values.isna() & frame[c].notna()]
@@ -57,6 +61,8 @@ def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.miss
     is left as it is)."""
     import pandas as pd
 
+    if stored_dates(frame[c]):  # no marks, flags or units in it; read as numbers, they became nanoseconds since 1970
+        return
     marked = _missing_marks(frame[c])
     if marked is not None:
         log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (%s handles them)",
@@ -115,7 +121,7 @@ def _reading(column, bad) -> str:
     category), "units" (numbers in several units, '12 kg' beside '500 g'), else "text" (a category, free text)."""
     if re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
         return "decimal commas"
-    if _looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(_DATE_LIKE).all():
+    if looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(DATE_LIKE).all():
         return "dates"
     units = units_of(column)
     if units is not None and len(units) > 1 and not all(len(unit) == 1 and unit.isalpha() for unit in units) \
@@ -218,6 +224,10 @@ def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool 
              for n in missing}
     meant = [n if n in columns else known[n] or next(iter(nearest(n, free)), None) for n in names]
     hint = f"; did you mean {typed_names(key, meant, one)}?" if None not in meant else ""
+    unnamed = unnamed_dates(frame, free) if key == "data.source.time_column" and not hint else None
+    if unnamed is not None:  # a frame's unnamed DatetimeIndex saved with it: no name near any the user would guess
+        hint = (f"; the dates are in the column without a name, {unnamed!r} (a pandas index saved with the table): "
+                f"{typed_names(key, [unnamed], one)}")
     sheet = sheet_advice(frame, path, missing)  # a workbook's other sheet that holds them
     if frame.attrs.get("headerless"):  # named by position: a spelling near '5.0' or 'SUNACTIVITY' means nothing
         raise UserError(f"{named} not in '{path}', which has no header (its first row holds values, read as data): "
@@ -297,16 +307,6 @@ def _as_numbers(column, decimal: str) -> Any:
     return pd.to_numeric(column, errors="coerce")
 
 
-def written_index(frame) -> list[str]:
-    """Columns that are a table index written along (``DataFrame.to_csv()`` without ``index=False``:
-    an unnamed column counting 0, 1, 2 ...): a row counter, not a feature; logged when left out."""
-    found = [str(c) for c in frame.columns if str(c).startswith("Unnamed: ")
-             and np.array_equal(frame[c].to_numpy(), np.arange(len(frame)))]
-    if found:
-        log.info("column(s) %s count the rows (an index written with the table): not used as features", found)
-    return found
-
-
 def with_values(frame, columns: list[str], path: str, named: bool, kept: Collection[str] = ()) -> list[str]:
     """``columns`` without those that hold no value in any row (a spreadsheet's empty column, or the
     'Unnamed: 3' a separator at the end of every line makes), logged; ``named`` (listed in
@@ -326,24 +326,6 @@ def with_values(frame, columns: list[str], path: str, named: bool, kept: Collect
     log.info("column(s) %s of '%s' hold no value in any row (an empty column, or a separator at the end of every "
              "line): not used as features", empty, path)
     return kept
-
-
-# what a date or time holds beyond what pandas' parser takes for one: two groups of digits (2020-03, 03:00, 1/5), a
-# year, or a month's name beside a number (Mar-20, 5 May); an ordinal alone ('1st', '2nd': a shift, a class) is
-# a day of this month to the parser, and a column of them was refused as dates
-_DATE_LIKE = r"\d+\D+\d+|\d{4}|[A-Za-z]{3,}\W*\d|\d\W*[A-Za-z]{3,}"
-
-
-def _looks_like_times(column) -> bool:
-    """Whether a text column's first values read as dates (a time column not named as one)."""
-    import warnings
-
-    import pandas as pd
-
-    head = column.dropna().astype(str).head(20)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return len(head) > 0 and pd.to_datetime(head, errors="coerce", format="mixed").notna().all()
 
 
 def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str,
