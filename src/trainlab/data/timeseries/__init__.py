@@ -15,7 +15,8 @@
 - the sources: ``sources`` (a user's files), ``synthetic`` (the seeded default), ``packaged`` (real series
   shipped inside installed packages, El Niño among them)
 - a file's time column and layout: ``times`` (sorting, regular step), ``dates`` (text and numbers read as
-  dates), ``steps`` (a fixed step in words and the season it implies), ``zones`` (local clock times),
+  dates; ``date_columns``: dates beside the time column, a saved index), ``steps`` (a fixed step in words
+  and the season it implies), ``zones`` (local clock times),
   ``layouts`` (wide tables, dates in columns), ``series`` (several series in one file), ``regular``
   (the series of such a file already on a fixed step, sorted in one pass), ``values`` (columns as numbers;
   ``units``: numbers written with their unit; ``thousands``: grouped in thousands);
