@@ -650,7 +650,8 @@ def test_a_checkpoint_of_an_earlier_version_makes_its_plateau_step_from_the_epoc
 def test_a_resume_with_another_effective_batch_says_so_in_one_line(compose_cfg, run_train, caplog):
     """A trainer=ddp_sim run (2 processes) resumed in one process went on at half its effective batch, its
     batches in another order, without a word. Its checkpoint is made here by hand (the records' state of a
-    2-process run); accumulating gradients over 2 batches takes the same 64 samples per step: no warning."""
+    2-process run); accumulating gradients over 2 batches takes the same 64 samples per step: no warning, but
+    an information line naming the changed settings (it said nothing at all before, the settings unsaid)."""
     common = [*TINY, "logger=none", "callbacks.early_stopping=null"]
     first = compose_cfg([*common, "trainer.max_epochs=1"])
     run_train(first)
@@ -660,17 +661,26 @@ def test_a_resume_with_another_effective_batch_says_so_in_one_line(compose_cfg, 
     assert ckpt["callbacks"][key]["batch"]["effective_batch_size"] == 32
     ckpt["callbacks"][key]["batch"].update(processes=2, effective_batch_size=64)
     torch.save(ckpt, last)
-    said = {}
+    said, told = {}, {}
     for extra in ([], ["trainer.accumulate_grad_batches=2"]):
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="trainlab.callbacks.effective_batch"):
+        with caplog.at_level(logging.INFO, logger="trainlab.callbacks.effective_batch"):
             run_train(compose_cfg([*common, *extra, "trainer.max_epochs=2", f"ckpt_path={first.paths.output_dir}"]))
-        said[tuple(extra)] = [r.message for r in caplog.records if "samples per optimizer step" in r.message]
+        said[tuple(extra)] = [r.message for r in caplog.records
+                              if "samples per optimizer step" in r.message and r.levelno >= logging.WARNING]
+        told[tuple(extra)] = [r.message for r in caplog.records
+                              if "samples per optimizer step" in r.message and r.levelno == logging.INFO]
     assert said[()] == ["the checkpoint's run took 64 samples per optimizer step, this resume takes 32 (processes "
                         "(trainer.devices x trainer.num_nodes) 2 -> 1): it goes on with another effective batch (and, "
                         "with other processes, another order of batches), so it will not end as that run would have; "
                         "resume with that run's settings for that"]
-    assert said[("trainer.accumulate_grad_batches=2",)] == []
+    assert said[("trainer.accumulate_grad_batches=2",)] == [] and told[()] == []
+    # the same effective batch from other settings: each changed setting is still told, with what it changes
+    assert told[("trainer.accumulate_grad_batches=2",)] == [
+        "this resume goes on with processes (trainer.devices x trainer.num_nodes) 2 -> 1; "
+        "trainer.accumulate_grad_batches 1 -> 2: the checkpoint's run took 64 samples per optimizer step and so does "
+        "this resume (what the optimizer sees per step is the same; the order of samples and the BatchNorm "
+        "statistics of each step differ)"]
 
 
 def test_a_resume_under_another_seed_or_settings_says_so_in_one_line(compose_cfg, run_train, caplog):

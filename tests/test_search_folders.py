@@ -354,3 +354,30 @@ def test_an_older_sweeps_relative_study_url_is_found_where_the_sweep_ran_and_sai
     study = load_sweep_study(here)
     assert run_dir_of(study.best_trial, study_folder(sweep_storage(here))) == here / str(study.best_trial.number)
     assert best_overrides(here)
+
+
+def test_a_sweeps_study_file_moved_elsewhere_still_finds_its_trials_run_folders(compose_cfg, tmp_path, monkeypatch):
+    """make refine SWEEP=<sweep> STORAGE=sqlite:////elsewhere/x.db: the trials' run folders, stored relative to
+    the study file's folder where the sweep ran (its own folder), were looked for beside the moved file
+    ("trial N ... has no run folder"); they are the sweep folder's. One truly gone names the places tried."""
+    from trainlab.config.errors import UserError
+    from trainlab.search.sweep_folder import GIVEN_STORAGE_ENV, give_storage
+
+    sweep_dir = tiny_sweep(compose_cfg, tmp_path, trials=2)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(sweep_dir / "optuna.db", elsewhere / "x.db")
+    monkeypatch.setenv(GIVEN_STORAGE_ENV, "")  # give_storage's setting is undone after the test
+    give_storage(sweep_dir, f"sqlite:///{elsewhere / 'x.db'}")
+    best = load_sweep_study(sweep_dir).best_trial
+    overrides = best_overrides(sweep_dir)
+    assert f"model.net.num_layers={best.params['model.net.num_layers']}" in overrides
+    assert run_dir_of(best, study_folder(sweep_storage(sweep_dir)), sweep_dir) == sweep_dir / str(best.number)
+
+    shutil.rmtree(sweep_dir / str(best.number))
+    with pytest.raises(UserError) as refused:
+        best_overrides(sweep_dir)
+    assert str(refused.value) == (
+        f"trial {best.number} of {sweep_dir} has no run folder with .hydra/overrides.yaml (looked in "
+        f"{elsewhere / str(best.number)}, {sweep_dir / str(best.number)}): put its run folder back as "
+        f"{sweep_dir / str(best.number)}, or retrain it by hand with its parameters from trials.csv")

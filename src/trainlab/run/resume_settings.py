@@ -32,8 +32,8 @@ NOT_WHAT_IT_LEARNS = ("logger", "trainer.default_root_dir", "trainer.enable_prog
                       "hardware.pin_memory", "hardware.persistent_workers", "hardware.prefetch_factor",
                       "hardware.memory_gb", "hardware.host_memory_keep_mb")
 
-# said by a warning of their own, with what they change: the effective batch
-# (trainlab.callbacks.effective_batch.warn_other_batch)
+# said by a line of their own, with what they change: the effective batch (a warning where it changes, an
+# information line where it stays the same; trainlab.callbacks.effective_batch.warn_other_batch)
 SAID_ELSEWHERE = ("data.batch_size", "trainer.accumulate_grad_batches", "trainer.devices", "trainer.num_nodes",
                   "hardware.devices")
 

@@ -34,17 +34,22 @@ def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> li
     """The chosen trial's overrides, without the search's own."""
     from trainlab.config.errors import UserError
     from trainlab.search.results import warn_running
-    from trainlab.search.sweep_folder import load_sweep_study, run_dir_of, study_folder, sweep_storage
+    from trainlab.search.sweep_folder import load_sweep_study, run_dir_places, study_folder, sweep_storage
     from trainlab.search.stages import best_params
 
     study = load_sweep_study(sweep_dir)
     check_rule(rule, len(study.directions), sweep_dir)
     chosen, _ = best_params(study, rule, where=str(sweep_dir))
     warn_running(study, sweep_dir)
-    run_dir = run_dir_of(chosen, study_folder(sweep_storage(sweep_dir)))
-    if not run_dir or not (RunFolder(run_dir) / OVERRIDES).is_file():
-        raise UserError(f"trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES} (moved or "
-                        "removed?); retrain it by hand with its parameters from trials.csv")
+    # the trial's folder where its record says, or in the sweep folder wherever the study file lies now
+    # (STORAGE=sqlite:////elsewhere/x.db: a relative record read from there named /elsewhere/<number>)
+    places = run_dir_places(chosen, study_folder(sweep_storage(sweep_dir)), sweep_dir)
+    run_dir = next((p for p in places if (RunFolder(p) / OVERRIDES).is_file()), None)
+    if run_dir is None:
+        tried = f"looked in {', '.join(str(p) for p in places)}" if places else "the study records none"
+        raise UserError(f"trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES} ({tried}): put "
+                        f"its run folder back as {sweep_dir / str(chosen.number)}, or retrain it by hand with its "
+                        "parameters from trials.csv")
     overrides = RunFolder(run_dir).overrides()
     return follow_move(sweep_dir, without_epochs([o for o in overrides if not o.startswith(_SEARCH_ONLY)]))
 

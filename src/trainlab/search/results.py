@@ -147,7 +147,7 @@ def summary(study: optuna.Study, storage: str, metric: str, sweep_dir: Path) -> 
     else:
         result["solutions"] = [{"params": dict(t.params), "values": list(t.values), "number": t.number} for t in best]
     top = best[0] if best else None
-    top_dir = run_dir_of(top, study_folder(storage)) if top else None
+    top_dir = run_dir_of(top, study_folder(storage), sweep_dir) if top else None
     checkpoint, study_file = checkpoint_of(top_dir), storage_file(storage)
     known, kept_by = RunFolder(top_dir).checkpoint_kept_by() if checkpoint else (False, None)
     own = study_file is not None and study_file.resolve() == (sweep_dir / STUDY_FILE).resolve()
@@ -275,7 +275,7 @@ def write_results(study: optuna.Study, sweep_dir: Path, storage: str, metric: st
     return the summary."""
     base = study_folder(storage)
     run_dirs = {t.number: as_stored(found, sweep_dir) for t in study.get_trials(deepcopy=False)
-                if (found := run_dir_of(t, base)) is not None}
+                if (found := run_dir_of(t, base, sweep_dir)) is not None}
     write_trials_csv(study, sweep_dir / TRIALS_CSV, run_dirs)
     write_trials_jsonl(study, sweep_dir / TRIALS_JSONL, run_dirs)
     result = summary(study, storage, metric, sweep_dir)

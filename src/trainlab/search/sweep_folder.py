@@ -59,27 +59,44 @@ def study_folder(storage: str) -> Optional[Path]:
     return found.absolute().parent if found is not None else None
 
 
-def run_dir_of(trial: FrozenTrial, base: Optional[Path]) -> Optional[Path]:
-    """A trial's run folder, None when it has none. ``base``: the folder of the study file it was read
-    from (:func:`study_folder`), where a relative one lies. An absolute one (a study written before
-    paths were stored relative) is taken as it is, unless ``base`` holds a folder of its name and it
-    lies elsewhere: the sweep folder was moved or copied (its trials' folders with it). A trial copied
-    from an earlier study (warm start) keeps that study's folder."""
+def run_dir_places(trial: FrozenTrial, base: Optional[Path], sweep_dir: Optional[Path] = None) -> list[Path]:
+    """Where a trial's run folder may lie, the one its record names first; empty when it has none. ``base``: the
+    folder of the study file it was read from (:func:`study_folder`), where a relative one lies; ``sweep_dir``: the
+    sweep folder it belongs to, which holds its trials' folders (``<sweep>/<number>``) wherever the study file is.
+    A study file moved away from the sweep (``STORAGE=sqlite:////elsewhere/x.db``) found ``/elsewhere/3``, not the
+    sweep's ``3``. A trial copied from an earlier study (warm start) keeps that study's folder alone."""
     stored = trial.user_attrs.get(RUN_DIR)
     if not stored:
+        return []
+    path, copied = Path(stored), is_copied(trial)
+    if path.is_absolute():
+        # a study written before paths were stored relative: the sweep folder moved or copied with its trials'
+        # folders holds one of its name, which is taken before the place it was written at
+        places = [base / path.name] if base is not None and not copied and path.parent != base else []
+        places.append(path)
+        if sweep_dir is not None and not copied:
+            places.append(sweep_dir.absolute() / path.name)
+    else:
+        places = [(base or Path.cwd()) / path]
+        if not copied:
+            # the study file moved below the folder its paths start from (an earlier trainlab's relative
+            # sqlite:///study.db, put into the sweep folder or given with STORAGE=): outputs/sweep/3 is base's
+            # sweep/3 or 3; and the sweep folder itself, wherever the study file went
+            tails = [Path(*path.parts[i:]) for i in range(len(path.parts))]
+            places += [base / tail for tail in tails[1:]] if base is not None else []
+            places += [sweep_dir.absolute() / tail for tail in tails] if sweep_dir is not None else []
+    return list(dict.fromkeys(places))
+
+
+def run_dir_of(trial: FrozenTrial, base: Optional[Path], sweep_dir: Optional[Path] = None) -> Optional[Path]:
+    """A trial's run folder, None when it has none: the first of :func:`run_dir_places` that is a folder, else
+    the place its record names (absolute: as written; relative: from ``base``, else from here)."""
+    places = run_dir_places(trial, base, sweep_dir)
+    if not places:
         return None
-    path = Path(stored)
-    if not path.is_absolute():
-        found = (base or Path.cwd()) / path
-        if found.is_dir() or base is None or is_copied(trial):
-            return found
-        # the study file moved below the folder its paths start from (an earlier trainlab's relative
-        # sqlite:///study.db, put into the sweep folder or given with STORAGE=): outputs/sweep/3 is base's sweep/3 or 3
-        inner = (base.joinpath(*path.parts[i:]) for i in range(1, len(path.parts)))
-        return next((p for p in inner if p.is_dir()), found)
-    if base is not None and not is_copied(trial) and path.parent != base and (base / path.name).is_dir():
-        return base / path.name
-    return path
+    stored = Path(trial.user_attrs[RUN_DIR])
+    named = stored if stored.is_absolute() else places[0]
+    return next((p for p in places if p.is_dir()), named)
 
 
 # a study's place given by hand for one sweep folder (make analyze / refine / stage2 STORAGE=<url>, the tools'

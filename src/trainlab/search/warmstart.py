@@ -114,7 +114,7 @@ def copy_trials(study: optuna.Study, source: Path, space: Mapping[str, BaseDistr
 
     def attrs(t: FrozenTrial) -> dict[str, Any]:
         """Its attributes, its run folder absolute: it lies in the earlier sweep's folder, not this one."""
-        run_dir = run_dir_of(t, base)
+        run_dir = run_dir_of(t, base, source)
         return {**{k: v for k, v in t.user_attrs.items() if k != "sweeper"}, COPIED: f"{name}#{t.number}",
                 **({RUN_DIR: str(run_dir)} if run_dir else {})}
 
