@@ -83,11 +83,17 @@ def warn_far_ahead(data: Any, horizon: int, lengths: list[int]) -> None:
         return
     shortest = min(lengths)
     of = "the series'" if len(lengths) == 1 else "the shortest series'"
-    log.warning("horizon=%d is %.3g times the %d row(s) the model was trained to predict from real data "
-                "(data.steps=%d, data.horizon=%d) and %.3g times %s %d row(s): past them its forecasts are fed back "
+    log.warning("horizon=%d is %s times the %d row(s) the model was trained to predict from real data "
+                "(data.steps=%d, data.horizon=%d) and %s times %s %d row(s): past them its forecasts are fed back "
                 "as its own past values, so their errors compound with every block; read the far end with care, "
                 "give a shorter horizon, or train a run that predicts more at once (data.steps)", horizon,
-                horizon / reach(data), reach(data), data.steps, data.horizon, horizon / shortest, of, shortest)
+                _times(horizon / reach(data)), reach(data), data.steps, data.horizon, _times(horizon / shortest), of,
+                shortest)
+
+
+def _times(ratio: float) -> str:
+    """A ratio as a reader says it: 1.19, 50, 5,000 (not 5e+03)."""
+    return f"{ratio:,.0f}" if ratio >= 100 else f"{ratio:.3g}"
 
 
 def check_same_series(state: dict[str, Any], here: dict[str, Any], ckpt_name: str) -> None:
