@@ -921,3 +921,18 @@ def test_a_catalogue_without_a_header_names_its_columns_by_number_as_a_series_do
     np.testing.assert_array_equal(table.ids, named.ids)
     np.testing.assert_array_equal(table.labels, named.labels)
     np.testing.assert_allclose(table.positions, named.positions)
+
+
+@pytest.mark.parametrize("members, fill", [(1, "0"), ("member", "'other'"), (0, "1")])
+def test_a_cross_match_with_empty_labels_for_non_members_is_told_to_fill_them_with_a_class(tmp_path, members, fill):
+    """Members labelled, the rest empty (a cross-match's export): refused before with 'label them or drop them' alone;
+    now the line offers the class a user most likely wants for the empty cells, one the labels do not use, and says
+    that data.source.missing (feature values) does not fill labels."""
+    frame = SyntheticGaia(200, seed=2).frame()
+    frame["member"] = np.where(np.arange(200) % 3 == 0, members, None)
+    with pytest.raises(UserError, match=re.escape(
+            f"has 133 star(s) without a label in column 'member' (first at row 1); where an empty label means 'not "
+            f"one of them' (a cross-match's export: members labelled, the rest empty), fill those cells with a class "
+            f"of their own, e.g. {fill} (pandas: frame['member'] = frame['member'].fillna({fill}); data.source.missing "
+            "fills feature values, not labels); else label them, or drop them before training")):
+        StarCatalogue(write(tmp_path, frame), "member").load()

@@ -107,8 +107,9 @@ def _label_strings(values, path: str, column: str) -> np.ndarray:
     missing = np.flatnonzero(values.isna().to_numpy() | blank)
     if len(missing):
         raise UserError(f"'{path}' has {len(missing)} star(s) without a label in column '{column}' (first at "
-                        f"row {values.index[missing[0]]}); label them or drop them before training (python "
-                        "predict.py ckpt_path=<run> catalogue=<a file of them> classifies stars without labels)")
+                        f"row {values.index[missing[0]]}); {_fill_advice(values, missing, column)}, or drop them "
+                        "before training (python predict.py ckpt_path=<run> catalogue=<a file of them> classifies "
+                        "stars without labels)")
     if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
         values = values.astype(np.int64)
     labels = values.astype(str).to_numpy()
@@ -118,6 +119,28 @@ def _label_strings(values, path: str, column: str) -> np.ndarray:
         log.info("'%s': %d label(s) in column '%s' had spaces around them, removed (e.g. %r -> %r)", path,
                  int(padded.sum()), column, labels[padded][0], stripped[padded][0])
     return stripped
+
+
+def _fill_advice(values, missing: np.ndarray, column: str) -> str:
+    """How to label the stars a cross-match left empty (members 1, the rest nothing): a class of their own, named
+    after the labels there are (0 beside numbers, 'other' beside text). No setting fills labels: data.source.missing
+    is for feature values, so the file is where it is done."""
+    import pandas as pd
+
+    given = values.drop(values.index[missing])
+    numbers = pd.to_numeric(given, errors="coerce")
+    if numbers.notna().all():
+        taken = set(numbers.astype(float))
+        fill = next(v for v in range(len(taken) + 1) if float(v) not in taken)
+        shown = str(fill)
+    else:
+        taken_text = set(given.astype(str).str.strip())
+        fill = next(v for v in ("other", "non_member", "unlabelled") if v not in taken_text)
+        shown = repr(fill)
+    return (f"where an empty label means 'not one of them' (a cross-match's export: members labelled, the rest "
+            f"empty), fill those cells with a class of their own, e.g. {shown} (pandas: "
+            f"frame['{column}'] = frame['{column}'].fillna({shown}); data.source.missing fills feature values, not "
+            "labels); else label them")
 
 
 def _found_classes(labels: np.ndarray, path: str, column: str) -> list[str]:
