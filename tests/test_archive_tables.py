@@ -131,5 +131,5 @@ def test_a_null_or_blank_label_is_no_class(tmp_path, suffix):
         table["label"] = MaskedColumn(frame["label"].to_numpy().astype(str), mask=gaps)  # nulls, as the archive's
         path = write(tmp_path, table, suffix)
     with pytest.raises(UserError, match=r"2 star\(s\) without a label in column 'label' \(first at row 4\); "
-                                        r"label them or drop them .*predict.py"):
+                                        r"where an empty label means .* label them, or drop them .*predict.py"):
         StarCatalogue(str(path), "label").load()

@@ -783,3 +783,24 @@ def test_a_template_naming_a_validation_metric_is_refused_when_validation_is_off
         callback.format_checkpoint_name({"epoch": 0, "step": 3, "train/loss_epoch": torch.tensor(1.0)})
     trainer.limit_val_batches = 1.0  # validating: logged later, taken
     assert callback.format_checkpoint_name({"epoch": 0, "step": 3}).endswith("0-0.00.ckpt")
+
+
+def test_evaluate_adds_the_plus_hint_only_to_refusals_of_a_setting(compose_cfg, tmp_path):
+    """A file with a spreadsheet's 'Total' row is refused for that row, with the time column named as where it lies:
+    evaluate.py appended '(... +data.source.time_column=<value>)', which no value of that setting mends; a refusal
+    that asks for a setting keeps it."""
+    from trainlab.config.checks import run_data_hint
+    from trainlab.run.restore import restore
+
+    dates = pd.date_range("2023-01-01", periods=60, freq="D").strftime("%Y-%m-%d").tolist()
+    pd.DataFrame({"date": [*dates, "Total"], "y": [*range(60), 1770]}).to_csv(tmp_path / "total.csv", index=False)
+    run_cfg = compose_cfg([*TINY_ANY_DATA, "data=file", "data.source.target_columns=[y]", "data.source.time_column=date",
+                           f"data.source.path={tmp_path / 'total.csv'}"])
+    with pytest.raises(UserError, match=r"^data.source.time_column 'date' in '.*total.csv': row 60 \('Total'\) is a "
+                                        r"summary .*[^)]\)$") as refused:
+        restore(run_cfg, {"state_dict": {}}, "x.ckpt")
+    assert "sets the run's data with a '+'" not in str(refused.value)
+    assert run_data_hint("data.source.time_column 'year' in 'nile.csv' holds years ...; drop data.source.time_zone") \
+        .endswith("(evaluate.py sets the run's data with a '+': +data.source.time_zone=<value>)")
+    assert run_data_hint("data.source.series_column 'store' is also a target or the time column").endswith(
+        "+data.source.series_column=<value>)")

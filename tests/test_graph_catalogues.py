@@ -900,3 +900,39 @@ def test_an_identifier_of_text_is_refused_with_its_row_and_fix(tmp_path):
                                         r"4295806720'\); an identifier is a whole number, .*: write whole numbers there, "
                                         r"or name another column of them in data.source.id_column$"):
         StarCatalogue(write(tmp_path, frame), "label").load()
+
+
+def test_a_catalogue_without_a_header_names_its_columns_by_number_as_a_series_does(compose_cfg, tmp_path):
+    """A headerless export (to_csv(header=False)) has its columns named 0, 1, ...: label_column=8 was refused
+    as 'must be str' (the series' keys take column numbers); now every column key takes them, read as that file's
+    columns, and the stars, labels and ids are those the same file with its header gives."""
+    from trainlab.config.instantiate import build
+
+    frame = SyntheticGaia(300, seed=4).frame()
+    frame = frame[["source_id", "ra", "dec", "parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp", "label"]]
+    named = StarCatalogue(write(tmp_path, frame), "label").load()
+    bare = tmp_path / "bare.csv"
+    frame.to_csv(bare, index=False, header=False)
+    cfg = compose_cfg(["model=gnn", "data=catalogue", f"data.source.path={bare}", "data.source.label_column=8",
+                       "data.source.position_columns=[1,2,3]", "data.source.feature_columns=[4,5,6,7]",
+                       "data.source.id_column=0", "data.source.categorical_columns=null"])
+    table = build(cfg.data.source, "data.source").load()
+    assert table.feature_names == ["4", "5", "6", "7"] and table.id_name == "0"
+    np.testing.assert_array_equal(table.ids, named.ids)
+    np.testing.assert_array_equal(table.labels, named.labels)
+    np.testing.assert_allclose(table.positions, named.positions)
+
+
+@pytest.mark.parametrize("members, fill", [(1, "0"), ("member", "'other'"), (0, "1")])
+def test_a_cross_match_with_empty_labels_for_non_members_is_told_to_fill_them_with_a_class(tmp_path, members, fill):
+    """Members labelled, the rest empty (a cross-match's export): refused before with 'label them or drop them' alone;
+    now the line offers the class a user most likely wants for the empty cells, one the labels do not use, and says
+    that data.source.missing (feature values) does not fill labels."""
+    frame = SyntheticGaia(200, seed=2).frame()
+    frame["member"] = np.where(np.arange(200) % 3 == 0, members, None)
+    with pytest.raises(UserError, match=re.escape(
+            f"has 133 star(s) without a label in column 'member' (first at row 1); where an empty label means 'not "
+            f"one of them' (a cross-match's export: members labelled, the rest empty), fill those cells with a class "
+            f"of their own, e.g. {fill} (pandas: frame['member'] = frame['member'].fillna({fill}); data.source.missing "
+            "fills feature values, not labels); else label them, or drop them before training")):
+        StarCatalogue(write(tmp_path, frame), "member").load()

@@ -781,3 +781,19 @@ def test_a_data_size_the_model_was_trained_with_is_refused_in_predict_pys_words(
                                         r"data.window, and with another it would be forecast on a task it was not "
                                         r"trained for; predict.py keeps it: leave the override out"):
         predict(runs["sine"], 2, tmp_path, "+data.window=8")
+
+
+def test_a_forecast_fed_back_past_the_series_length_is_warned_about_once(runs, tmp_path, monkeypatch):
+    """The 200-row xy series forecast 250 steps ahead by a model trained to predict one: fed back without a
+    word before; now one warning naming the horizon against the trained one and the series' length."""
+    import logging
+
+    said = []  # the job's logging is Hydra's (its handlers replace pytest's): the module's own logger, recorded
+    monkeypatch.setattr(logging.getLogger("trainlab.prediction.fit"), "warning",
+                        lambda message, *args: said.append(message % args))
+    predict(runs["sine"], 7, tmp_path)  # fed back, but well within the series' 336 rows
+    assert said == []
+    predict(runs["sine"], 400, tmp_path)
+    assert len(said) == 1 and re.search(r"^horizon=400 is 200 times the 2 row\(s\) the model was trained to predict "
+                                        r".*data\.steps=2, data\.horizon=1\) and 1\.19 times the series' 336 row\(s\)"
+                                        r".*errors compound", said[0]), said

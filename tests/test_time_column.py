@@ -406,6 +406,18 @@ def test_rows_before_the_first_and_after_the_last_target_value_are_left_out(tmp_
         load(tmp_path, np.arange(10), np.full(10, np.nan))
 
 
+@pytest.mark.parametrize("times, what", [
+    (np.arange(1871, 1971), r"holds years \(1871 to 1970\), which have no clock time of day"),  # the Nile's years
+    (np.arange(100), "holds numbers, not dates, which have no clock time of day"),  # steps 0, 1, 2 ...
+])
+def test_a_time_zone_for_years_or_numbers_is_refused_saying_they_have_no_clock(tmp_path, times, what):
+    """Refused before as 'times with UTC offsets (or Unix time)', which years are not."""
+    with pytest.raises(UserError, match=f"{what}, so data.source.time_zone=UTC does not apply to them; drop "
+                                        "data.source.time_zone$"):
+        load(tmp_path, times, time_zone="UTC")
+    load(tmp_path, pd.date_range("2021-01-01", periods=100, freq="D").strftime("%Y-%m-%d"), time_zone="UTC")
+
+
 def test_local_clock_times_across_daylight_saving_are_read_in_their_zone(tmp_path, caplog):
     def clock(start):  # a meter's hourly export: local clock times, no offsets
         hours = pd.date_range(start, periods=72, freq="h", tz="Europe/Berlin")

@@ -75,6 +75,27 @@ def check_reach(data: Any, horizon: int, future: Optional[str] = None) -> bool:
                     f"Forecast past the data), or train a run that predicts {horizon} at once: data.steps={horizon}")
 
 
+def warn_far_ahead(data: Any, horizon: int, lengths: list[int]) -> None:
+    """One warning where a forecast fed back (its targets read as the model's own past values) runs past the
+    rows of the shortest series it continues (``lengths``): the model was trained to predict :func:`reach`
+    rows from real data, and each fed-back block carries the errors of those before it."""
+    if not lengths or horizon <= min(lengths):
+        return
+    shortest = min(lengths)
+    of = "the series'" if len(lengths) == 1 else "the shortest series'"
+    log.warning("horizon=%d is %s times the %d row(s) the model was trained to predict from real data "
+                "(data.steps=%d, data.horizon=%d) and %s times %s %d row(s): past them its forecasts are fed back "
+                "as its own past values, so their errors compound with every block; read the far end with care, "
+                "give a shorter horizon, or train a run that predicts more at once (data.steps)", horizon,
+                _times(horizon / reach(data)), reach(data), data.steps, data.horizon, _times(horizon / shortest), of,
+                shortest)
+
+
+def _times(ratio: float) -> str:
+    """A ratio as a reader says it: 1.19, 50, 5,000 (not 5e+03)."""
+    return f"{ratio:,.0f}" if ratio >= 100 else f"{ratio:.3g}"
+
+
 def check_same_series(state: dict[str, Any], here: dict[str, Any], ckpt_name: str) -> None:
     """The data's step between times and their series against the checkpoint's (``state``, the data module's
     saved fingerprint; ``here``, the data's own): a forecast on another step, or of a series the model never

@@ -96,7 +96,7 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     from trainlab.data.csv_writing import as_csv, csv_dialect
     from trainlab.prediction.calendar import as_written, written_zone
-    from trainlab.prediction.fit import check_reach, reach
+    from trainlab.prediction.fit import check_reach, reach, warn_far_ahead
     from trainlab.prediction.future import driver_columns, read_future
     from trainlab.prediction.plots import plot_forecasts
     from trainlab.prediction.timeseries import as_frame, forecast
@@ -117,6 +117,8 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     known = read_future(future, data, horizon, cfg.get("sheet")) if future is not None else None
     recursive = after_end and data.target_inputs  # forecasts read back as the model's own past values
     forecasts = forecast(model, data, horizon, device, known)
+    if recursive:  # fed back past the series' own length: said once, not forecast without a word
+        warn_far_ahead(data, horizon, [len(f.history) for f in forecasts])
     table = data.load()
     frame = as_frame(forecasts, table, data.source)
     times = {}  # the csv's time column and the zone its times are written in (read back: README)

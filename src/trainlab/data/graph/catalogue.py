@@ -35,6 +35,7 @@ from trainlab.data.graph.columns import (MISSING, apply_missing_policy, category
 from trainlab.data.csv_writing import CsvDialect, dialect_of
 from trainlab.data.files import data_name, read_frame
 from trainlab.data.sheet_advice import sheet_advice
+from trainlab.data.timeseries.values import column_name
 from trainlab.data.graph.sky import (check_angle_units, check_file_units, convert_file_units, read_sexagesimal,
                                      sky_angles, sky_positions)
 from trainlab.config.errors import UserError
@@ -106,8 +107,9 @@ def _label_strings(values, path: str, column: str) -> np.ndarray:
     missing = np.flatnonzero(values.isna().to_numpy() | blank)
     if len(missing):
         raise UserError(f"'{path}' has {len(missing)} star(s) without a label in column '{column}' (first at "
-                        f"row {values.index[missing[0]]}); label them or drop them before training (python "
-                        "predict.py ckpt_path=<run> catalogue=<a file of them> classifies stars without labels)")
+                        f"row {values.index[missing[0]]}); {_fill_advice(values, missing, column)}, or drop them "
+                        "before training (python predict.py ckpt_path=<run> catalogue=<a file of them> classifies "
+                        "stars without labels)")
     if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
         values = values.astype(np.int64)
     labels = values.astype(str).to_numpy()
@@ -117,6 +119,28 @@ def _label_strings(values, path: str, column: str) -> np.ndarray:
         log.info("'%s': %d label(s) in column '%s' had spaces around them, removed (e.g. %r -> %r)", path,
                  int(padded.sum()), column, labels[padded][0], stripped[padded][0])
     return stripped
+
+
+def _fill_advice(values, missing: np.ndarray, column: str) -> str:
+    """How to label the stars a cross-match left empty (members 1, the rest nothing): a class of their own, named
+    after the labels there are (0 beside numbers, 'other' beside text). No setting fills labels: data.source.missing
+    is for feature values, so the file is where it is done."""
+    import pandas as pd
+
+    given = values.drop(values.index[missing])
+    numbers = pd.to_numeric(given, errors="coerce")
+    if numbers.notna().all():
+        taken = set(numbers.astype(float))
+        fill = next(v for v in range(len(taken) + 1) if float(v) not in taken)
+        shown = str(fill)
+    else:
+        taken_text = set(given.astype(str).str.strip())
+        fill = next(v for v in ("other", "non_member", "unlabelled") if v not in taken_text)
+        shown = repr(fill)
+    return (f"where an empty label means 'not one of them' (a cross-match's export: members labelled, the rest "
+            f"empty), fill those cells with a class of their own, e.g. {shown} (pandas: "
+            f"frame['{column}'] = frame['{column}'].fillna({shown}); data.source.missing fills feature values, not "
+            "labels); else label them")
 
 
 def _found_classes(labels: np.ndarray, path: str, column: str) -> list[str]:
@@ -267,11 +291,13 @@ class StarCatalogue:
     Columns the file has but no argument names (``parallax_error``, ``ruwe``, ...) are ignored.
     """
 
-    def __init__(self, path: str, label_column: str, feature_columns: Sequence[str] = tuple(GAIA_FEATURES),
-                 position: str = "sky", position_columns: Optional[Sequence[str]] = None,
+    def __init__(self, path: str, label_column: Union[str, int],
+                 feature_columns: Sequence[Union[str, int]] = tuple(GAIA_FEATURES), position: str = "sky",
+                 position_columns: Optional[Sequence[Union[str, int]]] = None,
                  classes: Optional[Sequence[Union[str, int]]] = None, parallax_floor: float = PARALLAX_FLOOR,
-                 missing: str = "impute", id_column: Optional[str] = None, angle_units: str = "deg",
-                 categorical_columns: Optional[Sequence[str]] = None, sheet: Optional[Union[str, int]] = None):
+                 missing: str = "impute", id_column: Optional[Union[str, int]] = None, angle_units: str = "deg",
+                 categorical_columns: Optional[Sequence[Union[str, int]]] = None,
+                 sheet: Optional[Union[str, int]] = None):
         if parallax_floor <= 0:
             raise UserError(f"data.source.parallax_floor={parallax_floor} must be > 0 (mas)")
         if position == "cartesian" and parallax_floor != PARALLAX_FLOOR:
@@ -282,12 +308,18 @@ class StarCatalogue:
         check_angle_units(angle_units)
         if position == "cartesian" and angle_units != "deg":
             log.warning("data.source.angle_units=%s is not used: it applies to position=sky only", angle_units)
-        self.path, self.label_column, self.feature_columns = path, label_column, list(feature_columns)
-        self.position, self.position_columns, self.classes = position, position_columns, classes
-        self.parallax_floor, self.missing, self.id_column = parallax_floor, missing, id_column
+        # a column by its 0-based number (label_column=8) as the series' keys take it: a file without a header has
+        # its columns named '0', '1', ... (trainlab.data.headers), which the number names
+        self.path, self.label_column = path, column_name(label_column)
+        self.feature_columns = [column_name(c) for c in ([feature_columns] if isinstance(feature_columns, (str, int))
+                                                         else feature_columns)]
+        self.position, self.classes = position, classes
+        self.position_columns = None if position_columns is None else [column_name(c) for c in position_columns]
+        self.parallax_floor, self.missing = parallax_floor, missing
+        self.id_column = None if id_column is None else column_name(id_column)
         self.angle_units, self.sheet = angle_units, sheet
-        self.categorical_columns = ([categorical_columns] if isinstance(categorical_columns, (str, int))
-                                    else list(categorical_columns or []))
+        self.categorical_columns = [column_name(c) for c in ([categorical_columns] if isinstance(
+            categorical_columns, (str, int)) else (categorical_columns or []))]
 
     # a saved run's category columns (set by the data module's read_as_saved): categories in this catalogue whatever
     # it holds in them, numbers or no value at all (each of their 0/1 features 0)

@@ -23,7 +23,8 @@ from trainlab.data.timeseries.layouts import calendar_hint
 from trainlab.data.timeseries.dates import NUMBERS, TIME_NUMBERS, numbers_as_dates, parse_dates, read_as_unix, written
 from trainlab.data.timeseries.steps import DAY_NS, most_common, step_alias, step_season, step_words
 from trainlab.data.timeseries.values import require_columns
-from trainlab.data.timeseries.zones import CLOCK_HINT, calendar_in_local_time, clock_change, in_utc, offset_rows
+from trainlab.data.timeseries.zones import (CLOCK_HINT, calendar_in_local_time, clock_change, in_utc, offset_rows,
+                                           refuse_zone_of_numbers)
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,8 @@ def sort_by_time(frame: Any, column: str, path: str, time_format: Optional[str] 
     where = time_where(column, path)
     reading = reading or read_times(raw, where, time_format)
     times, is_number = reading.times, reading.is_number
+    if time_zone is not None and is_number:  # years or steps: no clock to read in a zone
+        refuse_zone_of_numbers(times, time_zone, where)
     if time_zone is not None:
         times = in_utc(times, raw, time_zone, where, zoned=reading.zoned)
     elif not is_number:

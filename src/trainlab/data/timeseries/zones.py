@@ -39,6 +39,16 @@ def check_zone(name: Optional[str]) -> Optional[str]:
     return str(name)
 
 
+def refuse_zone_of_numbers(numbers: Any, zone: str, where: str) -> None:
+    """A time column read as numbers (years 1871, 1872, ...; steps 0, 1, 2, ...) has no clock for
+    ``data.source.time_zone`` to set: refused saying so (it was refused as 'times with UTC offsets')."""
+    values = np.asarray(numbers, dtype=np.float64)
+    years = len(values) and np.all(values % 1 == 0) and 1000 <= values.min() and values.max() < 3000
+    what = f"years ({values.min():.0f} to {values.max():.0f})" if years else "numbers, not dates"
+    raise UserError(f"{where} holds {what}, which have no clock time of day, so data.source.time_zone={zone} does "
+                    "not apply to them; drop data.source.time_zone")
+
+
 def in_utc(times: Any, raw: Any, zone: str, where: str, zoned: Optional[Callable[[], bool]] = None) -> Any:
     """Naive ``times`` read from ``raw`` taken as clock times of ``zone``, as naive UTC times; times a
     day or more apart are left as they are (in UTC a daily 00:00 would move by an hour twice a year).
