@@ -6,6 +6,7 @@ their noise.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Optional, Union
 
@@ -298,3 +299,29 @@ def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None,
                         f"{float(opacity[partly][0]):.2f}); a mask pixel is transparent (clean) or opaque (read by its "
                         "value): threshold its alpha channel first")
     return marked & (opacity > 0)
+
+
+# a folder's name that says it holds masks, as tools and hands name them: Masks (Windows), mask, labels, gt,
+# SegmentationClass, ground_truth, annotations, masks_png ... (case and a word around it aside)
+_MASK_FOLDER = re.compile(r"(?:.*[-_ ])?(?:masks?|labels?|seg(?:mentation)?(?:class|s)?|gts?|ground[-_ ]?truths?|truths?|"
+                          r"annotations?)(?:[-_ ].*)?", re.IGNORECASE)
+
+
+def mask_folder_among(folder: Path, stems: set[str]) -> Optional[tuple[Path, int]]:
+    """The folder inside ``folder`` that likely holds the images' masks where ``<folder>/masks`` does not exist
+    (``Masks``, ``mask``, ``labels``: a mask folder named otherwise), with how many of the image name ``stems``
+    have a file there; of several, the one holding most. None where no folder is so named and holds an image file.
+    A folder named otherwise (``night2/`` of other images of the same names) is never taken for it."""
+    found = []
+    for sub in listing(folder, "data.source.path"):
+        if sub.is_dir() and not sub.name.startswith(".") and _MASK_FOLDER.fullmatch(sub.name):
+            try:
+                held = {name_stem(p) for p in sub.iterdir() if p.is_file() and image_suffix(p)}
+            except OSError:  # a folder this user cannot list is no candidate to name
+                continue
+            if held:
+                found.append((len(held & stems), sub.name, sub))
+    if not found:
+        return None
+    matched, _, sub = max(found)
+    return sub, matched

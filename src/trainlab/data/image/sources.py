@@ -16,8 +16,8 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
-from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, name_stem, one_file_per_stem, read_array,
-                                       read_mask, robust_sigma, transparent_as_missing)
+from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_among, name_stem, one_file_per_stem,
+                                       read_array, read_mask, robust_sigma, transparent_as_missing)
 from trainlab.config.errors import UserError, require_path, why_missing
 
 log = logging.getLogger(__name__)
@@ -254,6 +254,8 @@ class ImageFolder:
             held += f"{' and' if others else ', only'} {inside}" if folders else ""
             fix = f"{UNREAD_FIX}, or {self.NO_IMAGES}" if unread else self.NO_IMAGES
             raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}){held}; {fix}")
+        if not self.mask_dir_given and not self.mask_dir.is_dir():
+            self._refuse_mask_folder_named_otherwise({name_stem(p) for p in files})
         if folders:
             log.warning("%s='%s' holds %s", self.KEY, self.path, inside)
         if not self.mask_dir.is_dir():
@@ -262,6 +264,20 @@ class ImageFolder:
             raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder{where}; make it, with one mask "
                             "per image (same name, all zeros for a clean image), or point mask_dir at yours")
         return files
+
+    def _refuse_mask_folder_named_otherwise(self, stems: set[str]) -> None:
+        """The masks in a folder of another name than the default ``masks`` (``Masks``, ``mask``, ``labels``):
+        refused naming it and the setting that reads it; it was called a folder of images left unread, then the
+        default folder was said to be missing, as if the user had made no mask folder at all."""
+        found = mask_folder_among(self.path, stems)
+        if found is None:
+            return
+        folder, matched = found
+        held = (f"{matched} of the {len(stems)} images have a file of their name there" if matched
+                else "but no file there is named as an image: a mask takes its image's name")
+        raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder; the masks look to be in "
+                        f"'{folder}' ({held}): set data.source.mask_dir='{folder}', or rename that folder "
+                        f"'{self.mask_dir.name}'")
 
     def _masks(self) -> dict[str, list[Path]]:
         """The mask files of ``mask_dir`` by name stem, listed once (listed again for every image, a folder
