@@ -44,6 +44,9 @@ class UnmaskedFolder(ImageFolder):
     def __init__(self, path: str, tile_size: Optional[int] = None, hdu: Optional[Union[int, str]] = None):
         super().__init__(path, mask_dir=path, tile_size=tile_size, hdu=hdu)
 
+    def _too_small(self, side: int) -> str:
+        return self.TOO_SMALL  # the run's tile size is its net's: no other is read here
+
     def _files(self) -> list[Path]:
         # one image given as itself (images=new.fits, as catalogue= takes a file): mapped alone; it was refused
         # as 'not a folder', leaving the user to make a folder for it

@@ -201,11 +201,10 @@ class ImageFolder:
             camera's chips, SCI/ERR/DQ). Masks are read at their first image HDU with data.
     """
 
-    # the setting that names the folder, and the fixes of a folder without images and of an image under a
-    # tile, as refusals say them (predict.py's images=<folder> words them its own way)
+    # the setting that names the folder, and the fix of a folder without images, as refusals say them
+    # (predict.py's images=<folder> words them its own way)
     KEY = "data.source.path"
     NO_IMAGES = "put the images there, their masks in data.source.mask_dir"
-    TOO_SMALL = "lower the tile size"
     HDU_KEY, HDU_FIX = "data.source.hdu", "choose another with data.source.hdu=<index or EXTNAME>"
     SIZES_FIX = "give images of one size, or cut them into tiles with data.source.tile_size=<side>"
 
@@ -264,6 +263,13 @@ class ImageFolder:
             raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder{where}; make it, with one mask "
                             "per image (same name, all zeros for a clean image), or point mask_dir at yours")
         return files
+
+    def _too_small(self, side: int) -> str:
+        """The fix of an image whose shorter ``side`` is under the tile size: the largest tile size it takes (it
+        said 'lower the tile size', leaving the user to guess how far), or, one of a larger folder, to move it out."""
+        if side < 8:  # under the smallest tile a U-Net is given
+            return "move that image out of the folder (tiles are at least 8 px)"
+        return f"set data.source.tile_size={side} (its shorter side) or lower, or move that image out of the folder"
 
     def _refuse_mask_folder_named_otherwise(self, stems: set[str]) -> None:
         """The masks in a folder of another name than the default ``masks`` (``Masks``, ``mask``, ``labels``):
@@ -360,7 +366,7 @@ class ImageFolder:
                 pieces = cut_tiles(image, self.tile_size, cover=True)
                 if not pieces:
                     raise UserError(f"image '{path.name}' ({image.shape[1]}x{image.shape[2]}) is smaller than "
-                                    f"data.source.tile_size={self.tile_size}; {self.TOO_SMALL}")
+                                    f"data.source.tile_size={self.tile_size}; {self._too_small(min(image.shape[1:]))}")
             for row, col, tile in pieces:
                 size = tile.shape[-1]
                 images.append(tile)
