@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -191,7 +192,8 @@ def test_columns_named_in_another_case_are_read_as_the_settings_name_them(tmp_pa
 
     frame = gaia_like()
     lower = StarCatalogue(write(tmp_path / "lower", frame), "label").load()
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO), warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # pandas 3 deprecated the rename(inplace=True) it was
         upper = StarCatalogue(write(tmp_path / "upper", frame.rename(columns=str.upper)), "label").load()
     np.testing.assert_array_equal(upper.features, lower.features)
     np.testing.assert_array_equal(upper.positions, lower.positions)
