@@ -53,3 +53,19 @@ def test_folders_of_other_names_are_not_taken_for_the_masks(tmp_path):
     root = _folder(tmp_path / "sky", "night2")
     with pytest.raises(UserError, match=r"mask_dir='.*masks' is not a folder; make it"):
         ImageFolder(str(root)).load()
+
+
+def test_images_without_a_mask_are_counted_and_named_in_one_refusal(tmp_path):
+    """Masks made for the anomalous images only: the refusal named the first image without one, and the next run
+    the next, one image at a time."""
+    root = _folder(tmp_path / "sky", "masks", count=6)
+    for i in (1, 2, 4, 5):
+        (root / "masks" / f"img{i}.npy").unlink()
+    with pytest.raises(UserError, match=r"^no mask for image 'img1.npy' .*; every image needs one, all zeros when it "
+                                        r"holds no anomaly \(4 of the 6 images lack one: img1, img2, img4, \.\.\.\)$"):
+        ImageFolder(str(root)).load()
+    (root / "masks" / "img1.npy").write_bytes((root / "masks" / "img0.npy").read_bytes())
+    for i in (2, 4):
+        (root / "masks" / f"img{i}.npy").write_bytes((root / "masks" / "img0.npy").read_bytes())
+    with pytest.raises(UserError, match=r"^no mask for image 'img5.npy' .*holds no anomaly$"):  # one: no count
+        ImageFolder(str(root)).load()

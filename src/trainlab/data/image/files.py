@@ -325,3 +325,18 @@ def mask_folder_among(folder: Path, stems: set[str]) -> Optional[tuple[Path, int
         return None
     matched, _, sub = max(found)
     return sub, matched
+
+
+def mask_folder_refusal(folder: Path, mask_dir: Path, stems: set[str]) -> Optional[UserError]:
+    """The refusal of a missing default ``mask_dir`` where the masks are in a folder of another name inside
+    ``folder`` (``Masks``, ``mask``, ``labels``), naming it and the setting that reads it; None where none is. It
+    was called a folder of images left unread, then the default folder was said to be missing, as if the user had
+    made no mask folder at all."""
+    found = mask_folder_among(folder, stems)
+    if found is None:
+        return None
+    other, matched = found
+    held = (f"{matched} of the {len(stems)} images have a file of their name there" if matched
+            else "but no file there is named as an image: a mask takes its image's name")
+    return UserError(f"data.source.mask_dir='{mask_dir}' is not a folder; the masks look to be in '{other}' ({held}): "
+                     f"set data.source.mask_dir='{other}', or rename that folder '{mask_dir.name}'")

@@ -16,7 +16,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
-from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_among, name_stem, one_file_per_stem,
+from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_refusal, name_stem, one_file_per_stem,
                                        read_array, read_mask, robust_sigma, transparent_as_missing)
 from trainlab.config.errors import UserError, require_path, why_missing
 
@@ -253,8 +253,10 @@ class ImageFolder:
             held += f"{' and' if others else ', only'} {inside}" if folders else ""
             fix = f"{UNREAD_FIX}, or {self.NO_IMAGES}" if unread else self.NO_IMAGES
             raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}){held}; {fix}")
-        if not self.mask_dir_given and not self.mask_dir.is_dir():
-            self._refuse_mask_folder_named_otherwise({name_stem(p) for p in files})
+        if not self.mask_dir_given and not self.mask_dir.is_dir():  # Masks/, labels/: named, with the setting
+            refusal = mask_folder_refusal(self.path, self.mask_dir, {name_stem(p) for p in files})
+            if refusal:
+                raise refusal
         if folders:
             log.warning("%s='%s' holds %s", self.KEY, self.path, inside)
         if not self.mask_dir.is_dir():
@@ -270,20 +272,6 @@ class ImageFolder:
         if side < 8:  # under the smallest tile a U-Net is given
             return "move that image out of the folder (tiles are at least 8 px)"
         return f"set data.source.tile_size={side} (its shorter side) or lower, or move that image out of the folder"
-
-    def _refuse_mask_folder_named_otherwise(self, stems: set[str]) -> None:
-        """The masks in a folder of another name than the default ``masks`` (``Masks``, ``mask``, ``labels``):
-        refused naming it and the setting that reads it; it was called a folder of images left unread, then the
-        default folder was said to be missing, as if the user had made no mask folder at all."""
-        found = mask_folder_among(self.path, stems)
-        if found is None:
-            return
-        folder, matched = found
-        held = (f"{matched} of the {len(stems)} images have a file of their name there" if matched
-                else "but no file there is named as an image: a mask takes its image's name")
-        raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder; the masks look to be in "
-                        f"'{folder}' ({held}): set data.source.mask_dir='{folder}', or rename that folder "
-                        f"'{self.mask_dir.name}'")
 
     def _masks(self) -> dict[str, list[Path]]:
         """The mask files of ``mask_dir`` by name stem, listed once (listed again for every image, a folder
@@ -310,9 +298,14 @@ class ImageFolder:
             why = (f"; it holds '{unread.name}', in a format that is not read: {UNREAD_FIX} (a JPEG's compression "
                    "also turns a mask's 0 and 255 into other values near its edges)" if unread
                    else _named_apart(image_path, masks, images))
+            # all that lack one, not the first alone: a folder of masks made for the anomalous images only was
+            # refused one image at a time
+            lacking = sorted(s for s in images if s not in masks)
+            count = (f" ({len(lacking)} of the {len(images)} images lack one: {', '.join(lacking[:3])}"
+                     f"{', ...' if len(lacking) > 3 else ''})" if len(lacking) > 1 else "")
             raise UserError(f"no mask for image '{image_path.name}' in data.source.mask_dir='{self.mask_dir}' "
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
-                            f"when it holds no anomaly{why}")
+                            f"when it holds no anomaly{count}{why}")
         one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
         mask = read_mask(found[0], self.several["mask"], self.mask_values)
         if mask.shape != image_shape[-2:]:
