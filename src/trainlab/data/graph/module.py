@@ -124,9 +124,10 @@ class StarGraphDataModule(GraphBaselines, NodeCategories, SplitDataModule):
         if self.table is None:
             self.table = self.load_source(self.source, StarTable, "trainlab.data.graph.synthetic")
             n = len(self.table.labels)
-            if n <= self.k:
+            if n <= self.k:  # how far to lower it, not 'lower data.k' alone
+                most = f" (data.k={n - 1} at most for these stars)" if n > 1 else ""
                 raise UserError(f"'{self.table.name}' has {n} stars; data.k={self.k} neighbours need at least "
-                                f"{self.k + 1}: lower data.k or use a larger catalogue")
+                                f"{self.k + 1}: lower data.k{most} or use a larger catalogue")
         return self.table
 
     @property

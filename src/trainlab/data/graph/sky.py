@@ -155,8 +155,8 @@ def read_sexagesimal(frame, columns: list[str], angle_units: str, path: str) -> 
             good, more = int(np.flatnonzero(matched)[0]), f" ({odd.size} such rows)" if odd.size > 1 else ""
             raise UserError(f"column '{column}' in '{path}' is sexagesimal text (row {good}: {text.iloc[good]!r}) but "
                             f"row {odd[0]} holds {text.iloc[odd[0]]!r}, which is not{more}: write it as the others are "
-                            "('12:34:56.7', '12h34m56.7s'), or empty it (a star without a position is left out, or refused under "
-                            "data.source.missing=error)")
+                            "('12:34:56.7', '12h34m56.7s'), or empty it (a star without a position is left out, or "
+                            "refused under data.source.missing=error)")
         whole, minutes, seconds = (parts[i].astype(float).to_numpy() for i in (1, 2, 3))
         degrees = (np.where(parts[0] == "-", -1.0, 1.0) * (whole + minutes / 60 + seconds / 3600)
                    * (15.0 if j == 0 else 1.0))

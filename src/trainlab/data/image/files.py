@@ -303,8 +303,8 @@ def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None,
 
 # a folder's name that says it holds masks, as tools and hands name them: Masks (Windows), mask, labels, gt,
 # SegmentationClass, ground_truth, annotations, masks_png ... (case and a word around it aside)
-_MASK_FOLDER = re.compile(r"(?:.*[-_ ])?(?:masks?|labels?|seg(?:mentation)?(?:class|s)?|gts?|ground[-_ ]?truths?|truths?|"
-                          r"annotations?)(?:[-_ ].*)?", re.IGNORECASE)
+_MASK_FOLDER = re.compile(r"(?:.*[-_ ])?(?:masks?|labels?|seg(?:mentation)?(?:class|s)?|gts?|ground[-_ ]?truths?|"
+                          r"truths?|annotations?)(?:[-_ ].*)?", re.IGNORECASE)
 
 
 def mask_folder_among(folder: Path, stems: set[str]) -> Optional[tuple[Path, int]]:

@@ -16,8 +16,8 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
-from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_refusal, name_stem, one_file_per_stem,
-                                       read_array, read_mask, robust_sigma, transparent_as_missing)
+from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_refusal, name_stem,
+                                       one_file_per_stem, read_array, read_mask, robust_sigma, transparent_as_missing)
 from trainlab.config.errors import UserError, require_path, why_missing
 
 log = logging.getLogger(__name__)
