@@ -83,8 +83,9 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
                                    "model=lstm_attention has it (model=lstm does not): add model=lstm_attention"),
     # a key of another option of the group: it was told the run's option's settings alone, or 'did you mean
     # data.source._target_?'
-    ("data.source.path=my.csv", "data.source.path is not a setting of data.source; data=catalogue, data=file, "
-                                "data=sky_folder have it (data=synthetic does not): add one of them (a '+' in front"),
+    # of them, those of the model's family: model=lstm was offered data=catalogue and data=sky_folder too
+    ("data.source.path=my.csv", "data.source.path is not a setting of data.source; data=file has it (data=synthetic "
+                                "does not): add data=file (a '+' in front"),
     ("data.source.target_columns=[y]", "data.source.target_columns is not a setting of data.source; data=file has it "
                                        "(data=synthetic does not): add data=file (a '+'"),
     ("model.net.attention=scaled_dot", "model.net.attention is not a setting of model.net; model=lstm_attention has "
@@ -137,6 +138,16 @@ def test_several_keys_of_an_option_not_chosen_name_the_option_that_has_them_all(
     '+' that nothing reads (one key alone got the options that have it)."""
     line = refused(overrides, capsys, monkeypatch, tmp_path)
     assert line.startswith("error: data.") and expected in line, line
+
+
+@pytest.mark.parametrize("model, data, option", [("gnn", "gaia", "catalogue"), ("unet", "sky", "sky_folder")])
+def test_a_key_of_another_data_option_is_offered_of_the_models_family(model, data, option, capsys, monkeypatch,
+                                                                      tmp_path):
+    """model=gnn data=gaia data.source.path=stars.csv was offered 'data=catalogue, data=file, data=sky_folder', two
+    of which its model refuses."""
+    line = refused([f"model={model}", f"data={data}", "data.source.path=mine"], capsys, monkeypatch, tmp_path)
+    assert line.startswith(f"error: data.source.path is not a setting of data.source; data={option} has it "
+                           f"(data={data} does not): add data={option} (a '+' in front")
 
 
 @pytest.mark.parametrize("override, expected", [

@@ -366,7 +366,9 @@ def test_catalogue_cartesian_positions(tmp_path):
 
 
 def test_too_few_stars_for_k():
-    with pytest.raises(UserError, match=r"has 60 stars; data.k=80 neighbours need at least 81"):
+    """It said 'lower data.k' without how far: a 6-star catalogue's user tried data.k=8, 7, 6."""
+    with pytest.raises(UserError, match=r"has 60 stars; data.k=80 neighbours need at least 81: lower data.k "
+                                        r"\(data.k=59 at most for these stars\) or use a larger catalogue$"):
         StarGraphDataModule(SyntheticGaia(60), k=80).setup()
 
 

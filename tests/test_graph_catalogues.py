@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -191,7 +192,8 @@ def test_columns_named_in_another_case_are_read_as_the_settings_name_them(tmp_pa
 
     frame = gaia_like()
     lower = StarCatalogue(write(tmp_path / "lower", frame), "label").load()
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO), warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # pandas 3 deprecated the rename(inplace=True) it was
         upper = StarCatalogue(write(tmp_path / "upper", frame.rename(columns=str.upper)), "label").load()
     np.testing.assert_array_equal(upper.features, lower.features)
     np.testing.assert_array_equal(upper.positions, lower.positions)
@@ -689,6 +691,25 @@ def test_ra_and_dec_in_sexagesimal_text_are_read_as_hours_and_degrees(tmp_path, 
     assert np.allclose(table.positions, expected, rtol=1e-6, atol=1e-6)
     in_rad = StarCatalogue(write(tmp_path / "text", frame), "label", angle_units="rad").load().positions
     assert np.allclose(in_rad, expected, rtol=1e-6, atol=1e-6)  # sexagesimal is sexagesimal whatever the unit
+
+
+def test_a_sexagesimal_column_with_a_malformed_cell_is_refused_naming_that_cell(tmp_path, caplog):
+    """One typo ('12:34:xx') among 200 sexagesimal Decs was refused as "column 'dec' ... is not numeric (row 0:
+    '+12:02:17.6')", naming a well-formed value; a missing-value mark ('--') there is a missing value."""
+    frame = SyntheticGaia(200, seed=6).frame()
+    frame["dec"] = [f"{'-' if v < 0 else '+'}{int(abs(v)):02d}:{int(abs(v) * 60) % 60:02d}:{abs(v) * 3600 % 60:04.1f}"
+                    for v in frame["dec"]]
+    first = frame["dec"].iloc[0]
+    frame.loc[5, "dec"] = "--"
+    with caplog.at_level("INFO", logger="trainlab"):
+        assert len(StarCatalogue(write(tmp_path / "marked", frame), "label").load().ids) == 199  # row 5 left out
+    frame.loc[[7, 9], "dec"] = ["12:34:xx", "150.25"]
+    with pytest.raises(UserError) as refused:
+        StarCatalogue(write(tmp_path / "typo", frame), "label").load()
+    assert str(refused.value) == (
+        f"column 'dec' in '{tmp_path / 'typo' / 'stars.csv'}' is sexagesimal text (row 0: '{first}') but row 7 holds "
+        "'12:34:xx', which is not (2 such rows): write it as the others are ('12:34:56.7', '12h34m56.7s'), or empty it "
+        "(a star without a position is left out, or refused under data.source.missing=error)")
 
 
 def test_the_neighbour_queries_use_the_threads_hardware_num_threads_allows(monkeypatch):

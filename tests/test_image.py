@@ -1054,7 +1054,7 @@ def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, n
     assert str(refused.value) == (
         f"no mask for image 'img_0.png' in data.source.mask_dir='{tmp_path / 'masks'}' (looked for "
         "img_0{.fits.gz,.fits.fz,.fz,.fits,.fit,.fts,.npy,.png,.tif,.tiff}); every image needs one, all zeros when it holds no anomaly"
-        + hint)
+        " (3 of the 3 images lack one: img_0, img_1, img_10)" + hint)
 
 
 def test_the_mask_of_another_image_is_not_pointed_out_as_misnamed(tmp_path):

@@ -43,6 +43,8 @@ def test_a_folder_run_maps_new_images_after_its_training_folder_is_gone(tmp_path
                           "trainer.max_epochs=1", "logger=none", f"paths.log_dir={tmp_path / 'outputs'}"]).run_dir
     night = new_night(tmp_path / "night")
     before = predict(run, night, tmp_path)
+    alone = predict(run, night / "b.npy", tmp_path)  # one image given as itself: its map is the folder's
+    pd.testing.assert_frame_equal(alone, before[before.tile == "b.npy"].reset_index(drop=True))
     shutil.rmtree(root)
     after = predict(run, night, tmp_path)
     pd.testing.assert_frame_equal(before, after)
@@ -55,3 +57,17 @@ def test_a_folder_run_maps_new_images_after_its_training_folder_is_gone(tmp_path
     with pytest.raises(UserError, match=r"^the images have 3 channel\(s\), the model was trained on 1; give images "
                                         r"with the run's channels$"):
         predict(run, new_night(tmp_path / "colour", channels=3), tmp_path)
+
+
+def test_one_image_given_as_itself_is_mapped_and_another_file_is_refused(tmp_path):
+    """predict.py images=new.fits (catalogue= takes a file) was refused 'is not a folder; give the folder holding
+    your images', leaving the user to make a folder for one image."""
+    from trainlab.prediction.image import UnmaskedFolder
+
+    night = new_night(tmp_path / "night")
+    tiles = UnmaskedFolder(str(night / "a.npy")).load()
+    assert tiles.images.shape == (1, 1, 32, 32) and tiles.tile_names == ["a.npy"] and not tiles.masks.any()
+    (night / "notes.txt").write_text("seeing 0.8")
+    with pytest.raises(UserError, match=r"^images='.*notes.txt' is a file of no image format that is read "
+                                        r"\(.fits.gz, .*\): give such an image, or a folder of them$"):
+        UnmaskedFolder(str(night / "notes.txt")).load()

@@ -104,7 +104,7 @@ def other_options_hint(key: str, composed: Any, also: Sequence[str] = ()) -> str
         return _hydra_option_hint(below, composed)
     if not below:
         return ""
-    others = options_with_key(group, below)
+    others = _of_the_models_family(group, options_with_key(group, below), composed)
     if not others:
         return ""
     for other in also:  # keep the options that have every key given, where any does
@@ -115,6 +115,28 @@ def other_options_hint(key: str, composed: Any, also: Sequence[str] = ()) -> str
     lacking = f" ({group}={chosen} does not)" if chosen else ""
     return (f"{', '.join(others)} {'has' if len(others) == 1 else 'have'} it{lacking}: add "
             f"{others[0] if len(others) == 1 else 'one of them'}")
+
+
+def _of_the_models_family(group: str, options: list[str], composed: Any) -> list[str]:
+    """Of the data ``options`` (``data=catalogue``) that have a key, those of the run's model's family where any
+    is: model=gnn with data=gaia's data.source.path was offered 'data=catalogue, data=file, data=sky_folder', two
+    of which its model refuses."""
+    from omegaconf import OmegaConf
+
+    from trainlab.config.errors import UserError
+    from trainlab.config.families import family_of, options_of
+
+    model = OmegaConf.select(composed, "model._target_", default=None)
+    if group != "data" or not isinstance(model, str):
+        return options
+    try:
+        family = family_of(model, "model")
+    except UserError:  # a model that cannot be imported: its own refusal comes where it is built
+        return options
+    if family is None:
+        return options
+    ours = set(options_of(group, family))
+    return [o for o in options if o.partition("=")[2] in ours] or options
 
 
 def _hydra_option_hint(below: str, composed: Any) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from trainlab.config.errors import UserError
+from trainlab.data.image.files import SUFFIXES, image_suffix
 from trainlab.data.image.sources import ImageFolder
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,19 @@ class UnmaskedFolder(ImageFolder):
 
     def __init__(self, path: str, tile_size: Optional[int] = None, hdu: Optional[Union[int, str]] = None):
         super().__init__(path, mask_dir=path, tile_size=tile_size, hdu=hdu)
+
+    def _too_small(self, side: int) -> str:
+        return self.TOO_SMALL  # the run's tile size is its net's: no other is read here
+
+    def _files(self) -> list[Path]:
+        # one image given as itself (images=new.fits, as catalogue= takes a file): mapped alone; it was refused
+        # as 'not a folder', leaving the user to make a folder for it
+        if self.path.is_file():
+            if image_suffix(self.path) is None:
+                raise UserError(f"{self.KEY}='{self.path}' is a file of no image format that is read "
+                                f"({', '.join(SUFFIXES)}): give such an image, or a folder of them")
+            return [self.path]
+        return super()._files()
 
     def _masks(self) -> dict[str, list[Path]]:
         return {}

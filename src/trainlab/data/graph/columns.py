@@ -92,7 +92,8 @@ def match_case(frame, wanted: list[str], path: str) -> None:
     if renames:
         log.info("'%s': column(s) %s read as %s (the same names in another case)", path, list(renames),
                  list(renames.values()))
-        frame.rename(columns=renames, inplace=True)
+        # the frame is renamed in place (its callers hold it); pandas 3 deprecates rename's inplace=True
+        frame.columns = [renames.get(c, c) for c in frame.columns]
         units = frame.attrs.get("units", {})
         for old, new in renames.items():
             if old in units:

@@ -124,9 +124,10 @@ class StarGraphDataModule(GraphBaselines, NodeCategories, SplitDataModule):
         if self.table is None:
             self.table = self.load_source(self.source, StarTable, "trainlab.data.graph.synthetic")
             n = len(self.table.labels)
-            if n <= self.k:
+            if n <= self.k:  # how far to lower it, not 'lower data.k' alone
+                most = f" (data.k={n - 1} at most for these stars)" if n > 1 else ""
                 raise UserError(f"'{self.table.name}' has {n} stars; data.k={self.k} neighbours need at least "
-                                f"{self.k + 1}: lower data.k or use a larger catalogue")
+                                f"{self.k + 1}: lower data.k{most} or use a larger catalogue")
         return self.table
 
     @property
@@ -339,6 +340,16 @@ class StarGraphDataModule(GraphBaselines, NodeCategories, SplitDataModule):
         return {**super().state_dict(), "impute_value": self.impute_value.tolist(),
                 "indicator_columns": list(self.indicator_columns),
                 categories.STATE_KEY: {c: list(v) for c, v in self._encoding().items()}}
+
+    def read_as_saved(self, state: dict[str, Any]) -> None:
+        """The checkpoint's categories and its 'was missing' features, taken before the catalogue is read: another
+        catalogue (evaluate.py +data.source.path=) whose gaps lie in other columns than the training stars' got
+        indicators of its own, and was refused as other columns ('feature_mean has 5 value(s) in the checkpoint, 6
+        here'); its gaps are now filled with the run's medians, as predict.py's catalogue= fills them."""
+        super().read_as_saved(state)
+        if "indicator_columns" in state:  # absent from checkpoints written before imputation existed
+            self.indicator_columns = [str(c) for c in state["indicator_columns"]]
+            self.impute_value = np.asarray(state["impute_value"], dtype=np.float64)  # the log line gives these
 
     def load_state_dict(self, state_dict: dict[str, list]) -> None:
         self._features_only = None  # fitted on features scaled otherwise

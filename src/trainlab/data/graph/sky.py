@@ -133,17 +133,30 @@ SEXAGESIMAL = r"^\s*([+-]?)\s*(\d+)\s*[:hHdD°\s]\s*(\d+)\s*[:mM'′\s]\s*(\d+(?
 def read_sexagesimal(frame, columns: list[str], angle_units: str, path: str) -> None:
     """Turn ra and dec written as text in sexagesimal ('12:02:30.87', '-06 40 57.8') into numbers in
     ``angle_units``, in ``frame``, in place: RA as hours (its convention), Dec as degrees. A column with
-    any other text is left alone (and refused as not numeric by the reader)."""
+    any other text is left alone (and refused as not numeric by the reader); one of sexagesimal text with a cell
+    of other text ('12:34:xx', a decimal '150.1') is refused naming that cell (it was refused as 'not numeric' at
+    its first row, a well-formed value); a missing-value mark ('--', 'n/a') is a missing value."""
     import pandas as pd
+
+    from trainlab.data.timeseries.values import MISSING_MARKS
 
     check_angle_units(angle_units)
     for j, column in enumerate(columns[:2]):
         if column not in frame.columns or pd.api.types.is_numeric_dtype(frame[column]):
             continue
-        given = frame[column].notna().to_numpy()
-        parts = frame[column].astype(str).str.extract(SEXAGESIMAL)
-        if not given.any() or parts[1][given].isna().any():
+        text = frame[column].astype(str).str.strip()
+        given = (frame[column].notna() & ~text.str.lower().isin(MISSING_MARKS)).to_numpy()
+        parts = text.str.extract(SEXAGESIMAL)
+        matched = parts[1].notna().to_numpy() & given
+        if not matched.any():
             continue
+        odd = np.flatnonzero(given & ~matched)
+        if odd.size:
+            good, more = int(np.flatnonzero(matched)[0]), f" ({odd.size} such rows)" if odd.size > 1 else ""
+            raise UserError(f"column '{column}' in '{path}' is sexagesimal text (row {good}: {text.iloc[good]!r}) but "
+                            f"row {odd[0]} holds {text.iloc[odd[0]]!r}, which is not{more}: write it as the others are "
+                            "('12:34:56.7', '12h34m56.7s'), or empty it (a star without a position is left out, or "
+                            "refused under data.source.missing=error)")
         whole, minutes, seconds = (parts[i].astype(float).to_numpy() for i in (1, 2, 3))
         degrees = (np.where(parts[0] == "-", -1.0, 1.0) * (whole + minutes / 60 + seconds / 3600)
                    * (15.0 if j == 0 else 1.0))

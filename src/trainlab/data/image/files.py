@@ -6,6 +6,7 @@ their noise.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Optional, Union
 
@@ -301,3 +302,44 @@ def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None,
                         f"{float(opacity[partly][0]):.2f}); a mask pixel is transparent (clean) or opaque (read by its "
                         "value): threshold its alpha channel first")
     return marked & (opacity > 0)
+
+
+# a folder's name that says it holds masks, as tools and hands name them: Masks (Windows), mask, labels, gt,
+# SegmentationClass, ground_truth, annotations, masks_png ... (case and a word around it aside)
+_MASK_FOLDER = re.compile(r"(?:.*[-_ ])?(?:masks?|labels?|seg(?:mentation)?(?:class|s)?|gts?|ground[-_ ]?truths?|"
+                          r"truths?|annotations?)(?:[-_ ].*)?", re.IGNORECASE)
+
+
+def mask_folder_among(folder: Path, stems: set[str]) -> Optional[tuple[Path, int]]:
+    """The folder inside ``folder`` that likely holds the images' masks where ``<folder>/masks`` does not exist
+    (``Masks``, ``mask``, ``labels``: a mask folder named otherwise), with how many of the image name ``stems``
+    have a file there; of several, the one holding most. None where no folder is so named and holds an image file.
+    A folder named otherwise (``night2/`` of other images of the same names) is never taken for it."""
+    found = []
+    for sub in listing(folder, "data.source.path"):
+        if sub.is_dir() and not sub.name.startswith(".") and _MASK_FOLDER.fullmatch(sub.name):
+            try:
+                held = {name_stem(p) for p in sub.iterdir() if p.is_file() and image_suffix(p)}
+            except OSError:  # a folder this user cannot list is no candidate to name
+                continue
+            if held:
+                found.append((len(held & stems), sub.name, sub))
+    if not found:
+        return None
+    matched, _, sub = max(found)
+    return sub, matched
+
+
+def mask_folder_refusal(folder: Path, mask_dir: Path, stems: set[str]) -> Optional[UserError]:
+    """The refusal of a missing default ``mask_dir`` where the masks are in a folder of another name inside
+    ``folder`` (``Masks``, ``mask``, ``labels``), naming it and the setting that reads it; None where none is. It
+    was called a folder of images left unread, then the default folder was said to be missing, as if the user had
+    made no mask folder at all."""
+    found = mask_folder_among(folder, stems)
+    if found is None:
+        return None
+    other, matched = found
+    held = (f"{matched} of the {len(stems)} images have a file of their name there" if matched
+            else "but no file there is named as an image: a mask takes its image's name")
+    return UserError(f"data.source.mask_dir='{mask_dir}' is not a folder; the masks look to be in '{other}' ({held}): "
+                     f"set data.source.mask_dir='{other}', or rename that folder '{mask_dir.name}'")

@@ -16,8 +16,8 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
-from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, name_stem, one_file_per_stem, read_array,
-                                       read_mask, robust_sigma, transparent_as_missing)
+from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_refusal, name_stem,
+                                       one_file_per_stem, read_array, read_mask, robust_sigma, transparent_as_missing)
 from trainlab.config.errors import UserError, require_path, why_missing
 
 log = logging.getLogger(__name__)
@@ -217,11 +217,10 @@ class ImageFolder:
             camera's chips, SCI/ERR/DQ). Masks are read at their first image HDU with data.
     """
 
-    # the setting that names the folder, and the fixes of a folder without images and of an image under a
-    # tile, as refusals say them (predict.py's images=<folder> words them its own way)
+    # the setting that names the folder, and the fix of a folder without images, as refusals say them
+    # (predict.py's images=<folder> words them its own way)
     KEY = "data.source.path"
     NO_IMAGES = "put the images there, their masks in data.source.mask_dir"
-    TOO_SMALL = "lower the tile size"
     HDU_KEY, HDU_FIX = "data.source.hdu", "choose another with data.source.hdu=<index or EXTNAME>"
     SIZES_FIX = "give images of one size, or cut them into tiles with data.source.tile_size=<side>"
 
@@ -270,6 +269,10 @@ class ImageFolder:
             held += f"{' and' if others else ', only'} {inside}" if folders else ""
             fix = f"{UNREAD_FIX}, or {self.NO_IMAGES}" if unread else self.NO_IMAGES
             raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}){held}; {fix}")
+        if not self.mask_dir_given and not self.mask_dir.is_dir():  # Masks/, labels/: named, with the setting
+            refusal = mask_folder_refusal(self.path, self.mask_dir, {name_stem(p) for p in files})
+            if refusal:
+                raise refusal
         if folders:
             log.warning("%s='%s' holds %s", self.KEY, self.path, inside)
         if not self.mask_dir.is_dir():
@@ -285,6 +288,13 @@ class ImageFolder:
             raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder{where}; make it, with one mask "
                             "per image (same name, all zeros for a clean image), or point mask_dir at yours")
         return files
+
+    def _too_small(self, side: int) -> str:
+        """The fix of an image whose shorter ``side`` is under the tile size: the largest tile size it takes (it
+        said 'lower the tile size', leaving the user to guess how far), or, one of a larger folder, to move it out."""
+        if side < 8:  # under the smallest tile a U-Net is given
+            return "move that image out of the folder (tiles are at least 8 px)"
+        return f"set data.source.tile_size={side} (its shorter side) or lower, or move that image out of the folder"
 
     def _masks(self) -> dict[str, list[Path]]:
         """The mask files of ``mask_dir`` by name stem, listed once (listed again for every image, a folder
@@ -311,9 +321,14 @@ class ImageFolder:
             why = (f"; it holds '{unread.name}', in a format that is not read: {UNREAD_FIX} (a JPEG's compression "
                    "also turns a mask's 0 and 255 into other values near its edges)" if unread
                    else _named_apart(image_path, masks, images))
+            # all that lack one, not the first alone: a folder of masks made for the anomalous images only was
+            # refused one image at a time
+            lacking = sorted(s for s in images if s not in masks)
+            count = (f" ({len(lacking)} of the {len(images)} images lack one: {', '.join(lacking[:3])}"
+                     f"{', ...' if len(lacking) > 3 else ''})" if len(lacking) > 1 else "")
             raise UserError(f"no mask for image '{image_path.name}' in data.source.mask_dir='{self.mask_dir}' "
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
-                            f"when it holds no anomaly{why}")
+                            f"when it holds no anomaly{count}{why}")
         one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
         mask = read_mask(found[0], self.several["mask"], self.mask_values)
         if mask.shape != image_shape[-2:]:
@@ -367,7 +382,7 @@ class ImageFolder:
                 pieces = cut_tiles(image, self.tile_size, cover=True)
                 if not pieces:
                     raise UserError(f"image '{path.name}' ({image.shape[1]}x{image.shape[2]}) is smaller than "
-                                    f"data.source.tile_size={self.tile_size}; {self.TOO_SMALL}")
+                                    f"data.source.tile_size={self.tile_size}; {self._too_small(min(image.shape[1:]))}")
             for row, col, tile in pieces:
                 size = tile.shape[-1]
                 images.append(tile)

@@ -255,6 +255,7 @@ def typed_names(key: str, names: list, one: bool) -> str:
 # '-' and '..' in many national tables, 'NA ' with a space), beyond the exact words pandas' reader takes as missing
 _MISSING_MARKS = frozenset({"-", "--", "---", "\u2013", "\u2014", ".", "..", "...", ":", "?", "na", "n/a", "n.a.", "nan",
                             "null", "none", "missing", "#n/a", "#na", "<na>"})
+MISSING_MARKS = _MISSING_MARKS  # read by a catalogue's sexagesimal ra and dec too (data/graph/sky.py)
 
 
 def _missing_marks(column) -> Optional[tuple[Any, int, str]]:
