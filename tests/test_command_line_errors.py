@@ -77,8 +77,8 @@ def test_a_list_key_given_one_value_in_a_sweep(capsys, monkeypatch, tmp_path):
     # ??? of data=file's data.source.path too, and max_epochs 'did you mean epochs?'
     ("model.hidden_size=8", "model.hidden_size is not a setting of model; did you mean model.net.hidden_size? (a '+'"),
     ("max_epochs=1", "max_epochs is not a top-level setting; did you mean trainer.max_epochs? (a '+'"),
-    ("data.path=my.csv", "data.path is not a setting of data; did you mean data.source.path? data=catalogue, "
-                         "data=file, data=sky_folder have it (data=synthetic does not): add one of them (a '+'"),
+    ("data.path=my.csv", "data.path is not a setting of data; did you mean data.source.path? data=file has it "
+                         "(data=synthetic does not): add data=file (a '+'"),  # of the default model's family
     ("model.attention=scaled_dot", "model.attention is not a setting of model; did you mean model.net.attention? "
                                    "model=lstm_attention has it (model=lstm does not): add model=lstm_attention"),
     # a key of another option of the group: it was told the run's option's settings alone, or 'did you mean

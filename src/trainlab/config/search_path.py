@@ -104,13 +104,16 @@ def other_options_hint(key: str, composed: Any, also: Sequence[str] = ()) -> str
         return _hydra_option_hint(below, composed)
     if not below:
         return ""
-    others = _of_the_models_family(group, options_with_key(group, below), composed)
+    others = options_with_key(group, below)
     if not others:
         return ""
     for other in also:  # keep the options that have every key given, where any does
         other_group, _, other_below = other.partition(".")
         having = [o for o in others if other_group == group and o in options_with_key(group, other_below)]
         others = having or others
+    # then those of the model's family; the keys given decide first (data.source.label_column names data=catalogue,
+    # whatever the model: its own refusal of the pairing comes when the run is built)
+    others = _of_the_models_family(group, others, composed)
     chosen = OmegaConf.select(composed, f"hydra.runtime.choices.{group}", default=None)
     lacking = f" ({group}={chosen} does not)" if chosen else ""
     return (f"{', '.join(others)} {'has' if len(others) == 1 else 'have'} it{lacking}: add "
