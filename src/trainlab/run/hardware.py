@@ -393,6 +393,6 @@ def _check_nodes(num_nodes: int) -> None:
                         f"trainer.num_nodes={allocated}")
     if not any(name in os.environ for name in _MULTI_NODE_ENV):
         raise UserError(f"trainer.num_nodes={num_nodes}, but no multi-node launcher started this process (no SLURM "
-                        "job, torchrun or NODE_RANK/MASTER_ADDR), so it would wait forever for the other nodes; run "
+                        "job or NODE_RANK/MASTER_ADDR), so it would wait forever for the other nodes; run "
                         f"it as SLURM jobs over {num_nodes} nodes (-m hydra/launcher=slurm hydra.launcher.nodes="
                         f"{num_nodes}), or set trainer.num_nodes=1 on one machine")
