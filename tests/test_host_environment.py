@@ -115,6 +115,36 @@ def test_torch_threads_follow_a_cpu_quota_below_the_affinity(tmp_path, monkeypat
             apply_hardware(compose_cfg(["hardware=cpu", "hardware.num_threads=2"]).hardware)
 
 
+def test_torch_threads_follow_the_cpus_a_slurm_job_gave_its_task(tmp_path, monkeypatch, compose_cfg, caplog):
+    """A SLURM job of --cpus-per-task=2 on a cluster that binds no CPU set to its tasks: the affinity is the whole
+    node's, and torch took a thread per core of it (SLURM_CPUS_PER_TASK was read nowhere)."""
+    import logging
+
+    import torch
+
+    from trainlab.run.cores import usable_cores
+    from trainlab.run.hardware import apply_hardware
+    from trainlab.run.process import settings_kept
+
+    _cgroups(tmp_path, monkeypatch, "0::/\n", {}, cores=64)  # no CPU quota
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    for key, value in {"SLURM_JOB_ID": "7", "SLURM_CPUS_PER_TASK": "2", "SLURM_NTASKS": "1"}.items():
+        monkeypatch.setenv(key, value)
+    assert usable_cores() == 2
+    profile = compose_cfg(["hardware=cpu", "hardware.num_threads=null", "hardware.host_memory_keep_mb=null"]).hardware
+    with settings_kept():
+        torch.set_num_threads(4)  # torch's own count of the node's cores
+        with caplog.at_level(logging.INFO, logger="trainlab.run.hardware"):
+            apply_hardware(profile)
+        assert torch.get_num_threads() == 2
+        assert ("threads=2 (the SLURM job's 2 CPU(s) per task (SLURM_CPUS_PER_TASK) over 1 training process(es); its "
+                "affinity has 64 cores)" in caplog.text)
+        torch.set_num_threads(4)
+        monkeypatch.delenv("SLURM_JOB_ID")  # the variable left in a shell outside the job: not read
+        apply_hardware(profile)
+        assert torch.get_num_threads() == 4
+
+
 def test_an_unreadable_omp_num_threads_is_named_also_where_the_cpu_quota_chooses_the_threads(
         tmp_path, monkeypatch, compose_cfg, caplog):
     """Under a quota the run wrote the threads it chose into OMP_NUM_THREADS before looking at the user's

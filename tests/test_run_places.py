@@ -779,3 +779,56 @@ def test_a_relative_mask_dir_missing_from_the_working_folder_names_it(tmp_path, 
             f"data.source.mask_dir='masks' is not a folder in the working folder {tmp_path / 'elsewhere'} (relative "
             "paths are read from there); make it")):
         ImageFolder(str(tmp_path / "images"), mask_dir="masks").load()
+
+
+# -- processes another launcher started ------------------------------------------------------------------
+def test_torchrun_starting_several_processes_is_refused_once_before_any_folder(tmp_path, monkeypatch, capsys):
+    """torchrun --nproc_per_node=2 train.py trained two identical single-process runs, each in a folder of its
+    own, said nowhere (or the second was refused for the folder the first had just made)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["train.py"])
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    config = {"paths": {"log_dir": str(tmp_path / "out")}, "hydra": {"run": {"dir": str(tmp_path / "out" / "run")}}}
+    line = _preflight(config, capsys)
+    assert line.startswith("error: train.py was started by torchrun as process 0 of 2 (WORLD_SIZE=2), and each process "
+                           "would train the whole run alone")
+    assert "python train.py trainer=ddp_sim" in line and "hydra/launcher=slurm" in line
+    assert not (tmp_path / "out" / "run").exists()
+    # the other processes end with the same status, without the same line again
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert _preflight_status(config, capsys) == (2, "")
+
+
+def test_torchrun_with_one_process_or_lightnings_own_ranks_run_as_before(tmp_path, monkeypatch, capsys):
+    """One process under torchrun is a plain run; the ranks Lightning starts (LOCAL_RANK, WORLD_SIZE, no
+    torchrun mark) join their first rank's folder as before."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.preflight import Preflight, release_run_folder
+
+    config = OmegaConf.create({"paths": {"log_dir": str(tmp_path / "out")},
+                               "hydra": {"run": {"dir": str(tmp_path / "out" / "run")}}})
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "0")
+    Preflight(min_free_mb=0).on_run_start(config)
+    release_run_folder()
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    Preflight(min_free_mb=0).on_run_start(config)
+    assert capsys.readouterr().err == ""
+
+
+def _preflight_status(config: dict, capsys) -> tuple[int, str]:
+    from omegaconf import OmegaConf
+
+    from trainlab.run.preflight import Preflight
+
+    with pytest.raises(SystemExit) as stop:
+        Preflight(min_free_mb=0).on_run_start(OmegaConf.create(config))
+    return stop.value.code, capsys.readouterr().err

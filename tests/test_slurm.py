@@ -146,6 +146,30 @@ def test_lightning_does_not_requeue_inside_a_slurm_job(monkeypatch):
     assert isinstance(environment, SLURMEnvironment) and environment.auto_requeue is False
 
 
+def test_python_train_py_in_an_sbatch_script_of_several_tasks_is_a_plain_run_or_one_line(monkeypatch, compose_cfg):
+    """sbatch --ntasks=2 sets SLURM_NTASKS=2 and no SLURM_NTASKS_PER_NODE; Lightning's SLURM environment
+    raised a RuntimeError for it, as a traceback, also for the one process of a plain python train.py."""
+    from lightning.fabric.plugins.environments import LightningEnvironment
+
+    from trainlab.config.errors import UserError
+    from trainlab.run.pipeline import build_trainer
+    from trainlab.run.preemption import cluster_plugins
+
+    for key, value in {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "2", "SLURM_JOB_NAME": "train", "SLURM_NODELIST": "vm",
+                       "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_CPUS_PER_TASK": "1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SLURM_NTASKS_PER_NODE", raising=False)
+    trainer = build_trainer(compose_cfg(["trainer.max_epochs=1"]))
+    assert trainer.world_size == 1 and type(trainer._accelerator_connector.cluster_environment) is LightningEnvironment
+    with pytest.raises(UserError, match=r"^this SLURM job has 2 tasks \(SLURM_NTASKS=2\) but no tasks per node "
+                                        r"\(SLURM_NTASKS_PER_NODE\).*--ntasks-per-node=<trainer.devices>"):
+        build_trainer(compose_cfg(["trainer=ddp_sim"]))
+    with pytest.raises(UserError):  # devices=-1: as many processes as GPUs, more than one perhaps
+        cluster_plugins(0)
+    monkeypatch.setenv("SLURM_NTASKS_PER_NODE", "2")  # srun --ntasks-per-node=2: Lightning's SLURM environment
+    assert type(cluster_plugins(2)[0]).__name__ == "SLURMEnvironment"
+
+
 # -- before submission ------------------------------------------------------------------------------------
 def test_resources_come_from_the_hardware_profile(compose_cfg):
     cpu = compose_cfg(["hydra/launcher=slurm", "hydra.launcher.partition=debug"])

@@ -1,6 +1,6 @@
 """The CPU cores this process may use: its affinity (a SLURM job's or ``taskset``'s CPU set) and its cgroup's
-CPU quota (``docker run --cpus=2``, a Kubernetes CPU limit, a systemd slice's ``CPUQuota``), not the
-machine's count.
+CPU quota (``docker run --cpus=2``, a Kubernetes CPU limit, a systemd slice's ``CPUQuota``) and a SLURM job's
+CPUs per task, not the machine's count.
 
 ``os.cpu_count()`` and the affinity both say 64 in a container limited to two CPUs on a 64-core host, and
 torch starts as many threads as the affinity has cores; the kernel then lets them run for two CPUs' worth
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import PurePosixPath
-from typing import Optional
+from typing import NamedTuple, Optional
 
 # where the kernel lists this process's cgroups, and where cgroup file systems are mounted (module
 # attributes, so that a test can point them at a folder of its own)
@@ -77,10 +77,44 @@ def affinity_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def usable_cores() -> int:
-    """CPU cores this process may run on: its affinity, or fewer where its cgroup's CPU quota allows fewer."""
+def slurm_cpus() -> Optional[int]:
+    """The CPUs a SLURM job gave each of its tasks (``SLURM_CPUS_PER_TASK``, from ``--cpus-per-task``), or None
+    outside a job or where none were asked. A cluster that binds no CPU set to its tasks (no task/affinity or
+    task/cgroup plugin) leaves the process the whole node's affinity, and torch took a thread per core of the
+    node, the cores of other jobs on it too."""
+    if "SLURM_JOB_ID" not in os.environ:
+        return None
+    given = os.environ.get("SLURM_CPUS_PER_TASK", "").strip()
+    return int(given) if given.isdigit() and int(given) > 0 else None
+
+
+class CpuLimit(NamedTuple):
+    """CPUs allotted below the affinity: how many, the words that name who set them, and whether they are each
+    SLURM task's own (``--cpus-per-task``) rather than shared by the job's processes on the machine."""
+
+    cpus: int
+    source: str
+    per_task: bool
+
+
+def cpu_limit() -> Optional[CpuLimit]:
+    """The fewest CPUs this process is allotted: the cgroup's CPU quota (:func:`cpu_quota`) or the SLURM job's
+    CPUs per task (:func:`slurm_cpus`); None where neither sets any."""
+    limits = []
     quota = cpu_quota()
-    return min(affinity_cores(), quota) if quota is not None else affinity_cores()
+    if quota is not None:
+        limits.append(CpuLimit(quota, f"the cgroup's CPU quota of {quota} CPU(s)", False))
+    slurm = slurm_cpus()
+    if slurm is not None:
+        limits.append(CpuLimit(slurm, f"the SLURM job's {slurm} CPU(s) per task (SLURM_CPUS_PER_TASK)", True))
+    return min(limits, key=lambda limit: limit.cpus) if limits else None
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on: its affinity, or fewer where its cgroup's CPU quota or its SLURM job
+    allots fewer."""
+    limit = cpu_limit()
+    return min(affinity_cores(), limit.cpus) if limit is not None else affinity_cores()
 
 
 def busy_cores(threads: int) -> Optional[str]:

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import UserError, did_you_mean
 from trainlab.config.schemas import ACCELERATORS, GPU_ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
-from trainlab.run.cores import affinity_cores, busy_cores, cpu_quota, too_many_workers, usable_cores
+from trainlab.run.cores import CpuLimit, affinity_cores, busy_cores, cpu_limit, too_many_workers, usable_cores
 from trainlab.run.gpus import (auto_precision, bf16_problem, memory_problem, mig_note, names_a_gpu,
                                  nvml_gpu_uuids)
 from trainlab.run.host_memory import keep_host_memory
@@ -250,26 +250,34 @@ def _processes(devices: Any) -> int:
 
 
 def _default_threads(processes: int = 1) -> Optional[int]:
-    """torch's own thread count where ``hardware.num_threads`` is null, lowered to the cgroup's CPU quota
-    shared by this machine's ``processes`` (:mod:`trainlab.run.cores`): torch counts the cores of the
-    process's affinity, 64 in a container limited to 2 CPUs on a 64-core host, whose 64 threads are then
-    throttled to two CPUs' time. None leaves torch's count: no quota below it, or ``OMP_NUM_THREADS`` set to
-    a number (the user's choice, which torch took)."""
-    quota = cpu_quota()
-    if quota is None or _omp_threads_given():
+    """torch's own thread count where ``hardware.num_threads`` is null, lowered to the CPUs the cgroup's quota or
+    the SLURM job allots, shared by this machine's ``processes`` (:mod:`trainlab.run.cores`): torch counts the
+    cores of the process's affinity, 64 in a container limited to 2 CPUs on a 64-core host, whose 64 threads are
+    then throttled to two CPUs' time. None leaves torch's count: no limit below it, or ``OMP_NUM_THREADS`` set
+    to a number (the user's choice, which torch took)."""
+    limit = cpu_limit()
+    if limit is None or _omp_threads_given():
         return None
-    share = max(1, quota // processes)
+    share = max(1, limit.cpus // _sharing(processes, limit))
     return share if share < torch.get_num_threads() else None
 
 
+def _sharing(processes: int, limit: CpuLimit) -> int:
+    """The training processes that share the CPUs of ``limit``: all of this machine's, except where srun started
+    each in a task of its own (SLURM_NTASKS above 1) and the limit is the task's CPUs, which are its alone."""
+    tasks = os.environ.get("SLURM_NTASKS", "1")
+    return 1 if limit.per_task and tasks.isdigit() and int(tasks) > 1 else processes
+
+
 def _quota_note(hw: DictConfig) -> str:
-    """Where the cgroup's CPU quota will choose torch's threads (:func:`_default_threads`), the words that say so
-    (asked before :func:`set_process_flags` sets ``OMP_NUM_THREADS``)."""
+    """Where the CPUs allotted choose torch's threads (:func:`_default_threads`), the words that say so (asked
+    before :func:`set_process_flags` sets ``OMP_NUM_THREADS``)."""
     processes = _processes(hw.devices)
     if hw.num_threads is not None or _default_threads(processes) is None:
         return ""
-    return (f" (the cgroup's CPU quota of {cpu_quota()} CPU(s) over {processes} training process(es); its affinity "
-            f"has {affinity_cores()} cores)")
+    limit = cpu_limit()
+    return (f" ({limit.source} over {_sharing(processes, limit)} training process(es); its affinity has "
+            f"{affinity_cores()} cores)")
 
 
 def _omp_threads_given(value: Optional[str] = None) -> bool:
@@ -393,6 +401,6 @@ def _check_nodes(num_nodes: int) -> None:
                         f"trainer.num_nodes={allocated}")
     if not any(name in os.environ for name in _MULTI_NODE_ENV):
         raise UserError(f"trainer.num_nodes={num_nodes}, but no multi-node launcher started this process (no SLURM "
-                        "job, torchrun or NODE_RANK/MASTER_ADDR), so it would wait forever for the other nodes; run "
+                        "job or NODE_RANK/MASTER_ADDR), so it would wait forever for the other nodes; run "
                         f"it as SLURM jobs over {num_nodes} nodes (-m hydra/launcher=slurm hydra.launcher.nodes="
                         f"{num_nodes}), or set trainer.num_nodes=1 on one machine")

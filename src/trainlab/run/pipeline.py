@@ -188,6 +188,23 @@ def save_resolved_config(cfg: DictConfig, output_dir: str | Path) -> dict[str, A
     return resolved
 
 
+def _processes(cfg: DictConfig, overrides: dict[str, Any]) -> int:
+    """The training processes a trainer of ``cfg`` (and ``overrides``) starts: devices x nodes, or 0 where
+    Lightning counts them on its own (``devices=-1``, ``auto`` on a GPU)."""
+    devices = overrides.get("devices", cfg.trainer.get("devices", 1))
+    nodes = overrides.get("num_nodes", cfg.trainer.get("num_nodes", 1)) or 1
+    if isinstance(devices, str):
+        text = devices.strip()
+        if text == "auto":
+            devices = 1 if overrides.get("accelerator", cfg.trainer.get("accelerator")) == "cpu" else -1
+        elif text.lstrip("-").isdigit():
+            devices = int(text)
+        else:  # GPU ids: '0,1'
+            devices = [part for part in text.split(",") if part.strip()]
+    count = len(devices) if isinstance(devices, Sequence) else int(devices)
+    return 0 if count < 0 else count * int(nodes)
+
+
 def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Sequence[Any] = (), **overrides: Any):
     """The Lightning Trainer of ``conf/trainer``, with atomic checkpoint writes; ``overrides`` replace
     config keys for uses other than training (evaluation runs without logger or checkpoints)."""
@@ -199,7 +216,7 @@ def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Se
 
     route_lightning_logs()  # again: evaluate.py imports Lightning after prepare(), and its import adds a handler
     trainer = build(cfg.trainer, "trainer", callbacks=list(callbacks), logger=list(loggers) or False,
-                    plugins=[AtomicCheckpointIO(), *cluster_plugins()], **overrides)
+                    plugins=[AtomicCheckpointIO(), *cluster_plugins(_processes(cfg, overrides))], **overrides)
     if type(trainer.profiler) is PassThroughProfiler:  # none asked for: the same, minus its cost per hook
         trainer.profiler = NoProfiler()  # (set here: conf/trainer's profiler key takes a name, not an object)
         use_lean_dispatch()  # and each hook goes only to the callbacks that have it

@@ -33,7 +33,7 @@ from typing import Any, Optional
 
 from hydra.errors import CompactHydraException
 
-from trainlab.config.errors import KeepsItsState
+from trainlab.config.errors import KeepsItsState, UserError
 
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: what a shell reports for a process ended by SIGTERM
 EXIT_SIGINT = 128 + signal.SIGINT  # 130: ... by Ctrl-C
@@ -256,11 +256,26 @@ def requeued_checkpoint(run_dir: str | os.PathLike) -> Optional[str]:
     return str(last) if last.is_file() else None
 
 
-def cluster_plugins() -> list[Any]:
+def cluster_plugins(processes: int = 1) -> list[Any]:
     """Trainer plugins for the cluster a run is in: inside a SLURM job, Lightning's SLURM environment
-    with its own auto-requeue off (submitit requeues, once; two mechanisms would requeue twice)."""
-    from lightning.fabric.plugins.environments import SLURMEnvironment
+    with its own auto-requeue off (submitit requeues, once; two mechanisms would requeue twice).
+
+    ``processes``: the run's training processes (devices x nodes; 0 where the trainer counts them itself,
+    ``devices=-1``). Lightning's SLURM environment refuses a job of ``--ntasks=2`` without
+    ``--ntasks-per-node`` with a RuntimeError, as a traceback, also for ``python train.py`` typed in such
+    an ``sbatch`` script, where the one process is no task of srun's: a one-process run is then left to
+    Lightning's plain environment; a run of several processes gets one line saying what to ask SLURM for.
+    """
+    from lightning.fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
 
     if "SLURM_JOB_ID" not in os.environ:
         return []
+    tasks = os.environ.get("SLURM_NTASKS", "1")
+    if tasks.isdigit() and int(tasks) > 1 and "SLURM_NTASKS_PER_NODE" not in os.environ:
+        if processes == 1:
+            return [LightningEnvironment()]
+        raise UserError(f"this SLURM job has {tasks} tasks (SLURM_NTASKS={tasks}) but no tasks per node "
+                        "(SLURM_NTASKS_PER_NODE), which Lightning numbers a DDP run's processes by: ask for them "
+                        "per node, one per device (sbatch/srun --ntasks-per-node=<trainer.devices>), or let "
+                        "trainlab submit the job: python train.py -m hydra/launcher=slurm ...")
     return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []

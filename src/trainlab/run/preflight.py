@@ -186,6 +186,29 @@ def single_run_launcher_problem(chosen: Optional[str]) -> Optional[str]:
             f"in this process: add -m (python {_script()} -m hydra/launcher={chosen} ...), or leave hydra/launcher out")
 
 
+def outside_launcher_problem() -> Optional[str]:
+    """Why this process, one of several that torchrun (or ``python -m torch.distributed.launch``) started,
+    must not run, or None. Each of them composed its own config and made its own run folder, and with the
+    trainer's one device each trained the whole run alone: ``torchrun --nproc_per_node=2 train.py`` ended
+    in two identical single-process runs, said nowhere (with ``hydra.run.dir`` set, the second was refused
+    for a folder 'that already holds other files', which the first had just made). A DDP run's processes
+    share one run folder only when Lightning starts them from the first (``trainer=ddp``), or SLURM's."""
+    if "TORCHELASTIC_RUN_ID" not in os.environ:  # torchrun's mark, which torch's is_torchelastic_launched reads
+        return None
+    world = os.environ.get("WORLD_SIZE", "1")
+    if not world.isdigit() or int(world) <= 1:  # torchrun --nproc_per_node=1: one process, a plain run
+        return None
+    from trainlab.config.invocation import _script
+
+    script = _script()
+    return (f"{script} was started by torchrun as process {os.environ.get('RANK', '?')} of {world} (WORLD_SIZE="
+            f"{world}), and each process would train the whole run alone, in a run folder of its own: start it once, "
+            f"without torchrun, and trainlab starts the processes of a DDP run itself: python {script} "
+            f"trainer=ddp_sim (2 CPU processes over gloo), or trainer=ddp hardware=<a GPU profile> hardware.devices=<n>; "
+            f"over several machines, as SLURM jobs: python {script} -m hydra/launcher=slurm hydra.launcher.nodes=<n> "
+            f"trainer=ddp trainer.num_nodes=<n>")
+
+
 def claim_run_folder(path: str | os.PathLike) -> tuple[Optional[int], Optional[str]]:
     """Make ``hydra.run.dir`` and hold an exclusive lock on it until the run ends: (the lock's descriptor,
     None), or (None, why not). Two runs started at once with one ``hydra.run.dir`` both found it empty and
@@ -275,6 +298,11 @@ class Preflight(HydraCallback):
 
         # a requeued SLURM job continues in its own folder; the other ranks of a DDP run (Lightning starts
         # them with LOCAL_RANK=1.. and hydra.run.dir=<rank 0's folder>) join their first rank's
+        foreign = outside_launcher_problem()
+        if foreign:
+            if os.environ.get("RANK", "0") != "0":  # the same line from every process says nothing more
+                raise SystemExit(2)
+            refuse(foreign)
         joins = is_requeued_attempt() or os.environ.get("LOCAL_RANK", "0") != "0"
         chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None)
         problem = None if joins else (single_run_launcher_problem(chosen.get("hydra/launcher") if chosen else None)
