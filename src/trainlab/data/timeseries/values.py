@@ -228,9 +228,13 @@ def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool 
                 f"{typed_names(key, [unnamed], one)}")
     sheet = sheet_advice(frame, path, missing)  # a workbook's other sheet that holds them
     if frame.attrs.get("headerless"):  # named by position: a spelling near '5.0' or 'SUNACTIVITY' means nothing
+        # several names (ra, dec, parallax) take one column number each, in order: a lone last column for them
+        # (position_columns=['8']) was a wrong example, so each is a place to fill, named by what it holds
+        example = (typed_names(key, [columns[-1]], one) if one or len(names) == 1 else
+                   f"{key}=[{','.join(f'<{n}>' for n in names)}], each the number of its column (0 to {len(columns) - 1})")
         raise UserError(f"{named} not in '{path}', which has no header (its first row holds values, read as data): "
-                        f"its columns are named by position, {columns}; name them so, e.g. "
-                        f"{typed_names(key, [columns[-1]], one)}, or add a header row to the file")
+                        f"its columns are named by position, {columns}; name them so, e.g. {example}, or add a header "
+                        "row to the file")
     raise UserError(f"{named} not in '{path}'; its columns are {columns}{sheet if ' holds ' in sheet else hint + sheet}")
 
 
