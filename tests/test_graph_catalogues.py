@@ -957,3 +957,14 @@ def test_a_cross_match_with_empty_labels_for_non_members_is_told_to_fill_them_wi
             f"of their own, e.g. {fill} (pandas: frame['member'] = frame['member'].fillna({fill}); data.source.missing "
             "fills feature values, not labels); else label them, or drop them before training")):
         StarCatalogue(write(tmp_path, frame), "member").load()
+
+
+def test_a_headerless_catalogue_is_shown_one_column_number_per_position(tmp_path):
+    """A catalogue written without its header (to_csv(header=False)), position_columns left at ra, dec, parallax:
+    the refusal's example was "data.source.position_columns=['10']", one column (the last) for three positions."""
+    path = tmp_path / "stars.csv"
+    gaia_like(num_stars=60).to_csv(path, header=False, index=False)
+    with pytest.raises(UserError, match=r"which has no header .* name them so, e.g. "
+                                        r"data.source.position_columns=\[<ra>,<dec>,<parallax>\], each the number of "
+                                        r"its column \(0 to 10\), or add a header row to the file$"):
+        StarCatalogue(str(path), "8").load()

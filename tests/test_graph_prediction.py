@@ -307,3 +307,23 @@ def test_evaluate_takes_a_catalogue_whose_gaps_lie_in_other_columns(run, tmp_pat
     scored = pd.read_csv(evaluated.out_dir / "test_predictions.csv")
     assert len(scored) > 0 and scored["predicted"].notna().all()
     assert np.isfinite(evaluated.metrics["test/accuracy"])
+
+
+def test_a_vizier_catalogue_is_told_which_columns_to_rename_to_the_runs(tmp_path):
+    """A VizieR export names ra, dec, parallax RA_ICRS, DE_ICRS, Plx: predict.py, which keeps its run's settings,
+    said only 'give a catalogue with the run's columns'; train.py offered data.source.position_columns=[RA_ICRS,...]."""
+    from tests.test_graph_catalogues import write
+    from trainlab.data.graph.catalogue import StarCatalogue
+    from trainlab.prediction.graph import UnlabelledCatalogue, reading_of
+
+    frame = gaia_like(num_stars=60)
+    reading = reading_of(StarCatalogue(write(tmp_path / "run", frame), "label"))
+    vizier = frame.drop(columns="label").rename(columns={"ra": "RA_ICRS", "dec": "DE_ICRS", "parallax": "Plx"})
+    with pytest.raises(UserError, match=r"lacks column\(s\) \['parallax', 'ra', 'dec'\], .*: it holds 3 of them under "
+                                        r"an archive's names: rename Plx to parallax, RA_ICRS to ra, DE_ICRS to dec "
+                                        r"in the file \(predict.py"):
+        UnlabelledCatalogue(write(tmp_path / "new", vizier), reading, ["a", "b"], 10).load()
+    partly = vizier.drop(columns="pmra")
+    with pytest.raises(UserError, match=r"rename Plx to parallax, RA_ICRS to ra, DE_ICRS to dec in the file, and add "
+                                        r"\['pmra'\] \(predict.py"):
+        UnlabelledCatalogue(write(tmp_path / "partly", partly), reading, ["a", "b"], 10).load()

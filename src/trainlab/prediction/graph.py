@@ -70,7 +70,7 @@ class UnlabelledCatalogue:
         if absent:
             raise UserError(f"catalogue={self.path} lacks column(s) {absent}, which the run read (features "
                             f"{reading['feature_columns']}, positions {list(position_columns)}); its columns are "
-                            f"{list(frame.columns)}: give a catalogue with the run's columns, named as in its file")
+                            f"{list(frame.columns)}: {_renames(frame, absent, wanted)}")
         label = reading["label_column"]
         if label in frame.columns:
             values = frame[label]
@@ -91,6 +91,24 @@ class UnlabelledCatalogue:
                             f"its data.k={self.k} nearest neighbours, which needs at least {self.k + 1}: give a larger "
                             "catalogue")
         return table
+
+
+def _renames(frame: Any, absent: list[str], wanted: list[str]) -> str:
+    """The fix of a catalogue that lacks run columns: where it holds them under an archive's names (VizieR's
+    RA_ICRS, DE_ICRS, Plx for ra, dec, parallax), the columns to rename, as train.py offers them as settings
+    (predict.py keeps its run's settings: the file's names are what can change); else the plain advice."""
+    from trainlab.data.graph.columns import ARCHIVE_SPELLINGS
+    from trainlab.data.timeseries.values import archive_spelled
+
+    free = [c for c in frame.columns if c not in wanted]  # a column the run reads as itself is never renamed
+    found = {n: c for n, c in archive_spelled(free, absent, ARCHIVE_SPELLINGS).items() if c is not None}
+    if not found:
+        return "give a catalogue with the run's columns, named as in its file"
+    renames = ", ".join(f"{c} to {n}" for n, c in found.items())
+    rest = [n for n in absent if n not in found]
+    more = f", and add {rest}" if rest else ""
+    return (f"it holds {len(found)} of them under an archive's names: rename {renames} in the file{more} "
+            "(predict.py reads the columns its run read, by their names)")
 
 
 class UnlabelledStarGraph(StarGraphDataModule):

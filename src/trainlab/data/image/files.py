@@ -268,7 +268,8 @@ def transparent_as_missing(image: np.ndarray, path: Path) -> tuple[int, int]:
 
 
 def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None,
-              values: Optional[dict[str, np.ndarray]] = None) -> np.ndarray:
+              values: Optional[dict[str, np.ndarray]] = None,
+              planes: Optional[dict[str, tuple[int, ...]]] = None) -> np.ndarray:
     """(H, W) bool, True where a pixel is anomalous: any non-zero value (1, 255, True; in any channel).
 
     A mask must say clean or anomalous for every pixel: NaN (which would read as clean) and fractions
@@ -278,8 +279,12 @@ def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None,
     edge) is a fraction too. FITS: the first image HDU with data (``several``: as :func:`read_array`'s).
     ``values``, when given, records the non-zero values of a one-channel mask that holds more than one or a
     negative one (classes 1, 2, 3; an 'ignore' of 255 or -1; a soft edge of 1..254 beside 255), each read as
-    anomalous."""
+    anomalous. ``planes``, when given, records the shape of a mask of several planes that are no colours (an NPY
+    or FITS cube, a TIFF of pages), merged into one: a pixel set in any plane is anomalous (:func:`say_stacks`)."""
     mask = read_array(path, palette_indices=True, key="data.source.mask_dir", several=several)
+    colour = image_suffix(path) == ".png" or (image_suffix(path) in (".tif", ".tiff") and len(mask) <= 4)
+    if planes is not None and mask.ndim == 3 and len(mask) > 1 and not colour:
+        planes[path.name] = mask.shape
     bad = ~np.isfinite(mask)
     if bad.any():
         raise UserError(f"mask '{path}' has {int(bad.sum())} NaN/inf pixel(s); write 0 where a pixel is clean and "
@@ -308,6 +313,24 @@ def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None,
 # SegmentationClass, ground_truth, annotations, masks_png ... (case and a word around it aside)
 _MASK_FOLDER = re.compile(r"(?:.*[-_ ])?(?:masks?|labels?|seg(?:mentation)?(?:class|s)?|gts?|ground[-_ ]?truths?|"
                           r"truths?|annotations?)(?:[-_ ].*)?", re.IGNORECASE)
+
+
+def say_stacks(wide: dict[str, tuple[int, ...]], planes: dict[str, tuple[int, ...]]) -> None:
+    """One warning for the images of more than 4 channels (``wide``: name -> shape) and one for the masks of
+    several planes (``planes``), which were read without a word: a stack of N images saved in one NPY or FITS
+    file (N, H, W) became one image of N channels, and its (N, H, W) mask one mask, any plane's pixels anomalous.
+    A multi-band cube (ugriz) is read so rightly; a mask is per pixel of one image, so its planes are merged."""
+    if wide:
+        name, shape = next(iter(wide.items()))
+        log.warning("%d image(s) of more than 4 channels (e.g. '%s': %s read as one image of %d channels (bands)); "
+                    "if these are %d images, save each to its own file (and its mask beside it in the mask folder)",
+                    len(wide), name, shape, shape[0], shape[0])
+    if planes:
+        name, shape = next(iter(planes.items()))
+        log.warning("%d mask(s) of several planes (e.g. '%s': %s) merged into one mask: a mask is per pixel of one "
+                    "image, and a pixel set in any plane is read as anomalous; if the planes are the masks of %d "
+                    "separate images, save each image and its mask to files of their own", len(planes), name, shape,
+                    shape[0])
 
 
 def mask_folder_among(folder: Path, stems: set[str]) -> Optional[tuple[Path, int]]:

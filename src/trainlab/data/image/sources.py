@@ -17,7 +17,8 @@ import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
 from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_refusal, name_stem,
-                                       one_file_per_stem, read_array, read_mask, robust_sigma, transparent_as_missing)
+                                       one_file_per_stem, read_array, read_mask, robust_sigma, say_stacks,
+                                       transparent_as_missing)
 from trainlab.config.errors import UserError, require_path, why_missing
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,7 @@ class ImageFolder:
         self.tile_size, self.hdu = tile_size, hdu
         self.several: dict[str, dict[str, list[str]]] = {"image": {}, "mask": {}}  # FITS files of several image HDUs
         self.mask_values: dict[str, np.ndarray] = {}  # mask name -> its non-zero values, where it holds several
+        self.mask_planes: dict[str, tuple[int, ...]] = {}  # mask name -> its shape, where it holds several planes
         self.unread_masks: dict[str, Path] = {}  # name stem -> a mask file in a format that is not read (im0.jpg)
 
     def _files(self) -> list[Path]:
@@ -330,7 +332,7 @@ class ImageFolder:
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
                             f"when it holds no anomaly{count}{why}")
         one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
-        mask = read_mask(found[0], self.several["mask"], self.mask_values)
+        mask = read_mask(found[0], self.several["mask"], self.mask_values, self.mask_planes)
         if mask.shape != image_shape[-2:]:
             raise UserError(f"mask '{found[0].name}' is {mask.shape[0]}x{mask.shape[1]} but image "
                             f"'{image_path.name}' is {image_shape[-2]}x{image_shape[-1]}; a mask must have "
@@ -353,6 +355,7 @@ class ImageFolder:
         images, masks, groups, names = [], [], [], []
         first: Optional[tuple[str, tuple[int, ...]]] = None
         channels_last: list[str] = []
+        wide: dict[str, tuple[int, ...]] = {}  # name -> shape of an image of more than 4 channels (a stack?)
         see_through: dict[str, tuple[int, int]] = {}  # PNG name -> (transparent, partly transparent) pixels
         offsets: dict[str, tuple[float, float, float]] = {}  # name -> level subtracted, noise, float32 step
         files = self._files()
@@ -361,6 +364,8 @@ class ImageFolder:
             image = read_array(path, channels_last, offsets=offsets, key=self.KEY, hdu=self.hdu,
                                several=self.several["image"])
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
+            if image.shape[0] > 4:
+                wide[path.name] = image.shape
             if any(counts := transparent_as_missing(image, path)):
                 see_through[path.name] = counts
             mask = self._mask_for(path, image.shape, mask_files, stems)
@@ -400,6 +405,7 @@ class ImageFolder:
                      "the alpha channel is no image channel", len(see_through), next(iter(see_through)),
                      transparent, partly)
         self._say_hdus(files)
+        say_stacks(wide, self.mask_planes)
         if self.mask_values:  # classes, an 'ignore' value, a soft edge: all read as anomalous, which may not be meant
             name, found = next(iter(self.mask_values.items()))
             shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")

@@ -219,9 +219,7 @@ def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool 
         return
     named = f"{key} '{missing[0]}'" if one else f"{key}: {missing}"
     free = [c for c in columns if c not in taken or c in names]
-    folded = {c.casefold(): c for c in reversed(free)}
-    known = {n: next((folded[s.casefold()] for s in (spellings or {}).get(n, ()) if s.casefold() in folded), None)
-             for n in missing}
+    known = archive_spelled(free, missing, spellings or {})
     meant = [n if n in columns else known[n] or next(iter(nearest(n, free)), None) for n in names]
     hint = f"; did you mean {typed_names(key, meant, one)}?" if None not in meant else ""
     unnamed = unnamed_dates(frame, free) if key == "data.source.time_column" and not hint else None
@@ -230,10 +228,24 @@ def require_columns(frame, names: Sequence[str], path: str, key: str, one: bool 
                 f"{typed_names(key, [unnamed], one)}")
     sheet = sheet_advice(frame, path, missing)  # a workbook's other sheet that holds them
     if frame.attrs.get("headerless"):  # named by position: a spelling near '5.0' or 'SUNACTIVITY' means nothing
+        # several names (ra, dec, parallax) take one column number each, in order: a lone last column for them
+        # (position_columns=['8']) was a wrong example, so each is a place to fill, named by what it holds
+        example = (typed_names(key, [columns[-1]], one) if one or len(names) == 1 else
+                   f"{key}=[{','.join(f'<{n}>' for n in names)}], each the number of its column (0 to {len(columns) - 1})")
         raise UserError(f"{named} not in '{path}', which has no header (its first row holds values, read as data): "
-                        f"its columns are named by position, {columns}; name them so, e.g. "
-                        f"{typed_names(key, [columns[-1]], one)}, or add a header row to the file")
+                        f"its columns are named by position, {columns}; name them so, e.g. {example}, or add a header "
+                        "row to the file")
     raise UserError(f"{named} not in '{path}'; its columns are {columns}{sheet if ' holds ' in sheet else hint + sheet}")
+
+
+def archive_spelled(columns: Sequence[str], names: Sequence[str],
+                    spellings: dict[str, Sequence[str]]) -> dict[str, Optional[str]]:
+    """Each of ``names`` -> the first of ``columns`` that is one of its ``spellings`` in an archive (any case:
+    VizieR's ``RA_ICRS`` for ``ra``), or None: offered by :func:`require_columns` as the setting to give, and by
+    predict.py, which keeps its run's settings, as the column to rename."""
+    folded = {c.casefold(): c for c in reversed(list(columns))}
+    return {n: next((folded[s.casefold()] for s in spellings.get(n, ()) if s.casefold() in folded), None)
+            for n in names}
 
 
 def typed_names(key: str, names: list, one: bool) -> str:
