@@ -231,11 +231,12 @@ def _step_note(config: DictConfig) -> Path:
 
 def publish_step_folder(config: DictConfig) -> None:
     """Rank 0 of an srun step: name its run folder to the step's other ranks (:func:`join_step_folder`)."""
+    from trainlab.run.durable import write_atomic
+
     note = _step_note(config)
     note.parent.mkdir(parents=True, exist_ok=True)
-    partial = note.with_name(f"{note.name}.{os.getpid()}.partial")  # renamed whole: a reader never sees half
-    partial.write_text(str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
-    partial.replace(note)
+    # written whole: a rank that reads it never sees half a folder's name
+    write_atomic(note, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
 
 
 STEP_WAIT_S = 300  # rank 0's start (imports, its checks) until it names its folder, on a slow shared disk
