@@ -385,3 +385,8 @@ class Preflight(HydraCallback):
         problem = launcher_problem(OmegaConf.select(config, "hydra.launcher"), config)
         if problem:
             refuse(problem)
+        from trainlab.run.cores import multirun_crowding
+
+        crowded = multirun_crowding(config)  # joblib's pool or submitit_local's jobs beyond this machine's cores
+        if crowded:
+            log.warning("%s", crowded)
