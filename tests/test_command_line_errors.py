@@ -505,10 +505,17 @@ def test_the_fix_for_a_path_hydra_cannot_read_reads_back_as_that_path(path, mark
     assert OverridesParser.create().parse_override(word).value() == path.strip("'"), (line, word)
 
 
-@pytest.mark.parametrize("error", [errno.EFBIG, errno.ENOSPC, errno.EACCES])
+# what each error is said to be: a file-size limit (EFBIG) and a used-up quota (EDQUOT) were 'the disk is full'
+STATES = {errno.EFBIG: "a file-size limit stopped the write (the process's limit, ulimit -f / prlimit --fsize, or the "
+                       "file system's largest file)", errno.EDQUOT: "the disk quota is used up",
+          errno.ENOSPC: "the disk is full", errno.EACCES: "permission denied"}
+
+
+@pytest.mark.parametrize("error", [errno.EFBIG, errno.EDQUOT, errno.ENOSPC, errno.EACCES])
 def test_hydras_own_files_on_a_full_disk_are_one_line(error, capsys, monkeypatch, tmp_path):
     """Hydra writes .hydra/config.yaml, hydra.yaml and overrides.yaml before the task function: a full disk, a
-    file size limit (prlimit --fsize) or a folder it may not write there was Hydra's traceback, exit 1."""
+    file size limit (prlimit --fsize) or a folder it may not write there was Hydra's traceback, exit 1. Each is
+    said as what it is, with its own fix: a file-size limit was 'the disk is full ... (File too large)'."""
     import hydra.core.utils
 
     from trainlab.config.command_line import run_command_line
@@ -523,8 +530,12 @@ def test_hydras_own_files_on_a_full_disk_are_one_line(error, capsys, monkeypatch
         run_command_line(train_script.main, config_name="train")
     lines = capsys.readouterr().err.splitlines()
     assert exited.value.code == 2 and len(lines) == 1, lines
-    assert lines[0].startswith(f"error: {'permission denied' if error == errno.EACCES else 'the disk is full'} "
-                               f"({os.strerror(error)}, met by "), lines  # the writer: here the fake, else hydra
+    assert lines[0].startswith(f"error: {STATES[error]} ({os.strerror(error)}, met by "), lines  # the writer: the fake
+    fix = {errno.EFBIG: "Raise the file-size limit of the shell or job that starts it, if that is the limit (ulimit -f "
+                        "unlimited",
+           errno.EDQUOT: "Free some of your quota on that disk (quota -s shows it)",
+           errno.ENOSPC: "Free some space on that disk"}.get(error, "")
+    assert fix in lines[0], lines
     assert lines[0].endswith(", or write elsewhere with paths.log_dir=<a folder on another disk>, and run it again")
 
 

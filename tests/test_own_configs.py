@@ -520,6 +520,36 @@ def test_relative_data_paths_of_a_run_are_read_from_the_folder_it_started_in(tmp
     assert OmegaConf.to_container(data)["baseline_cache"] == "${paths.log_dir}/baselines"
 
 
+def test_relative_paths_of_a_run_are_those_of_the_folder_it_started_in(tmp_path):
+    """train.py paths.log_dir=./o from folder A, then evaluate.py from elsewhere: the run's
+    data.baseline_cache=${paths.log_dir}/baselines became ./o/baselines of evaluate's working folder, a stray
+    folder there. The run's relative paths.* (the default root_dir '.' too) and a relative data.baseline_cache
+    are now those of the folder it started in; absolute ones, URLs and the run folder's own stay."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.folder import RunFolder
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+
+    def saved(paths: dict, data: dict):
+        OmegaConf.save(OmegaConf.create({"model": {"_target_": "m"}, "paths": paths, "data": data}),
+                       run / ".hydra/config.yaml")
+        return RunFolder(run).config()
+
+    OmegaConf.save(OmegaConf.create({"hydra": {"runtime": {"cwd": "/home/me/A"}}}), run / ".hydra/hydra.yaml")
+    cfg = saved({"root_dir": "/r", "log_dir": "./o", "output_dir": "${hydra:runtime.output_dir}",
+                 "checkpoint_dir": "${paths.output_dir}/checkpoints", "db": "sqlite:///x.db"},
+                {"baseline_cache": "${paths.log_dir}/baselines"})
+    assert cfg.data.baseline_cache == "/home/me/A/o/baselines"
+    assert cfg.paths.root_dir == "/r" and cfg.paths.db == "sqlite:///x.db"
+    assert OmegaConf.to_container(cfg.paths)["output_dir"] == "${hydra:runtime.output_dir}"
+    assert OmegaConf.to_container(cfg.paths)["checkpoint_dir"] == "${paths.output_dir}/checkpoints"
+    cfg = saved({"root_dir": "${oc.env:TRAINLAB_ROOT_NOT_SET_HERE,.}", "log_dir": "${paths.root_dir}/outputs"},
+                {"baseline_cache": "cache"})
+    assert cfg.data.baseline_cache == "/home/me/A/cache" and cfg.paths.log_dir == "/home/me/A/outputs"
+
+
 def test_a_hardware_key_that_only_other_options_read_is_warned_about(own_config, user_code, compose_cfg, caplog):
     """hardware.max_nodes_per_graph reaches the graph data options through an interpolation; on a series
     run (or the user's own data option without it) it did nothing, without a word."""

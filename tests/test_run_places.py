@@ -832,3 +832,43 @@ def _preflight_status(config: dict, capsys) -> tuple[int, str]:
     with pytest.raises(SystemExit) as stop:
         Preflight(min_free_mb=0).on_run_start(OmegaConf.create(config))
     return stop.value.code, capsys.readouterr().err
+
+
+def _srun_task(monkeypatch, rank: int) -> None:
+    for key, value in {"SLURM_JOB_ID": "1", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2",
+                       "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank), "SLURM_NODEID": "0"}.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_the_tasks_of_an_srun_step_share_the_folder_rank_0_chose(tmp_path, monkeypatch, capsys):
+    """srun --ntasks=2 python train.py trainer=ddp_sim: rank 1 made a run folder of its own (Hydra's default has
+    the second it started in), or, with one hydra.run.dir, made it first and rank 0 was refused for a folder
+    'that already holds other files'. Rank 1 now runs in the folder rank 0 chose and claimed, and makes none."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run import preflight
+    from trainlab.run.preflight import Preflight, release_run_folder
+
+    def config(run: str):
+        return OmegaConf.create({"paths": {"log_dir": str(tmp_path / "out")}, "hydra": {
+            "run": {"dir": str(tmp_path / "out" / run)}, "output_subdir": ".hydra"}})
+
+    _srun_task(monkeypatch, 0)
+    first = config("chosen_by_rank_0")
+    Preflight(min_free_mb=0).on_run_start(first)
+    (tmp_path / "out" / "chosen_by_rank_0" / "train.log").write_text("rank 0 started\n")
+    _srun_task(monkeypatch, 1)
+    second = config("a_second_later")  # its own draw of the folder's name
+    Preflight(min_free_mb=0).on_run_start(second)
+    assert second.hydra.run.dir == str(tmp_path / "out" / "chosen_by_rank_0")
+    assert second.hydra.output_subdir is None
+    assert not (tmp_path / "out" / "a_second_later").exists()
+    release_run_folder()
+    # a rank whose rank 0 never names a folder (it stopped, or paths.log_dir is not shared) says so, once
+    monkeypatch.setenv("SLURM_STEP_ID", "1")
+    monkeypatch.setattr(preflight, "STEP_WAIT_S", 0)
+    status, err = _preflight_status({"paths": {"log_dir": str(tmp_path / "out")}, "hydra": {
+        "run": {"dir": str(tmp_path / "out" / "x")}, "output_subdir": ".hydra"}}, capsys)
+    assert status == 2 and err.startswith("error: rank 1 of this srun step waited 0 s for rank 0 to name the run "
+                                          "folder") and "hydra/launcher=slurm" in err
+    assert not (tmp_path / "out" / "x").exists()

@@ -295,7 +295,31 @@ def test_more_slots_than_trials_or_cores_are_said(compose_cfg, tmp_path, monkeyp
         search = search_for(compose_cfg, tmp_path, ["hydra.sweeper.n_jobs=8", "hydra.sweeper.n_trials=3"])
     assert search.plan.slots == 3
     assert "hydra.sweeper.n_jobs=8 for 3 trials: 3 slots" in caplog.text
-    assert "hydra.sweeper.n_jobs=3 trials at once on 2 cores: they share the cores" in caplog.text
+    assert ("hydra.sweeper.n_jobs=3: 3 trials at once on 2 cores: they share the cores, and each takes longer "
+            "(hydra.sweeper.n_jobs=2 gives each a core)") in caplog.text
+
+
+@pytest.mark.parametrize("launcher, n_jobs, said", [
+    ("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", 4,
+     "hydra/launcher=joblib hydra.launcher.n_jobs=4 for 3 jobs: 3 jobs at once on 2 cores: they share the cores, and "
+     "each takes longer (hydra.launcher.n_jobs=2 gives each a core)"),
+    ("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", 2, None),
+    ("hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher", 4,
+     "hydra/launcher=submitit_local, which starts all 3 jobs at once: 3 jobs at once on 2 cores: they share the cores, "
+     "and each takes longer (hydra/launcher=joblib hydra.launcher.n_jobs=2 gives each a core)")])
+def test_a_multiruns_jobs_beyond_the_cores_are_said_alike_by_every_local_launcher(monkeypatch, launcher, n_jobs, said):
+    """train.py -m seed=1,2,3 hydra/launcher=joblib hydra.launcher.n_jobs=4 on 2 cores ran 3 jobs at once on 2 cores
+    without a word; a sweep's trials under submitit_local were warned about. Now one warning, worded alike."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run import cores
+
+    monkeypatch.setattr(cores, "usable_cores", lambda: 2)
+    config = OmegaConf.create({"hardware": {"accelerator": "cpu"}, "hydra": {
+        "launcher": {"_target_": launcher, "n_jobs": n_jobs},
+        "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"},
+        "overrides": {"task": ["seed=1,2,3", "model=lstm"]}}})
+    assert cores.multirun_crowding(config) == said
 
 
 def test_slots_keep_to_the_gpus_cuda_visible_devices_gives(compose_cfg, tmp_path, monkeypatch):

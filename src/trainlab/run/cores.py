@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import PurePosixPath
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 # where the kernel lists this process's cgroups, and where cgroup file systems are mounted (module
 # attributes, so that a test can point them at a folder of its own)
@@ -147,3 +147,47 @@ def too_many_workers(num_workers: int) -> Optional[str]:
     return (f"hardware.num_workers={num_workers} starts more loader processes than the {cores} CPU core(s) this "
             "process may use: they and training take turns on the cores, which slows the run (and each holds a copy "
             f"of what it loads); give hardware.num_workers={cores} or fewer")
+
+
+def crowded_cores(at_once: int, cores: int, unit: str, cause: str, fix: str) -> Optional[str]:
+    """The one warning for more jobs (or a sweep's trials) running at once on this machine than it has usable cores,
+    or None: ``cause`` is the setting that runs ``at_once`` of them, ``fix`` the one that gives each a core. Said
+    alike for a sweep's slots and a multirun's jobs, under joblib and submitit_local."""
+    if at_once <= cores:
+        return None
+    return (f"{cause}: {at_once} {unit} at once on {cores} cores: they share the cores, and each takes longer "
+            f"({fix.format(cores=cores)} gives each a core)")
+
+
+def multirun_crowding(config: Any) -> Optional[str]:
+    """:func:`crowded_cores` for a multirun of Hydra's basic sweeper (``-m seed=1,2,3,4``) whose launcher runs its
+    jobs here at once, on the CPU: joblib (``hydra.launcher.n_jobs`` of them; negative: counted from the cores
+    joblib sees) or submitit_local (every job at once). A sweep's trials are said by its plan
+    (trainlab.search.plan), SLURM's jobs get cores of their own. Jobs not countable from the overrides: None."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default="") or "")
+    sweeper = str(OmegaConf.select(config, "hydra.sweeper._target_", default="") or "")
+    if not sweeper.endswith("BasicSweeper") or str(OmegaConf.select(config, "hardware.accelerator")) != "cpu":
+        return None
+    jobs = 1
+    try:
+        for override in OverridesParser.create().parse_overrides(
+                [str(o) for o in OmegaConf.select(config, "hydra.overrides.task", default=[]) or []]):
+            if override.is_sweep_override():
+                jobs *= len(list(override.sweep_iterator()))
+    except (HydraException, TypeError, ValueError):  # a glob, a bad sweep: Hydra's own parse says what is wrong
+        return None
+    if launcher.endswith("JoblibLauncher"):
+        import joblib
+
+        size = int(OmegaConf.select(config, "hydra.launcher.n_jobs", default=-1) or -1)
+        pool = max(1, joblib.cpu_count() + 1 + size) if size < 0 else size
+        return crowded_cores(min(jobs, pool), usable_cores(), "jobs", f"hydra/launcher=joblib hydra.launcher.n_jobs={size} for "
+                             f"{jobs} jobs", "hydra.launcher.n_jobs={cores}")
+    if launcher.endswith("LocalLauncher"):
+        return crowded_cores(jobs, usable_cores(), "jobs", f"hydra/launcher=submitit_local, which starts all {jobs} jobs at once",
+                             "hydra/launcher=joblib hydra.launcher.n_jobs={cores}")
+    return None

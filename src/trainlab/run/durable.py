@@ -62,6 +62,13 @@ def disk_state(cause: OSError, writing: bool = True) -> tuple[str, str]:
         if cause.filename:  # by who owns it (trainlab.run.permissions)
             return "permission denied", let_user(cause.filename, "write" if writing else "use").replace("{", "{{")
         return "permission denied", plain_advice("write", "there again") if writing else plain_advice("use", "it again")
+    if cause.errno == errno.EFBIG:  # no full disk: one file reached the largest size this process may write
+        return ("a file-size limit stopped the write (the process's limit, ulimit -f / prlimit --fsize, or the "
+                "file system's largest file)", "raise the file-size limit of the shell or job that starts it, if "
+                "that is the limit (ulimit -f unlimited; a SLURM job or container sets its own); a file system's "
+                "largest file (FAT32: 4 GiB) cannot be raised")
+    if cause.errno == errno.EDQUOT:  # the disk may have room; this user's share of it has not
+        return "the disk quota is used up", "free some of your quota on {where} (quota -s shows it)"
     return "the disk is full", "free some space on {where}"
 
 

@@ -224,9 +224,12 @@ class RunFolder:
         return cfg
 
     def _anchor_data_paths(self, cfg: DictConfig) -> None:
-        """Relative data paths of the run's config made absolute against the folder its train.py started in
+        """Relative data paths of the run's config, and its relative ``paths.*`` (``paths.log_dir=./o``, the
+        default ``paths.root_dir`` '.'), made absolute against the folder its train.py started in
         (.hydra/hydra.yaml's ``hydra.runtime.cwd``, which read them so): evaluate.py started elsewhere then
-        reads the run's own files, not whatever has that name in its own working folder."""
+        reads the run's own files, not whatever has that name in its own working folder, and what the run's
+        data write through them (``data.baseline_cache: ${paths.log_dir}/baselines``) lands where the run's
+        did, not in a stray ./o/baselines of evaluate's working folder."""
         hydra_file = self.path / HYDRA_CONFIG
         try:
             saved = read_yaml(hydra_file, "relative data paths are read from the working folder", OmegaConf.load) \
@@ -238,6 +241,7 @@ class RunFolder:
         if started_in:
             for node, key in _data_paths(cfg.data):
                 node[key] = str(Path(started_in) / node[key])
+            _anchor_run_paths(cfg, Path(started_in))
 
     def overrides(self) -> list[str]:
         """The command-line overrides the run was started with (.hydra/overrides.yaml)."""
@@ -278,15 +282,37 @@ class RunFolder:
 
 
 
+def _anchor_run_paths(cfg: DictConfig, started_in: Path) -> None:
+    """Each of the run's ``paths.*`` whose value is a relative path, as the run resolved it, replaced by that
+    path under ``started_in``. Keys of Hydra's runtime (``paths.output_dir``: the run folder, absolute) and
+    those that do not resolve outside the run are left as they are."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    paths = cfg.get("paths")
+    if not isinstance(paths, DictConfig):
+        return
+    for key in list(paths):
+        raw = paths._get_node(key)._value() if not isinstance(paths._get_node(key), DictConfig) else None
+        if not isinstance(raw, str) or "hydra:" in raw:
+            continue
+        try:
+            value = paths[key]
+        except OmegaConfBaseException:  # an interpolation of something this config lacks: left to resolve later
+            continue
+        if isinstance(value, str) and value and "://" not in value and not Path(value).expanduser().is_absolute():
+            paths[key] = str(started_in / value)
+
+
 def _data_paths(node: Any) -> list[tuple[DictConfig, str]]:
     """(node, key) of each relative file or folder path in a data config: a plain string (no
-    interpolation) under a key named ``path`` or ending in ``_path`` or ``_dir``."""
+    interpolation) under a key named ``path`` or ending in ``_path``, ``_dir`` or ``_cache``
+    (``baseline_cache``)."""
     if not isinstance(node, DictConfig):
         return []
     found = []
     for key in node:
         value = node._get_node(key)._value() if not isinstance(node._get_node(key), DictConfig) else None
-        if (isinstance(value, str) and (key == "path" or str(key).endswith(("_path", "_dir"))) and "${" not in value
+        if (isinstance(value, str) and (key == "path" or str(key).endswith(("_path", "_dir", "_cache"))) and "${" not in value
                 and not Path(value).expanduser().is_absolute()):
             found.append((node, key))
         found.extend(_data_paths(node._get_node(key)))

@@ -209,6 +209,60 @@ def outside_launcher_problem() -> Optional[str]:
             f"trainer=ddp trainer.num_nodes=<n>")
 
 
+def srun_step_rank() -> Optional[int]:
+    """This process's rank (SLURM_PROCID) when it is one of several tasks that ``srun`` started in one job step
+    (SLURM_STEP_ID set, SLURM_NTASKS above 1), else None. Each task runs train.py itself and composes its own
+    config: left alone each made a run folder of its own (Hydra's default one has the second it started in),
+    or, with one ``hydra.run.dir``, the later rank 0 was refused for the folder rank 1 had just made."""
+    tasks, rank = os.environ.get("SLURM_NTASKS", "1"), os.environ.get("SLURM_PROCID", "")
+    if "SLURM_STEP_ID" not in os.environ or not tasks.isdigit() or int(tasks) <= 1 or not rank.isdigit():
+        return None
+    return int(rank)
+
+
+def _step_note(config: DictConfig) -> Path:
+    """Where rank 0 of an srun step writes the run folder it chose, for the step's other ranks: a name every
+    rank derives alike (the job, its step, the requeue's count), under ``paths.log_dir``, which every task of
+    the step sees (as it must for one run folder)."""
+    env = os.environ
+    name = f"{env['SLURM_JOB_ID']}.{env['SLURM_STEP_ID']}.{env.get('SLURM_RESTART_COUNT', '0')}"
+    return Path(str(OmegaConf.select(config, "paths.log_dir"))).expanduser().absolute() / ".srun_steps" / name
+
+
+def publish_step_folder(config: DictConfig) -> None:
+    """Rank 0 of an srun step: name its run folder to the step's other ranks (:func:`join_step_folder`)."""
+    from trainlab.run.durable import write_atomic
+
+    note = _step_note(config)
+    note.parent.mkdir(parents=True, exist_ok=True)
+    # written whole: a rank that reads it never sees half a folder's name
+    write_atomic(note, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
+
+
+STEP_WAIT_S = 300  # rank 0's start (imports, its checks) until it names its folder, on a slow shared disk
+
+
+def join_step_folder(config: DictConfig, rank: int) -> None:
+    """A rank above 0 of an srun step: wait for rank 0 to name its run folder and run in it, as the ranks
+    Lightning starts itself do (``hydra.run.dir`` of rank 0, no ``.hydra`` of its own). Only rank 0 decides
+    the folder, and claims it; this rank makes none."""
+    import time
+
+    from omegaconf import read_write
+
+    note, deadline = _step_note(config), time.monotonic() + STEP_WAIT_S
+    while not note.is_file():
+        if time.monotonic() > deadline:
+            refuse(f"rank {rank} of this srun step waited {STEP_WAIT_S} s for rank 0 to name the run folder in {note}, "
+                   "in vain: rank 0 stopped (its error, printed above, says why), or paths.log_dir is not a folder "
+                   "every task of the step sees; give one on a shared file system (paths.log_dir=<folder>), or let "
+                   "trainlab submit the job: python train.py -m hydra/launcher=slurm ...")
+        time.sleep(0.2)
+    with read_write(config.hydra):
+        config.hydra.run.dir = note.read_text()
+        config.hydra.output_subdir = None  # rank 0's .hydra is the run's
+
+
 def claim_run_folder(path: str | os.PathLike) -> tuple[Optional[int], Optional[str]]:
     """Make ``hydra.run.dir`` and hold an exclusive lock on it until the run ends: (the lock's descriptor,
     None), or (None, why not). Two runs started at once with one ``hydra.run.dir`` both found it empty and
@@ -297,12 +351,17 @@ class Preflight(HydraCallback):
         from trainlab.run.preemption import is_requeued_attempt
 
         # a requeued SLURM job continues in its own folder; the other ranks of a DDP run (Lightning starts
-        # them with LOCAL_RANK=1.. and hydra.run.dir=<rank 0's folder>) join their first rank's
+        # them with LOCAL_RANK=1.. and hydra.run.dir=<rank 0's folder>) join their first rank's, and so do
+        # the tasks above 0 of an srun step, once rank 0 has named its folder
         foreign = outside_launcher_problem()
         if foreign:
             if os.environ.get("RANK", "0") != "0":  # the same line from every process says nothing more
                 raise SystemExit(2)
             refuse(foreign)
+        step_rank = srun_step_rank()
+        if step_rank:  # srun's tasks above 0 join rank 0's folder, as Lightning's LOCAL_RANK children do
+            join_step_folder(config, step_rank)
+            return
         joins = is_requeued_attempt() or os.environ.get("LOCAL_RANK", "0") != "0"
         chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None)
         problem = None if joins else (single_run_launcher_problem(chosen.get("hydra/launcher") if chosen else None)
@@ -315,6 +374,8 @@ class Preflight(HydraCallback):
                 refuse(problem)
             if claimed is not None:
                 _held.append(claimed)
+        if step_rank == 0:
+            publish_step_folder(config)
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
         release_run_folder()  # a loop of runs from Python holds one folder at a time
@@ -324,3 +385,8 @@ class Preflight(HydraCallback):
         problem = launcher_problem(OmegaConf.select(config, "hydra.launcher"), config)
         if problem:
             refuse(problem)
+        from trainlab.run.cores import multirun_crowding
+
+        crowded = multirun_crowding(config)  # joblib's pool or submitit_local's jobs beyond this machine's cores
+        if crowded:
+            log.warning("%s", crowded)

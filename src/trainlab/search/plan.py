@@ -25,6 +25,7 @@ from trainlab.config.checks import check_direction
 from trainlab.config.errors import UserError
 from trainlab.config.instantiate import import_callable
 from trainlab.config.schemas import check_schema_additions
+from trainlab.run.cores import crowded_cores
 from trainlab.search.checks import (SAMPLER_NAMES, check_chosen_by_group, check_companions, check_directions,
                                     check_enqueue, check_grid, check_hyperband, check_objectives,
                                     check_objectives_measurable,
@@ -364,10 +365,10 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         log.info("hydra.sweeper.n_jobs=%d for %d trials: %d slots", slots, n_trials, n_trials)
         slots = n_trials
     on_cpu = str(config.get("hardware", {}).get("accelerator")) == "cpu"
-    if slots > machine_cores() and on_cpu and not on_scheduler(launcher):
-        log.warning("hydra.sweeper.n_jobs=%d trials at once on %d cores: they share the cores, one thread each, and "
-                    "each trial takes longer (hydra.sweeper.n_jobs=%d gives each a core)", slots, machine_cores(),
-                    machine_cores())
+    crowded = crowded_cores(slots, machine_cores(), "trials", f"hydra.sweeper.n_jobs={slots}",
+                            "hydra.sweeper.n_jobs={cores}") if on_cpu and not on_scheduler(launcher) else None
+    if crowded:  # worded as a multirun's jobs are (trainlab.run.preflight)
+        log.warning("%s", crowded)
     fixed += thread_override(config, slots, launcher, fixed, space)
     slot_overrides = gpu_overrides(config, slots, on_scheduler(launcher), lambda key: _given(key, fixed, space))
     sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
