@@ -872,3 +872,32 @@ def test_the_tasks_of_an_srun_step_share_the_folder_rank_0_chose(tmp_path, monke
     assert status == 2 and err.startswith("error: rank 1 of this srun step waited 0 s for rank 0 to name the run "
                                           "folder") and "hydra/launcher=slurm" in err
     assert not (tmp_path / "out" / "x").exists()
+
+
+@pytest.mark.parametrize("trainer, refused", [({"devices": 1, "num_nodes": 1}, True), ({"devices": "1"}, True),
+                                              ({"devices": 2, "num_nodes": 1}, False), ({"devices": "auto"}, False)])
+def test_srun_tasks_of_a_one_process_run_are_refused_before_any_folder(tmp_path, monkeypatch, capsys, trainer,
+                                                                        refused):
+    """srun --ntasks=2 python train.py (no DDP trainer): rank 1 joined rank 0's folder and trained the whole run
+    again there, both writing the same checkpoints. Now rank 0 says why in one line and every task stops, before a
+    folder is made; a run of several processes (or of a count Lightning finds) goes on as before."""
+    config = {"paths": {"log_dir": str(tmp_path / "out")}, "trainer": trainer,
+              "hydra": {"run": {"dir": str(tmp_path / "out" / "r")}, "output_subdir": ".hydra"}}
+    for rank in (0, 1):
+        _srun_task(monkeypatch, rank)
+        if not refused:
+            continue
+        status, err = _preflight_status(config, capsys)
+        assert status == 2
+        if rank == 0:
+            assert err.startswith("error: srun started 2 tasks of this run (SLURM_NTASKS=2), which trains in one "
+                                  "process") and "srun --ntasks=1" in err and "hardware.devices=2" in err, err
+        else:
+            assert err == ""  # said once, by rank 0
+        assert not (tmp_path / "out" / "r").exists()
+    if not refused:
+        from omegaconf import OmegaConf
+
+        from trainlab.run.preflight import srun_one_process_problem
+
+        assert srun_one_process_problem(OmegaConf.create(config)) is None

@@ -239,6 +239,23 @@ def publish_step_folder(config: DictConfig) -> None:
     write_atomic(note, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
 
 
+def srun_one_process_problem(config: DictConfig) -> Optional[str]:
+    """Why the several tasks of an srun step cannot run this config: it trains in one process (trainer.devices x
+    trainer.num_nodes = 1), so each task would train the whole run again, all of them in rank 0's folder; None
+    where it trains in several (or the count is Lightning's to find: devices=auto, -1, GPU ids)."""
+    devices = OmegaConf.select(config, "trainer.devices", default=None)
+    nodes = OmegaConf.select(config, "trainer.num_nodes", default=1) or 1
+    if isinstance(devices, str) and devices.strip().isdigit():
+        devices = int(devices)
+    if not isinstance(devices, int) or isinstance(devices, bool) or devices * int(nodes) != 1:
+        return None
+    tasks = os.environ.get("SLURM_NTASKS", "?")
+    return (f"srun started {tasks} tasks of this run (SLURM_NTASKS={tasks}), which trains in one process "
+            "(trainer.devices x trainer.num_nodes = 1): each task would train it again in the same folder; start it "
+            f"as one task (srun --ntasks=1, or python train.py without srun), or train in {tasks} processes: "
+            f"trainer=ddp hardware.devices={tasks} (trainer=ddp_sim on CPUs)")
+
+
 STEP_WAIT_S = 300  # rank 0's start (imports, its checks) until it names its folder, on a slow shared disk
 
 
@@ -359,6 +376,11 @@ class Preflight(HydraCallback):
                 raise SystemExit(2)
             refuse(foreign)
         step_rank = srun_step_rank()
+        one_process = None if step_rank is None else srun_one_process_problem(config)
+        if one_process:
+            if step_rank:  # rank 0 says it; the same line from every task says nothing more
+                raise SystemExit(2)
+            refuse(one_process)
         if step_rank:  # srun's tasks above 0 join rank 0's folder, as Lightning's LOCAL_RANK children do
             join_step_folder(config, step_rank)
             return
