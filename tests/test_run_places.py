@@ -835,7 +835,8 @@ def _preflight_status(config: dict, capsys) -> tuple[int, str]:
 
 
 def _srun_task(monkeypatch, rank: int) -> None:
-    for key, value in {"SLURM_JOB_ID": "1", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2",
+    for key, value in {"SLURM_JOB_ID": "1", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "2", "SLURM_STEP_NUM_TASKS": "2",
+                       "SLURM_NTASKS_PER_NODE": "2",
                        "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank), "SLURM_NODEID": "0"}.items():
         monkeypatch.setenv(key, value)
 
@@ -890,8 +891,8 @@ def test_srun_tasks_of_a_one_process_run_are_refused_before_any_folder(tmp_path,
         status, err = _preflight_status(config, capsys)
         assert status == 2
         if rank == 0:
-            assert err.startswith("error: srun started 2 tasks of this run (SLURM_NTASKS=2), which trains in one "
-                                  "process") and "srun --ntasks=1" in err and "hardware.devices=2" in err, err
+            assert err.startswith("error: srun started 2 tasks of this run (SLURM_STEP_NUM_TASKS=2), which trains "
+                                  "in one process") and "srun --ntasks=1" in err and "hardware.devices=2" in err, err
         else:
             assert err == ""  # said once, by rank 0
         assert not (tmp_path / "out" / "r").exists()

@@ -211,10 +211,12 @@ def outside_launcher_problem() -> Optional[str]:
 
 def srun_step_rank() -> Optional[int]:
     """This process's rank (SLURM_PROCID) when it is one of several tasks that ``srun`` started in one job step
-    (SLURM_STEP_ID set, SLURM_NTASKS above 1), else None. Each task runs train.py itself and composes its own
+    (SLURM_STEP_ID set, SLURM_STEP_NUM_TASKS above 1), else None. Each task runs train.py itself and composes its own
     config: left alone each made a run folder of its own (Hydra's default one has the second it started in),
     or, with one ``hydra.run.dir``, the later rank 0 was refused for the folder rank 1 had just made."""
-    tasks, rank = os.environ.get("SLURM_NTASKS", "1"), os.environ.get("SLURM_PROCID", "")
+    # SLURM_STEP_NUM_TASKS, which srun sets for the tasks it starts, not SLURM_NTASKS: a batch script of
+    # --ntasks=2 has that too, and python train.py typed in it is one plain run (run/preemption.py)
+    tasks, rank = os.environ.get("SLURM_STEP_NUM_TASKS", "1"), os.environ.get("SLURM_PROCID", "")
     if "SLURM_STEP_ID" not in os.environ or not tasks.isdigit() or int(tasks) <= 1 or not rank.isdigit():
         return None
     return int(rank)
@@ -249,8 +251,8 @@ def srun_one_process_problem(config: DictConfig) -> Optional[str]:
         devices = int(devices)
     if not isinstance(devices, int) or isinstance(devices, bool) or devices * int(nodes) != 1:
         return None
-    tasks = os.environ.get("SLURM_NTASKS", "?")
-    return (f"srun started {tasks} tasks of this run (SLURM_NTASKS={tasks}), which trains in one process "
+    tasks = os.environ.get("SLURM_STEP_NUM_TASKS", "?")
+    return (f"srun started {tasks} tasks of this run (SLURM_STEP_NUM_TASKS={tasks}), which trains in one process "
             "(trainer.devices x trainer.num_nodes = 1): each task would train it again in the same folder; start it "
             f"as one task (srun --ntasks=1, or python train.py without srun), or train in {tasks} processes: "
             f"trainer=ddp hardware.devices={tasks} (trainer=ddp_sim on CPUs)")
