@@ -154,6 +154,23 @@ def test_tf32_against_the_matmul_precision_is_said(compose_cfg, monkeypatch, cap
     assert "hardware.allow_tf32=False with hardware.float32_matmul_precision=high: CUDA matmuls follow" in caplog.text
 
 
+@pytest.mark.parametrize("profile", ["cpu", "auto"])
+def test_a_medium_matmul_precision_on_the_cpu_is_said(compose_cfg, monkeypatch, caplog, profile):
+    """float32_matmul_precision=medium on the CPU ran float32 matmuls in bfloat16 on CPUs with AMX or avx512_bf16
+    (a 512x512 matmul 0.25 off, against 6e-5 at high) without a word; it gets one line, and high none."""
+    from trainlab.run import hardware
+    from trainlab.run.process import settings_kept
+
+    monkeypatch.setattr(hardware, "_cuda_usable", lambda: False)  # auto takes the CPU
+    with settings_kept():
+        apply_hardware(compose_cfg([f"hardware={profile}", "hardware.float32_matmul_precision=high",
+                                    "hardware.host_memory_keep_mb=null"]).hardware)
+        assert "bfloat16" not in caplog.text
+        apply_hardware(compose_cfg([f"hardware={profile}", "hardware.float32_matmul_precision=medium",
+                                    "hardware.host_memory_keep_mb=null"]).hardware)
+    assert "hardware.float32_matmul_precision=medium on the CPU: torch runs float32 matmuls in bfloat16" in caplog.text
+
+
 def test_gpu_profiles_set_what_the_seed_asks(compose_cfg):
     laptop = compose_cfg(["hardware=rtx4070_mobile"]).hardware
     assert laptop.precision == "16-mixed" and laptop.max_nodes_per_graph == 1000

@@ -70,6 +70,16 @@ def test_times_in_utc_written_with_the_word_read_as_with_its_z(tmp_path, written
     assert table.targets[:, 0].tolist() == list(range(60))
 
 
+@pytest.mark.parametrize("written", ["%Y-%m-%d UTC", "%Y-%m-%d GMT", "%Y%m%d utc", "%Y-%m-%dUTC"])
+def test_dates_alone_in_utc_written_with_the_word_read_as_those_days(tmp_path, written):
+    """'2024-03-01 UTC' (a date alone with the word) was refused as 'neither numbers nor dates' while
+    '2024-03-01 21:00:00 UTC' read: pandas reads no Z after a date alone; it reads as midnight UTC of that day."""
+    days = pd.date_range("2024-01-01", periods=60, freq="D")
+    table = load(tmp_path, days.strftime(written))
+    assert table.frequency == "D" and list(table.times[0].times) == list(days.to_numpy())
+    assert table.targets[:, 0].tolist() == list(range(60))
+
+
 def test_times_across_a_daylight_saving_change_stay_in_order(tmp_path):
     hours = pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin")  # clocks go forward on the 28th
     table = load(tmp_path, hours.astype(str))

@@ -141,7 +141,8 @@ def file_format(grids: Sequence[Optional[Grid]], zone: Optional[str] = None) -> 
 def _iso_variants(guesses: list[str], last: str) -> list[str]:
     """pandas' guesses for ``last`` (a time as the file writes it) as ISO 8601 and the programs that write it spell
     what strftime writes otherwise: UTC as ``Z`` (strftime's %z: +0000) or ``GMT``, an offset with a colon (``+02:00``) or in
-    hours (``+00``, PostgreSQL's), milliseconds (``.000``, JavaScript's toISOString; %f writes six digits)."""
+    hours (``+00``, PostgreSQL's), fractions of a second in other than six digits (``.000``, JavaScript's toISOString;
+    ``.5``; ``.000000000``, nanoseconds: %f writes six digits)."""
     made = list(guesses)
     if last.endswith("Z"):
         made += [g[:-2] + "Z" for g in made if g.endswith("%z")]
@@ -156,8 +157,9 @@ def _iso_variants(guesses: list[str], last: str) -> list[str]:
     for pattern, code in ((_COLON_OFFSET, COLON_Z), (_HOUR_OFFSET, HOUR_Z)):
         if pattern.search(last):
             made += [g[:-2] + code for g in made if g.endswith("%z")]
-    if _MILLISECONDS.search(last):
-        made += [g.replace(".%f", "." + MILLI) for g in made if ".%f" in g]
+    fraction = _FRACTION.search(last)
+    if fraction and len(fraction.group(1)) != 6:
+        made += [g.replace(".%f", f".%:{len(fraction.group(1))}f") for g in made if ".%f" in g]
     return made[len(guesses):]
 
 
@@ -187,16 +189,17 @@ WEEK_TEXTS = ("%G-W%V", "%GW%V", "%G-W%V-%u", "%GW%V%u")
 TEXT_FORMATS = MONTH_TEXTS + QUARTER_TEXTS + WEEK_TEXTS
 CHECKED_ROWS = 100  # a series' last rows whose dates a format must write back as the file did: a day over 12
 # what strftime does not write, which _strftime writes: an offset with a colon (+02:00; Python 3.12's %:z), in hours
-# (+00), and milliseconds (.000)
+# (+00), and a fraction of a second in n digits, 1 to 9 (%:3f: milliseconds, .000; %:9f: nanoseconds, which %f,
+# of six digits, loses)
 COLON_Z, HOUR_Z, MILLI = "%:z", "%:h", "%:3f"
 _COLON_OFFSET = re.compile(r"[+-]\d{2}:\d{2}$")
 _HOUR_OFFSET = re.compile(r"\d[+-]\d{2}$")
-_MILLISECONDS = re.compile(r"\.\d{3}(?!\d)")
-# each code above as strftime's, and a mark after it (a control character no time is written with) that
-# _ISO_WRITTEN rewrites: %z's +0200 to +02:00 or +02, %f's 000000 to 000
-_AS_STRFTIME = {COLON_Z: "%z\x1d", HOUR_Z: "%z\x1e", MILLI: "%f\x1f"}
-_ISO_WRITTEN = ((re.compile(r"([+-]\d{2})(\d{2})\x1d"), r"\1:\2"), (re.compile(r"([+-]\d{2})\d{2}\x1e"), r"\1"),
-                (re.compile(r"(\d{3})\d{3}\x1f"), r"\1"))
+_FRACTION = re.compile(r":\d{2}\.(\d{1,9})(?!\d)")  # a fraction of a second as the file writes it (after the seconds)
+_FRACTION_CODE = re.compile(r"%:([1-9])f")
+# each offset code above as strftime's, and a mark after it (a control character no time is written with) that
+# _ISO_WRITTEN rewrites: %z's +0200 to +02:00 or +02
+_AS_STRFTIME = {COLON_Z: "%z\x1d", HOUR_Z: "%z\x1e"}
+_ISO_WRITTEN = ((re.compile(r"([+-]\d{2})(\d{2})\x1d"), r"\1:\2"), (re.compile(r"([+-]\d{2})\d{2}\x1e"), r"\1"))
 _TRAILING_OFFSET = re.compile(r"(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
 
@@ -229,7 +232,18 @@ def as_written(column: Any, grids: Sequence[Optional[Grid]], zone: Optional[str]
 def _strftime(times: Any, code: str) -> list[str]:
     """``times`` (a DatetimeIndex) written with ``code``: strftime's codes, or with ``%q`` (a quarter, which
     strftime lacks) pandas' Period codes of each time's quarter, or with :data:`COLON_Z`, :data:`HOUR_Z`,
-    :data:`MILLI` the offset as ``+02:00`` or ``+02``, milliseconds as ``.000``."""
+    ``%:3f`` (:data:`MILLI`) to ``%:9f`` the offset as ``+02:00`` or ``+02``, the fraction of a second in that many
+    digits (cut, not rounded: a file's rows are written back exactly before its format is taken)."""
+    digits = _FRACTION_CODE.search(code)
+    if digits is None:
+        return _strftime_codes(times, code)
+    made = _strftime_codes(times, _FRACTION_CODE.sub("\x1f", code))  # a mark no time is written with
+    fractions = [f"{ns:09d}"[:int(digits.group(1))] for ns in times.microsecond * 1000 + times.nanosecond]
+    return [t.replace("\x1f", f) for t, f in zip(made, fractions)]
+
+
+def _strftime_codes(times: Any, code: str) -> list[str]:
+    """:func:`_strftime` but for fractions of a second."""
     if any(own in code for own in _AS_STRFTIME):
         for own, plain in _AS_STRFTIME.items():
             code = code.replace(own, plain)

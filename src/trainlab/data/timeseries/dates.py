@@ -222,6 +222,8 @@ def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any
     iso = _attempt(text, format="ISO8601")
     if iso is None and text.str.contains(_UTC_WORD).all():  # '2024-03-01 21:00:00 UTC': ISO 8601 but for its word,
         iso = _attempt(text.str.replace(_UTC_WORD, "Z", regex=True), format="ISO8601")  # read as its Z
+        if iso is None:  # a date alone ('2024-03-01 UTC'), which pandas refuses with a Z: read without its word,
+            iso = _attempt(text.str.replace(_UTC_WORD, "", regex=True), format="ISO8601")  # as naive times are UTC here
     if iso is not None:  # (it was read day-first too, 2024-01-03, and refused as reading two ways)
         return iso
     month_first, day_first = _attempt(text, dayfirst=False), _attempt(text, dayfirst=True)
