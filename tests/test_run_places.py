@@ -864,7 +864,19 @@ def test_the_tasks_of_an_srun_step_share_the_folder_rank_0_chose(tmp_path, monke
     assert second.hydra.run.dir == str(tmp_path / "out" / "chosen_by_rank_0")
     assert second.hydra.output_subdir is None
     assert not (tmp_path / "out" / "a_second_later").exists()
+    # rank 0's note naming its folder goes at its run's end (every rank read it before DDP began), and so does
+    # .srun_steps once empty: they were left behind, one per step and requeue
+    notes = tmp_path / "out" / ".srun_steps"
+    assert [n.name for n in notes.iterdir()] == ["1.0.0"]
+    (notes / "1.1.0").write_text("another step's note")
+    Preflight(min_free_mb=0).on_run_end(first)
+    assert [n.name for n in notes.iterdir()] == ["1.1.0"]
+    (notes / "1.1.0").unlink()
+    _srun_task(monkeypatch, 0)
+    Preflight(min_free_mb=0).on_run_start(config("chosen_again"))
     release_run_folder()
+    assert not notes.exists()
+    _srun_task(monkeypatch, 1)
     # a rank whose rank 0 never names a folder (it stopped, or paths.log_dir is not shared) says so, once
     monkeypatch.setenv("SLURM_STEP_ID", "1")
     monkeypatch.setattr(preflight, "STEP_WAIT_S", 0)
