@@ -764,6 +764,41 @@ def test_a_study_that_cannot_be_written_is_a_full_disk_at_once(code, tmp_path, m
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize("limit, free, said", [(20000, 10 ** 9, "a file-size limit stopped the write"),
+                                               (-1, 10 ** 9, "the disk is full"), (20000, 0, "the disk is full"),
+                                               (10 ** 9, 10 ** 9, "the disk is full")])
+def test_a_study_stopped_by_a_file_size_limit_is_not_called_a_full_disk(limit, free, said, tmp_path, monkeypatch):
+    """A sweep under ulimit -f: sqlite's 'database or disk is full' (no errno) said 'the disk is full' of a disk
+    with room. Now a file-size limit the study's file has reached, on a disk with room, is named with its fix;
+    a full disk (or a limit far above the file) is still a full disk."""
+    import resource
+    import shutil
+    import sqlite3
+
+    import optuna
+    import sqlalchemy.exc
+
+    from trainlab.search.shared import create_or_load, storage_url
+
+    (tmp_path / "optuna.db").write_bytes(b"x" * 20000)  # the study's file, as far as the limit let it grow
+
+    def refused(**kwargs):
+        cause = sqlite3.OperationalError("database or disk is full")
+        cause.sqlite_errorcode = sqlite3.SQLITE_FULL
+        raise sqlalchemy.exc.OperationalError("INSERT INTO trials ...", {}, cause) from cause
+
+    monkeypatch.setattr(optuna, "create_study", refused)
+    fsize = resource.RLIM_INFINITY if limit == -1 else limit
+    real = resource.getrlimit
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (fsize, fsize) if which == resource.RLIMIT_FSIZE
+                        else real(which))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 ** 10, 10 ** 10 - free, free))
+    with pytest.raises(UserError) as refusal:
+        create_or_load(storage_url(None, tmp_path / "optuna.db"), "s", ["minimize"])
+    assert str(refusal.value).startswith(f"{said}") and "the study could not be written" in str(refusal.value)
+    assert ("ulimit -f unlimited" in str(refusal.value)) == said.startswith("a file-size")
+
+
 def test_a_relative_mask_dir_missing_from_the_working_folder_names_it(tmp_path, monkeypatch):
     """data.source.mask_dir=masks typed in another folder than the images': 'is not a folder; make it ...', with
     no word that a relative path is read from the working folder (data.source.path's refusal says so)."""
@@ -864,7 +899,19 @@ def test_the_tasks_of_an_srun_step_share_the_folder_rank_0_chose(tmp_path, monke
     assert second.hydra.run.dir == str(tmp_path / "out" / "chosen_by_rank_0")
     assert second.hydra.output_subdir is None
     assert not (tmp_path / "out" / "a_second_later").exists()
+    # rank 0's note naming its folder goes at its run's end (every rank read it before DDP began), and so does
+    # .srun_steps once empty: they were left behind, one per step and requeue
+    notes = tmp_path / "out" / ".srun_steps"
+    assert [n.name for n in notes.iterdir()] == ["1.0.0"]
+    (notes / "1.1.0").write_text("another step's note")
+    Preflight(min_free_mb=0).on_run_end(first)
+    assert [n.name for n in notes.iterdir()] == ["1.1.0"]
+    (notes / "1.1.0").unlink()
+    _srun_task(monkeypatch, 0)
+    Preflight(min_free_mb=0).on_run_start(config("chosen_again"))
     release_run_folder()
+    assert not notes.exists()
+    _srun_task(monkeypatch, 1)
     # a rank whose rank 0 never names a folder (it stopped, or paths.log_dir is not shared) says so, once
     monkeypatch.setenv("SLURM_STEP_ID", "1")
     monkeypatch.setattr(preflight, "STEP_WAIT_S", 0)

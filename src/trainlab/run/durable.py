@@ -72,6 +72,31 @@ def disk_state(cause: OSError, writing: bool = True) -> tuple[str, str]:
     return "the disk is full", "free some space on {where}"
 
 
+PAGE_SLACK = 65536  # sqlite's largest page: the write that met the limit may have left the file up to one short
+
+
+def database_state(database: Optional[Path]) -> tuple[str, str, str]:
+    """(what the disk is, what the user does about it, the system's words) when sqlite says 'database or disk is
+    full' and no errno tells why: a file-size limit (ulimit -f) that ``database`` (or its journal) has reached
+    while its disk has room (it was called a full disk), else a full disk. ``database``: None when unknown."""
+    import resource
+    import shutil
+
+    full = ("the disk is full", "free some space on {where}", os.strerror(errno.ENOSPC))
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if database is None or limit == resource.RLIM_INFINITY:
+        return full
+    try:
+        free = shutil.disk_usage(database.parent).free
+        size = max((f.stat().st_size for f in (database, Path(f"{database}-journal"), Path(f"{database}-wal"))
+                    if f.is_file()), default=0)
+    except OSError:  # the folder gone, or not ours to look at: nothing known against a full disk
+        return full
+    if free <= PAGE_SLACK or size + PAGE_SLACK < limit:
+        return full
+    return (*disk_state(OSError(errno.EFBIG, os.strerror(errno.EFBIG))), os.strerror(errno.EFBIG))
+
+
 def _chain(exc: Optional[BaseException]) -> Iterator[BaseException]:
     """``exc`` and what it was raised from or during, up to a ``raise ... from None`` (which says: not
     caused by what was being handled; a sweep's TrialFailed says so of the error its trial recorded)."""

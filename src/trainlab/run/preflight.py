@@ -236,9 +236,15 @@ def publish_step_folder(config: DictConfig) -> None:
     from trainlab.run.durable import write_atomic
 
     note = _step_note(config)
-    note.parent.mkdir(parents=True, exist_ok=True)
-    # written whole: a rank that reads it never sees half a folder's name
-    write_atomic(note, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
+    for attempt in range(3):  # another step's end may remove the emptied .srun_steps between mkdir and write
+        note.parent.mkdir(parents=True, exist_ok=True)
+        try:  # written whole: a rank that reads it never sees half a folder's name
+            write_atomic(note, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+    _published.append(note)
 
 
 def srun_one_process_problem(config: DictConfig) -> Optional[str]:
@@ -317,12 +323,23 @@ def claim_run_folder(path: str | os.PathLike) -> tuple[Optional[int], Optional[s
 # Exception: a KeyboardInterrupt (Ctrl-C from Python) skipped it, and each stopped run of a loop kept its folder
 # locked, refused by the same process as 'in use by another run', and its descriptor open
 _held: list[int] = []
+# rank 0's notes naming its folder (publish_step_folder): removed at its run's end, when every rank has read it
+# (each joined before DDP's start, which rank 0's run waits for); they were left behind, one per step and requeue
+_published: list[Path] = []
 
 
 def release_run_folder() -> None:
-    """Close the lock on the run folder this process holds, if any."""
+    """Close the lock on the run folder this process holds, if any, and remove the srun step's note naming it
+    (with ``.srun_steps`` once empty)."""
     while _held:
         os.close(_held.pop())
+    while _published:
+        note = _published.pop()
+        note.unlink(missing_ok=True)
+        try:
+            note.parent.rmdir()
+        except OSError:  # another step's note is still there (ENOTEMPTY), or it is gone already
+            pass
 
 
 class Preflight(HydraCallback):

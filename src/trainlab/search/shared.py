@@ -46,7 +46,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.config.errors import UserError
-from trainlab.run.durable import DiskFull, cut_torn_tail, full_database
+from trainlab.run.durable import DiskFull, cut_torn_tail, database_state, full_database
 from trainlab.search.handover import sweep_process, sweep_process_gone
 from trainlab.search.storage_driver import driver_problem
 
@@ -67,13 +67,14 @@ UNOWNED_GRACE_S = 120
 _URL_ESCAPES = {"%": "%25", "?": "%3F", "#": "%23"}
 
 
-def out_of_space(exc: BaseException) -> Optional[DiskFull]:
+def out_of_space(exc: BaseException, url: Optional[str] = None) -> Optional[DiskFull]:
     """What ran out of space, when a full (or read-only) disk is behind ``exc``: a file of ours or a
     library's, or the study's SQLite file (``database or disk is full``, wrapped by SQLAlchemy and
-    Optuna); else None."""
+    Optuna; ``url``: the study's storage, whose file tells a file-size limit from a full disk); else None."""
     database = full_database(exc)  # out here (a trial's own are TrialOutOfSpace), the study's
     if database is not None:
-        return DiskFull(f"the disk is full: the study could not be written ({database})")
+        state, remedy, reason = database_state(storage_file(url) if url else None)
+        return DiskFull(f"{state}: the study could not be written ({database})", reason=reason, remedy=remedy)
     return DiskFull.of(exc)
 
 
@@ -264,7 +265,7 @@ def create_or_load(url: str, study_name: str, directions: list[str]) -> optuna.S
                                        sampler=optuna.samplers.RandomSampler(), load_if_exists=True)
         except sqlalchemy.exc.SQLAlchemyError as exc:
             if full_database(exc) is not None:  # no other process's doing: trying again fills nothing
-                raise out_of_space(exc) from None
+                raise out_of_space(exc, url) from None
             if attempt == OPEN_ATTEMPTS - 1:
                 raise UserError(f"hydra.sweeper.storage={url}: cannot open the study after {OPEN_ATTEMPTS} tries: "
                                 f"{str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}") from None

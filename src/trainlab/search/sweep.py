@@ -158,7 +158,7 @@ class OptunaSearch:
         try:
             self._run_trials(slot)
         except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
-            full = out_of_space(exc)
+            full = out_of_space(exc, self.plan.storage)
             if full is None:
                 raise
             self._stop_for(full)
@@ -209,7 +209,7 @@ class OptunaSearch:
         failed = job_exception(outcome) if isinstance(outcome, JobReturn) else outcome
         # the trial's own full disk, or the launcher's (joblib's temporary files): every next trial meets it
         full = DiskFull(reason, remedy=failed.remedy) if isinstance(failed, TrialOutOfSpace) else \
-            out_of_space(failed) if isinstance(failed, BaseException) else None
+            out_of_space(failed, self.plan.storage) if isinstance(failed, BaseException) else None
         if full is not None:
             self._stop_for(full)
         with self.lock:
@@ -323,7 +323,7 @@ class OptunaSearch:
                   flush=True)
             sys.exit(143 if why == "SIGTERM" else 130)
         except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
-            self._stop_out_of_space(out_of_space(exc))
+            self._stop_out_of_space(out_of_space(exc, self.plan.storage))
             raise
         finally:
             for sig, handler in previous.items():
@@ -332,7 +332,7 @@ class OptunaSearch:
         try:
             result = self._write_results()
         except Exception as exc:  # noqa: BLE001 - as above
-            self._stop_out_of_space(out_of_space(exc))
+            self._stop_out_of_space(out_of_space(exc, self.plan.storage))
             raise
         line = results_line(result, plan.sweep_dir)
         stopped = self._too_many_failures() or (self.failed_here and taken(self.study) < plan.n_trials)

@@ -8,7 +8,6 @@ job (trainlab.data.image.module), the same for every source.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -19,6 +18,7 @@ from trainlab.data.image.anomalies import KINDS, inject
 from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_refusal, name_stem,
                                        one_file_per_stem, read_array, read_mask, robust_sigma, say_stacks,
                                        transparent_as_missing)
+from trainlab.data.image.mask_names import holds_images, masks_among, named_apart
 from trainlab.config.errors import UserError, require_path, why_missing
 
 log = logging.getLogger(__name__)
@@ -144,55 +144,10 @@ class HubbleTiles:
 
 
 # -- your own images ----------------------------------------------------------------------------
-def _named_apart(image_path: Path, masks: dict[str, list[Path]], images: set[str]) -> str:
-    """``"; it holds 'img_0_mask.png', named with '_mask' after the image's name ..."`` for a mask named
-    after its image with a word before or after it (``_mask``, ``mask-``), as many tools save them; ``""``
-    when no mask is. ``masks`` by name stem; one named after another of the ``images`` (stems) is that
-    image's (field_north.png beside field.png), not a misnamed one. A mask of the image's name in another case
-    (Field0.npy for field0.fits: a case-blind disk, macOS's or Windows', shows them as one name) is named too."""
-    stem = name_stem(image_path)
-    for mask in sorted(p for other, ps in masks.items() if other not in images for p in ps):
-        other = name_stem(mask)
-        if other.casefold() == stem.casefold():
-            return (f"; it holds '{mask.name}', the image's name in another case: names are matched exactly, so "
-                    f"rename the masks as their images ({stem}{mask.name[len(other):]})")
-        after = re.fullmatch(re.escape(stem) + r"([-_. ]+[^\W\d_]\w*)", other)
-        before = re.fullmatch(r"([^\W\d_]\w*?[-_. ]+)" + re.escape(stem), other)
-        word, where = (after.group(1), "after") if after else (before.group(1), "before") if before else ("", "")
-        if word:
-            return (f"; it holds '{mask.name}', named with '{word}' {where} the image's name: a mask takes its "
-                    f"image's name alone ({stem}{mask.name[len(other):]}), so rename the masks without '{word}'")
-    return ""
-
-
-_MASK_WORD = re.compile(r"[-_. ]+(mask|masks|label|labels|seg|segmentation|gt|annotation)", re.IGNORECASE)
-
-
-def _masks_among(files: list[Path]) -> list[tuple[Path, Path]]:
-    """(mask, its image) for the files named as another with a mask's word after it (``camera_mask.png`` beside
-    ``camera.png``): masks saved in the images' folder."""
-    stems = {name_stem(p): p for p in files}
-    found = []
-    for p in files:
-        stem = name_stem(p)
-        for word in _MASK_WORD.finditer(stem):
-            if word.end() == len(stem) and stem[:word.start()] in stems:
-                found.append((p, stems[stem[:word.start()]]))
-    return found
-
-
 # image formats users bring that are not read (lossy or 8-bit colour only): left out with a warning, and named
 # where an image's mask is missing
 UNREAD_IMAGES = (".jpg", ".jpeg", ".jpe", ".bmp", ".gif", ".webp")
 UNREAD_FIX = "FITS, NPY, PNG and TIFF are read; save them as PNG (lossless) to use them"
-
-
-def _holds_images(folder: Path) -> bool:
-    """Whether ``folder`` holds an image file (itself, not its folders); one that cannot be listed does not."""
-    try:
-        return any(image_suffix(p) for p in folder.iterdir())
-    except OSError:
-        return False
 
 
 class ImageFolder:
@@ -261,7 +216,7 @@ class ImageFolder:
         # folders beside the mask folder (night1/, night2/): not read, which left their images out without a word
         masks = {self.mask_dir.resolve(), (self.path / "masks").resolve()}  # predict.py's images= on a run's folder
         folders = sorted(p.name for p in listed if p.is_dir() and not p.name.startswith(".")
-                         and p.resolve() not in masks and _holds_images(p))
+                         and p.resolve() not in masks and holds_images(p))
         inside = (f"{len(folders)} folder(s) of images ({', '.join(folders[:3])}{', ...' if len(folders) > 3 else ''}), "
                   "which are not read: images are read from that folder itself, not its folders")
         one_file_per_stem(files, self.KEY, self.path)
@@ -280,7 +235,7 @@ class ImageFolder:
         if not self.mask_dir.is_dir():
             # a mask_dir given relative is read from the working folder, as data.source.path is: said so
             where = why_missing(self.mask_dir, "data.source.mask_dir") if self.mask_dir_given else ""
-            among = _masks_among(files)
+            among = masks_among(files)
             if among:  # camera_mask.png beside camera.png, as many tools save them
                 (mask, image), more = among[0], f", and {len(among) - 1} more" if len(among) > 1 else ""
                 raise UserError(f"data.source.mask_dir='{self.mask_dir}' is not a folder{where}; the masks are among "
@@ -322,7 +277,7 @@ class ImageFolder:
             unread = self.unread_masks.get(stem)
             why = (f"; it holds '{unread.name}', in a format that is not read: {UNREAD_FIX} (a JPEG's compression "
                    "also turns a mask's 0 and 255 into other values near its edges)" if unread
-                   else _named_apart(image_path, masks, images))
+                   else named_apart(image_path, masks, images))
             # all that lack one, not the first alone: a folder of masks made for the anomalous images only was
             # refused one image at a time
             lacking = sorted(s for s in images if s not in masks)
