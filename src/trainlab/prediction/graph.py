@@ -129,8 +129,8 @@ def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any, she
                        ) -> tuple[Any, UnlabelledStarGraph]:
     """(task module, data module) of the run over ``catalogue`` (``sheet``: a workbook's): the checkpoint's weights
     and data state."""
-    from trainlab.run.resume_checks import tensor_differences
-    from trainlab.run.pipeline import build_data, build_task_module
+    from trainlab.run.pipeline import build_data
+    from trainlab.run.restore import with_saved_weights
     from trainlab.run.trained import with_trained
 
     run_cfg = with_trained(run_cfg, "data", saved)  # what the config leaves to defaults, as it was trained
@@ -151,12 +151,7 @@ def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any, she
     data.of_a_saved_run()
     data.load_state_dict(state)  # before the graph: its features are filled and scaled with these
     data.setup("test")
-    model = build_task_module(with_trained(run_cfg, "model", saved, data.model_kwargs()), data)
-    missing, unexpected, shapes = tensor_differences(model.state_dict(), saved["state_dict"])
-    if missing or unexpected or shapes:
-        raise UserError(f"'{ckpt}' does not fit the model its run's config builds ({(missing + unexpected + shapes)[:2]})")
-    model.load_state_dict(saved["state_dict"])
-    return model, data
+    return with_saved_weights(run_cfg, saved, data, ckpt), data
 
 
 def classify(model: Any, data: UnlabelledStarGraph, device: Any) -> tuple[np.ndarray, np.ndarray]:

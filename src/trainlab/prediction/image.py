@@ -105,8 +105,8 @@ def restore_for_images(run_cfg: Any, saved: dict, ckpt: str, tiles: Any) -> tupl
     settings, its source unread, holding ``tiles`` and the checkpoint's normalisation. The run's own images are not
     read: rebuilt as evaluate.py rebuilds them, a run whose training folder had moved or gone was refused
     ('data.source.path=... is not a folder'), though all a map needs is in the checkpoint and the run's config."""
-    from trainlab.run.pipeline import build_data, build_task_module
-    from trainlab.run.resume_checks import tensor_differences
+    from trainlab.run.pipeline import build_data
+    from trainlab.run.restore import with_saved_weights
     from trainlab.run.trained import with_trained
 
     run_cfg = with_trained(run_cfg, "data", saved)  # the normalisation it was trained with, where left to defaults
@@ -122,12 +122,7 @@ def restore_for_images(run_cfg: Any, saved: dict, ckpt: str, tiles: Any) -> tupl
         raise UserError(f"the images have {tiles.images.shape[1]} channel(s), the model was trained on {trained}; "
                         "give images with the run's channels")
     data.tiles = tiles  # what the data module loads: the net's input channels and the tile shape are these images'
-    model = build_task_module(with_trained(run_cfg, "model", saved, data.model_kwargs()), data)
-    missing, unexpected, shapes = tensor_differences(model.state_dict(), saved["state_dict"])
-    if missing or unexpected or shapes:
-        raise UserError(f"'{ckpt}' does not fit the model its run's config builds ({(missing + unexpected + shapes)[:2]})")
-    model.load_state_dict(saved["state_dict"])
-    return model, data
+    return with_saved_weights(run_cfg, saved, data, ckpt), data
 
 
 @torch.inference_mode()

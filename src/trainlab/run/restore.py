@@ -2,6 +2,7 @@
 checkpoint's weights and the statistics its data module fit at training time (evaluate.py, predict.py).
 
     restore(run_cfg, ckpt, ckpt_name)   (task module, data module); data that no longer fit the model refused
+    with_saved_weights(run_cfg, ckpt, data, ckpt_name)   the task module for a data module built otherwise
 """
 
 from __future__ import annotations
@@ -63,6 +64,22 @@ def restore(run_cfg: DictConfig, ckpt: dict[str, Any], ckpt_name: str,
         raise _misfit(given, ckpt_name, f"the net built for them has {'; '.join(shapes[:2])}")
     model.load_state_dict(ckpt["state_dict"])
     return model, datamodule
+
+
+def with_saved_weights(run_cfg: DictConfig, ckpt: dict[str, Any], datamodule: Any, ckpt_name: str) -> Any:
+    """The task module of ``run_cfg`` (its model settings as trained) for ``datamodule``, a data module the caller
+    built from the checkpoint alone (predict.py's ``images=``, ``catalogue=``), with the checkpoint's weights; a
+    checkpoint whose tensors do not fit the net so built refused in one line."""
+    from trainlab.run.resume_checks import tensor_differences
+    from trainlab.run.trained import with_trained
+
+    model = build_task_module(with_trained(run_cfg, "model", ckpt, datamodule.model_kwargs()), datamodule)
+    missing, unexpected, shapes = tensor_differences(model.state_dict(), ckpt["state_dict"])
+    if missing or unexpected or shapes:
+        raise UserError(f"'{ckpt_name}' does not fit the model its run's config builds "
+                        f"({(missing + unexpected + shapes)[:2]})")
+    model.load_state_dict(ckpt["state_dict"])
+    return model
 
 
 def _items(value: Any) -> list[Any]:
