@@ -882,7 +882,7 @@ def test_the_tasks_of_an_srun_step_share_the_folder_rank_0_chose(tmp_path, monke
     'that already holds other files'. Rank 1 now runs in the folder rank 0 chose and claimed, and makes none."""
     from omegaconf import OmegaConf
 
-    from trainlab.run import preflight
+    from trainlab.run import srun_step
     from trainlab.run.preflight import Preflight, release_run_folder
 
     def config(run: str):
@@ -914,7 +914,7 @@ def test_the_tasks_of_an_srun_step_share_the_folder_rank_0_chose(tmp_path, monke
     _srun_task(monkeypatch, 1)
     # a rank whose rank 0 never names a folder (it stopped, or paths.log_dir is not shared) says so, once
     monkeypatch.setenv("SLURM_STEP_ID", "1")
-    monkeypatch.setattr(preflight, "STEP_WAIT_S", 0)
+    monkeypatch.setattr(srun_step, "STEP_WAIT_S", 0)
     status, err = _preflight_status({"paths": {"log_dir": str(tmp_path / "out")}, "hydra": {
         "run": {"dir": str(tmp_path / "out" / "x")}, "output_subdir": ".hydra"}}, capsys)
     assert status == 2 and err.startswith("error: rank 1 of this srun step waited 0 s for rank 0 to name the run "

@@ -12,9 +12,10 @@
 - ``folder``: the run folder's layout; ``checkpoint_path``: what a user typed as ``ckpt_path``, found and read;
   ``root``: the repository root; ``checkpoint_io``: checkpoints safe against a kill mid-save; ``console``: what a
   run prints, and ``train.log``
-- ``preflight`` (before Hydra makes the folder) and ``checks`` (before the first step); ``net_checks``: the net
-  on one real batch before training; ``resume_checks``: a resume against its checkpoint, before it trains;
-  ``resume_settings``: each setting a resume changes from its run, said
+- ``preflight`` (before Hydra makes the folder; ``srun_step``: srun's tasks of one step in rank 0's folder) and
+  ``checks`` (before the first step); ``net_checks``: the net on one real batch before training;
+  ``resume_checks``: a resume against its checkpoint, before it trains; ``resume_settings``: each setting a
+  resume changes from its run, said
 - ``durable``: files that survive a hard kill, written atomically; a full disk as one line
 - ``permissions``: what lets this user read or write a file it may not, by who owns it (every such refusal's advice)
 - ``preemption``: a run stopped by a signal; ``profiling``: a cheap "no profiler" and hook dispatch
