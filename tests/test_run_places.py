@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -319,7 +320,6 @@ def _train_py(*args: str, cwd: Path, env: dict, shell_prefix: str = "",
               script: Path = ROOT / "train.py") -> "subprocess.CompletedProcess[str]":
     import os
     import shlex
-    import subprocess
     import sys
 
     command = shlex.join([sys.executable, str(script), *args])

@@ -76,7 +76,7 @@ def hydra_errors_as_one_line(argv: list[str], config_name: Optional[str]) -> Ite
                 print(f"error: {told[0]}", file=sys.stderr, flush=True)
                 sys.exit(told[1])
             if problem is None:
-                return original(lambda: _raise(exc))
+                return original(lambda error=exc: _raise(error))  # bound here, not read late
         from trainlab.config.errors import refuse
 
         refuse(problem)
