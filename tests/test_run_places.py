@@ -922,6 +922,32 @@ def test_the_tasks_of_an_srun_step_share_the_folder_rank_0_chose(tmp_path, monke
     assert not (tmp_path / "out" / "x").exists()
 
 
+def test_the_tasks_of_an_srun_step_stop_at_once_when_rank_0_stops_before_naming_its_folder(tmp_path, monkeypatch,
+                                                                                         capsys):
+    """srun --ntasks=2 python train.py trainer=ddp_sim hydra.run.dir=<a folder holding another run>: rank 0 was
+    refused in one line, and rank 1 waited 300 s for a folder that would never be named, then said rank 0 had
+    stopped. Now rank 0 tells the step it stopped, and rank 1 ends at once, silently (rank 0 said why)."""
+    import time
+
+    from trainlab.run import srun_step
+
+    monkeypatch.setattr(srun_step, "STEP_WAIT_S", 20)
+    taken = tmp_path / "out" / "taken"
+    taken.mkdir(parents=True)
+    (taken / "model.ckpt").write_text("another run's file")
+    config = {"paths": {"log_dir": str(tmp_path / "out")}, "trainer": {"devices": 2},
+              "hydra": {"run": {"dir": str(taken)}, "output_subdir": ".hydra"}}
+    _srun_task(monkeypatch, 0)
+    status, err = _preflight_status(config, capsys)
+    assert status == 2 and err.startswith("error: ") and "taken" in err, err
+    _srun_task(monkeypatch, 1)
+    began = time.monotonic()
+    status, err = _preflight_status(config, capsys)
+    assert (status, err) == (2, "")
+    assert time.monotonic() - began < 5
+    assert (taken / "model.ckpt").read_text() == "another run's file"
+
+
 @pytest.mark.parametrize("trainer, refused", [({"devices": 1, "num_nodes": 1}, True), ({"devices": "1"}, True),
                                               ({"devices": 2, "num_nodes": 1}, False), ({"devices": "auto"}, False)])
 def test_srun_tasks_of_a_one_process_run_are_refused_before_any_folder(tmp_path, monkeypatch, capsys, trainer,

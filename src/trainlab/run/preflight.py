@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import empty_path_problem, refuse, shell_path_hint
 from trainlab.run.srun_step import (join_step_folder, publish_step_folder, remove_step_notes, srun_one_process_problem,
-                                    srun_step_rank)
+                                    srun_step_rank, stops_told_to_the_step)
 
 log = logging.getLogger(__name__)
 
@@ -298,8 +298,6 @@ class Preflight(HydraCallback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_output(config, "hydra.run.dir")
-        from trainlab.run.preemption import is_requeued_attempt
-
         # a requeued SLURM job continues in its own folder; the other ranks of a DDP run (Lightning starts
         # them with LOCAL_RANK=1.. and hydra.run.dir=<rank 0's folder>) join their first rank's, and so do
         # the tasks above 0 of an srun step, once rank 0 has named its folder
@@ -317,6 +315,17 @@ class Preflight(HydraCallback):
         if step_rank:  # srun's tasks above 0 join rank 0's folder, as Lightning's LOCAL_RANK children do
             join_step_folder(config, step_rank)
             return
+        with stops_told_to_the_step(config, step_rank):
+            self._claim(config)
+        if step_rank == 0:
+            publish_step_folder(config)
+
+    @staticmethod
+    def _claim(config: DictConfig) -> None:
+        """Claim this run's folder: a first process (not a requeued job's, nor a DDP rank above 0) refuses a
+        launcher chosen without -m and a folder that holds another run's files."""
+        from trainlab.run.preemption import is_requeued_attempt
+
         joins = is_requeued_attempt() or os.environ.get("LOCAL_RANK", "0") != "0"
         chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None)
         problem = None if joins else (single_run_launcher_problem(chosen.get("hydra/launcher") if chosen else None)
@@ -329,8 +338,6 @@ class Preflight(HydraCallback):
                 refuse(problem)
             if claimed is not None:
                 _held.append(claimed)
-        if step_rank == 0:
-            publish_step_folder(config)
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
         release_run_folder()  # a loop of runs from Python holds one folder at a time

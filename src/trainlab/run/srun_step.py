@@ -7,8 +7,9 @@ for the note and run in that folder, as the ranks Lightning starts itself do. Ca
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -43,13 +44,36 @@ def _step_note(config: DictConfig) -> Path:
 
 def publish_step_folder(config: DictConfig) -> None:
     """Rank 0 of an srun step: name its run folder to the step's other ranks (:func:`join_step_folder`)."""
+    _publish(config, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
+
+
+@contextmanager
+def stops_told_to_the_step(config: DictConfig, rank: Optional[int]) -> Iterator[None]:
+    """Around rank 0's checks before it names its folder: if it stops there (a folder that holds another run's
+    files, a launcher without -m ...: it says why itself), the step's other ranks are told at once and stop too;
+    they waited STEP_WAIT_S for a folder that would never be named. Other ranks, or a run not of an srun step,
+    pass through."""
+    if rank != 0:
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        _publish(config, STOPPED)
+        raise
+
+
+STOPPED = "rank 0 stopped"  # what the note says in place of a folder (which is absolute: '/...')
+
+
+def _publish(config: DictConfig, text: str) -> None:
     from trainlab.run.durable import write_atomic
 
     note = _step_note(config)
     for attempt in range(3):  # another step's end may remove the emptied .srun_steps between mkdir and write
         note.parent.mkdir(parents=True, exist_ok=True)
         try:  # written whole: a rank that reads it never sees half a folder's name
-            write_atomic(note, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
+            write_atomic(note, text)
             break
         except FileNotFoundError:
             if attempt == 2:
@@ -93,8 +117,11 @@ def join_step_folder(config: DictConfig, rank: int) -> None:
                    "every task of the step sees; give one on a shared file system (paths.log_dir=<folder>), or let "
                    "trainlab submit the job: python train.py -m hydra/launcher=slurm ...")
         time.sleep(0.2)
+    folder = note.read_text()
+    if folder == STOPPED:  # rank 0 said why; the same line from every task says nothing more
+        raise SystemExit(2)
     with read_write(config.hydra):
-        config.hydra.run.dir = note.read_text()
+        config.hydra.run.dir = folder
         config.hydra.output_subdir = None  # rank 0's .hydra is the run's
 
 
