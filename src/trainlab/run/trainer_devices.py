@@ -82,7 +82,7 @@ def _check_strategy(strategy: Any, accelerator: str) -> None:
                         "trainer=ddp (GPUs) or trainer=ddp_sim (CPU processes)")
 
 
-def _device_request(devices: Any, key: str) -> tuple[Optional[int], Optional[list[int]]]:
+def device_request(devices: Any, key: str) -> tuple[Optional[int], Optional[list[int]]]:
     """(count, ids) of a ``devices`` value as Lightning reads it: 2, -1, "2", "0,1", [0, 1]; (None, None) for auto."""
     shape = f"{key}={devices!r} must be a number of devices (1 or more; -1 for all), auto, or a list of GPU ids ([0,1])"
     if isinstance(devices, str) and devices.strip() == "auto":
@@ -107,7 +107,7 @@ def _device_request(devices: Any, key: str) -> tuple[Optional[int], Optional[lis
 
 
 def _check_devices(devices: Any, accelerator: str, key: str) -> None:
-    count, ids = _device_request(devices, key)
+    count, ids = device_request(devices, key)
     if accelerator == "cpu":
         cores = max(usable_cores(), 2)  # two processes anywhere: trainer=ddp_sim tries DDP on any machine
         if ids is not None or count == -1:
