@@ -201,7 +201,10 @@ def storage_place_problem(url: str, writing: bool = False) -> Optional[str]:
         return (f"the folder '{folder}' does not exist, so the study is not there (moved or removed?); give the "
                 "study's file where it is now")
     if not folder.is_dir():
-        return f"the folder '{folder}' does not exist; create it (mkdir -p '{folder}'), or name a file in another folder"
+        from trainlab.config.spelling import shell_path
+
+        return (f"the folder '{folder}' does not exist; create it (mkdir -p {shell_path(folder)}), or name a file in "
+                "another folder")
     # sqlite writes a journal beside its file, Optuna's journal a lock: the folder is written either way
     denied = next((p for p, need in ((folder, os.W_OK | os.X_OK), (path, os.R_OK | os.W_OK))
                    if writing and p.exists() and not os.access(p, need)), None)
