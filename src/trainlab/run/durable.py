@@ -179,12 +179,19 @@ class DiskFull(UserError):
         if cause is not None and cause.filename:
             return cls.writing(cause.filename, cause)
         if database is not None:
-            return cls(f"the disk is full: an SQLite database could not be written ({database}, met by "
-                       f"{_writer_of(exc)})")
+            return cls.database(f"{database}, met by {_writer_of(exc)}", None, "an SQLite database")
         if cause is None:
             return None
         (state, remedy), reason = disk_state(cause, writing=False), os.strerror(cause.errno)
         return cls(f"{state} ({reason}, met by {_writer_of(cause)})", reason=reason, remedy=remedy)
+
+    @classmethod
+    def database(cls, error: Any, file: Optional[Path], what: str) -> DiskFull:
+        """``<state>: <what> could not be written (<error>)`` for SQLite's 'database or disk is full' (an Optuna study,
+        MLflow's mlflow.db), told by :func:`database_state` from ``file`` (None: not known) as a file-size limit
+        where the file reached it on a disk with room, else a full disk."""
+        state, remedy, reason = database_state(file)
+        return cls(f"{state}: {what} could not be written ({error})", reason=reason, remedy=remedy)
 
     def then(self, step: str, where: str) -> DiskFull:
         """The same error with another next step: ``{remedy}`` / ``{Remedy}`` in it say what frees the disk,
