@@ -125,7 +125,8 @@ def devices_differ(old: Any, new: Any) -> list[str]:
     except OmegaConfBaseException:  # an interpolation its run could resolve and this resume cannot
         was = OmegaConf.select(old, "hardware.devices")
     was = OmegaConf.to_container(was) if OmegaConf.is_config(was) else was
-    now = OmegaConf.to_container(new.trainer.devices) if OmegaConf.is_config(new.trainer.devices) else new.trainer.devices
+    now = new.trainer.devices
+    now = OmegaConf.to_container(now) if OmegaConf.is_config(now) else now
     key = "hardware.devices" if OmegaConf.is_interpolation(new.trainer, "devices") else "trainer.devices"
     return device_change(was, now, str(new.hardware.accelerator), key)
 

@@ -26,8 +26,8 @@ def check_trainer_devices(trainer: DictConfig) -> None:
     """The accelerator, precision, devices and nodes the trainer will get, against this machine, before
     anything is built.
 
-    They interpolate the hardware profile's keys, checked by :func:`trainlab.run.hardware.apply_hardware`; an override of the
-    trainer's own key would pass by that check and fail late, after the data were read
+    They interpolate the hardware profile's keys, checked by :func:`trainlab.run.hardware.apply_hardware`; an
+    override of the trainer's own key would pass by that check and fail late, after the data were read
     (``trainer.accelerator=gpu``), be changed by Lightning with only a warning (``trainer.precision=16``
     on a CPU trains in bf16-mixed) or wait forever (``trainer.num_nodes=2`` on one machine). Each is named
     by the key that set it: ``hardware.*`` where the trainer interpolates it, else ``trainer.*``.
