@@ -145,7 +145,7 @@ def test_tf32_against_the_matmul_precision_is_said(compose_cfg, monkeypatch, cap
     from trainlab.run import hardware
     from trainlab.run.process import settings_kept
 
-    monkeypatch.setattr(hardware, "_cuda_usable", lambda: True)  # a GPU profile, checked as on a GPU machine
+    monkeypatch.setattr(hardware, "cuda_usable", lambda: True)  # a GPU profile, checked as on a GPU machine
     with settings_kept():
         apply_hardware(compose_cfg(["hardware=a100", "hardware.host_memory_keep_mb=null"]).hardware)
         assert "allow_tf32" not in caplog.text
@@ -161,7 +161,7 @@ def test_a_medium_matmul_precision_on_the_cpu_is_said(compose_cfg, monkeypatch, 
     from trainlab.run import hardware
     from trainlab.run.process import settings_kept
 
-    monkeypatch.setattr(hardware, "_cuda_usable", lambda: False)  # auto takes the CPU
+    monkeypatch.setattr(hardware, "cuda_usable", lambda: False)  # auto takes the CPU
     with settings_kept():
         apply_hardware(compose_cfg([f"hardware={profile}", "hardware.float32_matmul_precision=high",
                                     "hardware.host_memory_keep_mb=null"]).hardware)

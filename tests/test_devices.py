@@ -1,6 +1,7 @@
 """Device settings a user moving from a laptop to a cluster gets wrong (and the GPU energy and monitor
 callbacks' own, which a CPU machine never exercises): one line each, before anything is built. The profile's own keys (``hardware.*``) and the trainer's keys that interpolate them, overridden
-directly (``trainer.accelerator=gpu``, ``trainer.precision=16``), are checked alike (src/trainlab/run/hardware.py)."""
+directly (``trainer.accelerator=gpu``, ``trainer.precision=16``), are checked alike
+(src/trainlab/run/hardware.py, trainer_devices.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 from tests.conftest import TINY
 from tests.gpu_fakes import Board, FakeMachine
 from trainlab.config.errors import UserError
-from trainlab.run import hardware
+from trainlab.run import hardware, trainer_devices
 from trainlab.run.pipeline import prepare
 
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
@@ -120,7 +121,7 @@ def test_mps_is_refused_where_torch_has_none(compose_cfg, monkeypatch):
 
 def test_several_nodes_need_a_launcher_that_started_them(compose_cfg, monkeypatch):
     """Without one, Lightning took this machine for node 0 and waited for node 1 forever (SIGTERM did not end it)."""
-    for name in hardware._MULTI_NODE_ENV + ("SLURM_NNODES",):
+    for name in trainer_devices._MULTI_NODE_ENV + ("SLURM_NNODES",):
         monkeypatch.delenv(name, raising=False)
     cfg = compose_cfg(["trainer=ddp", "trainer.num_nodes=2"])
     with pytest.raises(UserError, match=r"trainer.num_nodes=2, but no multi-node launcher started this process .*wait "
@@ -136,16 +137,16 @@ def test_several_nodes_need_a_launcher_that_started_them(compose_cfg, monkeypatc
 
 
 def test_gpu_device_counts_are_those_torch_sees(compose_cfg, monkeypatch):
-    monkeypatch.setattr(hardware, "_cuda_usable", lambda: True)
+    monkeypatch.setattr(hardware, "cuda_usable", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
     for devices in ("4", "[0,2]", "'0,2'"):
         cfg = compose_cfg(["trainer.accelerator=gpu", f"trainer.devices={devices}"])
         with pytest.raises(UserError, match=r"trainer.devices=.* but torch sees 2 GPU\(s\) on this machine "
                                             r"\(CUDA_VISIBLE_DEVICES=4,5\), numbered from 0; give at most 2"):
-            hardware.check_trainer_devices(cfg.trainer)
+            trainer_devices.check_trainer_devices(cfg.trainer)
     for devices in ("2", "-1", "[1]", "auto"):
-        hardware.check_trainer_devices(compose_cfg(["trainer.accelerator=gpu", f"trainer.devices={devices}"]).trainer)
+        trainer_devices.check_trainer_devices(compose_cfg(["trainer.accelerator=gpu", f"trainer.devices={devices}"]).trainer)
 
 
 def test_ddp_on_cpu_processes_within_the_cores_trains(compose_cfg):
@@ -195,7 +196,7 @@ def test_auto_takes_bf16_only_where_every_gpu_of_the_run_has_it(compose_cfg, mon
 
 def test_auto_on_a_mac_says_how_to_train_on_its_gpu(compose_cfg, monkeypatch, caplog):
     """hardware=auto picks CUDA or the CPU: on Apple silicon it took the CPU without a word about the GPU there."""
-    monkeypatch.setattr(hardware, "_cuda_usable", lambda: False)
+    monkeypatch.setattr(hardware, "cuda_usable", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     with caplog.at_level("WARNING", logger="trainlab.run.hardware"):
         assert hardware.apply_hardware(compose_cfg(["hardware=auto"]).hardware).accelerator == "cpu"

@@ -60,7 +60,8 @@ def named_targets() -> set[str]:
 def named_options() -> set[str]:
     groups = "|".join(re.escape(g) for g in sorted(GROUPS + STORE_GROUPS, key=len, reverse=True))
     # not a path given as an option (README's Bad input: model=conf/model/cnn.yaml, data=my.csv)
-    return {f"{g}={o}" for g, o in re.findall(rf"(?<![\w./$-])\+?({groups})=([A-Za-z0-9_]+)(?![/\w]|\.\w)", all_code())}
+    # not a sweep of Hydra's over a group's options (model=glob([lstm,cnn])): a function, no option
+    return {f"{g}={o}" for g, o in re.findall(rf"(?<![\w./$-])\+?({groups})=([A-Za-z0-9_]+)(?![/\w(]|\.\w)", all_code())}
 
 
 def named_keys() -> set[str]:

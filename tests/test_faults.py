@@ -732,7 +732,7 @@ def test_a_resume_names_every_setting_that_differs_from_its_run(compose_cfg, run
     told = [r.message for r in caplog.records if r.levelno == logging.INFO and "this resume goes on with" in r.message]
     assert told == [f"{ckpt}: this resume goes on with trainer.max_epochs: 1 -> 2; callbacks.early_stopping.patience: "
                     "5 -> 9; logger.csv: None -> {...} (settings a resume may change: its length, its test, early "
-                    "stopping's patience, its display, its logger, its loader workers)"]
+                    "stopping's patience, its display, its logger, its loader workers, its devices)"]
 
 
 def test_a_resume_from_inside_an_epoch_says_in_one_line_that_it_is_not_exact(compose_cfg, run_train, caplog, recwarn):

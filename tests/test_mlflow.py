@@ -435,3 +435,41 @@ def test_long_parameter_values_are_kept_up_to_mlflows_limit(tmp_path, monkeypatc
         "mlflow: data/source/path longer than MLflow's 6000 characters, cut there; resolved_config.yaml among the "
         "run's artifacts holds the whole config"]
 
+
+
+@pytest.mark.parametrize("limit, said", [(20000, "a file-size limit stopped the write"), (-1, "the disk is full")])
+def test_an_mlflow_database_stopped_by_a_file_size_limit_is_not_called_a_full_disk(tmp_path, monkeypatch, limit,
+                                                                                     said):
+    """A run under ulimit -f whose mlflow.db reached the limit: sqlite's 'database or disk is full' was said 'the disk
+    is full: an SQLite database could not be written' of a disk with room; the study's file already told the two
+    apart. Now the MLflow database is told alike (one classification: DiskFull.database), naming the file."""
+    import resource
+    import shutil
+    import sqlite3
+
+    from trainlab.loggers.mlflow import MLflowRun
+    from trainlab.run.durable import DiskFull
+
+    database = tmp_path / "mlflow.db"
+    database.write_bytes(b"x" * 20000)  # as far as the limit let it grow
+    logger = object.__new__(MLflowRun)  # its store is not opened: only what a write meets is tried
+    logger._lost, logger._database, logger._tracking_uri = False, database, f"sqlite:///{database}"
+
+    def log_metrics():
+        full = sqlite3.OperationalError("database or disk is full")
+        full.sqlite_errorcode = sqlite3.SQLITE_FULL
+        try:
+            raise full
+        except sqlite3.OperationalError as exc:
+            raise RuntimeError("(sqlite3.OperationalError) database or disk is full [SQL: INSERT ...]") from exc
+
+    fsize = resource.RLIM_INFINITY if limit == -1 else limit
+    real = resource.getrlimit
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (fsize, fsize) if which == resource.RLIMIT_FSIZE
+                        else real(which))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 ** 10, 10 ** 9, 9 * 10 ** 9))
+    with pytest.raises(Exception) as raised:
+        logger._survive(log_metrics)
+    full = DiskFull.of(raised.value)  # as the run's end reads what stopped it
+    assert str(full).startswith(f"{said}") and f"the MLflow database '{database}' could not be written" in str(full)
+    assert ("ulimit -f unlimited" in str(full)) == (limit != -1)

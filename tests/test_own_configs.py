@@ -550,6 +550,32 @@ def test_relative_paths_of_a_run_are_those_of_the_folder_it_started_in(tmp_path)
     assert cfg.data.baseline_cache == "/home/me/A/cache" and cfg.paths.log_dir == "/home/me/A/outputs"
 
 
+@pytest.mark.parametrize("later", [None, "/home/me/B"])
+def test_a_runs_environment_variables_are_read_as_the_run_read_them(tmp_path, monkeypatch, later):
+    """paths.root_dir is ${oc.env:TRAINLAB_ROOT,.}, set by train.py to its checkout: evaluate.py from another checkout
+    (or from Python, the variable unset) resolved it anew, and the run's data (${paths.root_dir}/data/x.csv) and
+    baseline cache were looked for there. They are now the run's own, as its resolved_config.yaml holds them."""
+    from omegaconf import OmegaConf
+
+    from trainlab.run.folder import RunFolder
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    paths = {"root_dir": "${oc.env:TRAINLAB_ROOT,.}", "log_dir": "${paths.root_dir}/outputs"}
+    data = {"source": {"path": "${paths.root_dir}/data/x.csv"}, "baseline_cache": "${paths.log_dir}/baselines"}
+    OmegaConf.save(OmegaConf.create({"model": {"_target_": "m"}, "paths": paths, "data": data}),
+                   run / ".hydra/config.yaml")
+    OmegaConf.save(OmegaConf.create({"paths": {"root_dir": "/home/me/A", "log_dir": "/home/me/A/outputs"}}),
+                   run / "resolved_config.yaml")
+    if later is None:
+        monkeypatch.delenv("TRAINLAB_ROOT", raising=False)
+    else:
+        monkeypatch.setenv("TRAINLAB_ROOT", later)
+    cfg = RunFolder(run).config()
+    assert cfg.paths.root_dir == "/home/me/A" and cfg.data.source.path == "/home/me/A/data/x.csv"
+    assert cfg.data.baseline_cache == "/home/me/A/outputs/baselines"
+
+
 def test_a_hardware_key_that_only_other_options_read_is_warned_about(own_config, user_code, compose_cfg, caplog):
     """hardware.max_nodes_per_graph reaches the graph data options through an interpolation; on a series
     run (or the user's own data option without it) it did nothing, without a word."""

@@ -113,3 +113,42 @@ def test_a_write_refused_mid_run_names_what_the_files_owner_does(tmp_path, someo
                              "who may write it")
     assert disk_state(OSError(errno.EACCES, "Permission denied"))[1] == (
         "let user 'ann' write there again (its owner can chmod or chown it)")
+
+
+@pytest.mark.parametrize("name", ["Ann's runs", "two words", 'say "hi"', "$HOME stays"])
+def test_the_advised_command_names_a_path_of_any_characters(tmp_path, monkeypatch, name):
+    """The advice wrote every path inside plain single quotes: a folder named "Ann's runs" closed them early, and the
+    command a user copied failed (or named another file). Each path is one shell word, as shlex.quote writes it."""
+    import shlex
+
+    from trainlab.search.shared import storage_place_problem
+
+    monkeypatch.setenv("USER", "ann")
+    path = tmp_path / name / "x.csv"
+    path.parent.mkdir()
+    path.write_text("y\n1\n")
+    command = let_user(path).split(": ", 1)[1]
+    assert shlex.split(command) == ["chmod", "u+r", str(path)]
+    missing = tmp_path / name / "nope"
+    advice = storage_place_problem(f"sqlite:///{missing}/s.db", writing=True)
+    assert shlex.split(advice.split("(mkdir -p ", 1)[1].split("), or", 1)[0]) == [str(missing)]
+
+
+def test_a_bare_permission_error_names_the_file_being_written(tmp_path, monkeypatch):
+    """A write through a file already open fails with an EACCES that names no file (an NFS or FUSE folder whose
+    rights changed mid-run): the advice was 'let user ... write there again (its owner can chmod or chown it)';
+    where the writer knows its file, the advice names it, by who owns it."""
+    import errno
+
+    from trainlab.run.durable import DiskFull
+
+    monkeypatch.setenv("USER", "ann")
+    path = tmp_path / "epochs.jsonl"
+    path.write_text("")
+    bare = PermissionError(errno.EACCES, "Permission denied")
+    wrapped = RuntimeError("write failed")
+    wrapped.__cause__ = bare
+    for full in (DiskFull.writing(path, bare), DiskFull.of(wrapped, path)):
+        assert str(full).startswith(f"permission denied: writing '{path}' failed (Permission denied). Let user 'ann', "
+                                    f"its owner, write it: chmod u+w '{path}'")
+    assert "use it again (its owner can chmod or chown it)" in str(DiskFull.of(bare))  # no file known: as before

@@ -245,6 +245,30 @@ def test_the_retrain_and_stage_2_of_a_sweep_made_outside_outputs_write_beside_it
     assert refine.beside(tmp_path / "repo" / "outputs" / "train" / "multiruns" / "s1", [], [], tmp_path / "repo", "it") == []
 
 
+def test_the_retrain_and_stage_2_of_a_sweep_whose_trials_wrote_elsewhere_write_beside_it(compose_cfg, tmp_path):
+    """A sweep made with hydra.sweep.dir=<x> paths.log_dir=<elsewhere> (its trials' records there): make refine and
+    make stage2 took the trials' paths.log_dir and wrote there, away from the sweep they refine. They go beside the
+    sweep now, as a sweep made outside outputs/ does; a place given in ARGS stays the user's."""
+    from trainlab.run.root import repo_root
+    from trainlab.search.refine import beside
+    from trainlab.search.space import as_override
+
+    sweep_dir = tiny_sweep(compose_cfg, tmp_path, folder=tmp_path / "x")
+    elsewhere = as_override("paths.log_dir", str(tmp_path / "elsewhere"))
+    (sweep_dir / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"sweep": {"dir": str(sweep_dir)}, "overrides": {
+        "hydra": [f"hydra.sweep.dir={sweep_dir}"], "task": [*SEED_SPACE, elsewhere]}}}))
+    here = as_override("paths.log_dir", str(tmp_path))
+    command = stage2_command(sweep_dir, 1, [], repo_root())
+    assert here in command and elsewhere not in command
+    assert beside(sweep_dir, ["seed=1", elsewhere], [], repo_root(), "it") == ["seed=1", here]
+    mine = ["paths.log_dir=/mine"]  # the user's own place
+    assert beside(sweep_dir, ["seed=1", elsewhere], mine, repo_root(), "it") == ["seed=1", elsewhere]
+    # paths.root_dir moves paths.log_dir too: a sweep that lies in the repository's outputs/ still gets its place
+    inside = repo_root() / "outputs" / "train" / "multiruns" / "s1"
+    assert beside(inside, ["paths.root_dir=/r"], [], repo_root(), "it") == [
+        "paths.root_dir=/r", as_override("paths.log_dir", str(repo_root() / "outputs"))]
+
+
 def test_the_retrain_and_stage_2_of_a_moved_sweep_write_beside_it_not_where_it_ran(compose_cfg, tmp_path, caplog):
     """A sweep copied from a cluster (run with paths.log_dir=<its scratch folder>): make refine retrained
     it into that folder, made anew on this machine, and stage 2 put its new sweep there too. Folders

@@ -322,6 +322,36 @@ def test_a_multiruns_jobs_beyond_the_cores_are_said_alike_by_every_local_launche
     assert cores.multirun_crowding(config) == said
 
 
+@pytest.mark.parametrize("task, params, batch, jobs", [
+    (["model=lstm"], {"seed": "1,2,3"}, None, 3),  # a config's own sweep (hydra.sweeper.params)
+    (["optimizer.lr=0.1,0.01"], {"seed": "1,2,3"}, None, 6),  # both, multiplied
+    (["seed=1,2,3,4"], {"seed": "1,2,3,5,6"}, None, 4),  # the command line's in place of the config's, as Hydra takes it
+    (["model=glob([lstm,cnn,tcn])"], {}, None, 3),  # a glob over a group's options
+    (["model=glob(*,exclude=[gnn,unet])"], {}, None, 4),
+    (["seed=range(0,8)"], {}, 3, 3),  # hydra.sweeper.max_batch_size: a batch is launched at a time
+])
+def test_a_multiruns_jobs_are_counted_as_hydra_makes_them(monkeypatch, task, params, batch, jobs):
+    """The crowding warning counted only the command line's comma lists: a config's hydra.sweeper.params and a glob
+    sweep (model=glob(*)) made one job each, and 3 jobs at once on 2 cores went without a word."""
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from tests.conftest import ROOT
+    from trainlab.run import cores
+
+    monkeypatch.setattr(cores, "usable_cores", lambda: 2)
+    config = OmegaConf.create({"hardware": {"accelerator": "cpu"}, "hydra": {
+        "launcher": {"_target_": "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"},
+        "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper", "params": params,
+                    "max_batch_size": batch},
+        "overrides": {"task": task}}})
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):  # as in a run: its config loader
+        said = cores.multirun_crowding(config)
+    assert said == (f"hydra/launcher=submitit_local, which starts all {jobs} jobs at once: {jobs} jobs at once on 2 "
+                    "cores: they share the cores, and each takes longer (hydra/launcher=joblib hydra.launcher.n_jobs=2 "
+                    "gives each a core)")
+
+
 def test_slots_keep_to_the_gpus_cuda_visible_devices_gives(compose_cfg, tmp_path, monkeypatch):
     """A SLURM job given GPUs 4 and 5 (CUDA_VISIBLE_DEVICES=4,5) on a 6-GPU node: the slots train on
     cuda:0 and cuda:1, which are boards 4 and 5, and the energy meter reads those."""

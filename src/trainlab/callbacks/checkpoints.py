@@ -360,7 +360,7 @@ class CheckpointOnException(pl.Callback):
             else:
                 trainer.save_checkpoint(self.path)
         except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised
-            full = DiskFull.of(exc)
+            full = DiskFull.of(exc, self.path)
             if full is None:
                 raise
             # what stopped the run (Ctrl-C, a signal, an error) stays its answer: exit 130 and its own line,

@@ -59,6 +59,18 @@ def shell_word(text: str) -> str:
     return shlex.quote(text)
 
 
+def shell_path(path: Any) -> str:
+    """``path`` as one word of a POSIX shell, in a command a message advises (``chmod u+r '<path>'``): as
+    :func:`shlex.quote` writes it, in single quotes even where it needs none (the form the advice shows alike for
+    every path); a quote in it (``/d/Ann's runs``) closes and reopens them (``'/d/Ann'"'"'s runs'``), where a path
+    pasted inside plain quotes broke the command."""
+    import shlex
+
+    text = str(path)
+    word = shlex.quote(text)
+    return word if word != text else f"'{text}'"
+
+
 def command_line(script: str, overrides: typing.Sequence[str], **settings: Any) -> str:
     """``python <script> <overrides> <key>=<value> ...`` to paste into a shell: each value in Hydra's grammar
     (a run folder under ``/home/José``), each word quoted where the shell needs it (a space in a path)."""

@@ -36,6 +36,7 @@ from trainlab.config.errors import UserError
 from trainlab.config.invocation import leaves
 from trainlab.loggers.mlflow_store import (check_experiment, check_store_folder, sqlite_database, store_folder,
                                            unreachable, uri_problem)
+from trainlab.run.durable import DiskFull, full_database
 from trainlab.run.folder import CHECKPOINTS, RECORDS
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class MLflowRun(MLFlowLogger):
         if problem:
             raise UserError(f"logger.mlflow.tracking_uri={tracking_uri}: {problem}")
         beside = False  # artifact_location: the default beside a sqlite database, not the user's
+        database: Optional[Path] = None  # the sqlite file of the tracking store, where it is one
         if tracking_uri.startswith(("http://", "https://")):
             reason = unreachable(tracking_uri)
             if reason is not None:
@@ -145,6 +147,7 @@ class MLflowRun(MLFlowLogger):
         self._uploaded: dict[Path, tuple[int, int]] = {}  # file -> (mtime_ns, size) when uploaded
         self._registered = False
         self._lost = False  # the tracking store stopped answering during the run (see _survive)
+        self._database = database
 
     @property
     def experiment(self) -> Any:
@@ -163,16 +166,23 @@ class MLflowRun(MLFlowLogger):
     def _survive(self, call: Any, *args: Any) -> None:
         """``call(*args)`` unless the tracking store was lost; a store lost during the run (MLflow's request
         failed after its own retries, about 4 minutes) ends MLflow's part of the run with one warning, not
-        the training: its checkpoints and records are in the run folder."""
+        the training: its checkpoints and records are in the run folder. A sqlite database that took no more
+        ('database or disk is full') stops the run in one line, a file-size limit told from a full disk as a
+        study's is (:meth:`trainlab.run.durable.DiskFull.database`)."""
         if self._lost:
             return
-        from mlflow.exceptions import MlflowException
-        from requests.exceptions import RequestException
-
         try:
             call(*args)
-        except MlflowException as exc:  # MLflow raises it inside `except` without `from`: the request's error is the context
-            if not isinstance(exc.__cause__ or exc.__context__, RequestException):
+        except Exception as exc:  # noqa: BLE001 - a full database and a lost store are answered here, the rest re-raised
+            if full_database(exc) is not None:  # as a study's: a file-size limit (ulimit -f) is not a full disk
+                raise DiskFull.database(full_database(exc), self._database, "the MLflow database "
+                                        f"'{self._database or self._tracking_uri}'") from None
+            from mlflow.exceptions import MlflowException
+            from requests.exceptions import RequestException
+
+            # MLflow raises it inside `except` without `from`: the request's error is the context
+            if not isinstance(exc, MlflowException) or not isinstance(exc.__cause__ or exc.__context__,
+                                                                      RequestException):
                 raise
             self._lost = True
             log.warning("mlflow: the tracking store at %s stopped answering (%s); training goes on without it, its "

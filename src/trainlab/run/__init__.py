@@ -3,7 +3,8 @@
 - ``jobs``: train.py's, evaluate.py's and predict.py's jobs, which the scripts and ``trainlab.api`` run
 - ``pipeline``: the one pipeline every entry point, benchmark and test calls; ``restore``: a saved run built again
   through it, with its checkpoint's weights and data statistics (evaluate.py, predict.py)
-- ``hardware``: the hardware profile applied to torch and checked against the machine; ``cores``: the CPU
+- ``hardware``: the hardware profile applied to torch and checked against the machine; ``trainer_devices``: the
+  accelerator, precision, devices, strategy and nodes the trainer gets, checked against it; ``cores``: the CPU
   cores this process may use (its affinity and its cgroup's CPU quota); ``gpus``: the run's GPUs as torch
   sees them (native bf16, memory, models); ``host_memory``: glibc's malloc keeping freed memory for the next step
 - ``process``: what a run set for its whole process (torch's threads and flags, ...), given back when it ends

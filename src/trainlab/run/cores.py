@@ -160,34 +160,57 @@ def crowded_cores(at_once: int, cores: int, unit: str, cause: str, fix: str) -> 
 
 
 def multirun_crowding(config: Any) -> Optional[str]:
-    """:func:`crowded_cores` for a multirun of Hydra's basic sweeper (``-m seed=1,2,3,4``) whose launcher runs its
-    jobs here at once, on the CPU: joblib (``hydra.launcher.n_jobs`` of them; negative: counted from the cores
-    joblib sees) or submitit_local (every job at once). A sweep's trials are said by its plan
-    (trainlab.search.plan), SLURM's jobs get cores of their own. Jobs not countable from the overrides: None."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
+    """:func:`crowded_cores` for a multirun of Hydra's basic sweeper whose launcher runs its jobs here at once, on
+    the CPU: joblib (``hydra.launcher.n_jobs`` of them; negative: counted from the cores joblib sees) or
+    submitit_local (every job of a batch at once). A sweep's trials are said by its plan (trainlab.search.plan),
+    SLURM's jobs get cores of their own. Jobs not countable (a sweep Hydra itself refuses): None."""
     from omegaconf import OmegaConf
 
     launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default="") or "")
     sweeper = str(OmegaConf.select(config, "hydra.sweeper._target_", default="") or "")
     if not sweeper.endswith("BasicSweeper") or str(OmegaConf.select(config, "hardware.accelerator")) != "cpu":
         return None
-    jobs = 1
-    try:
-        for override in OverridesParser.create().parse_overrides(
-                [str(o) for o in OmegaConf.select(config, "hydra.overrides.task", default=[]) or []]):
-            if override.is_sweep_override():
-                jobs *= len(list(override.sweep_iterator()))
-    except (HydraException, TypeError, ValueError):  # a glob, a bad sweep: Hydra's own parse says what is wrong
+    jobs = basic_sweep_jobs(config)
+    if jobs is None:
         return None
+    batch = OmegaConf.select(config, "hydra.sweeper.max_batch_size", default=None)
+    at_once = min(jobs, int(batch)) if isinstance(batch, int) and batch > 0 else jobs  # a batch is launched at a time
     if launcher.endswith("JoblibLauncher"):
         import joblib
 
         size = int(OmegaConf.select(config, "hydra.launcher.n_jobs", default=-1) or -1)
         pool = max(1, joblib.cpu_count() + 1 + size) if size < 0 else size
-        return crowded_cores(min(jobs, pool), usable_cores(), "jobs", f"hydra/launcher=joblib hydra.launcher.n_jobs={size} for "
-                             f"{jobs} jobs", "hydra.launcher.n_jobs={cores}")
+        return crowded_cores(min(at_once, pool), usable_cores(), "jobs", f"hydra/launcher=joblib hydra.launcher.n_jobs="
+                             f"{size} for {jobs} jobs", "hydra.launcher.n_jobs={cores}")
     if launcher.endswith("LocalLauncher"):
-        return crowded_cores(jobs, usable_cores(), "jobs", f"hydra/launcher=submitit_local, which starts all {jobs} jobs at once",
-                             "hydra/launcher=joblib hydra.launcher.n_jobs={cores}")
+        return crowded_cores(at_once, usable_cores(), "jobs", f"hydra/launcher=submitit_local, which starts all "
+                             f"{at_once} jobs at once", "hydra/launcher=joblib hydra.launcher.n_jobs={cores}")
     return None
+
+
+def basic_sweep_jobs(config: Any) -> Optional[int]:
+    """The jobs Hydra's basic sweeper makes of a multirun, counted as it counts them: its ``hydra.sweeper.params``
+    (a config's own sweep) then the command line's overrides, the later one of a key in place of the earlier, each
+    sweep's values multiplied, a glob over a group's options (``model=glob(*)``) expanded by Hydra's config loader.
+    Only the command line's comma lists were counted: a config's params and a glob made one job each. None where
+    Hydra cannot parse them (it says why itself)."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.select(config, "hydra.sweeper.params", default=None)
+    given = [f"{key}={value}" for key, value in (params.items() if OmegaConf.is_dict(params) else [])]
+    given += [str(o) for o in OmegaConf.select(config, "hydra.overrides.task", default=[]) or []]
+    loader = GlobalHydra.instance().config_loader() if GlobalHydra.instance().is_initialized() else None
+    counts: dict[str, int] = {}
+    try:
+        for override in OverridesParser.create(config_loader=loader).parse_overrides(given):
+            sweep = override.is_sweep_override()
+            counts[override.get_key_element()] = len(list(override.sweep_string_iterator())) if sweep else 1
+    except (HydraException, TypeError, ValueError, AssertionError):  # a bad sweep, an interval: Hydra refuses it
+        return None
+    jobs = 1
+    for count in counts.values():
+        jobs *= count
+    return jobs

@@ -51,16 +51,18 @@ PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}) | PERMISSION_ERRNOS
 
 
-def disk_state(cause: OSError, writing: bool = True) -> tuple[str, str]:
+def disk_state(cause: OSError, writing: bool = True, path: Union[str, os.PathLike, None] = None) -> tuple[str, str]:
     """(what the disk is, what the user does about it) for one of DISK_ERRNOS; ``writing``: known to be a
-    write (else a permission is said of any use)."""
+    write (else a permission is said of any use); ``path``: the file being written, where the caller knows it
+    and the error does not name it (a write through a file already open: a bare EACCES)."""
     if cause.errno == errno.EROFS:
         return "the disk became read-only", "make {where} writable again"
     if cause.errno in PERMISSION_ERRNOS:  # said of the file named before it, whatever disk it is on
         from trainlab.run.permissions import let_user, plain_advice
 
-        if cause.filename:  # by who owns it (trainlab.run.permissions)
-            return "permission denied", let_user(cause.filename, "write" if writing else "use").replace("{", "{{")
+        named = cause.filename or path
+        if named:  # by who owns it (trainlab.run.permissions)
+            return "permission denied", let_user(named, "write" if writing else "use").replace("{", "{{")
         return "permission denied", plain_advice("write", "there again") if writing else plain_advice("use", "it again")
     if cause.errno == errno.EFBIG:  # no full disk: one file reached the largest size this process may write
         return ("a file-size limit stopped the write (the process's limit, ulimit -f / prlimit --fsize, or the "
@@ -155,18 +157,21 @@ class DiskFull(UserError):
                 written: Optional[int] = None, kept: str = "") -> DiskFull:
         """``the disk is full: writing <what> '<path>' failed (<the system's words>)[; <kept>]``."""
         how = "failed" if written is None else f"stopped after {written / 1024:.0f} kB"
-        (state, remedy), reason = disk_state(cause), os.strerror(cause.errno)
+        (state, remedy), reason = disk_state(cause, path=path), os.strerror(cause.errno)
         return cls(f"{state}: writing {what + ' ' if what else ''}'{path}' {how} ({reason})"
                    f"{'; ' + kept if kept else ''}", reason=reason, remedy=remedy)
 
     @classmethod
-    def of(cls, exc: BaseException) -> Optional[DiskFull]:
+    def of(cls, exc: BaseException, path: Union[str, os.PathLike, None] = None) -> Optional[DiskFull]:
         """``exc`` as a DiskFull when a full disk is behind it (a writer outside this module: TensorBoard,
-        a logger, a library's own file), naming the file when the error does; else None."""
+        a logger, a library's own file), naming the file when the error does, else ``path``: the file the caller
+        was writing, where it knows it; else None."""
         found = next((e for e in _chain(exc) if isinstance(e, DiskFull)), None)
         if found is not None:
             return found
         cause, database = disk_full_cause(exc), full_database(exc)
+        if cause is not None and not cause.filename and path is not None:  # a bare errno: the caller's file
+            return cls.writing(path, cause)
         if cause is not None and cause.filename and cause.errno in PERMISSION_ERRNOS:  # a read, or a write
             (state, remedy), reason = disk_state(cause, writing=False), os.strerror(cause.errno)
             return cls(f"{state}: '{cause.filename}' ({reason}, met by {_writer_of(cause)})", reason=reason,
@@ -174,12 +179,19 @@ class DiskFull(UserError):
         if cause is not None and cause.filename:
             return cls.writing(cause.filename, cause)
         if database is not None:
-            return cls(f"the disk is full: an SQLite database could not be written ({database}, met by "
-                       f"{_writer_of(exc)})")
+            return cls.database(f"{database}, met by {_writer_of(exc)}", None, "an SQLite database")
         if cause is None:
             return None
         (state, remedy), reason = disk_state(cause, writing=False), os.strerror(cause.errno)
         return cls(f"{state} ({reason}, met by {_writer_of(cause)})", reason=reason, remedy=remedy)
+
+    @classmethod
+    def database(cls, error: Any, file: Optional[Path], what: str) -> DiskFull:
+        """``<state>: <what> could not be written (<error>)`` for SQLite's 'database or disk is full' (an Optuna study,
+        MLflow's mlflow.db), told by :func:`database_state` from ``file`` (None: not known) as a file-size limit
+        where the file reached it on a disk with room, else a full disk."""
+        state, remedy, reason = database_state(file)
+        return cls(f"{state}: {what} could not be written ({error})", reason=reason, remedy=remedy)
 
     def then(self, step: str, where: str) -> DiskFull:
         """The same error with another next step: ``{remedy}`` / ``{Remedy}`` in it say what frees the disk,

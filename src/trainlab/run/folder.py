@@ -220,8 +220,30 @@ class RunFolder:
             raise UserError(f"'{self.path}': its {CONFIG} has no {' and no '.join(missing)}: it is not (or no longer) "
                             "the config of a train.py run; restore it, or evaluate another run")
         _upgrade_targets(cfg)
+        self._pin_environment(cfg)
         self._anchor_data_paths(cfg)
         return cfg
+
+    def _pin_environment(self, cfg: DictConfig) -> None:
+        """Every value of the run's config that reads an environment variable (``paths.root_dir:
+        ${oc.env:TRAINLAB_ROOT,.}``) set to what it was in the run (its resolved_config.yaml): resolved later it
+        took evaluate.py's environment, another checkout's folder or none, and the run's files were looked for
+        there. A run without that file (killed before it was written) keeps them as they are."""
+        from trainlab.config.invocation import leaves
+
+        resolved_file = self.path / RESOLVED_CONFIG
+        try:
+            resolved = read_yaml(resolved_file, "", OmegaConf.load) if resolved_file.is_file() else None
+        except UserError:  # damaged: the variables are read from this environment, as before
+            resolved = None
+        if not isinstance(resolved, DictConfig):
+            return
+        raw = OmegaConf.to_container(cfg, resolve=False)
+        for key, value in leaves(raw):
+            if isinstance(value, str) and "${oc.env:" in value:
+                was = OmegaConf.select(resolved, key, default=None, throw_on_resolution_failure=False)
+                if was is not None and not OmegaConf.is_config(was):
+                    OmegaConf.update(cfg, key, was, force_add=True)
 
     def _anchor_data_paths(self, cfg: DictConfig) -> None:
         """Relative data paths of the run's config, and its relative ``paths.*`` (``paths.log_dir=./o``, the

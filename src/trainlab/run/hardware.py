@@ -1,5 +1,5 @@
-"""Apply a hardware profile (conf/hardware) to torch before anything is built, and check what the
-trainer will get from it (accelerator, precision, devices, strategy, nodes) against this machine."""
+"""Apply a hardware profile (conf/hardware) to torch before anything is built, checked against this machine
+(what the trainer gets from it is checked in :mod:`trainlab.run.trainer_devices`)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from typing import Any, Optional
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab.config.errors import UserError, did_you_mean
+from trainlab.config.errors import UserError
 from trainlab.config.schemas import ACCELERATORS, GPU_ACCELERATORS, MATMUL_PRECISIONS, PRECISIONS
 from trainlab.run.cores import CpuLimit, affinity_cores, busy_cores, cpu_limit, too_many_workers, usable_cores
-from trainlab.run.gpus import (auto_precision, bf16_problem, memory_problem, mig_note, names_a_gpu,
-                                 nvml_gpu_uuids)
+from trainlab.run.gpus import auto_precision, memory_problem, names_a_gpu, nvml_gpu_uuids
 from trainlab.run.host_memory import keep_host_memory
 from trainlab.run.process import silence_for_the_run
 
@@ -25,14 +24,9 @@ log = logging.getLogger(__name__)
 # Lightning's older spellings of a precision (it takes them with a deprecation warning), with today's
 LEGACY_PRECISIONS = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true", "64": "64-true", "half": "16-true",
                      "bf16-half": "bf16-true", "double": "64-true"}
-# what a process started by a multi-node launcher finds in its environment (SLURM, torchrun, Lightning's
-# own NODE_RANK/MASTER_ADDR, LSF, MPI); without any, Lightning takes this machine for node 0 of the
-# trainer.num_nodes and waits for the others forever (a SIGTERM does not end that wait)
-_MULTI_NODE_ENV = ("SLURM_JOB_ID", "TORCHELASTIC_RUN_ID", "NODE_RANK", "GROUP_RANK", "MASTER_ADDR", "LSB_JOBID",
-                   "OMPI_COMM_WORLD_SIZE")
 
 
-def _cuda_usable() -> bool:
+def cuda_usable() -> bool:
     return torch.cuda.is_available() and torch.cuda.device_count() > 0
 
 
@@ -50,7 +44,7 @@ def cpu_has_bf16() -> bool:
 def _auto_precision(devices: Any) -> str:
     """bf16 where every GPU of the run has it natively (Ampere and newer), fp16 where one is older, fp32 on CPU
     (:func:`trainlab.run.gpus.auto_precision`)."""
-    return auto_precision(devices) if _cuda_usable() else "32-true"
+    return auto_precision(devices) if cuda_usable() else "32-true"
 
 
 def _check_choice(hw: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
@@ -58,20 +52,20 @@ def _check_choice(hw: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise UserError(
             f"hardware.{key}={value!r} is not one of {', '.join(allowed)}; "
-            f"{_old_spelling(value)}pick one of those (profile '{hw.name}')"
+            f"{old_spelling(value)}pick one of those (profile '{hw.name}')"
         )
 
 
-def _old_spelling(precision: Any) -> str:
+def old_spelling(precision: Any) -> str:
     new = LEGACY_PRECISIONS.get(str(precision))
     return f"it is Lightning's old spelling of {new}: " if new else ""
 
 
-def _accelerator_problem(accelerator: str, precision: str, who: str, precision_key: str, fix: str) -> Optional[str]:
+def accelerator_problem(accelerator: str, precision: str, who: str, precision_key: str, fix: str) -> Optional[str]:
     """Why ``accelerator`` with ``precision`` cannot run on this machine, or None. ``who`` names the
     setting that chose the accelerator (``hardware=a100``, ``trainer.accelerator=gpu``), ``precision_key``
     the one of the precision; ``fix`` says what to do where the accelerator is missing."""
-    if accelerator in GPU_ACCELERATORS and not _cuda_usable():
+    if accelerator in GPU_ACCELERATORS and not cuda_usable():
         return (f"{who} needs an NVIDIA GPU with CUDA, but torch sees none on this machine (torch {torch.__version__}, "
                 f"torch.cuda.is_available() is False{_hidden_gpus()}); {fix}{_on_a_login_node()}")
     if accelerator == "mps" and not torch.backends.mps.is_available():
@@ -179,7 +173,7 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
     _check_choice(hw, "precision", PRECISIONS)
     _check_choice(hw, "float32_matmul_precision", MATMUL_PRECISIONS)
     if hw.accelerator == "auto":
-        hw.accelerator = "gpu" if _cuda_usable() else "cpu"
+        hw.accelerator = "gpu" if cuda_usable() else "cpu"
         if hw.accelerator == "cpu" and _hidden_gpus():
             log.warning("hardware.accelerator=auto takes the CPU: torch sees no GPU%s", _hidden_gpus())
         elif hw.accelerator == "cpu" and torch.backends.mps.is_available():  # a Mac: auto takes NVIDIA GPUs only
@@ -193,7 +187,7 @@ def apply_hardware(profile: DictConfig) -> DictConfig:
         hw.precision = _auto_precision(hw.devices) if hw.accelerator != "cpu" else "32-true"
     # cpu and auto never ask for a device themselves: there hardware.accelerator was set on top of the profile
     who = f"hardware.accelerator={hw.accelerator}" if hw.name in ("cpu", "auto") else f"hardware={hw.name}"
-    problem = _accelerator_problem(hw.accelerator, hw.precision, who, "hardware.precision",
+    problem = accelerator_problem(hw.accelerator, hw.precision, who, "hardware.precision",
                                    "use hardware=cpu, or hardware=auto to take whatever the machine has")
     if problem:
         raise UserError(problem)
@@ -289,123 +283,3 @@ def _omp_threads_given(value: Optional[str] = None) -> bool:
     """Whether ``value`` (default: ``OMP_NUM_THREADS`` now) is a number of threads that OpenMP reads (``4``, ``4,2``)."""
     value = os.environ.get("OMP_NUM_THREADS", "") if value is None else value
     return re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", value.strip()) is not None
-
-
-def check_trainer_devices(trainer: DictConfig) -> None:
-    """The accelerator, precision, devices and nodes the trainer will get, against this machine, before
-    anything is built.
-
-    They interpolate the hardware profile's keys, checked by :func:`apply_hardware`; an override of the
-    trainer's own key would pass by that check and fail late, after the data were read
-    (``trainer.accelerator=gpu``), be changed by Lightning with only a warning (``trainer.precision=16``
-    on a CPU trains in bf16-mixed) or wait forever (``trainer.num_nodes=2`` on one machine). Each is named
-    by the key that set it: ``hardware.*`` where the trainer interpolates it, else ``trainer.*``.
-    """
-
-    def key(name: str) -> str:
-        return f"hardware.{name}" if OmegaConf.is_interpolation(trainer, name) else f"trainer.{name}"
-
-    accelerator = str(trainer.accelerator)
-    precision = "32-true" if trainer.precision is None else str(trainer.precision)  # None: Lightning's default
-    if accelerator not in ACCELERATORS:
-        raise UserError(f"{key('accelerator')}={accelerator!r} is not one of {', '.join(ACCELERATORS)}; the hardware "
-                        "profile chooses it: leave trainer.accelerator out and pick hardware=<profile>")
-    if precision not in PRECISIONS or precision == "auto":
-        shown = LEGACY_PRECISIONS.get(precision, "32-true" if precision != "auto" else "auto")
-        raise UserError(f"{key('precision')}={precision!r} is not one of {', '.join(p for p in PRECISIONS if p != 'auto')}; "
-                        f"{_old_spelling(precision)}the precision's home is the hardware profile: leave "
-                        f"trainer.precision out and set hardware.precision={shown}")
-    if accelerator == "auto":
-        accelerator = "gpu" if _cuda_usable() else "cpu"
-    problem = _accelerator_problem(accelerator, precision, f"{key('accelerator')}={trainer.accelerator}",
-                                   key("precision"), "the hardware profile chooses the accelerator: leave "
-                                   "trainer.accelerator out, and use hardware=cpu, or hardware=auto for whatever the "
-                                   "machine has")
-    if problem:
-        raise UserError(problem)
-    _check_devices(trainer.devices, accelerator, key("devices"))
-    if accelerator in GPU_ACCELERATORS and bf16_problem(precision, trainer.devices, key("precision")):
-        raise UserError(bf16_problem(precision, trainer.devices, key("precision")))
-    _check_strategy(trainer.strategy, accelerator)
-    _check_nodes(int(trainer.num_nodes))
-
-
-def _check_strategy(strategy: Any, accelerator: str) -> None:
-    """A strategy name Lightning knows, on an accelerator it runs on (Lightning said so only after the data
-    were read)."""
-    if not isinstance(strategy, str) or strategy == "auto":
-        return
-    from lightning.pytorch.strategies import StrategyRegistry
-
-    known = StrategyRegistry.available_strategies()
-    if strategy not in known:
-        hint = did_you_mean(strategy, known) or "e.g. ddp"
-        raise UserError(f"trainer.strategy={strategy!r} is not a strategy Lightning knows; {hint} (trainer=ddp, "
-                        "or trainer=ddp_sim for DDP on CPU processes)")
-    if accelerator not in GPU_ACCELERATORS and strategy.startswith(("fsdp", "deepspeed")):
-        raise UserError(f"trainer.strategy={strategy} shards the model over GPUs, and the run is on the {accelerator}; "
-                        "use a GPU profile (hardware=a100 ...) on a machine with GPUs, or trainer=ddp_sim for DDP "
-                        "on CPU processes")
-    if "xla" in strategy or "tpu" in strategy:
-        raise UserError(f"trainer.strategy={strategy} runs on TPUs, which this project does not set up; use "
-                        "trainer=ddp (GPUs) or trainer=ddp_sim (CPU processes)")
-
-
-def _device_request(devices: Any, key: str) -> tuple[Optional[int], Optional[list[int]]]:
-    """(count, ids) of a ``devices`` value as Lightning reads it: 2, -1, "2", "0,1", [0, 1]; (None, None) for auto."""
-    shape = f"{key}={devices!r} must be a number of devices (1 or more; -1 for all), auto, or a list of GPU ids ([0,1])"
-    if isinstance(devices, str) and devices.strip() == "auto":
-        return None, None
-    try:
-        if OmegaConf.is_list(devices) or isinstance(devices, (list, tuple)):
-            ids = [int(i) for i in devices]
-        elif isinstance(devices, str) and "," in devices:
-            ids = [int(i) for i in devices.split(",") if i.strip()]
-        elif isinstance(devices, (int, str)) and not isinstance(devices, bool):
-            count = int(devices)
-            if count == 0 or count < -1:
-                raise UserError(shape)
-            return count, None
-        else:
-            raise UserError(shape)
-    except ValueError:
-        raise UserError(shape) from None
-    if not ids or min(ids) < 0:
-        raise UserError(shape)
-    return None, ids
-
-
-def _check_devices(devices: Any, accelerator: str, key: str) -> None:
-    count, ids = _device_request(devices, key)
-    if accelerator == "cpu":
-        cores = max(usable_cores(), 2)  # two processes anywhere: trainer=ddp_sim tries DDP on any machine
-        if ids is not None or count == -1:
-            raise UserError(f"{key}={devices} names GPUs, but the run is on the CPU; for GPUs use a GPU profile "
-                            "(hardware=a100 ...) on a machine that has them, or give a number of CPU processes")
-        if count is not None and count > cores:
-            raise UserError(f"{key}={count} on the CPU starts {count} training processes (DDP over gloo), more than the "
-                            f"{cores} CPU core(s) this process may use; give at most {cores}, or train on GPUs: a GPU "
-                            "profile (hardware=a100 ...) on a machine that has them")
-    elif accelerator in GPU_ACCELERATORS:
-        available = torch.cuda.device_count()
-        if (ids is not None and max(ids) >= available) or (count is not None and count > available):
-            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-            seen = f" (CUDA_VISIBLE_DEVICES={visible})" if visible is not None else ""
-            raise UserError(f"{key}={devices} but torch sees {available} GPU(s) on this machine{seen}, numbered from 0"
-                            f"{mig_note()}; give at most {available}, or -1 for all of them")
-
-
-def _check_nodes(num_nodes: int) -> None:
-    """``trainer.num_nodes`` > 1 needs a launcher that started this process on every node."""
-    if num_nodes <= 1:
-        return
-    allocated = os.environ.get("SLURM_NNODES")
-    if allocated is not None and int(allocated) != num_nodes:
-        raise UserError(f"trainer.num_nodes={num_nodes} but this SLURM job has {allocated} node(s) (SLURM_NNODES); ask "
-                        f"for {num_nodes} (hydra.launcher.nodes={num_nodes}, sbatch --nodes={num_nodes}), or set "
-                        f"trainer.num_nodes={allocated}")
-    if not any(name in os.environ for name in _MULTI_NODE_ENV):
-        raise UserError(f"trainer.num_nodes={num_nodes}, but no multi-node launcher started this process (no SLURM "
-                        "job or NODE_RANK/MASTER_ADDR), so it would wait forever for the other nodes; run "
-                        f"it as SLURM jobs over {num_nodes} nodes (-m hydra/launcher=slurm hydra.launcher.nodes="
-                        f"{num_nodes}), or set trainer.num_nodes=1 on one machine")

@@ -58,6 +58,7 @@ def let_user(path: Union[str, os.PathLike], need: str = "read") -> str:
     user 'ann' a copy, or run as a user who may read it``. A folder on the way that this user may not enter is
     the one named (its x bit); a path that does not exist yet, the nearest folder above it that does (where it
     would be made)."""
+    from trainlab.config.spelling import shell_path
     from trainlab.run.console import user_name  # console imports Hydra: not at import time of a refusal's module
 
     user, target, enter = user_name(), Path(path), False
@@ -75,11 +76,11 @@ def let_user(path: Union[str, os.PathLike], need: str = "read") -> str:
     folder = stat.S_ISDIR(info.st_mode)
     bits, said = ("x", "enter it") if enter else (_BITS[need][folder], _SAID[need][folder])
     if info.st_uid == os.geteuid():
-        return f"let user '{user}', its owner, {said}: chmod u+{bits} '{target}'"
+        return f"let user '{user}', its owner, {said}: chmod u+{bits} {shell_path(target)}"
     owner = owner_name(info.st_uid)
     if info.st_gid == os.getegid() or info.st_gid in os.getgroups():
         return (f"ask its owner '{owner}' to let group '{group_name(info.st_gid)}' (user '{user}' is in it) {said}: "
-                f"chmod g+{bits} '{target}'")
+                f"chmod g+{bits} {shell_path(target)}")
     copy = f" or to give user '{user}' a copy" if need == "read" and not enter and not folder else ""
-    return (f"ask its owner '{owner}' to let every user {said} (chmod o+{bits} '{target}'){copy}, or run as a user "
-            f"who may {said}")
+    return (f"ask its owner '{owner}' to let every user {said} (chmod o+{bits} {shell_path(target)}){copy}, or run "
+            f"as a user who may {said}")

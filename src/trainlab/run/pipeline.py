@@ -51,7 +51,8 @@ def prepare(cfg: DictConfig, *, training: bool = True) -> DictConfig:
     """
     from trainlab.config.invocation import task_overrides
     from trainlab.config.interpolations import check_interpolations
-    from trainlab.run.hardware import apply_hardware, check_trainer_devices
+    from trainlab.run.hardware import apply_hardware
+    from trainlab.run.trainer_devices import check_trainer_devices
     from trainlab.run.repeatability import say_gpu_repeat
 
     route_lightning_logs()

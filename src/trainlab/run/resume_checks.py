@@ -31,16 +31,20 @@ def completed_epochs(ckpt: dict[str, Any]) -> int:
         return int(ckpt.get("epoch", -1)) + 1
 
 
-def _config_differences(old: DictConfig, new: DictConfig, keys: tuple[str, ...], resolve: bool = False) -> list[str]:
+def _config_differences(old: DictConfig, new: DictConfig, keys: tuple[str, ...], resolve: bool = False,
+                        anew: Optional[tuple[str, ...]] = None) -> list[str]:
     """``key: old -> new`` for every leaf of ``keys`` that differs between two run configs; ``resolve``:
-    as their interpolations made them (a value taken from another key is named: ``(${trainer.max_epochs})``)."""
+    as their interpolations made them (a value taken from another key is named: ``(${trainer.max_epochs})``).
+    ``anew``: the keys the resume's overrides set anew (:func:`trainlab.run.resume_settings.given_anew`); a key
+    ``old`` lacks (a run of an older trainlab, before the key was added) differs only where one of them sets it,
+    else it holds its default. None: every key ``old`` lacks differs."""
     found = []
     for key in keys:
-        a, b = (_container(c.get(key), resolve) for c in (old, new))
-        found += _leaf_differences(a, b, key)
+        a, b = (_container(c.get(key, _ABSENT), resolve) for c in (old, new))
+        found += _leaf_differences(a, b, key, anew)
     if not resolve:
         return found
-    written = set(_config_differences(old, new, keys))
+    written = set(_config_differences(old, new, keys, anew=anew))
     return [d if d in written else f"{d} ({_raw_value(new, d.split(':', 1)[0])})" for d in found]
 
 
@@ -102,9 +106,20 @@ def _option(scheduler: DictConfig) -> str:
     return str(scheduler.get("_target_", "?")).rsplit(".", 1)[-1]
 
 
-def _leaf_differences(a: Any, b: Any, key: str) -> list[str]:
+# a key one of two configs lacks (shown as None, as a key set to null)
+_ABSENT = object()
+
+
+def _leaf_differences(a: Any, b: Any, key: str, anew: Optional[tuple[str, ...]] = None) -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
-        return [d for k in sorted(set(a) | set(b), key=str) for d in _leaf_differences(a.get(k), b.get(k), f"{key}.{k}")]
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in _leaf_differences(a.get(k, _ABSENT), b.get(k, _ABSENT), f"{key}.{k}", anew)]
+    if a is _ABSENT and anew is not None:
+        from trainlab.run.resume_settings import set_anew
+
+        if not set_anew(key, anew):  # added since that run, and holding its default: not the user's change
+            return []
+    a, b = (None if v is _ABSENT else v for v in (a, b))
     return [] if a == b else [f"{key}: {_shown(a)} -> {_shown(b)}"]
 
 
@@ -200,8 +215,14 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     old_cfg = _saved_config(folder)
     from trainlab.run.trained import recorded_differences
 
-    differs = (recorded_differences(_config_differences(old_cfg, cfg, ("model", "data")), ckpt)
-               if old_cfg is not None else [])
+    from trainlab.run.resume_settings import resume_anew
+
+    anew = resume_anew(folder)
+    differs = []
+    if old_cfg is not None:  # the net's arguments the checkpoint records first: a key its config lacks is known there
+        every = _config_differences(old_cfg, cfg, ("model", "data"))
+        defaults = set(every) - set(_config_differences(old_cfg, cfg, ("model", "data"), anew=anew))
+        differs = [d for d in recorded_differences(every, ckpt) if d not in defaults]
     repeat = _repeat_hint(folder, ckpt_path) if differs else ""
 
     missing, unexpected, shapes = tensor_differences(model.state_dict(), ckpt["state_dict"])
@@ -227,7 +248,7 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         "that run's data, or leave ckpt_path out to start afresh")
     changed = datamodule.data_differences(ckpt[data_key]) if data_key in ckpt else []
     if changed:  # same data settings: their file changed, or a setting they interpolate (the seed of a split)
-        both = differs + _config_differences(old_cfg, cfg, ("seed",)) if old_cfg is not None else []
+        both = differs + _config_differences(old_cfg, cfg, ("seed",), anew=anew) if old_cfg is not None else []
         settings = [d for d in both if d.startswith(("data", "seed"))]
         cause = f"; settings that differ from that run: {'; '.join(settings[:4])}" if settings else ""
         raise UserError(f"ckpt_path={ckpt_path} was trained on other data: the data now differ ({'; '.join(changed)})"
@@ -235,7 +256,7 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         "settings) to resume")
     # resolved: cosine's T_max is ${trainer.max_epochs}, so a resume with more epochs continued the old
     # cosine past its end (the learning rate rose again) without a word
-    restored = _config_differences(old_cfg, cfg, ("optimizer", "scheduler"), resolve=True) \
+    restored = _config_differences(old_cfg, cfg, ("optimizer", "scheduler"), resolve=True, anew=anew) \
         + _cycle_length_differences(old_cfg, cfg, ckpt) if old_cfg is not None else []
     if restored and ckpt.get("optimizer_states"):  # Lightning loads them over what this config builds
         first = next((d for d in restored if "._target_: " in d), restored[0])  # another optimizer: say that first
@@ -265,14 +286,15 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
                         f"to train on, raise callbacks.early_stopping.patience (e.g. {patience + 5}) or set "
                         f"callbacks.early_stopping=null{_untested_hint(folder, cfg)}")
     warn_other_seed(old_cfg, cfg, ckpt_path)
-    from trainlab.run.resume_settings import say_changed_settings, setting_groups
+    from trainlab.run.resume_settings import DEVICE_KEYS, devices_differ, say_changed_settings, setting_groups
     from trainlab.run.trained import silent_changes
 
     # the other groups' settings (trainer, callbacks, hardware, ...): only the model's and data's were said;
     # the optimizer's and scheduler's take effect where the checkpoint holds no optimizer state to restore
     others = () if old_cfg is None else tuple(k for k in setting_groups(dict.fromkeys([*old_cfg, *cfg]))
                                               if k not in ("model", "data", "optimizer", "scheduler"))
-    changed_too = (_config_differences(old_cfg, cfg, others) if others else []) + restored
+    changed_too = [d for d in (_config_differences(old_cfg, cfg, others, anew=anew) if others else [])
+                   if not d.startswith(tuple(f"{k}: " for k in DEVICE_KEYS))] + devices_differ(old_cfg, cfg) + restored
     all_changes = [d for d in differs if d not in moved] + silent_changes(cfg, ckpt, model, datamodule) + changed_too
     say_changed_settings(all_changes, ckpt_path, repeat or (_repeat_hint(folder, ckpt_path) if changed_too else ""))
     warn_mid_epoch(ckpt_path, ckpt)

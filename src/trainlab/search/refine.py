@@ -107,26 +107,42 @@ def follow_move(sweep_dir: Path, overrides: list[str]) -> list[str]:
 
 
 def beside(sweep_dir: Path, overrides: list[str], extra: list[str], root: Path, run: str) -> list[str]:
-    """``['paths.log_dir=<folder>']`` that puts what make refine or make stage2 starts from a sweep beside that sweep,
-    or ``[]`` where it goes there already or the user chose the place (``paths.log_dir`` among the sweep's overrides,
-    which :func:`follow_move` moves along, or ``paths.log_dir`` / ``hydra.run.dir`` / ``hydra.sweep.dir`` in ARGS).
+    """``overrides`` (the sweep's, which :func:`follow_move` moved along with it) with ``paths.log_dir=<folder>``
+    that puts what make refine or make stage2 starts from a sweep beside that sweep, unless it goes there already
+    or the user chose the place in ARGS (``extra``: ``paths.log_dir``, ``hydra.run.dir``, ``hydra.sweep.dir``).
     The folder is the one the sweep's layout starts from (``<folder>/train/multiruns/<name>``, a staged search's
     stage one level further down), else the folder the sweep lies in: a sweep made with hydra.sweep.dir=/tmp/x was
-    retrained into the repository's outputs/, which README said it was not. ``root``: the repository, whose
-    outputs/ is train.py's own default (nothing added there); ``run``: what is written there, for the log line."""
-    chosen = ("paths.log_dir", "hydra.run.dir", "hydra.sweep.dir")
-    if any(o.lstrip("+~").split("=", 1)[0] in chosen for o in [*overrides, *extra]):
-        return []
+    retrained into the repository's outputs/, and one whose trials set ``paths.log_dir`` (or ``paths.root_dir``)
+    elsewhere into that folder, away from the sweep. A ``paths.log_dir`` of the sweep's own is replaced (two were
+    refused as both). ``root``: the repository, whose outputs/ is train.py's own default (nothing added there);
+    ``run``: what is written there, for the log line."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    def key(override: str) -> str:
+        return override.lstrip("+~").split("=", 1)[0]
+
+    if any(key(o) in ("paths.log_dir", "hydra.run.dir", "hydra.sweep.dir") for o in extra):
+        return overrides
     from trainlab.search.space import as_override
     from trainlab.search.sweep_folder import STAGES_YAML
 
     sweep = sweep_dir.resolve()
     sweep = sweep.parent if (sweep.parent / STAGES_YAML).is_file() else sweep  # <sweep>/2_optimisation
     folder = sweep.parents[2] if sweep.parent.name == "multiruns" and len(sweep.parents) > 2 else sweep.parent
-    if folder == (root / "outputs").resolve():
-        return []
-    log.info("%s lies outside %s: %s goes beside it, paths.log_dir=%s", sweep_dir, root / "outputs", run, folder)
-    return [as_override("paths.log_dir", str(folder))]
+    placed = [o for o in overrides if key(o) in ("paths.log_dir", "paths.root_dir") and "=" in o]
+    theirs = [o for o in placed if key(o) == "paths.log_dir"]
+    if theirs:
+        value = OverridesParser.create().parse_override(theirs[-1]).value()
+        if isinstance(value, str) and Path(value).expanduser().resolve() == folder:
+            return overrides  # the sweep's own place: it lies there
+    if placed:
+        log.info("the trials of %s wrote below %s: %s goes beside the sweep, paths.log_dir=%s (paths.log_dir=<folder> "
+                 "in ARGS for another place)", sweep_dir, placed[-1], run, folder)
+    elif folder == (root / "outputs").resolve():
+        return overrides
+    else:
+        log.info("%s lies outside %s: %s goes beside it, paths.log_dir=%s", sweep_dir, root / "outputs", run, folder)
+    return [*(o for o in overrides if key(o) != "paths.log_dir"), as_override("paths.log_dir", str(folder))]
 
 
 def sweep_pick(sweep_dir: Path) -> Optional[dict[str, Any]]:
@@ -191,7 +207,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         rule = ({"within": args.within, "then": 1 if args.then is None else args.then} if args.within is not None
                 else sweep_pick(args.sweep_dir))
         chosen = best_overrides(args.sweep_dir, rule)
-        chosen += beside(args.sweep_dir, chosen, args.overrides, repo_root(), "the retrained run")
+        chosen = beside(args.sweep_dir, chosen, args.overrides, repo_root(), "the retrained run")
         command = [sys.executable, str(repo_root() / "train.py"), *chosen,
                    f"trainer.max_epochs={args.epochs}", *args.overrides]
     return call_train(command)

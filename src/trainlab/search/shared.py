@@ -46,7 +46,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab.config.errors import UserError
-from trainlab.run.durable import DiskFull, cut_torn_tail, database_state, full_database
+from trainlab.run.durable import DiskFull, cut_torn_tail, full_database
 from trainlab.search.handover import sweep_process, sweep_process_gone
 from trainlab.search.storage_driver import driver_problem
 
@@ -73,8 +73,7 @@ def out_of_space(exc: BaseException, url: Optional[str] = None) -> Optional[Disk
     Optuna; ``url``: the study's storage, whose file tells a file-size limit from a full disk); else None."""
     database = full_database(exc)  # out here (a trial's own are TrialOutOfSpace), the study's
     if database is not None:
-        state, remedy, reason = database_state(storage_file(url) if url else None)
-        return DiskFull(f"{state}: the study could not be written ({database})", reason=reason, remedy=remedy)
+        return DiskFull.database(database, storage_file(url) if url else None, "the study")
     return DiskFull.of(exc)
 
 
@@ -201,7 +200,10 @@ def storage_place_problem(url: str, writing: bool = False) -> Optional[str]:
         return (f"the folder '{folder}' does not exist, so the study is not there (moved or removed?); give the "
                 "study's file where it is now")
     if not folder.is_dir():
-        return f"the folder '{folder}' does not exist; create it (mkdir -p '{folder}'), or name a file in another folder"
+        from trainlab.config.spelling import shell_path
+
+        return (f"the folder '{folder}' does not exist; create it (mkdir -p {shell_path(folder)}), or name a file in "
+                "another folder")
     # sqlite writes a journal beside its file, Optuna's journal a lock: the folder is written either way
     denied = next((p for p, need in ((folder, os.W_OK | os.X_OK), (path, os.R_OK | os.W_OK))
                    if writing and p.exists() and not os.access(p, need)), None)

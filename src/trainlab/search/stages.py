@@ -351,7 +351,7 @@ def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) 
     from trainlab.search.refine import beside, follow_move
 
     earlier = follow_move(sweep_dir, earlier)
-    earlier += beside(sweep_dir, earlier, list(extra), root, "stage 2's sweep")
+    earlier = beside(sweep_dir, earlier, list(extra), root, "stage 2's sweep")
     return [sys.executable, str(root / "train.py"), "-m", *earlier,
             as_override("hydra.sweeper.fix_top_of", str(sweep_dir.resolve())), f"hydra.sweeper.fix_top={top}", *extra]
 

@@ -120,7 +120,7 @@ def _store(path: Optional[Path], fits: list[tuple[np.ndarray, float]]) -> None:
         log.debug("ETS baseline fitted and cached in %s", path)  # one line per run: ets_fits
     except (OSError, DiskFull) as exc:  # a cache: the run goes on without it
         _UNCACHED.add(path.parent)
-        full = exc if isinstance(exc, DiskFull) else DiskFull.of(exc)  # full, read-only, no permission
+        full = exc if isinstance(exc, DiskFull) else DiskFull.of(exc, path)  # full, read-only, no permission
         reason = full.reason if full else os.strerror(exc.errno) if exc.errno else str(exc)
         log.warning("ETS fits not cached in %s (%s): this run goes on, and the next one fits them again; %s, "
                     "or set data.baseline_cache=<a writable folder> (null: no cache)", path.parent, reason,
