@@ -256,20 +256,40 @@ def requeued_checkpoint(run_dir: str | os.PathLike) -> Optional[str]:
     return str(last) if last.is_file() else None
 
 
-def cluster_plugins(processes: int = 1) -> list[Any]:
+def cluster_plugins(processes: int = 1, nodes: int = 1) -> list[Any]:
     """Trainer plugins for the cluster a run is in: inside a SLURM job, Lightning's SLURM environment
     with its own auto-requeue off (submitit requeues, once; two mechanisms would requeue twice).
 
     ``processes``: the run's training processes (devices x nodes; 0 where the trainer counts them itself,
-    ``devices=-1``). Lightning's SLURM environment refuses a job of ``--ntasks=2`` without
-    ``--ntasks-per-node`` with a RuntimeError, as a traceback, also for ``python train.py`` typed in such
-    an ``sbatch`` script, where the one process is no task of srun's: a one-process run is then left to
-    Lightning's plain environment; a run of several processes gets one line saying what to ask SLURM for.
+    ``devices=-1``); ``nodes``: ``trainer.num_nodes``. Lightning takes every process of a job that has
+    ``SLURM_NTASKS`` for a task srun started, and starts no process of its own then. That holds for the ranks
+    srun starts (several tasks of one step: :func:`~trainlab.run.srun_step.srun_step_rank`), not for
+    ``python train.py trainer=ddp_sim`` typed in an ``salloc`` shell or an ``sbatch`` script, one process:
+    Lightning failed there with ``KeyError: 'SLURM_NODEID'`` (salloc sets no task's ids) or, where the batch
+    script has them, waited forever for the rank nobody started. Such a run on one node is left to Lightning's
+    plain environment, which starts its processes as on a workstation; on several nodes it is refused in one line.
+    Lightning's SLURM environment also refuses a job of ``--ntasks=2`` without ``--ntasks-per-node`` with a
+    RuntimeError, as a traceback: a one-process run is then left to the plain environment too, srun's ranks
+    get one line saying what to ask SLURM for.
     """
-    from lightning.fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
+    from lightning.fabric.plugins.environments import (LightningEnvironment, SLURMEnvironment,
+                                                       TorchElasticEnvironment)
+
+    from trainlab.run.srun_step import srun_step_rank
 
     if "SLURM_JOB_ID" not in os.environ:
         return []
+    if processes != 1 and srun_step_rank() is None:  # this process is the run's only one yet
+        if TorchElasticEnvironment.detect():  # torchrun inside the job started the ranks
+            return [TorchElasticEnvironment()]
+        if nodes > 1:
+            raise UserError(f"trainer.num_nodes={nodes}, but srun did not start this process as one of the run's tasks "
+                            "(no SLURM_STEP_NUM_TASKS above 1: typed in an salloc shell or an sbatch script), so no "
+                            "process would start on the other nodes and it would wait for them forever; start one "
+                            f"task per device on each node: srun --nodes={nodes} --ntasks-per-node=<trainer.devices> "
+                            f"python train.py ..., or let trainlab submit the job: python train.py -m "
+                            f"hydra/launcher=slurm hydra.launcher.nodes={nodes} ...")
+        return [LightningEnvironment()]
     tasks = os.environ.get("SLURM_NTASKS", "1")
     if tasks.isdigit() and int(tasks) > 1 and "SLURM_NTASKS_PER_NODE" not in os.environ:
         if processes == 1:
