@@ -18,7 +18,9 @@ would record a stopped job as COMPLETED. Here (:func:`stop_on_signals`):
 
 A job that SLURM starts again (requeued: ``SLURM_RESTART_COUNT`` > 0) continues in its own run folder
 from that folder's ``last.ckpt`` (:func:`requeued_checkpoint`); a manual ``ckpt_path=`` resume still
-starts a new run folder.
+starts a new run folder. The SLURM launcher gives a job's every attempt one folder; a plain ``python train.py``
+in an ``sbatch`` script composes a new one per attempt, so its first attempt names its folder in a note of the
+job's (:func:`note_job_folder`) and a requeued one goes back to it (:func:`continue_in_job_folder`).
 """
 
 from __future__ import annotations
@@ -26,18 +28,22 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.errors import CompactHydraException
+from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import KeepsItsState, UserError
 
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: what a shell reports for a process ended by SIGTERM
 EXIT_SIGINT = 128 + signal.SIGINT  # 130: ... by Ctrl-C
 SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
+log = logging.getLogger(__name__)
 TIME_LIMIT_SIGNAL = "SIGUSR2"  # submitit's warning before the time limit (hydra.launcher.signal_delay_s)
 
 
@@ -238,6 +244,67 @@ def ctrl_c_raises(trainer: Any) -> Iterator[None]:
 def is_requeued_attempt() -> bool:
     """True in a SLURM job that SLURM has started again (requeued by submitit, an admin or a failure)."""
     return int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
+
+
+_job_notes: list[Path] = []  # this process's note (note_job_folder), removed when its run ends
+
+
+def _job_note(config: DictConfig) -> Optional[Path]:
+    """``<paths.log_dir>/.slurm_jobs/<SLURM_JOB_ID>``, where a plain run in a SLURM job names its run folder for
+    the job's later attempts; None outside a job, or for a config without ``paths.log_dir``."""
+    job, log_dir = os.environ.get("SLURM_JOB_ID", "").strip(), OmegaConf.select(config, "paths.log_dir", default=None)
+    if not job or not log_dir:
+        return None
+    return Path(str(log_dir)).expanduser().absolute() / ".slurm_jobs" / job
+
+
+def note_job_folder(config: DictConfig) -> None:
+    """The first attempt of a plain run in a SLURM job: name its run folder (``hydra.run.dir``) for the attempts
+    SLURM may start after a requeue (``sbatch --requeue``, a preemption), which compose a new folder of their own."""
+    from trainlab.run.durable import write_atomic
+
+    note = _job_note(config)
+    if note is None:
+        return
+    note.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(note, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
+    _job_notes.append(note)
+
+
+def continue_in_job_folder(config: DictConfig) -> None:
+    """A requeued attempt of a plain run in a SLURM job: run in the folder its first attempt named
+    (:func:`note_job_folder`), whose ``last.ckpt`` it continues from, instead of the new folder Hydra composed, where
+    it trained from epoch 0 again; where no attempt named one, it keeps the new folder and says so."""
+    from omegaconf import read_write
+
+    note = _job_note(config)
+    if note is None:
+        return
+    if not note.is_file():
+        log.warning("SLURM restarted job %s (SLURM_RESTART_COUNT=%s), but no earlier attempt named its run folder "
+                    "in %s: this attempt trains from the start in a new folder", os.environ["SLURM_JOB_ID"],
+                    os.environ.get("SLURM_RESTART_COUNT"), note)
+        return
+    earlier = note.read_text(encoding="utf-8")
+    if not Path(earlier).is_dir():  # removed since (by hand, or as a refused start's)
+        log.warning("SLURM restarted job %s, but the run folder its earlier attempt named (%s) is gone: this attempt "
+                    "trains from the start in a new folder", os.environ["SLURM_JOB_ID"], earlier)
+        return
+    with read_write(config.hydra):
+        config.hydra.run.dir = earlier
+    _job_notes.append(note)  # the attempt that finishes the run removes it
+    log.info("SLURM restarted job %s: it goes on in its run folder %s", os.environ["SLURM_JOB_ID"], earlier)
+
+
+def remove_job_note() -> None:
+    """Remove this process's note naming its run folder (at its run's end), with ``.slurm_jobs`` once empty."""
+    while _job_notes:
+        note = _job_notes.pop()
+        note.unlink(missing_ok=True)
+        try:
+            note.parent.rmdir()
+        except OSError:  # another job's note is still there, or it is gone already
+            pass
 
 
 def requeued_checkpoint(run_dir: str | os.PathLike) -> Optional[str]:

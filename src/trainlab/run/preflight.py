@@ -249,11 +249,14 @@ _held: list[int] = []
 
 
 def release_run_folder() -> None:
-    """Close the lock on the run folder this process holds, if any, and remove the srun step's note naming it
-    (with ``.srun_steps`` once empty)."""
+    """Close the lock on the run folder this process holds, if any, and remove the srun step's and the SLURM
+    job's notes naming it (with ``.srun_steps`` and ``.slurm_jobs`` once empty)."""
+    from trainlab.run.preemption import remove_job_note
+
     while _held:
         os.close(_held.pop())
     remove_step_notes()
+    remove_job_note()
 
 
 class Preflight(HydraCallback):
@@ -298,7 +301,7 @@ class Preflight(HydraCallback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_output(config, "hydra.run.dir")
-        from trainlab.run.preemption import is_requeued_attempt
+        from trainlab.run.preemption import continue_in_job_folder, is_requeued_attempt, note_job_folder
 
         # a requeued SLURM job continues in its own folder; the other ranks of a DDP run (Lightning starts
         # them with LOCAL_RANK=1.. and hydra.run.dir=<rank 0's folder>) join their first rank's, and so do
@@ -317,7 +320,10 @@ class Preflight(HydraCallback):
         if step_rank:  # srun's tasks above 0 join rank 0's folder, as Lightning's LOCAL_RANK children do
             join_step_folder(config, step_rank)
             return
-        joins = is_requeued_attempt() or os.environ.get("LOCAL_RANK", "0") != "0"
+        first = os.environ.get("LOCAL_RANK", "0") == "0"  # the run's first process (Lightning's others get its folder)
+        joins = is_requeued_attempt() or not first
+        if first and is_requeued_attempt():
+            continue_in_job_folder(config)
         chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None)
         problem = None if joins else (single_run_launcher_problem(chosen.get("hydra/launcher") if chosen else None)
                                       or occupied_problem(OmegaConf.select(config, "hydra.run.dir")))
@@ -329,6 +335,7 @@ class Preflight(HydraCallback):
                 refuse(problem)
             if claimed is not None:
                 _held.append(claimed)
+            note_job_folder(config)  # in a SLURM job: for the attempts a requeue starts
         if step_rank == 0:
             publish_step_folder(config)
 
