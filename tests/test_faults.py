@@ -219,6 +219,45 @@ def test_a_run_dir_that_holds_files_is_refused_before_hydra_writes_into_it(tmp_p
     Preflight(min_free_mb=0).on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(run)}}}))
 
 
+def test_a_requeued_plain_run_in_a_slurm_job_goes_on_in_its_first_attempts_folder(tmp_path, monkeypatch, caplog):
+    """python train.py in an sbatch script, requeued (sbatch --requeue, a preemption): the new attempt composed a new
+    run folder, found no last.ckpt in it and trained from epoch 0 again, the first attempt's folder left aside."""
+    import logging
+
+    from omegaconf import OmegaConf
+
+    from trainlab.run import preemption, preflight
+    from trainlab.run.preemption import requeued_checkpoint
+    from trainlab.run.preflight import Preflight
+
+    def attempt(name: str):
+        return OmegaConf.create({"paths": {"log_dir": str(tmp_path / "logs")},
+                                 "hydra": {"run": {"dir": str(tmp_path / "logs" / "train" / "runs" / name)}}})
+
+    for key in ("SLURM_RESTART_COUNT", "LOCAL_RANK", "SLURM_STEP_ID", "RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    Preflight(min_free_mb=0).on_run_start(attempt("first"))
+    first = tmp_path / "logs" / "train" / "runs" / "first"
+    (first / "checkpoints").mkdir()
+    (first / "checkpoints" / "last.ckpt").write_bytes(b"epoch 3")
+    while preflight._held:  # the attempt is killed: the system closes its lock, and no hook of its runs
+        os.close(preflight._held.pop())
+    preemption._job_notes.clear()
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    second = attempt("second")
+    Preflight(min_free_mb=0).on_run_start(second)
+    assert second.hydra.run.dir == str(first) and requeued_checkpoint(second.hydra.run.dir) == str(
+        first / "checkpoints" / "last.ckpt")
+    Preflight(min_free_mb=0).on_run_end(second)  # it finished: its note goes, and the notes' folder once empty
+    assert not (tmp_path / "logs" / ".slurm_jobs").exists()
+    monkeypatch.setenv("SLURM_JOB_ID", "78")  # a job whose earlier attempt named no folder: a new one, said
+    other = attempt("other")
+    with caplog.at_level(logging.WARNING, logger="trainlab.run.preemption"):
+        Preflight(min_free_mb=0).on_run_start(other)
+    assert other.hydra.run.dir.endswith("other") and "no earlier attempt named its run folder" in caplog.text
+
+
 def test_two_runs_started_at_once_into_one_run_dir_do_not_share_it(tmp_path, capsys):
     """Both found hydra.run.dir empty (neither had written yet) and trained into it, each overwriting the other's
     config, checkpoints and records; the second is now refused while the first holds the folder."""

@@ -71,3 +71,26 @@ def test_one_image_given_as_itself_is_mapped_and_another_file_is_refused(tmp_pat
     with pytest.raises(UserError, match=r"^images='.*notes.txt' is a file of no image format that is read "
                                         r"\(.fits.gz, .*\): give such an image, or a folder of them$"):
         UnmaskedFolder(str(night / "notes.txt")).load()
+
+
+def test_image_names_that_are_no_text_are_written_as_text(tmp_path):
+    """An image whose name's bytes are no text in the file system's encoding (a Latin-1 name from an old archive on a
+    UTF-8 system; any non-ASCII name under LANG=C with PYTHONUTF8=0) reached Python with surrogates in it: predict.py
+    mapped the folder, then failed writing anomaly_scores.csv with 'UnicodeEncodeError: ... surrogates not allowed',
+    as a traceback. Its name is now written with the byte shown (\\xe9), a UTF-8 name as itself."""
+    import os
+
+    from trainlab.prediction.image import UnmaskedFolder, write
+
+    night = tmp_path / "night"
+    night.mkdir()
+    image = np.random.default_rng(0).normal(50.0, 5.0, (32, 32)).astype(np.float32)
+    for name in (b"\xe9toile.npy", "nébuleuse.npy".encode("utf-8")):
+        with open(os.path.join(os.fsencode(night), name), "wb") as f:
+            np.save(f, image)
+    tiles = UnmaskedFolder(str(night)).load()  # predict.py's images=<folder>
+    assert set(tiles.tile_names) == {"nébuleuse.npy", "\\xe9toile.npy"}
+    out = tmp_path / "out"
+    out.mkdir()
+    write(tiles, np.zeros((2, 32, 32), dtype=np.float32), np.array([0.25, 0.5]), out)
+    assert set(pd.read_csv(out / "anomaly_scores.csv").tile) == {"nébuleuse.npy", "\\xe9toile.npy"}

@@ -22,6 +22,7 @@ FILES = {
     "model/adam2.yaml": "_target_: torch.optim.Adam\n_partial_: true\nlr: 0.01\n",  # an optimizer in model/
     "experiment/nopackage.yaml": "defaults:\n  - override /model: cnn\nseed: 3\n",
     "experiment/nooverride.yaml": "# @package _global_\ndefaults:\n  - /model: cnn\n",
+    "experiment/bompackage.yaml": "\ufeff# @package _global_\r\ndefaults:\r\n  - override /model: cnn\r\n",
 }
 
 
@@ -40,6 +41,11 @@ FILES = {
     ("experiment=nopackage", "{root}/experiment/nopackage.yaml is read into experiment.* (Hydra puts a file's settings "
                              "under its folder's name), so its 'override /model' reaches no choice of the config; "
                              "make its first line '# @package _global_'"),
+    ("experiment=bompackage", "{root}/experiment/bompackage.yaml is read into experiment.* (Hydra puts a file's "
+                              "settings under its folder's name), so its 'override /model' reaches no choice of the "
+                              "config; its '# @package _global_' is not read by Hydra: the file begins with a "
+                              "byte-order mark (saved as 'UTF-8 with BOM'), so its first line does not begin with "
+                              "'#'; save it as UTF-8 without BOM"),
     ("optimizer=adam2", "...; {root}/model/adam2.yaml exists, in the model group's folder: options of the optimizer "
                         "group go in {root}/optimizer/ (move it there), or choose it as model=adam2"),
     ("experiment=nooverride", "a defaults list chooses model: cnn, but model is chosen already (conf/train.yaml's "
@@ -87,6 +93,35 @@ def test_an_experiment_file_without_its_package_line_is_not_ignored(tmp_path, co
         check_top_level_keys(cfg)
     path.write_text("# @package _global_\n" + path.read_text())
     check_top_level_keys(compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=small"]))
+
+
+@pytest.mark.parametrize("text, fix", [
+    ("\ufeff# @package _global_\r\nmodel:\r\n  net:\r\n    hidden_size: 8\r\n",
+     "its '# @package _global_' is not read by Hydra: the file begins with a byte-order mark (saved as 'UTF-8 with "
+     "BOM'), so its first line does not begin with '#'; save it as UTF-8 without BOM"),
+    ("# a smaller LSTM\n# @package _global_\nmodel:\n  net:\n    hidden_size: 8\n",
+     "its '# @package _global_' (line 2) is not read by Hydra, which reads it only above every other line and stops "
+     "at line 1 (# a smaller LSTM); make it the first line"),
+], ids=["bom", "comment-above"])
+def test_an_experiment_file_whose_package_line_hydra_does_not_read_is_told_why(tmp_path, compose_cfg, text, fix):
+    """A file saved by a Windows editor as 'UTF-8 with BOM', or with a comment above its '# @package _global_': Hydra
+    reads no header, the settings landed under experiment.*, and the refusal said to add the line the file has."""
+    from trainlab.config.checks import check_top_level_keys
+    from trainlab.config.errors import UserError
+
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    path = tmp_path / "myconf" / "experiment" / "small.yaml"
+    path.write_bytes(text.encode("utf-8"))
+    cfg = compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=small"])
+    with pytest.raises(UserError) as refused:
+        check_top_level_keys(cfg)
+    assert str(refused.value).startswith(f"experiment=small ({path}) sets experiment.model.net.hidden_size, ")
+    assert str(refused.value).endswith(f"as its first line; {fix}"), str(refused.value)
+    first, second, rest = text.lstrip("\ufeff").split("\n", 2)  # as told: no BOM, the package line first
+    path.write_text("\n".join([second, first, rest] if "@package" in second else [first, second, rest]))
+    fixed = compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=small"])
+    check_top_level_keys(fixed)
+    assert fixed.model.net.hidden_size == 8
 
 
 def test_our_data_option_following_a_key_a_users_model_lacks(tmp_path, compose_cfg):

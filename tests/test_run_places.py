@@ -146,8 +146,10 @@ def no_gpu(monkeypatch):
 def test_gpus_hidden_by_cuda_visible_devices_are_named(compose_cfg, monkeypatch, no_gpu, caplog):
     """CUDA_VISIBLE_DEVICES='' or -1 left from another job: the refusal of a GPU profile said only that torch
     sees no GPU, and hardware=auto went to the CPU with pinned memory (a torch warning per loader)."""
+    from trainlab.run import hardware
     from trainlab.run.pipeline import prepare
 
+    monkeypatch.setattr(hardware, "nvml_gpu_uuids", lambda: ["GPU-0a1b2c3d"])  # the machine has a GPU, NVML says
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
     with pytest.raises(UserError, match=r"^hardware=a100 needs an NVIDIA GPU .*is False; CUDA_VISIBLE_DEVICES='-1' "
                                         r"hides GPUs from torch: unset it, or list the GPUs to use \(0,1\)\); use hardware=cpu"):
@@ -159,14 +161,17 @@ def test_gpus_hidden_by_cuda_visible_devices_are_named(compose_cfg, monkeypatch,
     assert [r.getMessage() for r in caplog.records] == [
         "hardware.accelerator=auto takes the CPU: torch sees no GPU; CUDA_VISIBLE_DEVICES='' hides GPUs from torch: "
         "unset it, or list the GPUs to use (0,1)"]
-    # one that lists a GPU on a machine without any is not at fault: it was blamed, and unsetting it did nothing
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
-        assert prepare(compose_cfg(["hardware=auto"])).hardware.accelerator == "cpu"
-    assert caplog.records == []
-    with pytest.raises(UserError, match=r"torch.cuda.is_available\(\) is False\); use hardware=cpu"):
-        prepare(compose_cfg(["hardware=a100"]))
+    # on a machine without any GPU (NVML finds none) no value is at fault, '0' nor '' nor '-1': each was blamed
+    # ('-1' hides GPUs from torch: unset it'), and unsetting it changed nothing
+    monkeypatch.setattr(hardware, "nvml_gpu_uuids", lambda: [])
+    for value in ("0", "", "-1"):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", value)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="trainlab.run.hardware"):
+            assert prepare(compose_cfg(["hardware=auto"])).hardware.accelerator == "cpu"
+        assert caplog.records == []
+        with pytest.raises(UserError, match=r"torch.cuda.is_available\(\) is False\); use hardware=cpu"):
+            prepare(compose_cfg(["hardware=a100"]))
 
 
 def test_pinned_memory_asked_for_on_the_cpu_is_left_off_with_a_word(compose_cfg, monkeypatch, no_gpu, caplog):

@@ -148,7 +148,8 @@ def test_lightning_does_not_requeue_inside_a_slurm_job(monkeypatch):
 
 def test_python_train_py_in_an_sbatch_script_of_several_tasks_is_a_plain_run_or_one_line(monkeypatch, compose_cfg):
     """sbatch --ntasks=2 sets SLURM_NTASKS=2 and no SLURM_NTASKS_PER_NODE; Lightning's SLURM environment
-    raised a RuntimeError for it, as a traceback, also for the one process of a plain python train.py."""
+    raised a RuntimeError for it, as a traceback, also for the one process of a plain python train.py; the ranks
+    srun starts for such a job get one line."""
     from lightning.fabric.plugins.environments import LightningEnvironment
 
     from trainlab.config.errors import UserError
@@ -161,6 +162,8 @@ def test_python_train_py_in_an_sbatch_script_of_several_tasks_is_a_plain_run_or_
     monkeypatch.delenv("SLURM_NTASKS_PER_NODE", raising=False)
     trainer = build_trainer(compose_cfg(["trainer.max_epochs=1"]))
     assert trainer.world_size == 1 and type(trainer._accelerator_connector.cluster_environment) is LightningEnvironment
+    monkeypatch.setenv("SLURM_STEP_ID", "0")  # srun -n 2 python train.py ...: each task is one of the run's ranks
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "2")
     with pytest.raises(UserError, match=r"^this SLURM job has 2 tasks \(SLURM_NTASKS=2\) but no tasks per node "
                                         r"\(SLURM_NTASKS_PER_NODE\).*--ntasks-per-node=<trainer.devices>"):
         build_trainer(compose_cfg(["trainer=ddp_sim"]))
@@ -168,6 +171,39 @@ def test_python_train_py_in_an_sbatch_script_of_several_tasks_is_a_plain_run_or_
         cluster_plugins(0)
     monkeypatch.setenv("SLURM_NTASKS_PER_NODE", "2")  # srun --ntasks-per-node=2: Lightning's SLURM environment
     assert type(cluster_plugins(2)[0]).__name__ == "SLURMEnvironment"
+
+
+SALLOC = {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "1",
+          "SLURM_JOB_NAME": "debug", "SLURM_NODELIST": "vm", "SLURM_CPUS_PER_TASK": "1"}  # no task's ids
+BATCH_TASK = {"SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}  # an sbatch script's one process
+
+
+@pytest.mark.parametrize("shell", [SALLOC, {**SALLOC, **BATCH_TASK}], ids=["salloc", "sbatch"])
+def test_a_run_of_several_processes_typed_in_a_slurm_allocation_starts_them_itself(monkeypatch, compose_cfg, shell):
+    """python train.py trainer=ddp_sim in an salloc shell (or an sbatch script) of --ntasks-per-node=2: Lightning
+    took the process for one of srun's tasks, and failed with KeyError: 'SLURM_NODEID' (salloc), or waited forever
+    for the rank srun never started (sbatch). Now Lightning starts the ranks itself, as on a workstation; over
+    several nodes, which it cannot reach, one line says to start the tasks with srun."""
+    from lightning.fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
+
+    from trainlab.config.errors import UserError
+    from trainlab.run.pipeline import build_trainer
+
+    for key in ("SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID", "SLURM_STEP_ID", "SLURM_STEP_NUM_TASKS"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in shell.items():
+        monkeypatch.setenv(key, value)
+    trainer = build_trainer(compose_cfg(["trainer=ddp_sim"]))
+    environment = trainer._accelerator_connector.cluster_environment
+    assert type(environment) is LightningEnvironment and not environment.creates_processes_externally
+    assert trainer.world_size == 2 and trainer.global_rank == 0
+    with pytest.raises(UserError, match=r"^trainer.num_nodes=2, but srun did not start this process .* srun "
+                                        r"--nodes=2 --ntasks-per-node=<trainer.devices> python train.py"):
+        build_trainer(compose_cfg(["trainer=ddp_sim", "trainer.num_nodes=2"]))
+    for key, value in {"SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "2", **BATCH_TASK}.items():
+        monkeypatch.setenv(key, value)  # srun --ntasks-per-node=2 python train.py ...: rank 0 of srun's two
+    environment = build_trainer(compose_cfg(["trainer=ddp_sim"]))._accelerator_connector.cluster_environment
+    assert type(environment) is SLURMEnvironment and environment.creates_processes_externally
 
 
 # -- before submission ------------------------------------------------------------------------------------

@@ -100,16 +100,17 @@ def check_top_level_keys(cfg: DictConfig) -> None:
     for group in GLOBAL_GROUPS:  # a file of these groups without '# @package _global_': Hydra nests it under the group
         if isinstance(cfg.get(group), DictConfig) and len(cfg[group]):
             from trainlab.config.invocation import leaves
-            from trainlab.config.file_problems import EXAMPLE_EXPERIMENT
+            from trainlab.config.file_problems import EXAMPLE_EXPERIMENT, unread_package_line
             from trainlab.config.search_path import option_file
 
             key, _ = next(iter(leaves(OmegaConf.to_container(cfg[group], resolve=False))))
             chosen = choices.get(group)
-            where = f"{group}={chosen} ({option_file(group, chosen) or f'{group}/{chosen}.yaml'})" if chosen \
-                else f"a {group} file"
+            path = option_file(group, chosen) if chosen else None
+            where = f"{group}={chosen} ({path or f'{group}/{chosen}.yaml'})" if chosen else f"a {group} file"
+            fix = (unread_package_line(path) if path else None) or f"add it ({EXAMPLE_EXPERIMENT} shows the form)"
             raise UserError(f"{where} sets {group}.{key}, under {group}.*, where nothing reads it: a file of the "
                             f"{group} group changes the config's own keys only with '# @package _global_' as its "
-                            f"first line; add it ({EXAMPLE_EXPERIMENT} shows the form)")
+                            f"first line; {fix}")
     unknown = [k for k in cfg if k not in (*own, *groups, "hydra")]
     if unknown:
         hint = did_you_mean(unknown[0], [*own, *groups])

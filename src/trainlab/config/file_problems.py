@@ -2,7 +2,7 @@
 line naming the file and the fix: YAML that cannot be read (a tab in the indentation, a bracket not
 closed), a defaults list that is no list, a defaults entry choosing a group the config has already
 chosen, an option a defaults list names that does not exist, and an experiment file without
-``# @package _global_``. Hydra reported them with a traceback (``yaml.scanner.ScannerError``, ``ValueError:
+``# @package _global_``, or with one Hydra does not read (:func:`unread_package_line`). Hydra reported them with a traceback (``yaml.scanner.ScannerError``, ``ValueError:
 Invalid defaults list``) or in words that named another thing (``Could not override 'model@experiment.model'``;
 ``+model=... adds a second model`` for a file's entry; ``model=lstmm is not an option`` for an option
 nobody typed). :func:`trainlab.config.composition.composition_problem` asks here first.
@@ -15,6 +15,33 @@ from pathlib import Path
 from typing import Any, Optional
 
 EXAMPLE_EXPERIMENT = "experiments/experiment/lstm_seed.yaml"
+BOM = "\ufeff"  # a byte-order mark: Windows editors' "UTF-8 with BOM" starts the file with it
+HEADER_LINE = re.compile(r"\s*#\s*@")  # a line of the header Hydra reads (hydra's ConfigSource._get_header_dict)
+PACKAGE_LINE = re.compile(r"\s*#\s*@package\b")
+
+
+def unread_package_line(path: Path) -> Optional[str]:
+    """Why Hydra did not read the ``# @package`` line that the config file ``path`` holds, or None where it holds
+    none. Hydra reads it only in the header, the lines at the top that are blank or begin ``# @``, and stops at the
+    first other line: a comment above it (``# my experiment``), or the byte-order mark that an editor's "UTF-8 with
+    BOM" puts before its first character. The file's keys then landed under its group's name (``experiment.*``),
+    and the refusal said to add the line the file has."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    at = next((number for number, line in enumerate(lines) if PACKAGE_LINE.match(line.lstrip(BOM))), None)
+    if at is None:
+        return None
+    said = lines[at].lstrip(BOM).strip()
+    stop = next((number for number, line in enumerate(lines) if line.strip() and not HEADER_LINE.match(line)), at + 1)
+    if stop > at:  # in the header: read
+        return None
+    if lines[stop].startswith(BOM) and stop == at:
+        return (f"its '{said}' is not read by Hydra: the file begins with a byte-order mark (saved as 'UTF-8 with "
+                "BOM'), so its first line does not begin with '#'; save it as UTF-8 without BOM")
+    return (f"its '{said}' (line {at + 1}) is not read by Hydra, which reads it only above every other line and "
+            f"stops at line {stop + 1} ({lines[stop].lstrip(BOM).strip()[:40]}); make it the first line")
 
 
 def _folders(argv: list[str]) -> list[Path]:
@@ -75,9 +102,11 @@ def file_problem(exc: BaseException, argv: list[str]) -> Optional[str]:
         name, group, package = found.groups()
         folder = name.rpartition("/")[0]
         if package != group and folder and package.startswith(folder.replace("/", ".")):
-            return (f"{_file(name, argv)} is read into {package.rsplit('.', 1)[0]}.* (Hydra puts a file's settings "
-                    f"under its folder's name), so its 'override /{group}' reaches no choice of the config; make its "
-                    f"first line '# @package _global_' ({EXAMPLE_EXPERIMENT} shows the form)")
+            path = _file(name, argv)
+            fix = unread_package_line(Path(path)) or (f"make its first line '# @package _global_' ({EXAMPLE_EXPERIMENT}"
+                                                       " shows the form)")
+            return (f"{path} is read into {package.rsplit('.', 1)[0]}.* (Hydra puts a file's settings "
+                    f"under its folder's name), so its 'override /{group}' reaches no choice of the config; {fix}")
     if isinstance(exc, ConfigCompositionException) and (
             found := re.match(r"Multiple values for ([\w/]+)\. To override a value use 'override ([\w/]+): (\S+)'",
                               message)):

@@ -7,6 +7,7 @@ sources, catalogues: trainlab.data.graph.catalogue).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -33,6 +34,18 @@ CSV_SUFFIXES = tuple(f"{base}{packed}" for base in (".csv", ".tsv") for packed i
 DATA_SUFFIXES = (*CSV_SUFFIXES, ".parquet", ".npy", *WORKBOOK_SUFFIXES, *SUFFIXES)  # what read_frame reads
 log = logging.getLogger(__name__)
 LARGE_FILE = 20 * 2**20  # bytes; a file this large takes seconds to read and check: said before it starts
+
+
+def name_as_text(name: str) -> str:
+    """A file's name as text that every file, plot and log line can hold. A name whose bytes are no text in the
+    file system's encoding (``étoile.npy`` under ``LANG=C`` with ``PYTHONUTF8=0``; a Latin-1 name from an old archive
+    on a UTF-8 system) reaches Python with surrogates in it, which UTF-8 writers refuse: predict.py mapped a folder
+    of such images, then failed writing anomaly_scores.csv with ``UnicodeEncodeError: ... surrogates not allowed``,
+    as a traceback. Its bytes read as UTF-8 give the name itself where they are UTF-8, else ``\\xe9`` for a byte
+    that is not."""
+    if not any("\udc80" <= c <= "\udcff" for c in name):
+        return name
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def data_name(path: str) -> str:

@@ -373,4 +373,7 @@ def discard_unstarted_run() -> Optional[str]:
             root.removeHandler(handler)  # a closed FileHandler opens its file again for the next line (an atexit
             # hook's): in a removed folder, that printed a FileNotFoundError traceback after our error line
     shutil.rmtree(folder, ignore_errors=True)
+    from trainlab.run.preemption import remove_job_note
+
+    remove_job_note()  # a SLURM job's note naming the folder for a requeue's attempt
     return "nothing was run, so its run folder was removed"

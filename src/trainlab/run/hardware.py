@@ -89,10 +89,10 @@ def _hidden_gpus() -> str:
     first = (visible or "").split(",")[0].strip()
     if visible is None:
         return ""
+    gpus = nvml_gpu_uuids()
+    if not gpus:  # '' or -1 too: on a machine without GPUs it hid none, and unsetting it changed nothing
+        return ""
     if first.isdigit() or first.startswith(("GPU-", "MIG-")):
-        gpus = nvml_gpu_uuids()
-        if not gpus:
-            return ""
         if names_a_gpu(first, gpus):
             return f"; NVML finds {len(gpus)} GPU(s) here, so torch is why: {_torch_without_cuda()}"
         return (f"; CUDA_VISIBLE_DEVICES='{visible}' names no GPU of this machine, which has {len(gpus)} "

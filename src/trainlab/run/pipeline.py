@@ -193,7 +193,6 @@ def _processes(cfg: DictConfig, overrides: dict[str, Any]) -> int:
     """The training processes a trainer of ``cfg`` (and ``overrides``) starts: devices x nodes, or 0 where
     Lightning counts them on its own (``devices=-1``, ``auto`` on a GPU)."""
     devices = overrides.get("devices", cfg.trainer.get("devices", 1))
-    nodes = overrides.get("num_nodes", cfg.trainer.get("num_nodes", 1)) or 1
     if isinstance(devices, str):
         text = devices.strip()
         if text == "auto":
@@ -203,7 +202,12 @@ def _processes(cfg: DictConfig, overrides: dict[str, Any]) -> int:
         else:  # GPU ids: '0,1'
             devices = [part for part in text.split(",") if part.strip()]
     count = len(devices) if isinstance(devices, Sequence) else int(devices)
-    return 0 if count < 0 else count * int(nodes)
+    return 0 if count < 0 else count * _nodes(cfg, overrides)
+
+
+def _nodes(cfg: DictConfig, overrides: dict[str, Any]) -> int:
+    """The machines a trainer of ``cfg`` (and ``overrides``) trains on: ``trainer.num_nodes``."""
+    return int(overrides.get("num_nodes", cfg.trainer.get("num_nodes", 1)) or 1)
 
 
 def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Sequence[Any] = (), **overrides: Any):
@@ -217,7 +221,8 @@ def build_trainer(cfg: DictConfig, *, callbacks: Sequence[Any] = (), loggers: Se
 
     route_lightning_logs()  # again: evaluate.py imports Lightning after prepare(), and its import adds a handler
     trainer = build(cfg.trainer, "trainer", callbacks=list(callbacks), logger=list(loggers) or False,
-                    plugins=[AtomicCheckpointIO(), *cluster_plugins(_processes(cfg, overrides))], **overrides)
+                    plugins=[AtomicCheckpointIO(), *cluster_plugins(_processes(cfg, overrides), _nodes(cfg, overrides))],
+                    **overrides)
     if type(trainer.profiler) is PassThroughProfiler:  # none asked for: the same, minus its cost per hook
         trainer.profiler = NoProfiler()  # (set here: conf/trainer's profiler key takes a name, not an object)
         use_lean_dispatch()  # and each hook goes only to the callbacks that have it

@@ -18,7 +18,9 @@ would record a stopped job as COMPLETED. Here (:func:`stop_on_signals`):
 
 A job that SLURM starts again (requeued: ``SLURM_RESTART_COUNT`` > 0) continues in its own run folder
 from that folder's ``last.ckpt`` (:func:`requeued_checkpoint`); a manual ``ckpt_path=`` resume still
-starts a new run folder.
+starts a new run folder. The SLURM launcher gives a job's every attempt one folder; a plain ``python train.py``
+in an ``sbatch`` script composes a new one per attempt, so its first attempt names its folder in a note of the
+job's (:func:`note_job_folder`) and a requeued one goes back to it (:func:`continue_in_job_folder`).
 """
 
 from __future__ import annotations
@@ -26,18 +28,22 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.errors import CompactHydraException
+from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config.errors import KeepsItsState, UserError
 
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: what a shell reports for a process ended by SIGTERM
 EXIT_SIGINT = 128 + signal.SIGINT  # 130: ... by Ctrl-C
 SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
+log = logging.getLogger(__name__)
 TIME_LIMIT_SIGNAL = "SIGUSR2"  # submitit's warning before the time limit (hydra.launcher.signal_delay_s)
 
 
@@ -240,6 +246,67 @@ def is_requeued_attempt() -> bool:
     return int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
 
 
+_job_notes: list[Path] = []  # this process's note (note_job_folder), removed when its run ends
+
+
+def _job_note(config: DictConfig) -> Optional[Path]:
+    """``<paths.log_dir>/.slurm_jobs/<SLURM_JOB_ID>``, where a plain run in a SLURM job names its run folder for
+    the job's later attempts; None outside a job, or for a config without ``paths.log_dir``."""
+    job, log_dir = os.environ.get("SLURM_JOB_ID", "").strip(), OmegaConf.select(config, "paths.log_dir", default=None)
+    if not job or not log_dir:
+        return None
+    return Path(str(log_dir)).expanduser().absolute() / ".slurm_jobs" / job
+
+
+def note_job_folder(config: DictConfig) -> None:
+    """The first attempt of a plain run in a SLURM job: name its run folder (``hydra.run.dir``) for the attempts
+    SLURM may start after a requeue (``sbatch --requeue``, a preemption), which compose a new folder of their own."""
+    from trainlab.run.durable import write_atomic
+
+    note = _job_note(config)
+    if note is None:
+        return
+    note.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(note, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
+    _job_notes.append(note)
+
+
+def continue_in_job_folder(config: DictConfig) -> None:
+    """A requeued attempt of a plain run in a SLURM job: run in the folder its first attempt named
+    (:func:`note_job_folder`), whose ``last.ckpt`` it continues from, instead of the new folder Hydra composed, where
+    it trained from epoch 0 again; where no attempt named one, it keeps the new folder and says so."""
+    from omegaconf import read_write
+
+    note = _job_note(config)
+    if note is None:
+        return
+    if not note.is_file():
+        log.warning("SLURM restarted job %s (SLURM_RESTART_COUNT=%s), but no earlier attempt named its run folder "
+                    "in %s: this attempt trains from the start in a new folder", os.environ["SLURM_JOB_ID"],
+                    os.environ.get("SLURM_RESTART_COUNT"), note)
+        return
+    earlier = note.read_text(encoding="utf-8")
+    if not Path(earlier).is_dir():  # removed since (by hand, or as a refused start's)
+        log.warning("SLURM restarted job %s, but the run folder its earlier attempt named (%s) is gone: this attempt "
+                    "trains from the start in a new folder", os.environ["SLURM_JOB_ID"], earlier)
+        return
+    with read_write(config.hydra):
+        config.hydra.run.dir = earlier
+    _job_notes.append(note)  # the attempt that finishes the run removes it
+    log.info("SLURM restarted job %s: it goes on in its run folder %s", os.environ["SLURM_JOB_ID"], earlier)
+
+
+def remove_job_note() -> None:
+    """Remove this process's note naming its run folder (at its run's end), with ``.slurm_jobs`` once empty."""
+    while _job_notes:
+        note = _job_notes.pop()
+        note.unlink(missing_ok=True)
+        try:
+            note.parent.rmdir()
+        except OSError:  # another job's note is still there, or it is gone already
+            pass
+
+
 def requeued_checkpoint(run_dir: str | os.PathLike) -> Optional[str]:
     """The checkpoint a requeued SLURM job continues from: its own run folder's ``last.ckpt`` (the end
     of its last finished epoch), or None (not a requeued job, or no epoch finished: start over).
@@ -256,20 +323,40 @@ def requeued_checkpoint(run_dir: str | os.PathLike) -> Optional[str]:
     return str(last) if last.is_file() else None
 
 
-def cluster_plugins(processes: int = 1) -> list[Any]:
+def cluster_plugins(processes: int = 1, nodes: int = 1) -> list[Any]:
     """Trainer plugins for the cluster a run is in: inside a SLURM job, Lightning's SLURM environment
     with its own auto-requeue off (submitit requeues, once; two mechanisms would requeue twice).
 
     ``processes``: the run's training processes (devices x nodes; 0 where the trainer counts them itself,
-    ``devices=-1``). Lightning's SLURM environment refuses a job of ``--ntasks=2`` without
-    ``--ntasks-per-node`` with a RuntimeError, as a traceback, also for ``python train.py`` typed in such
-    an ``sbatch`` script, where the one process is no task of srun's: a one-process run is then left to
-    Lightning's plain environment; a run of several processes gets one line saying what to ask SLURM for.
+    ``devices=-1``); ``nodes``: ``trainer.num_nodes``. Lightning takes every process of a job that has
+    ``SLURM_NTASKS`` for a task srun started, and starts no process of its own then. That holds for the ranks
+    srun starts (several tasks of one step: :func:`~trainlab.run.srun_step.srun_step_rank`), not for
+    ``python train.py trainer=ddp_sim`` typed in an ``salloc`` shell or an ``sbatch`` script, one process:
+    Lightning failed there with ``KeyError: 'SLURM_NODEID'`` (salloc sets no task's ids) or, where the batch
+    script has them, waited forever for the rank nobody started. Such a run on one node is left to Lightning's
+    plain environment, which starts its processes as on a workstation; on several nodes it is refused in one line.
+    Lightning's SLURM environment also refuses a job of ``--ntasks=2`` without ``--ntasks-per-node`` with a
+    RuntimeError, as a traceback: a one-process run is then left to the plain environment too, srun's ranks
+    get one line saying what to ask SLURM for.
     """
-    from lightning.fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
+    from lightning.fabric.plugins.environments import (LightningEnvironment, SLURMEnvironment,
+                                                       TorchElasticEnvironment)
+
+    from trainlab.run.srun_step import srun_step_rank
 
     if "SLURM_JOB_ID" not in os.environ:
         return []
+    if processes != 1 and srun_step_rank() is None:  # this process is the run's only one yet
+        if TorchElasticEnvironment.detect():  # torchrun inside the job started the ranks
+            return [TorchElasticEnvironment()]
+        if nodes > 1:
+            raise UserError(f"trainer.num_nodes={nodes}, but srun did not start this process as one of the run's tasks "
+                            "(no SLURM_STEP_NUM_TASKS above 1: typed in an salloc shell or an sbatch script), so no "
+                            "process would start on the other nodes and it would wait for them forever; start one "
+                            f"task per device on each node: srun --nodes={nodes} --ntasks-per-node=<trainer.devices> "
+                            f"python train.py ..., or let trainlab submit the job: python train.py -m "
+                            f"hydra/launcher=slurm hydra.launcher.nodes={nodes} ...")
+        return [LightningEnvironment()]
     tasks = os.environ.get("SLURM_NTASKS", "1")
     if tasks.isdigit() and int(tasks) > 1 and "SLURM_NTASKS_PER_NODE" not in os.environ:
         if processes == 1:

@@ -249,11 +249,14 @@ _held: list[int] = []
 
 
 def release_run_folder() -> None:
-    """Close the lock on the run folder this process holds, if any, and remove the srun step's note naming it
-    (with ``.srun_steps`` once empty)."""
+    """Close the lock on the run folder this process holds, if any, and remove the srun step's and the SLURM
+    job's notes naming it (with ``.srun_steps`` and ``.slurm_jobs`` once empty)."""
+    from trainlab.run.preemption import remove_job_note
+
     while _held:
         os.close(_held.pop())
     remove_step_notes()
+    remove_job_note()
 
 
 class Preflight(HydraCallback):
@@ -323,10 +326,14 @@ class Preflight(HydraCallback):
     @staticmethod
     def _claim(config: DictConfig) -> None:
         """Claim this run's folder: a first process (not a requeued job's, nor a DDP rank above 0) refuses a
-        launcher chosen without -m and a folder that holds another run's files."""
-        from trainlab.run.preemption import is_requeued_attempt
+        launcher chosen without -m and a folder that holds another run's files; a requeued job's first process
+        continues in the folder its first attempt noted."""
+        from trainlab.run.preemption import continue_in_job_folder, is_requeued_attempt, note_job_folder
 
-        joins = is_requeued_attempt() or os.environ.get("LOCAL_RANK", "0") != "0"
+        first = os.environ.get("LOCAL_RANK", "0") == "0"  # the run's first process (Lightning's others get its folder)
+        joins = is_requeued_attempt() or not first
+        if first and is_requeued_attempt():
+            continue_in_job_folder(config)
         chosen = OmegaConf.select(config, "hydra.runtime.choices", default=None)
         problem = None if joins else (single_run_launcher_problem(chosen.get("hydra/launcher") if chosen else None)
                                       or occupied_problem(OmegaConf.select(config, "hydra.run.dir")))
@@ -338,6 +345,7 @@ class Preflight(HydraCallback):
                 refuse(problem)
             if claimed is not None:
                 _held.append(claimed)
+            note_job_folder(config)  # in a SLURM job: for the attempts a requeue starts
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
         release_run_folder()  # a loop of runs from Python holds one folder at a time

@@ -20,6 +20,7 @@ from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_fol
                                        transparent_as_missing)
 from trainlab.data.image.mask_names import holds_images, masks_among, named_apart
 from trainlab.config.errors import UserError, require_path, why_missing
+from trainlab.data.files import name_as_text
 
 log = logging.getLogger(__name__)
 
@@ -348,7 +349,8 @@ class ImageFolder:
                 images.append(tile)
                 masks.append(mask[row : row + tile.shape[-2], col : col + size])
                 groups.append(index)
-                names.append(path.name if self.tile_size is None else f"{path.name} y{row} x{col}")
+                name = name_as_text(path.name)  # written into csv, npz, json and plots: text, whatever the bytes
+                names.append(name if self.tile_size is None else f"{name} y{row} x{col}")
         channels = images[0].shape[0]
         if channels_last:
             log.info("%d image(s) of %s read as channels last (H, W, channels), e.g. '%s'", len(channels_last),
