@@ -23,6 +23,7 @@ from torchmetrics import Metric, MetricCollection
 from torchmetrics import classification as tmc
 from torchmetrics.wrappers import LambdaInputTransformer
 
+from trainlab.metrics.undefined import BOTH_CLASSES, UndefinedAsNaN
 from trainlab.run.durable import save_figure
 
 
@@ -98,6 +99,7 @@ def classification_metrics(num_classes: int) -> MetricCollection:
     Keys: accuracy, balanced_accuracy (mean per-class recall), precision/recall/f1 with _macro,
     _micro and _weighted averages, auroc, auprc (average precision), mcc, ece (expected calibration
     error, 15 bins, L1), brier. Clone per stage: ``classification_metrics(3).clone(prefix="val/")``.
+    AUROC and AUPRC are NaN where the targets hold one class (trainlab.metrics.undefined), not torchmetrics' 0.0.
     """
     if num_classes < 2:
         raise ValueError(f"classification needs at least 2 classes, got {num_classes}")
@@ -126,6 +128,8 @@ def classification_metrics(num_classes: int) -> MetricCollection:
             "ece": tmc.MulticlassCalibrationError(c, n_bins=15, norm="l1", **UNCHECKED),
             "brier": BrierScore(c),
         })
+    for key in ("auroc", "auprc"):  # rank one class against another: undefined on targets of one class
+        metrics[key] = UndefinedAsNaN(metrics[key], key, BOTH_CLASSES, c)
     return MetricCollection(metrics)
 
 

@@ -86,9 +86,9 @@ def one_class_note(split: str, name: str, label: str) -> str:
     scores are undefined, and what they are logged as."""
     undefined = ("image-level AUROC/AUPRC, and with no anomalous pixel pixel AUPRC, IoU and Dice, are" if label == "clean"
                  else "image-level AUROC/AUPRC are")
-    return (f"the {split} split of '{name}' holds only {label} tiles: {undefined} undefined there (their logged "
-            "figures are no score); a split takes whole image files or sky regions: add images, or try another "
-            "data.seed")
+    return (f"the {split} split of '{name}' holds only {label} tiles: {undefined} undefined there, logged and "
+            "recorded as NaN (not as a score); a split takes whole image files or sky regions: add images, or try "
+            "another data.seed")
 
 
 def fit_stats(images: np.ndarray, percentiles: Sequence[float], seed: int,
