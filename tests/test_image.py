@@ -1035,7 +1035,7 @@ def test_a_float64_image_far_above_zero_keeps_its_noise_and_ordinary_images_load
     (("IMG_0.png", "IMG_1.png", "IMG_10.png"),  # a case-blind disk (macOS, Windows) shows them as the images' names
      "; it holds 'IMG_0.png', the image's name in another case: names are matched exactly, so rename the masks as "
      "their images (img_0.png)"),
-    (("other.png",), ""),
+    (("other.png",), "; or set data.source.missing_masks=clean to read an image without a mask as clean"),
 ])
 def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, names, hint):
     """A newcomer's masks beside their images as img_0_mask.png (a common convention): the refusal said
@@ -1070,7 +1070,8 @@ def test_the_mask_of_another_image_is_not_pointed_out_as_misnamed(tmp_path):
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "masks" / "field_north.png")
     with pytest.raises(UserError) as refused:
         ImageFolder(str(tmp_path)).load()
-    assert str(refused.value).endswith("every image needs one, all zeros when it holds no anomaly")
+    assert str(refused.value).endswith("every image needs one, all zeros when it holds no anomaly; or set "
+                                       "data.source.missing_masks=clean to read an image without a mask as clean")
 
 
 def test_a_mask_folder_that_is_the_image_folder_is_refused(tmp_path):
