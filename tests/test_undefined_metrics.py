@@ -108,3 +108,17 @@ def test_a_run_on_splits_of_one_label_records_nan_everywhere_and_monitors_on(com
     markdown = (tmp_path / "run1" / "report.md").read_text()
     assert "| test/auroc | NaN (undefined) |" in markdown
     assert "test/auroc is undefined on this split (NaN): every target is of class 0" in markdown
+
+
+def test_mcc_of_a_constant_prediction_is_chance_and_of_targets_of_one_class_undefined():
+    """torchmetrics' MCC gave a model calling all 9 tiles clean (8 are) 0.825, and 1.0 on targets of one class."""
+    metrics = classification_metrics(2)
+    all_clean = torch.tensor([[0.9, 0.1]] * 9)
+    metrics.update(all_clean, torch.tensor([0] * 8 + [1]))
+    assert float(metrics.compute()["mcc"]) == 0.0
+    metrics.reset()
+    metrics.update(all_clean, torch.tensor([0] * 9))
+    assert math.isnan(float(metrics.compute()["mcc"]))
+    metrics.reset()
+    metrics.update(torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]]), torch.tensor([0, 1, 0]))
+    assert abs(float(metrics.compute()["mcc"]) - 0.5) < 1e-6  # defined: as torchmetrics computes it
