@@ -1191,9 +1191,9 @@ def test_a_split_of_one_label_is_warned_about_once_a_run_and_torchmetrics_says_i
         said_in_evaluation = [r.getMessage() for r in caplog.records]
     one_label = [text for text in said if "holds only" in text]
     assert sorted(one_label) == sorted(set(one_label)) and len(one_label) == 2, said
-    assert any(text.startswith("the test split of 'sky' holds only clean tiles: image-level AUROC/AUPRC, and with no "
+    assert any(text.startswith("the test split of 'sky' holds only clean tiles: image-level AUROC/AUPRC/MCC, and with no "
                                "anomalous pixel pixel AUPRC, IoU and Dice, are undefined there") for text in one_label)
-    assert any(text.startswith("the val split of 'sky' holds only anomalous tiles: image-level AUROC/AUPRC are "
+    assert any(text.startswith("the val split of 'sky' holds only anomalous tiles: image-level AUROC/AUPRC/MCC are "
                                "undefined there") for text in one_label)
     assert len([text for text in said_in_evaluation if "holds only" in text]) == 2  # evaluate.py is a run of its own
     from trainlab.metrics.classification import ONE_CLASS_WARNING
