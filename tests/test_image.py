@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -487,8 +488,20 @@ def test_folders_of_images_inside_the_image_folder_are_named_not_passed_over(tmp
     for index in range(3):
         (root / f"img{index}.npy").unlink()
     with pytest.raises(UserError, match=r"^data.source.path='.*sky' holds no images \(.*\), only 2 folder\(s\) of "
-                                        r"images \(night1, night2\), which are not read: .*; put the images there"):
+                                        r"images \(night1, night2\), which are not read: .*; point data.source.path "
+                                        r"at the folder that holds them: data.source.path='.*sky/night1' "
+                                        r"data.source.mask_dir='.*sky/masks' \(images are read from one folder: move "
+                                        r"the images of night1, night2 into one, and their masks into one\)$"):
         ImageFolder(str(root)).load()
+    (root / "night2" / "masks").rename(root / "masks_night2")  # dataset/images beside dataset/masks: one fix
+    shutil.rmtree(root / "night1")
+    shutil.rmtree(root / "masks")
+    (root / "masks_night2").rename(root / "masks")
+    (root / "night2").rename(root / "images")
+    with pytest.raises(UserError, match=r"; point data.source.path at the folder that holds them: "
+                                        r"data.source.path='.*sky/images' data.source.mask_dir='.*sky/masks'$"):
+        ImageFolder(str(root)).load()
+    assert len(ImageFolder(str(root / "images"), mask_dir=str(root / "masks")).load().images) == 3
 
 
 def test_the_mask_folder_is_listed_once_not_once_per_image(tmp_path, monkeypatch):

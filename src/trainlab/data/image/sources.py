@@ -18,7 +18,7 @@ from trainlab.data.image.anomalies import KINDS, inject
 from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_refusal, name_stem,
                                        one_file_per_stem, read_array, read_mask, robust_sigma, say_stacks,
                                        transparent_as_missing)
-from trainlab.data.image.mask_names import holds_images, masks_among, named_apart
+from trainlab.data.image.mask_names import folder_of_folders_fix, holds_images, masks_among, named_apart
 from trainlab.config.errors import UserError, require_path, why_missing
 
 log = logging.getLogger(__name__)
@@ -241,6 +241,8 @@ class ImageFolder:
                     if others else "")
             held += f"{' and' if others else ', only'} {inside}" if folders else ""
             fix = f"{UNREAD_FIX}, or {self.NO_IMAGES}" if unread else self.NO_IMAGES
+            if folders and not unread:  # dataset/images + dataset/masks: the folder to point at, not files to move
+                fix = folder_of_folders_fix(self.path, folders, self.KEY, None if self.mask_dir_given else self.mask_dir)
             raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}){held}; {fix}")
         if not self.mask_dir_given and not self.mask_dir.is_dir():  # Masks/, labels/: named, with the setting
             refusal = mask_folder_refusal(self.path, self.mask_dir, {name_stem(p) for p in files})
