@@ -169,7 +169,8 @@ def _refuse_16_bit_colour(path: Path, image) -> None:
 
 def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
                offsets: Optional[dict[str, tuple[float, float, float]]] = None, key: str = "data.source.path",
-               hdu: Optional[Union[int, str]] = None, several: Optional[dict[str, list[str]]] = None) -> np.ndarray:
+               hdu: Optional[Union[int, str]] = None, several: Optional[dict[str, list[str]]] = None,
+               types: Optional[dict[str, list[str]]] = None) -> np.ndarray:
     """A FITS, NPY, PNG or TIFF file as a float array, (H, W) or (channels, H, W); ``key``: the setting
     that named its folder, for a refusal of a file this user may not read.
 
@@ -223,6 +224,8 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
         array = np.moveaxis(array, -1, 0)
         if channels_last is not None:
             channels_last.append(path.name)
+    if types is not None:  # the type stored, for say_mixed_types: 8- and 16-bit files differ in scale 257 times
+        types.setdefault(str(array.dtype), []).append(path.name)
     return as_float32(array, offsets, path.name)
 
 
@@ -343,6 +346,20 @@ def say_stacks(wide: dict[str, tuple[int, ...]], merged: Optional[dict[str, tupl
         name, shape = next(iter(merged.items()))
         log.info("%d mask(s) of several planes (e.g. '%s': %s) read as one, a pixel set in any plane anomalous "
                  "(data.source.mask_planes=any)", len(merged), name, shape)
+
+
+def say_mixed_types(types: dict[str, list[str]], folder: Path) -> None:
+    """One warning for a folder of images stored in integer types of different depths (``types``: type -> file
+    names): 8-bit PNGs beside 16-bit ones, whose values run 257 times as high. One normalisation is fit over all
+    training tiles, so each kind reaches the net on its own scale (an 8-bit image near flat under a 16-bit one's
+    statistics); nothing said so. Floats (FITS, NPY) are in units of their own and are not judged here."""
+    depths = {np.dtype(t).itemsize for t in types if np.issubdtype(np.dtype(t), np.integer)}
+    if len(depths) > 1:
+        shown = "; ".join(f"{np.dtype(t).name}: {len(names)} (e.g. '{names[0]}')"
+                          for t, names in sorted(types.items()))
+        log.warning("the images of '%s' are stored in types of different scale (%s); one normalisation "
+                    "(data.normalize) is fit over all training tiles, so each kind reaches the net on its own scale: "
+                    "save them all at one depth (e.g. all 16-bit), or scale them alike", folder, shown)
 
 
 def mask_folder_among(folder: Path, stems: set[str]) -> Optional[tuple[Path, int]]:

@@ -16,8 +16,8 @@ import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
 from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_refusal, name_stem,
-                                       one_file_per_stem, read_array, read_mask, robust_sigma, say_stacks,
-                                       transparent_as_missing)
+                                       one_file_per_stem, read_array, read_mask, robust_sigma, say_mixed_types,
+                                       say_stacks, transparent_as_missing)
 from trainlab.data.image.mask_names import folder_of_folders_fix, holds_images, masks_among, named_apart
 from trainlab.config.errors import UserError, require_path, why_missing
 
@@ -337,11 +337,12 @@ class ImageFolder:
         wide: dict[str, tuple[int, ...]] = {}  # name -> shape of an image of more than 4 channels (a stack?)
         see_through: dict[str, tuple[int, int]] = {}  # PNG name -> (transparent, partly transparent) pixels
         offsets: dict[str, tuple[float, float, float]] = {}  # name -> level subtracted, noise, float32 step
+        types: dict[str, list[str]] = {}  # the type each image is stored in -> its file names
         files = self._files()
         mask_files, stems = self._masks(), {name_stem(path) for path in files}
         for index, path in enumerate(files):
             image = read_array(path, channels_last, offsets=offsets, key=self.KEY, hdu=self.hdu,
-                               several=self.several["image"])
+                               several=self.several["image"], types=types)
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
             if image.shape[0] > 4:
                 wide[path.name] = image.shape
@@ -385,6 +386,7 @@ class ImageFolder:
                      transparent, partly)
         self._say_hdus(files)
         say_stacks(wide, self.merged_planes)
+        say_mixed_types(types, self.path)
         if self.read_clean:  # labels the user did not write: counted and named, once
             log.warning("%d of the %d images have no mask in '%s' and are read as clean (%s=clean): %s%s",
                         len(self.read_clean), len(files), self.mask_dir, MISSING_KEY, ", ".join(self.read_clean[:3]),
