@@ -90,8 +90,9 @@ def test_a_run_on_splits_of_one_label_records_nan_everywhere_and_monitors_on(com
     cfg = compose_cfg([*TINY_UNET, "data=sky_folder", f"data.source.path={root}", "data.batch_size=2",
                        "trainer.max_epochs=3", "optimized_metric=val/auroc", "optimized_mode=max",
                        "callbacks.early_stopping.patience=3"])
-    with caplog.at_level(logging.WARNING):
-        run_train(cfg)
+    with caplog.at_level(logging.INFO):
+        metrics = run_train(cfg)
+    assert math.isnan(metrics["objective"])  # a sweep's value: Lightning's worst value for NaN, -inf, before
     run = tmp_path / "run0"
     epochs = [json.loads(line) for line in (run / "epochs.jsonl").read_text().splitlines()]
     assert len(epochs) == 3  # early stopping stopped at the first NaN ('is not finite') before
@@ -101,6 +102,11 @@ def test_a_run_on_splits_of_one_label_records_nan_everywhere_and_monitors_on(com
     assert math.isnan(summary["test"]["test/auroc"]) and math.isnan(summary["test"]["test/pixel_auprc"])
     assert "every target is of class 0" in summary["undefined"]["test/auroc"]
     assert not [r for r in caplog.records if "score(s) of the" in r.getMessage()]  # the data module said it once
+    from trainlab.run.console import announce_run_done
+
+    with caplog.at_level(logging.INFO):
+        announce_run_done(str(run), "val/auroc", metrics["objective"], "val/auroc")  # train.py's last line
+    assert "(best val/auroc undefined (NaN): checkpoints/" in caplog.text  # 'best val/auroc -inf' before
     caplog.clear()
     report = evaluate_script.evaluate(compose_cfg([f"ckpt_path={run}", "hardware.num_threads=1"], config_name="eval"))
     assert math.isnan(report["metrics"]["test/auroc"]) and math.isnan(report["baseline_brightness_image_auroc"])
