@@ -33,7 +33,7 @@ def test_8_and_16_bit_images_in_one_folder_are_said_once_and_floats_beside_8_bit
     with caplog.at_level(logging.WARNING, logger="trainlab"):
         ImageFolder(str(_folder(tmp_path / "mixed", (8, 8, 16, 16)))).load()
     assert caplog.text.count("are stored in types of different scale (uint16: 2 (e.g. 'im2.png'); uint8: 2 (e.g. "
-                             "'im0.png')); one normalisation (data.normalize) is fit over all training tiles") == 1
+                             "'im0.png')); one normalisation (data.normalize, fit on the training tiles) maps them all") == 1
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="trainlab"):
         ImageFolder(str(_folder(tmp_path / "same", (8, 8, "npy", "npy")))).load()

@@ -358,8 +358,8 @@ def say_mixed_types(types: dict[str, list[str]], folder: Path) -> None:
         shown = "; ".join(f"{np.dtype(t).name}: {len(names)} (e.g. '{names[0]}')"
                           for t, names in sorted(types.items()))
         log.warning("the images of '%s' are stored in types of different scale (%s); one normalisation "
-                    "(data.normalize) is fit over all training tiles, so each kind reaches the net on its own scale: "
-                    "save them all at one depth (e.g. all 16-bit), or scale them alike", folder, shown)
+                    "(data.normalize, fit on the training tiles) maps them all, so each kind reaches the net on its "
+                    "own scale: save them all at one depth (e.g. all 16-bit), or scale them alike", folder, shown)
 
 
 def mask_folder_among(folder: Path, stems: set[str]) -> Optional[tuple[Path, int]]:
