@@ -22,6 +22,8 @@ FIELD = "\x00"  # stands for an f-string's {field}: its value is only known at r
 # the options an override's key belongs to (the group option whose config holds it), longest prefix first
 CONTEXT = {
     "data.source.categorical_columns=[survey]": ["model=gnn", "data=catalogue"],
+    "data.source.missing_masks": ["model=unet", "data=sky_folder"],
+    "data.source.mask_planes": ["model=unet", "data=sky_folder"],
     "data.source.missing": ["model=gnn", "data=catalogue"],
     "data.source.angle_units": ["model=gnn", "data=catalogue"],
     "data.sampler": ["model=gnn", "data=gaia"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -487,8 +488,20 @@ def test_folders_of_images_inside_the_image_folder_are_named_not_passed_over(tmp
     for index in range(3):
         (root / f"img{index}.npy").unlink()
     with pytest.raises(UserError, match=r"^data.source.path='.*sky' holds no images \(.*\), only 2 folder\(s\) of "
-                                        r"images \(night1, night2\), which are not read: .*; put the images there"):
+                                        r"images \(night1, night2\), which are not read: .*; point data.source.path "
+                                        r"at the folder that holds them: data.source.path='.*sky/night1' "
+                                        r"data.source.mask_dir='.*sky/masks' \(images are read from one folder: move "
+                                        r"the images of night1, night2 into one, and their masks into one\)$"):
         ImageFolder(str(root)).load()
+    (root / "night2" / "masks").rename(root / "masks_night2")  # dataset/images beside dataset/masks: one fix
+    shutil.rmtree(root / "night1")
+    shutil.rmtree(root / "masks")
+    (root / "masks_night2").rename(root / "masks")
+    (root / "night2").rename(root / "images")
+    with pytest.raises(UserError, match=r"; point data.source.path at the folder that holds them: "
+                                        r"data.source.path='.*sky/images' data.source.mask_dir='.*sky/masks'$"):
+        ImageFolder(str(root)).load()
+    assert len(ImageFolder(str(root / "images"), mask_dir=str(root / "masks")).load().images) == 3
 
 
 def test_the_mask_folder_is_listed_once_not_once_per_image(tmp_path, monkeypatch):
@@ -1035,7 +1048,7 @@ def test_a_float64_image_far_above_zero_keeps_its_noise_and_ordinary_images_load
     (("IMG_0.png", "IMG_1.png", "IMG_10.png"),  # a case-blind disk (macOS, Windows) shows them as the images' names
      "; it holds 'IMG_0.png', the image's name in another case: names are matched exactly, so rename the masks as "
      "their images (img_0.png)"),
-    (("other.png",), ""),
+    (("other.png",), "; or set data.source.missing_masks=clean to read an image without a mask as clean"),
 ])
 def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, names, hint):
     """A newcomer's masks beside their images as img_0_mask.png (a common convention): the refusal said
@@ -1070,7 +1083,8 @@ def test_the_mask_of_another_image_is_not_pointed_out_as_misnamed(tmp_path):
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "masks" / "field_north.png")
     with pytest.raises(UserError) as refused:
         ImageFolder(str(tmp_path)).load()
-    assert str(refused.value).endswith("every image needs one, all zeros when it holds no anomaly")
+    assert str(refused.value).endswith("every image needs one, all zeros when it holds no anomaly; or set "
+                                       "data.source.missing_masks=clean to read an image without a mask as clean")
 
 
 def test_a_mask_folder_that_is_the_image_folder_is_refused(tmp_path):
@@ -1190,9 +1204,9 @@ def test_a_split_of_one_label_is_warned_about_once_a_run_and_torchmetrics_says_i
         said_in_evaluation = [r.getMessage() for r in caplog.records]
     one_label = [text for text in said if "holds only" in text]
     assert sorted(one_label) == sorted(set(one_label)) and len(one_label) == 2, said
-    assert any(text.startswith("the test split of 'sky' holds only clean tiles: image-level AUROC/AUPRC, and with no "
+    assert any(text.startswith("the test split of 'sky' holds only clean tiles: image-level AUROC/AUPRC/MCC, and with no "
                                "anomalous pixel pixel AUPRC, IoU and Dice, are undefined there") for text in one_label)
-    assert any(text.startswith("the val split of 'sky' holds only anomalous tiles: image-level AUROC/AUPRC are "
+    assert any(text.startswith("the val split of 'sky' holds only anomalous tiles: image-level AUROC/AUPRC/MCC are "
                                "undefined there") for text in one_label)
     assert len([text for text in said_in_evaluation if "holds only" in text]) == 2  # evaluate.py is a run of its own
     from trainlab.metrics.classification import ONE_CLASS_WARNING

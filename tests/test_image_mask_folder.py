@@ -62,10 +62,12 @@ def test_images_without_a_mask_are_counted_and_named_in_one_refusal(tmp_path):
     for i in (1, 2, 4, 5):
         (root / "masks" / f"img{i}.npy").unlink()
     with pytest.raises(UserError, match=r"^no mask for image 'img1.npy' .*; every image needs one, all zeros when it "
-                                        r"holds no anomaly \(4 of the 6 images lack one: img1, img2, img4, \.\.\.\)$"):
+                                        r"holds no anomaly \(4 of the 6 images lack one: img1, img2, img4, \.\.\.\); or set "
+                                        r"data.source.missing_masks=clean to read an image without a mask as clean$"):
         ImageFolder(str(root)).load()
     (root / "masks" / "img1.npy").write_bytes((root / "masks" / "img0.npy").read_bytes())
     for i in (2, 4):
         (root / "masks" / f"img{i}.npy").write_bytes((root / "masks" / "img0.npy").read_bytes())
-    with pytest.raises(UserError, match=r"^no mask for image 'img5.npy' .*holds no anomaly$"):  # one: no count
+    with pytest.raises(UserError, match=r"^no mask for image 'img5.npy' .*holds no anomaly; or set "
+                                        r"data.source.missing_masks=clean .*clean$"):  # one: no count
         ImageFolder(str(root)).load()

@@ -310,6 +310,24 @@ class EarlyStopping(pl.callbacks.EarlyStopping):
             self.stopping_reason = EarlyStoppingReason.NOT_STOPPED
             self.stopping_reason_message = None
 
+    def _run_early_stopping_check(self, trainer: pl.Trainer) -> None:
+        # the scores the module found undefined this epoch (trainlab.metrics.undefined), for the check below
+        self._undefined = getattr(trainer.lightning_module, "undefined_metrics", None) or {}
+        super()._run_early_stopping_check(trainer)
+
+    def _evaluate_stopping_criteria(self, current: torch.Tensor) -> tuple[bool, Optional[str]]:
+        """A monitored score that is undefined this epoch (NaN: AUROC on a validation split of one class, IoU where
+        no pixel is anomalous nor predicted so) counts as no improvement: Lightning stopped the run at the first
+        such epoch ('is not finite'), as if training had diverged. A NaN loss still stops it."""
+        if bool(torch.isnan(current)) and self.monitor in getattr(self, "_undefined", {}):
+            self.wait_count += 1
+            if self.wait_count < self.patience:
+                return False, None
+            self.stopping_reason = EarlyStoppingReason.PATIENCE_EXHAUSTED
+            return True, (f"Monitored metric {self.monitor} was undefined or did not improve in the last "
+                          f"{self.wait_count} records. Best score: {self.best_score:.3f}. Signaling Trainer to stop.")
+        return super()._evaluate_stopping_criteria(current)
+
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A run restored with its stop (a requeued SLURM job whose training had ended: check_resume refuses
         any other such resume) trains no epoch more; Lightning restores no ``should_stop``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -231,6 +232,9 @@ class RunRecords(pl.Callback):
             notes = trainer.datamodule.score_notes() if hasattr(trainer.datamodule, "score_notes") else []
             if notes:  # a scale that fell back (MASE's), said in the log when the data were read
                 summary["notes"] = notes
+            undefined = getattr(pl_module, "undefined_metrics", None)
+            if undefined:  # the test scores recorded as NaN, and why (trainlab.metrics.undefined)
+                summary["undefined"] = dict(undefined)
             self._add_baselines(trainer, pl_module, summary)
             write_json(path, summary)
 
@@ -261,7 +265,10 @@ class RunRecords(pl.Callback):
         self._legend = self._end_line = self._caution = None
 
     def best_epoch(self) -> tuple[Optional[int], Optional[float]]:
-        scored = [(r[self.monitor], r["epoch"]) for r in self.epochs if self.monitor in r]
+        # an epoch whose monitored score was undefined (NaN, trainlab.metrics.undefined) is never the best: min and
+        # max keep a NaN met first, as every comparison with it is false
+        scored = [(r[self.monitor], r["epoch"]) for r in self.epochs
+                  if isinstance(r.get(self.monitor), (int, float)) and not math.isnan(r[self.monitor])]
         if not scored:
             return None, None
         value, epoch = (min if self.mode == "min" else max)(scored)

@@ -17,6 +17,7 @@ trainlab.config.families):
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -79,6 +80,8 @@ def measure_latency(forward_batch: Callable[[Any], int], batches: Iterable[Any],
 
 def _cell(value: Any) -> str:
     """A table cell of report.md: numbers to 6 digits, text with its '|' escaped (comparison lines)."""
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN (undefined)"
     return f"{value:.6g}" if isinstance(value, float) else str(value).replace("|", "\\|")
 
 

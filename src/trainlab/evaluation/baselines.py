@@ -20,6 +20,7 @@ model is tested on. Where they go:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -51,9 +52,10 @@ class Baselines:
     def line(self, model_name: str, model_score: Optional[float]) -> str:
         """``test accuracy: GNN 0.918 | features only 0.850 | majority class 0.700``; the model and its best
         baseline with as many more decimals as tell them apart (0.8504 against 0.8496 read 0.850 and 0.850)."""
-        shown = {name: f"{value:.3f}" for name, value in self.scores.items()}
-        model_text = "n/a" if model_score is None else f"{model_score:.3f}"
-        if model_score is not None and self.scores:
+        shown = {name: "undefined" if math.isnan(value) else f"{value:.3f}" for name, value in self.scores.items()}
+        model_text = ("n/a" if model_score is None else "undefined" if math.isnan(model_score)
+                      else f"{model_score:.3f}")
+        if self._scored(model_score) and self.scores and self._scored(self.scores[self._best()]):
             best = self._best()
             model_text, shown[best] = apart(model_score, self.scores[best], 3, "f")
         parts = [f"{model_name} {model_text}"] + [f"{name} {text}" for name, text in shown.items()]
@@ -64,15 +66,21 @@ class Baselines:
     def winner(self, model_score: Optional[float]) -> Optional[str]:
         """The best baseline when it scores at least as well as the model (None: the model wins, or has
         no score)."""
-        if model_score is None or not self.scores:
-            return None
+        if not self._scored(model_score) or not self.scores or not self._scored(self.scores[self._best()]):
+            return None  # no verdict beside a score that is undefined (NaN) on this split
         best = self._best()
         ties_or_wins = self.scores[best] >= model_score if self.higher_is_better else self.scores[best] <= model_score
         return best if ties_or_wins else None
 
     def _best(self) -> str:
-        """The name of the best-scoring baseline (there is at least one)."""
-        return (max if self.higher_is_better else min)(self.scores, key=self.scores.get)
+        """The name of the best-scoring baseline (there is at least one); an undefined (NaN) score is never best."""
+        scored = {name: value for name, value in self.scores.items() if self._scored(value)} or self.scores
+        return (max if self.higher_is_better else min)(scored, key=scored.get)
+
+    @staticmethod
+    def _scored(value: Optional[float]) -> bool:
+        """Whether ``value`` is a score: not missing, not NaN (undefined on the split, trainlab.metrics.undefined)."""
+        return value is not None and not math.isnan(value)
 
     def summary(self, model_name: str, model_score: Optional[float]) -> dict[str, Any]:
         """What training_summary.json and evaluate.py's report record."""

@@ -15,6 +15,7 @@ batches up to ``MAX_BASELINE_PIXELS`` pixels; the image AUROC on the same tiles.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import torch
 from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 
 from trainlab.metrics.classification import CurveFigures, one_class_said
+from trainlab.metrics.undefined import UndefinedAsNaN
 from trainlab.models.image import CLASS_NAMES
 from trainlab.run.durable import save_figure
 
@@ -48,7 +50,9 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path, examples: 
     device = next(model.parameters()).device
     curves = CurveFigures(2, CLASS_NAMES)
     tiles = datamodule.load()
-    baselines = {name: {"pixel": BinaryAveragePrecision(), "image": BinaryAUROC()}
+    # NaN where undefined (a split of one label; no anomalous pixel), as the model's own scores: not 0.0
+    baselines = {name: {"pixel": UndefinedAsNaN(BinaryAveragePrecision(), "pixel_auprc"),
+                        "image": UndefinedAsNaN(BinaryAUROC(), "image_auroc")}
                  for name in (["brightness", "difference"] if tiles.reference_pair else ["brightness"])}
     scores, labels = [], []
     pixels = anomalous_pixels = 0
@@ -76,7 +80,8 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path, examples: 
         "anomalous_tile_share": share,
         "anomalous_pixel_share": anomalous_pixels / pixels,
         "baseline_majority_accuracy": max(share, 1 - share),
-        "baseline_empty_mask_iou": 0.0,
+        # no anomalous pixel in the masks: the empty mask's IoU is 0 / 0
+        "baseline_empty_mask_iou": 0.0 if anomalous_pixels else float("nan"),
     }
     for name, metrics in baselines.items():
         with one_class_said(one_class):
@@ -88,7 +93,11 @@ def artifacts(model: Any, datamodule: Any, split: str, out_dir: Path, examples: 
             having = torch.tensor([kind in joined.split("+") for joined in kinds])
             extra[f"recall_{kind}"] = float((score[having] >= 0.5).float().mean())
     extra.update({f"quality_{k}": v for k, v in datamodule.quality.items()})
-    return {"plots": plots, "extra": extra}
+    undefined = getattr(model, "undefined_metrics", None) or {}  # the test's, kept by trainlab.metrics.undefined
+    notes = [f"{key} is undefined on this split (NaN): {why}" for key, why in undefined.items()]
+    notes += [f"{key} is undefined on this split (NaN): no tile of both labels, or no anomalous pixel" for key, value
+              in extra.items() if isinstance(value, float) and math.isnan(value)]
+    return {"plots": plots, "extra": extra, **({"notes": notes} if notes else {})}
 
 
 def plot_examples(model: Any, datamodule: Any, split: str, score: torch.Tensor, label: torch.Tensor, path: Path,

@@ -12,6 +12,7 @@ from torchmetrics.classification import BinaryAveragePrecision, BinaryF1Score, B
 
 from trainlab.config.errors import UserError
 from trainlab.metrics.classification import UNCHECKED, CurveFigures, classification_metrics, one_class_said
+from trainlab.metrics.undefined import A_POSITIVE, BOTH_CLASSES, UndefinedAsNaN
 from trainlab.models.step_logging import record_train_loss
 from trainlab.models.task import NetCall, TaskModule
 
@@ -95,10 +96,13 @@ class SegmentationModule(TaskModule):
         # partials stay out of the checkpoint (see RegressionModule)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.register_buffer("pos_weight", torch.tensor(float(pos_weight)), persistent=False)
+        # NaN where undefined (trainlab.metrics.undefined): IoU and Dice where no pixel is anomalous in the masks
+        # nor predicted so (0 / 0), pixel AUPRC where no pixel is anomalous; torchmetrics made them 0.0
         pixel = MetricCollection({
-            "iou": BinaryJaccardIndex(**UNCHECKED),
-            "dice": BinaryF1Score(**UNCHECKED),  # Dice = F1 of the pixel classification
-            "pixel_auprc": BinaryAveragePrecision(thresholds=200, **UNCHECKED),
+            "iou": UndefinedAsNaN(BinaryJaccardIndex(**UNCHECKED), "iou", A_POSITIVE),
+            "dice": UndefinedAsNaN(BinaryF1Score(**UNCHECKED), "dice", A_POSITIVE),  # Dice = F1 of the pixels
+            "pixel_auprc": UndefinedAsNaN(BinaryAveragePrecision(thresholds=200, **UNCHECKED), "pixel_auprc",
+                                          BOTH_CLASSES),
         })
         image = classification_metrics(2)
         self.val_pixel, self.test_pixel = pixel.clone(prefix="val/"), pixel.clone(prefix="test/")

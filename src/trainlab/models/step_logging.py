@@ -7,6 +7,8 @@ from typing import Any, Optional, Union
 import lightning.pytorch as pl
 import torch
 
+from trainlab.metrics.undefined import say_undefined
+
 
 def logs_this_step(trainer: pl.Trainer) -> bool:
     """Whether Lightning writes step metrics to the loggers after the current training batch.
@@ -48,6 +50,10 @@ def log_eval_epoch(module: pl.LightningModule, stage: str, *collections: Any, sh
     progress bar (the loss always is).
     """
     module.log(f"{stage}/loss", getattr(module, f"{stage}_loss"), prog_bar=True)
+    # scores undefined on this epoch's data (one class in the targets): NaN, said once, kept for the callbacks; a
+    # data module that warned of the split's one class (SkyDataModule.one_class) said it already
+    data = getattr(module.trainer, "datamodule", None)
+    say_undefined(module, stage, *collections, said_elsewhere=stage in (getattr(data, "one_class", None) or {}))
     for collection in collections:
         for key, metric in collection.items():
             module.log(key, metric, prog_bar=key.split("/", 1)[-1] in shown)

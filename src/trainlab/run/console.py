@@ -5,6 +5,7 @@ that Lightning starts as a fresh interpreter (:class:`LogSetup`)."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -93,11 +94,12 @@ def announce_run_done(run_dir: str, monitor: str, best_value: float, kept_by: Op
     if best is None:  # callbacks without model_checkpoint: nothing for evaluate.py to read
         logging.getLogger(__name__).info("run done: %s (no checkpoint kept)", run_dir)
         return
+    shown = "undefined (NaN)" if math.isnan(best_value) else f"{best_value:.4g}"  # metrics.undefined
     if kept_by == monitor:
-        held = f"best {monitor} {best_value:.4g}: checkpoints/{best.name}"
+        held = f"best {monitor} {shown}: checkpoints/{best.name}"
     else:  # it said "best val/loss 0.19" beside a checkpoint chosen by val/rmse, or the last epoch's
         whose = f"the best by {kept_by}" if kept_by else "the last epoch's (no checkpoint callback watches a metric)"
-        held = f"{monitor} {best_value:.4g} at the last epoch; checkpoints/{best.name} is {whose}"
+        held = f"{monitor} {shown} at the last epoch; checkpoints/{best.name} is {whose}"
     logging.getLogger(__name__).info("run done: %s (%s); its report and plots: %s", run_dir, held,
                                      command_line("evaluate.py", [], ckpt_path=run_dir))
 

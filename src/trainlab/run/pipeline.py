@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -325,4 +326,8 @@ def objective(run: Run, metrics: dict[str, float]) -> float:
     score = checkpoint.best_model_score if same_metric else None
     if score is None and cfg.optimized_metric not in metrics:
         raise UserError(f"optimized_metric={cfg.optimized_metric} was never logged; logged: {sorted(metrics)}")
+    if score is not None and math.isinf(float(score)) and math.isnan(float(metrics.get(cfg.optimized_metric, 0.0))):
+        # Lightning keeps an undefined (NaN) epoch as the worst value, -inf or inf: a run whose every epoch was
+        # undefined (AUROC on a validation split of one class) read 'best val/auroc -inf'; it is NaN, undefined
+        return float("nan")
     return float(score) if score is not None else metrics[cfg.optimized_metric]

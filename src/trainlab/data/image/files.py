@@ -169,7 +169,8 @@ def _refuse_16_bit_colour(path: Path, image) -> None:
 
 def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_indices: bool = False,
                offsets: Optional[dict[str, tuple[float, float, float]]] = None, key: str = "data.source.path",
-               hdu: Optional[Union[int, str]] = None, several: Optional[dict[str, list[str]]] = None) -> np.ndarray:
+               hdu: Optional[Union[int, str]] = None, several: Optional[dict[str, list[str]]] = None,
+               types: Optional[dict[str, list[str]]] = None) -> np.ndarray:
     """A FITS, NPY, PNG or TIFF file as a float array, (H, W) or (channels, H, W); ``key``: the setting
     that named its folder, for a refusal of a file this user may not read.
 
@@ -223,6 +224,8 @@ def read_array(path: Path, channels_last: Optional[list[str]] = None, palette_in
         array = np.moveaxis(array, -1, 0)
         if channels_last is not None:
             channels_last.append(path.name)
+    if types is not None:  # the type stored, for say_mixed_types: 8- and 16-bit files differ in scale 257 times
+        types.setdefault(str(array.dtype), []).append(path.name)
     return as_float32(array, offsets, path.name)
 
 
@@ -268,8 +271,8 @@ def transparent_as_missing(image: np.ndarray, path: Path) -> tuple[int, int]:
 
 
 def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None,
-              values: Optional[dict[str, np.ndarray]] = None,
-              planes: Optional[dict[str, tuple[int, ...]]] = None) -> np.ndarray:
+              values: Optional[dict[str, np.ndarray]] = None, planes: str = "refuse",
+              merged: Optional[dict[str, tuple[int, ...]]] = None) -> np.ndarray:
     """(H, W) bool, True where a pixel is anomalous: any non-zero value (1, 255, True; in any channel).
 
     A mask must say clean or anomalous for every pixel: NaN (which would read as clean) and fractions
@@ -279,12 +282,26 @@ def read_mask(path: Path, several: Optional[dict[str, list[str]]] = None,
     edge) is a fraction too. FITS: the first image HDU with data (``several``: as :func:`read_array`'s).
     ``values``, when given, records the non-zero values of a one-channel mask that holds more than one or a
     negative one (classes 1, 2, 3; an 'ignore' of 255 or -1; a soft edge of 1..254 beside 255), each read as
-    anomalous. ``planes``, when given, records the shape of a mask of several planes that are no colours (an NPY
-    or FITS cube, a TIFF of pages), merged into one: a pixel set in any plane is anomalous (:func:`say_stacks`)."""
+    anomalous. A mask of several planes that are no colours (an NPY or FITS cube, a TIFF of pages: a stack of the
+    masks of several images, or one per class) was merged with a warning; its planes are one mask where they are
+    all equal, else ``planes`` says: ``refuse`` (data.source.mask_planes' default) names the file, its planes and
+    the fix, ``any`` reads a pixel set in any plane as anomalous (its name and shape recorded in ``merged``). A
+    colour mask's channels (PNG; TIFF of up to 4) are its paint: any colour that is not black marks a pixel."""
     mask = read_array(path, palette_indices=True, key="data.source.mask_dir", several=several)
     colour = image_suffix(path) == ".png" or (image_suffix(path) in (".tif", ".tiff") and len(mask) <= 4)
-    if planes is not None and mask.ndim == 3 and len(mask) > 1 and not colour:
-        planes[path.name] = mask.shape
+    if mask.ndim == 3 and len(mask) > 1 and not colour:
+        differ = next((k for k in range(1, len(mask)) if not np.array_equal(mask[k], mask[0], equal_nan=True)), None)
+        if differ is None:  # one mask saved several times over: no choice to make
+            mask = mask[:1]
+        elif planes == "any":
+            if merged is not None:
+                merged[path.name] = mask.shape
+        else:
+            raise UserError(f"mask '{path}' holds {len(mask)} planes {mask.shape} that differ (plane {differ} is not "
+                            "plane 0): a mask is one plane, of one image; if the planes are the masks of "
+                            f"{len(mask)} images, save each image and its mask to files of their own; if they are "
+                            "classes or layers of one image's anomalies, set data.source.mask_planes=any to read a "
+                            "pixel set in any plane as anomalous")
     bad = ~np.isfinite(mask)
     if bad.any():
         raise UserError(f"mask '{path}' has {int(bad.sum())} NaN/inf pixel(s); write 0 where a pixel is clean and "
@@ -315,22 +332,34 @@ _MASK_FOLDER = re.compile(r"(?:.*[-_ ])?(?:masks?|labels?|seg(?:mentation)?(?:cl
                           r"truths?|annotations?)(?:[-_ ].*)?", re.IGNORECASE)
 
 
-def say_stacks(wide: dict[str, tuple[int, ...]], planes: dict[str, tuple[int, ...]]) -> None:
-    """One warning for the images of more than 4 channels (``wide``: name -> shape) and one for the masks of
-    several planes (``planes``), which were read without a word: a stack of N images saved in one NPY or FITS
-    file (N, H, W) became one image of N channels, and its (N, H, W) mask one mask, any plane's pixels anomalous.
-    A multi-band cube (ugriz) is read so rightly; a mask is per pixel of one image, so its planes are merged."""
+def say_stacks(wide: dict[str, tuple[int, ...]], merged: Optional[dict[str, tuple[int, ...]]] = None) -> None:
+    """One warning for the images of more than 4 channels (``wide``: name -> shape), read without a word before: a
+    stack of N images saved in one NPY or FITS file (N, H, W) became one image of N channels. A multi-band cube
+    (ugriz) is read so rightly. ``merged``: the masks of several planes read as one (data.source.mask_planes=any),
+    said in an info line (a mask of differing planes is refused without that setting: :func:`read_mask`)."""
     if wide:
         name, shape = next(iter(wide.items()))
         log.warning("%d image(s) of more than 4 channels (e.g. '%s': %s read as one image of %d channels (bands)); "
                     "if these are %d images, save each to its own file (and its mask beside it in the mask folder)",
                     len(wide), name, shape, shape[0], shape[0])
-    if planes:
-        name, shape = next(iter(planes.items()))
-        log.warning("%d mask(s) of several planes (e.g. '%s': %s) merged into one mask: a mask is per pixel of one "
-                    "image, and a pixel set in any plane is read as anomalous; if the planes are the masks of %d "
-                    "separate images, save each image and its mask to files of their own", len(planes), name, shape,
-                    shape[0])
+    if merged:
+        name, shape = next(iter(merged.items()))
+        log.info("%d mask(s) of several planes (e.g. '%s': %s) read as one, a pixel set in any plane anomalous "
+                 "(data.source.mask_planes=any)", len(merged), name, shape)
+
+
+def say_mixed_types(types: dict[str, list[str]], folder: Path) -> None:
+    """One warning for a folder of images stored in integer types of different depths (``types``: type -> file
+    names): 8-bit PNGs beside 16-bit ones, whose values run 257 times as high. One normalisation is fit over all
+    training tiles, so each kind reaches the net on its own scale (an 8-bit image near flat under a 16-bit one's
+    statistics); nothing said so. Floats (FITS, NPY) are in units of their own and are not judged here."""
+    depths = {np.dtype(t).itemsize for t in types if np.issubdtype(np.dtype(t), np.integer)}
+    if len(depths) > 1:
+        shown = "; ".join(f"{np.dtype(t).name}: {len(names)} (e.g. '{names[0]}')"
+                          for t, names in sorted(types.items()))
+        log.warning("the images of '%s' are stored in types of different scale (%s); one normalisation "
+                    "(data.normalize, fit on the training tiles) maps them all, so each kind reaches the net on its "
+                    "own scale: save them all at one depth (e.g. all 16-bit), or scale them alike", folder, shown)
 
 
 def mask_folder_among(folder: Path, stems: set[str]) -> Optional[tuple[Path, int]]:

@@ -1,11 +1,13 @@
 """How image files and their masks are told apart by name: masks saved beside their images (``camera_mask.png``),
-masks named with a word around their image's name or in another case, and folders that hold images.
+masks named with a word around their image's name or in another case, and folders that hold images (a dataset's
+``images/`` beside its ``masks/``).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Optional
 
 from trainlab.data.image.files import image_suffix, name_stem
 
@@ -53,3 +55,15 @@ def holds_images(folder: Path) -> bool:
         return any(image_suffix(p) for p in folder.iterdir())
     except OSError:
         return False
+
+
+def folder_of_folders_fix(folder: Path, inside: list[str], key: str, masks: Optional[Path]) -> str:
+    """The fix of a ``folder`` that holds no image but folders of them (``inside``, sorted), as datasets are laid out
+    (``dataset/images`` beside ``dataset/masks``; ``night1/``, ``night2/``): the setting that points at one, with
+    ``masks`` (the default mask folder, ``<folder>/masks``, where it exists: beside the images it is no longer
+    their default) as data.source.mask_dir. It said to put the images there, as if none had been found."""
+    fix = f"point {key} at the folder that holds them: {key}='{folder / inside[0]}'"
+    if masks is not None and masks.is_dir():
+        fix += f" data.source.mask_dir='{masks}'"
+    return fix + (f" (images are read from one folder: move the images of {', '.join(inside)} into one, and their "
+                  "masks into one)" if len(inside) > 1 else "")

@@ -84,11 +84,11 @@ def quality_check(tiles: SkyTiles) -> tuple[SkyTiles, dict[str, int]]:
 def one_class_note(split: str, name: str, label: str) -> str:
     """The warning for a split of ``name`` whose tiles are all ``label`` ("clean" or "anomalous"): which of its
     scores are undefined, and what they are logged as."""
-    undefined = ("image-level AUROC/AUPRC, and with no anomalous pixel pixel AUPRC, IoU and Dice, are" if label == "clean"
-                 else "image-level AUROC/AUPRC are")
-    return (f"the {split} split of '{name}' holds only {label} tiles: {undefined} undefined there (their logged "
-            "figures are no score); a split takes whole image files or sky regions: add images, or try another "
-            "data.seed")
+    undefined = ("image-level AUROC/AUPRC/MCC, and with no anomalous pixel pixel AUPRC, IoU and Dice, are"
+                 if label == "clean" else "image-level AUROC/AUPRC/MCC are")
+    return (f"the {split} split of '{name}' holds only {label} tiles: {undefined} undefined there, logged and "
+            "recorded as NaN (not as a score); a split takes whole image files or sky regions: add images, or try "
+            "another data.seed")
 
 
 def fit_stats(images: np.ndarray, percentiles: Sequence[float], seed: int,

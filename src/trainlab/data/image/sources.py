@@ -10,15 +10,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Literal, Optional, Sequence, Union
 
 import numpy as np
 
 from trainlab.data.image.anomalies import KINDS, inject
 from trainlab.data.image.files import (SUFFIXES, image_suffix, listing, mask_folder_refusal, name_stem,
-                                       one_file_per_stem, read_array, read_mask, robust_sigma, say_stacks,
-                                       transparent_as_missing)
-from trainlab.data.image.mask_names import holds_images, masks_among, named_apart
+                                       one_file_per_stem, read_array, read_mask, robust_sigma, say_mixed_types,
+                                       say_stacks, transparent_as_missing)
+from trainlab.data.image.mask_names import folder_of_folders_fix, holds_images, masks_among, named_apart
 from trainlab.config.errors import UserError, require_path, why_missing
 from trainlab.data.files import name_as_text
 
@@ -149,6 +149,8 @@ class HubbleTiles:
 # where an image's mask is missing
 UNREAD_IMAGES = (".jpg", ".jpeg", ".jpe", ".bmp", ".gif", ".webp")
 UNREAD_FIX = "FITS, NPY, PNG and TIFF are read; save them as PNG (lossless) to use them"
+MISSING_MASKS, MASK_PLANES = ("refuse", "clean"), ("refuse", "any")  # ImageFolder's missing_masks, mask_planes
+MISSING_KEY = "data.source.missing_masks"
 
 
 class ImageFolder:
@@ -172,6 +174,13 @@ class ImageFolder:
         hdu: the HDU of each FITS image to read, by index (1) or EXTNAME (SCI: the first of that name);
             null: the first image HDU with data, and a warning names the files that hold more (a
             camera's chips, SCI/ERR/DQ). Masks are read at their first image HDU with data.
+        missing_masks: ``refuse`` (default): an image without a mask is refused, naming every image that
+            lacks one; ``clean``: it is read as clean (no anomalous pixel), as surveys that mask only
+            their anomalous images leave them, and a warning counts and names them.
+        mask_planes: a mask of several planes that differ and are no colours (an NPY or FITS cube, a TIFF of
+            more than 4 pages): ``refuse`` (default), naming the file and its planes; ``any``: a pixel set in any
+            plane is anomalous. Planes that are all equal are one mask either way; a colour mask's channels are
+            its paint (any colour but black marks a pixel).
     """
 
     # the setting that names the folder, and the fix of a folder without images, as refusals say them
@@ -182,9 +191,16 @@ class ImageFolder:
     SIZES_FIX = "give images of one size, or cut them into tiles with data.source.tile_size=<side>"
 
     def __init__(self, path: str, mask_dir: Optional[str] = None, tile_size: Optional[int] = None,
-                 hdu: Optional[Union[int, str]] = None):
+                 hdu: Optional[Union[int, str]] = None, missing_masks: Literal["refuse", "clean"] = "refuse",
+                 mask_planes: Literal["refuse", "any"] = "refuse"):
         if tile_size is not None and tile_size < 8:
             raise UserError(f"data.source.tile_size={tile_size} must be at least 8, or null for whole images")
+        for key, value, allowed in (("missing_masks", missing_masks, MISSING_MASKS), ("mask_planes", mask_planes,
+                                                                                   MASK_PLANES)):
+            if value not in allowed:  # the config's values are checked at composition; Python callers here
+                raise UserError(f"data.source.{key}={value!r} is not one of {', '.join(allowed)}")
+        self.missing_masks, self.mask_planes_read = missing_masks, mask_planes
+        self.read_clean: list[str] = []  # images without a mask, read as clean (missing_masks=clean)
         require_path(path, self.KEY, "the folder holding your images")
         self.path = Path(path).expanduser()
         self.mask_dir = Path(mask_dir).expanduser() if mask_dir else self.path / "masks"
@@ -192,7 +208,7 @@ class ImageFolder:
         self.tile_size, self.hdu = tile_size, hdu
         self.several: dict[str, dict[str, list[str]]] = {"image": {}, "mask": {}}  # FITS files of several image HDUs
         self.mask_values: dict[str, np.ndarray] = {}  # mask name -> its non-zero values, where it holds several
-        self.mask_planes: dict[str, tuple[int, ...]] = {}  # mask name -> its shape, where it holds several planes
+        self.merged_planes: dict[str, tuple[int, ...]] = {}  # mask name -> its shape, planes merged (mask_planes=any)
         self.unread_masks: dict[str, Path] = {}  # name stem -> a mask file in a format that is not read (im0.jpg)
 
     def _files(self) -> list[Path]:
@@ -226,6 +242,8 @@ class ImageFolder:
                     if others else "")
             held += f"{' and' if others else ', only'} {inside}" if folders else ""
             fix = f"{UNREAD_FIX}, or {self.NO_IMAGES}" if unread else self.NO_IMAGES
+            if folders and not unread:  # dataset/images + dataset/masks: the folder to point at, not files to move
+                fix = folder_of_folders_fix(self.path, folders, self.KEY, None if self.mask_dir_given else self.mask_dir)
             raise UserError(f"{self.KEY}='{self.path}' holds no images ({', '.join(SUFFIXES)}){held}; {fix}")
         if not self.mask_dir_given and not self.mask_dir.is_dir():  # Masks/, labels/: named, with the setting
             refusal = mask_folder_refusal(self.path, self.mask_dir, {name_stem(p) for p in files})
@@ -274,6 +292,9 @@ class ImageFolder:
         """``image_path``'s mask among ``masks`` (by name stem); ``images``: the folder's image stems."""
         stem = name_stem(image_path)
         found = masks.get(stem, [])
+        if not found and self.missing_masks == "clean":
+            self.read_clean.append(image_path.name)
+            return np.zeros(image_shape[-2:], dtype=bool)
         if not found:
             unread = self.unread_masks.get(stem)
             why = (f"; it holds '{unread.name}', in a format that is not read: {UNREAD_FIX} (a JPEG's compression "
@@ -281,14 +302,17 @@ class ImageFolder:
                    else named_apart(image_path, masks, images))
             # all that lack one, not the first alone: a folder of masks made for the anomalous images only was
             # refused one image at a time
+            # a mask misnamed or in a format not read is the fix; with none, the setting that reads them as clean
+            clean = f"; or set {MISSING_KEY}=clean to read an image without a mask as clean"
             lacking = sorted(s for s in images if s not in masks)
             count = (f" ({len(lacking)} of the {len(images)} images lack one: {', '.join(lacking[:3])}"
                      f"{', ...' if len(lacking) > 3 else ''})" if len(lacking) > 1 else "")
             raise UserError(f"no mask for image '{image_path.name}' in data.source.mask_dir='{self.mask_dir}' "
                             f"(looked for {stem}{{{','.join(SUFFIXES)}}}); every image needs one, all zeros "
-                            f"when it holds no anomaly{count}{why}")
+                            f"when it holds no anomaly{count}{why or clean}")
         one_file_per_stem(found, "data.source.mask_dir", self.mask_dir)
-        mask = read_mask(found[0], self.several["mask"], self.mask_values, self.mask_planes)
+        mask = read_mask(found[0], self.several["mask"], self.mask_values, self.mask_planes_read,
+                         self.merged_planes)
         if mask.shape != image_shape[-2:]:
             raise UserError(f"mask '{found[0].name}' is {mask.shape[0]}x{mask.shape[1]} but image "
                             f"'{image_path.name}' is {image_shape[-2]}x{image_shape[-1]}; a mask must have "
@@ -314,11 +338,12 @@ class ImageFolder:
         wide: dict[str, tuple[int, ...]] = {}  # name -> shape of an image of more than 4 channels (a stack?)
         see_through: dict[str, tuple[int, int]] = {}  # PNG name -> (transparent, partly transparent) pixels
         offsets: dict[str, tuple[float, float, float]] = {}  # name -> level subtracted, noise, float32 step
+        types: dict[str, list[str]] = {}  # the type each image is stored in -> its file names
         files = self._files()
         mask_files, stems = self._masks(), {name_stem(path) for path in files}
         for index, path in enumerate(files):
             image = read_array(path, channels_last, offsets=offsets, key=self.KEY, hdu=self.hdu,
-                               several=self.several["image"])
+                               several=self.several["image"], types=types)
             image = image[None] if image.ndim == 2 else image  # (channels, H, W)
             if image.shape[0] > 4:
                 wide[path.name] = image.shape
@@ -362,7 +387,12 @@ class ImageFolder:
                      "the alpha channel is no image channel", len(see_through), next(iter(see_through)),
                      transparent, partly)
         self._say_hdus(files)
-        say_stacks(wide, self.mask_planes)
+        say_stacks(wide, self.merged_planes)
+        say_mixed_types(types, self.path)
+        if self.read_clean:  # labels the user did not write: counted and named, once
+            log.warning("%d of the %d images have no mask in '%s' and are read as clean (%s=clean): %s%s",
+                        len(self.read_clean), len(files), self.mask_dir, MISSING_KEY, ", ".join(self.read_clean[:3]),
+                        ", ..." if len(self.read_clean) > 3 else "")
         if self.mask_values:  # classes, an 'ignore' value, a soft edge: all read as anomalous, which may not be meant
             name, found = next(iter(self.mask_values.items()))
             shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")
