@@ -15,7 +15,7 @@ import pytest
 from trainlab.config.errors import UserError
 from trainlab.data import files
 from trainlab.data.timeseries.sources import TableFile
-from trainlab.data.timeseries.times import date_grid
+from trainlab.data.timeseries.grids import date_grid
 from trainlab.run.pipeline import build_data
 
 

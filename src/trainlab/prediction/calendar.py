@@ -2,7 +2,7 @@
 business days, whole months, quarters or years, or a step of plain numbers), written in the zone its
 times were read in (``data.source.time_zone``'s clock, or the offset the file wrote).
 
-A series' times come from its :class:`~trainlab.data.timeseries.times.Grid` as the data module read
+A series' times come from its :class:`~trainlab.data.timeseries.grids.Grid` as the data module read
 them (naive, UTC for steps under a day where a zone or offsets were read, the clock time for days and
 longer), so the forecast continues exactly the series the model was trained on. Computed with numpy for
 all series of a step at once: a file of thousands of series takes one pass, not one per series.
@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from trainlab.data.timeseries.times import MONTH_ANCHORS, Grid, month_anchors
+from trainlab.data.timeseries.grids import MONTH_ANCHORS, Grid, month_anchors
 
 _CALENDAR = re.compile(r"(\d*)(MS|QS|YS)")
 _MONTHS = {"MS": 1, "QS": 3, "YS": 12}
