@@ -346,6 +346,21 @@ def test_amounts_glued_to_a_unit_stay_numbers(tmp_path, amounts, numbers):
     np.testing.assert_array_equal(data.table.features[:2, 2], numbers)
 
 
+@pytest.mark.parametrize("amounts,numbers", [(["5s", "10s", "30s"], [5, 10, 30]), (["2h", "4h", "8h"], [2, 4, 8]),
+                                             (["250g", "500g", "750g"], [250, 500, 750]), (["3d", "7d", "14d"], [3, 7, 14]),
+                                             (["12V", "24V", "48V"], [12, 24, 48])])
+def test_few_amounts_glued_to_a_one_letter_unit_are_numbers_not_codes(tmp_path, amounts, numbers):
+    """Waits of '5s', '10s', '30s' (and '2h', '250g', '3d', '12V') were read as category codes (one 0/1 input each,
+    the codes rule: a whole number with a letter glued on): a letter astropy reads as a unit of a duration, length,
+    mass, volume, voltage or power makes them numbers with a unit; '3G', '1A' stay codes (tests above)."""
+    frame = pd.read_csv(demand(tmp_path / "demand.csv"))
+    frame.assign(wait=np.array(amounts)[np.arange(DAYS) % 3]).to_csv(tmp_path / "wait.csv", index=False)
+    data = data_module(tmp_path / "wait.csv")
+    data.setup("fit")
+    assert "wait" not in data.encoding
+    np.testing.assert_array_equal(data.table.features[:3, data.input_names.index("wait")], numbers)
+
+
 def test_many_values_of_a_number_and_a_letter_are_amounts(tmp_path):
     """More distinct values than a category may have ('1s' to '120s'): numbers in a unit, not refused as an
     identifier."""
