@@ -378,3 +378,25 @@ def test_codes_of_a_number_and_a_letter_are_categories_not_numbers_in_several_un
     data = data_module(tmp_path / "rooms.csv")
     data.setup("fit")
     assert data.encoding["room"] == ["1A", "1B", "2A"]
+
+
+@pytest.mark.parametrize("stored", ["pandas", "arrow"])
+def test_integer_categories_stored_as_such_in_parquet_are_categories(tmp_path, stored):
+    """A Parquet file's store_type of 1/2/3 stored as categories (a pandas Categorical, or an Arrow dictionary
+    column) trained as one number: pyarrow gives an integer dictionary back as plain integers. A categorical dtype
+    is a category: one 0/1 input per value, without naming it in data.source.categorical_columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.read_csv(demand(tmp_path / "demand.csv")).drop(columns=["day_type"])
+    if stored == "pandas":
+        frame.assign(store_type=pd.Categorical(frame.store_type)).to_parquet(tmp_path / "demand.parquet")
+    else:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        at = table.schema.get_field_index("store_type")
+        pq.write_table(table.set_column(at, "store_type", table["store_type"].dictionary_encode()),
+                       tmp_path / "demand.parquet")
+    data = data_module(tmp_path / "demand.parquet")
+    data.setup("fit")
+    assert data.encoding["store_type"] == ["1", "2", "3"]
+    assert data.input_names == ["temperature", "store_type=1", "store_type=2", "store_type=3", "demand"]

@@ -61,8 +61,8 @@ def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.miss
     is left as it is)."""
     import pandas as pd
 
-    if stored_dates(frame[c]):  # no marks, flags or units in it; read as numbers, they became nanoseconds since 1970
-        return
+    if stored_dates(frame[c]) or isinstance(frame[c].dtype, pd.CategoricalDtype):  # no marks, flags or units in it:
+        return  # read as numbers, dates became nanoseconds since 1970, and categories (Parquet's) their codes
     marked = _missing_marks(frame[c])
     if marked is not None:
         log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (%s handles them)",
@@ -97,7 +97,8 @@ def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.miss
 def text_columns(frame, columns: Sequence[str], path: str, missing_key: str = "data.missing") -> list[str]:
     """The ``columns`` that hold text meant as text (a category: a weekday's name, a region), read as such once
     their missing-value marks are empty cells; not a column of numbers, flags, numbers with a few typos among them,
-    decimal commas in a comma-separated file or dates (:func:`numeric_columns` refuses those with their fix)."""
+    decimal commas in a comma-separated file or dates (:func:`numeric_columns` refuses those with their fix); a
+    column of a categorical dtype (a Parquet file's categories, integer codes among them) is one whatever it holds."""
     import pandas as pd
 
     decimal = frame.attrs.get("decimal", ".")
@@ -105,6 +106,9 @@ def text_columns(frame, columns: Sequence[str], path: str, missing_key: str = "d
     for c in columns:
         _clean(frame, c, path, decimal, missing_key)
         column = frame[c]
+        if isinstance(column.dtype, pd.CategoricalDtype):  # stored as categories (Parquet), integer codes too
+            found.append(c)
+            continue
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             continue
         values = _as_numbers(column, decimal)
