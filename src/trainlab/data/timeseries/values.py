@@ -14,7 +14,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError, nearest
 from trainlab.data.timeseries.date_columns import DATE_LIKE, looks_like_times, stored_dates, unnamed_dates
-from trainlab.data.timeseries.thousands import grouped_numbers, no_numbers
+from trainlab.data.timeseries.thousands import grouped_numbers, mixed_marks, no_numbers
 from trainlab.data.timeseries.units import codes_of, numbers_with_unit, units_of
 from trainlab.data.sheet_advice import sheet_advice
 
@@ -122,7 +122,10 @@ def _reading(column, bad) -> str:
     """What a column's values that are no number (``bad``, not empty) are: "decimal commas" ('1,12' in a
     comma-separated file), "typos" (a few among numbers: at most 3, or 1 %, in a column mostly of numbers),
     "dates" (a time column not named as one; a month's or a weekday's name alone, without a digit, is no date: a
-    category), "units" (numbers in several units, '12 kg' beside '500 g'), else "text" (a category, free text)."""
+    category), "units" (numbers in several units, '12 kg' beside '500 g'), "mixed marks" (decimal points beside
+    decimal commas: thousands.mixed_marks), else "text" (a category, free text)."""
+    if mixed_marks(column) is not None:
+        return "mixed marks"
     if re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
         return "decimal commas"
     if looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(DATE_LIKE).all():
@@ -180,6 +183,12 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
     line += f" ({name_row(bad.index[0])}: {bad.iloc[0]!r})" if len(bad) else ""
     written = int(frame[c].notna().sum())
     reading = _reading(frame[c], bad) if len(bad) else "text"
+    if reading == "mixed marks":
+        point, comma = mixed_marks(frame[c])
+        mark, other = (",", ".") if frame.attrs.get("decimal", ".") == "," else (".", ",")
+        return (f"column '{c}' in '{path}' mixes decimal points ({name_row(point)}: {frame[c][point]!r}) and decimal "
+                f"commas ({name_row(comma)}: {frame[c][comma]!r}); write every number of it with the file's decimal "
+                f"{'comma' if mark == ',' else 'point'} (replace {other!r} by {mark!r} in that column)")
     if reading == "decimal commas":
         return (f"{line}; its numbers have decimal commas inside a comma-separated file: save it with decimal "
                 "points, or separated by semicolons (read with decimal commas)")
