@@ -21,11 +21,12 @@ from trainlab.data.files import data_name, read_frame
 from trainlab.data.categories import as_text
 from trainlab.data.timeseries.date_columns import written_index
 from trainlab.data.timeseries.file_settings import FileSettings
+from trainlab.data.timeseries.file_step import common_step, on_file_step
 from trainlab.data.timeseries.grids import Grid, business_days_alike
 from trainlab.data.timeseries.layouts import (calendar_column, describe_wide, long_from_wide, row_names,
                                               warn_time_features, wide_columns)
 from trainlab.data.timeseries.regular import regular_series
-from trainlab.data.timeseries.series import common_step, pick_series, series_hint, series_label, stacked
+from trainlab.data.timeseries.series import pick_series, series_hint, series_label, stacked
 from trainlab.data.timeseries.table import SeriesTable, name_row, row_times
 from trainlab.data.timeseries.times import TimeReading, describe_step, read_times, sort_by_time, time_where
 from trainlab.data.timeseries.values import numeric_columns, require_columns, stripped_header, text_columns, with_values
@@ -93,9 +94,12 @@ class TableFile(FileSettings):
         frame, target_frame, grids, lengths = self._in_time_order(values, pooled, target_pooled, positions, reading,
                                                                    target_reading)
         grids = business_days_alike(grids)  # a short series of weekdays among business-day ones
-        season, frequency = common_step(grids, self.time_column)
-        read = describe_step(grids, season, self.time_column,
-                             [f"{self.series_column}={value}" for value in values]) if self.time_column else None
+        names = [f"{self.series_column}={value}" for value in values]
+        where = f"data.source.time_column '{self.time_column}'"
+        if len(grids) > 1:  # a short series on the step of the file's others (two rows with a gap between them)
+            frame, target_frame, grids, lengths = on_file_step(frame, target_frame, grids, lengths, names, where)
+        season, frequency = common_step(grids, where, names)
+        read = describe_step(grids, season, self.time_column, names) if self.time_column else None
         if read:
             log.info(read)
         feature_columns = self.feature_columns
