@@ -806,3 +806,23 @@ def test_a_forecast_fed_back_past_the_series_length_is_warned_about_once(runs, t
     assert len(said) == 1 and re.search(r"^horizon=400 is 200 times the 2 row\(s\) the model was trained to predict "
                                         r".*data\.steps=2, data\.horizon=1\) and 1\.19 times the series' 336 row\(s\)"
                                         r".*errors compound", said[0]), said
+
+
+@pytest.mark.parametrize("times,expected", [
+    (["2024-03-01T21:00:00,5Z", "2024-03-01T22:00:00,5Z", "2024-03-01T23:00:00,5Z"],
+     ["2024-03-02T00:00:00,5Z", "2024-03-02T01:00:00,5Z"]),
+    (["2024-03-01 21:00:00,250", "2024-03-01 22:00:00,250", "2024-03-01 23:00:00,250"],
+     ["2024-03-02 00:00:00,250", "2024-03-02 01:00:00,250"]),
+    (["2024-03-01T21:00:00,000000+01:00", "2024-03-01T22:00:00,000000+01:00", "2024-03-01T23:00:00,000000+01:00"],
+     ["2024-03-02T00:00:00,000000+01:00", "2024-03-02T01:00:00,000000+01:00"]),
+])
+def test_fractions_of_a_second_after_a_comma_are_read_and_written_back_with_it(times, expected):
+    """ISO 8601's comma before a fraction of a second ('23:00:00,5Z', as European logs write it) was refused as
+    'read month-first and day-first give two different series', and read otherwise forecast.csv wrote it in
+    pandas' form ('.5'); now read as its point and the times after the series written with the comma."""
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end, as_written
+
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(3)}), "t", "f.csv")
+    assert grid.frequency == "h"
+    assert list(as_written(after_end([grid], 2, None), [grid])) == expected

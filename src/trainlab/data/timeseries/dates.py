@@ -97,6 +97,8 @@ def read_as_unix(raw: Any, time_format: Optional[str]) -> bool:
 
 # a clock at the end of its day (grid operators' and loggers' '2023-03-01 24:00', ISO 8601's 'T24:00:00'), and a
 # leap second ('23:59:60', in UTC records), neither of which Python's datetime holds
+# a fraction of a second after a comma, as ISO 8601 allows and European logs write it ('23:00:00,5Z'), and its point
+COMMA_FRACTION = re.compile(r"(:\d{2}),(\d{1,9})(?!\d)")
 _UTC_WORD = re.compile(r"(?<=\d)\s*(?:UTC|GMT)\s*$", re.IGNORECASE)  # a time in UTC as databases, logs write it
 _END_OF_DAY = re.compile(r"(?<![\d:])24:00(?=(?::00(?:[.,]0+)?)?(?![\d:]))")
 _LEAP_SECOND = re.compile(r"(?<![\d:])23:59:60(?:[.,]\d+)?(?![\d:])")
@@ -220,6 +222,8 @@ def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any
             raise UserError(f"{where}: row {row} ('{shown[row]}') does not match data.source.time_format="
                             f"'{time_format}'; fix the row or the format (Python strftime codes, e.g. %d/%m/%Y)")
         return parsed.dt.tz_localize(None)
+    if text.str.contains(",", regex=False).any():  # ISO 8601's comma before a fraction of a second ('23:00:00,5Z',
+        text = text.str.replace(COMMA_FRACTION, r"\1.\2", regex=True)  # European logs): read as its point
     zoned = _zoned(text)
     if zoned.any() and not zoned.all():
         aware, naive = text.index[zoned][0], text.index[~zoned][0]
