@@ -422,7 +422,9 @@ def test_an_image_run_maps_the_anomalies_of_a_folder_without_masks(runs, tmp_pat
     for name, image in images.items():
         np.save(folder / f"{name}.npy", image)
     result = trainlab.predict(runs["sky"], images=folder, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
-    scores = pd.read_csv(result.forecast)
+    # anomaly_maps.json names how anomaly_scores.csv reads back, as forecast.json and predictions.json do theirs
+    scores = pd.read_csv(result.forecast, sep=result.details["csv_separator"], decimal=result.details["csv_decimal"],
+                         encoding=result.details["csv_encoding"])
     # 32-pixel tiles of the run, the last row and column flush with the edges: 2 x 2 per image
     assert result.forecast.name == "anomaly_scores.csv" and len(scores) == 8 and result.plot.stat().st_size > 0
     assert sorted(scores.tile) == sorted(f"{n}.npy y{y} x{x}" for n in "ab" for y in (0, 32) for x in (0, 16))

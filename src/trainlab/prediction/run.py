@@ -151,6 +151,7 @@ def _series(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
 
 def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given: list[str], device: Any,
             made: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    from trainlab.data.csv_writing import csv_dialect
     from trainlab.prediction.image import anomaly_maps, read_images, restore_for_images, write
     from trainlab.run.durable import write_json
     from trainlab.run.pipeline import check_downsampling
@@ -165,7 +166,7 @@ def _images(cfg: DictConfig, run_cfg: DictConfig, saved: dict, ckpt: str, given:
     maps, scores = anomaly_maps(model, data, tiles, device)
     frame, files = write(tiles, maps, scores, out_dir)
     report = {**made, "images": str(cfg.images), "tiles": len(scores), "tile_shape": list(maps.shape[1:]),
-              "files": files}
+              "files": files, **csv_dialect(None)}  # anomaly_scores.csv's, named as forecast.json names its own
     write_json(out_dir / "anomaly_maps.json", report)
     print(f"anomaly maps of {len(scores)} tile(s) of {cfg.images} written to {out_dir}: {', '.join(files)}, "
           "anomaly_maps.json")
