@@ -97,6 +97,20 @@ def test_the_csvs_written_of_a_file_are_written_as_it_is(tmp_path, name, written
                                              "csv_encoding": "utf-8-sig" if mark else "utf-8"}
 
 
+@pytest.mark.parametrize("sep", ["\t", ";", "|"])
+def test_numbers_grouped_by_commas_before_their_point_make_no_decimal_comma_file(tmp_path, sep):
+    """A tab-separated export with quoted numbers grouped in thousands ('"6,619.0"', statsmodels' elec_equip index
+    x 100) was taken for a file of decimal commas: its numbers read, but forecast.csv and the predictions files were
+    written with decimal commas beside the file's points."""
+    index = [6619.0, 6515.0, 6890.5, 7012.25] * 10
+    lines = [f"Month{sep}Index"] + [f'{t:%b %Y}{sep}"{x:,.2f}"' for t, x in
+                                     zip(pd.date_range("1995-01-01", periods=40, freq="MS"), index)]
+    (tmp_path / "elec.csv").write_text("\n".join(lines) + "\n")
+    table = TableFile(str(tmp_path / "elec.csv"), ["Index"], time_column="Month").load()
+    assert table.written_as == (sep, ".", "utf-8")
+    np.testing.assert_array_equal(table.targets[:4, 0], index[:4])
+
+
 def test_a_header_in_a_code_page_names_its_columns_as_typed(tmp_path):
     frame = pd.DataFrame({"Jahr": range(1871, 1901), "Abfluss (m³)": np.arange(30.0)})
     path = _saved(tmp_path / "nil.csv", frame, "cp1252", sep=";")
