@@ -91,7 +91,11 @@ def read_times(raw: Any, where: str, time_format: Optional[str] = None) -> TimeR
     import pandas as pd
 
     if raw.isna().any():
-        raise UserError(f"{where} has an empty value (row {raw.index[raw.isna()][0]}); every row needs its time")
+        empty = raw.isna().to_numpy()
+        trailing = int(len(empty) - np.flatnonzero(~empty)[-1] - 1) if (~empty).any() else 0
+        under = (f": the last {trailing} row(s) have none, rows under the data (a total, an average, a note)? delete "
+                 "them from the file") if trailing and trailing == int(empty.sum()) else ""
+        raise UserError(f"{where} has an empty value (row {raw.index[empty][0]}); every row needs its time{under}")
     is_number = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
     if time_format == NUMBERS and not is_number:
         raise UserError(f"data.source.time_format={NUMBERS} keeps a column of numbers as numbers, but {where} holds "
