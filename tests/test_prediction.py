@@ -605,10 +605,12 @@ def test_forecast_csv_is_separated_and_its_decimals_marked_as_the_file_is(runs, 
     text = result.forecast.read_text().splitlines()
     assert text[0] == sep.join(["store", "date", "step", "sales"]) and text[1].startswith(f"A{sep}2023-05-01{sep}1{sep}")
     assert decimal in text[1].rsplit(sep, 1)[1] and (decimal == "." or "." not in text[1])
+    # the model's float32 precision, 7 significant digits: 17 were written, the last ten noise
+    assert all(len(re.sub(r"\D", "", line.rsplit(sep, 1)[1]).lstrip("0")) <= 7 for line in text[1:])
     assert (result.details["csv_separator"], result.details["csv_decimal"], result.details["csv_encoding"]) == \
         (sep, decimal, "utf-8")
     back = pd.read_csv(result.forecast, sep=sep, decimal=decimal)
-    np.testing.assert_allclose(back.sales.to_numpy(), result.frame.sales.to_numpy())
+    np.testing.assert_allclose(back.sales.to_numpy(), result.frame.sales.to_numpy(), rtol=1e-6)  # 7 digits
     plain = predict(runs["stores"], 2, tmp_path)  # the run's own file, of commas: as before
     assert plain.forecast.read_text().splitlines()[0] == "store,date,step,sales"
     assert (plain.details["csv_separator"], plain.details["csv_decimal"]) == (",", ".")
