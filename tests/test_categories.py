@@ -346,6 +346,21 @@ def test_amounts_glued_to_a_unit_stay_numbers(tmp_path, amounts, numbers):
     np.testing.assert_array_equal(data.table.features[:2, 2], numbers)
 
 
+@pytest.mark.parametrize("amounts,numbers", [(["5s", "10s", "30s"], [5, 10, 30]), (["2h", "4h", "8h"], [2, 4, 8]),
+                                             (["250g", "500g", "750g"], [250, 500, 750]), (["3d", "7d", "14d"], [3, 7, 14]),
+                                             (["12V", "24V", "48V"], [12, 24, 48])])
+def test_few_amounts_glued_to_a_one_letter_unit_are_numbers_not_codes(tmp_path, amounts, numbers):
+    """Waits of '5s', '10s', '30s' (and '2h', '250g', '3d', '12V') were read as category codes (one 0/1 input each,
+    the codes rule: a whole number with a letter glued on): a letter astropy reads as a unit of a duration, length,
+    mass, volume, voltage or power makes them numbers with a unit; '3G', '1A' stay codes (tests above)."""
+    frame = pd.read_csv(demand(tmp_path / "demand.csv"))
+    frame.assign(wait=np.array(amounts)[np.arange(DAYS) % 3]).to_csv(tmp_path / "wait.csv", index=False)
+    data = data_module(tmp_path / "wait.csv")
+    data.setup("fit")
+    assert "wait" not in data.encoding
+    np.testing.assert_array_equal(data.table.features[:3, data.input_names.index("wait")], numbers)
+
+
 def test_many_values_of_a_number_and_a_letter_are_amounts(tmp_path):
     """More distinct values than a category may have ('1s' to '120s'): numbers in a unit, not refused as an
     identifier."""
@@ -363,3 +378,25 @@ def test_codes_of_a_number_and_a_letter_are_categories_not_numbers_in_several_un
     data = data_module(tmp_path / "rooms.csv")
     data.setup("fit")
     assert data.encoding["room"] == ["1A", "1B", "2A"]
+
+
+@pytest.mark.parametrize("stored", ["pandas", "arrow"])
+def test_integer_categories_stored_as_such_in_parquet_are_categories(tmp_path, stored):
+    """A Parquet file's store_type of 1/2/3 stored as categories (a pandas Categorical, or an Arrow dictionary
+    column) trained as one number: pyarrow gives an integer dictionary back as plain integers. A categorical dtype
+    is a category: one 0/1 input per value, without naming it in data.source.categorical_columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.read_csv(demand(tmp_path / "demand.csv")).drop(columns=["day_type"])
+    if stored == "pandas":
+        frame.assign(store_type=pd.Categorical(frame.store_type)).to_parquet(tmp_path / "demand.parquet")
+    else:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        at = table.schema.get_field_index("store_type")
+        pq.write_table(table.set_column(at, "store_type", table["store_type"].dictionary_encode()),
+                       tmp_path / "demand.parquet")
+    data = data_module(tmp_path / "demand.parquet")
+    data.setup("fit")
+    assert data.encoding["store_type"] == ["1", "2", "3"]
+    assert data.input_names == ["temperature", "store_type=1", "store_type=2", "store_type=3", "demand"]

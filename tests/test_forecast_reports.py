@@ -558,7 +558,7 @@ def test_rows_of_a_file_of_several_series_are_named_by_their_time_and_series(tmp
 def test_a_row_added_for_a_missing_time_step_is_named_so():
     from trainlab.data.timeseries.table import SeriesTable
 
-    from trainlab.data.timeseries.times import Grid
+    from trainlab.data.timeseries.grids import Grid
 
     def grid(positions: list[int], written: list[Any]) -> Grid:
         return Grid(np.array(positions), "1 day", None, written=pd.array(written))

@@ -473,3 +473,36 @@ def test_evaluate_scores_and_draws_each_series(tmp_path, compose_cfg, run_train,
     for row in whole["per_series"].values():  # a step of 1 a day: off by 1, and by 12 a season back
         assert row["test/baseline_last_value_rmse"] == pytest.approx(1.0)
         assert row["test/baseline_seasonal_naive_rmse"] == pytest.approx(12.0)
+
+
+@pytest.mark.parametrize("days", [[0, 2], [0, 2, 6], [0, 3]])
+def test_a_short_series_with_gaps_takes_the_step_of_the_file(tmp_path, caplog, days):
+    """A daily file where store B has two rows with a day missing between them read B as a step of 2 days, and the
+    file then had no step, season length or frequency ('the series step differently (2D, D)'). The step comes from
+    the file's other series: B's missing days are empty rows, logged naming it."""
+    dates = pd.date_range("2021-01-01", periods=60)
+    rows = [("A", d, float(k)) for k, d in enumerate(dates)] + [("B", dates[k], 100.0 + k) for k in days]
+    frame = pd.DataFrame(rows, columns=["store", "date", "sales"]).assign(date=lambda f: f.date.dt.strftime("%Y-%m-%d"))
+    path = write(tmp_path, frame)
+    with caplog.at_level(logging.INFO):
+        table = TableFile(path, ["sales"], time_column="date", series_column="store").load()
+    assert (table.frequency, table.season_length) == ("D", 7)
+    assert table.series_rows == (("A", 60), ("B", days[-1] + 1))
+    b = table.targets[60:, 0]
+    np.testing.assert_array_equal(np.flatnonzero(~np.isnan(b)), days)
+    assert "1 series laid on the file's step of 1 day" in caplog.text and "store=B" in caplog.text
+
+
+def test_a_series_off_the_step_of_the_file_is_named(tmp_path, caplog):
+    """A series whose times do not fit the file's step (every 90 minutes among hourly ones) is named in one line,
+    not lost in 'the series step differently (90min, h)'."""
+    hours = pd.date_range("2021-01-01", periods=48, freq="h")
+    rows = [(s, t, float(k)) for s in "AB" for k, t in enumerate(hours)]
+    rows += [("C", t, float(k)) for k, t in enumerate(pd.date_range("2021-01-01", periods=20, freq="90min"))]
+    frame = pd.DataFrame(rows, columns=["store", "time", "load"]).assign(time=lambda f: f.time.astype(str))
+    path = write(tmp_path, frame)
+    with caplog.at_level(logging.INFO):
+        table = TableFile(path, ["load"], time_column="time", series_column="store").load()
+    assert table.frequency is None
+    assert ("data.source.time_column 'time': 1 series do not step by the file's step of 1 hour: store=C (90 minutes); "
+            "no season or frequency taken from it") in caplog.text

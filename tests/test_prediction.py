@@ -422,7 +422,9 @@ def test_an_image_run_maps_the_anomalies_of_a_folder_without_masks(runs, tmp_pat
     for name, image in images.items():
         np.save(folder / f"{name}.npy", image)
     result = trainlab.predict(runs["sky"], images=folder, overrides=["hardware.num_threads=1", f"paths.log_dir={tmp_path}"])
-    scores = pd.read_csv(result.forecast)
+    # anomaly_maps.json names how anomaly_scores.csv reads back, as forecast.json and predictions.json do theirs
+    scores = pd.read_csv(result.forecast, sep=result.details["csv_separator"], decimal=result.details["csv_decimal"],
+                         encoding=result.details["csv_encoding"])
     # 32-pixel tiles of the run, the last row and column flush with the edges: 2 x 2 per image
     assert result.forecast.name == "anomaly_scores.csv" and len(scores) == 8 and result.plot.stat().st_size > 0
     assert sorted(scores.tile) == sorted(f"{n}.npy y{y} x{x}" for n in "ab" for y in (0, 32) for x in (0, 16))
@@ -603,10 +605,12 @@ def test_forecast_csv_is_separated_and_its_decimals_marked_as_the_file_is(runs, 
     text = result.forecast.read_text().splitlines()
     assert text[0] == sep.join(["store", "date", "step", "sales"]) and text[1].startswith(f"A{sep}2023-05-01{sep}1{sep}")
     assert decimal in text[1].rsplit(sep, 1)[1] and (decimal == "." or "." not in text[1])
+    # the model's float32 precision, 7 significant digits: 17 were written, the last ten noise
+    assert all(len(re.sub(r"\D", "", line.rsplit(sep, 1)[1]).lstrip("0")) <= 7 for line in text[1:])
     assert (result.details["csv_separator"], result.details["csv_decimal"], result.details["csv_encoding"]) == \
         (sep, decimal, "utf-8")
     back = pd.read_csv(result.forecast, sep=sep, decimal=decimal)
-    np.testing.assert_allclose(back.sales.to_numpy(), result.frame.sales.to_numpy())
+    np.testing.assert_allclose(back.sales.to_numpy(), result.frame.sales.to_numpy(), rtol=1e-6)  # 7 digits
     plain = predict(runs["stores"], 2, tmp_path)  # the run's own file, of commas: as before
     assert plain.forecast.read_text().splitlines()[0] == "store,date,step,sales"
     assert (plain.details["csv_separator"], plain.details["csv_decimal"]) == (",", ".")
@@ -806,3 +810,23 @@ def test_a_forecast_fed_back_past_the_series_length_is_warned_about_once(runs, t
     assert len(said) == 1 and re.search(r"^horizon=400 is 200 times the 2 row\(s\) the model was trained to predict "
                                         r".*data\.steps=2, data\.horizon=1\) and 1\.19 times the series' 336 row\(s\)"
                                         r".*errors compound", said[0]), said
+
+
+@pytest.mark.parametrize("times,expected", [
+    (["2024-03-01T21:00:00,5Z", "2024-03-01T22:00:00,5Z", "2024-03-01T23:00:00,5Z"],
+     ["2024-03-02T00:00:00,5Z", "2024-03-02T01:00:00,5Z"]),
+    (["2024-03-01 21:00:00,250", "2024-03-01 22:00:00,250", "2024-03-01 23:00:00,250"],
+     ["2024-03-02 00:00:00,250", "2024-03-02 01:00:00,250"]),
+    (["2024-03-01T21:00:00,000000+01:00", "2024-03-01T22:00:00,000000+01:00", "2024-03-01T23:00:00,000000+01:00"],
+     ["2024-03-02T00:00:00,000000+01:00", "2024-03-02T01:00:00,000000+01:00"]),
+])
+def test_fractions_of_a_second_after_a_comma_are_read_and_written_back_with_it(times, expected):
+    """ISO 8601's comma before a fraction of a second ('23:00:00,5Z', as European logs write it) was refused as
+    'read month-first and day-first give two different series', and read otherwise forecast.csv wrote it in
+    pandas' form ('.5'); now read as its point and the times after the series written with the comma."""
+    from trainlab.data.timeseries.times import sort_by_time
+    from trainlab.prediction.calendar import after_end, as_written
+
+    _, grid = sort_by_time(pd.DataFrame({"t": times, "v": range(3)}), "t", "f.csv")
+    assert grid.frequency == "h"
+    assert list(as_written(after_end([grid], 2, None), [grid])) == expected

@@ -70,3 +70,18 @@ def test_a_summary_row_below_the_data_is_named_as_such(tmp_path, word, times):
     with pytest.raises(UserError, match=rf"row 24 \('{word}'\) is a summary of the rows above .*: delete that row "
                                         r"from the file"):
         TableFile(str(path), ["realgdp"], time_column="date").load()
+
+
+def test_a_total_row_under_the_data_without_a_time_is_named_as_rows_under_the_data(tmp_path):
+    """A spreadsheet's total row under statsmodels' copper data, its time column (the last) empty, was refused as
+    'has an empty value (row 25); every row needs its time', leaving the user to find what that row was."""
+    from statsmodels.datasets import copper
+
+    frame = copper.load_pandas().data.assign(YEAR=lambda f: (1950 + f.TIME).astype(int))
+    frame = frame[["WORLDCONSUMPTION", "COPPERPRICE", "YEAR"]]
+    total = f"{frame.COPPERPRICE.sum():.1f}".replace(".", ",")
+    (tmp_path / "copper.csv").write_text(frame.to_csv(sep=";", decimal=",", index=False) + f"Total;{total};\n")
+    with pytest.raises(UserError, match=r"has an empty value \(row 25\); every row needs its time: the last 1 row\(s\) "
+                                        r"have none, rows under the data \(a total, an average, a note\)\? delete them"):
+        TableFile(str(tmp_path / "copper.csv"), ["COPPERPRICE"], time_column="YEAR").load()
+

@@ -97,6 +97,20 @@ def test_the_csvs_written_of_a_file_are_written_as_it_is(tmp_path, name, written
                                              "csv_encoding": "utf-8-sig" if mark else "utf-8"}
 
 
+@pytest.mark.parametrize("sep", ["\t", ";", "|"])
+def test_numbers_grouped_by_commas_before_their_point_make_no_decimal_comma_file(tmp_path, sep):
+    """A tab-separated export with quoted numbers grouped in thousands ('"6,619.0"', statsmodels' elec_equip index
+    x 100) was taken for a file of decimal commas: its numbers read, but forecast.csv and the predictions files were
+    written with decimal commas beside the file's points."""
+    index = [6619.0, 6515.0, 6890.5, 7012.25] * 10
+    lines = [f"Month{sep}Index"] + [f'{t:%b %Y}{sep}"{x:,.2f}"' for t, x in
+                                     zip(pd.date_range("1995-01-01", periods=40, freq="MS"), index)]
+    (tmp_path / "elec.csv").write_text("\n".join(lines) + "\n")
+    table = TableFile(str(tmp_path / "elec.csv"), ["Index"], time_column="Month").load()
+    assert table.written_as == (sep, ".", "utf-8")
+    np.testing.assert_array_equal(table.targets[:4, 0], index[:4])
+
+
 def test_a_header_in_a_code_page_names_its_columns_as_typed(tmp_path):
     frame = pd.DataFrame({"Jahr": range(1871, 1901), "Abfluss (m³)": np.arange(30.0)})
     path = _saved(tmp_path / "nil.csv", frame, "cp1252", sep=";")
@@ -278,3 +292,26 @@ def test_column_0_of_a_file_named_by_position_is_a_name(tmp_path):
     for empty in ([], "", None):
         with pytest.raises(UserError, match="data.source.target_columns is empty"):
             TableFile(str(array), empty)
+
+
+@pytest.mark.parametrize("separator,role", [(";", "target"), (";", "feature"), (",", "target"), (",", "feature")])
+def test_a_column_mixing_decimal_points_and_commas_is_named_with_a_row_of_each(tmp_path, separator, role):
+    """A column pasted together from two locales ('1.00' beside '1,25'): in a file separated by ';' it was refused
+    as a target with 'a forecast of a category is classification' and taken as a category among the inputs; in a
+    comma-separated one 'its numbers have decimal commas', though half were points. Now one line names the column,
+    a row of each kind and the fix."""
+    days = pd.date_range("2021-01-01", periods=40).strftime("%Y-%m-%d")
+    values = [f"{1 + k / 4:.2f}".replace(".", "," if k % 2 else ".") for k in range(40)]
+    quote = '"' if separator == "," else ""
+    lines = [f"date{separator}load{separator}count"] + [f"{d}{separator}{quote}{v}{quote}{separator}{k}"
+                                                         for k, (d, v) in enumerate(zip(days, values))]
+    path = tmp_path / "pasted.csv"
+    path.write_text("\n".join(lines) + "\n")
+    target = ["load"] if role == "target" else ["count"]
+    with pytest.raises(UserError) as caught:
+        TableFile(str(path), target, time_column="date").load()
+    mark, other = (",", ".") if separator == ";" else (".", ",")
+    assert str(caught.value) == (
+        f"column 'load' in '{path}' mixes decimal points (2021-01-01: '1.00') and decimal commas (2021-01-02: '1,25'); "
+        f"write every number of it with the file's decimal {'comma' if mark == ',' else 'point'} (replace "
+        f"{other!r} by {mark!r} in that column)")

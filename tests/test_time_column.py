@@ -15,7 +15,7 @@ import pytest
 from trainlab.config.errors import UserError
 from trainlab.data import files
 from trainlab.data.timeseries.sources import TableFile
-from trainlab.data.timeseries.times import date_grid
+from trainlab.data.timeseries.grids import date_grid
 from trainlab.run.pipeline import build_data
 
 
@@ -883,3 +883,31 @@ def test_the_clock_checks_search_only_rows_that_hold_their_text(monkeypatch):
     monkeypatch.setattr(dates, "_LEAP_SECOND", re.compile(r"^"))
     minutes = pd.Series(pd.date_range("2020-01-01", periods=50, freq="min").strftime("%Y-%m-%d %H:%M"))
     assert list(dates.parse_dates(minutes, "t", None)) == list(pd.to_datetime(minutes))
+
+
+@pytest.mark.parametrize("zones", [(" UTC", "+00:00"), ("Z", " UTC"), (" GMT", "+00:00"), (" UTC", "+01:00")])
+def test_utc_written_as_a_word_beside_offsets_reads_as_the_instants(tmp_path, zones):
+    """'2020-01-01 00:00 UTC' beside '2020-01-01 01:00+00:00' was refused as 'dates written in more than one way':
+    every row names its instant, so the column reads, in UTC (a '+01:00' row one hour earlier)."""
+    hours = pd.date_range("2020-01-01", periods=48, freq="h")
+    shift = pd.Timedelta(hours=1) if zones[1] == "+01:00" else pd.Timedelta(0)
+    written = [(t + (shift if k % 2 else pd.Timedelta(0))).strftime("%Y-%m-%d %H:%M") + zones[k % 2]
+               for k, t in enumerate(hours)]
+    pd.DataFrame({"time": written, "y": np.arange(48.0)}).to_csv(tmp_path / "mixed.csv", index=False)
+    table = TableFile(str(tmp_path / "mixed.csv"), ["y"], time_column="time").load()
+    assert table.frequency == "h" and table.targets[:, 0].tolist() == list(range(48))
+    np.testing.assert_array_equal(table.times[0].times, hours.to_numpy())
+
+
+@pytest.mark.parametrize("aware", ["+00:00", " UTC", "Z"])
+def test_times_with_and_without_a_zone_in_one_column_are_refused_naming_a_row_of_each(tmp_path, aware):
+    """A column mixing times without a zone and times with one: '+00:00' beside naive times was read as if all were
+    UTC, and ' UTC' beside them refused as 'written in more than one way'; which instant a naive one is cannot be
+    known, so it is refused naming a row of each."""
+    hours = pd.date_range("2020-01-01", periods=48, freq="h").strftime("%Y-%m-%d %H:%M")
+    written = [t + (aware if k == 5 else "") for k, t in enumerate(hours)]
+    pd.DataFrame({"time": written, "y": np.arange(48.0)}).to_csv(tmp_path / "mixed.csv", index=False)
+    with pytest.raises(UserError, match=re.escape(
+            f"mixes times with their zone (row 5: '2020-01-01 05:00{aware}') and times without one (row 0: "
+            "'2020-01-01 00:00')")):
+        TableFile(str(tmp_path / "mixed.csv"), ["y"], time_column="time").load()

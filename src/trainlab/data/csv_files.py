@@ -92,6 +92,16 @@ def _marked_encoding(path: Path) -> str:
     return "utf-16" if start in ("\xff\xfe", "\xfe\xff") else "utf-8-sig"
 
 
+def _decimal_mark(sep: str, body: str) -> str:
+    """The decimal mark of a file separated by ``sep`` whose lines under the header are ``body``: a comma where it
+    is separated otherwise than by commas and a number reads '10,5' or '1.234,5'; a point otherwise, and where a
+    number is grouped in thousands by commas before its point ('6,619.0', quoted in a tab-separated export: its
+    commas were taken for decimal marks, and forecast.csv was written with decimal commas)."""
+    if sep == "," or re.search(r"\d,\d{3}\.\d", body):
+        return "."
+    return "," if re.search(r"\d,\d+(?![\d.,])", body) else "."
+
+
 def _read_csv_as(path: Path, key: str, encoding: str, notes: _Notes) -> tuple[Any, list[str]]:
     """A CSV file (compressed by its suffix or not) in ``encoding`` and its header as written (pandas renames a
     repeated name 'a' to 'a.1' without a word). The separator is sniffed among , ; tab and |; a file separated
@@ -132,7 +142,7 @@ def _read_csv_as(path: Path, key: str, encoding: str, notes: _Notes) -> tuple[An
     if units:  # a second header line, of units ('date,co2' over ',ppm'): no row of data
         log.info("'%s': its line of units under the header left out (%r)", path.name, head[1].strip()[:60])
         head = head[:1] + head[2:]
-    decimal = "," if sep != "," and re.search(r"\d,\d", "".join(head[1:])) else "."
+    decimal = _decimal_mark(sep, "".join(head[1:]))
     if (sep, decimal) != (",", "."):
         notes.info("'%s': columns separated by %r, decimal %r", path.name, sep, decimal)
     header = next(csv.reader(head[:1], delimiter=sep), [])

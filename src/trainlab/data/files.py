@@ -98,7 +98,7 @@ def read_frame(path: str, key: str, sheet: Sheet = None, sheet_key: Optional[str
             frame, header = read_workbook(p, key, sheet, sheet_key)
             return _checked_frame(frame, header, path, key, wanted)
         if suffix == ".parquet":
-            frame = _index_as_columns(pd.read_parquet(p), p)
+            frame = _index_as_columns(_with_categories(pd.read_parquet(p), p), p)
             return _checked_frame(frame, [str(c) for c in frame.columns], path, key)
         if suffix == ".npy":
             array = read_npy(p, key)
@@ -139,6 +139,28 @@ def read_npy(path: Path, key: str) -> np.ndarray:
                             "(numpy.save(path, array.astype(float)))") from None
         raise UserError(f"{key}: '{path}' cannot be read as NPY ({exc}): it is damaged or was cut short; save the "
                         "array again with numpy.save, or remove the file") from None
+
+
+def _with_categories(frame, path: Path):
+    """The Parquet file's columns that its writer stored as categories (a pandas Categorical, Arrow's dictionary
+    type) as pandas categories, whatever their values: pyarrow gives back a dictionary of integer codes (a
+    ``store_type`` of 1/2/3) as plain integers, which trained as one number; as a category it is one 0/1 input per
+    value, as a column of text is (trainlab.data.categories). The types are those of the Arrow schema the writer
+    stored in the file's metadata (``ARROW:schema``, as pyarrow writes by default)."""
+    import base64
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stored = (pq.ParquetFile(path).metadata.metadata or {}).get(b"ARROW:schema")
+    if stored is None:
+        return frame
+    schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(stored)))
+    recorded = [f.name for f in schema if pa.types.is_dictionary(f.type) and f.name in frame.columns]
+    for name in recorded:
+        if frame[name].dtype.name != "category":
+            frame[name] = frame[name].astype("category")
+    return frame
 
 
 def _index_as_columns(frame, path: Path):

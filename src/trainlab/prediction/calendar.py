@@ -2,7 +2,7 @@
 business days, whole months, quarters or years, or a step of plain numbers), written in the zone its
 times were read in (``data.source.time_zone``'s clock, or the offset the file wrote).
 
-A series' times come from its :class:`~trainlab.data.timeseries.times.Grid` as the data module read
+A series' times come from its :class:`~trainlab.data.timeseries.grids.Grid` as the data module read
 them (naive, UTC for steps under a day where a zone or offsets were read, the clock time for days and
 longer), so the forecast continues exactly the series the model was trained on. Computed with numpy for
 all series of a step at once: a file of thousands of series takes one pass, not one per series.
@@ -17,7 +17,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from trainlab.data.timeseries.times import MONTH_ANCHORS, Grid, month_anchors
+from trainlab.data.timeseries.dates import COMMA_FRACTION
+from trainlab.data.timeseries.grids import MONTH_ANCHORS, Grid, month_anchors
 
 _CALENDAR = re.compile(r"(\d*)(MS|QS|YS)")
 _MONTHS = {"MS": 1, "QS": 3, "YS": 12}
@@ -126,10 +127,15 @@ def file_format(grids: Sequence[Optional[Grid]], zone: Optional[str] = None) -> 
         if formats is not None and len(formats) == 1:  # found: each further series' last row written alike
             fits = {f for f in formats if _strftime(times[-1:], f)[0] == last.strip()}
         else:
+            # a fraction of a second after a comma ('23:00:00,5Z', read as its point): guessed with a point, which
+            # pandas' guess knows, and written with the comma again (it was written '.5', as pandas writes it)
+            dotted = COMMA_FRACTION.sub(r"\1.\2", last.strip())
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": tried both
-                guesses = [pd.tseries.api.guess_datetime_format(last.strip(), dayfirst=first) for first in (False, True)]
-            guesses += _iso_variants([g for g in guesses if g], last.strip())
+                guesses = [pd.tseries.api.guess_datetime_format(dotted, dayfirst=first) for first in (False, True)]
+            guesses += _iso_variants([g for g in guesses if g], dotted)
+            if dotted != last.strip():
+                guesses = [_FRACTION_AFTER_POINT.sub(r",\1", g) for g in guesses if g]
             guesses += TEXT_FORMATS  # months, quarters and weeks as text (trainlab.data.timeseries.dates), which
             fits = {f for f in guesses if f and _strftime(times, f) == written}  # pandas' guess does not give
         formats = fits if formats is None else formats & fits
@@ -196,6 +202,7 @@ _COLON_OFFSET = re.compile(r"[+-]\d{2}:\d{2}$")
 _HOUR_OFFSET = re.compile(r"\d[+-]\d{2}$")
 _FRACTION = re.compile(r":\d{2}\.(\d{1,9})(?!\d)")  # a fraction of a second as the file writes it (after the seconds)
 _FRACTION_CODE = re.compile(r"%:([1-9])f")
+_FRACTION_AFTER_POINT = re.compile(r"\.(%f|%:[1-9]f)")  # a format's fraction of a second, after its point
 # each offset code above as strftime's, and a mark after it (a control character no time is written with) that
 # _ISO_WRITTEN rewrites: %z's +0200 to +02:00 or +02
 _AS_STRFTIME = {COLON_Z: "%z\x1d", HOUR_Z: "%z\x1e"}

@@ -122,7 +122,8 @@ def _stepless_times(raw: Any, source: TableFile, reading: Any) -> Any:
     from functools import partial
 
     from trainlab.data.timeseries.dates import parse_dates
-    from trainlab.data.timeseries.times import Grid, read_times, time_where
+    from trainlab.data.timeseries.grids import Grid
+    from trainlab.data.timeseries.times import read_times, time_where
     from trainlab.data.timeseries.zones import calendar_in_local_time, in_utc
 
     where = time_where(source.time_column, source.path)

@@ -149,12 +149,15 @@ def write(tiles: Any, maps: np.ndarray, scores: np.ndarray, out_dir: Path) -> tu
 
     import pandas as pd
 
+    from trainlab.data.csv_writing import as_csv
     from trainlab.run.durable import write_atomic
 
     order = np.argsort(-scores, kind="stable")
     frame = pd.DataFrame({"tile": np.asarray(tiles.tile_names, dtype=object)[order], "score": scores[order],
                           "anomalous_pixels": (maps[order] >= 0.5).reshape(len(order), -1).sum(axis=1)})
-    write_atomic(out_dir / "anomaly_scores.csv", frame.to_csv(index=False))
+    # written as forecast.csv and predictions.csv are (csv_writing): images bring no CSV whose separator and decimal
+    # mark to keep, so commas and points, named in anomaly_maps.json as the others name theirs
+    write_atomic(out_dir / "anomaly_scores.csv", as_csv(frame, None))
     packed = io.BytesIO()
     np.savez_compressed(packed, maps=maps.astype(np.float16), tiles=np.asarray(tiles.tile_names))
     write_atomic(out_dir / "anomaly_maps.npz", packed.getvalue())

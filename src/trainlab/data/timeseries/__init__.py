@@ -12,13 +12,13 @@
   the data module's side, series by series, cached per split); ``ets``: the
   ETS fit itself (light to import: worker processes fit many series)
 - ``table``: :class:`SeriesTable`, what every source returns, and how messages name its rows
-- the sources: ``sources`` (a user's files), ``synthetic`` (the seeded default), ``packaged`` (real series
-  shipped inside installed packages, El Niño among them)
-- a file's time column and layout: ``times`` (sorting, regular step), ``dates`` (text and numbers read as
-  dates; ``date_columns``: dates beside the time column, a saved index), ``steps`` (a fixed step in words
-  and the season it implies), ``zones`` (local clock times),
-  ``layouts`` (wide tables, dates in columns), ``series`` (several series in one file), ``regular``
-  (the series of such a file already on a fixed step, sorted in one pass), ``values`` (columns as numbers;
-  ``units``: numbers written with their unit; ``thousands``: grouped in thousands);
+- the sources: ``sources`` (a user's files; ``file_settings``: their settings checked), ``synthetic`` (the
+  seeded default), ``packaged`` (real series shipped inside installed packages, El Niño among them)
+- a file's time column and layout: ``times`` (reading and sorting), ``grids`` (its regular step), ``dates`` (text
+  and numbers read as dates; ``date_columns``: dates beside the time column, a saved index), ``steps`` (a fixed step
+  in words and the season it implies), ``zones`` (local clock times), ``layouts`` (wide tables, dates in columns),
+  ``series`` (several series in one file; ``file_step``: their step, the file's), ``regular`` (the series of such a
+  file already on a fixed step, sorted in one pass), ``values`` (columns as numbers; ``units``: numbers written with
+  their unit; ``thousands``: grouped in thousands);
   its input columns of categories are :mod:`trainlab.data.categories`'
 """

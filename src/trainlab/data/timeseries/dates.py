@@ -14,6 +14,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError
 from trainlab.data.timeseries.steps import most_common
+from trainlab.data.timeseries.zones import offset_rows
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ def read_as_unix(raw: Any, time_format: Optional[str]) -> bool:
 
 # a clock at the end of its day (grid operators' and loggers' '2023-03-01 24:00', ISO 8601's 'T24:00:00'), and a
 # leap second ('23:59:60', in UTC records), neither of which Python's datetime holds
+# a fraction of a second after a comma, as ISO 8601 allows and European logs write it ('23:00:00,5Z'), and its point
+COMMA_FRACTION = re.compile(r"(:\d{2}),(\d{1,9})(?!\d)")
 _UTC_WORD = re.compile(r"(?<=\d)\s*(?:UTC|GMT)\s*$", re.IGNORECASE)  # a time in UTC as databases, logs write it
 _END_OF_DAY = re.compile(r"(?<![\d:])24:00(?=(?::00(?:[.,]0+)?)?(?![\d:]))")
 _LEAP_SECOND = re.compile(r"(?<![\d:])23:59:60(?:[.,]\d+)?(?![\d:])")
@@ -219,11 +222,19 @@ def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any
             raise UserError(f"{where}: row {row} ('{shown[row]}') does not match data.source.time_format="
                             f"'{time_format}'; fix the row or the format (Python strftime codes, e.g. %d/%m/%Y)")
         return parsed.dt.tz_localize(None)
+    if text.str.contains(",", regex=False).any():  # ISO 8601's comma before a fraction of a second ('23:00:00,5Z',
+        text = text.str.replace(COMMA_FRACTION, r"\1.\2", regex=True)  # European logs): read as its point
+    zoned = _zoned(text)
+    if zoned.any() and not zoned.all():
+        aware, naive = text.index[zoned][0], text.index[~zoned][0]
+        raise UserError(f"{where} mixes times with their zone (row {aware}: '{shown[aware]}') and times without one "
+                        f"(row {naive}: '{shown[naive]}'), whose instant is unknown beside them; write every time "
+                        "with its UTC offset (or 'UTC'), or every time without one (data.source.time_zone then names "
+                        "their zone)")
     iso = _attempt(text, format="ISO8601")
-    if iso is None and text.str.contains(_UTC_WORD).all():  # '2024-03-01 21:00:00 UTC': ISO 8601 but for its word,
-        iso = _attempt(text.str.replace(_UTC_WORD, "Z", regex=True), format="ISO8601")  # read as its Z
-        if iso is None:  # a date alone ('2024-03-01 UTC'), which pandas refuses with a Z: read without its word,
-            iso = _attempt(text.str.replace(_UTC_WORD, "", regex=True), format="ISO8601")  # as naive times are UTC here
+    if iso is None and zoned.all() and text.str.contains(_UTC_WORD).any():  # '2024-03-01 21:00:00 UTC': ISO 8601
+        # but for its word, alone or beside offsets ('+00:00', 'Z'): read as UTC, as times without a zone are here
+        iso = _attempt(text.str.replace(_UTC_WORD, "", regex=True), format="ISO8601")
     if iso is not None:  # (it was read day-first too, 2024-01-03, and refused as reading two ways)
         return iso
     month_first, day_first = _attempt(text, dayfirst=False), _attempt(text, dayfirst=True)
@@ -265,6 +276,16 @@ def _parse(text: Any, shown: Any, where: str, time_format: Optional[str]) -> Any
                         "or set data.source.time_format to the codes of the way they are written (e.g. '%b-%y' for "
                         "Jan-15 meaning January 2015)")
     return parsed
+
+
+def _zoned(text: Any) -> np.ndarray:
+    """Per row, whether its time says its zone: a UTC offset, Z, or UTC or GMT written as a word (a date alone too,
+    '2024-03-01 UTC'); each distinct text once (zones.offset_rows)."""
+    import pandas as pd
+
+    codes, distinct = pd.factorize(text, use_na_sentinel=False)
+    words = pd.Series(distinct, dtype=object).astype(str).str.strip().str.contains(_UTC_WORD).to_numpy(dtype=bool)
+    return offset_rows(text) | words[codes]
 
 
 def _attempt(text: Any, **how: Any) -> Any:

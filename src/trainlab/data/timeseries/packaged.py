@@ -27,7 +27,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError, nearest
 from trainlab.data.timeseries.table import SeriesTable
-from trainlab.data.timeseries.times import Grid, date_grid, number_grid
+from trainlab.data.timeseries.grids import Grid, date_grid, number_grid
 
 
 def _co2() -> tuple[np.ndarray, Any]:

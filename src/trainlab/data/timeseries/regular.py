@@ -18,7 +18,9 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from trainlab.data.timeseries.times import DAY_NS, Grid, TimeReading, date_grid
+from trainlab.data.timeseries.grids import Grid, date_grid
+from trainlab.data.timeseries.steps import DAY_NS
+from trainlab.data.timeseries.times import TimeReading
 from trainlab.data.timeseries.zones import HOUR_NS
 
 

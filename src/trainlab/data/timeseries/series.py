@@ -171,13 +171,3 @@ def stacked(frames: list[Any]) -> Any:
     import pandas as pd
 
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-
-
-def common_step(grids: list[Any], time_column: Optional[str]) -> tuple[Optional[int], Optional[str]]:
-    """(season length, frequency) of the series' time steps when they all agree, else (None, None)."""
-    steps = {(g.season_length, g.frequency) if g else (None, None) for g in grids}
-    if len(steps) > 1:
-        log.info("data.source.time_column '%s': the series step differently (%s); no season or frequency taken from "
-                 "it", time_column, ", ".join(sorted({str(f) for _, f in steps})))
-        return None, None
-    return next(iter(steps))

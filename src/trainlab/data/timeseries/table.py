@@ -12,7 +12,7 @@ import numpy as np
 from trainlab.config.errors import UserError
 from trainlab.data.csv_writing import CsvDialect
 from trainlab.data.timeseries.dates import written
-from trainlab.data.timeseries.times import Grid
+from trainlab.data.timeseries.grids import Grid
 
 
 @dataclass

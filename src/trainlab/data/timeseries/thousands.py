@@ -1,7 +1,8 @@
 """Numbers written with thousands separators ('1,120', '1.234,5', '1 234,5', "1'234.5"), as spreadsheets export
 them: a column whose every value fits one way is read as numbers (:func:`grouped_numbers`, which
 :mod:`trainlab.data.timeseries.values` calls among the ways it reads a column); :func:`no_numbers` tells the values
-that fit no way apart from those that do, so that one stray text among grouped numbers is named as a typo.
+that fit no way apart from those that do, so that one stray text among grouped numbers is named as a typo;
+:func:`mixed_marks` finds a column that mixes the two decimal marks ('1.5' beside '2,5'), refused naming a row of each.
 """
 
 from __future__ import annotations
@@ -50,3 +51,19 @@ def no_numbers(bad) -> Any:
             for sep, mark, _ in _GROUPINGS]
     best = max(fits, key=lambda fit: int(fit.sum()))
     return bad[~best] if best.any() and not best.all() else bad
+
+
+_ONE_MARK = r"[-+]?\d*(?P<mark>[.,])\d+"  # a number with one decimal mark: '1.5', '1,5', ',5'
+
+
+def mixed_marks(column) -> Optional[tuple[Any, Any]]:
+    """The first row written with a decimal point and the first with a decimal comma in a text column whose values
+    are numbers with one mark or none, both marks among them ('1.5' beside '2,5': a file pasted together from two
+    locales); None for any other column."""
+    text = column.dropna().astype(str).str.strip()
+    found = text.str.extract(f"^{_ONE_MARK}$")["mark"]
+    plain = text.str.fullmatch(r"[-+]?\d+")
+    if not len(text) or not (found.notna() | plain).all():
+        return None
+    points, commas = found.index[found == "."], found.index[found == ","]
+    return (points[0], commas[0]) if len(points) and len(commas) else None

@@ -71,12 +71,36 @@ def _known_unit(word: str) -> bool:
     return True
 
 
+# the kinds of quantity whose one-letter units files glue to amounts: '5s', '10s' (a duration), '2h', '3d', '500g',
+# '2m', '1l', '12V', '60W'; the other letters astropy reads ('G' gauss, 'A' ampere, 'B' byte, 'K' kelvin, 'C'
+# coulomb ...) name codes as often ('5G', '2B', '1A', '4K'), and 'a' (a year) and 'u' (an atomic mass) are a flat's
+# or a form's letter ('12a') far more often than a unit
+_LETTER_QUANTITIES = frozenset({"time", "length", "mass", "volume", "electrical potential", "power/radiant flux"})
+_LETTER_CODES = frozenset({"a", "u"})
+
+
+@cache
+def _letter_unit(word: str) -> bool:
+    """Whether a one-letter ``word`` glued to whole numbers is a unit (an amount: '5s', '10s') rather than a code's
+    letter ('5G'): a letter astropy reads as a unit of one of :data:`_LETTER_QUANTITIES`."""
+    if len(word) != 1 or word in _LETTER_CODES:
+        return False
+    import astropy.units as u
+
+    try:
+        unit = u.Unit(word, parse_strict="raise")
+    except ValueError:  # astropy's refusal of a string that is no unit
+        return False
+    return str(unit.physical_type) in _LETTER_QUANTITIES
+
+
 def codes_of(column) -> Optional[list[str]]:
     """The distinct values, in order of appearance, of a text column of codes of a number and letters ('3G', '4G',
     '5G'; '2B', '4WD', '1BR'), not amounts in a unit; None for any other column. Codes are told by three things:
     every value is a whole number with a word glued to it (no space, sign, decimals or grouping: '5 G', '2.5G', '-4G'
     are amounts), no word is a unit of more than one letter ('12kg', '8GB', '15kWh' are amounts; a letter alone, 'G',
-    'A', 'B', names a unit and a code alike), and the column holds no more distinct values than a category may have
+    'A', 'B', names a unit and a code alike) nor a letter of a duration, length, mass, volume, voltage or power
+    (:func:`_letter_unit`: '5s', '10s', '2h', '500g', '12V' are amounts), and the column holds no more distinct values than a category may have
     (trainlab.data.categories.MAX_CATEGORIES: '1s' to '300s' are amounts)."""
     from trainlab.data.categories import MAX_CATEGORIES
 
@@ -88,7 +112,8 @@ def codes_of(column) -> Optional[list[str]]:
         split = _split(value)
         if split is None or not split[0].isdigit() or value != split[0] + split[1]:
             return None
-        if not _CODE_WORD.fullmatch(split[1]) or (len(split[1]) > 1 and _known_unit(split[1])):
+        if not _CODE_WORD.fullmatch(split[1]) or (len(split[1]) > 1 and _known_unit(split[1])) \
+                or _letter_unit(split[1]):
             return None
     return distinct
 

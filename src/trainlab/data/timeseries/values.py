@@ -14,7 +14,7 @@ import numpy as np
 
 from trainlab.config.errors import UserError, nearest
 from trainlab.data.timeseries.date_columns import DATE_LIKE, looks_like_times, stored_dates, unnamed_dates
-from trainlab.data.timeseries.thousands import grouped_numbers, no_numbers
+from trainlab.data.timeseries.thousands import grouped_numbers, mixed_marks, no_numbers
 from trainlab.data.timeseries.units import codes_of, numbers_with_unit, units_of
 from trainlab.data.sheet_advice import sheet_advice
 
@@ -61,8 +61,8 @@ def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.miss
     is left as it is)."""
     import pandas as pd
 
-    if stored_dates(frame[c]):  # no marks, flags or units in it; read as numbers, they became nanoseconds since 1970
-        return
+    if stored_dates(frame[c]) or isinstance(frame[c].dtype, pd.CategoricalDtype):  # no marks, flags or units in it:
+        return  # read as numbers, dates became nanoseconds since 1970, and categories (Parquet's) their codes
     marked = _missing_marks(frame[c])
     if marked is not None:
         log.info("column '%s' in '%s' marks %d missing value(s) with %s: read as missing (%s handles them)",
@@ -97,7 +97,8 @@ def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.miss
 def text_columns(frame, columns: Sequence[str], path: str, missing_key: str = "data.missing") -> list[str]:
     """The ``columns`` that hold text meant as text (a category: a weekday's name, a region), read as such once
     their missing-value marks are empty cells; not a column of numbers, flags, numbers with a few typos among them,
-    decimal commas in a comma-separated file or dates (:func:`numeric_columns` refuses those with their fix)."""
+    decimal commas in a comma-separated file or dates (:func:`numeric_columns` refuses those with their fix); a
+    column of a categorical dtype (a Parquet file's categories, integer codes among them) is one whatever it holds."""
     import pandas as pd
 
     decimal = frame.attrs.get("decimal", ".")
@@ -105,6 +106,9 @@ def text_columns(frame, columns: Sequence[str], path: str, missing_key: str = "d
     for c in columns:
         _clean(frame, c, path, decimal, missing_key)
         column = frame[c]
+        if isinstance(column.dtype, pd.CategoricalDtype):  # stored as categories (Parquet), integer codes too
+            found.append(c)
+            continue
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             continue
         values = _as_numbers(column, decimal)
@@ -118,7 +122,10 @@ def _reading(column, bad) -> str:
     """What a column's values that are no number (``bad``, not empty) are: "decimal commas" ('1,12' in a
     comma-separated file), "typos" (a few among numbers: at most 3, or 1 %, in a column mostly of numbers),
     "dates" (a time column not named as one; a month's or a weekday's name alone, without a digit, is no date: a
-    category), "units" (numbers in several units, '12 kg' beside '500 g'), else "text" (a category, free text)."""
+    category), "units" (numbers in several units, '12 kg' beside '500 g'), "mixed marks" (decimal points beside
+    decimal commas: thousands.mixed_marks), else "text" (a category, free text)."""
+    if mixed_marks(column) is not None:
+        return "mixed marks"
     if re.fullmatch(r"[-+]?\d+,\d+", str(bad.iloc[0]).strip()):  # '1,12' also reads as a date
         return "decimal commas"
     if looks_like_times(column) and column.dropna().head(20).astype(str).str.contains(DATE_LIKE).all():
@@ -176,6 +183,12 @@ def _text_problem(text: list, columns: list[str], path: str, role: str, name_row
     line += f" ({name_row(bad.index[0])}: {bad.iloc[0]!r})" if len(bad) else ""
     written = int(frame[c].notna().sum())
     reading = _reading(frame[c], bad) if len(bad) else "text"
+    if reading == "mixed marks":
+        point, comma = mixed_marks(frame[c])
+        mark, other = (",", ".") if frame.attrs.get("decimal", ".") == "," else (".", ",")
+        return (f"column '{c}' in '{path}' mixes decimal points ({name_row(point)}: {frame[c][point]!r}) and decimal "
+                f"commas ({name_row(comma)}: {frame[c][comma]!r}); write every number of it with the file's decimal "
+                f"{'comma' if mark == ',' else 'point'} (replace {other!r} by {mark!r} in that column)")
     if reading == "decimal commas":
         return (f"{line}; its numbers have decimal commas inside a comma-separated file: save it with decimal "
                 "points, or separated by semicolons (read with decimal commas)")
