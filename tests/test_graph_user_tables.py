@@ -1,0 +1,47 @@
+"""Star catalogues as archives and colleagues hand them over: numeric missing-value codes (-999, 99.99) among the
+values, and the other habits of such tables that reach the graph family's reading of a file."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from trainlab.data.graph.catalogue import StarCatalogue
+from trainlab.data.graph.synthetic import SyntheticGaia
+
+
+def test_missing_value_codes_are_read_as_missing_values(tmp_path, caplog):
+    """-999 colours and 99.99 magnitudes (a colleague's table's "no value") were read as numbers: 50 stars bluer than
+    any star trained as such, and a parallax of -999 was raised to the floor (a star at 20 kpc), without a word. Now
+    each code far outside its column's values is missing (imputed, or the star left out for a position), one warning
+    per code; a value of nines within a column's range stays a value."""
+    frame = SyntheticGaia(400, seed=3).frame()
+    frame.loc[10:59, "bp_rp"] = -999.0
+    frame.loc[100:119, "phot_g_mean_mag"] = 99.99
+    frame.loc[200:204, "parallax"] = -9999
+    frame.loc[300, "pmra"] = 9.9  # nines within pmra's range: a measurement
+    path = tmp_path / "stars.csv"
+    frame.to_csv(path, index=False)
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.graph.columns"):
+        table = StarCatalogue(str(path), "label").load()
+    colour, magnitude, pmra = (table.feature_names.index(c) for c in ("bp_rp", "phot_g_mean_mag", "pmra"))
+    assert np.isnan(table.features[:, colour]).sum() == 50 and np.nanmin(table.features[:, colour]) > -5
+    assert np.isnan(table.features[:, magnitude]).sum() == 20 and np.nanmax(table.features[:, magnitude]) < 30
+    assert not np.isnan(table.features[:, pmra]).any() and (table.features[:, pmra] == 9.9).sum() == 1
+    assert table.left_out == {"without a position": 5} and len(table.ids) == 395
+    assert "column 'bp_rp' in '" in caplog.text and "holds -999 on 50 star(s) (first at row 10)" in caplog.text
+    assert "holds 99.99 on 20 star(s) (first at row 100)" in caplog.text
+    assert caplog.text.count("holds -9999 on 5 star(s) (first at row 200)") == 1  # a position and a feature: once
+    assert "9.9 on" not in caplog.text
+
+
+@pytest.mark.parametrize("code", [-999.0, 99.999, -99.0])
+def test_a_code_in_a_column_of_few_values_is_judged_by_the_column_alone(tmp_path, code):
+    """A code is told by its distance from the column's own values, whatever the code."""
+    frame = SyntheticGaia(200, seed=4).frame()
+    frame.loc[[5, 6], "bp_rp"] = code
+    frame.to_csv(tmp_path / "stars.csv", index=False)
+    table = StarCatalogue(str(tmp_path / "stars.csv"), "label").load()
+    assert np.isnan(table.features[:, table.feature_names.index("bp_rp")]).sum() == 2
