@@ -45,3 +45,24 @@ def test_a_code_in_a_column_of_few_values_is_judged_by_the_column_alone(tmp_path
     frame.to_csv(tmp_path / "stars.csv", index=False)
     table = StarCatalogue(str(tmp_path / "stars.csv"), "label").load()
     assert np.isnan(table.features[:, table.feature_names.index("bp_rp")]).sum() == 2
+
+
+@pytest.mark.parametrize("suffix", [".vot", ".ecsv"])
+def test_ra_stated_in_hours_is_told_the_setting_whatever_the_unit_is_called(tmp_path, suffix):
+    """A VOTable of RA in hourangle reads back with the unit '15 deg' and was told to 'write the column in deg', where
+    data.source.angle_units=hours reads it as it is (an ECSV's 'hourangle' was told so)."""
+    import astropy.units as u
+    from astropy.table import Table
+
+    from trainlab.config.errors import UserError
+
+    frame = SyntheticGaia(100, seed=2).frame()
+    table = Table.from_pandas(frame.assign(ra=frame["ra"] / 15))
+    table["ra"].unit, table["dec"].unit, table["parallax"].unit = u.hourangle, u.deg, u.mas
+    path = tmp_path / f"stars{suffix}"
+    table.write(path, format="votable" if suffix == ".vot" else "ascii.ecsv")
+    with pytest.raises(UserError, match=r"gives column 'ra' in \S+( deg)?, but data.source.angle_units=deg reads it as "
+                                        r"deg; set data.source.angle_units=hours$"):
+        StarCatalogue(str(path), "label").load()
+    loaded = StarCatalogue(str(path), "label", angle_units="hours").load()
+    assert len(loaded.ids) == 100
