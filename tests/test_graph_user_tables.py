@@ -47,6 +47,19 @@ def test_a_code_in_a_column_of_few_values_is_judged_by_the_column_alone(tmp_path
     assert np.isnan(table.features[:, table.feature_names.index("bp_rp")]).sum() == 2
 
 
+def test_a_code_in_a_float32_fits_column_is_read_as_missing(tmp_path):
+    """A FITS table of single-precision magnitudes holds 99.99 as 99.98999786...: a code all the same."""
+    from astropy.table import Table
+
+    frame = SyntheticGaia(200, seed=6).frame()
+    frame.loc[[7, 8, 9], "phot_g_mean_mag"] = 99.99
+    table = Table.from_pandas(frame)
+    table["phot_g_mean_mag"] = table["phot_g_mean_mag"].astype(np.float32)
+    table.write(tmp_path / "stars.fits")
+    loaded = StarCatalogue(str(tmp_path / "stars.fits"), "label").load()
+    assert np.isnan(loaded.features[:, loaded.feature_names.index("phot_g_mean_mag")]).sum() == 3
+
+
 @pytest.mark.parametrize("suffix", [".vot", ".ecsv"])
 def test_ra_stated_in_hours_is_told_the_setting_whatever_the_unit_is_called(tmp_path, suffix):
     """A VOTable of RA in hourangle reads back with the unit '15 deg' and was told to 'write the column in deg', where

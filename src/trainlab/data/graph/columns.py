@@ -61,21 +61,28 @@ _CODE_MARGIN = 10.0  # interquartile ranges beyond the column's other values
 _CODE_MIN_OTHERS = 5  # values needed to tell a code from the column's own range
 
 
-def _is_code(value: float) -> bool:
-    """True for a number written with nines alone, two or more, either sign (99, -999, 99.99, -9.9, 9999)."""
-    digits = f"{abs(value):.6f}".rstrip("0").rstrip(".").replace(".", "")
-    return len(digits) >= 2 and set(digits) == {"9"}
+def _codes() -> np.ndarray:
+    """Every number written with nines alone, two to seven of them, up to four after the point, either sign (99, -999,
+    99.99, -9.9, 9999), also as a float32 column holds it (99.99 there is 99.98999786...)."""
+    nines = np.array([(10.0 ** digits - 1) / 10.0 ** decimals for digits in range(2, 8)
+                      for decimals in range(0, min(digits - 1, 4) + 1)])
+    both = np.concatenate([nines, -nines])
+    return np.unique(np.concatenate([both, both.astype(np.float32).astype(np.float64)]))
+
+
+_CODES = _codes()
 
 
 def _read_missing_codes(values: np.ndarray, column: str, path: str, rows) -> bool:
-    """Missing-value codes in one column (a number of nines, ``_is_code``, lying more than ``_CODE_MARGIN``
+    """Missing-value codes in one column (a number of nines, :func:`_codes`, lying more than ``_CODE_MARGIN``
     interquartile ranges beyond the column's other values) set to NaN in place, in one warning each naming the code,
     its count and first row; ``data.source.missing`` then handles them as any gap. True where one was found."""
     finite = np.isfinite(values)
-    candidates = {v for v in np.unique(values[finite]) if _is_code(v)}
-    if not candidates:
+    coded = finite & np.isin(values, _CODES)  # vectorised: a million-star column is a few milliseconds
+    if not coded.any():
         return False
-    others = values[finite & ~np.isin(values, list(candidates))]
+    candidates = set(np.unique(values[coded]).tolist())
+    others = values[finite & ~coded]
     if len(others) < _CODE_MIN_OTHERS:
         return False
     found = False
