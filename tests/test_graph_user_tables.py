@@ -79,3 +79,21 @@ def test_ra_stated_in_hours_is_told_the_setting_whatever_the_unit_is_called(tmp_
         StarCatalogue(str(path), "label").load()
     loaded = StarCatalogue(str(path), "label", angle_units="hours").load()
     assert len(loaded.ids) == 100
+
+
+def test_an_empty_feature_column_is_refused_with_the_columns_to_paste(tmp_path):
+    """A catalogue without proper motions was told to leave pmra out of data.source.feature_columns, a key that is
+    the Gaia defaults unless given: the user had to write the other columns out. Now the line ends with them."""
+    from trainlab.config.errors import UserError
+    from trainlab.data.graph.module import StarGraphDataModule
+
+    frame = SyntheticGaia(200, seed=7).frame()
+    frame["pmra"] = np.nan
+    frame["survey"] = np.where(frame.index % 2, "SDSS", "APOGEE")
+    frame.to_csv(tmp_path / "stars.csv", index=False)
+    source = StarCatalogue(str(tmp_path / "stars.csv"), "label",
+                           ["parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp", "survey"])
+    with pytest.raises(UserError, match=r"no training star of 'stars' has a value in \['pmra'\]; leave it out of "
+                                        r"data.source.feature_columns: 'data.source.feature_columns="
+                                        r"\[parallax,pmdec,phot_g_mean_mag,bp_rp,survey\]'$"):
+        StarGraphDataModule(source, seed=1).setup()
