@@ -199,8 +199,11 @@ class StarGraphDataModule(GraphBaselines, NodeCategories, SplitDataModule):
             train = table.features[self._split_masks()["train"]]
             empty = [c for c, n in zip(table.feature_names, (~np.isnan(train)).sum(axis=0)) if n == 0]
             if empty:
+                kept = [c for c in table.feature_names if c not in empty]  # the catalogue's columns, to paste
+                fix = (f": {typed_names('data.source.feature_columns', [*kept, *(table.categories or {})], False)}"
+                       if hasattr(self.source, "feature_columns") and (kept or table.categories) else "")
                 raise UserError(f"no training star of '{table.name}' has a value in {empty}; leave "
-                                f"{'it' if len(empty) == 1 else 'them'} out of data.source.feature_columns")
+                                f"{'it' if len(empty) == 1 else 'them'} out of data.source.feature_columns{fix}")
             self.impute_value = np.nanmedian(train, axis=0)
         filled = np.where(gaps, self.impute_value, table.features)
         flags = gaps[:, [table.feature_names.index(c) for c in self._indicators()]].astype(np.float64)

@@ -89,7 +89,11 @@ def check_file_units(units: dict[str, str], columns: list[str], angle_units: str
             continue
         if unit is u.mas:  # no setting reads parallaxes in another unit: convert_file_units converts them
             continue
-        said = {"deg": "deg", "rad": "rad", "hourangle": "hours", "h": "hours"}.get(units[column])
+        # the setting that reads the stated unit, told by what the unit is, not how it is spelt: a VOTable written
+        # of a column in hourangle reads back as '15 deg', which was told to be rewritten in degrees
+        said = next((name for name, (ra_scale, dec_scale) in TO_DEGREES.items()
+                     if abs(u.Unit(units[column]).to(u.deg) / (ra_scale if column == columns[0] else dec_scale) - 1)
+                     < 1e-6), None)
         fix = (f"set data.source.angle_units={said}" if said and said != angle_units and
                (said != "hours" or column == columns[0]) else f"write the column in {angle_units}")
         raise UserError(f"'{path}' gives column '{column}' in {units[column]}, but data.source.angle_units="

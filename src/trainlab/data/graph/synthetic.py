@@ -48,7 +48,8 @@ class SyntheticGaia:
       star bluer than the turn-off (BP-RP 0.6-0.9), 12% red giants. Extinction A_G grows with
       distance (0.8 mag/kpc on average, one value per cluster), reddening E(BP-RP) = A_G / 1.9.
     * What Gaia would see. Stars fainter than ``mag_limit`` are redrawn (brighter members of the
-      same population), as a magnitude-limited survey sees them. Noise grows with G as in DR3:
+      same population), as a magnitude-limited survey sees them; one that 100 draws leave too faint is
+      seen at the limit (up to 0.5 mag brighter). Noise grows with G as in DR3:
       parallax 0.02 mas at G <= 15, x10^(0.26 (G - 15)) fainter (0.22 mas at G = 19), proper
       motions 1.1x that in mas/yr, BP-RP 0.005 mag x10^(0.3 (G - 15)), G 1 mmag x10^(0.2 (G - 13)).
 
@@ -113,6 +114,14 @@ class SyntheticGaia:
             if not faint.any():
                 break
             colour[faint], abs_mag[faint] = self._photometry(rng, cls[faint], turnoff[faint])
+        faint = abs_mag + 5 * np.log10(distance / 10) + extinction > self.mag_limit
+        if faint.any():  # no draw of its population fits under the limit (a far cluster behind much dust): the star
+            # is seen at the limit, up to 0.5 mag brighter; left as drawn, a million-star catalogue held stars of G 35
+            # with BP-RP -224 and parallaxes of 1,000 mas (the noise of G 35), which no survey lists
+            # (its own generator: the draws after it, every star's noise, stay those of the catalogue as it was)
+            at_limit = np.random.default_rng([self.seed, 1]).uniform(0.0, 0.5, int(faint.sum()))
+            abs_mag[faint] = (self.mag_limit - at_limit
+                              - 5 * np.log10(distance[faint] / 10) - extinction[faint])
         g_true = abs_mag + 5 * np.log10(distance / 10) + extinction
         ra, dec, parallax, pmra, pmdec = _astrometry(pos, vel)
         # noise as a function of G (Gaia DR3-like)
