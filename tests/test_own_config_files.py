@@ -22,6 +22,7 @@ FILES = {
     "model/adam2.yaml": "_target_: torch.optim.Adam\n_partial_: true\nlr: 0.01\n",  # an optimizer in model/
     "experiment/nopackage.yaml": "defaults:\n  - override /model: cnn\nseed: 3\n",
     "experiment/nooverride.yaml": "# @package _global_\ndefaults:\n  - /model: cnn\n",
+    "experiment/offbool.yaml": "# @package _global_\ndefaults:\n  - override /logger: false\n",
 }
 
 
@@ -44,6 +45,10 @@ FILES = {
                         "group go in {root}/optimizer/ (move it there), or choose it as model=adam2"),
     ("experiment=nooverride", "a defaults list chooses model: cnn, but model is chosen already (conf/train.yaml's "
                               "defaults); in your file write '- override /model: cnn'"),
+    # Hydra's ValueError traceback: Unsupported item value in defaults : bool. Supported: string or list
+    ("experiment=offbool", "{root}/experiment/offbool.yaml: its defaults entry 'override /logger: false' gives logger "
+                           "a value where an option's name belongs; write one ('override /logger: none' for no "
+                           "logger); the logger group's options: csv, mlflow, none, tensorboard"),
 ])
 def test_a_mistake_inside_a_users_config_file_is_one_line_naming_it(tmp_path, flag, override, message):
     """Before: yaml's ParserError / ScannerError and Hydra's ValueError ('Invalid defaults list') with a
@@ -87,6 +92,28 @@ def test_an_experiment_file_without_its_package_line_is_not_ignored(tmp_path, co
         check_top_level_keys(cfg)
     path.write_text("# @package _global_\n" + path.read_text())
     check_top_level_keys(compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=small"]))
+
+
+@pytest.mark.parametrize("text, sets", [
+    ("model: cnn\ntrainer:\n  max_epochs: 1\n", "model: cnn"),  # a choice written as a value
+    ("defaults:\n  - override /model: null\n", "model: null in its defaults list"),
+])
+def test_an_experiment_that_replaces_a_groups_settings_is_named_not_a_tilde(tmp_path, compose_cfg, text, sets):
+    """It was told 'the config has no model (~model takes it out)', an override nobody typed."""
+    from trainlab.config.errors import UserError
+    from trainlab.config.families import check_nothing_taken_out
+
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    path = tmp_path / "myconf" / "experiment" / "mine.yaml"
+    path.write_text("# @package _global_\n" + text)
+    cfg = compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=mine"])
+    option = "cnn" if "cnn" in sets else "<option>"
+    with pytest.raises(UserError, match="^" + re.escape(
+            f"experiment=mine ({path}) sets {sets}, which leaves the config no model settings; a file chooses an "
+            f"option in its defaults list: '- override /model: {option}', under '# @package _global_'")):
+        check_nothing_taken_out(cfg)
+    with pytest.raises(UserError, match=re.escape("(~model takes it out)")):  # typed: as before
+        check_nothing_taken_out(compose_cfg(["~model"]))
 
 
 def test_our_data_option_following_a_key_a_users_model_lacks(tmp_path, compose_cfg):
