@@ -116,6 +116,25 @@ def test_an_experiment_that_replaces_a_groups_settings_is_named_not_a_tilde(tmp_
         check_nothing_taken_out(compose_cfg(["~model"]))
 
 
+def test_a_key_an_experiment_indents_one_node_too_high_is_named_with_its_file_and_place(tmp_path, compose_cfg):
+    """``num_layers`` indented under model, not model.net: it was 'model.num_layers is not an argument of
+    RegressionModule; valid ones: ...', with neither the file that set it nor the key meant."""
+    from trainlab.config.errors import UserError
+    from trainlab.config.instantiate import check_node
+
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    path = tmp_path / "myconf" / "experiment" / "indent.yaml"
+    path.write_text("# @package _global_\nmodel:\n  net:\n    hidden_size: 16\n  num_layers: 2\n")
+    cfg = compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=indent"])
+    with pytest.raises(UserError, match="^" + re.escape(
+            f"experiment=indent ({path}) sets model.num_layers, which is not an argument of "
+            "trainlab.models.timeseries.RegressionModule; did you mean model.net.num_layers? valid ones: net,")):
+        check_node(cfg.model, "model", frozenset({"optimizer", "scheduler"}))
+    typed = compose_cfg(["+model.num_layers=2"])  # typed on the command line: no file named
+    with pytest.raises(UserError, match=r"^model.num_layers is not an argument of .*; did you mean model.net.num_"):
+        check_node(typed.model, "model", frozenset({"optimizer", "scheduler"}))
+
+
 def test_our_data_option_following_a_key_a_users_model_lacks(tmp_path, compose_cfg):
     """data=gaia's num_hops follows model.net.num_layers; a user's graph net without that argument got
     'data.num_hops: interpolation key model.net.num_layers not found; write the full key of another setting',

@@ -20,6 +20,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from trainlab.config.errors import UserError
 from trainlab.config.search_path import Sources
 
+_ABSENT = object()  # what OmegaConf.select gives for a key a file does not set
+
 
 @dataclass(frozen=True)
 class Family:
@@ -226,7 +228,7 @@ def check_nothing_taken_out(cfg: DictConfig, config_name: str = "train") -> None
     groups = [next(iter(d)) for d in own.get("defaults", []) if isinstance(d, DictConfig)
               and next(iter(d.values())) is not None]
     for group in [g for g in groups if g != "hydra"]:
-        if not isinstance(cfg.get(group), DictConfig) and (group in cfg or _set_by_a_file(group) is not None):
+        if not isinstance(cfg.get(group), DictConfig) and (group in cfg or set_by_a_file(group) is not None):
             raise UserError(group_replaced_by_value(group, cfg.get(group)))  # a file's doing, not a ~ typed
         if not isinstance(cfg.get(group), DictConfig):
             options = group_options(group)
@@ -241,10 +243,10 @@ def check_nothing_taken_out(cfg: DictConfig, config_name: str = "train") -> None
                         f"{default}, or give a value: {key}=<value>")
 
 
-def _set_by_a_file(group: str) -> Optional[tuple[str, Any, bool]]:
-    """(``experiment=<name> (<path>)``, what it sets ``group`` to, whether in its defaults list) for the chosen
-    experiment, search or debug file that sets ``group`` in its body or its defaults list; None when none does, or
-    when ``~group`` on the command line took the group out."""
+def set_by_a_file(key: str) -> Optional[tuple[str, Any, bool]]:
+    """(``experiment=<name> (<path>)``, what it sets ``key`` to, whether in its defaults list) for the chosen
+    experiment, search or debug file that sets the dotted ``key`` in its body, or a group ``key`` in its defaults
+    list; None when none does, or when the command line set it or took it out (``~model``)."""
     from hydra.core.hydra_config import HydraConfig
 
     from trainlab.config.checks import GLOBAL_GROUPS
@@ -253,18 +255,19 @@ def _set_by_a_file(group: str) -> Optional[tuple[str, Any, bool]]:
     if not HydraConfig.initialized():
         return None
     runtime = HydraConfig.get()
-    if any(o.startswith(f"~{group}") and o[len(group) + 1:len(group) + 2] in ("", "=") for o in runtime.overrides.task):
+    if any(o.lstrip("+~").split("=")[0] == key for o in runtime.overrides.task):
         return None
     for chosen in [(g, runtime.runtime.choices[g]) for g in GLOBAL_GROUPS if runtime.runtime.choices.get(g)]:
         path = option_file(*chosen)
-        text = OmegaConf.to_container(OmegaConf.load(path)) if path is not None else None
-        if not isinstance(text, dict):
+        text = OmegaConf.load(path) if path is not None else None
+        if not isinstance(text, DictConfig):
             continue
-        entries = [e for e in (text.get("defaults") or []) if isinstance(e, dict)]
-        in_defaults = [v for e in entries for k, v in e.items() if k.split()[-1].strip("/") == group]
-        if group in text or in_defaults:
-            return f"{chosen[0]}={chosen[1]} ({path})", text[group] if group in text else in_defaults[0], \
-                group not in text
+        entries = [e for e in (text.get("defaults") or []) if isinstance(e, DictConfig)]
+        in_defaults = [v for e in entries for k, v in e.items() if k.split()[-1].strip("/") == key]
+        held = OmegaConf.select(text, key, default=_ABSENT, throw_on_missing=False)
+        if held is not _ABSENT or in_defaults:
+            return f"{chosen[0]}={chosen[1]} ({path})", held if held is not _ABSENT else in_defaults[0], \
+                held is _ABSENT
     return None
 
 
@@ -275,7 +278,7 @@ def group_replaced_by_value(group: str, value: object) -> str:
     from trainlab.config.file_problems import EXAMPLE_EXPERIMENT
     from trainlab.config.search_path import group_options
 
-    found = _set_by_a_file(group)
+    found = set_by_a_file(group)
     if found is not None:
         value = found[1]
     shown = "null" if value is None else str(OmegaConf.to_container(value) if isinstance(value, ListConfig) else value)
