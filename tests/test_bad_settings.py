@@ -804,3 +804,27 @@ def test_evaluate_adds_the_plus_hint_only_to_refusals_of_a_setting(compose_cfg, 
         .endswith("(evaluate.py sets the run's data with a '+': +data.source.time_zone=<value>)")
     assert run_data_hint("data.source.series_column 'store' is also a target or the time column").endswith(
         "+data.source.series_column=<value>)")
+
+
+@pytest.mark.parametrize("make, expected", [
+    # torch's words alone before: 'optimizer: Invalid learning rate: -1', naming no key and no value it takes
+    ((torch.optim.Adam, {"lr": -1, "weight_decay": 0.0}), "optimizer.lr=-1 is refused by Adam (Invalid learning rate: "
+                                                         "-1); give a value it takes (e.g. its default, optimizer.lr=0.001)"),
+    ((torch.optim.Adam, {"lr": 1e-3, "betas": [1.5, 0.999]}), "optimizer.betas=[1.5, 0.999] is refused by Adam (Invalid "
+     "beta parameter at index 0: 1.5); give a value it takes (e.g. its default, optimizer.betas=[0.9,0.999])"),
+    ((torch.optim.SGD, {"lr": 0.1, "momentum": -0.5}), "optimizer.momentum=-0.5 is refused by SGD (Invalid momentum "
+                                                       "value: -0.5); give a value it takes (e.g. its default, "
+                                                       "optimizer.momentum=0)"),
+])
+def test_a_value_torchs_optimizer_refuses_is_named_by_its_key(make, expected):
+    from functools import partial
+
+    import lightning.pytorch as pl
+
+    from trainlab.models.optim import configure_optimizers
+
+    module = pl.LightningModule()
+    module.layer = torch.nn.Linear(2, 1)
+    with pytest.raises(UserError) as refused:
+        configure_optimizers(module, partial(make[0], **make[1]), None, "val/loss")
+    assert str(refused.value) == expected

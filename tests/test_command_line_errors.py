@@ -734,3 +734,24 @@ def test_a_stop_signal_that_lands_while_a_target_is_imported_stays_a_stop(tmp_pa
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(SignalStop, match="SIGUSR2"):
         import_target("slow_to_import.Callback", "callbacks.slow")
+
+
+@pytest.mark.parametrize("script, config, override, expected", [
+    # each was Hydra's traceback: ValueError: Config group override must be a string or a list. Got bool
+    (train_script, "train", "logger=false", "logger=false is not an option of the logger group: a group takes an "
+     "option's name, not true or false; for no logger: logger=none; its options: csv, mlflow, none, tensorboard"),
+    (train_script, "train", "optimizer=1e-3", "optimizer=1e-3 is not an option of the optimizer group: a group takes "
+     "an option's name, not a number; to change one of its settings, name it: optimizer.<key>=0.001 (optimizer.lr, "
+     "optimizer.momentum, optimizer.weight_decay take numbers); its options: adam, adamw, sgd"),
+    (train_script, "train", "model=null", "model=null names no option of the model group, and every run needs one; "
+     "choose one: model=<option> (cnn, gnn, lstm, lstm_attention, tcn, unet)"),
+    (train_script, "train", "experiment=null", "experiment=null names no option of the experiment group; experiment "
+     "is off unless an option is chosen: leave experiment=null out"),
+    (train_script, "train", "scheduler=null", "scheduler=null names no option of the scheduler group; for no "
+     "scheduler: scheduler=none"),
+    (evaluate_script, "eval", "hardware=1", "hardware=1 is not an option of the hardware group: a group takes an "
+     "option's name, not a whole number; to change one of its settings, name it: hardware.<key>=1 (python "),
+])
+def test_a_group_given_a_value_instead_of_an_options_name_is_one_line(script, config, override, expected, capsys,
+                                                                      monkeypatch, tmp_path):
+    assert refused([override], capsys, monkeypatch, tmp_path, script, config).startswith(f"error: {expected}")

@@ -30,10 +30,13 @@ NOT_OPTIONS = {"model=lstn", "model=LSTM", "model=choice", "hardware=h10", "hydr
                "scheduler=CosineAnnealingLR", "model=mymlp", "data=mydata", "hparams_search=mysearch", "callbacks=mine",
                "optimizer=adam2", "model=adam2",  # a user's optimizer written into their model/ folder
                "optimizer=none",  # a built-in option chosen in another group
-               "data=synthetc"}  # a misspelt choice of a searched group
+               "data=synthetc",  # a misspelt choice of a searched group
+               "logger=false", "optimizer=1e", "model=null", "experiment=null",  # a value for an option's name
+               "experiment=mine"}  # a user's own experiment
 NOT_KEYS = {"trainer.max_epoch", "model.net.hiden_size", "callbacks.x", "model.foo", "hardware.pin_mem",
             "hydra.sweeper.n_trial", "trainer.max_time", "callbacks.mine", "callbacks.mine._target_",
-            "data.nope", "data.source.num_rowz", "optimizer.amsgrad", "callbacks.early_stopping.stopping_threshold"}
+            "data.nope", "data.source.num_rowz", "optimizer.amsgrad", "callbacks.early_stopping.stopping_threshold",
+            "model.num_layers"}  # a key indented one node too high
 FILE_SUFFIXES = ("py", "yaml", "yml", "csv", "json", "jsonl", "md", "png", "ckpt", "npz", "npy", "log", "db",
                  "txt", "parquet", "fits", "gz", "out", "sh", "toml", "html", "pt")
 

@@ -137,7 +137,7 @@ def test_unknown_argument_added_to_a_group(compose_cfg, run_train):
         ("hardware.precision=fp8", r"hardware.precision='fp8' is not one of"),
         ("trainer.max_epochs=-5", r"trainer: `max_epochs` must be a non-negative integer or -1. You passed in -5"),
         ("trainer.accumulate_grad_batches=0", r"trainer.accumulate_grad_batches=0 must be at least 1"),
-        ("optimizer.lr=-1", r"optimizer: Invalid learning rate: -1"),
+        ("optimizer.lr=-1", r"optimizer.lr=-1 is refused by Adam \(Invalid learning rate: -1\); give a value it takes"),
         ("data.stride=0", r"data.stride=0 must be at least 1"),
     ],
 )

@@ -23,6 +23,7 @@ FILES = {
     "experiment/nopackage.yaml": "defaults:\n  - override /model: cnn\nseed: 3\n",
     "experiment/nooverride.yaml": "# @package _global_\ndefaults:\n  - /model: cnn\n",
     "experiment/bompackage.yaml": "\ufeff# @package _global_\r\ndefaults:\r\n  - override /model: cnn\r\n",
+    "experiment/offbool.yaml": "# @package _global_\ndefaults:\n  - override /logger: false\n",
 }
 
 
@@ -50,6 +51,10 @@ FILES = {
                         "group go in {root}/optimizer/ (move it there), or choose it as model=adam2"),
     ("experiment=nooverride", "a defaults list chooses model: cnn, but model is chosen already (conf/train.yaml's "
                               "defaults); in your file write '- override /model: cnn'"),
+    # Hydra's ValueError traceback: Unsupported item value in defaults : bool. Supported: string or list
+    ("experiment=offbool", "{root}/experiment/offbool.yaml: its defaults entry 'override /logger: false' gives logger "
+                           "a value where an option's name belongs; write one ('override /logger: none' for no "
+                           "logger); the logger group's options: csv, mlflow, none, tensorboard"),
 ])
 def test_a_mistake_inside_a_users_config_file_is_one_line_naming_it(tmp_path, flag, override, message):
     """Before: yaml's ParserError / ScannerError and Hydra's ValueError ('Invalid defaults list') with a
@@ -122,6 +127,47 @@ def test_an_experiment_file_whose_package_line_hydra_does_not_read_is_told_why(t
     fixed = compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=small"])
     check_top_level_keys(fixed)
     assert fixed.model.net.hidden_size == 8
+
+
+@pytest.mark.parametrize("text, sets", [
+    ("model: cnn\ntrainer:\n  max_epochs: 1\n", "model: cnn"),  # a choice written as a value
+    ("defaults:\n  - override /model: null\n", "model: null in its defaults list"),
+])
+def test_an_experiment_that_replaces_a_groups_settings_is_named_not_a_tilde(tmp_path, compose_cfg, text, sets):
+    """It was told 'the config has no model (~model takes it out)', an override nobody typed."""
+    from trainlab.config.errors import UserError
+    from trainlab.config.families import check_nothing_taken_out
+
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    path = tmp_path / "myconf" / "experiment" / "mine.yaml"
+    path.write_text("# @package _global_\n" + text)
+    cfg = compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=mine"])
+    option = "cnn" if "cnn" in sets else "<option>"
+    with pytest.raises(UserError, match="^" + re.escape(
+            f"experiment=mine ({path}) sets {sets}, which leaves the config no model settings; a file chooses an "
+            f"option in its defaults list: '- override /model: {option}', under '# @package _global_'")):
+        check_nothing_taken_out(cfg)
+    with pytest.raises(UserError, match=re.escape("(~model takes it out)")):  # typed: as before
+        check_nothing_taken_out(compose_cfg(["~model"]))
+
+
+def test_a_key_an_experiment_indents_one_node_too_high_is_named_with_its_file_and_place(tmp_path, compose_cfg):
+    """``num_layers`` indented under model, not model.net: it was 'model.num_layers is not an argument of
+    RegressionModule; valid ones: ...', with neither the file that set it nor the key meant."""
+    from trainlab.config.errors import UserError
+    from trainlab.config.instantiate import check_node
+
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    path = tmp_path / "myconf" / "experiment" / "indent.yaml"
+    path.write_text("# @package _global_\nmodel:\n  net:\n    hidden_size: 16\n  num_layers: 2\n")
+    cfg = compose_cfg([f"hydra.searchpath=[file://{tmp_path / 'myconf'}]", "experiment=indent"])
+    with pytest.raises(UserError, match="^" + re.escape(
+            f"experiment=indent ({path}) sets model.num_layers, which is not an argument of "
+            "trainlab.models.timeseries.RegressionModule; did you mean model.net.num_layers? valid ones: net,")):
+        check_node(cfg.model, "model", frozenset({"optimizer", "scheduler"}))
+    typed = compose_cfg(["+model.num_layers=2"])  # typed on the command line: no file named
+    with pytest.raises(UserError, match=r"^model.num_layers is not an argument of .*; did you mean model.net.num_"):
+        check_node(typed.model, "model", frozenset({"optimizer", "scheduler"}))
 
 
 def test_our_data_option_following_a_key_a_users_model_lacks(tmp_path, compose_cfg):

@@ -142,6 +142,8 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     keyless = next((a for a in argv if a.lstrip("+~").startswith("=")), None)
     if keyless is not None:  # Hydra's grammar reads "=5" as a group override and fails with a ValueError
         return parse_problem(keyless, str(exc))
+    if isinstance(exc, ValueError) and str(exc).startswith("Config group override must be a string or a list"):
+        return group_value_problem(argv, config_name) or _one_line(exc)  # logger=false, optimizer=1e-3: Hydra's traceback
     if not isinstance(exc, (ConfigCompositionException, OmegaConfBaseException)):
         return None
     if (shape := shape_problem(exc, argv)) is not None:  # a mapping for a list, or a list for a mapping
@@ -164,6 +166,48 @@ def composition_problem(exc: BaseException, argv: list[str], config_name: Option
     if typed:
         return file_value_problem(message, argv) or f"{typed.group(1)}.yaml sets {typed.group(3)}: {typed.group(2).strip()}"
     return _one_line(exc)
+
+
+def group_value_problem(argv: list[str], config_name: Optional[str]) -> Optional[str]:
+    """A config group given a value that names no option, ``logger=false``, ``optimizer=1e-3``, ``model=null``,
+    ``experiment=null`` (Hydra's ValueError ``Config group override must be a string or a list``, a traceback): what
+    a group takes, and the override meant (``logger=none``, ``optimizer.lr=0.001``, leaving it out)."""
+    from omegaconf import OmegaConf
+
+    from trainlab.config.command_line import _parsed
+    from trainlab.config.search_path import group_options, option_files
+    from trainlab.run.root import repo_root
+
+    for override in _parsed(argv):
+        group, value = override.key_or_group, override.value()
+        options = group_options(group)
+        if isinstance(value, (str, list, dict)) or not options or override.is_sweep_override():
+            continue
+        typed = override.input_line or f"{group}={_yaml_value(value)}"
+        if group.startswith("hydra/"):  # its options are Hydra's plugins too, which no config folder holds
+            return f"{typed} names no option of the {group} group: give an option's name (python {_script()} --help)"
+        listed = f"its options: {', '.join(options)}"
+        off = f"; for no {group}: {group}=none" if "none" in options else ""
+        if value is None:
+            own = repo_root() / "conf" / f"{config_name or 'train'}.yaml"  # its defaults: which groups may be null
+            defaults = OmegaConf.to_container(OmegaConf.load(own)).get("defaults", []) if own.is_file() else []
+            optional = any(isinstance(d, dict) and group in d and d[group] is None for d in defaults)
+            if optional or off:
+                why = f"{group} is off unless an option is chosen: leave {typed} out" if optional else off[2:]
+                return f"{typed} names no option of the {group} group; {why} ({listed})"
+            return (f"{typed} names no option of the {group} group, and every run needs one; choose one: "
+                    f"{group}=<option> ({', '.join(options)})")
+        numbers = sorted({key for option in options for path in option_files(group, option)
+                          for key, held in (OmegaConf.to_container(OmegaConf.load(path)) or {}).items()
+                          if isinstance(held, (int, float)) and not isinstance(held, bool)})
+        listed_keys = (f"{', '.join(f'{group}.{k}' for k in numbers)} take numbers" if 0 < len(numbers) <= 4
+                       else f"python {_script()} --cfg job shows them")
+        keys = "" if isinstance(value, bool) or "/" in group else \
+            f"; to change one of its settings, name it: {group}.<key>={_yaml_value(value)} ({listed_keys})"
+        return (f"{typed} is not an option of the {group} group: a group takes an option's name, not "
+                f"{KIND_WORDS[type(value)][0] if type(value) in KIND_WORDS else 'a value'}"
+                f"{off if isinstance(value, bool) else ''}{keys}; {listed}")
+    return None
 
 
 def _one_line(exc: BaseException) -> str:

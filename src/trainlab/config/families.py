@@ -15,10 +15,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trainlab.config.errors import UserError
 from trainlab.config.search_path import Sources
+
+_ABSENT = object()  # what OmegaConf.select gives for a key a file does not set
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,8 @@ def check_nothing_taken_out(cfg: DictConfig, config_name: str = "train") -> None
     groups = [next(iter(d)) for d in own.get("defaults", []) if isinstance(d, DictConfig)
               and next(iter(d.values())) is not None]
     for group in [g for g in groups if g != "hydra"]:
+        if not isinstance(cfg.get(group), DictConfig) and (group in cfg or set_by_a_file(group) is not None):
+            raise UserError(group_replaced_by_value(group, cfg.get(group)))  # a file's doing, not a ~ typed
         if not isinstance(cfg.get(group), DictConfig):
             options = group_options(group)
             off = f"; {group}=none for none" if "none" in options else ""
@@ -237,6 +241,53 @@ def check_nothing_taken_out(cfg: DictConfig, config_name: str = "train") -> None
         default = f" (its default: {key}={shown})" if not isinstance(value, dict) and shown != "???" else ""
         raise UserError(f"the config has no {key} (~{key} takes it out), and every run reads it; leave ~{key} out"
                         f"{default}, or give a value: {key}=<value>")
+
+
+def set_by_a_file(key: str) -> Optional[tuple[str, Any, bool]]:
+    """(``experiment=<name> (<path>)``, what it sets ``key`` to, whether in its defaults list) for the chosen
+    experiment, search or debug file that sets the dotted ``key`` in its body, or a group ``key`` in its defaults
+    list; None when none does, or when the command line set it or took it out (``~model``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from trainlab.config.checks import GLOBAL_GROUPS
+    from trainlab.config.search_path import option_file
+
+    if not HydraConfig.initialized():
+        return None
+    runtime = HydraConfig.get()
+    if any(o.lstrip("+~").split("=")[0] == key for o in runtime.overrides.task):
+        return None
+    for chosen in [(g, runtime.runtime.choices[g]) for g in GLOBAL_GROUPS if runtime.runtime.choices.get(g)]:
+        path = option_file(*chosen)
+        text = OmegaConf.load(path) if path is not None else None
+        if not isinstance(text, DictConfig):
+            continue
+        entries = [e for e in (text.get("defaults") or []) if isinstance(e, DictConfig)]
+        in_defaults = [v for e in entries for k, v in e.items() if k.split()[-1].strip("/") == key]
+        held = OmegaConf.select(text, key, default=_ABSENT, throw_on_missing=False)
+        if held is not _ABSENT or in_defaults:
+            return f"{chosen[0]}={chosen[1]} ({path})", held if held is not _ABSENT else in_defaults[0], \
+                held is _ABSENT
+    return None
+
+
+def group_replaced_by_value(group: str, value: object) -> str:
+    """The line for a group whose settings a config file replaced with a value: ``model: cnn`` in an experiment's body
+    (meant as a choice), or ``- override /model: null`` in its defaults. It was told ``~model takes it out``, which
+    nobody typed. The file is the chosen experiment, search or debug file that sets it, where one does."""
+    from trainlab.config.file_problems import EXAMPLE_EXPERIMENT
+    from trainlab.config.search_path import group_options
+
+    found = set_by_a_file(group)
+    if found is not None:
+        value = found[1]
+    shown = "null" if value is None else str(OmegaConf.to_container(value) if isinstance(value, ListConfig) else value)
+    where = f"a config file sets {group}: {shown}" if found is None else \
+        f"{found[0]} sets {group}: {shown}{' in its defaults list' if found[2] else ''}"
+    option = value if isinstance(value, str) and value in group_options(group) else "<option>"
+    return (f"{where}, which leaves the config no {group} settings; a file chooses an option in its defaults list: "
+            f"'- override /{group}: {option}', under '# @package _global_' ({EXAMPLE_EXPERIMENT} shows the form); "
+            f"the {group} group's options: {', '.join(group_options(group))}")
 
 
 def check_families(cfg: DictConfig) -> None:

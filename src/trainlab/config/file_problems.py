@@ -97,6 +97,8 @@ def file_problem(exc: BaseException, argv: list[str]) -> Optional[str]:
         why = why.strip().removeprefix("defaults ")
         return (f"{_file(name, argv)}: its defaults {why}; write a list, e.g. defaults: [lstm, _self_], "
                 "or one entry per line with '- '")
+    if isinstance(exc, ValueError) and message.startswith("Unsupported item value in defaults"):
+        return _defaults_value_problem(argv)
     if isinstance(exc, ConfigCompositionException) and (
             found := re.match(r"In '([^']+)': Could not override '([^'@]+)@([^']+)'", message)):
         name, group, package = found.groups()
@@ -130,6 +132,32 @@ def file_problem(exc: BaseException, argv: list[str]) -> Optional[str]:
         told = " ".join(part for part in (did_you_mean(option, options), listed) if part)
         return (f"{_file(name, argv)}: its defaults name {missing}, which no config folder holds"
                 f"{'; ' + told if told else ''}")
+    return None
+
+
+def _defaults_value_problem(argv: list[str]) -> Optional[str]:
+    """A defaults entry of a file the command line chose that gives a group a number or true/false
+    (``- override /logger: false``; Hydra's ValueError ``Unsupported item value in defaults : bool``, a traceback):
+    the file, the entry and the option's name it takes. None when no such file is found."""
+    from omegaconf import OmegaConf
+
+    from trainlab.config.command_line import _parsed
+
+    for override in _parsed(argv):
+        chosen = override.value()
+        if not isinstance(chosen, str):
+            continue
+        path = Path(_file(f"{override.key_or_group}/{chosen}", argv))
+        text = OmegaConf.to_container(OmegaConf.load(path)) if path.is_file() else None
+        entries = text.get("defaults") if isinstance(text, dict) else None
+        for key, value in [(k, v) for e in entries or [] if isinstance(e, dict) for k, v in e.items()]:
+            if isinstance(value, (bool, int, float)):
+                group = key.split()[-1].strip("/")
+                shown = str(value).lower() if isinstance(value, bool) else str(value)
+                options = _options(group, argv)
+                off = f" ('{key}: none' for no {group})" if "none" in options else ""
+                return (f"{path}: its defaults entry '{key}: {shown}' gives {group} a value where an option's name "
+                        f"belongs; write one{off}; the {group} group's options: {', '.join(options)}")
     return None
 
 

@@ -286,8 +286,14 @@ def _check_arguments(node: DictConfig, key: str, target: Any, arguments: Argumen
         if parameter is None:
             if not takes_any:
                 valid = [p for p in params if p != "self"]
-                hint = did_you_mean(name, valid, prefix=f"{key}.")
-                raise UserError(f"{key}.{name} is not an argument of {node._target_}; {hint + ' ' if hint else ''}"
+                below = next((c for c in node if isinstance(node.get(c), DictConfig) and name in node[c]), None)
+                hint = did_you_mean(name, valid, prefix=f"{key}.") or (  # a key one node too high (an indent off)
+                    f"did you mean {key}.{below}.{name}?" if below is not None else "")
+                from trainlab.config.families import set_by_a_file
+
+                found = set_by_a_file(f"{key}.{name}")  # a key of an experiment file, which nobody typed
+                head = f"{found[0]} sets {key}.{name}, which" if found is not None else f"{key}.{name}"
+                raise UserError(f"{head} is not an argument of {node._target_}; {hint + ' ' if hint else ''}"
                                 f"valid ones: {', '.join(valid)}")
             continue
         types = _scalar_types(hints.get(name))

@@ -11,7 +11,7 @@ import inspect
 import math
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -39,6 +39,30 @@ def _check_arguments(partial: Any, key: str, **supplied: Any) -> None:
         raise UserError(f"{key}: {func.__name__} {exc}; add {key}.{name}=<value> (conf/{key}/ has examples)") from None
 
 
+def _refused_value(partial: Any, exc: ValueError) -> str:
+    """torch's own check of an optimizer's argument names neither the key nor a value it takes (``Invalid learning
+    rate: -1``, ``Invalid beta parameter at index 0: 1.5``, ``Invalid weight_decay value: -0.1``): the key whose value
+    its message quotes, and that argument's default as an example; torch's words alone where no key holds it."""
+    func, keywords = getattr(partial, "func", None), getattr(partial, "keywords", None) or {}
+    quoted = str(exc).rpartition(":")[2].strip()
+    for key, value in keywords.items():
+        values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+        try:
+            held = any(isinstance(v, (int, float)) and float(v) == float(quoted) for v in values)
+        except ValueError:  # the message ends in no number
+            break
+        if held:
+            shown = f"[{', '.join(str(v) for v in values)}]" if len(values) > 1 or values != [value] else str(value)
+            parameter = inspect.signature(func).parameters.get(key) if func is not None else None
+            default = None if parameter is None else parameter.default
+            written = f"[{','.join(str(d) for d in default)}]" if isinstance(default, tuple) else str(default)
+            example = (f" (e.g. its default, optimizer.{key}={written})"
+                       if isinstance(default, (int, float, tuple)) and not isinstance(default, bool) else "")
+            return (f"optimizer.{key}={shown} is refused by {func.__name__ if func else 'the optimizer'} ({exc}); give a "
+                    f"value it takes{example}")
+    return f"optimizer: {exc}"
+
+
 def configure_optimizers(module: pl.LightningModule, make_optimizer: Callable[..., torch.optim.Optimizer],
                          make_scheduler: Optional[Callable[..., Any]], monitor: str) -> Any:
     """What ``LightningModule.configure_optimizers`` returns for these partials.
@@ -53,7 +77,7 @@ def configure_optimizers(module: pl.LightningModule, make_optimizer: Callable[..
     try:
         optimizer = make_optimizer(params=module.parameters())
     except ValueError as exc:  # torch checks lr, betas, momentum ... here
-        raise UserError(f"optimizer: {exc}") from None
+        raise UserError(_refused_value(make_optimizer, exc)) from None
     momentum = optimizer.defaults.get("momentum")
     if isinstance(momentum, (int, float)) and momentum >= 1:  # torch checks >= 0 only (SGD, RMSprop)
         raise UserError(f"optimizer.momentum={momentum} must be below 1 (e.g. optimizer.momentum=0.9): at 1 or more "
