@@ -487,8 +487,9 @@ _FULL = r"the disk is full: writing '.*{}' failed \(No space left on device\)"
      _FULL + r"\. Training ended; free some space on the run folder's disk \(or choose another disk with "
              r"paths.log_dir=<folder>\), then test its best checkpoint: python evaluate.py ckpt_path="),
     # a folder whose permissions changed mid-run (or a file another user made there): a traceback before
-    ("epochs.jsonl", 3, errno.EACCES, r"permission denied: writing '.*{}' failed \(Permission denied\)\. Let user "
-                                      r"'\w+' write there again \(its owner can chmod or chown it\), then resume: "
+    # (the file is known, so the advice is the owner's own command for it)
+    ("epochs.jsonl", 3, errno.EACCES, r"permission denied: writing '.*{0}' failed \(Permission denied\)\. Let user "
+                                      r"'\w+', its owner, write it: chmod u\+w '.*{0}', then resume: "
                                       r"python \S+.py .*ckpt_path="),
 ])
 def test_a_disk_full_for_the_records_names_the_file_and_says_what_next(compose_cfg, run_train, monkeypatch,
