@@ -21,6 +21,7 @@ from optuna.trial import TrialState, create_trial
 
 from tests.conftest import config_options
 from trainlab.config.errors import UserError
+from trainlab.run.root import repo_root
 from trainlab.search import gpu_slots
 from trainlab.search import plan as plan_module
 from trainlab.search.analyze import importances
@@ -712,7 +713,9 @@ def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
     monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
     assert refine.main([str(tmp_path / "sweep"), "--epochs", "2", "logger=none"]) == 0
     # paths.log_dir: beside the sweep, which lies outside the repository's outputs/ (test_search_folders.py)
-    assert calls[0][2:] == ["optimizer.lr=0.001", f"paths.log_dir={tmp_path}", "trainer.max_epochs=2", "logger=none"]
+    # what the search file set outside hydra, as the trial had it (its epoch cap is --epochs')
+    assert calls[0][2:] == ["optimizer.lr=0.001", "optimized_metric=val/loss", "optimized_mode=min",
+                            f"paths.log_dir={tmp_path}", "trainer.max_epochs=2", "logger=none"]
 
 
 def test_a_sweep_run_with_the_epochs_shortcut_is_refined_and_fed_to_stage2_with_other_epochs(tmp_path, monkeypatch):
@@ -734,7 +737,8 @@ def test_a_sweep_run_with_the_epochs_shortcut_is_refined_and_fed_to_stage2_with_
     calls = []
     monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
     assert refine.main([str(tmp_path / "sweep"), "--epochs", "50"]) == 0
-    assert calls[0][2:] == ["optimizer.lr=0.001", f"paths.log_dir={tmp_path}", "trainer.max_epochs=50"]
+    assert calls[0][2:] == ["optimizer.lr=0.001", "optimized_metric=val/loss", "optimized_mode=min",
+                            f"paths.log_dir={tmp_path}", "trainer.max_epochs=50"]
     assert [o for o in one_run_overrides(overrides, run_dir) if o.startswith(("epochs", "trainer"))] == ["epochs=1"]
     (tmp_path / "sweep" / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {
         "hydra": [], "task": ["hparams_search=optuna", "epochs=1", "model=cnn"]}}}))
@@ -1881,3 +1885,41 @@ def test_an_earlier_sweep_that_cannot_be_used_is_refused_naming_the_folder_as_ty
         search_for(compose_cfg, tmp_path / "new", [f"hydra.sweeper.{key}=earlier"])
     assert str(refused.value).startswith(f"hydra.sweeper.{key}=earlier: {then}"), str(refused.value)
     assert not (tmp_path / "new" / "sweep").exists()
+
+
+def test_refine_and_stage2_of_a_sweep_of_a_users_own_search_file_find_it_and_keep_its_settings(tmp_path, monkeypatch):
+    """A sweep run with --config-dir ~/myconf -m hparams_search=mysearch (README, Your own configs): make stage2 ran
+    train.py without --config-dir, which refused hparams_search=mysearch (not an option), and make refine retrained
+    without what mysearch set outside hydra (optimized_metric: val/rmse, a fixed model.net.dropout): another metric
+    picked its checkpoint, another model was trained, unsaid."""
+    from trainlab.search import refine
+    from trainlab.search.stages import stage2_command
+
+    mine = tmp_path / "myconf"
+    (mine / "hparams_search").mkdir(parents=True)
+    (mine / "hparams_search" / "mysearch.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - optuna\n  - _self_\noptimized_metric: val/rmse\n"
+        "model:\n  net:\n    dropout: 0.2\nhydra:\n  sweeper:\n    n_trials: 3\n")
+    sweep = tmp_path / "sweep"
+    run_dir = sweep / "0"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(
+        ["hparams_search=mysearch", "optimizer.lr=0.001", "optuna_trial={storage:x}"]))
+    (run_dir / ".hydra" / "config.yaml").write_text(
+        "optimized_metric: val/rmse\noptimized_mode: min\nmodel:\n  net:\n    dropout: 0.2\ntrainer:\n  max_epochs: 10\n")
+    study = optuna.create_study(storage=f"sqlite:///{sweep}/optuna.db", study_name="sweep")
+    study.add_trial(create_trial(params={}, distributions={}, value=1.0, user_attrs={"run_dir": "0"}))
+    sources = [{"path": "hydra.conf", "schema": "pkg", "provider": "hydra"},
+               {"path": str(repo_root() / "conf"), "schema": "file", "provider": "main"},
+               {"path": str(mine), "schema": "file", "provider": "command-line"}]
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {
+        "overrides": {"hydra": [f"hydra.sweep.dir={sweep}"], "task": ["hparams_search=mysearch"]},
+        "runtime": {"config_sources": sources}, "job": {"config_name": "train"}}}))
+    calls = []
+    monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
+    assert refine.main([str(sweep), "--epochs", "5"]) == 0
+    assert calls[0][2:4] == ["--config-dir", str(mine)]
+    assert {"optimized_metric=val/rmse", "model.net.dropout=0.2", "trainer.max_epochs=5"} <= set(calls[0])
+    assert not [o for o in calls[0] if o.startswith(("hparams_search", "optuna_trial", "trainer.max_epochs=10"))]
+    command = stage2_command(sweep, 1, [], repo_root())
+    assert command[2:5] == ["--config-dir", str(mine), "-m"] and "hparams_search=mysearch" in command

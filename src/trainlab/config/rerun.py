@@ -46,13 +46,15 @@ def rerun_overrides() -> list[str]:
                                                 hc.runtime.choices.get("hparams_search"))]
 
 
-def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Optional[str] = None) -> list[str]:
+def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Optional[str] = None,
+                      sources: Optional[typing.Sequence[Any]] = None) -> list[str]:
     """The overrides of a sweep's run (in ``run_dir``) as one run's command: the sweep's own left out
     (:data:`SWEEP_ONLY`; with ``hparams_search=`` the command would start a sweep), and what its search file
     (``search``, else the one ``overrides`` chose) set outside ``hydra`` given instead, as the run had it,
     unless the overrides set the key: without them the command ran another run (the search file's
     ``trainer.max_epochs: 10`` became the default 20, and a resume of the trial with ``scheduler=cosine``
-    was refused: ``T_max: 10 -> 20``)."""
+    was refused: ``T_max: 10 -> 20``). ``sources``: the config folders the search file is looked up in (a
+    sweep's ``hydra.runtime.config_sources``, a user's ``--config-dir`` among them), else this run's."""
     from omegaconf import OmegaConf
 
     from trainlab.config.search_path import option_file
@@ -69,7 +71,7 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
     settings, pending, seen = {}, [search], set()
     while pending:
         option = pending.pop()
-        path = option_file("hparams_search", option) if option and option not in seen else None
+        path = option_file("hparams_search", option, sources) if option and option not in seen else None
         if path is None:
             continue
         seen.add(option)
