@@ -567,8 +567,9 @@ def test_stage_two_through_the_sweeper_keys_is_refused_in_their_names(compose_cf
     space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
     source = earlier_sweep(tmp_path / "earlier", space)
     with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.fix_top_of={source}: hydra.sweeper.fix_top=0: the "
-                                                  "sweep searched 4 parameters; fix 1..3 of them")):
+                                                  "sweep searched 4 parameters (")) as refused:
         search_for(compose_cfg, tmp_path / "a", [f"hydra.sweeper.fix_top_of={source}", "hydra.sweeper.fix_top=0"])
+    assert "stage 2 searches at least one; fix 1..3 of them (hydra.sweeper.fix_top=3)" in str(refused.value)
     top = max(importances(optuna.load_study(study_name="earlier", storage=f"sqlite:///{source}/optuna.db")).items(),
               key=lambda kv: kv[1])[0]
     with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.enqueue[0].{top} is fixed by hydra.sweeper.fix_top_of")):
@@ -1923,3 +1924,31 @@ def test_refine_and_stage2_of_a_sweep_of_a_users_own_search_file_find_it_and_kee
     assert not [o for o in calls[0] if o.startswith(("hparams_search", "optuna_trial", "trainer.max_epochs=10"))]
     command = stage2_command(sweep, 1, [], repo_root())
     assert command[2:5] == ["--config-dir", str(mine), "-m"] and "hparams_search=mysearch" in command
+
+
+@pytest.mark.parametrize("searched,top,message", [
+    # 'the sweep searched 1 parameters; fix 1..0 of them': no TOP works, and the line named none that would
+    (1, 1, "{sweep} searched one parameter (optimizer.lr): stage 2 fixes some of a sweep's parameters and searches the "
+           "rest, so there is nothing left to search; retrain its best with make refine SWEEP={sweep}"),
+    (2, 3, "TOP=3: the sweep searched 2 parameters (")])
+def test_stage2_with_top_as_large_as_the_sweeps_parameters_names_what_works(tmp_path, monkeypatch, capsys, searched,
+                                                                           top, message):
+    from trainlab.search import refine, stages
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    study = optuna.create_study(storage=f"sqlite:///{sweep}/optuna.db", study_name="sweep")
+    dist = {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True),
+            "model.net.num_layers": optuna.distributions.IntDistribution(1, 5)}
+    for i in range(12):
+        params = {"optimizer.lr": 1e-4 * 1.4 ** i, "model.net.num_layers": 1 + i % 5}
+        study.add_trial(create_trial(params=dict(list(params.items())[:searched]),
+                                     distributions=dict(list(dist.items())[:searched]), value=(i - 5) ** 2 + 0.1 * (i % 5)))
+    monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        stages.main([str(sweep), "--top", str(top)])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: " + message.format(sweep=sweep))
+    if searched == 2:
+        assert line.endswith("and stage 2 searches at least one; fix 1 of them (TOP=1)")

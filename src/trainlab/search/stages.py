@@ -293,8 +293,14 @@ def top_fixed(sweep_dir: Path, top: int, key: str = "TOP") -> tuple[dict[str, An
         why = not_ranked(study) or "fANOVA could not rank them"
         raise UserError(f"{sweep_dir}: its parameters cannot be ranked by importance: {why}; continue that sweep "
                         "with more trials (hydra.sweeper.n_trials), then run stage 2")
+    if len(found) == 1:  # 'fix 1..0 of them': no TOP works, and the line named none that would
+        raise UserError(f"{sweep_dir} searched one parameter ({next(iter(found))}): stage 2 fixes some of a sweep's "
+                        "parameters and searches the rest, so there is nothing left to search; retrain its best with "
+                        f"make refine SWEEP={sweep_dir}, or search more parameters in a new sweep")
     if not 1 <= top < len(found):  # 0 fixes nothing: that would be the earlier sweep again
-        raise UserError(f"{key}={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
+        can = "1" if len(found) == 2 else f"1..{len(found) - 1}"
+        raise UserError(f"{key}={top}: the sweep searched {len(found)} parameters ({', '.join(found)}) and stage 2 "
+                        f"searches at least one; fix {can} of them ({key}={len(found) - 1})")
     ranked = list(found)  # most important first
     fixed = {k: params[k] for k in ranked[:top]}
     rest = {k: v for k, v in params.items() if k not in fixed}
