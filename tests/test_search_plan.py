@@ -1201,6 +1201,8 @@ def test_the_sweep_tools_without_a_folder_name_makes_sweep(capsys, cli, module):
 @pytest.mark.parametrize("cli", ["analyze", "refine", "stage2"])
 @pytest.mark.parametrize("folder,message", [
     ("nowhere", "is not a folder; give a sweep folder"),
+    # a file of the sweep (its study, trials.csv: what a shell's tab completes to) was told it is no folder
+    ("other/optuna.db", "{tmp}/other/optuna.db is a file of a sweep; give the sweep's folder: {tmp}/other"),
     ("plain", "holds no study (optimization_results.yaml or optuna.db)"),
     ("staged", "is a staged search, with a study per stage: give one of its stages' folders ({tmp}/staged/1_a)"),
     # sqlite made an empty optuna.db in its place, and Optuna raised KeyError: 'Record does not exist.' (a traceback)
@@ -1952,3 +1954,72 @@ def test_stage2_with_top_as_large_as_the_sweeps_parameters_names_what_works(tmp_
     assert line.startswith("error: " + message.format(sweep=sweep))
     if searched == 2:
         assert line.endswith("and stage 2 searches at least one; fix 1 of them (TOP=1)")
+
+
+def test_continuing_a_study_whose_search_file_was_edited_is_said(compose_cfg, tmp_path, caplog):
+    """A search file of one's own edited between two runs of its sweep (trainer.max_epochs: 2 -> 3, a fixed
+    model.net.dropout added) ranked trials of both kinds as one study without a word: only the command line's
+    fixed settings were compared."""
+    mine = tmp_path / "myconf" / "hparams_search"
+    mine.mkdir(parents=True)
+
+    def run(settings: str, n_trials: int) -> None:
+        (mine / "mysearch.yaml").write_text("# @package _global_\ndefaults:\n  - optuna\n  - _self_\n" + settings)
+        arguments = ["hparams_search=mysearch", "hydra/sweeper/pruner=nop", f"hydra.sweeper.n_trials={n_trials}"]
+        cfg = compose_cfg([*arguments, f"hydra.searchpath=[file://{tmp_path / 'myconf'}]",
+                           f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+        OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, arguments, StandIn()), StandIn(), config=cfg).run()
+
+    run("trainer:\n  max_epochs: 2\n", 2)
+    with caplog.at_level("WARNING", logger="trainlab.search.study"):
+        run("trainer:\n  max_epochs: 2\n", 3)  # the same file
+        assert "other fixed settings" not in caplog.text
+        run("trainer:\n  max_epochs: 3\n  gradient_clip_val: 0.5\n", 4)
+    (said,) = [r.getMessage() for r in caplog.records if "other fixed settings" in r.getMessage()]
+    assert ("(trainer.gradient_clip_val: (not set) -> 0.5; trainer.max_epochs: 2 -> 3): all are ranked as one "
+            "study") in said, said
+
+
+def test_a_search_files_setting_that_the_model_config_sets_again_is_said(compose_cfg, tmp_path, caplog):
+    """hparams_search comes before model in train.yaml's defaults: a search file's model.net.dropout: 0.2 was
+    overridden by conf/model/lstm.yaml's 0.1 in every trial, unread and unsaid."""
+    mine = tmp_path / "myconf" / "hparams_search"
+    mine.mkdir(parents=True)
+    (mine / "mysearch.yaml").write_text("# @package _global_\ndefaults:\n  - optuna\n  - _self_\n"
+                                        "model:\n  net:\n    dropout: 0.2\ntrainer:\n  max_epochs: 3\n")
+    cfg = compose_cfg(["hparams_search=mysearch", f"hydra.searchpath=[file://{tmp_path / 'myconf'}]",
+                       f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    with caplog.at_level("WARNING", logger="trainlab.search.study"):
+        plan = plan_sweep(cfg.hydra.sweeper, cfg, ["hparams_search=mysearch"], StandIn())
+    (said,) = [r.getMessage() for r in caplog.records if "read after the search file" in r.getMessage()]
+    assert said.startswith("hparams_search=mysearch sets model.net.dropout: 0.2, but the model's config (model=lstm), "
+                           "read after the search file, sets it again, so every trial runs with 0.1; to run the "
+                           "trials with 0.2, give model.net.dropout=0.2 on the command line"), said
+    assert plan.search_file["trainer.max_epochs"] == "3"  # what the file sets and the trials run with: not said
+
+
+def test_refine_and_stage2_find_a_sweeps_relative_data_path_from_another_folder(tmp_path, monkeypatch):
+    """A sweep run in ~/data with data.source.path=series.csv, refined with make refine (which runs in the
+    repository): train.py looked for series.csv in the repository and stopped (no such file); so did make stage2."""
+    from trainlab.search import refine
+    from trainlab.search.stages import stage2_command
+
+    home, sweep = tmp_path / "data_home", tmp_path / "data_home" / "sweeps" / "s"
+    (sweep / "0" / ".hydra").mkdir(parents=True)
+    typed = ["data=file", "data.source.path=series.csv", "+data.source.target_path=t/y.csv", "paths.log_dir=out",
+             f"data.baseline_cache={tmp_path}/cache"]
+    (sweep / "0" / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([*typed, "optimizer.lr=0.001"]))
+    study = optuna.create_study(storage=f"sqlite:///{sweep}/optuna.db", study_name="s")
+    study.add_trial(create_trial(params={}, distributions={}, value=1.0, user_attrs={"run_dir": "0"}))
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {
+        "overrides": {"hydra": [], "task": ["hparams_search=optuna", *typed]}, "runtime": {"cwd": str(home)}}}))
+    anchored = [f"data.source.path={home}/series.csv", f"+data.source.target_path={home}/t/y.csv",
+                f"paths.log_dir={home}/out", f"data.baseline_cache={tmp_path}/cache"]
+    monkeypatch.chdir(tmp_path)  # not where the sweep ran
+    calls = []
+    monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
+    assert refine.main([str(sweep), "--epochs", "2"]) == 0
+    assert set(anchored) <= set(calls[0]) and "data.source.path=series.csv" not in calls[0]
+    assert set(anchored) <= set(stage2_command(sweep, 1, [], repo_root()))
+    monkeypatch.chdir(home)  # where it ran: the paths as typed
+    assert "data.source.path=series.csv" in stage2_command(sweep, 1, [], repo_root())

@@ -57,7 +57,6 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
     sweep's ``hydra.runtime.config_sources``, a user's ``--config-dir`` among them), else this run's."""
     from omegaconf import OmegaConf
 
-    from trainlab.config.search_path import option_file
     from trainlab.run.folder import CONFIG, HYDRA_CONFIG
 
     kept = [o for o in overrides if not o.startswith(SWEEP_ONLY)]
@@ -68,6 +67,21 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
     typed = {o.split("=", 1)[0].lstrip("+~") for o in kept}
     if typed & set(EPOCH_KEYS):  # epochs=1 typed: the search file's trainer.max_epochs added contradicted it
         typed |= set(EPOCH_KEYS)
+    settings = search_file_settings(search, run, choices, typed, sources)
+    return [*kept, *(f"{key}={grammar_value(value)}" for key, value in settings.items())]
+
+
+def search_file_settings(search: Optional[str], job: Any, choices: typing.Mapping[str, Any],
+                         typed: typing.Collection[str] = (),
+                         sources: Optional[typing.Sequence[Any]] = None) -> dict[str, Any]:
+    """What search file ``search`` (and the search files it builds on) sets outside ``hydra``: its keys
+    (``trainer.max_epochs``, ``optimized_metric``) as ``job`` (a run's or a sweep's config) has them, and the
+    config groups it chooses (``override /model: cnn``) as ``choices`` has them; keys in ``typed`` (given on
+    the command line) left out. ``sources``: the config folders to look the files up in."""
+    from omegaconf import OmegaConf
+
+    from trainlab.config.search_path import option_file
+
     settings, pending, seen = {}, [search], set()
     while pending:
         option = pending.pop()
@@ -85,8 +99,8 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
                     settings.setdefault(group, choices.get(group, chosen))
         for key, value in leaves(body):
             if key.split(".")[0] not in ("hydra", "defaults") and key not in typed and key not in settings:
-                settings[key] = _job_value(run, key, value)
-    return [*kept, *(f"{key}={grammar_value(value)}" for key, value in settings.items())]
+                settings[key] = _job_value(job, key, value)
+    return settings
 
 
 def _readable(path: Path) -> Any:

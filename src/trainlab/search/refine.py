@@ -53,7 +53,39 @@ def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> li
     # what the search file set outside hydra (optimized_metric, a fixed model.net.dropout) as the trial had it:
     # left out, the retrained run checkpointed on another metric, or trained another model, unsaid
     overrides = one_run_overrides(RunFolder(run_dir).overrides(), run_dir, sources=sweep_config_sources(sweep_dir))
-    return follow_move(sweep_dir, without_epochs([o for o in overrides if not o.startswith(_SEARCH_ONLY)]))
+    return anchored(sweep_dir, follow_move(sweep_dir, without_epochs([o for o in overrides
+                                                                     if not o.startswith(_SEARCH_ONLY)])))
+
+
+def anchored(sweep_dir: Path, overrides: list[str]) -> list[str]:
+    """``overrides`` with each relative data path (``data.source.path=series.csv``: a key ``path`` or ending in
+    ``_path`` / ``_dir``) and relative ``paths.*`` made absolute against the folder the sweep was run from (its
+    multirun.yaml's ``hydra.runtime.cwd``), where that is not this process's working folder: make refine and make
+    stage2 run from the repository, and train.py looked for the sweep's series.csv there (no such file)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    from trainlab.search.space import as_override
+    from trainlab.search.sweep_folder import run_from
+
+    ran_in = next(iter(run_from(sweep_dir)), None)
+    if ran_in is None or ran_in == Path.cwd():
+        return overrides
+    parser, out = OverridesParser.create(), []
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        last = key.rsplit(".", 1)[-1]
+        if "=" in override and ((key.startswith("data.") and (last == "path" or last.endswith(("_path", "_dir"))))
+                                or key.startswith("paths.")):
+            try:
+                value = parser.parse_override(override).value()
+            except HydraException:
+                value = None
+            if isinstance(value, str) and value and "${" not in value and "://" not in value \
+                    and not Path(value).expanduser().is_absolute():
+                override = override[:len(override) - len(override.lstrip("+~"))] + as_override(key, str(ran_in / value))
+        out.append(override)
+    return out
 
 
 def sweep_config_sources(sweep_dir: Path) -> Optional[list[Any]]:

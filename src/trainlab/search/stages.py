@@ -354,9 +354,9 @@ def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) 
         earlier = without_epochs(earlier)
     if not any(o.startswith("hparams_search=") for o in earlier):
         earlier.insert(0, "hparams_search=optuna")
-    from trainlab.search.refine import beside, config_flags, follow_move
+    from trainlab.search.refine import anchored, beside, config_flags, follow_move
 
-    earlier = follow_move(sweep_dir, earlier)
+    earlier = anchored(sweep_dir, follow_move(sweep_dir, earlier))
     earlier += beside(sweep_dir, earlier, list(extra), root, "stage 2's sweep")
     return [sys.executable, str(root / "train.py"), *config_flags(sweep_dir, root, searchpath=False), "-m", *earlier,
             as_override("hydra.sweeper.fix_top_of", str(sweep_dir.resolve())), f"hydra.sweeper.fix_top={top}", *extra]
