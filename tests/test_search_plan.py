@@ -1975,9 +1975,12 @@ def test_continuing_a_study_whose_search_file_was_edited_is_said(compose_cfg, tm
         run("trainer:\n  max_epochs: 2\n", 3)  # the same file
         assert "other fixed settings" not in caplog.text
         run("trainer:\n  max_epochs: 3\n  gradient_clip_val: 0.5\n", 4)
-    (said,) = [r.getMessage() for r in caplog.records if "other fixed settings" in r.getMessage()]
+        # a list it sets (AssertionError in Hydra's grammar, a traceback before the first trial)
+        run("trainer:\n  max_epochs: 3\n  gradient_clip_val: 0.5\ntags: [a, b c]\n", 5)
+    (said, *_) = [r.getMessage() for r in caplog.records if "other fixed settings" in r.getMessage()]
     assert ("(trainer.gradient_clip_val: (not set) -> 0.5; trainer.max_epochs: 2 -> 3): all are ranked as one "
             "study") in said, said
+    assert "(tags: (not set) -> [a,b\\ c]; trainer.gradient_clip_val" in caplog.records[-1].getMessage()
 
 
 def test_a_search_files_setting_that_the_model_config_sets_again_is_said(compose_cfg, tmp_path, caplog):

@@ -121,6 +121,8 @@ def _job_value(job: Any, key: str, written: Any) -> Any:
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        return OmegaConf.select(job, key, default=written) if job is not None else written
+        value = OmegaConf.select(job, key, default=written) if job is not None else written
+        # a list or mapping as plain Python: Hydra's grammar (grammar_value) failed on a ListConfig (AssertionError)
+        return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
     except OmegaConfBaseException:  # an interpolation that only the running job resolves (${hydra:...})
         return written
