@@ -2026,3 +2026,44 @@ def test_refine_and_stage2_find_a_sweeps_relative_data_path_from_another_folder(
     assert set(anchored) <= set(stage2_command(sweep, 1, [], repo_root()))
     monkeypatch.chdir(home)  # where it ran: the paths as typed
     assert "data.source.path=series.csv" in stage2_command(sweep, 1, [], repo_root())
+
+
+class StopsAt(StandIn):
+    """Ctrl-C during job ``at`` (0-based)."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at = at
+
+    def launch(self, jobs: list[list[str]], initial_job_idx: int) -> list[JobReturn]:
+        if len(self.jobs) == self.at:
+            from trainlab.search import sweep as sweep_module
+
+            sweep_module._signals_seen.append("Ctrl-C")
+            raise KeyboardInterrupt
+        return super().launch(jobs, initial_job_idx)
+
+
+def test_an_interrupted_staged_search_names_its_own_folder_to_continue_and_refuses_a_stages(compose_cfg, tmp_path,
+                                                                                           capsys):
+    """Ctrl-C in stage 2 said 'continue ... hydra.sweep.dir=<sweep>/2_optimisation'; given that (or the other stage's
+    folder), a new staged search began inside it (<sweep>/2_optimisation/1_architecture), the stopped one left as it
+    was."""
+    from trainlab.search import sweep as sweep_module
+
+    sweep = tmp_path / "sweep"
+    try:
+        with pytest.raises(SystemExit):
+            run_staged(compose_cfg, sweep, StopsAt(3), "[2,2]")
+    finally:
+        sweep_module._signals_seen.clear()
+    said = capsys.readouterr().err
+    assert said.rstrip().endswith(f"Continue the study with the same command plus hydra.sweep.dir={sweep}"), said
+    for stage in ("1_architecture", "2_optimisation"):
+        with pytest.raises(SystemExit):
+            run_staged(compose_cfg, sweep / stage, StandIn(), "[2,2]")
+        assert (f"error: hydra.sweep.dir={sweep / stage} holds one stage's study (optuna.db); a staged search is "
+                f"continued from its own folder: hydra.sweep.dir={sweep}") in capsys.readouterr().err
+        assert not (sweep / stage / "1_architecture").exists()
+    run_staged(compose_cfg, sweep, StandIn(), "[2,2]")  # continued from its folder: stage 2's last trial
+    assert len(yaml.safe_load((sweep / "stages.yaml").read_text())["stages"]) == 2

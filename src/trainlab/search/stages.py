@@ -220,6 +220,9 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
         check_stage_entries(conf["stages"])
         check_stage_trials(conf, config)
         base = plan_sweep(conf, config, arguments, launcher)
+        if (base.sweep_dir / STUDY_FILE).is_file():  # one stage's folder: the stages began anew inside it, unsaid
+            raise UserError(f"hydra.sweep.dir={base.sweep_dir} holds one stage's study ({STUDY_FILE}); a staged "
+                            f"search is continued from its own folder: hydra.sweep.dir={base.sweep_dir.parent}")
         plans = stage_plans(base, conf)
         check_continued_stages(plans)
     fixed: dict[str, Any] = {}
@@ -232,6 +235,7 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
                        enqueue=[start] if fixed and start else [])
         with report_user_errors(on_error=lambda: discard_empty_sweep_dir(config, top=base.sweep_dir)):
             search = OptunaSearch(plan, launcher, config=config)
+            search.continue_in = base.sweep_dir  # an interrupted stage named its own folder, which began anew inside
             keep_fixed(search.study, fixed, i, name)
         log.info("stage %d/%d (%s): searching %s; fixed: %s", i, len(plans), name, ", ".join(plan.space),
                  ", ".join(f"{k}={v}" for k, v in fixed.items()) or "nothing yet")
