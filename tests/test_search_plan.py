@@ -21,6 +21,7 @@ from optuna.trial import TrialState, create_trial
 
 from tests.conftest import config_options
 from trainlab.config.errors import UserError
+from trainlab.run.root import repo_root
 from trainlab.search import gpu_slots
 from trainlab.search import plan as plan_module
 from trainlab.search.analyze import importances
@@ -596,8 +597,9 @@ def test_stage_two_through_the_sweeper_keys_is_refused_in_their_names(compose_cf
     space, _ = parse_space(cfg.hydra.sweeper.params, None, [])
     source = earlier_sweep(tmp_path / "earlier", space)
     with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.fix_top_of={source}: hydra.sweeper.fix_top=0: the "
-                                                  "sweep searched 4 parameters; fix 1..3 of them")):
+                                                  "sweep searched 4 parameters (")) as refused:
         search_for(compose_cfg, tmp_path / "a", [f"hydra.sweeper.fix_top_of={source}", "hydra.sweeper.fix_top=0"])
+    assert "stage 2 searches at least one; fix 1..3 of them (hydra.sweeper.fix_top=3)" in str(refused.value)
     top = max(importances(optuna.load_study(study_name="earlier", storage=f"sqlite:///{source}/optuna.db")).items(),
               key=lambda kv: kv[1])[0]
     with pytest.raises(UserError, match=re.escape(f"hydra.sweeper.enqueue[0].{top} is fixed by hydra.sweeper.fix_top_of")):
@@ -742,7 +744,9 @@ def test_refine_takes_overrides_after_its_options(tmp_path, monkeypatch):
     monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
     assert refine.main([str(tmp_path / "sweep"), "--epochs", "2", "logger=none"]) == 0
     # paths.log_dir: beside the sweep, which lies outside the repository's outputs/ (test_search_folders.py)
-    assert calls[0][2:] == ["optimizer.lr=0.001", f"paths.log_dir={tmp_path}", "trainer.max_epochs=2", "logger=none"]
+    # what the search file set outside hydra, as the trial had it (its epoch cap is --epochs')
+    assert calls[0][2:] == ["optimizer.lr=0.001", "optimized_metric=val/loss", "optimized_mode=min",
+                            f"paths.log_dir={tmp_path}", "trainer.max_epochs=2", "logger=none"]
 
 
 def test_a_sweep_run_with_the_epochs_shortcut_is_refined_and_fed_to_stage2_with_other_epochs(tmp_path, monkeypatch):
@@ -764,7 +768,8 @@ def test_a_sweep_run_with_the_epochs_shortcut_is_refined_and_fed_to_stage2_with_
     calls = []
     monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
     assert refine.main([str(tmp_path / "sweep"), "--epochs", "50"]) == 0
-    assert calls[0][2:] == ["optimizer.lr=0.001", f"paths.log_dir={tmp_path}", "trainer.max_epochs=50"]
+    assert calls[0][2:] == ["optimizer.lr=0.001", "optimized_metric=val/loss", "optimized_mode=min",
+                            f"paths.log_dir={tmp_path}", "trainer.max_epochs=50"]
     assert [o for o in one_run_overrides(overrides, run_dir) if o.startswith(("epochs", "trainer"))] == ["epochs=1"]
     (tmp_path / "sweep" / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {
         "hydra": [], "task": ["hparams_search=optuna", "epochs=1", "model=cnn"]}}}))
@@ -1226,6 +1231,8 @@ def test_the_sweep_tools_without_a_folder_name_makes_sweep(capsys, cli, module):
 @pytest.mark.parametrize("cli", ["analyze", "refine", "stage2"])
 @pytest.mark.parametrize("folder,message", [
     ("nowhere", "is not a folder; give a sweep folder"),
+    # a file of the sweep (its study, trials.csv: what a shell's tab completes to) was told it is no folder
+    ("other/optuna.db", "{tmp}/other/optuna.db is a file of a sweep; give the sweep's folder: {tmp}/other"),
     ("plain", "holds no study (optimization_results.yaml or optuna.db)"),
     ("staged", "is a staged search, with a study per stage: give one of its stages' folders ({tmp}/staged/1_a)"),
     # sqlite made an empty optuna.db in its place, and Optuna raised KeyError: 'Record does not exist.' (a traceback)
@@ -1911,3 +1918,183 @@ def test_an_earlier_sweep_that_cannot_be_used_is_refused_naming_the_folder_as_ty
         search_for(compose_cfg, tmp_path / "new", [f"hydra.sweeper.{key}=earlier"])
     assert str(refused.value).startswith(f"hydra.sweeper.{key}=earlier: {then}"), str(refused.value)
     assert not (tmp_path / "new" / "sweep").exists()
+
+
+def test_refine_and_stage2_of_a_sweep_of_a_users_own_search_file_find_it_and_keep_its_settings(tmp_path, monkeypatch):
+    """A sweep run with --config-dir ~/myconf -m hparams_search=mysearch (README, Your own configs): make stage2 ran
+    train.py without --config-dir, which refused hparams_search=mysearch (not an option), and make refine retrained
+    without what mysearch set outside hydra (optimized_metric: val/rmse, a fixed model.net.dropout): another metric
+    picked its checkpoint, another model was trained, unsaid."""
+    from trainlab.search import refine
+    from trainlab.search.stages import stage2_command
+
+    mine = tmp_path / "myconf"
+    (mine / "hparams_search").mkdir(parents=True)
+    (mine / "hparams_search" / "mysearch.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - optuna\n  - _self_\noptimized_metric: val/rmse\n"
+        "model:\n  net:\n    dropout: 0.2\nhydra:\n  sweeper:\n    n_trials: 3\n")
+    sweep = tmp_path / "sweep"
+    run_dir = sweep / "0"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(
+        ["hparams_search=mysearch", "optimizer.lr=0.001", "optuna_trial={storage:x}"]))
+    (run_dir / ".hydra" / "config.yaml").write_text(
+        "optimized_metric: val/rmse\noptimized_mode: min\nmodel:\n  net:\n    dropout: 0.2\ntrainer:\n  max_epochs: 10\n")
+    study = optuna.create_study(storage=f"sqlite:///{sweep}/optuna.db", study_name="sweep")
+    study.add_trial(create_trial(params={}, distributions={}, value=1.0, user_attrs={"run_dir": "0"}))
+    sources = [{"path": "hydra.conf", "schema": "pkg", "provider": "hydra"},
+               {"path": str(repo_root() / "conf"), "schema": "file", "provider": "main"},
+               {"path": str(mine), "schema": "file", "provider": "command-line"}]
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {
+        "overrides": {"hydra": [f"hydra.sweep.dir={sweep}"], "task": ["hparams_search=mysearch"]},
+        "runtime": {"config_sources": sources}, "job": {"config_name": "train"}}}))
+    calls = []
+    monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
+    assert refine.main([str(sweep), "--epochs", "5"]) == 0
+    assert calls[0][2:4] == ["--config-dir", str(mine)]
+    assert {"optimized_metric=val/rmse", "model.net.dropout=0.2", "trainer.max_epochs=5"} <= set(calls[0])
+    assert not [o for o in calls[0] if o.startswith(("hparams_search", "optuna_trial", "trainer.max_epochs=10"))]
+    command = stage2_command(sweep, 1, [], repo_root())
+    assert command[2:5] == ["--config-dir", str(mine), "-m"] and "hparams_search=mysearch" in command
+
+
+@pytest.mark.parametrize("searched,top,message", [
+    # 'the sweep searched 1 parameters; fix 1..0 of them': no TOP works, and the line named none that would
+    (1, 1, "{sweep} searched one parameter (optimizer.lr): stage 2 fixes some of a sweep's parameters and searches the "
+           "rest, so there is nothing left to search; retrain its best with make refine SWEEP={sweep}"),
+    (2, 3, "TOP=3: the sweep searched 2 parameters (")])
+def test_stage2_with_top_as_large_as_the_sweeps_parameters_names_what_works(tmp_path, monkeypatch, capsys, searched,
+                                                                           top, message):
+    from trainlab.search import refine, stages
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    study = optuna.create_study(storage=f"sqlite:///{sweep}/optuna.db", study_name="sweep")
+    dist = {"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True),
+            "model.net.num_layers": optuna.distributions.IntDistribution(1, 5)}
+    for i in range(12):
+        params = {"optimizer.lr": 1e-4 * 1.4 ** i, "model.net.num_layers": 1 + i % 5}
+        study.add_trial(create_trial(params=dict(list(params.items())[:searched]),
+                                     distributions=dict(list(dist.items())[:searched]), value=(i - 5) ** 2 + 0.1 * (i % 5)))
+    monkeypatch.setattr(refine, "call_train", lambda command: pytest.fail(f"launched {command}"))
+    with pytest.raises(SystemExit) as exited:
+        stages.main([str(sweep), "--top", str(top)])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: " + message.format(sweep=sweep))
+    if searched == 2:
+        assert line.endswith("and stage 2 searches at least one; fix 1 of them (TOP=1)")
+
+
+def test_continuing_a_study_whose_search_file_was_edited_is_said(compose_cfg, tmp_path, caplog):
+    """A search file of one's own edited between two runs of its sweep (trainer.max_epochs: 2 -> 3, a fixed
+    model.net.dropout added) ranked trials of both kinds as one study without a word: only the command line's
+    fixed settings were compared."""
+    mine = tmp_path / "myconf" / "hparams_search"
+    mine.mkdir(parents=True)
+
+    def run(settings: str, n_trials: int) -> None:
+        (mine / "mysearch.yaml").write_text("# @package _global_\ndefaults:\n  - optuna\n  - _self_\n" + settings)
+        arguments = ["hparams_search=mysearch", "hydra/sweeper/pruner=nop", f"hydra.sweeper.n_trials={n_trials}"]
+        cfg = compose_cfg([*arguments, f"hydra.searchpath=[file://{tmp_path / 'myconf'}]",
+                           f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+        OptunaSearch(plan_sweep(cfg.hydra.sweeper, cfg, arguments, StandIn()), StandIn(), config=cfg).run()
+
+    run("trainer:\n  max_epochs: 2\n", 2)
+    with caplog.at_level("WARNING", logger="trainlab.search.study"):
+        run("trainer:\n  max_epochs: 2\n", 3)  # the same file
+        assert "other fixed settings" not in caplog.text
+        run("trainer:\n  max_epochs: 3\n  gradient_clip_val: 0.5\n", 4)
+        # a list it sets (AssertionError in Hydra's grammar, a traceback before the first trial)
+        run("trainer:\n  max_epochs: 3\n  gradient_clip_val: 0.5\ntags: [a, b c]\n", 5)
+    (said, *_) = [r.getMessage() for r in caplog.records if "other fixed settings" in r.getMessage()]
+    assert ("(trainer.gradient_clip_val: (not set) -> 0.5; trainer.max_epochs: 2 -> 3): all are ranked as one "
+            "study") in said, said
+    assert "(tags: (not set) -> [a,b\\ c]; trainer.gradient_clip_val" in caplog.records[-1].getMessage()
+
+
+def test_a_search_files_setting_that_the_model_config_sets_again_is_said(compose_cfg, tmp_path, caplog):
+    """hparams_search comes before model in train.yaml's defaults: a search file's model.net.dropout: 0.2 was
+    overridden by conf/model/lstm.yaml's 0.1 in every trial, unread and unsaid."""
+    mine = tmp_path / "myconf" / "hparams_search"
+    mine.mkdir(parents=True)
+    (mine / "mysearch.yaml").write_text("# @package _global_\ndefaults:\n  - optuna\n  - _self_\n"
+                                        "model:\n  net:\n    dropout: 0.2\ntrainer:\n  max_epochs: 3\n")
+    cfg = compose_cfg(["hparams_search=mysearch", f"hydra.searchpath=[file://{tmp_path / 'myconf'}]",
+                       f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    with caplog.at_level("WARNING", logger="trainlab.search.study"):
+        plan = plan_sweep(cfg.hydra.sweeper, cfg, ["hparams_search=mysearch"], StandIn())
+    (said,) = [r.getMessage() for r in caplog.records if "read after the search file" in r.getMessage()]
+    assert said.startswith("hparams_search=mysearch sets model.net.dropout: 0.2, but the model's config (model=lstm), "
+                           "read after the search file, sets it again, so every trial runs with 0.1; to run the "
+                           "trials with 0.2, give model.net.dropout=0.2 on the command line"), said
+    assert plan.search_file["trainer.max_epochs"] == "3"  # what the file sets and the trials run with: not said
+
+
+def test_refine_and_stage2_find_a_sweeps_relative_data_path_from_another_folder(tmp_path, monkeypatch):
+    """A sweep run in ~/data with data.source.path=series.csv, refined with make refine (which runs in the
+    repository): train.py looked for series.csv in the repository and stopped (no such file); so did make stage2."""
+    from trainlab.search import refine
+    from trainlab.search.stages import stage2_command
+
+    home, sweep = tmp_path / "data_home", tmp_path / "data_home" / "sweeps" / "s"
+    (sweep / "0" / ".hydra").mkdir(parents=True)
+    typed = ["data=file", "data.source.path=series.csv", "+data.source.target_path=t/y.csv", "paths.log_dir=out",
+             f"data.baseline_cache={tmp_path}/cache"]
+    (sweep / "0" / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([*typed, "optimizer.lr=0.001"]))
+    study = optuna.create_study(storage=f"sqlite:///{sweep}/optuna.db", study_name="s")
+    study.add_trial(create_trial(params={}, distributions={}, value=1.0, user_attrs={"run_dir": "0"}))
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {
+        "overrides": {"hydra": [], "task": ["hparams_search=optuna", *typed]}, "runtime": {"cwd": str(home)}}}))
+    anchored = [f"data.source.path={home}/series.csv", f"+data.source.target_path={home}/t/y.csv",
+                f"data.baseline_cache={tmp_path}/cache"]  # paths.log_dir: beside the sweep (test_search_folders)
+    monkeypatch.chdir(tmp_path)  # not where the sweep ran
+    calls = []
+    monkeypatch.setattr(refine, "call_train", lambda command: calls.append(command) or 0)
+    assert refine.main([str(sweep), "--epochs", "2"]) == 0
+    assert set(anchored) <= set(calls[0]) and "data.source.path=series.csv" not in calls[0]
+    assert [o for o in calls[0] if o.startswith("paths.log_dir=")] == [f"paths.log_dir={home}/sweeps"]
+    assert set(anchored) <= set(stage2_command(sweep, 1, [], repo_root()))
+    monkeypatch.chdir(home)  # where it ran: the paths as typed
+    assert "data.source.path=series.csv" in stage2_command(sweep, 1, [], repo_root())
+
+
+class StopsAt(StandIn):
+    """Ctrl-C during job ``at`` (0-based)."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at = at
+
+    def launch(self, jobs: list[list[str]], initial_job_idx: int) -> list[JobReturn]:
+        if len(self.jobs) == self.at:
+            from trainlab.search import sweep as sweep_module
+
+            sweep_module._signals_seen.append("Ctrl-C")
+            raise KeyboardInterrupt
+        return super().launch(jobs, initial_job_idx)
+
+
+def test_an_interrupted_staged_search_names_its_own_folder_to_continue_and_refuses_a_stages(compose_cfg, tmp_path,
+                                                                                           capsys):
+    """Ctrl-C in stage 2 said 'continue ... hydra.sweep.dir=<sweep>/2_optimisation'; given that (or the other stage's
+    folder), a new staged search began inside it (<sweep>/2_optimisation/1_architecture), the stopped one left as it
+    was."""
+    from trainlab.search import sweep as sweep_module
+
+    sweep = tmp_path / "sweep"
+    try:
+        with pytest.raises(SystemExit):
+            run_staged(compose_cfg, sweep, StopsAt(3), "[2,2]")
+    finally:
+        sweep_module._signals_seen.clear()
+    said = capsys.readouterr().err
+    assert said.rstrip().endswith(f"Continue the study with the same command plus hydra.sweep.dir={sweep}"), said
+    for stage in ("1_architecture", "2_optimisation"):
+        with pytest.raises(SystemExit):
+            run_staged(compose_cfg, sweep / stage, StandIn(), "[2,2]")
+        assert (f"error: hydra.sweep.dir={sweep / stage} holds one stage's study (optuna.db); a staged search is "
+                f"continued from its own folder: hydra.sweep.dir={sweep}") in capsys.readouterr().err
+        assert not (sweep / stage / "1_architecture").exists()
+    run_staged(compose_cfg, sweep, StandIn(), "[2,2]")  # continued from its folder: stage 2's last trial
+    assert len(yaml.safe_load((sweep / "stages.yaml").read_text())["stages"]) == 2

@@ -46,16 +46,17 @@ def rerun_overrides() -> list[str]:
                                                 hc.runtime.choices.get("hparams_search"))]
 
 
-def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Optional[str] = None) -> list[str]:
+def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Optional[str] = None,
+                      sources: Optional[typing.Sequence[Any]] = None) -> list[str]:
     """The overrides of a sweep's run (in ``run_dir``) as one run's command: the sweep's own left out
     (:data:`SWEEP_ONLY`; with ``hparams_search=`` the command would start a sweep), and what its search file
     (``search``, else the one ``overrides`` chose) set outside ``hydra`` given instead, as the run had it,
     unless the overrides set the key: without them the command ran another run (the search file's
     ``trainer.max_epochs: 10`` became the default 20, and a resume of the trial with ``scheduler=cosine``
-    was refused: ``T_max: 10 -> 20``)."""
+    was refused: ``T_max: 10 -> 20``). ``sources``: the config folders the search file is looked up in (a
+    sweep's ``hydra.runtime.config_sources``, a user's ``--config-dir`` among them), else this run's."""
     from omegaconf import OmegaConf
 
-    from trainlab.config.search_path import option_file
     from trainlab.run.folder import CONFIG, HYDRA_CONFIG
 
     kept = [o for o in overrides if not o.startswith(SWEEP_ONLY)]
@@ -66,10 +67,25 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
     typed = {o.split("=", 1)[0].lstrip("+~") for o in kept}
     if typed & set(EPOCH_KEYS):  # epochs=1 typed: the search file's trainer.max_epochs added contradicted it
         typed |= set(EPOCH_KEYS)
+    settings = search_file_settings(search, run, choices, typed, sources)
+    return [*kept, *(f"{key}={grammar_value(value)}" for key, value in settings.items())]
+
+
+def search_file_settings(search: Optional[str], job: Any, choices: typing.Mapping[str, Any],
+                         typed: typing.Collection[str] = (),
+                         sources: Optional[typing.Sequence[Any]] = None) -> dict[str, Any]:
+    """What search file ``search`` (and the search files it builds on) sets outside ``hydra``: its keys
+    (``trainer.max_epochs``, ``optimized_metric``) as ``job`` (a run's or a sweep's config) has them, and the
+    config groups it chooses (``override /model: cnn``) as ``choices`` has them; keys in ``typed`` (given on
+    the command line) left out. ``sources``: the config folders to look the files up in."""
+    from omegaconf import OmegaConf
+
+    from trainlab.config.search_path import option_file
+
     settings, pending, seen = {}, [search], set()
     while pending:
         option = pending.pop()
-        path = option_file("hparams_search", option) if option and option not in seen else None
+        path = option_file("hparams_search", option, sources) if option and option not in seen else None
         if path is None:
             continue
         seen.add(option)
@@ -83,8 +99,8 @@ def one_run_overrides(overrides: typing.Sequence[str], run_dir: Path, search: Op
                     settings.setdefault(group, choices.get(group, chosen))
         for key, value in leaves(body):
             if key.split(".")[0] not in ("hydra", "defaults") and key not in typed and key not in settings:
-                settings[key] = _job_value(run, key, value)
-    return [*kept, *(f"{key}={grammar_value(value)}" for key, value in settings.items())]
+                settings[key] = _job_value(job, key, value)
+    return settings
 
 
 def _readable(path: Path) -> Any:
@@ -105,6 +121,8 @@ def _job_value(job: Any, key: str, written: Any) -> Any:
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        return OmegaConf.select(job, key, default=written) if job is not None else written
+        value = OmegaConf.select(job, key, default=written) if job is not None else written
+        # a list or mapping as plain Python: Hydra's grammar (grammar_value) failed on a ListConfig (AssertionError)
+        return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
     except OmegaConfBaseException:  # an interpolation that only the running job resolves (${hydra:...})
         return written

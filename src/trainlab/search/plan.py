@@ -59,6 +59,7 @@ class SweepPlan:
         objectives: what each direction judges: ``objective`` (the job's return value) first, then
             facts the job records on its trial (:data:`trainlab.search.checks.JOB_FACTS`).
         fixed: overrides every trial gets.
+        search_file: what the search file sets outside hydra (key -> value as typed), compared when a study goes on.
         slot_overrides: per slot, overrides its trials get (the slot's GPU); empty: none.
         gpu_shared: where trials at once share GPUs, the words that say so (each trial's hand-over
             carries them to its energy meter and GPU monitor); None: each has its own, or none.
@@ -78,6 +79,7 @@ class SweepPlan:
     directions: list[str] = field(default_factory=lambda: ["minimize"])
     objectives: list[str] = field(default_factory=lambda: ["objective"])
     fixed: list[str] = field(default_factory=list)
+    search_file: dict[str, str] = field(default_factory=dict)
     slot_overrides: list[list[str]] = field(default_factory=list)
     gpu_shared: Optional[str] = None
     metric: str = "objective"
@@ -377,10 +379,11 @@ def plan_sweep(conf: Mapping[str, Any], config: DictConfig, arguments: Sequence[
         raise UserError(f"hydra.sweep.dir={config.hydra.sweep.dir} {beside[0]}; to continue a sweep, give hydra.sweep.dir "
                         f"as {beside[1]}; for a new sweep, a folder of its own")
     storage = storage_url(conf.get("storage"), sweep_dir / STUDY_FILE)  # a given file's place checked there
+    from trainlab.search.study import search_file_fixed
     plan = SweepPlan(
         space=space, n_trials=n_trials, sweep_dir=sweep_dir,
         storage=storage, study_name=conf.get("study_name") or sweep_dir.name, directions=directions, objectives=objectives,
-        fixed=fixed, slot_overrides=slot_overrides,
+        fixed=fixed, search_file=search_file_fixed(config, fixed), slot_overrides=slot_overrides,
         gpu_shared=shared_gpus(config, slots, on_scheduler(launcher), assigned=any(slot_overrides)),
         metric=str(config.get("optimized_metric", "objective")),
         trial_key="optuna_trial" if "optuna_trial" in config else "+optuna_trial",

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from trainlab.config.rerun import SWEEP_ONLY, without_epochs
+from trainlab.config.rerun import SWEEP_ONLY, one_run_overrides, without_epochs
 from trainlab.run.durable import read_yaml
 from trainlab.run.folder import OVERRIDES, RunFolder
 from trainlab.run.root import repo_root
@@ -50,8 +50,83 @@ def best_overrides(sweep_dir: Path, rule: Optional[dict[str, Any]] = None) -> li
         raise UserError(f"trial {chosen.number} of {sweep_dir} has no run folder with {OVERRIDES} ({tried}): put "
                         f"its run folder back as {sweep_dir / str(chosen.number)}, or retrain it by hand with its "
                         "parameters from trials.csv")
-    overrides = RunFolder(run_dir).overrides()
-    return follow_move(sweep_dir, without_epochs([o for o in overrides if not o.startswith(_SEARCH_ONLY)]))
+    # what the search file set outside hydra (optimized_metric, a fixed model.net.dropout) as the trial had it:
+    # left out, the retrained run checkpointed on another metric, or trained another model, unsaid
+    overrides = one_run_overrides(RunFolder(run_dir).overrides(), run_dir, sources=sweep_config_sources(sweep_dir))
+    return anchored(sweep_dir, follow_move(sweep_dir, without_epochs([o for o in overrides
+                                                                     if not o.startswith(_SEARCH_ONLY)])))
+
+
+def anchored(sweep_dir: Path, overrides: list[str]) -> list[str]:
+    """``overrides`` with each relative data path (``data.source.path=series.csv``: a key ``path`` or ending in
+    ``_path`` / ``_dir``) and relative ``paths.*`` made absolute against the folder the sweep was run from (its
+    multirun.yaml's ``hydra.runtime.cwd``), where that is not this process's working folder: make refine and make
+    stage2 run from the repository, and train.py looked for the sweep's series.csv there (no such file)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    from trainlab.search.space import as_override
+    from trainlab.search.sweep_folder import run_from
+
+    ran_in = next(iter(run_from(sweep_dir)), None)
+    if ran_in is None or ran_in == Path.cwd():
+        return overrides
+    parser, out = OverridesParser.create(), []
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        last = key.rsplit(".", 1)[-1]
+        if "=" in override and ((key.startswith("data.") and (last == "path" or last.endswith(("_path", "_dir"))))
+                                or key.startswith("paths.")):
+            try:
+                value = parser.parse_override(override).value()
+            except HydraException:
+                value = None
+            if isinstance(value, str) and value and "${" not in value and "://" not in value \
+                    and not Path(value).expanduser().is_absolute():
+                override = override[:len(override) - len(override.lstrip("+~"))] + as_override(key, str(ran_in / value))
+        out.append(override)
+    return out
+
+
+def sweep_config_sources(sweep_dir: Path) -> Optional[list[Any]]:
+    """The config folders the sweep composed from (its multirun.yaml's ``hydra.runtime.config_sources``),
+    or None where it wrote none."""
+    from omegaconf import OmegaConf
+
+    from trainlab.search.sweep_folder import DAMAGED_MULTIRUN, MULTIRUN_YAML
+
+    path = sweep_dir / MULTIRUN_YAML
+    written = read_yaml(path, DAMAGED_MULTIRUN) if path.is_file() else None
+    sources = (((written or {}).get("hydra") or {}).get("runtime") or {}).get("config_sources")
+    return list(OmegaConf.create(sources)) if isinstance(sources, list) and sources else None
+
+
+def config_flags(sweep_dir: Path, root: Path, searchpath: bool = True) -> list[str]:
+    """The flags that make train.py find its config where the sweep did: ``--config-dir`` of a folder of the
+    user's own (the sweep's search file, model or data there), ``--config-path`` / ``--config-name`` of a
+    primary config of theirs, and, with ``searchpath``, the sweep's ``hydra.searchpath=`` (refine leaves the
+    sweep's other hydra.* overrides out; stage 2 keeps them all). Without them make refine and make stage2
+    composed from conf/ alone and were refused (``hparams_search=mysearch`` not found), or retrained another
+    config."""
+    from trainlab.search.sweep_folder import DAMAGED_MULTIRUN, MULTIRUN_YAML
+
+    path = sweep_dir / MULTIRUN_YAML
+    hydra = ((read_yaml(path, DAMAGED_MULTIRUN) if path.is_file() else None) or {}).get("hydra") or {}
+    flags = []
+    for source in (hydra.get("runtime") or {}).get("config_sources") or []:
+        if source.get("schema") != "file":
+            continue
+        if source.get("provider") == "command-line":
+            flags += ["--config-dir", str(source.get("path"))]
+        elif source.get("provider") == "main" and Path(str(source.get("path"))).resolve() != (root / "conf").resolve():
+            flags += ["--config-path", str(source.get("path"))]
+    name = (hydra.get("job") or {}).get("config_name")
+    if name and name != "train":
+        flags += ["--config-name", str(name)]
+    if searchpath:
+        flags += [o for o in ((hydra.get("overrides") or {}).get("hydra") or [])
+                  if str(o).lstrip("+").startswith("hydra.searchpath=")]
+    return flags
 
 
 def check_rule(rule: Optional[dict[str, Any]], objectives: int, sweep_dir: Path) -> None:
@@ -208,7 +283,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 else sweep_pick(args.sweep_dir))
         chosen = best_overrides(args.sweep_dir, rule)
         chosen = beside(args.sweep_dir, chosen, args.overrides, repo_root(), "the retrained run")
-        command = [sys.executable, str(repo_root() / "train.py"), *chosen,
+        command = [sys.executable, str(repo_root() / "train.py"), *config_flags(args.sweep_dir, repo_root()), *chosen,
                    f"trainer.max_epochs={args.epochs}", *args.overrides]
     return call_train(command)
 

@@ -220,6 +220,9 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
         check_stage_entries(conf["stages"])
         check_stage_trials(conf, config)
         base = plan_sweep(conf, config, arguments, launcher)
+        if (base.sweep_dir / STUDY_FILE).is_file():  # one stage's folder: the stages began anew inside it, unsaid
+            raise UserError(f"hydra.sweep.dir={base.sweep_dir} holds one stage's study ({STUDY_FILE}); a staged "
+                            f"search is continued from its own folder: hydra.sweep.dir={base.sweep_dir.parent}")
         plans = stage_plans(base, conf)
         check_continued_stages(plans)
     fixed: dict[str, Any] = {}
@@ -232,6 +235,7 @@ def run_stages(conf: Mapping[str, Any], config: DictConfig, arguments: list[str]
                        enqueue=[start] if fixed and start else [])
         with report_user_errors(on_error=lambda: discard_empty_sweep_dir(config, top=base.sweep_dir)):
             search = OptunaSearch(plan, launcher, config=config)
+            search.continue_in = base.sweep_dir  # an interrupted stage named its own folder, which began anew inside
             keep_fixed(search.study, fixed, i, name)
         log.info("stage %d/%d (%s): searching %s; fixed: %s", i, len(plans), name, ", ".join(plan.space),
                  ", ".join(f"{k}={v}" for k, v in fixed.items()) or "nothing yet")
@@ -293,8 +297,14 @@ def top_fixed(sweep_dir: Path, top: int, key: str = "TOP") -> tuple[dict[str, An
         why = not_ranked(study) or "fANOVA could not rank them"
         raise UserError(f"{sweep_dir}: its parameters cannot be ranked by importance: {why}; continue that sweep "
                         "with more trials (hydra.sweeper.n_trials), then run stage 2")
+    if len(found) == 1:  # 'fix 1..0 of them': no TOP works, and the line named none that would
+        raise UserError(f"{sweep_dir} searched one parameter ({next(iter(found))}): stage 2 fixes some of a sweep's "
+                        "parameters and searches the rest, so there is nothing left to search; retrain its best with "
+                        f"make refine SWEEP={sweep_dir}, or search more parameters in a new sweep")
     if not 1 <= top < len(found):  # 0 fixes nothing: that would be the earlier sweep again
-        raise UserError(f"{key}={top}: the sweep searched {len(found)} parameters; fix 1..{len(found) - 1} of them")
+        can = "1" if len(found) == 2 else f"1..{len(found) - 1}"
+        raise UserError(f"{key}={top}: the sweep searched {len(found)} parameters ({', '.join(found)}) and stage 2 "
+                        f"searches at least one; fix {can} of them ({key}={len(found) - 1})")
     ranked = list(found)  # most important first
     fixed = {k: params[k] for k in ranked[:top]}
     rest = {k: v for k, v in params.items() if k not in fixed}
@@ -348,11 +358,11 @@ def stage2_command(sweep_dir: Path, top: int, extra: Sequence[str], root: Path) 
         earlier = without_epochs(earlier)
     if not any(o.startswith("hparams_search=") for o in earlier):
         earlier.insert(0, "hparams_search=optuna")
-    from trainlab.search.refine import beside, follow_move
+    from trainlab.search.refine import anchored, beside, config_flags, follow_move
 
-    earlier = follow_move(sweep_dir, earlier)
+    earlier = anchored(sweep_dir, follow_move(sweep_dir, earlier))
     earlier = beside(sweep_dir, earlier, list(extra), root, "stage 2's sweep")
-    return [sys.executable, str(root / "train.py"), "-m", *earlier,
+    return [sys.executable, str(root / "train.py"), *config_flags(sweep_dir, root, searchpath=False), "-m", *earlier,
             as_override("hydra.sweeper.fix_top_of", str(sweep_dir.resolve())), f"hydra.sweeper.fix_top={top}", *extra]
 
 

@@ -10,9 +10,11 @@ before, or start a new study. Trials of this host's sweeps that were killed are 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import optuna
 import sqlalchemy
+from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from trainlab.config.errors import UserError
@@ -23,6 +25,7 @@ from trainlab.search.shared import close_orphans, create_or_load, is_copied, is_
 log = logging.getLogger(__name__)
 
 FIXED = "fixed"  # a study's user attribute: the settings its trials share, key -> value as typed
+SEARCH_FILE = "search_file"  # a study's user attribute: what its search file set outside hydra, key -> value
 # settings that change where a trial writes or how fast it runs, not what it learns: not compared
 _UNRANKED = ("hydra.", "paths.", "logger", "callbacks", "trainer.enable_", "hardware.num_threads", "hardware.num_workers",
              "hardware.devices")
@@ -90,14 +93,44 @@ def compare_fixed(study: optuna.Study, plan: SweepPlan) -> None:
     learnt (those of :data:`_UNRANKED` are not compared)."""
     fixed = {key: value for key, _, value in (o.lstrip("+~").partition("=") for o in plan.fixed)
              if not key.startswith(_UNRANKED)}
-    earlier = study.user_attrs.get(FIXED)
-    if earlier is None:  # a study of an earlier version keeps none: not guessed
-        if not study.trials:
-            study.set_user_attr(FIXED, fixed)
-        return
-    changed = [f"{key}: {earlier.get(key, '(not set)')} -> {fixed.get(key, '(not set)')}"
-               for key in sorted(set(earlier) | set(fixed)) if earlier.get(key) != fixed.get(key)]
+    changed = []
+    # the search file's own settings too: one edited between runs (trainer.max_epochs: 10 -> 3) was not compared
+    for attr, now in ((FIXED, fixed), (SEARCH_FILE, {k: v for k, v in plan.search_file.items()
+                                                     if not k.startswith(_UNRANKED)})):
+        earlier = study.user_attrs.get(attr)
+        if earlier is None:  # a study of an earlier version keeps none: not guessed
+            if not study.trials:
+                study.set_user_attr(attr, now)
+            continue
+        changed += [f"{key}: {earlier.get(key, '(not set)')} -> {now.get(key, '(not set)')}"
+                    for key in sorted(set(earlier) | set(now)) if earlier.get(key) != now.get(key)]
     if changed:
         log.warning("study %s is continued with other fixed settings than its earlier trials had (%s): all are ranked "
                     "as one study, and its best may come from either; if the change alters what a trial learns, give "
                     "another hydra.sweep.dir for a new study", plan.study_name, "; ".join(changed))
+
+
+def search_file_fixed(config: DictConfig, fixed: Sequence[str]) -> dict[str, str]:
+    """What the sweep's search file sets outside hydra (``trainer.max_epochs: 10``), as the sweep resolves it."""
+    from trainlab.config.rerun import search_file_settings
+    from trainlab.config.spelling import grammar_value
+
+    runtime = OmegaConf.select(config, "hydra.runtime", default=None)
+    if runtime is None or not runtime.get("choices", {}).get("hparams_search"):
+        return {}
+    typed = {f.split("=", 1)[0].lstrip("+~") for f in fixed}
+    search, sources = runtime.choices.hparams_search, runtime.get("config_sources")
+    found = search_file_settings(search, config, runtime.choices, typed, sources)
+    written = search_file_settings(search, None, runtime.choices, typed, sources)
+    # hparams_search comes before model in train.yaml's defaults: a model key the model's file sets again
+    # (model.net.dropout) took its value in every trial, the search file's unread and unsaid. (An experiment or
+    # debug mode that sets optimized_metric or trainer.max_epochs again is read after it on purpose: not said.)
+    for key, value in found.items():
+        was = written.get(key)
+        if key.startswith("model.") and not (isinstance(was, str) and "${" in was) and was != value:
+            log.warning("hparams_search=%s sets %s: %s, but the model's config (model=%s), read after the search "
+                        "file, sets it again, so every trial runs with %s; to run the trials with %s, give %s=%s on "
+                        "the command line, or search it (hydra.sweeper.params)", search, key, grammar_value(was),
+                        runtime.choices.get("model"), grammar_value(value), grammar_value(was), key,
+                        grammar_value(was))
+    return {key: grammar_value(value) for key, value in found.items()}

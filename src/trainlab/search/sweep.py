@@ -84,6 +84,7 @@ class OptunaSearch:
                  config: Optional[DictConfig] = None):
         self.plan = plan
         self.config = config
+        self.continue_in = plan.sweep_dir  # the hydra.sweep.dir that continues it (a staged search's own folder)
         self.launcher = launcher
         self.study = study if study is not None else open_study(plan)
         if plan.warm_start is not None:
@@ -319,7 +320,7 @@ class OptunaSearch:
             why = _signals_seen[-1] if _signals_seen else f"a job exited the process ({exc})"
             self._interrupt(why)
             print(f"sweep interrupted ({why}); running trials marked FAIL and their configurations queued to run first. "
-                  f"Continue the study with the same command plus hydra.sweep.dir={plan.sweep_dir}", file=sys.stderr,
+                  f"Continue the study with the same command plus hydra.sweep.dir={self.continue_in}", file=sys.stderr,
                   flush=True)
             sys.exit(143 if why == "SIGTERM" else 130)
         except Exception as exc:  # noqa: BLE001 - only a full disk is answered here, the rest re-raised

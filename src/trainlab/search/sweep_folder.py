@@ -153,7 +153,7 @@ def _placed(stored: str, file: Path, sweep_dir: Path) -> str:
     was "its study file 'study.db' does not exist" wherever a tool ran elsewhere (sqlite would have made an empty
     one); where none holds it, one line names the places tried and the fix."""
     tried: list[Path] = []
-    for base in (*_run_from(sweep_dir), sweep_dir.absolute(), *sweep_dir.absolute().parents, Path.cwd()):
+    for base in (*run_from(sweep_dir), sweep_dir.absolute(), *sweep_dir.absolute().parents, Path.cwd()):
         candidate = base / file
         if candidate in tried:
             continue
@@ -172,7 +172,7 @@ def _placed(stored: str, file: Path, sweep_dir: Path) -> str:
                     f"({sweep_dir.absolute() / file}), where every tool finds it")
 
 
-def _run_from(sweep_dir: Path) -> list[Path]:
+def run_from(sweep_dir: Path) -> list[Path]:
     """The folder the sweep was run from, as its multirun.yaml records it (``hydra.runtime.cwd``); none where
     that file is missing or unreadable."""
     import yaml
@@ -205,6 +205,8 @@ def no_sweep_folder(sweep_dir: Path) -> Optional[str]:
     the sweeps lie in (both were told they hold no study, and not which folder does); None otherwise."""
     if _holds_study(sweep_dir):
         return None
+    if sweep_dir.is_file() and _holds_study(sweep_dir.parent):  # <sweep>/optuna.db, <sweep>/trials.csv
+        return f"{sweep_dir} is a file of a sweep; give the sweep's folder: {sweep_dir.parent}"
     if not sweep_dir.is_dir():
         return f"{sweep_dir} is not a folder; give a sweep folder (outputs/train/multiruns/...)"
     if (sweep_dir / STAGES_YAML).is_file():  # a staged search's folder holds one study a stage
