@@ -1,8 +1,8 @@
-"""predict.py for a graph run: the classes of the stars of a catalogue that has no labels.
+"""predict.py for a graph run: the classes of the stars of a catalogue, whose labels, if any, are not read.
 
 The catalogue (``catalogue=<file>``, CSV, Parquet, ECSV, VOTable, FITS or a workbook's sheet, ``sheet=``) is read as the run's own source read its file: the
 same feature, position and identifier columns, angle units, parallax floor and missing-value policy; its
-class column may be absent or empty. Its stars are joined to their ``data.k`` nearest neighbours as the
+class column may be absent or empty, or hold labels, which are left out (said once). Its stars are joined to their ``data.k`` nearest neighbours as the
 run's data module joins them, their features filled with the checkpoint's training medians (and the
 run's "was missing" columns), their category columns encoded in the checkpoint's categories (a value the
 training stars never held: none of them) and scaled with the checkpoint's statistics; nothing is fit on these stars.
@@ -13,6 +13,7 @@ predicted class, a probability per class) and ``predictions_map.png`` (the stars
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -23,6 +24,8 @@ from trainlab.data.graph.catalogue import StarTable, table_from_frame
 from trainlab.data.graph.columns import match_case
 from trainlab.data.graph.module import StarGraphDataModule
 from trainlab.data.graph.sky import convert_file_units
+
+log = logging.getLogger(__name__)
 
 FILES = ["predictions.csv", "predictions_map.png"]
 
@@ -75,10 +78,10 @@ class UnlabelledCatalogue:
         if label in frame.columns:
             values = frame[label]
             labelled = values.notna() & (values.astype(str).str.strip() != "")
-            if labelled.any():
-                raise UserError(f"catalogue={self.path} has {int(labelled.sum())} label(s) in column '{label}': "
-                                "predict.py classifies stars without labels; score labelled ones with python "
-                                f"evaluate.py ckpt_path=<run> +data.source.path={self.path}, or drop the column")
+            if labelled.any():  # a labelled catalogue, to compare: predicted as any other, its labels unread
+                log.warning(f"catalogue={self.path} has {int(labelled.sum())} label(s) in column '{label}': left out, "
+                            "each star is classified from the run's features alone; to score the predictions "
+                            f"against these labels, python evaluate.py ckpt_path=<run> +data.source.path={self.path}")
         frame[label] = self.class_names[0]
         if reading["position"] == "sky":  # its units as the file states them, into the run's (fixed here)
             convert_file_units(frame, list(position_columns), reading["angle_units"], self.path)
@@ -112,7 +115,7 @@ def _renames(frame: Any, absent: list[str], wanted: list[str]) -> str:
 
 
 class UnlabelledStarGraph(StarGraphDataModule):
-    """The run's graph data module over a catalogue without labels: no split (every star is in the test
+    """The run's graph data module over a catalogue, its labels unread: no split (every star is in the test
     split, which the evaluation loaders cover), medians, indicator columns and scaling from the checkpoint."""
 
     def _split_masks(self) -> dict[str, np.ndarray]:
@@ -184,5 +187,5 @@ def write(data: UnlabelledStarGraph, nodes: np.ndarray, probs: np.ndarray, names
 
 def check_catalogue(catalogue: Optional[Any]) -> None:
     if catalogue is None:
-        raise UserError("catalogue=<file> is required for a graph run: the stars (CSV, Parquet, ECSV, VOTable, FITS or a workbook, the run's columns, "
-                        "no labels) to classify, e.g. catalogue=new_stars.csv")
+        raise UserError("catalogue=<file> is required for a graph run: the stars (CSV, Parquet, ECSV, VOTable, FITS or a workbook, the run's columns; "
+                        "labels, if any, are left out) to classify, e.g. catalogue=new_stars.csv")
