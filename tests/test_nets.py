@@ -124,6 +124,25 @@ def test_a_convolutional_default_sees_the_default_window(model, compose_cfg, cap
                                           f"receptive field of {net.receptive_field} steps: its first 19 step(s) never")
 
 
+def test_a_cnn_run_saved_before_dilation_base_is_rebuilt_with_its_dilations(compose_cfg):
+    """Its saved config and net record hold no dilation_base: evaluate.py and predict.py (trainlab.run.restore) rebuild
+    it with dilations 1, 2, 4, 8, which its weights learned with, not today's default 3."""
+    from omegaconf import open_dict
+
+    from trainlab.config.instantiate import build
+    from trainlab.run.pipeline import bind_data_dims
+    from trainlab.run.trained import NET_ARGUMENTS, with_trained
+
+    cfg = compose_cfg(["model=cnn"])
+    with open_dict(cfg):
+        del cfg.model.net.dilation_base  # as the run's config.yaml was written
+    record = {"_target_": cfg.model.net._target_, "in_channels": F, "hidden_channels": 64, "num_layers": 4,
+              "out_channels": 1, "kernel_size": 3, "dropout": 0.1, "init": "kaiming"}
+    cfg = with_trained(cfg, "model", {NET_ARGUMENTS: record, "hyper_parameters": {}})
+    net = build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, {"in": F, "out": 1}))
+    assert [conv.dilation[0] for conv in net.convs] == [1, 2, 4, 8] and net.receptive_field == 31
+
+
 def test_tiles_smaller_than_the_unets_downsampling_are_warned_about(caplog):
     """5 x 5 whole images in a depth-3 U-Net were padded to 8 x 8 and trained on mostly padding without a word."""
     from trainlab.run.pipeline import check_downsampling
