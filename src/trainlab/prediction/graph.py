@@ -53,6 +53,10 @@ class UnlabelledCatalogue:
     """The source of ``catalogue=<file>``: read with the run's ``reading`` (:func:`reading_of`), each star
     given the first of ``class_names`` as a stand-in label (nothing is scored or fit on them)."""
 
+    # the run's category columns, every other feature numbers, codes ('4G') too (set by read_as_saved: categories.read_by)
+    saved_categories: tuple[str, ...] = ()
+    saved_kinds = False
+
     def __init__(self, path: str, reading: dict[str, Any], class_names: Sequence[str], k: int, sheet: Any = None):
         self.path, self.reading, self.class_names, self.k = str(path), reading, [str(c) for c in class_names], k
         self.sheet = sheet  # predict.py's sheet=: the sheet of a workbook
@@ -88,7 +92,9 @@ class UnlabelledCatalogue:
         table = table_from_frame(frame, self.path, label, reading["feature_columns"], reading["position"],
                                  position_columns, self.class_names, reading["parallax_floor"], reading["missing"],
                                  reading["id_column"] if reading["id_column"] in frame.columns else None,
-                                 reading["angle_units"], reading["categorical_columns"], units_kept=True)
+                                 reading["angle_units"], list(dict.fromkeys([*reading["categorical_columns"], *(
+                                     c for c in self.saved_categories if c in reading["feature_columns"])])),
+                                 units_kept=True, codes=not self.saved_kinds)
         if len(table.labels) <= self.k:
             raise UserError(f"catalogue={self.path} has {len(table.labels)} star(s) to place; the run joins each to "
                             f"its data.k={self.k} nearest neighbours, which needs at least {self.k + 1}: give a larger "
@@ -152,6 +158,7 @@ def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any, she
                                max_nodes_per_graph=run_data.batches.max_nodes_per_graph, seed=run_data.seed)
     data.loader_kwargs = run_data.loader_kwargs
     data.of_a_saved_run()
+    data.read_as_saved(state)  # its column kinds before the catalogue is read: categories, and numbers ('4G' too)
     data.load_state_dict(state)  # before the graph: its features are filled and scaled with these
     data.setup("test")
     return with_saved_weights(run_cfg, saved, data, ckpt), data
