@@ -1,5 +1,5 @@
 """predict.py for a graph run (README "Forecast past the data", its graph part): the classes of the stars of a
-catalogue without labels, as the run's GNN gives them on the same stars in evaluate.py, and the refusals. The run
+catalogue (its labels, if any, left out), as the run's GNN gives them on the same stars in evaluate.py, and the refusals. The run
 has a category column (survey: trainlab.data.graph.node_categories), whose encoding evaluate.py, predict.py and a
 resume take from its checkpoint."""
 
@@ -56,14 +56,20 @@ def predict(run_dir: Path, catalogue: object, tmp_path: Path, *overrides: str) -
                                                                      f"paths.log_dir={tmp_path}", *overrides])
 
 
-@pytest.mark.parametrize("labels, sampled", [("dropped", False), ("empty", False), ("dropped", True)])
+@pytest.mark.parametrize("labels, sampled", [("dropped", False), ("empty", False), ("dropped", True), ("kept", False)])
 def test_a_catalogue_without_labels_gets_the_classes_evaluate_py_gave_its_stars(run, tmp_path, labels, sampled):
-    """Whole graph, or (sampled: the graph above this machine's node budget) ego nets with every neighbour."""
+    """Whole graph, or (sampled: the graph above this machine's node budget) ego nets with every neighbour. A
+    catalogue with its labels (kept: a user comparing) was refused; its labels are left out now, said once."""
     run_dir, eval_dir, frame = run
-    stars = frame.drop(columns="label") if labels == "dropped" else frame.assign(label="")
+    stars = {"dropped": frame.drop(columns="label"), "empty": frame.assign(label=""), "kept": frame}[labels]
     path = tmp_path / "unlabelled.csv"
     stars.to_csv(path, index=False)
-    result = predict(run_dir, path, tmp_path, *(["hardware.max_nodes_per_graph=200"] if sampled else []))
+    with contextlib.redirect_stdout(io.StringIO()) as printed:  # the run's log, as a user sees it
+        result = predict(run_dir, path, tmp_path, *(["hardware.max_nodes_per_graph=200"] if sampled else []))
+    said = [line.split(" - ", 1)[1] for line in printed.getvalue().splitlines() if "label(s) in column" in line]
+    assert said == ([f"catalogue={path} has 600 label(s) in column 'label': left out, each star is classified from "
+                     "the run's features alone; to score the predictions against these labels, python evaluate.py "
+                     f"ckpt_path=<run> +data.source.path={path}"] if labels == "kept" else [])
     made = pd.read_csv(result.forecast, dtype={"source_id": np.int64})
     scored = pd.read_csv(eval_dir / "test_predictions.csv", dtype={"source_id": np.int64})
     classes = ["field", "old_cluster", "young_cluster"]
@@ -176,8 +182,6 @@ def test_refusals_name_the_culprit_in_one_line(run, tmp_path):
     cases = {
         "no_pmra": (stars.drop(columns="pmra"), r"^catalogue=\S+no_pmra.csv lacks column\(s\) \['pmra'\], which the run "
                                                 r"read .*give a catalogue with the run's columns"),
-        "labelled": (frame, r"^catalogue=\S+ has 600 label\(s\) in column 'label': predict.py classifies stars without "
-                            r"labels; score labelled ones with python evaluate.py"),
         "few": (stars.dropna(subset=["parallax"]).head(3),
                 r"^catalogue=\S+ has 3 star\(s\) to place; the run joins each to its data.k=\d+ nearest neighbours, "
                 r"which needs at least \d+: give a larger catalogue$"),

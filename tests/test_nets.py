@@ -42,11 +42,12 @@ def test_attention_weights_are_a_distribution_over_steps(kind):
     assert (weights >= 0).all()
 
 
-def test_cnn_is_causal_and_sees_its_receptive_field():
+@pytest.mark.parametrize("dilation_base,receptive", [(2, 1 + (3 - 1) * (1 + 2)), (3, 1 + (3 - 1) * (1 + 3)),
+                                                     (1, 1 + (3 - 1) * 2)])  # 7, 9 and 5 steps
+def test_cnn_is_causal_and_sees_its_receptive_field(dilation_base, receptive):
     torch.manual_seed(0)
-    net = TemporalCNN(F, hidden_channels=8, num_layers=2, kernel_size=3, out_channels=1, dropout=0.0).eval()
-    receptive = 1 + (3 - 1) * (2**2 - 1)  # 7 steps
-    assert net.receptive_field == receptive
+    net = TemporalCNN(F, hidden_channels=8, num_layers=2, kernel_size=3, out_channels=1, dropout=0.0,
+                      dilation_base=dilation_base).eval()
     assert net.receptive_field == receptive
     x = torch.randn(1, 20, F)
     base = net(x)
@@ -103,17 +104,43 @@ def test_tcn_receptive_field_is_the_formula_and_exact(kernel_size, num_blocks):
     assert not torch.allclose(net(edge), base)
 
 
-@pytest.mark.parametrize("model", ["tcn"])
-def test_a_convolutional_default_sees_the_default_window(model, compose_cfg):
-    """tcn at its defaults covers the default data's window. cnn does not (field 31 with kernel 3, four
-    layers): kernel 5 (field 61) lost to kernel 3 on 4 of the 7 series of `make bench-forecast`, so cnn
-    keeps kernel 3 and the run says that its first steps are unseen."""
+@pytest.mark.parametrize("model", ["tcn", "cnn"])
+def test_a_convolutional_default_sees_the_default_window(model, compose_cfg, caplog):
+    """Each convolutional net at its defaults covers the default data's window, so `python train.py model=cnn`
+    does not warn on the default data; cnn did not (field 31: kernel 3, four layers of dilation 1, 2, 4, 8), and
+    warned; dilation 1, 3, 9, 27 (field 81) does. A user's longer window is still said once."""
     from trainlab.config.instantiate import build
-    from trainlab.run.pipeline import bind_data_dims
+    from trainlab.run.pipeline import bind_data_dims, check_receptive_field
 
     cfg = compose_cfg([f"model={model}"])
     net = build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, {"in": F, "out": 1}))
     assert net.receptive_field >= cfg.data.window
+    with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
+        check_receptive_field(net, cfg.data.window)
+        assert not caplog.records
+        check_receptive_field(net, net.receptive_field + 19)
+    (record,) = caplog.records
+    assert record.getMessage().startswith(f"data.window={net.receptive_field + 19} is longer than {type(net).__name__}'s "
+                                          f"receptive field of {net.receptive_field} steps: its first 19 step(s) never")
+
+
+def test_a_cnn_run_saved_before_dilation_base_is_rebuilt_with_its_dilations(compose_cfg):
+    """Its saved config and net record hold no dilation_base: evaluate.py and predict.py (trainlab.run.restore) rebuild
+    it with dilations 1, 2, 4, 8, which its weights learned with, not today's default 3."""
+    from omegaconf import open_dict
+
+    from trainlab.config.instantiate import build
+    from trainlab.run.pipeline import bind_data_dims
+    from trainlab.run.trained import NET_ARGUMENTS, with_trained
+
+    cfg = compose_cfg(["model=cnn"])
+    with open_dict(cfg):
+        del cfg.model.net.dilation_base  # as the run's config.yaml was written
+    record = {"_target_": cfg.model.net._target_, "in_channels": F, "hidden_channels": 64, "num_layers": 4,
+              "out_channels": 1, "kernel_size": 3, "dropout": 0.1, "init": "kaiming"}
+    cfg = with_trained(cfg, "model", {NET_ARGUMENTS: record, "hyper_parameters": {}})
+    net = build(cfg.model.net, "model.net", kind=nn.Module, **bind_data_dims(cfg.model.net, {"in": F, "out": 1}))
+    assert [conv.dilation[0] for conv in net.convs] == [1, 2, 4, 8] and net.receptive_field == 31
 
 
 def test_tiles_smaller_than_the_unets_downsampling_are_warned_about(caplog):
@@ -152,7 +179,8 @@ def test_window_longer_than_the_receptive_field_is_logged_once(caplog):
     caplog.clear()  # the CNN's keys, not the TCN's: it was told 'model.net.num_blocks / num_layers' either way
     with caplog.at_level("WARNING", logger="trainlab.run.pipeline"):
         check_receptive_field(TemporalCNN(F, hidden_channels=8, num_layers=2, kernel_size=3), 20)
-    assert caplog.records[0].getMessage().endswith("widen the field (model.net.num_layers, model.net.kernel_size)")
+    assert caplog.records[0].getMessage().endswith("widen the field (model.net.num_layers, model.net.kernel_size, "
+                                                   "model.net.dilation_base)")
 
 
 @pytest.mark.parametrize("init", ["xavier", "kaiming", "default"])

@@ -135,7 +135,7 @@ def predict(ckpt_path_or_run: str | os.PathLike, horizon: Optional[int] = None, 
     ``horizon`` steps after the end of every series of the run's data; ``overrides`` as predict.py takes
     them (``+data.source.path=<newer file>``); ``future``: the values after the data's end of inputs besides the
     targets and calendar (predict.py's ``future=<file>``). An image run takes ``images=<folder>`` instead of a horizon, a graph
-    run ``catalogue=<file>`` (stars without labels)."""
+    run ``catalogue=<file>`` (stars; a label column is left out)."""
     from trainlab.config.spelling import grammar_value
     from trainlab.run.jobs import predict_job
 

@@ -58,9 +58,13 @@ def read_by(source: Any, encoding: Optional[Mapping[str, Sequence[str]]]) -> Non
     """Tell a data ``source`` a saved run's category columns before it reads its file, where it asks for them (a
     ``saved_categories`` attribute: trainlab's file sources): a new file holds such a column as categories whatever
     pandas reads in it; all empty, it was dropped as an empty column, and a column of codes read as numbers, and the
-    run was refused as trained with categories the file holds otherwise."""
+    run was refused as trained with categories the file holds otherwise. Every other input the run read as numbers
+    (the encoding is the checkpoint's record of its column kinds), so codes of a number and letters ('4G') in one
+    are read as numbers in their unit, as a run trained before codes were categories read them (``saved_kinds``);
+    they were a category here, and the run refused as trained without it."""
     if hasattr(source, "saved_categories"):
         source.saved_categories = tuple(encoding or ())
+        source.saved_kinds = encoding is not None
 
 
 def input_names(encoding: Mapping[str, Sequence[str]]) -> list[str]:

@@ -9,5 +9,5 @@
 - ``calendar``: the times after a series' last row, on its own step and in its own zone.
 - ``plots``: forecast.png, the last stretch of history and the forecast.
 - ``image``: an image run's anomaly maps of a folder of sky images without masks.
-- ``graph``: a graph run's classes of the stars of a catalogue without labels.
+- ``graph``: a graph run's classes of the stars of a catalogue (its labels, if any, not read).
 """

@@ -78,7 +78,8 @@ class FutureFile(TableFile):
                             f"{'the series column, ' if self.series_column else ''}and every input the model reads "
                             f"besides its targets and calendar, {self.target_columns} (its columns are {columns})")
         try:
-            numeric_columns(frame, self.target_columns, self.path, "target", allow_missing=True)
+            numeric_columns(frame, self.target_columns, self.path, "target", allow_missing=True,
+                            codes=not self.saved_kinds)
         except UserError as exc:
             said = str(exc).split("; ")[0]  # "column 'x' in 'f.csv' is not numeric (row 3: 'abc')"
             raise UserError(f"future={self.path}: {said}; give the inputs' values after the data's end as numbers, "
@@ -153,6 +154,7 @@ def reader(path: str, source: Any, names: list[str], encoding: Optional[categori
                           series_column=source.series_column, layout=None if source.layout == "wide" else source.layout,
                           time_zone=source.time_zone, sheet=sheet)
     made.encoding = {c: list(v) for c, v in (encoding or {}).items() if c in names}
+    made.saved_kinds = True  # the run's other drivers were numbers: '4G' 4 in the unit 'G' (categories.read_by)
     return made
 
 

@@ -1,8 +1,8 @@
-"""predict.py for a graph run: the classes of the stars of a catalogue that has no labels.
+"""predict.py for a graph run: the classes of the stars of a catalogue, whose labels, if any, are not read.
 
 The catalogue (``catalogue=<file>``, CSV, Parquet, ECSV, VOTable, FITS or a workbook's sheet, ``sheet=``) is read as the run's own source read its file: the
 same feature, position and identifier columns, angle units, parallax floor and missing-value policy; its
-class column may be absent or empty. Its stars are joined to their ``data.k`` nearest neighbours as the
+class column may be absent or empty, or hold labels, which are left out (said once). Its stars are joined to their ``data.k`` nearest neighbours as the
 run's data module joins them, their features filled with the checkpoint's training medians (and the
 run's "was missing" columns), their category columns encoded in the checkpoint's categories (a value the
 training stars never held: none of them) and scaled with the checkpoint's statistics; nothing is fit on these stars.
@@ -13,6 +13,7 @@ predicted class, a probability per class) and ``predictions_map.png`` (the stars
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -23,6 +24,8 @@ from trainlab.data.graph.catalogue import StarTable, table_from_frame
 from trainlab.data.graph.columns import match_case
 from trainlab.data.graph.module import StarGraphDataModule
 from trainlab.data.graph.sky import convert_file_units
+
+log = logging.getLogger(__name__)
 
 FILES = ["predictions.csv", "predictions_map.png"]
 
@@ -50,6 +53,10 @@ class UnlabelledCatalogue:
     """The source of ``catalogue=<file>``: read with the run's ``reading`` (:func:`reading_of`), each star
     given the first of ``class_names`` as a stand-in label (nothing is scored or fit on them)."""
 
+    # the run's category columns, every other feature numbers, codes ('4G') too (set by read_as_saved: categories.read_by)
+    saved_categories: tuple[str, ...] = ()
+    saved_kinds = False
+
     def __init__(self, path: str, reading: dict[str, Any], class_names: Sequence[str], k: int, sheet: Any = None):
         self.path, self.reading, self.class_names, self.k = str(path), reading, [str(c) for c in class_names], k
         self.sheet = sheet  # predict.py's sheet=: the sheet of a workbook
@@ -75,17 +82,19 @@ class UnlabelledCatalogue:
         if label in frame.columns:
             values = frame[label]
             labelled = values.notna() & (values.astype(str).str.strip() != "")
-            if labelled.any():
-                raise UserError(f"catalogue={self.path} has {int(labelled.sum())} label(s) in column '{label}': "
-                                "predict.py classifies stars without labels; score labelled ones with python "
-                                f"evaluate.py ckpt_path=<run> +data.source.path={self.path}, or drop the column")
+            if labelled.any():  # a labelled catalogue, to compare: predicted as any other, its labels unread
+                log.warning(f"catalogue={self.path} has {int(labelled.sum())} label(s) in column '{label}': left out, "
+                            "each star is classified from the run's features alone; to score the predictions "
+                            f"against these labels, python evaluate.py ckpt_path=<run> +data.source.path={self.path}")
         frame[label] = self.class_names[0]
         if reading["position"] == "sky":  # its units as the file states them, into the run's (fixed here)
             convert_file_units(frame, list(position_columns), reading["angle_units"], self.path)
         table = table_from_frame(frame, self.path, label, reading["feature_columns"], reading["position"],
                                  position_columns, self.class_names, reading["parallax_floor"], reading["missing"],
                                  reading["id_column"] if reading["id_column"] in frame.columns else None,
-                                 reading["angle_units"], reading["categorical_columns"], units_kept=True)
+                                 reading["angle_units"], list(dict.fromkeys([*reading["categorical_columns"], *(
+                                     c for c in self.saved_categories if c in reading["feature_columns"])])),
+                                 units_kept=True, codes=not self.saved_kinds)
         if len(table.labels) <= self.k:
             raise UserError(f"catalogue={self.path} has {len(table.labels)} star(s) to place; the run joins each to "
                             f"its data.k={self.k} nearest neighbours, which needs at least {self.k + 1}: give a larger "
@@ -112,7 +121,7 @@ def _renames(frame: Any, absent: list[str], wanted: list[str]) -> str:
 
 
 class UnlabelledStarGraph(StarGraphDataModule):
-    """The run's graph data module over a catalogue without labels: no split (every star is in the test
+    """The run's graph data module over a catalogue, its labels unread: no split (every star is in the test
     split, which the evaluation loaders cover), medians, indicator columns and scaling from the checkpoint."""
 
     def _split_masks(self) -> dict[str, np.ndarray]:
@@ -149,6 +158,7 @@ def restore_unlabelled(run_cfg: Any, saved: dict, ckpt: str, catalogue: Any, she
                                max_nodes_per_graph=run_data.batches.max_nodes_per_graph, seed=run_data.seed)
     data.loader_kwargs = run_data.loader_kwargs
     data.of_a_saved_run()
+    data.read_as_saved(state)  # its column kinds before the catalogue is read: categories, and numbers ('4G' too)
     data.load_state_dict(state)  # before the graph: its features are filled and scaled with these
     data.setup("test")
     return with_saved_weights(run_cfg, saved, data, ckpt), data
@@ -184,5 +194,5 @@ def write(data: UnlabelledStarGraph, nodes: np.ndarray, probs: np.ndarray, names
 
 def check_catalogue(catalogue: Optional[Any]) -> None:
     if catalogue is None:
-        raise UserError("catalogue=<file> is required for a graph run: the stars (CSV, Parquet, ECSV, VOTable, FITS or a workbook, the run's columns, "
-                        "no labels) to classify, e.g. catalogue=new_stars.csv")
+        raise UserError("catalogue=<file> is required for a graph run: the stars (CSV, Parquet, ECSV, VOTable, FITS or a workbook, the run's columns; "
+                        "labels, if any, are left out) to classify, e.g. catalogue=new_stars.csv")

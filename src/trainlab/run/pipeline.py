@@ -134,7 +134,8 @@ def check_receptive_field(net: Any, window: Optional[int]) -> None:
     if receptive is not None and window is not None and window > receptive:
         # the net's own keys (cnn: num_layers, tcn: num_blocks); it named both, one a key the net has not
         own = inspect.signature(type(net)).parameters
-        widen = ", ".join(f"model.net.{k}" for k in ("num_blocks", "num_layers", "kernel_size") if k in own)
+        widen = ", ".join(f"model.net.{k}" for k in ("num_blocks", "num_layers", "kernel_size", "dilation_base")
+                          if k in own)
         log.warning(f"data.window={window} is longer than {type(net).__name__}'s receptive field of {receptive} "
                     f"steps: its first {window - receptive} step(s) never reach the forecast; shorten data.window "
                     f"or widen the field{f' ({widen})' if widen else ''}")

@@ -163,11 +163,13 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
                      position_columns: Optional[Sequence[str]], classes: Optional[Sequence[Union[str, int]]],
                      parallax_floor: float, missing: str = "impute", id_column: Optional[str] = None,
                      angle_units: str = "deg", categorical_columns: Sequence[str] = (),
-                     units_kept: bool = False) -> StarTable:
+                     units_kept: bool = False, codes: bool = True) -> StarTable:
     """Check a catalogue's columns and turn it into a :class:`StarTable` (see :class:`StarCatalogue`).
 
     Columns not named (as features, positions, label or identifier) are ignored. ``units_kept``: the settings are a
-    run's, kept by predict.py (:func:`trainlab.data.graph.sky.sky_positions`)."""
+    run's, kept by predict.py (:func:`trainlab.data.graph.sky.sky_positions`); ``codes``: False for a saved run's
+    catalogue, whose features it read as numbers unless its checkpoint names them as categories
+    (:func:`trainlab.data.categories.read_by`): codes '4G' in one are numbers in their unit, as it was trained."""
     written_as = dialect_of(frame)  # before the frame is cut and converted
     if position not in POSITIONS:
         raise UserError(f"data.source.position={position!r} is not one of {', '.join(POSITIONS)}")
@@ -204,9 +206,9 @@ def table_from_frame(frame, path: str, label_column: str, feature_columns: Seque
         convert_file_units(frame, position_columns, angle_units, path)
         read_sexagesimal(frame, position_columns, angle_units, path)
     categorical = category_columns(frame, feature_columns, categorical_columns or (), label_column, position_columns,
-                                   id_name, path)
+                                   id_name, path, codes)
     numeric = [c for c in feature_columns if c not in categorical]
-    features = with_gaps(frame, numeric, path, "feature", others=categorical)
+    features = with_gaps(frame, numeric, path, "feature", others=categorical, codes=codes)
     coordinates = with_gaps(frame, position_columns, path, "position")
     first = once_per_star(frame, ids, id_name, [label_column, *position_columns, *feature_columns], path)
     placed = placeable(coordinates, position_columns, missing, path) & first
@@ -324,6 +326,7 @@ class StarCatalogue:
     # a saved run's category columns (set by the data module's read_as_saved): categories in this catalogue whatever
     # it holds in them, numbers or no value at all (each of their 0/1 features 0)
     saved_categories: tuple[str, ...] = ()
+    saved_kinds = False  # a saved run's read: every other feature numbers, codes ('4G') too (categories.read_by)
 
     def load(self) -> StarTable:
         frame = read_frame(self.path, "data.source.path", self.sheet, wanted=[self.label_column])
@@ -331,7 +334,8 @@ class StarCatalogue:
                                  self.position_columns, self.classes, self.parallax_floor, self.missing,
                                  self.id_column, self.angle_units,
                                  list(dict.fromkeys([*self.categorical_columns, *(
-                                     c for c in self.saved_categories if c in self.feature_columns)])))
+                                     c for c in self.saved_categories if c in self.feature_columns)])),
+                                 codes=not self.saved_kinds)
         absent = [c for i, c in enumerate(table.class_names) if not (table.labels == i).any()]
         if absent:  # named in data.source.classes, no star to train on or score: recall, F1, AUROC undefined
             raise UserError(f"data.source.classes names {absent}, which no star of '{self.path}' has in column "

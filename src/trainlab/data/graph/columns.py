@@ -42,12 +42,14 @@ def require_positions(frame, position_columns: list[str], others: Sequence[str],
                     spellings=ARCHIVE_SPELLINGS)
 
 
-def with_gaps(frame, columns: list[str], path: str, role: str, others: Sequence[str] = ()) -> np.ndarray:
+def with_gaps(frame, columns: list[str], path: str, role: str, others: Sequence[str] = (),
+              codes: bool = True) -> np.ndarray:
     """Columns as float64 with NaN where values are missing, read by :func:`numeric_columns` (present, numeric,
     thousands separators and missing-value marks read), whose refusal of gaps the missing policy replaces;
-    ``others``: the features read as categories, kept in the features a refusal gives."""
+    ``others``: the features read as categories, kept in the features a refusal gives; ``codes``: as
+    :func:`~trainlab.data.timeseries.values.text_columns` takes it."""
     values = numeric_columns(frame, columns, path, role, allow_missing=True, others=others,
-                             missing_key="data.source.missing")
+                             missing_key="data.source.missing", codes=codes)
     for j, c in enumerate(columns):
         if _read_missing_codes(values[:, j], c, path, frame.index):
             frame[c] = values[:, j].copy()  # parallax is read twice, as a position and a feature: warned once
@@ -103,12 +105,13 @@ def _read_missing_codes(values: np.ndarray, column: str, path: str, rows) -> boo
 
 
 def category_columns(frame, feature_columns: list[str], declared: Sequence[str], label_column: str,
-                     position_columns: list[str], id_name: str, path: str) -> list[str]:
+                     position_columns: list[str], id_name: str, path: str, codes: bool = True) -> list[str]:
     """The feature columns that are categories (:mod:`trainlab.data.categories`), in their order: those of text (a
     survey's name, a spectral type ``G2V``, a ``source`` flag) and the integer codes ``declared`` in
     data.source.categorical_columns. A declared name that is the label, a position or the identifier, or that
     data.source.feature_columns leaves out, is refused in one line; a position column is never a category (the
-    graph places the stars by its numbers)."""
+    graph places the stars by its numbers). ``codes``: as :func:`~trainlab.data.timeseries.values.text_columns`
+    takes it (False: a saved run's features, whose codes '4G' it may have read as numbers)."""
     require_columns(frame, feature_columns, path, "data.source.feature_columns",
                     taken=[label_column, id_name], spellings=ARCHIVE_SPELLINGS)
     declared = [str(c).strip() for c in declared]
@@ -126,7 +129,9 @@ def category_columns(frame, feature_columns: list[str], declared: Sequence[str],
                     if None not in meant else "")
             raise UserError(f"data.source.categorical_columns names '{name}', which data.source.feature_columns "
                             f"leaves out of the features {feature_columns}; add it there, or leave it out here{hint}")
-    text = text_columns(frame, [c for c in feature_columns if c not in position_columns], path, "data.source.missing")
+    read = [c for c in feature_columns if c not in position_columns]
+    text = text_columns(frame, [c for c in read if c in declared], path, "data.source.missing")  # '4G' stays text
+    text += text_columns(frame, [c for c in read if c not in declared], path, "data.source.missing", codes)
     return [c for c in feature_columns if c in declared or c in text]
 
 

@@ -81,6 +81,7 @@ class TableFile(FileSettings):
     # a saved run's category columns (set by the data module's read_as_saved): categories in this file whatever it
     # holds in them, numbers or no value at all (each of their 0/1 inputs 0), never dropped as empty
     saved_categories: tuple[str, ...] = ()
+    saved_kinds = False  # a saved run's read: every other input numbers, codes ('4G') too (categories.read_by)
     SHEET_KEY = "data.source.sheet"  # the setting that picks its sheet in a workbook (predict.py's: sheet)
     written_as: Optional[CsvDialect] = None  # separator, decimal mark, encoding of the CSV read (csv_writing)
 
@@ -124,13 +125,14 @@ class TableFile(FileSettings):
             raise UserError(f"data.source.categorical_columns names {empty}, which hold(s) no value in any row of "
                             f"'{self.path}'; leave it out")
         declared = {*self.categorical_columns, *self.saved_categories}
-        text = set(text_columns(frame, [c for c in feature_columns if c not in declared], self.path))
+        codes = not self.saved_kinds  # '4G' a category, or (a saved run's numbers) 4 in the unit 'G'
+        text = set(text_columns(frame, [c for c in feature_columns if c not in declared], self.path, codes=codes))
         categorical = [c for c in feature_columns if c in declared or c in text]
         feature_columns = [c for c in feature_columns if c not in categorical]
         features = numeric_columns(frame, feature_columns, self.path, "feature", allow_missing=True, name_row=named,
-                                   others=categorical)
+                                   others=categorical, codes=codes)
         targets = numeric_columns(target_frame, self.target_columns, self.target_path or self.path, "target",
-                                  allow_missing=True, name_row=named)
+                                  allow_missing=True, name_row=named, codes=codes)
         label = series_label(self.series_column, values) if self.series_column else None
         return SeriesTable(features, targets, feature_columns, self.target_columns,
                            data_name(self.path) + (f" ({label})" if label else ""), season_length=season,

@@ -118,16 +118,17 @@ def codes_of(column) -> Optional[list[str]]:
     return distinct
 
 
-def numbers_with_unit(column, as_numbers: Callable[[Any], Any]) -> Optional[tuple[Any, str, str]]:
+def numbers_with_unit(column, as_numbers: Callable[[Any], Any], codes: bool = True) -> Optional[tuple[Any, str, str]]:
     """(the column's numbers, its unit, its first value as written) for a text column whose every value is a number
     with one and the same unit, read by ``as_numbers`` (the file's own reading of numbers: its decimal mark,
-    thousands separators); None for any other column."""
+    thousands separators); None for any other column. ``codes``: codes ('4G', '5G') are none (a category); False
+    for a column a saved run read as numbers, as runs trained before the codes rule read '4G' (4, unit 'G')."""
     import pandas as pd
 
     if pd.api.types.is_numeric_dtype(column):
         return None
     units = units_of(column)
-    if units is None or len(units) != 1 or codes_of(column) is not None:  # '4G', '5G': codes, a category
+    if units is None or len(units) != 1 or (codes and codes_of(column) is not None):  # '4G', '5G': a category
         return None
     text = column.astype(str).str.strip()
     # an empty cell stays empty (NaN in pandas' text columns): it was handed to the pattern and raised TypeError

@@ -23,18 +23,19 @@ log = logging.getLogger(__name__)
 
 def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missing: bool = False,
                     name_row: Callable[[int], str] = "row {}".format, others: Sequence[str] = (),
-                    missing_key: str = "data.missing") -> np.ndarray:
+                    missing_key: str = "data.missing", codes: bool = True) -> np.ndarray:
     """Columns as float64, refusing text (and missing values unless ``allow_missing``: they become
     NaN) with the column and row named (``name_row`` of the frame's row number: its time, in a file
     read in time order); ``others``: the inputs read otherwise (categories), kept in the inputs a refusal gives;
-    ``missing_key``: the setting that handles missing values, as lines name it (a catalogue's data.source.missing)."""
+    ``missing_key``: the setting that handles missing values, as lines name it (a catalogue's data.source.missing);
+    ``codes``: as :func:`text_columns` takes it."""
     import pandas as pd
 
     require_columns(frame, columns, path, f"data.source.{role}_columns")
     text = []  # (column, its values that are no number)
     decimal = frame.attrs.get("decimal", ".")  # the decimal mark the file was read with (files.py)
     for c in columns:
-        _clean(frame, c, path, decimal, missing_key)
+        _clean(frame, c, path, decimal, missing_key, codes)
         if stored_dates(frame[c]):  # pd.to_numeric gives their nanoseconds since 1970, a number of no meaning here
             text.append((c, frame[c].dropna().astype(str)))
             continue
@@ -55,10 +56,10 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
 
 
-def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.missing") -> None:
+def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.missing", codes: bool = True) -> None:
     """Column ``c`` of ``frame`` as the file means it, in place, logged: missing-value marks as empty cells, truth
     values as 1 and 0, numbers written as text or with thousands separators as numbers (a column already read so
-    is left as it is)."""
+    is left as it is); ``codes``: as :func:`text_columns` takes it."""
     import pandas as pd
 
     if stored_dates(frame[c]) or isinstance(frame[c].dtype, pd.CategoricalDtype):  # no marks, flags or units in it:
@@ -80,10 +81,16 @@ def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.miss
         log.info("column '%s' in '%s' writes its numbers with thousands separators (%s): read as numbers, "
                  "e.g. %s", c, path, grouped[1], grouped[2])
         frame[c] = grouped[0]
-    unit = numbers_with_unit(frame[c], lambda text: _numbers_as_written(text, decimal))
-    codes = codes_of(frame[c]) if unit is None and not pd.api.types.is_numeric_dtype(frame[c]) else None
-    if codes is not None:  # '4G', '5G': read as numbers 4 and 5 with the unit 'G' before
-        shown = ", ".join(repr(code) for code in codes[:3]) + (", ..." if len(codes) > 3 else "")
+    unit = numbers_with_unit(frame[c], lambda text: _numbers_as_written(text, decimal), codes)
+    found = codes_of(frame[c]) if not pd.api.types.is_numeric_dtype(frame[c]) else None
+    shown = ", ".join(repr(code) for code in (found or [])[:3]) + (", ..." if len(found or []) > 3 else "")
+    if found is not None and unit is not None:  # a saved run's column of numbers (codes=False): read as it was
+        log.info("column '%s' in '%s' holds codes of a number and letters (%s), which new runs read as a category; "
+                 "this run was trained with them as numbers in the unit '%s' (before that rule), and reads them so",
+                 c, path, shown, unit[1])
+        frame[c] = unit[0]
+        return
+    if found is not None:  # '4G', '5G': read as numbers 4 and 5 with the unit 'G' before
         log.info("column '%s' in '%s' holds codes of a number and letters (%s): read as a category, not as numbers in "
                  "a unit (numbers are read so with a space before their unit, '5 G', or a unit of more than one "
                  "letter, '12kg')", c, path, shown)
@@ -94,17 +101,21 @@ def _clean(frame, c: str, path: str, decimal: str, missing_key: str = "data.miss
         frame[c] = unit[0]
 
 
-def text_columns(frame, columns: Sequence[str], path: str, missing_key: str = "data.missing") -> list[str]:
+def text_columns(frame, columns: Sequence[str], path: str, missing_key: str = "data.missing",
+                 codes: bool = True) -> list[str]:
     """The ``columns`` that hold text meant as text (a category: a weekday's name, a region), read as such once
     their missing-value marks are empty cells; not a column of numbers, flags, numbers with a few typos among them,
     decimal commas in a comma-separated file or dates (:func:`numeric_columns` refuses those with their fix); a
-    column of a categorical dtype (a Parquet file's categories, integer codes among them) is one whatever it holds."""
+    column of a categorical dtype (a Parquet file's categories, integer codes among them) is one whatever it holds.
+    ``codes``: codes of a number and letters ('4G', '5G') are text, a category (False: a saved run's columns, each
+    of which it read as numbers unless it records it as a category, trainlab.data.categories.read_by; a run trained
+    before this codes rule read '4G' as 4 in the unit 'G', and is read so again)."""
     import pandas as pd
 
     decimal = frame.attrs.get("decimal", ".")
     found = []
     for c in columns:
-        _clean(frame, c, path, decimal, missing_key)
+        _clean(frame, c, path, decimal, missing_key, codes)
         column = frame[c]
         if isinstance(column.dtype, pd.CategoricalDtype):  # stored as categories (Parquet), integer codes too
             found.append(c)
