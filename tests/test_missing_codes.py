@@ -71,6 +71,23 @@ def test_nines_of_a_series_whose_values_reach_them_stay_values(tmp_path, caplog)
     assert np.array_equal(table.targets[:, 0], counts) and "missing-value code" not in caplog.text
 
 
+def test_rain_of_nines_in_a_column_mostly_dry_is_rain(tmp_path, caplog):
+    """Daily rain is 0 on most days: its quartiles are 0 and 0, and 99.9 mm on a stormy day lay 'more than 10
+    interquartile ranges' beyond them; within the span of the column's other values (0 to 60 mm) it is rain.
+    -999 on the same column lies beyond it: a code."""
+    frame = _weather(5)
+    rain = np.zeros(len(frame))
+    rain[::9] = np.linspace(0.5, 60.0, len(rain[::9]))
+    rain[[100, 101]] = 99.9, -999
+    frame["rain"] = rain
+    frame.to_csv(tmp_path / "station.csv", index=False)
+    with caplog.at_level(logging.WARNING):
+        table = TableFile(str(tmp_path / "station.csv"), ["tmax"], time_column="date").load()
+    column = table.features[:, table.feature_names.index("rain")]
+    assert column[100] == 99.9 and np.isnan(column[101]) and np.isnan(column).sum() == 1
+    assert "holds -999 in 1 row(s)" in caplog.text and "holds 99.9 " not in caplog.text
+
+
 @pytest.mark.parametrize("code", [1e30, -1e30, 1e20, np.inf, -np.inf])
 def test_huge_fill_values_and_inf_are_missing_in_a_series(tmp_path, caplog, code):
     """IDL's 1e30, a climate file's 1e20 and inf among finite values were refused ('fix or rescale it'): now gaps."""

@@ -48,7 +48,8 @@ def read_missing_codes(values: np.ndarray, columns: Sequence[str], path: str, mi
     the file, the column, the code, its count and first row (``name_row`` of its position: a series' time), and how
     to silence it; ``missing_key`` handles them then as any gap. A code (:data:`CODES`, or ±inf) is one where the
     column holds at least ``MIN_OTHERS`` other values and it lies more than ``MARGIN`` interquartile ranges beyond
-    them: 99 among values of about 100 stays a value. Returns the positions of the columns changed."""
+    their quartiles and farther beyond their extremes than their own span (max - min): 99 among values of about 100
+    stays a value, and so does 99.9 mm of rain in a column mostly 0. Returns the positions of the columns changed."""
     changed = []
     for j, column in enumerate(columns):
         if _read_column(values[:, j], str(column), path, missing_key, name_row):
@@ -66,15 +67,17 @@ def _read_column(values: np.ndarray, column: str, path: str, missing_key: str, n
         return False
     q1, q3 = np.percentile(others, [25, 75])
     spread = max(q3 - q1, np.finfo(float).eps * max(abs(q1), abs(q3), 1.0))
+    low, high = others.min(), others.max()
     found = False
     for code in np.unique(values[coded]).tolist():
-        if q1 - MARGIN * spread <= code <= q3 + MARGIN * spread:
-            continue  # within the column's own range: a value like any other
+        if q1 - MARGIN * spread <= code <= q3 + MARGIN * spread or low - (high - low) <= code <= high + (high - low):
+            continue  # within the column's own range: a value like any other (99.9 mm of rain in a column mostly 0,
+            # whose quartiles are 0 and 0, lies within its other values' span of their extremes)
         hit = values == code
         log.warning("column '%s' in '%s' holds %g in %d row(s) (first at %s), far outside its other values (%.4g to "
                     "%.4g): read as a missing-value code, so those values are missing (%s handles them); write them "
                     "as empty cells to silence this", column, path, code, int(hit.sum()),
-                    name_row(int(np.flatnonzero(hit)[0])), others.min(), others.max(), missing_key)
+                    name_row(int(np.flatnonzero(hit)[0])), low, high, missing_key)
         values[hit] = np.nan
         found = True
     return found
