@@ -449,7 +449,9 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
     [
         ("header only", r"data.source.path: '.*series.csv' has no data rows \(only a header, or nothing\)"),
         ("one row", r"'series' has 1 row\(s\), fewer than one window of data.window=16 \+ data.horizon=1"),
-        ("inf", r"column 'a' in '.*series.csv' has an infinite value \(row 5: inf\)"),
+        # inf beside four values: nothing to tell a missing-value code from (among more it is one: test_missing_codes)
+        ("inf", r"column 'a' in '.*series.csv' has an infinite value \(row 5: inf\); if it stands for no value, "
+                r"leave the cell empty"),
         ("huge", r"column 'b' in '.*series.csv' has a value beyond ±1e\+18 \(row 0: .*e\+30\); fix or rescale it"),
         ("folder", r"data.source.path: '.*' is a folder; give the path of one .csv, .parquet, .npy, .xlsx, .xls, .ods, .ecsv, .vot or .fits file in it"),
         ("repeated names", r"names the column\(s\) \['a'\] more than once; rename them"),
@@ -470,6 +472,7 @@ def test_data_files_that_cannot_train(compose_cfg, run_train, tmp_path, case, ma
     elif case == "one row":
         path = csv_file(tmp_path, frame.iloc[:1])
     elif case == "inf":
+        frame.loc[4:, "a"] = np.nan
         frame.loc[5, "a"] = np.inf
         path = csv_file(tmp_path, frame)
     elif case == "huge":

@@ -24,17 +24,17 @@ def test_missing_value_codes_are_read_as_missing_values(tmp_path, caplog):
     frame.loc[300, "pmra"] = 9.9  # nines within pmra's range: a measurement
     path = tmp_path / "stars.csv"
     frame.to_csv(path, index=False)
-    with caplog.at_level(logging.WARNING, logger="trainlab.data.graph.columns"):
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.missing_codes"):
         table = StarCatalogue(str(path), "label").load()
     colour, magnitude, pmra = (table.feature_names.index(c) for c in ("bp_rp", "phot_g_mean_mag", "pmra"))
     assert np.isnan(table.features[:, colour]).sum() == 50 and np.nanmin(table.features[:, colour]) > -5
     assert np.isnan(table.features[:, magnitude]).sum() == 20 and np.nanmax(table.features[:, magnitude]) < 30
     assert not np.isnan(table.features[:, pmra]).any() and (table.features[:, pmra] == 9.9).sum() == 1
     assert table.left_out == {"without a position": 5} and len(table.ids) == 395
-    assert "column 'bp_rp' in '" in caplog.text and "holds -999 on 50 star(s) (first at row 10)" in caplog.text
-    assert "holds 99.99 on 20 star(s) (first at row 100)" in caplog.text
-    assert caplog.text.count("holds -9999 on 5 star(s) (first at row 200)") == 1  # a position and a feature: once
-    assert "9.9 on" not in caplog.text
+    assert "column 'bp_rp' in '" in caplog.text and "holds -999 in 50 row(s) (first at row 10)" in caplog.text
+    assert "holds 99.99 in 20 row(s) (first at row 100)" in caplog.text
+    assert caplog.text.count("holds -9999 in 5 row(s) (first at row 200)") == 1  # a position and a feature: once
+    assert "9.9 in" not in caplog.text
 
 
 @pytest.mark.parametrize("code", [-999.0, 99.999, -99.0])

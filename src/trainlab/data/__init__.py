@@ -16,6 +16,8 @@
   and ``workbooks``
 - ``astro_tables``: the astronomy archives' tables (ECSV, VOTable, FITS) for ``files``, nulls and units kept
 - ``memory``: whether a table file fits in the memory left, said before it is read
+- ``missing_codes``: numbers written for "no value" (-999, 99.99, 1e30, inf) far outside a column's values read as
+  missing values, one rule for a series file's and a catalogue's columns, and the values no column may hold refused
 - ``rounding``: when a spread is no more than float64 rounding of its values (a constant column or series)
 - ``categories``: input columns of categories, one 0/1 input per category of the training rows, kept in checkpoints
 - ``timeseries/``, ``graph/``, ``image/``: one package per family, its sources and its data module

@@ -45,63 +45,11 @@ def require_positions(frame, position_columns: list[str], others: Sequence[str],
 def with_gaps(frame, columns: list[str], path: str, role: str, others: Sequence[str] = (),
               codes: bool = True) -> np.ndarray:
     """Columns as float64 with NaN where values are missing, read by :func:`numeric_columns` (present, numeric,
-    thousands separators and missing-value marks read), whose refusal of gaps the missing policy replaces;
-    ``others``: the features read as categories, kept in the features a refusal gives; ``codes``: as
-    :func:`~trainlab.data.timeseries.values.text_columns` takes it."""
-    values = numeric_columns(frame, columns, path, role, allow_missing=True, others=others,
-                             missing_key="data.source.missing", codes=codes)
-    for j, c in enumerate(columns):
-        if _read_missing_codes(values[:, j], c, path, frame.index):
-            frame[c] = values[:, j].copy()  # parallax is read twice, as a position and a feature: warned once
-    return values
-
-
-# a code for "no value" far outside a column's values: archives and colleagues' tables write -999, -9999, 99.99, 99.999
-# where a magnitude, colour or parallax is unknown; read as numbers, 50 colours of -999 among values of about 1 trained
-# as stars bluer than any star (and a parallax of -999 was raised to the floor: a star at 20 kpc)
-_CODE_MARGIN = 10.0  # interquartile ranges beyond the column's other values
-_CODE_MIN_OTHERS = 5  # values needed to tell a code from the column's own range
-
-
-def _codes() -> np.ndarray:
-    """Every number written with nines alone, two to seven of them, up to four after the point, either sign (99, -999,
-    99.99, -9.9, 9999), also as a float32 column holds it (99.99 there is 99.98999786...)."""
-    nines = np.array([(10.0 ** digits - 1) / 10.0 ** decimals for digits in range(2, 8)
-                      for decimals in range(0, min(digits - 1, 4) + 1)])
-    both = np.concatenate([nines, -nines])
-    return np.unique(np.concatenate([both, both.astype(np.float32).astype(np.float64)]))
-
-
-_CODES = _codes()
-
-
-def _read_missing_codes(values: np.ndarray, column: str, path: str, rows) -> bool:
-    """Missing-value codes in one column (a number of nines, :func:`_codes`, lying more than ``_CODE_MARGIN``
-    interquartile ranges beyond the column's other values) set to NaN in place, in one warning each naming the code,
-    its count and first row; ``data.source.missing`` then handles them as any gap. True where one was found."""
-    finite = np.isfinite(values)
-    coded = finite & np.isin(values, _CODES)  # vectorised: a million-star column is a few milliseconds
-    if not coded.any():
-        return False
-    candidates = set(np.unique(values[coded]).tolist())
-    others = values[finite & ~coded]
-    if len(others) < _CODE_MIN_OTHERS:
-        return False
-    found = False
-    q1, q3 = np.percentile(others, [25, 75])
-    spread = max(q3 - q1, np.finfo(float).eps * max(abs(q1), abs(q3), 1.0))
-    for code in sorted(candidates):
-        if q1 - _CODE_MARGIN * spread <= code <= q3 + _CODE_MARGIN * spread:
-            continue  # within the column's own range: a value like any other
-        hit = values == code
-        first = int(np.flatnonzero(hit)[0])
-        log.warning("column '%s' in '%s' holds %g on %d star(s) (first at row %s), far outside its other values "
-                    "(%.4g to %.4g): read as a missing-value code, so those values are missing (data.source.missing "
-                    "handles them; a position missing leaves the star out); write them as empty cells to silence "
-                    "this", column, path, code, int(hit.sum()), rows[first], others.min(), others.max())
-        values[hit] = np.nan
-        found = True
-    return found
+    thousands separators, missing-value marks and codes read: :mod:`trainlab.data.missing_codes`), whose refusal of
+    gaps the missing policy replaces; ``others``: the features read as categories, kept in the features a refusal
+    gives; ``codes``: as :func:`~trainlab.data.timeseries.values.text_columns` takes it."""
+    return numeric_columns(frame, columns, path, role, allow_missing=True, others=others,
+                           missing_key="data.source.missing", codes=codes)
 
 
 def category_columns(frame, feature_columns: list[str], declared: Sequence[str], label_column: str,

@@ -1,7 +1,7 @@
 """A file's columns as numbers: text refused with the column and row named (and the likely reason:
 a date column not named as the time, decimal commas in a comma-separated file), numbers written with
-thousands separators read, cells marked as missing ('-', '.', ':', 'n/a') read as missing, infinite or
-overflowing values refused, a written index left out.
+thousands separators read, cells marked as missing ('-', '.', ':', 'n/a') read as missing, numbers written for no
+value read as missing or refused (:mod:`trainlab.data.missing_codes`), a written index left out.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, Callable, Collection, Optional, Sequence, Union
 import numpy as np
 
 from trainlab.config.errors import UserError, nearest
+from trainlab.data.missing_codes import check_finite, read_missing_codes
 from trainlab.data.timeseries.date_columns import DATE_LIKE, looks_like_times, stored_dates, unnamed_dates
 from trainlab.data.timeseries.thousands import grouped_numbers, mixed_marks, no_numbers
 from trainlab.data.timeseries.units import codes_of, numbers_with_unit, units_of
@@ -48,11 +49,16 @@ def numeric_columns(frame, columns: list[str], path: str, role: str, allow_missi
                 frame[c] = values
     if text:
         raise UserError(_text_problem(text, [*columns, *others], path, role, name_row, frame, missing_key))
-    block = frame[columns]
-    values = block.to_numpy(dtype=np.float64)
+    values = frame[columns].to_numpy(dtype=np.float64, copy=True)  # writable: codes become NaN in it
+
+    def labelled(row: int) -> str:  # a row by its label, as the refusal of text names it
+        return name_row(frame.index[row])
+
+    for j in read_missing_codes(values, columns, path, missing_key, labelled):  # -999, 1e30, inf far off the rest
+        frame[columns[j]] = values[:, j].copy()  # a column read twice (a position and a feature) is warned once
     if not allow_missing:
         refuse_missing(values, columns, f"'{path}'", name_row=name_row)
-    _check_finite(values, columns, path, role, name_row)
+    check_finite(values, columns, path, f"data.source.{role}_columns", missing_key, labelled)
     return values  # float64: a series around 1e9 keeps its digits until the data module standardises it
 
 
@@ -363,26 +369,6 @@ def with_values(frame, columns: list[str], path: str, named: bool, kept: Collect
     log.info("column(s) %s of '%s' hold no value in any row (an empty column, or a separator at the end of every "
              "line): not used as features", empty, path)
     return kept
-
-
-def _check_finite(values: np.ndarray, columns: list[str], path: str, role: str,
-                  name_row: Callable[[int], str]) -> None:
-    """Refuse inf values, and values so large that float32 (training) or their standard deviation
-    (scaling) overflows, naming the column and the first row (missing values, NaN, are the data
-    module's ``missing`` policy's)."""
-    bad = np.isinf(values)
-    too_large = np.abs(np.where(bad | np.isnan(values), 0.0, values)) > _LARGEST
-    for problem, mask in (("an infinite value", bad), (f"a value beyond ±{_LARGEST:.0e}", too_large)):
-        if mask.any():
-            row, col = np.argwhere(mask)[0]
-            raise UserError(f"column '{columns[col]}' in '{path}' has {problem} ({name_row(row)}: "
-                            f"{float(values[row, col])}); "
-                            f"fix or rescale it, or leave it out of data.source.{role}_columns")
-
-
-# float32 reaches 3.4e38; a standard deviation sums squares of the values: 1e18 squared, times a
-# million rows, is still finite, while ~2e19 overflows a single square
-_LARGEST = 1e18
 
 
 def refuse_missing(block: np.ndarray, columns: Sequence[str], where: str, fix: str = "",
