@@ -53,6 +53,15 @@ class UndefinedAsNaN(Metric):
         size = num_classes if needs == BOTH_CLASSES else 2
         self.add_state(self.state, default=torch.zeros(size, dtype=torch.float64), dist_reduce_fx="sum")
 
+    @property
+    def higher_is_better(self) -> Optional[bool]:  # type: ignore[override] - torchmetrics' is a class constant
+        """The wrapped score's direction, read by the checks of optimized_mode and of a callback's mode
+        (run/checks.py); a binary score on the positive class (LambdaInputTransformer) leaves it to its own."""
+        metric = self.metric
+        if metric.higher_is_better is not None:
+            return metric.higher_is_better
+        return getattr(getattr(metric, "wrapped_metric", None), "higher_is_better", None)
+
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
         self.metric.update(preds, target)
         counts = getattr(self, self.state)
