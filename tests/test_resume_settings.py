@@ -96,3 +96,23 @@ def test_devices_are_compared_by_what_they_name(compose_cfg, caplog):
 ])
 def test_device_forms(old, new, accelerator, line):
     assert device_change(old, new, accelerator, "hardware.devices") == ([line] if line else [])
+
+
+def test_a_net_argument_added_since_the_run_is_compared_with_the_default_it_was_built_with(compose_cfg, caplog):
+    """A cnn run made before model.net.dilation_base existed was built with the argument's default, dilations 1, 2,
+    4, 8; resumed under today's config (dilation_base 3), its weights fit and it trained on with other dilations,
+    said as 'None -> 3' (or, with the resume's own overrides read, not at all: a key the run lacks was taken for a
+    default). It is compared with the default it was built with, and said as such."""
+    cnn = ["model=cnn", *[o for o in TINY if not o.startswith("model.")]]
+    first = compose_cfg([*cnn, "trainer.max_epochs=1"])
+    ckpt = _run_with_checkpoint(first)
+    saved = Path(first.paths.output_dir) / ".hydra" / "config.yaml"
+    old = OmegaConf.load(saved)
+    with open_dict(old):
+        del old.model.net.dilation_base  # as a run of the version before wrote it
+    OmegaConf.save(old, saved)
+    said = _resume(compose_cfg([*cnn, "trainer.max_epochs=2"]), ckpt, caplog)
+    assert any("model.net.dilation_base: 2 (its default; that run's config predates the key) -> 3" in s
+               for s in said), said
+    said = _resume(compose_cfg([*cnn, "trainer.max_epochs=2", "model.net.dilation_base=2"]), ckpt, caplog)
+    assert not any("dilation_base" in s for s in said), said  # built as that run was: nothing to say

@@ -213,7 +213,7 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     ckpt = ckpt if ckpt is not None else load_checkpoint(Path(ckpt_path))
     folder = RunFolder.of_checkpoint(Path(ckpt_path))
     old_cfg = _saved_config(folder)
-    from trainlab.run.trained import recorded_differences
+    from trainlab.run.trained import predating_net_arguments, recorded_differences
 
     from trainlab.run.resume_settings import resume_anew
 
@@ -222,7 +222,10 @@ def check_resume(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ck
     if old_cfg is not None:  # the net's arguments the checkpoint records first: a key its config lacks is known there
         every = _config_differences(old_cfg, cfg, ("model", "data"))
         defaults = set(every) - set(_config_differences(old_cfg, cfg, ("model", "data"), anew=anew))
-        differs = [d for d in recorded_differences(every, ckpt) if d not in defaults]
+        predating = predating_net_arguments(old_cfg, cfg, ckpt)  # the cnn's dilation_base beside an older run
+        named = tuple(f"{key}: " for key in predating)
+        differs = [d for d in recorded_differences(every, ckpt) if d not in defaults and not d.startswith(named)]
+        differs += [line for line in predating.values() if line]
     repeat = _repeat_hint(folder, ckpt_path) if differs else ""
 
     missing, unexpected, shapes = tensor_differences(model.state_dict(), ckpt["state_dict"])

@@ -174,6 +174,27 @@ def recorded_differences(differs: list[str], ckpt: dict[str, Any]) -> list[str]:
     return found
 
 
+def predating_net_arguments(old: DictConfig, cfg: DictConfig, ckpt: dict[str, Any]) -> dict[str, Optional[str]]:
+    """``{"model.net.dilation_base": "model.net.dilation_base: 2 (...) -> 3"}``: the net's arguments that a resume's
+    config sets (``cfg``) where the run's own config (``old``) and the checkpoint's record of its net predate them,
+    so that run was built with the argument's default (an argument added later defaults to the behaviour before
+    it), each with the line saying how the resume's value differs (None: it does not). The weights fit either way,
+    and such a key in neither old place read as a default left unchanged: unsaid."""
+    node, was = (c.get("model", {}).get("net") if OmegaConf.is_dict(c.get("model")) else None for c in (cfg, old))
+    if not OmegaConf.is_dict(node) or not OmegaConf.is_dict(was) or was.get("_target_") != node.get("_target_"):
+        return {}
+    record = ckpt.get(NET_ARGUMENTS) if isinstance(ckpt.get(NET_ARGUMENTS), dict) else {}
+    parameters = _signature(node._target_) or {}
+    found: dict[str, Optional[str]] = {}
+    for name, parameter in parameters.items():
+        if name in was or name in record or name not in node or parameter.default is parameter.empty:
+            continue
+        now = OmegaConf.select(node, name)
+        found[f"model.net.{name}"] = None if _as_recorded(parameter.default) == _as_recorded(now) else (
+            f"model.net.{name}: {parameter.default} (its default; that run's config predates the key) -> {now}")
+    return found
+
+
 def silent_changes(cfg: DictConfig, ckpt: dict[str, Any], model: Any, datamodule: Any) -> list[str]:
     """``model.window_scaling: none -> last (the default now)``: a resume's settings that its config leaves to
     a default other than the value the checkpoint was trained with."""
