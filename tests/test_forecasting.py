@@ -193,7 +193,9 @@ def test_ets_is_as_good_for_a_series_at_any_scale(unit, offset):
         return float(np.sqrt(np.mean((ets.ets_forecast(states, phi, origins, offsets, 24)[:, 0]
                                       - series[origins + 1]) ** 2)))
 
-    assert rmse(unit * y + offset) / unit == pytest.approx(rmse(y), rel=1e-3)
+    # within 0.5 %: the optimiser's path still differs in the last digits with the scale (0.105 % with numpy 2.4.6,
+    # scipy 1.17.1, statsmodels 0.15.0); the defect was 13x
+    assert rmse(unit * y + offset) / unit == pytest.approx(rmse(y), rel=5e-3)
 
 
 @pytest.mark.parametrize("value", [0.0, 7.0])
