@@ -554,7 +554,7 @@ def test_a_failing_trial_does_not_stop_the_sweep(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     trials = trials_of(only_sweep_dir(tmp_path))
     assert [t["state"] for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
-    assert trials[1]["fail_reason"] == "optimizer: Invalid learning rate: -0.01"
+    assert trials[1]["fail_reason"].startswith("optimizer.lr=-0.01 is refused by Adam (Invalid learning rate: -0.01)")
     assert "1 failed" in result.stderr + result.stdout
 
 
