@@ -13,7 +13,8 @@
 - ``folder``: the run folder's layout; ``checkpoint_path``: what a user typed as ``ckpt_path``, found and read;
   ``root``: the repository root; ``checkpoint_io``: checkpoints safe against a kill mid-save; ``console``: what a
   run prints, and ``train.log``
-- ``preflight`` (before Hydra makes the folder; ``srun_step``: srun's tasks of one step in rank 0's folder) and
+- ``preflight`` (before Hydra makes the folder; ``srun_step``: srun's tasks of one step in rank 0's folder;
+  ``folder_notes``: the notes naming a run folder to other processes, an srun step's or a requeued job's) and
   ``checks`` (before the first step); ``net_checks``: the net on one real batch before training;
   ``resume_checks``: a resume against its checkpoint, before it trains; ``resume_settings``: each setting a
   resume changes from its run, said

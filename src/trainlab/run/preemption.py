@@ -261,14 +261,12 @@ def _job_note(config: DictConfig) -> Optional[Path]:
 def note_job_folder(config: DictConfig) -> None:
     """The first attempt of a plain run in a SLURM job: name its run folder (``hydra.run.dir``) for the attempts
     SLURM may start after a requeue (``sbatch --requeue``, a preemption), which compose a new folder of their own."""
-    from trainlab.run.durable import write_atomic
+    from trainlab.run.folder_notes import write_note
 
     note = _job_note(config)
     if note is None:
         return
-    note.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(note, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()))
-    _job_notes.append(note)
+    write_note(note, str(Path(str(OmegaConf.select(config, "hydra.run.dir"))).expanduser().absolute()), _job_notes)
 
 
 def continue_in_job_folder(config: DictConfig) -> None:
@@ -298,13 +296,9 @@ def continue_in_job_folder(config: DictConfig) -> None:
 
 def remove_job_note() -> None:
     """Remove this process's note naming its run folder (at its run's end), with ``.slurm_jobs`` once empty."""
-    while _job_notes:
-        note = _job_notes.pop()
-        note.unlink(missing_ok=True)
-        try:
-            note.parent.rmdir()
-        except OSError:  # another job's note is still there, or it is gone already
-            pass
+    from trainlab.run.folder_notes import remove_notes
+
+    remove_notes(_job_notes)
 
 
 def requeued_checkpoint(run_dir: str | os.PathLike) -> Optional[str]:

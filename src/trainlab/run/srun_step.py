@@ -67,18 +67,9 @@ STOPPED = "rank 0 stopped"  # what the note says in place of a folder (which is 
 
 
 def _publish(config: DictConfig, text: str) -> None:
-    from trainlab.run.durable import write_atomic
+    from trainlab.run.folder_notes import write_note
 
-    note = _step_note(config)
-    for attempt in range(3):  # another step's end may remove the emptied .srun_steps between mkdir and write
-        note.parent.mkdir(parents=True, exist_ok=True)
-        try:  # written whole: a rank that reads it never sees half a folder's name
-            write_atomic(note, text)
-            break
-        except FileNotFoundError:
-            if attempt == 2:
-                raise
-    _published.append(note)
+    write_note(_step_note(config), text, _published)
 
 
 def srun_one_process_problem(config: DictConfig) -> Optional[str]:
@@ -127,10 +118,6 @@ def join_step_folder(config: DictConfig, rank: int) -> None:
 
 def remove_step_notes() -> None:
     """Remove the notes this process published (rank 0's, at its run's end), with ``.srun_steps`` once empty."""
-    while _published:
-        note = _published.pop()
-        note.unlink(missing_ok=True)
-        try:
-            note.parent.rmdir()
-        except OSError:  # another step's note is still there (ENOTEMPTY), or it is gone already
-            pass
+    from trainlab.run.folder_notes import remove_notes
+
+    remove_notes(_published)
