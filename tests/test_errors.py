@@ -424,7 +424,7 @@ def test_a_data_path_not_found_says_where_relative_paths_are_read_and_what_the_r
     """train.py started in another folder than the one a relative data path was meant from: the line said
     'file not found: ...' without the folder it looked in (the ckpt_path refusal said both)."""
     from trainlab.data.files import read_frame
-    from trainlab.data.image.sources import ImageFolder
+    from trainlab.data.image.folder import ImageFolder
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UserError) as refused:

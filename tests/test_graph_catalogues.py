@@ -861,7 +861,7 @@ def test_an_empty_file_is_said_to_be_empty_in_every_reader(tmp_path, suffix):
     """A file of 0 bytes got each library's words ('No columns to parse from file', ...), and a header without rows
     was told to 'give a file with the series', a catalogue too."""
     from trainlab.data.files import read_frame
-    from trainlab.data.image.sources import ImageFolder
+    from trainlab.data.image.folder import ImageFolder
 
     path = tmp_path / f"stars{'.csv' if suffix == 'header' else suffix}"
     path.write_text(",".join(["source_id", "ra", "dec", *GAIA_FEATURES, "label"]) + "\n" if suffix == "header" else "")

@@ -17,7 +17,8 @@ import torch
 from tests.families import IMAGE, QUIET
 from trainlab.data.image.anomalies import KINDS, inject
 from trainlab.data.image.module import AugmentingSampler, SkyDataModule, dihedral, fit_stats, normalise, quality_check
-from trainlab.data.image.sources import HubbleTiles, ImageFolder, SkyTiles
+from trainlab.data.image.folder import ImageFolder
+from trainlab.data.image.sources import HubbleTiles, SkyTiles
 from trainlab.config.errors import UserError
 from trainlab.models.nets.unet import UNet
 from trainlab.models.image import SegmentationModule, soft_dice_loss
@@ -506,11 +507,11 @@ def test_folders_of_images_inside_the_image_folder_are_named_not_passed_over(tmp
 
 def test_the_mask_folder_is_listed_once_not_once_per_image(tmp_path, monkeypatch):
     """Listed for every image (each listing stats every mask), 5,000 images took over ten minutes."""
-    from trainlab.data.image import sources as image_sources
+    from trainlab.data.image import folder as image_folder
 
     listed = []
-    original = image_sources.listing
-    monkeypatch.setattr(image_sources, "listing", lambda folder, key: listed.append(key) or original(folder, key))
+    original = image_folder.listing
+    monkeypatch.setattr(image_folder, "listing", lambda folder, key: listed.append(key) or original(folder, key))
     tiles = ImageFolder(str(make_folder(tmp_path / "sky", count=12))).load()
     assert len(tiles.images) == 12 and [bool(m.any()) for m in tiles.masks] == [False, True] * 6
     assert listed == ["data.source.path", "data.source.mask_dir"]
@@ -749,7 +750,7 @@ def test_a_png_images_transparent_pixels_are_no_data_and_alpha_is_no_channel(tmp
     alphas[2][:20] = 0  # mostly empty: dropped
     for i, (grey, alpha) in enumerate(zip(greys, alphas)):
         Image.fromarray(np.dstack([grey, grey, grey, alpha]), mode="RGBA").save(root / f"img{i}.png")
-    with caplog.at_level(logging.INFO, logger="trainlab.data.image.sources"):
+    with caplog.at_level(logging.INFO, logger="trainlab.data.image.folder"):
         tiles = ImageFolder(str(root)).load()
     assert tiles.images.shape == (6, 3, 32, 32)  # RGB: the alpha channel is no image channel
     assert np.isnan(tiles.images[0][:, :4]).all() and not np.isnan(tiles.images[0][:, 4:]).any()
@@ -1055,7 +1056,7 @@ def test_masks_named_after_their_image_with_a_suffix_are_pointed_out(tmp_path, n
     only that no mask was found for img_0.png."""
     from PIL import Image
 
-    from trainlab.data.image.sources import ImageFolder
+    from trainlab.data.image.folder import ImageFolder
 
     (tmp_path / "masks").mkdir()
     for name in ("img_0", "img_1", "img_10"):
@@ -1075,7 +1076,7 @@ def test_the_mask_of_another_image_is_not_pointed_out_as_misnamed(tmp_path):
     rename it ('named with '_north' after the image's name'), which would take it from its own image."""
     from PIL import Image
 
-    from trainlab.data.image.sources import ImageFolder
+    from trainlab.data.image.folder import ImageFolder
 
     (tmp_path / "masks").mkdir()
     for name in ("field", "field_north"):
@@ -1092,7 +1093,7 @@ def test_a_mask_folder_that_is_the_image_folder_is_refused(tmp_path):
     read as its own mask and every mask as an image, each tile all anomaly, without a word."""
     from PIL import Image
 
-    from trainlab.data.image.sources import ImageFolder
+    from trainlab.data.image.folder import ImageFolder
 
     for name in ("img_0", "img_1"):
         Image.fromarray(np.full((16, 16), 60, np.uint8)).save(tmp_path / f"{name}.png")

@@ -10,7 +10,7 @@ import logging
 import numpy as np
 from PIL import Image
 
-from trainlab.data.image.sources import ImageFolder
+from trainlab.data.image.folder import ImageFolder
 
 
 def _folder(root, depths):

@@ -10,7 +10,7 @@ import pytest
 
 from tests.test_image import make_folder
 from trainlab.config.errors import UserError
-from trainlab.data.image.sources import ImageFolder
+from trainlab.data.image.folder import ImageFolder
 
 
 def test_masks_among_the_images_are_named_with_where_they_go(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from tests.test_image import TINY_UNET, make_folder
 from trainlab.config.errors import UserError
-from trainlab.data.image.sources import ImageFolder
+from trainlab.data.image.folder import ImageFolder
 
 
 def _masks_of_anomalous_images_only(tmp_path):

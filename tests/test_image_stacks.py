@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 
 from trainlab.config.errors import UserError
-from trainlab.data.image.sources import ImageFolder
+from trainlab.data.image.folder import ImageFolder
 
 
 def _folder(tmp_path, shape, mask_shape, suffix="npy"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from trainlab.config.errors import UserError
-from trainlab.data.image.sources import ImageFolder
+from trainlab.data.image.folder import ImageFolder
 
 
 def _folder(root: Path, sides: list[int]) -> Path:

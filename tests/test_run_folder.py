@@ -112,6 +112,22 @@ def test_a_class_moved_out_of_its_module_is_upgraded(compose_cfg):
         assert type(instantiate(loaded.data.source)) is SyntheticGaia
 
 
+def test_image_folder_runs_saved_before_it_left_the_sources_module_build_it():
+    """ImageFolder lived in trainlab.data.image.sources (and in round 1 in trainlab.data.sky_sources): the
+    data.source._target_ saved in such a run's config reaches trainlab.data.image.folder; the Hubble source
+    that stayed keeps its name."""
+    from hydra.utils import get_class
+
+    from trainlab.data.image.folder import ImageFolder
+    from trainlab.data.image.sources import HubbleTiles
+    from trainlab.run.folder import _upgraded
+
+    for old in ("trainlab.data.image.sources.ImageFolder", "trainlab.data.sky_sources.ImageFolder"):
+        assert get_class(_upgraded(old)) is ImageFolder
+    for old in ("trainlab.data.image.sources.HubbleTiles", "trainlab.data.sky_sources.HubbleTiles"):
+        assert get_class(_upgraded(old)) is HubbleTiles
+
+
 def test_a_folder_without_its_config_is_refused(tmp_path):
     with pytest.raises(UserError, match=r"has no \.hydra/config\.yaml"):
         RunFolder(tmp_path).config()

@@ -380,7 +380,7 @@ def test_a_linked_train_py_finds_the_checkouts_configs(tmp_path):
 def test_an_image_folder_that_cannot_be_listed_is_one_line(tmp_path, monkeypatch):
     """chmod 000 on data.source.path (or its masks): PermissionError traceback from Path.iterdir. Faked here,
     as the suite may run as root, which reads any folder."""
-    from trainlab.data.image.sources import ImageFolder
+    from trainlab.data.image.folder import ImageFolder
 
     (tmp_path / "images").mkdir()
     real = Path.iterdir
@@ -588,7 +588,7 @@ def test_an_empty_output_folder_or_data_path_is_refused(capsys):
     with pytest.raises(UserError, match=r"^data.source.path is empty \(an unset shell variable in data.source.path="
                                         r"\$NAME\?\); give the path of a .csv, .parquet, .npy, .xlsx, .xls, .ods, .ecsv, .vot or .fits file$"):
         read_frame("", "data.source.path")
-    from trainlab.data.image.sources import ImageFolder
+    from trainlab.data.image.folder import ImageFolder
 
     with pytest.raises(UserError, match=r"^data.source.path is empty .*; give the folder holding your images$"):
         ImageFolder("")
@@ -664,7 +664,7 @@ def _unreadable_case(kind: str, tmp_path: Path):
 
         return path, StarCatalogue(str(path), "member").load, "data.source.path"
     if kind in ("image", "mask"):
-        from trainlab.data.image.sources import ImageFolder
+        from trainlab.data.image.folder import ImageFolder
 
         (tmp_path / "images" / "masks").mkdir(parents=True)
         np.save(tmp_path / "images" / "a.npy", np.ones((16, 16), np.float32))
@@ -809,7 +809,7 @@ def test_a_relative_mask_dir_missing_from_the_working_folder_names_it(tmp_path, 
     no word that a relative path is read from the working folder (data.source.path's refusal says so)."""
     import numpy as np
 
-    from trainlab.data.image.sources import ImageFolder
+    from trainlab.data.image.folder import ImageFolder
 
     (tmp_path / "images").mkdir()
     np.save(tmp_path / "images" / "a.npy", np.ones((16, 16), np.float32))

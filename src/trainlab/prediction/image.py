@@ -19,7 +19,7 @@ import torch
 
 from trainlab.config.errors import UserError
 from trainlab.data.image.files import SUFFIXES, image_suffix
-from trainlab.data.image.sources import ImageFolder
+from trainlab.data.image.folder import ImageFolder
 
 log = logging.getLogger(__name__)
 

@@ -68,6 +68,7 @@ _MOVED_CLASSES = {
     "trainlab.data.graph.catalogue.SyntheticGaia": "trainlab.data.graph.synthetic.SyntheticGaia",
     "trainlab.data.timeseries.sources.SyntheticSeries": "trainlab.data.timeseries.synthetic.SyntheticSeries",
     "trainlab.data.timeseries.sources.ElNinoSST": "trainlab.data.timeseries.packaged.ElNinoSST",
+    "trainlab.data.image.sources.ImageFolder": "trainlab.data.image.folder.ImageFolder",
     **{f"trainlab.callbacks.training.{name}": f"trainlab.callbacks.checkpoints.{name}"
        for name in ("EpochSeed", "ModelCheckpoint", "CheckpointOnException")},
 }

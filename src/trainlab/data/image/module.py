@@ -1,5 +1,5 @@
 """The sky-image data module: quality checks, a seeded split by sky region, robust normalisation fit on
-the training tiles, and flips / 90-degree rotations for training (sources: trainlab.data.image.sources).
+the training tiles, and flips / 90-degree rotations for training (sources: trainlab.data.image.sources and .folder).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.module import SplitDataModule
-from trainlab.data.image.sources import ImageFolder, SkyTiles
+from trainlab.data.image.folder import ImageFolder
+from trainlab.data.image.sources import SkyTiles
 from trainlab.data.sampling import EpochSeededSampler
 from trainlab.config.errors import UserError
 
